@@ -1,0 +1,432 @@
+"""The concept dictionary: embedded vocabularies, centred and normalised, cached.
+
+Embedding a vocabulary of 10,000 or 15,000 concepts with a CLIP text tower
+costs minutes on a CPU, and a cross-validated search fits the same transformer
+many times. :func:`embed_vocabulary` therefore keeps the raw concept
+embeddings
+
+* in process, keyed by the embedder's ``cache_key()`` (or, without one, by the
+  embedder object itself), the vocabulary content hash and its size;
+* on disk under ``get_data_home(data_home) / "dictionaries"`` as ``.npz`` files
+  (read with ``allow_pickle=False``) that carry a small header: the cache key,
+  the array shape and dtype, and a SHA-256 digest of the array bytes. A file
+  whose header does not match what is asked for, or whose digest does not
+  match its content, is reported with a :class:`DictionaryCacheWarning`,
+  rebuilt and atomically replaced.
+
+:func:`build_dictionary` turns the raw embeddings into the SpLiCE dictionary:
+rows L2-normalised, centred by their mean, L2-normalised again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+__all__ = [
+    "DictionaryCacheWarning",
+    "build_dictionary",
+    "clear_memory_cache",
+    "dictionary_cache_path",
+    "embed_vocabulary",
+    "l2_normalize",
+    "vocabulary_hash",
+]
+
+#: Version of the on-disk format; bump it when the layout changes.
+_FORMAT_VERSION = 1
+#: Number of dictionaries kept in the in-process cache (least recently used
+#: entries are dropped first).
+_MEMORY_CACHE_SIZE = 8
+_EPS = 1e-12
+
+_memory_cache: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+_memory_lock = threading.Lock()
+
+
+class DictionaryCacheWarning(UserWarning):
+    """A cached concept dictionary on disk was unreadable or did not match and is rebuilt."""
+
+
+def l2_normalize(X: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Scale vectors to unit Euclidean norm, leaving zero vectors at zero.
+
+    Parameters
+    ----------
+    X : ndarray
+        Array of vectors.
+    axis : int, default=-1
+        Axis along which the norm is taken.
+
+    Returns
+    -------
+    ndarray
+        Array of the same shape and dtype (floating) as ``X``; vectors whose norm
+        is below ``1e-12`` are returned as zeros rather than divided by ~0.
+    """
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    norms = np.linalg.norm(X, axis=axis, keepdims=True)
+    safe = np.where(norms > _EPS, norms, 1.0)
+    out = X / safe
+    return np.where(norms > _EPS, out, 0.0).astype(X.dtype, copy=False)
+
+
+def build_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Turn raw concept embeddings into the SpLiCE concept dictionary.
+
+    Each row is L2-normalised, the rows are centred by their mean, and each row
+    is L2-normalised again.
+
+    Parameters
+    ----------
+    raw : array-like of shape (n_concepts, d)
+        Raw text embeddings of the concepts (need not be normalised).
+
+    Returns
+    -------
+    dictionary : ndarray of shape (n_concepts, d)
+        The centred, unit-norm concept dictionary (same floating dtype as the
+        input, float32 for non-floating input).
+    concept_mean : ndarray of shape (d,)
+        Mean of the L2-normalised rows, the centre that was subtracted.
+
+    Raises
+    ------
+    ValueError
+        If ``raw`` is not two-dimensional, is empty, or holds NaN or infinite
+        values (the first offending row is named).
+    """
+    raw = np.asarray(raw)
+    if raw.ndim != 2:
+        raise ValueError(
+            f"concept embeddings must be a 2-D array (n_concepts, d); got shape {raw.shape}"
+        )
+    if raw.shape[0] == 0 or raw.shape[1] == 0:
+        raise ValueError(f"concept embeddings are empty: shape {raw.shape}")
+    if not np.issubdtype(raw.dtype, np.floating):
+        raw = raw.astype(np.float32)
+    bad = ~np.isfinite(raw).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"concept embeddings hold NaN or infinite values in {int(bad.sum())} row(s), "
+            f"first at row {row}"
+        )
+    unit = l2_normalize(raw)
+    concept_mean = unit.mean(axis=0)
+    dictionary = l2_normalize(unit - concept_mean)
+    return dictionary, concept_mean
+
+
+def vocabulary_hash(concepts: Sequence[str]) -> str:
+    """SHA-256 digest of a vocabulary's content and order.
+
+    Parameters
+    ----------
+    concepts : sequence of str
+        The concept strings, in order.
+
+    Returns
+    -------
+    str
+        Hexadecimal digest; two vocabularies share it only if they hold the same
+        strings in the same order.
+    """
+    digest = hashlib.sha256()
+    for concept in concepts:
+        encoded = concept.encode("utf-8")
+        # Length-prefix every entry so that ("ab", "c") and ("a", "bc") differ.
+        digest.update(len(encoded).to_bytes(8, "little"))
+        digest.update(encoded)
+    return digest.hexdigest()
+
+
+def _array_digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _safe_name(text: str, max_len: int = 48) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")
+    return slug[:max_len] or "embedder"
+
+
+def _data_home(data_home: str | os.PathLike[str] | None) -> Path:
+    try:  # the shared helper, when present
+        from ._data import get_data_home
+    except ImportError:  # pragma: no cover - fallback while _data is not available
+        base = data_home or os.environ.get("SKSPLICE_DATA") or "~/.cache/sksplice"
+        path = Path(base).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return Path(get_data_home(data_home))
+
+
+@contextlib.contextmanager
+def _atomic_write(path: Path) -> Iterator[BinaryIO]:
+    """Write to a temporary file beside ``path`` and rename it into place on success."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def dictionary_cache_path(
+    cache_key: str, concepts: Sequence[str], data_home: str | os.PathLike[str] | None = None
+) -> Path:
+    """Where the raw embeddings of ``concepts`` under ``cache_key`` are cached on disk.
+
+    Parameters
+    ----------
+    cache_key : str
+        The embedder's ``cache_key()``: identifies the model and its weights.
+    concepts : sequence of str
+        The vocabulary.
+    data_home : str or path-like, default=None
+        Data home folder, see :func:`sksplice._data.get_data_home`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<data_home>/dictionaries/<readable key>-<size>-<digest>.npz``; the digest
+        covers the key, the vocabulary content hash and its size.
+    """
+    full_key = _disk_key(cache_key, concepts)
+    digest = hashlib.sha256(full_key.encode("utf-8")).hexdigest()[:20]
+    name = f"{_safe_name(cache_key)}-{len(concepts)}-{digest}.npz"
+    return _data_home(data_home) / "dictionaries" / name
+
+
+def _disk_key(cache_key: str, concepts: Sequence[str]) -> str:
+    return json.dumps(
+        {"embedder": cache_key, "vocabulary": vocabulary_hash(concepts), "size": len(concepts)},
+        sort_keys=True,
+    )
+
+
+def _read_cache_file(path: Path, expected_key: str, n_concepts: int) -> np.ndarray:
+    """Load and verify one cache file; raise ``ValueError`` saying what is wrong."""
+    with np.load(path, allow_pickle=False) as npz:
+        if "header" not in npz.files or "embeddings" not in npz.files:
+            raise ValueError(f"missing entries (found {sorted(npz.files)})")
+        header = json.loads(str(npz["header"][()]))
+        embeddings = npz["embeddings"]
+    if header.get("format") != _FORMAT_VERSION:
+        raise ValueError(f"format version {header.get('format')!r} != {_FORMAT_VERSION}")
+    if header.get("key") != expected_key:
+        raise ValueError("its key does not match the embedder and vocabulary asked for")
+    if tuple(header.get("shape", ())) != embeddings.shape or embeddings.ndim != 2:
+        raise ValueError(
+            f"header shape {header.get('shape')} does not match stored array {embeddings.shape}"
+        )
+    if embeddings.shape[0] != n_concepts:
+        raise ValueError(f"it holds {embeddings.shape[0]} rows for {n_concepts} concepts")
+    if header.get("sha256") != _array_digest(embeddings):
+        raise ValueError("the array digest does not match its content")
+    return embeddings
+
+
+def _write_cache_file(path: Path, key: str, embeddings: np.ndarray) -> None:
+    header = {
+        "format": _FORMAT_VERSION,
+        "key": key,
+        "shape": list(embeddings.shape),
+        "dtype": str(embeddings.dtype),
+        "sha256": _array_digest(embeddings),
+    }
+    with _atomic_write(path) as handle:
+        np.savez(handle, embeddings=embeddings, header=np.array(json.dumps(header)))
+
+
+def _memory_key(embedder: Any, cache_key: str | None, concepts: Sequence[str]) -> tuple:
+    if cache_key is not None:
+        ident: Any = ("key", cache_key)
+    else:
+        # Without a cache key the embedder object itself identifies the model; a
+        # weak reference keeps the entry from outliving it (and from matching a
+        # new object that happens to reuse its id).
+        try:
+            ident = ("object", weakref.ref(embedder))
+            hash(ident)
+        except TypeError:  # not weak-referenceable or not hashable
+            ident = ("id", id(embedder))
+    return (ident, vocabulary_hash(concepts), len(concepts))
+
+
+def _memory_get(key: tuple) -> np.ndarray | None:
+    with _memory_lock:
+        value = _memory_cache.get(key)
+        if value is not None:
+            _memory_cache.move_to_end(key)
+        return value
+
+
+def _memory_put(key: tuple, value: np.ndarray) -> None:
+    with _memory_lock:
+        _memory_cache[key] = value
+        _memory_cache.move_to_end(key)
+        while len(_memory_cache) > _MEMORY_CACHE_SIZE:
+            _memory_cache.popitem(last=False)
+
+
+def clear_memory_cache() -> None:
+    """Forget every concept dictionary held in process (the disk cache is kept)."""
+    with _memory_lock:
+        _memory_cache.clear()
+
+
+def _validate_concepts(concepts: Sequence[str]) -> list[str]:
+    if isinstance(concepts, str):
+        raise TypeError("concepts must be a sequence of strings, not a single string")
+    concepts = list(concepts)
+    if not concepts:
+        raise ValueError("the vocabulary is empty")
+    for i, concept in enumerate(concepts):
+        if not isinstance(concept, str):
+            raise TypeError(
+                f"vocabulary entry {i} is {type(concept).__name__} {concept!r}, not a string"
+            )
+    return concepts
+
+
+def _embed(embedder: Any, concepts: list[str], batch_size: int | None) -> np.ndarray:
+    if batch_size is None or batch_size >= len(concepts):
+        batches = [concepts]
+    else:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer or None; got {batch_size}")
+        batches = [concepts[i : i + batch_size] for i in range(0, len(concepts), batch_size)]
+    parts = []
+    for batch in batches:
+        out = np.asarray(embedder.embed_text(list(batch)))
+        if out.ndim != 2 or out.shape[0] != len(batch):
+            raise ValueError(
+                f"{type(embedder).__name__}.embed_text returned shape {out.shape} for "
+                f"{len(batch)} texts; expected ({len(batch)}, d)"
+            )
+        parts.append(out)
+    raw = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    raw = np.ascontiguousarray(raw, dtype=np.float32)
+    bad = ~np.isfinite(raw).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{type(embedder).__name__}.embed_text returned NaN or infinite values for "
+            f"{int(bad.sum())} concept(s), first {concepts[row]!r} (row {row})"
+        )
+    return raw
+
+
+def embed_vocabulary(
+    embedder: Any,
+    concepts: Sequence[str],
+    *,
+    data_home: str | os.PathLike[str] | None = None,
+    batch_size: int | None = None,
+    disk_cache: bool = True,
+) -> np.ndarray:
+    """Raw text embeddings of a vocabulary, computed once and cached.
+
+    Parameters
+    ----------
+    embedder : object
+        Anything with ``embed_text(list[str]) -> (n, d)`` array. If it also has
+        ``cache_key() -> str`` identifying model and weights, the result is cached
+        on disk (under ``data_home``) and in process under that key; otherwise it
+        is cached in process only, for as long as the embedder object lives.
+    concepts : sequence of str
+        The vocabulary, in order.
+    data_home : str or path-like, default=None
+        Data home folder for the disk cache (see :func:`sksplice._data.get_data_home`).
+    batch_size : int or None, default=None
+        Number of concepts per ``embed_text`` call; ``None`` passes the whole
+        vocabulary in one call and lets the embedder batch internally.
+    disk_cache : bool, default=True
+        Whether to read and write the on-disk cache (when the embedder has a
+        ``cache_key``).
+
+    Returns
+    -------
+    ndarray of shape (n_concepts, d), float32
+        Raw concept embeddings in vocabulary order. The returned array is shared
+        with the cache and marked read-only; copy it before modifying it.
+
+    Raises
+    ------
+    TypeError
+        If ``embedder`` has no ``embed_text`` method or a concept is not a string.
+    ValueError
+        If the vocabulary is empty or the embedder returns a wrong shape or
+        non-finite values.
+
+    Warns
+    -----
+    DictionaryCacheWarning
+        When a cache file exists but is unreadable or does not match; it is
+        rebuilt and replaced.
+    """
+    if not callable(getattr(embedder, "embed_text", None)):
+        raise TypeError(
+            f"embedder must have an embed_text(list[str]) method; got {type(embedder).__name__}"
+        )
+    concepts = _validate_concepts(concepts)
+
+    cache_key: str | None = None
+    key_fn = getattr(embedder, "cache_key", None)
+    if callable(key_fn):
+        cache_key = str(key_fn())
+
+    mem_key = _memory_key(embedder, cache_key, concepts)
+    cached = _memory_get(mem_key)
+    if cached is not None:
+        return cached
+
+    raw: np.ndarray | None = None
+    path: Path | None = None
+    disk_key = ""
+    if cache_key is not None and disk_cache:
+        path = dictionary_cache_path(cache_key, concepts, data_home)
+        disk_key = _disk_key(cache_key, concepts)
+        if path.exists():
+            try:
+                raw = _read_cache_file(path, disk_key, len(concepts))
+            except Exception as exc:  # any unreadable file is rebuilt
+                warnings.warn(
+                    f"the cached concept dictionary {path} cannot be used ({exc}); "
+                    "embedding the vocabulary again and replacing it",
+                    DictionaryCacheWarning,
+                    stacklevel=2,
+                )
+                raw = None
+
+    if raw is None:
+        raw = _embed(embedder, concepts, batch_size)
+        if path is not None:
+            _write_cache_file(path, disk_key, raw)
+
+    raw = np.ascontiguousarray(raw, dtype=np.float32)
+    raw.setflags(write=False)
+    _memory_put(mem_key, raw)
+    return raw
