@@ -1,0 +1,380 @@
+"""Concept statistics over a labelled dataset: profiles and spurious-correlation ranking.
+
+Both functions take concept weights ``W`` of shape (n_samples, n_concepts) as
+produced by :class:`sksplice.transformer.SpliceTransformer` (scipy CSR, dense
+array or pandas DataFrame). Sparse input is never densified: per-class sums
+are computed with a sparse one-hot label matrix, so the cost is proportional to
+the number of non-zero weights.
+
+A concept is *present* in a sample when its weight is non-zero; its
+*prevalence* in a group of samples is the fraction of samples where it is
+present.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
+
+__all__ = ["concept_profiles", "rank_concepts"]
+
+#: Name of the column group holding statistics over the whole dataset.
+ALL_GROUP = "all"
+
+_CORRECTIONS = ("fdr_bh", "holm", "bonferroni", None)
+
+
+def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
+    """Concept names for the columns of ``W``.
+
+    Taken from ``concepts`` (a sequence of names, or a fitted object with
+    ``get_feature_names_out``), else from the columns of a DataFrame ``W``.
+    """
+    if concepts is not None and hasattr(concepts, "get_feature_names_out"):
+        concepts = concepts.get_feature_names_out()
+    if concepts is None:
+        if isinstance(W, pd.DataFrame):
+            concepts = W.columns
+        else:
+            raise ValueError(
+                "the concept weights carry no concept names: pass a pandas DataFrame whose "
+                "columns are the concepts, or give `concepts=` (a list of names or a fitted "
+                "SpliceTransformer)"
+            )
+    if isinstance(concepts, str):
+        raise TypeError("`concepts` must be a sequence of concept names, not a single string")
+    names = np.asarray(list(concepts), dtype=object)
+    if names.ndim != 1 or names.shape[0] != n_concepts:
+        raise ValueError(
+            f"`concepts` has {names.shape[0]} names but the weights have {n_concepts} "
+            "columns; there must be one name per column"
+        )
+    return names
+
+
+def _n_columns(W: Any) -> int:
+    shape = W.shape if hasattr(W, "shape") else np.shape(W)
+    if len(shape) != 2:
+        raise ValueError(
+            f"concept weights must be a 2-D (n_samples, n_concepts) matrix, got shape {shape}"
+        )
+    return int(shape[1])
+
+
+def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
+    """Validate ``W`` as a 2-D float matrix, keeping sparse input sparse (CSR)."""
+    if isinstance(W, pd.DataFrame):
+        W = W.to_numpy()
+    if sp.issparse(W):
+        W = sp.csr_matrix(W, dtype=np.float64)
+    else:
+        W = np.asarray(W)
+        if W.dtype == object or not np.issubdtype(W.dtype, np.number):
+            raise TypeError(f"concept weights must be numeric, got dtype {W.dtype}")
+        W = W.astype(np.float64, copy=False)
+    if W.ndim != 2:
+        raise ValueError(
+            f"concept weights must be a 2-D (n_samples, n_concepts) matrix, got shape {W.shape}"
+        )
+    if W.shape[0] == 0:
+        raise ValueError("concept weights have no rows (0 samples)")
+    data = W.data if sp.issparse(W) else W
+    if not np.all(np.isfinite(data)):
+        raise ValueError("concept weights contain NaN or infinite values")
+    return W
+
+
+def _as_labels(y: Any, n_samples: int) -> np.ndarray:
+    if isinstance(y, (pd.Series, pd.Index)):
+        y = y.to_numpy()
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"labels `y` must be 1-D, got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"labels `y` have {y.shape[0]} entries but the weights have {n_samples} rows"
+        )
+    if y.dtype.kind == "f" and np.isnan(y).any():
+        raise ValueError("labels `y` contain NaN")
+    return y
+
+
+def _group_sums(W: np.ndarray | sp.csr_matrix, codes: np.ndarray, n_groups: int):
+    """Per-group sums of weights and of presence indicators, each (n_groups, n_concepts)."""
+    n = W.shape[0]
+    onehot = sp.csr_matrix(
+        (np.ones(n), (codes, np.arange(n))), shape=(n_groups, n), dtype=np.float64
+    )
+    if sp.issparse(W):
+        present = W.copy()
+        present.data = (present.data != 0).astype(np.float64)
+        sums = (onehot @ W).toarray()
+        counts = (onehot @ present).toarray()
+    else:
+        sums = np.asarray(onehot @ W)
+        counts = np.asarray(onehot @ (W != 0).astype(np.float64))
+    return sums, counts
+
+
+def concept_profiles(
+    W: Any,
+    y: Any = None,
+    concepts: Any = None,
+    *,
+    drop_empty: bool = False,
+) -> pd.DataFrame:
+    """Mean weight and prevalence of every concept, per class and over the whole dataset.
+
+    Parameters
+    ----------
+    W : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
+        Concept weights. Sparse input is not densified.
+    y : array-like of shape (n_samples,), default=None
+        Class labels. Without labels, only the dataset-wide group is returned.
+    concepts : sequence of str or fitted transformer, default=None
+        Concept names, one per column of ``W``, or a fitted object with
+        ``get_feature_names_out`` (such as a SpliceTransformer). Defaults to
+        the columns of ``W`` when it is a DataFrame.
+    drop_empty : bool, default=False
+        Drop concepts that are zero in every sample.
+
+    Returns
+    -------
+    profiles : pandas.DataFrame
+        Indexed by concept name (in column order of ``W``). Columns are a
+        two-level index ``(statistic, group)`` with statistics
+        ``"mean_weight"`` and ``"prevalence"`` and groups ``"all"`` followed by
+        the sorted class labels; ``profiles["prevalence"]`` is thus a
+        concept-by-group table. A ``"count"`` statistic holds the number of
+        samples in which the concept is present.
+
+    Raises
+    ------
+    ValueError
+        If the weights carry no concept names, the labels do not match the
+        rows, or a class is named ``"all"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksplice.analysis import concept_profiles
+    >>> W = np.array([[0.5, 0.0], [0.0, 0.2], [0.3, 0.1]])
+    >>> prof = concept_profiles(W, ["a", "b", "a"], concepts=["dog", "cat"])
+    >>> float(prof.loc["dog", ("prevalence", "a")])
+    1.0
+    """
+    names = _resolve_concepts(W, concepts, _n_columns(W))
+    W = _as_weights(W)
+    n = W.shape[0]
+    if y is None:
+        groups = [ALL_GROUP]
+        codes = np.zeros(n, dtype=np.int64)
+        sums, counts = _group_sums(W, codes, 1)
+        sizes = np.array([n], dtype=np.float64)
+    else:
+        y = _as_labels(y, n)
+        classes, codes = np.unique(y, return_inverse=True)
+        if any(str(c) == ALL_GROUP for c in classes):
+            raise ValueError(
+                f"a class is named {ALL_GROUP!r}, which is reserved for the dataset-wide "
+                "group; rename that class"
+            )
+        sums_c, counts_c = _group_sums(W, codes, len(classes))
+        sizes_c = np.bincount(codes, minlength=len(classes)).astype(np.float64)
+        sums = np.vstack([sums_c.sum(axis=0, keepdims=True), sums_c])
+        counts = np.vstack([counts_c.sum(axis=0, keepdims=True), counts_c])
+        sizes = np.concatenate([[float(n)], sizes_c])
+        groups = [ALL_GROUP, *classes.tolist()]
+    mean_weight = sums / sizes[:, None]
+    prevalence = counts / sizes[:, None]
+    blocks = {"mean_weight": mean_weight, "prevalence": prevalence, "count": counts}
+    columns = pd.MultiIndex.from_tuples(
+        [(stat, g) for stat in blocks for g in groups], names=["statistic", "group"]
+    )
+    values = np.hstack([blocks[stat].T for stat in blocks])
+    profiles = pd.DataFrame(values, index=pd.Index(names, name="concept"), columns=columns)
+    profiles["count"] = profiles["count"].astype(np.int64)
+    if drop_empty:
+        profiles = profiles.loc[profiles[("count", ALL_GROUP)].to_numpy() > 0]
+    return profiles
+
+
+def _adjust_pvalues(p: np.ndarray, method: str | None) -> np.ndarray:
+    """Multiple-testing adjusted p-values (Benjamini–Hochberg, Holm or Bonferroni)."""
+    m = p.shape[0]
+    if method is None or m == 0:
+        return p.copy()
+    if method == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    order = np.argsort(p, kind="mergesort")
+    ranked = p[order]
+    adjusted = np.empty(m)
+    if method == "fdr_bh":
+        scaled = ranked * m / np.arange(1, m + 1)
+        # step-up: running minimum from the largest p-value down
+        adjusted[order] = np.minimum.accumulate(scaled[::-1])[::-1]
+    else:  # holm
+        scaled = ranked * (m - np.arange(m))
+        # step-down: running maximum from the smallest p-value up
+        adjusted[order] = np.maximum.accumulate(scaled)
+    return np.minimum(adjusted, 1.0)
+
+
+def rank_concepts(
+    W: Any,
+    y: Any,
+    positive: Any,
+    negative: Any = None,
+    *,
+    concepts: Any = None,
+    correction: str | None = "fdr_bh",
+    alpha: float = 0.05,
+    min_count: int = 1,
+) -> pd.DataFrame:
+    """Rank concepts by how much more often they occur in one class than in another.
+
+    For every concept, its prevalence among ``positive`` samples is compared
+    with its prevalence among ``negative`` samples (another class, or all other
+    samples) with a two-sided two-proportion z-test; p-values are corrected for
+    the number of concepts tested.
+
+    Parameters
+    ----------
+    W : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
+        Concept weights. Sparse input is not densified.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    positive : label
+        The class whose over-represented concepts are sought.
+    negative : label, default=None
+        The class to compare against; ``None`` compares against all samples
+        not in ``positive`` (one-vs-rest).
+    concepts : sequence of str or fitted transformer, default=None
+        Concept names (see :func:`concept_profiles`).
+    correction : {"fdr_bh", "holm", "bonferroni"} or None, default="fdr_bh"
+        Multiple-testing correction: Benjamini–Hochberg false discovery rate,
+        Holm's or Bonferroni's family-wise error rate, or none.
+    alpha : float, default=0.05
+        Level for the ``significant`` column (adjusted p-value below ``alpha``).
+    min_count : int, default=1
+        Only concepts present in at least this many samples of the two groups
+        together are tested and returned.
+
+    Returns
+    -------
+    ranking : pandas.DataFrame
+        One row per tested concept (index: concept name), sorted by
+        ``prevalence_diff`` descending, then by p-value. Columns:
+        ``count_positive``, ``count_negative``, ``prevalence_positive``,
+        ``prevalence_negative``, ``prevalence_diff``, ``mean_weight_positive``,
+        ``mean_weight_negative``, ``cohens_h`` (effect size
+        ``2 asin sqrt(p1) - 2 asin sqrt(p2)``), ``log_odds_ratio`` (with 0.5
+        added to every cell), ``z``, ``p_value``, ``p_adjusted``,
+        ``significant``. ``ranking.attrs`` records the group sizes and the
+        settings.
+
+    Raises
+    ------
+    ValueError
+        If the labels do not match the rows, fewer than two classes are
+        present, ``positive`` or ``negative`` is not a label of ``y``, or a
+        parameter is out of range.
+
+    Notes
+    -----
+    The z-test is a large-sample approximation; with a handful of samples per
+    class treat the p-values as indicative only. A concept present in all or
+    none of both groups has no variance and gets ``z = 0`` and ``p = 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksplice.analysis import rank_concepts
+    >>> W = np.array([[1.0, 0.0], [1.0, 0.2], [0.0, 0.3], [0.0, 0.1]])
+    >>> y = ["woman", "woman", "man", "man"]
+    >>> rank_concepts(W, y, "woman", concepts=["bikini", "suit"]).index[0]
+    'bikini'
+    """
+    if correction not in _CORRECTIONS:
+        raise ValueError(f"`correction` must be one of {_CORRECTIONS}, got {correction!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}")
+    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)):
+        raise TypeError(f"`min_count` must be an integer, got {min_count!r}")
+    if min_count < 1:
+        raise ValueError(f"`min_count` must be >= 1, got {min_count}")
+    names = _resolve_concepts(W, concepts, _n_columns(W))
+    W = _as_weights(W)
+    y = _as_labels(y, W.shape[0])
+    classes = np.unique(y)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"`y` holds a single class ({classes[0]!r}); ranking concepts needs at least two"
+        )
+    if positive not in set(classes.tolist()):
+        raise ValueError(
+            f"`positive`={positive!r} is not a label of `y`; labels are {classes.tolist()}"
+        )
+    pos_mask = y == positive
+    if negative is None:
+        neg_mask = ~pos_mask
+        negative_label = "rest"
+    else:
+        if negative not in set(classes.tolist()):
+            raise ValueError(
+                f"`negative`={negative!r} is not a label of `y`; labels are {classes.tolist()}"
+            )
+        if negative == positive:
+            raise ValueError("`negative` must differ from `positive`")
+        neg_mask = y == negative
+        negative_label = negative
+    codes = np.full(y.shape[0], 2, dtype=np.int64)
+    codes[pos_mask] = 0
+    codes[neg_mask] = 1
+    sums, counts = _group_sums(W, codes, 3)
+    n1, n2 = float(pos_mask.sum()), float(neg_mask.sum())
+    x1, x2 = counts[0], counts[1]
+    keep = (x1 + x2) >= min_count
+    x1, x2 = x1[keep], x2[keep]
+    p1, p2 = x1 / n1, x2 / n2
+    pooled = (x1 + x2) / (n1 + n2)
+    se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, (p1 - p2) / np.where(se > 0, se, 1.0), 0.0)
+    p_value = 2.0 * stats.norm.sf(np.abs(z))
+    p_adjusted = _adjust_pvalues(p_value, correction)
+    log_or = np.log((x1 + 0.5) * (n2 - x2 + 0.5)) - np.log((n1 - x1 + 0.5) * (x2 + 0.5))
+    ranking = pd.DataFrame(
+        {
+            "count_positive": x1.astype(np.int64),
+            "count_negative": x2.astype(np.int64),
+            "prevalence_positive": p1,
+            "prevalence_negative": p2,
+            "prevalence_diff": p1 - p2,
+            "mean_weight_positive": sums[0][keep] / n1,
+            "mean_weight_negative": sums[1][keep] / n2,
+            "cohens_h": 2.0 * np.arcsin(np.sqrt(p1)) - 2.0 * np.arcsin(np.sqrt(p2)),
+            "log_odds_ratio": log_or,
+            "z": z,
+            "p_value": p_value,
+            "p_adjusted": p_adjusted,
+            "significant": p_adjusted < alpha,
+        },
+        index=pd.Index(names[keep], name="concept"),
+    )
+    ranking = ranking.sort_values(
+        ["prevalence_diff", "p_value"], ascending=[False, True], kind="mergesort"
+    )
+    ranking.attrs.update(
+        positive=positive,
+        negative=negative_label,
+        n_positive=int(n1),
+        n_negative=int(n2),
+        correction=correction,
+        alpha=alpha,
+    )
+    return ranking
