@@ -1,0 +1,553 @@
+"""Data home, atomic writes and verified downloads.
+
+Every file that sksplice keeps on disk (the SpLiCE vocabularies and image
+means, cached concept dictionaries) lives under one folder, the *data home*:
+
+1. the ``data_home`` argument of the function at hand, else
+2. the ``SKSPLICE_DATA`` environment variable, else
+3. ``~/.cache/sksplice``.
+
+Files published upstream keep their upstream relative layout inside the data
+home (``vocab/laion.txt``, ``means/clip_RN50_image.pt`` ...), so a folder that
+already holds them works with no network access at all, even read-only.
+
+Downloads are streamed to a temporary file in the destination folder while
+being hashed, and renamed into place only once their SHA-256 digest matches
+the pinned one. Renaming is atomic on POSIX and Windows, so a reader (another
+thread or process) sees either no file or the complete, verified file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import ipaddress
+import os
+import re
+import secrets
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import IO, NamedTuple
+
+__all__ = [
+    "DATA_HOME_ENV",
+    "DataFetchError",
+    "DigestMismatchError",
+    "RemoteFile",
+    "atomic_write",
+    "fetch_file",
+    "fetch_remote_file",
+    "file_sha256",
+    "get_data_home",
+    "resolve_in_data_home",
+    "safe_cache_name",
+]
+
+#: Environment variable that names the data home when no argument is given.
+DATA_HOME_ENV = "SKSPLICE_DATA"
+
+_DEFAULT_DATA_HOME = Path("~") / ".cache" / "sksplice"
+_CHUNK_SIZE = 1 << 20
+_PROGRESS_MIN_BYTES = 4 << 20
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class RemoteFile(NamedTuple):
+    """A file published upstream, pinned by its SHA-256 digest.
+
+    Attributes
+    ----------
+    path : str
+        Relative POSIX path of the file inside the data home (the same layout
+        as upstream, e.g. ``"vocab/laion.txt"``).
+    url : str
+        Upstream address the file is downloaded from on first use.
+    sha256 : str
+        Expected SHA-256 digest, 64 lower-case hexadecimal characters.
+    """
+
+    path: str
+    url: str
+    sha256: str
+
+
+class DataFetchError(OSError):
+    """A data file is neither cached (with the right digest) nor downloadable."""
+
+
+class DigestMismatchError(DataFetchError):
+    """A downloaded file does not have the pinned SHA-256 digest."""
+
+
+def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
+    """Return the sksplice data home, creating the folder when it is missing.
+
+    Parameters
+    ----------
+    data_home : str or os.PathLike, default=None
+        Folder to use. When None, the ``SKSPLICE_DATA`` environment variable
+        is used if set and not empty, else ``~/.cache/sksplice``. ``~`` is
+        expanded in every case.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute path of the data home. An existing folder is never
+        written to, so a read-only data home that already holds every file
+        works.
+
+    Raises
+    ------
+    NotADirectoryError
+        If the path exists and is not a folder.
+    OSError
+        If the folder does not exist and cannot be created; the message names
+        the folder and how to choose another one.
+    """
+    if data_home is None:
+        env = os.environ.get(DATA_HOME_ENV, "")
+        data_home = env if env.strip() else _DEFAULT_DATA_HOME
+    elif not isinstance(data_home, str | os.PathLike):
+        raise TypeError(
+            f"data_home must be a str, an os.PathLike or None, got {type(data_home).__name__}"
+        )
+    path = Path(os.path.expanduser(os.fspath(data_home))).absolute()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise NotADirectoryError(
+            f"The sksplice data home {str(path)!r} exists but is not a folder; pass another "
+            f"data_home or set ${DATA_HOME_ENV}."
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"Cannot create the sksplice data home {str(path)!r} ({exc.strerror or exc}); pass "
+            f"a writable folder as data_home or set ${DATA_HOME_ENV}",
+        ) from exc
+    return path
+
+
+def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = _CHUNK_SIZE) -> str:
+    """Return the SHA-256 digest of a file as 64 lower-case hexadecimal characters.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File to hash; it is read in chunks, so its size does not matter.
+    chunk_size : int, default=1 MiB
+        Number of bytes read at a time.
+
+    Returns
+    -------
+    str
+        The hexadecimal digest.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def safe_cache_name(*parts: str, suffix: str = "", max_stem: int = 64) -> str:
+    """Build a file name that is safe to use inside the data home from arbitrary strings.
+
+    The readable part keeps only ``[A-Za-z0-9._-]`` of the joined ``parts``
+    (other characters become ``_``), never starts with a dot and is cut to
+    ``max_stem`` characters; a hash of the exact ``parts`` is appended, so two
+    different inputs never share a name even when their readable parts agree.
+    The result contains no path separator and cannot be ``.`` or ``..``, so
+    ``data_home / safe_cache_name(...)`` always stays inside the data home.
+
+    Parameters
+    ----------
+    *parts : str
+        Strings that identify the cached object, e.g. a model name, a
+        pretrained tag or a path given by a user.
+    suffix : str, default=""
+        File extension to append, such as ``".npy"``; it must itself be made
+        of ``[A-Za-z0-9._-]`` and start with a dot (or be empty).
+    max_stem : int, default=64
+        Longest readable part kept before the hash.
+
+    Returns
+    -------
+    str
+        A name like ``"ViT-B-32_openai-3f9a0c1d2e4b5a69.npy"``.
+
+    Raises
+    ------
+    TypeError
+        If a part is not a string.
+    ValueError
+        If no part is given, or ``suffix`` or ``max_stem`` is invalid.
+    """
+    if not parts:
+        raise ValueError("safe_cache_name needs at least one string")
+    for i, part in enumerate(parts):
+        if not isinstance(part, str):
+            raise TypeError(f"safe_cache_name: part {i} must be a str, got {type(part).__name__}")
+    if suffix and not re.fullmatch(r"\.[A-Za-z0-9._-]{1,16}", suffix):
+        raise ValueError(
+            f"suffix must be empty or a dot followed by 1 to 16 characters of "
+            f"[A-Za-z0-9._-], got {suffix!r}"
+        )
+    if not isinstance(max_stem, int) or max_stem < 1:
+        raise ValueError(f"max_stem must be a positive int, got {max_stem!r}")
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(parts))
+    readable = readable.lstrip("._-")[:max_stem].rstrip("._-") or "x"
+    # Length-prefixing each part makes ("a_b",) and ("a", "b") hash differently.
+    digest = hashlib.sha256()
+    for part in parts:
+        raw = part.encode("utf-8", "surrogatepass")
+        digest.update(len(raw).to_bytes(8, "little"))
+        digest.update(raw)
+    return f"{readable}-{digest.hexdigest()[:16]}{suffix}"
+
+
+def resolve_in_data_home(
+    relative_path: str | os.PathLike[str], data_home: str | os.PathLike[str] | None = None
+) -> Path:
+    """Join a relative path to the data home, refusing any path that would leave it.
+
+    Parameters
+    ----------
+    relative_path : str or os.PathLike
+        Relative path with ``/`` separators, e.g. ``"vocab/laion.txt"``.
+    data_home : str or os.PathLike, default=None
+        See :func:`get_data_home`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``get_data_home(data_home) / relative_path``.
+
+    Raises
+    ------
+    ValueError
+        If the path is empty, absolute, has a drive, contains ``..``, ``.``
+        or empty components or backslashes, or resolves (through symbolic
+        links) outside the data home.
+    """
+    text = os.fspath(relative_path)
+    if not isinstance(text, str):
+        raise TypeError(f"relative_path must be a str path, got {type(text).__name__}")
+    parts = text.split("/")
+    bad = (
+        not text
+        or "\\" in text
+        or "\x00" in text
+        or text.startswith("/")
+        or PurePosixPath(text).is_absolute()
+        or re.match(r"^[A-Za-z]:", text) is not None
+        or any(p in ("", ".", "..") for p in parts)
+    )
+    if bad:
+        raise ValueError(
+            f"{text!r} is not a safe path inside the data home: use a relative path made of "
+            "'/'-separated names, without '..', '.', empty parts, backslashes or a drive"
+        )
+    home = get_data_home(data_home)
+    target = home.joinpath(*parts)
+    resolved_home = home.resolve()
+    resolved = target.resolve()
+    if resolved != resolved_home and resolved_home not in resolved.parents:
+        raise ValueError(
+            f"{text!r} resolves to {str(resolved)!r}, outside the data home {str(home)!r}"
+        )
+    return target
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Write a file atomically: readers see the old file or the complete new one.
+
+    The content goes to a temporary file in the same folder (created if
+    needed); when the ``with`` block ends normally the data is flushed and
+    fsynced and the temporary file is renamed over ``path``. If the block
+    raises, the temporary file is removed and ``path`` is left untouched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file.
+
+    Yields
+    ------
+    file object
+        A binary file object open for writing.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_write(folder / "hello.txt") as fh:
+    ...     _ = fh.write(b"hello")
+    >>> (folder / "hello.txt").read_bytes()
+    b'hello'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A name of our own (not mkstemp) so that the file gets the usual
+    # permissions of the umask rather than 0600.
+    tmp = path.with_name(f".{path.name[:96]}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable where the platform allows it (best effort)."""
+    if sys.platform.startswith("win"):  # pragma: no cover - no directory fsync on Windows
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: str) -> urllib.parse.SplitResult:
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, got {type(url).__name__}")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return parts
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return parts
+    raise ValueError(
+        f"Refusing to download from {url!r}: only https:// addresses are accepted "
+        "(plain http:// only on the loopback hosts localhost, 127.0.0.1 and ::1)"
+    )
+
+
+def _urlopen(url: str, timeout: float) -> http.client.HTTPResponse:
+    """Open ``url``; loopback addresses bypass any configured proxy."""
+    request = urllib.request.Request(url, headers={"User-Agent": "sksplice"})
+    if _is_loopback(urllib.parse.urlsplit(url).hostname):
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        return opener.open(request, timeout=timeout)
+    return urllib.request.urlopen(request, timeout=timeout)
+
+
+def _progress_bar(total: int | None, desc: str, verbose: bool | None):
+    if verbose is None:
+        verbose = bool(total and total >= _PROGRESS_MIN_BYTES) and sys.stderr.isatty()
+    if not verbose:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024)
+
+
+def _download(
+    url: str, target: Path, sha256: str, timeout: float, verbose: bool | None, label: str
+) -> None:
+    """Stream ``url`` into ``target`` through a verified temporary file."""
+    response = _urlopen(url, timeout)
+    with response:
+        length = response.headers.get("Content-Length")
+        expected_size = int(length) if length and length.isdigit() else None
+        bar = _progress_bar(expected_size, label, verbose)
+        digest = hashlib.sha256()
+        received = 0
+        try:
+            with atomic_write(target) as fh:
+                while True:
+                    try:
+                        chunk = response.read(_CHUNK_SIZE)
+                    except http.client.IncompleteRead as exc:
+                        received += len(exc.partial)
+                        raise DataFetchError(
+                            f"Download of {label!r} from {url} was cut short: received "
+                            f"{received} of {expected_size} bytes"
+                        ) from exc
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    fh.write(chunk)
+                    received += len(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+                if expected_size is not None and received != expected_size:
+                    raise DataFetchError(
+                        f"Download of {label!r} from {url} was cut short: received "
+                        f"{received} of {expected_size} bytes"
+                    )
+                actual = digest.hexdigest()
+                if actual != sha256:
+                    raise DigestMismatchError(
+                        f"Downloaded {label!r} from {url} has SHA-256 {actual}, expected "
+                        f"{sha256}; the download was discarded"
+                    )
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def fetch_file(
+    relative_path: str,
+    *,
+    url: str,
+    sha256: str,
+    data_home: str | os.PathLike[str] | None = None,
+    timeout: float = 60.0,
+    verbose: bool | None = None,
+) -> Path:
+    """Return the local path of a pinned file, downloading it on first use.
+
+    A file already in the data home with the pinned digest is returned
+    without any network access (a read-only data home works). A file with
+    another digest is never used: a warning is issued and the file is
+    downloaded again. Downloads are streamed to a temporary file in the same
+    folder while being hashed and renamed into place only when the digest
+    matches, so concurrent callers (threads or processes) never see a
+    half-written file; at worst both download it.
+
+    Parameters
+    ----------
+    relative_path : str
+        Path of the file inside the data home, ``/``-separated, e.g.
+        ``"vocab/laion.txt"``; it may not leave the data home.
+    url : str
+        Address to download from: ``https://``, or ``http://`` on a loopback
+        host (localhost, 127.0.0.1, ::1) only.
+    sha256 : str
+        Expected SHA-256 digest (64 hexadecimal characters, any case).
+    data_home : str or os.PathLike, default=None
+        See :func:`get_data_home`.
+    timeout : float, default=60.0
+        Seconds to wait for the server on connection and on each read.
+    verbose : bool, default=None
+        Show a tqdm progress bar; None shows one only for downloads of at
+        least 4 MiB when standard error is a terminal.
+
+    Returns
+    -------
+    pathlib.Path
+        The verified local file.
+
+    Raises
+    ------
+    DataFetchError
+        If the file is missing (or has the wrong digest) and cannot be
+        downloaded, e.g. offline; the message names the file, the upstream
+        address and the folder to put the file in by hand.
+    DigestMismatchError
+        If the downloaded file does not have the pinned digest (it is
+        deleted); the message names the file and both digests.
+    ValueError
+        If ``relative_path``, ``url``, ``sha256`` or ``timeout`` is invalid.
+    """
+    if not isinstance(sha256, str) or not _SHA256_RE.match(sha256.lower()):
+        raise ValueError(f"sha256 must be 64 hexadecimal characters, got {sha256!r}")
+    sha256 = sha256.lower()
+    _check_url(url)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    target = resolve_in_data_home(relative_path, data_home)
+
+    stale_note = ""
+    if target.is_file():
+        actual = file_sha256(target)
+        if actual == sha256:
+            return target
+        stale_note = (
+            f" The file already there has SHA-256 {actual} instead of {sha256} and is not used."
+        )
+        warnings.warn(
+            f"Cached file {str(target)!r} has SHA-256 {actual}, expected {sha256}; "
+            f"it is not used and will be downloaded again from {url}",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif target.exists():
+        raise DataFetchError(
+            f"{str(target)!r} exists but is not a regular file; remove it so that "
+            f"{relative_path!r} can be downloaded"
+        )
+
+    try:
+        _download(url, target, sha256, float(timeout), verbose, relative_path)
+    except DigestMismatchError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # URLError, HTTPError, timeouts, refused connections, read-only
+        # folders and cut-short transfers all end here.
+        is_url_error = isinstance(exc, urllib.error.URLError)
+        reason = exc.reason if is_url_error and not isinstance(exc, urllib.error.HTTPError) else exc
+        raise DataFetchError(
+            f"Could not download {relative_path!r} from {url} ({reason}).{stale_note} "
+            f"Without network access, download that address elsewhere and put the file in "
+            f"the folder {str(target.parent)!r} as {target.name!r} (expected SHA-256 "
+            f"{sha256}), or point data_home (or ${DATA_HOME_ENV}) to a folder that holds "
+            f"{relative_path!r}."
+        ) from exc
+    return target
+
+
+def fetch_remote_file(
+    remote: RemoteFile,
+    *,
+    data_home: str | os.PathLike[str] | None = None,
+    timeout: float = 60.0,
+    verbose: bool | None = None,
+) -> Path:
+    """Call :func:`fetch_file` for an entry of a registry.
+
+    Parameters
+    ----------
+    remote : RemoteFile
+        Relative path, upstream address and pinned digest.
+    data_home : str or os.PathLike, default=None
+        See :func:`get_data_home`.
+    timeout : float, default=60.0
+        See :func:`fetch_file`.
+    verbose : bool, default=None
+        See :func:`fetch_file`.
+
+    Returns
+    -------
+    pathlib.Path
+        The verified local file.
+    """
+    return fetch_file(
+        remote.path,
+        url=remote.url,
+        sha256=remote.sha256,
+        data_home=data_home,
+        timeout=timeout,
+        verbose=verbose,
+    )

@@ -1,0 +1,328 @@
+"""Concept vocabularies and CLIP image means published by the SpLiCE authors.
+
+The files are downloaded from their upstream address on first use, verified
+against pinned SHA-256 digests and cached in the data home (see
+:func:`sksplice._data.get_data_home`) under the upstream layout
+(``vocab/<name>.txt``, ``means/<file>.pt``). See ``docs/vocabularies.md``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from ._data import RemoteFile, fetch_remote_file
+
+__all__ = [
+    "IMAGE_MEANS",
+    "UPSTREAM_URL",
+    "VOCABULARIES",
+    "load_image_mean",
+    "load_vocabulary",
+]
+
+#: Upstream folder of the authors' data files (AI4LIFE-GROUP/SpLiCE, ``data/``).
+UPSTREAM_URL = "https://raw.githubusercontent.com/AI4LIFE-GROUP/SpLiCE/main/data/"
+
+
+def _remote(path: str, sha256: str) -> RemoteFile:
+    return RemoteFile(path=path, url=UPSTREAM_URL + path, sha256=sha256)
+
+
+#: Named vocabularies: name -> (relative path, upstream URL, sha256). Each file
+#: lists one concept per line, least frequent first.
+VOCABULARIES: dict[str, RemoteFile] = {
+    "laion": _remote(
+        "vocab/laion.txt", "aee8e260477dcfbc873f939955ffd472969859054ed46e245bbe8b37d10b508c"
+    ),
+    "laion_bigrams": _remote(
+        "vocab/laion_bigrams.txt",
+        "6561525228843aa8b0d2b27e731c8c2b18dac0e4bdda40761933b0aecda1e67a",
+    ),
+    "mscoco": _remote(
+        "vocab/mscoco.txt", "ddd84fc591b2e49c1513cc3dcc199153df276a44686712e21a6efb7711e2d43b"
+    ),
+}
+
+_OPEN_CLIP_B32 = _remote(
+    "means/open_clip_ViT-B-32_image.pt",
+    "6b91c6d0e9006e27dfb6f13e6d25a90c5ff24eb14e4ee60cf064a7ddf9f646b7",
+)
+_OPENAI_B32 = _remote(
+    "means/clip_ViT-B-32_image.pt",
+    "dbd73aec9162cc26d3850c042b2a035720c1f6d38fc0b64a73518995f884202b",
+)
+_OPENAI_B16 = _remote(
+    "means/clip_ViT-B-16_image.pt",
+    "2907555438ef16b4677cb72ad81b3c3fe8c9246028714e943dba6c3b91d67eee",
+)
+_OPENAI_RN50 = _remote(
+    "means/clip_RN50_image.pt",
+    "e1ee3345ef6faf6f8ebc30f649189bf4e583fe71229b2955e227cf59124d42fa",
+)
+
+#: Published image means: (open_clip model name, pretrained tag) -> (relative
+#: path, upstream URL, sha256). The ``-quickgelu`` names load the same OpenAI
+#: weights in open_clip and share their mean.
+IMAGE_MEANS: dict[tuple[str, str], RemoteFile] = {
+    ("ViT-B-32", "laion2b_s34b_b79k"): _OPEN_CLIP_B32,
+    ("ViT-B-32", "openai"): _OPENAI_B32,
+    ("ViT-B-32-quickgelu", "openai"): _OPENAI_B32,
+    ("ViT-B-16", "openai"): _OPENAI_B16,
+    ("ViT-B-16-quickgelu", "openai"): _OPENAI_B16,
+    ("RN50", "openai"): _OPENAI_RN50,
+    ("RN50-quickgelu", "openai"): _OPENAI_RN50,
+}
+
+
+def _check_size(size: object) -> int | None:
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+        raise TypeError(f"size must be a positive int or None, got {type(size).__name__}")
+    if int(size) < 1:
+        raise ValueError(f"size must be a positive int or None, got {size}")
+    return int(size)
+
+
+def _clean(items: Iterable[str], source: str) -> list[str]:
+    """Strip, drop blanks and keep the first occurrence of each concept, in order."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for item in items:
+        concept = item.strip()
+        if concept and concept not in seen:
+            seen.add(concept)
+            out.append(concept)
+    if not out:
+        raise ValueError(f"The vocabulary {source} holds no concept (only blank entries)")
+    return out
+
+
+def _read_lines(path: Path) -> list[str]:
+    """Read a UTF-8 text file (optional BOM) as a list of lines."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        line = data[:offset].count(b"\n") + 1
+        raise ValueError(
+            f"{str(path)!r}, line {line}: not valid UTF-8 (byte 0x{data[offset]:02x} at byte "
+            f"offset {offset}); save the vocabulary file as UTF-8"
+        ) from exc
+    # Only "\n" (with an optional "\r" removed by strip) ends a line, so that
+    # exotic Unicode separators inside a concept never split it.
+    return text.split("\n")
+
+
+def _looks_like_path(text: str) -> bool:
+    return (
+        os.sep in text
+        or (os.altsep is not None and os.altsep in text)
+        or Path(text).suffix != ""
+        or os.path.exists(text)
+    )
+
+
+def load_vocabulary(
+    name: str | os.PathLike[str] | Iterable[str] = "laion",
+    size: int | None = 10000,
+    data_home: str | os.PathLike[str] | None = None,
+) -> list[str]:
+    """Load a list of concepts: a published SpLiCE vocabulary, a text file or a list.
+
+    Every source is cleaned the same way: surrounding whitespace is stripped
+    from each entry, blank entries are dropped and of duplicate entries only
+    the first (in the order below) is kept; comparison is exact and
+    case-sensitive.
+
+    Parameters
+    ----------
+    name : str, os.PathLike or iterable of str, default="laion"
+        What to load:
+
+        - ``"laion"``, ``"laion_bigrams"`` or ``"mscoco"``: the authors'
+          vocabularies (37,445, 15,000 and 12,832 concepts). Their files list
+          concepts least frequent first; the concepts are returned most
+          frequent first, i.e. the last lines of the file in reverse order.
+          Downloaded on first use and cached in the data home.
+        - a path to a UTF-8 text file (a leading byte-order mark is allowed)
+          with one concept per line: returned in file order.
+        - a list (or any non-string iterable) of strings: returned in the
+          given order.
+    size : int or None, default=10000
+        Number of concepts to return, counted after cleaning: the ``size``
+        most frequent ones for a named vocabulary, the first ``size`` for a
+        file or a list. None returns all of them. For a named vocabulary, a
+        ``size`` larger than the number of its concepts is an error; for a
+        file or a list it is an upper bound (shorter inputs are returned
+        whole, with no warning).
+    data_home : str or os.PathLike, default=None
+        Data home for named vocabularies, see
+        :func:`sksplice._data.get_data_home`. A folder that already holds
+        ``vocab/<name>.txt`` with the right digest is only read.
+
+    Returns
+    -------
+    list of str
+        The concepts, without blanks or duplicates.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, the text file is not valid UTF-8 (the message
+        names the file and line), nothing is left after cleaning, or ``size``
+        is invalid or, for a named vocabulary, too large.
+    TypeError
+        If a list entry is not a string (the message gives its index), or
+        ``name`` or ``size`` has the wrong type.
+    FileNotFoundError
+        If a path is given and no such file exists.
+    sksplice._data.DataFetchError
+        If a named vocabulary is not cached and cannot be downloaded; the
+        message says where to put the file by hand.
+
+    Examples
+    --------
+    >>> load_vocabulary(["  dog", "cat", "", "dog", "tree  "])
+    ['dog', 'cat', 'tree']
+    >>> load_vocabulary(["dog", "cat", "tree"], size=2)
+    ['dog', 'cat']
+    """
+    size = _check_size(size)
+
+    if isinstance(name, str) and name in VOCABULARIES:
+        path = fetch_remote_file(VOCABULARIES[name], data_home=data_home)
+        concepts = _clean(reversed(_read_lines(path)), f"{name!r} ({path})")
+        if size is not None and size > len(concepts):
+            raise ValueError(
+                f"size={size} is larger than the {len(concepts)} concepts of the {name!r} "
+                "vocabulary; use size=None to load all of them"
+            )
+        return concepts[:size]
+
+    if isinstance(name, str | os.PathLike):
+        text = os.fspath(name)
+        if isinstance(text, bytes):
+            raise TypeError("name must be a str path, not bytes")
+        if isinstance(name, str) and not _looks_like_path(text):
+            raise ValueError(
+                f"Unknown vocabulary {text!r}: use one of {sorted(VOCABULARIES)}, a path to a "
+                "text file with one concept per line, or a list of strings"
+            )
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"Vocabulary file {str(path)!r} does not exist or is not a file (named "
+                f"vocabularies: {sorted(VOCABULARIES)})"
+            )
+        concepts = _clean(_read_lines(path), f"file {str(path)!r}")
+        return concepts[:size]
+
+    if isinstance(name, bytes | bytearray) or not isinstance(name, Iterable):
+        raise TypeError(
+            "name must be a vocabulary name, a path to a text file or a list of strings, "
+            f"got {type(name).__name__}"
+        )
+    items = list(name)
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(
+                f"Vocabulary entry at index {i} is a {type(item).__name__} ({item!r}), "
+                "expected a str"
+            )
+    concepts = _clean(items, "list")
+    return concepts[:size]
+
+
+def _normalise_model_name(model: str) -> str:
+    # open_clip accepts OpenAI-style names such as "ViT-B/32".
+    return model.replace("/", "-")
+
+
+def load_image_mean(
+    model: str,
+    pretrained: str | None,
+    data_home: str | os.PathLike[str] | None = None,
+) -> np.ndarray:
+    """Load the authors' mean CLIP image embedding of a model.
+
+    The mean is that of L2-normalised image embeddings; SpLiCE subtracts it
+    before decomposing an image embedding. Only a few models have a published
+    mean (see ``IMAGE_MEANS``); for any other, estimate the mean from your
+    own images instead (``image_mean=None`` in the transformer).
+
+    Parameters
+    ----------
+    model : str
+        open_clip model name, e.g. ``"ViT-B-32"`` (``"ViT-B/32"`` is
+        accepted too).
+    pretrained : str or None
+        open_clip pretrained tag, e.g. ``"laion2b_s34b_b79k"`` or
+        ``"openai"`` (case-insensitive).
+    data_home : str or os.PathLike, default=None
+        See :func:`sksplice._data.get_data_home`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array of shape (d,).
+
+    Raises
+    ------
+    ValueError
+        If no mean is published for ``(model, pretrained)``, or the file
+        does not hold a 1-D floating-point tensor of finite values.
+    sksplice._data.DataFetchError
+        If the file is not cached and cannot be downloaded.
+
+    Examples
+    --------
+    >>> sorted({key[1] for key in IMAGE_MEANS})
+    ['laion2b_s34b_b79k', 'openai']
+    """
+    if not isinstance(model, str):
+        raise TypeError(f"model must be a str, got {type(model).__name__}")
+    if pretrained is not None and not isinstance(pretrained, str):
+        raise TypeError(f"pretrained must be a str or None, got {type(pretrained).__name__}")
+    key = (_normalise_model_name(model), (pretrained or "").lower())
+    remote = IMAGE_MEANS.get(key)
+    if remote is None:
+        known = ", ".join(f"({m!r}, {p!r})" for m, p in IMAGE_MEANS)
+        raise ValueError(
+            f"No published image mean for model={model!r}, pretrained={pretrained!r}. "
+            f"Published means exist for: {known}. Learn the mean from your own images "
+            "instead (image_mean=None estimates it from the data given to fit)."
+        )
+    path = fetch_remote_file(remote, data_home=data_home)
+    return _read_mean(path)
+
+
+def _read_mean(path: Path) -> np.ndarray:
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"Cannot read the image mean file {str(path)!r}: {exc}") from exc
+    if not isinstance(obj, torch.Tensor):
+        raise ValueError(
+            f"Image mean file {str(path)!r} holds a {type(obj).__name__}, expected a tensor"
+        )
+    if obj.ndim != 1 or obj.numel() == 0 or not obj.is_floating_point():
+        raise ValueError(
+            f"Image mean file {str(path)!r} holds a {obj.dtype} tensor of shape "
+            f"{tuple(obj.shape)}, expected a non-empty 1-D floating-point tensor"
+        )
+    mean = obj.detach().to(torch.float32).numpy().copy()
+    if not np.isfinite(mean).all():
+        raise ValueError(f"Image mean file {str(path)!r} holds non-finite values")
+    return mean
