@@ -7,7 +7,7 @@ embeddings
 
 * in process, keyed by the embedder's ``cache_key()`` (or, without one, by the
   embedder object itself), the vocabulary content hash and its size;
-* on disk under ``get_data_home(data_home) / "dictionaries"`` as ``.npz`` files
+* on disk under ``getget_data_home(data_home) / "dictionaries"`` as ``.npz`` files
   (read with ``allow_pickle=False``) that carry a small header: the cache key,
   the array shape and dtype, and a SHA-256 digest of the array bytes. A file
   whose header does not match what is asked for, or whose digest does not
@@ -20,21 +20,21 @@ rows L2-normalised, centred by their mean, L2-normalised again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
+
+from ._data import atomic_write, get_data_home
 
 __all__ = [
     "DictionaryCacheWarning",
@@ -165,34 +165,6 @@ def _safe_name(text: str, max_len: int = 48) -> str:
     return slug[:max_len] or "embedder"
 
 
-def _data_home(data_home: str | os.PathLike[str] | None) -> Path:
-    try:  # the shared helper, when present
-        from ._data import get_data_home
-    except ImportError:  # pragma: no cover - fallback while _data is not available
-        base = data_home or os.environ.get("SKSPLICE_DATA") or "~/.cache/sksplice"
-        path = Path(base).expanduser()
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-    return Path(get_data_home(data_home))
-
-
-@contextlib.contextmanager
-def _atomic_write(path: Path) -> Iterator[BinaryIO]:
-    """Write to a temporary file beside ``path`` and rename it into place on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-
-
 def dictionary_cache_path(
     cache_key: str, concepts: Sequence[str], data_home: str | os.PathLike[str] | None = None
 ) -> Path:
@@ -216,7 +188,7 @@ def dictionary_cache_path(
     full_key = _disk_key(cache_key, concepts)
     digest = hashlib.sha256(full_key.encode("utf-8")).hexdigest()[:20]
     name = f"{_safe_name(cache_key)}-{len(concepts)}-{digest}.npz"
-    return _data_home(data_home) / "dictionaries" / name
+    return get_data_home(data_home) / "dictionaries" / name
 
 
 def _disk_key(cache_key: str, concepts: Sequence[str]) -> str:
@@ -256,7 +228,7 @@ def _write_cache_file(path: Path, key: str, embeddings: np.ndarray) -> None:
         "dtype": str(embeddings.dtype),
         "sha256": _array_digest(embeddings),
     }
-    with _atomic_write(path) as handle:
+    with atomic_write(path) as handle:
         np.savez(handle, embeddings=embeddings, header=np.array(json.dumps(header)))
 
 
