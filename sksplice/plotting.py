@@ -1,0 +1,272 @@
+"""Matplotlib figures for concept decompositions and concept statistics.
+
+Every function draws into the ``ax`` it is given (or a new figure) and returns
+the :class:`matplotlib.axes.Axes`; the figure is ``ax.figure``. Nothing here
+calls ``plt.show()``: save with ``ax.figure.savefig(...)`` or display in a
+notebook. matplotlib is an optional dependency (``pip install sksplice[plot]``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .analysis import ALL_GROUP
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = ["plot_class_profile", "plot_concept_prevalence", "plot_decomposition"]
+
+_STATISTICS = ("prevalence", "mean_weight")
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "sksplice.plotting needs matplotlib: pip install 'sksplice[plot]'"
+        ) from exc
+    # A bare Figure (not pyplot) so that nothing is registered with a GUI backend.
+    return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"`k` must be a positive integer, got {k!r}")
+    if k < 1:
+        raise ValueError(f"`k` must be >= 1, got {k}")
+    return int(k)
+
+
+def _check_profiles(profiles: Any, statistic: str) -> pd.DataFrame:
+    if statistic not in _STATISTICS:
+        raise ValueError(f"`statistic` must be one of {_STATISTICS}, got {statistic!r}")
+    if not isinstance(profiles, pd.DataFrame) or not isinstance(profiles.columns, pd.MultiIndex):
+        raise TypeError(
+            "`profiles` must be the DataFrame returned by sksplice.analysis.concept_profiles"
+        )
+    if statistic not in profiles.columns.get_level_values(0):
+        raise ValueError(f"`profiles` has no {statistic!r} columns")
+    return profiles[statistic]
+
+
+def plot_decomposition(
+    weights_row: Any,
+    concepts: Any = None,
+    k: int = 10,
+    ax: Axes | None = None,
+    *,
+    title: str | None = None,
+    color: str = "C0",
+) -> Axes:
+    """Horizontal bar chart of the ``k`` largest concept weights of one sample.
+
+    Parameters
+    ----------
+    weights_row : array-like of shape (n_concepts,), sparse row or pandas Series
+        The concept weights of one sample (a 1 x n_concepts sparse matrix or
+        DataFrame row is accepted too).
+    concepts : sequence of str or fitted transformer, default=None
+        Concept names, or an object with ``get_feature_names_out``; defaults to
+        the index of a Series (or the columns of a one-row DataFrame).
+    k : int, default=10
+        Number of concepts shown; fewer when fewer weights are non-zero.
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure is made when omitted.
+    title : str, default=None
+        Axes title.
+    color : str, default="C0"
+        Bar colour.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The axes drawn into, largest weight at the top.
+
+    Raises
+    ------
+    ValueError
+        If the row is not one sample, names are missing or their number does
+        not match.
+    """
+    k = _check_k(k)
+    if isinstance(weights_row, pd.DataFrame):
+        if weights_row.shape[0] != 1:
+            raise ValueError(f"expected a single row of weights, got shape {weights_row.shape}")
+        weights_row = weights_row.iloc[0]
+    if concepts is None and isinstance(weights_row, pd.Series):
+        concepts = weights_row.index
+    if sp.issparse(weights_row):
+        if weights_row.shape[0] != 1:
+            raise ValueError(f"expected a single row of weights, got shape {weights_row.shape}")
+        values = weights_row.toarray().ravel()
+    else:
+        values = np.asarray(weights_row, dtype=np.float64)
+        if values.ndim == 2 and values.shape[0] == 1:
+            values = values.ravel()
+        if values.ndim != 1:
+            raise ValueError(f"expected a single row of weights, got shape {values.shape}")
+    if concepts is None:
+        raise ValueError(
+            "the weights carry no concept names: pass `concepts=` (a list of names or a "
+            "fitted SpliceTransformer) or a pandas Series indexed by concept"
+        )
+    if hasattr(concepts, "get_feature_names_out"):
+        concepts = concepts.get_feature_names_out()
+    names = np.asarray(list(concepts), dtype=object)
+    if names.shape[0] != values.shape[0]:
+        raise ValueError(
+            f"{names.shape[0]} concept names for {values.shape[0]} weights; "
+            "there must be one name per weight"
+        )
+    nonzero = np.flatnonzero(values)
+    order = nonzero[np.argsort(-np.abs(values[nonzero]), kind="mergesort")][:k]
+    ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.0))
+    # barh draws bottom-up: reverse so the largest weight is on top.
+    shown = order[::-1]
+    ax.barh(np.arange(len(shown)), values[shown], color=color)
+    ax.set_yticks(np.arange(len(shown)), [str(n) for n in names[shown]])
+    ax.set_xlabel("concept weight")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_class_profile(
+    profiles: pd.DataFrame,
+    cls: Any,
+    k: int = 10,
+    ax: Axes | None = None,
+    *,
+    statistic: str = "prevalence",
+    title: str | None = None,
+) -> Axes:
+    """Top concepts of one class, with the dataset-wide value for comparison.
+
+    Parameters
+    ----------
+    profiles : pandas.DataFrame
+        Output of :func:`sksplice.analysis.concept_profiles` with labels.
+    cls : label
+        The class to show.
+    k : int, default=10
+        Number of concepts shown: those with the largest ``statistic`` in
+        ``cls`` (concepts with value 0 are left out).
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure is made when omitted.
+    statistic : {"prevalence", "mean_weight"}, default="prevalence"
+        Which statistic to plot.
+    title : str, default=None
+        Axes title; defaults to the class name.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        One bar per concept (the class's value, largest on top) and a black
+        marker per concept for the dataset-wide value.
+
+    Raises
+    ------
+    ValueError
+        If ``cls`` is not a class of ``profiles`` or ``statistic`` is unknown.
+    """
+    k = _check_k(k)
+    table = _check_profiles(profiles, statistic)
+    groups = [g for g in table.columns if g != ALL_GROUP]
+    if cls not in groups:
+        raise ValueError(f"class {cls!r} is not in the profiles; classes are {groups}")
+    values = table[cls].to_numpy(dtype=np.float64)
+    overall = table[ALL_GROUP].to_numpy(dtype=np.float64)
+    nonzero = np.flatnonzero(values)
+    order = nonzero[np.argsort(-values[nonzero], kind="mergesort")][:k][::-1]
+    names = table.index.to_numpy()[order]
+    ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.0))
+    positions = np.arange(len(order))
+    ax.barh(positions, values[order], color="C1", label=str(cls))
+    ax.scatter(
+        overall[order], positions, color="black", marker="|", s=200, zorder=3, label="all samples"
+    )
+    ax.set_yticks(positions, [str(n) for n in names])
+    ax.set_xlabel(statistic.replace("_", " "))
+    ax.set_title(title if title is not None else f"class {cls}")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_concept_prevalence(
+    profiles: pd.DataFrame,
+    concept: str,
+    ax: Axes | None = None,
+    *,
+    statistic: str = "prevalence",
+    classes: Any = None,
+    title: str | None = None,
+) -> Axes:
+    """Bar chart of one concept's prevalence (or mean weight) in every class.
+
+    This is the histogram the SpLiCE paper uses to show a spurious correlation
+    (for example how often "swimwear" occurs among images of each class).
+
+    Parameters
+    ----------
+    profiles : pandas.DataFrame
+        Output of :func:`sksplice.analysis.concept_profiles` with labels.
+    concept : str
+        The concept to show.
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure is made when omitted.
+    statistic : {"prevalence", "mean_weight"}, default="prevalence"
+        Which statistic to plot.
+    classes : sequence of labels, default=None
+        Classes to show, in this order; all classes by default.
+    title : str, default=None
+        Axes title; defaults to the concept name.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        One bar per class and a dashed line at the dataset-wide value.
+
+    Raises
+    ------
+    ValueError
+        If ``concept`` or a requested class is not in ``profiles``; the error
+        suggests close concept names.
+    """
+    table = _check_profiles(profiles, statistic)
+    if concept not in table.index:
+        import difflib
+
+        close = difflib.get_close_matches(str(concept), [str(c) for c in table.index], n=3)
+        hint = f"; did you mean {close}?" if close else ""
+        raise ValueError(f"concept {concept!r} is not in the profiles{hint}")
+    groups = [g for g in table.columns if g != ALL_GROUP]
+    if not groups:
+        raise ValueError("`profiles` has no per-class columns: compute them with labels `y`")
+    if classes is None:
+        classes = groups
+    else:
+        classes = list(classes)
+        missing = [c for c in classes if c not in groups]
+        if missing:
+            raise ValueError(f"classes {missing} are not in the profiles; classes are {groups}")
+    row = table.loc[concept]
+    values = np.array([row[c] for c in classes], dtype=np.float64)
+    ax = _new_axes(ax, (max(4.0, 0.6 * len(classes) + 2.0), 3.5))
+    positions = np.arange(len(classes))
+    ax.bar(positions, values, color="C2")
+    ax.axhline(
+        float(row[ALL_GROUP]), color="black", linestyle="--", linewidth=1, label="all samples"
+    )
+    ax.set_xticks(positions, [str(c) for c in classes], rotation=45 if len(classes) > 6 else 0)
+    ax.set_ylabel(statistic.replace("_", " "))
+    ax.set_title(title if title is not None else f"{concept!s}")
+    ax.legend(loc="upper right")
+    return ax
