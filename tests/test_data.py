@@ -1,0 +1,436 @@
+"""Tests of the data home, atomic writes, cache names and verified downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import stat
+import threading
+import urllib.error
+from pathlib import Path
+
+import pytest
+from _helpers_data import LocalServer, Route, sha256_bytes, start_server
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sksplice import _data
+from sksplice._data import (
+    DataFetchError,
+    DigestMismatchError,
+    RemoteFile,
+    atomic_write,
+    fetch_file,
+    fetch_remote_file,
+    file_sha256,
+    get_data_home,
+    resolve_in_data_home,
+    safe_cache_name,
+)
+
+GOOD = b"".join(f"concept {i}\n".encode() for i in range(5000))  # ~60 kB, several chunks
+GOOD_SHA = sha256_bytes(GOOD)
+
+
+@pytest.fixture
+def server():
+    state = LocalServer(
+        routes={
+            "/good.txt": Route(GOOD),
+            "/truncated.txt": Route(GOOD[:1000], declared_length=len(GOOD)),
+            "/short.txt": Route(GOOD[:1000]),
+            "/wrong.txt": Route(GOOD.replace(b"concept 7\n", b"concept 8\n")),
+            "/slow.txt": Route(GOOD, delay=3.0),
+        }
+    )
+    httpd, thread = start_server(state)
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """An http://127.0.0.1 address on which nothing listens (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/nothing.txt"
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if p.name.startswith("."))
+
+
+# --------------------------------------------------------------------------- data home
+
+
+def test_get_data_home_argument_wins_over_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "from_env"))
+    home = get_data_home(tmp_path / "arg" / "nested")
+    assert home == (tmp_path / "arg" / "nested").absolute()
+    assert home.is_dir()
+    assert not (tmp_path / "from_env").exists()
+
+
+def test_get_data_home_env_then_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "from_env"))
+    assert get_data_home() == tmp_path / "from_env"
+    assert (tmp_path / "from_env").is_dir()
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for unset in (lambda: monkeypatch.delenv("SKSPLICE_DATA"), lambda: None):
+        unset()
+        if "SKSPLICE_DATA" in os.environ:
+            monkeypatch.setenv("SKSPLICE_DATA", "  ")  # blank counts as unset
+        assert get_data_home() == tmp_path / "home" / ".cache" / "sksplice"
+    assert (tmp_path / "home" / ".cache" / "sksplice").is_dir()
+
+
+def test_get_data_home_expands_user(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert get_data_home("~/data") == tmp_path / "data"
+    monkeypatch.setenv("SKSPLICE_DATA", "~/envdata")
+    assert get_data_home() == tmp_path / "envdata"
+
+
+def test_get_data_home_rejects_files_and_bad_types(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(NotADirectoryError, match="not a folder"):
+        get_data_home(a_file)
+    with pytest.raises(TypeError, match="data_home"):
+        get_data_home(42)
+
+
+def test_get_data_home_existing_folder_is_not_touched(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    before = folder.stat().st_mtime_ns
+    assert get_data_home(folder) == folder
+    assert folder.stat().st_mtime_ns == before
+    assert list(folder.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_file_sha256_matches_hashlib_across_chunks(tmp_path):
+    path = tmp_path / "blob"
+    path.write_bytes(GOOD)
+    assert file_sha256(path) == hashlib.sha256(GOOD).hexdigest()
+    assert file_sha256(path, chunk_size=7) == GOOD_SHA
+    path.write_bytes(b"")
+    assert file_sha256(path) == hashlib.sha256(b"").hexdigest()
+
+
+ESCAPES = [
+    "../../etc/passwd",
+    "/etc/passwd",
+    "..",
+    ".",
+    "",
+    "a/../../b",
+    "C:\\Windows\\system32",
+    "nul\x00byte",
+    "~/.ssh/id_rsa",
+    ".hidden",
+    "hf-hub:org/model@main",
+    "ViT-B-32",
+]
+
+
+@pytest.mark.parametrize("text", ESCAPES)
+def test_safe_cache_name_never_leaves_the_data_home(tmp_path, text):
+    name = safe_cache_name(text, "openai", suffix=".npy")
+    assert "/" not in name and "\\" not in name and "\x00" not in name
+    assert not name.startswith(".")
+    assert name.endswith(".npy")
+    assert (tmp_path / name).resolve().parent == tmp_path.resolve()
+    assert len(name) <= 64 + 1 + 16 + 4
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(), min_size=1, max_size=3))
+def test_safe_cache_name_property(parts):
+    name = safe_cache_name(*parts)
+    assert name not in ("", ".", "..")
+    assert all(c.isascii() and (c.isalnum() or c in "._-") for c in name)
+    assert not name.startswith((".", "-", "_"))
+    assert name == safe_cache_name(*parts)
+
+
+def test_safe_cache_name_distinguishes_inputs_with_equal_readable_parts():
+    names = {
+        safe_cache_name("a/b"),
+        safe_cache_name("a_b"),
+        safe_cache_name("a", "b"),
+        safe_cache_name("a?b"),
+        safe_cache_name("a\\b"),
+    }
+    assert len(names) == 5
+    assert all(n.startswith("a_b-") for n in names)
+
+
+def test_safe_cache_name_validation():
+    with pytest.raises(TypeError, match="part 1"):
+        safe_cache_name("model", None)
+    with pytest.raises(ValueError, match="at least one"):
+        safe_cache_name()
+    with pytest.raises(ValueError, match="suffix"):
+        safe_cache_name("x", suffix="/../evil")
+    with pytest.raises(ValueError, match="max_stem"):
+        safe_cache_name("x", max_stem=0)
+    assert safe_cache_name("x" * 500, max_stem=10).startswith("x" * 10 + "-")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["../x", "/etc/passwd", "a/../../x", "C:/x", "a\\..\\x", "", "a//b", "./a", "a/."],
+)
+def test_resolve_in_data_home_rejects_escapes(tmp_path, bad):
+    with pytest.raises(ValueError, match="data home"):
+        resolve_in_data_home(bad, tmp_path)
+
+
+def test_resolve_in_data_home_rejects_symlink_escape(tmp_path):
+    home = tmp_path / "home"
+    outside = tmp_path / "outside"
+    home.mkdir()
+    outside.mkdir()
+    (home / "link").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ValueError, match="outside the data home"):
+        resolve_in_data_home("link/file.txt", home)
+    assert resolve_in_data_home("vocab/laion.txt", home) == home / "vocab" / "laion.txt"
+
+
+# --------------------------------------------------------------------------- atomic_write
+
+
+def test_atomic_write_writes_and_creates_parents(tmp_path):
+    target = tmp_path / "a" / "b" / "file.bin"
+    with atomic_write(target) as fh:
+        fh.write(b"hello")
+        assert not target.exists()  # nothing visible before the block ends
+    assert target.read_bytes() == b"hello"
+    assert _leftovers(tmp_path) == []
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_atomic_write_leaves_nothing_on_exception(tmp_path):
+    target = tmp_path / "file.bin"
+    with pytest.raises(RuntimeError, match="boom"), atomic_write(target) as fh:
+        fh.write(b"partial")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_keeps_old_content_on_exception(tmp_path):
+    target = tmp_path / "file.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(KeyboardInterrupt), atomic_write(target) as fh:
+        fh.write(b"new but unfinished")
+        raise KeyboardInterrupt
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]
+    with atomic_write(target) as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new"
+
+
+# --------------------------------------------------------------------------- fetch_file
+
+
+def test_fetch_downloads_verifies_and_then_uses_the_cache(tmp_path, server):
+    path = fetch_file(
+        "vocab/test.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path
+    )
+    assert path == tmp_path / "vocab" / "test.txt"
+    assert path.read_bytes() == GOOD
+    assert server.requests == ["/good.txt"]
+    assert _leftovers(tmp_path) == []
+
+    again = fetch_file(
+        "vocab/test.txt", url=server.url("/good.txt"), sha256=GOOD_SHA.upper(), data_home=tmp_path
+    )
+    assert again == path
+    assert server.requests == ["/good.txt"]  # no second request
+
+
+def test_cached_good_file_needs_no_network(tmp_path, closed_port_url, monkeypatch):
+    (tmp_path / "vocab").mkdir()
+    (tmp_path / "vocab" / "test.txt").write_bytes(GOOD)
+
+    def no_network(url, timeout):
+        raise AssertionError("the network was used")
+
+    monkeypatch.setattr(_data, "_urlopen", no_network)
+    path = fetch_file("vocab/test.txt", url=closed_port_url, sha256=GOOD_SHA, data_home=tmp_path)
+    assert path.read_bytes() == GOOD
+
+
+def test_corrupted_cache_is_refetched(tmp_path, server):
+    target = tmp_path / "vocab" / "test.txt"
+    target.parent.mkdir()
+    target.write_bytes(GOOD[:-5] + b"xxxx\n")
+    with pytest.warns(UserWarning, match="downloaded again"):
+        path = fetch_file(
+            "vocab/test.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path
+        )
+    assert path.read_bytes() == GOOD
+    assert server.requests == ["/good.txt"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_corrupted_cache_offline_is_never_used(tmp_path, closed_port_url):
+    target = tmp_path / "vocab" / "test.txt"
+    target.parent.mkdir()
+    target.write_bytes(b"corrupted")
+    bad_sha = sha256_bytes(b"corrupted")
+    with pytest.warns(UserWarning), pytest.raises(DataFetchError) as info:
+        fetch_file("vocab/test.txt", url=closed_port_url, sha256=GOOD_SHA, data_home=tmp_path)
+    message = str(info.value)
+    assert bad_sha in message and GOOD_SHA in message
+    assert "not used" in message
+
+
+@pytest.mark.parametrize("route", ["/truncated.txt", "/short.txt", "/wrong.txt"])
+def test_bad_downloads_are_rejected_and_leave_nothing(tmp_path, server, route):
+    with pytest.raises(DataFetchError) as info:
+        fetch_file("vocab/test.txt", url=server.url(route), sha256=GOOD_SHA, data_home=tmp_path)
+    message = str(info.value)
+    assert "vocab/test.txt" in message
+    assert not (tmp_path / "vocab" / "test.txt").exists()
+    assert _leftovers(tmp_path) == []
+    if route == "/truncated.txt":
+        assert "cut short" in message and f"of {len(GOOD)} bytes" in message
+    else:
+        body = server.routes[route].body
+        assert isinstance(info.value, DigestMismatchError)
+        assert GOOD_SHA in message and sha256_bytes(body) in message
+
+
+def test_offline_error_says_where_to_put_the_file(tmp_path, closed_port_url):
+    with pytest.raises(DataFetchError) as info:
+        fetch_file("means/x_image.pt", url=closed_port_url, sha256=GOOD_SHA, data_home=tmp_path)
+    message = str(info.value)
+    assert "means/x_image.pt" in message
+    assert closed_port_url in message
+    assert str(tmp_path / "means") in message
+    assert "SKSPLICE_DATA" in message
+    assert isinstance(info.value, OSError)
+
+
+def test_offline_error_without_any_socket(tmp_path, monkeypatch):
+    def offline(url, timeout):
+        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(_data, "_urlopen", offline)
+    with pytest.raises(DataFetchError, match="name resolution") as info:
+        fetch_file(
+            "vocab/laion.txt",
+            url="https://example.org/vocab/laion.txt",
+            sha256=GOOD_SHA,
+            data_home=tmp_path,
+        )
+    assert "https://example.org/vocab/laion.txt" in str(info.value)
+    assert str(tmp_path / "vocab") in str(info.value)
+
+
+def test_http_error_is_reported(tmp_path, server):
+    with pytest.raises(DataFetchError, match="404"):
+        fetch_file("x.txt", url=server.url("/missing"), sha256=GOOD_SHA, data_home=tmp_path)
+
+
+def test_timeout_is_honoured(tmp_path, server):
+    with pytest.raises(DataFetchError, match="timed out"):
+        fetch_file(
+            "x.txt", url=server.url("/slow.txt"), sha256=GOOD_SHA, data_home=tmp_path, timeout=0.3
+        )
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_env_var_is_the_default_data_home(tmp_path, server, monkeypatch):
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "env_home"))
+    path = fetch_remote_file(RemoteFile("vocab/t.txt", server.url("/good.txt"), GOOD_SHA))
+    assert path == tmp_path / "env_home" / "vocab" / "t.txt"
+    assert path.read_bytes() == GOOD
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.org/file.txt",
+        "ftp://127.0.0.1/file.txt",
+        "file:///etc/passwd",
+        "https://",
+        "http://127.0.0.2.example.org/x",
+    ],
+)
+def test_only_https_or_loopback_http(tmp_path, url):
+    with pytest.raises(ValueError, match="https"):
+        fetch_file("x.txt", url=url, sha256=GOOD_SHA, data_home=tmp_path)
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1", "127.5.5.5"])
+def test_loopback_hosts(host):
+    assert _data._is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["example.org", "10.0.0.1", "", None, "localhost.example"])
+def test_non_loopback_hosts(host):
+    assert not _data._is_loopback(host)
+
+
+def test_fetch_validates_arguments(tmp_path, server):
+    url = server.url("/good.txt")
+    with pytest.raises(ValueError, match="sha256"):
+        fetch_file("x.txt", url=url, sha256="abc", data_home=tmp_path)
+    with pytest.raises(ValueError, match="timeout"):
+        fetch_file("x.txt", url=url, sha256=GOOD_SHA, data_home=tmp_path, timeout=0)
+    with pytest.raises(ValueError, match="data home"):
+        fetch_file("../escape.txt", url=url, sha256=GOOD_SHA, data_home=tmp_path / "home")
+    assert not (tmp_path / "escape.txt").exists()
+    assert server.requests == []
+
+
+def test_concurrent_fetches_never_see_a_partial_file(tmp_path, server):
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            path = fetch_file(
+                "vocab/c.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path
+            )
+            results.append(path.read_bytes())
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert results == [GOOD] * 6
+    assert _leftovers(tmp_path) == []
+
+
+def test_progress_bar_when_verbose(tmp_path, server, capsys):
+    fetch_file(
+        "p.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path, verbose=True
+    )
+    assert "p.txt" in capsys.readouterr().err
+
+
+def test_unwritable_target_is_reported(tmp_path, server):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "vocab").write_text("a file where a folder should be")
+    with pytest.raises(DataFetchError, match=r"vocab/t\.txt"):
+        fetch_file("vocab/t.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=home)

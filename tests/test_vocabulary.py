@@ -1,0 +1,386 @@
+"""Tests of the vocabularies and image means (offline)."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from _helpers_data import LocalServer, Route, sha256_bytes, start_server
+
+from sksplice import _data, vocabulary
+from sksplice._data import DataFetchError, RemoteFile, file_sha256
+from sksplice.vocabulary import (
+    IMAGE_MEANS,
+    UPSTREAM_URL,
+    VOCABULARIES,
+    load_image_mean,
+    load_vocabulary,
+)
+
+EXPECTED_SIZES = {"laion": 37445, "laion_bigrams": 15000, "mscoco": 12832}
+MEAN_DIMS = {
+    "means/open_clip_ViT-B-32_image.pt": 512,
+    "means/clip_ViT-B-32_image.pt": 512,
+    "means/clip_ViT-B-16_image.pt": 512,
+    "means/clip_RN50_image.pt": 1024,
+}
+
+
+def _tree_snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def _raw_top(path: Path, k: int) -> list[str]:
+    """Top k concepts straight from the file: last non-blank lines, reversed."""
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").split("\n")]
+    return [line for line in reversed(lines) if line][:k]
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(url, timeout):
+        raise AssertionError(f"unexpected network access to {url}")
+
+    monkeypatch.setattr(_data, "_urlopen", refuse)
+
+
+# ------------------------------------------------------------------ authors' files
+
+
+def test_registries_point_upstream_with_pinned_digests():
+    assert set(VOCABULARIES) == {"laion", "laion_bigrams", "mscoco"}
+    remotes = list(VOCABULARIES.values()) + list(IMAGE_MEANS.values())
+    for remote in remotes:
+        assert remote.url == UPSTREAM_URL + remote.path
+        assert remote.url.startswith("https://raw.githubusercontent.com/AI4LIFE-GROUP/SpLiCE/")
+        assert len(remote.sha256) == 64
+    assert {r.path for r in IMAGE_MEANS.values()} == set(MEAN_DIMS)
+    assert IMAGE_MEANS["ViT-B-32", "laion2b_s34b_b79k"].path == "means/open_clip_ViT-B-32_image.pt"
+    assert IMAGE_MEANS["RN50", "openai"].path == "means/clip_RN50_image.pt"
+
+
+def test_reference_files_match_the_pins(splice_data_dir):
+    for remote in [*VOCABULARIES.values(), *IMAGE_MEANS.values()]:
+        assert file_sha256(splice_data_dir / remote.path) == remote.sha256, remote.path
+
+
+@pytest.mark.parametrize("name", sorted(VOCABULARIES))
+def test_named_vocabularies_from_a_read_only_data_home(splice_data_dir, no_network, name):
+    before = _tree_snapshot(splice_data_dir)
+    path = splice_data_dir / VOCABULARIES[name].path
+
+    everything = load_vocabulary(name, size=None, data_home=splice_data_dir)
+    assert len(everything) == EXPECTED_SIZES[name]
+    assert len(set(everything)) == len(everything)
+    assert all(c and c == c.strip() for c in everything)
+    assert everything[:50] == _raw_top(path, 50)
+
+    top = load_vocabulary(name, size=1000, data_home=splice_data_dir)
+    assert top == everything[:1000]
+    # Most frequent first: the last line of the file comes first.
+    last_line = next(ln for ln in reversed(path.read_text("utf-8").split("\n")) if ln.strip())
+    assert top[0] == last_line.strip()
+
+    assert _tree_snapshot(splice_data_dir) == before  # nothing written
+
+
+def test_default_vocabulary_is_the_paper_setting(splice_data_dir, no_network, monkeypatch):
+    monkeypatch.setenv("SKSPLICE_DATA", str(splice_data_dir))
+    concepts = load_vocabulary()
+    assert len(concepts) == 10000
+    assert concepts[:3] == ["-", "of", "the"]
+    assert concepts == load_vocabulary("laion", size=10000, data_home=splice_data_dir)
+
+
+def test_mscoco_blank_line_is_skipped_not_counted(splice_data_dir, no_network):
+    path = splice_data_dir / "vocab" / "mscoco.txt"
+    last_ten_lines = path.read_text("utf-8").rstrip("\n").split("\n")[-10:]
+    assert "" in [ln.strip() for ln in last_ten_lines]  # the file has a blank line there
+    top = load_vocabulary("mscoco", size=10, data_home=splice_data_dir)
+    assert len(top) == 10 and "" not in top
+    assert top[:9] == [ln for ln in reversed(last_ten_lines) if ln.strip()]
+
+
+def test_named_vocabulary_size_too_large(splice_data_dir):
+    with pytest.raises(ValueError, match=r"larger than the 15000 concepts.*size=None"):
+        load_vocabulary("laion_bigrams", size=15001, data_home=splice_data_dir)
+    assert len(load_vocabulary("laion_bigrams", size=15000, data_home=splice_data_dir)) == 15000
+
+
+@pytest.mark.parametrize("path", sorted(MEAN_DIMS))
+def test_published_image_means(splice_data_dir, no_network, path):
+    keys = [key for key, remote in IMAGE_MEANS.items() if remote.path == path]
+    assert keys
+    reference = torch.load(splice_data_dir / path, map_location="cpu", weights_only=True)
+    for model, pretrained in keys:
+        mean = load_image_mean(model, pretrained, data_home=splice_data_dir)
+        assert mean.dtype == np.float32
+        assert mean.shape == (MEAN_DIMS[path],)
+        assert mean.flags.writeable and mean.flags.c_contiguous
+        np.testing.assert_array_equal(mean, reference.numpy())
+        # A mean of unit vectors lies strictly inside the unit ball.
+        assert 0.1 < np.linalg.norm(mean) < 1.0
+
+
+def test_image_mean_name_aliases(splice_data_dir, no_network):
+    a = load_image_mean("ViT-B/32", "OpenAI", data_home=splice_data_dir)
+    b = load_image_mean("ViT-B-32", "openai", data_home=splice_data_dir)
+    c = load_image_mean("ViT-B-32", "laion2b_s34b_b79k", data_home=splice_data_dir)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(b, c)
+
+
+@pytest.mark.parametrize(
+    ("model", "pretrained"),
+    [("ViT-L-14", "openai"), ("ViT-B-32", None), ("ViT-B-32", "laion400m_e32"), ("tiny", None)],
+)
+def test_model_without_published_mean(tmp_path, no_network, model, pretrained):
+    with pytest.raises(ValueError, match=r"No published image mean.*image_mean=None") as info:
+        load_image_mean(model, pretrained, data_home=tmp_path)
+    assert "('ViT-B-32', 'laion2b_s34b_b79k')" in str(info.value)
+    with pytest.raises(TypeError, match="model"):
+        load_image_mean(None, "openai")
+
+
+# ------------------------------------------------------------------ network path
+
+
+@pytest.fixture
+def served_vocab(monkeypatch):
+    """Serve a small vocabulary on 127.0.0.1 and register it as 'laion'."""
+    body = b"rare\nless common\n\n  common \nmost common\n"
+    state = LocalServer(routes={"/vocab/laion.txt": Route(body)})
+    httpd, thread = start_server(state)
+    remote = RemoteFile("vocab/laion.txt", state.url("/vocab/laion.txt"), sha256_bytes(body))
+    monkeypatch.setitem(VOCABULARIES, "laion", remote)
+    yield state
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)
+
+
+def test_named_vocabulary_is_downloaded_once(tmp_path, served_vocab):
+    assert load_vocabulary("laion", size=2, data_home=tmp_path) == ["most common", "common"]
+    assert served_vocab.requests == ["/vocab/laion.txt"]
+    assert (tmp_path / "vocab" / "laion.txt").is_file()
+    assert load_vocabulary("laion", size=None, data_home=tmp_path) == [
+        "most common",
+        "common",
+        "less common",
+        "rare",
+    ]
+    assert served_vocab.requests == ["/vocab/laion.txt"]
+
+
+def test_named_vocabulary_corrupted_cache_is_refetched(tmp_path, served_vocab):
+    (tmp_path / "vocab").mkdir()
+    (tmp_path / "vocab" / "laion.txt").write_text("poisoned\n")
+    with pytest.warns(UserWarning, match="not used"):
+        concepts = load_vocabulary("laion", size=None, data_home=tmp_path)
+    assert "poisoned" not in concepts and concepts[0] == "most common"
+    assert served_vocab.requests == ["/vocab/laion.txt"]
+
+
+def test_offline_named_vocabulary_error(tmp_path, monkeypatch):
+    def offline(url, timeout):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(_data, "_urlopen", offline)
+    with pytest.raises(DataFetchError) as info:
+        load_vocabulary("laion", data_home=tmp_path)
+    message = str(info.value)
+    assert "vocab/laion.txt" in message
+    assert UPSTREAM_URL + "vocab/laion.txt" in message
+    assert str(tmp_path / "vocab") in message
+
+    with pytest.raises(DataFetchError, match=r"means/clip_RN50_image\.pt"):
+        load_image_mean("RN50", "openai", data_home=tmp_path)
+
+
+def test_image_mean_downloaded_from_local_server(tmp_path, monkeypatch):
+    values = torch.linspace(-0.5, 0.5, 16)
+    src = tmp_path / "served.pt"
+    torch.save(values, src)
+    body = src.read_bytes()
+    state = LocalServer(routes={"/m.pt": Route(body)})
+    httpd, thread = start_server(state)
+    try:
+        remote = RemoteFile("means/served.pt", state.url("/m.pt"), sha256_bytes(body))
+        monkeypatch.setitem(IMAGE_MEANS, ("Toy", "tag"), remote)
+        mean = load_image_mean("Toy", "tag", data_home=tmp_path / "home")
+        np.testing.assert_array_equal(mean, values.numpy())
+        assert state.requests == ["/m.pt"]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------ malformed mean files
+
+
+class _Sneaky:
+    """Unpickling this with weights_only=False would create a marker file."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _register_local_mean(tmp_path: Path, monkeypatch, obj: object) -> Path:
+    home = tmp_path / "home"
+    target = home / "means" / "bad.pt"
+    target.parent.mkdir(parents=True)
+    torch.save(obj, target)
+    remote = RemoteFile("means/bad.pt", "https://example.invalid/bad.pt", file_sha256(target))
+    monkeypatch.setitem(IMAGE_MEANS, ("Bad", "tag"), remote)
+    return home
+
+
+@pytest.mark.parametrize(
+    ("obj", "match"),
+    [
+        (torch.zeros(2, 3), r"shape \(2, 3\)"),
+        (torch.arange(4), "torch.int64"),
+        (torch.zeros(0), r"shape \(0,\)"),
+        ({"mean": torch.zeros(3)}, "holds a dict"),
+        (torch.tensor([0.1, float("nan")]), "non-finite"),
+    ],
+)
+def test_malformed_mean_files(tmp_path, monkeypatch, no_network, obj, match):
+    home = _register_local_mean(tmp_path, monkeypatch, obj)
+    with pytest.raises(ValueError, match=match) as info:
+        load_image_mean("Bad", "tag", data_home=home)
+    assert "bad.pt" in str(info.value)
+
+
+def test_mean_loading_refuses_arbitrary_pickles(tmp_path, monkeypatch, no_network):
+    marker = tmp_path / "code_was_executed"
+    home = _register_local_mean(tmp_path, monkeypatch, _Sneaky(str(marker)))
+    with pytest.raises(ValueError, match="Cannot read the image mean file"):
+        load_image_mean("Bad", "tag", data_home=home)
+    assert not marker.exists()
+
+
+def test_float64_mean_is_returned_as_float32(tmp_path, monkeypatch, no_network):
+    home = _register_local_mean(tmp_path, monkeypatch, torch.tensor([0.25, -0.5], dtype=float))
+    mean = load_image_mean("Bad", "tag", data_home=home)
+    assert mean.dtype == np.float32
+    np.testing.assert_array_equal(mean, [0.25, -0.5])
+
+
+# ------------------------------------------------------------------ custom vocabularies
+
+
+def test_list_cleaning_is_deterministic():
+    items = ["  dog", "cat\t", "", "   ", "dog", "Dog", "tree  ", "cat", "hot dog"]
+    assert load_vocabulary(items) == ["dog", "cat", "Dog", "tree", "hot dog"]
+    assert load_vocabulary(items, size=2) == ["dog", "cat"]
+    assert load_vocabulary(items, size=None) == load_vocabulary(items, size=10**6)
+    assert load_vocabulary(tuple(items)) == load_vocabulary(items)
+    assert load_vocabulary(np.array(items)) == load_vocabulary(items)
+    assert load_vocabulary(iter(items)) == load_vocabulary(items)
+    assert all(type(c) is str for c in load_vocabulary(np.array(items)))
+
+
+def test_list_errors():
+    with pytest.raises(TypeError, match=r"index 2 is a int"):
+        load_vocabulary(["a", "b", 3])
+    with pytest.raises(TypeError, match=r"index 0 is a NoneType"):
+        load_vocabulary([None])
+    with pytest.raises(TypeError, match="index 1 is a bytes"):
+        load_vocabulary(["a", b"b"])
+    with pytest.raises(ValueError, match="no concept"):
+        load_vocabulary([])
+    with pytest.raises(ValueError, match="no concept"):
+        load_vocabulary(["", "  ", "\n"])
+    with pytest.raises(TypeError, match="name must be"):
+        load_vocabulary(b"laion")
+    with pytest.raises(TypeError, match="name must be"):
+        load_vocabulary(42)
+
+
+@pytest.mark.parametrize(
+    ("size", "error"),
+    [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError), ("10", TypeError)],
+)
+def test_size_validation(size, error):
+    with pytest.raises(error, match="size"):
+        load_vocabulary(["a", "b"], size=size)
+
+
+def test_numpy_integer_size():
+    assert load_vocabulary(["a", "b", "c"], size=np.int64(2)) == ["a", "b"]
+
+
+def test_text_file_in_file_order(tmp_path):
+    path = tmp_path / "concepts.txt"
+    path.write_bytes("\ufeffzebra\r\n  giraffe \r\n\r\nzebra\r\ncafé\u2028latte\nend".encode())
+    expected = ["zebra", "giraffe", "café\u2028latte", "end"]
+    assert load_vocabulary(str(path)) == expected
+    assert load_vocabulary(path) == expected
+    assert load_vocabulary(path, size=2) == ["zebra", "giraffe"]
+
+
+def test_text_file_expands_user(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mine.txt").write_text("a\nb\n", encoding="utf-8")
+    assert load_vocabulary("~/mine.txt") == ["a", "b"]
+
+
+def test_text_file_errors(tmp_path):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("ok\nfine\ncaf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.txt', line 3: not valid UTF-8") as info:
+        load_vocabulary(bad)
+    assert "0xe9" in str(info.value)
+
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n \n\t\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"blank\.txt.*no concept"):
+        load_vocabulary(blank)
+
+    with pytest.raises(FileNotFoundError, match=r"missing\.txt"):
+        load_vocabulary(tmp_path / "missing.txt")
+    with pytest.raises(FileNotFoundError, match=r"missing\.txt"):
+        load_vocabulary(str(tmp_path / "missing.txt"))
+    with pytest.raises(FileNotFoundError):
+        load_vocabulary(tmp_path)  # a folder is not a vocabulary file
+
+
+def test_unknown_name(tmp_path, no_network):
+    with pytest.raises(ValueError, match=r"Unknown vocabulary 'laoin'.*laion_bigrams"):
+        load_vocabulary("laoin", data_home=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_relative_text_file_is_found_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("words").write_text("x\ny\n", encoding="utf-8")
+    # No suffix and no separator: still a path, because the file exists.
+    assert load_vocabulary("words") == ["x", "y"]
+    assert os.path.exists("words")
+
+
+def test_custom_vocabulary_never_touches_the_data_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "home"))
+    load_vocabulary(["a"])
+    assert not (tmp_path / "home").exists()
+
+
+def test_module_exports():
+    assert set(vocabulary.__all__) >= {
+        "load_vocabulary",
+        "load_image_mean",
+        "VOCABULARIES",
+        "IMAGE_MEANS",
+    }
