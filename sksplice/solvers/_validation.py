@@ -1,0 +1,120 @@
+"""Input checks shared by the solvers: each error names what is at fault."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """Turn ``"auto"`` (or None) into CUDA when available, else CPU."""
+    if device is None or (isinstance(device, str) and device == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device; use 'auto', 'cpu' or 'cuda'"
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available")
+    return resolved
+
+
+def resolve_dtype(dtype: Any, source_dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """Storage dtype of the dictionary (precision of the large products)."""
+    if dtype is None:
+        if device.type == "cpu" and source_dtype == torch.float64:
+            return torch.float64
+        return torch.float32
+    if isinstance(dtype, str):
+        mapping = {"float32": torch.float32, "float64": torch.float64}
+        if dtype not in mapping:
+            raise ValueError(f"dtype={dtype!r} is not supported; use 'float32' or 'float64'")
+        return mapping[dtype]
+    if dtype in (torch.float32, np.float32):
+        return torch.float32
+    if dtype in (torch.float64, np.float64, float):
+        return torch.float64
+    raise ValueError(f"dtype={dtype!r} is not supported; use torch.float32 or torch.float64")
+
+
+def as_tensor_2d(x: Any, name: str) -> torch.Tensor:
+    """Convert an array-like to a 2-D floating tensor (on its current device)."""
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        if hasattr(x, "toarray") and callable(x.toarray):
+            x = x.toarray()
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:  # pragma: no cover - exotic inputs
+            raise TypeError(f"{name} must be an array or tensor, got {type(x).__name__}") from exc
+        if arr.dtype == object or not (
+            np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
+        ):
+            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        if np.iscomplexobj(arr):
+            raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got complex dtype {t.dtype}")
+    if not t.is_floating_point():
+        t = t.to(torch.float64)
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got an array of shape {tuple(t.shape)}")
+    return t
+
+
+def check_finite(t: torch.Tensor, name: str) -> None:
+    """Raise a ValueError naming the first row that holds NaN or inf."""
+    finite = torch.isfinite(t)
+    if not bool(finite.all()):
+        bad_rows = (~finite).any(dim=1).nonzero().flatten()
+        row = int(bad_rows[0])
+        kind = "NaN" if bool(torch.isnan(t[row]).any()) else "infinite values"
+        raise ValueError(
+            f"{name} contains {kind} (first at row {row}; {bad_rows.numel()} bad row(s) "
+            f"in total); remove or fix them before solving"
+        )
+
+
+def check_penalty(l1_penalty: Any) -> float:
+    """Validate the l1 penalty: a finite, non-negative real number."""
+    if isinstance(l1_penalty, torch.Tensor):
+        if l1_penalty.numel() != 1:
+            raise ValueError(
+                f"l1_penalty must be a scalar, got a tensor of shape {tuple(l1_penalty.shape)}"
+            )
+        l1_penalty = l1_penalty.item()
+    if isinstance(l1_penalty, np.ndarray) and l1_penalty.size == 1:
+        l1_penalty = l1_penalty.item()
+    if isinstance(l1_penalty, bool) or not isinstance(l1_penalty, numbers.Real):
+        raise ValueError(f"l1_penalty must be a real number, got {l1_penalty!r}")
+    value = float(l1_penalty)
+    if not math.isfinite(value):
+        raise ValueError(f"l1_penalty must be finite, got {value}")
+    if value < 0:
+        raise ValueError(f"l1_penalty must be non-negative, got {value}")
+    return value
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """Validate a strictly positive integer parameter."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_tol(tol: Any) -> float:
+    """Validate the relative duality-gap tolerance."""
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+        raise ValueError(f"tol must be a real number, got {tol!r}")
+    value = float(tol)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"tol must be a finite non-negative number, got {tol!r}")
+    return value

@@ -1,0 +1,305 @@
+"""Batched working-set solver and the duality-gap certificate.
+
+Every row ``v`` of a batch gets its own small set of candidate concepts
+(the *working set*). On that set the non-negative lasso is solved exactly by
+a batched active-set method on the small Gram matrix (in float64). The
+optimality of the result over *all* concepts is then checked with one dense
+product of the residuals against the dictionary, which also yields the
+relative duality gap; concepts that violate the optimality conditions join
+the working set and the process repeats until the gap is below ``tol``.
+
+Duality gap
+-----------
+For ``P(w) = ||v - D^T w||^2 + lam * sum(w)`` with ``w >= 0``, writing
+``||z||^2 = max_u 2 u.z - ||u||^2`` and minimising over ``w >= 0`` gives the
+dual problem ``max_u 2 u.v - ||u||^2`` subject to ``2 (D u)_j <= lam`` for
+every concept ``j``. At the optimum ``u`` is the residual ``r = v - D^T w``.
+For any ``w`` we take ``theta = s r`` with the best scale
+``s = clip(r.v / ||r||^2, 0, lam / (2 max_j (D r)_j))``, which is dual
+feasible, so ``P(w) - (2 theta.v - ||theta||^2) >= P(w) - P(w*) >= 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+_INF = float("inf")
+
+
+@dataclass
+class RowResult:
+    """Solution of a group of rows: working-set indices and weights."""
+
+    rows: torch.Tensor  # (m,) row numbers inside the chunk
+    idx: torch.Tensor  # (m, K) concept indices
+    w: torch.Tensor  # (m, K) float64 weights (0 on padding)
+    gap: torch.Tensor  # (m,) relative duality gaps
+    n_iter: torch.Tensor  # (m,) iterations used
+
+
+def _masked_solve(G: torch.Tensor, h: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+    """Solve ``G[P, P] z[P] = h[P]`` per row, with ``z = 0`` outside ``P``."""
+    Pf = P.to(G.dtype)
+    A = G * (Pf[:, :, None] * Pf[:, None, :])
+    scale = G.diagonal(dim1=1, dim2=2).abs().amax(dim=1).clamp_min(1.0)[:, None]
+    A = A + torch.diag_embed(1e-13 * scale * Pf + (1.0 - Pf))
+    rhs = (h * Pf)[..., None]
+    L, info = torch.linalg.cholesky_ex(A)
+    z = torch.cholesky_solve(rhs, L)[..., 0]
+    bad = info != 0
+    if bool(bad.any()):
+        # Nearly dependent concepts: regularise a little more, then least squares.
+        A_bad = A[bad] + torch.diag_embed(1e-9 * scale[bad] * Pf[bad])
+        z[bad] = torch.linalg.lstsq(A_bad, rhs[bad]).solution[..., 0]
+    return z * Pf
+
+
+def solve_small(
+    G: torch.Tensor,
+    b: torch.Tensor,
+    lam: float,
+    valid: torch.Tensor,
+    w0: torch.Tensor | None = None,
+    max_iter: int | None = None,
+) -> torch.Tensor:
+    """Exact batched non-negative lasso on small dense Gram matrices.
+
+    Minimises ``w^T G w - 2 b^T w + lam * sum(w)`` over ``w >= 0`` for each
+    row independently, by a batched Lawson-Hanson active-set method (all
+    violating coordinates enter at once; a row that makes no progress falls
+    back to the classical one-at-a-time rule, which cannot cycle).
+
+    Parameters
+    ----------
+    G : Tensor of shape (m, K, K), float64
+        Gram matrices of the working sets.
+    b : Tensor of shape (m, K), float64
+        Correlations of the targets with the working-set concepts.
+    lam : float
+        The l1 penalty.
+    valid : Tensor of shape (m, K), bool
+        False on padding slots, which are held at zero.
+    w0 : Tensor of shape (m, K), optional
+        Non-negative starting point (zeros by default).
+    max_iter : int, optional
+        Maximum number of outer iterations (default ``3 K + 20``).
+
+    Returns
+    -------
+    Tensor of shape (m, K), float64
+        The minimisers (exact up to round-off when the loop finishes).
+    """
+    m, K = b.shape
+    if m == 0 or K == 0:
+        return torch.zeros_like(b)
+    h = b - lam / 2.0
+    scale = h.abs().amax(dim=1, keepdim=True).clamp_min(1e-300)
+    tol_in = 1e-11 * (scale + lam)
+    if max_iter is None:
+        max_iter = 3 * K + 20
+    w = torch.zeros_like(b) if w0 is None else (w0.clamp_min(0.0) * valid).to(b.dtype)
+    P = w > 0
+    single = torch.zeros(m, dtype=torch.bool, device=b.device)
+    # First make w optimal on its own support (a warm start need not be).
+    need = P.any(dim=1)
+    for it in range(max_iter + 1):
+        if it > 0:
+            grad = torch.einsum("mij,mj->mi", G, w) - h
+            viol = (~P) & valid & (grad < -tol_in)
+            need = viol.any(dim=1)
+            if not bool(need.any()):
+                break
+            # Rows in single-add mode take only their most violating coordinate.
+            if bool(single.any()):
+                gv = torch.where(viol, grad, torch.full_like(grad, _INF))
+                best = gv.argmin(dim=1)
+                one = torch.zeros_like(viol)
+                one[torch.arange(m, device=b.device), best] = True
+                viol = torch.where(single[:, None], viol & one, viol)
+            P = P | viol
+        elif not bool(need.any()):
+            continue
+        rows = need.nonzero().flatten()
+        Ga, ha, Pa, wa = G[rows], h[rows], P[rows], w[rows]
+        f_before = (torch.einsum("mij,mi,mj->m", Ga, wa, wa) - 2 * (ha * wa).sum(1))
+        for _ in range(K + 2):
+            z = _masked_solve(Ga, ha, Pa)
+            neg = Pa & (z <= 0)
+            bad = neg.any(dim=1)
+            if not bool(bad.any()):
+                wa = z
+                break
+            denom = torch.where(neg, wa - z, torch.ones_like(z))
+            ratio = torch.where(neg, wa / denom, torch.full_like(z, _INF))
+            alpha = ratio.amin(dim=1).clamp(0.0, 1.0)[:, None]
+            stepped = wa + alpha * (z - wa)
+            wa = torch.where(bad[:, None], stepped, z).clamp_min(0.0)
+            drop = bad[:, None] & neg & (wa <= 1e-15 * wa.amax(dim=1, keepdim=True).clamp_min(1))
+            # Guarantee progress: the coordinate that limited the step leaves.
+            Pa = Pa & ~drop
+            wa = wa * Pa
+        f_after = torch.einsum("mij,mi,mj->m", Ga, wa, wa) - 2 * (ha * wa).sum(1)
+        stalled = f_after >= f_before - 1e-15 * f_before.abs().clamp_min(1e-300)
+        if it > 0:
+            single[rows] = single[rows] | stalled
+        w[rows] = wa
+        P[rows] = Pa & (wa > 0)
+    return w
+
+
+def residual_and_sum(
+    D64: torch.Tensor, v64: torch.Tensor, idx: torch.Tensor, w: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Residual ``v - D^T w`` (float64) and ``sum(w)`` for working-set codes."""
+    if idx.shape[1] == 0:
+        return v64.clone(), torch.zeros(v64.shape[0], dtype=v64.dtype, device=v64.device)
+    recon = torch.einsum("mk,mkd->md", w, D64[idx])
+    return v64 - recon, w.sum(dim=1)
+
+
+def relative_gap(
+    D64: torch.Tensor,
+    v64: torch.Tensor,
+    r64: torch.Tensor,
+    wsum: torch.Tensor,
+    lam: float,
+    corr: torch.Tensor,
+    n_refine: int = 8,
+) -> torch.Tensor:
+    """Relative duality gap of each row from its residual.
+
+    ``corr`` holds ``D r`` for every concept (possibly in float32); its largest
+    entries are recomputed in float64 so that the dual scaling is exact.
+    """
+    c = corr.shape[1]
+    k = min(n_refine, c)
+    top = corr.topk(k, dim=1).indices
+    exact = torch.einsum("mkd,md->mk", D64[top], r64)
+    cmax = exact.amax(dim=1)
+    rr = (r64 * r64).sum(dim=1)
+    rv = (r64 * v64).sum(dim=1)
+    primal = rr + lam * wsum
+    # A numerically zero positive correlation does not bind the dual scale.
+    cmax = torch.where(cmax <= 1e-13 * rr.sqrt(), torch.zeros_like(cmax), cmax)
+    s = torch.where(rr > 0, rv / rr.clamp_min(1e-300), torch.zeros_like(rr)).clamp_min(0.0)
+    smax = torch.where(cmax > 0, lam / (2.0 * cmax.clamp_min(1e-300)), torch.full_like(cmax, _INF))
+    s = torch.minimum(s, smax)
+    dual = 2.0 * s * rv - s * s * rr
+    gap = (primal - dual).clamp_min(0.0)
+    return torch.where(primal > 0, gap / primal.clamp_min(1e-300), torch.zeros_like(gap))
+
+
+@dataclass
+class Problem:
+    """A dictionary and penalty, in the two precisions the solvers use."""
+
+    D: torch.Tensor  # (c, d) storage dtype
+    D64: torch.Tensor  # (c, d) float64
+    lam: float
+
+
+def working_set_rounds(
+    prob: Problem,
+    V: torch.Tensor,
+    v64: torch.Tensor,
+    idx: torch.Tensor,
+    valid: torch.Tensor,
+    w: torch.Tensor,
+    *,
+    tol: float,
+    max_rounds: int,
+    n_add: int,
+    iter_offset: int = 0,
+) -> tuple[list[RowResult], RowResult | None]:
+    """Grow working sets until each row's relative duality gap is below ``tol``.
+
+    Parameters
+    ----------
+    prob : Problem
+        Dictionary and penalty.
+    V, v64 : Tensor of shape (m, d)
+        Targets in storage dtype and float64.
+    idx : Tensor of shape (m, K), int64
+        Initial working sets (no duplicate valid entries within a row).
+    valid : Tensor of shape (m, K), bool
+        False on padding slots, whose weight is held at zero.
+    w : Tensor of shape (m, K), float64
+        Starting weights on those sets (non-negative).
+    tol : float
+        Target relative duality gap.
+    max_rounds : int
+        Maximum number of working-set rounds.
+    n_add : int
+        Most concepts added to a row's working set per round.
+    iter_offset : int, default=0
+        Added to the reported iteration counts.
+
+    Returns
+    -------
+    done : list of RowResult
+        Rows certified (gap at most ``tol``) or that cannot improve further.
+    left : RowResult or None
+        Rows still above ``tol`` when ``max_rounds`` ran out.
+    """
+    D, D64, lam = prob.D, prob.D64, prob.lam
+    device = V.device
+    rows = torch.arange(V.shape[0], device=device)
+    done: list[RowResult] = []
+    n_round = 0
+    while True:
+        n_round += 1
+        w = w * valid
+        if idx.shape[1] > 0:
+            DW = D64[idx]
+            G = DW @ DW.transpose(1, 2)
+            b = torch.einsum("mkd,md->mk", DW, v64)
+            w = solve_small(G, b, lam, valid, w0=w)
+        r64, wsum = residual_and_sum(D64, v64, idx, w)
+        corr = r64.to(D.dtype) @ D.T
+        gap = relative_gap(D64, v64, r64, wsum, lam, corr)
+        ok = gap <= tol
+        # Most violating concepts outside the working set.
+        if idx.shape[1] > 0:
+            in_set = torch.zeros(corr.shape, dtype=torch.uint8, device=device)
+            in_set.scatter_reduce_(1, idx, valid.to(torch.uint8), reduce="amax")
+            corr.masked_fill_(in_set.bool(), -_INF)
+        k = min(n_add, corr.shape[1])
+        top_val, top_idx = corr.topk(k, dim=1)
+        new_ok = 2.0 * top_val.to(torch.float64) > lam * (1 + 1e-12)
+        finished = ok | ~new_ok.any(dim=1)
+        last = n_round >= max_rounds
+        if bool(finished.any()):
+            sel = finished.nonzero().flatten()
+            done.append(
+                RowResult(
+                    rows=rows[sel],
+                    idx=idx[sel],
+                    w=w[sel],
+                    gap=gap[sel],
+                    n_iter=torch.full((sel.numel(),), n_round + iter_offset, device=device),
+                )
+            )
+        keep = (~finished).nonzero().flatten()
+        if keep.numel() == 0:
+            return done, None
+        if last:
+            left = RowResult(
+                rows=rows[keep],
+                idx=idx[keep],
+                w=w[keep],
+                gap=gap[keep],
+                n_iter=torch.full((keep.numel(),), n_round + iter_offset, device=device),
+            )
+            return done, left
+        # Compact to the unfinished rows and grow their working sets.
+        rows, V, v64 = rows[keep], V[keep], v64[keep]
+        idx, w, valid = idx[keep], w[keep], valid[keep]
+        top_idx, new_ok = top_idx[keep], new_ok[keep]
+        idx = torch.cat([idx, top_idx], dim=1)
+        valid = torch.cat([valid, new_ok], dim=1)
+        w = torch.cat([w, torch.zeros(new_ok.shape, dtype=w.dtype, device=device)], dim=1)
+        col_keep = valid.any(dim=0)
+        if not bool(col_keep.all()):
+            idx, w, valid = idx[:, col_keep], w[:, col_keep], valid[:, col_keep]

@@ -1,0 +1,202 @@
+"""Batched ADMM for the non-negative lasso, without any c x c matrix.
+
+Splitting ``w = z`` with ``f(w) = ||D^T w - v||^2`` and
+``g(z) = lam * sum(z) + indicator(z >= 0)``, the scaled ADMM iteration is::
+
+    x  = (rho I_c + 2 D D^T)^{-1} (2 D v + rho (z - u))
+    xh = alpha x + (1 - alpha) z                      # over-relaxation
+    z  = max(0, xh + u - lam / rho)
+    u  = u + xh - z
+
+By the matrix inversion lemma
+``(rho I_c + 2 D D^T)^{-1} q = (q - 2 D K^{-1} D^T q) / rho`` with the
+d x d matrix ``K = rho I_d + 2 D^T D``, whose Cholesky factor is computed
+once per (dictionary, rho) and cached by :class:`~sksplice.solvers.NonNegLasso`.
+One iteration costs two (m, c) x (c, d) products for a batch of m targets.
+
+Every ``check_every`` iterations the support of ``z`` is *polished*: the
+problem is solved exactly on it (plus the strongest violators of the
+optimality conditions), and the relative duality gap of the polished point
+is computed over all concepts. Rows whose gap is below ``tol`` leave the
+iteration. rho is adapted by residual balancing (the d x d factor is cheap
+to recompute).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import torch
+
+from ._working_set import Problem, RowResult, working_set_rounds
+
+
+@contextlib.contextmanager
+def _tf32(enabled: bool) -> Iterator[None]:
+    """Allow TF32 matrix products on CUDA inside the block (restored after)."""
+    if not enabled:
+        yield
+        return
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+
+
+def admm_chunk(
+    prob: Problem,
+    factor: Callable[[float], torch.Tensor],
+    DtD: torch.Tensor,
+    V: torch.Tensor,
+    v64: torch.Tensor,
+    z0: torch.Tensor | None,
+    *,
+    tol: float,
+    max_iter: int,
+    rho: float,
+    alpha: float = 1.6,
+    check_every: int = 10,
+    polish_rounds: int = 3,
+    polish_size: int = 64,
+    n_add: int = 16,
+    adaptive_rho: bool = True,
+    use_tf32: bool = False,
+) -> tuple[list[RowResult], RowResult | None]:
+    """Run ADMM with periodic certified polishing on one chunk of targets.
+
+    Parameters
+    ----------
+    prob : Problem
+        Dictionary (storage dtype and float64) and penalty.
+    factor : callable
+        ``factor(rho)`` returns the lower Cholesky factor of
+        ``rho I_d + 2 D^T D`` (cached by the caller).
+    DtD : Tensor of shape (d, d)
+        ``D^T D`` in storage dtype.
+    V, v64 : Tensor of shape (m, d)
+        Targets in storage dtype and float64.
+    z0 : Tensor of shape (m, c) or None
+        Warm start (non-negative), zeros when None.
+    tol : float
+        Target relative duality gap.
+    max_iter : int
+        Maximum number of ADMM iterations.
+    rho : float
+        Initial penalty parameter.
+    alpha : float, default=1.6
+        Over-relaxation factor in (0, 2).
+    check_every : int, default=10
+        Iterations between polishing / certification steps.
+    polish_rounds : int, default=3
+        Working-set rounds allowed in each polishing step.
+    polish_size : int, default=64
+        Largest number of entries of ``z`` taken as a polishing support.
+    n_add : int, default=16
+        Concepts added per working-set round while polishing.
+    adaptive_rho : bool, default=True
+        Balance primal and dual residuals by doubling or halving rho.
+    use_tf32 : bool, default=False
+        Allow TF32 in the ADMM products (never in the certification).
+
+    Returns
+    -------
+    done : list of RowResult
+        Certified rows.
+    left : RowResult or None
+        Rows not certified within ``max_iter`` iterations.
+    """
+    D, lam = prob.D, prob.lam
+    m, c = V.shape[0], D.shape[0]
+    device = V.device
+    rows = torch.arange(m, device=device)
+    with _tf32(use_tf32):
+        C2 = 2.0 * (V @ D.T)
+        VG2 = 2.0 * (V @ DtD)
+    Z = torch.zeros((m, c), dtype=D.dtype, device=device) if z0 is None else z0.to(D.dtype)
+    U = torch.zeros_like(Z)
+    L = factor(rho)
+    done: list[RowResult] = []
+    k_pol = min(polish_size, c)
+    it = 0
+    while True:
+        it += 1
+        with _tf32(use_tf32):
+            ZU = Z - U
+            QD = torch.addmm(VG2, ZU, D, alpha=rho)
+            Y = torch.cholesky_solve(QD.T, L).T
+            X = torch.addmm(C2 + rho * ZU, Y, D.T, alpha=-2.0).div_(rho)
+        Xh = alpha * X + (1.0 - alpha) * Z if alpha != 1.0 else X
+        Z_new = (Xh + U - lam / rho).clamp_min_(0.0)
+        U = U + Xh - Z_new
+        check = it % check_every == 0 or it >= max_iter
+        if check and adaptive_rho:
+            r_norm = float(torch.linalg.vector_norm(X - Z_new))
+            s_norm = rho * float(torch.linalg.vector_norm(Z_new - Z))
+        Z = Z_new
+        if not check:
+            continue
+        # Polish the current support and certify it.
+        vals, idx = Z.topk(k_pol, dim=1)
+        valid = vals > 0
+        ncols = max(1, int(valid.sum(dim=1).max()))
+        idx, valid = idx[:, :ncols], valid[:, :ncols]
+        w0 = vals[:, :ncols].to(torch.float64) * valid
+        last = it >= max_iter
+        pol_done, pol_left = working_set_rounds(
+            prob,
+            V,
+            v64,
+            idx,
+            valid,
+            w0,
+            tol=tol,
+            max_rounds=polish_rounds,
+            n_add=n_add,
+            iter_offset=it,
+        )
+        finished = torch.zeros(V.shape[0], dtype=torch.bool, device=device)
+        for res in pol_done:
+            certified = res.gap <= tol
+            if last:
+                certified = torch.ones_like(certified)
+            if bool(certified.any()):
+                sel = certified.nonzero().flatten()
+                finished[res.rows[sel]] = True
+                done.append(
+                    RowResult(
+                        rows=rows[res.rows[sel]],
+                        idx=res.idx[sel],
+                        w=res.w[sel],
+                        gap=res.gap[sel],
+                        n_iter=res.n_iter[sel],
+                    )
+                )
+        if last:
+            left = None
+            if pol_left is not None:
+                left = RowResult(
+                    rows=rows[pol_left.rows],
+                    idx=pol_left.idx,
+                    w=pol_left.w,
+                    gap=pol_left.gap,
+                    n_iter=pol_left.n_iter,
+                )
+            return done, left
+        keep = (~finished).nonzero().flatten()
+        if keep.numel() == 0:
+            return done, None
+        if keep.numel() < V.shape[0]:
+            rows, V, v64 = rows[keep], V[keep], v64[keep]
+            C2, VG2, Z, U = C2[keep], VG2[keep], Z[keep], U[keep]
+        if adaptive_rho:
+            if r_norm > 10.0 * s_norm:
+                rho *= 2.0
+                U = U * 0.5
+                L = factor(rho)
+            elif s_norm > 10.0 * r_norm:
+                rho *= 0.5
+                U = U * 2.0
+                L = factor(rho)
