@@ -195,15 +195,24 @@ def test_resolve_in_data_home_rejects_escapes(tmp_path, bad):
         resolve_in_data_home(bad, tmp_path)
 
 
-def test_resolve_in_data_home_rejects_symlink_escape(tmp_path):
+def test_user_symlinks_in_the_data_home_are_followed(tmp_path, monkeypatch):
+    """A data home whose vocab folder links to a shared read-only copy works offline."""
+    shared = tmp_path / "shared" / "vocab"
+    shared.mkdir(parents=True)
+    (shared / "t.txt").write_bytes(GOOD)
     home = tmp_path / "home"
-    outside = tmp_path / "outside"
     home.mkdir()
-    outside.mkdir()
-    (home / "link").symlink_to(outside, target_is_directory=True)
-    with pytest.raises(ValueError, match="outside the data home"):
-        resolve_in_data_home("link/file.txt", home)
-    assert resolve_in_data_home("vocab/laion.txt", home) == home / "vocab" / "laion.txt"
+    (home / "vocab").symlink_to(shared, target_is_directory=True)
+    assert resolve_in_data_home("vocab/t.txt", home) == home / "vocab" / "t.txt"
+
+    def no_network(url, timeout):
+        raise AssertionError("the network was used")
+
+    monkeypatch.setattr(_data, "_urlopen", no_network)
+    path = fetch_file(
+        "vocab/t.txt", url="https://example.org/t.txt", sha256=GOOD_SHA, data_home=home
+    )
+    assert path.read_bytes() == GOOD
 
 
 # --------------------------------------------------------------------------- atomic_write
