@@ -76,17 +76,20 @@ def test_get_data_home_argument_wins_over_env(tmp_path, monkeypatch):
 
 
 def test_get_data_home_env_then_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    default = tmp_path / "home" / ".cache" / "sksplice"
+
     monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "from_env"))
     assert get_data_home() == tmp_path / "from_env"
     assert (tmp_path / "from_env").is_dir()
+    assert not default.exists()
 
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for unset in (lambda: monkeypatch.delenv("SKSPLICE_DATA"), lambda: None):
-        unset()
-        if "SKSPLICE_DATA" in os.environ:
-            monkeypatch.setenv("SKSPLICE_DATA", "  ")  # blank counts as unset
-        assert get_data_home() == tmp_path / "home" / ".cache" / "sksplice"
-    assert (tmp_path / "home" / ".cache" / "sksplice").is_dir()
+    monkeypatch.setenv("SKSPLICE_DATA", "  ")  # blank counts as unset
+    assert get_data_home() == default
+
+    monkeypatch.delenv("SKSPLICE_DATA")
+    assert get_data_home() == default
+    assert default.is_dir()
 
 
 def test_get_data_home_expands_user(tmp_path, monkeypatch):
