@@ -1,0 +1,334 @@
+"""Image inputs for :class:`sksplice.embedders.CLIPEmbedder`.
+
+This module turns the image inputs a user may hand to an embedder (file paths,
+PIL images, ``uint8`` arrays) into RGB PIL images, and checks a whole input
+sequence up front so that type mistakes are reported before any work is done.
+
+Errors about one input item carry its position: the loaders raise one of
+:class:`FileNotFoundError`, :class:`IsADirectoryError` or
+:class:`InvalidImageError`, and the embedder adds the index of the item.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "InvalidImageError",
+    "check_image_items",
+    "describe_item",
+    "item_kind",
+    "load_rgb",
+    "to_item_list",
+]
+
+#: Errors that concern the content of one input item; ``on_error="skip"``
+#: skips items that fail with one of these.
+ITEM_ERRORS: tuple[type[Exception], ...]
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+class InvalidImageError(ValueError):
+    """An input item could not be decoded as an image.
+
+    Raised for files that are not images, truncated or corrupt files, files
+    that cannot be read, and images above PIL's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``).
+    """
+
+
+ITEM_ERRORS = (FileNotFoundError, IsADirectoryError, InvalidImageError)
+
+
+def to_item_list(X: Any, *, what: str) -> list[Any]:
+    """Turn a container of inputs into a plain list of items.
+
+    Parameters
+    ----------
+    X : sequence, numpy array, pandas Series or single-column DataFrame
+        The inputs. A ``uint8`` array of shape (n, H, W) or (n, H, W, C) is
+        *not* accepted as a stack because (H, W, 3) would be ambiguous; a
+        4-D ``uint8`` array (n, H, W, C) is split into n images.
+    what : str
+        Name of the inputs in error messages, e.g. ``"images"``.
+
+    Returns
+    -------
+    list
+        The items, in order.
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is a single item (a string, a path or a PIL image) or not a
+        sequence.
+    ValueError
+        If ``X`` is a multi-column table or an array of a shape that cannot
+        hold a sequence of items, or if it is empty.
+    """
+    if isinstance(X, (str, bytes, os.PathLike, Image.Image)):
+        raise TypeError(
+            f"expected a sequence of {what}, got a single {type(X).__name__}; "
+            "wrap it in a list, e.g. [x]"
+        )
+    if hasattr(X, "to_numpy") and hasattr(X, "shape"):  # pandas Series / DataFrame
+        X = X.to_numpy(dtype=object)
+    if isinstance(X, np.ndarray):
+        items = _array_to_items(X, what=what)
+    else:
+        try:
+            items = list(X)
+        except TypeError:
+            raise TypeError(
+                f"expected a sequence of {what} (list, tuple, numpy array or pandas "
+                f"Series), got {type(X).__name__}"
+            ) from None
+    if not items:
+        raise ValueError(f"got an empty input: at least one of the {what} is needed")
+    return items
+
+
+def _array_to_items(X: np.ndarray, *, what: str) -> list[Any]:
+    if X.dtype.kind in "OUS":
+        if X.ndim == 1:
+            return list(X)
+        if X.ndim == 2 and X.shape[1] == 1:
+            return list(X[:, 0])
+        raise ValueError(
+            f"expected a 1-D array (or a single column) of {what}, got an array of shape {X.shape}"
+        )
+    if X.ndim == 4:
+        return list(X)
+    if X.ndim == 0:
+        raise TypeError(f"expected a sequence of {what}, got a 0-d array")
+    raise ValueError(
+        f"cannot read a numeric array of shape {X.shape} as a sequence of {what}: pass a "
+        "list of (H, W) or (H, W, 3) uint8 arrays, or one uint8 array of shape (n, H, W, C)"
+    )
+
+
+def item_kind(item: Any) -> str | None:
+    """Kind of one image input: ``"path"``, ``"pil"``, ``"array"`` or None.
+
+    Parameters
+    ----------
+    item : object
+        One input item.
+
+    Returns
+    -------
+    str or None
+        None when the item is of no supported type.
+    """
+    if isinstance(item, (str, os.PathLike)):
+        return "path"
+    if isinstance(item, Image.Image):
+        return "pil"
+    if isinstance(item, np.ndarray):
+        return "array"
+    return None
+
+
+def describe_item(item: Any) -> str:
+    """Short human-readable description of an input item for messages.
+
+    Parameters
+    ----------
+    item : object
+        One input item.
+
+    Returns
+    -------
+    str
+        The path for path items, a summary for images and arrays.
+    """
+    kind = item_kind(item)
+    if kind == "path":
+        return repr(os.fspath(item))
+    if kind == "pil":
+        return f"<PIL image mode={item.mode} size={item.size[0]}x{item.size[1]}>"
+    if kind == "array":
+        return f"<array shape={item.shape} dtype={item.dtype}>"
+    text = repr(item)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_image_items(items: Sequence[Any], *, text_hint: str) -> None:
+    """Check the types of a sequence of image inputs before any decoding.
+
+    Parameters
+    ----------
+    items : sequence
+        The image inputs.
+    text_hint : str
+        Advice added to the error raised when the items look like texts
+        (strings none of which is an existing file).
+
+    Raises
+    ------
+    TypeError
+        At the first item of an unsupported type, the first item whose kind
+        differs from the first item's (mixed types), or the first array that
+        is not ``uint8``. The message names the index.
+    ValueError
+        At the first array of an unsupported shape, or when every item is a
+        string and none of them is an existing path (texts given to an image
+        embedder).
+    """
+    first_kind = item_kind(items[0])
+    for index, item in enumerate(items):
+        kind = item_kind(item)
+        if kind is None:
+            raise TypeError(
+                f"input {index} is a {type(item).__name__} ({describe_item(item)}); image "
+                "inputs must be file paths (str or os.PathLike), PIL images or uint8 arrays"
+            )
+        if kind != first_kind:
+            raise TypeError(
+                f"mixed input types: input 0 is a {_KIND_NAMES[first_kind]} but input "
+                f"{index} is a {_KIND_NAMES[kind]} ({describe_item(item)}); pass one kind "
+                "of image input per call"
+            )
+        if kind == "array":
+            _check_array(item, index)
+    if first_kind == "path" and not any(os.path.exists(os.fspath(item)) for item in items):
+        sample = describe_item(items[0])
+        raise ValueError(
+            f"none of the {len(items)} string inputs is an existing file or folder "
+            f"(input 0 is {sample}); these look like texts, not image paths: {text_hint}"
+        )
+
+
+_KIND_NAMES = {"path": "file path", "pil": "PIL image", "array": "numpy array"}
+
+
+def _check_array(array: np.ndarray, index: int) -> None:
+    if array.dtype != np.uint8:
+        raise TypeError(
+            f"input {index} is an array of dtype {array.dtype}; image arrays must be uint8 "
+            "with values 0..255 (for floats in [0, 1] use (x * 255).round().astype(np.uint8))"
+        )
+    ok = array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (1, 3, 4))
+    if not ok or 0 in array.shape:
+        raise ValueError(
+            f"input {index} is an array of shape {array.shape}; image arrays must have shape "
+            "(H, W) for grayscale or (H, W, 3) for RGB (also (H, W, 1) and (H, W, 4) RGBA), "
+            "with H, W > 0"
+        )
+
+
+def load_rgb(item: Any) -> Image.Image:
+    """Load one image input as an RGB PIL image.
+
+    Files are opened with PIL, rotated according to their EXIF orientation
+    and converted to RGB. Grayscale, palette (with or without transparency),
+    RGBA, CMYK and 16-bit images are supported; 16-bit values are scaled to
+    8 bits (divided by 257). Alpha is dropped, as open_clip's own
+    preprocessing does.
+
+    Parameters
+    ----------
+    item : str, os.PathLike, PIL.Image.Image or numpy.ndarray
+        One image input (already type-checked by :func:`check_image_items`).
+
+    Returns
+    -------
+    PIL.Image.Image
+        A new, fully loaded RGB image.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a path does not exist.
+    IsADirectoryError
+        If a path is a directory.
+    InvalidImageError
+        If a file cannot be read or decoded, is truncated, or has more
+        pixels than ``PIL.Image.MAX_IMAGE_PIXELS``.
+    """
+    kind = item_kind(item)
+    if kind == "path":
+        return _load_file(os.fspath(item))
+    if kind == "pil":
+        try:
+            return _to_rgb(item)
+        except Exception as exc:  # a lazily loaded image may fail to decode here
+            raise InvalidImageError(f"the PIL image could not be converted: {exc}") from exc
+    if kind == "array":
+        return _to_rgb(_array_to_pil(item))
+    raise TypeError(f"unsupported image input of type {type(item).__name__}")
+
+
+def _load_file(path: str) -> Image.Image:
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a directory, not an image file")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"image file not found: {path!r}")
+    try:
+        with Image.open(path) as opened:
+            _check_pixel_limit(opened, path)
+            opened.load()
+            oriented = ImageOps.exif_transpose(opened)
+            return _to_rgb(oriented)
+    except Image.DecompressionBombError as exc:
+        raise InvalidImageError(_bomb_message(path, None)) from exc
+    except Image.DecompressionBombWarning as exc:  # warnings turned into errors by the user
+        raise InvalidImageError(_bomb_message(path, None)) from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidImageError(f"{path!r} is not an image file PIL can read") from exc
+    except InvalidImageError:
+        raise
+    except (OSError, SyntaxError, ValueError) as exc:
+        # PIL reports truncated data as OSError("image file is truncated ..."),
+        # broken headers as SyntaxError or ValueError.
+        raise InvalidImageError(
+            f"{path!r} could not be decoded (truncated or corrupt?): {exc}"
+        ) from exc
+
+
+def _check_pixel_limit(image: Image.Image, path: str) -> None:
+    limit = Image.MAX_IMAGE_PIXELS
+    width, height = image.size
+    if limit is not None and width * height > limit:
+        raise InvalidImageError(_bomb_message(path, (width, height)))
+
+
+def _bomb_message(path: str, size: tuple[int, int] | None) -> str:
+    pixels = f" has {size[0]} x {size[1]} = {size[0] * size[1]} pixels and" if size else ""
+    return (
+        f"{path!r}{pixels} exceeds PIL's decompression-bomb limit "
+        f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS}); if you trust this file, "
+        "raise that limit before embedding it"
+    )
+
+
+def _array_to_pil(array: np.ndarray) -> Image.Image:
+    array = np.ascontiguousarray(array)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    # A 2-D uint8 array becomes mode "L", (H, W, 3) "RGB" and (H, W, 4) "RGBA".
+    return Image.fromarray(array)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode == "RGB":
+        return image.copy()
+    if mode in _SIXTEEN_BIT_MODES or mode == "I":
+        values = np.asarray(image).astype(np.float64)
+        eight_bit = np.clip(np.round(values / 257.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(eight_bit).convert("RGB")
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        scale = 255.0 if np.nanmax(values, initial=0.0) <= 1.0 else 1.0
+        eight_bit = np.clip(np.nan_to_num(values * scale), 0, 255).round().astype(np.uint8)
+        return Image.fromarray(eight_bit).convert("RGB")
+    if mode == "P" and "transparency" in image.info:
+        return image.convert("RGBA").convert("RGB")
+    return image.convert("RGB")

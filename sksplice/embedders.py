@@ -1,0 +1,809 @@
+"""CLIP embeddings of images and texts as a scikit-learn transformer.
+
+:class:`CLIPEmbedder` wraps any model that open_clip lists. Models are loaded
+lazily on first use and kept in a small in-process cache shared by all
+embedders (keyed by model, pretrained weights, device and precision); they are
+never stored on an estimator, so cloning and pickling an embedder is cheap.
+
+Anything with an ``embed_text(texts) -> ndarray`` method (and optionally a
+``cache_key() -> str | None`` method) can serve as an embedder for
+:class:`sksplice.SpliceTransformer`; :class:`CLIPEmbedder` is the reference
+implementation of that protocol.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import numbers
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from . import _images
+from ._images import InvalidImageError
+
+__all__ = [
+    "MODEL_CONFIGS_ENV",
+    "CLIPEmbedder",
+    "InvalidImageError",
+    "SkippedInput",
+    "SkippedInputWarning",
+    "clear_model_cache",
+]
+
+#: Environment variable with extra open_clip model config files or folders
+#: (separated by ``os.pathsep``), registered before any model name lookup.
+MODEL_CONFIGS_ENV = "SKSPLICE_MODEL_CONFIGS"
+
+#: Seed of the random initialisation used when ``pretrained=None``.
+RANDOM_INIT_SEED = 0
+
+_MODALITIES = ("image", "text")
+_PRECISIONS = ("fp32", "fp16", "bf16")
+_ON_ERROR = ("raise", "skip")
+_AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class SkippedInput(NamedTuple):
+    """An input item skipped because it could not be loaded.
+
+    Attributes
+    ----------
+    index : int
+        Position of the item in the input.
+    item : str
+        Short description of the item (the path for file inputs).
+    reason : str
+        Why it was skipped (the error message).
+    """
+
+    index: int
+    item: str
+    reason: str
+
+
+class SkippedInputWarning(UserWarning):
+    """Some inputs were skipped (``on_error="skip"``); their rows are NaN.
+
+    Parameters
+    ----------
+    message : str
+        The warning text.
+    skipped : sequence of SkippedInput
+        Every skipped item, in input order; available as the ``skipped``
+        attribute of the warning object.
+    """
+
+    def __init__(self, message: str, skipped: Sequence[SkippedInput] = ()) -> None:
+        super().__init__(message)
+        self.skipped = tuple(skipped)
+
+
+# --------------------------------------------------------------------------
+# Model registry and in-process cache
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Config:
+    """Validated, resolved settings of an embedder."""
+
+    model: str
+    pretrained: str | None  # canonical tag, absolute checkpoint path, or None
+    pretrained_kind: str  # "tag", "file" or "random"
+    device: str
+    precision: str  # effective precision (fp16 on CPU falls back to fp32)
+    cache_dir: str | None
+    embed_dim: int
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        return _AUTOCAST_DTYPES.get(self.precision)
+
+    def model_key(self) -> tuple[Any, ...]:
+        weights: Any = self.pretrained
+        if self.pretrained_kind == "file":
+            stat = os.stat(self.pretrained)  # reload when the file changes
+            weights = (self.pretrained, stat.st_size, stat.st_mtime_ns)
+        return (self.model, weights, self.device, self.precision)
+
+
+@dataclass
+class _LoadedModel:
+    model: torch.nn.Module
+    preprocess: Callable[[Any], torch.Tensor]
+    tokenizer: Callable[[list[str]], torch.Tensor]
+
+
+_CACHE_LOCK = threading.Lock()
+_MODEL_CACHE: dict[tuple[Any, ...], _LoadedModel] = {}
+_LOAD_LOCKS: dict[tuple[Any, ...], threading.Lock] = {}
+_REGISTERED_CONFIG_PATHS: set[str] = set()
+_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def clear_model_cache() -> None:
+    """Drop every model held in the in-process cache.
+
+    Embedders keep working: the next call loads its model again.
+    """
+    with _CACHE_LOCK:
+        _MODEL_CACHE.clear()
+        _LOAD_LOCKS.clear()
+
+
+def _register_env_model_configs() -> None:
+    """Register the model configs named in ``$SKSPLICE_MODEL_CONFIGS`` with open_clip."""
+    import open_clip
+
+    value = os.environ.get(MODEL_CONFIGS_ENV, "")
+    for entry in value.split(os.pathsep):
+        if not entry.strip():
+            continue
+        path = os.path.abspath(os.path.expanduser(entry.strip()))
+        with _CACHE_LOCK:
+            if path in _REGISTERED_CONFIG_PATHS:
+                continue
+        if os.path.isdir(path):
+            files = sorted(
+                os.path.join(path, name) for name in os.listdir(path) if name.endswith(".json")
+            )
+        elif os.path.isfile(path):
+            files = [path]
+        else:
+            raise ValueError(
+                f"{MODEL_CONFIGS_ENV} names {entry!r}, which is neither an open_clip model "
+                "config JSON file nor a folder of them"
+            )
+        for file in files:
+            try:
+                with open(file, encoding="utf-8") as handle:
+                    json.load(handle)
+            except (OSError, ValueError) as exc:
+                raise ValueError(
+                    f"{MODEL_CONFIGS_ENV}: {file!r} is not a readable JSON model config: {exc}"
+                ) from exc
+        with _CACHE_LOCK:
+            if path not in _REGISTERED_CONFIG_PATHS:
+                open_clip.add_model_config(path)
+                _REGISTERED_CONFIG_PATHS.add(path)
+
+
+def _resolve_device(device: Any) -> str:
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(
+            f"device must be a string such as 'auto', 'cpu' or 'cuda:0', got "
+            f"{type(device).__name__}"
+        )
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device torch understands (try 'auto', 'cpu' or 'cuda')"
+        ) from exc
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
+    return str(parsed)
+
+
+def _close_matches(word: str, options: Sequence[str]) -> str:
+    lowered = {option.lower(): option for option in options}
+    matches = difflib.get_close_matches(word.lower(), list(lowered), n=5, cutoff=0.5)
+    if not matches:
+        return ""
+    return " Close matches: " + ", ".join(repr(lowered[m]) for m in matches) + "."
+
+
+def _clean_tag(tag: str) -> str:
+    return tag.lower().replace("-", "_")
+
+
+def _weights_location(model: str, tag: str, cache_dir: str | None) -> str:
+    """Where open_clip fetches and caches the weights of a pretrained tag."""
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(model, tag)
+    hf_hub = cfg.get("hf_hub", "")
+    url = cfg.get("url", "")
+    if hf_hub:
+        try:
+            from huggingface_hub import constants
+
+            hub_cache = constants.HF_HUB_CACHE
+        except ImportError:  # pragma: no cover - open_clip depends on huggingface_hub
+            hub_cache = "the Hugging Face cache"
+        where = cache_dir or hub_cache
+        return f"from the Hugging Face Hub repository {hf_hub.rstrip('/')!r}, cached in {where!r}"
+    where = cache_dir or os.path.expanduser("~/.cache/clip")
+    return f"from {url!r}, cached in {where!r}"
+
+
+def _file_sha256(path: str) -> str:
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    with _CACHE_LOCK:
+        digest = _FILE_DIGESTS.get(key)
+    if digest is None:
+        sha = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(block)
+        digest = sha.hexdigest()
+        with _CACHE_LOCK:
+            _FILE_DIGESTS[key] = digest
+    return digest
+
+
+def _load_model(config: _Config) -> _LoadedModel:
+    """Load (or fetch from the in-process cache) the model for ``config``."""
+    key = config.model_key()
+    with _CACHE_LOCK:
+        loaded = _MODEL_CACHE.get(key)
+        if loaded is not None:
+            return loaded
+        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # one thread loads a given model; others wait for it
+        with _CACHE_LOCK:
+            loaded = _MODEL_CACHE.get(key)
+        if loaded is None:
+            loaded = _create_model(config)
+            with _CACHE_LOCK:
+                _MODEL_CACHE[key] = loaded
+    return loaded
+
+
+def _create_model(config: _Config) -> _LoadedModel:
+    import open_clip
+
+    if config.pretrained_kind == "tag":
+        # Fetch (or find in open_clip's cache) the weights first, so that a
+        # download failure is told apart from other failures.
+        cfg = open_clip.get_pretrained_cfg(config.model, config.pretrained)
+        try:
+            open_clip.download_pretrained(cfg, cache_dir=config.cache_dir)
+        except Exception as exc:
+            raise RuntimeError(
+                f"The pretrained weights of open_clip model {config.model!r} "
+                f"(pretrained={config.pretrained!r}) could not be downloaded; open_clip fetches "
+                f"them {_weights_location(config.model, config.pretrained, config.cache_dir)}. "
+                "Check the network connection, put the weights in that cache (or pass "
+                "cache_dir=...), or pass pretrained=<path to a checkpoint file>. "
+                f"Original error: {type(exc).__name__}: {exc}"
+            ) from exc
+    try:
+        with torch.random.fork_rng(devices=[]):
+            # Weights are initialised on the CPU before any checkpoint is loaded,
+            # so a fixed seed makes pretrained=None identical in every process.
+            torch.manual_seed(RANDOM_INIT_SEED)
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                config.model,
+                pretrained=config.pretrained,
+                device=config.device,
+                precision=config.precision,
+                cache_dir=config.cache_dir,
+                pretrained_text=False,
+            )
+        tokenizer = open_clip.get_tokenizer(config.model, cache_dir=config.cache_dir)
+    except Exception as exc:
+        raise RuntimeError(
+            f"open_clip could not create model {config.model!r} with "
+            f"pretrained={config.pretrained!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    model.eval()
+    model.requires_grad_(False)
+    return _LoadedModel(model=model, preprocess=preprocess, tokenizer=tokenizer)
+
+
+# --------------------------------------------------------------------------
+# The estimator
+# --------------------------------------------------------------------------
+
+
+class CLIPEmbedder(TransformerMixin, BaseEstimator):
+    """Embed images or texts with an open_clip CLIP model.
+
+    A stateless scikit-learn transformer: :meth:`transform` maps images (or
+    texts, with ``modality="text"``) to L2-normalised float32 embeddings of
+    shape (n, d). :meth:`embed_text` and :meth:`embed_images` work whatever the
+    modality, which is how :class:`sksplice.SpliceTransformer` builds its
+    concept dictionary from the same model.
+
+    The model is loaded on first use and shared, through an in-process cache
+    keyed by (model, pretrained, device, precision), by every embedder in the
+    process; it is never stored on the estimator, so :func:`~sklearn.base.clone`,
+    :mod:`pickle` and :func:`joblib.dump` copy only the parameters, and a
+    reloaded embedder loads (or reuses) the model when it is next used.
+
+    Parameters
+    ----------
+    model : str, default="ViT-B-32"
+        An open_clip model name, as listed by ``open_clip.list_models()``
+        (``"ViT-B/32"`` style names are accepted too). Extra model configs can
+        be registered with ``open_clip.add_model_config`` or through the
+        ``SKSPLICE_MODEL_CONFIGS`` environment variable (``os.pathsep``-separated
+        JSON files or folders).
+    pretrained : str, os.PathLike or None, default="laion2b_s34b_b79k"
+        A pretrained tag listed by ``open_clip.list_pretrained_tags_by_model(model)``,
+        a path to a checkpoint file, or None for random weights. Random weights
+        are initialised under a fixed seed (``RANDOM_INIT_SEED``), so they are
+        the same in every process.
+    modality : {"image", "text"}, default="image"
+        What :meth:`transform` embeds.
+    device : str or torch.device, default="auto"
+        ``"auto"`` uses ``"cuda"`` when available, else ``"cpu"``.
+    batch_size : int, default=64
+        Number of inputs per forward pass. Results do not depend on it beyond
+        floating-point rounding.
+    precision : {"fp32", "fp16", "bf16"}, default="fp32"
+        Half precisions run the model with half-precision weights under
+        :func:`torch.autocast`. On the CPU, ``"bf16"`` is supported and
+        ``"fp16"`` falls back to ``"fp32"`` with a :class:`UserWarning` (CPU
+        kernels for fp16 are slow or missing). Embeddings are returned as
+        float32 whatever the precision.
+    verbose : bool, default=False
+        Show a tqdm progress bar.
+    on_error : {"raise", "skip"}, default="raise"
+        What to do with an image that cannot be loaded (missing file,
+        directory, not an image, truncated, above PIL's decompression-bomb
+        limit). ``"raise"`` raises an error naming the item and its index.
+        ``"skip"`` fills its row with NaN and reports it: :meth:`transform`
+        emits a :class:`SkippedInputWarning` whose ``skipped`` attribute lists
+        every :class:`SkippedInput`, and ``embed_images(..., return_skipped=True)``
+        returns that list. Rows stay aligned with the input (and with ``y``);
+        drop them with ``np.isnan(Z).any(axis=1)``. Wrong input types, arrays
+        of a wrong dtype or shape and empty inputs always raise.
+    cache_dir : str, os.PathLike or None, default=None
+        Where open_clip downloads and caches pretrained weights; None uses
+        open_clip's default (the Hugging Face cache, or ``~/.cache/clip`` for
+        weights fetched by URL).
+
+    Attributes
+    ----------
+    embedding_dim_ : int
+        Dimension d of the embeddings, set by :meth:`fit`.
+
+    See Also
+    --------
+    sksplice.SpliceTransformer : Sparse concept decomposition of the embeddings.
+
+    Notes
+    -----
+    The embedder is stateless: :meth:`fit` only validates the parameters, and
+    :meth:`transform` also works on an unfitted embedder. Output feature names
+    are ``"clip0"``, ..., ``"clip{d-1}"``, so ``set_output(transform="pandas")``
+    gives a DataFrame with those columns.
+
+    Examples
+    --------
+    >>> from sksplice.embedders import CLIPEmbedder
+    >>> embedder = CLIPEmbedder()  # doctest: +SKIP
+    >>> X = embedder.fit_transform(["cat.jpg", "dog.png"])  # doctest: +SKIP
+    >>> X.shape  # doctest: +SKIP
+    (2, 512)
+    """
+
+    def __init__(
+        self,
+        model: str = "ViT-B-32",
+        pretrained: str | os.PathLike[str] | None = "laion2b_s34b_b79k",
+        modality: str = "image",
+        device: str | torch.device = "auto",
+        batch_size: int = 64,
+        precision: str = "fp32",
+        verbose: bool = False,
+        on_error: str = "raise",
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.model = model
+        self.pretrained = pretrained
+        self.modality = modality
+        self.device = device
+        self.batch_size = batch_size
+        self.precision = precision
+        self.verbose = verbose
+        self.on_error = on_error
+        self.cache_dir = cache_dir
+
+    # -- validation ---------------------------------------------------------
+
+    def _config(self) -> _Config:
+        """Validate the parameters and resolve them (no model is loaded)."""
+        import open_clip
+
+        if self.modality not in _MODALITIES:
+            raise ValueError(f"modality must be one of {_MODALITIES}, got {self.modality!r}")
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
+        if self.on_error not in _ON_ERROR:
+            raise ValueError(f"on_error must be one of {_ON_ERROR}, got {self.on_error!r}")
+        if (
+            not isinstance(self.batch_size, numbers.Integral)
+            or isinstance(self.batch_size, bool)
+            or self.batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
+            raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
+        cache_dir = self.cache_dir
+        if cache_dir is not None:
+            if not isinstance(cache_dir, (str, os.PathLike)):
+                raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
+            cache_dir = os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
+        device = _resolve_device(self.device)
+
+        if not isinstance(self.model, str):
+            raise TypeError(f"model must be a string, got {type(self.model).__name__}")
+        _register_env_model_configs()
+        models = open_clip.list_models()
+        model = self.model if self.model in models else self.model.replace("/", "-")
+        if model not in models:
+            raise ValueError(
+                f"model={self.model!r} is not an open_clip model name (see "
+                f"open_clip.list_models(), {len(models)} names)."
+                f"{_close_matches(self.model, models)}"
+                f" Custom configs can be registered with open_clip.add_model_config or the "
+                f"{MODEL_CONFIGS_ENV} environment variable."
+            )
+
+        pretrained, kind = self._resolve_pretrained(model)
+
+        precision = self.precision
+        if precision == "fp16" and device == "cpu":
+            warnings.warn(
+                "precision='fp16' is not supported on the CPU; using 'fp32' (use 'bf16' for "
+                "reduced precision on the CPU)",
+                UserWarning,
+                stacklevel=3,
+            )
+            precision = "fp32"
+
+        embed_dim = int(open_clip.get_model_config(model)["embed_dim"])
+        return _Config(
+            model=model,
+            pretrained=pretrained,
+            pretrained_kind=kind,
+            device=device,
+            precision=precision,
+            cache_dir=cache_dir,
+            embed_dim=embed_dim,
+        )
+
+    def _resolve_pretrained(self, model: str) -> tuple[str | None, str]:
+        import open_clip
+
+        pretrained = self.pretrained
+        if pretrained is None or pretrained == "":
+            return None, "random"
+        if not isinstance(pretrained, (str, os.PathLike)):
+            raise TypeError(
+                "pretrained must be an open_clip pretrained tag, a checkpoint path or None, "
+                f"got {type(pretrained).__name__}"
+            )
+        tags = open_clip.list_pretrained_tags_by_model(model)
+        if isinstance(pretrained, str):
+            by_clean = {_clean_tag(tag): tag for tag in tags}
+            if _clean_tag(pretrained) in by_clean:
+                return by_clean[_clean_tag(pretrained)], "tag"
+        path = os.path.abspath(os.path.expanduser(os.fspath(pretrained)))
+        if os.path.isfile(path):
+            return path, "file"
+        if tags:
+            listed = ", ".join(repr(t) for t in tags)
+            hint = f" Tags for {model!r}: {listed}.{_close_matches(os.fspath(pretrained), tags)}"
+        else:
+            hint = f" open_clip lists no pretrained tags for {model!r}."
+        raise ValueError(
+            f"pretrained={os.fspath(pretrained)!r} is neither an open_clip pretrained tag of "
+            f"model {model!r} nor an existing checkpoint file.{hint} Use pretrained=None for "
+            "random weights."
+        )
+
+    # -- scikit-learn API ---------------------------------------------------
+
+    def fit(self, X: Any = None, y: Any = None) -> CLIPEmbedder:
+        """Validate the parameters; nothing is learned and no model is loaded.
+
+        Parameters
+        ----------
+        X : ignored
+            Accepted for pipeline compatibility; the inputs are not read.
+        y : ignored
+            Not used.
+
+        Returns
+        -------
+        self : CLIPEmbedder
+            The embedder, with ``embedding_dim_`` set.
+        """
+        config = self._config()
+        self.embedding_dim_ = config.embed_dim
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embed the inputs according to ``modality``.
+
+        Parameters
+        ----------
+        X : sequence
+            Images (paths, PIL images, uint8 arrays, or a uint8 array of shape
+            (n, H, W, C)) when ``modality="image"``; strings when
+            ``modality="text"``. A pandas Series or single-column DataFrame
+            works too.
+
+        Returns
+        -------
+        ndarray of shape (n, d), float32
+            L2-normalised embeddings, one row per input; rows of inputs
+            skipped with ``on_error="skip"`` are NaN.
+        """
+        if self.modality == "text":
+            return self.embed_text(X)
+        return self._embed_images(X, return_skipped=False)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the embedding dimensions: ``"clip0"``, ..., ``"clip{d-1}"``.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Accepted for scikit-learn API compatibility.
+
+        Returns
+        -------
+        ndarray of str objects, shape (d,)
+            The output feature names.
+        """
+        dim = self._config().embed_dim
+        return np.asarray([f"clip{i}" for i in range(dim)], dtype=object)
+
+    def __sklearn_tags__(self):
+        """Estimator tags: stateless, takes sequences of images or texts, returns float32."""
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = self.modality == "text"
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    # -- embedding ----------------------------------------------------------
+
+    def cache_key(self) -> str | None:
+        """A string that identifies the model and its weights.
+
+        Used to key on-disk caches of embeddings (such as the concept
+        dictionary). It changes whenever the embeddings could change: another
+        model, tag or checkpoint content, or a reduced precision.
+
+        Returns
+        -------
+        str or None
+            ``"open_clip/<model>/<tag>"`` for pretrained tags,
+            ``"open_clip/<model>/file-sha256-<digest>"`` for checkpoint files,
+            ``"open_clip/<model>/random-init-seed0-..."`` (with a hash of the
+            model config and the torch and open_clip versions) for random
+            weights, followed by ``"/bf16"`` or ``"/fp16"`` for reduced
+            precision. None when the weights cannot be identified (not the
+            case for any configuration accepted today).
+        """
+        import open_clip
+
+        config = self._config()
+        if config.pretrained_kind == "tag":
+            key = f"open_clip/{config.model}/{config.pretrained}"
+        elif config.pretrained_kind == "file":
+            key = f"open_clip/{config.model}/file-sha256-{_file_sha256(config.pretrained)}"
+        else:
+            model_cfg = json.dumps(open_clip.get_model_config(config.model), sort_keys=True)
+            cfg_hash = hashlib.sha256(model_cfg.encode("utf-8")).hexdigest()[:16]
+            key = (
+                f"open_clip/{config.model}/random-init-seed{RANDOM_INIT_SEED}-cfg-{cfg_hash}"
+                f"-torch-{torch.__version__}-open_clip-{open_clip.__version__}"
+            )
+        if config.precision != "fp32":
+            key += f"/{config.precision}"
+        return key
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts with the model's text tower.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts (a list, tuple, numpy array or pandas Series). Texts
+            longer than the model's context length are truncated by its
+            tokenizer.
+
+        Returns
+        -------
+        ndarray of shape (n, d), float32
+            L2-normalised text embeddings.
+
+        Raises
+        ------
+        TypeError
+            If ``texts`` is a single string or an item is not a string.
+        ValueError
+            If ``texts`` is empty.
+        """
+        config = self._config()
+        items = _images.to_item_list(texts, what="texts")
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                raise TypeError(
+                    f"text input {index} is a {type(item).__name__} "
+                    f"({_images.describe_item(item)}), not a string"
+                )
+        items = [str(item) for item in items]
+        loaded = _load_model(config)
+        out = np.empty((len(items), config.embed_dim), dtype=np.float32)
+        with self._progress(len(items), "texts") as bar:
+            for start in range(0, len(items), self.batch_size):
+                batch = items[start : start + self.batch_size]
+                tokens = loaded.tokenizer(batch)
+                out[start : start + len(batch)] = self._encode(
+                    loaded.model.encode_text, tokens, config
+                )
+                bar.update(len(batch))
+        return out
+
+    def embed_images(
+        self, images: Any, *, return_skipped: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, list[SkippedInput]]:
+        """Embed images with the model's image tower.
+
+        Images are decoded and preprocessed in a small thread pool while the
+        model runs on the previous batch.
+
+        Parameters
+        ----------
+        images : sequence
+            File paths (str or os.PathLike), PIL images, or uint8 arrays of
+            shape (H, W) or (H, W, 3) (also (H, W, 1) and RGBA (H, W, 4)); or
+            one uint8 array of shape (n, H, W, C). One kind per call.
+        return_skipped : bool, default=False
+            Also return the list of items skipped under ``on_error="skip"``
+            (then no :class:`SkippedInputWarning` is emitted).
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n, d), float32
+            L2-normalised image embeddings; rows of skipped items are NaN.
+        skipped : list of SkippedInput
+            Only when ``return_skipped=True``.
+
+        Raises
+        ------
+        TypeError
+            For a single image instead of a sequence, an unsupported item
+            type, mixed kinds (naming the first offending index), or a
+            non-uint8 array.
+        ValueError
+            For an empty input, an array of a wrong shape, or strings none of
+            which is an existing file (texts: use :meth:`embed_text`).
+        FileNotFoundError, IsADirectoryError, InvalidImageError
+            With ``on_error="raise"``, for the first item that cannot be
+            loaded; the message names its index and path.
+        """
+        return self._embed_images(images, return_skipped=return_skipped)
+
+    # -- internals ----------------------------------------------------------
+
+    def _embed_images(
+        self, images: Any, *, return_skipped: bool
+    ) -> np.ndarray | tuple[np.ndarray, list[SkippedInput]]:
+        config = self._config()
+        items = _images.to_item_list(images, what="images")
+        hint = (
+            "use CLIPEmbedder(modality='text') or embed_text() to embed texts"
+            if self.modality == "image"
+            else "use embed_text() to embed texts"
+        )
+        _images.check_image_items(items, text_hint=hint)
+        loaded = _load_model(config)
+
+        out = np.empty((len(items), config.embed_dim), dtype=np.float32)
+        skipped: list[SkippedInput] = []
+        with self._progress(len(items), "images") as bar:
+            for start, results in self._decoded_batches(items, loaded.preprocess):
+                rows: list[int] = []
+                tensors: list[torch.Tensor] = []
+                for offset, (tensor, error) in enumerate(results):
+                    index = start + offset
+                    if error is None:
+                        rows.append(index)
+                        tensors.append(tensor)
+                        continue
+                    described = _images.describe_item(items[index])
+                    message = f"input {index} ({described}): {error}"
+                    if self.on_error == "raise":
+                        raise type(error)(message) from error
+                    skipped.append(SkippedInput(index, described, str(error)))
+                    out[index] = np.nan
+                if tensors:
+                    out[rows] = self._encode(
+                        loaded.model.encode_image, torch.stack(tensors), config
+                    )
+                bar.update(len(results))
+
+        if return_skipped:
+            return out, skipped
+        if skipped:
+            listed = "; ".join(f"{s.index}: {s.item}" for s in skipped[:5])
+            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            warnings.warn(
+                SkippedInputWarning(
+                    f"skipped {len(skipped)} of {len(items)} images that could not be loaded "
+                    f"(their rows are NaN): {listed}{more}; the warning's .skipped attribute "
+                    "lists them all",
+                    skipped,
+                ),
+                stacklevel=3,
+            )
+        return out
+
+    def _progress(self, total: int, unit: str):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, unit=unit[:-1], desc=f"CLIP {unit}", disable=not self.verbose)
+
+    def _decoded_batches(
+        self, items: list[Any], preprocess: Callable[[Any], torch.Tensor]
+    ) -> Iterator[tuple[int, list[tuple[torch.Tensor | None, Exception | None]]]]:
+        """Yield ``(start, [(tensor, error), ...])`` per batch, decoding one batch ahead."""
+        n_items = len(items)
+        batch_size = int(self.batch_size)
+        workers = max(1, min(4, os.cpu_count() or 1, n_items))
+
+        def load(item: Any) -> tuple[torch.Tensor | None, Exception | None]:
+            try:
+                image = _images.load_rgb(item)
+            except _images.ITEM_ERRORS as exc:
+                return None, exc
+            try:
+                return preprocess(image), None
+            except Exception as exc:
+                return None, InvalidImageError(f"preprocessing failed: {exc}")
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sksplice-io") as pool:
+
+            def submit(start: int) -> list[Future]:
+                stop = min(start + batch_size, n_items)
+                return [pool.submit(load, items[i]) for i in range(start, stop)]
+
+            pending = submit(0)
+            try:
+                for start in range(0, n_items, batch_size):
+                    current = pending
+                    pending = submit(start + batch_size) if start + batch_size < n_items else []
+                    yield start, [future.result() for future in current]
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    @staticmethod
+    def _encode(
+        encode: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, config: _Config
+    ) -> np.ndarray:
+        device = torch.device(config.device)
+        dtype = config.autocast_dtype
+        with (
+            torch.inference_mode(),
+            torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None),
+        ):
+            features = encode(batch.to(device))
+        features = torch.nn.functional.normalize(features.float(), dim=-1)
+        return features.cpu().numpy()
