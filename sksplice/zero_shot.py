@@ -1,0 +1,256 @@
+"""Zero-shot classification of dense embeddings against text prompts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["ZeroShotClassifier"]
+
+
+def _normalise_rows(X: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
+    """Classify embeddings by cosine similarity to text prompts of the class names.
+
+    ``fit`` embeds one prompt per class and template (``template.format(name)``)
+    with the text ``embedder``, averages each class's prompt embeddings over the
+    templates and renormalises them: the CLIP zero-shot recipe. Predictions are
+    the class whose prompt embedding is most similar to the input embedding.
+
+    Parameters
+    ----------
+    embedder : object
+        Text embedder with ``embed_text(list[str]) -> ndarray (n, d)`` returning
+        unit rows in the same space as the embeddings to classify (for CLIP
+        image embeddings, the CLIP model's text tower, e.g.
+        :class:`sksplice.embedders.CLIPEmbedder`).
+    classes : sequence of str, default=None
+        Class names, used both as labels (``classes_``) and inside the
+        prompts. ``None`` takes the classes from the labels ``y`` given to
+        ``fit`` (their string form goes into the prompts).
+    templates : sequence of str, default=("a photo of a {}.",)
+        Prompt templates, each with one ``{}`` where the class name goes.
+    temperature : float, default=0.01
+        Softmax temperature for ``predict_proba``: probabilities are
+        ``softmax(cos / temperature)``; 0.01 is CLIP's logit scale of 100.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    class_embeddings_ : ndarray of shape (n_classes, d)
+        Unit-norm text embedding of each class (template average).
+    n_features_in_ : int
+        Embedding dimension ``d``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of ``X`` when it is a DataFrame with string columns.
+
+    Notes
+    -----
+    Labels ``y`` are optional: zero-shot classification learns nothing from
+    data. When ``classes`` is given, every label in ``y`` must be one of them
+    (a typo in a class name is caught rather than scored as always wrong), and
+    ``classes_`` keeps the order of ``classes``. When ``classes`` is ``None``,
+    ``classes_`` are the sorted unique labels of ``y``, as for any scikit-learn
+    classifier. Input rows are L2-normalised before the cosine, so recomposed
+    SpLiCE embeddings (``ConceptEditor(output="embedding")``) can be passed as
+    they are.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksplice.zero_shot import ZeroShotClassifier
+    >>> class Toy:
+    ...     def embed_text(self, texts):
+    ...         return np.array([[1.0, 0.0] if "cat" in t else [0.0, 1.0] for t in texts])
+    >>> clf = ZeroShotClassifier(Toy(), classes=["cat", "dog"]).fit(np.zeros((1, 2)))
+    >>> clf.predict(np.array([[0.9, 0.1], [0.2, 0.8]])).tolist()
+    ['cat', 'dog']
+    """
+
+    def __init__(
+        self,
+        embedder: Any,
+        classes: Sequence[Any] | None = None,
+        templates: Sequence[str] = ("a photo of a {}.",),
+        temperature: float = 0.01,
+    ) -> None:
+        self.embedder = embedder
+        self.classes = classes
+        self.templates = templates
+        self.temperature = temperature
+
+    def _validate_params_(self) -> list[str]:
+        if not hasattr(self.embedder, "embed_text"):
+            raise TypeError(
+                "`embedder` must have an embed_text(list[str]) method, got "
+                f"{type(self.embedder).__name__}"
+            )
+        raw = self.templates
+        templates = [raw] if isinstance(raw, str) else list(raw)
+        if not templates:
+            raise ValueError("`templates` is empty; give at least one template such as '{}'")
+        for template in templates:
+            if not isinstance(template, str) or template.count("{}") != 1:
+                raise ValueError(
+                    f"each template must be a string with exactly one '{{}}', got {template!r}"
+                )
+        temperature = self.temperature
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)):
+            raise TypeError(f"`temperature` must be a positive number, got {temperature!r}")
+        if not np.isfinite(temperature) or temperature <= 0:
+            raise ValueError(f"`temperature` must be a positive number, got {temperature!r}")
+        return templates
+
+    def fit(self, X: Any, y: Any = None) -> ZeroShotClassifier:
+        """Embed the class prompts.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings; only their dimension is used (checked against the
+            prompt embeddings).
+        y : array-like of shape (n_samples,), default=None
+            Labels. Required when ``classes`` is None; otherwise optional and
+            checked against ``classes``.
+
+        Returns
+        -------
+        self : ZeroShotClassifier
+            The fitted classifier.
+
+        Raises
+        ------
+        ValueError
+            If classes are missing or fewer than two, a label of ``y`` is not
+            among ``classes``, or the embedder's dimension differs from ``X``'s.
+        """
+        templates = self._validate_params_()
+        if y is None:
+            X = validate_data(self, X, dtype=[np.float64, np.float32])
+        else:
+            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+            check_classification_targets(y)
+        if self.classes is None:
+            if y is None:
+                raise ValueError(
+                    "ZeroShotClassifier needs class names: give `classes=[...]` or labels `y`"
+                )
+            classes = np.unique(y)
+        else:
+            if isinstance(self.classes, str):
+                raise TypeError("`classes` must be a sequence of class names, not one string")
+            classes = np.asarray(list(self.classes))
+            if len(set(classes.tolist())) != classes.shape[0]:
+                raise ValueError(f"`classes` has duplicate names: {classes.tolist()}")
+            if y is not None:
+                unknown = sorted(set(np.unique(y).tolist()) - set(classes.tolist()), key=str)
+                if unknown:
+                    raise ValueError(
+                        f"labels {unknown} in `y` are not among `classes` {classes.tolist()}"
+                    )
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"zero-shot classification needs at least two classes, got {classes.tolist()}"
+            )
+        prompts = [template.format(str(c)) for c in classes for template in templates]
+        emb = np.asarray(self.embedder.embed_text(prompts), dtype=np.float64)
+        if emb.ndim != 2 or emb.shape[0] != len(prompts):
+            raise ValueError(
+                f"the embedder returned shape {emb.shape} for {len(prompts)} prompts; "
+                f"expected ({len(prompts)}, d)"
+            )
+        if emb.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"the embedder's text embeddings have {emb.shape[1]} dimensions but X has "
+                f"{X.shape[1]} features; use the text model that matches the embeddings"
+            )
+        emb = _normalise_rows(emb).reshape(classes.shape[0], len(templates), -1).mean(axis=1)
+        self.classes_ = classes
+        self.class_embeddings_ = _normalise_rows(emb)
+        return self
+
+    def _similarities(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return _normalise_rows(np.asarray(X, dtype=np.float64)) @ self.class_embeddings_.T
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Cosine similarity of each embedding to each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Cosine similarities; with two classes, the similarity to
+            ``classes_[1]`` minus that to ``classes_[0]`` (scikit-learn's
+            binary convention).
+        """
+        sims = self._similarities(X)
+        if sims.shape[1] == 2:
+            return sims[:, 1] - sims[:, 0]
+        return sims
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Softmax of the cosine similarities divided by ``temperature``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Class probabilities, columns in the order of ``classes_``.
+        """
+        logits = self._similarities(X) / float(self.temperature)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log class probabilities.
+        """
+        logits = self._similarities(X) / float(self.temperature)
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most similar class for each embedding.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Predicted labels from ``classes_``.
+        """
+        sims = self._similarities(X)
+        return self.classes_[np.argmax(sims, axis=1)]

@@ -1,0 +1,187 @@
+"""Tests for sksplice.zero_shot.ZeroShotClassifier."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_set_params,
+)
+
+from sksplice.zero_shot import ZeroShotClassifier
+
+ANIMAL_PHRASES = {
+    "dog": [
+        "a puppy chasing a ball in the park",
+        "a golden retriever wagging its tail",
+        "a dog barking at the mailman",
+        "a sleepy beagle on the sofa",
+    ],
+    "cat": [
+        "a kitten playing with yarn",
+        "a tabby cat sleeping in the sun",
+        "a cat purring on a lap",
+        "a siamese cat licking its paw",
+    ],
+    "car": [
+        "a red sports car on the highway",
+        "a sedan parked in the driveway",
+        "traffic jam with many vehicles",
+        "a convertible driving along the coast",
+    ],
+}
+
+
+class HashEmbedder:
+    """Deterministic toy text embedder (unit rows), one random direction per text."""
+
+    def __init__(self, dim: int = 6) -> None:
+        self.dim = dim
+        self.calls: list[list[str]] = []
+
+    def embed_text(self, texts):
+        self.calls.append(list(texts))
+        out = []
+        for text in texts:
+            seed = sum((i + 1) * ord(ch) for i, ch in enumerate(text)) % (2**32)
+            v = np.random.default_rng(seed).normal(size=self.dim)
+            out.append(v / np.linalg.norm(v))
+        return np.asarray(out, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def animal_data(minilm):
+    texts = [t for cls in ANIMAL_PHRASES for t in ANIMAL_PHRASES[cls]]
+    y = np.array([cls for cls in ANIMAL_PHRASES for _ in ANIMAL_PHRASES[cls]])
+    return minilm.embed_text(texts), y
+
+
+def test_real_embeddings_classified_correctly(minilm, animal_data):
+    X, y = animal_data
+    clf = ZeroShotClassifier(minilm, classes=["dog", "cat", "car"]).fit(X)
+    assert list(clf.classes_) == ["dog", "cat", "car"]
+    assert clf.class_embeddings_.shape == (3, 384)
+    assert clf.score(X, y) >= 11 / 12
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+
+
+def test_classes_learned_from_y(minilm, animal_data):
+    X, y = animal_data
+    clf = ZeroShotClassifier(minilm).fit(X, y)
+    assert list(clf.classes_) == ["car", "cat", "dog"]  # sorted unique labels
+    assert clf.score(X, y) >= 11 / 12
+
+
+def test_template_average_and_probabilities():
+    emb = HashEmbedder(dim=5)
+    templates = ["a photo of a {}.", "a drawing of a {}."]
+    clf = ZeroShotClassifier(emb, classes=["ant", "bee", "fly"], templates=templates)
+    X = np.random.default_rng(1).normal(size=(7, 5))
+    clf.fit(X)
+    assert len(emb.calls) == 1 and len(emb.calls[0]) == 6
+    for i, name in enumerate(["ant", "bee", "fly"]):
+        t = emb.embed_text([tpl.format(name) for tpl in templates]).astype(np.float64)
+        expected = t.mean(axis=0) / np.linalg.norm(t.mean(axis=0))
+        np.testing.assert_allclose(clf.class_embeddings_[i], expected, atol=1e-6)
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    cos = Xn @ clf.class_embeddings_.T
+    np.testing.assert_allclose(clf.decision_function(X), cos)
+    logits = cos / 0.01
+    expected_proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected_proba /= expected_proba.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(clf.predict_proba(X), expected_proba, atol=1e-12)
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), expected_proba, atol=1e-12)
+    # A higher temperature flattens the distribution without changing predictions.
+    warm = clone(clf).set_params(temperature=1.0).fit(X)
+    assert warm.predict_proba(X).max() < clf.predict_proba(X).max()
+    np.testing.assert_array_equal(warm.predict(X), clf.predict(X))
+
+
+def test_binary_decision_function_convention():
+    # temperature 1 keeps the probabilities away from 0 and 1, so their order is visible
+    clf = ZeroShotClassifier(HashEmbedder(4), classes=["yes", "no"], temperature=1.0)
+    X = np.random.default_rng(2).normal(size=(10, 4))
+    clf.fit(X)
+    scores = clf.decision_function(X)
+    assert scores.shape == (10,)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[(scores > 0).astype(int)])
+    order_scores = np.argsort(scores)
+    order_proba = np.argsort(clf.predict_proba(X)[:, 1])
+    np.testing.assert_array_equal(order_scores, order_proba)
+
+
+@pytest.mark.parametrize(
+    ("params", "y", "match"),
+    [
+        ({}, None, "needs class names"),
+        ({"classes": ["a"]}, None, "at least two classes"),
+        ({"classes": ["a", "a"]}, None, "duplicate"),
+        ({"classes": ["a", "b"]}, ["a", "c", "a"], r"labels \['c'\] in `y` are not among"),
+        ({"classes": ["a", "b"], "templates": ["no placeholder"]}, None, "exactly one"),
+        ({"classes": ["a", "b"], "templates": []}, None, "empty"),
+        ({"classes": ["a", "b"], "temperature": 0.0}, None, "temperature"),
+        ({}, ["a", "a", "a"], "at least two classes"),
+    ],
+)
+def test_bad_parameters(params, y, match):
+    X = np.ones((3, 4))
+    with pytest.raises(ValueError, match=match):
+        ZeroShotClassifier(HashEmbedder(4), **params).fit(X, y)
+
+
+def test_type_errors_and_dimension_mismatch():
+    X = np.ones((3, 4))
+    with pytest.raises(TypeError, match="embed_text"):
+        ZeroShotClassifier(object(), classes=["a", "b"]).fit(X)
+    with pytest.raises(TypeError, match="one string"):
+        ZeroShotClassifier(HashEmbedder(4), classes="ab").fit(X)
+    with pytest.raises(ValueError, match="6 dimensions but X has 4 features"):
+        ZeroShotClassifier(HashEmbedder(6), classes=["a", "b"]).fit(X)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        ZeroShotClassifier(HashEmbedder(4), classes=["a", "b"]).fit(X, ["a", "b"])
+    clf = ZeroShotClassifier(HashEmbedder(4), classes=["a", "b"])
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    clf.fit(X)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(np.ones((2, 5)))
+
+
+def test_sklearn_conventions_clone_pickle_and_pipeline(minilm, animal_data):
+    X, y = animal_data
+    for check in (check_no_attributes_set_in_init, check_get_params_invariance, check_set_params):
+        check("ZeroShotClassifier", ZeroShotClassifier(HashEmbedder(4), classes=["a", "b"]))
+    clf = ZeroShotClassifier(minilm, classes=["dog", "cat", "car"]).fit(X)
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict(X), clf.predict(X))
+    cloned = clone(clf)
+    assert not hasattr(cloned, "classes_")
+    assert cloned.get_params()["classes"] == ["dog", "cat", "car"]
+    # GridSearchCV over templates in a pipeline: the better template set wins.
+    pipe = make_pipeline(FunctionTransformer(), ZeroShotClassifier(minilm))
+    search = GridSearchCV(
+        pipe,
+        {"zeroshotclassifier__templates": [("{}",), ("a photo of a {}.", "a picture of a {}.")]},
+        cv=3,
+    ).fit(X, y)
+    assert search.best_score_ >= 0.9
+    assert search.score(X, y) >= 11 / 12
+
+
+def test_dataframe_input_sets_feature_names():
+    X = pd.DataFrame(np.random.default_rng(3).normal(size=(5, 4)), columns=list("abcd"))
+    clf = ZeroShotClassifier(HashEmbedder(4), classes=["x", "y"]).fit(X)
+    assert list(clf.feature_names_in_) == list("abcd")
+    assert clf.predict(X).shape == (5,)
