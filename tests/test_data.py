@@ -6,7 +6,10 @@ import hashlib
 import os
 import socket
 import stat
+import subprocess
+import sys
 import threading
+import time
 import urllib.error
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from sksplice._data import (
 
 GOOD = b"".join(f"concept {i}\n".encode() for i in range(5000))  # ~60 kB, several chunks
 GOOD_SHA = sha256_bytes(GOOD)
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -446,3 +450,35 @@ def test_unwritable_target_is_reported(tmp_path, server):
     (home / "vocab").write_text("a file where a folder should be")
     with pytest.raises(DataFetchError, match=r"vocab/t\.txt"):
         fetch_file("vocab/t.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=home)
+
+
+_CHILD = """
+import hashlib, sys
+from sksplice._data import fetch_file
+path = fetch_file("vocab/p.txt", url=sys.argv[1], sha256=sys.argv[2], data_home=sys.argv[3])
+print(hashlib.sha256(path.read_bytes()).hexdigest())
+"""
+
+
+def test_concurrent_processes_never_see_a_partial_file(tmp_path, server):
+    """Several processes fetch one file while this one keeps reading it."""
+    server.routes["/delayed.txt"] = Route(GOOD, delay=0.2)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), *sys.path])}
+    args = [server.url("/delayed.txt"), GOOD_SHA, str(tmp_path)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD, *args], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    target = tmp_path / "vocab" / "p.txt"
+    seen = set()
+    while any(child.poll() is None for child in children):
+        if target.exists():
+            seen.add(hashlib.sha256(target.read_bytes()).hexdigest())
+        time.sleep(0.002)
+    outputs = [child.communicate(timeout=60)[0].strip() for child in children]
+    assert [child.returncode for child in children] == [0] * 4
+    assert outputs == [GOOD_SHA] * 4
+    assert seen <= {GOOD_SHA}
+    assert _leftovers(tmp_path) == []
