@@ -350,13 +350,21 @@ def _check_url(url: str) -> urllib.parse.SplitResult:
     )
 
 
+class _CheckedRedirectHandler(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to addresses that :func:`_check_url` accepts."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        _check_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _urlopen(url: str, timeout: float) -> http.client.HTTPResponse:
     """Open ``url``; loopback addresses bypass any configured proxy."""
     request = urllib.request.Request(url, headers={"User-Agent": "sksplice"})
+    handlers: list[urllib.request.BaseHandler] = [_CheckedRedirectHandler()]
     if _is_loopback(urllib.parse.urlsplit(url).hostname):
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        return opener.open(request, timeout=timeout)
-    return urllib.request.urlopen(request, timeout=timeout)
+        handlers.append(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
 
 
 def _progress_bar(total: int | None, desc: str, verbose: bool | None):

@@ -20,13 +20,15 @@ class Route:
     ``body`` is sent; ``declared_length`` (default: ``len(body)``) is the
     Content-Length header, so a larger value simulates a connection that is
     cut short; ``delay`` seconds are waited before answering; ``status`` is
-    the HTTP status code.
+    the HTTP status code; ``location`` is sent as a Location header
+    (redirects).
     """
 
     body: bytes = b""
     declared_length: int | None = None
     delay: float = 0.0
     status: int = 200
+    location: str | None = None
 
 
 @dataclass
@@ -53,6 +55,8 @@ def start_server(server_state: LocalServer) -> tuple[ThreadingHTTPServer, thread
             self.send_response(route.status)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(length))
+            if route.location is not None:
+                self.send_header("Location", route.location)
             self.end_headers()
             try:
                 self.wfile.write(route.body)

@@ -482,3 +482,14 @@ def test_concurrent_processes_never_see_a_partial_file(tmp_path, server):
     assert outputs == [GOOD_SHA] * 4
     assert seen <= {GOOD_SHA}
     assert _leftovers(tmp_path) == []
+
+
+def test_redirects_are_followed_only_to_accepted_addresses(tmp_path, server):
+    server.routes["/moved.txt"] = Route(status=302, location=server.url("/good.txt"))
+    server.routes["/away.txt"] = Route(status=302, location="http://example.org/good.txt")
+    path = fetch_file("a.txt", url=server.url("/moved.txt"), sha256=GOOD_SHA, data_home=tmp_path)
+    assert path.read_bytes() == GOOD
+    assert server.requests == ["/moved.txt", "/good.txt"]
+    with pytest.raises(DataFetchError, match=r"Refusing to download from 'http://example\.org"):
+        fetch_file("b.txt", url=server.url("/away.txt"), sha256=GOOD_SHA, data_home=tmp_path)
+    assert not (tmp_path / "b.txt").exists()
