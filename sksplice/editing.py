@@ -1,0 +1,681 @@
+"""Editing representations by removing concepts.
+
+Two ways to remove a concept from CLIP-like embeddings, for side-by-side
+comparison:
+
+* :class:`ConceptEditor` works on SpLiCE concept weights: it zeroes the weights
+  of named concepts (optionally extended to their neighbours in the concept
+  dictionary) and returns the edited weights or the recomposed dense
+  embeddings;
+* :class:`ConceptProjector` (and :func:`project_out`) works on dense
+  embeddings directly: it projects them onto the orthogonal complement of the
+  concepts' text embeddings and renormalises them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn import get_config
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
+
+_OUTPUTS = ("weights", "embedding")
+
+
+def _name_list(value: Any, param: str) -> list[str]:
+    """A list of concept names from ``None``, one string or a sequence of strings."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Sequence | np.ndarray | pd.Index):
+        raise TypeError(f"`{param}` must be a list of concept names, got {type(value).__name__}")
+    names = list(value)
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise TypeError(
+                f"`{param}` entry {i} is a {type(name).__name__} ({name!r}), not a concept name"
+            )
+    return names
+
+
+def _lookup(names: list[str], index: dict[str, int], param: str, ignore_unknown: bool) -> list[int]:
+    """Positions of ``names`` in the vocabulary; unknown names raise (or warn) with hints."""
+    found, unknown = [], []
+    for name in names:
+        if name in index:
+            found.append(index[name])
+        else:
+            unknown.append(name)
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, list(index), n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            hints.append(f"{name!r}{hint}")
+        message = f"concepts in `{param}` not in the vocabulary: {'; '.join(hints)}"
+        if not ignore_unknown:
+            raise ValueError(message + "; pass ignore_unknown=True to skip them")
+        warnings.warn(message + "; they are ignored", UserWarning, stacklevel=3)
+    return list(dict.fromkeys(found))
+
+
+def _check_neighbor_params(n_neighbors: Any, similarity_threshold: Any) -> None:
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
+        raise TypeError(f"`n_neighbors` must be a non-negative integer, got {n_neighbors!r}")
+    if n_neighbors < 0:
+        raise ValueError(f"`n_neighbors` must be >= 0, got {n_neighbors}")
+    if similarity_threshold is not None:
+        if isinstance(similarity_threshold, bool) or not isinstance(
+            similarity_threshold, numbers.Real
+        ):
+            raise TypeError(
+                f"`similarity_threshold` must be a number in [-1, 1] or None, "
+                f"got {similarity_threshold!r}"
+            )
+        if not -1.0 <= similarity_threshold <= 1.0:
+            raise ValueError(
+                f"`similarity_threshold` must be in [-1, 1], got {similarity_threshold}"
+            )
+
+
+def _splice_parts(splice: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Concept names and dictionary of a fitted SpliceTransformer (or a wrapper of one)."""
+    try:
+        check_is_fitted(splice)
+    except NotFittedError as exc:
+        raise ValueError(
+            "`splice` must be a fitted SpliceTransformer. scikit-learn's clone (used by "
+            "GridSearchCV and cross_val_score) returns unfitted copies of estimator "
+            "parameters: wrap the fitted transformer as "
+            "sklearn.frozen.FrozenEstimator(splice) so that it stays fitted"
+        ) from exc
+    names = np.asarray(splice.get_feature_names_out(), dtype=object)
+    dictionary = np.asarray(splice.dictionary_)
+    return names, dictionary
+
+
+def _neighbor_table(
+    names: np.ndarray,
+    dictionary: np.ndarray,
+    queries: list[int],
+    n_neighbors: int,
+    similarity_threshold: float | None,
+) -> pd.DataFrame:
+    """Each query concept and the neighbours selected for it (query itself included)."""
+    rows: list[tuple[str, str, float, int]] = []
+    D = np.asarray(dictionary, dtype=np.float64)
+    norms = np.linalg.norm(D, axis=1)
+    norms[norms == 0] = 1.0
+    for q in queries:
+        rows.append((names[q], names[q], 1.0, 0))
+        if n_neighbors == 0 and similarity_threshold is None:
+            continue
+        sims = (D @ D[q]) / (norms * norms[q])
+        sims[q] = -np.inf
+        order = np.argsort(-sims, kind="mergesort")
+        if similarity_threshold is not None:
+            order = order[sims[order] >= similarity_threshold]
+        if n_neighbors > 0:
+            order = order[:n_neighbors]
+        for rank, j in enumerate(order, start=1):
+            rows.append((names[q], names[j], float(sims[j]), rank))
+    return pd.DataFrame(rows, columns=["query", "concept", "similarity", "rank"])
+
+
+def concept_neighbors(
+    splice: Any,
+    concepts: str | Sequence[str],
+    *,
+    n_neighbors: int = 10,
+    similarity_threshold: float | None = None,
+    ignore_unknown: bool = False,
+) -> pd.DataFrame:
+    """Concepts of a fitted SpliceTransformer's dictionary closest to given concepts.
+
+    Similarity is the cosine between rows of ``splice.dictionary_`` (the
+    centred concept embeddings). Use it to preview what
+    ``ConceptEditor(n_neighbors=..., similarity_threshold=...)`` will remove.
+
+    Parameters
+    ----------
+    splice : fitted SpliceTransformer
+        Gives the concept names and dictionary.
+    concepts : str or sequence of str
+        Query concepts (must be in the vocabulary).
+    n_neighbors : int, default=10
+        Largest number of neighbours per query; 0 for no limit (then
+        ``similarity_threshold`` alone selects).
+    similarity_threshold : float, default=None
+        Only neighbours with cosine similarity at least this are selected.
+    ignore_unknown : bool, default=False
+        Skip (with a warning) query names absent from the vocabulary instead
+        of raising.
+
+    Returns
+    -------
+    neighbors : pandas.DataFrame
+        Columns ``query``, ``concept``, ``similarity`` and ``rank`` (0 for the
+        query itself, then 1, 2, ... by decreasing similarity).
+
+    Raises
+    ------
+    ValueError
+        If ``splice`` is not fitted or a name is not in the vocabulary (the
+        message suggests close names).
+    """
+    _check_neighbor_params(n_neighbors, similarity_threshold)
+    names, dictionary = _splice_parts(splice)
+    index = {str(n): i for i, n in enumerate(names)}
+    queries = _lookup(_name_list(concepts, "concepts"), index, "concepts", ignore_unknown)
+    return _neighbor_table(names, dictionary, queries, n_neighbors, similarity_threshold)
+
+
+class ConceptEditor(TransformerMixin, BaseEstimator):
+    """Remove (or keep only) named concepts from SpLiCE concept weights.
+
+    The editor receives concept weights, as produced by
+    :class:`sksplice.transformer.SpliceTransformer`, and sets the weights of the
+    selected concepts to zero. Concepts are named by string and looked up
+    among the concept names of the weights: those of ``splice`` when given,
+    else the columns of the DataFrame seen in ``fit``.
+
+    Parameters
+    ----------
+    remove : str or list of str, default=None
+        Concepts whose weights are set to zero.
+    keep : str or list of str, default=None
+        If given, every concept *not* listed here is set to zero. With both
+        ``keep`` and ``remove``, the concepts kept are those in ``keep`` and
+        not in ``remove``.
+    n_neighbors : int, default=0
+        Extend each named concept with up to this many of its nearest concepts
+        in the dictionary (cosine similarity of the rows of
+        ``splice.dictionary_``). 0 disables the limit: then
+        ``similarity_threshold`` alone selects neighbours, and without a
+        threshold no neighbours are added. Needs ``splice``.
+    similarity_threshold : float, default=None
+        Extend each named concept with the concepts whose cosine similarity to
+        it is at least this value (combined with ``n_neighbors``: the nearest
+        ``n_neighbors`` among those above the threshold). Needs ``splice``.
+    splice : fitted SpliceTransformer, default=None
+        Source of the concept names, the dictionary used for neighbours, and
+        ``inverse_transform`` for ``output="embedding"``. Pass it wrapped as
+        ``sklearn.frozen.FrozenEstimator(splice)``: scikit-learn's ``clone``
+        (run by ``GridSearchCV``, ``cross_validate`` ...) replaces estimator
+        parameters by unfitted copies, but keeps a frozen estimator as it is.
+    output : {"weights", "embedding"}, default="weights"
+        ``"weights"`` returns the edited weights (same columns, removed ones
+        zeroed) for a probe trained on concepts; ``"embedding"`` returns
+        ``splice.inverse_transform`` of them, dense unit-norm embeddings for a
+        zero-shot classifier or a probe trained in the embedding space.
+    ignore_unknown : bool, default=False
+        Names absent from the vocabulary raise a ``ValueError`` that suggests
+        close matches; with ``True`` they are skipped with a warning.
+
+    Attributes
+    ----------
+    concepts_ : ndarray of shape (n_concepts,), dtype object
+        Concept names of the input columns (absent when the input carried
+        none and nothing was to be edited).
+    mask_ : ndarray of shape (n_concepts,), dtype bool
+        True for the concepts that are left untouched.
+    removed_concepts_ : ndarray of shape (n_removed,), dtype object
+        Names of the concepts that ``transform`` zeroes, after neighbour
+        expansion, in vocabulary order.
+    neighbors_ : pandas.DataFrame
+        The named concepts and the neighbours selected for each (columns
+        ``query``, ``concept``, ``similarity``, ``rank``, ``action``), so the
+        user can see what the expansion picked.
+    splice_ : SpliceTransformer or None
+        The transformer used (``splice`` as given, not a copy).
+    n_features_in_ : int
+        Number of concepts of the input.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a DataFrame input.
+
+    See Also
+    --------
+    ConceptProjector : Removal by projection of dense embeddings.
+    concept_neighbors : Preview a neighbour expansion.
+
+    Notes
+    -----
+    Why the editor takes weights and a frozen transformer rather than
+    refitting one: in ``make_pipeline(splice, editor, probe)`` the editor
+    sees only the previous step's output, never the fitted step itself. The
+    concept names can travel with the data (``set_output(transform="pandas")``
+    on the pipeline); recomposition needs the fitted dictionary and modality
+    centre, which the editor gets from ``splice``. ``FrozenEstimator`` makes
+    that reference survive ``clone``; in a grid search over the upstream
+    ``l1_penalty`` the dictionary and centre do not change, so a frozen
+    transformer fitted once is the right reference.
+
+    Sparse (CSR) input gives sparse output and is never densified, except by
+    ``output="embedding"``, whose result is dense by nature.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sksplice.editing import ConceptEditor
+    >>> W = pd.DataFrame([[0.5, 0.2, 0.0], [0.0, 0.3, 0.4]], columns=["dog", "grass", "cat"])
+    >>> ConceptEditor(remove=["dog"]).fit_transform(W)
+    array([[0. , 0.2, 0. ],
+           [0. , 0.3, 0.4]])
+    """
+
+    def __init__(
+        self,
+        remove: str | Sequence[str] | None = None,
+        keep: str | Sequence[str] | None = None,
+        *,
+        n_neighbors: int = 0,
+        similarity_threshold: float | None = None,
+        splice: Any = None,
+        output: str = "weights",
+        ignore_unknown: bool = False,
+    ) -> None:
+        self.remove = remove
+        self.keep = keep
+        self.n_neighbors = n_neighbors
+        self.similarity_threshold = similarity_threshold
+        self.splice = splice
+        self.output = output
+        self.ignore_unknown = ignore_unknown
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.requires_fit = True
+        return tags
+
+    def _validate(self, X: Any, *, reset: bool) -> Any:
+        return validate_data(
+            self, X, reset=reset, accept_sparse="csr", dtype=[np.float64, np.float32]
+        )
+
+    def fit(self, X: Any, y: Any = None) -> ConceptEditor:
+        """Resolve the concept names and the set of concepts to zero.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
+            Concept weights.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : ConceptEditor
+            The fitted editor.
+
+        Raises
+        ------
+        ValueError
+            If a name is not in the vocabulary (unless ``ignore_unknown``), the
+            weights carry no concept names while concepts are named, the
+            weights do not match ``splice``, or ``output="embedding"`` or a
+            neighbour expansion is asked for without ``splice``.
+        TypeError
+            If ``remove`` or ``keep`` is not a list of strings.
+        """
+        if self.output not in _OUTPUTS:
+            raise ValueError(f"`output` must be one of {_OUTPUTS}, got {self.output!r}")
+        _check_neighbor_params(self.n_neighbors, self.similarity_threshold)
+        remove = _name_list(self.remove, "remove")
+        keep = None if self.keep is None else _name_list(self.keep, "keep")
+        expand = self.n_neighbors > 0 or self.similarity_threshold is not None
+        X = self._validate(X, reset=True)
+        n_concepts = X.shape[1]
+        names_in = getattr(self, "feature_names_in_", None)
+
+        dictionary = None
+        if self.splice is not None:
+            names, dictionary = _splice_parts(self.splice)
+            if names.shape[0] != n_concepts:
+                raise ValueError(
+                    f"the weights have {n_concepts} columns but `splice` has "
+                    f"{names.shape[0]} concepts: give the weights this transformer produced"
+                )
+            if names_in is not None and not np.array_equal(names_in, names):
+                raise ValueError(
+                    "the DataFrame columns differ from the concepts of `splice` "
+                    "(get_feature_names_out()); they must be the same, in the same order"
+                )
+        elif names_in is not None:
+            names = np.asarray(names_in, dtype=object)
+        else:
+            names = None
+        if self.output == "embedding" and self.splice is None:
+            raise ValueError(
+                "output='embedding' needs `splice` (a fitted SpliceTransformer, wrapped in "
+                "sklearn.frozen.FrozenEstimator) to recompose embeddings"
+            )
+        if expand and self.splice is None:
+            raise ValueError(
+                "n_neighbors / similarity_threshold need `splice` (a fitted "
+                "SpliceTransformer) whose dictionary defines the neighbours"
+            )
+        if names is None and (remove or keep is not None):
+            raise ValueError(
+                "the concept weights carry no concept names, so the concepts to edit cannot "
+                "be found: give `splice=` (a fitted SpliceTransformer) or pass a pandas "
+                "DataFrame whose columns are the concepts (set_output(transform='pandas'))"
+            )
+
+        mask = np.ones(n_concepts, dtype=bool)
+        tables = []
+        if names is not None:
+            index = {str(n): i for i, n in enumerate(names)}
+            n_nb = self.n_neighbors
+            thr = self.similarity_threshold
+            if keep is not None:
+                kept = _lookup(keep, index, "keep", self.ignore_unknown)
+                table = self._expand(names, dictionary, kept, n_nb, thr, expand, "keep")
+                mask[:] = False
+                mask[[index[c] for c in table["concept"]]] = True
+                tables.append(table)
+            if remove:
+                removed = _lookup(remove, index, "remove", self.ignore_unknown)
+                table = self._expand(names, dictionary, removed, n_nb, thr, expand, "remove")
+                mask[[index[c] for c in table["concept"]]] = False
+                tables.append(table)
+            self.concepts_ = names
+        columns = ["query", "concept", "similarity", "rank", "action"]
+        self.neighbors_ = (
+            pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+        )
+        self.mask_ = mask
+        self.removed_concepts_ = names[~mask] if names is not None else np.array([], dtype=object)
+        self.splice_ = self.splice
+        return self
+
+    @staticmethod
+    def _expand(
+        names: np.ndarray,
+        dictionary: np.ndarray | None,
+        queries: list[int],
+        n_neighbors: int,
+        threshold: float | None,
+        expand: bool,
+        action: str,
+    ) -> pd.DataFrame:
+        if expand and dictionary is not None:
+            table = _neighbor_table(names, dictionary, queries, n_neighbors, threshold)
+        else:
+            table = _neighbor_table(names, np.zeros((len(names), 1)), queries, 0, None)
+        table["action"] = action
+        return table
+
+    def transform(self, X: Any) -> Any:
+        """Zero the selected concepts; return weights or recomposed embeddings.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
+            Concept weights with the columns seen in ``fit``.
+
+        Returns
+        -------
+        X_edited : sparse matrix, ndarray or DataFrame
+            With ``output="weights"``: the weights, removed concepts set to
+            zero (CSR for sparse input, a DataFrame of pandas sparse columns
+            when pandas output is configured). With ``output="embedding"``:
+            dense recomposed embeddings of shape (n_samples, d).
+        """
+        check_is_fitted(self)
+        X_in = X
+        X = self._validate(X, reset=False)
+        if sp.issparse(X):
+            W = sp.csr_matrix(X, copy=True)
+            W.data[~self.mask_[W.indices]] = 0
+            W.eliminate_zeros()
+        else:
+            W = X * self.mask_.astype(X.dtype)
+        if self.output == "embedding":
+            return np.asarray(self.splice_.inverse_transform(W))
+        if sp.issparse(W):
+            config = getattr(self, "_sklearn_output_config", {}).get(
+                "transform", get_config()["transform_output"]
+            )
+            if config == "pandas":
+                frame = pd.DataFrame.sparse.from_spmatrix(
+                    W, columns=list(self.get_feature_names_out())
+                )
+                if isinstance(X_in, pd.DataFrame):
+                    frame.index = X_in.index
+                return frame
+        return W
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input column names; only used when the editor has no concept
+            names of its own.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            The concepts for ``output="weights"``; ``concepteditor0``,
+            ``concepteditor1``, ... (one per embedding dimension) for
+            ``output="embedding"``.
+        """
+        check_is_fitted(self, "mask_")
+        if self.output == "embedding":
+            d = np.asarray(self.splice_.dictionary_).shape[1]
+            return np.asarray([f"concepteditor{i}" for i in range(d)], dtype=object)
+        if hasattr(self, "concepts_"):
+            if input_features is not None and not np.array_equal(
+                np.asarray(input_features, dtype=object), self.concepts_
+            ):
+                raise ValueError("input_features differ from the concepts seen in fit")
+            return np.asarray(self.concepts_, dtype=object).copy()
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            if input_features.shape != (self.n_features_in_,):
+                raise ValueError(
+                    f"input_features should have length {self.n_features_in_}, "
+                    f"got {input_features.shape}"
+                )
+            return input_features
+        return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+
+
+def project_out(
+    X: Any, directions: Any, *, normalize: bool = True, rcond: float = 1e-6
+) -> np.ndarray:
+    """Remove the span of ``directions`` from every row of ``X``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, d)
+        Dense embeddings.
+    directions : array-like of shape (k, d) or (d,)
+        Directions to remove (need not be orthogonal or unit norm).
+    normalize : bool, default=True
+        Rescale each projected row to unit norm (rows that become zero stay
+        zero).
+    rcond : float, default=1e-6
+        Directions whose component independent of the previous ones is below
+        ``rcond`` times the largest are treated as linearly dependent.
+
+    Returns
+    -------
+    X_projected : ndarray of shape (n_samples, d)
+        ``X`` minus its orthogonal projection onto the span of
+        ``directions``.
+
+    Raises
+    ------
+    ValueError
+        If the dimensions disagree or values are not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksplice.editing import project_out
+    >>> project_out(np.array([[1.0, 1.0]]), np.array([1.0, 0.0]))
+    array([[0., 1.]])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    U = np.atleast_2d(np.asarray(directions, dtype=np.float64))
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, d), got shape {X.shape}")
+    if U.ndim != 2 or U.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"directions have shape {U.shape} but X has {X.shape[1]} features; "
+            "they must have the same dimension"
+        )
+    if not (np.isfinite(X).all() and np.isfinite(U).all()):
+        raise ValueError("X and directions must hold finite values")
+    basis = _orthonormal_basis(U, rcond)
+    out = X - (X @ basis.T) @ basis
+    if normalize:
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        out = out / np.where(norms > 1e-12, norms, 1.0)
+    return out
+
+
+def _orthonormal_basis(U: np.ndarray, rcond: float) -> np.ndarray:
+    """Orthonormal rows spanning the rows of ``U`` (dependent rows dropped)."""
+    if U.shape[0] == 0:
+        return np.zeros((0, U.shape[1]))
+    _, s, vt = np.linalg.svd(U, full_matrices=False)
+    rank = int(np.sum(s > rcond * s.max())) if s.size and s.max() > 0 else 0
+    return vt[:rank]
+
+
+class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Remove concept directions from dense embeddings by orthogonal projection.
+
+    The baseline the SpLiCE paper compares concept editing against: each
+    embedding is projected onto the orthogonal complement of the text
+    embeddings of the named concepts, then renormalised. No decomposition is
+    involved, so the embedding space (and any downstream model) is unchanged.
+
+    Parameters
+    ----------
+    embedder : object, default=None
+        Text embedder (``embed_text(list[str]) -> (n, d)``) that embeds
+        ``concepts``; it must match the embeddings' model.
+    concepts : str or list of str, default=None
+        Concepts whose text-embedding directions are removed.
+    directions : array-like of shape (k, d), default=None
+        Directions to remove, instead of (or on top of) embedded concepts.
+    normalize : bool, default=True
+        Rescale projected embeddings to unit norm.
+
+    Attributes
+    ----------
+    directions_ : ndarray of shape (k, d)
+        The unit directions removed (embedded concepts first).
+    basis_ : ndarray of shape (r, d)
+        Orthonormal basis of their span (r <= k).
+    n_features_in_ : int
+        Embedding dimension.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of a DataFrame input.
+
+    See Also
+    --------
+    ConceptEditor : Removal in the sparse concept decomposition.
+    project_out : The function behind ``transform``.
+    """
+
+    def __init__(
+        self,
+        embedder: Any = None,
+        concepts: str | Sequence[str] | None = None,
+        *,
+        directions: Any = None,
+        normalize: bool = True,
+    ) -> None:
+        self.embedder = embedder
+        self.concepts = concepts
+        self.directions = directions
+        self.normalize = normalize
+
+    def fit(self, X: Any, y: Any = None) -> ConceptProjector:
+        """Embed the concepts and build the basis of the removed subspace.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Dense embeddings; only their dimension is used.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : ConceptProjector
+            The fitted projector.
+
+        Raises
+        ------
+        ValueError
+            If there is nothing to remove or the dimensions disagree.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        names = _name_list(self.concepts, "concepts")
+        parts = []
+        if names:
+            if not hasattr(self.embedder, "embed_text"):
+                raise TypeError(
+                    "`embedder` must have an embed_text(list[str]) method to embed `concepts`"
+                )
+            parts.append(np.asarray(self.embedder.embed_text(names), dtype=np.float64))
+        if self.directions is not None:
+            parts.append(np.atleast_2d(np.asarray(self.directions, dtype=np.float64)))
+        if not parts:
+            raise ValueError("nothing to remove: give `concepts` (with `embedder`) or `directions`")
+        for part in parts:
+            if part.ndim != 2 or part.shape[1] != X.shape[1]:
+                raise ValueError(
+                    f"concept directions have shape {part.shape} but X has {X.shape[1]} "
+                    "features; use the text model that matches the embeddings"
+                )
+        U = np.vstack(parts)
+        if not np.isfinite(U).all():
+            raise ValueError("concept directions must hold finite values")
+        norms = np.linalg.norm(U, axis=1, keepdims=True)
+        if np.any(norms == 0):
+            raise ValueError("a concept direction is the zero vector")
+        self.directions_ = U / norms
+        self.basis_ = _orthonormal_basis(self.directions_, 1e-6)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Project embeddings onto the orthogonal complement of the concepts.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Dense embeddings.
+
+        Returns
+        -------
+        X_projected : ndarray of shape (n_samples, d)
+            Projected (and, with ``normalize``, unit-norm) embeddings, in the
+            dtype of ``X``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        out = project_out(X, self.basis_, normalize=self.normalize)
+        return out.astype(X.dtype, copy=False)
