@@ -1,5 +1,49 @@
-"""sksplice: Sparse Linear Concept Embeddings (SpLiCE) for CLIP, as scikit-learn estimators."""
+"""sksplice: Sparse Linear Concept Embeddings (SpLiCE) for CLIP, as scikit-learn estimators.
+
+The public names are imported lazily (on first attribute access), so that
+``import sksplice`` and the command line's ``--help`` stay fast; torch and
+open_clip are only imported when an estimator is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
-__all__ = ["__version__"]
+_LAZY = {
+    "CLIPEmbedder": "embedders",
+    "SpliceTransformer": "transformer",
+    "ConceptEditor": "editing",
+    "ZeroShotClassifier": "zero_shot",
+    "load_vocabulary": "vocabulary",
+    "load_image_mean": "vocabulary",
+    "get_data_home": "_data",
+    "concept_profiles": "analysis",
+    "rank_concepts": "analysis",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._data import get_data_home
+    from .analysis import concept_profiles, rank_concepts
+    from .editing import ConceptEditor
+    from .embedders import CLIPEmbedder
+    from .transformer import SpliceTransformer
+    from .vocabulary import load_image_mean, load_vocabulary
+    from .zero_shot import ZeroShotClassifier
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sksplice' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
