@@ -24,7 +24,18 @@ _LAZY = {
     "rank_concepts": "analysis",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+__all__ = [
+    "CLIPEmbedder",
+    "ConceptEditor",
+    "SpliceTransformer",
+    "ZeroShotClassifier",
+    "__version__",
+    "concept_profiles",
+    "get_data_home",
+    "load_image_mean",
+    "load_vocabulary",
+    "rank_concepts",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._data import get_data_home
