@@ -1,0 +1,626 @@
+"""Tests of sksplice.embedders.CLIPEmbedder with a tiny randomly initialised open_clip model."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from sksplice import embedders
+from sksplice.embedders import (
+    CLIPEmbedder,
+    InvalidImageError,
+    SkippedInput,
+    SkippedInputWarning,
+)
+
+TESTS_DATA = Path(__file__).resolve().parent / "data"
+TEXTS = ["a photo of a dog", "a cat", "", "an astronaut riding a horse", "x" * 500]
+
+
+@pytest.fixture
+def make_embedder(tiny_clip_model):
+    def make(**params):
+        params.setdefault("model", tiny_clip_model)
+        params.setdefault("pretrained", None)
+        params.setdefault("device", "cpu")
+        return CLIPEmbedder(**params)
+
+    return make
+
+
+def random_images(n: int, seed: int = 0, size: tuple[int, int] = (40, 52)) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, size=(*size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+def save_png(path: Path, array: np.ndarray) -> Path:
+    Image.fromarray(array).save(path)
+    return path
+
+
+# ---------------------------------------------------------------- basics
+
+
+def test_image_embeddings_shape_dtype_unit_norm(make_embedder):
+    embedder = make_embedder().fit(None)
+    Z = embedder.transform(random_images(5))
+    assert Z.shape == (5, 32)
+    assert Z.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, atol=1e-5)
+    assert embedder.embedding_dim_ == 32
+    # different images give different embeddings
+    assert np.abs(Z[0] - Z[1]).max() > 1e-3
+
+
+def test_text_embeddings_shape_dtype_unit_norm(make_embedder):
+    embedder = make_embedder(modality="text")
+    Z = embedder.fit_transform(TEXTS)
+    assert Z.shape == (len(TEXTS), 32)
+    assert Z.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(Z, embedder.embed_text(TEXTS))
+    # embed_text works whatever the modality
+    np.testing.assert_allclose(make_embedder().embed_text(TEXTS), Z, atol=1e-6)
+
+
+def test_embed_images_regardless_of_modality(make_embedder):
+    images = random_images(3)
+    Z_image = make_embedder().transform(images)
+    Z_text_mode = make_embedder(modality="text").embed_images(images)
+    np.testing.assert_allclose(Z_text_mode, Z_image, atol=1e-6)
+
+
+def test_batch_size_invariance(make_embedder):
+    images = random_images(10, seed=1)
+    one = make_embedder(batch_size=1).transform(images)
+    seven = make_embedder(batch_size=7).transform(images)
+    np.testing.assert_allclose(one, seven, atol=1e-5)
+    texts = [f"text number {i}" for i in range(10)]
+    np.testing.assert_allclose(
+        make_embedder(batch_size=1).embed_text(texts),
+        make_embedder(batch_size=7).embed_text(texts),
+        atol=1e-5,
+    )
+
+
+def test_paths_pil_and_arrays_agree(make_embedder, tmp_path):
+    arrays = random_images(3, seed=2)
+    paths = [save_png(tmp_path / f"img{i}.png", a) for i, a in enumerate(arrays)]
+    embedder = make_embedder()
+    from_arrays = embedder.transform(arrays)
+    np.testing.assert_allclose(embedder.transform(paths), from_arrays, atol=1e-6)
+    np.testing.assert_allclose(embedder.transform([str(p) for p in paths]), from_arrays, atol=1e-6)
+    pil = [Image.fromarray(a) for a in arrays]
+    np.testing.assert_allclose(embedder.transform(pil), from_arrays, atol=1e-6)
+    np.testing.assert_allclose(embedder.transform(np.stack(arrays)), from_arrays, atol=1e-6)
+
+
+def test_containers(make_embedder, tmp_path):
+    pd = pytest.importorskip("pandas")
+    arrays = random_images(2, seed=3)
+    paths = [str(save_png(tmp_path / f"c{i}.png", a)) for i, a in enumerate(arrays)]
+    embedder = make_embedder()
+    expected = embedder.transform(paths)
+    np.testing.assert_allclose(embedder.transform(pd.Series(paths)), expected, atol=1e-6)
+    np.testing.assert_allclose(embedder.transform(pd.DataFrame({"p": paths})), expected, atol=1e-6)
+    np.testing.assert_allclose(embedder.transform(np.array(paths)), expected, atol=1e-6)
+    np.testing.assert_allclose(embedder.transform(tuple(paths)), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        embedder.transform(pd.DataFrame({"a": paths, "b": paths}))
+
+
+def test_transform_works_unfitted_and_fit_does_not_read_X(make_embedder):
+    embedder = make_embedder()
+    Z = embedder.transform(random_images(2))
+    assert Z.shape == (2, 32)
+    assert embedder.fit("not even images") is embedder
+
+
+def test_pipeline_with_labels(make_embedder):
+    images = random_images(12, seed=4)
+    y = np.array([0, 1] * 6)
+    pipe = make_pipeline(make_embedder(), LogisticRegression()).fit(images, y)
+    assert pipe.predict(images).shape == (12,)
+
+
+def test_feature_names_and_pandas_output(make_embedder):
+    pytest.importorskip("pandas")
+    embedder = make_embedder()
+    names = embedder.get_feature_names_out()
+    assert list(names) == [f"clip{i}" for i in range(32)]
+    frame = embedder.set_output(transform="pandas").fit_transform(random_images(3))
+    assert list(frame.columns) == list(names)
+    assert frame.shape == (3, 32)
+
+
+def test_precision_on_cpu(make_embedder):
+    images = random_images(4, seed=5)
+    fp32 = make_embedder().transform(images)
+    with pytest.warns(UserWarning, match="fp16"):
+        fp16 = make_embedder(precision="fp16").transform(images)
+    np.testing.assert_array_equal(fp16, fp32)
+    bf16_embedder = make_embedder(precision="bf16")
+    bf16 = bf16_embedder.transform(images)
+    assert bf16.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(bf16, axis=1), 1.0, atol=1e-5)
+    cosine = np.sum(bf16 * fp32, axis=1)
+    assert np.all(cosine > 0.98)
+    assert not np.array_equal(bf16, fp32)
+    assert bf16_embedder.cache_key().endswith("/bf16")
+    assert not make_embedder().cache_key().endswith("/bf16")
+
+
+def test_verbose_progress_bar(make_embedder, capsys):
+    make_embedder(verbose=False).embed_text(["a", "b"])
+    assert "CLIP texts" not in capsys.readouterr().err
+    make_embedder(verbose=True).embed_text(["a", "b"])
+    assert "CLIP texts" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- image modes
+
+
+def _embed_file(embedder, path) -> np.ndarray:
+    Z = embedder.transform([path])
+    assert np.all(np.isfinite(Z))
+    return Z[0]
+
+
+def test_grayscale_and_palette_and_rgba_images(make_embedder, tmp_path):
+    embedder = make_embedder()
+    rng = np.random.default_rng(6)
+    gray = rng.integers(0, 256, size=(30, 34), dtype=np.uint8)
+    gray_rgb = np.repeat(gray[:, :, None], 3, axis=2)
+    expected_gray = embedder.transform([gray_rgb])[0]
+
+    Image.fromarray(gray).save(tmp_path / "gray.png")
+    np.testing.assert_allclose(_embed_file(embedder, tmp_path / "gray.png"), expected_gray, atol=1e-6)
+    np.testing.assert_allclose(embedder.transform([gray])[0], expected_gray, atol=1e-6)
+    np.testing.assert_allclose(embedder.transform([gray[:, :, None]])[0], expected_gray, atol=1e-6)
+
+    # 16-bit grayscale: value v * 257 must look like the 8-bit value v
+    sixteen = Image.fromarray(gray.astype(np.uint16) * 257)
+    assert sixteen.mode.startswith("I;16")
+    sixteen.save(tmp_path / "gray16.png")
+    with Image.open(tmp_path / "gray16.png") as reopened:
+        assert reopened.mode in ("I;16", "I")
+    np.testing.assert_allclose(
+        _embed_file(embedder, tmp_path / "gray16.png"), expected_gray, atol=1e-6
+    )
+    np.testing.assert_allclose(embedder.transform([sixteen])[0], expected_gray, atol=1e-6)
+
+    color = rng.integers(0, 256, size=(30, 34, 3), dtype=np.uint8)
+    expected_color = embedder.transform([color])[0]
+    # RGBA: alpha is dropped
+    rgba = np.concatenate([color, rng.integers(0, 256, size=(30, 34, 1), dtype=np.uint8)], axis=2)
+    Image.fromarray(rgba).save(tmp_path / "rgba.png")
+    np.testing.assert_allclose(_embed_file(embedder, tmp_path / "rgba.png"), expected_color, atol=1e-6)
+    np.testing.assert_allclose(embedder.transform([rgba])[0], expected_color, atol=1e-6)
+
+    # palette, with and without transparency
+    palette = Image.fromarray(color).quantize(colors=16)
+    palette_rgb = np.asarray(palette.convert("RGB"))
+    expected_palette = embedder.transform([palette_rgb])[0]
+    palette.save(tmp_path / "palette.png")
+    np.testing.assert_allclose(
+        _embed_file(embedder, tmp_path / "palette.png"), expected_palette, atol=1e-6
+    )
+    palette.save(tmp_path / "palette_t.png", transparency=0)
+    with Image.open(tmp_path / "palette_t.png") as reopened:
+        assert reopened.mode == "P" and "transparency" in reopened.info
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(
+            _embed_file(embedder, tmp_path / "palette_t.png"), expected_palette, atol=1e-6
+        )
+
+    # bilevel, gray with alpha and CMYK files decode to finite unit embeddings
+    Image.fromarray(gray).convert("1").save(tmp_path / "bilevel.png")
+    Image.fromarray(gray).convert("LA").save(tmp_path / "la.png")
+    Image.fromarray(color).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Z = embedder.transform([tmp_path / "bilevel.png", tmp_path / "la.png", tmp_path / "cmyk.jpg"])
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(Z[1], expected_gray, atol=1e-6)
+
+
+def test_exif_orientation_is_applied(make_embedder, tmp_path):
+    embedder = make_embedder()
+    image = random_images(1, seed=7, size=(20, 36))[0]
+    exif = Image.Exif()
+    exif[0x0112] = 3  # rotated by 180 degrees
+    Image.fromarray(image).save(tmp_path / "rotated.png", exif=exif)
+    expected = embedder.transform([np.ascontiguousarray(image[::-1, ::-1])])[0]
+    plain = embedder.transform([image])[0]
+    got = _embed_file(embedder, tmp_path / "rotated.png")
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert np.abs(got - plain).max() > 1e-4
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_empty_and_single_inputs(make_embedder):
+    embedder = make_embedder()
+    with pytest.raises(ValueError, match="empty"):
+        embedder.transform([])
+    with pytest.raises(ValueError, match="empty"):
+        embedder.embed_text([])
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        embedder.transform("cat.jpg")
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        embedder.embed_text("a cat")
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        embedder.transform(Image.new("RGB", (4, 4)))
+    with pytest.raises(TypeError, match="sequence"):
+        embedder.transform(42)
+
+
+def test_mixed_and_unsupported_types_name_the_index(make_embedder, tmp_path):
+    embedder = make_embedder()
+    arrays = random_images(3)
+    path = save_png(tmp_path / "a.png", arrays[0])
+    with pytest.raises(TypeError, match=r"input 2 is a PIL image"):
+        embedder.transform([arrays[0], arrays[1], Image.fromarray(arrays[2])])
+    with pytest.raises(TypeError, match=r"input 1 is a numpy array"):
+        embedder.transform([path, arrays[1]])
+    with pytest.raises(TypeError, match=r"input 1 is a int"):
+        embedder.transform([arrays[0], 7])
+    with pytest.raises(TypeError, match=r"input 0 .*float64"):
+        embedder.transform([arrays[0] / 255.0])
+    with pytest.raises(ValueError, match=r"input 1 .*shape \(4, 4, 2\)"):
+        embedder.transform([arrays[0], np.zeros((4, 4, 2), np.uint8)])
+    with pytest.raises(ValueError, match="shape"):
+        embedder.transform(np.zeros((2, 8, 8, 3), np.float32)[..., 0])
+    with pytest.raises(TypeError, match=r"text input 1 is a NoneType"):
+        embedder.embed_text(["a", None])
+
+
+def test_text_given_to_image_embedder(make_embedder):
+    with pytest.raises(ValueError, match="modality='text'"):
+        make_embedder().transform(["a photo of a dog", "a cat"])
+    with pytest.raises(ValueError, match="embed_text"):
+        make_embedder(modality="text").embed_images(["a photo of a dog"])
+
+
+def test_bad_files_name_index_and_path(make_embedder, tmp_path):
+    embedder = make_embedder()
+    good = save_png(tmp_path / "good.png", random_images(1)[0])
+    missing = tmp_path / "missing.png"
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "notes.png").write_text("this is not an image")
+    png = io.BytesIO()
+    Image.fromarray(random_images(1, size=(64, 64))[0]).save(png, format="PNG")
+    (tmp_path / "truncated.png").write_bytes(png.getvalue()[: len(png.getvalue()) // 2])
+    jpeg = io.BytesIO()
+    Image.fromarray(random_images(1, size=(64, 64))[0]).save(jpeg, format="JPEG")
+    (tmp_path / "truncated.jpg").write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
+
+    cases = [
+        (missing, FileNotFoundError, "not found"),
+        (tmp_path / "folder", IsADirectoryError, "directory"),
+        (tmp_path / "notes.png", InvalidImageError, "not an image"),
+        (tmp_path / "truncated.png", InvalidImageError, "truncated"),
+        (tmp_path / "truncated.jpg", InvalidImageError, "truncated"),
+    ]
+    for bad, error, words in cases:
+        with pytest.raises(error, match=words) as info:
+            embedder.transform([good, good, bad])
+        assert "input 2" in str(info.value)
+        assert str(bad) in str(info.value)
+
+
+def test_one_bad_file_among_many(make_embedder, tmp_path):
+    arrays = random_images(1)
+    good = save_png(tmp_path / "good.png", arrays[0])
+    paths = [good] * 50
+    paths[37] = tmp_path / "gone.png"
+    with pytest.raises(FileNotFoundError, match=r"input 37 .*gone\.png"):
+        make_embedder(batch_size=8).transform(paths)
+
+
+def test_decompression_bomb(make_embedder, tmp_path, monkeypatch):
+    save_png(tmp_path / "big.png", np.zeros((40, 40, 3), np.uint8))  # 1600 pixels
+    embedder = make_embedder()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL warns above 1000, fails above 2000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with pytest.raises(InvalidImageError, match=r"input 0 .*big\.png.*MAX_IMAGE_PIXELS"):
+            embedder.transform([tmp_path / "big.png"])
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
+    with pytest.raises(InvalidImageError, match=r"big\.png.*decompression-bomb"):
+        embedder.transform([tmp_path / "big.png"])
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    assert embedder.transform([tmp_path / "big.png"]).shape == (1, 32)
+
+
+def test_on_error_skip(make_embedder, tmp_path):
+    arrays = random_images(3, seed=8)
+    paths = [save_png(tmp_path / f"ok{i}.png", a) for i, a in enumerate(arrays)]
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG not really")
+    inputs = [paths[0], tmp_path / "bad.png", paths[1], tmp_path / "missing.png", paths[2]]
+    embedder = make_embedder(on_error="skip", batch_size=2)
+    expected = embedder.transform(paths)
+
+    with pytest.warns(SkippedInputWarning, match="skipped 2 of 5") as record:
+        Z = embedder.transform(inputs)
+    assert Z.shape == (5, 32)
+    assert np.isnan(Z[[1, 3]]).all()
+    np.testing.assert_allclose(Z[[0, 2, 4]], expected, atol=1e-6)
+    skipped = next(w.message for w in record if isinstance(w.message, SkippedInputWarning)).skipped
+    assert [s.index for s in skipped] == [1, 3]
+    assert all(isinstance(s, SkippedInput) for s in skipped)
+    assert "bad.png" in skipped[0].item and "missing.png" in skipped[1].item
+    assert "not found" in skipped[1].reason
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Z2, skipped2 = embedder.embed_images(inputs, return_skipped=True)
+    np.testing.assert_array_equal(Z2, Z)
+    assert skipped2 == list(skipped)
+    _, none_skipped = embedder.embed_images(paths, return_skipped=True)
+    assert none_skipped == []
+
+    # type errors are not skipped
+    with pytest.raises(TypeError, match="mixed"):
+        embedder.transform([paths[0], arrays[0]])
+
+
+# ---------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "words"),
+    [
+        ({"modality": "audio"}, ValueError, "modality"),
+        ({"precision": "fp8"}, ValueError, "precision"),
+        ({"on_error": "ignore"}, ValueError, "on_error"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 2.5}, ValueError, "batch_size"),
+        ({"batch_size": True}, ValueError, "batch_size"),
+        ({"device": "tpu-ish"}, ValueError, "device"),
+        ({"device": 3.0}, TypeError, "device"),
+        ({"model": "ViT-B-33"}, ValueError, r"Close matches: 'ViT-B-32'"),
+        ({"model": 32}, TypeError, "model"),
+        ({"pretrained": 5}, TypeError, "pretrained"),
+        ({"cache_dir": 5}, TypeError, "cache_dir"),
+    ],
+)
+def test_invalid_parameters(make_embedder, params, error, words):
+    embedder = make_embedder(**params)  # __init__ stores, does not validate
+    for key, value in params.items():
+        assert getattr(embedder, key) is value
+    with pytest.raises(error, match=words):
+        embedder.fit(None)
+    with pytest.raises(error, match=words):
+        embedder.embed_text(["a"])
+
+
+def test_unknown_pretrained_tag_lists_tags(make_embedder):
+    with pytest.raises(ValueError, match=r"laion2b_s34b_b79k.*Close matches"):
+        CLIPEmbedder("ViT-B-32", pretrained="laion2b_s34b").fit()
+    with pytest.raises(ValueError, match="no pretrained tags"):
+        make_embedder(pretrained="openai").fit()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
+def test_cuda_requested_without_cuda(make_embedder):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        make_embedder(device="cuda").fit()
+    assert make_embedder(device="auto").transform(random_images(1)).shape == (1, 32)
+
+
+def test_cache_key(make_embedder, tmp_path):
+    key = CLIPEmbedder("ViT-B/32", pretrained="LAION2B-S34B-B79K").cache_key()
+    assert key == "open_clip/ViT-B-32/laion2b_s34b_b79k"
+    assert CLIPEmbedder("ViT-B-32", pretrained="openai").cache_key() != key
+    random_key = make_embedder().cache_key()
+    assert "random-init-seed0" in random_key
+    assert random_key == make_embedder(batch_size=3, modality="text").cache_key()
+
+
+# ---------------------------------------------------------------- model cache, pickling
+
+
+def test_model_loaded_lazily_and_shared(make_embedder):
+    first, second = make_embedder(), make_embedder(modality="text", batch_size=3)
+    assert first._config().model_key() == second._config().model_key()
+    assert embedders._load_model(first._config()) is embedders._load_model(second._config())
+    assert not any(isinstance(v, torch.nn.Module) for v in vars(first).values())
+    other_device_string = make_embedder(device="auto") if not torch.cuda.is_available() else None
+    if other_device_string is not None:
+        assert embedders._load_model(other_device_string._config()) is embedders._load_model(
+            first._config()
+        )
+
+
+def test_concurrent_loading_creates_one_model(make_embedder, monkeypatch):
+    embedders.clear_model_cache()
+    calls = []
+    real_create = embedders._create_model
+
+    def slow_create(config):
+        calls.append(config)
+        time.sleep(0.2)
+        return real_create(config)
+
+    monkeypatch.setattr(embedders, "_create_model", slow_create)
+    config = make_embedder()._config()
+    results = [None] * 6
+
+    def work(i):
+        results[i] = embedders._load_model(config)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert all(r is results[0] for r in results)
+
+
+def test_random_init_is_deterministic_after_cache_clear(make_embedder):
+    embedder = make_embedder(modality="text")
+    before = embedder.transform(TEXTS)
+    old_model = embedders._load_model(embedder._config())
+    embedders.clear_model_cache()
+    after = embedder.transform(TEXTS)
+    assert embedders._load_model(embedder._config()) is not old_model
+    np.testing.assert_array_equal(before, after)
+    # seeding does not disturb the caller's random stream
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    embedders.clear_model_cache()
+    embedder.transform(TEXTS)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_pickle_clone_joblib_small_and_reload(make_embedder, tmp_path):
+    embedder = make_embedder(modality="text").fit(None)
+    expected = embedder.transform(TEXTS)
+    model = embedders._load_model(embedder._config())
+
+    blob = pickle.dumps(embedder)
+    assert len(blob) < 100_000
+    restored = pickle.loads(blob)
+    assert restored.embedding_dim_ == 32
+    np.testing.assert_array_equal(restored.transform(TEXTS), expected)
+    assert embedders._load_model(restored._config()) is model
+
+    joblib.dump(embedder, tmp_path / "embedder.joblib")
+    assert (tmp_path / "embedder.joblib").stat().st_size < 100_000
+    embedders.clear_model_cache()  # as in a fresh process: reload on use
+    loaded = joblib.load(tmp_path / "embedder.joblib")
+    np.testing.assert_array_equal(loaded.transform(TEXTS), expected)
+
+    cloned = clone(embedder)
+    assert cloned.get_params() == embedder.get_params()
+    assert not hasattr(cloned, "embedding_dim_")
+    np.testing.assert_array_equal(cloned.transform(TEXTS), expected)
+
+
+def test_checkpoint_file_as_pretrained(make_embedder, tmp_path):
+    reference = make_embedder(modality="text")
+    expected = reference.transform(TEXTS)
+    state = embedders._load_model(reference._config()).model.state_dict()
+    checkpoint = tmp_path / "tiny.pt"
+    torch.save(state, checkpoint)
+    from_file = make_embedder(modality="text", pretrained=str(checkpoint))
+    np.testing.assert_allclose(from_file.transform(TEXTS), expected, atol=1e-6)
+    key = from_file.cache_key()
+    assert key.startswith("open_clip/sksplice-test-tiny/file-sha256-")
+    # a different file content changes the key
+    state = {k: v + 0.01 if v.is_floating_point() else v for k, v in state.items()}
+    other = tmp_path / "other.pt"
+    torch.save(state, other)
+    assert make_embedder(pretrained=other).cache_key() != key
+
+
+# ---------------------------------------------------------------- pretrained weights
+
+
+def test_download_failure_is_a_clear_error(monkeypatch, tmp_path):
+    import open_clip
+
+    def refuse(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(open_clip, "download_pretrained", refuse)
+    embedder = CLIPEmbedder("ViT-B-32", pretrained="openai", device="cpu", cache_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="could not be downloaded") as info:
+        embedder.embed_text(["a"])
+    message = str(info.value)
+    assert "'ViT-B-32'" in message and "'openai'" in message
+    assert str(tmp_path) in message
+    assert "network is unreachable" in message
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_real_download_fails_fast_offline(tmp_path):
+    if os.environ.get("HF_HUB_OFFLINE") != "1":
+        pytest.skip("needs HF_HUB_OFFLINE=1 so that the Hugging Face client fails fast")
+    embedder = CLIPEmbedder(
+        "ViT-B-32", pretrained="laion2b_s34b_b79k", device="cpu", cache_dir=tmp_path
+    )
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match=r"'ViT-B-32'.*'laion2b_s34b_b79k'.*could not"):
+        embedder.transform(random_images(1))
+    assert time.perf_counter() - start < 60
+
+
+# ---------------------------------------------------------------- model configs from the environment
+
+
+def test_model_configs_env_in_subprocess(make_embedder, tmp_path):
+    config = json.loads((TESTS_DATA / "sksplice-test-tiny.json").read_text())
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "sksplice-env-tiny.json").write_text(json.dumps(config))
+    script = (
+        "import sys, numpy as np\n"
+        "from sksplice.embedders import CLIPEmbedder\n"
+        "for name in ('sksplice-test-tiny', 'sksplice-env-tiny'):\n"
+        "    e = CLIPEmbedder(name, pretrained=None, modality='text', device='cpu')\n"
+        "    np.save(sys.argv[1] + '/' + name + '.npy', e.transform(sys.argv[2:]))\n"
+    )
+    env = dict(os.environ)
+    env[embedders.MODEL_CONFIGS_ENV] = os.pathsep.join(
+        [str(TESTS_DATA / "sksplice-test-tiny.json"), str(folder)]
+    )
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS_DATA.parents[1]), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), *TEXTS[:3]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = make_embedder(modality="text").transform(TEXTS[:3])
+    # same seeded random initialisation in another process
+    np.testing.assert_allclose(np.load(tmp_path / "sksplice-test-tiny.npy"), expected, atol=1e-5)
+    np.testing.assert_allclose(np.load(tmp_path / "sksplice-env-tiny.npy"), expected, atol=1e-5)
+
+
+def test_model_configs_env_errors(make_embedder, monkeypatch, tmp_path):
+    monkeypatch.setenv(embedders.MODEL_CONFIGS_ENV, str(tmp_path / "nowhere.json"))
+    with pytest.raises(ValueError, match=r"SKSPLICE_MODEL_CONFIGS.*nowhere\.json"):
+        make_embedder().fit()
+    (tmp_path / "broken.json").write_text("{not json")
+    monkeypatch.setenv(embedders.MODEL_CONFIGS_ENV, str(tmp_path / "broken.json"))
+    with pytest.raises(ValueError, match=r"broken\.json.*not a readable JSON"):
+        make_embedder().fit()
+
+
+# ---------------------------------------------------------------- GPU
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_half_precision_on_cuda(make_embedder, precision):
+    images = random_images(6, seed=9)
+    reference = make_embedder(device="cpu").transform(images)
+    fp32 = make_embedder(device="cuda").transform(images)
+    np.testing.assert_allclose(fp32, reference, atol=1e-4)
+    half = make_embedder(device="cuda", precision=precision).transform(images)
+    assert half.dtype == np.float32
+    assert np.all(np.sum(half * reference, axis=1) > 0.98)
+    assert make_embedder(device="auto")._config().device == "cuda"
