@@ -191,7 +191,9 @@ def test_grayscale_and_palette_and_rgba_images(make_embedder, tmp_path):
     expected_gray = embedder.transform([gray_rgb])[0]
 
     Image.fromarray(gray).save(tmp_path / "gray.png")
-    np.testing.assert_allclose(_embed_file(embedder, tmp_path / "gray.png"), expected_gray, atol=1e-6)
+    np.testing.assert_allclose(
+        _embed_file(embedder, tmp_path / "gray.png"), expected_gray, atol=1e-6
+    )
     np.testing.assert_allclose(embedder.transform([gray])[0], expected_gray, atol=1e-6)
     np.testing.assert_allclose(embedder.transform([gray[:, :, None]])[0], expected_gray, atol=1e-6)
 
@@ -211,7 +213,9 @@ def test_grayscale_and_palette_and_rgba_images(make_embedder, tmp_path):
     # RGBA: alpha is dropped
     rgba = np.concatenate([color, rng.integers(0, 256, size=(30, 34, 1), dtype=np.uint8)], axis=2)
     Image.fromarray(rgba).save(tmp_path / "rgba.png")
-    np.testing.assert_allclose(_embed_file(embedder, tmp_path / "rgba.png"), expected_color, atol=1e-6)
+    np.testing.assert_allclose(
+        _embed_file(embedder, tmp_path / "rgba.png"), expected_color, atol=1e-6
+    )
     np.testing.assert_allclose(embedder.transform([rgba])[0], expected_color, atol=1e-6)
 
     # palette, with and without transparency
@@ -566,7 +570,7 @@ def test_real_download_fails_fast_offline(tmp_path):
     assert time.perf_counter() - start < 60
 
 
-# ---------------------------------------------------------------- model configs from the environment
+# ---------------------------------------------------------------- configs from the environment
 
 
 def test_model_configs_env_in_subprocess(make_embedder, tmp_path):
