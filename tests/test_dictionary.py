@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from _helpers_transformer import CountingEmbedder, KeylessEmbedder
 
 from sksplice import dictionary as dictionary_module
 from sksplice.dictionary import (
@@ -18,6 +17,11 @@ from sksplice.dictionary import (
     l2_normalize,
     vocabulary_hash,
 )
+
+try:  # whether or not tests/ is a package
+    from ._helpers_transformer import CountingEmbedder, KeylessEmbedder
+except ImportError:
+    from _helpers_transformer import CountingEmbedder, KeylessEmbedder
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,863 @@
+"""SpliceTransformer: dense embeddings to sparse concept weights and back."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import numbers
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from sklearn import get_config
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .dictionary import build_dictionary, embed_vocabulary, l2_normalize
+
+__all__ = ["SpliceTransformer"]
+
+_LASSO_CACHE_SIZE = 4
+_lasso_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_lasso_lock = threading.Lock()
+
+#: Relative tolerance on the mean l0 accepted by the ``target_l0`` calibration.
+_L0_RTOL = 0.10
+#: Penalties tried by the calibration span [_LOWEST_PENALTY_FRACTION, 1] x the
+#: smallest penalty that zeroes every code of the calibration sample.
+_LOWEST_PENALTY_FRACTION = 1e-4
+_MAX_BISECTIONS = 40
+
+
+def _shared_lasso(dictionary: np.ndarray, digest: str, device: Any) -> Any:
+    """A ``NonNegLasso`` for ``dictionary``, shared in process by content and device."""
+    from .solvers import NonNegLasso
+
+    key = (digest, dictionary.shape, str(dictionary.dtype), str(device))
+    with _lasso_lock:
+        lasso = _lasso_cache.get(key)
+        if lasso is not None:
+            _lasso_cache.move_to_end(key)
+            return lasso
+    lasso = NonNegLasso(dictionary, device=device)
+    with _lasso_lock:
+        _lasso_cache[key] = lasso
+        _lasso_cache.move_to_end(key)
+        while len(_lasso_cache) > _LASSO_CACHE_SIZE:
+            _lasso_cache.popitem(last=False)
+    return lasso
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).hexdigest()
+
+
+def _is_dataframe(X: Any) -> bool:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        return False
+    return isinstance(X, pd.DataFrame)
+
+
+def _check_finite_rows(X: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(X).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(str(int(r)) for r in rows[:5])
+        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+        raise ValueError(
+            f"{what} holds NaN or infinite values in {rows.size} row(s): {shown}{more}. "
+            "Drop or repair those rows first."
+        )
+
+
+class SpliceTransformer(TransformerMixin, BaseEstimator):
+    """Sparse Linear Concept Embeddings (SpLiCE) as a scikit-learn transformer.
+
+    Each dense embedding ``x`` (an image or text embedding of a CLIP-like
+    model) is decomposed into a sparse, non-negative combination of concept
+    embeddings::
+
+        v = normalise(normalise(x) - mean_)
+        w = argmin_{w >= 0} ||D^T w - v||^2 + l1_penalty * ||w||_1
+
+    where ``D`` (:attr:`dictionary_`) holds the text embeddings of a
+    vocabulary of concepts, each L2-normalised, centred by the mean of all
+    concept embeddings and L2-normalised again. ``transform`` returns the
+    weights ``w``; ``inverse_transform`` recomposes
+    ``normalise(normalise(w @ D) + mean_)``.
+
+    Parameters
+    ----------
+    embedder : object, default=None
+        Text embedder used to embed the vocabulary: anything with
+        ``embed_text(list[str]) -> ndarray (n, d)`` (for example
+        :class:`sksplice.embedders.CLIPEmbedder`). If it also has
+        ``cache_key()``, the embedded vocabulary is cached on disk under the
+        data home as well as in process. Not needed when
+        ``concept_embeddings`` is given. For ``image_mean="pretrained"`` it
+        must also have ``model`` and ``pretrained`` attributes.
+    vocabulary : str, path or list of str, default="laion"
+        The concepts: a published vocabulary name (``"laion"``,
+        ``"laion_bigrams"``, ``"mscoco"``), a path to a text file with one
+        concept per line, or a list of concept strings. A list must hold
+        distinct, non-blank strings (an error names any offender); named
+        vocabularies and files are cleaned by
+        :func:`sksplice.vocabulary.load_vocabulary`.
+    vocabulary_size : int or None, default=10000
+        Number of concepts kept: the most frequent ones of a named vocabulary,
+        the first ones of a file or list (an upper bound for those). ``None``
+        keeps all.
+    concept_embeddings : array-like of shape (n_concepts, d), default=None
+        Precomputed raw text embeddings of the full vocabulary (one row per
+        concept, in vocabulary order, before any truncation to
+        ``vocabulary_size``). When given, no embedder is called.
+    l1_penalty : float, default=0.25
+        Weight of the L1 penalty; larger values give sparser codes. Ignored
+        when ``target_l0`` is set.
+    target_l0 : float, default=None
+        If set, ``fit`` searches the penalty (bisection on its logarithm, on a
+        sample of at most ``calibration_samples`` rows of ``X``, warm-started)
+        so that the mean number of non-zero weights is within ±10% of this
+        value, and stores it in :attr:`l1_penalty_`.
+    solver : str, default="auto"
+        Solver passed to :meth:`sksplice.solvers.NonNegLasso.solve`.
+    device : str, default="auto"
+        Torch device of the solver (``"auto"``: CUDA when available).
+    tol : float, default=1e-6
+        Relative duality gap at which a row's solution is accepted.
+    max_iter : int, default=None
+        Iteration limit of the solver; ``None`` uses the solver's default.
+    image_mean : None, "pretrained" or array-like of shape (d,), default=None
+        Centre of the modality being decomposed. ``None`` learns it in ``fit``
+        as the mean of the L2-normalised rows of ``X`` (for text, fitting on
+        text embeddings learns the text centre); ``"pretrained"`` loads the
+        authors' published mean for ``embedder.model`` and
+        ``embedder.pretrained``; an array is used as given.
+    output : {"sparse", "dense"}, default="sparse"
+        Container of ``transform``: a SciPy CSR matrix or a dense ndarray.
+        With ``set_output(transform="pandas")``, ``"sparse"`` gives a
+        DataFrame of pandas sparse columns and ``"dense"`` an ordinary
+        DataFrame; columns are the concepts either way.
+    data_home : str or path-like, default=None
+        Data home for vocabularies, image means and the dictionary cache (see
+        :func:`sksplice._data.get_data_home`).
+    calibration_samples : int, default=2000
+        Largest number of rows of ``X`` used to calibrate ``target_l0``.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the calibration sample.
+    memory_budget : int, default=None
+        Passed to the solver (bytes it may use per batch); ``None`` uses the
+        solver's default.
+    verbose : bool, default=False
+        Print progress of vocabulary embedding and calibration.
+
+    Attributes
+    ----------
+    concepts_ : ndarray of shape (n_concepts,), dtype object
+        The concept strings, in dictionary order.
+    dictionary_ : ndarray of shape (n_concepts, d), float32
+        Centred, unit-norm concept embeddings.
+    concept_mean_ : ndarray of shape (d,)
+        Mean of the L2-normalised raw concept embeddings (the text centre of
+        the vocabulary).
+    mean_ : ndarray of shape (d,), float32
+        Centre of the decomposed modality (see ``image_mean``).
+    l1_penalty_ : float
+        Penalty used by ``transform``: ``l1_penalty``, or the calibrated one.
+    calibration_l0_ : float
+        Mean l0 reached on the calibration sample (only with ``target_l0``).
+    n_features_in_ : int
+        Number of features of ``X``: the embedding dimension ``d``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names of ``X`` when it was a DataFrame with string columns.
+
+    See Also
+    --------
+    sksplice.solvers.NonNegLasso : The solver behind ``transform``.
+    sksplice.dictionary.embed_vocabulary : The cached vocabulary embedding.
+
+    Notes
+    -----
+    ``transform`` returns float64 weights for float64 input and float32
+    weights for any other input. A row whose centred embedding is zero (for
+    example the only row of a one-sample fit with ``image_mean=None``) gets
+    all-zero weights; ``inverse_transform`` maps an all-zero row of weights to
+    ``normalise(mean_)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> concepts = ["red", "car", "dog", "beach", "sky", "tree"]
+    >>> raw = rng.normal(size=(6, 8))
+    >>> X = rng.normal(size=(20, 8))
+    >>> splice = SpliceTransformer(vocabulary=concepts, concept_embeddings=raw,
+    ...                            l1_penalty=0.1, device="cpu").fit(X)
+    >>> W = splice.transform(X)
+    >>> W.shape
+    (20, 6)
+    >>> splice.get_feature_names_out()[:3]
+    array(['red', 'car', 'dog'], dtype=object)
+    """
+
+    def __init__(
+        self,
+        embedder: Any = None,
+        vocabulary: str | os.PathLike[str] | Sequence[str] = "laion",
+        vocabulary_size: int | None = 10000,
+        concept_embeddings: Any = None,
+        l1_penalty: float = 0.25,
+        target_l0: float | None = None,
+        solver: str = "auto",
+        device: str = "auto",
+        tol: float = 1e-6,
+        max_iter: int | None = None,
+        image_mean: Any = None,
+        output: str = "sparse",
+        data_home: str | os.PathLike[str] | None = None,
+        calibration_samples: int = 2000,
+        random_state: Any = 0,
+        memory_budget: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.embedder = embedder
+        self.vocabulary = vocabulary
+        self.vocabulary_size = vocabulary_size
+        self.concept_embeddings = concept_embeddings
+        self.l1_penalty = l1_penalty
+        self.target_l0 = target_l0
+        self.solver = solver
+        self.device = device
+        self.tol = tol
+        self.max_iter = max_iter
+        self.image_mean = image_mean
+        self.output = output
+        self.data_home = data_home
+        self.calibration_samples = calibration_samples
+        self.random_state = random_state
+        self.memory_budget = memory_budget
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # ---------------------------------------------------------- validation
+    def _check_params(self) -> None:
+        def positive_real(name: str, value: Any, allow_none: bool = False) -> None:
+            if value is None and allow_none:
+                return
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not math.isfinite(float(value))
+                or value <= 0
+            ):
+                raise ValueError(
+                    f"{name} must be a positive finite number"
+                    f"{' or None' if allow_none else ''}; got {value!r}"
+                )
+
+        def positive_int(name: str, value: Any, allow_none: bool = False) -> None:
+            if value is None and allow_none:
+                return
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(
+                    f"{name} must be a positive integer{' or None' if allow_none else ''}; "
+                    f"got {value!r}"
+                )
+
+        positive_real("l1_penalty", self.l1_penalty)
+        positive_real("target_l0", self.target_l0, allow_none=True)
+        positive_real("tol", self.tol)
+        positive_int("max_iter", self.max_iter, allow_none=True)
+        positive_int("vocabulary_size", self.vocabulary_size, allow_none=True)
+        positive_int("calibration_samples", self.calibration_samples)
+        positive_int("memory_budget", self.memory_budget, allow_none=True)
+        if self.output not in ("sparse", "dense"):
+            raise ValueError(f"output must be 'sparse' or 'dense'; got {self.output!r}")
+        if not isinstance(self.solver, str):
+            raise TypeError(f"solver must be a string; got {type(self.solver).__name__}")
+        if isinstance(self.image_mean, str) and self.image_mean != "pretrained":
+            raise ValueError(
+                f"image_mean must be None, 'pretrained' or an array; got {self.image_mean!r}"
+            )
+
+    def _resolve_concepts(self) -> tuple[list[str], int]:
+        """The concepts and the number of entries of the full (untruncated) list."""
+        vocab = self.vocabulary
+        if isinstance(vocab, str | os.PathLike):
+            from .vocabulary import load_vocabulary
+
+            concepts = load_vocabulary(vocab, size=self.vocabulary_size, data_home=self.data_home)
+            return list(concepts), len(concepts)
+        if isinstance(vocab, bytes | bytearray) or not isinstance(vocab, Sequence | np.ndarray):
+            raise TypeError(
+                "vocabulary must be a vocabulary name, a path to a text file or a list of "
+                f"strings; got {type(vocab).__name__}"
+            )
+        items = list(vocab)
+        if not items:
+            raise ValueError("vocabulary is an empty list; give at least one concept")
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise TypeError(
+                    f"vocabulary entry {i} is a {type(item).__name__} ({item!r}), not a string"
+                )
+            if not item.strip():
+                raise ValueError(f"vocabulary entry {i} is blank ({item!r}); remove it")
+            if item in seen:
+                raise ValueError(
+                    f"vocabulary entry {i} ({item!r}) duplicates entry {seen[item]}; "
+                    "concepts must be distinct"
+                )
+            seen[item] = i
+        n_full = len(items)
+        if self.vocabulary_size is not None:
+            items = items[: self.vocabulary_size]
+        return items, n_full
+
+    def _raw_concept_embeddings(self, concepts: list[str], n_full: int) -> np.ndarray:
+        if self.concept_embeddings is not None:
+            raw = np.asarray(self.concept_embeddings)
+            if raw.ndim != 2:
+                raise ValueError(
+                    f"concept_embeddings must be a 2-D array (n_concepts, d); got shape {raw.shape}"
+                )
+            if raw.shape[0] != n_full:
+                raise ValueError(
+                    f"concept_embeddings has {raw.shape[0]} rows but the vocabulary has "
+                    f"{n_full} concepts; give one row per concept, in vocabulary order"
+                )
+            if not np.issubdtype(raw.dtype, np.number) or np.issubdtype(
+                raw.dtype, np.complexfloating
+            ):
+                raise TypeError(f"concept_embeddings must be real numbers; got dtype {raw.dtype}")
+            return raw[: len(concepts)]
+        if self.embedder is None:
+            raise ValueError(
+                "SpliceTransformer needs either an embedder (with embed_text) to embed the "
+                "vocabulary or precomputed concept_embeddings; both are None"
+            )
+        if not callable(getattr(self.embedder, "embed_text", None)):
+            raise TypeError(
+                "embedder must have an embed_text(list[str]) method; got "
+                f"{type(self.embedder).__name__}"
+            )
+        if self.verbose:
+            print(f"[SpliceTransformer] embedding {len(concepts)} concepts (cached)")
+        return embed_vocabulary(self.embedder, concepts, data_home=self.data_home)
+
+    def _resolve_mean(self, X: np.ndarray, d: int) -> np.ndarray:
+        if self.image_mean is None:
+            return l2_normalize(X.astype(np.float64)).mean(axis=0).astype(np.float32)
+        if isinstance(self.image_mean, str):  # "pretrained", checked in _check_params
+            model = getattr(self.embedder, "model", None)
+            pretrained = getattr(self.embedder, "pretrained", None)
+            if not isinstance(model, str):
+                raise ValueError(
+                    "image_mean='pretrained' needs an embedder with .model and .pretrained "
+                    f"(such as CLIPEmbedder); got embedder={type(self.embedder).__name__}"
+                )
+            from .vocabulary import load_image_mean
+
+            mean = np.asarray(load_image_mean(model, pretrained, data_home=self.data_home))
+            source = f"the published image mean of {model!r}/{pretrained!r}"
+        else:
+            mean = np.asarray(self.image_mean)
+            source = "image_mean"
+        if mean.shape != (d,):
+            raise ValueError(
+                f"{source} has shape {mean.shape} but the concept dictionary has d={d} dimensions"
+            )
+        if not np.issubdtype(mean.dtype, np.number) or not np.isfinite(mean).all():
+            raise ValueError(f"{source} must hold finite real numbers")
+        return mean.astype(np.float32)
+
+    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            accept_sparse=False,
+        )
+        _check_finite_rows(X, "X")
+        return X
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, X: Any, y: Any = None) -> SpliceTransformer:
+        """Learn the concept dictionary and the modality centre.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Dense embeddings of one modality (need not be normalised).
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : SpliceTransformer
+            The fitted transformer.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters, an empty ``X``, rows with NaN or infinite
+            values, a vocabulary with blank or duplicate entries, a
+            ``concept_embeddings`` row count that does not match the
+            vocabulary, an ``X`` whose number of features differs from the
+            dictionary's dimension, or an unreachable ``target_l0``.
+        """
+        self._check_params()
+        X = self._validate_X(X, reset=True)
+        concepts, n_full = self._resolve_concepts()
+        raw = self._raw_concept_embeddings(concepts, n_full)
+        dictionary, concept_mean = build_dictionary(raw)
+        d = dictionary.shape[1]
+        if X.shape[1] != d:
+            raise ValueError(
+                f"X has {X.shape[1]} features but the concept dictionary has d={d} dimensions: "
+                "X must be embeddings from the same model as the concepts"
+            )
+        self.concepts_ = np.asarray(concepts, dtype=object)
+        self.dictionary_ = np.ascontiguousarray(dictionary, dtype=np.float32)
+        self.concept_mean_ = np.asarray(concept_mean, dtype=np.float32)
+        self.mean_ = self._resolve_mean(X, d)
+        self._dictionary_digest = _digest(self.dictionary_)
+        if self.target_l0 is None:
+            self.l1_penalty_ = float(self.l1_penalty)
+        else:
+            self.l1_penalty_, self.calibration_l0_ = self._calibrate(X)
+        return self
+
+    # ------------------------------------------------------------- solving
+    def _get_lasso(self) -> Any:
+        # The solver lives in a process-wide cache keyed by the dictionary's
+        # content digest (computed in fit) and the device: it is never pickled,
+        # clones and unpickled copies find it again, and transform leaves the
+        # estimator's __dict__ untouched.
+        return _shared_lasso(self.dictionary_, self._dictionary_digest, self.device)
+
+    def _center(self, X: np.ndarray) -> np.ndarray:
+        out = l2_normalize(l2_normalize(X) - self.mean_.astype(X.dtype))
+        return np.ascontiguousarray(out)
+
+    def _solve(self, V: np.ndarray, penalty: float, warm_start: Any = None) -> Any:
+        kwargs: dict[str, Any] = {"solver": self.solver, "tol": self.tol}
+        if self.max_iter is not None:
+            kwargs["max_iter"] = self.max_iter
+        if self.memory_budget is not None:
+            kwargs["memory_budget"] = self.memory_budget
+        if warm_start is not None:
+            kwargs["warm_start"] = warm_start
+        return self._get_lasso().solve(V, penalty, **kwargs)
+
+    def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix:
+        """CSR weights of validated embeddings ``X`` (dtype follows ``X``)."""
+        codes = self._solve(self._center(X), self.l1_penalty_)
+        W = codes.to_csr()
+        dtype = np.float64 if X.dtype == np.float64 else np.float32
+        W = scipy.sparse.csr_matrix(W, dtype=dtype)
+        W.eliminate_zeros()
+        return W
+
+    # ----------------------------------------------------------- transform
+    def transform(self, X: Any) -> Any:
+        """Decompose embeddings into sparse non-negative concept weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Dense embeddings of the modality the transformer was fitted on.
+
+        Returns
+        -------
+        W : scipy.sparse.csr_matrix, ndarray or DataFrame of shape (n_samples, n_concepts)
+            Concept weights; the container follows ``output`` and
+            ``set_output`` (a pandas sparse DataFrame for ``output="sparse"``
+            with pandas output).
+
+        Raises
+        ------
+        ValueError
+            If ``X`` has the wrong number of features, is empty, or holds NaN
+            or infinite values (the rows are named).
+        """
+        check_is_fitted(self)
+        X_in = X
+        X = self._validate_X(X, reset=False)
+        W = self._weights(X)
+        return self._format(W, X_in)
+
+    def _format(self, W: scipy.sparse.csr_matrix, X_in: Any) -> Any:
+        config = getattr(self, "_sklearn_output_config", {}).get(
+            "transform", get_config()["transform_output"]
+        )
+        if self.output == "dense":
+            return W.toarray()  # set_output wraps dense output itself
+        if config == "pandas":
+            import pandas as pd
+
+            index = X_in.index if _is_dataframe(X_in) else None
+            frame = pd.DataFrame.sparse.from_spmatrix(W, columns=list(self.concepts_))
+            if index is not None:
+                frame.index = index
+            return frame
+        if config not in ("default", None):
+            raise ValueError(
+                f"{config} output of sparse weights is not supported: use "
+                "SpliceTransformer(output='dense') or set_output(transform='pandas')"
+            )
+        return W
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The concept strings, the names of the output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Only checked for consistency with the fitted input.
+
+        Returns
+        -------
+        ndarray of shape (n_concepts,), dtype object
+            The concepts, in dictionary order.
+        """
+        check_is_fitted(self)
+        if input_features is not None:
+            input_features = np.asarray(input_features, dtype=object)
+            if input_features.shape != (self.n_features_in_,):
+                raise ValueError(
+                    f"input_features should have length {self.n_features_in_}; "
+                    f"got {input_features.shape}"
+                )
+            names_in = getattr(self, "feature_names_in_", None)
+            if names_in is not None and not np.array_equal(input_features, names_in):
+                raise ValueError("input_features is not equal to feature_names_in_")
+        return self.concepts_.copy()
+
+    # ------------------------------------------------------- recomposition
+    def _check_weights(self, W: Any) -> Any:
+        """Validate concept weights; returns CSR or a 2-D float ndarray."""
+        n_concepts = self.concepts_.shape[0]
+        if _is_dataframe(W):
+            columns = list(W.columns)
+            if columns != list(self.concepts_):
+                known = set(self.concepts_)
+                if len(columns) == n_concepts and set(columns) == known:
+                    W = W[list(self.concepts_)]
+                else:
+                    unknown = [c for c in columns if c not in known][:5]
+                    missing = [c for c in self.concepts_ if c not in set(columns)][:5]
+                    raise ValueError(
+                        "the DataFrame columns must be the concepts of get_feature_names_out(); "
+                        f"unknown columns {unknown}, missing concepts {missing}"
+                    )
+            dtypes = W.dtypes
+            if len(dtypes) and all(str(t).startswith("Sparse") for t in dtypes):
+                W = W.sparse.to_coo().tocsr()
+            else:
+                W = W.to_numpy()
+        if scipy.sparse.issparse(W):
+            W = scipy.sparse.csr_matrix(W)
+            if W.dtype not in (np.float32, np.float64):
+                W = W.astype(np.float64)
+            values = W.data
+        else:
+            W = np.asarray(W)
+            if W.ndim == 1:
+                raise ValueError(
+                    f"weights must be 2-D (n_samples, {n_concepts}); got a 1-D array, "
+                    "use W.reshape(1, -1) for a single sample"
+                )
+            if not np.issubdtype(W.dtype, np.number) or np.issubdtype(
+                W.dtype, np.complexfloating
+            ):
+                raise TypeError(f"weights must be real numbers; got dtype {W.dtype}")
+            if W.dtype not in (np.float32, np.float64):
+                W = W.astype(np.float64)
+            values = W
+        if W.ndim != 2 or W.shape[1] != n_concepts:
+            raise ValueError(
+                f"weights have shape {W.shape} but the transformer has {n_concepts} concepts"
+            )
+        if not np.isfinite(values).all():
+            raise ValueError("weights hold NaN or infinite values")
+        return W
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Recompose dense embeddings from concept weights.
+
+        Computes ``normalise(normalise(W @ dictionary_) + mean_)`` row by row.
+        An all-zero row of weights gives ``normalise(mean_)`` (the zero vector
+        if ``mean_`` is itself zero).
+
+        Parameters
+        ----------
+        X : {scipy sparse matrix, ndarray, DataFrame} of shape (n_samples, n_concepts)
+            Concept weights, as returned by :meth:`transform`. A DataFrame must
+            have the concepts as columns (in any order).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, d)
+            Unit-norm recomposed embeddings (float32 for float32 weights,
+            float64 otherwise).
+
+        Raises
+        ------
+        ValueError
+            If the number of columns is not the number of concepts, the
+            DataFrame columns are not the concepts, or values are not finite.
+        """
+        check_is_fitted(self)
+        W = self._check_weights(X)
+        dtype = W.dtype
+        D = self.dictionary_.astype(dtype, copy=False)
+        E = np.asarray(W @ D)
+        E = l2_normalize(E)
+        return l2_normalize(E + self.mean_.astype(dtype)).astype(dtype, copy=False)
+
+    # ------------------------------------------------------------- helpers
+    def _as_weights(self, X: Any, kind: str) -> Any:
+        """Weights for embeddings or weights ``X`` (``kind`` says which, or "auto")."""
+        check_is_fitted(self)
+        if kind not in ("auto", "embeddings", "weights"):
+            raise ValueError(f"kind must be 'auto', 'embeddings' or 'weights'; got {kind!r}")
+        if kind == "auto":
+            kind = self._guess_kind(X)
+        if kind == "weights":
+            return self._check_weights(X)
+        return self._weights(self._validate_X(X, reset=False))
+
+    def _guess_kind(self, X: Any) -> str:
+        if scipy.sparse.issparse(X):
+            return "weights"
+        if _is_dataframe(X):
+            if list(X.columns) == list(getattr(self, "feature_names_in_", [])):
+                return "embeddings"
+            return "weights" if set(X.columns) <= set(self.concepts_) else "embeddings"
+        shape = np.shape(X)
+        n_cols = shape[-1] if len(shape) else 0
+        n_concepts, d = self.concepts_.shape[0], self.n_features_in_
+        if n_cols == d and n_cols != n_concepts:
+            return "embeddings"
+        if n_cols == n_concepts and n_cols != d:
+            return "weights"
+        if n_cols == d == n_concepts:
+            raise ValueError(
+                f"cannot tell embeddings from weights: both have {d} columns; "
+                "pass kind='embeddings' or kind='weights'"
+            )
+        raise ValueError(
+            f"X has {n_cols} columns: expected embeddings ({d} columns) or concept weights "
+            f"({n_concepts} columns)"
+        )
+
+    def top_concepts(
+        self, X: Any, k: int = 10, *, kind: str = "auto", as_frame: bool = False
+    ) -> Any:
+        """The ``k`` largest concept weights of each sample.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame
+            Embeddings of shape (n_samples, d), which are transformed first, or
+            concept weights of shape (n_samples, n_concepts).
+        k : int, default=10
+            Number of concepts per sample (fewer when fewer are non-zero).
+        kind : {"auto", "embeddings", "weights"}, default="auto"
+            What ``X`` holds; ``"auto"`` decides from its type and shape
+            (sparse input and DataFrames with concept columns are weights).
+        as_frame : bool, default=False
+            Return a tidy DataFrame instead of lists.
+
+        Returns
+        -------
+        list of list of (str, float) or DataFrame
+            Per sample, ``(concept, weight)`` pairs by decreasing weight; or a
+            DataFrame with columns ``sample``, ``rank`` (from 1), ``concept``,
+            ``weight``.
+        """
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"k must be a positive integer; got {k!r}")
+        W = self._as_weights(X, kind)
+        W = scipy.sparse.csr_matrix(W)
+        W.eliminate_zeros()
+        out: list[list[tuple[str, float]]] = []
+        for i in range(W.shape[0]):
+            start, stop = W.indptr[i], W.indptr[i + 1]
+            idx, val = W.indices[start:stop], W.data[start:stop]
+            order = np.argsort(-val, kind="stable")[:k]
+            out.append([(str(self.concepts_[j]), float(v)) for j, v in zip(idx[order], val[order])])
+        if not as_frame:
+            return out
+        import pandas as pd
+
+        rows = [
+            (i, r + 1, concept, weight)
+            for i, pairs in enumerate(out)
+            for r, (concept, weight) in enumerate(pairs)
+        ]
+        return pd.DataFrame(rows, columns=["sample", "rank", "concept", "weight"])
+
+    def l0(self, X: Any, *, kind: str = "auto", per_sample: bool = False) -> Any:
+        """Number of non-zero concept weights.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame
+            Embeddings (transformed first) or concept weights, see
+            :meth:`top_concepts`.
+        kind : {"auto", "embeddings", "weights"}, default="auto"
+            What ``X`` holds.
+        per_sample : bool, default=False
+            Return the count of every sample instead of the mean.
+
+        Returns
+        -------
+        float or ndarray of shape (n_samples,)
+            Mean number of non-zero weights, or the per-sample counts.
+        """
+        W = self._as_weights(X, kind)
+        counts = (
+            np.diff(scipy.sparse.csr_matrix(W).indptr) if scipy.sparse.issparse(W) else None
+        )
+        if counts is None:
+            counts = np.count_nonzero(W, axis=1)
+        else:
+            counts = np.asarray((scipy.sparse.csr_matrix(W) != 0).sum(axis=1)).ravel()
+        counts = counts.astype(np.int64)
+        return counts if per_sample else float(counts.mean())
+
+    def cosine_similarity(self, X: Any) -> np.ndarray:
+        """Cosine similarity between each embedding and its recomposition.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``cos(x, inverse_transform(transform(x)))`` per sample.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        R = self.inverse_transform(self._weights(X))
+        return np.sum(l2_normalize(X) * R, axis=1)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean cosine similarity between embeddings and their recompositions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+            Mean of :meth:`cosine_similarity`; higher is better (at most 1).
+        """
+        return float(np.mean(self.cosine_similarity(X)))
+
+    # --------------------------------------------------------- calibration
+    def _calibrate(self, X: np.ndarray) -> tuple[float, float]:
+        """Penalty whose mean l0 on a sample of ``X`` is within ±10% of ``target_l0``."""
+        target = float(self.target_l0)
+        rng = check_random_state(self.random_state)
+        n = X.shape[0]
+        if n > self.calibration_samples:
+            rows = np.sort(rng.choice(n, self.calibration_samples, replace=False))
+            X = X[rows]
+        V = self._center(X)
+        D = self.dictionary_.astype(V.dtype, copy=False)
+        # The smallest penalty at which every code of the sample is zero:
+        # w = 0 is optimal iff 2 D v <= penalty for every concept.
+        top = 0.0
+        for start in range(0, V.shape[0], 512):
+            top = max(top, float((V[start : start + 512] @ D.T).max(initial=0.0)))
+        if top <= 0.0:
+            raise ValueError(
+                f"target_l0={target:g} cannot be reached: every code is zero at any penalty on "
+                "the calibration sample (no concept correlates positively with the centred X)"
+            )
+        hi = math.log(2.0 * top)
+        lo = hi + math.log(_LOWEST_PENALTY_FRACTION)
+        history: list[tuple[float, float]] = [(math.exp(hi), 0.0)]
+        codes_by_log: dict[float, Any] = {}
+
+        def mean_l0(log_pen: float) -> float:
+            warm = None
+            if codes_by_log:
+                nearest = min(codes_by_log, key=lambda t: abs(t - log_pen))
+                warm = codes_by_log[nearest].to_csr()
+            codes = self._solve(V, math.exp(log_pen), warm_start=warm)
+            codes_by_log.clear()
+            codes_by_log[log_pen] = codes
+            value = float(np.mean(codes.l0()))
+            history.append((math.exp(log_pen), value))
+            if self.verbose:
+                print(
+                    f"[SpliceTransformer] l1_penalty={math.exp(log_pen):.5g}: "
+                    f"mean l0={value:.3f}"
+                )
+            return value
+
+        def within(value: float) -> bool:
+            return abs(value - target) <= _L0_RTOL * target
+
+        start = min(max(math.log(float(self.l1_penalty)), lo), hi)
+        value = mean_l0(start)
+        if within(value):
+            return math.exp(start), value
+        if value > target:
+            lo = start
+        else:
+            hi = start
+            value = mean_l0(lo)
+            if within(value):
+                return math.exp(lo), value
+            if value < target:
+                raise ValueError(
+                    f"target_l0={target:g} cannot be reached: the mean l0 on the "
+                    f"{V.shape[0]}-row calibration sample only reaches {value:.3g} at "
+                    f"l1_penalty={math.exp(lo):.3g} (range reached 0 to {value:.3g}); "
+                    "use a larger vocabulary or a smaller target_l0"
+                )
+        for _ in range(_MAX_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            value = mean_l0(mid)
+            if within(value):
+                return math.exp(mid), value
+            if value > target:
+                lo = mid
+            else:
+                hi = mid
+        below = max((v for _, v in history if v < target), default=0.0)
+        above = min((v for _, v in history if v > target), default=float("inf"))
+        raise ValueError(
+            f"target_l0={target:g} cannot be reached within ±10%: on the {V.shape[0]}-row "
+            f"calibration sample the mean l0 jumps from {below:.3g} to {above:.3g} around "
+            f"l1_penalty={math.exp(0.5 * (lo + hi)):.3g} (range reached 0 to "
+            f"{max(v for _, v in history):.3g}); use more calibration rows or another target"
+        )

@@ -1,0 +1,561 @@
+"""Tests for sksplice.transformer.SpliceTransformer."""
+
+from __future__ import annotations
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+from sklearn.base import clone
+from sklearn.linear_model import Lasso, LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sksplice import transformer as transformer_module
+from sksplice.dictionary import build_dictionary, clear_memory_cache
+from sksplice.transformer import SpliceTransformer
+
+try:  # whether or not tests/ is a package
+    from ._helpers_transformer import CountingEmbedder, KeylessEmbedder, random_vocabulary
+except ImportError:
+    from _helpers_transformer import CountingEmbedder, KeylessEmbedder, random_vocabulary
+
+N_CONCEPTS = 30
+DIM = 8
+
+
+def _unit(X):
+    X = np.asarray(X, dtype=np.float64)
+    return X / np.linalg.norm(X, axis=-1, keepdims=True)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    # Nothing a test does may write to the user's data home.
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    clear_memory_cache()
+    CountingEmbedder.reset()
+    yield
+    clear_memory_cache()
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(42)
+    raw = rng.normal(size=(N_CONCEPTS, DIM))
+    X = rng.normal(size=(40, DIM)) + 0.5
+    return random_vocabulary(N_CONCEPTS), raw, X
+
+
+def make(concepts, raw, **kwargs):
+    kwargs.setdefault("device", "cpu")
+    return SpliceTransformer(vocabulary=concepts, concept_embeddings=raw, **kwargs)
+
+
+# --------------------------------------------------------------------- fit
+def test_fit_learns_dictionary_mean_and_concepts(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.3)
+    assert est.fit(X) is est
+    D, concept_mean = build_dictionary(raw)
+    np.testing.assert_allclose(est.dictionary_, D, atol=1e-6)
+    np.testing.assert_allclose(est.concept_mean_, concept_mean, atol=1e-6)
+    np.testing.assert_allclose(est.mean_, _unit(X).mean(axis=0), atol=1e-6)
+    assert est.concepts_.dtype == object and list(est.concepts_) == concepts
+    assert est.l1_penalty_ == 0.3
+    assert est.n_features_in_ == DIM
+    assert est.dictionary_.dtype == np.float32 and est.mean_.dtype == np.float32
+
+
+def test_image_mean_array_is_used_as_given(problem):
+    concepts, raw, X = problem
+    mean = np.linspace(-0.1, 0.1, DIM)
+    est = make(concepts, raw, image_mean=mean).fit(X)
+    np.testing.assert_allclose(est.mean_, mean, atol=1e-7)
+    with pytest.raises(ValueError, match=r"image_mean has shape \(3,\).*d=8"):
+        make(concepts, raw, image_mean=np.zeros(3)).fit(X)
+    with pytest.raises(ValueError, match="image_mean must be None, 'pretrained'"):
+        make(concepts, raw, image_mean="learned").fit(X)
+
+
+def test_pretrained_image_mean_is_read_from_the_data_home(splice_data_dir):
+    import torch
+
+    class NamedEmbedder:
+        model = "ViT-B-32"
+        pretrained = "laion2b_s34b_b79k"
+
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=(12, 512))
+    est = SpliceTransformer(
+        embedder=NamedEmbedder(),
+        vocabulary=random_vocabulary(12),
+        concept_embeddings=raw,
+        image_mean="pretrained",
+        data_home=splice_data_dir,
+        device="cpu",
+    ).fit(rng.normal(size=(5, 512)))
+    expected = torch.load(
+        splice_data_dir / "means" / "open_clip_ViT-B-32_image.pt",
+        weights_only=True,
+        map_location="cpu",
+    ).numpy()
+    np.testing.assert_allclose(est.mean_, expected)
+    with pytest.raises(ValueError, match=r"image_mean='pretrained' needs an embedder"):
+        make(random_vocabulary(12), raw, image_mean="pretrained").fit(rng.normal(size=(5, 512)))
+
+
+# --------------------------------------------------------------- transform
+def _reference_codes(est, X, penalty):
+    """Per-row scikit-learn Lasso(positive=True), the authors' CPU reference solver."""
+    D = est.dictionary_.astype(np.float64)
+    V = _unit(_unit(X) - est.mean_)
+    d = D.shape[1]
+    out = np.zeros((X.shape[0], D.shape[0]))
+    for i, v in enumerate(V):
+        lasso = Lasso(
+            alpha=penalty / (2 * d), positive=True, fit_intercept=False, tol=1e-12, max_iter=100_000
+        )
+        out[i] = lasso.fit(D.T, v).coef_
+    return out
+
+
+def _objective(est, X, W, penalty):
+    V = _unit(_unit(X) - est.mean_)
+    R = W @ est.dictionary_.astype(np.float64) - V
+    return np.sum(R**2, axis=1) + penalty * np.abs(W).sum(axis=1)
+
+
+def test_transform_solves_the_splice_problem(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.2).fit(X)
+    W = est.transform(X[:8])
+    assert scipy.sparse.issparse(W) and W.format == "csr"
+    assert W.shape == (8, N_CONCEPTS)
+    W = W.toarray()
+    assert (W >= 0).all()
+    ref = _reference_codes(est, X[:8], 0.2)
+    np.testing.assert_allclose(_objective(est, X[:8], W, 0.2), _objective(est, X[:8], ref, 0.2),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(W, ref, atol=2e-3)
+    # sparse: far fewer non-zeros than concepts
+    assert 0 < est.l0(W) < N_CONCEPTS / 2
+
+
+def test_output_dense_and_dtypes(problem):
+    concepts, raw, X = problem
+    sparse_est = make(concepts, raw).fit(X)
+    dense_est = make(concepts, raw, output="dense").fit(X)
+    Wd = dense_est.transform(X)
+    assert isinstance(Wd, np.ndarray) and Wd.dtype == np.float64
+    np.testing.assert_allclose(Wd, sparse_est.transform(X).toarray(), atol=1e-6)
+    assert sparse_est.transform(X.astype(np.float32)).dtype == np.float32
+    with pytest.raises(ValueError, match="output must be 'sparse' or 'dense'"):
+        make(concepts, raw, output="csr").fit(X)
+
+
+def test_recovers_a_known_sparse_combination():
+    rng = np.random.default_rng(3)
+    concepts = random_vocabulary(50)
+    raw = rng.normal(size=(50, 32))
+    est = make(concepts, raw, l1_penalty=0.02, image_mean=np.zeros(32))
+    D, _ = build_dictionary(raw)
+    x = _unit(0.7 * D[3] + 0.3 * D[17])[None, :]
+    est.fit(np.vstack([x, rng.normal(size=(4, 32))]))
+    top = est.top_concepts(x, k=5)[0]
+    assert [c for c, _ in top[:2]] == ["concept003", "concept017"]
+    assert top[0][1] > top[1][1] > 0
+    assert est.l0(x) <= 5
+    assert est.cosine_similarity(x)[0] > 0.99
+
+
+def test_set_output_pandas_columns_are_the_concepts(problem):
+    concepts, raw, X = problem
+    frame_in = pd.DataFrame(X, index=[f"s{i}" for i in range(len(X))])
+    est = make(concepts, raw).set_output(transform="pandas").fit(X)
+    out = est.transform(frame_in)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == concepts
+    assert list(out.index) == list(frame_in.index)
+    assert all(isinstance(t, pd.SparseDtype) for t in out.dtypes)
+    np.testing.assert_allclose(out.sparse.to_dense().to_numpy(), est.transform(X).toarray()
+                               if not isinstance(est.transform(X), pd.DataFrame)
+                               else est.transform(X).sparse.to_dense().to_numpy())
+    # fit_transform goes through the same path
+    assert list(est.fit_transform(X).columns) == concepts
+    # Dense output: an ordinary DataFrame with the same values.
+    dense = make(concepts, raw, output="dense").set_output(transform="pandas").fit(X)
+    out_dense = dense.transform(frame_in)
+    assert list(out_dense.columns) == concepts and out_dense.dtypes.iloc[0] == np.float64
+    np.testing.assert_allclose(out_dense.to_numpy(), out.sparse.to_dense().to_numpy(), atol=1e-6)
+    # The DataFrame goes back through inverse_transform and the helpers.
+    np.testing.assert_allclose(est.inverse_transform(out), dense.inverse_transform(out_dense),
+                               atol=1e-6)
+    assert est.l0(out) == pytest.approx(dense.l0(out_dense.to_numpy()))
+    with pytest.raises(ValueError, match="polars output of sparse weights"):
+        make(concepts, raw).fit(X).set_output(transform="polars").transform(X)
+
+
+def test_get_feature_names_out(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw).fit(X)
+    names = est.get_feature_names_out()
+    assert isinstance(names, np.ndarray) and names.dtype == object
+    assert list(names) == concepts
+    names[0] = "changed"
+    assert est.concepts_[0] == concepts[0]
+    with pytest.raises(ValueError, match="length 8"):
+        est.get_feature_names_out(["a", "b"])
+
+
+# ------------------------------------------------------------ recomposition
+def test_inverse_transform_formula_and_zero_rows(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw).fit(X)
+    W = est.transform(X)
+    R = est.inverse_transform(W)
+    E = W.toarray() @ est.dictionary_.astype(np.float64)
+    expected = _unit(_unit(E) + est.mean_)
+    np.testing.assert_allclose(R, expected, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(R, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(est.inverse_transform(W.toarray()), R, atol=1e-6)
+
+    zeros = est.inverse_transform(scipy.sparse.csr_matrix((2, N_CONCEPTS)))
+    np.testing.assert_allclose(zeros, np.tile(_unit(est.mean_), (2, 1)), atol=1e-6)
+    assert np.isfinite(est.inverse_transform(np.zeros((1, N_CONCEPTS)))).all()
+
+    frame = pd.DataFrame(W.toarray(), columns=concepts)
+    shuffled = frame[concepts[::-1]]
+    np.testing.assert_allclose(est.inverse_transform(shuffled), R, atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        est.inverse_transform(np.zeros((2, N_CONCEPTS + 1)))
+    with pytest.raises(ValueError, match="unknown columns"):
+        est.inverse_transform(frame.rename(columns={concepts[0]: "nope"}))
+    with pytest.raises(ValueError, match="NaN"):
+        est.inverse_transform(np.full((1, N_CONCEPTS), np.nan))
+
+
+def test_score_and_cosine_similarity(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.25).fit(X)
+    cos = est.cosine_similarity(X)
+    R = est.inverse_transform(est.transform(X))
+    np.testing.assert_allclose(cos, np.sum(_unit(X) * R, axis=1), atol=1e-6)
+    assert est.score(X) == pytest.approx(cos.mean())
+    # A smaller penalty keeps more concepts and recomposes better.
+    loose = make(concepts, raw, l1_penalty=0.02).fit(X)
+    assert loose.l0(X) > est.l0(X)
+    assert loose.score(X) > est.score(X)
+
+
+def test_top_concepts_and_l0_helpers(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.1).fit(X)
+    W = est.transform(X).toarray()
+    lists = est.top_concepts(X, k=3)
+    assert len(lists) == len(X)
+    for row, pairs in zip(W, lists):
+        order = np.argsort(-row)[: min(3, np.count_nonzero(row))]
+        assert [c for c, _ in pairs] == [concepts[j] for j in order]
+        np.testing.assert_allclose([w for _, w in pairs], row[order], rtol=1e-6)
+    assert est.top_concepts(W, k=3) == est.top_concepts(scipy.sparse.csr_matrix(W), k=3)
+    frame = est.top_concepts(X, k=3, as_frame=True)
+    assert list(frame.columns) == ["sample", "rank", "concept", "weight"]
+    assert len(frame) == sum(len(p) for p in lists)
+    counts = est.l0(X, per_sample=True)
+    np.testing.assert_array_equal(counts, np.count_nonzero(W, axis=1))
+    assert est.l0(W) == pytest.approx(counts.mean())
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        est.top_concepts(X, k=0)
+    with pytest.raises(ValueError, match="expected embeddings"):
+        est.l0(np.zeros((2, 5)))
+
+
+def test_helpers_ask_when_embeddings_and_weights_have_the_same_width():
+    rng = np.random.default_rng(0)
+    est = make(random_vocabulary(DIM), rng.normal(size=(DIM, DIM))).fit(rng.normal(size=(9, DIM)))
+    with pytest.raises(ValueError, match="kind="):
+        est.l0(rng.normal(size=(2, DIM)))
+    assert est.l0(rng.normal(size=(2, DIM)), kind="embeddings") >= 0
+
+
+# ---------------------------------------------------------------- target_l0
+def test_target_l0_calibrates_the_penalty():
+    rng = np.random.default_rng(5)
+    concepts = random_vocabulary(120)
+    raw = rng.normal(size=(120, 32))
+    X = rng.normal(size=(60, 32))
+    for target in (2.0, 6.0):
+        est = make(concepts, raw, target_l0=target).fit(X)
+        reached = est.l0(X)
+        assert abs(reached - target) <= 0.1 * target
+        assert est.calibration_l0_ == pytest.approx(reached)
+        assert est.l1_penalty_ != est.l1_penalty
+    assert make(concepts, raw, target_l0=2.0).fit(X).l1_penalty_ > est.l1_penalty_
+
+
+def test_target_l0_uses_a_seeded_sample_and_warm_starts(monkeypatch):
+    rng = np.random.default_rng(6)
+    concepts = random_vocabulary(80)
+    raw = rng.normal(size=(80, 16))
+    X = rng.normal(size=(500, 16))
+    seen = []
+    original = SpliceTransformer._solve
+
+    def spy(self, V, penalty, warm_start=None):
+        seen.append((V.shape[0], warm_start is not None))
+        return original(self, V, penalty, warm_start=warm_start)
+
+    monkeypatch.setattr(SpliceTransformer, "_solve", spy)
+    a = make(concepts, raw, target_l0=4, calibration_samples=100, random_state=1).fit(X)
+    assert {n for n, _ in seen} == {100}
+    assert all(warm for _, warm in seen[1:]) and len(seen) > 1
+    b = make(concepts, raw, target_l0=4, calibration_samples=100, random_state=1).fit(X)
+    assert a.l1_penalty_ == b.l1_penalty_
+
+
+def test_unreachable_target_l0_names_target_and_range(problem):
+    concepts, raw, X = problem
+    with pytest.raises(ValueError, match=r"target_l0=500 cannot be reached.*range reached 0 to"):
+        make(concepts, raw, target_l0=500).fit(X)
+    with pytest.raises(ValueError, match="target_l0 must be a positive"):
+        make(concepts, raw, target_l0=0).fit(X)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_input_errors_name_the_problem(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw).fit(X)
+    with pytest.raises(ValueError, match="X has 5 features, but SpliceTransformer is expecting 8"):
+        est.transform(X[:, :5])
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    bad[7, 0] = np.inf
+    with pytest.raises(ValueError, match=r"2 row\(s\): 3, 7"):
+        est.transform(bad)
+    with pytest.raises(ValueError, match=r"2 row\(s\): 3, 7"):
+        make(concepts, raw).fit(bad)
+    with pytest.raises(ValueError, match="0 sample"):
+        est.transform(np.zeros((0, DIM)))
+    with pytest.raises(ValueError, match="0 sample"):
+        make(concepts, raw).fit(np.zeros((0, DIM)))
+    with pytest.raises(ValueError, match="X has 5 features but the concept dictionary has d=8"):
+        make(concepts, raw).fit(X[:, :5])
+
+
+def test_bad_vocabulary_and_concept_embeddings(problem):
+    concepts, raw, X = problem
+    dup = [*concepts[:-1], concepts[4]]
+    with pytest.raises(ValueError, match=r"entry 29 \('concept004'\) duplicates entry 4"):
+        make(dup, raw).fit(X)
+    blank = [*concepts[:-1], "  "]
+    with pytest.raises(ValueError, match="entry 29 is blank"):
+        make(blank, raw).fit(X)
+    with pytest.raises(TypeError, match="entry 2 is a int"):
+        make([*concepts[:2], 7, *concepts[3:]], raw).fit(X)
+    with pytest.raises(ValueError, match="concept_embeddings has 29 rows but the vocabulary has"):
+        make(concepts, raw[:-1]).fit(X)
+    with pytest.raises(ValueError, match="empty list"):
+        make([], raw).fit(X)
+    with pytest.raises(ValueError, match="needs either an embedder"):
+        SpliceTransformer(vocabulary=concepts).fit(X)
+    with pytest.raises(TypeError, match="embed_text"):
+        SpliceTransformer(embedder=object(), vocabulary=concepts).fit(X)
+    with pytest.raises(ValueError, match="l1_penalty must be a positive"):
+        make(concepts, raw, l1_penalty=-1).fit(X)
+
+
+def test_vocabulary_size_truncates_lists_and_embeddings(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw, vocabulary_size=10).fit(X)
+    assert list(est.concepts_) == concepts[:10]
+    np.testing.assert_allclose(est.dictionary_, build_dictionary(raw[:10])[0], atol=1e-6)
+
+
+def test_vocabulary_file_path(tmp_path, problem):
+    concepts, raw, X = problem
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(concepts) + "\n", encoding="utf-8")
+    est = SpliceTransformer(vocabulary=str(path), concept_embeddings=raw, device="cpu").fit(X)
+    assert list(est.concepts_) == concepts
+
+
+# ------------------------------------------------------------ embedder, cache
+def test_embedder_is_called_once_per_vocabulary(problem):
+    concepts, _, X = problem
+    emb = CountingEmbedder(dim=DIM)
+    a = SpliceTransformer(embedder=emb, vocabulary=concepts, device="cpu").fit(X)
+    b = SpliceTransformer(embedder=emb, vocabulary=concepts, l1_penalty=0.1, device="cpu").fit(X)
+    assert CountingEmbedder.n_calls == 1
+    np.testing.assert_array_equal(a.dictionary_, b.dictionary_)
+    np.testing.assert_allclose(a.dictionary_, build_dictionary(emb.embed_text(concepts))[0],
+                               atol=1e-6)
+
+
+def test_grid_search_embeds_the_vocabulary_once(problem, tmp_path):
+    concepts, _, X = problem
+    search = GridSearchCV(
+        SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts,
+                          data_home=tmp_path, device="cpu"),
+        param_grid={"l1_penalty": [0.05, 0.2, 0.5]},
+        cv=5,
+    ).fit(X)
+    assert CountingEmbedder.n_calls == 1
+    assert CountingEmbedder.n_texts == len(concepts)
+    # 3 x 5 fits plus the refit all used it; the least sparse code recomposes best.
+    assert search.best_params_ == {"l1_penalty": 0.05}
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_keyless_embedder_works_in_process(problem):
+    concepts, _, X = problem
+    emb = KeylessEmbedder(dim=DIM)
+    est = SpliceTransformer(embedder=emb, vocabulary=concepts, device="cpu").fit(X)
+    est.fit(X)
+    assert emb.n_calls == 1
+    assert est.transform(X).shape == (len(X), len(concepts))
+
+
+# ------------------------------------------------------- clone, pickle, joblib
+def test_clone_pickle_joblib_roundtrip(problem, tmp_path):
+    concepts, _, X = problem
+    est = SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts,
+                            device="cpu").fit(X)
+    W = est.transform(X).toarray()
+    blob = pickle.dumps(est)
+    assert b"NonNegLasso" not in blob
+    restored = pickle.loads(blob)
+    np.testing.assert_allclose(restored.transform(X).toarray(), W, atol=1e-7)
+    joblib.dump(est, tmp_path / "splice.joblib")
+    loaded = joblib.load(tmp_path / "splice.joblib")
+    np.testing.assert_allclose(loaded.transform(X).toarray(), W, atol=1e-7)
+    np.testing.assert_array_equal(loaded.concepts_, est.concepts_)
+
+    fresh = clone(est)
+    assert not hasattr(fresh, "dictionary_")
+    assert fresh.get_params()["vocabulary"] == concepts
+    np.testing.assert_allclose(fresh.fit(X).transform(X).toarray(), W, atol=1e-7)
+    assert CountingEmbedder.n_calls == 1
+
+
+def test_solver_is_built_once_and_shared(problem, monkeypatch):
+    concepts, raw, X = problem
+    transformer_module._lasso_cache.clear()
+    built = []
+    original = transformer_module._shared_lasso.__globals__["_lasso_cache"]
+    assert original is transformer_module._lasso_cache
+    import sksplice.solvers as solvers
+
+    real = solvers.NonNegLasso
+
+    class Counting(real):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(solvers, "NonNegLasso", Counting)
+    est = make(concepts, raw).fit(X)
+    est.transform(X)
+    est.transform(X[:3])
+    clone(est).fit(X).transform(X)
+    pickle.loads(pickle.dumps(est)).transform(X)
+    assert len(built) == 1
+    # A different dictionary gets its own solver.
+    make(concepts, raw * 2 + 1).fit(X).transform(X)
+    assert len(built) == 2
+
+
+def test_pipeline_with_memory(problem, tmp_path):
+    concepts, raw, X = problem
+    y = (X[:, 0] > np.median(X[:, 0])).astype(int)
+    pipe = make_pipeline(make(concepts, raw, l1_penalty=0.05), LogisticRegression(),
+                         memory=str(tmp_path / "cache"))
+    pipe.fit(X, y)
+    first = pipe.predict_proba(X)
+    pipe2 = clone(pipe).fit(X, y)  # the fitted transformer comes from the memory
+    np.testing.assert_allclose(pipe2.predict_proba(X), first)
+    assert any((tmp_path / "cache").rglob("*.pkl"))
+
+
+# ------------------------------------------------------------ check_estimator
+CHECK_DIM = 3  # the width of most of scikit-learn's check data
+
+
+def _checks_instance():
+    rng = np.random.default_rng(0)
+    return SpliceTransformer(
+        vocabulary=random_vocabulary(N_CONCEPTS),
+        concept_embeddings=rng.normal(size=(N_CONCEPTS, CHECK_DIM)),
+        l1_penalty=0.1,
+        device="cpu",
+    )
+
+
+class _WidthMatchingSplice(SpliceTransformer):
+    """Test double: random concept embeddings exactly as wide as the X given to fit.
+
+    Everything else is SpliceTransformer's own code, so that the checks which
+    fit on data of another width than ``CHECK_DIM`` still run for real.
+    """
+
+    def fit(self, X, y=None):
+        shape = np.asarray(X).shape
+        self._test_width = int(shape[-1]) if len(shape) else 0
+        return super().fit(X, y)
+
+    def _raw_concept_embeddings(self, concepts, n_full):
+        rng = np.random.default_rng(1)
+        return rng.normal(size=(len(concepts), max(self._test_width, 1)))
+
+
+# The concept dictionary fixes the embedding dimension d. Fitting on X with
+# another number of features must fail with a clear error (a concept embedding
+# only explains embeddings of its own model), but the checks below fit on data
+# with 1, 2, 4, 5 or 10 columns and expect success. The same checks pass on
+# ``_WidthMatchingSplice`` below, which differs only in matching d to X.
+_WRONG_WIDTH = "fits on X with a number of features other than the dictionary's d"
+# SpliceTransformer.fit runs no iterative solver unless target_l0 is set (the
+# solver runs in transform, per call), so it has no n_iter_ to report.
+_NO_N_ITER = "fit solves nothing (the solver runs in transform), so there is no n_iter_"
+
+_WIDTH_CHECKS = (
+    "check_estimators_overwrite_params",  # 2 features
+    "check_estimators_fit_returns_self",  # 2
+    "check_readonly_memmap_input",  # 2
+    "check_fit_idempotent",  # 2
+    "check_fit_check_is_fitted",  # 2
+    "check_n_features_in",  # 2
+    "check_n_features_in_after_fitting",  # 4 (iris)
+    "check_positive_only_tag_during_fit",  # 4 (iris)
+    "check_estimators_dtypes",  # 5
+    "check_dtype_object",  # 10
+    "check_fit2d_1sample",  # 10
+    "check_fit2d_1feature",  # 1
+)
+
+
+def _expected_failed_checks(estimator):
+    failures = {"check_transformer_n_iter": _NO_N_ITER}
+    if not isinstance(estimator, _WidthMatchingSplice):
+        failures.update(dict.fromkeys(_WIDTH_CHECKS, _WRONG_WIDTH))
+    return failures
+
+
+@parametrize_with_checks(
+    [_checks_instance(), _WidthMatchingSplice(vocabulary=random_vocabulary(N_CONCEPTS),
+                                              l1_penalty=0.1, device="cpu")],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_width_checks_fail_only_for_the_width():
+    """The expected failures above fail with the dictionary-width error, nothing else."""
+    est = _checks_instance()
+    with pytest.raises(ValueError, match="X has 2 features but the concept dictionary has d=3"):
+        est.fit(np.random.default_rng(0).normal(size=(10, 2)))
