@@ -326,8 +326,9 @@ def embed_vocabulary(
     embedder : object
         Anything with ``embed_text(list[str]) -> (n, d)`` array. If it also has
         ``cache_key() -> str`` identifying model and weights, the result is cached
-        on disk (under ``data_home``) and in process under that key; otherwise it
-        is cached in process only, for as long as the embedder object lives.
+        on disk (under ``data_home``) and in process under that key; otherwise
+        (no ``cache_key``, or one that returns None) it is cached in process
+        only, for as long as the embedder object lives.
     concepts : sequence of str
         The vocabulary, in order.
     data_home : str or path-like, default=None
@@ -368,7 +369,8 @@ def embed_vocabulary(
     cache_key: str | None = None
     key_fn = getattr(embedder, "cache_key", None)
     if callable(key_fn):
-        cache_key = str(key_fn())
+        key = key_fn()
+        cache_key = None if key is None else str(key)
 
     mem_key = _memory_key(embedder, cache_key, concepts)
     cached = _memory_get(mem_key)

@@ -214,3 +214,15 @@ def test_batches_and_embedder_output_checks(tmp_path):
         embed_vocabulary(emb, [])
     with pytest.raises(TypeError, match="entry 1"):
         embed_vocabulary(emb, ["a", 3])
+
+
+def test_cache_key_none_means_in_process_only(tmp_path):
+    class NoneKey(KeylessEmbedder):
+        def cache_key(self):
+            return None
+
+    emb = NoneKey(dim=4)
+    embed_vocabulary(emb, ["a", "b"], data_home=tmp_path)
+    embed_vocabulary(emb, ["a", "b"], data_home=tmp_path)
+    assert emb.n_calls == 1
+    assert not (tmp_path / "dictionaries").exists()

@@ -559,3 +559,60 @@ def test_width_checks_fail_only_for_the_width():
     est = _checks_instance()
     with pytest.raises(ValueError, match="X has 2 features but the concept dictionary has d=3"):
         est.fit(np.random.default_rng(0).normal(size=(10, 2)))
+
+
+# ------------------------------------------------------- CLIP pipeline, images
+def _write_images(folder, n_per_class=12):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths, labels = [], []
+    for label, colour in enumerate([(220, 30, 30), (30, 30, 220)]):
+        for i in range(n_per_class):
+            pixels = np.clip(rng.normal(colour, 40, size=(32, 32, 3)), 0, 255).astype(np.uint8)
+            path = folder / f"class{label}_{i:02d}.png"
+            Image.fromarray(pixels).save(path)
+            paths.append(str(path))
+            labels.append(label)
+    return paths, np.array(labels)
+
+
+def test_grid_search_pipeline_with_clip_embedder(tiny_clip_model, tmp_path, monkeypatch):
+    from sksplice.embedders import CLIPEmbedder
+
+    calls = []
+    original = CLIPEmbedder.embed_text
+
+    def counting(self, texts):
+        calls.append(len(texts))
+        return original(self, texts)
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", counting)
+    paths, y = _write_images(tmp_path)
+    vocabulary = ["red", "blue", "green", "dog", "cat", "car", "tree", "sky", "sea", "house",
+                  "person", "bird", "flower", "road", "snow", "night"]
+    pipe = make_pipeline(
+        CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu"),
+        SpliceTransformer(
+            embedder=CLIPEmbedder(model=tiny_clip_model, pretrained=None, modality="text",
+                                  device="cpu"),
+            vocabulary=vocabulary,
+            l1_penalty=0.1,
+            data_home=tmp_path / "home",
+            device="cpu",
+        ),
+        LogisticRegression(max_iter=500),
+    )
+    search = GridSearchCV(pipe, param_grid={"splicetransformer__l1_penalty": [0.02, 0.1]}, cv=3)
+    search.fit(paths, y)
+    assert search.best_params_["splicetransformer__l1_penalty"] in (0.02, 0.1)
+    assert search.predict(paths).shape == (len(paths),)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    # The vocabulary was embedded once for 2 x 3 fits and the refit.
+    assert calls == [len(vocabulary)]
+    splice = search.best_estimator_.named_steps["splicetransformer"]
+    assert splice.dictionary_.shape == (len(vocabulary), 32)
+    # The fitted pipeline pickles without model weights: the embedders reload lazily.
+    blob = pickle.dumps(splice)
+    assert len(blob) < 50_000
+    assert list(pickle.loads(blob).get_feature_names_out()) == vocabulary
