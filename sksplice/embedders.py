@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import numbers
 import os
 import threading
@@ -248,6 +249,13 @@ def _file_sha256(path: str) -> str:
     return digest
 
 
+class _RandomInitLogFilter(logging.Filter):
+    """Drop open_clip's warning about random weights when they were asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No pretrained weights loaded for model")
+
+
 def _load_model(config: _Config) -> _LoadedModel:
     """Load (or fetch from the in-process cache) the model for ``config``."""
     key = config.model_key()
@@ -284,6 +292,9 @@ def _create_model(config: _Config) -> _LoadedModel:
                 "cache_dir=...), or pass pretrained=<path to a checkpoint file>. "
                 f"Original error: {type(exc).__name__}: {exc}"
             ) from exc
+    quiet = _RandomInitLogFilter() if config.pretrained_kind == "random" else None
+    if quiet is not None:
+        logging.getLogger().addFilter(quiet)
     try:
         with torch.random.fork_rng(devices=[]):
             # Weights are initialised on the CPU before any checkpoint is loaded,
@@ -303,6 +314,9 @@ def _create_model(config: _Config) -> _LoadedModel:
             f"open_clip could not create model {config.model!r} with "
             f"pretrained={config.pretrained!r}: {type(exc).__name__}: {exc}"
         ) from exc
+    finally:
+        if quiet is not None:
+            logging.getLogger().removeFilter(quiet)
     model.eval()
     model.requires_grad_(False)
     return _LoadedModel(model=model, preprocess=preprocess, tokenizer=tokenizer)

@@ -133,6 +133,30 @@ def test_transform_works_unfitted_and_fit_does_not_read_X(make_embedder):
     assert embedder.fit("not even images") is embedder
 
 
+def test_scikit_learn_api_conventions(make_embedder):
+    from sklearn.utils.estimator_checks import (
+        check_get_params_invariance,
+        check_no_attributes_set_in_init,
+        check_parameters_default_constructible,
+        check_set_params,
+    )
+
+    embedder = make_embedder(batch_size=3)
+    check_no_attributes_set_in_init("CLIPEmbedder", embedder)
+    check_parameters_default_constructible("CLIPEmbedder", embedder)
+    check_get_params_invariance("CLIPEmbedder", embedder)
+    check_set_params("CLIPEmbedder", embedder)
+    tags = embedder.__sklearn_tags__()
+    assert not tags.requires_fit and not tags.input_tags.two_d_array
+    # transform and the embed_* methods leave the estimator's state alone
+    embedder.fit(None)
+    before = pickle.dumps(embedder)
+    embedder.transform(random_images(2))
+    embedder.embed_text(["a"])
+    embedder.cache_key()
+    assert pickle.dumps(embedder) == before
+
+
 def test_pipeline_with_labels(make_embedder):
     images = random_images(12, seed=4)
     y = np.array([0, 1] * 6)
@@ -623,7 +647,8 @@ def test_half_precision_on_cuda(make_embedder, precision):
     images = random_images(6, seed=9)
     reference = make_embedder(device="cpu").transform(images)
     fp32 = make_embedder(device="cuda").transform(images)
-    np.testing.assert_allclose(fp32, reference, atol=1e-4)
+    # cuDNN may run the patch convolution in TF32: compare directions, not bits
+    assert np.all(np.sum(fp32 * reference, axis=1) > 0.999)
     half = make_embedder(device="cuda", precision=precision).transform(images)
     assert half.dtype == np.float32
     assert np.all(np.sum(half * reference, axis=1) > 0.98)
