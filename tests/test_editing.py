@@ -1,0 +1,397 @@
+"""Tests for sksplice.editing: ConceptEditor, ConceptProjector, project_out."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import (
+    check_estimator,
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_set_params,
+)
+
+from sksplice.editing import ConceptEditor, ConceptProjector, concept_neighbors, project_out
+from sksplice.transformer import SpliceTransformer
+from sksplice.zero_shot import ZeroShotClassifier
+
+NAMES = [
+    "dog", "puppy", "canine", "cat", "kitten", "car", "truck", "tree",
+    "forest", "beach", "sand", "ocean", "red", "blue", "green", "house",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def small_setup():
+    """A fitted SpliceTransformer on 16 named concepts (d=12) and labelled embeddings."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(len(NAMES), 12))
+    # make dog/puppy/canine and cat/kitten near-synonyms
+    base[1] = base[0] + 0.3 * rng.normal(size=12)
+    base[2] = base[0] + 0.4 * rng.normal(size=12)
+    base[4] = base[3] + 0.3 * rng.normal(size=12)
+    picks = rng.integers(0, len(NAMES), size=(60, 3))
+    X = base[picks].sum(axis=1) + 0.1 * rng.normal(size=(60, 12))
+    y = np.isin(picks, [0, 1, 2]).any(axis=1).astype(int)
+    splice = SpliceTransformer(
+        vocabulary=NAMES, concept_embeddings=base, l1_penalty=0.05, device="cpu"
+    ).fit(X)
+    return splice, X, y
+
+
+def test_remove_dense_sparse_and_dataframe_agree(small_setup):
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    assert sp.issparse(W)
+    editor = ConceptEditor(remove=["dog", "beach"], splice=FrozenEstimator(splice)).fit(W)
+    out = editor.transform(W)
+    assert sp.isspmatrix_csr(out)
+    dense = W.toarray()
+    expected = dense.copy()
+    expected[:, [0, 9]] = 0.0
+    np.testing.assert_array_equal(out.toarray(), expected)
+    assert out.nnz == np.count_nonzero(expected)  # zeros are dropped, not stored
+    np.testing.assert_array_equal(editor.transform(dense), expected)
+    frame = pd.DataFrame(dense, columns=NAMES)
+    by_name = ConceptEditor(remove=["dog", "beach"]).fit(frame)
+    np.testing.assert_array_equal(by_name.transform(frame), expected)
+    assert list(editor.removed_concepts_) == ["dog", "beach"]
+    assert editor.mask_.sum() == len(NAMES) - 2
+    assert list(editor.get_feature_names_out()) == NAMES
+
+
+def test_sparse_input_is_not_densified(small_setup, monkeypatch):
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice)).fit(W)
+
+    def _forbidden(self, *args, **kwargs):
+        raise AssertionError("sparse weights were densified")
+
+    for cls in (sp.csr_matrix, sp.csr_array, sp.coo_matrix):
+        monkeypatch.setattr(cls, "toarray", _forbidden)
+        monkeypatch.setattr(cls, "todense", _forbidden)
+    out = editor.transform(W)
+    assert sp.issparse(out) and out.shape == W.shape
+
+
+def test_keep_and_keep_with_remove(small_setup):
+    splice, X, _ = small_setup
+    W = splice.transform(
+        X,
+    ).toarray()
+    frozen = FrozenEstimator(splice)
+    kept = ConceptEditor(keep=["dog", "cat", "car"], splice=frozen).fit_transform(W)
+    assert np.all(kept[:, [i for i, n in enumerate(NAMES) if n not in {"dog", "cat", "car"}]] == 0)
+    np.testing.assert_array_equal(kept[:, [0, 3, 5]], W[:, [0, 3, 5]])
+    both = ConceptEditor(keep=["dog", "cat"], remove="cat", splice=frozen).fit(W)
+    assert set(both.removed_concepts_) == set(NAMES) - {"dog"}
+    assert list(both.neighbors_["action"]) == ["keep", "keep", "remove"]
+
+
+def test_output_embedding_recomposes_edited_weights(small_setup):
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice), output="embedding")
+    Z = editor.fit_transform(W)
+    edited = W.toarray()
+    edited[:, 0] = 0
+    np.testing.assert_allclose(Z, splice.inverse_transform(edited), rtol=1e-6, atol=1e-6)
+    assert Z.shape == (X.shape[0], X.shape[1])
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-5)
+    names = editor.get_feature_names_out()
+    assert list(names[:2]) == ["concepteditor0", "concepteditor1"] and len(names) == 12
+    # rows that used "dog" changed, the others did not
+    used = W.toarray()[:, 0] > 0
+    assert used.any() and (~used).any()
+    recomposed = splice.inverse_transform(W)
+    changed = ~np.isclose(Z, recomposed, atol=1e-6).all(axis=1)
+    np.testing.assert_array_equal(changed, used)
+
+
+def test_neighbor_expansion_matches_dictionary_cosines(small_setup):
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    D = splice.dictionary_.astype(np.float64)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    sims = D @ D[0]
+    sims[0] = -np.inf
+    order = np.argsort(-sims)
+    frozen = FrozenEstimator(splice)
+    knn = ConceptEditor(remove=["dog"], n_neighbors=2, splice=frozen).fit(W)
+    assert set(knn.removed_concepts_) == {"dog", NAMES[order[0]], NAMES[order[1]]}
+    assert {"puppy", "canine"} <= set(knn.removed_concepts_)
+    table = knn.neighbors_
+    assert list(table["rank"]) == [0, 1, 2]
+    np.testing.assert_allclose(table["similarity"].iloc[1:], sims[order[:2]], rtol=1e-5)
+    threshold = float(sims[order[2]]) - 1e-6
+    thr = ConceptEditor(remove=["dog"], similarity_threshold=threshold, splice=frozen).fit(W)
+    assert set(thr.removed_concepts_) == {"dog", *[NAMES[j] for j in order[:3]]}
+    both = ConceptEditor(
+        remove=["dog"], similarity_threshold=threshold, n_neighbors=1, splice=frozen
+    ).fit(W)
+    assert set(both.removed_concepts_) == {"dog", NAMES[order[0]]}
+    preview = concept_neighbors(splice, "dog", n_neighbors=2)
+    assert list(preview["concept"]) == list(table["concept"])
+
+
+def test_unknown_names(small_setup):
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    frozen = FrozenEstimator(splice)
+    with pytest.raises(ValueError, match=r"'dgo' \(did you mean 'dog'"):
+        ConceptEditor(remove=["dgo"], splice=frozen).fit(W)
+    with pytest.raises(
+        ValueError, match=r"`keep` not in the vocabulary: 'kitt' \(did you mean 'kitten'"
+    ):
+        ConceptEditor(keep=["kitt"], splice=frozen).fit(W)
+    with pytest.warns(UserWarning, match="'zebra'.*ignored"):
+        editor = ConceptEditor(remove=["zebra", "dog"], ignore_unknown=True, splice=frozen)
+        editor.fit(W)
+    assert list(editor.removed_concepts_) == ["dog"]
+    with pytest.raises(ValueError, match="did you mean 'dog'"):
+        concept_neighbors(splice, ["dgo"])
+
+
+def test_errors_without_names_or_splice(small_setup):
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    with pytest.raises(ValueError, match="carry no concept names"):
+        ConceptEditor(remove=["dog"]).fit(W)
+    frame = pd.DataFrame(W.toarray(), columns=NAMES)
+    with pytest.raises(ValueError, match="output='embedding' needs `splice`"):
+        ConceptEditor(remove=["dog"], output="embedding").fit(frame)
+    with pytest.raises(ValueError, match="need `splice`"):
+        ConceptEditor(remove=["dog"], n_neighbors=3).fit(frame)
+    with pytest.raises(ValueError, match="FrozenEstimator"):
+        ConceptEditor(remove=["dog"], splice=clone(splice)).fit(W)
+    with pytest.raises(ValueError, match="has 16 concepts"):
+        ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice)).fit(W[:, :5])
+    renamed = frame.rename(columns={"dog": "hound"})
+    with pytest.raises(ValueError, match="columns differ"):
+        ConceptEditor(remove=["cat"], splice=FrozenEstimator(splice)).fit(renamed)
+    with pytest.raises(TypeError, match="entry 1"):
+        ConceptEditor(remove=["dog", 3]).fit(frame)
+    with pytest.raises(ValueError, match="output"):
+        ConceptEditor(output="dense").fit(frame)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        ConceptEditor(n_neighbors=-1).fit(frame)
+    with pytest.raises(ValueError, match="similarity_threshold"):
+        ConceptEditor(similarity_threshold=1.5).fit(frame)
+    editor = ConceptEditor(remove=["dog"]).fit(frame)
+    with pytest.raises(ValueError, match=r"[Ff]eature names"):
+        editor.transform(frame.iloc[:, :4])
+
+
+def test_check_estimator_default_configuration():
+    # Without a vocabulary the editor is the identity on any weights: every check runs.
+    check_estimator(ConceptEditor())
+
+
+def test_parameter_conventions_with_a_frozen_transformer(small_setup):
+    splice, _, _ = small_setup
+    editor = ConceptEditor(remove=["dog"], n_neighbors=2, splice=FrozenEstimator(splice))
+    for check in (check_no_attributes_set_in_init, check_get_params_invariance, check_set_params):
+        check("ConceptEditor", editor)
+
+
+def test_clone_and_pickle_keep_the_frozen_transformer(small_setup):
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice), output="embedding")
+    cloned = clone(editor)
+    assert not hasattr(cloned, "mask_")
+    Z = editor.fit_transform(W)
+    np.testing.assert_allclose(cloned.fit_transform(W), Z)
+    restored = pickle.loads(pickle.dumps(editor))
+    np.testing.assert_allclose(restored.transform(W), Z)
+    assert list(restored.removed_concepts_) == ["dog"]
+
+
+def test_pipeline_grid_search_with_frozen_transformer(small_setup):
+    splice, X, y = small_setup
+    pipe = make_pipeline(
+        SpliceTransformer(
+            vocabulary=NAMES, concept_embeddings=splice.concept_embeddings, device="cpu"
+        ),
+        ConceptEditor(remove=["cat"], splice=FrozenEstimator(splice)),
+        LogisticRegression(),
+    )
+    search = GridSearchCV(
+        pipe,
+        {"splicetransformer__l1_penalty": [0.05, 0.1]},
+        cv=3,
+    ).fit(X, y)
+    assert search.best_score_ > 0.7
+    best_editor = search.best_estimator_.named_steps["concepteditor"]
+    assert "cat" in best_editor.removed_concepts_
+    # removing the label's concepts destroys the probe
+    search.best_estimator_.set_params(
+        concepteditor__remove=["dog", "puppy", "canine"], concepteditor__n_neighbors=0
+    )
+    crippled = search.best_estimator_.fit(X, y)
+    assert crippled.score(X, y) < search.best_estimator_.set_params(
+        concepteditor__remove=["cat"]
+    ).fit(X, y).score(X, y)
+
+
+def test_pipeline_with_pandas_output_learns_names(small_setup):
+    splice, X, y = small_setup
+    pipe = make_pipeline(
+        SpliceTransformer(
+            vocabulary=NAMES,
+            concept_embeddings=splice.concept_embeddings,
+            l1_penalty=0.05,
+            device="cpu",
+        ),
+        ConceptEditor(remove=["dog"]),
+        LogisticRegression(),
+    ).set_output(transform="pandas")
+    search = GridSearchCV(pipe, {"logisticregression__C": [0.1, 1.0]}, cv=3).fit(X, y)
+    editor = search.best_estimator_.named_steps["concepteditor"]
+    assert list(editor.feature_names_in_) == NAMES
+    assert list(editor.removed_concepts_) == ["dog"]
+    edited = search.best_estimator_[:-1].transform(X)
+    assert isinstance(edited, pd.DataFrame)
+    assert list(edited.columns) == NAMES
+    assert (edited["dog"] == 0).all()
+    assert all(str(t).startswith("Sparse") for t in edited.dtypes)  # stays sparse
+
+
+def test_zero_shot_pipeline_before_and_after_edit(small_setup):
+    splice, X, _ = small_setup
+
+    class DictionaryEmbedder:
+        """Text embedder that looks concept names up in the raw embeddings."""
+
+        def embed_text(self, texts):
+            rows = [splice.concept_embeddings[NAMES.index(t)] for t in texts]
+            out = np.asarray(rows, dtype=np.float32)
+            return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    W = splice.transform(X)
+    dense = W.toarray()
+    dog_rows = (dense[:, 0] > 0) & (dense[:, 3] == 0) & (dense[:, 4] == 0)
+    clf = ZeroShotClassifier(DictionaryEmbedder(), classes=["dog", "cat"], templates=("{}",))
+    frozen = FrozenEstimator(splice)
+    before = make_pipeline(ConceptEditor(splice=frozen, output="embedding"), clf).fit(W)
+    after = make_pipeline(
+        ConceptEditor(remove=["dog"], n_neighbors=2, splice=frozen, output="embedding"),
+        clone(clf),
+    ).fit(W)
+    margin_before = before.decision_function(W[dog_rows])
+    margin_after = after.decision_function(W[dog_rows])
+    # decision_function: similarity to "cat" minus similarity to "dog"
+    assert np.all(margin_after > margin_before)
+
+
+def test_project_out_removes_the_direction():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(20, 8))
+    u = rng.normal(size=8)
+    P = project_out(X, u)
+    np.testing.assert_allclose(P @ (u / np.linalg.norm(u)), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(P, axis=1), 1.0)
+    U = rng.normal(size=(3, 8))
+    U2 = np.vstack([U, U[0] + U[1]])  # a dependent direction is harmless
+    P2 = project_out(X, U2, normalize=False)
+    np.testing.assert_allclose(P2 @ U.T, 0.0, atol=1e-10)
+    # the part orthogonal to the directions is untouched
+    Q, _ = np.linalg.qr(U.T)
+    np.testing.assert_allclose(P2, X - X @ Q @ Q.T, atol=1e-10)
+    with pytest.raises(ValueError, match="same dimension"):
+        project_out(X, np.ones(5))
+
+
+def test_concept_projector_with_real_embeddings(minilm):
+    texts = ["a dog running on the beach", "a puppy on a rug", "a red car"]
+    X = minilm.embed_text(texts)
+    proj = ConceptProjector(minilm, concepts=["dog"]).fit(X)
+    dog = minilm.embed_text(["dog"])[0].astype(np.float64)
+    Z = proj.transform(X)
+    assert Z.dtype == np.float32
+    np.testing.assert_allclose(Z @ dog, 0.0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-5)
+    assert proj.basis_.shape == (1, 384)
+    assert list(proj.get_feature_names_out())[:2] == ["x0", "x1"]
+    with pytest.raises(ValueError, match="nothing to remove"):
+        ConceptProjector(minilm).fit(X)
+    with pytest.raises(ValueError, match="384 features"):
+        ConceptProjector(directions=np.ones((1, 5))).fit(X)
+    with pytest.raises(TypeError, match="embed_text"):
+        ConceptProjector(concepts=["dog"]).fit(X)
+    restored = pickle.loads(pickle.dumps(proj))
+    np.testing.assert_allclose(restored.transform(X), Z)
+
+
+def _dog_scores(Z, ref_dog, ref_cat):
+    Z = np.asarray(Z, dtype=np.float64)
+    return (Z @ ref_dog.T).mean(), (Z @ ref_dog.T).mean() - (Z @ ref_cat.T).mean()
+
+
+DOG_PHRASES = [
+    "a photo of a dog",
+    "a dog running on the beach",
+    "a puppy sleeping on a rug",
+    "a dog playing fetch in the park",
+    "a small dog wearing a sweater",
+    "a dog catching a frisbee",
+]
+OTHER_PHRASES = [
+    "a photo of a cat", "a cat sleeping on a sofa", "a kitten playing with yarn",
+    "a red car on the street", "a bowl of fresh fruit", "a mountain landscape at sunset",
+    "a city skyline at night", "a bicycle leaning on a wall", "a plate of pasta",
+    "a sailing boat on the sea", "a vase of flowers", "a laptop on a desk",
+]  # fmt: skip
+
+
+def test_dog_removal_with_real_embeddings(laion_minilm, minilm):
+    """Removing "dog" alone barely moves dog phrases; with its neighbours it does."""
+    concepts, raw = laion_minilm
+    X = minilm.embed_text(DOG_PHRASES + OTHER_PHRASES)
+    splice = SpliceTransformer(
+        vocabulary=concepts, concept_embeddings=raw, l1_penalty=0.2, device="cpu"
+    ).fit(X)
+    W = splice.transform(X)[: len(DOG_PHRASES)]
+    ref_dog = minilm.embed_text(["a dog", "a photo of a dog"]).astype(np.float64)
+    ref_cat = minilm.embed_text(["a cat", "a photo of a cat"]).astype(np.float64)
+    frozen = FrozenEstimator(splice)
+
+    def edited(**kwargs):
+        editor = ConceptEditor(remove=["dog"], splice=frozen, output="embedding", **kwargs)
+        return editor.fit(W), editor.transform(W)
+
+    base_sim, _ = _dog_scores(splice.inverse_transform(W), ref_dog, ref_cat)
+    _, bare = edited()
+    bare_sim, bare_margin = _dog_scores(bare, ref_dog, ref_cat)
+    expanded_editor, expanded = edited(n_neighbors=10)
+    exp_sim, exp_margin = _dog_scores(expanded, ref_dog, ref_cat)
+    # the bare name is replaced by synonyms ("canine", "puppy" ...): little changes
+    assert base_sim - bare_sim < 0.05
+    # with the neighbours the meaning goes: cosine to "a dog" drops by much more
+    assert base_sim - exp_sim > 0.1
+    assert base_sim - exp_sim > 3 * (base_sim - bare_sim)
+    assert exp_margin < bare_margin - 0.05
+    selected = set(expanded_editor.removed_concepts_)
+    assert {"dog", "canine", "puppy", "dogs"} <= selected
+    assert len(selected) == 11
+    table = expanded_editor.neighbors_
+    assert table["similarity"].iloc[1:].is_monotonic_decreasing
+    # side by side: the projection baseline also removes the "dog" direction
+    projected = ConceptProjector(minilm, concepts=["dog"]).fit_transform(X[: len(DOG_PHRASES)])
+    proj_sim, _ = _dog_scores(projected, ref_dog, ref_cat)
+    orig_sim, _ = _dog_scores(X[: len(DOG_PHRASES)], ref_dog, ref_cat)
+    assert proj_sim < orig_sim - 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        concept_neighbors(splice, "dog", n_neighbors=5)
