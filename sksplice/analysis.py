@@ -68,7 +68,10 @@ def _n_columns(W: Any) -> int:
 def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
     """Validate ``W`` as a 2-D float matrix, keeping sparse input sparse (CSR)."""
     if isinstance(W, pd.DataFrame):
-        W = W.to_numpy()
+        if W.shape[1] and all(isinstance(t, pd.SparseDtype) for t in W.dtypes):
+            W = W.sparse.to_coo()  # pandas sparse columns stay sparse
+        else:
+            W = W.to_numpy()
     if sp.issparse(W):
         W = sp.csr_matrix(W, dtype=np.float64)
     else:

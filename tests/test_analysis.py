@@ -175,3 +175,55 @@ def test_rank_bad_input(kwargs, error, match):
 def test_rank_without_names_is_an_error():
     with pytest.raises(ValueError, match="no concept names"):
         rank_concepts(np.ones((4, 2)), ["a", "a", "b", "b"], "a")
+
+
+def test_sparse_dataframe_input_matches_dense(rng):
+    W, y = _random_weights(rng)
+    names = [f"c{i}" for i in range(W.shape[1])]
+    frame = pd.DataFrame.sparse.from_spmatrix(sp.csr_matrix(W), columns=names)
+    pd.testing.assert_frame_equal(concept_profiles(frame, y), concept_profiles(W, y, names))
+    pd.testing.assert_frame_equal(
+        rank_concepts(frame, y, "a"), rank_concepts(W, y, "a", concepts=names)
+    )
+
+
+ACTIVITIES = [
+    "reading a book in the park",
+    "drinking coffee at a cafe",
+    "walking a dog on the street",
+    "riding a bicycle",
+    "cooking dinner in the kitchen",
+    "playing the guitar",
+    "taking a selfie",
+    "waiting for the bus",
+    "shopping at the market",
+    "painting a picture",
+]
+
+
+def test_planted_correlation_is_ranked_first(laion_minilm, minilm):
+    """Every "woman" phrase mentions a bikini, no "man" phrase does: bikini comes first."""
+    from sksplice.transformer import SpliceTransformer
+
+    women = [f"{s} in a bikini {a}" for s in ("a woman", "a young lady", "a girl", "a mother")
+             for a in ACTIVITIES]  # fmt: skip
+    men = [f"{s} {a}" for s in ("a man", "a young guy", "a boy", "a father") for a in ACTIVITIES]
+    X = minilm.embed_text(women + men)
+    y = np.array(["woman"] * len(women) + ["man"] * len(men))
+    concepts, raw = laion_minilm
+    splice = SpliceTransformer(
+        vocabulary=concepts, concept_embeddings=raw, l1_penalty=0.25, device="cpu"
+    ).fit(X)
+    W = splice.transform(X)
+    ranking = rank_concepts(W, y, "woman", "man", concepts=splice)
+    top = ranking.iloc[0]
+    assert ranking.index[0] == "bikini"
+    assert top["prevalence_positive"] > 0.7 and top["count_negative"] == 0
+    assert bool(top["significant"]) and top["p_adjusted"] < 1e-6
+    assert top["prevalence_diff"] > ranking["prevalence_diff"].iloc[1] + 0.3
+    # the reverse comparison does not put it near the top
+    reverse = rank_concepts(W, y, "man", "woman", concepts=splice)
+    assert "bikini" not in reverse.index[:10]
+    profiles = concept_profiles(W, y, splice, drop_empty=True)
+    assert profiles.loc["bikini", ("prevalence", "woman")] == top["prevalence_positive"]
+    assert profiles.loc["bikini", ("prevalence", "man")] == 0.0
