@@ -49,6 +49,9 @@ MODEL_CONFIGS_ENV = "SKSPLICE_MODEL_CONFIGS"
 #: Seed of the random initialisation used when ``pretrained=None``.
 RANDOM_INIT_SEED = 0
 
+#: Most threads that decode and preprocess images (one batch ahead of the model).
+DECODE_THREADS = 4
+
 _MODALITIES = ("image", "text")
 _PRECISIONS = ("fp32", "fp16", "bf16")
 _ON_ERROR = ("raise", "skip")
@@ -780,7 +783,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         """Yield ``(start, [(tensor, error), ...])`` per batch, decoding one batch ahead."""
         n_items = len(items)
         batch_size = int(self.batch_size)
-        workers = max(1, min(4, os.cpu_count() or 1, n_items))
+        workers = max(1, min(DECODE_THREADS, os.cpu_count() or 1, n_items))
 
         def load(item: Any) -> tuple[torch.Tensor | None, Exception | None]:
             try:
