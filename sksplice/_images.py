@@ -201,7 +201,8 @@ def check_image_items(items: Sequence[Any], *, text_hint: str) -> None:
         sample = describe_item(items[0])
         raise ValueError(
             f"none of the {len(items)} string inputs is an existing file or folder "
-            f"(input 0 is {sample}); these look like texts, not image paths: {text_hint}"
+            f"(input 0 is {sample}). If they are texts, {text_hint}; if they are image "
+            f"paths, check them (relative paths start at {os.getcwd()!r})"
         )
 
 
@@ -284,9 +285,10 @@ def _load_file(path: str) -> Image.Image:
         raise InvalidImageError(f"{path!r} is not an image file PIL can read") from exc
     except InvalidImageError:
         raise
-    except (OSError, SyntaxError, ValueError) as exc:
+    except Exception as exc:
         # PIL reports truncated data as OSError("image file is truncated ..."),
-        # broken headers as SyntaxError or ValueError.
+        # broken headers as SyntaxError or ValueError, broken EXIF data in
+        # various ways: whatever fails while decoding one file is a bad file.
         raise InvalidImageError(
             f"{path!r} could not be decoded (truncated or corrupt?): {exc}"
         ) from exc

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _images
@@ -192,15 +193,18 @@ def _resolve_device(device: Any) -> str:
             f"{type(device).__name__}"
         )
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         parsed = torch.device(device)
     except (RuntimeError, ValueError) as exc:
         raise ValueError(
             f"device={device!r} is not a device torch understands (try 'auto', 'cpu' or 'cuda')"
         ) from exc
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
+        if parsed.index is None:  # "cuda" and "cuda:<current>" share one cached model
+            parsed = torch.device("cuda", torch.cuda.current_device())
     return str(parsed)
 
 
@@ -785,9 +789,18 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         batch_size = int(self.batch_size)
         workers = max(1, min(DECODE_THREADS, os.cpu_count() or 1, n_items))
 
+        # A PIL image may still be unloaded (lazy Image.open): never decode the
+        # same object in two threads at once.
+        pil_locks = {id(item): threading.Lock() for item in items if isinstance(item, Image.Image)}
+
         def load(item: Any) -> tuple[torch.Tensor | None, Exception | None]:
             try:
-                image = _images.load_rgb(item)
+                lock = pil_locks.get(id(item))
+                if lock is None:
+                    image = _images.load_rgb(item)
+                else:
+                    with lock:
+                        image = _images.load_rgb(item)
             except _images.ITEM_ERRORS as exc:
                 return None, exc
             try:

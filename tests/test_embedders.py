@@ -112,6 +112,16 @@ def test_paths_pil_and_arrays_agree(make_embedder, tmp_path):
     np.testing.assert_allclose(embedder.transform(np.stack(arrays)), from_arrays, atol=1e-6)
 
 
+def test_lazily_opened_pil_images_repeated(make_embedder, tmp_path):
+    arrays = random_images(2, seed=11, size=(120, 90))
+    paths = [save_png(tmp_path / f"lazy{i}.png", a) for i, a in enumerate(arrays)]
+    embedder = make_embedder(batch_size=3)
+    expected = embedder.transform(paths)
+    with Image.open(paths[0]) as first, Image.open(paths[1]) as second:
+        Z = embedder.transform([first, second] * 6)  # same unloaded objects, several threads
+    np.testing.assert_allclose(Z, np.tile(expected, (6, 1)), atol=1e-6)
+
+
 def test_containers(make_embedder, tmp_path):
     pd = pytest.importorskip("pandas")
     arrays = random_images(2, seed=3)
