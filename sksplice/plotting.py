@@ -196,7 +196,7 @@ def plot_class_profile(
     ax.set_yticks(positions, [str(n) for n in names])
     ax.set_xlabel(statistic.replace("_", " "))
     ax.set_title(title if title is not None else f"class {cls}")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     return ax
 
 
@@ -268,5 +268,5 @@ def plot_concept_prevalence(
     ax.set_xticks(positions, [str(c) for c in classes], rotation=45 if len(classes) > 6 else 0)
     ax.set_ylabel(statistic.replace("_", " "))
     ax.set_title(title if title is not None else f"{concept!s}")
-    ax.legend(loc="upper right")
+    ax.legend(loc="best")
     return ax

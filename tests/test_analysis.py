@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -227,3 +229,16 @@ def test_planted_correlation_is_ranked_first(laion_minilm, minilm):
     profiles = concept_profiles(W, y, splice, drop_empty=True)
     assert profiles.loc["bikini", ("prevalence", "woman")] == top["prevalence_positive"]
     assert profiles.loc["bikini", ("prevalence", "man")] == 0.0
+
+
+def test_worked_example_runs_and_writes_figures(laion_minilm, minilm, tmp_path):
+    from _helpers_editing import assert_png, load_example
+
+    example = load_example("analysis_spurious")
+    concepts, raw = laion_minilm
+    result = example.main(tmp_path, embedder=minilm, concepts=concepts, concept_embeddings=raw)
+    assert result["ranking"].index[0] == "bikini"
+    assert set(result["figures"]) == {"prevalence", "class_profile", "decomposition"}
+    for path in result["figures"].values():
+        assert Path(path).parent == tmp_path
+        assert_png(path)
