@@ -306,7 +306,9 @@ def _create_model(config: _Config) -> _LoadedModel:
         with torch.random.fork_rng(devices=[]):
             # Weights are initialised on the CPU before any checkpoint is loaded,
             # so a fixed seed makes pretrained=None identical in every process.
-            torch.manual_seed(RANDOM_INIT_SEED)
+            # Only the CPU generator is seeded (and restored by fork_rng): CUDA
+            # generators of the caller are left alone.
+            torch.default_generator.manual_seed(RANDOM_INIT_SEED)
             model, _, preprocess = open_clip.create_model_and_transforms(
                 config.model,
                 pretrained=config.pretrained,
