@@ -395,3 +395,18 @@ def test_dog_removal_with_real_embeddings(laion_minilm, minilm):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         concept_neighbors(splice, "dog", n_neighbors=5)
+
+
+def test_worked_example_runs_and_writes_figure(laion_minilm, minilm, tmp_path):
+    from _helpers_editing import assert_png, load_example
+
+    example = load_example("editing_remove_dog")
+    concepts, raw = laion_minilm
+    result = example.main(tmp_path, embedder=minilm, concepts=concepts, concept_embeddings=raw)
+    sim = result["similarity"]
+    assert sim["remove 'dog' + 10 neighbours"] < sim["remove 'dog'"] - 0.1
+    assert sim["project out 'dog'"] < sim["dense"]
+    assert result["removed"]["bare"] == ["dog"]
+    assert len(result["removed"]["expanded"]) == 11
+    assert_png(result["figures"]["editing"])
+    assert result["figures"]["editing"].parent == tmp_path

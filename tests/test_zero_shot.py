@@ -185,3 +185,20 @@ def test_dataframe_input_sets_feature_names():
     clf = ZeroShotClassifier(HashEmbedder(4), classes=["x", "y"]).fit(X)
     assert list(clf.feature_names_in_) == list("abcd")
     assert clf.predict(X).shape == (5,)
+
+
+def test_worked_example_runs_and_writes_figure(laion_minilm, minilm, tmp_path):
+    from _helpers_editing import assert_png, load_example
+
+    example = load_example("zero_shot_edit")
+    concepts, raw = laion_minilm
+    result = example.main(tmp_path, embedder=minilm, concepts=concepts, concept_embeddings=raw)
+    acc = result["accuracy"]
+    assert acc["dense"]["all"] >= 0.9
+    assert acc["recomposed"]["all"] >= 0.8
+    # removing "dog" with its neighbours destroys the dog class, not the others
+    assert acc["remove 'dog' + neighbours"]["dog"] <= acc["recomposed"]["dog"] - 0.3
+    assert acc["remove 'dog' + neighbours"]["dog"] < acc["remove 'dog'"]["dog"]
+    for cls in ("bird", "car"):
+        assert acc["remove 'dog' + neighbours"][cls] >= acc["recomposed"][cls] - 0.2
+    assert_png(result["figures"]["accuracy"])

@@ -113,6 +113,7 @@ def main(
         vocabulary=list(concepts),
         concept_embeddings=concept_embeddings,
         l1_penalty=0.25,
+        tol=1e-5,
         device="cpu",
     ).fit(X)
     W = splice.transform(X)  # sparse CSR, one row per caption
