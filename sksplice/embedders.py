@@ -62,7 +62,7 @@ _AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 class SkippedInput(NamedTuple):
     """An input item skipped because it could not be loaded.
 
-    Attributes
+    Parameters
     ----------
     index : int
         Position of the item in the input.
@@ -361,7 +361,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         JSON files or folders).
     pretrained : str, os.PathLike or None, default="laion2b_s34b_b79k"
         A pretrained tag listed by ``open_clip.list_pretrained_tags_by_model(model)``,
-        a path to a checkpoint file, or None for random weights. Random weights
+        a path to a checkpoint file, or None (or "") for random weights. Random weights
         are initialised under a fixed seed (``RANDOM_INIT_SEED``), so they are
         the same in every process.
     modality : {"image", "text"}, default="image"
@@ -549,8 +549,8 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        self : CLIPEmbedder
-            The embedder, with ``embedding_dim_`` set.
+        CLIPEmbedder
+            This embedder, with ``embedding_dim_`` set.
         """
         config = self._config()
         self.embedding_dim_ = config.embed_dim
@@ -578,7 +578,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         return self._embed_images(X, return_skipped=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the embedding dimensions: ``"clip0"``, ..., ``"clip{d-1}"``.
+        """Get the names of the embedding dimensions: ``"clip0"``, ..., ``"clip{d-1}"``.
 
         Parameters
         ----------
