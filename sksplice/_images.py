@@ -200,7 +200,7 @@ def check_image_items(items: Sequence[Any], *, text_hint: str) -> None:
     if first_kind == "path" and not any(os.path.exists(os.fspath(item)) for item in items):
         sample = describe_item(items[0])
         raise ValueError(
-            f"none of the {len(items)} string inputs is an existing file or folder "
+            f"none of the {len(items)} string or path inputs is an existing file or folder "
             f"(input 0 is {sample}). If they are texts, {text_hint}; if they are image "
             f"paths, check them (relative paths start at {os.getcwd()!r})"
         )

@@ -419,6 +419,14 @@ def test_on_error_skip(make_embedder, tmp_path):
     with pytest.raises(TypeError, match="mixed"):
         embedder.transform([paths[0], arrays[0]])
 
+    # every input bad: all rows NaN, still one row per input
+    with pytest.warns(SkippedInputWarning, match="skipped 2 of 2"):
+        Z_bad = embedder.transform([tmp_path / "bad.png", tmp_path])
+    assert Z_bad.shape == (2, 32) and np.isnan(Z_bad).all()
+    # ... but strings none of which exists are a usage error, not bad files
+    with pytest.raises(ValueError, match="none of the 2 string or path inputs"):
+        embedder.transform([tmp_path / "gone1.png", tmp_path / "gone2.png"])
+
 
 # ---------------------------------------------------------------- parameters
 
@@ -461,6 +469,9 @@ def test_unknown_pretrained_tag_lists_tags(make_embedder):
 def test_cuda_requested_without_cuda(make_embedder):
     with pytest.raises(ValueError, match="CUDA is not available"):
         make_embedder(device="cuda").fit()
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        make_embedder(device=torch.device("cuda", 0)).fit()
+    assert make_embedder(device=torch.device("cpu")).transform(random_images(1)).shape == (1, 32)
     assert make_embedder(device="auto").transform(random_images(1)).shape == (1, 32)
 
 
