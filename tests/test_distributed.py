@@ -1,0 +1,404 @@
+"""sksplice.distributed on a local Dask cluster of two worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+pytest.importorskip("distributed")
+pytest.importorskip("pyarrow")
+
+import cloudpickle
+import dask
+import dask.array as da
+from distributed import Client, LocalCluster, get_task_stream
+from sklearn.exceptions import NotFittedError
+
+from sksplice.distributed import (
+    embed_images_dask,
+    precompute_concept_embeddings,
+    to_zarr,
+    transform_dask,
+    write_parquet,
+)
+from sksplice.embedders import MODEL_CONFIGS_ENV, CLIPEmbedder
+from sksplice.transformer import SpliceTransformer
+
+try:
+    from ._helpers_distributed import (
+        LoggingHashEmbedder,
+        gated_copy,
+        install_load_counter,
+        read_load_counter,
+        started_pids,
+    )
+except ImportError:
+    from _helpers_distributed import (
+        LoggingHashEmbedder,
+        gated_copy,
+        install_load_counter,
+        read_load_counter,
+        started_pids,
+    )
+
+TINY_CONFIG = Path(__file__).resolve().parent / "data" / "sksplice-test-tiny.json"
+N_ROWS, N_FEATURES, N_CONCEPTS = 20_000, 64, 200
+TIMEOUT = 180  # seconds, for any single wait on the cluster
+ATOL = 1e-5
+
+
+# ------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def client():
+    """Two single-threaded worker processes (each under a Nanny) on 127.0.0.1."""
+    saved = os.environ.get(MODEL_CONFIGS_ENV)
+    # Worker processes inherit the environment at spawn time (also when a Nanny
+    # restarts one), so they can create the tiny test model too.
+    os.environ[MODEL_CONFIGS_ENV] = str(TINY_CONFIG)
+    cluster = LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=50,
+    )
+    dask_client = Client(cluster, timeout=TIMEOUT)
+    try:
+        dask_client.wait_for_workers(2, timeout=TIMEOUT)
+        yield dask_client
+    finally:
+        dask_client.close(timeout=TIMEOUT)
+        cluster.close(timeout=TIMEOUT)
+        if saved is None:
+            os.environ.pop(MODEL_CONFIGS_ENV, None)
+        else:
+            os.environ[MODEL_CONFIGS_ENV] = saved
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """Embeddings made of a few concepts plus noise, and a transformer fitted on them."""
+    rng = np.random.default_rng(7)
+    raw = rng.normal(size=(N_CONCEPTS, N_FEATURES)).astype(np.float32)
+    atoms = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    active = rng.integers(0, N_CONCEPTS, size=(N_ROWS, 4))
+    weights = rng.uniform(0.5, 1.0, size=(N_ROWS, 4))
+    X = np.einsum("nk,nkd->nd", weights, atoms[active])
+    X = (X + 0.05 * rng.normal(size=X.shape)).astype(np.float32)
+    concepts = [f"concept_{i:03d}" for i in range(N_CONCEPTS)]
+    splice = SpliceTransformer(
+        vocabulary=concepts,
+        concept_embeddings=raw,
+        l1_penalty=0.25,
+        tol=1e-4,
+        device="cpu",
+    ).fit(X)
+    return X, splice
+
+
+@pytest.fixture(scope="module")
+def reference(problem):
+    """The single-process result on all rows."""
+    X, splice = problem
+    return splice.transform(X)
+
+
+# ------------------------------------------------------------------------ transform
+
+
+def _key_name(key) -> str:
+    return str(key[0] if isinstance(key, tuple) else key)
+
+
+def test_transform_matches_in_process(client, problem, reference):
+    X, splice = problem
+    X_dask = da.from_array(X, chunks=(2_000, 32))  # column chunks are merged
+    W = transform_dask(splice, X_dask, client=client)
+    assert W.shape == (N_ROWS, N_CONCEPTS)
+    assert W.numblocks == (10, 1)
+    assert sp.issparse(W._meta)
+    # The transformer travels once (a scattered future), not inside every task.
+    graph = dict(W.__dask_graph__())
+    tasks = [v for k, v in graph.items() if _key_name(k).startswith("splice-transform-")]
+    assert len(tasks) == 10
+    for task in tasks:
+        assert len(cloudpickle.dumps(task)) < splice.dictionary_.nbytes / 4
+
+    result = client.compute(W).result(timeout=TIMEOUT)
+    assert sp.issparse(result)
+    assert result.shape == reference.shape
+    assert result.nnz == reference.nnz
+    np.testing.assert_allclose(result.toarray(), reference.toarray(), atol=ATOL)
+
+
+def test_dense_output_numpy_input_without_client(client, problem, reference):
+    X, splice = problem
+    W = transform_dask(splice, X[:1_500], output="dense", chunk_size=400)
+    assert W.chunks == ((400, 400, 400, 300), (N_CONCEPTS,))
+    block = W.blocks[3].compute()
+    assert isinstance(block, np.ndarray)
+    assert block.shape == (300, N_CONCEPTS)
+    # Without a client the transformer is one key of the graph.
+    graph = dict(W.__dask_graph__())
+    shared = [k for k in graph if _key_name(k).startswith("sksplice-transformer-")]
+    assert len(shared) == 1
+    dense = W.compute()
+    assert isinstance(dense, np.ndarray)
+    np.testing.assert_allclose(dense, reference[:1_500].toarray(), atol=ATOL)
+
+
+def test_transform_rejects_bad_input(problem):
+    X, splice = problem
+    with pytest.raises(ValueError, match="output must be one of"):
+        transform_dask(splice, X[:10], output="coo")
+    with pytest.raises(ValueError, match="64-dimensional"):
+        transform_dask(splice, X[:10, :5])
+    with pytest.raises(ValueError, match="2-dimensional"):
+        transform_dask(splice, X[0])
+    with pytest.raises(ValueError, match="chunk_size"):
+        transform_dask(splice, X[:10], chunk_size=0)
+    with pytest.raises(TypeError, match="dense embeddings"):
+        transform_dask(splice, sp.csr_matrix(X[:10]))
+    with pytest.raises(NotFittedError):
+        transform_dask(SpliceTransformer(vocabulary=["a"], concept_embeddings=[[1.0]]), X[:10])
+
+
+# ------------------------------------------------------------------------ writers
+
+
+def test_write_parquet_long_format(client, problem, reference, tmp_path):
+    pd = pytest.importorskip("pandas")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import json
+
+    X, splice = problem
+    W = transform_dask(splice, X[:2_500], chunk_size=1_000, client=client)
+    path = write_parquet(W, tmp_path / "weights.parquet", splice)
+    assert path == tmp_path / "weights.parquet"
+    assert sorted(p.name for p in path.iterdir()) == [
+        "part-000000.parquet",
+        "part-000001.parquet",
+        "part-000002.parquet",
+    ]
+    frame = pd.read_parquet(path)
+    assert list(frame.columns) == ["row", "concept", "weight"]
+    expected = reference[:2_500].tocoo()
+    assert len(frame) == expected.nnz
+    assert frame["row"].is_monotonic_increasing
+    names = list(splice.get_feature_names_out())
+    cols = frame["concept"].astype(str).map({n: i for i, n in enumerate(names)})
+    rebuilt = sp.csr_matrix(
+        (frame["weight"].to_numpy(), (frame["row"].to_numpy(), cols.to_numpy())),
+        shape=(2_500, N_CONCEPTS),
+    )
+    np.testing.assert_allclose(rebuilt.toarray(), reference[:2_500].toarray(), atol=ATOL)
+    meta = json.loads(pq.read_schema(path / "part-000001.parquet").metadata[b"sksplice"])
+    assert meta["n_rows"] == 2_500
+    assert meta["n_concepts"] == N_CONCEPTS
+
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_parquet(W, path, splice)
+    write_parquet(W[:1_000], path, names, overwrite=True)
+    assert pd.read_parquet(path)["row"].max() < 1_000
+    with pytest.raises(ValueError, match="199 concept names"):
+        write_parquet(W, tmp_path / "other.parquet", names[:-1])
+    # Nothing but the finished datasets is left behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.parquet"]
+
+
+def test_to_zarr_dense_with_concept_names(client, problem, reference, tmp_path):
+    zarr = pytest.importorskip("zarr")
+    X, splice = problem
+    W = transform_dask(splice, X[:1_800], client=client).rechunk({0: (1_000, 500, 300)})
+    path = to_zarr(W, tmp_path / "weights.zarr", splice)
+    array = zarr.open_array(str(path), mode="r")
+    assert array.shape == (1_800, N_CONCEPTS)
+    assert list(array.attrs["concepts"]) == list(splice.get_feature_names_out())
+    assert array.attrs["sksplice"]["n_rows"] == 1_800
+    np.testing.assert_allclose(array[:], reference[:1_800].toarray(), atol=ATOL)
+    with pytest.raises(FileExistsError):
+        to_zarr(W, path, splice)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.zarr"]
+
+
+# ------------------------------------------------------------------------ images
+
+
+def _write_images(folder: Path, n: int) -> list[str]:
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    paths = []
+    for i in range(n):
+        pixels = rng.integers(0, 256, size=(40, 48, 3), dtype=np.uint8)
+        path = folder / f"img_{i:03d}.png"
+        Image.fromarray(pixels).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_embed_images_on_workers_loads_model_once_per_worker(client, tiny_clip_model, tmp_path):
+    dd = pytest.importorskip("dask.dataframe")
+    import dask.bag as db
+    import pandas as pd
+
+    client.wait_for_workers(2, timeout=TIMEOUT)
+    client.run(install_load_counter)
+    before = client.run(read_load_counter)
+
+    paths = _write_images(tmp_path, 24)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", batch_size=4)
+    expected = embedder.embed_images(paths)
+
+    X = embed_images_dask(embedder, paths, client=client, paths_per_task=4)
+    assert X.shape == (24, 32)
+    assert X.numblocks == (6, 1)
+    with get_task_stream(client) as stream:
+        got = client.compute(X).result(timeout=TIMEOUT)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert len(stream.data) >= 6  # one task per share of 4 paths, run on the workers
+
+    bag = db.from_sequence(paths, npartitions=3)
+    np.testing.assert_allclose(embed_images_dask(embedder, bag).compute(), expected, atol=1e-5)
+    column = dd.from_pandas(pd.DataFrame({"path": paths}), npartitions=4)["path"]
+    X_col = embed_images_dask(embedder, column, client=client)
+    assert X_col.chunks[0] == (6, 6, 6, 6)
+    np.testing.assert_allclose(X_col.compute(), expected, atol=1e-5)
+
+    loads = client.run(read_load_counter)
+    new_loads = {addr: loads[addr] - before.get(addr, 0) for addr in loads}
+    # 6 + 3 + 4 tasks ran, yet each worker created the model at most once.
+    assert all(n <= 1 for n in new_loads.values()), new_loads
+    assert sum(new_loads.values()) >= 1
+
+    # The image path end to end: embeddings on workers, then concept weights.
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=(40, 32)).astype(np.float32)
+    splice = SpliceTransformer(
+        vocabulary=[f"w{i}" for i in range(40)],
+        concept_embeddings=raw,
+        l1_penalty=0.1,
+        device="cpu",
+    ).fit(expected)
+    W = transform_dask(splice, X, client=client).compute()
+    np.testing.assert_allclose(W.toarray(), splice.transform(expected).toarray(), atol=1e-4)
+
+
+def test_embed_images_rejects_bad_input(tiny_clip_model):
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu")
+    with pytest.raises(TypeError, match="list of image paths"):
+        embed_images_dask(embedder, "one/path.png")
+    with pytest.raises(ValueError, match="paths_per_task"):
+        embed_images_dask(embedder, ["a.png"], paths_per_task=0)
+    with pytest.raises(TypeError, match="embed_images"):
+        embed_images_dask(object(), ["a.png"])
+
+
+# ------------------------------------------------------------------------ grid search
+
+
+def _classification_data(embedder: LoggingHashEmbedder, words: list[str]):
+    rng = np.random.default_rng(1)
+    atoms = embedder.embed_text(words)
+    y = np.repeat([0, 1], 60)
+    X = np.empty((120, atoms.shape[1]), dtype=np.float32)
+    for i, label in enumerate(y):
+        pool = np.arange(0, 10) if label == 0 else np.arange(10, 20)
+        picks = np.concatenate([rng.choice(pool, 2), rng.choice(np.arange(20, 60), 2)])
+        X[i] = atoms[picks].sum(axis=0) + 0.05 * rng.normal(size=atoms.shape[1])
+    return X, y
+
+
+def test_grid_search_on_dask_backend_embeds_vocabulary_once(client, tmp_path):
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    words = [f"word{i}" for i in range(60)]
+    X, y = _classification_data(LoggingHashEmbedder(tmp_path / "unused.log"), words)
+    embedder = LoggingHashEmbedder(tmp_path / "calls.log")
+    splice = SpliceTransformer(embedder=embedder, vocabulary=words, tol=1e-4, device="cpu")
+
+    shared = precompute_concept_embeddings(splice)
+    assert embedder.calls() == [(os.getpid(), 60)]
+    assert shared.get_params()["concept_embeddings"].shape == (60, 64)
+
+    grid = {"splicetransformer__l1_penalty": [0.05, 0.1, 0.2]}
+    pipe = make_pipeline(shared, LogisticRegression(max_iter=500))
+    search = GridSearchCV(pipe, grid, cv=3)
+    with get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
+        search.fit(X, y)
+    assert len(stream.data) >= 9  # the fits ran on the cluster
+    assert embedder.calls() == [(os.getpid(), 60)]  # ... without embedding the vocabulary again
+
+    serial = GridSearchCV(pipe, grid, cv=3, n_jobs=1).fit(X, y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
+    assert search.best_params_ == serial.best_params_
+
+    # Without precomputation, the workers embed the vocabulary themselves: the
+    # log sees their calls (which is what precompute_concept_embeddings avoids).
+    naive = GridSearchCV(make_pipeline(splice, LogisticRegression(max_iter=500)), grid, cv=3)
+    with joblib.parallel_config(backend="dask"):
+        naive.fit(X, y)
+    worker_calls = [pid for pid, _ in embedder.calls() if pid != os.getpid()]
+    assert len(worker_calls) >= 1
+
+
+# ------------------------------------------------------------------------ worker death
+
+
+def _wait_for(condition, what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_worker_killed_mid_run_loses_and_duplicates_no_rows(client, problem, reference, tmp_path):
+    X, splice = problem
+    n = 6_000
+    client.wait_for_workers(2, timeout=TIMEOUT)
+    worker_pids = set(client.run(os.getpid).values())
+    assert len(worker_pids) == 2
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    W = transform_dask(gated_copy(splice, gate), X[:n], chunk_size=500, client=client)
+    future = client.compute(W)
+    try:
+        # Both workers are inside a block, held at the gate.
+        _wait_for(lambda: started_pids(gate) >= worker_pids, "both workers to start a block")
+        victim = sorted(started_pids(gate) & worker_pids)[0]
+        os.kill(victim, signal.SIGKILL)
+    finally:
+        (gate / "release").touch()
+    result = future.result(timeout=TIMEOUT)
+
+    assert result.shape == (n, N_CONCEPTS)
+    assert result.nnz == reference[:n].nnz
+    np.testing.assert_allclose(result.toarray(), reference[:n].toarray(), atol=ATOL)
+    # The Nanny brought a fresh worker process back.
+    client.wait_for_workers(2, timeout=TIMEOUT)
+    new_pids = set(client.run(os.getpid).values())
+    assert victim not in new_pids
+    assert len(new_pids) == 2
+
+
+def test_default_scheduler_without_cluster(problem, reference):
+    X, splice = problem
+    with dask.config.set(scheduler="threads"):
+        W = transform_dask(splice, X[:600], chunk_size=250).compute()
+    np.testing.assert_allclose(W.toarray(), reference[:600].toarray(), atol=ATOL)
