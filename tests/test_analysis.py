@@ -232,7 +232,7 @@ def test_planted_correlation_is_ranked_first(laion_minilm, minilm):
 
 
 def test_worked_example_runs_and_writes_figures(laion_minilm, minilm, tmp_path):
-    from _helpers_editing import assert_png, load_example
+    from ._helpers_editing import assert_png, load_example
 
     example = load_example("analysis_spurious")
     concepts, raw = laion_minilm

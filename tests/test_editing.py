@@ -398,7 +398,7 @@ def test_dog_removal_with_real_embeddings(laion_minilm, minilm):
 
 
 def test_worked_example_runs_and_writes_figure(laion_minilm, minilm, tmp_path):
-    from _helpers_editing import assert_png, load_example
+    from ._helpers_editing import assert_png, load_example
 
     example = load_example("editing_remove_dog")
     concepts, raw = laion_minilm

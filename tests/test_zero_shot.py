@@ -188,7 +188,7 @@ def test_dataframe_input_sets_feature_names():
 
 
 def test_worked_example_runs_and_writes_figure(laion_minilm, minilm, tmp_path):
-    from _helpers_editing import assert_png, load_example
+    from ._helpers_editing import assert_png, load_example
 
     example = load_example("zero_shot_edit")
     concepts, raw = laion_minilm
