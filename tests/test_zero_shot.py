@@ -202,3 +202,25 @@ def test_worked_example_runs_and_writes_figure(laion_minilm, minilm, tmp_path):
     for cls in ("bird", "car"):
         assert acc["remove 'dog' + neighbours"][cls] >= acc["recomposed"][cls] - 0.2
     assert_png(result["figures"]["accuracy"])
+
+
+def test_pipeline_with_clip_embedder_images(tiny_clip_model):
+    """Images -> CLIPEmbedder -> ZeroShotClassifier, with the same (tiny, random) model."""
+    from sksplice.embedders import CLIPEmbedder
+
+    embedder = CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu")
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, size=(40, 40, 3), dtype=np.uint8) for _ in range(5)]
+    pipe = make_pipeline(
+        clone(embedder), ZeroShotClassifier(embedder, classes=["dog", "cat", "house"])
+    ).fit(images)
+    clf = pipe.named_steps["zeroshotclassifier"]
+    X = embedder.embed_images(images)
+    assert clf.n_features_in_ == X.shape[1]
+    np.testing.assert_allclose(
+        pipe.decision_function(images),
+        (X / np.linalg.norm(X, axis=1, keepdims=True)) @ clf.class_embeddings_.T,
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert set(pipe.predict(images)) <= {"dog", "cat", "house"}
