@@ -383,15 +383,16 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
             index = {str(n): i for i, n in enumerate(names)}
             n_nb = self.n_neighbors
             thr = self.similarity_threshold
+            basis = dictionary if expand else None
             if keep is not None:
                 kept = _lookup(keep, index, "keep", self.ignore_unknown)
-                table = self._expand(names, dictionary, kept, n_nb, thr, expand, "keep")
+                table = self._expand(names, basis, kept, n_nb, thr, "keep")
                 mask[:] = False
                 mask[[index[c] for c in table["concept"]]] = True
                 tables.append(table)
             if remove:
                 removed = _lookup(remove, index, "remove", self.ignore_unknown)
-                table = self._expand(names, dictionary, removed, n_nb, thr, expand, "remove")
+                table = self._expand(names, basis, removed, n_nb, thr, "remove")
                 mask[[index[c] for c in table["concept"]]] = False
                 tables.append(table)
             self.concepts_ = names
@@ -411,13 +412,15 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
         queries: list[int],
         n_neighbors: int,
         threshold: float | None,
-        expand: bool,
         action: str,
     ) -> pd.DataFrame:
-        if expand and dictionary is not None:
-            table = _neighbor_table(names, dictionary, queries, n_neighbors, threshold)
+        """The queries and their selected neighbours, labelled with ``action``."""
+        if dictionary is None:  # no expansion asked for (checked in fit)
+            table = pd.DataFrame(
+                {"query": names[queries], "concept": names[queries], "similarity": 1.0, "rank": 0}
+            )
         else:
-            table = _neighbor_table(names, np.zeros((len(names), 1)), queries, 0, None)
+            table = _neighbor_table(names, dictionary, queries, n_neighbors, threshold)
         table["action"] = action
         return table
 
