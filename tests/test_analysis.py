@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from sksplice.analysis import _adjust_pvalues, concept_profiles, rank_concepts
@@ -242,3 +244,33 @@ def test_worked_example_runs_and_writes_figures(laion_minilm, minilm, tmp_path):
     for path in result["figures"].values():
         assert Path(path).parent == tmp_path
         assert_png(path)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    n=st.integers(min_value=4, max_value=30),
+    c=st.integers(min_value=1, max_value=6),
+)
+def test_profile_and_ranking_invariants(data, n, c):
+    seed = data.draw(st.integers(min_value=0, max_value=2**32 - 1))
+    rng = np.random.default_rng(seed)
+    W = rng.random((n, c)) * (rng.random((n, c)) < data.draw(st.floats(0.0, 1.0)))
+    y = rng.integers(0, 3, size=n)
+    y[:2] = [0, 1]  # at least two classes
+    names = [f"k{i}" for i in range(c)]
+    prof = concept_profiles(sp.csr_matrix(W), y, names)
+    prevalence = prof["prevalence"]
+    assert ((prevalence >= 0) & (prevalence <= 1)).all().all()
+    sizes = np.bincount(y, minlength=3)
+    classes = [k for k in range(3) if sizes[k]]
+    weighted = sum(prevalence[k] * sizes[k] for k in classes) / n
+    np.testing.assert_allclose(weighted, prevalence["all"], atol=1e-12)
+    correction = data.draw(st.sampled_from(["fdr_bh", "holm", "bonferroni", None]))
+    ranking = rank_concepts(W, y, 0, concepts=names, correction=correction)
+    assert (ranking["p_adjusted"] >= ranking["p_value"] - 1e-15).all()
+    assert (ranking["p_adjusted"] <= 1).all()
+    assert ranking["prevalence_diff"].is_monotonic_decreasing
+    assert (np.sign(ranking["z"]) == np.sign(ranking["prevalence_diff"])).all()
+    sparse = rank_concepts(sp.csr_matrix(W), y, 0, concepts=names, correction=correction)
+    pd.testing.assert_frame_equal(ranking, sparse)
