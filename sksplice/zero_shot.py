@@ -89,7 +89,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.templates = templates
         self.temperature = temperature
 
-    def _validate_params_(self) -> list[str]:
+    def _check_params(self) -> list[str]:
         if not hasattr(self.embedder, "embed_text"):
             raise TypeError(
                 "`embedder` must have an embed_text(list[str]) method, got "
@@ -134,7 +134,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
             If classes are missing or fewer than two, a label of ``y`` is not
             among ``classes``, or the embedder's dimension differs from ``X``'s.
         """
-        templates = self._validate_params_()
+        templates = self._check_params()
         if y is None:
             X = validate_data(self, X, dtype=[np.float64, np.float32])
         else:
