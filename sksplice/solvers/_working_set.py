@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import torch
 
 _INF = float("inf")
+# Relative violation above which a row is clearly not optimal yet.
+_CLEAR = 1e-4
 
 
 @dataclass
@@ -276,6 +278,19 @@ def refine_support(
     return r64, w
 
 
+def gap_from_candidates(
+    D64: torch.Tensor,
+    v64: torch.Tensor,
+    r64: torch.Tensor,
+    wsum: torch.Tensor,
+    lam: float,
+    top: torch.Tensor,
+) -> torch.Tensor:
+    """Relative duality gap given the indices of the largest correlations."""
+    cmax = torch.einsum("mkd,md->mk", D64[top], r64).amax(dim=1)
+    return _gap_from_cmax(v64, r64, wsum, lam, cmax)
+
+
 def relative_gap(
     D64: torch.Tensor,
     v64: torch.Tensor,
@@ -290,11 +305,15 @@ def relative_gap(
     ``corr`` holds ``D r`` for every concept (possibly in float32); its largest
     entries are recomputed in float64 so that the dual scaling is exact.
     """
-    c = corr.shape[1]
-    k = min(n_refine, c)
+    k = min(n_refine, corr.shape[1])
     top = corr.topk(k, dim=1).indices
-    exact = torch.einsum("mkd,md->mk", D64[top], r64)
-    cmax = exact.amax(dim=1)
+    return gap_from_candidates(D64, v64, r64, wsum, lam, top)
+
+
+def _gap_from_cmax(
+    v64: torch.Tensor, r64: torch.Tensor, wsum: torch.Tensor, lam: float, cmax: torch.Tensor
+) -> torch.Tensor:
+    """Relative gap of the scaled residual, ``cmax = max_j (D r)_j``."""
     rr = (r64 * r64).sum(dim=1)
     rv = (r64 * v64).sum(dim=1)
     primal = rr + lam * wsum
@@ -367,41 +386,64 @@ def working_set_rounds(
     n_round = 0
     while True:
         n_round += 1
+        last = n_round >= max_rounds
         w = w * valid
         if idx.shape[1] > 0:
-            # Gram blocks in storage precision: their round-off moves the
-            # objective only at second order; the certificate below is float64.
+            # Gram blocks in storage precision: the float64 refinement below
+            # removes their round-off before anything is certified.
             DW = D[idx]
             G = (DW @ DW.transpose(1, 2)).to(torch.float64)
             b = (DW @ V.unsqueeze(-1)).squeeze(-1).to(torch.float64)
-            del DW
             w = solve_small(G, b, lam, valid, w0=w)
             del G, b
-            idx, valid, w = _compress(idx, valid, w)
-            r64, w = refine_support(D64, v64, idx, w, lam)
-            wsum = w.sum(dim=1)
+            r = V - (w.to(D.dtype).unsqueeze(1) @ DW).squeeze(1)
+            del DW
         else:
-            r64, wsum = residual_and_sum(D64, v64, idx, w)
-        corr = r64.to(D.dtype) @ D.T
-        gap = relative_gap(D64, v64, r64, wsum, lam, corr)
-        ok = gap <= tol
+            r = V.clone()
+        corr = r @ D.T
+        del r
+        # Exact dual scaling needs the largest correlations over all concepts.
+        top_all = corr.topk(min(8, corr.shape[1]), dim=1).indices
         # Most violating concepts outside the working set.
         if idx.shape[1] > 0:
             in_set = torch.zeros(corr.shape, dtype=torch.uint8, device=device)
             in_set.scatter_reduce_(1, idx, valid.to(torch.uint8), reduce="amax")
             corr.masked_fill_(in_set.bool(), -_INF)
-        k = min(n_add, corr.shape[1])
+            del in_set
+        # Grow geometrically: large supports need many concepts per round.
+        support = int((w > 0).sum(dim=1).max()) if w.numel() else 0
+        k = min(max(n_add, support), 4 * n_add, corr.shape[1])
         top_val, top_idx = corr.topk(k, dim=1)
-        new_ok = 2.0 * top_val.to(torch.float64) > lam * (1 + 1e-12)
+        del corr
+        top_val = top_val.to(torch.float64)
+        new_ok = 2.0 * top_val > lam * (1 + 1e-12)
+        # Rows without a clear violator are refined in float64 and certified.
+        clear = 2.0 * top_val[:, 0] > lam * (1 + _CLEAR)
+        check = ~clear | last
+        gap = torch.full((idx.shape[0],), _INF, dtype=torch.float64, device=device)
+        if bool(check.any()):
+            sel = check.nonzero().flatten()
+            i_s, v_s, w_s = _compress(idx[sel], valid[sel], w[sel])
+            r64, w_s = refine_support(D64, v64[sel], i_s, w_s, lam)
+            gap[sel] = gap_from_candidates(D64, v64[sel], r64, w_s.sum(dim=1), lam, top_all[sel])
+            # Write the refined weights back (same row, compressed columns).
+            pad = idx.shape[1] - i_s.shape[1]
+            if pad > 0:
+                i_s = torch.cat([i_s, idx[sel, :pad]], dim=1)
+                v_s = torch.cat([v_s, torch.zeros_like(valid[sel, :pad])], dim=1)
+                w_s = torch.cat([w_s, torch.zeros_like(w[sel, :pad])], dim=1)
+            idx, valid, w = idx.clone(), valid.clone(), w.clone()
+            idx[sel], valid[sel], w[sel] = i_s, v_s, w_s
+        ok = gap <= tol
         finished = ok | ~new_ok.any(dim=1)
-        last = n_round >= max_rounds
         if bool(finished.any()):
             sel = finished.nonzero().flatten()
+            i_s, v_s, w_s = _compress(idx[sel], valid[sel], w[sel])
             done.append(
                 RowResult(
                     rows=rows[sel],
-                    idx=idx[sel],
-                    w=w[sel],
+                    idx=i_s,
+                    w=w_s,
                     gap=gap[sel],
                     n_iter=torch.full((sel.numel(),), n_round + iter_offset, device=device),
                 )

@@ -1,0 +1,358 @@
+"""Tests of the batched non-negative lasso solvers (sksplice.solvers)."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from sksplice.solvers import NonNegLasso, SparseCodes
+from sksplice.solvers._working_set import relative_gap
+
+from ._helpers_solvers import (
+    brute_force_optimum,
+    clustered_dictionary,
+    kkt_violation,
+    objective,
+    random_dictionary,
+    sklearn_reference,
+    unit_rows,
+)
+
+METHODS = ["working_set", "admm"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small batched ops are fastest single-threaded on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _random_problem(seed: int, c: int = 150, d: int = 24, n: int = 8):
+    rng = np.random.default_rng(seed)
+    D = random_dictionary(rng, c, d)
+    V = unit_rows(rng.standard_normal((n, d)))
+    return D, V
+
+
+def _structured_problem(seed: int, d: int = 32, n: int = 8):
+    """Clustered (correlated) concepts; targets are sparse non-negative mixtures."""
+    rng = np.random.default_rng(seed)
+    D = clustered_dictionary(rng, n_clusters=25, per_cluster=6, d=d)
+    V = np.zeros((n, d))
+    for i in range(n):
+        atoms = rng.choice(D.shape[0], size=4, replace=False)
+        V[i] = rng.uniform(0.3, 1.0, size=4) @ D[atoms]
+    V += 0.05 * rng.standard_normal(V.shape) / np.sqrt(d)
+    return D, unit_rows(V)
+
+
+def _unique_support(D: np.ndarray, v: np.ndarray, w: np.ndarray, lam: float) -> bool:
+    """Strict complementarity and independent active atoms: the optimum is unique."""
+    on = w > 1e-8
+    g = 2.0 * D @ (v - D.T @ w)
+    if on.sum() and np.linalg.svd(D[on], compute_uv=False).min() < 1e-3:
+        return False
+    return bool(np.all(g[~on] < lam - 1e-4))
+
+
+# ----------------------------------------------------------------- correctness
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    ("kind", "seed", "lam"),
+    [
+        ("random", 0, 0.05),
+        ("random", 1, 0.2),
+        ("random", 2, 0.6),
+        ("structured", 3, 0.02),
+        ("structured", 4, 0.1),
+        ("structured", 5, 0.3),
+    ],
+)
+def test_matches_sklearn_lasso(method, kind, seed, lam):
+    D, V = _random_problem(seed) if kind == "random" else _structured_problem(seed)
+    ref = sklearn_reference(D, V, lam)
+    codes = NonNegLasso(D, device="cpu").solve(V, lam, solver=method, tol=1e-8)
+    W = codes.to_dense()
+    assert codes.converged
+    assert codes.gap <= 1e-8
+    assert np.all(W >= 0)
+    n_unique = 0
+    for i in range(V.shape[0]):
+        ours, theirs = objective(D, V[i], W[i], lam), objective(D, V[i], ref[i], lam)
+        assert ours <= theirs * (1 + 1e-5), (i, ours, theirs)
+        assert abs(ours - theirs) <= 1e-5 * theirs
+        if _unique_support(D, V[i], ref[i], lam):
+            n_unique += 1
+            np.testing.assert_array_equal(np.flatnonzero(W[i]), np.flatnonzero(ref[i] > 1e-8))
+    assert n_unique >= V.shape[0] // 2
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_planted_support_is_recovered(method):
+    rng = np.random.default_rng(7)
+    c, d, n = 2000, 512, 12
+    D = unit_rows(rng.standard_normal((c, d))).astype(np.float32)
+    planted = [np.sort(rng.choice(c, size=5, replace=False)) for _ in range(n)]
+    V = np.stack([rng.uniform(0.5, 1.5, size=5) @ D[p] for p in planted])
+    V = unit_rows(V)
+    codes = NonNegLasso(D, device="cpu").solve(V, 0.05, solver=method)
+    assert codes.converged
+    assert codes.gap <= 1e-6
+    for i in range(n):
+        found = codes.indices[codes.indptr[i] : codes.indptr[i + 1]]
+        np.testing.assert_array_equal(found, planted[i])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_kkt_conditions_hold(method):
+    D, V = _structured_problem(11, n=10)
+    lam = 0.05
+    codes = NonNegLasso(D, device="cpu").solve(V, lam, solver=method, tol=1e-9)
+    W = codes.to_dense()
+    for i in range(V.shape[0]):
+        assert kkt_violation(D, V[i], W[i], lam) <= 1e-4 * lam
+
+
+def test_gap_bounds_suboptimality_and_vanishes_at_optimum():
+    """The certificate is a valid upper bound (weak duality, brute-force optimum)."""
+    D, V = _random_problem(21, c=60, d=12, n=4)
+    lam = 0.1
+    rng = np.random.default_rng(0)
+    D64 = torch.from_numpy(D)
+    for i in range(V.shape[0]):
+        best = brute_force_optimum(D, V[i], lam)
+        for _ in range(5):
+            w = np.maximum(rng.standard_normal(D.shape[0]) * 0.05, 0.0)
+            r = V[i] - D.T @ w
+            rel = relative_gap(
+                D64,
+                torch.from_numpy(V[i][None]),
+                torch.from_numpy(r[None]),
+                torch.tensor([w.sum()]),
+                lam,
+                torch.from_numpy((D @ r)[None]),
+            ).item()
+            primal = objective(D, V[i], w, lam)
+            assert rel >= (primal - best) / primal - 1e-9
+            assert rel >= 0.0
+    codes = NonNegLasso(D, device="cpu").solve(V, lam, tol=1e-10)
+    W = codes.to_dense()
+    for i in range(V.shape[0]):
+        best = brute_force_optimum(D, V[i], lam)
+        assert objective(D, V[i], W[i], lam) <= best * (1 + 1e-9)
+    assert codes.gap <= 1e-10
+
+
+def test_float32_dictionary_is_certified():
+    rng = np.random.default_rng(3)
+    D = random_dictionary(rng, 3000, 128).astype(np.float32)
+    V = unit_rows(rng.standard_normal((40, 128))).astype(np.float32)
+    solver = NonNegLasso(D, device="cpu")
+    assert solver.dtype == torch.float32
+    for method in METHODS:
+        codes = solver.solve(V, 0.3, solver=method, tol=1e-6)
+        assert codes.converged and codes.gap <= 1e-6
+        assert 1 <= codes.l0().mean() <= 100
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batch_size_invariance_and_determinism(method):
+    D, V = _structured_problem(5, n=30)
+    solver = NonNegLasso(D, device="cpu")
+    whole = solver.solve(V, 0.05, solver=method)
+    again = solver.solve(V, 0.05, solver=method)
+    chunked = solver.solve(V, 0.05, solver=method, memory_budget=1)  # one row at a time
+    rows = [solver.solve(V[i : i + 1], 0.05, solver=method).to_dense() for i in range(5)]
+    np.testing.assert_array_equal(whole.indptr, again.indptr)
+    np.testing.assert_array_equal(whole.indices, again.indices)
+    np.testing.assert_array_equal(whole.data, again.data)
+    np.testing.assert_allclose(chunked.to_dense(), whole.to_dense(), atol=1e-9)
+    np.testing.assert_allclose(np.vstack(rows), whole.to_dense()[:5], atol=1e-9)
+
+
+def test_methods_agree():
+    D, V = _structured_problem(8, n=12)
+    solver = NonNegLasso(D, device="cpu")
+    a = solver.solve(V, 0.08, solver="working_set", tol=1e-9).to_dense()
+    b = solver.solve(V, 0.08, solver="admm", tol=1e-9).to_dense()
+    for i in range(V.shape[0]):
+        oa, ob = objective(D, V[i], a[i], 0.08), objective(D, V[i], b[i], 0.08)
+        assert abs(oa - ob) <= 1e-8 * oa
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method", METHODS)
+def test_cpu_and_gpu_agree(method):
+    rng = np.random.default_rng(12)
+    D = random_dictionary(rng, 5000, 256).astype(np.float32)
+    V = unit_rows(rng.standard_normal((64, 256))).astype(np.float32)
+    cpu = NonNegLasso(D, device="cpu").solve(V, 0.25, solver=method)
+    gpu = NonNegLasso(D, device="cuda").solve(V, 0.25, solver=method)
+    assert cpu.converged and gpu.converged
+    Wc, Wg = cpu.to_dense(), gpu.to_dense()
+    for i in range(V.shape[0]):
+        oc, og = objective(D, V[i], Wc[i], 0.25), objective(D, V[i], Wg[i], 0.25)
+        assert abs(oc - og) <= 1e-5 * oc
+    np.testing.assert_allclose(Wc, Wg, atol=1e-4)
+
+
+# ----------------------------------------------------------------- edge cases
+@pytest.mark.parametrize("method", METHODS)
+def test_zero_target_and_huge_penalty_give_zeros_without_warning(method):
+    D, V = _random_problem(2)
+    V = V.copy()
+    V[3] = 0.0
+    solver = NonNegLasso(D, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = solver.solve(V, 0.1, solver=method)
+        assert codes.l0()[3] == 0
+        assert codes.row_gaps[3] == 0.0
+        big = solver.solve(V, 1e6, solver=method)
+    assert big.nnz == 0
+    assert big.converged and big.gap == 0.0
+    np.testing.assert_array_equal(big.to_dense(), np.zeros((V.shape[0], D.shape[0])))
+
+
+def test_zero_penalty_is_nonnegative_least_squares():
+    D, V = _random_problem(4, c=10, d=20, n=3)
+    codes = NonNegLasso(D, device="cpu").solve(V, 0.0, tol=1e-9)
+    W = codes.to_dense()
+    from scipy.optimize import nnls
+
+    for i in range(3):
+        ref, _ = nnls(D.T, V[i])
+        assert objective(D, V[i], W[i], 0.0) <= objective(D, V[i], ref, 0.0) + 1e-9
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_convergence_warning_reports_gap(method):
+    D, V = _random_problem(6, c=300, d=64, n=6)
+    solver = NonNegLasso(D, device="cpu")
+    with pytest.warns(ConvergenceWarning, match="duality gap of") as record:
+        codes = solver.solve(V, 0.01, solver=method, max_iter=1, tol=1e-12)
+    assert not codes.converged
+    assert codes.gap > 1e-12
+    message = str(record[0].message)
+    assert f"{codes.gap:.3g}" in message
+    assert "max_iter=1" in message
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_warm_start_dense_and_sparse(method):
+    D, V = _structured_problem(9, n=10)
+    solver = NonNegLasso(D, device="cpu")
+    cold = solver.solve(V, 0.05, solver=method)
+    near = solver.solve(V, 0.06, solver=method)
+    for warm in (near.to_csr(), near.to_dense(), torch.from_numpy(near.to_dense())):
+        hot = solver.solve(V, 0.05, solver=method, warm_start=warm)
+        assert hot.converged
+        np.testing.assert_allclose(hot.to_dense(), cold.to_dense(), atol=1e-7)
+    restart = solver.solve(V, 0.05, solver="working_set", warm_start=cold.to_csr())
+    assert restart.n_iter == 1
+
+
+def test_sparse_codes_layout_and_conversions():
+    D, V = _structured_problem(1, n=6)
+    codes = NonNegLasso(D, device="cpu").solve(V, 0.05)
+    assert isinstance(codes, SparseCodes)
+    assert codes.shape == (6, D.shape[0])
+    assert codes.indptr.shape == (7,) and codes.indptr[0] == 0
+    assert codes.indptr[-1] == codes.nnz == codes.indices.size == codes.data.size
+    for i in range(6):
+        row = codes.indices[codes.indptr[i] : codes.indptr[i + 1]]
+        assert np.all(np.diff(row) > 0)
+    assert np.all(codes.data > 0)
+    csr = codes.to_csr()
+    assert scipy.sparse.issparse(csr) and csr.format == "csr"
+    np.testing.assert_array_equal(csr.toarray(), codes.to_dense())
+    np.testing.assert_array_equal(codes.l0(), np.diff(codes.indptr))
+    assert codes.n_iter >= 1
+    assert codes.row_gaps.shape == (6,) and codes.gap == codes.row_gaps.max()
+
+
+def test_solver_accepts_tensors_pickles_and_reuses_factor():
+    D, V = _structured_problem(2, n=4)
+    solver = NonNegLasso(torch.from_numpy(D), device="auto")
+    assert solver.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    a = solver.solve(torch.from_numpy(V), 0.05, solver="admm")
+    assert len(solver._factors) >= 1
+    clone = pickle.loads(pickle.dumps(solver))
+    b = clone.solve(V, 0.05, solver="admm")
+    np.testing.assert_allclose(a.to_dense(), b.to_dense(), atol=1e-12)
+    np.testing.assert_array_equal(clone.dictionary.cpu().numpy(), solver.dictionary.cpu().numpy())
+
+
+# ----------------------------------------------------------------- validation
+def test_dictionary_validation():
+    good = np.eye(4)
+    bad = good.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"dictionary contains NaN.*row 2"):
+        NonNegLasso(bad)
+    bad[2, 1] = np.inf
+    with pytest.raises(ValueError, match=r"dictionary contains infinite.*row 2"):
+        NonNegLasso(bad)
+    with pytest.raises(ValueError, match="dictionary must be 2-D"):
+        NonNegLasso(np.ones(4))
+    with pytest.raises(ValueError, match="at least one concept"):
+        NonNegLasso(np.ones((0, 4)))
+    with pytest.raises(TypeError, match="dictionary must hold real numbers"):
+        NonNegLasso(np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match="device"):
+        NonNegLasso(good, device="not-a-device")
+    with pytest.raises(ValueError, match="dtype"):
+        NonNegLasso(good, dtype="int8")
+
+
+def test_target_and_parameter_validation():
+    solver = NonNegLasso(np.eye(4), device="cpu")
+    V = np.ones((3, 4))
+    bad = V.copy()
+    bad[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"V contains NaN.*row 1"):
+        solver.solve(bad, 0.1)
+    bad[1, 0] = -np.inf
+    with pytest.raises(ValueError, match=r"V contains infinite.*row 1"):
+        solver.solve(bad, 0.1)
+    with pytest.raises(
+        ValueError, match=re.escape("V has 5 features per row but the dictionary has 4")
+    ):
+        solver.solve(np.ones((3, 5)), 0.1)
+    with pytest.raises(ValueError, match="empty batch"):
+        solver.solve(np.ones((0, 4)), 0.1)
+    with pytest.raises(ValueError, match="V must be 2-D"):
+        solver.solve(np.ones(4), 0.1)
+    for lam, pattern in [
+        (-0.1, "non-negative"),
+        (np.nan, "finite"),
+        (np.inf, "finite"),
+        ("0.1", "a real number"),
+        (None, "a real number"),
+    ]:
+        with pytest.raises(ValueError, match=f"l1_penalty must be {pattern}"):
+            solver.solve(V, lam)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        solver.solve(V, 0.1, solver="lars")
+    with pytest.raises(ValueError, match="max_iter must be a positive integer"):
+        solver.solve(V, 0.1, max_iter=0)
+    with pytest.raises(ValueError, match="tol must be"):
+        solver.solve(V, 0.1, tol=-1.0)
+    with pytest.raises(ValueError, match="memory_budget must be a positive integer"):
+        solver.solve(V, 0.1, memory_budget=0)
+    with pytest.raises(
+        ValueError, match=re.escape("warm_start must have shape (n_samples, n_concepts) = (3, 4)")
+    ):
+        solver.solve(V, 0.1, warm_start=np.ones((2, 4)))
+    with pytest.raises(ValueError, match="warm_start contains NaN"):
+        solver.solve(V, 0.1, warm_start=np.full((3, 4), np.nan))
