@@ -16,6 +16,7 @@ _LAZY = {
     "CLIPEmbedder": "embedders",
     "SpliceTransformer": "transformer",
     "ConceptEditor": "editing",
+    "ConceptProjector": "editing",
     "ZeroShotClassifier": "zero_shot",
     "load_vocabulary": "vocabulary",
     "load_image_mean": "vocabulary",
@@ -27,6 +28,7 @@ _LAZY = {
 __all__ = [
     "CLIPEmbedder",
     "ConceptEditor",
+    "ConceptProjector",
     "SpliceTransformer",
     "ZeroShotClassifier",
     "__version__",
@@ -40,7 +42,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from ._data import get_data_home
     from .analysis import concept_profiles, rank_concepts
-    from .editing import ConceptEditor
+    from .editing import ConceptEditor, ConceptProjector
     from .embedders import CLIPEmbedder
     from .transformer import SpliceTransformer
     from .vocabulary import load_image_mean, load_vocabulary
