@@ -291,9 +291,10 @@ def transform_dask(
 
     n_concepts = int(np.asarray(splice.dictionary_).shape[0])
     shared = _share(splice, client, "transformer")
-    meta = _empty_block(n_concepts, output, dtype)
     if output == "sparse":
         meta = sp.csr_matrix((0, 0), dtype=dtype)
+    else:
+        meta = np.zeros((0, 0), dtype=dtype)
     name = "splice-transform-" + tokenize(X.name, getattr(shared, "key", shared), output, dtype)
     return X.map_blocks(
         _transform_block,

@@ -211,8 +211,13 @@ def test_write_parquet_long_format(client, problem, reference, tmp_path):
     assert pd.read_parquet(path)["row"].max() < 1_000
     with pytest.raises(ValueError, match="199 concept names"):
         write_parquet(W, tmp_path / "other.parquet", names[:-1])
+    # In-memory weights (scipy sparse) are accepted too.
+    small = write_parquet(reference[:300], tmp_path / "small.parquet", names)
+    frame = pd.read_parquet(small)
+    assert len(frame) == reference[:300].nnz
+    assert set(frame["row"]) <= set(range(300))
     # Nothing but the finished datasets is left behind.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.parquet", "weights.parquet"]
 
 
 def test_to_zarr_dense_with_concept_names(client, problem, reference, tmp_path):
@@ -404,3 +409,23 @@ def test_default_scheduler_without_cluster(problem, reference):
     with dask.config.set(scheduler="threads"):
         W = transform_dask(splice, X[:600], chunk_size=250).compute()
     np.testing.assert_allclose(W.toarray(), reference[:600].toarray(), atol=ATOL)
+
+
+def test_precompute_concept_embeddings_needs_an_embedder_or_embeddings(tmp_path):
+    with pytest.raises(ValueError, match="neither concept_embeddings nor an embedder"):
+        precompute_concept_embeddings(SpliceTransformer(vocabulary=["a", "b"]))
+    raw = np.eye(2, 4, dtype=np.float32)
+    given = SpliceTransformer(vocabulary=["a", "b"], concept_embeddings=raw)
+    clone = precompute_concept_embeddings(given)
+    assert clone is not given
+    np.testing.assert_array_equal(clone.get_params()["concept_embeddings"], raw)
+    embedder = LoggingHashEmbedder(tmp_path / "calls.log", dim=8)
+    words = ["red", "green", "blue", "cyan"]
+    shared = precompute_concept_embeddings(
+        SpliceTransformer(embedder=embedder, vocabulary=words, vocabulary_size=3)
+    )
+    assert shared.get_params()["vocabulary"] == words[:3]
+    np.testing.assert_allclose(
+        shared.get_params()["concept_embeddings"], embedder.embed_text(words[:3])
+    )
+    assert [n for _, n in embedder.calls()] == [3, 3]  # ours, then the check above
