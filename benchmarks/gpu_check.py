@@ -1,0 +1,168 @@
+"""One-shot GPU check of the sksplice solvers (finishes in a few minutes).
+
+On one CUDA device, with the CLIP-sized synthetic problem of
+``bench_solvers.py`` (15,000 concepts x 512 dims, 10,000 targets):
+
+1. CPU / GPU agreement: a subset of targets is solved on CPU (float64
+   certificate) and on GPU with every method; objectives and weights are
+   compared and every answer is scored with the same float64 certificate.
+2. sksplice timing on GPU for all 10,000 targets (each method, best of 3,
+   after a warm-up), in embeddings per second.
+3. The authors' ADMM (c x c Cholesky, rho 5, random start, residual
+   tolerance 1e-6, at most 2,000 iterations) on the same GPU: the
+   iterations it needs are measured on a subset of targets, the time of one
+   iteration on the whole 10,000-target batch is measured, and its time is
+   factorisation + iterations x that time.
+
+Prints one JSON summary (and writes it to ``--out`` when given)::
+
+    python benchmarks/gpu_check.py --out benchmarks/results/gpu_check.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from bench_solvers import authors_admm, certificate, synthetic_problem  # noqa: E402
+
+from sksplice.solvers import SOLVERS, NonNegLasso  # noqa: E402
+
+
+def _timed(fn, repeats: int = 3):
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = fn()
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="GPU agreement and timing check")
+    p.add_argument("--n-targets", type=int, default=10_000)
+    p.add_argument("--n-concepts", type=int, default=15_000)
+    p.add_argument("--n-features", type=int, default=512)
+    p.add_argument("--lam", type=float, default=0.25)
+    p.add_argument("--tol", type=float, default=1e-6)
+    p.add_argument("--agreement-subset", type=int, default=500)
+    p.add_argument("--authors-subset", type=int, default=256)
+    p.add_argument("--authors-max-iter", type=int, default=2000)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    if not torch.cuda.is_available():
+        print(json.dumps({"error": "no CUDA device"}))
+        return 2
+    dev = torch.device("cuda")
+    t_start = time.perf_counter()
+    D, V = synthetic_problem(args.n_targets, c=args.n_concepts, d=args.n_features)
+    lam = args.lam
+    summary: dict = {
+        "device": torch.cuda.get_device_name(dev),
+        "torch": torch.__version__,
+        "problem": {
+            "n_concepts": D.shape[0],
+            "n_features": D.shape[1],
+            "n_targets": V.shape[0],
+            "l1_penalty": lam,
+            "tol": args.tol,
+        },
+    }
+    methods = [m for m in SOLVERS if m != "auto"]
+
+    # 1. CPU / GPU agreement on a subset.
+    m = min(args.agreement_subset, V.shape[0])
+    cpu = NonNegLasso(D, device="cpu").solve(V[:m], lam, solver="working_set", tol=args.tol)
+    Wc = cpu.to_dense()
+    pc, gc = certificate(D, V[:m], Wc, lam)
+    gpu_solver = NonNegLasso(D, device="cuda")
+    agreement = {"cpu_working_set_gap": float(gc.max())}
+    for method in methods:
+        codes = gpu_solver.solve(V[:m], lam, solver=method, tol=args.tol)
+        Wg = codes.to_dense()
+        pg, gg = certificate(D, V[:m], Wg, lam)
+        agreement[method] = {
+            "max_rel_objective_diff": float(np.max(np.abs(pg - pc) / pc)),
+            "max_abs_weight_diff": float(np.abs(Wg - Wc).max()),
+            "same_support_fraction": float(np.mean(((Wg > 0) == (Wc > 0)).all(axis=1))),
+            "gpu_worst_rel_gap": float(gg.max()),
+            "ok": bool(np.max(np.abs(pg - pc) / pc) <= 1e-5 and gg.max() <= 1e-5),
+        }
+    summary["agreement"] = agreement
+
+    # 2. sksplice timings on the whole batch.
+    Vg = torch.from_numpy(V).to(dev)
+    Dg = torch.from_numpy(D).to(dev)
+    t_prod, _ = _timed(lambda: Vg @ Dg.T)
+    timings = {"dense_product_s": t_prod}
+    for method in methods:
+        gpu_solver.solve(Vg[:1000], lam, solver=method, tol=args.tol)  # warm-up
+        t, codes = _timed(lambda m=method: gpu_solver.solve(Vg, lam, solver=m, tol=args.tol))
+        # Certify a sample of rows with the common float64 certificate.
+        sample = np.arange(0, V.shape[0], max(1, V.shape[0] // 500))
+        W = codes.to_csr()[sample].toarray()
+        _, g = certificate(D, V[sample], W, lam)
+        timings[method] = {
+            "time_s": t,
+            "embeddings_per_s": V.shape[0] / t,
+            "n_iter": codes.n_iter,
+            "mean_l0": float(codes.l0().mean()),
+            "reported_worst_gap": codes.gap,
+            "sampled_worst_gap_float64": float(g.max()),
+            "converged": codes.converged,
+        }
+    summary["sksplice"] = timings
+
+    # 3. The authors' ADMM on the same GPU.
+    ms = min(args.authors_subset, V.shape[0])
+    Z, it, t_fac, t_sub, t_iter = authors_admm(
+        D, V[:ms], lam, max_iter=args.authors_max_iter, time_full_batch=V, device="cuda"
+    )
+    _, ga = certificate(D, V[:ms], Z, lam)
+    t_auth = t_fac + it * t_iter
+    summary["authors_admm"] = {
+        "subset": ms,
+        "n_iter": it,
+        "factorisation_s": t_fac,
+        "time_per_iteration_full_batch_s": t_iter,
+        "estimated_time_full_batch_s": t_auth,
+        "subset_time_lemma_form_s": t_sub,
+        "worst_rel_gap_subset": float(ga.max()),
+        "mean_l0_subset": float((Z > 0).sum(1).mean()),
+    }
+    best_t = min(timings[mth]["time_s"] for mth in methods)
+    summary["speedup_vs_authors_admm"] = {mth: t_auth / timings[mth]["time_s"] for mth in methods}
+    summary["targets"] = {
+        "admm_at_least_50x_authors": t_auth / timings["admm"]["time_s"] >= 50,
+        "admm_at_least_50k_embeddings_per_s": timings["admm"]["embeddings_per_s"] >= 5e4,
+        "fastest_at_least_50x_authors": t_auth / best_t >= 50,
+        "agreement_ok": all(agreement[mth]["ok"] for mth in methods),
+    }
+    summary["wall_s"] = time.perf_counter() - t_start
+    text = json.dumps(summary, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
