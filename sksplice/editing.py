@@ -242,7 +242,7 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
         The transformer used (``splice`` as given, not a copy).
     n_features_in_ : int
         Number of concepts of the input.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of a DataFrame input.
 
     See Also
@@ -593,7 +593,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Orthonormal basis of their span (r <= k).
     n_features_in_ : int
         Embedding dimension.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of a DataFrame input.
 
     See Also

@@ -51,7 +51,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Unit-norm text embedding of each class (template average).
     n_features_in_ : int
         Embedding dimension ``d``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of ``X`` when it is a DataFrame with string columns.
 
     Notes
@@ -254,3 +254,23 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         """
         sims = self._similarities(X)
         return self.classes_[np.argmax(sims, axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Zero-shot accuracy on embeddings ``X`` with true labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+        y : array-like of shape (n_samples,)
+            True labels, from ``classes_``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Fraction of correctly classified samples (weighted when
+            ``sample_weight`` is given).
+        """
+        return super().score(X, y, sample_weight=sample_weight)
