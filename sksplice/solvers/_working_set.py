@@ -225,28 +225,6 @@ def _lawson_hanson(
     return w
 
 
-def _compress(
-    idx: torch.Tensor, valid: torch.Tensor, w: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Move each row's non-zero weights to the front and drop empty columns."""
-    nz = w > 0
-    k = max(1, int(nz.sum(dim=1).max()))
-    if k >= idx.shape[1]:
-        return idx, valid, w
-    order = torch.argsort((~nz).to(torch.int8), dim=1, stable=True)[:, :k]
-    return idx.gather(1, order), valid.gather(1, order) & nz.gather(1, order), w.gather(1, order)
-
-
-def residual_and_sum(
-    D64: torch.Tensor, v64: torch.Tensor, idx: torch.Tensor, w: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Residual ``v - D^T w`` (float64) and ``sum(w)`` for working-set codes."""
-    if idx.shape[1] == 0:
-        return v64.clone(), torch.zeros(v64.shape[0], dtype=v64.dtype, device=v64.device)
-    recon = torch.einsum("mk,mkd->md", w, D64[idx])
-    return v64 - recon, w.sum(dim=1)
-
-
 def refine_support(
     D64: torch.Tensor,
     v64: torch.Tensor,
@@ -336,6 +314,21 @@ class Problem:
     lam: float
 
 
+def _take(t: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Reorder/select the columns of ``t`` (m, K, ...) per row with ``order`` (m, k)."""
+    if t.ndim == 2:
+        return t.gather(1, order)
+    expand = order.view(*order.shape, *([1] * (t.ndim - 2))).expand(-1, -1, *t.shape[2:])
+    return t.gather(1, expand)
+
+
+def _support_order(w: torch.Tensor) -> torch.Tensor:
+    """Column order putting each row's non-zero weights first (width = max support)."""
+    nz = w > 0
+    k = max(1, int(nz.sum(dim=1).max()))
+    return torch.argsort((~nz).to(torch.int8), dim=1, stable=True)[:, :k]
+
+
 def working_set_rounds(
     prob: Problem,
     V: torch.Tensor,
@@ -350,6 +343,13 @@ def working_set_rounds(
     iter_offset: int = 0,
 ) -> tuple[list[RowResult], RowResult | None]:
     """Grow working sets until each row's relative duality gap is below ``tol``.
+
+    Each round solves the small problems exactly on the working sets, forms
+    ``D r`` for all concepts with one dense product, certifies the rows that
+    have no clear violator (after a float64 refinement on their support) and
+    grows the others with their strongest violators. Working sets are pruned
+    to the support between rounds; the Gram blocks of the kept concepts are
+    reused, so only the new rows and columns are computed.
 
     Parameters
     ----------
@@ -368,7 +368,8 @@ def working_set_rounds(
     max_rounds : int
         Maximum number of working-set rounds.
     n_add : int
-        Most concepts added to a row's working set per round.
+        Concepts added to a row's working set per round (grows with the
+        support, up to four times this).
     iter_offset : int, default=0
         Added to the reported iteration counts.
 
@@ -381,69 +382,61 @@ def working_set_rounds(
     """
     D, D64, lam = prob.D, prob.D64, prob.lam
     device = V.device
+    c = D.shape[0]
     rows = torch.arange(V.shape[0], device=device)
     done: list[RowResult] = []
+    # Working-set data in storage precision: concepts, their Gram block and
+    # correlations with the targets. The float64 refinement removes the
+    # round-off before anything is certified.
+    DW = D[idx]
+    G = DW @ DW.transpose(1, 2)
+    b = (DW @ V.unsqueeze(-1)).squeeze(-1)
     n_round = 0
     while True:
         n_round += 1
         last = n_round >= max_rounds
         w = w * valid
-        if idx.shape[1] > 0:
-            # Gram blocks in storage precision: the float64 refinement below
-            # removes their round-off before anything is certified.
-            DW = D[idx]
-            G = (DW @ DW.transpose(1, 2)).to(torch.float64)
-            b = (DW @ V.unsqueeze(-1)).squeeze(-1).to(torch.float64)
-            w = solve_small(G, b, lam, valid, w0=w)
-            del G, b
-            r = V - (w.to(D.dtype).unsqueeze(1) @ DW).squeeze(1)
-            del DW
-        else:
-            r = V.clone()
+        w = solve_small(G.to(torch.float64), b.to(torch.float64), lam, valid, w0=w)
+        r = V - (w.to(D.dtype).unsqueeze(1) @ DW).squeeze(1)
         corr = r @ D.T
         del r
-        # Exact dual scaling needs the largest correlations over all concepts.
-        top_all = corr.topk(min(8, corr.shape[1]), dim=1).indices
-        # Most violating concepts outside the working set.
-        if idx.shape[1] > 0:
-            in_set = torch.zeros(corr.shape, dtype=torch.uint8, device=device)
-            in_set.scatter_reduce_(1, idx, valid.to(torch.uint8), reduce="amax")
-            corr.masked_fill_(in_set.bool(), -_INF)
-            del in_set
-        # Grow geometrically: large supports need many concepts per round.
-        support = int((w > 0).sum(dim=1).max()) if w.numel() else 0
-        k = min(max(n_add, support), 4 * n_add, corr.shape[1])
+        # One partial sort gives the largest correlations over all concepts
+        # (exact dual scaling) and the strongest violators outside the set.
+        support = int((w > 0).sum(dim=1).max())
+        k_add = min(max(n_add, support), 4 * n_add)
+        k = min(c, k_add + idx.shape[1])
         top_val, top_idx = corr.topk(k, dim=1)
         del corr
-        top_val = top_val.to(torch.float64)
-        new_ok = 2.0 * top_val > lam * (1 + 1e-12)
+        member = ((top_idx.unsqueeze(2) == idx.unsqueeze(1)) & valid.unsqueeze(1)).any(dim=2)
+        top_all = top_idx[:, : min(8, k)]
+        cand_val = torch.where(member, -_INF, top_val.to(torch.float64))
+        cand_val, pos = cand_val.topk(min(k_add, k), dim=1)
+        cand_idx = top_idx.gather(1, pos)
+        new_ok = 2.0 * cand_val > lam * (1 + 1e-12)
         # Rows without a clear violator are refined in float64 and certified.
-        clear = 2.0 * top_val[:, 0] > lam * (1 + _CLEAR)
+        clear = 2.0 * cand_val[:, 0] > lam * (1 + _CLEAR)
         check = ~clear | last
         gap = torch.full((idx.shape[0],), _INF, dtype=torch.float64, device=device)
+        refined: dict[str, torch.Tensor] = {}
         if bool(check.any()):
             sel = check.nonzero().flatten()
-            i_s, v_s, w_s = _compress(idx[sel], valid[sel], w[sel])
+            order = _support_order(w[sel])
+            i_s, w_s = idx[sel].gather(1, order), w[sel].gather(1, order)
             r64, w_s = refine_support(D64, v64[sel], i_s, w_s, lam)
             gap[sel] = gap_from_candidates(D64, v64[sel], r64, w_s.sum(dim=1), lam, top_all[sel])
-            # Write the refined weights back (same row, compressed columns).
-            pad = idx.shape[1] - i_s.shape[1]
-            if pad > 0:
-                i_s = torch.cat([i_s, idx[sel, :pad]], dim=1)
-                v_s = torch.cat([v_s, torch.zeros_like(valid[sel, :pad])], dim=1)
-                w_s = torch.cat([w_s, torch.zeros_like(w[sel, :pad])], dim=1)
-            idx, valid, w = idx.clone(), valid.clone(), w.clone()
-            idx[sel], valid[sel], w[sel] = i_s, v_s, w_s
-        ok = gap <= tol
-        finished = ok | ~new_ok.any(dim=1)
+            refined = {"sel": sel, "idx": i_s, "w": w_s}
+        finished = (gap <= tol) | ~new_ok.any(dim=1)
+        if last:
+            finished = torch.ones_like(finished)
         if bool(finished.any()):
-            sel = finished.nonzero().flatten()
-            i_s, v_s, w_s = _compress(idx[sel], valid[sel], w[sel])
+            # Finished rows were all refined (no clear violator, or last round).
+            f = finished[refined["sel"]]
+            sel = refined["sel"][f]
             done.append(
                 RowResult(
                     rows=rows[sel],
-                    idx=i_s,
-                    w=w_s,
+                    idx=refined["idx"][f],
+                    w=refined["w"][f],
                     gap=gap[sel],
                     n_iter=torch.full((sel.numel(),), n_round + iter_offset, device=device),
                 )
@@ -451,25 +444,28 @@ def working_set_rounds(
         keep = (~finished).nonzero().flatten()
         if keep.numel() == 0:
             return done, None
-        if last:
-            left = RowResult(
-                rows=rows[keep],
-                idx=idx[keep],
-                w=w[keep],
-                gap=gap[keep],
-                n_iter=torch.full((keep.numel(),), n_round + iter_offset, device=device),
-            )
-            return done, left
-        # Compact to the unfinished rows and grow their working sets.
+        # Compact to the unfinished rows, prune their sets to the support and
+        # add the violators; reuse the Gram block of the kept concepts.
         rows, V, v64 = rows[keep], V[keep], v64[keep]
-        idx, w, valid = idx[keep], w[keep], valid[keep]
-        top_idx, new_ok = top_idx[keep], new_ok[keep]
-        # Keep only the support: zero-weight members satisfy their optimality
-        # conditions and come back if they become violators again.
-        valid = valid & (w > 0)
-        idx = torch.cat([idx, top_idx], dim=1)
+        w, idx = w[keep], idx[keep]
+        order = _support_order(w)
+        w, idx = w.gather(1, order), idx.gather(1, order)
+        valid = w > 0
+        DW = _take(DW[keep], order)
+        G = _take(G[keep], order).gather(2, order.unsqueeze(1).expand(-1, order.shape[1], -1))
+        b = b[keep].gather(1, order)
+        cand_idx, new_ok = cand_idx[keep], new_ok[keep]
+        width = max(1, int(new_ok.sum(dim=1).max()))
+        cand_idx, new_ok = cand_idx[:, :width], new_ok[:, :width]
+        D_new = D[cand_idx]
+        cross = DW @ D_new.transpose(1, 2)
+        block = D_new @ D_new.transpose(1, 2)
+        G = torch.cat(
+            [torch.cat([G, cross], dim=2), torch.cat([cross.transpose(1, 2), block], dim=2)],
+            dim=1,
+        )
+        DW = torch.cat([DW, D_new], dim=1)
+        b = torch.cat([b, (D_new @ V.unsqueeze(-1)).squeeze(-1)], dim=1)
+        idx = torch.cat([idx, cand_idx], dim=1)
         valid = torch.cat([valid, new_ok], dim=1)
         w = torch.cat([w, torch.zeros(new_ok.shape, dtype=w.dtype, device=device)], dim=1)
-        col_keep = valid.any(dim=0)
-        if not bool(col_keep.all()):
-            idx, w, valid = idx[:, col_keep], w[:, col_keep], valid[:, col_keep]

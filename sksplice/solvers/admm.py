@@ -89,9 +89,11 @@ def admm_chunk(
     alpha : float, default=1.6
         Over-relaxation factor in (0, 2).
     check_every : int, default=10
-        Iterations between polishing / certification steps.
+        Iterations between polishing / certification steps (the first one
+        comes after half as many).
     polish_rounds : int, default=3
-        Working-set rounds allowed in each polishing step.
+        Working-set rounds allowed in the first polishing step; one more is
+        allowed after every ``check_every`` iterations.
     polish_size : int, default=64
         Largest number of entries of ``z`` taken as a polishing support.
     n_add : int, default=16
@@ -120,6 +122,7 @@ def admm_chunk(
     L = factor(rho)
     done: list[RowResult] = []
     k_pol = min(polish_size, c)
+    first_check = max(1, check_every // 2)
     it = 0
     while True:
         it += 1
@@ -131,7 +134,7 @@ def admm_chunk(
         Xh = alpha * X + (1.0 - alpha) * Z if alpha != 1.0 else X
         Z_new = (Xh + U - lam / rho).clamp_min_(0.0)
         U = U + Xh - Z_new
-        check = it % check_every == 0 or it >= max_iter
+        check = it % check_every == 0 or it == first_check or it >= max_iter
         if check and adaptive_rho:
             r_norm = float(torch.linalg.vector_norm(X - Z_new))
             s_norm = rho * float(torch.linalg.vector_norm(Z_new - Z))
@@ -153,7 +156,8 @@ def admm_chunk(
             valid,
             w0,
             tol=tol,
-            max_rounds=polish_rounds,
+            # Later polishing steps may grow the sets further.
+            max_rounds=polish_rounds + it // check_every,
             n_add=n_add,
             iter_offset=it,
         )
