@@ -20,7 +20,14 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
-from ._working_set import Problem, RowResult, relative_gap, working_set_rounds
+from ._working_set import (
+    Problem,
+    RowResult,
+    dense_product,
+    intra_op_threads,
+    relative_gap,
+    working_set_rounds,
+)
 from .admm import admm_chunk
 
 SOLVERS = ("auto", "admm", "working_set")
@@ -262,7 +269,36 @@ class NonNegLasso:
         W_warm = self._check_warm_start(warm_start, n)
         chunk = self._chunk_size(method, n, memory_budget)
 
-        prob = Problem(D=self.dictionary, D64=self._dictionary64, lam=lam)
+        # On CPU the many small batched operations run single-threaded (they are
+        # bound by per-call overhead) and the dense products use every thread.
+        on_cpu = self.device.type == "cpu"
+        threads = torch.get_num_threads() if on_cpu else 0
+        prob = Problem(D=self.dictionary, D64=self._dictionary64, lam=lam, threads=threads)
+        with intra_op_threads(1 if on_cpu else 0):
+            codes = self._solve_chunks(prob, Vt, W_warm, method, chunk, tol, max_iter)
+        if not codes.converged:
+            gaps = codes.row_gaps
+            n_bad = int((gaps > tol).sum())
+            warnings.warn(
+                f"NonNegLasso ({method}) stopped after max_iter={max_iter} with a worst "
+                f"relative duality gap of {codes.gap:.3g} > tol={tol:g} on {n_bad} of "
+                f"{n} row(s); increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return codes
+
+    def _solve_chunks(
+        self,
+        prob: Problem,
+        Vt: torch.Tensor,
+        W_warm: Any,
+        method: str,
+        chunk: int,
+        tol: float,
+        max_iter: int,
+    ) -> SparseCodes:
+        n = int(Vt.shape[0])
         out_rows: list[np.ndarray] = []
         out_cols: list[np.ndarray] = []
         out_vals: list[np.ndarray] = []
@@ -288,17 +324,7 @@ class NonNegLasso:
                 out_rows.append(np.broadcast_to(r_rows[:, None], w.shape)[nz])
                 out_cols.append(idx[nz])
                 out_vals.append(w[nz])
-        codes = _assemble(n, self.n_concepts, out_rows, out_cols, out_vals, gaps, iters, tol)
-        if not codes.converged:
-            n_bad = int((gaps > tol).sum())
-            warnings.warn(
-                f"NonNegLasso ({method}) stopped after max_iter={max_iter} with a worst "
-                f"relative duality gap of {codes.gap:.3g} > tol={tol:g} on {n_bad} of "
-                f"{n} row(s); increase max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        return codes
+        return _assemble(n, self.n_concepts, out_rows, out_cols, out_vals, gaps, iters, tol)
 
     def _working_set_chunk(
         self,
@@ -313,7 +339,7 @@ class NonNegLasso:
     ) -> list[RowResult]:
         D, lam = prob.D, prob.lam
         c = D.shape[0]
-        corr = V @ D.T
+        corr = dense_product(prob, V, D.T)
         if warm is not None:
             kw = min(c, max(1, int((warm > 0).sum(dim=1).max())))
             wv, wi = warm.topk(kw, dim=1)
@@ -334,7 +360,7 @@ class NonNegLasso:
             sel = empty.nonzero().flatten()
             v_sel = v64[sel]
             zero = torch.zeros(sel.numel(), dtype=torch.float64, device=V.device)
-            corr_sel = corr[sel] if warm is None else V[sel] @ D.T
+            corr_sel = corr[sel] if warm is None else dense_product(prob, V[sel], D.T)
             gap = relative_gap(prob.D64, v_sel, v_sel, zero, lam, corr_sel)
             results.append(
                 RowResult(

@@ -21,6 +21,8 @@ feasible, so ``P(w) - (2 theta.v - ||theta||^2) >= P(w) - P(w*) >= 0``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -307,11 +309,37 @@ def _gap_from_cmax(
 
 @dataclass
 class Problem:
-    """A dictionary and penalty, in the two precisions the solvers use."""
+    """A dictionary and penalty, in the two precisions the solvers use.
+
+    ``threads`` is the intra-op thread count for the dense products with the
+    dictionary on CPU while the small batched operations (which are bound by
+    per-call overhead) run single-threaded; 0 leaves the setting alone.
+    """
 
     D: torch.Tensor  # (c, d) storage dtype
     D64: torch.Tensor  # (c, d) float64
     lam: float
+    threads: int = 0
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int) -> Iterator[None]:
+    """Temporarily set torch's intra-op thread count (0: leave unchanged)."""
+    if n <= 0 or n == torch.get_num_threads():
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def dense_product(prob: Problem, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``A @ B`` for the large products, with all threads on CPU."""
+    with intra_op_threads(prob.threads):
+        return A @ B
 
 
 def _take(t: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
@@ -398,7 +426,7 @@ def working_set_rounds(
         w = w * valid
         w = solve_small(G.to(torch.float64), b.to(torch.float64), lam, valid, w0=w)
         r = V - (w.to(D.dtype).unsqueeze(1) @ DW).squeeze(1)
-        corr = r @ D.T
+        corr = dense_product(prob, r, D.T)
         del r
         # One partial sort gives the largest correlations over all concepts
         # (exact dual scaling) and the strongest violators outside the set.

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from ._working_set import Problem, RowResult, working_set_rounds
+from ._working_set import Problem, RowResult, intra_op_threads, working_set_rounds
 
 
 @contextlib.contextmanager
@@ -114,7 +114,7 @@ def admm_chunk(
     m, c = V.shape[0], D.shape[0]
     device = V.device
     rows = torch.arange(m, device=device)
-    with _tf32(use_tf32):
+    with _tf32(use_tf32), intra_op_threads(prob.threads):
         C2 = 2.0 * (V @ D.T)
         VG2 = 2.0 * (V @ DtD)
     Z = torch.zeros((m, c), dtype=D.dtype, device=device) if z0 is None else z0.to(D.dtype)
@@ -126,7 +126,7 @@ def admm_chunk(
     it = 0
     while True:
         it += 1
-        with _tf32(use_tf32):
+        with _tf32(use_tf32), intra_op_threads(prob.threads):
             ZU = Z - U
             QD = torch.addmm(VG2, ZU, D, alpha=rho)
             Y = torch.cholesky_solve(QD.T, L).T
