@@ -784,6 +784,12 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     def _calibrate(self, X: np.ndarray) -> tuple[float, float]:
         """Penalty whose mean l0 on a sample of ``X`` is within ±10% of ``target_l0``."""
         target = float(self.target_l0)
+        n_concepts = self.dictionary_.shape[0]
+        if target > n_concepts * (1 + _L0_RTOL):
+            raise ValueError(
+                f"target_l0={target:g} cannot be reached: the dictionary has only "
+                f"{n_concepts} concepts (range reachable 0 to {n_concepts})"
+            )
         rng = check_random_state(self.random_state)
         n = X.shape[0]
         if n > self.calibration_samples:
@@ -833,17 +839,27 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         if value > target:
             lo = start
         else:
+            # Step the penalty down geometrically until the codes are dense
+            # enough: small penalties are the expensive ones, so the floor
+            # (the smallest penalty tried) is only reached when it must be.
             hi = start
-            value = mean_l0(lo)
-            if within(value):
-                return math.exp(lo), value
-            if value < target:
-                raise ValueError(
-                    f"target_l0={target:g} cannot be reached: the mean l0 on the "
-                    f"{V.shape[0]}-row calibration sample only reaches {value:.3g} at "
-                    f"l1_penalty={math.exp(lo):.3g} (range reached 0 to {value:.3g}); "
-                    "use a larger vocabulary or a smaller target_l0"
-                )
+            floor = lo
+            while True:
+                step = max(floor, hi - math.log(4.0))
+                value = mean_l0(step)
+                if within(value):
+                    return math.exp(step), value
+                if value > target:
+                    lo = step
+                    break
+                hi = step
+                if step <= floor:
+                    raise ValueError(
+                        f"target_l0={target:g} cannot be reached: the mean l0 on the "
+                        f"{V.shape[0]}-row calibration sample only reaches {value:.3g} at "
+                        f"l1_penalty={math.exp(step):.3g} (range reached 0 to {value:.3g}); "
+                        "use a larger vocabulary or a smaller target_l0"
+                    )
         for _ in range(_MAX_BISECTIONS):
             mid = 0.5 * (lo + hi)
             value = mean_l0(mid)

@@ -139,8 +139,9 @@ def test_transform_solves_the_splice_problem(problem):
     W = W.toarray()
     assert (W >= 0).all()
     ref = _reference_codes(est, X[:8], 0.2)
-    np.testing.assert_allclose(_objective(est, X[:8], W, 0.2), _objective(est, X[:8], ref, 0.2),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        _objective(est, X[:8], W, 0.2), _objective(est, X[:8], ref, 0.2), rtol=1e-4, atol=1e-6
+    )
     np.testing.assert_allclose(W, ref, atol=2e-3)
     # sparse: far fewer non-zeros than concepts
     assert 0 < est.l0(W) < N_CONCEPTS / 2
@@ -182,9 +183,12 @@ def test_set_output_pandas_columns_are_the_concepts(problem):
     assert list(out.columns) == concepts
     assert list(out.index) == list(frame_in.index)
     assert all(isinstance(t, pd.SparseDtype) for t in out.dtypes)
-    np.testing.assert_allclose(out.sparse.to_dense().to_numpy(), est.transform(X).toarray()
-                               if not isinstance(est.transform(X), pd.DataFrame)
-                               else est.transform(X).sparse.to_dense().to_numpy())
+    np.testing.assert_allclose(
+        out.sparse.to_dense().to_numpy(),
+        est.transform(X).toarray()
+        if not isinstance(est.transform(X), pd.DataFrame)
+        else est.transform(X).sparse.to_dense().to_numpy(),
+    )
     # fit_transform goes through the same path
     assert list(est.fit_transform(X).columns) == concepts
     # Dense output: an ordinary DataFrame with the same values.
@@ -193,8 +197,9 @@ def test_set_output_pandas_columns_are_the_concepts(problem):
     assert list(out_dense.columns) == concepts and out_dense.dtypes.iloc[0] == np.float64
     np.testing.assert_allclose(out_dense.to_numpy(), out.sparse.to_dense().to_numpy(), atol=1e-6)
     # The DataFrame goes back through inverse_transform and the helpers.
-    np.testing.assert_allclose(est.inverse_transform(out), dense.inverse_transform(out_dense),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        est.inverse_transform(out), dense.inverse_transform(out_dense), atol=1e-6
+    )
     assert est.l0(out) == pytest.approx(dense.l0(out_dense.to_numpy()))
     with pytest.raises(ValueError, match="polars output of sparse weights"):
         make(concepts, raw).fit(X).set_output(transform="polars").transform(X)
@@ -320,8 +325,12 @@ def test_target_l0_uses_a_seeded_sample_and_warm_starts(monkeypatch):
 
 def test_unreachable_target_l0_names_target_and_range(problem):
     concepts, raw, X = problem
-    with pytest.raises(ValueError, match=r"target_l0=500 cannot be reached.*range reached 0 to"):
+    with pytest.raises(ValueError, match=r"target_l0=500 cannot be reached.*only 30 concepts"):
         make(concepts, raw, target_l0=500).fit(X)
+    # 5 concepts in 8 dimensions: even the smallest penalty keeps fewer than
+    # 4.5 of them on average, so the search ends at its floor.
+    with pytest.raises(ValueError, match=r"target_l0=4.5 cannot be reached.*range reached 0 to"):
+        make(concepts[:5], raw[:5], target_l0=4.5).fit(X)
     with pytest.raises(ValueError, match="target_l0 must be a positive"):
         make(concepts, raw, target_l0=0).fit(X)
 
@@ -392,15 +401,20 @@ def test_embedder_is_called_once_per_vocabulary(problem):
     b = SpliceTransformer(embedder=emb, vocabulary=concepts, l1_penalty=0.1, device="cpu").fit(X)
     assert CountingEmbedder.n_calls == 1
     np.testing.assert_array_equal(a.dictionary_, b.dictionary_)
-    np.testing.assert_allclose(a.dictionary_, build_dictionary(emb.embed_text(concepts))[0],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        a.dictionary_, build_dictionary(emb.embed_text(concepts))[0], atol=1e-6
+    )
 
 
 def test_grid_search_embeds_the_vocabulary_once(problem, tmp_path):
     concepts, _, X = problem
     search = GridSearchCV(
-        SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts,
-                          data_home=tmp_path, device="cpu"),
+        SpliceTransformer(
+            embedder=CountingEmbedder(dim=DIM),
+            vocabulary=concepts,
+            data_home=tmp_path,
+            device="cpu",
+        ),
         param_grid={"l1_penalty": [0.05, 0.2, 0.5]},
         cv=5,
     ).fit(X)
@@ -423,8 +437,9 @@ def test_keyless_embedder_works_in_process(problem):
 # ------------------------------------------------------- clone, pickle, joblib
 def test_clone_pickle_joblib_roundtrip(problem, tmp_path):
     concepts, _, X = problem
-    est = SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts,
-                            device="cpu").fit(X)
+    est = SpliceTransformer(
+        embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, device="cpu"
+    ).fit(X)
     W = est.transform(X).toarray()
     blob = pickle.dumps(est)
     assert b"NonNegLasso" not in blob
@@ -472,8 +487,9 @@ def test_solver_is_built_once_and_shared(problem, monkeypatch):
 def test_pipeline_with_memory(problem, tmp_path):
     concepts, raw, X = problem
     y = (X[:, 0] > np.median(X[:, 0])).astype(int)
-    pipe = make_pipeline(make(concepts, raw, l1_penalty=0.05), LogisticRegression(),
-                         memory=str(tmp_path / "cache"))
+    pipe = make_pipeline(
+        make(concepts, raw, l1_penalty=0.05), LogisticRegression(), memory=str(tmp_path / "cache")
+    )
     pipe.fit(X, y)
     first = pipe.predict_proba(X)
     pipe2 = clone(pipe).fit(X, y)  # the fitted transformer comes from the memory
@@ -546,8 +562,12 @@ def _expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [_checks_instance(), _WidthMatchingSplice(vocabulary=random_vocabulary(N_CONCEPTS),
-                                              l1_penalty=0.1, device="cpu")],
+    [
+        _checks_instance(),
+        _WidthMatchingSplice(
+            vocabulary=random_vocabulary(N_CONCEPTS), l1_penalty=0.1, device="cpu"
+        ),
+    ],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible(estimator, check):
@@ -589,13 +609,30 @@ def test_grid_search_pipeline_with_clip_embedder(tiny_clip_model, tmp_path, monk
 
     monkeypatch.setattr(CLIPEmbedder, "embed_text", counting)
     paths, y = _write_images(tmp_path)
-    vocabulary = ["red", "blue", "green", "dog", "cat", "car", "tree", "sky", "sea", "house",
-                  "person", "bird", "flower", "road", "snow", "night"]
+    vocabulary = [
+        "red",
+        "blue",
+        "green",
+        "dog",
+        "cat",
+        "car",
+        "tree",
+        "sky",
+        "sea",
+        "house",
+        "person",
+        "bird",
+        "flower",
+        "road",
+        "snow",
+        "night",
+    ]
     pipe = make_pipeline(
         CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu"),
         SpliceTransformer(
-            embedder=CLIPEmbedder(model=tiny_clip_model, pretrained=None, modality="text",
-                                  device="cpu"),
+            embedder=CLIPEmbedder(
+                model=tiny_clip_model, pretrained=None, modality="text", device="cpu"
+            ),
             vocabulary=vocabulary,
             l1_penalty=0.1,
             data_home=tmp_path / "home",
