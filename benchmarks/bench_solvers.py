@@ -416,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "splice")
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "sksplice-bench")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    p.add_argument("--tag", default="", help="suffix of the result file names")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -444,8 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         fd, tmp = tempfile.mkstemp(dir=args.out, suffix=".tmp")
         with os.fdopen(fd, "w") as fh:
             json.dump(result, fh, indent=2)
-        os.replace(tmp, args.out / f"{name}.json")
-        print(f"  wrote {args.out / f'{name}.json'}", flush=True)
+        target = args.out / f"{name}{args.tag}.json"
+        os.replace(tmp, target)
+        print(f"  wrote {target}", flush=True)
     return 0
 
 

@@ -341,7 +341,8 @@ class NonNegLasso:
         c = D.shape[0]
         corr = dense_product(prob, V, D.T)
         if warm is not None:
-            kw = min(c, max(1, int((warm > 0).sum(dim=1).max())))
+            # At most the 256 largest warm-start weights seed the working sets.
+            kw = min(c, 256, max(1, int((warm > 0).sum(dim=1).max())))
             wv, wi = warm.topk(kw, dim=1)
             wvalid = wv > 0
             corr.scatter_(1, wi, torch.where(wvalid, -torch.inf, corr.gather(1, wi)))
