@@ -735,13 +735,10 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             Mean number of non-zero weights, or the per-sample counts.
         """
         W = self._as_weights(X, kind)
-        counts = (
-            np.diff(scipy.sparse.csr_matrix(W).indptr) if scipy.sparse.issparse(W) else None
-        )
-        if counts is None:
-            counts = np.count_nonzero(W, axis=1)
+        if scipy.sparse.issparse(W):
+            counts = np.asarray((W != 0).sum(axis=1)).ravel()
         else:
-            counts = np.asarray((scipy.sparse.csr_matrix(W) != 0).sum(axis=1)).ravel()
+            counts = np.count_nonzero(W, axis=1)
         counts = counts.astype(np.int64)
         return counts if per_sample else float(counts.mean())
 

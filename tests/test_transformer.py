@@ -25,7 +25,7 @@ except ImportError:
     from _helpers_transformer import CountingEmbedder, KeylessEmbedder, random_vocabulary
 
 N_CONCEPTS = 30
-DIM = 8
+DIM = 32  # large enough for the solver to converge on every row
 
 
 def _unit(X):
@@ -76,7 +76,7 @@ def test_image_mean_array_is_used_as_given(problem):
     mean = np.linspace(-0.1, 0.1, DIM)
     est = make(concepts, raw, image_mean=mean).fit(X)
     np.testing.assert_allclose(est.mean_, mean, atol=1e-7)
-    with pytest.raises(ValueError, match=r"image_mean has shape \(3,\).*d=8"):
+    with pytest.raises(ValueError, match=rf"image_mean has shape \(3,\).*d={DIM}"):
         make(concepts, raw, image_mean=np.zeros(3)).fit(X)
     with pytest.raises(ValueError, match="image_mean must be None, 'pretrained'"):
         make(concepts, raw, image_mean="learned").fit(X)
@@ -213,7 +213,7 @@ def test_get_feature_names_out(problem):
     assert list(names) == concepts
     names[0] = "changed"
     assert est.concepts_[0] == concepts[0]
-    with pytest.raises(ValueError, match="length 8"):
+    with pytest.raises(ValueError, match=f"length {DIM}"):
         est.get_feature_names_out(["a", "b"])
 
 
@@ -327,7 +327,7 @@ def test_unreachable_target_l0_names_target_and_range(problem):
     concepts, raw, X = problem
     with pytest.raises(ValueError, match=r"target_l0=500 cannot be reached.*only 30 concepts"):
         make(concepts, raw, target_l0=500).fit(X)
-    # 5 concepts in 8 dimensions: even the smallest penalty keeps fewer than
+    # 5 concepts in 32 dimensions: even the smallest penalty keeps fewer than
     # 4.5 of them on average, so the search ends at its floor.
     with pytest.raises(ValueError, match=r"target_l0=4.5 cannot be reached.*range reached 0 to"):
         make(concepts[:5], raw[:5], target_l0=4.5).fit(X)
@@ -339,7 +339,8 @@ def test_unreachable_target_l0_names_target_and_range(problem):
 def test_bad_input_errors_name_the_problem(problem):
     concepts, raw, X = problem
     est = make(concepts, raw).fit(X)
-    with pytest.raises(ValueError, match="X has 5 features, but SpliceTransformer is expecting 8"):
+    expecting = f"X has 5 features, but SpliceTransformer is expecting {DIM}"
+    with pytest.raises(ValueError, match=expecting):
         est.transform(X[:, :5])
     bad = X.copy()
     bad[3, 1] = np.nan
@@ -352,7 +353,8 @@ def test_bad_input_errors_name_the_problem(problem):
         est.transform(np.zeros((0, DIM)))
     with pytest.raises(ValueError, match="0 sample"):
         make(concepts, raw).fit(np.zeros((0, DIM)))
-    with pytest.raises(ValueError, match="X has 5 features but the concept dictionary has d=8"):
+    wrong_d = f"X has 5 features but the concept dictionary has d={DIM}"
+    with pytest.raises(ValueError, match=wrong_d):
         make(concepts, raw).fit(X[:, :5])
 
 
