@@ -114,7 +114,10 @@ def solve_small(
     free = valid & (w - grad > tol_in)
     act = torch.arange(m, device=b.device)
     for _ in range(max_pdas):
-        Ga, ha, Fa = G[act], h[act], free[act]
+        if act.numel() == m:
+            Ga, ha, Fa = G, h, free.clone()
+        else:
+            Ga, ha, Fa = G[act], h[act], free[act]
         z = _masked_solve(Ga, ha, Fa)
         grad = (Ga @ z.unsqueeze(-1)).squeeze(-1) - ha
         new_free = valid[act] & (z - grad > tol_in[act])
