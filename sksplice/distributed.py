@@ -32,6 +32,7 @@ import shutil
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,7 +60,7 @@ DEFAULT_PATHS_PER_TASK = 256
 # --------------------------------------------------------------------------- helpers
 
 
-def _require_dask():
+def _require_dask() -> ModuleType:
     """Import dask.array, raising an actionable ImportError when Dask is missing."""
     try:
         import dask
@@ -127,7 +128,9 @@ def _empty_block(n_concepts: int, output: str, dtype: np.dtype) -> Any:
     return np.zeros((0, n_concepts), dtype=dtype)
 
 
-def _transform_block(block: np.ndarray, splice: Any, output: str, n_concepts: int, dtype) -> Any:
+def _transform_block(
+    block: np.ndarray, splice: Any, output: str, n_concepts: int, dtype: np.dtype
+) -> Any:
     """Task body: concept weights of one block of embeddings."""
     block = np.asarray(block)
     if block.shape[0] == 0:
@@ -149,7 +152,7 @@ def _concept_names(concepts: Any) -> list[str]:
     return names
 
 
-def _as_weights_array(W: Any, n_concepts: int):
+def _as_weights_array(W: Any, n_concepts: int) -> da.Array:
     """A 2-D Dask array of weights with known row chunks and a single column chunk."""
     _require_dask()
     import dask.array as da
