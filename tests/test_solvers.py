@@ -123,6 +123,23 @@ def test_kkt_conditions_hold(method):
         assert kkt_violation(D, V[i], W[i], lam) <= 1e-4 * lam
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_duplicated_concepts(method):
+    """Exactly repeated concepts (singular Gram blocks) still give the optimum."""
+    rng = np.random.default_rng(0)
+    D = random_dictionary(rng, 100, 20)
+    D = np.vstack([D, D[:30]])
+    V = unit_rows(rng.standard_normal((6, 20)))
+    lam = 0.02
+    ref = sklearn_reference(D, V, lam)
+    codes = NonNegLasso(D, device="cpu").solve(V, lam, solver=method)
+    assert codes.converged
+    W = codes.to_dense()
+    for i in range(V.shape[0]):
+        ours, theirs = objective(D, V[i], W[i], lam), objective(D, V[i], ref[i], lam)
+        assert ours <= theirs * (1 + 1e-6)
+
+
 def test_gap_bounds_suboptimality_and_vanishes_at_optimum():
     """The certificate is a valid upper bound (weak duality, brute-force optimum)."""
     D, V = _random_problem(21, c=60, d=12, n=4)

@@ -195,7 +195,7 @@ class NonNegLasso:
         if memory_budget is None:
             if self.device.type == "cuda":
                 free, _ = torch.cuda.mem_get_info(self.device)
-                memory_budget = int(min(4096 * _MiB, free // 4))
+                memory_budget = int(min(16384 * _MiB, free // 3))
             else:
                 memory_budget = 512 * _MiB
         else:
@@ -244,7 +244,7 @@ class NonNegLasso:
         memory_budget : int, optional
             Approximate number of bytes of working memory; the batch is
             processed in chunks sized to fit. Default 512 MiB on CPU and a
-            quarter of the free memory (at most 4 GiB) on CUDA.
+            third of the free memory (at most 16 GiB) on CUDA.
 
         Returns
         -------
