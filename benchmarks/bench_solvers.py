@@ -159,7 +159,8 @@ def certificate(D: np.ndarray, V: np.ndarray, W: np.ndarray, lam: float):
     smax = np.where(cmax > 0, lam / (2 * np.maximum(cmax, 1e-300)), np.inf)
     s = np.minimum(s, smax)
     dual = 2 * s * rv - s * s * rr
-    gap = np.where(primal > 0, np.maximum(primal - dual, 0) / np.maximum(primal, 1e-300), 0.0)
+    denom = np.maximum(primal, 1e-12 * (V * V).sum(1))
+    gap = np.where(denom > 0, np.maximum(primal - dual, 0) / np.maximum(denom, 1e-300), 0.0)
     return primal, gap
 
 

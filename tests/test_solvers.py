@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import scipy.sparse
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sksplice.solvers import NonNegLasso, SparseCodes
@@ -121,6 +123,32 @@ def test_kkt_conditions_hold(method):
     W = codes.to_dense()
     for i in range(V.shape[0]):
         assert kkt_violation(D, V[i], W[i], lam) <= 1e-4 * lam
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    c=st.integers(1, 60),
+    d=st.integers(1, 12),
+    lam=st.one_of(st.just(0.0), st.floats(1e-3, 3.0)),
+    method=st.sampled_from(METHODS),
+)
+def test_random_problems_are_certified(seed, c, d, lam, method):
+    """Any small problem: converged, certified and optimal (KKT) at the answer.
+
+    (Penalties between 0 and 1e-3 are left out: there the certificate's
+    resolution, about machine epsilon x ||r|| / l1_penalty, is above 1e-9.)
+    """
+    rng = np.random.default_rng(seed)
+    D = unit_rows(rng.standard_normal((c, d)))
+    V = rng.standard_normal((3, d))
+    codes = NonNegLasso(D, device="cpu").solve(V, lam, solver=method, tol=1e-9)
+    assert codes.converged and codes.gap <= 1e-9
+    W = codes.to_dense()
+    assert np.all(W >= 0)
+    scale = max(lam, 1.0) * (1.0 + np.abs(V).sum())
+    for i in range(3):
+        assert kkt_violation(D, V[i], W[i], lam) <= 1e-5 * scale
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -257,6 +257,14 @@ class NonNegLasso:
             For NaN or infinite values in ``V``, a feature count that does
             not match the dictionary, an empty batch, a negative or
             non-finite ``l1_penalty``, or an invalid option.
+
+        Notes
+        -----
+        The certificate is the relative duality gap of the dual point built
+        from each row's residual ``r``, computed in float64. Its resolution is
+        about machine epsilon times ``||r|| / l1_penalty``, so very small
+        positive penalties (below about 1e-6) cannot certify very small
+        ``tol``; ``l1_penalty=0`` (non-negative least squares) is fine.
         """
         lam = check_penalty(l1_penalty)
         tol = check_tol(tol)

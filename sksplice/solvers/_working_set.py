@@ -17,6 +17,9 @@ every concept ``j``. At the optimum ``u`` is the residual ``r = v - D^T w``.
 For any ``w`` we take ``theta = s r`` with the best scale
 ``s = clip(r.v / ||r||^2, 0, lam / (2 max_j (D r)_j))``, which is dual
 feasible, so ``P(w) - (2 theta.v - ||theta||^2) >= P(w) - P(w*) >= 0``.
+The relative gap divides this by ``P(w)``, floored at ``1e-12 ||v||^2``
+(a near-exact fit with a vanishing penalty has a primal value made of
+round-off only).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import torch
 _INF = float("inf")
 # Relative violation above which a row is clearly not optimal yet.
 _CLEAR = 1e-4
+# Floor of the relative-gap denominator, as a fraction of ||v||^2.
+_GAP_FLOOR = 1e-12
 
 
 @dataclass
@@ -307,7 +312,9 @@ def _gap_from_cmax(
     s = torch.minimum(s, smax)
     dual = 2.0 * s * rv - s * s * rr
     gap = (primal - dual).clamp_min(0.0)
-    return torch.where(primal > 0, gap / primal.clamp_min(1e-300), torch.zeros_like(gap))
+    # Below 1e-12 ||v||^2 the primal value is round-off: it is not a scale.
+    denom = torch.maximum(primal, _GAP_FLOOR * (v64 * v64).sum(dim=1))
+    return torch.where(denom > 0, gap / denom.clamp_min(1e-300), torch.zeros_like(gap))
 
 
 @dataclass
