@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sksplice.solvers import NonNegLasso, SparseCodes
-from sksplice.solvers._working_set import relative_gap
+from sksplice.solvers._working_set import relative_gap, solve_small
 
 from ._helpers_solvers import (
     brute_force_optimum,
@@ -196,6 +196,28 @@ def test_gap_bounds_suboptimality_and_vanishes_at_optimum():
         best = brute_force_optimum(D, V[i], lam)
         assert objective(D, V[i], W[i], lam) <= best * (1 + 1e-9)
     assert codes.gap <= 1e-10
+
+
+@pytest.mark.parametrize("max_pdas", [0, 1, 12])
+def test_small_solver_paths_agree(max_pdas):
+    """The active-set fallback (max_pdas=0) and the primal-dual path give the optimum."""
+    rng = np.random.default_rng(4)
+    m, K, d = 12, 15, 10
+    DW = rng.standard_normal((m, K, d))
+    DW /= np.linalg.norm(DW, axis=2, keepdims=True)
+    V = unit_rows(rng.standard_normal((m, d)))
+    G = torch.from_numpy(DW @ DW.transpose(0, 2, 1))
+    b = torch.from_numpy(np.einsum("mkd,md->mk", DW, V))
+    valid = torch.ones((m, K), dtype=torch.bool)
+    valid[:, -2:] = False  # padding slots stay at zero
+    lam = 0.05
+    w = solve_small(G, b, lam, valid, max_pdas=max_pdas).numpy()
+    assert np.all(w >= 0) and np.all(w[:, -2:] == 0)
+    for i in range(m):
+        ref = sklearn_reference(DW[i, :-2], V[i : i + 1], lam)[0]
+        ours = objective(DW[i, :-2], V[i], w[i, :-2], lam)
+        assert ours <= objective(DW[i, :-2], V[i], ref, lam) * (1 + 1e-9)
+        assert kkt_violation(DW[i, :-2], V[i], w[i, :-2], lam) <= 1e-8
 
 
 def test_float32_dictionary_is_certified():

@@ -147,10 +147,10 @@ def _lawson_hanson(
 ) -> torch.Tensor:
     """Batched Lawson-Hanson active-set method for the small problems.
 
-    Same problem as :func:`solve_small`: all
-    violating coordinates enter at once, and a row that makes no progress
-    falls back to the classical one-at-a-time rule, which cannot cycle.
-    Only the rows that still change take part in each step.
+    Same problem as :func:`solve_small`. All violating coordinates enter
+    the passive set at once; a row that makes no progress falls back to the
+    classical one-at-a-time rule, which cannot cycle. Only the rows that
+    still change take part in each step.
 
     Parameters
     ----------
