@@ -162,12 +162,14 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     ----------
     concepts_ : ndarray of shape (n_concepts,), dtype object
         The concept strings, in dictionary order.
-    dictionary_ : ndarray of shape (n_concepts, d), float32
-        Centred, unit-norm concept embeddings.
+    dictionary_ : ndarray of shape (n_concepts, d), float64
+        Centred, unit-norm concept embeddings. Do not modify it in place: the
+        solver shared in process is keyed by its content digest taken in
+        ``fit``.
     concept_mean_ : ndarray of shape (d,)
         Mean of the L2-normalised raw concept embeddings (the text centre of
         the vocabulary).
-    mean_ : ndarray of shape (d,), float32
+    mean_ : ndarray of shape (d,), float64
         Centre of the decomposed modality (see ``image_mean``).
     l1_penalty_ : float
         Penalty used by ``transform``: ``l1_penalty``, or the calibrated one.
@@ -362,7 +364,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
 
     def _resolve_mean(self, X: np.ndarray, d: int) -> np.ndarray:
         if self.image_mean is None:
-            return l2_normalize(X.astype(np.float64)).mean(axis=0).astype(np.float32)
+            return l2_normalize(X.astype(np.float64)).mean(axis=0)
         if isinstance(self.image_mean, str):  # "pretrained", checked in _check_params
             model = getattr(self.embedder, "model", None)
             pretrained = getattr(self.embedder, "pretrained", None)
@@ -384,7 +386,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             )
         if not np.issubdtype(mean.dtype, np.number) or not np.isfinite(mean).all():
             raise ValueError(f"{source} must hold finite real numbers")
-        return mean.astype(np.float32)
+        return mean.astype(np.float64)
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
         X = validate_data(
@@ -435,8 +437,11 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
                 "X must be embeddings from the same model as the concepts"
             )
         self.concepts_ = np.asarray(concepts, dtype=object)
-        self.dictionary_ = np.ascontiguousarray(dictionary, dtype=np.float32)
-        self.concept_mean_ = np.asarray(concept_mean, dtype=np.float32)
+        # float64: on the CPU the solver then works in float64 too, which it
+        # needs to converge on low-dimensional problems; on CUDA it still
+        # computes its large products in float32.
+        self.dictionary_ = np.ascontiguousarray(dictionary, dtype=np.float64)
+        self.concept_mean_ = np.asarray(concept_mean, dtype=np.float64)
         self.mean_ = self._resolve_mean(X, d)
         self._dictionary_digest = _digest(self.dictionary_)
         if self.target_l0 is None:

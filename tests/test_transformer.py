@@ -68,7 +68,7 @@ def test_fit_learns_dictionary_mean_and_concepts(problem):
     assert est.concepts_.dtype == object and list(est.concepts_) == concepts
     assert est.l1_penalty_ == 0.3
     assert est.n_features_in_ == DIM
-    assert est.dictionary_.dtype == np.float32 and est.mean_.dtype == np.float32
+    assert est.dictionary_.dtype == np.float64 and est.mean_.dtype == np.float64
 
 
 def test_image_mean_array_is_used_as_given(problem):
