@@ -58,7 +58,7 @@ _memory_lock = threading.Lock()
 
 
 class DictionaryCacheWarning(UserWarning):
-    """A cached concept dictionary on disk was unreadable or did not match and is rebuilt."""
+    """A cached concept dictionary on disk was unusable (rebuilt) or could not be written."""
 
 
 def l2_normalize(X: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -357,8 +357,9 @@ def embed_vocabulary(
     Warns
     -----
     DictionaryCacheWarning
-        When a cache file exists but is unreadable or does not match; it is
-        rebuilt and replaced.
+        When a cache file exists but is unreadable or does not match (it is
+        rebuilt and replaced), or cannot be written (the result is then cached
+        in process only).
     """
     if not callable(getattr(embedder, "embed_text", None)):
         raise TypeError(
@@ -398,7 +399,15 @@ def embed_vocabulary(
     if raw is None:
         raw = _embed(embedder, concepts, batch_size)
         if path is not None:
-            _write_cache_file(path, disk_key, raw)
+            try:
+                _write_cache_file(path, disk_key, raw)
+            except OSError as exc:  # read-only or full data home: keep it in memory
+                warnings.warn(
+                    f"cannot write the concept dictionary cache {path} ({exc}); it is kept "
+                    "in memory for this process only",
+                    DictionaryCacheWarning,
+                    stacklevel=2,
+                )
 
     raw = np.ascontiguousarray(raw, dtype=np.float32)
     raw.setflags(write=False)

@@ -161,16 +161,20 @@ def test_corrupt_or_mismatched_cache_is_rebuilt_and_replaced(tmp_path, damage):
     assert CountingEmbedder.n_calls == 0
 
 
-def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
+def test_failed_write_warns_and_leaves_no_file(tmp_path, monkeypatch):
     emb = CountingEmbedder(dim=4)
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(dictionary_module.np, "savez", boom)
-    with pytest.raises(OSError, match="disk full"):
-        embed_vocabulary(emb, ["a", "b"], data_home=tmp_path)
-    assert list((tmp_path / "dictionaries").iterdir()) == []
+    with pytest.warns(DictionaryCacheWarning, match="disk full"):
+        out = embed_vocabulary(emb, ["a", "b"], data_home=tmp_path)
+    np.testing.assert_array_equal(out, emb.embed_text(["a", "b"]))
+    assert list((tmp_path / "dictionaries").iterdir()) == []  # no partial file
+    CountingEmbedder.reset()
+    embed_vocabulary(emb, ["a", "b"], data_home=tmp_path)  # served from memory
+    assert CountingEmbedder.n_calls == 0
 
 
 def test_keyless_embedder_is_cached_in_process_only(tmp_path):
