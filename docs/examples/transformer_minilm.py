@@ -88,7 +88,7 @@ def _equal_l0_codes(D: np.ndarray, V: np.ndarray, target: float, signed: bool) -
     """
     c = D.shape[0]
     D_solve = np.vstack([D, -D]) if signed else D
-    lasso = NonNegLasso(D_solve.astype(np.float32), device="cpu")
+    lasso = NonNegLasso(np.asarray(D_solve, dtype=np.float64), device="cpu")
 
     def codes(log_penalty: float) -> tuple[np.ndarray, float]:
         W = lasso.solve(V, float(np.exp(log_penalty)), tol=1e-5).to_dense()
