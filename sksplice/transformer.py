@@ -177,7 +177,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         Mean l0 reached on the calibration sample (only with ``target_l0``).
     n_features_in_ : int
         Number of features of ``X``: the embedding dimension ``d``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of ``X`` when it was a DataFrame with string columns.
 
     See Also
