@@ -655,3 +655,15 @@ def test_grid_search_pipeline_with_clip_embedder(tiny_clip_model, tmp_path, monk
     blob = pickle.dumps(splice)
     assert len(blob) < 50_000
     assert list(pickle.loads(blob).get_feature_names_out()) == vocabulary
+
+
+def test_verbose_reports_embedding_and_calibration(problem, capsys):
+    concepts, _, X = problem
+    SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, target_l0=4,
+                      verbose=True, device="cpu").fit(X)
+    out = capsys.readouterr().out
+    assert f"embedding {len(concepts)} concepts" in out
+    assert "l1_penalty=" in out and "mean l0=" in out
+    SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, target_l0=4,
+                      device="cpu").fit(X)
+    assert capsys.readouterr().out == ""
