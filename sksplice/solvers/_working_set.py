@@ -406,8 +406,8 @@ def working_set_rounds(
     max_rounds : int
         Maximum number of working-set rounds.
     n_add : int
-        Concepts added to a row's working set per round (grows with the
-        support, up to four times this).
+        Most concepts added to a row's working set per round (adding more
+        at once was measured slower: the small solves grow as K^3).
     iter_offset : int, default=0
         Added to the reported iteration counts.
 
@@ -440,8 +440,7 @@ def working_set_rounds(
         del r
         # One partial sort gives the largest correlations over all concepts
         # (exact dual scaling) and the strongest violators outside the set.
-        support = int((w > 0).sum(dim=1).max())
-        k_add = min(max(n_add, support), 4 * n_add)
+        k_add = n_add
         k = min(c, k_add + idx.shape[1])
         top_val, top_idx = corr.topk(k, dim=1)
         del corr
