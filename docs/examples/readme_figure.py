@@ -8,7 +8,8 @@ The sentence is embedded with the MiniLM text model (shipped by the
     python docs/examples/readme_figure.py [--data-home DIR] [--out DIR]
 
 ``--data-home`` is a folder holding ``vocab/laion.txt`` (downloaded there on
-first use when absent).
+first use when absent); it is only read. The embedded dictionary is cached in
+the default data home (``$SKSPLICE_DATA`` or ``~/.cache/sksplice``).
 """
 
 from __future__ import annotations
@@ -37,16 +38,14 @@ def run(data_home: str | None, out: Path, l1_penalty: float = 0.3) -> list[tuple
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sksplice import SpliceTransformer
+    from sksplice import SpliceTransformer, load_vocabulary
     from sksplice.plotting import plot_decomposition
 
     embedder = MiniLMText()
     splice = SpliceTransformer(
         embedder=embedder,
-        vocabulary="laion",
-        vocabulary_size=10000,
+        vocabulary=load_vocabulary("laion", size=10000, data_home=data_home),
         l1_penalty=l1_penalty,
-        data_home=data_home,
         device="cpu",
     )
     splice.fit(embedder.embed_text(background_phrases(200)))
