@@ -14,7 +14,7 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-from _helpers_data import LocalServer, Route, sha256_bytes, start_server
+from ._helpers_data import LocalServer, Route, sha256_bytes, start_server
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

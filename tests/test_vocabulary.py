@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _helpers_data import LocalServer, Route, sha256_bytes, start_server
+from ._helpers_data import LocalServer, Route, sha256_bytes, start_server
 
 from sksplice import _data, vocabulary
 from sksplice._data import DataFetchError, RemoteFile, file_sha256
