@@ -14,7 +14,6 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-from ._helpers_data import LocalServer, Route, sha256_bytes, start_server
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +30,8 @@ from sksplice._data import (
     resolve_in_data_home,
     safe_cache_name,
 )
+
+from ._helpers_data import LocalServer, Route, sha256_bytes, start_server
 
 GOOD = b"".join(f"concept {i}\n".encode() for i in range(5000))  # ~60 kB, several chunks
 GOOD_SHA = sha256_bytes(GOOD)

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ._helpers_data import LocalServer, Route, sha256_bytes, start_server
 
 from sksplice import _data, vocabulary
 from sksplice._data import DataFetchError, RemoteFile, file_sha256
@@ -20,6 +19,8 @@ from sksplice.vocabulary import (
     load_image_mean,
     load_vocabulary,
 )
+
+from ._helpers_data import LocalServer, Route, sha256_bytes, start_server
 
 EXPECTED_SIZES = {"laion": 37445, "laion_bigrams": 15000, "mscoco": 12832}
 MEAN_DIMS = {
