@@ -355,7 +355,8 @@ class NonNegLasso:
             wvalid = wv > 0
             corr.scatter_(1, wi, torch.where(wvalid, -torch.inf, corr.gather(1, wi)))
         k = min(k0, c)
-        top_val, idx = corr.topk(k, dim=1)
+        with intra_op_threads(prob.threads):
+            top_val, idx = corr.topk(k, dim=1)
         valid = 2.0 * top_val.to(torch.float64) > lam
         w = torch.zeros(valid.shape, dtype=torch.float64, device=V.device)
         if warm is not None:

@@ -426,23 +426,26 @@ def working_set_rounds(
     # Working-set data in storage precision: concepts, their Gram block and
     # correlations with the targets. The float64 refinement removes the
     # round-off before anything is certified.
-    DW = D[idx]
-    G = DW @ DW.transpose(1, 2)
-    b = (DW @ V.unsqueeze(-1)).squeeze(-1)
+    with intra_op_threads(prob.threads):
+        DW = D[idx]
+        G = DW @ DW.transpose(1, 2)
+        b = (DW @ V.unsqueeze(-1)).squeeze(-1)
     n_round = 0
     while True:
         n_round += 1
         last = n_round >= max_rounds
         w = w * valid
         w = solve_small(G.to(torch.float64), b.to(torch.float64), lam, valid, w0=w)
-        r = V - (w.to(D.dtype).unsqueeze(1) @ DW).squeeze(1)
+        with intra_op_threads(prob.threads):
+            r = V - (w.to(D.dtype).unsqueeze(1) @ DW).squeeze(1)
         corr = dense_product(prob, r, D.T)
         del r
         # One partial sort gives the largest correlations over all concepts
         # (exact dual scaling) and the strongest violators outside the set.
         k_add = n_add
         k = min(c, k_add + idx.shape[1])
-        top_val, top_idx = corr.topk(k, dim=1)
+        with intra_op_threads(prob.threads):  # a pass over (m, c): all threads
+            top_val, top_idx = corr.topk(k, dim=1)
         del corr
         member = ((top_idx.unsqueeze(2) == idx.unsqueeze(1)) & valid.unsqueeze(1)).any(dim=2)
         top_all = top_idx[:, : min(8, k)]
@@ -494,15 +497,16 @@ def working_set_rounds(
         cand_idx, new_ok = cand_idx[keep], new_ok[keep]
         width = max(1, int(new_ok.sum(dim=1).max()))
         cand_idx, new_ok = cand_idx[:, :width], new_ok[:, :width]
-        D_new = D[cand_idx]
-        cross = DW @ D_new.transpose(1, 2)
-        block = D_new @ D_new.transpose(1, 2)
-        G = torch.cat(
-            [torch.cat([G, cross], dim=2), torch.cat([cross.transpose(1, 2), block], dim=2)],
-            dim=1,
-        )
-        DW = torch.cat([DW, D_new], dim=1)
-        b = torch.cat([b, (D_new @ V.unsqueeze(-1)).squeeze(-1)], dim=1)
+        with intra_op_threads(prob.threads):  # the larger gathers and products
+            D_new = D[cand_idx]
+            cross = DW @ D_new.transpose(1, 2)
+            block = D_new @ D_new.transpose(1, 2)
+            G = torch.cat(
+                [torch.cat([G, cross], dim=2), torch.cat([cross.transpose(1, 2), block], dim=2)],
+                dim=1,
+            )
+            DW = torch.cat([DW, D_new], dim=1)
+            b = torch.cat([b, (D_new @ V.unsqueeze(-1)).squeeze(-1)], dim=1)
         idx = torch.cat([idx, cand_idx], dim=1)
         valid = torch.cat([valid, new_ok], dim=1)
         w = torch.cat([w, torch.zeros(new_ok.shape, dtype=w.dtype, device=device)], dim=1)
