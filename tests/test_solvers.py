@@ -423,3 +423,21 @@ def test_target_and_parameter_validation():
         solver.solve(V, 0.1, warm_start=np.ones((2, 4)))
     with pytest.raises(ValueError, match="warm_start contains NaN"):
         solver.solve(V, 0.1, warm_start=np.full((3, 4), np.nan))
+
+
+@pytest.mark.parametrize("d", [3, 8])
+def test_float32_ill_conditioned_rows_are_certified(d):
+    """Many concepts in few dimensions: float32 products stall, float64 finishes the rows."""
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=(10 * d, d))
+    D = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    D -= D.mean(axis=0)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    V = rng.normal(size=(50, d))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning either
+        codes32 = NonNegLasso(D.astype(np.float32), device="cpu").solve(V.astype(np.float32), 0.1)
+    codes64 = NonNegLasso(D, device="cpu").solve(V, 0.1)
+    assert codes32.converged and codes32.gap <= 1e-6
+    np.testing.assert_allclose(codes32.to_dense(), codes64.to_dense(), atol=1e-5)

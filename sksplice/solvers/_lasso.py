@@ -284,6 +284,12 @@ class NonNegLasso:
         prob = Problem(D=self.dictionary, D64=self._dictionary64, lam=lam, threads=threads)
         with intra_op_threads(1 if on_cpu else 0):
             codes = self._solve_chunks(prob, Vt, W_warm, method, chunk, tol, max_iter)
+            if not codes.converged and self.dtype != torch.float64:
+                # Products in float32 can stall on ill-conditioned rows (many concepts
+                # in few dimensions); the rows that are not certified are solved again
+                # by the working-set method entirely in float64.
+                redo_iter = max_iter if method == "working_set" else None
+                codes = self._redo_in_float64(codes, prob, Vt, chunk, tol, redo_iter)
         if not codes.converged:
             gaps = codes.row_gaps
             n_bad = int((gaps > tol).sum())
@@ -295,6 +301,45 @@ class NonNegLasso:
                 stacklevel=2,
             )
         return codes
+
+    def _redo_in_float64(
+        self,
+        codes: SparseCodes,
+        prob: Problem,
+        Vt: torch.Tensor,
+        chunk: int,
+        tol: float,
+        max_iter: int | None,
+    ) -> SparseCodes:
+        """Solve the rows whose gap is above ``tol`` again in float64 (working set)."""
+        bad = np.flatnonzero(codes.row_gaps > tol)
+        if max_iter is None:
+            max_iter = _DEFAULT_MAX_ITER["working_set"]
+        prob64 = Problem(D=prob.D64, D64=prob.D64, lam=prob.lam, threads=prob.threads)
+        rows = torch.as_tensor(bad, device=Vt.device)
+        redo = self._solve_chunks(prob64, Vt[rows], None, "working_set", chunk, tol, max_iter)
+        improved = redo.row_gaps < codes.row_gaps[bad]
+        if not improved.any():
+            return codes
+        replace = bad[improved]
+        W = codes.to_csr().tolil()
+        W_new = redo.to_csr()[np.flatnonzero(improved)]
+        W[replace] = W_new
+        W = W.tocsr()
+        W.sort_indices()
+        gaps = codes.row_gaps.copy()
+        gaps[replace] = redo.row_gaps[improved]
+        worst = float(gaps.max())
+        return SparseCodes(
+            indptr=W.indptr.astype(np.int64),
+            indices=W.indices.astype(np.int64),
+            data=W.data.astype(np.float64),
+            shape=codes.shape,
+            n_iter=max(codes.n_iter, redo.n_iter),
+            gap=worst,
+            converged=bool(worst <= tol),
+            row_gaps=gaps,
+        )
 
     def _solve_chunks(
         self,
@@ -316,7 +361,7 @@ class NonNegLasso:
             stop = min(n, start + chunk)
             Vc = Vt[start:stop].to(device=self.device)
             v64 = Vc.to(torch.float64)
-            Vc = Vc.to(self.dtype)
+            Vc = Vc.to(prob.D.dtype)
             warm = None if W_warm is None else self._warm_rows(W_warm, start, stop)
             if method == "working_set":
                 results = self._working_set_chunk(prob, Vc, v64, warm, tol, max_iter)
