@@ -44,7 +44,9 @@ def _shared_lasso(dictionary: np.ndarray, digest: str, device: Any) -> Any:
         if lasso is not None:
             _lasso_cache.move_to_end(key)
             return lasso
-    lasso = NonNegLasso(dictionary, device=device)
+    # Large products in float32 (on every device); the solver certifies each row
+    # in float64 and solves again in float64 any row float32 cannot certify.
+    lasso = NonNegLasso(dictionary, device=device, dtype=np.float32)
     with _lasso_lock:
         _lasso_cache[key] = lasso
         _lasso_cache.move_to_end(key)
@@ -437,9 +439,8 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
                 "X must be embeddings from the same model as the concepts"
             )
         self.concepts_ = np.asarray(concepts, dtype=object)
-        # float64: on the CPU the solver then works in float64 too, which it
-        # needs to converge on low-dimensional problems; on CUDA it still
-        # computes its large products in float32.
+        # Stored in float64; the solver computes its large products in float32
+        # and certifies (and if needed finishes) every row in float64.
         self.dictionary_ = np.ascontiguousarray(dictionary, dtype=np.float64)
         self.concept_mean_ = np.asarray(concept_mean, dtype=np.float64)
         self.mean_ = self._resolve_mean(X, d)
