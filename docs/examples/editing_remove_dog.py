@@ -150,7 +150,7 @@ def main(
     plot_decomposition(W[i], splice, k=8, ax=ax_before, title=f"'{DOG[i]}'")
     edited = ConceptEditor(remove=["dog"], n_neighbors=10, splice=frozen).fit(W)
     plot_decomposition(
-        edited.transform(W)[i], splice, k=8, ax=ax_after, title="edited: dog + 10 neighbours"
+        edited.transform(W)[i], splice, k=8, ax=ax_after, title="dog + 10\nneighbours removed"
     )
     path = out / "editing_dog.png"
     fig.savefig(path, dpi=120)
