@@ -257,6 +257,15 @@ class NonNegLasso:
             For NaN or infinite values in ``V``, a feature count that does
             not match the dictionary, an empty batch, a negative or
             non-finite ``l1_penalty``, or an invalid option.
+        torch.OutOfMemoryError
+            When the device runs out of memory even on a chunk of one row.
+
+        Warns
+        -----
+        UserWarning
+            When the device runs out of memory on a chunk: the chunk size is
+            halved, the chunk is solved again, and the remaining rows use the
+            smaller size.
 
         Notes
         -----
@@ -357,16 +366,33 @@ class NonNegLasso:
         out_vals: list[np.ndarray] = []
         gaps = np.zeros(n, dtype=np.float64)
         iters = np.zeros(n, dtype=np.int64)
-        for start in range(0, n, chunk):
+        start = 0
+        while start < n:
             stop = min(n, start + chunk)
-            Vc = Vt[start:stop].to(device=self.device)
-            v64 = Vc.to(torch.float64)
-            Vc = Vc.to(prob.D.dtype)
-            warm = None if W_warm is None else self._warm_rows(W_warm, start, stop)
-            if method == "working_set":
-                results = self._working_set_chunk(prob, Vc, v64, warm, tol, max_iter)
-            else:
-                results = self._admm_chunk(prob, Vc, v64, warm, tol, max_iter)
+            try:
+                results = self._solve_one_chunk(
+                    prob, Vt, W_warm, method, start, stop, tol, max_iter
+                )
+            except torch.OutOfMemoryError as exc:
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                if stop - start <= 1:
+                    raise torch.OutOfMemoryError(
+                        f"NonNegLasso ran out of device memory on {self.device} even with "
+                        f"a chunk size of 1 row (row {start}; {self.n_concepts} concepts, "
+                        f"{self.n_features} features); free memory on the device or use "
+                        f"device='cpu' ({exc})"
+                    ) from exc
+                new_chunk = max(1, (stop - start) // 2)
+                warnings.warn(
+                    f"NonNegLasso ran out of device memory on {self.device} with a chunk "
+                    f"of {stop - start} rows; reducing the chunk size to {new_chunk} rows "
+                    "and carrying on (pass a smaller memory_budget to avoid this)",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                chunk = new_chunk
+                continue
             for res in results:
                 r_rows = res.rows.cpu().numpy() + start
                 gaps[r_rows] = res.gap.cpu().numpy()
@@ -377,7 +403,28 @@ class NonNegLasso:
                 out_rows.append(np.broadcast_to(r_rows[:, None], w.shape)[nz])
                 out_cols.append(idx[nz])
                 out_vals.append(w[nz])
+            start = stop
         return _assemble(n, self.n_concepts, out_rows, out_cols, out_vals, gaps, iters, tol)
+
+    def _solve_one_chunk(
+        self,
+        prob: Problem,
+        Vt: torch.Tensor,
+        W_warm: Any,
+        method: str,
+        start: int,
+        stop: int,
+        tol: float,
+        max_iter: int,
+    ) -> list[RowResult]:
+        """Solve rows ``start:stop`` of ``Vt``; results index rows from ``start``."""
+        Vc = Vt[start:stop].to(device=self.device)
+        v64 = Vc.to(torch.float64)
+        Vc = Vc.to(prob.D.dtype)
+        warm = None if W_warm is None else self._warm_rows(W_warm, start, stop)
+        if method == "working_set":
+            return self._working_set_chunk(prob, Vc, v64, warm, tol, max_iter)
+        return self._admm_chunk(prob, Vc, v64, warm, tol, max_iter)
 
     def _working_set_chunk(
         self,
