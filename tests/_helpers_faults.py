@@ -1,0 +1,59 @@
+"""Test doubles for the fault-injection tests (importable by spawned processes)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import numpy as np
+
+
+def fake_vector(text: str, dim: int) -> np.ndarray:
+    """A unit vector determined only by ``text`` and ``dim``."""
+    digest = hashlib.sha256(f"faults:{text}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
+    vec = rng.normal(size=dim)
+    return (vec / np.linalg.norm(vec)).astype(np.float32)
+
+
+class SlowFakeEmbedder:
+    """Deterministic text embedder with a cache key; optionally slow.
+
+    ``delay`` seconds of sleep in every ``embed_text`` call widen the window in
+    which two processes both miss the disk cache and both write it.
+    """
+
+    def __init__(self, dim: int = 12, delay: float = 0.0) -> None:
+        self.dim = dim
+        self.delay = delay
+
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        if self.delay:
+            time.sleep(self.delay)
+        return np.stack([fake_vector(t, self.dim) for t in texts])
+
+    def cache_key(self) -> str:
+        return f"faults-fake-d{self.dim}"
+
+
+def expected_embeddings(concepts: list[str], dim: int = 12) -> np.ndarray:
+    """What :class:`SlowFakeEmbedder` returns for ``concepts``."""
+    return np.stack([fake_vector(t, dim) for t in concepts])
+
+
+def build_cache_worker(data_home: str, concepts: list[str], barrier: Any, queue: Any) -> None:
+    """Embed ``concepts`` through the dictionary cache in a separate process.
+
+    Waits on ``barrier`` so that both processes start together, then puts
+    ``(raw embeddings, list of warning messages)`` on ``queue``.
+    """
+    import warnings
+
+    from sksplice.dictionary import embed_vocabulary
+
+    barrier.wait(timeout=60)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raw = embed_vocabulary(SlowFakeEmbedder(delay=0.3), concepts, data_home=data_home)
+    queue.put((np.array(raw), [str(w.message) for w in caught]))

@@ -1,0 +1,314 @@
+"""Fault injection and determinism: device out-of-memory, concurrent and failing
+dictionary cache writes, bit-identical results across processes."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import multiprocessing
+import subprocess
+import sys
+import textwrap
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import sksplice.dictionary as dictionary_module
+from sksplice.dictionary import (
+    DictionaryCacheWarning,
+    clear_memory_cache,
+    dictionary_cache_path,
+    embed_vocabulary,
+)
+from sksplice.solvers import NonNegLasso
+from sksplice.transformer import SpliceTransformer
+
+from ._helpers_faults import SlowFakeEmbedder, build_cache_worker, expected_embeddings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _problem(n_rows: int = 40, n_concepts: int = 120, dim: int = 24, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_concepts, dim))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    V = rng.standard_normal((n_rows, dim))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    return D, V
+
+
+def _csr_equal(a, b) -> bool:
+    return (
+        a.shape == b.shape
+        and np.array_equal(a.indptr, b.indptr)
+        and np.array_equal(a.indices, b.indices)
+        and a.data.tobytes() == b.data.tobytes()
+    )
+
+
+# --------------------------------------------------------------- out of memory
+def _oom_above(monkeypatch, limit: int) -> list[int]:
+    """Make the working-set chunk solver raise OOM for chunks over ``limit`` rows."""
+    original = NonNegLasso._working_set_chunk
+    seen: list[int] = []
+
+    def flaky(self, prob, V, *args, **kwargs):
+        seen.append(int(V.shape[0]))
+        if V.shape[0] > limit:
+            raise torch.OutOfMemoryError("simulated")
+        return original(self, prob, V, *args, **kwargs)
+
+    monkeypatch.setattr(NonNegLasso, "_working_set_chunk", flaky)
+    return seen
+
+
+@pytest.mark.parametrize("limit", [1, 5, 7])
+def test_out_of_memory_halves_chunk_and_carries_on(monkeypatch, limit):
+    D, V = _problem()
+    solver = NonNegLasso(D, device="cpu")
+    reference = solver.solve(V, 0.2, solver="working_set")
+    assert reference.converged
+
+    seen = _oom_above(monkeypatch, limit)
+    with pytest.warns(UserWarning, match="reducing the chunk size") as record:
+        codes = solver.solve(V, 0.2, solver="working_set")
+
+    # The first try used the whole batch, then the size halved until it fitted.
+    assert seen[0] == V.shape[0]
+    sizes_tried = sorted(set(seen), reverse=True)
+    assert all(a // 2 == b for a, b in itertools.pairwise(sizes_tried))
+    assert max(s for s in seen if s <= limit) == sizes_tried[-1]
+    assert sum(s for s in seen if s <= limit) == V.shape[0]  # every row solved once
+    n_halvings = len(sizes_tried) - 1
+    oom_warnings = [w for w in record if "reducing the chunk size" in str(w.message)]
+    assert len(oom_warnings) == n_halvings
+    assert f"chunk of {V.shape[0]} rows" in str(oom_warnings[0].message)
+
+    assert codes.converged
+    assert codes.shape == reference.shape
+    np.testing.assert_allclose(codes.to_dense(), reference.to_dense(), rtol=0, atol=1e-12)
+    assert np.array_equal(codes.to_dense() > 0, reference.to_dense() > 0)
+
+
+def test_out_of_memory_on_one_row_gives_up_naming_chunk_size(monkeypatch):
+    D, V = _problem(n_rows=6)
+    _oom_above(monkeypatch, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with pytest.raises(torch.OutOfMemoryError, match="chunk size of 1 row") as info:
+            NonNegLasso(D, device="cpu").solve(V, 0.2, solver="working_set")
+    assert "simulated" in str(info.value)
+    assert isinstance(info.value.__cause__, torch.OutOfMemoryError)
+
+
+def test_out_of_memory_during_transform_gives_same_weights(monkeypatch):
+    rng = np.random.default_rng(11)
+    concepts = [f"concept {i}" for i in range(150)]
+    C = rng.standard_normal((150, 20)).astype(np.float32)
+    X = rng.standard_normal((30, 20)).astype(np.float32)
+    splice = SpliceTransformer(
+        vocabulary=concepts, concept_embeddings=C, l1_penalty=0.15, device="cpu"
+    ).fit(X)
+    expected = splice.transform(X)
+    _oom_above(monkeypatch, 4)
+    with pytest.warns(UserWarning, match="reducing the chunk size") as record:
+        got = splice.transform(X)
+    messages = [str(w.message) for w in record]
+    assert [m.split("reducing the chunk size to ")[1].split()[0] for m in messages] == [
+        "15",
+        "7",
+        "3",
+    ]
+    np.testing.assert_allclose(got.toarray(), expected.toarray(), rtol=0, atol=1e-6)
+    assert np.array_equal(got.toarray() > 0, expected.toarray() > 0)
+
+
+# ------------------------------------------------------- concurrent cache build
+def test_two_processes_build_same_cache(tmp_path):
+    concepts = [f"word {i}" for i in range(64)]
+    expected = expected_embeddings(concepts)
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=build_cache_worker, args=(str(tmp_path), concepts, barrier, queue))
+        for _ in range(2)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        results = [queue.get(timeout=120) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=60)
+    assert [p.exitcode for p in procs] == [0, 0]
+
+    for raw, messages in results:
+        np.testing.assert_array_equal(raw, expected)
+        assert not [m for m in messages if "concept dictionary" in m], messages
+
+    path = dictionary_cache_path(SlowFakeEmbedder().cache_key(), concepts, tmp_path)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp files
+    clear_memory_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = embed_vocabulary(
+            _NoEmbedding(SlowFakeEmbedder().cache_key()), concepts, data_home=tmp_path
+        )
+    np.testing.assert_array_equal(again, expected)
+
+
+class _NoEmbedding:
+    """An embedder that must not be called: the result has to come from disk."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def embed_text(self, texts):
+        raise AssertionError("the disk cache was not used")
+
+    def cache_key(self) -> str:
+        return self.key
+
+
+# --------------------------------------------------- full or read-only data home
+def _no_space_writer(real_writer):
+    """An ``atomic_write`` whose file accepts a few bytes, then reports ENOSPC."""
+
+    class _Full:
+        def __init__(self, handle):
+            self.handle = handle
+            self.written = 0
+
+        def write(self, data):
+            if self.written + len(data) > 100:
+                self.handle.write(bytes(data)[: max(0, 100 - self.written)])
+                self.handle.flush()
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.written += len(data)
+            return self.handle.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+    @contextmanager
+    def writer(path):
+        with real_writer(path) as handle:
+            yield _Full(handle)
+
+    return writer
+
+
+def _read_only_writer(path):
+    raise PermissionError(errno.EROFS, "Read-only file system", str(path))
+
+
+@pytest.mark.parametrize("fault", ["no_space", "read_only"])
+def test_unwritable_data_home_warns_and_returns_embeddings(monkeypatch, tmp_path, fault):
+    clear_memory_cache()
+    real = dictionary_module.atomic_write
+    writer = _no_space_writer(real) if fault == "no_space" else _read_only_writer
+    monkeypatch.setattr(dictionary_module, "atomic_write", writer)
+    concepts = [f"{fault} concept {i}" for i in range(40)]
+    embedder = SlowFakeEmbedder()
+
+    with pytest.warns(DictionaryCacheWarning, match="cannot write") as record:
+        raw = embed_vocabulary(embedder, concepts, data_home=tmp_path)
+    message = str(record[0].message)
+    assert "in memory" in message
+    assert ("No space left" if fault == "no_space" else "Read-only") in message
+    np.testing.assert_array_equal(raw, expected_embeddings(concepts))
+
+    path = dictionary_cache_path(embedder.cache_key(), concepts, tmp_path)
+    folder = path.parent
+    leftovers = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    assert leftovers == []  # neither the cache file nor a partial temp file
+
+    # Kept in memory for this process: asking again neither warns nor embeds.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = embed_vocabulary(_NoEmbedding(embedder.cache_key()), concepts, data_home=tmp_path)
+    assert again is raw
+
+    # Once the data home is writable again the cache file is written and valid.
+    clear_memory_cache()
+    monkeypatch.setattr(dictionary_module, "atomic_write", real)
+    embed_vocabulary(embedder, concepts, data_home=tmp_path)
+    clear_memory_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = embed_vocabulary(_NoEmbedding(embedder.cache_key()), concepts, data_home=tmp_path)
+    np.testing.assert_array_equal(loaded, expected_embeddings(concepts))
+    clear_memory_cache()
+
+
+# ------------------------------------------------------------------ determinism
+_DETERMINISM_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from sksplice.transformer import SpliceTransformer
+
+    rng = np.random.default_rng(2024)
+    C = rng.standard_normal((400, 32)).astype(np.float32)
+    X = rng.standard_normal((120, 32)).astype(np.float32)
+    concepts = [f"concept {i}" for i in range(400)]
+    splice = SpliceTransformer(
+        vocabulary=concepts, concept_embeddings=C, l1_penalty=0.1, device="cpu"
+    ).fit(X)
+    W = splice.transform(X)
+    np.savez(sys.argv[1], indptr=W.indptr, indices=W.indices, data=W.data,
+             shape=np.array(W.shape))
+    """
+)
+
+
+def _transform_in_process(rounds: int = 1):
+    rng = np.random.default_rng(2024)
+    C = rng.standard_normal((400, 32)).astype(np.float32)
+    X = rng.standard_normal((120, 32)).astype(np.float32)
+    concepts = [f"concept {i}" for i in range(400)]
+    splice = SpliceTransformer(
+        vocabulary=concepts, concept_embeddings=C, l1_penalty=0.1, device="cpu"
+    ).fit(X)
+    return [splice.transform(X) for _ in range(rounds)]
+
+
+def test_bit_identical_across_processes(tmp_path):
+    outputs = [tmp_path / f"run{i}.npz" for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _DETERMINISM_SCRIPT, str(out)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for out in outputs
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode(errors="replace")
+    runs = [np.load(out) for out in outputs]
+    for name in ("indptr", "indices", "data", "shape"):
+        assert runs[0][name].dtype == runs[1][name].dtype
+        assert runs[0][name].tobytes() == runs[1][name].tobytes(), name
+    assert runs[0]["data"].size > 0
+
+    # The same bytes come out of this process too.
+    (W,) = _transform_in_process()
+    assert W.data.tobytes() == runs[0]["data"].tobytes()
+    assert W.indices.astype(runs[0]["indices"].dtype).tobytes() == runs[0]["indices"].tobytes()
+
+
+def test_bit_identical_across_repeated_calls():
+    first, *rest = _transform_in_process(rounds=3)
+    assert first.nnz > 0
+    for W in rest:
+        assert _csr_equal(first, W)
+    # A freshly fitted transformer (its own solver cache lookup) agrees too.
+    (fresh,) = _transform_in_process()
+    assert _csr_equal(first, fresh)
