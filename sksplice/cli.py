@@ -178,7 +178,9 @@ def _decompose(args: argparse.Namespace, paths: list[Path]) -> _Decomposition:
     X, skipped = image_embedder.embed_images([str(p) for p in paths], return_skipped=True)
     keep = ~np.isnan(X).any(axis=1)
     if not keep.any():
-        raise CLIError(f"none of the {len(paths)} images could be read")
+        first = skipped[0] if skipped else None
+        detail = f" (first, {first.item}: {first.reason})" if first is not None else ""
+        raise CLIError(f"none of the {len(paths)} images could be read{detail}")
     X = X[keep]
     paths = [p for p, k in zip(paths, keep, strict=True) if k]
     image_mean = _image_mean(args)
