@@ -1,0 +1,1146 @@
+"""The bad-input matrix: every public entry point against malformed input.
+
+Each case is a :class:`Case` record in :data:`CASES`. The same list drives the
+parametrised test below and the table of ``docs/reliability.md`` (written by
+``tools/make_reliability_page.py``; a test here checks that the committed page
+is up to date).
+
+A case either expects an exception of a given type whose message names the
+item at fault (row index, parameter, path or shape), a documented handling
+(``on_error="skip"`` gives NaN rows and a ``SkippedInputWarning``; the command
+line exits with status 1 or 2 and a one-line message), or that the input is
+accepted with a checked result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from PIL import Image
+
+from sksplice import (
+    CLIPEmbedder,
+    ConceptEditor,
+    SpliceTransformer,
+    ZeroShotClassifier,
+    cli,
+    concept_profiles,
+    rank_concepts,
+)
+from sksplice.embedders import SkippedInputWarning
+from sksplice.solvers import NonNegLasso
+
+from ._helpers_transformer import KeylessEmbedder
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PAGE = REPO_ROOT / "docs" / "reliability.md"
+
+N_CONCEPTS = 12
+DIM = 8
+VOCAB = [f"concept{i}" for i in range(N_CONCEPTS)]
+LONG_NAME = "n" * 200
+
+
+class Env:
+    """Inputs shared by the cases: files on disk, fitted estimators, arrays."""
+
+    def __init__(self, root: Path, tiny_model: str) -> None:
+        rng = np.random.default_rng(0)
+        self.root = root
+        self.tiny_model = tiny_model
+        self.D = rng.normal(size=(N_CONCEPTS, DIM)).astype(np.float32)
+        self.X = rng.normal(size=(6, DIM)).astype(np.float32)
+        self.y = np.array(["a", "b"] * 3)
+        self.splice = SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=self.D, l1_penalty=0.05, device="cpu"
+        ).fit(self.X)
+        self.W = self.splice.transform(self.X).toarray()
+        self.editor = ConceptEditor(remove=["concept1"], splice=self.splice).fit(self.W)
+        self.zero_shot = ZeroShotClassifier(KeylessEmbedder(dim=DIM), classes=["a", "b"]).fit(
+            self.X
+        )
+        self.lasso = NonNegLasso(self.D, device="cpu")
+        self.image_embedder = CLIPEmbedder(
+            model=tiny_model, pretrained=None, modality="image", device="cpu"
+        )
+        self.skipping_embedder = CLIPEmbedder(
+            model=tiny_model, pretrained=None, modality="image", device="cpu", on_error="skip"
+        )
+        self.text_embedder = CLIPEmbedder(
+            model=tiny_model, pretrained=None, modality="text", device="cpu"
+        )
+        self._write_files(rng)
+
+    def _write_files(self, rng: np.random.Generator) -> None:
+        root = self.root
+        png = root / "good.png"
+        Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(png)
+        jpg = root / "good.jpg"
+        Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(jpg)
+        for good, bad in ((png, "truncated.png"), (jpg, "truncated.jpg")):
+            data = good.read_bytes()
+            (root / bad).write_bytes(data[: len(data) // 2])
+        (root / "zero.png").write_bytes(b"")
+        (root / "zero.txt").write_bytes(b"")
+        (root / "zero.npy").write_bytes(b"")
+        (root / "empty_folder").mkdir()
+        (root / "unicode ünï 猫 🐱.png").write_bytes(png.read_bytes())
+        deep = root / ("d" * 200) / ("e" * 200)
+        deep.mkdir(parents=True)
+        (deep / (LONG_NAME + ".png")).write_bytes(png.read_bytes())
+        (root / "vocab.txt").write_text("\n".join(VOCAB[:6]) + "\n", encoding="utf-8")
+        np.save(root / "mean_5d.npy", np.zeros(5, dtype=np.float32))
+
+    def path(self, name: str) -> str:
+        """Path of a prepared file (``long`` is a ~600-character path)."""
+        if name == "long":
+            return str(self.root / ("d" * 200) / ("e" * 200) / (LONG_NAME + ".png"))
+        return str(self.root / name)
+
+    def cli(self, *args: str) -> tuple[int, str]:
+        """Run ``sksplice`` in process; return (exit status, standard error)."""
+        model = [
+            "--model",
+            self.tiny_model,
+            "--pretrained",
+            "none",
+            "--vocabulary",
+            self.path("vocab.txt"),
+            "--device",
+            "cpu",
+            "--data-home",
+            str(self.root / "data_home"),
+            "-q",
+        ]
+        err = io.StringIO()
+        root_logger = logging.getLogger()
+        level = root_logger.level
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                try:
+                    code = cli.main([*args[:1], *model, *args[1:]])
+                except SystemExit as exc:  # argparse usage errors
+                    code = int(exc.code or 0)
+        finally:
+            root_logger.setLevel(level)
+        return code, err.getvalue()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input given to one entry point, and what must happen.
+
+    Attributes
+    ----------
+    id : str
+        Test id.
+    entry : str
+        The public entry point.
+    given : str
+        What the input is, in words.
+    expected : str
+        The outcome, in words (the reliability page shows it).
+    run : callable
+        ``run(env)`` calls the entry point and returns its result.
+    error : type of Exception or None
+        The exception ``run`` must raise; None when it must return.
+    names : callable
+        ``names(env)``: strings the message must contain (the item at fault).
+    check : callable or None
+        ``check(env, result)`` for cases that return.
+    """
+
+    id: str
+    entry: str
+    given: str
+    expected: str
+    run: Callable[[Env], Any]
+    error: type[BaseException] | tuple[type[BaseException], ...] | None = None
+    names: Callable[[Env], list[str]] = field(default=lambda env: [])
+    check: Callable[[Env, Any], None] | None = None
+
+
+def _nan_at(X: np.ndarray, row: int, value: float = np.nan) -> np.ndarray:
+    out = np.array(X, dtype=np.float64)
+    out[row, 1] = value
+    return out
+
+
+def _strings(shape: tuple[int, int]) -> np.ndarray:
+    return np.full(shape, "abc", dtype=object)
+
+
+def _bomb(env: Env, embedder: CLIPEmbedder) -> Any:
+    """Embed a small image with PIL's decompression-bomb limit lowered to 100 pixels."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+        return embedder.embed_images([env.path("good.png")])
+
+
+def _skipped_row(index: int, *names: str) -> Callable[[Env, Any], None]:
+    """Check of on_error='skip': row ``index`` NaN, the others finite, a warning naming it."""
+
+    def check(env: Env, result: Any) -> None:
+        X, caught = result
+        assert np.isnan(X[index]).all()
+        others = np.delete(X, index, axis=0)
+        assert np.isfinite(others).all()
+        skipped = [w.message for w in caught if issubclass(w.category, SkippedInputWarning)]
+        assert len(skipped) == 1
+        assert [s.index for s in skipped[0].skipped] == [index]
+        for name in names:
+            assert env.path(name) in str(skipped[0])
+
+    return check
+
+
+def _skip_run(name: str) -> Callable[[Env], Any]:
+    def run(env: Env) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            X = env.skipping_embedder.embed_images([env.path("good.png"), env.path(name)])
+        return X, caught
+
+    return run
+
+
+def _finite_rows(n: int) -> Callable[[Env, Any], None]:
+    def check(env: Env, result: Any) -> None:
+        assert result.shape == (n, 32)
+        assert np.isfinite(result).all()
+
+    return check
+
+
+def _cli_fails(
+    code: int, *, files: tuple[str, ...] = (), text: tuple[str, ...] = ()
+) -> Callable[[Env, Any], None]:
+    """Check of a command-line case: exit status, last stderr line naming the item."""
+
+    def check(env: Env, result: Any) -> None:
+        got, err = result
+        assert got == code, err
+        last = err.strip().splitlines()[-1]
+        prefix = "sksplice: error:" if code == 1 else "error: argument"
+        assert prefix in last, last
+        for name in files:
+            assert env.path(name) in last, last
+        for name in text:
+            assert name in last, last
+
+    return check
+
+
+def _embed(name: str) -> Callable[[Env], Any]:
+    return lambda env: env.image_embedder.embed_images([env.path("good.png"), env.path(name)])
+
+
+def _file_cases() -> list[Case]:
+    cases: list[Case] = []
+    files = [
+        ("missing", "nope.png", "a file that does not exist", FileNotFoundError),
+        ("zero-byte", "zero.png", "a zero-byte .png file", ValueError),
+        ("truncated-png", "truncated.png", "a PNG cut in half", ValueError),
+        ("truncated-jpeg", "truncated.jpg", "a JPEG cut in half", ValueError),
+        ("directory", "empty_folder", "a directory given as an image file", IsADirectoryError),
+    ]
+    for key, name, given, error in files:
+        cases.append(
+            Case(
+                id=f"embedder-{key}-raise",
+                entry='CLIPEmbedder.embed_images (on_error="raise")',
+                given=f"[good image, {given}]",
+                expected=f"{error.__name__} naming input 1 and its path",
+                run=_embed(name),
+                error=error,
+                names=lambda env, name=name: ["input 1", env.path(name)],
+            )
+        )
+        cases.append(
+            Case(
+                id=f"embedder-{key}-skip",
+                entry='CLIPEmbedder.embed_images (on_error="skip")',
+                given=f"[good image, {given}]",
+                expected="row 1 NaN, row 0 finite; one SkippedInputWarning naming the path",
+                run=_skip_run(name),
+                check=_skipped_row(1, name),
+            )
+        )
+    return cases
+
+
+CASES: list[Case] = [
+    # ------------------------------------------------------------------ CLIPEmbedder
+    *_file_cases(),
+    Case(
+        id="embedder-long-missing-path",
+        entry="CLIPEmbedder.embed_images",
+        given="[good image, a missing file whose name is 300 characters long]",
+        expected="FileNotFoundError naming input 1 and its path",
+        run=_embed("m" * 300 + ".png"),
+        error=FileNotFoundError,
+        names=lambda env: ["input 1", "m" * 300],
+    ),
+    Case(
+        id="embedder-no-path-exists",
+        entry="CLIPEmbedder.embed_images",
+        given="only paths that do not exist (texts given as images?)",
+        expected="ValueError naming input 0 and pointing to embed_text",
+        run=lambda env: env.image_embedder.embed_images([env.path("nope.png"), "a cat"]),
+        error=ValueError,
+        names=lambda env: ["input 0", env.path("nope.png"), "embed_text"],
+    ),
+    Case(
+        id="embedder-bomb-raise",
+        entry='CLIPEmbedder.embed_images (on_error="raise")',
+        given="an image over PIL.Image.MAX_IMAGE_PIXELS (limit lowered to 100 pixels)",
+        expected="ValueError (InvalidImageError) naming the path and the limit",
+        run=lambda env: _bomb(env, env.image_embedder),
+        error=ValueError,
+        names=lambda env: [env.path("good.png"), "MAX_IMAGE_PIXELS"],
+    ),
+    Case(
+        id="embedder-bomb-skip",
+        entry='CLIPEmbedder.embed_images (on_error="skip")',
+        given="an image over PIL.Image.MAX_IMAGE_PIXELS (limit lowered to 100 pixels)",
+        expected="row 0 NaN and a SkippedInputWarning naming the path",
+        run=lambda env: _record(lambda: _bomb(env, env.skipping_embedder)),
+        check=_skipped_row(0, "good.png"),
+    ),
+    Case(
+        id="embedder-unicode-path",
+        entry="CLIPEmbedder.embed_images",
+        given="a path with accents, CJK and an emoji",
+        expected="accepted: finite embedding rows",
+        run=_embed("unicode ünï 猫 🐱.png"),
+        check=_finite_rows(2),
+    ),
+    Case(
+        id="embedder-long-path",
+        entry="CLIPEmbedder.embed_images",
+        given="an existing image at a path of about 600 characters",
+        expected="accepted: finite embedding rows",
+        run=_embed("long"),
+        check=_finite_rows(2),
+    ),
+    Case(
+        id="embedder-empty",
+        entry="CLIPEmbedder.embed_images",
+        given="an empty list",
+        expected="ValueError saying the input is empty",
+        run=lambda env: env.image_embedder.embed_images([]),
+        error=ValueError,
+        names=lambda env: ["empty input"],
+    ),
+    Case(
+        id="embedder-single-string",
+        entry="CLIPEmbedder.embed_images",
+        given="one path string instead of a list",
+        expected="TypeError asking to wrap it in a list",
+        run=lambda env: env.image_embedder.embed_images(env.path("good.png")),
+        error=TypeError,
+        names=lambda env: ["single str", "wrap it in a list"],
+    ),
+    Case(
+        id="embedder-object-array",
+        entry="CLIPEmbedder.embed_images",
+        given="an object array [1.5, None]",
+        expected="TypeError naming input 0 and its type",
+        run=lambda env: env.image_embedder.embed_images(np.array([1.5, None], dtype=object)),
+        error=TypeError,
+        names=lambda env: ["input 0", "float"],
+    ),
+    Case(
+        id="embedder-float-nan-image",
+        entry="CLIPEmbedder.embed_images",
+        given="a float64 image array full of NaN",
+        expected="TypeError naming input 0 and its dtype",
+        run=lambda env: env.image_embedder.embed_images([np.full((8, 8, 3), np.nan)]),
+        error=TypeError,
+        names=lambda env: ["input 0", "float64"],
+    ),
+    Case(
+        id="embedder-1d-image",
+        entry="CLIPEmbedder.embed_images",
+        given="a 1-D uint8 array as an image",
+        expected="ValueError naming input 0 and its shape",
+        run=lambda env: env.image_embedder.embed_images([np.zeros(8, dtype=np.uint8)]),
+        error=ValueError,
+        names=lambda env: ["input 0", "(8,)"],
+    ),
+    Case(
+        id="embedder-text-not-string",
+        entry="CLIPEmbedder.embed_text",
+        given='["a", 3]',
+        expected="TypeError naming text input 1",
+        run=lambda env: env.text_embedder.embed_text(["a", 3]),
+        error=TypeError,
+        names=lambda env: ["text input 1", "int"],
+    ),
+    Case(
+        id="embedder-text-empty",
+        entry="CLIPEmbedder.embed_text",
+        given="an empty list",
+        expected="ValueError saying the input is empty",
+        run=lambda env: env.text_embedder.embed_text([]),
+        error=ValueError,
+        names=lambda env: ["empty input", "texts"],
+    ),
+    Case(
+        id="embedder-checkpoint-missing",
+        entry="CLIPEmbedder.embed_text",
+        given="pretrained= a checkpoint path that does not exist",
+        expected="ValueError naming pretrained= and the path",
+        run=lambda env: CLIPEmbedder(
+            model=env.tiny_model, pretrained=env.path("nope.pt"), device="cpu"
+        ).embed_text(["a"]),
+        error=ValueError,
+        names=lambda env: [f"pretrained={env.path('nope.pt')!r}"],
+    ),
+    Case(
+        id="embedder-checkpoint-zero-byte",
+        entry="CLIPEmbedder.embed_text",
+        given="pretrained= a zero-byte checkpoint file",
+        expected="RuntimeError naming pretrained= and the path",
+        run=lambda env: CLIPEmbedder(
+            model=env.tiny_model, pretrained=env.path("zero.npy"), device="cpu"
+        ).embed_text(["a"]),
+        error=RuntimeError,
+        names=lambda env: [f"pretrained={env.path('zero.npy')!r}"],
+    ),
+    Case(
+        id="embedder-checkpoint-directory",
+        entry="CLIPEmbedder.embed_text",
+        given="pretrained= a directory",
+        expected="ValueError naming pretrained= and the path",
+        run=lambda env: CLIPEmbedder(
+            model=env.tiny_model, pretrained=env.path("empty_folder"), device="cpu"
+        ).embed_text(["a"]),
+        error=ValueError,
+        names=lambda env: [f"pretrained={env.path('empty_folder')!r}"],
+    ),
+    # ------------------------------------------------------------- SpliceTransformer
+    Case(
+        id="splice-transform-nan",
+        entry="SpliceTransformer.transform",
+        given="NaN in row 3",
+        expected="ValueError naming row 3",
+        run=lambda env: env.splice.transform(_nan_at(env.X, 3)),
+        error=ValueError,
+        names=lambda env: ["row(s): 3"],
+    ),
+    Case(
+        id="splice-transform-inf",
+        entry="SpliceTransformer.transform",
+        given="inf in row 4",
+        expected="ValueError naming row 4",
+        run=lambda env: env.splice.transform(_nan_at(env.X, 4, np.inf)),
+        error=ValueError,
+        names=lambda env: ["row(s): 4"],
+    ),
+    Case(
+        id="splice-fit-nan",
+        entry="SpliceTransformer.fit",
+        given="NaN in row 2",
+        expected="ValueError naming row 2",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=env.D, device="cpu"
+        ).fit(_nan_at(env.X, 2)),
+        error=ValueError,
+        names=lambda env: ["row(s): 2"],
+    ),
+    Case(
+        id="splice-transform-n-features",
+        entry="SpliceTransformer.transform",
+        given="5 features where 8 were fitted",
+        expected="ValueError naming both feature counts",
+        run=lambda env: env.splice.transform(env.X[:, :5]),
+        error=ValueError,
+        names=lambda env: ["5 features", "expecting 8"],
+    ),
+    Case(
+        id="splice-transform-1d",
+        entry="SpliceTransformer.transform",
+        given="one 1-D embedding",
+        expected="ValueError asking for a 2-D array",
+        run=lambda env: env.splice.transform(env.X[0]),
+        error=ValueError,
+        names=lambda env: ["Expected 2D array, got 1D array"],
+    ),
+    Case(
+        id="splice-transform-empty",
+        entry="SpliceTransformer.transform",
+        given="shape (0, 8)",
+        expected="ValueError naming the shape",
+        run=lambda env: env.splice.transform(env.X[:0]),
+        error=ValueError,
+        names=lambda env: ["shape=(0, 8)"],
+    ),
+    Case(
+        id="splice-transform-strings",
+        entry="SpliceTransformer.transform",
+        given="an object array of strings",
+        expected="ValueError naming the value that is not a number",
+        run=lambda env: env.splice.transform(_strings((2, DIM))),
+        error=ValueError,
+        names=lambda env: ["'abc'"],
+    ),
+    Case(
+        id="splice-transform-sparse",
+        entry="SpliceTransformer.transform",
+        given="a scipy CSR matrix of embeddings",
+        expected="TypeError: dense data is required",
+        run=lambda env: env.splice.transform(sp.csr_matrix(env.X)),
+        error=TypeError,
+        names=lambda env: ["dense data is required"],
+    ),
+    Case(
+        id="splice-inverse-shape",
+        entry="SpliceTransformer.inverse_transform",
+        given="weights with 5 columns for 12 concepts",
+        expected="ValueError naming the shape",
+        run=lambda env: env.splice.inverse_transform(env.W[:, :5]),
+        error=ValueError,
+        names=lambda env: ["(6, 5)", "12 concepts"],
+    ),
+    Case(
+        id="splice-fit-dictionary-nan",
+        entry="SpliceTransformer.fit",
+        given="concept_embeddings with NaN in row 1",
+        expected="ValueError naming row 1",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=_nan_at(env.D.T, 1).T, device="cpu"
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["concept embeddings", "first at row 1"],
+    ),
+    Case(
+        id="splice-fit-dictionary-rows",
+        entry="SpliceTransformer.fit",
+        given="5 concept embeddings for 12 concepts",
+        expected="ValueError naming both counts",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=env.D[:5], device="cpu"
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["concept_embeddings has 5 rows", "12 concepts"],
+    ),
+    Case(
+        id="splice-fit-image-mean-nan",
+        entry="SpliceTransformer.fit",
+        given="image_mean full of NaN",
+        expected="ValueError naming image_mean",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB,
+            concept_embeddings=env.D,
+            image_mean=np.full(DIM, np.nan),
+            device="cpu",
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["image_mean"],
+    ),
+    Case(
+        id="splice-fit-vocabulary-missing",
+        entry="SpliceTransformer.fit",
+        given="vocabulary= a file that does not exist",
+        expected="FileNotFoundError naming the path",
+        run=lambda env: SpliceTransformer(
+            vocabulary=env.path("nope.txt"), embedder=KeylessEmbedder(dim=DIM), device="cpu"
+        ).fit(env.X),
+        error=FileNotFoundError,
+        names=lambda env: [env.path("nope.txt")],
+    ),
+    Case(
+        id="splice-fit-vocabulary-zero-byte",
+        entry="SpliceTransformer.fit",
+        given="vocabulary= a zero-byte file",
+        expected="ValueError naming the path",
+        run=lambda env: SpliceTransformer(
+            vocabulary=env.path("zero.txt"), embedder=KeylessEmbedder(dim=DIM), device="cpu"
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: [env.path("zero.txt")],
+    ),
+    Case(
+        id="splice-fit-vocabulary-directory",
+        entry="SpliceTransformer.fit",
+        given="vocabulary= a directory",
+        expected="FileNotFoundError naming the path",
+        run=lambda env: SpliceTransformer(
+            vocabulary=env.path("empty_folder"), embedder=KeylessEmbedder(dim=DIM), device="cpu"
+        ).fit(env.X),
+        error=FileNotFoundError,
+        names=lambda env: [env.path("empty_folder"), "not a file"],
+    ),
+    # ----------------------------------------------------------------- ConceptEditor
+    Case(
+        id="editor-transform-nan",
+        entry="ConceptEditor.transform",
+        given="NaN in the weights",
+        expected="ValueError naming X and NaN",
+        run=lambda env: env.editor.transform(_nan_at(env.W, 3)),
+        error=ValueError,
+        names=lambda env: ["Input X contains NaN"],
+    ),
+    Case(
+        id="editor-transform-n-features",
+        entry="ConceptEditor.transform",
+        given="5 weight columns for 12 concepts",
+        expected="ValueError naming both counts",
+        run=lambda env: env.editor.transform(env.W[:, :5]),
+        error=ValueError,
+        names=lambda env: ["5 features", "expecting 12"],
+    ),
+    Case(
+        id="editor-transform-1d",
+        entry="ConceptEditor.transform",
+        given="one 1-D weight vector",
+        expected="ValueError asking for a 2-D array",
+        run=lambda env: env.editor.transform(env.W[0]),
+        error=ValueError,
+        names=lambda env: ["Expected 2D array, got 1D array"],
+    ),
+    Case(
+        id="editor-transform-empty",
+        entry="ConceptEditor.transform",
+        given="shape (0, 12)",
+        expected="ValueError naming the shape",
+        run=lambda env: env.editor.transform(env.W[:0]),
+        error=ValueError,
+        names=lambda env: ["shape=(0, 12)"],
+    ),
+    Case(
+        id="editor-transform-strings",
+        entry="ConceptEditor.transform",
+        given="an object array of strings",
+        expected="ValueError naming the value that is not a number",
+        run=lambda env: env.editor.transform(_strings((2, N_CONCEPTS))),
+        error=ValueError,
+        names=lambda env: ["'abc'"],
+    ),
+    Case(
+        id="editor-fit-unknown-concept",
+        entry="ConceptEditor.fit",
+        given='remove=["zzz"], not in the vocabulary',
+        expected="ValueError naming the concept and ignore_unknown",
+        run=lambda env: ConceptEditor(remove=["zzz"], splice=env.splice).fit(env.W),
+        error=ValueError,
+        names=lambda env: ["'zzz'", "ignore_unknown"],
+    ),
+    Case(
+        id="editor-fit-number-as-name",
+        entry="ConceptEditor.fit",
+        given="remove=[3.5]",
+        expected="TypeError naming remove entry 0",
+        run=lambda env: ConceptEditor(remove=[3.5], splice=env.splice).fit(env.W),
+        error=TypeError,
+        names=lambda env: ["`remove` entry 0", "3.5"],
+    ),
+    # ------------------------------------------------------------ ZeroShotClassifier
+    Case(
+        id="zero-shot-predict-nan",
+        entry="ZeroShotClassifier.predict",
+        given="NaN in the embeddings",
+        expected="ValueError naming X and NaN",
+        run=lambda env: env.zero_shot.predict(_nan_at(env.X, 3)),
+        error=ValueError,
+        names=lambda env: ["Input X contains NaN"],
+    ),
+    Case(
+        id="zero-shot-predict-inf",
+        entry="ZeroShotClassifier.predict",
+        given="inf in the embeddings",
+        expected="ValueError naming X and infinity",
+        run=lambda env: env.zero_shot.predict(_nan_at(env.X, 3, np.inf)),
+        error=ValueError,
+        names=lambda env: ["Input X contains infinity"],
+    ),
+    Case(
+        id="zero-shot-fit-dimension",
+        entry="ZeroShotClassifier.fit",
+        given="5-d embeddings for an 8-d text embedder",
+        expected="ValueError naming both dimensions",
+        run=lambda env: ZeroShotClassifier(KeylessEmbedder(dim=DIM), classes=["a", "b"]).fit(
+            env.X[:, :5]
+        ),
+        error=ValueError,
+        names=lambda env: ["8 dimensions", "5 features"],
+    ),
+    Case(
+        id="zero-shot-predict-1d",
+        entry="ZeroShotClassifier.predict",
+        given="one 1-D embedding",
+        expected="ValueError asking for a 2-D array",
+        run=lambda env: env.zero_shot.predict(env.X[0]),
+        error=ValueError,
+        names=lambda env: ["Expected 2D array, got 1D array"],
+    ),
+    Case(
+        id="zero-shot-predict-empty",
+        entry="ZeroShotClassifier.predict",
+        given="shape (0, 8)",
+        expected="ValueError naming the shape",
+        run=lambda env: env.zero_shot.predict(env.X[:0]),
+        error=ValueError,
+        names=lambda env: ["shape=(0, 8)"],
+    ),
+    Case(
+        id="zero-shot-predict-strings",
+        entry="ZeroShotClassifier.predict",
+        given="an object array of strings",
+        expected="ValueError naming the value that is not a number",
+        run=lambda env: env.zero_shot.predict(_strings((2, DIM))),
+        error=ValueError,
+        names=lambda env: ["'abc'"],
+    ),
+    Case(
+        id="zero-shot-predict-sparse",
+        entry="ZeroShotClassifier.predict",
+        given="a scipy CSR matrix of embeddings",
+        expected="TypeError: dense data is required",
+        run=lambda env: env.zero_shot.predict(sp.csr_matrix(env.X)),
+        error=TypeError,
+        names=lambda env: ["dense data is required"],
+    ),
+    Case(
+        id="zero-shot-fit-template",
+        entry="ZeroShotClassifier.fit",
+        given='templates=("no placeholder",)',
+        expected="ValueError naming the template",
+        run=lambda env: ZeroShotClassifier(
+            KeylessEmbedder(dim=DIM), classes=["a", "b"], templates=("no placeholder",)
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["'no placeholder'", "'{}'"],
+    ),
+    # ---------------------------------------------------------------------- analysis
+    Case(
+        id="profiles-nan",
+        entry="concept_profiles",
+        given="NaN in the weights",
+        expected="ValueError saying the weights hold NaN or inf",
+        run=lambda env: concept_profiles(_nan_at(env.W, 3), env.y, concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["NaN"],
+    ),
+    Case(
+        id="profiles-1d",
+        entry="concept_profiles",
+        given="a 1-D weight vector",
+        expected="ValueError naming the shape",
+        run=lambda env: concept_profiles(env.W[0], concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["2-D", "(12,)"],
+    ),
+    Case(
+        id="profiles-labels-length",
+        entry="concept_profiles",
+        given="4 labels for 6 rows",
+        expected="ValueError naming both counts",
+        run=lambda env: concept_profiles(env.W, env.y[:4], concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["4", "6 rows"],
+    ),
+    Case(
+        id="profiles-concepts-length",
+        entry="concept_profiles",
+        given="5 concept names for 12 columns",
+        expected="ValueError naming both counts",
+        run=lambda env: concept_profiles(env.W, env.y, concepts=VOCAB[:5]),
+        error=ValueError,
+        names=lambda env: ["5 names", "12 columns"],
+    ),
+    Case(
+        id="profiles-strings",
+        entry="concept_profiles",
+        given="an object array of strings",
+        expected="ValueError or TypeError naming the weights",
+        run=lambda env: concept_profiles(_strings((2, N_CONCEPTS)), concepts=VOCAB),
+        error=(ValueError, TypeError),
+        names=lambda env: ["weights"],
+    ),
+    Case(
+        id="profiles-sparse-accepted",
+        entry="concept_profiles",
+        given="a scipy CSR matrix of weights",
+        expected="accepted (documented): same table as for the dense weights",
+        run=lambda env: concept_profiles(sp.csr_matrix(env.W), env.y, concepts=VOCAB),
+        check=lambda env, result: _same_frame(
+            result, concept_profiles(env.W, env.y, concepts=VOCAB)
+        ),
+    ),
+    Case(
+        id="rank-nan",
+        entry="rank_concepts",
+        given="NaN in the weights",
+        expected="ValueError saying the weights hold NaN",
+        run=lambda env: rank_concepts(_nan_at(env.W, 3), env.y, "a", concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["concept weights", "NaN"],
+    ),
+    Case(
+        id="rank-empty",
+        entry="rank_concepts",
+        given="weights with no rows",
+        expected="ValueError saying there are 0 samples",
+        run=lambda env: rank_concepts(env.W[:0], env.y[:0], "a", concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["0 samples"],
+    ),
+    Case(
+        id="rank-labels-length",
+        entry="rank_concepts",
+        given="4 labels for 6 rows",
+        expected="ValueError naming both counts",
+        run=lambda env: rank_concepts(env.W, env.y[:4], "a", concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["4 entries", "6 rows"],
+    ),
+    Case(
+        id="rank-unknown-positive",
+        entry="rank_concepts",
+        given='positive="zzz", not a label',
+        expected="ValueError naming positive and the labels",
+        run=lambda env: rank_concepts(env.W, env.y, "zzz", concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["`positive`='zzz'", "['a', 'b']"],
+    ),
+    # ----------------------------------------------------------------------- solvers
+    Case(
+        id="lasso-nan",
+        entry="NonNegLasso.solve",
+        given="NaN in row 3",
+        expected="ValueError naming V and row 3",
+        run=lambda env: env.lasso.solve(_nan_at(env.X, 3), 0.1),
+        error=ValueError,
+        names=lambda env: ["V contains NaN", "row 3"],
+    ),
+    Case(
+        id="lasso-inf",
+        entry="NonNegLasso.solve",
+        given="inf in row 4",
+        expected="ValueError naming V and row 4",
+        run=lambda env: env.lasso.solve(_nan_at(env.X, 4, np.inf), 0.1),
+        error=ValueError,
+        names=lambda env: ["V contains infinite", "row 4"],
+    ),
+    Case(
+        id="lasso-n-features",
+        entry="NonNegLasso.solve",
+        given="5 features for an 8-d dictionary",
+        expected="ValueError naming both shapes",
+        run=lambda env: env.lasso.solve(env.X[:, :5], 0.1),
+        error=ValueError,
+        names=lambda env: ["(6, 5)", "(12, 8)"],
+    ),
+    Case(
+        id="lasso-1d",
+        entry="NonNegLasso.solve",
+        given="a 1-D target",
+        expected="ValueError naming V and its shape",
+        run=lambda env: env.lasso.solve(env.X[0], 0.1),
+        error=ValueError,
+        names=lambda env: ["V must be 2-D", "(8,)"],
+    ),
+    Case(
+        id="lasso-empty",
+        entry="NonNegLasso.solve",
+        given="shape (0, 8)",
+        expected="ValueError naming V",
+        run=lambda env: env.lasso.solve(env.X[:0], 0.1),
+        error=ValueError,
+        names=lambda env: ["V is an empty batch"],
+    ),
+    Case(
+        id="lasso-object-array",
+        entry="NonNegLasso.solve",
+        given="an object array of strings",
+        expected="TypeError naming V and its dtype",
+        run=lambda env: env.lasso.solve(_strings((2, DIM)), 0.1),
+        error=TypeError,
+        names=lambda env: ["V must hold real numbers", "object"],
+    ),
+    Case(
+        id="lasso-string",
+        entry="NonNegLasso.solve",
+        given='the string "abc"',
+        expected="TypeError naming V and its dtype",
+        run=lambda env: env.lasso.solve("abc", 0.1),
+        error=TypeError,
+        names=lambda env: ["V must hold real numbers"],
+    ),
+    Case(
+        id="lasso-penalty-nan",
+        entry="NonNegLasso.solve",
+        given="l1_penalty=nan",
+        expected="ValueError naming l1_penalty",
+        run=lambda env: env.lasso.solve(env.X, float("nan")),
+        error=ValueError,
+        names=lambda env: ["l1_penalty must be finite"],
+    ),
+    Case(
+        id="lasso-penalty-string",
+        entry="NonNegLasso.solve",
+        given='l1_penalty="a"',
+        expected="ValueError naming l1_penalty",
+        run=lambda env: env.lasso.solve(env.X, "a"),
+        error=ValueError,
+        names=lambda env: ["l1_penalty must be a real number", "'a'"],
+    ),
+    Case(
+        id="lasso-warm-start-shape",
+        entry="NonNegLasso.solve",
+        given="warm_start of shape (2, 3)",
+        expected="ValueError naming warm_start and both shapes",
+        run=lambda env: env.lasso.solve(env.X, 0.1, warm_start=np.zeros((2, 3))),
+        error=ValueError,
+        names=lambda env: ["warm_start", "(6, 12)", "(2, 3)"],
+    ),
+    Case(
+        id="lasso-sparse-accepted",
+        entry="NonNegLasso.solve",
+        given="a scipy CSR matrix of targets",
+        expected="accepted: the same codes as for the dense targets",
+        run=lambda env: env.lasso.solve(sp.csr_matrix(env.X), 0.1),
+        check=lambda env, result: np.testing.assert_allclose(
+            result.to_dense(), env.lasso.solve(env.X, 0.1).to_dense(), atol=1e-6
+        ),
+    ),
+    Case(
+        id="lasso-dictionary-nan",
+        entry="NonNegLasso",
+        given="a dictionary with NaN in row 1",
+        expected="ValueError naming the dictionary and row 1",
+        run=lambda env: NonNegLasso(_nan_at(env.D.T, 1).T, device="cpu"),
+        error=ValueError,
+        names=lambda env: ["dictionary contains NaN", "row 1"],
+    ),
+    Case(
+        id="lasso-dictionary-empty",
+        entry="NonNegLasso",
+        given="a dictionary of shape (0, 8)",
+        expected="ValueError naming the shape",
+        run=lambda env: NonNegLasso(env.D[:0], device="cpu"),
+        error=ValueError,
+        names=lambda env: ["(0, 8)"],
+    ),
+    # --------------------------------------------------------------------------- CLI
+    Case(
+        id="cli-missing-image",
+        entry="sksplice decompose",
+        given="an image path that does not exist",
+        expected="exit 1, message naming the path",
+        run=lambda env: env.cli("decompose", env.path("nope.png")),
+        check=_cli_fails(1, files=("nope.png",)),
+    ),
+    Case(
+        id="cli-only-unreadable-images",
+        entry="sksplice decompose",
+        given="a zero-byte and a truncated PNG only",
+        expected="exit 1, message naming the first unreadable file",
+        run=lambda env: env.cli("decompose", env.path("zero.png"), env.path("truncated.png")),
+        check=_cli_fails(1, files=("zero.png",)),
+    ),
+    Case(
+        id="cli-strict-truncated",
+        entry="sksplice decompose --strict",
+        given="a good PNG and a truncated PNG",
+        expected="exit 1, message naming input 1 and its path",
+        run=lambda env: env.cli(
+            "decompose", env.path("good.png"), env.path("truncated.png"), "--strict"
+        ),
+        check=_cli_fails(1, files=("truncated.png",), text=("input 1",)),
+    ),
+    Case(
+        id="cli-empty-folder",
+        entry="sksplice decompose",
+        given="a folder without images",
+        expected="exit 1, message naming the folder",
+        run=lambda env: env.cli("decompose", env.path("empty_folder")),
+        check=_cli_fails(1, files=("empty_folder",)),
+    ),
+    Case(
+        id="cli-vocabulary-directory",
+        entry="sksplice decompose --vocabulary",
+        given="a directory as the vocabulary file",
+        expected="exit 1, message naming the path",
+        run=lambda env: env.cli(
+            "decompose",
+            env.path("good.png"),
+            env.path("good.jpg"),
+            "--vocabulary",
+            env.path("empty_folder"),
+        ),
+        check=_cli_fails(1, files=("empty_folder",)),
+    ),
+    Case(
+        id="cli-vocabulary-zero-byte",
+        entry="sksplice decompose --vocabulary",
+        given="a zero-byte vocabulary file",
+        expected="exit 1, message naming the path",
+        run=lambda env: env.cli(
+            "decompose",
+            env.path("good.png"),
+            env.path("good.jpg"),
+            "--vocabulary",
+            env.path("zero.txt"),
+        ),
+        check=_cli_fails(1, files=("zero.txt",)),
+    ),
+    Case(
+        id="cli-image-mean-missing",
+        entry="sksplice decompose --image-mean",
+        given="a .npy path that does not exist",
+        expected="exit 1, message naming --image-mean and the path",
+        run=lambda env: env.cli(
+            "decompose", env.path("good.png"), "--image-mean", env.path("nope.npy")
+        ),
+        check=_cli_fails(1, files=("nope.npy",), text=("--image-mean",)),
+    ),
+    Case(
+        id="cli-image-mean-zero-byte",
+        entry="sksplice decompose --image-mean",
+        given="a zero-byte .npy file",
+        expected="exit 1, message naming --image-mean and the path",
+        run=lambda env: env.cli(
+            "decompose", env.path("good.png"), "--image-mean", env.path("zero.npy")
+        ),
+        check=_cli_fails(1, files=("zero.npy",), text=("--image-mean",)),
+    ),
+    Case(
+        id="cli-image-mean-shape",
+        entry="sksplice decompose --image-mean",
+        given="a 5-d mean for a 32-d model",
+        expected="exit 1, message naming image_mean and its shape",
+        run=lambda env: env.cli(
+            "decompose", env.path("good.png"), "--image-mean", env.path("mean_5d.npy")
+        ),
+        check=_cli_fails(1, text=("image_mean has shape (5,)",)),
+    ),
+    Case(
+        id="cli-output-directory",
+        entry="sksplice decompose -o",
+        given="a directory as the output file",
+        expected="exit 1, message naming the path",
+        run=lambda env: env.cli(
+            "decompose",
+            env.path("good.png"),
+            env.path("good.jpg"),
+            "-o",
+            env.path("empty_folder"),
+        ),
+        check=_cli_fails(1, files=("empty_folder",)),
+    ),
+    Case(
+        id="cli-penalty-nan",
+        entry="sksplice decompose --l1-penalty",
+        given='"nan"',
+        expected="exit 2 (usage), message naming --l1-penalty",
+        run=lambda env: env.cli("decompose", env.path("good.png"), "--l1-penalty", "nan"),
+        check=_cli_fails(2, text=("--l1-penalty", "'nan'")),
+    ),
+    Case(
+        id="cli-penalty-string",
+        entry="sksplice decompose --l1-penalty",
+        given='"abc"',
+        expected="exit 2 (usage), message naming --l1-penalty",
+        run=lambda env: env.cli("decompose", env.path("good.png"), "--l1-penalty", "abc"),
+        check=_cli_fails(2, text=("--l1-penalty", "'abc'")),
+    ),
+    Case(
+        id="cli-profile-file-as-folder",
+        entry="sksplice profile",
+        given="an image file where a folder goes",
+        expected="exit 1, message naming the path",
+        run=lambda env: env.cli("profile", env.path("good.png")),
+        check=_cli_fails(1, files=("good.png",), text=("not a folder",)),
+    ),
+    Case(
+        id="cli-labels-missing",
+        entry="sksplice profile --labels",
+        given="a labels CSV that does not exist",
+        expected="exit 1, message naming the path",
+        run=lambda env: env.cli("profile", str(env.root), "--labels", env.path("nope.csv")),
+        check=_cli_fails(1, files=("nope.csv",)),
+    ),
+]
+
+
+def _record(func: Callable[[], Any]) -> tuple[Any, list[warnings.WarningMessage]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = func()
+    return result, caught
+
+
+def _same_frame(a: Any, b: Any) -> None:
+    import pandas.testing as pdt
+
+    pdt.assert_frame_equal(a, b, check_exact=False, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, tiny_clip_model) -> Env:
+    return Env(tmp_path_factory.mktemp("bad_inputs"), tiny_clip_model)
+
+
+def test_case_ids_unique():
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids))
+    for case in CASES:
+        assert (case.error is None) != (case.check is None), case.id
+
+
+def _listing(env: Env) -> list[str]:
+    """Files of the prepared folder (the data home excluded), to catch stray writes."""
+    return sorted(
+        str(p.relative_to(env.root))
+        for p in env.root.rglob("*")
+        if p.relative_to(env.root).parts[0] != "data_home"
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input(case: Case, env: Env) -> None:
+    before = _listing(env)
+    if case.error is None:
+        assert case.check is not None
+        case.check(env, case.run(env))
+    else:
+        with pytest.raises(case.error) as info:
+            case.run(env)
+        message = str(info.value)
+        for name in case.names(env):
+            assert name in message, f"{name!r} not in {message!r}"
+    # nothing half-written (or written at all) next to the inputs
+    assert _listing(env) == before
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location(
+        "make_reliability_page", REPO_ROOT / "tools" / "make_reliability_page.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reliability_page_is_up_to_date():
+    page = _load_generator().render(CASES)
+    assert PAGE.read_text(encoding="utf-8") == page, (
+        "docs/reliability.md is out of date: run python tools/make_reliability_page.py"
+    )
+    for case in CASES:
+        assert f"`{case.id}`" in page
