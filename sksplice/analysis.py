@@ -85,9 +85,18 @@ def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
         )
     if W.shape[0] == 0:
         raise ValueError("concept weights have no rows (0 samples)")
-    data = W.data if sp.issparse(W) else W
-    if not np.all(np.isfinite(data)):
-        raise ValueError("concept weights contain NaN or infinite values")
+    if sp.issparse(W):
+        bad_entries = np.flatnonzero(~np.isfinite(W.data))
+        bad_rows = np.unique(np.searchsorted(W.indptr, bad_entries, side="right") - 1)
+    else:
+        bad_rows = np.flatnonzero(~np.isfinite(W).all(axis=1))
+    if bad_rows.size:
+        shown = ", ".join(str(int(r)) for r in bad_rows[:5])
+        more = f" and {bad_rows.size - 5} more" if bad_rows.size > 5 else ""
+        raise ValueError(
+            f"concept weights contain NaN or infinite values in {bad_rows.size} row(s): "
+            f"{shown}{more}"
+        )
     return W
 
 
