@@ -108,7 +108,7 @@ class Env:
             return str(self.root / ("d" * 200) / ("e" * 200) / (LONG_NAME + ".png"))
         return str(self.root / name)
 
-    def cli(self, *args: str) -> tuple[int, str]:
+    def cli(self, *args: str, quiet: bool = True) -> tuple[int, str]:
         """Run ``sksplice`` in process; return (exit status, standard error)."""
         model = [
             "--model",
@@ -121,7 +121,7 @@ class Env:
             "cpu",
             "--data-home",
             str(self.root / "data_home"),
-            "-q",
+            *(["-q"] if quiet else []),
         ]
         err = io.StringIO()
         root_logger = logging.getLogger()
@@ -166,7 +166,7 @@ class Case:
     given: str
     expected: str
     run: Callable[[Env], Any]
-    error: type[BaseException] | tuple[type[BaseException], ...] | None = None
+    error: type[BaseException] | None = None
     names: Callable[[Env], list[str]] = field(default=lambda env: [])
     check: Callable[[Env, Any], None] | None = None
 
@@ -240,6 +240,23 @@ def _cli_fails(
             assert name in last, last
 
     return check
+
+
+def _cli_skips(env: Env, result: Any) -> None:
+    """Check of the command line skipping one unreadable image among good ones."""
+    code, err = result
+    assert code == 0, err
+    assert "skipped 1 of 3 images" in err
+    assert env.path("truncated.png") in err
+    out = (env.root / "data_home" / "partial.csv").read_text(encoding="utf-8")
+    assert env.path("good.png") in out and env.path("good.jpg") in out
+    assert "truncated" not in out
+
+
+def _cli_bomb(env: Env) -> tuple[int, str]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+        return env.cli("decompose", env.path("good.png"), env.path("good.jpg"), "--strict")
 
 
 def _embed(name: str) -> Callable[[Env], Any]:
@@ -430,7 +447,40 @@ CASES: list[Case] = [
         error=ValueError,
         names=lambda env: [f"pretrained={env.path('empty_folder')!r}"],
     ),
+    Case(
+        id="embedder-batch-size-zero",
+        entry="CLIPEmbedder.embed_text",
+        given="batch_size=0",
+        expected="ValueError naming batch_size",
+        run=lambda env: CLIPEmbedder(
+            model=env.tiny_model, pretrained=None, device="cpu", batch_size=0
+        ).embed_text(["a"]),
+        error=ValueError,
+        names=lambda env: ["batch_size", "0"],
+    ),
+    Case(
+        id="embedder-on-error-unknown",
+        entry="CLIPEmbedder.embed_images",
+        given='on_error="ignore"',
+        expected="ValueError naming on_error and its choices",
+        run=lambda env: CLIPEmbedder(
+            model=env.tiny_model, pretrained=None, device="cpu", on_error="ignore"
+        ).embed_images([env.path("good.png")]),
+        error=ValueError,
+        names=lambda env: ["on_error", "'ignore'", "'skip'"],
+    ),
     # ------------------------------------------------------------- SpliceTransformer
+    Case(
+        id="splice-fit-negative-penalty",
+        entry="SpliceTransformer.fit",
+        given="l1_penalty=-1",
+        expected="ValueError naming l1_penalty",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=env.D, l1_penalty=-1, device="cpu"
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["l1_penalty", "-1"],
+    ),
     Case(
         id="splice-transform-nan",
         entry="SpliceTransformer.transform",
@@ -724,15 +774,33 @@ CASES: list[Case] = [
         error=ValueError,
         names=lambda env: ["'no placeholder'", "'{}'"],
     ),
+    Case(
+        id="zero-shot-classes-string",
+        entry="ZeroShotClassifier.fit",
+        given='classes="ab" (one string)',
+        expected="TypeError naming classes",
+        run=lambda env: ZeroShotClassifier(KeylessEmbedder(dim=DIM), classes="ab").fit(env.X),
+        error=TypeError,
+        names=lambda env: ["`classes`", "one string"],
+    ),
     # ---------------------------------------------------------------------- analysis
     Case(
         id="profiles-nan",
         entry="concept_profiles",
         given="NaN in the weights",
-        expected="ValueError saying the weights hold NaN or inf",
+        expected="ValueError naming row 3",
         run=lambda env: concept_profiles(_nan_at(env.W, 3), env.y, concepts=VOCAB),
         error=ValueError,
-        names=lambda env: ["NaN"],
+        names=lambda env: ["NaN", "row(s): 3"],
+    ),
+    Case(
+        id="profiles-sparse-nan",
+        entry="concept_profiles",
+        given="a CSR matrix with NaN stored in row 4",
+        expected="ValueError naming row 4 (the matrix is not densified)",
+        run=lambda env: concept_profiles(sp.csr_matrix(_nan_at(env.W, 4)), concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["NaN", "row(s): 4"],
     ),
     Case(
         id="profiles-1d",
@@ -765,10 +833,10 @@ CASES: list[Case] = [
         id="profiles-strings",
         entry="concept_profiles",
         given="an object array of strings",
-        expected="ValueError or TypeError naming the weights",
+        expected="TypeError naming the weights and their dtype",
         run=lambda env: concept_profiles(_strings((2, N_CONCEPTS)), concepts=VOCAB),
-        error=(ValueError, TypeError),
-        names=lambda env: ["weights"],
+        error=TypeError,
+        names=lambda env: ["concept weights must be numeric", "object"],
     ),
     Case(
         id="profiles-sparse-accepted",
@@ -784,10 +852,10 @@ CASES: list[Case] = [
         id="rank-nan",
         entry="rank_concepts",
         given="NaN in the weights",
-        expected="ValueError saying the weights hold NaN",
+        expected="ValueError naming row 3",
         run=lambda env: rank_concepts(_nan_at(env.W, 3), env.y, "a", concepts=VOCAB),
         error=ValueError,
-        names=lambda env: ["concept weights", "NaN"],
+        names=lambda env: ["concept weights", "NaN", "row(s): 3"],
     ),
     Case(
         id="rank-empty",
@@ -951,6 +1019,44 @@ CASES: list[Case] = [
         expected="exit 1, message naming the first unreadable file",
         run=lambda env: env.cli("decompose", env.path("zero.png"), env.path("truncated.png")),
         check=_cli_fails(1, files=("zero.png",)),
+    ),
+    Case(
+        id="cli-skips-truncated",
+        entry="sksplice decompose",
+        given="two good images and a truncated PNG",
+        expected="exit 0; output rows for the good images; stderr lists the skipped path",
+        run=lambda env: env.cli(
+            "decompose",
+            env.path("good.png"),
+            env.path("truncated.png"),
+            env.path("good.jpg"),
+            "-f",
+            "csv",
+            "-o",
+            str(env.root / "data_home" / "partial.csv"),
+            "--image-mean",
+            "data",
+            quiet=False,
+        ),
+        check=_cli_skips,
+    ),
+    Case(
+        id="cli-strict-bomb",
+        entry="sksplice decompose --strict",
+        given="images over PIL.Image.MAX_IMAGE_PIXELS (limit lowered to 100 pixels)",
+        expected="exit 1, message naming the first path and the limit",
+        run=_cli_bomb,
+        check=_cli_fails(1, files=("good.png",), text=("MAX_IMAGE_PIXELS",)),
+    ),
+    Case(
+        id="cli-report-output-directory",
+        entry="sksplice report -o",
+        given="a directory as the output HTML file",
+        expected="exit 1, message naming the path",
+        run=lambda env: env.cli(
+            "report", env.path("good.png"), env.path("good.jpg"), "-o", env.path("empty_folder")
+        ),
+        check=_cli_fails(1, files=("empty_folder",)),
     ),
     Case(
         id="cli-strict-truncated",
