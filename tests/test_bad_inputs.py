@@ -1244,9 +1244,24 @@ def _load_generator():
 
 
 def test_reliability_page_is_up_to_date():
-    page = _load_generator().render(CASES)
+    from .faults_catalogue import FAULTS
+
+    page = _load_generator().render(CASES, FAULTS)
     assert PAGE.read_text(encoding="utf-8") == page, (
         "docs/reliability.md is out of date: run python tools/make_reliability_page.py"
     )
     for case in CASES:
         assert f"`{case.id}`" in page
+
+
+def test_every_listed_fault_is_tested():
+    """Each fault on the reliability page names a test function that exists."""
+    import importlib
+
+    from .faults_catalogue import FAULTS
+
+    assert len({f.id for f in FAULTS}) == len(FAULTS)
+    for fault in FAULTS:
+        filename, function = fault.test.split("::")
+        module = importlib.import_module(f"tests.{filename.removesuffix('.py')}")
+        assert callable(getattr(module, function, None)), f"{fault.test} does not exist"

@@ -45,9 +45,10 @@ Some messages come from scikit-learn's own validation (for example
 The decompression-bomb cases lower `PIL.Image.MAX_IMAGE_PIXELS` for the test
 instead of writing a huge file; a real image over the limit takes the same path.
 
-This table is generated from the test suite's parametrisation
-(`tests/test_bad_inputs.py`) by `tools/make_reliability_page.py`; a test fails
-when it is out of date.
+The tables are generated from the test suite by `tools/make_reliability_page.py`:
+the bad inputs from the parametrisation of `tests/test_bad_inputs.py`, the faults
+from `tests/faults_catalogue.py`, each of which names the test that injects it. A
+test fails when the page is out of date or names a test that does not exist.
 """
 
 
@@ -62,13 +63,15 @@ def _group(entry: str) -> str:
     return entry.split(" (")[0]
 
 
-def render(cases: Sequence[Any]) -> str:
+def render(cases: Sequence[Any], faults: Sequence[Any] = ()) -> str:
     """The Markdown of the reliability page.
 
     Parameters
     ----------
     cases : sequence of Case
         Records with ``id``, ``entry``, ``given`` and ``expected`` attributes.
+    faults : sequence of Fault, default=()
+        Records with ``id``, ``test``, ``fault`` and ``outcome`` attributes.
 
     Returns
     -------
@@ -90,6 +93,15 @@ def render(cases: Sequence[Any]) -> str:
             f"| `{_cell(case.id)}` | `{_cell(case.entry)}` | {_cell(case.given)} "
             f"| {_cell(case.expected)} |"
         )
+    if faults:
+        lines += ["", "## Faults injected", ""]
+        lines.append("| Fault | Injected by | What happens | Outcome |")
+        lines.append("|---|---|---|---|")
+        for fault in faults:
+            lines.append(
+                f"| `{_cell(fault.id)}` | `tests/{_cell(fault.test)}` | {_cell(fault.fault)} "
+                f"| {_cell(fault.outcome)} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -99,6 +111,14 @@ def _cases() -> list[Any]:
     from tests.test_bad_inputs import CASES
 
     return list(CASES)
+
+
+def _faults() -> list[Any]:
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from tests.faults_catalogue import FAULTS
+
+    return list(FAULTS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check the page")
     args = parser.parse_args(argv)
-    page = render(_cases())
+    page = render(_cases(), _faults())
     if args.check:
         current = PAGE.read_text(encoding="utf-8") if PAGE.is_file() else ""
         if current != page:

@@ -1,0 +1,131 @@
+"""The faults injected by the test suite, for the reliability page.
+
+Each record names the test that injects the fault (``file::function``);
+``tests/test_reliability_page.py`` checks that every named test exists, so the
+page cannot list a fault that is no longer tested.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Fault(NamedTuple):
+    """One injected fault and what the library does about it."""
+
+    id: str
+    test: str
+    fault: str
+    outcome: str
+
+
+FAULTS: list[Fault] = [
+    Fault(
+        "download-truncated-or-wrong-digest",
+        "test_data.py::test_bad_downloads_are_rejected_and_leave_nothing",
+        "a local server sends a truncated file, or one whose sha256 differs from the pin",
+        "DigestMismatchError/DataFetchError naming the file and both digests; nothing left on disk",
+    ),
+    Fault(
+        "cache-corrupted-refetched",
+        "test_data.py::test_corrupted_cache_is_refetched",
+        "a cached download is overwritten with other bytes",
+        "rejected with a warning and fetched again; never used",
+    ),
+    Fault(
+        "cache-corrupted-offline",
+        "test_data.py::test_corrupted_cache_offline_is_never_used",
+        "a corrupted cached file and no network",
+        "error naming the file, the upstream URL and the folder to put it in; the file is not used",
+    ),
+    Fault(
+        "offline-nothing-cached",
+        "test_data.py::test_offline_error_says_where_to_put_the_file",
+        "no network and no cached file",
+        "error naming the file, the upstream URL and the folder to put it in",
+    ),
+    Fault(
+        "concurrent-downloads",
+        "test_data.py::test_concurrent_processes_never_see_a_partial_file",
+        "four processes fetch the same file at once",
+        "each sees either no file or the whole verified file (write to a temp file, then rename)",
+    ),
+    Fault(
+        "http-or-remote-host",
+        "test_data.py::test_only_https_or_loopback_http",
+        "a download address that is not https (other than loopback http for tests)",
+        "ValueError before any connection",
+    ),
+    Fault(
+        "cache-name-escape",
+        "test_data.py::test_resolve_in_data_home_rejects_escapes",
+        "relative paths with .., absolute paths, drive letters, backslashes or NUL",
+        "ValueError: cache paths never leave the data home",
+    ),
+    Fault(
+        "pickle-in-mean-file",
+        "test_vocabulary.py::test_mean_loading_refuses_arbitrary_pickles",
+        "an image-mean file whose unpickling would run code",
+        "refused by torch.load(weights_only=True); the code never runs",
+    ),
+    Fault(
+        "dictionary-cache-corrupted",
+        "test_dictionary.py::test_corrupt_or_mismatched_cache_is_rebuilt_and_replaced",
+        "a dictionary cache file truncated, with a wrong header, shape or content hash",
+        "DictionaryCacheWarning; the vocabulary is embedded again and the file atomically replaced",
+    ),
+    Fault(
+        "data-home-full-or-read-only",
+        "test_faults.py::test_unwritable_data_home_warns_and_returns_embeddings",
+        "writing the dictionary cache fails with ENOSPC after 100 bytes, or with EROFS",
+        "DictionaryCacheWarning, the right embeddings, no partial or temporary file",
+    ),
+    Fault(
+        "two-processes-one-cache",
+        "test_faults.py::test_two_processes_build_same_cache",
+        "two processes build the same dictionary cache at the same moment",
+        "both get the right array; one valid cache file, no temporary files",
+    ),
+    Fault(
+        "device-out-of-memory",
+        "test_faults.py::test_out_of_memory_halves_chunk_and_carries_on",
+        "torch.OutOfMemoryError from chunks larger than 1, 5 or 7 rows (injected on CPU)",
+        "UserWarning per halving; the chunk size halves until it fits; same weights",
+    ),
+    Fault(
+        "device-out-of-memory-one-row",
+        "test_faults.py::test_out_of_memory_on_one_row_gives_up_naming_chunk_size",
+        "torch.OutOfMemoryError even for a single row",
+        "OutOfMemoryError naming the chunk size of 1 row, the row and the problem size",
+    ),
+    Fault(
+        "interrupted-command",
+        "test_cli.py::test_interrupt_leaves_valid_output",
+        "KeyboardInterrupt after two images of sksplice decompose --format json",
+        "exit code 130; the output file is valid JSON with the two finished records",
+    ),
+    Fault(
+        "dask-worker-killed",
+        "test_distributed.py::test_worker_killed_mid_run_loses_and_duplicates_no_rows",
+        "SIGKILL to a Dask worker process in the middle of a transform",
+        "Dask retries the blocks; every row exactly once, equal to the in-process result",
+    ),
+    Fault(
+        "model-loaded-concurrently",
+        "test_embedders.py::test_concurrent_loading_creates_one_model",
+        "six threads ask for the same CLIP model at once",
+        "the model is created once and shared",
+    ),
+    Fault(
+        "float32-cannot-certify",
+        "test_solvers.py::test_float32_ill_conditioned_rows_are_certified",
+        "float32 products stall on an ill-conditioned low-dimensional dictionary",
+        "the uncertified rows are solved again in float64; no ConvergenceWarning",
+    ),
+    Fault(
+        "determinism-across-processes",
+        "test_faults.py::test_bit_identical_across_processes",
+        "the same transform in two separate Python processes on CPU",
+        "bit-identical CSR arrays (on CUDA: equal to the solver tolerance, not bit for bit)",
+    ),
+]
