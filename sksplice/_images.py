@@ -334,3 +334,23 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if mode == "P" and "transparency" in image.info:
         return image.convert("RGBA").convert("RGB")
     return image.convert("RGB")
+
+
+def to_text_list(texts: Any) -> list[str]:
+    """Validate a sequence of texts and return it as a list of str.
+
+    Raises
+    ------
+    TypeError
+        If ``texts`` is a single string or an item is not a string (naming its index).
+    ValueError
+        If ``texts`` is empty.
+    """
+    items = to_item_list(texts, what="texts")
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(
+                f"text input {index} is a {type(item).__name__} "
+                f"({describe_item(item)}), not a string"
+            )
+    return [str(item) for item in items]

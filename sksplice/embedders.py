@@ -663,14 +663,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
             If ``texts`` is empty.
         """
         config = self._config()
-        items = _images.to_item_list(texts, what="texts")
-        for index, item in enumerate(items):
-            if not isinstance(item, str):
-                raise TypeError(
-                    f"text input {index} is a {type(item).__name__} "
-                    f"({_images.describe_item(item)}), not a string"
-                )
-        items = [str(item) for item in items]
+        items = _images.to_text_list(texts)
         loaded = _load_model(config)
         out = np.empty((len(items), config.embed_dim), dtype=np.float32)
         with self._progress(len(items), "texts") as bar:

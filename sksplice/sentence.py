@@ -175,16 +175,10 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
         ValueError
             If ``texts`` is empty.
         """
-        items = _images.to_item_list(texts, what="texts")
-        for index, item in enumerate(items):
-            if not isinstance(item, str):
-                raise TypeError(
-                    f"text input {index} is a {type(item).__name__} "
-                    f"({_images.describe_item(item)}), not a string"
-                )
+        items = _images.to_text_list(texts)
         model = self._loaded()
         out = model.encode(
-            [str(t) for t in items],
+            items,
             batch_size=self.batch_size,
             normalize_embeddings=True,
             show_progress_bar=False,
