@@ -53,6 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sksplice.solvers import SOLVERS, NonNegLasso  # noqa: E402
+from sksplice.vocabulary import load_vocabulary  # noqa: E402
 
 OBJECTS = [
     "dog", "cat", "car", "bicycle", "house", "tree", "woman", "man", "child", "bird",
@@ -85,20 +86,6 @@ def captions(n: int, seed: int = 0) -> list[str]:
     return sorted(out)
 
 
-def top_words(path: Path, size: int) -> list[str]:
-    """Top ``size`` concepts: last lines of the authors' file, most frequent first."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
-        word = line.strip()
-        if word and word not in seen:
-            seen.add(word)
-            out.append(word)
-            if len(out) == size:
-                break
-    return out
-
-
 def _atomic_save(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npy")
@@ -121,7 +108,7 @@ def _embed(texts: list[str], cache: Path) -> np.ndarray:
 
 
 def laion_problem(data_dir: Path, n_targets: int, cache_dir: Path):
-    words = top_words(data_dir / "vocab" / "laion.txt", 10_000)
+    words = load_vocabulary("laion", size=10_000, data_home=data_dir)
     raw = _embed(words, cache_dir / "laion10k_minilm.npy").astype(np.float64)
     D = unit_rows(unit_rows(raw) - unit_rows(raw).mean(axis=0))
     texts = captions(n_targets)

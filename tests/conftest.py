@@ -111,20 +111,6 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-def _read_top_lines(path: Path, size: int) -> list[str]:
-    """Top ``size`` concepts of an authors' vocabulary file (last lines, most frequent first)."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
-        word = line.strip()
-        if word and word not in seen:
-            seen.add(word)
-            out.append(word)
-            if len(out) == size:
-                break
-    return out
-
-
 @pytest.fixture(scope="session")
 def laion_minilm(splice_data_dir, minilm, tmp_path_factory):
     """The 10,000 most frequent LAION words and their raw MiniLM embeddings.
@@ -132,6 +118,8 @@ def laion_minilm(splice_data_dir, minilm, tmp_path_factory):
     Returns ``(concepts, embeddings)`` with ``embeddings`` of shape (10000, 384),
     rows L2-normalised (not centred). Computed once per test session.
     """
-    concepts = _read_top_lines(splice_data_dir / "vocab" / "laion.txt", 10_000)
+    from sksplice import load_vocabulary
+
+    concepts = load_vocabulary("laion", size=10_000, data_home=splice_data_dir)
     embeddings = minilm.embed_text(concepts)
     return concepts, embeddings
