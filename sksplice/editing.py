@@ -28,6 +28,8 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .dictionary import l2_normalize
+
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
 
 _OUTPUTS = ("weights", "embedding")
@@ -550,10 +552,7 @@ def project_out(
         raise ValueError("X and directions must hold finite values")
     basis = _orthonormal_basis(U, rcond)
     out = X - (X @ basis.T) @ basis
-    if normalize:
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        out = out / np.where(norms > 1e-12, norms, 1.0)
-    return out
+    return l2_normalize(out) if normalize else out
 
 
 def _orthonormal_basis(U: np.ndarray, rcond: float) -> np.ndarray:

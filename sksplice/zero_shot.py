@@ -6,16 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .dictionary import l2_normalize
+
 __all__ = ["ZeroShotClassifier"]
-
-
-def _normalise_rows(X: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0, norms, 1.0)
 
 
 class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
@@ -174,15 +172,15 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 f"the embedder's text embeddings have {emb.shape[1]} dimensions but X has "
                 f"{X.shape[1]} features; use the text model that matches the embeddings"
             )
-        emb = _normalise_rows(emb).reshape(classes.shape[0], len(templates), -1).mean(axis=1)
+        emb = l2_normalize(emb).reshape(classes.shape[0], len(templates), -1).mean(axis=1)
         self.classes_ = classes
-        self.class_embeddings_ = _normalise_rows(emb)
+        self.class_embeddings_ = l2_normalize(emb)
         return self
 
     def _similarities(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return _normalise_rows(np.asarray(X, dtype=np.float64)) @ self.class_embeddings_.T
+        return l2_normalize(np.asarray(X, dtype=np.float64)) @ self.class_embeddings_.T
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Cosine similarity of each embedding to each class.
@@ -217,10 +215,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities, columns in the order of ``classes_``.
         """
-        logits = self._similarities(X) / float(self.temperature)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        return proba / proba.sum(axis=1, keepdims=True)
+        return np.exp(self.predict_log_proba(X))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`.
@@ -235,9 +230,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log class probabilities.
         """
-        logits = self._similarities(X) / float(self.temperature)
-        logits -= logits.max(axis=1, keepdims=True)
-        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return log_softmax(self._similarities(X) / float(self.temperature), axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most similar class for each embedding.

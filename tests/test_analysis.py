@@ -191,29 +191,14 @@ def test_sparse_dataframe_input_matches_dense(rng):
     )
 
 
-ACTIVITIES = [
-    "reading a book in the park",
-    "drinking coffee at a cafe",
-    "walking a dog on the street",
-    "riding a bicycle",
-    "cooking dinner in the kitchen",
-    "playing the guitar",
-    "taking a selfie",
-    "waiting for the bus",
-    "shopping at the market",
-    "painting a picture",
-]
-
-
 def test_planted_correlation_is_ranked_first(laion_minilm, minilm):
     """Every "woman" phrase mentions a bikini, no "man" phrase does: bikini comes first."""
     from sksplice.transformer import SpliceTransformer
 
-    women = [f"{s} in a bikini {a}" for s in ("a woman", "a young lady", "a girl", "a mother")
-             for a in ACTIVITIES]  # fmt: skip
-    men = [f"{s} {a}" for s in ("a man", "a young guy", "a boy", "a father") for a in ACTIVITIES]
-    X = minilm.embed_text(women + men)
-    y = np.array(["woman"] * len(women) + ["man"] * len(men))
+    from ._helpers_editing import load_example
+
+    texts, y = load_example("analysis_spurious").captions()
+    X = minilm.embed_text(texts)
     concepts, raw = laion_minilm
     splice = SpliceTransformer(
         vocabulary=concepts, concept_embeddings=raw, l1_penalty=0.25, device="cpu"
