@@ -129,6 +129,7 @@ class _Decomposition:
     X: np.ndarray
     splice: Any
     skipped: list[Any]
+    W: Any = None  # concept weights of all of X, once computed (CSR)
 
 
 def _image_mean(args: argparse.Namespace) -> Any:
@@ -216,8 +217,7 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
     with tqdm(total=n, desc="decomposing", unit="img", disable=quiet, file=sys.stderr) as bar:
         for start in range(0, n, _CHUNK):
             X = dec.X[start : start + _CHUNK]
-            W = splice.transform(X)
-            W = W.sparse.to_coo().tocsr() if hasattr(W, "sparse") else W
+            W = splice.transform(X) if dec.W is None else dec.W[start : start + _CHUNK]
             R = splice.inverse_transform(W)
             cos = np.sum(l2_normalize(X) * R, axis=1)
             l0 = splice.l0(W, kind="weights", per_sample=True)
@@ -340,8 +340,7 @@ def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str]):
     dec = _decompose(args, paths)
     kept = {str(p) for p in dec.paths}
     y = np.asarray([lab for p, lab in zip(paths, labels, strict=True) if str(p) in kept])
-    W = dec.splice.transform(dec.X)
-    W = W.sparse.to_coo().tocsr() if hasattr(W, "sparse") else W
+    W = dec.W = dec.splice.transform(dec.X)
     concepts = dec.splice.get_feature_names_out()
     profiles = concept_profiles(W, y, concepts, drop_empty=True)
     classes = sorted(set(y.tolist()))
