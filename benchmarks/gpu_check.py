@@ -14,9 +14,16 @@ On one CUDA device, with the CLIP-sized synthetic problem of
    iteration on the whole 10,000-target batch is measured, and its time is
    factorisation + iterations x that time.
 
-Prints one JSON summary (and writes it to ``--out`` when given)::
+Prints one JSON summary (and writes it to ``--out`` when given, after every
+part, so that a run cut short still leaves what it measured)::
 
     python benchmarks/gpu_check.py --out benchmarks/results/gpu_check.json
+
+``--device cpu`` with small sizes runs the same code without a GPU (the test
+suite does this so that the script cannot rot between GPU runs)::
+
+    python benchmarks/gpu_check.py --device cpu --n-targets 200 --n-concepts 800 \
+        --n-features 64 --agreement-subset 50 --authors-subset 16 --authors-max-iter 50
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -41,15 +50,54 @@ from bench_solvers import authors_admm, certificate, synthetic_problem  # noqa: 
 from sksplice.solvers import SOLVERS, NonNegLasso  # noqa: E402
 
 
-def _timed(fn, repeats: int = 3):
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn, device: torch.device, repeats: int = 3):
+    """Best wall time of ``repeats`` calls (device synchronised around each)."""
     best, out = float("inf"), None
     for _ in range(repeats):
-        torch.cuda.synchronize()
+        _sync(device)
         t0 = time.perf_counter()
         out = fn()
-        torch.cuda.synchronize()
+        _sync(device)
         best = min(best, time.perf_counter() - t0)
     return best, out
+
+
+def _environment(device: torch.device) -> dict:
+    env = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        env.update(
+            device=torch.cuda.get_device_name(device),
+            device_memory_gib=round(props.total_memory / 2**30, 1),
+            multiprocessors=props.multi_processor_count,
+            cuda=torch.version.cuda,
+            tf32_matmul_default=torch.backends.cuda.matmul.allow_tf32,
+        )
+    else:
+        env["device"] = "cpu"
+    return env
+
+
+def _write(summary: dict, out: Path | None) -> None:
+    """Write the summary atomically (temporary file, then rename)."""
+    if out is None:
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(summary, indent=2))
+    os.replace(tmp, out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,18 +110,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--agreement-subset", type=int, default=500)
     p.add_argument("--authors-subset", type=int, default=256)
     p.add_argument("--authors-max-iter", type=int, default=2000)
+    p.add_argument(
+        "--scaling-targets",
+        type=int,
+        default=50_000,
+        help="also time solver='auto' on this many targets (0 skips it)",
+    )
+    p.add_argument("--device", default="cuda", help="cuda (default) or cpu for a dry run")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
-    if not torch.cuda.is_available():
-        print(json.dumps({"error": "no CUDA device"}))
+    dev = torch.device(args.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        print(json.dumps({"error": "no CUDA device (use --device cpu for a dry run)"}))
         return 2
-    dev = torch.device("cuda")
     t_start = time.perf_counter()
     D, V = synthetic_problem(args.n_targets, c=args.n_concepts, d=args.n_features)
     lam = args.lam
     summary: dict = {
-        "device": torch.cuda.get_device_name(dev),
-        "torch": torch.__version__,
+        "command": " ".join(
+            ["python benchmarks/gpu_check.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
+        "machine": _environment(dev),
         "problem": {
             "n_concepts": D.shape[0],
             "n_features": D.shape[1],
@@ -92,12 +149,17 @@ def main(argv: list[str] | None = None) -> int:
             fn()
         except Exception as exc:  # report and go on with the other parts
             summary.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
+            traceback.print_exc()
+        summary.setdefault("section_wall_s", {})[name] = time.perf_counter() - t0
         print(f"[gpu_check] {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        _write(summary, args.out)
 
-    gpu_solver = NonNegLasso(D, device="cuda")
+    gpu_solver = NonNegLasso(D, device=dev)
     section("agreement", lambda: _agreement(summary, args, D, V, lam, methods, gpu_solver))
     section("sksplice", lambda: _sksplice(summary, args, D, V, lam, methods, gpu_solver))
     section("authors_admm", lambda: _authors(summary, args, D, V, lam))
+    if args.scaling_targets > 0:
+        section("scaling", lambda: _scaling(summary, args, V, lam, gpu_solver))
     timings = summary.get("sksplice", {})
     auth = summary.get("authors_admm", {})
     if timings and auth:
@@ -115,14 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
     summary["wall_s"] = time.perf_counter() - t_start
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, args.out)
+    print(json.dumps(summary, indent=2))
+    _write(summary, args.out)
     return 0 if "errors" not in summary else 1
 
 
@@ -149,14 +205,14 @@ def _agreement(summary, args, D, V, lam, methods, gpu_solver) -> None:
 
 def _sksplice(summary, args, D, V, lam, methods, gpu_solver) -> None:
     """sksplice timings on the whole batch."""
-    dev = torch.device("cuda")
+    dev = gpu_solver.device
     Vg = torch.from_numpy(V).to(dev)
     Dg = torch.from_numpy(D).to(dev)
-    t_prod, _ = _timed(lambda: Vg @ Dg.T)
+    t_prod, _ = _timed(lambda: Vg @ Dg.T, dev)
     timings = {"dense_product_s": t_prod}
     for method in methods:
         gpu_solver.solve(Vg[:1000], lam, solver=method, tol=args.tol)  # warm-up
-        t, codes = _timed(lambda m=method: gpu_solver.solve(Vg, lam, solver=m, tol=args.tol))
+        t, codes = _timed(lambda m=method: gpu_solver.solve(Vg, lam, solver=m, tol=args.tol), dev)
         # Certify a sample of rows with the common float64 certificate.
         sample = np.arange(0, V.shape[0], max(1, V.shape[0] // 500))
         W = codes.to_csr()[sample].toarray()
@@ -173,11 +229,31 @@ def _sksplice(summary, args, D, V, lam, methods, gpu_solver) -> None:
     summary["sksplice"] = timings
 
 
+def _scaling(summary, args, V, lam, gpu_solver) -> None:
+    """solver='auto' on a larger batch (chunked by the default memory budget)."""
+    rng = np.random.default_rng(1)
+    reps = -(-args.scaling_targets // V.shape[0])
+    big = np.tile(V, (reps, 1))[: args.scaling_targets]
+    big = big + 0.05 * rng.standard_normal(big.shape).astype(np.float32) / np.sqrt(V.shape[1])
+    big /= np.linalg.norm(big, axis=1, keepdims=True)
+    dev = gpu_solver.device
+    t, codes = _timed(lambda: gpu_solver.solve(big, lam, tol=args.tol), dev, repeats=2)
+    summary["scaling"] = {
+        "n_targets": int(big.shape[0]),
+        "solver": gpu_solver._resolve_solver("auto"),
+        "inputs": "numpy on the host (transfer included)",
+        "time_s": t,
+        "embeddings_per_s": big.shape[0] / t,
+        "reported_worst_gap": codes.gap,
+        "mean_l0": float(codes.l0().mean()),
+    }
+
+
 def _authors(summary, args, D, V, lam) -> None:
     """The authors' ADMM on the same GPU."""
     ms = min(args.authors_subset, V.shape[0])
     Z, it, t_fac, t_sub, t_iter = authors_admm(
-        D, V[:ms], lam, max_iter=args.authors_max_iter, time_full_batch=V, device="cuda"
+        D, V[:ms], lam, max_iter=args.authors_max_iter, time_full_batch=V, device=args.device
     )
     _, ga = certificate(D, V[:ms], Z, lam)
     t_auth = t_fac + it * t_iter

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Everything a GPU machine should check, in one short run (about 3 to 5 minutes):
+#
+#   1. the machine: GPU, driver, library versions;
+#   2. benchmarks/gpu_check.py: CPU/GPU agreement, sksplice against the authors' ADMM
+#      on the same GPU (10,000 targets x 15,000 concepts x 512 dims), a 50,000-target run;
+#   3. the compute-side tests with CUDA visible, so that every device="auto" default
+#      takes the GPU path (ADMM, TF32 products, CUDA out-of-memory handling, fp16/bf16).
+#
+# Usage, from the repository root, with sksplice importable (installed, or PYTHONPATH=.):
+#
+#   bash benchmarks/gpu_run.sh [RESULTS_DIR]      # default: benchmarks/results/gpu
+#
+# Each stage has its own time limit; logs and JSON land in RESULTS_DIR.
+set -u
+results=${1:-benchmarks/results/gpu}
+mkdir -p "$results"
+export PYTHONUNBUFFERED=1
+# pytest-xdist workers share the cores: two threads each.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+python=${PYTHON:-python3}
+
+echo "== machine" | tee "$results/machine.txt"
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+  $python - <<'PY'
+import platform, numpy, scipy, sklearn, torch
+print("python", platform.python_version(), "torch", torch.__version__, "cuda", torch.version.cuda,
+      "numpy", numpy.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__)
+print("cuda available:", torch.cuda.is_available(), "cpu cores:", __import__("os").cpu_count())
+PY
+} 2>&1 | tee -a "$results/machine.txt"
+
+echo "== gpu_check"
+timeout "${GPU_CHECK_TIMEOUT:-240}" $python benchmarks/gpu_check.py --out "$results/gpu_check.json" \
+  >"$results/gpu_check.log" 2>&1
+echo "gpu_check exit code: $?" | tee -a "$results/gpu_check.log"
+
+echo "== tests with CUDA visible"
+timeout "${GPU_TESTS_TIMEOUT:-180}" $python -m pytest -o addopts="" -p no:cacheprovider -q -rfEs -n "${GPU_TEST_WORKERS:-8}" \
+  --junitxml="$results/pytest.xml" \
+  tests/test_solvers.py tests/test_transformer.py tests/test_properties.py tests/test_faults.py \
+  tests/test_editing.py tests/test_zero_shot.py tests/test_embedders.py tests/test_dictionary.py \
+  tests/test_bad_inputs.py \
+  >"$results/pytest.log" 2>&1
+echo "pytest exit code: $?" | tee -a "$results/pytest.log"
+
+echo "== summary"
+tail -n 25 "$results/pytest.log"
+$python - "$results/gpu_check.json" <<'PY'
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))
+except (OSError, ValueError) as exc:
+    print("no gpu_check summary:", exc)
+    raise SystemExit(0)
+print("errors:", s.get("errors"))
+print("targets:", s.get("targets"))
+for name, t in s.get("sksplice", {}).items():
+    if isinstance(t, dict):
+        print(f"{name:12s} {t['time_s']:.3f} s  {t['embeddings_per_s']:,.0f}/s  "
+              f"iter {t['n_iter']}  gap {t['reported_worst_gap']:.1e}")
+print("dense product:", s.get("sksplice", {}).get("dense_product_s"))
+print("authors:", s.get("authors_admm"))
+print("speed-up:", s.get("speedup_vs_authors_admm"))
+print("scaling:", s.get("scaling"))
+print("agreement:", {k: v if not isinstance(v, dict) else v.get("ok") for k, v in s.get("agreement", {}).items()})
+PY

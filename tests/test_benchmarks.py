@@ -1,0 +1,92 @@
+"""The prepared GPU check runs end to end (on CPU, small sizes) so that it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from .conftest import REPO_ROOT
+
+SMALL = [
+    "--device",
+    "cpu",
+    "--n-targets",
+    "120",
+    "--n-concepts",
+    "600",
+    "--n-features",
+    "48",
+    "--agreement-subset",
+    "40",
+    "--authors-subset",
+    "8",
+    "--authors-max-iter",
+    "30",
+    "--scaling-targets",
+    "300",
+]
+
+
+def test_gpu_check_dry_run_on_cpu(tmp_path):
+    out = tmp_path / "gpu_check.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py"), *SMALL, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(out.read_text())
+    assert summary == json.loads(proc.stdout[proc.stdout.index("{") :])
+    assert "errors" not in summary
+    assert summary["machine"]["device"] == "cpu"
+    assert summary["problem"] == {
+        "n_concepts": 600,
+        "n_features": 48,
+        "n_targets": 120,
+        "l1_penalty": 0.25,
+        "tol": 1e-6,
+    }
+    # Every method agrees with the CPU working-set answer and is certified.
+    for method in ("admm", "working_set"):
+        agreement = summary["agreement"][method]
+        assert agreement["ok"] is True
+        assert agreement["gpu_worst_rel_gap"] <= 1e-6
+        timing = summary["sksplice"][method]
+        assert timing["converged"] is True
+        assert timing["sampled_worst_gap_float64"] <= 1e-6
+        assert timing["embeddings_per_s"] > 0
+    # The authors' ADMM ran its 30 iterations and its estimate adds up.
+    auth = summary["authors_admm"]
+    assert auth["n_iter"] == 30
+    expected = auth["factorisation_s"] + 30 * auth["time_per_iteration_full_batch_s"]
+    assert abs(auth["estimated_time_full_batch_s"] - expected) <= 1e-9 * expected
+    assert summary["scaling"]["n_targets"] == 300
+    assert summary["scaling"]["solver"] == "working_set"
+    assert set(summary["targets"]) == {
+        "admm_at_least_50x_authors",
+        "admm_at_least_50k_embeddings_per_s",
+        "fastest_at_least_50x_authors",
+        "agreement_ok",
+    }
+    assert summary["targets"]["agreement_ok"] is True
+    # Written atomically: no temporary file left beside the result.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_check.json"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_gpu_check_without_cuda_says_so(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "gpu_check.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "no CUDA device" in proc.stdout
