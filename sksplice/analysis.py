@@ -20,6 +20,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
+from ._pandas import is_sparse_frame, sparse_frame_to_csr
+
 __all__ = ["concept_profiles", "rank_concepts"]
 
 #: Name of the column group holding statistics over the whole dataset.
@@ -68,10 +70,8 @@ def _n_columns(W: Any) -> int:
 def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
     """Validate ``W`` as a 2-D float matrix, keeping sparse input sparse (CSR)."""
     if isinstance(W, pd.DataFrame):
-        if W.shape[1] and all(isinstance(t, pd.SparseDtype) for t in W.dtypes):
-            W = W.sparse.to_coo()  # pandas sparse columns stay sparse
-        else:
-            W = W.to_numpy()
+        # pandas sparse columns stay sparse
+        W = sparse_frame_to_csr(W, "W") if is_sparse_frame(W) else W.to_numpy()
     if sp.issparse(W):
         W = sp.csr_matrix(W, dtype=np.float64)
     else:

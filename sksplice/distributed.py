@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._pandas import is_sparse_frame, sparse_frame_to_csr
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
     from distributed import Client
@@ -107,8 +109,8 @@ def _coerce_block(W: Any, n_rows: int, n_concepts: int, output: str, dtype: np.d
         if output == "dense":
             W = W.toarray()
     else:
-        if hasattr(W, "sparse") and hasattr(W, "columns"):  # pandas with sparse columns
-            W = W.sparse.to_coo()
+        if is_sparse_frame(W):  # pandas with sparse columns
+            W = sparse_frame_to_csr(W, "transform output")
             return _coerce_block(W, n_rows, n_concepts, output, dtype)
         if hasattr(W, "to_numpy"):  # pandas DataFrame
             W = W.to_numpy()

@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._pandas import sparse_frame
 from .dictionary import l2_normalize
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
@@ -458,12 +459,8 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
                 "transform", get_config()["transform_output"]
             )
             if config == "pandas":
-                frame = pd.DataFrame.sparse.from_spmatrix(
-                    W, columns=list(self.get_feature_names_out())
-                )
-                if isinstance(X_in, pd.DataFrame):
-                    frame.index = X_in.index
-                return frame
+                index = X_in.index if isinstance(X_in, pd.DataFrame) else None
+                return sparse_frame(W, self.get_feature_names_out(), index=index)
         return W
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

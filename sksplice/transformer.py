@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr
 from .dictionary import build_dictionary, embed_vocabulary, l2_normalize
 
 __all__ = ["SpliceTransformer"]
@@ -517,13 +518,8 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         if self.output == "dense":
             return W.toarray()  # set_output wraps dense output itself
         if config == "pandas":
-            import pandas as pd
-
             index = X_in.index if _is_dataframe(X_in) else None
-            frame = pd.DataFrame.sparse.from_spmatrix(W, columns=list(self.concepts_))
-            if index is not None:
-                frame.index = index
-            return frame
+            return sparse_frame(W, self.concepts_, index=index)
         if config not in ("default", None):
             raise ValueError(
                 f"{config} output of sparse weights is not supported: use "
@@ -574,11 +570,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
                         "the DataFrame columns must be the concepts of get_feature_names_out(); "
                         f"unknown columns {unknown}, missing concepts {missing}"
                     )
-            dtypes = W.dtypes
-            if len(dtypes) and all(str(t).startswith("Sparse") for t in dtypes):
-                W = W.sparse.to_coo().tocsr()
-            else:
-                W = W.to_numpy()
+            W = sparse_frame_to_csr(W, "W") if is_sparse_frame(W) else W.to_numpy()
         if scipy.sparse.issparse(W):
             W = scipy.sparse.csr_matrix(W)
             if W.dtype not in (np.float32, np.float64):
@@ -591,9 +583,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
                     f"weights must be 2-D (n_samples, {n_concepts}); got a 1-D array, "
                     "use W.reshape(1, -1) for a single sample"
                 )
-            if not np.issubdtype(W.dtype, np.number) or np.issubdtype(
-                W.dtype, np.complexfloating
-            ):
+            if not np.issubdtype(W.dtype, np.number) or np.issubdtype(W.dtype, np.complexfloating):
                 raise TypeError(f"weights must be real numbers; got dtype {W.dtype}")
             if W.dtype not in (np.float32, np.float64):
                 W = W.astype(np.float64)
@@ -827,8 +817,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             history.append((math.exp(log_pen), value))
             if self.verbose:
                 print(
-                    f"[SpliceTransformer] l1_penalty={math.exp(log_pen):.5g}: "
-                    f"mean l0={value:.3f}"
+                    f"[SpliceTransformer] l1_penalty={math.exp(log_pen):.5g}: mean l0={value:.3f}"
                 )
             return value
 
