@@ -673,4 +673,8 @@ def test_half_precision_on_cuda(make_embedder, precision):
     half = make_embedder(device="cuda", precision=precision).transform(images)
     assert half.dtype == np.float32
     assert np.all(np.sum(half * reference, axis=1) > 0.98)
-    assert make_embedder(device="auto")._config().device == "cuda"
+    # "auto" and "cuda" name the current CUDA device explicitly, so that they share
+    # one cached model with "cuda:<index>".
+    current = f"cuda:{torch.cuda.current_device()}"
+    assert make_embedder(device="auto")._config().device == current
+    assert make_embedder(device="cuda")._config().device == current
