@@ -5,7 +5,8 @@
 #   2. benchmarks/gpu_check.py: CPU/GPU agreement, sksplice against the authors' ADMM
 #      on the same GPU (10,000 targets x 15,000 concepts x 512 dims), a 50,000-target run;
 #   3. the compute-side tests with CUDA visible, so that every device="auto" default
-#      takes the GPU path (ADMM, TF32 products, CUDA out-of-memory handling, fp16/bf16).
+#      takes the GPU path (ADMM, TF32 products, CUDA out-of-memory handling, fp16/bf16);
+#   4. benchmarks/gpu_profile.py: where each GPU solve spends its time.
 #
 # Usage, from the repository root, with sksplice importable (installed, or PYTHONPATH=.):
 #
@@ -24,9 +25,10 @@ echo "== machine" | tee "$results/machine.txt"
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
   $python - <<'PY'
-import platform, numpy, scipy, sklearn, torch
+import platform, numpy, pandas, scipy, sklearn, torch
 print("python", platform.python_version(), "torch", torch.__version__, "cuda", torch.version.cuda,
-      "numpy", numpy.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__)
+      "numpy", numpy.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__,
+      "pandas", pandas.__version__)
 print("cuda available:", torch.cuda.is_available(), "cpu cores:", __import__("os").cpu_count())
 PY
 } 2>&1 | tee -a "$results/machine.txt"
@@ -41,12 +43,18 @@ timeout "${GPU_TESTS_TIMEOUT:-180}" $python -m pytest -o addopts="" -p no:cachep
   --junitxml="$results/pytest.xml" \
   tests/test_solvers.py tests/test_transformer.py tests/test_properties.py tests/test_faults.py \
   tests/test_editing.py tests/test_zero_shot.py tests/test_embedders.py tests/test_dictionary.py \
-  tests/test_bad_inputs.py \
+  tests/test_bad_inputs.py tests/test_analysis.py tests/test_pandas_compat.py \
   >"$results/pytest.log" 2>&1
 echo "pytest exit code: $?" | tee -a "$results/pytest.log"
 
+echo "== profile"
+timeout "${GPU_PROFILE_TIMEOUT:-120}" $python benchmarks/gpu_profile.py --out "$results/gpu_profile.txt" \
+  >/dev/null 2>&1
+echo "gpu_profile exit code: $?"
+
 echo "== summary"
 tail -n 25 "$results/pytest.log"
+grep -E "^== |kernels busy" "$results/gpu_profile.txt" 2>/dev/null
 $python - "$results/gpu_check.json" <<'PY'
 import json, sys
 try:

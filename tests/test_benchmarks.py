@@ -90,3 +90,30 @@ def test_gpu_check_without_cuda_says_so(tmp_path):
     )
     assert proc.returncode == 2
     assert "no CUDA device" in proc.stdout
+
+
+def test_gpu_profile_dry_run_on_cpu(tmp_path):
+    out = tmp_path / "profile.txt"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "gpu_profile.py"),
+            *SMALL[:8],
+            "--rows",
+            "5",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert text.startswith("problem: 600 concepts x 48 dims, 120 targets")
+    for method in ("admm", "working_set"):
+        assert f"== {method}: " in text
+        assert f"-- {method}, sorted by self_cpu_time_total" in text
+    # Without CUDA nothing runs on a device.
+    assert text.count("kernels busy 0.0000 s") == 2
