@@ -17,8 +17,6 @@ set -u
 results=${1:-benchmarks/results/gpu}
 mkdir -p "$results"
 export PYTHONUNBUFFERED=1
-# pytest-xdist workers share the cores: two threads each.
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 python=${PYTHON:-python3}
 
 echo "== machine" | tee "$results/machine.txt"
@@ -39,7 +37,8 @@ timeout "${GPU_CHECK_TIMEOUT:-240}" $python benchmarks/gpu_check.py --out "$resu
 echo "gpu_check exit code: $?" | tee -a "$results/gpu_check.log"
 
 echo "== tests with CUDA visible"
-timeout "${GPU_TESTS_TIMEOUT:-180}" $python -m pytest -o addopts="" -p no:cacheprovider -q -rfEs -n "${GPU_TEST_WORKERS:-8}" \
+# pytest-xdist workers share the cores: two threads each.
+OMP_NUM_THREADS=2 timeout "${GPU_TESTS_TIMEOUT:-180}" $python -m pytest -o addopts="" -p no:cacheprovider -q -rfEs -n "${GPU_TEST_WORKERS:-8}" \
   --junitxml="$results/pytest.xml" \
   tests/test_solvers.py tests/test_transformer.py tests/test_properties.py tests/test_faults.py \
   tests/test_editing.py tests/test_zero_shot.py tests/test_embedders.py tests/test_dictionary.py \
