@@ -115,7 +115,8 @@ def admm_chunk(
     device = V.device
     rows = torch.arange(m, device=device)
     with _tf32(use_tf32), intra_op_threads(prob.threads):
-        C2 = 2.0 * (V @ D.T)
+        # 2 D v / rho: the constant part of the x-update, kept divided by rho.
+        C2r = (V @ D.T).mul_(2.0 / rho)
         VG2 = 2.0 * (V @ DtD)
     Z = torch.zeros((m, c), dtype=D.dtype, device=device) if z0 is None else z0.to(D.dtype)
     U = torch.zeros_like(Z)
@@ -130,10 +131,13 @@ def admm_chunk(
             ZU = Z - U
             QD = torch.addmm(VG2, ZU, D, alpha=rho)
             Y = torch.cholesky_solve(QD.T, L).T
-            X = torch.addmm(C2 + rho * ZU, Y, D.T, alpha=-2.0).div_(rho)
-        Xh = alpha * X + (1.0 - alpha) * Z if alpha != 1.0 else X
-        Z_new = (Xh + U - lam / rho).clamp_min_(0.0)
-        U = U + Xh - Z_new
+            # x = (2 D v + rho (z - u) - 2 D Y) / rho; ZU is not needed any more.
+            X = torch.addmm(ZU.add_(C2r), Y, D.T, alpha=-2.0 / rho)
+        # Few passes over the (m, c) iterates (on GPUs the iterations are bound by
+        # memory traffic): T = xh + u, z = max(0, T - lam / rho), u = T - z.
+        T = torch.lerp(Z, X, alpha).add_(U) if alpha != 1.0 else X + U
+        Z_new = T.sub(lam / rho).clamp_min_(0.0)
+        U = T.sub_(Z_new)
         check = it % check_every == 0 or it == first_check or it >= max_iter
         if check and adaptive_rho:
             r_norm = float(torch.linalg.vector_norm(X - Z_new))
@@ -194,13 +198,15 @@ def admm_chunk(
             return done, None
         if keep.numel() < V.shape[0]:
             rows, V, v64 = rows[keep], V[keep], v64[keep]
-            C2, VG2, Z, U = C2[keep], VG2[keep], Z[keep], U[keep]
+            C2r, VG2, Z, U = C2r[keep], VG2[keep], Z[keep], U[keep]
         if adaptive_rho:
             if r_norm > 10.0 * s_norm:
                 rho *= 2.0
                 U = U * 0.5
+                C2r = C2r * 0.5
                 L = factor(rho)
             elif s_norm > 10.0 * r_norm:
                 rho *= 0.5
                 U = U * 2.0
+                C2r = C2r * 2.0
                 L = factor(rho)
