@@ -127,12 +127,15 @@ def solve_small(
         grad = (Ga @ z.unsqueeze(-1)).squeeze(-1) - ha
         new_free = valid[act] & (z - grad > tol_in[act])
         settled = (new_free == Fa).all(dim=1) & (z >= 0).all(dim=1)
-        w[act[settled]] = z[settled]
-        unsettled = ~settled
-        act, new_free = act[unsettled], new_free[unsettled]
-        free[act] = new_free
-        if act.numel() == 0:
+        # Every active row takes this step's z: a settled row keeps it, the others
+        # are overwritten by a later step or by the fallback. Integer indices and one
+        # host synchronisation per step (boolean masks would cost one per use).
+        w[act] = z
+        left = (~settled).nonzero().flatten()
+        if left.numel() == 0:
             return w
+        act, new_free = act[left], new_free[left]
+        free[act] = new_free
     w[act] = _lawson_hanson(G[act], b[act], lam, valid[act], w0=None)
     return w
 
@@ -457,28 +460,28 @@ def working_set_rounds(
         clear = 2.0 * cand_val[:, 0] > lam * (1 + _CLEAR)
         check = ~clear | last
         gap = torch.full((idx.shape[0],), _INF, dtype=torch.float64, device=device)
-        refined: dict[str, torch.Tensor] = {}
-        if bool(check.any()):
-            sel = check.nonzero().flatten()
+        # (Each nonzero() below is one host synchronisation; boolean-mask indexing
+        # would cost one per use.)
+        sel = check.nonzero().flatten()
+        if sel.numel():
             order = _support_order(w[sel])
             i_s, w_s = idx[sel].gather(1, order), w[sel].gather(1, order)
             r64, w_s = refine_support(D64, v64[sel], i_s, w_s, lam)
             gap[sel] = gap_from_candidates(D64, v64[sel], r64, w_s.sum(dim=1), lam, top_all[sel])
-            refined = {"sel": sel, "idx": i_s, "w": w_s}
         finished = (gap <= tol) | ~new_ok.any(dim=1)
         if last:
             finished = torch.ones_like(finished)
-        if bool(finished.any()):
-            # Finished rows were all refined (no clear violator, or last round).
-            f = finished[refined["sel"]]
-            sel = refined["sel"][f]
+        # Finished rows were all refined (no clear violator, or last round).
+        f = finished[sel].nonzero().flatten() if sel.numel() else sel
+        if f.numel():
+            fin = sel[f]
             done.append(
                 RowResult(
-                    rows=rows[sel],
-                    idx=refined["idx"][f],
-                    w=refined["w"][f],
-                    gap=gap[sel],
-                    n_iter=torch.full((sel.numel(),), n_round + iter_offset, device=device),
+                    rows=rows[fin],
+                    idx=i_s[f],
+                    w=w_s[f],
+                    gap=gap[fin],
+                    n_iter=torch.full((fin.numel(),), n_round + iter_offset, device=device),
                 )
             )
         keep = (~finished).nonzero().flatten()

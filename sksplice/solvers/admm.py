@@ -170,8 +170,8 @@ def admm_chunk(
             certified = res.gap <= tol
             if last:
                 certified = torch.ones_like(certified)
-            if bool(certified.any()):
-                sel = certified.nonzero().flatten()
+            sel = certified.nonzero().flatten()
+            if sel.numel():
                 finished[res.rows[sel]] = True
                 done.append(
                     RowResult(
