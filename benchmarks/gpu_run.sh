@@ -37,8 +37,11 @@ timeout "${GPU_CHECK_TIMEOUT:-240}" $python benchmarks/gpu_check.py --out "$resu
 echo "gpu_check exit code: $?" | tee -a "$results/gpu_check.log"
 
 echo "== tests with CUDA visible"
-# pytest-xdist workers share the cores: two threads each.
-OMP_NUM_THREADS=2 timeout "${GPU_TESTS_TIMEOUT:-180}" $python -m pytest -o addopts="" -p no:cacheprovider -q -rfEs -n "${GPU_TEST_WORKERS:-8}" \
+# With pytest-xdist the tests run in parallel workers that share the cores (two
+# threads each); without it, one after the other.
+workers=()
+if $python -c "import xdist" 2>/dev/null; then workers=(-n "${GPU_TEST_WORKERS:-8}"); fi
+OMP_NUM_THREADS=2 timeout "${GPU_TESTS_TIMEOUT:-180}" $python -m pytest -o addopts="" -p no:cacheprovider -q -rfEs "${workers[@]}" \
   --junitxml="$results/pytest.xml" \
   tests/test_solvers.py tests/test_transformer.py tests/test_properties.py tests/test_faults.py \
   tests/test_editing.py tests/test_zero_shot.py tests/test_embedders.py tests/test_dictionary.py \
