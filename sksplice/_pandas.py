@@ -4,7 +4,8 @@
 missing value (NaN) instead of zero in pandas 3.0.x (pandas-dev/pandas#59212,
 fixed in 3.1), so the same concept weights would read as NaN there. These helpers
 build frames whose sparse columns have fill value 0 everywhere and refuse to read
-frames whose unstored entries are anything but zero.
+frames whose unstored entries are anything but zero: a NaN fill value may stand
+for missing values, and reading those as zeros would silently change the data.
 """
 
 from __future__ import annotations
@@ -23,8 +24,42 @@ def _from_spmatrix_fills_zero() -> bool:
     import pandas as pd
 
     probe = pd.DataFrame.sparse.from_spmatrix(sp.csc_matrix((1, 1), dtype=np.float64))
-    fill = probe.dtypes.iloc[0].fill_value
-    return bool(fill == 0)
+    return _is_zero(probe.dtypes.iloc[0].fill_value)
+
+
+def _is_zero(value: Any) -> bool:
+    """Whether a fill value is zero (False for NaN, ``pd.NA`` and anything else)."""
+    try:
+        return bool(value == 0)
+    except TypeError:  # pd.NA == 0 is pd.NA, whose truth value is ambiguous
+        return False
+
+
+def _column_arrays(csc: sp.csc_matrix) -> list[Any]:
+    """One pandas SparseArray (fill value 0) per column of a CSC matrix (sorted indices)."""
+    import pandas as pd
+
+    n_rows, n_cols = csc.shape
+    zero = csc.dtype.type(0)
+    indptr, indices, data = csc.indptr, csc.indices.astype(np.int32), csc.data
+    spans = [(indptr[j], indptr[j + 1]) for j in range(n_cols)]
+    if hasattr(pd.arrays.SparseArray, "from_indices"):  # pandas >= 3.1
+        return [
+            pd.arrays.SparseArray.from_indices(
+                data[a:b], indices[a:b], n_rows, fill_value=zero, dtype=csc.dtype
+            )
+            for a, b in spans
+        ]
+    try:
+        from pandas._libs.sparse import IntIndex
+    except ImportError:  # pragma: no cover - a pandas that moved its private module
+        return [pd.arrays.SparseArray.from_spmatrix(csc[:, [j]]) for j in range(n_cols)]
+    # What from_spmatrix itself does; about 3x faster than slicing the columns.
+    dtype = pd.SparseDtype(csc.dtype, zero)
+    return [
+        pd.arrays.SparseArray(data[a:b], sparse_index=IntIndex(n_rows, indices[a:b]), dtype=dtype)
+        for a, b in spans
+    ]
 
 
 def sparse_frame(W: Any, columns: Sequence[Any], index: Any = None) -> Any:
@@ -35,7 +70,7 @@ def sparse_frame(W: Any, columns: Sequence[Any], index: Any = None) -> Any:
     W : scipy sparse matrix of shape (n_samples, n_columns)
         The values; unstored entries are zeros.
     columns : sequence of length n_columns
-        Column labels.
+        Column labels (the name of a pandas Index is kept).
     index : pandas Index or None, default=None
         Row labels (a RangeIndex when None).
 
@@ -51,10 +86,12 @@ def sparse_frame(W: Any, columns: Sequence[Any], index: Any = None) -> Any:
     if _from_spmatrix_fills_zero():
         frame = pd.DataFrame.sparse.from_spmatrix(W)
     else:
-        csc = sp.csc_matrix(W)
-        arrays = {j: pd.arrays.SparseArray.from_spmatrix(csc[:, [j]]) for j in range(csc.shape[1])}
-        frame = pd.DataFrame(arrays, index=pd.RangeIndex(csc.shape[0]))
-    frame.columns = pd.Index(list(columns), dtype=object)
+        csc = sp.csc_matrix(W, copy=True)
+        csc.sum_duplicates()  # sorted, unique row indices in every column
+        frame = pd.DataFrame(
+            dict(enumerate(_column_arrays(csc))), index=pd.RangeIndex(csc.shape[0])
+        )
+    frame.columns = pd.Index(list(columns), dtype=object, name=getattr(columns, "name", None))
     if index is not None:
         frame.index = index
     return frame
@@ -71,37 +108,27 @@ def is_sparse_frame(X: Any) -> bool:
 
 
 def sparse_frame_to_csr(frame: Any, name: str = "X") -> sp.csr_matrix:
-    """The CSR matrix of a DataFrame of pandas sparse columns.
-
-    Unstored entries are zeros when the column's fill value is 0, and also when
-    it is NaN: that is what ``DataFrame.sparse.from_spmatrix`` of pandas 3.0.x
-    makes of a scipy matrix's zeros, and concept weights have no missing values.
+    """The CSR matrix of a DataFrame of pandas sparse columns whose fill value is 0.
 
     Raises
     ------
     ValueError
-        When a column's fill value is anything else, naming the column: its
-        unstored entries are not zeros, so the frame is no sparse matrix.
+        When a column's fill value is not zero (NaN, ``pd.NA`` or any other value),
+        naming the column: its unstored entries are not zeros. Frames made by
+        ``DataFrame.sparse.from_spmatrix`` of pandas 3.0.x are such frames.
     """
-    n_rows = frame.shape[0]
-    rows, cols, vals = [], [], []
-    for j, (column, dtype) in enumerate(zip(frame.columns, frame.dtypes, strict=True)):
+    for column, dtype in zip(frame.columns, frame.dtypes, strict=True):
         fill = dtype.fill_value
-        if not (fill == 0 or (isinstance(fill, float) and np.isnan(fill))):
+        if not _is_zero(fill):
             raise ValueError(
                 f"{name} has sparse column {column!r} with fill value {fill!r}: its unstored "
-                "entries are not zeros. Pass the scipy sparse matrix instead, a DataFrame "
+                "entries are not zeros (pandas 3.0.x's DataFrame.sparse.from_spmatrix makes "
+                "such frames, with NaN). Pass the scipy sparse matrix instead, a DataFrame "
                 "whose sparse columns have fill value 0, or a dense DataFrame"
             )
-        array = frame.iloc[:, j].array
-        rows.append(np.asarray(array.sp_index.to_int_index().indices, dtype=np.int64))
-        cols.append(np.full(rows[-1].shape, j, dtype=np.int64))
-        vals.append(np.asarray(array.sp_values))
-    if not vals:
-        return sp.csr_matrix((n_rows, 0), dtype=np.float64)
-    data = np.concatenate(vals)
-    if not (np.issubdtype(data.dtype, np.number) or data.dtype == bool):
-        raise TypeError(f"{name} must hold numbers; its sparse columns hold {data.dtype}")
-    return sp.csr_matrix(
-        (data, (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, frame.shape[1])
-    )
+    if frame.shape[1] == 0:
+        return sp.csr_matrix((frame.shape[0], 0), dtype=np.float64)
+    W = sp.csr_matrix(frame.sparse.to_coo())
+    if not (np.issubdtype(W.dtype, np.number) or W.dtype == bool):
+        raise TypeError(f"{name} must hold numbers; its sparse columns hold {W.dtype}")
+    return W

@@ -184,7 +184,11 @@ def test_rank_without_names_is_an_error():
 def test_sparse_dataframe_input_matches_dense(rng):
     W, y = _random_weights(rng)
     names = [f"c{i}" for i in range(W.shape[1])]
-    frame = pd.DataFrame.sparse.from_spmatrix(sp.csr_matrix(W), columns=names)
+    # Sparse columns with fill value 0 (pandas 3.0.x's from_spmatrix would fill with NaN).
+    frame = pd.DataFrame(
+        {name: pd.arrays.SparseArray(W[:, j], fill_value=0.0) for j, name in enumerate(names)}
+    )
+    assert sp.csr_matrix(W).nnz < W.size  # there are zeros left unstored
     pd.testing.assert_frame_equal(concept_profiles(frame, y), concept_profiles(W, y, names))
     pd.testing.assert_frame_equal(
         rank_concepts(frame, y, "a"), rank_concepts(W, y, "a", concepts=names)

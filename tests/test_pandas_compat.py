@@ -61,19 +61,52 @@ def test_sparse_frame_keeps_duplicate_and_non_string_labels(W, frame_path):
     np.testing.assert_array_equal(_pandas.sparse_frame_to_csr(frame).toarray(), W.toarray())
 
 
-def test_nan_filled_frame_reads_as_zeros(W):
-    """What pandas 3.0.x's from_spmatrix makes: NaN fill, the stored values as given."""
-    csc = W.tocsc()
-    columns = {}
-    for j in range(csc.shape[1]):
-        dense = np.full(csc.shape[0], np.nan)
-        col = csc[:, [j]]
-        dense[col.indices] = col.data
-        columns[f"c{j}"] = pd.arrays.SparseArray(dense, fill_value=np.nan)
-    frame = pd.DataFrame(columns)
-    assert np.isnan(frame.dtypes.iloc[0].fill_value)
+@pytest.mark.parametrize(
+    "fill", [np.nan, np.float32(np.nan), pd.NA, 1.0], ids=["nan", "float32-nan", "NA", "one"]
+)
+def test_non_zero_fill_is_refused_by_name(fill):
+    """Unstored entries that are not zeros (a NaN fill may mean missing values)."""
+    dtype = "Float64" if fill is pd.NA else ("float32" if isinstance(fill, np.float32) else float)
+    values = pd.array([0.5, fill, fill], dtype=dtype)
+    frame = pd.DataFrame(
+        {
+            "fine": pd.arrays.SparseArray([0.0, 1.0, 0.0], fill_value=0.0),
+            "gappy": pd.arrays.SparseArray(values, fill_value=fill),
+        }
+    )
+    assert _pandas.is_sparse_frame(frame)
+    with pytest.raises(ValueError, match=r"W has sparse column 'gappy' with fill value"):
+        _pandas.sparse_frame_to_csr(frame, "W")
+
+
+def test_from_spmatrix_frames_are_read_or_refused_clearly(W):
+    """A user's own from_spmatrix frame: read where pandas fills with 0, refused where NaN."""
+    frame = pd.DataFrame.sparse.from_spmatrix(W)
+    if _pandas._from_spmatrix_fills_zero():
+        assert (_pandas.sparse_frame_to_csr(frame) != W).nnz == 0
+    else:
+        with pytest.raises(ValueError, match=r"from_spmatrix makes such frames"):
+            _pandas.sparse_frame_to_csr(frame)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, bool])
+def test_sparse_frame_keeps_the_subtype(dtype, frame_path):
+    M = sp.csr_matrix(np.array([[0, 2, 0], [3, 0, 0], [0, 0, 0], [1, 0, 4]], dtype=dtype))
+    frame = _pandas.sparse_frame(M, pd.Index(["a", "b", "c"], name="concept"))
+    assert frame.columns.name == "concept"
+    for t in frame.dtypes:
+        assert t.subtype == np.dtype(dtype)
+        assert _pandas._is_zero(t.fill_value)
     back = _pandas.sparse_frame_to_csr(frame)
-    np.testing.assert_array_equal(back.toarray(), W.toarray())
+    assert back.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(back.toarray(), M.toarray())
+
+
+def test_sparse_frame_of_unsorted_duplicate_entries(frame_path):
+    """A COO-built matrix with unsorted and repeated entries: values add up, as in scipy."""
+    M = sp.coo_matrix(([1.0, 2.0, 3.0], ([2, 0, 2], [1, 1, 1])), shape=(3, 2))
+    frame = _pandas.sparse_frame(M, ["x", "y"])
+    np.testing.assert_array_equal(_pandas.sparse_frame_to_csr(frame).toarray(), M.toarray())
 
 
 def test_block_index_columns_read_correctly():
@@ -87,17 +120,6 @@ def test_block_index_columns_read_correctly():
     np.testing.assert_array_equal(_pandas.sparse_frame_to_csr(frame).toarray(), dense)
 
 
-def test_non_zero_fill_value_is_refused_by_name():
-    frame = pd.DataFrame(
-        {
-            "fine": pd.arrays.SparseArray([0.0, 1.0], fill_value=0.0),
-            "ones": pd.arrays.SparseArray([1.0, 2.0], fill_value=1.0),
-        }
-    )
-    with pytest.raises(ValueError, match=r"W has sparse column 'ones' with fill value 1\.0"):
-        _pandas.sparse_frame_to_csr(frame, "W")
-
-
 def test_is_sparse_frame():
     sparse = pd.DataFrame({"a": pd.arrays.SparseArray([0.0, 1.0], fill_value=0.0)})
     assert _pandas.is_sparse_frame(sparse)
@@ -108,29 +130,24 @@ def test_is_sparse_frame():
     assert not _pandas.is_sparse_frame(np.zeros((2, 2)))
 
 
-def test_transformer_and_editor_pandas_output_hold_zeros(monkeypatch, W):
-    """The estimators' pandas output, on the column-by-column path too."""
+def test_transformer_and_editor_pandas_output_hold_zeros(frame_path):
+    """The estimators' pandas output, on both construction paths."""
     from sksplice import ConceptEditor, SpliceTransformer
 
     rng = np.random.default_rng(1)
     concepts = [f"concept{i}" for i in range(12)]
     emb = rng.standard_normal((12, 6))
     X = np.abs(rng.standard_normal((9, 12))) @ emb
-    probe = _pandas._from_spmatrix_fills_zero
-    for fills_zero in (True, False):
-        probe.cache_clear()
-        if not fills_zero:
-            monkeypatch.setattr(_pandas, "_from_spmatrix_fills_zero", lambda: False)
-        splice = SpliceTransformer(
-            vocabulary=concepts, concept_embeddings=emb, l1_penalty=0.05, device="cpu"
-        ).fit(X)
-        W_csr = splice.transform(X)
-        out = splice.set_output(transform="pandas").transform(X)
-        assert all(t.fill_value == 0 for t in out.dtypes)
-        np.testing.assert_array_equal(out.sparse.to_dense().to_numpy(), W_csr.toarray())
-        editor = ConceptEditor(remove=["concept0"], splice=splice).fit(out)
-        edited = editor.set_output(transform="pandas").transform(out)
-        assert all(t.fill_value == 0 for t in edited.dtypes)
-        assert (edited["concept0"] == 0).all()
-        np.testing.assert_allclose(splice.inverse_transform(out), splice.inverse_transform(W_csr))
-    probe.cache_clear()
+    splice = SpliceTransformer(
+        vocabulary=concepts, concept_embeddings=emb, l1_penalty=0.05, device="cpu"
+    ).fit(X)
+    W_csr = splice.transform(X)
+    assert 0 < W_csr.nnz < np.prod(W_csr.shape)  # zeros to fill, values to keep
+    out = splice.set_output(transform="pandas").transform(X)
+    assert all(t.fill_value == 0 for t in out.dtypes)
+    np.testing.assert_array_equal(out.sparse.to_dense().to_numpy(), W_csr.toarray())
+    editor = ConceptEditor(remove=["concept0"], splice=splice).fit(out)
+    edited = editor.set_output(transform="pandas").transform(out)
+    assert all(t.fill_value == 0 for t in edited.dtypes)
+    assert (edited["concept0"] == 0).all()
+    np.testing.assert_allclose(splice.inverse_transform(out), splice.inverse_transform(W_csr))

@@ -441,3 +441,70 @@ def test_float32_ill_conditioned_rows_are_certified(d):
     codes64 = NonNegLasso(D, device="cpu").solve(V, 0.1)
     assert codes32.converged and codes32.gap <= 1e-6
     np.testing.assert_allclose(codes32.to_dense(), codes64.to_dense(), atol=1e-5)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 1.6])
+def test_admm_step_is_the_textbook_iteration(alpha):
+    """One iteration through the d x d factor equals the c x c formula in float64."""
+    from sksplice.solvers.admm import admm_step
+
+    rng = np.random.default_rng(3)
+    c, d, m, rho, lam = 40, 7, 6, 2.5, 0.3
+    D = torch.from_numpy(rng.standard_normal((c, d)))
+    V = torch.from_numpy(rng.standard_normal((m, d)))
+    Z = torch.from_numpy(np.abs(rng.standard_normal((m, c))))
+    U = torch.from_numpy(rng.standard_normal((m, c)))
+    Z_in, U_in = Z.clone(), U.clone()
+    L = torch.linalg.cholesky(rho * torch.eye(d, dtype=D.dtype) + 2.0 * D.T @ D)
+    X, Z_new, U_new = admm_step(
+        Z, U, 2.0 * (V @ D.T) / rho, 2.0 * (V @ D.T @ D), D, L, rho, alpha, lam
+    )
+    # Reference: x = (rho I_c + 2 D D^T)^{-1} (2 D v + rho (z - u)), row by row.
+    M = rho * torch.eye(c, dtype=D.dtype) + 2.0 * D @ D.T
+    X_ref = torch.linalg.solve(M, (2.0 * V @ D.T + rho * (Z - U)).T).T
+    Xh = alpha * X_ref + (1.0 - alpha) * Z
+    Z_ref = torch.clamp(Xh + U - lam / rho, min=0.0)
+    U_ref = U + Xh - Z_ref
+    torch.testing.assert_close(X, X_ref, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(Z_new, Z_ref, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(U_new, U_ref, rtol=1e-10, atol=1e-10)
+    assert bool((Z_new > 0).any()) and bool((Z_new == 0).any())  # both branches of max
+    # The inputs are left as they were.
+    assert torch.equal(Z, Z_in) and torch.equal(U, U_in)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_admm_converges_within_a_short_iteration_budget(dtype):
+    """A broken ADMM step (or a rho change that forgets to rescale) cannot pass this.
+
+    With 60 iterations and a small penalty (many active concepts, slow for ADMM),
+    the iterates must be good enough for the polishing step to certify every row.
+    """
+    rng = np.random.default_rng(0)
+    c, d, m = 600, 32, 200
+    D = rng.standard_normal((c, d))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    V = rng.standard_normal((m, d))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    solver = NonNegLasso(D, device="cpu", dtype=dtype)
+    rhos = []
+    factor = solver._factor
+    solver._factor = lambda rho: (rhos.append(rho), factor(rho))[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        codes = solver.solve(V, 0.05, solver="admm", max_iter=60)
+    assert len(set(rhos)) > 1  # rho was adapted at least once
+    assert codes.converged
+    assert codes.gap <= 1e-6
+
+
+def test_rho_change_keeps_the_dual_and_the_data_term():
+    from sksplice.solvers.admm import rescale_for_rho
+
+    rng = np.random.default_rng(5)
+    U = torch.from_numpy(rng.standard_normal((3, 9)))
+    C2 = torch.from_numpy(rng.standard_normal((3, 9)))  # 2 V D^T
+    for rho, new_rho in [(4.0, 8.0), (4.0, 2.0), (0.3, 0.3)]:
+        U_new, C2r_new = rescale_for_rho(rho, new_rho, U, C2 / rho)
+        torch.testing.assert_close(new_rho * U_new, rho * U)  # y = rho u is kept
+        torch.testing.assert_close(new_rho * C2r_new, C2)  # C2r is 2 V D^T / rho

@@ -46,6 +46,73 @@ def _tf32(enabled: bool) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32 = previous
 
 
+def admm_step(
+    Z: torch.Tensor,
+    U: torch.Tensor,
+    C2r: torch.Tensor,
+    VG2: torch.Tensor,
+    D: torch.Tensor,
+    L: torch.Tensor,
+    rho: float,
+    alpha: float,
+    lam: float,
+    *,
+    use_tf32: bool = False,
+    threads: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One over-relaxed, scaled ADMM iteration for a batch of rows.
+
+    Parameters
+    ----------
+    Z, U : Tensor of shape (m, c)
+        Current ``z`` and scaled dual ``u`` (not modified).
+    C2r : Tensor of shape (m, c)
+        ``2 V D^T / rho``.
+    VG2 : Tensor of shape (m, d)
+        ``2 V D^T D``.
+    D : Tensor of shape (c, d)
+        The dictionary.
+    L : Tensor of shape (d, d)
+        Lower Cholesky factor of ``rho I_d + 2 D^T D``.
+    rho, alpha, lam : float
+        Penalty parameter, over-relaxation factor and l1 penalty.
+    use_tf32 : bool, default=False
+        Allow TF32 in the two products (CUDA).
+    threads : int, default=0
+        Intra-op threads for the products (0: unchanged).
+
+    Returns
+    -------
+    X, Z_new, U_new : Tensor of shape (m, c)
+        ``x = (rho I_c + 2 D D^T)^{-1} (2 D v + rho (z - u))`` per row, then
+        ``z = max(0, xh + u - lam / rho)`` and ``u = u + xh - z`` with
+        ``xh = alpha x + (1 - alpha) z``.
+    """
+    with _tf32(use_tf32), intra_op_threads(threads):
+        ZU = Z - U
+        QD = torch.addmm(VG2, ZU, D, alpha=rho)
+        Y = torch.cholesky_solve(QD.T, L).T
+        # x = (2 D v + rho (z - u) - 2 D Y) / rho; ZU is not needed any more.
+        X = torch.addmm(ZU.add_(C2r), Y, D.T, alpha=-2.0 / rho)
+    # Few passes over the (m, c) iterates (on GPUs the iterations are bound by
+    # memory traffic): T = xh + u, z = max(0, T - lam / rho), u = T - z.
+    T = torch.lerp(Z, X, alpha).add_(U) if alpha != 1.0 else X + U
+    Z_new = T.sub(lam / rho).clamp_min_(0.0)
+    return X, Z_new, T.sub_(Z_new)
+
+
+def rescale_for_rho(
+    rho: float, new_rho: float, U: torch.Tensor, C2r: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The iterates that depend on rho, for a change of rho to ``new_rho``.
+
+    The scaled dual ``u = y / rho`` keeps the dual ``y``, and ``C2r = 2 V D^T / rho``
+    keeps ``2 V D^T``: both are multiplied by ``rho / new_rho``.
+    """
+    ratio = rho / new_rho
+    return U * ratio, C2r * ratio
+
+
 def admm_chunk(
     prob: Problem,
     factor: Callable[[float], torch.Tensor],
@@ -127,17 +194,9 @@ def admm_chunk(
     it = 0
     while True:
         it += 1
-        with _tf32(use_tf32), intra_op_threads(prob.threads):
-            ZU = Z - U
-            QD = torch.addmm(VG2, ZU, D, alpha=rho)
-            Y = torch.cholesky_solve(QD.T, L).T
-            # x = (2 D v + rho (z - u) - 2 D Y) / rho; ZU is not needed any more.
-            X = torch.addmm(ZU.add_(C2r), Y, D.T, alpha=-2.0 / rho)
-        # Few passes over the (m, c) iterates (on GPUs the iterations are bound by
-        # memory traffic): T = xh + u, z = max(0, T - lam / rho), u = T - z.
-        T = torch.lerp(Z, X, alpha).add_(U) if alpha != 1.0 else X + U
-        Z_new = T.sub(lam / rho).clamp_min_(0.0)
-        U = T.sub_(Z_new)
+        X, Z_new, U = admm_step(
+            Z, U, C2r, VG2, D, L, rho, alpha, lam, use_tf32=use_tf32, threads=prob.threads
+        )
         check = it % check_every == 0 or it == first_check or it >= max_iter
         if check and adaptive_rho:
             r_norm = float(torch.linalg.vector_norm(X - Z_new))
@@ -199,14 +258,7 @@ def admm_chunk(
         if keep.numel() < V.shape[0]:
             rows, V, v64 = rows[keep], V[keep], v64[keep]
             C2r, VG2, Z, U = C2r[keep], VG2[keep], Z[keep], U[keep]
-        if adaptive_rho:
-            if r_norm > 10.0 * s_norm:
-                rho *= 2.0
-                U = U * 0.5
-                C2r = C2r * 0.5
-                L = factor(rho)
-            elif s_norm > 10.0 * r_norm:
-                rho *= 0.5
-                U = U * 2.0
-                C2r = C2r * 2.0
-                L = factor(rho)
+        if adaptive_rho and (r_norm > 10.0 * s_norm or s_norm > 10.0 * r_norm):
+            new_rho = rho * 2.0 if r_norm > s_norm else rho * 0.5
+            U, C2r = rescale_for_rho(rho, new_rho, U, C2r)
+            rho, L = new_rho, factor(new_rho)
