@@ -13,6 +13,8 @@ On one CUDA device, with the CLIP-sized synthetic problem of
    iterations it needs are measured on a subset of targets, the time of one
    iteration on the whole 10,000-target batch is measured, and its time is
    factorisation + iterations x that time.
+4. ``solver="auto"`` on 50,000 targets handed over as a NumPy array
+   (host-to-device copy and chunking included).
 
 Prints one JSON summary (and writes it to ``--out`` when given, after every
 part, so that a run cut short still leaves what it measured)::
@@ -23,7 +25,8 @@ part, so that a run cut short still leaves what it measured)::
 suite does this so that the script cannot rot between GPU runs)::
 
     python benchmarks/gpu_check.py --device cpu --n-targets 200 --n-concepts 800 \
-        --n-features 64 --agreement-subset 50 --authors-subset 16 --authors-max-iter 50
+        --n-features 64 --agreement-subset 50 --authors-subset 16 --authors-max-iter 50 \
+        --scaling-targets 300
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ operators that take the most GPU and host time::
 
     python benchmarks/gpu_profile.py --out benchmarks/results/gpu_profile.txt
 
-``--device cpu`` with small sizes runs the same code without a GPU.
+``--device cpu`` with small sizes runs the same code without a GPU::
+
+    python benchmarks/gpu_profile.py --device cpu --n-targets 200 --n-concepts 800 \
+        --n-features 64 --rows 8
 """
 
 from __future__ import annotations
