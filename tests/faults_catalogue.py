@@ -128,4 +128,16 @@ FAULTS: list[Fault] = [
         "the same transform in two separate Python processes on CPU",
         "bit-identical CSR arrays (on CUDA: equal to the solver tolerance, not bit for bit)",
     ),
+    Fault(
+        "pandas-from-spmatrix-fills-nan",
+        "test_pandas_compat.py::test_transformer_and_editor_pandas_output_hold_zeros",
+        "pandas 3.0.x, whose DataFrame.sparse.from_spmatrix fills unstored entries with NaN",
+        "pandas output of SpliceTransformer and ConceptEditor still holds zeros (fill value 0)",
+    ),
+    Fault(
+        "sparse-frame-nan-fill",
+        "test_pandas_compat.py::test_non_zero_fill_is_refused_by_name",
+        "a sparse DataFrame whose fill value is NaN, pd.NA or another non-zero value",
+        "ValueError naming the column and its fill value; never read as zeros",
+    ),
 ]
