@@ -52,6 +52,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sksplice._data import atomic_write  # noqa: E402
 from sksplice.solvers import SOLVERS, NonNegLasso  # noqa: E402
 from sksplice.vocabulary import load_vocabulary  # noqa: E402
 
@@ -87,11 +88,8 @@ def captions(n: int, seed: int = 0) -> list[str]:
 
 
 def _atomic_save(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npy")
-    os.close(fd)
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    with atomic_write(path) as fh:
+        np.save(fh, array)
 
 
 def _embed(texts: list[str], cache: Path) -> np.ndarray:
@@ -440,11 +438,9 @@ def main(argv: list[str] | None = None) -> int:
         result["command"] = "python benchmarks/bench_solvers.py " + " ".join(
             sys.argv[1:] if argv is None else argv
         )
-        fd, tmp = tempfile.mkstemp(dir=args.out, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(result, fh, indent=2)
         target = args.out / f"{name}{args.tag}.json"
-        os.replace(tmp, target)
+        with atomic_write(target) as fh:
+            fh.write(json.dumps(result, indent=2).encode())
         print(f"  wrote {target}", flush=True)
     return 0
 

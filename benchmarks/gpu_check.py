@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -48,14 +47,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_solvers import authors_admm, certificate, synthetic_problem  # noqa: E402
+from bench_solvers import _sync, authors_admm, certificate, synthetic_problem  # noqa: E402
 
+from sksplice._data import atomic_write  # noqa: E402
 from sksplice.solvers import SOLVERS, NonNegLasso  # noqa: E402
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _timed(fn, device: torch.device, repeats: int = 3):
@@ -94,13 +89,9 @@ def _environment(device: torch.device) -> dict:
 
 def _write(summary: dict, out: Path | None) -> None:
     """Write the summary atomically (temporary file, then rename)."""
-    if out is None:
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(summary, indent=2))
-    os.replace(tmp, out)
+    if out is not None:
+        with atomic_write(out) as fh:
+            fh.write(json.dumps(summary, indent=2).encode())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,11 +50,9 @@ def _column_arrays(csc: sp.csc_matrix) -> list[Any]:
             )
             for a, b in spans
         ]
-    try:
-        from pandas._libs.sparse import IntIndex
-    except ImportError:  # pragma: no cover - a pandas that moved its private module
-        return [pd.arrays.SparseArray.from_spmatrix(csc[:, [j]]) for j in range(n_cols)]
-    # What from_spmatrix itself does; about 3x faster than slicing the columns.
+    # pandas 3.0.x: what from_spmatrix itself does; about 3x faster than slicing columns.
+    from pandas._libs.sparse import IntIndex
+
     dtype = pd.SparseDtype(csc.dtype, zero)
     return [
         pd.arrays.SparseArray(data[a:b], sparse_index=IntIndex(n_rows, indices[a:b]), dtype=dtype)
