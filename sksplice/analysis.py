@@ -27,7 +27,12 @@ __all__ = ["concept_profiles", "rank_concepts"]
 #: Name of the column group holding statistics over the whole dataset.
 ALL_GROUP = "all"
 
-_CORRECTIONS = ("fdr_bh", "holm", "bonferroni", None)
+_CORRECTIONS = ("fdr_bh", "fdr_by", "holm", "bonferroni", None)
+_ALTERNATIVES = ("greater", "two-sided", "less")
+
+#: Fisher's exact test replaces the z-test when any expected cell count of the 2x2
+#: table is below this (the usual rule of thumb for the normal approximation).
+MIN_EXPECTED_COUNT = 5.0
 
 
 def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
@@ -216,24 +221,56 @@ def concept_profiles(
 
 
 def _adjust_pvalues(p: np.ndarray, method: str | None) -> np.ndarray:
-    """Multiple-testing adjusted p-values (Benjamini–Hochberg, Holm or Bonferroni)."""
+    """Multiple-testing adjusted p-values.
+
+    Benjamini–Hochberg (``"fdr_bh"``) and Benjamini–Yekutieli (``"fdr_by"``) come from
+    :func:`scipy.stats.false_discovery_control`. scipy has no family-wise error rate
+    correction, so Holm's step-down and Bonferroni's are computed here (a few lines each).
+    """
     m = p.shape[0]
     if method is None or m == 0:
         return p.copy()
+    if method in ("fdr_bh", "fdr_by"):
+        return stats.false_discovery_control(p, method=method[-2:])
     if method == "bonferroni":
         return np.minimum(p * m, 1.0)
+    # holm: step-down, running maximum of the scaled sorted p-values
     order = np.argsort(p, kind="mergesort")
-    ranked = p[order]
     adjusted = np.empty(m)
-    if method == "fdr_bh":
-        scaled = ranked * m / np.arange(1, m + 1)
-        # step-up: running minimum from the largest p-value down
-        adjusted[order] = np.minimum.accumulate(scaled[::-1])[::-1]
-    else:  # holm
-        scaled = ranked * (m - np.arange(m))
-        # step-down: running maximum from the smallest p-value up
-        adjusted[order] = np.maximum.accumulate(scaled)
+    adjusted[order] = np.maximum.accumulate(p[order] * (m - np.arange(m)))
     return np.minimum(adjusted, 1.0)
+
+
+def _two_by_two_tests(
+    x1: np.ndarray, n1: float, x2: np.ndarray, n2: float, alternative: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compare the proportions ``x1/n1`` and ``x2/n2`` of every concept.
+
+    Returns the z statistic of the two-proportion z-test, the p-value and which test
+    gave it: Fisher's exact test (:func:`scipy.stats.fisher_exact`) where any expected
+    cell count of the table ``[[x1, n1 - x1], [x2, n2 - x2]]`` is below
+    :data:`MIN_EXPECTED_COUNT`, the z-test elsewhere.
+    """
+    p1, p2 = x1 / n1, x2 / n2
+    total = n1 + n2
+    pooled = (x1 + x2) / total
+    se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(se > 0, (p1 - p2) / np.where(se > 0, se, 1.0), 0.0)
+    if alternative == "greater":
+        p_value = stats.norm.sf(z)
+    elif alternative == "less":
+        p_value = stats.norm.cdf(z)
+    else:
+        p_value = 2.0 * stats.norm.sf(np.abs(z))
+    present = x1 + x2
+    min_expected = min(n1, n2) * np.minimum(present, total - present) / total
+    exact = min_expected < MIN_EXPECTED_COUNT
+    for j in np.flatnonzero(exact):
+        table = [[x1[j], n1 - x1[j]], [x2[j], n2 - x2[j]]]
+        p_value[j] = stats.fisher_exact(np.asarray(table, dtype=np.int64), alternative).pvalue
+    test = np.where(exact, "fisher", "z").astype(object)
+    return z, np.minimum(p_value, 1.0), test
 
 
 def rank_concepts(
@@ -246,13 +283,17 @@ def rank_concepts(
     correction: str | None = "fdr_bh",
     alpha: float = 0.05,
     min_count: int = 1,
+    alternative: str = "greater",
 ) -> pd.DataFrame:
     """Rank concepts by how much more often they occur in one class than in another.
 
     For every concept, its prevalence among ``positive`` samples is compared
     with its prevalence among ``negative`` samples (another class, or all other
-    samples) with a two-sided two-proportion z-test; p-values are corrected for
-    the number of concepts tested.
+    samples). The test is one-sided by default (the claim is "more frequent in
+    ``positive``"): Fisher's exact test when any expected count of the 2x2 table
+    is below 5, the two-proportion z-test otherwise. p-values are corrected for
+    the number of concepts tested and ``significant`` marks the rows whose
+    corrected p-value is below ``alpha``.
 
     Parameters
     ----------
@@ -267,14 +308,19 @@ def rank_concepts(
         not in ``positive`` (one-vs-rest).
     concepts : sequence of str or fitted transformer, default=None
         Concept names (see :func:`concept_profiles`).
-    correction : {"fdr_bh", "holm", "bonferroni"} or None, default="fdr_bh"
-        Multiple-testing correction: Benjamini–Hochberg false discovery rate,
+    correction : {"fdr_bh", "fdr_by", "holm", "bonferroni"} or None, default="fdr_bh"
+        Multiple-testing correction: Benjamini–Hochberg or Benjamini–Yekutieli
+        false discovery rate (:func:`scipy.stats.false_discovery_control`),
         Holm's or Bonferroni's family-wise error rate, or none.
     alpha : float, default=0.05
         Level for the ``significant`` column (adjusted p-value below ``alpha``).
     min_count : int, default=1
         Only concepts present in at least this many samples of the two groups
         together are tested and returned.
+    alternative : {"greater", "two-sided", "less"}, default="greater"
+        The alternative hypothesis: the concept is more frequent in ``positive``
+        than in ``negative`` (``"greater"``), differs in either direction, or is
+        less frequent.
 
     Returns
     -------
@@ -285,9 +331,10 @@ def rank_concepts(
         ``prevalence_negative``, ``prevalence_diff``, ``mean_weight_positive``,
         ``mean_weight_negative``, ``cohens_h`` (effect size
         ``2 asin sqrt(p1) - 2 asin sqrt(p2)``), ``log_odds_ratio`` (with 0.5
-        added to every cell), ``z``, ``p_value``, ``p_adjusted``,
-        ``significant``. ``ranking.attrs`` records the group sizes and the
-        settings.
+        added to every cell), ``z`` (the two-proportion z statistic, given for
+        every row), ``test`` (``"fisher"`` or ``"z"``: which test gave the
+        p-value), ``p_value``, ``p_adjusted``, ``significant``.
+        ``ranking.attrs`` records the group sizes and the settings.
 
     Raises
     ------
@@ -298,9 +345,11 @@ def rank_concepts(
 
     Notes
     -----
-    The z-test is a large-sample approximation; with a handful of samples per
-    class treat the p-values as indicative only. A concept present in all or
-    none of both groups has no variance and gets ``z = 0`` and ``p = 1``.
+    The z-test is a large-sample approximation, valid when every expected cell
+    count of the table ``[[x1, n1 - x1], [x2, n2 - x2]]`` is at least 5; below
+    that Fisher's exact test is used (:func:`scipy.stats.fisher_exact` with the
+    same ``alternative``). One sample of a class against five of another can
+    thus never be significant at 0.05: its exact p-value is 1/6.
 
     Examples
     --------
@@ -313,6 +362,8 @@ def rank_concepts(
     """
     if correction not in _CORRECTIONS:
         raise ValueError(f"`correction` must be one of {_CORRECTIONS}, got {correction!r}")
+    if alternative not in _ALTERNATIVES:
+        raise ValueError(f"`alternative` must be one of {_ALTERNATIVES}, got {alternative!r}")
     if not 0 < alpha < 1:
         raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}")
     if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)):
@@ -353,11 +404,7 @@ def rank_concepts(
     keep = (x1 + x2) >= min_count
     x1, x2 = x1[keep], x2[keep]
     p1, p2 = x1 / n1, x2 / n2
-    pooled = (x1 + x2) / (n1 + n2)
-    se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, (p1 - p2) / np.where(se > 0, se, 1.0), 0.0)
-    p_value = 2.0 * stats.norm.sf(np.abs(z))
+    z, p_value, test = _two_by_two_tests(x1, n1, x2, n2, alternative)
     p_adjusted = _adjust_pvalues(p_value, correction)
     log_or = np.log((x1 + 0.5) * (n2 - x2 + 0.5)) - np.log((n1 - x1 + 0.5) * (x2 + 0.5))
     ranking = pd.DataFrame(
@@ -372,6 +419,7 @@ def rank_concepts(
             "cohens_h": 2.0 * np.arcsin(np.sqrt(p1)) - 2.0 * np.arcsin(np.sqrt(p2)),
             "log_odds_ratio": log_or,
             "z": z,
+            "test": test,
             "p_value": p_value,
             "p_adjusted": p_adjusted,
             "significant": p_adjusted < alpha,
@@ -388,5 +436,6 @@ def rank_concepts(
         n_negative=int(n2),
         correction=correction,
         alpha=alpha,
+        alternative=alternative,
     )
     return ranking

@@ -366,7 +366,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         "prevalence_positive",
         "prevalence_negative",
         "prevalence_diff",
+        "test",
         "p_adjusted",
+        "significant",
     ]
     table = ranking[cols]
     with _open_output(args.output) as fh:
@@ -375,20 +377,37 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         elif args.format in ("json", "jsonl"):
             records = table.to_dict(orient="records")
             if args.format == "json":
-                json.dump(records, fh, indent=1, default=float)
+                json.dump(records, fh, indent=1, default=_json_scalar)
                 fh.write("\n")
             else:
                 for rec in records:
-                    fh.write(json.dumps(rec, default=float) + "\n")
+                    fh.write(json.dumps(rec, default=_json_scalar) + "\n")
         else:
+            # only what the statistics support is listed; the rest is counted
+            alpha = ranking.attrs.get("alpha", 0.05)
             for cls, frame in table.groupby("class", sort=True):
-                fh.write(f"class {cls}: concepts more frequent than in the other classes\n")
-                for _, row in frame.iterrows():
+                sig = frame[frame["significant"]]
+                fh.write(
+                    f"class {cls}: concepts significantly more frequent than in the other "
+                    f"classes (adjusted p < {alpha:g})\n"
+                )
+                for _, row in sig.iterrows():
                     fh.write(
                         f"  {row['prevalence_positive']:6.1%} vs {row['prevalence_negative']:6.1%}"
-                        f"  p_adj={row['p_adjusted']:.2g}  {row['concept']}\n"
+                        f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
+                    )
+                n_not = len(frame) - len(sig)
+                if n_not:
+                    fh.write(
+                        f"  ({'none; ' if sig.empty else ''}{n_not} of the top {len(frame)} "
+                        "not significant: -f csv lists them)\n"
                     )
     return 0
+
+
+def _json_scalar(value: Any) -> Any:
+    """numpy scalars (float64, bool_) as JSON values."""
+    return value.item() if hasattr(value, "item") else float(value)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,7 @@ def test_profiles_reject_non_finite_and_wrong_ndim():
         concept_profiles(np.ones(3), concepts=["a", "b", "c"])
 
 
-def test_rank_statistics_against_chi_square_test():
+def test_rank_statistics_against_chi_square_and_fisher():
     # 3 concepts, 40 "woman" rows vs 60 "man" rows with known presence counts.
     n1, n2 = 40, 60
     counts = [(30, 5), (10, 15), (0, 6)]
@@ -108,13 +109,19 @@ def test_rank_statistics_against_chi_square_test():
         W[:x1, j] = 0.5
         W[n1 : n1 + x2, j] = 0.25
     y = np.array(["woman"] * n1 + ["man"] * n2)
-    ranking = rank_concepts(W, y, "woman", "man", concepts=["bikini", "hat", "tie"])
-    assert list(ranking.index) == ["bikini", "hat", "tie"]
-    for name, (x1, x2) in zip(["bikini", "hat", "tie"], counts):
+    names = ["bikini", "hat", "tie"]
+    ranking = rank_concepts(W, y, "woman", "man", concepts=names, alternative="two-sided")
+    assert list(ranking.index) == names
+    # "tie" has 6 occurrences: expected count 40 * 6 / 100 = 2.4 < 5, hence Fisher
+    assert list(ranking["test"]) == ["z", "z", "fisher"]
+    for name, (x1, x2) in zip(names, counts):
         row = ranking.loc[name]
         table = np.array([[x1, n1 - x1], [x2, n2 - x2]])
         chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
-        assert row["p_value"] == pytest.approx(p, rel=1e-9)
+        if row["test"] == "z":
+            assert row["p_value"] == pytest.approx(p, rel=1e-9)
+        else:
+            assert row["p_value"] == pytest.approx(stats.fisher_exact(table).pvalue, rel=1e-12)
         assert row["z"] ** 2 == pytest.approx(chi2, rel=1e-9)
         assert np.sign(row["z"]) == np.sign(x1 / n1 - x2 / n2)
         assert row["prevalence_diff"] == pytest.approx(x1 / n1 - x2 / n2)
@@ -127,6 +134,85 @@ def test_rank_statistics_against_chi_square_test():
     assert bool(ranking.loc["bikini", "significant"])
     assert not bool(ranking.loc["hat", "significant"])
     assert ranking.attrs["n_positive"] == n1 and ranking.attrs["negative"] == "man"
+    assert ranking.attrs["alternative"] == "two-sided"
+
+
+def test_one_image_against_five_is_not_significant():
+    """One image of class A (with the concept) against five of B (without): Fisher, 1/6."""
+    W = np.array([[1.0, 0.3]] + [[0.0, 0.2]] * 5)
+    y = ["A"] + ["B"] * 5
+    ranking = rank_concepts(W, y, "A", concepts=["sky", "tree"])
+    row = ranking.loc["sky"]
+    assert row["test"] == "fisher"
+    # one-sided hypergeometric tail by hand: P(the single "sky" image is the A image) = 1/6
+    assert row["p_value"] == pytest.approx(1 / 6, rel=1e-12)
+    table = [[1, 0], [0, 5]]
+    assert row["p_value"] == pytest.approx(
+        stats.fisher_exact(table, alternative="greater").pvalue, rel=1e-12
+    )
+    # "tree" is in every image: p = 1; Benjamini-Hochberg over the 2 concepts: 2/6 for "sky"
+    assert ranking.loc["tree", "p_value"] == pytest.approx(1.0)
+    assert row["p_adjusted"] == pytest.approx(1 / 3, rel=1e-12)
+    assert not ranking["significant"].any()
+    # the z-test would have claimed z = 2.449 (two-sided p = 0.0143, BH-adjusted 0.029)
+    assert row["z"] == pytest.approx(2.4494897427831783, rel=1e-12)
+
+
+def test_z_test_by_hand():
+    """40 vs 40 samples, present in 30 and 10: every expected count is 20, hence the z-test."""
+    n = 40
+    W = np.zeros((2 * n, 1))
+    W[:30, 0] = 1.0
+    W[n : n + 10, 0] = 1.0
+    y = ["p"] * n + ["q"] * n
+    greater = rank_concepts(W, y, "p", concepts=["c"]).iloc[0]
+    # pooled 0.5; se = sqrt(0.5 * 0.5 * (1/40 + 1/40)) = sqrt(0.0125); z = 0.5 / se = 2 sqrt(5)
+    assert greater["test"] == "z"
+    assert greater["z"] == pytest.approx(4.47213595499958, rel=1e-12)
+    # one-sided: erfc(z / sqrt 2) / 2
+    assert greater["p_value"] == pytest.approx(3.872108215522048e-06, rel=1e-9)
+    two = rank_concepts(W, y, "p", concepts=["c"], alternative="two-sided").iloc[0]
+    assert two["p_value"] == pytest.approx(7.744216431044096e-06, rel=1e-9)
+    less = rank_concepts(W, y, "p", concepts=["c"], alternative="less").iloc[0]
+    assert less["p_value"] == pytest.approx(1 - 3.872108215522048e-06, rel=1e-9)
+
+
+@pytest.mark.parametrize(("present", "test"), [(10, "z"), (9, "fisher"), (11, "fisher"), (3, "fisher")])
+def test_test_choice_follows_the_smallest_expected_count(present, test):
+    # 10 vs 10 samples: the smallest expected count is 10 * min(K, 20 - K) / 20
+    W = np.zeros((20, 1))
+    W[:present, 0] = 1.0
+    y = ["a"] * 10 + ["b"] * 10
+    row = rank_concepts(W, y, "a", concepts=["c"]).iloc[0]
+    expected = 10 * min(present, 20 - present) / 20
+    assert (expected < 5) == (test == "fisher")
+    assert row["test"] == test
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n1=st.integers(1, 9),
+    n2=st.integers(1, 9),
+    data=st.data(),
+    alternative=st.sampled_from(["greater", "two-sided", "less"]),
+)
+def test_small_tables_match_scipy_fisher_exact(n1, n2, data, alternative):
+    x1 = data.draw(st.integers(0, n1))
+    x2 = data.draw(st.integers(0, n2))
+    W = np.zeros((n1 + n2, 2))
+    W[:x1, 0] = 1.0
+    W[n1 : n1 + x2, 0] = 1.0
+    W[:, 1] = 1.0  # a second concept so that at least one is tested
+    y = ["a"] * n1 + ["b"] * n2
+    ranking = rank_concepts(W, y, "a", concepts=["c", "all"], alternative=alternative)
+    if "c" not in ranking.index:
+        assert x1 + x2 == 0
+        return
+    row = ranking.loc["c"]
+    assert row["test"] == "fisher"  # expected count <= min(n1, n2) / 2 < 5
+    table = [[x1, n1 - x1], [x2, n2 - x2]]
+    expected = stats.fisher_exact(table, alternative=alternative).pvalue
+    assert row["p_value"] == pytest.approx(expected, rel=1e-9, abs=1e-15)
 
 
 def test_rank_one_vs_rest_and_min_count(rng):
@@ -150,8 +236,14 @@ def test_adjust_pvalues_holm_bonferroni_bh():
     np.testing.assert_allclose(_adjust_pvalues(p, "bonferroni"), [0.04, 0.16, 0.12, 0.8])
     # Holm: sorted 0.01*4, 0.03*3, 0.04*2, 0.2*1 with running maximum.
     np.testing.assert_allclose(_adjust_pvalues(p, "holm"), [0.04, 0.09, 0.09, 0.2])
+    # Benjamini-Hochberg by hand: sorted 0.01*4/1, 0.03*4/2, 0.04*4/3, 0.2*4/4 with a running
+    # minimum from the top: 0.04, 0.0533 (for 0.04), 0.0533 (for 0.03, was 0.06), 0.2
+    np.testing.assert_allclose(_adjust_pvalues(p, "fdr_bh"), [0.04, 0.16 / 3, 0.16 / 3, 0.2])
     np.testing.assert_allclose(
         _adjust_pvalues(p, "fdr_bh"), stats.false_discovery_control(p, method="bh")
+    )
+    np.testing.assert_allclose(
+        _adjust_pvalues(p, "fdr_by"), stats.false_discovery_control(p, method="by")
     )
     np.testing.assert_allclose(_adjust_pvalues(p, None), p)
 
@@ -166,6 +258,7 @@ def test_adjust_pvalues_holm_bonferroni_bh():
         ({"positive": "a", "correction": "fdr"}, ValueError, "correction"),
         ({"positive": "a", "alpha": 2.0}, ValueError, "alpha"),
         ({"positive": "a", "min_count": 0}, ValueError, "min_count"),
+        ({"positive": "a", "alternative": "bigger"}, ValueError, "alternative"),
         ({"positive": "a", "y": ["a", "b"]}, ValueError, "2 entries"),
     ],
 )
@@ -255,7 +348,7 @@ def test_profile_and_ranking_invariants(data, n, c):
     classes = [k for k in range(3) if sizes[k]]
     weighted = sum(prevalence[k] * sizes[k] for k in classes) / n
     np.testing.assert_allclose(weighted, prevalence["all"], atol=1e-12)
-    correction = data.draw(st.sampled_from(["fdr_bh", "holm", "bonferroni", None]))
+    correction = data.draw(st.sampled_from(["fdr_bh", "fdr_by", "holm", "bonferroni", None]))
     ranking = rank_concepts(W, y, 0, concepts=names, correction=correction)
     assert (ranking["p_adjusted"] >= ranking["p_value"] - 1e-15).all()
     assert (ranking["p_adjusted"] <= 1).all()
@@ -263,3 +356,55 @@ def test_profile_and_ranking_invariants(data, n, c):
     assert (np.sign(ranking["z"]) == np.sign(ranking["prevalence_diff"])).all()
     sparse = rank_concepts(sp.csr_matrix(W), y, 0, concepts=names, correction=correction)
     pd.testing.assert_frame_equal(ranking, sparse)
+
+
+def _cli_ranking(W, y, names, top_k=8):
+    """The ranking table ``sksplice profile`` builds: one-vs-rest, top rows per class."""
+    parts = []
+    for cls in sorted(set(y)):
+        r = rank_concepts(W, y, cls, concepts=names).head(top_k).reset_index(names="concept")
+        r.insert(0, "class", cls)
+        parts.append(r)
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
+    """`sksplice profile` lists a concept as separating classes only when it is significant."""
+    import json
+    import types
+
+    from sksplice import cli
+
+    # "sea": 20 of 20 "coast" images, 0 of 20 "forest" ones (significant); "sky": the one
+    # "lone" image against 39 others without it (Fisher, not significant)
+    n = 41
+    W = np.zeros((n, 3))
+    y = np.array(["coast"] * 20 + ["forest"] * 20 + ["lone"])
+    W[:20, 0] = 1.0
+    W[40, 1] = 1.0
+    W[::2, 2] = 1.0
+    ranking = _cli_ranking(W, y, ["sea", "sky", "grass"])
+    dec = types.SimpleNamespace(skipped=[])
+    monkeypatch.setattr(cli, "_labelled", lambda args: ([], []))
+    monkeypatch.setattr(cli, "_profile", lambda args, paths, labels: (dec, None, ranking))
+    out = tmp_path / "profile.out"
+    args = types.SimpleNamespace(output=str(out), format=fmt)
+    assert cli._cmd_profile(args) == 0
+    text = out.read_text()
+    if fmt == "table":
+        block = text.split("class lone:")[1]
+        assert "sky" not in block  # 1 of 1 against 0 of 40 is p = 1/41 unadjusted: not listed
+        assert "none; 3 of the top 3 not significant" in block
+        coast = text.split("class coast:")[1].split("class forest:")[0]
+        assert "sea" in coast and "(z)" in coast and "adjusted p < 0.05" in coast
+        assert "grass" not in coast
+    elif fmt == "csv":
+        rows = pd.read_csv(io.StringIO(text))
+        assert {"test", "significant", "p_adjusted"} <= set(rows.columns)
+        sky = rows[(rows["class"] == "lone") & (rows["concept"] == "sky")].iloc[0]
+        assert sky["test"] == "fisher" and not sky["significant"]
+    else:
+        records = json.loads(text)
+        sea = next(r for r in records if r["class"] == "coast" and r["concept"] == "sea")
+        assert sea["significant"] is True and sea["test"] == "z"
