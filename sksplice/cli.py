@@ -347,7 +347,7 @@ def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str]):
     rankings = []
     for cls in classes:
         r = rank_concepts(W, y, cls, None, concepts=concepts)
-        r = r.head(args.top_k).reset_index(names="concept")
+        r = (r if args.top_k is None else r.head(args.top_k)).reset_index(names="concept")
         r.insert(0, "class", cls)
         rankings.append(r)
     import pandas as pd
@@ -430,7 +430,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
             cosine=rec["cosine"],
             label=label_of.get(rec["path"]),
         )
-        for rec in _iter_rows(dec, args.top_k, args.quiet)
+        # all non-zero concepts: a click on an image shows its whole decomposition
+        for rec in _iter_rows(dec, len(dec.splice.concepts_), args.quiet)
     ]
     settings = {
         "model": args.model,
@@ -446,10 +447,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         settings=settings,
         profiles=profiles,
         ranking=ranking,
+        skipped=dec.skipped,
     )
     _report_skipped(dec.skipped, len(paths))
     if not args.quiet:
-        print(f"wrote {out}", file=sys.stderr)
+        size = out.stat().st_size if out.is_file() else 0
+        print(f"wrote {out} ({len(results)} images, {size / 1e6:.1f} MB)", file=sys.stderr)
     return 0
 
 
@@ -603,7 +606,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", nargs="?", default=None, metavar="FOLDER", help="images folder")
     p.add_argument("inputs", nargs="*", default=[], metavar="IMAGE", help="more images")
     p.add_argument("--labels", default=None, help="CSV of path,label")
-    p.add_argument("-k", "--top-k", type=_positive_int, default=8, help="concepts per image")
+    p.add_argument(
+        "-k",
+        "--top-k",
+        type=_positive_int,
+        default=None,
+        help="ranking rows per class (default: every concept tested); images show all concepts",
+    )
     p.add_argument("-o", "--output", required=True, help="output HTML file")
     p.add_argument("--title", default="sksplice concept report", help="page title")
     _add_model_options(p)

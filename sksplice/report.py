@@ -1,27 +1,52 @@
-"""Self-contained static HTML reports of concept decompositions.
+"""Self-contained static HTML reports of concept decompositions: an offline explorer.
 
-The page needs no server and no external assets: thumbnails are embedded as
-``data:`` URIs and the concept bars are plain HTML elements styled inline, so
-the file can be mailed, archived or opened from a laptop without network.
+The page needs no server, no network and no external assets. It is rendered from a
+Jinja2 template with autoescaping on, so file, folder, class and concept names can never
+inject markup; the data the page's script works on (every image's decomposition, the
+ranking table, the class profiles) is embedded as one JSON document in a
+``<script type="application/json">`` block whose ``<``, ``>`` and ``&`` are escaped, and
+the script writes names into the page as text only. Thumbnails are embedded as ``data:``
+URIs and must be images (``ImageResult`` refuses anything else).
+
+In the page: a summary (images, classes, skipped images and why, histograms of the
+number of concepts and of the cosine of the recomposition, the most frequent concepts,
+the run settings); the ranking of the concepts that separate the classes as a sortable,
+searchable table with the significant rows highlighted; the images, filterable by class
+and name. A click on a concept lists the images where it is strongest; a click on an
+image shows all its non-zero concepts, with bars on one scale for the whole page.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
+import logging
+import math
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._data import atomic_write
 
-__all__ = ["ImageResult", "render_report", "write_report"]
+__all__ = ["ImageResult", "render_report", "thumbnail_data_uri", "write_report"]
 
-_THUMBNAIL_SIZE = 160
+logger = logging.getLogger(__name__)
+
+#: Longest side of the embedded thumbnails, in pixels (small: a report may hold
+#: thousands of images).
+THUMBNAIL_SIZE = 96
+
+_DATA_URI = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/]*={0,2}")
+
+#: How many of the most frequent concepts the summary shows.
+_N_FREQUENT = 20
 
 
 @dataclass
@@ -30,16 +55,25 @@ class ImageResult:
 
     Parameters
     ----------
-    path : str
+    path : str or os.PathLike
         Path of the image file (shown as the caption).
     concepts : list of (str, float)
-        Top concepts and their weights, largest first.
+        Concepts and their weights, largest first: all non-zero concepts of the
+        image (what the page shows when the image is clicked), or its top ones.
     l0 : int
         Number of non-zero concept weights.
     cosine : float
         Cosine similarity between the embedding and its recomposition.
-    label : str or None
+    label : str or None, default=None
         Class label, when known.
+    thumbnail : str or None, default=None
+        The image as a ``data:image/(png|jpeg|gif|webp);base64,...`` URI. None
+        makes one from ``path`` when the report is rendered.
+
+    Raises
+    ------
+    ValueError
+        If ``thumbnail`` is not such a data URI.
     """
 
     path: str
@@ -49,15 +83,27 @@ class ImageResult:
     label: str | None = None
     thumbnail: str | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        self.path = os.fspath(self.path)
+        if self.thumbnail is not None and (
+            not isinstance(self.thumbnail, str) or _DATA_URI.fullmatch(self.thumbnail) is None
+        ):
+            shown = repr(self.thumbnail)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise ValueError(
+                f"ImageResult(path={self.path!r}): `thumbnail` must be a "
+                f"'data:image/(png|jpeg|gif|webp);base64,...' URI or None, got {shown}"
+            )
 
-def thumbnail_data_uri(path: str | os.PathLike, size: int = _THUMBNAIL_SIZE) -> str | None:
+
+def thumbnail_data_uri(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> str | None:
     """Return a small JPEG thumbnail of an image file as a ``data:`` URI.
 
     Parameters
     ----------
     path : str or os.PathLike
         Image file.
-    size : int, default=160
+    size : int, default=96
         Longest side of the thumbnail in pixels.
 
     Returns
@@ -72,98 +118,175 @@ def thumbnail_data_uri(path: str | os.PathLike, size: int = _THUMBNAIL_SIZE) -> 
             img = img.convert("RGB")
             img.thumbnail((size, size))
             buf = io.BytesIO()
-            img.save(buf, format="JPEG", quality=80)
+            img.save(buf, format="JPEG", quality=75)
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem;
-       color: #1f2328; background: #fff; }
-h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2.5rem; }
-.meta { color: #57606a; font-size: 0.9rem; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 1rem; }
-.card { display: flex; gap: 0.8rem; border: 1px solid #d0d7de; border-radius: 8px;
-        padding: 0.7rem; }
-.card img { width: 160px; height: 160px; object-fit: contain; background: #f6f8fa;
-            border-radius: 4px; flex: none; }
-.noimg { width: 160px; height: 160px; background: #f6f8fa; flex: none; display: flex;
-         align-items: center; justify-content: center; color: #8c959f; }
-.bars { flex: 1; min-width: 0; }
-.caption { font-size: 0.8rem; color: #57606a; word-break: break-all; margin-bottom: 0.3rem; }
-.row { display: flex; align-items: center; gap: 0.4rem; font-size: 0.85rem; margin: 2px 0; }
-.row .name { width: 8.5rem; text-align: right; overflow: hidden; text-overflow: ellipsis;
-             white-space: nowrap; }
-.row .track { flex: 1; background: #f6f8fa; height: 0.9rem; border-radius: 3px; }
-.bar { background: #2f81f7; height: 100%; border-radius: 3px; }
-.row .val { width: 3.2rem; font-variant-numeric: tabular-nums; color: #57606a; }
-table { border-collapse: collapse; font-size: 0.85rem; }
-th, td { border-bottom: 1px solid #d0d7de; padding: 0.25rem 0.6rem; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-"""
+# ---------------------------------------------------------------------------- data
 
 
-def _bars(concepts: Sequence[tuple[str, float]], css_class: str = "bar") -> str:
-    if not concepts:
-        return '<div class="row"><span class="name">(no concepts)</span></div>'
-    top = max(float(w) for _, w in concepts) or 1.0
-    rows = []
-    for name, weight in concepts:
-        pct = 100.0 * float(weight) / top
-        rows.append(
-            '<div class="row"><span class="name" title="{n}">{n}</span>'
-            '<span class="track"><div class="{c}" style="width:{p:.1f}%"></div></span>'
-            '<span class="val">{w:.3f}</span></div>'.format(
-                n=html.escape(str(name)), c=css_class, p=pct, w=float(weight)
-            )
-        )
-    return "\n".join(rows)
+def _finite(value: Any, digits: int = 4) -> float | None:
+    """A float for JSON (rounded), None for NaN or infinity."""
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
 
 
-def _card(result: ImageResult) -> str:
-    thumb = result.thumbnail if result.thumbnail is not None else thumbnail_data_uri(result.path)
-    if thumb is None:
-        img = '<div class="noimg">no preview</div>'
+def _p_value(value: Any) -> float | None:
+    value = float(value)
+    return float(f"{value:.3g}") if math.isfinite(value) else None
+
+
+def _ranking_rows(ranking: pd.DataFrame) -> list[list[Any]]:
+    """Rows of the ranking table: class, concept, in, out, difference, test, p adj., sig."""
+    frame = ranking
+    if "concept" not in frame.columns:
+        frame = frame.reset_index(names="concept")
+    if "class" in frame.columns:
+        classes = frame["class"].astype(str).tolist()
     else:
-        img = f'<img class="thumb" src="{thumb}" alt="{html.escape(result.path)}">'
-    label = f" · class <b>{html.escape(str(result.label))}</b>" if result.label is not None else ""
-    caption = (
-        f'<div class="caption">{html.escape(result.path)}{label}<br>'
-        f"l0 = {result.l0}, cosine = {result.cosine:.3f}</div>"
-    )
-    return f'<div class="card">{img}<div class="bars">{caption}{_bars(result.concepts)}</div></div>'
+        classes = [str(ranking.attrs.get("positive", ""))] * len(frame)
+    n = len(frame)
+    tests = frame["test"].astype(str).tolist() if "test" in frame.columns else ["z"] * n
+    if "significant" in frame.columns:
+        significant = frame["significant"].astype(bool).tolist()
+    else:
+        significant = [False] * n
+    rows = []
+    for i in range(n):
+        rows.append(
+            [
+                classes[i],
+                str(frame["concept"].iat[i]),
+                _finite(frame["prevalence_positive"].iat[i]),
+                _finite(frame["prevalence_negative"].iat[i]),
+                _finite(frame["prevalence_diff"].iat[i]),
+                tests[i],
+                _p_value(frame["p_adjusted"].iat[i]),
+                bool(significant[i]),
+            ]
+        )
+    return rows
 
 
-def _table(df: pd.DataFrame, max_rows: int = 50) -> str:
-    return df.head(max_rows).to_html(
-        classes="ranking", float_format=lambda v: f"{v:.4g}", border=0, escape=True
+def _profile_rows(profiles: pd.DataFrame) -> tuple[list[str], dict[str, list[float | None]]]:
+    """Per-class prevalence of every concept: (groups, {concept: [prevalence per group]})."""
+    table = profiles["prevalence"] if isinstance(profiles.columns, pd.MultiIndex) else profiles
+    groups = [str(c) for c in table.columns]
+    values = table.to_numpy(dtype=np.float64)
+    return groups, {
+        str(name): [_finite(v, 3) for v in row]
+        for name, row in zip(table.index, values, strict=True)
+    }
+
+
+def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str, Any]:
+    """Bars of a histogram in a 300 x 100 box, for the inline SVG of the summary."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return {"bars": [], "lo": "", "hi": ""}
+    lo, hi = float(values.min()), float(values.max())
+    if integer:
+        width = max(1, math.ceil((hi - lo + 1) / bins))
+        edges = np.arange(lo, hi + width + 1, width) - 0.5
+    else:
+        edges = np.linspace(lo, hi if hi > lo else lo + 1e-3, bins + 1)
+    counts, edges = np.histogram(values, bins=edges)
+    top = counts.max()
+    step = 300.0 / len(counts)
+    bars = []
+    for k, count in enumerate(counts):
+        a, b = edges[k], edges[k + 1]
+        if integer:
+            span = f"{a + 0.5:.0f}" if b - a <= 1 else f"{a + 0.5:.0f}-{b - 0.5:.0f}"
+        else:
+            span = f"{a:.3f}-{b:.3f}"
+        height = 100.0 * count / top
+        bars.append(
+            {
+                "x": round(k * step, 2),
+                "y": round(100.0 - height, 2),
+                "w": round(max(step - 1.0, 0.5), 2),
+                "h": round(height, 2),
+                "title": f"{span}: {int(count)} image{'s' if count != 1 else ''}",
+            }
+        )
+    fmt = "{:.0f}" if integer else "{:.3f}"
+    return {"bars": bars, "lo": fmt.format(lo), "hi": fmt.format(hi)}
+
+
+def _skipped_rows(skipped: Iterable[Any] | None) -> list[tuple[str, str]]:
+    """(item, reason) pairs from objects with ``item``/``reason`` or from pairs."""
+    rows = []
+    for s in skipped or ():
+        if hasattr(s, "item") and hasattr(s, "reason"):
+            rows.append((str(s.item), str(s.reason)))
+        else:
+            item, reason = s
+            rows.append((str(item), str(reason)))
+    return rows
+
+
+def _asset(name: str) -> str:
+    return resources.files("sksplice").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("sksplice", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+    # |tojson escapes <, >, & and ' as \\u escapes, so the JSON can never end its script
+    # block; compact, in insertion order, and never NaN (JSON.parse would reject it)
+    env.policies["json.dumps_kwargs"] = {
+        "sort_keys": False,
+        "separators": (",", ":"),
+        "allow_nan": False,
+        "ensure_ascii": False,
+    }
+    return env
 
 
 def render_report(
     results: Iterable[ImageResult],
     *,
     title: str = "sksplice concept report",
-    settings: dict[str, object] | None = None,
+    settings: Mapping[str, object] | None = None,
     profiles: pd.DataFrame | None = None,
     ranking: pd.DataFrame | None = None,
+    skipped: Iterable[Any] | None = None,
 ) -> str:
-    """Render a self-contained HTML page of image decompositions.
+    """Render a self-contained HTML page that explores image decompositions.
 
     Parameters
     ----------
     results : iterable of ImageResult
-        One entry per image: its thumbnail is shown next to its concept bars.
+        One entry per image. Give all non-zero concepts of each image: a click
+        on an image shows the ones given.
     title : str, default="sksplice concept report"
         Page title.
-    settings : dict, default=None
-        Settings to list at the top of the page (model, vocabulary, penalty ...).
+    settings : mapping, default=None
+        Run settings listed in the summary (model, vocabulary, penalty, ...).
     profiles : pandas.DataFrame, default=None
-        Per-class concept profiles (as from :func:`sksplice.analysis.concept_profiles`):
-        rendered as one bar block per class of its most prevalent concepts.
+        Per-class concept profiles (as from
+        :func:`sksplice.analysis.concept_profiles`, or a concept-by-class table
+        of prevalences): the most prevalent concepts of each class, and the
+        prevalence per class of a clicked concept.
     ranking : pandas.DataFrame, default=None
-        Concept ranking table (as from :func:`sksplice.analysis.rank_concepts`).
+        Concept ranking (as from :func:`sksplice.analysis.rank_concepts`, with
+        an optional ``class`` column when several rankings are concatenated):
+        shown as a sortable, searchable table, significant rows highlighted.
+    skipped : iterable, default=None
+        Images that could not be decomposed: objects with ``item`` and
+        ``reason`` attributes (as the embedders report them) or ``(path,
+        reason)`` pairs. Listed in the summary.
 
     Returns
     -------
@@ -171,55 +294,83 @@ def render_report(
         The complete page.
     """
     results = list(results)
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    if settings:
-        items = ", ".join(
-            f"{html.escape(str(k))} = <code>{html.escape(str(v))}</code>"
-            for k, v in settings.items()
+    skipped_rows = _skipped_rows(skipped)
+    concept_index: dict[str, int] = {}
+    class_index: dict[str, int] = {}
+    images = []
+    frequency: dict[str, int] = {}
+    top_weight = 0.0
+    for r in results:
+        thumb = r.thumbnail if r.thumbnail is not None else thumbnail_data_uri(r.path)
+        weights = []
+        for name, weight in r.concepts:
+            name = str(name)
+            weight = float(weight)
+            if not math.isfinite(weight) or weight == 0:
+                continue
+            weights.append([concept_index.setdefault(name, len(concept_index)), round(weight, 4)])
+            frequency[name] = frequency.get(name, 0) + 1
+            top_weight = max(top_weight, weight)
+        label = None if r.label is None else str(r.label)
+        images.append(
+            {
+                "p": r.path,
+                "c": -1 if label is None else class_index.setdefault(label, len(class_index)),
+                "l0": int(r.l0),
+                "cos": _finite(r.cosine),
+                "t": thumb,
+                "w": weights,
+            }
         )
-        parts.append(f'<p class="meta">{items}</p>')
-    parts.append(f'<h2 id="images">Images ({len(results)})</h2><div class="grid">')
-    parts.extend(_card(r) for r in results)
-    parts.append("</div>")
+    class_names = list(class_index)
+    groups: list[str] = []
+    prevalence: dict[str, list[float | None]] = {}
     if profiles is not None and len(profiles):
-        parts.append('<h2 id="profiles">Class profiles</h2><div class="grid">')
-        parts.append(_profile_blocks(profiles))
-        parts.append("</div>")
-    if ranking is not None and len(ranking):
-        parts.append('<h2 id="ranking">Concepts that separate the classes</h2>')
-        parts.append(_table(ranking))
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _profile_blocks(profiles: pd.DataFrame, k: int = 10) -> str:
-    """One bar block per class of its most prevalent concepts.
-
-    ``profiles`` is either the output of :func:`sksplice.analysis.concept_profiles`
-    (columns ``(statistic, group)``) or a wide table with concepts as index and one
-    prevalence column per class.
-    """
-    if isinstance(profiles.columns, pd.MultiIndex):
-        profiles = profiles["prevalence"]
-    blocks = []
-    for col in profiles.columns:
-        top = profiles[col].sort_values(ascending=False).head(k)
-        top = top[top > 0]
-        blocks.append(_profile_card(str(col), list(top.items())))
-    return "\n".join(blocks)
-
-
-def _profile_card(cls: str, concepts: list[tuple[str, float]]) -> str:
-    return (
-        f'<div class="card profile"><div class="bars"><div class="caption">class '
-        f"<b>{html.escape(cls)}</b> · prevalence of its most frequent concepts</div>"
-        f"{_bars(concepts, css_class='bar pbar')}</div></div>"
+        groups, prevalence = _profile_rows(profiles)
+    rows = _ranking_rows(ranking) if ranking is not None and len(ranking) else []
+    data = {
+        "concepts": list(concept_index),
+        "classes": class_names,
+        "images": images,
+        "scale": top_weight or 1.0,
+        "ranking": rows,
+        "alpha": float(ranking.attrs.get("alpha", 0.05)) if ranking is not None else 0.05,
+        "groups": groups,
+        "prevalence": prevalence,
+    }
+    frequent = sorted(frequency.items(), key=lambda kv: (-kv[1], kv[0]))[:_N_FREQUENT]
+    l0 = np.array([r.l0 for r in results], dtype=np.float64)
+    cosine = np.array([r.cosine for r in results], dtype=np.float64)
+    class_profiles = []
+    if groups:
+        table = pd.DataFrame(prevalence, index=groups).T
+        for group in groups:
+            top = table[group].dropna().sort_values(ascending=False, kind="mergesort")
+            top = top[top > 0].head(10)
+            class_profiles.append((group, [(str(k), float(v)) for k, v in top.items()]))
+    summary = {
+        "n_images": len(results),
+        "n_classes": len(class_names),
+        "n_skipped": len(skipped_rows),
+        "n_concepts": len(concept_index),
+        "mean_l0": f"{l0.mean():.1f}" if l0.size else "-",
+        "mean_cosine": f"{np.nanmean(cosine):.3f}" if np.isfinite(cosine).any() else "-",
+    }
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        title=title,
+        settings=[(str(k), str(v)) for k, v in (settings or {}).items()],
+        summary=summary,
+        skipped=skipped_rows,
+        l0_hist=_histogram(l0, integer=True),
+        cosine_hist=_histogram(cosine, integer=False),
+        frequent=frequent,
+        n_images=max(len(results), 1),
+        class_profiles=class_profiles,
+        has_ranking=bool(rows),
+        data=data,
+        css=_asset("report.css"),
+        script=_asset("report.js"),
     )
 
 
@@ -240,8 +391,9 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
     path : pathlib.Path
         The written file.
     """
-    page = render_report(results, **kwargs)
+    page = render_report(results, **kwargs).encode("utf-8")
     path = Path(path)
     with atomic_write(path) as fh:
-        fh.write(page.encode("utf-8"))
+        fh.write(page)
+    logger.info("wrote %s (%.1f MB)", path, len(page) / 1e6)
     return path

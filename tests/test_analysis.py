@@ -177,7 +177,9 @@ def test_z_test_by_hand():
     assert less["p_value"] == pytest.approx(1 - 3.872108215522048e-06, rel=1e-9)
 
 
-@pytest.mark.parametrize(("present", "test"), [(10, "z"), (9, "fisher"), (11, "fisher"), (3, "fisher")])
+@pytest.mark.parametrize(
+    ("present", "test"), [(10, "z"), (9, "fisher"), (11, "fisher"), (3, "fisher")]
+)
 def test_test_choice_follows_the_smallest_expected_count(present, test):
     # 10 vs 10 samples: the smallest expected count is 10 * min(K, 20 - K) / 20
     W = np.zeros((20, 1))

@@ -1,0 +1,238 @@
+"use strict";
+// The explorer. Every name from the data is written with textContent (never as markup).
+(function () {
+  const DATA = JSON.parse(document.getElementById("sksplice-data").textContent);
+  const concepts = DATA.concepts;
+  const conceptIndex = new Map(concepts.map((name, i) => [name, i]));
+  const images = DATA.images;
+  const PAGE_ROWS = 500;
+  const PAGE_IMAGES = 120;
+
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    if (attrs) {
+      for (const [key, value] of Object.entries(attrs)) {
+        if (key === "class") node.className = value;
+        else if (key === "style") node.style.cssText = value;
+        else node.setAttribute(key, value);
+      }
+    }
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  const pct = (v) => (v === null ? "" : (100 * v).toFixed(1) + "%");
+  const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + (100 * v).toFixed(1) + " pp");
+  const pfmt = (v) => (v === null ? "" : v < 0.001 ? v.toExponential(1) : v.toPrecision(2));
+  const baseName = (p) => p.split(/[\\/]/).pop();
+  const className = (c) => (c < 0 ? "" : DATA.classes[c]);
+
+  function conceptLink(name) {
+    const a = el("a", { class: "concept", href: "#", "data-concept": name, title: name }, name);
+    return a;
+  }
+  function weightRow(name, weight, label) {
+    const row = el("div", { class: "bar-row" });
+    row.append(conceptLink(name));
+    const track = el("span", { class: "track" });
+    const width = Math.max(0, Math.min(100, (100 * weight) / DATA.scale));
+    track.append(el("span", { class: "fill", style: "width:" + width.toFixed(1) + "%" }));
+    row.append(track, el("span", { class: "val" }, label === undefined ? weight.toFixed(3) : label));
+    return row;
+  }
+  function thumb(i, extra) {
+    const img = images[i];
+    const button = el("button", { class: "thumb", type: "button", "data-image": String(i),
+                                  title: img.p });
+    if (img.t) button.append(el("img", { src: img.t, alt: baseName(img.p), loading: "lazy" }));
+    else button.append(el("span", { class: "noimg" }, "no preview"));
+    button.append(el("span", { class: "cap" }, baseName(img.p)));
+    if (extra !== undefined) button.append(el("span", { class: "w" }, extra));
+    return button;
+  }
+
+  // ------------------------------------------------------------------ ranking table
+  const table = document.getElementById("ranking-table");
+  if (table) {
+    document.getElementById("alpha").textContent = String(DATA.alpha);
+    const tbody = table.querySelector("tbody");
+    const search = document.getElementById("ranking-search");
+    const sigOnly = document.getElementById("ranking-significant");
+    const count = document.getElementById("ranking-count");
+    const more = document.getElementById("ranking-more");
+    const state = { col: null, dir: 1, limit: PAGE_ROWS };
+    const order = DATA.ranking.map((_, i) => i);
+
+    function visibleRows() {
+      const q = search.value.trim().toLowerCase();
+      let rows = order.map((i) => DATA.ranking[i]);
+      if (sigOnly.checked) rows = rows.filter((r) => r[7]);
+      if (q) rows = rows.filter((r) => (r[0] + "\u0000" + r[1]).toLowerCase().includes(q));
+      return rows;
+    }
+    function render() {
+      const rows = visibleRows();
+      tbody.replaceChildren();
+      const frag = document.createDocumentFragment();
+      for (const r of rows.slice(0, state.limit)) {
+        const tr = el("tr", r[7] ? { class: "sig" } : null);
+        tr.append(el("td", { class: "cls" }, r[0]));
+        const td = el("td");
+        td.append(conceptLink(r[1]));
+        tr.append(td);
+        tr.append(el("td", { class: "num" }, pct(r[2])), el("td", { class: "num" }, pct(r[3])),
+                  el("td", { class: "num" }, pts(r[4])), el("td", null, r[5]),
+                  el("td", { class: "num" }, pfmt(r[6])), el("td", null, r[7] ? "yes" : "no"));
+        frag.append(tr);
+      }
+      tbody.append(frag);
+      const nSig = DATA.ranking.filter((r) => r[7]).length;
+      count.textContent = rows.length + " of " + DATA.ranking.length + " rows, " + nSig +
+        " significant";
+      more.hidden = rows.length <= state.limit;
+    }
+    function sortBy(col, numeric) {
+      state.dir = state.col === col ? -state.dir : 1;
+      state.col = col;
+      const dir = state.dir;
+      order.sort((a, b) => {
+        let x = DATA.ranking[a][col], y = DATA.ranking[b][col];
+        if (numeric) {
+          x = x === null ? Infinity : x;
+          y = y === null ? Infinity : y;
+          return x === y ? a - b : (x < y ? -dir : dir);
+        }
+        const c = String(x).localeCompare(String(y));
+        return c === 0 ? a - b : c * dir;
+      });
+      for (const th of table.querySelectorAll("th")) th.removeAttribute("aria-sort");
+      table.querySelector('th[data-col="' + col + '"]').setAttribute(
+        "aria-sort", dir > 0 ? "ascending" : "descending");
+      render();
+    }
+    for (const th of table.querySelectorAll("th")) {
+      th.addEventListener("click", () => sortBy(Number(th.dataset.col), th.dataset.type === "num"));
+    }
+    search.addEventListener("input", () => { state.limit = PAGE_ROWS; render(); });
+    sigOnly.addEventListener("change", () => { state.limit = PAGE_ROWS; render(); });
+    more.addEventListener("click", () => { state.limit += PAGE_ROWS; render(); });
+    render();
+  }
+
+  // ------------------------------------------------------------------ gallery
+  const gallery = document.getElementById("gallery");
+  const imageSearch = document.getElementById("image-search");
+  const imageClass = document.getElementById("image-class");
+  const imageCount = document.getElementById("image-count");
+  const galleryMore = document.getElementById("gallery-more");
+  let galleryLimit = PAGE_IMAGES;
+  DATA.classes.forEach((name, c) => imageClass.append(el("option", { value: String(c) }, name)));
+  if (!DATA.classes.length) imageClass.hidden = true;
+
+  function renderGallery() {
+    const q = imageSearch.value.trim().toLowerCase();
+    const c = imageClass.value === "" ? null : Number(imageClass.value);
+    const shown = [];
+    images.forEach((img, i) => {
+      if (c !== null && img.c !== c) return;
+      if (q && !img.p.toLowerCase().includes(q)) return;
+      shown.push(i);
+    });
+    gallery.replaceChildren();
+    const frag = document.createDocumentFragment();
+    for (const i of shown.slice(0, galleryLimit)) frag.append(thumb(i));
+    gallery.append(frag);
+    imageCount.textContent = "showing " + Math.min(shown.length, galleryLimit) + " of " +
+      shown.length + " images" + (shown.length !== images.length ? " (" + images.length +
+      " in all)" : "");
+    galleryMore.hidden = shown.length <= galleryLimit;
+  }
+  imageSearch.addEventListener("input", () => { galleryLimit = PAGE_IMAGES; renderGallery(); });
+  imageClass.addEventListener("change", () => { galleryLimit = PAGE_IMAGES; renderGallery(); });
+  galleryMore.addEventListener("click", () => { galleryLimit += 2 * PAGE_IMAGES; renderGallery(); });
+  renderGallery();
+
+  // ------------------------------------------------------------------ detail panel
+  const detail = document.getElementById("detail-body");
+  const detailEmpty = document.getElementById("detail-empty");
+  document.getElementById("scale").textContent = DATA.scale.toFixed(3);
+
+  function showDetail(nodes) {
+    detailEmpty.hidden = true;
+    detail.replaceChildren(...nodes);
+    const aside = document.getElementById("detail");
+    aside.scrollTop = 0;
+    if (window.matchMedia("(max-width: 900px)").matches) aside.scrollIntoView();
+  }
+
+  function showConcept(name) {
+    const nodes = [el("h2", { id: "detail-title", "data-kind": "concept" }, name)];
+    const ci = conceptIndex.get(name);
+    const hits = [];
+    if (ci !== undefined) {
+      images.forEach((img, i) => {
+        for (const [j, w] of img.w) if (j === ci) { hits.push([i, w]); break; }
+      });
+    }
+    hits.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    nodes.push(el("p", { class: "meta" }, "non-zero in " + hits.length + " of " +
+      images.length + " images"));
+    const prev = DATA.prevalence[name];
+    if (prev) {
+      const box = el("div", { class: "prevalence" });
+      box.append(el("h3", null, "Prevalence per class"));
+      DATA.groups.forEach((g, k) => {
+        const row = el("div", { class: "bar-row" });
+        row.append(el("span", { class: "cls", title: g }, g));
+        const track = el("span", { class: "track" });
+        track.append(el("span", { class: "fill alt",
+                                  style: "width:" + (100 * (prev[k] || 0)).toFixed(1) + "%" }));
+        row.append(track, el("span", { class: "val" }, pct(prev[k])));
+        box.append(row);
+      });
+      nodes.push(box);
+    }
+    const top = hits.slice(0, 30);
+    nodes.push(el("h3", null, top.length ? "Images where it is strongest" +
+      (hits.length > top.length ? " (top " + top.length + ")" : "") : "No image has it"));
+    const grid = el("div", { class: "gallery", id: "concept-images" });
+    for (const [i, w] of top) grid.append(thumb(i, w.toFixed(3)));
+    nodes.push(grid);
+    showDetail(nodes);
+  }
+
+  function showImage(i) {
+    const img = images[i];
+    const nodes = [el("h2", { id: "detail-title", "data-kind": "image" }, baseName(img.p))];
+    if (img.t) nodes.push(el("img", { class: "big", src: img.t, alt: baseName(img.p) }));
+    nodes.push(el("div", { class: "path" }, img.p));
+    const meta = [];
+    if (img.c >= 0) meta.push("class " + className(img.c));
+    meta.push(img.l0 + " concepts", "cosine " + (img.cos === null ? "-" : img.cos.toFixed(3)));
+    nodes.push(el("p", { class: "meta" }, meta.join(" \u00b7 ")));
+    const bars = el("div", { id: "image-concepts" });
+    const ws = img.w.slice().sort((a, b) => b[1] - a[1]);
+    for (const [j, w] of ws) bars.append(weightRow(concepts[j], w));
+    if (!ws.length) bars.append(el("p", { class: "muted" }, "no non-zero concept"));
+    nodes.push(bars);
+    if (ws.length < img.l0) {
+      nodes.push(el("p", { class: "muted" }, "the report holds " + ws.length + " of its " +
+        img.l0 + " non-zero concepts"));
+    }
+    showDetail(nodes);
+    for (const t of document.querySelectorAll(".thumb.active")) t.classList.remove("active");
+    for (const t of document.querySelectorAll('.thumb[data-image="' + i + '"]')) {
+      t.classList.add("active");
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    const target = event.target.closest("[data-concept], [data-image]");
+    if (!target) return;
+    event.preventDefault();
+    if (target.hasAttribute("data-concept")) showConcept(target.getAttribute("data-concept"));
+    else showImage(Number(target.getAttribute("data-image")));
+  });
+
+  window.__skspliceReadyMs = performance.now();
+  document.body.setAttribute("data-ready", "1");
+})();
