@@ -39,6 +39,7 @@ from sksplice import (
     rank_concepts,
 )
 from sksplice.embedders import SkippedInputWarning
+from sksplice.report import ImageResult
 from sksplice.solvers import NonNegLasso
 
 from ._helpers_transformer import KeylessEmbedder
@@ -1047,6 +1048,17 @@ CASES: list[Case] = [
         expected="exit 1, message naming the first path and the limit",
         run=_cli_bomb,
         check=_cli_fails(1, files=("good.png",), text=("MAX_IMAGE_PIXELS",)),
+    ),
+    Case(
+        id="report-thumbnail-markup",
+        entry="ImageResult(thumbnail=...)",
+        given="thumbnail='x\" onerror=\"window.__pwned=1' (markup instead of an image URI)",
+        expected="ValueError naming the `thumbnail` field and the image path",
+        run=lambda env: ImageResult(
+            env.path("good.png"), [], 0, 0.0, thumbnail='x" onerror="window.__pwned=1'
+        ),
+        error=ValueError,
+        names=lambda env: ["thumbnail", env.path("good.png")],
     ),
     Case(
         id="cli-report-output-directory",

@@ -1,0 +1,204 @@
+"""The HTML report without a browser: escaping, embedded data, thumbnails, summary."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sksplice.analysis import concept_profiles, rank_concepts
+from sksplice.report import ImageResult, render_report, thumbnail_data_uri, write_report
+
+HOSTILE = "</script><script>window.__pwned=1</script>\"'&<b>ü猫"
+
+
+def _png_uri(color=(200, 30, 30), size=(8, 6)) -> str:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _data(page: str) -> dict:
+    block = re.search(
+        r'<script id="sksplice-data" type="application/json">(.*?)</script>', page, re.S
+    )
+    assert block is not None
+    return json.loads(block.group(1))
+
+
+@pytest.mark.parametrize(
+    "thumbnail",
+    [
+        'x" onerror="window.__pwned=1',
+        "javascript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=",  # SVG can carry script
+        'data:image/png;base64,AAAA" onerror="x',
+        "http://example.org/a.png",
+        b"data:image/png;base64,AAAA",
+    ],
+)
+def test_thumbnail_must_be_an_image_data_uri(thumbnail):
+    with pytest.raises(ValueError, match="thumbnail") as info:
+        ImageResult("a/b.png", [("sky", 1.0)], 1, 0.9, thumbnail=thumbnail)
+    assert "a/b.png" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["png", "jpeg", "gif", "webp"])
+def test_image_data_uris_are_accepted(kind):
+    uri = f"data:image/{kind};base64,iVBORw0KGgo="
+    assert ImageResult("x.png", [], 0, 0.5, thumbnail=uri).thumbnail == uri
+
+
+def test_hostile_names_are_escaped_everywhere():
+    results = [
+        ImageResult(
+            f"{HOSTILE}/img.png",
+            [(HOSTILE, 0.5), ("sky", 0.25)],
+            2,
+            0.9,
+            label=HOSTILE,
+            thumbnail=_png_uri(),
+        ),
+        ImageResult("b/img.png", [("sky", 0.75)], 1, 0.8, label="b", thumbnail=_png_uri()),
+    ]
+    page = render_report(
+        results,
+        title=HOSTILE,
+        settings={HOSTILE: HOSTILE},
+        skipped=[(f"{HOSTILE}.png", HOSTILE)],
+    )
+    # the only script elements are the page's two, and nothing closes them early
+    assert page.count("<script") == 2 and page.count("</script>") == 2
+    assert "window.__pwned=1</script>" not in page
+    assert "<b>ü猫" not in page  # escaped in markup, \u003c in the JSON
+    assert "&lt;/script&gt;&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page
+    data = _data(page)
+    assert HOSTILE in data["concepts"] and HOSTILE in data["classes"]
+    assert data["images"][0]["p"] == f"{HOSTILE}/img.png"
+
+
+def test_page_is_self_contained():
+    page = render_report(
+        [ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=_png_uri())],
+        settings={"model": "ViT-B-32"},
+    )
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)
+    assert "<link" not in page and "@import" not in page
+    assert "http://" not in page.replace("http://www.w3.org", "")
+    assert "<style>" in page and "document.getElementById" in page
+
+
+def test_every_concept_and_one_global_scale():
+    rng = np.random.default_rng(0)
+    results = []
+    for i in range(6):
+        weights = sorted(rng.random(5).round(3) + 0.01, reverse=True)
+        concepts = [(f"c{j}", float(w)) for j, w in enumerate(weights)]
+        results.append(ImageResult(f"{i}.png", concepts, 5, 0.9, thumbnail=_png_uri()))
+    data = _data(render_report(results))
+    # every non-zero concept of every image, and one scale: the largest weight of all
+    assert [len(img["w"]) for img in data["images"]] == [5] * 6
+    top = max(w for r in results for _, w in r.concepts)
+    assert data["scale"] == pytest.approx(top)
+    for img, r in zip(data["images"], results):
+        got = {data["concepts"][j]: w for j, w in img["w"]}
+        assert got == pytest.approx(dict(r.concepts), abs=1e-4)
+
+
+def test_summary_counts_skipped_histograms_and_frequent_concepts():
+    results = [
+        ImageResult(
+            f"{i}.png",
+            [("sky", 0.5)] + [("sea", 0.2)] * (i % 2),
+            1 + i % 2,
+            0.8 + i / 100,
+            label="ab"[i % 2],
+            thumbnail=_png_uri(),
+        )
+        for i in range(10)
+    ]
+    skipped = [("bad.png", "cannot identify image file"), ("gone.png", "no such file")]
+    page = render_report(results, skipped=skipped)
+    assert re.search(r'id="n-images">10<', page)
+    assert re.search(r'id="n-classes">2<', page)
+    assert re.search(r'id="n-skipped">2<', page)
+    assert "bad.png" in page and "cannot identify image file" in page and "gone.png" in page
+    titles = re.findall(r"<title>([^<]*: (\d+) images?)</title>", page)
+    l0_bars = re.search(r'id="hist-l0".*?</figure>', page, re.S).group(0)
+    counts = [int(n) for _, n in re.findall(r"<title>([^<]*: (\d+) images?)</title>", l0_bars)]
+    assert sum(counts) == 10 and counts[0] == 5 and counts[-1] == 5
+    assert len(titles) > len(counts)  # the cosine histogram too
+    frequent = re.search(r"Most frequent concepts.*?</div>\s*</div>", page, re.S).group(0)
+    assert frequent.index('data-concept="sky"') < frequent.index('data-concept="sea"')
+
+
+def test_ranking_rows_key_columns_and_significance():
+    n = 40
+    W = np.zeros((2 * n, 3))
+    W[:30, 0] = 1.0
+    W[n : n + 10, 0] = 1.0
+    W[0, 1] = 1.0
+    W[::3, 2] = 0.5
+    y = np.array(["coast"] * n + ["forest"] * n)
+    names = ["sea", "sky", "grass"]
+    ranking = rank_concepts(W, y, "coast", concepts=names)
+    profiles = concept_profiles(W, y, names)
+    page = render_report([], ranking=ranking, profiles=profiles)
+    headers = re.findall(r'<th data-col="\d" [^>]*>([^<]*)</th>', page)
+    assert headers == [
+        "Class",
+        "Concept",
+        "In class",
+        "Outside",
+        "Difference",
+        "Test",
+        "p adjusted",
+        "Significant",
+    ]
+    data = _data(page)
+    rows = {r[1]: r for r in data["ranking"]}
+    assert rows["sea"][0] == "coast" and rows["sea"][5] == "z" and rows["sea"][7] is True
+    assert rows["sky"][5] == "fisher" and rows["sky"][7] is False
+    assert rows["sea"][2] == pytest.approx(0.75) and rows["sea"][3] == pytest.approx(0.25)
+    assert data["groups"] == ["all", "coast", "forest"]
+    assert data["prevalence"]["sea"] == pytest.approx([0.5, 0.75, 0.25])
+
+
+def test_thumbnails_are_small_jpegs(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (640, 480), (10, 120, 200)).save(path)
+    uri = thumbnail_data_uri(path)
+    assert uri.startswith("data:image/jpeg;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as img:
+        assert max(img.size) == 96
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    assert thumbnail_data_uri(tmp_path / "broken.png") is None
+    # made when the report is rendered; unreadable files get no preview
+    data = _data(
+        render_report(
+            [
+                ImageResult(path, [("sky", 1.0)], 1, 0.9),
+                ImageResult(tmp_path / "broken.png", [], 0, 0.0),
+            ]
+        )
+    )
+    assert data["images"][0]["t"] == uri and data["images"][1]["t"] is None
+
+
+def test_non_finite_values_become_null(tmp_path):
+    results = [
+        ImageResult(
+            "a.png", [("sky", 0.5), ("nan", float("nan"))], 1, float("nan"), thumbnail=_png_uri()
+        ),
+    ]
+    out = write_report(tmp_path / "r.html", results)
+    data = _data(out.read_text(encoding="utf-8"))
+    assert data["images"][0]["cos"] is None
+    assert [data["concepts"][j] for j, _ in data["images"][0]["w"]] == ["sky"]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # written atomically, no leftovers
