@@ -447,7 +447,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         settings=settings,
         profiles=profiles,
         ranking=ranking,
-        skipped=dec.skipped,
+        skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
     )
     _report_skipped(dec.skipped, len(paths))
     if not args.quiet:

@@ -24,6 +24,8 @@
   const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + (100 * v).toFixed(1) + " pp");
   const pfmt = (v) => (v === null ? "" : v < 0.001 ? v.toExponential(1) : v.toPrecision(2));
   const baseName = (p) => p.split(/[\\/]/).pop();
+  // the file name with its folder (the class folder, for labelled folders)
+  const shortName = (p) => p.split(/[\\/]/).filter((s) => s !== "").slice(-2).join("/");
   const className = (c) => (c < 0 ? "" : DATA.classes[c]);
 
   function conceptLink(name) {
@@ -45,7 +47,7 @@
                                   title: img.p });
     if (img.t) button.append(el("img", { src: img.t, alt: baseName(img.p), loading: "lazy" }));
     else button.append(el("span", { class: "noimg" }, "no preview"));
-    button.append(el("span", { class: "cap" }, baseName(img.p)));
+    button.append(el("span", { class: "cap" }, shortName(img.p)));
     if (extra !== undefined) button.append(el("span", { class: "w" }, extra));
     return button;
   }
@@ -202,7 +204,7 @@
 
   function showImage(i) {
     const img = images[i];
-    const nodes = [el("h2", { id: "detail-title", "data-kind": "image" }, baseName(img.p))];
+    const nodes = [el("h2", { id: "detail-title", "data-kind": "image" }, shortName(img.p))];
     if (img.t) nodes.push(el("img", { class: "big", src: img.t, alt: baseName(img.p) }));
     nodes.push(el("div", { class: "path" }, img.p));
     const meta = [];

@@ -1,0 +1,352 @@
+"""The HTML report in headless Chromium, driven by Playwright: sort, search, drill down.
+
+One browser per module. The tests skip when Playwright or Chromium is missing (Debian's
+``chromium`` at /usr/bin; Playwright's own browser downloads are never used). Screenshots
+go to ``$SKSPLICE_TEST_ARTIFACTS`` (a temporary folder by default).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sksplice.analysis import concept_profiles, rank_concepts
+from sksplice.report import ImageResult, thumbnail_data_uri, write_report
+
+from .conftest import TESTS_DATA
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CONCEPTS = ["sea", "sky", "sand", "tree", "grass", "snow", "road", "car", "dog", "cat"]
+CLASSES = ["beach", "forest", "city"]
+HOSTILE_CLASS = '<img src=x onerror="window.__pwned=1">\'ü猫'
+HOSTILE_FILE = "<script>window.__pwned=1<script><svg onload=window.__pwned=1>\"q'é.png"
+HOSTILE_CONCEPT = '</script><script>window.__pwned=1</script>&amp;"ß'
+
+
+def _chromium() -> str | None:
+    for name in ("/usr/bin/chromium", "/usr/bin/chromium-browser"):
+        if Path(name).exists():
+            return name
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    if executable is None:
+        pytest.skip("no Chromium installed (Debian package chromium)")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    folder = os.environ.get("SKSPLICE_TEST_ARTIFACTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Page:
+    """A loaded report page; collects script errors."""
+
+    def __init__(self, browser, path: Path, width: int = 1400, height: int = 1000) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto(path.as_uri())
+        self.page.wait_for_selector("body[data-ready]", timeout=30_000)
+
+    def texts(self, selector: str) -> list[str]:
+        return self.page.locator(selector).all_inner_texts()
+
+    def close(self, artifacts: Path | None = None, name: str = "") -> None:
+        if artifacts is not None:
+            self.page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+        assert self.errors == []
+        self.page.close()
+
+
+def _thumb(color) -> str:
+    path_free = Image.new("RGB", (64, 48), color)
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    path_free.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@pytest.fixture(scope="module")
+def explorer(tmp_path_factory):
+    """A report of 30 images in 3 classes: (path, W, y, results)."""
+    rng = np.random.default_rng(7)
+    n_per, c = 10, len(CONCEPTS)
+    y = np.repeat(CLASSES, n_per)
+    W = rng.random((3 * n_per, c)) * (rng.random((3 * n_per, c)) < 0.35)
+    W[:n_per, 0] = 0.5 + rng.random(n_per)  # "sea" in every beach image
+    W[n_per:, 0] = 0.0
+    W = W.round(4)
+    colors = {"beach": (230, 200, 120), "forest": (40, 120, 50), "city": (120, 120, 130)}
+    results = []
+    for i in range(W.shape[0]):
+        nz = np.flatnonzero(W[i])
+        order = nz[np.argsort(-W[i, nz], kind="stable")]
+        results.append(
+            ImageResult(
+                f"/data/{y[i]}/{y[i]}_{i:02d}.jpg",
+                [(CONCEPTS[j], float(W[i, j])) for j in order],
+                int(nz.size),
+                0.7 + 0.01 * i,
+                label=str(y[i]),
+                thumbnail=_thumb(colors[y[i]]),
+            )
+        )
+    import pandas as pd
+
+    parts = []
+    for cls in CLASSES:
+        r = rank_concepts(W, y, cls, concepts=CONCEPTS).reset_index(names="concept")
+        r.insert(0, "class", cls)
+        parts.append(r)
+    ranking = pd.concat(parts, ignore_index=True)
+    profiles = concept_profiles(W, y, CONCEPTS, drop_empty=True)
+    path = tmp_path_factory.mktemp("explorer") / "report.html"
+    write_report(
+        path,
+        results,
+        title="explorer test",
+        settings={"model": "test", "l1 penalty": 0.25},
+        ranking=ranking,
+        profiles=profiles,
+        skipped=[("/data/beach/broken.jpg", "cannot identify image file")],
+    )
+    return path, W, y, results, ranking
+
+
+def _column(page: Page, col: int) -> list[str]:
+    return page.texts(f"#ranking-table tbody tr td:nth-child({col + 1})")
+
+
+def _num(text: str) -> float:
+    return float(re.sub(r"[^0-9.eE+-]", "", text))
+
+
+def test_sort_a_column(browser, explorer, artifacts):
+    path, _, _, _, ranking = explorer
+    page = Page(browser, path)
+    header = page.page.locator("#ranking-table th", has_text="Difference")
+    header.click()
+    assert header.get_attribute("aria-sort") == "ascending"
+    values = [_num(t) for t in _column(page, 4)]
+    assert len(values) == len(ranking)
+    assert values == sorted(values)
+    assert values[0] == pytest.approx(100 * ranking["prevalence_diff"].min(), abs=0.05)
+    header.click()
+    assert header.get_attribute("aria-sort") == "descending"
+    values = [_num(t) for t in _column(page, 4)]
+    assert values == sorted(values, reverse=True)
+    top = ranking.sort_values("prevalence_diff", ascending=False, kind="mergesort").iloc[0]
+    assert _column(page, 1)[0] == top["concept"] == "sea"
+    page.page.locator("#ranking-table th", has_text="Concept").click()
+    names = _column(page, 1)
+    assert names == sorted(names)
+    page.close(artifacts, "report_sorted")
+
+
+def test_search_and_significant_only(browser, explorer, artifacts):
+    path, _, _, _, ranking = explorer
+    page = Page(browser, path)
+    page.page.fill("#ranking-search", "sa")
+    rows = page.page.locator("#ranking-table tbody tr")
+    expected = ranking[
+        ranking["class"].str.lower().str.contains("sa")
+        | ranking["concept"].str.lower().str.contains("sa")
+    ]
+    assert rows.count() == len(expected) > 0
+    assert set(_column(page, 1)) == set(expected["concept"])
+    assert page.page.inner_text("#ranking-count").startswith(f"{len(expected)} of {len(ranking)}")
+    page.page.fill("#ranking-search", "")
+    page.page.check("#ranking-significant")
+    n_sig = int(ranking["significant"].sum())
+    assert n_sig >= 1
+    assert rows.count() == n_sig
+    assert page.page.locator("#ranking-table tbody tr.sig").count() == n_sig
+    assert set(_column(page, 7)) == {"yes"}
+    # the significant row: "sea" in "beach" (10 of 10 against 0 of 20)
+    assert ("beach", "sea") in zip(_column(page, 0), _column(page, 1))
+    page.close(artifacts, "report_significant")
+
+
+def test_click_a_concept_lists_its_strongest_images(browser, explorer, artifacts):
+    path, W, _, results, _ = explorer
+    page = Page(browser, path)
+    page.page.locator('#ranking-table a.concept[data-concept="sky"]').first.click()
+    assert page.page.inner_text("#detail-title") == "sky"
+    j = CONCEPTS.index("sky")
+    order = [i for i in np.argsort(-W[:, j], kind="stable") if W[i, j] > 0]
+    shown = page.page.locator("#concept-images .thumb")
+    assert [shown.nth(k).get_attribute("title") for k in range(shown.count())] == [
+        results[i].path for i in order
+    ]
+    assert f"non-zero in {len(order)} of {len(results)} images" in page.page.inner_text("#detail")
+    page.close(artifacts, "report_concept")
+
+
+def test_click_an_image_shows_its_whole_decomposition(browser, explorer, artifacts):
+    path, W, _, results, _ = explorer
+    page = Page(browser, path)
+    i = int(np.argmax((W > 0).sum(axis=1)))
+    page.page.locator(f'#gallery .thumb[data-image="{i}"]').click()
+    assert page.page.inner_text("#detail-title") == "/".join(Path(results[i].path).parts[-2:])
+    names = page.texts("#image-concepts .bar-row a.concept")
+    assert names == [name for name, _ in results[i].concepts]
+    assert len(names) == int((W[i] > 0).sum()) >= 4
+    # one scale for the page: bar width = weight / largest weight of all images
+    scale = W.max()
+    widths = page.page.eval_on_selector_all(
+        "#image-concepts .fill", "els => els.map(e => parseFloat(e.style.width))"
+    )
+    expected = [100 * w / scale for _, w in results[i].concepts]
+    np.testing.assert_allclose(widths, expected, atol=0.06)
+    assert page.page.inner_text("#scale") == f"{scale:.3f}"
+    # and from there to a concept
+    page.page.locator("#image-concepts a.concept").first.click()
+    assert page.page.inner_text("#detail-title") == results[i].concepts[0][0]
+    page.close(artifacts, "report_image")
+
+
+def test_gallery_filter_and_skipped_list(browser, explorer):
+    path, _, y, _, _ = explorer
+    page = Page(browser, path)
+    assert page.page.locator("#gallery .thumb").count() == len(y)
+    page.page.select_option("#image-class", label="forest")
+    captions = page.texts("#gallery .thumb .cap")
+    assert len(captions) == int((y == "forest").sum())
+    assert all(c.startswith("forest/forest_") for c in captions)
+    page.page.fill("#image-search", "forest_1")
+    assert page.texts("#gallery .thumb .cap") == [f"forest/forest_{i}.jpg" for i in range(10, 20)]
+    skipped = page.page.inner_text("#skipped")
+    assert "/data/beach/broken.jpg" in skipped and "cannot identify image file" in skipped
+    assert page.page.inner_text("#n-skipped") == "1"
+    page.close()
+
+
+def test_hostile_names_are_shown_as_text(browser, tmp_path, artifacts):
+    folder = tmp_path / HOSTILE_CLASS
+    folder.mkdir()
+    image = folder / HOSTILE_FILE
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(image, format="PNG")
+    results = [
+        ImageResult(
+            str(image), [(HOSTILE_CONCEPT, 0.8), ("sky", 0.2)], 2, 0.9, label=HOSTILE_CLASS
+        ),
+        ImageResult(
+            str(tmp_path / "plain.png"),
+            [("sky", 0.4)],
+            1,
+            0.8,
+            label="plain",
+            thumbnail=thumbnail_data_uri(image),
+        ),
+    ]
+    W = np.array([[0.8, 0.2], [0.0, 0.4]])
+    y = np.array([HOSTILE_CLASS, "plain"])
+    ranking = rank_concepts(W, y, HOSTILE_CLASS, concepts=[HOSTILE_CONCEPT, "sky"])
+    ranking = ranking.reset_index(names="concept")
+    ranking.insert(0, "class", HOSTILE_CLASS)
+    path = write_report(
+        tmp_path / "hostile.html",
+        results,
+        title=HOSTILE_CONCEPT,
+        settings={"vocabulary": HOSTILE_CONCEPT},
+        ranking=ranking,
+        skipped=[(HOSTILE_FILE, HOSTILE_CLASS)],
+    )
+    page = Page(browser, path)
+    assert page.page.title() == HOSTILE_CONCEPT
+    assert page.page.inner_text("h1") == HOSTILE_CONCEPT
+    assert HOSTILE_CONCEPT in page.texts(".frequent a.concept")
+    assert page.texts("#ranking-table tbody td.cls")[0] == HOSTILE_CLASS
+    assert HOSTILE_CONCEPT in _column(page, 1)
+    assert page.texts("#gallery .thumb .cap")[0] == f"{HOSTILE_CLASS}/{HOSTILE_FILE}"
+    assert HOSTILE_FILE in page.page.inner_text("#skipped")
+    page.page.locator("#gallery .thumb").first.click()
+    assert page.page.inner_text("#detail-title") == f"{HOSTILE_CLASS}/{HOSTILE_FILE}"
+    assert f"class {HOSTILE_CLASS}" in page.page.inner_text("#detail .meta")
+    page.page.locator("#image-concepts a.concept").first.click()
+    assert page.page.inner_text("#detail-title") == HOSTILE_CONCEPT
+    # no injected element ran or exists
+    assert page.page.evaluate("window.__pwned") is None
+    assert page.page.locator("img[src=x]").count() == 0
+    assert page.page.evaluate("document.scripts.length") == 2
+    page.close(artifacts, "report_hostile")
+
+
+def test_cli_report_in_chromium(browser, tiny_clip_model, tmp_path, monkeypatch, artifacts):
+    """`sksplice report` on two class folders and a broken file, opened in the browser."""
+    from sksplice import cli
+
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    rng = np.random.default_rng(0)
+    root = tmp_path / "images"
+    for cls, tint in (("cats", (255, 80, 40)), ("dogs", (40, 80, 255))):
+        (root / cls).mkdir(parents=True)
+        for i in range(4):
+            arr = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
+            arr[:18] = np.asarray(tint, dtype=np.uint8)
+            Image.fromarray(arr).save(root / cls / f"{i}.png")
+    (root / "dogs" / "broken.png").write_bytes(b"not a png")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(CONCEPTS) + "\n", encoding="utf-8")
+    out = tmp_path / "report.html"
+    code = cli.main(
+        [
+            "report",
+            str(root),
+            "-o",
+            str(out),
+            "--quiet",
+            "--model",
+            tiny_clip_model,
+            "--pretrained",
+            "none",
+            "--vocabulary",
+            str(vocab),
+            "--l1-penalty",
+            "0.05",
+            "--device",
+            "cpu",
+        ]
+    )
+    assert code == 0
+    page = Page(browser, out)
+    assert page.page.inner_text("#n-images") == "8"
+    assert page.page.inner_text("#n-classes") == "2"
+    assert "broken.png" in page.page.inner_text("#skipped")
+    assert page.page.locator("#gallery .thumb img").count() == 8
+    assert page.page.locator("#ranking-table tbody tr").count() >= 2
+    assert set(_column(page, 0)) == {"cats", "dogs"}
+    page.page.locator("#gallery .thumb").first.click()
+    n_bars = page.page.locator("#image-concepts .bar-row").count()
+    l0 = int(re.search(r"(\d+) concepts", page.page.inner_text("#detail .meta")).group(1))
+    assert n_bars == l0 >= 1  # every non-zero concept, not a top k
+    page.close(artifacts, "report_cli")
