@@ -118,7 +118,7 @@ def main(
     print("concepts over-represented in 'woman' captions compared with 'man' captions:")
     print(
         ranking.head(8)[
-            ["count_positive", "count_negative", "prevalence_diff", "cohens_h", "p_adjusted"]
+            ["count_positive", "count_negative", "prevalence_diff", "test", "p_adjusted"]
         ].to_string(float_format=lambda v: f"{v:.3g}")
     )
 
