@@ -247,7 +247,8 @@ def _two_by_two_tests(
     """Compare the proportions ``x1/n1`` and ``x2/n2`` of every concept.
 
     Returns the z statistic of the two-proportion z-test, the p-value and which test
-    gave it: Fisher's exact test (:func:`scipy.stats.fisher_exact`) where any expected
+    gave it: Fisher's exact test (:func:`scipy.stats.fisher_exact`; its one-sided form
+    is the hypergeometric tail, computed for all concepts at once) where any expected
     cell count of the table ``[[x1, n1 - x1], [x2, n2 - x2]]`` is below
     :data:`MIN_EXPECTED_COUNT`, the z-test elsewhere.
     """
@@ -266,9 +267,18 @@ def _two_by_two_tests(
     present = x1 + x2
     min_expected = min(n1, n2) * np.minimum(present, total - present) / total
     exact = min_expected < MIN_EXPECTED_COUNT
-    for j in np.flatnonzero(exact):
-        table = [[x1[j], n1 - x1[j]], [x2[j], n2 - x2[j]]]
-        p_value[j] = stats.fisher_exact(np.asarray(table, dtype=np.int64), alternative).pvalue
+    if alternative == "two-sided":
+        for j in np.flatnonzero(exact):
+            table = [[x1[j], n1 - x1[j]], [x2[j], n2 - x2[j]]]
+            p_value[j] = stats.fisher_exact(np.asarray(table, dtype=np.int64)).pvalue
+    elif exact.any():
+        # a one-sided Fisher test is a tail of the hypergeometric distribution of x1 given
+        # the margins (what fisher_exact computes, row by row); vectorised over concepts
+        k, big_k = x1[exact], present[exact]
+        if alternative == "greater":
+            p_value[exact] = stats.hypergeom.sf(k - 1, total, big_k, n1)
+        else:
+            p_value[exact] = stats.hypergeom.cdf(k, total, big_k, n1)
     test = np.where(exact, "fisher", "z").astype(object)
     return z, np.minimum(p_value, 1.0), test
 

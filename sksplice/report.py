@@ -138,36 +138,49 @@ def _p_value(value: Any) -> float | None:
     return float(f"{value:.3g}") if math.isfinite(value) else None
 
 
-def _ranking_rows(ranking: pd.DataFrame) -> list[list[Any]]:
-    """Rows of the ranking table: class, concept, in, out, difference, test, p adj., sig."""
+def _ranking_rows(
+    ranking: pd.DataFrame, concept_index: dict[str, int]
+) -> tuple[list[str], list[list[Any]]]:
+    """The ranking table, compactly: (classes, rows).
+
+    A row is ``[class, concept, in, out, difference, test, p adjusted, significant]``
+    with ``class`` an index into the returned classes, ``concept`` an index into
+    ``concept_index`` (extended with the ranking's concepts), ``test`` 1 for Fisher's
+    exact test and 0 for the z-test, ``significant`` 1 or 0.
+    """
     frame = ranking
     if "concept" not in frame.columns:
         frame = frame.reset_index(names="concept")
-    if "class" in frame.columns:
-        classes = frame["class"].astype(str).tolist()
-    else:
-        classes = [str(ranking.attrs.get("positive", ""))] * len(frame)
     n = len(frame)
+    if "class" in frame.columns:
+        labels = frame["class"].astype(str).tolist()
+    else:
+        labels = [str(ranking.attrs.get("positive", ""))] * n
+    class_index: dict[str, int] = {}
     tests = frame["test"].astype(str).tolist() if "test" in frame.columns else ["z"] * n
     if "significant" in frame.columns:
         significant = frame["significant"].astype(bool).tolist()
     else:
         significant = [False] * n
+    columns = [
+        frame[c].to_numpy(dtype=np.float64)
+        for c in ("prevalence_positive", "prevalence_negative", "prevalence_diff", "p_adjusted")
+    ]
     rows = []
-    for i in range(n):
+    for i, name in enumerate(frame["concept"].astype(str).tolist()):
         rows.append(
             [
-                classes[i],
-                str(frame["concept"].iat[i]),
-                _finite(frame["prevalence_positive"].iat[i]),
-                _finite(frame["prevalence_negative"].iat[i]),
-                _finite(frame["prevalence_diff"].iat[i]),
-                tests[i],
-                _p_value(frame["p_adjusted"].iat[i]),
-                bool(significant[i]),
+                class_index.setdefault(labels[i], len(class_index)),
+                concept_index.setdefault(name, len(concept_index)),
+                _finite(columns[0][i]),
+                _finite(columns[1][i]),
+                _finite(columns[2][i]),
+                int(tests[i] == "fisher"),
+                _p_value(columns[3][i]),
+                int(significant[i]),
             ]
         )
-    return rows
+    return list(class_index), rows
 
 
 def _profile_rows(profiles: pd.DataFrame) -> tuple[list[str], dict[str, list[float | None]]]:
@@ -327,12 +340,16 @@ def render_report(
     prevalence: dict[str, list[float | None]] = {}
     if profiles is not None and len(profiles):
         groups, prevalence = _profile_rows(profiles)
-    rows = _ranking_rows(ranking) if ranking is not None and len(ranking) else []
+    rank_classes: list[str] = []
+    rows: list[list[Any]] = []
+    if ranking is not None and len(ranking):
+        rank_classes, rows = _ranking_rows(ranking, concept_index)
     data = {
         "concepts": list(concept_index),
         "classes": class_names,
         "images": images,
         "scale": top_weight or 1.0,
+        "rankClasses": rank_classes,
         "ranking": rows,
         "alpha": float(ranking.attrs.get("alpha", 0.05)) if ranking is not None else 0.05,
         "groups": groups,

@@ -162,9 +162,12 @@ def test_ranking_rows_key_columns_and_significance():
         "Significant",
     ]
     data = _data(page)
-    rows = {r[1]: r for r in data["ranking"]}
-    assert rows["sea"][0] == "coast" and rows["sea"][5] == "z" and rows["sea"][7] is True
-    assert rows["sky"][5] == "fisher" and rows["sky"][7] is False
+    assert data["rankClasses"] == ["coast"]
+    rows = {data["concepts"][r[1]]: r for r in data["ranking"]}
+    assert set(rows) == set(names)
+    # test 0 = z, 1 = Fisher; significant 1/0
+    assert rows["sea"][0] == 0 and rows["sea"][5] == 0 and rows["sea"][7] == 1
+    assert rows["sky"][5] == 1 and rows["sky"][7] == 0
     assert rows["sea"][2] == pytest.approx(0.75) and rows["sea"][3] == pytest.approx(0.25)
     assert data["groups"] == ["all", "coast", "forest"]
     assert data["prevalence"]["sea"] == pytest.approx([0.5, 0.75, 0.25])

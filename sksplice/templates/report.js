@@ -62,11 +62,15 @@
     const count = document.getElementById("ranking-count");
     const more = document.getElementById("ranking-more");
     const state = { col: null, dir: 1, limit: PAGE_ROWS };
-    const order = DATA.ranking.map((_, i) => i);
+    // rows arrive as indices (class, concept, test); decode them once
+    const TESTS = ["z", "fisher"];
+    const RANK = DATA.ranking.map((r) => [DATA.rankClasses[r[0]], concepts[r[1]], r[2], r[3], r[4],
+                                          TESTS[r[5]], r[6], r[7] === 1]);
+    const order = RANK.map((_, i) => i);
 
     function visibleRows() {
       const q = search.value.trim().toLowerCase();
-      let rows = order.map((i) => DATA.ranking[i]);
+      let rows = order.map((i) => RANK[i]);
       if (sigOnly.checked) rows = rows.filter((r) => r[7]);
       if (q) rows = rows.filter((r) => (r[0] + "\u0000" + r[1]).toLowerCase().includes(q));
       return rows;
@@ -87,8 +91,8 @@
         frag.append(tr);
       }
       tbody.append(frag);
-      const nSig = DATA.ranking.filter((r) => r[7]).length;
-      count.textContent = rows.length + " of " + DATA.ranking.length + " rows, " + nSig +
+      const nSig = RANK.filter((r) => r[7]).length;
+      count.textContent = rows.length + " of " + RANK.length + " rows, " + nSig +
         " significant";
       more.hidden = rows.length <= state.limit;
     }
@@ -97,7 +101,7 @@
       state.col = col;
       const dir = state.dir;
       order.sort((a, b) => {
-        let x = DATA.ranking[a][col], y = DATA.ranking[b][col];
+        let x = RANK[a][col], y = RANK[b][col];
         if (numeric) {
           x = x === null ? Infinity : x;
           y = y === null ? Infinity : y;
