@@ -397,11 +397,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
                         f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
                     )
                 n_not = len(frame) - len(sig)
-                if n_not:
-                    fh.write(
-                        f"  ({'none; ' if sig.empty else ''}{n_not} of the top {len(frame)} "
-                        "not significant: -f csv lists them)\n"
-                    )
+                if sig.empty:
+                    fh.write(f"  none: the top {n_not} are not significant (-f csv lists them)\n")
+                elif n_not:
+                    fh.write(f"  ({n_not} more of the top {len(frame)} not significant)\n")
     return 0
 
 

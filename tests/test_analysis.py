@@ -397,10 +397,10 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
     if fmt == "table":
         block = text.split("class lone:")[1]
         assert "sky" not in block  # 1 of 1 against 0 of 40 is p = 1/41 unadjusted: not listed
-        assert "none; 3 of the top 3 not significant" in block
+        assert "none: the top 3 are not significant" in block
         coast = text.split("class coast:")[1].split("class forest:")[0]
         assert "sea" in coast and "(z)" in coast and "adjusted p < 0.05" in coast
-        assert "grass" not in coast
+        assert "grass" not in coast and "(2 more of the top 3 not significant)" in coast
     elif fmt == "csv":
         rows = pd.read_csv(io.StringIO(text))
         assert {"test", "significant", "p_adjusted"} <= set(rows.columns)

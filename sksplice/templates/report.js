@@ -213,7 +213,8 @@
     nodes.push(el("div", { class: "path" }, img.p));
     const meta = [];
     if (img.c >= 0) meta.push("class " + className(img.c));
-    meta.push(img.l0 + " concepts", "cosine " + (img.cos === null ? "-" : img.cos.toFixed(3)));
+    meta.push(img.l0 + (img.l0 === 1 ? " concept" : " concepts"),
+              "cosine " + (img.cos === null ? "-" : img.cos.toFixed(3)));
     nodes.push(el("p", { class: "meta" }, meta.join(" \u00b7 ")));
     const bars = el("div", { id: "image-concepts" });
     const ws = img.w.slice().sort((a, b) => b[1] - a[1]);
