@@ -7,6 +7,7 @@ go to ``$SKSPLICE_TEST_ARTIFACTS`` (a temporary folder by default).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -350,3 +351,48 @@ def test_cli_report_in_chromium(browser, tiny_clip_model, tmp_path, monkeypatch,
     l0 = int(re.search(r"(\d+) concepts", page.page.inner_text("#detail .meta")).group(1))
     assert n_bars == l0 >= 1  # every non-zero concept, not a top k
     page.close(artifacts, "report_cli")
+
+
+def _example():
+    import importlib.util
+
+    from .conftest import REPO_ROOT
+
+    path = REPO_ROOT / "docs" / "examples" / "report_explorer.py"
+    spec = importlib.util.spec_from_file_location("report_explorer", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_example_builds_and_photographs_the_explorer(browser, laion_minilm, minilm, tmp_path):
+    example = _example()
+    concepts, raw = laion_minilm
+    html = example.build(
+        tmp_path / "report.html", embedder=minilm, concepts=concepts, concept_embeddings=raw
+    )
+    page = Page(browser, html)
+    page.page.check("#ranking-significant")
+    # the planted concept is among the significant rows of its class
+    assert ("woman", "bikini") in zip(_column(page, 0), _column(page, 1))
+    page.page.locator('#ranking-table a.concept[data-concept="bikini"]').first.click()
+    assert page.page.inner_text("#detail-title") == "bikini"
+    assert page.page.locator("#concept-images .thumb").count() >= 30
+    page.close()
+    shots = example.screenshot(html, tmp_path, browser=browser)
+    for shot in shots:
+        with Image.open(shot) as img:
+            assert img.size == (1400, 900)
+            # not a blank page: many distinct colours
+            assert len(img.convert("RGB").getcolors(maxcolors=1 << 20)) > 100
+
+
+def test_size_and_load_measurement_runs(browser, tmp_path):
+    result = _example().measure(40, tmp_path, repeats=1, browser=browser)
+    html = tmp_path / "report_40.html"
+    assert result["images"] == 40 and result["file_bytes"] == html.stat().st_size
+    assert 0 < result["script_ready_s_median"] <= result["load_s_median"] < 60
+    data = json.loads(
+        re.search(r'type="application/json">(.*?)</script>', html.read_text(), re.S).group(1)
+    )
+    assert len(data["images"]) == 40 and len(data["rankClasses"]) == 10

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import io
 import json
 import os
@@ -29,6 +30,7 @@ import statistics
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,17 +138,28 @@ def build(
     )
 
 
-def _launch(pw: Any, chromium: str):
-    return pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-
-
-def screenshot(html: Path, out_dir: Path, chromium: str = CHROMIUM) -> list[Path]:
-    """Open the report, click the top concept and one of its images; save two PNGs."""
+@contextlib.contextmanager
+def _browser(chromium: str, browser: Any = None) -> Iterator[Any]:
+    """The given Playwright browser, or headless ``chromium`` launched for the block."""
+    if browser is not None:
+        yield browser
+        return
     from playwright.sync_api import sync_playwright
 
-    shots = [out_dir / "report_explorer.png", out_dir / "report_explorer_image.png"]
     with sync_playwright() as pw:
-        browser = _launch(pw, chromium)
+        launched = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def screenshot(
+    html: Path, out_dir: Path, chromium: str = CHROMIUM, browser: Any = None
+) -> list[Path]:
+    """Open the report, click the top concept and one of its images; save two PNGs."""
+    shots = [out_dir / "report_explorer.png", out_dir / "report_explorer_image.png"]
+    with _browser(chromium, browser) as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(html.as_uri())
         page.wait_for_selector("body[data-ready]")
@@ -158,7 +171,7 @@ def screenshot(html: Path, out_dir: Path, chromium: str = CHROMIUM) -> list[Path
         page.locator("#concept-images .thumb").first.click()
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(shots[1]))
-        browser.close()
+        page.close()
     return shots
 
 
@@ -217,18 +230,17 @@ def synthetic_report(n_images: int, out_html: Path, seed: int = 0) -> Path:
     )
 
 
-def measure(n_images: int, out_dir: Path, repeats: int = 3, chromium: str = CHROMIUM) -> dict:
+def measure(
+    n_images: int, out_dir: Path, repeats: int = 3, chromium: str = CHROMIUM, browser: Any = None
+) -> dict:
     """Write a synthetic report and time its load in headless Chromium."""
-    from playwright.sync_api import sync_playwright
-
     out_dir.mkdir(parents=True, exist_ok=True)
     html = out_dir / f"report_{n_images}.html"
     t0 = time.perf_counter()
     synthetic_report(n_images, html)
     build_s = time.perf_counter() - t0
     loads, ready = [], []
-    with sync_playwright() as pw:
-        browser = _launch(pw, chromium)
+    with _browser(chromium, browser) as browser:
         for _ in range(repeats):
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             t0 = time.perf_counter()
@@ -238,7 +250,6 @@ def measure(n_images: int, out_dir: Path, repeats: int = 3, chromium: str = CHRO
             ready.append(page.evaluate("window.__skspliceReadyMs") / 1000.0)
             page.close()
         version = browser.version
-        browser.close()
     return {
         "images": n_images,
         "file_bytes": html.stat().st_size,
