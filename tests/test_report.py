@@ -205,3 +205,24 @@ def test_non_finite_values_become_null(tmp_path):
     assert data["images"][0]["cos"] is None
     assert [data["concepts"][j] for j, _ in data["images"][0]["w"]] == ["sky"]
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # written atomically, no leftovers
+
+
+def test_skipped_objects_and_wide_profiles():
+    import pandas as pd
+
+    from sksplice.embedders import SkippedInput
+
+    wide = pd.DataFrame({"a": [0.5, 0.0], "b": [0.25, 1.0]}, index=["sky", "sea"])
+    page = render_report(
+        [ImageResult("x.png", [("sky", 1.0)], 1, 0.9, label="a", thumbnail=_png_uri())],
+        profiles=wide,
+        skipped=[SkippedInput(3, "y.png", "cannot identify image file")],
+    )
+    assert "y.png" in page and "cannot identify image file" in page
+    data = _data(page)
+    assert data["groups"] == ["a", "b"] and data["prevalence"]["sea"] == [0.0, 1.0]
+    # the class cards list a class's prevalent concepts, largest first, zeros left out
+    cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
+    card_b = cards.split("<h3>b</h3>")[1]
+    assert card_b.index('data-concept="sea"') < card_b.index('data-concept="sky"')
+    assert 'data-concept="sea"' not in cards.split("<h3>b</h3>")[0]

@@ -51,14 +51,16 @@ CHROMIUM_FLAGS = [
 
 def caption_card(text: str, label: str, size: int = 96) -> str:
     """The caption drawn on a small card, as a PNG data URI (the "image" of a caption)."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     background = (253, 236, 240) if label == "woman" else (232, 240, 253)
     img = Image.new("RGB", (size, size), background)
     draw = ImageDraw.Draw(img)
-    lines = textwrap.wrap(text, width=14)[:7]
+    font = ImageFont.load_default(size=12)
+    lines = textwrap.wrap(text, width=13)[:6]
+    top = (size - 15 * len(lines)) // 2
     for k, line in enumerate(lines):
-        draw.text((4, 4 + 13 * k), line, fill=(40, 40, 40))
+        draw.text((size // 2, top + 15 * k), line, fill=(40, 40, 40), font=font, anchor="ma")
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -157,13 +159,16 @@ def _browser(chromium: str, browser: Any = None) -> Iterator[Any]:
 def screenshot(
     html: Path, out_dir: Path, chromium: str = CHROMIUM, browser: Any = None
 ) -> list[Path]:
-    """Open the report, click the top concept and one of its images; save two PNGs."""
+    """Open the report, sort, click the top concept and one of its images; save two PNGs."""
     shots = [out_dir / "report_explorer.png", out_dir / "report_explorer_image.png"]
     with _browser(chromium, browser) as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(html.as_uri())
         page.wait_for_selector("body[data-ready]")
         page.check("#ranking-significant")
+        difference = page.locator("#ranking-table th", has_text="Difference")
+        difference.click()
+        difference.click()  # largest difference first
         page.locator("#ranking-table a.concept").first.click()
         page.locator("#ranking").scroll_into_view_if_needed()
         page.evaluate("window.scrollTo(0, document.getElementById('ranking').offsetTop - 8)")
