@@ -196,6 +196,27 @@ def test_search_and_significant_only(browser, explorer, artifacts):
     page.close(artifacts, "report_significant")
 
 
+@pytest.mark.parametrize("width", [1280, 1000])
+def test_ranking_fits_and_class_names_stay_whole(browser, explorer, width):
+    """Every column is visible without scrolling sideways; class names never wrap."""
+    path = explorer[0]
+    page = Page(browser, path, width=width)
+    scroll, client = page.page.eval_on_selector(
+        "#ranking-table", "t => [t.parentElement.scrollWidth, t.parentElement.clientWidth]"
+    )
+    assert scroll <= client
+    heights = page.page.eval_on_selector_all(
+        "#ranking-table td.cls", "els => els.map(e => e.getBoundingClientRect().height)"
+    )
+    concept_heights = page.page.eval_on_selector_all(
+        "#ranking-table tbody td:nth-child(2)",
+        "els => els.map(e => e.getBoundingClientRect().height)",
+    )
+    assert max(heights) <= min(concept_heights) + 0.5  # one line each
+    assert page.page.eval_on_selector("td.cls", "e => getComputedStyle(e).whiteSpace") == "nowrap"
+    page.close()
+
+
 def test_click_a_concept_lists_its_strongest_images(browser, explorer, artifacts):
     path, W, _, results, _ = explorer
     page = Page(browser, path)

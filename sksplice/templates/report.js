@@ -167,7 +167,7 @@
     detail.replaceChildren(...nodes);
     const aside = document.getElementById("detail");
     aside.scrollTop = 0;
-    if (window.matchMedia("(max-width: 900px)").matches) aside.scrollIntoView();
+    if (window.matchMedia("(max-width: 1100px)").matches) aside.scrollIntoView();
   }
 
   function showConcept(name) {
