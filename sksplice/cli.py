@@ -451,7 +451,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     _report_skipped(dec.skipped, len(paths))
     if not args.quiet:
         size = out.stat().st_size if out.is_file() else 0
-        print(f"wrote {out} ({len(results)} images, {size / 1e6:.1f} MB)", file=sys.stderr)
+        shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+        print(f"wrote {out} ({len(results)} images, {shown})", file=sys.stderr)
     return 0
 
 

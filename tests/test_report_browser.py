@@ -322,7 +322,7 @@ def test_hostile_names_are_shown_as_text(browser, tmp_path, artifacts):
     page.close(artifacts, "report_hostile")
 
 
-def test_cli_report_in_chromium(browser, tiny_clip_model, tmp_path, monkeypatch, artifacts):
+def test_cli_report_in_chromium(browser, tiny_clip_model, tmp_path, monkeypatch, artifacts, capsys):
     """`sksplice report` on two class folders and a broken file, opened in the browser."""
     from sksplice import cli
 
@@ -346,7 +346,6 @@ def test_cli_report_in_chromium(browser, tiny_clip_model, tmp_path, monkeypatch,
             str(root),
             "-o",
             str(out),
-            "--quiet",
             "--model",
             tiny_clip_model,
             "--pretrained",
@@ -360,6 +359,8 @@ def test_cli_report_in_chromium(browser, tiny_clip_model, tmp_path, monkeypatch,
         ]
     )
     assert code == 0
+    size_kb = round(out.stat().st_size / 1e3)
+    assert f"wrote {out} (8 images, {size_kb} kB)" in capsys.readouterr().err
     page = Page(browser, out)
     assert page.page.inner_text("#n-images") == "8"
     assert page.page.inner_text("#n-classes") == "2"
