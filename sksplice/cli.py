@@ -587,7 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
         "profile",
         help="per-class concept profiles and the concepts that separate classes",
         description="Rank, for each class, the concepts that occur in it significantly "
-        "more often than in the other classes (two-proportion test, Benjamini-Hochberg).",
+        "more often than in the other classes (Fisher's exact test when an expected count is "
+        "below 5, else the two-proportion z-test; one-sided, Benjamini-Hochberg corrected).",
     )
     p.add_argument("folder", metavar="FOLDER", help="images, one sub-folder per class")
     p.add_argument("--labels", default=None, help="CSV of path,label (instead of sub-folders)")
