@@ -24,12 +24,16 @@ _LAZY = {
     "get_data_home": "_data",
     "concept_profiles": "analysis",
     "rank_concepts": "analysis",
+    "ConceptRetriever": "retrieval",
+    "probe_concepts": "probes",
+    "zero_concept_coefficients": "probes",
 }
 
 __all__ = [
     "CLIPEmbedder",
     "ConceptEditor",
     "ConceptProjector",
+    "ConceptRetriever",
     "SentenceTransformerEmbedder",
     "SpliceTransformer",
     "ZeroShotClassifier",
@@ -38,7 +42,9 @@ __all__ = [
     "get_data_home",
     "load_image_mean",
     "load_vocabulary",
+    "probe_concepts",
     "rank_concepts",
+    "zero_concept_coefficients",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .analysis import concept_profiles, rank_concepts
     from .editing import ConceptEditor, ConceptProjector
     from .embedders import CLIPEmbedder
+    from .probes import probe_concepts, zero_concept_coefficients
+    from .retrieval import ConceptRetriever
     from .sentence import SentenceTransformerEmbedder
     from .transformer import SpliceTransformer
     from .vocabulary import load_image_mean, load_vocabulary

@@ -1,0 +1,215 @@
+"""Concept probes: read and edit linear models trained on concept weights.
+
+A linear probe on SpLiCE concept weights (for example
+``make_pipeline(splice, LogisticRegression())``) has one coefficient per concept
+and class, so it can be read in words. :func:`probe_concepts` lists the concepts
+with the largest positive and negative coefficients of every class;
+:func:`zero_concept_coefficients` returns a copy of the fitted model whose
+coefficients of named concepts are zero, an intervention that removes what the
+model learned from those concepts without retraining it.
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from .retrieval import unknown_concepts_error
+
+__all__ = ["probe_concepts", "zero_concept_coefficients"]
+
+
+def _final_step(model: Any) -> Any:
+    """The last estimator of a Pipeline (or the model itself)."""
+    return model.steps[-1][1] if isinstance(model, Pipeline) else model
+
+
+def _check_linear(estimator: Any) -> np.ndarray:
+    """The 2-D coefficient array of a fitted linear classifier."""
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError as exc:
+        raise ValueError(f"the {type(estimator).__name__} is not fitted; fit it first") from exc
+    except TypeError as exc:
+        raise TypeError(
+            f"expected a fitted linear classifier or a Pipeline ending in one; got "
+            f"{type(estimator).__name__}"
+        ) from exc
+    coef = getattr(estimator, "coef_", None)
+    if coef is None or not hasattr(estimator, "classes_"):
+        raise TypeError(
+            f"{type(estimator).__name__} has no coef_ and classes_: expected a fitted linear "
+            "classifier (LogisticRegression, LinearSVC, RidgeClassifier, SGDClassifier ...)"
+        )
+    coef = np.asarray(coef.toarray() if hasattr(coef, "toarray") else coef, dtype=np.float64)
+    return coef.reshape(1, -1) if coef.ndim == 1 else coef
+
+
+def _feature_names(model: Any, n_features: int, concepts: Any) -> np.ndarray:
+    """Names of the final estimator's input columns."""
+    if concepts is not None:
+        if hasattr(concepts, "get_feature_names_out"):
+            concepts = concepts.get_feature_names_out()
+        if isinstance(concepts, str):
+            raise TypeError("`concepts` must be a sequence of concept names, not a single string")
+        names = np.asarray(list(concepts), dtype=object)
+    elif isinstance(model, Pipeline) and len(model.steps) > 1:
+        head = model[:-1]
+        try:
+            names = np.asarray(head.get_feature_names_out(), dtype=object)
+        except (AttributeError, NotFittedError, ValueError) as exc:
+            raise ValueError(
+                "the steps before the last do not give their output names "
+                f"(get_feature_names_out failed: {exc}); pass `concepts=`"
+            ) from exc
+    else:
+        names = getattr(_final_step(model), "feature_names_in_", None)
+        if names is None:
+            raise ValueError(
+                "the model carries no concept names: pass a Pipeline whose steps before the "
+                "last have get_feature_names_out (such as a SpliceTransformer), a model fitted "
+                "on a DataFrame of concept weights, or `concepts=`"
+            )
+        names = np.asarray(names, dtype=object)
+    if names.shape != (n_features,):
+        raise ValueError(
+            f"there are {names.shape[0]} concept names but the model has {n_features} "
+            "coefficients per class; give one name per input column"
+        )
+    return names
+
+
+def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataFrame:
+    """The concepts with the largest positive and negative coefficients of each class.
+
+    Parameters
+    ----------
+    model : fitted Pipeline or linear classifier
+        A Pipeline whose last step is a fitted linear classifier (anything with
+        ``coef_`` and ``classes_``, such as ``LogisticRegression``) trained on
+        concept weights, or such a classifier on its own.
+    k : int, default=10
+        Number of concepts listed per class and sign (fewer when fewer
+        coefficients of that sign are non-zero).
+    concepts : list of str or fitted SpliceTransformer, default=None
+        Names of the classifier's input columns. By default they come from
+        ``get_feature_names_out`` of the Pipeline's steps before the last, or
+        from the classifier's ``feature_names_in_``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per listed concept, with columns ``class``, ``sign``
+        (``"positive"`` or ``"negative"``), ``rank`` (from 1, by decreasing
+        absolute coefficient), ``concept`` and ``coefficient``; classes in the
+        order of ``classes_``, positive rows first.
+
+    Raises
+    ------
+    ValueError
+        If the model is not fitted, carries no concept names, or ``k`` is not a
+        positive integer.
+    TypeError
+        If the final estimator is not a linear classifier.
+
+    Notes
+    -----
+    A binary classifier has one row of coefficients, the evidence for
+    ``classes_[1]``; the evidence for ``classes_[0]`` is its negation, listed
+    under that class, so that every class has its own rows. A multiclass
+    (one-vs-rest or multinomial) classifier has one row per class.
+    """
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"k must be a positive integer; got {k!r}")
+    estimator = _final_step(model)
+    coef = _check_linear(estimator)
+    names = _feature_names(model, coef.shape[1], concepts)
+    classes = list(estimator.classes_)
+    if coef.shape[0] == 1 and len(classes) == 2:
+        per_class = [(classes[0], -coef[0]), (classes[1], coef[0])]
+    else:
+        per_class = list(zip(classes, coef, strict=True))
+    rows = []
+    for label, row in per_class:
+        for sign, values in (("positive", row), ("negative", -row)):
+            candidates = np.flatnonzero(values > 0)
+            order = candidates[np.lexsort((candidates, -values[candidates]))][:k]
+            for rank, j in enumerate(order, start=1):
+                rows.append((label, sign, rank, str(names[j]), float(row[j])))
+    return pd.DataFrame(rows, columns=["class", "sign", "rank", "concept", "coefficient"])
+
+
+def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any = None) -> Any:
+    """A copy of a fitted linear model with the coefficients of named concepts set to zero.
+
+    The intervention of the SpLiCE paper on probes: the model no longer uses
+    the named concepts, and nothing else changes (the other coefficients and
+    the intercepts stay as fitted). On the model's inputs this is the same as
+    setting those concepts' weights to zero (as
+    :class:`sksplice.editing.ConceptEditor` does) before the unedited model.
+
+    Parameters
+    ----------
+    model : fitted Pipeline or linear classifier
+        As in :func:`probe_concepts`. It is not modified.
+    concepts : str or list of str
+        The concepts whose coefficients are zeroed (for every class).
+    feature_names : list of str or fitted SpliceTransformer, default=None
+        Names of the classifier's input columns; by default as in
+        :func:`probe_concepts`.
+
+    Returns
+    -------
+    edited : same type as ``model``
+        A deep copy of ``model``, still fitted, whose final estimator has zero
+        coefficients for ``concepts``. (``sklearn.base.clone`` would return an
+        unfitted copy.)
+
+    Raises
+    ------
+    ValueError
+        If a name is not among the model's concepts (the message suggests close
+        matches), no concept is named, or the model is not fitted.
+    """
+    if isinstance(concepts, str):
+        concepts = [concepts]
+    if not isinstance(concepts, Sequence | np.ndarray | pd.Index):
+        raise TypeError(
+            f"`concepts` must be a list of concept names; got {type(concepts).__name__}"
+        )
+    concepts = list(concepts)
+    if not concepts:
+        raise ValueError("`concepts` names no concept")
+    for i, name in enumerate(concepts):
+        if not isinstance(name, str):
+            raise TypeError(f"`concepts` entry {i} is a {type(name).__name__}, not a concept name")
+    coef = _check_linear(_final_step(model))
+    names = _feature_names(model, coef.shape[1], feature_names)
+    index = {str(name): j for j, name in enumerate(names)}
+    unknown = [name for name in concepts if name not in index]
+    if unknown:
+        raise unknown_concepts_error(unknown, list(index), "concepts")
+    columns = [index[name] for name in concepts]
+    edited = copy.deepcopy(model)
+    estimator = _final_step(edited)
+    coef_ = estimator.coef_
+    if sp.issparse(coef_):  # a sparsified model keeps sparse coefficients
+        mask = np.isin(coef_.tocoo().col, columns)
+        new = coef_.tocoo()
+        new.data[mask] = 0.0
+        new = sp.csr_matrix(new)
+        new.eliminate_zeros()
+    else:
+        new = np.array(coef_, copy=True)
+        new[..., columns] = 0.0
+    estimator.coef_ = new
+    return edited

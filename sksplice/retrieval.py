@@ -1,0 +1,533 @@
+"""Concept retrieval: rank the items of a collection by a query made of concepts.
+
+:class:`ConceptRetriever` is fitted on the concept weights of a collection (the
+sparse output of :class:`sksplice.transformer.SpliceTransformer`, one row per
+item) and answers queries such as ``{"dog": 1, "snow": 1}`` or, through the
+same fitted transformer, a text such as ``"a dog in the snow"``, decomposed
+into concepts first. Everything stays sparse: the collection is stored as a
+CSC matrix and a query touches only the columns of its concepts, so its cost
+is proportional to the number of non-zero weights of those concepts, never to
+``n_items x n_concepts``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from ._pandas import is_sparse_frame, sparse_frame_to_csr
+
+__all__ = ["ConceptRetriever"]
+
+logger = logging.getLogger(__name__)
+
+_MODES = ("or", "and", "min")
+_METRICS = ("dot", "cosine")
+
+
+def unknown_concepts_error(unknown: Sequence[str], known: Sequence[str], param: str) -> ValueError:
+    """A ``ValueError`` naming the unknown concepts, each with its closest known names."""
+    known = [str(name) for name in known]
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        hints.append(f"{name!r}{hint}")
+    return ValueError(f"concepts in `{param}` not in the vocabulary: {'; '.join(hints)}")
+
+
+def _concept_names(source: Any) -> np.ndarray | None:
+    """Concept names from a list of names or a fitted object with ``get_feature_names_out``."""
+    if source is None:
+        return None
+    if hasattr(source, "get_feature_names_out"):
+        source = source.get_feature_names_out()
+    if isinstance(source, str):
+        raise TypeError("`concepts` must be a sequence of concept names, not a single string")
+    return np.asarray(list(source), dtype=object)
+
+
+def _as_csr(W: Any) -> tuple[sp.csr_matrix, np.ndarray | None]:
+    """Concept weights as a float64 CSR matrix, and the DataFrame column names if any."""
+    columns = None
+    if isinstance(W, pd.DataFrame):
+        columns = np.asarray(W.columns, dtype=object)
+        W = sparse_frame_to_csr(W, "X") if is_sparse_frame(W) else W.to_numpy()
+    if sp.issparse(W):
+        W = sp.csr_matrix(W, dtype=np.float64)
+    else:
+        W = np.asarray(W)
+        if W.dtype == object or not np.issubdtype(W.dtype, np.number):
+            raise TypeError(f"concept weights must be numeric, got dtype {W.dtype}")
+        if W.ndim != 2:
+            raise ValueError(
+                f"concept weights must be a 2-D (n_items, n_concepts) matrix, got shape {W.shape}"
+            )
+        W = sp.csr_matrix(W, dtype=np.float64)
+    if W.shape[0] == 0 or W.shape[1] == 0:
+        raise ValueError(f"concept weights must have items and concepts, got shape {W.shape}")
+    bad = np.flatnonzero(~np.isfinite(W.data))
+    if bad.size:
+        rows = np.unique(np.searchsorted(W.indptr, bad, side="right") - 1)
+        shown = ", ".join(str(int(r)) for r in rows[:5])
+        raise ValueError(
+            f"concept weights contain NaN or infinite values in {rows.size} row(s): {shown}"
+        )
+    if (W.data < 0).any():
+        rows = np.unique(np.searchsorted(W.indptr, np.flatnonzero(W.data < 0), side="right") - 1)
+        shown = ", ".join(str(int(r)) for r in rows[:5])
+        raise ValueError(
+            f"concept weights must be non-negative (SpLiCE weights are); row(s) {shown} "
+            "hold negative values"
+        )
+    return W, columns
+
+
+def _check_k(k: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"k must be a positive integer or None; got {k!r}")
+
+
+class ConceptRetriever(BaseEstimator):
+    """Rank the items of a collection by a query made of named concepts.
+
+    The retriever stores the concept weights ``W`` of a collection (one row
+    per item, one column per concept, as produced by
+    :class:`sksplice.transformer.SpliceTransformer`) and scores every item
+    against a query ``q``, a set of concepts with positive weights::
+
+        score_i = sum_j q_j * W[i, j]                (mode="or", "and")
+        score_i = min_j q_j * W[i, j]                (mode="min")
+
+    with the sum or minimum taken over the query's concepts ``j``.
+    Decompositions name one concept where a synonym would do ("canine" for
+    "dog"); ``n_neighbors`` expands each query concept with its nearest
+    concepts in the dictionary so that such items match too.
+
+    * ``mode="or"``: an item is a match when it holds *at least one* query
+      concept (a non-zero weight); matches are ranked by the weighted sum.
+      This is the dot product of the item's weights with the query, so a text
+      query decomposed into concepts ranks items by concept-space similarity.
+    * ``mode="and"``: an item is a match only when it holds *every* query
+      concept; matches are ranked by the same weighted sum.
+    * ``mode="min"``: the same matches as ``"and"``, ranked by the smallest
+      weighted query concept, so that an item strong in one concept and weak in
+      another ranks below an item moderately strong in both.
+
+    With ``metric="cosine"`` each item's weights are divided by their L2 norm
+    (over all concepts) and the query by its own, so that items with many
+    other concepts do not outrank items that are mostly about the query. Items
+    that are not matches are never returned, so a query may return fewer than
+    ``k`` items. Ties are broken by item index (lower first).
+
+    Parameters
+    ----------
+    concepts : list of str or fitted SpliceTransformer, default=None
+        Names of the columns of ``W``. If None they are taken from ``splice``,
+        else from the columns of a DataFrame ``W``.
+    splice : fitted SpliceTransformer, default=None
+        Transformer that decomposes text queries (:meth:`search_text`) with its
+        ``embedder``: the query text is embedded and ``splice.transform``
+        gives its concept weights. It must be the transformer (or one with the
+        same concepts) that produced ``W``. ``transform`` centres by the
+        transformer's ``mean_``: for a collection of images and text queries,
+        pass a transformer fitted on texts with the same vocabulary. Pass it
+        wrapped as ``sklearn.frozen.FrozenEstimator(splice)`` if the retriever
+        is cloned.
+    mode : {"or", "and", "min"}, default="or"
+        Matching and ranking rule, see above.
+    metric : {"dot", "cosine"}, default="dot"
+        Score of a match: weighted sum of the raw weights, or of the weights
+        normalised per item.
+    n_neighbors : int, default=0
+        Expand each query concept with up to this many of its nearest concepts
+        in the dictionary (cosine similarity of the rows of
+        ``splice.dictionary_``), each weighted by the query weight times its
+        similarity (neighbours with similarity <= 0 are dropped). A query
+        concept and its neighbours form one group: ``"and"`` and ``"min"``
+        require every group to be present, the group's score being the sum
+        over its members. 0 disables the limit: then ``similarity_threshold``
+        alone selects neighbours, and without a threshold none are added.
+        Needs ``splice``.
+    similarity_threshold : float, default=None
+        Expand each query concept with the concepts whose cosine similarity to
+        it is at least this value (with ``n_neighbors``: the nearest
+        ``n_neighbors`` among those). Needs ``splice``.
+
+    Attributes
+    ----------
+    concepts_ : ndarray of shape (n_concepts,), dtype object
+        The concept names, in column order.
+    weights_ : scipy.sparse.csc_matrix of shape (n_items, n_concepts)
+        The collection's weights (float64, explicit zeros removed).
+    item_norms_ : ndarray of shape (n_items,)
+        L2 norm of each item's weights.
+    n_features_in_ : int
+        Number of concepts.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names of a DataFrame ``W``.
+
+    See Also
+    --------
+    sksplice.transformer.SpliceTransformer : Produces the weights.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from sksplice.retrieval import ConceptRetriever
+    >>> W = sp.csr_matrix([[0.5, 0.0, 0.1], [0.2, 0.4, 0.0], [0.0, 0.3, 0.0]])
+    >>> retriever = ConceptRetriever(concepts=["dog", "snow", "beach"]).fit(W)
+    >>> retriever.search({"dog": 1, "snow": 1})
+    (array([1, 0, 2]), array([0.6, 0.5, 0.3]))
+    >>> retriever.search({"dog": 1, "snow": 1}, mode="and")
+    (array([1]), array([0.6]))
+    """
+
+    def __init__(
+        self,
+        concepts: Any = None,
+        splice: Any = None,
+        mode: str = "or",
+        metric: str = "dot",
+        n_neighbors: int = 0,
+        similarity_threshold: float | None = None,
+    ) -> None:
+        self.concepts = concepts
+        self.splice = splice
+        self.mode = mode
+        self.metric = metric
+        self.n_neighbors = n_neighbors
+        self.similarity_threshold = similarity_threshold
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.requires_fit = True
+        return tags
+
+    @staticmethod
+    def _check_mode(mode: Any) -> None:
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}; got {mode!r}")
+
+    def fit(self, X: Any, y: Any = None) -> ConceptRetriever:
+        """Store the collection's concept weights.
+
+        Parameters
+        ----------
+        X : {sparse matrix, array-like, DataFrame} of shape (n_items, n_concepts)
+            Non-negative concept weights of the collection. Sparse input is
+            never densified.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : ConceptRetriever
+            The fitted retriever.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``mode`` or ``metric``, weights with NaN, infinite
+            or negative values, no concept names, or names whose number differs
+            from the number of columns.
+        """
+        self._check_mode(self.mode)
+        if self.metric not in _METRICS:
+            raise ValueError(f"metric must be one of {_METRICS}; got {self.metric!r}")
+        n_nb, threshold = self.n_neighbors, self.similarity_threshold
+        if isinstance(n_nb, bool) or not isinstance(n_nb, numbers.Integral) or n_nb < 0:
+            raise ValueError(f"n_neighbors must be a non-negative integer; got {n_nb!r}")
+        if threshold is not None and (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, numbers.Real)
+            or not -1.0 <= threshold <= 1.0
+        ):
+            raise ValueError(f"similarity_threshold must be in [-1, 1] or None; got {threshold!r}")
+        expand = n_nb > 0 or threshold is not None
+        if expand and self.splice is None:
+            raise ValueError(
+                "n_neighbors / similarity_threshold need `splice` (a fitted SpliceTransformer) "
+                "whose dictionary defines the neighbours"
+            )
+        W, columns = _as_csr(X)
+        names = _concept_names(self.concepts)
+        if names is None:
+            names = _concept_names(self.splice)
+        if names is None:
+            names = columns
+        if names is None:
+            raise ValueError(
+                "the concept weights carry no concept names: give `concepts=` (a list of names "
+                "or a fitted SpliceTransformer), `splice=`, or a DataFrame whose columns are "
+                "the concepts"
+            )
+        if names.shape != (W.shape[1],):
+            raise ValueError(
+                f"there are {names.shape[0]} concept names but the weights have {W.shape[1]} "
+                "columns; give one name per column"
+            )
+        if columns is not None and not np.array_equal(columns, names):
+            raise ValueError("the DataFrame columns differ from the concept names given")
+        if expand:
+            D = np.asarray(self.splice.dictionary_, dtype=np.float64)
+            if D.shape[0] != W.shape[1]:
+                raise ValueError(
+                    f"`splice` has {D.shape[0]} concepts but the weights have {W.shape[1]} "
+                    "columns: give the weights this transformer produced"
+                )
+            norms = np.linalg.norm(D, axis=1, keepdims=True)
+            self._unit_dictionary = D / np.where(norms == 0, 1.0, norms)
+        W.eliminate_zeros()
+        self.weights_ = W.tocsc()
+        self.weights_.sort_indices()
+        self.item_norms_ = np.sqrt(np.asarray(W.multiply(W).sum(axis=1)).ravel())
+        self.concepts_ = names
+        self._index = {str(name): j for j, name in enumerate(names)}
+        self.n_features_in_ = W.shape[1]
+        if columns is not None:
+            self.feature_names_in_ = columns
+        logger.debug("indexed %d items x %d concepts (%d weights)", *W.shape, W.nnz)
+        return self
+
+    def _query_vector(self, query: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and positive weights of a concept query."""
+        if isinstance(query, str):
+            raise TypeError(
+                "a query of concepts is a dict {concept: weight} or a list of concept names; "
+                f"got the string {query!r} (use search_text for a text query, or [{query!r}])"
+            )
+        if isinstance(query, pd.Series):
+            query = query.to_dict()
+        if isinstance(query, Mapping):
+            items = list(query.items())
+        elif isinstance(query, Sequence | np.ndarray | pd.Index):
+            items = [(name, 1.0) for name in query]
+        else:
+            raise TypeError(
+                "query must be a dict {concept: weight} or a list of concept names; got "
+                f"{type(query).__name__}"
+            )
+        if not items:
+            raise ValueError("the query names no concept")
+        unknown = [name for name, _ in items if str(name) not in self._index]
+        if unknown:
+            raise unknown_concepts_error(unknown, list(self._index), "query")
+        weights: dict[int, float] = {}
+        for name, value in items:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not np.isfinite(value)
+                or value <= 0
+            ):
+                raise ValueError(
+                    f"the weight of query concept {name!r} must be a positive finite number; "
+                    f"got {value!r}"
+                )
+            j = self._index[str(name)]
+            weights[j] = weights.get(j, 0.0) + float(value)
+        cols = np.fromiter(weights, dtype=np.int64, count=len(weights))
+        return cols, np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
+
+    def _expand(self, cols: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Query columns with their dictionary neighbours: columns, weights and groups.
+
+        Each query concept ``j`` forms a group holding itself (weight ``q_j``) and its
+        selected neighbours ``l`` (weight ``q_j * cos(j, l)``).
+        """
+        groups = np.arange(cols.size)
+        if self.n_neighbors == 0 and self.similarity_threshold is None:
+            return cols, q, groups
+        D = self._unit_dictionary
+        sims = D[cols] @ D.T  # (n_query_concepts, n_concepts), one product for all
+        sims[np.arange(cols.size), cols] = -np.inf
+        n_nb = self.n_neighbors
+        if 0 < n_nb < sims.shape[1]:
+            top = np.argpartition(-sims, n_nb - 1, axis=1)[:, :n_nb]
+        else:
+            top = np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+        out_cols, out_q, out_groups = [cols], [q], [groups]
+        for g, weight in enumerate(q):
+            order, row = top[g], sims[g]
+            order = order[np.lexsort((order, -row[order]))]
+            keep = row[order] > 0
+            if self.similarity_threshold is not None:
+                keep &= row[order] >= self.similarity_threshold
+            order = order[keep]
+            out_cols.append(order)
+            out_q.append(weight * row[order])
+            out_groups.append(np.full(order.size, g))
+        return np.concatenate(out_cols), np.concatenate(out_q), np.concatenate(out_groups)
+
+    def _rank(
+        self, cols: np.ndarray, q: np.ndarray, k: int | None, mode: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        W = self.weights_
+        n_groups = cols.size
+        if self.metric == "cosine":
+            q = q / np.linalg.norm(q)
+        cols, q, groups = self._expand(cols, q)
+        starts, stops = W.indptr[cols], W.indptr[cols + 1]
+        lengths = stops - starts
+        take = np.concatenate([np.arange(a, b) for a, b in zip(starts, stops)])
+        rows = W.indices[take].astype(np.int64)
+        values = W.data[take]
+        if self.metric == "cosine":
+            values = values / self.item_norms_[rows]
+        values = values * np.repeat(q, lengths)
+        if mode == "or":
+            items, inverse = np.unique(rows, return_inverse=True)
+            scores = np.bincount(inverse, weights=values, minlength=items.size)
+        else:
+            # score of every (item, query concept group) pair, then all groups required
+            keys, inverse = np.unique(
+                rows * n_groups + np.repeat(groups, lengths), return_inverse=True
+            )
+            group_scores = np.bincount(inverse, weights=values, minlength=keys.size)
+            items, item_of_key = np.unique(keys // n_groups, return_inverse=True)
+            present = np.bincount(item_of_key, minlength=items.size)
+            if mode == "and":
+                scores = np.bincount(item_of_key, weights=group_scores, minlength=items.size)
+            else:
+                scores = np.full(items.size, np.inf)
+                np.minimum.at(scores, item_of_key, group_scores)
+            keep = present == n_groups
+            items, scores = items[keep], scores[keep]
+        if k is not None and items.size > k:
+            # the k best (ties at the boundary resolved by index below)
+            threshold = np.partition(scores, items.size - k)[items.size - k]
+            keep = scores >= threshold
+            items, scores = items[keep], scores[keep]
+        order = np.lexsort((items, -scores))
+        if k is not None:
+            order = order[:k]
+        return items[order].astype(np.int64), scores[order]
+
+    def search(
+        self, query: Any, k: int | None = 10, *, mode: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rank the items by a query made of concepts.
+
+        Parameters
+        ----------
+        query : dict of {str: float}, list of str or pandas.Series
+            The query concepts and their positive weights (a list gives every
+            concept weight 1).
+        k : int or None, default=10
+            Number of items returned at most; None returns every match.
+        mode : {"or", "and", "min"}, default=None
+            Overrides the retriever's ``mode`` for this query.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_results,), int64
+            Row indices of the matching items, best first.
+        scores : ndarray of shape (n_results,), float64
+            Their scores, non-increasing.
+
+        Raises
+        ------
+        ValueError
+            If a query concept is not in the vocabulary (the message names it
+            and suggests close matches), a weight is not positive, or ``k`` or
+            ``mode`` is invalid.
+        """
+        check_is_fitted(self)
+        mode = self.mode if mode is None else mode
+        self._check_mode(mode)
+        if k is not None:
+            _check_k(k)
+        cols, q = self._query_vector(query)
+        return self._rank(cols, q, k, mode)
+
+    def decompose_text(self, text: str) -> dict[str, float]:
+        """The concepts of a text query, as decomposed by ``splice``.
+
+        Parameters
+        ----------
+        text : str
+            The query text.
+
+        Returns
+        -------
+        dict of {str: float}
+            Concept name to weight, largest first; empty when the decomposition
+            is all zero.
+        """
+        check_is_fitted(self)
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"the text query must be a non-empty string; got {text!r}")
+        if self.splice is None:
+            raise ValueError(
+                "text queries need `splice`: the fitted SpliceTransformer (with an embedder) "
+                "that decomposes the query into the collection's concepts"
+            )
+        embedder = getattr(self.splice, "embedder", None)
+        if not callable(getattr(embedder, "embed_text", None)):
+            raise ValueError(
+                "text queries need `splice.embedder` with an embed_text method to embed the "
+                "query; the transformer has none"
+            )
+        names = _concept_names(self.splice)
+        if not np.array_equal(names, self.concepts_):
+            raise ValueError(
+                "the concepts of `splice` differ from the concepts of the fitted weights; "
+                "decompose queries with the transformer that produced the collection"
+            )
+        W = self.splice.transform(np.asarray(embedder.embed_text([text])))
+        if isinstance(W, pd.DataFrame):
+            W = sparse_frame_to_csr(W, "query") if is_sparse_frame(W) else W.to_numpy()
+        w = sp.csr_matrix(W)
+        order = np.argsort(-w.data, kind="stable")
+        return {str(self.concepts_[w.indices[i]]): float(w.data[i]) for i in order if w.data[i]}
+
+    def search_text(
+        self, text: str, k: int | None = 10, *, mode: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rank the items by a text query decomposed into concepts.
+
+        The text is embedded by ``splice.embedder`` and decomposed by
+        ``splice.transform`` (see :meth:`decompose_text`); its concept weights
+        are the query of :meth:`search`. With the default ``mode="or"`` items
+        are ranked by the dot product (or cosine, with ``metric="cosine"``)
+        of their weights with the query's.
+
+        Parameters
+        ----------
+        text : str
+            The query text.
+        k : int or None, default=10
+            Number of items returned at most; None returns every match.
+        mode : {"or", "and", "min"}, default=None
+            Overrides the retriever's ``mode`` for this query.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_results,), int64
+            Row indices of the matching items, best first; empty when the
+            text decomposes to no concept.
+        scores : ndarray of shape (n_results,), float64
+            Their scores, non-increasing.
+        """
+        check_is_fitted(self)
+        mode = self.mode if mode is None else mode
+        self._check_mode(mode)
+        if k is not None:
+            _check_k(k)
+        query = self.decompose_text(text)
+        if not query:
+            logger.info("the query %r decomposes to no concept; nothing matches", text)
+            return np.array([], dtype=np.int64), np.array([], dtype=np.float64)
+        cols, q = self._query_vector(query)
+        return self._rank(cols, q, k, mode)
