@@ -239,7 +239,7 @@ def main(
     table = markdown_table(results)
     print(table)
 
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    fig = Figure(figsize=(9.0, 4.0), layout="constrained")
     ax = fig.subplots()
     ax.axhline(results["dense"].iloc[0], color="0.3", linestyle="--", label="dense cosine")
     styles = {
@@ -255,7 +255,7 @@ def main(
             f"l1={r.l1_penalty:g}",
             (r.mean_l0, r.names_and_nb10),
             textcoords="offset points",
-            xytext=(0, 6),
+            xytext=(0, -14),
             ha="center",
             fontsize=8,
         )
@@ -264,7 +264,7 @@ def main(
     ax.set_ylabel("recall@10 (48 queries)")
     ax.set_ylim(0, 1.02)
     ax.set_title("retrieving 'subject in scene' captions (MiniLM, LAION 10k)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     path = out / "retrieval_recall.png"
     fig.savefig(path, dpi=120)
     return {"results": results, "table": table, "figures": {"recall": path}}
