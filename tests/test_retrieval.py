@@ -1,0 +1,286 @@
+"""ConceptRetriever: rankings against a brute-force reference, sparsity, errors, docs example."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+
+from sksplice import ConceptRetriever
+from sksplice.transformer import SpliceTransformer
+
+from .conftest import REPO_ROOT
+
+
+def _collection(rng, n=300, c=40, density=0.12):
+    W = sp.random(n, c, density=density, format="csr", random_state=rng, dtype=np.float64)
+    names = [f"concept{j}" for j in range(c)]
+    return W, names
+
+
+def _brute_force(W, names, query, mode, metric="dot", groups=None, k=None):
+    """Reference ranking by explicit loops over dense rows (small inputs only).
+
+    ``groups`` maps each query concept to a list of (concept, weight multiplier)
+    pairs it is expanded to (itself included); by default only itself.
+    """
+    dense = W.toarray()
+    if metric == "cosine":
+        norms = np.linalg.norm(dense, axis=1)
+        dense = dense / np.where(norms == 0, 1.0, norms)[:, None]
+        total = np.sqrt(sum(v * v for v in query.values()))
+        query = {name: v / total for name, v in query.items()}
+    index = {name: j for j, name in enumerate(names)}
+    results = []
+    for i, row in enumerate(dense):
+        group_scores, present = [], []
+        for name, weight in query.items():
+            members = groups[name] if groups else [(name, 1.0)]
+            entries = [weight * mult * row[index[m]] for m, mult in members if row[index[m]] != 0]
+            present.append(bool(entries))
+            group_scores.append(sum(entries))
+        if mode == "or":
+            if any(present):
+                results.append((i, sum(group_scores)))
+        elif all(present):
+            results.append((i, sum(group_scores) if mode == "and" else min(group_scores)))
+    results.sort(key=lambda t: (-t[1], t[0]))
+    if k is not None:
+        results = results[:k]
+    return np.array([i for i, _ in results], dtype=np.int64), np.array([s for _, s in results])
+
+
+@pytest.mark.parametrize("mode", ["or", "and", "min"])
+@pytest.mark.parametrize("metric", ["dot", "cosine"])
+def test_search_matches_brute_force(rng, mode, metric):
+    W, names = _collection(rng)
+    retriever = ConceptRetriever(concepts=names, mode=mode, metric=metric).fit(W)
+    for _ in range(15):
+        size = int(rng.integers(1, 4))
+        picked = rng.choice(len(names), size=size, replace=False)
+        query = {names[j]: float(rng.uniform(0.2, 2.0)) for j in picked}
+        for k in (5, None):
+            idx, scores = retriever.search(query, k)
+            ref_idx, ref_scores = _brute_force(W, names, query, mode, metric, k=k)
+            np.testing.assert_array_equal(idx, ref_idx)
+            np.testing.assert_allclose(scores, ref_scores, rtol=1e-12, atol=1e-15)
+            assert idx.dtype == np.int64 and np.all(np.diff(scores) <= 0)
+
+
+def test_ties_are_broken_by_index_and_k_cuts_a_tie():
+    W = sp.csr_matrix(np.array([[0.5, 0], [0.2, 0], [0.5, 0], [0.5, 0.1], [0, 0.3]]))
+    retriever = ConceptRetriever(concepts=["a", "b"]).fit(W)
+    np.testing.assert_array_equal(retriever.search(["a"], None)[0], [0, 2, 3, 1])
+    np.testing.assert_array_equal(retriever.search(["a"], 2)[0], [0, 2])
+    # a list query gives every concept weight 1; "and" keeps only item 3
+    idx, scores = retriever.search(["a", "b"], mode="and")
+    np.testing.assert_array_equal(idx, [3])
+    np.testing.assert_allclose(scores, [0.6])
+    assert retriever.search(["a", "b"], mode="min")[1][0] == pytest.approx(0.1)
+    # a pandas Series is a query like a dict
+    assert retriever.search(pd.Series({"a": 2.0}), 1)[1][0] == pytest.approx(1.0)
+
+
+def _fitted_splice(rng, names, d=12):
+    raw = rng.normal(size=(len(names), d))
+    X = rng.normal(size=(30, d))
+    return SpliceTransformer(
+        vocabulary=names, concept_embeddings=raw, l1_penalty=0.1, device="cpu"
+    ).fit(X)
+
+
+@pytest.mark.parametrize("mode", ["or", "and", "min"])
+def test_neighbor_expansion_matches_brute_force(rng, mode):
+    W, names = _collection(rng, n=200, c=30, density=0.15)
+    splice = _fitted_splice(rng, names)
+    D = splice.dictionary_ / np.linalg.norm(splice.dictionary_, axis=1, keepdims=True)
+    for n_neighbors, threshold in [(3, None), (0, 0.3), (5, 0.2)]:
+        retriever = ConceptRetriever(
+            splice=splice, mode=mode, n_neighbors=n_neighbors, similarity_threshold=threshold
+        ).fit(W)
+        for _ in range(8):
+            picked = rng.choice(len(names), size=int(rng.integers(1, 3)), replace=False)
+            query = {names[j]: float(rng.uniform(0.5, 1.5)) for j in picked}
+            groups = {}
+            for name in query:
+                j = names.index(name)
+                sims = [(float(D[j] @ D[m]), m) for m in range(len(names)) if m != j]
+                sims.sort(key=lambda t: (-t[0], t[1]))
+                if threshold is not None:
+                    sims = [t for t in sims if t[0] >= threshold]
+                if n_neighbors:
+                    sims = sims[:n_neighbors]
+                groups[name] = [(name, 1.0)] + [(names[m], s) for s, m in sims if s > 0]
+            idx, scores = retriever.search(query, None)
+            ref_idx, ref_scores = _brute_force(W, names, query, mode, groups=groups)
+            np.testing.assert_array_equal(idx, ref_idx)
+            np.testing.assert_allclose(scores, ref_scores, rtol=1e-10)
+
+
+def test_large_sparse_collection_is_never_densified():
+    """2e5 items x 2e4 concepts (32 GB dense): fit and search stay within a few times nnz."""
+    rng = np.random.default_rng(1)
+    n, c, per_row = 200_000, 20_000, 8
+    starts = rng.integers(0, c - per_row, size=n)
+    indices = (starts[:, None] + np.arange(per_row)).ravel().astype(np.int32)
+    indptr = np.arange(0, n * per_row + 1, per_row, dtype=np.int32)
+    W = sp.csr_matrix((rng.uniform(0.01, 1.0, n * per_row), indices, indptr), shape=(n, c))
+    nbytes = W.data.nbytes + W.indices.nbytes + W.indptr.nbytes
+    names = [f"c{j}" for j in range(c)]
+    tracemalloc.start()
+    try:
+        retriever = ConceptRetriever(concepts=names).fit(W)
+        idx, scores = retriever.search({"c100": 1.0, "c105": 0.5}, 10)
+        idx_and, _ = retriever.search({"c100": 1.0, "c105": 0.5}, 10, mode="and")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * nbytes, (peak, nbytes)  # dense would be n * c * 8 = 32e9 bytes
+    col = W[:, 100].toarray().ravel() + 0.5 * W[:, 105].toarray().ravel()
+    expected = np.lexsort((np.arange(n), -col))[:10]
+    np.testing.assert_array_equal(idx, expected)
+    both = (W[:, 100].toarray().ravel() > 0) & (W[:, 105].toarray().ravel() > 0)
+    assert both[idx_and].all()
+
+
+def test_names_from_dataframe_splice_or_list(rng):
+    W, names = _collection(rng, n=20, c=6, density=0.5)
+    frame = pd.DataFrame(W.toarray(), columns=names)
+    sparse_frame = pd.DataFrame.sparse.from_spmatrix(W, columns=names)
+    sparse_frame = sparse_frame.astype(pd.SparseDtype("float64", 0.0))
+    query = {names[0]: 1.0, names[3]: 0.5}
+    expected = ConceptRetriever(concepts=names).fit(W).search(query)
+    for X in (frame, sparse_frame):
+        retriever = ConceptRetriever().fit(X)
+        np.testing.assert_array_equal(retriever.feature_names_in_, names)
+        np.testing.assert_array_equal(retriever.search(query)[0], expected[0])
+    splice = _fitted_splice(rng, names)
+    assert list(ConceptRetriever(splice=splice).fit(W).concepts_) == names
+    assert list(ConceptRetriever(concepts=splice).fit(W).concepts_) == names
+
+
+def test_clone_and_pickle(rng):
+    W, names = _collection(rng, n=50, c=10, density=0.3)
+    retriever = ConceptRetriever(concepts=names, mode="and").fit(W)
+    assert clone(retriever).get_params() == retriever.get_params()
+    copy = pickle.loads(pickle.dumps(retriever))
+    query = {names[1]: 1.0}
+    np.testing.assert_array_equal(copy.search(query)[0], retriever.search(query)[0])
+
+
+def test_unknown_concepts_are_named_with_close_matches(rng):
+    W = sp.csr_matrix(np.eye(3))
+    retriever = ConceptRetriever(concepts=["dog", "snow", "beach"]).fit(W)
+    with pytest.raises(ValueError, match=r"'dgo' \(did you mean 'dog'\?\); 'zzz'$"):
+        retriever.search({"dgo": 1, "zzz": 1, "snow": 1})
+
+
+@pytest.mark.parametrize(
+    ("params", "fit_X", "match"),
+    [
+        ({"mode": "xor"}, None, "mode must be one of"),
+        ({"metric": "l2"}, None, "metric must be one of"),
+        ({"n_neighbors": -1}, None, "n_neighbors must be"),
+        ({"n_neighbors": 3}, None, "need `splice`"),
+        ({"similarity_threshold": 2.0}, None, "similarity_threshold must be"),
+        ({}, np.array([[0.1, -0.2, 0.0]]), "non-negative"),
+        ({}, np.array([[0.1, np.nan, 0.0]]), "NaN or infinite values in 1 row"),
+        ({"concepts": ["a", "b"]}, None, "2 concept names but the weights have 3"),
+    ],
+)
+def test_fit_rejects_bad_parameters_and_weights(params, fit_X, match):
+    params = {"concepts": ["a", "b", "c"], **params}
+    X = np.eye(3) if fit_X is None else fit_X
+    with pytest.raises(ValueError, match=match):
+        ConceptRetriever(**params).fit(X)
+
+
+def test_fit_without_names_and_bad_queries():
+    with pytest.raises(ValueError, match="carry no concept names"):
+        ConceptRetriever().fit(np.eye(2))
+    retriever = ConceptRetriever(concepts=["a", "b"]).fit(np.eye(2))
+    with pytest.raises(TypeError, match="use search_text"):
+        retriever.search("a")
+    with pytest.raises(ValueError, match="positive finite number"):
+        retriever.search({"a": -1.0})
+    with pytest.raises(ValueError, match="names no concept"):
+        retriever.search({})
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        retriever.search(["a"], 0)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        retriever.search(["a"], mode="nand")
+    with pytest.raises(ValueError, match="text queries need `splice`"):
+        retriever.search_text("a dog")
+
+
+def test_text_query_on_minilm_captions(laion_minilm, minilm):
+    concepts, raw = laion_minilm
+    texts = [
+        "a dog playing in the snow",
+        "a puppy running through deep snow",
+        "a dog sleeping on the sofa",
+        "a cat in the snow",
+        "a bowl of soup on the table",
+        "children building a snowman",
+    ]
+    X = minilm.embed_text(texts)
+    splice = SpliceTransformer(
+        embedder=minilm, vocabulary=concepts, concept_embeddings=raw, l1_penalty=0.2, device="cpu"
+    ).fit(X)
+    W = splice.transform(X)
+    retriever = ConceptRetriever(splice=splice).fit(W)
+    query = retriever.decompose_text("a dog in the snow")
+    assert "snow" in query and list(query.values()) == sorted(query.values(), reverse=True)
+    idx, scores = retriever.search_text("a dog in the snow", k=3)
+    ref_idx, ref_scores = retriever.search(query, k=3)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(scores, ref_scores)
+    assert idx[0] in (0, 1) and 4 not in idx
+    # the names query with neighbours finds the puppy caption that names no "dog"
+    expanded = ConceptRetriever(splice=splice, n_neighbors=10).fit(W)
+    idx, _ = expanded.search({"dog": 1, "snow": 1}, mode="and")
+    assert {0, 1} <= set(idx.tolist()) and 4 not in idx
+
+
+def _table_rows(markdown: str, first_cell: str) -> list[list[str]]:
+    rows = []
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and re.fullmatch(first_cell, cells[0]):
+            rows.append(cells)
+    return rows
+
+
+def test_worked_example_recall_and_docs_numbers(laion_minilm, minilm, tmp_path):
+    """The recall table of docs/retrieval.md is what the example measures."""
+    from ._helpers_editing import assert_png, load_example
+
+    example = load_example("retrieval_recall")
+    concepts, raw = laion_minilm
+    result = example.main(tmp_path, embedder=minilm, concepts=concepts, concept_embeddings=raw)
+    assert_png(result["figures"]["recall"])
+    results = result["results"]
+    dense = results["dense"].iloc[0]
+    assert dense > 0.85
+    # measured: with 10 neighbours, names queries (and) keep >= 0.93 of dense recall@10
+    # at every penalty; without expansion concept queries miss synonyms (< 0.45)
+    assert (results["names_and_nb10"] >= 0.93 * dense).all()
+    assert (results["text_or_nb10"] > results["text_or_nb0"] + 0.15).all()
+    assert (results["text_or_nb0"] < 0.45).all() and (results["names_and_nb0"] < 0.45).all()
+    assert results["mean_l0"].is_monotonic_decreasing
+
+    page = (REPO_ROOT / "docs" / "retrieval.md").read_text(encoding="utf-8")
+    documented = _table_rows(page, r"0\.\d\d")
+    measured = _table_rows(result["table"], r"0\.\d\d")
+    assert len(documented) == len(measured) == len(example.L1_PENALTIES)
+    for doc_row, row in zip(documented, measured):
+        assert doc_row[0] == row[0]
+        doc, got = np.array(doc_row[1:], dtype=float), np.array(row[1:], dtype=float)
+        np.testing.assert_allclose(got[:2], doc[:2], rtol=0.1)  # mean l0
+        np.testing.assert_allclose(got[2:], doc[2:], atol=0.03)  # recall@10
