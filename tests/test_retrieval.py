@@ -145,6 +145,7 @@ def test_large_sparse_collection_is_never_densified():
     col = W[:, 100].toarray().ravel() + 0.5 * W[:, 105].toarray().ravel()
     expected = np.lexsort((np.arange(n), -col))[:10]
     np.testing.assert_array_equal(idx, expected)
+    np.testing.assert_allclose(scores, col[expected])
     both = (W[:, 100].toarray().ravel() > 0) & (W[:, 105].toarray().ravel() > 0)
     assert both[idx_and].all()
 
