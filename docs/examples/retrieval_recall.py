@@ -260,6 +260,8 @@ def main(
             fontsize=8,
         )
     ax.set_xscale("log")
+    ax.set_xticks(results["mean_l0"], [f"{v:.1f}" for v in results["mean_l0"]])
+    ax.minorticks_off()
     ax.set_xlabel("mean number of concepts per caption (l0)")
     ax.set_ylabel("recall@10 (48 queries)")
     ax.set_ylim(0, 1.02)
