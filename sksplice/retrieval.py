@@ -412,7 +412,7 @@ class ConceptRetriever(BaseEstimator):
         order = np.lexsort((items, -scores))
         if k is not None:
             order = order[:k]
-        return items[order].astype(np.int64), scores[order]
+        return items[order].astype(np.int64), scores[order].astype(np.float64)
 
     def search(
         self, query: Any, k: int | None = 10, *, mode: str | None = None

@@ -183,3 +183,22 @@ def test_worked_example_names_the_shortcut_and_docs_numbers(laion_minilm, minilm
     for name, value in result["accuracy"].items():
         # one of the 40 test captions is 0.025
         assert abs(documented[name] - value) <= 0.026, name
+
+
+def test_names_flow_through_a_concept_editor(rng):
+    names = [f"w{j}" for j in range(12)]
+    raw = rng.normal(size=(12, 8))
+    X = rng.normal(size=(60, 8))
+    y = np.arange(60) % 2
+    pipe = make_pipeline(
+        SpliceTransformer(vocabulary=names, concept_embeddings=raw, l1_penalty=0.05),
+        ConceptEditor(remove=["w3"]),
+        LogisticRegression(C=10.0),
+    ).set_output(transform="pandas")
+    pipe.fit(X, y)
+    table = probe_concepts(pipe, k=12)
+    coef = pipe[-1].coef_[0]
+    assert coef[3] == 0.0 and "w3" not in set(table["concept"])
+    assert len(table) == 2 * np.count_nonzero(coef)  # both classes, every non-zero one
+    edited = zero_concept_coefficients(pipe, ["w5"])
+    assert edited[-1].coef_[0, 5] == 0.0 and pipe[-1].coef_[0, 5] == coef[5]

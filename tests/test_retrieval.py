@@ -83,6 +83,12 @@ def test_ties_are_broken_by_index_and_k_cuts_a_tie():
     np.testing.assert_array_equal(idx, [3])
     np.testing.assert_allclose(scores, [0.6])
     assert retriever.search(["a", "b"], mode="min")[1][0] == pytest.approx(0.1)
+    # a concept no item holds: no match, typed empty results
+    empty = ConceptRetriever(concepts=["a", "b", "c"]).fit(sp.hstack([W, sp.csr_matrix((5, 1))]))
+    for mode in ("or", "and", "min"):
+        idx, scores = empty.search(["c"], mode=mode)
+        assert idx.size == scores.size == 0
+        assert idx.dtype == np.int64 and scores.dtype == np.float64
     # a pandas Series is a query like a dict
     assert retriever.search(pd.Series({"a": 2.0}), 1)[1][0] == pytest.approx(1.0)
 
