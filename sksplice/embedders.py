@@ -400,15 +400,16 @@ def _token_budget_batches(sorted_lengths: np.ndarray, budget: int) -> list[tuple
     sorted_lengths[stop - 1]`` tokens, never more than ``budget`` (a batch of
     one item may exceed it).
     """
-    n_items = len(sorted_lengths)
+    lengths = [int(length) for length in sorted_lengths]
     bounds = []
     start = 0
-    while start < n_items:
-        stop = min(n_items, start + max(1, budget // int(sorted_lengths[start])))
-        if (stop - start) * int(sorted_lengths[stop - 1]) > budget:
-            stop = start + max(1, budget // int(sorted_lengths[stop - 1]))
-        bounds.append((start, stop))
-        start = stop
+    for stop in range(1, len(lengths)):
+        # would adding item ``stop`` (the longest so far) overflow the budget?
+        if (stop + 1 - start) * lengths[stop] > budget:
+            bounds.append((start, stop))
+            start = stop
+    if lengths:
+        bounds.append((start, len(lengths)))
     return bounds
 
 

@@ -1,0 +1,176 @@
+"""CLIPEmbedder text path: shortened sequences where exact, full length elsewhere."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sksplice import embedders
+from sksplice.embedders import CLIPEmbedder
+
+TESTS_DATA = Path(__file__).resolve().parent / "data"
+
+#: Texts of mixed token lengths (one beyond the context length, one empty), not sorted.
+MIXED_TEXTS = [
+    "a photo of a big red dog running on the beach in the summer",
+    "cat",
+    "",
+    "an astronaut riding a horse on the moon",
+    "the " * 100,
+    "snow",
+    "a b c d e f g h",
+    "dog",
+    "bicycle in the rain",
+    "x" * 300,
+    "tree",
+]
+
+#: Text-tower variants of the tiny test model: name -> (text_cfg changes, custom_text, exact).
+VARIANTS = {
+    "sksplice-test-text-wide": ({"width": 96, "heads": 3, "layers": 3}, False, True),
+    "sksplice-test-text-ctx16": ({"context_length": 16, "heads": 4}, False, True),
+    "sksplice-test-text-custom": ({"width": 48, "heads": 2, "layers": 1}, True, True),
+    "sksplice-test-text-eos": ({"pool_type": "eos", "eos_id": 49407}, True, True),
+    "sksplice-test-text-bidirectional": ({"no_causal_mask": True}, False, False),
+    "sksplice-test-text-last": ({"pool_type": "last"}, False, False),
+    "sksplice-test-text-cls": ({"embed_cls": True}, True, False),
+}
+
+
+@pytest.fixture(scope="module")
+def text_variants(tiny_clip_model, tmp_path_factory):
+    """Register the variants with open_clip; return the names of all configs under test."""
+    import open_clip
+
+    base = json.loads((TESTS_DATA / f"{tiny_clip_model}.json").read_text())
+    folder = tmp_path_factory.mktemp("text-variants")
+    for name, (changes, custom_text, _) in VARIANTS.items():
+        config = json.loads(json.dumps(base))
+        config["text_cfg"].update(changes)
+        if custom_text:
+            config["custom_text"] = True
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(config))
+        if name not in open_clip.list_models():
+            open_clip.add_model_config(path)
+    return tiny_clip_model
+
+
+def make(model: str, **params) -> CLIPEmbedder:
+    params.setdefault("pretrained", None)
+    params.setdefault("device", "cpu")
+    params.setdefault("modality", "text")
+    return CLIPEmbedder(model=model, **params)
+
+
+def full_length_reference(embedder: CLIPEmbedder, texts: list[str]) -> np.ndarray:
+    """What open_clip gives on padded, full-context tokens, one call, input order."""
+    loaded = embedders._load_model(embedder._config())
+    with torch.inference_mode():
+        features = loaded.model.encode_text(loaded.tokenizer(texts))
+    return torch.nn.functional.normalize(features.float(), dim=-1).numpy()
+
+
+def exact_names() -> list[str]:
+    return [name for name, (_, _, exact) in VARIANTS.items() if exact]
+
+
+def fallback_names() -> list[str]:
+    return [name for name, (_, _, exact) in VARIANTS.items() if not exact]
+
+
+@pytest.mark.parametrize(
+    ("variant", "batch_size"),
+    [(None, 1), (None, 3), (None, 64)] + [(name, 3) for name in exact_names()],
+)
+def test_shortened_sequences_equal_the_full_length_pass(text_variants, variant, batch_size):
+    model = variant or text_variants
+    embedder = make(model, batch_size=batch_size)
+    loaded = embedders._load_model(embedder._config())
+    assert embedders._short_text_encoder(loaded.model) is not None
+    got = embedder.embed_text(MIXED_TEXTS)
+    expected = full_length_reference(embedder, MIXED_TEXTS)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+    # rows stay in input order: each row is closest to its own reference row
+    assert (np.argmax(got @ expected.T, axis=1) == np.arange(len(MIXED_TEXTS))).all()
+
+
+@pytest.mark.parametrize("variant", fallback_names())
+def test_other_text_towers_run_at_full_length(text_variants, variant):
+    embedder = make(variant, batch_size=4)
+    loaded = embedders._load_model(embedder._config())
+    assert embedders._short_text_encoder(loaded.model) is None
+    lengths = []
+    transformer = getattr(loaded.model, "text", loaded.model).transformer
+    hook = transformer.register_forward_pre_hook(lambda _m, args: lengths.append(args[0].shape))
+    try:
+        got = embedder.embed_text(MIXED_TEXTS)
+    finally:
+        hook.remove()
+    np.testing.assert_allclose(got, full_length_reference(embedder, MIXED_TEXTS), atol=1e-6)
+    context = loaded.model.context_length
+    assert [shape[0] for shape in lengths] == [4, 4, 3]  # batch_size texts per batch, in order
+    assert {shape[1] for shape in lengths} == {context + (variant == "sksplice-test-text-cls")}
+
+
+def test_subclasses_of_clip_run_at_full_length(text_variants):
+    """A subclass may override encode_text: only the exact open_clip classes are shortened."""
+    loaded = embedders._load_model(make(text_variants)._config())
+
+    class Subclass(type(loaded.model)):
+        pass
+
+    model = loaded.model
+    model.__class__ = Subclass
+    try:
+        assert embedders._short_text_encoder(model) is None
+    finally:
+        model.__class__ = Subclass.__bases__[0]
+    assert embedders._short_text_encoder(model) is not None
+
+
+def test_batches_run_at_their_longest_sequence_within_the_token_budget(text_variants):
+    words = ["cat", "dog", "tree", "a red bicycle", "snow", "a photo of a dog on a beach"] * 30
+    embedder = make(text_variants, batch_size=8)
+    loaded = embedders._load_model(embedder._config())
+    shapes = []
+    hook = loaded.model.transformer.register_forward_pre_hook(
+        lambda _m, args: shapes.append(tuple(args[0].shape[:2]))
+    )
+    try:
+        got = embedder.embed_text(words)
+    finally:
+        hook.remove()
+    np.testing.assert_allclose(got, full_length_reference(embedder, words), atol=1e-5)
+    context = loaded.model.context_length
+    assert sum(n for n, _ in shapes) == len(words)
+    assert all(n * length <= 8 * context for n, length in shapes)
+    token_lengths = loaded.tokenizer(words).argmax(dim=-1) + 1
+    assert max(length for _, length in shapes) == int(token_lengths.max()) < context
+    assert [length for _, length in shapes] == sorted(length for _, length in shapes)
+    # short words share large batches: far fewer forward passes than len(words) / 8
+    assert len(shapes) <= 3
+
+
+def test_token_budget_batches():
+    lengths = np.array([2, 2, 3, 3, 3, 5, 9, 20, 40])
+    bounds = embedders._token_budget_batches(lengths, 12)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(lengths)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    for start, stop in bounds:
+        assert stop > start
+        assert (stop - start) * lengths[stop - 1] <= 12 or stop - start == 1
+    assert bounds == [(0, 4), (4, 6), (6, 7), (7, 8), (8, 9)]
+
+
+def test_long_inputs_are_tokenized_in_chunks_and_keep_their_order(text_variants, monkeypatch):
+    monkeypatch.setattr(embedders, "TEXT_SORT_CHUNK", 4)
+    embedder = make(text_variants, batch_size=2)
+    got = embedder.embed_text(MIXED_TEXTS)
+    np.testing.assert_allclose(got, full_length_reference(embedder, MIXED_TEXTS), atol=1e-5)
