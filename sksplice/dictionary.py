@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
+import time
 import warnings
 import weakref
 from collections import OrderedDict
@@ -51,6 +53,13 @@ _FORMAT_VERSION = 1
 #: Number of dictionaries kept in the in-process cache (least recently used
 #: entries are dropped first).
 _MEMORY_CACHE_SIZE = 8
+#: Vocabularies of at least this many concepts are embedded in two calls when no
+#: batch size is given: the first ``_PROBE_SIZE`` concepts time the embedder, so
+#: that the log can say how long the rest will take.
+_PROBE_MIN_CONCEPTS = 2048
+_PROBE_SIZE = 512
+
+logger = logging.getLogger(__name__)
 _EPS = 1e-12
 
 _memory_cache: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
@@ -283,16 +292,49 @@ def _validate_concepts(concepts: Sequence[str]) -> list[str]:
     return concepts
 
 
-def _embed(embedder: Any, concepts: list[str], batch_size: int | None) -> np.ndarray:
+def _embed(
+    embedder: Any,
+    concepts: list[str],
+    batch_size: int | None,
+    cache_path: Path | None = None,
+    cache_key: str | None = None,
+) -> np.ndarray:
     if batch_size is None or batch_size >= len(concepts):
-        batches = [concepts]
+        if batch_size is None and len(concepts) >= _PROBE_MIN_CONCEPTS:
+            batches = [concepts[:_PROBE_SIZE], concepts[_PROBE_SIZE:]]
+        else:
+            batches = [concepts]
     else:
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer or None; got {batch_size}")
         batches = [concepts[i : i + batch_size] for i in range(0, len(concepts), batch_size)]
+    where = (
+        f"cached in {cache_path}"
+        if cache_path is not None
+        else "kept in memory for this process only (no disk cache)"
+    )
+    logger.info(
+        "embedding %d concepts with %s (not cached yet); the result will be %s",
+        len(concepts),
+        cache_key or type(embedder).__name__,
+        where,
+    )
     parts = []
-    for batch in batches:
+    for number, batch in enumerate(batches):
+        started = time.perf_counter()
         out = np.asarray(embedder.embed_text(list(batch)))
+        if number == 0 and len(batches) > 1:
+            elapsed = max(time.perf_counter() - started, 1e-9)
+            remaining = len(concepts) - len(batch)
+            logger.info(
+                "embedded the first %d concepts in %.1f s (%.0f concepts/s): about %.0f s "
+                "for the remaining %d",
+                len(batch),
+                elapsed,
+                len(batch) / elapsed,
+                remaining * elapsed / len(batch),
+                remaining,
+            )
         if out.ndim != 2 or out.shape[0] != len(batch):
             raise ValueError(
                 f"{type(embedder).__name__}.embed_text returned shape {out.shape} for "
@@ -334,8 +376,12 @@ def embed_vocabulary(
     data_home : str or path-like, default=None
         Data home folder for the disk cache (see :func:`sksplice._data.get_data_home`).
     batch_size : int or None, default=None
-        Number of concepts per ``embed_text`` call; ``None`` passes the whole
-        vocabulary in one call and lets the embedder batch internally.
+        Number of concepts per ``embed_text`` call; ``None`` lets the embedder
+        batch internally: the whole vocabulary in one call, or, from 2,048
+        concepts on, the first 512 concepts and then the rest, so that the time
+        of the first call estimates the time of the rest (logged at INFO level
+        by the ``sksplice.dictionary`` logger, with the number of concepts and
+        where the result is cached, before the vocabulary is embedded).
     disk_cache : bool, default=True
         Whether to read and write the on-disk cache (when the embedder has a
         ``cache_key``).
@@ -397,7 +443,7 @@ def embed_vocabulary(
                 raw = None
 
     if raw is None:
-        raw = _embed(embedder, concepts, batch_size)
+        raw = _embed(embedder, concepts, batch_size, path, cache_key)
         if path is not None:
             try:
                 _write_cache_file(path, disk_key, raw)
