@@ -1,9 +1,11 @@
-"""Render the solver benchmark results (JSON) as the Markdown tables of benchmarks/README.md.
+"""Render benchmark results (JSON) as the Markdown tables of benchmarks/README.md.
 
-    python benchmarks/summarize.py benchmarks/results/laion.json benchmarks/results/synthetic.json
+    python benchmarks/summarize.py benchmarks/results/*.json
 
 Prints one table per result file, so that the README quotes the measurement files
-rather than numbers copied by hand.
+rather than numbers copied by hand. Solver comparisons (``bench_solvers.py``) get
+their fixed columns; files holding a list of runs (``runs``, ``results`` or
+``rows``) get one row per run; any other file is listed as its scalar entries.
 """
 
 from __future__ import annotations
@@ -60,9 +62,55 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_value(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _flatten(entry: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in entry.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        elif not (isinstance(value, list) and value and isinstance(value[0], dict)):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def generic_table(name: str, result: dict) -> str:
+    """A table for any other result file: one row per run, or its scalar entries."""
+    m = result.get("machine", {})
+    loads = [m.get(k) for k in ("load_average_start", "load_average_before") if m.get(k)]
+    ends = [m.get(k) for k in ("load_average_end", "load_average_after") if m.get(k)]
+    head = f"**{result.get('benchmark', name)}** (`{name}`)"
+    if loads and ends:
+        head += f"; load average {loads[0][0]:.1f} at start / {ends[0][0]:.1f} at end"
+    lines = [head, ""]
+    runs = next(
+        (result[k] for k in ("runs", "results", "rows") if isinstance(result.get(k), list)), None
+    )
+    if runs:
+        rows = [_flatten(run) for run in runs]
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        lines.append("| " + " | ".join(columns) + " |")
+        lines.append("|" + "---|" * len(columns))
+        for row in rows:
+            lines.append("| " + " | ".join(_value(row.get(c)) for c in columns) + " |")
+    else:
+        flat = {k: v for k, v in _flatten(result).items() if not k.startswith("machine.")}
+        lines += ["| entry | value |", "|---|---|"]
+        lines += [f"| {key} | {_value(value)} |" for key, value in flat.items()]
+    return "\n".join(lines)
+
+
 def main(paths: list[str]) -> int:
     for path in paths:
-        print(table(json.loads(Path(path).read_text())))
+        result = json.loads(Path(path).read_text())
+        is_solver_table = isinstance(result.get("results"), list) and "n_concepts" in result
+        print(table(result) if is_solver_table else generic_table(Path(path).name, result))
         print()
     return 0
 

@@ -27,6 +27,8 @@ _LAZY = {
     "ConceptRetriever": "retrieval",
     "probe_concepts": "probes",
     "zero_concept_coefficients": "probes",
+    "SplicePath": "path",
+    "splice_path": "path",
 }
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "ConceptProjector",
     "ConceptRetriever",
     "SentenceTransformerEmbedder",
+    "SplicePath",
     "SpliceTransformer",
     "ZeroShotClassifier",
     "__version__",
@@ -44,6 +47,7 @@ __all__ = [
     "load_vocabulary",
     "probe_concepts",
     "rank_concepts",
+    "splice_path",
     "zero_concept_coefficients",
 ]
 
@@ -52,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .analysis import concept_profiles, rank_concepts
     from .editing import ConceptEditor, ConceptProjector
     from .embedders import CLIPEmbedder
+    from .path import SplicePath, splice_path
     from .probes import probe_concepts, zero_concept_coefficients
     from .retrieval import ConceptRetriever
     from .sentence import SentenceTransformerEmbedder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -117,3 +118,63 @@ def test_gpu_profile_dry_run_on_cpu(tmp_path):
         assert f"-- {method}, sorted by self_cpu_time_total" in text
     # Without CUDA nothing runs on a device.
     assert text.count("kernels busy 0.0000 s") == 2
+
+
+def test_summarize_renders_every_result_file_as_documented():
+    """``python benchmarks/summarize.py benchmarks/results/*.json`` (benchmarks/README.md)."""
+    files = sorted((REPO_ROOT / "benchmarks" / "results").glob("*.json"))
+    assert any(f.name == "dask_throughput.json" for f in files)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/summarize.py",
+            *[str(f.relative_to(REPO_ROOT)) for f in files],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    tables = [block for block in proc.stdout.split("\n\n") if block.strip()]
+    assert len(tables) == len(files)
+    for block in tables:
+        assert block.startswith("**")
+        assert "\n|---|" in block
+    assert "`dask_throughput.json`" in proc.stdout
+    assert "| dask-2 |" in proc.stdout
+
+
+def test_bench_text_dry_run(tmp_path, splice_data_dir, tiny_clip_model):
+    env = dict(os.environ, SKSPLICE_MODEL_CONFIGS=str(REPO_ROOT / "tests" / "data"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "bench_text.py"),
+            "--model",
+            tiny_clip_model,
+            "--n-concepts",
+            "80",
+            "--subset",
+            "16",
+            "--threads",
+            "1",
+            "--data-dir",
+            str(splice_data_dir),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "text_first_run.json").read_text())
+    assert result["shortened_path"] is True
+    assert result["n_concepts"] == 80 and result["subset"]["n_texts"] == 16
+    assert result["subset"]["max_abs_difference"] <= 1e-5
+    assert result["token_length"]["max"] < result["token_length"]["context_length"]
+    assert "embedding 80 concepts" in result["first_run"]["log"][0]["message"]
+    assert result["first_run"]["time_s"] > 0

@@ -1,0 +1,204 @@
+"""Concept weights along a sequence of l1 penalties, each solve warm-starting the next.
+
+:func:`splice_path` is to :class:`sksplice.SpliceTransformer` what
+scikit-learn's :func:`~sklearn.linear_model.lasso_path` is to
+:class:`~sklearn.linear_model.Lasso`: the decompositions of the same
+embeddings at several sparsity levels, solved from the largest penalty (the
+sparsest weights) down, each solution seeding the next. Every solution is
+certified to the transformer's ``tol`` like a single :meth:`transform`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+
+from .dictionary import l2_normalize
+
+__all__ = ["SplicePath", "splice_path"]
+
+
+@dataclass
+class SplicePath:
+    """Result of :func:`splice_path`: one entry per penalty, largest penalty first.
+
+    Parameters
+    ----------
+    l1_penalties : ndarray of shape (n_penalties,)
+        The penalties, in decreasing order (the order they were solved in).
+    weights : list of scipy.sparse.csr_matrix of shape (n_samples, n_concepts)
+        Concept weights at each penalty.
+    mean_l0 : ndarray of shape (n_penalties,)
+        Mean number of non-zero weights per sample.
+    cosine : ndarray of shape (n_penalties,)
+        Mean cosine similarity between the embeddings and their
+        recompositions (:meth:`SpliceTransformer.score` at that penalty).
+    worst_gap : ndarray of shape (n_penalties,)
+        Largest relative duality gap of any sample (the certificate).
+    n_iter : ndarray of shape (n_penalties,)
+        Iterations (working-set rounds or ADMM iterations) of each solve.
+    time_s : ndarray of shape (n_penalties,)
+        Wall-clock time of each solve, in seconds.
+    concepts : ndarray of str objects, shape (n_concepts,)
+        The concept names (the columns of every weight matrix).
+    """
+
+    l1_penalties: np.ndarray
+    weights: list[scipy.sparse.csr_matrix] = field(repr=False)
+    mean_l0: np.ndarray
+    cosine: np.ndarray
+    worst_gap: np.ndarray
+    n_iter: np.ndarray
+    time_s: np.ndarray
+    concepts: np.ndarray = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.l1_penalties)
+
+    def to_frame(self) -> Any:
+        """The per-penalty statistics as a pandas DataFrame (one row per penalty).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``l1_penalty``, ``mean_l0``, ``cosine``, ``worst_gap``,
+            ``n_iter`` and ``time_s``, largest penalty first.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "l1_penalty": self.l1_penalties,
+                "mean_l0": self.mean_l0,
+                "cosine": self.cosine,
+                "worst_gap": self.worst_gap,
+                "n_iter": self.n_iter,
+                "time_s": self.time_s,
+            }
+        )
+
+
+def _check_penalties(l1_penalties: Any) -> np.ndarray:
+    if isinstance(l1_penalties, numbers.Real) and not isinstance(l1_penalties, bool):
+        raise TypeError(
+            f"l1_penalties must be a sequence of penalties, got the single number {l1_penalties!r}"
+            " (pass [value])"
+        )
+    try:
+        values = np.asarray(l1_penalties, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"l1_penalties must be a sequence of real numbers: {exc}") from exc
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"l1_penalties must be a non-empty 1-D sequence, got shape {values.shape}")
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"l1_penalties[{i}] = {values[i]!r}: every penalty must be finite and non-negative"
+        )
+    return np.sort(values)[::-1].copy()
+
+
+def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
+    """Decompose ``X`` at several l1 penalties, largest first, each solve warm-starting the next.
+
+    The warm-started equivalent of calling ``transform`` once per penalty
+    (with ``l1_penalty`` set to each value): the same certified solutions,
+    within the transformer's ``tol``, usually in a fraction of the time,
+    because the weights at one penalty are close to those at the next.
+
+    Parameters
+    ----------
+    transformer : SpliceTransformer
+        Supplies the dictionary, the modality centre and the solver settings
+        (``solver``, ``tol``, ``max_iter``, ``memory_budget``, ``device``).
+        A fitted transformer is used as is; an unfitted one is cloned and the
+        clone fitted on ``X``. Its own ``l1_penalty`` is not used.
+    X : array-like of shape (n_samples, d)
+        Embeddings, as given to :meth:`SpliceTransformer.transform`.
+    l1_penalties : sequence of float
+        Non-negative penalties, in any order; they are solved (and returned)
+        in decreasing order.
+
+    Returns
+    -------
+    SplicePath
+        Weights (CSR), mean l0, mean cosine similarity, certificate,
+        iterations and time per penalty; ``to_frame()`` gives the statistics
+        as a DataFrame.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a penalty that is not a finite non-negative number, an empty or
+        non 1-D ``l1_penalties``, or embeddings ``transform`` would refuse.
+
+    See Also
+    --------
+    sklearn.linear_model.lasso_path : The same idea for the lasso.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksplice import SpliceTransformer, splice_path
+    >>> rng = np.random.default_rng(0)
+    >>> words = [f"concept {i}" for i in range(40)]
+    >>> emb = rng.standard_normal((40, 16))
+    >>> X = emb[:5] + emb[5:10]
+    >>> splicer = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu")
+    >>> path = splice_path(splicer, X, [0.1, 0.3, 0.2])
+    >>> path.l1_penalties
+    array([0.3, 0.2, 0.1])
+    >>> bool((np.diff(path.mean_l0) >= 0).all())
+    True
+    """
+    penalties = _check_penalties(l1_penalties)
+    from .transformer import SpliceTransformer
+
+    if not isinstance(transformer, SpliceTransformer):
+        raise TypeError(
+            f"transformer must be a SpliceTransformer, got {type(transformer).__name__}"
+        )
+    try:
+        check_is_fitted(transformer)
+    except Exception:
+        transformer = clone(transformer).fit(X)
+    X = transformer._validate_X(X, reset=False)
+    V = transformer._center(X)
+    Xn = l2_normalize(X)
+    dtype = np.float64 if X.dtype == np.float64 else np.float32
+
+    weights: list[scipy.sparse.csr_matrix] = []
+    mean_l0, cosine, worst_gap, n_iter, times = [], [], [], [], []
+    warm = None
+    for penalty in penalties:
+        started = time.perf_counter()
+        codes = transformer._solve(V, float(penalty), warm_start=warm)
+        times.append(time.perf_counter() - started)
+        W = codes.to_csr()
+        warm = W
+        W = scipy.sparse.csr_matrix(W, dtype=dtype)
+        W.eliminate_zeros()
+        weights.append(W)
+        mean_l0.append(float(np.mean(np.diff(W.indptr))))
+        recomposed = transformer.inverse_transform(W)
+        cosine.append(float(np.mean(np.sum(Xn * recomposed, axis=1))))
+        worst_gap.append(float(codes.gap))
+        n_iter.append(int(codes.n_iter))
+    return SplicePath(
+        l1_penalties=penalties,
+        weights=weights,
+        mean_l0=np.asarray(mean_l0),
+        cosine=np.asarray(cosine),
+        worst_gap=np.asarray(worst_gap),
+        n_iter=np.asarray(n_iter),
+        time_s=np.asarray(times),
+        concepts=np.asarray(transformer.concepts_, dtype=object),
+    )

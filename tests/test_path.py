@@ -1,0 +1,123 @@
+"""splice_path: warm-started solutions along the penalties equal independent solves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+from sklearn.base import clone
+
+from sksplice import SplicePath, SpliceTransformer, splice_path
+
+TOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(0)
+    n_concepts, d = 300, 32
+    emb = rng.standard_normal((n_concepts, d))
+    words = [f"concept {i}" for i in range(n_concepts)]
+    mix = rng.random((60, n_concepts)) * (rng.random((60, n_concepts)) < 0.03)
+    X = mix @ emb + 0.3 * rng.standard_normal((60, d))
+    splicer = SpliceTransformer(
+        vocabulary=words, concept_embeddings=emb, device="cpu", tol=TOL
+    ).fit(X)
+    return splicer, X
+
+
+def objective(splicer, X, W, penalty):
+    V = splicer._center(np.asarray(X, dtype=np.float64))
+    W = scipy.sparse.csr_matrix(W, dtype=np.float64)
+    residual = np.asarray(W @ splicer.dictionary_) - V
+    return (residual**2).sum(axis=1) + penalty * np.asarray(W.sum(axis=1)).ravel()
+
+
+def test_path_equals_independent_solves(problem):
+    splicer, X = problem
+    penalties = [0.1, 0.4, 0.05, 0.2, 0.3]
+    path = splice_path(splicer, X, penalties)
+    assert isinstance(path, SplicePath) and len(path) == 5
+    np.testing.assert_array_equal(path.l1_penalties, [0.4, 0.3, 0.2, 0.1, 0.05])
+    assert (path.worst_gap <= TOL).all()
+    for k, penalty in enumerate(path.l1_penalties):
+        alone = clone(splicer).set_params(l1_penalty=float(penalty)).fit(X)
+        W_alone = alone.transform(X)
+        W_path = path.weights[k]
+        assert W_path.shape == W_alone.shape and scipy.sparse.isspmatrix_csr(W_path)
+        f_path = objective(splicer, X, W_path, penalty)
+        f_alone = objective(splicer, X, W_alone, penalty)
+        # both certified to a relative gap of TOL: objectives agree to that
+        np.testing.assert_allclose(f_path, f_alone, rtol=2 * TOL, atol=0)
+        np.testing.assert_allclose(W_path.toarray(), W_alone.toarray(), atol=2e-3)
+        assert path.mean_l0[k] == pytest.approx(alone.l0(W_alone), abs=0.1)
+        assert path.cosine[k] == pytest.approx(alone.score(X), abs=1e-4)
+    # sparser at larger penalties, closer reconstructions at smaller ones
+    assert (np.diff(path.mean_l0) >= 0).all() and (np.diff(path.cosine) >= -1e-9).all()
+    frame = path.to_frame()
+    assert list(frame.columns) == [
+        "l1_penalty",
+        "mean_l0",
+        "cosine",
+        "worst_gap",
+        "n_iter",
+        "time_s",
+    ]
+    np.testing.assert_array_equal(frame["mean_l0"], path.mean_l0)
+    assert list(path.concepts) == list(splicer.concepts_)
+
+
+def test_each_solve_is_warm_started_by_the_previous_one(problem, monkeypatch):
+    splicer, X = problem
+    seen = []
+    original = SpliceTransformer._solve
+
+    def spy(self, V, penalty, warm_start=None):
+        seen.append((penalty, warm_start))
+        return original(self, V, penalty, warm_start=warm_start)
+
+    monkeypatch.setattr(SpliceTransformer, "_solve", spy)
+    path = splice_path(splicer, X, [0.1, 0.3, 0.2])
+    assert [p for p, _ in seen] == [0.3, 0.2, 0.1]
+    assert seen[0][1] is None
+    for k in (1, 2):
+        np.testing.assert_allclose(seen[k][1].toarray(), path.weights[k - 1].toarray(), rtol=1e-6)
+
+
+def test_unfitted_transformer_is_cloned_and_fitted(problem):
+    splicer, X = problem
+    unfitted = clone(splicer)
+    path = splice_path(unfitted, X, [0.2])
+    assert not hasattr(unfitted, "dictionary_")
+    W = clone(splicer).set_params(l1_penalty=0.2).fit(X).transform(X)
+    np.testing.assert_allclose(path.weights[0].toarray(), W.toarray(), atol=2e-3)
+
+
+@pytest.mark.parametrize(
+    ("penalties", "error", "words"),
+    [
+        (0.2, TypeError, "single number"),
+        ([], ValueError, "non-empty"),
+        ([[0.1, 0.2]], ValueError, "1-D"),
+        ([0.1, -0.2], ValueError, "l1_penalties[1]"),
+        ([0.1, np.nan], ValueError, "finite"),
+        (["a"], TypeError, "real numbers"),
+    ],
+)
+def test_bad_penalties_are_refused_before_any_solve(problem, monkeypatch, penalties, error, words):
+    splicer, X = problem
+
+    def fail(*args, **kwargs):
+        raise AssertionError("solved before validating")
+
+    monkeypatch.setattr(SpliceTransformer, "_solve", fail)
+    with pytest.raises(error, match=words.replace("[", r"\[").replace("]", r"\]")):
+        splice_path(splicer, X, penalties)
+
+
+def test_bad_transformer_and_inputs(problem):
+    splicer, X = problem
+    with pytest.raises(TypeError, match="SpliceTransformer"):
+        splice_path(object(), X, [0.1])
+    with pytest.raises(ValueError, match="features"):
+        splice_path(splicer, X[:, :5], [0.1])
