@@ -12,7 +12,7 @@ Errors about one input item carry its position: the loaders raise one of
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -354,3 +354,63 @@ def to_text_list(texts: Any) -> list[str]:
                 f"({describe_item(item)}), not a string"
             )
     return [str(item) for item in items]
+
+
+def load_and_preprocess(
+    item: Any, preprocess: Callable[[Any], Any]
+) -> tuple[Any, Exception | None]:
+    """Decode one image item and preprocess it: ``(tensor, None)`` or ``(None, error)``."""
+    try:
+        image = load_rgb(item)
+    except ITEM_ERRORS as exc:
+        return None, exc
+    try:
+        return preprocess(image), None
+    except Exception as exc:
+        return None, InvalidImageError(f"preprocessing failed: {exc}")
+
+
+class _DecodeDataset:
+    """Map-style dataset for :class:`torch.utils.data.DataLoader` worker processes."""
+
+    def __init__(self, items: Sequence[Any], preprocess: Callable[[Any], Any]) -> None:
+        self.items = items
+        self.preprocess = preprocess
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[Any, Exception | None]:
+        return load_and_preprocess(self.items[index], self.preprocess)
+
+
+def _keep_list(batch: list[Any]) -> list[Any]:
+    return batch
+
+
+def process_decoded_batches(
+    items: Sequence[Any],
+    preprocess: Callable[[Any], Any],
+    batch_size: int,
+    num_workers: int,
+) -> Iterator[tuple[int, list[tuple[Any, Exception | None]]]]:
+    """Yield ``(start, [(tensor, error), ...])`` per batch, decoded in worker processes.
+
+    A :class:`torch.utils.data.DataLoader` with ``num_workers`` processes, each
+    decoding and preprocessing whole batches, two batches ahead per worker;
+    batches come back in input order. Errors are returned per item, as by the
+    thread-based path.
+    """
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(
+        _DecodeDataset(items, preprocess),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=_keep_list,
+    )
+    start = 0
+    for results in loader:
+        yield start, results
+        start += len(results)

@@ -1,0 +1,173 @@
+"""Grid over sparsity: ``splice_path`` (warm-started) against independent solves.
+
+Side by side in one process, on the same fitted ``SpliceTransformer``, targets
+and penalties:
+
+* ``independent``: ``splice_path(transformer, X, [penalty])`` once per
+  penalty, i.e. every penalty solved from scratch with exactly the same code
+  and statistics (mean l0, cosine) as the path, as a grid search does;
+* ``path``: ``splice_path(transformer, X, penalties)``, largest penalty first,
+  each solution warm-starting the next.
+
+Both are timed best of ``--repeats`` (alternating). Their answers are compared
+through the same float64 objective per target (both are certified to the
+transformer's ``tol`` as a relative duality gap). The result goes to
+``benchmarks/results/path<tag>.json``.
+
+Problems: ``laion`` (the 10,000 most frequent LAION words and 1,000 template
+captions embedded with MiniLM, as in ``bench_solvers.py``) or ``synthetic``
+(15,000 x 512 clustered concepts).
+
+Example
+-------
+    python benchmarks/bench_path.py --problem laion --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_solvers import _embed, captions, synthetic_problem  # noqa: E402
+
+from sksplice import SpliceTransformer, splice_path  # noqa: E402
+from sksplice._data import atomic_write  # noqa: E402
+from sksplice.vocabulary import load_vocabulary  # noqa: E402
+
+
+def load_problem(args) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Concept names, raw concept embeddings and raw target embeddings."""
+    if args.problem == "laion":
+        words = load_vocabulary("laion", size=args.n_concepts, data_home=args.data_dir)
+        raw = _embed(words, args.cache_dir / f"laion{args.n_concepts // 1000}k_minilm.npy")
+        texts = captions(args.n_targets)
+        X = _embed(texts, args.cache_dir / f"captions{args.n_targets}_minilm.npy")
+        return words, raw.astype(np.float32), X.astype(np.float32)
+    D, V = synthetic_problem(args.n_targets, c=args.n_concepts, d=args.n_features)
+    return [f"concept {i}" for i in range(len(D))], D, V
+
+
+def objective(splicer, V: np.ndarray, W, penalty: float) -> np.ndarray:
+    W = scipy.sparse.csr_matrix(W, dtype=np.float64)
+    residual = np.asarray(W @ splicer.dictionary_) - V
+    return (residual**2).sum(axis=1) + penalty * np.asarray(W.sum(axis=1)).ravel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--problem", choices=["laion", "synthetic"], default="laion")
+    p.add_argument("--penalties", default="0.5,0.35,0.25,0.2,0.15")
+    p.add_argument("--n-targets", type=int, default=1000)
+    p.add_argument("--n-concepts", type=int, default=10000)
+    p.add_argument("--n-features", type=int, default=512, help="synthetic only")
+    p.add_argument("--tol", type=float, default=1e-6)
+    p.add_argument("--solver", default="auto")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "splice")
+    p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "sksplice-bench")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    p.add_argument("--tag", default="", help="suffix of the result file name")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    penalties = [float(v) for v in args.penalties.split(",")]
+    machine = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "device": args.device,
+        "load_average_start": os.getloadavg(),
+    }
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    words, raw, X = load_problem(args)
+    splicer = SpliceTransformer(
+        vocabulary=words,
+        concept_embeddings=raw,
+        device=args.device,
+        tol=args.tol,
+        solver=args.solver,
+    ).fit(X)
+    V = splicer._center(splicer._validate_X(X, reset=False)).astype(np.float64)
+    splice_path(splicer, X[:50], penalties[-1:])  # warm-up (factorisations, first calls)
+
+    path_times, independent_times = [], []
+    path = independent = None
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        path = splice_path(splicer, X, penalties)
+        path_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        independent = [splice_path(splicer, X, [penalty]) for penalty in penalties]
+        independent_times.append(time.perf_counter() - started)
+
+    rows = []
+    for k, penalty in enumerate(path.l1_penalties):
+        alone = next(r for r in independent if r.l1_penalties[0] == penalty)
+        f_path = objective(splicer, V, path.weights[k], penalty)
+        f_alone = objective(splicer, V, alone.weights[0], penalty)
+        rows.append(
+            {
+                "l1_penalty": float(penalty),
+                "mean_l0": float(path.mean_l0[k]),
+                "cosine": float(path.cosine[k]),
+                "path_solve_s": float(path.time_s[k]),
+                "independent_solve_s": float(alone.time_s[0]),
+                "path_n_iter": int(path.n_iter[k]),
+                "independent_n_iter": int(alone.n_iter[0]),
+                "path_worst_gap": float(path.worst_gap[k]),
+                "independent_worst_gap": float(alone.worst_gap[0]),
+                "max_rel_objective_difference": float(
+                    np.max(np.abs(f_path - f_alone) / np.maximum(f_alone, 1e-300))
+                ),
+                "max_abs_weight_difference": float(
+                    np.abs((path.weights[k] - alone.weights[0]).toarray()).max()
+                ),
+            }
+        )
+    result = {
+        "benchmark": "splice_path vs independent solves",
+        "problem": args.problem,
+        "n_concepts": len(words),
+        "n_features": int(X.shape[1]),
+        "n_targets": int(X.shape[0]),
+        "tol": args.tol,
+        "solver": args.solver,
+        "penalties": [float(v) for v in path.l1_penalties],
+        "repeats": args.repeats,
+        "path_s": min(path_times),
+        "independent_s": min(independent_times),
+        "speedup": min(independent_times) / min(path_times),
+        "all_times": {"path_s": path_times, "independent_s": independent_times},
+        "rows": rows,
+        "machine": dict(machine, load_average_end=os.getloadavg()),
+        "command": "python benchmarks/bench_path.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / f"path{args.tag}.json"
+    with atomic_write(target) as fh:
+        fh.write(json.dumps(result, indent=2).encode())
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
