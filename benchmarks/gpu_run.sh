@@ -6,7 +6,9 @@
 #      on the same GPU (10,000 targets x 15,000 concepts x 512 dims), a 50,000-target run;
 #   3. the compute-side tests with CUDA visible, so that every device="auto" default
 #      takes the GPU path (ADMM, TF32 products, CUDA out-of-memory handling, fp16/bf16);
-#   4. benchmarks/gpu_profile.py: where each GPU solve spends its time.
+#   4. benchmarks/gpu_profile.py: where each GPU solve spends its time;
+#   5. benchmarks/bench_text.py and benchmarks/bench_pipeline.py: the vocabulary's first
+#      embedding and images to concepts end to end against a plain DataLoader loop.
 #
 # Usage, from the repository root, with sksplice importable (installed, or PYTHONPATH=.):
 #
@@ -54,6 +56,18 @@ timeout "${GPU_PROFILE_TIMEOUT:-120}" $python benchmarks/gpu_profile.py --out "$
   >/dev/null 2>&1
 echo "gpu_profile exit code: $?"
 
+echo "== embedding benchmarks"
+# The first run (10,000 LAION concepts through the text tower, shortened vs full length)
+# and images -> CLIPEmbedder -> SpliceTransformer against a plain DataLoader loop with as
+# many worker processes as cores (2,000 JPEGs of 500x375, written first).
+timeout "${TEXT_TIMEOUT:-90}" $python benchmarks/bench_text.py --device cuda --subset 512 \
+  --batch-size 256 --out "$results" >"$results/bench_text.log" 2>&1
+echo "bench_text exit code: $?" | tee -a "$results/bench_text.log"
+timeout "${PIPELINE_TIMEOUT:-150}" $python benchmarks/bench_pipeline.py --device cuda \
+  --n-images 2000 --batch-size 256 --workers "$(nproc)" --out "$results" \
+  >"$results/bench_pipeline.log" 2>&1
+echo "bench_pipeline exit code: $?" | tee -a "$results/bench_pipeline.log"
+
 echo "== summary"
 tail -n 25 "$results/pytest.log"
 grep -E "^== |kernels busy" "$results/gpu_profile.txt" 2>/dev/null
@@ -76,3 +90,4 @@ print("speed-up:", s.get("speedup_vs_authors_admm"))
 print("scaling:", s.get("scaling"))
 print("agreement:", {k: v if not isinstance(v, dict) else v.get("ok") for k, v in s.get("agreement", {}).items()})
 PY
+$python benchmarks/summarize.py "$results"/text_first_run.json "$results"/pipeline.json 2>/dev/null

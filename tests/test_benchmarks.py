@@ -178,3 +178,41 @@ def test_bench_text_dry_run(tmp_path, splice_data_dir, tiny_clip_model):
     assert result["token_length"]["max"] < result["token_length"]["context_length"]
     assert "embedding 80 concepts" in result["first_run"]["log"][0]["message"]
     assert result["first_run"]["time_s"] > 0
+
+
+def test_bench_pipeline_dry_run(tmp_path, splice_data_dir, tiny_clip_model):
+    """The image pipeline benchmark of the prepared GPU run, tiny sizes on CPU."""
+    env = dict(os.environ, SKSPLICE_MODEL_CONFIGS=str(REPO_ROOT / "tests" / "data"))
+    args = ["--model", tiny_clip_model, "--n-images", "20", "--size", "64x48"]
+    args += ["--batch-size", "8", "--workers", "2", "--n-concepts", "150", "--sample", "4"]
+    args += ["--threads", "1", "--data-dir", str(splice_data_dir)]
+    args += ["--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)]
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_pipeline.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "pipeline.json").read_text())
+    assert result["n_images"] == 20 and result["image_size"] == [64, 48]
+    assert len(list((tmp_path / "cache" / "jpegs-64x48").glob("*.jpg"))) == 20
+    runs = {run["method"]: run for run in result["runs"]}
+    assert set(runs) == {"plain_dataloader", "sksplice_threads", "sksplice_processes"}
+    assert runs["plain_dataloader"]["x_plain_images_per_s"] == 1.0
+    for run in runs.values():
+        assert run["total_s"] == pytest.approx(run["embed_s"] + run["solve_s"])
+        assert run["mean_l0"] == runs["plain_dataloader"]["mean_l0"]
+    # the same files through the same model: the same embeddings
+    assert max(result["max_abs_difference"].values()) <= 1e-5
+    assert set(result["breakdown"]) >= {"decode_ms_per_image_one_thread", "forward_ms_per_image"}
+
+
+def test_gpu_run_script_runs_the_embedding_benchmarks():
+    script = (REPO_ROOT / "benchmarks" / "gpu_run.sh").read_text()
+    for name in ("bench_text.py", "bench_pipeline.py"):
+        assert f"benchmarks/{name}" in script
+    proc = subprocess.run(["bash", "-n", str(REPO_ROOT / "benchmarks" / "gpu_run.sh")])
+    assert proc.returncode == 0
