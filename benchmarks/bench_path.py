@@ -70,7 +70,7 @@ def objective(splicer, V: np.ndarray, W, penalty: float) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--problem", choices=["laion", "synthetic"], default="laion")
-    p.add_argument("--penalties", default="0.5,0.35,0.25,0.2,0.15")
+    p.add_argument("--penalties", default="0.35,0.3,0.25,0.2,0.15")
     p.add_argument("--n-targets", type=int, default=1000)
     p.add_argument("--n-concepts", type=int, default=10000)
     p.add_argument("--n-features", type=int, default=512, help="synthetic only")

@@ -136,11 +136,12 @@ def test_summarize_renders_every_result_file_as_documented():
         cwd=REPO_ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    tables = [block for block in proc.stdout.split("\n\n") if block.strip()]
-    assert len(tables) == len(files)
-    for block in tables:
-        assert block.startswith("**")
-        assert "\n|---|" in block
+    blocks = [block for block in proc.stdout.split("\n\n") if block.strip()]
+    # per file: a heading line, then its table
+    assert len(blocks) == 2 * len(files)
+    for head, body in zip(blocks[::2], blocks[1::2], strict=True):
+        assert head.startswith("**") and "\n" not in head
+        assert body.startswith("| ") and "\n|---|" in body
     assert "`dask_throughput.json`" in proc.stdout
     assert "| dask-2 |" in proc.stdout
 
