@@ -60,10 +60,10 @@ echo "== embedding benchmarks"
 # The first run (10,000 LAION concepts through the text tower, shortened vs full length)
 # and images -> CLIPEmbedder -> SpliceTransformer against a plain DataLoader loop with as
 # many worker processes as cores (2,000 JPEGs of 500x375, written first).
-timeout "${TEXT_TIMEOUT:-90}" $python benchmarks/bench_text.py --device cuda --subset 512 \
+timeout "${TEXT_TIMEOUT:-60}" $python benchmarks/bench_text.py --device cuda --subset 512 \
   --batch-size 256 --out "$results" >"$results/bench_text.log" 2>&1
 echo "bench_text exit code: $?" | tee -a "$results/bench_text.log"
-timeout "${PIPELINE_TIMEOUT:-150}" $python benchmarks/bench_pipeline.py --device cuda \
+timeout "${PIPELINE_TIMEOUT:-90}" $python benchmarks/bench_pipeline.py --device cuda \
   --n-images 2000 --batch-size 256 --workers "$(nproc)" --out "$results" \
   >"$results/bench_pipeline.log" 2>&1
 echo "bench_pipeline exit code: $?" | tee -a "$results/bench_pipeline.log"
