@@ -43,12 +43,14 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from bench_text import benchmark_vocabulary  # noqa: E402
 
 from sksplice import SpliceTransformer  # noqa: E402
 from sksplice._data import atomic_write  # noqa: E402
 from sksplice._images import load_rgb  # noqa: E402
 from sksplice.embedders import CLIPEmbedder, _load_model  # noqa: E402
-from sksplice.vocabulary import load_vocabulary  # noqa: E402
 
 
 def _write_jpeg(job: tuple[str, int, int, int]) -> None:
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = CLIPEmbedder(**common, batch_size=args.batch_size)
     loaded = _load_model(embedder._config())
     model, preprocess = loaded.model, loaded.preprocess
-    concepts = load_vocabulary("laion", size=args.n_concepts, data_home=args.data_dir)
+    concepts, vocabulary_source = benchmark_vocabulary(args.n_concepts, args.data_dir)
     text = CLIPEmbedder(**common, modality="text", batch_size=256)
     splicer = SpliceTransformer(
         embedder=text,
@@ -236,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         "image_size": [width, height],
         "batch_size": args.batch_size,
         "n_concepts": len(concepts),
+        "vocabulary": vocabulary_source,
         "l1_penalty": args.l1_penalty,
         "jpeg_generation_s": gen_s,
         "max_abs_difference": {

@@ -45,6 +45,20 @@ from sksplice.embedders import CLIPEmbedder, _load_model, _short_text_encoder  #
 from sksplice.vocabulary import load_vocabulary  # noqa: E402
 
 
+def benchmark_vocabulary(n_concepts: int, data_dir: Path) -> tuple[list[str], str]:
+    """The ``n_concepts`` most frequent LAION words, or, where the reference files are
+    absent (a bare GPU machine), as many whole words of CLIP's BPE vocabulary (one token
+    each, like most LAION words); the second item says which."""
+    try:
+        return load_vocabulary("laion", size=n_concepts, data_home=data_dir), "laion"
+    except (OSError, RuntimeError, ValueError):
+        from open_clip.tokenizer import SimpleTokenizer
+
+        words = [w[:-4] for w in SimpleTokenizer().encoder if w.endswith("</w>")]
+        words = [w for w in words if w.isalpha() and w.islower() and len(w) > 2]
+        return list(dict.fromkeys(words))[:n_concepts], "clip-bpe-words"
+
+
 def _sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -99,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "gpu": torch.cuda.get_device_name() if args.device.startswith("cuda") else None,
         "load_average_start": os.getloadavg(),
     }
-    concepts = load_vocabulary("laion", size=args.n_concepts, data_home=args.data_dir)
+    concepts, vocabulary_source = benchmark_vocabulary(args.n_concepts, args.data_dir)
     embedder = CLIPEmbedder(
         model=args.model,
         pretrained=None,
@@ -137,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "pretrained": None,
         "batch_size": args.batch_size,
         "n_concepts": len(concepts),
+        "vocabulary": vocabulary_source,
         "shortened_path": shortened,
         "token_length": {
             "mean": float(token_lengths.mean()),

@@ -173,7 +173,7 @@ def test_bench_text_dry_run(tmp_path, splice_data_dir, tiny_clip_model):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "text_first_run.json").read_text())
-    assert result["shortened_path"] is True
+    assert result["shortened_path"] is True and result["vocabulary"] == "laion"
     assert result["n_concepts"] == 80 and result["subset"]["n_texts"] == 16
     assert result["subset"]["max_abs_difference"] <= 1e-5
     assert result["token_length"]["max"] < result["token_length"]["context_length"]
@@ -199,6 +199,7 @@ def test_bench_pipeline_dry_run(tmp_path, splice_data_dir, tiny_clip_model):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "pipeline.json").read_text())
     assert result["n_images"] == 20 and result["image_size"] == [64, 48]
+    assert result["vocabulary"] == "laion" and result["n_concepts"] == 150
     assert len(list((tmp_path / "cache" / "jpegs-64x48").glob("*.jpg"))) == 20
     runs = {run["method"]: run for run in result["runs"]}
     assert set(runs) == {"plain_dataloader", "sksplice_threads", "sksplice_processes"}
