@@ -777,11 +777,19 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     def _calibrate(self, X: np.ndarray) -> tuple[float, float]:
         """Penalty whose mean l0 on a sample of ``X`` is within ±10% of ``target_l0``."""
         target = float(self.target_l0)
-        n_concepts = self.dictionary_.shape[0]
+        n_concepts, n_features = self.dictionary_.shape
         if target > n_concepts * (1 + _L0_RTOL):
             raise ValueError(
                 f"target_l0={target:g} cannot be reached: the dictionary has only "
                 f"{n_concepts} concepts (range reachable 0 to {n_concepts})"
+            )
+        # A non-negative lasso has a solution on at most n_features linearly
+        # independent concepts, the one found for data in general position.
+        if target > n_features * (1 + _L0_RTOL):
+            raise ValueError(
+                f"target_l0={target:g} cannot be reached: codes have at most as many "
+                f"non-zero weights as the embedding dimension ({n_features}; range "
+                f"reachable 0 to {n_features})"
             )
         rng = check_random_state(self.random_state)
         n = X.shape[0]

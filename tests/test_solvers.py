@@ -479,6 +479,9 @@ def test_admm_converges_within_a_short_iteration_budget(dtype):
 
     With 60 iterations and a small penalty (many active concepts, slow for ADMM),
     the iterates must be good enough for the polishing step to certify every row.
+    (In float32 about 30 concepts per row in 32 dimensions are beyond what the
+    polish can certify: it hands the rows to the float64 redo at once, before
+    rho changes.)
     """
     rng = np.random.default_rng(0)
     c, d, m = 600, 32, 200
@@ -493,7 +496,8 @@ def test_admm_converges_within_a_short_iteration_budget(dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         codes = solver.solve(V, 0.05, solver="admm", max_iter=60)
-    assert len(set(rhos)) > 1  # rho was adapted at least once
+    if dtype == "float64":
+        assert len(set(rhos)) > 1  # rho was adapted at least once
     assert codes.converged
     assert codes.gap <= 1e-6
 
@@ -508,3 +512,26 @@ def test_rho_change_keeps_the_dual_and_the_data_term():
         U_new, C2r_new = rescale_for_rho(rho, new_rho, U, C2 / rho)
         torch.testing.assert_close(new_rho * U_new, rho * U)  # y = rho u is kept
         torch.testing.assert_close(new_rho * C2r_new, C2)  # C2r is 2 V D^T / rho
+
+
+@pytest.mark.parametrize(
+    ("c", "d", "m", "lam", "seed", "most"),
+    # Measured: 25 and 36 iterations. Reversing the rho balancing gives 36 and 58,
+    # no over-relaxation 36 and 36, a fixed rho 36 and 47, no rescaling of the dual
+    # on a rho change 102 and 102.
+    [(600, 32, 200, 0.05, 0, 27), (800, 48, 60, 0.03, 2, 38)],
+)
+def test_admm_iteration_count_on_fixed_problems(c, d, m, lam, seed, most):
+    """The ADMM step, over-relaxation and rho balancing, pinned by iteration counts.
+
+    In float64 (where the polish never hands a row over) a weaker variant of the
+    iteration still certifies every row, only later: the count catches it.
+    """
+    rng = np.random.default_rng(seed)
+    D = unit_rows(rng.standard_normal((c, d)))
+    V = unit_rows(rng.standard_normal((m, d)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = NonNegLasso(D, device="cpu", dtype="float64").solve(V, lam, solver="admm")
+    assert codes.converged and codes.gap <= 1e-6
+    assert codes.n_iter <= most

@@ -434,11 +434,22 @@ def working_set_rounds(
         G = DW @ DW.transpose(1, 2)
         b = (DW @ V.unsqueeze(-1)).squeeze(-1)
     n_round = 0
+    n_new = 0  # concepts added to the sets by the previous round (the last columns)
     while True:
         n_round += 1
         last = n_round >= max_rounds
         w = w * valid
         w = solve_small(G.to(torch.float64), b.to(torch.float64), lam, valid, w0=w)
+        # In exact arithmetic a violator that joins the set makes the objective drop,
+        # so at least one of the new concepts takes a positive weight. When none does,
+        # the small problem (set up in storage precision) and the correlations disagree
+        # at round-off level: more rounds would only add and prune the same concepts.
+        # Such a row is refined and certified now, or handed back uncertified (the
+        # front end solves it again in float64).
+        if n_new:
+            stalled = ~(w[:, -n_new:] > 0).any(dim=1)
+        else:
+            stalled = torch.zeros(w.shape[0], dtype=torch.bool, device=device)
         with intra_op_threads(prob.threads):
             r = V - (w.to(D.dtype).unsqueeze(1) @ DW).squeeze(1)
         corr = dense_product(prob, r, D.T)
@@ -458,7 +469,7 @@ def working_set_rounds(
         new_ok = 2.0 * cand_val > lam * (1 + 1e-12)
         # Rows without a clear violator are refined in float64 and certified.
         clear = 2.0 * cand_val[:, 0] > lam * (1 + _CLEAR)
-        check = ~clear | last
+        check = ~clear | last | stalled
         gap = torch.full((idx.shape[0],), _INF, dtype=torch.float64, device=device)
         # (Each nonzero() below is one host synchronisation; boolean-mask indexing
         # would cost one per use.)
@@ -468,7 +479,7 @@ def working_set_rounds(
             i_s, w_s = idx[sel].gather(1, order), w[sel].gather(1, order)
             r64, w_s = refine_support(D64, v64[sel], i_s, w_s, lam)
             gap[sel] = gap_from_candidates(D64, v64[sel], r64, w_s.sum(dim=1), lam, top_all[sel])
-        finished = (gap <= tol) | ~new_ok.any(dim=1)
+        finished = (gap <= tol) | ~new_ok.any(dim=1) | stalled
         if last:
             finished = torch.ones_like(finished)
         # Finished rows were all refined (no clear violator, or last round).
@@ -500,6 +511,7 @@ def working_set_rounds(
         cand_idx, new_ok = cand_idx[keep], new_ok[keep]
         width = max(1, int(new_ok.sum(dim=1).max()))
         cand_idx, new_ok = cand_idx[:, :width], new_ok[:, :width]
+        n_new = width
         with intra_op_threads(prob.threads):  # the larger gathers and products
             D_new = D[cand_idx]
             cross = DW @ D_new.transpose(1, 2)
