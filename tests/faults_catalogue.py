@@ -140,4 +140,11 @@ FAULTS: list[Fault] = [
         "a sparse DataFrame whose fill value is NaN, pd.NA or another non-zero value",
         "ValueError naming the column and its fill value; never read as zeros",
     ),
+    Fault(
+        "tiny-penalty-or-unreachable-l0",
+        "test_solvers.py::test_small_penalties_cost_a_bounded_multiple_of_a_normal_one",
+        "l1_penalty 0.01 and 1e-12, and target_l0=200 with 32-dimensional embeddings",
+        "work bounded against the normal penalty (a UserWarning below the smallest certifiable "
+        "penalty); target_l0 above the dimension refused before any solve",
+    ),
 ]

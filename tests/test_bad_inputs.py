@@ -472,6 +472,17 @@ CASES: list[Case] = [
     ),
     # ------------------------------------------------------------- SpliceTransformer
     Case(
+        id="splice-target-l0-above-dimension",
+        entry="SpliceTransformer.fit",
+        given="target_l0=10 with 12 concepts in 8 dimensions",
+        expected="ValueError naming target_l0 and the embedding dimension, before any solve",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=env.D, target_l0=10, device="cpu"
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["target_l0=10", "embedding dimension (8"],
+    ),
+    Case(
         id="splice-fit-negative-penalty",
         entry="SpliceTransformer.fit",
         given="l1_penalty=-1",
@@ -968,6 +979,15 @@ CASES: list[Case] = [
         names=lambda env: ["l1_penalty must be a real number", "'a'"],
     ),
     Case(
+        id="lasso-penalty-below-supported",
+        entry="NonNegLasso.solve",
+        given="l1_penalty=1e-12 (below what the certificate resolves at tol=1e-6)",
+        expected="accepted with a UserWarning naming l1_penalty and the smallest supported "
+        "penalty; the work is bounded (10 rounds by default)",
+        run=lambda env: _record(lambda: env.lasso.solve(env.X, 1e-12)),
+        check=lambda env, result: _small_penalty_warned(result),
+    ),
+    Case(
         id="lasso-warm-start-shape",
         entry="NonNegLasso.solve",
         given="warm_start of shape (2, 3)",
@@ -1193,6 +1213,13 @@ CASES: list[Case] = [
         check=_cli_fails(1, files=("nope.csv",)),
     ),
 ]
+
+
+def _small_penalty_warned(result: tuple[Any, list[warnings.WarningMessage]]) -> None:
+    codes, caught = result
+    assert codes.shape == (6, N_CONCEPTS)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert any("l1_penalty=1e-12 is below the smallest penalty" in m for m in messages)
 
 
 def _record(func: Callable[[], Any]) -> tuple[Any, list[warnings.WarningMessage]]:

@@ -535,3 +535,50 @@ def test_admm_iteration_count_on_fixed_problems(c, d, m, lam, seed, most):
         codes = NonNegLasso(D, device="cpu", dtype="float64").solve(V, lam, solver="admm")
     assert codes.converged and codes.gap <= 1e-6
     assert codes.n_iter <= most
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_small_penalties_cost_a_bounded_multiple_of_a_normal_one(monkeypatch):
+    """Tiny penalties and unreachable l0 targets: the work is bounded.
+
+    Measured on a 2-core machine (ratios to the normal penalty 0.25 on the same
+    5 rows x 200 concepts x 32 dimensions): l1 0.01 about 80x, l1 1e-12 about
+    260x (4,000x before the stall detection and the warning below the supported
+    penalty), the refusal of target_l0=200 about 0.2x (4,400x before: it ran the
+    whole calibration). Bounds are generous for a loaded machine.
+    """
+    import time
+
+    from sksplice import SpliceTransformer
+
+    rng = np.random.default_rng(0)
+    concepts, X = rng.normal(size=(200, 32)), rng.normal(size=(5, 32))
+    vocabulary = [f"c{i}" for i in range(200)]
+
+    def seconds(penalty, **kwargs):
+        est = SpliceTransformer(
+            vocabulary=vocabulary,
+            concept_embeddings=concepts,
+            l1_penalty=penalty,
+            device="cpu",
+            **kwargs,
+        ).fit(X)
+        start = time.perf_counter()
+        est.transform(X)
+        return time.perf_counter() - start
+
+    seconds(0.25)  # warm-up
+    normal = float(np.median([seconds(0.25) for _ in range(5)]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert seconds(0.01) <= 800 * normal
+    with pytest.warns(UserWarning, match=r"l1_penalty=1e-12 is below the smallest penalty"):
+        assert seconds(1e-12) <= 1500 * normal
+    # target_l0 above the embedding dimension is refused before any solve.
+    calls = []
+    monkeypatch.setattr(NonNegLasso, "solve", lambda *a, **k: calls.append(a))
+    with pytest.raises(ValueError, match=r"target_l0=200 cannot be reached.*dimension \(32"):
+        SpliceTransformer(
+            vocabulary=vocabulary, concept_embeddings=concepts, target_l0=200, device="cpu"
+        ).fit(X)
+    assert calls == []
