@@ -55,7 +55,8 @@ def _masked_solve(G: torch.Tensor, h: torch.Tensor, P: torch.Tensor) -> torch.Te
     A.mul_(Pf[:, None, :])
     diag = A.diagonal(dim1=1, dim2=2)
     scale = diag.amax(dim=1, keepdim=True).clamp_min(1.0)
-    diag.add_(1e-13 * scale * Pf + (1.0 - Pf))
+    # 1e-13 * scale on the set, 1 outside it (one kernel fewer than the sum of both).
+    diag.add_(torch.where(P, 1e-13 * scale, 1.0))
     rhs = (h * Pf).unsqueeze(-1)
     L, info = torch.linalg.cholesky_ex(A)
     z = torch.cholesky_solve(rhs, L).squeeze(-1)
