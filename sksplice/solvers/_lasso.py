@@ -272,15 +272,24 @@ class NonNegLasso:
         UserWarning
             When the device runs out of memory on a chunk: the chunk size is
             halved, the chunk is solved again, and the remaining rows use the
-            smaller size.
+            smaller size. Also when a positive ``l1_penalty`` is below
+            :meth:`smallest_supported_penalty`: the rows cannot be certified
+            at ``tol``, and unless ``max_iter`` is given the budget is 10
+            working-set rounds (100 ADMM iterations) instead of the default.
 
         Notes
         -----
         The certificate is the relative duality gap of the dual point built
         from each row's residual ``r``, computed in float64. Its resolution is
         about machine epsilon times ``||r|| / l1_penalty``, so very small
-        positive penalties (below about 1e-6) cannot certify very small
-        ``tol``; ``l1_penalty=0`` (non-negative least squares) is fine.
+        positive penalties cannot certify very small ``tol`` (for unit-norm
+        rows: below about 1e-9 at ``tol=1e-6``); ``l1_penalty=0``
+        (non-negative least squares) is fine.
+
+        A round of the working-set method (also the polish of ADMM) in which
+        none of the newly added concepts takes a positive weight cannot make
+        progress in the storage precision: the row is refined and certified at
+        once or, with a float32 dictionary, solved again in float64.
         """
         lam = check_penalty(l1_penalty)
         tol = check_tol(tol)
