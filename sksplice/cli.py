@@ -1,23 +1,33 @@
 """The ``sksplice`` command: concept decompositions, class profiles and HTML reports.
 
+Standard output carries only results; progress, information, warnings and
+errors go to standard error through one logging handler.
+
 Exit codes: 0 on success, 2 for usage errors (argparse), 1 for runtime errors,
 reported as one line naming the file or setting at fault (a traceback only
-with ``--debug``), 130 when interrupted (output written so far stays valid).
+with ``--debug``), 130 when interrupted (Ctrl-C) and 143 when terminated
+(SIGTERM); an output file is then left as it was and the records finished so
+far are kept in ``FILE.partial``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import difflib
 import io
 import json
 import logging
 import os
+import re
+import secrets
+import signal
+import stat
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,18 +37,159 @@ from ._version import __version__
 
 __all__ = ["IMAGE_EXTENSIONS", "collect_images", "main"]
 
+logger = logging.getLogger(__name__)
+
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 )
 _FORMATS = ("table", "csv", "json", "jsonl")
 _CHUNK = 512
+_NAMED_VOCABULARY_SIZE = 10000
+_MEAN_KEYWORDS = ("auto", "pretrained", "data")
+_DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 
 
 class CLIError(Exception):
     """A runtime error reported to the user as one line (exit code 1)."""
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (exit code 143 instead of 130)."""
+
+
+# ------------------------------------------------------------------------ messages
+
+#: Keyword arguments of the library and the options that set them.
+_FLAGS = {
+    "vocabulary_size": "--vocabulary-size",
+    "l1_penalty": "--l1-penalty",
+    "target_l0": "--target-l0",
+    "image_mean": "--image-mean",
+    "data_home": "--data-home",
+    "batch_size": "--batch-size",
+    "pretrained": "--pretrained",
+    "vocabulary": "--vocabulary",
+    "device": "--device",
+    "solver": "--solver",
+    "model": "--model",
+}
+_PHRASES = (
+    ("pretrained=<path to a checkpoint file>", "--pretrained PATH"),
+    ("pretrained=None", "--pretrained none"),
+    ("image_mean=None", "--image-mean data"),
+    ("image_mean='pretrained'", "--image-mean pretrained"),
+    ("device='cpu'", "--device cpu"),
+    (" (or pass cache_dir=...)", ""),
+)
+_ASSIGNMENT = re.compile(r"\b(" + "|".join(_FLAGS) + r")=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)")
+_BARE = re.compile(
+    r"(?<![\w./\\-])(vocabulary_size|l1_penalty|target_l0|image_mean|data_home|batch_size)\b"
+)
+
+
+def _cli_words(text: str) -> str:
+    """Say a library message in the words of the command line (options, not keywords)."""
+    for old, new in _PHRASES:
+        text = text.replace(old, new)
+
+    def option(match: re.Match[str]) -> str:
+        value = match.group(2)
+        if value[:1] in "'\"":
+            value = value[1:-1]
+        return f"{_FLAGS[match.group(1)]} {value}"
+
+    text = _ASSIGNMENT.sub(option, text)
+    return _BARE.sub(lambda m: _FLAGS[m.group(1)], text)
+
+
+#: What a command-line user can do about each kind of warning.
+_WARNING_FIXES = {
+    "DictionaryCacheWarning": "give --data-home a writable folder to keep the dictionary "
+    "for later runs",
+    "ConvergenceWarning": "those rows keep the best weights found; a larger --l1-penalty "
+    "converges sooner",
+}
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = _cli_words(record.getMessage())
+        if record.levelno >= logging.ERROR:
+            text = f"sksplice: error: {text}"
+        elif record.levelno >= logging.WARNING:
+            text = f"sksplice: warning: {text}"
+        else:
+            text = f"sksplice: {text}"
+        if record.exc_info and logging.getLogger("sksplice").isEnabledFor(logging.DEBUG):
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` of the command: one line on standard error, with the fix."""
+    text = " ".join(str(message).split())
+    fix = _WARNING_FIXES.get(category.__name__)
+    logger.warning("%s%s", text, f" ({fix})" if fix else "")
+
+
+@contextlib.contextmanager
+def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
+    """One stderr handler for the run: INFO (WARNING with -q, DEBUG with --debug)."""
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(_Formatter())
+    root, package = logging.getLogger(), logging.getLogger("sksplice")
+    saved = (root.level, package.level, package.propagate)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if debug else logging.WARNING)
+    package.setLevel(level)
+    package.propagate = True
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        package.setLevel(saved[1])
+        package.propagate = saved[2]
+
+
 # --------------------------------------------------------------------------- inputs
+
+
+def _walk_images(folder: Path) -> list[Path]:
+    """Image files under ``folder``, following symlinked folders once each.
+
+    A folder reached again through a link (a loop, or a second link to a folder
+    already walked) is not walked twice; a warning names the link. Links to
+    missing files with an image extension are kept, so that they are reported
+    as unreadable rather than dropped.
+    """
+    found: list[Path] = []
+    seen = {os.path.realpath(folder)}
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        keep = []
+        for name in sorted(dirs):
+            sub = Path(top) / name
+            real = os.path.realpath(sub)
+            if real in seen:
+                logger.warning(
+                    "not following %s: it leads to %s, a folder already read (a loop or a "
+                    "second link to it); its images are taken once",
+                    sub,
+                    real,
+                )
+                continue
+            seen.add(real)
+            keep.append(name)
+        dirs[:] = keep
+        for name in files:
+            path = Path(top) / name
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                found.append(path)
+    return sorted(found)
 
 
 def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -48,7 +199,8 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     ----------
     inputs : sequence of path-like
         Image files (taken as given, whatever their extension) and folders
-        (walked recursively for files with an image extension, in sorted order).
+        (walked recursively for files with an image extension, in sorted
+        order; symlinked folders are followed, each real folder once).
 
     Returns
     -------
@@ -64,9 +216,7 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-            )
+            found = _walk_images(path)
             if not found:
                 raise CLIError(
                     f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder {path}"
@@ -79,31 +229,83 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return paths
 
 
+_PATH_HEADERS = {"path", "file", "filename", "image"}
+
+
 def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
-    """Labels for ``paths`` from a CSV with columns path,label (paths relative to ``root``)."""
+    """Labels for ``paths`` from a CSV of path,label.
+
+    A path is matched by its location relative to ``root`` (absolute paths
+    too); a bare file name matches an image of that name in a sub-folder only
+    when exactly one image has that name.
+    """
+    import pandas as pd
+
+    if not labels_csv.is_file():
+        raise CLIError(f"labels file {labels_csv} does not exist or is not a file")
     try:
-        text = labels_csv.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CLIError(f"cannot read labels file {labels_csv}: {exc.strerror or exc}") from exc
-    reader = csv.reader(io.StringIO(text))
-    mapping: dict[str, str] = {}
-    for lineno, row in enumerate(reader, start=1):
-        if not row or all(not c.strip() for c in row):
+        table = pd.read_csv(
+            labels_csv,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            encoding="utf-8",
+        )
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise CLIError(f"cannot read labels file {labels_csv}: {exc}") from exc
+    if table.shape[1] < 2:
+        raise CLIError(f"{labels_csv}: expected two columns 'path,label', found {table.shape[1]}")
+    rows = [(str(k).strip(), str(v).strip()) for k, v in zip(table[0], table[1])]
+    first_line = 1
+    if rows and rows[0][0].lower() in _PATH_HEADERS:
+        rows, first_line = rows[1:], 2
+
+    def rel(p: Path) -> str:
+        return Path(os.path.normpath(p)).relative_to(os.path.normpath(root)).as_posix()
+
+    by_rel = {rel(p): i for i, p in enumerate(paths)}
+    by_name: dict[str, list[int]] = {}
+    for i, p in enumerate(paths):
+        by_name.setdefault(p.name, []).append(i)
+    labels: list[str | None] = [None] * len(paths)
+    origin: list[int] = [0] * len(paths)
+    unmatched = 0
+    for offset, (key, label) in enumerate(rows):
+        line = first_line + offset
+        if not key:
+            raise CLIError(f"{labels_csv}, line {line}: empty path")
+        if not label:
+            raise CLIError(f"{labels_csv}, line {line}: no label for {key}")
+        target = Path(key)
+        norm = os.path.normpath(target if target.is_absolute() else root / target)
+        try:
+            index = by_rel.get(Path(norm).relative_to(os.path.normpath(root)).as_posix())
+        except ValueError:
+            index = None
+        if index is None and "/" not in key and os.sep not in key:
+            same = by_name.get(key, [])
+            if len(same) > 1:
+                raise CLIError(
+                    f"{labels_csv}, line {line}: the bare name {key!r} matches "
+                    f"{paths[same[0]]} and {paths[same[1]]}; give the path relative to {root}"
+                )
+            index = same[0] if same else None
+        if index is None:
+            unmatched += 1
             continue
-        if len(row) < 2:
-            raise CLIError(f"{labels_csv}, line {lineno}: expected 'path,label', got {row!r}")
-        key, label = row[0].strip(), row[1].strip()
-        if lineno == 1 and key.lower() in {"path", "file", "filename", "image"}:
-            continue
-        mapping[str((root / key).resolve())] = label
-        mapping.setdefault(key, label)
-    labels = []
-    for p in paths:
-        label = mapping.get(str(p.resolve()), mapping.get(p.name))
+        if labels[index] is not None and labels[index] != label:
+            raise CLIError(
+                f"{labels_csv}: lines {origin[index]} and {line} give image {paths[index]} two "
+                f"labels ({labels[index]!r}, {label!r})"
+            )
+        labels[index], origin[index] = label, line
+    if unmatched:
+        logger.warning("%d rows of %s name no image under %s", unmatched, labels_csv, root)
+    for p, label in zip(paths, labels, strict=True):
         if label is None:
             raise CLIError(f"{labels_csv} has no label for image {p}")
-        labels.append(label)
-    return labels
+    return [str(label) for label in labels]
 
 
 def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
@@ -124,54 +326,229 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
 
 
 @dataclass
+class _Plan:
+    """Every option checked and resolved, before anything is embedded."""
+
+    model: str
+    pretrained: str | None
+    embed_dim: int
+    concepts: list[str]
+    image_mean: Any  # None (learn from the images), or a 1-D float array
+    mean_source: str  # "data", "pretrained" or "file"
+    mean_file: str | None = None
+
+
+@dataclass
 class _Decomposition:
     paths: list[Path]
     X: np.ndarray
     splice: Any
     skipped: list[Any]
+    plan: _Plan
+    n_inputs: int
     W: Any = None  # concept weights of all of X, once computed (CSR)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def _image_mean(args: argparse.Namespace) -> Any:
-    from .vocabulary import IMAGE_MEANS, load_image_mean
+def _close(word: str, options: Sequence[str], n: int = 5) -> str:
+    """`` (close matches: a, b)`` for a misspelt option value, or ``""``."""
+    lowered = {o.lower(): o for o in options}
+    found = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)
+    return f" (close matches: {', '.join(lowered[m] for m in found)})" if found else ""
+
+
+def _check_device(device: str) -> None:
+    from .embedders import _resolve_device
+
+    try:
+        _resolve_device(device)
+    except ValueError as exc:
+        if "CUDA is not available" in str(exc):
+            raise CLIError(
+                f"--device {device}: CUDA is not available on this machine; use --device cpu "
+                "(or --device auto)"
+            ) from exc
+        raise CLIError(
+            f"--device {device!r} is not a device (use auto, cpu, cuda or cuda:N)"
+        ) from exc
+
+
+def _check_solver(solver: str) -> None:
+    from .solvers import SOLVERS
+
+    if solver not in SOLVERS:
+        raise CLIError(
+            f"--solver {solver!r} is not a solver; choose one of {', '.join(SOLVERS)}"
+            f"{_close(solver, SOLVERS)}"
+        )
+
+
+def _check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
+    """The model name, the pretrained weights and the embedding dimension."""
+    import open_clip
+
+    from .embedders import HF_HUB_PREFIX, CLIPEmbedder, _ensure_tag_weights
+
+    model, pretrained = args.model, args.pretrained
+    if model.startswith(HF_HUB_PREFIX):
+        if pretrained not in (None, _DEFAULT_PRETRAINED):
+            logger.warning(
+                "--pretrained %s is ignored: %s models bring their own weights",
+                pretrained,
+                HF_HUB_PREFIX,
+            )
+        pretrained = None
+    else:
+        from .embedders import _register_env_model_configs
+
+        _register_env_model_configs()
+        models = open_clip.list_models()
+        if model not in models and model.replace("/", "-") not in models:
+            raise CLIError(
+                f"--model {model!r} is not an open_clip model{_close(model, models)}; "
+                f"see open_clip.list_models() ({len(models)} names), or give "
+                f"{HF_HUB_PREFIX}ORG/REPO for a model on the Hugging Face Hub"
+            )
+        model = model if model in models else model.replace("/", "-")
+        if pretrained is not None:
+            tags = open_clip.list_pretrained_tags_by_model(model)
+            clean = {t.lower().replace("-", "_"): t for t in tags}
+            key = pretrained.lower().replace("-", "_")
+            if key in clean:
+                pretrained = clean[key]
+            elif not Path(pretrained).expanduser().is_file():
+                listed = ", ".join(tags) if tags else "none"
+                raise CLIError(
+                    f"--pretrained {pretrained!r} is neither a pretrained tag of {model} nor a "
+                    f"checkpoint file{_close(pretrained, tags)}; tags of {model}: {listed}; "
+                    "--pretrained none gives random weights"
+                )
+    embedder = CLIPEmbedder(model=model, pretrained=pretrained, device="cpu")
+    config = embedder._config()  # an hf-hub: model fetches its config here (or fails fast)
+    if config.pretrained_kind == "tag":
+        _ensure_tag_weights(config.model, config.pretrained, None)  # offline: fail now
+    return model, pretrained, config.embed_dim
+
+
+def _check_vocabulary(args: argparse.Namespace) -> list[str]:
+    """The concepts, with --vocabulary-size checked against the vocabulary's length."""
+    from .vocabulary import VOCABULARIES, load_vocabulary
+
+    name, size = args.vocabulary, args.vocabulary_size
+    path = Path(name).expanduser()
+    if name in VOCABULARIES:
+        concepts = load_vocabulary(name, size=None, data_home=args.data_home)
+        what = f"the {name!r} vocabulary"
+        if size is None:
+            size = min(_NAMED_VOCABULARY_SIZE, len(concepts))
+    elif path.is_file():
+        try:
+            concepts = load_vocabulary(path, size=None)
+        except ValueError as exc:
+            raise CLIError(f"--vocabulary {path}: {exc}") from exc
+        what = f"vocabulary file {path}"
+    elif path.exists():
+        raise CLIError(f"--vocabulary {path} is not a file")
+    else:
+        raise CLIError(
+            f"--vocabulary {name!r} is neither a vocabulary name ({', '.join(VOCABULARIES)}) "
+            f"nor an existing text file{_close(name, list(VOCABULARIES))}"
+        )
+    if size is not None and size > len(concepts):
+        raise CLIError(
+            f"--vocabulary-size {size} is larger than the {len(concepts)} concepts of {what}; "
+            f"use --vocabulary-size {len(concepts)} or less"
+        )
+    return concepts[:size] if size is not None else concepts
+
+
+def _check_image_mean(
+    args: argparse.Namespace, model: str, pretrained: str | None, d: int
+) -> tuple[Any, str, str | None]:
+    """The modality centre: (mean or None, source, file)."""
+    from .vocabulary import IMAGE_MEANS, as_mean_vector, load_image_mean
 
     choice = args.image_mean
+    published = pretrained is not None and (model, pretrained.lower()) in IMAGE_MEANS
     if choice == "auto":
-        known = args.pretrained is not None and (args.model, args.pretrained) in IMAGE_MEANS
-        choice = "pretrained" if known else "data"
+        choice = "pretrained" if published else "data"
     if choice == "data":
-        return None
+        return None, "data", None
     if choice == "pretrained":
-        if args.pretrained is None:
+        if not published:
+            known = ", ".join(f"--model {m} --pretrained {p}" for m, p in IMAGE_MEANS)
             raise CLIError(
-                "--image-mean pretrained needs --pretrained weights with a published mean"
+                f"--image-mean pretrained: no published image mean for --model {model} "
+                f"--pretrained {pretrained or 'none'} (published: {known}); use --image-mean "
+                "data to learn it from the images, or --image-mean FILE.npy"
             )
-        return load_image_mean(args.model, args.pretrained, data_home=args.data_home)
-    path = Path(choice)
+        return (
+            as_mean_vector(load_image_mean(model, pretrained, data_home=args.data_home), d),
+            ("pretrained"),
+            None,
+        )
+    path = Path(choice).expanduser()
     if not path.is_file():
-        raise CLIError(f"--image-mean: no such file {path} (or use 'pretrained', 'data', 'auto')")
+        raise CLIError(f"--image-mean: no such file {path} (or use {', '.join(_MEAN_KEYWORDS)})")
     try:
-        if path.suffix == ".npy":
-            mean = np.load(path, allow_pickle=False)
-        else:
-            import torch
-
-            mean = torch.load(path, map_location="cpu", weights_only=True).numpy()
-    except Exception as exc:
-        raise CLIError(f"--image-mean: cannot read {path}: {exc}") from exc
-    return np.asarray(mean, dtype=np.float32).ravel()
+        mean = as_mean_vector(path, d, source="--image-mean")
+    except ValueError as exc:
+        raise CLIError(f"{exc} (model {model})") from exc
+    return mean, "file", str(path)
 
 
-def _decompose(args: argparse.Namespace, paths: list[Path]) -> _Decomposition:
+def _check_output(path: str | None, option: str = "-o") -> None:
+    """An output file can be written: its folder exists and it is not a folder."""
+    if path is None or path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
+    folder = Path(os.path.realpath(target)).parent
+    if not folder.is_dir():
+        raise CLIError(f"cannot write output file {target}: folder {folder} does not exist")
+    if target.exists() and not stat.S_ISREG(os.stat(target).st_mode):
+        return  # a pipe or a device: written through
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"cannot write output file {target}: folder {folder} is not writable")
+
+
+def _check_options(args: argparse.Namespace) -> _Plan:
+    """Check every option (cheap checks first) before any image or concept is embedded."""
+    _check_output(getattr(args, "output", None))
+    _check_device(args.device)
+    _check_solver(args.solver)
+    model, pretrained, d = _check_model(args)
+    concepts = _check_vocabulary(args)
+    mean, source, mean_file = _check_image_mean(args, model, pretrained, d)
+    return _Plan(model, pretrained, d, concepts, mean, source, mean_file)
+
+
+def _one_image_advice() -> str:
+    from .transformer import MIN_MEAN_SAMPLES
+
+    return (
+        "the image mean (the modality centre) cannot be learned from a single image: its "
+        "centred embedding would be zero. Decompose it together with other images of the "
+        f"kind (at least {MIN_MEAN_SAMPLES} give a stable centre), give --image-mean FILE.npy "
+        "(the mean embedding of this model's images), or use a model with a published mean "
+        "(--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
+    )
+
+
+def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Decomposition:
     from .embedders import CLIPEmbedder
-    from .transformer import SpliceTransformer
+    from .transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, SpliceTransformer
 
+    if plan.image_mean is None and len(paths) < 2:
+        raise CLIError(_one_image_advice())
+    verbose = 0 if args.quiet else 1
     common = dict(
-        model=args.model,
-        pretrained=args.pretrained,
+        model=plan.model,
+        pretrained=plan.pretrained,
         device=args.device,
         batch_size=args.batch_size,
-        verbose=not args.quiet,
+        verbose=verbose,
     )
     image_embedder = CLIPEmbedder(
         modality="image", on_error="raise" if args.strict else "skip", **common
@@ -183,27 +560,77 @@ def _decompose(args: argparse.Namespace, paths: list[Path]) -> _Decomposition:
         detail = f" (first, {first.item}: {first.reason})" if first is not None else ""
         raise CLIError(f"none of the {len(paths)} images could be read{detail}")
     X = X[keep]
-    paths = [p for p, k in zip(paths, keep, strict=True) if k]
-    image_mean = _image_mean(args)
-    if image_mean is None and X.shape[0] < 2:
-        raise CLIError(
-            "the image mean cannot be learned from a single image: decompose more images at "
-            "once, or give --image-mean pretrained / a .pt or .npy file"
-        )
+    kept = [p for p, k in zip(paths, keep, strict=True) if k]
+    if plan.image_mean is None and X.shape[0] < 2:
+        raise CLIError(_one_image_advice())
     splice = SpliceTransformer(
         embedder=CLIPEmbedder(modality="text", **common),
-        vocabulary=args.vocabulary,
-        vocabulary_size=args.vocabulary_size,
+        vocabulary=plan.concepts,
+        vocabulary_size=None,
         l1_penalty=args.l1_penalty if args.l1_penalty is not None else 0.25,
         target_l0=args.target_l0,
         solver=args.solver,
         device=args.device,
-        image_mean=image_mean,
+        image_mean=plan.image_mean,
         data_home=args.data_home,
-        verbose=not args.quiet,
+        verbose=verbose,
     )
-    splice.fit(X)
-    return _Decomposition(paths=paths, X=X, splice=splice, skipped=list(skipped))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)  # said below, in CLI words
+        splice.fit(X)
+    if splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES:
+        logger.warning(
+            "the image mean (modality centre) is learned from only %d images, fewer than %d: "
+            "each image's concepts depend on which other images are in the run; decompose "
+            "more images at once, or give --image-mean FILE.npy",
+            X.shape[0],
+            MIN_MEAN_SAMPLES,
+        )
+    dec = _Decomposition(
+        paths=kept, X=X, splice=splice, skipped=list(skipped), plan=plan, n_inputs=len(paths)
+    )
+    dec.metadata = _metadata(args, dec)
+    if not (splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES):
+        logger.info("image mean: %s", _mean_summary(dec.metadata))
+    return dec
+
+
+def _metadata(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
+    """Settings and provenance of a run (the ``metadata`` of JSON output)."""
+    from .transformer import MIN_MEAN_SAMPLES
+
+    splice, plan = dec.splice, dec.plan
+    mean: dict[str, Any] = {"source": splice.mean_source_ if plan.mean_source != "file" else "file"}
+    if plan.mean_file is not None:
+        mean["file"] = plan.mean_file
+    if splice.mean_source_ == "data":
+        mean["n_samples"] = splice.n_mean_samples_
+        mean["stable"] = splice.n_mean_samples_ >= MIN_MEAN_SAMPLES
+        mean["min_stable_samples"] = MIN_MEAN_SAMPLES
+    return {
+        "sksplice_version": __version__,
+        "model": plan.model,
+        "pretrained": plan.pretrained,
+        "vocabulary": args.vocabulary,
+        "concepts": len(splice.concepts_),
+        "l1_penalty": float(splice.l1_penalty_),
+        "target_l0": args.target_l0,
+        "solver": args.solver,
+        "image_mean": mean,
+        "images": dec.n_inputs,
+        "decomposed": len(dec.paths),
+        "skipped": [{"path": s.item, "reason": s.reason} for s in dec.skipped],
+    }
+
+
+def _mean_summary(metadata: dict[str, Any]) -> str:
+    mean = metadata["image_mean"]
+    if mean["source"] == "data":
+        note = "" if mean["stable"] else f", fewer than {mean['min_stable_samples']}: unstable"
+        return f"learned from {mean['n_samples']} images{note}"
+    if mean["source"] == "file":
+        return f"from {mean['file']}"
+    return f"published mean of {metadata['model']} / {metadata['pretrained']}"
 
 
 def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[str, Any]]:
@@ -236,9 +663,13 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
 
 
 class _Writer:
-    """Streams records in one of the output formats; output stays valid when interrupted."""
+    """Streams records in one of the output formats; output stays valid when interrupted.
 
-    def __init__(self, fh: IO[str], fmt: str) -> None:
+    ``json`` is one object ``{"metadata": {...}, "images": [...]}``; ``jsonl``
+    and ``csv`` hold one record per line or row and nothing else.
+    """
+
+    def __init__(self, fh: IO[str], fmt: str, metadata: dict[str, Any]) -> None:
         self.fh = fh
         self.fmt = fmt
         self.n = 0
@@ -246,7 +677,8 @@ class _Writer:
             self._csv = csv.writer(fh, lineterminator="\n")
             self._csv.writerow(["path", "rank", "concept", "weight", "l0", "cosine"])
         elif fmt == "json":
-            fh.write("[")
+            head = json.dumps(metadata, ensure_ascii=False, indent=None)
+            fh.write('{"metadata": ' + head + ',\n "images": [')
 
     def write(self, rec: dict[str, Any]) -> None:
         fmt, fh = self.fmt, self.fh
@@ -272,51 +704,116 @@ class _Writer:
 
     def close(self) -> None:
         if self.fmt == "json":
-            self.fh.write("\n]\n" if self.n else "]\n")
+            self.fh.write("\n ]}\n" if self.n else "]}\n")
         self.fh.flush()
 
 
-@contextmanager
-def _open_output(path: str | None) -> Iterator[IO[str]]:
-    if path is None or path == "-":
-        yield sys.stdout
-        return
-    try:
-        fh = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-    except OSError as exc:
-        raise CLIError(f"cannot write output file {path}: {exc.strerror or exc}") from exc
-    with fh:
-        yield fh
+class _Output:
+    """Where results go: standard output (streamed), or a file replaced only when complete.
+
+    A regular output file is written to a hidden temporary file in its folder
+    and renamed over the target at the end, so a killed run leaves the
+    previous file as it was. An interrupted run (Ctrl-C, SIGTERM) keeps the
+    records finished so far in ``FILE.partial`` instead. A symlink is
+    followed (its target is replaced, never the link); a target that is not a
+    regular file (a pipe, ``/dev/stdout``) is written through.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = None if path in (None, "-") else Path(path)
+        self.tmp: Path | None = None
+        self.fh: IO[str] = sys.stdout
+        self._raw: IO[bytes] | None = None
+        if self.path is None:
+            return
+        target = Path(os.path.realpath(self.path))
+        self.target = target
+        try:
+            mode = os.stat(target).st_mode
+        except FileNotFoundError:
+            mode = None
+        try:
+            if mode is not None and not stat.S_ISREG(mode):
+                self._raw = open(target, "wb")  # noqa: SIM115 - a pipe or device
+            else:
+                self.tmp = target.with_name(f".{target.name[:96]}.{secrets.token_hex(6)}.tmp")
+                fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                self._raw = os.fdopen(fd, "wb")
+        except OSError as exc:
+            raise CLIError(f"cannot write output file {path}: {exc.strerror or exc}") from exc
+        self.fh = io.TextIOWrapper(self._raw, encoding="utf-8", newline="")
+
+    def _close(self) -> None:
+        if self._raw is None:
+            self.fh.flush()
+            return
+        self.fh.flush()
+        if self.tmp is not None:
+            os.fsync(self._raw.fileno())
+        self.fh.close()
+
+    def commit(self) -> None:
+        """The output is complete: put it in place."""
+        self._close()
+        if self.tmp is not None:
+            os.replace(self.tmp, self.target)
+
+    def keep_partial(self) -> Path | None:
+        """The run was interrupted: keep what was written as ``FILE.partial``."""
+        self._close()
+        if self.tmp is None:
+            return self.path
+        partial = self.target.with_name(self.target.name + ".partial")
+        os.replace(self.tmp, partial)
+        return partial
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.fh.close() if self._raw is not None else None
+        if self.tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.tmp)
 
 
 def _report_skipped(skipped: list[Any], n_total: int) -> None:
     if not skipped:
         return
-    print(f"skipped {len(skipped)} of {n_total} images:", file=sys.stderr)
-    for s in skipped:
-        print(f"  {s.item}: {s.reason}", file=sys.stderr)
+    lines = "".join(f"\n  {s.item}: {s.reason}" for s in skipped)
+    logger.warning("skipped %d of %d images:%s", len(skipped), n_total, lines)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    return 143 if isinstance(exc, _Terminated) else 130
 
 
 # ------------------------------------------------------------------------ commands
 
 
 def _cmd_decompose(args: argparse.Namespace) -> int:
+    plan = _check_options(args)
     paths = collect_images(args.inputs)
-    dec = _decompose(args, paths)
-    interrupted = False
-    with _open_output(args.output) as fh:
-        writer = _Writer(fh, args.format)
-        try:
-            for rec in _iter_rows(dec, args.top_k, args.quiet):
-                writer.write(rec)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
+    dec = _decompose(args, paths, plan)
+    out = _Output(args.output)
+    writer = None
+    try:
+        writer = _Writer(out.fh, args.format, dec.metadata)
+        for rec in _iter_rows(dec, args.top_k, args.quiet):
+            writer.write(rec)
+        writer.close()
+    except KeyboardInterrupt as exc:
+        if writer is not None:
             writer.close()
+        where = out.keep_partial()
+        _report_skipped(dec.skipped, len(paths))
+        n = writer.n if writer is not None else 0
+        kept = f"; the {n} finished records are in {where}" if where is not None else ""
+        logger.error("interrupted: %d of %d images written%s", n, len(dec.paths), kept)
+        return _interrupted(exc)
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
     _report_skipped(dec.skipped, len(paths))
-    if interrupted:
-        print(f"interrupted: {writer.n} of {len(dec.paths)} images written", file=sys.stderr)
-        return 130
     return 0
 
 
@@ -334,10 +831,10 @@ def _labelled(args: argparse.Namespace) -> tuple[list[Path], list[str]]:
     return paths, labels
 
 
-def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str]):
+def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str], plan: _Plan):
     from .analysis import concept_profiles, rank_concepts
 
-    dec = _decompose(args, paths)
+    dec = _decompose(args, paths, plan)
     kept = {str(p) for p in dec.paths}
     y = np.asarray([lab for p, lab in zip(paths, labels, strict=True) if str(p) in kept])
     W = dec.W = dec.splice.transform(dec.X)
@@ -357,8 +854,9 @@ def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str]):
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
+    plan = _check_options(args)
     paths, labels = _labelled(args)
-    dec, _, ranking = _profile(args, paths, labels)
+    dec, _, ranking = _profile(args, paths, labels, plan)
     _report_skipped(dec.skipped, len(paths))
     cols = [
         "class",
@@ -371,36 +869,13 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         "significant",
     ]
     table = ranking[cols]
-    with _open_output(args.output) as fh:
-        if args.format == "csv":
-            table.to_csv(fh, index=False)
-        elif args.format in ("json", "jsonl"):
-            records = table.to_dict(orient="records")
-            if args.format == "json":
-                json.dump(records, fh, indent=1, default=_json_scalar)
-                fh.write("\n")
-            else:
-                for rec in records:
-                    fh.write(json.dumps(rec, default=_json_scalar) + "\n")
-        else:
-            # only what the statistics support is listed; the rest is counted
-            alpha = ranking.attrs.get("alpha", 0.05)
-            for cls, frame in table.groupby("class", sort=True):
-                sig = frame[frame["significant"]]
-                fh.write(
-                    f"class {cls}: concepts significantly more frequent than in the other "
-                    f"classes (adjusted p < {alpha:g})\n"
-                )
-                for _, row in sig.iterrows():
-                    fh.write(
-                        f"  {row['prevalence_positive']:6.1%} vs {row['prevalence_negative']:6.1%}"
-                        f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
-                    )
-                n_not = len(frame) - len(sig)
-                if sig.empty:
-                    fh.write(f"  none: the top {n_not} are not significant (-f csv lists them)\n")
-                elif n_not:
-                    fh.write(f"  ({n_not} more of the top {len(frame)} not significant)\n")
+    out = _Output(args.output)
+    try:
+        _write_profile(out.fh, table, args.format, dec.metadata, ranking.attrs.get("alpha", 0.05))
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
     return 0
 
 
@@ -409,17 +884,54 @@ def _json_scalar(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else float(value)
 
 
+def _write_profile(
+    fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any], alpha: float
+) -> None:
+    if fmt == "csv":
+        table.to_csv(fh, index=False)
+    elif fmt in ("json", "jsonl"):
+        records = table.to_dict(orient="records")
+        if fmt == "json":
+            json.dump(
+                {"metadata": metadata, "ranking": records}, fh, indent=1, default=_json_scalar
+            )
+            fh.write("\n")
+        else:
+            for rec in records:
+                fh.write(json.dumps(rec, default=_json_scalar) + "\n")
+    else:
+        # only what the statistics support is listed; the rest is counted
+        for cls, frame in table.groupby("class", sort=True):
+            sig = frame[frame["significant"]]
+            fh.write(
+                f"class {cls}: concepts significantly more frequent than in the other "
+                f"classes (adjusted p < {alpha:g})\n"
+            )
+            for _, row in sig.iterrows():
+                fh.write(
+                    f"  {row['prevalence_positive']:6.1%} vs {row['prevalence_negative']:6.1%}"
+                    f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
+                )
+            n_not = len(frame) - len(sig)
+            if sig.empty:
+                fh.write(f"  none: the top {n_not} are not significant (-f csv lists them)\n")
+            elif n_not:
+                fh.write(f"  ({n_not} more of the top {len(frame)} not significant)\n")
+    fh.flush()
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import ImageResult, write_report
 
+    plan = _check_options(args)
     if args.folder is not None and (args.labels or _has_class_folders(Path(args.folder))):
         paths, labels = _labelled(args)
-        dec, profiles, ranking = _profile(args, paths, labels)
+        dec, profiles, ranking = _profile(args, paths, labels, plan)
         label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
     else:
         inputs = [args.folder] if args.folder is not None else []
         paths = collect_images(inputs + list(args.inputs))
-        dec = _decompose(args, paths)
+        dec = _decompose(args, paths, plan)
         label_of, profiles, ranking = {}, None, None
     results = [
         ImageResult(
@@ -438,6 +950,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         "vocabulary": args.vocabulary,
         "concepts": len(dec.splice.concepts_),
         "l1 penalty": round(float(dec.splice.l1_penalty_), 4),
+        "image mean": _mean_summary(dec.metadata),
     }
     out = write_report(
         args.output,
@@ -449,10 +962,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
     )
     _report_skipped(dec.skipped, len(paths))
-    if not args.quiet:
-        size = out.stat().st_size if out.is_file() else 0
-        shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
-        print(f"wrote {out} ({len(results)} images, {shown})", file=sys.stderr)
+    size = out.stat().st_size if out.is_file() else 0
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+    logger.info("wrote %s (%d images, %s)", out, len(results), shown)
     return 0
 
 
@@ -490,14 +1002,16 @@ def _positive_int(value: str) -> int:
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and dictionary")
     g.add_argument(
-        "--model", default="ViT-B-32", help="open_clip model name (default: %(default)s)"
+        "--model",
+        default="ViT-B-32",
+        help="open_clip model name, or hf-hub:ORG/REPO (default: %(default)s)",
     )
     g.add_argument(
         "--pretrained",
         type=_pretrained,
-        default="laion2b_s34b_b79k",
-        help="open_clip pretrained tag or checkpoint path; 'none' for random weights "
-        "(default: %(default)s)",
+        default=_DEFAULT_PRETRAINED,
+        help="open_clip pretrained tag or checkpoint path; 'none' for random weights; "
+        "ignored for hf-hub:ORG/REPO models (default: %(default)s)",
     )
     g.add_argument(
         "--vocabulary",
@@ -508,8 +1022,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--vocabulary-size",
         type=_positive_int,
-        default=10000,
-        help="number of most frequent concepts to use (default: %(default)s)",
+        default=None,
+        help="number of concepts to use: the most frequent ones of a named vocabulary "
+        "(default 10000), the first ones of a file (default: all)",
     )
     sparsity = g.add_mutually_exclusive_group()
     sparsity.add_argument(
@@ -525,11 +1040,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--image-mean",
         default="auto",
         help="modality centre: 'pretrained' (the published mean of the model), 'data' "
-        "(learned from the images given), a .pt/.npy file, or 'auto' (pretrained when "
-        "published, else data) (default: %(default)s)",
+        "(learned from the images given; a warning below 100 images), a .npy/.pt file "
+        "holding a 1-D float vector, or 'auto' (pretrained when published, else data) "
+        "(default: %(default)s)",
     )
     g.add_argument(
-        "--solver", default="auto", help="lasso solver: auto, admm, ... (default: %(default)s)"
+        "--solver",
+        default="auto",
+        help="lasso solver: auto, admm or working_set (default: %(default)s)",
     )
     r = p.add_argument_group("resources")
     r.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default: auto)")
@@ -543,13 +1061,18 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--batch-size", type=_positive_int, default=64, help="images per forward pass (default: 64)"
     )
     o = p.add_argument_group("behaviour")
-    o.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    o.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars or information; only warnings and errors (on standard error)",
+    )
     o.add_argument(
         "--strict",
         action="store_true",
         help="stop at the first unreadable image instead of skipping it",
     )
-    o.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    o.add_argument("--debug", action="store_true", help="debug messages and tracebacks of errors")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -638,27 +1161,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "report" and args.folder is None and not args.inputs:
         parser.error("report needs a FOLDER or images")
-    if args.quiet:
-        logging.getLogger().setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            if args.quiet:
-                warnings.simplefilter("ignore")
+    with _stderr_logging(args.quiet, args.debug), _sigterm_as_interrupt():
+        try:
             return int(args.func(args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # the reader of our output went away (``sksplice ... | head``): stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except Exception as exc:
-        if args.debug:
-            raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"sksplice: error: {msg}", file=sys.stderr)
-        return 1
+        except KeyboardInterrupt as exc:
+            logger.error("interrupted")
+            return _interrupted(exc)
+        except BrokenPipeError:
+            # the reader of our output went away (``sksplice ... | head``): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        except Exception as exc:
+            if args.debug:
+                raise
+            text = str(exc).strip()
+            msg = " ".join(text.split()) if text else type(exc).__name__
+            logger.error("%s", msg)
+            return 1
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` (a KeyboardInterrupt) for the run."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -442,7 +442,9 @@ def embed_vocabulary(
                 )
                 raw = None
 
-    if raw is None:
+    if raw is not None:
+        logger.info("concept dictionary: %d concepts read from the cache %s", len(concepts), path)
+    else:
         raw = _embed(embedder, concepts, batch_size, path, cache_key)
         if path is not None:
             try:

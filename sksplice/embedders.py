@@ -19,7 +19,9 @@ import json
 import logging
 import numbers
 import os
+import socket
 import threading
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +42,7 @@ __all__ = [
     "InvalidImageError",
     "SkippedInput",
     "SkippedInputWarning",
+    "WeightsUnavailableError",
     "clear_model_cache",
 ]
 
@@ -52,6 +55,14 @@ RANDOM_INIT_SEED = 0
 
 #: Most threads that decode and preprocess images (one batch ahead of the model).
 DECODE_THREADS = 4
+
+#: Prefix of open_clip model names whose config and weights live in a Hugging
+#: Face Hub repository (``"hf-hub:ORG/REPO"``); ``pretrained`` is then ignored.
+HF_HUB_PREFIX = "hf-hub:"
+
+#: Seconds allowed to open a connection to the host of weights that are not
+#: cached yet, before they are declared unreachable (no retries).
+CONNECT_TIMEOUT = 3.0
 
 _MODALITIES = ("image", "text")
 _PRECISIONS = ("fp32", "fp16", "bf16")
@@ -105,7 +116,7 @@ class _Config:
 
     model: str
     pretrained: str | None  # canonical tag, absolute checkpoint path, or None
-    pretrained_kind: str  # "tag", "file" or "random"
+    pretrained_kind: str  # "tag", "file", "hub" (an hf-hub: model) or "random"
     device: str
     precision: str  # effective precision (fp16 on CPU falls back to fp32)
     cache_dir: str | None
@@ -256,6 +267,171 @@ def _file_sha256(path: str) -> str:
     return digest
 
 
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights are neither cached nor downloadable (offline)."""
+
+
+def _hub_offline() -> bool:
+    """Whether Hugging Face Hub offline mode (``HF_HUB_OFFLINE=1``) is on."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+        return True
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - open_clip depends on huggingface_hub
+        return False
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _hub_endpoint() -> str:
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.ENDPOINT)
+    except (ImportError, AttributeError):  # pragma: no cover
+        return "https://huggingface.co"
+
+
+def _reachable(url: str, timeout: float | None = None) -> bool:
+    """Whether a TCP connection to the host of ``url`` opens within ``timeout`` seconds.
+
+    The name lookup runs in a daemon thread so that a resolver that hangs
+    cannot hold the caller longer than the timeout either.
+    """
+    timeout = CONNECT_TIMEOUT if timeout is None else float(timeout)
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname
+    if not host:
+        return False
+    port = parts.port or (80 if parts.scheme == "http" else 443)
+    ok = threading.Event()
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok.set()
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, name="sksplice-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return ok.is_set()
+
+
+def _hf_cached(repo_id: str, filenames: Sequence[str], cache_dir: str | None) -> str | None:
+    """Path of the first of ``filenames`` of a Hub repository in the local cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in filenames:
+        found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
+        if isinstance(found, str):
+            return found
+    return None
+
+
+def _weight_files(filename: str) -> list[str]:
+    """``filename`` with the safetensors alternatives open_clip looks for first."""
+    out = []
+    if filename == "open_clip_pytorch_model.bin":
+        out.append("open_clip_model.safetensors")
+    elif filename.endswith((".bin", ".pth")):
+        out.append(filename[:-4] + ".safetensors")
+    return [*out, filename]
+
+
+def _how_to_get_weights(what: str, where: str, reason: str, checkpoint: bool) -> str:
+    return (
+        f"{what} are not in the local cache ({where}) and cannot be downloaded: {reason}. "
+        "To get them: run once with a network connection (they are cached for later runs); "
+        "or copy a filled cache there and set HF_HUB_OFFLINE=1"
+        + ("; or pass pretrained=<path to a checkpoint file>." if checkpoint else ".")
+    )
+
+
+def _check_fetchable(
+    what: str,
+    where: str,
+    url: str,
+    cached: bool,
+    timeout: float | None = None,
+    checkpoint: bool = True,
+) -> None:
+    """Raise :class:`WeightsUnavailableError` at once when uncached files cannot be fetched."""
+    if cached:
+        return
+    if _hub_offline():
+        raise WeightsUnavailableError(
+            _how_to_get_weights(what, where, "HF_HUB_OFFLINE is set (offline mode)", checkpoint)
+        )
+    if not _reachable(url, timeout):
+        host = urllib.parse.urlsplit(url).hostname
+        seconds = CONNECT_TIMEOUT if timeout is None else timeout
+        raise WeightsUnavailableError(
+            _how_to_get_weights(
+                what, where, f"cannot connect to {host} (tried for {seconds:g} s)", checkpoint
+            )
+        )
+
+
+def _ensure_tag_weights(model: str, tag: str, cache_dir: str | None) -> None:
+    """Fail fast when the weights of a pretrained tag are neither cached nor reachable."""
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(model, tag)
+    what = f"The pretrained weights of open_clip model {model!r} (pretrained={tag!r})"
+    hf_hub = cfg.get("hf_hub", "")
+    if hf_hub:
+        if hf_hub.endswith("/"):  # open_clip's rule: the default file name
+            repo_id, filename = hf_hub.rstrip("/"), "open_clip_pytorch_model.bin"
+        else:
+            repo_id, filename = os.path.split(hf_hub)
+        cached = _hf_cached(repo_id, _weight_files(filename), cache_dir) is not None
+        where = _weights_location(model, tag, cache_dir)
+        _check_fetchable(what, where, _hub_endpoint(), cached)
+        return
+    url = cfg.get("url", "")
+    if url:
+        folder = cache_dir or os.path.expanduser("~/.cache/clip")
+        cached = os.path.isfile(os.path.join(folder, os.path.basename(url)))
+        _check_fetchable(what, _weights_location(model, tag, cache_dir), url, cached)
+
+
+def _hub_config(repo_id: str, cache_dir: str | None) -> dict[str, Any]:
+    """The open_clip config of an ``hf-hub:`` model, from the cache or the Hub."""
+    from huggingface_hub import hf_hub_download
+
+    cached = _hf_cached(repo_id, ["open_clip_config.json"], cache_dir)
+    what = f"The config and weights of open_clip model {HF_HUB_PREFIX}{repo_id}"
+    try:
+        from huggingface_hub import constants
+
+        where = cache_dir or str(constants.HF_HUB_CACHE)
+    except (ImportError, AttributeError):  # pragma: no cover
+        where = cache_dir or "the Hugging Face cache"
+    where = f"Hugging Face Hub repository {repo_id!r}, cache {where!r}"
+    _check_fetchable(what, where, _hub_endpoint(), cached is not None, checkpoint=False)
+    path = cached or hf_hub_download(repo_id, "open_clip_config.json", cache_dir=cache_dir)
+    with open(path, encoding="utf-8") as handle:
+        config = json.load(handle)
+    if not isinstance(config, dict) or not isinstance(config.get("model_cfg"), dict):
+        raise ValueError(
+            f"{path} (of {HF_HUB_PREFIX}{repo_id}) is not an open_clip config: no 'model_cfg'"
+        )
+    return config
+
+
+def _ensure_hub_weights(repo_id: str, cache_dir: str | None) -> str:
+    """Local path of the weights of an ``hf-hub:`` model (fetched when reachable)."""
+    import open_clip
+
+    files = _weight_files("open_clip_pytorch_model.bin")
+    cached = _hf_cached(repo_id, files, cache_dir)
+    if cached is not None:
+        return cached
+    _hub_config(repo_id, cache_dir)  # fails fast when offline
+    return open_clip.pretrained.download_pretrained_from_hf(repo_id, cache_dir=cache_dir)
+
+
 class _RandomInitLogFilter(logging.Filter):
     """Drop open_clip's warning about random weights when they were asked for."""
 
@@ -284,9 +460,13 @@ def _load_model(config: _Config) -> _LoadedModel:
 def _create_model(config: _Config) -> _LoadedModel:
     import open_clip
 
+    if config.pretrained_kind == "hub":
+        _ensure_hub_weights(config.model[len(HF_HUB_PREFIX) :], config.cache_dir)
     if config.pretrained_kind == "tag":
         # Fetch (or find in open_clip's cache) the weights first, so that a
-        # download failure is told apart from other failures.
+        # download failure is told apart from other failures; uncached weights
+        # that cannot be fetched (offline) fail at once, without retries.
+        _ensure_tag_weights(config.model, config.pretrained, config.cache_dir)
         cfg = open_clip.get_pretrained_cfg(config.model, config.pretrained)
         try:
             open_clip.download_pretrained(cfg, cache_dir=config.cache_dir)
@@ -490,12 +670,17 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         (``"ViT-B/32"`` style names are accepted too). Extra model configs can
         be registered with ``open_clip.add_model_config`` or through the
         ``SKSPLICE_MODEL_CONFIGS`` environment variable (``os.pathsep``-separated
-        JSON files or folders).
+        JSON files or folders). ``"hf-hub:ORG/REPO"`` loads the config and
+        weights of an open_clip model published on the Hugging Face Hub;
+        ``pretrained`` is then ignored, as open_clip does.
     pretrained : str, os.PathLike or None, default="laion2b_s34b_b79k"
         A pretrained tag listed by ``open_clip.list_pretrained_tags_by_model(model)``,
         a path to a checkpoint file, or None (or "") for random weights. Random weights
         are initialised under a fixed seed (``RANDOM_INIT_SEED``), so they are
-        the same in every process.
+        the same in every process. Weights of a tag that are not cached are
+        downloaded on first use; offline (``HF_HUB_OFFLINE=1``, or no
+        connection to the host within ``CONNECT_TIMEOUT`` seconds) a
+        :class:`WeightsUnavailableError` says at once how to get them.
     modality : {"image", "text"}, default="image"
         What :meth:`transform` embeds.
     device : str or torch.device, default="auto"
@@ -623,6 +808,8 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
 
         if not isinstance(self.model, str):
             raise TypeError(f"model must be a string, got {type(self.model).__name__}")
+        if self.model.startswith(HF_HUB_PREFIX):
+            return self._hub_config(device, cache_dir)
         _register_env_model_configs()
         models = open_clip.list_models()
         model = self.model if self.model in models else self.model.replace("/", "-")
@@ -656,6 +843,33 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
             precision=precision,
             cache_dir=cache_dir,
             embed_dim=embed_dim,
+        )
+
+    def _hub_config(self, device: str, cache_dir: str | None) -> _Config:
+        """Settings of an ``hf-hub:ORG/REPO`` model (``pretrained`` is ignored)."""
+        repo_id = self.model[len(HF_HUB_PREFIX) :]
+        if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+            raise ValueError(
+                f"model={self.model!r}: an open_clip Hub model is named '{HF_HUB_PREFIX}ORG/REPO'"
+            )
+        if self.precision == "fp16" and device == "cpu":
+            warnings.warn(
+                "precision='fp16' is not supported on the CPU; using 'fp32'",
+                UserWarning,
+                stacklevel=3,
+            )
+            precision = "fp32"
+        else:
+            precision = self.precision
+        hub = _hub_config(repo_id, cache_dir)
+        return _Config(
+            model=self.model,
+            pretrained=None,
+            pretrained_kind="hub",
+            device=device,
+            precision=precision,
+            cache_dir=cache_dir,
+            embed_dim=int(hub["model_cfg"]["embed_dim"]),
         )
 
     def _resolve_pretrained(self, model: str) -> tuple[str | None, str]:
@@ -782,6 +996,9 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
             key = f"open_clip/{config.model}/{config.pretrained}"
         elif config.pretrained_kind == "file":
             key = f"open_clip/{config.model}/file-sha256-{_file_sha256(config.pretrained)}"
+        elif config.pretrained_kind == "hub":
+            weights = _ensure_hub_weights(config.model[len(HF_HUB_PREFIX) :], config.cache_dir)
+            key = f"open_clip/{config.model}/file-sha256-{_file_sha256(weights)}"
         else:
             model_cfg = json.dumps(open_clip.get_model_config(config.model), sort_keys=True)
             cfg_hash = hashlib.sha256(model_cfg.encode("utf-8")).hexdigest()[:16]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import numbers
 import os
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +23,23 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr
 from .dictionary import build_dictionary, embed_vocabulary, l2_normalize
 
-__all__ = ["SpliceTransformer"]
+__all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer"]
+
+logger = logging.getLogger(__name__)
+
+#: Fewest rows from which a learned modality centre (``image_mean=None``) is
+#: taken to be stable; below it ``fit`` warns with :class:`SmallMeanSampleWarning`.
+MIN_MEAN_SAMPLES = 100
+
+
+class SmallMeanSampleWarning(UserWarning):
+    """The modality centre was learned from fewer than ``MIN_MEAN_SAMPLES`` rows.
+
+    The learned centre, and with it every decomposition, then depends on which
+    other rows were in ``X``; give a published or precomputed mean, or fit on
+    more rows.
+    """
+
 
 _LASSO_CACHE_SIZE = 4
 _lasso_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
@@ -137,12 +155,15 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         Relative duality gap at which a row's solution is accepted.
     max_iter : int, default=None
         Iteration limit of the solver; ``None`` uses the solver's default.
-    image_mean : None, "pretrained" or array-like of shape (d,), default=None
+    image_mean : None, "pretrained", array-like of shape (d,) or path, default=None
         Centre of the modality being decomposed. ``None`` learns it in ``fit``
         as the mean of the L2-normalised rows of ``X`` (for text, fitting on
-        text embeddings learns the text centre); ``"pretrained"`` loads the
-        authors' published mean for ``embedder.model`` and
-        ``embedder.pretrained``; an array is used as given.
+        text embeddings learns the text centre; see the Notes for small
+        ``X``); ``"pretrained"`` loads the authors' published mean for
+        ``embedder.model`` and ``embedder.pretrained``; an array (or a
+        :class:`pathlib.Path` of a ``.npy``/``.pt`` file) is used as given and
+        must be a 1-D real floating-point vector of length d (see
+        :func:`sksplice.vocabulary.as_mean_vector`).
     output : {"sparse", "dense"}, default="sparse"
         Container of ``transform``: a SciPy CSR matrix or a dense ndarray.
         With ``set_output(transform="pandas")``, ``"sparse"`` gives a
@@ -158,8 +179,12 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     memory_budget : int, default=None
         Passed to the solver (bytes it may use per batch); ``None`` uses the
         solver's default.
-    verbose : bool, default=False
-        Print progress of vocabulary embedding and calibration.
+    verbose : int or bool, default=False
+        As in scikit-learn: 0 (or False) is quiet; above 0, ``fit`` reports
+        each step of the ``target_l0`` calibration through the :mod:`logging`
+        logger ``sksplice.transformer`` (level INFO; nothing is printed).
+        Whether the concept dictionary was read from its cache or embedded is
+        logged by ``sksplice.dictionary``.
 
     Attributes
     ----------
@@ -174,6 +199,12 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         the vocabulary).
     mean_ : ndarray of shape (d,), float64
         Centre of the decomposed modality (see ``image_mean``).
+    mean_source_ : {"data", "pretrained", "given"}
+        Where ``mean_`` comes from: learned from ``X`` (``image_mean=None``),
+        the published mean, or the array given.
+    n_mean_samples_ : int or None
+        Number of rows of ``X`` the centre was learned from (None unless
+        ``mean_source_ == "data"``).
     l1_penalty_ : float
         Penalty used by ``transform``: ``l1_penalty``, or the calibrated one.
     calibration_l0_ : float
@@ -191,10 +222,15 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     Notes
     -----
     ``transform`` returns float64 weights for float64 input and float32
-    weights for any other input. A row whose centred embedding is zero (for
-    example the only row of a one-sample fit with ``image_mean=None``) gets
-    all-zero weights; ``inverse_transform`` maps an all-zero row of weights to
-    ``normalise(mean_)``.
+    weights for any other input. A row whose centred embedding is zero (equal
+    to the direction of ``mean_``) gets all-zero weights; ``inverse_transform``
+    maps an all-zero row of weights to ``normalise(mean_)``.
+
+    With ``image_mean=None`` the centre is learned from ``X``: ``fit`` refuses
+    a single row (its centred embedding would be zero) and warns with
+    :class:`SmallMeanSampleWarning` below ``MIN_MEAN_SAMPLES`` (100) rows,
+    where the centre, and so each decomposition, still depends on which other
+    rows were given.
 
     Examples
     --------
@@ -294,9 +330,18 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             raise ValueError(f"output must be 'sparse' or 'dense'; got {self.output!r}")
         if not isinstance(self.solver, str):
             raise TypeError(f"solver must be a string; got {type(self.solver).__name__}")
+        from .solvers import SOLVERS
+        from .solvers._validation import resolve_device
+
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
+        resolve_device(self.device)
+        if not isinstance(self.verbose, numbers.Integral | np.bool_):
+            raise TypeError(f"verbose must be an int or bool; got {type(self.verbose).__name__}")
         if isinstance(self.image_mean, str) and self.image_mean != "pretrained":
             raise ValueError(
-                f"image_mean must be None, 'pretrained' or an array; got {self.image_mean!r}"
+                "image_mean must be None, 'pretrained', an array or a pathlib.Path of a .npy/.pt "
+                f"file; got {self.image_mean!r}"
             )
 
     def _resolve_concepts(self) -> tuple[list[str], int]:
@@ -361,12 +406,29 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
                 "embedder must have an embed_text(list[str]) method; got "
                 f"{type(self.embedder).__name__}"
             )
-        if self.verbose:
-            print(f"[SpliceTransformer] embedding {len(concepts)} concepts (cached)")
+        logger.debug("concept dictionary: %d concepts", len(concepts))
         return embed_vocabulary(self.embedder, concepts, data_home=self.data_home)
 
     def _resolve_mean(self, X: np.ndarray, d: int) -> np.ndarray:
         if self.image_mean is None:
+            n = X.shape[0]
+            if n < 2:
+                raise ValueError(
+                    f"image_mean=None cannot learn the modality centre from {n} sample: the "
+                    "centred row would be zero and so would its weights. Fit on more rows (at "
+                    f"least {MIN_MEAN_SAMPLES} give a stable centre), or pass "
+                    "image_mean='pretrained' or a precomputed mean array of shape (d,)"
+                )
+            if n < MIN_MEAN_SAMPLES:
+                warnings.warn(
+                    f"image_mean=None learns the modality centre from only {n} rows (fewer "
+                    f"than {MIN_MEAN_SAMPLES}): the decomposition of each row depends on "
+                    "which other rows are in X. Fit on more rows, or pass "
+                    "image_mean='pretrained' or a precomputed mean",
+                    SmallMeanSampleWarning,
+                    stacklevel=3,
+                )
+            self.mean_source_, self.n_mean_samples_ = "data", int(n)
             return l2_normalize(X.astype(np.float64)).mean(axis=0)
         if isinstance(self.image_mean, str):  # "pretrained", checked in _check_params
             model = getattr(self.embedder, "model", None)
@@ -380,16 +442,15 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
 
             mean = np.asarray(load_image_mean(model, pretrained, data_home=self.data_home))
             source = f"the published image mean of {model!r}/{pretrained!r}"
+            self.mean_source_ = "pretrained"
         else:
-            mean = np.asarray(self.image_mean)
+            mean = self.image_mean
             source = "image_mean"
-        if mean.shape != (d,):
-            raise ValueError(
-                f"{source} has shape {mean.shape} but the concept dictionary has d={d} dimensions"
-            )
-        if not np.issubdtype(mean.dtype, np.number) or not np.isfinite(mean).all():
-            raise ValueError(f"{source} must hold finite real numbers")
-        return mean.astype(np.float64)
+            self.mean_source_ = "given"
+        self.n_mean_samples_ = None
+        from .vocabulary import as_mean_vector
+
+        return as_mean_vector(mean, d, source=source)
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
         X = validate_data(
@@ -824,8 +885,11 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             value = float(np.mean(codes.l0()))
             history.append((math.exp(log_pen), value))
             if self.verbose:
-                print(
-                    f"[SpliceTransformer] l1_penalty={math.exp(log_pen):.5g}: mean l0={value:.3f}"
+                logger.info(
+                    "calibrating target_l0=%g: l1_penalty=%.5g gives mean l0=%.3f",
+                    target,
+                    math.exp(log_pen),
+                    value,
                 )
             return value
 

@@ -22,6 +22,7 @@ __all__ = [
     "IMAGE_MEANS",
     "UPSTREAM_URL",
     "VOCABULARIES",
+    "as_mean_vector",
     "load_image_mean",
     "load_vocabulary",
 ]
@@ -326,3 +327,90 @@ def _read_mean(path: Path) -> np.ndarray:
     if not np.isfinite(mean).all():
         raise ValueError(f"Image mean file {str(path)!r} holds non-finite values")
     return mean
+
+
+def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_mean") -> np.ndarray:
+    """Check a modality centre (an array, or a ``.npy``/``.pt`` file) and return it.
+
+    One rule for every way a mean reaches sksplice (``image_mean=`` in Python,
+    ``--image-mean FILE`` on the command line): a 1-D vector of real
+    floating-point numbers (float16, float32 or float64), finite, of length
+    ``d``. Nothing is flattened or cast from another kind: 2-D arrays, complex,
+    boolean and integer arrays are refused.
+
+    Parameters
+    ----------
+    mean : array-like, torch.Tensor, str or os.PathLike
+        The mean, or the path of a ``.npy`` file (read with
+        ``allow_pickle=False``) or of a torch file holding one tensor (read
+        with ``weights_only=True``).
+    d : int, default=None
+        Required length (the embedding dimension); None skips that check.
+    source : str, default="image_mean"
+        How the mean is named in error messages (a file is named by its path).
+
+    Returns
+    -------
+    ndarray of shape (d,), float64
+        The mean.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a path is given and no such file exists.
+    ValueError
+        If the file cannot be read or the values break the rule; the message
+        names the source (the file), its dtype and shape.
+
+    Examples
+    --------
+    >>> as_mean_vector([0.5, 0.25], d=2)
+    array([0.5 , 0.25])
+    """
+    if isinstance(mean, str | os.PathLike):
+        path = Path(mean).expanduser()
+        source = f"{source} file {str(path)!r}"
+        if not path.is_file():
+            raise FileNotFoundError(f"{source} does not exist or is not a file")
+        try:
+            if path.suffix.lower() == ".npy":
+                mean = np.load(path, allow_pickle=False)
+            else:
+                import torch
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)
+                    mean = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(
+                f"cannot read {source} (expected a .npy array or a torch file holding one "
+                f"tensor): {type(exc).__name__}: {exc}"
+            ) from exc
+    if type(mean).__module__.startswith("torch"):
+        import torch
+
+        if not isinstance(mean, torch.Tensor):
+            raise ValueError(f"{source} holds a {type(mean).__name__}, expected one tensor")
+        mean = mean.detach().cpu()
+        if mean.dtype == torch.bfloat16:
+            mean = mean.float()
+        mean = mean.numpy()
+    if isinstance(mean, dict | list | tuple) and not mean:
+        raise ValueError(f"{source} is empty; expected a 1-D vector of length d")
+    try:
+        arr = np.asarray(mean)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source} is not an array of numbers: {exc}") from exc
+    if arr.dtype.kind != "f" or arr.ndim != 1 or arr.size == 0:
+        raise ValueError(
+            f"{source} holds {arr.dtype} values of shape {arr.shape}; expected a non-empty "
+            "1-D vector of real floating-point numbers (nothing is flattened or cast)"
+        )
+    if d is not None and arr.shape[0] != d:
+        raise ValueError(
+            f"{source} has shape {arr.shape} but the concept dictionary has d={d} dimensions"
+        )
+    if not np.isfinite(arr).all():
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ValueError(f"{source} holds a non-finite value at index {bad}")
+    return arr.astype(np.float64)

@@ -101,8 +101,26 @@ FAULTS: list[Fault] = [
     Fault(
         "interrupted-command",
         "test_cli.py::test_interrupt_leaves_valid_output",
-        "KeyboardInterrupt after two images of sksplice decompose --format json",
-        "exit code 130; the output file is valid JSON with the two finished records",
+        "KeyboardInterrupt after two images of sksplice decompose --format json -o FILE",
+        "exit code 130; FILE untouched; FILE.partial is valid JSON with the two finished records",
+    ),
+    Fault(
+        "terminated-or-killed-command",
+        "test_cli.py::test_killed_decompose_keeps_the_previous_file",
+        "SIGTERM or SIGKILL after the first record of sksplice decompose -f csv -o FILE",
+        "the previous FILE survives; SIGTERM: exit 143 and the finished rows in FILE.partial",
+    ),
+    Fault(
+        "offline-no-cached-weights",
+        "test_cli.py::test_offline_without_weights_fails_fast_with_advice",
+        "no cached CLIP weights and a Hub host that does not resolve (or HF_HUB_OFFLINE=1)",
+        "exit 1 within seconds (47.9 s of retries before), naming the cache and how to get them",
+    ),
+    Fault(
+        "diagnostics-on-stdout",
+        "test_cli.py::test_stdout_holds_only_results",
+        "decompose and profile in every format to standard output, progress and warnings on",
+        "standard output parses (json, jsonl, csv); every message is on standard error",
     ),
     Fault(
         "dask-worker-killed",

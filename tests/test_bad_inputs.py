@@ -96,12 +96,31 @@ class Env:
         (root / "zero.txt").write_bytes(b"")
         (root / "zero.npy").write_bytes(b"")
         (root / "empty_folder").mkdir()
+        (root / "data_home").mkdir()  # where the command-line cases write their outputs
         (root / "unicode ünï 猫 🐱.png").write_bytes(png.read_bytes())
         deep = root / ("d" * 200) / ("e" * 200)
         deep.mkdir(parents=True)
         (deep / (LONG_NAME + ".png")).write_bytes(png.read_bytes())
         (root / "vocab.txt").write_text("\n".join(VOCAB[:6]) + "\n", encoding="utf-8")
         np.save(root / "mean_5d.npy", np.zeros(5, dtype=np.float32))
+        np.save(root / "mean_2x16.npy", np.zeros((2, 16), dtype=np.float32))
+        np.save(root / "mean_complex.npy", np.ones(32, dtype=np.complex64))
+        np.save(root / "mean_bool.npy", np.ones(32, dtype=bool))
+        np.save(root / "mean_int.npy", np.ones(32, dtype=np.int64))
+        # a class folder reached through a symlink, and labels naming a bare file name
+        # that two images share
+        for cls in ("real_a", "real_b"):
+            folder = root / "classes_store" / cls
+            folder.mkdir(parents=True)
+            for i in range(2):
+                pixels = rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)
+                pixels[:12] = (250, 20, 20) if cls == "real_a" else (20, 20, 250)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+        linked = root / "linked_classes"
+        linked.mkdir()
+        (linked / "a").symlink_to(root / "classes_store" / "real_a", target_is_directory=True)
+        (linked / "b").symlink_to(root / "classes_store" / "real_b", target_is_directory=True)
+        (root / "labels_bare.csv").write_text("path,label\n0.png,x\n1.png,y\n", encoding="utf-8")
 
     def path(self, name: str) -> str:
         """Path of a prepared file (``long`` is a ~600-character path)."""
@@ -252,6 +271,21 @@ def _cli_skips(env: Env, result: Any) -> None:
     out = (env.root / "data_home" / "partial.csv").read_text(encoding="utf-8")
     assert env.path("good.png") in out and env.path("good.jpg") in out
     assert "truncated" not in out
+
+
+def _cli_profiled(classes: set[str], images: int) -> Callable[[Env, Any], None]:
+    """Check of a profile run written as JSON into the data home."""
+
+    def check(env: Env, result: Any) -> None:
+        import json
+
+        code, err = result
+        assert code == 0, err
+        data = json.loads((env.root / "data_home" / "linked.json").read_text(encoding="utf-8"))
+        assert data["metadata"]["decomposed"] == images
+        assert {row["class"] for row in data["ranking"]} == classes
+
+    return check
 
 
 def _cli_bomb(env: Env) -> tuple[int, str]:
@@ -597,6 +631,46 @@ CASES: list[Case] = [
         ).fit(env.X),
         error=ValueError,
         names=lambda env: ["concept_embeddings has 5 rows", "12 concepts"],
+    ),
+    *[
+        Case(
+            id=f"splice-fit-image-mean-{kind}",
+            entry="SpliceTransformer.fit",
+            given=f"image_mean {given}",
+            expected="ValueError naming image_mean and the dtype/shape (never flattened or cast)",
+            run=lambda env, value=value: SpliceTransformer(
+                vocabulary=VOCAB, concept_embeddings=env.D, image_mean=value, device="cpu"
+            ).fit(env.X),
+            error=ValueError,
+            names=lambda env, shape=shape: ["image_mean", shape],
+        )
+        for kind, given, value, shape in (
+            ("2x4", "of shape (2, 4) for d=8", np.zeros((2, 4)), "(2, 4)"),
+            ("complex", "of 8 complex numbers", np.ones(DIM, dtype=complex), "complex128"),
+            ("int", "of 8 integers", np.ones(DIM, dtype=np.int64), "int64"),
+        )
+    ],
+    Case(
+        id="splice-fit-one-row-learned-mean",
+        entry="SpliceTransformer.fit",
+        given="one row with image_mean=None",
+        expected="ValueError: the centre cannot be learned from 1 sample (as the command line)",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=env.D, device="cpu"
+        ).fit(env.X[:1]),
+        error=ValueError,
+        names=lambda env: ["image_mean=None", "1 sample"],
+    ),
+    Case(
+        id="splice-fit-solver-unknown",
+        entry="SpliceTransformer.fit",
+        given='solver="fista"',
+        expected="ValueError in fit (not in transform) naming the solvers",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=env.D, solver="fista", device="cpu"
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["'fista'", "admm"],
     ),
     Case(
         id="splice-fit-image-mean-nan",
@@ -1160,11 +1234,92 @@ CASES: list[Case] = [
         id="cli-image-mean-shape",
         entry="sksplice decompose --image-mean",
         given="a 5-d mean for a 32-d model",
-        expected="exit 1, message naming image_mean and its shape",
+        expected="exit 1, message naming the file, its shape and d",
         run=lambda env: env.cli(
             "decompose", env.path("good.png"), "--image-mean", env.path("mean_5d.npy")
         ),
-        check=_cli_fails(1, text=("image_mean has shape (5,)",)),
+        check=_cli_fails(1, files=("mean_5d.npy",), text=("has shape (5,)", "d=32")),
+    ),
+    *[
+        Case(
+            id=f"cli-image-mean-{kind}",
+            entry="sksplice decompose --image-mean",
+            given=f"a .npy mean holding {given}",
+            expected="exit 1 before any embedding, message naming the file and its dtype/shape",
+            run=lambda env, kind=kind: env.cli(
+                "decompose", env.path("good.png"), "--image-mean", env.path(f"mean_{kind}.npy")
+            ),
+            check=_cli_fails(1, files=(f"mean_{kind}.npy",), text=(shape,)),
+        )
+        for kind, given, shape in (
+            ("2x16", "a 2x16 float array (never flattened)", "(2, 16)"),
+            ("complex", "32 complex numbers", "complex64"),
+            ("bool", "32 booleans", "bool"),
+            ("int", "32 integers", "int64"),
+        )
+    ],
+    Case(
+        id="cli-solver-unknown",
+        entry="sksplice decompose --solver",
+        given='"fista"',
+        expected="exit 1 before any embedding, message naming --solver and the solvers",
+        run=lambda env: env.cli("decompose", env.path("good.png"), "--solver", "fista"),
+        check=_cli_fails(1, text=("--solver 'fista'", "admm")),
+    ),
+    Case(
+        id="cli-model-typo",
+        entry="sksplice decompose --model",
+        given="a misspelt model name",
+        expected="exit 1 before any embedding, message with close matches",
+        run=lambda env: env.cli("decompose", env.path("good.png"), "--model", "ViT-B-23"),
+        check=_cli_fails(1, text=("--model 'ViT-B-23'", "ViT-B-32")),
+    ),
+    Case(
+        id="cli-vocabulary-size-too-large",
+        entry="sksplice decompose --vocabulary-size",
+        given="more concepts than the vocabulary file holds",
+        expected="exit 1 before any embedding, message naming --vocabulary-size and the count",
+        run=lambda env: env.cli("decompose", env.path("good.png"), "--vocabulary-size", "7"),
+        check=_cli_fails(1, text=("--vocabulary-size 7", "6 concepts")),
+    ),
+    Case(
+        id="cli-output-folder-missing",
+        entry="sksplice decompose -o",
+        given="an output file in a folder that does not exist",
+        expected="exit 1 before any embedding, message naming the folder",
+        run=lambda env: env.cli(
+            "decompose", env.path("good.png"), "-o", env.path("no_folder/out.json")
+        ),
+        check=_cli_fails(1, files=("no_folder",), text=("does not exist",)),
+    ),
+    Case(
+        id="cli-symlinked-class-folders",
+        entry="sksplice profile",
+        given="class folders that are symlinks to folders elsewhere",
+        expected="exit 0; the linked folders are followed: both classes, all 4 images profiled",
+        run=lambda env: env.cli(
+            "profile",
+            env.path("linked_classes"),
+            "-f",
+            "json",
+            "-o",
+            str(env.root / "data_home" / "linked.json"),
+            "--image-mean",
+            "data",
+        ),
+        check=_cli_profiled(classes={"a", "b"}, images=4),
+    ),
+    Case(
+        id="cli-labels-ambiguous-bare-name",
+        entry="sksplice profile --labels",
+        given="a labels CSV naming 0.png where a/0.png and b/0.png exist",
+        expected="exit 1 before any embedding, message naming the line and both files",
+        run=lambda env: env.cli(
+            "profile", env.path("linked_classes"), "--labels", env.path("labels_bare.csv")
+        ),
+        check=_cli_fails(
+            1, files=("linked_classes/a/0.png", "linked_classes/b/0.png"), text=("line 2",)
+        ),
     ),
     Case(
         id="cli-output-directory",

@@ -162,8 +162,16 @@ def test_formats_parse(image_tree, vocab_file, inproc, tmp_path, fmt, capsys):
         assert all(int(r["rank"]) <= 3 for r in rows)
     elif fmt == "json":
         data = json.loads(text)
-        assert len(data) == 5
-        assert all(len(d["concepts"]) <= 3 for d in data)
+        assert set(data) == {"metadata", "images"}
+        assert len(data["images"]) == 5
+        assert all(len(d["concepts"]) <= 3 for d in data["images"])
+        mean = data["metadata"]["image_mean"]
+        assert mean == {
+            "source": "data",
+            "n_samples": 5,
+            "stable": False,
+            "min_stable_samples": 100,
+        }
     else:
         assert text.count("(l0=") == 5
 
@@ -209,8 +217,9 @@ def test_interrupt_leaves_valid_output(image_tree, vocab_file, inproc, tmp_path,
         + _model_args(vocab_file)
     )
     assert code == 130
-    data = json.loads(out.read_text())  # still a valid JSON document
-    assert len(data) == 2
+    assert not out.exists()  # an interrupted run never replaces the output file
+    data = json.loads((tmp_path / "partial.json.partial").read_text())  # valid JSON
+    assert len(data["images"]) == 2
 
 
 def test_profile_finds_class_concepts(image_tree, vocab_file, inproc, tmp_path):
@@ -240,7 +249,7 @@ def test_profile_with_labels_csv(image_tree, vocab_file, inproc, tmp_path):
         + ["--quiet", *_model_args(vocab_file)]
     )
     assert code == 0
-    assert {r["class"] for r in json.loads(out.read_text())} == {"A", "B"}
+    assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"A", "B"}
 
     bad = tmp_path / "bad.csv"
     bad.write_text("path,label\ncats/0.png,A\n")
@@ -248,3 +257,487 @@ def test_profile_with_labels_csv(image_tree, vocab_file, inproc, tmp_path):
         ["profile", str(image_tree), "--labels", str(bad), "--quiet", *_model_args(vocab_file)]
     )
     assert code == 1
+
+
+# ------------------------------------------------------- standard output is results only
+
+
+def _main(args: list[str], capsys) -> tuple[int, str, str]:
+    """Run the command in process; (exit status, standard output, standard error)."""
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _parse(fmt: str, text: str) -> int:
+    """Parse an output of ``fmt``; return the number of records."""
+    if fmt == "json":
+        data = json.loads(text)
+        return len(data.get("images", data.get("ranking", [])))
+    if fmt == "jsonl":
+        return len([json.loads(line) for line in text.splitlines()])
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert rows and all(None not in r and None not in r.values() for r in rows)
+        return len(rows)
+    return text.count("\n")
+
+
+@pytest.mark.parametrize("command", ["decompose", "profile"])
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "table"])
+def test_stdout_holds_only_results(image_tree, vocab_file, inproc, capsys, command, fmt):
+    """Every format written to standard output parses, with progress and warnings on."""
+    args = [command, str(image_tree), "-f", fmt, "-k", "3", *_model_args(vocab_file)]
+    code, out, err = _main(args, capsys)  # no --quiet: progress bars, info and warnings
+    assert code == 0, err
+    assert _parse(fmt, out) > 0
+    # the diagnostics went to standard error, one readable line each
+    assert "sksplice: warning: the image mean (modality centre) is learned from only 10" in err
+    assert "CLIP images: 100%" in err  # the progress bar
+    assert "[SpliceTransformer]" not in out + err
+    if fmt == "json":
+        assert json.loads(out)["metadata"]["image_mean"]["n_samples"] == 10
+
+
+def test_stdout_piped_to_a_file_parses(image_tree, vocab_file, env, tmp_path):
+    """The README's use: ``sksplice decompose ... -f json > out.json`` in a real process."""
+    for fmt in ("json", "csv"):
+        target = tmp_path / f"piped.{fmt}"
+        with target.open("w") as fh:
+            proc = subprocess.run(
+                [sys.executable, "-m", "sksplice", "decompose", str(image_tree), "-f", fmt]
+                + _model_args(vocab_file),
+                env=env,
+                stdout=fh,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=300,
+            )
+        assert proc.returncode == 0, proc.stderr
+        assert _parse(fmt, target.read_text()) >= 10
+        assert "decomposing" in proc.stderr  # the progress bar went to standard error
+        assert "Traceback" not in proc.stderr
+
+
+def test_warnings_are_one_readable_line(image_tree, vocab_file, inproc, capsys, monkeypatch):
+    """An unwritable dictionary cache: one line with the fix, not a Python warning."""
+    from sksplice import dictionary
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(dictionary, "atomic_write", refuse)
+    dictionary.clear_memory_cache()
+    code, out, err = _main(
+        ["decompose", str(image_tree / "cats"), "-f", "jsonl", *_model_args(vocab_file)], capsys
+    )
+    assert code == 0, err
+    lines = [ln for ln in err.splitlines() if "dictionary cache" in ln]
+    assert len(lines) == 1
+    assert lines[0].startswith("sksplice: warning: cannot write the concept dictionary cache")
+    assert "--data-home" in lines[0]
+    assert "DictionaryCacheWarning" not in err and "warnings.warn" not in err
+    assert _parse("jsonl", out) == 5
+
+
+def test_quiet_keeps_warnings_and_errors_only(image_tree, vocab_file, inproc, capsys):
+    code, out, err = _main(
+        ["decompose", str(image_tree / "cats"), "-f", "jsonl", "-q", *_model_args(vocab_file)],
+        capsys,
+    )
+    assert code == 0
+    assert "concept dictionary" not in err and "decomposing" not in err
+    assert "sksplice: warning: the image mean" in err  # warnings stay
+    assert _parse("jsonl", out) == 5
+
+
+# ------------------------------------------------------- every option before embedding
+
+
+class _Embedded(BaseException):
+    """Raised by the guarded embedding calls: not caught by the command's error handling."""
+
+
+@pytest.fixture
+def no_embedding(monkeypatch):
+    """Any image or concept embedding fails the test."""
+    from sksplice.embedders import CLIPEmbedder
+
+    def guard(*args, **kwargs):
+        raise _Embedded("something was embedded before the options were checked")
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_images", guard)
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", guard)
+    monkeypatch.setattr(CLIPEmbedder, "_embed_images", guard)
+
+
+def _bad_mean(tmp_path: Path, name: str) -> str:
+    arrays = {
+        "2x16": np.zeros((2, 16), dtype=np.float32),
+        "4x8": np.zeros((4, 8), dtype=np.float32),
+        "complex": np.zeros(32, dtype=np.complex64),
+        "bool": np.zeros(32, dtype=bool),
+        "int": np.zeros(32, dtype=np.int64),
+        "5d": np.zeros(5, dtype=np.float32),
+    }
+    path = tmp_path / f"mean_{name}.npy"
+    np.save(path, arrays[name])
+    return str(path)
+
+
+_OPTION_CASES = {
+    "model-typo": (["--model", "sksplice-test-tinyy"], "close matches: sksplice-test-tiny"),
+    "pretrained-tag-typo": (
+        ["--model", "ViT-B-32", "--pretrained", "laion2b_s34b_b78k"],
+        "close matches: laion2b_s34b_b79k",
+    ),
+    "pretrained-missing-file": (
+        ["--pretrained", "/nonexistent/weights.pt"],
+        "--pretrained '/nonexistent/weights.pt' is neither a pretrained tag",
+    ),
+    "vocabulary-typo": (["--vocabulary", "laoin"], "close matches: laion"),
+    "vocabulary-size": (["--vocabulary-size", "50"], "--vocabulary-size 50 is larger than the 11"),
+    "solver-typo": (["--solver", "fista"], "--solver 'fista' is not a solver"),
+    "device-unknown": (["--device", "tpu"], "--device 'tpu' is not a device"),
+    "mean-missing": (["--image-mean", "/nonexistent/mean.npy"], "no such file"),
+    "mean-pretrained-none": (["--image-mean", "pretrained"], "no published image mean"),
+    "output-folder-missing": (["-o", "/nonexistent/x.json"], "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_OPTION_CASES))
+def test_options_checked_before_embedding(
+    case, image_tree, vocab_file, inproc, capsys, no_embedding
+):
+    extra, expected = _OPTION_CASES[case]
+    args = ["decompose", str(image_tree), *_model_args(vocab_file), *extra]
+    code, out, err = _main(args, capsys)
+    assert code == 1, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("sksplice: error: ") and expected in last, last
+    assert out == ""
+    assert "=" not in last.split("--", 1)[0]  # no keyword arguments before the options
+
+
+@pytest.mark.parametrize("name", ["2x16", "4x8", "complex", "bool", "int", "5d"])
+def test_image_mean_file_rule(name, image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding):
+    """One rule for mean files: a 1-D real float vector of length d, never flattened."""
+    path = _bad_mean(tmp_path, name)
+    args = ["decompose", str(image_tree), *_model_args(vocab_file), "--image-mean", path]
+    code, _, err = _main(args, capsys)
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert path in last, last
+    shape = {"2x16": "(2, 16)", "4x8": "(4, 8)", "5d": "(5,)"}.get(name, "(32,)")
+    assert shape in last, last
+
+
+def test_cuda_device_without_cuda_is_refused_before_embedding(
+    image_tree, vocab_file, inproc, capsys, no_embedding
+):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    code, _, err = _main(
+        ["decompose", str(image_tree), *_model_args(vocab_file, "--device", "cuda")], capsys
+    )
+    assert code == 1
+    assert "--device cuda: CUDA is not available on this machine; use --device cpu" in err
+
+
+def test_output_directory_and_labels_before_embedding(
+    image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding
+):
+    code, _, err = _main(
+        ["decompose", str(image_tree), "-o", str(tmp_path), *_model_args(vocab_file)], capsys
+    )
+    assert code == 1 and "is a directory" in err
+    labels = tmp_path / "missing.csv"
+    code, _, err = _main(
+        ["profile", str(image_tree), "--labels", str(labels), *_model_args(vocab_file)], capsys
+    )
+    assert code == 1 and str(labels) in err
+
+
+def test_python_fit_rejects_unknown_solver_and_device():
+    from sksplice import SpliceTransformer
+
+    rng = np.random.default_rng(0)
+    X, D = rng.normal(size=(120, 8)), rng.normal(size=(6, 8))
+    make = lambda **kw: SpliceTransformer(  # noqa: E731
+        vocabulary=[f"c{i}" for i in range(6)], concept_embeddings=D, **kw
+    )
+    with pytest.raises(ValueError, match="solver must be one of"):
+        make(solver="fista", device="cpu").fit(X)
+    with pytest.raises(ValueError, match="device='tpu'"):
+        make(device="tpu").fit(X)
+
+
+# ------------------------------------------------------------- the modality centre
+
+
+def test_one_image_advice_works_in_cli_and_python(image_tree, vocab_file, inproc, capsys, tmp_path):
+    one = str(sorted((image_tree / "cats").glob("*.png"))[0])
+    code, _, err = _main(["decompose", one, *_model_args(vocab_file)], capsys)
+    assert code == 1
+    assert "cannot be learned from a single image" in err and "--image-mean FILE.npy" in err
+    # the advice works: a mean file of this model's image embeddings
+    from sksplice import CLIPEmbedder, SpliceTransformer
+
+    X = CLIPEmbedder(model="sksplice-test-tiny", pretrained=None, device="cpu").transform(
+        [str(p) for p in sorted(image_tree.rglob("*.png"))]
+    )
+    mean_file = tmp_path / "mean.npy"
+    np.save(mean_file, X.mean(axis=0))
+    code, out, err = _main(
+        ["decompose", one, "-f", "json", "--image-mean", str(mean_file), *_model_args(vocab_file)],
+        capsys,
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["metadata"]["image_mean"] == {"source": "file", "file": str(mean_file)}
+    assert len(data["images"]) == 1 and data["images"][0]["l0"] > 0
+    # Python behaves the same way: one row with a learned centre is refused
+    splice = SpliceTransformer(
+        vocabulary=VOCAB, concept_embeddings=np.random.default_rng(0).normal(size=(11, 32))
+    )
+    with pytest.raises(ValueError, match="from 1 sample"):
+        splice.fit(X[:1])
+    splice.set_params(image_mean=X.mean(axis=0)).fit(X[:1])
+    assert splice.mean_source_ == "given" and splice.n_mean_samples_ is None
+
+
+def test_small_learned_mean_warns_and_is_recorded():
+    from sksplice import SpliceTransformer
+    from sksplice.transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning
+
+    rng = np.random.default_rng(0)
+    splice = SpliceTransformer(
+        vocabulary=[f"c{i}" for i in range(6)], concept_embeddings=rng.normal(size=(6, 8))
+    )
+    with pytest.warns(SmallMeanSampleWarning, match="only 99 rows"):
+        splice.fit(rng.normal(size=(MIN_MEAN_SAMPLES - 1, 8)))
+    assert (splice.mean_source_, splice.n_mean_samples_) == ("data", 99)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallMeanSampleWarning)
+        splice.fit(rng.normal(size=(MIN_MEAN_SAMPLES, 8)))
+    assert splice.n_mean_samples_ == MIN_MEAN_SAMPLES
+
+
+# ------------------------------------------------------------- offline, no weights
+
+_OFFLINE_SCRIPT = """
+import json, sys, time
+from sksplice import cli
+import sksplice.embedders, open_clip, huggingface_hub  # imports are not what is timed
+start = time.monotonic()
+code = cli.main(sys.argv[1:])
+print(json.dumps({"code": code, "seconds": time.monotonic() - start}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("model", "offline"),
+    [
+        ("ViT-B-32", False),
+        ("hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K", True),
+    ],
+)
+def test_offline_without_weights_fails_fast_with_advice(
+    model, offline, image_tree, vocab_file, env, tmp_path
+):
+    """No cached weights and no network: an error in seconds (not a minute of retries)."""
+    run_env = dict(env, HF_HOME=str(tmp_path / "empty_hf_home"))
+    # a host name that never resolves (RFC 2606) stands for "no network": without the
+    # fix, huggingface_hub retries it for about a minute; it never downloads anything
+    run_env["HF_ENDPOINT"] = "https://hub.sksplice-test.invalid"
+    if offline:
+        run_env["HF_HUB_OFFLINE"] = "1"
+    else:
+        run_env.pop("HF_HUB_OFFLINE", None)
+        run_env.pop("TRANSFORMERS_OFFLINE", None)  # huggingface_hub reads it too
+    args = ["decompose", str(image_tree), "--model", model, "--vocabulary", str(vocab_file)]
+    proc = subprocess.run(
+        [sys.executable, "-c", _OFFLINE_SCRIPT, *args, "--device", "cpu"],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] == 1, proc.stderr
+    assert result["seconds"] < 10, result
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("sksplice: error: ")
+    assert "not in the local cache" in last and str(tmp_path / "empty_hf_home") in last
+    for advice in ("network connection", "HF_HUB_OFFLINE=1"):
+        assert advice in last, last
+    # a checkpoint file is the third way for tags (--pretrained is ignored for hf-hub:)
+    assert ("--pretrained PATH" in last) == (not model.startswith("hf-hub:")), last
+    assert "Retrying" not in proc.stderr
+
+
+# --------------------------------------------------- folders, labels and killed runs
+
+
+def _png(path: Path, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(path)
+
+
+def test_symlinked_class_folders_are_followed_once(tmp_path, caplog):
+    """A class folder that is a symlink is read; a loop is walked once, with a warning."""
+    elsewhere = tmp_path / "elsewhere" / "birds"
+    for i in range(3):
+        _png(elsewhere / f"{i}.png", i)
+    root = tmp_path / "dataset"
+    for cls in ("cats", "dogs"):
+        for i in range(3):
+            _png(root / cls / f"{i}.png", 10 + i)
+    (root / "birds").symlink_to(elsewhere, target_is_directory=True)
+    (root / "cats" / "loop").symlink_to(root, target_is_directory=True)  # a loop
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        paths = cli.collect_images([root])
+    assert len(paths) == 9
+    assert cli._labels_from_folders(root, paths).count("birds") == 3
+    assert any(
+        "loop" in r.getMessage() and "already read" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_labels_csv_matches_relative_paths(tmp_path):
+    root = tmp_path / "imgs"
+    for rel in ("x.png", "sub/x.png", "a/y.png", "b/y.png", "c/z.png"):
+        _png(root / rel, 0)
+    paths = cli.collect_images([root])
+    labels = tmp_path / "labels.csv"
+    # a bare name that is unique (z.png) matches; x.png names only the top-level file
+    labels.write_text("path,label\nx.png,top\nsub/x.png,sub\na/y.png,A\nb/y.png,B\nz.png,Z\n")
+    got = dict(zip(map(str, paths), cli._read_labels(labels, root, paths), strict=True))
+    assert got[str(root / "x.png")] == "top" and got[str(root / "sub" / "x.png")] == "sub"
+    assert got[str(root / "c" / "z.png")] == "Z"
+    # x.png no longer labels sub/x.png too
+    labels.write_text("x.png,top\na/y.png,A\nb/y.png,B\nz.png,Z\n")
+    with pytest.raises(cli.CLIError, match=r"no label for image .*sub/x\.png"):
+        cli._read_labels(labels, root, paths)
+    # an ambiguous bare name is an error naming both files
+    labels.write_text("x.png,top\nsub/x.png,s\ny.png,Y\nz.png,Z\n")
+    with pytest.raises(cli.CLIError, match=r"line 3: the bare name 'y.png' matches") as info:
+        cli._read_labels(labels, root, paths)
+    assert str(root / "a" / "y.png") in str(info.value) and str(root / "b" / "y.png") in str(
+        info.value
+    )
+    # quoted fields with commas are read as CSV
+    (root / "c" / "z.png").rename(root / "c" / "z, 1.png")
+    paths = cli.collect_images([root])
+    labels.write_text('x.png,top\nsub/x.png,s\na/y.png,A\nb/y.png,B\n"c/z, 1.png","a, b"\n')
+    assert "a, b" in cli._read_labels(labels, root, paths)
+
+
+_SLOW_WRITER = """
+import sys, time
+from sksplice import cli
+write = cli._Writer.write
+def slow(self, rec):
+    write(self, rec)
+    print("wrote", self.n, file=sys.stderr, flush=True)
+    time.sleep(30)
+cli._Writer.write = slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, env, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "out.csv"
+    out.write_text("previous results\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WRITER, "decompose", str(image_tree), "-f", "csv"]
+        + ["-o", str(out), "--quiet", *_model_args(vocab_file)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        line = ""
+        while "wrote 1" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "the command ended early"
+        proc.send_signal(getattr(signal, sig))
+        code = proc.wait(timeout=60)
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+    assert out.read_text() == "previous results\n"  # the previous file survives
+    partial = tmp_path / "out.csv.partial"
+    if sig == "SIGTERM":
+        assert code == 143, err
+        assert "interrupted: 1 of 10 images written" in err and str(partial) in err
+        rows = list(csv.DictReader(partial.open()))
+        assert rows and {r["path"] for r in rows} == {rows[0]["path"]}
+    else:
+        assert code == -9
+        assert not partial.exists()
+
+
+_HUB_SCRIPT = """
+import json, sys
+import numpy as np
+from sksplice import CLIPEmbedder, cli
+image, vocab, out = sys.argv[1:4]
+hub = CLIPEmbedder("hf-hub:sksplice-test/tiny", pretrained="ignored-for-hub-models", device="cpu")
+X = hub.transform([image])
+code = cli.main(["decompose", image, image, "--model", "hf-hub:sksplice-test/tiny", "--vocabulary",
+                 vocab, "--device", "cpu", "-f", "json", "-o", out, "-q"])
+print(json.dumps({"X": X.tolist(), "key": hub.cache_key(), "code": code}))
+"""
+
+
+def test_hf_hub_model_loads_from_a_filled_cache_offline(
+    tiny_clip_model, image_tree, vocab_file, env, tmp_path
+):
+    """``hf-hub:ORG/REPO`` names work: config and weights from the Hub cache, offline."""
+    import open_clip
+    import torch
+
+    from sksplice import CLIPEmbedder
+
+    model = open_clip.create_model(tiny_clip_model)
+    snapshot = tmp_path / "hf" / "hub" / "models--sksplice-test--tiny"
+    commit = "0" * 40
+    files = snapshot / "snapshots" / commit
+    files.mkdir(parents=True)
+    (snapshot / "refs").mkdir()
+    (snapshot / "refs" / "main").write_text(commit)
+    config = json.loads((TESTS_DATA / f"{tiny_clip_model}.json").read_text())
+    (files / "open_clip_config.json").write_text(json.dumps({"model_cfg": config}))
+    torch.save(model.state_dict(), files / "open_clip_pytorch_model.bin")
+
+    image = str(sorted(image_tree.rglob("*.png"))[0])
+    out = tmp_path / "hub.json"
+    run_env = dict(env, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "-c", _HUB_SCRIPT, image, str(vocab_file), str(out)],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # the same weights loaded as a checkpoint file give the same embedding
+    direct = CLIPEmbedder(
+        model=tiny_clip_model, pretrained=str(files / "open_clip_pytorch_model.bin"), device="cpu"
+    ).transform([image])
+    np.testing.assert_allclose(result["X"], direct, atol=1e-5)
+    assert result["key"].startswith("open_clip/hf-hub:sksplice-test/tiny/file-sha256-")
+    assert result["code"] == 0
+    assert json.loads(out.read_text())["metadata"]["model"] == "hf-hub:sksplice-test/tiny"

@@ -657,13 +657,21 @@ def test_grid_search_pipeline_with_clip_embedder(tiny_clip_model, tmp_path, monk
     assert list(pickle.loads(blob).get_feature_names_out()) == vocabulary
 
 
-def test_verbose_reports_embedding_and_calibration(problem, capsys):
+def test_verbose_reports_embedding_and_calibration(problem, capsys, caplog):
+    """verbose logs (scikit-learn's meaning); nothing is ever printed to stdout."""
+    import logging
+
     concepts, _, X = problem
-    SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, target_l0=4,
-                      verbose=True, device="cpu").fit(X)
-    out = capsys.readouterr().out
-    assert f"embedding {len(concepts)} concepts" in out
-    assert "l1_penalty=" in out and "mean l0=" in out
-    SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, target_l0=4,
-                      device="cpu").fit(X)
+    with caplog.at_level(logging.INFO, logger="sksplice"):
+        SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, target_l0=4,
+                          verbose=True, device="cpu").fit(X)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"embedding {len(concepts)} concepts" in m for m in messages)
+    assert any("l1_penalty=" in m and "mean l0=" in m for m in messages)
+    assert capsys.readouterr().out == ""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="sksplice"):
+        SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, target_l0=4,
+                          device="cpu").fit(X)
+    assert not [r for r in caplog.records if r.name == "sksplice.transformer"]
     assert capsys.readouterr().out == ""
