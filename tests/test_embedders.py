@@ -590,10 +590,15 @@ def test_checkpoint_file_as_pretrained(make_embedder, tmp_path):
 def test_download_failure_is_a_clear_error(monkeypatch, tmp_path):
     import open_clip
 
+    from sksplice import embedders as embedders_module
+
     def refuse(*args, **kwargs):
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(open_clip, "download_pretrained", refuse)
+    # the host answers (so the download is tried) but the download itself fails
+    monkeypatch.setattr(embedders_module, "_hub_offline", lambda: False)
+    monkeypatch.setattr(embedders_module, "_reachable", lambda url, timeout=None: True)
     embedder = CLIPEmbedder("ViT-B-32", pretrained="openai", device="cpu", cache_dir=tmp_path)
     with pytest.raises(RuntimeError, match="could not be downloaded") as info:
         embedder.embed_text(["a"])
