@@ -392,24 +392,26 @@ _OPTION_CASES = {
         "close matches: laion2b_s34b_b79k",
     ),
     "pretrained-missing-file": (
-        ["--pretrained", "/nonexistent/weights.pt"],
-        "--pretrained '/nonexistent/weights.pt' is neither a pretrained tag",
+        ["--pretrained", "{tmp}/missing/weights.pt"],
+        "--pretrained '{tmp}/missing/weights.pt' is neither a pretrained tag",
     ),
     "vocabulary-typo": (["--vocabulary", "laoin"], "close matches: laion"),
     "vocabulary-size": (["--vocabulary-size", "50"], "--vocabulary-size 50 is larger than the 11"),
     "solver-typo": (["--solver", "fista"], "--solver 'fista' is not a solver"),
     "device-unknown": (["--device", "tpu"], "--device 'tpu' is not a device"),
-    "mean-missing": (["--image-mean", "/nonexistent/mean.npy"], "no such file"),
+    "mean-missing": (["--image-mean", "{tmp}/missing/mean.npy"], "no such file"),
     "mean-pretrained-none": (["--image-mean", "pretrained"], "no published image mean"),
-    "output-folder-missing": (["-o", "/nonexistent/x.json"], "does not exist"),
+    "output-folder-missing": (["-o", "{tmp}/missing/x.json"], "does not exist"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(_OPTION_CASES))
 def test_options_checked_before_embedding(
-    case, image_tree, vocab_file, inproc, capsys, no_embedding
+    case, image_tree, vocab_file, inproc, capsys, no_embedding, tmp_path
 ):
     extra, expected = _OPTION_CASES[case]
+    extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
+    expected = expected.replace("{tmp}", str(tmp_path))
     args = ["decompose", str(image_tree), *_model_args(vocab_file), *extra]
     code, out, err = _main(args, capsys)
     assert code == 1, err
