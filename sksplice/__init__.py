@@ -29,6 +29,7 @@ _LAZY = {
     "zero_concept_coefficients": "probes",
     "SplicePath": "path",
     "splice_path": "path",
+    "compare_datasets": "shift",
 }
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "SpliceTransformer",
     "ZeroShotClassifier",
     "__version__",
+    "compare_datasets",
     "concept_profiles",
     "get_data_home",
     "load_image_mean",
@@ -60,6 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .probes import probe_concepts, zero_concept_coefficients
     from .retrieval import ConceptRetriever
     from .sentence import SentenceTransformerEmbedder
+    from .shift import compare_datasets
     from .transformer import SpliceTransformer
     from .vocabulary import load_image_mean, load_vocabulary
     from .zero_shot import ZeroShotClassifier

@@ -283,6 +283,30 @@ def _two_by_two_tests(
     return z, np.minimum(p_value, 1.0), test
 
 
+def _check_test_options(correction: Any, alpha: Any, min_count: Any, alternative: Any) -> None:
+    """Validate the options shared by :func:`rank_concepts` and :func:`compare_datasets`."""
+    if correction not in _CORRECTIONS:
+        raise ValueError(f"`correction` must be one of {_CORRECTIONS}, got {correction!r}")
+    if alternative not in _ALTERNATIVES:
+        raise ValueError(f"`alternative` must be one of {_ALTERNATIVES}, got {alternative!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
+        raise TypeError(f"`alpha` must be a number in (0, 1), got {alpha!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}")
+    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)):
+        raise TypeError(f"`min_count` must be an integer, got {min_count!r}")
+    if min_count < 1:
+        raise ValueError(f"`min_count` must be >= 1, got {min_count}")
+
+
+def _effect_sizes(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float):
+    """Cohen's h and the log odds ratio (0.5 added to every cell) of ``x1/n1`` vs ``x2/n2``."""
+    p1, p2 = x1 / n1, x2 / n2
+    cohens_h = 2.0 * np.arcsin(np.sqrt(p1)) - 2.0 * np.arcsin(np.sqrt(p2))
+    log_or = np.log((x1 + 0.5) * (n2 - x2 + 0.5)) - np.log((n1 - x1 + 0.5) * (x2 + 0.5))
+    return cohens_h, log_or
+
+
 def rank_concepts(
     W: Any,
     y: Any,
@@ -370,16 +394,7 @@ def rank_concepts(
     >>> rank_concepts(W, y, "woman", concepts=["bikini", "suit"]).index[0]
     'bikini'
     """
-    if correction not in _CORRECTIONS:
-        raise ValueError(f"`correction` must be one of {_CORRECTIONS}, got {correction!r}")
-    if alternative not in _ALTERNATIVES:
-        raise ValueError(f"`alternative` must be one of {_ALTERNATIVES}, got {alternative!r}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}")
-    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)):
-        raise TypeError(f"`min_count` must be an integer, got {min_count!r}")
-    if min_count < 1:
-        raise ValueError(f"`min_count` must be >= 1, got {min_count}")
+    _check_test_options(correction, alpha, min_count, alternative)
     names = _resolve_concepts(W, concepts, _n_columns(W))
     W = _as_weights(W)
     y = _as_labels(y, W.shape[0])
@@ -416,7 +431,7 @@ def rank_concepts(
     p1, p2 = x1 / n1, x2 / n2
     z, p_value, test = _two_by_two_tests(x1, n1, x2, n2, alternative)
     p_adjusted = _adjust_pvalues(p_value, correction)
-    log_or = np.log((x1 + 0.5) * (n2 - x2 + 0.5)) - np.log((n1 - x1 + 0.5) * (x2 + 0.5))
+    cohens_h, log_or = _effect_sizes(x1, n1, x2, n2)
     ranking = pd.DataFrame(
         {
             "count_positive": x1.astype(np.int64),
@@ -426,7 +441,7 @@ def rank_concepts(
             "prevalence_diff": p1 - p2,
             "mean_weight_positive": sums[0][keep] / n1,
             "mean_weight_negative": sums[1][keep] / n2,
-            "cohens_h": 2.0 * np.arcsin(np.sqrt(p1)) - 2.0 * np.arcsin(np.sqrt(p2)),
+            "cohens_h": cohens_h,
             "log_odds_ratio": log_or,
             "z": z,
             "test": test,

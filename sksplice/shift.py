@@ -1,0 +1,201 @@
+"""Dataset shift: the concepts whose prevalence differs between two collections.
+
+:func:`compare_datasets` compares the concept weights of two collections (two
+datasets, two time periods, training and deployment data) decomposed by the same
+fitted :class:`~sksplice.transformer.SpliceTransformer`. It uses the statistics of
+:func:`sksplice.analysis.rank_concepts`: Fisher's exact test or the two-proportion
+z-test per concept, chosen by the expected counts of its 2x2 table, and a
+multiple-testing correction over the concepts tested. Sparse input is never
+densified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .analysis import (
+    _adjust_pvalues,
+    _as_weights,
+    _check_test_options,
+    _effect_sizes,
+    _group_sums,
+    _n_columns,
+    _resolve_concepts,
+    _two_by_two_tests,
+)
+
+__all__ = ["compare_datasets"]
+
+
+def _collection_sums(W: np.ndarray | sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums of weights and of presence indicators of one collection."""
+    sums, counts = _group_sums(W, np.zeros(W.shape[0], dtype=np.int64), 1)
+    return sums[0], counts[0]
+
+
+def compare_datasets(
+    W_a: Any,
+    W_b: Any,
+    concepts: Any = None,
+    *,
+    labels: tuple[str, str] = ("A", "B"),
+    correction: str | None = "fdr_bh",
+    alpha: float = 0.05,
+    min_count: int = 1,
+    alternative: str = "two-sided",
+) -> pd.DataFrame:
+    """Concepts whose prevalence differs between two collections (dataset shift).
+
+    For every concept, the fraction of samples of collection B in which it is
+    present is compared with the fraction in collection A, with the test rule of
+    :func:`~sksplice.analysis.rank_concepts`: Fisher's exact test when any expected count of the 2x2
+    table is below 5, the two-proportion z-test otherwise. The test is two-sided
+    by default (a shift in either direction is a finding); the sign of
+    ``prevalence_diff`` (B minus A) says which way it goes. p-values are
+    corrected for the number of concepts tested.
+
+    Parameters
+    ----------
+    W_a, W_b : {array-like, sparse matrix, DataFrame} of shape (n_samples_*, n_concepts)
+        Concept weights of the two collections, over the same concepts in the
+        same column order (decomposed by the same fitted transformer). Sparse
+        input is not densified.
+    concepts : sequence of str or fitted transformer, default=None
+        Concept names, one per column, or a fitted object with
+        ``get_feature_names_out``. Defaults to the columns of ``W_a`` (or
+        ``W_b``) when it is a DataFrame; two DataFrames must have the same
+        columns in the same order.
+    labels : tuple of two str, default=("A", "B")
+        Names of the two collections, kept in ``comparison.attrs`` for plots
+        and reports.
+    correction : {"fdr_bh", "fdr_by", "holm", "bonferroni"} or None, default="fdr_bh"
+        Multiple-testing correction, as in :func:`~sksplice.analysis.rank_concepts`.
+    alpha : float, default=0.05
+        Level for the ``significant`` column (adjusted p-value below ``alpha``).
+    min_count : int, default=1
+        Only concepts present in at least this many samples of the two
+        collections together are tested and returned.
+    alternative : {"two-sided", "greater", "less"}, default="two-sided"
+        ``"greater"``: the concept is more frequent in B than in A; ``"less"``:
+        less frequent in B; ``"two-sided"``: either.
+
+    Returns
+    -------
+    comparison : pandas.DataFrame
+        One row per tested concept (index: concept name), sorted by p-value,
+        then by the absolute prevalence difference (largest first). Columns:
+        ``count_a``, ``count_b`` (samples in which the concept is present),
+        ``prevalence_a``, ``prevalence_b``, ``prevalence_diff`` (B minus A),
+        ``mean_weight_a``, ``mean_weight_b``, ``mean_weight_diff`` (B minus A;
+        descriptive, not tested), ``cohens_h`` and ``log_odds_ratio`` (B
+        relative to A), ``z`` (two-proportion z statistic, every row),
+        ``test`` (``"fisher"`` or ``"z"``: which test gave the p-value),
+        ``p_value``, ``p_adjusted``, ``significant``. ``comparison.attrs``
+        records the labels, collection sizes and settings.
+
+    Raises
+    ------
+    ValueError
+        If the collections have different numbers of columns or different
+        concept names, a collection is empty, or a parameter is out of range.
+
+    See Also
+    --------
+    sksplice.analysis.rank_concepts : the same statistics between two classes of one dataset.
+    sksplice.plotting.plot_dataset_shift : prevalence in A against B.
+
+    Notes
+    -----
+    The test is on prevalence (presence versus absence), where the exact and
+    asymptotic rules above make the p-value valid for any counts. Mean weights
+    are reported as a description of the shift: concept weights are zero in most
+    samples, so a t-test on them would rest on an approximation that small
+    collections do not support.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksplice.shift import compare_datasets
+    >>> W_a = np.array([[0.0, 0.4]] * 20 + [[0.3, 0.2]] * 2)
+    >>> W_b = np.array([[0.5, 0.4]] * 18 + [[0.0, 0.2]] * 4)
+    >>> shift = compare_datasets(W_a, W_b, concepts=["snow", "dog"])
+    >>> row = shift.loc["snow"]
+    >>> int(row["count_a"]), int(row["count_b"]), row["test"], bool(row["significant"])
+    (2, 18, 'z', True)
+    """
+    _check_test_options(correction, alpha, min_count, alternative)
+    if (
+        not isinstance(labels, (tuple, list))
+        or len(labels) != 2
+        or not all(isinstance(lab, str) and lab for lab in labels)
+        or labels[0] == labels[1]
+    ):
+        raise ValueError(f"`labels` must be two different non-empty strings, got {labels!r}")
+    c_a, c_b = _n_columns(W_a), _n_columns(W_b)
+    if c_a != c_b:
+        raise ValueError(
+            f"W_a has {c_a} concept columns but W_b has {c_b}; decompose both collections "
+            "with the same fitted transformer"
+        )
+    if concepts is None and not isinstance(W_a, pd.DataFrame):
+        names = _resolve_concepts(W_b, None, c_b)
+    else:
+        names = _resolve_concepts(W_a, concepts, c_a)
+    if concepts is None and isinstance(W_a, pd.DataFrame) and isinstance(W_b, pd.DataFrame):
+        other = np.asarray(list(W_b.columns), dtype=object)
+        differ = np.flatnonzero(names != other)
+        if differ.size:
+            j = int(differ[0])
+            raise ValueError(
+                f"W_a and W_b have different concept columns: column {j} is {names[j]!r} in "
+                f"W_a and {other[j]!r} in W_b ({differ.size} columns differ); reorder W_b "
+                "with W_b[W_a.columns]"
+            )
+    W_a = _as_weights(W_a)
+    W_b = _as_weights(W_b)
+    n_a, n_b = float(W_a.shape[0]), float(W_b.shape[0])
+    sums_a, x_a = _collection_sums(W_a)
+    sums_b, x_b = _collection_sums(W_b)
+    keep = (x_a + x_b) >= min_count
+    x_a, x_b = x_a[keep], x_b[keep]
+    p_a, p_b = x_a / n_a, x_b / n_b
+    # B is the first row of the table, so "greater" and the signs read "B relative to A"
+    z, p_value, test = _two_by_two_tests(x_b, n_b, x_a, n_a, alternative)
+    p_adjusted = _adjust_pvalues(p_value, correction)
+    cohens_h, log_or = _effect_sizes(x_b, n_b, x_a, n_a)
+    mean_a, mean_b = sums_a[keep] / n_a, sums_b[keep] / n_b
+    comparison = pd.DataFrame(
+        {
+            "count_a": x_a.astype(np.int64),
+            "count_b": x_b.astype(np.int64),
+            "prevalence_a": p_a,
+            "prevalence_b": p_b,
+            "prevalence_diff": p_b - p_a,
+            "mean_weight_a": mean_a,
+            "mean_weight_b": mean_b,
+            "mean_weight_diff": mean_b - mean_a,
+            "cohens_h": cohens_h,
+            "log_odds_ratio": log_or,
+            "z": z,
+            "test": test,
+            "p_value": p_value,
+            "p_adjusted": p_adjusted,
+            "significant": p_adjusted < alpha,
+        },
+        index=pd.Index(names[keep], name="concept"),
+    )
+    order = np.lexsort((-np.abs(p_b - p_a), p_value))
+    comparison = comparison.iloc[order]
+    comparison.attrs.update(
+        labels=tuple(labels),
+        n_a=int(n_a),
+        n_b=int(n_b),
+        correction=correction,
+        alpha=alpha,
+        alternative=alternative,
+    )
+    return comparison
