@@ -19,7 +19,12 @@ from .analysis import ALL_GROUP
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["plot_class_profile", "plot_concept_prevalence", "plot_decomposition"]
+__all__ = [
+    "plot_class_profile",
+    "plot_concept_prevalence",
+    "plot_dataset_shift",
+    "plot_decomposition",
+]
 
 _STATISTICS = ("prevalence", "mean_weight")
 
@@ -269,4 +274,118 @@ def plot_concept_prevalence(
     ax.set_ylabel(statistic.replace("_", " "))
     ax.set_title(title if title is not None else f"{concept!s}")
     ax.legend(loc="best")
+    return ax
+
+
+def _label_points(ax: Axes, x: np.ndarray, y: np.ndarray, names: list[str]) -> None:
+    """Label points, moving a label down (then up) until it overlaps no earlier one.
+
+    Overlap is judged on approximate text boxes in points (8-point font).
+    """
+    to_points = ax.transData + ax.figure.dpi_scale_trans.inverted()
+    placed: list[tuple[float, float, float]] = []  # (left, bottom, width), 72 per inch
+    for xi, yi, name in zip(x, y, names):
+        px, py = to_points.transform((xi, yi)) * 72.0
+        width = 5.0 * len(name)
+        for dy in (3.0, -9.0, 15.0, -21.0, 27.0, -33.0):
+            left, bottom = px + 4.0, py + dy
+            if all(
+                abs(bottom - b) >= 9.0 or left + width <= lft or lft + w <= left
+                for lft, b, w in placed
+            ):
+                break
+        placed.append((left, bottom, width))
+        ax.annotate(name, (xi, yi), xytext=(4.0, dy), textcoords="offset points", fontsize=8)
+
+
+_SHIFT_COLUMNS = ("prevalence_a", "prevalence_b", "mean_weight_a", "mean_weight_b", "significant")
+_SCALES = ("linear", "sqrt")
+
+
+def plot_dataset_shift(
+    comparison: pd.DataFrame,
+    k: int = 10,
+    ax: Axes | None = None,
+    *,
+    statistic: str = "prevalence",
+    scale: str = "linear",
+    title: str | None = None,
+) -> Axes:
+    """Scatter of every concept's prevalence in collection A against collection B.
+
+    Concepts on the diagonal occur as often in both collections. Significant
+    shifts (the ``significant`` column) are coloured by direction and the ``k``
+    with the smallest adjusted p-values are labelled.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        Output of :func:`sksplice.shift.compare_datasets`.
+    k : int, default=10
+        Number of significant concepts labelled (fewer when fewer are
+        significant).
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure is made when omitted.
+    statistic : {"prevalence", "mean_weight"}, default="prevalence"
+        What the axes show; significance always refers to prevalence.
+    scale : {"linear", "sqrt"}, default="linear"
+        Axis scale. ``"sqrt"`` spreads out the many rare concepts near 0.
+    title : str, default=None
+        Axes title.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        One point per concept (x: collection A, y: collection B).
+
+    Raises
+    ------
+    TypeError
+        If ``comparison`` is not a DataFrame from ``compare_datasets``.
+    ValueError
+        If ``statistic`` or ``scale`` is unknown.
+    """
+    k = _check_k(k)
+    if statistic not in _STATISTICS:
+        raise ValueError(f"`statistic` must be one of {_STATISTICS}, got {statistic!r}")
+    if scale not in _SCALES:
+        raise ValueError(f"`scale` must be one of {_SCALES}, got {scale!r}")
+    if not isinstance(comparison, pd.DataFrame) or not set(_SHIFT_COLUMNS) <= set(
+        comparison.columns
+    ):
+        raise TypeError(
+            "`comparison` must be the DataFrame returned by sksplice.shift.compare_datasets"
+        )
+    label_a, label_b = comparison.attrs.get("labels", ("A", "B"))
+    x = comparison[f"{statistic}_a"].to_numpy(dtype=np.float64)
+    y = comparison[f"{statistic}_b"].to_numpy(dtype=np.float64)
+    significant = comparison["significant"].to_numpy(dtype=bool)
+    up = significant & (comparison["prevalence_diff"].to_numpy() > 0)
+    down = significant & ~up
+    ax = _new_axes(ax, (5.5, 5.0))
+    ax.scatter(x[~significant], y[~significant], s=10, color="0.65", label="not significant")
+    ax.scatter(x[up], y[up], s=22, color="C3", label=f"more frequent in {label_b}")
+    ax.scatter(x[down], y[down], s=22, color="C0", label=f"more frequent in {label_a}")
+    top = max(float(np.max(x, initial=0.0)), float(np.max(y, initial=0.0))) * 1.05 or 1.0
+    ax.plot([0.0, top], [0.0, top], color="black", linewidth=0.8, linestyle="--", zorder=0)
+    if scale == "sqrt":
+        functions = (lambda v: np.sqrt(np.clip(v, 0.0, None)), np.square)
+        ax.set_xscale("function", functions=functions)
+        ax.set_yscale("function", functions=functions)
+        ticks = [t for t in (0.0, 0.01, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0) if t <= top]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_xlim(0.0, top)
+    ax.set_ylim(0.0, top)
+    order = np.flatnonzero(significant)
+    if "p_adjusted" in comparison.columns:
+        p_adj = comparison["p_adjusted"].to_numpy(dtype=np.float64)[order]
+        order = order[np.argsort(p_adj, kind="mergesort")]
+    _label_points(ax, x[order[:k]], y[order[:k]], [str(n) for n in comparison.index[order[:k]]])
+    what = statistic.replace("_", " ")
+    ax.set_xlabel(f"{what} in {label_a}")
+    ax.set_ylabel(f"{what} in {label_b}")
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
     return ax

@@ -1,0 +1,195 @@
+"""Tests for sksplice.shift.compare_datasets: dataset shift between two collections."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from scipy import stats
+
+from sksplice.shift import compare_datasets
+
+from .conftest import REPO_ROOT
+
+
+def _collections(n_a: int, n_b: int, counts: list[tuple[int, int]]):
+    """W_a, W_b with concept j present in the first counts[j] rows of each collection."""
+    W_a = np.zeros((n_a, len(counts)))
+    W_b = np.zeros((n_b, len(counts)))
+    for j, (x_a, x_b) in enumerate(counts):
+        W_a[:x_a, j] = 0.5
+        W_b[:x_b, j] = 0.25
+    return W_a, W_b
+
+
+def test_fisher_on_small_tables_matches_scipy():
+    """Expected counts below 5: the p-value is scipy's two-sided Fisher exact test."""
+    n_a, n_b = 12, 15
+    counts = [(1, 7), (0, 5), (2, 3)]
+    W_a, W_b = _collections(n_a, n_b, counts)
+    names = ["snow", "sled", "dog"]
+    shift = compare_datasets(W_a, W_b, concepts=names, correction=None)
+    for name, (x_a, x_b) in zip(names, counts):
+        row = shift.loc[name]
+        # B is the first row of the table: "greater" and the signs mean "more in B"
+        table = np.array([[x_b, n_b - x_b], [x_a, n_a - x_a]])
+        assert row["test"] == "fisher"
+        assert row["p_value"] == pytest.approx(stats.fisher_exact(table).pvalue, rel=1e-12)
+        assert row["count_a"] == x_a and row["count_b"] == x_b
+        assert row["prevalence_diff"] == pytest.approx(x_b / n_b - x_a / n_a)
+        assert row["p_adjusted"] == row["p_value"]
+    # "sled": 0 of 12 against 5 of 15, by hand. Given the margins, the number of the 5
+    # "sled" samples in B is hypergeometric: all 5 in B has probability C(15,5) / C(27,5)
+    # (the one-sided p-value); the two-sided test adds the tables at most as probable,
+    # here only "all 5 in A", C(12,5) / C(27,5)
+    one_sided = math.comb(15, 5) / math.comb(27, 5)
+    two_sided = (math.comb(15, 5) + math.comb(12, 5)) / math.comb(27, 5)
+    assert shift.loc["sled", "p_value"] == pytest.approx(two_sided, rel=1e-12)
+    greater = compare_datasets(W_a, W_b, concepts=names, alternative="greater").loc["sled"]
+    assert greater["p_value"] == pytest.approx(one_sided, rel=1e-12)
+    less = compare_datasets(W_a, W_b, concepts=names, alternative="less").loc["sled"]
+    assert less["p_value"] == pytest.approx(1.0)
+
+
+def test_z_test_by_hand_and_direction():
+    """50 vs 50 samples, present in 10 of A and 30 of B: every expected count is 20."""
+    W_a, W_b = _collections(50, 50, [(10, 30), (30, 10)])
+    shift = compare_datasets(W_a, W_b, concepts=["snow", "sand"], correction=None)
+    # pooled 0.4; se = sqrt(0.4 * 0.6 * (2 / 50)) = sqrt(0.0096); z = 0.4 / se
+    z = 0.4 / math.sqrt(0.0096)
+    p_two = math.erfc(z / math.sqrt(2))
+    snow, sand = shift.loc["snow"], shift.loc["sand"]
+    assert snow["test"] == "z" and sand["test"] == "z"
+    assert snow["z"] == pytest.approx(z, rel=1e-12) and sand["z"] == pytest.approx(-z, rel=1e-12)
+    assert snow["p_value"] == pytest.approx(p_two, rel=1e-9)
+    assert sand["p_value"] == pytest.approx(p_two, rel=1e-9)
+    assert snow["prevalence_diff"] == pytest.approx(0.4) and sand["prevalence_diff"] < 0
+    assert snow["mean_weight_a"] == pytest.approx(0.5 * 10 / 50)
+    assert snow["mean_weight_b"] == pytest.approx(0.25 * 30 / 50)
+    assert snow["mean_weight_diff"] == pytest.approx(0.15 - 0.1)
+    assert snow["cohens_h"] == pytest.approx(2 * math.asin(0.6**0.5) - 2 * math.asin(0.2**0.5))
+    assert snow["log_odds_ratio"] == pytest.approx(math.log(30.5 * 40.5 / (20.5 * 10.5)))
+    greater = compare_datasets(W_a, W_b, concepts=["snow", "sand"], alternative="greater")
+    assert greater.loc["snow", "p_value"] == pytest.approx(p_two / 2, rel=1e-9)
+    assert greater.loc["sand", "p_value"] == pytest.approx(1 - p_two / 2, rel=1e-9)
+    assert shift.attrs["n_a"] == 50 and shift.attrs["alternative"] == "two-sided"
+
+
+def test_correction_sorting_and_min_count(rng):
+    W_a = rng.random((80, 30)) * (rng.random((80, 30)) < 0.2)
+    W_b = rng.random((70, 30)) * (rng.random((70, 30)) < 0.3)
+    W_a[:, 5] = 0.0
+    W_b[:, 5] = 0.0
+    W_b[:2, 6] = 0.0
+    names = [f"c{j}" for j in range(30)]
+    shift = compare_datasets(W_a, W_b, concepts=names)
+    assert "c5" not in shift.index and len(shift) == 29  # absent everywhere: not tested
+    expected = stats.false_discovery_control(shift["p_value"].to_numpy(), method="bh")
+    np.testing.assert_allclose(shift["p_adjusted"], expected)
+    np.testing.assert_array_equal(shift["significant"], shift["p_adjusted"] < 0.05)
+    p = shift["p_value"].to_numpy()
+    assert np.all(np.diff(p) >= 0)
+    holm = compare_datasets(W_a, W_b, concepts=names, correction="holm", alpha=0.1)
+    assert (holm["p_adjusted"] >= holm["p_value"]).all() and holm.attrs["alpha"] == 0.1
+    counts = (W_a != 0).sum(axis=0) + (W_b != 0).sum(axis=0)
+    frequent = compare_datasets(W_a, W_b, concepts=names, min_count=30)
+    assert set(frequent.index) == {n for n, c in zip(names, counts) if c >= 30}
+
+
+def test_sparse_and_dataframe_inputs_match_dense(rng):
+    W_a = rng.random((40, 6)) * (rng.random((40, 6)) < 0.4)
+    W_b = rng.random((30, 6)) * (rng.random((30, 6)) < 0.4)
+    names = list("abcdef")
+    dense = compare_datasets(W_a, W_b, concepts=names)
+    sparse = compare_datasets(sp.csr_matrix(W_a), sp.csc_matrix(W_b), concepts=names)
+    pd.testing.assert_frame_equal(dense, sparse)
+    frames = compare_datasets(pd.DataFrame(W_a, columns=names), pd.DataFrame(W_b, columns=names))
+    pd.testing.assert_frame_equal(dense, frames)
+    # names from W_b alone when W_a is an array
+    pd.testing.assert_frame_equal(dense, compare_datasets(W_a, pd.DataFrame(W_b, columns=names)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"correction": "fdr"}, ValueError, "correction"),
+        ({"alternative": "bigger"}, ValueError, "alternative"),
+        ({"alpha": 1.5}, ValueError, "alpha"),
+        ({"alpha": "0.05"}, TypeError, "alpha"),
+        ({"min_count": 0}, ValueError, "min_count"),
+        ({"min_count": 1.5}, TypeError, "min_count"),
+        ({"labels": ("A", "A")}, ValueError, "labels"),
+        ({"labels": "AB"}, ValueError, "labels"),
+    ],
+)
+def test_bad_options(kwargs, error, match):
+    W = np.ones((3, 2))
+    with pytest.raises(error, match=match):
+        compare_datasets(W, W, concepts=["a", "b"], **kwargs)
+
+
+def test_mismatched_collections_are_named():
+    with pytest.raises(ValueError, match="W_a has 2 concept columns but W_b has 3"):
+        compare_datasets(np.ones((3, 2)), np.ones((3, 3)), concepts=["a", "b"])
+    A = pd.DataFrame(np.ones((3, 2)), columns=["dog", "snow"])
+    B = pd.DataFrame(np.ones((3, 2)), columns=["snow", "dog"])
+    with pytest.raises(ValueError, match="column 0 is 'dog' in W_a and 'snow' in W_b"):
+        compare_datasets(A, B)
+    with pytest.raises(ValueError, match="concept names"):
+        compare_datasets(np.ones((3, 2)), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="no rows"):
+        compare_datasets(np.ones((3, 2)), np.ones((0, 2)), concepts=["a", "b"])
+
+
+def test_worked_example_finds_the_planted_shift(laion_minilm, minilm, tmp_path):
+    """Collection B mentions snow 8x as often: 'snow' is found, subjects and scenes are not."""
+    pytest.importorskip("matplotlib")
+    from ._helpers_editing import assert_png, load_example
+
+    example = load_example("shift_snow")
+    concepts, raw = laion_minilm
+    result = example.main(tmp_path, embedder=minilm, concepts=concepts, concept_embeddings=raw)
+    assert_png(result["figures"]["shift"])
+    shift, null = result["comparison"], result["null"]
+    snow = shift.loc[example.PLANTED]
+    assert snow["significant"] and snow["prevalence_diff"] > 0.2
+    assert shift.index[0] in {"snow", "snowfall"}
+    # subjects and scenes have the same distribution in A and B
+    unplanted = [*example.SUBJECTS, *example.SCENES]
+    tested = [c for c in unplanted if c in shift.index]
+    assert len(tested) >= 10
+    assert not shift.loc[tested, "significant"].any()
+    # between the captions that do not mention snow nothing differs but chance
+    assert not null["significant"].any()
+    # every significant shift is carried by the captions that mention snow: the concept's
+    # prevalence differs between snow and no-snow captions in the direction of the shift
+    data, W = result["collections"], result["weights"]
+    index = {name: i for i, name in enumerate(concepts)}
+    present = sp.vstack([W["A"], W["B"]]).tocsc() != 0
+    snowy = np.concatenate([data["A"]["snow"].to_numpy(), data["B"]["snow"].to_numpy()])
+    for name, row in shift[shift["significant"]].iterrows():
+        col = present[:, index[name]].toarray().ravel()
+        carried = col[snowy].mean() - col[~snowy].mean()
+        assert np.sign(carried) == np.sign(row["prevalence_diff"]), name
+
+    # docs/shift.md quotes the table of the significant concepts and the null result
+    page = (REPO_ROOT / "docs" / "shift.md").read_text(encoding="utf-8")
+    documented = {}
+    row_pattern = r"\| (\S+) \| (\d+) \| (\d+) \| ([-+]?0\.\d{3}) \| (\S+) \| (\S+) \|"
+    for line in page.splitlines():
+        m = re.fullmatch(row_pattern, line)
+        if m:
+            documented[m.group(1)] = (int(m.group(2)), int(m.group(3)), float(m.group(6)))
+    significant = shift[shift["significant"]]
+    assert list(documented) == list(significant.index[: len(documented)])
+    assert len(documented) >= 10
+    for name, (count_a, count_b, p_adj) in documented.items():
+        row = significant.loc[name]
+        assert (row["count_a"], row["count_b"]) == (count_a, count_b), name
+        assert row["p_adjusted"] == pytest.approx(p_adj, rel=0.01), name
+    assert f"{int(shift['significant'].sum())} of the {len(shift)} concepts" in page
+    assert f"none of the {len(null)} concepts" in page
