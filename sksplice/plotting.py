@@ -277,17 +277,24 @@ def plot_concept_prevalence(
     return ax
 
 
+#: Vertical offsets (points) tried in turn for a label: right above the point, then
+#: alternately one line further down and up.
+_LABEL_OFFSETS = (3.0, *(3.0 + 12.0 * m for step in range(1, 13) for m in (-step, step)))
+
+
 def _label_points(ax: Axes, x: np.ndarray, y: np.ndarray, names: list[str]) -> None:
     """Label points, moving a label down (then up) until it overlaps no earlier one.
 
-    Overlap is judged on approximate text boxes in points (8-point font).
+    Overlap is judged on approximate text boxes in points (8-point font), after the
+    figure's layout has run so that the axes have their final size.
     """
+    ax.figure.draw_without_rendering()
     to_points = ax.transData + ax.figure.dpi_scale_trans.inverted()
     placed: list[tuple[float, float, float]] = []  # (left, bottom, width), 72 per inch
     for xi, yi, name in zip(x, y, names):
         px, py = to_points.transform((xi, yi)) * 72.0
         width = 5.0 * len(name)
-        for dy in (3.0, -9.0, 15.0, -21.0, 27.0, -33.0):
+        for dy in _LABEL_OFFSETS:
             left, bottom = px + 4.0, py + dy
             if all(
                 abs(bottom - b) >= 9.0 or left + width <= lft or lft + w <= left
@@ -295,7 +302,17 @@ def _label_points(ax: Axes, x: np.ndarray, y: np.ndarray, names: list[str]) -> N
             ):
                 break
         placed.append((left, bottom, width))
-        ax.annotate(name, (xi, yi), xytext=(4.0, dy), textcoords="offset points", fontsize=8)
+        # a label moved away from its point gets a thin line to it
+        line = None if dy == _LABEL_OFFSETS[0] else {"arrowstyle": "-", "color": "0.4", "lw": 0.6}
+        label = ax.annotate(
+            name,
+            (xi, yi),
+            xytext=(4.0, dy),
+            textcoords="offset points",
+            fontsize=8,
+            arrowprops=line,
+        )
+        label.set_in_layout(False)  # labels must not shrink the axes they were placed on
 
 
 _SHIFT_COLUMNS = ("prevalence_a", "prevalence_b", "mean_weight_a", "mean_weight_b", "significant")

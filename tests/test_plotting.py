@@ -16,8 +16,10 @@ from sksplice.analysis import concept_profiles  # noqa: E402
 from sksplice.plotting import (  # noqa: E402
     plot_class_profile,
     plot_concept_prevalence,
+    plot_dataset_shift,
     plot_decomposition,
 )
+from sksplice.shift import compare_datasets  # noqa: E402
 
 NAMES = ["dog", "cat", "beach", "bikini", "tree", "car"]
 
@@ -151,3 +153,72 @@ def test_no_pyplot_figures_are_left_open(labelled):
     plot_class_profile(prof, "man")
     plot_concept_prevalence(prof, "dog")
     assert len(plt.get_fignums()) == before
+
+
+@pytest.fixture
+def shifted():
+    """Collections of 60 samples; "snow" and "sled" more frequent in B, "sand" less."""
+    rng = np.random.default_rng(1)
+    names = ["snow", "sled", "sand", "dog", "cat", "tree", "car", "sky"]
+    prevalence_a = np.array([0.05, 0.02, 0.5, 0.3, 0.3, 0.2, 0.1, 0.6])
+    prevalence_b = np.array([0.6, 0.3, 0.1, 0.3, 0.3, 0.2, 0.1, 0.6])
+    W_a = rng.random((60, 8)) * (rng.random((60, 8)) < prevalence_a)
+    W_b = rng.random((60, 8)) * (rng.random((60, 8)) < prevalence_b)
+    return compare_datasets(W_a, W_b, concepts=names, labels=("summer", "winter"))
+
+
+@pytest.mark.parametrize("statistic", ["prevalence", "mean_weight"])
+def test_plot_dataset_shift_points_colours_and_labels(shifted, statistic, tmp_path):
+    ax = plot_dataset_shift(shifted, k=2, statistic=statistic, scale="sqrt")
+    _save_png(ax, tmp_path)
+    significant = shifted["significant"].to_numpy()
+    assert set(shifted.index[significant]) == {"snow", "sled", "sand"}
+    plotted = {c.get_label(): c.get_offsets() for c in ax.collections}
+    up = significant & (shifted["prevalence_diff"].to_numpy() > 0)
+    expected = {
+        "not significant": ~significant,
+        "more frequent in winter": up,
+        "more frequent in summer": significant & ~up,
+    }
+    for label, mask in expected.items():
+        points = np.asarray(plotted[label])
+        np.testing.assert_allclose(points[:, 0], shifted[f"{statistic}_a"][mask])
+        np.testing.assert_allclose(points[:, 1], shifted[f"{statistic}_b"][mask])
+    # the two significant concepts with the smallest adjusted p-values are labelled
+    labelled = {t.get_text() for t in ax.texts}
+    assert labelled == set(shifted[significant].sort_values("p_adjusted").index[:2])
+    assert ax.get_xlabel() == f"{statistic.replace('_', ' ')} in summer"
+    assert ax.get_ylabel() == f"{statistic.replace('_', ' ')} in winter"
+    assert ax.get_xscale() == "function"
+
+
+def test_plot_dataset_shift_labels_do_not_overlap():
+    names = [f"concept{j}" for j in range(6)]
+    # six concepts at almost the same place, all significant
+    W_a = np.zeros((200, 6))
+    W_b = np.zeros((200, 6))
+    for j in range(6):
+        W_a[: 10 + j, j] = 1.0
+        W_b[: 100 + j, j] = 1.0
+    comparison = compare_datasets(W_a, W_b, concepts=names)
+    ax = plot_dataset_shift(comparison, k=6)
+    ax.figure.canvas.draw()
+    from matplotlib.text import Text
+
+    boxes = [Text.get_window_extent(t) for t in ax.texts]  # the text, not its leader line
+    assert len(boxes) == 6
+    for i in range(6):
+        for j in range(i):
+            assert not boxes[i].overlaps(boxes[j]), (ax.texts[i].get_text(), ax.texts[j].get_text())
+
+
+def test_plot_dataset_shift_errors(shifted, labelled):
+    W, y = labelled
+    with pytest.raises(TypeError, match="compare_datasets"):
+        plot_dataset_shift(concept_profiles(W, y, NAMES))
+    with pytest.raises(ValueError, match="statistic"):
+        plot_dataset_shift(shifted, statistic="count")
+    with pytest.raises(ValueError, match="scale"):
+        plot_dataset_shift(shifted, scale="log")
+    with pytest.raises(ValueError, match="k"):
+        plot_dataset_shift(shifted, k=0)
