@@ -24,6 +24,7 @@ __all__ = [
     "plot_concept_prevalence",
     "plot_dataset_shift",
     "plot_decomposition",
+    "plot_sparsity_tradeoff",
 ]
 
 _STATISTICS = ("prevalence", "mean_weight")
@@ -405,4 +406,214 @@ def plot_dataset_shift(
     if title is not None:
         ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
+    return ax
+
+
+def _path_arrays(path: Any, label: str) -> dict[str, np.ndarray]:
+    """``l1_penalties``, ``mean_l0`` and ``cosine`` of a path result (object or DataFrame)."""
+    arrays = {}
+    for key, column in (
+        ("l1_penalties", "l1_penalty"),
+        ("mean_l0", "mean_l0"),
+        ("cosine", "cosine"),
+    ):
+        if isinstance(path, pd.DataFrame):
+            if column not in path.columns:
+                raise ValueError(f"path {label!r}: the DataFrame has no {column!r} column")
+            values = path[column].to_numpy()
+        elif hasattr(path, key):
+            values = getattr(path, key)
+        else:
+            raise TypeError(
+                f"path {label!r} has no `{key}`: pass the result of sksplice.path.splice_path, "
+                "its to_frame(), or an object with 1-D arrays l1_penalties, mean_l0 and cosine"
+            )
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 1:
+            raise ValueError(f"path {label!r}: `{key}` must be 1-D, got shape {values.shape}")
+        arrays[key] = values
+    lengths = {k: v.shape[0] for k, v in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"path {label!r}: arrays of different lengths {lengths}")
+    return arrays
+
+
+def _path_accuracy(
+    path: Any, label: str, y: np.ndarray, estimator: Any, transformer: Any, cv: int
+) -> np.ndarray:
+    """Accuracy at every penalty of a path (see :func:`plot_sparsity_tradeoff`)."""
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+    from sklearn.utils.validation import check_is_fitted
+
+    from .zero_shot import ZeroShotClassifier
+
+    scores = []
+    for W in path.weights:
+        if isinstance(estimator, ZeroShotClassifier):
+            recomposed = transformer.inverse_transform(W)
+            try:
+                check_is_fitted(estimator)
+                model = estimator
+            except Exception:  # NotFittedError: zero-shot learns nothing from the data
+                model = clone(estimator).fit(recomposed, y)
+            scores.append(float(model.score(recomposed, y)))
+        else:
+            cv_scores = cross_val_score(clone(estimator), W, y, cv=cv, scoring="accuracy")
+            scores.append(float(np.mean(cv_scores)))
+    return np.asarray(scores)
+
+
+def plot_sparsity_tradeoff(
+    paths: Any,
+    ax: Axes | None = None,
+    *,
+    y: Any = None,
+    estimator: Any = None,
+    transformers: Any = None,
+    cv: int = 5,
+    accuracy_ax: Axes | None = None,
+    log_l0: bool = True,
+    annotate: bool = True,
+    title: str | None = None,
+) -> Axes:
+    """Cosine similarity (and accuracy) against the mean number of concepts per sample.
+
+    The sparsity-accuracy tradeoff figure of the SpLiCE paper: one line per path
+    (a vocabulary, a vocabulary size, a model ...), one point per l1 penalty,
+    so that a penalty and a vocabulary can be chosen from the picture.
+
+    Parameters
+    ----------
+    paths : path result or mapping of str to path results
+        The result of :func:`sksplice.path.splice_path`, or a dict of them keyed
+        by the label shown in the legend. Any object with 1-D arrays
+        ``l1_penalties``, ``mean_l0`` and ``cosine`` of equal length (one entry
+        per penalty), or a DataFrame with columns ``l1_penalty``, ``mean_l0``
+        and ``cosine`` (``SplicePath.to_frame()``), is accepted; accuracy also
+        needs ``weights`` (one concept-weight matrix per penalty).
+    ax : matplotlib Axes, default=None
+        Axes for the cosine similarity; a new figure is made when omitted (with
+        a second panel for accuracy when accuracy is drawn).
+    y : array-like of shape (n_samples,), default=None
+        Labels of the decomposed samples; with ``estimator``, accuracy is drawn
+        as well.
+    estimator : estimator, default=None
+        A :class:`~sksplice.zero_shot.ZeroShotClassifier` (scored on the
+        embeddings recomposed from the weights at each penalty; fitted on them
+        with ``y`` if it is not fitted yet), or any other classifier, a *probe*
+        on concept weights (a clone is cross-validated on the weights at each
+        penalty with ``cv`` folds, stratified for classifiers).
+    transformers : SpliceTransformer or mapping of str to SpliceTransformer, default=None
+        The fitted transformer of each path (the same keys as ``paths``),
+        needed to recompose embeddings for a ZeroShotClassifier.
+    cv : int, default=5
+        Cross-validation folds for a probe.
+    accuracy_ax : matplotlib Axes, default=None
+        Axes for the accuracy. Required with accuracy when ``ax`` is given;
+        otherwise the new figure's second panel.
+    log_l0 : bool, default=True
+        Logarithmic l0 axis (the penalties of a path spread l0 over decades).
+    annotate : bool, default=True
+        Write each point's l1 penalty next to it on the cosine lines.
+    title : str, default=None
+        Title of the cosine axes.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        The cosine axes: mean cosine similarity between the embeddings and
+        their recompositions against mean l0, one line per path, in the order
+        of increasing l0. The accuracy lines (same colours) are on
+        ``accuracy_ax``, or the figure's second axes.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If a path lacks the arrays, ``y`` and ``estimator`` are not given
+        together, ``y`` does not match the samples, a transformer is missing,
+        ``cv`` is not an integer >= 2, or ``ax`` is given without
+        ``accuracy_ax``. Everything is checked before any accuracy is computed.
+    """
+    if isinstance(paths, dict):
+        if not paths:
+            raise ValueError("`paths` is an empty mapping")
+        named = {str(k): v for k, v in paths.items()}
+    else:
+        named = {"": paths}
+    arrays = {label: _path_arrays(path, label) for label, path in named.items()}
+    if (y is None) != (estimator is None):
+        raise ValueError("accuracy needs both `y` and `estimator`; give both or neither")
+    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
+        raise ValueError(f"`cv` must be an integer >= 2, got {cv!r}")
+    with_accuracy = estimator is not None
+    if with_accuracy and ax is not None and accuracy_ax is None:
+        raise ValueError("with accuracy, give `accuracy_ax` as well as `ax` (or neither)")
+    if with_accuracy:
+        from .zero_shot import ZeroShotClassifier
+
+        y = np.asarray(y)
+        zero_shot = isinstance(estimator, ZeroShotClassifier)
+        if not isinstance(transformers, dict):
+            transformers = {label: transformers for label in named}
+        for label, path in named.items():
+            weights = getattr(path, "weights", None)
+            if weights is None or len(weights) != arrays[label]["cosine"].shape[0]:
+                raise TypeError(
+                    f"path {label!r} has no per-penalty `weights`: accuracy needs the result "
+                    "of splice_path itself, not its summary"
+                )
+            if any(W.shape[0] != y.shape[0] for W in weights):
+                raise ValueError(
+                    f"`y` has {y.shape[0]} labels but path {label!r} has weights of "
+                    f"{weights[0].shape[0]} samples"
+                )
+            if zero_shot and transformers.get(label) is None:
+                raise ValueError(
+                    f"a ZeroShotClassifier is scored on recomposed embeddings: give the "
+                    f"fitted SpliceTransformer of path {label!r} in `transformers`"
+                )
+    if ax is None:
+        if with_accuracy and accuracy_ax is None:
+            fig = _new_axes(None, (11.0, 4.5)).figure
+            fig.clear()
+            ax, accuracy_ax = fig.subplots(1, 2)
+        else:
+            ax = _new_axes(None, (6.5, 4.5))
+    for i, (label, values) in enumerate(arrays.items()):
+        color = f"C{i % 10}"
+        order = np.argsort(values["mean_l0"], kind="mergesort")
+        l0 = values["mean_l0"][order]
+        ax.plot(l0, values["cosine"][order], "o-", color=color, label=label or None)
+        if annotate:
+            for x, c, pen in zip(l0, values["cosine"][order], values["l1_penalties"][order]):
+                ax.annotate(
+                    f"{pen:g}", (x, c), xytext=(3, -10), textcoords="offset points", fontsize=7
+                )
+        if with_accuracy:
+            accuracy = _path_accuracy(
+                named[label], label, y, estimator, transformers.get(label), cv
+            )
+            accuracy_ax.plot(l0, accuracy[order], "s-", color=color, label=label or None)
+    xlabel = "mean number of concepts per sample (l0)"
+    axes = [ax] if accuracy_ax is None else [ax, accuracy_ax]
+    for a in axes:
+        a.set_xlabel(xlabel)
+        if log_l0:
+            from matplotlib.ticker import FuncFormatter, LogLocator
+
+            a.set_xscale("log")
+            a.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            a.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            a.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        if len(named) > 1 or "" not in named:
+            a.legend(loc="lower right", fontsize=8)
+    ax.set_ylabel("cosine(embedding, recomposition)")
+    if accuracy_ax is not None:
+        accuracy_ax.set_ylabel("accuracy")
+        name = type(estimator).__name__
+        kind = "recomposed embeddings" if zero_shot else f"concept weights, {cv}-fold CV"
+        accuracy_ax.set_title(f"{name} on {kind}")
+    if title is not None:
+        ax.set_title(title)
     return ax

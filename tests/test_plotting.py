@@ -18,6 +18,7 @@ from sksplice.plotting import (  # noqa: E402
     plot_concept_prevalence,
     plot_dataset_shift,
     plot_decomposition,
+    plot_sparsity_tradeoff,
 )
 from sksplice.shift import compare_datasets  # noqa: E402
 
@@ -222,3 +223,114 @@ def test_plot_dataset_shift_errors(shifted, labelled):
         plot_dataset_shift(shifted, scale="log")
     with pytest.raises(ValueError, match="k"):
         plot_dataset_shift(shifted, k=0)
+
+
+@pytest.fixture
+def small_paths(rng):
+    """splice_path on a random 40-concept dictionary, for two dictionary sizes."""
+    path_module = pytest.importorskip("sksplice.path")
+    from sksplice.transformer import SpliceTransformer
+
+    words = [f"concept{j}" for j in range(40)]
+    emb = rng.standard_normal((40, 16))
+    X = emb[:30] + emb[10:40] + 0.1 * rng.standard_normal((30, 16))
+    y = np.repeat(["a", "b", "c"], 10)
+    transformers, paths = {}, {}
+    for size in (20, 40):
+        transformers[f"{size} words"] = SpliceTransformer(
+            vocabulary=words[:size], concept_embeddings=emb[:size], device="cpu"
+        ).fit(X)
+        paths[f"{size} words"] = path_module.splice_path(
+            transformers[f"{size} words"], X, [0.05, 0.2, 0.1]
+        )
+    return X, y, transformers, paths
+
+
+def _line(ax, label):
+    return next(line for line in ax.get_lines() if line.get_label() == label)
+
+
+def test_plot_sparsity_tradeoff_points_are_the_path_numbers(small_paths, tmp_path):
+    _, _, _, paths = small_paths
+    ax = plot_sparsity_tradeoff(paths, title="paths")
+    _save_png(ax, tmp_path)
+    for label, path in paths.items():
+        line = _line(ax, label)
+        order = np.argsort(path.mean_l0, kind="mergesort")
+        np.testing.assert_array_equal(line.get_xdata(), path.mean_l0[order])
+        np.testing.assert_array_equal(line.get_ydata(), path.cosine[order])
+    # each point is labelled with its penalty
+    assert sorted(t.get_text() for t in ax.texts) == sorted(["0.05", "0.1", "0.2"] * 2)
+    assert ax.get_xscale() == "log" and len(ax.figure.axes) == 1
+    # the summary DataFrame (to_frame) draws the same points
+    frame_ax = plot_sparsity_tradeoff({k: p.to_frame() for k, p in paths.items()})
+    for label in paths:
+        np.testing.assert_array_equal(
+            _line(frame_ax, label).get_xydata(), _line(ax, label).get_xydata()
+        )
+
+
+def test_plot_sparsity_tradeoff_accuracy_zero_shot_and_probe(small_paths):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    from sksplice.zero_shot import ZeroShotClassifier
+
+    X, y, transformers, paths = small_paths
+
+    class Prompts:
+        """Class prompts: the mean embedding of each class's samples."""
+
+        def embed_text(self, texts):
+            rows = [X[y == t.split()[-1].rstrip(".")].mean(axis=0) for t in texts]
+            return np.asarray(rows) / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    zero_shot = ZeroShotClassifier(Prompts(), classes=["a", "b", "c"]).fit(X, y)
+    ax = plot_sparsity_tradeoff(paths, y=y, estimator=zero_shot, transformers=transformers)
+    acc_ax = ax.figure.axes[1]
+    probe = LogisticRegression(C=10.0, max_iter=2000)
+    probe_ax = plot_sparsity_tradeoff(paths, y=y, estimator=probe, cv=3)
+    for label, path in paths.items():
+        order = np.argsort(path.mean_l0, kind="mergesort")
+        expected = [
+            zero_shot.score(transformers[label].inverse_transform(W), y) for W in path.weights
+        ]
+        line = _line(acc_ax, label)
+        np.testing.assert_array_equal(line.get_xdata(), path.mean_l0[order])
+        np.testing.assert_allclose(line.get_ydata(), np.asarray(expected)[order])
+        expected_probe = [cross_val_score(probe, W, y, cv=3).mean() for W in path.weights]
+        np.testing.assert_allclose(
+            _line(probe_ax.figure.axes[1], label).get_ydata(), np.asarray(expected_probe)[order]
+        )
+
+
+def test_plot_sparsity_tradeoff_minimal_interface_and_errors(small_paths):
+    class Summary:
+        l1_penalties = np.array([0.3, 0.2, 0.1])
+        mean_l0 = np.array([2.0, 4.5, 9.0])
+        cosine = np.array([0.6, 0.7, 0.8])
+
+    ax = plot_sparsity_tradeoff(Summary(), log_l0=False, annotate=False)
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xydata()[:, 1], Summary.cosine)
+    assert ax.get_xscale() == "linear" and not ax.texts
+    with pytest.raises(TypeError, match="per-penalty `weights`"):
+        plot_sparsity_tradeoff(Summary(), y=[0, 1], estimator=object())
+    _, y, _, paths = small_paths
+    with pytest.raises(ValueError, match="both `y` and `estimator`"):
+        plot_sparsity_tradeoff(paths, y=y)
+    with pytest.raises(ValueError, match="`y` has 3 labels"):
+        plot_sparsity_tradeoff(paths, y=y[:3], estimator=object())
+    from sksplice.zero_shot import ZeroShotClassifier
+
+    with pytest.raises(ValueError, match="fitted SpliceTransformer of path '20 words'"):
+        plot_sparsity_tradeoff(paths, y=y, estimator=ZeroShotClassifier(object()))
+    with pytest.raises(ValueError, match="cv"):
+        plot_sparsity_tradeoff(paths, cv=1)
+    with pytest.raises(TypeError, match="no `l1_penalties`"):
+        plot_sparsity_tradeoff({"bad": object()})
+    with pytest.raises(ValueError, match="different lengths"):
+
+        class Ragged(Summary):
+            cosine = np.array([0.5])
+
+        plot_sparsity_tradeoff(Ragged())
