@@ -334,3 +334,53 @@ def test_plot_sparsity_tradeoff_minimal_interface_and_errors(small_paths):
             cosine = np.array([0.5])
 
         plot_sparsity_tradeoff(Ragged())
+
+
+def test_tradeoff_worked_example_plots_the_path_numbers(laion_minilm, minilm, tmp_path):
+    """docs/examples/sparsity_tradeoff.py: 1k/5k/10k words, l1 0.05-0.5; docs hold its numbers."""
+    import re
+
+    from sklearn.base import clone
+
+    from ._helpers_editing import assert_png, load_example
+    from .conftest import REPO_ROOT
+
+    example = load_example("sparsity_tradeoff")
+    concepts, raw = laion_minilm
+    result = example.main(tmp_path, embedder=minilm, concepts=concepts, concept_embeddings=raw)
+    assert_png(result["figures"]["tradeoff"])
+    ax, paths = result["axes"], result["paths"]
+    acc_ax = ax.figure.axes[1]
+    assert list(paths) == ["1k words", "5k words", "10k words"]
+    rows = {}
+    for label, path in paths.items():
+        np.testing.assert_array_equal(path.l1_penalties, sorted(example.L1_PENALTIES)[::-1])
+        order = np.argsort(path.mean_l0, kind="mergesort")
+        np.testing.assert_array_equal(_line(ax, label).get_xdata(), path.mean_l0[order])
+        np.testing.assert_array_equal(_line(ax, label).get_ydata(), path.cosine[order])
+        np.testing.assert_array_equal(_line(acc_ax, label).get_xdata(), path.mean_l0[order])
+        # fewer concepts, worse recomposition
+        assert np.all(np.diff(path.mean_l0) > 0) and np.all(np.diff(path.cosine) > 0)
+        accuracy = dict(zip(_line(acc_ax, label).get_xdata(), _line(acc_ax, label).get_ydata()))
+        for pen, l0, cos in zip(path.l1_penalties, path.mean_l0, path.cosine):
+            rows[(label, f"{pen:g}")] = (l0, cos, accuracy[l0])
+    # a larger vocabulary recomposes better at the same penalty
+    assert np.all(paths["10k words"].cosine > paths["1k words"].cosine)
+    # one point against an independent solve at that penalty
+    single = clone(result["transformers"]["5k words"]).set_params(l1_penalty=0.3)
+    X = minilm.embed_text(example.captions()[0])
+    i = list(paths["5k words"].l1_penalties).index(0.3)
+    assert single.fit(X).score(X) == pytest.approx(paths["5k words"].cosine[i], abs=2e-3)
+
+    page = (REPO_ROOT / "docs" / "transformer.md").read_text(encoding="utf-8")
+    pattern = r"\| (\d+k words) \| (0\.\d+) \| (\d+\.\d) \| (0\.\d{3}) \| (0\.\d{3}|1\.000) \|"
+    documented = {}
+    for line in page.splitlines():
+        m = re.fullmatch(pattern, line.strip())
+        if m:
+            documented[(m.group(1), m.group(2))] = tuple(float(m.group(k)) for k in (3, 4, 5))
+    assert set(documented) == set(rows)
+    for key, (l0, cos, acc) in documented.items():
+        assert rows[key][0] == pytest.approx(l0, abs=0.5), key
+        assert rows[key][1] == pytest.approx(cos, abs=0.002), key
+        assert rows[key][2] == pytest.approx(acc, abs=1 / 120 + 1e-9), key  # one caption
