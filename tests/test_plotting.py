@@ -288,7 +288,7 @@ def test_plot_sparsity_tradeoff_accuracy_zero_shot_and_probe(small_paths):
     zero_shot = ZeroShotClassifier(Prompts(), classes=["a", "b", "c"]).fit(X, y)
     ax = plot_sparsity_tradeoff(paths, y=y, estimator=zero_shot, transformers=transformers)
     acc_ax = ax.figure.axes[1]
-    probe = LogisticRegression(C=10.0, max_iter=2000)
+    probe = LogisticRegression(max_iter=500)
     probe_ax = plot_sparsity_tradeoff(paths, y=y, estimator=probe, cv=3)
     for label, path in paths.items():
         order = np.argsort(path.mean_l0, kind="mergesort")
