@@ -920,6 +920,113 @@ def _write_profile(
     fh.flush()
 
 
+def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
+    """The images of the two folders of ``compare``; they must not share an image."""
+    folders = [Path(args.folder_a), Path(args.folder_b)]
+    for folder in folders:
+        if not folder.is_dir():
+            raise CLIError(f"not a folder: {folder}")
+    paths_a, paths_b = collect_images([folders[0]]), collect_images([folders[1]])
+    real_a = {os.path.realpath(p) for p in paths_a}
+    shared = [p for p in paths_b if os.path.realpath(p) in real_a]
+    if shared:
+        raise CLIError(
+            f"{folders[0]} and {folders[1]} share {len(shared)} image(s) (first: {shared[0]}); "
+            "compare two distinct collections"
+        )
+    return paths_a, paths_b
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .shift import compare_datasets
+
+    plan = _check_options(args)
+    paths_a, paths_b = _two_collections(args)
+    # one decomposition (one dictionary, one modality centre) for both collections
+    dec = _decompose(args, paths_a + paths_b, plan)
+    _report_skipped(dec.skipped, len(paths_a) + len(paths_b))
+    in_a = {str(p) for p in paths_a}
+    from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
+    labels = (str(args.folder_a), str(args.folder_b))
+    for mask, folder in ((from_a, labels[0]), (~from_a, labels[1])):
+        if not mask.any():
+            raise CLIError(f"none of the images of {folder} could be read")
+    W = dec.splice.transform(dec.X)
+    comparison = compare_datasets(
+        W[from_a],
+        W[~from_a],
+        concepts=dec.splice.get_feature_names_out(),
+        labels=labels,
+        alternative=args.alternative,
+    )
+    table = comparison if args.top_k is None else comparison.head(args.top_k)
+    cols = [
+        "count_a",
+        "count_b",
+        "prevalence_a",
+        "prevalence_b",
+        "prevalence_diff",
+        "mean_weight_diff",
+        "test",
+        "p_adjusted",
+        "significant",
+    ]
+    table = table[cols].reset_index(names="concept")
+    metadata = {
+        **dec.metadata,
+        "a": {"folder": labels[0], "images": int(from_a.sum())},
+        "b": {"folder": labels[1], "images": int((~from_a).sum())},
+        "alternative": args.alternative,
+        "correction": comparison.attrs["correction"],
+        "alpha": comparison.attrs["alpha"],
+        "concepts_tested": len(comparison),
+    }
+    out = _Output(args.output)
+    try:
+        _write_comparison(out.fh, table, args.format, metadata)
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
+    return 0
+
+
+def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any]) -> None:
+    if fmt == "csv":
+        table.to_csv(fh, index=False)
+    elif fmt in ("json", "jsonl"):
+        records = table.to_dict(orient="records")
+        if fmt == "json":
+            json.dump(
+                {"metadata": metadata, "comparison": records}, fh, indent=1, default=_json_scalar
+            )
+            fh.write("\n")
+        else:
+            for rec in records:
+                fh.write(json.dumps(rec, default=_json_scalar) + "\n")
+    else:
+        a, b = metadata["a"], metadata["b"]
+        sides = {"two-sided": "differs", "greater": "is higher in B", "less": "is lower in B"}
+        fh.write(
+            f"A: {a['folder']} ({a['images']} images)  B: {b['folder']} ({b['images']} images)\n"
+            f"concepts whose prevalence {sides[metadata['alternative']]} "
+            f"(adjusted p < {metadata['alpha']:g}, {metadata['concepts_tested']} concepts "
+            "tested)\n"
+        )
+        sig = table[table["significant"]]
+        for _, row in sig.iterrows():
+            fh.write(
+                f"  A {row['prevalence_a']:6.1%} -> B {row['prevalence_b']:6.1%}"
+                f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
+            )
+        n_not = len(table) - len(sig)
+        if sig.empty:
+            fh.write(f"  none: the top {n_not} are not significant (-f csv lists them)\n")
+        elif n_not:
+            fh.write(f"  ({n_not} more of the top {len(table)} not significant)\n")
+    fh.flush()
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report import ImageResult, write_report
 
@@ -1081,7 +1188,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     parser : argparse.ArgumentParser
-        The parser, with sub-commands ``decompose``, ``profile`` and ``report``.
+        The parser, with sub-commands ``decompose``, ``profile``, ``compare`` and ``report``.
     """
     parser = argparse.ArgumentParser(
         prog="sksplice",
@@ -1120,6 +1227,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
     _add_model_options(p)
     p.set_defaults(func=_cmd_profile)
+
+    p = sub.add_parser(
+        "compare",
+        help="the concepts whose prevalence differs between two image folders",
+        description="Decompose two image collections with one dictionary and modality centre "
+        "and test, concept by concept, whether its prevalence differs between them (Fisher's "
+        "exact test when an expected count is below 5, else the two-proportion z-test; "
+        "two-sided by default, Benjamini-Hochberg corrected). Rows are sorted by p-value.",
+    )
+    p.add_argument("folder_a", metavar="A_FOLDER", help="images of collection A")
+    p.add_argument("folder_b", metavar="B_FOLDER", help="images of collection B")
+    p.add_argument(
+        "--alternative",
+        choices=("two-sided", "greater", "less"),
+        default="two-sided",
+        help="greater: more frequent in B than in A; less: less frequent in B",
+    )
+    p.add_argument("-k", "--top-k", type=_positive_int, default=20, help="rows (smallest p-values)")
+    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
+    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    _add_model_options(p)
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser(
         "report",

@@ -193,3 +193,112 @@ def test_worked_example_finds_the_planted_shift(laion_minilm, minilm, tmp_path):
         assert row["p_adjusted"] == pytest.approx(p_adj, rel=0.01), name
     assert f"{int(shift['significant'].sum())} of the {len(shift)} concepts" in page
     assert f"none of the {len(null)} concepts" in page
+
+
+# --------------------------------------------------------------- sksplice compare A B
+
+VOCAB = ["cat", "dog", "red", "blue", "car", "tree", "sky", "house", "water", "grass", "snow"]
+
+
+@pytest.fixture
+def two_folders(tmp_path, tiny_clip_model, monkeypatch):
+    """Two folders of small random images (red-topped and blue-topped), a vocabulary file."""
+    from PIL import Image
+
+    from .conftest import TESTS_DATA
+
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rng = np.random.default_rng(0)
+    folders = []
+    for name, tint, n in (("summer", (255, 80, 40), 6), ("winter", (40, 80, 255), 7)):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(n):
+            arr = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
+            arr[:18] = np.asarray(tint, dtype=np.uint8)
+            Image.fromarray(arr).save(folder / f"{i}.png")
+        folders.append(folder)
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    model = ["--model", "sksplice-test-tiny", "--pretrained", "none", "--vocabulary", str(vocab)]
+    return folders, vocab, [*model, "--l1-penalty", "0.05", "--device", "cpu"]
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
+def test_cli_compare_matches_python(two_folders, capsys):
+    import csv
+    import io
+    import json
+
+    from sksplice import CLIPEmbedder, SpliceTransformer, cli
+
+    (a, b), vocab, model_args = two_folders
+    code = cli.main(["compare", str(a), str(b), "-f", "csv", "-k", "50", "--quiet", *model_args])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = list(csv.DictReader(io.StringIO(captured.out)))
+
+    # the same decomposition and comparison through the Python API
+    paths = sorted(a.glob("*.png")) + sorted(b.glob("*.png"))
+    X = CLIPEmbedder(model="sksplice-test-tiny", pretrained=None, device="cpu").transform(
+        [str(p) for p in paths]
+    )
+    splice = SpliceTransformer(
+        embedder=CLIPEmbedder(
+            model="sksplice-test-tiny", pretrained=None, modality="text", device="cpu"
+        ),
+        vocabulary=str(vocab),
+        l1_penalty=0.05,
+        device="cpu",
+    ).fit(X)
+    W = splice.transform(X)
+    expected = compare_datasets(W[:6], W[6:], concepts=splice)
+    assert rows and [r["concept"] for r in rows] == list(expected.index)
+    for r in rows:
+        row = expected.loc[r["concept"]]
+        assert (int(r["count_a"]), int(r["count_b"])) == (row["count_a"], row["count_b"])
+        assert r["test"] == row["test"]
+        assert float(r["p_adjusted"]) == pytest.approx(row["p_adjusted"], rel=1e-6)
+
+    for fmt in ("json", "jsonl", "table"):
+        code = cli.main(["compare", str(a), str(b), "-f", fmt, "-k", "3", *model_args])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        if fmt == "json":
+            data = json.loads(captured.out)
+            assert data["metadata"]["a"] == {"folder": str(a), "images": 6}
+            assert data["metadata"]["alternative"] == "two-sided"
+            assert len(data["comparison"]) == 3
+        elif fmt == "jsonl":
+            assert len([json.loads(line) for line in captured.out.splitlines()]) == 3
+        else:
+            assert captured.out.startswith(f"A: {a} (6 images)  B: {b} (7 images)\n")
+            assert "concepts whose prevalence differs (adjusted p < 0.05" in captured.out
+        assert "decomposing" not in captured.out and "warning" not in captured.out
+
+
+def test_cli_compare_checks_before_embedding(two_folders, capsys, monkeypatch, tmp_path):
+    from sksplice import cli
+    from sksplice.embedders import CLIPEmbedder
+
+    def guard(*args, **kwargs):
+        raise AssertionError("something was embedded before the options were checked")
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_images", guard)
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", guard)
+    (a, b), _, model_args = two_folders
+    cases = [
+        ([str(a), str(tmp_path / "missing")], [], "not a folder"),
+        ([str(a), str(a)], [], "share 6 image(s)"),
+        ([str(a), str(b)], ["--solver", "fista"], "--solver 'fista' is not a solver"),
+        ([str(a), str(b)], ["-o", str(tmp_path / "missing" / "x.csv")], "does not exist"),
+    ]
+    for folders, extra, message in cases:
+        code = cli.main(["compare", *folders, *model_args, *extra])
+        captured = capsys.readouterr()
+        assert code == 1 and captured.out == ""
+        assert message in captured.err.strip().splitlines()[-1], captured.err
+    with pytest.raises(SystemExit):
+        cli.main(["compare", str(a), str(b), "--alternative", "bigger", *model_args])
