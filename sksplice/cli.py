@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import difflib
 import io
 import json
@@ -666,16 +667,20 @@ class _Writer:
     """Streams records in one of the output formats; output stays valid when interrupted.
 
     ``json`` is one object ``{"metadata": {...}, "images": [...]}``; ``jsonl``
-    and ``csv`` hold one record per line or row and nothing else.
+    and ``csv`` hold one record per line or row and nothing else. ``extra``
+    names record fields written before the path (CSV columns, table prefix).
     """
 
-    def __init__(self, fh: IO[str], fmt: str, metadata: dict[str, Any]) -> None:
+    def __init__(
+        self, fh: IO[str], fmt: str, metadata: dict[str, Any], extra: Sequence[str] = ()
+    ) -> None:
         self.fh = fh
         self.fmt = fmt
         self.n = 0
+        self.extra = tuple(extra)
         if fmt == "csv":
             self._csv = csv.writer(fh, lineterminator="\n")
-            self._csv.writerow(["path", "rank", "concept", "weight", "l0", "cosine"])
+            self._csv.writerow([*self.extra, "path", "rank", "concept", "weight", "l0", "cosine"])
         elif fmt == "json":
             head = json.dumps(metadata, ensure_ascii=False, indent=None)
             fh.write('{"metadata": ' + head + ',\n "images": [')
@@ -687,14 +692,16 @@ class _Writer:
         elif fmt == "json":
             fh.write(("," if self.n else "") + "\n  " + json.dumps(rec, ensure_ascii=False))
         elif fmt == "csv":
+            head = [rec[e] for e in self.extra]
             for rank, c in enumerate(rec["concepts"], start=1):
                 self._csv.writerow(
-                    [rec["path"], rank, c["concept"], c["weight"], rec["l0"], rec["cosine"]]
+                    [*head, rec["path"], rank, c["concept"], c["weight"], rec["l0"], rec["cosine"]]
                 )
             if not rec["concepts"]:
-                self._csv.writerow([rec["path"], "", "", "", rec["l0"], rec["cosine"]])
+                self._csv.writerow([*head, rec["path"], "", "", "", rec["l0"], rec["cosine"]])
         else:
-            fh.write(f"{rec['path']}  (l0={rec['l0']}, cosine={rec['cosine']:.3f})\n")
+            head = "".join(f"{e}={rec[e]}, " for e in self.extra)
+            fh.write(f"{rec['path']}  ({head}l0={rec['l0']}, cosine={rec['cosine']:.3f})\n")
             for c in rec["concepts"]:
                 fh.write(f"  {c['weight']:8.4f}  {c['concept']}\n")
             if not rec["concepts"]:
@@ -918,6 +925,94 @@ def _write_profile(
             elif n_not:
                 fh.write(f"  ({n_not} more of the top {len(frame)} not significant)\n")
     fh.flush()
+
+
+def _check_query(args: argparse.Namespace, concepts: list[str]) -> dict[str, float] | None:
+    """The ``--concepts`` query as {name: weight}, every name checked against the vocabulary.
+
+    ``--concepts dog,snow`` weighs each concept 1; ``dog:2,snow`` gives a weight.
+    Returns None for a ``--text`` query (checked to be non-empty).
+    """
+    from .retrieval import unknown_concepts_error
+
+    if args.text is not None:
+        if not args.text.strip():
+            raise CLIError("--text is empty: give the query text, e.g. --text 'a dog in the snow'")
+        return None
+    query: dict[str, float] = {}
+    for item in args.concepts.split(","):
+        name, _, weight = item.strip().partition(":")
+        name = name.strip()
+        if not name:
+            raise CLIError(f"--concepts {args.concepts!r} has an empty concept name")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            raise CLIError(
+                f"--concepts: the weight of {name!r} is {weight!r}, not a number"
+            ) from None
+        if not (np.isfinite(value) and value > 0):
+            raise CLIError(f"--concepts: the weight of {name!r} must be positive, got {weight}")
+        query[name] = query.get(name, 0.0) + value
+    known = set(concepts)
+    unknown = [name for name in query if name not in known]
+    if unknown:
+        raise CLIError(str(unknown_concepts_error(unknown, concepts, "--concepts")))
+    return query
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from sklearn.base import clone
+
+    from .retrieval import ConceptRetriever
+
+    plan = _check_options(args)
+    query = _check_query(args, plan.concepts)
+    paths = collect_images(args.inputs)
+    dec = _decompose(args, paths, plan)
+    _report_skipped(dec.skipped, len(paths))
+    splice = dec.splice
+    W = dec.W = splice.transform(dec.X)
+    if query is None:
+        # a text query is centred like the vocabulary's texts, not like the images
+        text_splice = clone(splice).set_params(image_mean=splice.concept_mean_, verbose=0)
+        # (the centre is given, so the rows fit sees only set the dimension)
+        text_splice.fit(splice.concept_mean_[None, :])
+        retriever = ConceptRetriever(splice=text_splice, mode=args.mode).fit(W)
+        query = retriever.decompose_text(args.text)
+        if query:
+            shown = ", ".join(f"{name} {weight:.3f}" for name, weight in query.items())
+            logger.info("the query text decomposes into: %s", shown)
+        else:
+            logger.warning("the query text decomposes to no concept; nothing matches")
+    else:
+        retriever = ConceptRetriever(concepts=splice.get_feature_names_out(), mode=args.mode)
+        retriever.fit(W)
+    if query:
+        indices, scores = retriever.search(query, k=args.n_results)
+    else:
+        indices, scores = np.array([], dtype=np.int64), np.array([], dtype=np.float64)
+    metadata = {
+        **dec.metadata,
+        "query": {"concepts": query, "text": args.text, "mode": args.mode},
+        "results": len(indices),
+    }
+    # only the results are described (top concepts, l0, cosine), best first
+    found = dataclasses.replace(
+        dec, paths=[dec.paths[int(i)] for i in indices], X=dec.X[indices], W=W[indices]
+    )
+    out = _Output(args.output)
+    try:
+        writer = _Writer(out.fh, args.format, metadata, extra=("result", "score"))
+        records = _iter_rows(found, args.top_k, True)
+        for rank, (rec, score) in enumerate(zip(records, scores, strict=True), start=1):
+            writer.write({"result": rank, "score": round(float(score), 6), **rec})
+        writer.close()
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
+    return 0
 
 
 def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
@@ -1188,7 +1283,8 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     parser : argparse.ArgumentParser
-        The parser, with sub-commands ``decompose``, ``profile``, ``compare`` and ``report``.
+        The parser, with sub-commands ``decompose``, ``profile``, ``compare``, ``search``
+        and ``report``.
     """
     parser = argparse.ArgumentParser(
         prog="sksplice",
@@ -1249,6 +1345,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
     _add_model_options(p)
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
+        "search",
+        help="images ranked by a query made of concepts or a text",
+        description="Decompose the images and rank them by a query: named concepts "
+        "(--concepts dog,snow; dog:2 weighs a concept) or a text decomposed into the same "
+        "concepts (--text). mode 'or' ranks the images holding any query concept by the "
+        "weighted sum of their weights, 'and' only those holding every one, 'min' those by "
+        "their weakest query concept.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="images or folders")
+    q = p.add_mutually_exclusive_group(required=True)
+    q.add_argument("--concepts", default=None, help="comma-separated concepts, e.g. dog,snow")
+    q.add_argument("--text", default=None, help="a query text, decomposed into concepts")
+    p.add_argument("--mode", choices=("or", "and", "min"), default="or", help="matching rule")
+    p.add_argument(
+        "-n", "--n-results", type=_positive_int, default=10, help="images returned at most"
+    )
+    p.add_argument("-k", "--top-k", type=_positive_int, default=5, help="concepts per image")
+    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
+    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    _add_model_options(p)
+    p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser(
         "report",

@@ -302,3 +302,105 @@ def test_cli_compare_checks_before_embedding(two_folders, capsys, monkeypatch, t
         assert message in captured.err.strip().splitlines()[-1], captured.err
     with pytest.raises(SystemExit):
         cli.main(["compare", str(a), str(b), "--alternative", "bigger", *model_args])
+
+
+# ------------------------------------------------------------ sksplice search FOLDER
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
+def test_cli_search_matches_a_brute_force_ranking(two_folders, capsys):
+    import csv
+    import io
+    import json
+
+    from sksplice import CLIPEmbedder, SpliceTransformer, cli
+
+    (a, b), vocab, model_args = two_folders
+    root = a.parent
+    args = ["search", str(a), str(b), "--concepts", "red,sky:2", "-n", "4", "-k", "3"]
+    code = cli.main([*args, "-f", "jsonl", "--quiet", *model_args])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    records = [json.loads(line) for line in captured.out.splitlines()]
+
+    paths = sorted(a.glob("*.png")) + sorted(b.glob("*.png"))
+    X = CLIPEmbedder(model="sksplice-test-tiny", pretrained=None, device="cpu").transform(
+        [str(p) for p in paths]
+    )
+    splice = SpliceTransformer(
+        embedder=CLIPEmbedder(
+            model="sksplice-test-tiny", pretrained=None, modality="text", device="cpu"
+        ),
+        vocabulary=str(vocab),
+        l1_penalty=0.05,
+        device="cpu",
+    ).fit(X)
+    W = splice.transform(X).toarray()
+    # brute force: the images holding "red" or "sky", by 1 * w_red + 2 * w_sky
+    red, sky = VOCAB.index("red"), VOCAB.index("sky")
+    score = W[:, red] + 2 * W[:, sky]
+    matches = [i for i in np.argsort(-score, kind="stable") if W[i, red] > 0 or W[i, sky] > 0]
+    assert matches, "the query should match some images"
+    assert [r["path"] for r in records] == [str(paths[i]) for i in matches[:4]]
+    np.testing.assert_allclose([r["score"] for r in records], score[matches[:4]], atol=1e-5)
+    assert [r["result"] for r in records] == list(range(1, len(records) + 1))
+    assert all(len(r["concepts"]) <= 3 for r in records)
+
+    for fmt in ("csv", "json", "table"):
+        code = cli.main([*args, "-f", fmt, *model_args])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        if fmt == "csv":
+            rows = list(csv.DictReader(io.StringIO(captured.out)))
+            assert rows[0]["result"] == "1" and rows[0]["path"] == records[0]["path"]
+        elif fmt == "json":
+            data = json.loads(captured.out)
+            assert data["metadata"]["query"]["concepts"] == {"red": 1.0, "sky": 2.0}
+            assert [r["path"] for r in data["images"]] == [r["path"] for r in records]
+        else:
+            assert captured.out.startswith(f"{records[0]['path']}  (result=1, score=")
+        assert "decomposing" not in captured.out
+
+    # a text query: decomposed centred like the vocabulary's texts, as ConceptRetriever does
+    from sklearn.base import clone
+
+    from sksplice.retrieval import ConceptRetriever
+
+    code = cli.main(["search", str(root), "--text", "a red sky", "-f", "json", *model_args])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    data = json.loads(captured.out)
+    assert data["metadata"]["query"]["text"] == "a red sky"
+    text_splice = clone(splice).set_params(image_mean=splice.concept_mean_)
+    text_splice.fit(splice.concept_mean_[None, :])
+    retriever = ConceptRetriever(splice=text_splice).fit(splice.transform(X))
+    indices, scores = retriever.search_text("a red sky", k=10)
+    assert len(indices) > 0
+    assert [r["path"] for r in data["images"]] == [str(paths[i]) for i in indices]
+    np.testing.assert_allclose([r["score"] for r in data["images"]], scores, atol=1e-5)
+
+
+def test_cli_search_checks_the_query_before_embedding(two_folders, capsys, monkeypatch):
+    from sksplice import cli
+    from sksplice.embedders import CLIPEmbedder
+
+    def guard(*args, **kwargs):
+        raise AssertionError("something was embedded before the options were checked")
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_images", guard)
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", guard)
+    (a, _), _, model_args = two_folders
+    cases = [
+        (["--concepts", "dgo,snow"], "dgo"),
+        (["--concepts", "dog:-1"], "must be positive"),
+        (["--concepts", "dog:x"], "not a number"),
+        (["--concepts", "dog,,snow"], "empty concept name"),
+        (["--text", "  "], "--text is empty"),
+    ]
+    for extra, message in cases:
+        code = cli.main(["search", str(a), *extra, *model_args])
+        captured = capsys.readouterr()
+        assert code == 1 and captured.out == ""
+        assert message in captured.err.strip().splitlines()[-1], captured.err
+    with pytest.raises(SystemExit):  # exactly one of --concepts and --text
+        cli.main(["search", str(a), *model_args])
