@@ -193,6 +193,13 @@ def test_worked_example_finds_the_planted_shift(laion_minilm, minilm, tmp_path):
         assert row["p_adjusted"] == pytest.approx(p_adj, rel=0.01), name
     assert f"{int(shift['significant'].sum())} of the {len(shift)} concepts" in page
     assert f"none of the {len(null)} concepts" in page
+    n_fisher = int((shift["test"] == "fisher").sum())
+    assert f"{n_fisher} of the {len(shift)} p-values come from" in page
+    n_snow = [int(data[name]["snow"].sum()) for name in ("A", "B")]
+    assert f"{n_snow[0]} of\nA's captions and {n_snow[1]} of B's mention snow" in page
+    n_plain = [int((~data[name]["snow"]).sum()) for name in ("A", "B")]
+    assert f"({n_plain[0]} of A's, {n_plain[1]} of B's)" in page
+    assert f"adjusted p-value {null['p_adjusted'].min():.3f})" in page
 
 
 # --------------------------------------------------------------- sksplice compare A B
