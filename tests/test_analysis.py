@@ -387,9 +387,10 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
     W[40, 1] = 1.0
     W[::2, 2] = 1.0
     ranking = _cli_ranking(W, y, ["sea", "sky", "grass"])
-    dec = types.SimpleNamespace(skipped=[])
+    dec = types.SimpleNamespace(skipped=[], metadata={})
+    monkeypatch.setattr(cli, "_check_options", lambda args: None)
     monkeypatch.setattr(cli, "_labelled", lambda args: ([], []))
-    monkeypatch.setattr(cli, "_profile", lambda args, paths, labels: (dec, None, ranking))
+    monkeypatch.setattr(cli, "_profile", lambda args, paths, labels, plan: (dec, None, ranking))
     out = tmp_path / "profile.out"
     args = types.SimpleNamespace(output=str(out), format=fmt)
     assert cli._cmd_profile(args) == 0
@@ -407,6 +408,6 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
         sky = rows[(rows["class"] == "lone") & (rows["concept"] == "sky")].iloc[0]
         assert sky["test"] == "fisher" and not sky["significant"]
     else:
-        records = json.loads(text)
+        records = json.loads(text)["ranking"]
         sea = next(r for r in records if r["class"] == "coast" and r["concept"] == "sea")
         assert sea["significant"] is True and sea["test"] == "z"
