@@ -457,6 +457,26 @@ def _load_model(config: _Config) -> _LoadedModel:
     return loaded
 
 
+def _quick_gelu_needed(model: str, pretrained: str | None, pretrained_kind: str) -> bool:
+    """Whether ``model`` must be built with QuickGELU to match its pretrained tag.
+
+    open_clip marks every tag trained with QuickGELU (the ``openai`` tags and a
+    few others) with ``quick_gelu=True`` in its pretrained configs, but builds a
+    plain model name such as ``ViT-B-32`` with GELU whatever the tag (it only
+    logs a warning). True when the tag is so marked and the model config does
+    not already ask for QuickGELU (the ``-quickgelu`` names do).
+    """
+    import open_clip
+
+    if pretrained_kind != "tag" or pretrained is None:
+        return False
+    tag_cfg = open_clip.get_pretrained_cfg(model, pretrained) or {}
+    if not tag_cfg.get("quick_gelu", False):
+        return False
+    model_cfg = open_clip.get_model_config(model) or {}
+    return not model_cfg.get("quick_gelu", False)
+
+
 def _create_model(config: _Config) -> _LoadedModel:
     import open_clip
 
@@ -496,6 +516,9 @@ def _create_model(config: _Config) -> _LoadedModel:
                 precision=config.precision,
                 cache_dir=config.cache_dir,
                 pretrained_text=False,
+                force_quick_gelu=_quick_gelu_needed(
+                    config.model, config.pretrained, config.pretrained_kind
+                ),
             )
         tokenizer = open_clip.get_tokenizer(config.model, cache_dir=config.cache_dir)
     except Exception as exc:
@@ -680,7 +703,11 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         the same in every process. Weights of a tag that are not cached are
         downloaded on first use; offline (``HF_HUB_OFFLINE=1``, or no
         connection to the host within ``CONNECT_TIMEOUT`` seconds) a
-        :class:`WeightsUnavailableError` says at once how to get them.
+        :class:`WeightsUnavailableError` says at once how to get them. A tag
+        that open_clip marks as trained with QuickGELU (every ``"openai"``
+        tag, and a few others such as ``ViT-B-32``/``"laion400m_e32"``) builds
+        the QuickGELU variant of the model, as if its ``-quickgelu`` name had
+        been given.
     modality : {"image", "text"}, default="image"
         What :meth:`transform` embeds.
     device : str or torch.device, default="auto"
@@ -981,7 +1008,8 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         Returns
         -------
         str or None
-            ``"open_clip/<model>/<tag>"`` for pretrained tags,
+            ``"open_clip/<model>/<tag>"`` for pretrained tags (followed by
+            ``"/quickgelu"`` when the tag's QuickGELU variant is built),
             ``"open_clip/<model>/file-sha256-<digest>"`` for checkpoint files,
             ``"open_clip/<model>/random-init-seed0-..."`` (with a hash of the
             model config and the torch and open_clip versions) for random
@@ -994,6 +1022,8 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         config = self._config()
         if config.pretrained_kind == "tag":
             key = f"open_clip/{config.model}/{config.pretrained}"
+            if _quick_gelu_needed(config.model, config.pretrained, config.pretrained_kind):
+                key += "/quickgelu"
         elif config.pretrained_kind == "file":
             key = f"open_clip/{config.model}/file-sha256-{_file_sha256(config.pretrained)}"
         elif config.pretrained_kind == "hub":

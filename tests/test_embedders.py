@@ -684,3 +684,67 @@ def test_half_precision_on_cuda(make_embedder, precision):
     current = f"cuda:{torch.cuda.current_device()}"
     assert make_embedder(device="auto")._config().device == current
     assert make_embedder(device="cuda")._config().device == current
+
+
+# ------------------------------------------------------------------ QuickGELU
+@pytest.mark.parametrize(
+    ("model", "tag", "expected"),
+    [
+        ("ViT-B-32", "openai", True),
+        ("ViT-B-16", "openai", True),
+        ("RN50", "openai", True),
+        ("ViT-L-14", "openai", True),
+        ("RN50", "yfcc15m", True),
+        ("ViT-B-32", "laion400m_e32", True),
+        ("ViT-B-32", "laion2b_s34b_b79k", False),
+        ("ViT-B-16", "laion2b_s34b_b88k", False),
+        # The -quickgelu configs already ask for it: nothing to force.
+        ("ViT-B-32-quickgelu", "openai", False),
+    ],
+)
+def test_quick_gelu_decided_from_the_pretrained_tag(model, tag, expected):
+    assert embedders._quick_gelu_needed(model, tag, "tag") is expected
+
+
+def test_every_tag_open_clip_marks_quick_gelu_builds_it():
+    import open_clip
+
+    for model, tag in open_clip.list_pretrained():
+        marked = bool(open_clip.get_pretrained_cfg(model, tag).get("quick_gelu", False))
+        in_config = bool((open_clip.get_model_config(model) or {}).get("quick_gelu", False))
+        built = embedders._quick_gelu_needed(model, tag, "tag") or in_config
+        if marked:  # (a config may ask for QuickGELU on its own; that is left alone)
+            assert built, (model, tag)
+        else:
+            assert not embedders._quick_gelu_needed(model, tag, "tag"), (model, tag)
+
+
+def test_openai_tags_build_quick_gelu_and_laion_tags_gelu(tiny_clip_model, monkeypatch):
+    """The decision reaches open_clip's create_model: a real (random-weight) build."""
+    import open_clip
+    from open_clip.transformer import QuickGELU
+
+    def activations(loaded):
+        return {type(m).__name__ for m in loaded.model.modules() if "GELU" in type(m).__name__}
+
+    seen = []
+
+    def decide(model, pretrained, kind):
+        seen.append((model, pretrained, kind))
+        return open_clip.get_pretrained_cfg("ViT-B-32", "openai").get("quick_gelu", False)
+
+    config = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu")._config()
+    monkeypatch.setattr(embedders, "_quick_gelu_needed", decide)
+    quick = embedders._create_model(config)
+    assert seen == [(tiny_clip_model, None, "random")]
+    assert activations(quick) == {QuickGELU.__name__}
+    monkeypatch.setattr(embedders, "_quick_gelu_needed", lambda *args: False)
+    plain = embedders._create_model(config)
+    assert activations(plain) == {"GELU"}
+
+
+def test_quick_gelu_tags_get_their_own_cache_key():
+    key = CLIPEmbedder("ViT-B-32", "openai", device="cpu").cache_key()
+    assert key == "open_clip/ViT-B-32/openai/quickgelu"
+    laion = CLIPEmbedder("ViT-B-32", "laion2b_s34b_b79k", device="cpu").cache_key()
+    assert laion == "open_clip/ViT-B-32/laion2b_s34b_b79k"
