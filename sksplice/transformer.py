@@ -11,7 +11,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr
 from .dictionary import build_dictionary, embed_vocabulary, l2_normalize
 
-__all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer"]
+__all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,86 @@ def _check_finite_rows(X: np.ndarray, what: str) -> None:
         )
 
 
+#: Number of concepts embedded to check the order of ``concept_embeddings``.
+_N_ALIGNMENT_CHECKS = 8
+#: A centred row is zero when its norm is below this many ``sqrt(d) * eps``.
+_ZERO_NORM_ULPS = 4.0
+#: Largest deviation from 1 of a row norm of an already centred dictionary.
+_UNIT_NORM_RTOL = 1e-3
+
+
+class TransformStats(NamedTuple):
+    """Solver statistics of one :meth:`SpliceTransformer.transform_with_stats` call.
+
+    Attributes
+    ----------
+    n_iter : int
+        Largest number of solver iterations any row needed.
+    gaps : ndarray of shape (n_samples,)
+        Relative duality gap ``(primal - dual) / primal`` of each row (0 for a
+        row whose weights are all zero because the penalty zeroes them).
+    max_gap : float
+        Worst relative duality gap over the rows.
+    converged : bool
+        Whether every row reached a gap of at most ``tol``.
+    tol : float
+        The tolerance the rows were solved to.
+    """
+
+    n_iter: int
+    gaps: np.ndarray
+    max_gap: float
+    converged: bool
+    tol: float
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit norm whatever their scale; zero rows stay zero.
+
+    Each row is first divided by its largest absolute value, so that squaring
+    can neither overflow (1e20 in float32) nor underflow (1e-13 rows would
+    otherwise fall below the zero threshold of :func:`l2_normalize`).
+    """
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    scale = np.max(np.abs(X), axis=1, keepdims=True)
+    nonzero = scale > 0
+    Y = X / np.where(nonzero, scale, 1.0).astype(X.dtype)
+    norms = np.linalg.norm(Y, axis=1, keepdims=True)
+    return np.where(nonzero, Y / np.where(nonzero, norms, 1.0), 0.0).astype(X.dtype, copy=False)
+
+
+def _learned_mean(X: np.ndarray) -> np.ndarray:
+    """Mean of the unit-norm non-zero rows of ``X`` (float64)."""
+    U = _unit_rows(X.astype(np.float64))
+    nonzero = U.any(axis=1)
+    if not nonzero.any():
+        raise ValueError(
+            "every row of X is zero: the centre of the embeddings cannot be learned from "
+            "them (give image_mean, or text_mean with modality='text')"
+        )
+    return U[nonzero].mean(axis=0)
+
+
+def _centred_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Use already centred, unit-norm concept rows as the dictionary as they are."""
+    D = np.asarray(raw, dtype=np.float64)
+    if not np.isfinite(D).all():
+        row = int(np.flatnonzero(~np.isfinite(D).all(axis=1))[0])
+        raise ValueError(f"concept_embeddings row {row} holds NaN or infinite values")
+    norms = np.linalg.norm(D, axis=1)
+    bad = np.flatnonzero(np.abs(norms - 1.0) > _UNIT_NORM_RTOL)
+    if bad.size:
+        row = int(bad[0])
+        raise ValueError(
+            f"concepts_centered=True but concept_embeddings row {row} has norm "
+            f"{norms[row]:.6g}: an already centred dictionary (the authors' cached one) has "
+            "unit-norm rows; pass raw embeddings with concepts_centered=False instead"
+        )
+    return D / norms[:, None], np.zeros(D.shape[1])
+
+
 class SpliceTransformer(TransformerMixin, BaseEstimator):
     """Sparse Linear Concept Embeddings (SpLiCE) as a scikit-learn transformer.
 
@@ -132,13 +212,28 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         vocabularies and files are cleaned by
         :func:`sksplice.vocabulary.load_vocabulary`.
     vocabulary_size : int or None, default=10000
-        Number of concepts kept: the most frequent ones of a named vocabulary,
-        the first ones of a file or list (an upper bound for those). ``None``
-        keeps all.
+        Number of concepts kept, as :func:`sksplice.vocabulary.load_vocabulary`
+        selects them: the most frequent ones of a named vocabulary (or of a
+        file whose content is a published vocabulary), the first ones of any
+        other file or list (an upper bound for those). ``None`` keeps all.
     concept_embeddings : array-like of shape (n_concepts, d), default=None
-        Precomputed raw text embeddings of the full vocabulary (one row per
-        concept, in vocabulary order, before any truncation to
-        ``vocabulary_size``). When given, no embedder is called.
+        Precomputed raw text embeddings of the concepts, one row per concept in
+        the order of ``load_vocabulary(vocabulary, size=None)`` (for a named
+        vocabulary: most frequent first). Either every concept of the
+        vocabulary (the first ``vocabulary_size`` rows are used) or exactly
+        the concepts kept. The embedder is then not used to embed the
+        vocabulary; if one is given, a few concepts (at most 8, evenly spaced
+        over the dictionary) are embedded to check that each of their rows
+        is closer to its own concept than to the other checked ones, and a
+        ``ValueError`` names the first row that is not (rows in the authors'
+        order, least frequent first, are reported as such). Without an
+        embedder the order cannot be checked: it is the caller's promise.
+    concepts_centered : bool, default=False
+        Whether ``concept_embeddings`` is already a SpLiCE dictionary (rows
+        normalised, centred and normalised again, such as the authors' cached
+        dictionaries). True uses the rows as :attr:`dictionary_` without a
+        second centring (rows must have unit norm; :attr:`concept_mean_` is
+        then zero). False (default) treats them as raw embeddings.
     l1_penalty : float, default=0.25
         Weight of the L1 penalty; larger values give sparser codes. Ignored
         when ``target_l0`` is set.
@@ -153,17 +248,31 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         Torch device of the solver (``"auto"``: CUDA when available).
     tol : float, default=1e-6
         Relative duality gap at which a row's solution is accepted.
-    max_iter : int, default=None
-        Iteration limit of the solver; ``None`` uses the solver's default.
+    transform_max_iter : int, default=None
+        Iteration limit of the solver run by ``transform`` (named as in
+        :class:`sklearn.decomposition.SparseCoder`); ``None`` uses the
+        solver's default. :meth:`transform_with_stats` reports the iterations
+        used and the duality gaps reached.
     image_mean : None, "pretrained", array-like of shape (d,) or path, default=None
-        Centre of the modality being decomposed. ``None`` learns it in ``fit``
-        as the mean of the L2-normalised rows of ``X`` (for text, fitting on
-        text embeddings learns the text centre; see the Notes for small
-        ``X``); ``"pretrained"`` loads the authors' published mean for
-        ``embedder.model`` and ``embedder.pretrained``; an array (or a
-        :class:`pathlib.Path` of a ``.npy``/``.pt`` file) is used as given and
-        must be a 1-D real floating-point vector of length d (see
-        :func:`sksplice.vocabulary.as_mean_vector`).
+        Centre of the image embeddings (``modality="image"``). ``None`` learns
+        it in ``fit`` as the mean of the L2-normalised non-zero rows of ``X``
+        (see the Notes for small ``X``); ``"pretrained"`` loads the authors'
+        published mean for ``embedder.model`` and ``embedder.pretrained``; an
+        array (or a :class:`pathlib.Path` of a ``.npy``/``.pt`` file) is used
+        as given and must be a 1-D real floating-point vector of length d (see
+        :func:`sksplice.vocabulary.as_mean_vector`). Must be None with
+        ``modality="text"``.
+    modality : {"image", "text"}, default="image"
+        What ``X`` holds. Each modality is centred by its own centre (CLIP
+        image and text embeddings lie in different cones): ``image_mean`` for
+        images, ``text_mean`` for texts.
+    text_mean : None, "concepts", array-like of shape (d,) or path, default=None
+        Centre of the text embeddings (only with ``modality="text"``).
+        ``None`` learns it in ``fit`` from the texts in ``X`` (as the authors
+        centre captions by the mean of caption embeddings; same rules for
+        small ``X`` as ``image_mean=None``); ``"concepts"`` uses
+        :attr:`concept_mean_`, the centre of the vocabulary (no text data
+        needed); an array or a path follows the rules of ``image_mean``.
     output : {"sparse", "dense"}, default="sparse"
         Container of ``transform``: a SciPy CSR matrix or a dense ndarray.
         With ``set_output(transform="pandas")``, ``"sparse"`` gives a
@@ -198,10 +307,12 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         Mean of the L2-normalised raw concept embeddings (the text centre of
         the vocabulary).
     mean_ : ndarray of shape (d,), float64
-        Centre of the decomposed modality (see ``image_mean``).
-    mean_source_ : {"data", "pretrained", "given"}
-        Where ``mean_`` comes from: learned from ``X`` (``image_mean=None``),
-        the published mean, or the array given.
+        Centre of the decomposed modality (see ``image_mean`` and
+        ``text_mean``).
+    mean_source_ : {"data", "pretrained", "given", "concepts"}
+        Where ``mean_`` comes from: learned from ``X`` (``image_mean=None`` or
+        ``text_mean=None``), the published mean, the array given, or the
+        concept mean (``text_mean="concepts"``).
     n_mean_samples_ : int or None
         Number of rows of ``X`` the centre was learned from (None unless
         ``mean_source_ == "data"``).
@@ -222,15 +333,21 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     Notes
     -----
     ``transform`` returns float64 weights for float64 input and float32
-    weights for any other input. A row whose centred embedding is zero (equal
-    to the direction of ``mean_``) gets all-zero weights; ``inverse_transform``
-    maps an all-zero row of weights to ``normalise(mean_)``.
+    weights for any other input. The decomposition is scale-invariant: rows
+    are normalised (after scaling by their largest absolute value, so that
+    1e-13 or 1e20 rows in float32 give the code of the unscaled row). An
+    all-zero row of ``X`` has no direction: it gets all-zero weights and a
+    ``UserWarning`` names it. A row whose centred embedding is zero up to
+    rounding (norm below ``4 * sqrt(d) * eps`` of the dtype, for example a
+    row in the direction of a given ``image_mean``) gets all-zero weights, in
+    float32 as in float64; ``inverse_transform`` maps an all-zero row of
+    weights to ``normalise(mean_)``.
 
-    With ``image_mean=None`` the centre is learned from ``X``: ``fit`` refuses
-    a single row (its centred embedding would be zero) and warns with
-    :class:`SmallMeanSampleWarning` below ``MIN_MEAN_SAMPLES`` (100) rows,
-    where the centre, and so each decomposition, still depends on which other
-    rows were given.
+    With ``image_mean=None`` (or ``text_mean=None``) the centre is learned
+    from ``X``: ``fit`` refuses a single row (its centred embedding would be
+    zero) and warns with :class:`SmallMeanSampleWarning` below
+    ``MIN_MEAN_SAMPLES`` (100) rows, where the centre, and so each
+    decomposition, still depends on which other rows were given.
 
     Examples
     --------
@@ -259,8 +376,11 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         solver: str = "auto",
         device: str = "auto",
         tol: float = 1e-6,
-        max_iter: int | None = None,
+        transform_max_iter: int | None = None,
         image_mean: Any = None,
+        modality: str = "image",
+        text_mean: Any = None,
+        concepts_centered: bool = False,
         output: str = "sparse",
         data_home: str | os.PathLike[str] | None = None,
         calibration_samples: int = 2000,
@@ -277,8 +397,11 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         self.solver = solver
         self.device = device
         self.tol = tol
-        self.max_iter = max_iter
+        self.transform_max_iter = transform_max_iter
         self.image_mean = image_mean
+        self.modality = modality
+        self.text_mean = text_mean
+        self.concepts_centered = concepts_centered
         self.output = output
         self.data_home = data_home
         self.calibration_samples = calibration_samples
@@ -322,7 +445,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         positive_real("l1_penalty", self.l1_penalty)
         positive_real("target_l0", self.target_l0, allow_none=True)
         positive_real("tol", self.tol)
-        positive_int("max_iter", self.max_iter, allow_none=True)
+        positive_int("transform_max_iter", self.transform_max_iter, allow_none=True)
         positive_int("vocabulary_size", self.vocabulary_size, allow_none=True)
         positive_int("calibration_samples", self.calibration_samples)
         positive_int("memory_budget", self.memory_budget, allow_none=True)
@@ -343,6 +466,32 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
                 "image_mean must be None, 'pretrained', an array or a pathlib.Path of a .npy/.pt "
                 f"file; got {self.image_mean!r}"
             )
+        if not isinstance(self.modality, str) or self.modality not in ("image", "text"):
+            raise ValueError(f"modality must be 'image' or 'text'; got {self.modality!r}")
+        if isinstance(self.text_mean, str) and self.text_mean != "concepts":
+            raise ValueError(
+                "text_mean must be None, 'concepts', an array or a pathlib.Path; "
+                f"got {self.text_mean!r}"
+            )
+        if self.modality == "text" and self.image_mean is not None:
+            raise ValueError(
+                "image_mean is the centre of image embeddings but modality='text'; give the "
+                "centre of the texts as text_mean (None learns it from the X given to fit)"
+            )
+        if self.modality == "image" and self.text_mean is not None:
+            raise ValueError(
+                "text_mean is only used with modality='text'; set modality='text' to "
+                "decompose text embeddings, or give the image centre as image_mean"
+            )
+        if not isinstance(self.concepts_centered, bool | np.bool_):
+            raise TypeError(
+                f"concepts_centered must be a bool; got {type(self.concepts_centered).__name__}"
+            )
+        if self.concepts_centered and self.concept_embeddings is None:
+            raise ValueError(
+                "concepts_centered=True describes the given concept_embeddings, but "
+                "concept_embeddings is None"
+            )
 
     def _resolve_concepts(self) -> tuple[list[str], int]:
         """The concepts and the number of entries of the full (untruncated) list."""
@@ -350,8 +499,14 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         if isinstance(vocab, str | os.PathLike):
             from .vocabulary import load_vocabulary
 
-            concepts = load_vocabulary(vocab, size=self.vocabulary_size, data_home=self.data_home)
-            return list(concepts), len(concepts)
+            concepts = load_vocabulary(vocab, size=None, data_home=self.data_home)
+            n_full = len(concepts)
+            if self.vocabulary_size is not None:
+                # Same rule (and errors) as load_vocabulary(vocab, size=vocabulary_size).
+                concepts = load_vocabulary(
+                    vocab, size=self.vocabulary_size, data_home=self.data_home
+                )
+            return list(concepts), n_full
         if isinstance(vocab, bytes | bytearray) or not isinstance(vocab, Sequence | np.ndarray):
             raise TypeError(
                 "vocabulary must be a vocabulary name, a path to a text file or a list of "
@@ -386,16 +541,22 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
                 raise ValueError(
                     f"concept_embeddings must be a 2-D array (n_concepts, d); got shape {raw.shape}"
                 )
-            if raw.shape[0] != n_full:
+            k = len(concepts)
+            if raw.shape[0] not in (k, n_full):
+                counts = f"{k}" if k == n_full else f"{k} (the concepts kept) or {n_full} (all)"
                 raise ValueError(
                     f"concept_embeddings has {raw.shape[0]} rows but the vocabulary has "
-                    f"{n_full} concepts; give one row per concept, in vocabulary order"
+                    f"{counts} concepts; give one row per concept, in the order of "
+                    "load_vocabulary(vocabulary, size=None)"
                 )
             if not np.issubdtype(raw.dtype, np.number) or np.issubdtype(
                 raw.dtype, np.complexfloating
             ):
                 raise TypeError(f"concept_embeddings must be real numbers; got dtype {raw.dtype}")
-            return raw[: len(concepts)]
+            raw = raw[:k]
+            if self.embedder is not None and callable(getattr(self.embedder, "embed_text", None)):
+                self._check_alignment(concepts, raw)
+            return raw
         if self.embedder is None:
             raise ValueError(
                 "SpliceTransformer needs either an embedder (with embed_text) to embed the "
@@ -409,27 +570,51 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         logger.debug("concept dictionary: %d concepts", len(concepts))
         return embed_vocabulary(self.embedder, concepts, data_home=self.data_home)
 
+    def _check_alignment(self, concepts: list[str], raw: np.ndarray) -> None:
+        """Embed a few concepts and check that their rows of ``raw`` are theirs.
+
+        At most ``_N_ALIGNMENT_CHECKS`` concepts, evenly spaced over the
+        dictionary (first and last included), are embedded with the embedder;
+        each must be closer (cosine) to its own row than to the rows of the
+        other checked concepts. This tolerates another precision or prompt
+        template but not rows in another order.
+        """
+        k = len(concepts)
+        if k < 2:
+            return
+        idx = np.unique(np.linspace(0, k - 1, min(_N_ALIGNMENT_CHECKS, k)).round().astype(int))
+        E = np.asarray(self.embedder.embed_text([concepts[i] for i in idx]), dtype=np.float64)
+        if E.ndim != 2 or E.shape[1] != raw.shape[1]:
+            raise ValueError(
+                f"the embedder gives embeddings of shape {E.shape} but concept_embeddings has "
+                f"d={raw.shape[1]}: they come from different models"
+            )
+        E = _unit_rows(E)
+        rows = _unit_rows(np.asarray(raw[idx], dtype=np.float64))
+        match = (E @ rows.T).argmax(axis=1) == np.arange(idx.size)
+        if match.all():
+            return
+        bad = int(idx[np.flatnonzero(~match)[0]])
+        reversed_rows = _unit_rows(np.asarray(raw[k - 1 - idx], dtype=np.float64))
+        hint = ""
+        if ((E @ reversed_rows.T).argmax(axis=1) == np.arange(idx.size)).all():
+            hint = (
+                " The rows are in reverse order (the authors' order, least frequent first): "
+                "pass concept_embeddings[::-1], or keep their order with "
+                "vocabulary=load_vocabulary(name, size, order='authors')."
+            )
+        raise ValueError(
+            f"concept_embeddings row {bad} does not hold the embedding of concept "
+            f"{concepts[bad]!r}: the embedder puts that concept closer to another checked row. "
+            "Rows must follow the order of get_feature_names_out() (for a named vocabulary, "
+            "most frequent first)." + hint
+        )
+
     def _resolve_mean(self, X: np.ndarray, d: int) -> np.ndarray:
+        if self.modality == "text":
+            return self._resolve_text_mean(X, d)
         if self.image_mean is None:
-            n = X.shape[0]
-            if n < 2:
-                raise ValueError(
-                    f"image_mean=None cannot learn the modality centre from {n} sample: the "
-                    "centred row would be zero and so would its weights. Fit on more rows (at "
-                    f"least {MIN_MEAN_SAMPLES} give a stable centre), or pass "
-                    "image_mean='pretrained' or a precomputed mean array of shape (d,)"
-                )
-            if n < MIN_MEAN_SAMPLES:
-                warnings.warn(
-                    f"image_mean=None learns the modality centre from only {n} rows (fewer "
-                    f"than {MIN_MEAN_SAMPLES}): the decomposition of each row depends on "
-                    "which other rows are in X. Fit on more rows, or pass "
-                    "image_mean='pretrained' or a precomputed mean",
-                    SmallMeanSampleWarning,
-                    stacklevel=3,
-                )
-            self.mean_source_, self.n_mean_samples_ = "data", int(n)
-            return l2_normalize(X.astype(np.float64)).mean(axis=0)
+            return self._learn_mean(X, "image_mean", "image_mean='pretrained'", stacklevel=4)
         if isinstance(self.image_mean, str):  # "pretrained", checked in _check_params
             model = getattr(self.embedder, "model", None)
             pretrained = getattr(self.embedder, "pretrained", None)
@@ -451,6 +636,42 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         from .vocabulary import as_mean_vector
 
         return as_mean_vector(mean, d, source=source)
+
+    def _resolve_text_mean(self, X: np.ndarray, d: int) -> np.ndarray:
+        if self.text_mean is None:
+            return self._learn_mean(X, "text_mean", "text_mean='concepts'", stacklevel=5)
+        self.n_mean_samples_ = None
+        if isinstance(self.text_mean, str):  # "concepts", checked in _check_params
+            self.mean_source_ = "concepts"
+            return np.asarray(self.concept_mean_, dtype=np.float64).copy()
+        from .vocabulary import as_mean_vector
+
+        self.mean_source_ = "given"
+        return as_mean_vector(self.text_mean, d, source="text_mean")
+
+    def _learn_mean(
+        self, X: np.ndarray, param: str, alternative: str, stacklevel: int
+    ) -> np.ndarray:
+        """The centre learned from ``X`` (``param=None``), refused or warned about when small."""
+        n = X.shape[0]
+        if n < 2:
+            raise ValueError(
+                f"{param}=None cannot learn the modality centre from {n} sample: the "
+                "centred row would be zero and so would its weights. Fit on more rows (at "
+                f"least {MIN_MEAN_SAMPLES} give a stable centre), or pass "
+                f"{alternative} or a precomputed mean array of shape (d,)"
+            )
+        if n < MIN_MEAN_SAMPLES:
+            warnings.warn(
+                f"{param}=None learns the modality centre from only {n} rows (fewer "
+                f"than {MIN_MEAN_SAMPLES}): the decomposition of each row depends on "
+                f"which other rows are in X. Fit on more rows, or pass {alternative} "
+                "or a precomputed mean",
+                SmallMeanSampleWarning,
+                stacklevel=stacklevel,
+            )
+        self.mean_source_, self.n_mean_samples_ = "data", int(n)
+        return _learned_mean(X)
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
         X = validate_data(
@@ -493,7 +714,10 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         X = self._validate_X(X, reset=True)
         concepts, n_full = self._resolve_concepts()
         raw = self._raw_concept_embeddings(concepts, n_full)
-        dictionary, concept_mean = build_dictionary(raw)
+        if self.concepts_centered:
+            dictionary, concept_mean = _centred_dictionary(raw)
+        else:
+            dictionary, concept_mean = build_dictionary(raw)
         d = dictionary.shape[1]
         if X.shape[1] != d:
             raise ValueError(
@@ -522,13 +746,37 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         return _shared_lasso(self.dictionary_, self._dictionary_digest, self.device)
 
     def _center(self, X: np.ndarray) -> np.ndarray:
-        out = l2_normalize(l2_normalize(X) - self.mean_.astype(X.dtype))
+        """``normalise(normalise(X) - mean_)``, scale-invariant, zero for zero rows.
+
+        Rows are scaled by their largest absolute value before the norm is
+        taken (no overflow or underflow of the squares), and a centred row whose
+        norm is below what rounding in ``X.dtype`` can produce is zero.
+        """
+        U = _unit_rows(X)
+        zero = ~U.any(axis=1)
+        if zero.any():
+            rows = np.flatnonzero(zero)
+            shown = ", ".join(str(int(r)) for r in rows[:5])
+            more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+            warnings.warn(
+                f"X row(s) {shown}{more} are all zero: a zero embedding has no direction, "
+                "so its concept weights are all zero",
+                UserWarning,
+                stacklevel=3,
+            )
+        C = U - self.mean_.astype(X.dtype)
+        C[zero] = 0.0
+        norms = np.linalg.norm(C, axis=1, keepdims=True)
+        # Rounding leaves |C| ~ eps * (1 + |mean_|) for a row equal to the centre.
+        threshold = _ZERO_NORM_ULPS * math.sqrt(C.shape[1]) * float(np.finfo(C.dtype).eps)
+        keep = norms > threshold
+        out = np.where(keep, C / np.where(keep, norms, 1.0), 0.0).astype(X.dtype, copy=False)
         return np.ascontiguousarray(out)
 
     def _solve(self, V: np.ndarray, penalty: float, warm_start: Any = None) -> Any:
         kwargs: dict[str, Any] = {"solver": self.solver, "tol": self.tol}
-        if self.max_iter is not None:
-            kwargs["max_iter"] = self.max_iter
+        if self.transform_max_iter is not None:
+            kwargs["max_iter"] = self.transform_max_iter
         if self.memory_budget is not None:
             kwargs["memory_budget"] = self.memory_budget
         if warm_start is not None:
@@ -537,12 +785,23 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
 
     def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix:
         """CSR weights of validated embeddings ``X`` (dtype follows ``X``)."""
+        return self._weights_and_stats(X)[0]
+
+    def _weights_and_stats(self, X: np.ndarray) -> tuple[scipy.sparse.csr_matrix, TransformStats]:
         codes = self._solve(self._center(X), self.l1_penalty_)
         W = codes.to_csr()
         dtype = np.float64 if X.dtype == np.float64 else np.float32
         W = scipy.sparse.csr_matrix(W, dtype=dtype)
         W.eliminate_zeros()
-        return W
+        gaps = np.asarray(codes.row_gaps, dtype=np.float64).copy()
+        stats = TransformStats(
+            n_iter=int(codes.n_iter),
+            gaps=gaps,
+            max_gap=float(gaps.max(initial=0.0)),
+            converged=bool(codes.converged),
+            tol=float(self.tol),
+        )
+        return W, stats
 
     # ----------------------------------------------------------- transform
     def transform(self, X: Any) -> Any:
@@ -571,6 +830,47 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         X = self._validate_X(X, reset=False)
         W = self._weights(X)
         return self._format(W, X_in)
+
+    def transform_with_stats(self, X: Any) -> tuple[Any, TransformStats]:
+        """Decompose embeddings and report how the solver did on them.
+
+        The weights are those of :meth:`transform` (same container). The
+        solver statistics are returned rather than stored on the estimator, so
+        that a fitted transformer is never modified by decomposing data (as
+        scikit-learn requires of ``transform``) and concurrent calls do not
+        overwrite each other's report.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Dense embeddings of the modality the transformer was fitted on.
+
+        Returns
+        -------
+        W : scipy.sparse.csr_matrix, ndarray or DataFrame of shape (n_samples, n_concepts)
+            Concept weights, as returned by :meth:`transform`.
+        stats : TransformStats
+            ``n_iter`` (the largest number of solver iterations any row
+            needed), ``gaps`` (relative duality gap of each row), ``max_gap``
+            (the worst of them), ``converged`` (every gap at most ``tol``) and
+            ``tol``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> splice = SpliceTransformer(vocabulary=list("abcdef"),
+        ...                            concept_embeddings=rng.normal(size=(6, 8)),
+        ...                            l1_penalty=0.1, device="cpu").fit(rng.normal(size=(9, 8)))
+        >>> W, stats = splice.transform_with_stats(rng.normal(size=(4, 8)))
+        >>> stats.gaps.shape, bool(stats.max_gap <= stats.tol), stats.n_iter >= 1
+        ((4,), True, True)
+        """
+        check_is_fitted(self)
+        X_in = X
+        X = self._validate_X(X, reset=False)
+        W, stats = self._weights_and_stats(X)
+        return self._format(W, X_in), stats
 
     def _format(self, W: scipy.sparse.csr_matrix, X_in: Any) -> Any:
         config = getattr(self, "_sklearn_output_config", {}).get(
@@ -815,7 +1115,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         R = self.inverse_transform(self._weights(X))
-        return np.sum(l2_normalize(X) * R, axis=1)
+        return np.sum(_unit_rows(X) * R, axis=1)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean cosine similarity between embeddings and their recompositions.
