@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._data import RemoteFile, fetch_remote_file
+from ._data import RemoteFile, fetch_remote_file, file_sha256
 
 __all__ = [
     "IMAGE_MEANS",
     "UPSTREAM_URL",
     "VOCABULARIES",
     "as_mean_vector",
+    "authors_index_to_concept",
     "load_image_mean",
     "load_vocabulary",
 ]
@@ -122,6 +123,29 @@ def _read_lines(path: Path) -> list[str]:
     return text.split("\n")
 
 
+_ORDERS = ("frequency", "authors")
+
+
+def _published_name(path: Path) -> str | None:
+    """The name of the published vocabulary whose content ``path`` holds, if any."""
+    digest = file_sha256(path)
+    for name, remote in VOCABULARIES.items():
+        if remote.sha256 == digest:
+            return name
+    return None
+
+
+def _authors_lines(lines: list[str], size: int | None) -> list[str]:
+    """The lines the authors' loader reads: the last ``size`` lines, in file order.
+
+    Their loader reads the file with ``readlines`` (a final newline ends the
+    last line rather than starting an empty one) and keeps ``lines[-size:]``.
+    """
+    if lines and lines[-1] == "":
+        lines = lines[:-1]
+    return lines if size is None else lines[-size:]
+
+
 def _looks_like_path(text: str) -> bool:
     return (
         os.sep in text
@@ -135,6 +159,8 @@ def load_vocabulary(
     name: str | os.PathLike[str] | Iterable[str] = "laion",
     size: int | None = 10000,
     data_home: str | os.PathLike[str] | None = None,
+    *,
+    order: str = "frequency",
 ) -> list[str]:
     """Load a list of concepts: a published SpLiCE vocabulary, a text file or a list.
 
@@ -154,20 +180,33 @@ def load_vocabulary(
           frequent first, i.e. the last lines of the file in reverse order.
           Downloaded on first use and cached in the data home.
         - a path to a UTF-8 text file (a leading byte-order mark is allowed)
-          with one concept per line: returned in file order.
+          with one concept per line. A file whose content is one of the
+          published vocabularies (same SHA-256 as the pinned file, e.g. the
+          authors' ``laion.txt`` downloaded by hand) is loaded exactly as
+          that named vocabulary. Any other file is returned in file order.
         - a list (or any non-string iterable) of strings: returned in the
           given order.
     size : int or None, default=10000
         Number of concepts to return, counted after cleaning: the ``size``
-        most frequent ones for a named vocabulary, the first ``size`` for a
-        file or a list. None returns all of them. For a named vocabulary, a
-        ``size`` larger than the number of its concepts is an error; for a
-        file or a list it is an upper bound (shorter inputs are returned
-        whole, with no warning).
+        most frequent ones for a named vocabulary (or a copy of one), the first
+        ``size`` of any other file or list. None returns all of them. For a
+        named vocabulary, a ``size`` larger than the number of its concepts is
+        an error; for other files and lists it is an upper bound (shorter
+        inputs are returned whole, with no warning).
     data_home : str or os.PathLike, default=None
         Data home for named vocabularies, see
         :func:`sksplice._data.get_data_home`. A folder that already holds
         ``vocab/<name>.txt`` with the right digest is only read.
+    order : {"frequency", "authors"}, default="frequency"
+        ``"frequency"`` is the order described above. ``"authors"`` applies
+        the rule of the authors' loader to any file or list: keep the last
+        ``size`` lines (counted before cleaning, so a blank line among them
+        takes a place), in file order (least frequent first for the published
+        files), then clean them. The i-th concept is then the authors'
+        dictionary index i, unless a blank line comes before it (see
+        :func:`authors_index_to_concept` for an exact index map). With
+        ``"authors"``, ``size`` larger than the number of lines of a named
+        vocabulary is an error too.
 
     Returns
     -------
@@ -195,18 +234,16 @@ def load_vocabulary(
     ['dog', 'cat', 'tree']
     >>> load_vocabulary(["dog", "cat", "tree"], size=2)
     ['dog', 'cat']
+    >>> load_vocabulary(["rare", "common", "most common"], size=2, order="authors")
+    ['common', 'most common']
     """
     size = _check_size(size)
+    if order not in _ORDERS:
+        raise ValueError(f"order must be one of {_ORDERS}; got {order!r}")
 
     if isinstance(name, str) and name in VOCABULARIES:
         path = fetch_remote_file(VOCABULARIES[name], data_home=data_home)
-        concepts = _clean(reversed(_read_lines(path)), f"{name!r} ({path})")
-        if size is not None and size > len(concepts):
-            raise ValueError(
-                f"size={size} is larger than the {len(concepts)} concepts of the {name!r} "
-                "vocabulary; use size=None to load all of them"
-            )
-        return concepts[:size]
+        return _load_published(name, path, size, order)
 
     if isinstance(name, str | os.PathLike):
         text = os.fspath(name)
@@ -223,7 +260,13 @@ def load_vocabulary(
                 f"Vocabulary file {str(path)!r} does not exist or is not a file (named "
                 f"vocabularies: {sorted(VOCABULARIES)})"
             )
-        concepts = _clean(_read_lines(path), f"file {str(path)!r}")
+        published = _published_name(path)
+        if published is not None:
+            return _load_published(published, path, size, order)
+        lines = _read_lines(path)
+        if order == "authors":
+            return _clean(_authors_lines(lines, size), f"file {str(path)!r}")
+        concepts = _clean(lines, f"file {str(path)!r}")
         return concepts[:size]
 
     if isinstance(name, bytes | bytearray) or not isinstance(name, Iterable):
@@ -238,8 +281,109 @@ def load_vocabulary(
                 f"Vocabulary entry at index {i} is a {type(item).__name__} ({item!r}), "
                 "expected a str"
             )
+    if order == "authors":
+        return _clean(items if size is None else items[-size:], "list")
     concepts = _clean(items, "list")
     return concepts[:size]
+
+
+def _load_published(name: str, path: Path, size: int | None, order: str) -> list[str]:
+    lines = _read_lines(path)
+    if order == "authors":
+        n_lines = len(_authors_lines(lines, None))
+        if size is not None and size > n_lines:
+            raise ValueError(
+                f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary; "
+                "use size=None to load all of them"
+            )
+        return _clean(_authors_lines(lines, size), f"{name!r} ({path})")
+    concepts = _clean(reversed(lines), f"{name!r} ({path})")
+    if size is not None and size > len(concepts):
+        raise ValueError(
+            f"size={size} is larger than the {len(concepts)} concepts of the {name!r} "
+            "vocabulary; use size=None to load all of them"
+        )
+    return concepts[:size]
+
+
+def authors_index_to_concept(
+    name: str | os.PathLike[str] = "laion",
+    size: int = 10000,
+    data_home: str | os.PathLike[str] | None = None,
+) -> list[str | None]:
+    """Map the dictionary indices of the authors' package to concept names.
+
+    The authors' loader keeps the last ``size`` lines of a vocabulary file in
+    file order (least frequent first) and embeds each line (the text before
+    a first ``", "`` if there is one; no published file has one); their index
+    lists (for example the concepts zeroed by
+    their intervention script) count rows of that dictionary. Entry ``i`` of
+    the returned list is the concept of their index ``i``, as sksplice names
+    it (stripped), so that ``transformer.get_feature_names_out()`` can be
+    searched for it; ``None`` marks a blank line, which they embed as an
+    empty text and which has no sksplice concept.
+
+    Parameters
+    ----------
+    name : str or os.PathLike, default="laion"
+        A published vocabulary name or a path to a vocabulary file.
+    size : int, default=10000
+        The authors' ``vocabulary_size`` (their default is 10,000).
+    data_home : str or os.PathLike, default=None
+        Data home for named vocabularies, see
+        :func:`sksplice._data.get_data_home`.
+
+    Returns
+    -------
+    list of (str or None)
+        ``size`` entries (fewer if the file is shorter), in the authors'
+        index order.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown or ``size`` is invalid or larger than the
+        number of lines of a named vocabulary.
+    FileNotFoundError
+        If a path is given and no such file exists.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "vocab.txt"
+    >>> _ = path.write_text("rare\\nless common\\n\\ncommon\\nthe\\n")
+    >>> authors_index_to_concept(path, size=3)
+    [None, 'common', 'the']
+    """
+    size = _check_size(size)
+    if size is None:
+        raise ValueError("size must be a positive int (the authors' vocabulary_size)")
+    if isinstance(name, str) and name in VOCABULARIES:
+        path = fetch_remote_file(VOCABULARIES[name], data_home=data_home)
+    elif isinstance(name, str | os.PathLike) and not isinstance(os.fspath(name), bytes):
+        text = os.fspath(name)
+        if isinstance(name, str) and not _looks_like_path(text):
+            raise ValueError(
+                f"Unknown vocabulary {text!r}: use one of {sorted(VOCABULARIES)} or a path to "
+                "a text file with one concept per line"
+            )
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"Vocabulary file {str(path)!r} does not exist or is not a file"
+            )
+    else:
+        raise TypeError(f"name must be a vocabulary name or a path, got {type(name).__name__}")
+    lines = _read_lines(path)
+    n_lines = len(_authors_lines(lines, None))
+    if isinstance(name, str) and name in VOCABULARIES and size > n_lines:
+        raise ValueError(
+            f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary"
+        )
+    out: list[str | None] = []
+    for line in _authors_lines(lines, size):
+        out.append(line.strip() or None)
+    return out
 
 
 def _normalise_model_name(model: str) -> str:

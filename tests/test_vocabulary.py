@@ -16,6 +16,7 @@ from sksplice.vocabulary import (
     IMAGE_MEANS,
     UPSTREAM_URL,
     VOCABULARIES,
+    authors_index_to_concept,
     load_image_mean,
     load_vocabulary,
 )
@@ -376,6 +377,102 @@ def test_custom_vocabulary_never_touches_the_data_home(tmp_path, monkeypatch):
     monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "home"))
     load_vocabulary(["a"])
     assert not (tmp_path / "home").exists()
+
+
+# ------------------------------------------------------- the authors' order
+
+
+def _authors_rule(path: Path, k: int) -> list[str]:
+    """The authors' selection, stated from their description: last k lines of the
+    file as ``readlines`` gives them, in file order, each stripped."""
+    with open(path, encoding="utf-8") as handle:
+        return [line.strip() for line in handle.readlines()[-k:]]
+
+
+@pytest.mark.parametrize("name", sorted(VOCABULARIES))
+def test_a_copy_of_a_published_file_loads_like_its_name(splice_data_dir, tmp_path, name):
+    copy = tmp_path / "my_vocab.txt"  # another name, same content
+    copy.write_bytes((splice_data_dir / VOCABULARIES[name].path).read_bytes())
+    for size in (10, 10000, None):
+        expected = load_vocabulary(name, size=size, data_home=splice_data_dir)
+        assert load_vocabulary(copy, size=size) == expected
+        assert load_vocabulary(str(copy), size=size) == expected
+    authors = load_vocabulary(name, size=100, data_home=splice_data_dir, order="authors")
+    assert load_vocabulary(copy, size=100, order="authors") == authors
+    # One changed byte: an ordinary file again, read in file order.
+    copy.write_bytes(b"x" + copy.read_bytes())
+    assert load_vocabulary(copy, size=3) == load_vocabulary(
+        copy.read_text("utf-8").split("\n")[:3], size=3
+    )
+
+
+def test_published_laion_by_path_shares_the_named_top_words(splice_data_dir):
+    path = splice_data_dir / "vocab" / "laion.txt"
+    by_path = load_vocabulary(path, size=10000)
+    assert by_path[:3] == ["-", "of", "the"]
+    assert set(by_path) == set(load_vocabulary("laion", size=10000, data_home=splice_data_dir))
+
+
+@pytest.mark.parametrize(
+    ("name", "k"), [("laion", 10000), ("laion_bigrams", 15000), ("mscoco", 10000)]
+)
+def test_authors_index_to_concept_on_the_real_files(splice_data_dir, name, k):
+    path = splice_data_dir / VOCABULARIES[name].path
+    index = authors_index_to_concept(name, size=k, data_home=splice_data_dir)
+    assert len(index) == k
+    assert [c or "" for c in index] == _authors_rule(path, k)
+    frequency = load_vocabulary(name, size=None, data_home=splice_data_dir)
+    # Their last index is the most frequent concept, ours the first.
+    assert index[-1] == frequency[0]
+    assert load_vocabulary(name, size=k, data_home=splice_data_dir, order="authors") == [
+        c for c in index if c is not None
+    ]
+    # Every concept of their dictionary is a column name of sksplice's of the same size.
+    kept = set(load_vocabulary(name, size=k, data_home=splice_data_dir))
+    missing = [c for c in index if c is not None and c not in kept]
+    assert missing == [] or (name == "mscoco" and len(missing) == 1)
+
+
+def test_authors_intervention_indices_name_forest_concepts(splice_data_dir):
+    """The Waterbirds indices of their intervention script: land-background concepts."""
+    waterbirds = [2118, 13929, 1281, 422, 4187, 5127, 3316, 11443, 14702, 13617, 4106, 3929]
+    index = authors_index_to_concept("laion_bigrams", size=15000, data_home=splice_data_dir)
+    names = [index[i] for i in waterbirds]
+    assert names[:3] == ["bird feeder", "bamboo", "forest landscape"]
+    assert "forest" in names and "rainforest" in names
+    # Read in sksplice's order, the same indices name unrelated concepts.
+    ours = load_vocabulary("laion_bigrams", size=15000, data_home=splice_data_dir)
+    assert "forest" not in [ours[i] for i in waterbirds]
+
+
+def test_authors_size_too_large(splice_data_dir):
+    with pytest.raises(ValueError, match="larger than the 15000 lines"):
+        authors_index_to_concept("laion_bigrams", size=15001, data_home=splice_data_dir)
+    with pytest.raises(ValueError, match="larger than the 12833 lines"):
+        load_vocabulary("mscoco", size=12834, data_home=splice_data_dir, order="authors")
+
+
+def test_mscoco_blank_line_has_an_authors_index_but_no_concept(splice_data_dir):
+    index = authors_index_to_concept("mscoco", size=10000, data_home=splice_data_dir)
+    assert index.count(None) == 1 and index.index(None) == 9991
+    authors = load_vocabulary("mscoco", size=10000, data_home=splice_data_dir, order="authors")
+    assert len(authors) == 9999
+
+
+def test_authors_order_for_files_and_lists(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("rare\nless common\n\ncommon\nthe\n", encoding="utf-8")
+    assert authors_index_to_concept(path, size=3) == [None, "common", "the"]
+    assert authors_index_to_concept(path, size=50) == ["rare", "less common", None, "common", "the"]
+    assert load_vocabulary(path, size=3, order="authors") == ["common", "the"]
+    assert load_vocabulary(path, size=3) == ["rare", "less common", "common"]
+    assert load_vocabulary(["a", "b", "c"], size=2, order="authors") == ["b", "c"]
+    with pytest.raises(ValueError, match="order must be one of"):
+        load_vocabulary(["a"], order="reversed")
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        authors_index_to_concept(path, size=None)
+    with pytest.raises(FileNotFoundError, match=r"nope\.txt"):
+        authors_index_to_concept(tmp_path / "nope.txt", size=3)
 
 
 def test_module_exports():
