@@ -672,3 +672,105 @@ def test_verbose_reports_embedding_and_calibration(problem, capsys, caplog):
                           device="cpu").fit(X)
     assert not [r for r in caplog.records if r.name == "sksplice.transformer"]
     assert capsys.readouterr().out == ""
+
+
+# --------------------------------------------------- numerical corner cases
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_centred_row_that_is_numerically_zero_gets_zero_weights(problem, dtype):
+    """One row fitted with image_mean=None: its centred embedding is rounding noise."""
+    concepts, raw, X = problem
+    row = X[:1].astype(dtype)
+    est = make(concepts, raw, l1_penalty=0.01).fit(row)
+    W = est.transform(row)
+    assert W.dtype == dtype
+    assert est.l0(W) == 0.0
+    np.testing.assert_allclose(est.inverse_transform(W), _unit(row), atol=1e-6)
+    # A row at a tiny but real distance from the centre is still decomposed.
+    other = (_unit(row) + 1e-3 * _unit(X[1:2])).astype(dtype)
+    assert est.l0(est.transform(other)) > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1e-13, 1e20])
+def test_tiny_and_huge_rows_give_the_code_of_the_unscaled_row(problem, dtype, scale):
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.05).fit(X)
+    rows = _unit(X[:5]).astype(dtype)
+    scaled = (rows.astype(np.float64) * scale).astype(dtype)
+    assert np.isfinite(scaled).all() and (scaled != 0).any(axis=1).all()
+    expected = est.transform(rows).toarray()
+    got = est.transform(scaled).toarray()
+    assert est.l0(expected) > 0
+    np.testing.assert_allclose(got, expected, atol=1e-5 if dtype == np.float32 else 1e-9)
+    np.testing.assert_allclose(
+        est.cosine_similarity(scaled), est.cosine_similarity(rows), atol=1e-5
+    )
+    # Fitting on scaled rows learns the same centre.
+    refit = make(concepts, raw, l1_penalty=0.05).fit((X.astype(np.float64) * scale).astype(dtype))
+    np.testing.assert_allclose(refit.mean_, est.mean_, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_rows_give_zero_weights_and_a_warning_naming_them(problem, dtype):
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.05).fit(X)
+    batch = X[:4].astype(dtype)
+    batch[2] = 0.0
+    with pytest.warns(UserWarning, match=r"X row\(s\) 2 are all zero"):
+        W = est.transform(batch)
+    assert est.l0(W, per_sample=True).tolist()[2] == 0
+    assert (est.l0(W, per_sample=True)[[0, 1, 3]] > 0).all()
+    # The other rows are decomposed as they are alone.
+    np.testing.assert_allclose(
+        W.toarray()[[0, 1, 3]], est.transform(batch[[0, 1, 3]]).toarray(), atol=1e-6
+    )
+    # Zero rows are left out of a learned centre; only zero rows cannot give one.
+    with_zero = np.vstack([X, np.zeros((3, DIM))])
+    np.testing.assert_allclose(make(concepts, raw).fit(with_zero).mean_, est.mean_, atol=1e-12)
+    with pytest.raises(ValueError, match="every row of X is zero"):
+        make(concepts, raw).fit(np.zeros((3, DIM), dtype=dtype))
+
+
+# ----------------------------------------------------- iterations and gaps
+def test_transform_with_stats_reports_iterations_and_gaps(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.05).fit(X)
+    before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(est).items()}
+    W, stats = est.transform_with_stats(X)
+    assert set(vars(est)) == set(before)  # nothing stored on the estimator
+    assert abs(W - est.transform(X)).nnz == 0
+    assert stats.gaps.shape == (X.shape[0],)
+    assert stats.converged and stats.max_gap == stats.gaps.max() <= est.tol
+    assert stats.n_iter >= 1 and stats.tol == est.tol
+    # The gaps are those of the weights returned: recompute them independently.
+    V = est._center(X)
+    D = est.dictionary_
+    Wd = W.toarray()
+    for i in range(0, X.shape[0], 7):
+        w, v = Wd[i], V[i]
+        r = v - w @ D
+        primal = r @ r + est.l1_penalty_ * w.sum()
+        # Dual point: the residual scaled into the feasible set 2 D r <= penalty.
+        scale = min(1.0, est.l1_penalty_ / max(2 * (D @ r).max(), 1e-300))
+        theta = scale * r
+        dual = 2 * theta @ v - theta @ theta
+        assert (primal - dual) / primal <= est.tol * 1.01
+    assert not hasattr(est, "n_iter_")  # transform-time statistics are returned, not kept
+
+
+def test_transform_max_iter_reaches_the_solver(problem):
+    from sklearn.exceptions import ConvergenceWarning
+
+    concepts, raw, X = problem
+    assert "max_iter" not in SpliceTransformer().get_params()
+    rng = np.random.default_rng(42)
+    big = rng.normal(size=(300, DIM))
+    kwargs = {"l1_penalty": 0.01, "solver": "working_set"}
+    est = make(random_vocabulary(300), big, transform_max_iter=1, **kwargs).fit(X)
+    with pytest.warns(ConvergenceWarning):
+        _, stats = est.transform_with_stats(X)
+    assert stats.n_iter == 1 and not stats.converged and stats.max_gap > 0.1
+    _, full = make(random_vocabulary(300), big, **kwargs).fit(X).transform_with_stats(X)
+    assert full.n_iter > 1 and full.converged
+    with pytest.raises(ValueError, match="transform_max_iter must be a positive integer"):
+        make(concepts, raw, transform_max_iter=0).fit(X)
