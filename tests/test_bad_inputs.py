@@ -197,6 +197,42 @@ def _nan_at(X: np.ndarray, row: int, value: float = np.nan) -> np.ndarray:
     return out
 
 
+def _scaled_rows(scale: float, dtype: type) -> Callable[[Env], Any]:
+    """Transform rows 0-2 of X with row 1 multiplied by ``scale`` (0 for a zero row)."""
+
+    def run(env: Env) -> Any:
+        X = env.X[:3].astype(dtype)
+        X[1] = (X[1].astype(np.float64) * scale).astype(dtype)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            W = env.splice.transform(X)
+        return X, W, caught
+
+    return run
+
+
+def _scale_invariant(env: Env, result: Any) -> None:
+    """The scaled row gets the code of the unscaled row; no warning."""
+    X, W, caught = result
+    assert np.isfinite(X).all() and X[1].any()
+    expected = env.splice.transform(env.X[:3].astype(X.dtype)).toarray()
+    assert np.count_nonzero(expected[1]) > 0
+    atol = 1e-5 if X.dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(W.toarray(), expected, atol=atol)
+    assert [str(w.message) for w in caught] == []
+
+
+def _zero_row_zero_weights(env: Env, result: Any) -> None:
+    """The zero row gets all-zero weights and a warning naming it; the others are unchanged."""
+    X, W, caught = result
+    W = W.toarray()
+    assert not W[1].any()
+    expected = env.splice.transform(env.X[[0, 2]].astype(X.dtype)).toarray()
+    np.testing.assert_allclose(W[[0, 2]], expected, atol=1e-6)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len(messages) == 1 and "X row(s) 1 are all zero" in messages[0], messages
+
+
 def _strings(shape: tuple[int, int]) -> np.ndarray:
     return np.full(shape, "abc", dtype=object)
 
@@ -582,6 +618,54 @@ CASES: list[Case] = [
         run=lambda env: env.splice.transform(env.X[:0]),
         error=ValueError,
         names=lambda env: ["shape=(0, 8)"],
+    ),
+    Case(
+        id="splice-transform-zero-row-float32",
+        entry="SpliceTransformer.transform",
+        given="an all-zero row 1 (float32)",
+        expected="all-zero weights for that row and a UserWarning naming row 1",
+        run=_scaled_rows(0.0, np.float32),
+        check=_zero_row_zero_weights,
+    ),
+    Case(
+        id="splice-transform-tiny-row-float32",
+        entry="SpliceTransformer.transform",
+        given="row 1 scaled by 1e-13 (float32)",
+        expected="the weights of the unscaled row (rows are normalised first)",
+        run=_scaled_rows(1e-13, np.float32),
+        check=_scale_invariant,
+    ),
+    Case(
+        id="splice-transform-huge-row-float32",
+        entry="SpliceTransformer.transform",
+        given="row 1 scaled by 1e20 (float32; its squares overflow float32)",
+        expected="the weights of the unscaled row (no overflow)",
+        run=_scaled_rows(1e20, np.float32),
+        check=_scale_invariant,
+    ),
+    Case(
+        id="splice-transform-zero-row-float64",
+        entry="SpliceTransformer.transform",
+        given="an all-zero row 1 (float64)",
+        expected="all-zero weights for that row and a UserWarning naming row 1",
+        run=_scaled_rows(0.0, np.float64),
+        check=_zero_row_zero_weights,
+    ),
+    Case(
+        id="splice-transform-tiny-row-float64",
+        entry="SpliceTransformer.transform",
+        given="row 1 scaled by 1e-13 (float64)",
+        expected="the weights of the unscaled row (rows are normalised first)",
+        run=_scaled_rows(1e-13, np.float64),
+        check=_scale_invariant,
+    ),
+    Case(
+        id="splice-transform-huge-row-float64",
+        entry="SpliceTransformer.transform",
+        given="row 1 scaled by 1e20 (float64; its squares overflow float32)",
+        expected="the weights of the unscaled row (no overflow)",
+        run=_scaled_rows(1e20, np.float64),
+        check=_scale_invariant,
     ),
     Case(
         id="splice-transform-strings",
