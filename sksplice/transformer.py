@@ -222,12 +222,14 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         vocabulary: most frequent first). Either every concept of the
         vocabulary (the first ``vocabulary_size`` rows are used) or exactly
         the concepts kept. The embedder is then not used to embed the
-        vocabulary; if one is given, a few concepts (at most 8, evenly spaced
-        over the dictionary) are embedded to check that each of their rows
-        is closer to its own concept than to the other checked ones, and a
-        ``ValueError`` names the first row that is not (rows in the authors'
-        order, least frequent first, are reported as such). Without an
-        embedder the order cannot be checked: it is the caller's promise.
+        vocabulary. For a named vocabulary or a file, where sksplice decides
+        which concept each row stands for, a given embedder embeds a few
+        concepts (at most 8, evenly spaced over the dictionary) to check that
+        each of their rows is closer to its own concept than to the other
+        checked ones, and a ``ValueError`` names the first row that is not
+        (rows in the authors' order, least frequent first, are reported as
+        such). Without an embedder, or with a list vocabulary (which names
+        its rows itself), the order is the caller's promise.
     concepts_centered : bool, default=False
         Whether ``concept_embeddings`` is already a SpLiCE dictionary (rows
         normalised, centred and normalised again, such as the authors' cached
@@ -554,7 +556,11 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             ):
                 raise TypeError(f"concept_embeddings must be real numbers; got dtype {raw.dtype}")
             raw = raw[:k]
-            if self.embedder is not None and callable(getattr(self.embedder, "embed_text", None)):
+            # With a named vocabulary or a file, sksplice decides which concept each
+            # row stands for: check a few. A list names its rows itself (as
+            # precompute_concept_embeddings does), so no model call is made for it.
+            named = isinstance(self.vocabulary, str | os.PathLike)
+            if named and callable(getattr(self.embedder, "embed_text", None)):
                 self._check_alignment(concepts, raw)
             return raw
         if self.embedder is None:
