@@ -118,7 +118,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     ----------
     transformer : SpliceTransformer
         Supplies the dictionary, the modality centre and the solver settings
-        (``solver``, ``tol``, ``max_iter``, ``memory_budget``, ``device``).
+        (``solver``, ``tol``, ``transform_max_iter``, ``memory_budget``, ``device``).
         A fitted transformer is used as is; an unfitted one is cloned and the
         clone fitted on ``X``. Its own ``l1_penalty`` is not used.
     X : array-like of shape (n_samples, d)
