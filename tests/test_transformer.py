@@ -677,10 +677,10 @@ def test_verbose_reports_embedding_and_calibration(problem, capsys, caplog):
 # --------------------------------------------------- numerical corner cases
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_centred_row_that_is_numerically_zero_gets_zero_weights(problem, dtype):
-    """One row fitted with image_mean=None: its centred embedding is rounding noise."""
+    """A row in the direction of the given centre: its centred embedding is rounding noise."""
     concepts, raw, X = problem
     row = X[:1].astype(dtype)
-    est = make(concepts, raw, l1_penalty=0.01).fit(row)
+    est = make(concepts, raw, l1_penalty=0.01, image_mean=_unit(X[0])).fit(X)
     W = est.transform(row)
     assert W.dtype == dtype
     assert est.l0(W) == 0.0
