@@ -20,12 +20,14 @@ thread or process) sees either no file or the complete, verified file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import ipaddress
 import os
 import re
 import secrets
+import stat
 import sys
 import urllib.error
 import urllib.parse
@@ -265,6 +267,36 @@ def resolve_in_data_home(
     return get_data_home(data_home).joinpath(*parts)
 
 
+#: Standard streams named as paths: written through, never renamed over.
+_STREAM_PATHS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _write_through(path: Path, mode: int) -> bool:
+    """Whether ``path`` is written in place rather than replaced by a new file.
+
+    Named pipes and character devices (``/dev/null``, a terminal) are written
+    through; so is a standard stream named as a path (``/dev/stdout``) even
+    when the shell redirected it to a regular file.
+    """
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return True
+    text = os.fspath(path)
+    resolved = os.path.realpath(text)
+    return stat.S_ISREG(mode) and (
+        text.startswith(_STREAM_PATHS) or resolved.startswith(("/proc/", "/dev/fd/"))
+    )
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """Write a file atomically: readers see the old file or the complete new one.
@@ -273,6 +305,16 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     needed); when the ``with`` block ends normally the data is flushed and
     fsynced and the temporary file is renamed over ``path``. If the block
     raises, the temporary file is removed and ``path`` is left untouched.
+
+    Only regular files are ever replaced:
+
+    * a symbolic link is followed: the new file is renamed onto the file it
+      points to (resolved through every link), so the link itself stays;
+    * a named pipe, a character device (``/dev/null``, a terminal) or a
+      standard stream named as a path (``/dev/stdout``, ``/dev/fd/1``) is
+      written through, in place, without a temporary file (such targets cannot
+      be replaced atomically, and must never be replaced by a regular file);
+    * a folder, a block device or a socket is refused.
 
     Parameters
     ----------
@@ -284,6 +326,14 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     file object
         A binary file object open for writing.
 
+    Raises
+    ------
+    IsADirectoryError
+        If ``path`` is a folder.
+    OSError
+        If ``path`` is a block device or a socket (the message names the path
+        and what it is), or cannot be written.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -294,10 +344,43 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     b'hello'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode: int | None = os.stat(path).st_mode  # follows symbolic links
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and _write_through(path, mode):
+        # O_APPEND: a stream the shell opened with ">>" keeps its content.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        what = _kind_of(mode)
+        error = IsADirectoryError if stat.S_ISDIR(mode) else OSError
+        raise error(
+            errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
+            f"Refusing to write {str(path)!r}: it is {what}, not a regular file, a named "
+            "pipe or a character device; choose a file path",
+        )
+    if path.is_symlink():
+        # Follow the link (and any chain of links): replace the file it points
+        # to, never the link. A dangling link names the file to create.
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"Cannot write {str(path)!r}: it is a symbolic link to {str(target)!r}, whose "
+                "folder does not exist",
+            )
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = path
     # A name of our own (not mkstemp) so that the file gets the usual
-    # permissions of the umask rather than 0600.
-    tmp = path.with_name(f".{path.name[:96]}.{secrets.token_hex(6)}.tmp")
+    # permissions of the umask rather than 0600. The writer's process id in the
+    # name lets a later run tell a temporary file left by a killed writer from
+    # one being written (see :func:`temporary_files_of`).
+    tmp = target.with_name(temporary_name(target.name))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o666)
     try:
@@ -305,12 +388,57 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    _fsync_dir(target.parent)
+
+
+def temporary_name(name: str) -> str:
+    """Name of a temporary file written by this process before it becomes ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Final file name.
+
+    Returns
+    -------
+    str
+        ``".<name>.<pid>.<random>.tmp"`` (the name cut to 96 characters): hidden,
+        unique, and carrying the id of the writing process.
+    """
+    return f".{name[:96]}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+
+
+def temporary_files_of(path: str | os.PathLike[str]) -> list[tuple[Path, int | None]]:
+    """Temporary files left next to ``path`` by :func:`atomic_write`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final file whose temporary siblings are listed.
+
+    Returns
+    -------
+    list of (pathlib.Path, int or None)
+        Each temporary file with the process id of its writer (None for a name
+        without one, written by an older version).
+    """
+    path = Path(path)
+    pattern = re.compile(
+        re.escape(f".{path.name[:96]}.") + r"(?:(?P<pid>[0-9]+)\.)?[0-9a-f]{12}\.tmp"
+    )
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in path.parent.iterdir():
+            match = pattern.fullmatch(entry.name)
+            if match:
+                pid = match.group("pid")
+                found.append((entry, int(pid) if pid else None))
+    return sorted(found)
 
 
 def _fsync_dir(folder: Path) -> None:

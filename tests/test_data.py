@@ -259,6 +259,146 @@ def test_atomic_write_keeps_old_content_on_exception(tmp_path):
     assert target.read_bytes() == b"new"
 
 
+def test_atomic_write_writes_through_a_named_pipe(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as fh:
+            received.append(fh.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    with atomic_write(fifo) as fh:
+        fh.write(b"through the pipe")
+    reader.join(timeout=10)
+    assert received == [b"through the pipe"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still a pipe, not a regular file
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]  # no temporary file
+
+
+def _char_device(tmp_path: Path, name: str, minor: int) -> Path:
+    """A character device node that a faulty writer cannot harm the system through.
+
+    Where the system's ``/dev`` can be written (as root), a private node of the
+    same device (major 1: ``null`` 3, ``full`` 7) is made in ``tmp_path``, so a
+    writer that replaced it would only replace the copy; otherwise the system
+    node is used, which the permissions of ``/dev`` protect.
+    """
+    system = Path("/dev") / name
+    if not system.exists():
+        pytest.skip(f"no {system} here")
+    if not os.access("/dev", os.W_OK):
+        return system
+    private = tmp_path / name
+    try:
+        os.mknod(private, stat.S_IFCHR | 0o666, os.makedev(1, minor))
+        with open(private, "wb"):
+            pass
+    except OSError as exc:
+        pytest.skip(f"cannot make a private character device here ({exc})")
+    return private
+
+
+def test_atomic_write_writes_through_character_devices(tmp_path):
+    device = _char_device(tmp_path, "null", 3)
+    before = os.stat(device)
+    assert stat.S_ISCHR(before.st_mode)
+    with atomic_write(device) as fh:
+        fh.write(b"discarded")
+    after = os.lstat(device)
+    assert stat.S_ISCHR(after.st_mode)
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+    assert _leftovers(device.parent) == []
+
+
+def test_atomic_write_full_device_fails_and_keeps_the_node(tmp_path):
+    device = _char_device(tmp_path, "full", 7)
+    before = os.stat(device)
+    with pytest.raises(OSError, match="No space"), atomic_write(device) as fh:
+        fh.write(b"x" * 10)
+    after = os.lstat(device)
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+
+
+def test_atomic_write_through_standard_output_redirected_to_a_file(tmp_path):
+    # /dev/fd/1 rather than /dev/stdout: a faulty writer that tried to replace it
+    # would fail to create its temporary file in /proc instead of replacing the
+    # system's /dev/stdout link.
+    out = tmp_path / "out.txt"
+    script = (
+        "from sksplice._data import atomic_write\n"
+        "with atomic_write('/dev/fd/1') as fh:\n"
+        "    fh.write(b'result')\n"
+    )
+    with open(out, "wb") as fh:
+        fh.write(b"kept ")
+        fh.flush()
+        subprocess.run(
+            [sys.executable, "-c", script], stdout=fh, check=True, cwd=REPO_ROOT, timeout=60
+        )
+    assert out.read_bytes() == b"kept result"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_write_follows_a_symlink_and_keeps_it(tmp_path):
+    real = tmp_path / "real" / "report.html"
+    real.parent.mkdir()
+    real.write_bytes(b"old")
+    link = tmp_path / "link.html"
+    link.symlink_to(real)
+    chain = tmp_path / "chain.html"
+    chain.symlink_to(link)
+    with atomic_write(chain) as fh:
+        fh.write(b"new")
+    assert chain.is_symlink() and link.is_symlink()
+    assert os.readlink(chain) == str(link)
+    assert real.read_bytes() == b"new"
+    assert _leftovers(tmp_path) == []
+    # A dangling link names the file to create; the link stays a link.
+    dangling = tmp_path / "dangling.html"
+    dangling.symlink_to(tmp_path / "real" / "created.html")
+    with atomic_write(dangling) as fh:
+        fh.write(b"created")
+    assert dangling.is_symlink()
+    assert (tmp_path / "real" / "created.html").read_bytes() == b"created"
+    # A link into a missing folder is refused, naming both paths.
+    broken = tmp_path / "broken.html"
+    broken.symlink_to(tmp_path / "missing" / "x.html")
+    with pytest.raises(FileNotFoundError, match="missing"), atomic_write(broken):
+        pass
+    assert broken.is_symlink()
+
+
+def test_atomic_write_refuses_a_folder_and_a_socket(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="folder"), atomic_write(folder):
+        pass
+    assert folder.is_dir()
+    sock_path = tmp_path / "s.sock"
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(sock_path))
+        with pytest.raises(OSError, match="socket"), atomic_write(sock_path):
+            pass
+        assert stat.S_ISSOCK(os.lstat(sock_path).st_mode)
+    finally:
+        server.close()
+
+
+def test_temporary_files_of_lists_only_that_file(tmp_path):
+    target = tmp_path / "cache.npz"
+    mine = tmp_path / _data.temporary_name(target.name)
+    old_style = tmp_path / ".cache.npz.0123456789ab.tmp"
+    other = tmp_path / _data.temporary_name("other.npz")
+    for p in (mine, old_style, other):
+        p.write_bytes(b"")
+    found = dict(_data.temporary_files_of(target))
+    assert found == {mine: os.getpid(), old_style: None}
+
+
 # --------------------------------------------------------------------------- fetch_file
 
 
