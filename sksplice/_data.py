@@ -38,6 +38,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, NamedTuple
 
 __all__ = [
+    "CACHE_DIR_ENV",
     "DATA_HOME_ENV",
     "DataFetchError",
     "DigestMismatchError",
@@ -46,6 +47,7 @@ __all__ = [
     "fetch_file",
     "fetch_remote_file",
     "file_sha256",
+    "get_cache_dir",
     "get_data_home",
     "resolve_in_data_home",
     "safe_cache_name",
@@ -53,6 +55,8 @@ __all__ = [
 
 #: Environment variable that names the data home when no argument is given.
 DATA_HOME_ENV = "SKSPLICE_DATA"
+#: Environment variable that names the cache folder when no argument is given.
+CACHE_DIR_ENV = "SKSPLICE_CACHE"
 
 _DEFAULT_DATA_HOME = Path("~") / ".cache" / "sksplice"
 _CHUNK_SIZE = 1 << 20
@@ -135,6 +139,65 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
             exc.errno,
             f"Cannot create the sksplice data home {str(path)!r} ({exc.strerror or exc}); pass "
             f"a writable folder as data_home or set ${DATA_HOME_ENV}",
+        ) from exc
+    return path
+
+
+def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Return the folder of the caches that sksplice computes, creating it when missing.
+
+    The caches (embedded vocabularies) are kept apart from the data home, which
+    only holds published files and may be read-only and shared between users.
+
+    Parameters
+    ----------
+    cache_dir : str or os.PathLike, default=None
+        Folder to use. When None, the ``SKSPLICE_CACHE`` environment variable
+        is used if set and not empty, else the per-user cache folder of the
+        platform (``platformdirs.user_cache_dir("sksplice")``: on Linux
+        ``$XDG_CACHE_HOME/sksplice``, by default ``~/.cache/sksplice``). ``~`` is
+        expanded in every case.
+
+    Returns
+    -------
+    pathlib.Path
+        The absolute path of the cache folder.
+
+    Raises
+    ------
+    NotADirectoryError
+        If the path exists and is not a folder.
+    OSError
+        If the folder does not exist and cannot be created; the message names
+        the folder and how to choose another one.
+    """
+    if cache_dir is None:
+        env = os.environ.get(CACHE_DIR_ENV, "")
+        if env.strip():
+            cache_dir = env
+        else:
+            import platformdirs
+
+            cache_dir = platformdirs.user_cache_dir("sksplice", appauthor=False)
+    elif not isinstance(cache_dir, str | os.PathLike):
+        raise TypeError(
+            f"cache_dir must be a str, an os.PathLike or None, got {type(cache_dir).__name__}"
+        )
+    path = Path(os.path.expanduser(os.fspath(cache_dir))).absolute()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise NotADirectoryError(
+            f"The sksplice cache folder {str(path)!r} exists but is not a folder; pass another "
+            f"cache_dir (--cache-dir) or set ${CACHE_DIR_ENV}."
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"Cannot create the sksplice cache folder {str(path)!r} ({exc.strerror or exc}); "
+            f"pass a writable folder as cache_dir (--cache-dir) or set ${CACHE_DIR_ENV}",
         ) from exc
     return path
 

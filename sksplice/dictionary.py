@@ -7,12 +7,16 @@ embeddings
 
 * in process, keyed by the embedder's ``cache_key()`` (or, without one, by the
   embedder object itself), the vocabulary content hash and its size;
-* on disk under ``getget_data_home(data_home) / "dictionaries"`` as ``.npz`` files
-  (read with ``allow_pickle=False``) that carry a small header: the cache key,
-  the array shape and dtype, and a SHA-256 digest of the array bytes. A file
-  whose header does not match what is asked for, or whose digest does not
-  match its content, is reported with a :class:`DictionaryCacheWarning`,
-  rebuilt and atomically replaced.
+* on disk under ``get_cache_dir(cache_dir) / "dictionaries"`` (the cache folder,
+  apart from the data home, see :func:`sksplice._data.get_cache_dir`) as
+  uncompressed ``.npz`` files that carry a small header: the cache key, the
+  array shape and dtype, and a SHA-256 digest of the array bytes. A file is
+  checked before its array is read (stored uncompressed, a float32 array of
+  exactly the expected shape and byte size), then against its header and digest
+  and for finite values; a file that fails any check is reported with a
+  :class:`DictionaryCacheWarning` naming it, rebuilt and atomically replaced.
+  Temporary files left by a writer that was killed are removed by the next
+  build of the same cache.
 
 :func:`build_dictionary` turns the raw embeddings into the SpLiCE dictionary:
 rows L2-normalised, centred by their mean, L2-normalised again.
@@ -29,6 +33,7 @@ import threading
 import time
 import warnings
 import weakref
+import zipfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ._data import atomic_write, get_data_home
+from ._data import atomic_write, get_cache_dir, temporary_files_of
 
 __all__ = [
     "DictionaryCacheWarning",
@@ -61,6 +66,19 @@ _PROBE_SIZE = 512
 
 logger = logging.getLogger(__name__)
 _EPS = 1e-12
+#: Widest concept embedding accepted from a cache file when the expected width
+#: is not known (CLIP and sentence-transformers text towers are 1024 wide or less).
+_MAX_CACHED_DIM = 16384
+#: Largest header entry read from a cache file, in bytes.
+_MAX_HEADER_BYTES = 1 << 16
+#: A temporary file of a cache older than this is removed even when its
+#: writer's process id is in use (process ids are reused; a cache file is
+#: written in well under a second).
+_STALE_TEMPORARY_SECONDS = 3600.0
+#: A centred concept shorter than this coincides with the vocabulary's mean.
+_CENTRED_EPS = 1e-6
+
+logger = logging.getLogger(__name__)
 
 _memory_cache: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
 _memory_lock = threading.Lock()
@@ -95,7 +113,9 @@ def l2_normalize(X: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.where(norms > _EPS, out, 0.0).astype(X.dtype, copy=False)
 
 
-def build_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def build_dictionary(
+    raw: np.ndarray, concepts: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Turn raw concept embeddings into the SpLiCE concept dictionary.
 
     Each row is L2-normalised, the rows are centred by their mean, and each row
@@ -105,6 +125,8 @@ def build_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ----------
     raw : array-like of shape (n_concepts, d)
         Raw text embeddings of the concepts (need not be normalised).
+    concepts : sequence of str, default=None
+        The concept of each row, used to name a row at fault in errors.
 
     Returns
     -------
@@ -118,7 +140,10 @@ def build_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ------
     ValueError
         If ``raw`` is not two-dimensional, is empty, or holds NaN or infinite
-        values (the first offending row is named).
+        values; if a row is zero (it has no direction); or if a row coincides
+        with the mean of all rows, so that centring leaves nothing of it (a
+        one-concept vocabulary, or concepts that all embed the same). The
+        first offending concept (or row) is named.
     """
     raw = np.asarray(raw)
     if raw.ndim != 2:
@@ -136,9 +161,39 @@ def build_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             f"concept embeddings hold NaN or infinite values in {int(bad.sum())} row(s), "
             f"first at row {row}"
         )
+    if concepts is not None and len(concepts) != raw.shape[0]:
+        raise ValueError(
+            f"{len(concepts)} concept names were given for {raw.shape[0]} concept embeddings"
+        )
+
+    def name(row: int) -> str:
+        return f"{concepts[row]!r} (row {row})" if concepts is not None else f"row {row}"
+
+    norms = np.linalg.norm(raw.astype(np.float64), axis=1)
+    zero = norms <= _EPS
+    if zero.any():
+        row = int(np.flatnonzero(zero)[0])
+        raise ValueError(
+            f"the embedding of concept {name(row)} is a zero vector, which has no direction "
+            f"({int(zero.sum())} such concept(s)); remove it or fix the embedder"
+        )
     unit = l2_normalize(raw)
     concept_mean = unit.mean(axis=0)
-    dictionary = l2_normalize(unit - concept_mean)
+    centred = unit - concept_mean
+    flat = np.linalg.norm(centred.astype(np.float64), axis=1) <= _CENTRED_EPS
+    if flat.any():
+        row = int(np.flatnonzero(flat)[0])
+        why = (
+            "a vocabulary of one concept"
+            if raw.shape[0] == 1
+            else f"{int(flat.sum())} concept(s) equal to the mean of the vocabulary"
+        )
+        raise ValueError(
+            f"concept {name(row)} coincides with the mean of the vocabulary, so centring "
+            f"leaves nothing of it ({why}); SpLiCE needs at least two concepts that embed "
+            "differently"
+        )
+    dictionary = l2_normalize(centred)
     return dictionary, concept_mean
 
 
@@ -175,7 +230,7 @@ def _safe_name(text: str, max_len: int = 48) -> str:
 
 
 def dictionary_cache_path(
-    cache_key: str, concepts: Sequence[str], data_home: str | os.PathLike[str] | None = None
+    cache_key: str, concepts: Sequence[str], cache_dir: str | os.PathLike[str] | None = None
 ) -> Path:
     """Where the raw embeddings of ``concepts`` under ``cache_key`` are cached on disk.
 
@@ -185,19 +240,19 @@ def dictionary_cache_path(
         The embedder's ``cache_key()``: identifies the model and its weights.
     concepts : sequence of str
         The vocabulary.
-    data_home : str or path-like, default=None
-        Data home folder, see :func:`sksplice._data.get_data_home`.
+    cache_dir : str or path-like, default=None
+        Cache folder, see :func:`sksplice._data.get_cache_dir`.
 
     Returns
     -------
     pathlib.Path
-        ``<data_home>/dictionaries/<readable key>-<size>-<digest>.npz``; the digest
+        ``<cache_dir>/dictionaries/<readable key>-<size>-<digest>.npz``; the digest
         covers the key, the vocabulary content hash and its size.
     """
     full_key = _disk_key(cache_key, concepts)
     digest = hashlib.sha256(full_key.encode("utf-8")).hexdigest()[:20]
     name = f"{_safe_name(cache_key)}-{len(concepts)}-{digest}.npz"
-    return get_data_home(data_home) / "dictionaries" / name
+    return get_cache_dir(cache_dir) / "dictionaries" / name
 
 
 def _disk_key(cache_key: str, concepts: Sequence[str]) -> str:
@@ -207,26 +262,125 @@ def _disk_key(cache_key: str, concepts: Sequence[str]) -> str:
     )
 
 
-def _read_cache_file(path: Path, expected_key: str, n_concepts: int) -> np.ndarray:
-    """Load and verify one cache file; raise ``ValueError`` saying what is wrong."""
-    with np.load(path, allow_pickle=False) as npz:
-        if "header" not in npz.files or "embeddings" not in npz.files:
-            raise ValueError(f"missing entries (found {sorted(npz.files)})")
-        header = json.loads(str(npz["header"][()]))
-        embeddings = npz["embeddings"]
-    if header.get("format") != _FORMAT_VERSION:
-        raise ValueError(f"format version {header.get('format')!r} != {_FORMAT_VERSION}")
-    if header.get("key") != expected_key:
-        raise ValueError("its key does not match the embedder and vocabulary asked for")
-    if tuple(header.get("shape", ())) != embeddings.shape or embeddings.ndim != 2:
-        raise ValueError(
-            f"header shape {header.get('shape')} does not match stored array {embeddings.shape}"
-        )
-    if embeddings.shape[0] != n_concepts:
-        raise ValueError(f"it holds {embeddings.shape[0]} rows for {n_concepts} concepts")
+def _member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:
+    try:
+        info = archive.getinfo(f"{name}.npy")
+    except KeyError:
+        raise ValueError(f"missing entry {name!r} (found {sorted(archive.namelist())})") from None
+    if info.compress_type != zipfile.ZIP_STORED:
+        # The writer stores entries uncompressed: a compressed one could expand
+        # to any size, so it is refused before a byte of it is inflated.
+        raise ValueError(f"entry {name!r} is compressed; the cache is written uncompressed")
+    return info
+
+
+def _npy_header(handle: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(handle)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(handle)
+    raise ValueError(f"unsupported .npy format version {version}")
+
+
+def _read_cache_file(
+    path: Path, expected_key: str, n_concepts: int, n_features: int | None
+) -> np.ndarray:
+    """Load and verify one cache file; raise ``ValueError`` saying what is wrong.
+
+    Sizes are checked from the archive directory and the ``.npy`` header before
+    the array is read, so a file declaring a huge array costs nothing.
+    """
+    with zipfile.ZipFile(path) as archive:
+        header_info = _member(archive, "header")
+        if header_info.file_size > _MAX_HEADER_BYTES:
+            raise ValueError(f"its header entry holds {header_info.file_size} bytes")
+        with archive.open(header_info) as handle:
+            header_array = np.lib.format.read_array(handle, allow_pickle=False)
+        if header_array.shape != () or header_array.dtype.kind != "U":
+            raise ValueError("its header entry is not a string")
+        header = json.loads(str(header_array[()]))
+        if not isinstance(header, dict):
+            raise ValueError("its header is not a JSON object")
+        if header.get("format") != _FORMAT_VERSION:
+            raise ValueError(f"format version {header.get('format')!r} != {_FORMAT_VERSION}")
+        if header.get("key") != expected_key:
+            raise ValueError("its key does not match the embedder and vocabulary asked for")
+
+        info = _member(archive, "embeddings")
+        with archive.open(info) as handle:
+            shape, fortran_order, dtype = _npy_header(handle)
+            if dtype != np.dtype("<f4") or fortran_order:
+                order = ", Fortran order" if fortran_order else ""
+                raise ValueError(f"its array has dtype {dtype}{order}, not C-order float32")
+            if len(shape) != 2 or shape[0] != n_concepts:
+                raise ValueError(f"its array has shape {shape}; expected ({n_concepts}, d)")
+            d = shape[1]
+            if n_features is not None and d != n_features:
+                raise ValueError(
+                    f"its array has shape {shape}; expected ({n_concepts}, {n_features})"
+                )
+            if not 1 <= d <= _MAX_CACHED_DIM:
+                raise ValueError(f"its array has shape {shape}; d must be 1 to {_MAX_CACHED_DIM}")
+            if tuple(header.get("shape", ())) != shape:
+                raise ValueError(f"header shape {header.get('shape')} does not match array {shape}")
+            n_bytes = n_concepts * d * dtype.itemsize
+            if info.file_size != handle.tell() + n_bytes:
+                raise ValueError(
+                    f"its array entry holds {info.file_size} bytes for a {shape} array"
+                )
+            data = handle.read(n_bytes)
+    if len(data) != n_bytes:
+        raise ValueError(f"its array is cut short ({len(data)} of {n_bytes} bytes)")
+    embeddings = np.frombuffer(data, dtype=dtype).reshape(shape)
     if header.get("sha256") != _array_digest(embeddings):
         raise ValueError("the array digest does not match its content")
-    return embeddings
+    bad = ~np.isfinite(embeddings).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"its array holds NaN or infinite values in {int(bad.sum())} row(s), first at row "
+            f"{int(np.flatnonzero(bad)[0])}"
+        )
+    return np.array(embeddings)
+
+
+def _remove_stale_temporaries(path: Path, started: float) -> None:
+    """Remove temporary files of ``path`` left by writers that were killed.
+
+    A temporary file is stale when it is older than the build that is about
+    to write ``path`` (``started``) and either its writer's process id (in its
+    name) is not running on this machine, or it is older than
+    ``_STALE_TEMPORARY_SECONDS`` (process ids are reused, and a writer on
+    another machine sharing the folder cannot be asked).
+    """
+    now = time.time()
+    for tmp, pid in temporary_files_of(path):
+        try:
+            mtime = tmp.stat().st_mtime
+        except OSError:
+            continue
+        if mtime >= started:
+            continue
+        if now - mtime < _STALE_TEMPORARY_SECONDS and (pid is None or _process_alive(pid)):
+            continue
+        try:
+            tmp.unlink()
+        except OSError as exc:  # another build removed it, or a read-only folder
+            logger.debug("could not remove the stale temporary file %s: %s", tmp, exc)
+        else:
+            logger.info("removed %s, a temporary file left by an interrupted cache write", tmp)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # os.kill ends processes on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # alive under another user, or unknown: keep it
+        return True
+    return True
 
 
 def _write_cache_file(path: Path, key: str, embeddings: np.ndarray) -> None:
@@ -357,9 +511,10 @@ def embed_vocabulary(
     embedder: Any,
     concepts: Sequence[str],
     *,
-    data_home: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     batch_size: int | None = None,
     disk_cache: bool = True,
+    n_features: int | None = None,
 ) -> np.ndarray:
     """Raw text embeddings of a vocabulary, computed once and cached.
 
@@ -368,13 +523,14 @@ def embed_vocabulary(
     embedder : object
         Anything with ``embed_text(list[str]) -> (n, d)`` array. If it also has
         ``cache_key() -> str`` identifying model and weights, the result is cached
-        on disk (under ``data_home``) and in process under that key; otherwise
+        on disk (under ``cache_dir``) and in process under that key; otherwise
         (no ``cache_key``, or one that returns None) it is cached in process
         only, for as long as the embedder object lives.
     concepts : sequence of str
         The vocabulary, in order.
-    data_home : str or path-like, default=None
-        Data home folder for the disk cache (see :func:`sksplice._data.get_data_home`).
+    cache_dir : str or path-like, default=None
+        Cache folder of the disk cache (see :func:`sksplice._data.get_cache_dir`:
+        ``$SKSPLICE_CACHE`` or the per-user cache folder by default).
     batch_size : int or None, default=None
         Number of concepts per ``embed_text`` call; ``None`` lets the embedder
         batch internally: the whole vocabulary in one call, or, from 2,048
@@ -385,6 +541,10 @@ def embed_vocabulary(
     disk_cache : bool, default=True
         Whether to read and write the on-disk cache (when the embedder has a
         ``cache_key``).
+    n_features : int, default=None
+        Expected embedding width ``d``: a cache file of another width is rebuilt.
+        When None, the embedder's ``embedding_dim_`` is used if it has one,
+        else any width up to 16384 is accepted from the cache.
 
     Returns
     -------
@@ -403,9 +563,10 @@ def embed_vocabulary(
     Warns
     -----
     DictionaryCacheWarning
-        When a cache file exists but is unreadable or does not match (it is
-        rebuilt and replaced), or cannot be written (the result is then cached
-        in process only).
+        When a cache file exists but is unreadable or does not match (wrong
+        header, digest, dtype, shape, size or non-finite values: it is rebuilt
+        and replaced), or cannot be written (the result is then cached in
+        process only). The message names the file.
     """
     if not callable(getattr(embedder, "embed_text", None)):
         raise TypeError(
@@ -424,15 +585,21 @@ def embed_vocabulary(
     if cached is not None:
         return cached
 
+    if n_features is None:
+        dim = getattr(embedder, "embedding_dim_", None)
+        if isinstance(dim, int | np.integer) and not isinstance(dim, bool) and dim > 0:
+            n_features = int(dim)
+
     raw: np.ndarray | None = None
     path: Path | None = None
     disk_key = ""
+    started = time.time()
     if cache_key is not None and disk_cache:
-        path = dictionary_cache_path(cache_key, concepts, data_home)
+        path = dictionary_cache_path(cache_key, concepts, cache_dir)
         disk_key = _disk_key(cache_key, concepts)
         if path.exists():
             try:
-                raw = _read_cache_file(path, disk_key, len(concepts))
+                raw = _read_cache_file(path, disk_key, len(concepts), n_features)
             except Exception as exc:  # any unreadable file is rebuilt
                 warnings.warn(
                     f"the cached concept dictionary {path} cannot be used ({exc}); "
@@ -447,6 +614,7 @@ def embed_vocabulary(
     else:
         raw = _embed(embedder, concepts, batch_size, path, cache_key)
         if path is not None:
+            _remove_stale_temporaries(path, started)
             try:
                 _write_cache_file(path, disk_key, raw)
             except OSError as exc:  # read-only or full data home: keep it in memory

@@ -367,7 +367,7 @@ def precompute_concept_embeddings(splice: Any) -> Any:
         concepts = list(vocabulary)
         if size is not None:
             concepts = concepts[:size]
-    raw = embed_vocabulary(embedder, concepts, data_home=data_home)
+    raw = embed_vocabulary(embedder, concepts, cache_dir=params.get("cache_dir"))
     return clone(splice).set_params(vocabulary=concepts, concept_embeddings=np.asarray(raw))
 
 

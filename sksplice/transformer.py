@@ -281,8 +281,12 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         DataFrame of pandas sparse columns and ``"dense"`` an ordinary
         DataFrame; columns are the concepts either way.
     data_home : str or path-like, default=None
-        Data home for vocabularies, image means and the dictionary cache (see
-        :func:`sksplice._data.get_data_home`).
+        Data home for vocabularies and image means (see
+        :func:`sksplice._data.get_data_home`); it may be read-only.
+    cache_dir : str or path-like, default=None
+        Folder of the on-disk dictionary cache (see
+        :func:`sksplice._data.get_cache_dir`: ``$SKSPLICE_CACHE`` or the
+        per-user cache folder by default).
     calibration_samples : int, default=2000
         Largest number of rows of ``X`` used to calibrate ``target_l0``.
     random_state : int, RandomState instance or None, default=0
@@ -385,6 +389,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         concepts_centered: bool = False,
         output: str = "sparse",
         data_home: str | os.PathLike[str] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
         calibration_samples: int = 2000,
         random_state: Any = 0,
         memory_budget: int | None = None,
@@ -406,6 +411,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         self.concepts_centered = concepts_centered
         self.output = output
         self.data_home = data_home
+        self.cache_dir = cache_dir
         self.calibration_samples = calibration_samples
         self.random_state = random_state
         self.memory_budget = memory_budget
@@ -574,7 +580,12 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
                 f"{type(self.embedder).__name__}"
             )
         logger.debug("concept dictionary: %d concepts", len(concepts))
-        return embed_vocabulary(self.embedder, concepts, data_home=self.data_home)
+        return embed_vocabulary(
+            self.embedder,
+            concepts,
+            cache_dir=self.cache_dir,
+            n_features=getattr(self, "n_features_in_", None),
+        )
 
     def _check_alignment(self, concepts: list[str], raw: np.ndarray) -> None:
         """Embed a few concepts and check that their rows of ``raw`` are theirs.
@@ -723,7 +734,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         if self.concepts_centered:
             dictionary, concept_mean = _centred_dictionary(raw)
         else:
-            dictionary, concept_mean = build_dictionary(raw)
+            dictionary, concept_mean = build_dictionary(raw, concepts)
         d = dictionary.shape[1]
         if X.shape[1] != d:
             raise ValueError(

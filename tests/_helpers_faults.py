@@ -42,7 +42,7 @@ def expected_embeddings(concepts: list[str], dim: int = 12) -> np.ndarray:
     return np.stack([fake_vector(t, dim) for t in concepts])
 
 
-def build_cache_worker(data_home: str, concepts: list[str], barrier: Any, queue: Any) -> None:
+def build_cache_worker(cache_dir: str, concepts: list[str], barrier: Any, queue: Any) -> None:
     """Embed ``concepts`` through the dictionary cache in a separate process.
 
     Waits on ``barrier`` so that both processes start together, then puts
@@ -55,5 +55,5 @@ def build_cache_worker(data_home: str, concepts: list[str], barrier: Any, queue:
     barrier.wait(timeout=60)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        raw = embed_vocabulary(SlowFakeEmbedder(delay=0.3), concepts, data_home=data_home)
+        raw = embed_vocabulary(SlowFakeEmbedder(delay=0.3), concepts, cache_dir=cache_dir)
     queue.put((np.array(raw), [str(w.message) for w in caught]))

@@ -25,13 +25,17 @@ from sksplice.sentence import SentenceTransformerEmbedder
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
-# Never write into the user's real data home from the tests: dictionary caches and
-# downloads of this session go to a temporary folder (tests of the data-home logic set
-# their own folders explicitly).
+# Never write into the user's real data home or cache folder from the tests: dictionary
+# caches and downloads of this session go to temporary folders (tests of the data-home
+# and cache-folder logic set their own folders explicitly).
 if "SKSPLICE_DATA" not in os.environ:
     import tempfile
 
     os.environ["SKSPLICE_DATA"] = tempfile.mkdtemp(prefix="sksplice-test-data-")
+if "SKSPLICE_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["SKSPLICE_CACHE"] = tempfile.mkdtemp(prefix="sksplice-test-cache-")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTS_DATA = Path(__file__).resolve().parent / "data"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -77,19 +78,19 @@ def test_embed_vocabulary_embeds_once_then_reads_memory_and_disk(tmp_path):
     CountingEmbedder.reset()
     emb = CountingEmbedder(dim=8)
     concepts = ["red", "car", "dog", "beach"]
-    first = embed_vocabulary(emb, concepts, data_home=tmp_path)
+    first = embed_vocabulary(emb, concepts, cache_dir=tmp_path)
     assert CountingEmbedder.n_calls == 1
     assert first.shape == (4, 8) and first.dtype == np.float32
     assert not first.flags.writeable
     np.testing.assert_array_equal(first, emb.embed_text(concepts))
     CountingEmbedder.reset()
 
-    again = embed_vocabulary(emb, concepts, data_home=tmp_path)
+    again = embed_vocabulary(emb, concepts, cache_dir=tmp_path)
     assert CountingEmbedder.n_calls == 0  # in-process cache
     assert again is first
 
     clear_memory_cache()
-    from_disk = embed_vocabulary(CountingEmbedder(dim=8), concepts, data_home=tmp_path)
+    from_disk = embed_vocabulary(CountingEmbedder(dim=8), concepts, cache_dir=tmp_path)
     assert CountingEmbedder.n_calls == 0  # disk cache
     np.testing.assert_array_equal(from_disk, first)
     files = list((tmp_path / "dictionaries").iterdir())
@@ -98,10 +99,10 @@ def test_embed_vocabulary_embeds_once_then_reads_memory_and_disk(tmp_path):
 
 def test_cache_is_keyed_by_embedder_vocabulary_and_size(tmp_path):
     CountingEmbedder.reset()
-    embed_vocabulary(CountingEmbedder(dim=8, key="m1"), ["a", "b"], data_home=tmp_path)
-    embed_vocabulary(CountingEmbedder(dim=8, key="m2"), ["a", "b"], data_home=tmp_path)
-    embed_vocabulary(CountingEmbedder(dim=8, key="m1"), ["a", "c"], data_home=tmp_path)
-    embed_vocabulary(CountingEmbedder(dim=8, key="m1"), ["a", "b", "c"], data_home=tmp_path)
+    embed_vocabulary(CountingEmbedder(dim=8, key="m1"), ["a", "b"], cache_dir=tmp_path)
+    embed_vocabulary(CountingEmbedder(dim=8, key="m2"), ["a", "b"], cache_dir=tmp_path)
+    embed_vocabulary(CountingEmbedder(dim=8, key="m1"), ["a", "c"], cache_dir=tmp_path)
+    embed_vocabulary(CountingEmbedder(dim=8, key="m1"), ["a", "b", "c"], cache_dir=tmp_path)
     assert CountingEmbedder.n_calls == 4
     assert len(list((tmp_path / "dictionaries").glob("*.npz"))) == 4
     p1 = dictionary_cache_path("m1", ["a", "b"], tmp_path)
@@ -112,7 +113,7 @@ def test_cache_is_keyed_by_embedder_vocabulary_and_size(tmp_path):
 def test_cache_file_has_checked_header_and_loads_without_pickle(tmp_path):
     emb = CountingEmbedder(dim=6, key="model/with:odd chars")
     concepts = ["x", "y", "z"]
-    embed_vocabulary(emb, concepts, data_home=tmp_path)
+    embed_vocabulary(emb, concepts, cache_dir=tmp_path)
     path = dictionary_cache_path(emb.cache_key(), concepts, tmp_path)
     assert path.exists() and "/" not in path.name and ":" not in path.name
     with np.load(path, allow_pickle=False) as npz:
@@ -125,7 +126,7 @@ def test_cache_file_has_checked_header_and_loads_without_pickle(tmp_path):
 def test_corrupt_or_mismatched_cache_is_rebuilt_and_replaced(tmp_path, damage):
     emb = CountingEmbedder(dim=6)
     concepts = ["sun", "moon", "star"]
-    good = np.array(embed_vocabulary(emb, concepts, data_home=tmp_path))
+    good = np.array(embed_vocabulary(emb, concepts, cache_dir=tmp_path))
     path = dictionary_cache_path(emb.cache_key(), concepts, tmp_path)
     if damage == "garbage":
         path.write_bytes(b"this is not an npz file")
@@ -139,14 +140,14 @@ def test_corrupt_or_mismatched_cache_is_rebuilt_and_replaced(tmp_path, damage):
             np.savez(handle, embeddings=arr, header=header)
     else:
         other_emb = CountingEmbedder(dim=6, key="another-model")
-        embed_vocabulary(other_emb, concepts, data_home=tmp_path)
+        embed_vocabulary(other_emb, concepts, cache_dir=tmp_path)
         other = dictionary_cache_path(other_emb.cache_key(), concepts, tmp_path)
         path.write_bytes(other.read_bytes())
 
     clear_memory_cache()
     CountingEmbedder.reset()
     with pytest.warns(DictionaryCacheWarning, match=str(path.name)):
-        rebuilt = embed_vocabulary(emb, concepts, data_home=tmp_path)
+        rebuilt = embed_vocabulary(emb, concepts, cache_dir=tmp_path)
     assert CountingEmbedder.n_calls == 1
     np.testing.assert_array_equal(rebuilt, good)
 
@@ -157,7 +158,7 @@ def test_corrupt_or_mismatched_cache_is_rebuilt_and_replaced(tmp_path, damage):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", DictionaryCacheWarning)
-        np.testing.assert_array_equal(embed_vocabulary(emb, concepts, data_home=tmp_path), good)
+        np.testing.assert_array_equal(embed_vocabulary(emb, concepts, cache_dir=tmp_path), good)
     assert CountingEmbedder.n_calls == 0
 
 
@@ -169,25 +170,25 @@ def test_failed_write_warns_and_leaves_no_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(dictionary_module.np, "savez", boom)
     with pytest.warns(DictionaryCacheWarning, match="disk full"):
-        out = embed_vocabulary(emb, ["a", "b"], data_home=tmp_path)
+        out = embed_vocabulary(emb, ["a", "b"], cache_dir=tmp_path)
     np.testing.assert_array_equal(out, emb.embed_text(["a", "b"]))
     assert list((tmp_path / "dictionaries").iterdir()) == []  # no partial file
     CountingEmbedder.reset()
-    embed_vocabulary(emb, ["a", "b"], data_home=tmp_path)  # served from memory
+    embed_vocabulary(emb, ["a", "b"], cache_dir=tmp_path)  # served from memory
     assert CountingEmbedder.n_calls == 0
 
 
 def test_keyless_embedder_is_cached_in_process_only(tmp_path):
     emb = KeylessEmbedder(dim=5)
-    a = embed_vocabulary(emb, ["p", "q"], data_home=tmp_path)
-    b = embed_vocabulary(emb, ["p", "q"], data_home=tmp_path)
+    a = embed_vocabulary(emb, ["p", "q"], cache_dir=tmp_path)
+    b = embed_vocabulary(emb, ["p", "q"], cache_dir=tmp_path)
     assert emb.n_calls == 1 and a is b
     assert not (tmp_path / "dictionaries").exists() or not any(
         (tmp_path / "dictionaries").iterdir()
     )
     # A different embedder object (possibly another model) is not confused with it.
     other = KeylessEmbedder(dim=5, seed=1)
-    c = embed_vocabulary(other, ["p", "q"], data_home=tmp_path)
+    c = embed_vocabulary(other, ["p", "q"], cache_dir=tmp_path)
     assert other.n_calls == 1
     assert not np.array_equal(a, c)
 
@@ -226,7 +227,261 @@ def test_cache_key_none_means_in_process_only(tmp_path):
             return None
 
     emb = NoneKey(dim=4)
-    embed_vocabulary(emb, ["a", "b"], data_home=tmp_path)
-    embed_vocabulary(emb, ["a", "b"], data_home=tmp_path)
+    embed_vocabulary(emb, ["a", "b"], cache_dir=tmp_path)
+    embed_vocabulary(emb, ["a", "b"], cache_dir=tmp_path)
     assert emb.n_calls == 1
     assert not (tmp_path / "dictionaries").exists()
+
+
+# ----------------------------------------------------- crafted and oversized cache files
+def _craft_cache(path, key: str, array: np.ndarray, *, compress: bool = False) -> None:
+    """Write a cache file whose header (key, shape, digest) is valid for ``array``."""
+    header = {
+        "format": dictionary_module._FORMAT_VERSION,
+        "key": key,
+        "shape": list(array.shape),
+        "dtype": str(array.dtype),
+        "sha256": dictionary_module._array_digest(array),
+    }
+    save = np.savez_compressed if compress else np.savez
+    with open(path, "wb") as handle:
+        save(handle, embeddings=array, header=np.array(json.dumps(header)))
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "float16", "float64", "int8", "bool", "fortran"])
+def test_crafted_cache_with_valid_digest_is_rebuilt(tmp_path, bad):
+    emb = CountingEmbedder(dim=6)
+    concepts = ["sun", "moon", "star", "sky"]
+    good = np.array(embed_vocabulary(emb, concepts, cache_dir=tmp_path))
+    path = dictionary_cache_path(emb.cache_key(), concepts, tmp_path)
+    key = dictionary_module._disk_key(emb.cache_key(), concepts)
+    if bad in ("nan", "inf"):
+        array = good.copy()
+        array[2, 1] = np.nan if bad == "nan" else np.inf
+    elif bad == "fortran":
+        array = np.asfortranarray(good)
+    else:
+        array = good.astype(bad)
+    _craft_cache(path, key, array)
+
+    clear_memory_cache()
+    CountingEmbedder.reset()
+    with pytest.warns(DictionaryCacheWarning, match=path.name) as record:
+        rebuilt = embed_vocabulary(emb, concepts, cache_dir=tmp_path)
+    assert str(path) in str(record[0].message)
+    assert CountingEmbedder.n_calls == 1
+    np.testing.assert_array_equal(rebuilt, good)
+    clear_memory_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(embed_vocabulary(emb, concepts, cache_dir=tmp_path), good)
+
+
+def test_cache_of_the_wrong_width_is_rebuilt_by_the_transformer(tmp_path):
+    from sksplice import SpliceTransformer
+
+    emb = CountingEmbedder(dim=6)
+    concepts = [f"c{i}" for i in range(5)]
+    good = np.array(embed_vocabulary(emb, concepts, cache_dir=tmp_path))
+    path = dictionary_cache_path(emb.cache_key(), concepts, tmp_path)
+    key = dictionary_module._disk_key(emb.cache_key(), concepts)
+    _craft_cache(path, key, np.ascontiguousarray(good[:, :4]))  # a valid digest, 4 columns
+
+    clear_memory_cache()
+    CountingEmbedder.reset()
+    X = np.random.default_rng(0).normal(size=(8, 6))
+    splice = SpliceTransformer(emb, vocabulary=concepts, cache_dir=tmp_path, device="cpu")
+    with pytest.warns(DictionaryCacheWarning, match=r"shape \(5, 4\); expected \(5, 6\)"):
+        splice.fit(X)
+    assert CountingEmbedder.n_calls == 1
+    assert splice.dictionary_.shape == (5, 6)
+
+
+def _write_bomb(path, key: str, n_rows: int, n_cols: int) -> None:
+    """A cache file whose deflated array entry inflates to an all-zero (n_rows, n_cols) array.
+
+    The entry is streamed through zipfile's compressor in chunks, so the test never
+    holds the inflated array either.
+    """
+    import zipfile
+
+    header = {
+        "format": dictionary_module._FORMAT_VERSION,
+        "key": key,
+        "shape": [n_rows, n_cols],
+        "dtype": "float32",
+        "sha256": "0" * 64,
+    }
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open("header.npy", "w") as fh:
+            np.lib.format.write_array(fh, np.array(json.dumps(header)))
+        with zf.open("embeddings.npy", "w", force_zip64=True) as fh:
+            np.lib.format.write_array_header_1_0(
+                fh, {"descr": "<f4", "fortran_order": False, "shape": (n_rows, n_cols)}
+            )
+            chunk = bytes(1 << 22)
+            remaining = n_rows * n_cols * 4
+            while remaining:
+                fh.write(chunk[: min(len(chunk), remaining)])
+                remaining -= min(len(chunk), remaining)
+
+
+def test_cache_declaring_a_huge_array_is_refused_before_inflating_it(tmp_path):
+    import time
+    import tracemalloc
+
+    emb = CountingEmbedder(dim=6)
+    concepts = ["sun", "moon", "star"]
+    good = np.array(embed_vocabulary(emb, concepts, cache_dir=tmp_path))
+    path = dictionary_cache_path(emb.cache_key(), concepts, tmp_path)
+    key = dictionary_module._disk_key(emb.cache_key(), concepts)
+    n_cols = (256 << 20) // (4 * len(concepts))  # 256 MiB once inflated
+    _write_bomb(path, key, len(concepts), n_cols)
+    assert path.stat().st_size < 2 << 20  # under 2 MB on disk
+
+    clear_memory_cache()
+    CountingEmbedder.reset()
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.warns(DictionaryCacheWarning, match="compressed"):
+            rebuilt = embed_vocabulary(emb, concepts, cache_dir=tmp_path)
+        elapsed = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(rebuilt, good)
+    assert CountingEmbedder.n_calls == 1
+    assert peak < 16 << 20, f"{peak} bytes allocated while reading the cache"
+    assert elapsed < 5.0
+
+
+def test_cache_of_an_absurd_width_is_refused(tmp_path):
+    emb = CountingEmbedder(dim=6)
+    concepts = ["sun", "moon"]
+    good = np.array(embed_vocabulary(emb, concepts, cache_dir=tmp_path))
+    path = dictionary_cache_path(emb.cache_key(), concepts, tmp_path)
+    key = dictionary_module._disk_key(emb.cache_key(), concepts)
+    wide = np.ones((2, dictionary_module._MAX_CACHED_DIM + 1), dtype=np.float32)
+    _craft_cache(path, key, wide)
+    clear_memory_cache()
+    with pytest.warns(DictionaryCacheWarning, match="d must be 1 to 16384"):
+        np.testing.assert_array_equal(embed_vocabulary(emb, concepts, cache_dir=tmp_path), good)
+
+
+# ------------------------------------------------------------ stale temporary files
+_KILLED_WRITER = """
+import os, signal, sys
+import numpy as np
+from sksplice import dictionary
+sys.path.insert(0, sys.argv[2])
+from tests._helpers_transformer import CountingEmbedder
+
+def dying_savez(handle, **arrays):
+    handle.write(b"x" * 100_000)
+    handle.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+dictionary.np.savez = dying_savez
+dictionary.embed_vocabulary(CountingEmbedder(dim=6), ["sun", "moon"], cache_dir=sys.argv[1])
+"""
+
+
+def test_temporary_file_of_a_killed_writer_is_removed_by_the_next_build(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(tmp_path), str(repo)],
+        cwd=repo,
+        stderr=subprocess.PIPE,
+    )
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == -9, err.decode(errors="replace")
+    emb = CountingEmbedder(dim=6)
+    path = dictionary_cache_path(emb.cache_key(), ["sun", "moon"], tmp_path)
+    left = [p.name for p in path.parent.iterdir()]
+    assert len(left) == 1 and left[0].startswith(f".{path.name}.{proc.pid}.")
+    assert left[0].endswith(".tmp") and not path.exists()
+
+    embed_vocabulary(emb, ["sun", "moon"], cache_dir=tmp_path)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_stale_temporary_rule(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from sksplice._data import temporary_name
+
+    target = tmp_path / "cache.npz"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)
+    now = time.time()
+
+    def make(name: str, age: float):
+        p = tmp_path / name
+        p.write_bytes(b"partial")
+        os.utime(p, (now - age, now - age))
+        return p
+
+    dead_old = make(temporary_name("cache.npz").replace(f".{os.getpid()}.", f".{dead_pid}."), 60)
+    live_old = make(temporary_name("cache.npz"), 60)  # this process: still writing
+    legacy_recent = make(".cache.npz.0123456789ab.tmp", 60)
+    legacy_ancient = make(".cache.npz.ba9876543210.tmp", 7200)
+    dead_new = make(
+        temporary_name("cache.npz").replace(f".{os.getpid()}.", f".{dead_pid}."), -30
+    )  # written after the build started
+    other = make(temporary_name("other.npz").replace(f".{os.getpid()}.", f".{dead_pid}."), 60)
+
+    dictionary_module._remove_stale_temporaries(target, started=now)
+    remaining = {p for p in tmp_path.iterdir()}
+    assert remaining == {live_old, legacy_recent, dead_new, other}
+    assert not dead_old.exists() and not legacy_ancient.exists()
+
+
+# ---------------------------------------------- concepts without a direction (item 12)
+def test_zero_concept_embedding_is_refused_naming_the_concept(rng):
+    raw = rng.normal(size=(5, 4))
+    raw[3] = 0.0
+    with pytest.raises(ValueError, match=r"'moon' \(row 3\) is a zero vector"):
+        build_dictionary(raw, ["a", "b", "c", "moon", "e"])
+    with pytest.raises(ValueError, match="row 3"):
+        build_dictionary(raw)
+
+
+def test_one_concept_or_identical_concepts_are_refused(rng):
+    with pytest.raises(ValueError, match=r"'alone'.*a vocabulary of one concept"):
+        build_dictionary(rng.normal(size=(1, 4)), ["alone"])
+    same = np.tile(rng.normal(size=(1, 4)), (3, 1)) * np.array([[1.0], [2.0], [0.5]])
+    with pytest.raises(ValueError, match=r"'x' \(row 0\) coincides with the mean"):
+        build_dictionary(same, ["x", "y", "z"])
+    with pytest.raises(ValueError, match="2 concept names"):
+        build_dictionary(rng.normal(size=(3, 4)), ["x", "y"])
+
+
+def test_transformer_names_the_concept_without_a_direction(rng):
+    from sksplice import SpliceTransformer
+
+    X = rng.normal(size=(10, 4))
+    raw = rng.normal(size=(4, 4))
+    raw[2] = 0.0
+    splice = SpliceTransformer(
+        vocabulary=["sun", "moon", "blank", "sky"], concept_embeddings=raw, device="cpu"
+    )
+    with pytest.raises(ValueError, match="'blank'"):
+        splice.fit(X)
+    lonely = SpliceTransformer(
+        vocabulary=["sun"], concept_embeddings=raw[:1], device="cpu", vocabulary_size=None
+    )
+    with pytest.raises(ValueError, match=r"'sun'.*one concept"):
+        lonely.fit(X)

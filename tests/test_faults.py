@@ -157,7 +157,7 @@ def test_two_processes_build_same_cache(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         again = embed_vocabulary(
-            _NoEmbedding(SlowFakeEmbedder().cache_key()), concepts, data_home=tmp_path
+            _NoEmbedding(SlowFakeEmbedder().cache_key()), concepts, cache_dir=tmp_path
         )
     np.testing.assert_array_equal(again, expected)
 
@@ -217,7 +217,7 @@ def test_unwritable_data_home_warns_and_returns_embeddings(monkeypatch, tmp_path
     embedder = SlowFakeEmbedder()
 
     with pytest.warns(DictionaryCacheWarning, match="cannot write") as record:
-        raw = embed_vocabulary(embedder, concepts, data_home=tmp_path)
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
     message = str(record[0].message)
     assert "in memory" in message
     assert ("No space left" if fault == "no_space" else "Read-only") in message
@@ -231,17 +231,17 @@ def test_unwritable_data_home_warns_and_returns_embeddings(monkeypatch, tmp_path
     # Kept in memory for this process: asking again neither warns nor embeds.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        again = embed_vocabulary(_NoEmbedding(embedder.cache_key()), concepts, data_home=tmp_path)
+        again = embed_vocabulary(_NoEmbedding(embedder.cache_key()), concepts, cache_dir=tmp_path)
     assert again is raw
 
     # Once the data home is writable again the cache file is written and valid.
     clear_memory_cache()
     monkeypatch.setattr(dictionary_module, "atomic_write", real)
-    embed_vocabulary(embedder, concepts, data_home=tmp_path)
+    embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
     clear_memory_cache()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        loaded = embed_vocabulary(_NoEmbedding(embedder.cache_key()), concepts, data_home=tmp_path)
+        loaded = embed_vocabulary(_NoEmbedding(embedder.cache_key()), concepts, cache_dir=tmp_path)
     np.testing.assert_array_equal(loaded, expected_embeddings(concepts))
     clear_memory_cache()
 
