@@ -179,14 +179,71 @@ def _as_weights_array(W: Any, n_concepts: int) -> da.Array:
     return W
 
 
-def _prepare_destination(path: str | os.PathLike, overwrite: bool) -> tuple[Path, Path]:
-    """Check the target folder and return (final path, temporary sibling path)."""
-    path = Path(path).expanduser()
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
+#: File written into every dataset folder by :func:`write_parquet` and
+#: :func:`to_zarr`; ``overwrite=True`` replaces only folders that hold it (or,
+#: for datasets written before it existed, nothing but this writer's files).
+#: The leading underscore makes pyarrow's dataset discovery skip it.
+_MARKER = "_sksplice_dataset.json"
+
+
+def _written_by_us(folder: Path, kind: str) -> bool:
+    """Whether ``folder`` holds a ``kind`` dataset of this module (and nothing else)."""
+    names = [entry.name for entry in folder.iterdir()]
+    if not names:
+        return True
+    if _MARKER in names:
+        try:
+            marker = json.loads((folder / _MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(marker, dict) and marker.get("writer") == kind
+    if kind == "parquet":  # written before the marker: part files only
+        return all(
+            (folder / name).is_file() and name.startswith("part-") and name.endswith(".parquet")
+            for name in names
+        )
+    try:  # a Zarr array written before the marker, with this writer's attributes
+        import zarr
+
+        return "sksplice" in zarr.open_array(str(folder), mode="r").attrs
+    except Exception:
+        return False
+
+
+def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) -> tuple[Path, Path]:
+    """Check the target folder and return (final path, temporary sibling path).
+
+    A symbolic link is followed: the folder it points to is what gets written
+    (or replaced), and the link stays. With ``overwrite``, only a folder that
+    holds a dataset written by this module (or an empty folder) is replaced;
+    anything else (a file, a device, a folder of other files) is refused.
+    """
+    given = Path(path).expanduser()
+    path = Path(os.path.realpath(given)) if given.is_symlink() else given
+    shown = f"{str(given)!r}" + (f" (a link to {str(path)!r})" if path != given else "")
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{shown} already exists; pass overwrite=True to replace it")
+        if not path.is_dir():
+            raise FileExistsError(
+                f"{shown} exists and is not a folder; overwrite=True only replaces a {kind} "
+                "dataset folder written by sksplice. Remove it or choose another path."
+            )
+        if not _written_by_us(path, kind):
+            others = sorted(entry.name for entry in path.iterdir())
+            listed = ", ".join(repr(name) for name in others[:3])
+            more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+            raise FileExistsError(
+                f"{shown} is not a {kind} dataset written by sksplice (it holds {listed}{more}); "
+                "overwrite=True only replaces such datasets. Remove it or choose another path."
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
     return path, tmp
+
+
+def _write_marker(tmp: Path, kind: str) -> None:
+    (tmp / _MARKER).write_text(json.dumps({"writer": kind, "format": 1}), encoding="utf-8")
 
 
 def _move_into_place(tmp: Path, path: Path) -> None:
@@ -562,7 +619,11 @@ def write_parquet(
     concepts : sequence of str or fitted SpliceTransformer
         Concept names, one per column of ``W``.
     overwrite : bool, default=False
-        Replace an existing ``path``.
+        Replace an existing ``path``, but only when it is a dataset folder
+        written by this function (it holds the marker file
+        ``_sksplice_dataset.json``, or only ``part-*.parquet`` files) or an empty
+        folder. A symbolic link is followed: the folder it points to is
+        replaced and the link kept.
 
     Returns
     -------
@@ -572,7 +633,9 @@ def write_parquet(
     Raises
     ------
     FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
+        If ``path`` exists and ``overwrite`` is False, or ``path`` is not a
+        folder written by this function (a file, a device, a folder holding
+        other files: nothing is deleted; the message names what it holds).
     ValueError
         If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
         has unknown row chunks.
@@ -580,7 +643,7 @@ def write_parquet(
     dask = _require_dask()
     names = _concept_names(concepts)
     W = _as_weights_array(W, len(names))
-    path, tmp = _prepare_destination(path, overwrite)
+    path, tmp = _prepare_destination(path, overwrite, "parquet")
     meta = {
         "format": "long",
         "n_rows": int(W.shape[0]),
@@ -597,6 +660,7 @@ def write_parquet(
     tmp.mkdir()
     try:
         dask.compute(*tasks)
+        _write_marker(tmp, "parquet")
         _move_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -635,7 +699,11 @@ def to_zarr(
     concepts : sequence of str or fitted SpliceTransformer
         Concept names, one per column of ``W``.
     overwrite : bool, default=False
-        Replace an existing ``path``.
+        Replace an existing ``path``, but only when it is an array folder
+        written by this function (it holds the marker file
+        ``_sksplice_dataset.json``, or is a Zarr array with the ``"sksplice"``
+        attribute) or an empty folder. A symbolic link is followed: the
+        folder it points to is replaced and the link kept.
 
     Returns
     -------
@@ -648,7 +716,8 @@ def to_zarr(
     ImportError
         If zarr is not installed.
     FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
+        If ``path`` exists and ``overwrite`` is False, or ``path`` is not a
+        folder written by this function (nothing is deleted).
     ValueError
         If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
         has unknown row chunks.
@@ -669,7 +738,7 @@ def to_zarr(
         dense = dense.rechunk({0: max(rows[0], 1)})
     if W.shape[0] == 0:
         dense = dense.rechunk({0: 1})
-    path, tmp = _prepare_destination(path, overwrite)
+    path, tmp = _prepare_destination(path, overwrite, "zarr")
     try:
         da.to_zarr(dense, str(tmp), overwrite=False, compute=True)
         array = zarr.open_array(str(tmp), mode="r+")
@@ -679,6 +748,7 @@ def to_zarr(
                 "sksplice": {"format": "dense", "n_rows": int(W.shape[0])},
             }
         )
+        _write_marker(tmp, "zarr")
         _move_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -185,6 +186,7 @@ def test_write_parquet_long_format(client, problem, reference, tmp_path):
     path = write_parquet(W, tmp_path / "weights.parquet", splice)
     assert path == tmp_path / "weights.parquet"
     assert sorted(p.name for p in path.iterdir()) == [
+        "_sksplice_dataset.json",
         "part-000000.parquet",
         "part-000001.parquet",
         "part-000002.parquet",
@@ -233,6 +235,64 @@ def test_to_zarr_dense_with_concept_names(client, problem, reference, tmp_path):
     with pytest.raises(FileExistsError):
         to_zarr(W, path, splice)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.zarr"]
+    np.testing.assert_allclose(da.from_zarr(str(path)).compute(), array[:])
+    to_zarr(W[:100], path, splice, overwrite=True)  # its own dataset: replaced
+    assert zarr.open_array(str(path), mode="r").shape == (100, N_CONCEPTS)
+
+
+def _not_a_dataset(folder: Path) -> dict[str, bytes]:
+    folder.mkdir()
+    (folder / "thesis.tex").write_bytes(b"\\documentclass{article}")
+    (folder / "part-000000.parquet").write_bytes(b"looks like a part")
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_overwrite_refuses_what_this_writer_did_not_write(reference, tmp_path, writer):
+    if writer == "zarr":
+        pytest.importorskip("zarr")
+    write = write_parquet if writer == "parquet" else to_zarr
+    names = [f"c{i}" for i in range(N_CONCEPTS)]
+    W = reference[:50]
+    # A folder of other files (one of which even looks like a part) is not deleted.
+    folder = tmp_path / "thesis"
+    before = _not_a_dataset(folder)
+    with pytest.raises(FileExistsError, match=r"'thesis\.tex'"):
+        write(W, folder, names, overwrite=True)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    # A regular file and a character device are refused, never replaced.
+    plain = tmp_path / "notes.txt"
+    plain.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="not a folder"):
+        write(W, plain, names, overwrite=True)
+    assert plain.read_bytes() == b"keep me"
+    if os.path.exists("/dev/null"):
+        link_to_device = tmp_path / "devnull"
+        link_to_device.symlink_to("/dev/null")
+        with pytest.raises(FileExistsError, match="not a folder"):
+            write(W, link_to_device, names, overwrite=True)
+        assert link_to_device.is_symlink() and os.path.exists("/dev/null")
+    # A link to this writer's dataset is followed: the dataset is replaced, the link kept.
+    real = write(W, tmp_path / "real", names)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    write(W[:10], link, names, overwrite=True)
+    assert link.is_symlink() and real.is_dir()
+    assert (real / "_sksplice_dataset.json").is_file()
+    # An empty folder may be replaced.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write(W, empty, names, overwrite=True)
+    assert (empty / "_sksplice_dataset.json").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_overwrite_replaces_a_parquet_dataset_written_before_the_marker(reference, tmp_path):
+    names = [f"c{i}" for i in range(N_CONCEPTS)]
+    path = write_parquet(reference[:50], tmp_path / "old.parquet", names)
+    (path / "_sksplice_dataset.json").unlink()  # as written by an earlier version
+    write_parquet(reference[:20], path, names, overwrite=True)
+    assert (path / "_sksplice_dataset.json").is_file()
 
 
 # ------------------------------------------------------------------------ images
@@ -344,8 +404,18 @@ def test_grid_search_on_dask_backend_embeds_vocabulary_once(client, tmp_path):
     search = GridSearchCV(pipe, grid, cv=3)
     with get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
         search.fit(X, y)
-    # The fits ran on the cluster (joblib batches them into fewer tasks).
-    assert len(stream.data) >= 1
+    # The fits ran on the cluster's workers (joblib batches them into fewer tasks).
+    workers = set(client.scheduler_info()["workers"])
+    ran_on = {record["worker"] for record in stream.data}
+    assert ran_on and ran_on <= workers, (ran_on, workers)
+    # ... all 3 penalties x 3 folds of them, in joblib's "batch_of_<f>_<n>_calls" tasks.
+    batches = {str(record["key"]) for record in stream.data}
+    n_fits = sum(
+        int(re.fullmatch(r"batch_of__fit_and_score_(\d+)_calls-.*", key).group(1))
+        for key in batches
+        if key.startswith("batch_of__fit_and_score_")
+    )
+    assert n_fits == 3 * 3, sorted(batches)
     assert embedder.calls() == [(os.getpid(), 60)]  # ... without embedding the vocabulary again
 
     serial = GridSearchCV(pipe, grid, cv=3, n_jobs=1).fit(X, y)
