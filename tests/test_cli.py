@@ -47,6 +47,7 @@ def env(tmp_path, tiny_clip_model) -> dict[str, str]:
     out = dict(os.environ)
     out["SKSPLICE_MODEL_CONFIGS"] = str(TESTS_DATA / f"{tiny_clip_model}.json")
     out["SKSPLICE_DATA"] = str(tmp_path / "data_home")
+    out["SKSPLICE_CACHE"] = str(tmp_path / "cache")
     out["HF_HUB_OFFLINE"] = "1"
     return out
 

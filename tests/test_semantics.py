@@ -134,7 +134,7 @@ def test_text_decomposition_through_the_embedder(minilm, example, tmp_path):
     background = minilm.embed_text(example.background_phrases(100))
     calls = minilm.n_calls
     splice = SpliceTransformer(
-        embedder=minilm, vocabulary=vocabulary, l1_penalty=0.3, data_home=tmp_path, device="cpu"
+        embedder=minilm, vocabulary=vocabulary, l1_penalty=0.3, cache_dir=tmp_path, device="cpu"
     ).fit(background)
     assert minilm.n_calls == calls + 1
     clone(splice).fit(background)  # the embedded vocabulary is reused
