@@ -1,11 +1,16 @@
-"""Data home, atomic writes and verified downloads.
+"""Data home, cache folder, atomic writes and verified downloads.
 
-Every file that sksplice keeps on disk (the SpLiCE vocabularies and image
-means, cached concept dictionaries) lives under one folder, the *data home*:
+The files that sksplice downloads (the SpLiCE vocabularies and image means)
+live under one folder, the *data home*:
 
 1. the ``data_home`` argument of the function at hand, else
 2. the ``SKSPLICE_DATA`` environment variable, else
 3. ``~/.cache/sksplice``.
+
+What sksplice computes and caches (embedded vocabularies) goes to the *cache
+folder* instead (:func:`get_cache_dir`: the ``cache_dir`` argument, else
+``SKSPLICE_CACHE``, else the per-user cache folder), so the data home may be
+read-only and shared.
 
 Files published upstream keep their upstream relative layout inside the data
 home (``vocab/laion.txt``, ``means/clip_RN50_image.pt`` ...), so a folder that

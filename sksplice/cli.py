@@ -574,6 +574,7 @@ def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Dec
         device=args.device,
         image_mean=plan.image_mean,
         data_home=args.data_home,
+        cache_dir=args.cache_dir,
         verbose=verbose,
     )
     with warnings.catch_warnings():
@@ -1256,8 +1257,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     r.add_argument(
         "--data-home",
         default=None,
-        help="folder for vocabularies, image means and dictionary caches "
+        help="folder for vocabularies and image means; may be read-only "
         "(default: $SKSPLICE_DATA or ~/.cache/sksplice)",
+    )
+    r.add_argument(
+        "--cache-dir",
+        default=None,
+        help="writable folder for the embedded-vocabulary cache "
+        "(default: $SKSPLICE_CACHE, else the per-user cache folder, ~/.cache/sksplice on Linux)",
     )
     r.add_argument(
         "--batch-size", type=_positive_int, default=64, help="images per forward pass (default: 64)"

@@ -27,8 +27,10 @@ class SlowFakeEmbedder:
     def __init__(self, dim: int = 12, delay: float = 0.0) -> None:
         self.dim = dim
         self.delay = delay
+        self.n_calls = 0
 
     def embed_text(self, texts: list[str]) -> np.ndarray:
+        self.n_calls += 1
         if self.delay:
             time.sleep(self.delay)
         return np.stack([fake_vector(t, self.dim) for t in texts])
@@ -46,14 +48,16 @@ def build_cache_worker(cache_dir: str, concepts: list[str], barrier: Any, queue:
     """Embed ``concepts`` through the dictionary cache in a separate process.
 
     Waits on ``barrier`` so that both processes start together, then puts
-    ``(raw embeddings, list of warning messages)`` on ``queue``.
+    ``(raw embeddings, list of warning messages, number of embed_text calls)``
+    on ``queue``.
     """
     import warnings
 
     from sksplice.dictionary import embed_vocabulary
 
+    embedder = SlowFakeEmbedder(delay=0.3)
     barrier.wait(timeout=60)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        raw = embed_vocabulary(SlowFakeEmbedder(delay=0.3), concepts, cache_dir=cache_dir)
-    queue.put((np.array(raw), [str(w.message) for w in caught]))
+        raw = embed_vocabulary(embedder, concepts, cache_dir=cache_dir)
+    queue.put((np.array(raw), [str(w.message) for w in caught], embedder.n_calls))

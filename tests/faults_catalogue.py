@@ -1,8 +1,8 @@
 """The faults injected by the test suite, for the reliability page.
 
 Each record names the test that injects the fault (``file::function``);
-``tests/test_reliability_page.py`` checks that every named test exists, so the
-page cannot list a fault that is no longer tested.
+``tests/test_bad_inputs.py::test_every_listed_fault_is_tested`` checks that every
+named test exists, so the page cannot list a fault that is no longer tested.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ FAULTS: list[Fault] = [
     Fault(
         "two-processes-one-cache",
         "test_faults.py::test_two_processes_build_same_cache",
-        "two processes build the same dictionary cache at the same moment",
+        "two processes build the same dictionary cache at the same moment (both miss the "
+        "cache and embed: the test asserts the race happened)",
         "both get the right array; one valid cache file, no temporary files",
     ),
     Fault(
@@ -179,5 +180,77 @@ FAULTS: list[Fault] = [
         "concept_embeddings of a named vocabulary in the authors' order (least frequent first)",
         "with an embedder, ValueError naming the first row that does not match its concept and "
         "saying the rows are reversed; never decomposed under the wrong names",
+    ),
+    Fault(
+        "output-is-a-named-pipe",
+        "test_data.py::test_atomic_write_writes_through_a_named_pipe",
+        "an output path (report -o, decompose -o, a cache file) that is a named pipe",
+        "written through to the reader; the pipe stays a pipe, no temporary file",
+    ),
+    Fault(
+        "output-is-a-character-device",
+        "test_data.py::test_atomic_write_writes_through_character_devices",
+        "an output path that is a character device (a node of /dev/null; /dev/fd/1 as well)",
+        "written through in place; the device node is never replaced by a regular file",
+    ),
+    Fault(
+        "output-is-the-full-device",
+        "test_data.py::test_atomic_write_full_device_fails_and_keeps_the_node",
+        "an output path that is a node of /dev/full (every write fails with ENOSPC)",
+        "OSError (No space left on device); the node is kept",
+    ),
+    Fault(
+        "output-is-a-symlink",
+        "test_data.py::test_atomic_write_follows_a_symlink_and_keeps_it",
+        "an output path that is a symbolic link (or a chain of links, or a dangling link)",
+        "the file it points to is replaced atomically; the links stay links; a link into a "
+        "missing folder is refused naming both paths",
+    ),
+    Fault(
+        "output-is-a-folder-or-socket",
+        "test_data.py::test_atomic_write_refuses_a_folder_and_a_socket",
+        "an output path that is a folder or a Unix socket",
+        "IsADirectoryError / OSError naming the path and what it is; nothing replaced",
+    ),
+    Fault(
+        "dictionary-cache-crafted",
+        "test_dictionary.py::test_crafted_cache_with_valid_digest_is_rebuilt",
+        "a dictionary cache with a valid header and digest but NaN, inf, float16, float64, "
+        "int8, bool or Fortran-order values",
+        "DictionaryCacheWarning naming the file; embedded again and replaced",
+    ),
+    Fault(
+        "dictionary-cache-wrong-width",
+        "test_dictionary.py::test_cache_of_the_wrong_width_is_rebuilt_by_the_transformer",
+        "a dictionary cache with a valid digest whose array is narrower than the embeddings",
+        "DictionaryCacheWarning naming the file and both shapes; rebuilt; the fit succeeds",
+    ),
+    Fault(
+        "dictionary-cache-bomb",
+        "test_dictionary.py::test_cache_declaring_a_huge_array_is_refused_before_inflating_it",
+        "a dictionary cache under 2 MB whose compressed entry inflates to 256 MiB",
+        "refused from the archive directory before inflating (peak under 16 MiB); rebuilt",
+    ),
+    Fault(
+        "dictionary-cache-writer-killed",
+        "test_dictionary.py::test_temporary_file_of_a_killed_writer_is_removed_by_the_next_build",
+        "SIGKILL in the middle of writing a dictionary cache file",
+        "the hidden temporary file (named with the dead writer's pid) is removed by the next "
+        "build; writers still alive keep theirs",
+    ),
+    Fault(
+        "dataset-overwrite-not-a-dataset",
+        "test_distributed.py::test_overwrite_refuses_what_this_writer_did_not_write",
+        "write_parquet / to_zarr with overwrite=True on a folder of other files, a file, or a "
+        "link to a device",
+        "FileExistsError naming the path and what it holds; nothing deleted; a link to a "
+        "dataset is followed and kept",
+    ),
+    Fault(
+        "read-only-shared-data-home",
+        "test_dictionary.py::test_dictionary_cache_goes_to_the_cache_folder_not_the_data_home",
+        "a data home that must not be written (read-only, shared between users)",
+        "the dictionary cache goes to --cache-dir / $SKSPLICE_CACHE / the per-user cache "
+        "folder; nothing is written to the data home",
     ),
 ]

@@ -233,6 +233,12 @@ def _zero_row_zero_weights(env: Env, result: Any) -> None:
     assert len(messages) == 1 and "X row(s) 1 are all zero" in messages[0], messages
 
 
+def _zero_row(D: np.ndarray, row: int) -> np.ndarray:
+    out = np.array(D)
+    out[row] = 0.0
+    return out
+
+
 def _strings(shape: tuple[int, int]) -> np.ndarray:
     return np.full(shape, "abc", dtype=object)
 
@@ -802,6 +808,28 @@ CASES: list[Case] = [
         ).fit(env.X),
         error=FileNotFoundError,
         names=lambda env: [env.path("empty_folder"), "not a file"],
+    ),
+    Case(
+        id="splice-fit-zero-concept-embedding",
+        entry="SpliceTransformer.fit",
+        given="concept_embeddings whose row 5 is all zeros",
+        expected="ValueError naming the concept and its row",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=_zero_row(env.D, 5), device="cpu"
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["'concept5' (row 5)", "zero vector"],
+    ),
+    Case(
+        id="splice-fit-one-concept",
+        entry="SpliceTransformer.fit",
+        given="a vocabulary of one concept (centring leaves an all-zero dictionary)",
+        expected="ValueError naming the concept",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB[:1], concept_embeddings=env.D[:1], device="cpu"
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["'concept0'", "one concept"],
     ),
     # ----------------------------------------------------------------- ConceptEditor
     Case(

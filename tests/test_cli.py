@@ -142,7 +142,7 @@ def test_runtime_error_is_one_line(env, tmp_path, vocab_file):
 
 @pytest.fixture
 def inproc(env, monkeypatch):
-    for key in ("SKSPLICE_MODEL_CONFIGS", "SKSPLICE_DATA"):
+    for key in ("SKSPLICE_MODEL_CONFIGS", "SKSPLICE_DATA", "SKSPLICE_CACHE"):
         monkeypatch.setenv(key, env[key])
     return env
 

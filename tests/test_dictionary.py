@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -411,7 +413,6 @@ def test_temporary_file_of_a_killed_writer_is_removed_by_the_next_build(tmp_path
 
 
 def test_stale_temporary_rule(tmp_path):
-    import os
     import subprocess
     import sys
     import time
@@ -485,3 +486,63 @@ def test_transformer_names_the_concept_without_a_direction(rng):
     )
     with pytest.raises(ValueError, match=r"'sun'.*one concept"):
         lonely.fit(X)
+
+
+# ------------------------------------------------------------------- the cache folder
+def test_cache_folder_argument_environment_and_default(tmp_path, monkeypatch):
+    import platformdirs
+
+    from sksplice._data import CACHE_DIR_ENV, get_cache_dir
+
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "from_env"))
+    assert get_cache_dir() == tmp_path / "from_env"
+    assert get_cache_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert (tmp_path / "arg").is_dir()
+    monkeypatch.setenv(CACHE_DIR_ENV, "  ")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    expected = Path(platformdirs.user_cache_dir("sksplice", appauthor=False)).absolute()
+    assert get_cache_dir() == expected
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="--cache-dir"):
+        get_cache_dir(tmp_path / "file")
+    with pytest.raises(TypeError, match="cache_dir"):
+        get_cache_dir(3)
+
+
+def test_dictionary_cache_goes_to_the_cache_folder_not_the_data_home(
+    tmp_path, monkeypatch, tiny_clip_model
+):
+    """The data home may be read-only and shared: the CLI and the estimator write the
+    embedded vocabulary under --cache-dir / cache_dir / $SKSPLICE_CACHE only."""
+    from PIL import Image
+
+    from sksplice import cli
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(images / f"{i}.png")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["red", "dog", "car", "sky", "tree"]) + "\n", encoding="utf-8")
+    home, cache, env_cache = tmp_path / "home", tmp_path / "cache", tmp_path / "env_cache"
+    home.mkdir()
+    monkeypatch.setenv("SKSPLICE_CACHE", str(env_cache))
+    args = ["decompose", str(images), "--model", tiny_clip_model, "--pretrained", "none"]
+    args += [
+        "--vocabulary",
+        str(vocab),
+        "--device",
+        "cpu",
+        "--quiet",
+        "-o",
+        str(tmp_path / "out.csv"),
+    ]
+    assert cli.main([*args, "--data-home", str(home), "--cache-dir", str(cache)]) == 0
+    assert len(list((cache / "dictionaries").glob("*.npz"))) == 1
+    assert list(home.iterdir()) == []
+    assert not env_cache.exists()
+    clear_memory_cache()
+    assert cli.main([*args, "--data-home", str(home)]) == 0
+    assert len(list((env_cache / "dictionaries").glob("*.npz"))) == 1
+    assert list(home.iterdir()) == []

@@ -147,9 +147,12 @@ def test_two_processes_build_same_cache(tmp_path):
             p.join(timeout=60)
     assert [p.exitcode for p in procs] == [0, 0]
 
-    for raw, messages in results:
+    for raw, messages, n_calls in results:
         np.testing.assert_array_equal(raw, expected)
         assert not [m for m in messages if "concept dictionary" in m], messages
+        # The race happened: each process missed the cache and embedded the
+        # vocabulary itself, so both wrote the same cache file.
+        assert n_calls == 1
 
     path = dictionary_cache_path(SlowFakeEmbedder().cache_key(), concepts, tmp_path)
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp files
