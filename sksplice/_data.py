@@ -336,7 +336,8 @@ def resolve_in_data_home(
 
 
 #: Standard streams named as paths: written through, never renamed over.
-_STREAM_PATHS = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
+_STREAM_NAMES = frozenset({"/dev/stdout", "/dev/stderr"})
+_STREAM_PREFIXES = ("/dev/fd/", "/proc/self/fd/")
 
 
 def _kind_of(mode: int) -> str:
@@ -361,7 +362,9 @@ def _write_through(path: Path, mode: int) -> bool:
     text = os.fspath(path)
     resolved = os.path.realpath(text)
     return stat.S_ISREG(mode) and (
-        text.startswith(_STREAM_PATHS) or resolved.startswith(("/proc/", "/dev/fd/"))
+        text in _STREAM_NAMES
+        or text.startswith(_STREAM_PREFIXES)
+        or resolved.startswith(("/proc/", "/dev/fd/"))
     )
 
 
