@@ -36,8 +36,10 @@ def _unit(X):
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    # Nothing a test does may write to the user's data home.
+    # Nothing a test does may write to the user's data home or cache folder, and
+    # no test finds the dictionary cache of another.
     monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
     clear_memory_cache()
     CountingEmbedder.reset()
     yield
