@@ -141,6 +141,8 @@ class Env:
             "cpu",
             "--data-home",
             str(self.root / "data_home"),
+            "--cache-dir",
+            str(self.root / "data_home" / "cache"),
             *(["-q"] if quiet else []),
         ]
         err = io.StringIO()
