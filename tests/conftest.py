@@ -37,6 +37,15 @@ if "SKSPLICE_CACHE" not in os.environ:
 
     os.environ["SKSPLICE_CACHE"] = tempfile.mkdtemp(prefix="sksplice-test-cache-")
 
+# Hypothesis keeps its example database and caches outside the working tree (its
+# default is ./.hypothesis); $HYPOTHESIS_STORAGE_DIRECTORY still wins.
+if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "sksplice-hypothesis"))
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTS_DATA = Path(__file__).resolve().parent / "data"
 TINY_MODEL = "sksplice-test-tiny"
