@@ -224,12 +224,12 @@ def run(
     if concept_embeddings is None:
         from sksplice.dictionary import embed_vocabulary
 
-        concept_embeddings = embed_vocabulary(embedder, concepts, data_home=cache_home)
+        concept_embeddings = embed_vocabulary(embedder, concepts, cache_dir=cache_home)
     splice = SpliceTransformer(
         vocabulary=concepts,
         concept_embeddings=concept_embeddings,
         target_l0=target_l0,
-        data_home=cache_home,
+        cache_dir=cache_home,
         device="cpu",
     )
     splice.fit(embedder.embed_text(background_phrases()))  # learns the text centre
@@ -257,9 +257,9 @@ def main(argv: list[str]) -> None:
     vocab_home = argv[0] if argv else None
     concepts = load_vocabulary("laion", size=10000, data_home=vocab_home)
     with tempfile.TemporaryDirectory() as cache_home:
-        # The embedded vocabulary is cached under the data home; a temporary one
-        # keeps this example from writing next to the vocabulary files.
-        run(concepts, minilm(), cache_home=os.environ.get("SKSPLICE_DATA", cache_home))
+        # The embedded vocabulary is cached in $SKSPLICE_CACHE when set, else in a
+        # temporary folder.
+        run(concepts, minilm(), cache_home=os.environ.get("SKSPLICE_CACHE", cache_home))
 
 
 if __name__ == "__main__":
