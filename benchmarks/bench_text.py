@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with tempfile.TemporaryDirectory() as home:
                 started = time.perf_counter()
-                embed_vocabulary(embedder, concepts, data_home=home)
+                embed_vocabulary(embedder, concepts, cache_dir=home)
                 _sync(args.device)
                 first_s = time.perf_counter() - started
         finally:

@@ -20,7 +20,7 @@ def test_first_run_is_announced_with_count_estimate_and_cache_path(tmp_path, cap
     CountingEmbedder.reset()
     clear_memory_cache()
     with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
-        raw = embed_vocabulary(embedder, concepts, data_home=tmp_path)
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
     messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
     path = dictionary_cache_path(embedder.cache_key(), concepts, tmp_path)
     assert len(messages) == 2
@@ -36,7 +36,7 @@ def test_first_run_is_announced_with_count_estimate_and_cache_path(tmp_path, cap
     clear_memory_cache()
     CountingEmbedder.reset()
     with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
-        embed_vocabulary(embedder, concepts, data_home=tmp_path)
+        embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
     assert CountingEmbedder.n_calls == 0
     assert not [r for r in caplog.records if r.name == "sksplice.dictionary"]
 

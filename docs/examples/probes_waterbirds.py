@@ -150,7 +150,7 @@ def main(
     if concept_embeddings is None:
         from sksplice.dictionary import embed_vocabulary
 
-        concept_embeddings = embed_vocabulary(embedder, list(concepts), data_home=data_home)
+        concept_embeddings = embed_vocabulary(embedder, list(concepts))
     # Centre the captions by the text centre of the vocabulary, not by the mean of the
     # training captions: half of those share a background, which their own mean would
     # subtract before the decomposition could name it.
