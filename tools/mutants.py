@@ -90,8 +90,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "admm-accepts-without-gap",
         "sksplice/solvers/admm.py",
-        "            certified = res.gap <= tol\n",
-        "            certified = torch.ones_like(res.gap, dtype=torch.bool)\n",
+        "            accept = res.gap <= tol\n",
+        "            accept = torch.ones_like(res.gap, dtype=torch.bool)\n",
         SOLVER_TESTS,
         "ADMM accepts every polished row without checking its duality gap",
     ),
@@ -106,7 +106,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "working-set-accepts-without-gap",
         "sksplice/solvers/_working_set.py",
-        "finished = (gap <= tol) | ~new_ok.any(dim=1)",
+        "finished = (gap <= tol) | ~new_ok.any(dim=1) | stalled",
         "finished = torch.ones_like(gap, dtype=torch.bool)",
         SOLVER_TESTS,
         "working-set rounds stop after one round whatever the gap",
