@@ -105,7 +105,7 @@ def _cli_words(text: str) -> str:
 
 #: What a command-line user can do about each kind of warning.
 _WARNING_FIXES = {
-    "DictionaryCacheWarning": "give --data-home a writable folder to keep the dictionary "
+    "DictionaryCacheWarning": "give --cache-dir a writable folder to keep the dictionary "
     "for later runs",
     "ConvergenceWarning": "those rows keep the best weights found; a larger --l1-penalty "
     "converges sooner",
