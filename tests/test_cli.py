@@ -336,7 +336,7 @@ def test_warnings_are_one_readable_line(image_tree, vocab_file, inproc, capsys, 
     lines = [ln for ln in err.splitlines() if "dictionary cache" in ln]
     assert len(lines) == 1
     assert lines[0].startswith("sksplice: warning: cannot write the concept dictionary cache")
-    assert "--data-home" in lines[0]
+    assert "--cache-dir" in lines[0]
     assert "DictionaryCacheWarning" not in err and "warnings.warn" not in err
     assert _parse("jsonl", out) == 5
 
