@@ -253,8 +253,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "embeddings-not-centred",
         "sksplice/transformer.py",
-        "out = l2_normalize(l2_normalize(X) - self.mean_.astype(X.dtype))",
-        "out = l2_normalize(l2_normalize(X))",
+        "        C = U - self.mean_.astype(X.dtype)\n",
+        "        C = U.copy()\n",
         TRANSFORMER_TESTS,
         "transform does not subtract the modality centre",
     ),
@@ -269,8 +269,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "learned-mean-unnormalised",
         "sksplice/transformer.py",
-        "return l2_normalize(X.astype(np.float64)).mean(axis=0)",
-        "return X.astype(np.float64).mean(axis=0)",
+        "    U = _unit_rows(X.astype(np.float64))\n",
+        "    U = X.astype(np.float64)\n",
         TRANSFORMER_TESTS,
         "the learned modality centre averages rows before normalising them",
     ),
