@@ -31,14 +31,17 @@ def test_first_run_is_announced_with_count_estimate_and_cache_path(tmp_path, cap
     np.testing.assert_array_equal(raw, embedder.embed_text(concepts))
     assert path.is_file()
 
-    # cached: nothing is embedded and nothing announced
+    # cached: nothing is embedded; one line says where the dictionary was read from
     caplog.clear()
     clear_memory_cache()
     CountingEmbedder.reset()
     with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
         embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
     assert CountingEmbedder.n_calls == 0
-    assert not [r for r in caplog.records if r.name == "sksplice.dictionary"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
+    assert len(messages) == 1
+    assert "2100 concepts read from the cache" in messages[0] and str(path) in messages[0]
+    assert "embedding" not in messages[0]
 
 
 def test_small_or_uncached_vocabularies_say_where_the_result_goes(caplog):

@@ -554,12 +554,14 @@ def test_small_penalties_cost_a_bounded_multiple_of_a_normal_one(monkeypatch):
     rng = np.random.default_rng(0)
     concepts, X = rng.normal(size=(200, 32)), rng.normal(size=(5, 32))
     vocabulary = [f"c{i}" for i in range(200)]
+    mean = rng.normal(size=32) / 8  # a given centre: no warning about a mean learned from 5 rows
 
     def seconds(penalty, **kwargs):
         est = SpliceTransformer(
             vocabulary=vocabulary,
             concept_embeddings=concepts,
             l1_penalty=penalty,
+            image_mean=mean,
             device="cpu",
             **kwargs,
         ).fit(X)
