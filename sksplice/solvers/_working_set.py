@@ -356,19 +356,107 @@ def dense_product(prob: Problem, A: torch.Tensor, B: torch.Tensor) -> torch.Tens
         return A @ B
 
 
-def _take(t: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    """Reorder/select the columns of ``t`` (m, K, ...) per row with ``order`` (m, k)."""
-    if t.ndim == 2:
-        return t.gather(1, order)
-    expand = order.view(*order.shape, *([1] * (t.ndim - 2))).expand(-1, -1, *t.shape[2:])
-    return t.gather(1, expand)
-
-
 def _support_order(w: torch.Tensor) -> torch.Tensor:
     """Column order putting each row's non-zero weights first (width = max support)."""
     nz = w > 0
     k = max(1, int(nz.sum(dim=1).max()))
     return torch.argsort((~nz).to(torch.int8), dim=1, stable=True)[:, :k]
+
+
+class _Sets:
+    """Working sets of a group of rows, in buffers of a fixed column capacity.
+
+    Columns ``0:width`` are in use; a slot whose concept left the support is
+    reused by the next violator, so each round writes only the new concepts
+    (their rows of ``D``, correlations with the targets, and Gram rows and
+    columns) in place. The buffers are copied only when the capacity runs out
+    (it doubles) and when finished rows leave.
+    """
+
+    def __init__(
+        self,
+        prob: Problem,
+        V: torch.Tensor,
+        idx: torch.Tensor,
+        valid: torch.Tensor,
+        w: torch.Tensor,
+        capacity: int,
+    ) -> None:
+        D = prob.D
+        m, K = idx.shape
+        self.cap = max(capacity, K)
+        self.width = K
+        dev = D.device
+        self.DW = torch.zeros((m, self.cap, D.shape[1]), dtype=D.dtype, device=dev)
+        self.G = torch.zeros((m, self.cap, self.cap), dtype=D.dtype, device=dev)
+        self.b = torch.zeros((m, self.cap), dtype=D.dtype, device=dev)
+        self.idx = torch.zeros((m, self.cap), dtype=torch.int64, device=dev)
+        self.valid = torch.zeros((m, self.cap), dtype=torch.bool, device=dev)
+        self.w = torch.zeros((m, self.cap), dtype=torch.float64, device=dev)
+        # Columns added by the last round (a new violator that takes no weight
+        # means the round could not make progress).
+        self.new = torch.zeros((m, self.cap), dtype=torch.bool, device=dev)
+        with intra_op_threads(prob.threads):
+            DW = self.DW[:, :K]
+            DW.copy_(D[idx])
+            torch.matmul(DW, DW.transpose(1, 2), out=self.G[:, :K, :K])
+            self.b[:, :K] = (DW @ V.unsqueeze(-1)).squeeze(-1)
+        self.idx[:, :K] = idx
+        self.valid[:, :K] = valid
+        self.w[:, :K] = w
+
+    def resize(self, keep: torch.Tensor | None, cap: int) -> None:
+        """Copy the used columns of the rows ``keep`` (None: all) to buffers of ``cap`` columns."""
+        K = self.width
+        sel = slice(None) if keep is None else keep
+
+        def take(t: torch.Tensor, square: bool = False) -> torch.Tensor:
+            part = t[sel, :K, :K] if square else t[sel, :K]
+            shape = (part.shape[0], cap, cap) if square else (part.shape[0], cap, *t.shape[2:])
+            out = torch.zeros(shape, dtype=t.dtype, device=t.device)
+            if square:
+                out[:, :K, :K] = part
+            else:
+                out[:, :K] = part
+            return out
+
+        self.DW, self.G = take(self.DW), take(self.G, square=True)
+        self.b, self.idx, self.valid = take(self.b), take(self.idx), take(self.valid)
+        self.w, self.new = take(self.w), take(self.new)
+        self.cap = cap
+
+    def add(
+        self, prob: Problem, V: torch.Tensor, cand: torch.Tensor, ok: torch.Tensor
+    ) -> None:
+        """Drop the concepts without weight and put ``cand`` (valid where ``ok``) in free slots."""
+        K = self.width
+        m, n_new = cand.shape
+        occupied = self.w[:, :K] > 0
+        n_free = K - occupied.sum(dim=1)
+        width = K + max(0, n_new - int(n_free.min()))
+        if width > self.cap:
+            self.resize(None, max(width, 2 * self.cap))
+        self.width = width
+        occ = torch.zeros((m, width), dtype=torch.bool, device=cand.device)
+        occ[:, :K] = occupied
+        slots = torch.argsort(occ.to(torch.int8), dim=1, stable=True)[:, :n_new]
+        rows = torch.arange(m, device=cand.device).unsqueeze(1).expand(-1, n_new)
+        self.valid[:, :width] = occ
+        self.w[:, :width] *= occ
+        self.valid[rows, slots] = ok
+        self.idx[rows, slots] = cand
+        self.new[:, :width] = False
+        self.new[rows, slots] = True
+        with intra_op_threads(prob.threads):  # the larger gathers and products
+            D_new = prob.D[cand]
+            self.DW[rows, slots] = D_new
+            self.b[rows, slots] = (D_new @ V.unsqueeze(-1)).squeeze(-1)
+            # Rows and columns of the Gram block for the new slots (the new-new
+            # block included, as the new rows of DW are already in place).
+            cross = D_new @ self.DW[:, :width].transpose(1, 2)
+        G = self.G[:, :width, :width]
+        G[rows, slots] = cross
+        G.transpose(1, 2)[rows, slots] = cross
 
 
 def working_set_rounds(
@@ -389,9 +477,10 @@ def working_set_rounds(
     Each round solves the small problems exactly on the working sets, forms
     ``D r`` for all concepts with one dense product, certifies the rows that
     have no clear violator (after a float64 refinement on their support) and
-    grows the others with their strongest violators. Working sets are pruned
-    to the support between rounds; the Gram blocks of the kept concepts are
-    reused, so only the new rows and columns are computed.
+    grows the others with their strongest violators. Concepts without weight
+    leave the working sets between rounds and their slots take the new
+    violators; the data of the kept concepts (rows of ``D``, correlations and
+    Gram blocks) stay in place, so only the new rows and columns are computed.
 
     Parameters
     ----------
@@ -430,17 +519,22 @@ def working_set_rounds(
     # Working-set data in storage precision: concepts, their Gram block and
     # correlations with the targets. The float64 refinement removes the
     # round-off before anything is certified.
-    with intra_op_threads(prob.threads):
-        DW = D[idx]
-        G = DW @ DW.transpose(1, 2)
-        b = (DW @ V.unsqueeze(-1)).squeeze(-1)
+    sets = _Sets(prob, V, idx, valid, w, capacity=idx.shape[1] + 2 * n_add)
     n_round = 0
-    n_new = 0  # concepts added to the sets by the previous round (the last columns)
+    n_new = 0  # concepts added to the sets by the previous round
     while True:
         n_round += 1
         last = n_round >= max_rounds
-        w = w * valid
-        w = solve_small(G.to(torch.float64), b.to(torch.float64), lam, valid, w0=w)
+        K = sets.width
+        idx, valid = sets.idx[:, :K], sets.valid[:, :K]
+        w = solve_small(
+            sets.G[:, :K, :K].to(torch.float64),
+            sets.b[:, :K].to(torch.float64),
+            lam,
+            valid,
+            w0=sets.w[:, :K] * valid,
+        )
+        sets.w[:, :K] = w
         # In exact arithmetic a violator that joins the set makes the objective drop,
         # so at least one of the new concepts takes a positive weight. When none does,
         # the small problem (set up in storage precision) and the correlations disagree
@@ -448,17 +542,17 @@ def working_set_rounds(
         # Such a row is refined and certified now, or handed back uncertified (the
         # front end solves it again in float64).
         if n_new:
-            stalled = ~(w[:, -n_new:] > 0).any(dim=1)
+            stalled = ~((w > 0) & sets.new[:, :K]).any(dim=1)
         else:
             stalled = torch.zeros(w.shape[0], dtype=torch.bool, device=device)
         with intra_op_threads(prob.threads):
-            r = V - (w.to(D.dtype).unsqueeze(1) @ DW).squeeze(1)
+            r = V - (w.to(D.dtype).unsqueeze(1) @ sets.DW[:, :K]).squeeze(1)
         corr = dense_product(prob, r, D.T)
         del r
         # One partial sort gives the largest correlations over all concepts
         # (exact dual scaling) and the strongest violators outside the set.
         k_add = n_add
-        k = min(c, k_add + idx.shape[1])
+        k = min(c, k_add + K)
         with intra_op_threads(prob.threads):  # a pass over (m, c): all threads
             top_val, top_idx = corr.topk(k, dim=1)
         del corr
@@ -499,30 +593,13 @@ def working_set_rounds(
         keep = (~finished).nonzero().flatten()
         if keep.numel() == 0:
             return done, None
-        # Compact to the unfinished rows, prune their sets to the support and
-        # add the violators; reuse the Gram block of the kept concepts.
-        rows, V, v64 = rows[keep], V[keep], v64[keep]
-        w, idx = w[keep], idx[keep]
-        order = _support_order(w)
-        w, idx = w.gather(1, order), idx.gather(1, order)
-        valid = w > 0
-        DW = _take(DW[keep], order)
-        G = _take(G[keep], order).gather(2, order.unsqueeze(1).expand(-1, order.shape[1], -1))
-        b = b[keep].gather(1, order)
-        cand_idx, new_ok = cand_idx[keep], new_ok[keep]
+        # Compact to the unfinished rows and put the violators in the slots of
+        # the concepts that left the support.
+        if keep.numel() < rows.numel():
+            rows, V, v64 = rows[keep], V[keep], v64[keep]
+            # Copy the columns in use, with room for two more rounds of violators.
+            sets.resize(keep, min(sets.cap, sets.width + 2 * n_add))
+            cand_idx, new_ok = cand_idx[keep], new_ok[keep]
         width = max(1, int(new_ok.sum(dim=1).max()))
-        cand_idx, new_ok = cand_idx[:, :width], new_ok[:, :width]
         n_new = width
-        with intra_op_threads(prob.threads):  # the larger gathers and products
-            D_new = D[cand_idx]
-            cross = DW @ D_new.transpose(1, 2)
-            block = D_new @ D_new.transpose(1, 2)
-            G = torch.cat(
-                [torch.cat([G, cross], dim=2), torch.cat([cross.transpose(1, 2), block], dim=2)],
-                dim=1,
-            )
-            DW = torch.cat([DW, D_new], dim=1)
-            b = torch.cat([b, (D_new @ V.unsqueeze(-1)).squeeze(-1)], dim=1)
-        idx = torch.cat([idx, cand_idx], dim=1)
-        valid = torch.cat([valid, new_ok], dim=1)
-        w = torch.cat([w, torch.zeros(new_ok.shape, dtype=w.dtype, device=device)], dim=1)
+        sets.add(prob, V, cand_idx[:, :width], new_ok[:, :width])
