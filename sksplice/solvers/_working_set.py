@@ -246,20 +246,24 @@ def refine_support(
     w: torch.Tensor,
     lam: float,
     steps: int = 2,
+    gram: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Newton refinement in float64 of the weights on their support.
 
     The small problems are set up from products in storage precision; the
     relative duality gap is first order in the error of ``w``, so the
     stationarity conditions ``2 D_S r = lam`` on the support are corrected
-    with exact float64 residuals. Returns the residual and the weights.
+    with exact float64 residuals. ``gram``, the Gram blocks of ``idx`` in
+    storage precision when known, serves as the Newton matrix (the residuals,
+    which decide the result, stay exact); otherwise it is formed in float64.
+    Returns the residual and the weights.
     """
     DS = D64[idx]
     r64 = v64 - torch.einsum("mk,mkd->md", w, DS)
     S = w > 0
     if not bool(S.any()):
         return r64, w
-    G = DS @ DS.transpose(1, 2)
+    G = DS @ DS.transpose(1, 2) if gram is None else gram.to(torch.float64)
     for _ in range(steps):
         e = torch.einsum("mkd,md->mk", DS, r64) - lam / 2.0
         delta = _masked_solve(G, e, S)
@@ -356,6 +360,14 @@ def dense_product(prob: Problem, A: torch.Tensor, B: torch.Tensor) -> torch.Tens
         return A @ B
 
 
+def _take(t: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Reorder/select the columns of ``t`` (m, K, ...) per row with ``order`` (m, k)."""
+    if t.ndim == 2:
+        return t.gather(1, order)
+    expand = order.view(*order.shape, *([1] * (t.ndim - 2))).expand(-1, -1, *t.shape[2:])
+    return t.gather(1, expand)
+
+
 def _support_order(w: torch.Tensor) -> torch.Tensor:
     """Column order putting each row's non-zero weights first (width = max support)."""
     nz = w > 0
@@ -399,7 +411,8 @@ class _Sets:
         with intra_op_threads(prob.threads):
             DW = self.DW[:, :K]
             DW.copy_(D[idx])
-            torch.matmul(DW, DW.transpose(1, 2), out=self.G[:, :K, :K])
+            # (A product into a strided ``out=`` view is many times slower on CPU.)
+            self.G[:, :K, :K] = DW @ DW.transpose(1, 2)
             self.b[:, :K] = (DW @ V.unsqueeze(-1)).squeeze(-1)
         self.idx[:, :K] = idx
         self.valid[:, :K] = valid
@@ -413,11 +426,15 @@ class _Sets:
         def take(t: torch.Tensor, square: bool = False) -> torch.Tensor:
             part = t[sel, :K, :K] if square else t[sel, :K]
             shape = (part.shape[0], cap, cap) if square else (part.shape[0], cap, *t.shape[2:])
-            out = torch.zeros(shape, dtype=t.dtype, device=t.device)
+            # Only the free columns are cleared (the used ones are overwritten).
+            out = torch.empty(shape, dtype=t.dtype, device=t.device)
             if square:
                 out[:, :K, :K] = part
+                out[:, K:].zero_()
+                out[:, :K, K:].zero_()
             else:
                 out[:, :K] = part
+                out[:, K:].zero_()
             return out
 
         self.DW, self.G = take(self.DW), take(self.G, square=True)
@@ -572,7 +589,10 @@ def working_set_rounds(
         if sel.numel():
             order = _support_order(w[sel])
             i_s, w_s = idx[sel].gather(1, order), w[sel].gather(1, order)
-            r64, w_s = refine_support(D64, v64[sel], i_s, w_s, lam)
+            G_s = _take(sets.G[sel, :K, :K], order).gather(
+                2, order.unsqueeze(1).expand(-1, order.shape[1], -1)
+            )
+            r64, w_s = refine_support(D64, v64[sel], i_s, w_s, lam, gram=G_s)
             gap[sel] = gap_from_candidates(D64, v64[sel], r64, w_s.sum(dim=1), lam, top_all[sel])
         finished = (gap <= tol) | ~new_ok.any(dim=1) | stalled
         if last:
