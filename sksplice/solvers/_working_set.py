@@ -413,7 +413,8 @@ class _Sets:
             DW.copy_(D[idx])
             # (A product into a strided ``out=`` view is many times slower on CPU.)
             self.G[:, :K, :K] = DW @ DW.transpose(1, 2)
-            self.b[:, :K] = (DW @ V.unsqueeze(-1)).squeeze(-1)
+            # (Row vector times matrix: many times faster than the matrix-vector form on CPU.)
+            self.b[:, :K] = (V.unsqueeze(1) @ DW.transpose(1, 2)).squeeze(1)
         self.idx[:, :K] = idx
         self.valid[:, :K] = valid
         self.w[:, :K] = w
@@ -467,7 +468,7 @@ class _Sets:
         with intra_op_threads(prob.threads):  # the larger gathers and products
             D_new = prob.D[cand]
             self.DW[rows, slots] = D_new
-            self.b[rows, slots] = (D_new @ V.unsqueeze(-1)).squeeze(-1)
+            self.b[rows, slots] = (V.unsqueeze(1) @ D_new.transpose(1, 2)).squeeze(1)
             # Rows and columns of the Gram block for the new slots (the new-new
             # block included, as the new rows of DW are already in place).
             cross = D_new @ self.DW[:, :width].transpose(1, 2)
