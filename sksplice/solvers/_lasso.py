@@ -497,71 +497,25 @@ class NonNegLasso:
         max_iter: int,
         k0: int = 24,
         n_add: int = 16,
-        k0_warm: int = 8,
-        n_groups: int = 4,
     ) -> list[RowResult]:
-        """Working-set solve of one chunk.
-
-        Without a warm start each row's set starts from its ``k0`` concepts most
-        correlated with the target. With one, a row starts from its own warm
-        support (at most 256 concepts, the largest weights) plus its ``k0_warm``
-        most correlated other concepts; the rows are sorted by the size of their
-        warm support and solved in up to ``n_groups`` groups, so a row is padded
-        only to the widest support of its group, not of the whole chunk.
-        """
         D, lam = prob.D, prob.lam
         c = D.shape[0]
-        device = V.device
         corr = dense_product(prob, V, D.T)
-        results: list[RowResult] = []
-        groups: list[torch.Tensor]
-        if warm is None:
-            groups = [torch.arange(V.shape[0], device=device)]
-            k = min(k0, c)
-        else:
-            nnz = (warm > 0).sum(dim=1).clamp_max(256)
-            by_size = torch.argsort(nnz, stable=True)
-            groups = [g for g in torch.tensor_split(by_size, min(n_groups, len(by_size))) if len(g)]
-            k = min(k0_warm, c)
-        for g in groups:
-            corr_g = corr if len(groups) == 1 else corr[g]
-            if warm is not None:
-                warm_g = warm[g]
-                kw = min(c, 256, max(1, int((warm_g > 0).sum(dim=1).max())))
-                wv, wi = warm_g.topk(kw, dim=1)
-                wvalid = wv > 0
-                corr_g.scatter_(1, wi, torch.where(wvalid, -torch.inf, corr_g.gather(1, wi)))
-            with intra_op_threads(prob.threads):
-                top_val, idx = corr_g.topk(k, dim=1)
-            valid = 2.0 * top_val.to(torch.float64) > lam
-            w = torch.zeros(valid.shape, dtype=torch.float64, device=device)
-            if warm is not None:
-                idx = torch.cat([wi, idx], dim=1)
-                valid = torch.cat([wvalid, valid], dim=1)
-                w = torch.cat([wv * wvalid, w], dim=1)
-            for res in self._working_set_group(
-                prob, V[g], v64[g], corr_g, warm is not None, idx, valid, w, tol, max_iter, n_add
-            ):
-                res.rows = g[res.rows]
-                results.append(res)
-        return results
-
-    def _working_set_group(
-        self,
-        prob: Problem,
-        V: torch.Tensor,
-        v64: torch.Tensor,
-        corr: torch.Tensor,
-        masked: bool,
-        idx: torch.Tensor,
-        valid: torch.Tensor,
-        w: torch.Tensor,
-        tol: float,
-        max_iter: int,
-        n_add: int,
-    ) -> list[RowResult]:
-        """Solve rows from their seeds; results index the rows of ``V``."""
-        D, lam = prob.D, prob.lam
+        if warm is not None:
+            # At most the 256 largest warm-start weights seed the working sets.
+            kw = min(c, 256, max(1, int((warm > 0).sum(dim=1).max())))
+            wv, wi = warm.topk(kw, dim=1)
+            wvalid = wv > 0
+            corr.scatter_(1, wi, torch.where(wvalid, -torch.inf, corr.gather(1, wi)))
+        k = min(k0, c)
+        with intra_op_threads(prob.threads):
+            top_val, idx = corr.topk(k, dim=1)
+        valid = 2.0 * top_val.to(torch.float64) > lam
+        w = torch.zeros(valid.shape, dtype=torch.float64, device=V.device)
+        if warm is not None:
+            idx = torch.cat([wi, idx], dim=1)
+            valid = torch.cat([wvalid, valid], dim=1)
+            w = torch.cat([wv * wvalid, w], dim=1)
         results: list[RowResult] = []
         # Rows whose zero solution already satisfies the optimality conditions.
         empty = ~valid.any(dim=1)
@@ -569,8 +523,7 @@ class NonNegLasso:
             sel = empty.nonzero().flatten()
             v_sel = v64[sel]
             zero = torch.zeros(sel.numel(), dtype=torch.float64, device=V.device)
-            # (A warm start masked its concepts out of ``corr``: compute them again.)
-            corr_sel = dense_product(prob, V[sel], D.T) if masked else corr[sel]
+            corr_sel = corr[sel] if warm is None else dense_product(prob, V[sel], D.T)
             gap = relative_gap(prob.D64, v_sel, v_sel, zero, lam, corr_sel)
             results.append(
                 RowResult(
@@ -582,6 +535,7 @@ class NonNegLasso:
                 )
             )
         rest = (~empty).nonzero().flatten()
+        del corr
         if rest.numel() == 0:
             return results
         idx, valid, w = idx[rest], valid[rest], w[rest]
