@@ -443,9 +443,7 @@ class _Sets:
         self.w, self.new = take(self.w), take(self.new)
         self.cap = cap
 
-    def add(
-        self, prob: Problem, V: torch.Tensor, cand: torch.Tensor, ok: torch.Tensor
-    ) -> None:
+    def add(self, prob: Problem, V: torch.Tensor, cand: torch.Tensor, ok: torch.Tensor) -> None:
         """Drop the concepts without weight and put ``cand`` (valid where ``ok``) in free slots."""
         K = self.width
         m, n_new = cand.shape
