@@ -1,16 +1,16 @@
 """A linear probe on concept weights learns a planted shortcut; read it and remove it.
 
 Captions stand in for photos of birds, labelled "waterbird" (ducks, swans, pelicans
-...) or "landbird" (sparrows, robins, owls ...). In the training set 80% of the
-waterbird captions say the bird is on or by the water and 80% of the landbird captions
-place it on land; in the shifted test set every waterbird is on land and every landbird
-on the water. The captions are embedded with a real sentence-embedding model (MiniLM),
+...) or "landbird" (sparrows, robins, owls ...). In the training set 75% of the
+waterbird captions place the bird in the snow and 75% of the landbird captions on the
+grass; in the shifted test set every waterbird is on the grass and every landbird in the
+snow. The captions are embedded with a real sentence-embedding model (MiniLM),
 decomposed with SpLiCE over the 10,000 most frequent LAION words, and a logistic
 regression is trained on the concept weights.
 
 ``probe_concepts`` names the concepts the probe relies on; ``zero_concept_coefficients``
-removes "water" from the fitted probe. The result is compared with removing "water"
-from the inputs with ``ConceptEditor``, both at test time (the same model, identical
+removes "snow" and "snowfall" from the fitted probe. The result is compared with removing
+them from the inputs with ``ConceptEditor``, both at test time (the same model, identical
 predictions) and before retraining the probe.
 
 Run it from the repository root; the figure goes to ``--out``::
@@ -78,11 +78,11 @@ def _captions(birds: list[str], backgrounds: list[str]) -> list[str]:
 
 
 def datasets() -> dict[str, tuple[list[str], np.ndarray]]:
-    """Training set (80% of each class on its usual background) and shifted test set.
+    """Training set (75% of each class on its usual background) and shifted test set.
 
-    Every bird appears in training on its usual background (four wordings) and once
-    on the other one (the first wording); the test set shows every bird on the other
-    background in the three remaining wordings.
+    Every bird appears in training on its usual background (three wordings) and once
+    on the other one (its first wording); the test set shows every bird on the other
+    background in the two remaining wordings.
     """
     train_water = _captions(WATERBIRDS, WINTER) + _captions(WATERBIRDS, SUMMER[:1])
     train_land = _captions(LANDBIRDS, SUMMER) + _captions(LANDBIRDS, WINTER[:1])
