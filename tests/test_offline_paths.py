@@ -1,0 +1,551 @@
+"""Behaviour that needs neither the authors' reference files nor a download.
+
+Vocabularies are lists or files written to ``tmp_path``; a published
+vocabulary is stood in for by registering a small file under a published name
+with its own pin; concept rows come from the deterministic fake embedders of
+``_helpers_transformer``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+import torch
+
+from sksplice import _data
+from sksplice._data import RemoteFile, file_sha256
+from sksplice.dictionary import clear_memory_cache
+from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer, _unit_rows
+from sksplice.vocabulary import (
+    VOCABULARIES,
+    as_mean_vector,
+    authors_index_to_concept,
+    load_image_mean,
+    load_vocabulary,
+)
+
+try:  # whether or not tests/ is a package
+    from ._helpers_transformer import CountingEmbedder, random_vocabulary
+except ImportError:
+    from _helpers_transformer import CountingEmbedder, random_vocabulary
+
+DIM = 16
+
+# Most fits here learn the image centre from a few rows on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+
+    def refuse(url, timeout):
+        raise AssertionError(f"unexpected network access to {url}")
+
+    monkeypatch.setattr(_data, "_urlopen", refuse)
+    clear_memory_cache()
+    CountingEmbedder.reset()
+    yield
+    clear_memory_cache()
+
+
+def _problem(n_concepts=12, n_samples=30, seed=0):
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(size=(n_concepts, DIM))
+    X = rng.normal(size=(n_samples, DIM)) + 0.5
+    return random_vocabulary(n_concepts), raw, X
+
+
+def _make(concepts, raw, **kwargs):
+    kwargs.setdefault("device", "cpu")
+    return SpliceTransformer(vocabulary=concepts, concept_embeddings=raw, **kwargs)
+
+
+def _unit(X):
+    X = np.asarray(X, dtype=np.float64)
+    return X / np.linalg.norm(X, axis=-1, keepdims=True)
+
+
+# ------------------------------------------------------------- parameter checks
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"solver": 3}, TypeError, "solver must be a string; got int"),
+        ({"verbose": "yes"}, TypeError, "verbose must be an int or bool; got str"),
+        ({"modality": "audio"}, ValueError, "modality must be 'image' or 'text'; got 'audio'"),
+        ({"modality": None}, ValueError, "modality must be 'image' or 'text'; got None"),
+        (
+            {"modality": "text", "text_mean": "captions"},
+            ValueError,
+            "text_mean must be None, 'concepts', an array or a pathlib.Path; got 'captions'",
+        ),
+        (
+            {"modality": "text", "image_mean": np.zeros(DIM)},
+            ValueError,
+            "image_mean is the centre of image embeddings but modality='text'",
+        ),
+        (
+            {"modality": "image", "text_mean": "concepts"},
+            ValueError,
+            "text_mean is only used with modality='text'",
+        ),
+        ({"concepts_centered": "yes"}, TypeError, "concepts_centered must be a bool; got str"),
+    ],
+)
+def test_invalid_parameters_are_refused_before_embedding(params, error, match):
+    concepts, _, X = _problem()
+    embedder = CountingEmbedder(dim=DIM)
+    splice = SpliceTransformer(embedder=embedder, vocabulary=concepts, device="cpu", **params)
+    with pytest.raises(error, match=match):
+        splice.fit(X)
+    assert CountingEmbedder.n_calls == 0
+    assert not hasattr(splice, "dictionary_")
+
+
+def test_concepts_centered_needs_concept_embeddings():
+    concepts, _, X = _problem()
+    splice = SpliceTransformer(
+        embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, concepts_centered=True
+    )
+    with pytest.raises(ValueError, match=r"concepts_centered=True .* concept_embeddings is None"):
+        splice.fit(X)
+    assert CountingEmbedder.n_calls == 0
+
+
+@pytest.mark.parametrize("vocabulary", [b"laion", 42, object()])
+def test_vocabulary_of_the_wrong_type(vocabulary):
+    _, raw, X = _problem()
+    with pytest.raises(TypeError, match="vocabulary must be a vocabulary name, a path"):
+        _make(vocabulary, raw).fit(X)
+
+
+def test_concept_embeddings_must_be_real_numbers():
+    concepts, raw, X = _problem()
+    with pytest.raises(TypeError, match="concept_embeddings must be real numbers; got dtype"):
+        _make(concepts, raw.astype(np.complex128)).fit(X)
+    with pytest.raises(TypeError, match="concept_embeddings must be real numbers"):
+        _make(concepts, raw.astype(str)).fit(X)
+
+
+# --------------------------------------------------------- concepts_centered
+
+
+def test_concepts_centered_uses_unit_rows_as_they_are():
+    concepts, raw, X = _problem()
+    rows = _unit(raw)
+    splice = _make(concepts, rows, concepts_centered=True, l1_penalty=0.1).fit(X)
+    np.testing.assert_allclose(splice.dictionary_, rows, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(splice.concept_mean_, np.zeros(DIM))
+    # Not centred a second time: an uncentred fit of the same rows differs.
+    other = _make(concepts, rows, l1_penalty=0.1).fit(X)
+    assert not np.allclose(other.dictionary_, rows)
+    assert splice.transform(X).shape == (X.shape[0], len(concepts))
+
+
+def test_concepts_centered_refuses_rows_that_are_not_unit():
+    concepts, raw, X = _problem()
+    rows = _unit(raw)
+    rows[3] *= 2.0
+    with pytest.raises(ValueError, match=r"row 3 has norm 2\b.*concepts_centered=False"):
+        _make(concepts, rows, concepts_centered=True).fit(X)
+    # Within the tolerance a row is accepted and renormalised.
+    rows[3] = _unit(raw[3]) * (1 + 1e-4)
+    splice = _make(concepts, rows, concepts_centered=True).fit(X)
+    np.testing.assert_allclose(np.linalg.norm(splice.dictionary_, axis=1), 1.0, rtol=1e-12)
+
+
+def test_concepts_centered_names_a_non_finite_row():
+    concepts, raw, X = _problem()
+    rows = _unit(raw)
+    rows[5, 2] = np.nan
+    with pytest.raises(ValueError, match="concept_embeddings row 5 holds NaN or infinite"):
+        _make(concepts, rows, concepts_centered=True).fit(X)
+
+
+# ----------------------------------------------- concept row order spot check
+
+
+def _vocab_file(tmp_path, concepts):
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(concepts) + "\n", encoding="utf-8")
+    return path
+
+
+def test_aligned_rows_of_a_vocabulary_file_pass_the_spot_check(tmp_path):
+    concepts = random_vocabulary(20)
+    embedder = CountingEmbedder(dim=DIM)
+    raw = embedder.embed_text(concepts)
+    CountingEmbedder.reset()
+    path = _vocab_file(tmp_path, concepts)
+    splice = SpliceTransformer(
+        embedder=embedder, vocabulary=path, concept_embeddings=raw, device="cpu"
+    ).fit(np.random.default_rng(1).normal(size=(5, DIM)) + 0.3)
+    assert list(splice.get_feature_names_out()) == concepts
+    # One call embedding at most 8 concepts, not the whole vocabulary.
+    assert CountingEmbedder.n_calls == 1
+    assert CountingEmbedder.n_texts == 8
+
+
+def test_reversed_rows_are_reported_as_the_authors_order(tmp_path):
+    concepts = random_vocabulary(20)
+    embedder = CountingEmbedder(dim=DIM)
+    raw = embedder.embed_text(concepts)
+    path = _vocab_file(tmp_path, concepts)
+    splice = SpliceTransformer(
+        embedder=embedder, vocabulary=path, concept_embeddings=raw[::-1], device="cpu"
+    )
+    with pytest.raises(ValueError, match="reverse order") as info:
+        splice.fit(np.ones((3, DIM)))
+    message = str(info.value)
+    assert "row 0 does not hold the embedding of concept 'concept000'" in message
+    assert "concept_embeddings[::-1]" in message
+    assert not hasattr(splice, "dictionary_")
+
+
+def test_swapped_rows_are_named_without_the_reverse_hint(tmp_path):
+    concepts = random_vocabulary(20)
+    embedder = CountingEmbedder(dim=DIM)
+    raw = embedder.embed_text(concepts)
+    raw[[0, 19]] = raw[[19, 0]]
+    path = _vocab_file(tmp_path, concepts)
+    splice = SpliceTransformer(
+        embedder=embedder, vocabulary=path, concept_embeddings=raw, device="cpu"
+    )
+    with pytest.raises(ValueError, match=r"row 0 does not hold .* 'concept000'") as info:
+        splice.fit(np.ones((3, DIM)))
+    assert "reverse order" not in str(info.value)
+
+
+def test_spot_check_refuses_rows_of_another_width(tmp_path):
+    concepts = random_vocabulary(10)
+    path = _vocab_file(tmp_path, concepts)
+    raw = CountingEmbedder(dim=DIM + 4).embed_text(concepts)
+    splice = SpliceTransformer(
+        embedder=CountingEmbedder(dim=DIM), vocabulary=path, concept_embeddings=raw, device="cpu"
+    )
+    with pytest.raises(ValueError, match=rf"d={DIM + 4}: they come from different models"):
+        splice.fit(np.ones((3, DIM + 4)))
+
+
+def test_list_vocabulary_rows_are_not_spot_checked():
+    concepts = random_vocabulary(10)
+    embedder = CountingEmbedder(dim=DIM)
+    raw = embedder.embed_text(concepts)[::-1]
+    CountingEmbedder.reset()
+    SpliceTransformer(
+        embedder=embedder, vocabulary=concepts, concept_embeddings=raw, device="cpu"
+    ).fit(np.ones((3, DIM)) + np.eye(3, DIM))
+    assert CountingEmbedder.n_calls == 0
+
+
+def test_file_vocabulary_size_keeps_the_first_rows(tmp_path):
+    concepts = random_vocabulary(10)
+    embedder = CountingEmbedder(dim=DIM)
+    raw = embedder.embed_text(concepts)
+    path = _vocab_file(tmp_path, concepts)
+    X = np.random.default_rng(2).normal(size=(4, DIM)) + 0.3
+    kept = SpliceTransformer(
+        embedder=embedder,
+        vocabulary=path,
+        vocabulary_size=4,
+        concept_embeddings=raw,
+        device="cpu",
+    ).fit(X)
+    assert list(kept.get_feature_names_out()) == concepts[:4]
+    every = SpliceTransformer(
+        embedder=embedder,
+        vocabulary=path,
+        vocabulary_size=None,
+        concept_embeddings=raw,
+        device="cpu",
+    ).fit(X)
+    assert list(every.get_feature_names_out()) == concepts
+    with pytest.raises(ValueError, match=r"concept_embeddings has 7 rows .* 4 \(the concepts"):
+        SpliceTransformer(
+            vocabulary=path, vocabulary_size=4, concept_embeddings=raw[:7], device="cpu"
+        ).fit(X)
+
+
+# ------------------------------------------------------------------ centres
+
+
+def test_text_modality_learns_the_centre_from_x():
+    concepts, raw, X = _problem(n_samples=120)
+    splice = _make(concepts, raw, modality="text").fit(X)
+    assert splice.mean_source_ == "data"
+    assert splice.n_mean_samples_ == 120
+    np.testing.assert_allclose(splice.mean_, _unit(X).mean(axis=0), rtol=1e-12)
+    assert not np.allclose(splice.mean_, splice.concept_mean_)
+
+
+def test_text_modality_can_use_the_concept_centre():
+    concepts, raw, X = _problem(n_samples=3)
+    splice = _make(concepts, raw, modality="text", text_mean="concepts").fit(X)
+    assert splice.mean_source_ == "concepts"
+    assert splice.n_mean_samples_ is None
+    np.testing.assert_array_equal(splice.mean_, splice.concept_mean_)
+    np.testing.assert_allclose(splice.mean_, _unit(raw).mean(axis=0), rtol=1e-12)
+    # mean_ is a copy: changing it leaves the concept centre alone.
+    splice.mean_[0] += 1.0
+    assert splice.mean_[0] != splice.concept_mean_[0]
+
+
+def test_text_modality_with_a_given_centre(tmp_path):
+    concepts, raw, X = _problem(n_samples=3)
+    centre = np.linspace(-0.1, 0.1, DIM)
+    splice = _make(concepts, raw, modality="text", text_mean=centre).fit(X)
+    assert splice.mean_source_ == "given"
+    np.testing.assert_array_equal(splice.mean_, centre)
+    with pytest.raises(ValueError, match=rf"text_mean has shape \(3,\) .* d={DIM}"):
+        _make(concepts, raw, modality="text", text_mean=np.zeros(3)).fit(X)
+
+
+def test_text_modality_refuses_one_row_to_learn_from():
+    concepts, raw, X = _problem()
+    with pytest.raises(ValueError, match=r"text_mean=None cannot learn .* text_mean='concepts'"):
+        _make(concepts, raw, modality="text").fit(X[:1])
+
+
+def test_pretrained_image_mean_needs_an_embedder_with_a_model_name():
+    concepts, raw, X = _problem()
+    splice = _make(concepts, raw, embedder=CountingEmbedder(dim=DIM), image_mean="pretrained")
+    with pytest.raises(ValueError, match=r"needs an embedder with .model .*CountingEmbedder"):
+        splice.fit(X)
+    with pytest.raises(ValueError, match="embedder=NoneType"):
+        _make(concepts, raw, image_mean="pretrained").fit(X)
+
+
+def test_all_zero_x_has_no_centre_to_learn():
+    concepts, raw, _ = _problem()
+    with (
+        pytest.warns(SmallMeanSampleWarning),
+        pytest.raises(ValueError, match="every row of X is zero"),
+    ):
+        _make(concepts, raw).fit(np.zeros((4, DIM)))
+
+
+def test_integer_rows_are_scaled_to_unit_floats():
+    U = _unit_rows(np.array([[3, 4], [0, 0], [-2, 0]]))
+    assert U.dtype == np.float64
+    np.testing.assert_allclose(U, [[0.6, 0.8], [0.0, 0.0], [-1.0, 0.0]])
+
+
+# ----------------------------------------------------- weights and helpers
+
+
+@pytest.fixture
+def fitted():
+    concepts, raw, X = _problem()
+    return _make(concepts, raw, l1_penalty=0.1).fit(X), X
+
+
+def test_integer_weights_recompose_like_float_weights(fitted):
+    splice, _ = fitted
+    W = np.zeros((2, len(splice.concepts_)), dtype=np.int64)
+    W[0, 1], W[1, 4] = 2, 1
+    expected = splice.inverse_transform(W.astype(np.float64))
+    np.testing.assert_allclose(splice.inverse_transform(W), expected)
+    np.testing.assert_allclose(splice.inverse_transform(scipy.sparse.csr_matrix(W)), expected)
+    assert splice.inverse_transform(W).dtype == np.float64
+
+
+def test_malformed_weights_are_named(fitted):
+    splice, _ = fitted
+    n = len(splice.concepts_)
+    with pytest.raises(ValueError, match=r"weights must be 2-D .*W.reshape\(1, -1\)"):
+        splice.inverse_transform(np.zeros(n))
+    with pytest.raises(TypeError, match="weights must be real numbers; got dtype <U"):
+        splice.inverse_transform(np.full((1, n), "a"))
+    with pytest.raises(TypeError, match="weights must be real numbers"):
+        splice.inverse_transform(np.zeros((1, n), dtype=complex))
+
+
+def test_helpers_refuse_an_unknown_kind(fitted):
+    splice, X = fitted
+    with pytest.raises(ValueError, match="kind must be 'auto', 'embeddings' or 'weights'"):
+        splice.l0(X, kind="codes")
+
+
+def test_dataframe_features_are_checked_and_recognised():
+    concepts, raw, X = _problem()
+    columns = [f"f{i}" for i in range(DIM)]
+    frame = pd.DataFrame(X, columns=columns)
+    splice = _make(concepts, raw, l1_penalty=0.1).fit(frame)
+    assert list(splice.get_feature_names_out(columns)) == concepts
+    with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
+        splice.get_feature_names_out(columns[::-1])
+    # A frame with the fitted columns is embeddings, whatever the shapes say.
+    weights = splice.transform(frame)
+    assert (
+        splice.l0(frame, per_sample=True).tolist() == splice.l0(weights, per_sample=True).tolist()
+    )
+
+
+# ------------------------------------------------------------------ calibration
+
+
+def test_calibration_refuses_when_no_concept_correlates():
+    concepts = ["a", "b"]
+    rows = np.eye(2, 4)
+    X = np.tile([-1.0, -1.0, 0.0, 0.0], (5, 1))
+    splice = _make(concepts, rows, concepts_centered=True, image_mean=np.zeros(4), target_l0=1)
+    with pytest.raises(ValueError, match="target_l0=1 cannot be reached: every code is zero"):
+        splice.fit(X)
+
+
+def test_calibration_keeps_a_start_penalty_that_already_meets_the_target():
+    concepts, raw, X = _problem(n_concepts=20, n_samples=60, seed=3)
+    first = _make(concepts, raw, target_l0=3).fit(X)
+    assert abs(first.calibration_l0_ - 3) <= 0.3
+    again = _make(concepts, raw, target_l0=3, l1_penalty=first.l1_penalty_).fit(X)
+    assert again.l1_penalty_ == pytest.approx(first.l1_penalty_, rel=1e-12)
+    assert again.calibration_l0_ == first.calibration_l0_
+
+
+@pytest.mark.parametrize("target", [1, 2, 4, 6])
+def test_calibration_from_a_penalty_far_too_large(target):
+    concepts, raw, X = _problem(n_concepts=20, n_samples=60, seed=3)
+    splice = _make(concepts, raw, target_l0=target, l1_penalty=1e3).fit(X)
+    assert abs(splice.calibration_l0_ - target) <= 0.1 * target
+    assert splice.l1_penalty_ < 1e3
+    # The whole of X is the calibration sample: transform gives the reported l0.
+    assert splice.l0(X) == pytest.approx(splice.calibration_l0_, abs=1e-12)
+
+
+# ------------------------------------------------------------------ vocabularies
+
+_BODY = "rare\nless common\n\n  common \nmost common\n"
+
+
+@pytest.fixture
+def pinned_laion(tmp_path, monkeypatch):
+    """A small file registered as 'laion', with its own pin, cached in a data home."""
+    home = tmp_path / "home"
+    cached = home / "vocab" / "laion.txt"
+    cached.parent.mkdir(parents=True)
+    cached.write_text(_BODY, encoding="utf-8")
+    remote = RemoteFile("vocab/laion.txt", "https://example.invalid/laion.txt", file_sha256(cached))
+    monkeypatch.setitem(VOCABULARIES, "laion", remote)
+    return home
+
+
+def test_named_vocabulary_in_the_authors_order(pinned_laion):
+    assert load_vocabulary("laion", size=None, data_home=pinned_laion, order="authors") == [
+        "rare",
+        "less common",
+        "common",
+        "most common",
+    ]
+    # The blank line takes one of the last three places.
+    assert load_vocabulary("laion", size=3, data_home=pinned_laion, order="authors") == [
+        "common",
+        "most common",
+    ]
+    with pytest.raises(ValueError, match="size=6 is larger than the 5 lines of the 'laion'"):
+        load_vocabulary("laion", size=6, data_home=pinned_laion, order="authors")
+    with pytest.raises(ValueError, match="size=5 is larger than the 4 concepts of the 'laion'"):
+        load_vocabulary("laion", size=5, data_home=pinned_laion)
+
+
+def test_a_copy_of_a_pinned_file_loads_like_its_name(pinned_laion, tmp_path):
+    copy = tmp_path / "my_copy.txt"
+    copy.write_text(_BODY, encoding="utf-8")
+    assert load_vocabulary(copy, size=2) == ["most common", "common"]
+    assert load_vocabulary(copy, size=2) == load_vocabulary("laion", 2, data_home=pinned_laion)
+    # A one-byte change makes it an ordinary file, read in file order.
+    copy.write_text(_BODY + "x\n", encoding="utf-8")
+    assert load_vocabulary(copy, size=2) == ["rare", "less common"]
+
+
+def test_authors_index_of_a_named_vocabulary(pinned_laion):
+    assert authors_index_to_concept("laion", size=3, data_home=pinned_laion) == [
+        None,
+        "common",
+        "most common",
+    ]
+    with pytest.raises(ValueError, match="size=6 is larger than the 5 lines of the 'laion'"):
+        authors_index_to_concept("laion", size=6, data_home=pinned_laion)
+
+
+def test_authors_index_to_concept_errors(tmp_path):
+    with pytest.raises(ValueError, match="Unknown vocabulary 'imagenet'"):
+        authors_index_to_concept("imagenet", size=3)
+    with pytest.raises(TypeError, match="name must be a vocabulary name or a path, got int"):
+        authors_index_to_concept(3, size=3)
+    with pytest.raises(TypeError, match="got list"):
+        authors_index_to_concept(["a", "b"], size=3)
+
+
+def test_a_file_without_a_final_newline_keeps_its_last_line(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("a\nb\nc", encoding="utf-8")
+    assert authors_index_to_concept(path, size=2) == ["b", "c"]
+    assert load_vocabulary(path, size=2, order="authors") == ["b", "c"]
+
+
+class _BytesPath:
+    def __fspath__(self):
+        return b"vocab.txt"
+
+
+def test_a_bytes_path_is_refused():
+    with pytest.raises(TypeError, match="name must be a str path, not bytes"):
+        load_vocabulary(_BytesPath())
+    with pytest.raises(TypeError, match="name must be a vocabulary name or a path"):
+        authors_index_to_concept(_BytesPath(), size=3)
+
+
+def test_pretrained_tag_must_be_a_string():
+    with pytest.raises(TypeError, match="pretrained must be a str or None, got int"):
+        load_image_mean("ViT-B-32", 32)
+
+
+# ------------------------------------------------------------------ as_mean_vector
+
+
+def test_mean_vector_from_files(tmp_path):
+    values = np.linspace(-1, 1, 6)
+    np.save(tmp_path / "m.npy", values)
+    torch.save(torch.tensor(values, dtype=torch.float32), tmp_path / "m.pt")
+    np.testing.assert_array_equal(as_mean_vector(tmp_path / "m.npy", 6), values)
+    from_pt = as_mean_vector(str(tmp_path / "m.pt"), 6)
+    assert from_pt.dtype == np.float64
+    np.testing.assert_allclose(from_pt, values, rtol=1e-7)
+    with pytest.raises(FileNotFoundError, match=r"image_mean file .*nope\.npy' does not exist"):
+        as_mean_vector(tmp_path / "nope.npy")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match=r"cannot read text_mean file .*junk\.pt"):
+        as_mean_vector(tmp_path / "junk.pt", source="text_mean")
+    torch.save({"mean": torch.zeros(6)}, tmp_path / "dict.pt")
+    with pytest.raises(ValueError, match=r"dict\.pt' holds object values of shape \(\)"):
+        as_mean_vector(tmp_path / "dict.pt")
+
+
+def test_mean_vector_from_tensors():
+    mean = as_mean_vector(torch.tensor([0.5, -0.25], dtype=torch.bfloat16), 2)
+    assert mean.dtype == np.float64
+    np.testing.assert_array_equal(mean, [0.5, -0.25])
+    with pytest.raises(ValueError, match=r"int64 values of shape \(3,\)"):
+        as_mean_vector(torch.arange(3))
+    with pytest.raises(ValueError, match="image_mean holds a Size, expected one tensor"):
+        as_mean_vector(torch.Size([3]))
+
+
+@pytest.mark.parametrize(
+    ("mean", "match"),
+    [
+        ([], "image_mean is empty; expected a 1-D vector of length d"),
+        ({}, "image_mean is empty"),
+        ([[0.1], [0.2, 0.3]], "image_mean is not an array of numbers"),
+        (np.zeros((2, 2)), r"float64 values of shape \(2, 2\)"),
+        (np.array([0.1, np.inf]), "non-finite value at index 1"),
+    ],
+)
+def test_mean_vector_errors(mean, match):
+    with pytest.raises(ValueError, match=match):
+        as_mean_vector(mean)
