@@ -19,6 +19,7 @@ from sksplice._data import RemoteFile, file_sha256
 from sksplice.dictionary import clear_memory_cache
 from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer, _unit_rows
 from sksplice.vocabulary import (
+    IMAGE_MEANS,
     VOCABULARIES,
     as_mean_vector,
     authors_index_to_concept,
@@ -76,6 +77,7 @@ def _unit(X):
     ("params", "error", "match"),
     [
         ({"solver": 3}, TypeError, "solver must be a string; got int"),
+        ({"solver": "newton"}, ValueError, "solver must be one of .*got 'newton'"),
         ({"verbose": "yes"}, TypeError, "verbose must be an int or bool; got str"),
         ({"modality": "audio"}, ValueError, "modality must be 'image' or 'text'; got 'audio'"),
         ({"modality": None}, ValueError, "modality must be 'image' or 'text'; got None"),
@@ -122,6 +124,12 @@ def test_vocabulary_of_the_wrong_type(vocabulary):
     _, raw, X = _problem()
     with pytest.raises(TypeError, match="vocabulary must be a vocabulary name, a path"):
         _make(vocabulary, raw).fit(X)
+
+
+def test_concept_embeddings_must_be_two_dimensional():
+    concepts, raw, X = _problem()
+    with pytest.raises(ValueError, match=r"2-D array \(n_concepts, d\); got shape \(192,\)"):
+        _make(concepts, raw.ravel()).fit(X)
 
 
 def test_concept_embeddings_must_be_real_numbers():
@@ -232,6 +240,20 @@ def test_spot_check_refuses_rows_of_another_width(tmp_path):
         splice.fit(np.ones((3, DIM + 4)))
 
 
+def test_a_one_concept_file_has_no_order_to_check(tmp_path):
+    path = _vocab_file(tmp_path, ["sky"])
+    row = _unit(np.arange(1.0, DIM + 1.0))[None, :]
+    splice = SpliceTransformer(
+        embedder=CountingEmbedder(dim=DIM),
+        vocabulary=path,
+        concept_embeddings=row,
+        concepts_centered=True,
+        device="cpu",
+    ).fit(np.ones((3, DIM)) + np.eye(3, DIM))
+    assert CountingEmbedder.n_calls == 0
+    np.testing.assert_allclose(splice.dictionary_, row, atol=1e-12)
+
+
 def test_list_vocabulary_rows_are_not_spot_checked():
     concepts = random_vocabulary(10)
     embedder = CountingEmbedder(dim=DIM)
@@ -320,6 +342,39 @@ def test_pretrained_image_mean_needs_an_embedder_with_a_model_name():
         _make(concepts, raw, image_mean="pretrained").fit(X)
 
 
+class _NamedEmbedder(CountingEmbedder):
+    model = "Toy-B-1"
+    pretrained = "tag"
+
+
+def test_pretrained_image_mean_is_the_pinned_file_of_the_model(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    target = home / "means" / "toy.pt"
+    target.parent.mkdir(parents=True)
+    values = torch.linspace(-0.5, 0.5, DIM)
+    torch.save(values, target)
+    remote = RemoteFile("means/toy.pt", "https://example.invalid/toy.pt", file_sha256(target))
+    monkeypatch.setitem(IMAGE_MEANS, ("Toy-B-1", "tag"), remote)
+    concepts, raw, X = _problem(n_samples=2)
+    splice = _make(
+        concepts, raw, embedder=_NamedEmbedder(dim=DIM), image_mean="pretrained", data_home=home
+    ).fit(X)
+    assert splice.mean_source_ == "pretrained"
+    assert splice.n_mean_samples_ is None
+    np.testing.assert_allclose(splice.mean_, values.numpy(), rtol=1e-7)
+    # A published mean of another width is refused, naming where it comes from.
+    torch.save(torch.zeros(DIM + 1), home / "means" / "t.pt")
+    monkeypatch.setitem(
+        IMAGE_MEANS,
+        ("Toy-B-1", "tag"),
+        remote._replace(path="means/t.pt", sha256=file_sha256(home / "means" / "t.pt")),
+    )
+    with pytest.raises(ValueError, match=rf"published image mean of 'Toy-B-1'/'tag' .*d={DIM}"):
+        _make(
+            concepts, raw, embedder=_NamedEmbedder(dim=DIM), image_mean="pretrained", data_home=home
+        ).fit(X)
+
+
 def test_all_zero_x_has_no_centre_to_learn():
     concepts, raw, _ = _problem()
     with (
@@ -405,6 +460,12 @@ def test_calibration_keeps_a_start_penalty_that_already_meets_the_target():
     again = _make(concepts, raw, target_l0=3, l1_penalty=first.l1_penalty_).fit(X)
     assert again.l1_penalty_ == pytest.approx(first.l1_penalty_, rel=1e-12)
     assert again.calibration_l0_ == first.calibration_l0_
+
+
+def test_calibration_refuses_more_weights_than_dimensions():
+    concepts, raw, X = _problem(n_concepts=30)
+    with pytest.raises(ValueError, match=rf"target_l0=20 .* embedding dimension \({DIM}; range"):
+        _make(concepts, raw, target_l0=20).fit(X)
 
 
 @pytest.mark.parametrize("target", [1, 2, 4, 6])
