@@ -1036,6 +1036,7 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .shift import compare_datasets
 
+    _check_report_output(args)
     plan = _check_options(args)
     paths_a, paths_b = _two_collections(args)
     # one decomposition (one dictionary, one modality centre) for both collections
@@ -1077,6 +1078,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         "alpha": comparison.attrs["alpha"],
         "concepts_tested": len(comparison),
     }
+    if args.report is not None:
+        # the explorer: the two collections as its two classes, every tested concept ranked
+        label_of = {str(p): labels[0 if a else 1] for p, a in zip(dec.paths, from_a, strict=True)}
+        dec.W = W
+        _write_explorer(
+            args,
+            dec,
+            paths_a + paths_b,
+            args.report,
+            title=f"sksplice compare: {labels[0]} vs {labels[1]}",
+            label_of=label_of,
+            profiles=comparison[["prevalence_a", "prevalence_b"]].set_axis(list(labels), axis=1),
+            ranking=comparison,
+            settings={
+                "alternative": args.alternative,
+                "correction": comparison.attrs["correction"],
+            },
+        )
     out = _Output(args.output)
     try:
         _write_comparison(out.fh, table, args.format, metadata)
@@ -1085,6 +1104,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise
     out.commit()
     return 0
+
+
+def _check_report_output(args: argparse.Namespace) -> None:
+    """``compare --report``: an HTML file that is not the ``-o`` output."""
+    if args.report is None:
+        return
+    if args.report == "-":
+        raise CLIError("--report needs a file name (the results go to standard output or -o)")
+    _check_output(args.report, "--report")
+    if args.output not in (None, "-") and os.path.realpath(args.output) == os.path.realpath(
+        args.report
+    ):
+        raise CLIError(f"--report and -o name the same file {args.report}; give two files")
 
 
 def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any]) -> None:
@@ -1124,8 +1156,6 @@ def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import ImageResult, write_report
-
     plan = _check_options(args)
     if args.folder is not None and (args.labels or _has_class_folders(Path(args.folder))):
         paths, labels = _labelled(args)
@@ -1136,6 +1166,35 @@ def _cmd_report(args: argparse.Namespace) -> int:
         paths = collect_images(inputs + list(args.inputs))
         dec = _decompose(args, paths, plan)
         label_of, profiles, ranking = {}, None, None
+    _report_skipped(dec.skipped, len(paths))
+    _write_explorer(
+        args,
+        dec,
+        paths,
+        args.output,
+        title=args.title,
+        label_of=label_of,
+        profiles=profiles,
+        ranking=ranking,
+    )
+    return 0
+
+
+def _write_explorer(
+    args: argparse.Namespace,
+    dec: _Decomposition,
+    paths: list[Path],
+    output: str,
+    *,
+    title: str,
+    label_of: dict[str, str],
+    profiles: Any,
+    ranking: Any,
+    settings: dict[str, Any] | None = None,
+) -> None:
+    """Write the HTML explorer of ``dec`` (images labelled by ``label_of``) to ``output``."""
+    from .report import ImageResult, write_report
+
     results = [
         ImageResult(
             path=rec["path"],
@@ -1154,21 +1213,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
         "concepts": len(dec.splice.concepts_),
         "l1 penalty": round(float(dec.splice.l1_penalty_), 4),
         "image mean": _mean_summary(dec.metadata),
+        **(settings or {}),
     }
     out = write_report(
-        args.output,
+        output,
         results,
-        title=args.title,
+        title=title,
         settings=settings,
         profiles=profiles,
         ranking=ranking,
         skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
     )
-    _report_skipped(dec.skipped, len(paths))
     size = out.stat().st_size if out.is_file() else 0
     shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     logger.info("wrote %s (%d images, %s)", out, len(results), shown)
-    return 0
 
 
 def _has_class_folders(root: Path) -> bool:
@@ -1350,6 +1408,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--top-k", type=_positive_int, default=20, help="rows (smallest p-values)")
     p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
     p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    p.add_argument(
+        "--report",
+        default=None,
+        metavar="OUT.html",
+        help="also write the HTML explorer: the two folders as its classes, every tested "
+        "concept in its table",
+    )
     _add_model_options(p)
     p.set_defaults(func=_cmd_compare)
 

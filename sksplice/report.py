@@ -152,8 +152,11 @@ def _ranking_rows(
     if "concept" not in frame.columns:
         frame = frame.reset_index(names="concept")
     n = len(frame)
+    compared = _compared(ranking)
     if "class" in frame.columns:
         labels = frame["class"].astype(str).tolist()
+    elif compared is not None:
+        labels = [f"{compared[0]} vs {compared[1]}"] * n
     else:
         labels = [str(ranking.attrs.get("positive", ""))] * n
     class_index: dict[str, int] = {}
@@ -162,9 +165,11 @@ def _ranking_rows(
         significant = frame["significant"].astype(bool).tolist()
     else:
         significant = [False] * n
+    sides = ("prevalence_positive", "prevalence_negative")
+    if compared is not None:
+        sides = ("prevalence_a", "prevalence_b")
     columns = [
-        frame[c].to_numpy(dtype=np.float64)
-        for c in ("prevalence_positive", "prevalence_negative", "prevalence_diff", "p_adjusted")
+        frame[c].to_numpy(dtype=np.float64) for c in (*sides, "prevalence_diff", "p_adjusted")
     ]
     rows = []
     for i, name in enumerate(frame["concept"].astype(str).tolist()):
@@ -181,6 +186,39 @@ def _ranking_rows(
             ]
         )
     return list(class_index), rows
+
+
+def _compared(ranking: pd.DataFrame) -> tuple[str, str] | None:
+    """The labels (A, B) of a comparison from ``compare_datasets``, None for a ranking."""
+    if "prevalence_a" not in ranking.columns or "prevalence_b" not in ranking.columns:
+        return None
+    a, b = ranking.attrs.get("labels", ("A", "B"))
+    return str(a), str(b)
+
+
+def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
+    """Heading, column titles and wording of the ranking table, for a ranking or a comparison."""
+    compared = None if ranking is None else _compared(ranking)
+    if compared is None:
+        return {
+            "heading": "Concepts that separate the classes",
+            "where": "in the class and outside it",
+            "claim": "the concept separates the classes",
+            "group": "Class",
+            "first": "In class",
+            "second": "Outside",
+            "difference": "Difference",
+        }
+    a, b = compared
+    return {
+        "heading": f"Concepts whose prevalence differs between A ({a}) and B ({b})",
+        "where": "in collection A and in collection B",
+        "claim": "the concept's prevalence differs",
+        "group": "Compared",
+        "first": f"In A ({a})",
+        "second": f"In B ({b})",
+        "difference": "Difference (B - A)",
+    }
 
 
 def _profile_rows(profiles: pd.DataFrame) -> tuple[list[str], dict[str, list[float | None]]]:
@@ -294,8 +332,11 @@ def render_report(
         prevalence per class of a clicked concept.
     ranking : pandas.DataFrame, default=None
         Concept ranking (as from :func:`sksplice.analysis.rank_concepts`, with
-        an optional ``class`` column when several rankings are concatenated):
-        shown as a sortable, searchable table, significant rows highlighted.
+        an optional ``class`` column when several rankings are concatenated),
+        or a comparison of two collections (as from
+        :func:`sksplice.shift.compare_datasets`, its collections' labels as
+        column titles): shown as a sortable, searchable table, significant rows
+        highlighted.
     skipped : iterable, default=None
         Images that could not be decomposed: objects with ``item`` and
         ``reason`` attributes (as the embedders report them) or ``(path,
@@ -385,6 +426,7 @@ def render_report(
         n_images=max(len(results), 1),
         class_profiles=class_profiles,
         has_ranking=bool(rows),
+        ranking_text=_ranking_text(ranking),
         data=data,
         css=_asset("report.css"),
         script=_asset("report.js"),

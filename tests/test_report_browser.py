@@ -375,6 +375,51 @@ def test_cli_report_in_chromium(browser, tiny_clip_model, tmp_path, monkeypatch,
     page.close(artifacts, "report_cli")
 
 
+@pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
+def test_cli_compare_report_in_chromium(browser, tiny_clip_model, tmp_path, monkeypatch, capsys):
+    """`sksplice compare A B --report`: the ranking table shows the comparison's rows."""
+    import csv
+    import io
+
+    from sksplice import cli
+
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    rng = np.random.default_rng(1)
+    folders = []
+    for name, tint in (("summer", (255, 80, 40)), ("winter", (40, 80, 255))):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(5):
+            arr = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
+            arr[:18] = np.asarray(tint, dtype=np.uint8)
+            Image.fromarray(arr).save(folder / f"{i}.png")
+        folders.append(str(folder))
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(CONCEPTS) + "\n", encoding="utf-8")
+    out = tmp_path / "compare.html"
+    model = ["--model", tiny_clip_model, "--pretrained", "none", "--vocabulary", str(vocab)]
+    args = [*model, "--l1-penalty", "0.05", "--device", "cpu", "-f", "csv", "--quiet"]
+    code = cli.main(["compare", *folders, *args, "--report", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    expected = list(csv.DictReader(io.StringIO(captured.out)))
+    assert expected
+    page = Page(browser, out)
+    headers = page.texts("#ranking-table th")
+    assert headers[2:5] == [f"In A ({folders[0]})", f"In B ({folders[1]})", "Difference (B - A)"]
+    assert page.page.inner_text("#n-classes") == "2"
+    assert page.page.locator("#ranking-table tbody tr").count() == len(expected)
+    assert set(_column(page, 0)) == {f"{folders[0]} vs {folders[1]}"}
+    assert _column(page, 1) == [row["concept"] for row in expected]
+    assert _column(page, 5) == [row["test"] for row in expected]
+    shown = [_num(t) for t in _column(page, 2)]
+    assert shown == pytest.approx([100 * float(row["prevalence_a"]) for row in expected], abs=0.06)
+    n_sig = sum(row["significant"] == "True" for row in expected)
+    assert page.page.locator("#ranking-table tbody tr.sig").count() == n_sig
+    page.close()
+
+
 def _example():
     import importlib.util
 

@@ -286,6 +286,59 @@ def test_cli_compare_matches_python(two_folders, capsys):
         assert "decomposing" not in captured.out and "warning" not in captured.out
 
 
+@pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
+def test_cli_compare_report_holds_the_comparison(two_folders, capsys, tmp_path):
+    import json
+    import re
+
+    from sksplice import cli
+
+    (a, b), _, model_args = two_folders
+    out = tmp_path / "compare.html"
+    args = ["compare", str(a), str(b), "-f", "json", "-k", "50", *model_args]
+    code = cli.main([*args, "--report", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    # stdout is the comparison as without --report
+    code = cli.main(args)
+    assert code == 0 and capsys.readouterr().out == captured.out
+    comparison = json.loads(captured.out)["comparison"]
+    assert comparison
+
+    assert [f.name for f in tmp_path.glob("*.html")] == ["compare.html"]
+    page = out.read_text(encoding="utf-8")
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)
+    assert "<link" not in page and "@import" not in page
+    assert "http://" not in page.replace("http://www.w3.org", "")
+    headers = re.findall(r'<th data-col="\d" [^>]*>([^<]*)</th>', page)
+    assert headers[:5] == [
+        "Compared",
+        "Concept",
+        f"In A ({a})",
+        f"In B ({b})",
+        "Difference (B - A)",
+    ]
+    block = re.search(
+        r'<script id="sksplice-data" type="application/json">(.*?)</script>', page, re.S
+    )
+    data = json.loads(block.group(1))
+    # the two folders are the report's classes; every image is shown with its folder
+    assert data["classes"] == [str(a), str(b)]
+    classes = [data["classes"][image["c"]] for image in data["images"]]
+    assert classes == [str(a)] * 6 + [str(b)] * 7
+    assert data["rankClasses"] == [f"{a} vs {b}"]
+    rows = {data["concepts"][r[1]]: r for r in data["ranking"]}
+    assert list(rows) == [rec["concept"] for rec in comparison]
+    for rec in comparison:
+        row = rows[rec["concept"]]
+        assert row[2] == pytest.approx(rec["prevalence_a"], abs=1e-4)
+        assert row[3] == pytest.approx(rec["prevalence_b"], abs=1e-4)
+        assert row[4] == pytest.approx(rec["prevalence_diff"], abs=1e-4)
+        assert row[5] == int(rec["test"] == "fisher") and row[7] == int(rec["significant"])
+        assert row[6] == float(f"{rec['p_adjusted']:.3g}")  # shown to 3 significant digits
+    assert data["groups"] == [str(a), str(b)]
+
+
 def test_cli_compare_checks_before_embedding(two_folders, capsys, monkeypatch, tmp_path):
     from sksplice import cli
     from sksplice.embedders import CLIPEmbedder
@@ -301,6 +354,14 @@ def test_cli_compare_checks_before_embedding(two_folders, capsys, monkeypatch, t
         ([str(a), str(a)], [], "share 6 image(s)"),
         ([str(a), str(b)], ["--solver", "fista"], "--solver 'fista' is not a solver"),
         ([str(a), str(b)], ["-o", str(tmp_path / "missing" / "x.csv")], "does not exist"),
+        ([str(a), str(b)], ["--report", str(tmp_path / "missing" / "x.html")], "does not exist"),
+        ([str(a), str(b)], ["--report", str(tmp_path)], "it is a directory (--report)"),
+        ([str(a), str(b)], ["--report", "-"], "--report needs a file name"),
+        (
+            [str(a), str(b)],
+            ["-o", str(tmp_path / "x.html"), "--report", str(tmp_path / "x.html")],
+            "--report and -o name the same file",
+        ),
     ]
     for folders, extra, message in cases:
         code = cli.main(["compare", *folders, *model_args, *extra])
