@@ -129,21 +129,26 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
         raise TypeError(
             f"data_home must be a str, an os.PathLike or None, got {type(data_home).__name__}"
         )
-    path = Path(os.path.expanduser(os.fspath(data_home))).absolute()
+    return _ensure_folder(data_home, "data home", "data_home", DATA_HOME_ENV)
+
+
+def _ensure_folder(folder: str | os.PathLike[str], what: str, parameter: str, env: str) -> Path:
+    """``folder`` as an absolute path, created if missing; errors say how to choose another."""
+    path = Path(os.path.expanduser(os.fspath(folder))).absolute()
     if path.is_dir():
         return path
     if path.exists():
         raise NotADirectoryError(
-            f"The sksplice data home {str(path)!r} exists but is not a folder; pass another "
-            f"data_home or set ${DATA_HOME_ENV}."
+            f"The sksplice {what} {str(path)!r} exists but is not a folder; pass another "
+            f"{parameter} or set ${env}."
         )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OSError(
             exc.errno,
-            f"Cannot create the sksplice data home {str(path)!r} ({exc.strerror or exc}); pass "
-            f"a writable folder as data_home or set ${DATA_HOME_ENV}",
+            f"Cannot create the sksplice {what} {str(path)!r} ({exc.strerror or exc}); pass "
+            f"a writable folder as {parameter} or set ${env}",
         ) from exc
     return path
 
@@ -188,23 +193,7 @@ def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         raise TypeError(
             f"cache_dir must be a str, an os.PathLike or None, got {type(cache_dir).__name__}"
         )
-    path = Path(os.path.expanduser(os.fspath(cache_dir))).absolute()
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise NotADirectoryError(
-            f"The sksplice cache folder {str(path)!r} exists but is not a folder; pass another "
-            f"cache_dir (--cache-dir) or set ${CACHE_DIR_ENV}."
-        )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OSError(
-            exc.errno,
-            f"Cannot create the sksplice cache folder {str(path)!r} ({exc.strerror or exc}); "
-            f"pass a writable folder as cache_dir (--cache-dir) or set ${CACHE_DIR_ENV}",
-        ) from exc
-    return path
+    return _ensure_folder(cache_dir, "cache folder", "cache_dir (--cache-dir)", CACHE_DIR_ENV)
 
 
 def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = _CHUNK_SIZE) -> str:

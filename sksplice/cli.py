@@ -920,12 +920,17 @@ def _write_profile(
                     f"  {row['prevalence_positive']:6.1%} vs {row['prevalence_negative']:6.1%}"
                     f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
                 )
-            n_not = len(frame) - len(sig)
-            if sig.empty:
-                fh.write(f"  none: the top {n_not} are not significant (-f csv lists them)\n")
-            elif n_not:
-                fh.write(f"  ({n_not} more of the top {len(frame)} not significant)\n")
+            _write_not_significant(fh, len(sig), len(frame))
     fh.flush()
+
+
+def _write_not_significant(fh: IO[str], n_significant: int, n_rows: int) -> None:
+    """The table format's last line: how many of the rows shown were not significant."""
+    n_not = n_rows - n_significant
+    if not n_significant:
+        fh.write(f"  none: the top {n_not} are not significant (-f csv lists them)\n")
+    elif n_not:
+        fh.write(f"  ({n_not} more of the top {n_rows} not significant)\n")
 
 
 def _check_query(args: argparse.Namespace, concepts: list[str]) -> dict[str, float] | None:
@@ -1147,11 +1152,7 @@ def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any
                 f"  A {row['prevalence_a']:6.1%} -> B {row['prevalence_b']:6.1%}"
                 f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
             )
-        n_not = len(table) - len(sig)
-        if sig.empty:
-            fh.write(f"  none: the top {n_not} are not significant (-f csv lists them)\n")
-        elif n_not:
-            fh.write(f"  ({n_not} more of the top {len(table)} not significant)\n")
+        _write_not_significant(fh, len(sig), len(table))
     fh.flush()
 
 
