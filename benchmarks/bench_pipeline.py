@@ -50,7 +50,8 @@ from bench_text import benchmark_vocabulary  # noqa: E402
 from sksplice import SpliceTransformer  # noqa: E402
 from sksplice._data import atomic_write  # noqa: E402
 from sksplice._images import load_rgb  # noqa: E402
-from sksplice.embedders import CLIPEmbedder, _load_model  # noqa: E402
+from sksplice._models import _load_model  # noqa: E402
+from sksplice.embedders import CLIPEmbedder  # noqa: E402
 
 
 def _write_jpeg(job: tuple[str, int, int, int]) -> None:

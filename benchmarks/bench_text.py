@@ -40,8 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sksplice._data import atomic_write  # noqa: E402
+from sksplice._models import _load_model  # noqa: E402
+from sksplice._text_encoder import _short_text_encoder  # noqa: E402
 from sksplice.dictionary import embed_vocabulary  # noqa: E402
-from sksplice.embedders import CLIPEmbedder, _load_model, _short_text_encoder  # noqa: E402
+from sksplice.embedders import CLIPEmbedder  # noqa: E402
 from sksplice.vocabulary import load_vocabulary  # noqa: E402
 
 

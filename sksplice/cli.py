@@ -359,7 +359,7 @@ def _close(word: str, options: Sequence[str], n: int = 5) -> str:
 
 
 def _check_device(device: str) -> None:
-    from .embedders import _resolve_device
+    from ._models import _resolve_device
 
     try:
         _resolve_device(device)
@@ -388,7 +388,8 @@ def _check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
     """The model name, the pretrained weights and the embedding dimension."""
     import open_clip
 
-    from .embedders import HF_HUB_PREFIX, CLIPEmbedder, _ensure_tag_weights
+    from ._models import HF_HUB_PREFIX, _ensure_tag_weights
+    from .embedders import CLIPEmbedder
 
     model, pretrained = args.model, args.pretrained
     if model.startswith(HF_HUB_PREFIX):
@@ -400,7 +401,7 @@ def _check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
             )
         pretrained = None
     else:
-        from .embedders import _register_env_model_configs
+        from ._models import _register_env_model_configs
 
         _register_env_model_configs()
         models = open_clip.list_models()

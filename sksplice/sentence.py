@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _images
-from .embedders import _resolve_device
+from ._models import _resolve_device
 
 __all__ = ["SentenceTransformerEmbedder"]
 

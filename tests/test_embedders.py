@@ -22,7 +22,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from sksplice import embedders
+from sksplice import _models, embedders
 from sksplice.embedders import (
     CLIPEmbedder,
     InvalidImageError,
@@ -491,11 +491,11 @@ def test_cache_key(make_embedder, tmp_path):
 def test_model_loaded_lazily_and_shared(make_embedder):
     first, second = make_embedder(), make_embedder(modality="text", batch_size=3)
     assert first._config().model_key() == second._config().model_key()
-    assert embedders._load_model(first._config()) is embedders._load_model(second._config())
+    assert _models._load_model(first._config()) is _models._load_model(second._config())
     assert not any(isinstance(v, torch.nn.Module) for v in vars(first).values())
     other_device_string = make_embedder(device="auto") if not torch.cuda.is_available() else None
     if other_device_string is not None:
-        assert embedders._load_model(other_device_string._config()) is embedders._load_model(
+        assert _models._load_model(other_device_string._config()) is _models._load_model(
             first._config()
         )
 
@@ -503,19 +503,19 @@ def test_model_loaded_lazily_and_shared(make_embedder):
 def test_concurrent_loading_creates_one_model(make_embedder, monkeypatch):
     embedders.clear_model_cache()
     calls = []
-    real_create = embedders._create_model
+    real_create = _models._create_model
 
     def slow_create(config):
         calls.append(config)
         time.sleep(0.2)
         return real_create(config)
 
-    monkeypatch.setattr(embedders, "_create_model", slow_create)
+    monkeypatch.setattr(_models, "_create_model", slow_create)
     config = make_embedder()._config()
     results = [None] * 6
 
     def work(i):
-        results[i] = embedders._load_model(config)
+        results[i] = _models._load_model(config)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
     for thread in threads:
@@ -529,10 +529,10 @@ def test_concurrent_loading_creates_one_model(make_embedder, monkeypatch):
 def test_random_init_is_deterministic_after_cache_clear(make_embedder):
     embedder = make_embedder(modality="text")
     before = embedder.transform(TEXTS)
-    old_model = embedders._load_model(embedder._config())
+    old_model = _models._load_model(embedder._config())
     embedders.clear_model_cache()
     after = embedder.transform(TEXTS)
-    assert embedders._load_model(embedder._config()) is not old_model
+    assert _models._load_model(embedder._config()) is not old_model
     np.testing.assert_array_equal(before, after)
     # seeding does not disturb the caller's random stream
     torch.manual_seed(123)
@@ -546,14 +546,14 @@ def test_random_init_is_deterministic_after_cache_clear(make_embedder):
 def test_pickle_clone_joblib_small_and_reload(make_embedder, tmp_path):
     embedder = make_embedder(modality="text").fit(None)
     expected = embedder.transform(TEXTS)
-    model = embedders._load_model(embedder._config())
+    model = _models._load_model(embedder._config())
 
     blob = pickle.dumps(embedder)
     assert len(blob) < 100_000
     restored = pickle.loads(blob)
     assert restored.embedding_dim_ == 32
     np.testing.assert_array_equal(restored.transform(TEXTS), expected)
-    assert embedders._load_model(restored._config()) is model
+    assert _models._load_model(restored._config()) is model
 
     joblib.dump(embedder, tmp_path / "embedder.joblib")
     assert (tmp_path / "embedder.joblib").stat().st_size < 100_000
@@ -570,7 +570,7 @@ def test_pickle_clone_joblib_small_and_reload(make_embedder, tmp_path):
 def test_checkpoint_file_as_pretrained(make_embedder, tmp_path):
     reference = make_embedder(modality="text")
     expected = reference.transform(TEXTS)
-    state = embedders._load_model(reference._config()).model.state_dict()
+    state = _models._load_model(reference._config()).model.state_dict()
     checkpoint = tmp_path / "tiny.pt"
     torch.save(state, checkpoint)
     from_file = make_embedder(modality="text", pretrained=str(checkpoint))
@@ -590,15 +590,13 @@ def test_checkpoint_file_as_pretrained(make_embedder, tmp_path):
 def test_download_failure_is_a_clear_error(monkeypatch, tmp_path):
     import open_clip
 
-    from sksplice import embedders as embedders_module
-
     def refuse(*args, **kwargs):
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(open_clip, "download_pretrained", refuse)
     # the host answers (so the download is tried) but the download itself fails
-    monkeypatch.setattr(embedders_module, "_hub_offline", lambda: False)
-    monkeypatch.setattr(embedders_module, "_reachable", lambda url, timeout=None: True)
+    monkeypatch.setattr(_models, "_hub_offline", lambda: False)
+    monkeypatch.setattr(_models, "_reachable", lambda url, timeout=None: True)
     embedder = CLIPEmbedder("ViT-B-32", pretrained="openai", device="cpu", cache_dir=tmp_path)
     with pytest.raises(RuntimeError, match="could not be downloaded") as info:
         embedder.embed_text(["a"])
@@ -703,7 +701,7 @@ def test_half_precision_on_cuda(make_embedder, precision):
     ],
 )
 def test_quick_gelu_decided_from_the_pretrained_tag(model, tag, expected):
-    assert embedders._quick_gelu_needed(model, tag, "tag") is expected
+    assert _models._quick_gelu_needed(model, tag, "tag") is expected
 
 
 def test_every_tag_open_clip_marks_quick_gelu_builds_it():
@@ -712,11 +710,11 @@ def test_every_tag_open_clip_marks_quick_gelu_builds_it():
     for model, tag in open_clip.list_pretrained():
         marked = bool(open_clip.get_pretrained_cfg(model, tag).get("quick_gelu", False))
         in_config = bool((open_clip.get_model_config(model) or {}).get("quick_gelu", False))
-        built = embedders._quick_gelu_needed(model, tag, "tag") or in_config
+        built = _models._quick_gelu_needed(model, tag, "tag") or in_config
         if marked:  # (a config may ask for QuickGELU on its own; that is left alone)
             assert built, (model, tag)
         else:
-            assert not embedders._quick_gelu_needed(model, tag, "tag"), (model, tag)
+            assert not _models._quick_gelu_needed(model, tag, "tag"), (model, tag)
 
 
 def test_openai_tags_build_quick_gelu_and_laion_tags_gelu(tiny_clip_model, monkeypatch):
@@ -734,12 +732,12 @@ def test_openai_tags_build_quick_gelu_and_laion_tags_gelu(tiny_clip_model, monke
         return open_clip.get_pretrained_cfg("ViT-B-32", "openai").get("quick_gelu", False)
 
     config = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu")._config()
-    monkeypatch.setattr(embedders, "_quick_gelu_needed", decide)
-    quick = embedders._create_model(config)
+    monkeypatch.setattr(_models, "_quick_gelu_needed", decide)
+    quick = _models._create_model(config)
     assert seen == [(tiny_clip_model, None, "random")]
     assert activations(quick) == {QuickGELU.__name__}
-    monkeypatch.setattr(embedders, "_quick_gelu_needed", lambda *args: False)
-    plain = embedders._create_model(config)
+    monkeypatch.setattr(_models, "_quick_gelu_needed", lambda *args: False)
+    plain = _models._create_model(config)
     assert activations(plain) == {"GELU"}
 
 

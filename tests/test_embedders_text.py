@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from sksplice import embedders
+from sksplice import _models, _text_encoder, embedders
 from sksplice.embedders import CLIPEmbedder
 
 TESTS_DATA = Path(__file__).resolve().parent / "data"
@@ -70,7 +70,7 @@ def make(model: str, **params) -> CLIPEmbedder:
 
 def full_length_reference(embedder: CLIPEmbedder, texts: list[str]) -> np.ndarray:
     """What open_clip gives on padded, full-context tokens, one call, input order."""
-    loaded = embedders._load_model(embedder._config())
+    loaded = _models._load_model(embedder._config())
     with torch.inference_mode():
         features = loaded.model.encode_text(loaded.tokenizer(texts))
     return torch.nn.functional.normalize(features.float(), dim=-1).numpy()
@@ -91,8 +91,8 @@ def fallback_names() -> list[str]:
 def test_shortened_sequences_equal_the_full_length_pass(text_variants, variant, batch_size):
     model = variant or text_variants
     embedder = make(model, batch_size=batch_size)
-    loaded = embedders._load_model(embedder._config())
-    assert embedders._short_text_encoder(loaded.model) is not None
+    loaded = _models._load_model(embedder._config())
+    assert _text_encoder._short_text_encoder(loaded.model) is not None
     got = embedder.embed_text(MIXED_TEXTS)
     expected = full_length_reference(embedder, MIXED_TEXTS)
     assert got.shape == expected.shape
@@ -104,8 +104,8 @@ def test_shortened_sequences_equal_the_full_length_pass(text_variants, variant, 
 @pytest.mark.parametrize("variant", fallback_names())
 def test_other_text_towers_run_at_full_length(text_variants, variant):
     embedder = make(variant, batch_size=4)
-    loaded = embedders._load_model(embedder._config())
-    assert embedders._short_text_encoder(loaded.model) is None
+    loaded = _models._load_model(embedder._config())
+    assert _text_encoder._short_text_encoder(loaded.model) is None
     lengths = []
     transformer = getattr(loaded.model, "text", loaded.model).transformer
     hook = transformer.register_forward_pre_hook(lambda _m, args: lengths.append(args[0].shape))
@@ -121,7 +121,7 @@ def test_other_text_towers_run_at_full_length(text_variants, variant):
 
 def test_subclasses_of_clip_run_at_full_length(text_variants):
     """A subclass may override encode_text: only the exact open_clip classes are shortened."""
-    loaded = embedders._load_model(make(text_variants)._config())
+    loaded = _models._load_model(make(text_variants)._config())
 
     class Subclass(type(loaded.model)):
         pass
@@ -129,16 +129,16 @@ def test_subclasses_of_clip_run_at_full_length(text_variants):
     model = loaded.model
     model.__class__ = Subclass
     try:
-        assert embedders._short_text_encoder(model) is None
+        assert _text_encoder._short_text_encoder(model) is None
     finally:
         model.__class__ = Subclass.__bases__[0]
-    assert embedders._short_text_encoder(model) is not None
+    assert _text_encoder._short_text_encoder(model) is not None
 
 
 def test_batches_run_at_their_longest_sequence_within_the_token_budget(text_variants):
     words = ["cat", "dog", "tree", "a red bicycle", "snow", "a photo of a dog on a beach"] * 30
     embedder = make(text_variants, batch_size=8)
-    loaded = embedders._load_model(embedder._config())
+    loaded = _models._load_model(embedder._config())
     shapes = []
     hook = loaded.model.transformer.register_forward_pre_hook(
         lambda _m, args: shapes.append(tuple(args[0].shape[:2]))
@@ -160,7 +160,7 @@ def test_batches_run_at_their_longest_sequence_within_the_token_budget(text_vari
 
 def test_token_budget_batches():
     lengths = np.array([2, 2, 3, 3, 3, 5, 9, 20, 40])
-    bounds = embedders._token_budget_batches(lengths, 12)
+    bounds = _text_encoder._token_budget_batches(lengths, 12)
     assert bounds[0][0] == 0 and bounds[-1][1] == len(lengths)
     assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
     for start, stop in bounds:

@@ -1,0 +1,468 @@
+"""open_clip models of :class:`sksplice.embedders.CLIPEmbedder`: loading and where weights are.
+
+Resolved settings (``_Config``) and the device they run on, the in-process
+model cache shared by all embedders (keyed by model, pretrained weights,
+device and precision), the model configs registered from
+``$SKSPLICE_MODEL_CONFIGS``, the checks that find pretrained weights in the
+local caches or fail at once when they cannot be fetched
+(``WeightsUnavailableError``), the QuickGELU decision of a pretrained tag,
+and checksums of checkpoint files. Public names are re-exported by
+:mod:`sksplice.embedders`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+#: Environment variable with extra open_clip model config files or folders
+#: (separated by ``os.pathsep``), registered before any model name lookup.
+MODEL_CONFIGS_ENV = "SKSPLICE_MODEL_CONFIGS"
+
+#: Seed of the random initialisation used when ``pretrained=None``.
+RANDOM_INIT_SEED = 0
+
+#: Prefix of open_clip model names whose config and weights live in a Hugging
+#: Face Hub repository (``"hf-hub:ORG/REPO"``); ``pretrained`` is then ignored.
+HF_HUB_PREFIX = "hf-hub:"
+
+#: Seconds allowed to open a connection to the host of weights that are not
+#: cached yet, before they are declared unreachable (no retries).
+CONNECT_TIMEOUT = 3.0
+
+_AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class _Config:
+    """Validated, resolved settings of an embedder."""
+
+    model: str
+    pretrained: str | None  # canonical tag, absolute checkpoint path, or None
+    pretrained_kind: str  # "tag", "file", "hub" (an hf-hub: model) or "random"
+    device: str
+    precision: str  # effective precision (fp16 on CPU falls back to fp32)
+    cache_dir: str | None
+    embed_dim: int
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        return _AUTOCAST_DTYPES.get(self.precision)
+
+    def model_key(self) -> tuple[Any, ...]:
+        weights: Any = self.pretrained
+        if self.pretrained_kind == "file":
+            stat = os.stat(self.pretrained)  # reload when the file changes
+            weights = (self.pretrained, stat.st_size, stat.st_mtime_ns)
+        return (self.model, weights, self.device, self.precision)
+
+
+@dataclass
+class _LoadedModel:
+    model: torch.nn.Module
+    preprocess: Callable[[Any], torch.Tensor]
+    tokenizer: Callable[[list[str]], torch.Tensor]
+
+
+_CACHE_LOCK = threading.Lock()
+_MODEL_CACHE: dict[tuple[Any, ...], _LoadedModel] = {}
+_LOAD_LOCKS: dict[tuple[Any, ...], threading.Lock] = {}
+_REGISTERED_CONFIG_PATHS: set[str] = set()
+_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def clear_model_cache() -> None:
+    """Drop every model held in the in-process cache.
+
+    Embedders keep working: the next call loads its model again.
+    """
+    with _CACHE_LOCK:
+        _MODEL_CACHE.clear()
+        _LOAD_LOCKS.clear()
+
+
+def _register_env_model_configs() -> None:
+    """Register the model configs named in ``$SKSPLICE_MODEL_CONFIGS`` with open_clip."""
+    import open_clip
+
+    value = os.environ.get(MODEL_CONFIGS_ENV, "")
+    for entry in value.split(os.pathsep):
+        if not entry.strip():
+            continue
+        path = os.path.abspath(os.path.expanduser(entry.strip()))
+        with _CACHE_LOCK:
+            if path in _REGISTERED_CONFIG_PATHS:
+                continue
+        if os.path.isdir(path):
+            files = sorted(
+                os.path.join(path, name) for name in os.listdir(path) if name.endswith(".json")
+            )
+        elif os.path.isfile(path):
+            files = [path]
+        else:
+            raise ValueError(
+                f"{MODEL_CONFIGS_ENV} names {entry!r}, which is neither an open_clip model "
+                "config JSON file nor a folder of them"
+            )
+        for file in files:
+            try:
+                with open(file, encoding="utf-8") as handle:
+                    json.load(handle)
+            except (OSError, ValueError) as exc:
+                raise ValueError(
+                    f"{MODEL_CONFIGS_ENV}: {file!r} is not a readable JSON model config: {exc}"
+                ) from exc
+        with _CACHE_LOCK:
+            if path not in _REGISTERED_CONFIG_PATHS:
+                open_clip.add_model_config(path)
+                _REGISTERED_CONFIG_PATHS.add(path)
+
+
+def _resolve_device(device: Any) -> str:
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(
+            f"device must be a string such as 'auto', 'cpu' or 'cuda:0', got "
+            f"{type(device).__name__}"
+        )
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device torch understands (try 'auto', 'cpu' or 'cuda')"
+        ) from exc
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
+        if parsed.index is None:  # "cuda" and "cuda:<current>" share one cached model
+            parsed = torch.device("cuda", torch.cuda.current_device())
+    return str(parsed)
+
+
+def _close_matches(word: str, options: Sequence[str]) -> str:
+    lowered = {option.lower(): option for option in options}
+    matches = difflib.get_close_matches(word.lower(), list(lowered), n=5, cutoff=0.5)
+    if not matches:
+        return ""
+    return " Close matches: " + ", ".join(repr(lowered[m]) for m in matches) + "."
+
+
+def _clean_tag(tag: str) -> str:
+    return tag.lower().replace("-", "_")
+
+
+def _weights_location(model: str, tag: str, cache_dir: str | None) -> str:
+    """Where open_clip fetches and caches the weights of a pretrained tag."""
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(model, tag)
+    hf_hub = cfg.get("hf_hub", "")
+    url = cfg.get("url", "")
+    if hf_hub:
+        try:
+            from huggingface_hub import constants
+
+            hub_cache = constants.HF_HUB_CACHE
+        except ImportError:  # pragma: no cover - open_clip depends on huggingface_hub
+            hub_cache = "the Hugging Face cache"
+        where = cache_dir or hub_cache
+        return f"from the Hugging Face Hub repository {hf_hub.rstrip('/')!r}, cached in {where!r}"
+    where = cache_dir or os.path.expanduser("~/.cache/clip")
+    return f"from {url!r}, cached in {where!r}"
+
+
+def _file_sha256(path: str) -> str:
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    with _CACHE_LOCK:
+        digest = _FILE_DIGESTS.get(key)
+    if digest is None:
+        sha = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(block)
+        digest = sha.hexdigest()
+        with _CACHE_LOCK:
+            _FILE_DIGESTS[key] = digest
+    return digest
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights are neither cached nor downloadable (offline)."""
+
+
+def _hub_offline() -> bool:
+    """Whether Hugging Face Hub offline mode (``HF_HUB_OFFLINE=1``) is on."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+        return True
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - open_clip depends on huggingface_hub
+        return False
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _hub_endpoint() -> str:
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.ENDPOINT)
+    except (ImportError, AttributeError):  # pragma: no cover
+        return "https://huggingface.co"
+
+
+def _reachable(url: str, timeout: float | None = None) -> bool:
+    """Whether a TCP connection to the host of ``url`` opens within ``timeout`` seconds.
+
+    The name lookup runs in a daemon thread so that a resolver that hangs
+    cannot hold the caller longer than the timeout either.
+    """
+    timeout = CONNECT_TIMEOUT if timeout is None else float(timeout)
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname
+    if not host:
+        return False
+    port = parts.port or (80 if parts.scheme == "http" else 443)
+    ok = threading.Event()
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            ok.set()
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, name="sksplice-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return ok.is_set()
+
+
+def _hf_cached(repo_id: str, filenames: Sequence[str], cache_dir: str | None) -> str | None:
+    """Path of the first of ``filenames`` of a Hub repository in the local cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in filenames:
+        found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
+        if isinstance(found, str):
+            return found
+    return None
+
+
+def _weight_files(filename: str) -> list[str]:
+    """``filename`` with the safetensors alternatives open_clip looks for first."""
+    out = []
+    if filename == "open_clip_pytorch_model.bin":
+        out.append("open_clip_model.safetensors")
+    elif filename.endswith((".bin", ".pth")):
+        out.append(filename[:-4] + ".safetensors")
+    return [*out, filename]
+
+
+def _how_to_get_weights(what: str, where: str, reason: str, checkpoint: bool) -> str:
+    return (
+        f"{what} are not in the local cache ({where}) and cannot be downloaded: {reason}. "
+        "To get them: run once with a network connection (they are cached for later runs); "
+        "or copy a filled cache there and set HF_HUB_OFFLINE=1"
+        + ("; or pass pretrained=<path to a checkpoint file>." if checkpoint else ".")
+    )
+
+
+def _check_fetchable(
+    what: str,
+    where: str,
+    url: str,
+    cached: bool,
+    timeout: float | None = None,
+    checkpoint: bool = True,
+) -> None:
+    """Raise :class:`WeightsUnavailableError` at once when uncached files cannot be fetched."""
+    if cached:
+        return
+    if _hub_offline():
+        raise WeightsUnavailableError(
+            _how_to_get_weights(what, where, "HF_HUB_OFFLINE is set (offline mode)", checkpoint)
+        )
+    if not _reachable(url, timeout):
+        host = urllib.parse.urlsplit(url).hostname
+        seconds = CONNECT_TIMEOUT if timeout is None else timeout
+        raise WeightsUnavailableError(
+            _how_to_get_weights(
+                what, where, f"cannot connect to {host} (tried for {seconds:g} s)", checkpoint
+            )
+        )
+
+
+def _ensure_tag_weights(model: str, tag: str, cache_dir: str | None) -> None:
+    """Fail fast when the weights of a pretrained tag are neither cached nor reachable."""
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(model, tag)
+    what = f"The pretrained weights of open_clip model {model!r} (pretrained={tag!r})"
+    hf_hub = cfg.get("hf_hub", "")
+    if hf_hub:
+        if hf_hub.endswith("/"):  # open_clip's rule: the default file name
+            repo_id, filename = hf_hub.rstrip("/"), "open_clip_pytorch_model.bin"
+        else:
+            repo_id, filename = os.path.split(hf_hub)
+        cached = _hf_cached(repo_id, _weight_files(filename), cache_dir) is not None
+        where = _weights_location(model, tag, cache_dir)
+        _check_fetchable(what, where, _hub_endpoint(), cached)
+        return
+    url = cfg.get("url", "")
+    if url:
+        folder = cache_dir or os.path.expanduser("~/.cache/clip")
+        cached = os.path.isfile(os.path.join(folder, os.path.basename(url)))
+        _check_fetchable(what, _weights_location(model, tag, cache_dir), url, cached)
+
+
+def _hub_config(repo_id: str, cache_dir: str | None) -> dict[str, Any]:
+    """The open_clip config of an ``hf-hub:`` model, from the cache or the Hub."""
+    from huggingface_hub import hf_hub_download
+
+    cached = _hf_cached(repo_id, ["open_clip_config.json"], cache_dir)
+    what = f"The config and weights of open_clip model {HF_HUB_PREFIX}{repo_id}"
+    try:
+        from huggingface_hub import constants
+
+        where = cache_dir or str(constants.HF_HUB_CACHE)
+    except (ImportError, AttributeError):  # pragma: no cover
+        where = cache_dir or "the Hugging Face cache"
+    where = f"Hugging Face Hub repository {repo_id!r}, cache {where!r}"
+    _check_fetchable(what, where, _hub_endpoint(), cached is not None, checkpoint=False)
+    path = cached or hf_hub_download(repo_id, "open_clip_config.json", cache_dir=cache_dir)
+    with open(path, encoding="utf-8") as handle:
+        config = json.load(handle)
+    if not isinstance(config, dict) or not isinstance(config.get("model_cfg"), dict):
+        raise ValueError(
+            f"{path} (of {HF_HUB_PREFIX}{repo_id}) is not an open_clip config: no 'model_cfg'"
+        )
+    return config
+
+
+def _ensure_hub_weights(repo_id: str, cache_dir: str | None) -> str:
+    """Local path of the weights of an ``hf-hub:`` model (fetched when reachable)."""
+    import open_clip
+
+    files = _weight_files("open_clip_pytorch_model.bin")
+    cached = _hf_cached(repo_id, files, cache_dir)
+    if cached is not None:
+        return cached
+    _hub_config(repo_id, cache_dir)  # fails fast when offline
+    return open_clip.pretrained.download_pretrained_from_hf(repo_id, cache_dir=cache_dir)
+
+
+class _RandomInitLogFilter(logging.Filter):
+    """Drop open_clip's warning about random weights when they were asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No pretrained weights loaded for model")
+
+
+def _load_model(config: _Config) -> _LoadedModel:
+    """Load (or fetch from the in-process cache) the model for ``config``."""
+    key = config.model_key()
+    with _CACHE_LOCK:
+        loaded = _MODEL_CACHE.get(key)
+        if loaded is not None:
+            return loaded
+        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # one thread loads a given model; others wait for it
+        with _CACHE_LOCK:
+            loaded = _MODEL_CACHE.get(key)
+        if loaded is None:
+            loaded = _create_model(config)
+            with _CACHE_LOCK:
+                _MODEL_CACHE[key] = loaded
+    return loaded
+
+
+def _quick_gelu_needed(model: str, pretrained: str | None, pretrained_kind: str) -> bool:
+    """Whether ``model`` must be built with QuickGELU to match its pretrained tag.
+
+    open_clip marks every tag trained with QuickGELU (the ``openai`` tags and a
+    few others) with ``quick_gelu=True`` in its pretrained configs, but builds a
+    plain model name such as ``ViT-B-32`` with GELU whatever the tag (it only
+    logs a warning). True when the tag is so marked and the model config does
+    not already ask for QuickGELU (the ``-quickgelu`` names do).
+    """
+    import open_clip
+
+    if pretrained_kind != "tag" or pretrained is None:
+        return False
+    tag_cfg = open_clip.get_pretrained_cfg(model, pretrained) or {}
+    if not tag_cfg.get("quick_gelu", False):
+        return False
+    model_cfg = open_clip.get_model_config(model) or {}
+    return not model_cfg.get("quick_gelu", False)
+
+
+def _create_model(config: _Config) -> _LoadedModel:
+    import open_clip
+
+    if config.pretrained_kind == "hub":
+        _ensure_hub_weights(config.model[len(HF_HUB_PREFIX) :], config.cache_dir)
+    if config.pretrained_kind == "tag":
+        # Fetch (or find in open_clip's cache) the weights first, so that a
+        # download failure is told apart from other failures; uncached weights
+        # that cannot be fetched (offline) fail at once, without retries.
+        _ensure_tag_weights(config.model, config.pretrained, config.cache_dir)
+        cfg = open_clip.get_pretrained_cfg(config.model, config.pretrained)
+        try:
+            open_clip.download_pretrained(cfg, cache_dir=config.cache_dir)
+        except Exception as exc:
+            raise RuntimeError(
+                f"The pretrained weights of open_clip model {config.model!r} "
+                f"(pretrained={config.pretrained!r}) could not be downloaded; open_clip fetches "
+                f"them {_weights_location(config.model, config.pretrained, config.cache_dir)}. "
+                "Check the network connection, put the weights in that cache (or pass "
+                "cache_dir=...), or pass pretrained=<path to a checkpoint file>. "
+                f"Original error: {type(exc).__name__}: {exc}"
+            ) from exc
+    quiet = _RandomInitLogFilter() if config.pretrained_kind == "random" else None
+    if quiet is not None:
+        logging.getLogger().addFilter(quiet)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            # Weights are initialised on the CPU before any checkpoint is loaded,
+            # so a fixed seed makes pretrained=None identical in every process.
+            # Only the CPU generator is seeded (and restored by fork_rng): CUDA
+            # generators of the caller are left alone.
+            torch.default_generator.manual_seed(RANDOM_INIT_SEED)
+            model, _, preprocess = open_clip.create_model_and_transforms(
+                config.model,
+                pretrained=config.pretrained,
+                device=config.device,
+                precision=config.precision,
+                cache_dir=config.cache_dir,
+                pretrained_text=False,
+                force_quick_gelu=_quick_gelu_needed(
+                    config.model, config.pretrained, config.pretrained_kind
+                ),
+            )
+        tokenizer = open_clip.get_tokenizer(config.model, cache_dir=config.cache_dir)
+    except Exception as exc:
+        raise RuntimeError(
+            f"open_clip could not create model {config.model!r} with "
+            f"pretrained={config.pretrained!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        if quiet is not None:
+            logging.getLogger().removeFilter(quiet)
+    model.eval()
+    model.requires_grad_(False)
+    return _LoadedModel(model=model, preprocess=preprocess, tokenizer=tokenizer)
