@@ -7,9 +7,7 @@ import logging
 import math
 import numbers
 import os
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -17,11 +15,12 @@ import numpy as np
 import scipy.sparse
 from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._calibration import calibrate_penalty
+from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts, unit_rows
 from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr
-from .dictionary import build_dictionary, embed_vocabulary, l2_normalize
+from .dictionary import build_dictionary, l2_normalize
 
 __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
 
@@ -39,39 +38,6 @@ class SmallMeanSampleWarning(UserWarning):
     other rows were in ``X``; give a published or precomputed mean, or fit on
     more rows.
     """
-
-
-_LASSO_CACHE_SIZE = 4
-_lasso_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_lasso_lock = threading.Lock()
-
-#: Relative tolerance on the mean l0 accepted by the ``target_l0`` calibration.
-_L0_RTOL = 0.10
-#: Penalties tried by the calibration span [_LOWEST_PENALTY_FRACTION, 1] x the
-#: smallest penalty that zeroes every code of the calibration sample.
-_LOWEST_PENALTY_FRACTION = 1e-4
-_MAX_BISECTIONS = 40
-
-
-def _shared_lasso(dictionary: np.ndarray, digest: str, device: Any) -> Any:
-    """A ``NonNegLasso`` for ``dictionary``, shared in process by content and device."""
-    from .solvers import NonNegLasso
-
-    key = (digest, dictionary.shape, str(dictionary.dtype), str(device))
-    with _lasso_lock:
-        lasso = _lasso_cache.get(key)
-        if lasso is not None:
-            _lasso_cache.move_to_end(key)
-            return lasso
-    # Large products in float32 (on every device); the solver certifies each row
-    # in float64 and solves again in float64 any row float32 cannot certify.
-    lasso = NonNegLasso(dictionary, device=device, dtype=np.float32)
-    with _lasso_lock:
-        _lasso_cache[key] = lasso
-        _lasso_cache.move_to_end(key)
-        while len(_lasso_cache) > _LASSO_CACHE_SIZE:
-            _lasso_cache.popitem(last=False)
-    return lasso
 
 
 def _digest(array: np.ndarray) -> str:
@@ -98,12 +64,8 @@ def _check_finite_rows(X: np.ndarray, what: str) -> None:
         )
 
 
-#: Number of concepts embedded to check the order of ``concept_embeddings``.
-_N_ALIGNMENT_CHECKS = 8
 #: A centred row is zero when its norm is below this many ``sqrt(d) * eps``.
 _ZERO_NORM_ULPS = 4.0
-#: Largest deviation from 1 of a row norm of an already centred dictionary.
-_UNIT_NORM_RTOL = 1e-3
 
 
 class TransformStats(NamedTuple):
@@ -131,26 +93,9 @@ class TransformStats(NamedTuple):
     tol: float
 
 
-def _unit_rows(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit norm whatever their scale; zero rows stay zero.
-
-    Each row is first divided by its largest absolute value, so that squaring
-    can neither overflow (1e20 in float32) nor underflow (1e-13 rows would
-    otherwise fall below the zero threshold of :func:`l2_normalize`).
-    """
-    X = np.asarray(X)
-    if not np.issubdtype(X.dtype, np.floating):
-        X = X.astype(np.float64)
-    scale = np.max(np.abs(X), axis=1, keepdims=True)
-    nonzero = scale > 0
-    Y = X / np.where(nonzero, scale, 1.0).astype(X.dtype)
-    norms = np.linalg.norm(Y, axis=1, keepdims=True)
-    return np.where(nonzero, Y / np.where(nonzero, norms, 1.0), 0.0).astype(X.dtype, copy=False)
-
-
 def _learned_mean(X: np.ndarray) -> np.ndarray:
     """Mean of the unit-norm non-zero rows of ``X`` (float64)."""
-    U = _unit_rows(X.astype(np.float64))
+    U = unit_rows(X.astype(np.float64))
     nonzero = U.any(axis=1)
     if not nonzero.any():
         raise ValueError(
@@ -158,24 +103,6 @@ def _learned_mean(X: np.ndarray) -> np.ndarray:
             "them (give image_mean, or text_mean with modality='text')"
         )
     return U[nonzero].mean(axis=0)
-
-
-def _centred_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Use already centred, unit-norm concept rows as the dictionary as they are."""
-    D = np.asarray(raw, dtype=np.float64)
-    if not np.isfinite(D).all():
-        row = int(np.flatnonzero(~np.isfinite(D).all(axis=1))[0])
-        raise ValueError(f"concept_embeddings row {row} holds NaN or infinite values")
-    norms = np.linalg.norm(D, axis=1)
-    bad = np.flatnonzero(np.abs(norms - 1.0) > _UNIT_NORM_RTOL)
-    if bad.size:
-        row = int(bad[0])
-        raise ValueError(
-            f"concepts_centered=True but concept_embeddings row {row} has norm "
-            f"{norms[row]:.6g}: an already centred dictionary (the authors' cached one) has "
-            "unit-norm rows; pass raw embeddings with concepts_centered=False instead"
-        )
-    return D / norms[:, None], np.zeros(D.shape[1])
 
 
 class SpliceTransformer(TransformerMixin, BaseEstimator):
@@ -503,128 +430,17 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
 
     def _resolve_concepts(self) -> tuple[list[str], int]:
         """The concepts and the number of entries of the full (untruncated) list."""
-        vocab = self.vocabulary
-        if isinstance(vocab, str | os.PathLike):
-            from .vocabulary import load_vocabulary
-
-            concepts = load_vocabulary(vocab, size=None, data_home=self.data_home)
-            n_full = len(concepts)
-            if self.vocabulary_size is not None:
-                # Same rule (and errors) as load_vocabulary(vocab, size=vocabulary_size).
-                concepts = load_vocabulary(
-                    vocab, size=self.vocabulary_size, data_home=self.data_home
-                )
-            return list(concepts), n_full
-        if isinstance(vocab, bytes | bytearray) or not isinstance(vocab, Sequence | np.ndarray):
-            raise TypeError(
-                "vocabulary must be a vocabulary name, a path to a text file or a list of "
-                f"strings; got {type(vocab).__name__}"
-            )
-        items = list(vocab)
-        if not items:
-            raise ValueError("vocabulary is an empty list; give at least one concept")
-        seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            if not isinstance(item, str):
-                raise TypeError(
-                    f"vocabulary entry {i} is a {type(item).__name__} ({item!r}), not a string"
-                )
-            if not item.strip():
-                raise ValueError(f"vocabulary entry {i} is blank ({item!r}); remove it")
-            if item in seen:
-                raise ValueError(
-                    f"vocabulary entry {i} ({item!r}) duplicates entry {seen[item]}; "
-                    "concepts must be distinct"
-                )
-            seen[item] = i
-        n_full = len(items)
-        if self.vocabulary_size is not None:
-            items = items[: self.vocabulary_size]
-        return items, n_full
+        return resolve_concepts(self.vocabulary, self.vocabulary_size, self.data_home)
 
     def _raw_concept_embeddings(self, concepts: list[str], n_full: int) -> np.ndarray:
-        if self.concept_embeddings is not None:
-            raw = np.asarray(self.concept_embeddings)
-            if raw.ndim != 2:
-                raise ValueError(
-                    f"concept_embeddings must be a 2-D array (n_concepts, d); got shape {raw.shape}"
-                )
-            k = len(concepts)
-            if raw.shape[0] not in (k, n_full):
-                counts = f"{k}" if k == n_full else f"{k} (the concepts kept) or {n_full} (all)"
-                raise ValueError(
-                    f"concept_embeddings has {raw.shape[0]} rows but the vocabulary has "
-                    f"{counts} concepts; give one row per concept, in the order of "
-                    "load_vocabulary(vocabulary, size=None)"
-                )
-            if not np.issubdtype(raw.dtype, np.number) or np.issubdtype(
-                raw.dtype, np.complexfloating
-            ):
-                raise TypeError(f"concept_embeddings must be real numbers; got dtype {raw.dtype}")
-            raw = raw[:k]
-            # With a named vocabulary or a file, sksplice decides which concept each
-            # row stands for: check a few. A list names its rows itself (as
-            # precompute_concept_embeddings does), so no model call is made for it.
-            named = isinstance(self.vocabulary, str | os.PathLike)
-            if named and callable(getattr(self.embedder, "embed_text", None)):
-                self._check_alignment(concepts, raw)
-            return raw
-        if self.embedder is None:
-            raise ValueError(
-                "SpliceTransformer needs either an embedder (with embed_text) to embed the "
-                "vocabulary or precomputed concept_embeddings; both are None"
-            )
-        if not callable(getattr(self.embedder, "embed_text", None)):
-            raise TypeError(
-                "embedder must have an embed_text(list[str]) method; got "
-                f"{type(self.embedder).__name__}"
-            )
-        logger.debug("concept dictionary: %d concepts", len(concepts))
-        return embed_vocabulary(
-            self.embedder,
+        return raw_concept_embeddings(
             concepts,
+            n_full,
+            concept_embeddings=self.concept_embeddings,
+            embedder=self.embedder,
+            vocabulary=self.vocabulary,
             cache_dir=self.cache_dir,
             n_features=getattr(self, "n_features_in_", None),
-        )
-
-    def _check_alignment(self, concepts: list[str], raw: np.ndarray) -> None:
-        """Embed a few concepts and check that their rows of ``raw`` are theirs.
-
-        At most ``_N_ALIGNMENT_CHECKS`` concepts, evenly spaced over the
-        dictionary (first and last included), are embedded with the embedder;
-        each must be closer (cosine) to its own row than to the rows of the
-        other checked concepts. This tolerates another precision or prompt
-        template but not rows in another order.
-        """
-        k = len(concepts)
-        if k < 2:
-            return
-        idx = np.unique(np.linspace(0, k - 1, min(_N_ALIGNMENT_CHECKS, k)).round().astype(int))
-        E = np.asarray(self.embedder.embed_text([concepts[i] for i in idx]), dtype=np.float64)
-        if E.ndim != 2 or E.shape[1] != raw.shape[1]:
-            raise ValueError(
-                f"the embedder gives embeddings of shape {E.shape} but concept_embeddings has "
-                f"d={raw.shape[1]}: they come from different models"
-            )
-        E = _unit_rows(E)
-        rows = _unit_rows(np.asarray(raw[idx], dtype=np.float64))
-        match = (E @ rows.T).argmax(axis=1) == np.arange(idx.size)
-        if match.all():
-            return
-        bad = int(idx[np.flatnonzero(~match)[0]])
-        reversed_rows = _unit_rows(np.asarray(raw[k - 1 - idx], dtype=np.float64))
-        hint = ""
-        if ((E @ reversed_rows.T).argmax(axis=1) == np.arange(idx.size)).all():
-            hint = (
-                " The rows are in reverse order (the authors' order, least frequent first): "
-                "pass concept_embeddings[::-1], or keep their order with "
-                "vocabulary=load_vocabulary(name, size, order='authors')."
-            )
-        raise ValueError(
-            f"concept_embeddings row {bad} does not hold the embedding of concept "
-            f"{concepts[bad]!r}: the embedder puts that concept closer to another checked row. "
-            "Rows must follow the order of get_feature_names_out() (for a named vocabulary, "
-            "most frequent first)." + hint
         )
 
     def _resolve_mean(self, X: np.ndarray, d: int) -> np.ndarray:
@@ -732,7 +548,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         concepts, n_full = self._resolve_concepts()
         raw = self._raw_concept_embeddings(concepts, n_full)
         if self.concepts_centered:
-            dictionary, concept_mean = _centred_dictionary(raw)
+            dictionary, concept_mean = centred_dictionary(raw)
         else:
             dictionary, concept_mean = build_dictionary(raw, concepts)
         d = dictionary.shape[1]
@@ -760,7 +576,9 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         # content digest (computed in fit) and the device: it is never pickled,
         # clones and unpickled copies find it again, and transform leaves the
         # estimator's __dict__ untouched.
-        return _shared_lasso(self.dictionary_, self._dictionary_digest, self.device)
+        from .solvers._cache import shared_lasso
+
+        return shared_lasso(self.dictionary_, self._dictionary_digest, self.device)
 
     def _center(self, X: np.ndarray) -> np.ndarray:
         """``normalise(normalise(X) - mean_)``, scale-invariant, zero for zero rows.
@@ -769,7 +587,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         taken (no overflow or underflow of the squares), and a centred row whose
         norm is below what rounding in ``X.dtype`` can produce is zero.
         """
-        U = _unit_rows(X)
+        U = unit_rows(X)
         zero = ~U.any(axis=1)
         if zero.any():
             rows = np.flatnonzero(zero)
@@ -1132,7 +950,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         R = self.inverse_transform(self._weights(X))
-        return np.sum(_unit_rows(X) * R, axis=1)
+        return np.sum(unit_rows(X) * R, axis=1)
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean cosine similarity between embeddings and their recompositions.
@@ -1154,107 +972,15 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     # --------------------------------------------------------- calibration
     def _calibrate(self, X: np.ndarray) -> tuple[float, float]:
         """Penalty whose mean l0 on a sample of ``X`` is within ±10% of ``target_l0``."""
-        target = float(self.target_l0)
-        n_concepts, n_features = self.dictionary_.shape
-        if target > n_concepts * (1 + _L0_RTOL):
-            raise ValueError(
-                f"target_l0={target:g} cannot be reached: the dictionary has only "
-                f"{n_concepts} concepts (range reachable 0 to {n_concepts})"
-            )
-        # A non-negative lasso has a solution on at most n_features linearly
-        # independent concepts, the one found for data in general position.
-        if target > n_features * (1 + _L0_RTOL):
-            raise ValueError(
-                f"target_l0={target:g} cannot be reached: codes have at most as many "
-                f"non-zero weights as the embedding dimension ({n_features}; range "
-                f"reachable 0 to {n_features})"
-            )
-        rng = check_random_state(self.random_state)
-        n = X.shape[0]
-        if n > self.calibration_samples:
-            rows = np.sort(rng.choice(n, self.calibration_samples, replace=False))
-            X = X[rows]
-        V = self._center(X)
-        D = self.dictionary_.astype(V.dtype, copy=False)
-        # The smallest penalty at which every code of the sample is zero:
-        # w = 0 is optimal iff 2 D v <= penalty for every concept.
-        top = 0.0
-        for start in range(0, V.shape[0], 512):
-            top = max(top, float((V[start : start + 512] @ D.T).max(initial=0.0)))
-        if top <= 0.0:
-            raise ValueError(
-                f"target_l0={target:g} cannot be reached: every code is zero at any penalty on "
-                "the calibration sample (no concept correlates positively with the centred X)"
-            )
-        hi = math.log(2.0 * top)
-        lo = hi + math.log(_LOWEST_PENALTY_FRACTION)
-        history: list[tuple[float, float]] = [(math.exp(hi), 0.0)]
-        codes_by_log: dict[float, Any] = {}
-
-        def mean_l0(log_pen: float) -> float:
-            warm = None
-            if codes_by_log:
-                nearest = min(codes_by_log, key=lambda t: abs(t - log_pen))
-                warm = codes_by_log[nearest].to_csr()
-            codes = self._solve(V, math.exp(log_pen), warm_start=warm)
-            codes_by_log.clear()
-            codes_by_log[log_pen] = codes
-            value = float(np.mean(codes.l0()))
-            history.append((math.exp(log_pen), value))
-            if self.verbose:
-                logger.info(
-                    "calibrating target_l0=%g: l1_penalty=%.5g gives mean l0=%.3f",
-                    target,
-                    math.exp(log_pen),
-                    value,
-                )
-            return value
-
-        def within(value: float) -> bool:
-            return abs(value - target) <= _L0_RTOL * target
-
-        start = min(max(math.log(float(self.l1_penalty)), lo), hi)
-        value = mean_l0(start)
-        if within(value):
-            return math.exp(start), value
-        if value > target:
-            lo = start
-        else:
-            # Step the penalty down geometrically until the codes are dense
-            # enough: small penalties are the expensive ones, so the floor
-            # (the smallest penalty tried) is only reached when it must be.
-            hi = start
-            floor = lo
-            while True:
-                step = max(floor, hi - math.log(4.0))
-                value = mean_l0(step)
-                if within(value):
-                    return math.exp(step), value
-                if value > target:
-                    lo = step
-                    break
-                hi = step
-                if step <= floor:
-                    raise ValueError(
-                        f"target_l0={target:g} cannot be reached: the mean l0 on the "
-                        f"{V.shape[0]}-row calibration sample only reaches {value:.3g} at "
-                        f"l1_penalty={math.exp(step):.3g} (range reached 0 to {value:.3g}); "
-                        "use a larger vocabulary or a smaller target_l0"
-                    )
-        for _ in range(_MAX_BISECTIONS):
-            mid = 0.5 * (lo + hi)
-            value = mean_l0(mid)
-            if within(value):
-                return math.exp(mid), value
-            if value > target:
-                lo = mid
-            else:
-                hi = mid
-        below = max((v for _, v in history if v < target), default=0.0)
-        above = min((v for _, v in history if v > target), default=float("inf"))
-        raise ValueError(
-            f"target_l0={target:g} cannot be reached within ±10%: on the {V.shape[0]}-row "
-            f"calibration sample the mean l0 jumps from {below:.3g} to {above:.3g} around "
-            f"l1_penalty={math.exp(0.5 * (lo + hi)):.3g} (range reached 0 to "
-            f"{max(v for _, v in history):.3g}); use more calibration rows or another target"
+        return calibrate_penalty(
+            X,
+            dictionary=self.dictionary_,
+            target_l0=self.target_l0,
+            l1_penalty=self.l1_penalty,
+            calibration_samples=self.calibration_samples,
+            random_state=self.random_state,
+            center=self._center,
+            solve=self._solve,
+            verbose=self.verbose,
+            logger=logger,
         )

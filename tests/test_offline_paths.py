@@ -15,9 +15,10 @@ import scipy.sparse
 import torch
 
 from sksplice import _data
+from sksplice._concepts import unit_rows
 from sksplice._data import RemoteFile, file_sha256
 from sksplice.dictionary import clear_memory_cache
-from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer, _unit_rows
+from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer
 from sksplice.vocabulary import (
     IMAGE_MEANS,
     VOCABULARIES,
@@ -385,7 +386,7 @@ def test_all_zero_x_has_no_centre_to_learn():
 
 
 def test_integer_rows_are_scaled_to_unit_floats():
-    U = _unit_rows(np.array([[3, 4], [0, 0], [-2, 0]]))
+    U = unit_rows(np.array([[3, 4], [0, 0], [-2, 0]]))
     assert U.dtype == np.float64
     np.testing.assert_allclose(U, [[0.6, 0.8], [0.0, 0.0], [-1.0, 0.0]])
 

@@ -16,8 +16,8 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sksplice import transformer as transformer_module
 from sksplice.dictionary import build_dictionary, clear_memory_cache
+from sksplice.solvers import _cache as solver_cache
 from sksplice.transformer import SpliceTransformer
 
 try:  # whether or not tests/ is a package
@@ -467,10 +467,10 @@ def test_clone_pickle_joblib_roundtrip(problem, tmp_path):
 
 def test_solver_is_built_once_and_shared(problem, monkeypatch):
     concepts, raw, X = problem
-    transformer_module._lasso_cache.clear()
+    solver_cache._lasso_cache.clear()
     built = []
-    original = transformer_module._shared_lasso.__globals__["_lasso_cache"]
-    assert original is transformer_module._lasso_cache
+    original = solver_cache.shared_lasso.__globals__["_lasso_cache"]
+    assert original is solver_cache._lasso_cache
     import sksplice.solvers as solvers
 
     real = solvers.NonNegLasso

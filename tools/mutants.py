@@ -269,7 +269,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "learned-mean-unnormalised",
         "sksplice/transformer.py",
-        "    U = _unit_rows(X.astype(np.float64))\n",
+        "    U = unit_rows(X.astype(np.float64))\n",
         "    U = X.astype(np.float64)\n",
         TRANSFORMER_TESTS,
         "the learned modality centre averages rows before normalising them",

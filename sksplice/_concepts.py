@@ -1,0 +1,202 @@
+"""The concepts of a transformer and their embeddings, as the estimator resolves them.
+
+The rules of ``SpliceTransformer.fit`` for its ``vocabulary``,
+``vocabulary_size``, ``concept_embeddings`` (one row per concept of the full
+vocabulary or of the concepts kept, the spot check of their order) and
+``concepts_centered``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .dictionary import embed_vocabulary
+
+__all__ = [
+    "centred_dictionary",
+    "check_alignment",
+    "raw_concept_embeddings",
+    "resolve_concepts",
+    "unit_rows",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Number of concepts embedded to check the order of ``concept_embeddings``.
+_N_ALIGNMENT_CHECKS = 8
+#: Largest deviation from 1 of a row norm of an already centred dictionary.
+_UNIT_NORM_RTOL = 1e-3
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit norm whatever their scale; zero rows stay zero.
+
+    Each row is first divided by its largest absolute value, so that squaring
+    can neither overflow (1e20 in float32) nor underflow (1e-13 rows would
+    otherwise fall below the zero threshold of :func:`l2_normalize`).
+    """
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    scale = np.max(np.abs(X), axis=1, keepdims=True)
+    nonzero = scale > 0
+    Y = X / np.where(nonzero, scale, 1.0).astype(X.dtype)
+    norms = np.linalg.norm(Y, axis=1, keepdims=True)
+    return np.where(nonzero, Y / np.where(nonzero, norms, 1.0), 0.0).astype(X.dtype, copy=False)
+
+
+def centred_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Use already centred, unit-norm concept rows as the dictionary as they are."""
+    D = np.asarray(raw, dtype=np.float64)
+    if not np.isfinite(D).all():
+        row = int(np.flatnonzero(~np.isfinite(D).all(axis=1))[0])
+        raise ValueError(f"concept_embeddings row {row} holds NaN or infinite values")
+    norms = np.linalg.norm(D, axis=1)
+    bad = np.flatnonzero(np.abs(norms - 1.0) > _UNIT_NORM_RTOL)
+    if bad.size:
+        row = int(bad[0])
+        raise ValueError(
+            f"concepts_centered=True but concept_embeddings row {row} has norm "
+            f"{norms[row]:.6g}: an already centred dictionary (the authors' cached one) has "
+            "unit-norm rows; pass raw embeddings with concepts_centered=False instead"
+        )
+    return D / norms[:, None], np.zeros(D.shape[1])
+
+
+def resolve_concepts(
+    vocab: Any, vocabulary_size: int | None, data_home: Any
+) -> tuple[list[str], int]:
+    """The concepts and the number of entries of the full (untruncated) list."""
+    if isinstance(vocab, str | os.PathLike):
+        from .vocabulary import load_vocabulary
+
+        concepts = load_vocabulary(vocab, size=None, data_home=data_home)
+        n_full = len(concepts)
+        if vocabulary_size is not None:
+            # Same rule (and errors) as load_vocabulary(vocab, size=vocabulary_size).
+            concepts = load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)
+        return list(concepts), n_full
+    if isinstance(vocab, bytes | bytearray) or not isinstance(vocab, Sequence | np.ndarray):
+        raise TypeError(
+            "vocabulary must be a vocabulary name, a path to a text file or a list of "
+            f"strings; got {type(vocab).__name__}"
+        )
+    items = list(vocab)
+    if not items:
+        raise ValueError("vocabulary is an empty list; give at least one concept")
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(
+                f"vocabulary entry {i} is a {type(item).__name__} ({item!r}), not a string"
+            )
+        if not item.strip():
+            raise ValueError(f"vocabulary entry {i} is blank ({item!r}); remove it")
+        if item in seen:
+            raise ValueError(
+                f"vocabulary entry {i} ({item!r}) duplicates entry {seen[item]}; "
+                "concepts must be distinct"
+            )
+        seen[item] = i
+    n_full = len(items)
+    if vocabulary_size is not None:
+        items = items[:vocabulary_size]
+    return items, n_full
+
+
+def raw_concept_embeddings(
+    concepts: list[str],
+    n_full: int,
+    *,
+    concept_embeddings: Any,
+    embedder: Any,
+    vocabulary: Any,
+    cache_dir: Any,
+    n_features: int | None,
+) -> np.ndarray:
+    if concept_embeddings is not None:
+        raw = np.asarray(concept_embeddings)
+        if raw.ndim != 2:
+            raise ValueError(
+                f"concept_embeddings must be a 2-D array (n_concepts, d); got shape {raw.shape}"
+            )
+        k = len(concepts)
+        if raw.shape[0] not in (k, n_full):
+            counts = f"{k}" if k == n_full else f"{k} (the concepts kept) or {n_full} (all)"
+            raise ValueError(
+                f"concept_embeddings has {raw.shape[0]} rows but the vocabulary has "
+                f"{counts} concepts; give one row per concept, in the order of "
+                "load_vocabulary(vocabulary, size=None)"
+            )
+        if not np.issubdtype(raw.dtype, np.number) or np.issubdtype(raw.dtype, np.complexfloating):
+            raise TypeError(f"concept_embeddings must be real numbers; got dtype {raw.dtype}")
+        raw = raw[:k]
+        # With a named vocabulary or a file, sksplice decides which concept each
+        # row stands for: check a few. A list names its rows itself (as
+        # precompute_concept_embeddings does), so no model call is made for it.
+        named = isinstance(vocabulary, str | os.PathLike)
+        if named and callable(getattr(embedder, "embed_text", None)):
+            check_alignment(embedder, concepts, raw)
+        return raw
+    if embedder is None:
+        raise ValueError(
+            "SpliceTransformer needs either an embedder (with embed_text) to embed the "
+            "vocabulary or precomputed concept_embeddings; both are None"
+        )
+    if not callable(getattr(embedder, "embed_text", None)):
+        raise TypeError(
+            f"embedder must have an embed_text(list[str]) method; got {type(embedder).__name__}"
+        )
+    logger.debug("concept dictionary: %d concepts", len(concepts))
+    return embed_vocabulary(
+        embedder,
+        concepts,
+        cache_dir=cache_dir,
+        n_features=n_features,
+    )
+
+
+def check_alignment(embedder: Any, concepts: list[str], raw: np.ndarray) -> None:
+    """Embed a few concepts and check that their rows of ``raw`` are theirs.
+
+    At most ``_N_ALIGNMENT_CHECKS`` concepts, evenly spaced over the
+    dictionary (first and last included), are embedded with the embedder;
+    each must be closer (cosine) to its own row than to the rows of the
+    other checked concepts. This tolerates another precision or prompt
+    template but not rows in another order.
+    """
+    k = len(concepts)
+    if k < 2:
+        return
+    idx = np.unique(np.linspace(0, k - 1, min(_N_ALIGNMENT_CHECKS, k)).round().astype(int))
+    E = np.asarray(embedder.embed_text([concepts[i] for i in idx]), dtype=np.float64)
+    if E.ndim != 2 or E.shape[1] != raw.shape[1]:
+        raise ValueError(
+            f"the embedder gives embeddings of shape {E.shape} but concept_embeddings has "
+            f"d={raw.shape[1]}: they come from different models"
+        )
+    E = unit_rows(E)
+    rows = unit_rows(np.asarray(raw[idx], dtype=np.float64))
+    match = (E @ rows.T).argmax(axis=1) == np.arange(idx.size)
+    if match.all():
+        return
+    bad = int(idx[np.flatnonzero(~match)[0]])
+    reversed_rows = unit_rows(np.asarray(raw[k - 1 - idx], dtype=np.float64))
+    hint = ""
+    if ((E @ reversed_rows.T).argmax(axis=1) == np.arange(idx.size)).all():
+        hint = (
+            " The rows are in reverse order (the authors' order, least frequent first): "
+            "pass concept_embeddings[::-1], or keep their order with "
+            "vocabulary=load_vocabulary(name, size, order='authors')."
+        )
+    raise ValueError(
+        f"concept_embeddings row {bad} does not hold the embedding of concept "
+        f"{concepts[bad]!r}: the embedder puts that concept closer to another checked row. "
+        "Rows must follow the order of get_feature_names_out() (for a named vocabulary, "
+        "most frequent first)." + hint
+    )
