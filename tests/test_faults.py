@@ -3,6 +3,7 @@ dictionary cache writes, bit-identical results across processes."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import itertools
 import multiprocessing
@@ -25,6 +26,7 @@ from sksplice.dictionary import (
     embed_vocabulary,
 )
 from sksplice.solvers import NonNegLasso
+from sksplice.solvers._registry import METHODS
 from sksplice.transformer import SpliceTransformer
 
 from ._helpers_faults import SlowFakeEmbedder, build_cache_worker, expected_embeddings
@@ -53,16 +55,17 @@ def _csr_equal(a, b) -> bool:
 # --------------------------------------------------------------- out of memory
 def _oom_above(monkeypatch, limit: int) -> list[int]:
     """Make the working-set chunk solver raise OOM for chunks over ``limit`` rows."""
-    original = NonNegLasso._working_set_chunk
+    method = METHODS["working_set"]
+    original = method.solve_chunk
     seen: list[int] = []
 
-    def flaky(self, prob, V, *args, **kwargs):
+    def flaky(lasso, prob, V, *args, **kwargs):
         seen.append(int(V.shape[0]))
         if V.shape[0] > limit:
             raise torch.OutOfMemoryError("simulated")
-        return original(self, prob, V, *args, **kwargs)
+        return original(lasso, prob, V, *args, **kwargs)
 
-    monkeypatch.setattr(NonNegLasso, "_working_set_chunk", flaky)
+    monkeypatch.setitem(METHODS, "working_set", dataclasses.replace(method, solve_chunk=flaky))
     return seen
 
 

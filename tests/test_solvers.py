@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sksplice.solvers import NonNegLasso, SparseCodes
-from sksplice.solvers._working_set import relative_gap, solve_small
+from sksplice.solvers._common import relative_gap
+from sksplice.solvers._working_set import solve_small
 
 from ._helpers_solvers import (
     brute_force_optimum,
@@ -446,7 +447,7 @@ def test_float32_ill_conditioned_rows_are_certified(d):
 @pytest.mark.parametrize("alpha", [1.0, 1.6])
 def test_admm_step_is_the_textbook_iteration(alpha):
     """One iteration through the d x d factor equals the c x c formula in float64."""
-    from sksplice.solvers.admm import admm_step
+    from sksplice.solvers._admm import admm_step
 
     rng = np.random.default_rng(3)
     c, d, m, rho, lam = 40, 7, 6, 2.5, 0.3
@@ -503,7 +504,7 @@ def test_admm_converges_within_a_short_iteration_budget(dtype):
 
 
 def test_rho_change_keeps_the_dual_and_the_data_term():
-    from sksplice.solvers.admm import rescale_for_rho
+    from sksplice.solvers._admm import rescale_for_rho
 
     rng = np.random.default_rng(5)
     U = torch.from_numpy(rng.standard_normal((3, 9)))

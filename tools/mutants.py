@@ -89,7 +89,7 @@ MUTANTS: list[Mutant] = [
     # ------------------------------------------------------------------ solvers
     Mutant(
         "admm-accepts-without-gap",
-        "sksplice/solvers/admm.py",
+        "sksplice/solvers/_admm.py",
         "            accept = res.gap <= tol\n",
         "            accept = torch.ones_like(res.gap, dtype=torch.bool)\n",
         SOLVER_TESTS,
@@ -97,7 +97,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "admm-rho-reversed",
-        "sksplice/solvers/admm.py",
+        "sksplice/solvers/_admm.py",
         "new_rho = rho * 2.0 if r_norm > s_norm else rho * 0.5",
         "new_rho = rho * 0.5 if r_norm > s_norm else rho * 2.0",
         SOLVER_TESTS,

@@ -10,6 +10,7 @@ certificate).
 """
 
 from ._codes import SparseCodes
-from ._lasso import SOLVERS, NonNegLasso
+from ._lasso import NonNegLasso
+from ._registry import SOLVERS
 
 __all__ = ["SOLVERS", "NonNegLasso", "SparseCodes"]

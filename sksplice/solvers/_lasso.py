@@ -11,6 +11,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from ._codes import SparseCodes
+from ._common import Problem, RowResult, intra_op_threads
+from ._registry import METHODS, SOLVERS
 from ._validation import (
     as_tensor_2d,
     check_finite,
@@ -20,22 +22,7 @@ from ._validation import (
     resolve_device,
     resolve_dtype,
 )
-from ._working_set import (
-    Problem,
-    RowResult,
-    dense_product,
-    intra_op_threads,
-    relative_gap,
-    working_set_rounds,
-)
-from .admm import admm_chunk
 
-SOLVERS = ("auto", "admm", "working_set")
-
-_DEFAULT_MAX_ITER = {"admm": 1000, "working_set": 100}
-# Below the supported penalty (see ``smallest_supported_penalty``) the default
-# budget is this many ADMM iterations or working-set rounds.
-_SMALL_PENALTY_MAX_ITER = {"admm": 100, "working_set": 10}
 # Resolution of the certificate: the relative gap it can show at a penalty ``lam``
 # is about this constant times ``||v|| max_j ||d_j|| / lam`` (measured: 8e-11 at
 # 1e-6 and 1e-12 at 1e-4 for unit-norm rows; a factor 10 of margin).
@@ -210,8 +197,7 @@ class NonNegLasso:
         c, d = self.n_concepts, self.n_features
         item = self.dictionary.element_size()
         per_row = c * (3 * item + 2) + 96 * d * 8 * 3 + 64 * 64 * 8 * 4
-        if method == "admm":
-            per_row += c * item * 7
+        per_row += c * item * METHODS[method].row_items
         return int(max(1, min(n, memory_budget // per_row)))
 
     def solve(
@@ -302,7 +288,7 @@ class NonNegLasso:
             # Rows cannot be certified at ``tol``: bound the work instead of running
             # every round (and the float64 redo) to the full budget.
             if max_iter is None:
-                max_iter = _SMALL_PENALTY_MAX_ITER[method]
+                max_iter = METHODS[method].small_penalty_max_iter
             warnings.warn(
                 f"l1_penalty={lam:g} is below the smallest penalty the duality-gap "
                 f"certificate supports at tol={tol:g} for these targets (about {floor:.2g}); "
@@ -313,7 +299,7 @@ class NonNegLasso:
                 stacklevel=2,
             )
         if max_iter is None:
-            max_iter = _DEFAULT_MAX_ITER[method]
+            max_iter = METHODS[method].max_iter
         n = int(Vt.shape[0])
         W_warm = self._check_warm_start(warm_start, n)
         chunk = self._chunk_size(method, n, memory_budget)
@@ -384,7 +370,7 @@ class NonNegLasso:
         """Solve the rows whose gap is above ``tol`` again in float64 (working set)."""
         bad = np.flatnonzero(codes.row_gaps > tol)
         if max_iter is None:
-            max_iter = _DEFAULT_MAX_ITER["working_set"]
+            max_iter = METHODS["working_set"].max_iter
         prob64 = Problem(D=prob.D64, D64=prob.D64, lam=prob.lam, threads=prob.threads)
         rows = torch.as_tensor(bad, device=Vt.device)
         redo = self._solve_chunks(prob64, Vt[rows], None, "working_set", chunk, tol, max_iter)
@@ -483,100 +469,7 @@ class NonNegLasso:
         v64 = Vc.to(torch.float64)
         Vc = Vc.to(prob.D.dtype)
         warm = None if W_warm is None else self._warm_rows(W_warm, start, stop)
-        if method == "working_set":
-            return self._working_set_chunk(prob, Vc, v64, warm, tol, max_iter)
-        return self._admm_chunk(prob, Vc, v64, warm, tol, max_iter)
-
-    def _working_set_chunk(
-        self,
-        prob: Problem,
-        V: torch.Tensor,
-        v64: torch.Tensor,
-        warm: torch.Tensor | None,
-        tol: float,
-        max_iter: int,
-        k0: int = 24,
-        n_add: int = 16,
-    ) -> list[RowResult]:
-        D, lam = prob.D, prob.lam
-        c = D.shape[0]
-        corr = dense_product(prob, V, D.T)
-        if warm is not None:
-            # At most the 256 largest warm-start weights seed the working sets.
-            kw = min(c, 256, max(1, int((warm > 0).sum(dim=1).max())))
-            wv, wi = warm.topk(kw, dim=1)
-            wvalid = wv > 0
-            corr.scatter_(1, wi, torch.where(wvalid, -torch.inf, corr.gather(1, wi)))
-        k = min(k0, c)
-        with intra_op_threads(prob.threads):
-            top_val, idx = corr.topk(k, dim=1)
-        valid = 2.0 * top_val.to(torch.float64) > lam
-        w = torch.zeros(valid.shape, dtype=torch.float64, device=V.device)
-        if warm is not None:
-            idx = torch.cat([wi, idx], dim=1)
-            valid = torch.cat([wvalid, valid], dim=1)
-            w = torch.cat([wv * wvalid, w], dim=1)
-        results: list[RowResult] = []
-        # Rows whose zero solution already satisfies the optimality conditions.
-        empty = ~valid.any(dim=1)
-        if bool(empty.any()):
-            sel = empty.nonzero().flatten()
-            v_sel = v64[sel]
-            zero = torch.zeros(sel.numel(), dtype=torch.float64, device=V.device)
-            corr_sel = corr[sel] if warm is None else dense_product(prob, V[sel], D.T)
-            gap = relative_gap(prob.D64, v_sel, v_sel, zero, lam, corr_sel)
-            results.append(
-                RowResult(
-                    rows=sel,
-                    idx=idx[sel, :1],
-                    w=torch.zeros((sel.numel(), 1), dtype=torch.float64, device=V.device),
-                    gap=gap,
-                    n_iter=torch.ones(sel.numel(), dtype=torch.int64, device=V.device),
-                )
-            )
-        rest = (~empty).nonzero().flatten()
-        del corr
-        if rest.numel() == 0:
-            return results
-        idx, valid, w = idx[rest], valid[rest], w[rest]
-        col_keep = valid.any(dim=0)
-        idx, valid, w = idx[:, col_keep], valid[:, col_keep], w[:, col_keep]
-        done, left = working_set_rounds(
-            prob, V[rest], v64[rest], idx, valid, w, tol=tol, max_rounds=max_iter, n_add=n_add
-        )
-        if left is not None:
-            done.append(left)
-        for res in done:
-            res.rows = rest[res.rows]
-            results.append(res)
-        return results
-
-    def _admm_chunk(
-        self,
-        prob: Problem,
-        V: torch.Tensor,
-        v64: torch.Tensor,
-        warm: torch.Tensor | None,
-        tol: float,
-        max_iter: int,
-    ) -> list[RowResult]:
-        c, d = self.n_concepts, self.n_features
-        rho = max(1e-3, 2.0 * c / d) * 0.5
-        done, left = admm_chunk(
-            prob,
-            self._factor,
-            self._gram_d,
-            V,
-            v64,
-            warm,
-            tol=tol,
-            max_iter=max_iter,
-            rho=rho,
-            use_tf32=self.device.type == "cuda" and self.dtype == torch.float32,
-        )
-        if left is not None:
-            done.append(left)
-        return done
+        return METHODS[method].solve_chunk(self, prob, Vc, v64, warm, tol, max_iter)
 
 
 def _assemble(

@@ -1,51 +1,37 @@
-"""Batched working-set solver and the duality-gap certificate.
+"""Batched working-set solver.
 
 Every row ``v`` of a batch gets its own small set of candidate concepts
 (the *working set*). On that set the non-negative lasso is solved exactly by
 a batched active-set method on the small Gram matrix (in float64). The
 optimality of the result over *all* concepts is then checked with one dense
 product of the residuals against the dictionary, which also yields the
-relative duality gap; concepts that violate the optimality conditions join
-the working set and the process repeats until the gap is below ``tol``.
-
-Duality gap
------------
-For ``P(w) = ||v - D^T w||^2 + lam * sum(w)`` with ``w >= 0``, writing
-``||z||^2 = max_u 2 u.z - ||u||^2`` and minimising over ``w >= 0`` gives the
-dual problem ``max_u 2 u.v - ||u||^2`` subject to ``2 (D u)_j <= lam`` for
-every concept ``j``. At the optimum ``u`` is the residual ``r = v - D^T w``.
-For any ``w`` we take ``theta = s r`` with the best scale
-``s = clip(r.v / ||r||^2, 0, lam / (2 max_j (D r)_j))``, which is dual
-feasible, so ``P(w) - (2 theta.v - ||theta||^2) >= P(w) - P(w*) >= 0``.
-The relative gap divides this by ``P(w)``, floored at ``1e-12 ||v||^2``
-(a near-exact fit with a vanishing penalty has a primal value made of
-round-off only).
+relative duality gap (see :mod:`._common`); concepts that violate the
+optimality conditions join the working set and the process repeats until the
+gap is below ``tol``.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+from ._common import (
+    Method,
+    Problem,
+    RowResult,
+    dense_product,
+    gap_from_candidates,
+    intra_op_threads,
+    relative_gap,
+)
+
+if TYPE_CHECKING:
+    from ._lasso import NonNegLasso
 
 _INF = float("inf")
 # Relative violation above which a row is clearly not optimal yet.
 _CLEAR = 1e-4
-# Floor of the relative-gap denominator, as a fraction of ||v||^2.
-_GAP_FLOOR = 1e-12
-
-
-@dataclass
-class RowResult:
-    """Solution of a group of rows: working-set indices and weights."""
-
-    rows: torch.Tensor  # (m,) row numbers inside the chunk
-    idx: torch.Tensor  # (m, K) concept indices
-    w: torch.Tensor  # (m, K) float64 weights (0 on padding)
-    gap: torch.Tensor  # (m,) relative duality gaps
-    n_iter: torch.Tensor  # (m,) iterations used
 
 
 def _masked_solve(G: torch.Tensor, h: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
@@ -272,92 +258,6 @@ def refine_support(
         w = w_new
         S = w > 0
     return r64, w
-
-
-def gap_from_candidates(
-    D64: torch.Tensor,
-    v64: torch.Tensor,
-    r64: torch.Tensor,
-    wsum: torch.Tensor,
-    lam: float,
-    top: torch.Tensor,
-) -> torch.Tensor:
-    """Relative duality gap given the indices of the largest correlations."""
-    cmax = torch.einsum("mkd,md->mk", D64[top], r64).amax(dim=1)
-    return _gap_from_cmax(v64, r64, wsum, lam, cmax)
-
-
-def relative_gap(
-    D64: torch.Tensor,
-    v64: torch.Tensor,
-    r64: torch.Tensor,
-    wsum: torch.Tensor,
-    lam: float,
-    corr: torch.Tensor,
-    n_refine: int = 8,
-) -> torch.Tensor:
-    """Relative duality gap of each row from its residual.
-
-    ``corr`` holds ``D r`` for every concept (possibly in float32); its largest
-    entries are recomputed in float64 so that the dual scaling is exact.
-    """
-    k = min(n_refine, corr.shape[1])
-    top = corr.topk(k, dim=1).indices
-    return gap_from_candidates(D64, v64, r64, wsum, lam, top)
-
-
-def _gap_from_cmax(
-    v64: torch.Tensor, r64: torch.Tensor, wsum: torch.Tensor, lam: float, cmax: torch.Tensor
-) -> torch.Tensor:
-    """Relative gap of the scaled residual, ``cmax = max_j (D r)_j``."""
-    rr = (r64 * r64).sum(dim=1)
-    rv = (r64 * v64).sum(dim=1)
-    primal = rr + lam * wsum
-    # A numerically zero positive correlation does not bind the dual scale.
-    cmax = torch.where(cmax <= 1e-13 * rr.sqrt(), torch.zeros_like(cmax), cmax)
-    s = torch.where(rr > 0, rv / rr.clamp_min(1e-300), torch.zeros_like(rr)).clamp_min(0.0)
-    smax = torch.where(cmax > 0, lam / (2.0 * cmax.clamp_min(1e-300)), torch.full_like(cmax, _INF))
-    s = torch.minimum(s, smax)
-    dual = 2.0 * s * rv - s * s * rr
-    gap = (primal - dual).clamp_min(0.0)
-    # Below 1e-12 ||v||^2 the primal value is round-off: it is not a scale.
-    denom = torch.maximum(primal, _GAP_FLOOR * (v64 * v64).sum(dim=1))
-    return torch.where(denom > 0, gap / denom.clamp_min(1e-300), torch.zeros_like(gap))
-
-
-@dataclass
-class Problem:
-    """A dictionary and penalty, in the two precisions the solvers use.
-
-    ``threads`` is the intra-op thread count for the dense products with the
-    dictionary on CPU while the small batched operations (which are bound by
-    per-call overhead) run single-threaded; 0 leaves the setting alone.
-    """
-
-    D: torch.Tensor  # (c, d) storage dtype
-    D64: torch.Tensor  # (c, d) float64
-    lam: float
-    threads: int = 0
-
-
-@contextlib.contextmanager
-def intra_op_threads(n: int) -> Iterator[None]:
-    """Temporarily set torch's intra-op thread count (0: leave unchanged)."""
-    if n <= 0 or n == torch.get_num_threads():
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def dense_product(prob: Problem, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
-    """``A @ B`` for the large products, with all threads on CPU."""
-    with intra_op_threads(prob.threads):
-        return A @ B
 
 
 def _take(t: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
@@ -622,3 +522,76 @@ def working_set_rounds(
         width = max(1, int(new_ok.sum(dim=1).max()))
         n_new = width
         sets.add(prob, V, cand_idx[:, :width], new_ok[:, :width])
+
+
+def solve_chunk(
+    lasso: NonNegLasso,
+    prob: Problem,
+    V: torch.Tensor,
+    v64: torch.Tensor,
+    warm: torch.Tensor | None,
+    tol: float,
+    max_iter: int,
+    k0: int = 24,
+    n_add: int = 16,
+) -> list[RowResult]:
+    """Seed each row's working set and run the rounds (see :class:`._common.Method`).
+
+    The ``k0`` strongest correlations (after at most the 256 largest warm-start
+    weights) seed the sets; each round adds at most ``n_add`` concepts per row.
+    """
+    D, lam = prob.D, prob.lam
+    c = D.shape[0]
+    corr = dense_product(prob, V, D.T)
+    if warm is not None:
+        # At most the 256 largest warm-start weights seed the working sets.
+        kw = min(c, 256, max(1, int((warm > 0).sum(dim=1).max())))
+        wv, wi = warm.topk(kw, dim=1)
+        wvalid = wv > 0
+        corr.scatter_(1, wi, torch.where(wvalid, -torch.inf, corr.gather(1, wi)))
+    k = min(k0, c)
+    with intra_op_threads(prob.threads):
+        top_val, idx = corr.topk(k, dim=1)
+    valid = 2.0 * top_val.to(torch.float64) > lam
+    w = torch.zeros(valid.shape, dtype=torch.float64, device=V.device)
+    if warm is not None:
+        idx = torch.cat([wi, idx], dim=1)
+        valid = torch.cat([wvalid, valid], dim=1)
+        w = torch.cat([wv * wvalid, w], dim=1)
+    results: list[RowResult] = []
+    # Rows whose zero solution already satisfies the optimality conditions.
+    empty = ~valid.any(dim=1)
+    if bool(empty.any()):
+        sel = empty.nonzero().flatten()
+        v_sel = v64[sel]
+        zero = torch.zeros(sel.numel(), dtype=torch.float64, device=V.device)
+        corr_sel = corr[sel] if warm is None else dense_product(prob, V[sel], D.T)
+        gap = relative_gap(prob.D64, v_sel, v_sel, zero, lam, corr_sel)
+        results.append(
+            RowResult(
+                rows=sel,
+                idx=idx[sel, :1],
+                w=torch.zeros((sel.numel(), 1), dtype=torch.float64, device=V.device),
+                gap=gap,
+                n_iter=torch.ones(sel.numel(), dtype=torch.int64, device=V.device),
+            )
+        )
+    rest = (~empty).nonzero().flatten()
+    del corr
+    if rest.numel() == 0:
+        return results
+    idx, valid, w = idx[rest], valid[rest], w[rest]
+    col_keep = valid.any(dim=0)
+    idx, valid, w = idx[:, col_keep], valid[:, col_keep], w[:, col_keep]
+    done, left = working_set_rounds(
+        prob, V[rest], v64[rest], idx, valid, w, tol=tol, max_rounds=max_iter, n_add=n_add
+    )
+    if left is not None:
+        done.append(left)
+    for res in done:
+        res.rows = rest[res.rows]
+        results.append(res)
+    return results
+
+
+METHOD = Method(solve_chunk=solve_chunk, max_iter=100, small_penalty_max_iter=10)

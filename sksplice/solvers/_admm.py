@@ -26,10 +26,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import torch
 
-from ._working_set import Problem, RowResult, intra_op_threads, working_set_rounds
+from ._common import Method, Problem, RowResult, intra_op_threads
+from ._working_set import working_set_rounds
+
+if TYPE_CHECKING:
+    from ._lasso import NonNegLasso
 
 
 @contextlib.contextmanager
@@ -267,3 +272,35 @@ def admm_chunk(
             new_rho = rho * 2.0 if r_norm > s_norm else rho * 0.5
             U, C2r = rescale_for_rho(rho, new_rho, U, C2r)
             rho, L = new_rho, factor(new_rho)
+
+
+def solve_chunk(
+    lasso: NonNegLasso,
+    prob: Problem,
+    V: torch.Tensor,
+    v64: torch.Tensor,
+    warm: torch.Tensor | None,
+    tol: float,
+    max_iter: int,
+) -> list[RowResult]:
+    """Solve a chunk of rows by ADMM with ``lasso``'s cached factors (see ``Method``)."""
+    c, d = lasso.n_concepts, lasso.n_features
+    rho = max(1e-3, 2.0 * c / d) * 0.5
+    done, left = admm_chunk(
+        prob,
+        lasso._factor,
+        lasso._gram_d,
+        V,
+        v64,
+        warm,
+        tol=tol,
+        max_iter=max_iter,
+        rho=rho,
+        use_tf32=lasso.device.type == "cuda" and lasso.dtype == torch.float32,
+    )
+    if left is not None:
+        done.append(left)
+    return done
+
+
+METHOD = Method(solve_chunk=solve_chunk, max_iter=1000, small_penalty_max_iter=100, row_items=7)

@@ -1,0 +1,146 @@
+"""What the solver methods share: the problem, the row results, threads and the certificate.
+
+Each method (one module per method, listed in :mod:`._registry`) solves a chunk
+of rows and returns :class:`RowResult` groups certified by :func:`relative_gap`.
+
+Duality gap
+-----------
+For ``P(w) = ||v - D^T w||^2 + lam * sum(w)`` with ``w >= 0``, writing
+``||z||^2 = max_u 2 u.z - ||u||^2`` and minimising over ``w >= 0`` gives the
+dual problem ``max_u 2 u.v - ||u||^2`` subject to ``2 (D u)_j <= lam`` for
+every concept ``j``. At the optimum ``u`` is the residual ``r = v - D^T w``.
+For any ``w`` we take ``theta = s r`` with the best scale
+``s = clip(r.v / ||r||^2, 0, lam / (2 max_j (D r)_j))``, which is dual
+feasible, so ``P(w) - (2 theta.v - ||theta||^2) >= P(w) - P(w*) >= 0``.
+The relative gap divides this by ``P(w)``, floored at ``1e-12 ||v||^2``
+(a near-exact fit with a vanishing penalty has a primal value made of
+round-off only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+_INF = float("inf")
+# Floor of the relative-gap denominator, as a fraction of ||v||^2.
+_GAP_FLOOR = 1e-12
+
+
+@dataclass
+class RowResult:
+    """Solution of a group of rows: working-set indices and weights."""
+
+    rows: torch.Tensor  # (m,) row numbers inside the chunk
+    idx: torch.Tensor  # (m, K) concept indices
+    w: torch.Tensor  # (m, K) float64 weights (0 on padding)
+    gap: torch.Tensor  # (m,) relative duality gaps
+    n_iter: torch.Tensor  # (m,) iterations used
+
+
+def gap_from_candidates(
+    D64: torch.Tensor,
+    v64: torch.Tensor,
+    r64: torch.Tensor,
+    wsum: torch.Tensor,
+    lam: float,
+    top: torch.Tensor,
+) -> torch.Tensor:
+    """Relative duality gap given the indices of the largest correlations."""
+    cmax = torch.einsum("mkd,md->mk", D64[top], r64).amax(dim=1)
+    return _gap_from_cmax(v64, r64, wsum, lam, cmax)
+
+
+def relative_gap(
+    D64: torch.Tensor,
+    v64: torch.Tensor,
+    r64: torch.Tensor,
+    wsum: torch.Tensor,
+    lam: float,
+    corr: torch.Tensor,
+    n_refine: int = 8,
+) -> torch.Tensor:
+    """Relative duality gap of each row from its residual.
+
+    ``corr`` holds ``D r`` for every concept (possibly in float32); its largest
+    entries are recomputed in float64 so that the dual scaling is exact.
+    """
+    k = min(n_refine, corr.shape[1])
+    top = corr.topk(k, dim=1).indices
+    return gap_from_candidates(D64, v64, r64, wsum, lam, top)
+
+
+def _gap_from_cmax(
+    v64: torch.Tensor, r64: torch.Tensor, wsum: torch.Tensor, lam: float, cmax: torch.Tensor
+) -> torch.Tensor:
+    """Relative gap of the scaled residual, ``cmax = max_j (D r)_j``."""
+    rr = (r64 * r64).sum(dim=1)
+    rv = (r64 * v64).sum(dim=1)
+    primal = rr + lam * wsum
+    # A numerically zero positive correlation does not bind the dual scale.
+    cmax = torch.where(cmax <= 1e-13 * rr.sqrt(), torch.zeros_like(cmax), cmax)
+    s = torch.where(rr > 0, rv / rr.clamp_min(1e-300), torch.zeros_like(rr)).clamp_min(0.0)
+    smax = torch.where(cmax > 0, lam / (2.0 * cmax.clamp_min(1e-300)), torch.full_like(cmax, _INF))
+    s = torch.minimum(s, smax)
+    dual = 2.0 * s * rv - s * s * rr
+    gap = (primal - dual).clamp_min(0.0)
+    # Below 1e-12 ||v||^2 the primal value is round-off: it is not a scale.
+    denom = torch.maximum(primal, _GAP_FLOOR * (v64 * v64).sum(dim=1))
+    return torch.where(denom > 0, gap / denom.clamp_min(1e-300), torch.zeros_like(gap))
+
+
+@dataclass
+class Problem:
+    """A dictionary and penalty, in the two precisions the solvers use.
+
+    ``threads`` is the intra-op thread count for the dense products with the
+    dictionary on CPU while the small batched operations (which are bound by
+    per-call overhead) run single-threaded; 0 leaves the setting alone.
+    """
+
+    D: torch.Tensor  # (c, d) storage dtype
+    D64: torch.Tensor  # (c, d) float64
+    lam: float
+    threads: int = 0
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int) -> Iterator[None]:
+    """Temporarily set torch's intra-op thread count (0: leave unchanged)."""
+    if n <= 0 or n == torch.get_num_threads():
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def dense_product(prob: Problem, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``A @ B`` for the large products, with all threads on CPU."""
+    with intra_op_threads(prob.threads):
+        return A @ B
+
+
+@dataclass(frozen=True)
+class Method:
+    """A solver method as the registry lists it.
+
+    ``solve_chunk(lasso, prob, V, v64, warm, tol, max_iter)`` solves a chunk of
+    rows (``V`` in the storage dtype, ``v64`` in float64, ``warm`` the float64
+    warm-start weights or None) for the :class:`~sksplice.solvers.NonNegLasso`
+    ``lasso`` and returns the row groups with their gaps. ``max_iter`` is the
+    default budget, ``small_penalty_max_iter`` the budget below the supported
+    penalty, and ``row_items`` the extra per-row memory in storage items per
+    concept that the chunk sizing adds for the method.
+    """
+
+    solve_chunk: Callable[..., list[RowResult]]
+    max_iter: int
+    small_penalty_max_iter: int
+    row_items: int = 0
