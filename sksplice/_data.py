@@ -673,7 +673,13 @@ def fetch_file(
     target = resolve_in_data_home(relative_path, data_home)
 
     stale_note = ""
-    if target.is_file():
+    # One stat decides: a concurrent fetch may rename the file into place between two
+    # separate checks (is_file() False, then exists() True) and be taken for a non-file.
+    try:
+        mode: int | None = target.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # missing, or a parent is not a folder
+        mode = None
+    if mode is not None and stat.S_ISREG(mode):
         actual = file_sha256(target)
         if actual == sha256:
             return target
@@ -686,7 +692,7 @@ def fetch_file(
             UserWarning,
             stacklevel=2,
         )
-    elif target.exists():
+    elif mode is not None:
         raise DataFetchError(
             f"{str(target)!r} exists but is not a regular file; remove it so that "
             f"{relative_path!r} can be downloaded"
