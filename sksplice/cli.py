@@ -893,21 +893,27 @@ def _json_scalar(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else float(value)
 
 
+def _write_table_records(
+    fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any], key: str
+) -> None:
+    """``table`` as csv, jsonl (one record per line) or json (``{"metadata", key}``)."""
+    if fmt == "csv":
+        table.to_csv(fh, index=False)
+        return
+    records = table.to_dict(orient="records")
+    if fmt == "json":
+        json.dump({"metadata": metadata, key: records}, fh, indent=1, default=_json_scalar)
+        fh.write("\n")
+    else:
+        for rec in records:
+            fh.write(json.dumps(rec, default=_json_scalar) + "\n")
+
+
 def _write_profile(
     fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any], alpha: float
 ) -> None:
-    if fmt == "csv":
-        table.to_csv(fh, index=False)
-    elif fmt in ("json", "jsonl"):
-        records = table.to_dict(orient="records")
-        if fmt == "json":
-            json.dump(
-                {"metadata": metadata, "ranking": records}, fh, indent=1, default=_json_scalar
-            )
-            fh.write("\n")
-        else:
-            for rec in records:
-                fh.write(json.dumps(rec, default=_json_scalar) + "\n")
+    if fmt != "table":
+        _write_table_records(fh, table, fmt, metadata, "ranking")
     else:
         # only what the statistics support is listed; the rest is counted
         for cls, frame in table.groupby("class", sort=True):
@@ -1126,18 +1132,8 @@ def _check_report_output(args: argparse.Namespace) -> None:
 
 
 def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any]) -> None:
-    if fmt == "csv":
-        table.to_csv(fh, index=False)
-    elif fmt in ("json", "jsonl"):
-        records = table.to_dict(orient="records")
-        if fmt == "json":
-            json.dump(
-                {"metadata": metadata, "comparison": records}, fh, indent=1, default=_json_scalar
-            )
-            fh.write("\n")
-        else:
-            for rec in records:
-                fh.write(json.dumps(rec, default=_json_scalar) + "\n")
+    if fmt != "table":
+        _write_table_records(fh, table, fmt, metadata, "comparison")
     else:
         a, b = metadata["a"], metadata["b"]
         sides = {"two-sided": "differs", "greater": "is higher in B", "less": "is lower in B"}
