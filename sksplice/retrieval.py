@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
+from .analysis import _as_weights
 
 __all__ = ["ConceptRetriever"]
 
@@ -58,30 +59,11 @@ def _concept_names(source: Any) -> np.ndarray | None:
 
 def _as_csr(W: Any) -> tuple[sp.csr_matrix, np.ndarray | None]:
     """Concept weights as a float64 CSR matrix, and the DataFrame column names if any."""
-    columns = None
-    if isinstance(W, pd.DataFrame):
-        columns = np.asarray(W.columns, dtype=object)
-        W = sparse_frame_to_csr(W, "X") if is_sparse_frame(W) else W.to_numpy()
-    if sp.issparse(W):
-        W = sp.csr_matrix(W, dtype=np.float64)
-    else:
-        W = np.asarray(W)
-        if W.dtype == object or not np.issubdtype(W.dtype, np.number):
-            raise TypeError(f"concept weights must be numeric, got dtype {W.dtype}")
-        if W.ndim != 2:
-            raise ValueError(
-                f"concept weights must be a 2-D (n_items, n_concepts) matrix, got shape {W.shape}"
-            )
-        W = sp.csr_matrix(W, dtype=np.float64)
-    if W.shape[0] == 0 or W.shape[1] == 0:
-        raise ValueError(f"concept weights must have items and concepts, got shape {W.shape}")
-    bad = np.flatnonzero(~np.isfinite(W.data))
-    if bad.size:
-        rows = np.unique(np.searchsorted(W.indptr, bad, side="right") - 1)
-        shown = ", ".join(str(int(r)) for r in rows[:5])
-        raise ValueError(
-            f"concept weights contain NaN or infinite values in {rows.size} row(s): {shown}"
-        )
+    columns = np.asarray(W.columns, dtype=object) if isinstance(W, pd.DataFrame) else None
+    # numeric, 2-D, with rows, finite: the rule analysis applies to weights
+    W = sp.csr_matrix(_as_weights(W), dtype=np.float64)
+    if W.shape[1] == 0:
+        raise ValueError(f"concept weights must have concepts, got shape {W.shape}")
     if (W.data < 0).any():
         rows = np.unique(np.searchsorted(W.indptr, np.flatnonzero(W.data < 0), side="right") - 1)
         shown = ", ".join(str(int(r)) for r in rows[:5])
