@@ -30,6 +30,8 @@ _LAZY = {
     "SplicePath": "path",
     "splice_path": "path",
     "compare_datasets": "shift",
+    "TextEmbedder": "_protocols",
+    "ImageEmbedder": "_protocols",
 }
 
 __all__ = [
@@ -37,9 +39,11 @@ __all__ = [
     "ConceptEditor",
     "ConceptProjector",
     "ConceptRetriever",
+    "ImageEmbedder",
     "SentenceTransformerEmbedder",
     "SplicePath",
     "SpliceTransformer",
+    "TextEmbedder",
     "ZeroShotClassifier",
     "__version__",
     "compare_datasets",
@@ -55,6 +59,7 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._data import get_data_home
+    from ._protocols import ImageEmbedder, TextEmbedder
     from .analysis import concept_profiles, rank_concepts
     from .editing import ConceptEditor, ConceptProjector
     from .embedders import CLIPEmbedder

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ._protocols import TextEmbedder, check_text_embedder
 from .dictionary import embed_vocabulary
 
 __all__ = [
@@ -140,7 +141,7 @@ def raw_concept_embeddings(
         # row stands for: check a few. A list names its rows itself (as
         # precompute_concept_embeddings does), so no model call is made for it.
         named = isinstance(vocabulary, str | os.PathLike)
-        if named and callable(getattr(embedder, "embed_text", None)):
+        if named and isinstance(embedder, TextEmbedder):
             check_alignment(embedder, concepts, raw)
         return raw
     if embedder is None:
@@ -148,10 +149,7 @@ def raw_concept_embeddings(
             "SpliceTransformer needs either an embedder (with embed_text) to embed the "
             "vocabulary or precomputed concept_embeddings; both are None"
         )
-    if not callable(getattr(embedder, "embed_text", None)):
-        raise TypeError(
-            f"embedder must have an embed_text(list[str]) method; got {type(embedder).__name__}"
-        )
+    check_text_embedder(embedder)
     logger.debug("concept dictionary: %d concepts", len(concepts))
     return embed_vocabulary(
         embedder,

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ._data import atomic_write, get_cache_dir, temporary_files_of
+from ._protocols import check_text_embedder
 
 __all__ = [
     "DictionaryCacheWarning",
@@ -568,10 +569,7 @@ def embed_vocabulary(
         and replaced), or cannot be written (the result is then cached in
         process only). The message names the file.
     """
-    if not callable(getattr(embedder, "embed_text", None)):
-        raise TypeError(
-            f"embedder must have an embed_text(list[str]) method; got {type(embedder).__name__}"
-        )
+    check_text_embedder(embedder)
     concepts = _validate_concepts(concepts)
 
     cache_key: str | None = None

@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
+from ._protocols import check_image_embedder
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
@@ -519,8 +520,7 @@ def embed_images_dask(
 
     paths_per_task = _check_chunk_size(paths_per_task, "paths_per_task")
     _check_chunk_size(n_features, "n_features")
-    if not hasattr(embedder, "embed_images"):
-        raise TypeError(f"embedder must have an embed_images method, got {type(embedder).__name__}")
+    check_image_embedder(embedder)
     if n_features is None:
         n_features = _infer_n_features(embedder)
         if n_features is None:

@@ -29,6 +29,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._pandas import sparse_frame
+from ._protocols import check_text_embedder
 from .dictionary import l2_normalize
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
@@ -635,10 +636,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         names = _name_list(self.concepts, "concepts")
         parts = []
         if names:
-            if not hasattr(self.embedder, "embed_text"):
-                raise TypeError(
-                    "`embedder` must have an embed_text(list[str]) method to embed `concepts`"
-                )
+            check_text_embedder(self.embedder, purpose="to embed `concepts`")
             parts.append(np.asarray(self.embedder.embed_text(names), dtype=np.float64))
         if self.directions is not None:
             parts.append(np.atleast_2d(np.asarray(self.directions, dtype=np.float64)))

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
+from ._protocols import check_text_embedder
 from .analysis import _as_weights
 
 __all__ = ["ConceptRetriever"]
@@ -456,11 +457,12 @@ class ConceptRetriever(BaseEstimator):
                 "that decomposes the query into the collection's concepts"
             )
         embedder = getattr(self.splice, "embedder", None)
-        if not callable(getattr(embedder, "embed_text", None)):
+        if embedder is None:
             raise ValueError(
                 "text queries need `splice.embedder` with an embed_text method to embed the "
                 "query; the transformer has none"
             )
+        check_text_embedder(embedder, param="splice.embedder", purpose="to embed the query")
         names = _concept_names(self.splice)
         if not np.array_equal(names, self.concepts_):
             raise ValueError(

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._protocols import check_text_embedder
 from .dictionary import l2_normalize
 
 __all__ = ["ZeroShotClassifier"]
@@ -88,11 +89,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.temperature = temperature
 
     def _check_params(self) -> list[str]:
-        if not hasattr(self.embedder, "embed_text"):
-            raise TypeError(
-                "`embedder` must have an embed_text(list[str]) method, got "
-                f"{type(self.embedder).__name__}"
-            )
+        check_text_embedder(self.embedder, purpose="to embed the prompts")
         raw = self.templates
         templates = [raw] if isinstance(raw, str) else list(raw)
         if not templates:
