@@ -16,10 +16,14 @@ Files published upstream keep their upstream relative layout inside the data
 home (``vocab/laion.txt``, ``means/clip_RN50_image.pt`` ...), so a folder that
 already holds them works with no network access at all, even read-only.
 
-Downloads are streamed to a temporary file in the destination folder while
-being hashed, and renamed into place only once their SHA-256 digest matches
-the pinned one. Renaming is atomic on POSIX and Windows, so a reader (another
-thread or process) sees either no file or the complete, verified file.
+Downloads go through pooch (:func:`pooch.retrieve`): streamed to a temporary
+file in the destination folder and renamed into place only once their SHA-256
+digest matches the pinned one. Renaming is atomic on POSIX and Windows, so a
+reader (another thread or process) sees either no file or the complete,
+verified file. This module adds what pooch leaves to its callers: the data
+home, a warning for a cached file with another digest, the accepted addresses
+(also after redirects), the file permissions of a shared data home, and errors
+that say where to put the file by hand.
 """
 
 from __future__ import annotations
@@ -27,16 +31,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import http.client
 import ipaddress
 import os
 import re
 import secrets
 import stat
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -538,76 +539,131 @@ def _check_url(url: str) -> urllib.parse.SplitResult:
     )
 
 
-class _CheckedRedirectHandler(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to addresses that :func:`_check_url` accepts."""
+class _ProgressBar:
+    """The progress bar handed to pooch's downloader, shown once the size is known.
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        _check_url(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    ``verbose=None`` shows it only for downloads of at least 4 MiB when standard
+    error is a terminal; pooch sets ``total`` before the first ``update``.
+    """
+
+    def __init__(self, desc: str, verbose: bool | None) -> None:
+        self._desc = desc
+        self._verbose = verbose
+        self._bar = None
+
+    @property
+    def total(self) -> int | None:
+        return None if self._bar is None else self._bar.total
+
+    @total.setter
+    def total(self, total: int) -> None:
+        show = self._verbose
+        if show is None:
+            show = total >= _PROGRESS_MIN_BYTES and sys.stderr.isatty()
+        if show and self._bar is None:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=total or None, desc=self._desc, unit="B", unit_scale=True, unit_divisor=1024
+            )
+
+    def update(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def reset(self) -> None:
+        if self._bar is not None:
+            self._bar.reset()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
-def _urlopen(url: str, timeout: float) -> http.client.HTTPResponse:
-    """Open ``url``; loopback addresses bypass any configured proxy."""
-    request = urllib.request.Request(url, headers={"User-Agent": "sksplice"})
-    handlers: list[urllib.request.BaseHandler] = [_CheckedRedirectHandler()]
-    if _is_loopback(urllib.parse.urlsplit(url).hostname):
-        handlers.append(urllib.request.ProxyHandler({}))
-    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
+class _Downloader:
+    """pooch downloader: pooch's HTTP downloader plus the checks pooch leaves to its callers.
+
+    pooch (:func:`pooch.retrieve`) decides whether to download, streams into a
+    temporary file in the destination folder and renames it into place once its
+    digest matches. Around its :class:`pooch.HTTPDownloader` this adds: redirects
+    followed only to addresses :func:`_check_url` accepts, no proxy for loopback
+    addresses, the permissions of an ordinary file (pooch's temporary file is
+    private to its owner, which a shared data home cannot use), a cut-short
+    transfer and a digest mismatch reported with their numbers, and an fsync.
+    """
+
+    def __init__(self, sha256: str, timeout: float, verbose: bool | None, label: str) -> None:
+        self.sha256 = sha256
+        self.timeout = timeout
+        self.verbose = verbose
+        self.label = label
+
+    def __call__(self, url: str, output_file: str, pooch_instance: object = None) -> None:
+        import pooch
+        import requests
+
+        declared: list[str | None] = []
+
+        def check(response: requests.Response, *args: object, **kwargs: object) -> None:
+            if response.is_redirect:
+                _check_url(urllib.parse.urljoin(response.url, response.headers["Location"]))
+            else:
+                declared.append(response.headers.get("Content-Length"))
+
+        options: dict[str, object] = {"timeout": self.timeout, "hooks": {"response": check}}
+        host = urllib.parse.urlsplit(url).hostname
+        if _is_loopback(host):  # no proxy, also for redirects on that host
+            options["proxies"] = {"no_proxy": host}
+        progressbar = _ProgressBar(self.label, self.verbose) if self.verbose is not False else False
+        download = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, **options)
+        # pooch made the temporary file with mkstemp (mode 0600); make it again with the
+        # permissions of an ordinary file (0666 less the umask).
+        os.unlink(output_file)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(output_file, flags, 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            try:
+                download(url, fh, pooch_instance)
+            except requests.exceptions.ChunkedEncodingError as exc:
+                length = declared[-1] if declared else None
+                received = _bytes_read(exc, fh.tell())
+                raise DataFetchError(
+                    f"Download of {self.label!r} from {url} was cut short: received "
+                    f"{received} of {length} bytes"
+                ) from exc
+            finally:
+                if progressbar:
+                    progressbar.close()
+            fh.flush()
+            os.fsync(fh.fileno())
+        actual = file_sha256(output_file)
+        if actual != self.sha256:
+            raise DigestMismatchError(
+                f"Downloaded {self.label!r} from {url} has SHA-256 {actual}, expected "
+                f"{self.sha256}; the download was discarded"
+            )
 
 
-def _progress_bar(total: int | None, desc: str, verbose: bool | None):
-    if verbose is None:
-        verbose = bool(total and total >= _PROGRESS_MIN_BYTES) and sys.stderr.isatty()
-    if not verbose:
-        return None
-    from tqdm.auto import tqdm
+def _bytes_read(exc: BaseException, stored: int) -> int:
+    """Bytes of the body read before a transfer broke off (urllib3's count), else ``stored``.
 
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024)
+    The last, incomplete chunk is read but never handed to the downloader.
+    """
+    pending: list[object] = [exc]
+    while pending:
+        error = pending.pop()
+        partial = getattr(error, "partial", None)
+        if isinstance(partial, int):
+            return max(partial, stored)
+        if isinstance(error, BaseException):
+            pending.extend(error.args)
+    return stored
 
 
-def _download(
-    url: str, target: Path, sha256: str, timeout: float, verbose: bool | None, label: str
-) -> None:
-    """Stream ``url`` into ``target`` through a verified temporary file."""
-    response = _urlopen(url, timeout)
-    with response:
-        length = response.headers.get("Content-Length")
-        expected_size = int(length) if length and length.isdigit() else None
-        bar = _progress_bar(expected_size, label, verbose)
-        digest = hashlib.sha256()
-        received = 0
-        try:
-            with atomic_write(target) as fh:
-                while True:
-                    try:
-                        chunk = response.read(_CHUNK_SIZE)
-                    except http.client.IncompleteRead as exc:
-                        received += len(exc.partial)
-                        raise DataFetchError(
-                            f"Download of {label!r} from {url} was cut short: received "
-                            f"{received} of {expected_size} bytes"
-                        ) from exc
-                    if not chunk:
-                        break
-                    digest.update(chunk)
-                    fh.write(chunk)
-                    received += len(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-                if expected_size is not None and received != expected_size:
-                    raise DataFetchError(
-                        f"Download of {label!r} from {url} was cut short: received "
-                        f"{received} of {expected_size} bytes"
-                    )
-                actual = digest.hexdigest()
-                if actual != sha256:
-                    raise DigestMismatchError(
-                        f"Downloaded {label!r} from {url} has SHA-256 {actual}, expected "
-                        f"{sha256}; the download was discarded"
-                    )
-        finally:
-            if bar is not None:
-                bar.close()
+def _failure_reason(exc: BaseException) -> object:
+    """The innermost useful cause of a failed request, for the error message."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return reason if reason is not None else exc
 
 
 def fetch_file(
@@ -624,10 +680,11 @@ def fetch_file(
     A file already in the data home with the pinned digest is returned
     without any network access (a read-only data home works). A file with
     another digest is never used: a warning is issued and the file is
-    downloaded again. Downloads are streamed to a temporary file in the same
-    folder while being hashed and renamed into place only when the digest
-    matches, so concurrent callers (threads or processes) never see a
-    half-written file; at worst both download it.
+    downloaded again. Downloads (by :func:`pooch.retrieve`) are streamed to a
+    temporary file in the same folder and renamed into place only when the
+    digest matches, so concurrent callers (threads or processes) never see a
+    half-written file; at worst both download it. pooch announces each
+    download on its logger (``pooch.get_logger()``, standard error).
 
     Parameters
     ----------
@@ -698,22 +755,31 @@ def fetch_file(
             f"{relative_path!r} can be downloaded"
         )
 
+    import pooch
+
+    # The real path: a symbolic link in place of the file is followed, and stays a link.
+    real = Path(os.path.realpath(target))
     try:
-        _download(url, target, sha256, float(timeout), verbose, relative_path)
+        pooch.retrieve(
+            url,
+            known_hash=f"sha256:{sha256}",
+            fname=real.name,
+            path=real.parent,
+            downloader=_Downloader(sha256, float(timeout), verbose, relative_path),
+        )
     except DigestMismatchError:
         raise
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        # URLError, HTTPError, timeouts, refused connections, read-only
-        # folders and cut-short transfers all end here.
-        is_url_error = isinstance(exc, urllib.error.URLError)
-        reason = exc.reason if is_url_error and not isinstance(exc, urllib.error.HTTPError) else exc
+    except (OSError, ValueError) as exc:
+        # Connection and HTTP errors of requests (OSErrors), timeouts, refused
+        # redirects, read-only folders and cut-short transfers all end here.
         raise DataFetchError(
-            f"Could not download {relative_path!r} from {url} ({reason}).{stale_note} "
-            f"Without network access, download that address elsewhere and put the file in "
-            f"the folder {str(target.parent)!r} as {target.name!r} (expected SHA-256 "
-            f"{sha256}), or point data_home (or ${DATA_HOME_ENV}) to a folder that holds "
-            f"{relative_path!r}."
+            f"Could not download {relative_path!r} from {url} ({_failure_reason(exc)})."
+            f"{stale_note} Without network access, download that address elsewhere and put "
+            f"the file in the folder {str(target.parent)!r} as {target.name!r} (expected "
+            f"SHA-256 {sha256}), or point data_home (or ${DATA_HOME_ENV}) to a folder that "
+            f"holds {relative_path!r}."
         ) from exc
+    _fsync_dir(real.parent)
     return target
 
 

@@ -75,3 +75,19 @@ def start_server(server_state: LocalServer) -> tuple[ThreadingHTTPServer, thread
     thread.daemon = True
     thread.start()
     return httpd, thread
+
+
+def block_network(monkeypatch, error: BaseException | None = None) -> None:
+    """Make every HTTP request of ``requests`` (pooch's client) fail.
+
+    Without ``error`` the request fails the test (AssertionError naming the
+    address); with one, that error is raised as a failing connection would.
+    """
+    import requests
+
+    def send(self, request, **kwargs):
+        if error is None:
+            raise AssertionError(f"unexpected network access to {request.url}")
+        raise error
+
+    monkeypatch.setattr(requests.Session, "send", send)

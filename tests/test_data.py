@@ -10,10 +10,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 from pathlib import Path
 
 import pytest
+import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +31,7 @@ from sksplice._data import (
     safe_cache_name,
 )
 
-from ._helpers_data import LocalServer, Route, sha256_bytes, start_server
+from ._helpers_data import LocalServer, Route, block_network, sha256_bytes, start_server
 
 GOOD = b"".join(f"concept {i}\n".encode() for i in range(5000))  # ~60 kB, several chunks
 GOOD_SHA = sha256_bytes(GOOD)
@@ -213,10 +213,7 @@ def test_user_symlinks_in_the_data_home_are_followed(tmp_path, monkeypatch):
     (home / "vocab").symlink_to(shared, target_is_directory=True)
     assert resolve_in_data_home("vocab/t.txt", home) == home / "vocab" / "t.txt"
 
-    def no_network(url, timeout):
-        raise AssertionError("the network was used")
-
-    monkeypatch.setattr(_data, "_urlopen", no_network)
+    block_network(monkeypatch)
     path = fetch_file(
         "vocab/t.txt", url="https://example.org/t.txt", sha256=GOOD_SHA, data_home=home
     )
@@ -422,10 +419,7 @@ def test_cached_good_file_needs_no_network(tmp_path, closed_port_url, monkeypatc
     (tmp_path / "vocab").mkdir()
     (tmp_path / "vocab" / "test.txt").write_bytes(GOOD)
 
-    def no_network(url, timeout):
-        raise AssertionError("the network was used")
-
-    monkeypatch.setattr(_data, "_urlopen", no_network)
+    block_network(monkeypatch)
     path = fetch_file("vocab/test.txt", url=closed_port_url, sha256=GOOD_SHA, data_home=tmp_path)
     assert path.read_bytes() == GOOD
 
@@ -464,7 +458,7 @@ def test_bad_downloads_are_rejected_and_leave_nothing(tmp_path, server, route):
     assert not (tmp_path / "vocab" / "test.txt").exists()
     assert _leftovers(tmp_path) == []
     if route == "/truncated.txt":
-        assert "cut short" in message and f"of {len(GOOD)} bytes" in message
+        assert "cut short" in message and f"received 1000 of {len(GOOD)} bytes" in message
     else:
         body = server.routes[route].body
         assert isinstance(info.value, DigestMismatchError)
@@ -483,10 +477,10 @@ def test_offline_error_says_where_to_put_the_file(tmp_path, closed_port_url):
 
 
 def test_offline_error_without_any_socket(tmp_path, monkeypatch):
-    def offline(url, timeout):
-        raise urllib.error.URLError(OSError(-3, "Temporary failure in name resolution"))
-
-    monkeypatch.setattr(_data, "_urlopen", offline)
+    offline = requests.exceptions.ConnectionError(
+        "Failed to resolve 'example.org' ([Errno -3] Temporary failure in name resolution)"
+    )
+    block_network(monkeypatch, offline)
     with pytest.raises(DataFetchError, match="name resolution") as info:
         fetch_file(
             "vocab/laion.txt",
@@ -576,6 +570,26 @@ def test_concurrent_fetches_never_see_a_partial_file(tmp_path, server):
     assert errors == []
     assert results == [GOOD] * 6
     assert _leftovers(tmp_path) == []
+
+
+def test_fetched_file_has_the_permissions_of_an_ordinary_file(tmp_path, server):
+    """Readable by the other users of a shared data home, as the umask allows."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path = fetch_file("p.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_loopback_downloads_bypass_a_configured_proxy(tmp_path, server, closed_port_url):
+    proxy = closed_port_url.rsplit("/", 1)[0]
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            mp.setenv(name, proxy)
+        for name in ("NO_PROXY", "no_proxy"):
+            mp.delenv(name, raising=False)
+        path = fetch_file("p.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path)
+    assert path.read_bytes() == GOOD
+    assert server.requests == ["/good.txt"]
 
 
 def test_progress_bar_when_verbose(tmp_path, server, capsys):

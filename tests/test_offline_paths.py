@@ -14,7 +14,6 @@ import pytest
 import scipy.sparse
 import torch
 
-from sksplice import _data
 from sksplice._concepts import unit_rows
 from sksplice._data import RemoteFile, file_sha256
 from sksplice.dictionary import clear_memory_cache
@@ -29,8 +28,10 @@ from sksplice.vocabulary import (
 )
 
 try:  # whether or not tests/ is a package
+    from ._helpers_data import block_network
     from ._helpers_transformer import CountingEmbedder, random_vocabulary
 except ImportError:
+    from _helpers_data import block_network
     from _helpers_transformer import CountingEmbedder, random_vocabulary
 
 DIM = 16
@@ -44,10 +45,7 @@ def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
     monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
 
-    def refuse(url, timeout):
-        raise AssertionError(f"unexpected network access to {url}")
-
-    monkeypatch.setattr(_data, "_urlopen", refuse)
+    block_network(monkeypatch)
     clear_memory_cache()
     CountingEmbedder.reset()
     yield

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import urllib.error
 from pathlib import Path
 
 import numpy as np
 import pytest
+import requests
 import torch
 
-from sksplice import _data, vocabulary
+from sksplice import vocabulary
 from sksplice._data import DataFetchError, RemoteFile, file_sha256
 from sksplice.vocabulary import (
     IMAGE_MEANS,
@@ -21,7 +21,7 @@ from sksplice.vocabulary import (
     load_vocabulary,
 )
 
-from ._helpers_data import LocalServer, Route, sha256_bytes, start_server
+from ._helpers_data import LocalServer, Route, block_network, sha256_bytes, start_server
 
 EXPECTED_SIZES = {"laion": 37445, "laion_bigrams": 15000, "mscoco": 12832}
 MEAN_DIMS = {
@@ -47,10 +47,7 @@ def _raw_top(path: Path, k: int) -> list[str]:
 
 @pytest.fixture
 def no_network(monkeypatch):
-    def refuse(url, timeout):
-        raise AssertionError(f"unexpected network access to {url}")
-
-    monkeypatch.setattr(_data, "_urlopen", refuse)
+    block_network(monkeypatch)
 
 
 # ------------------------------------------------------------------ authors' files
@@ -191,10 +188,7 @@ def test_named_vocabulary_corrupted_cache_is_refetched(tmp_path, served_vocab):
 
 
 def test_offline_named_vocabulary_error(tmp_path, monkeypatch):
-    def offline(url, timeout):
-        raise urllib.error.URLError("network is unreachable")
-
-    monkeypatch.setattr(_data, "_urlopen", offline)
+    block_network(monkeypatch, requests.exceptions.ConnectionError("Network is unreachable"))
     with pytest.raises(DataFetchError) as info:
         load_vocabulary("laion", data_home=tmp_path)
     message = str(info.value)
