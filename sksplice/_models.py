@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from cachetools import cached
 
 #: Environment variable with extra open_clip model config files or folders
 #: (separated by ``os.pathsep``), registered before any model name lookup.
@@ -77,7 +78,6 @@ class _LoadedModel:
 
 _CACHE_LOCK = threading.Lock()
 _MODEL_CACHE: dict[tuple[Any, ...], _LoadedModel] = {}
-_LOAD_LOCKS: dict[tuple[Any, ...], threading.Lock] = {}
 _REGISTERED_CONFIG_PATHS: set[str] = set()
 _FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
 
@@ -87,9 +87,7 @@ def clear_model_cache() -> None:
 
     Embedders keep working: the next call loads its model again.
     """
-    with _CACHE_LOCK:
-        _MODEL_CACHE.clear()
-        _LOAD_LOCKS.clear()
+    _load_model.cache_clear()
 
 
 def _register_env_model_configs() -> None:
@@ -373,22 +371,14 @@ class _RandomInitLogFilter(logging.Filter):
         return not str(record.msg).startswith("No pretrained weights loaded for model")
 
 
+@cached(_MODEL_CACHE, key=_Config.model_key, condition=threading.Condition())
 def _load_model(config: _Config) -> _LoadedModel:
-    """Load (or fetch from the in-process cache) the model for ``config``."""
-    key = config.model_key()
-    with _CACHE_LOCK:
-        loaded = _MODEL_CACHE.get(key)
-        if loaded is not None:
-            return loaded
-        lock = _LOAD_LOCKS.setdefault(key, threading.Lock())
-    with lock:  # one thread loads a given model; others wait for it
-        with _CACHE_LOCK:
-            loaded = _MODEL_CACHE.get(key)
-        if loaded is None:
-            loaded = _create_model(config)
-            with _CACHE_LOCK:
-                _MODEL_CACHE[key] = loaded
-    return loaded
+    """Load (or fetch from the in-process cache) the model for ``config``.
+
+    One thread loads a given model while the others asking for it wait (the
+    condition); different models load concurrently.
+    """
+    return _create_model(config)
 
 
 def _quick_gelu_needed(model: str, pretrained: str | None, pretrained_kind: str) -> bool:

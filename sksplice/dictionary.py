@@ -34,12 +34,12 @@ import time
 import warnings
 import weakref
 import zipfile
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 
 from ._data import atomic_write, get_cache_dir, temporary_files_of
 from ._protocols import check_text_embedder
@@ -81,7 +81,7 @@ _CENTRED_EPS = 1e-6
 
 logger = logging.getLogger(__name__)
 
-_memory_cache: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+_memory_cache: LRUCache[tuple[Any, ...], np.ndarray] = LRUCache(maxsize=_MEMORY_CACHE_SIZE)
 _memory_lock = threading.Lock()
 
 
@@ -413,18 +413,12 @@ def _memory_key(embedder: Any, cache_key: str | None, concepts: Sequence[str]) -
 
 def _memory_get(key: tuple) -> np.ndarray | None:
     with _memory_lock:
-        value = _memory_cache.get(key)
-        if value is not None:
-            _memory_cache.move_to_end(key)
-        return value
+        return _memory_cache.get(key)  # marks the entry as recently used
 
 
 def _memory_put(key: tuple, value: np.ndarray) -> None:
     with _memory_lock:
-        _memory_cache[key] = value
-        _memory_cache.move_to_end(key)
-        while len(_memory_cache) > _MEMORY_CACHE_SIZE:
-            _memory_cache.popitem(last=False)
+        _memory_cache[key] = value  # drops the least recently used entry when full
 
 
 def clear_memory_cache() -> None:

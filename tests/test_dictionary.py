@@ -195,6 +195,25 @@ def test_keyless_embedder_is_cached_in_process_only(tmp_path):
     assert not np.array_equal(a, c)
 
 
+def test_memory_cache_keeps_the_eight_most_recently_used(tmp_path):
+    emb = KeylessEmbedder(dim=4)
+    vocabularies = [[f"red{i}", f"car{i}"] for i in range(9)]
+
+    def embed(i):
+        return embed_vocabulary(emb, vocabularies[i], cache_dir=tmp_path, disk_cache=False)
+
+    for i in range(8):
+        embed(i)
+    embed(0)  # read again: now the most recently used
+    embed(8)  # a ninth drops the least recently used, 1
+    assert emb.n_calls == 9
+    for i in (0, *range(2, 9)):
+        embed(i)
+    assert emb.n_calls == 9
+    embed(1)
+    assert emb.n_calls == 10
+
+
 def test_batches_and_embedder_output_checks(tmp_path):
     emb = KeylessEmbedder(dim=3)
     out = embed_vocabulary(emb, [f"w{i}" for i in range(10)], batch_size=4, disk_cache=False)

@@ -469,8 +469,7 @@ def test_solver_is_built_once_and_shared(problem, monkeypatch):
     concepts, raw, X = problem
     solver_cache._lasso_cache.clear()
     built = []
-    original = solver_cache.shared_lasso.__globals__["_lasso_cache"]
-    assert original is solver_cache._lasso_cache
+    assert solver_cache.shared_lasso.cache is solver_cache._lasso_cache
     import sksplice.solvers as solvers
 
     real = solvers.NonNegLasso
