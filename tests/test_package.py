@@ -1,0 +1,59 @@
+"""The package's public names: listed once in the stub, imported on first use."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sksplice
+
+from .conftest import REPO_ROOT
+
+
+def _stub_names() -> dict[str, str]:
+    """Public name -> module, from ``sksplice/__init__.pyi``."""
+    stub = ast.parse(Path(sksplice.__file__).with_suffix(".pyi").read_text(encoding="utf-8"))
+    names = {}
+    for node in stub.body:
+        assert isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        for alias in node.names:
+            assert alias.asname == alias.name  # re-exported for type checkers
+            names[alias.name] = f"sksplice.{node.module}"
+    return names
+
+
+def test_import_loads_neither_torch_nor_the_estimators():
+    code = (
+        "import sys, sksplice\n"
+        "heavy = ('torch', 'open_clip', 'sklearn', 'pandas', 'sksplice.transformer')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("EAGER_IMPORT", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_public_name_is_in_the_stub_and_resolves():
+    names = _stub_names()
+    assert sorted(sksplice.__all__) == sorted(names)
+    assert "__version__" in names and "SpliceTransformer" in names
+    assert set(dir(sksplice)) >= set(names)
+    for name, module in names.items():
+        assert getattr(sksplice, name) is getattr(importlib.import_module(module), name)
+    with pytest.raises(AttributeError):
+        sksplice.no_such_name
