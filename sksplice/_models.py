@@ -127,30 +127,6 @@ def _register_env_model_configs() -> None:
                 _REGISTERED_CONFIG_PATHS.add(path)
 
 
-def _resolve_device(device: Any) -> str:
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise TypeError(
-            f"device must be a string such as 'auto', 'cpu' or 'cuda:0', got "
-            f"{type(device).__name__}"
-        )
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a device torch understands (try 'auto', 'cpu' or 'cuda')"
-        ) from exc
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
-        if parsed.index is None:  # "cuda" and "cuda:<current>" share one cached model
-            parsed = torch.device("cuda", torch.cuda.current_device())
-    return str(parsed)
-
-
 def _close_matches(word: str, options: Sequence[str]) -> str:
     lowered = {option.lower(): option for option in options}
     matches = difflib.get_close_matches(word.lower(), list(lowered), n=5, cutoff=0.5)

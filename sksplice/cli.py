@@ -359,7 +359,7 @@ def _close(word: str, options: Sequence[str], n: int = 5) -> str:
 
 
 def _check_device(device: str) -> None:
-    from ._models import _resolve_device
+    from ._device import resolve_device as _resolve_device
 
     try:
         _resolve_device(device)

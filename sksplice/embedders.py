@@ -29,6 +29,7 @@ from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _images
+from ._device import resolve_device
 from ._images import InvalidImageError
 from ._models import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._models import (
@@ -45,7 +46,6 @@ from ._models import (
     _load_model,
     _quick_gelu_needed,
     _register_env_model_configs,
-    _resolve_device,
     clear_model_cache,
 )
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
@@ -271,7 +271,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
             if not isinstance(cache_dir, (str, os.PathLike)):
                 raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
             cache_dir = os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
 
         if not isinstance(self.model, str):
             raise TypeError(f"model must be a string, got {type(self.model).__name__}")

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _images
-from ._models import _resolve_device
+from ._device import resolve_device
 
 __all__ = ["SentenceTransformerEmbedder"]
 
@@ -94,7 +94,7 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size}")
         if self.name is not None and not (isinstance(self.name, str) and self.name.strip()):
             raise ValueError(f"name must be a non-empty string or None, got {self.name!r}")
-        return _resolve_device(self.device)
+        return resolve_device(self.device)
 
     def _loaded(self) -> Any:
         device = self._check_params()

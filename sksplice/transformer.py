@@ -388,8 +388,8 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             raise ValueError(f"output must be 'sparse' or 'dense'; got {self.output!r}")
         if not isinstance(self.solver, str):
             raise TypeError(f"solver must be a string; got {type(self.solver).__name__}")
+        from ._device import resolve_device
         from .solvers import SOLVERS
-        from .solvers._validation import resolve_device
 
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}; got {self.solver!r}")

@@ -10,6 +10,7 @@ import scipy.sparse
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from .._device import resolve_device
 from ._codes import SparseCodes
 from ._common import Problem, RowResult, intra_op_threads
 from ._registry import METHODS, SOLVERS
@@ -19,7 +20,6 @@ from ._validation import (
     check_penalty,
     check_positive_int,
     check_tol,
-    resolve_device,
     resolve_dtype,
 )
 
@@ -87,7 +87,7 @@ class NonNegLasso:
         device: str | torch.device = "auto",
         dtype: Any = None,
     ) -> None:
-        self.device = resolve_device(device)
+        self.device = torch.device(resolve_device(device))
         D = as_tensor_2d(dictionary, "dictionary")
         if D.shape[0] == 0 or D.shape[1] == 0:
             raise ValueError(

@@ -10,21 +10,6 @@ import numpy as np
 import torch
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """Turn ``"auto"`` (or None) into CUDA when available, else CPU."""
-    if device is None or (isinstance(device, str) and device == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a valid torch device; use 'auto', 'cpu' or 'cuda'"
-        ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available")
-    return resolved
-
-
 def resolve_dtype(dtype: Any, source_dtype: torch.dtype, device: torch.device) -> torch.dtype:
     """Storage dtype of the dictionary (precision of the large products)."""
     if dtype is None:

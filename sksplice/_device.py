@@ -1,0 +1,69 @@
+"""The ``device`` parameter of every estimator, embedder and solver: one rule.
+
+``"auto"`` is CUDA when torch sees a CUDA device, else the CPU; any other
+string (or ``torch.device``) is what torch makes of it. ``"cuda"`` without an
+index is the current CUDA device, so that ``"cuda"`` and ``"cuda:<current>"``
+name the same device (and share cached models and solvers). Asking for CUDA
+where there is none is refused at once; other device types (``"mps"``,
+``"xpu"``, ...) are passed to torch as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["resolve_device"]
+
+
+def resolve_device(device: Any) -> str:
+    """The torch device string that ``device`` stands for.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"`` (CUDA when available, else ``"cpu"``), or any device torch
+        understands, such as ``"cpu"``, ``"cuda"`` or ``"cuda:1"``.
+
+    Returns
+    -------
+    str
+        The device, e.g. ``"cpu"`` or ``"cuda:0"`` (CUDA always with its index).
+
+    Raises
+    ------
+    TypeError
+        If ``device`` is neither a string nor a ``torch.device`` (None included).
+    ValueError
+        If torch does not understand the string, or CUDA is asked for but not
+        available.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    'cpu'
+    >>> resolve_device("auto").split(":")[0] in ("cpu", "cuda")
+    True
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(
+            f"device must be a string such as 'auto', 'cpu' or 'cuda:0', got "
+            f"{type(device).__name__}"
+        )
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device torch understands (try 'auto', 'cpu' or 'cuda')"
+        ) from exc
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
+        if parsed.index is None:  # "cuda" and "cuda:<current>" share one cached model
+            parsed = torch.device("cuda", torch.cuda.current_device())
+    return str(parsed)

@@ -1,0 +1,115 @@
+"""The one rule for ``device``: sksplice._device.resolve_device and everything that uses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sksplice._device import resolve_device
+from sksplice.embedders import CLIPEmbedder
+from sksplice.sentence import SentenceTransformerEmbedder
+from sksplice.solvers import NonNegLasso
+from sksplice.transformer import SpliceTransformer
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """A machine that reports CUDA device 1 as current (nothing is run on it)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.parametrize(
+    ("device", "expected"),
+    [
+        ("cpu", "cpu"),
+        ("cpu:0", "cpu:0"),
+        (torch.device("cpu"), "cpu"),
+        ("auto", "cpu"),
+        ("mps", "mps"),  # other device types are torch's to judge when used
+        ("meta", "meta"),
+    ],
+)
+def test_accepted_without_cuda(no_cuda, device, expected):
+    assert resolve_device(device) == expected
+
+
+@pytest.mark.parametrize(
+    ("device", "expected"),
+    [
+        ("auto", "cuda:1"),
+        ("cuda", "cuda:1"),  # the current device, so that "cuda" and "cuda:1" share caches
+        ("cuda:0", "cuda:0"),
+        ("cuda:1", "cuda:1"),
+        (torch.device("cuda"), "cuda:1"),
+        (torch.device("cuda", 0), "cuda:0"),
+        ("cpu", "cpu"),
+    ],
+)
+def test_accepted_with_cuda(fake_cuda, device, expected):
+    assert resolve_device(device) == expected
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda", 1)])
+def test_cuda_without_cuda_is_refused(no_cuda, device):
+    with pytest.raises(ValueError, match=r"CUDA is not available; use device='cpu'"):
+        resolve_device(device)
+
+
+@pytest.mark.parametrize("device", ["gpu:0", "", "cuda:x", "CPU", "auto "])
+def test_unknown_device_strings_are_refused(device):
+    with pytest.raises(ValueError, match=r"is not a device torch understands"):
+        resolve_device(device)
+
+
+@pytest.mark.parametrize("device", [None, 0, 1.0, b"cpu", ["cpu"]])
+def test_non_strings_are_refused(device):
+    with pytest.raises(TypeError, match=r"device must be a string"):
+        resolve_device(device)
+
+
+def _calls():
+    """Every entry point that takes ``device``, checking it before any work."""
+    rng = np.random.default_rng(0)
+    D = rng.normal(size=(4, 3))
+
+    def never_loaded():
+        raise AssertionError("the model must not be loaded before the device is checked")
+
+    return {
+        "CLIPEmbedder": lambda device: CLIPEmbedder(device=device).fit(),
+        "SentenceTransformerEmbedder": lambda device: SentenceTransformerEmbedder(
+            never_loaded, device=device
+        ).embed_text(["a"]),
+        "SpliceTransformer": lambda device: SpliceTransformer(
+            vocabulary=list("abcd"), concept_embeddings=D, device=device
+        ).fit(rng.normal(size=(5, 3))),
+        "NonNegLasso": lambda device: NonNegLasso(D, device=device),
+    }
+
+
+@pytest.mark.parametrize("entry", sorted(_calls()))
+@pytest.mark.parametrize(
+    ("device", "error", "words"),
+    [
+        (None, TypeError, "device must be a string"),
+        (0, TypeError, "device must be a string"),
+        ("gpu", ValueError, "'gpu' is not a device torch understands"),
+        ("cuda", ValueError, "CUDA is not available"),
+    ],
+)
+def test_every_entry_point_applies_the_same_rule(no_cuda, entry, device, error, words):
+    with pytest.raises(error, match=words):
+        _calls()[entry](device)
+
+
+def test_solver_holds_a_torch_device(no_cuda):
+    solver = NonNegLasso(np.eye(3), device="auto")
+    assert solver.device == torch.device("cpu")
+    assert solver.dictionary.device.type == "cpu"
