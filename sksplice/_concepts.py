@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ._array import unit_rows
 from ._protocols import TextEmbedder, check_text_embedder
 from .dictionary import embed_vocabulary
 
@@ -23,7 +24,6 @@ __all__ = [
     "check_alignment",
     "raw_concept_embeddings",
     "resolve_concepts",
-    "unit_rows",
 ]
 
 logger = logging.getLogger(__name__)
@@ -32,23 +32,6 @@ logger = logging.getLogger(__name__)
 _N_ALIGNMENT_CHECKS = 8
 #: Largest deviation from 1 of a row norm of an already centred dictionary.
 _UNIT_NORM_RTOL = 1e-3
-
-
-def unit_rows(X: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit norm whatever their scale; zero rows stay zero.
-
-    Each row is first divided by its largest absolute value, so that squaring
-    can neither overflow (1e20 in float32) nor underflow (1e-13 rows would
-    otherwise fall below the zero threshold of :func:`l2_normalize`).
-    """
-    X = np.asarray(X)
-    if not np.issubdtype(X.dtype, np.floating):
-        X = X.astype(np.float64)
-    scale = np.max(np.abs(X), axis=1, keepdims=True)
-    nonzero = scale > 0
-    Y = X / np.where(nonzero, scale, 1.0).astype(X.dtype)
-    norms = np.linalg.norm(Y, axis=1, keepdims=True)
-    return np.where(nonzero, Y / np.where(nonzero, norms, 1.0), 0.0).astype(X.dtype, copy=False)
 
 
 def centred_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -640,7 +640,7 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
     """Decompose in chunks and yield one record per image."""
     from tqdm.auto import tqdm
 
-    from .dictionary import l2_normalize
+    from ._array import l2_normalize
 
     splice = dec.splice
     n = dec.X.shape[0]

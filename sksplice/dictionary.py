@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 from cachetools import LRUCache
 
+from ._array import ZERO_NORM, l2_normalize
 from ._data import atomic_write, get_cache_dir, temporary_files_of
 from ._protocols import check_text_embedder
 
@@ -66,7 +67,6 @@ _PROBE_MIN_CONCEPTS = 2048
 _PROBE_SIZE = 512
 
 logger = logging.getLogger(__name__)
-_EPS = 1e-12
 #: Widest concept embedding accepted from a cache file when the expected width
 #: is not known (CLIP and sentence-transformers text towers are 1024 wide or less).
 _MAX_CACHED_DIM = 16384
@@ -87,31 +87,6 @@ _memory_lock = threading.Lock()
 
 class DictionaryCacheWarning(UserWarning):
     """A cached concept dictionary on disk was unusable (rebuilt) or could not be written."""
-
-
-def l2_normalize(X: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Scale vectors to unit Euclidean norm, leaving zero vectors at zero.
-
-    Parameters
-    ----------
-    X : ndarray
-        Array of vectors.
-    axis : int, default=-1
-        Axis along which the norm is taken.
-
-    Returns
-    -------
-    ndarray
-        Array of the same shape and dtype (floating) as ``X``; vectors whose norm
-        is below ``1e-12`` are returned as zeros rather than divided by ~0.
-    """
-    X = np.asarray(X)
-    if not np.issubdtype(X.dtype, np.floating):
-        X = X.astype(np.float64)
-    norms = np.linalg.norm(X, axis=axis, keepdims=True)
-    safe = np.where(norms > _EPS, norms, 1.0)
-    out = X / safe
-    return np.where(norms > _EPS, out, 0.0).astype(X.dtype, copy=False)
 
 
 def build_dictionary(
@@ -171,7 +146,7 @@ def build_dictionary(
         return f"{concepts[row]!r} (row {row})" if concepts is not None else f"row {row}"
 
     norms = np.linalg.norm(raw.astype(np.float64), axis=1)
-    zero = norms <= _EPS
+    zero = norms <= ZERO_NORM
     if zero.any():
         row = int(np.flatnonzero(zero)[0])
         raise ValueError(

@@ -28,9 +28,9 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._array import l2_normalize
 from ._pandas import sparse_frame
 from ._protocols import check_text_embedder
-from .dictionary import l2_normalize
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
 

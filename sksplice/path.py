@@ -20,7 +20,7 @@ import scipy.sparse
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from .dictionary import l2_normalize
+from ._array import l2_normalize
 
 __all__ = ["SplicePath", "splice_path"]
 

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ._array import l2_normalize
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_text_embedder
 from .analysis import _as_weights
@@ -269,8 +270,7 @@ class ConceptRetriever(BaseEstimator):
                     f"`splice` has {D.shape[0]} concepts but the weights have {W.shape[1]} "
                     "columns: give the weights this transformer produced"
                 )
-            norms = np.linalg.norm(D, axis=1, keepdims=True)
-            self._unit_dictionary = D / np.where(norms == 0, 1.0, norms)
+            self._unit_dictionary = l2_normalize(D)
         W.eliminate_zeros()
         self.weights_ = W.tocsc()
         self.weights_.sort_indices()

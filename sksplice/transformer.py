@@ -17,10 +17,11 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._array import l2_normalize, unit_rows
 from ._calibration import calibrate_penalty
-from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts, unit_rows
+from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts
 from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr
-from .dictionary import build_dictionary, l2_normalize
+from .dictionary import build_dictionary
 
 __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
 

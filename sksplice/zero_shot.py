@@ -11,8 +11,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._array import l2_normalize
 from ._protocols import check_text_embedder
-from .dictionary import l2_normalize
 
 __all__ = ["ZeroShotClassifier"]
 

@@ -69,6 +69,16 @@ def test_l2_normalize_leaves_zero_rows_at_zero():
     assert np.isfinite(out).all()
 
 
+def test_l2_normalize_is_importable_from_its_documented_module():
+    from sksplice import _array
+
+    # docs/transformer.md imports it from sksplice.dictionary; it lives in sksplice._array
+    assert l2_normalize is _array.l2_normalize
+    assert "l2_normalize" in dictionary_module.__all__
+    tiny = np.array([[1e-13, 0.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(l2_normalize(tiny), [[0.0, 0.0], [0.6, 0.8]])
+
+
 def test_vocabulary_hash_depends_on_content_order_and_boundaries():
     assert vocabulary_hash(["a", "b"]) == vocabulary_hash(["a", "b"])
     assert vocabulary_hash(["a", "b"]) != vocabulary_hash(["b", "a"])

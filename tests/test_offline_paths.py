@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse
 import torch
 
-from sksplice._concepts import unit_rows
+from sksplice._array import unit_rows
 from sksplice._data import RemoteFile, file_sha256
 from sksplice.dictionary import clear_memory_cache
 from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer

@@ -170,7 +170,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "normalisation-wrong",
-        "sksplice/dictionary.py",
+        "sksplice/_array.py",
         "    out = X / safe\n",
         "    out = X / safe**2\n",
         DICTIONARY_TESTS,
@@ -187,7 +187,7 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "zero-concept-accepted",
         "sksplice/dictionary.py",
-        "    zero = norms <= _EPS\n",
+        "    zero = norms <= ZERO_NORM\n",
         "    zero = norms < 0\n",
         DICTIONARY_TESTS,
         "a concept embedding of zeros is not refused",

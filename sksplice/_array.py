@@ -1,0 +1,57 @@
+"""Row normalisation of embedding matrices, shared by every module that needs it.
+
+:func:`l2_normalize` divides each vector by its Euclidean norm (vectors of
+norm at most :data:`ZERO_NORM` become zeros); :func:`unit_rows` does the same
+for rows of any scale, without overflow or underflow of the squares.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ZERO_NORM", "l2_normalize", "unit_rows"]
+
+#: Vectors whose norm is at most this are zero vectors to :func:`l2_normalize`.
+ZERO_NORM = 1e-12
+
+
+def l2_normalize(X: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Scale vectors to unit Euclidean norm, leaving zero vectors at zero.
+
+    Parameters
+    ----------
+    X : ndarray
+        Array of vectors.
+    axis : int, default=-1
+        Axis along which the norm is taken.
+
+    Returns
+    -------
+    ndarray
+        Array of the same shape and dtype (floating) as ``X``; vectors whose norm
+        is below ``1e-12`` are returned as zeros rather than divided by ~0.
+    """
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    norms = np.linalg.norm(X, axis=axis, keepdims=True)
+    safe = np.where(norms > ZERO_NORM, norms, 1.0)
+    out = X / safe
+    return np.where(norms > ZERO_NORM, out, 0.0).astype(X.dtype, copy=False)
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit norm whatever their scale; zero rows stay zero.
+
+    Each row is first divided by its largest absolute value, so that squaring
+    can neither overflow (1e20 in float32) nor underflow (1e-13 rows would
+    otherwise fall below the zero threshold of :func:`l2_normalize`).
+    """
+    X = np.asarray(X)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    scale = np.max(np.abs(X), axis=1, keepdims=True)
+    nonzero = scale > 0
+    Y = X / np.where(nonzero, scale, 1.0).astype(X.dtype)
+    norms = np.linalg.norm(Y, axis=1, keepdims=True)
+    return np.where(nonzero, Y / np.where(nonzero, norms, 1.0), 0.0).astype(X.dtype, copy=False)
