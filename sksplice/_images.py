@@ -336,26 +336,6 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def to_text_list(texts: Any) -> list[str]:
-    """Validate a sequence of texts and return it as a list of str.
-
-    Raises
-    ------
-    TypeError
-        If ``texts`` is a single string or an item is not a string (naming its index).
-    ValueError
-        If ``texts`` is empty.
-    """
-    items = to_item_list(texts, what="texts")
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise TypeError(
-                f"text input {index} is a {type(item).__name__} "
-                f"({describe_item(item)}), not a string"
-            )
-    return [str(item) for item in items]
-
-
 def load_and_preprocess(
     item: Any, preprocess: Callable[[Any], Any]
 ) -> tuple[Any, Exception | None]:

@@ -48,6 +48,7 @@ from ._models import (
     _register_env_model_configs,
     clear_model_cache,
 )
+from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
 
 __all__ = [
@@ -518,7 +519,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
             If ``texts`` is empty.
         """
         config = self._config()
-        items = _images.to_text_list(texts)
+        items = to_text_list(texts)
         loaded = _load_model(config)
         short = _short_text_encoder(loaded.model)
         encode = loaded.model.encode_text if short is None else short

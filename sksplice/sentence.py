@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from . import _images
 from ._device import resolve_device
+from ._text import to_text_list
 
 __all__ = ["SentenceTransformerEmbedder"]
 
@@ -175,7 +175,7 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
         ValueError
             If ``texts`` is empty.
         """
-        items = _images.to_text_list(texts)
+        items = to_text_list(texts)
         model = self._loaded()
         out = model.encode(
             items,

@@ -1,0 +1,36 @@
+"""Text inputs of the text embedders, checked before any model is called.
+
+:class:`sksplice.embedders.CLIPEmbedder` and
+:class:`sksplice.sentence.SentenceTransformerEmbedder` take their texts through
+:func:`to_text_list`. A sequence of texts is read like any other sequence of inputs (a list, a
+numpy array, a pandas Series or single-column DataFrame) and every item must
+be a string; a single string is refused rather than read as its characters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._images import describe_item, to_item_list
+
+__all__ = ["to_text_list"]
+
+
+def to_text_list(texts: Any) -> list[str]:
+    """Validate a sequence of texts and return it as a list of str.
+
+    Raises
+    ------
+    TypeError
+        If ``texts`` is a single string or an item is not a string (naming its index).
+    ValueError
+        If ``texts`` is empty.
+    """
+    items = to_item_list(texts, what="texts")
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(
+                f"text input {index} is a {type(item).__name__} "
+                f"({describe_item(item)}), not a string"
+            )
+    return [str(item) for item in items]
