@@ -55,6 +55,7 @@ __all__ = [
     "file_sha256",
     "get_cache_dir",
     "get_data_home",
+    "readable_name",
     "resolve_in_data_home",
     "safe_cache_name",
 ]
@@ -219,6 +220,25 @@ def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = _CHUNK_SIZE) 
     return digest.hexdigest()
 
 
+def readable_name(text: str) -> str:
+    """``text`` with every run of characters other than ``[A-Za-z0-9._-]`` replaced by ``_``.
+
+    The characters a cache file name keeps of the string it is named after;
+    callers trim the result to their own length and edges.
+
+    Parameters
+    ----------
+    text : str
+        Any string, e.g. a model name or an embedder's cache key.
+
+    Returns
+    -------
+    str
+        The string, safe in a file name apart from leading dots.
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
 def safe_cache_name(*parts: str, suffix: str = "", max_stem: int = 64) -> str:
     """Build a file name that is safe to use inside the data home from arbitrary strings.
 
@@ -264,7 +284,7 @@ def safe_cache_name(*parts: str, suffix: str = "", max_stem: int = 64) -> str:
         )
     if not isinstance(max_stem, int) or max_stem < 1:
         raise ValueError(f"max_stem must be a positive int, got {max_stem!r}")
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(parts))
+    readable = readable_name("_".join(parts))
     readable = readable.lstrip("._-")[:max_stem].rstrip("._-") or "x"
     # Length-prefixing each part makes ("a_b",) and ("a", "b") hash differently.
     digest = hashlib.sha256()

@@ -13,7 +13,6 @@ and checksums of checkpoint files. Public names are re-exported by
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import logging
 import os
@@ -26,6 +25,8 @@ from typing import Any
 
 import torch
 from cachetools import cached
+
+from ._data import file_sha256
 
 #: Environment variable with extra open_clip model config files or folders
 #: (separated by ``os.pathsep``), registered before any model name lookup.
@@ -160,16 +161,13 @@ def _weights_location(model: str, tag: str, cache_dir: str | None) -> str:
 
 
 def _file_sha256(path: str) -> str:
+    """:func:`sksplice._data.file_sha256` of a checkpoint, remembered until the file changes."""
     stat = os.stat(path)
     key = (path, stat.st_size, stat.st_mtime_ns)
     with _CACHE_LOCK:
         digest = _FILE_DIGESTS.get(key)
     if digest is None:
-        sha = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                sha.update(block)
-        digest = sha.hexdigest()
+        digest = file_sha256(path)
         with _CACHE_LOCK:
             _FILE_DIGESTS[key] = digest
     return digest

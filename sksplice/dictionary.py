@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
 import time
 import warnings
@@ -42,7 +41,7 @@ import numpy as np
 from cachetools import LRUCache
 
 from ._array import ZERO_NORM, l2_normalize
-from ._data import atomic_write, get_cache_dir, temporary_files_of
+from ._data import atomic_write, get_cache_dir, readable_name, temporary_files_of
 from ._protocols import check_text_embedder
 
 __all__ = [
@@ -200,11 +199,6 @@ def _array_digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def _safe_name(text: str, max_len: int = 48) -> str:
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")
-    return slug[:max_len] or "embedder"
-
-
 def dictionary_cache_path(
     cache_key: str, concepts: Sequence[str], cache_dir: str | os.PathLike[str] | None = None
 ) -> Path:
@@ -227,7 +221,9 @@ def dictionary_cache_path(
     """
     full_key = _disk_key(cache_key, concepts)
     digest = hashlib.sha256(full_key.encode("utf-8")).hexdigest()[:20]
-    name = f"{_safe_name(cache_key)}-{len(concepts)}-{digest}.npz"
+    # The readable part is trimmed as it always was: cached files keep their names.
+    readable = readable_name(cache_key).strip("._")[:48] or "embedder"
+    name = f"{readable}-{len(concepts)}-{digest}.npz"
     return get_cache_dir(cache_dir) / "dictionaries" / name
 
 

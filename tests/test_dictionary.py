@@ -122,6 +122,33 @@ def test_cache_is_keyed_by_embedder_vocabulary_and_size(tmp_path):
     assert p1.name.startswith("m1-2-")
 
 
+@pytest.mark.parametrize(
+    ("cache_key", "concepts", "name"),
+    [
+        (
+            "open_clip/ViT-B-32/laion2b_s34b_b79k",
+            ["dog", "cat"],
+            "open_clip_ViT-B-32_laion2b_s34b_b79k-2-4fcc0a9825bd59146ef5.npz",
+        ),
+        (
+            "sentence-transformers/all-MiniLM-L6-v2",
+            ["a"],
+            "sentence-transformers_all-MiniLM-L6-v2-1-de1d004281ddd28e3ada.npz",
+        ),
+        (
+            "..hf-hub:org/\u00fc model//x_" + "y" * 60,
+            ["b", "c", "d"],
+            "hf-hub_org_model_x_yyyyyyyyyyyyyyyyyyyyyyyyyyyyy-3-84fcb9341b30d552d482.npz",
+        ),
+        ("._", ["x"], "embedder-1-e9d5cffb443d51c450ec.npz"),
+    ],
+)
+def test_cache_file_names_stay_those_of_files_already_written(tmp_path, cache_key, concepts, name):
+    # Names written by earlier releases: a changed name would orphan every cached dictionary.
+    path = dictionary_cache_path(cache_key, concepts, tmp_path)
+    assert path == tmp_path / "dictionaries" / name
+
+
 def test_cache_file_has_checked_header_and_loads_without_pickle(tmp_path):
     emb = CountingEmbedder(dim=6, key="model/with:odd chars")
     concepts = ["x", "y", "z"]

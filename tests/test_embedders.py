@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -576,7 +577,8 @@ def test_checkpoint_file_as_pretrained(make_embedder, tmp_path):
     from_file = make_embedder(modality="text", pretrained=str(checkpoint))
     np.testing.assert_allclose(from_file.transform(TEXTS), expected, atol=1e-6)
     key = from_file.cache_key()
-    assert key.startswith("open_clip/sksplice-test-tiny/file-sha256-")
+    digest = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert key == f"open_clip/sksplice-test-tiny/file-sha256-{digest}"
     # a different file content changes the key
     state = {k: v + 0.01 if v.is_floating_point() else v for k, v in state.items()}
     other = tmp_path / "other.pt"
