@@ -60,6 +60,29 @@ def _column_arrays(csc: sp.csc_matrix) -> list[Any]:
     ]
 
 
+def transform_output(estimator: Any) -> str | None:
+    """The container ``transform`` of ``estimator`` is asked to return.
+
+    What ``estimator.set_output(transform=...)`` set, else scikit-learn's
+    global ``transform_output`` setting (``"default"``, ``"pandas"``, ...).
+
+    Parameters
+    ----------
+    estimator : object
+        An estimator with scikit-learn's ``set_output`` (or without: then only
+        the global setting counts).
+
+    Returns
+    -------
+    str or None
+        The setting, e.g. ``"default"`` or ``"pandas"``.
+    """
+    from sklearn import get_config
+
+    config = getattr(estimator, "_sklearn_output_config", {})
+    return config.get("transform", get_config()["transform_output"])
+
+
 def sparse_frame(W: Any, columns: Sequence[Any], index: Any = None) -> Any:
     """A DataFrame of pandas sparse columns (fill value 0) holding the sparse matrix ``W``.
 

@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn import get_config
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._pandas import sparse_frame
+from ._pandas import sparse_frame, transform_output
 from ._protocols import check_text_embedder
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
@@ -455,13 +454,9 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
             W = X * self.mask_.astype(X.dtype)
         if self.output == "embedding":
             return np.asarray(self.splice_.inverse_transform(W))
-        if sp.issparse(W):
-            config = getattr(self, "_sklearn_output_config", {}).get(
-                "transform", get_config()["transform_output"]
-            )
-            if config == "pandas":
-                index = X_in.index if isinstance(X_in, pd.DataFrame) else None
-                return sparse_frame(W, self.get_feature_names_out(), index=index)
+        if sp.issparse(W) and transform_output(self) == "pandas":
+            index = X_in.index if isinstance(X_in, pd.DataFrame) else None
+            return sparse_frame(W, self.get_feature_names_out(), index=index)
         return W
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -13,14 +13,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse
-from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize, unit_rows
 from ._calibration import calibrate_penalty
 from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts
-from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr
+from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr, transform_output
 from .dictionary import build_dictionary
 
 __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
@@ -709,9 +708,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         return self._format(W, X_in), stats
 
     def _format(self, W: scipy.sparse.csr_matrix, X_in: Any) -> Any:
-        config = getattr(self, "_sklearn_output_config", {}).get(
-            "transform", get_config()["transform_output"]
-        )
+        config = transform_output(self)
         if self.output == "dense":
             return W.toarray()  # set_output wraps dense output itself
         if config == "pandas":

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import sklearn
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
@@ -266,6 +267,22 @@ def test_pipeline_with_pandas_output_learns_names(small_setup):
     assert list(edited.columns) == NAMES
     assert (edited["dog"] == 0).all()
     assert all(str(t).startswith("Sparse") for t in edited.dtypes)  # stays sparse
+
+
+def test_transformer_and_editor_read_the_output_setting_alike(small_setup):
+    # One rule for both: the estimator's set_output wins over the global setting.
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice)).fit(W)
+    with sklearn.config_context(transform_output="pandas"):
+        assert isinstance(splice.transform(X), pd.DataFrame)
+        assert isinstance(editor.transform(W), pd.DataFrame)
+        own = clone(splice).set_output(transform="default").fit(X)
+        assert sp.issparse(own.transform(X))
+        assert sp.issparse(clone(editor).set_output(transform="default").fit(W).transform(W))
+    assert sp.issparse(splice.transform(X)) and sp.issparse(editor.transform(W))
+    pandas_editor = clone(editor).set_output(transform="pandas").fit(W)
+    assert isinstance(pandas_editor.transform(W), pd.DataFrame)
 
 
 def test_zero_shot_pipeline_before_and_after_edit(small_setup):
