@@ -53,12 +53,20 @@ def centred_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def resolve_concepts(
-    vocab: Any, vocabulary_size: int | None, data_home: Any
-) -> tuple[list[str], int]:
-    """The concepts and the number of entries of the full (untruncated) list."""
+    vocab: Any, vocabulary_size: int | None, data_home: Any, *, count_full: bool = True
+) -> tuple[list[str], int | None]:
+    """The concepts and the number of entries of the full (untruncated) list.
+
+    With ``count_full=False`` a named vocabulary or a file is loaded only
+    truncated to ``vocabulary_size`` (one load instead of two) and the number
+    of entries of the full list is None; the concepts and every error are the
+    same.
+    """
     if isinstance(vocab, str | os.PathLike):
         from .vocabulary import load_vocabulary
 
+        if not count_full:
+            return list(load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)), None
         concepts = load_vocabulary(vocab, size=None, data_home=data_home)
         n_full = len(concepts)
         if vocabulary_size is not None:

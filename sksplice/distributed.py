@@ -400,9 +400,14 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     ------
     ValueError
         If ``splice`` has neither ``concept_embeddings`` nor an ``embedder``.
+    TypeError, ValueError
+        If ``vocabulary`` is refused, with the errors of ``SpliceTransformer.fit``
+        (the same resolution of ``vocabulary`` and ``vocabulary_size``); nothing
+        is embedded then.
     """
     from sklearn.base import clone
 
+    from ._concepts import resolve_concepts
     from .dictionary import embed_vocabulary
 
     params = splice.get_params(deep=False)
@@ -414,17 +419,13 @@ def precompute_concept_embeddings(splice: Any) -> Any:
             "splice has neither concept_embeddings nor an embedder: there is no vocabulary "
             "embedding to precompute"
         )
-    vocabulary = params.get("vocabulary")
-    size = params.get("vocabulary_size")
-    data_home = params.get("data_home")
-    if isinstance(vocabulary, (str, os.PathLike)):
-        from .vocabulary import load_vocabulary
-
-        concepts = list(load_vocabulary(vocabulary, size=size, data_home=data_home))
-    else:
-        concepts = list(vocabulary)
-        if size is not None:
-            concepts = concepts[:size]
+    # The transformer's own rules (and errors) for vocabulary and vocabulary_size.
+    concepts, _ = resolve_concepts(
+        params.get("vocabulary"),
+        params.get("vocabulary_size"),
+        params.get("data_home"),
+        count_full=False,
+    )
     raw = embed_vocabulary(embedder, concepts, cache_dir=params.get("cache_dir"))
     return clone(splice).set_params(vocabulary=concepts, concept_embeddings=np.asarray(raw))
 

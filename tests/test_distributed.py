@@ -481,6 +481,38 @@ def test_default_scheduler_without_cluster(problem, reference):
     np.testing.assert_allclose(W.toarray(), reference[:600].toarray(), atol=ATOL)
 
 
+@pytest.mark.parametrize(
+    ("vocabulary", "error", "words"),
+    [
+        (["red", 3], TypeError, "vocabulary entry 1 is a int"),
+        (["red", "  "], ValueError, "vocabulary entry 1 is blank"),
+        (["red", "blue", "red"], ValueError, r"entry 2 \('red'\) duplicates entry 0"),
+        ([], ValueError, "vocabulary is an empty list"),
+        (b"red", TypeError, "vocabulary must be a vocabulary name"),
+        (42, TypeError, "vocabulary must be a vocabulary name"),
+    ],
+)
+def test_precompute_rejects_a_bad_vocabulary_as_fit_does(tmp_path, vocabulary, error, words):
+    embedder = LoggingHashEmbedder(tmp_path / "calls.log", dim=8)
+    splice = SpliceTransformer(embedder=embedder, vocabulary=vocabulary, device="cpu")
+    with pytest.raises(error, match=words) as from_fit:
+        splice.fit(np.ones((3, 8)))
+    with pytest.raises(error, match=words) as from_precompute:
+        precompute_concept_embeddings(splice)
+    assert str(from_precompute.value) == str(from_fit.value)
+    assert embedder.calls() == []  # refused before anything is embedded
+
+
+def test_precompute_loads_a_vocabulary_file_as_fit_does(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("red\n green\n\nred\nblue\ncyan\n", encoding="utf-8")
+    embedder = LoggingHashEmbedder(tmp_path / "calls.log", dim=8)
+    splice = SpliceTransformer(embedder=embedder, vocabulary=path, vocabulary_size=3)
+    shared = precompute_concept_embeddings(splice)
+    assert shared.get_params()["vocabulary"] == ["red", "green", "blue"]
+    assert splice._resolve_concepts()[0] == ["red", "green", "blue"]  # what fit uses
+
+
 def test_precompute_concept_embeddings_needs_an_embedder_or_embeddings(tmp_path):
     with pytest.raises(ValueError, match="neither concept_embeddings nor an embedder"):
         precompute_concept_embeddings(SpliceTransformer(vocabulary=["a", "b"]))
