@@ -13,6 +13,7 @@ and checksums of checkpoint files. Public names are re-exported by
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import logging
 import os
@@ -80,7 +81,6 @@ class _LoadedModel:
 _CACHE_LOCK = threading.Lock()
 _MODEL_CACHE: dict[tuple[Any, ...], _LoadedModel] = {}
 _REGISTERED_CONFIG_PATHS: set[str] = set()
-_FILE_DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def clear_model_cache() -> None:
@@ -163,14 +163,13 @@ def _weights_location(model: str, tag: str, cache_dir: str | None) -> str:
 def _file_sha256(path: str) -> str:
     """:func:`sksplice._data.file_sha256` of a checkpoint, remembered until the file changes."""
     stat = os.stat(path)
-    key = (path, stat.st_size, stat.st_mtime_ns)
-    with _CACHE_LOCK:
-        digest = _FILE_DIGESTS.get(key)
-    if digest is None:
-        digest = file_sha256(path)
-        with _CACHE_LOCK:
-            _FILE_DIGESTS[key] = digest
-    return digest
+    return _file_version_sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _file_version_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """The digest of ``path`` as it is at this size and modification time."""
+    return file_sha256(path)
 
 
 class WeightsUnavailableError(RuntimeError):

@@ -584,6 +584,11 @@ def test_checkpoint_file_as_pretrained(make_embedder, tmp_path):
     other = tmp_path / "other.pt"
     torch.save(state, other)
     assert make_embedder(pretrained=other).cache_key() != key
+    # the remembered digest follows a file rewritten in place
+    checkpoint.write_bytes(other.read_bytes())
+    os.utime(checkpoint, ns=(1, 1))
+    digest = hashlib.sha256(other.read_bytes()).hexdigest()
+    assert from_file.cache_key() == f"open_clip/sksplice-test-tiny/file-sha256-{digest}"
 
 
 # ---------------------------------------------------------------- pretrained weights
