@@ -376,7 +376,7 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
     import json
     import types
 
-    from sksplice import cli
+    from sksplice.cli import _profile as profile_command
 
     # "sea": 20 of 20 "coast" images, 0 of 20 "forest" ones (significant); "sky": the one
     # "lone" image against 39 others without it (Fisher, not significant)
@@ -388,12 +388,14 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
     W[::2, 2] = 1.0
     ranking = _cli_ranking(W, y, ["sea", "sky", "grass"])
     dec = types.SimpleNamespace(skipped=[], metadata={})
-    monkeypatch.setattr(cli, "_check_options", lambda args: None)
-    monkeypatch.setattr(cli, "_labelled", lambda args: ([], []))
-    monkeypatch.setattr(cli, "_profile", lambda args, paths, labels, plan: (dec, None, ranking))
+    monkeypatch.setattr(profile_command, "_check_options", lambda args: None)
+    monkeypatch.setattr(profile_command, "_labelled", lambda args: ([], []))
+    monkeypatch.setattr(
+        profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, ranking)
+    )
     out = tmp_path / "profile.out"
     args = types.SimpleNamespace(output=str(out), format=fmt)
-    assert cli._cmd_profile(args) == 0
+    assert profile_command._cmd_profile(args) == 0
     text = out.read_text()
     if fmt == "table":
         block = text.split("class lone:")[1]

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from sksplice import cli
+from sksplice.cli import _decompose, _inputs
 
 from .conftest import TESTS_DATA
 
@@ -203,7 +204,7 @@ def test_bad_image_skipped_then_strict(image_tree, vocab_file, inproc, tmp_path,
 
 
 def test_interrupt_leaves_valid_output(image_tree, vocab_file, inproc, tmp_path, monkeypatch):
-    real_iter = cli._iter_rows
+    real_iter = _decompose._iter_rows
 
     def interrupted(*args, **kwargs):
         for i, rec in enumerate(real_iter(*args, **kwargs)):
@@ -211,7 +212,7 @@ def test_interrupt_leaves_valid_output(image_tree, vocab_file, inproc, tmp_path,
                 raise KeyboardInterrupt
             yield rec
 
-    monkeypatch.setattr(cli, "_iter_rows", interrupted)
+    monkeypatch.setattr(_decompose, "_iter_rows", interrupted)
     out = tmp_path / "partial.json"
     code = cli.main(
         ["decompose", str(image_tree), "-f", "json", "-o", str(out), "--quiet"]
@@ -606,7 +607,7 @@ def test_symlinked_class_folders_are_followed_once(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="sksplice.cli"):
         paths = cli.collect_images([root])
     assert len(paths) == 9
-    assert cli._labels_from_folders(root, paths).count("birds") == 3
+    assert _inputs._labels_from_folders(root, paths).count("birds") == 3
     assert any(
         "loop" in r.getMessage() and "already read" in r.getMessage() for r in caplog.records
     )
@@ -620,17 +621,17 @@ def test_labels_csv_matches_relative_paths(tmp_path):
     labels = tmp_path / "labels.csv"
     # a bare name that is unique (z.png) matches; x.png names only the top-level file
     labels.write_text("path,label\nx.png,top\nsub/x.png,sub\na/y.png,A\nb/y.png,B\nz.png,Z\n")
-    got = dict(zip(map(str, paths), cli._read_labels(labels, root, paths), strict=True))
+    got = dict(zip(map(str, paths), _inputs._read_labels(labels, root, paths), strict=True))
     assert got[str(root / "x.png")] == "top" and got[str(root / "sub" / "x.png")] == "sub"
     assert got[str(root / "c" / "z.png")] == "Z"
     # x.png no longer labels sub/x.png too
     labels.write_text("x.png,top\na/y.png,A\nb/y.png,B\nz.png,Z\n")
     with pytest.raises(cli.CLIError, match=r"no label for image .*sub/x\.png"):
-        cli._read_labels(labels, root, paths)
+        _inputs._read_labels(labels, root, paths)
     # an ambiguous bare name is an error naming both files
     labels.write_text("x.png,top\nsub/x.png,s\ny.png,Y\nz.png,Z\n")
     with pytest.raises(cli.CLIError, match=r"line 3: the bare name 'y.png' matches") as info:
-        cli._read_labels(labels, root, paths)
+        _inputs._read_labels(labels, root, paths)
     assert str(root / "a" / "y.png") in str(info.value) and str(root / "b" / "y.png") in str(
         info.value
     )
@@ -638,18 +639,19 @@ def test_labels_csv_matches_relative_paths(tmp_path):
     (root / "c" / "z.png").rename(root / "c" / "z, 1.png")
     paths = cli.collect_images([root])
     labels.write_text('x.png,top\nsub/x.png,s\na/y.png,A\nb/y.png,B\n"c/z, 1.png","a, b"\n')
-    assert "a, b" in cli._read_labels(labels, root, paths)
+    assert "a, b" in _inputs._read_labels(labels, root, paths)
 
 
 _SLOW_WRITER = """
 import sys, time
 from sksplice import cli
-write = cli._Writer.write
+from sksplice.cli import _output
+write = _output._Writer.write
 def slow(self, rec):
     write(self, rec)
     print("wrote", self.n, file=sys.stderr, flush=True)
     time.sleep(30)
-cli._Writer.write = slow
+_output._Writer.write = slow
 sys.exit(cli.main(sys.argv[1:]))
 """
 

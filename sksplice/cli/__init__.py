@@ -1,0 +1,64 @@
+"""The ``sksplice`` command: concept decompositions, class profiles and HTML reports.
+
+Standard output carries only results; progress, information, warnings and
+errors go to standard error through one logging handler.
+
+Exit codes: 0 on success, 2 for usage errors (argparse), 1 for runtime errors,
+reported as one line naming the file or setting at fault (a traceback only
+with ``--debug``), 130 when interrupted (Ctrl-C) and 143 when terminated
+(SIGTERM); an output file is then left as it was and the records finished so
+far are kept in ``FILE.partial``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from ._inputs import IMAGE_EXTENSIONS, collect_images
+from ._logging import CLIError as CLIError
+from ._logging import _interrupted, _sigterm_as_interrupt, _stderr_logging
+from ._parser import build_parser as build_parser
+
+__all__ = ["IMAGE_EXTENSIONS", "collect_images", "main"]
+
+logger = logging.getLogger(__name__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``sksplice`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, default=None
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    code : int
+        The exit status.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "report" and args.folder is None and not args.inputs:
+        parser.error("report needs a FOLDER or images")
+    with _stderr_logging(args.quiet, args.debug), _sigterm_as_interrupt():
+        try:
+            return int(args.func(args))
+        except KeyboardInterrupt as exc:
+            logger.error("interrupted")
+            return _interrupted(exc)
+        except BrokenPipeError:
+            # the reader of our output went away (``sksplice ... | head``): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        except Exception as exc:
+            if args.debug:
+                raise
+            text = str(exc).strip()
+            msg = " ".join(text.split()) if text else type(exc).__name__
+            logger.error("%s", msg)
+            return 1

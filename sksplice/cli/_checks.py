@@ -1,0 +1,258 @@
+"""Every option checked and resolved before any image or concept is embedded."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import logging
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._logging import CLIError
+
+logger = logging.getLogger(__name__)
+
+_NAMED_VOCABULARY_SIZE = 10000
+_MEAN_KEYWORDS = ("auto", "pretrained", "data")
+_DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+
+
+@dataclass
+class _Plan:
+    """Every option checked and resolved, before anything is embedded."""
+
+    model: str
+    pretrained: str | None
+    embed_dim: int
+    concepts: list[str]
+    image_mean: Any  # None (learn from the images), or a 1-D float array
+    mean_source: str  # "data", "pretrained" or "file"
+    mean_file: str | None = None
+
+
+def _close(word: str, options: Sequence[str], n: int = 5) -> str:
+    """`` (close matches: a, b)`` for a misspelt option value, or ``""``."""
+    lowered = {o.lower(): o for o in options}
+    found = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)
+    return f" (close matches: {', '.join(lowered[m] for m in found)})" if found else ""
+
+
+def _check_device(device: str) -> None:
+    from .._device import resolve_device as _resolve_device
+
+    try:
+        _resolve_device(device)
+    except ValueError as exc:
+        if "CUDA is not available" in str(exc):
+            raise CLIError(
+                f"--device {device}: CUDA is not available on this machine; use --device cpu "
+                "(or --device auto)"
+            ) from exc
+        raise CLIError(
+            f"--device {device!r} is not a device (use auto, cpu, cuda or cuda:N)"
+        ) from exc
+
+
+def _check_solver(solver: str) -> None:
+    from ..solvers import SOLVERS
+
+    if solver not in SOLVERS:
+        raise CLIError(
+            f"--solver {solver!r} is not a solver; choose one of {', '.join(SOLVERS)}"
+            f"{_close(solver, SOLVERS)}"
+        )
+
+
+def _check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
+    """The model name, the pretrained weights and the embedding dimension."""
+    import open_clip
+
+    from .._models import HF_HUB_PREFIX, _ensure_tag_weights
+    from ..embedders import CLIPEmbedder
+
+    model, pretrained = args.model, args.pretrained
+    if model.startswith(HF_HUB_PREFIX):
+        if pretrained not in (None, _DEFAULT_PRETRAINED):
+            logger.warning(
+                "--pretrained %s is ignored: %s models bring their own weights",
+                pretrained,
+                HF_HUB_PREFIX,
+            )
+        pretrained = None
+    else:
+        from .._models import _register_env_model_configs
+
+        _register_env_model_configs()
+        models = open_clip.list_models()
+        if model not in models and model.replace("/", "-") not in models:
+            raise CLIError(
+                f"--model {model!r} is not an open_clip model{_close(model, models)}; "
+                f"see open_clip.list_models() ({len(models)} names), or give "
+                f"{HF_HUB_PREFIX}ORG/REPO for a model on the Hugging Face Hub"
+            )
+        model = model if model in models else model.replace("/", "-")
+        if pretrained is not None:
+            tags = open_clip.list_pretrained_tags_by_model(model)
+            clean = {t.lower().replace("-", "_"): t for t in tags}
+            key = pretrained.lower().replace("-", "_")
+            if key in clean:
+                pretrained = clean[key]
+            elif not Path(pretrained).expanduser().is_file():
+                listed = ", ".join(tags) if tags else "none"
+                raise CLIError(
+                    f"--pretrained {pretrained!r} is neither a pretrained tag of {model} nor a "
+                    f"checkpoint file{_close(pretrained, tags)}; tags of {model}: {listed}; "
+                    "--pretrained none gives random weights"
+                )
+    embedder = CLIPEmbedder(model=model, pretrained=pretrained, device="cpu")
+    config = embedder._config()  # an hf-hub: model fetches its config here (or fails fast)
+    if config.pretrained_kind == "tag":
+        _ensure_tag_weights(config.model, config.pretrained, None)  # offline: fail now
+    return model, pretrained, config.embed_dim
+
+
+def _check_vocabulary(args: argparse.Namespace) -> list[str]:
+    """The concepts, with --vocabulary-size checked against the vocabulary's length."""
+    from ..vocabulary import VOCABULARIES, load_vocabulary
+
+    name, size = args.vocabulary, args.vocabulary_size
+    path = Path(name).expanduser()
+    if name in VOCABULARIES:
+        concepts = load_vocabulary(name, size=None, data_home=args.data_home)
+        what = f"the {name!r} vocabulary"
+        if size is None:
+            size = min(_NAMED_VOCABULARY_SIZE, len(concepts))
+    elif path.is_file():
+        try:
+            concepts = load_vocabulary(path, size=None)
+        except ValueError as exc:
+            raise CLIError(f"--vocabulary {path}: {exc}") from exc
+        what = f"vocabulary file {path}"
+    elif path.exists():
+        raise CLIError(f"--vocabulary {path} is not a file")
+    else:
+        raise CLIError(
+            f"--vocabulary {name!r} is neither a vocabulary name ({', '.join(VOCABULARIES)}) "
+            f"nor an existing text file{_close(name, list(VOCABULARIES))}"
+        )
+    if size is not None and size > len(concepts):
+        raise CLIError(
+            f"--vocabulary-size {size} is larger than the {len(concepts)} concepts of {what}; "
+            f"use --vocabulary-size {len(concepts)} or less"
+        )
+    return concepts[:size] if size is not None else concepts
+
+
+def _check_image_mean(
+    args: argparse.Namespace, model: str, pretrained: str | None, d: int
+) -> tuple[Any, str, str | None]:
+    """The modality centre: (mean or None, source, file)."""
+    from ..vocabulary import IMAGE_MEANS, as_mean_vector, load_image_mean
+
+    choice = args.image_mean
+    published = pretrained is not None and (model, pretrained.lower()) in IMAGE_MEANS
+    if choice == "auto":
+        choice = "pretrained" if published else "data"
+    if choice == "data":
+        return None, "data", None
+    if choice == "pretrained":
+        if not published:
+            known = ", ".join(f"--model {m} --pretrained {p}" for m, p in IMAGE_MEANS)
+            raise CLIError(
+                f"--image-mean pretrained: no published image mean for --model {model} "
+                f"--pretrained {pretrained or 'none'} (published: {known}); use --image-mean "
+                "data to learn it from the images, or --image-mean FILE.npy"
+            )
+        return (
+            as_mean_vector(load_image_mean(model, pretrained, data_home=args.data_home), d),
+            ("pretrained"),
+            None,
+        )
+    path = Path(choice).expanduser()
+    if not path.is_file():
+        raise CLIError(f"--image-mean: no such file {path} (or use {', '.join(_MEAN_KEYWORDS)})")
+    try:
+        mean = as_mean_vector(path, d, source="--image-mean")
+    except ValueError as exc:
+        raise CLIError(f"{exc} (model {model})") from exc
+    return mean, "file", str(path)
+
+
+def _check_output(path: str | None, option: str = "-o") -> None:
+    """An output file can be written: its folder exists and it is not a folder."""
+    if path is None or path == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
+    folder = Path(os.path.realpath(target)).parent
+    if not folder.is_dir():
+        raise CLIError(f"cannot write output file {target}: folder {folder} does not exist")
+    if target.exists() and not stat.S_ISREG(os.stat(target).st_mode):
+        return  # a pipe or a device: written through
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CLIError(f"cannot write output file {target}: folder {folder} is not writable")
+
+
+def _check_options(args: argparse.Namespace) -> _Plan:
+    """Check every option (cheap checks first) before any image or concept is embedded."""
+    _check_output(getattr(args, "output", None))
+    _check_device(args.device)
+    _check_solver(args.solver)
+    model, pretrained, d = _check_model(args)
+    concepts = _check_vocabulary(args)
+    mean, source, mean_file = _check_image_mean(args, model, pretrained, d)
+    return _Plan(model, pretrained, d, concepts, mean, source, mean_file)
+
+
+def _check_query(args: argparse.Namespace, concepts: list[str]) -> dict[str, float] | None:
+    """The ``--concepts`` query as {name: weight}, every name checked against the vocabulary.
+
+    ``--concepts dog,snow`` weighs each concept 1; ``dog:2,snow`` gives a weight.
+    Returns None for a ``--text`` query (checked to be non-empty).
+    """
+    from ..retrieval import unknown_concepts_error
+
+    if args.text is not None:
+        if not args.text.strip():
+            raise CLIError("--text is empty: give the query text, e.g. --text 'a dog in the snow'")
+        return None
+    query: dict[str, float] = {}
+    for item in args.concepts.split(","):
+        name, _, weight = item.strip().partition(":")
+        name = name.strip()
+        if not name:
+            raise CLIError(f"--concepts {args.concepts!r} has an empty concept name")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            raise CLIError(
+                f"--concepts: the weight of {name!r} is {weight!r}, not a number"
+            ) from None
+        if not (np.isfinite(value) and value > 0):
+            raise CLIError(f"--concepts: the weight of {name!r} must be positive, got {weight}")
+        query[name] = query.get(name, 0.0) + value
+    known = set(concepts)
+    unknown = [name for name in query if name not in known]
+    if unknown:
+        raise CLIError(str(unknown_concepts_error(unknown, concepts, "--concepts")))
+    return query
+
+
+def _check_report_output(args: argparse.Namespace) -> None:
+    """``compare --report``: an HTML file that is not the ``-o`` output."""
+    if args.report is None:
+        return
+    if args.report == "-":
+        raise CLIError("--report needs a file name (the results go to standard output or -o)")
+    _check_output(args.report, "--report")
+    if args.output not in (None, "-") and os.path.realpath(args.output) == os.path.realpath(
+        args.report
+    ):
+        raise CLIError(f"--report and -o name the same file {args.report}; give two files")

@@ -1,0 +1,110 @@
+"""The ``compare`` command: concepts whose prevalence differs between two folders."""
+
+from __future__ import annotations
+
+import argparse
+from typing import IO, Any
+
+import numpy as np
+
+from ._checks import _check_options, _check_report_output
+from ._decompose import _decompose, _report_skipped
+from ._inputs import _two_collections
+from ._logging import CLIError
+from ._output import _Output, _write_not_significant, _write_table_records
+from ._report import _write_explorer
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..shift import compare_datasets
+
+    _check_report_output(args)
+    plan = _check_options(args)
+    paths_a, paths_b = _two_collections(args)
+    # one decomposition (one dictionary, one modality centre) for both collections
+    dec = _decompose(args, paths_a + paths_b, plan)
+    _report_skipped(dec.skipped, len(paths_a) + len(paths_b))
+    in_a = {str(p) for p in paths_a}
+    from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
+    labels = (str(args.folder_a), str(args.folder_b))
+    for mask, folder in ((from_a, labels[0]), (~from_a, labels[1])):
+        if not mask.any():
+            raise CLIError(f"none of the images of {folder} could be read")
+    W = dec.splice.transform(dec.X)
+    comparison = compare_datasets(
+        W[from_a],
+        W[~from_a],
+        concepts=dec.splice.get_feature_names_out(),
+        labels=labels,
+        alternative=args.alternative,
+    )
+    table = comparison if args.top_k is None else comparison.head(args.top_k)
+    cols = [
+        "count_a",
+        "count_b",
+        "prevalence_a",
+        "prevalence_b",
+        "prevalence_diff",
+        "mean_weight_diff",
+        "test",
+        "p_adjusted",
+        "significant",
+    ]
+    table = table[cols].reset_index(names="concept")
+    metadata = {
+        **dec.metadata,
+        "a": {"folder": labels[0], "images": int(from_a.sum())},
+        "b": {"folder": labels[1], "images": int((~from_a).sum())},
+        "alternative": args.alternative,
+        "correction": comparison.attrs["correction"],
+        "alpha": comparison.attrs["alpha"],
+        "concepts_tested": len(comparison),
+    }
+    if args.report is not None:
+        # the explorer: the two collections as its two classes, every tested concept ranked
+        label_of = {str(p): labels[0 if a else 1] for p, a in zip(dec.paths, from_a, strict=True)}
+        dec.W = W
+        _write_explorer(
+            args,
+            dec,
+            paths_a + paths_b,
+            args.report,
+            title=f"sksplice compare: {labels[0]} vs {labels[1]}",
+            label_of=label_of,
+            profiles=comparison[["prevalence_a", "prevalence_b"]].set_axis(list(labels), axis=1),
+            ranking=comparison,
+            settings={
+                "alternative": args.alternative,
+                "correction": comparison.attrs["correction"],
+            },
+        )
+    out = _Output(args.output)
+    try:
+        _write_comparison(out.fh, table, args.format, metadata)
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
+    return 0
+
+
+def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any]) -> None:
+    if fmt != "table":
+        _write_table_records(fh, table, fmt, metadata, "comparison")
+    else:
+        a, b = metadata["a"], metadata["b"]
+        sides = {"two-sided": "differs", "greater": "is higher in B", "less": "is lower in B"}
+        fh.write(
+            f"A: {a['folder']} ({a['images']} images)  B: {b['folder']} ({b['images']} images)\n"
+            f"concepts whose prevalence {sides[metadata['alternative']]} "
+            f"(adjusted p < {metadata['alpha']:g}, {metadata['concepts_tested']} concepts "
+            "tested)\n"
+        )
+        sig = table[table["significant"]]
+        for _, row in sig.iterrows():
+            fh.write(
+                f"  A {row['prevalence_a']:6.1%} -> B {row['prevalence_b']:6.1%}"
+                f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
+            )
+        _write_not_significant(fh, len(sig), len(table))
+    fh.flush()

@@ -1,0 +1,207 @@
+"""The decomposition shared by every command, and the ``decompose`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ._checks import _check_options, _Plan
+from ._inputs import collect_images
+from ._logging import CLIError, _interrupted
+from ._output import _Output, _Writer
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 512
+
+
+@dataclass
+class _Decomposition:
+    paths: list[Path]
+    X: np.ndarray
+    splice: Any
+    skipped: list[Any]
+    plan: _Plan
+    n_inputs: int
+    W: Any = None  # concept weights of all of X, once computed (CSR)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _one_image_advice() -> str:
+    from ..transformer import MIN_MEAN_SAMPLES
+
+    return (
+        "the image mean (the modality centre) cannot be learned from a single image: its "
+        "centred embedding would be zero. Decompose it together with other images of the "
+        f"kind (at least {MIN_MEAN_SAMPLES} give a stable centre), give --image-mean FILE.npy "
+        "(the mean embedding of this model's images), or use a model with a published mean "
+        "(--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
+    )
+
+
+def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Decomposition:
+    from ..embedders import CLIPEmbedder
+    from ..transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, SpliceTransformer
+
+    if plan.image_mean is None and len(paths) < 2:
+        raise CLIError(_one_image_advice())
+    verbose = 0 if args.quiet else 1
+    common = dict(
+        model=plan.model,
+        pretrained=plan.pretrained,
+        device=args.device,
+        batch_size=args.batch_size,
+        verbose=verbose,
+    )
+    image_embedder = CLIPEmbedder(
+        modality="image", on_error="raise" if args.strict else "skip", **common
+    )
+    X, skipped = image_embedder.embed_images([str(p) for p in paths], return_skipped=True)
+    keep = ~np.isnan(X).any(axis=1)
+    if not keep.any():
+        first = skipped[0] if skipped else None
+        detail = f" (first, {first.item}: {first.reason})" if first is not None else ""
+        raise CLIError(f"none of the {len(paths)} images could be read{detail}")
+    X = X[keep]
+    kept = [p for p, k in zip(paths, keep, strict=True) if k]
+    if plan.image_mean is None and X.shape[0] < 2:
+        raise CLIError(_one_image_advice())
+    splice = SpliceTransformer(
+        embedder=CLIPEmbedder(modality="text", **common),
+        vocabulary=plan.concepts,
+        vocabulary_size=None,
+        l1_penalty=args.l1_penalty if args.l1_penalty is not None else 0.25,
+        target_l0=args.target_l0,
+        solver=args.solver,
+        device=args.device,
+        image_mean=plan.image_mean,
+        data_home=args.data_home,
+        cache_dir=args.cache_dir,
+        verbose=verbose,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)  # said below, in CLI words
+        splice.fit(X)
+    if splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES:
+        logger.warning(
+            "the image mean (modality centre) is learned from only %d images, fewer than %d: "
+            "each image's concepts depend on which other images are in the run; decompose "
+            "more images at once, or give --image-mean FILE.npy",
+            X.shape[0],
+            MIN_MEAN_SAMPLES,
+        )
+    dec = _Decomposition(
+        paths=kept, X=X, splice=splice, skipped=list(skipped), plan=plan, n_inputs=len(paths)
+    )
+    dec.metadata = _metadata(args, dec)
+    if not (splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES):
+        logger.info("image mean: %s", _mean_summary(dec.metadata))
+    return dec
+
+
+def _metadata(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
+    """Settings and provenance of a run (the ``metadata`` of JSON output)."""
+    from ..transformer import MIN_MEAN_SAMPLES
+
+    splice, plan = dec.splice, dec.plan
+    mean: dict[str, Any] = {"source": splice.mean_source_ if plan.mean_source != "file" else "file"}
+    if plan.mean_file is not None:
+        mean["file"] = plan.mean_file
+    if splice.mean_source_ == "data":
+        mean["n_samples"] = splice.n_mean_samples_
+        mean["stable"] = splice.n_mean_samples_ >= MIN_MEAN_SAMPLES
+        mean["min_stable_samples"] = MIN_MEAN_SAMPLES
+    return {
+        "sksplice_version": __version__,
+        "model": plan.model,
+        "pretrained": plan.pretrained,
+        "vocabulary": args.vocabulary,
+        "concepts": len(splice.concepts_),
+        "l1_penalty": float(splice.l1_penalty_),
+        "target_l0": args.target_l0,
+        "solver": args.solver,
+        "image_mean": mean,
+        "images": dec.n_inputs,
+        "decomposed": len(dec.paths),
+        "skipped": [{"path": s.item, "reason": s.reason} for s in dec.skipped],
+    }
+
+
+def _mean_summary(metadata: dict[str, Any]) -> str:
+    mean = metadata["image_mean"]
+    if mean["source"] == "data":
+        note = "" if mean["stable"] else f", fewer than {mean['min_stable_samples']}: unstable"
+        return f"learned from {mean['n_samples']} images{note}"
+    if mean["source"] == "file":
+        return f"from {mean['file']}"
+    return f"published mean of {metadata['model']} / {metadata['pretrained']}"
+
+
+def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[str, Any]]:
+    """Decompose in chunks and yield one record per image."""
+    from tqdm.auto import tqdm
+
+    from .._array import l2_normalize
+
+    splice = dec.splice
+    n = dec.X.shape[0]
+    with tqdm(total=n, desc="decomposing", unit="img", disable=quiet, file=sys.stderr) as bar:
+        for start in range(0, n, _CHUNK):
+            X = dec.X[start : start + _CHUNK]
+            W = splice.transform(X) if dec.W is None else dec.W[start : start + _CHUNK]
+            R = splice.inverse_transform(W)
+            cos = np.sum(l2_normalize(X) * R, axis=1)
+            l0 = splice.l0(W, kind="weights", per_sample=True)
+            tops = splice.top_concepts(W, k=top_k, kind="weights")
+            for i in range(X.shape[0]):
+                yield {
+                    "path": str(dec.paths[start + i]),
+                    "l0": int(l0[i]),
+                    "cosine": round(float(cos[i]), 6),
+                    "concepts": [{"concept": c, "weight": round(float(w), 6)} for c, w in tops[i]],
+                }
+            bar.update(X.shape[0])
+
+
+def _report_skipped(skipped: list[Any], n_total: int) -> None:
+    if not skipped:
+        return
+    lines = "".join(f"\n  {s.item}: {s.reason}" for s in skipped)
+    logger.warning("skipped %d of %d images:%s", len(skipped), n_total, lines)
+
+
+def _cmd_decompose(args: argparse.Namespace) -> int:
+    plan = _check_options(args)
+    paths = collect_images(args.inputs)
+    dec = _decompose(args, paths, plan)
+    out = _Output(args.output)
+    writer = None
+    try:
+        writer = _Writer(out.fh, args.format, dec.metadata)
+        for rec in _iter_rows(dec, args.top_k, args.quiet):
+            writer.write(rec)
+        writer.close()
+    except KeyboardInterrupt as exc:
+        if writer is not None:
+            writer.close()
+        where = out.keep_partial()
+        _report_skipped(dec.skipped, len(paths))
+        n = writer.n if writer is not None else 0
+        kept = f"; the {n} finished records are in {where}" if where is not None else ""
+        logger.error("interrupted: %d of %d images written%s", n, len(dec.paths), kept)
+        return _interrupted(exc)
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
+    _report_skipped(dec.skipped, len(paths))
+    return 0

@@ -1,0 +1,215 @@
+"""Inputs of the command: image files and folders, labels, the two collections of compare."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._logging import CLIError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+)
+
+
+def _walk_images(folder: Path) -> list[Path]:
+    """Image files under ``folder``, following symlinked folders once each.
+
+    A folder reached again through a link (a loop, or a second link to a folder
+    already walked) is not walked twice; a warning names the link. Links to
+    missing files with an image extension are kept, so that they are reported
+    as unreadable rather than dropped.
+    """
+    found: list[Path] = []
+    seen = {os.path.realpath(folder)}
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        keep = []
+        for name in sorted(dirs):
+            sub = Path(top) / name
+            real = os.path.realpath(sub)
+            if real in seen:
+                logger.warning(
+                    "not following %s: it leads to %s, a folder already read (a loop or a "
+                    "second link to it); its images are taken once",
+                    sub,
+                    real,
+                )
+                continue
+            seen.add(real)
+            keep.append(name)
+        dirs[:] = keep
+        for name in files:
+            path = Path(top) / name
+            if path.suffix.lower() in IMAGE_EXTENSIONS:
+                found.append(path)
+    return sorted(found)
+
+
+def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand files and folders into a sorted list of image paths.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        Image files (taken as given, whatever their extension) and folders
+        (walked recursively for files with an image extension, in sorted
+        order; symlinked folders are followed, each real folder once).
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        Images, files first in the order given, each folder's images sorted.
+
+    Raises
+    ------
+    CLIError
+        When an input does not exist or a folder holds no image.
+    """
+    paths: list[Path] = []
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            found = _walk_images(path)
+            if not found:
+                raise CLIError(
+                    f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder {path}"
+                )
+            paths.extend(found)
+        elif path.exists():
+            paths.append(path)
+        else:
+            raise CLIError(f"no such file or folder: {path}")
+    return paths
+
+
+_PATH_HEADERS = {"path", "file", "filename", "image"}
+
+
+def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
+    """Labels for ``paths`` from a CSV of path,label.
+
+    A path is matched by its location relative to ``root`` (absolute paths
+    too); a bare file name matches an image of that name in a sub-folder only
+    when exactly one image has that name.
+    """
+    import pandas as pd
+
+    if not labels_csv.is_file():
+        raise CLIError(f"labels file {labels_csv} does not exist or is not a file")
+    try:
+        table = pd.read_csv(
+            labels_csv,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            encoding="utf-8",
+        )
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise CLIError(f"cannot read labels file {labels_csv}: {exc}") from exc
+    if table.shape[1] < 2:
+        raise CLIError(f"{labels_csv}: expected two columns 'path,label', found {table.shape[1]}")
+    rows = [(str(k).strip(), str(v).strip()) for k, v in zip(table[0], table[1])]
+    first_line = 1
+    if rows and rows[0][0].lower() in _PATH_HEADERS:
+        rows, first_line = rows[1:], 2
+
+    def rel(p: Path) -> str:
+        return Path(os.path.normpath(p)).relative_to(os.path.normpath(root)).as_posix()
+
+    by_rel = {rel(p): i for i, p in enumerate(paths)}
+    by_name: dict[str, list[int]] = {}
+    for i, p in enumerate(paths):
+        by_name.setdefault(p.name, []).append(i)
+    labels: list[str | None] = [None] * len(paths)
+    origin: list[int] = [0] * len(paths)
+    unmatched = 0
+    for offset, (key, label) in enumerate(rows):
+        line = first_line + offset
+        if not key:
+            raise CLIError(f"{labels_csv}, line {line}: empty path")
+        if not label:
+            raise CLIError(f"{labels_csv}, line {line}: no label for {key}")
+        target = Path(key)
+        norm = os.path.normpath(target if target.is_absolute() else root / target)
+        try:
+            index = by_rel.get(Path(norm).relative_to(os.path.normpath(root)).as_posix())
+        except ValueError:
+            index = None
+        if index is None and "/" not in key and os.sep not in key:
+            same = by_name.get(key, [])
+            if len(same) > 1:
+                raise CLIError(
+                    f"{labels_csv}, line {line}: the bare name {key!r} matches "
+                    f"{paths[same[0]]} and {paths[same[1]]}; give the path relative to {root}"
+                )
+            index = same[0] if same else None
+        if index is None:
+            unmatched += 1
+            continue
+        if labels[index] is not None and labels[index] != label:
+            raise CLIError(
+                f"{labels_csv}: lines {origin[index]} and {line} give image {paths[index]} two "
+                f"labels ({labels[index]!r}, {label!r})"
+            )
+        labels[index], origin[index] = label, line
+    if unmatched:
+        logger.warning("%d rows of %s name no image under %s", unmatched, labels_csv, root)
+    for p, label in zip(paths, labels, strict=True):
+        if label is None:
+            raise CLIError(f"{labels_csv} has no label for image {p}")
+    return [str(label) for label in labels]
+
+
+def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
+    """Labels from the first sub-folder level below ``root`` (one folder per class)."""
+    labels = []
+    for p in paths:
+        rel = p.relative_to(root)
+        if len(rel.parts) < 2:
+            raise CLIError(
+                f"image {p} is not inside a class sub-folder of {root}; "
+                "give --labels labels.csv or put each class in its own sub-folder"
+            )
+        labels.append(rel.parts[0])
+    return labels
+
+
+def _labelled(args: argparse.Namespace) -> tuple[list[Path], list[str]]:
+    root = Path(args.folder)
+    if not root.is_dir():
+        raise CLIError(f"not a folder: {root}")
+    paths = collect_images([root])
+    if args.labels:
+        labels = _read_labels(Path(args.labels), root, paths)
+    else:
+        labels = _labels_from_folders(root, paths)
+    if len(set(labels)) < 2:
+        raise CLIError(f"need at least two classes to profile, found {sorted(set(labels))}")
+    return paths, labels
+
+
+def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
+    """The images of the two folders of ``compare``; they must not share an image."""
+    folders = [Path(args.folder_a), Path(args.folder_b)]
+    for folder in folders:
+        if not folder.is_dir():
+            raise CLIError(f"not a folder: {folder}")
+    paths_a, paths_b = collect_images([folders[0]]), collect_images([folders[1]])
+    real_a = {os.path.realpath(p) for p in paths_a}
+    shared = [p for p in paths_b if os.path.realpath(p) in real_a]
+    if shared:
+        raise CLIError(
+            f"{folders[0]} and {folders[1]} share {len(shared)} image(s) (first: {shared[0]}); "
+            "compare two distinct collections"
+        )
+    return paths_a, paths_b
+
+
+def _has_class_folders(root: Path) -> bool:
+    return root.is_dir() and sum(1 for p in root.iterdir() if p.is_dir()) >= 2

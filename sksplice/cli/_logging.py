@@ -1,0 +1,141 @@
+"""Messages of the command: the one-line error, standard error in command-line words, SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import signal
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class CLIError(Exception):
+    """A runtime error reported to the user as one line (exit code 1)."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (exit code 143 instead of 130)."""
+
+
+#: Keyword arguments of the library and the options that set them.
+_FLAGS = {
+    "vocabulary_size": "--vocabulary-size",
+    "l1_penalty": "--l1-penalty",
+    "target_l0": "--target-l0",
+    "image_mean": "--image-mean",
+    "data_home": "--data-home",
+    "batch_size": "--batch-size",
+    "pretrained": "--pretrained",
+    "vocabulary": "--vocabulary",
+    "device": "--device",
+    "solver": "--solver",
+    "model": "--model",
+}
+_PHRASES = (
+    ("pretrained=<path to a checkpoint file>", "--pretrained PATH"),
+    ("pretrained=None", "--pretrained none"),
+    ("image_mean=None", "--image-mean data"),
+    ("image_mean='pretrained'", "--image-mean pretrained"),
+    ("device='cpu'", "--device cpu"),
+    (" (or pass cache_dir=...)", ""),
+)
+_ASSIGNMENT = re.compile(r"\b(" + "|".join(_FLAGS) + r")=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)")
+_BARE = re.compile(
+    r"(?<![\w./\\-])(vocabulary_size|l1_penalty|target_l0|image_mean|data_home|batch_size)\b"
+)
+
+
+def _cli_words(text: str) -> str:
+    """Say a library message in the words of the command line (options, not keywords)."""
+    for old, new in _PHRASES:
+        text = text.replace(old, new)
+
+    def option(match: re.Match[str]) -> str:
+        value = match.group(2)
+        if value[:1] in "'\"":
+            value = value[1:-1]
+        return f"{_FLAGS[match.group(1)]} {value}"
+
+    text = _ASSIGNMENT.sub(option, text)
+    return _BARE.sub(lambda m: _FLAGS[m.group(1)], text)
+
+
+#: What a command-line user can do about each kind of warning.
+_WARNING_FIXES = {
+    "DictionaryCacheWarning": "give --cache-dir a writable folder to keep the dictionary "
+    "for later runs",
+    "ConvergenceWarning": "those rows keep the best weights found; a larger --l1-penalty "
+    "converges sooner",
+}
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = _cli_words(record.getMessage())
+        if record.levelno >= logging.ERROR:
+            text = f"sksplice: error: {text}"
+        elif record.levelno >= logging.WARNING:
+            text = f"sksplice: warning: {text}"
+        else:
+            text = f"sksplice: {text}"
+        if record.exc_info and logging.getLogger("sksplice").isEnabledFor(logging.DEBUG):
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` of the command: one line on standard error, with the fix."""
+    text = " ".join(str(message).split())
+    fix = _WARNING_FIXES.get(category.__name__)
+    logger.warning("%s%s", text, f" ({fix})" if fix else "")
+
+
+@contextlib.contextmanager
+def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
+    """One stderr handler for the run: INFO (WARNING with -q, DEBUG with --debug)."""
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(_Formatter())
+    root, package = logging.getLogger(), logging.getLogger("sksplice")
+    saved = (root.level, package.level, package.propagate)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if debug else logging.WARNING)
+    package.setLevel(level)
+    package.propagate = True
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved[0])
+        package.setLevel(saved[1])
+        package.propagate = saved[2]
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    return 143 if isinstance(exc, _Terminated) else 130
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` (a KeyboardInterrupt) for the run."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,245 @@
+"""The argument parser: sub-commands, their options and the option types."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from .._version import __version__
+from ._checks import _DEFAULT_PRETRAINED
+from ._compare import _cmd_compare
+from ._decompose import _cmd_decompose
+from ._profile import _cmd_profile
+from ._report import _cmd_report
+from ._search import _cmd_search
+
+_FORMATS = ("table", "csv", "json", "jsonl")
+
+
+def _pretrained(value: str) -> str | None:
+    return None if value.lower() in {"none", "random", ""} else value
+
+
+def _positive_float(value: str) -> float:
+    try:
+        out = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from exc
+    if not np.isfinite(out) or out <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}")
+    return out
+
+
+def _positive_int(value: str) -> int:
+    try:
+        out = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from exc
+    if out < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    return out
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and dictionary")
+    g.add_argument(
+        "--model",
+        default="ViT-B-32",
+        help="open_clip model name, or hf-hub:ORG/REPO (default: %(default)s)",
+    )
+    g.add_argument(
+        "--pretrained",
+        type=_pretrained,
+        default=_DEFAULT_PRETRAINED,
+        help="open_clip pretrained tag or checkpoint path; 'none' for random weights; "
+        "ignored for hf-hub:ORG/REPO models (default: %(default)s)",
+    )
+    g.add_argument(
+        "--vocabulary",
+        default="laion",
+        help="laion, laion_bigrams, mscoco, or a text file with one concept per line "
+        "(default: %(default)s)",
+    )
+    g.add_argument(
+        "--vocabulary-size",
+        type=_positive_int,
+        default=None,
+        help="number of concepts to use: the most frequent ones of a named vocabulary "
+        "(default 10000), the first ones of a file (default: all)",
+    )
+    sparsity = g.add_mutually_exclusive_group()
+    sparsity.add_argument(
+        "--l1-penalty", type=_positive_float, default=None, help="sparsity penalty (default: 0.25)"
+    )
+    sparsity.add_argument(
+        "--target-l0",
+        type=_positive_float,
+        default=None,
+        help="calibrate the penalty to this mean number of concepts per image",
+    )
+    g.add_argument(
+        "--image-mean",
+        default="auto",
+        help="modality centre: 'pretrained' (the published mean of the model), 'data' "
+        "(learned from the images given; a warning below 100 images), a .npy/.pt file "
+        "holding a 1-D float vector, or 'auto' (pretrained when published, else data) "
+        "(default: %(default)s)",
+    )
+    g.add_argument(
+        "--solver",
+        default="auto",
+        help="lasso solver: auto, admm or working_set (default: %(default)s)",
+    )
+    r = p.add_argument_group("resources")
+    r.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default: auto)")
+    r.add_argument(
+        "--data-home",
+        default=None,
+        help="folder for vocabularies and image means; may be read-only "
+        "(default: $SKSPLICE_DATA or ~/.cache/sksplice)",
+    )
+    r.add_argument(
+        "--cache-dir",
+        default=None,
+        help="writable folder for the embedded-vocabulary cache "
+        "(default: $SKSPLICE_CACHE, else the per-user cache folder, ~/.cache/sksplice on Linux)",
+    )
+    r.add_argument(
+        "--batch-size", type=_positive_int, default=64, help="images per forward pass (default: 64)"
+    )
+    o = p.add_argument_group("behaviour")
+    o.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bars or information; only warnings and errors (on standard error)",
+    )
+    o.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first unreadable image instead of skipping it",
+    )
+    o.add_argument("--debug", action="store_true", help="debug messages and tracebacks of errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``sksplice`` command.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The parser, with sub-commands ``decompose``, ``profile``, ``compare``, ``search``
+        and ``report``.
+    """
+    parser = argparse.ArgumentParser(
+        prog="sksplice",
+        description="Explain CLIP embeddings of images as sparse combinations of "
+        "human-readable concepts (SpLiCE).",
+        epilog="The first run with a pretrained model downloads its weights and the "
+        "vocabulary and caches them; later runs work offline.",
+    )
+    parser.add_argument("--version", action="version", version=f"sksplice {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "decompose",
+        help="concept decomposition of images",
+        description="Decompose each image into its top concepts, with weights, the number "
+        "of non-zero concepts (l0) and the cosine similarity of the recomposition.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="images or folders")
+    p.add_argument("-k", "--top-k", type=_positive_int, default=10, help="concepts per image")
+    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
+    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    _add_model_options(p)
+    p.set_defaults(func=_cmd_decompose)
+
+    p = sub.add_parser(
+        "profile",
+        help="per-class concept profiles and the concepts that separate classes",
+        description="Rank, for each class, the concepts that occur in it significantly "
+        "more often than in the other classes (Fisher's exact test when an expected count is "
+        "below 5, else the two-proportion z-test; one-sided, Benjamini-Hochberg corrected).",
+    )
+    p.add_argument("folder", metavar="FOLDER", help="images, one sub-folder per class")
+    p.add_argument("--labels", default=None, help="CSV of path,label (instead of sub-folders)")
+    p.add_argument("-k", "--top-k", type=_positive_int, default=10, help="concepts per class")
+    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
+    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    _add_model_options(p)
+    p.set_defaults(func=_cmd_profile)
+
+    p = sub.add_parser(
+        "compare",
+        help="the concepts whose prevalence differs between two image folders",
+        description="Decompose two image collections with one dictionary and modality centre "
+        "and test, concept by concept, whether its prevalence differs between them (Fisher's "
+        "exact test when an expected count is below 5, else the two-proportion z-test; "
+        "two-sided by default, Benjamini-Hochberg corrected). Rows are sorted by p-value.",
+    )
+    p.add_argument("folder_a", metavar="A_FOLDER", help="images of collection A")
+    p.add_argument("folder_b", metavar="B_FOLDER", help="images of collection B")
+    p.add_argument(
+        "--alternative",
+        choices=("two-sided", "greater", "less"),
+        default="two-sided",
+        help="greater: more frequent in B than in A; less: less frequent in B",
+    )
+    p.add_argument("-k", "--top-k", type=_positive_int, default=20, help="rows (smallest p-values)")
+    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
+    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    p.add_argument(
+        "--report",
+        default=None,
+        metavar="OUT.html",
+        help="also write the HTML explorer: the two folders as its classes, every tested "
+        "concept in its table",
+    )
+    _add_model_options(p)
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
+        "search",
+        help="images ranked by a query made of concepts or a text",
+        description="Decompose the images and rank them by a query: named concepts "
+        "(--concepts dog,snow; dog:2 weighs a concept) or a text decomposed into the same "
+        "concepts (--text). mode 'or' ranks the images holding any query concept by the "
+        "weighted sum of their weights, 'and' only those holding every one, 'min' those by "
+        "their weakest query concept.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="images or folders")
+    q = p.add_mutually_exclusive_group(required=True)
+    q.add_argument("--concepts", default=None, help="comma-separated concepts, e.g. dog,snow")
+    q.add_argument("--text", default=None, help="a query text, decomposed into concepts")
+    p.add_argument("--mode", choices=("or", "and", "min"), default="or", help="matching rule")
+    p.add_argument(
+        "-n", "--n-results", type=_positive_int, default=10, help="images returned at most"
+    )
+    p.add_argument("-k", "--top-k", type=_positive_int, default=5, help="concepts per image")
+    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
+    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    _add_model_options(p)
+    p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser(
+        "report",
+        help="a self-contained HTML report",
+        description="Write a static HTML page: thumbnails next to their concept bars, and "
+        "for labelled folders the class profiles and the ranking table.",
+    )
+    p.add_argument("folder", nargs="?", default=None, metavar="FOLDER", help="images folder")
+    p.add_argument("inputs", nargs="*", default=[], metavar="IMAGE", help="more images")
+    p.add_argument("--labels", default=None, help="CSV of path,label")
+    p.add_argument(
+        "-k",
+        "--top-k",
+        type=_positive_int,
+        default=None,
+        help="ranking rows per class (default: every concept tested); images show all concepts",
+    )
+    p.add_argument("-o", "--output", required=True, help="output HTML file")
+    p.add_argument("--title", default="sksplice concept report", help="page title")
+    _add_model_options(p)
+    p.set_defaults(func=_cmd_report)
+    return parser

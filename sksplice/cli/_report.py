@@ -1,0 +1,89 @@
+"""The ``report`` command and the HTML explorer (also written by ``compare --report``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from ._checks import _check_options
+from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
+from ._inputs import _has_class_folders, _labelled, collect_images
+from ._profile import _profile
+
+logger = logging.getLogger(__name__)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    plan = _check_options(args)
+    if args.folder is not None and (args.labels or _has_class_folders(Path(args.folder))):
+        paths, labels = _labelled(args)
+        dec, profiles, ranking = _profile(args, paths, labels, plan)
+        label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
+    else:
+        inputs = [args.folder] if args.folder is not None else []
+        paths = collect_images(inputs + list(args.inputs))
+        dec = _decompose(args, paths, plan)
+        label_of, profiles, ranking = {}, None, None
+    _report_skipped(dec.skipped, len(paths))
+    _write_explorer(
+        args,
+        dec,
+        paths,
+        args.output,
+        title=args.title,
+        label_of=label_of,
+        profiles=profiles,
+        ranking=ranking,
+    )
+    return 0
+
+
+def _write_explorer(
+    args: argparse.Namespace,
+    dec: _Decomposition,
+    paths: list[Path],
+    output: str,
+    *,
+    title: str,
+    label_of: dict[str, str],
+    profiles: Any,
+    ranking: Any,
+    settings: dict[str, Any] | None = None,
+) -> None:
+    """Write the HTML explorer of ``dec`` (images labelled by ``label_of``) to ``output``."""
+    from ..report import ImageResult, write_report
+
+    results = [
+        ImageResult(
+            path=rec["path"],
+            concepts=[(c["concept"], c["weight"]) for c in rec["concepts"]],
+            l0=rec["l0"],
+            cosine=rec["cosine"],
+            label=label_of.get(rec["path"]),
+        )
+        # all non-zero concepts: a click on an image shows its whole decomposition
+        for rec in _iter_rows(dec, len(dec.splice.concepts_), args.quiet)
+    ]
+    settings = {
+        "model": args.model,
+        "pretrained": args.pretrained,
+        "vocabulary": args.vocabulary,
+        "concepts": len(dec.splice.concepts_),
+        "l1 penalty": round(float(dec.splice.l1_penalty_), 4),
+        "image mean": _mean_summary(dec.metadata),
+        **(settings or {}),
+    }
+    out = write_report(
+        output,
+        results,
+        title=title,
+        settings=settings,
+        profiles=profiles,
+        ranking=ranking,
+        skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
+    )
+    size = out.stat().st_size if out.is_file() else 0
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+    logger.info("wrote %s (%d images, %s)", out, len(results), shown)

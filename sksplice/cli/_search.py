@@ -1,0 +1,70 @@
+"""The ``search`` command: images ranked by a query of concepts or a text."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+
+import numpy as np
+
+from ._checks import _check_options, _check_query
+from ._decompose import _decompose, _iter_rows, _report_skipped
+from ._inputs import collect_images
+from ._output import _Output, _Writer
+
+logger = logging.getLogger(__name__)
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from sklearn.base import clone
+
+    from ..retrieval import ConceptRetriever
+
+    plan = _check_options(args)
+    query = _check_query(args, plan.concepts)
+    paths = collect_images(args.inputs)
+    dec = _decompose(args, paths, plan)
+    _report_skipped(dec.skipped, len(paths))
+    splice = dec.splice
+    W = dec.W = splice.transform(dec.X)
+    if query is None:
+        # a text query is centred like the vocabulary's texts, not like the images
+        text_splice = clone(splice).set_params(image_mean=splice.concept_mean_, verbose=0)
+        # (the centre is given, so the rows fit sees only set the dimension)
+        text_splice.fit(splice.concept_mean_[None, :])
+        retriever = ConceptRetriever(splice=text_splice, mode=args.mode).fit(W)
+        query = retriever.decompose_text(args.text)
+        if query:
+            shown = ", ".join(f"{name} {weight:.3f}" for name, weight in query.items())
+            logger.info("the query text decomposes into: %s", shown)
+        else:
+            logger.warning("the query text decomposes to no concept; nothing matches")
+    else:
+        retriever = ConceptRetriever(concepts=splice.get_feature_names_out(), mode=args.mode)
+        retriever.fit(W)
+    if query:
+        indices, scores = retriever.search(query, k=args.n_results)
+    else:
+        indices, scores = np.array([], dtype=np.int64), np.array([], dtype=np.float64)
+    metadata = {
+        **dec.metadata,
+        "query": {"concepts": query, "text": args.text, "mode": args.mode},
+        "results": len(indices),
+    }
+    # only the results are described (top concepts, l0, cosine), best first
+    found = dataclasses.replace(
+        dec, paths=[dec.paths[int(i)] for i in indices], X=dec.X[indices], W=W[indices]
+    )
+    out = _Output(args.output)
+    try:
+        writer = _Writer(out.fh, args.format, metadata, extra=("result", "score"))
+        records = _iter_rows(found, args.top_k, True)
+        for rank, (rec, score) in enumerate(zip(records, scores, strict=True), start=1):
+            writer.write({"result": rank, "score": round(float(score), 6), **rec})
+        writer.close()
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
+    return 0
