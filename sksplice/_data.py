@@ -379,13 +379,16 @@ def _write_through(path: Path, mode: int) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+def atomic_write(
+    path: str | os.PathLike[str], *, partial: str | os.PathLike[str] | None = None
+) -> Iterator[IO[bytes]]:
     """Write a file atomically: readers see the old file or the complete new one.
 
     The content goes to a temporary file in the same folder (created if
     needed); when the ``with`` block ends normally the data is flushed and
     fsynced and the temporary file is renamed over ``path``. If the block
-    raises, the temporary file is removed and ``path`` is left untouched.
+    raises, the temporary file is removed (or, when interrupted, kept as
+    ``partial``) and ``path`` is left untouched.
 
     Only regular files are ever replaced:
 
@@ -401,6 +404,11 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     ----------
     path : str or os.PathLike
         Destination file.
+    partial : str or os.PathLike, default=None
+        Where what was written goes when the block is interrupted
+        (``KeyboardInterrupt``): the temporary file is renamed to it, replacing
+        a file of that name. None removes it like any other error. Unused for
+        a target written through.
 
     Yields
     ------
@@ -470,7 +478,10 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
+        if partial is not None and isinstance(exc, KeyboardInterrupt):
+            with contextlib.suppress(OSError):
+                os.replace(tmp, partial)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise

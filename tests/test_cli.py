@@ -15,7 +15,8 @@ import pytest
 from PIL import Image
 
 from sksplice import cli
-from sksplice.cli import _decompose, _inputs
+from sksplice._data import temporary_files_of
+from sksplice.cli import _decompose, _inputs, _output
 
 from .conftest import TESTS_DATA
 
@@ -691,6 +692,55 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
     else:
         assert code == -9
         assert not partial.exists()
+        # the temporary file a kill leaves names its dead writer, so it can be told stale
+        assert [pid for _, pid in temporary_files_of(out)] == [proc.pid]
+
+
+def test_output_file_is_replaced_only_when_complete(tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("previous\n")
+    partial = tmp_path / "out.csv.partial"
+    # a failure mid-way: the previous file stays, nothing else is left
+    output = _output._Output(str(out))
+    output.fh.write("path,rank\nhalf")
+    assert [pid for _, pid in temporary_files_of(out)] == [os.getpid()]
+    output.discard()
+    assert out.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+    # an interruption: what was written goes to FILE.partial
+    output = _output._Output(str(out))
+    output.fh.write("path,rank\na.png,1\n")
+    assert output.keep_partial() == partial
+    assert out.read_text() == "previous\n" and partial.read_text() == "path,rank\na.png,1\n"
+    assert not temporary_files_of(out)
+    # complete: the file is replaced
+    output = _output._Output(str(out))
+    output.fh.write("done\n")
+    output.commit()
+    assert out.read_text() == "done\n" and not temporary_files_of(out)
+
+
+def test_output_named_as_a_stream_is_written_through(image_tree, vocab_file, inproc, tmp_path):
+    # ``-o /dev/stdout >> log`` (here /dev/fd/N) appends to the file the stream is open on;
+    # that file is never replaced by a new one
+    log = tmp_path / "log.csv"
+    log.write_text("previous\n")
+    inode = log.stat().st_ino
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+    try:
+        code = cli.main(
+            ["decompose", str(image_tree / "cats"), "-f", "csv", "-k", "2", "--quiet"]
+            + ["-o", f"/dev/fd/{fd}", *_model_args(vocab_file)]
+        )
+    finally:
+        os.close(fd)
+    assert code == 0
+    assert log.stat().st_ino == inode
+    text = log.read_text()
+    assert text.startswith("previous\npath,rank,concept")
+    rows = list(csv.DictReader(io.StringIO(text.split("\n", 1)[1])))
+    assert {Path(r["path"]).name for r in rows} == {f"{i}.png" for i in range(5)}
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 _HUB_SCRIPT = """

@@ -256,6 +256,20 @@ def test_atomic_write_keeps_old_content_on_exception(tmp_path):
     assert target.read_bytes() == b"new"
 
 
+def test_atomic_write_keeps_an_interrupted_write_as_partial(tmp_path):
+    target, partial = tmp_path / "file.csv", tmp_path / "file.csv.partial"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_write(target, partial=partial) as fh:
+        fh.write(b"failed")
+        raise RuntimeError  # not an interruption: removed
+    assert [p.name for p in tmp_path.iterdir()] == ["file.csv"]
+    with pytest.raises(KeyboardInterrupt), atomic_write(target, partial=partial) as fh:
+        fh.write(b"rows so far")
+        raise KeyboardInterrupt
+    assert target.read_bytes() == b"old" and partial.read_bytes() == b"rows so far"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.csv", "file.csv.partial"]
+
+
 def test_atomic_write_writes_through_a_named_pipe(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)

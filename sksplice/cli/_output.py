@@ -7,13 +7,12 @@ import csv
 import io
 import json
 import os
-import secrets
-import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from .._data import atomic_write
 from ._logging import CLIError
 
 
@@ -72,68 +71,76 @@ class _Writer:
 class _Output:
     """Where results go: standard output (streamed), or a file replaced only when complete.
 
-    A regular output file is written to a hidden temporary file in its folder
-    and renamed over the target at the end, so a killed run leaves the
-    previous file as it was. An interrupted run (Ctrl-C, SIGTERM) keeps the
-    records finished so far in ``FILE.partial`` instead. A symlink is
-    followed (its target is replaced, never the link); a target that is not a
-    regular file (a pipe, ``/dev/stdout``) is written through.
+    A file is written through :func:`sksplice._data.atomic_write`: to a hidden
+    temporary file in its folder (named with the process id, so that one left
+    by a killed run is recognisable) renamed over the target at the end, so a
+    killed run leaves the previous file as it was. An interrupted run (Ctrl-C,
+    SIGTERM) keeps the records finished so far in ``FILE.partial`` instead. A
+    symlink is followed (its target is replaced, never the link); a pipe, a
+    character device or a standard stream named as a path (``/dev/stdout``) is
+    written through; a folder, a block device or a socket is refused.
     """
 
     def __init__(self, path: str | None) -> None:
         self.path = None if path in (None, "-") else Path(path)
-        self.tmp: Path | None = None
         self.fh: IO[str] = sys.stdout
-        self._raw: IO[bytes] | None = None
+        self._file: contextlib.AbstractContextManager[IO[bytes]] | None = None
+        self.partial: Path | None = None
         if self.path is None:
             return
         target = Path(os.path.realpath(self.path))
-        self.target = target
+        partial = target.with_name(target.name + ".partial")
+        file = atomic_write(self.path, partial=partial)
         try:
-            mode = os.stat(target).st_mode
-        except FileNotFoundError:
-            mode = None
-        try:
-            if mode is not None and not stat.S_ISREG(mode):
-                self._raw = open(target, "wb")  # noqa: SIM115 - a pipe or device
-            else:
-                self.tmp = target.with_name(f".{target.name[:96]}.{secrets.token_hex(6)}.tmp")
-                fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                self._raw = os.fdopen(fd, "wb")
+            raw = file.__enter__()
         except OSError as exc:
             raise CLIError(f"cannot write output file {path}: {exc.strerror or exc}") from exc
-        self.fh = io.TextIOWrapper(self._raw, encoding="utf-8", newline="")
+        self._file = file
+        # written in place (a pipe, /dev/stdout): what was written is already there
+        self.partial = self.path if _same_file(raw, self.path) else partial
+        self.fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
-    def _close(self) -> None:
-        if self._raw is None:
+    def _end(self, exc: BaseException | None) -> None:
+        """Flush, then end the write: complete (``exc`` None) or abandoned because of ``exc``."""
+        file, self._file = self._file, None
+        if file is None:
             self.fh.flush()
             return
-        self.fh.flush()
-        if self.tmp is not None:
-            os.fsync(self._raw.fileno())
-        self.fh.close()
+        try:
+            self.fh.detach()  # flushes the text; atomic_write closes the file
+        except BaseException as error:
+            file.__exit__(type(error), error, error.__traceback__)
+            raise
+        if exc is None:
+            file.__exit__(None, None, None)
+        else:
+            file.__exit__(type(exc), exc, exc.__traceback__)
 
     def commit(self) -> None:
         """The output is complete: put it in place."""
-        self._close()
-        if self.tmp is not None:
-            os.replace(self.tmp, self.target)
+        self._end(None)
 
     def keep_partial(self) -> Path | None:
         """The run was interrupted: keep what was written as ``FILE.partial``."""
-        self._close()
-        if self.tmp is None:
-            return self.path
-        partial = self.target.with_name(self.target.name + ".partial")
-        os.replace(self.tmp, partial)
-        return partial
+        self._end(KeyboardInterrupt())
+        return self.partial
 
     def discard(self) -> None:
+        """The run failed: remove what was written; the previous file stays."""
         with contextlib.suppress(OSError, ValueError):
-            self.fh.close() if self._raw is not None else None
-        if self.tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.tmp)
+            self._end(_Discarded())
+
+
+class _Discarded(Exception):
+    """Ends an abandoned output file (removed, not kept as ``FILE.partial``)."""
+
+
+def _same_file(raw: IO[bytes], path: Path) -> bool:
+    """Whether ``raw`` writes the file ``path`` names itself (not a temporary file)."""
+    try:
+        return os.path.samestat(os.fstat(raw.fileno()), os.stat(path))
+    except OSError:
+        return False
 
 
 def _json_scalar(value: Any) -> Any:
