@@ -32,11 +32,13 @@ import contextlib
 import errno
 import hashlib
 import ipaddress
+import logging
 import os
 import re
 import secrets
 import stat
 import sys
+import time
 import urllib.parse
 import warnings
 from collections.abc import Iterator
@@ -56,6 +58,7 @@ __all__ = [
     "get_cache_dir",
     "get_data_home",
     "readable_name",
+    "remove_stale_temporaries",
     "resolve_in_data_home",
     "safe_cache_name",
 ]
@@ -70,6 +73,13 @@ _CHUNK_SIZE = 1 << 20
 _PROGRESS_MIN_BYTES = 4 << 20
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+#: A temporary file older than this is removed even when its writer's process
+#: id is in use (process ids are reused; a writer touches its file far more
+#: often: a dictionary cache is written in well under a second, command output
+#: record by record).
+_STALE_TEMPORARY_SECONDS = 3600.0
+
+logger = logging.getLogger(__name__)
 
 
 class RemoteFile(NamedTuple):
@@ -531,6 +541,53 @@ def temporary_files_of(path: str | os.PathLike[str]) -> list[tuple[Path, int | N
                 pid = match.group("pid")
                 found.append((entry, int(pid) if pid else None))
     return sorted(found)
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str], started: float) -> None:
+    """Remove temporary files of ``path`` left by writers that were killed.
+
+    A temporary file is stale when it is older than the build that is about
+    to write ``path`` (``started``) and either its writer's process id (in its
+    name) is not running on this machine, or it is older than
+    ``_STALE_TEMPORARY_SECONDS`` (process ids are reused, and a writer on
+    another machine sharing the folder cannot be asked).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final file whose temporary siblings are considered.
+    started : float
+        When the write about to replace ``path`` began (:func:`time.time`); a
+        temporary file modified since is kept.
+    """
+    now = time.time()
+    for tmp, pid in temporary_files_of(path):
+        try:
+            mtime = tmp.stat().st_mtime
+        except OSError:
+            continue
+        if mtime >= started:
+            continue
+        if now - mtime < _STALE_TEMPORARY_SECONDS and (pid is None or _process_alive(pid)):
+            continue
+        try:
+            tmp.unlink()
+        except OSError as exc:  # another build removed it, or a read-only folder
+            logger.debug("could not remove the stale temporary file %s: %s", tmp, exc)
+        else:
+            logger.info("removed %s, a temporary file left by an interrupted write", tmp)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # os.kill ends processes on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # alive under another user, or unknown: keep it
+        return True
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:

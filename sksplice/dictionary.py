@@ -41,7 +41,7 @@ import numpy as np
 from cachetools import LRUCache
 
 from ._array import ZERO_NORM, l2_normalize
-from ._data import atomic_write, get_cache_dir, readable_name, temporary_files_of
+from ._data import atomic_write, get_cache_dir, readable_name, remove_stale_temporaries
 from ._protocols import check_text_embedder
 
 __all__ = [
@@ -71,10 +71,6 @@ logger = logging.getLogger(__name__)
 _MAX_CACHED_DIM = 16384
 #: Largest header entry read from a cache file, in bytes.
 _MAX_HEADER_BYTES = 1 << 16
-#: A temporary file of a cache older than this is removed even when its
-#: writer's process id is in use (process ids are reused; a cache file is
-#: written in well under a second).
-_STALE_TEMPORARY_SECONDS = 3600.0
 #: A centred concept shorter than this coincides with the vocabulary's mean.
 _CENTRED_EPS = 1e-6
 
@@ -316,45 +312,6 @@ def _read_cache_file(
     return np.array(embeddings)
 
 
-def _remove_stale_temporaries(path: Path, started: float) -> None:
-    """Remove temporary files of ``path`` left by writers that were killed.
-
-    A temporary file is stale when it is older than the build that is about
-    to write ``path`` (``started``) and either its writer's process id (in its
-    name) is not running on this machine, or it is older than
-    ``_STALE_TEMPORARY_SECONDS`` (process ids are reused, and a writer on
-    another machine sharing the folder cannot be asked).
-    """
-    now = time.time()
-    for tmp, pid in temporary_files_of(path):
-        try:
-            mtime = tmp.stat().st_mtime
-        except OSError:
-            continue
-        if mtime >= started:
-            continue
-        if now - mtime < _STALE_TEMPORARY_SECONDS and (pid is None or _process_alive(pid)):
-            continue
-        try:
-            tmp.unlink()
-        except OSError as exc:  # another build removed it, or a read-only folder
-            logger.debug("could not remove the stale temporary file %s: %s", tmp, exc)
-        else:
-            logger.info("removed %s, a temporary file left by an interrupted cache write", tmp)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid() or os.name == "nt":  # os.kill ends processes on Windows
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):  # alive under another user, or unknown: keep it
-        return True
-    return True
-
-
 def _write_cache_file(path: Path, key: str, embeddings: np.ndarray) -> None:
     header = {
         "format": _FORMAT_VERSION,
@@ -577,7 +534,7 @@ def embed_vocabulary(
     else:
         raw = _embed(embedder, concepts, batch_size, path, cache_key)
         if path is not None:
-            _remove_stale_temporaries(path, started)
+            remove_stale_temporaries(path, started)
             try:
                 _write_cache_file(path, disk_key, raw)
             except OSError as exc:  # read-only or full data home: keep it in memory

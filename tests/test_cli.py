@@ -692,8 +692,10 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
     else:
         assert code == -9
         assert not partial.exists()
-        # the temporary file a kill leaves names its dead writer, so it can be told stale
+        # the temporary file a kill leaves names its dead writer; the next write removes it
         assert [pid for _, pid in temporary_files_of(out)] == [proc.pid]
+        _output._Output(str(out)).discard()
+        assert not temporary_files_of(out) and out.read_text() == "previous results\n"
 
 
 def test_output_file_is_replaced_only_when_complete(tmp_path):

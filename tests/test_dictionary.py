@@ -474,7 +474,7 @@ def test_stale_temporary_rule(tmp_path):
     import sys
     import time
 
-    from sksplice._data import temporary_name
+    from sksplice._data import remove_stale_temporaries, temporary_name
 
     target = tmp_path / "cache.npz"
     dead = subprocess.run(
@@ -501,7 +501,7 @@ def test_stale_temporary_rule(tmp_path):
     )  # written after the build started
     other = make(temporary_name("other.npz").replace(f".{os.getpid()}.", f".{dead_pid}."), 60)
 
-    dictionary_module._remove_stale_temporaries(target, started=now)
+    remove_stale_temporaries(target, started=now)
     remaining = {p for p in tmp_path.iterdir()}
     assert remaining == {live_old, legacy_recent, dead_new, other}
     assert not dead_old.exists() and not legacy_ancient.exists()

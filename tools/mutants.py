@@ -243,7 +243,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "stale-temporaries-of-live-writers-removed",
-        "sksplice/dictionary.py",
+        "sksplice/_data.py",
         "(pid is None or _process_alive(pid))",
         "pid is None",
         DICTIONARY_TESTS,

@@ -8,11 +8,12 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from .._data import atomic_write
+from .._data import atomic_write, remove_stale_temporaries
 from ._logging import CLIError
 
 
@@ -72,13 +73,14 @@ class _Output:
     """Where results go: standard output (streamed), or a file replaced only when complete.
 
     A file is written through :func:`sksplice._data.atomic_write`: to a hidden
-    temporary file in its folder (named with the process id, so that one left
-    by a killed run is recognisable) renamed over the target at the end, so a
-    killed run leaves the previous file as it was. An interrupted run (Ctrl-C,
-    SIGTERM) keeps the records finished so far in ``FILE.partial`` instead. A
-    symlink is followed (its target is replaced, never the link); a pipe, a
-    character device or a standard stream named as a path (``/dev/stdout``) is
-    written through; a folder, a block device or a socket is refused.
+    temporary file in its folder, renamed over the target at the end, so a
+    killed run leaves the previous file as it was (and its temporary file,
+    named with the process id, is removed by the next run writing the file).
+    An interrupted run (Ctrl-C, SIGTERM) keeps the records finished so far in
+    ``FILE.partial`` instead. A symlink is followed (its target is replaced,
+    never the link); a pipe, a character device or a standard stream named as
+    a path (``/dev/stdout``) is written through; a folder, a block device or a
+    socket is refused.
     """
 
     def __init__(self, path: str | None) -> None:
@@ -90,6 +92,7 @@ class _Output:
             return
         target = Path(os.path.realpath(self.path))
         partial = target.with_name(target.name + ".partial")
+        remove_stale_temporaries(target, time.time())  # left by killed runs
         file = atomic_write(self.path, partial=partial)
         try:
             raw = file.__enter__()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import time
 from pathlib import Path
 from typing import Any
 
+from .._data import remove_stale_temporaries
 from ._checks import _check_options
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images
@@ -75,6 +78,7 @@ def _write_explorer(
         "image mean": _mean_summary(dec.metadata),
         **(settings or {}),
     }
+    remove_stale_temporaries(os.path.realpath(output), time.time())  # left by killed runs
     out = write_report(
         output,
         results,
