@@ -77,19 +77,24 @@ def _gap_from_cmax(
     v64: torch.Tensor, r64: torch.Tensor, wsum: torch.Tensor, lam: float, cmax: torch.Tensor
 ) -> torch.Tensor:
     """Relative gap of the scaled residual, ``cmax = max_j (D r)_j``."""
-    rr = (r64 * r64).sum(dim=1)
-    rv = (r64 * v64).sum(dim=1)
-    primal = rr + lam * wsum
+    # r.r, r.v and v.v of each row from one batched product (few small kernels:
+    # on GPUs this runs on every polishing round).
+    RV = torch.stack((r64, v64), dim=1)
+    gram = RV @ RV.transpose(1, 2)
+    rr, rv, vv = gram[:, 0, 0], gram[:, 0, 1], gram[:, 1, 1]
+    primal = torch.add(rr, wsum, alpha=lam)
     # A numerically zero positive correlation does not bind the dual scale.
-    cmax = torch.where(cmax <= 1e-13 * rr.sqrt(), torch.zeros_like(cmax), cmax)
-    s = torch.where(rr > 0, rv / rr.clamp_min(1e-300), torch.zeros_like(rr)).clamp_min(0.0)
-    smax = torch.where(cmax > 0, lam / (2.0 * cmax.clamp_min(1e-300)), torch.full_like(cmax, _INF))
+    binding = cmax > rr.sqrt().mul_(1e-13)
+    s = torch.where(rr > 0, rv / rr.clamp_min(1e-300), 0.0).clamp_min_(0.0)
+    smax = torch.where(binding, (0.5 * lam) / cmax, _INF)
     s = torch.minimum(s, smax)
-    dual = 2.0 * s * rv - s * s * rr
-    gap = (primal - dual).clamp_min(0.0)
-    # Below 1e-12 ||v||^2 the primal value is round-off: it is not a scale.
-    denom = torch.maximum(primal, _GAP_FLOOR * (v64 * v64).sum(dim=1))
-    return torch.where(denom > 0, gap / denom.clamp_min(1e-300), torch.zeros_like(gap))
+    # primal - dual with dual = 2 s rv - s^2 rr = 2 s (rv - s rr / 2).
+    gap = torch.addcmul(primal, s, torch.addcmul(rv, s, rr, value=-0.5), value=-2.0)
+    gap.clamp_min_(0.0)
+    # Below 1e-12 ||v||^2 the primal value is round-off: it is not a scale. (A zero
+    # denominator means r = 0 and w = 0, so s = 0 and the gap is 0 as well.)
+    denom = torch.maximum(primal, vv * _GAP_FLOOR)
+    return gap.div_(denom.clamp_min_(1e-300))
 
 
 @dataclass

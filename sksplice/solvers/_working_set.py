@@ -34,25 +34,60 @@ _INF = float("inf")
 _CLEAR = 1e-4
 
 
+def _shifted(G: torch.Tensor, P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``G`` with the small ridge of the set solves on its diagonal, and the scale.
+
+    The ridge is ``1e-13 * scale`` with ``scale`` the largest diagonal entry of
+    ``G`` on ``P`` (at least 1); forming it once lets every solve on a subset of
+    ``P`` reuse it.
+    """
+    diag = G.diagonal(dim1=1, dim2=2)
+    scale = (diag * P).amax(dim=1, keepdim=True).clamp_min_(1.0)
+    Gs = G.clone()
+    Gs.diagonal(dim1=1, dim2=2).add_(1e-13 * scale)
+    return Gs, scale
+
+
+def _set_solve(
+    Gs: torch.Tensor, h: torch.Tensor, P: torch.Tensor, eye: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unchecked ``Gs[P, P] z[P] = h[P]`` per row, ``z = 0`` outside ``P``.
+
+    The system is ``Gs`` on ``P x P`` and the identity elsewhere with a right-hand
+    side that is zero outside ``P``, so ``z`` is exactly zero there. Returns ``z``
+    and the Cholesky status per row (non-zero: the factorisation failed).
+    """
+    A = torch.where(P.unsqueeze(2) & P.unsqueeze(1), Gs, eye)
+    L, info = torch.linalg.cholesky_ex(A)
+    z = torch.cholesky_solve((h * P).unsqueeze(-1), L).squeeze(-1)
+    return z, info
+
+
+def _lstsq_rows(
+    Gs: torch.Tensor, h: torch.Tensor, P: torch.Tensor, scale: torch.Tensor, bad: torch.Tensor
+) -> torch.Tensor:
+    """The set solves of the rows ``bad`` (indices) by regularised least squares.
+
+    For nearly dependent concepts, whose Cholesky factorisation failed.
+    """
+    Gb, Pb = Gs[bad], P[bad]
+    Pf = Pb.to(Gb.dtype)
+    A = Gb * (Pf.unsqueeze(2) * Pf.unsqueeze(1))
+    A.diagonal(dim1=1, dim2=2).add_(torch.where(Pb, 1e-9 * scale[bad], 1.0))
+    rhs = (h[bad] * Pf).unsqueeze(-1)
+    return torch.linalg.lstsq(A, rhs).solution.squeeze(-1).mul_(Pf)
+
+
 def _masked_solve(G: torch.Tensor, h: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
     """Solve ``G[P, P] z[P] = h[P]`` per row, with ``z = 0`` outside ``P``."""
-    Pf = P.to(G.dtype)
-    A = G * Pf[:, :, None]
-    A.mul_(Pf[:, None, :])
-    diag = A.diagonal(dim1=1, dim2=2)
-    scale = diag.amax(dim=1, keepdim=True).clamp_min(1.0)
-    # 1e-13 * scale on the set, 1 outside it (one kernel fewer than the sum of both).
-    diag.add_(torch.where(P, 1e-13 * scale, 1.0))
-    rhs = (h * Pf).unsqueeze(-1)
-    L, info = torch.linalg.cholesky_ex(A)
-    z = torch.cholesky_solve(rhs, L).squeeze(-1)
-    bad = info != 0
-    if bool(bad.any()):
+    Gs, scale = _shifted(G, P)
+    eye = torch.eye(G.shape[-1], dtype=torch.bool, device=G.device)
+    z, info = _set_solve(Gs, h, P, eye)
+    bad = (info != 0).nonzero().flatten()
+    if bad.numel():
         # Nearly dependent concepts: regularise a little more, then least squares.
-        A_bad = A[bad]
-        A_bad.diagonal(dim1=1, dim2=2).add_(1e-9 * scale[bad] * Pf[bad])
-        z[bad] = torch.linalg.lstsq(A_bad, rhs[bad]).solution.squeeze(-1)
-    return z.mul_(Pf)
+        z[bad] = _lstsq_rows(Gs, h, P, scale, bad)
+    return z
 
 
 def _quad(G: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -75,6 +110,12 @@ def solve_small(
     settles most rows in a handful of steps; rows it has not settled after
     ``max_pdas`` steps finish with the Lawson-Hanson method, which always
     terminates.
+
+    Each step works on a batch of fixed shape: a settled row stays in it (its
+    set no longer changes, so neither does its solution) and the batch is
+    compacted only once at most half of its rows are still moving. A step costs
+    one host synchronisation (the count of moving rows, read together with any
+    failed factorisation).
 
     Parameters
     ----------
@@ -100,30 +141,49 @@ def solve_small(
     if m == 0 or K == 0:
         return torch.zeros_like(b)
     h = b - lam / 2.0
-    tol_in = 1e-11 * (h.abs().amax(dim=1, keepdim=True) + lam)
+    tol_in = h.abs().amax(dim=1, keepdim=True).add_(lam).mul_(1e-11)
     w = torch.zeros_like(b) if w0 is None else (w0.clamp_min(0.0) * valid).to(b.dtype)
-    grad = (G @ w.unsqueeze(-1)).squeeze(-1) - h
+    # Ridge and identity of the set solves, formed once for all steps.
+    Gs, scale = _shifted(G, valid)
+    eye = torch.eye(K, dtype=b.dtype, device=b.device)
+    grad = torch.baddbmm(h.unsqueeze(-1), G, w.unsqueeze(-1), beta=-1.0).squeeze(-1)
     free = valid & (w - grad > tol_in)
-    act = torch.arange(m, device=b.device)
+    # The batch: all rows until it is compacted (``act`` then maps it to ``w``).
+    act: torch.Tensor | None = None
+    Gb, Gsb, hb, vb, tb, sb = G, Gs, h, valid, tol_in, scale
+    moving = torch.ones(m, dtype=torch.bool, device=b.device)
     for _ in range(max_pdas):
-        if act.numel() == m:
-            Ga, ha, Fa = G, h, free.clone()
+        z, info = _set_solve(Gsb, hb, free, eye)
+        grad = torch.baddbmm(hb.unsqueeze(-1), Gb, z.unsqueeze(-1), beta=-1.0).squeeze(-1)
+        new_free = vb & (z - grad > tb)
+        moving = ((new_free != free) | (z < 0)).any(dim=1)
+        n = vb.shape[0]
+        # One synchronisation: moving rows plus (n + 1) times the failed factorisations.
+        code = int(moving.sum().add_(torch.count_nonzero(info), alpha=n + 1))
+        if code > n:
+            # Nearly dependent concepts: least squares for those rows, then redo the tests.
+            bad = (info != 0).nonzero().flatten()
+            z[bad] = _lstsq_rows(Gsb, hb, free, sb, bad)
+            grad = torch.baddbmm(hb.unsqueeze(-1), Gb, z.unsqueeze(-1), beta=-1.0).squeeze(-1)
+            new_free = vb & (z - grad > tb)
+            moving = ((new_free != free) | (z < 0)).any(dim=1)
+            code = int(moving.sum())
+        if act is None:
+            w = z
         else:
-            Ga, ha, Fa = G[act], h[act], free[act]
-        z = _masked_solve(Ga, ha, Fa)
-        grad = (Ga @ z.unsqueeze(-1)).squeeze(-1) - ha
-        new_free = valid[act] & (z - grad > tol_in[act])
-        settled = (new_free == Fa).all(dim=1) & (z >= 0).all(dim=1)
-        # Every active row takes this step's z: a settled row keeps it, the others
-        # are overwritten by a later step or by the fallback. Integer indices and one
-        # host synchronisation per step (boolean masks would cost one per use).
-        w[act] = z
-        left = (~settled).nonzero().flatten()
-        if left.numel() == 0:
+            w[act] = z
+        if code == 0:
             return w
-        act, new_free = act[left], new_free[left]
-        free[act] = new_free
-    w[act] = _lawson_hanson(G[act], b[act], lam, valid[act], w0=None)
+        free = new_free
+        if 2 * code <= n:
+            keep = moving.nonzero().flatten()
+            act = keep if act is None else act[keep]
+            Gb, Gsb, hb, vb, tb, sb = Gb[keep], Gsb[keep], hb[keep], vb[keep], tb[keep], sb[keep]
+            free, moving = free[keep], moving[keep]
+    rest = moving.nonzero().flatten()
+    if act is not None:
+        rest = act[rest]
+    w[rest] = _lawson_hanson(G[rest], b[rest], lam, valid[rest], w0=None)
     return w
 
 
@@ -243,20 +303,33 @@ def refine_support(
     storage precision when known, serves as the Newton matrix (the residuals,
     which decide the result, stay exact); otherwise it is formed in float64.
     Returns the residual and the weights.
+
+    The steps run without host synchronisation; a failed factorisation in any of
+    them (checked once at the end) repeats the refinement with checked solves.
     """
     DS = D64[idx]
     r64 = v64 - torch.einsum("mk,mkd->md", w, DS)
     S = w > 0
-    if not bool(S.any()):
-        return r64, w
     G = DS @ DS.transpose(1, 2) if gram is None else gram.to(torch.float64)
+    Gs, _ = _shifted(G, S)
+    eye = torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
+    w_in, r_in, failed = w, r64, None
     for _ in range(steps):
-        e = torch.einsum("mkd,md->mk", DS, r64) - lam / 2.0
-        delta = _masked_solve(G, e, S)
-        w_new = (w + delta).clamp_min(0.0) * S
+        e = torch.einsum("mkd,md->mk", DS, r64).sub_(lam / 2.0)
+        delta, info = _set_solve(Gs, e, S, eye)
+        failed = info if failed is None else failed.bitwise_or_(info)
+        w_new = (w + delta).clamp_min_(0.0).mul_(S)
         r64 = r64 - torch.einsum("mk,mkd->md", w_new - w, DS)
         w = w_new
         S = w > 0
+    if failed is not None and bool(failed.any()):
+        w, r64, S = w_in, r_in, w_in > 0
+        for _ in range(steps):
+            e = torch.einsum("mkd,md->mk", DS, r64).sub_(lam / 2.0)
+            w_new = (w + _masked_solve(G, e, S)).clamp_min_(0.0).mul_(S)
+            r64 = r64 - torch.einsum("mk,mkd->md", w_new - w, DS)
+            w = w_new
+            S = w > 0
     return r64, w
 
 
