@@ -131,7 +131,7 @@ def admm_chunk(
     rho: float,
     alpha: float = 1.6,
     check_every: int = 10,
-    polish_rounds: int = 3,
+    polish_rounds: int = 6,
     polish_size: int = 64,
     n_add: int = 16,
     adaptive_rho: bool = True,
@@ -163,7 +163,7 @@ def admm_chunk(
     check_every : int, default=10
         Iterations between polishing / certification steps (the first one
         comes after half as many).
-    polish_rounds : int, default=3
+    polish_rounds : int, default=6
         Working-set rounds allowed in the first polishing step; one more is
         allowed after every ``check_every`` iterations.
     polish_size : int, default=64
@@ -216,6 +216,8 @@ def admm_chunk(
         idx, valid = idx[:, :ncols], valid[:, :ncols]
         w0 = vals[:, :ncols].to(torch.float64) * valid
         last = it >= max_iter
+        # Later polishing steps may grow the sets further.
+        max_rounds = polish_rounds + it // check_every
         pol_done, pol_left = working_set_rounds(
             prob,
             V,
@@ -224,21 +226,24 @@ def admm_chunk(
             valid,
             w0,
             tol=tol,
-            # Later polishing steps may grow the sets further.
-            max_rounds=polish_rounds + it // check_every,
+            max_rounds=max_rounds,
             n_add=n_add,
             iter_offset=it,
         )
         # Certified rows leave. In storage precisions other than float64 so do the
         # rows the polish could not improve (no violator left, or the violators do
-        # not enter the small problem set up in that precision): more iterations
-        # cannot fix round-off, and the front end solves them again in float64.
-        give_up = last or D.dtype != torch.float64
+        # not enter the small problem set up in that precision), which it finishes
+        # before its last round: more iterations cannot fix round-off, and the
+        # front end solves them again in float64. Rows that only ran out of
+        # polishing rounds go on (a new support from ADMM and more rounds next time).
+        low_precision = D.dtype != torch.float64
         finished = torch.zeros(V.shape[0], dtype=torch.bool, device=device)
         for res in pol_done:
             accept = res.gap <= tol
-            if give_up:
+            if last:
                 accept = torch.ones_like(accept)
+            elif low_precision:
+                accept |= res.n_iter < it + max_rounds
             sel = accept.nonzero().flatten()
             if sel.numel():
                 finished[res.rows[sel]] = True
