@@ -146,26 +146,29 @@ def solve_small(
     # Ridge and identity of the set solves, formed once for all steps.
     Gs, scale = _shifted(G, valid)
     eye = torch.eye(K, dtype=b.dtype, device=b.device)
+    # Entering threshold per slot (infinite on padding, which never enters).
+    thr = torch.where(valid, tol_in, _INF)
     grad = torch.baddbmm(h.unsqueeze(-1), G, w.unsqueeze(-1), beta=-1.0).squeeze(-1)
-    free = valid & (w - grad > tol_in)
+    free = (w - grad) > thr
     # The batch: all rows until it is compacted (``act`` then maps it to ``w``).
     act: torch.Tensor | None = None
-    Gb, Gsb, hb, vb, tb, sb = G, Gs, h, valid, tol_in, scale
-    moving = torch.ones(m, dtype=torch.bool, device=b.device)
+    Gb, Gsb, hb, tb = G, Gs, h, thr
+    moving: torch.Tensor | None = None  # None: every row of the batch
     for _ in range(max_pdas):
         z, info = _set_solve(Gsb, hb, free, eye)
         grad = torch.baddbmm(hb.unsqueeze(-1), Gb, z.unsqueeze(-1), beta=-1.0).squeeze(-1)
-        new_free = vb & (z - grad > tb)
+        new_free = (z - grad) > tb
         moving = ((new_free != free) | (z < 0)).any(dim=1)
-        n = vb.shape[0]
+        n = hb.shape[0]
         # One synchronisation: moving rows plus (n + 1) times the failed factorisations.
         code = int(moving.sum().add_(torch.count_nonzero(info), alpha=n + 1))
         if code > n:
             # Nearly dependent concepts: least squares for those rows, then redo the tests.
             bad = (info != 0).nonzero().flatten()
+            sb = scale if act is None else scale[act]
             z[bad] = _lstsq_rows(Gsb, hb, free, sb, bad)
             grad = torch.baddbmm(hb.unsqueeze(-1), Gb, z.unsqueeze(-1), beta=-1.0).squeeze(-1)
-            new_free = vb & (z - grad > tb)
+            new_free = (z - grad) > tb
             moving = ((new_free != free) | (z < 0)).any(dim=1)
             code = int(moving.sum())
         if act is None:
@@ -178,11 +181,11 @@ def solve_small(
         if 2 * code <= n:
             keep = moving.nonzero().flatten()
             act = keep if act is None else act[keep]
-            Gb, Gsb, hb, vb, tb, sb = Gb[keep], Gsb[keep], hb[keep], vb[keep], tb[keep], sb[keep]
-            free, moving = free[keep], moving[keep]
-    rest = moving.nonzero().flatten()
+            Gb, Gsb, hb, tb, free = Gb[keep], Gsb[keep], hb[keep], tb[keep], free[keep]
+            moving = None
+    rest = torch.arange(m, device=b.device) if moving is None else moving.nonzero().flatten()
     if act is not None:
-        rest = act[rest]
+        rest = act if moving is None else act[rest]
     w[rest] = _lawson_hanson(G[rest], b[rest], lam, valid[rest], w0=None)
     return w
 
