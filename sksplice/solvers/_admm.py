@@ -204,8 +204,11 @@ def admm_chunk(
         )
         check = it % check_every == 0 or it == first_check or it >= max_iter
         if check and adaptive_rho:
-            r_norm = float(torch.linalg.vector_norm(X - Z_new))
-            s_norm = rho * float(torch.linalg.vector_norm(Z_new - Z))
+            # Residual balancing: +1 doubles rho (primal residual more than 10 times the
+            # dual one), -1 halves it, 0 keeps it; read once, after the polish.
+            # (r / s with the dual residual s = rho ||z_new - z||.)
+            ratio = torch.linalg.vector_norm(X - Z_new) / torch.linalg.vector_norm(Z_new - Z)
+            rho_move = (ratio > 10.0 * rho).to(torch.int8) - (ratio < 0.1 * rho).to(torch.int8)
         Z = Z_new
         if not check:
             continue
@@ -273,8 +276,9 @@ def admm_chunk(
         if keep.numel() < V.shape[0]:
             rows, V, v64 = rows[keep], V[keep], v64[keep]
             C2r, VG2, Z, U = C2r[keep], VG2[keep], Z[keep], U[keep]
-        if adaptive_rho and (r_norm > 10.0 * s_norm or s_norm > 10.0 * r_norm):
-            new_rho = rho * 2.0 if r_norm > s_norm else rho * 0.5
+        move = int(rho_move) if adaptive_rho else 0
+        if move:
+            new_rho = rho * 2.0 if move > 0 else rho * 0.5
             U, C2r = rescale_for_rho(rho, new_rho, U, C2r)
             rho, L = new_rho, factor(new_rho)
 

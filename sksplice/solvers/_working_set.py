@@ -115,7 +115,7 @@ def solve_small(
     set no longer changes, so neither does its solution) and the batch is
     compacted only once at most half of its rows are still moving. A step costs
     one host synchronisation (the count of moving rows, read together with any
-    failed factorisation).
+    failed factorisation), which also sizes the compaction.
 
     Parameters
     ----------
@@ -179,7 +179,8 @@ def solve_small(
             return w
         free = new_free
         if 2 * code <= n:
-            keep = moving.nonzero().flatten()
+            # The count is known: no second synchronisation for the indices.
+            keep = torch.nonzero_static(moving, size=code).flatten()
             act = keep if act is None else act[keep]
             Gb, Gsb, hb, tb, free = Gb[keep], Gsb[keep], hb[keep], tb[keep], free[keep]
             moving = None
