@@ -318,12 +318,14 @@ def refine_support(
     Gs, _ = _shifted(G, S)
     eye = torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
     w_in, r_in, failed = w, r64, None
+    half_lam = torch.full_like(w, -lam / 2.0).unsqueeze(-1)
     for _ in range(steps):
-        e = torch.einsum("mkd,md->mk", DS, r64).sub_(lam / 2.0)
+        # e = D_S r - lam / 2 and r -= D_S^T (w_new - w), one batched product each.
+        e = torch.baddbmm(half_lam, DS, r64.unsqueeze(-1)).squeeze(-1)
         delta, info = _set_solve(Gs, e, S, eye)
         failed = info if failed is None else failed.bitwise_or_(info)
         w_new = (w + delta).clamp_min_(0.0).mul_(S)
-        r64 = r64 - torch.einsum("mk,mkd->md", w_new - w, DS)
+        r64 = torch.baddbmm(r64.unsqueeze(1), (w - w_new).unsqueeze(1), DS).squeeze(1)
         w = w_new
         S = w > 0
     if failed is not None and bool(failed.any()):
