@@ -321,6 +321,8 @@ def run_problem(name: str, D: np.ndarray, V: np.ndarray, lam: float, args) -> di
 
     for tol, label in [(None, "sklearn_lasso"), (1e-10, "sklearn_lasso_tol1e-10")]:
         m = min(n, args.sklearn_subset)
+        if m <= 0:  # --sklearn-subset 0 skips scikit-learn
+            break
         t0 = time.perf_counter()
         W, it = sklearn_lasso(D, V[:m], lam, tol)
         t = (time.perf_counter() - t0) * n / m

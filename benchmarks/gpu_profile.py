@@ -4,7 +4,9 @@ Same synthetic problem as ``gpu_check.py`` (15,000 concepts x 512 dims, 10,000
 targets). For each method: the wall time of a solve (best of 3 after a
 warm-up), the time the GPU was busy with kernels in a profiled solve (the
 rest is launch overhead, host synchronisations and Python), and the
-operators that take the most GPU and host time::
+operators that take the most GPU and host time, with the number of kernels
+launched and of host synchronisations (the CPU-side count of
+``tests/test_solvers.py::test_gpu_work_is_counted_on_cpu``, measured here)::
 
     python benchmarks/gpu_profile.py --out benchmarks/results/gpu_profile.txt
 
@@ -72,12 +74,22 @@ def main(argv: list[str] | None = None) -> int:
         # Kernel and copy time: events that ran on the device (the operator rows
         # above them only repeat it).
         busy_us = sum(e.self_device_time_total for e in events if e.device_type.name == "CUDA")
+        # Launches and host synchronisations, counted as tests/test_solvers.py counts
+        # them on the CPU (reads of a device value into Python, and nonzero).
+        n_kernels = sum(e.count for e in events if e.device_type.name == "CUDA")
+        n_syncs = sum(
+            e.count for e in events if e.key in ("aten::_local_scalar_dense", "aten::nonzero")
+        )
+        n_stream_syncs = sum(e.count for e in events if e.key == "cudaStreamSynchronize")
         lines += [
             "",
             f"== {method}: {t:.4f} s wall (best of 3), {V.shape[0] / t:,.0f} embeddings/s, "
             f"{codes.n_iter} iterations, worst gap {codes.gap:.1e}",
             f"   kernels busy {busy_us / 1e6:.4f} s of the profiled solve "
             f"({100 * busy_us / 1e6 / t:.0f}% of the unprofiled wall time)",
+            f"   kernels launched {n_kernels} (device operations, copies included), "
+            f"host synchronisations {n_syncs} (_local_scalar_dense and nonzero; "
+            f"{n_stream_syncs} cudaStreamSynchronize)",
         ]
         sort_keys = ["self_cpu_time_total"]
         if dev.type == "cuda":

@@ -6,7 +6,8 @@
 #      on the same GPU (10,000 targets x 15,000 concepts x 512 dims), a 50,000-target run;
 #   3. the compute-side tests with CUDA visible, so that every device="auto" default
 #      takes the GPU path (ADMM, TF32 products, CUDA out-of-memory handling, fp16/bf16);
-#   4. benchmarks/gpu_profile.py: where each GPU solve spends its time;
+#   4. benchmarks/gpu_profile.py: where each GPU solve spends its time, kernels launched and
+#      host synchronisations;
 #   5. benchmarks/bench_text.py and benchmarks/bench_pipeline.py: the vocabulary's first
 #      embedding and images to concepts end to end against a plain DataLoader loop.
 #
@@ -70,7 +71,7 @@ echo "bench_pipeline exit code: $?" | tee -a "$results/bench_pipeline.log"
 
 echo "== summary"
 tail -n 25 "$results/pytest.log"
-grep -E "^== |kernels busy" "$results/gpu_profile.txt" 2>/dev/null
+grep -E "^== |kernels busy|kernels launched" "$results/gpu_profile.txt" 2>/dev/null
 $python - "$results/gpu_check.json" <<'PY'
 import json, sys
 try:
