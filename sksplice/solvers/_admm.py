@@ -238,12 +238,14 @@ def admm_chunk(
         # not enter the small problem set up in that precision), which it finishes
         # before its last round: more iterations cannot fix round-off, and the
         # front end solves them again in float64. Rows that only ran out of
-        # polishing rounds go on (a new support from ADMM and more rounds next time).
+        # polishing rounds go on (a new support from ADMM and more rounds next time),
+        # up to the third polishing step, which gives up on every row.
         low_precision = D.dtype != torch.float64
+        give_up = last or (low_precision and it >= 2 * check_every)
         finished = torch.zeros(V.shape[0], dtype=torch.bool, device=device)
         for res in pol_done:
             accept = res.gap <= tol
-            if last:
+            if give_up:
                 accept = torch.ones_like(accept)
             elif low_precision:
                 accept |= res.n_iter < it + max_rounds
