@@ -798,3 +798,53 @@ def test_hf_hub_model_loads_from_a_filled_cache_offline(
     assert result["key"].startswith("open_clip/hf-hub:sksplice-test/tiny/file-sha256-")
     assert result["code"] == 0
     assert json.loads(out.read_text())["metadata"]["model"] == "hf-hub:sksplice-test/tiny"
+
+
+class _LetterImages:
+    """A toy image embedder: the mean colour of each image, spread over 16 dims."""
+
+    def embed_images(self, images, return_skipped=False):
+        rows = []
+        for path in images:
+            arr = np.asarray(Image.open(path).convert("RGB"), dtype=np.float64) / 255.0
+            top, bottom = (
+                arr[: arr.shape[0] // 2].mean((0, 1)),
+                arr[arr.shape[0] // 2 :].mean((0, 1)),
+            )
+            rows.append(np.concatenate([top, bottom, np.sin(np.arange(10) + top.sum())]))
+        X = np.asarray(rows, dtype=np.float32)
+        return (X, []) if return_skipped else X
+
+
+class _LetterTexts:
+    def embed_text(self, texts):
+        rng = np.random.default_rng([sum(map(ord, t)) for t in texts])
+        return rng.standard_normal((len(texts), 16)).astype(np.float32)
+
+
+def test_commands_get_their_embedders_from_one_module(
+    image_tree, vocab_file, inproc, capsys, monkeypatch
+):
+    """Another family of models plugs into every command through cli/_embedders.py alone."""
+    from sksplice.cli import _embedders
+
+    made = []
+    monkeypatch.setattr(_embedders, "check_model", lambda args: ("toy", None, 16))
+    monkeypatch.setattr(
+        _embedders, "image_embedder", lambda *a, **k: made.append("image") or _LetterImages()
+    )
+    monkeypatch.setattr(
+        _embedders, "text_embedder", lambda *a, **k: made.append("text") or _LetterTexts()
+    )
+    code, out, _ = _main(
+        ["decompose", str(image_tree / "cats"), str(image_tree / "dogs"), "-f", "json"]
+        + _model_args(vocab_file, "--model", "toy"),
+        capsys,
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert len(data["images"]) == 10
+    assert data["metadata"]["model"] == "toy"
+    assert made == ["image", "text"]
+    cli_files = Path(cli.__file__).parent.glob("*.py")
+    assert [p.name for p in cli_files if "CLIPEmbedder" in p.read_text()] == ["_embedders.py"]

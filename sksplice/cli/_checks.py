@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 import os
 import stat
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._logging import CLIError
+from . import _embedders
+from ._logging import CLIError, _close
 
 logger = logging.getLogger(__name__)
 
 _NAMED_VOCABULARY_SIZE = 10000
 _MEAN_KEYWORDS = ("auto", "pretrained", "data")
-_DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 
 
 @dataclass
@@ -34,13 +32,6 @@ class _Plan:
     image_mean: Any  # None (learn from the images), or a 1-D float array
     mean_source: str  # "data", "pretrained" or "file"
     mean_file: str | None = None
-
-
-def _close(word: str, options: Sequence[str], n: int = 5) -> str:
-    """`` (close matches: a, b)`` for a misspelt option value, or ``""``."""
-    lowered = {o.lower(): o for o in options}
-    found = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)
-    return f" (close matches: {', '.join(lowered[m] for m in found)})" if found else ""
 
 
 def _check_device(device: str) -> None:
@@ -67,54 +58,6 @@ def _check_solver(solver: str) -> None:
             f"--solver {solver!r} is not a solver; choose one of {', '.join(SOLVERS)}"
             f"{_close(solver, SOLVERS)}"
         )
-
-
-def _check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
-    """The model name, the pretrained weights and the embedding dimension."""
-    import open_clip
-
-    from .._models import HF_HUB_PREFIX, _ensure_tag_weights
-    from ..embedders import CLIPEmbedder
-
-    model, pretrained = args.model, args.pretrained
-    if model.startswith(HF_HUB_PREFIX):
-        if pretrained not in (None, _DEFAULT_PRETRAINED):
-            logger.warning(
-                "--pretrained %s is ignored: %s models bring their own weights",
-                pretrained,
-                HF_HUB_PREFIX,
-            )
-        pretrained = None
-    else:
-        from .._models import _register_env_model_configs
-
-        _register_env_model_configs()
-        models = open_clip.list_models()
-        if model not in models and model.replace("/", "-") not in models:
-            raise CLIError(
-                f"--model {model!r} is not an open_clip model{_close(model, models)}; "
-                f"see open_clip.list_models() ({len(models)} names), or give "
-                f"{HF_HUB_PREFIX}ORG/REPO for a model on the Hugging Face Hub"
-            )
-        model = model if model in models else model.replace("/", "-")
-        if pretrained is not None:
-            tags = open_clip.list_pretrained_tags_by_model(model)
-            clean = {t.lower().replace("-", "_"): t for t in tags}
-            key = pretrained.lower().replace("-", "_")
-            if key in clean:
-                pretrained = clean[key]
-            elif not Path(pretrained).expanduser().is_file():
-                listed = ", ".join(tags) if tags else "none"
-                raise CLIError(
-                    f"--pretrained {pretrained!r} is neither a pretrained tag of {model} nor a "
-                    f"checkpoint file{_close(pretrained, tags)}; tags of {model}: {listed}; "
-                    "--pretrained none gives random weights"
-                )
-    embedder = CLIPEmbedder(model=model, pretrained=pretrained, device="cpu")
-    config = embedder._config()  # an hf-hub: model fetches its config here (or fails fast)
-    if config.pretrained_kind == "tag":
-        _ensure_tag_weights(config.model, config.pretrained, None)  # offline: fail now
-    return model, pretrained, config.embed_dim
 
 
 def _check_vocabulary(args: argparse.Namespace) -> list[str]:
@@ -205,7 +148,7 @@ def _check_options(args: argparse.Namespace) -> _Plan:
     _check_output(getattr(args, "output", None))
     _check_device(args.device)
     _check_solver(args.solver)
-    model, pretrained, d = _check_model(args)
+    model, pretrained, d = _embedders.check_model(args)
     concepts = _check_vocabulary(args)
     mean, source, mean_file = _check_image_mean(args, model, pretrained, d)
     return _Plan(model, pretrained, d, concepts, mean, source, mean_file)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
+from . import _embedders
 from ._checks import _check_options, _Plan
 from ._inputs import collect_images
 from ._logging import CLIError, _interrupted
@@ -49,23 +50,16 @@ def _one_image_advice() -> str:
 
 
 def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Decomposition:
-    from ..embedders import CLIPEmbedder
     from ..transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, SpliceTransformer
 
     if plan.image_mean is None and len(paths) < 2:
         raise CLIError(_one_image_advice())
     verbose = 0 if args.quiet else 1
-    common = dict(
-        model=plan.model,
-        pretrained=plan.pretrained,
-        device=args.device,
-        batch_size=args.batch_size,
-        verbose=verbose,
+    common = dict(device=args.device, batch_size=args.batch_size, verbose=verbose)
+    images = _embedders.image_embedder(
+        plan.model, plan.pretrained, on_error="raise" if args.strict else "skip", **common
     )
-    image_embedder = CLIPEmbedder(
-        modality="image", on_error="raise" if args.strict else "skip", **common
-    )
-    X, skipped = image_embedder.embed_images([str(p) for p in paths], return_skipped=True)
+    X, skipped = images.embed_images([str(p) for p in paths], return_skipped=True)
     keep = ~np.isnan(X).any(axis=1)
     if not keep.any():
         first = skipped[0] if skipped else None
@@ -76,7 +70,7 @@ def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Dec
     if plan.image_mean is None and X.shape[0] < 2:
         raise CLIError(_one_image_advice())
     splice = SpliceTransformer(
-        embedder=CLIPEmbedder(modality="text", **common),
+        embedder=_embedders.text_embedder(plan.model, plan.pretrained, **common),
         vocabulary=plan.concepts,
         vocabulary_size=None,
         l1_penalty=args.l1_penalty if args.l1_penalty is not None else 0.25,

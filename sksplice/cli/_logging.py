@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import logging
 import re
 import signal
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -139,3 +140,10 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _close(word: str, options: Sequence[str], n: int = 5) -> str:
+    """`` (close matches: a, b)`` for a misspelt option value, or ``""``."""
+    lowered = {o.lower(): o for o in options}
+    found = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)
+    return f" (close matches: {', '.join(lowered[m] for m in found)})" if found else ""

@@ -7,9 +7,9 @@ import argparse
 import numpy as np
 
 from .._version import __version__
-from ._checks import _DEFAULT_PRETRAINED
 from ._compare import _cmd_compare
 from ._decompose import _cmd_decompose
+from ._embedders import DEFAULT_PRETRAINED
 from ._profile import _cmd_profile
 from ._report import _cmd_report
 from ._search import _cmd_search
@@ -51,7 +51,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--pretrained",
         type=_pretrained,
-        default=_DEFAULT_PRETRAINED,
+        default=DEFAULT_PRETRAINED,
         help="open_clip pretrained tag or checkpoint path; 'none' for random weights; "
         "ignored for hf-hub:ORG/REPO models (default: %(default)s)",
     )

@@ -1,0 +1,93 @@
+"""The embedders the command line builds, in one place.
+
+The commands know embedders only through the protocols of
+:mod:`sksplice._protocols`; this module is the one that knows the family
+(open_clip, through :class:`sksplice.CLIPEmbedder`): how ``--model`` and
+``--pretrained`` are checked before any work, and how the image and text
+embedders are made from the checked plan. Another family of models would add
+its check and constructors here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from .._protocols import ImageEmbedder, TextEmbedder
+from ._logging import CLIError, _close
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
+
+
+def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
+    """``--model`` and ``--pretrained`` checked: the model, its weights and its dimension.
+
+    Fails fast (a :class:`CLIError` with close matches) for an unknown model or
+    weights tag, and offline for weights that are not in the local cache.
+    """
+    import open_clip
+
+    from .._models import HF_HUB_PREFIX, _ensure_tag_weights
+    from ..embedders import CLIPEmbedder
+
+    model, pretrained = args.model, args.pretrained
+    if model.startswith(HF_HUB_PREFIX):
+        if pretrained not in (None, DEFAULT_PRETRAINED):
+            logger.warning(
+                "--pretrained %s is ignored: %s models bring their own weights",
+                pretrained,
+                HF_HUB_PREFIX,
+            )
+        pretrained = None
+    else:
+        from .._models import _register_env_model_configs
+
+        _register_env_model_configs()
+        models = open_clip.list_models()
+        if model not in models and model.replace("/", "-") not in models:
+            raise CLIError(
+                f"--model {model!r} is not an open_clip model{_close(model, models)}; "
+                f"see open_clip.list_models() ({len(models)} names), or give "
+                f"{HF_HUB_PREFIX}ORG/REPO for a model on the Hugging Face Hub"
+            )
+        model = model if model in models else model.replace("/", "-")
+        if pretrained is not None:
+            tags = open_clip.list_pretrained_tags_by_model(model)
+            clean = {t.lower().replace("-", "_"): t for t in tags}
+            key = pretrained.lower().replace("-", "_")
+            if key in clean:
+                pretrained = clean[key]
+            elif not Path(pretrained).expanduser().is_file():
+                listed = ", ".join(tags) if tags else "none"
+                raise CLIError(
+                    f"--pretrained {pretrained!r} is neither a pretrained tag of {model} nor a "
+                    f"checkpoint file{_close(pretrained, tags)}; tags of {model}: {listed}; "
+                    "--pretrained none gives random weights"
+                )
+    embedder = CLIPEmbedder(model=model, pretrained=pretrained, device="cpu")
+    config = embedder._config()  # an hf-hub: model fetches its config here (or fails fast)
+    if config.pretrained_kind == "tag":
+        _ensure_tag_weights(config.model, config.pretrained, None)  # offline: fail now
+    return model, pretrained, config.embed_dim
+
+
+def image_embedder(
+    model: str, pretrained: str | None, *, on_error: str, **common: Any
+) -> ImageEmbedder:
+    """The embedder of the images (``common``: device, batch_size, verbose)."""
+    from ..embedders import CLIPEmbedder
+
+    return CLIPEmbedder(
+        model=model, pretrained=pretrained, modality="image", on_error=on_error, **common
+    )
+
+
+def text_embedder(model: str, pretrained: str | None, **common: Any) -> TextEmbedder:
+    """The embedder of the concepts, from the same model as the images."""
+    from ..embedders import CLIPEmbedder
+
+    return CLIPEmbedder(model=model, pretrained=pretrained, modality="text", **common)
