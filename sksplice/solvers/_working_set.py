@@ -22,7 +22,6 @@ from ._common import (
     RowResult,
     dense_product,
     gap_from_candidates,
-    intra_op_threads,
     relative_gap,
 )
 
@@ -361,7 +360,8 @@ class _Sets:
     reused by the next violator, so each round writes only the new concepts
     (their rows of ``D``, correlations with the targets, and Gram rows and
     columns) in place. The buffers are copied only when the capacity runs out
-    (it doubles) and when finished rows leave.
+    (it doubles); when finished rows leave, the kept rows move to the front of
+    the same buffers.
     """
 
     def __init__(
@@ -378,8 +378,12 @@ class _Sets:
         self.cap = max(capacity, K)
         self.width = K
         dev = D.device
-        self.DW = torch.zeros((m, self.cap, D.shape[1]), dtype=D.dtype, device=dev)
-        self.G = torch.zeros((m, self.cap, self.cap), dtype=D.dtype, device=dev)
+        # The used columns are written below; only the free ones are cleared.
+        self.DW = torch.empty((m, self.cap, D.shape[1]), dtype=D.dtype, device=dev)
+        self.DW[:, K:].zero_()
+        self.G = torch.empty((m, self.cap, self.cap), dtype=D.dtype, device=dev)
+        self.G[:, K:].zero_()
+        self.G[:, :K, K:].zero_()
         self.b = torch.zeros((m, self.cap), dtype=D.dtype, device=dev)
         self.idx = torch.zeros((m, self.cap), dtype=torch.int64, device=dev)
         self.valid = torch.zeros((m, self.cap), dtype=torch.bool, device=dev)
@@ -387,13 +391,12 @@ class _Sets:
         # Columns added by the last round (a new violator that takes no weight
         # means the round could not make progress).
         self.new = torch.zeros((m, self.cap), dtype=torch.bool, device=dev)
-        with intra_op_threads(prob.threads):
-            DW = self.DW[:, :K]
-            DW.copy_(D[idx])
-            # (A product into a strided ``out=`` view is many times slower on CPU.)
-            self.G[:, :K, :K] = DW @ DW.transpose(1, 2)
-            # (Row vector times matrix: many times faster than the matrix-vector form on CPU.)
-            self.b[:, :K] = (V.unsqueeze(1) @ DW.transpose(1, 2)).squeeze(1)
+        DW = self.DW[:, :K]
+        DW.copy_(D.index_select(0, idx.flatten()).view(m, K, -1))
+        # (A product into a strided ``out=`` view is many times slower on CPU.)
+        self.G[:, :K, :K] = DW @ DW.transpose(1, 2)
+        # (Row vector times matrix: many times faster than the matrix-vector form on CPU.)
+        self.b[:, :K] = (V.unsqueeze(1) @ DW.transpose(1, 2)).squeeze(1)
         self.idx[:, :K] = idx
         self.valid[:, :K] = valid
         self.w[:, :K] = w
@@ -401,10 +404,21 @@ class _Sets:
     def resize(self, keep: torch.Tensor | None, cap: int) -> None:
         """Copy the used columns of the rows ``keep`` (None: all) to buffers of ``cap`` columns."""
         K = self.width
-        sel = slice(None) if keep is None else keep
+        if keep is not None and cap <= self.cap:
+            # Fewer rows: move the kept rows' used columns to the front in place.
+            # The free columns keep finite values of earlier concepts, which are
+            # invalid slots with zero weight, so nothing is cleared or allocated.
+            n = keep.numel()
+            for name in ("DW", "G", "b", "idx", "valid", "w", "new"):
+                t = getattr(self, name)
+                t[:n, :K] = t[:, :K].index_select(0, keep)
+                setattr(self, name, t[:n])
+            return
 
         def take(t: torch.Tensor, square: bool = False) -> torch.Tensor:
-            part = t[sel, :K, :K] if square else t[sel, :K]
+            part = t[:, :K, :K] if square else t[:, :K]
+            if keep is not None:
+                part = part.index_select(0, keep)
             shape = (part.shape[0], cap, cap) if square else (part.shape[0], cap, *t.shape[2:])
             # Only the free columns are cleared (the used ones are overwritten).
             out = torch.empty(shape, dtype=t.dtype, device=t.device)
@@ -442,13 +456,13 @@ class _Sets:
         self.idx[rows, slots] = cand
         self.new[:, :width] = False
         self.new[rows, slots] = True
-        with intra_op_threads(prob.threads):  # the larger gathers and products
-            D_new = prob.D[cand]
-            self.DW[rows, slots] = D_new
-            self.b[rows, slots] = (V.unsqueeze(1) @ D_new.transpose(1, 2)).squeeze(1)
-            # Rows and columns of the Gram block for the new slots (the new-new
-            # block included, as the new rows of DW are already in place).
-            cross = D_new @ self.DW[:, :width].transpose(1, 2)
+        # (index_select: several times faster than advanced indexing on CPU.)
+        D_new = prob.D.index_select(0, cand.flatten()).view(m, n_new, -1)
+        self.DW[rows, slots] = D_new
+        self.b[rows, slots] = (V.unsqueeze(1) @ D_new.transpose(1, 2)).squeeze(1)
+        # Rows and columns of the Gram block for the new slots (the new-new
+        # block included, as the new rows of DW are already in place).
+        cross = D_new @ self.DW[:, :width].transpose(1, 2)
         G = self.G[:, :width, :width]
         G[rows, slots] = cross
         G.transpose(1, 2)[rows, slots] = cross
@@ -540,22 +554,22 @@ def working_set_rounds(
             stalled = ~((w > 0) & sets.new[:, :K]).any(dim=1)
         else:
             stalled = torch.zeros(w.shape[0], dtype=torch.bool, device=device)
-        with intra_op_threads(prob.threads):
-            r = V - (w.to(D.dtype).unsqueeze(1) @ sets.DW[:, :K]).squeeze(1)
+        r = V - (w.to(D.dtype).unsqueeze(1) @ sets.DW[:, :K]).squeeze(1)
         corr = dense_product(prob, r, D.T)
         del r
-        # One partial sort gives the largest correlations over all concepts
-        # (exact dual scaling) and the strongest violators outside the set.
-        k_add = n_add
-        k = min(c, k_add + K)
-        with intra_op_threads(prob.threads):  # a pass over (m, c): all threads
-            top_val, top_idx = corr.topk(k, dim=1)
+        # The correlations of the set's own concepts (they bound the dual scale)
+        # are read and masked out, so that one partial sort of width ``n_add``
+        # finds the strongest violators outside the set.
+        mem_val = torch.where(valid, corr.gather(1, idx), -_INF)
+        hide = torch.full(idx.shape, _INF, dtype=corr.dtype, device=device)
+        corr.scatter_reduce_(1, idx, hide.masked_fill_(valid, -_INF), "amin")
+        cand_val, cand_idx = corr.topk(min(n_add, c), dim=1)
         del corr
-        member = ((top_idx.unsqueeze(2) == idx.unsqueeze(1)) & valid.unsqueeze(1)).any(dim=2)
-        top_all = top_idx[:, : min(8, k)]
-        cand_val = torch.where(member, -_INF, top_val.to(torch.float64))
-        cand_val, pos = cand_val.topk(min(k_add, k), dim=1)
-        cand_idx = top_idx.gather(1, pos)
+        # The largest correlations over all concepts (exact dual scaling).
+        both = torch.cat([mem_val, cand_val], dim=1)
+        pos = both.topk(min(8, both.shape[1]), dim=1).indices
+        top_all = torch.cat([idx, cand_idx], dim=1).gather(1, pos)
+        cand_val = cand_val.to(torch.float64)
         new_ok = 2.0 * cand_val > lam * (1 + 1e-12)
         # Rows without a clear violator are refined in float64 and certified.
         clear = 2.0 * cand_val[:, 0] > lam * (1 + _CLEAR)
@@ -595,8 +609,7 @@ def working_set_rounds(
         # the concepts that left the support.
         if keep.numel() < rows.numel():
             rows, V, v64 = rows[keep], V[keep], v64[keep]
-            # Copy the columns in use, with room for two more rounds of violators.
-            sets.resize(keep, min(sets.cap, sets.width + 2 * n_add))
+            sets.resize(keep, sets.cap)
             cand_idx, new_ok = cand_idx[keep], new_ok[keep]
         width = max(1, int(new_ok.sum(dim=1).max()))
         n_new = width
@@ -629,8 +642,7 @@ def solve_chunk(
         wvalid = wv > 0
         corr.scatter_(1, wi, torch.where(wvalid, -torch.inf, corr.gather(1, wi)))
     k = min(k0, c)
-    with intra_op_threads(prob.threads):
-        top_val, idx = corr.topk(k, dim=1)
+    top_val, idx = corr.topk(k, dim=1)
     valid = 2.0 * top_val.to(torch.float64) > lam
     w = torch.zeros(valid.shape, dtype=torch.float64, device=V.device)
     if warm is not None:
