@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import numbers
 import os
-import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -16,40 +14,16 @@ import scipy.sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _weights
 from ._array import l2_normalize, unit_rows
 from ._calibration import calibrate_penalty
 from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts
-from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr, transform_output
+from ._means import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, center_rows, resolve_mean
 from .dictionary import build_dictionary
 
 __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
 
 logger = logging.getLogger(__name__)
-
-#: Fewest rows from which a learned modality centre (``image_mean=None``) is
-#: taken to be stable; below it ``fit`` warns with :class:`SmallMeanSampleWarning`.
-MIN_MEAN_SAMPLES = 100
-
-
-class SmallMeanSampleWarning(UserWarning):
-    """The modality centre was learned from fewer than ``MIN_MEAN_SAMPLES`` rows.
-
-    The learned centre, and with it every decomposition, then depends on which
-    other rows were in ``X``; give a published or precomputed mean, or fit on
-    more rows.
-    """
-
-
-def _digest(array: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).hexdigest()
-
-
-def _is_dataframe(X: Any) -> bool:
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        return False
-    return isinstance(X, pd.DataFrame)
 
 
 def _check_finite_rows(X: np.ndarray, what: str) -> None:
@@ -62,10 +36,6 @@ def _check_finite_rows(X: np.ndarray, what: str) -> None:
             f"{what} holds NaN or infinite values in {rows.size} row(s): {shown}{more}. "
             "Drop or repair those rows first."
         )
-
-
-#: A centred row is zero when its norm is below this many ``sqrt(d) * eps``.
-_ZERO_NORM_ULPS = 4.0
 
 
 class TransformStats(NamedTuple):
@@ -93,18 +63,6 @@ class TransformStats(NamedTuple):
     tol: float
 
 
-def _learned_mean(X: np.ndarray) -> np.ndarray:
-    """Mean of the unit-norm non-zero rows of ``X`` (float64)."""
-    U = unit_rows(X.astype(np.float64))
-    nonzero = U.any(axis=1)
-    if not nonzero.any():
-        raise ValueError(
-            "every row of X is zero: the centre of the embeddings cannot be learned from "
-            "them (give image_mean, or text_mean with modality='text')"
-        )
-    return U[nonzero].mean(axis=0)
-
-
 class SpliceTransformer(TransformerMixin, BaseEstimator):
     """Sparse Linear Concept Embeddings (SpLiCE) as a scikit-learn transformer.
 
@@ -119,58 +77,47 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     vocabulary of concepts, each L2-normalised, centred by the mean of all
     concept embeddings and L2-normalised again. ``transform`` returns the
     weights ``w``; ``inverse_transform`` recomposes
-    ``normalise(normalise(w @ D) + mean_)``.
+    ``normalise(normalise(w @ D) + mean_)``. The rules below are those of
+    ``docs/transformer.md``, which gives their reasons and examples.
 
     Parameters
     ----------
     embedder : object, default=None
-        Text embedder used to embed the vocabulary: anything with
+        Text embedder of the vocabulary: anything with
         ``embed_text(list[str]) -> ndarray (n, d)`` (for example
-        :class:`sksplice.embedders.CLIPEmbedder`). If it also has
-        ``cache_key()``, the embedded vocabulary is cached on disk under the
-        data home as well as in process. Not needed when
-        ``concept_embeddings`` is given. For ``image_mean="pretrained"`` it
-        must also have ``model`` and ``pretrained`` attributes.
+        :class:`sksplice.embedders.CLIPEmbedder`); with ``cache_key()`` the
+        embedded vocabulary is also cached on disk. Not needed when
+        ``concept_embeddings`` is given; ``image_mean="pretrained"`` also
+        needs its ``model`` and ``pretrained`` attributes.
     vocabulary : str, path or list of str, default="laion"
-        The concepts: a published vocabulary name (``"laion"``,
-        ``"laion_bigrams"``, ``"mscoco"``), a path to a text file with one
-        concept per line, or a list of concept strings. A list must hold
-        distinct, non-blank strings (an error names any offender); named
-        vocabularies and files are cleaned by
-        :func:`sksplice.vocabulary.load_vocabulary`.
+        A published vocabulary name (``"laion"``, ``"laion_bigrams"``,
+        ``"mscoco"``), a text file with one concept per line, or a list of
+        distinct, non-blank concept strings (see
+        :func:`sksplice.vocabulary.load_vocabulary`).
     vocabulary_size : int or None, default=10000
-        Number of concepts kept, as :func:`sksplice.vocabulary.load_vocabulary`
-        selects them: the most frequent ones of a named vocabulary (or of a
-        file whose content is a published vocabulary), the first ones of any
-        other file or list (an upper bound for those). ``None`` keeps all.
+        Number of concepts kept, as ``load_vocabulary`` selects them (most
+        frequent first for a published vocabulary, else the first ones).
+        ``None`` keeps all.
     concept_embeddings : array-like of shape (n_concepts, d), default=None
-        Precomputed raw text embeddings of the concepts, one row per concept in
-        the order of ``load_vocabulary(vocabulary, size=None)`` (for a named
-        vocabulary: most frequent first). Either every concept of the
-        vocabulary (the first ``vocabulary_size`` rows are used) or exactly
-        the concepts kept. The embedder is then not used to embed the
-        vocabulary. For a named vocabulary or a file, where sksplice decides
-        which concept each row stands for, a given embedder embeds a few
-        concepts (at most 8, evenly spaced over the dictionary) to check that
-        each of their rows is closer to its own concept than to the other
-        checked ones, and a ``ValueError`` names the first row that is not
-        (rows in the authors' order, least frequent first, are reported as
-        such). Without an embedder, or with a list vocabulary (which names
-        its rows itself), the order is the caller's promise.
+        Precomputed raw text embeddings of the concepts, in the order of
+        ``load_vocabulary(vocabulary, size=None)``: every concept of the
+        vocabulary or exactly the concepts kept. For a named vocabulary or a
+        file, a given embedder spot-checks the order on at most 8 concepts
+        (a ``ValueError`` names the first row that does not match); otherwise
+        the order is the caller's promise.
     concepts_centered : bool, default=False
-        Whether ``concept_embeddings`` is already a SpLiCE dictionary (rows
-        normalised, centred and normalised again, such as the authors' cached
-        dictionaries). True uses the rows as :attr:`dictionary_` without a
-        second centring (rows must have unit norm; :attr:`concept_mean_` is
-        then zero). False (default) treats them as raw embeddings.
+        True uses ``concept_embeddings`` (unit-norm rows, already normalised,
+        centred and normalised, such as the authors' cached dictionaries) as
+        :attr:`dictionary_` as they are, with a zero :attr:`concept_mean_`;
+        False treats them as raw embeddings.
     l1_penalty : float, default=0.25
         Weight of the L1 penalty; larger values give sparser codes. Ignored
         when ``target_l0`` is set.
     target_l0 : float, default=None
-        If set, ``fit`` searches the penalty (bisection on its logarithm, on a
-        sample of at most ``calibration_samples`` rows of ``X``, warm-started)
-        so that the mean number of non-zero weights is within ±10% of this
-        value, and stores it in :attr:`l1_penalty_`.
+        If set, ``fit`` bisects on the logarithm of the penalty, on a sample
+        of at most ``calibration_samples`` rows of ``X``, until the mean
+        number of non-zero weights is within ±10% of this value, and stores
+        the penalty in :attr:`l1_penalty_`.
     solver : str, default="auto"
         Solver passed to :meth:`sksplice.solvers.NonNegLasso.solve`.
     device : str, default="auto"
@@ -180,40 +127,31 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     transform_max_iter : int, default=None
         Iteration limit of the solver run by ``transform`` (named as in
         :class:`sklearn.decomposition.SparseCoder`); ``None`` uses the
-        solver's default. :meth:`transform_with_stats` reports the iterations
-        used and the duality gaps reached.
+        solver's default.
     image_mean : None, "pretrained", array-like of shape (d,) or path, default=None
-        Centre of the image embeddings (``modality="image"``). ``None`` learns
-        it in ``fit`` as the mean of the L2-normalised non-zero rows of ``X``
-        (see the Notes for small ``X``); ``"pretrained"`` loads the authors'
-        published mean for ``embedder.model`` and ``embedder.pretrained``; an
-        array (or a :class:`pathlib.Path` of a ``.npy``/``.pt`` file) is used
-        as given and must be a 1-D real floating-point vector of length d (see
-        :func:`sksplice.vocabulary.as_mean_vector`). Must be None with
+        Centre of the image embeddings (``modality="image"``): ``None`` learns
+        it in ``fit`` as the mean of the L2-normalised non-zero rows of ``X``;
+        ``"pretrained"`` loads the authors' published mean for
+        ``embedder.model`` and ``embedder.pretrained``; an array, or a
+        :class:`pathlib.Path` of a ``.npy``/``.pt`` file, is used as given
+        (:func:`sksplice.vocabulary.as_mean_vector`). Must be None with
         ``modality="text"``.
     modality : {"image", "text"}, default="image"
-        What ``X`` holds. Each modality is centred by its own centre (CLIP
-        image and text embeddings lie in different cones): ``image_mean`` for
-        images, ``text_mean`` for texts.
+        What ``X`` holds; each modality is centred by its own centre.
     text_mean : None, "concepts", array-like of shape (d,) or path, default=None
-        Centre of the text embeddings (only with ``modality="text"``).
-        ``None`` learns it in ``fit`` from the texts in ``X`` (as the authors
-        centre captions by the mean of caption embeddings; same rules for
-        small ``X`` as ``image_mean=None``); ``"concepts"`` uses
-        :attr:`concept_mean_`, the centre of the vocabulary (no text data
-        needed); an array or a path follows the rules of ``image_mean``.
+        Centre of the text embeddings (only with ``modality="text"``):
+        ``None`` learns it from the texts in ``X``, ``"concepts"`` uses
+        :attr:`concept_mean_`, an array or a path follows ``image_mean``.
     output : {"sparse", "dense"}, default="sparse"
         Container of ``transform``: a SciPy CSR matrix or a dense ndarray.
-        With ``set_output(transform="pandas")``, ``"sparse"`` gives a
-        DataFrame of pandas sparse columns and ``"dense"`` an ordinary
-        DataFrame; columns are the concepts either way.
+        With ``set_output(transform="pandas")``, a DataFrame of pandas sparse
+        columns or an ordinary DataFrame, with the concepts as columns.
     data_home : str or path-like, default=None
         Data home for vocabularies and image means (see
         :func:`sksplice._data.get_data_home`); it may be read-only.
     cache_dir : str or path-like, default=None
         Folder of the on-disk dictionary cache (see
-        :func:`sksplice._data.get_cache_dir`: ``$SKSPLICE_CACHE`` or the
-        per-user cache folder by default).
+        :func:`sksplice._data.get_cache_dir`).
     calibration_samples : int, default=2000
         Largest number of rows of ``X`` used to calibrate ``target_l0``.
     random_state : int, RandomState instance or None, default=0
@@ -222,11 +160,9 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         Passed to the solver (bytes it may use per batch); ``None`` uses the
         solver's default.
     verbose : int or bool, default=False
-        As in scikit-learn: 0 (or False) is quiet; above 0, ``fit`` reports
-        each step of the ``target_l0`` calibration through the :mod:`logging`
-        logger ``sksplice.transformer`` (level INFO; nothing is printed).
-        Whether the concept dictionary was read from its cache or embedded is
-        logged by ``sksplice.dictionary``.
+        0 (or False) is quiet; above 0, ``fit`` logs each step of the
+        ``target_l0`` calibration to the logger ``sksplice.transformer``
+        (level INFO; nothing is printed).
 
     Attributes
     ----------
@@ -243,9 +179,8 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         Centre of the decomposed modality (see ``image_mean`` and
         ``text_mean``).
     mean_source_ : {"data", "pretrained", "given", "concepts"}
-        Where ``mean_`` comes from: learned from ``X`` (``image_mean=None`` or
-        ``text_mean=None``), the published mean, the array given, or the
-        concept mean (``text_mean="concepts"``).
+        Where ``mean_`` comes from: learned from ``X``, the published mean,
+        the array given, or the concept mean (``text_mean="concepts"``).
     n_mean_samples_ : int or None
         Number of rows of ``X`` the centre was learned from (None unless
         ``mean_source_ == "data"``).
@@ -266,21 +201,15 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
     Notes
     -----
     ``transform`` returns float64 weights for float64 input and float32
-    weights for any other input. The decomposition is scale-invariant: rows
-    are normalised (after scaling by their largest absolute value, so that
-    1e-13 or 1e20 rows in float32 give the code of the unscaled row). An
-    all-zero row of ``X`` has no direction: it gets all-zero weights and a
-    ``UserWarning`` names it. A row whose centred embedding is zero up to
-    rounding (norm below ``4 * sqrt(d) * eps`` of the dtype, for example a
-    row in the direction of a given ``image_mean``) gets all-zero weights, in
-    float32 as in float64; ``inverse_transform`` maps an all-zero row of
-    weights to ``normalise(mean_)``.
-
-    With ``image_mean=None`` (or ``text_mean=None``) the centre is learned
-    from ``X``: ``fit`` refuses a single row (its centred embedding would be
-    zero) and warns with :class:`SmallMeanSampleWarning` below
-    ``MIN_MEAN_SAMPLES`` (100) rows, where the centre, and so each
-    decomposition, still depends on which other rows were given.
+    weights for any other input. The decomposition is scale-invariant (rows
+    are scaled by their largest absolute value before they are normalised).
+    An all-zero row of ``X``, or one whose centred embedding is zero up to
+    rounding (norm below ``4 * sqrt(d) * eps`` of the dtype), gets all-zero
+    weights (the first with a ``UserWarning`` naming it);
+    ``inverse_transform`` maps an all-zero row of weights to
+    ``normalise(mean_)``. A centre learned from ``X`` (``image_mean=None``
+    or ``text_mean=None``) refuses a single row and warns with
+    :class:`SmallMeanSampleWarning` below ``MIN_MEAN_SAMPLES`` (100) rows.
 
     Examples
     --------
@@ -443,69 +372,6 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             n_features=getattr(self, "n_features_in_", None),
         )
 
-    def _resolve_mean(self, X: np.ndarray, d: int) -> np.ndarray:
-        if self.modality == "text":
-            return self._resolve_text_mean(X, d)
-        if self.image_mean is None:
-            return self._learn_mean(X, "image_mean", "image_mean='pretrained'", stacklevel=4)
-        if isinstance(self.image_mean, str):  # "pretrained", checked in _check_params
-            model = getattr(self.embedder, "model", None)
-            pretrained = getattr(self.embedder, "pretrained", None)
-            if not isinstance(model, str):
-                raise ValueError(
-                    "image_mean='pretrained' needs an embedder with .model and .pretrained "
-                    f"(such as CLIPEmbedder); got embedder={type(self.embedder).__name__}"
-                )
-            from .vocabulary import load_image_mean
-
-            mean = np.asarray(load_image_mean(model, pretrained, data_home=self.data_home))
-            source = f"the published image mean of {model!r}/{pretrained!r}"
-            self.mean_source_ = "pretrained"
-        else:
-            mean = self.image_mean
-            source = "image_mean"
-            self.mean_source_ = "given"
-        self.n_mean_samples_ = None
-        from .vocabulary import as_mean_vector
-
-        return as_mean_vector(mean, d, source=source)
-
-    def _resolve_text_mean(self, X: np.ndarray, d: int) -> np.ndarray:
-        if self.text_mean is None:
-            return self._learn_mean(X, "text_mean", "text_mean='concepts'", stacklevel=5)
-        self.n_mean_samples_ = None
-        if isinstance(self.text_mean, str):  # "concepts", checked in _check_params
-            self.mean_source_ = "concepts"
-            return np.asarray(self.concept_mean_, dtype=np.float64).copy()
-        from .vocabulary import as_mean_vector
-
-        self.mean_source_ = "given"
-        return as_mean_vector(self.text_mean, d, source="text_mean")
-
-    def _learn_mean(
-        self, X: np.ndarray, param: str, alternative: str, stacklevel: int
-    ) -> np.ndarray:
-        """The centre learned from ``X`` (``param=None``), refused or warned about when small."""
-        n = X.shape[0]
-        if n < 2:
-            raise ValueError(
-                f"{param}=None cannot learn the modality centre from {n} sample: the "
-                "centred row would be zero and so would its weights. Fit on more rows (at "
-                f"least {MIN_MEAN_SAMPLES} give a stable centre), or pass "
-                f"{alternative} or a precomputed mean array of shape (d,)"
-            )
-        if n < MIN_MEAN_SAMPLES:
-            warnings.warn(
-                f"{param}=None learns the modality centre from only {n} rows (fewer "
-                f"than {MIN_MEAN_SAMPLES}): the decomposition of each row depends on "
-                f"which other rows are in X. Fit on more rows, or pass {alternative} "
-                "or a precomputed mean",
-                SmallMeanSampleWarning,
-                stacklevel=stacklevel,
-            )
-        self.mean_source_, self.n_mean_samples_ = "data", int(n)
-        return _learned_mean(X)
-
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
         X = validate_data(
             self,
@@ -562,8 +428,10 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         # and certifies (and if needed finishes) every row in float64.
         self.dictionary_ = np.ascontiguousarray(dictionary, dtype=np.float64)
         self.concept_mean_ = np.asarray(concept_mean, dtype=np.float64)
-        self.mean_ = self._resolve_mean(X, d)
-        self._dictionary_digest = _digest(self.dictionary_)
+        self.mean_ = resolve_mean(self, X, d)
+        from .solvers._cache import digest
+
+        self._dictionary_digest = digest(self.dictionary_)
         if self.target_l0 is None:
             self.l1_penalty_ = float(self.l1_penalty)
         else:
@@ -581,32 +449,8 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         return shared_lasso(self.dictionary_, self._dictionary_digest, self.device)
 
     def _center(self, X: np.ndarray) -> np.ndarray:
-        """``normalise(normalise(X) - mean_)``, scale-invariant, zero for zero rows.
-
-        Rows are scaled by their largest absolute value before the norm is
-        taken (no overflow or underflow of the squares), and a centred row whose
-        norm is below what rounding in ``X.dtype`` can produce is zero.
-        """
-        U = unit_rows(X)
-        zero = ~U.any(axis=1)
-        if zero.any():
-            rows = np.flatnonzero(zero)
-            shown = ", ".join(str(int(r)) for r in rows[:5])
-            more = f" and {rows.size - 5} more" if rows.size > 5 else ""
-            warnings.warn(
-                f"X row(s) {shown}{more} are all zero: a zero embedding has no direction, "
-                "so its concept weights are all zero",
-                UserWarning,
-                stacklevel=3,
-            )
-        C = U - self.mean_.astype(X.dtype)
-        C[zero] = 0.0
-        norms = np.linalg.norm(C, axis=1, keepdims=True)
-        # Rounding leaves |C| ~ eps * (1 + |mean_|) for a row equal to the centre.
-        threshold = _ZERO_NORM_ULPS * math.sqrt(C.shape[1]) * float(np.finfo(C.dtype).eps)
-        keep = norms > threshold
-        out = np.where(keep, C / np.where(keep, norms, 1.0), 0.0).astype(X.dtype, copy=False)
-        return np.ascontiguousarray(out)
+        """``normalise(normalise(X) - mean_)``, scale-invariant, zero for zero rows."""
+        return center_rows(X, self.mean_)
 
     def _solve(self, V: np.ndarray, penalty: float, warm_start: Any = None) -> Any:
         kwargs: dict[str, Any] = {"solver": self.solver, "tol": self.tol}
@@ -664,7 +508,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         X_in = X
         X = self._validate_X(X, reset=False)
         W = self._weights(X)
-        return self._format(W, X_in)
+        return _weights.format_weights(self, W, X_in)
 
     def transform_with_stats(self, X: Any) -> tuple[Any, TransformStats]:
         """Decompose embeddings and report how the solver did on them.
@@ -705,21 +549,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         X_in = X
         X = self._validate_X(X, reset=False)
         W, stats = self._weights_and_stats(X)
-        return self._format(W, X_in), stats
-
-    def _format(self, W: scipy.sparse.csr_matrix, X_in: Any) -> Any:
-        config = transform_output(self)
-        if self.output == "dense":
-            return W.toarray()  # set_output wraps dense output itself
-        if config == "pandas":
-            index = X_in.index if _is_dataframe(X_in) else None
-            return sparse_frame(W, self.concepts_, index=index)
-        if config not in ("default", None):
-            raise ValueError(
-                f"{config} output of sparse weights is not supported: use "
-                "SpliceTransformer(output='dense') or set_output(transform='pandas')"
-            )
-        return W
+        return _weights.format_weights(self, W, X_in), stats
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """The concept strings, the names of the output columns.
@@ -735,61 +565,9 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             The concepts, in dictionary order.
         """
         check_is_fitted(self)
-        if input_features is not None:
-            input_features = np.asarray(input_features, dtype=object)
-            if input_features.shape != (self.n_features_in_,):
-                raise ValueError(
-                    f"input_features should have length {self.n_features_in_}; "
-                    f"got {input_features.shape}"
-                )
-            names_in = getattr(self, "feature_names_in_", None)
-            if names_in is not None and not np.array_equal(input_features, names_in):
-                raise ValueError("input_features is not equal to feature_names_in_")
-        return self.concepts_.copy()
+        return _weights.feature_names_out(self, input_features)
 
     # ------------------------------------------------------- recomposition
-    def _check_weights(self, W: Any) -> Any:
-        """Validate concept weights; returns CSR or a 2-D float ndarray."""
-        n_concepts = self.concepts_.shape[0]
-        if _is_dataframe(W):
-            columns = list(W.columns)
-            if columns != list(self.concepts_):
-                known = set(self.concepts_)
-                if len(columns) == n_concepts and set(columns) == known:
-                    W = W[list(self.concepts_)]
-                else:
-                    unknown = [c for c in columns if c not in known][:5]
-                    missing = [c for c in self.concepts_ if c not in set(columns)][:5]
-                    raise ValueError(
-                        "the DataFrame columns must be the concepts of get_feature_names_out(); "
-                        f"unknown columns {unknown}, missing concepts {missing}"
-                    )
-            W = sparse_frame_to_csr(W, "W") if is_sparse_frame(W) else W.to_numpy()
-        if scipy.sparse.issparse(W):
-            W = scipy.sparse.csr_matrix(W)
-            if W.dtype not in (np.float32, np.float64):
-                W = W.astype(np.float64)
-            values = W.data
-        else:
-            W = np.asarray(W)
-            if W.ndim == 1:
-                raise ValueError(
-                    f"weights must be 2-D (n_samples, {n_concepts}); got a 1-D array, "
-                    "use W.reshape(1, -1) for a single sample"
-                )
-            if not np.issubdtype(W.dtype, np.number) or np.issubdtype(W.dtype, np.complexfloating):
-                raise TypeError(f"weights must be real numbers; got dtype {W.dtype}")
-            if W.dtype not in (np.float32, np.float64):
-                W = W.astype(np.float64)
-            values = W
-        if W.ndim != 2 or W.shape[1] != n_concepts:
-            raise ValueError(
-                f"weights have shape {W.shape} but the transformer has {n_concepts} concepts"
-            )
-        if not np.isfinite(values).all():
-            raise ValueError("weights hold NaN or infinite values")
-        return W
-
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Recompose dense embeddings from concept weights.
 
@@ -816,48 +594,12 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             DataFrame columns are not the concepts, or values are not finite.
         """
         check_is_fitted(self)
-        W = self._check_weights(X)
+        W = _weights.check_weights(self, X)
         dtype = W.dtype
         D = self.dictionary_.astype(dtype, copy=False)
         E = np.asarray(W @ D)
         E = l2_normalize(E)
         return l2_normalize(E + self.mean_.astype(dtype)).astype(dtype, copy=False)
-
-    # ------------------------------------------------------------- helpers
-    def _as_weights(self, X: Any, kind: str) -> Any:
-        """Weights for embeddings or weights ``X`` (``kind`` says which, or "auto")."""
-        check_is_fitted(self)
-        if kind not in ("auto", "embeddings", "weights"):
-            raise ValueError(f"kind must be 'auto', 'embeddings' or 'weights'; got {kind!r}")
-        if kind == "auto":
-            kind = self._guess_kind(X)
-        if kind == "weights":
-            return self._check_weights(X)
-        return self._weights(self._validate_X(X, reset=False))
-
-    def _guess_kind(self, X: Any) -> str:
-        if scipy.sparse.issparse(X):
-            return "weights"
-        if _is_dataframe(X):
-            if list(X.columns) == list(getattr(self, "feature_names_in_", [])):
-                return "embeddings"
-            return "weights" if set(X.columns) <= set(self.concepts_) else "embeddings"
-        shape = np.shape(X)
-        n_cols = shape[-1] if len(shape) else 0
-        n_concepts, d = self.concepts_.shape[0], self.n_features_in_
-        if n_cols == d and n_cols != n_concepts:
-            return "embeddings"
-        if n_cols == n_concepts and n_cols != d:
-            return "weights"
-        if n_cols == d == n_concepts:
-            raise ValueError(
-                f"cannot tell embeddings from weights: both have {d} columns; "
-                "pass kind='embeddings' or kind='weights'"
-            )
-        raise ValueError(
-            f"X has {n_cols} columns: expected embeddings ({d} columns) or concept weights "
-            f"({n_concepts} columns)"
-        )
 
     def top_concepts(
         self, X: Any, k: int = 10, *, kind: str = "auto", as_frame: bool = False
@@ -884,27 +626,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             DataFrame with columns ``sample``, ``rank`` (from 1), ``concept``,
             ``weight``.
         """
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"k must be a positive integer; got {k!r}")
-        W = self._as_weights(X, kind)
-        W = scipy.sparse.csr_matrix(W)
-        W.eliminate_zeros()
-        out: list[list[tuple[str, float]]] = []
-        for i in range(W.shape[0]):
-            start, stop = W.indptr[i], W.indptr[i + 1]
-            idx, val = W.indices[start:stop], W.data[start:stop]
-            order = np.argsort(-val, kind="stable")[:k]
-            out.append([(str(self.concepts_[j]), float(v)) for j, v in zip(idx[order], val[order])])
-        if not as_frame:
-            return out
-        import pandas as pd
-
-        rows = [
-            (i, r + 1, concept, weight)
-            for i, pairs in enumerate(out)
-            for r, (concept, weight) in enumerate(pairs)
-        ]
-        return pd.DataFrame(rows, columns=["sample", "rank", "concept", "weight"])
+        return _weights.top_concepts(self, X, k, kind, as_frame)
 
     def l0(self, X: Any, *, kind: str = "auto", per_sample: bool = False) -> Any:
         """Number of non-zero concept weights.
@@ -924,13 +646,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         float or ndarray of shape (n_samples,)
             Mean number of non-zero weights, or the per-sample counts.
         """
-        W = self._as_weights(X, kind)
-        if scipy.sparse.issparse(W):
-            counts = np.asarray((W != 0).sum(axis=1)).ravel()
-        else:
-            counts = np.count_nonzero(W, axis=1)
-        counts = counts.astype(np.int64)
-        return counts if per_sample else float(counts.mean())
+        return _weights.nonzero_counts(self, X, kind, per_sample)
 
     def cosine_similarity(self, X: Any) -> np.ndarray:
         """Cosine similarity between each embedding and its recomposition.

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Any
 
 import numpy as np
 from cachetools import LRUCache, cached
 
-__all__ = ["shared_lasso"]
+__all__ = ["digest", "shared_lasso"]
 
 _LASSO_CACHE_SIZE = 4
 _lasso_cache: LRUCache[tuple[Any, ...], Any] = LRUCache(maxsize=_LASSO_CACHE_SIZE)
 _lasso_lock = threading.Lock()
+
+
+def digest(array: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).hexdigest()
 
 
 def _lasso_key(dictionary: np.ndarray, digest: str, device: Any) -> tuple[Any, ...]:

@@ -1,0 +1,147 @@
+"""The modality centre: found by ``SpliceTransformer.fit``, removed by ``transform``."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._array import unit_rows
+
+if TYPE_CHECKING:
+    from .transformer import SpliceTransformer
+
+__all__ = [
+    "MIN_MEAN_SAMPLES",
+    "SmallMeanSampleWarning",
+    "center_rows",
+    "learned_mean",
+    "resolve_mean",
+]
+
+#: Fewest rows from which a learned modality centre (``image_mean=None``) is
+#: taken to be stable; below it ``fit`` warns with :class:`SmallMeanSampleWarning`.
+MIN_MEAN_SAMPLES = 100
+
+
+#: A centred row is zero when its norm is below this many ``sqrt(d) * eps``.
+_ZERO_NORM_ULPS = 4.0
+
+
+class SmallMeanSampleWarning(UserWarning):
+    """The modality centre was learned from fewer than ``MIN_MEAN_SAMPLES`` rows.
+
+    The learned centre, and with it every decomposition, then depends on which
+    other rows were in ``X``; give a published or precomputed mean, or fit on
+    more rows.
+    """
+
+
+def learned_mean(X: np.ndarray) -> np.ndarray:
+    """Mean of the unit-norm non-zero rows of ``X`` (float64)."""
+    U = unit_rows(X.astype(np.float64))
+    nonzero = U.any(axis=1)
+    if not nonzero.any():
+        raise ValueError(
+            "every row of X is zero: the centre of the embeddings cannot be learned from "
+            "them (give image_mean, or text_mean with modality='text')"
+        )
+    return U[nonzero].mean(axis=0)
+
+
+def resolve_mean(est: SpliceTransformer, X: np.ndarray, d: int) -> np.ndarray:
+    """``mean_`` of ``est`` for ``X``; sets ``est.mean_source_`` and ``est.n_mean_samples_``."""
+    if est.modality == "text":
+        return _resolve_text_mean(est, X, d)
+    if est.image_mean is None:
+        return _learn_mean(est, X, "image_mean", "image_mean='pretrained'", stacklevel=4)
+    if isinstance(est.image_mean, str):  # "pretrained", checked in _check_params
+        model = getattr(est.embedder, "model", None)
+        pretrained = getattr(est.embedder, "pretrained", None)
+        if not isinstance(model, str):
+            raise ValueError(
+                "image_mean='pretrained' needs an embedder with .model and .pretrained "
+                f"(such as CLIPEmbedder); got embedder={type(est.embedder).__name__}"
+            )
+        from .vocabulary import load_image_mean
+
+        mean = np.asarray(load_image_mean(model, pretrained, data_home=est.data_home))
+        source = f"the published image mean of {model!r}/{pretrained!r}"
+        est.mean_source_ = "pretrained"
+    else:
+        mean = est.image_mean
+        source = "image_mean"
+        est.mean_source_ = "given"
+    est.n_mean_samples_ = None
+    from .vocabulary import as_mean_vector
+
+    return as_mean_vector(mean, d, source=source)
+
+
+def _resolve_text_mean(est: SpliceTransformer, X: np.ndarray, d: int) -> np.ndarray:
+    if est.text_mean is None:
+        return _learn_mean(est, X, "text_mean", "text_mean='concepts'", stacklevel=5)
+    est.n_mean_samples_ = None
+    if isinstance(est.text_mean, str):  # "concepts", checked in _check_params
+        est.mean_source_ = "concepts"
+        return np.asarray(est.concept_mean_, dtype=np.float64).copy()
+    from .vocabulary import as_mean_vector
+
+    est.mean_source_ = "given"
+    return as_mean_vector(est.text_mean, d, source="text_mean")
+
+
+def _learn_mean(
+    est: SpliceTransformer, X: np.ndarray, param: str, alternative: str, stacklevel: int
+) -> np.ndarray:
+    """The centre learned from ``X`` (``param=None``), refused or warned about when small."""
+    n = X.shape[0]
+    if n < 2:
+        raise ValueError(
+            f"{param}=None cannot learn the modality centre from {n} sample: the "
+            "centred row would be zero and so would its weights. Fit on more rows (at "
+            f"least {MIN_MEAN_SAMPLES} give a stable centre), or pass "
+            f"{alternative} or a precomputed mean array of shape (d,)"
+        )
+    if n < MIN_MEAN_SAMPLES:
+        warnings.warn(
+            f"{param}=None learns the modality centre from only {n} rows (fewer "
+            f"than {MIN_MEAN_SAMPLES}): the decomposition of each row depends on "
+            f"which other rows are in X. Fit on more rows, or pass {alternative} "
+            "or a precomputed mean",
+            SmallMeanSampleWarning,
+            stacklevel=stacklevel,
+        )
+    est.mean_source_, est.n_mean_samples_ = "data", int(n)
+    return learned_mean(X)
+
+
+def center_rows(X: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """``normalise(normalise(X) - mean)``, scale-invariant, zero for zero rows.
+
+    Rows are scaled by their largest absolute value before the norm is
+    taken (no overflow or underflow of the squares), and a centred row whose
+    norm is below what rounding in ``X.dtype`` can produce is zero.
+    """
+    U = unit_rows(X)
+    zero = ~U.any(axis=1)
+    if zero.any():
+        rows = np.flatnonzero(zero)
+        shown = ", ".join(str(int(r)) for r in rows[:5])
+        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+        warnings.warn(
+            f"X row(s) {shown}{more} are all zero: a zero embedding has no direction, "
+            "so its concept weights are all zero",
+            UserWarning,
+            stacklevel=4,
+        )
+    C = U - mean.astype(X.dtype)
+    C[zero] = 0.0
+    norms = np.linalg.norm(C, axis=1, keepdims=True)
+    # Rounding leaves |C| ~ eps * (1 + |mean_|) for a row equal to the centre.
+    threshold = _ZERO_NORM_ULPS * math.sqrt(C.shape[1]) * float(np.finfo(C.dtype).eps)
+    keep = norms > threshold
+    out = np.where(keep, C / np.where(keep, norms, 1.0), 0.0).astype(X.dtype, copy=False)
+    return np.ascontiguousarray(out)

@@ -1,0 +1,185 @@
+"""Concept weights in and out of ``SpliceTransformer``.
+
+The output container of ``transform`` (CSR, dense or pandas), the checks of
+weights handed back (``inverse_transform``, ``top_concepts``, ``l0``), and the
+summaries computed from them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse
+from sklearn.utils.validation import check_is_fitted
+
+from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr, transform_output
+
+if TYPE_CHECKING:
+    from .transformer import SpliceTransformer
+
+__all__ = [
+    "as_weights",
+    "check_weights",
+    "feature_names_out",
+    "format_weights",
+    "is_dataframe",
+    "nonzero_counts",
+    "top_concepts",
+]
+
+
+def is_dataframe(X: Any) -> bool:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        return False
+    return isinstance(X, pd.DataFrame)
+
+
+def format_weights(est: SpliceTransformer, W: scipy.sparse.csr_matrix, X_in: Any) -> Any:
+    """``W`` in the container ``output`` and ``set_output`` ask for."""
+    config = transform_output(est)
+    if est.output == "dense":
+        return W.toarray()  # set_output wraps dense output itself
+    if config == "pandas":
+        index = X_in.index if is_dataframe(X_in) else None
+        return sparse_frame(W, est.concepts_, index=index)
+    if config not in ("default", None):
+        raise ValueError(
+            f"{config} output of sparse weights is not supported: use "
+            "SpliceTransformer(output='dense') or set_output(transform='pandas')"
+        )
+    return W
+
+
+def feature_names_out(est: SpliceTransformer, input_features: Any) -> np.ndarray:
+    """The concepts, after checking ``input_features`` against the fitted input."""
+    if input_features is not None:
+        input_features = np.asarray(input_features, dtype=object)
+        if input_features.shape != (est.n_features_in_,):
+            raise ValueError(
+                f"input_features should have length {est.n_features_in_}; "
+                f"got {input_features.shape}"
+            )
+        names_in = getattr(est, "feature_names_in_", None)
+        if names_in is not None and not np.array_equal(input_features, names_in):
+            raise ValueError("input_features is not equal to feature_names_in_")
+    return est.concepts_.copy()
+
+
+def check_weights(est: SpliceTransformer, W: Any) -> Any:
+    """Validate concept weights; returns CSR or a 2-D float ndarray."""
+    n_concepts = est.concepts_.shape[0]
+    if is_dataframe(W):
+        columns = list(W.columns)
+        if columns != list(est.concepts_):
+            known = set(est.concepts_)
+            if len(columns) == n_concepts and set(columns) == known:
+                W = W[list(est.concepts_)]
+            else:
+                unknown = [c for c in columns if c not in known][:5]
+                missing = [c for c in est.concepts_ if c not in set(columns)][:5]
+                raise ValueError(
+                    "the DataFrame columns must be the concepts of get_feature_names_out(); "
+                    f"unknown columns {unknown}, missing concepts {missing}"
+                )
+        W = sparse_frame_to_csr(W, "W") if is_sparse_frame(W) else W.to_numpy()
+    if scipy.sparse.issparse(W):
+        W = scipy.sparse.csr_matrix(W)
+        if W.dtype not in (np.float32, np.float64):
+            W = W.astype(np.float64)
+        values = W.data
+    else:
+        W = np.asarray(W)
+        if W.ndim == 1:
+            raise ValueError(
+                f"weights must be 2-D (n_samples, {n_concepts}); got a 1-D array, "
+                "use W.reshape(1, -1) for a single sample"
+            )
+        if not np.issubdtype(W.dtype, np.number) or np.issubdtype(W.dtype, np.complexfloating):
+            raise TypeError(f"weights must be real numbers; got dtype {W.dtype}")
+        if W.dtype not in (np.float32, np.float64):
+            W = W.astype(np.float64)
+        values = W
+    if W.ndim != 2 or W.shape[1] != n_concepts:
+        raise ValueError(
+            f"weights have shape {W.shape} but the transformer has {n_concepts} concepts"
+        )
+    if not np.isfinite(values).all():
+        raise ValueError("weights hold NaN or infinite values")
+    return W
+
+
+def as_weights(est: SpliceTransformer, X: Any, kind: str) -> Any:
+    """Weights for embeddings or weights ``X`` (``kind`` says which, or "auto")."""
+    check_is_fitted(est)
+    if kind not in ("auto", "embeddings", "weights"):
+        raise ValueError(f"kind must be 'auto', 'embeddings' or 'weights'; got {kind!r}")
+    if kind == "auto":
+        kind = guess_kind(est, X)
+    if kind == "weights":
+        return check_weights(est, X)
+    return est._weights(est._validate_X(X, reset=False))
+
+
+def guess_kind(est: SpliceTransformer, X: Any) -> str:
+    if scipy.sparse.issparse(X):
+        return "weights"
+    if is_dataframe(X):
+        if list(X.columns) == list(getattr(est, "feature_names_in_", [])):
+            return "embeddings"
+        return "weights" if set(X.columns) <= set(est.concepts_) else "embeddings"
+    shape = np.shape(X)
+    n_cols = shape[-1] if len(shape) else 0
+    n_concepts, d = est.concepts_.shape[0], est.n_features_in_
+    if n_cols == d and n_cols != n_concepts:
+        return "embeddings"
+    if n_cols == n_concepts and n_cols != d:
+        return "weights"
+    if n_cols == d == n_concepts:
+        raise ValueError(
+            f"cannot tell embeddings from weights: both have {d} columns; "
+            "pass kind='embeddings' or kind='weights'"
+        )
+    raise ValueError(
+        f"X has {n_cols} columns: expected embeddings ({d} columns) or concept weights "
+        f"({n_concepts} columns)"
+    )
+
+
+def top_concepts(est: SpliceTransformer, X: Any, k: int, kind: str, as_frame: bool) -> Any:
+    """Body of :meth:`SpliceTransformer.top_concepts`."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(f"k must be a positive integer; got {k!r}")
+    W = as_weights(est, X, kind)
+    W = scipy.sparse.csr_matrix(W)
+    W.eliminate_zeros()
+    out: list[list[tuple[str, float]]] = []
+    for i in range(W.shape[0]):
+        start, stop = W.indptr[i], W.indptr[i + 1]
+        idx, val = W.indices[start:stop], W.data[start:stop]
+        order = np.argsort(-val, kind="stable")[:k]
+        out.append([(str(est.concepts_[j]), float(v)) for j, v in zip(idx[order], val[order])])
+    if not as_frame:
+        return out
+    import pandas as pd
+
+    rows = [
+        (i, r + 1, concept, weight)
+        for i, pairs in enumerate(out)
+        for r, (concept, weight) in enumerate(pairs)
+    ]
+    return pd.DataFrame(rows, columns=["sample", "rank", "concept", "weight"])
+
+
+def nonzero_counts(est: SpliceTransformer, X: Any, kind: str, per_sample: bool) -> Any:
+    """Body of :meth:`SpliceTransformer.l0`."""
+    W = as_weights(est, X, kind)
+    if scipy.sparse.issparse(W):
+        counts = np.asarray((W != 0).sum(axis=1)).ravel()
+    else:
+        counts = np.count_nonzero(W, axis=1)
+    counts = counts.astype(np.int64)
+    return counts if per_sample else float(counts.mean())
