@@ -112,7 +112,7 @@ def calibrate_penalty(
         warm = None
         if codes_by_log:
             nearest = min(codes_by_log, key=lambda t: abs(t - log_pen))
-            warm = codes_by_log[nearest].to_csr()
+            warm = codes_by_log[nearest]  # the solver's own SparseCodes, as they are
         codes = solve(V, math.exp(log_pen), warm_start=warm)
         codes_by_log.clear()
         codes_by_log[log_pen] = codes

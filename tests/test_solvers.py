@@ -330,6 +330,83 @@ def test_warm_start_dense_and_sparse(method):
     assert restart.n_iter == 1
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_warm_start_in_the_solvers_own_format(method):
+    """SparseCodes are taken as they are and start the solve as their CSR and dense forms do."""
+    D, V = _structured_problem(9, n=10)
+    solver = NonNegLasso(D.astype(np.float32), device="cpu")
+    near = solver.solve(V, 0.06, solver=method)
+    near.data[: near.nnz // 3] *= -1.0  # negative entries count as zero in every form
+    via_csr = solver.solve(V, 0.05, solver=method, warm_start=near.to_csr())
+    via_codes = solver.solve(V, 0.05, solver=method, warm_start=near)
+    for name in ("indptr", "indices", "data", "row_gaps"):
+        np.testing.assert_array_equal(getattr(via_codes, name), getattr(via_csr, name))
+    assert via_codes.n_iter == via_csr.n_iter
+    for start, stop in ((0, 10), (3, 7), (9, 10)):
+        expected = torch.from_numpy(near.to_dense()[start:stop]).clamp_min(0.0)
+        assert torch.equal(solver._warm_rows(near, start, stop), expected)
+        assert torch.equal(solver._warm_rows(near.to_csr(), start, stop), expected)
+    with pytest.raises(ValueError, match=re.escape("= (4, 150), got (10, 150)")):
+        solver.solve(V[:4], 0.05, warm_start=near)
+
+
+def test_float64_redo_splices_rows_into_the_csr_arrays():
+    """The rows solved again replace theirs, as a row assignment of the matrices does."""
+    from sksplice.solvers._lasso import _replace_rows
+
+    rng = np.random.default_rng(0)
+
+    def codes_of(dense):
+        csr = scipy.sparse.csr_matrix(dense)
+        return SparseCodes(
+            indptr=csr.indptr.astype(np.int64),
+            indices=csr.indices.astype(np.int64),
+            data=csr.data.astype(np.float64),
+            shape=csr.shape,
+            n_iter=1,
+            gap=0.0,
+            converged=True,
+        )
+
+    for _ in range(30):
+        n, c = int(rng.integers(1, 12)), int(rng.integers(1, 15))
+        old = rng.random((n, c)) * (rng.random((n, c)) < 0.4)
+        rows = np.sort(rng.choice(n, int(rng.integers(0, n + 1)), replace=False))
+        new = rng.random((rows.size, c)) * (rng.random((rows.size, c)) < 0.4)
+        keep = rng.random(rows.size) < 0.6
+        indptr, indices, data = _replace_rows(
+            codes_of(old), rows[keep], codes_of(new), np.flatnonzero(keep)
+        )
+        expected = old.copy()
+        expected[rows[keep]] = new[keep]
+        ref = scipy.sparse.csr_matrix(expected)
+        np.testing.assert_array_equal(indptr, ref.indptr)
+        np.testing.assert_array_equal(indices, ref.indices)
+        np.testing.assert_array_equal(data, ref.data)
+        assert (indptr.dtype, indices.dtype, data.dtype) == (np.int64, np.int64, np.float64)
+
+
+def test_float64_dictionary_is_used_as_given_for_the_float64_work():
+    """No second float64 copy on the CPU; the Gram and factors come from it in float64."""
+    D, V = _structured_problem(2, n=4)
+    solver = NonNegLasso(D, device="cpu", dtype=np.float32)
+    assert solver.dictionary.dtype == torch.float32
+    assert solver._dictionary64.data_ptr() == D.__array_interface__["data"][0]
+    gram = torch.from_numpy(D.T @ D)
+    torch.testing.assert_close(solver._gram64, gram, rtol=1e-13, atol=1e-13)
+    assert torch.equal(solver._gram_d, solver._gram64.to(torch.float32))
+    K = 2.0 * solver._gram64
+    K.diagonal().add_(1.5)
+    assert torch.equal(solver._factor(1.5), torch.linalg.cholesky(K).to(torch.float32))
+    first = solver.solve(V, 0.05, solver="admm")
+    clone = pickle.loads(pickle.dumps(solver))
+    torch.testing.assert_close(clone._dictionary64, solver._dictionary64, rtol=0, atol=0)
+    again = clone.solve(V, 0.05, solver="admm")
+    np.testing.assert_array_equal(first.to_dense(), again.to_dense())
+    widened = NonNegLasso(D.astype(np.float32), device="cpu")
+    assert torch.equal(widened._dictionary64, widened.dictionary.to(torch.float64))
+
+
 def test_sparse_codes_layout_and_conversions():
     D, V = _structured_problem(1, n=6)
     codes = NonNegLasso(D, device="cpu").solve(V, 0.05)

@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sksplice.dictionary import build_dictionary, clear_memory_cache
+from sksplice.solvers import SparseCodes
 from sksplice.solvers import _cache as solver_cache
 from sksplice.transformer import SpliceTransformer
 
@@ -318,13 +319,16 @@ def test_target_l0_uses_a_seeded_sample_and_warm_starts(monkeypatch):
     original = SpliceTransformer._solve
 
     def spy(self, V, penalty, warm_start=None):
-        seen.append((V.shape[0], warm_start is not None))
+        seen.append((V.shape[0], warm_start))
         return original(self, V, penalty, warm_start=warm_start)
 
     monkeypatch.setattr(SpliceTransformer, "_solve", spy)
     a = make(concepts, raw, target_l0=4, calibration_samples=100, random_state=1).fit(X)
     assert {n for n, _ in seen} == {100}
-    assert all(warm for _, warm in seen[1:]) and len(seen) > 1
+    # Warm starts are the solver's own codes, passed on without a conversion.
+    assert all(isinstance(warm, SparseCodes) for _, warm in seen[1:]) and len(seen) > 1
+    # The solver's float64 work uses dictionary_ itself, not a copy of it.
+    assert a._get_lasso()._dictionary64.data_ptr() == a.dictionary_.ctypes.data
     b = make(concepts, raw, target_l0=4, calibration_samples=100, random_state=1).fit(X)
     assert a.l1_penalty_ == b.l1_penalty_
 

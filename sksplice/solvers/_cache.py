@@ -17,7 +17,8 @@ _lasso_lock = threading.Lock()
 
 
 def digest(array: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).hexdigest()
+    """Content digest of ``array`` (its C-order bytes), read in place."""
+    return hashlib.blake2b(np.ascontiguousarray(array).reshape(-1), digest_size=16).hexdigest()
 
 
 def _lasso_key(dictionary: np.ndarray, digest: str, device: Any) -> tuple[Any, ...]:

@@ -51,7 +51,9 @@ class NonNegLasso:
         Precision of the large products with ``D``. None means float64 for a
         float64 dictionary on CPU and float32 otherwise. The small problems
         on each row's working set and the duality-gap certificate are always
-        computed in float64.
+        computed in float64, with a float64 dictionary as given (on the CPU
+        without a copy: do not modify it in place) and with any other
+        widened from the storage copy.
 
     Attributes
     ----------
@@ -98,7 +100,13 @@ class NonNegLasso:
         self.dtype = resolve_dtype(dtype, D.dtype, self.device)
         self.dictionary = D.to(device=self.device, dtype=self.dtype).contiguous()
         self.n_concepts, self.n_features = (int(s) for s in self.dictionary.shape)
+        # A float64 dictionary is kept as given for the float64 work (no copy on
+        # the CPU); any other is widened from the storage copy when first needed.
+        self._D64_given = D.dtype == torch.float64
         self._D64: torch.Tensor | None = None
+        if self._D64_given:
+            self._D64 = D.to(device=self.device).contiguous()
+        self._DtD64: torch.Tensor | None = None
         self._DtD: torch.Tensor | None = None
         self._factors: dict[float, torch.Tensor] = {}
 
@@ -110,9 +118,17 @@ class NonNegLasso:
         return self._D64
 
     @property
+    def _gram64(self) -> torch.Tensor:
+        """``D^T D`` (d x d) in float64, the source of the factors."""
+        if self._DtD64 is None:
+            self._DtD64 = self._dictionary64.T @ self._dictionary64
+        return self._DtD64
+
+    @property
     def _gram_d(self) -> torch.Tensor:
+        """``D^T D`` in the storage dtype, for the products of ADMM."""
         if self._DtD is None:
-            self._DtD = (self._dictionary64.T @ self._dictionary64).to(self.dtype)
+            self._DtD = self._gram64.to(self.dtype)
         return self._DtD
 
     def _factor(self, rho: float) -> torch.Tensor:
@@ -120,7 +136,7 @@ class NonNegLasso:
         key = float(rho)
         L = self._factors.get(key)
         if L is None:
-            K = 2.0 * self._gram_d.to(torch.float64)
+            K = 2.0 * self._gram64
             K.diagonal().add_(key)
             L = torch.linalg.cholesky(K).to(self.dtype)
             if len(self._factors) > 16:
@@ -130,10 +146,17 @@ class NonNegLasso:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_D64"] = None
+        if not self._D64_given:
+            state["_D64"] = None  # widened again from the storage copy
+        state["_DtD64"] = None
         state["_DtD"] = None
         state["_factors"] = {}
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("_D64_given", False)
+        state.setdefault("_DtD64", None)
+        self.__dict__.update(state)
 
     # ------------------------------------------------------------------ solve
     def _resolve_solver(self, solver: str) -> str:
@@ -159,7 +182,10 @@ class NonNegLasso:
     def _check_warm_start(self, warm_start: Any, n: int) -> Any:
         if warm_start is None:
             return None
-        if scipy.sparse.issparse(warm_start):
+        if isinstance(warm_start, SparseCodes):
+            W = warm_start  # the solver's own output: its CSR arrays are used as they are
+            data = W.data
+        elif scipy.sparse.issparse(warm_start):
             W = scipy.sparse.csr_matrix(warm_start)
             data = W.data
         elif isinstance(warm_start, torch.Tensor):
@@ -168,7 +194,7 @@ class NonNegLasso:
         else:
             W = np.asarray(warm_start)
             data = W
-        if W.ndim != 2 or W.shape != (n, self.n_concepts):
+        if len(W.shape) != 2 or tuple(W.shape) != (n, self.n_concepts):
             raise ValueError(
                 f"warm_start must have shape (n_samples, n_concepts) = "
                 f"({n}, {self.n_concepts}), got {tuple(W.shape)}"
@@ -180,6 +206,19 @@ class NonNegLasso:
         return W
 
     def _warm_rows(self, W: Any, start: int, stop: int) -> torch.Tensor:
+        """Rows ``start:stop`` of the warm start, dense float64 on the device."""
+        if isinstance(W, SparseCodes) or scipy.sparse.isspmatrix_csr(W):
+            # Scattered straight from the CSR arrays: no dense copy on the host.
+            lo, hi = int(W.indptr[start]), int(W.indptr[stop])
+            counts = torch.from_numpy(np.diff(W.indptr[start : stop + 1]).astype(np.int64))
+            rows = torch.repeat_interleave(torch.arange(stop - start), counts)
+            cols = torch.from_numpy(np.asarray(W.indices[lo:hi], dtype=np.int64))
+            vals = torch.from_numpy(np.asarray(W.data[lo:hi], dtype=np.float64))
+            shape = (stop - start, self.n_concepts)
+            t = torch.zeros(shape, dtype=torch.float64, device=self.device)
+            index = (rows.to(self.device), cols.to(self.device))
+            t.index_put_(index, vals.to(self.device), accumulate=True)  # sums duplicates
+            return t.clamp_min_(0.0)
         block = W[start:stop]
         block = block.toarray() if scipy.sparse.issparse(block) else np.asarray(block)
         t = torch.from_numpy(np.ascontiguousarray(block, dtype=np.float64))
@@ -231,9 +270,10 @@ class NonNegLasso:
             ADMM iterations (default 1000) or working-set rounds (default
             100). When it runs out before every row reaches ``tol`` a
             :class:`~sklearn.exceptions.ConvergenceWarning` reports the gap.
-        warm_start : sparse matrix, ndarray or tensor, optional
+        warm_start : SparseCodes, sparse matrix, ndarray or tensor, optional
             Starting weights of shape (n_samples, n_concepts), e.g. the codes
-            of a nearby penalty (negative entries are treated as zero).
+            of a nearby penalty, best passed as the :class:`SparseCodes`
+            this method returned (negative entries are treated as zero).
         memory_budget : int, optional
             Approximate number of bytes of working memory; the batch is
             processed in chunks sized to fit. Default 512 MiB on CPU and a
@@ -378,18 +418,14 @@ class NonNegLasso:
         if not improved.any():
             return codes
         replace = bad[improved]
-        W = codes.to_csr().tolil()
-        W_new = redo.to_csr()[np.flatnonzero(improved)]
-        W[replace] = W_new
-        W = W.tocsr()
-        W.sort_indices()
+        indptr, indices, data = _replace_rows(codes, replace, redo, np.flatnonzero(improved))
         gaps = codes.row_gaps.copy()
         gaps[replace] = redo.row_gaps[improved]
         worst = float(gaps.max())
         return SparseCodes(
-            indptr=W.indptr.astype(np.int64),
-            indices=W.indices.astype(np.int64),
-            data=W.data.astype(np.float64),
+            indptr=indptr,
+            indices=indices,
+            data=data,
             shape=codes.shape,
             n_iter=max(codes.n_iter, redo.n_iter),
             gap=worst,
@@ -470,6 +506,25 @@ class NonNegLasso:
         Vc = Vc.to(prob.D.dtype)
         warm = None if W_warm is None else self._warm_rows(W_warm, start, stop)
         return METHODS[method].solve_chunk(self, prob, Vc, v64, warm, tol, max_iter)
+
+
+def _replace_rows(
+    codes: SparseCodes, rows: np.ndarray, new: SparseCodes, new_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays of ``codes`` with rows ``rows`` taken from rows ``new_rows`` of ``new``."""
+    lengths = np.diff(codes.indptr)
+    new_lengths = np.diff(new.indptr)
+    lengths[rows] = new_lengths[new_rows]
+    indptr = np.zeros_like(codes.indptr)
+    np.cumsum(lengths, out=indptr[1:])
+    # Each output entry comes from one source: the old row, or the row that replaces it.
+    source_start = codes.indptr[:-1].copy()
+    source_start[rows] = new.indptr[new_rows] + codes.nnz
+    offsets = np.arange(indptr[-1]) - np.repeat(indptr[:-1], lengths)
+    take = np.repeat(source_start, lengths) + offsets
+    indices = np.concatenate([codes.indices, new.indices])[take]
+    data = np.concatenate([codes.data, new.data])[take]
+    return indptr, indices, data
 
 
 def _assemble(
