@@ -84,6 +84,22 @@ def test_each_solve_is_warm_started_by_the_previous_one(problem, monkeypatch):
         np.testing.assert_allclose(seen[k][1].toarray(), path.weights[k - 1].toarray(), rtol=1e-6)
 
 
+def test_violators_at_the_warm_start_seed_the_next_solve(problem):
+    # The support of the solution at a larger penalty and the concepts violating the
+    # optimality conditions at its residual for the new penalty form the first working
+    # sets: for a nearby penalty they hold the new support, so one round certifies.
+    splicer, X = problem
+    lasso = splicer._get_lasso()
+    V = splicer._center(splicer._validate_X(X, reset=False))
+    for previous, penalty in [(0.4, 0.3), (0.3, 0.27)]:
+        start = lasso.solve(V, previous)
+        cold = lasso.solve(V, penalty)
+        warm = lasso.solve(V, penalty, warm_start=start.to_csr())
+        assert warm.n_iter == 1 < cold.n_iter
+        assert warm.converged and warm.gap <= TOL
+        np.testing.assert_allclose(warm.to_dense(), cold.to_dense(), atol=1e-3)
+
+
 def test_unfitted_transformer_is_cloned_and_fitted(problem):
     splicer, X = problem
     unfitted = clone(splicer)

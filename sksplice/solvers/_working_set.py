@@ -625,6 +625,21 @@ def working_set_rounds(
         sets.add(prob, V, cand_idx[:, :width], new_ok[:, :width])
 
 
+def _warm_residual(
+    prob: Problem, V: torch.Tensor, idx: torch.Tensor, w: torch.Tensor
+) -> torch.Tensor:
+    """``V - W D`` in storage precision for the weights ``w`` on the concepts ``idx``."""
+    m = V.shape[0]
+    nz = (w > 0).nonzero()
+    W = torch.sparse_coo_tensor(
+        torch.stack([nz[:, 0], idx[nz[:, 0], nz[:, 1]]]),
+        w[nz[:, 0], nz[:, 1]].to(prob.D.dtype),
+        (m, prob.D.shape[0]),
+        check_invariants=False,  # indices in range by construction
+    )
+    return V - torch.sparse.mm(W, prob.D)
+
+
 def solve_chunk(
     lasso: NonNegLasso,
     prob: Problem,
@@ -635,22 +650,32 @@ def solve_chunk(
     max_iter: int,
     k0: int = 24,
     n_add: int = 16,
+    k_warm: int = 16,
 ) -> list[RowResult]:
     """Seed each row's working set and run the rounds (see :class:`._common.Method`).
 
-    The ``k0`` strongest correlations (after at most the 256 largest warm-start
-    weights) seed the sets; each round adds at most ``n_add`` concepts per row.
+    Without a warm start the ``k0`` strongest correlations with the targets seed
+    the sets. With one, its support (at most the 256 largest weights) and the
+    at most ``k_warm`` strongest violators of the optimality conditions at its
+    residual do: along a path of penalties these are the concepts that join.
+    Each round adds at most ``n_add`` concepts per row.
     """
     D, lam = prob.D, prob.lam
     c = D.shape[0]
-    corr = _product(prob, V, D.T)
-    if warm is not None:
+    k = min(k0, c)
+    if warm is None:
+        corr = _product(prob, V, D.T)
+    else:
         # At most the 256 largest warm-start weights seed the working sets.
         kw = min(c, 256, max(1, int((warm > 0).sum(dim=1).max())))
         wv, wi = warm.topk(kw, dim=1)
         wvalid = wv > 0
+        # Correlations with the residual of the warm start (with the targets where
+        # it is zero): its violators at this penalty join the support it seeds.
+        corr = _product(prob, _warm_residual(prob, V, wi, wv * wvalid), D.T)
         corr.scatter_(1, wi, torch.where(wvalid, -torch.inf, corr.gather(1, wi)))
-    k = min(k0, c)
+        n_viol = int((2.0 * corr > lam).sum(dim=1).max())
+        k = min(c, k_warm, max(1, n_viol))
     top_val, idx = corr.topk(k, dim=1)
     valid = 2.0 * top_val.to(torch.float64) > lam
     w = torch.zeros(valid.shape, dtype=torch.float64, device=V.device)
@@ -658,6 +683,11 @@ def solve_chunk(
         idx = torch.cat([wi, idx], dim=1)
         valid = torch.cat([wvalid, valid], dim=1)
         w = torch.cat([wv * wvalid, w], dim=1)
+        # Each row's concepts first: the sets are as wide as the largest row, not
+        # the largest support plus the most violators.
+        order = torch.argsort((~valid).to(torch.int8), dim=1, stable=True)
+        order = order[:, : max(1, int(valid.sum(dim=1).max()))]
+        idx, valid, w = idx.gather(1, order), valid.gather(1, order), w.gather(1, order)
     results: list[RowResult] = []
     # Rows whose zero solution already satisfies the optimality conditions.
     empty = ~valid.any(dim=1)
