@@ -9,10 +9,16 @@ and penalties:
 * ``path``: ``splice_path(transformer, X, penalties)``, largest penalty first,
   each solution warm-starting the next.
 
-Both are timed best of ``--repeats`` (alternating). Their answers are compared
-through the same float64 objective per target (both are certified to the
-transformer's ``tol`` as a relative duality gap). The result goes to
-``benchmarks/results/path<tag>.json``.
+Both are timed best of ``--repeats``, alternating (the order swaps every
+repeat), in wall-clock time and in CPU time of this process (``process_time``,
+all threads; on a machine shared with other work it counts only this
+process's work), with the load average after each repeat. Their answers are
+compared through the same float64 objective per target (both are certified to
+the transformer's ``tol`` as a relative duality gap). With ``--phases`` one
+more run of each records the CPU time per phase of every solve (dense
+products, small problems, working-set updates, float64 refinement,
+certificate, the rest of the rounds: selection of violators). The result
+goes to ``benchmarks/results/path<tag>.json``.
 
 Problems: ``laion`` (the 10,000 most frequent LAION words and 1,000 template
 captions embedded with MiniLM, as in ``bench_solvers.py``) or ``synthetic``
@@ -26,6 +32,9 @@ Example
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
+import functools
 import json
 import os
 import platform
@@ -61,6 +70,82 @@ def load_problem(args) -> tuple[list[str], np.ndarray, np.ndarray]:
     return [f"concept {i}" for i in range(len(D))], D, V
 
 
+# Phases of a working-set solve: (label, module or class, attribute). Times are
+# exclusive (a phase called inside another is not counted twice).
+def _phase_targets() -> list[tuple[str, object, str]]:
+    from sksplice.solvers import _lasso, _working_set
+
+    return [
+        ("dense products", _working_set, "dense_product"),
+        ("small problems", _working_set, "solve_small"),
+        ("working-set updates", _working_set._Sets, "__init__"),
+        ("working-set updates", _working_set._Sets, "add"),
+        ("working-set updates", _working_set._Sets, "resize"),
+        ("float64 refinement", _working_set, "refine_support"),
+        ("certificate", _working_set, "gap_from_candidates"),
+        ("certificate", _working_set, "relative_gap"),
+        ("warm-start residual", _working_set, "_warm_residual"),
+        ("rest of the rounds (selection)", _working_set, "working_set_rounds"),
+        ("seeding", _lasso.NonNegLasso, "_solve_one_chunk"),
+        ("front end", _lasso.NonNegLasso, "solve"),
+    ]
+
+
+@contextlib.contextmanager
+def phase_timer():
+    """Record the exclusive CPU time of each phase while active."""
+    totals: collections.Counter = collections.Counter()
+    stack: list[float] = []
+    saved = []
+
+    def timed(label, fn):
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            start = time.process_time()
+            stack.append(0.0)
+            try:
+                return fn(*a, **k)
+            finally:
+                spent = time.process_time() - start
+                inner = stack.pop()
+                totals[label] += spent - inner
+                if stack:
+                    stack[-1] += spent
+
+        return wrapper
+
+    for label, owner, name in _phase_targets():
+        fn = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
+        saved.append((owner, name, fn))
+        setattr(owner, name, timed(label, fn))
+    try:
+        yield totals
+    finally:
+        for owner, name, fn in reversed(saved):
+            setattr(owner, name, fn)
+
+
+def phases_of(splicer, X, penalties: list[float]) -> dict:
+    """CPU seconds per phase of each solve, warm-started along the path and from scratch."""
+    out: dict = {"path": {}, "independent": {}}
+    V = splicer._center(splicer._validate_X(X, reset=False))
+    warm = None
+    for penalty in sorted(penalties, reverse=True):
+        for mode in ("independent", "path"):
+            if mode == "path" and warm is None:
+                continue
+            with phase_timer() as totals:
+                codes = splicer._solve(V, penalty, warm_start=warm if mode == "path" else None)
+            entry = {k: round(v, 4) for k, v in sorted(totals.items())}
+            entry["total"] = round(sum(totals.values()), 4)
+            entry["n_iter"] = int(codes.n_iter)
+            out[mode][str(penalty)] = entry
+            if mode == "path" or warm is None:
+                last = codes
+        warm = last.to_csr()
+    return out
+
+
 def objective(splicer, V: np.ndarray, W, penalty: float) -> np.ndarray:
     W = scipy.sparse.csr_matrix(W, dtype=np.float64)
     residual = np.asarray(W @ splicer.dictionary_) - V
@@ -77,12 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tol", type=float, default=1e-6)
     p.add_argument("--solver", default="auto")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "splice")
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "sksplice-bench")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--tag", default="", help="suffix of the result file name")
+    p.add_argument("--phases", action="store_true", help="also record CPU time per phase")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -108,15 +194,22 @@ def main(argv: list[str] | None = None) -> int:
     V = splicer._center(splicer._validate_X(X, reset=False)).astype(np.float64)
     splice_path(splicer, X[:50], penalties[-1:])  # warm-up (factorisations, first calls)
 
-    path_times, independent_times = [], []
+    times: dict[str, list[float]] = {k: [] for k in ("path", "independent")}
+    cpu: dict[str, list[float]] = {k: [] for k in ("path", "independent")}
+    loads = []
     path = independent = None
-    for _ in range(args.repeats):
-        started = time.perf_counter()
-        path = splice_path(splicer, X, penalties)
-        path_times.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        independent = [splice_path(splicer, X, [penalty]) for penalty in penalties]
-        independent_times.append(time.perf_counter() - started)
+    for repeat in range(args.repeats):
+        order = ("path", "independent") if repeat % 2 == 0 else ("independent", "path")
+        for mode in order:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            if mode == "path":
+                path = splice_path(splicer, X, penalties)
+            else:
+                independent = [splice_path(splicer, X, [penalty]) for penalty in penalties]
+            times[mode].append(time.perf_counter() - started)
+            cpu[mode].append(time.process_time() - cpu_started)
+        loads.append(os.getloadavg()[0])
+    phases = phases_of(splicer, X, penalties) if args.phases else None
 
     rows = []
     for k, penalty in enumerate(path.l1_penalties):
@@ -152,11 +245,21 @@ def main(argv: list[str] | None = None) -> int:
         "solver": args.solver,
         "penalties": [float(v) for v in path.l1_penalties],
         "repeats": args.repeats,
-        "path_s": min(path_times),
-        "independent_s": min(independent_times),
-        "speedup": min(independent_times) / min(path_times),
-        "all_times": {"path_s": path_times, "independent_s": independent_times},
+        "path_s": min(times["path"]),
+        "independent_s": min(times["independent"]),
+        "speedup": min(times["independent"]) / min(times["path"]),
+        "path_cpu_s": min(cpu["path"]),
+        "independent_cpu_s": min(cpu["independent"]),
+        "cpu_speedup": min(cpu["independent"]) / min(cpu["path"]),
+        "all_times": {
+            "path_s": times["path"],
+            "independent_s": times["independent"],
+            "path_cpu_s": cpu["path"],
+            "independent_cpu_s": cpu["independent"],
+            "load_average_1min_after_repeat": loads,
+        },
         "rows": rows,
+        "phases_cpu_s": phases,
         "machine": dict(machine, load_average_end=os.getloadavg()),
         "command": "python benchmarks/bench_path.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
@@ -165,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     target = args.out / f"path{args.tag}.json"
     with atomic_write(target) as fh:
         fh.write(json.dumps(result, indent=2).encode())
-    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=2))
+    print(
+        json.dumps({k: v for k, v in result.items() if k not in ("rows", "phases_cpu_s")}, indent=2)
+    )
     return 0
 
 

@@ -111,8 +111,11 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
 
     The warm-started equivalent of calling ``transform`` once per penalty
     (with ``l1_penalty`` set to each value): the same certified solutions,
-    within the transformer's ``tol``, usually in a fraction of the time,
-    because the weights at one penalty are close to those at the next.
+    within the transformer's ``tol``. Each solve starts from the support of
+    the previous solution and the concepts that violate the optimality
+    conditions at its residual for the new penalty, which saves working-set
+    rounds; ``benchmarks/bench_path.py`` measures the gain against solving
+    every penalty from scratch.
 
     Parameters
     ----------
