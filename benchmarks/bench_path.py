@@ -17,8 +17,9 @@ compared through the same float64 objective per target (both are certified to
 the transformer's ``tol`` as a relative duality gap). With ``--phases`` one
 more run of each records the CPU time per phase of every solve (dense
 products, small problems, working-set updates, float64 refinement,
-certificate, the rest of the rounds: selection of violators). The result
-goes to ``benchmarks/results/path<tag>.json``.
+certificate, the rest of the rounds: selection of violators), and of a solve
+warm-started from its own solution (the least a warm-started solve can cost
+with this solver). The result goes to ``benchmarks/results/path<tag>.json``.
 
 Problems: ``laion`` (the 10,000 most frequent LAION words and 1,000 template
 captions embedded with MiniLM, as in ``bench_solvers.py``) or ``synthetic``
@@ -126,23 +127,29 @@ def phase_timer():
 
 
 def phases_of(splicer, X, penalties: list[float]) -> dict:
-    """CPU seconds per phase of each solve, warm-started along the path and from scratch."""
-    out: dict = {"path": {}, "independent": {}}
+    """CPU seconds per phase of each solve: from scratch, warm-started along the path, and
+    warm-started from its own solution (the most a warm start can save)."""
+    out: dict = {"independent": {}, "path": {}, "own_solution": {}}
     V = splicer._center(splicer._validate_X(X, reset=False))
     warm = None
     for penalty in sorted(penalties, reverse=True):
-        for mode in ("independent", "path"):
+        starts = {"independent": None, "path": warm, "own_solution": None}
+        for mode in out:
             if mode == "path" and warm is None:
                 continue
             with phase_timer() as totals:
-                codes = splicer._solve(V, penalty, warm_start=warm if mode == "path" else None)
+                codes = splicer._solve(V, penalty, warm_start=starts[mode])
             entry = {k: round(v, 4) for k, v in sorted(totals.items())}
             entry["total"] = round(sum(totals.values()), 4)
             entry["n_iter"] = int(codes.n_iter)
             out[mode][str(penalty)] = entry
-            if mode == "path" or warm is None:
-                last = codes
-        warm = last.to_csr()
+            if mode == "independent":
+                starts["own_solution"] = codes.to_csr()
+                if warm is None:
+                    starts["path"] = starts["own_solution"]
+            elif mode == "path":
+                starts["path"] = codes.to_csr()
+        warm = starts["path"]
     return out
 
 
