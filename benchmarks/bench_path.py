@@ -12,7 +12,9 @@ and penalties:
 Both are timed best of ``--repeats``, alternating (the order swaps every
 repeat), in wall-clock time and in CPU time of this process (``process_time``,
 all threads; on a machine shared with other work it counts only this
-process's work), with the load average after each repeat. Their answers are
+process's work), with the load average after each repeat; the median of the
+ratios of the two runs of each repeat (back to back, under about the same
+load) is the steadier figure on a shared machine. Their answers are
 compared through the same float64 objective per target (both are certified to
 the transformer's ``tol`` as a relative duality gap). With ``--phases`` one
 more run of each records the CPU time per phase of every solve (dense
@@ -258,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         "path_cpu_s": min(cpu["path"]),
         "independent_cpu_s": min(cpu["independent"]),
         "cpu_speedup": min(cpu["independent"]) / min(cpu["path"]),
+        # Ratio of the two runs of each repeat (run back to back, under the same load).
+        "paired_speedup_median": float(np.median(np.divide(times["independent"], times["path"]))),
+        "paired_cpu_speedup_median": float(np.median(np.divide(cpu["independent"], cpu["path"]))),
         "all_times": {
             "path_s": times["path"],
             "independent_s": times["independent"],
