@@ -17,6 +17,7 @@ import numpy as np
 
 from ._array import unit_rows
 from ._protocols import TextEmbedder, check_text_embedder
+from ._validation import check_finite_rows
 from .dictionary import embed_vocabulary
 
 __all__ = [
@@ -37,9 +38,7 @@ _UNIT_NORM_RTOL = 1e-3
 def centred_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Use already centred, unit-norm concept rows as the dictionary as they are."""
     D = np.asarray(raw, dtype=np.float64)
-    if not np.isfinite(D).all():
-        row = int(np.flatnonzero(~np.isfinite(D).all(axis=1))[0])
-        raise ValueError(f"concept_embeddings row {row} holds NaN or infinite values")
+    check_finite_rows(D, "concept_embeddings")
     norms = np.linalg.norm(D, axis=1)
     bad = np.flatnonzero(np.abs(norms - 1.0) > _UNIT_NORM_RTOL)
     if bad.size:

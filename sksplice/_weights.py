@@ -7,7 +7,6 @@ summaries computed from them.
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,6 +14,7 @@ import scipy.sparse
 from sklearn.utils.validation import check_is_fitted
 
 from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr, transform_output
+from ._validation import check_finite_rows, check_int
 
 if TYPE_CHECKING:
     from .transformer import SpliceTransformer
@@ -90,7 +90,6 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
         W = scipy.sparse.csr_matrix(W)
         if W.dtype not in (np.float32, np.float64):
             W = W.astype(np.float64)
-        values = W.data
     else:
         W = np.asarray(W)
         if W.ndim == 1:
@@ -102,13 +101,11 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
             raise TypeError(f"weights must be real numbers; got dtype {W.dtype}")
         if W.dtype not in (np.float32, np.float64):
             W = W.astype(np.float64)
-        values = W
     if W.ndim != 2 or W.shape[1] != n_concepts:
         raise ValueError(
             f"weights have shape {W.shape} but the transformer has {n_concepts} concepts"
         )
-    if not np.isfinite(values).all():
-        raise ValueError("weights hold NaN or infinite values")
+    check_finite_rows(W, "weights")
     return W
 
 
@@ -151,8 +148,7 @@ def guess_kind(est: SpliceTransformer, X: Any) -> str:
 
 def top_concepts(est: SpliceTransformer, X: Any, k: int, kind: str, as_frame: bool) -> Any:
     """Body of :meth:`SpliceTransformer.top_concepts`."""
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}")
+    check_int(k, "k")
     W = as_weights(est, X, kind)
     W = scipy.sparse.csr_matrix(W)
     W.eliminate_zeros()

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
+from ._validation import check_finite_rows, check_int, check_number
 
 __all__ = ["concept_profiles", "rank_concepts"]
 
@@ -90,18 +91,7 @@ def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
         )
     if W.shape[0] == 0:
         raise ValueError("concept weights have no rows (0 samples)")
-    if sp.issparse(W):
-        bad_entries = np.flatnonzero(~np.isfinite(W.data))
-        bad_rows = np.unique(np.searchsorted(W.indptr, bad_entries, side="right") - 1)
-    else:
-        bad_rows = np.flatnonzero(~np.isfinite(W).all(axis=1))
-    if bad_rows.size:
-        shown = ", ".join(str(int(r)) for r in bad_rows[:5])
-        more = f" and {bad_rows.size - 5} more" if bad_rows.size > 5 else ""
-        raise ValueError(
-            f"concept weights contain NaN or infinite values in {bad_rows.size} row(s): "
-            f"{shown}{more}"
-        )
+    check_finite_rows(W, "concept weights")
     return W
 
 
@@ -289,14 +279,8 @@ def _check_test_options(correction: Any, alpha: Any, min_count: Any, alternative
         raise ValueError(f"`correction` must be one of {_CORRECTIONS}, got {correction!r}")
     if alternative not in _ALTERNATIVES:
         raise ValueError(f"`alternative` must be one of {_ALTERNATIVES}, got {alternative!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)):
-        raise TypeError(f"`alpha` must be a number in (0, 1), got {alpha!r}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}")
-    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)):
-        raise TypeError(f"`min_count` must be an integer, got {min_count!r}")
-    if min_count < 1:
-        raise ValueError(f"`min_count` must be >= 1, got {min_count}")
+    check_number(alpha, "alpha", low=0.0, high=1.0, closed="neither")
+    check_int(min_count, "min_count")
 
 
 def _effect_sizes(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float):

@@ -43,6 +43,7 @@ from cachetools import LRUCache
 from ._array import ZERO_NORM, l2_normalize
 from ._data import atomic_write, get_cache_dir, readable_name, remove_stale_temporaries
 from ._protocols import check_text_embedder
+from ._validation import check_finite_rows, check_int
 
 __all__ = [
     "DictionaryCacheWarning",
@@ -125,13 +126,7 @@ def build_dictionary(
         raise ValueError(f"concept embeddings are empty: shape {raw.shape}")
     if not np.issubdtype(raw.dtype, np.floating):
         raw = raw.astype(np.float32)
-    bad = ~np.isfinite(raw).all(axis=1)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"concept embeddings hold NaN or infinite values in {int(bad.sum())} row(s), "
-            f"first at row {row}"
-        )
+    check_finite_rows(raw, "concept embeddings")
     if concepts is not None and len(concepts) != raw.shape[0]:
         raise ValueError(
             f"{len(concepts)} concept names were given for {raw.shape[0]} concept embeddings"
@@ -303,12 +298,7 @@ def _read_cache_file(
     embeddings = np.frombuffer(data, dtype=dtype).reshape(shape)
     if header.get("sha256") != _array_digest(embeddings):
         raise ValueError("the array digest does not match its content")
-    bad = ~np.isfinite(embeddings).all(axis=1)
-    if bad.any():
-        raise ValueError(
-            f"its array holds NaN or infinite values in {int(bad.sum())} row(s), first at row "
-            f"{int(np.flatnonzero(bad)[0])}"
-        )
+    check_finite_rows(embeddings, "its array")
     return np.array(embeddings)
 
 
@@ -382,8 +372,6 @@ def _embed(
         else:
             batches = [concepts]
     else:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer or None; got {batch_size}")
         batches = [concepts[i : i + batch_size] for i in range(0, len(concepts), batch_size)]
     where = (
         f"cached in {cache_path}"
@@ -420,13 +408,7 @@ def _embed(
         parts.append(out)
     raw = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
     raw = np.ascontiguousarray(raw, dtype=np.float32)
-    bad = ~np.isfinite(raw).all(axis=1)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{type(embedder).__name__}.embed_text returned NaN or infinite values for "
-            f"{int(bad.sum())} concept(s), first {concepts[row]!r} (row {row})"
-        )
+    check_finite_rows(raw, f"the output of {type(embedder).__name__}.embed_text", concepts)
     return raw
 
 
@@ -493,6 +475,7 @@ def embed_vocabulary(
     """
     check_text_embedder(embedder)
     concepts = _validate_concepts(concepts)
+    batch_size = check_int(batch_size, "batch_size", allow_none=True)
 
     cache_key: str | None = None
     key_fn = getattr(embedder, "cache_key", None)

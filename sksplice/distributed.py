@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_image_embedder
+from ._validation import check_int
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
@@ -93,14 +94,6 @@ def _check_output(output: str) -> str:
     if output not in _OUTPUTS:
         raise ValueError(f"output must be one of {_OUTPUTS}, got {output!r}")
     return output
-
-
-def _check_chunk_size(value: int | None, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _coerce_block(W: Any, n_rows: int, n_concepts: int, output: str, dtype: np.dtype) -> Any:
@@ -326,7 +319,7 @@ def transform_dask(
     from sklearn.utils.validation import check_is_fitted
 
     output = _check_output(output)
-    chunk_size = _check_chunk_size(chunk_size, "chunk_size")
+    chunk_size = check_int(chunk_size, "chunk_size", allow_none=True)
     check_is_fitted(splice)
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
@@ -519,8 +512,8 @@ def embed_images_dask(
     dask = _require_dask()
     import dask.array as da
 
-    paths_per_task = _check_chunk_size(paths_per_task, "paths_per_task")
-    _check_chunk_size(n_features, "n_features")
+    paths_per_task = check_int(paths_per_task, "paths_per_task", allow_none=True)
+    check_int(n_features, "n_features", allow_none=True)
     check_image_embedder(embedder)
     if n_features is None:
         n_features = _infer_n_features(embedder)

@@ -15,7 +15,6 @@ comparison:
 from __future__ import annotations
 
 import difflib
-import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._array import l2_normalize
 from ._pandas import sparse_frame, transform_output
 from ._protocols import check_text_embedder
+from ._validation import check_int, check_number
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
 
@@ -75,22 +75,8 @@ def _lookup(names: list[str], index: dict[str, int], param: str, ignore_unknown:
 
 
 def _check_neighbor_params(n_neighbors: Any, similarity_threshold: Any) -> None:
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral):
-        raise TypeError(f"`n_neighbors` must be a non-negative integer, got {n_neighbors!r}")
-    if n_neighbors < 0:
-        raise ValueError(f"`n_neighbors` must be >= 0, got {n_neighbors}")
-    if similarity_threshold is not None:
-        if isinstance(similarity_threshold, bool) or not isinstance(
-            similarity_threshold, numbers.Real
-        ):
-            raise TypeError(
-                f"`similarity_threshold` must be a number in [-1, 1] or None, "
-                f"got {similarity_threshold!r}"
-            )
-        if not -1.0 <= similarity_threshold <= 1.0:
-            raise ValueError(
-                f"`similarity_threshold` must be in [-1, 1], got {similarity_threshold}"
-            )
+    check_int(n_neighbors, "n_neighbors", low=0)
+    check_number(similarity_threshold, "similarity_threshold", low=-1.0, high=1.0, allow_none=True)
 
 
 def _splice_parts(splice: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import os
 import threading
 import warnings
@@ -50,6 +49,7 @@ from ._models import (
 )
 from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
+from ._validation import check_flag, check_int
 
 __all__ = [
     "MODEL_CONFIGS_ENV",
@@ -251,22 +251,9 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
         if self.on_error not in _ON_ERROR:
             raise ValueError(f"on_error must be one of {_ON_ERROR}, got {self.on_error!r}")
-        if (
-            not isinstance(self.batch_size, numbers.Integral)
-            or isinstance(self.batch_size, bool)
-            or self.batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if self.num_workers is not None and (
-            not isinstance(self.num_workers, numbers.Integral)
-            or isinstance(self.num_workers, bool)
-            or self.num_workers < 1
-        ):
-            raise ValueError(
-                f"num_workers must be None or a positive integer, got {self.num_workers!r}"
-            )
-        if not isinstance(self.verbose, (bool, np.bool_, numbers.Integral)):
-            raise TypeError(f"verbose must be a bool, got {type(self.verbose).__name__}")
+        check_int(self.batch_size, "batch_size")
+        check_int(self.num_workers, "num_workers", allow_none=True)
+        check_flag(self.verbose, "verbose", int_ok=True)
         cache_dir = self.cache_dir
         if cache_dir is not None:
             if not isinstance(cache_dir, (str, os.PathLike)):

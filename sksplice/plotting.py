@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._validation import check_int
 from .analysis import ALL_GROUP
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,14 +42,6 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
         ) from exc
     # A bare Figure (not pyplot) so that nothing is registered with a GUI backend.
     return Figure(figsize=figsize, layout="constrained").add_subplot()
-
-
-def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"`k` must be a positive integer, got {k!r}")
-    if k < 1:
-        raise ValueError(f"`k` must be >= 1, got {k}")
-    return int(k)
 
 
 def _check_profiles(profiles: Any, statistic: str) -> pd.DataFrame:
@@ -102,7 +95,7 @@ def plot_decomposition(
         If the row is not one sample, names are missing or their number does
         not match.
     """
-    k = _check_k(k)
+    k = check_int(k, "k")
     if isinstance(weights_row, pd.DataFrame):
         if weights_row.shape[0] != 1:
             raise ValueError(f"expected a single row of weights, got shape {weights_row.shape}")
@@ -183,7 +176,7 @@ def plot_class_profile(
     ValueError
         If ``cls`` is not a class of ``profiles`` or ``statistic`` is unknown.
     """
-    k = _check_k(k)
+    k = check_int(k, "k")
     table = _check_profiles(profiles, statistic)
     groups = [g for g in table.columns if g != ALL_GROUP]
     if cls not in groups:
@@ -363,7 +356,7 @@ def plot_dataset_shift(
     ValueError
         If ``statistic`` or ``scale`` is unknown.
     """
-    k = _check_k(k)
+    k = check_int(k, "k")
     if statistic not in _STATISTICS:
         raise ValueError(f"`statistic` must be one of {_STATISTICS}, got {statistic!r}")
     if scale not in _SCALES:
@@ -544,8 +537,7 @@ def plot_sparsity_tradeoff(
     arrays = {label: _path_arrays(path, label) for label, path in named.items()}
     if (y is None) != (estimator is None):
         raise ValueError("accuracy needs both `y` and `estimator`; give both or neither")
-    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
-        raise ValueError(f"`cv` must be an integer >= 2, got {cv!r}")
+    check_int(cv, "cv", low=2)
     with_accuracy = estimator is not None
     if with_accuracy and ax is not None and accuracy_ax is None:
         raise ValueError("with accuracy, give `accuracy_ax` as well as `ax` (or neither)")

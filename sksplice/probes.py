@@ -12,7 +12,6 @@ model learned from those concepts without retraining it.
 from __future__ import annotations
 
 import copy
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._validation import check_int
 from .retrieval import unknown_concepts_error
 
 __all__ = ["probe_concepts", "zero_concept_coefficients"]
@@ -128,8 +128,7 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
     under that class, so that every class has its own rows. A multiclass
     (one-vs-rest or multinomial) classifier has one row per class.
     """
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}")
+    check_int(k, "k")
     estimator = _final_step(model)
     coef = _check_linear(estimator)
     names = _feature_names(model, coef.shape[1], concepts)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._array import l2_normalize
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_text_embedder
+from ._validation import check_int, check_number
 from .analysis import _as_weights
 
 __all__ = ["ConceptRetriever"]
@@ -74,11 +74,6 @@ def _as_csr(W: Any) -> tuple[sp.csr_matrix, np.ndarray | None]:
             "hold negative values"
         )
     return W, columns
-
-
-def _check_k(k: Any) -> None:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be a positive integer or None; got {k!r}")
 
 
 class ConceptRetriever(BaseEstimator):
@@ -230,14 +225,8 @@ class ConceptRetriever(BaseEstimator):
         if self.metric not in _METRICS:
             raise ValueError(f"metric must be one of {_METRICS}; got {self.metric!r}")
         n_nb, threshold = self.n_neighbors, self.similarity_threshold
-        if isinstance(n_nb, bool) or not isinstance(n_nb, numbers.Integral) or n_nb < 0:
-            raise ValueError(f"n_neighbors must be a non-negative integer; got {n_nb!r}")
-        if threshold is not None and (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, numbers.Real)
-            or not -1.0 <= threshold <= 1.0
-        ):
-            raise ValueError(f"similarity_threshold must be in [-1, 1] or None; got {threshold!r}")
+        check_int(n_nb, "n_neighbors", low=0)
+        check_number(threshold, "similarity_threshold", low=-1.0, high=1.0, allow_none=True)
         expand = n_nb > 0 or threshold is not None
         if expand and self.splice is None:
             raise ValueError(
@@ -308,16 +297,7 @@ class ConceptRetriever(BaseEstimator):
             raise unknown_concepts_error(unknown, list(self._index), "query")
         weights: dict[int, float] = {}
         for name, value in items:
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Real)
-                or not np.isfinite(value)
-                or value <= 0
-            ):
-                raise ValueError(
-                    f"the weight of query concept {name!r} must be a positive finite number; "
-                    f"got {value!r}"
-                )
+            check_number(value, f"the weight of query concept {name!r}", low=0.0, closed="neither")
             j = self._index[str(name)]
             weights[j] = weights.get(j, 0.0) + float(value)
         cols = np.fromiter(weights, dtype=np.int64, count=len(weights))
@@ -429,8 +409,7 @@ class ConceptRetriever(BaseEstimator):
         check_is_fitted(self)
         mode = self.mode if mode is None else mode
         self._check_mode(mode)
-        if k is not None:
-            _check_k(k)
+        check_int(k, "k", allow_none=True)
         cols, q = self._query_vector(query)
         return self._rank(cols, q, k, mode)
 
@@ -507,8 +486,7 @@ class ConceptRetriever(BaseEstimator):
         check_is_fitted(self)
         mode = self.mode if mode is None else mode
         self._check_mode(mode)
-        if k is not None:
-            _check_k(k)
+        check_int(k, "k", allow_none=True)
         query = self.decompose_text(text)
         if not query:
             logger.info("the query %r decomposes to no concept; nothing matches", text)

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._device import resolve_device
 from ._text import to_text_list
+from ._validation import check_int
 
 __all__ = ["SentenceTransformerEmbedder"]
 
@@ -88,10 +89,7 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
                 "model must be a sentence-transformers model name or path, or a callable "
                 f"returning a loaded model; got {type(self.model).__name__}"
             )
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
-            raise TypeError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size}")
+        check_int(self.batch_size, "batch_size")
         if self.name is not None and not (isinstance(self.name, str) and self.name.strip()):
             raise ValueError(f"name must be a non-empty string or None, got {self.name!r}")
         return resolve_device(self.device)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import math
-import numbers
 import os
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -19,6 +17,16 @@ from ._array import l2_normalize, unit_rows
 from ._calibration import calibrate_penalty
 from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts
 from ._means import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, center_rows, resolve_mean
+from ._validation import (
+    Flag,
+    Integer,
+    Number,
+    Options,
+    Rule,
+    check_finite_rows,
+    check_option,
+    validate_params,
+)
 from .dictionary import build_dictionary
 
 __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
@@ -26,16 +34,6 @@ __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "T
 logger = logging.getLogger(__name__)
 
 
-def _check_finite_rows(X: np.ndarray, what: str) -> None:
-    bad = ~np.isfinite(X).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        shown = ", ".join(str(int(r)) for r in rows[:5])
-        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
-        raise ValueError(
-            f"{what} holds NaN or infinite values in {rows.size} row(s): {shown}{more}. "
-            "Drop or repair those rows first."
-        )
 
 
 class TransformStats(NamedTuple):
@@ -282,56 +280,33 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         return tags
 
     # ---------------------------------------------------------- validation
+    #: Scalar parameters and their rules, checked in ``fit`` by ``_check_params``.
+    _param_rules: ClassVar[dict[str, Rule]] = {
+        "l1_penalty": Number(low=0.0, closed="neither"),
+        "target_l0": Number(low=0.0, closed="neither", allow_none=True),
+        "tol": Number(low=0.0, closed="neither"),
+        "transform_max_iter": Integer(allow_none=True),
+        "vocabulary_size": Integer(allow_none=True),
+        "calibration_samples": Integer(),
+        "memory_budget": Integer(allow_none=True),
+        "output": Options(("sparse", "dense")),
+        "modality": Options(("image", "text")),
+        "verbose": Flag(int_ok=True),
+        "concepts_centered": Flag(),
+    }
+
     def _check_params(self) -> None:
-        def positive_real(name: str, value: Any, allow_none: bool = False) -> None:
-            if value is None and allow_none:
-                return
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Real)
-                or not math.isfinite(float(value))
-                or value <= 0
-            ):
-                raise ValueError(
-                    f"{name} must be a positive finite number"
-                    f"{' or None' if allow_none else ''}; got {value!r}"
-                )
-
-        def positive_int(name: str, value: Any, allow_none: bool = False) -> None:
-            if value is None and allow_none:
-                return
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(
-                    f"{name} must be a positive integer{' or None' if allow_none else ''}; "
-                    f"got {value!r}"
-                )
-
-        positive_real("l1_penalty", self.l1_penalty)
-        positive_real("target_l0", self.target_l0, allow_none=True)
-        positive_real("tol", self.tol)
-        positive_int("transform_max_iter", self.transform_max_iter, allow_none=True)
-        positive_int("vocabulary_size", self.vocabulary_size, allow_none=True)
-        positive_int("calibration_samples", self.calibration_samples)
-        positive_int("memory_budget", self.memory_budget, allow_none=True)
-        if self.output not in ("sparse", "dense"):
-            raise ValueError(f"output must be 'sparse' or 'dense'; got {self.output!r}")
-        if not isinstance(self.solver, str):
-            raise TypeError(f"solver must be a string; got {type(self.solver).__name__}")
+        validate_params(self, self._param_rules)
         from ._device import resolve_device
         from .solvers import SOLVERS
 
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
+        check_option(self.solver, "solver", SOLVERS)
         resolve_device(self.device)
-        if not isinstance(self.verbose, numbers.Integral | np.bool_):
-            raise TypeError(f"verbose must be an int or bool; got {type(self.verbose).__name__}")
         if isinstance(self.image_mean, str) and self.image_mean != "pretrained":
             raise ValueError(
                 "image_mean must be None, 'pretrained', an array or a pathlib.Path of a .npy/.pt "
                 f"file; got {self.image_mean!r}"
             )
-        if not isinstance(self.modality, str) or self.modality not in ("image", "text"):
-            raise ValueError(f"modality must be 'image' or 'text'; got {self.modality!r}")
         if isinstance(self.text_mean, str) and self.text_mean != "concepts":
             raise ValueError(
                 "text_mean must be None, 'concepts', an array or a pathlib.Path; "
@@ -346,10 +321,6 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             raise ValueError(
                 "text_mean is only used with modality='text'; set modality='text' to "
                 "decompose text embeddings, or give the image centre as image_mean"
-            )
-        if not isinstance(self.concepts_centered, bool | np.bool_):
-            raise TypeError(
-                f"concepts_centered must be a bool; got {type(self.concepts_centered).__name__}"
             )
         if self.concepts_centered and self.concept_embeddings is None:
             raise ValueError(
@@ -381,7 +352,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             ensure_all_finite=False,
             accept_sparse=False,
         )
-        _check_finite_rows(X, "X")
+        check_finite_rows(X, "X")
         return X
 
     # ----------------------------------------------------------------- fit
@@ -460,7 +431,8 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             kwargs["memory_budget"] = self.memory_budget
         if warm_start is not None:
             kwargs["warm_start"] = warm_start
-        return self._get_lasso().solve(V, penalty, **kwargs)
+        # V is centred from an X that _validate_X has checked: no second check.
+        return self._get_lasso().solve(V, penalty, check_input=False, **kwargs)
 
     def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix:
         """CSR weights of validated embeddings ``X`` (dtype follows ``X``)."""
@@ -594,7 +566,10 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             DataFrame columns are not the concepts, or values are not finite.
         """
         check_is_fitted(self)
-        W = _weights.check_weights(self, X)
+        return self._recompose(_weights.check_weights(self, X))
+
+    def _recompose(self, W: Any) -> np.ndarray:
+        """``inverse_transform`` of weights that are already checked (CSR or ndarray)."""
         dtype = W.dtype
         D = self.dictionary_.astype(dtype, copy=False)
         E = np.asarray(W @ D)
@@ -663,7 +638,7 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        R = self.inverse_transform(self._weights(X))
+        R = self._recompose(self._weights(X))
         return np.sum(unit_rows(X) * R, axis=1)
 
     def score(self, X: Any, y: Any = None) -> float:

@@ -8,7 +8,6 @@ against pinned SHA-256 digests and cached in the data home (see
 
 from __future__ import annotations
 
-import numbers
 import os
 import warnings
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ._data import RemoteFile, fetch_remote_file, file_sha256
+from ._validation import check_int
 
 __all__ = [
     "IMAGE_MEANS",
@@ -80,16 +80,6 @@ IMAGE_MEANS: dict[tuple[str, str], RemoteFile] = {
     ("RN50", "openai"): _OPENAI_RN50,
     ("RN50-quickgelu", "openai"): _OPENAI_RN50,
 }
-
-
-def _check_size(size: object) -> int | None:
-    if size is None:
-        return None
-    if isinstance(size, bool) or not isinstance(size, numbers.Integral):
-        raise TypeError(f"size must be a positive int or None, got {type(size).__name__}")
-    if int(size) < 1:
-        raise ValueError(f"size must be a positive int or None, got {size}")
-    return int(size)
 
 
 def _clean(items: Iterable[str], source: str) -> list[str]:
@@ -237,7 +227,7 @@ def load_vocabulary(
     >>> load_vocabulary(["rare", "common", "most common"], size=2, order="authors")
     ['common', 'most common']
     """
-    size = _check_size(size)
+    size = check_int(size, "size", allow_none=True)
     if order not in _ORDERS:
         raise ValueError(f"order must be one of {_ORDERS}; got {order!r}")
 
@@ -355,7 +345,7 @@ def authors_index_to_concept(
     >>> authors_index_to_concept(path, size=3)
     [None, 'common', 'the']
     """
-    size = _check_size(size)
+    size = check_int(size, "size", allow_none=True)
     if size is None:
         raise ValueError("size must be a positive int (the authors' vocabulary_size)")
     if isinstance(name, str) and name in VOCABULARIES:

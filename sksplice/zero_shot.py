@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
 from ._protocols import check_text_embedder
+from ._validation import check_number
 
 __all__ = ["ZeroShotClassifier"]
 
@@ -99,11 +100,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"each template must be a string with exactly one '{{}}', got {template!r}"
                 )
-        temperature = self.temperature
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float, np.number)):
-            raise TypeError(f"`temperature` must be a positive number, got {temperature!r}")
-        if not np.isfinite(temperature) or temperature <= 0:
-            raise ValueError(f"`temperature` must be a positive number, got {temperature!r}")
+        check_number(self.temperature, "temperature", low=0.0, closed="neither")
         return templates
 
     def fit(self, X: Any, y: Any = None) -> ZeroShotClassifier:

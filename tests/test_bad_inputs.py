@@ -711,7 +711,7 @@ CASES: list[Case] = [
             vocabulary=VOCAB, concept_embeddings=_nan_at(env.D.T, 1).T, device="cpu"
         ).fit(env.X),
         error=ValueError,
-        names=lambda env: ["concept embeddings", "first at row 1"],
+        names=lambda env: ["concept embeddings holds NaN or infinite values in 1 row(s): 1"],
     ),
     Case(
         id="splice-fit-dictionary-rows",
@@ -1092,7 +1092,7 @@ CASES: list[Case] = [
         expected="ValueError naming V and row 3",
         run=lambda env: env.lasso.solve(_nan_at(env.X, 3), 0.1),
         error=ValueError,
-        names=lambda env: ["V contains NaN", "row 3"],
+        names=lambda env: ["V holds NaN or infinite values in 1 row(s): 3"],
     ),
     Case(
         id="lasso-inf",
@@ -1101,7 +1101,7 @@ CASES: list[Case] = [
         expected="ValueError naming V and row 4",
         run=lambda env: env.lasso.solve(_nan_at(env.X, 4, np.inf), 0.1),
         error=ValueError,
-        names=lambda env: ["V contains infinite", "row 4"],
+        names=lambda env: ["V holds NaN or infinite values in 1 row(s): 4"],
     ),
     Case(
         id="lasso-n-features",
@@ -1155,16 +1155,16 @@ CASES: list[Case] = [
         expected="ValueError naming l1_penalty",
         run=lambda env: env.lasso.solve(env.X, float("nan")),
         error=ValueError,
-        names=lambda env: ["l1_penalty must be finite"],
+        names=lambda env: ["l1_penalty must be a finite non-negative number, got nan"],
     ),
     Case(
         id="lasso-penalty-string",
         entry="NonNegLasso.solve",
         given='l1_penalty="a"',
-        expected="ValueError naming l1_penalty",
+        expected="TypeError naming l1_penalty and the value",
         run=lambda env: env.lasso.solve(env.X, "a"),
-        error=ValueError,
-        names=lambda env: ["l1_penalty must be a real number", "'a'"],
+        error=TypeError,
+        names=lambda env: ["l1_penalty must be a finite non-negative number, got 'a' (str)"],
     ),
     Case(
         id="lasso-penalty-below-supported",
@@ -1201,7 +1201,7 @@ CASES: list[Case] = [
         expected="ValueError naming the dictionary and row 1",
         run=lambda env: NonNegLasso(_nan_at(env.D.T, 1).T, device="cpu"),
         error=ValueError,
-        names=lambda env: ["dictionary contains NaN", "row 1"],
+        names=lambda env: ["dictionary holds NaN or infinite values in 1 row(s): 1"],
     ),
     Case(
         id="lasso-dictionary-empty",

@@ -58,7 +58,7 @@ def test_build_dictionary_keeps_float32_and_rejects_bad_input(rng):
         build_dictionary(np.ones((0, 4)))
     bad = rng.normal(size=(6, 4))
     bad[4, 1] = np.nan
-    with pytest.raises(ValueError, match="row 4"):
+    with pytest.raises(ValueError, match=r"values in 1 row\(s\): 4$"):
         build_dictionary(bad)
 
 

@@ -75,11 +75,11 @@ def _unit(X):
 @pytest.mark.parametrize(
     ("params", "error", "match"),
     [
-        ({"solver": 3}, TypeError, "solver must be a string; got int"),
+        ({"solver": 3}, TypeError, r"solver must be one of .*got 3 \(int\)"),
         ({"solver": "newton"}, ValueError, "solver must be one of .*got 'newton'"),
-        ({"verbose": "yes"}, TypeError, "verbose must be an int or bool; got str"),
-        ({"modality": "audio"}, ValueError, "modality must be 'image' or 'text'; got 'audio'"),
-        ({"modality": None}, ValueError, "modality must be 'image' or 'text'; got None"),
+        ({"verbose": "yes"}, TypeError, r"verbose must be a bool or an int, got 'yes' \(str\)"),
+        ({"modality": "audio"}, ValueError, "modality must be 'image' or 'text', got 'audio'"),
+        ({"modality": None}, TypeError, "modality must be 'image' or 'text', got None"),
         (
             {"modality": "text", "text_mean": "captions"},
             ValueError,
@@ -95,7 +95,7 @@ def _unit(X):
             ValueError,
             "text_mean is only used with modality='text'",
         ),
-        ({"concepts_centered": "yes"}, TypeError, "concepts_centered must be a bool; got str"),
+        ({"concepts_centered": "yes"}, TypeError, "concepts_centered must be a bool, got 'yes'"),
     ],
 )
 def test_invalid_parameters_are_refused_before_embedding(params, error, match):
@@ -170,7 +170,9 @@ def test_concepts_centered_names_a_non_finite_row():
     concepts, raw, X = _problem()
     rows = _unit(raw)
     rows[5, 2] = np.nan
-    with pytest.raises(ValueError, match="concept_embeddings row 5 holds NaN or infinite"):
+    with pytest.raises(
+        ValueError, match=r"concept_embeddings holds NaN or infinite values in 1 row\(s\): 5"
+    ):
         _make(concepts, rows, concepts_centered=True).fit(X)
 
 

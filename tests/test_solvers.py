@@ -443,10 +443,14 @@ def test_dictionary_validation():
     good = np.eye(4)
     bad = good.copy()
     bad[2, 1] = np.nan
-    with pytest.raises(ValueError, match=r"dictionary contains NaN.*row 2"):
+    with pytest.raises(
+        ValueError, match=r"dictionary holds NaN or infinite values in 1 row\(s\): 2"
+    ):
         NonNegLasso(bad)
     bad[2, 1] = np.inf
-    with pytest.raises(ValueError, match=r"dictionary contains infinite.*row 2"):
+    with pytest.raises(
+        ValueError, match=r"dictionary holds NaN or infinite values in 1 row\(s\): 2"
+    ):
         NonNegLasso(bad)
     with pytest.raises(ValueError, match="dictionary must be 2-D"):
         NonNegLasso(np.ones(4))
@@ -465,10 +469,10 @@ def test_target_and_parameter_validation():
     V = np.ones((3, 4))
     bad = V.copy()
     bad[1, 0] = np.nan
-    with pytest.raises(ValueError, match=r"V contains NaN.*row 1"):
+    with pytest.raises(ValueError, match=r"V holds NaN or infinite values in 1 row\(s\): 1"):
         solver.solve(bad, 0.1)
     bad[1, 0] = -np.inf
-    with pytest.raises(ValueError, match=r"V contains infinite.*row 1"):
+    with pytest.raises(ValueError, match=r"V holds NaN or infinite values in 1 row\(s\): 1"):
         solver.solve(bad, 0.1)
     with pytest.raises(
         ValueError, match=re.escape("V has 5 features per row but the dictionary has 4")
@@ -478,14 +482,17 @@ def test_target_and_parameter_validation():
         solver.solve(np.ones((0, 4)), 0.1)
     with pytest.raises(ValueError, match="V must be 2-D"):
         solver.solve(np.ones(4), 0.1)
-    for lam, pattern in [
-        (-0.1, "non-negative"),
-        (np.nan, "finite"),
-        (np.inf, "finite"),
-        ("0.1", "a real number"),
-        (None, "a real number"),
+    # A bad value is a ValueError, a bad type a TypeError; both name the parameter and value.
+    for lam, error, shown in [
+        (-0.1, ValueError, "-0.1"),
+        (np.nan, ValueError, "nan"),
+        (np.inf, ValueError, "inf"),
+        ("0.1", TypeError, "'0.1' (str)"),
+        (None, TypeError, "None (NoneType)"),
+        (True, TypeError, "True (bool)"),
     ]:
-        with pytest.raises(ValueError, match=f"l1_penalty must be {pattern}"):
+        message = f"l1_penalty must be a finite non-negative number, got {shown}"
+        with pytest.raises(error, match=re.escape(message)):
             solver.solve(V, lam)
     with pytest.raises(ValueError, match="solver must be one of"):
         solver.solve(V, 0.1, solver="lars")
@@ -499,7 +506,7 @@ def test_target_and_parameter_validation():
         ValueError, match=re.escape("warm_start must have shape (n_samples, n_concepts) = (3, 4)")
     ):
         solver.solve(V, 0.1, warm_start=np.ones((2, 4)))
-    with pytest.raises(ValueError, match="warm_start contains NaN"):
+    with pytest.raises(ValueError, match="warm_start holds NaN or infinite values in 3 row"):
         solver.solve(V, 0.1, warm_start=np.full((3, 4), np.nan))
 
 

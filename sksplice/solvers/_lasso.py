@@ -11,17 +11,11 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .._device import resolve_device
+from .._validation import check_finite_rows, check_int, check_number, check_option
 from ._codes import SparseCodes
 from ._common import Problem, RowResult, intra_op_threads
 from ._registry import METHODS, SOLVERS
-from ._validation import (
-    as_tensor_2d,
-    check_finite,
-    check_penalty,
-    check_positive_int,
-    check_tol,
-    resolve_dtype,
-)
+from ._validation import as_tensor_2d, check_penalty, resolve_dtype
 
 # Resolution of the certificate: the relative gap it can show at a penalty ``lam``
 # is about this constant times ``||v|| max_j ||d_j|| / lam`` (measured: 8e-11 at
@@ -96,7 +90,7 @@ class NonNegLasso:
                 f"dictionary must have at least one concept and one feature, "
                 f"got shape {tuple(D.shape)}"
             )
-        check_finite(D, "dictionary")
+        check_finite_rows(D, "dictionary")
         self.dtype = resolve_dtype(dtype, D.dtype, self.device)
         self.dictionary = D.to(device=self.device, dtype=self.dtype).contiguous()
         self.n_concepts, self.n_features = (int(s) for s in self.dictionary.shape)
@@ -160,8 +154,7 @@ class NonNegLasso:
 
     # ------------------------------------------------------------------ solve
     def _resolve_solver(self, solver: str) -> str:
-        if not isinstance(solver, str) or solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        check_option(solver, "solver", SOLVERS)
         if solver == "auto":
             return "admm" if self.device.type == "cuda" else "working_set"
         return solver
@@ -176,7 +169,7 @@ class NonNegLasso:
                 f"{self.n_features} (V shape {tuple(Vt.shape)}, dictionary shape "
                 f"{tuple(self.dictionary.shape)})"
             )
-        check_finite(Vt, "V")
+        check_finite_rows(Vt, "V")
         return Vt
 
     def _check_warm_start(self, warm_start: Any, n: int) -> Any:
@@ -201,8 +194,7 @@ class NonNegLasso:
             )
         if not np.issubdtype(np.asarray(data).dtype, np.number):
             raise TypeError(f"warm_start must hold real numbers, got dtype {data.dtype}")
-        if not np.all(np.isfinite(data)):
-            raise ValueError("warm_start contains NaN or infinite values")
+        check_finite_rows(W, "warm_start")
         return W
 
     def _warm_rows(self, W: Any, start: int, stop: int) -> torch.Tensor:
@@ -232,7 +224,7 @@ class NonNegLasso:
             else:
                 memory_budget = 512 * _MiB
         else:
-            memory_budget = check_positive_int(memory_budget, "memory_budget")
+            memory_budget = check_int(memory_budget, "memory_budget")
         c, d = self.n_concepts, self.n_features
         item = self.dictionary.element_size()
         per_row = c * (3 * item + 2) + 96 * d * 8 * 3 + 64 * 64 * 8 * 4
@@ -249,6 +241,7 @@ class NonNegLasso:
         max_iter: int | None = None,
         warm_start: Any = None,
         memory_budget: int | None = None,
+        check_input: bool = True,
     ) -> SparseCodes:
         """Solve the non-negative lasso for every row of ``V``.
 
@@ -278,6 +271,12 @@ class NonNegLasso:
             Approximate number of bytes of working memory; the batch is
             processed in chunks sized to fit. Default 512 MiB on CPU and a
             third of the free memory (at most 16 GiB) on CUDA.
+        check_input : bool, default=True
+            Check ``V`` (a real 2-D array of the dictionary's width, at least
+            one row, no NaN or infinite values). False skips these checks, for
+            callers that have already checked the targets (as
+            :class:`~sksplice.SpliceTransformer` does); do not pass False
+            otherwise.
 
         Returns
         -------
@@ -318,11 +317,13 @@ class NonNegLasso:
         once or, with a float32 dictionary, solved again in float64.
         """
         lam = check_penalty(l1_penalty)
-        tol = check_tol(tol)
+        tol = check_number(tol, "tol", low=0.0, closed="left")
         method = self._resolve_solver(solver)
-        if max_iter is not None:
-            max_iter = check_positive_int(max_iter, "max_iter")
-        Vt = self._check_targets(V)
+        max_iter = check_int(max_iter, "max_iter", allow_none=True)
+        if check_input:
+            Vt = self._check_targets(V)
+        else:
+            Vt = V if isinstance(V, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(V))
         floor = self.smallest_supported_penalty(Vt, tol)
         if 0.0 < lam < floor:
             # Rows cannot be certified at ``tol``: bound the work instead of running
@@ -390,7 +391,7 @@ class NonNegLasso:
             The smallest supported penalty (0.0 when ``tol`` is 0 or every
             target is zero).
         """
-        tol = check_tol(tol)
+        tol = check_number(tol, "tol", low=0.0, closed="left")
         Vt = V if isinstance(V, torch.Tensor) else as_tensor_2d(V, "V")
         if tol == 0.0 or Vt.shape[0] == 0:
             return 0.0

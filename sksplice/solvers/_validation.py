@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
 import torch
+
+from .._validation import check_number
 
 
 def resolve_dtype(dtype: Any, source_dtype: torch.dtype, device: torch.device) -> torch.dtype:
@@ -55,21 +55,8 @@ def as_tensor_2d(x: Any, name: str) -> torch.Tensor:
     return t
 
 
-def check_finite(t: torch.Tensor, name: str) -> None:
-    """Raise a ValueError naming the first row that holds NaN or inf."""
-    finite = torch.isfinite(t)
-    if not bool(finite.all()):
-        bad_rows = (~finite).any(dim=1).nonzero().flatten()
-        row = int(bad_rows[0])
-        kind = "NaN" if bool(torch.isnan(t[row]).any()) else "infinite values"
-        raise ValueError(
-            f"{name} contains {kind} (first at row {row}; {bad_rows.numel()} bad row(s) "
-            f"in total); remove or fix them before solving"
-        )
-
-
 def check_penalty(l1_penalty: Any) -> float:
-    """Validate the l1 penalty: a finite, non-negative real number."""
+    """Validate the l1 penalty: a finite, non-negative real number (or a one-element array)."""
     if isinstance(l1_penalty, torch.Tensor):
         if l1_penalty.numel() != 1:
             raise ValueError(
@@ -78,28 +65,4 @@ def check_penalty(l1_penalty: Any) -> float:
         l1_penalty = l1_penalty.item()
     if isinstance(l1_penalty, np.ndarray) and l1_penalty.size == 1:
         l1_penalty = l1_penalty.item()
-    if isinstance(l1_penalty, bool) or not isinstance(l1_penalty, numbers.Real):
-        raise ValueError(f"l1_penalty must be a real number, got {l1_penalty!r}")
-    value = float(l1_penalty)
-    if not math.isfinite(value):
-        raise ValueError(f"l1_penalty must be finite, got {value}")
-    if value < 0:
-        raise ValueError(f"l1_penalty must be non-negative, got {value}")
-    return value
-
-
-def check_positive_int(value: Any, name: str) -> int:
-    """Validate a strictly positive integer parameter."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def check_tol(tol: Any) -> float:
-    """Validate the relative duality-gap tolerance."""
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
-        raise ValueError(f"tol must be a real number, got {tol!r}")
-    value = float(tol)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"tol must be a finite non-negative number, got {tol!r}")
-    return value
+    return check_number(l1_penalty, "l1_penalty", low=0.0, closed="left")

@@ -1,0 +1,321 @@
+"""Parameter and input checks shared by every module: one rule per mistake.
+
+Each kind of mistake has one exception type, as in scikit-learn: a value of the
+wrong type (a string where a number is expected, a bool where an integer is
+expected, a number where a string option is expected) is a :class:`TypeError`;
+a value of the right type that is out of range or not among the options is a
+:class:`ValueError`. Every message names the parameter and the value, in one
+format: ``"<name> must be <what>, got <value>"`` (with the type added to a
+:class:`TypeError`).
+
+Scalars go through :func:`sklearn.utils.check_scalar`, which decides type and
+range; the rules here add what it leaves out (bools are not integers, NaN and
+infinity are not finite numbers) and word the message. Estimators list their
+scalar parameters declaratively in a class attribute ``_param_rules``
+(parameter name -> rule) and check them all in ``fit`` with
+:func:`validate_params`.
+
+Array rows with NaN or infinite values are refused by :func:`check_finite_rows`,
+which names the array and the rows.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from sklearn.utils import check_scalar
+
+__all__ = [
+    "Flag",
+    "Integer",
+    "Number",
+    "Options",
+    "check_finite_rows",
+    "check_flag",
+    "check_int",
+    "check_number",
+    "check_option",
+    "validate_params",
+]
+
+#: Rows named in a message before "and N more".
+_SHOWN_ROWS = 5
+
+
+def _type_error(name: str, what: str, value: Any) -> TypeError:
+    return TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+
+
+def _value_error(name: str, what: str, value: Any) -> ValueError:
+    return ValueError(f"{name} must be {what}, got {value!r}")
+
+
+def _or_none(what: str, allow_none: bool) -> str:
+    return f"{what} or None" if allow_none else what
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer of at least ``low`` (a bool is not an integer).
+
+    Parameters
+    ----------
+    low : int, default=1
+        Smallest allowed value.
+    allow_none : bool, default=False
+        Whether None is allowed (it is returned unchanged).
+    """
+
+    low: int = 1
+    allow_none: bool = False
+
+    def describe(self) -> str:
+        """The rule in words, as messages show it."""
+        if self.low == 1:
+            what = "a positive integer"
+        elif self.low == 0:
+            what = "a non-negative integer"
+        else:
+            what = f"an integer >= {self.low}"
+        return _or_none(what, self.allow_none)
+
+    def check(self, value: Any, name: str) -> int | None:
+        """Return ``value`` as an int, or raise naming ``name``."""
+        if value is None and self.allow_none:
+            return None
+        if isinstance(value, bool | np.bool_):
+            raise _type_error(name, self.describe(), value)
+        try:
+            check_scalar(value, name, numbers.Integral, min_val=self.low)
+        except TypeError:
+            raise _type_error(name, self.describe(), value) from None
+        except ValueError:
+            raise _value_error(name, self.describe(), value) from None
+        return int(value)
+
+
+@dataclass(frozen=True)
+class Number:
+    """A finite real number in an interval (a bool is not a number).
+
+    Parameters
+    ----------
+    low, high : float or None, default=None
+        Bounds of the interval; None leaves that side open.
+    closed : {"left", "right", "both", "neither"}, default="both"
+        Which bounds belong to the interval.
+    allow_none : bool, default=False
+        Whether None is allowed (it is returned unchanged).
+    """
+
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+    allow_none: bool = False
+
+    def describe(self) -> str:
+        """The rule in words, as messages show it."""
+        low_in = self.closed in ("left", "both")
+        high_in = self.closed in ("right", "both")
+        if self.high is None and self.low == 0:
+            what = "a finite non-negative number" if low_in else "a positive finite number"
+        elif self.high is None and self.low is None:
+            what = "a finite number"
+        elif self.high is None:
+            what = f"a finite number {'>=' if low_in else '>'} {self.low:g}"
+        elif self.low is None:
+            what = f"a finite number {'<=' if high_in else '<'} {self.high:g}"
+        else:
+            left, right = "[" if low_in else "(", "]" if high_in else ")"
+            what = f"a number in {left}{self.low:g}, {self.high:g}{right}"
+        return _or_none(what, self.allow_none)
+
+    def check(self, value: Any, name: str) -> float | None:
+        """Return ``value`` as a float, or raise naming ``name``."""
+        if value is None and self.allow_none:
+            return None
+        if isinstance(value, bool | np.bool_):
+            raise _type_error(name, self.describe(), value)
+        try:
+            check_scalar(
+                value,
+                name,
+                numbers.Real,
+                min_val=self.low,
+                max_val=self.high,
+                include_boundaries=self.closed,
+            )
+        except TypeError:
+            raise _type_error(name, self.describe(), value) from None
+        except ValueError:
+            raise _value_error(name, self.describe(), value) from None
+        if not math.isfinite(float(value)):  # check_scalar lets NaN (and inf) through
+            raise _value_error(name, self.describe(), value)
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of strings.
+
+    Parameters
+    ----------
+    options : tuple of str
+        The allowed values.
+    allow_none : bool, default=False
+        Whether None is allowed (it is returned unchanged).
+    """
+
+    options: tuple[str, ...]
+    allow_none: bool = False
+
+    def describe(self) -> str:
+        """The rule in words, as messages show it."""
+        if len(self.options) == 2:
+            what = f"{self.options[0]!r} or {self.options[1]!r}"
+        else:
+            what = f"one of {self.options}"
+        return _or_none(what, self.allow_none)
+
+    def check(self, value: Any, name: str) -> str | None:
+        """Return ``value``, or raise naming ``name``."""
+        if value is None and self.allow_none:
+            return None
+        if not isinstance(value, str):
+            raise _type_error(name, self.describe(), value)
+        if value not in self.options:
+            raise _value_error(name, self.describe(), value)
+        return value
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A bool (Python or NumPy); with ``int_ok`` also an integer level.
+
+    Parameters
+    ----------
+    int_ok : bool, default=False
+        Whether integers are allowed too (verbosity levels).
+    """
+
+    int_ok: bool = False
+
+    def describe(self) -> str:
+        """The rule in words, as messages show it."""
+        return "a bool or an int" if self.int_ok else "a bool"
+
+    def check(self, value: Any, name: str) -> Any:
+        """Return ``value``, or raise a TypeError naming ``name``."""
+        allowed: tuple[type, ...] = (bool, np.bool_)
+        if self.int_ok:
+            allowed += (numbers.Integral,)
+        if not isinstance(value, allowed):
+            raise _type_error(name, self.describe(), value)
+        return value
+
+
+Rule = Integer | Number | Options | Flag
+
+
+def check_int(value: Any, name: str, *, low: int = 1, allow_none: bool = False) -> int | None:
+    """Check an integer parameter of at least ``low``; see :class:`Integer`."""
+    return Integer(low, allow_none).check(value, name)
+
+
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    closed: str = "both",
+    allow_none: bool = False,
+) -> float | None:
+    """Check a finite real parameter in an interval; see :class:`Number`."""
+    return Number(low, high, closed, allow_none).check(value, name)
+
+
+def check_option(
+    value: Any, name: str, options: Sequence[str], *, allow_none: bool = False
+) -> str | None:
+    """Check a string option; see :class:`Options`."""
+    return Options(tuple(options), allow_none).check(value, name)
+
+
+def check_flag(value: Any, name: str, *, int_ok: bool = False) -> Any:
+    """Check a bool parameter; see :class:`Flag`."""
+    return Flag(int_ok).check(value, name)
+
+
+def validate_params(owner: Any, rules: Mapping[str, Rule]) -> None:
+    """Check every parameter of ``owner`` named in ``rules`` (name -> rule).
+
+    Parameters
+    ----------
+    owner : object
+        Holds the parameters as attributes (an estimator).
+    rules : mapping of str to rule
+        Typically the class attribute ``_param_rules``.
+
+    Raises
+    ------
+    TypeError
+        For a parameter of the wrong type.
+    ValueError
+        For a parameter of the right type whose value is not allowed.
+    """
+    for name, rule in rules.items():
+        rule.check(getattr(owner, name), name)
+
+
+def check_finite_rows(X: Any, name: str, labels: Sequence[Any] | None = None) -> None:
+    """Refuse a 2-D array whose rows hold NaN or infinite values, naming the rows.
+
+    Parameters
+    ----------
+    X : ndarray, scipy sparse matrix or torch.Tensor of shape (n_rows, n_columns)
+        The array; a sparse matrix is checked on its stored values, a tensor
+        where it lies.
+    name : str
+        What ``X`` is, as the message names it.
+    labels : sequence, optional
+        A name per row (e.g. the concepts); the message then shows
+        ``'name' (row i)`` instead of ``i``.
+
+    Raises
+    ------
+    ValueError
+        ``"<name> holds NaN or infinite values in <k> row(s): <rows>"``, with
+        at most five rows shown.
+    """
+    if type(X).__module__.startswith("torch"):
+        import torch
+
+        if bool(torch.isfinite(X).all()):
+            return
+        bad = (~torch.isfinite(X)).reshape(X.shape[0], -1).any(dim=1)
+        rows = bad.nonzero().flatten().cpu().numpy()
+    elif scipy.sparse.issparse(X):
+        X = scipy.sparse.csr_matrix(X)
+        entries = np.flatnonzero(~np.isfinite(X.data))
+        if not entries.size:
+            return
+        rows = np.unique(np.searchsorted(X.indptr, entries, side="right") - 1)
+    else:
+        X = np.asarray(X)
+        finite = np.isfinite(X)
+        if finite.all():
+            return
+        rows = np.flatnonzero(~finite.reshape(X.shape[0], -1).all(axis=1))
+    shown = ", ".join(
+        str(int(r)) if labels is None else f"{labels[int(r)]!r} (row {int(r)})"
+        for r in rows[:_SHOWN_ROWS]
+    )
+    more = f" and {rows.size - _SHOWN_ROWS} more" if rows.size > _SHOWN_ROWS else ""
+    raise ValueError(f"{name} holds NaN or infinite values in {rows.size} row(s): {shown}{more}")
