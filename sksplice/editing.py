@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._array import l2_normalize
 from ._pandas import sparse_frame, transform_output
 from ._protocols import check_text_embedder
-from ._validation import check_int, check_number
+from ._validation import check_finite_rows, check_int, check_number
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
 
@@ -527,8 +527,8 @@ def project_out(
             f"directions have shape {U.shape} but X has {X.shape[1]} features; "
             "they must have the same dimension"
         )
-    if not (np.isfinite(X).all() and np.isfinite(U).all()):
-        raise ValueError("X and directions must hold finite values")
+    check_finite_rows(X, "X")
+    check_finite_rows(U, "directions")
     basis = _orthonormal_basis(U, rcond)
     out = X - (X @ basis.T) @ basis
     return l2_normalize(out) if normalize else out
@@ -630,8 +630,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     "features; use the text model that matches the embeddings"
                 )
         U = np.vstack(parts)
-        if not np.isfinite(U).all():
-            raise ValueError("concept directions must hold finite values")
+        check_finite_rows(U, "concept directions")
         norms = np.linalg.norm(U, axis=1, keepdims=True)
         if np.any(norms == 0):
             raise ValueError("a concept direction is the zero vector")

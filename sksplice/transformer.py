@@ -379,6 +379,9 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
             ``concept_embeddings`` row count that does not match the
             vocabulary, an ``X`` whose number of features differs from the
             dictionary's dimension, or an unreachable ``target_l0``.
+        TypeError
+            For a parameter of the wrong type (a bool or a string where a
+            number is expected, a number where an option string is expected).
         """
         self._check_params()
         X = self._validate_X(X, reset=True)

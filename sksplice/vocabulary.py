@@ -345,9 +345,7 @@ def authors_index_to_concept(
     >>> authors_index_to_concept(path, size=3)
     [None, 'common', 'the']
     """
-    size = check_int(size, "size", allow_none=True)
-    if size is None:
-        raise ValueError("size must be a positive int (the authors' vocabulary_size)")
+    size = check_int(size, "size")  # the authors' vocabulary_size: None is not allowed
     if isinstance(name, str) and name in VOCABULARIES:
         path = fetch_remote_file(VOCABULARIES[name], data_home=data_home)
     elif isinstance(name, str | os.PathLike) and not isinstance(os.fspath(name), bytes):

@@ -289,6 +289,9 @@ class NonNegLasso:
             For NaN or infinite values in ``V``, a feature count that does
             not match the dictionary, an empty batch, a negative or
             non-finite ``l1_penalty``, or an invalid option.
+        TypeError
+            For ``V`` that does not hold real numbers, or an option of the wrong
+            type (a string or a bool where a number is expected).
         torch.OutOfMemoryError
             When the device runs out of memory even on a chunk of one row.
 
