@@ -212,8 +212,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "cache-finiteness-unchecked",
         "sksplice/dictionary.py",
-        "    bad = ~np.isfinite(embeddings).all(axis=1)\n",
-        "    bad = np.zeros(len(embeddings), dtype=bool)\n",
+        '    check_finite_rows(embeddings, "its array")\n',
+        "    embeddings = np.asarray(embeddings)\n",
         DICTIONARY_TESTS,
         "a cache file holding NaN or infinite values is used",
     ),
