@@ -34,8 +34,6 @@ __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "T
 logger = logging.getLogger(__name__)
 
 
-
-
 class TransformStats(NamedTuple):
     """Solver statistics of one :meth:`SpliceTransformer.transform_with_stats` call.
 

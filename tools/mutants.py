@@ -98,8 +98,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "admm-rho-reversed",
         "sksplice/solvers/_admm.py",
-        "new_rho = rho * 2.0 if r_norm > s_norm else rho * 0.5",
-        "new_rho = rho * 0.5 if r_norm > s_norm else rho * 2.0",
+        "new_rho = rho * 2.0 if move > 0 else rho * 0.5",
+        "new_rho = rho * 0.5 if move > 0 else rho * 2.0",
         SOLVER_TESTS,
         "ADMM's residual balancing moves rho the wrong way",
     ),

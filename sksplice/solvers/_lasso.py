@@ -194,7 +194,11 @@ class NonNegLasso:
             )
         if not np.issubdtype(np.asarray(data).dtype, np.number):
             raise TypeError(f"warm_start must hold real numbers, got dtype {data.dtype}")
-        check_finite_rows(W, "warm_start")
+        if isinstance(W, SparseCodes):  # a CSR view of its arrays, for the row check
+            rows = scipy.sparse.csr_matrix((W.data, W.indices, W.indptr), shape=W.shape)
+        else:
+            rows = W
+        check_finite_rows(rows, "warm_start")
         return W
 
     def _warm_rows(self, W: Any, start: int, stop: int) -> torch.Tensor:
