@@ -11,6 +11,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.linear_model import LogisticRegression
 
+import sksplice._weights as weights_module
 import sksplice.solvers._lasso as lasso_module
 import sksplice.transformer as transformer_module
 from sksplice import (
@@ -388,14 +389,12 @@ def _count_validation(monkeypatch):
 
     monkeypatch.setattr(transformer_module, "check_finite_rows", counting)
     monkeypatch.setattr(lasso_module, "check_finite_rows", counting)
+    monkeypatch.setattr(weights_module, "check_finite_rows", counting)
     targets = mock.patch.object(
         NonNegLasso, "_check_targets", autospec=True, side_effect=NonNegLasso._check_targets
     )
     weights = mock.patch.object(
-        SpliceTransformer,
-        "_check_weights",
-        autospec=True,
-        side_effect=SpliceTransformer._check_weights,
+        weights_module, "check_weights", side_effect=weights_module.check_weights
     )
     return calls, targets, weights
 
