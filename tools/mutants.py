@@ -252,9 +252,9 @@ MUTANTS: list[Mutant] = [
     # -------------------------------------------------------------- transformer
     Mutant(
         "embeddings-not-centred",
-        "sksplice/transformer.py",
-        "        C = U - self.mean_.astype(X.dtype)\n",
-        "        C = U.copy()\n",
+        "sksplice/_means.py",
+        "    C = U - mean.astype(X.dtype)\n",
+        "    C = U.copy()\n",
         TRANSFORMER_TESTS,
         "transform does not subtract the modality centre",
     ),
@@ -268,7 +268,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "learned-mean-unnormalised",
-        "sksplice/transformer.py",
+        "sksplice/_means.py",
         "    U = unit_rows(X.astype(np.float64))\n",
         "    U = X.astype(np.float64)\n",
         TRANSFORMER_TESTS,
