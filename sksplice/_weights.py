@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse
 from sklearn.utils.validation import check_is_fitted
 
+from ._array import l2_normalize, unit_rows
 from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr, transform_output
 from ._validation import check_finite_rows, check_int
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from .transformer import SpliceTransformer
 
 __all__ = [
+    "ConceptSpaceMixin",
     "as_weights",
     "check_weights",
     "feature_names_out",
@@ -179,3 +181,147 @@ def nonzero_counts(est: SpliceTransformer, X: Any, kind: str, per_sample: bool) 
         counts = np.count_nonzero(W, axis=1)
     counts = counts.astype(np.int64)
     return counts if per_sample else float(counts.mean())
+
+
+class ConceptSpaceMixin:
+    """What a fitted ``SpliceTransformer`` offers in concept space.
+
+    The names of the concepts, recomposition, the largest weights, sparsity
+    and recomposition quality. It relies on the fitted ``concepts_``,
+    ``dictionary_`` and ``mean_`` and, for embeddings, on ``_validate_X`` and
+    ``_weights`` of the estimator.
+    """
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The concept strings, the names of the output columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Only checked for consistency with the fitted input.
+
+        Returns
+        -------
+        ndarray of shape (n_concepts,), dtype object
+            The concepts, in dictionary order.
+        """
+        check_is_fitted(self)
+        return feature_names_out(self, input_features)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Recompose dense embeddings from concept weights.
+
+        Computes ``normalise(normalise(W @ dictionary_) + mean_)`` row by row.
+        An all-zero row of weights gives ``normalise(mean_)`` (the zero vector
+        if ``mean_`` is itself zero).
+
+        Parameters
+        ----------
+        X : {scipy sparse matrix, ndarray, DataFrame} of shape (n_samples, n_concepts)
+            Concept weights, as returned by :meth:`transform`. A DataFrame must
+            have the concepts as columns (in any order).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, d)
+            Unit-norm recomposed embeddings (float32 for float32 weights,
+            float64 otherwise).
+
+        Raises
+        ------
+        ValueError
+            If the number of columns is not the number of concepts, the
+            DataFrame columns are not the concepts, or values are not finite.
+        """
+        check_is_fitted(self)
+        return self._recompose(check_weights(self, X))
+
+    def _recompose(self, W: Any) -> np.ndarray:
+        """``inverse_transform`` of weights that are already checked (CSR or ndarray)."""
+        dtype = W.dtype
+        D = self.dictionary_.astype(dtype, copy=False)
+        E = np.asarray(W @ D)
+        E = l2_normalize(E)
+        return l2_normalize(E + self.mean_.astype(dtype)).astype(dtype, copy=False)
+
+    def top_concepts(
+        self, X: Any, k: int = 10, *, kind: str = "auto", as_frame: bool = False
+    ) -> Any:
+        """The ``k`` largest concept weights of each sample.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame
+            Embeddings of shape (n_samples, d), which are transformed first, or
+            concept weights of shape (n_samples, n_concepts).
+        k : int, default=10
+            Number of concepts per sample (fewer when fewer are non-zero).
+        kind : {"auto", "embeddings", "weights"}, default="auto"
+            What ``X`` holds; ``"auto"`` decides from its type and shape
+            (sparse input and DataFrames with concept columns are weights).
+        as_frame : bool, default=False
+            Return a tidy DataFrame instead of lists.
+
+        Returns
+        -------
+        list of list of (str, float) or DataFrame
+            Per sample, ``(concept, weight)`` pairs by decreasing weight; or a
+            DataFrame with columns ``sample``, ``rank`` (from 1), ``concept``,
+            ``weight``.
+        """
+        return top_concepts(self, X, k, kind, as_frame)
+
+    def l0(self, X: Any, *, kind: str = "auto", per_sample: bool = False) -> Any:
+        """Number of non-zero concept weights.
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or DataFrame
+            Embeddings (transformed first) or concept weights, see
+            :meth:`top_concepts`.
+        kind : {"auto", "embeddings", "weights"}, default="auto"
+            What ``X`` holds.
+        per_sample : bool, default=False
+            Return the count of every sample instead of the mean.
+
+        Returns
+        -------
+        float or ndarray of shape (n_samples,)
+            Mean number of non-zero weights, or the per-sample counts.
+        """
+        return nonzero_counts(self, X, kind, per_sample)
+
+    def cosine_similarity(self, X: Any) -> np.ndarray:
+        """Cosine similarity between each embedding and its recomposition.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``cos(x, inverse_transform(transform(x)))`` per sample.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        R = self._recompose(self._weights(X))
+        return np.sum(unit_rows(X) * R, axis=1)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean cosine similarity between embeddings and their recompositions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        float
+            Mean of :meth:`cosine_similarity`; higher is better (at most 1).
+        """
+        return float(np.mean(self.cosine_similarity(X)))

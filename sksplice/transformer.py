@@ -13,7 +13,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _weights
-from ._array import l2_normalize, unit_rows
 from ._calibration import calibrate_penalty
 from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts
 from ._means import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, center_rows, resolve_mean
@@ -27,6 +26,7 @@ from ._validation import (
     check_option,
     validate_params,
 )
+from ._weights import ConceptSpaceMixin
 from .dictionary import build_dictionary
 
 __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
@@ -59,7 +59,7 @@ class TransformStats(NamedTuple):
     tol: float
 
 
-class SpliceTransformer(TransformerMixin, BaseEstimator):
+class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
     """Sparse Linear Concept Embeddings (SpLiCE) as a scikit-learn transformer.
 
     Each dense embedding ``x`` (an image or text embedding of a CLIP-like
@@ -523,141 +523,6 @@ class SpliceTransformer(TransformerMixin, BaseEstimator):
         X = self._validate_X(X, reset=False)
         W, stats = self._weights_and_stats(X)
         return _weights.format_weights(self, W, X_in), stats
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """The concept strings, the names of the output columns.
-
-        Parameters
-        ----------
-        input_features : array-like of str, default=None
-            Only checked for consistency with the fitted input.
-
-        Returns
-        -------
-        ndarray of shape (n_concepts,), dtype object
-            The concepts, in dictionary order.
-        """
-        check_is_fitted(self)
-        return _weights.feature_names_out(self, input_features)
-
-    # ------------------------------------------------------- recomposition
-    def inverse_transform(self, X: Any) -> np.ndarray:
-        """Recompose dense embeddings from concept weights.
-
-        Computes ``normalise(normalise(W @ dictionary_) + mean_)`` row by row.
-        An all-zero row of weights gives ``normalise(mean_)`` (the zero vector
-        if ``mean_`` is itself zero).
-
-        Parameters
-        ----------
-        X : {scipy sparse matrix, ndarray, DataFrame} of shape (n_samples, n_concepts)
-            Concept weights, as returned by :meth:`transform`. A DataFrame must
-            have the concepts as columns (in any order).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, d)
-            Unit-norm recomposed embeddings (float32 for float32 weights,
-            float64 otherwise).
-
-        Raises
-        ------
-        ValueError
-            If the number of columns is not the number of concepts, the
-            DataFrame columns are not the concepts, or values are not finite.
-        """
-        check_is_fitted(self)
-        return self._recompose(_weights.check_weights(self, X))
-
-    def _recompose(self, W: Any) -> np.ndarray:
-        """``inverse_transform`` of weights that are already checked (CSR or ndarray)."""
-        dtype = W.dtype
-        D = self.dictionary_.astype(dtype, copy=False)
-        E = np.asarray(W @ D)
-        E = l2_normalize(E)
-        return l2_normalize(E + self.mean_.astype(dtype)).astype(dtype, copy=False)
-
-    def top_concepts(
-        self, X: Any, k: int = 10, *, kind: str = "auto", as_frame: bool = False
-    ) -> Any:
-        """The ``k`` largest concept weights of each sample.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or DataFrame
-            Embeddings of shape (n_samples, d), which are transformed first, or
-            concept weights of shape (n_samples, n_concepts).
-        k : int, default=10
-            Number of concepts per sample (fewer when fewer are non-zero).
-        kind : {"auto", "embeddings", "weights"}, default="auto"
-            What ``X`` holds; ``"auto"`` decides from its type and shape
-            (sparse input and DataFrames with concept columns are weights).
-        as_frame : bool, default=False
-            Return a tidy DataFrame instead of lists.
-
-        Returns
-        -------
-        list of list of (str, float) or DataFrame
-            Per sample, ``(concept, weight)`` pairs by decreasing weight; or a
-            DataFrame with columns ``sample``, ``rank`` (from 1), ``concept``,
-            ``weight``.
-        """
-        return _weights.top_concepts(self, X, k, kind, as_frame)
-
-    def l0(self, X: Any, *, kind: str = "auto", per_sample: bool = False) -> Any:
-        """Number of non-zero concept weights.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or DataFrame
-            Embeddings (transformed first) or concept weights, see
-            :meth:`top_concepts`.
-        kind : {"auto", "embeddings", "weights"}, default="auto"
-            What ``X`` holds.
-        per_sample : bool, default=False
-            Return the count of every sample instead of the mean.
-
-        Returns
-        -------
-        float or ndarray of shape (n_samples,)
-            Mean number of non-zero weights, or the per-sample counts.
-        """
-        return _weights.nonzero_counts(self, X, kind, per_sample)
-
-    def cosine_similarity(self, X: Any) -> np.ndarray:
-        """Cosine similarity between each embedding and its recomposition.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, d)
-            Embeddings.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            ``cos(x, inverse_transform(transform(x)))`` per sample.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        R = self._recompose(self._weights(X))
-        return np.sum(unit_rows(X) * R, axis=1)
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """Mean cosine similarity between embeddings and their recompositions.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, d)
-            Embeddings.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        float
-            Mean of :meth:`cosine_similarity`; higher is better (at most 1).
-        """
-        return float(np.mean(self.cosine_similarity(X)))
 
     # --------------------------------------------------------- calibration
     def _calibrate(self, X: np.ndarray) -> tuple[float, float]:
