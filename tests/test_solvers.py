@@ -768,3 +768,34 @@ def test_gpu_work_is_counted_on_cpu(method, kernels, syncs):
     assert codes.converged
     assert counts.kernels <= 1.1 * kernels, counts.kernels
     assert counts.syncs <= 1.1 * syncs, counts.syncs
+
+
+@pytest.mark.parametrize(("scale", "direction"), [(1e-4, 1.0), (1e4, -1.0)])
+def test_residual_balancing_moves_rho_towards_balance(monkeypatch, scale, direction):
+    """A rho far too small must grow, one far too large must shrink.
+
+    The certified polish makes the answers independent of rho, so only the
+    direction of its updates shows whether residual balancing works.
+    """
+    import sksplice.solvers._admm as admm_module
+
+    rng = np.random.default_rng(0)
+    c, d, m = 600, 32, 50
+    D = rng.standard_normal((c, d))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    V = rng.standard_normal((m, d))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    solver = NonNegLasso(D, device="cpu", dtype="float64")
+    rhos = []
+    factor = solver._factor
+    solver._factor = lambda rho: (rhos.append(rho), factor(rho))[1]
+    real_chunk = admm_module.admm_chunk
+
+    def badly_scaled(*args, rho, **kwargs):
+        return real_chunk(*args, rho=rho * scale, **kwargs)
+
+    monkeypatch.setattr(admm_module, "admm_chunk", badly_scaled)
+    codes = solver.solve(V, 0.05, solver="admm", max_iter=60)
+    assert codes.converged
+    changes = np.sign(np.diff(rhos))
+    assert changes.size and changes[0] == direction, rhos
