@@ -41,6 +41,13 @@ def _positive_int(value: str) -> int:
     return out
 
 
+def _add_output_options(p: argparse.ArgumentParser, top_k: int, top_k_help: str) -> None:
+    """Add ``-k/--top-k``, ``-f/--format`` and ``-o/--output``, in that order."""
+    p.add_argument("-k", "--top-k", type=_positive_int, default=top_k, help=top_k_help)
+    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
+    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and dictionary")
     g.add_argument(
@@ -149,9 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         "of non-zero concepts (l0) and the cosine similarity of the recomposition.",
     )
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="images or folders")
-    p.add_argument("-k", "--top-k", type=_positive_int, default=10, help="concepts per image")
-    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
-    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    _add_output_options(p, 10, "concepts per image")
     _add_model_options(p)
     p.set_defaults(func=_cmd_decompose)
 
@@ -164,9 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("folder", metavar="FOLDER", help="images, one sub-folder per class")
     p.add_argument("--labels", default=None, help="CSV of path,label (instead of sub-folders)")
-    p.add_argument("-k", "--top-k", type=_positive_int, default=10, help="concepts per class")
-    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
-    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    _add_output_options(p, 10, "concepts per class")
     _add_model_options(p)
     p.set_defaults(func=_cmd_profile)
 
@@ -186,9 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="two-sided",
         help="greater: more frequent in B than in A; less: less frequent in B",
     )
-    p.add_argument("-k", "--top-k", type=_positive_int, default=20, help="rows (smallest p-values)")
-    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
-    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    _add_output_options(p, 20, "rows (smallest p-values)")
     p.add_argument(
         "--report",
         default=None,
@@ -216,9 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-n", "--n-results", type=_positive_int, default=10, help="images returned at most"
     )
-    p.add_argument("-k", "--top-k", type=_positive_int, default=5, help="concepts per image")
-    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
-    p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
+    _add_output_options(p, 5, "concepts per image")
     _add_model_options(p)
     p.set_defaults(func=_cmd_search)
 
