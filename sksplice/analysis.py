@@ -291,6 +291,34 @@ def _effect_sizes(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float):
     return cohens_h, log_or
 
 
+def _test_columns(
+    x1: np.ndarray,
+    n1: float,
+    x2: np.ndarray,
+    n2: float,
+    alternative: str,
+    correction: str | None,
+    alpha: float,
+) -> dict[str, np.ndarray]:
+    """The effect-size and test columns of ``x1/n1`` against ``x2/n2``, in table order.
+
+    Shared by :func:`rank_concepts` and :func:`compare_datasets`: ``cohens_h``,
+    ``log_odds_ratio``, ``z``, ``test``, ``p_value``, ``p_adjusted`` and ``significant``.
+    """
+    z, p_value, test = _two_by_two_tests(x1, n1, x2, n2, alternative)
+    p_adjusted = _adjust_pvalues(p_value, correction)
+    cohens_h, log_or = _effect_sizes(x1, n1, x2, n2)
+    return {
+        "cohens_h": cohens_h,
+        "log_odds_ratio": log_or,
+        "z": z,
+        "test": test,
+        "p_value": p_value,
+        "p_adjusted": p_adjusted,
+        "significant": p_adjusted < alpha,
+    }
+
+
 def rank_concepts(
     W: Any,
     y: Any,
@@ -413,9 +441,6 @@ def rank_concepts(
     keep = (x1 + x2) >= min_count
     x1, x2 = x1[keep], x2[keep]
     p1, p2 = x1 / n1, x2 / n2
-    z, p_value, test = _two_by_two_tests(x1, n1, x2, n2, alternative)
-    p_adjusted = _adjust_pvalues(p_value, correction)
-    cohens_h, log_or = _effect_sizes(x1, n1, x2, n2)
     ranking = pd.DataFrame(
         {
             "count_positive": x1.astype(np.int64),
@@ -425,13 +450,7 @@ def rank_concepts(
             "prevalence_diff": p1 - p2,
             "mean_weight_positive": sums[0][keep] / n1,
             "mean_weight_negative": sums[1][keep] / n2,
-            "cohens_h": cohens_h,
-            "log_odds_ratio": log_or,
-            "z": z,
-            "test": test,
-            "p_value": p_value,
-            "p_adjusted": p_adjusted,
-            "significant": p_adjusted < alpha,
+            **_test_columns(x1, n1, x2, n2, alternative, correction, alpha),
         },
         index=pd.Index(names[keep], name="concept"),
     )

@@ -18,14 +18,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .analysis import (
-    _adjust_pvalues,
     _as_weights,
     _check_test_options,
-    _effect_sizes,
     _group_sums,
     _n_columns,
     _resolve_concepts,
-    _two_by_two_tests,
+    _test_columns,
 )
 
 __all__ = ["compare_datasets"]
@@ -164,9 +162,7 @@ def compare_datasets(
     x_a, x_b = x_a[keep], x_b[keep]
     p_a, p_b = x_a / n_a, x_b / n_b
     # B is the first row of the table, so "greater" and the signs read "B relative to A"
-    z, p_value, test = _two_by_two_tests(x_b, n_b, x_a, n_a, alternative)
-    p_adjusted = _adjust_pvalues(p_value, correction)
-    cohens_h, log_or = _effect_sizes(x_b, n_b, x_a, n_a)
+    tests = _test_columns(x_b, n_b, x_a, n_a, alternative, correction, alpha)
     mean_a, mean_b = sums_a[keep] / n_a, sums_b[keep] / n_b
     comparison = pd.DataFrame(
         {
@@ -178,17 +174,11 @@ def compare_datasets(
             "mean_weight_a": mean_a,
             "mean_weight_b": mean_b,
             "mean_weight_diff": mean_b - mean_a,
-            "cohens_h": cohens_h,
-            "log_odds_ratio": log_or,
-            "z": z,
-            "test": test,
-            "p_value": p_value,
-            "p_adjusted": p_adjusted,
-            "significant": p_adjusted < alpha,
+            **tests,
         },
         index=pd.Index(names[keep], name="concept"),
     )
-    order = np.lexsort((-np.abs(p_b - p_a), p_value))
+    order = np.lexsort((-np.abs(p_b - p_a), tests["p_value"]))
     comparison = comparison.iloc[order]
     comparison.attrs.update(
         labels=tuple(labels),
