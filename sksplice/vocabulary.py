@@ -145,6 +145,22 @@ def _looks_like_path(text: str) -> bool:
     )
 
 
+def _vocabulary_file(name: str | os.PathLike[str], text: str, uses: str, missing: str) -> Path:
+    """The existing file that ``name`` (``text`` its string form) names, or an error.
+
+    ``uses`` ends the message for a string that is neither a vocabulary name nor a path,
+    ``missing`` the one for a path that is not a file.
+    """
+    if isinstance(name, str) and not _looks_like_path(text):
+        raise ValueError(f"Unknown vocabulary {text!r}: use one of {sorted(VOCABULARIES)}{uses}")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Vocabulary file {str(path)!r} does not exist or is not a file{missing}"
+        )
+    return path
+
+
 def load_vocabulary(
     name: str | os.PathLike[str] | Iterable[str] = "laion",
     size: int | None = 10000,
@@ -239,17 +255,12 @@ def load_vocabulary(
         text = os.fspath(name)
         if isinstance(text, bytes):
             raise TypeError("name must be a str path, not bytes")
-        if isinstance(name, str) and not _looks_like_path(text):
-            raise ValueError(
-                f"Unknown vocabulary {text!r}: use one of {sorted(VOCABULARIES)}, a path to a "
-                "text file with one concept per line, or a list of strings"
-            )
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"Vocabulary file {str(path)!r} does not exist or is not a file (named "
-                f"vocabularies: {sorted(VOCABULARIES)})"
-            )
+        path = _vocabulary_file(
+            name,
+            text,
+            ", a path to a text file with one concept per line, or a list of strings",
+            f" (named vocabularies: {sorted(VOCABULARIES)})",
+        )
         published = _published_name(path)
         if published is not None:
             return _load_published(published, path, size, order)
@@ -350,16 +361,9 @@ def authors_index_to_concept(
         path = fetch_remote_file(VOCABULARIES[name], data_home=data_home)
     elif isinstance(name, str | os.PathLike) and not isinstance(os.fspath(name), bytes):
         text = os.fspath(name)
-        if isinstance(name, str) and not _looks_like_path(text):
-            raise ValueError(
-                f"Unknown vocabulary {text!r}: use one of {sorted(VOCABULARIES)} or a path to "
-                "a text file with one concept per line"
-            )
-        path = Path(text).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"Vocabulary file {str(path)!r} does not exist or is not a file"
-            )
+        path = _vocabulary_file(
+            name, text, " or a path to a text file with one concept per line", ""
+        )
     else:
         raise TypeError(f"name must be a vocabulary name or a path, got {type(name).__name__}")
     lines = _read_lines(path)
