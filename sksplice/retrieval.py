@@ -198,6 +198,14 @@ class ConceptRetriever(BaseEstimator):
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}; got {mode!r}")
 
+    def _query_mode(self, k: Any, mode: Any) -> str:
+        """Check that the retriever is fitted and ``k`` and ``mode`` valid; the mode to use."""
+        check_is_fitted(self)
+        mode = self.mode if mode is None else mode
+        self._check_mode(mode)
+        check_int(k, "k", allow_none=True)
+        return mode
+
     def fit(self, X: Any, y: Any = None) -> ConceptRetriever:
         """Store the collection's concept weights.
 
@@ -406,10 +414,7 @@ class ConceptRetriever(BaseEstimator):
             and suggests close matches), a weight is not positive, or ``k`` or
             ``mode`` is invalid.
         """
-        check_is_fitted(self)
-        mode = self.mode if mode is None else mode
-        self._check_mode(mode)
-        check_int(k, "k", allow_none=True)
+        mode = self._query_mode(k, mode)
         cols, q = self._query_vector(query)
         return self._rank(cols, q, k, mode)
 
@@ -483,10 +488,7 @@ class ConceptRetriever(BaseEstimator):
         scores : ndarray of shape (n_results,), float64
             Their scores, non-increasing.
         """
-        check_is_fitted(self)
-        mode = self.mode if mode is None else mode
-        self._check_mode(mode)
-        check_int(k, "k", allow_none=True)
+        mode = self._query_mode(k, mode)
         query = self.decompose_text(text)
         if not query:
             logger.info("the query %r decomposes to no concept; nothing matches", text)
