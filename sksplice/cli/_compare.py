@@ -11,7 +11,12 @@ from ._checks import _check_options, _check_report_output
 from ._decompose import _decompose, _report_skipped
 from ._inputs import _two_collections
 from ._logging import CLIError
-from ._output import _Output, _write_not_significant, _write_table_records
+from ._output import (
+    _Output,
+    _write_not_significant,
+    _write_significant_rows,
+    _write_table_records,
+)
 from ._report import _write_explorer
 
 
@@ -101,10 +106,6 @@ def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any
             "tested)\n"
         )
         sig = table[table["significant"]]
-        for _, row in sig.iterrows():
-            fh.write(
-                f"  A {row['prevalence_a']:6.1%} -> B {row['prevalence_b']:6.1%}"
-                f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
-            )
+        _write_significant_rows(fh, sig, "A {:6.1%} -> B {:6.1%}", "prevalence_a", "prevalence_b")
         _write_not_significant(fh, len(sig), len(table))
     fh.flush()

@@ -167,6 +167,21 @@ def _write_table_records(
             fh.write(json.dumps(rec, default=_json_scalar) + "\n")
 
 
+def _write_significant_rows(
+    fh: IO[str], sig: Any, prevalences: str, first: str, second: str
+) -> None:
+    """The table format's rows, one per significant concept.
+
+    Each row is ``prevalences`` formatted with the row's columns ``first`` and
+    ``second``, then the adjusted p-value, the test and the concept.
+    """
+    for _, row in sig.iterrows():
+        fh.write(
+            f"  {prevalences.format(row[first], row[second])}"
+            f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
+        )
+
+
 def _write_not_significant(fh: IO[str], n_significant: int, n_rows: int) -> None:
     """The table format's last line: how many of the rows shown were not significant."""
     n_not = n_rows - n_significant

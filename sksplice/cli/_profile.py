@@ -11,7 +11,12 @@ import numpy as np
 from ._checks import _check_options, _Plan
 from ._decompose import _decompose, _report_skipped
 from ._inputs import _labelled
-from ._output import _Output, _write_not_significant, _write_table_records
+from ._output import (
+    _Output,
+    _write_not_significant,
+    _write_significant_rows,
+    _write_table_records,
+)
 
 
 def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str], plan: _Plan):
@@ -75,10 +80,8 @@ def _write_profile(
                 f"class {cls}: concepts significantly more frequent than in the other "
                 f"classes (adjusted p < {alpha:g})\n"
             )
-            for _, row in sig.iterrows():
-                fh.write(
-                    f"  {row['prevalence_positive']:6.1%} vs {row['prevalence_negative']:6.1%}"
-                    f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
-                )
+            _write_significant_rows(
+                fh, sig, "{:6.1%} vs {:6.1%}", "prevalence_positive", "prevalence_negative"
+            )
             _write_not_significant(fh, len(sig), len(frame))
     fh.flush()
