@@ -260,7 +260,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "inverse-transform-sign",
-        "sksplice/transformer.py",
+        "sksplice/_weights.py",
         "return l2_normalize(E + self.mean_.astype(dtype)).astype(dtype, copy=False)",
         "return l2_normalize(E - self.mean_.astype(dtype)).astype(dtype, copy=False)",
         TRANSFORMER_TESTS,
