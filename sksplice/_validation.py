@@ -38,6 +38,7 @@ __all__ = [
     "Options",
     "check_finite_rows",
     "check_flag",
+    "check_input_features",
     "check_int",
     "check_number",
     "check_option",
@@ -319,3 +320,23 @@ def check_finite_rows(X: Any, name: str, labels: Sequence[Any] | None = None) ->
     )
     more = f" and {rows.size - _SHOWN_ROWS} more" if rows.size > _SHOWN_ROWS else ""
     raise ValueError(f"{name} holds NaN or infinite values in {rows.size} row(s): {shown}{more}")
+
+
+def check_input_features(est: Any, input_features: Any) -> np.ndarray | None:
+    """``input_features`` of ``get_feature_names_out`` checked against the fitted input.
+
+    Returns None when it is None, else the names as an object array, after
+    checking their number against ``n_features_in_`` and, when the estimator
+    saw column names in ``fit``, that they are those names.
+    """
+    if input_features is None:
+        return None
+    names = np.asarray(input_features, dtype=object)
+    if names.shape != (est.n_features_in_,):
+        raise ValueError(
+            f"input_features should have length {est.n_features_in_}, got {names.shape}"
+        )
+    names_in = getattr(est, "feature_names_in_", None)
+    if names_in is not None and not np.array_equal(names, names_in):
+        raise ValueError("input_features is not equal to feature_names_in_")
+    return names

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, unit_rows
 from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr, transform_output
-from ._validation import check_finite_rows, check_int
+from ._validation import check_finite_rows, check_input_features, check_int
 
 if TYPE_CHECKING:
     from .transformer import SpliceTransformer
@@ -58,16 +58,7 @@ def format_weights(est: SpliceTransformer, W: scipy.sparse.csr_matrix, X_in: Any
 
 def feature_names_out(est: SpliceTransformer, input_features: Any) -> np.ndarray:
     """The concepts, after checking ``input_features`` against the fitted input."""
-    if input_features is not None:
-        input_features = np.asarray(input_features, dtype=object)
-        if input_features.shape != (est.n_features_in_,):
-            raise ValueError(
-                f"input_features should have length {est.n_features_in_}; "
-                f"got {input_features.shape}"
-            )
-        names_in = getattr(est, "feature_names_in_", None)
-        if names_in is not None and not np.array_equal(input_features, names_in):
-            raise ValueError("input_features is not equal to feature_names_in_")
+    check_input_features(est, input_features)
     return est.concepts_.copy()
 
 

@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._array import l2_normalize
 from ._pandas import sparse_frame, transform_output
 from ._protocols import check_text_embedder
-from ._validation import check_finite_rows, check_int, check_number
+from ._validation import check_finite_rows, check_input_features, check_int, check_number
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
 
@@ -471,14 +471,9 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
             ):
                 raise ValueError("input_features differ from the concepts seen in fit")
             return np.asarray(self.concepts_, dtype=object).copy()
-        if input_features is not None:
-            input_features = np.asarray(input_features, dtype=object)
-            if input_features.shape != (self.n_features_in_,):
-                raise ValueError(
-                    f"input_features should have length {self.n_features_in_}, "
-                    f"got {input_features.shape}"
-                )
-            return input_features
+        names = check_input_features(self, input_features)
+        if names is not None:
+            return names
         return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
 
 
