@@ -75,8 +75,6 @@ _MAX_HEADER_BYTES = 1 << 16
 #: A centred concept shorter than this coincides with the vocabulary's mean.
 _CENTRED_EPS = 1e-6
 
-logger = logging.getLogger(__name__)
-
 _memory_cache: LRUCache[tuple[Any, ...], np.ndarray] = LRUCache(maxsize=_MEMORY_CACHE_SIZE)
 _memory_lock = threading.Lock()
 
