@@ -169,7 +169,10 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
 def _report_skipped(skipped: list[Any], n_total: int) -> None:
     if not skipped:
         return
-    lines = "".join(f"\n  {s.item}: {s.reason}" for s in skipped)
+    # A reason that already names the file (most do) is shown as it is.
+    lines = "".join(
+        f"\n  {s.reason}" if s.item in s.reason else f"\n  {s.item}: {s.reason}" for s in skipped
+    )
     logger.warning("skipped %d of %d images:%s", len(skipped), n_total, lines)
 
 
