@@ -41,8 +41,12 @@ def test_worker_processes_give_the_thread_results_in_order(tiny_clip_model, tmp_
     assert any(issubclass(w.category, SkippedInputWarning) for w in caught)
 
 
-@pytest.mark.parametrize("value", [0, -1, 1.5, True, "2"])
-def test_bad_num_workers(tiny_clip_model, value):
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)],
+)
+def test_bad_num_workers(tiny_clip_model, value, error):
+    """A bad value is a ValueError, a bad type (bool included) a TypeError."""
     embedder = CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu", num_workers=value)
-    with pytest.raises(ValueError, match="num_workers"):
+    with pytest.raises(error, match="num_workers"):
         embedder.fit()
