@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sksplice.solvers import NonNegLasso, SparseCodes
 from sksplice.solvers._common import relative_gap
-from sksplice.solvers._working_set import solve_small
+from sksplice.solvers._small import solve_small
 
 from ._helpers_solvers import (
     brute_force_optimum,

@@ -1,0 +1,319 @@
+"""Exact batched solvers of the small non-negative lasso problems.
+
+Both methods certify their answers on small working sets of concepts: the
+problems restricted to those sets are solved exactly here, on batched dense
+Gram matrices in float64 (:func:`solve_small`, with the Lawson-Hanson method
+as its fallback), and the weights on their support are refined with exact
+float64 residuals before a duality gap is computed (:func:`refine_support`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+_INF = float("inf")
+
+
+def _shifted(G: torch.Tensor, P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``G`` with the small ridge of the set solves on its diagonal, and the scale.
+
+    The ridge is ``1e-13 * scale`` with ``scale`` the largest diagonal entry of
+    ``G`` on ``P`` (at least 1); forming it once lets every solve on a subset of
+    ``P`` reuse it.
+    """
+    diag = G.diagonal(dim1=1, dim2=2)
+    scale = (diag * P).amax(dim=1, keepdim=True).clamp_min_(1.0)
+    Gs = G.clone()
+    Gs.diagonal(dim1=1, dim2=2).add_(1e-13 * scale)
+    return Gs, scale
+
+
+def _set_solve(
+    Gs: torch.Tensor, h: torch.Tensor, P: torch.Tensor, eye: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unchecked ``Gs[P, P] z[P] = h[P]`` per row, ``z = 0`` outside ``P``.
+
+    The system is ``Gs`` on ``P x P`` and the identity elsewhere with a right-hand
+    side that is zero outside ``P``, so ``z`` is exactly zero there. Returns ``z``
+    and the Cholesky status per row (non-zero: the factorisation failed).
+    """
+    A = torch.where(P.unsqueeze(2) & P.unsqueeze(1), Gs, eye)
+    L, info = torch.linalg.cholesky_ex(A)
+    z = torch.cholesky_solve((h * P).unsqueeze(-1), L).squeeze(-1)
+    return z, info
+
+
+def _lstsq_rows(
+    Gs: torch.Tensor, h: torch.Tensor, P: torch.Tensor, scale: torch.Tensor, bad: torch.Tensor
+) -> torch.Tensor:
+    """The set solves of the rows ``bad`` (indices) by regularised least squares.
+
+    For nearly dependent concepts, whose Cholesky factorisation failed.
+    """
+    Gb, Pb = Gs[bad], P[bad]
+    Pf = Pb.to(Gb.dtype)
+    A = Gb * (Pf.unsqueeze(2) * Pf.unsqueeze(1))
+    A.diagonal(dim1=1, dim2=2).add_(torch.where(Pb, 1e-9 * scale[bad], 1.0))
+    rhs = (h[bad] * Pf).unsqueeze(-1)
+    return torch.linalg.lstsq(A, rhs).solution.squeeze(-1).mul_(Pf)
+
+
+def _masked_solve(G: torch.Tensor, h: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
+    """Solve ``G[P, P] z[P] = h[P]`` per row, with ``z = 0`` outside ``P``."""
+    Gs, scale = _shifted(G, P)
+    eye = torch.eye(G.shape[-1], dtype=torch.bool, device=G.device)
+    z, info = _set_solve(Gs, h, P, eye)
+    bad = (info != 0).nonzero().flatten()
+    if bad.numel():
+        # Nearly dependent concepts: regularise a little more, then least squares.
+        z[bad] = _lstsq_rows(Gs, h, P, scale, bad)
+    return z
+
+
+def _quad(G: torch.Tensor, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``w^T G w - 2 h^T w`` per row."""
+    return ((G @ w.unsqueeze(-1)).squeeze(-1) * w).sum(1) - 2.0 * (h * w).sum(1)
+
+
+def solve_small(
+    G: torch.Tensor,
+    b: torch.Tensor,
+    lam: float,
+    valid: torch.Tensor,
+    w0: torch.Tensor | None = None,
+    max_pdas: int = 12,
+) -> torch.Tensor:
+    """Exact batched non-negative lasso on small dense Gram matrices.
+
+    Minimises ``w^T G w - 2 b^T w + lam * sum(w)`` over ``w >= 0`` for each
+    row independently. A primal-dual active-set (semismooth Newton) method
+    settles most rows in a handful of steps; rows it has not settled after
+    ``max_pdas`` steps finish with the Lawson-Hanson method, which always
+    terminates.
+
+    Each step works on a batch of fixed shape: a settled row stays in it (its
+    set no longer changes, so neither does its solution) and the batch is
+    compacted only once at most half of its rows are still moving. A step costs
+    one host synchronisation (the count of moving rows, read together with any
+    failed factorisation), which also sizes the compaction.
+
+    Parameters
+    ----------
+    G : Tensor of shape (m, K, K), float64
+        Gram matrices of the working sets.
+    b : Tensor of shape (m, K), float64
+        Correlations of the targets with the working-set concepts.
+    lam : float
+        The l1 penalty.
+    valid : Tensor of shape (m, K), bool
+        False on padding slots, which are held at zero.
+    w0 : Tensor of shape (m, K), optional
+        Non-negative starting point (zeros by default).
+    max_pdas : int, default=12
+        Primal-dual active-set steps before the fallback.
+
+    Returns
+    -------
+    Tensor of shape (m, K), float64
+        The minimisers (exact up to round-off).
+    """
+    m, K = b.shape
+    if m == 0 or K == 0:
+        return torch.zeros_like(b)
+    h = b - lam / 2.0
+    tol_in = h.abs().amax(dim=1, keepdim=True).add_(lam).mul_(1e-11)
+    w = torch.zeros_like(b) if w0 is None else (w0.clamp_min(0.0) * valid).to(b.dtype)
+    # Ridge and identity of the set solves, formed once for all steps.
+    Gs, scale = _shifted(G, valid)
+    eye = torch.eye(K, dtype=b.dtype, device=b.device)
+    # Entering threshold per slot (infinite on padding, which never enters).
+    thr = torch.where(valid, tol_in, _INF)
+    grad = torch.baddbmm(h.unsqueeze(-1), G, w.unsqueeze(-1), beta=-1.0).squeeze(-1)
+    free = (w - grad) > thr
+    # The batch: all rows until it is compacted (``act`` then maps it to ``w``).
+    act: torch.Tensor | None = None
+    Gb, Gsb, hb, tb = G, Gs, h, thr
+    moving: torch.Tensor | None = None  # None: every row of the batch
+    for _ in range(max_pdas):
+        z, info = _set_solve(Gsb, hb, free, eye)
+        grad = torch.baddbmm(hb.unsqueeze(-1), Gb, z.unsqueeze(-1), beta=-1.0).squeeze(-1)
+        new_free = (z - grad) > tb
+        moving = ((new_free != free) | (z < 0)).any(dim=1)
+        n = hb.shape[0]
+        # One synchronisation: moving rows plus (n + 1) times the failed factorisations.
+        code = int(moving.sum().add_(torch.count_nonzero(info), alpha=n + 1))
+        if code > n:
+            # Nearly dependent concepts: least squares for those rows, then redo the tests.
+            bad = (info != 0).nonzero().flatten()
+            sb = scale if act is None else scale[act]
+            z[bad] = _lstsq_rows(Gsb, hb, free, sb, bad)
+            grad = torch.baddbmm(hb.unsqueeze(-1), Gb, z.unsqueeze(-1), beta=-1.0).squeeze(-1)
+            new_free = (z - grad) > tb
+            moving = ((new_free != free) | (z < 0)).any(dim=1)
+            code = int(moving.sum())
+        if act is None:
+            w = z
+        else:
+            w[act] = z
+        if code == 0:
+            return w
+        free = new_free
+        if 2 * code <= n:
+            # The count is known: no second synchronisation for the indices.
+            keep = torch.nonzero_static(moving, size=code).flatten()
+            act = keep if act is None else act[keep]
+            Gb, Gsb, hb, tb, free = Gb[keep], Gsb[keep], hb[keep], tb[keep], free[keep]
+            moving = None
+    rest = torch.arange(m, device=b.device) if moving is None else moving.nonzero().flatten()
+    if act is not None:
+        rest = act if moving is None else act[rest]
+    w[rest] = _lawson_hanson(G[rest], b[rest], lam, valid[rest], w0=None)
+    return w
+
+
+def _lawson_hanson(
+    G: torch.Tensor,
+    b: torch.Tensor,
+    lam: float,
+    valid: torch.Tensor,
+    w0: torch.Tensor | None = None,
+    max_iter: int | None = None,
+) -> torch.Tensor:
+    """Batched Lawson-Hanson active-set method for the small problems.
+
+    Same problem as :func:`solve_small`. All violating coordinates enter
+    the passive set at once; a row that makes no progress falls back to the
+    classical one-at-a-time rule, which cannot cycle. Only the rows that
+    still change take part in each step.
+
+    Parameters
+    ----------
+    G : Tensor of shape (m, K, K), float64
+        Gram matrices of the working sets.
+    b : Tensor of shape (m, K), float64
+        Correlations of the targets with the working-set concepts.
+    lam : float
+        The l1 penalty.
+    valid : Tensor of shape (m, K), bool
+        False on padding slots, which are held at zero.
+    w0 : Tensor of shape (m, K), optional
+        Non-negative starting point (zeros by default).
+    max_iter : int, optional
+        Maximum number of outer iterations (default ``3 K + 20``).
+
+    Returns
+    -------
+    Tensor of shape (m, K), float64
+        The minimisers (exact up to round-off when the loop finishes).
+    """
+    m, K = b.shape
+    if m == 0 or K == 0:
+        return torch.zeros_like(b)
+    device = b.device
+    h = b - lam / 2.0
+    tol_in = 1e-11 * (h.abs().amax(dim=1, keepdim=True) + lam)
+    if max_iter is None:
+        max_iter = 3 * K + 20
+    w = torch.zeros_like(b) if w0 is None else (w0.clamp_min(0.0) * valid).to(b.dtype)
+    P = w > 0
+    single = torch.zeros(m, dtype=torch.bool, device=device)
+    act = torch.arange(m, device=device)
+    # First pass: make a warm start optimal on its own support.
+    rows = P.any(dim=1).nonzero().flatten()
+    for it in range(max_iter + 1):
+        if it > 0:
+            Ga, wa = G[act], w[act]
+            grad = (Ga @ wa.unsqueeze(-1)).squeeze(-1) - h[act]
+            viol = ~P[act] & valid[act] & (grad < -tol_in[act])
+            has = viol.any(dim=1)
+            act, viol, grad = act[has], viol[has], grad[has]
+            if act.numel() == 0:
+                break
+            one_mode = single[act]
+            if bool(one_mode.any()):
+                gv = torch.where(viol, grad, torch.full_like(grad, _INF))
+                best = torch.zeros_like(viol)
+                best.scatter_(1, gv.argmin(dim=1, keepdim=True), True)
+                viol = torch.where(one_mode[:, None], viol & best, viol)
+            P[act] = P[act] | viol
+            rows = act
+        if rows.numel() == 0:
+            continue
+        f_before = _quad(G[rows], h[rows], w[rows])
+        cur = rows
+        for _ in range(K + 2):
+            Gc, hc, Pc, wc = G[cur], h[cur], P[cur], w[cur]
+            z = _masked_solve(Gc, hc, Pc)
+            neg = Pc & (z <= 0)
+            bad = neg.any(dim=1)
+            good = ~bad
+            if bool(good.any()):
+                w[cur[good]] = z[good]
+            if not bool(bad.any()):
+                break
+            wb, zb, nb, Pb = wc[bad], z[bad], neg[bad], Pc[bad]
+            ratio = torch.where(nb, wb / torch.where(nb, wb - zb, 1.0), _INF)
+            alpha = ratio.amin(dim=1, keepdim=True).clamp(0.0, 1.0)
+            wb = (wb + alpha * (zb - wb)).clamp_min_(0.0)
+            # The coordinates that limited the step leave the passive set.
+            limit = 1e-15 * wb.amax(dim=1, keepdim=True).clamp_min(1.0)
+            Pb = Pb & ~(nb & (wb <= limit))
+            cur = cur[bad]
+            w[cur] = wb * Pb
+            P[cur] = Pb
+        if it > 0:
+            f_after = _quad(G[rows], h[rows], w[rows])
+            stalled = f_after >= f_before - 1e-15 * f_before.abs()
+            single[rows] = single[rows] | stalled
+        P[rows] = P[rows] & (w[rows] > 0)
+    return w
+
+
+def refine_support(
+    D64: torch.Tensor,
+    v64: torch.Tensor,
+    idx: torch.Tensor,
+    w: torch.Tensor,
+    lam: float,
+    steps: int = 2,
+    gram: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Newton refinement in float64 of the weights on their support.
+
+    The small problems are set up from products in storage precision; the
+    relative duality gap is first order in the error of ``w``, so the
+    stationarity conditions ``2 D_S r = lam`` on the support are corrected
+    with exact float64 residuals. ``gram``, the Gram blocks of ``idx`` in
+    storage precision when known, serves as the Newton matrix (the residuals,
+    which decide the result, stay exact); otherwise it is formed in float64.
+    Returns the residual and the weights.
+
+    The steps run without host synchronisation; a failed factorisation in any of
+    them (checked once at the end) repeats the refinement with checked solves.
+    """
+    DS = D64[idx]
+    r64 = v64 - torch.einsum("mk,mkd->md", w, DS)
+    S = w > 0
+    G = DS @ DS.transpose(1, 2) if gram is None else gram.to(torch.float64)
+    Gs, _ = _shifted(G, S)
+    eye = torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
+    w_in, r_in, failed = w, r64, None
+    half_lam = torch.full_like(w, -lam / 2.0).unsqueeze(-1)
+    for _ in range(steps):
+        # e = D_S r - lam / 2 and r -= D_S^T (w_new - w), one batched product each.
+        e = torch.baddbmm(half_lam, DS, r64.unsqueeze(-1)).squeeze(-1)
+        delta, info = _set_solve(Gs, e, S, eye)
+        failed = info if failed is None else failed.bitwise_or_(info)
+        w_new = (w + delta).clamp_min_(0.0).mul_(S)
+        r64 = torch.baddbmm(r64.unsqueeze(1), (w - w_new).unsqueeze(1), DS).squeeze(1)
+        w = w_new
+        S = w > 0
+    if failed is not None and bool(failed.any()):
+        w, r64, S = w_in, r_in, w_in > 0
+        for _ in range(steps):
+            e = torch.einsum("mkd,md->mk", DS, r64).sub_(lam / 2.0)
+            w_new = (w + _masked_solve(G, e, S)).clamp_min_(0.0).mul_(S)
+            r64 = r64 - torch.einsum("mk,mkd->md", w_new - w, DS)
+            w = w_new
+            S = w > 0
+    return r64, w
