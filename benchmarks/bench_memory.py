@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     results[args.label] = run
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(REPO))
-    from sksplice._data import atomic_write
+    from sksplice._atomic import atomic_write
 
     with atomic_write(args.out) as fh:
         fh.write((json.dumps(results, indent=2) + "\n").encode())

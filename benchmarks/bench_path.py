@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_solvers import _embed, captions, synthetic_problem  # noqa: E402
 
 from sksplice import SpliceTransformer, splice_path  # noqa: E402
-from sksplice._data import atomic_write  # noqa: E402
+from sksplice._atomic import atomic_write  # noqa: E402
 from sksplice.vocabulary import load_vocabulary  # noqa: E402
 
 

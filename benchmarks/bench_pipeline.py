@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_text import benchmark_vocabulary  # noqa: E402
 
 from sksplice import SpliceTransformer  # noqa: E402
-from sksplice._data import atomic_write  # noqa: E402
+from sksplice._atomic import atomic_write  # noqa: E402
 from sksplice._images import load_rgb  # noqa: E402
 from sksplice._models import _load_model  # noqa: E402
 from sksplice.embedders import CLIPEmbedder  # noqa: E402

@@ -52,7 +52,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sksplice._data import atomic_write  # noqa: E402
+from sksplice._atomic import atomic_write  # noqa: E402
 from sksplice.solvers import SOLVERS, NonNegLasso  # noqa: E402
 from sksplice.vocabulary import load_vocabulary  # noqa: E402
 

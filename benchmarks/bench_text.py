@@ -39,7 +39,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sksplice._data import atomic_write  # noqa: E402
+from sksplice._atomic import atomic_write  # noqa: E402
 from sksplice._models import _load_model  # noqa: E402
 from sksplice._text_encoder import _short_text_encoder  # noqa: E402
 from sksplice.dictionary import embed_vocabulary  # noqa: E402

@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_solvers import laion_problem  # noqa: E402
 
-from sksplice._data import atomic_write  # noqa: E402
+from sksplice._atomic import atomic_write  # noqa: E402
 from sksplice.solvers import NonNegLasso  # noqa: E402
 
 

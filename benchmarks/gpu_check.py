@@ -49,7 +49,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_solvers import _sync, authors_admm, certificate, synthetic_problem  # noqa: E402
 
-from sksplice._data import atomic_write  # noqa: E402
+from sksplice._atomic import atomic_write  # noqa: E402
 from sksplice.solvers import SOLVERS, NonNegLasso  # noqa: E402
 
 

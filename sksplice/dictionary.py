@@ -41,7 +41,8 @@ import numpy as np
 from cachetools import LRUCache
 
 from ._array import ZERO_NORM, l2_normalize
-from ._data import atomic_write, get_cache_dir, readable_name, remove_stale_temporaries
+from ._atomic import atomic_write, remove_stale_temporaries
+from ._data import get_cache_dir, readable_name
 from ._protocols import check_text_embedder
 from ._validation import check_finite_rows, check_int
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._data import atomic_write
+from ._atomic import atomic_write
 
 __all__ = ["ImageResult", "render_report", "thumbnail_data_uri", "write_report"]
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._data import RemoteFile, fetch_remote_file, file_sha256
+from ._data import file_sha256
+from ._download import RemoteFile, fetch_remote_file
 from ._validation import check_int
 
 __all__ = [
@@ -230,7 +231,7 @@ def load_vocabulary(
         ``name`` or ``size`` has the wrong type.
     FileNotFoundError
         If a path is given and no such file exists.
-    sksplice._data.DataFetchError
+    sksplice._download.DataFetchError
         If a named vocabulary is not cached and cannot be downloaded; the
         message says where to put the file by hand.
 
@@ -416,7 +417,7 @@ def load_image_mean(
     ValueError
         If no mean is published for ``(model, pretrained)``, or the file
         does not hold a 1-D floating-point tensor of finite values.
-    sksplice._data.DataFetchError
+    sksplice._download.DataFetchError
         If the file is not cached and cannot be downloaded.
 
     Examples

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from sksplice import cli
-from sksplice._data import temporary_files_of
+from sksplice._atomic import temporary_files_of
 from sksplice.cli import _decompose, _inputs, _output
 
 from .conftest import TESTS_DATA

@@ -17,18 +17,20 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sksplice import _data
+from sksplice import _atomic, _download
+from sksplice._atomic import atomic_write
 from sksplice._data import (
-    DataFetchError,
-    DigestMismatchError,
-    RemoteFile,
-    atomic_write,
-    fetch_file,
-    fetch_remote_file,
     file_sha256,
     get_data_home,
     resolve_in_data_home,
     safe_cache_name,
+)
+from sksplice._download import (
+    DataFetchError,
+    DigestMismatchError,
+    RemoteFile,
+    fetch_file,
+    fetch_remote_file,
 )
 
 from ._helpers_data import LocalServer, Route, block_network, sha256_bytes, start_server
@@ -339,7 +341,7 @@ def test_atomic_write_through_standard_output_redirected_to_a_file(tmp_path):
     # system's /dev/stdout link.
     out = tmp_path / "out.txt"
     script = (
-        "from sksplice._data import atomic_write\n"
+        "from sksplice._atomic import atomic_write\n"
         "with atomic_write('/dev/fd/1') as fh:\n"
         "    fh.write(b'result')\n"
     )
@@ -401,12 +403,12 @@ def test_atomic_write_refuses_a_folder_and_a_socket(tmp_path):
 
 def test_temporary_files_of_lists_only_that_file(tmp_path):
     target = tmp_path / "cache.npz"
-    mine = tmp_path / _data.temporary_name(target.name)
+    mine = tmp_path / _atomic.temporary_name(target.name)
     old_style = tmp_path / ".cache.npz.0123456789ab.tmp"
-    other = tmp_path / _data.temporary_name("other.npz")
+    other = tmp_path / _atomic.temporary_name("other.npz")
     for p in (mine, old_style, other):
         p.write_bytes(b"")
-    found = dict(_data.temporary_files_of(target))
+    found = dict(_atomic.temporary_files_of(target))
     assert found == {mine: os.getpid(), old_style: None}
 
 
@@ -543,12 +545,12 @@ def test_only_https_or_loopback_http(tmp_path, url):
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "::1", "127.5.5.5"])
 def test_loopback_hosts(host):
-    assert _data._is_loopback(host)
+    assert _download._is_loopback(host)
 
 
 @pytest.mark.parametrize("host", ["example.org", "10.0.0.1", "", None, "localhost.example"])
 def test_non_loopback_hosts(host):
-    assert not _data._is_loopback(host)
+    assert not _download._is_loopback(host)
 
 
 def test_fetch_validates_arguments(tmp_path, server):
@@ -623,7 +625,7 @@ def test_unwritable_target_is_reported(tmp_path, server):
 
 _CHILD = """
 import hashlib, sys
-from sksplice._data import fetch_file
+from sksplice._download import fetch_file
 path = fetch_file("vocab/p.txt", url=sys.argv[1], sha256=sys.argv[2], data_home=sys.argv[3])
 print(hashlib.sha256(path.read_bytes()).hexdigest())
 """

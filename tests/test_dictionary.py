@@ -474,7 +474,7 @@ def test_stale_temporary_rule(tmp_path):
     import sys
     import time
 
-    from sksplice._data import remove_stale_temporaries, temporary_name
+    from sksplice._atomic import remove_stale_temporaries, temporary_name
 
     target = tmp_path / "cache.npz"
     dead = subprocess.run(

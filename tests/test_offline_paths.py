@@ -15,7 +15,8 @@ import scipy.sparse
 import torch
 
 from sksplice._array import unit_rows
-from sksplice._data import RemoteFile, file_sha256
+from sksplice._data import file_sha256
+from sksplice._download import RemoteFile
 from sksplice.dictionary import clear_memory_cache
 from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer
 from sksplice.vocabulary import (

@@ -295,7 +295,7 @@ def test_cli_compare_report_holds_the_comparison(two_folders, capsys, tmp_path):
     import sys
 
     from sksplice import cli
-    from sksplice._data import temporary_name
+    from sksplice._atomic import temporary_name
 
     (a, b), _, model_args = two_folders
     out = tmp_path / "compare.html"

@@ -11,7 +11,8 @@ import requests
 import torch
 
 from sksplice import vocabulary
-from sksplice._data import DataFetchError, RemoteFile, file_sha256
+from sksplice._data import file_sha256
+from sksplice._download import DataFetchError, RemoteFile
 from sksplice.vocabulary import (
     IMAGE_MEANS,
     UPSTREAM_URL,

@@ -243,7 +243,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "stale-temporaries-of-live-writers-removed",
-        "sksplice/_data.py",
+        "sksplice/_atomic.py",
         "(pid is None or _process_alive(pid))",
         "pid is None",
         DICTIONARY_TESTS,
@@ -277,7 +277,7 @@ MUTANTS: list[Mutant] = [
     # ------------------------------------------------------------------ writers
     Mutant(
         "atomic-write-replaces-pipes-and-devices",
-        "sksplice/_data.py",
+        "sksplice/_atomic.py",
         "    if mode is not None and _write_through(path, mode):\n",
         "    if False:\n",
         ATOMIC_TESTS,
@@ -285,7 +285,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "atomic-write-replaces-symlinks",
-        "sksplice/_data.py",
+        "sksplice/_atomic.py",
         "    if path.is_symlink():\n",
         "    if False:\n",
         ATOMIC_TESTS,
@@ -293,7 +293,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "atomic-write-replaces-sockets",
-        "sksplice/_data.py",
+        "sksplice/_atomic.py",
         "    if mode is not None and not stat.S_ISREG(mode):\n",
         "    if False:\n",
         ATOMIC_TESTS,

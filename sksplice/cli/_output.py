@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from .._data import atomic_write, remove_stale_temporaries
+from .._atomic import atomic_write, remove_stale_temporaries
 from ._logging import CLIError
 
 
@@ -72,7 +72,7 @@ class _Writer:
 class _Output:
     """Where results go: standard output (streamed), or a file replaced only when complete.
 
-    A file is written through :func:`sksplice._data.atomic_write`: to a hidden
+    A file is written through :func:`sksplice._atomic.atomic_write`: to a hidden
     temporary file in its folder, renamed over the target at the end, so a
     killed run leaves the previous file as it was (and its temporary file,
     named with the process id, is removed by the next run writing the file).

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._data import remove_stale_temporaries
+from .._atomic import remove_stale_temporaries
 from ._checks import _check_options
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images

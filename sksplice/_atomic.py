@@ -1,0 +1,282 @@
+"""Atomic file writes and the temporary files they leave behind.
+
+:func:`atomic_write` writes to a temporary file in the destination folder and
+renames it into place, so a reader sees either the old file or the complete new
+one; :func:`remove_stale_temporaries` removes the temporary files left by
+writers that were killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import re
+import secrets
+import stat
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+__all__ = [
+    "atomic_write",
+    "remove_stale_temporaries",
+]
+
+#: A temporary file older than this is removed even when its writer's process
+#: id is in use (process ids are reused; a writer touches its file far more
+#: often: a dictionary cache is written in well under a second, command output
+#: record by record).
+_STALE_TEMPORARY_SECONDS = 3600.0
+
+logger = logging.getLogger(__name__)
+
+
+#: Standard streams named as paths: written through, never renamed over.
+_STREAM_NAMES = frozenset({"/dev/stdout", "/dev/stderr"})
+_STREAM_PREFIXES = ("/dev/fd/", "/proc/self/fd/")
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _write_through(path: Path, mode: int) -> bool:
+    """Whether ``path`` is written in place rather than replaced by a new file.
+
+    Named pipes and character devices (``/dev/null``, a terminal) are written
+    through; so is a standard stream named as a path (``/dev/stdout``) even
+    when the shell redirected it to a regular file.
+    """
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return True
+    text = os.fspath(path)
+    resolved = os.path.realpath(text)
+    return stat.S_ISREG(mode) and (
+        text in _STREAM_NAMES
+        or text.startswith(_STREAM_PREFIXES)
+        or resolved.startswith(("/proc/", "/dev/fd/"))
+    )
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: str | os.PathLike[str], *, partial: str | os.PathLike[str] | None = None
+) -> Iterator[IO[bytes]]:
+    """Write a file atomically: readers see the old file or the complete new one.
+
+    The content goes to a temporary file in the same folder (created if
+    needed); when the ``with`` block ends normally the data is flushed and
+    fsynced and the temporary file is renamed over ``path``. If the block
+    raises, the temporary file is removed (or, when interrupted, kept as
+    ``partial``) and ``path`` is left untouched.
+
+    Only regular files are ever replaced:
+
+    * a symbolic link is followed: the new file is renamed onto the file it
+      points to (resolved through every link), so the link itself stays;
+    * a named pipe, a character device (``/dev/null``, a terminal) or a
+      standard stream named as a path (``/dev/stdout``, ``/dev/fd/1``) is
+      written through, in place, without a temporary file (such targets cannot
+      be replaced atomically, and must never be replaced by a regular file);
+    * a folder, a block device or a socket is refused.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file.
+    partial : str or os.PathLike, default=None
+        Where what was written goes when the block is interrupted
+        (``KeyboardInterrupt``): the temporary file is renamed to it, replacing
+        a file of that name. None removes it like any other error. Unused for
+        a target written through.
+
+    Yields
+    ------
+    file object
+        A binary file object open for writing.
+
+    Raises
+    ------
+    IsADirectoryError
+        If ``path`` is a folder.
+    OSError
+        If ``path`` is a block device or a socket (the message names the path
+        and what it is), or cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_write(folder / "hello.txt") as fh:
+    ...     _ = fh.write(b"hello")
+    >>> (folder / "hello.txt").read_bytes()
+    b'hello'
+    """
+    path = Path(path)
+    try:
+        mode: int | None = os.stat(path).st_mode  # follows symbolic links
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and _write_through(path, mode):
+        # O_APPEND: a stream the shell opened with ">>" keeps its content.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        what = _kind_of(mode)
+        error = IsADirectoryError if stat.S_ISDIR(mode) else OSError
+        raise error(
+            errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
+            f"Refusing to write {str(path)!r}: it is {what}, not a regular file, a named "
+            "pipe or a character device; choose a file path",
+        )
+    if path.is_symlink():
+        # Follow the link (and any chain of links): replace the file it points
+        # to, never the link. A dangling link names the file to create.
+        target = Path(os.path.realpath(path))
+        if not target.parent.is_dir():
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"Cannot write {str(path)!r}: it is a symbolic link to {str(target)!r}, whose "
+                "folder does not exist",
+            )
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = path
+    # A name of our own (not mkstemp) so that the file gets the usual
+    # permissions of the umask rather than 0600. The writer's process id in the
+    # name lets a later run tell a temporary file left by a killed writer from
+    # one being written (see :func:`temporary_files_of`).
+    tmp = target.with_name(temporary_name(target.name))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        if partial is not None and isinstance(exc, KeyboardInterrupt):
+            with contextlib.suppress(OSError):
+                os.replace(tmp, partial)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(target.parent)
+
+
+def temporary_name(name: str) -> str:
+    """Name of a temporary file written by this process before it becomes ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Final file name.
+
+    Returns
+    -------
+    str
+        ``".<name>.<pid>.<random>.tmp"`` (the name cut to 96 characters): hidden,
+        unique, and carrying the id of the writing process.
+    """
+    return f".{name[:96]}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+
+
+def temporary_files_of(path: str | os.PathLike[str]) -> list[tuple[Path, int | None]]:
+    """Temporary files left next to ``path`` by :func:`atomic_write`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final file whose temporary siblings are listed.
+
+    Returns
+    -------
+    list of (pathlib.Path, int or None)
+        Each temporary file with the process id of its writer (None for a name
+        without one, written by an older version).
+    """
+    path = Path(path)
+    pattern = re.compile(
+        re.escape(f".{path.name[:96]}.") + r"(?:(?P<pid>[0-9]+)\.)?[0-9a-f]{12}\.tmp"
+    )
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in path.parent.iterdir():
+            match = pattern.fullmatch(entry.name)
+            if match:
+                pid = match.group("pid")
+                found.append((entry, int(pid) if pid else None))
+    return sorted(found)
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str], started: float) -> None:
+    """Remove temporary files of ``path`` left by writers that were killed.
+
+    A temporary file is stale when it is older than the build that is about
+    to write ``path`` (``started``) and either its writer's process id (in its
+    name) is not running on this machine, or it is older than
+    ``_STALE_TEMPORARY_SECONDS`` (process ids are reused, and a writer on
+    another machine sharing the folder cannot be asked).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final file whose temporary siblings are considered.
+    started : float
+        When the write about to replace ``path`` began (:func:`time.time`); a
+        temporary file modified since is kept.
+    """
+    now = time.time()
+    for tmp, pid in temporary_files_of(path):
+        try:
+            mtime = tmp.stat().st_mtime
+        except OSError:
+            continue
+        if mtime >= started:
+            continue
+        if now - mtime < _STALE_TEMPORARY_SECONDS and (pid is None or _process_alive(pid)):
+            continue
+        try:
+            tmp.unlink()
+        except OSError as exc:  # another build removed it, or a read-only folder
+            logger.debug("could not remove the stale temporary file %s: %s", tmp, exc)
+        else:
+            logger.info("removed %s, a temporary file left by an interrupted write", tmp)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # os.kill ends processes on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # alive under another user, or unknown: keep it
+        return True
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable where the platform allows it (best effort)."""
+    if sys.platform.startswith("win"):  # pragma: no cover - no directory fsync on Windows
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,369 @@
+"""Verified downloads into the data home.
+
+Downloads go through pooch (:func:`pooch.retrieve`): streamed to a temporary
+file in the destination folder and renamed into place only once their SHA-256
+digest matches the pinned one. Renaming is atomic on POSIX and Windows, so a
+reader (another thread or process) sees either no file or the complete,
+verified file. This module adds what pooch leaves to its callers: the data
+home, a warning for a cached file with another digest, the accepted addresses
+(also after redirects), the file permissions of a shared data home, and errors
+that say where to put the file by hand.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import stat
+import sys
+import urllib.parse
+import warnings
+from pathlib import Path
+from typing import NamedTuple
+
+from ._atomic import _fsync_dir
+from ._data import DATA_HOME_ENV, file_sha256, resolve_in_data_home
+
+__all__ = [
+    "DataFetchError",
+    "DigestMismatchError",
+    "RemoteFile",
+    "fetch_file",
+    "fetch_remote_file",
+]
+
+_PROGRESS_MIN_BYTES = 4 << 20
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+class RemoteFile(NamedTuple):
+    """A file published upstream, pinned by its SHA-256 digest.
+
+    Attributes
+    ----------
+    path : str
+        Relative POSIX path of the file inside the data home (the same layout
+        as upstream, e.g. ``"vocab/laion.txt"``).
+    url : str
+        Upstream address the file is downloaded from on first use.
+    sha256 : str
+        Expected SHA-256 digest, 64 lower-case hexadecimal characters.
+    """
+
+    path: str
+    url: str
+    sha256: str
+
+
+class DataFetchError(OSError):
+    """A data file is neither cached (with the right digest) nor downloadable."""
+
+
+class DigestMismatchError(DataFetchError):
+    """A downloaded file does not have the pinned SHA-256 digest."""
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: str) -> urllib.parse.SplitResult:
+    if not isinstance(url, str):
+        raise TypeError(f"url must be a str, got {type(url).__name__}")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return parts
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return parts
+    raise ValueError(
+        f"Refusing to download from {url!r}: only https:// addresses are accepted "
+        "(plain http:// only on the loopback hosts localhost, 127.0.0.1 and ::1)"
+    )
+
+
+class _ProgressBar:
+    """The progress bar handed to pooch's downloader, shown once the size is known.
+
+    ``verbose=None`` shows it only for downloads of at least 4 MiB when standard
+    error is a terminal; pooch sets ``total`` before the first ``update``.
+    """
+
+    def __init__(self, desc: str, verbose: bool | None) -> None:
+        self._desc = desc
+        self._verbose = verbose
+        self._bar = None
+
+    @property
+    def total(self) -> int | None:
+        return None if self._bar is None else self._bar.total
+
+    @total.setter
+    def total(self, total: int) -> None:
+        show = self._verbose
+        if show is None:
+            show = total >= _PROGRESS_MIN_BYTES and sys.stderr.isatty()
+        if show and self._bar is None:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=total or None, desc=self._desc, unit="B", unit_scale=True, unit_divisor=1024
+            )
+
+    def update(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def reset(self) -> None:
+        if self._bar is not None:
+            self._bar.reset()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class _Downloader:
+    """pooch downloader: pooch's HTTP downloader plus the checks pooch leaves to its callers.
+
+    pooch (:func:`pooch.retrieve`) decides whether to download, streams into a
+    temporary file in the destination folder and renames it into place once its
+    digest matches. Around its :class:`pooch.HTTPDownloader` this adds: redirects
+    followed only to addresses :func:`_check_url` accepts, no proxy for loopback
+    addresses, the permissions of an ordinary file (pooch's temporary file is
+    private to its owner, which a shared data home cannot use), a cut-short
+    transfer and a digest mismatch reported with their numbers, and an fsync.
+    """
+
+    def __init__(self, sha256: str, timeout: float, verbose: bool | None, label: str) -> None:
+        self.sha256 = sha256
+        self.timeout = timeout
+        self.verbose = verbose
+        self.label = label
+
+    def __call__(self, url: str, output_file: str, pooch_instance: object = None) -> None:
+        import pooch
+        import requests
+
+        declared: list[str | None] = []
+
+        def check(response: requests.Response, *args: object, **kwargs: object) -> None:
+            if response.is_redirect:
+                _check_url(urllib.parse.urljoin(response.url, response.headers["Location"]))
+            else:
+                declared.append(response.headers.get("Content-Length"))
+
+        options: dict[str, object] = {"timeout": self.timeout, "hooks": {"response": check}}
+        host = urllib.parse.urlsplit(url).hostname
+        if _is_loopback(host):  # no proxy, also for redirects on that host
+            options["proxies"] = {"no_proxy": host}
+        progressbar = _ProgressBar(self.label, self.verbose) if self.verbose is not False else False
+        download = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, **options)
+        # pooch made the temporary file with mkstemp (mode 0600); make it again with the
+        # permissions of an ordinary file (0666 less the umask).
+        os.unlink(output_file)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(output_file, flags, 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            try:
+                download(url, fh, pooch_instance)
+            except requests.exceptions.ChunkedEncodingError as exc:
+                length = declared[-1] if declared else None
+                received = _bytes_read(exc, fh.tell())
+                raise DataFetchError(
+                    f"Download of {self.label!r} from {url} was cut short: received "
+                    f"{received} of {length} bytes"
+                ) from exc
+            finally:
+                if progressbar:
+                    progressbar.close()
+            fh.flush()
+            os.fsync(fh.fileno())
+        actual = file_sha256(output_file)
+        if actual != self.sha256:
+            raise DigestMismatchError(
+                f"Downloaded {self.label!r} from {url} has SHA-256 {actual}, expected "
+                f"{self.sha256}; the download was discarded"
+            )
+
+
+def _bytes_read(exc: BaseException, stored: int) -> int:
+    """Bytes of the body read before a transfer broke off (urllib3's count), else ``stored``.
+
+    The last, incomplete chunk is read but never handed to the downloader.
+    """
+    pending: list[object] = [exc]
+    while pending:
+        error = pending.pop()
+        partial = getattr(error, "partial", None)
+        if isinstance(partial, int):
+            return max(partial, stored)
+        if isinstance(error, BaseException):
+            pending.extend(error.args)
+    return stored
+
+
+def _failure_reason(exc: BaseException) -> object:
+    """The innermost useful cause of a failed request, for the error message."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return reason if reason is not None else exc
+
+
+def fetch_file(
+    relative_path: str,
+    *,
+    url: str,
+    sha256: str,
+    data_home: str | os.PathLike[str] | None = None,
+    timeout: float = 60.0,
+    verbose: bool | None = None,
+) -> Path:
+    """Return the local path of a pinned file, downloading it on first use.
+
+    A file already in the data home with the pinned digest is returned
+    without any network access (a read-only data home works). A file with
+    another digest is never used: a warning is issued and the file is
+    downloaded again. Downloads (by :func:`pooch.retrieve`) are streamed to a
+    temporary file in the same folder and renamed into place only when the
+    digest matches, so concurrent callers (threads or processes) never see a
+    half-written file; at worst both download it. pooch announces each
+    download on its logger (``pooch.get_logger()``, standard error).
+
+    Parameters
+    ----------
+    relative_path : str
+        Path of the file inside the data home, ``/``-separated, e.g.
+        ``"vocab/laion.txt"``; it may not leave the data home.
+    url : str
+        Address to download from: ``https://``, or ``http://`` on a loopback
+        host (localhost, 127.0.0.1, ::1) only.
+    sha256 : str
+        Expected SHA-256 digest (64 hexadecimal characters, any case).
+    data_home : str or os.PathLike, default=None
+        See :func:`get_data_home`.
+    timeout : float, default=60.0
+        Seconds to wait for the server on connection and on each read.
+    verbose : bool, default=None
+        Show a tqdm progress bar; None shows one only for downloads of at
+        least 4 MiB when standard error is a terminal.
+
+    Returns
+    -------
+    pathlib.Path
+        The verified local file.
+
+    Raises
+    ------
+    DataFetchError
+        If the file is missing (or has the wrong digest) and cannot be
+        downloaded, e.g. offline; the message names the file, the upstream
+        address and the folder to put the file in by hand.
+    DigestMismatchError
+        If the downloaded file does not have the pinned digest (it is
+        deleted); the message names the file and both digests.
+    ValueError
+        If ``relative_path``, ``url``, ``sha256`` or ``timeout`` is invalid.
+    """
+    if not isinstance(sha256, str) or not _SHA256_RE.match(sha256.lower()):
+        raise ValueError(f"sha256 must be 64 hexadecimal characters, got {sha256!r}")
+    sha256 = sha256.lower()
+    _check_url(url)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    target = resolve_in_data_home(relative_path, data_home)
+
+    stale_note = ""
+    # One stat decides: a concurrent fetch may rename the file into place between two
+    # separate checks (is_file() False, then exists() True) and be taken for a non-file.
+    try:
+        mode: int | None = target.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # missing, or a parent is not a folder
+        mode = None
+    if mode is not None and stat.S_ISREG(mode):
+        actual = file_sha256(target)
+        if actual == sha256:
+            return target
+        stale_note = (
+            f" The file already there has SHA-256 {actual} instead of {sha256} and is not used."
+        )
+        warnings.warn(
+            f"Cached file {str(target)!r} has SHA-256 {actual}, expected {sha256}; "
+            f"it is not used and will be downloaded again from {url}",
+            UserWarning,
+            stacklevel=2,
+        )
+    elif mode is not None:
+        raise DataFetchError(
+            f"{str(target)!r} exists but is not a regular file; remove it so that "
+            f"{relative_path!r} can be downloaded"
+        )
+
+    import pooch
+
+    # The real path: a symbolic link in place of the file is followed, and stays a link.
+    real = Path(os.path.realpath(target))
+    try:
+        pooch.retrieve(
+            url,
+            known_hash=f"sha256:{sha256}",
+            fname=real.name,
+            path=real.parent,
+            downloader=_Downloader(sha256, float(timeout), verbose, relative_path),
+        )
+    except DigestMismatchError:
+        raise
+    except (OSError, ValueError) as exc:
+        # Connection and HTTP errors of requests (OSErrors), timeouts, refused
+        # redirects, read-only folders and cut-short transfers all end here.
+        raise DataFetchError(
+            f"Could not download {relative_path!r} from {url} ({_failure_reason(exc)})."
+            f"{stale_note} Without network access, download that address elsewhere and put "
+            f"the file in the folder {str(target.parent)!r} as {target.name!r} (expected "
+            f"SHA-256 {sha256}), or point data_home (or ${DATA_HOME_ENV}) to a folder that "
+            f"holds {relative_path!r}."
+        ) from exc
+    _fsync_dir(real.parent)
+    return target
+
+
+def fetch_remote_file(
+    remote: RemoteFile,
+    *,
+    data_home: str | os.PathLike[str] | None = None,
+    timeout: float = 60.0,
+    verbose: bool | None = None,
+) -> Path:
+    """Call :func:`fetch_file` for an entry of a registry.
+
+    Parameters
+    ----------
+    remote : RemoteFile
+        Relative path, upstream address and pinned digest.
+    data_home : str or os.PathLike, default=None
+        See :func:`get_data_home`.
+    timeout : float, default=60.0
+        See :func:`fetch_file`.
+    verbose : bool, default=None
+        See :func:`fetch_file`.
+
+    Returns
+    -------
+    pathlib.Path
+        The verified local file.
+    """
+    return fetch_file(
+        remote.path,
+        url=remote.url,
+        sha256=remote.sha256,
+        data_home=data_home,
+        timeout=timeout,
+        verbose=verbose,
+    )
