@@ -26,18 +26,16 @@ See ``docs/scaling.md`` for a walk-through.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import uuid
-from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from . import _dask
+from ._dask import _require_dask
+from ._distributed_io import to_zarr, write_parquet
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_image_embedder
 from ._validation import check_int
@@ -56,24 +54,12 @@ __all__ = [
 
 _OUTPUTS = ("sparse", "dense")
 #: Default number of rows per block when a NumPy array is given.
-DEFAULT_CHUNK_SIZE = 4096
+DEFAULT_CHUNK_SIZE = _dask.DEFAULT_CHUNK_SIZE
 #: Default number of image paths embedded by one task.
 DEFAULT_PATHS_PER_TASK = 256
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _require_dask() -> ModuleType:
-    """Import dask.array, raising an actionable ImportError when Dask is missing."""
-    try:
-        import dask
-        import dask.array
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "sksplice.distributed needs Dask; install it with `pip install 'sksplice[dask]'`"
-        ) from exc
-    return dask
 
 
 def _share(obj: Any, client: Client | None, label: str) -> Any:
@@ -133,130 +119,6 @@ def _transform_block(
         return _empty_block(n_concepts, output, dtype)
     W = splice.transform(block)
     return _coerce_block(W, block.shape[0], n_concepts, output, dtype)
-
-
-def _concept_names(concepts: Any) -> list[str]:
-    """Concept names from a sequence or from a fitted transformer."""
-    if hasattr(concepts, "get_feature_names_out"):
-        concepts = concepts.get_feature_names_out()
-    if isinstance(concepts, (str, bytes)) or not isinstance(concepts, (Sequence, np.ndarray)):
-        raise TypeError(
-            "concepts must be a sequence of concept names or a fitted SpliceTransformer, "
-            f"got {type(concepts).__name__}"
-        )
-    names = [str(c) for c in concepts]
-    return names
-
-
-def _as_weights_array(W: Any, n_concepts: int) -> da.Array:
-    """A 2-D Dask array of weights with known row chunks and a single column chunk."""
-    _require_dask()
-    import dask.array as da
-
-    if not isinstance(W, da.Array):
-        if sp.issparse(W):
-            W = sp.csr_matrix(W)
-            meta = sp.csr_matrix((0, 0), dtype=W.dtype)
-            W = da.from_array(W, chunks=(DEFAULT_CHUNK_SIZE, -1), asarray=False, meta=meta)
-        else:
-            W = da.from_array(np.asarray(W), chunks=(DEFAULT_CHUNK_SIZE, -1))
-    if W.ndim != 2:
-        raise ValueError(f"W must be 2-dimensional (rows, concepts), got shape {W.shape}")
-    if any(np.isnan(c) for c in W.chunks[0]):
-        raise ValueError(
-            "W has unknown row chunk sizes; call W.compute_chunk_sizes() (or persist it) first"
-        )
-    if W.shape[1] != n_concepts:
-        raise ValueError(f"W has {W.shape[1]} columns but {n_concepts} concept names were given")
-    if len(W.chunks[1]) > 1:
-        W = W.rechunk({1: -1})
-    return W
-
-
-#: File written into every dataset folder by :func:`write_parquet` and
-#: :func:`to_zarr`; ``overwrite=True`` replaces only folders that hold it (or,
-#: for datasets written before it existed, nothing but this writer's files).
-#: The leading underscore makes pyarrow's dataset discovery skip it.
-_MARKER = "_sksplice_dataset.json"
-
-
-def _written_by_us(folder: Path, kind: str) -> bool:
-    """Whether ``folder`` holds a ``kind`` dataset of this module (and nothing else)."""
-    names = [entry.name for entry in folder.iterdir()]
-    if not names:
-        return True
-    if _MARKER in names:
-        try:
-            marker = json.loads((folder / _MARKER).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
-        return isinstance(marker, dict) and marker.get("writer") == kind
-    if kind == "parquet":  # written before the marker: part files only
-        return all(
-            (folder / name).is_file() and name.startswith("part-") and name.endswith(".parquet")
-            for name in names
-        )
-    try:  # a Zarr array written before the marker, with this writer's attributes
-        import zarr
-
-        return "sksplice" in zarr.open_array(str(folder), mode="r").attrs
-    except Exception:
-        return False
-
-
-def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) -> tuple[Path, Path]:
-    """Check the target folder and return (final path, temporary sibling path).
-
-    A symbolic link is followed: the folder it points to is what gets written
-    (or replaced), and the link stays. With ``overwrite``, only a folder that
-    holds a dataset written by this module (or an empty folder) is replaced;
-    anything else (a file, a device, a folder of other files) is refused.
-    """
-    given = Path(path).expanduser()
-    path = Path(os.path.realpath(given)) if given.is_symlink() else given
-    shown = f"{str(given)!r}" + (f" (a link to {str(path)!r})" if path != given else "")
-    if path.exists():
-        if not overwrite:
-            raise FileExistsError(f"{shown} already exists; pass overwrite=True to replace it")
-        if not path.is_dir():
-            raise FileExistsError(
-                f"{shown} exists and is not a folder; overwrite=True only replaces a {kind} "
-                "dataset folder written by sksplice. Remove it or choose another path."
-            )
-        if not _written_by_us(path, kind):
-            others = sorted(entry.name for entry in path.iterdir())
-            listed = ", ".join(repr(name) for name in others[:3])
-            more = f" and {len(others) - 3} more" if len(others) > 3 else ""
-            raise FileExistsError(
-                f"{shown} is not a {kind} dataset written by sksplice (it holds {listed}{more}); "
-                "overwrite=True only replaces such datasets. Remove it or choose another path."
-            )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
-    return path, tmp
-
-
-def _write_marker(tmp: Path, kind: str) -> None:
-    (tmp / _MARKER).write_text(json.dumps({"writer": kind, "format": 1}), encoding="utf-8")
-
-
-def _move_into_place(tmp: Path, path: Path) -> None:
-    """Atomically publish the finished folder ``tmp`` as ``path``."""
-    old = None
-    if path.exists():
-        old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
-        os.replace(path, old)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        if old is not None:
-            os.replace(old, path)
-        raise
-    if old is not None:
-        if old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- transform
@@ -553,198 +415,3 @@ def embed_images_dask(
     if not blocks:
         return da.zeros((0, n_features), dtype=np.float32, chunks=(1, n_features))
     return da.concatenate(blocks, axis=0)
-
-
-# --------------------------------------------------------------------------- writers
-
-
-def _write_parquet_block(
-    block: Any, offset: int, index: int, folder: str, concepts: list[str], meta: dict
-) -> int:
-    """Task body: write one block of weights as a long-format Parquet file."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    coo = sp.csr_matrix(block).tocoo()
-    dictionary = pa.array(concepts, type=pa.string())
-    concept = pa.DictionaryArray.from_arrays(pa.array(coo.col, type=pa.int32()), dictionary)
-    table = pa.table(
-        {
-            "row": pa.array(coo.row.astype(np.int64) + offset, type=pa.int64()),
-            "concept": concept,
-            "weight": pa.array(coo.data.astype(np.float32), type=pa.float32()),
-        }
-    )
-    table = table.replace_schema_metadata({"sksplice": json.dumps(meta)})
-    target = Path(folder) / f"part-{index:06d}.parquet"
-    partial = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
-    pq.write_table(table, partial)
-    os.replace(partial, target)
-    return int(coo.nnz)
-
-
-def write_parquet(
-    W: Any,
-    path: str | os.PathLike,
-    concepts: Any,
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Write concept weights to a Parquet dataset in long (tidy) format.
-
-    Each non-zero weight is one record ``(row, concept, weight)``: ``row``
-    (int64) is the global row index, ``concept`` the concept name (dictionary
-    encoded, read back by pandas as a categorical) and ``weight`` a float32.
-    Zero weights are not stored, so a row with no active concept has no
-    record; the total number of rows and the concept names are kept in the
-    schema metadata under the key ``sksplice``. Each block of ``W`` becomes one
-    file ``part-NNNNNN.parquet``, written by the worker that computed it.
-
-    The dataset is first written to a temporary sibling folder and renamed into
-    place once every block is written, so ``path`` never holds a partial
-    result. Workers must see the same filesystem as the caller.
-
-    Parameters
-    ----------
-    W : dask.array.Array, scipy sparse matrix or ndarray of shape (n_samples, n_concepts)
-        Concept weights, e.g. from :func:`transform_dask`. Row chunks must be known.
-    path : str or path-like
-        Folder of the dataset (local or shared filesystem).
-    concepts : sequence of str or fitted SpliceTransformer
-        Concept names, one per column of ``W``.
-    overwrite : bool, default=False
-        Replace an existing ``path``, but only when it is a dataset folder
-        written by this function (it holds the marker file
-        ``_sksplice_dataset.json``, or only ``part-*.parquet`` files) or an empty
-        folder. A symbolic link is followed: the folder it points to is
-        replaced and the link kept.
-
-    Returns
-    -------
-    path : pathlib.Path
-        The dataset folder; read it with ``pandas.read_parquet(path)``.
-
-    Raises
-    ------
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False, or ``path`` is not a
-        folder written by this function (a file, a device, a folder holding
-        other files: nothing is deleted; the message names what it holds).
-    ValueError
-        If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
-        has unknown row chunks.
-    """
-    dask = _require_dask()
-    names = _concept_names(concepts)
-    W = _as_weights_array(W, len(names))
-    path, tmp = _prepare_destination(path, overwrite, "parquet")
-    meta = {
-        "format": "long",
-        "n_rows": int(W.shape[0]),
-        "n_concepts": len(names),
-        "columns": ["row", "concept", "weight"],
-    }
-    offsets = np.concatenate([[0], np.cumsum(W.chunks[0])[:-1]]).astype(int)
-    shared_names = dask.delayed(names, name=f"sksplice-concepts-{uuid.uuid4().hex}", pure=True)
-    write = dask.delayed(_write_parquet_block, pure=True)
-    tasks = [
-        write(block, int(offset), i, str(tmp), shared_names, meta)
-        for i, (block, offset) in enumerate(zip(W.to_delayed()[:, 0], offsets))
-    ]
-    tmp.mkdir()
-    try:
-        dask.compute(*tasks)
-        _write_marker(tmp, "parquet")
-        _move_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
-
-
-def _densify_block(block: Any) -> np.ndarray:
-    return block.toarray() if sp.issparse(block) else np.asarray(block)
-
-
-def to_zarr(
-    W: Any,
-    path: str | os.PathLike,
-    concepts: Any,
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Write concept weights to a dense Zarr array with the concept names attached.
-
-    Zarr stores regular chunks, so the weights are stored dense: each stored
-    chunk holds ``rows_per_chunk * n_concepts`` values (zero blocks compress
-    well). The concept names are the array attribute ``"concepts"``; the
-    attribute ``"sksplice"`` records the shape and layout.
-
-    The array is first written to a temporary sibling folder and renamed into
-    place once complete. Workers must see the same filesystem as the caller.
-
-    Parameters
-    ----------
-    W : dask.array.Array, scipy sparse matrix or ndarray of shape (n_samples, n_concepts)
-        Concept weights (sparse or dense blocks). Row chunks must be known; they
-        are made regular (the first chunk size) when they are not.
-    path : str or path-like
-        Folder of the Zarr array (local or shared filesystem).
-    concepts : sequence of str or fitted SpliceTransformer
-        Concept names, one per column of ``W``.
-    overwrite : bool, default=False
-        Replace an existing ``path``, but only when it is an array folder
-        written by this function (it holds the marker file
-        ``_sksplice_dataset.json``, or is a Zarr array with the ``"sksplice"``
-        attribute) or an empty folder. A symbolic link is followed: the
-        folder it points to is replaced and the link kept.
-
-    Returns
-    -------
-    path : pathlib.Path
-        The array folder; open it with ``zarr.open_array(path, mode="r")`` or
-        ``dask.array.from_zarr(path)``.
-
-    Raises
-    ------
-    ImportError
-        If zarr is not installed.
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False, or ``path`` is not a
-        folder written by this function (nothing is deleted).
-    ValueError
-        If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
-        has unknown row chunks.
-    """
-    _require_dask()
-    import dask.array as da
-
-    try:
-        import zarr
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("to_zarr needs zarr; install it with `pip install zarr`") from exc
-
-    names = _concept_names(concepts)
-    W = _as_weights_array(W, len(names))
-    dense = W.map_blocks(_densify_block, dtype=W.dtype, meta=np.zeros((0, 0), dtype=W.dtype))
-    rows = W.chunks[0]
-    if len(rows) > 1 and (len(set(rows[:-1])) > 1 or rows[-1] > rows[0]):
-        dense = dense.rechunk({0: max(rows[0], 1)})
-    if W.shape[0] == 0:
-        dense = dense.rechunk({0: 1})
-    path, tmp = _prepare_destination(path, overwrite, "zarr")
-    try:
-        da.to_zarr(dense, str(tmp), overwrite=False, compute=True)
-        array = zarr.open_array(str(tmp), mode="r+")
-        array.attrs.update(
-            {
-                "concepts": names,
-                "sksplice": {"format": "dense", "n_rows": int(W.shape[0])},
-            }
-        )
-        _write_marker(tmp, "zarr")
-        _move_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path

@@ -301,7 +301,7 @@ MUTANTS: list[Mutant] = [
     ),
     Mutant(
         "dataset-overwrite-deletes-anything",
-        "sksplice/distributed.py",
+        "sksplice/_distributed_io.py",
         "    names = [entry.name for entry in folder.iterdir()]\n    if not names:\n",
         "    names = []\n    if not names:\n",
         DISTRIBUTED_TESTS,

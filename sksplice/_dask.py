@@ -1,0 +1,25 @@
+"""Dask for :mod:`sksplice.distributed`: importing it, and the default block size.
+
+Shared by the functions that run work on a cluster (:mod:`sksplice.distributed`)
+and those that store their results (:mod:`sksplice._distributed_io`).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+#: Default number of rows per block when a NumPy array is given (documented as
+#: ``sksplice.distributed.DEFAULT_CHUNK_SIZE``).
+DEFAULT_CHUNK_SIZE = 4096
+
+
+def _require_dask() -> ModuleType:
+    """Import dask.array, raising an actionable ImportError when Dask is missing."""
+    try:
+        import dask
+        import dask.array
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "sksplice.distributed needs Dask; install it with `pip install 'sksplice[dask]'`"
+        ) from exc
+    return dask
