@@ -171,11 +171,20 @@ def atomic_write(
     except BaseException as exc:
         if partial is not None and isinstance(exc, KeyboardInterrupt):
             with contextlib.suppress(OSError):
+                _fsync_file(tmp)  # what was written reaches the disk before it is kept
                 os.replace(tmp, partial)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def temporary_name(name: str) -> str:

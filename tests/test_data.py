@@ -272,6 +272,26 @@ def test_atomic_write_keeps_an_interrupted_write_as_partial(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.csv", "file.csv.partial"]
 
 
+def test_atomic_write_syncs_the_partial_file_before_keeping_it(tmp_path, monkeypatch):
+    """The rows kept in FILE.partial are on disk before the rename, like a complete write."""
+    import sksplice._atomic as atomic_module
+
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(
+        atomic_module.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1]
+    )
+    monkeypatch.setattr(
+        atomic_module.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1]
+    )
+    target, partial = tmp_path / "file.csv", tmp_path / "file.csv.partial"
+    with pytest.raises(KeyboardInterrupt), atomic_write(target, partial=partial) as fh:
+        fh.write(b"rows so far")
+        raise KeyboardInterrupt
+    assert partial.read_bytes() == b"rows so far"
+    assert events[-2:] == ["fsync", "replace"], events
+
+
 def test_atomic_write_writes_through_a_named_pipe(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
