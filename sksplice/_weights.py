@@ -24,11 +24,8 @@ __all__ = [
     "ConceptSpaceMixin",
     "as_weights",
     "check_weights",
-    "feature_names_out",
     "format_weights",
     "is_dataframe",
-    "nonzero_counts",
-    "top_concepts",
 ]
 
 
@@ -54,12 +51,6 @@ def format_weights(est: SpliceTransformer, W: scipy.sparse.csr_matrix, X_in: Any
             "SpliceTransformer(output='dense') or set_output(transform='pandas')"
         )
     return W
-
-
-def feature_names_out(est: SpliceTransformer, input_features: Any) -> np.ndarray:
-    """The concepts, after checking ``input_features`` against the fitted input."""
-    check_input_features(est, input_features)
-    return est.concepts_.copy()
 
 
 def check_weights(est: SpliceTransformer, W: Any) -> Any:
@@ -139,41 +130,6 @@ def guess_kind(est: SpliceTransformer, X: Any) -> str:
     )
 
 
-def top_concepts(est: SpliceTransformer, X: Any, k: int, kind: str, as_frame: bool) -> Any:
-    """Body of :meth:`SpliceTransformer.top_concepts`."""
-    check_int(k, "k")
-    W = as_weights(est, X, kind)
-    W = scipy.sparse.csr_matrix(W)
-    W.eliminate_zeros()
-    out: list[list[tuple[str, float]]] = []
-    for i in range(W.shape[0]):
-        start, stop = W.indptr[i], W.indptr[i + 1]
-        idx, val = W.indices[start:stop], W.data[start:stop]
-        order = np.argsort(-val, kind="stable")[:k]
-        out.append([(str(est.concepts_[j]), float(v)) for j, v in zip(idx[order], val[order])])
-    if not as_frame:
-        return out
-    import pandas as pd
-
-    rows = [
-        (i, r + 1, concept, weight)
-        for i, pairs in enumerate(out)
-        for r, (concept, weight) in enumerate(pairs)
-    ]
-    return pd.DataFrame(rows, columns=["sample", "rank", "concept", "weight"])
-
-
-def nonzero_counts(est: SpliceTransformer, X: Any, kind: str, per_sample: bool) -> Any:
-    """Body of :meth:`SpliceTransformer.l0`."""
-    W = as_weights(est, X, kind)
-    if scipy.sparse.issparse(W):
-        counts = np.asarray((W != 0).sum(axis=1)).ravel()
-    else:
-        counts = np.count_nonzero(W, axis=1)
-    counts = counts.astype(np.int64)
-    return counts if per_sample else float(counts.mean())
-
-
 class ConceptSpaceMixin:
     """What a fitted ``SpliceTransformer`` offers in concept space.
 
@@ -197,7 +153,8 @@ class ConceptSpaceMixin:
             The concepts, in dictionary order.
         """
         check_is_fitted(self)
-        return feature_names_out(self, input_features)
+        check_input_features(self, input_features)
+        return self.concepts_.copy()
 
     def inverse_transform(self, X: Any) -> np.ndarray:
         """Recompose dense embeddings from concept weights.
@@ -260,7 +217,26 @@ class ConceptSpaceMixin:
             DataFrame with columns ``sample``, ``rank`` (from 1), ``concept``,
             ``weight``.
         """
-        return top_concepts(self, X, k, kind, as_frame)
+        check_int(k, "k")
+        W = as_weights(self, X, kind)
+        W = scipy.sparse.csr_matrix(W)
+        W.eliminate_zeros()
+        out: list[list[tuple[str, float]]] = []
+        for i in range(W.shape[0]):
+            start, stop = W.indptr[i], W.indptr[i + 1]
+            idx, val = W.indices[start:stop], W.data[start:stop]
+            order = np.argsort(-val, kind="stable")[:k]
+            out.append([(str(self.concepts_[j]), float(v)) for j, v in zip(idx[order], val[order])])
+        if not as_frame:
+            return out
+        import pandas as pd
+
+        rows = [
+            (i, r + 1, concept, weight)
+            for i, pairs in enumerate(out)
+            for r, (concept, weight) in enumerate(pairs)
+        ]
+        return pd.DataFrame(rows, columns=["sample", "rank", "concept", "weight"])
 
     def l0(self, X: Any, *, kind: str = "auto", per_sample: bool = False) -> Any:
         """Number of non-zero concept weights.
@@ -280,7 +256,13 @@ class ConceptSpaceMixin:
         float or ndarray of shape (n_samples,)
             Mean number of non-zero weights, or the per-sample counts.
         """
-        return nonzero_counts(self, X, kind, per_sample)
+        W = as_weights(self, X, kind)
+        if scipy.sparse.issparse(W):
+            counts = np.asarray((W != 0).sum(axis=1)).ravel()
+        else:
+            counts = np.count_nonzero(W, axis=1)
+        counts = counts.astype(np.int64)
+        return counts if per_sample else float(counts.mean())
 
     def cosine_similarity(self, X: Any) -> np.ndarray:
         """Cosine similarity between each embedding and its recomposition.
