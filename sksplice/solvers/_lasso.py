@@ -194,11 +194,12 @@ class NonNegLasso:
             )
         if not np.issubdtype(np.asarray(data).dtype, np.number):
             raise TypeError(f"warm_start must hold real numbers, got dtype {data.dtype}")
-        if isinstance(W, SparseCodes):  # a CSR view of its arrays, for the row check
-            rows = scipy.sparse.csr_matrix((W.data, W.indices, W.indptr), shape=W.shape)
+        if isinstance(W, SparseCodes):
+            if not np.isfinite(W.data).all():  # name the rows, through a CSR view of its arrays
+                view = scipy.sparse.csr_matrix((W.data, W.indices, W.indptr), shape=W.shape)
+                check_finite_rows(view, "warm_start")
         else:
-            rows = W
-        check_finite_rows(rows, "warm_start")
+            check_finite_rows(W, "warm_start")
         return W
 
     def _warm_rows(self, W: Any, start: int, stop: int) -> torch.Tensor:
