@@ -4,8 +4,9 @@
 string (or ``torch.device``) is what torch makes of it. ``"cuda"`` without an
 index is the current CUDA device, so that ``"cuda"`` and ``"cuda:<current>"``
 name the same device (and share cached models and solvers). Asking for CUDA
-where there is none is refused at once; other device types (``"mps"``,
-``"xpu"``, ...) are passed to torch as they are.
+where there is none, or a CUDA index beyond the devices torch sees, is
+refused at once; other device types (``"mps"``, ``"xpu"``, ...) are passed
+to torch as they are.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def resolve_device(device: Any) -> str:
     TypeError
         If ``device`` is neither a string nor a ``torch.device`` (None included).
     ValueError
-        If torch does not understand the string, or CUDA is asked for but not
-        available.
+        If torch does not understand the string, CUDA is asked for but not
+        available, or the CUDA index is not below ``torch.cuda.device_count()``.
 
     Examples
     --------
@@ -66,4 +67,11 @@ def resolve_device(device: Any) -> str:
             raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
         if parsed.index is None:  # "cuda" and "cuda:<current>" share one cached model
             parsed = torch.device("cuda", torch.cuda.current_device())
+        count = torch.cuda.device_count()
+        if parsed.index >= count:
+            which = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
+            raise ValueError(
+                f"device={device!r} but torch sees {count} CUDA device"
+                f"{'' if count == 1 else 's'} ({which}); use an index below {count}"
+            )
     return str(parsed)

@@ -15,8 +15,9 @@ from sksplice.transformer import SpliceTransformer
 
 @pytest.fixture
 def fake_cuda(monkeypatch):
-    """A machine that reports CUDA device 1 as current (nothing is run on it)."""
+    """A machine with two CUDA devices, device 1 current (nothing is run on it)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
 
 
@@ -60,6 +61,22 @@ def test_accepted_with_cuda(fake_cuda, device, expected):
 def test_cuda_without_cuda_is_refused(no_cuda, device):
     with pytest.raises(ValueError, match=r"CUDA is not available; use device='cpu'"):
         resolve_device(device)
+
+
+@pytest.mark.parametrize("device", ["cuda:2", "cuda:7", torch.device("cuda", 2)])
+def test_cuda_index_beyond_the_devices_is_refused(fake_cuda, device):
+    with pytest.raises(ValueError, match=r"but torch sees 2 CUDA devices \(cuda:0 to cuda:1\)"):
+        resolve_device(device)
+
+
+def test_cuda_index_beyond_a_single_device_is_refused(fake_cuda, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert resolve_device("cuda") == "cuda:0"
+    with pytest.raises(
+        ValueError, match=r"device='cuda:1' but torch sees 1 CUDA device \(cuda:0\)"
+    ):
+        resolve_device("cuda:1")
 
 
 @pytest.mark.parametrize("device", ["gpu:0", "", "cuda:x", "CPU", "auto "])
