@@ -84,6 +84,17 @@ class DictionaryCacheWarning(UserWarning):
     """A cached concept dictionary on disk was unusable (rebuilt) or could not be written."""
 
 
+def _row_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of a 2-D floating array, summed in float64.
+
+    The products are formed in float64 (no overflow for float32 rows of
+    1e20) by einsum's buffered cast, a block at a time, so no float64 copy of
+    ``X`` is made.
+    """
+    squares = np.einsum("ij,ij->i", X, X, dtype=np.float64, casting="same_kind")
+    return np.sqrt(squares)
+
+
 def build_dictionary(
     raw: np.ndarray, concepts: Sequence[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +145,7 @@ def build_dictionary(
     def name(row: int) -> str:
         return f"{concepts[row]!r} (row {row})" if concepts is not None else f"row {row}"
 
-    norms = np.linalg.norm(raw.astype(np.float64), axis=1)
+    norms = _row_norms(raw)
     zero = norms <= ZERO_NORM
     if zero.any():
         row = int(np.flatnonzero(zero)[0])
@@ -142,10 +153,10 @@ def build_dictionary(
             f"the embedding of concept {name(row)} is a zero vector, which has no direction "
             f"({int(zero.sum())} such concept(s)); remove it or fix the embedder"
         )
-    unit = l2_normalize(raw)
-    concept_mean = unit.mean(axis=0)
-    centred = unit - concept_mean
-    flat = np.linalg.norm(centred.astype(np.float64), axis=1) <= _CENTRED_EPS
+    centred = l2_normalize(raw)  # a new array: centred in place below
+    concept_mean = centred.mean(axis=0)
+    centred -= concept_mean
+    flat = _row_norms(centred) <= _CENTRED_EPS
     if flat.any():
         row = int(np.flatnonzero(flat)[0])
         why = (

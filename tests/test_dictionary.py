@@ -62,6 +62,33 @@ def test_build_dictionary_keeps_float32_and_rejects_bad_input(rng):
         build_dictionary(bad)
 
 
+def test_build_dictionary_makes_no_float64_copy_of_the_embeddings(rng):
+    """Peak memory: the result and two float32 temporaries, no float64 widening."""
+    import tracemalloc
+
+    raw = rng.normal(size=(2000, 256)).astype(np.float32)
+    build_dictionary(raw)  # warm-up: first-call allocations are not the function's
+    tracemalloc.start()
+    try:
+        D, _ = build_dictionary(raw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert D.dtype == np.float32
+    # 3 x raw.nbytes is the float32 floor (l2_normalize's quotient and masked copy beside
+    # the centred rows); each float64 copy of the embeddings would add 2 x raw.nbytes.
+    assert peak < 3.5 * raw.nbytes, (peak, raw.nbytes)
+
+
+def test_dictionary_row_norms_are_summed_in_float64():
+    """float32 rows whose squares overflow (1e20) or underflow (1e-25) float32."""
+    X = np.array([[1e20, 2e20, 0.0], [0.0, 1e-25, 3e-25], [5.0, 0.0, 1.0]], np.float32)
+    expected = np.linalg.norm(X.astype(np.float64), axis=1)
+    np.testing.assert_allclose(dictionary_module._row_norms(X), expected, rtol=1e-15)
+    wide = np.array([[3.0, 4.0]], np.longdouble)
+    np.testing.assert_array_equal(dictionary_module._row_norms(wide), [5.0])
+
+
 def test_l2_normalize_leaves_zero_rows_at_zero():
     X = np.array([[3.0, 4.0], [0.0, 0.0]])
     out = l2_normalize(X)
