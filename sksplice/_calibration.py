@@ -92,12 +92,12 @@ def calibrate_penalty(
         rows = np.sort(rng.choice(n, calibration_samples, replace=False))
         X = X[rows]
     V = center(X)
-    D = dictionary.astype(V.dtype, copy=False)
     # The smallest penalty at which every code of the sample is zero:
-    # w = 0 is optimal iff 2 D v <= penalty for every concept.
+    # w = 0 is optimal iff 2 D v <= penalty for every concept. Each block of V
+    # is cast to the dictionary's dtype, never the dictionary to V's.
     top = 0.0
     for start in range(0, V.shape[0], 512):
-        top = max(top, float((V[start : start + 512] @ D.T).max(initial=0.0)))
+        top = max(top, float((V[start : start + 512] @ dictionary.T).max(initial=0.0)))
     if top <= 0.0:
         raise ValueError(
             f"target_l0={target:g} cannot be reached: every code is zero at any penalty on "

@@ -130,6 +130,32 @@ def guess_kind(est: SpliceTransformer, X: Any) -> str:
     )
 
 
+#: Rows of the dictionary cast at a time for weights of another dtype.
+_DICTIONARY_BLOCK_ROWS = 1024
+
+
+def _times_dictionary(W: Any, D: np.ndarray) -> np.ndarray:
+    """``W @ D`` in the dtype of ``W``, without a per-call copy of the dictionary ``D``.
+
+    Weights of another dtype than ``D`` (float32 weights, float64
+    ``dictionary_``) meet ``D`` a block of ``_DICTIONARY_BLOCK_ROWS`` rows at a
+    time, each block cast to their dtype; for sparse weights the sum of the
+    blocks' products is also faster than one product with the whole cast ``D``
+    (the cast block stays in cache). Only dense weights at least as large as
+    ``D`` meet it cast whole: one matrix product is then the faster, and the
+    copy is no larger than the weights themselves.
+    """
+    if W.dtype == D.dtype:
+        return np.asarray(W @ D)
+    if not scipy.sparse.issparse(W) and W.size >= D.size:
+        return W @ D.astype(W.dtype)
+    E = np.zeros((W.shape[0], D.shape[1]), dtype=W.dtype)
+    for start in range(0, D.shape[0], _DICTIONARY_BLOCK_ROWS):
+        stop = start + _DICTIONARY_BLOCK_ROWS
+        E += np.asarray(W[:, start:stop] @ D[start:stop].astype(W.dtype))
+    return E
+
+
 class ConceptSpaceMixin:
     """What a fitted ``SpliceTransformer`` offers in concept space.
 
@@ -187,9 +213,7 @@ class ConceptSpaceMixin:
     def _recompose(self, W: Any) -> np.ndarray:
         """``inverse_transform`` of weights that are already checked (CSR or ndarray)."""
         dtype = W.dtype
-        D = self.dictionary_.astype(dtype, copy=False)
-        E = np.asarray(W @ D)
-        E = l2_normalize(E)
+        E = l2_normalize(_times_dictionary(W, self.dictionary_))
         return l2_normalize(E + self.mean_.astype(dtype)).astype(dtype, copy=False)
 
     def top_concepts(

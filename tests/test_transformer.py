@@ -248,6 +248,68 @@ def test_inverse_transform_formula_and_zero_rows(problem):
         est.inverse_transform(np.full((1, N_CONCEPTS), np.nan))
 
 
+def _traced_peak(call):
+    import tracemalloc
+
+    call()  # warm-up: first-call allocations are not the call's own
+    tracemalloc.start()
+    try:
+        result = call()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("dense", [False, True])
+def test_inverse_transform_makes_no_copy_of_the_dictionary(dense):
+    """float32 weights are recomposed without a float32 copy of the float64 dictionary_."""
+    rng = np.random.default_rng(3)
+    n_concepts, dim = 4000, 64
+    raw = rng.normal(size=(n_concepts, dim))
+    est = make(random_vocabulary(n_concepts), raw, l1_penalty=0.3).fit(rng.normal(size=(5, dim)))
+    W = scipy.sparse.random(5, n_concepts, density=0.01, format="csr", random_state=0)
+    W = W.astype(np.float32).toarray() if dense else W.astype(np.float32)
+    R, peak = _traced_peak(lambda: est.inverse_transform(W))
+    assert R.dtype == np.float32
+    dense_W = W if dense else W.toarray()
+    expected = _unit(_unit(dense_W.astype(np.float64) @ est.dictionary_) + est.mean_)
+    np.testing.assert_allclose(R, expected, atol=1e-6)
+    # A float32 copy of dictionary_ alone would be dictionary_.nbytes / 2.
+    assert peak < est.dictionary_.nbytes / 4, (peak, est.dictionary_.nbytes)
+
+
+def test_target_l0_calibration_makes_no_copy_of_the_dictionary():
+    from types import SimpleNamespace
+
+    from sksplice._calibration import calibrate_penalty
+
+    rng = np.random.default_rng(4)
+    dictionary = _unit(rng.normal(size=(4000, 64)))
+    X = _unit(rng.normal(size=(8, 64))).astype(np.float32)
+
+    def solve(V, penalty, warm_start=None):
+        return SimpleNamespace(l0=lambda: np.full(V.shape[0], 5.0))
+
+    def calibrate():
+        return calibrate_penalty(
+            X,
+            dictionary=dictionary,
+            target_l0=5,
+            l1_penalty=0.1,
+            calibration_samples=100,
+            random_state=0,
+            center=lambda X: X,
+            solve=solve,
+            verbose=False,
+            logger=None,
+        )
+
+    (penalty, l0), peak = _traced_peak(calibrate)
+    assert penalty == pytest.approx(0.1) and l0 == 5.0
+    # A float32 copy of the dictionary alone would be dictionary.nbytes / 2.
+    assert peak < dictionary.nbytes / 4, (peak, dictionary.nbytes)
+
+
 def test_score_and_cosine_similarity(problem):
     concepts, raw, X = problem
     est = make(concepts, raw, l1_penalty=0.25).fit(X)
