@@ -1,28 +1,36 @@
 """Verified downloads into the data home.
 
-Downloads go through pooch (:func:`pooch.retrieve`): streamed to a temporary
-file in the destination folder and renamed into place only once their SHA-256
-digest matches the pinned one. Renaming is atomic on POSIX and Windows, so a
-reader (another thread or process) sees either no file or the complete,
-verified file. This module adds what pooch leaves to its callers: the data
-home, a warning for a cached file with another digest, the accepted addresses
-(also after redirects), the file permissions of a shared data home, and errors
-that say where to put the file by hand.
+Downloads are streamed by pooch's HTTP downloader (:class:`pooch.HTTPDownloader`)
+into a temporary file of :func:`sksplice._atomic.atomic_write` in the
+destination folder, and renamed into place only once their SHA-256 digest
+matches the pinned one. Renaming is atomic on POSIX and Windows, so a reader
+(another thread or process) sees either no file or the complete, verified
+file. The temporary file is hidden and carries the id of the downloading
+process, so that the next download of the same file removes one left by a
+download that was killed (:func:`sksplice._atomic.remove_stale_temporaries`).
+This module adds what pooch leaves to its callers: the data home, a warning for
+a cached file with another digest, the accepted addresses (also after
+redirects), the file permissions of a shared data home, the announcement of
+each download on the ``sksplice._download`` logger, and errors that say where
+to put the file by hand.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import logging
 import os
 import re
 import stat
 import sys
+import time
 import urllib.parse
 import warnings
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
-from ._atomic import _fsync_dir
+from ._atomic import atomic_write, remove_stale_temporaries
 from ._data import DATA_HOME_ENV, file_sha256, resolve_in_data_home
 
 __all__ = [
@@ -36,6 +44,8 @@ __all__ = [
 _PROGRESS_MIN_BYTES = 4 << 20
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+logger = logging.getLogger(__name__)
 
 
 class RemoteFile(NamedTuple):
@@ -131,25 +141,63 @@ class _ProgressBar:
             self._bar.close()
 
 
-class _Downloader:
-    """pooch downloader: pooch's HTTP downloader plus the checks pooch leaves to its callers.
+def _size_text(length: str | None) -> str:
+    """A Content-Length header in words: ``"1000 bytes"``, ``"3.0 MiB"``."""
+    try:
+        size = int(length) if length is not None else -1
+    except ValueError:
+        size = -1
+    if size < 0:
+        return "size not given"
+    if size < 1024:
+        return f"{size} bytes"
+    value = float(size)
+    for unit in ("KiB", "MiB"):
+        value /= 1024
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1024:.1f} GiB"
 
-    pooch (:func:`pooch.retrieve`) decides whether to download, streams into a
-    temporary file in the destination folder and renames it into place once its
-    digest matches. Around its :class:`pooch.HTTPDownloader` this adds: redirects
-    followed only to addresses :func:`_check_url` accepts, no proxy for loopback
-    addresses, the permissions of an ordinary file (pooch's temporary file is
-    private to its owner, which a shared data home cannot use), a cut-short
-    transfer and a digest mismatch reported with their numbers, and an fsync.
+
+class _DigestingFile:
+    """A binary file that also feeds what is written to a SHA-256 digest."""
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self._fh = fh
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self._fh.write(data)
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+
+class _Download:
+    """One transfer: pooch's HTTP downloader plus the checks pooch leaves to its callers.
+
+    Around :class:`pooch.HTTPDownloader` this adds: redirects followed only to
+    addresses :func:`_check_url` accepts, no proxy for loopback addresses, the
+    announcement of the transfer (what, from where, to where, its size) on
+    this module's logger once the server answers, a cut-short transfer and a
+    digest mismatch reported with their numbers.
     """
 
-    def __init__(self, sha256: str, timeout: float, verbose: bool | None, label: str) -> None:
+    def __init__(
+        self, url: str, target: Path, sha256: str, timeout: float, verbose: bool | None, label: str
+    ) -> None:
+        self.url = url
+        self.target = target
         self.sha256 = sha256
         self.timeout = timeout
         self.verbose = verbose
         self.label = label
 
-    def __call__(self, url: str, output_file: str, pooch_instance: object = None) -> None:
+    def into(self, fh: IO[bytes]) -> None:
+        """Download into the open binary file ``fh`` and check the digest of what came."""
         import pooch
         import requests
 
@@ -158,39 +206,43 @@ class _Downloader:
         def check(response: requests.Response, *args: object, **kwargs: object) -> None:
             if response.is_redirect:
                 _check_url(urllib.parse.urljoin(response.url, response.headers["Location"]))
-            else:
-                declared.append(response.headers.get("Content-Length"))
+                return
+            length = response.headers.get("Content-Length")
+            declared.append(length)
+            if response.ok:
+                redirected = f" (redirected to {response.url})" if response.url != self.url else ""
+                logger.info(
+                    "downloading %r (%s) from %s%s to %s",
+                    self.label,
+                    _size_text(length),
+                    self.url,
+                    redirected,
+                    self.target,
+                )
 
         options: dict[str, object] = {"timeout": self.timeout, "hooks": {"response": check}}
-        host = urllib.parse.urlsplit(url).hostname
+        host = urllib.parse.urlsplit(self.url).hostname
         if _is_loopback(host):  # no proxy, also for redirects on that host
             options["proxies"] = {"no_proxy": host}
         progressbar = _ProgressBar(self.label, self.verbose) if self.verbose is not False else False
         download = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=1 << 16, **options)
-        # pooch made the temporary file with mkstemp (mode 0600); make it again with the
-        # permissions of an ordinary file (0666 less the umask).
-        os.unlink(output_file)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        fd = os.open(output_file, flags, 0o666)
-        with os.fdopen(fd, "wb") as fh:
-            try:
-                download(url, fh, pooch_instance)
-            except requests.exceptions.ChunkedEncodingError as exc:
-                length = declared[-1] if declared else None
-                received = _bytes_read(exc, fh.tell())
-                raise DataFetchError(
-                    f"Download of {self.label!r} from {url} was cut short: received "
-                    f"{received} of {length} bytes"
-                ) from exc
-            finally:
-                if progressbar:
-                    progressbar.close()
-            fh.flush()
-            os.fsync(fh.fileno())
-        actual = file_sha256(output_file)
+        sink = _DigestingFile(fh)
+        try:
+            download(self.url, sink, None)
+        except requests.exceptions.ChunkedEncodingError as exc:
+            length = declared[-1] if declared else None
+            received = _bytes_read(exc, sink.size)
+            raise DataFetchError(
+                f"Download of {self.label!r} from {self.url} was cut short: received "
+                f"{received} of {length} bytes"
+            ) from exc
+        finally:
+            if progressbar:
+                progressbar.close()
+        actual = sink.digest.hexdigest()
         if actual != self.sha256:
             raise DigestMismatchError(
-                f"Downloaded {self.label!r} from {url} has SHA-256 {actual}, expected "
+                f"Downloaded {self.label!r} from {self.url} has SHA-256 {actual}, expected "
                 f"{self.sha256}; the download was discarded"
             )
 
@@ -231,11 +283,14 @@ def fetch_file(
     A file already in the data home with the pinned digest is returned
     without any network access (a read-only data home works). A file with
     another digest is never used: a warning is issued and the file is
-    downloaded again. Downloads (by :func:`pooch.retrieve`) are streamed to a
-    temporary file in the same folder and renamed into place only when the
-    digest matches, so concurrent callers (threads or processes) never see a
-    half-written file; at worst both download it. pooch announces each
-    download on its logger (``pooch.get_logger()``, standard error).
+    downloaded again. Downloads (by :class:`pooch.HTTPDownloader`) are
+    streamed to a hidden temporary file in the same folder and renamed into
+    place only when the digest matches, so concurrent callers (threads or
+    processes) never see a half-written file; at worst both download it. The
+    temporary file of a download that was killed is removed by the next one.
+    Each download is announced at level INFO on the logger
+    ``sksplice._download`` (what, from where, to where, its size); pooch's own
+    logger says nothing.
 
     Parameters
     ----------
@@ -306,18 +361,15 @@ def fetch_file(
             f"{relative_path!r} can be downloaded"
         )
 
-    import pooch
-
     # The real path: a symbolic link in place of the file is followed, and stays a link.
     real = Path(os.path.realpath(target))
+    download = _Download(url, real, sha256, float(timeout), verbose, relative_path)
     try:
-        pooch.retrieve(
-            url,
-            known_hash=f"sha256:{sha256}",
-            fname=real.name,
-            path=real.parent,
-            downloader=_Downloader(sha256, float(timeout), verbose, relative_path),
-        )
+        # A hidden temporary file naming this process, renamed into place once verified;
+        # those of downloads that were killed are removed first.
+        remove_stale_temporaries(real, time.time())
+        with atomic_write(real) as fh:
+            download.into(fh)
     except DigestMismatchError:
         raise
     except (OSError, ValueError) as exc:
@@ -330,7 +382,6 @@ def fetch_file(
             f"SHA-256 {sha256}), or point data_home (or ${DATA_HOME_ENV}) to a folder that "
             f"holds {relative_path!r}."
         ) from exc
-    _fsync_dir(real.parent)
     return target
 
 

@@ -21,7 +21,8 @@ class Route:
     Content-Length header, so a larger value simulates a connection that is
     cut short; ``delay`` seconds are waited before answering; ``status`` is
     the HTTP status code; ``location`` is sent as a Location header
-    (redirects).
+    (redirects); ``stall`` seconds are waited after the body, with the
+    connection open (a transfer that hangs part way).
     """
 
     body: bytes = b""
@@ -29,6 +30,7 @@ class Route:
     delay: float = 0.0
     status: int = 200
     location: str | None = None
+    stall: float = 0.0
 
 
 @dataclass
@@ -61,6 +63,8 @@ def start_server(server_state: LocalServer) -> tuple[ThreadingHTTPServer, thread
             try:
                 self.wfile.write(route.body)
                 self.wfile.flush()
+                if route.stall:
+                    time.sleep(route.stall)
             except OSError:  # the client gave up (timeout tests)
                 pass
             self.close_connection = True

@@ -51,6 +51,13 @@ FAULTS: list[Fault] = [
         "each sees either no file or the whole verified file (write to a temp file, then rename)",
     ),
     Fault(
+        "download-killed",
+        "test_data.py::test_killed_download_leaves_a_hidden_temporary_the_next_fetch_removes",
+        "SIGKILL in the middle of a download into the data home",
+        "only a hidden temporary file (named with the dead process's pid) is left, and the next "
+        "download of that file removes it",
+    ),
+    Fault(
         "http-or-remote-host",
         "test_data.py::test_only_https_or_loopback_http",
         "a download address that is not https (other than loopback http for tests)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 import stat
@@ -673,6 +674,78 @@ def test_concurrent_processes_never_see_a_partial_file(tmp_path, server):
     assert outputs == [GOOD_SHA] * 4
     assert seen <= {GOOD_SHA}
     assert _leftovers(tmp_path) == []
+
+
+def test_download_is_announced_on_the_sksplice_logger_not_by_pooch(tmp_path, server, caplog, capfd):
+    import pooch
+
+    pooch_level = pooch.get_logger().level
+    with caplog.at_level(logging.DEBUG):
+        path = fetch_file(
+            "vocab/test.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path
+        )
+    assert path.read_bytes() == GOOD
+    assert capfd.readouterr().err == ""  # pooch's own logger writes to standard error
+    assert pooch.get_logger().level == pooch_level
+    ours = [r for r in caplog.records if r.name.startswith("sksplice")]
+    assert [r.name for r in ours] == ["sksplice._download"]
+    (record,) = ours
+    assert record.levelno == logging.INFO
+    message = record.getMessage()
+    assert "'vocab/test.txt'" in message
+    assert server.url("/good.txt") in message and str(path) in message
+    assert f"{len(GOOD) / 1024:.1f} KiB" in message
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        fetch_file(
+            "vocab/test.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path
+        )
+    assert [r for r in caplog.records if r.name.startswith("sksplice")] == []  # cached: no word
+
+
+def test_size_of_a_download_in_words():
+    assert _download._size_text(None) == "size not given"
+    assert _download._size_text("oops") == "size not given"
+    assert _download._size_text("1000") == "1000 bytes"
+    assert _download._size_text(str(3 << 20)) == "3.0 MiB"
+    assert _download._size_text(str(5 << 30)) == "5.0 GiB"
+
+
+_KILLED_CHILD = """
+import sys
+from sksplice._download import fetch_file
+fetch_file("vocab/p.txt", url=sys.argv[1], sha256=sys.argv[2], data_home=sys.argv[3])
+"""
+
+
+def test_killed_download_leaves_a_hidden_temporary_the_next_fetch_removes(tmp_path, server):
+    """A download killed part way leaves a hidden file naming its process, removed next time."""
+    big = GOOD * 4  # more than one 64 KiB chunk arrives before the transfer hangs
+    server.routes["/hangs.txt"] = Route(big[:150_000], declared_length=len(big), stall=30.0)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), *sys.path])}
+    args = [server.url("/hangs.txt"), GOOD_SHA, str(tmp_path)]
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, *args], env=env)
+    folder = tmp_path / "vocab"
+    deadline = time.monotonic() + 60
+    try:
+        while not any(p.stat().st_size >= 1 << 16 for p in folder.glob("*") if p.is_file()):
+            assert child.poll() is None, "the download ended before it could be killed"
+            assert time.monotonic() < deadline, "the download never started"
+            time.sleep(0.02)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    left = sorted(folder.iterdir())
+    assert [p.name for p in left if not p.name.startswith(".")] == []
+    target = folder / "p.txt"
+    assert [(p, pid) for p, pid in _atomic.temporary_files_of(target)] == [(left[0], child.pid)]
+    assert len(left) == 1
+
+    path = fetch_file(
+        "vocab/p.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path
+    )
+    assert path.read_bytes() == GOOD
+    assert sorted(p.name for p in folder.iterdir()) == ["p.txt"]
 
 
 def test_redirects_are_followed_only_to_accepted_addresses(tmp_path, server):
