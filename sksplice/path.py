@@ -1,4 +1,4 @@
-"""Concept weights along a sequence of l1 penalties, each solve warm-starting the next.
+"""Concept weights along a sequence of l1 penalties, each solution seeding the next.
 
 :func:`splice_path` is to :class:`sksplice.SpliceTransformer` what
 scikit-learn's :func:`~sklearn.linear_model.lasso_path` is to
@@ -43,9 +43,11 @@ class SplicePath:
     worst_gap : ndarray of shape (n_penalties,)
         Largest relative duality gap of any sample (the certificate).
     n_iter : ndarray of shape (n_penalties,)
-        Iterations (working-set rounds or ADMM iterations) of each solve.
-    time_s : ndarray of shape (n_penalties,)
-        Wall-clock time of each solve, in seconds.
+        Iterations of each solve: the most working-set rounds any sample
+        spent at that penalty (ADMM iterations with ``solver="admm"``).
+    time_s : float
+        Wall-clock time of the whole path's solve, in seconds (the penalties
+        are solved in one batch, so there is no time per penalty).
     concepts : ndarray of str objects, shape (n_concepts,)
         The concept names (the columns of every weight matrix).
     """
@@ -56,7 +58,7 @@ class SplicePath:
     cosine: np.ndarray
     worst_gap: np.ndarray
     n_iter: np.ndarray
-    time_s: np.ndarray
+    time_s: float
     concepts: np.ndarray = field(repr=False)
 
     def __len__(self) -> int:
@@ -68,8 +70,8 @@ class SplicePath:
         Returns
         -------
         pandas.DataFrame
-            Columns ``l1_penalty``, ``mean_l0``, ``cosine``, ``worst_gap``,
-            ``n_iter`` and ``time_s``, largest penalty first.
+            Columns ``l1_penalty``, ``mean_l0``, ``cosine``, ``worst_gap`` and
+            ``n_iter``, largest penalty first.
         """
         import pandas as pd
 
@@ -80,7 +82,6 @@ class SplicePath:
                 "cosine": self.cosine,
                 "worst_gap": self.worst_gap,
                 "n_iter": self.n_iter,
-                "time_s": self.time_s,
             }
         )
 
@@ -107,15 +108,19 @@ def _check_penalties(l1_penalties: Any) -> np.ndarray:
 
 
 def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
-    """Decompose ``X`` at several l1 penalties, largest first, each solve warm-starting the next.
+    """Decompose ``X`` at several l1 penalties, largest first, each solution seeding the next.
 
-    The warm-started equivalent of calling ``transform`` once per penalty
-    (with ``l1_penalty`` set to each value): the same certified solutions,
-    within the transformer's ``tol``. Each solve starts from the support of
-    the previous solution and the concepts that violate the optimality
-    conditions at its residual for the new penalty, which saves working-set
-    rounds; ``benchmarks/bench_path.py`` measures the gain against solving
-    every penalty from scratch.
+    The path equivalent of calling ``transform`` once per penalty (with
+    ``l1_penalty`` set to each value): the same certified solutions, within
+    the transformer's ``tol``. With the working-set solver (the default on
+    CPU) the whole path runs in one batch: a sample certified at one penalty
+    goes on to the next with its working set of concepts, their Gram block
+    and its weights, and the concepts that join are read from the
+    correlations its certificate has just computed
+    (:meth:`~sksplice.solvers.NonNegLasso.solve_path`). With ADMM each
+    penalty is warm-started from the previous solution.
+    ``benchmarks/bench_path.py`` measures the gain against solving every
+    penalty from scratch.
 
     Parameters
     ----------
@@ -133,9 +138,9 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     Returns
     -------
     SplicePath
-        Weights (CSR), mean l0, mean cosine similarity, certificate,
-        iterations and time per penalty; ``to_frame()`` gives the statistics
-        as a DataFrame.
+        Weights (CSR), mean l0, mean cosine similarity, certificate and
+        iterations per penalty, and the time of the solve; ``to_frame()``
+        gives the statistics as a DataFrame.
 
     Raises
     ------
@@ -179,15 +184,12 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     dtype = np.float64 if X.dtype == np.float64 else np.float32
 
     weights: list[scipy.sparse.csr_matrix] = []
-    mean_l0, cosine, worst_gap, n_iter, times = [], [], [], [], []
-    warm = None
-    for penalty in penalties:
-        started = time.perf_counter()
-        codes = transformer._solve(V, float(penalty), warm_start=warm)
-        times.append(time.perf_counter() - started)
-        W = codes.to_csr()
-        warm = W
-        W = scipy.sparse.csr_matrix(W, dtype=dtype)
+    mean_l0, cosine, worst_gap, n_iter = [], [], [], []
+    started = time.perf_counter()
+    solved = transformer._solve_path(V, penalties.tolist())
+    elapsed = time.perf_counter() - started
+    for codes in solved:
+        W = scipy.sparse.csr_matrix(codes.to_csr(), dtype=dtype)
         W.eliminate_zeros()
         weights.append(W)
         mean_l0.append(float(np.mean(np.diff(W.indptr))))
@@ -202,6 +204,6 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         cosine=np.asarray(cosine),
         worst_gap=np.asarray(worst_gap),
         n_iter=np.asarray(n_iter),
-        time_s=np.asarray(times),
+        time_s=elapsed,
         concepts=np.asarray(transformer.concepts_, dtype=object),
     )

@@ -424,16 +424,26 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         """``normalise(normalise(X) - mean_)``, scale-invariant, zero for zero rows."""
         return center_rows(X, self.mean_)
 
-    def _solve(self, V: np.ndarray, penalty: float, warm_start: Any = None) -> Any:
+    def _solver_options(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"solver": self.solver, "tol": self.tol}
         if self.transform_max_iter is not None:
             kwargs["max_iter"] = self.transform_max_iter
         if self.memory_budget is not None:
             kwargs["memory_budget"] = self.memory_budget
+        return kwargs
+
+    def _solve(self, V: np.ndarray, penalty: float, warm_start: Any = None) -> Any:
+        kwargs = self._solver_options()
         if warm_start is not None:
             kwargs["warm_start"] = warm_start
         # V is centred from an X that _validate_X has checked: no second check.
         return self._get_lasso().solve(V, penalty, check_input=False, **kwargs)
+
+    def _solve_path(self, V: np.ndarray, penalties: Any) -> list[Any]:
+        """The solutions at ``penalties`` (see :meth:`NonNegLasso.solve_path`)."""
+        return self._get_lasso().solve_path(
+            V, penalties, check_input=False, **self._solver_options()
+        )
 
     def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix:
         """CSR weights of validated embeddings ``X`` (dtype follows ``X``)."""

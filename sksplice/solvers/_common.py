@@ -39,6 +39,7 @@ class RowResult:
     w: torch.Tensor  # (m, K) float64 weights (0 on padding)
     gap: torch.Tensor  # (m,) relative duality gaps
     n_iter: torch.Tensor  # (m,) iterations used
+    stage: torch.Tensor | None = None  # (m,) position in a path of penalties (None: 0)
 
 
 def gap_from_candidates(
@@ -46,10 +47,13 @@ def gap_from_candidates(
     v64: torch.Tensor,
     r64: torch.Tensor,
     wsum: torch.Tensor,
-    lam: float,
+    lam: float | torch.Tensor,
     top: torch.Tensor,
 ) -> torch.Tensor:
-    """Relative duality gap given the indices of the largest correlations."""
+    """Relative duality gap given the indices of the largest correlations.
+
+    ``lam`` is one penalty or a float64 tensor of shape (m,), one per row.
+    """
     cmax = torch.einsum("mkd,md->mk", D64[top], r64).amax(dim=1)
     return _gap_from_cmax(v64, r64, wsum, lam, cmax)
 
@@ -59,7 +63,7 @@ def relative_gap(
     v64: torch.Tensor,
     r64: torch.Tensor,
     wsum: torch.Tensor,
-    lam: float,
+    lam: float | torch.Tensor,
     corr: torch.Tensor,
     n_refine: int = 8,
 ) -> torch.Tensor:
@@ -74,7 +78,11 @@ def relative_gap(
 
 
 def _gap_from_cmax(
-    v64: torch.Tensor, r64: torch.Tensor, wsum: torch.Tensor, lam: float, cmax: torch.Tensor
+    v64: torch.Tensor,
+    r64: torch.Tensor,
+    wsum: torch.Tensor,
+    lam: float | torch.Tensor,
+    cmax: torch.Tensor,
 ) -> torch.Tensor:
     """Relative gap of the scaled residual, ``cmax = max_j (D r)_j``."""
     # r.r, r.v and v.v of each row from one batched product (few small kernels:
@@ -82,7 +90,7 @@ def _gap_from_cmax(
     RV = torch.stack((r64, v64), dim=1)
     gram = RV @ RV.transpose(1, 2)
     rr, rv, vv = gram[:, 0, 0], gram[:, 0, 1], gram[:, 1, 1]
-    primal = torch.add(rr, wsum, alpha=lam)
+    primal = rr + lam * wsum
     # A numerically zero positive correlation does not bind the dual scale.
     binding = cmax > rr.sqrt().mul_(1e-13)
     s = torch.where(rr > 0, rv / rr.clamp_min(1e-300), 0.0).clamp_min_(0.0)
@@ -104,12 +112,16 @@ class Problem:
     ``threads`` is the intra-op thread count for the dense products with the
     dictionary on CPU while the small batched operations (which are bound by
     per-call overhead) run single-threaded; 0 leaves the setting alone.
+    ``group_rows`` lets the small problems of a batch run in groups of similar
+    size (on CPU, where the padded work costs time; on a GPU the extra
+    launches of the groups cost more than the padding).
     """
 
     D: torch.Tensor  # (c, d) storage dtype
     D64: torch.Tensor  # (c, d) float64
     lam: float
     threads: int = 0
+    group_rows: bool = False
 
 
 @contextlib.contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -325,6 +326,112 @@ class NonNegLasso:
         once or, with a float32 dictionary, solved again in float64.
         """
         lam = check_penalty(l1_penalty)
+        Vt, method, tol, max_iter, W_warm = self._check_call(
+            V, solver, tol, max_iter, warm_start, check_input
+        )
+        return self._solve_penalties(Vt, [lam], method, tol, max_iter, W_warm, memory_budget)[0]
+
+    def solve_path(
+        self,
+        V: torch.Tensor | np.ndarray,
+        l1_penalties: Any,
+        *,
+        solver: str = "auto",
+        tol: float = 1e-6,
+        max_iter: int | None = None,
+        warm_start: Any = None,
+        memory_budget: int | None = None,
+        check_input: bool = True,
+    ) -> list[SparseCodes]:
+        """Solve every row of ``V`` at several penalties, each solution seeding the next.
+
+        The penalties are solved from the largest (the sparsest solutions)
+        down. With the working-set method the whole path runs in one batch: a
+        row certified at one penalty goes on to the next with its working set,
+        the Gram block of that set and its weights, and the concepts that join
+        are read from the correlations its certificate has just computed. Every
+        solution is certified to ``tol`` as :meth:`solve` certifies it. With
+        ADMM each penalty is one :meth:`solve` warm-started from the previous
+        solution.
+
+        Parameters
+        ----------
+        V : torch.Tensor or ndarray of shape (n_samples, n_features)
+            Targets, as for :meth:`solve`.
+        l1_penalties : sequence of float
+            Non-negative penalties, in any order (at least one).
+        solver, tol, max_iter, memory_budget, check_input
+            As for :meth:`solve`; ``max_iter`` is the budget of each penalty.
+        warm_start : SparseCodes, sparse matrix, ndarray or tensor, optional
+            Starting weights for the largest penalty, as for :meth:`solve`.
+
+        Returns
+        -------
+        list of SparseCodes
+            One solution per penalty, in the order of ``l1_penalties``.
+
+        Raises
+        ------
+        ValueError, TypeError
+            As for :meth:`solve`, and for an empty ``l1_penalties``.
+
+        Warns
+        -----
+        UserWarning, ConvergenceWarning
+            As for :meth:`solve`, naming the penalties concerned.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sksplice.solvers import NonNegLasso
+        >>> rng = np.random.default_rng(0)
+        >>> D = rng.standard_normal((50, 8))
+        >>> D /= np.linalg.norm(D, axis=1, keepdims=True)
+        >>> path = NonNegLasso(D, device="cpu").solve_path(D[:3] + D[3:6], [0.1, 0.5, 0.2])
+        >>> [codes.shape for codes in path]
+        [(3, 50), (3, 50), (3, 50)]
+        >>> [bool(codes.converged) for codes in path]
+        [True, True, True]
+        """
+        if isinstance(l1_penalties, (str, bytes)) or not hasattr(l1_penalties, "__len__"):
+            raise TypeError(
+                f"l1_penalties must be a sequence of penalties, got {type(l1_penalties).__name__}"
+            )
+        lams = [check_penalty(p) for p in l1_penalties]
+        if not lams:
+            raise ValueError("l1_penalties is empty; pass at least one penalty")
+        Vt, method, tol, max_iter, W_warm = self._check_call(
+            V, solver, tol, max_iter, warm_start, check_input
+        )
+        order = sorted(range(len(lams)), key=lambda i: -lams[i])
+        ordered = [lams[i] for i in order]
+        if method == "working_set":
+            solved = self._solve_penalties(
+                Vt, ordered, method, tol, max_iter, W_warm, memory_budget
+            )
+        else:
+            solved = []
+            for lam in ordered:
+                codes = self._solve_penalties(
+                    Vt, [lam], method, tol, max_iter, W_warm, memory_budget
+                )[0]
+                solved.append(codes)
+                W_warm = codes
+        out: list[SparseCodes] = [solved[0]] * len(lams)
+        for position, i in enumerate(order):
+            out[i] = solved[position]
+        return out
+
+    def _check_call(
+        self,
+        V: Any,
+        solver: str,
+        tol: float,
+        max_iter: int | None,
+        warm_start: Any,
+        check_input: bool,
+    ) -> tuple[torch.Tensor, str, float, int | None, Any]:
+        """The checked targets, method, ``tol``, ``max_iter`` and warm start of a call."""
         tol = check_number(tol, "tol", low=0.0, closed="left")
         method = self._resolve_solver(solver)
         max_iter = check_int(max_iter, "max_iter", allow_none=True)
@@ -332,51 +439,86 @@ class NonNegLasso:
             Vt = self._check_targets(V)
         else:
             Vt = V if isinstance(V, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(V))
+        W_warm = self._check_warm_start(warm_start, int(Vt.shape[0]))
+        return Vt, method, tol, max_iter, W_warm
+
+    def _solve_penalties(
+        self,
+        Vt: torch.Tensor,
+        lams: list[float],
+        method: str,
+        tol: float,
+        max_iter: int | None,
+        W_warm: Any,
+        memory_budget: int | None,
+    ) -> list[SparseCodes]:
+        """Solve at the decreasing penalties ``lams`` (more than one: working set only)."""
         floor = self.smallest_supported_penalty(Vt, tol)
-        if 0.0 < lam < floor:
+        low = [lam for lam in lams if 0.0 < lam < floor]
+        budgets = [
+            max_iter
+            if max_iter is not None
+            else METHODS[method].small_penalty_max_iter
+            if 0.0 < lam < floor
+            else METHODS[method].max_iter
+            for lam in lams
+        ]
+        if low:
             # Rows cannot be certified at ``tol``: bound the work instead of running
             # every round (and the float64 redo) to the full budget.
-            if max_iter is None:
-                max_iter = METHODS[method].small_penalty_max_iter
+            shown = ", ".join(f"{lam:g}" for lam in low)
+            budget = budgets[lams.index(low[0])]
             warnings.warn(
-                f"l1_penalty={lam:g} is below the smallest penalty the duality-gap "
+                f"l1_penalty={shown} is below the smallest penalty the duality-gap "
                 f"certificate supports at tol={tol:g} for these targets (about {floor:.2g}); "
-                f"the rows are solved with max_iter={max_iter} and may not reach tol. Use "
+                f"the rows are solved with max_iter={budget} and may not reach tol. Use "
                 "l1_penalty=0 (non-negative least squares), a larger l1_penalty or a "
                 "larger tol",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        if max_iter is None:
-            max_iter = METHODS[method].max_iter
         n = int(Vt.shape[0])
-        W_warm = self._check_warm_start(warm_start, n)
         chunk = self._chunk_size(method, n, memory_budget)
 
         # On CPU the many small batched operations run single-threaded (they are
         # bound by per-call overhead) and the dense products use every thread.
         on_cpu = self.device.type == "cpu"
         threads = torch.get_num_threads() if on_cpu else 0
-        prob = Problem(D=self.dictionary, D64=self._dictionary64, lam=lam, threads=threads)
+        prob = Problem(
+            D=self.dictionary,
+            D64=self._dictionary64,
+            lam=lams[0],
+            threads=threads,
+            group_rows=on_cpu,
+        )
+        path = None
+        rounds: int | torch.Tensor = budgets[0]
+        if len(lams) > 1:
+            path = torch.tensor(lams, dtype=torch.float64, device=self.device)
+            rounds = torch.tensor(budgets, dtype=torch.int64, device=self.device)
         with intra_op_threads(1 if on_cpu else 0):
-            codes = self._solve_chunks(prob, Vt, W_warm, method, chunk, tol, max_iter)
-            if not codes.converged and self.dtype != torch.float64:
-                # Products in float32 can stall on ill-conditioned rows (many concepts
-                # in few dimensions); the rows that are not certified are solved again
-                # by the working-set method entirely in float64.
-                redo_iter = max_iter if method == "working_set" else None
-                codes = self._redo_in_float64(codes, prob, Vt, chunk, tol, redo_iter)
-        if not codes.converged:
-            gaps = codes.row_gaps
-            n_bad = int((gaps > tol).sum())
-            warnings.warn(
-                f"NonNegLasso ({method}) stopped after max_iter={max_iter} with a worst "
-                f"relative duality gap of {codes.gap:.3g} > tol={tol:g} on {n_bad} of "
-                f"{n} row(s); increase max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        return codes
+            solved = self._solve_chunks(prob, Vt, W_warm, method, chunk, tol, rounds, path)
+            for s, codes in enumerate(solved):
+                if not codes.converged and self.dtype != torch.float64:
+                    # Products in float32 can stall on ill-conditioned rows (many concepts
+                    # in few dimensions); the rows that are not certified are solved again
+                    # by the working-set method entirely in float64.
+                    redo_iter = budgets[s] if method == "working_set" else None
+                    solved[s] = self._redo_in_float64(
+                        codes, replace(prob, lam=lams[s]), Vt, chunk, tol, redo_iter
+                    )
+        for lam, budget, codes in zip(lams, budgets, solved):
+            if not codes.converged:
+                n_bad = int((codes.row_gaps > tol).sum())
+                at = f" at l1_penalty={lam:g}" if len(lams) > 1 else ""
+                warnings.warn(
+                    f"NonNegLasso ({method}) stopped after max_iter={budget}{at} with a worst "
+                    f"relative duality gap of {codes.gap:.3g} > tol={tol:g} on {n_bad} of "
+                    f"{n} row(s); increase max_iter or tol",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        return solved
 
     def smallest_supported_penalty(self, V: Any, tol: float = 1e-6) -> float:
         """Smallest positive penalty whose solutions can be certified at ``tol``.
@@ -420,16 +562,16 @@ class NonNegLasso:
         bad = np.flatnonzero(codes.row_gaps > tol)
         if max_iter is None:
             max_iter = METHODS["working_set"].max_iter
-        prob64 = Problem(D=prob.D64, D64=prob.D64, lam=prob.lam, threads=prob.threads)
+        prob64 = replace(prob, D=prob.D64)
         rows = torch.as_tensor(bad, device=Vt.device)
-        redo = self._solve_chunks(prob64, Vt[rows], None, "working_set", chunk, tol, max_iter)
+        redo = self._solve_chunks(prob64, Vt[rows], None, "working_set", chunk, tol, max_iter)[0]
         improved = redo.row_gaps < codes.row_gaps[bad]
         if not improved.any():
             return codes
-        replace = bad[improved]
-        indptr, indices, data = _replace_rows(codes, replace, redo, np.flatnonzero(improved))
+        better = bad[improved]
+        indptr, indices, data = _replace_rows(codes, better, redo, np.flatnonzero(improved))
         gaps = codes.row_gaps.copy()
-        gaps[replace] = redo.row_gaps[improved]
+        gaps[better] = redo.row_gaps[improved]
         worst = float(gaps.max())
         return SparseCodes(
             indptr=indptr,
@@ -450,20 +592,23 @@ class NonNegLasso:
         method: str,
         chunk: int,
         tol: float,
-        max_iter: int,
-    ) -> SparseCodes:
+        max_iter: int | torch.Tensor,
+        penalties: torch.Tensor | None = None,
+    ) -> list[SparseCodes]:
+        """The solutions, one per penalty of ``penalties`` (None: ``prob.lam`` alone)."""
         n = int(Vt.shape[0])
-        out_rows: list[np.ndarray] = []
-        out_cols: list[np.ndarray] = []
-        out_vals: list[np.ndarray] = []
-        gaps = np.zeros(n, dtype=np.float64)
-        iters = np.zeros(n, dtype=np.int64)
+        n_stages = 1 if penalties is None else penalties.numel()
+        out: list[tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = [
+            ([], [], []) for _ in range(n_stages)
+        ]
+        gaps = np.zeros((n_stages, n), dtype=np.float64)
+        iters = np.zeros((n_stages, n), dtype=np.int64)
         start = 0
         while start < n:
             stop = min(n, start + chunk)
             try:
                 results = self._solve_one_chunk(
-                    prob, Vt, W_warm, method, start, stop, tol, max_iter
+                    prob, Vt, W_warm, method, start, stop, tol, max_iter, penalties
                 )
             except torch.OutOfMemoryError as exc:
                 if self.device.type == "cuda":
@@ -487,16 +632,25 @@ class NonNegLasso:
                 continue
             for res in results:
                 r_rows = res.rows.cpu().numpy() + start
-                gaps[r_rows] = res.gap.cpu().numpy()
-                iters[r_rows] = res.n_iter.cpu().numpy()
+                stage = 0 if res.stage is None else res.stage.cpu().numpy()
+                gaps[stage, r_rows] = res.gap.cpu().numpy()
+                iters[stage, r_rows] = res.n_iter.cpu().numpy()
                 w = res.w.cpu().numpy()
                 idx = res.idx.cpu().numpy()
                 nz = w > 0
-                out_rows.append(np.broadcast_to(r_rows[:, None], w.shape)[nz])
-                out_cols.append(idx[nz])
-                out_vals.append(w[nz])
+                stages = np.broadcast_to(np.reshape(stage, (-1, 1)), w.shape)[nz]
+                rows = np.broadcast_to(r_rows[:, None], w.shape)[nz]
+                cols, vals = idx[nz], w[nz]
+                for s in np.unique(stages) if n_stages > 1 else (0,):
+                    keep = stages == s if n_stages > 1 else slice(None)
+                    out[s][0].append(rows[keep])
+                    out[s][1].append(cols[keep])
+                    out[s][2].append(vals[keep])
             start = stop
-        return _assemble(n, self.n_concepts, out_rows, out_cols, out_vals, gaps, iters, tol)
+        return [
+            _assemble(n, self.n_concepts, rows, cols, vals, gaps[s], iters[s], tol)
+            for s, (rows, cols, vals) in enumerate(out)
+        ]
 
     def _solve_one_chunk(
         self,
@@ -507,14 +661,18 @@ class NonNegLasso:
         start: int,
         stop: int,
         tol: float,
-        max_iter: int,
+        max_iter: int | torch.Tensor,
+        penalties: torch.Tensor | None = None,
     ) -> list[RowResult]:
         """Solve rows ``start:stop`` of ``Vt``; results index rows from ``start``."""
         Vc = Vt[start:stop].to(device=self.device)
         v64 = Vc.to(torch.float64)
         Vc = Vc.to(prob.D.dtype)
         warm = None if W_warm is None else self._warm_rows(W_warm, start, stop)
-        return METHODS[method].solve_chunk(self, prob, Vc, v64, warm, tol, max_iter)
+        solve_chunk = METHODS[method].solve_chunk
+        if penalties is None:
+            return solve_chunk(self, prob, Vc, v64, warm, tol, max_iter)
+        return solve_chunk(self, prob, Vc, v64, warm, tol, max_iter, penalties=penalties)
 
 
 def _replace_rows(

@@ -12,6 +12,7 @@ repeats until the gap is below ``tol``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -24,7 +25,7 @@ from ._common import (
     gap_from_candidates,
     relative_gap,
 )
-from ._small import _INF, refine_support, solve_small
+from ._small import _INF, refine_support, row_groups, solve_small
 
 if TYPE_CHECKING:
     from ._lasso import NonNegLasso
@@ -50,10 +51,12 @@ def _take(t: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
     return t.gather(1, expand)
 
 
-def _support_order(w: torch.Tensor) -> torch.Tensor:
-    """Column order putting each row's non-zero weights first (width = max support)."""
+def _support_order(w: torch.Tensor, k: int | None = None) -> torch.Tensor:
+    """Column order putting each row's non-zero weights first (width ``k``, default the
+    largest support)."""
     nz = w > 0
-    k = max(1, int(nz.sum(dim=1).max()))
+    if k is None:
+        k = max(1, int(nz.sum(dim=1).max()))
     return torch.argsort((~nz).to(torch.int8), dim=1, stable=True)[:, :k]
 
 
@@ -92,8 +95,8 @@ class _Sets:
         self.idx = torch.zeros((m, self.cap), dtype=torch.int64, device=dev)
         self.valid = torch.zeros((m, self.cap), dtype=torch.bool, device=dev)
         self.w = torch.zeros((m, self.cap), dtype=torch.float64, device=dev)
-        # Columns added by the last round (a new violator that takes no weight
-        # means the round could not make progress).
+        # Valid columns added by the last round (a new violator that takes no
+        # weight means the round could not make progress).
         self.new = torch.zeros((m, self.cap), dtype=torch.bool, device=dev)
         DW = self.DW[:, :K]
         DW.copy_(D.index_select(0, idx.flatten()).view(m, K, -1))
@@ -159,7 +162,7 @@ class _Sets:
         self.valid[rows, slots] = ok
         self.idx[rows, slots] = cand
         self.new[:, :width] = False
-        self.new[rows, slots] = True
+        self.new[rows, slots] = ok
         # (index_select: several times faster than advanced indexing on CPU.)
         D_new = prob.D.index_select(0, cand.flatten()).view(m, n_new, -1)
         self.DW[rows, slots] = D_new
@@ -181,9 +184,11 @@ def working_set_rounds(
     w: torch.Tensor,
     *,
     tol: float,
-    max_rounds: int,
+    max_rounds: int | torch.Tensor,
     n_add: int,
     iter_offset: int = 0,
+    penalties: torch.Tensor | None = None,
+    stage: torch.Tensor | None = None,
 ) -> tuple[list[RowResult], RowResult | None]:
     """Grow working sets until each row's relative duality gap is below ``tol``.
 
@@ -194,6 +199,11 @@ def working_set_rounds(
     leave the working sets between rounds and their slots take the new
     violators; the data of the kept concepts (rows of ``D``, correlations and
     Gram blocks) stay in place, so only the new rows and columns are computed.
+
+    Along a path of penalties (``penalties``) a row that is finished at its
+    penalty goes on to the next one in the same batch: its working set, Gram
+    block and weights stay, and the violators at the new penalty come from the
+    correlations the certificate has just computed, so no product is repeated.
 
     Parameters
     ----------
@@ -209,43 +219,60 @@ def working_set_rounds(
         Starting weights on those sets (non-negative).
     tol : float
         Target relative duality gap.
-    max_rounds : int
-        Maximum number of working-set rounds.
+    max_rounds : int or Tensor of shape (n_penalties,), int64
+        Maximum number of working-set rounds of a row at a penalty (one
+        budget per penalty of the path).
     n_add : int
         Most concepts added to a row's working set per round (adding more
         at once was measured slower: the small solves grow as K^3).
     iter_offset : int, default=0
         Added to the reported iteration counts.
+    penalties : Tensor of shape (n_penalties,), float64, optional
+        A decreasing path of penalties; None: the single penalty ``prob.lam``.
+    stage : Tensor of shape (m,), int64, optional
+        Position in ``penalties`` at which each row starts (default 0).
 
     Returns
     -------
     done : list of RowResult
-        Rows certified (gap at most ``tol``) or that cannot improve further.
+        Rows certified (gap at most ``tol``) or that cannot improve further;
+        along a path, one result per row and penalty from its ``stage`` on,
+        each labelled with its stage.
     left : RowResult or None
         Rows still above ``tol`` when ``max_rounds`` ran out.
     """
-    D, D64, lam = prob.D, prob.D64, prob.lam
+    D, D64 = prob.D, prob.D64
     device = V.device
     c = D.shape[0]
-    rows = torch.arange(V.shape[0], device=device)
+    m = V.shape[0]
+    path = penalties is not None
+    if penalties is None:
+        penalties = torch.tensor([prob.lam], dtype=torch.float64, device=device)
+    n_stages = penalties.numel()
+    if stage is None:
+        stage = torch.zeros(m, dtype=torch.int64, device=device)
+    limits = torch.as_tensor(max_rounds, dtype=torch.int64, device=device).expand(n_stages)
+    lam = penalties[stage]  # each row's penalty
+    since = torch.zeros(m, dtype=torch.int64, device=device)  # rounds at that penalty
+    fresh = torch.zeros(m, dtype=torch.bool, device=device)  # just went on to the next one
+    rows = torch.arange(m, device=device)
     done: list[RowResult] = []
     # Working-set data in storage precision: concepts, their Gram block and
     # correlations with the targets. The float64 refinement removes the
     # round-off before anything is certified.
     sets = _Sets(prob, V, idx, valid, w, capacity=idx.shape[1] + 2 * n_add)
-    n_round = 0
-    n_new = 0  # concepts added to the sets by the previous round
     while True:
-        n_round += 1
-        last = n_round >= max_rounds
+        since += 1
+        last = since >= limits[stage]
         K = sets.width
         idx, valid = sets.idx[:, :K], sets.valid[:, :K]
         w = solve_small(
             sets.G[:, :K, :K].to(torch.float64),
             sets.b[:, :K].to(torch.float64),
-            lam,
+            lam.unsqueeze(1),
             valid,
             w0=sets.w[:, :K] * valid,
+            group=prob.group_rows,
         )
         sets.w[:, :K] = w
         # In exact arithmetic a violator that joins the set makes the objective drop,
@@ -254,10 +281,11 @@ def working_set_rounds(
         # at round-off level: more rounds would only add and prune the same concepts.
         # Such a row is refined and certified now, or handed back uncertified (the
         # front end solves it again in float64).
-        if n_new:
-            stalled = ~((w > 0) & sets.new[:, :K]).any(dim=1)
-        else:
-            stalled = torch.zeros(w.shape[0], dtype=torch.bool, device=device)
+        # (Not so for a row that has just gone on to the next penalty of a path: its
+        # new concepts violate the conditions at the previous solution, which the
+        # weights of its other concepts may now satisfy.)
+        new = sets.new[:, :K]
+        stalled = new.any(dim=1) & ~((w > 0) & new).any(dim=1) & ~fresh
         r = V - (w.to(D.dtype).unsqueeze(1) @ sets.DW[:, :K]).squeeze(1)
         corr = _product(prob, r, D.T)
         del r
@@ -274,7 +302,7 @@ def working_set_rounds(
         pos = both.topk(min(8, both.shape[1]), dim=1).indices
         top_all = torch.cat([idx, cand_idx], dim=1).gather(1, pos)
         cand_val = cand_val.to(torch.float64)
-        new_ok = 2.0 * cand_val > lam * (1 + 1e-12)
+        new_ok = 2.0 * cand_val > lam.unsqueeze(1) * (1 + 1e-12)
         # Rows without a clear violator are refined in float64 and certified.
         clear = 2.0 * cand_val[:, 0] > lam * (1 + _CLEAR)
         check = ~clear | last | stalled
@@ -282,30 +310,52 @@ def working_set_rounds(
         # (Each nonzero() below is one host synchronisation; boolean-mask indexing
         # would cost one per use.)
         sel = check.nonzero().flatten()
+        refined = []  # (rows of the batch, their supports, refined weights)
         if sel.numel():
-            order = _support_order(w[sel])
-            i_s, w_s = idx[sel].gather(1, order), w[sel].gather(1, order)
-            G_s = _take(sets.G[sel, :K, :K], order).gather(
-                2, order.unsqueeze(1).expand(-1, order.shape[1], -1)
-            )
-            r64, w_s = refine_support(D64, v64[sel], i_s, w_s, lam, gram=G_s)
-            gap[sel] = gap_from_candidates(D64, v64[sel], r64, w_s.sum(dim=1), lam, top_all[sel])
-        finished = (gap <= tol) | ~new_ok.any(dim=1) | stalled
-        if last:
-            finished = torch.ones_like(finished)
-        # Finished rows were all refined (no clear violator, or last round).
-        f = finished[sel].nonzero().flatten() if sel.numel() else sel
-        if f.numel():
-            fin = sel[f]
-            done.append(
-                RowResult(
-                    rows=rows[fin],
-                    idx=i_s[f],
-                    w=w_s[f],
-                    gap=gap[fin],
-                    n_iter=torch.full((fin.numel(),), n_round + iter_offset, device=device),
+            # Rows with supports of very different sizes are refined in groups.
+            groups = None
+            if prob.group_rows:
+                groups = row_groups((w.index_select(0, sel) > 0).sum(dim=1), K)
+            for part, k in [(None, None)] if groups is None else groups:
+                s_rows = sel if part is None else sel[part]
+                w_r = w[s_rows]
+                order = _support_order(w_r, k)
+                i_s, w_s = idx[s_rows].gather(1, order), w_r.gather(1, order)
+                G_s = _take(sets.G[s_rows, :K, :K], order).gather(
+                    2, order.unsqueeze(1).expand(-1, order.shape[1], -1)
                 )
-            )
+                lam_s, v_s = lam[s_rows], v64[s_rows]
+                r64, w_s = refine_support(D64, v_s, i_s, w_s, lam_s.unsqueeze(1), gram=G_s)
+                gap[s_rows] = gap_from_candidates(
+                    D64, v_s, r64, w_s.sum(dim=1), lam_s, top_all[s_rows]
+                )
+                refined.append((s_rows, i_s, w_s))
+        # Finished rows were all refined (no clear violator, or out of rounds).
+        finished = (gap <= tol) | ~new_ok.any(dim=1) | stalled | last
+        for s_rows, i_s, w_s in refined:
+            f = finished[s_rows].nonzero().flatten()
+            if f.numel():
+                fin = s_rows[f]
+                done.append(
+                    RowResult(
+                        rows=rows[fin],
+                        idx=i_s[f],
+                        w=w_s[f],
+                        gap=gap[fin],
+                        n_iter=since[fin] + iter_offset,
+                        stage=stage[fin] if path else None,
+                    )
+                )
+        if path:
+            # A finished row goes on to the next penalty with its working set; the
+            # violators there come from the correlations just computed.
+            advance = finished & (stage < n_stages - 1)
+            stage = stage + advance
+            lam = penalties[stage]
+            since = since.masked_fill(advance, 0)
+            fresh = advance
+            new_ok = 2.0 * cand_val > lam.unsqueeze(1) * (1 + 1e-12)
+            finished = finished & ~advance
         keep = (~finished).nonzero().flatten()
         if keep.numel() == 0:
             return done, None
@@ -313,10 +363,10 @@ def working_set_rounds(
         # the concepts that left the support.
         if keep.numel() < rows.numel():
             rows, V, v64 = rows[keep], V[keep], v64[keep]
+            lam, stage, since, fresh = lam[keep], stage[keep], since[keep], fresh[keep]
             sets.resize(keep, sets.cap)
             cand_idx, new_ok = cand_idx[keep], new_ok[keep]
         width = max(1, int(new_ok.sum(dim=1).max()))
-        n_new = width
         sets.add(prob, V, cand_idx[:, :width], new_ok[:, :width])
 
 
@@ -342,10 +392,11 @@ def solve_chunk(
     v64: torch.Tensor,
     warm: torch.Tensor | None,
     tol: float,
-    max_iter: int,
+    max_iter: int | torch.Tensor,
     k0: int = 24,
     n_add: int = 16,
     k_warm: int = 16,
+    penalties: torch.Tensor | None = None,
 ) -> list[RowResult]:
     """Seed each row's working set and run the rounds (see :class:`._common.Method`).
 
@@ -354,8 +405,15 @@ def solve_chunk(
     at most ``k_warm`` strongest violators of the optimality conditions at its
     residual do: along a path of penalties these are the concepts that join.
     Each round adds at most ``n_add`` concepts per row.
+
+    ``penalties`` (float64, decreasing) solves the rows along that path of
+    penalties in one batch (see :func:`working_set_rounds`; ``prob.lam`` is then
+    ``penalties[0]``), with ``max_iter`` the round budget of each penalty (one
+    per penalty as a tensor, or one for all); the results carry their stage.
     """
-    D, lam = prob.D, prob.lam
+    D = prob.D
+    device = V.device
+    lam = prob.lam if penalties is None else float(penalties[0])
     c = D.shape[0]
     k = min(k0, c)
     if warm is None:
@@ -374,7 +432,7 @@ def solve_chunk(
         k = min(c, k_warm)
     top_val, idx = corr.topk(k, dim=1)
     valid = 2.0 * top_val.to(torch.float64) > lam
-    w = torch.zeros(valid.shape, dtype=torch.float64, device=V.device)
+    w = torch.zeros(valid.shape, dtype=torch.float64, device=device)
     if warm is not None:
         idx = torch.cat([wi, idx], dim=1)
         valid = torch.cat([wvalid, valid], dim=1)
@@ -390,18 +448,39 @@ def solve_chunk(
     if bool(empty.any()):
         sel = empty.nonzero().flatten()
         v_sel = v64[sel]
-        zero = torch.zeros(sel.numel(), dtype=torch.float64, device=V.device)
+        zero = torch.zeros(sel.numel(), dtype=torch.float64, device=device)
         corr_sel = corr[sel] if warm is None else dense_product(prob, V[sel], D.T)
         gap = relative_gap(prob.D64, v_sel, v_sel, zero, lam, corr_sel)
         results.append(
             RowResult(
                 rows=sel,
                 idx=idx[sel, :1],
-                w=torch.zeros((sel.numel(), 1), dtype=torch.float64, device=V.device),
+                w=torch.zeros((sel.numel(), 1), dtype=torch.float64, device=device),
                 gap=gap,
-                n_iter=torch.ones(sel.numel(), dtype=torch.int64, device=V.device),
+                n_iter=torch.ones(sel.numel(), dtype=torch.int64, device=device),
+                stage=None if penalties is None else torch.zeros_like(sel),
             )
         )
+        if penalties is not None and penalties.numel() > 1:
+            # Along a path these rows start again, from scratch, at the next penalty.
+            rest_iter = max_iter[1:] if isinstance(max_iter, torch.Tensor) else max_iter
+            sub = replace(prob, lam=float(penalties[1]))
+            for res in solve_chunk(
+                lasso,
+                sub,
+                V[sel],
+                v64[sel],
+                None,
+                tol,
+                rest_iter,
+                k0,
+                n_add,
+                k_warm,
+                penalties=penalties[1:],
+            ):
+                res.rows = sel[res.rows]
+                res.stage = res.stage + 1
+                results.append(res)
     rest = (~empty).nonzero().flatten()
     del corr
     if rest.numel() == 0:
@@ -410,7 +489,16 @@ def solve_chunk(
     col_keep = valid.any(dim=0)
     idx, valid, w = idx[:, col_keep], valid[:, col_keep], w[:, col_keep]
     done, left = working_set_rounds(
-        prob, V[rest], v64[rest], idx, valid, w, tol=tol, max_rounds=max_iter, n_add=n_add
+        prob,
+        V[rest],
+        v64[rest],
+        idx,
+        valid,
+        w,
+        tol=tol,
+        max_rounds=max_iter,
+        n_add=n_add,
+        penalties=penalties,
     )
     if left is not None:
         done.append(left)

@@ -1,0 +1,170 @@
+"""NonNegLasso.solve_path: a path of penalties in one batch, certified like solve."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from sksplice.solvers import NonNegLasso
+from sksplice.solvers import _small, _working_set
+
+from ._helpers_solvers import clustered_dictionary, objective, unit_rows
+
+TOL = 1e-6
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _problem(seed: int = 0, n: int = 80, d: int = 24):
+    """Mixtures of a few clustered concepts, with supports of very different sizes."""
+    rng = np.random.default_rng(seed)
+    D = clustered_dictionary(rng, n_clusters=40, per_cluster=10, d=d)
+    D = unit_rows(D - D.mean(axis=0))
+    W = np.zeros((n, D.shape[0]))
+    for i in range(n):
+        k = 2 + i % 12  # 2 to 13 concepts per target
+        W[i, rng.choice(D.shape[0], k, replace=False)] = rng.uniform(0.2, 1.0, k)
+    return D, unit_rows(W @ D + 0.05 * rng.standard_normal((n, d)))
+
+
+def _objectives(D, V, codes, lam):
+    W = codes.to_dense()
+    return np.array([objective(D, v, w, lam) for v, w in zip(V, W)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_path_equals_independent_solves(dtype):
+    D, V = _problem()
+    solver = NonNegLasso(D, device="cpu", dtype=dtype)
+    penalties = [0.05, 0.3, 0.0, 0.15, 0.6, 0.15]  # any order, a repeat, NNLS
+    path = solver.solve_path(V, penalties)
+    assert len(path) == len(penalties)
+    for lam, codes in zip(penalties, path):
+        alone = solver.solve(V, lam)
+        assert codes.converged and codes.gap <= TOL and codes.shape == alone.shape
+        f_path, f_alone = _objectives(D, V, codes, lam), _objectives(D, V, alone, lam)
+        # Both certified to a relative gap of TOL: their objectives agree to that.
+        np.testing.assert_allclose(f_path, f_alone, rtol=2 * TOL, atol=1e-12)
+
+
+def test_rows_that_are_zero_at_the_largest_penalties_join_later():
+    # Targets of very different norms: at the largest penalties the small ones have
+    # the zero solution and start at a later penalty of the path.
+    D, V = _problem(seed=1)
+    V = V * np.linspace(0.05, 1.0, len(V))[:, None]
+    solver = NonNegLasso(D, device="cpu", dtype="float64")
+    penalties = [1.5, 0.8, 0.3, 0.1, 0.01]
+    path = solver.solve_path(V, penalties)
+    nnz = [np.diff(codes.indptr) for codes in path]
+    assert (nnz[0] == 0).any() and (nnz[-1] > 0).all()
+    for lam, codes in zip(penalties, path):
+        alone = solver.solve(V, lam)
+        assert codes.converged
+        np.testing.assert_allclose(
+            _objectives(D, V, codes, lam), _objectives(D, V, alone, lam), rtol=2 * TOL
+        )
+
+
+def test_working_sets_go_on_to_the_next_penalty(monkeypatch):
+    # The path seeds its working sets once (one product of the targets with the
+    # dictionary for the first penalty) and takes fewer rounds than solving each
+    # penalty from scratch.
+    D, V = _problem()
+    solver = NonNegLasso(D, device="cpu", dtype="float64")
+    penalties = [0.4, 0.3, 0.2, 0.1]
+    seeded = []
+    seed = _working_set.solve_chunk
+
+    def count(*args, **kwargs):
+        seeded.append(kwargs.get("penalties"))
+        return seed(*args, **kwargs)
+
+    monkeypatch.setattr(_working_set, "solve_chunk", count)
+    monkeypatch.setitem(
+        NonNegLasso._solve_one_chunk.__globals__["METHODS"],
+        "working_set",
+        _working_set.Method(solve_chunk=count, max_iter=100, small_penalty_max_iter=10),
+    )
+    path = solver.solve_path(V, penalties)
+    assert len(seeded) == 1 and seeded[0].tolist() == penalties
+    alone = [solver.solve(V, lam).n_iter for lam in penalties]
+    assert sum(codes.n_iter for codes in path) < sum(alone)
+
+
+def test_chunks_warm_start_and_grouped_rows_give_the_same_path(monkeypatch):
+    D, V = _problem(n=60)
+    solver = NonNegLasso(D, device="cpu", dtype="float64")
+    penalties = [0.3, 0.1, 0.05]
+    reference = solver.solve_path(V, penalties)
+    start = solver.solve(V, 0.5)
+    groups = []
+    real = _small.row_groups
+
+    def spy(*args):
+        out = real(*args)
+        groups.append(out is not None)
+        return out
+
+    monkeypatch.setattr(_small, "_GROUP_MIN_WIDTH", 4)
+    monkeypatch.setattr(_small, "row_groups", spy)
+    monkeypatch.setattr(_working_set, "row_groups", spy)
+    # Chunks of a few rows, a warm start from a larger penalty, rows grouped by size.
+    other = solver.solve_path(V, penalties, warm_start=start, memory_budget=2_000_000)
+    assert solver._chunk_size("working_set", len(V), 2_000_000) < len(V)
+    assert any(groups)
+    for lam, a, b in zip(penalties, reference, other):
+        assert b.converged
+        np.testing.assert_allclose(
+            _objectives(D, V, a, lam), _objectives(D, V, b, lam), rtol=2 * TOL
+        )
+
+
+def test_admm_path_warm_starts_each_penalty():
+    D, V = _problem(n=30)
+    solver = NonNegLasso(D, device="cpu", dtype="float64")
+    path = solver.solve_path(V, [0.1, 0.3], solver="admm")
+    for lam, codes in zip([0.1, 0.3], path):
+        alone = solver.solve(V, lam, solver="working_set")
+        assert codes.converged
+        np.testing.assert_allclose(
+            _objectives(D, V, codes, lam), _objectives(D, V, alone, lam), rtol=2 * TOL
+        )
+
+
+def test_path_warnings_name_the_penalties():
+    D, V = _problem(n=20)
+    solver = NonNegLasso(D, device="cpu", dtype="float64")
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=1 at l1_penalty=0\.05"):
+        solver.solve_path(V, [0.3, 0.05], max_iter=1)
+    floor = solver.smallest_supported_penalty(V, 1e-6)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        solver.solve_path(V, [0.3, floor / 2])
+    messages = [str(w.message) for w in caught if w.category is UserWarning]
+    assert any(f"l1_penalty={floor / 2:g} is below" in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("penalties", "error", "words"),
+    [
+        ([], ValueError, "empty"),
+        (0.2, TypeError, "sequence"),
+        ("0.2", TypeError, "sequence"),
+        ([0.1, -1.0], ValueError, "l1_penalty"),
+        ([0.1, float("nan")], ValueError, "l1_penalty"),
+    ],
+)
+def test_bad_penalties_are_refused(penalties, error, words):
+    D, V = _problem(n=5)
+    with pytest.raises(error, match=words):
+        NonNegLasso(D, device="cpu").solve_path(V, penalties)
