@@ -9,8 +9,7 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from sksplice.solvers import NonNegLasso
-from sksplice.solvers import _small, _working_set
+from sksplice.solvers import NonNegLasso, _small, _working_set
 
 from ._helpers_solvers import clustered_dictionary, objective, unit_rows
 

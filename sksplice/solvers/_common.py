@@ -109,9 +109,10 @@ def _gap_from_cmax(
 class Problem:
     """A dictionary and penalty, in the two precisions the solvers use.
 
-    ``threads`` is the intra-op thread count for the dense products with the
-    dictionary on CPU while the small batched operations (which are bound by
-    per-call overhead) run single-threaded; 0 leaves the setting alone.
+    ``threads`` is the intra-op thread count on CPU for the dense products
+    with the dictionary and the batched operations of working-set rounds on
+    many rows, while the small operations (bound by per-call overhead) run
+    single-threaded; 0 leaves the setting alone.
     ``group_rows`` lets the small problems of a batch run in groups of similar
     size (on CPU, where the padded work costs time; on a GPU the extra
     launches of the groups cost more than the padding).

@@ -235,7 +235,11 @@ class NonNegLasso:
         item = self.dictionary.element_size()
         per_row = c * (3 * item + 2) + 96 * d * 8 * 3 + 64 * 64 * 8 * 4
         per_row += c * item * METHODS[method].row_items
-        return int(max(1, min(n, memory_budget // per_row)))
+        most = int(max(1, min(n, memory_budget // per_row)))
+        # Chunks of equal size: a small last chunk would run its rounds on few rows
+        # (one thread, the same per-round costs for less work).
+        n_chunks = -(-n // most)
+        return -(-n // n_chunks)
 
     def solve(
         self,
@@ -480,8 +484,9 @@ class NonNegLasso:
         n = int(Vt.shape[0])
         chunk = self._chunk_size(method, n, memory_budget)
 
-        # On CPU the many small batched operations run single-threaded (they are
-        # bound by per-call overhead) and the dense products use every thread.
+        # On CPU the small batched operations run single-threaded (they are bound
+        # by per-call overhead); the dense products and the working-set rounds on
+        # many rows use every thread torch has (torch.set_num_threads).
         on_cpu = self.device.type == "cpu"
         threads = torch.get_num_threads() if on_cpu else 0
         prob = Problem(

@@ -14,59 +14,59 @@ import torch
 _INF = float("inf")
 
 
-def _shifted(G: torch.Tensor, P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``G`` with the small ridge of the set solves on its diagonal, and the scale.
+def _ridge(G: torch.Tensor, P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The small ridge of the set solves, ``1e-13 * scale`` per row, and the scale.
 
-    The ridge is ``1e-13 * scale`` with ``scale`` the largest diagonal entry of
-    ``G`` on ``P`` (at least 1); forming it once lets every solve on a subset of
-    ``P`` reuse it.
+    ``scale`` is the largest diagonal entry of ``G`` on ``P`` (at least 1);
+    forming it once lets every solve on a subset of ``P`` reuse it.
     """
     diag = G.diagonal(dim1=1, dim2=2)
     scale = (diag * P).amax(dim=1, keepdim=True).clamp_min_(1.0)
-    Gs = G.clone()
-    Gs.diagonal(dim1=1, dim2=2).add_(1e-13 * scale)
-    return Gs, scale
+    return 1e-13 * scale, scale
 
 
 def _set_solve(
-    Gs: torch.Tensor, h: torch.Tensor, P: torch.Tensor, eye: torch.Tensor
+    G: torch.Tensor, ridge: torch.Tensor, h: torch.Tensor, P: torch.Tensor, eye: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unchecked ``Gs[P, P] z[P] = h[P]`` per row, ``z = 0`` outside ``P``.
+    """Unchecked ``(G + ridge I)[P, P] z[P] = h[P]`` per row, ``z = 0`` outside ``P``.
 
-    The system is ``Gs`` on ``P x P`` and the identity elsewhere with a right-hand
-    side that is zero outside ``P``, so ``z`` is exactly zero there. Returns ``z``
-    and the Cholesky status per row (non-zero: the factorisation failed).
+    The system is ``G`` plus the ridge on ``P x P`` and the identity elsewhere,
+    with a right-hand side that is zero outside ``P``, so ``z`` is exactly zero
+    there. Returns ``z`` and the Cholesky status per row (non-zero: the
+    factorisation failed).
     """
-    A = torch.where(P.unsqueeze(2) & P.unsqueeze(1), Gs, eye)
+    A = torch.where(P.unsqueeze(2) & P.unsqueeze(1), G, eye)
+    A.diagonal(dim1=1, dim2=2).add_(ridge * P)
     L, info = torch.linalg.cholesky_ex(A)
     z = torch.cholesky_solve((h * P).unsqueeze(-1), L).squeeze(-1)
     return z, info
 
 
 def _lstsq_rows(
-    Gs: torch.Tensor, h: torch.Tensor, P: torch.Tensor, scale: torch.Tensor, bad: torch.Tensor
+    G: torch.Tensor, h: torch.Tensor, P: torch.Tensor, scale: torch.Tensor, bad: torch.Tensor
 ) -> torch.Tensor:
     """The set solves of the rows ``bad`` (indices) by regularised least squares.
 
     For nearly dependent concepts, whose Cholesky factorisation failed.
     """
-    Gb, Pb = Gs[bad], P[bad]
+    Gb, Pb = G[bad], P[bad]
     Pf = Pb.to(Gb.dtype)
     A = Gb * (Pf.unsqueeze(2) * Pf.unsqueeze(1))
-    A.diagonal(dim1=1, dim2=2).add_(torch.where(Pb, 1e-9 * scale[bad], 1.0))
+    sb = scale[bad]
+    A.diagonal(dim1=1, dim2=2).add_(torch.where(Pb, 1e-9 * sb + 1e-13 * sb, 1.0))
     rhs = (h[bad] * Pf).unsqueeze(-1)
     return torch.linalg.lstsq(A, rhs).solution.squeeze(-1).mul_(Pf)
 
 
 def _masked_solve(G: torch.Tensor, h: torch.Tensor, P: torch.Tensor) -> torch.Tensor:
     """Solve ``G[P, P] z[P] = h[P]`` per row, with ``z = 0`` outside ``P``."""
-    Gs, scale = _shifted(G, P)
+    ridge, scale = _ridge(G, P)
     eye = torch.eye(G.shape[-1], dtype=torch.bool, device=G.device)
-    z, info = _set_solve(Gs, h, P, eye)
+    z, info = _set_solve(G, ridge, h, P, eye)
     bad = (info != 0).nonzero().flatten()
     if bad.numel():
         # Nearly dependent concepts: regularise a little more, then least squares.
-        z[bad] = _lstsq_rows(Gs, h, P, scale, bad)
+        z[bad] = _lstsq_rows(G, h, P, scale, bad)
     return z
 
 
@@ -207,7 +207,7 @@ def _solve_batch(
     tol_in = h.abs().amax(dim=1, keepdim=True).add_(lam).mul_(1e-11)
     w = torch.zeros_like(b) if w0 is None else (w0.clamp_min(0.0) * valid).to(b.dtype)
     # Ridge and identity of the set solves, formed once for all steps.
-    Gs, scale = _shifted(G, valid)
+    ridge, scale = _ridge(G, valid)
     eye = torch.eye(K, dtype=b.dtype, device=b.device)
     # Entering threshold per slot (infinite on padding, which never enters).
     thr = torch.where(valid, tol_in, _INF)
@@ -215,10 +215,10 @@ def _solve_batch(
     free = (w - grad) > thr
     # The batch: all rows until it is compacted (``act`` then maps it to ``w``).
     act: torch.Tensor | None = None
-    Gb, Gsb, hb, tb = G, Gs, h, thr
+    Gb, rb, hb, tb = G, ridge, h, thr
     moving: torch.Tensor | None = None  # None: every row of the batch
     for _ in range(max_pdas):
-        z, info = _set_solve(Gsb, hb, free, eye)
+        z, info = _set_solve(Gb, rb, hb, free, eye)
         grad = torch.baddbmm(hb.unsqueeze(-1), Gb, z.unsqueeze(-1), beta=-1.0).squeeze(-1)
         new_free = (z - grad) > tb
         moving = ((new_free != free) | (z < 0)).any(dim=1)
@@ -229,7 +229,7 @@ def _solve_batch(
             # Nearly dependent concepts: least squares for those rows, then redo the tests.
             bad = (info != 0).nonzero().flatten()
             sb = scale if act is None else scale[act]
-            z[bad] = _lstsq_rows(Gsb, hb, free, sb, bad)
+            z[bad] = _lstsq_rows(Gb, hb, free, sb, bad)
             grad = torch.baddbmm(hb.unsqueeze(-1), Gb, z.unsqueeze(-1), beta=-1.0).squeeze(-1)
             new_free = (z - grad) > tb
             moving = ((new_free != free) | (z < 0)).any(dim=1)
@@ -245,7 +245,7 @@ def _solve_batch(
             # The count is known: no second synchronisation for the indices.
             keep = torch.nonzero_static(moving, size=code).flatten()
             act = keep if act is None else act[keep]
-            Gb, Gsb, hb, tb, free = Gb[keep], Gsb[keep], hb[keep], tb[keep], free[keep]
+            Gb, rb, hb, tb, free = Gb[keep], rb[keep], hb[keep], tb[keep], free[keep]
             moving = None
     rest = torch.arange(m, device=b.device) if moving is None else moving.nonzero().flatten()
     if act is not None:
@@ -384,7 +384,7 @@ def refine_support(
     r64 = v64 - torch.einsum("mk,mkd->md", w, DS)
     S = w > 0
     G = DS @ DS.transpose(1, 2) if gram is None else gram.to(torch.float64)
-    Gs, _ = _shifted(G, S)
+    ridge, _ = _ridge(G, S)
     eye = torch.eye(G.shape[-1], dtype=G.dtype, device=G.device)
     w_in, r_in, failed = w, r64, None
     if isinstance(lam, torch.Tensor):
@@ -394,7 +394,7 @@ def refine_support(
     for _ in range(steps):
         # e = D_S r - lam / 2 and r -= D_S^T (w_new - w), one batched product each.
         e = torch.baddbmm(half_lam, DS, r64.unsqueeze(-1)).squeeze(-1)
-        delta, info = _set_solve(Gs, e, S, eye)
+        delta, info = _set_solve(G, ridge, e, S, eye)
         failed = info if failed is None else failed.bitwise_or_(info)
         w_new = (w + delta).clamp_min_(0.0).mul_(S)
         r64 = torch.baddbmm(r64.unsqueeze(1), (w - w_new).unsqueeze(1), DS).squeeze(1)

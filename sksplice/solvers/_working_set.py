@@ -32,9 +32,12 @@ if TYPE_CHECKING:
 
 # Relative violation above which a row is clearly not optimal yet.
 _CLEAR = 1e-4
-# Below this many rows a product with the dictionary runs on one thread: starting
-# the threads costs more than they save (on 2 shared cores, 13 rows x 10,000
-# concepts x 384 took 2 ms on one thread and 32 ms on two).
+# Below this many rows a product with the dictionary, and the batched operations
+# of a working-set round, run on one thread: starting the threads costs more
+# than they save (on 2 shared cores, 13 rows x 10,000 concepts x 384 took 2 ms
+# on one thread and 32 ms on two). From this many rows on, a round uses every
+# thread torch has (on 2 idle cores, 1,000 LAION captions at l1 0.15 took
+# 1.23 s instead of 1.54 s).
 _THREADED_ROWS = 128
 
 
@@ -88,7 +91,9 @@ class _Sets:
         # The used columns are written below; only the free ones are cleared.
         self.DW = torch.empty((m, self.cap, D.shape[1]), dtype=D.dtype, device=dev)
         self.DW[:, K:].zero_()
-        self.G = torch.empty((m, self.cap, self.cap), dtype=D.dtype, device=dev)
+        # The Gram blocks are kept in float64, the precision of the small solves
+        # (converting the whole block every round cost more than its new columns).
+        self.G = torch.empty((m, self.cap, self.cap), dtype=torch.float64, device=dev)
         self.G[:, K:].zero_()
         self.G[:, :K, K:].zero_()
         self.b = torch.zeros((m, self.cap), dtype=D.dtype, device=dev)
@@ -169,7 +174,7 @@ class _Sets:
         self.b[rows, slots] = (V.unsqueeze(1) @ D_new.transpose(1, 2)).squeeze(1)
         # Rows and columns of the Gram block for the new slots (the new-new
         # block included, as the new rows of DW are already in place).
-        cross = D_new @ self.DW[:, :width].transpose(1, 2)
+        cross = (D_new @ self.DW[:, :width].transpose(1, 2)).to(torch.float64)
         G = self.G[:, :width, :width]
         G[rows, slots] = cross
         G.transpose(1, 2)[rows, slots] = cross
@@ -261,113 +266,122 @@ def working_set_rounds(
     # correlations with the targets. The float64 refinement removes the
     # round-off before anything is certified.
     sets = _Sets(prob, V, idx, valid, w, capacity=idx.shape[1] + 2 * n_add)
-    while True:
-        since += 1
-        last = since >= limits[stage]
-        K = sets.width
-        idx, valid = sets.idx[:, :K], sets.valid[:, :K]
-        w = solve_small(
-            sets.G[:, :K, :K].to(torch.float64),
-            sets.b[:, :K].to(torch.float64),
-            lam.unsqueeze(1),
-            valid,
-            w0=sets.w[:, :K] * valid,
-            group=prob.group_rows,
-        )
-        sets.w[:, :K] = w
-        # In exact arithmetic a violator that joins the set makes the objective drop,
-        # so at least one of the new concepts takes a positive weight. When none does,
-        # the small problem (set up in storage precision) and the correlations disagree
-        # at round-off level: more rounds would only add and prune the same concepts.
-        # Such a row is refined and certified now, or handed back uncertified (the
-        # front end solves it again in float64).
-        # (Not so for a row that has just gone on to the next penalty of a path: its
-        # new concepts violate the conditions at the previous solution, which the
-        # weights of its other concepts may now satisfy.)
-        new = sets.new[:, :K]
-        stalled = new.any(dim=1) & ~((w > 0) & new).any(dim=1) & ~fresh
-        r = V - (w.to(D.dtype).unsqueeze(1) @ sets.DW[:, :K]).squeeze(1)
-        corr = _product(prob, r, D.T)
-        del r
-        # The correlations of the set's own concepts (they bound the dual scale)
-        # are read and masked out, so that one partial sort of width ``n_add``
-        # finds the strongest violators outside the set.
-        mem_val = torch.where(valid, corr.gather(1, idx), -_INF)
-        hide = torch.full(idx.shape, _INF, dtype=corr.dtype, device=device)
-        corr.scatter_reduce_(1, idx, hide.masked_fill_(valid, -_INF), "amin")
-        cand_val, cand_idx = corr.topk(min(n_add, c), dim=1)
-        del corr
-        # The largest correlations over all concepts (exact dual scaling).
-        both = torch.cat([mem_val, cand_val], dim=1)
-        pos = both.topk(min(8, both.shape[1]), dim=1).indices
-        top_all = torch.cat([idx, cand_idx], dim=1).gather(1, pos)
-        cand_val = cand_val.to(torch.float64)
-        new_ok = 2.0 * cand_val > lam.unsqueeze(1) * (1 + 1e-12)
-        # Rows without a clear violator are refined in float64 and certified.
-        clear = 2.0 * cand_val[:, 0] > lam * (1 + _CLEAR)
-        check = ~clear | last | stalled
-        gap = torch.full((idx.shape[0],), _INF, dtype=torch.float64, device=device)
-        # (Each nonzero() below is one host synchronisation; boolean-mask indexing
-        # would cost one per use.)
-        sel = check.nonzero().flatten()
-        refined = []  # (rows of the batch, their supports, refined weights)
-        if sel.numel():
-            # Rows with supports of very different sizes are refined in groups.
-            groups = None
-            if prob.group_rows:
-                groups = row_groups((w.index_select(0, sel) > 0).sum(dim=1), K)
-            for part, k in [(None, None)] if groups is None else groups:
-                s_rows = sel if part is None else sel[part]
-                w_r = w[s_rows]
-                order = _support_order(w_r, k)
-                i_s, w_s = idx[s_rows].gather(1, order), w_r.gather(1, order)
-                G_s = _take(sets.G[s_rows, :K, :K], order).gather(
-                    2, order.unsqueeze(1).expand(-1, order.shape[1], -1)
-                )
-                lam_s, v_s = lam[s_rows], v64[s_rows]
-                r64, w_s = refine_support(D64, v_s, i_s, w_s, lam_s.unsqueeze(1), gram=G_s)
-                gap[s_rows] = gap_from_candidates(
-                    D64, v_s, r64, w_s.sum(dim=1), lam_s, top_all[s_rows]
-                )
-                refined.append((s_rows, i_s, w_s))
-        # Finished rows were all refined (no clear violator, or out of rounds).
-        finished = (gap <= tol) | ~new_ok.any(dim=1) | stalled | last
-        for s_rows, i_s, w_s in refined:
-            f = finished[s_rows].nonzero().flatten()
-            if f.numel():
-                fin = s_rows[f]
-                done.append(
-                    RowResult(
-                        rows=rows[fin],
-                        idx=i_s[f],
-                        w=w_s[f],
-                        gap=gap[fin],
-                        n_iter=since[fin] + iter_offset,
-                        stage=stage[fin] if path else None,
-                    )
-                )
-        if path:
-            # A finished row goes on to the next penalty with its working set; the
-            # violators there come from the correlations just computed.
-            advance = finished & (stage < n_stages - 1)
-            stage = stage + advance
-            lam = penalties[stage]
-            since = since.masked_fill(advance, 0)
-            fresh = advance
+    previous_threads = torch.get_num_threads()
+    try:
+        while True:
+            # The batched operations of a round on many rows are large enough to
+            # use every thread (the front end runs the small ones on one; on a
+            # machine busy with other work the threads of small ones mostly wait).
+            if prob.threads:
+                torch.set_num_threads(prob.threads if rows.numel() >= _THREADED_ROWS else 1)
+            since += 1
+            last = since >= limits[stage]
+            K = sets.width
+            idx, valid = sets.idx[:, :K], sets.valid[:, :K]
+            w = solve_small(
+                sets.G[:, :K, :K],
+                sets.b[:, :K].to(torch.float64),
+                lam.unsqueeze(1),
+                valid,
+                w0=sets.w[:, :K] * valid,
+                group=prob.group_rows,
+            )
+            sets.w[:, :K] = w
+            # In exact arithmetic a violator that joins the set makes the objective drop,
+            # so at least one of the new concepts takes a positive weight. When none does,
+            # the small problem (set up in storage precision) and the correlations disagree
+            # at round-off level: more rounds would only add and prune the same concepts.
+            # Such a row is refined and certified now, or handed back uncertified (the
+            # front end solves it again in float64).
+            # (Not so for a row that has just gone on to the next penalty of a path: its
+            # new concepts violate the conditions at the previous solution, which the
+            # weights of its other concepts may now satisfy.)
+            new = sets.new[:, :K]
+            stalled = new.any(dim=1) & ~((w > 0) & new).any(dim=1) & ~fresh
+            r = V - (w.to(D.dtype).unsqueeze(1) @ sets.DW[:, :K]).squeeze(1)
+            corr = _product(prob, r, D.T)
+            del r
+            # The correlations of the set's own concepts (they bound the dual scale)
+            # are read and masked out, so that one partial sort of width ``n_add``
+            # finds the strongest violators outside the set.
+            mem_val = torch.where(valid, corr.gather(1, idx), -_INF)
+            hide = torch.full(idx.shape, _INF, dtype=corr.dtype, device=device)
+            corr.scatter_reduce_(1, idx, hide.masked_fill_(valid, -_INF), "amin")
+            cand_val, cand_idx = corr.topk(min(n_add, c), dim=1)
+            del corr
+            # The largest correlations over all concepts (exact dual scaling).
+            both = torch.cat([mem_val, cand_val], dim=1)
+            pos = both.topk(min(8, both.shape[1]), dim=1).indices
+            top_all = torch.cat([idx, cand_idx], dim=1).gather(1, pos)
+            cand_val = cand_val.to(torch.float64)
             new_ok = 2.0 * cand_val > lam.unsqueeze(1) * (1 + 1e-12)
-            finished = finished & ~advance
-        keep = (~finished).nonzero().flatten()
-        if keep.numel() == 0:
-            return done, None
-        # Compact to the unfinished rows and put the violators in the slots of
-        # the concepts that left the support.
-        if keep.numel() < rows.numel():
-            rows, V, v64 = rows[keep], V[keep], v64[keep]
-            lam, stage, since, fresh = lam[keep], stage[keep], since[keep], fresh[keep]
-            sets.resize(keep, sets.cap)
-            cand_idx, new_ok = cand_idx[keep], new_ok[keep]
-        width = max(1, int(new_ok.sum(dim=1).max()))
-        sets.add(prob, V, cand_idx[:, :width], new_ok[:, :width])
+            # Rows without a clear violator are refined in float64 and certified.
+            clear = 2.0 * cand_val[:, 0] > lam * (1 + _CLEAR)
+            check = ~clear | last | stalled
+            gap = torch.full((idx.shape[0],), _INF, dtype=torch.float64, device=device)
+            # (Each nonzero() below is one host synchronisation; boolean-mask indexing
+            # would cost one per use.)
+            sel = check.nonzero().flatten()
+            refined = []  # (rows of the batch, their supports, refined weights)
+            if sel.numel():
+                # Rows with supports of very different sizes are refined in groups.
+                groups = None
+                if prob.group_rows:
+                    groups = row_groups((w.index_select(0, sel) > 0).sum(dim=1), K)
+                for part, k in [(None, None)] if groups is None else groups:
+                    s_rows = sel if part is None else sel[part]
+                    w_r = w[s_rows]
+                    order = _support_order(w_r, k)
+                    i_s, w_s = idx[s_rows].gather(1, order), w_r.gather(1, order)
+                    G_s = _take(sets.G[s_rows, :K, :K], order).gather(
+                        2, order.unsqueeze(1).expand(-1, order.shape[1], -1)
+                    )
+                    lam_s, v_s = lam[s_rows], v64[s_rows]
+                    r64, w_s = refine_support(D64, v_s, i_s, w_s, lam_s.unsqueeze(1), gram=G_s)
+                    gap[s_rows] = gap_from_candidates(
+                        D64, v_s, r64, w_s.sum(dim=1), lam_s, top_all[s_rows]
+                    )
+                    refined.append((s_rows, i_s, w_s))
+            # Finished rows were all refined (no clear violator, or out of rounds).
+            finished = (gap <= tol) | ~new_ok.any(dim=1) | stalled | last
+            for s_rows, i_s, w_s in refined:
+                f = finished[s_rows].nonzero().flatten()
+                if f.numel():
+                    fin = s_rows[f]
+                    done.append(
+                        RowResult(
+                            rows=rows[fin],
+                            idx=i_s[f],
+                            w=w_s[f],
+                            gap=gap[fin],
+                            n_iter=since[fin] + iter_offset,
+                            stage=stage[fin] if path else None,
+                        )
+                    )
+            if path:
+                # A finished row goes on to the next penalty with its working set; the
+                # violators there come from the correlations just computed.
+                advance = finished & (stage < n_stages - 1)
+                stage = stage + advance
+                lam = penalties[stage]
+                since = since.masked_fill(advance, 0)
+                fresh = advance
+                new_ok = 2.0 * cand_val > lam.unsqueeze(1) * (1 + 1e-12)
+                finished = finished & ~advance
+            keep = (~finished).nonzero().flatten()
+            if keep.numel() == 0:
+                return done, None
+            # Compact to the unfinished rows and put the violators in the slots of
+            # the concepts that left the support.
+            if keep.numel() < rows.numel():
+                rows, V, v64 = rows[keep], V[keep], v64[keep]
+                lam, stage, since, fresh = lam[keep], stage[keep], since[keep], fresh[keep]
+                sets.resize(keep, sets.cap)
+                cand_idx, new_ok = cand_idx[keep], new_ok[keep]
+            width = max(1, int(new_ok.sum(dim=1).max()))
+            sets.add(prob, V, cand_idx[:, :width], new_ok[:, :width])
+    finally:
+        torch.set_num_threads(previous_threads)
 
 
 def _warm_residual(
