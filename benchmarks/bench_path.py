@@ -54,6 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _load import busy_cores  # noqa: E402
 from bench_solvers import _embed, captions, synthetic_problem  # noqa: E402
 
 from sksplice import SpliceTransformer, splice_path  # noqa: E402
@@ -174,7 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--tag", default="", help="suffix of the result file name")
     p.add_argument("--phases", action="store_true", help="also record CPU time per phase")
+    p.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="processes that spin during the timings (other work on the machine)",
+    )
     args = p.parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     if args.threads:
         torch.set_num_threads(args.threads)
     penalties = [float(v) for v in args.penalties.split(",")]
@@ -199,6 +207,19 @@ def main(argv: list[str] | None = None) -> int:
     V = splicer._center(splicer._validate_X(X, reset=False)).astype(np.float64)
     splice_path(splicer, X[:50], penalties[-1:])  # warm-up (factorisations, first calls)
 
+    with busy_cores(args.busy):
+        result = _measure(args, splicer, X, V, words, penalties, machine)
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / f"path{args.tag}.json"
+    with atomic_write(target) as fh:
+        fh.write(json.dumps(result, indent=2).encode())
+    print(
+        json.dumps({k: v for k, v in result.items() if k not in ("rows", "phases_cpu_s")}, indent=2)
+    )
+    return 0
+
+
+def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
     times: dict[str, list[float]] = {k: [] for k in ("path", "independent")}
     cpu: dict[str, list[float]] = {k: [] for k in ("path", "independent")}
     loads = []
@@ -268,18 +289,11 @@ def main(argv: list[str] | None = None) -> int:
         },
         "rows": rows,
         "phases_cpu_s": phases,
+        "busy_processes": args.busy,
         "machine": dict(machine, load_average_end=os.getloadavg()),
-        "command": "python benchmarks/bench_path.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python benchmarks/bench_path.py " + " ".join(args.argv),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / f"path{args.tag}.json"
-    with atomic_write(target) as fh:
-        fh.write(json.dumps(result, indent=2).encode())
-    print(
-        json.dumps({k: v for k, v in result.items() if k not in ("rows", "phases_cpu_s")}, indent=2)
-    )
-    return 0
+    return result
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from _load import busy_cores  # noqa: E402
 from bench_solvers import laion_problem  # noqa: E402
 
 from sksplice._atomic import atomic_write  # noqa: E402
@@ -106,10 +107,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--out", type=Path, default=REPO / "benchmarks" / "results" / "working_set_dense.json"
     )
+    p.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="processes that spin during the timings (other work on the machine)",
+    )
     args = p.parse_args(argv)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     D, V = laion_problem(args.data_dir, args.n_targets, args.cache_dir)
-    result = {
+    with busy_cores(args.busy):
+        result = _measure(args, D, V)
+    with atomic_write(args.out) as fh:
+        fh.write(json.dumps(result, indent=1).encode("utf-8"))
+    for r in result["runs"]:
+        print(
+            f"l1 {r['l1_penalty']}: working_set {min(r['working_set_s']):.3f} s, paired "
+            f"{r['paired_x_dense_product']}x the dense product (CPU time "
+            f"{r['paired_cpu_x_dense_product']}x), l0 {r['mean_l0']}, "
+            f"gap {r['worst_relative_gap']:.1e}"
+        )
+    return 0
+
+
+def _measure(args: argparse.Namespace, D: np.ndarray, V: np.ndarray) -> dict:
+    return {
+        "busy_processes": args.busy,
         "problem": f"laion: {D.shape[0]} concepts x {D.shape[1]} dims, {V.shape[0]} targets",
         "machine": {
             "platform": platform.platform(),
@@ -121,16 +144,6 @@ def main(argv: list[str] | None = None) -> int:
         "runs": [run(lam, D, V, args.repeats) for lam in args.penalties],
         "load_average_end": os.getloadavg(),
     }
-    with atomic_write(args.out) as fh:
-        fh.write(json.dumps(result, indent=1).encode("utf-8"))
-    for r in result["runs"]:
-        print(
-            f"l1 {r['l1_penalty']}: working_set {min(r['working_set_s']):.3f} s, paired "
-            f"{r['paired_x_dense_product']}x the dense product (CPU time "
-            f"{r['paired_cpu_x_dense_product']}x), l0 {r['mean_l0']}, "
-            f"gap {r['worst_relative_gap']:.1e}"
-        )
-    return 0
 
 
 if __name__ == "__main__":

@@ -218,3 +218,19 @@ def test_gpu_run_script_runs_the_embedding_benchmarks():
         assert f"benchmarks/{name}" in script
     proc = subprocess.run(["bash", "-n", str(REPO_ROOT / "benchmarks" / "gpu_run.sh")])
     assert proc.returncode == 0
+
+
+def test_busy_cores_spins_while_the_block_runs_and_stops_after(monkeypatch):
+    """``--busy N`` of the CPU benchmarks: N spinning processes, gone afterwards."""
+    import importlib
+    import multiprocessing
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "benchmarks"))  # as the scripts import it
+    module = importlib.import_module("_load")
+    before = set(multiprocessing.active_children())
+    with module.busy_cores(2):
+        spinning = [p for p in multiprocessing.active_children() if p not in before]
+        assert len(spinning) == 2 and all(p.is_alive() for p in spinning)
+    assert not any(p.is_alive() for p in spinning)
+    with module.busy_cores(0):
+        assert set(multiprocessing.active_children()) == before
