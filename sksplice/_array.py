@@ -30,11 +30,21 @@ def l2_normalize(X: np.ndarray, axis: int = -1) -> np.ndarray:
     ndarray
         Array of the same shape and dtype (floating) as ``X``; vectors whose norm
         is below ``1e-12`` are returned as zeros rather than divided by ~0.
+        Vectors whose squared entries overflow the dtype (entries of about 1e20
+        in float32) are scaled by their largest entry first.
     """
     X = np.asarray(X)
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float64)
-    norms = np.linalg.norm(X, axis=axis, keepdims=True)
+    with np.errstate(over="ignore"):  # an overflow is caught below
+        norms = np.linalg.norm(X, axis=axis, keepdims=True)
+    overflow = np.isinf(norms) & np.isfinite(X).all(axis=axis, keepdims=True)
+    if overflow.any():
+        # The squares overflowed (1e20 in float32): those vectors are scaled by
+        # their largest entry first, as unit_rows does.
+        scale = np.where(overflow, np.max(np.abs(X), axis=axis, keepdims=True), 1.0)
+        scaled = np.linalg.norm(X / scale.astype(X.dtype), axis=axis, keepdims=True)
+        norms = np.where(overflow, scale * scaled, norms)
     safe = np.where(norms > ZERO_NORM, norms, 1.0)
     out = X / safe
     return np.where(norms > ZERO_NORM, out, 0.0).astype(X.dtype, copy=False)

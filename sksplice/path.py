@@ -17,12 +17,15 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import check_cv
+from sklearn.utils import _safe_indexing, indexable
 from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize
 
-__all__ = ["SplicePath", "splice_path"]
+__all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
 
 
 @dataclass
@@ -207,3 +210,105 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         time_s=elapsed,
         concepts=np.asarray(transformer.concepts_, dtype=object),
     )
+
+
+def splice_validation_curve(
+    transformer: Any,
+    estimator: Any,
+    X: Any,
+    y: Any,
+    l1_penalties: Any,
+    *,
+    groups: Any = None,
+    cv: Any = None,
+    scoring: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-validated scores of a probe on concept weights, for several l1 penalties.
+
+    The path-aware equivalent of scikit-learn's
+    :func:`~sklearn.model_selection.validation_curve` for
+    ``make_pipeline(transformer, estimator)`` over the transformer's
+    ``l1_penalty``: the same splits, fits and scores, but each fold
+    decomposes its training and test embeddings with :func:`splice_path`
+    (every penalty in one batch) instead of solving every penalty from
+    scratch in every fold.
+
+    Parameters
+    ----------
+    transformer : SpliceTransformer
+        Cloned and fitted on the training embeddings of every fold (its
+        ``l1_penalty`` is not used).
+    estimator : estimator object
+        The probe fitted on the concept weights (e.g. ``LogisticRegression``);
+        cloned for every fold and penalty.
+    X : array-like of shape (n_samples, d)
+        Embeddings, as given to :meth:`SpliceTransformer.fit`.
+    y : array-like of shape (n_samples,)
+        Targets of the probe.
+    l1_penalties : sequence of float
+        The penalties; the scores come back in this order.
+    groups : array-like of shape (n_samples,), optional
+        Group labels for group-aware splitters.
+    cv : int, cross-validation generator or iterable, optional
+        As for :func:`~sklearn.model_selection.validation_curve` (default 5-fold,
+        stratified for classifiers).
+    scoring : str or callable, optional
+        As for :func:`~sklearn.model_selection.validation_curve` (default: the
+        estimator's ``score``).
+
+    Returns
+    -------
+    train_scores : ndarray of shape (n_penalties, n_splits)
+        Scores on the training folds.
+    test_scores : ndarray of shape (n_penalties, n_splits)
+        Scores on the test folds.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For penalties :func:`splice_path` refuses, before any fit.
+
+    See Also
+    --------
+    sklearn.model_selection.validation_curve : The same curve for any parameter.
+    splice_path : The decompositions of one set of embeddings along the penalties.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sksplice import SpliceTransformer, splice_validation_curve
+    >>> rng = np.random.default_rng(0)
+    >>> words = [f"concept {i}" for i in range(40)]
+    >>> emb = rng.standard_normal((40, 16))
+    >>> y = np.repeat([0, 1], 20)
+    >>> X = emb[y * 3] + emb[(np.arange(40) * 7) % 40] + 0.1 * rng.standard_normal((40, 16))
+    >>> splicer = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu")
+    >>> train, test = splice_validation_curve(
+    ...     splicer, LogisticRegression(), X, y, [0.1, 0.3], cv=3
+    ... )
+    >>> test.shape
+    (2, 3)
+    """
+    _check_penalties(l1_penalties)  # refuse bad penalties before any fit
+    penalties = np.asarray(l1_penalties, dtype=np.float64)
+    X, y, groups = indexable(X, y, groups)
+    cv = check_cv(cv, y, classifier=is_classifier(estimator))
+    scorer = check_scoring(estimator, scoring=scoring)
+    splits = list(cv.split(X, y, groups))
+    train_scores = np.empty((len(penalties), len(splits)))
+    test_scores = np.empty((len(penalties), len(splits)))
+    for fold, (train, test) in enumerate(splits):
+        X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+        y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
+        fitted = clone(transformer).fit(X_train, y_train)
+        on_train = splice_path(fitted, X_train, penalties)
+        on_test = splice_path(fitted, X_test, penalties)
+        # splice_path returns the penalties largest first.
+        position = {float(p): k for k, p in enumerate(on_train.l1_penalties)}
+        for i, penalty in enumerate(penalties):
+            k = position[float(penalty)]
+            probe = clone(estimator).fit(on_train.weights[k], y_train)
+            train_scores[i, fold] = scorer(probe, on_train.weights[k], y_train)
+            test_scores[i, fold] = scorer(probe, on_test.weights[k], y_test)
+    return train_scores, test_scores

@@ -96,6 +96,18 @@ def test_l2_normalize_leaves_zero_rows_at_zero():
     assert np.isfinite(out).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_l2_normalize_scales_huge_rows_instead_of_zeroing_them(dtype):
+    # The squares of 1e20 overflow float32 (and of 1e200 float64): the norm was inf
+    # and the row came back as zeros, so build_dictionary accepted it silently.
+    big = 1e20 if dtype == np.float32 else 1e200
+    X = np.array([[3 * big, 4 * big], [3.0, 4.0], [0.0, 0.0]], dtype)
+    out = l2_normalize(X)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, [[0.6, 0.8], [0.6, 0.8], [0.0, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(l2_normalize(X.T, axis=0), out.T, rtol=1e-6)
+
+
 def test_l2_normalize_is_importable_from_its_documented_module():
     from sksplice import _array
 

@@ -142,3 +142,53 @@ def test_bad_transformer_and_inputs(problem):
         splice_path(object(), X, [0.1])
     with pytest.raises(ValueError, match="features"):
         splice_path(splicer, X[:, :5], [0.1])
+
+
+def test_validation_curve_equals_scikit_learns_over_the_pipeline(problem):
+    # The same splits, fits and scores as validation_curve over
+    # make_pipeline(splicer, probe) and its l1_penalty, with the path per fold.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, validation_curve
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    V = splicer._center(np.asarray(X, dtype=np.float64))
+    y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)  # depends on 3 concepts
+    probe = LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)
+    penalties = [0.3, 0.05, 0.15]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    train, test = splice_validation_curve(
+        clone(splicer), probe, X, y, penalties, cv=cv, scoring="neg_log_loss"
+    )
+    expected_train, expected_test = validation_curve(
+        make_pipeline(clone(splicer), probe),
+        X,
+        y,
+        param_name="splicetransformer__l1_penalty",
+        param_range=penalties,
+        cv=cv,
+        scoring="neg_log_loss",
+    )
+    assert train.shape == test.shape == (3, 3)
+    # Weights agree to the solvers' tolerance, so the probes' losses agree closely.
+    np.testing.assert_allclose(train, expected_train, rtol=1e-4)
+    np.testing.assert_allclose(test, expected_test, rtol=1e-4)
+    # The curve says something: a sparser decomposition fits the training folds worse.
+    assert train[0].mean() < train[1].mean()
+
+
+def test_validation_curve_refuses_bad_penalties_before_fitting(problem, monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+
+    def fail(*args, **kwargs):
+        raise AssertionError("fitted before validating")
+
+    monkeypatch.setattr(SpliceTransformer, "fit", fail)
+    with pytest.raises(ValueError, match="finite"):
+        splice_validation_curve(splicer, LogisticRegression(), X, np.arange(60) % 2, [0.1, np.inf])
