@@ -55,7 +55,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _load import busy_cores  # noqa: E402
-from bench_solvers import _embed, captions, synthetic_problem  # noqa: E402
+from bench_solvers import COLOURS, _embed, captions, synthetic_problem  # noqa: E402
 
 from sksplice import SpliceTransformer, splice_path  # noqa: E402
 from sksplice._atomic import atomic_write  # noqa: E402
@@ -152,6 +152,62 @@ def phases_of(splicer, X, penalties: list[float]) -> dict:
     return result
 
 
+def validation_curves(args, splicer, X, penalties: list[float]) -> dict:
+    """``splice_validation_curve`` against scikit-learn's ``validation_curve`` over the pipeline.
+
+    The probe (logistic regression) predicts the colour named in each caption; both
+    use the same stratified folds and scorer, the order alternates between repeats.
+    """
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, validation_curve
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import splice_validation_curve
+
+    if args.problem != "laion":
+        raise SystemExit("--cv needs --problem laion (the captions name a colour)")
+    texts = captions(args.n_targets)
+    y = np.array([next(i for i, c in enumerate(COLOURS) if f" a {c} " in t) for t in texts])
+    probe = LogisticRegression(max_iter=2000)
+    cv = StratifiedKFold(args.cv, shuffle=True, random_state=0)
+    times: dict[str, list[float]] = {"path": [], "independent": []}
+    scores = {}
+    for repeat in range(2):
+        order = ("path", "independent") if repeat % 2 == 0 else ("independent", "path")
+        for mode in order:
+            started = time.perf_counter()
+            if mode == "path":
+                scores[mode] = splice_validation_curve(
+                    clone(splicer), probe, X, y, penalties, cv=cv
+                )
+            else:
+                scores[mode] = validation_curve(
+                    make_pipeline(clone(splicer), probe),
+                    X,
+                    y,
+                    param_name="splicetransformer__l1_penalty",
+                    param_range=penalties,
+                    cv=cv,
+                )
+            times[mode].append(time.perf_counter() - started)
+    return {
+        "folds": args.cv,
+        "probe": "LogisticRegression(max_iter=2000), colour named in the caption",
+        "n_classes": len(np.unique(y)),
+        "splice_validation_curve_s": times["path"],
+        "sklearn_validation_curve_s": times["independent"],
+        "speedup_best": min(times["independent"]) / min(times["path"]),
+        "mean_test_score": {
+            "splice_validation_curve": scores["path"][1].mean(axis=1).tolist(),
+            "sklearn_validation_curve": scores["independent"][1].mean(axis=1).tolist(),
+        },
+        "max_abs_score_difference": float(
+            max(np.abs(scores["path"][k] - scores["independent"][k]).max() for k in (0, 1))
+        ),
+    }
+
+
 def objective(splicer, V: np.ndarray, W, penalty: float) -> np.ndarray:
     W = scipy.sparse.csr_matrix(W, dtype=np.float64)
     residual = np.asarray(W @ splicer.dictionary_) - V
@@ -175,6 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--tag", default="", help="suffix of the result file name")
     p.add_argument("--phases", action="store_true", help="also record CPU time per phase")
+    p.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        help="also time splice_validation_curve against validation_curve with this many "
+        "folds (laion: a probe for the colour named in each caption)",
+    )
     p.add_argument(
         "--busy",
         type=int,
@@ -236,6 +299,7 @@ def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
             cpu[mode].append(time.process_time() - cpu_started)
         loads.append(os.getloadavg()[0])
     phases = phases_of(splicer, X, penalties) if args.phases else None
+    curve = validation_curves(args, splicer, X, penalties) if args.cv else None
 
     rows = []
     for k, penalty in enumerate(path.l1_penalties):
@@ -289,6 +353,7 @@ def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
         },
         "rows": rows,
         "phases_cpu_s": phases,
+        "validation_curve": curve,
         "busy_processes": args.busy,
         "machine": dict(machine, load_average_end=os.getloadavg()),
         "command": "python benchmarks/bench_path.py " + " ".join(args.argv),
