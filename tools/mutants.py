@@ -112,6 +112,22 @@ MUTANTS: list[Mutant] = [
         "working-set rounds stop after one round whatever the gap",
     ),
     Mutant(
+        "path-row-stalled-after-moving-on",
+        "sksplice/solvers/_working_set.py",
+        "stalled = new.any(dim=1) & ~((w > 0) & new).any(dim=1) & ~fresh",
+        "stalled = new.any(dim=1) & ~((w > 0) & new).any(dim=1)",
+        ("tests/test_solve_path.py",),
+        "a row of a path that has just moved on to the next penalty is taken as stalled",
+    ),
+    Mutant(
+        "path-row-keeps-its-penalty",
+        "sksplice/solvers/_working_set.py",
+        "                lam = penalties[stage]\n                since = since.masked_fill",
+        "                lam = lam\n                since = since.masked_fill",
+        ("tests/test_solve_path.py",),
+        "a row of a path goes on at the penalty it was certified at",
+    ),
+    Mutant(
         "converged-flag-always-true",
         "sksplice/solvers/_lasso.py",
         "\n        converged=bool(worst <= tol),\n",
