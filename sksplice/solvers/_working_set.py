@@ -262,9 +262,9 @@ def working_set_rounds(
     fresh = torch.zeros(m, dtype=torch.bool, device=device)  # just went on to the next one
     rows = torch.arange(m, device=device)
     done: list[RowResult] = []
-    # Working-set data in storage precision: concepts, their Gram block and
-    # correlations with the targets. The float64 refinement removes the
-    # round-off before anything is certified.
+    # Working-set data computed in storage precision: concepts, their correlations
+    # with the targets and their Gram block (kept in float64). The float64
+    # refinement removes the round-off before anything is certified.
     sets = _Sets(prob, V, idx, valid, w, capacity=idx.shape[1] + 2 * n_add)
     previous_threads = torch.get_num_threads()
     try:
