@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -635,13 +635,12 @@ class NonNegLasso:
                 )
                 chunk = new_chunk
                 continue
-            for res in results:
-                r_rows = res.rows.cpu().numpy() + start
-                stage = 0 if res.stage is None else res.stage.cpu().numpy()
-                gaps[stage, r_rows] = res.gap.cpu().numpy()
-                iters[stage, r_rows] = res.n_iter.cpu().numpy()
-                w = res.w.cpu().numpy()
-                idx = res.idx.cpu().numpy()
+            for res in _to_host(results):
+                r_rows = res.rows + start
+                stage = 0 if res.stage is None else res.stage
+                gaps[stage, r_rows] = res.gap
+                iters[stage, r_rows] = res.n_iter
+                w, idx = res.w, res.idx
                 nz = w > 0
                 stages = np.broadcast_to(np.reshape(stage, (-1, 1)), w.shape)[nz]
                 rows = np.broadcast_to(r_rows[:, None], w.shape)[nz]
@@ -678,6 +677,52 @@ class NonNegLasso:
         if penalties is None:
             return solve_chunk(self, prob, Vc, v64, warm, tol, max_iter)
         return solve_chunk(self, prob, Vc, v64, warm, tol, max_iter, penalties=penalties)
+
+
+@dataclass
+class _HostRows:
+    """A :class:`RowResult` copied to the host (NumPy arrays)."""
+
+    rows: np.ndarray
+    idx: np.ndarray
+    w: np.ndarray
+    gap: np.ndarray
+    n_iter: np.ndarray
+    stage: np.ndarray | None
+
+
+def _to_host(results: list[RowResult]) -> list[_HostRows]:
+    """The row groups of a chunk on the host, in two copies for all of them.
+
+    The integer and the float64 fields of every group are packed into one
+    tensor each on the device (the shapes are known on the host), so a chunk
+    costs two device-to-host copies, each a synchronisation on a GPU, instead
+    of five per group.
+    """
+    if not results:
+        return []
+    ints, floats = [], []
+    for res in results:
+        stage = res.stage if res.stage is not None else res.rows.new_zeros(0)
+        ints += [res.rows, res.n_iter.to(torch.int64), stage, res.idx.flatten()]
+        floats += [res.gap.to(torch.float64), res.w.to(torch.float64).flatten()]
+    int_host = torch.cat(ints).cpu().numpy()
+    float_host = torch.cat(floats).cpu().numpy()
+    out = []
+    i = f = 0
+    for res in results:
+        m, k = res.idx.shape
+        n_stage = 0 if res.stage is None else m
+        rows, n_iter = int_host[i : i + m], int_host[i + m : i + 2 * m]
+        i += 2 * m
+        stage = int_host[i : i + n_stage] if res.stage is not None else None
+        i += n_stage
+        idx = int_host[i : i + m * k].reshape(m, k)
+        i += m * k
+        gap, w = float_host[f : f + m], float_host[f + m : f + m + m * k].reshape(m, k)
+        f += m + m * k
+        out.append(_HostRows(rows=rows, idx=idx, w=w, gap=gap, n_iter=n_iter, stage=stage))
+    return out
 
 
 def _replace_rows(
