@@ -6,7 +6,6 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from sksplice.solvers import NonNegLasso, _small, _working_set
@@ -16,12 +15,8 @@ from ._helpers_solvers import clustered_dictionary, objective, unit_rows
 TOL = 1e-6
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Small batched ops are fastest single-threaded on a shared machine (autouse).
+from .test_solvers import _one_thread  # noqa: E402, F401
 
 
 def _problem(seed: int = 0, n: int = 80, d: int = 24):
@@ -39,6 +34,15 @@ def _problem(seed: int = 0, n: int = 80, d: int = 24):
 def _objectives(D, V, codes, lam):
     W = codes.to_dense()
     return np.array([objective(D, v, w, lam) for v, w in zip(V, W)])
+
+
+def _assert_same_answers(D, V, penalties, solved, expected):
+    """Every solution certified, with the objectives of ``expected`` (both within ``TOL``)."""
+    for lam, codes, other in zip(penalties, solved, expected):
+        assert codes.converged and codes.gap <= TOL
+        np.testing.assert_allclose(
+            _objectives(D, V, codes, lam), _objectives(D, V, other, lam), rtol=2 * TOL, atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -66,12 +70,7 @@ def test_rows_that_are_zero_at_the_largest_penalties_join_later():
     path = solver.solve_path(V, penalties)
     nnz = [np.diff(codes.indptr) for codes in path]
     assert (nnz[0] == 0).any() and (nnz[-1] > 0).all()
-    for lam, codes in zip(penalties, path):
-        alone = solver.solve(V, lam)
-        assert codes.converged
-        np.testing.assert_allclose(
-            _objectives(D, V, codes, lam), _objectives(D, V, alone, lam), rtol=2 * TOL
-        )
+    _assert_same_answers(D, V, penalties, path, [solver.solve(V, lam) for lam in penalties])
 
 
 def test_working_sets_go_on_to_the_next_penalty(monkeypatch):
@@ -121,23 +120,15 @@ def test_chunks_warm_start_and_grouped_rows_give_the_same_path(monkeypatch):
     other = solver.solve_path(V, penalties, warm_start=start, memory_budget=2_000_000)
     assert solver._chunk_size("working_set", len(V), 2_000_000) < len(V)
     assert any(groups)
-    for lam, a, b in zip(penalties, reference, other):
-        assert b.converged
-        np.testing.assert_allclose(
-            _objectives(D, V, a, lam), _objectives(D, V, b, lam), rtol=2 * TOL
-        )
+    _assert_same_answers(D, V, penalties, other, reference)
 
 
 def test_admm_path_warm_starts_each_penalty():
     D, V = _problem(n=30)
     solver = NonNegLasso(D, device="cpu", dtype="float64")
     path = solver.solve_path(V, [0.1, 0.3], solver="admm")
-    for lam, codes in zip([0.1, 0.3], path):
-        alone = solver.solve(V, lam, solver="working_set")
-        assert codes.converged
-        np.testing.assert_allclose(
-            _objectives(D, V, codes, lam), _objectives(D, V, alone, lam), rtol=2 * TOL
-        )
+    alone = [solver.solve(V, lam, solver="working_set") for lam in (0.1, 0.3)]
+    _assert_same_answers(D, V, [0.1, 0.3], path, alone)
 
 
 def test_path_warnings_name_the_penalties():
