@@ -9,7 +9,10 @@
 #   4. benchmarks/gpu_profile.py: where each GPU solve spends its time, kernels launched and
 #      host synchronisations;
 #   5. benchmarks/bench_text.py and benchmarks/bench_pipeline.py: the vocabulary's first
-#      embedding and images to concepts end to end against a plain DataLoader loop.
+#      embedding and images to concepts end to end against a plain DataLoader loop;
+#   6. benchmarks/bench_path.py: a sparsity path of 5 penalties against one solve per
+#      penalty, with the GPU default (ADMM, each penalty warm-started) and with the working
+#      set (the whole path in one batch).
 #
 # Usage, from the repository root, with sksplice importable (installed, or PYTHONPATH=.):
 #
@@ -68,6 +71,14 @@ timeout "${PIPELINE_TIMEOUT:-90}" $python benchmarks/bench_pipeline.py --device 
   --n-images 2000 --batch-size 256 --workers "$(nproc)" --out "$results" \
   >"$results/bench_pipeline.log" 2>&1
 echo "bench_pipeline exit code: $?" | tee -a "$results/bench_pipeline.log"
+
+echo "== sparsity path"
+for solver in auto working_set; do
+  timeout "${PATH_TIMEOUT:-40}" $python benchmarks/bench_path.py --problem synthetic \
+    --device cuda --solver "$solver" --n-targets 5000 --repeats 1 --out "$results" \
+    --tag "_gpu_$solver" >"$results/bench_path_$solver.log" 2>&1
+  echo "bench_path ($solver) exit code: $?" | tee -a "$results/bench_path_$solver.log"
+done
 
 echo "== summary"
 tail -n 25 "$results/pytest.log"

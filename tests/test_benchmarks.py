@@ -212,9 +212,9 @@ def test_bench_pipeline_dry_run(tmp_path, splice_data_dir, tiny_clip_model):
     assert set(result["breakdown"]) >= {"decode_ms_per_image_one_thread", "forward_ms_per_image"}
 
 
-def test_gpu_run_script_runs_the_embedding_benchmarks():
+def test_gpu_run_script_runs_the_embedding_and_path_benchmarks():
     script = (REPO_ROOT / "benchmarks" / "gpu_run.sh").read_text()
-    for name in ("bench_text.py", "bench_pipeline.py"):
+    for name in ("bench_text.py", "bench_pipeline.py", "bench_path.py"):
         assert f"benchmarks/{name}" in script
     proc = subprocess.run(["bash", "-n", str(REPO_ROOT / "benchmarks" / "gpu_run.sh")])
     assert proc.returncode == 0
