@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
+from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
@@ -222,6 +223,7 @@ def splice_validation_curve(
     groups: Any = None,
     cv: Any = None,
     scoring: Any = None,
+    n_jobs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cross-validated scores of a probe on concept weights, for several l1 penalties.
 
@@ -255,6 +257,10 @@ def splice_validation_curve(
     scoring : str or callable, optional
         As for :func:`~sklearn.model_selection.validation_curve` (default: the
         estimator's ``score``).
+    n_jobs : int, optional
+        Folds run in parallel in this many joblib workers (None: one after the
+        other; -1: one per core). Each worker's torch threads are limited by
+        joblib, so that the workers share the cores.
 
     Returns
     -------
@@ -266,7 +272,8 @@ def splice_validation_curve(
     Raises
     ------
     TypeError, ValueError
-        For penalties :func:`splice_path` refuses, before any fit.
+        For penalties :func:`splice_path` refuses, or an ``n_jobs`` that is not
+        a non-zero integer, before any fit.
 
     See Also
     --------
@@ -291,24 +298,51 @@ def splice_validation_curve(
     (2, 3)
     """
     _check_penalties(l1_penalties)  # refuse bad penalties before any fit
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0
+    ):
+        integral = isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool)
+        error = ValueError if integral else TypeError
+        raise error(
+            f"n_jobs must be a non-zero integer (-1: one worker per core) or None, got {n_jobs!r}"
+        )
     penalties = np.asarray(l1_penalties, dtype=np.float64)
     X, y, groups = indexable(X, y, groups)
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
     scorer = check_scoring(estimator, scoring=scoring)
     splits = list(cv.split(X, y, groups))
-    train_scores = np.empty((len(penalties), len(splits)))
-    test_scores = np.empty((len(penalties), len(splits)))
-    for fold, (train, test) in enumerate(splits):
-        X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
-        y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
-        fitted = clone(transformer).fit(X_train, y_train)
-        on_train = splice_path(fitted, X_train, penalties)
-        on_test = splice_path(fitted, X_test, penalties)
-        # splice_path returns the penalties largest first.
-        position = {float(p): k for k, p in enumerate(on_train.l1_penalties)}
-        for i, penalty in enumerate(penalties):
-            k = position[float(penalty)]
-            probe = clone(estimator).fit(on_train.weights[k], y_train)
-            train_scores[i, fold] = scorer(probe, on_train.weights[k], y_train)
-            test_scores[i, fold] = scorer(probe, on_test.weights[k], y_test)
+    folds = Parallel(n_jobs=n_jobs)(
+        delayed(_fold_scores)(transformer, estimator, X, y, train, test, penalties, scorer)
+        for train, test in splits
+    )
+    train_scores = np.column_stack([on_train for on_train, _ in folds])
+    test_scores = np.column_stack([on_test for _, on_test in folds])
+    return train_scores, test_scores
+
+
+def _fold_scores(
+    transformer: Any,
+    estimator: Any,
+    X: Any,
+    y: Any,
+    train: np.ndarray,
+    test: np.ndarray,
+    penalties: np.ndarray,
+    scorer: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test scores of one fold at every penalty (in the order of ``penalties``)."""
+    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+    y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
+    fitted = clone(transformer).fit(X_train, y_train)
+    on_train = splice_path(fitted, X_train, penalties)
+    on_test = splice_path(fitted, X_test, penalties)
+    # splice_path returns the penalties largest first.
+    position = {float(p): k for k, p in enumerate(on_train.l1_penalties)}
+    train_scores = np.empty(len(penalties))
+    test_scores = np.empty(len(penalties))
+    for i, penalty in enumerate(penalties):
+        k = position[float(penalty)]
+        probe = clone(estimator).fit(on_train.weights[k], y_train)
+        train_scores[i] = scorer(probe, on_train.weights[k], y_train)
+        test_scores[i] = scorer(probe, on_test.weights[k], y_test)
     return train_scores, test_scores

@@ -192,3 +192,20 @@ def test_validation_curve_refuses_bad_penalties_before_fitting(problem, monkeypa
     monkeypatch.setattr(SpliceTransformer, "fit", fail)
     with pytest.raises(ValueError, match="finite"):
         splice_validation_curve(splicer, LogisticRegression(), X, np.arange(60) % 2, [0.1, np.inf])
+
+
+def test_validation_curve_folds_in_parallel_give_the_same_scores(problem):
+    from sklearn.linear_model import LogisticRegression
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    y = np.arange(len(X)) % 2
+    args = (clone(splicer), LogisticRegression(), X, y, [0.3, 0.1])
+    one = splice_validation_curve(*args, cv=3)
+    two = splice_validation_curve(*args, cv=3, n_jobs=2)
+    np.testing.assert_allclose(two[0], one[0], rtol=1e-6)
+    np.testing.assert_allclose(two[1], one[1], rtol=1e-6)
+    for bad, error in [(0, ValueError), (True, TypeError), ("2", TypeError), (1.5, TypeError)]:
+        with pytest.raises(error, match="n_jobs must be a non-zero integer"):
+            splice_validation_curve(*args, cv=3, n_jobs=bad)
