@@ -642,11 +642,14 @@ class NonNegLasso:
                 iters[stage, r_rows] = res.n_iter
                 w, idx = res.w, res.idx
                 nz = w > 0
-                stages = np.broadcast_to(np.reshape(stage, (-1, 1)), w.shape)[nz]
                 rows = np.broadcast_to(r_rows[:, None], w.shape)[nz]
                 cols, vals = idx[nz], w[nz]
-                for s in np.unique(stages) if n_stages > 1 else (0,):
-                    keep = stages == s if n_stages > 1 else slice(None)
+                if res.stage is None:
+                    parts: list[tuple[int, Any]] = [(0, slice(None))]
+                else:
+                    stages = np.broadcast_to(res.stage[:, None], w.shape)[nz]
+                    parts = [(int(s), stages == s) for s in np.unique(stages)]
+                for s, keep in parts:
                     out[s][0].append(rows[keep])
                     out[s][1].append(cols[keep])
                     out[s][2].append(vals[keep])

@@ -25,7 +25,7 @@ from ._common import (
     gap_from_candidates,
     relative_gap,
 )
-from ._small import _INF, refine_support, row_groups, solve_small
+from ._small import _INF, refine_support, row_groups, solve_small, take_columns
 
 if TYPE_CHECKING:
     from ._lasso import NonNegLasso
@@ -44,14 +44,6 @@ _THREADED_ROWS = 128
 def _product(prob: Problem, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """``A @ B`` for a product with the dictionary, threaded when ``A`` has many rows."""
     return dense_product(prob, A, B) if A.shape[0] >= _THREADED_ROWS else A @ B
-
-
-def _take(t: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
-    """Reorder/select the columns of ``t`` (m, K, ...) per row with ``order`` (m, k)."""
-    if t.ndim == 2:
-        return t.gather(1, order)
-    expand = order.view(*order.shape, *([1] * (t.ndim - 2))).expand(-1, -1, *t.shape[2:])
-    return t.gather(1, expand)
 
 
 def _support_order(w: torch.Tensor, k: int | None = None) -> torch.Tensor:
@@ -332,10 +324,8 @@ def working_set_rounds(
                     s_rows = sel if part is None else sel[part]
                     w_r = w[s_rows]
                     order = _support_order(w_r, k)
-                    i_s, w_s = idx[s_rows].gather(1, order), w_r.gather(1, order)
-                    G_s = _take(sets.G[s_rows, :K, :K], order).gather(
-                        2, order.unsqueeze(1).expand(-1, order.shape[1], -1)
-                    )
+                    i_s, w_s = take_columns(idx, s_rows, order), w_r.gather(1, order)
+                    G_s = take_columns(sets.G[:, :K, :K], s_rows, order)
                     lam_s, v_s = lam[s_rows], v64[s_rows]
                     r64, w_s = refine_support(D64, v_s, i_s, w_s, lam_s.unsqueeze(1), gram=G_s)
                     gap[s_rows] = gap_from_candidates(
@@ -427,7 +417,7 @@ def solve_chunk(
     """
     D = prob.D
     device = V.device
-    lam = prob.lam if penalties is None else float(penalties[0])
+    lam = prob.lam  # along a path, penalties[0]
     c = D.shape[0]
     k = min(k0, c)
     if warm is None:
