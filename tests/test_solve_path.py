@@ -6,9 +6,11 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from sksplice.solvers import NonNegLasso, _small, _working_set
+from sksplice.solvers._common import Problem
 
 from ._helpers_solvers import clustered_dictionary, objective, unit_rows
 
@@ -158,3 +160,31 @@ def test_bad_penalties_are_refused(penalties, error, words):
     D, V = _problem(n=5)
     with pytest.raises(error, match=words):
         NonNegLasso(D, device="cpu").solve_path(V, penalties)
+
+
+def test_a_concept_without_weight_competes_at_the_next_penalty():
+    # Orthonormal concepts: the solution is max(0, v - lam / 2) per concept. At 0.5
+    # concept 2 is in the working set without weight; at 0.3 it is the row's only
+    # violator. Moving on, it must stay a candidate (not leave the set and come
+    # back a round later): the second penalty is certified in one round.
+    D = torch.eye(8, dtype=torch.float64)
+    v = torch.tensor([[0.5, 0.3, 0.2, 0.0, 0.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    prob = Problem(D=D, D64=D, lam=0.5)
+    done, left = _working_set.working_set_rounds(
+        prob,
+        v,
+        v,
+        torch.tensor([[0, 1, 2]]),
+        torch.ones((1, 3), dtype=torch.bool),
+        torch.zeros((1, 3), dtype=torch.float64),
+        tol=TOL,
+        max_rounds=10,
+        n_add=4,
+        penalties=torch.tensor([0.5, 0.3], dtype=torch.float64),
+    )
+    assert left is None
+    by_stage = {int(res.stage[0]): res for res in done}
+    second = by_stage[1]
+    weights = dict(zip(second.idx[0].tolist(), second.w[0].tolist()))
+    assert weights[2] == pytest.approx(0.05) and weights[0] == pytest.approx(0.35)
+    assert float(second.gap[0]) <= TOL and int(second.n_iter[0]) == 1

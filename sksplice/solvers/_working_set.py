@@ -356,6 +356,14 @@ def working_set_rounds(
                 lam = penalties[stage]
                 since = since.masked_fill(advance, 0)
                 fresh = advance
+                # Concepts of a set that took no weight met the conditions at the
+                # previous penalty only; at the next one they compete with the
+                # violators outside the set (else a row's strongest violator could
+                # leave its set now and come back a round later).
+                idle = torch.where(valid & (w == 0) & advance.unsqueeze(1), mem_val, -_INF)
+                both = torch.cat([cand_val, idle.to(torch.float64)], dim=1)
+                cand_val, pos = both.topk(cand_idx.shape[1], dim=1)
+                cand_idx = torch.cat([cand_idx, idx], dim=1).gather(1, pos)
                 new_ok = 2.0 * cand_val > lam.unsqueeze(1) * (1 + 1e-12)
                 finished = finished & ~advance
             keep = (~finished).nonzero().flatten()
