@@ -1,29 +1,51 @@
 #!/usr/bin/env bash
-# Everything a GPU machine should check, in one short run (about 3 to 5 minutes):
+# Everything a GPU machine should check, in one short run (under 5 minutes, see below):
 #
 #   1. the machine: GPU, driver, library versions;
 #   2. benchmarks/gpu_check.py: CPU/GPU agreement, sksplice against the authors' ADMM
 #      on the same GPU (10,000 targets x 15,000 concepts x 512 dims), a 50,000-target run;
-#   3. the compute-side tests with CUDA visible, so that every device="auto" default
-#      takes the GPU path (ADMM, TF32 products, CUDA out-of-memory handling, fp16/bf16);
-#   4. benchmarks/gpu_profile.py: where each GPU solve spends its time, kernels launched and
+#   3. benchmarks/gpu_profile.py: where each GPU solve spends its time, kernels launched and
 #      host synchronisations;
-#   5. benchmarks/bench_text.py and benchmarks/bench_pipeline.py: the vocabulary's first
+#   4. benchmarks/bench_text.py and benchmarks/bench_pipeline.py: the vocabulary's first
 #      embedding and images to concepts end to end against a plain DataLoader loop;
-#   6. benchmarks/bench_path.py: a sparsity path of 5 penalties against one solve per
+#   5. benchmarks/bench_path.py: a sparsity path of 5 penalties against one solve per
 #      penalty, with the GPU default (ADMM, each penalty warm-started) and with the working
-#      set (the whole path in one batch).
+#      set (the whole path in one batch);
+#   6. the compute-side tests with CUDA visible, so that every device="auto" default
+#      takes the GPU path (ADMM, TF32 products, CUDA out-of-memory handling, fp16/bf16).
 #
 # Usage, from the repository root, with sksplice importable (installed, or PYTHONPATH=.):
 #
 #   bash benchmarks/gpu_run.sh [RESULTS_DIR]      # default: benchmarks/results/gpu
 #
-# Each stage has its own time limit; logs and JSON land in RESULTS_DIR.
+# Each stage has its own time limit, cut to what is left of the whole run's budget
+# (GPU_RUN_BUDGET seconds, default 285: the run ends within 5 minutes, and a stage
+# that no longer fits is skipped and says so). Logs and JSON land in RESULTS_DIR.
 set -u
 results=${1:-benchmarks/results/gpu}
 mkdir -p "$results"
 export PYTHONUNBUFFERED=1
 python=${PYTHON:-python3}
+deadline=$((SECONDS + ${GPU_RUN_BUDGET:-285}))
+# limit WANTED: the stage's limit in seconds, at most what is left before the deadline
+# (10 s are kept for the summary); 0 when under 5 s would be left.
+limit() {
+  local left=$((deadline - SECONDS - 10))
+  if ((left < 5)); then echo 0; elif (($1 < left)); then echo "$1"; else echo "$left"; fi
+}
+# run_stage NAME WANTED LOG COMMAND...: COMMAND under ``timeout``, its output in LOG.
+run_stage() {
+  local name=$1 seconds
+  seconds=$(limit "$2")
+  local log=$3
+  shift 3
+  if ((seconds == 0)); then
+    echo "$name skipped: the run's budget is spent" | tee "$log"
+    return
+  fi
+  timeout "$seconds" "$@" >"$log" 2>&1
+  echo "$name exit code: $? (limit ${seconds} s)" | tee -a "$log"
+}
 
 echo "== machine" | tee "$results/machine.txt"
 {
@@ -38,47 +60,41 @@ PY
 } 2>&1 | tee -a "$results/machine.txt"
 
 echo "== gpu_check"
-timeout "${GPU_CHECK_TIMEOUT:-240}" $python benchmarks/gpu_check.py --out "$results/gpu_check.json" \
-  >"$results/gpu_check.log" 2>&1
-echo "gpu_check exit code: $?" | tee -a "$results/gpu_check.log"
+run_stage gpu_check "${GPU_CHECK_TIMEOUT:-120}" "$results/gpu_check.log" \
+  $python benchmarks/gpu_check.py --out "$results/gpu_check.json"
+
+echo "== profile"
+run_stage gpu_profile "${GPU_PROFILE_TIMEOUT:-60}" "$results/gpu_profile.log" \
+  $python benchmarks/gpu_profile.py --out "$results/gpu_profile.txt"
+
+echo "== embedding benchmarks"
+# The first run (10,000 LAION concepts through the text tower, shortened vs full length)
+# and images -> CLIPEmbedder -> SpliceTransformer against a plain DataLoader loop with as
+# many worker processes as cores (2,000 JPEGs of 500x375, written first).
+run_stage bench_text "${TEXT_TIMEOUT:-60}" "$results/bench_text.log" \
+  $python benchmarks/bench_text.py --device cuda --subset 512 --batch-size 256 --out "$results"
+run_stage bench_pipeline "${PIPELINE_TIMEOUT:-90}" "$results/bench_pipeline.log" \
+  $python benchmarks/bench_pipeline.py --device cuda --n-images 2000 --batch-size 256 \
+  --workers "$(nproc)" --out "$results"
+
+echo "== sparsity path"
+for solver in auto working_set; do
+  run_stage "bench_path ($solver)" "${PATH_TIMEOUT:-40}" "$results/bench_path_$solver.log" \
+    $python benchmarks/bench_path.py --problem synthetic --device cuda --solver "$solver" \
+    --n-targets 5000 --repeats 1 --out "$results" --tag "_gpu_$solver"
+done
 
 echo "== tests with CUDA visible"
 # With pytest-xdist the tests run in parallel workers that share the cores (two
 # threads each); without it, one after the other.
 workers=()
 if $python -c "import xdist" 2>/dev/null; then workers=(-n "${GPU_TEST_WORKERS:-8}"); fi
-OMP_NUM_THREADS=2 timeout "${GPU_TESTS_TIMEOUT:-180}" $python -m pytest -o addopts="" -p no:cacheprovider -q -rfEs "${workers[@]}" \
+run_stage pytest "${GPU_TESTS_TIMEOUT:-120}" "$results/pytest.log" \
+  env OMP_NUM_THREADS=2 $python -m pytest -o addopts="" -p no:cacheprovider -q -rfEs "${workers[@]}" \
   --junitxml="$results/pytest.xml" \
   tests/test_solvers.py tests/test_transformer.py tests/test_properties.py tests/test_faults.py \
   tests/test_editing.py tests/test_zero_shot.py tests/test_embedders.py tests/test_dictionary.py \
-  tests/test_bad_inputs.py tests/test_analysis.py tests/test_pandas_compat.py \
-  >"$results/pytest.log" 2>&1
-echo "pytest exit code: $?" | tee -a "$results/pytest.log"
-
-echo "== profile"
-timeout "${GPU_PROFILE_TIMEOUT:-120}" $python benchmarks/gpu_profile.py --out "$results/gpu_profile.txt" \
-  >/dev/null 2>&1
-echo "gpu_profile exit code: $?"
-
-echo "== embedding benchmarks"
-# The first run (10,000 LAION concepts through the text tower, shortened vs full length)
-# and images -> CLIPEmbedder -> SpliceTransformer against a plain DataLoader loop with as
-# many worker processes as cores (2,000 JPEGs of 500x375, written first).
-timeout "${TEXT_TIMEOUT:-60}" $python benchmarks/bench_text.py --device cuda --subset 512 \
-  --batch-size 256 --out "$results" >"$results/bench_text.log" 2>&1
-echo "bench_text exit code: $?" | tee -a "$results/bench_text.log"
-timeout "${PIPELINE_TIMEOUT:-90}" $python benchmarks/bench_pipeline.py --device cuda \
-  --n-images 2000 --batch-size 256 --workers "$(nproc)" --out "$results" \
-  >"$results/bench_pipeline.log" 2>&1
-echo "bench_pipeline exit code: $?" | tee -a "$results/bench_pipeline.log"
-
-echo "== sparsity path"
-for solver in auto working_set; do
-  timeout "${PATH_TIMEOUT:-40}" $python benchmarks/bench_path.py --problem synthetic \
-    --device cuda --solver "$solver" --n-targets 5000 --repeats 1 --out "$results" \
-    --tag "_gpu_$solver" >"$results/bench_path_$solver.log" 2>&1
-  echo "bench_path ($solver) exit code: $?" | tee -a "$results/bench_path_$solver.log"
-done
+  tests/test_bad_inputs.py tests/test_analysis.py tests/test_pandas_compat.py
 
 echo "== summary"
 tail -n 25 "$results/pytest.log"

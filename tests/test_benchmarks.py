@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -234,3 +235,31 @@ def test_busy_cores_spins_while_the_block_runs_and_stops_after(monkeypatch):
     assert not any(p.is_alive() for p in spinning)
     with module.busy_cores(0):
         assert set(multiprocessing.active_children()) == before
+
+
+def test_gpu_run_script_stays_within_its_budget(tmp_path):
+    # A stand-in interpreter that takes a second per benchmark: with a budget of 18 s
+    # (10 kept for the summary) the first stages run, the later ones are skipped and
+    # say so, and the whole run ends within the budget.
+    stub = tmp_path / "python"
+    stub.write_text('#!/bin/sh\ncase "$1" in -|-c) exit 0;; esac\nsleep 1\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(stub), "GPU_RUN_BUDGET": "18"}
+    started = time.monotonic()
+    proc = subprocess.run(
+        ["bash", str(REPO_ROOT / "benchmarks" / "gpu_run.sh"), str(tmp_path / "out")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr
+    before_summary = proc.stdout.split("== summary")[0].splitlines()
+    stages = [line for line in before_summary if " exit code: " in line or " skipped: " in line]
+    assert len(stages) == 7  # gpu_check, profile, text, pipeline, path x 2, tests
+    ran = [" exit code: " in line for line in stages]
+    assert ran[0] and not ran[-1]
+    assert ran == sorted(ran, reverse=True)  # once one is skipped, so are the rest
+    assert all("(limit " in line for line in stages if " exit code: " in line)
+    assert elapsed < 18
