@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import stat
 import sys
 import time
@@ -187,6 +188,11 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def _host() -> str:
+    """This machine's name as it appears in temporary file names (letters, digits, ``-``)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
+
+
 def temporary_name(name: str) -> str:
     """Name of a temporary file written by this process before it becomes ``name``.
 
@@ -198,10 +204,11 @@ def temporary_name(name: str) -> str:
     Returns
     -------
     str
-        ``".<name>.<pid>.<random>.tmp"`` (the name cut to 96 characters): hidden,
-        unique, and carrying the id of the writing process.
+        ``".<name>.<pid>.<host>.<random>.tmp"`` (the name cut to 96 characters):
+        hidden, unique, and carrying the id of the writing process and the name
+        of its machine (a folder may be shared between machines).
     """
-    return f".{name[:96]}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    return f".{name[:96]}.{os.getpid()}.{_host()}.{secrets.token_hex(6)}.tmp"
 
 
 def temporary_files_of(path: str | os.PathLike[str]) -> list[tuple[Path, int | None]]:
@@ -215,20 +222,24 @@ def temporary_files_of(path: str | os.PathLike[str]) -> list[tuple[Path, int | N
     Returns
     -------
     list of (pathlib.Path, int or None)
-        Each temporary file with the process id of its writer (None for a name
-        without one, written by an older version).
+        Each temporary file with the process id of its writer on this machine;
+        None when it cannot be asked: the writer ran on another machine sharing
+        the folder, or the name has no process id (an older version wrote it).
     """
     path = Path(path)
     pattern = re.compile(
-        re.escape(f".{path.name[:96]}.") + r"(?:(?P<pid>[0-9]+)\.)?[0-9a-f]{12}\.tmp"
+        re.escape(f".{path.name[:96]}.")
+        + r"(?:(?P<pid>[0-9]+)\.(?:(?P<host>[A-Za-z0-9-]{1,32})\.)?)?[0-9a-f]{12}\.tmp"
     )
+    here = _host()
     found = []
     with contextlib.suppress(OSError):
         for entry in path.parent.iterdir():
             match = pattern.fullmatch(entry.name)
             if match:
-                pid = match.group("pid")
-                found.append((entry, int(pid) if pid else None))
+                pid, host = match.group("pid"), match.group("host")
+                local = pid and (host is None or host == here)
+                found.append((entry, int(pid) if local else None))
     return sorted(found)
 
 
@@ -236,10 +247,11 @@ def remove_stale_temporaries(path: str | os.PathLike[str], started: float) -> No
     """Remove temporary files of ``path`` left by writers that were killed.
 
     A temporary file is stale when it is older than the build that is about
-    to write ``path`` (``started``) and either its writer's process id (in its
-    name) is not running on this machine, or it is older than
-    ``_STALE_TEMPORARY_SECONDS`` (process ids are reused, and a writer on
-    another machine sharing the folder cannot be asked).
+    to write ``path`` (``started``) and either it was written on this machine
+    by a process (named in the file name) that is no longer running, or it is
+    older than ``_STALE_TEMPORARY_SECONDS`` (process ids are reused, and a
+    writer on another machine sharing the folder cannot be asked, so its file
+    is left alone until then).
 
     Parameters
     ----------

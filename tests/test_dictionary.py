@@ -513,6 +513,7 @@ def test_stale_temporary_rule(tmp_path):
     import sys
     import time
 
+    from sksplice import _atomic
     from sksplice._atomic import remove_stale_temporaries, temporary_name
 
     target = tmp_path / "cache.npz"
@@ -539,11 +540,19 @@ def test_stale_temporary_rule(tmp_path):
         temporary_name("cache.npz").replace(f".{os.getpid()}.", f".{dead_pid}."), -30
     )  # written after the build started
     other = make(temporary_name("other.npz").replace(f".{os.getpid()}.", f".{dead_pid}."), 60)
+    # Written on another machine sharing the folder: its process id means nothing
+    # here, so only its age counts (a download there may still be running).
+    elsewhere = temporary_name("cache.npz").replace(f".{os.getpid()}.", f".{dead_pid}.")
+    elsewhere = elsewhere.replace(f".{_atomic._host()}.", ".another-machine.")
+    assert "another-machine" in elsewhere
+    remote_recent = make(elsewhere, 60)
+    remote_ancient = make(elsewhere.replace(".another-machine.", ".third-machine."), 7200)
 
     remove_stale_temporaries(target, started=now)
     remaining = {p for p in tmp_path.iterdir()}
-    assert remaining == {live_old, legacy_recent, dead_new, other}
+    assert remaining == {live_old, legacy_recent, dead_new, other, remote_recent}
     assert not dead_old.exists() and not legacy_ancient.exists()
+    assert not remote_ancient.exists()
 
 
 # ---------------------------------------------- concepts without a direction (item 12)
