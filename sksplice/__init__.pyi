@@ -17,6 +17,7 @@ from .path import splice_validation_curve as splice_validation_curve
 from .probes import probe_concepts as probe_concepts
 from .probes import zero_concept_coefficients as zero_concept_coefficients
 from .retrieval import ConceptRetriever as ConceptRetriever
+from .search import SplicePathSearchCV as SplicePathSearchCV
 from .sentence import SentenceTransformerEmbedder as SentenceTransformerEmbedder
 from .shift import compare_datasets as compare_datasets
 from .transformer import SpliceTransformer as SpliceTransformer

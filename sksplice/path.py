@@ -298,14 +298,7 @@ def splice_validation_curve(
     (2, 3)
     """
     _check_penalties(l1_penalties)  # refuse bad penalties before any fit
-    if n_jobs is not None and (
-        isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0
-    ):
-        integral = isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool)
-        error = ValueError if integral else TypeError
-        raise error(
-            f"n_jobs must be a non-zero integer (-1: one worker per core) or None, got {n_jobs!r}"
-        )
+    _check_n_jobs(n_jobs)
     penalties = np.asarray(l1_penalties, dtype=np.float64)
     X, y, groups = indexable(X, y, groups)
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
@@ -320,6 +313,17 @@ def splice_validation_curve(
     return train_scores, test_scores
 
 
+def _check_n_jobs(n_jobs: Any) -> None:
+    if n_jobs is not None and (
+        isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0
+    ):
+        integral = isinstance(n_jobs, numbers.Integral) and not isinstance(n_jobs, bool)
+        error = ValueError if integral else TypeError
+        raise error(
+            f"n_jobs must be a non-zero integer (-1: one worker per core) or None, got {n_jobs!r}"
+        )
+
+
 def _fold_scores(
     transformer: Any,
     estimator: Any,
@@ -329,20 +333,41 @@ def _fold_scores(
     test: np.ndarray,
     penalties: np.ndarray,
     scorer: Any,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test scores of one fold at every penalty (in the order of ``penalties``)."""
+    *,
+    train_score: bool = True,
+    dense: bool = False,
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Train and test scores of one fold at every penalty (in the order of ``penalties``).
+
+    The transformer is cloned and fitted once on the training part, which is
+    then decomposed with one :func:`splice_path`, and so is the test part; a
+    clone of ``estimator`` is fitted on the training weights of each penalty.
+    With ``train_score=False`` the training weights are not scored (None
+    comes back in their place); with ``dense=True`` the probe gets dense
+    weights (as ``SpliceTransformer(output="dense")`` gives them) instead of
+    CSR. ``y`` may be None (an unsupervised probe).
+    """
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
-    y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
+    if y is None:
+        y_train = y_test = None
+    else:
+        y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
     fitted = clone(transformer).fit(X_train, y_train)
     on_train = splice_path(fitted, X_train, penalties)
     on_test = splice_path(fitted, X_test, penalties)
     # splice_path returns the penalties largest first.
     position = {float(p): k for k, p in enumerate(on_train.l1_penalties)}
-    train_scores = np.empty(len(penalties))
+    train_weights: list[Any] = list(on_train.weights)
+    test_weights: list[Any] = list(on_test.weights)
+    if dense:
+        train_weights = [W.toarray() for W in train_weights]
+        test_weights = [W.toarray() for W in test_weights]
+    train_scores = np.empty(len(penalties)) if train_score else None
     test_scores = np.empty(len(penalties))
     for i, penalty in enumerate(penalties):
         k = position[float(penalty)]
-        probe = clone(estimator).fit(on_train.weights[k], y_train)
-        train_scores[i] = scorer(probe, on_train.weights[k], y_train)
-        test_scores[i] = scorer(probe, on_test.weights[k], y_test)
+        probe = clone(estimator).fit(train_weights[k], y_train)
+        if train_scores is not None:
+            train_scores[i] = scorer(probe, train_weights[k], y_train)
+        test_scores[i] = scorer(probe, test_weights[k], y_test)
     return train_scores, test_scores

@@ -1,0 +1,253 @@
+"""SplicePathSearchCV: GridSearchCV over a pipeline's l1_penalty, one path per fold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sksplice import CLIPEmbedder, SplicePathSearchCV, SpliceTransformer
+
+PENALTIES = [0.3, 0.05, 0.15]  # not sorted: the results keep this order
+KEY = "splicetransformer__l1_penalty"
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(0)
+    n_concepts, d = 300, 32
+    emb = rng.standard_normal((n_concepts, d))
+    words = [f"concept {i}" for i in range(n_concepts)]
+    mix = rng.random((60, n_concepts)) * (rng.random((60, n_concepts)) < 0.03)
+    X = mix @ emb + 0.3 * rng.standard_normal((60, d))
+    splicer = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu", tol=1e-6)
+    fitted = clone(splicer).fit(X)
+    V = fitted._center(X)
+    y = (V @ fitted.dictionary_[:3].sum(axis=0) > 0).astype(int)  # depends on 3 concepts
+    return splicer, X, y
+
+
+def probe():
+    return LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)
+
+
+def assert_same_results(search, grid, return_train_score):
+    """The cv_results_ and best_* of the path search equal GridSearchCV's."""
+    results, expected = search.cv_results_, grid.cv_results_
+    timings = {k for k in expected if k.endswith("_time")}
+    assert set(results) == set(expected) - timings
+    assert results["params"] == expected["params"]
+    param = results[f"param_{KEY}"]
+    assert isinstance(param, np.ma.MaskedArray) and not param.mask.any()
+    np.testing.assert_array_equal(param, expected[f"param_{KEY}"])
+    kinds = ("test", "train") if return_train_score else ("test",)
+    for kind in kinds:
+        for k in range(grid.n_splits_):
+            # Weights agree to the solvers' tolerance, so the probes' scores agree closely.
+            key = f"split{k}_{kind}_score"
+            np.testing.assert_allclose(results[key], expected[key], rtol=1e-4)
+        np.testing.assert_allclose(
+            results[f"mean_{kind}_score"], expected[f"mean_{kind}_score"], rtol=1e-4
+        )
+        np.testing.assert_allclose(
+            results[f"std_{kind}_score"], expected[f"std_{kind}_score"], rtol=1e-3, atol=1e-6
+        )
+    assert results["rank_test_score"].dtype == expected["rank_test_score"].dtype
+    np.testing.assert_array_equal(results["rank_test_score"], expected["rank_test_score"])
+    assert search.best_index_ == grid.best_index_
+    assert search.best_params_ == grid.best_params_
+    assert search.best_score_ == pytest.approx(grid.best_score_, rel=1e-4)
+    assert search.n_splits_ == grid.n_splits_
+    assert search.multimetric_ is False
+
+
+@pytest.mark.parametrize("return_train_score", [False, True])
+def test_search_equals_grid_search_over_the_pipeline(problem, return_train_score):
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    options = dict(cv=cv, scoring="neg_log_loss", return_train_score=return_train_score)
+    search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options).fit(X, y)
+    assert_same_results(search, grid, return_train_score)
+    np.testing.assert_array_equal(search.cv_results_[f"param_{KEY}"], PENALTIES)
+    # The search says something: the penalties are not all ranked alike.
+    assert len(set(search.cv_results_["rank_test_score"])) == 3
+    if return_train_score:
+        # A sparser decomposition fits the training folds worse.
+        train = search.cv_results_["mean_train_score"]
+        assert train[0] < train[2] < train[1]
+
+
+def test_best_estimator_is_the_refit_pipeline_and_methods_delegate(problem):
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    search = SplicePathSearchCV(pipe, PENALTIES, cv=3)
+    assert hasattr(search, "predict_proba") and not hasattr(search, "transform")
+    with pytest.raises(NotFittedError):
+        search.predict(X)
+    search.fit(X, y)
+    reference = clone(pipe).set_params(**search.best_params_).fit(X, y)
+    assert search.best_estimator_ is not pipe
+    assert search.best_estimator_.get_params()[KEY] == search.best_params_[KEY]
+    np.testing.assert_array_equal(search.predict(X), reference.predict(X))
+    np.testing.assert_allclose(search.predict_proba(X), reference.predict_proba(X), rtol=1e-6)
+    np.testing.assert_allclose(
+        search.predict_log_proba(X), reference.predict_log_proba(X), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        search.decision_function(X), reference.decision_function(X), rtol=1e-6
+    )
+    assert search.score(X, y) == pytest.approx(reference.score(X, y))
+    np.testing.assert_array_equal(search.classes_, [0, 1])
+    assert search.n_features_in_ == X.shape[1]
+    assert search.refit_time_ > 0
+    # The default scoring (the probe's accuracy) and cv (stratified 3-fold) of GridSearchCV.
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, cv=3).fit(X, y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"]
+    )
+    assert search.best_params_ == grid.best_params_
+
+
+def test_search_with_a_transformer_in_the_probe_equals_grid_search(problem):
+    # Several steps after the transformer form the probe; with output="dense" the probe
+    # gets dense weights, as in the pipeline (StandardScaler centres only dense input).
+    splicer, X, y = problem
+    cv = KFold(3, shuffle=True, random_state=1)
+    for scaler, output in [
+        (StandardScaler(with_mean=False), "sparse"),
+        (StandardScaler(), "dense"),
+    ]:
+        transformer = clone(splicer).set_params(output=output)
+        pipe = Pipeline([("splice", transformer), ("scale", scaler), ("probe", probe())])
+        options = dict(cv=cv, scoring="neg_log_loss", return_train_score=True)
+        search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
+        grid = GridSearchCV(pipe, {"splice__l1_penalty": PENALTIES}, **options).fit(X, y)
+        assert search.best_params_ == grid.best_params_
+        assert list(search.best_params_) == ["splice__l1_penalty"]
+        for key in ("mean_test_score", "mean_train_score", "split2_test_score"):
+            np.testing.assert_allclose(search.cv_results_[key], grid.cv_results_[key], rtol=1e-4)
+        np.testing.assert_array_equal(
+            search.cv_results_["rank_test_score"], grid.cv_results_["rank_test_score"]
+        )
+        np.testing.assert_array_equal(
+            search.predict(X), clone(pipe).set_params(**search.best_params_).fit(X, y).predict(X)
+        )
+
+
+def test_without_refit_there_is_no_best_estimator(problem):
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    search = SplicePathSearchCV(pipe, PENALTIES, cv=3, refit=False).fit(X, y)
+    assert search.best_params_[KEY] in PENALTIES
+    assert not hasattr(search, "best_estimator_") and not hasattr(search, "refit_time_")
+    assert not hasattr(search, "classes_")
+    # As with GridSearchCV, the AttributeError's cause says why.
+    for method in ("predict", "score"):
+        with pytest.raises(AttributeError, match=method) as refused:
+            getattr(search, method)
+        assert "refit=False" in str(refused.value.__cause__)
+        assert "best_params_" in str(refused.value.__cause__)
+
+
+def test_folds_in_parallel_give_the_same_scores(problem):
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    one = SplicePathSearchCV(pipe, PENALTIES, cv=3, refit=False, return_train_score=True)
+    two = clone(one).set_params(n_jobs=2)
+    one.fit(X, y)
+    two.fit(X, y)
+    for key in ("split0_test_score", "mean_test_score", "std_test_score", "mean_train_score"):
+        np.testing.assert_allclose(two.cv_results_[key], one.cv_results_[key], rtol=1e-6)
+    np.testing.assert_array_equal(
+        two.cv_results_["rank_test_score"], one.cv_results_["rank_test_score"]
+    )
+
+
+def _refusals(splicer):
+    lr = LogisticRegression()
+    pipe = make_pipeline(splicer, lr)
+    return [
+        ("not a pipeline", lr, PENALTIES, {}, TypeError, "must be a Pipeline.*LogisticRegression"),
+        ("transformer alone", splicer, PENALTIES, {}, TypeError, "SpliceTransformer alone"),
+        ("no probe", make_pipeline(splicer), PENALTIES, {}, ValueError, "add the probe"),
+        (
+            "passthrough probe",
+            Pipeline([("s", splicer), ("p", "passthrough")]),
+            PENALTIES,
+            {},
+            ValueError,
+            "ends with its SpliceTransformer 's'",
+        ),
+        (
+            "embedder first",
+            make_pipeline(CLIPEmbedder(device="cpu"), splicer, lr),
+            PENALTIES,
+            {},
+            ValueError,
+            "'clipembedder' \\(CLIPEmbedder\\) comes before.*embed the images once",
+        ),
+        (
+            "no transformer",
+            make_pipeline(StandardScaler(), lr),
+            PENALTIES,
+            {},
+            TypeError,
+            "first step 'standardscaler' is StandardScaler, not a SpliceTransformer",
+        ),
+        (
+            "target_l0",
+            make_pipeline(clone(splicer).set_params(target_l0=5), lr),
+            PENALTIES,
+            {},
+            ValueError,
+            "target_l0=5.*target_l0=None",
+        ),
+        ("infinite penalty", pipe, [0.1, np.inf], {}, ValueError, "finite"),
+        ("one penalty", pipe, 0.1, {}, TypeError, "sequence of penalties"),
+        ("n_jobs 0", pipe, PENALTIES, {"n_jobs": 0}, ValueError, "n_jobs must be"),
+        ("n_jobs float", pipe, PENALTIES, {"n_jobs": 1.5}, TypeError, "n_jobs must be"),
+        ("scoring list", pipe, PENALTIES, {"scoring": ["accuracy"]}, TypeError, "one metric"),
+        (
+            "scoring dict",
+            pipe,
+            PENALTIES,
+            {"scoring": {"a": "accuracy", "b": "roc_auc"}},
+            TypeError,
+            "one metric.*dict of 2",
+        ),
+        ("unknown scoring", pipe, PENALTIES, {"scoring": "no_such"}, ValueError, "no_such"),
+        ("refit string", pipe, PENALTIES, {"refit": "accuracy"}, TypeError, "refit must be"),
+        (
+            "train score",
+            pipe,
+            PENALTIES,
+            {"return_train_score": 1},
+            TypeError,
+            "return_train_score must be",
+        ),
+    ]
+
+
+REFUSALS = [case[0] for case in _refusals(SpliceTransformer())]
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+def test_refusals_name_the_problem_before_any_fit(problem, monkeypatch, name):
+    splicer, X, y = problem
+    cases = {case[0]: case[1:] for case in _refusals(clone(splicer))}
+    estimator, penalties, options, error, match = cases[name]
+
+    def fail(*args, **kwargs):
+        raise AssertionError("fitted before validating")
+
+    monkeypatch.setattr(SpliceTransformer, "fit", fail)
+    monkeypatch.setattr(LogisticRegression, "fit", fail)
+    with pytest.raises(error, match=match):
+        SplicePathSearchCV(estimator, penalties, cv=3, **options).fit(X, y)
