@@ -251,3 +251,20 @@ def test_refusals_name_the_problem_before_any_fit(problem, monkeypatch, name):
     monkeypatch.setattr(LogisticRegression, "fit", fail)
     with pytest.raises(error, match=match):
         SplicePathSearchCV(estimator, penalties, cv=3, **options).fit(X, y)
+
+
+def test_search_without_targets_equals_grid_search(problem):
+    # An unsupervised probe (y=None): KMeans scored by its own score (minus the inertia).
+    from sklearn.cluster import KMeans
+
+    splicer, X, _ = problem
+    pipe = make_pipeline(clone(splicer), KMeans(2, n_init=1, random_state=0))
+    cv = KFold(2, shuffle=True, random_state=0)
+    search = SplicePathSearchCV(pipe, PENALTIES, cv=cv).fit(X)
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, cv=cv).fit(X)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"], rtol=1e-4
+    )
+    assert search.best_params_ == grid.best_params_
+    assert not hasattr(search, "classes_")
+    np.testing.assert_array_equal(search.transform(X), grid.transform(X))
