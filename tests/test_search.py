@@ -268,3 +268,18 @@ def test_search_without_targets_equals_grid_search(problem):
     assert search.best_params_ == grid.best_params_
     assert not hasattr(search, "classes_")
     np.testing.assert_array_equal(search.transform(X), grid.transform(X))
+
+
+def test_ranks_follow_scikit_learn_with_ties_and_missing_scores():
+    from sksplice.search import _store_scores
+
+    results = {}
+    scores = np.array([[np.nan, 1.0], [0.5, 0.5], [0.7, 0.7], [0.5, 0.5]])
+    _store_scores(results, "test", scores, rank=True)
+    # Ties share the lowest rank; a candidate without a score ranks last.
+    np.testing.assert_array_equal(results["rank_test_score"], [4, 2, 1, 2])
+    assert results["rank_test_score"].dtype == np.int32
+    np.testing.assert_array_equal(results["split1_test_score"], [1.0, 0.5, 0.7, 0.5])
+    np.testing.assert_allclose(results["std_test_score"][1:], 0.0)
+    _store_scores(results, "train", np.full((2, 2), np.nan), rank=True)
+    np.testing.assert_array_equal(results["rank_train_score"], [1, 1])
