@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
@@ -88,6 +88,7 @@ def test_best_estimator_is_the_refit_pipeline_and_methods_delegate(problem):
     splicer, X, y = problem
     pipe = make_pipeline(clone(splicer), probe())
     search = SplicePathSearchCV(pipe, PENALTIES, cv=3)
+    assert is_classifier(search)  # so cross_val_score stratifies, as for GridSearchCV
     assert hasattr(search, "predict_proba") and not hasattr(search, "transform")
     with pytest.raises(NotFittedError):
         search.predict(X)
