@@ -63,8 +63,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     the transformer once and decomposes its training and test embeddings with
     one :func:`~sksplice.splice_path` each (every penalty in one batch, each
     solution seeding the next), where ``GridSearchCV`` refits the transformer
-    and solves from scratch for every penalty, and decomposes the training
-    embeddings a second time to score them.
+    and solves from scratch for every penalty (and, with
+    ``return_train_score=True``, decomposes the training embeddings a second
+    time to score them).
 
     Parameters
     ----------
