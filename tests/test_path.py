@@ -9,21 +9,15 @@ from sklearn.base import clone
 
 from sksplice import SplicePath, SpliceTransformer, splice_path
 
+from ._helpers_path import concept_mixtures
+
 TOL = 1e-6
 
 
 @pytest.fixture(scope="module")
 def problem():
-    rng = np.random.default_rng(0)
-    n_concepts, d = 300, 32
-    emb = rng.standard_normal((n_concepts, d))
-    words = [f"concept {i}" for i in range(n_concepts)]
-    mix = rng.random((60, n_concepts)) * (rng.random((60, n_concepts)) < 0.03)
-    X = mix @ emb + 0.3 * rng.standard_normal((60, d))
-    splicer = SpliceTransformer(
-        vocabulary=words, concept_embeddings=emb, device="cpu", tol=TOL
-    ).fit(X)
-    return splicer, X
+    splicer, X = concept_mixtures(TOL)
+    return splicer.fit(X), X
 
 
 def objective(splicer, X, W, penalty):

@@ -13,19 +13,15 @@ from sklearn.preprocessing import StandardScaler
 
 from sksplice import CLIPEmbedder, SplicePathSearchCV, SpliceTransformer
 
+from ._helpers_path import concept_mixtures
+
 PENALTIES = [0.3, 0.05, 0.15]  # not sorted: the results keep this order
 KEY = "splicetransformer__l1_penalty"
 
 
 @pytest.fixture(scope="module")
 def problem():
-    rng = np.random.default_rng(0)
-    n_concepts, d = 300, 32
-    emb = rng.standard_normal((n_concepts, d))
-    words = [f"concept {i}" for i in range(n_concepts)]
-    mix = rng.random((60, n_concepts)) * (rng.random((60, n_concepts)) < 0.03)
-    X = mix @ emb + 0.3 * rng.standard_normal((60, d))
-    splicer = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu", tol=1e-6)
+    splicer, X = concept_mixtures()
     fitted = clone(splicer).fit(X)
     V = fitted._center(X)
     y = (V @ fitted.dictionary_[:3].sum(axis=0) > 0).astype(int)  # depends on 3 concepts

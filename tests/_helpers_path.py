@@ -1,0 +1,19 @@
+"""A small decomposition problem shared by the path and path-search tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sksplice import SpliceTransformer
+
+
+def concept_mixtures(tol: float = 1e-6) -> tuple[SpliceTransformer, np.ndarray]:
+    """An unfitted transformer over 300 random concepts (32-d) and 60 noisy sparse mixtures."""
+    rng = np.random.default_rng(0)
+    n_concepts, d = 300, 32
+    emb = rng.standard_normal((n_concepts, d))
+    words = [f"concept {i}" for i in range(n_concepts)]
+    mix = rng.random((60, n_concepts)) * (rng.random((60, n_concepts)) < 0.03)
+    X = mix @ emb + 0.3 * rng.standard_normal((60, d))
+    splicer = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu", tol=tol)
+    return splicer, X
