@@ -56,10 +56,11 @@ def _refit_and_has(attr: str):
 class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     """Exhaustive search over the l1 penalty of a pipeline's SpliceTransformer, path by path.
 
-    A drop-in for ``GridSearchCV(pipeline, {"<step>__l1_penalty": l1_penalties})``
+    Stands in for ``GridSearchCV(pipeline, {"<step>__l1_penalty": l1_penalties})``
     where ``pipeline`` starts with a :class:`~sksplice.SpliceTransformer` and
     ends with a probe (e.g. ``LogisticRegression``): the same splits, the same
-    probe fits and scores, and the same fitted attributes, but each fold fits
+    probe fits and scores, and its fitted attributes for one metric (Notes
+    list what differs), but each fold fits
     the transformer once and decomposes its training and test embeddings with
     one :func:`~sksplice.splice_path` each (every penalty in one batch, each
     solution seeding the next), where ``GridSearchCV`` refits the transformer
@@ -76,8 +77,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         LogisticRegression())``. The transformer's own ``l1_penalty`` is not
         used.
     l1_penalties : sequence of float
-        The candidate penalties (finite, non-negative); the results come back
-        in this order.
+        The candidate penalties (finite, positive); the results come back in
+        this order.
     scoring : str, callable or None, default=None
         One metric, as for ``GridSearchCV`` (None: the probe's ``score``). A
         callable is called during the search as ``scoring(probe, W, y)`` with
@@ -146,6 +147,13 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     weights as CSR matrices (dense arrays with the transformer's
     ``output="dense"``), whatever ``set_output`` says. A failing fit raises
     (like ``GridSearchCV(error_score="raise")``).
+
+    Where it differs from ``GridSearchCV``: only ``l1_penalty`` is searched;
+    one metric; ``refit`` is a bool (no metric name or callable); there is no
+    ``verbose``, ``error_score`` or ``pre_dispatch``; fit parameters (such as
+    a probe's ``sample_weight``) are refused rather than routed; and a callable
+    ``scoring`` is called with the probe and the concept weights during the
+    search, but with the whole pipeline and the embeddings by :meth:`score`.
 
     Examples
     --------
@@ -251,7 +259,22 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         name, transformer, probe = self._split_pipeline()
         _check_penalties(self.l1_penalties)
         penalties = np.asarray(self.l1_penalties, dtype=np.float64)
+        zero = np.flatnonzero(penalties <= 0)
+        if zero.size:
+            raise ValueError(
+                f"l1_penalties[{zero[0]}] is {float(penalties[zero[0]])!r}: a SpliceTransformer's "
+                "l1_penalty must be positive, so the search could not refit with it (for "
+                "the unpenalised decomposition use splice_path)"
+            )
+        # The transformer's other options are checked now, not in the first fold.
+        clone(transformer).set_params(l1_penalty=float(penalties[0]))._check_params()
         _check_n_jobs(self.n_jobs)
+        if callable(self.refit) or isinstance(self.refit, str):
+            raise TypeError(
+                f"refit must be True or False, got {self.refit!r}: the search has one metric, "
+                "so refit=True refits its best penalty; to choose another way, use "
+                "refit=False and pick from cv_results_"
+            )
         for option in ("refit", "return_train_score"):
             value = getattr(self, option)
             if not isinstance(value, (bool, np.bool_)):
@@ -266,7 +289,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         return name, transformer, probe, penalties, fold_scorer
 
     # -------------------------------------------------------------------- fit
-    def fit(self, X: Any, y: Any = None, groups: Any = None) -> SplicePathSearchCV:
+    def fit(self, X: Any, y: Any = None, groups: Any = None, **params: Any) -> SplicePathSearchCV:
         """Score every penalty on every fold, then refit the best (with ``refit=True``).
 
         Parameters
@@ -277,6 +300,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             Targets of the probe.
         groups : array-like of shape (n_samples,), default=None
             Group labels for group-aware splitters.
+        **params : dict
+            Not supported: fit parameters (e.g.
+            ``logisticregression__sample_weight``) are refused, before any fit.
 
         Returns
         -------
@@ -289,10 +315,17 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             For an estimator that is not a pipeline starting with a
             ``SpliceTransformer`` and ending with a probe, penalties
             :func:`splice_path` refuses, several metrics in ``scoring``, an
-            unknown metric, an ``n_jobs`` that is not a non-zero integer, or a
-            ``refit`` or ``return_train_score`` that is not a bool; all before
-            any fit.
+            unknown metric, a penalty that is not positive, an invalid option of
+            the transformer, an ``n_jobs`` that is not a non-zero integer, a
+            ``refit`` or ``return_train_score`` that is not a bool, or fit
+            parameters; all before any fit.
         """
+        if params:
+            raise TypeError(
+                f"SplicePathSearchCV.fit does not pass fit parameters on, got "
+                f"{sorted(params)}: search without them, or use GridSearchCV over the "
+                "pipeline for a weighted probe"
+            )
         name, transformer, probe, penalties, fold_scorer = self._check_params()
         scorer = check_scoring(self.estimator, scoring=self.scoring)
         X, y, groups = indexable(X, y, groups)
@@ -431,6 +464,40 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return self.best_estimator_.transform(X)
+
+    @available_if(_refit_and_has("inverse_transform"))
+    def inverse_transform(self, X: Any) -> Any:
+        """Inverse transform with ``best_estimator_`` (every step must have one).
+
+        Parameters
+        ----------
+        X : array-like
+            Output of :meth:`transform`.
+
+        Returns
+        -------
+        array-like
+            The output of the best pipeline's ``inverse_transform``.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.inverse_transform(X)
+
+    @available_if(_refit_and_has("score_samples"))
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Per-sample scores of ``best_estimator_`` (when its probe has ``score_samples``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, d)
+            Embeddings.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The best pipeline's ``score_samples``.
+        """
+        check_is_fitted(self)
+        return self.best_estimator_.score_samples(X)
 
     @available_if(_refit_and_has("score"))
     def score(self, X: Any, y: Any = None) -> float:

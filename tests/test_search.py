@@ -207,6 +207,23 @@ def _refusals(splicer):
             "target_l0=5.*target_l0=None",
         ),
         ("infinite penalty", pipe, [0.1, np.inf], {}, ValueError, "finite"),
+        ("zero penalty", pipe, [0.1, 0.0], {}, ValueError, r"l1_penalties\[1\] is 0.0.*positive"),
+        (
+            "bad transformer option",
+            make_pipeline(clone(splicer).set_params(solver="bogus"), lr),
+            PENALTIES,
+            {},
+            ValueError,
+            "solver",
+        ),
+        (
+            "refit callable",
+            pipe,
+            PENALTIES,
+            {"refit": max},
+            TypeError,
+            "refit must be True or False.*refit=False and pick from cv_results_",
+        ),
         ("one penalty", pipe, 0.1, {}, TypeError, "sequence of penalties"),
         ("n_jobs 0", pipe, PENALTIES, {"n_jobs": 0}, ValueError, "n_jobs must be"),
         ("n_jobs float", pipe, PENALTIES, {"n_jobs": 1.5}, TypeError, "n_jobs must be"),
@@ -280,3 +297,49 @@ def test_ranks_follow_scikit_learn_with_ties_and_missing_scores():
     np.testing.assert_allclose(results["std_test_score"][1:], 0.0)
     _store_scores(results, "train", np.full((2, 2), np.nan), rank=True)
     np.testing.assert_array_equal(results["rank_train_score"], [1, 1])
+
+
+def test_fit_parameters_are_refused_before_any_fit(problem, monkeypatch):
+    splicer, X, y = problem
+    monkeypatch.setattr(SpliceTransformer, "fit", lambda *a, **k: pytest.fail("fitted"))
+    search = SplicePathSearchCV(make_pipeline(clone(splicer), probe()), PENALTIES, cv=3)
+    with pytest.raises(TypeError, match=r"\['logisticregression__sample_weight'\].*GridSearchCV"):
+        search.fit(X, y, logisticregression__sample_weight=np.ones(len(y)))
+
+
+def test_groups_reach_the_splitter_and_a_fitted_search_pickles(problem):
+    import pickle
+
+    from sklearn.model_selection import GroupKFold
+
+    splicer, X, y = problem
+    groups = np.arange(len(y)) % 6
+    pipe = make_pipeline(clone(splicer), probe())
+    search = SplicePathSearchCV(pipe, PENALTIES, cv=GroupKFold(3)).fit(X, y, groups=groups)
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, cv=GroupKFold(3)).fit(X, y, groups=groups)
+    for k in range(3):
+        np.testing.assert_allclose(
+            search.cv_results_[f"split{k}_test_score"],
+            grid.cv_results_[f"split{k}_test_score"],
+            atol=1e-4,
+        )
+    # Without the groups the folds differ, and so do the scores.
+    plain = SplicePathSearchCV(pipe, PENALTIES, cv=3).fit(X, y)
+    first = "split0_test_score"
+    assert not np.allclose(plain.cv_results_[first], search.cv_results_[first])
+    again = pickle.loads(pickle.dumps(search))
+    np.testing.assert_array_equal(again.predict(X), search.predict(X))
+    assert again.best_params_ == search.best_params_
+
+
+def test_score_samples_go_to_the_best_pipeline(problem):
+    from sklearn.mixture import GaussianMixture
+
+    splicer, X, _ = problem
+    pipe = make_pipeline(
+        clone(splicer).set_params(output="dense"),
+        GaussianMixture(2, covariance_type="diag", random_state=0),
+    )
+    search = SplicePathSearchCV(pipe, PENALTIES, cv=3).fit(X)
+    np.testing.assert_allclose(search.score_samples(X), search.best_estimator_.score_samples(X))
+    assert not hasattr(search, "inverse_transform")  # the mixture has none
