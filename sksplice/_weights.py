@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConceptSpaceMixin",
     "as_weights",
+    "check_output",
     "check_weights",
     "format_weights",
     "is_dataframe",
@@ -37,19 +38,24 @@ def is_dataframe(X: Any) -> bool:
     return isinstance(X, pd.DataFrame)
 
 
-def format_weights(est: SpliceTransformer, W: scipy.sparse.csr_matrix, X_in: Any) -> Any:
-    """``W`` in the container ``output`` and ``set_output`` ask for."""
+def check_output(est: SpliceTransformer) -> None:
+    """Refuse a ``set_output`` container that cannot hold sparse weights (before any solve)."""
     config = transform_output(est)
-    if est.output == "dense":
-        return W.toarray()  # set_output wraps dense output itself
-    if config == "pandas":
-        index = X_in.index if is_dataframe(X_in) else None
-        return sparse_frame(W, est.concepts_, index=index)
-    if config not in ("default", None):
+    if est.output != "dense" and config not in ("default", "pandas", None):
         raise ValueError(
             f"{config} output of sparse weights is not supported: use "
             "SpliceTransformer(output='dense') or set_output(transform='pandas')"
         )
+
+
+def format_weights(est: SpliceTransformer, W: scipy.sparse.csr_matrix, X_in: Any) -> Any:
+    """``W`` in the container ``output`` and ``set_output`` ask for."""
+    if est.output == "dense":
+        return W.toarray()  # set_output wraps dense output itself
+    check_output(est)
+    if transform_output(est) == "pandas":
+        index = X_in.index if is_dataframe(X_in) else None
+        return sparse_frame(W, est.concepts_, index=index)
     return W
 
 

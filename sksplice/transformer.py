@@ -300,6 +300,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
 
         check_option(self.solver, "solver", SOLVERS)
         resolve_device(self.device)
+        _weights.check_output(self)
         if isinstance(self.image_mean, str) and self.image_mean != "pretrained":
             raise ValueError(
                 "image_mean must be None, 'pretrained', an array or a pathlib.Path of a .npy/.pt "
@@ -488,6 +489,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
             or infinite values (the rows are named).
         """
         check_is_fitted(self)
+        _weights.check_output(self)  # before the solve, not after it
         X_in = X
         X = self._validate_X(X, reset=False)
         W = self._weights(X)
@@ -529,6 +531,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         ((4,), True, True)
         """
         check_is_fitted(self)
+        _weights.check_output(self)  # before the solve, not after it
         X_in = X
         X = self._validate_X(X, reset=False)
         W, stats = self._weights_and_stats(X)

@@ -217,6 +217,14 @@ def _refusals(splicer):
             "solver",
         ),
         (
+            "polars output of sparse weights",
+            make_pipeline(clone(splicer).set_output(transform="polars"), lr),
+            PENALTIES,
+            {},
+            ValueError,
+            "polars output of sparse weights is not supported",
+        ),
+        (
             "refit callable",
             pipe,
             PENALTIES,

@@ -209,6 +209,27 @@ def test_set_output_pandas_columns_are_the_concepts(problem):
         make(concepts, raw).fit(X).set_output(transform="polars").transform(X)
 
 
+def test_an_output_container_without_sparse_support_is_refused_before_any_work(
+    problem, monkeypatch
+):
+    concepts, raw, X = problem
+    fitted = make(concepts, raw).fit(X).set_output(transform="polars")
+
+    def solve(*args, **kwargs):
+        raise AssertionError("solved before the output container was checked")
+
+    monkeypatch.setattr(SpliceTransformer, "_weights_and_stats", solve)
+    for method in (fitted.transform, fitted.transform_with_stats):
+        with pytest.raises(ValueError, match="polars output of sparse weights"):
+            method(X)
+    # fit too refuses it first (the concepts are embedded and the dictionary built in fit)
+    monkeypatch.setattr(SpliceTransformer, "_resolve_concepts", solve)
+    unfitted = make(concepts, raw).set_output(transform="polars")
+    with pytest.raises(ValueError, match="polars output of sparse weights"):
+        unfitted.fit(X)
+    make(concepts, raw, output="dense").set_output(transform="polars")._check_params()
+
+
 def test_get_feature_names_out(problem):
     concepts, raw, X = problem
     est = make(concepts, raw).fit(X)
