@@ -49,7 +49,9 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse
@@ -165,6 +167,29 @@ def colour_labels(args) -> np.ndarray:
     return np.array([next(i for i, c in enumerate(COLOURS) if f" a {c} " in t) for t in texts])
 
 
+def alternate(
+    runs: dict[str, Callable[[], Any]], repeats: int, after_repeat: Callable[[], None] | None = None
+) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, Any]]:
+    """Run the two callables of ``runs`` ``repeats`` times each, the order swapping every repeat.
+
+    Returns the wall-clock and CPU seconds of every run per key, and each
+    callable's last result; ``after_repeat`` is called after each repeat.
+    """
+    first, second = runs
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
+    results: dict[str, Any] = {}
+    for repeat in range(repeats):
+        for mode in (first, second) if repeat % 2 == 0 else (second, first):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            results[mode] = runs[mode]()
+            times[mode].append(time.perf_counter() - started)
+            cpu[mode].append(time.process_time() - cpu_started)
+        if after_repeat is not None:
+            after_repeat()
+    return times, cpu, results
+
+
 def search_cvs(args, splicer, X, penalties: list[float]) -> dict:
     """``SplicePathSearchCV`` against ``GridSearchCV`` over the pipeline's ``l1_penalty``.
 
@@ -181,19 +206,14 @@ def search_cvs(args, splicer, X, penalties: list[float]) -> dict:
     y = colour_labels(args)
     pipe = make_pipeline(clone(splicer), LogisticRegression(max_iter=2000))
     cv = StratifiedKFold(args.cv, shuffle=True, random_state=0)
-    times: dict[str, list[float]] = {"path": [], "independent": []}
-    searches = {}
-    for repeat in range(2):
-        order = ("path", "independent") if repeat % 2 == 0 else ("independent", "path")
-        for mode in order:
-            started = time.perf_counter()
-            if mode == "path":
-                search = SplicePathSearchCV(pipe, penalties, cv=cv, refit=False)
-            else:
-                grid = {"splicetransformer__l1_penalty": penalties}
-                search = GridSearchCV(pipe, grid, cv=cv, refit=False)
-            searches[mode] = search.fit(X, y)
-            times[mode].append(time.perf_counter() - started)
+    grid = {"splicetransformer__l1_penalty": penalties}
+    times, _, searches = alternate(
+        {
+            "path": lambda: SplicePathSearchCV(pipe, penalties, cv=cv, refit=False).fit(X, y),
+            "independent": lambda: GridSearchCV(pipe, grid, cv=cv, refit=False).fit(X, y),
+        },
+        repeats=2,
+    )
     means = {mode: searches[mode].cv_results_["mean_test_score"] for mode in searches}
     return {
         "folds": args.cv,
@@ -230,26 +250,20 @@ def validation_curves(args, splicer, X, penalties: list[float]) -> dict:
     y = colour_labels(args)
     probe = LogisticRegression(max_iter=2000)
     cv = StratifiedKFold(args.cv, shuffle=True, random_state=0)
-    times: dict[str, list[float]] = {"path": [], "independent": []}
-    scores = {}
-    for repeat in range(2):
-        order = ("path", "independent") if repeat % 2 == 0 else ("independent", "path")
-        for mode in order:
-            started = time.perf_counter()
-            if mode == "path":
-                scores[mode] = splice_validation_curve(
-                    clone(splicer), probe, X, y, penalties, cv=cv
-                )
-            else:
-                scores[mode] = validation_curve(
-                    make_pipeline(clone(splicer), probe),
-                    X,
-                    y,
-                    param_name="splicetransformer__l1_penalty",
-                    param_range=penalties,
-                    cv=cv,
-                )
-            times[mode].append(time.perf_counter() - started)
+    times, _, scores = alternate(
+        {
+            "path": lambda: splice_validation_curve(clone(splicer), probe, X, y, penalties, cv=cv),
+            "independent": lambda: validation_curve(
+                make_pipeline(clone(splicer), probe),
+                X,
+                y,
+                param_name="splicetransformer__l1_penalty",
+                param_range=penalties,
+                cv=cv,
+            ),
+        },
+        repeats=2,
+    )
     return {
         "folds": args.cv,
         "probe": "LogisticRegression(max_iter=2000), colour named in the caption",
@@ -345,21 +359,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
-    times: dict[str, list[float]] = {k: [] for k in ("path", "independent")}
-    cpu: dict[str, list[float]] = {k: [] for k in ("path", "independent")}
-    loads = []
-    path = independent = None
-    for repeat in range(args.repeats):
-        order = ("path", "independent") if repeat % 2 == 0 else ("independent", "path")
-        for mode in order:
-            started, cpu_started = time.perf_counter(), time.process_time()
-            if mode == "path":
-                path = splice_path(splicer, X, penalties)
-            else:
-                independent = [splice_path(splicer, X, [penalty]) for penalty in penalties]
-            times[mode].append(time.perf_counter() - started)
-            cpu[mode].append(time.process_time() - cpu_started)
-        loads.append(os.getloadavg()[0])
+    loads: list[float] = []
+    times, cpu, results = alternate(
+        {
+            "path": lambda: splice_path(splicer, X, penalties),
+            "independent": lambda: [splice_path(splicer, X, [p]) for p in penalties],
+        },
+        args.repeats,
+        after_repeat=lambda: loads.append(os.getloadavg()[0]),
+    )
+    path, independent = results["path"], results["independent"]
     phases = phases_of(splicer, X, penalties) if args.phases else None
     curve = validation_curves(args, splicer, X, penalties) if args.cv else None
     search_cv = search_cvs(args, splicer, X, penalties) if args.cv else None

@@ -335,7 +335,6 @@ def _fold_scores(
     scorer: Any,
     *,
     train_score: bool = True,
-    dense: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Train and test scores of one fold at every penalty (in the order of ``penalties``).
 
@@ -343,9 +342,9 @@ def _fold_scores(
     then decomposed with one :func:`splice_path`, and so is the test part; a
     clone of ``estimator`` is fitted on the training weights of each penalty.
     With ``train_score=False`` the training weights are not scored (None
-    comes back in their place); with ``dense=True`` the probe gets dense
-    weights (as ``SpliceTransformer(output="dense")`` gives them) instead of
-    CSR. ``y`` may be None (an unsupervised probe).
+    comes back in their place). The probe gets the weights in the transformer's
+    ``output``: dense arrays with ``output="dense"``, else CSR, as the pipeline
+    would give them. ``y`` may be None (an unsupervised probe).
     """
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     if y is None:
@@ -359,7 +358,7 @@ def _fold_scores(
     position = {float(p): k for k, p in enumerate(on_train.l1_penalties)}
     train_weights: list[Any] = list(on_train.weights)
     test_weights: list[Any] = list(on_test.weights)
-    if dense:
+    if transformer.output == "dense":
         train_weights = [W.toarray() for W in train_weights]
         test_weights = [W.toarray() for W in test_weights]
     train_scores = np.empty(len(penalties)) if train_score else None

@@ -269,16 +269,16 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         # The transformer's other options are checked now, not in the first fold.
         clone(transformer).set_params(l1_penalty=float(penalties[0]))._check_params()
         _check_n_jobs(self.n_jobs)
-        if callable(self.refit) or isinstance(self.refit, str):
+        if not isinstance(self.refit, (bool, np.bool_)):
             raise TypeError(
                 f"refit must be True or False, got {self.refit!r}: the search has one metric, "
                 "so refit=True refits its best penalty; to choose another way, use "
                 "refit=False and pick from cv_results_"
             )
-        for option in ("refit", "return_train_score"):
-            value = getattr(self, option)
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{option} must be True or False, got {value!r}")
+        if not isinstance(self.return_train_score, (bool, np.bool_)):
+            raise TypeError(
+                f"return_train_score must be True or False, got {self.return_train_score!r}"
+            )
         if isinstance(self.scoring, (list, tuple, set, frozenset, Mapping)):
             raise TypeError(
                 "scoring must be one metric (a string, a callable or None), got a "
@@ -343,7 +343,6 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 penalties,
                 fold_scorer,
                 train_score=bool(self.return_train_score),
-                dense=transformer.output == "dense",
             )
             for train, test in splits
         )
@@ -369,10 +368,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.refit:
             started = time.perf_counter()
             best = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
-            if y is None:
-                best.fit(X)
-            else:
-                best.fit(X, y)
+            best.fit(X, y)
             self.refit_time_ = time.perf_counter() - started
             self.best_estimator_ = best
             if hasattr(best, "classes_"):
