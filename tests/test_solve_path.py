@@ -188,3 +188,43 @@ def test_a_concept_without_weight_competes_at_the_next_penalty():
     weights = dict(zip(second.idx[0].tolist(), second.w[0].tolist()))
     assert weights[2] == pytest.approx(0.05) and weights[0] == pytest.approx(0.35)
     assert float(second.gap[0]) <= TOL and int(second.n_iter[0]) == 1
+
+
+@pytest.mark.parametrize("compact", [0.0, 0.125, 1.0])
+def test_finished_rows_wait_in_the_batch_until_compacting_pays(monkeypatch, compact):
+    # Rows finish at different rounds. With compact=0.0 every round that finishes a
+    # row compacts the batch; with 1.0 finished rows stay (idle) until all have
+    # finished. Either way each row is reported once per penalty, with the same answers.
+    D, V = _problem(n=40)
+    solver = NonNegLasso(D, device="cpu", dtype="float64")
+    penalties = [0.3, 0.1, 0.02]
+    reference = [solver.solve(V, lam) for lam in penalties]
+    moves = []  # (rows before, rows kept) of each compaction
+    resize = _working_set._Sets.resize
+
+    def spy(self, keep, cap):
+        if keep is not None:
+            moves.append((self.idx.shape[0], keep.numel()))
+        return resize(self, keep, cap)
+
+    monkeypatch.setattr(_working_set, "_COMPACT", compact)
+    monkeypatch.setattr(_working_set._Sets, "resize", spy)
+    t = torch.as_tensor(V)
+    prob = Problem(D=torch.as_tensor(D), D64=torch.as_tensor(D), lam=penalties[0])
+    done = _working_set.solve_chunk(
+        solver, prob, t, t, None, TOL, 100, penalties=torch.tensor(penalties, dtype=torch.float64)
+    )
+    reported = {}
+    for res in done:
+        for row, stage in zip(res.rows.tolist(), res.stage.tolist()):
+            reported[row, stage] = reported.get((row, stage), 0) + 1
+    assert sorted(reported) == [(i, s) for i in range(len(V)) for s in range(len(penalties))]
+    assert set(reported.values()) == {1}
+    if compact == 1.0:
+        assert moves == []
+    else:
+        assert len(moves) >= 2  # rows finish over several rounds
+        for before, kept in moves:
+            assert before - kept >= max(1, int(compact * before))
+    path = solver.solve_path(V, penalties)
+    _assert_same_answers(D, V, penalties, path, reference)
