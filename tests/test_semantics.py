@@ -127,9 +127,34 @@ def test_non_negativity_helps(decomposition):
 def test_text_decomposition_through_the_embedder(minilm, example, tmp_path):
     clear_memory_cache()
     vocabulary = [
-        "red", "blue", "green", "car", "truck", "dog", "cat", "horse", "beach", "mountain",
-        "snow", "kitchen", "table", "garden", "flower", "sky", "airplane", "boat", "lake",
-        "music", "computer", "money", "city", "forest", "night", "child", "football", "bird",
+        "red",
+        "blue",
+        "green",
+        "car",
+        "truck",
+        "dog",
+        "cat",
+        "horse",
+        "beach",
+        "mountain",
+        "snow",
+        "kitchen",
+        "table",
+        "garden",
+        "flower",
+        "sky",
+        "airplane",
+        "boat",
+        "lake",
+        "music",
+        "computer",
+        "money",
+        "city",
+        "forest",
+        "night",
+        "child",
+        "football",
+        "bird",
     ]
     background = minilm.embed_text(example.background_phrases(100))
     calls = minilm.n_calls

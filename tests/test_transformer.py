@@ -767,16 +767,22 @@ def test_verbose_reports_embedding_and_calibration(problem, capsys, caplog):
 
     concepts, _, X = problem
     with caplog.at_level(logging.INFO, logger="sksplice"):
-        SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, target_l0=4,
-                          verbose=True, device="cpu").fit(X)
+        SpliceTransformer(
+            embedder=CountingEmbedder(dim=DIM),
+            vocabulary=concepts,
+            target_l0=4,
+            verbose=True,
+            device="cpu",
+        ).fit(X)
     messages = [r.getMessage() for r in caplog.records]
     assert any(f"embedding {len(concepts)} concepts" in m for m in messages)
     assert any("l1_penalty=" in m and "mean l0=" in m for m in messages)
     assert capsys.readouterr().out == ""
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="sksplice"):
-        SpliceTransformer(embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, target_l0=4,
-                          device="cpu").fit(X)
+        SpliceTransformer(
+            embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, target_l0=4, device="cpu"
+        ).fit(X)
     assert not [r for r in caplog.records if r.name == "sksplice.transformer"]
     assert capsys.readouterr().out == ""
 
