@@ -380,7 +380,8 @@ def working_set_rounds(
                 return done, None
             if rows.numel() - n_alive >= max(1, int(_COMPACT * rows.numel())):
                 # Compact to the unfinished rows (moving every kept row's set data).
-                keep = alive.nonzero().flatten()
+                # (The count is known: no second synchronisation for the indices.)
+                keep = torch.nonzero_static(alive, size=n_alive).flatten()
                 rows, V, v64 = rows[keep], V[keep], v64[keep]
                 lam, stage, since, fresh = lam[keep], stage[keep], since[keep], fresh[keep]
                 sets.resize(keep, sets.cap)
