@@ -233,13 +233,17 @@ def splice_validation_curve(
     ``l1_penalty``: the same splits, fits and scores, but each fold
     decomposes its training and test embeddings with :func:`splice_path`
     (every penalty in one batch) instead of solving every penalty from
-    scratch in every fold.
+    scratch in every fold. When the transformer's centre is fixed
+    (``image_mean="pretrained"`` or an array; ``text_mean="concepts"`` or an
+    array with ``modality="text"``), fitting it on any fold gives the same
+    transformer, so every embedding is decomposed once, by one path over all
+    of ``X``, and each fold takes its rows of those weights.
 
     Parameters
     ----------
     transformer : SpliceTransformer
         Cloned and fitted on the training embeddings of every fold (its
-        ``l1_penalty`` is not used).
+        ``l1_penalty`` is not used); with a fixed centre, fitted once on ``X``.
     estimator : estimator object
         The probe fitted on the concept weights (e.g. ``LogisticRegression``);
         cloned for every fold and penalty.
@@ -304,8 +308,11 @@ def splice_validation_curve(
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
     scorer = check_scoring(estimator, scoring=scoring)
     splits = list(cv.split(X, y, groups))
+    shared = _shared_path(transformer, X, penalties)
     folds = Parallel(n_jobs=n_jobs)(
-        delayed(_fold_scores)(transformer, estimator, X, y, train, test, penalties, scorer)
+        delayed(_fold_scores)(
+            transformer, estimator, X, y, train, test, penalties, scorer, shared=shared
+        )
         for train, test in splits
     )
     train_scores = np.column_stack([on_train for on_train, _ in folds])
@@ -324,6 +331,33 @@ def _check_n_jobs(n_jobs: Any) -> None:
         )
 
 
+def _learns_from_rows(transformer: Any) -> bool:
+    """Whether fitting the SpliceTransformer ``transformer`` learns from the rows of ``X``.
+
+    Only its centre can (``image_mean=None``, or ``text_mean=None`` with
+    ``modality="text"``); with a fixed centre every fit builds the same
+    transformer, whatever rows it is given (its penalty aside, which a path
+    does not use).
+    """
+    centre = transformer.text_mean if transformer.modality == "text" else transformer.image_mean
+    return centre is None
+
+
+def _shared_path(transformer: Any, X: Any, penalties: np.ndarray) -> SplicePath | None:
+    """The path of every row of ``X`` when all folds would fit the same transformer.
+
+    With a fixed centre a fold's fit does not depend on its rows, so each
+    embedding has the same weights in every fold: one path over ``X`` serves
+    all of them (None when the centre is learned; each fold then fits and
+    solves its own). ``target_l0`` is dropped: its calibration sets only the
+    penalty, which the path does not use.
+    """
+    if _learns_from_rows(transformer):
+        return None
+    fitted = clone(transformer).set_params(target_l0=None).fit(X)
+    return splice_path(fitted, X, penalties)
+
+
 def _fold_scores(
     transformer: Any,
     estimator: Any,
@@ -335,29 +369,38 @@ def _fold_scores(
     scorer: Any,
     *,
     train_score: bool = True,
+    shared: SplicePath | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Train and test scores of one fold at every penalty (in the order of ``penalties``).
 
     The transformer is cloned and fitted once on the training part, which is
-    then decomposed with one :func:`splice_path`, and so is the test part; a
+    then decomposed with one :func:`splice_path`, and so is the test part
+    (with ``shared``, the path of every row of ``X``, the fold takes its rows
+    of those weights instead: see :func:`_shared_path`); a
     clone of ``estimator`` is fitted on the training weights of each penalty.
     With ``train_score=False`` the training weights are not scored (None
     comes back in their place). The probe gets the weights in the transformer's
     ``output``: dense arrays with ``output="dense"``, else CSR, as the pipeline
     would give them. ``y`` may be None (an unsupervised probe).
     """
-    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     if y is None:
         y_train = y_test = None
     else:
         y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
-    fitted = clone(transformer).fit(X_train, y_train)
-    on_train = splice_path(fitted, X_train, penalties)
-    on_test = splice_path(fitted, X_test, penalties)
+    if shared is None:
+        X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+        fitted = clone(transformer).fit(X_train, y_train)
+        on_train = splice_path(fitted, X_train, penalties)
+        on_test = splice_path(fitted, X_test, penalties)
+        train_weights: list[Any] = list(on_train.weights)
+        test_weights: list[Any] = list(on_test.weights)
+        solved = on_train.l1_penalties
+    else:
+        train_weights = [W[train] for W in shared.weights]
+        test_weights = [W[test] for W in shared.weights]
+        solved = shared.l1_penalties
     # splice_path returns the penalties largest first.
-    position = {float(p): k for k, p in enumerate(on_train.l1_penalties)}
-    train_weights: list[Any] = list(on_train.weights)
-    test_weights: list[Any] = list(on_test.weights)
+    position = {float(p): k for k, p in enumerate(solved)}
     if transformer.output == "dense":
         train_weights = [W.toarray() for W in train_weights]
         test_weights = [W.toarray() for W in test_weights]

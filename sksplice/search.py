@@ -28,7 +28,7 @@ from sklearn.utils import get_tags, indexable
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .path import _check_n_jobs, _check_penalties, _fold_scores
+from .path import _check_n_jobs, _check_penalties, _fold_scores, _shared_path
 
 __all__ = ["SplicePathSearchCV"]
 
@@ -66,7 +66,11 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     solution seeding the next), where ``GridSearchCV`` refits the transformer
     and solves from scratch for every penalty (and, with
     ``return_train_score=True``, decomposes the training embeddings a second
-    time to score them).
+    time to score them). With a fixed centre (``image_mean="pretrained"`` or
+    an array, or ``text_mean="concepts"`` or an array with
+    ``modality="text"``) every fold would fit the same transformer, so the
+    embeddings are decomposed once, by one path over all of ``X``, and each
+    fold takes its rows of those weights.
 
     Parameters
     ----------
@@ -141,7 +145,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     Notes
     -----
     The penalties of one fold share their transformer fit and their two path
-    solves, so ``cv_results_`` has no per-candidate fit and score times
+    solves (with a fixed centre, all folds share one fit and one path), so
+    ``cv_results_`` has no per-candidate fit and score times
     (``mean_fit_time`` and friends of ``GridSearchCV``). Only the folds run in
     parallel (``n_jobs``), not the candidates. The probe gets the concept
     weights as CSR matrices (dense arrays with the transformer's
@@ -332,6 +337,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         validate_data(self, X, reset=True, skip_check_array=True)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, groups))
+        shared = _shared_path(transformer, X, penalties)
         folds = Parallel(n_jobs=self.n_jobs)(
             delayed(_fold_scores)(
                 transformer,
@@ -343,6 +349,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 penalties,
                 fold_scorer,
                 train_score=bool(self.return_train_score),
+                shared=shared,
             )
             for train, test in splits
         )

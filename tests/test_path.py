@@ -173,6 +173,48 @@ def test_validation_curve_equals_scikit_learns_over_the_pipeline(problem):
     assert train[0].mean() < train[1].mean()
 
 
+def test_validation_curve_with_a_fixed_centre_solves_one_path(problem, monkeypatch):
+    # With a fixed centre each fold would fit the same transformer: one path over all
+    # rows serves every fold, and the scores are validation_curve's.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold, validation_curve
+    from sklearn.pipeline import make_pipeline
+
+    import sksplice.path as path_module
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    V = splicer._center(np.asarray(X, dtype=np.float64))
+    y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)
+    fixed = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+    probe = LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)
+    penalties = [0.3, 0.05]
+    cv = KFold(4, shuffle=True, random_state=0)
+    solved = []
+    real = path_module.splice_path
+
+    def spy(transformer, rows, pens):
+        solved.append(len(rows))
+        return real(transformer, rows, pens)
+
+    monkeypatch.setattr(path_module, "splice_path", spy)
+    train, test = splice_validation_curve(
+        fixed, probe, X, y, penalties, cv=cv, scoring="neg_log_loss"
+    )
+    assert solved == [len(X)]
+    expected_train, expected_test = validation_curve(
+        make_pipeline(clone(fixed), probe),
+        X,
+        y,
+        param_name="splicetransformer__l1_penalty",
+        param_range=penalties,
+        cv=cv,
+        scoring="neg_log_loss",
+    )
+    np.testing.assert_allclose(train, expected_train, rtol=1e-4)
+    np.testing.assert_allclose(test, expected_test, rtol=1e-4)
+
+
 def test_validation_curve_refuses_bad_penalties_before_fitting(problem, monkeypatch):
     from sklearn.linear_model import LogisticRegression
 

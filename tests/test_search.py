@@ -80,6 +80,42 @@ def test_search_equals_grid_search_over_the_pipeline(problem, return_train_score
         assert train[0] < train[2] < train[1]
 
 
+@pytest.mark.parametrize(
+    "centre", [None, "image_mean", "text_mean"], ids=["learned", "image", "text"]
+)
+def test_a_fixed_centre_decomposes_every_embedding_once(problem, monkeypatch, centre):
+    # A centre learned from the rows makes each fold's transformer its own: two paths
+    # per fold. With a fixed centre every fold would fit the same transformer, so one
+    # path over all rows serves every fold; the results are GridSearchCV's either way.
+    import sksplice.path as path_module
+
+    splicer, X, y = problem
+    mean = X.mean(axis=0) + 0.05
+    params = {
+        None: {},
+        "image_mean": {"image_mean": mean},
+        "text_mean": {"modality": "text", "text_mean": mean},
+    }[centre]
+    pipe = make_pipeline(clone(splicer).set_params(**params), probe())
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    options = dict(cv=cv, scoring="neg_log_loss", return_train_score=True)
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options).fit(X, y)
+    solved = []
+    real = path_module.splice_path
+
+    def spy(transformer, rows, penalties):
+        solved.append(len(rows))
+        return real(transformer, rows, penalties)
+
+    monkeypatch.setattr(path_module, "splice_path", spy)
+    search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
+    if centre is None:
+        assert sorted(solved) == sorted(n for tr, te in cv.split(X, y) for n in (len(tr), len(te)))
+    else:
+        assert solved == [len(X)]
+    assert_same_results(search, grid, return_train_score=True)
+
+
 def test_best_estimator_is_the_refit_pipeline_and_methods_delegate(problem):
     splicer, X, y = problem
     pipe = make_pipeline(clone(splicer), probe())
