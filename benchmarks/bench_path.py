@@ -21,8 +21,10 @@ the transformer's ``tol`` as a relative duality gap). With ``--phases`` one
 more run of each records the CPU time per phase (dense products, small
 problems, working-set updates, float64 refinement, certificate, the rest of
 the rounds: selection of violators) of every independent solve and of the
-whole path. With ``--cv K`` a probe for the colour named in each caption is
-cross-validated over the penalties on K stratified folds, two runs each, alternating:
+whole path, and where the concepts that join at each penalty rank among
+the candidates at the previous solution (``joiners``). With ``--cv K`` a probe
+for the colour named in each caption is cross-validated over the penalties on K
+stratified folds, two runs each, alternating:
 ``splice_validation_curve`` against scikit-learn's ``validation_curve``
 (``validation_curve`` in the result) and ``SplicePathSearchCV`` against
 ``GridSearchCV`` without refit (``search_cv``), over the same pipeline, folds and
@@ -162,6 +164,56 @@ def phases_of(splicer, X, penalties: list[float]) -> dict:
         solved = splicer._solve_path(V, ordered)
     result["path"]["all penalties"] = entry(totals, [int(c.n_iter) for c in solved])
     return result
+
+
+def joiners_of(splicer, X, weights: list, penalties: list[float], tops=(16, 32, 48, 64)) -> list:
+    """Where the concepts that join at each penalty rank at the previous solution.
+
+    For each step of the path (``weights``: the solutions, largest penalty first)
+    and each caption: the concepts of the new support that were not in the
+    previous one (the joiners), the violators of the new penalty at the previous
+    solution (``2 (D r)_j > l1_penalty``), and the fraction of joiners among the
+    strongest ``tops`` concepts outside the previous support, ranked by their
+    correlation with the previous residual (what the path adds from) and by the
+    correlation predicted at the new penalty if the previous support stayed
+    (``D r - (l1_prev - l1) / 2 * D D_S^T G_SS^-1 1``).
+    """
+    D = torch.as_tensor(splicer.dictionary_, dtype=torch.float64)
+    V = torch.as_tensor(splicer._center(splicer._validate_X(X, reset=False)), dtype=torch.float64)
+    out = []
+    for k in range(1, len(penalties)):
+        before = torch.as_tensor(weights[k - 1].toarray(), dtype=torch.float64)
+        after = torch.as_tensor(weights[k].toarray(), dtype=torch.float64)
+        corr = (V - before @ D) @ D.T
+        drop = (penalties[k - 1] - penalties[k]) / 2
+        counts = {"joiners": [], "violators": []}
+        ranks: dict[str, list] = {"correlation": [], "predicted": []}
+        for i in range(len(V)):
+            old, new = before[i] > 0, after[i] > 0
+            joined = (new & ~old).nonzero().flatten()
+            c = corr[i].masked_fill(old, -np.inf)
+            counts["joiners"].append(len(joined))
+            counts["violators"].append(int((2 * c > penalties[k]).sum()))
+            DS = D[old]
+            direction = torch.linalg.solve(DS @ DS.T, torch.ones(len(DS), dtype=torch.float64))
+            predicted = (c - drop * (D @ (DS.T @ direction))).masked_fill(old, -np.inf)
+            for name, score in (("correlation", c), ("predicted", predicted)):
+                position = torch.empty(len(score), dtype=torch.int64)
+                position[torch.argsort(score, descending=True)] = torch.arange(len(score))
+                ranks[name].append(position[joined])
+        entry = {
+            "from": penalties[k - 1],
+            "to": penalties[k],
+            "joiners_per_caption": float(np.mean(counts["joiners"])),
+            "violators_per_caption": float(np.mean(counts["violators"])),
+        }
+        for name, parts in ranks.items():
+            rank = torch.cat(parts).numpy()
+            entry[f"joiners_in_top_by_{name}"] = {
+                str(t): round(float(np.mean(rank < t)), 3) for t in tops
+            }
+        out.append(entry)
+    return out
 
 
 def colour_labels(args) -> np.ndarray:
@@ -308,7 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "sksplice-bench")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--tag", default="", help="suffix of the result file name")
-    p.add_argument("--phases", action="store_true", help="also record CPU time per phase")
+    p.add_argument(
+        "--phases",
+        action="store_true",
+        help="also record CPU time per phase, and the ranks of the concepts that join",
+    )
     p.add_argument(
         "--cv",
         type=int,
@@ -367,7 +423,10 @@ def main(argv: list[str] | None = None) -> int:
     with atomic_write(target) as fh:
         fh.write(json.dumps(result, indent=2).encode())
     print(
-        json.dumps({k: v for k, v in result.items() if k not in ("rows", "phases_cpu_s")}, indent=2)
+        json.dumps(
+            {k: v for k, v in result.items() if k not in ("rows", "phases_cpu_s", "joiners")},
+            indent=2,
+        )
     )
     return 0
 
@@ -384,6 +443,7 @@ def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
     )
     path, independent = results["path"], results["independent"]
     phases = phases_of(splicer, X, penalties) if args.phases else None
+    joiners = joiners_of(splicer, X, path.weights, list(path.l1_penalties)) if args.phases else None
     curve = validation_curves(args, splicer, X, penalties) if args.cv else None
     search_cv = search_cvs(args, splicer, X, penalties) if args.cv else None
 
@@ -439,6 +499,7 @@ def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
         },
         "rows": rows,
         "phases_cpu_s": phases,
+        "joiners": joiners,
         "validation_curve": curve,
         "search_cv": search_cv,
         "busy_processes": args.busy,

