@@ -358,6 +358,12 @@ def _shared_path(transformer: Any, X: Any, penalties: np.ndarray) -> SplicePath 
     return splice_path(fitted, X, penalties)
 
 
+def _indices(part: Any) -> np.ndarray:
+    """A fold's rows as integer indices (a splitter may give a boolean mask)."""
+    part = np.asarray(part)
+    return np.flatnonzero(part) if part.dtype == bool else part
+
+
 def _fold_scores(
     transformer: Any,
     estimator: Any,
@@ -373,8 +379,8 @@ def _fold_scores(
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Train and test scores of one fold at every penalty (in the order of ``penalties``).
 
-    The transformer is cloned and fitted once on the training part, which is
-    then decomposed with one :func:`splice_path`, and so is the test part
+    The transformer is cloned and fitted once on the training part, and the
+    training and test parts are decomposed with one :func:`splice_path`
     (with ``shared``, the path of every row of ``X``, the fold takes its rows
     of those weights instead: see :func:`_shared_path`); a
     clone of ``estimator`` is fitted on the training weights of each penalty.
@@ -388,17 +394,15 @@ def _fold_scores(
     else:
         y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
     if shared is None:
-        X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
-        fitted = clone(transformer).fit(X_train, y_train)
-        on_train = splice_path(fitted, X_train, penalties)
-        on_test = splice_path(fitted, X_test, penalties)
-        train_weights: list[Any] = list(on_train.weights)
-        test_weights: list[Any] = list(on_test.weights)
-        solved = on_train.l1_penalties
-    else:
-        train_weights = [W[train] for W in shared.weights]
-        test_weights = [W[test] for W in shared.weights]
-        solved = shared.l1_penalties
+        fitted = clone(transformer).fit(_safe_indexing(X, train), y_train)
+        # The training and test rows in one path (one batch: fewer, fuller chunks).
+        train, test = (_indices(part) for part in (train, test))
+        rows = np.concatenate([train, test])
+        shared = splice_path(fitted, _safe_indexing(X, rows), penalties)
+        train, test = np.arange(len(train)), np.arange(len(train), len(rows))
+    train_weights: list[Any] = [W[train] for W in shared.weights]
+    test_weights: list[Any] = [W[test] for W in shared.weights]
+    solved = shared.l1_penalties
     # splice_path returns the penalties largest first.
     position = {float(p): k for k, p in enumerate(solved)}
     if transformer.output == "dense":

@@ -245,3 +245,20 @@ def test_validation_curve_folds_in_parallel_give_the_same_scores(problem):
     for bad, error in [(0, ValueError), (True, TypeError), ("2", TypeError), (1.5, TypeError)]:
         with pytest.raises(error, match="n_jobs must be a non-zero integer"):
             splice_validation_curve(*args, cv=3, n_jobs=bad)
+
+
+def test_validation_curve_takes_folds_as_boolean_masks(problem):
+    # A splitter may give each fold's rows as a boolean mask (as _safe_indexing allows).
+    from sklearn.linear_model import LogisticRegression
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    y = np.arange(len(X)) % 2
+    folds = [(np.arange(len(X)) % 3 != k, np.arange(len(X)) % 3 == k) for k in range(3)]
+    as_indices = [(np.flatnonzero(tr), np.flatnonzero(te)) for tr, te in folds]
+    args = (clone(splicer), LogisticRegression(), X, y, [0.3, 0.1])
+    masks = splice_validation_curve(*args, cv=folds)
+    indices = splice_validation_curve(*args, cv=as_indices)
+    np.testing.assert_allclose(masks[0], indices[0], rtol=1e-6)
+    np.testing.assert_allclose(masks[1], indices[1], rtol=1e-6)

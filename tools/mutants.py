@@ -106,10 +106,18 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "working-set-accepts-without-gap",
         "sksplice/solvers/_working_set.py",
-        "finished = (gap <= tol) | ~new_ok.any(dim=1) | stalled",
-        "finished = torch.ones_like(gap, dtype=torch.bool)",
+        "finished = ((gap <= tol) | ~new_ok.any(dim=1) | stalled | last) & alive",
+        "finished = alive.clone()",
         SOLVER_TESTS,
         "working-set rounds stop after one round whatever the gap",
+    ),
+    Mutant(
+        "finished-rows-never-leave-the-batch",
+        "sksplice/solvers/_working_set.py",
+        "if rows.numel() - n_alive >= max(1, int(_COMPACT * rows.numel())):",
+        "if rows.numel() - n_alive > rows.numel():",
+        ("tests/test_solve_path.py",),
+        "finished rows stay idle in the batch until the end, however many have finished",
     ),
     Mutant(
         "path-row-stalled-after-moving-on",
