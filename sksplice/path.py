@@ -22,7 +22,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing, indexable
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._array import l2_normalize
 
@@ -236,14 +236,15 @@ def splice_validation_curve(
     scratch in every fold. When the transformer's centre is fixed
     (``image_mean="pretrained"`` or an array; ``text_mean="concepts"`` or an
     array with ``modality="text"``), fitting it on any fold gives the same
-    transformer, so every embedding is decomposed once, by one path over all
-    of ``X``, and each fold takes its rows of those weights.
+    transformer, so every embedding is decomposed once, by one path over the
+    rows the folds use, and each fold takes its rows of those weights.
 
     Parameters
     ----------
     transformer : SpliceTransformer
         Cloned and fitted on the training embeddings of every fold (its
-        ``l1_penalty`` is not used); with a fixed centre, fitted once on ``X``.
+        ``l1_penalty`` is not used; ``target_l0`` must be None); with a fixed
+        centre, fitted once.
     estimator : estimator object
         The probe fitted on the concept weights (e.g. ``LogisticRegression``);
         cloned for every fold and penalty.
@@ -276,8 +277,9 @@ def splice_validation_curve(
     Raises
     ------
     TypeError, ValueError
-        For penalties :func:`splice_path` refuses, or an ``n_jobs`` that is not
-        a non-zero integer, before any fit.
+        For a ``transformer`` that is not a ``SpliceTransformer`` or has a
+        ``target_l0``, penalties :func:`splice_path` refuses, or an ``n_jobs``
+        that is not a non-zero integer, before any fit.
 
     See Also
     --------
@@ -301,14 +303,16 @@ def splice_validation_curve(
     >>> test.shape
     (2, 3)
     """
-    _check_penalties(l1_penalties)  # refuse bad penalties before any fit
+    # Refuse bad arguments before any fit.
+    _check_transformer(transformer)
+    _check_penalties(l1_penalties)
     _check_n_jobs(n_jobs)
     penalties = np.asarray(l1_penalties, dtype=np.float64)
     X, y, groups = indexable(X, y, groups)
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
     scorer = check_scoring(estimator, scoring=scoring)
     splits = list(cv.split(X, y, groups))
-    shared = _shared_path(transformer, X, penalties)
+    shared = _shared_path(transformer, X, penalties, splits)
     folds = Parallel(n_jobs=n_jobs)(
         delayed(_fold_scores)(
             transformer, estimator, X, y, train, test, penalties, scorer, shared=shared
@@ -343,25 +347,47 @@ def _learns_from_rows(transformer: Any) -> bool:
     return centre is None
 
 
-def _shared_path(transformer: Any, X: Any, penalties: np.ndarray) -> SplicePath | None:
-    """The path of every row of ``X`` when all folds would fit the same transformer.
+def _check_transformer(transformer: Any) -> None:
+    """Refuse what :func:`splice_validation_curve` cannot vary the penalty of."""
+    from .transformer import SpliceTransformer
+
+    if not isinstance(transformer, SpliceTransformer):
+        raise TypeError(
+            f"transformer must be a SpliceTransformer, got {type(transformer).__name__}"
+        )
+    if transformer.target_l0 is not None:
+        raise ValueError(
+            f"the SpliceTransformer has target_l0={transformer.target_l0!r}, which sets its "
+            "penalty itself: create it with target_l0=None to score it over l1_penalty"
+        )
+
+
+def _shared_path(
+    transformer: Any, X: Any, penalties: np.ndarray, splits: list[tuple[Any, Any]]
+) -> tuple[SplicePath, np.ndarray] | None:
+    """One path for every fold when all folds would fit the same transformer.
 
     With a fixed centre a fold's fit does not depend on its rows, so each
-    embedding has the same weights in every fold: one path over ``X`` serves
-    all of them (None when the centre is learned; each fold then fits and
-    solves its own). ``target_l0`` is dropped: its calibration sets only the
-    penalty, which the path does not use.
+    embedding has the same weights in every fold: one path over the rows the
+    folds use serves all of them. Returns that path and, for each row of
+    ``X``, its row in the path (-1 for a row no fold uses); None when the
+    centre is learned (each fold then fits and solves its own).
     """
     if _learns_from_rows(transformer):
         return None
-    fitted = clone(transformer).set_params(target_l0=None).fit(X)
-    return splice_path(fitted, X, penalties)
+    n = _num_samples(X)
+    used = np.unique(np.concatenate([_indices(part) for fold in splits for part in fold]))
+    rows = X if used.size == n else _safe_indexing(X, used)
+    fitted = clone(transformer).fit(rows)
+    position = np.full(n, -1, dtype=np.intp)
+    position[used] = np.arange(used.size)
+    return splice_path(fitted, rows, penalties), position
 
 
 def _indices(part: Any) -> np.ndarray:
     """A fold's rows as integer indices (a splitter may give a boolean mask)."""
     part = np.asarray(part)
-    return np.flatnonzero(part) if part.dtype == bool else part
+    return np.flatnonzero(part) if part.dtype == bool else part.astype(np.intp, copy=False)
 
 
 def _fold_scores(
@@ -375,7 +401,7 @@ def _fold_scores(
     scorer: Any,
     *,
     train_score: bool = True,
-    shared: SplicePath | None = None,
+    shared: tuple[SplicePath, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray]:
     """Train and test scores of one fold at every penalty (in the order of ``penalties``).
 
@@ -393,16 +419,19 @@ def _fold_scores(
         y_train = y_test = None
     else:
         y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
+    train, test = _indices(train), _indices(test)
     if shared is None:
         fitted = clone(transformer).fit(_safe_indexing(X, train), y_train)
         # The training and test rows in one path (one batch: fewer, fuller chunks).
-        train, test = (_indices(part) for part in (train, test))
         rows = np.concatenate([train, test])
-        shared = splice_path(fitted, _safe_indexing(X, rows), penalties)
+        path = splice_path(fitted, _safe_indexing(X, rows), penalties)
         train, test = np.arange(len(train)), np.arange(len(train), len(rows))
-    train_weights: list[Any] = [W[train] for W in shared.weights]
-    test_weights: list[Any] = [W[test] for W in shared.weights]
-    solved = shared.l1_penalties
+    else:
+        path, position = shared
+        train, test = position[train], position[test]
+    train_weights: list[Any] = [W[train] for W in path.weights]
+    test_weights: list[Any] = [W[test] for W in path.weights]
+    solved = path.l1_penalties
     # splice_path returns the penalties largest first.
     position = {float(p): k for k, p in enumerate(solved)}
     if transformer.output == "dense":

@@ -4,10 +4,10 @@
 :class:`~sklearn.model_selection.GridSearchCV` over the ``l1_penalty`` of the
 :class:`~sksplice.SpliceTransformer` that starts a pipeline, with the same
 splits, fits, scores and fitted attributes, but each fold fits the transformer
-once and decomposes its training and test embeddings with one
-:func:`~sksplice.splice_path` each (as :func:`~sksplice.splice_validation_curve`
-does) instead of refitting the transformer and solving every penalty from
-scratch for every candidate.
+once and decomposes its training and test embeddings together with one
+:func:`~sksplice.splice_path` (as :func:`~sksplice.splice_validation_curve`
+does; with a fixed centre, one path serves all folds) instead of refitting the
+transformer and solving every penalty from scratch for every candidate.
 """
 
 from __future__ import annotations
@@ -61,16 +61,16 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     ends with a probe (e.g. ``LogisticRegression``): the same splits, the same
     probe fits and scores, and its fitted attributes for one metric (Notes
     list what differs), but each fold fits
-    the transformer once and decomposes its training and test embeddings with
-    one :func:`~sksplice.splice_path` each (every penalty in one batch, each
-    solution seeding the next), where ``GridSearchCV`` refits the transformer
+    the transformer once and decomposes its training and test embeddings
+    together with one :func:`~sksplice.splice_path` (every penalty in one batch,
+    each solution seeding the next), where ``GridSearchCV`` refits the transformer
     and solves from scratch for every penalty (and, with
     ``return_train_score=True``, decomposes the training embeddings a second
     time to score them). With a fixed centre (``image_mean="pretrained"`` or
     an array, or ``text_mean="concepts"`` or an array with
     ``modality="text"``) every fold would fit the same transformer, so the
-    embeddings are decomposed once, by one path over all of ``X``, and each
-    fold takes its rows of those weights.
+    embeddings are decomposed once, by one path over the rows the folds use,
+    and each fold takes its rows of those weights.
 
     Parameters
     ----------
@@ -144,8 +144,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
-    The penalties of one fold share their transformer fit and their two path
-    solves (with a fixed centre, all folds share one fit and one path), so
+    The penalties of one fold share their transformer fit and their path
+    (with a fixed centre, all folds share one fit and one path), so
     ``cv_results_`` has no per-candidate fit and score times
     (``mean_fit_time`` and friends of ``GridSearchCV``). Only the folds run in
     parallel (``n_jobs``), not the candidates. The probe gets the concept
@@ -337,7 +337,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         validate_data(self, X, reset=True, skip_check_array=True)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, groups))
-        shared = _shared_path(transformer, X, penalties)
+        shared = _shared_path(transformer, X, penalties, splits)
         folds = Parallel(n_jobs=self.n_jobs)(
             delayed(_fold_scores)(
                 transformer,

@@ -330,7 +330,7 @@ def test_bench_path_fixed_centre_and_joiners(tmp_path, splice_data_dir):
     steps = result["joiners"]
     assert [(s["from"], s["to"]) for s in steps] == [(0.35, 0.25), (0.25, 0.2)]
     for step in steps:
-        assert step["violators_per_caption"] >= step["joiners_per_caption"] > 0
+        assert step["violators_per_caption"] > 0 and step["joiners_per_caption"] > 0
         for ranking in ("correlation", "predicted"):
             shares = list(step[f"joiners_in_top_by_{ranking}"].values())
             assert shares == sorted(shares) and shares[0] >= 0 and shares[-1] <= 1

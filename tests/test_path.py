@@ -247,7 +247,8 @@ def test_validation_curve_folds_in_parallel_give_the_same_scores(problem):
             splice_validation_curve(*args, cv=3, n_jobs=bad)
 
 
-def test_validation_curve_takes_folds_as_boolean_masks(problem):
+@pytest.mark.parametrize("fixed", [False, True], ids=["learned-centre", "fixed-centre"])
+def test_validation_curve_takes_folds_as_boolean_masks(problem, fixed):
     # A splitter may give each fold's rows as a boolean mask (as _safe_indexing allows).
     from sklearn.linear_model import LogisticRegression
 
@@ -257,8 +258,72 @@ def test_validation_curve_takes_folds_as_boolean_masks(problem):
     y = np.arange(len(X)) % 2
     folds = [(np.arange(len(X)) % 3 != k, np.arange(len(X)) % 3 == k) for k in range(3)]
     as_indices = [(np.flatnonzero(tr), np.flatnonzero(te)) for tr, te in folds]
-    args = (clone(splicer), LogisticRegression(), X, y, [0.3, 0.1])
+    transformer = clone(splicer)
+    if fixed:
+        transformer.set_params(image_mean=np.asarray(X).mean(axis=0))
+    args = (transformer, LogisticRegression(), X, y, [0.3, 0.1])
     masks = splice_validation_curve(*args, cv=folds)
     indices = splice_validation_curve(*args, cv=as_indices)
     np.testing.assert_allclose(masks[0], indices[0], rtol=1e-6)
     np.testing.assert_allclose(masks[1], indices[1], rtol=1e-6)
+
+
+def test_validation_curve_with_a_fixed_centre_solves_only_the_rows_the_folds_use(
+    problem, monkeypatch
+):
+    # Splits that leave rows out: the one path covers the rows the folds use, no more.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import ShuffleSplit, validation_curve
+    from sklearn.pipeline import make_pipeline
+
+    import sksplice.path as path_module
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    y = np.arange(len(X)) % 2
+    fixed = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+    cv = ShuffleSplit(2, train_size=20, test_size=10, random_state=0)
+    used = np.unique(np.concatenate([np.r_[tr, te] for tr, te in cv.split(X)]))
+    solved = []
+    real = path_module.splice_path
+
+    def spy(transformer, rows, pens):
+        solved.append(len(rows))
+        return real(transformer, rows, pens)
+
+    monkeypatch.setattr(path_module, "splice_path", spy)
+    probe = LogisticRegression()
+    train, test = splice_validation_curve(fixed, probe, X, y, [0.3, 0.1], cv=cv)
+    assert solved == [len(used)] and len(used) < len(X)
+    expected = validation_curve(
+        make_pipeline(clone(fixed), probe),
+        X,
+        y,
+        param_name="splicetransformer__l1_penalty",
+        param_range=[0.3, 0.1],
+        cv=cv,
+    )
+    np.testing.assert_allclose(train, expected[0], rtol=1e-6)
+    np.testing.assert_allclose(test, expected[1], rtol=1e-6)
+
+
+def test_validation_curve_refuses_other_transformers_and_target_l0_before_fitting(
+    problem, monkeypatch
+):
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    y = np.arange(len(X)) % 2
+
+    def fail(*args, **kwargs):
+        raise AssertionError("fitted before validating")
+
+    monkeypatch.setattr(SpliceTransformer, "fit", fail)
+    with pytest.raises(TypeError, match="must be a SpliceTransformer, got PCA"):
+        splice_validation_curve(PCA(3), LogisticRegression(), X, y, [0.1], cv=3)
+    calibrated = clone(splicer).set_params(target_l0=5)
+    with pytest.raises(ValueError, match=r"target_l0=5.*target_l0=None"):
+        splice_validation_curve(calibrated, LogisticRegression(), X, y, [0.1], cv=3)

@@ -228,3 +228,44 @@ def test_finished_rows_wait_in_the_batch_until_compacting_pays(monkeypatch, comp
             assert before - kept >= max(1, int(compact * before))
     path = solver.solve_path(V, penalties)
     _assert_same_answers(D, V, penalties, path, reference)
+
+
+def test_idle_rows_take_no_new_concepts(monkeypatch):
+    # Finished rows wait in the batch (never compacted here): from the round in which a
+    # row finished its last penalty on, no new concept may enter its set. One round at
+    # the last penalty leaves rows with violators when they finish.
+    D, V = _problem(n=40)
+    penalties = torch.tensor([0.3, 0.1, 0.02], dtype=torch.float64)
+    Dt, Vt = torch.as_tensor(D), torch.as_tensor(V)
+    top_val, idx = (Vt @ Dt.T).topk(8, dim=1)
+    valid = 2.0 * top_val > penalties[0]
+    assert valid.any(dim=1).all()
+    added = []  # per round: how many concepts each row of the batch took
+    real_add = _working_set._Sets.add
+
+    def spy(self, prob, V, cand, ok):
+        added.append(ok.sum(dim=1).tolist())
+        return real_add(self, prob, V, cand, ok)
+
+    monkeypatch.setattr(_working_set, "_COMPACT", 1.0)
+    monkeypatch.setattr(_working_set._Sets, "add", spy)
+    done, left = _working_set.working_set_rounds(
+        Problem(D=Dt, D64=Dt, lam=0.3),
+        Vt,
+        Vt,
+        idx,
+        valid,
+        torch.zeros(idx.shape, dtype=torch.float64),
+        tol=TOL,
+        max_rounds=torch.tensor([100, 100, 1]),
+        n_add=4,
+        penalties=penalties,
+    )
+    assert left is None
+    rounds = np.zeros(len(V), dtype=int)  # the round in which each row finished
+    for res in done:
+        np.add.at(rounds, res.rows.numpy(), res.n_iter.numpy())
+    assert len(set(rounds)) > 1  # rows finish in different rounds
+    for k, per_row in enumerate(added, start=1):
+        idle = rounds <= k
+        assert not np.asarray(per_row)[idle].any(), f"round {k}"

@@ -112,6 +112,14 @@ MUTANTS: list[Mutant] = [
         "working-set rounds stop after one round whatever the gap",
     ),
     Mutant(
+        "idle-rows-take-new-concepts",
+        "sksplice/solvers/_working_set.py",
+        "new_ok = new_ok & alive.unsqueeze(1)",
+        "new_ok = new_ok",
+        ("tests/test_solve_path.py",),
+        "rows waiting idle in the batch still take their violators into their sets",
+    ),
+    Mutant(
         "finished-rows-never-leave-the-batch",
         "sksplice/solvers/_working_set.py",
         "if rows.numel() - n_alive >= max(1, int(_COMPACT * rows.numel())):",
