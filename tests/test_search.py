@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sksplice import CLIPEmbedder, SplicePathSearchCV, SpliceTransformer
 
-from ._helpers_path import concept_mixtures
+from ._helpers_path import concept_mixtures, count_paths
 
 PENALTIES = [0.3, 0.05, 0.15]  # not sorted: the results keep this order
 KEY = "splicetransformer__l1_penalty"
@@ -87,7 +87,6 @@ def test_a_fixed_centre_decomposes_every_embedding_once(problem, monkeypatch, ce
     # A centre learned from the rows makes each fold's transformer its own: a path per
     # fold. With a fixed centre every fold would fit the same transformer, so one
     # path over all rows serves every fold; the results are GridSearchCV's either way.
-    import sksplice.path as path_module
 
     splicer, X, y = problem
     mean = X.mean(axis=0) + 0.05
@@ -100,14 +99,7 @@ def test_a_fixed_centre_decomposes_every_embedding_once(problem, monkeypatch, ce
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
     options = dict(cv=cv, scoring="neg_log_loss", return_train_score=True)
     grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options).fit(X, y)
-    solved = []
-    real = path_module.splice_path
-
-    def spy(transformer, rows, penalties):
-        solved.append(len(rows))
-        return real(transformer, rows, penalties)
-
-    monkeypatch.setattr(path_module, "splice_path", spy)
+    solved = count_paths(monkeypatch)
     search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
     # One path per fold (its training and test rows together), or one for all folds.
     assert solved == [len(X)] * (3 if centre is None else 1)
