@@ -407,8 +407,9 @@ def _fold_scores(
 
     The transformer is cloned and fitted once on the training part, and the
     training and test parts are decomposed with one :func:`splice_path`
-    (with ``shared``, the path of every row of ``X``, the fold takes its rows
-    of those weights instead: see :func:`_shared_path`); a
+    (with ``shared``, the path of the rows all folds use and each row's place in
+    it, the fold takes its rows of those weights instead: see
+    :func:`_shared_path`); a
     clone of ``estimator`` is fitted on the training weights of each penalty.
     With ``train_score=False`` the training weights are not scored (None
     comes back in their place). The probe gets the weights in the transformer's
