@@ -129,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     p.add_argument("--sample", type=int, default=32, help="images timed one by one")
-    p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "splice")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("SKSPLICE_REFERENCE_DATA", REPO.parent / "shared/data/splice")),
+    )
     tmp = Path(tempfile.gettempdir()) / "sksplice-bench"
     p.add_argument("--image-dir", type=Path, default=None, help="default: <cache-dir>/jpegs-WxH")
     p.add_argument("--cache-dir", type=Path, default=tmp)
