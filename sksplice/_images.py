@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -350,6 +350,43 @@ def load_and_preprocess(
         return None, InvalidImageError(f"preprocessing failed: {exc}")
 
 
+class DecodedBatch(NamedTuple):
+    """One batch of decoded and preprocessed images, in input order.
+
+    Attributes
+    ----------
+    start : int
+        Index of the batch's first item in the input.
+    size : int
+        Number of items in the batch.
+    tensors : torch.Tensor or None
+        The preprocessed images of the items that loaded, stacked (None when
+        none did).
+    rows : list of int
+        Offsets, within the batch, of the items in ``tensors``.
+    errors : list of (int, Exception)
+        Offset and error of each item that could not be loaded.
+    """
+
+    start: int
+    size: int
+    tensors: Any
+    rows: list[int]
+    errors: list[tuple[int, Exception]]
+
+
+def collate_decoded(
+    results: Sequence[tuple[Any, Exception | None]], start: int = 0
+) -> DecodedBatch:
+    """Stack the tensors of one batch of :func:`load_and_preprocess` results."""
+    import torch
+
+    rows = [offset for offset, (_, error) in enumerate(results) if error is None]
+    errors = [(offset, error) for offset, (_, error) in enumerate(results) if error is not None]
+    tensors = torch.stack([results[offset][0] for offset in rows]) if rows else None
+    return DecodedBatch(start, len(results), tensors, rows, errors)
+
+
 class _DecodeDataset:
     """Map-style dataset for :class:`torch.utils.data.DataLoader` worker processes."""
 
@@ -364,22 +401,19 @@ class _DecodeDataset:
         return load_and_preprocess(self.items[index], self.preprocess)
 
 
-def _keep_list(batch: list[Any]) -> list[Any]:
-    return batch
-
-
 def process_decoded_batches(
     items: Sequence[Any],
     preprocess: Callable[[Any], Any],
     batch_size: int,
     num_workers: int,
-) -> Iterator[tuple[int, list[tuple[Any, Exception | None]]]]:
-    """Yield ``(start, [(tensor, error), ...])`` per batch, decoded in worker processes.
+) -> Iterator[DecodedBatch]:
+    """Yield one :class:`DecodedBatch` per batch, decoded in worker processes.
 
     A :class:`torch.utils.data.DataLoader` with ``num_workers`` processes, each
-    decoding and preprocessing whole batches, two batches ahead per worker;
-    batches come back in input order. Errors are returned per item, as by the
-    thread-based path.
+    decoding, preprocessing and stacking whole batches (so that a batch comes
+    back as one tensor in shared memory, as in a plain DataLoader loop), two
+    batches ahead per worker; batches come back in input order. Errors are
+    returned per item, as by the thread-based path.
     """
     from torch.utils.data import DataLoader
 
@@ -388,9 +422,9 @@ def process_decoded_batches(
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,
-        collate_fn=_keep_list,
+        collate_fn=collate_decoded,
     )
     start = 0
-    for results in loader:
-        yield start, results
-        start += len(results)
+    for batch in loader:
+        yield batch._replace(start=start)
+        start += batch.size

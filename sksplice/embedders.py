@@ -61,8 +61,9 @@ __all__ = [
     "clear_model_cache",
 ]
 
-#: Most threads that decode and preprocess images (one batch ahead of the model).
-DECODE_THREADS = 4
+#: Most threads that decode and preprocess images (one batch ahead of the model);
+#: fewer where the machine has fewer cores.
+DECODE_THREADS = 16
 
 #: Texts tokenized (and sorted by token length) together before batching.
 TEXT_SORT_CHUNK = 16384
@@ -596,26 +597,19 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                 batches = _images.process_decoded_batches(
                     items, loaded.preprocess, int(self.batch_size), int(self.num_workers)
                 )
-            for start, results in batches:
-                rows: list[int] = []
-                tensors: list[torch.Tensor] = []
-                for offset, (tensor, error) in enumerate(results):
-                    index = start + offset
-                    if error is None:
-                        rows.append(index)
-                        tensors.append(tensor)
-                        continue
+            for batch in batches:
+                for offset, error in batch.errors:
+                    index = batch.start + offset
                     described = _images.describe_item(items[index])
                     message = f"input {index} ({described}): {error}"
                     if self.on_error == "raise":
                         raise type(error)(message) from error
                     skipped.append(SkippedInput(index, described, str(error)))
                     out[index] = np.nan
-                if tensors:
-                    out[rows] = self._encode(
-                        loaded.model.encode_image, torch.stack(tensors), config
-                    )
-                bar.update(len(results))
+                if batch.tensors is not None:
+                    rows = [batch.start + offset for offset in batch.rows]
+                    out[rows] = self._encode(loaded.model.encode_image, batch.tensors, config)
+                bar.update(batch.size)
 
         if return_skipped:
             return out, skipped
@@ -640,8 +634,9 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
 
     def _decoded_batches(
         self, items: list[Any], preprocess: Callable[[Any], torch.Tensor]
-    ) -> Iterator[tuple[int, list[tuple[torch.Tensor | None, Exception | None]]]]:
-        """Yield ``(start, [(tensor, error), ...])`` per batch, decoding one batch ahead."""
+    ) -> Iterator[_images.DecodedBatch]:
+        """Yield one :class:`~sksplice._images.DecodedBatch` per batch, decoding one
+        batch ahead in a thread pool."""
         n_items = len(items)
         batch_size = int(self.batch_size)
         workers = max(1, min(DECODE_THREADS, os.cpu_count() or 1, n_items))
@@ -676,7 +671,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                 for start in range(0, n_items, batch_size):
                     current = pending
                     pending = submit(start + batch_size) if start + batch_size < n_items else []
-                    yield start, [future.result() for future in current]
+                    yield _images.collate_decoded([future.result() for future in current], start)
             finally:
                 for future in pending:
                     future.cancel()

@@ -41,6 +41,46 @@ def test_worker_processes_give_the_thread_results_in_order(tiny_clip_model, tmp_
     assert any(issubclass(w.category, SkippedInputWarning) for w in caught)
 
 
+@pytest.mark.parametrize("num_workers", [None, 2])
+def test_a_batch_with_no_loadable_image_is_skipped_whole(tiny_clip_model, tmp_path, num_workers):
+    # batches of 2: [good, good], [bad, bad], [good]; each batch comes back stacked, so a
+    # batch whose items all fail has no tensor and its rows are NaN.
+    paths = write_images(tmp_path, 3)
+    for name in ("bad1.jpg", "bad2.jpg"):
+        (tmp_path / name).write_bytes(b"not an image")
+    items = [*paths[:2], str(tmp_path / "bad1.jpg"), str(tmp_path / "bad2.jpg"), paths[2]]
+    embedder = CLIPEmbedder(
+        model=tiny_clip_model,
+        pretrained=None,
+        device="cpu",
+        batch_size=2,
+        on_error="skip",
+        num_workers=num_workers,
+    )
+    Z, skipped = embedder.embed_images(items, return_skipped=True)
+    one_by_one = CLIPEmbedder(
+        model=tiny_clip_model, pretrained=None, device="cpu", batch_size=1
+    ).embed_images([*paths[:2], paths[2]])
+    assert [s.index for s in skipped] == [2, 3]
+    assert np.isnan(Z[2:4]).all()
+    np.testing.assert_allclose(Z[[0, 1, 4]], one_by_one, rtol=0, atol=1e-6)
+
+
+def test_collate_decoded_stacks_the_loaded_items_and_keeps_offsets():
+    import torch
+
+    from sksplice._images import collate_decoded
+
+    error = InvalidImageError("broken")
+    results = [(torch.zeros(3, 2, 2), None), (None, error), (torch.ones(3, 2, 2), None)]
+    batch = collate_decoded(results, start=10)
+    assert (batch.start, batch.size, batch.rows) == (10, 3, [0, 2])
+    assert batch.errors == [(1, error)]
+    assert batch.tensors.shape == (2, 3, 2, 2) and batch.tensors[1].eq(1).all()
+    empty = collate_decoded([(None, error)])
+    assert empty.tensors is None and empty.rows == [] and empty.size == 1
+
+
 @pytest.mark.parametrize(
     ("value", "error"),
     [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)],
