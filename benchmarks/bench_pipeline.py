@@ -7,10 +7,14 @@ the cost is that of trained ones), batch size and device:
   clip-retrieval's inference does): a ``torch.utils.data.DataLoader`` with
   ``--workers`` worker processes decoding and preprocessing, ``encode_image``,
   normalise; then the same ``SpliceTransformer.transform`` for the concepts;
-* ``sksplice_threads``: ``CLIPEmbedder(num_workers=None)`` (decoding in
+* ``sksplice_threads``: ``CLIPEmbedder(num_workers=0)`` (decoding in
   threads of this process) then ``SpliceTransformer.transform`` (CSR);
 * ``sksplice_processes``: ``CLIPEmbedder(num_workers=--workers)``, then the
   same transform.
+
+The default ``CLIPEmbedder(num_workers=None)`` takes one of the two (processes
+on a CUDA device for inputs of several batches); the result file says which
+(``default_num_workers``).
 
 Where the time goes is measured on the side: decoding and preprocessing one
 image at a time in this process (per image, on a sample), the forward pass on
@@ -159,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     common = dict(model=args.model, pretrained=None, device=args.device)
-    embedder = CLIPEmbedder(**common, batch_size=args.batch_size)
+    embedder = CLIPEmbedder(**common, batch_size=args.batch_size, num_workers=0)
     loaded = _load_model(embedder._config())
     model, preprocess = loaded.model, loaded.preprocess
     concepts, vocabulary_source = benchmark_vocabulary(args.n_concepts, args.data_dir)
@@ -246,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         "vocabulary": vocabulary_source,
         "l1_penalty": args.l1_penalty,
         "jpeg_generation_s": gen_s,
+        "default_num_workers": CLIPEmbedder(**common, batch_size=args.batch_size)._decode_processes(
+            len(paths), embedder._config()
+        ),
         "max_abs_difference": {
             "threads_vs_plain": float(np.abs(X_threads - X_plain).max()),
             "processes_vs_plain": float(np.abs(X_procs - X_plain).max()),

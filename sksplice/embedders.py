@@ -65,6 +65,10 @@ __all__ = [
 #: fewer where the machine has fewer cores.
 DECODE_THREADS = 16
 
+#: Fewest batches for which ``num_workers=None`` decodes in worker processes
+#: (on a CUDA device): below it their start-up is not repaid.
+PROCESS_MIN_BATCHES = 4
+
 #: Texts tokenized (and sorted by token length) together before batching.
 TEXT_SORT_CHUNK = 16384
 
@@ -183,13 +187,16 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         open_clip's default (the Hugging Face cache, or ``~/.cache/clip`` for
         weights fetched by URL).
     num_workers : int or None, default=None
-        How images are decoded and preprocessed while the model runs. None:
+        How images are decoded and preprocessed while the model runs. ``0``:
         in a pool of up to ``DECODE_THREADS`` threads of this process (no
         start-up cost; enough when the model bounds the throughput, as on a
-        CPU). An integer: in that many worker processes of a
-        :class:`torch.utils.data.DataLoader`, which scales with the cores when
-        decoding bounds the throughput (a fast GPU); each call starts the
-        processes anew, so it pays off on large inputs only.
+        CPU). A positive integer: in that many worker processes of a
+        :class:`torch.utils.data.DataLoader`, each decoding and stacking whole
+        batches, which scales with the cores when decoding bounds the
+        throughput (a fast GPU); each call starts the processes anew. None:
+        worker processes, one per core (at most one per batch), when the model
+        runs on a CUDA device and the input has at least
+        ``PROCESS_MIN_BATCHES`` batches; threads otherwise.
 
     Attributes
     ----------
@@ -253,7 +260,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         if self.on_error not in _ON_ERROR:
             raise ValueError(f"on_error must be one of {_ON_ERROR}, got {self.on_error!r}")
         check_int(self.batch_size, "batch_size")
-        check_int(self.num_workers, "num_workers", allow_none=True)
+        check_int(self.num_workers, "num_workers", low=0, allow_none=True)
         check_flag(self.verbose, "verbose", int_ok=True)
         cache_dir = self.cache_dir
         if cache_dir is not None:
@@ -591,11 +598,12 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         out = np.empty((len(items), config.embed_dim), dtype=np.float32)
         skipped: list[SkippedInput] = []
         with self._progress(len(items), "images") as bar:
-            if self.num_workers is None:
+            workers = self._decode_processes(len(items), config)
+            if workers == 0:
                 batches = self._decoded_batches(items, loaded.preprocess)
             else:
                 batches = _images.process_decoded_batches(
-                    items, loaded.preprocess, int(self.batch_size), int(self.num_workers)
+                    items, loaded.preprocess, int(self.batch_size), workers
                 )
             for batch in batches:
                 for offset, error in batch.errors:
@@ -626,6 +634,15 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                 stacklevel=3,
             )
         return out
+
+    def _decode_processes(self, n_items: int, config: _Config) -> int:
+        """Worker processes that decode the images (0: threads of this process)."""
+        if self.num_workers is not None:
+            return int(self.num_workers)
+        n_batches = -(-n_items // int(self.batch_size))
+        if torch.device(config.device).type != "cuda" or n_batches < PROCESS_MIN_BATCHES:
+            return 0
+        return min(os.cpu_count() or 1, n_batches)
 
     def _progress(self, total: int, unit: str):
         from tqdm.auto import tqdm

@@ -442,7 +442,7 @@ def test_on_error_skip(make_embedder, tmp_path):
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"batch_size": 2.5}, TypeError, "batch_size"),
         ({"batch_size": True}, TypeError, "batch_size"),
-        ({"num_workers": 0}, ValueError, "num_workers"),
+        ({"num_workers": -1}, ValueError, "num_workers"),
         ({"num_workers": True}, TypeError, "num_workers"),
         ({"device": "tpu-ish"}, ValueError, "device"),
         ({"device": 3.0}, TypeError, "device"),

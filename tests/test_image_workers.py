@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -41,7 +43,7 @@ def test_worker_processes_give_the_thread_results_in_order(tiny_clip_model, tmp_
     assert any(issubclass(w.category, SkippedInputWarning) for w in caught)
 
 
-@pytest.mark.parametrize("num_workers", [None, 2])
+@pytest.mark.parametrize("num_workers", [None, 0, 2])
 def test_a_batch_with_no_loadable_image_is_skipped_whole(tiny_clip_model, tmp_path, num_workers):
     # batches of 2: [good, good], [bad, bad], [good]; each batch comes back stacked, so a
     # batch whose items all fail has no tensor and its rows are NaN.
@@ -66,6 +68,23 @@ def test_a_batch_with_no_loadable_image_is_skipped_whole(tiny_clip_model, tmp_pa
     np.testing.assert_allclose(Z[[0, 1, 4]], one_by_one, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("num_workers", "device", "n_items", "expected"),
+    [
+        (None, "cpu", 10_000, 0),  # the model bounds a CPU run: threads
+        (None, "cuda:0", 3 * 64, 0),  # too few batches to repay starting processes
+        (None, "cuda:0", 4 * 64, min(os.cpu_count() or 1, 4)),  # one process per batch
+        (None, "cuda", 10_000, min(os.cpu_count() or 1, 157)),  # one process per core
+        (0, "cuda:0", 10_000, 0),
+        (3, "cpu", 10, 3),
+    ],
+)
+def test_num_workers_none_decodes_in_processes_for_a_gpu(num_workers, device, n_items, expected):
+    embedder = CLIPEmbedder(batch_size=64, num_workers=num_workers)
+    config = SimpleNamespace(device=device)
+    assert embedder._decode_processes(n_items, config) == expected
+
+
 def test_collate_decoded_stacks_the_loaded_items_and_keeps_offsets():
     import torch
 
@@ -83,7 +102,7 @@ def test_collate_decoded_stacks_the_loaded_items_and_keeps_offsets():
 
 @pytest.mark.parametrize(
     ("value", "error"),
-    [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)],
+    [(-1, ValueError), (-3, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)],
 )
 def test_bad_num_workers(tiny_clip_model, value, error):
     """A bad value is a ValueError, a bad type (bool included) a TypeError."""
