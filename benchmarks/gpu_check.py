@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             "admm_at_least_50x_authors": t_auth / timings["admm"]["time_s"] >= 50,
             "admm_at_least_50k_embeddings_per_s": timings["admm"]["embeddings_per_s"] >= 5e4,
             "fastest_at_least_50x_authors": t_auth / best_t >= 50,
+            "auto_is_the_fastest_method": timings[gpu_solver._resolve_solver("auto")]["time_s"]
+            == best_t,
             "agreement_ok": all(
                 summary.get("agreement", {}).get(mth, {}).get("ok", False) for mth in methods
             ),

@@ -74,9 +74,14 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
         "admm_at_least_50x_authors",
         "admm_at_least_50k_embeddings_per_s",
         "fastest_at_least_50x_authors",
+        "auto_is_the_fastest_method",
         "agreement_ok",
     }
     assert summary["targets"]["agreement_ok"] is True
+    fastest = min(summary["sksplice"][m]["time_s"] for m in ("admm", "working_set"))
+    assert summary["targets"]["auto_is_the_fastest_method"] is (
+        summary["sksplice"]["working_set"]["time_s"] == fastest
+    )
     # Written atomically: no temporary file left beside the result.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu_check.json"]
 
