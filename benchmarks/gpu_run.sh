@@ -9,10 +9,10 @@
 #   4. benchmarks/bench_text.py and benchmarks/bench_pipeline.py: the vocabulary's first
 #      embedding and images to concepts end to end against a plain DataLoader loop;
 #   5. benchmarks/bench_path.py: a sparsity path of 5 penalties against one solve per
-#      penalty, with the GPU default (ADMM, each penalty warm-started) and with the working
-#      set (the whole path in one batch);
+#      penalty, with the working set (solver auto: the whole path in one batch) and
+#      with ADMM (one warm-started solve per penalty);
 #   6. the compute-side tests with CUDA visible, so that every device="auto" default
-#      takes the GPU path (ADMM, TF32 products, CUDA out-of-memory handling, fp16/bf16).
+#      takes the GPU path (TF32 products, CUDA out-of-memory handling, fp16/bf16).
 #
 # Usage, from the repository root, with sksplice importable (installed, or PYTHONPATH=.):
 #
@@ -78,7 +78,7 @@ run_stage bench_pipeline "${PIPELINE_TIMEOUT:-90}" "$results/bench_pipeline.log"
   --workers "$(nproc)" --out "$results"
 
 echo "== sparsity path"
-for solver in auto working_set; do
+for solver in working_set admm; do
   run_stage "bench_path ($solver)" "${PATH_TIMEOUT:-40}" "$results/bench_path_$solver.log" \
     $python benchmarks/bench_path.py --problem synthetic --device cuda --solver "$solver" \
     --n-targets 5000 --repeats 1 --out "$results" --tag "_gpu_$solver"
