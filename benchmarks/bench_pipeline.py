@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: plain_loop(model, preprocess, paths, args.batch_size, args.workers, args.device),
         args.workers,
     )
-    X_threads = record("sksplice_threads", lambda: embedder.transform(paths), None)
+    X_threads = record("sksplice_threads", lambda: embedder.transform(paths), 0)
     procs = CLIPEmbedder(**common, batch_size=args.batch_size, num_workers=args.workers)
     X_procs = record("sksplice_processes", lambda: procs.transform(paths), args.workers)
     plain = runs[0]
