@@ -428,20 +428,20 @@ def _fold_scores(
         path = splice_path(fitted, _safe_indexing(X, rows), penalties)
         train, test = np.arange(len(train)), np.arange(len(train), len(rows))
     else:
-        path, position = shared
-        train, test = position[train], position[test]
+        path, row_in_path = shared
+        train, test = row_in_path[train], row_in_path[test]
     train_weights: list[Any] = [W[train] for W in path.weights]
     test_weights: list[Any] = [W[test] for W in path.weights]
     solved = path.l1_penalties
     # splice_path returns the penalties largest first.
-    position = {float(p): k for k, p in enumerate(solved)}
+    column = {float(p): k for k, p in enumerate(solved)}
     if transformer.output == "dense":
         train_weights = [W.toarray() for W in train_weights]
         test_weights = [W.toarray() for W in test_weights]
     train_scores = np.empty(len(penalties)) if train_score else None
     test_scores = np.empty(len(penalties))
     for i, penalty in enumerate(penalties):
-        k = position[float(penalty)]
+        k = column[float(penalty)]
         probe = clone(estimator).fit(train_weights[k], y_train)
         if train_scores is not None:
             train_scores[i] = scorer(probe, train_weights[k], y_train)

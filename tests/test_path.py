@@ -142,8 +142,7 @@ def test_validation_curve_equals_scikit_learns_over_the_pipeline(problem):
     # The same splits, fits and scores as validation_curve over
     # make_pipeline(splicer, probe) and its l1_penalty, with the path per fold.
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, validation_curve
-    from sklearn.pipeline import make_pipeline
+    from sklearn.model_selection import StratifiedKFold
 
     from sksplice import splice_validation_curve
 
@@ -156,15 +155,7 @@ def test_validation_curve_equals_scikit_learns_over_the_pipeline(problem):
     train, test = splice_validation_curve(
         clone(splicer), probe, X, y, penalties, cv=cv, scoring="neg_log_loss"
     )
-    expected_train, expected_test = validation_curve(
-        make_pipeline(clone(splicer), probe),
-        X,
-        y,
-        param_name="splicetransformer__l1_penalty",
-        param_range=penalties,
-        cv=cv,
-        scoring="neg_log_loss",
-    )
+    expected_train, expected_test = sklearn_curve(splicer, probe, X, y, penalties, cv)
     assert train.shape == test.shape == (3, 3)
     # Weights agree to the solvers' tolerance, so the probes' losses agree closely.
     np.testing.assert_allclose(train, expected_train, rtol=1e-4)
@@ -173,12 +164,27 @@ def test_validation_curve_equals_scikit_learns_over_the_pipeline(problem):
     assert train[0].mean() < train[1].mean()
 
 
+def sklearn_curve(splicer, probe, X, y, penalties, cv):
+    """scikit-learn's validation_curve over the pipeline's l1_penalty (the reference)."""
+    from sklearn.model_selection import validation_curve
+    from sklearn.pipeline import make_pipeline
+
+    return validation_curve(
+        make_pipeline(clone(splicer), probe),
+        X,
+        y,
+        param_name="splicetransformer__l1_penalty",
+        param_range=penalties,
+        cv=cv,
+        scoring="neg_log_loss",
+    )
+
+
 def test_validation_curve_with_a_fixed_centre_solves_one_path(problem, monkeypatch):
     # With a fixed centre each fold would fit the same transformer: one path over all
     # rows serves every fold, and the scores are validation_curve's.
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import KFold, validation_curve
-    from sklearn.pipeline import make_pipeline
+    from sklearn.model_selection import KFold
 
     from sksplice import splice_validation_curve
 
@@ -194,15 +200,7 @@ def test_validation_curve_with_a_fixed_centre_solves_one_path(problem, monkeypat
         fixed, probe, X, y, penalties, cv=cv, scoring="neg_log_loss"
     )
     assert solved == [len(X)]
-    expected_train, expected_test = validation_curve(
-        make_pipeline(clone(fixed), probe),
-        X,
-        y,
-        param_name="splicetransformer__l1_penalty",
-        param_range=penalties,
-        cv=cv,
-        scoring="neg_log_loss",
-    )
+    expected_train, expected_test = sklearn_curve(fixed, probe, X, y, penalties, cv)
     np.testing.assert_allclose(train, expected_train, rtol=1e-4)
     np.testing.assert_allclose(test, expected_test, rtol=1e-4)
 
