@@ -100,10 +100,12 @@ def admm_step(
         # x = (2 D v + rho (z - u) - 2 D Y) / rho; ZU is not needed any more.
         X = torch.addmm(ZU.add_(C2r), Y, D.T, alpha=-2.0 / rho)
     # Few passes over the (m, c) iterates (on GPUs the iterations are bound by
-    # memory traffic): T = xh + u, z = max(0, T - lam / rho), u = T - z.
+    # memory traffic): T = xh + u, then u = T - z = min(T, lam / rho) and
+    # z = max(0, T - lam / rho) = T - u (exactly: T - T is 0, T - lam / rho is the
+    # same rounding), two passes where forming z first takes three.
     T = torch.lerp(Z, X, alpha).add_(U) if alpha != 1.0 else X + U
-    Z_new = T.sub(lam / rho).clamp_min_(0.0)
-    return X, Z_new, T.sub_(Z_new)
+    U_new = T.clamp_max(lam / rho)
+    return X, T.sub_(U_new), U_new
 
 
 def rescale_for_rho(
