@@ -22,7 +22,8 @@ more run of each records the CPU time per phase (dense products, small
 problems, working-set updates, float64 refinement, certificate, the rest of
 the rounds: selection of violators) of every independent solve and of the
 whole path, and where the concepts that join at each penalty rank among
-the candidates at the previous solution (``joiners``). With ``--cv K`` a probe
+the candidates at the previous solution (``joiners``), and the mean number of
+working-set rounds per target at each penalty on both sides (``rounds``). With ``--cv K`` a probe
 for the colour named in each caption is cross-validated over the penalties on K
 stratified folds, two runs each, alternating:
 ``splice_validation_curve`` against scikit-learn's ``validation_curve``
@@ -144,8 +145,39 @@ def phase_timer():
             setattr(owner, name, fn)
 
 
+@contextlib.contextmanager
+def row_rounds():
+    """Record the mean number of rounds per row of each solution assembled while active.
+
+    One entry per penalty solved (``NonNegLasso`` assembles one result per
+    penalty, in the order of the penalties); a round is one working-set round,
+    with its product of every residual with the whole dictionary.
+    """
+    from sksplice.solvers import _lasso
+
+    means: list[float] = []
+    assemble = _lasso._assemble
+
+    def recording(n, c, rows, cols, vals, gaps, iters, tol):
+        means.append(float(np.mean(iters)) if n else 0.0)
+        return assemble(n, c, rows, cols, vals, gaps, iters, tol)
+
+    _lasso._assemble = recording
+    try:
+        yield means
+    finally:
+        _lasso._assemble = assemble
+
+
 def phases_of(splicer, X, penalties: list[float]) -> dict:
-    """CPU seconds per phase: each penalty solved from scratch, and the whole path."""
+    """CPU seconds per phase: each penalty solved from scratch, and the whole path.
+
+    Also the mean number of working-set rounds per caption at each penalty
+    (``rounds``): every round of a caption costs one product of its residual
+    with the whole dictionary and one small problem, so the ratio of the total
+    rounds of the independent solves to those of the path bounds the speed-up
+    of the path where rounds cost the same in both.
+    """
 
     def entry(totals, n_iter) -> dict:
         out = {k: round(v, 4) for k, v in sorted(totals.items())}
@@ -156,13 +188,24 @@ def phases_of(splicer, X, penalties: list[float]) -> dict:
     V = splicer._center(splicer._validate_X(X, reset=False))
     ordered = sorted(penalties, reverse=True)
     result: dict = {"independent": {}, "path": {}}
+    alone_rounds = []
     for penalty in ordered:
-        with phase_timer() as totals:
+        with phase_timer() as totals, row_rounds() as means:
             codes = splicer._solve(V, penalty)
         result["independent"][str(penalty)] = entry(totals, int(codes.n_iter))
-    with phase_timer() as totals:
+        alone_rounds.append(means[0])
+    with phase_timer() as totals, row_rounds() as means:
         solved = splicer._solve_path(V, ordered)
     result["path"]["all penalties"] = entry(totals, [int(c.n_iter) for c in solved])
+    path_rounds = means[: len(ordered)]
+    result["rounds"] = {
+        "penalties": ordered,
+        "independent_mean_per_caption": [round(v, 3) for v in alone_rounds],
+        "path_mean_per_caption": [round(v, 3) for v in path_rounds],
+        "independent_total": round(sum(alone_rounds), 3),
+        "path_total": round(sum(path_rounds), 3),
+        "ratio": round(sum(alone_rounds) / sum(path_rounds), 3),
+    }
     return result
 
 
@@ -424,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         fh.write(json.dumps(result, indent=2).encode())
     print(
         json.dumps(
-            {k: v for k, v in result.items() if k not in ("rows", "phases_cpu_s", "joiners")},
+            {k: v for k, v in result.items() if k not in ("rows", "phases_cpu_s", "rounds", "joiners")},
             indent=2,
         )
     )
@@ -443,6 +486,7 @@ def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
     )
     path, independent = results["path"], results["independent"]
     phases = phases_of(splicer, X, penalties) if args.phases else None
+    rounds = phases.pop("rounds") if phases else None
     joiners = joiners_of(splicer, X, path.weights, list(path.l1_penalties)) if args.phases else None
     curve = validation_curves(args, splicer, X, penalties) if args.cv else None
     search_cv = search_cvs(args, splicer, X, penalties) if args.cv else None
@@ -499,6 +543,7 @@ def _measure(args, splicer, X, V, words, penalties, machine) -> dict:
         },
         "rows": rows,
         "phases_cpu_s": phases,
+        "rounds": rounds,
         "joiners": joiners,
         "validation_curve": curve,
         "search_cv": search_cv,

@@ -329,6 +329,23 @@ def test_bench_path_fixed_centre_and_joiners(tmp_path, splice_data_dir):
     assert search["best_params"]["SplicePathSearchCV"] == search["best_params"]["GridSearchCV"]
     steps = result["joiners"]
     assert [(s["from"], s["to"]) for s in steps] == [(0.35, 0.25), (0.25, 0.2)]
+    rounds = result["rounds"]
+    assert rounds["penalties"] == [0.35, 0.25, 0.2]
+    # Every target takes at least one round per penalty; the path, whose targets go on
+    # with their working sets, takes fewer rounds in all than the solves from scratch.
+    for side in ("independent", "path"):
+        assert len(rounds[f"{side}_mean_per_caption"]) == 3
+        assert min(rounds[f"{side}_mean_per_caption"]) >= 1
+        assert rounds[f"{side}_total"] == pytest.approx(
+            sum(rounds[f"{side}_mean_per_caption"]), abs=2e-3
+        )
+    assert rounds["path_mean_per_caption"][0] == pytest.approx(
+        rounds["independent_mean_per_caption"][0], abs=0.05
+    )
+    assert rounds["path_total"] < rounds["independent_total"]
+    assert rounds["ratio"] == pytest.approx(
+        rounds["independent_total"] / rounds["path_total"], abs=2e-3
+    )
     for step in steps:
         assert step["violators_per_caption"] > 0 and step["joiners_per_caption"] > 0
         for ranking in ("correlation", "predicted"):
