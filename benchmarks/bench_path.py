@@ -467,7 +467,11 @@ def main(argv: list[str] | None = None) -> int:
         fh.write(json.dumps(result, indent=2).encode())
     print(
         json.dumps(
-            {k: v for k, v in result.items() if k not in ("rows", "phases_cpu_s", "rounds", "joiners")},
+            {
+                k: v
+                for k, v in result.items()
+                if k not in ("rows", "phases_cpu_s", "rounds", "joiners")
+            },
             indent=2,
         )
     )
