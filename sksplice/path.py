@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -319,8 +320,8 @@ def splice_validation_curve(
         )
         for train, test in splits
     )
-    train_scores = np.column_stack([on_train for on_train, _ in folds])
-    test_scores = np.column_stack([on_test for _, on_test in folds])
+    train_scores = np.column_stack([np.asarray(on_train, float) for on_train, _, _ in folds])
+    test_scores = np.column_stack([np.asarray(on_test, float) for _, on_test, _ in folds])
     return train_scores, test_scores
 
 
@@ -402,7 +403,8 @@ def _fold_scores(
     *,
     train_score: bool = True,
     shared: tuple[SplicePath, np.ndarray] | None = None,
-) -> tuple[np.ndarray | None, np.ndarray]:
+    error_score: Any = "raise",
+) -> tuple[list[Any] | None, list[Any], list[str]]:
     """Train and test scores of one fold at every penalty (in the order of ``penalties``).
 
     The transformer is cloned and fitted once on the training part, and the
@@ -415,17 +417,31 @@ def _fold_scores(
     comes back in their place). The probe gets the weights in the transformer's
     ``output``: dense arrays with ``output="dense"``, else CSR, as the pipeline
     would give them. ``y`` may be None (an unsupervised probe).
+
+    Each score is what ``scorer`` returns (a number, or a dict of them for
+    several metrics). With ``error_score="raise"`` a failing fit or score
+    raises; otherwise the scores of a penalty whose probe fit or scoring fails
+    (all penalties, if the fold's transformer fit or path fails) are None, and
+    the third item lists the failures (the penalty and the traceback).
     """
     if y is None:
         y_train = y_test = None
     else:
         y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
     train, test = _indices(train), _indices(test)
+    failures: list[str] = []
     if shared is None:
-        fitted = clone(transformer).fit(_safe_indexing(X, train), y_train)
         # The training and test rows in one path (one batch: fewer, fuller chunks).
         rows = np.concatenate([train, test])
-        path = splice_path(fitted, _safe_indexing(X, rows), penalties)
+        try:
+            fitted = clone(transformer).fit(_safe_indexing(X, train), y_train)
+            path = splice_path(fitted, _safe_indexing(X, rows), penalties)
+        except Exception:
+            if error_score == "raise":
+                raise
+            failed = f"every l1_penalty of the fold (the transformer):\n{traceback.format_exc()}"
+            none = [None] * len(penalties)
+            return (list(none) if train_score else None), none, [failed] * len(penalties)
         train, test = np.arange(len(train)), np.arange(len(train), len(rows))
     else:
         path, row_in_path = shared
@@ -438,12 +454,22 @@ def _fold_scores(
     if transformer.output == "dense":
         train_weights = [W.toarray() for W in train_weights]
         test_weights = [W.toarray() for W in test_weights]
-    train_scores = np.empty(len(penalties)) if train_score else None
-    test_scores = np.empty(len(penalties))
-    for i, penalty in enumerate(penalties):
+    train_scores: list[Any] | None = [] if train_score else None
+    test_scores: list[Any] = []
+    for penalty in penalties:
         k = column[float(penalty)]
-        probe = clone(estimator).fit(train_weights[k], y_train)
+        on_train = on_test = None
+        try:
+            probe = clone(estimator).fit(train_weights[k], y_train)
+            if train_scores is not None:
+                on_train = scorer(probe, train_weights[k], y_train)
+            on_test = scorer(probe, test_weights[k], y_test)
+        except Exception:
+            if error_score == "raise":
+                raise
+            on_train = on_test = None
+            failures.append(f"l1_penalty={float(penalty):g}:\n{traceback.format_exc()}")
         if train_scores is not None:
-            train_scores[i] = scorer(probe, train_weights[k], y_train)
-        test_scores[i] = scorer(probe, test_weights[k], y_test)
-    return train_scores, test_scores
+            train_scores.append(on_train)
+        test_scores.append(on_test)
+    return train_scores, test_scores, failures

@@ -12,8 +12,11 @@ transformer and solving every penalty from scratch for every candidate.
 
 from __future__ import annotations
 
+import numbers
 import time
-from collections.abc import Mapping
+import warnings
+from collections import Counter
+from collections.abc import Callable, Mapping
 from copy import deepcopy
 from typing import Any
 
@@ -21,6 +24,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
@@ -44,8 +48,10 @@ def _refit_and_has(attr: str):
         if not self.refit:
             raise AttributeError(
                 f"This SplicePathSearchCV was created with refit=False, so it has no "
-                f"best_estimator_ and no {attr}: create it with refit=True, or fit "
-                "clone(estimator).set_params(**search.best_params_) yourself"
+                f"best_estimator_ and no {attr}: create it with refit=True (or a metric "
+                "name or a callable), or fit clone(estimator).set_params(**search.best_params_) "
+                "yourself (with several metrics, the params of the candidate you pick from "
+                "cv_results_)"
             )
         getattr(self.best_estimator_ if hasattr(self, "best_estimator_") else self.estimator, attr)
         return True
@@ -83,17 +89,26 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     l1_penalties : sequence of float
         The candidate penalties (finite, positive); the results come back in
         this order.
-    scoring : str, callable or None, default=None
-        One metric, as for ``GridSearchCV`` (None: the probe's ``score``). A
-        callable is called during the search as ``scoring(probe, W, y)`` with
-        the fitted probe and the concept weights ``W``, and by :meth:`score`
-        with the whole ``best_estimator_`` and embeddings. Several metrics (a
-        list, tuple, set or dict) are refused.
+    scoring : str, callable, list, tuple, set, dict or None, default=None
+        As for ``GridSearchCV``: one metric (a scorer name, a callable or None
+        for the probe's ``score``) or several (a list, tuple or set of scorer
+        names, or a dict of names to scorers; the keys of ``cv_results_`` then
+        end with each metric's name instead of ``score``). A callable is called
+        during the search as ``scoring(probe, W, y)`` with the fitted probe and
+        the concept weights ``W``, and by :meth:`score` with the whole
+        ``best_estimator_`` and embeddings; it may return a dict of several
+        metrics.
     cv : int, cross-validation generator or iterable, default=None
         As for ``GridSearchCV`` (default 5-fold, stratified for classifiers).
-    refit : bool, default=True
-        Refit a clone of the pipeline with the best penalty on the whole data
-        (``best_estimator_``), which the prediction methods use.
+    refit : bool, str or callable, default=True
+        As for ``GridSearchCV``: refit a clone of the pipeline with the best
+        penalty on the whole data (``best_estimator_``), which the prediction
+        methods use. With several metrics, the name of the metric that chooses
+        the best penalty. A callable gets ``cv_results_`` and returns the index
+        of the chosen candidate, e.g. the sparsest penalty whose mean score is
+        within one standard deviation of the best (there is then no
+        ``best_score_``). With one metric, a string equal to ``scoring`` means
+        True.
     n_jobs : int, default=None
         Folds run in parallel in this many joblib workers (None: one after the
         other; -1: one per core), as for
@@ -101,36 +116,48 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     return_train_score : bool, default=False
         Also score each probe on its training fold (``split{k}_train_score``,
         ``mean_train_score`` and ``std_train_score`` in ``cv_results_``).
+    error_score : 'raise' or float, default=np.nan
+        As for ``GridSearchCV``: the score recorded for a penalty whose probe
+        fit or scoring fails on a fold (for every penalty of the fold when its
+        transformer fit or path fails), with a ``FitFailedWarning`` that says
+        how many failed and why; ``'raise'`` raises the error instead. When
+        every fit fails the search raises.
 
     Attributes
     ----------
     cv_results_ : dict of numpy (masked) ndarrays
-        Keyed like ``GridSearchCV``'s for one metric: ``param_<step>__l1_penalty``
-        (masked array), ``params``, ``split{k}_test_score``, ``mean_test_score``,
+        Keyed like ``GridSearchCV``'s: ``param_<step>__l1_penalty`` (masked
+        array), ``params``, ``split{k}_test_score``, ``mean_test_score``,
         ``std_test_score``, ``rank_test_score`` and, with
-        ``return_train_score=True``, the same train keys (no rank). One entry
-        per candidate, in the order of ``l1_penalties``.
+        ``return_train_score=True``, the same train keys (no rank); with
+        several metrics, one set of these per metric, named
+        ``split{k}_test_<metric>`` and so on. One entry per candidate, in the
+        order of ``l1_penalties``.
     best_index_ : int
         Index of the best candidate in ``cv_results_`` (the first of those
-        ranked 1).
+        ranked 1 by the metric, or what a callable ``refit`` returned). Not set
+        with several metrics and ``refit=False``.
     best_params_ : dict
-        ``{"<step>__l1_penalty": best penalty}``.
+        ``{"<step>__l1_penalty": best penalty}`` (when ``best_index_`` is set).
     best_score_ : float
-        Mean cross-validated score of the best candidate.
+        Mean cross-validated score of the best candidate (when ``best_index_``
+        is set and ``refit`` is not a callable).
     best_estimator_ : Pipeline
         Clone of ``estimator`` with the best penalty, fitted on all of ``X``
-        and ``y`` (only with ``refit=True``).
+        and ``y`` (only when ``refit`` is not False).
     refit_time_ : float
-        Seconds spent refitting ``best_estimator_`` (only with ``refit=True``).
-    scorer_ : callable
-        The scorer of the pipeline, used by :meth:`score`.
+        Seconds spent refitting ``best_estimator_`` (only when ``refit`` is not
+        False).
+    scorer_ : callable or dict
+        The scorer of the pipeline, used by :meth:`score` (with several metrics
+        named in ``scoring``, a dict of them by name).
     n_splits_ : int
         Number of cross-validation splits.
     multimetric_ : bool
-        Always False: one metric is searched.
+        Whether several metrics were searched.
     classes_ : ndarray of shape (n_classes,)
-        Class labels of ``best_estimator_`` (only with ``refit=True`` and a
-        classifier probe).
+        Class labels of ``best_estimator_`` (only when ``refit`` is not False
+        and the probe is a classifier).
     n_features_in_ : int
         Number of columns of the embeddings ``X`` seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -150,15 +177,15 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     (``mean_fit_time`` and friends of ``GridSearchCV``). Only the folds run in
     parallel (``n_jobs``), not the candidates. The probe gets the concept
     weights as CSR matrices (dense arrays with the transformer's
-    ``output="dense"``), whatever ``set_output`` says. A failing fit raises
-    (like ``GridSearchCV(error_score="raise")``).
+    ``output="dense"``), whatever ``set_output`` says.
 
     Where it differs from ``GridSearchCV``: only ``l1_penalty`` is searched;
-    one metric; ``refit`` is a bool (no metric name or callable); there is no
-    ``verbose``, ``error_score`` or ``pre_dispatch``; fit parameters (such as
-    a probe's ``sample_weight``) are refused rather than routed; and a callable
-    ``scoring`` is called with the probe and the concept weights during the
-    search, but with the whole pipeline and the embeddings by :meth:`score`.
+    there is no ``verbose`` or ``pre_dispatch``; fit parameters (such as a
+    probe's ``sample_weight``) are refused rather than routed; a failing
+    scorer among several fails the whole candidate on that fold (every metric
+    gets ``error_score``); and a callable ``scoring`` is called with the probe
+    and the concept weights during the search, but with the whole pipeline and
+    the embeddings by :meth:`score`.
 
     Examples
     --------
@@ -189,9 +216,10 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         *,
         scoring: Any = None,
         cv: Any = None,
-        refit: bool = True,
+        refit: bool | str | Callable[[dict[str, Any]], int] = True,
         n_jobs: int | None = None,
         return_train_score: bool = False,
+        error_score: Any = np.nan,
     ) -> None:
         self.estimator = estimator
         self.l1_penalties = l1_penalties
@@ -200,6 +228,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.refit = refit
         self.n_jobs = n_jobs
         self.return_train_score = return_train_score
+        self.error_score = error_score
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -259,8 +288,12 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         probe = rest[0][1] if len(rest) == 1 else Pipeline(rest)
         return name, first, probe
 
-    def _check_params(self) -> tuple[str, Any, Any, np.ndarray, Any]:
-        """Validate every parameter (nothing is fitted); the pieces the search needs."""
+    def _check_params(self) -> tuple[str, Any, Any, np.ndarray, Any, list[Any] | None]:
+        """Validate every parameter (nothing is fitted); the pieces the search needs.
+
+        The last item is the names of the metrics ``scoring`` lists (None for one
+        metric or a callable).
+        """
         name, transformer, probe = self._split_pipeline()
         _check_penalties(self.l1_penalties)
         penalties = np.asarray(self.l1_penalties, dtype=np.float64)
@@ -274,24 +307,57 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         # The transformer's other options are checked now, not in the first fold.
         clone(transformer).set_params(l1_penalty=float(penalties[0]))._check_params()
         _check_n_jobs(self.n_jobs)
-        if not isinstance(self.refit, (bool, np.bool_)):
-            raise TypeError(
-                f"refit must be True or False, got {self.refit!r}: the search has one metric, "
-                "so refit=True refits its best penalty; to choose another way, use "
-                "refit=False and pick from cv_results_"
-            )
         if not isinstance(self.return_train_score, (bool, np.bool_)):
             raise TypeError(
                 f"return_train_score must be True or False, got {self.return_train_score!r}"
             )
-        if isinstance(self.scoring, (list, tuple, set, frozenset, Mapping)):
-            raise TypeError(
-                "scoring must be one metric (a string, a callable or None), got a "
-                f"{type(self.scoring).__name__} of {len(self.scoring)}: the search ranks "
-                "the penalties by a single score, so run one search per metric"
+        error_score = self.error_score
+        if not (
+            (isinstance(error_score, str) and error_score == "raise")
+            or (isinstance(error_score, numbers.Real) and not isinstance(error_score, bool))
+        ):
+            raise ValueError(
+                f"error_score must be 'raise' or a number (e.g. np.nan), got {error_score!r}"
             )
+        names = None
+        if isinstance(self.scoring, (list, tuple, set, frozenset, Mapping)):
+            names = list(self.scoring)
+            if not names:
+                raise ValueError(
+                    f"scoring is an empty {type(self.scoring).__name__}: name at least one metric"
+                )
+        # (check_scoring refuses unknown names, duplicates and wrong types.)
         fold_scorer = check_scoring(probe, scoring=self.scoring)
-        return name, transformer, probe, penalties, fold_scorer
+        self._check_refit(names)
+        return name, transformer, probe, penalties, fold_scorer, names
+
+    def _check_refit(self, names: list[Any] | None) -> None:
+        """Refuse a ``refit`` that does not fit the metrics (``names``: None for one)."""
+        refit = self.refit
+        if not (isinstance(refit, (bool, np.bool_, str)) or callable(refit)):
+            raise TypeError(
+                f"refit must be True, False, the name of a metric in scoring or a callable "
+                f"that picks a candidate's index from cv_results_, got {refit!r}"
+            )
+        if names is not None:
+            if isinstance(refit, (bool, np.bool_)) and refit:
+                raise ValueError(
+                    f"with several metrics in scoring ({', '.join(map(repr, names))}), refit "
+                    f"must name the one that chooses the penalty (e.g. refit={names[0]!r}), "
+                    "be a callable that picks a candidate's index from cv_results_, or be "
+                    "False; got True"
+                )
+            if isinstance(refit, str) and refit not in names:
+                raise ValueError(
+                    f"refit={refit!r} is not one of the metrics in scoring: "
+                    f"{', '.join(map(repr, names))}"
+                )
+        elif isinstance(refit, str) and refit != self.scoring:
+            raise ValueError(
+                f"refit={refit!r} names a metric, but scoring is one metric "
+                f"({self.scoring!r}): use refit=True, or list several metrics in scoring "
+                "and name one of them in refit"
+            )
 
     # -------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None, groups: Any = None, **params: Any) -> SplicePathSearchCV:
@@ -331,8 +397,15 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 f"{sorted(params)}: search without them, or use GridSearchCV over the "
                 "pipeline for a weighted probe"
             )
-        name, transformer, probe, penalties, fold_scorer = self._check_params()
-        scorer = check_scoring(self.estimator, scoring=self.scoring)
+        name, transformer, probe, penalties, fold_scorer, names = self._check_params()
+        if names is None:
+            scorer: Any = check_scoring(self.estimator, scoring=self.scoring)
+        else:
+            specs = self.scoring if isinstance(self.scoring, Mapping) else dict.fromkeys(names)
+            scorer = {
+                key: check_scoring(self.estimator, scoring=key if spec is None else spec)
+                for key, spec in specs.items()
+            }
         X, y, groups = indexable(X, y, groups)
         validate_data(self, X, reset=True, skip_check_array=True)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
@@ -350,28 +423,48 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 fold_scorer,
                 train_score=bool(self.return_train_score),
                 shared=shared,
+                error_score=self.error_score,
             )
             for train, test in splits
         )
+        _report_failures(
+            [failure for _, _, fold in folds for failure in fold],
+            len(splits) * len(penalties),
+            self.error_score,
+        )
+        metrics = _metrics_of([on_test for _, on_test, _ in folds])
+        if metrics is not None and names is None:
+            # A callable scoring that returns several metrics.
+            self._check_refit(metrics)
         key = f"{name}__l1_penalty"
         candidates = list(self.l1_penalties)
         results: dict[str, Any] = {
             f"param_{key}": np.ma.MaskedArray(penalties, mask=np.zeros(len(penalties), bool)),
             "params": [{key: value} for value in candidates],
         }
-        test_scores = np.column_stack([on_test for _, on_test in folds])
-        _store_scores(results, "test", test_scores, rank=True)
-        if self.return_train_score:
-            train_scores = np.column_stack([on_train for on_train, _ in folds])
-            _store_scores(results, "train", train_scores, rank=False)
+        kinds = [("test", 1, True)] + ([("train", 0, False)] if self.return_train_score else [])
+        for kind, at, rank in kinds:
+            for metric in ["score"] if metrics is None else metrics:
+                which = None if metrics is None else metric
+                scores = np.column_stack(
+                    [_fold_column(fold[at], which, self.error_score) for fold in folds]
+                )
+                _store_scores(results, kind, scores, rank=rank, metric=metric)
 
         self.cv_results_ = results
         self.n_splits_ = len(splits)
         self.scorer_ = scorer
-        self.multimetric_ = False
-        self.best_index_ = int(np.argmin(results["rank_test_score"]))
-        self.best_params_ = results["params"][self.best_index_]
-        self.best_score_ = float(results["mean_test_score"][self.best_index_])
+        self.multimetric_ = metrics is not None
+        # Nothing of an earlier fit stays that this one does not set.
+        stale = ("best_index_", "best_params_", "best_score_", "best_estimator_", "refit_time_")
+        for attr in (*stale, "classes_"):
+            self.__dict__.pop(attr, None)
+        if self.refit or metrics is None:
+            metric = "score" if metrics is None else self.refit
+            self.best_index_ = self._best_index(results, metric)
+            self.best_params_ = results["params"][self.best_index_]
+            if not callable(self.refit):
+                self.best_score_ = float(results[f"mean_test_{metric}"][self.best_index_])
         if self.refit:
             started = time.perf_counter()
             best = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
@@ -381,6 +474,24 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             if hasattr(best, "classes_"):
                 self.classes_ = best.classes_
         return self
+
+    def _best_index(self, results: dict[str, Any], metric: Any) -> int:
+        """The candidate ``refit`` picks: a callable's choice, else the first ranked 1."""
+        if not callable(self.refit):
+            return int(np.argmin(results[f"rank_test_{metric}"]))
+        index = self.refit(results)
+        n = len(results["params"])
+        if not isinstance(index, numbers.Integral) or isinstance(index, (bool, np.bool_)):
+            raise TypeError(
+                f"refit={self.refit!r} returned {index!r}, not the integer index of a "
+                f"candidate in cv_results_ (0 to {n - 1})"
+            )
+        if not 0 <= index < n:
+            raise IndexError(
+                f"refit={self.refit!r} returned {index}, out of range for the {n} candidates "
+                "in cv_results_"
+            )
+        return int(index)
 
     # ------------------------------------------------------------- delegation
     @available_if(_refit_and_has("predict"))
@@ -519,16 +630,92 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             The score.
         """
         check_is_fitted(self)
-        return float(self.scorer_(self.best_estimator_, X, y))
+        if self.multimetric_ and not isinstance(self.refit, str):
+            raise ValueError(
+                "score needs refit to name the metric to score with, but refit is "
+                f"{self.refit!r} and the search has several metrics: call "
+                "search.scorer_[name](search.best_estimator_, X, y) for the one you want"
+                if isinstance(self.scorer_, dict)
+                else "score needs refit to name the metric to score with, but refit is "
+                f"{self.refit!r} and the search has several metrics"
+            )
+        if isinstance(self.scorer_, dict):
+            return float(self.scorer_[self.refit](self.best_estimator_, X, y))
+        score = self.scorer_(self.best_estimator_, X, y)
+        return float(score[self.refit] if self.multimetric_ else score)
 
 
-def _store_scores(results: dict[str, Any], kind: str, scores: np.ndarray, *, rank: bool) -> None:
+def _report_failures(failures: list[str], n_fits: int, error_score: Any) -> None:
+    """Warn about the failed fits (``FitFailedWarning``); raise when all of them failed.
+
+    ``failures`` holds one ``"<which penalty>:\\n<traceback>"`` per failed fit.
+    """
+    if not failures:
+        return
+    where = Counter(failure.split(":\n", 1)[0] for failure in failures)
+    why = Counter(failure.split(":\n", 1)[1] for failure in failures)
+    details = "\n".join(
+        f"{count} fit(s) failed with this error:\n{trace}" for trace, count in why.items()
+    )
+    failed = ", ".join(f"{penalty} ({count} fold(s))" for penalty, count in where.items())
+    if len(failures) == n_fits:
+        raise ValueError(
+            f"All {n_fits} fits of the search failed (every l1_penalty on every fold), so "
+            "there is nothing to choose from; the probe or the pipeline is likely "
+            "misconfigured. Pass error_score='raise' to stop at the first error.\n\n"
+            f"{details}"
+        )
+    warnings.warn(
+        f"{len(failures)} of the {n_fits} fits of the search failed: {failed}; their "
+        f"scores are error_score={error_score!r}. Pass error_score='raise' to stop at the "
+        f"first error.\n\n{details}",
+        FitFailedWarning,
+        stacklevel=3,
+    )
+
+
+def _metrics_of(folds: list[list[Any]]) -> list[Any] | None:
+    """The metric names of the scores (dicts), or None for one metric (numbers).
+
+    ``folds`` holds the scores of each fold per penalty (None where a fit
+    failed); every score must be of the same kind, with the same names.
+    """
+    scores = [score for fold in folds for score in fold if score is not None]
+    first = scores[0]
+    if not isinstance(first, Mapping):
+        if any(isinstance(score, Mapping) for score in scores):
+            raise ValueError("scoring returned a number for some fits and a dict for others")
+        return None
+    names = list(first)
+    for score in scores:
+        if not isinstance(score, Mapping) or set(score) != set(names):
+            raise ValueError(
+                f"scoring returned the metrics {names} for one fit and "
+                f"{list(score) if isinstance(score, Mapping) else score!r} for another"
+            )
+    return names
+
+
+def _fold_column(scores: list[Any], metric: Any, error_score: Any) -> np.ndarray:
+    """One fold's scores per penalty (of ``metric``; None: plain numbers), failed ones filled."""
+    return np.array(
+        [
+            error_score if score is None else score if metric is None else score[metric]
+            for score in scores
+        ],
+        dtype=np.float64,
+    )
+
+
+def _store_scores(
+    results: dict[str, Any], kind: str, scores: np.ndarray, *, rank: bool, metric: Any = "score"
+) -> None:
     """Add the per-split scores, their mean and std (and rank) of ``kind`` to ``results``."""
     for k in range(scores.shape[1]):
-        results[f"split{k}_{kind}_score"] = scores[:, k].copy()
+        results[f"split{k}_{kind}_{metric}"] = scores[:, k].copy()
     means = scores.mean(axis=1)
-    results[f"mean_{kind}_score"] = means
-    results[f"std_{kind}_score"] = scores.std(axis=1)
+    results[f"mean_{kind}_{metric}"] = means
+    results[f"std_{kind}_{metric}"] = scores.std(axis=1)
     if rank:
         # Like scikit-learn: the highest mean ranks 1, ties share the lowest
         # rank, and a candidate without a score (nan) ranks last.
@@ -537,4 +724,4 @@ def _store_scores(results: dict[str, Any], kind: str, scores: np.ndarray, *, ran
         else:
             filled = np.where(np.isnan(means), np.nanmin(means) - 1, means)
             ranks = rankdata(-filled, method="min").astype(np.int32)
-        results[f"rank_{kind}_score"] = ranks
+        results[f"rank_{kind}_{metric}"] = ranks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.base import clone, is_classifier
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -251,27 +251,58 @@ def _refusals(splicer):
             "polars output of sparse weights is not supported",
         ),
         (
-            "refit callable",
+            "refit of another type",
             pipe,
             PENALTIES,
-            {"refit": max},
+            {"refit": 1.5},
             TypeError,
-            "refit must be True or False.*refit=False and pick from cv_results_",
+            "refit must be True, False, the name of a metric in scoring or a callable",
         ),
         ("one penalty", pipe, 0.1, {}, TypeError, "sequence of penalties"),
         ("n_jobs 0", pipe, PENALTIES, {"n_jobs": 0}, ValueError, "n_jobs must be"),
         ("n_jobs float", pipe, PENALTIES, {"n_jobs": 1.5}, TypeError, "n_jobs must be"),
-        ("scoring list", pipe, PENALTIES, {"scoring": ["accuracy"]}, TypeError, "one metric"),
         (
-            "scoring dict",
+            "several metrics, refit=True",
             pipe,
             PENALTIES,
-            {"scoring": {"a": "accuracy", "b": "roc_auc"}},
-            TypeError,
-            "one metric.*dict of 2",
+            {"scoring": ["accuracy", "roc_auc"]},
+            ValueError,
+            "several metrics in scoring \\('accuracy', 'roc_auc'\\).*e.g. refit='accuracy'",
         ),
+        (
+            "refit not among the metrics",
+            pipe,
+            PENALTIES,
+            {"scoring": {"a": "accuracy", "b": "roc_auc"}, "refit": "accuracy"},
+            ValueError,
+            "refit='accuracy' is not one of the metrics in scoring: 'a', 'b'",
+        ),
+        ("empty scoring", pipe, PENALTIES, {"scoring": []}, ValueError, "empty list"),
         ("unknown scoring", pipe, PENALTIES, {"scoring": "no_such"}, ValueError, "no_such"),
-        ("refit string", pipe, PENALTIES, {"refit": "accuracy"}, TypeError, "refit must be"),
+        (
+            "unknown scoring in a list",
+            pipe,
+            PENALTIES,
+            {"scoring": ["accuracy", "no_such"], "refit": "accuracy"},
+            ValueError,
+            "no_such",
+        ),
+        (
+            "refit string with one metric",
+            pipe,
+            PENALTIES,
+            {"refit": "accuracy"},
+            ValueError,
+            "refit='accuracy' names a metric, but scoring is one metric \\(None\\)",
+        ),
+        (
+            "error_score",
+            pipe,
+            PENALTIES,
+            {"error_score": "skip"},
+            ValueError,
+            "error_score must be 'raise' or a number",
+        ),
         (
             "train score",
             pipe,
@@ -377,3 +408,143 @@ def test_score_samples_go_to_the_best_pipeline(problem):
     search = SplicePathSearchCV(pipe, PENALTIES, cv=3).fit(X)
     np.testing.assert_allclose(search.score_samples(X), search.best_estimator_.score_samples(X))
     assert not hasattr(search, "inverse_transform")  # the mixture has none
+
+
+def test_several_metrics_equal_grid_search(problem):
+    """Several metrics: the same cv_results_ keys, values and best_* as GridSearchCV."""
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    metrics = {"ll": "neg_log_loss", "acc": "accuracy"}
+    options = dict(cv=cv, scoring=metrics, refit="ll", return_train_score=True)
+    search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options).fit(X, y)
+    results, expected = search.cv_results_, grid.cv_results_
+    assert set(results) == {k for k in expected if not k.endswith("_time")}
+    for name in metrics:
+        for kind in ("test", "train"):
+            for stat in ("mean", "std"):
+                key = f"{stat}_{kind}_{name}"
+                np.testing.assert_allclose(results[key], expected[key], rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(results[f"rank_test_{name}"], expected[f"rank_test_{name}"])
+    # Each metric is ranked on its own (here accuracy ties where the log-loss does not).
+    assert not np.array_equal(results["rank_test_ll"], results["rank_test_acc"])
+    assert search.multimetric_ is grid.multimetric_ is True
+    assert search.best_index_ == grid.best_index_
+    assert search.best_params_ == grid.best_params_
+    assert search.best_score_ == pytest.approx(grid.best_score_, rel=1e-4)
+    assert set(search.scorer_) == {"ll", "acc"}
+    assert search.score(X, y) == pytest.approx(grid.score(X, y), rel=1e-6)
+    # Without refit there is no best candidate, as in GridSearchCV.
+    plain = SplicePathSearchCV(pipe, PENALTIES, cv=cv, scoring=metrics, refit=False).fit(X, y)
+    assert not hasattr(plain, "best_index_") and not hasattr(plain, "best_params_")
+    with pytest.raises(AttributeError, match="predict") as refused:
+        plain.predict(X)
+    assert "refit=False" in str(refused.value.__cause__)
+
+
+def _sparsest_close_to_the_best(results):
+    """The largest penalty whose mean score is within 0.03 of the best one."""
+    means = results["mean_test_score"]
+    ok = np.flatnonzero(means >= means.max() - 0.03)
+    penalties = np.asarray(results[f"param_{KEY}"], dtype=float)
+    return int(ok[np.argmax(penalties[ok])])
+
+
+def test_a_callable_refit_picks_the_candidate_as_in_grid_search(problem):
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    options = dict(cv=cv, scoring="neg_log_loss", refit=_sparsest_close_to_the_best)
+    search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options).fit(X, y)
+    assert search.best_index_ == grid.best_index_
+    assert search.best_params_ == grid.best_params_
+    # The rule chose a sparser penalty (0.3) than the best mean score (0.05) would.
+    assert search.best_params_[KEY] == 0.3
+    assert search.best_index_ != int(np.argmax(search.cv_results_["mean_test_score"]))
+    assert not hasattr(search, "best_score_") and not hasattr(grid, "best_score_")
+    assert search.best_estimator_[0].l1_penalty == search.best_params_[KEY]
+    np.testing.assert_array_equal(search.predict(X), grid.predict(X))
+    # A callable that does not return a candidate's index is refused, naming what it gave.
+    for bad, error, match in [
+        (lambda r: 1.0, TypeError, "returned 1.0, not the integer index"),
+        (lambda r: 3, IndexError, "returned 3, out of range for the 3 candidates"),
+    ]:
+        with pytest.raises(error, match=match):
+            SplicePathSearchCV(pipe, PENALTIES, cv=cv, refit=bad).fit(X, y)
+
+
+def test_a_refit_that_names_the_one_metric_is_refit_true(problem):
+    """``scoring="accuracy", refit="accuracy"`` (common GridSearchCV code) works."""
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    named = SplicePathSearchCV(pipe, PENALTIES, cv=3, scoring="accuracy", refit="accuracy")
+    plain = clone(named).set_params(refit=True)
+    named.fit(X, y)
+    plain.fit(X, y)
+    assert named.best_params_ == plain.best_params_
+    assert named.best_score_ == plain.best_score_
+    assert named.score(X, y) == plain.score(X, y)
+
+
+class _NeedsDenserWeights(LogisticRegression):
+    """A probe that refuses training weights with fewer than 15 concepts per row."""
+
+    def fit(self, X, y, sample_weight=None):
+        if X.getnnz() / X.shape[0] < 15:
+            raise ValueError("fewer than 15 concepts per row")
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_failed_fits_get_error_score_with_a_warning_as_in_grid_search(problem):
+    """The sparsest penalty (about 11 concepts per row) fails on every fold."""
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), _NeedsDenserWeights(C=10.0, max_iter=10_000))
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    with pytest.warns(FitFailedWarning, match=r"3 of the 9 fits.*l1_penalty=0.3 \(3 fold"):
+        search = SplicePathSearchCV(pipe, PENALTIES, cv=cv, return_train_score=True).fit(X, y)
+    with pytest.warns(FitFailedWarning):
+        grid = GridSearchCV(pipe, {KEY: PENALTIES}, cv=cv, return_train_score=True).fit(X, y)
+    for key in ("mean_test_score", "mean_train_score", "split0_test_score"):
+        np.testing.assert_array_equal(
+            np.isnan(search.cv_results_[key]), np.isnan(grid.cv_results_[key])
+        )
+        assert (
+            np.isnan(search.cv_results_[key][0]) and not np.isnan(search.cv_results_[key][1:]).any()
+        )
+    np.testing.assert_array_equal(
+        search.cv_results_["rank_test_score"], grid.cv_results_["rank_test_score"]
+    )
+    assert search.best_params_ == grid.best_params_
+    # A number instead of nan, and 'raise' for the probe's own error.
+    with pytest.warns(FitFailedWarning, match="error_score=-1"):
+        low = SplicePathSearchCV(pipe, PENALTIES, cv=cv, error_score=-1).fit(X, y)
+    np.testing.assert_array_equal(low.cv_results_["split1_test_score"][0], -1.0)
+    with pytest.raises(ValueError, match="fewer than 15 concepts per row"):
+        SplicePathSearchCV(pipe, PENALTIES, cv=cv, error_score="raise").fit(X, y)
+    # When nothing can be fitted the search says so rather than choosing among nans.
+    with pytest.raises(ValueError, match=r"(?s)All 6 fits of the search failed.*fewer than 15"):
+        SplicePathSearchCV(pipe, [0.3, 0.25], cv=cv).fit(X, y)
+
+
+def test_a_fold_whose_transformer_fails_scores_error_score_for_every_penalty(problem, monkeypatch):
+    import sksplice.path as path_module
+
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    real = path_module.splice_path
+    calls = []
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the second fold's path")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(path_module, "splice_path", second_fails)
+    with pytest.warns(FitFailedWarning, match="3 of the 9 fits.*every l1_penalty of the fold"):
+        search = SplicePathSearchCV(pipe, PENALTIES, cv=3, refit=False).fit(X, y)
+    assert np.isnan(search.cv_results_["split1_test_score"]).all()
+    assert not np.isnan(search.cv_results_["split0_test_score"]).any()
+    assert np.isnan(search.cv_results_["mean_test_score"]).all()
