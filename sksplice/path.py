@@ -13,6 +13,9 @@ from __future__ import annotations
 import numbers
 import time
 import traceback
+import warnings
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,7 @@ import numpy as np
 import scipy.sparse
 from joblib import Parallel, delayed
 from sklearn.base import clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing, indexable
@@ -225,6 +229,7 @@ def splice_validation_curve(
     cv: Any = None,
     scoring: Any = None,
     n_jobs: int | None = None,
+    error_score: Any = np.nan,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cross-validated scores of a probe on concept weights, for several l1 penalties.
 
@@ -262,11 +267,17 @@ def splice_validation_curve(
         stratified for classifiers).
     scoring : str or callable, optional
         As for :func:`~sklearn.model_selection.validation_curve` (default: the
-        estimator's ``score``).
+        estimator's ``score``): one metric.
     n_jobs : int, optional
         Folds run in parallel in this many joblib workers (None: one after the
         other; -1: one per core). Each worker's torch threads are limited by
         joblib, so that the workers share the cores.
+    error_score : 'raise' or float, default=np.nan
+        As for :func:`~sklearn.model_selection.validation_curve`: the score
+        recorded for a penalty whose probe fit or scoring fails on a fold (for
+        every penalty of the fold when its transformer fit or path fails), with
+        a ``FitFailedWarning`` that says how many failed and why; ``'raise'``
+        raises the error instead. When every fit fails the function raises.
 
     Returns
     -------
@@ -279,8 +290,9 @@ def splice_validation_curve(
     ------
     TypeError, ValueError
         For a ``transformer`` that is not a ``SpliceTransformer`` or has a
-        ``target_l0``, penalties :func:`splice_path` refuses, or an ``n_jobs``
-        that is not a non-zero integer, before any fit.
+        ``target_l0``, penalties :func:`splice_path` refuses, several metrics in
+        ``scoring``, an ``n_jobs`` that is not a non-zero integer or an
+        ``error_score`` that is neither ``'raise'`` nor a number, before any fit.
 
     See Also
     --------
@@ -308,6 +320,14 @@ def splice_validation_curve(
     _check_transformer(transformer)
     _check_penalties(l1_penalties)
     _check_n_jobs(n_jobs)
+    _check_error_score(error_score)
+    if isinstance(scoring, (list, tuple, set, frozenset, Mapping)):
+        raise TypeError(
+            f"scoring must be one metric (a string, a callable or None), got a "
+            f"{type(scoring).__name__} of {len(scoring)}: a validation curve has one score "
+            "per penalty and fold; for several metrics use SplicePathSearchCV(..., "
+            "refit=False) and read its cv_results_"
+        )
     penalties = np.asarray(l1_penalties, dtype=np.float64)
     X, y, groups = indexable(X, y, groups)
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
@@ -316,13 +336,67 @@ def splice_validation_curve(
     shared = _shared_path(transformer, X, penalties, splits)
     folds = Parallel(n_jobs=n_jobs)(
         delayed(_fold_scores)(
-            transformer, estimator, X, y, train, test, penalties, scorer, shared=shared
+            transformer,
+            estimator,
+            X,
+            y,
+            train,
+            test,
+            penalties,
+            scorer,
+            shared=shared,
+            error_score=error_score,
         )
         for train, test in splits
     )
-    train_scores = np.column_stack([np.asarray(on_train, float) for on_train, _, _ in folds])
-    test_scores = np.column_stack([np.asarray(on_test, float) for _, on_test, _ in folds])
+    failures = [failure for _, _, fold in folds for failure in fold]
+    _report_failures(failures, len(splits) * len(penalties), error_score, "validation curve")
+
+    def filled(scores: list[Any]) -> np.ndarray:
+        return np.array([error_score if s is None else s for s in scores], dtype=np.float64)
+
+    train_scores = np.column_stack([filled(on_train) for on_train, _, _ in folds])
+    test_scores = np.column_stack([filled(on_test) for _, on_test, _ in folds])
     return train_scores, test_scores
+
+
+def _check_error_score(error_score: Any) -> None:
+    if not (
+        (isinstance(error_score, str) and error_score == "raise")
+        or (isinstance(error_score, numbers.Real) and not isinstance(error_score, bool))
+    ):
+        raise ValueError(
+            f"error_score must be 'raise' or a number (e.g. np.nan), got {error_score!r}"
+        )
+
+
+def _report_failures(failures: list[str], n_fits: int, error_score: Any, what: str) -> None:
+    """Warn about the failed fits (``FitFailedWarning``); raise when all of them failed.
+
+    ``failures`` holds one ``"<which penalty>:\\n<traceback>"`` per failed fit.
+    """
+    if not failures:
+        return
+    where = Counter(failure.split(":\n", 1)[0] for failure in failures)
+    why = Counter(failure.split(":\n", 1)[1] for failure in failures)
+    details = "\n".join(
+        f"{count} fit(s) failed with this error:\n{trace}" for trace, count in why.items()
+    )
+    failed = ", ".join(f"{penalty} ({count} fit(s))" for penalty, count in where.items())
+    if len(failures) == n_fits:
+        raise ValueError(
+            f"All {n_fits} fits of the {what} failed (every l1_penalty on every fold): "
+            "the probe or the pipeline is likely misconfigured. Pass error_score='raise' "
+            "to stop at the first error.\n\n"
+            f"{details}"
+        )
+    warnings.warn(
+        f"{len(failures)} of the {n_fits} fits of the {what} failed: {failed}; their "
+        f"scores are error_score={error_score!r}. Pass error_score='raise' to stop at the "
+        f"first error.\n\n{details}",
+        FitFailedWarning,
+        stacklevel=3,
+    )
 
 
 def _check_n_jobs(n_jobs: Any) -> None:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
-from collections import Counter
 from collections.abc import Callable, Mapping
 from copy import deepcopy
 from typing import Any
@@ -24,7 +22,6 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
-from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
@@ -32,7 +29,14 @@ from sklearn.utils import get_tags, indexable
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .path import _check_n_jobs, _check_penalties, _fold_scores, _shared_path
+from .path import (
+    _check_error_score,
+    _check_n_jobs,
+    _check_penalties,
+    _fold_scores,
+    _report_failures,
+    _shared_path,
+)
 
 __all__ = ["SplicePathSearchCV"]
 
@@ -311,14 +315,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             raise TypeError(
                 f"return_train_score must be True or False, got {self.return_train_score!r}"
             )
-        error_score = self.error_score
-        if not (
-            (isinstance(error_score, str) and error_score == "raise")
-            or (isinstance(error_score, numbers.Real) and not isinstance(error_score, bool))
-        ):
-            raise ValueError(
-                f"error_score must be 'raise' or a number (e.g. np.nan), got {error_score!r}"
-            )
+        _check_error_score(self.error_score)
         names = None
         if isinstance(self.scoring, (list, tuple, set, frozenset, Mapping)):
             names = list(self.scoring)
@@ -431,6 +428,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             [failure for _, _, fold in folds for failure in fold],
             len(splits) * len(penalties),
             self.error_score,
+            "search",
         )
         metrics = _metrics_of([on_test for _, on_test, _ in folds])
         if metrics is not None and names is None:
@@ -643,35 +641,6 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             return float(self.scorer_[self.refit](self.best_estimator_, X, y))
         score = self.scorer_(self.best_estimator_, X, y)
         return float(score[self.refit] if self.multimetric_ else score)
-
-
-def _report_failures(failures: list[str], n_fits: int, error_score: Any) -> None:
-    """Warn about the failed fits (``FitFailedWarning``); raise when all of them failed.
-
-    ``failures`` holds one ``"<which penalty>:\\n<traceback>"`` per failed fit.
-    """
-    if not failures:
-        return
-    where = Counter(failure.split(":\n", 1)[0] for failure in failures)
-    why = Counter(failure.split(":\n", 1)[1] for failure in failures)
-    details = "\n".join(
-        f"{count} fit(s) failed with this error:\n{trace}" for trace, count in why.items()
-    )
-    failed = ", ".join(f"{penalty} ({count} fold(s))" for penalty, count in where.items())
-    if len(failures) == n_fits:
-        raise ValueError(
-            f"All {n_fits} fits of the search failed (every l1_penalty on every fold), so "
-            "there is nothing to choose from; the probe or the pipeline is likely "
-            "misconfigured. Pass error_score='raise' to stop at the first error.\n\n"
-            f"{details}"
-        )
-    warnings.warn(
-        f"{len(failures)} of the {n_fits} fits of the search failed: {failed}; their "
-        f"scores are error_score={error_score!r}. Pass error_score='raise' to stop at the "
-        f"first error.\n\n{details}",
-        FitFailedWarning,
-        stacklevel=3,
-    )
 
 
 def _metrics_of(folds: list[list[Any]]) -> list[Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 import sksplice.path as path_module
 from sksplice import SpliceTransformer
@@ -32,3 +33,12 @@ def count_paths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(path_module, "splice_path", spy)
     return solved
+
+
+class NeedsDenserWeights(LogisticRegression):
+    """A probe that refuses training weights with fewer than 15 concepts per row."""
+
+    def fit(self, X, y, sample_weight=None):
+        if X.getnnz() / X.shape[0] < 15:
+            raise ValueError("fewer than 15 concepts per row")
+        return super().fit(X, y, sample_weight=sample_weight)

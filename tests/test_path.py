@@ -309,3 +309,37 @@ def test_validation_curve_refuses_other_transformers_and_target_l0_before_fittin
     calibrated = clone(splicer).set_params(target_l0=5)
     with pytest.raises(ValueError, match=r"target_l0=5.*target_l0=None"):
         splice_validation_curve(calibrated, LogisticRegression(), X, y, [0.1], cv=3)
+    with pytest.raises(TypeError, match=r"one metric.*list of 2.*SplicePathSearchCV"):
+        splice_validation_curve(
+            splicer, LogisticRegression(), X, y, [0.1], cv=3, scoring=["accuracy", "roc_auc"]
+        )
+    with pytest.raises(ValueError, match="error_score must be 'raise' or a number"):
+        splice_validation_curve(splicer, LogisticRegression(), X, y, [0.1], cv=3, error_score="x")
+
+
+def test_validation_curve_failed_fits_get_error_score_as_in_scikit_learn(problem):
+    # The sparsest penalty (about 11 concepts per row) fails on every fold.
+    from sklearn.exceptions import FitFailedWarning
+    from sklearn.model_selection import StratifiedKFold
+
+    from sksplice import splice_validation_curve
+
+    from ._helpers_path import NeedsDenserWeights
+
+    splicer, X = problem
+    V = splicer._center(np.asarray(X, dtype=np.float64))
+    y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)
+    probe = NeedsDenserWeights(C=10.0, max_iter=10_000)
+    penalties = [0.3, 0.05, 0.15]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    with pytest.warns(FitFailedWarning, match=r"3 of the 9 fits of the validation curve"):
+        train, test = splice_validation_curve(
+            clone(splicer), probe, X, y, penalties, cv=cv, scoring="neg_log_loss"
+        )
+    expected_train, expected_test = sklearn_curve(splicer, probe, X, y, penalties, cv)
+    np.testing.assert_array_equal(np.isnan(test), np.isnan(expected_test))
+    np.testing.assert_array_equal(np.isnan(train), np.isnan(expected_train))
+    assert np.isnan(test[0]).all() and not np.isnan(test[1:]).any()
+    np.testing.assert_allclose(test[1:], expected_test[1:], rtol=1e-4)
+    with pytest.raises(ValueError, match="fewer than 15 concepts per row"):
+        splice_validation_curve(clone(splicer), probe, X, y, penalties, cv=cv, error_score="raise")

@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sksplice import CLIPEmbedder, SplicePathSearchCV, SpliceTransformer
 
-from ._helpers_path import concept_mixtures, count_paths
+from ._helpers_path import NeedsDenserWeights, concept_mixtures, count_paths
 
 PENALTIES = [0.3, 0.05, 0.15]  # not sorted: the results keep this order
 KEY = "splicetransformer__l1_penalty"
@@ -488,21 +488,12 @@ def test_a_refit_that_names_the_one_metric_is_refit_true(problem):
     assert named.score(X, y) == plain.score(X, y)
 
 
-class _NeedsDenserWeights(LogisticRegression):
-    """A probe that refuses training weights with fewer than 15 concepts per row."""
-
-    def fit(self, X, y, sample_weight=None):
-        if X.getnnz() / X.shape[0] < 15:
-            raise ValueError("fewer than 15 concepts per row")
-        return super().fit(X, y, sample_weight=sample_weight)
-
-
 def test_failed_fits_get_error_score_with_a_warning_as_in_grid_search(problem):
     """The sparsest penalty (about 11 concepts per row) fails on every fold."""
     splicer, X, y = problem
-    pipe = make_pipeline(clone(splicer), _NeedsDenserWeights(C=10.0, max_iter=10_000))
+    pipe = make_pipeline(clone(splicer), NeedsDenserWeights(C=10.0, max_iter=10_000))
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    with pytest.warns(FitFailedWarning, match=r"3 of the 9 fits.*l1_penalty=0.3 \(3 fold"):
+    with pytest.warns(FitFailedWarning, match=r"3 of the 9 fits.*l1_penalty=0.3 \(3 fit"):
         search = SplicePathSearchCV(pipe, PENALTIES, cv=cv, return_train_score=True).fit(X, y)
     with pytest.warns(FitFailedWarning):
         grid = GridSearchCV(pipe, {KEY: PENALTIES}, cv=cv, return_train_score=True).fit(X, y)
@@ -543,7 +534,8 @@ def test_a_fold_whose_transformer_fails_scores_error_score_for_every_penalty(pro
         return real(*args, **kwargs)
 
     monkeypatch.setattr(path_module, "splice_path", second_fails)
-    with pytest.warns(FitFailedWarning, match="3 of the 9 fits.*every l1_penalty of the fold"):
+    failed = r"3 of the 9 fits.*every l1_penalty of the fold \(the transformer\) \(3 fit"
+    with pytest.warns(FitFailedWarning, match=failed):
         search = SplicePathSearchCV(pipe, PENALTIES, cv=3, refit=False).fit(X, y)
     assert np.isnan(search.cv_results_["split1_test_score"]).all()
     assert not np.isnan(search.cv_results_["split0_test_score"]).any()
