@@ -29,6 +29,7 @@ from sklearn.utils import get_tags, indexable
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._weights import format_weights
 from .path import (
     _check_error_score,
     _check_n_jobs,
@@ -80,7 +81,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     an array, or ``text_mean="concepts"`` or an array with
     ``modality="text"``) every fold would fit the same transformer, so the
     embeddings are decomposed once, by one path over the rows the folds use,
-    and each fold takes its rows of those weights.
+    and each fold takes its rows of those weights (as does the refit, when
+    every embedding is in some fold).
 
     Parameters
     ----------
@@ -466,7 +468,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.refit:
             started = time.perf_counter()
             best = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
-            best.fit(X, y)
+            if shared is None or not _refit_from_path(best, X, y, shared):
+                best.fit(X, y)
             self.refit_time_ = time.perf_counter() - started
             self.best_estimator_ = best
             if hasattr(best, "classes_"):
@@ -641,6 +644,28 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             return float(self.scorer_[self.refit](self.best_estimator_, X, y))
         score = self.scorer_(self.best_estimator_, X, y)
         return float(score[self.refit] if self.multimetric_ else score)
+
+
+def _refit_from_path(best: Pipeline, X: Any, y: Any, shared: tuple[Any, np.ndarray]) -> bool:
+    """Fit ``best`` on ``X`` with the weights of the shared path instead of a new solve.
+
+    With a fixed centre, the transformer ``best`` starts with fits as the
+    search's did, so the path over the rows the folds used already holds the
+    weights its ``fit_transform`` would solve for at its penalty: the
+    transformer is fitted (no solve) and the rest of the pipeline is fitted on
+    those weights, in the container the transformer gives. Returns False (and
+    fits nothing) when some row of ``X`` is in no fold, hence not in the path.
+    """
+    path, row_in_path = shared
+    if (row_in_path < 0).any():
+        return False
+    transformer = best.steps[0][1]
+    column = {float(p): k for k, p in enumerate(path.l1_penalties)}
+    W = path.weights[column[float(transformer.l1_penalty)]][row_in_path]
+    W.eliminate_zeros()
+    transformer.fit(X, y)
+    best[1:].fit(format_weights(transformer, W, X), y)
+    return True
 
 
 def _metrics_of(folds: list[list[Any]]) -> list[Any] | None:

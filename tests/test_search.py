@@ -540,3 +540,38 @@ def test_a_fold_whose_transformer_fails_scores_error_score_for_every_penalty(pro
     assert np.isnan(search.cv_results_["split1_test_score"]).all()
     assert not np.isnan(search.cv_results_["split0_test_score"]).any()
     assert np.isnan(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize("folds", ["all rows", "some rows"])
+def test_a_fixed_centre_refits_from_the_shared_path_without_a_solve(problem, monkeypatch, folds):
+    # With a fixed centre the path over the rows the folds use holds the refit's weights
+    # at the best penalty, so the refit solves nothing; a row in no fold needs the solve.
+    splicer, X, y = problem
+    fixed = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+    pipe = make_pipeline(fixed, StandardScaler(with_mean=False), probe())
+    if folds == "all rows":
+        cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    else:
+        # Rows 0 and 1 are in no fold (neither trained on nor tested).
+        cv = [(train + 2, test + 2) for train, test in KFold(3).split(X[2:])]
+    transforms = []
+    real = SpliceTransformer._weights
+
+    def counting(self, X_valid):
+        transforms.append(len(X_valid))
+        return real(self, X_valid)
+
+    monkeypatch.setattr(SpliceTransformer, "_weights", counting)
+    search = SplicePathSearchCV(pipe, PENALTIES, cv=cv, scoring="neg_log_loss").fit(X, y)
+    assert transforms == ([] if folds == "all rows" else [len(X)])
+    reference = clone(pipe).set_params(**search.best_params_).fit(X, y)
+    best = search.best_estimator_
+    assert [type(step) for _, step in best.steps] == [type(step) for _, step in pipe.steps]
+    np.testing.assert_array_equal(best[0].mean_, reference[0].mean_)
+    # The path's weights and a transform's are the same certified solutions.
+    np.testing.assert_allclose(
+        best[0].transform(X).toarray(), reference[0].transform(X).toarray(), atol=1e-5
+    )
+    np.testing.assert_allclose(search.predict_proba(X), reference.predict_proba(X), atol=1e-4)
+    np.testing.assert_array_equal(search.predict(X), reference.predict(X))
+    assert best[1].n_features_in_ == len(splicer.vocabulary)
