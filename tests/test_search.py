@@ -62,14 +62,20 @@ def assert_same_results(search, grid, return_train_score):
     assert search.multimetric_ is False
 
 
-@pytest.mark.parametrize("return_train_score", [False, True])
-def test_search_equals_grid_search_over_the_pipeline(problem, return_train_score):
+def search_and_grid(problem, **options):
+    """SplicePathSearchCV and GridSearchCV over the same pipeline, folds and options."""
     splicer, X, y = problem
     pipe = make_pipeline(clone(splicer), probe())
-    cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    options = dict(cv=cv, scoring="neg_log_loss", return_train_score=return_train_score)
+    options = {"cv": StratifiedKFold(3, shuffle=True, random_state=0), **options}
     search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
     grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options).fit(X, y)
+    return search, grid
+
+
+@pytest.mark.parametrize("return_train_score", [False, True])
+def test_search_equals_grid_search_over_the_pipeline(problem, return_train_score):
+    options = dict(scoring="neg_log_loss", return_train_score=return_train_score)
+    search, grid = search_and_grid(problem, **options)
     assert_same_results(search, grid, return_train_score)
     np.testing.assert_array_equal(search.cv_results_[f"param_{KEY}"], PENALTIES)
     # The search says something: the penalties are not all ranked alike.
@@ -412,13 +418,9 @@ def test_score_samples_go_to_the_best_pipeline(problem):
 
 def test_several_metrics_equal_grid_search(problem):
     """Several metrics: the same cv_results_ keys, values and best_* as GridSearchCV."""
-    splicer, X, y = problem
-    pipe = make_pipeline(clone(splicer), probe())
-    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    _, X, y = problem
     metrics = {"ll": "neg_log_loss", "acc": "accuracy"}
-    options = dict(cv=cv, scoring=metrics, refit="ll", return_train_score=True)
-    search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
-    grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options).fit(X, y)
+    search, grid = search_and_grid(problem, scoring=metrics, refit="ll", return_train_score=True)
     results, expected = search.cv_results_, grid.cv_results_
     assert set(results) == {k for k in expected if not k.endswith("_time")}
     for name in metrics:
@@ -436,7 +438,7 @@ def test_several_metrics_equal_grid_search(problem):
     assert set(search.scorer_) == {"ll", "acc"}
     assert search.score(X, y) == pytest.approx(grid.score(X, y), rel=1e-6)
     # Without refit there is no best candidate, as in GridSearchCV.
-    plain = SplicePathSearchCV(pipe, PENALTIES, cv=cv, scoring=metrics, refit=False).fit(X, y)
+    plain = clone(search).set_params(refit=False).fit(X, y)
     assert not hasattr(plain, "best_index_") and not hasattr(plain, "best_params_")
     with pytest.raises(AttributeError, match="predict") as refused:
         plain.predict(X)
@@ -452,12 +454,9 @@ def _sparsest_close_to_the_best(results):
 
 
 def test_a_callable_refit_picks_the_candidate_as_in_grid_search(problem):
-    splicer, X, y = problem
-    pipe = make_pipeline(clone(splicer), probe())
-    cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    options = dict(cv=cv, scoring="neg_log_loss", refit=_sparsest_close_to_the_best)
-    search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
-    grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options).fit(X, y)
+    _, X, y = problem
+    options = dict(scoring="neg_log_loss", refit=_sparsest_close_to_the_best)
+    search, grid = search_and_grid(problem, **options)
     assert search.best_index_ == grid.best_index_
     assert search.best_params_ == grid.best_params_
     # The rule chose a sparser penalty (0.3) than the best mean score (0.05) would.
@@ -472,7 +471,7 @@ def test_a_callable_refit_picks_the_candidate_as_in_grid_search(problem):
         (lambda r: 3, IndexError, "returned 3, out of range for the 3 candidates"),
     ]:
         with pytest.raises(error, match=match):
-            SplicePathSearchCV(pipe, PENALTIES, cv=cv, refit=bad).fit(X, y)
+            clone(search).set_params(refit=bad).fit(X, y)
 
 
 def test_a_refit_that_names_the_one_metric_is_refit_true(problem):
