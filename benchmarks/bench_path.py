@@ -175,8 +175,9 @@ def phases_of(splicer, X, penalties: list[float]) -> dict:
     Also the mean number of working-set rounds per caption at each penalty
     (``rounds``): every round of a caption costs one product of its residual
     with the whole dictionary and one small problem, so the ratio of the total
-    rounds of the independent solves to those of the path bounds the speed-up
-    of the path where rounds cost the same in both.
+    rounds of the independent solves to those of the path says how much the
+    path saves of that work (the independent solves also pay a seeding product
+    per penalty).
     """
 
     def entry(totals, n_iter) -> dict:

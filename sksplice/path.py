@@ -277,7 +277,9 @@ def splice_validation_curve(
         recorded for a penalty whose probe fit or scoring fails on a fold (for
         every penalty of the fold when its transformer fit or path fails), with
         a ``FitFailedWarning`` that says how many failed and why; ``'raise'``
-        raises the error instead. When every fit fails the function raises.
+        raises the error instead. When every fit fails the function raises
+        (so it does at once when the one transformer fit or path of a fixed
+        centre fails).
 
     Returns
     -------
@@ -351,6 +353,13 @@ def splice_validation_curve(
     )
     failures = [failure for _, _, fold in folds for failure in fold]
     _report_failures(failures, len(splits) * len(penalties), error_score, "validation curve")
+
+    if any(isinstance(s, Mapping) for _, on_test, _ in folds for s in on_test):
+        raise TypeError(
+            "scoring returned several metrics (a dict): a validation curve has one score "
+            "per penalty and fold; for several metrics use SplicePathSearchCV(..., "
+            "refit=False) and read its cv_results_"
+        )
 
     def filled(scores: list[Any]) -> np.ndarray:
         return np.array([error_score if s is None else s for s in scores], dtype=np.float64)

@@ -29,6 +29,7 @@ from sklearn.utils import get_tags, indexable
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._pandas import transform_output
 from ._weights import format_weights
 from .path import (
     _check_error_score,
@@ -127,7 +128,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         fit or scoring fails on a fold (for every penalty of the fold when its
         transformer fit or path fails), with a ``FitFailedWarning`` that says
         how many failed and why; ``'raise'`` raises the error instead. When
-        every fit fails the search raises.
+        every fit fails the search raises (so it does at once when the one
+        transformer fit or path of a fixed centre fails).
 
     Attributes
     ----------
@@ -187,7 +189,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Where it differs from ``GridSearchCV``: only ``l1_penalty`` is searched;
     there is no ``verbose`` or ``pre_dispatch``; fit parameters (such as a
-    probe's ``sample_weight``) are refused rather than routed; a failing
+    probe's ``sample_weight``) are refused rather than routed; with one metric a
+    string ``refit`` must equal ``scoring`` (``GridSearchCV`` takes any string
+    as True); a failing
     scorer among several fails the whole candidate on that fold (every metric
     gets ``error_score``); and a callable ``scoring`` is called with the probe
     and the concept weights during the search, but with the whole pipeline and
@@ -351,7 +355,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                     f"refit={refit!r} is not one of the metrics in scoring: "
                     f"{', '.join(map(repr, names))}"
                 )
-        elif isinstance(refit, str) and refit != self.scoring:
+        elif isinstance(refit, str) and refit != self.scoring and not callable(self.scoring):
+            # (A callable may return several metrics: its refit is checked after the fit.)
             raise ValueError(
                 f"refit={refit!r} names a metric, but scoring is one metric "
                 f"({self.scoring!r}): use refit=True, or list several metrics in scoring "
@@ -384,11 +389,15 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         TypeError, ValueError
             For an estimator that is not a pipeline starting with a
             ``SpliceTransformer`` and ending with a probe, penalties
-            :func:`splice_path` refuses, several metrics in ``scoring``, an
-            unknown metric, a penalty that is not positive, an invalid option of
-            the transformer, an ``n_jobs`` that is not a non-zero integer, a
-            ``refit`` or ``return_train_score`` that is not a bool, or fit
-            parameters; all before any fit.
+            :func:`splice_path` refuses, an unknown or empty ``scoring``, a
+            penalty that is not positive, an invalid option of the transformer,
+            an ``n_jobs`` that is not a non-zero integer, a ``refit`` that does
+            not fit the metrics (True with several, a name not among them, a
+            name with one metric other than ``scoring``, another type), a
+            ``return_train_score`` that is not a bool, an ``error_score`` that
+            is neither ``'raise'`` nor a number, or fit parameters; all before
+            any fit. A callable ``scoring`` that returns several metrics has its
+            ``refit`` checked after the fits.
         """
         if params:
             raise TypeError(
@@ -654,17 +663,22 @@ def _refit_from_path(best: Pipeline, X: Any, y: Any, shared: tuple[Any, np.ndarr
     weights its ``fit_transform`` would solve for at its penalty: the
     transformer is fitted (no solve) and the rest of the pipeline is fitted on
     those weights, in the container the transformer gives. Returns False (and
-    fits nothing) when some row of ``X`` is in no fold, hence not in the path.
+    fits nothing) when some row of ``X`` is in no fold, hence not in the path,
+    when the pipeline caches its steps (``memory``: it fits clones of them), and
+    for dense weights that ``set_output`` would wrap in a container.
     """
     path, row_in_path = shared
-    if (row_in_path < 0).any():
-        return False
     transformer = best.steps[0][1]
+    wrapped = transformer.output == "dense" and transform_output(transformer) != "default"
+    if (row_in_path < 0).any() or best.memory is not None or wrapped:
+        return False
     column = {float(p): k for k, p in enumerate(path.l1_penalties)}
     W = path.weights[column[float(transformer.l1_penalty)]][row_in_path]
     W.eliminate_zeros()
     transformer.fit(X, y)
-    best[1:].fit(format_weights(transformer, W, X), y)
+    rest = best[1:]
+    rest.fit(format_weights(transformer, W, X), y)
+    best.steps[1:] = rest.steps
     return True
 
 

@@ -317,6 +317,23 @@ def test_validation_curve_refuses_other_transformers_and_target_l0_before_fittin
         splice_validation_curve(splicer, LogisticRegression(), X, y, [0.1], cv=3, error_score="x")
 
 
+def test_validation_curve_refuses_a_scoring_that_returns_several_metrics(problem):
+    from sklearn.linear_model import LogisticRegression
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    y = np.arange(len(X)) % 2
+
+    def two_metrics(probe, W, y):
+        return {"a": 1.0, "b": 0.0}
+
+    with pytest.raises(TypeError, match=r"several metrics \(a dict\).*SplicePathSearchCV"):
+        splice_validation_curve(
+            clone(splicer), LogisticRegression(), X, y, [0.1], cv=3, scoring=two_metrics
+        )
+
+
 def test_validation_curve_failed_fits_get_error_score_as_in_scikit_learn(problem):
     # The sparsest penalty (about 11 concepts per row) fails on every fold.
     from sklearn.exceptions import FitFailedWarning

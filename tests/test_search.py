@@ -574,3 +574,52 @@ def test_a_fixed_centre_refits_from_the_shared_path_without_a_solve(problem, mon
     np.testing.assert_allclose(search.predict_proba(X), reference.predict_proba(X), atol=1e-4)
     np.testing.assert_array_equal(search.predict(X), reference.predict(X))
     assert best[1].n_features_in_ == len(splicer.vocabulary)
+
+
+@pytest.mark.parametrize("case", ["memory", "dense pandas output"])
+def test_a_fixed_centre_refit_fits_as_the_pipeline_would(problem, tmp_path, case):
+    # A pipeline that caches its steps fits clones of them, and dense weights are wrapped
+    # by set_output: the refit then fits the pipeline itself, as GridSearchCV would.
+    splicer, X, y = problem
+    fixed = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+    if case == "memory":
+        steps = [("splicetransformer", fixed), ("scale", StandardScaler(with_mean=False))]
+        pipe = Pipeline([*steps, ("probe", probe())], memory=str(tmp_path))
+    else:
+        fixed.set_params(output="dense").set_output(transform="pandas")
+        pipe = make_pipeline(fixed, probe())
+    search = SplicePathSearchCV(pipe, PENALTIES, cv=3, scoring="neg_log_loss").fit(X, y)
+    reference = clone(pipe).set_params(**search.best_params_).fit(X, y)
+    # (With memory, the scaler of best_estimator_ itself was not fitted before.)
+    np.testing.assert_allclose(search.predict_proba(X), reference.predict_proba(X), atol=1e-4)
+    if case == "dense pandas output":
+        # The probe saw the concept names, as in the pipeline's own fit.
+        names = search.best_estimator_[-1].feature_names_in_
+        np.testing.assert_array_equal(names, reference[-1].feature_names_in_)
+
+
+def _two_metrics(probe, W, y):
+    """A callable scoring that returns two metrics."""
+    from sklearn.metrics import accuracy_score, log_loss
+
+    return {"acc": accuracy_score(y, probe.predict(W)), "ll": -log_loss(y, probe.predict_proba(W))}
+
+
+def test_a_callable_scoring_with_several_metrics_refits_by_name(problem):
+    # GridSearchCV calls scoring with the pipeline and X, this search with the probe and
+    # the weights: the same probe predictions either way, hence the same scores.
+    _, X, y = problem
+    search, grid = search_and_grid(problem, scoring=_two_metrics, refit="ll")
+    assert search.multimetric_ is grid.multimetric_ is True
+    for key in ("mean_test_ll", "mean_test_acc"):
+        np.testing.assert_allclose(search.cv_results_[key], grid.cv_results_[key], rtol=1e-4)
+    assert search.best_index_ == grid.best_index_
+    assert search.best_score_ == pytest.approx(grid.best_score_, rel=1e-4)
+    # A name that the callable does not return is refused once its metrics are known.
+    with pytest.raises(ValueError, match="refit='auc' is not one of the metrics in scoring"):
+        clone(search).set_params(refit="auc").fit(X, y)
+    # Several metrics and a callable refit: score does not know which metric to give.
+    picked = clone(search).set_params(refit=lambda results: 1).fit(X, y)
+    assert picked.best_index_ == 1 and not hasattr(picked, "best_score_")
+    with pytest.raises(ValueError, match="score needs refit to name the metric"):
+        picked.score(X, y)
