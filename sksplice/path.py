@@ -326,9 +326,7 @@ def splice_validation_curve(
     if isinstance(scoring, (list, tuple, set, frozenset, Mapping)):
         raise TypeError(
             f"scoring must be one metric (a string, a callable or None), got a "
-            f"{type(scoring).__name__} of {len(scoring)}: a validation curve has one score "
-            "per penalty and fold; for several metrics use SplicePathSearchCV(..., "
-            "refit=False) and read its cv_results_"
+            f"{type(scoring).__name__} of {len(scoring)}{_ONE_METRIC}"
         )
     penalties = np.asarray(l1_penalties, dtype=np.float64)
     X, y, groups = indexable(X, y, groups)
@@ -355,18 +353,28 @@ def splice_validation_curve(
     _report_failures(failures, len(splits) * len(penalties), error_score, "validation curve")
 
     if any(isinstance(s, Mapping) for _, on_test, _ in folds for s in on_test):
-        raise TypeError(
-            "scoring returned several metrics (a dict): a validation curve has one score "
-            "per penalty and fold; for several metrics use SplicePathSearchCV(..., "
-            "refit=False) and read its cv_results_"
-        )
-
-    def filled(scores: list[Any]) -> np.ndarray:
-        return np.array([error_score if s is None else s for s in scores], dtype=np.float64)
-
-    train_scores = np.column_stack([filled(on_train) for on_train, _, _ in folds])
-    test_scores = np.column_stack([filled(on_test) for _, on_test, _ in folds])
+        raise TypeError(f"scoring returned several metrics (a dict){_ONE_METRIC}")
+    train_scores = np.column_stack([_fold_column(on, None, error_score) for on, _, _ in folds])
+    test_scores = np.column_stack([_fold_column(on, None, error_score) for _, on, _ in folds])
     return train_scores, test_scores
+
+
+# Why splice_validation_curve takes one metric, and what to use for several.
+_ONE_METRIC = (
+    ": a validation curve has one score per penalty and fold; for several metrics use "
+    "SplicePathSearchCV(..., refit=False) and read its cv_results_"
+)
+
+
+def _fold_column(scores: list[Any], metric: Any, error_score: Any) -> np.ndarray:
+    """One fold's scores per penalty (of ``metric``; None: plain numbers), failed ones filled."""
+    return np.array(
+        [
+            error_score if score is None else score if metric is None else score[metric]
+            for score in scores
+        ],
+        dtype=np.float64,
+    )
 
 
 def _check_error_score(error_score: Any) -> None:

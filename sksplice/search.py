@@ -35,6 +35,7 @@ from .path import (
     _check_error_score,
     _check_n_jobs,
     _check_penalties,
+    _fold_column,
     _fold_scores,
     _report_failures,
     _shared_path,
@@ -191,11 +192,10 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     there is no ``verbose`` or ``pre_dispatch``; fit parameters (such as a
     probe's ``sample_weight``) are refused rather than routed; with one metric a
     string ``refit`` must equal ``scoring`` (``GridSearchCV`` takes any string
-    as True); a failing
-    scorer among several fails the whole candidate on that fold (every metric
-    gets ``error_score``); and a callable ``scoring`` is called with the probe
-    and the concept weights during the search, but with the whole pipeline and
-    the embeddings by :meth:`score`.
+    as True); a failing scorer among several fails the whole candidate on that
+    fold (every metric gets ``error_score``); and a callable ``scoring`` is
+    called with the probe and the concept weights during the search, but with
+    the whole pipeline and the embeddings by :meth:`score`.
 
     Examples
     --------
@@ -702,17 +702,6 @@ def _metrics_of(folds: list[list[Any]]) -> list[Any] | None:
                 f"{list(score) if isinstance(score, Mapping) else score!r} for another"
             )
     return names
-
-
-def _fold_column(scores: list[Any], metric: Any, error_score: Any) -> np.ndarray:
-    """One fold's scores per penalty (of ``metric``; None: plain numbers), failed ones filled."""
-    return np.array(
-        [
-            error_score if score is None else score if metric is None else score[metric]
-            for score in scores
-        ],
-        dtype=np.float64,
-    )
 
 
 def _store_scores(
