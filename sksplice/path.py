@@ -10,6 +10,7 @@ certified to the transformer's ``tol`` like a single :meth:`transform`.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import time
 import traceback
@@ -22,12 +23,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 from joblib import Parallel, delayed
+from sklearn import get_config
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, indexable
-from sklearn.utils.validation import _num_samples, check_is_fitted
+from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
 from ._array import l2_normalize
 
@@ -230,6 +233,7 @@ def splice_validation_curve(
     scoring: Any = None,
     n_jobs: int | None = None,
     error_score: Any = np.nan,
+    params: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cross-validated scores of a probe on concept weights, for several l1 penalties.
 
@@ -280,6 +284,13 @@ def splice_validation_curve(
         raises the error instead. When every fit fails the function raises
         (so it does at once when the one transformer fit or path of a fixed
         centre fails).
+    params : dict, optional
+        Parameters of the probe's ``fit`` (e.g. ``{"sample_weight": w}``), as
+        :func:`~sklearn.model_selection.validation_curve` passes them without
+        metadata routing: an array with one entry per sample is cut to each
+        fold's training rows, anything else goes as it is. Parameters that
+        ``estimator.fit`` does not take are refused before any fit, and so is
+        any parameter while ``enable_metadata_routing`` is on.
 
     Returns
     -------
@@ -293,8 +304,9 @@ def splice_validation_curve(
     TypeError, ValueError
         For a ``transformer`` that is not a ``SpliceTransformer`` or has a
         ``target_l0``, penalties :func:`splice_path` refuses, several metrics in
-        ``scoring``, an ``n_jobs`` that is not a non-zero integer or an
-        ``error_score`` that is neither ``'raise'`` nor a number, before any fit.
+        ``scoring``, an ``n_jobs`` that is not a non-zero integer, an
+        ``error_score`` that is neither ``'raise'`` nor a number, or ``params``
+        the probe's ``fit`` does not take, before any fit.
 
     See Also
     --------
@@ -323,6 +335,7 @@ def splice_validation_curve(
     _check_penalties(l1_penalties)
     _check_n_jobs(n_jobs)
     _check_error_score(error_score)
+    _check_fit_params(estimator, {} if params is None else params, "splice_validation_curve")
     if isinstance(scoring, (list, tuple, set, frozenset, Mapping)):
         raise TypeError(
             f"scoring must be one metric (a string, a callable or None), got a "
@@ -346,6 +359,7 @@ def splice_validation_curve(
             scorer,
             shared=shared,
             error_score=error_score,
+            fit_params=params,
         )
         for train, test in splits
     )
@@ -427,6 +441,62 @@ def _check_n_jobs(n_jobs: Any) -> None:
         )
 
 
+def _fit_param_problem(estimator: Any, key: str) -> str | None:
+    """Why ``estimator.fit`` would not take the keyword ``key`` (None: it would).
+
+    A pipeline takes ``step__parameter`` when that step's ``fit`` takes
+    ``parameter``, as :meth:`Pipeline.fit <sklearn.pipeline.Pipeline.fit>` routes
+    it without metadata routing.
+    """
+    if isinstance(estimator, Pipeline):
+        step, sep, param = key.partition("__")
+        steps = dict(estimator.steps)
+        if not sep or step not in steps:
+            names = ", ".join(repr(name) for name in steps)
+            return (
+                "name a step of the pipeline and its parameter as 'step__parameter' "
+                f"(steps {names})"
+            )
+        problem = _fit_param_problem(steps[step], param)
+        return None if problem is None else f"step {step!r}: {problem}"
+    fit = getattr(estimator, "fit", None)
+    if fit is None:  # "passthrough" or None: nothing is fitted
+        return f"{estimator!r} is fitted with nothing"
+    for p in inspect.signature(fit).parameters.values():
+        if p.kind is inspect.Parameter.VAR_KEYWORD or (
+            p.name == key and p.kind is not inspect.Parameter.VAR_POSITIONAL
+        ):
+            return None
+    return f"{type(estimator).__name__}.fit takes no parameter {key!r}"
+
+
+def _check_fit_params(estimator: Any, params: Any, where: str) -> None:
+    """Refuse fit parameters that ``estimator.fit`` would not take, before any fit.
+
+    As in scikit-learn without metadata routing, the parameters go to the
+    probe's ``fit`` (an array with one entry per sample is cut to each fold's
+    training rows). With metadata routing enabled they would be routed by
+    request, which the path-aware search does not do: refused.
+    """
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"{where}: fit parameters must be a dict of name to value, got {type(params).__name__}"
+        )
+    if not params:
+        return
+    if get_config().get("enable_metadata_routing", False):
+        raise TypeError(
+            f"{where} passes fit parameters to the probe's fit as scikit-learn does without "
+            f"metadata routing, but sklearn.set_config(enable_metadata_routing=True) is in "
+            f"effect (got {sorted(params)}): disable it for this call "
+            "(sklearn.config_context(enable_metadata_routing=False)), or use GridSearchCV"
+        )
+    for key in params:
+        problem = _fit_param_problem(estimator, key)
+        if problem is not None:
+            raise TypeError(f"{where} got the fit parameter {key!r}: {problem}")
+
+
 def _learns_from_rows(transformer: Any) -> bool:
     """Whether fitting the SpliceTransformer ``transformer`` learns from the rows of ``X``.
 
@@ -495,6 +565,7 @@ def _fold_scores(
     train_score: bool = True,
     shared: tuple[SplicePath, np.ndarray] | None = None,
     error_score: Any = "raise",
+    fit_params: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any] | None, list[Any], list[str]]:
     """Train and test scores of one fold at every penalty (in the order of ``penalties``).
 
@@ -514,12 +585,15 @@ def _fold_scores(
     raises; otherwise the scores of a penalty whose probe fit or scoring fails
     (all penalties, if the fold's transformer fit or path fails) are None, and
     the third item lists the failures (the penalty and the traceback).
+    ``fit_params`` go to every fit of the probe, an array with one entry per
+    row of ``X`` cut to the fold's training rows (as scikit-learn cuts them).
     """
     if y is None:
         y_train = y_test = None
     else:
         y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
     train, test = _indices(train), _indices(test)
+    probe_params = _check_method_params(X, fit_params or {}, train)
     failures: list[str] = []
     if shared is None:
         # The training and test rows in one path (one batch: fewer, fuller chunks).
@@ -551,7 +625,7 @@ def _fold_scores(
         k = column[float(penalty)]
         on_train = on_test = None
         try:
-            probe = clone(estimator).fit(train_weights[k], y_train)
+            probe = clone(estimator).fit(train_weights[k], y_train, **probe_params)
             if train_scores is not None:
                 on_train = scorer(probe, train_weights[k], y_train)
             on_test = scorer(probe, test_weights[k], y_test)

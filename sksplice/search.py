@@ -33,6 +33,7 @@ from ._pandas import transform_output
 from ._weights import format_weights
 from .path import (
     _check_error_score,
+    _check_fit_params,
     _check_n_jobs,
     _check_penalties,
     _fold_column,
@@ -189,8 +190,10 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``output="dense"``), whatever ``set_output`` says.
 
     Where it differs from ``GridSearchCV``: only ``l1_penalty`` is searched;
-    there is no ``verbose`` or ``pre_dispatch``; fit parameters (such as a
-    probe's ``sample_weight``) are refused rather than routed; with one metric a
+    there is no ``verbose`` or ``pre_dispatch``; fit parameters (such as
+    ``logisticregression__sample_weight``) go to the probe's steps as
+    ``GridSearchCV`` passes them without metadata routing, and are refused
+    while ``enable_metadata_routing`` is on; with one metric a
     string ``refit`` must equal ``scoring`` (``GridSearchCV`` takes any string
     as True); a failing scorer among several fails the whole candidate on that
     fold (every metric gets ``error_score``); and a callable ``scoring`` is
@@ -363,6 +366,23 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 "and name one of them in refit"
             )
 
+    def _probe_params(self, name: str, probe: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """The fit parameters of the pipeline's steps after the transformer ``name``, as
+        ``probe.fit`` takes them (without the step name when the probe is one step)."""
+        if not params:
+            return {}
+        for key in params:
+            if key.partition("__")[0] == name:
+                raise TypeError(
+                    f"SplicePathSearchCV.fit got the fit parameter {key!r}, but the "
+                    f"SpliceTransformer {name!r} takes none: pass fit parameters to the "
+                    "steps after it"
+                )
+        _check_fit_params(self.estimator, params, "SplicePathSearchCV.fit")
+        if isinstance(probe, Pipeline):
+            return dict(params)
+        return {key.partition("__")[2]: value for key, value in params.items()}
+
     # -------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None, groups: Any = None, **params: Any) -> SplicePathSearchCV:
         """Score every penalty on every fold, then refit the best (with ``refit=True``).
@@ -376,8 +396,12 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         groups : array-like of shape (n_samples,), default=None
             Group labels for group-aware splitters.
         **params : dict
-            Not supported: fit parameters (e.g.
-            ``logisticregression__sample_weight``) are refused, before any fit.
+            Fit parameters of the steps after the ``SpliceTransformer``, named
+            ``step__parameter`` as for :meth:`Pipeline.fit
+            <sklearn.pipeline.Pipeline.fit>` (e.g.
+            ``logisticregression__sample_weight=w``). As in ``GridSearchCV``
+            without metadata routing, an array with one entry per sample is cut
+            to each fold's training rows, and the refit gets them whole.
 
         Returns
         -------
@@ -395,17 +419,14 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             not fit the metrics (True with several, a name not among them, a
             name with one metric other than ``scoring``, another type), a
             ``return_train_score`` that is not a bool, an ``error_score`` that
-            is neither ``'raise'`` nor a number, or fit parameters; all before
+            is neither ``'raise'`` nor a number, or fit parameters that name no
+            step after the transformer or that its ``fit`` does not take (or any,
+            with ``enable_metadata_routing`` on); all before
             any fit. A callable ``scoring`` that returns several metrics has its
             ``refit`` checked after the fits.
         """
-        if params:
-            raise TypeError(
-                f"SplicePathSearchCV.fit does not pass fit parameters on, got "
-                f"{sorted(params)}: search without them, or use GridSearchCV over the "
-                "pipeline for a weighted probe"
-            )
         name, transformer, probe, penalties, fold_scorer, names = self._check_params()
+        probe_params = self._probe_params(name, probe, params)
         if names is None:
             scorer: Any = check_scoring(self.estimator, scoring=self.scoring)
         else:
@@ -432,6 +453,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 train_score=bool(self.return_train_score),
                 shared=shared,
                 error_score=self.error_score,
+                fit_params=probe_params,
             )
             for train, test in splits
         )
@@ -477,8 +499,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.refit:
             started = time.perf_counter()
             best = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
-            if shared is None or not _refit_from_path(best, X, y, shared):
-                best.fit(X, y)
+            if shared is None or not _refit_from_path(best, X, y, shared, params):
+                best.fit(X, y, **params)
             self.refit_time_ = time.perf_counter() - started
             self.best_estimator_ = best
             if hasattr(best, "classes_"):
@@ -655,14 +677,17 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         return float(score[self.refit] if self.multimetric_ else score)
 
 
-def _refit_from_path(best: Pipeline, X: Any, y: Any, shared: tuple[Any, np.ndarray]) -> bool:
+def _refit_from_path(
+    best: Pipeline, X: Any, y: Any, shared: tuple[Any, np.ndarray], params: dict[str, Any]
+) -> bool:
     """Fit ``best`` on ``X`` with the weights of the shared path instead of a new solve.
 
     With a fixed centre, the transformer ``best`` starts with fits as the
     search's did, so the path over the rows the folds used already holds the
     weights its ``fit_transform`` would solve for at its penalty: the
     transformer is fitted (no solve) and the rest of the pipeline is fitted on
-    those weights, in the container the transformer gives. Returns False (and
+    those weights, in the container the transformer gives, with the fit
+    parameters ``params`` of those steps. Returns False (and
     fits nothing) when some row of ``X`` is in no fold, hence not in the path,
     when the pipeline caches its steps (``memory``: it fits clones of them), and
     for dense weights that ``set_output`` would wrap in a container.
@@ -677,7 +702,7 @@ def _refit_from_path(best: Pipeline, X: Any, y: Any, shared: tuple[Any, np.ndarr
     W.eliminate_zeros()
     transformer.fit(X, y)
     rest = best[1:]
-    rest.fit(format_weights(transformer, W, X), y)
+    rest.fit(format_weights(transformer, W, X), y, **params)
     best.steps[1:] = rest.steps
     return True
 

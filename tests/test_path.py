@@ -205,6 +205,64 @@ def test_validation_curve_with_a_fixed_centre_solves_one_path(problem, monkeypat
     np.testing.assert_allclose(test, expected_test, rtol=1e-4)
 
 
+@pytest.mark.parametrize("fixed", [False, True], ids=["learned", "fixed"])
+def test_validation_curve_passes_fit_params_to_the_probe_as_scikit_learn(problem, fixed):
+    # validation_curve's params without metadata routing: cut to each fold's training
+    # rows and given to the probe's fit.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, validation_curve
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    V = splicer._center(np.asarray(X, dtype=np.float64))
+    y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)
+    if fixed:
+        splicer = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+    probe = LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)
+    penalties = [0.3, 0.05]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    w = np.random.default_rng(1).uniform(0.05, 3.0, size=len(y))
+    args = (clone(splicer), probe, X, y, penalties)
+    train, test = splice_validation_curve(
+        *args, cv=cv, scoring="neg_log_loss", params={"sample_weight": w}
+    )
+    expected_train, expected_test = validation_curve(
+        make_pipeline(clone(splicer), probe),
+        X,
+        y,
+        param_name="splicetransformer__l1_penalty",
+        param_range=penalties,
+        cv=cv,
+        scoring="neg_log_loss",
+        params={"logisticregression__sample_weight": w},
+    )
+    np.testing.assert_allclose(train, expected_train, rtol=1e-4)
+    np.testing.assert_allclose(test, expected_test, rtol=1e-4)
+    _, unweighted = splice_validation_curve(*args, cv=cv, scoring="neg_log_loss")
+    assert np.abs(unweighted - test).min() > 1e-3  # the weights changed the fits
+
+
+def test_validation_curve_refuses_fit_params_the_probe_does_not_take(problem, monkeypatch):
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    monkeypatch.setattr(SpliceTransformer, "fit", lambda *a, **k: pytest.fail("fitted"))
+    y = np.arange(len(X)) % 2
+    args = (clone(splicer), LogisticRegression(), X, y, [0.1, 0.3])
+    with pytest.raises(TypeError, match=r"'weights'.*LogisticRegression.fit takes no"):
+        splice_validation_curve(*args, params={"weights": y})
+    with pytest.raises(TypeError, match=r"a dict of name to value, got list"):
+        splice_validation_curve(*args, params=["sample_weight"])
+    routing = sklearn.config_context(enable_metadata_routing=True)
+    with routing, pytest.raises(TypeError, match=r"enable_metadata_routing=True"):
+        splice_validation_curve(*args, params={"sample_weight": np.ones(len(y))})
+
+
 def test_validation_curve_refuses_bad_penalties_before_fitting(problem, monkeypatch):
     from sklearn.linear_model import LogisticRegression
 

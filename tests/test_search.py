@@ -370,12 +370,60 @@ def test_ranks_follow_scikit_learn_with_ties_and_missing_scores():
     np.testing.assert_array_equal(results["rank_train_score"], [1, 1])
 
 
-def test_fit_parameters_are_refused_before_any_fit(problem, monkeypatch):
+def sample_weights(n):
+    """Weights far enough from uniform to change the probes' fits."""
+    return np.random.default_rng(1).uniform(0.05, 3.0, size=n)
+
+
+@pytest.mark.parametrize("centre", ["learned", "fixed"])
+@pytest.mark.parametrize("scaled", [False, True], ids=["probe", "scaler_and_probe"])
+def test_fit_parameters_reach_the_probe_steps_as_in_grid_search(problem, centre, scaled):
+    # As GridSearchCV passes them without metadata routing: cut to each fold's training
+    # rows for the search, whole for the refit (from the shared path with a fixed centre).
+    splicer, X, y = problem
+    if centre == "fixed":
+        splicer = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+    steps = [StandardScaler(with_mean=False)] if scaled else []
+    pipe = make_pipeline(clone(splicer), *steps, probe())
+    w = sample_weights(len(y))
+    params = {"logisticregression__sample_weight": w}
+    if scaled:
+        params["standardscaler__sample_weight"] = w
+    options = dict(cv=StratifiedKFold(3, shuffle=True, random_state=0), scoring="neg_log_loss")
+    search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y, **params)
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options).fit(X, y, **params)
+    assert_same_results(search, grid, return_train_score=False)
+    expected = grid.best_estimator_[-1].coef_
+    np.testing.assert_allclose(search.best_estimator_[-1].coef_, expected, rtol=1e-4, atol=1e-6)
+    # The weights changed the fits (so the comparison above says they were passed on).
+    plain = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y)
+    changed = np.abs(plain.cv_results_["mean_test_score"] - search.cv_results_["mean_test_score"])
+    assert changed.max() > 1e-3
+    unweighted = plain.best_estimator_[-1].coef_
+    assert np.abs(unweighted - search.best_estimator_[-1].coef_).max() > 1e-2
+
+
+@pytest.mark.parametrize(
+    "key, match",
+    [
+        ("sample_weight", r"'sample_weight'.*'step__parameter'.*'splicetransformer'"),
+        ("svc__sample_weight", r"'svc__sample_weight'.*'step__parameter'"),
+        ("splicetransformer__sample_weight", r"'splicetransformer'.*takes none"),
+        ("logisticregression__weights", r"LogisticRegression.fit takes no parameter 'weights'"),
+        ("routing", r"enable_metadata_routing=True.*config_context"),
+    ],
+)
+def test_fit_parameters_no_step_takes_are_refused_before_any_fit(problem, monkeypatch, key, match):
+    import sklearn
+
     splicer, X, y = problem
     monkeypatch.setattr(SpliceTransformer, "fit", lambda *a, **k: pytest.fail("fitted"))
     search = SplicePathSearchCV(make_pipeline(clone(splicer), probe()), PENALTIES, cv=3)
-    with pytest.raises(TypeError, match=r"\['logisticregression__sample_weight'\].*GridSearchCV"):
-        search.fit(X, y, logisticregression__sample_weight=np.ones(len(y)))
+    w = np.ones(len(y))
+    routing = sklearn.config_context(enable_metadata_routing=key == "routing")
+    params = {"logisticregression__sample_weight" if key == "routing" else key: w}
+    with routing, pytest.raises(TypeError, match=match):
+        search.fit(X, y, **params)
 
 
 def test_groups_reach_the_splitter_and_a_fitted_search_pickles(problem):
