@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["calibrate_penalty"]
+__all__ = ["calibrate_penalty", "check_target_l0"]
 
 #: Relative tolerance on the mean l0 accepted by the ``target_l0`` calibration.
 _L0_RTOL = 0.10
@@ -18,6 +18,39 @@ _L0_RTOL = 0.10
 #: smallest penalty that zeroes every code of the calibration sample.
 _LOWEST_PENALTY_FRACTION = 1e-4
 _MAX_BISECTIONS = 40
+
+
+def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
+    """Refuse a ``target_l0`` that no penalty reaches within ±10% (known before any solve).
+
+    Parameters
+    ----------
+    target : float
+        Mean number of non-zero weights sought.
+    n_concepts : int
+        Number of concepts of the dictionary.
+    n_features : int
+        Embedding dimension.
+
+    Raises
+    ------
+    ValueError
+        When ``target`` is above the number of concepts or the dimension (by
+        more than the tolerance).
+    """
+    if target > n_concepts * (1 + _L0_RTOL):
+        raise ValueError(
+            f"target_l0={target:g} cannot be reached: the dictionary has only "
+            f"{n_concepts} concepts (range reachable 0 to {n_concepts})"
+        )
+    # A non-negative lasso has a solution on at most n_features linearly
+    # independent concepts, the one found for data in general position.
+    if target > n_features * (1 + _L0_RTOL):
+        raise ValueError(
+            f"target_l0={target:g} cannot be reached: codes have at most as many "
+            f"non-zero weights as the embedding dimension ({n_features}; range "
+            f"reachable 0 to {n_features})"
+        )
 
 
 def calibrate_penalty(
@@ -72,20 +105,7 @@ def calibrate_penalty(
         If ``target_l0`` cannot be reached within ±10%.
     """
     target = float(target_l0)
-    n_concepts, n_features = dictionary.shape
-    if target > n_concepts * (1 + _L0_RTOL):
-        raise ValueError(
-            f"target_l0={target:g} cannot be reached: the dictionary has only "
-            f"{n_concepts} concepts (range reachable 0 to {n_concepts})"
-        )
-    # A non-negative lasso has a solution on at most n_features linearly
-    # independent concepts, the one found for data in general position.
-    if target > n_features * (1 + _L0_RTOL):
-        raise ValueError(
-            f"target_l0={target:g} cannot be reached: codes have at most as many "
-            f"non-zero weights as the embedding dimension ({n_features}; range "
-            f"reachable 0 to {n_features})"
-        )
+    check_target_l0(target, *dictionary.shape)
     rng = check_random_state(random_state)
     n = X.shape[0]
     if n > calibration_samples:

@@ -143,7 +143,7 @@ def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         raise TypeError(
             f"cache_dir must be a str, an os.PathLike or None, got {type(cache_dir).__name__}"
         )
-    return _ensure_folder(cache_dir, "cache folder", "cache_dir (--cache-dir)", CACHE_DIR_ENV)
+    return _ensure_folder(cache_dir, "cache folder", "cache_dir", CACHE_DIR_ENV)
 
 
 def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = _CHUNK_SIZE) -> str:

@@ -51,12 +51,28 @@ def learned_mean(X: np.ndarray) -> np.ndarray:
     return U[nonzero].mean(axis=0)
 
 
-def resolve_mean(est: SpliceTransformer, X: np.ndarray, d: int) -> np.ndarray:
-    """``mean_`` of ``est`` for ``X``; sets ``est.mean_source_`` and ``est.n_mean_samples_``."""
+def resolve_mean(
+    est: SpliceTransformer, X: np.ndarray, d: int, concept_mean: np.ndarray | None = None
+) -> tuple[np.ndarray, str, int | None]:
+    """The centre ``mean_`` of ``est`` for ``X``, its ``mean_source_`` and ``n_mean_samples_``.
+
+    Nothing is set on ``est``. ``concept_mean`` is needed only for
+    ``text_mean="concepts"`` (the mean of the concept embeddings); every other
+    centre is resolved, and checked against ``d``, before the concepts are
+    embedded.
+    """
     if est.modality == "text":
-        return _resolve_text_mean(est, X, d)
+        if est.text_mean is None:
+            return _learn_mean(X, "text_mean", "text_mean='concepts'", stacklevel=4)
+        if isinstance(est.text_mean, str):  # "concepts", checked in _check_params
+            if concept_mean is None:
+                raise ValueError("text_mean='concepts' needs the mean of the concept embeddings")
+            return np.asarray(concept_mean, dtype=np.float64).copy(), "concepts", None
+        from .vocabulary import as_mean_vector
+
+        return as_mean_vector(est.text_mean, d, source="text_mean"), "given", None
     if est.image_mean is None:
-        return _learn_mean(est, X, "image_mean", "image_mean='pretrained'", stacklevel=4)
+        return _learn_mean(X, "image_mean", "image_mean='pretrained'", stacklevel=4)
     if isinstance(est.image_mean, str):  # "pretrained", checked in _check_params
         model = getattr(est.embedder, "model", None)
         pretrained = getattr(est.embedder, "pretrained", None)
@@ -68,34 +84,17 @@ def resolve_mean(est: SpliceTransformer, X: np.ndarray, d: int) -> np.ndarray:
         from .vocabulary import load_image_mean
 
         mean = np.asarray(load_image_mean(model, pretrained, data_home=est.data_home))
-        source = f"the published image mean of {model!r}/{pretrained!r}"
-        est.mean_source_ = "pretrained"
+        source, kind = f"the published image mean of {model!r}/{pretrained!r}", "pretrained"
     else:
-        mean = est.image_mean
-        source = "image_mean"
-        est.mean_source_ = "given"
-    est.n_mean_samples_ = None
+        mean, source, kind = est.image_mean, "image_mean", "given"
     from .vocabulary import as_mean_vector
 
-    return as_mean_vector(mean, d, source=source)
-
-
-def _resolve_text_mean(est: SpliceTransformer, X: np.ndarray, d: int) -> np.ndarray:
-    if est.text_mean is None:
-        return _learn_mean(est, X, "text_mean", "text_mean='concepts'", stacklevel=5)
-    est.n_mean_samples_ = None
-    if isinstance(est.text_mean, str):  # "concepts", checked in _check_params
-        est.mean_source_ = "concepts"
-        return np.asarray(est.concept_mean_, dtype=np.float64).copy()
-    from .vocabulary import as_mean_vector
-
-    est.mean_source_ = "given"
-    return as_mean_vector(est.text_mean, d, source="text_mean")
+    return as_mean_vector(mean, d, source=source), kind, None
 
 
 def _learn_mean(
-    est: SpliceTransformer, X: np.ndarray, param: str, alternative: str, stacklevel: int
-) -> np.ndarray:
+    X: np.ndarray, param: str, alternative: str, stacklevel: int
+) -> tuple[np.ndarray, str, int]:
     """The centre learned from ``X`` (``param=None``), refused or warned about when small."""
     n = X.shape[0]
     if n < 2:
@@ -104,6 +103,14 @@ def _learn_mean(
             "centred row would be zero and so would its weights. Fit on more rows (at "
             f"least {MIN_MEAN_SAMPLES} give a stable centre), or pass "
             f"{alternative} or a precomputed mean array of shape (d,)"
+        )
+    mean = learned_mean(X)
+    if not center_rows(X, mean, warn_zero=False).any():
+        raise ValueError(
+            f"{param}=None cannot learn the modality centre from X: its {n} rows all point "
+            "the same way (the same embedding repeated, e.g. one image given twice), so "
+            "every centred row, and every weight, would be zero. Fit on different rows, or "
+            f"pass {alternative} or a precomputed mean array of shape (d,)"
         )
     if n < MIN_MEAN_SAMPLES:
         warnings.warn(
@@ -114,20 +121,20 @@ def _learn_mean(
             SmallMeanSampleWarning,
             stacklevel=stacklevel,
         )
-    est.mean_source_, est.n_mean_samples_ = "data", int(n)
-    return learned_mean(X)
+    return mean, "data", int(n)
 
 
-def center_rows(X: np.ndarray, mean: np.ndarray) -> np.ndarray:
+def center_rows(X: np.ndarray, mean: np.ndarray, *, warn_zero: bool = True) -> np.ndarray:
     """``normalise(normalise(X) - mean)``, scale-invariant, zero for zero rows.
 
     Rows are scaled by their largest absolute value before the norm is
     taken (no overflow or underflow of the squares), and a centred row whose
-    norm is below what rounding in ``X.dtype`` can produce is zero.
+    norm is below what rounding in ``X.dtype`` can produce is zero. Zero rows
+    of ``X`` are warned about unless ``warn_zero`` is False.
     """
     U = unit_rows(X)
     zero = ~U.any(axis=1)
-    if zero.any():
+    if warn_zero and zero.any():
         rows = np.flatnonzero(zero)
         shown = ", ".join(str(int(r)) for r in rows[:5])
         more = f" and {rows.size - 5} more" if rows.size > 5 else ""

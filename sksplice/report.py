@@ -454,5 +454,5 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
     path = Path(path)
     with atomic_write(path) as fh:
         fh.write(page)
-    logger.info("wrote %s (%.1f MB)", path, len(page) / 1e6)
+    logger.debug("wrote %s (%.1f MB)", path, len(page) / 1e6)
     return path

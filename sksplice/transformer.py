@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _weights
-from ._calibration import calibrate_penalty
+from ._calibration import calibrate_penalty, check_target_l0
 from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts
 from ._means import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, center_rows, resolve_mean
 from ._validation import (
@@ -385,6 +385,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         self._check_params()
         X = self._validate_X(X, reset=True)
         concepts, n_full = self._resolve_concepts()
+        # Everything that does not need the concepts' embeddings is checked before
+        # they are computed (minutes for a large vocabulary on a CPU): the centre
+        # (published, given or learned) against the width of X, and target_l0.
+        if self.target_l0 is not None:
+            check_target_l0(float(self.target_l0), len(concepts), X.shape[1])
+        needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)
+        centre = None if needs_concepts else resolve_mean(self, X, X.shape[1])
         raw = self._raw_concept_embeddings(concepts, n_full)
         if self.concepts_centered:
             dictionary, concept_mean = centred_dictionary(raw)
@@ -396,12 +403,14 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
                 f"X has {X.shape[1]} features but the concept dictionary has d={d} dimensions: "
                 "X must be embeddings from the same model as the concepts"
             )
+        if centre is None:
+            centre = resolve_mean(self, X, d, concept_mean=concept_mean)
         self.concepts_ = np.asarray(concepts, dtype=object)
         # Stored in float64; the solver computes its large products in float32
         # and certifies (and if needed finishes) every row in float64.
         self.dictionary_ = np.ascontiguousarray(dictionary, dtype=np.float64)
         self.concept_mean_ = np.asarray(concept_mean, dtype=np.float64)
-        self.mean_ = resolve_mean(self, X, d)
+        self.mean_, self.mean_source_, self.n_mean_samples_ = centre
         from .solvers._cache import digest
 
         self._dictionary_digest = digest(self.dictionary_)

@@ -384,6 +384,16 @@ def _normalise_model_name(model: str) -> str:
     return model.replace("/", "-")
 
 
+def image_mean_key(model: str, pretrained: str | None) -> tuple[str, str]:
+    """The key of ``(model, pretrained)`` in ``IMAGE_MEANS``.
+
+    As open_clip's tags are matched, the case of ``pretrained`` and ``-`` or
+    ``_`` in it do not matter (``"LAION2B-S34B-B79K"`` is
+    ``"laion2b_s34b_b79k"``); ``"ViT-B/32"`` is ``"ViT-B-32"``.
+    """
+    return _normalise_model_name(model), (pretrained or "").lower().replace("-", "_")
+
+
 def load_image_mean(
     model: str,
     pretrained: str | None,
@@ -403,7 +413,7 @@ def load_image_mean(
         accepted too).
     pretrained : str or None
         open_clip pretrained tag, e.g. ``"laion2b_s34b_b79k"`` or
-        ``"openai"`` (case-insensitive).
+        ``"openai"`` (case and ``-``/``_`` do not matter).
     data_home : str or os.PathLike, default=None
         See :func:`sksplice._data.get_data_home`.
 
@@ -429,8 +439,7 @@ def load_image_mean(
         raise TypeError(f"model must be a str, got {type(model).__name__}")
     if pretrained is not None and not isinstance(pretrained, str):
         raise TypeError(f"pretrained must be a str or None, got {type(pretrained).__name__}")
-    key = (_normalise_model_name(model), (pretrained or "").lower())
-    remote = IMAGE_MEANS.get(key)
+    remote = IMAGE_MEANS.get(image_mean_key(model, pretrained))
     if remote is None:
         known = ", ".join(f"({m!r}, {p!r})" for m, p in IMAGE_MEANS)
         raise ValueError(

@@ -465,6 +465,47 @@ def test_output_directory_and_labels_before_embedding(
     assert code == 1 and str(labels) in err
 
 
+@pytest.mark.parametrize("where", ["file", "under-a-file"])
+def test_cache_dir_checked_before_embedding(
+    where, image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding
+):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder\n")
+    cache = afile if where == "file" else afile / "cache"
+    args = ["decompose", str(image_tree), *_model_args(vocab_file), "--cache-dir", str(cache)]
+    code, out, err = _main(args, capsys)
+    assert code == 1 and out == ""
+    last = err.strip().splitlines()[-1]
+    expected = "exists but is not a folder" if where == "file" else "Cannot create the sksplice"
+    assert last.startswith(
+        "sksplice: error: The sksplice" if where == "file" else "sksplice: error: Cannot"
+    )
+    assert expected in last and str(cache) in last and "--cache-dir" in last, last
+    assert "[Errno" not in last and "as cache_dir" not in last, last
+
+
+def test_report_output_must_be_a_file(
+    image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _main(["report", str(image_tree), "-o", "-", *_model_args(vocab_file)], capsys)
+    assert code == 1 and out == ""
+    assert "sksplice: error: -o needs a file name: the report is an HTML page" in err
+    assert not (tmp_path / "-").exists()
+
+
+def test_a_file_given_twice_is_decomposed_once(image_tree, capsys, caplog):
+    first, second = sorted((image_tree / "cats").glob("*.png"))[:2]
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        paths = cli.collect_images([first, image_tree / "cats", second, first])
+    assert paths[0] == first and len(paths) == len(set(map(os.path.realpath, paths)))
+    assert sorted(map(os.path.realpath, paths)) == sorted(
+        os.path.realpath(p) for p in (image_tree / "cats").glob("*.png")
+    )
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("3 image file(s) given more than once: " in m for m in messages), messages
+
+
 def test_python_fit_rejects_unknown_solver_and_device():
     from sksplice import SpliceTransformer
 
@@ -698,6 +739,21 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
         assert not temporary_files_of(out) and out.read_text() == "previous results\n"
 
 
+def test_a_record_interrupted_in_its_flush_is_counted():
+    # Ctrl-C while the flush waits on a full pipe: the record is in the stream's buffer
+    # and reaches the reader at exit, so "N of M images written" must count it.
+    class Blocked(io.StringIO):
+        def flush(self):
+            raise KeyboardInterrupt
+
+    fh = Blocked()
+    writer = _output._Writer(fh, "jsonl", {})
+    record = {"path": "a.png", "concepts": [], "l0": 0, "cosine": 0.5}
+    with pytest.raises(KeyboardInterrupt):
+        writer.write(record)
+    assert writer.n == 1 and json.loads(fh.getvalue()) == record
+
+
 def test_output_file_is_replaced_only_when_complete(tmp_path):
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
@@ -749,10 +805,10 @@ _HUB_SCRIPT = """
 import json, sys
 import numpy as np
 from sksplice import CLIPEmbedder, cli
-image, vocab, out = sys.argv[1:4]
+image, other, vocab, out = sys.argv[1:5]
 hub = CLIPEmbedder("hf-hub:sksplice-test/tiny", pretrained="ignored-for-hub-models", device="cpu")
 X = hub.transform([image])
-code = cli.main(["decompose", image, image, "--model", "hf-hub:sksplice-test/tiny", "--vocabulary",
+code = cli.main(["decompose", image, other, "--model", "hf-hub:sksplice-test/tiny", "--vocabulary",
                  vocab, "--device", "cpu", "-f", "json", "-o", out, "-q"])
 print(json.dumps({"X": X.tolist(), "key": hub.cache_key(), "code": code}))
 """
@@ -778,11 +834,11 @@ def test_hf_hub_model_loads_from_a_filled_cache_offline(
     (files / "open_clip_config.json").write_text(json.dumps({"model_cfg": config}))
     torch.save(model.state_dict(), files / "open_clip_pytorch_model.bin")
 
-    image = str(sorted(image_tree.rglob("*.png"))[0])
+    image, other = (str(p) for p in sorted(image_tree.rglob("*.png"))[:2])
     out = tmp_path / "hub.json"
     run_env = dict(env, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
     proc = subprocess.run(
-        [sys.executable, "-c", _HUB_SCRIPT, image, str(vocab_file), str(out)],
+        [sys.executable, "-c", _HUB_SCRIPT, image, other, str(vocab_file), str(out)],
         env=run_env,
         capture_output=True,
         text=True,

@@ -428,6 +428,59 @@ def test_unreachable_target_l0_names_target_and_range(problem):
         make(concepts, raw, target_l0=0).fit(X)
 
 
+class _NamedCountingEmbedder(CountingEmbedder):
+    """A counting embedder with the ``model``/``pretrained`` of a CLIP embedder."""
+
+    model, pretrained = "ViT-B-32", "laion400m_e32"  # no published image mean
+
+
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("mean-width", r"image_mean.*\(5,\).*32"),
+        ("text-mean-width", r"text_mean.*\(7,\).*32"),
+        ("no-published-mean", r"No published image mean for model='ViT-B-32'"),
+        ("target-l0", r"target_l0=1000 cannot be reached.*only 600 concepts"),
+        ("target-l0-width", r"target_l0=40 cannot be reached.*embedding dimension \(32"),
+        ("same-rows", r"its 3 rows all point the same way"),
+        ("one-row", r"from 1 sample"),
+    ],
+)
+def test_centre_and_target_l0_are_checked_before_the_concepts_are_embedded(problem, case, match):
+    concepts, _, X = problem
+    options = {
+        "mean-width": {"image_mean": np.ones(5)},
+        "text-mean-width": {"modality": "text", "text_mean": np.ones(7)},
+        "no-published-mean": {"image_mean": "pretrained"},
+        "target-l0": {"target_l0": 1000},
+        "target-l0-width": {"target_l0": 40},
+        "same-rows": {},
+        "one-row": {},
+    }[case]
+    emb = _NamedCountingEmbedder(dim=DIM)
+    many = [f"{c} {i}" for i in range(20) for c in concepts]  # 600 concepts
+    est = SpliceTransformer(embedder=emb, vocabulary=many, device="cpu", **options)
+    rows = {"same-rows": X[:1] * np.array([[1.0], [2.0], [0.5]]), "one-row": X[:1]}
+    with pytest.raises(ValueError, match=match):
+        est.fit(rows.get(case, X))
+    assert CountingEmbedder.n_texts == 0  # refused before any concept was embedded
+    assert not hasattr(est, "mean_") and not hasattr(est, "concepts_")
+
+
+def test_rows_that_differ_only_in_scale_cannot_centre_themselves(problem):
+    # The centre of rows that all point the same way is that direction: every centred
+    # row would be zero (a cosine of 1 from no concept at all). Refused, while one
+    # different row among them is enough.
+    concepts, raw, X = problem
+    same = X[:1] * np.array([[1.0], [2.0], [0.5], [3.0]])
+    with pytest.raises(ValueError, match="all point the same way"):
+        make(concepts, raw).fit(same)
+    est = make(concepts, raw)
+    with pytest.warns(UserWarning, match="only 5 rows"):
+        est.fit(np.vstack([same, X[1:2]]))
+    assert est.l0(X[1:2]) > 0
+
+
 # ---------------------------------------------------------------- bad input
 def test_bad_input_errors_name_the_problem(problem):
     concepts, raw, X = problem

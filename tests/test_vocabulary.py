@@ -135,6 +135,9 @@ def test_image_mean_name_aliases(splice_data_dir, no_network):
     c = load_image_mean("ViT-B-32", "laion2b_s34b_b79k", data_home=splice_data_dir)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(b, c)
+    # As for open_clip's tags, "-" and "_" in the tag do not matter (nor does case).
+    d = load_image_mean("ViT-B/32", "LAION2B-S34B-B79K", data_home=splice_data_dir)
+    np.testing.assert_array_equal(c, d)
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -58,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             if args.debug:
                 raise
-            text = str(exc).strip()
+            # (An OSError's "[Errno 13] " says nothing a user can act on.)
+            text = re.sub(r"^\[Errno \d+\] ", "", str(exc).strip())
             msg = " ".join(text.split()) if text else type(exc).__name__
             logger.error("%s", msg)
             return 1

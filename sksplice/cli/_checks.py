@@ -96,10 +96,10 @@ def _check_image_mean(
     args: argparse.Namespace, model: str, pretrained: str | None, d: int
 ) -> tuple[Any, str, str | None]:
     """The modality centre: (mean or None, source, file)."""
-    from ..vocabulary import IMAGE_MEANS, as_mean_vector, load_image_mean
+    from ..vocabulary import IMAGE_MEANS, as_mean_vector, image_mean_key, load_image_mean
 
     choice = args.image_mean
-    published = pretrained is not None and (model, pretrained.lower()) in IMAGE_MEANS
+    published = pretrained is not None and image_mean_key(model, pretrained) in IMAGE_MEANS
     if choice == "auto":
         choice = "pretrained" if published else "data"
     if choice == "data":
@@ -143,11 +143,22 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         raise CLIError(f"cannot write output file {target}: folder {folder} is not writable")
 
 
+def _check_cache_dir(cache_dir: str | None) -> None:
+    """``--cache-dir`` (or its default) is a folder, created now when missing."""
+    from .._data import get_cache_dir
+
+    try:
+        get_cache_dir(cache_dir)
+    except OSError as exc:  # NotADirectoryError included
+        raise CLIError(exc.strerror or str(exc)) from exc
+
+
 def _check_options(args: argparse.Namespace) -> _Plan:
     """Check every option (cheap checks first) before any image or concept is embedded."""
     _check_output(getattr(args, "output", None))
     _check_device(args.device)
     _check_solver(args.solver)
+    _check_cache_dir(args.cache_dir)
     model, pretrained, d = _embedders.check_model(args)
     concepts = _check_vocabulary(args)
     mean, source, mean_file = _check_image_mean(args, model, pretrained, d)

@@ -63,7 +63,9 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     Returns
     -------
     paths : list of pathlib.Path
-        Images, files first in the order given, each folder's images sorted.
+        Images in the order of ``inputs``, each folder's images sorted; a file
+        reached more than once (named twice, or named and in a folder given
+        too) is kept at its first place only, with a warning.
 
     Raises
     ------
@@ -84,7 +86,29 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
             paths.append(path)
         else:
             raise CLIError(f"no such file or folder: {path}")
-    return paths
+    first: dict[str, Path] = {}
+    unique: list[Path] = []
+    repeats: list[tuple[Path, Path]] = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if real in first:
+            repeats.append((path, first[real]))
+        else:
+            first[real] = path
+            unique.append(path)
+    if repeats:
+        shown = "; ".join(
+            str(once) if str(again) == str(once) else f"{once} (again as {again})"
+            for again, once in repeats[:3]
+        )
+        more = f" and {len(repeats) - 3} more" if len(repeats) > 3 else ""
+        logger.warning(
+            "%d image file(s) given more than once: %s%s; each is decomposed once",
+            len(repeats),
+            shown,
+            more,
+        )
+    return unique
 
 
 _PATH_HEADERS = {"path", "file", "filename", "image"}

@@ -30,6 +30,7 @@ _FLAGS = {
     "target_l0": "--target-l0",
     "image_mean": "--image-mean",
     "data_home": "--data-home",
+    "cache_dir": "--cache-dir",
     "batch_size": "--batch-size",
     "pretrained": "--pretrained",
     "vocabulary": "--vocabulary",
@@ -47,7 +48,8 @@ _PHRASES = (
 )
 _ASSIGNMENT = re.compile(r"\b(" + "|".join(_FLAGS) + r")=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)")
 _BARE = re.compile(
-    r"(?<![\w./\\-])(vocabulary_size|l1_penalty|target_l0|image_mean|data_home|batch_size)\b"
+    r"(?<![\w./\\-])(vocabulary_size|l1_penalty|target_l0|image_mean|data_home|cache_dir|"
+    r"batch_size)\b"
 )
 
 

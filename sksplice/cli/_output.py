@@ -60,8 +60,10 @@ class _Writer:
                 fh.write(f"  {c['weight']:8.4f}  {c['concept']}\n")
             if not rec["concepts"]:
                 fh.write("  (no concept above the penalty)\n")
-        fh.flush()
+        # Counted once written: an interrupt while the flush waits on a full pipe still
+        # sends this record (what is left in the buffer goes out at exit).
         self.n += 1
+        fh.flush()
 
     def close(self) -> None:
         if self.fmt == "json":

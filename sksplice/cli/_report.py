@@ -13,12 +13,18 @@ from .._atomic import remove_stale_temporaries
 from ._checks import _check_options
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images
+from ._logging import CLIError
 from ._profile import _profile
 
 logger = logging.getLogger(__name__)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    if args.output == "-":
+        raise CLIError(
+            "-o needs a file name: the report is an HTML page with its images "
+            "(e.g. -o report.html)"
+        )
     plan = _check_options(args)
     if args.folder is not None and (args.labels or _has_class_folders(Path(args.folder))):
         paths, labels = _labelled(args)
