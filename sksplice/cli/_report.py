@@ -22,8 +22,7 @@ logger = logging.getLogger(__name__)
 def _cmd_report(args: argparse.Namespace) -> int:
     if args.output == "-":
         raise CLIError(
-            "-o needs a file name: the report is an HTML page with its images "
-            "(e.g. -o report.html)"
+            "-o needs a file name: the report is an HTML page with its images (e.g. -o report.html)"
         )
     plan = _check_options(args)
     if args.folder is not None and (args.labels or _has_class_folders(Path(args.folder))):
