@@ -754,6 +754,22 @@ def test_a_record_interrupted_in_its_flush_is_counted():
     assert writer.n == 1 and json.loads(fh.getvalue()) == record
 
 
+@pytest.mark.parametrize("n", [0, 2])
+def test_interrupted_json_says_it_is_incomplete(n):
+    fh = io.StringIO()
+    writer = _output._Writer(fh, "json", {"decomposed": 5})
+    for i in range(n):
+        writer.write({"path": f"{i}.png", "concepts": [], "l0": 0, "cosine": 0.5})
+    writer.close(interrupted=True)
+    out = json.loads(fh.getvalue())
+    assert out["metadata"] == {"decomposed": 5} and len(out["images"]) == n
+    assert out["complete"] is False and out["written"] == n
+    fh = io.StringIO()
+    writer = _output._Writer(fh, "json", {})
+    writer.close()
+    assert json.loads(fh.getvalue()) == {"metadata": {}, "images": []}  # complete: as before
+
+
 def test_output_file_is_replaced_only_when_complete(tmp_path):
     out = tmp_path / "out.csv"
     out.write_text("previous\n")

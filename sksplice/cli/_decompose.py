@@ -189,7 +189,7 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         writer.close()
     except KeyboardInterrupt as exc:
         if writer is not None:
-            writer.close()
+            writer.close(interrupted=True)
         where = out.keep_partial()
         _report_skipped(dec.skipped, len(paths))
         n = writer.n if writer is not None else 0

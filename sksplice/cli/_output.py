@@ -65,9 +65,15 @@ class _Writer:
         self.n += 1
         fh.flush()
 
-    def close(self) -> None:
+    def close(self, interrupted: bool = False) -> None:
+        """End the output; ``json`` of an interrupted run says so after its records
+        (``"complete": false`` and how many were ``"written"``), as its metadata,
+        written first, counts every image of the run."""
         if self.fmt == "json":
-            self.fh.write("\n ]}\n" if self.n else "]}\n")
+            end = "\n ]" if self.n else "]"
+            if interrupted:
+                end += f',\n "complete": false, "written": {self.n}'
+            self.fh.write(end + "}\n")
         self.fh.flush()
 
 
