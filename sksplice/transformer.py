@@ -377,7 +377,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
             values, a vocabulary with blank or duplicate entries, a
             ``concept_embeddings`` row count that does not match the
             vocabulary, an ``X`` whose number of features differs from the
-            dictionary's dimension, or an unreachable ``target_l0``.
+            dictionary's dimension, a given centre of another width, no published
+            mean for ``image_mean="pretrained"``, a centre to learn from one row or
+            from rows that all point the same way, or an unreachable
+            ``target_l0``. All but the dictionary's dimension are checked before
+            the vocabulary is embedded.
         TypeError
             For a parameter of the wrong type (a bool or a string where a
             number is expected, a number where an option string is expected).
