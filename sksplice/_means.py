@@ -107,10 +107,11 @@ def _learn_mean(
     mean = learned_mean(X)
     if not center_rows(X, mean, warn_zero=False).any():
         raise ValueError(
-            f"{param}=None cannot learn the modality centre from X: its {n} rows all point "
-            "the same way (the same embedding repeated, e.g. one image given twice), so "
-            "every centred row, and every weight, would be zero. Fit on different rows, or "
-            f"pass {alternative} or a precomputed mean array of shape (d,)"
+            f"{param}=None cannot learn the modality centre from X ({n} rows of "
+            f"{X.shape[1]} feature(s)): its rows all point the same way (the same embedding "
+            "repeated, e.g. one image given twice), so every centred row, and every weight, "
+            f"would be zero. Fit on different rows, or pass {alternative} or a precomputed "
+            "mean array of shape (d,)"
         )
     if n < MIN_MEAN_SAMPLES:
         warnings.warn(

@@ -608,7 +608,7 @@ def test_cache_folder_argument_environment_and_default(tmp_path, monkeypatch):
     expected = Path(platformdirs.user_cache_dir("sksplice", appauthor=False)).absolute()
     assert get_cache_dir() == expected
     (tmp_path / "file").write_text("x")
-    with pytest.raises(NotADirectoryError, match="--cache-dir"):
+    with pytest.raises(NotADirectoryError, match="pass another cache_dir or set"):
         get_cache_dir(tmp_path / "file")
     with pytest.raises(TypeError, match="cache_dir"):
         get_cache_dir(3)
