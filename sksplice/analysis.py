@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
+from ._names import carried_names, reconcile_names
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._validation import check_finite_rows, check_int, check_number
 
@@ -41,6 +42,8 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
 
     Taken from ``concepts`` (a sequence of names, or a fitted object with
     ``get_feature_names_out``), else from the columns of a DataFrame ``W``.
+    When both name the columns, they must name the same concepts (in another
+    order, the frame's columns label the data; see :func:`reconcile_names`).
     """
     if concepts is not None and hasattr(concepts, "get_feature_names_out"):
         concepts = concepts.get_feature_names_out()
@@ -61,6 +64,8 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
             f"`concepts` has {names.shape[0]} names but the weights have {n_concepts} "
             "columns; there must be one name per column"
         )
+    if isinstance(W, pd.DataFrame):
+        names = reconcile_names(names, carried_names(W.columns), "`concepts`", "the columns of W")
     return names
 
 

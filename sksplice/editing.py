@@ -27,6 +27,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
+from ._names import carried_names
 from ._pandas import sparse_frame, transform_output
 from ._protocols import check_text_embedder
 from ._validation import check_finite_rows, check_input_features, check_int, check_number
@@ -432,6 +433,21 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X_in = X
         X = self._validate(X, reset=False)
+        concepts = getattr(self, "concepts_", None)
+        if isinstance(X_in, pd.DataFrame) and concepts is not None:
+            # (Fitted on named columns, validate_data has checked them; fitted on an
+            # unnamed matrix with `splice`, only a warning would say they differ.)
+            columns = carried_names(X_in.columns)
+            if columns is not None and not np.array_equal(
+                columns.astype(str), concepts.astype(str)
+            ):
+                j = int(np.flatnonzero(columns.astype(str) != concepts.astype(str))[0])
+                raise ValueError(
+                    f"the columns of X are not the concepts of this editor in their order: "
+                    f"column {j} is {columns[j]!r} in X but {concepts[j]!r} here; pass "
+                    "X[editor.concepts_] (the columns in the order of the weights it was "
+                    "fitted on)"
+                )
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)
             W.data[~self.mask_[W.indices]] = 0

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._names import carried_names, reconcile_names
 from ._validation import check_int
 from .analysis import ALL_GROUP
 
@@ -100,6 +101,7 @@ def plot_decomposition(
         if weights_row.shape[0] != 1:
             raise ValueError(f"expected a single row of weights, got shape {weights_row.shape}")
         weights_row = weights_row.iloc[0]
+    carried = carried_names(weights_row.index) if isinstance(weights_row, pd.Series) else None
     if concepts is None and isinstance(weights_row, pd.Series):
         concepts = weights_row.index
     if sp.issparse(weights_row):
@@ -125,6 +127,7 @@ def plot_decomposition(
             f"{names.shape[0]} concept names for {values.shape[0]} weights; "
             "there must be one name per weight"
         )
+    names = reconcile_names(names, carried, "`concepts`", "the index of the weights")
     nonzero = np.flatnonzero(values)
     order = nonzero[np.argsort(-np.abs(values[nonzero]), kind="mergesort")][:k]
     ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.0))

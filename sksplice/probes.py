@@ -22,6 +22,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from ._names import reconcile_names
 from ._validation import check_int
 from .retrieval import unknown_concepts_error
 
@@ -54,37 +55,55 @@ def _check_linear(estimator: Any) -> np.ndarray:
     return coef.reshape(1, -1) if coef.ndim == 1 else coef
 
 
-def _feature_names(model: Any, n_features: int, concepts: Any) -> np.ndarray:
-    """Names of the final estimator's input columns."""
+def _carried_feature_names(model: Any, what: str) -> tuple[np.ndarray | None, str, str]:
+    """The input names the fitted model carries (None: none), where they come from, and
+    why there are none."""
+    why = (
+        "the model carries no concept names: pass a Pipeline whose steps before the "
+        "last have get_feature_names_out (such as a SpliceTransformer), a model fitted "
+        f"on a DataFrame of concept weights, or {what}"
+    )
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        try:
+            names = np.asarray(model[:-1].get_feature_names_out(), dtype=object)
+        except (AttributeError, NotFittedError, ValueError) as exc:
+            why = (
+                "the steps before the last do not give their output names "
+                f"(get_feature_names_out failed: {exc}); pass {what}"
+            )
+        else:
+            # Steps fitted on unnamed columns make up names x0, x1, ...: they name nothing.
+            if not np.array_equal(names.astype(str), [f"x{j}" for j in range(names.size)]):
+                return names, "the names the steps before the last give (get_feature_names_out)", ""
+    names = getattr(_final_step(model), "feature_names_in_", None)
+    if names is None:
+        return None, "", why
+    return np.asarray(names, dtype=object), "the model's input names (feature_names_in_)", ""
+
+
+def _feature_names(
+    model: Any, n_features: int, concepts: Any, what: str = "`concepts`"
+) -> np.ndarray:
+    """Names of the final estimator's input columns: ``concepts`` (called ``what``),
+    checked against the names the model carries, or those names."""
+    carried, source, why = _carried_feature_names(model, what)
     if concepts is not None:
         if hasattr(concepts, "get_feature_names_out"):
             concepts = concepts.get_feature_names_out()
         if isinstance(concepts, str):
-            raise TypeError("`concepts` must be a sequence of concept names, not a single string")
+            raise TypeError(f"{what} must be a sequence of concept names, not a single string")
         names = np.asarray(list(concepts), dtype=object)
-    elif isinstance(model, Pipeline) and len(model.steps) > 1:
-        head = model[:-1]
-        try:
-            names = np.asarray(head.get_feature_names_out(), dtype=object)
-        except (AttributeError, NotFittedError, ValueError) as exc:
-            raise ValueError(
-                "the steps before the last do not give their output names "
-                f"(get_feature_names_out failed: {exc}); pass `concepts=`"
-            ) from exc
+    elif carried is not None:
+        names = carried
     else:
-        names = getattr(_final_step(model), "feature_names_in_", None)
-        if names is None:
-            raise ValueError(
-                "the model carries no concept names: pass a Pipeline whose steps before the "
-                "last have get_feature_names_out (such as a SpliceTransformer), a model fitted "
-                "on a DataFrame of concept weights, or `concepts=`"
-            )
-        names = np.asarray(names, dtype=object)
+        raise ValueError(why)
     if names.shape != (n_features,):
         raise ValueError(
             f"there are {names.shape[0]} concept names but the model has {n_features} "
             "coefficients per class; give one name per input column"
         )
+    if carried is not None and carried.shape == names.shape:
+        names = reconcile_names(names, carried, what, source)
     return names
 
 
@@ -192,7 +211,7 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         if not isinstance(name, str):
             raise TypeError(f"`concepts` entry {i} is a {type(name).__name__}, not a concept name")
     coef = _check_linear(_final_step(model))
-    names = _feature_names(model, coef.shape[1], feature_names)
+    names = _feature_names(model, coef.shape[1], feature_names, "`feature_names`")
     index = {str(name): j for j, name in enumerate(names)}
     unknown = [name for name in concepts if name not in index]
     if unknown:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._names import carried_names
 from .analysis import (
     _as_weights,
     _check_test_options,
@@ -139,20 +140,24 @@ def compare_datasets(
             f"W_a has {c_a} concept columns but W_b has {c_b}; decompose both collections "
             "with the same fitted transformer"
         )
+    # Each collection's columns as its own names (or concepts=) say; they must line up.
     if concepts is None and not isinstance(W_a, pd.DataFrame):
-        names = _resolve_concepts(W_b, None, c_b)
+        names = names_b = _resolve_concepts(W_b, None, c_b)
     else:
         names = _resolve_concepts(W_a, concepts, c_a)
-    if concepts is None and isinstance(W_a, pd.DataFrame) and isinstance(W_b, pd.DataFrame):
-        other = np.asarray(list(W_b.columns), dtype=object)
-        differ = np.flatnonzero(names != other)
-        if differ.size:
-            j = int(differ[0])
-            raise ValueError(
-                f"W_a and W_b have different concept columns: column {j} is {names[j]!r} in "
-                f"W_a and {other[j]!r} in W_b ({differ.size} columns differ); reorder W_b "
-                "with W_b[W_a.columns]"
-            )
+        if concepts is not None:
+            names_b = _resolve_concepts(W_b, concepts, c_b)
+        else:
+            carried = carried_names(W_b.columns) if isinstance(W_b, pd.DataFrame) else None
+            names_b = names if carried is None else carried
+    differ = np.flatnonzero(names.astype(str) != names_b.astype(str))
+    if differ.size:
+        j = int(differ[0])
+        raise ValueError(
+            f"W_a and W_b have different concept columns: column {j} is {names[j]!r} in "
+            f"W_a and {names_b[j]!r} in W_b ({differ.size} columns differ); give both with "
+            "their columns in the same order (W_b[W_a.columns] for DataFrames)"
+        )
     W_a = _as_weights(W_a)
     W_b = _as_weights(W_b)
     n_a, n_b = float(W_a.shape[0]), float(W_b.shape[0])

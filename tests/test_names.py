@@ -1,0 +1,103 @@
+"""Concept names given twice (the data's own and an argument's) never mislabel columns."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+
+from sksplice import ConceptEditor, SpliceTransformer
+from sksplice.analysis import concept_profiles, rank_concepts
+from sksplice.plotting import plot_decomposition
+from sksplice.probes import probe_concepts, zero_concept_coefficients
+from sksplice.shift import compare_datasets
+
+NAMES = ["bikini", "suit", "snow"]
+
+
+@pytest.fixture
+def weights():
+    """Class "w" has bikini, class "m" has suit; snow everywhere in "w", nowhere in "m"."""
+    W = pd.DataFrame([[1.0, 0, 0.5], [0.8, 0, 0.4], [0, 1.0, 0], [0, 0.9, 0]], columns=NAMES)
+    return W, np.array(["w", "w", "m", "m"])
+
+
+def test_analysis_takes_a_reordered_frame_by_its_column_names(weights):
+    W, y = weights
+    reordered = W[["snow", "suit", "bikini"]]
+    expected = rank_concepts(W, y, "w")
+    # concepts= in another order than the frame's columns: the columns say which is which.
+    got = rank_concepts(reordered, y, "w", concepts=NAMES)
+    pd.testing.assert_frame_equal(got.sort_index(), expected.sort_index())
+    profiles = concept_profiles(reordered, y, NAMES)
+    assert profiles.loc["bikini", ("prevalence", "w")] == 1.0
+    assert profiles.loc["suit", ("prevalence", "w")] == 0.0
+    with pytest.raises(ValueError, match=r"column 0 is 'snow' in the columns of W but 'dog'"):
+        rank_concepts(reordered, y, "w", concepts=["dog", "suit", "bikini"])
+
+
+def test_compare_datasets_lines_up_both_collections_by_name(weights):
+    W, _ = weights
+    W_a, W_b = W.iloc[:2], W.iloc[2:]
+    expected = compare_datasets(W_a, W_b)
+    order = ["snow", "bikini", "suit"]
+    got = compare_datasets(W_a[order], W_b[order], concepts=NAMES)
+    assert got.loc["bikini", "count_a"] == 2 and got.loc["suit", "count_b"] == 2
+    pd.testing.assert_series_equal(got["count_a"].sort_index(), expected["count_a"].sort_index())
+    # A reordered frame against a matrix in the order of concepts= does not line up.
+    with pytest.raises(ValueError, match=r"column 0 is 'snow' in W_a and 'bikini' in W_b"):
+        compare_datasets(
+            W_a[["snow", "bikini", "suit"]], sp.csr_matrix(W_b.to_numpy()), concepts=NAMES
+        )
+
+
+def test_a_decomposition_plot_labels_bars_by_the_row_s_own_index(weights):
+    W, _ = weights
+    row = W.iloc[0][["suit", "snow", "bikini"]]
+    ax = plot_decomposition(row, NAMES, k=2)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert set(labels) == {"bikini", "snow"}
+    with pytest.raises(ValueError, match="name different concepts"):
+        plot_decomposition(row, ["a", "b", "c"])
+
+
+def test_probe_helpers_follow_the_model_s_input_names(weights):
+    W, y = weights
+    reordered = W[["suit", "snow", "bikini"]]
+    lr = LogisticRegression().fit(reordered, y)
+    top = probe_concepts(lr, k=1)
+    given = probe_concepts(lr, k=1, concepts=NAMES)
+    pd.testing.assert_frame_equal(given, top)
+    # "w" (classes_[1]) is told by bikini or snow, never by suit.
+    assert given.query("`class` == 'w' and sign == 'positive'")["concept"].iloc[0] != "suit"
+    edited = zero_concept_coefficients(lr, ["snow"], feature_names=NAMES)
+    snow = list(reordered.columns).index("snow")
+    assert edited.coef_[0, snow] == 0.0
+    assert np.count_nonzero(edited.coef_ == 0) == 1
+    with pytest.raises(
+        ValueError, match=r"`feature_names`.*name different concepts|name different"
+    ):
+        zero_concept_coefficients(lr, ["snow"], feature_names=["a", "b", "c"])
+
+
+def test_an_editor_refuses_a_frame_whose_columns_are_in_another_order():
+    rng = np.random.default_rng(0)
+    words = [f"concept {i}" for i in range(12)]
+    emb = rng.standard_normal((12, 8))
+    X = emb[[0, 1, 2, 3, 4, 5]] + 0.1 * rng.standard_normal((6, 8))
+    splice = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu").fit(
+        np.vstack([X, rng.standard_normal((20, 8))])
+    )
+    W = splice.transform(X)
+    editor = ConceptEditor(remove=["concept 0"], splice=FrozenEstimator(splice)).fit(W)
+    frame = pd.DataFrame(W.toarray(), columns=words)
+    np.testing.assert_array_equal(editor.transform(frame), editor.transform(W).toarray())
+    with pytest.raises(ValueError, match=r"column 0 is 'concept 11' in X but 'concept 0'"):
+        editor.transform(frame[words[::-1]])
