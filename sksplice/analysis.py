@@ -110,8 +110,14 @@ def _as_labels(y: Any, n_samples: int) -> np.ndarray:
         raise ValueError(
             f"labels `y` have {y.shape[0]} entries but the weights have {n_samples} rows"
         )
-    if y.dtype.kind == "f" and np.isnan(y).any():
-        raise ValueError("labels `y` contain NaN")
+    missing = np.flatnonzero(pd.isna(y))
+    if missing.size:
+        rows = ", ".join(str(int(i)) for i in missing[:5])
+        more = f" and {missing.size - 5} more" if missing.size > 5 else ""
+        raise ValueError(
+            f"labels `y` are missing (None or NaN) at row(s) {rows}{more}: give every "
+            "sample a label, or leave those rows out of both the weights and `y`"
+        )
     return y
 
 

@@ -342,6 +342,25 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
             n_features=getattr(self, "n_features_in_", None),
         )
 
+    def _concept_width(self) -> int | None:
+        """The dimension of the concept embeddings when it is known without computing them.
+
+        From ``concept_embeddings``, or the model configuration of a
+        :class:`~sksplice.CLIPEmbedder` (no weights are loaded), or an
+        embedder's ``embedding_dim_``; None otherwise.
+        """
+        if self.concept_embeddings is not None:
+            shape = np.shape(self.concept_embeddings)
+            return int(shape[1]) if len(shape) == 2 else None
+        from .embedders import CLIPEmbedder
+
+        if isinstance(self.embedder, CLIPEmbedder):
+            return int(self.embedder._config().embed_dim)
+        dim = getattr(self.embedder, "embedding_dim_", None)
+        if isinstance(dim, int | np.integer) and not isinstance(dim, bool) and dim > 0:
+            return int(dim)
+        return None
+
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
         X = validate_data(
             self,
@@ -392,6 +411,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         # Everything that does not need the concepts' embeddings is checked before
         # they are computed (minutes for a large vocabulary on a CPU): the centre
         # (published, given or learned) against the width of X, and target_l0.
+        width = self._concept_width()
+        if width is not None and X.shape[1] != width:
+            raise ValueError(
+                f"X has {X.shape[1]} features but the concept dictionary has d={width} "
+                "dimensions: X must be embeddings from the same model as the concepts"
+            )
         if self.target_l0 is not None:
             check_target_l0(float(self.target_l0), len(concepts), X.shape[1])
         needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)

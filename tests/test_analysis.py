@@ -413,3 +413,13 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
         records = json.loads(text)["ranking"]
         sea = next(r for r in records if r["class"] == "coast" and r["concept"] == "sea")
         assert sea["significant"] is True and sea["test"] == "z"
+
+
+@pytest.mark.parametrize("missing", [None, np.nan], ids=["None", "NaN"])
+def test_missing_labels_are_named_by_row(missing):
+    W = np.array([[1.0, 0.0], [0.5, 0.0], [0.0, 1.0], [0.0, 0.8]])
+    y = np.array(["a", missing, "b", "b"], dtype=object)
+    with pytest.raises(ValueError, match=r"labels `y` are missing \(None or NaN\) at row\(s\) 1:"):
+        concept_profiles(W, y, ["x", "z"])
+    with pytest.raises(ValueError, match=r"row\(s\) 1:"):
+        rank_concepts(W, y, "a", concepts=["x", "z"])

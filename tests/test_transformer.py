@@ -467,6 +467,23 @@ def test_centre_and_target_l0_are_checked_before_the_concepts_are_embedded(probl
     assert not hasattr(est, "mean_") and not hasattr(est, "concepts_")
 
 
+def test_a_clip_embedder_s_width_is_checked_before_the_concepts_are_embedded(
+    tiny_clip_model, monkeypatch
+):
+    from sklearn.base import clone
+
+    from sksplice import CLIPEmbedder
+
+    emb = CLIPEmbedder(tiny_clip_model, pretrained=None, modality="text", device="cpu")
+    d = clone(emb).fit().embedding_dim_  # from the model's configuration, no weights
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", lambda *a, **k: pytest.fail("embedded"))
+    est = SpliceTransformer(embedder=emb, vocabulary=["red", "car", "sky"], device="cpu")
+    X = np.random.default_rng(0).normal(size=(5, d + 3))
+    with pytest.raises(ValueError, match=rf"X has {d + 3} features but .* has d={d} dim"):
+        est.fit(X)
+    assert not hasattr(emb, "embedding_dim_")  # the embedder given is left as it was
+
+
 def test_rows_that_differ_only_in_scale_cannot_centre_themselves(problem):
     # The centre of rows that all point the same way is that direction: every centred
     # row would be zero (a cosine of 1 from no concept at all). Refused, while one
@@ -678,7 +695,7 @@ class _WidthMatchingSplice(SpliceTransformer):
 # The concept dictionary fixes the embedding dimension d. Fitting on X with
 # another number of features must fail with a clear error (a concept embedding
 # only explains embeddings of its own model), but the checks below fit on data
-# with 2, 4, 5 or 10 columns and expect success. The same checks pass on
+# with 1, 2, 4, 5 or 10 columns and expect success. The same checks pass on
 # ``_WidthMatchingSplice`` below, which differs only in matching d to X.
 _WRONG_WIDTH = "fits on X with a number of features other than the dictionary's d"
 
@@ -693,10 +710,9 @@ _WIDTH_CHECKS = (
     "check_positive_only_tag_during_fit",  # 4 (iris)
     "check_estimators_dtypes",  # 5
     "check_dtype_object",  # 10
+    "check_fit2d_1sample",  # 10
+    "check_fit2d_1feature",  # 1
 )
-# (check_fit2d_1sample and check_fit2d_1feature pass: one row, or rows of one feature
-# (all pointing the same way), leave no centre to learn, refused before the dictionary
-# is built with messages that name the one sample or feature.)
 
 
 def _expected_failed_checks(estimator):
