@@ -289,8 +289,9 @@ def splice_validation_curve(
         :func:`~sklearn.model_selection.validation_curve` passes them without
         metadata routing: an array with one entry per sample is cut to each
         fold's training rows, anything else goes as it is. Parameters that
-        ``estimator.fit`` does not take are refused before any fit, and so is
-        any parameter while ``enable_metadata_routing`` is on.
+        ``estimator.fit`` does not take, and a ``sample_weight`` without one
+        entry per row of ``X``, are refused before any fit, and so is any
+        parameter while ``enable_metadata_routing`` is on.
 
     Returns
     -------
@@ -335,7 +336,7 @@ def splice_validation_curve(
     _check_penalties(l1_penalties)
     _check_n_jobs(n_jobs)
     _check_error_score(error_score)
-    _check_fit_params(estimator, {} if params is None else params, "splice_validation_curve")
+    _check_fit_params(estimator, {} if params is None else params, "splice_validation_curve", X)
     if isinstance(scoring, (list, tuple, set, frozenset, Mapping)):
         raise TypeError(
             f"scoring must be one metric (a string, a callable or None), got a "
@@ -470,7 +471,7 @@ def _fit_param_problem(estimator: Any, key: str) -> str | None:
     return f"{type(estimator).__name__}.fit takes no parameter {key!r}"
 
 
-def _check_fit_params(estimator: Any, params: Any, where: str) -> None:
+def _check_fit_params(estimator: Any, params: Any, where: str, X: Any = None) -> None:
     """Refuse fit parameters that ``estimator.fit`` would not take, before any fit.
 
     As in scikit-learn without metadata routing, the parameters go to the
@@ -495,6 +496,21 @@ def _check_fit_params(estimator: Any, params: Any, where: str) -> None:
         problem = _fit_param_problem(estimator, key)
         if problem is not None:
             raise TypeError(f"{where} got the fit parameter {key!r}: {problem}")
+    if X is None:
+        return
+    n = _num_samples(X)
+    for key, value in params.items():
+        # (Other arrays of another length pass through whole, as scikit-learn passes them.)
+        if key.rpartition("__")[2] == "sample_weight" and value is not None:
+            try:
+                count = _num_samples(value)
+            except TypeError:
+                continue  # a scalar weight
+            if count != n:
+                raise ValueError(
+                    f"{where}: the fit parameter {key!r} has {count} entries but X has {n} "
+                    "rows; give one weight per row of X"
+                )
 
 
 def _learns_from_rows(transformer: Any) -> bool:

@@ -366,7 +366,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 "and name one of them in refit"
             )
 
-    def _probe_params(self, name: str, probe: Any, params: dict[str, Any]) -> dict[str, Any]:
+    def _probe_params(
+        self, name: str, probe: Any, params: dict[str, Any], X: Any
+    ) -> dict[str, Any]:
         """The fit parameters of the pipeline's steps after the transformer ``name``, as
         ``probe.fit`` takes them (without the step name when the probe is one step)."""
         if not params:
@@ -378,7 +380,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                     f"SpliceTransformer {name!r} takes none: pass fit parameters to the "
                     "steps after it"
                 )
-        _check_fit_params(self.estimator, params, "SplicePathSearchCV.fit")
+        _check_fit_params(self.estimator, params, "SplicePathSearchCV.fit", X)
         if isinstance(probe, Pipeline):
             return dict(params)
         return {key.partition("__")[2]: value for key, value in params.items()}
@@ -401,7 +403,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             <sklearn.pipeline.Pipeline.fit>` (e.g.
             ``logisticregression__sample_weight=w``). As in ``GridSearchCV``
             without metadata routing, an array with one entry per sample is cut
-            to each fold's training rows, and the refit gets them whole.
+            to each fold's training rows, and the refit gets them whole; a
+            ``sample_weight`` without one entry per row of ``X`` is refused
+            before any fit.
 
         Returns
         -------
@@ -426,7 +430,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             ``refit`` checked after the fits.
         """
         name, transformer, probe, penalties, fold_scorer, names = self._check_params()
-        probe_params = self._probe_params(name, probe, params)
+        probe_params = self._probe_params(name, probe, params, X)
         if names is None:
             scorer: Any = check_scoring(self.estimator, scoring=self.scoring)
         else:

@@ -258,6 +258,8 @@ def test_validation_curve_refuses_fit_params_the_probe_does_not_take(problem, mo
         splice_validation_curve(*args, params={"weights": y})
     with pytest.raises(TypeError, match=r"a dict of name to value, got list"):
         splice_validation_curve(*args, params=["sample_weight"])
+    with pytest.raises(ValueError, match=r"'sample_weight' has 10 entries but X has \d+ rows"):
+        splice_validation_curve(*args, params={"sample_weight": np.ones(10)})
     routing = sklearn.config_context(enable_metadata_routing=True)
     with routing, pytest.raises(TypeError, match=r"enable_metadata_routing=True"):
         splice_validation_curve(*args, params={"sample_weight": np.ones(len(y))})

@@ -411,6 +411,7 @@ def test_fit_parameters_reach_the_probe_steps_as_in_grid_search(problem, centre,
         ("splicetransformer__sample_weight", r"'splicetransformer'.*takes none"),
         ("logisticregression__weights", r"LogisticRegression.fit takes no parameter 'weights'"),
         ("routing", r"enable_metadata_routing=True.*config_context"),
+        ("short", r"'logisticregression__sample_weight' has 10 entries but X has \d+ rows"),
     ],
 )
 def test_fit_parameters_no_step_takes_are_refused_before_any_fit(problem, monkeypatch, key, match):
@@ -422,7 +423,10 @@ def test_fit_parameters_no_step_takes_are_refused_before_any_fit(problem, monkey
     w = np.ones(len(y))
     routing = sklearn.config_context(enable_metadata_routing=key == "routing")
     params = {"logisticregression__sample_weight" if key == "routing" else key: w}
-    with routing, pytest.raises(TypeError, match=match):
+    if key == "short":
+        params = {"logisticregression__sample_weight": w[:10]}
+    error = ValueError if key == "short" else TypeError
+    with routing, pytest.raises(error, match=match):
         search.fit(X, y, **params)
 
 
