@@ -401,7 +401,9 @@ def plot_dataset_shift(
     ax.set_ylabel(f"{what} in {label_b}")
     if title is not None:
         ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
+    # Where the fewest points and labels are: a corner may hold the largest shifts
+    # (concepts found in one collection only lie along an axis).
+    ax.legend(loc="best", fontsize=8)
     return ax
 
 

@@ -384,3 +384,27 @@ def test_tradeoff_worked_example_plots_the_path_numbers(laion_minilm, minilm, tm
         assert rows[key][0] == pytest.approx(l0, abs=0.5), key
         assert rows[key][1] == pytest.approx(cos, abs=0.002), key
         assert rows[key][2] == pytest.approx(acc, abs=1 / 120 + 1e-9), key  # one caption
+
+
+def test_the_shift_legend_leaves_the_largest_shift_visible():
+    # A concept found in collection B only lies on the y axis, high up: in the upper
+    # left corner, where a fixed legend would cover it.
+    from sksplice.plotting import plot_dataset_shift
+    from sksplice.shift import compare_datasets
+
+    rng = np.random.default_rng(0)
+    n = 200
+    A = (rng.random((n, 21)) < rng.uniform(0.02, 0.3, 21)).astype(float)
+    B = (rng.random((n, 21)) < rng.uniform(0.02, 0.3, 21)).astype(float)
+    A[:, 20], B[:, 20] = 0.0, rng.random(n) < 0.85
+    names = [f"c{i}" for i in range(20)] + ["snow"]
+    shift = compare_datasets(A, B, concepts=names, labels=("forest", "snow"))
+    ax = plot_dataset_shift(shift, k=3)
+    ax.figure.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    assert shift.loc["snow", "significant"]
+    point = (shift.loc["snow", "prevalence_a"], shift.loc["snow", "prevalence_b"])
+    x, y = ax.transData.transform(point)
+    assert not box.padded(5).contains(x, y)  # the marker, not just its centre
+    (label,) = [t for t in ax.texts if t.get_text() == "snow"]
+    assert not box.overlaps(label.get_window_extent())
