@@ -83,3 +83,53 @@ def test_sphinx_build_without_warnings(tmp_path):
     html = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
     assert "sksplice" in html
     assert (tmp_path / "html" / "generated" / "sksplice.SpliceTransformer.html").exists()
+
+
+def _python_sources():
+    """The docs' example scripts and the Python blocks of the pages and the README."""
+    import re
+
+    for path in sorted(EXAMPLES.glob("*.py")):
+        yield path.name, path.read_text(encoding="utf-8")
+    pages = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for k, block in enumerate(re.findall(r"```python\n(.*?)```", text, flags=re.S)):
+            yield f"{page.name} block {k}", block
+
+
+def test_examples_call_sksplice_with_keywords_it_takes():
+    # A renamed or removed keyword fails an example only on the path a test does not
+    # take (e.g. embedding the vocabulary instead of being handed its embeddings).
+    import ast
+    import importlib
+    import inspect
+
+    checked, wrong = 0, []
+    for where, source in _python_sources():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue  # a fragment with "..." in it
+        imported = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sksplice"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    if hasattr(module, alias.name):
+                        imported[alias.asname or alias.name] = getattr(module, alias.name)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            target = imported.get(node.func.id)
+            if target is None or not callable(target):
+                continue
+            parameters = inspect.signature(target).parameters
+            if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+                continue
+            for keyword in node.keywords:
+                checked += 1
+                if keyword.arg is not None and keyword.arg not in parameters:
+                    wrong.append(f"{where}: {node.func.id}(..., {keyword.arg}=...)")
+    assert checked > 100  # the check sees the calls
+    assert not wrong, wrong

@@ -134,7 +134,7 @@ def main(
     if concept_embeddings is None:
         from sksplice.dictionary import embed_vocabulary
 
-        concept_embeddings = embed_vocabulary(embedder, list(concepts), data_home=data_home)
+        concept_embeddings = embed_vocabulary(embedder, list(concepts))
     data = collections()
     # Centre by the text centre of the vocabulary: the mean of the captions would depend
     # on how often they mention snow, so the two collections would be centred differently.

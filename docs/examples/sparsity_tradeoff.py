@@ -116,7 +116,7 @@ def main(
     if concept_embeddings is None:
         from sksplice.dictionary import embed_vocabulary
 
-        concept_embeddings = embed_vocabulary(embedder, list(concepts), data_home=data_home)
+        concept_embeddings = embed_vocabulary(embedder, list(concepts))
     texts, y = captions()
     X = embedder.embed_text(texts)
     # the same caption centre for every vocabulary size: the text centre of the largest
