@@ -26,10 +26,13 @@ def reconcile_names(
     """The names of the data's columns when the data and an argument both name them.
 
     The same names in the same order: those. The same concepts in another order
-    (a frame whose columns were reordered): the data's own names, which say what
-    each column holds. Other names: a ``ValueError`` naming the first column
-    that differs, as labelling the columns by position would put the wrong
-    concept names on them.
+    (a frame whose columns were reordered): the argument's names in the data's
+    order, as the data say what each column holds. Names of which only some are
+    the argument's: a ``ValueError`` naming the first column that differs, as
+    labelling the columns by position would put the wrong concept names on
+    them. Names none of which are the argument's (positions such as ``0``,
+    ``"0"``, or ``x0`` made up by a step fitted on unnamed columns): the
+    argument's names, which the data do not contradict.
 
     Parameters
     ----------
@@ -45,18 +48,21 @@ def reconcile_names(
     ndarray of shape (n_columns,)
         The names of the data's columns.
     """
-    if carried is None or np.array_equal(given.astype(str), carried.astype(str)):
+    if carried is None or carried.shape != given.shape:
         return given
-    same = given.shape == carried.shape and len(set(map(str, carried))) == carried.shape[0]
-    if same and set(map(str, given)) == set(map(str, carried)):
-        return carried
-    differ = [j for j, (a, b) in enumerate(zip(given, carried)) if str(a) != str(b)]
-    j = differ[0] if differ else min(given.shape[0], carried.shape[0])
-    shown_given = repr(given[j]) if j < given.shape[0] else "nothing"
-    shown_carried = repr(carried[j]) if j < carried.shape[0] else "nothing"
+    given_text = [str(name) for name in given]
+    carried_text = [str(name) for name in carried]
+    if given_text == carried_text:
+        return given
+    shared = set(given_text) & set(carried_text)
+    if not shared:
+        return given
+    if len(shared) == len(set(given_text)) == len(given_text) == len(set(carried_text)):
+        by_text = dict(zip(given_text, given))
+        return np.asarray([by_text[name] for name in carried_text], dtype=object)
+    j = next(k for k, (a, b) in enumerate(zip(given_text, carried_text)) if a != b)
     raise ValueError(
         f"{carried_what} and {given_what} name different concepts: column {j} is "
-        f"{shown_carried} in {carried_what} but {shown_given} in {given_what}; the "
-        "columns would be mislabelled. Give the names of these columns, or leave "
-        f"{given_what} out to use {carried_what}"
+        f"{carried[j]!r} in {carried_what} but {given[j]!r} in {given_what}; the "
+        "columns would be mislabelled. Give the names of these columns, in their order"
     )

@@ -156,7 +156,11 @@ def concept_profiles(
     concepts : sequence of str or fitted transformer, default=None
         Concept names, one per column of ``W``, or a fitted object with
         ``get_feature_names_out`` (such as a SpliceTransformer). Defaults to
-        the columns of ``W`` when it is a DataFrame.
+        the columns of ``W`` when it is a DataFrame. When both are given, a
+        frame whose columns are these concepts in another order is labelled
+        by its columns, and columns naming other concepts are refused
+        (columns that are only positions, such as ``0``, ``1`` ..., name
+        nothing).
     drop_empty : bool, default=False
         Drop concepts that are zero in every sample.
 

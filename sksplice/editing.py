@@ -435,15 +435,16 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
         X = self._validate(X, reset=False)
         concepts = getattr(self, "concepts_", None)
         if isinstance(X_in, pd.DataFrame) and concepts is not None:
-            # (Fitted on named columns, validate_data has checked them; fitted on an
-            # unnamed matrix with `splice`, only a warning would say they differ.)
+            # A frame whose columns are this editor's concepts in another order would be
+            # edited by position (fitted on named columns, validate_data has refused it
+            # already; fitted on an unnamed matrix with `splice`, only warned).
             columns = carried_names(X_in.columns)
-            if columns is not None and not np.array_equal(
-                columns.astype(str), concepts.astype(str)
-            ):
-                j = int(np.flatnonzero(columns.astype(str) != concepts.astype(str))[0])
+            text = None if columns is None else [str(c) for c in columns]
+            mine = [str(c) for c in concepts]
+            if text is not None and text != mine and sorted(text) == sorted(mine):
+                j = next(k for k, (a, b) in enumerate(zip(text, mine)) if a != b)
                 raise ValueError(
-                    f"the columns of X are not the concepts of this editor in their order: "
+                    f"the columns of X are the concepts of this editor in another order: "
                     f"column {j} is {columns[j]!r} in X but {concepts[j]!r} here; pass "
                     "X[editor.concepts_] (the columns in the order of the weights it was "
                     "fitted on)"

@@ -463,7 +463,11 @@ def _fit_param_problem(estimator: Any, key: str) -> str | None:
     fit = getattr(estimator, "fit", None)
     if fit is None:  # "passthrough" or None: nothing is fitted
         return f"{estimator!r} is fitted with nothing"
-    for p in inspect.signature(fit).parameters.values():
+    parameters = list(inspect.signature(fit).parameters.values())
+    data = [p.name for p in parameters[:2] if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    if key in data:
+        return f"{key!r} is the data {type(estimator).__name__}.fit is given, not a fit parameter"
+    for p in parameters:
         if p.kind is inspect.Parameter.VAR_KEYWORD or (
             p.name == key and p.kind is not inspect.Parameter.VAR_POSITIONAL
         ):

@@ -75,7 +75,9 @@ def plot_decomposition(
         DataFrame row is accepted too).
     concepts : sequence of str or fitted transformer, default=None
         Concept names, or an object with ``get_feature_names_out``; defaults to
-        the index of a Series (or the columns of a one-row DataFrame).
+        the index of a Series (or the columns of a one-row DataFrame). With
+        both, the Series' own index labels its weights when it holds these
+        concepts in another order; other concept names are refused.
     k : int, default=10
         Number of concepts shown; fewer when fewer weights are non-zero.
     ax : matplotlib Axes, default=None

@@ -66,7 +66,7 @@ def _carried_feature_names(model: Any, what: str) -> tuple[np.ndarray | None, st
     if isinstance(model, Pipeline) and len(model.steps) > 1:
         try:
             names = np.asarray(model[:-1].get_feature_names_out(), dtype=object)
-        except (AttributeError, NotFittedError, ValueError) as exc:
+        except Exception as exc:  # any step's get_feature_names_out may fail its own way
             why = (
                 "the steps before the last do not give their output names "
                 f"(get_feature_names_out failed: {exc}); pass {what}"
@@ -122,7 +122,10 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
     concepts : list of str or fitted SpliceTransformer, default=None
         Names of the classifier's input columns. By default they come from
         ``get_feature_names_out`` of the Pipeline's steps before the last, or
-        from the classifier's ``feature_names_in_``.
+        from the classifier's ``feature_names_in_``. Given names are checked
+        against those: the same concepts in another order follow the model's
+        order, other concept names are refused (names made up for unnamed
+        columns, such as ``x0``, name nothing).
 
     Returns
     -------

@@ -67,7 +67,10 @@ def compare_datasets(
         Concept names, one per column, or a fitted object with
         ``get_feature_names_out``. Defaults to the columns of ``W_a`` (or
         ``W_b``) when it is a DataFrame; two DataFrames must have the same
-        columns in the same order.
+        columns in the same order. A DataFrame whose columns are these
+        concepts in another order is labelled by its columns (see
+        :func:`~sksplice.analysis.concept_profiles`); both collections must
+        then still line up.
     labels : tuple of two str, default=("A", "B")
         Names of the two collections, kept in ``comparison.attrs`` for plots
         and reports.

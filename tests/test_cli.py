@@ -506,6 +506,16 @@ def test_a_file_given_twice_is_decomposed_once(image_tree, capsys, caplog):
     assert any("3 image file(s) given more than once: " in m for m in messages), messages
 
 
+def test_an_image_linked_into_two_class_folders_stays_in_both(tmp_path):
+    root = tmp_path / "classes"
+    _png(root / "beach" / "a.png", 0)
+    _png(root / "beach" / "b.png", 1)
+    (root / "dog").mkdir()
+    (root / "dog" / "a.png").symlink_to(root / "beach" / "a.png")  # a dog on a beach
+    paths = cli.collect_images([root])
+    assert _inputs._labels_from_folders(root, paths) == ["beach", "beach", "dog"]
+
+
 def test_python_fit_rejects_unknown_solver_and_device():
     from sksplice import SpliceTransformer
 
@@ -752,6 +762,19 @@ def test_a_record_interrupted_in_its_flush_is_counted():
     with pytest.raises(KeyboardInterrupt):
         writer.write(record)
     assert writer.n == 1 and json.loads(fh.getvalue()) == record
+
+
+def test_a_json_output_interrupted_while_closing_is_ended_once():
+    class Blocked(io.StringIO):
+        def flush(self):
+            raise KeyboardInterrupt
+
+    fh = Blocked()
+    writer = _output._Writer(fh, "json", {})
+    with pytest.raises(KeyboardInterrupt):
+        writer.close()
+    writer.close(interrupted=True)  # what the command does on the interrupt
+    assert json.loads(fh.getvalue()) == {"metadata": {}, "images": []}
 
 
 @pytest.mark.parametrize("n", [0, 2])

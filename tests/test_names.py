@@ -65,7 +65,7 @@ def test_a_decomposition_plot_labels_bars_by_the_row_s_own_index(weights):
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert set(labels) == {"bikini", "snow"}
     with pytest.raises(ValueError, match="name different concepts"):
-        plot_decomposition(row, ["a", "b", "c"])
+        plot_decomposition(row, ["suit", "dog", "bikini"])
 
 
 def test_probe_helpers_follow_the_model_s_input_names(weights):
@@ -81,10 +81,8 @@ def test_probe_helpers_follow_the_model_s_input_names(weights):
     snow = list(reordered.columns).index("snow")
     assert edited.coef_[0, snow] == 0.0
     assert np.count_nonzero(edited.coef_ == 0) == 1
-    with pytest.raises(
-        ValueError, match=r"`feature_names`.*name different concepts|name different"
-    ):
-        zero_concept_coefficients(lr, ["snow"], feature_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"\(feature_names_in_\) and `feature_names` name diff"):
+        zero_concept_coefficients(lr, ["snow"], feature_names=["suit", "snow", "dog"])
 
 
 def test_an_editor_refuses_a_frame_whose_columns_are_in_another_order():
@@ -101,3 +99,68 @@ def test_an_editor_refuses_a_frame_whose_columns_are_in_another_order():
     np.testing.assert_array_equal(editor.transform(frame), editor.transform(W).toarray())
     with pytest.raises(ValueError, match=r"column 0 is 'concept 11' in X but 'concept 0'"):
         editor.transform(frame[words[::-1]])
+
+
+def test_names_that_are_only_positions_are_labelled_by_the_argument(weights):
+    # A frame read back from CSV has columns "0", "1", ...; steps fitted on unnamed
+    # columns make up x0, x1, ...: they name nothing, so concepts= labels the columns.
+    import io
+
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    W, y = weights
+    buffer = io.StringIO()
+    W.to_csv(buffer, index=False, header=[str(j) for j in range(3)])
+    buffer.seek(0)
+    read = pd.read_csv(buffer)
+    pd.testing.assert_frame_equal(
+        concept_profiles(read, y, NAMES), concept_profiles(W, y), check_names=False
+    )
+    model = make_pipeline(
+        ColumnTransformer([("s", StandardScaler(), [0, 1, 2])]), LogisticRegression()
+    ).fit(W.to_numpy(), y)
+    assert set(probe_concepts(model, k=1, concepts=NAMES)["concept"]) <= set(NAMES)
+    # Integer names in another order than the same names given as strings: the data's order.
+    reordered = pd.DataFrame(W.to_numpy()[:, [2, 0, 1]], columns=[3, 1, 2])
+    profiles = concept_profiles(reordered, y, ["1", "2", "3"])
+    assert list(profiles.index) == ["3", "1", "2"]
+
+
+def test_an_editor_transforms_the_frame_it_was_fitted_on():
+    # Columns that are positions, not names: fitted and transformed alike, as before.
+    rng = np.random.default_rng(0)
+    words = [f"concept {i}" for i in range(6)]
+    emb = rng.standard_normal((6, 8))
+    splice = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu").fit(
+        rng.standard_normal((30, 8))
+    )
+    W = splice.transform(rng.standard_normal((5, 8))).toarray()
+    frame = pd.DataFrame(W, columns=np.arange(6))
+    editor = ConceptEditor(remove=["concept 1"], splice=FrozenEstimator(splice)).fit(frame)
+    out = np.asarray(editor.transform(frame))
+    assert (out[:, 1] == 0).all() and np.array_equal(np.delete(out, 1, 1), np.delete(W, 1, 1))
+
+
+def test_probe_names_given_need_no_names_from_the_steps(weights):
+    # A step whose get_feature_names_out fails (in its own way) is not asked when the
+    # names are given.
+    from sklearn.base import BaseEstimator, TransformerMixin
+    from sklearn.pipeline import make_pipeline
+
+    class Squares(TransformerMixin, BaseEstimator):
+        def fit(self, X, y=None):
+            return self
+
+        def transform(self, X):
+            return np.asarray(X) ** 2
+
+        def get_feature_names_out(self, input_features=None):
+            raise NotImplementedError("no names")
+
+    W, y = weights
+    model = make_pipeline(Squares(), LogisticRegression()).fit(W.to_numpy(), y)
+    assert set(probe_concepts(model, k=1, concepts=NAMES)["concept"]) <= set(NAMES)
+    with pytest.raises(ValueError, match="get_feature_names_out failed: no names"):
+        probe_concepts(model, k=1)

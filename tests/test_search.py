@@ -412,6 +412,7 @@ def test_fit_parameters_reach_the_probe_steps_as_in_grid_search(problem, centre,
         ("logisticregression__weights", r"LogisticRegression.fit takes no parameter 'weights'"),
         ("routing", r"enable_metadata_routing=True.*config_context"),
         ("short", r"'logisticregression__sample_weight' has 10 entries but X has \d+ rows"),
+        ("logisticregression__y", r"'y' is the data LogisticRegression.fit is given"),
     ],
 )
 def test_fit_parameters_no_step_takes_are_refused_before_any_fit(problem, monkeypatch, key, match):

@@ -64,8 +64,9 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     -------
     paths : list of pathlib.Path
         Images in the order of ``inputs``, each folder's images sorted; a file
-        reached more than once (named twice, or named and in a folder given
-        too) is kept at its first place only, with a warning.
+        that an earlier input reached already (named twice, or named and in a
+        folder given too) is left out, with a warning. Within one folder a file
+        linked into two sub-folders stays in both (an image of two classes).
 
     Raises
     ------
@@ -73,6 +74,8 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
         When an input does not exist or a folder holds no image.
     """
     paths: list[Path] = []
+    seen: dict[str, Path] = {}  # real path -> the path of an earlier input that reached it
+    repeats: list[tuple[Path, Path]] = []
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
@@ -81,21 +84,21 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
                 raise CLIError(
                     f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder {path}"
                 )
-            paths.extend(found)
         elif path.exists():
-            paths.append(path)
+            found = [path]
         else:
             raise CLIError(f"no such file or folder: {path}")
-    first: dict[str, Path] = {}
-    unique: list[Path] = []
-    repeats: list[tuple[Path, Path]] = []
-    for path in paths:
-        real = os.path.realpath(path)
-        if real in first:
-            repeats.append((path, first[real]))
-        else:
-            first[real] = path
-            unique.append(path)
+        # A file that an earlier input reached already is left out. Within one folder a
+        # file linked into two sub-folders stays in both (an image of two classes).
+        mine: dict[str, Path] = {}
+        for item in found:
+            real = os.path.realpath(item)
+            if real in seen:
+                repeats.append((item, seen[real]))
+                continue
+            mine.setdefault(real, item)
+            paths.append(item)
+        seen.update(mine)
     if repeats:
         shown = "; ".join(
             str(once) if str(again) == str(once) else f"{once} (again as {again})"
@@ -108,7 +111,7 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
             shown,
             more,
         )
-    return unique
+    return paths
 
 
 _PATH_HEADERS = {"path", "file", "filename", "image"}

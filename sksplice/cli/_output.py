@@ -31,6 +31,7 @@ class _Writer:
         self.fh = fh
         self.fmt = fmt
         self.n = 0
+        self.closed = False
         self.extra = tuple(extra)
         if fmt == "csv":
             self._csv = csv.writer(fh, lineterminator="\n")
@@ -69,6 +70,9 @@ class _Writer:
         """End the output; ``json`` of an interrupted run says so after its records
         (``"complete": false`` and how many were ``"written"``), as its metadata,
         written first, counts every image of the run."""
+        if self.closed:  # (an interrupt during the first close: end the output once)
+            return
+        self.closed = True
         if self.fmt == "json":
             end = "\n ]" if self.n else "]"
             if interrupted:
