@@ -355,7 +355,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         from .embedders import CLIPEmbedder
 
         if isinstance(self.embedder, CLIPEmbedder):
-            return int(self.embedder._config().embed_dim)
+            try:
+                return int(self.embedder._config().embed_dim)
+            except Exception:  # e.g. a Hub model's configuration offline: known later, or
+                return None  # not needed at all when the dictionary is in a cache
         dim = getattr(self.embedder, "embedding_dim_", None)
         if isinstance(dim, int | np.integer) and not isinstance(dim, bool) and dim > 0:
             return int(dim)
