@@ -749,14 +749,17 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
         assert not temporary_files_of(out) and out.read_text() == "previous results\n"
 
 
+class _BlockedPipe(io.StringIO):
+    """A stream whose flush is interrupted (Ctrl-C while a full pipe blocks the write)."""
+
+    def flush(self):
+        raise KeyboardInterrupt
+
+
 def test_a_record_interrupted_in_its_flush_is_counted():
     # Ctrl-C while the flush waits on a full pipe: the record is in the stream's buffer
     # and reaches the reader at exit, so "N of M images written" must count it.
-    class Blocked(io.StringIO):
-        def flush(self):
-            raise KeyboardInterrupt
-
-    fh = Blocked()
+    fh = _BlockedPipe()
     writer = _output._Writer(fh, "jsonl", {})
     record = {"path": "a.png", "concepts": [], "l0": 0, "cosine": 0.5}
     with pytest.raises(KeyboardInterrupt):
@@ -765,11 +768,7 @@ def test_a_record_interrupted_in_its_flush_is_counted():
 
 
 def test_a_json_output_interrupted_while_closing_is_ended_once():
-    class Blocked(io.StringIO):
-        def flush(self):
-            raise KeyboardInterrupt
-
-    fh = Blocked()
+    fh = _BlockedPipe()
     writer = _output._Writer(fh, "json", {})
     with pytest.raises(KeyboardInterrupt):
         writer.close()
