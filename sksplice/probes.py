@@ -102,9 +102,7 @@ def _feature_names(
             f"there are {names.shape[0]} concept names but the model has {n_features} "
             "coefficients per class; give one name per input column"
         )
-    if carried is not None and carried.shape == names.shape:
-        names = reconcile_names(names, carried, what, source)
-    return names
+    return reconcile_names(names, carried, what, source)
 
 
 def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataFrame:

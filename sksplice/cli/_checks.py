@@ -144,13 +144,11 @@ def _check_output(path: str | None, option: str = "-o") -> None:
 
 
 def _check_cache_dir(cache_dir: str | None) -> None:
-    """``--cache-dir`` (or its default) is a folder, created now when missing."""
+    """``--cache-dir`` (or its default) is a folder, created now when missing (its errors
+    name the folder and the option; see :func:`sksplice._data.get_cache_dir`)."""
     from .._data import get_cache_dir
 
-    try:
-        get_cache_dir(cache_dir)
-    except OSError as exc:  # NotADirectoryError included
-        raise CLIError(exc.strerror or str(exc)) from exc
+    get_cache_dir(cache_dir)
 
 
 def _check_options(args: argparse.Namespace) -> _Plan:
