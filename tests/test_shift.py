@@ -487,3 +487,31 @@ def test_cli_search_checks_the_query_before_embedding(two_folders, capsys, monke
         assert message in captured.err.strip().splitlines()[-1], captured.err
     with pytest.raises(SystemExit):  # exactly one of --concepts and --text
         cli.main(["search", str(a), *model_args])
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
+def test_cli_search_interrupted_keeps_the_results_written(two_folders, tmp_path, monkeypatch):
+    import json
+
+    from sksplice import cli
+    from sksplice.cli import _search
+
+    real_rows = _search._iter_rows
+
+    def interrupted(*args, **kwargs):
+        for i, rec in enumerate(real_rows(*args, **kwargs)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield rec
+
+    monkeypatch.setattr(_search, "_iter_rows", interrupted)
+    (a, b), _, model_args = two_folders
+    out = tmp_path / "found.json"
+    out.write_text("previous\n")
+    args = ["search", str(a), str(b), "--concepts", "red,sky", "-n", "5", "-f", "json"]
+    code = cli.main([*args, "-o", str(out), "--quiet", *model_args])
+    assert code == 130
+    assert out.read_text() == "previous\n"  # an interrupted run never replaces the file
+    data = json.loads((tmp_path / "found.json.partial").read_text())  # valid JSON
+    assert [r["result"] for r in data["images"]] == [1, 2]
+    assert data["complete"] is False and data["written"] == 2

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,29 +176,60 @@ def _report_skipped(skipped: list[Any], n_total: int) -> None:
     logger.warning("skipped %d of %d images:%s", len(skipped), n_total, lines)
 
 
-def _cmd_decompose(args: argparse.Namespace) -> int:
-    plan = _check_options(args)
-    paths = collect_images(args.inputs)
-    dec = _decompose(args, paths, plan)
-    out = _Output(args.output)
+def _write_records(
+    output: str | None,
+    fmt: str,
+    metadata: dict[str, Any],
+    records: Iterable[dict[str, Any]],
+    n_records: int,
+    what: str,
+    skipped: list[Any],
+    n_paths: int,
+    extra: tuple[str, ...] = (),
+) -> int:
+    """Write ``records`` to ``output``, completely, or up to an interruption.
+
+    On Ctrl-C (or SIGTERM) the records written so far are kept in
+    ``FILE.partial`` (a json document is ended and says it is incomplete) and
+    the exit status of an interrupted run is returned; on any other error the
+    output is discarded and the previous file stays.
+    """
+    out = _Output(output)
     writer = None
     try:
-        writer = _Writer(out.fh, args.format, dec.metadata)
-        for rec in _iter_rows(dec, args.top_k, args.quiet):
+        writer = _Writer(out.fh, fmt, metadata, extra=extra)
+        for rec in records:
             writer.write(rec)
         writer.close()
     except KeyboardInterrupt as exc:
         if writer is not None:
             writer.close(interrupted=True)
         where = out.keep_partial()
-        _report_skipped(dec.skipped, len(paths))
+        _report_skipped(skipped, n_paths)
         n = writer.n if writer is not None else 0
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
-        logger.error("interrupted: %d of %d images written%s", n, len(dec.paths), kept)
+        logger.error("interrupted: %d of %d %s written%s", n, n_records, what, kept)
         return _interrupted(exc)
     except BaseException:
         out.discard()
         raise
     out.commit()
-    _report_skipped(dec.skipped, len(paths))
+    _report_skipped(skipped, n_paths)
     return 0
+
+
+def _cmd_decompose(args: argparse.Namespace) -> int:
+    plan = _check_options(args)
+    paths = collect_images(args.inputs)
+    dec = _decompose(args, paths, plan)
+    records = _iter_rows(dec, args.top_k, args.quiet)
+    return _write_records(
+        args.output,
+        args.format,
+        dec.metadata,
+        records,
+        len(dec.paths),
+        "images",
+        dec.skipped,
+        len(paths),
+    )

@@ -9,9 +9,8 @@ import logging
 import numpy as np
 
 from ._checks import _check_options, _check_query
-from ._decompose import _decompose, _iter_rows, _report_skipped
+from ._decompose import _decompose, _iter_rows, _write_records
 from ._inputs import collect_images
-from ._output import _Output, _Writer
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +24,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
     query = _check_query(args, plan.concepts)
     paths = collect_images(args.inputs)
     dec = _decompose(args, paths, plan)
-    _report_skipped(dec.skipped, len(paths))
     splice = dec.splice
     W = dec.W = splice.transform(dec.X)
     if query is None:
@@ -56,15 +54,20 @@ def _cmd_search(args: argparse.Namespace) -> int:
     found = dataclasses.replace(
         dec, paths=[dec.paths[int(i)] for i in indices], X=dec.X[indices], W=W[indices]
     )
-    out = _Output(args.output)
-    try:
-        writer = _Writer(out.fh, args.format, metadata, extra=("result", "score"))
-        records = _iter_rows(found, args.top_k, True)
-        for rank, (rec, score) in enumerate(zip(records, scores, strict=True), start=1):
-            writer.write({"result": rank, "score": round(float(score), 6), **rec})
-        writer.close()
-    except BaseException:
-        out.discard()
-        raise
-    out.commit()
-    return 0
+    records = (
+        {"result": rank, "score": round(float(score), 6), **rec}
+        for rank, (rec, score) in enumerate(
+            zip(_iter_rows(found, args.top_k, True), scores, strict=True), start=1
+        )
+    )
+    return _write_records(
+        args.output,
+        args.format,
+        metadata,
+        records,
+        len(indices),
+        "results",
+        dec.skipped,
+        len(paths),
+        extra=("result", "score"),
+    )
