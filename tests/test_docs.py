@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import os
 import shutil
@@ -98,38 +99,103 @@ def _python_sources():
             yield f"{page.name} block {k}", block
 
 
-def test_examples_call_sksplice_with_keywords_it_takes():
-    # A renamed or removed keyword fails an example only on the path a test does not
-    # take (e.g. embedding the vocabulary instead of being handed its embeddings).
+def _sksplice_callables(tree, known=None):
+    """What the names of a script refer to in sksplice: imports and fitted instances.
+
+    Returns ``(imported, modules, instances)``: names bound to sksplice objects by
+    ``from sksplice... import``, names bound to sksplice modules (``import
+    sksplice.x as y`` and modules imported by ``from``), and names assigned (once)
+    an instance of an imported class, ``Class(...)`` or ``Class(...).fit(...)``.
+    ``known`` is such a triple from the blocks before (of the same page).
+    """
     import ast
     import importlib
     import inspect
 
-    checked, wrong = 0, []
+    imported, modules, instances = ({**k} for k in known or ({}, {}, {}))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sksplice"):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if hasattr(module, alias.name):
+                    imported[alias.asname or alias.name] = getattr(module, alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "sksplice":
+                    if alias.asname:
+                        modules[alias.asname] = importlib.import_module(alias.name)
+                    else:
+                        modules["sksplice"] = importlib.import_module("sksplice")
+    modules.update({k: v for k, v in imported.items() if inspect.ismodule(v)})
+
+    def made_class(value):
+        # Class(...), or Class(...).fit(...) / .set_params(...) / .set_output(...)
+        while (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr in ("fit", "set_params", "set_output")
+        ):
+            value = value.func.value
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+            target = imported.get(value.func.id)
+            return target if inspect.isclass(target) else None
+        return None
+
+    assigned = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(made_class(node.value))
+    for name, classes in assigned.items():
+        if classes[0] is not None and all(c is classes[0] for c in classes):
+            instances[name] = classes[0]
+        else:
+            instances.pop(name, None)  # bound to something else here
+    return imported, modules, instances
+
+
+def test_examples_call_sksplice_with_keywords_it_takes():
+    # A renamed or removed keyword fails an example only on the path a test does not
+    # take (e.g. embedding the vocabulary instead of being handed its embeddings).
+    import ast
+    import inspect
+
+    checked, wrong = collections.Counter(), []
+    # the blocks of a page tell one story: names bound in one are used in the next
+    names = {}
     for where, source in _python_sources():
         try:
             tree = ast.parse(source)
         except SyntaxError:
             continue  # a fragment with "..." in it
-        imported = {}
+        page = where.split(" block ")[0]
+        names[page] = _sksplice_callables(tree, names.get(page))
+        imported, modules, instances = names[page]
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sksplice"):
-                module = importlib.import_module(node.module)
-                for alias in node.names:
-                    if hasattr(module, alias.name):
-                        imported[alias.asname or alias.name] = getattr(module, alias.name)
-        for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            if not isinstance(node, ast.Call) or not node.keywords:
                 continue
-            target = imported.get(node.func.id)
+            func, target, kind = node.func, None, "function"
+            if isinstance(func, ast.Name):
+                target = imported.get(func.id)
+            elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                owner = func.value.id
+                if owner in modules:
+                    target = getattr(modules[owner], func.attr, None)
+                elif owner in instances:
+                    target, kind = getattr(instances[owner], func.attr, None), "method"
             if target is None or not callable(target):
                 continue
-            parameters = inspect.signature(target).parameters
+            try:
+                parameters = inspect.signature(target).parameters
+            except (TypeError, ValueError):
+                continue
             if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
                 continue
             for keyword in node.keywords:
-                checked += 1
+                checked[kind] += 1
                 if keyword.arg is not None and keyword.arg not in parameters:
-                    wrong.append(f"{where}: {node.func.id}(..., {keyword.arg}=...)")
-    assert checked > 100  # the check sees the calls
+                    wrong.append(f"{where}: {ast.unparse(func)}(..., {keyword.arg}=...)")
+    # the check sees the calls: of functions and classes, and of methods of instances
+    assert checked["function"] > 100 and checked["method"] >= 10, checked
     assert not wrong, wrong
