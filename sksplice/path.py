@@ -25,11 +25,12 @@ import scipy.sparse
 from joblib import Parallel, delayed
 from sklearn import get_config
 from sklearn.base import clone, is_classifier
-from sklearn.exceptions import FitFailedWarning
+from sklearn.exceptions import FitFailedWarning, UnsetMetadataPassedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, indexable
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
 from ._array import l2_normalize
@@ -265,7 +266,8 @@ def splice_validation_curve(
     l1_penalties : sequence of float
         The penalties; the scores come back in this order.
     groups : array-like of shape (n_samples,), optional
-        Group labels for group-aware splitters.
+        Group labels for group-aware splitters (without metadata routing; with
+        it, pass them in ``params``, as ``validation_curve`` takes them).
     cv : int, cross-validation generator or iterable, optional
         As for :func:`~sklearn.model_selection.validation_curve` (default 5-fold,
         stratified for classifiers).
@@ -285,13 +287,18 @@ def splice_validation_curve(
         (so it does at once when the one transformer fit or path of a fixed
         centre fails).
     params : dict, optional
-        Parameters of the probe's ``fit`` (e.g. ``{"sample_weight": w}``), as
-        :func:`~sklearn.model_selection.validation_curve` passes them without
-        metadata routing: an array with one entry per sample is cut to each
-        fold's training rows, anything else goes as it is. Parameters that
-        ``estimator.fit`` does not take, and a ``sample_weight`` without one
-        entry per row of ``X``, are refused before any fit, and so is any
-        parameter while ``enable_metadata_routing`` is on.
+        As for :func:`~sklearn.model_selection.validation_curve`. Without
+        metadata routing (the default), parameters of the probe's ``fit``
+        (e.g. ``{"sample_weight": w}``). With
+        ``sklearn.set_config(enable_metadata_routing=True)``, metadata routed
+        by request: to the probe's ``fit`` (``set_fit_request``), the scorer
+        (``set_score_request``) and the splitter (``groups``, which is then
+        given here, not as ``groups=``). An array with one entry per sample is
+        cut to each fold's training (or scored) rows, anything else goes as it
+        is. Parameters that ``estimator.fit`` does not take (with routing:
+        that nothing requests, or that an object could take but was not told
+        to), and a ``sample_weight`` without one entry per row of ``X``, are
+        refused before any fit.
 
     Returns
     -------
@@ -336,7 +343,16 @@ def splice_validation_curve(
     _check_penalties(l1_penalties)
     _check_n_jobs(n_jobs)
     _check_error_score(error_score)
-    _check_fit_params(estimator, {} if params is None else params, "splice_validation_curve", X)
+    params = {} if params is None else params
+    routing = _routing_enabled()
+    if routing and groups is not None:
+        raise ValueError(
+            "splice_validation_curve: groups can only be given as an argument without "
+            "metadata routing; with sklearn.set_config(enable_metadata_routing=True) pass "
+            "them with the other metadata, as params={'groups': groups}"
+        )
+    if not routing:
+        _check_fit_params(estimator, params, "splice_validation_curve", X)
     if isinstance(scoring, (list, tuple, set, frozenset, Mapping)):
         raise TypeError(
             f"scoring must be one metric (a string, a callable or None), got a "
@@ -346,7 +362,22 @@ def splice_validation_curve(
     X, y, groups = indexable(X, y, groups)
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
     scorer = check_scoring(estimator, scoring=scoring)
-    splits = list(cv.split(X, y, groups))
+    if routing:
+        router = _curve_router(estimator, cv, scorer)
+        try:
+            routed = _route(router, params, "splice_validation_curve", X)
+        except UnsetMetadataPassedError as exc:
+            # (The caller named in the message is the function, not a fit method.)
+            raise UnsetMetadataPassedError(
+                message=str(exc).replace("splice_validation_curve.fit", "splice_validation_curve"),
+                unrequested_params=exc.unrequested_params,
+                routed_params=exc.routed_params,
+            ) from None
+        fit_params, split_params = routed.estimator.fit, routed.splitter.split
+        score_params = routed.scorer.score
+    else:
+        fit_params, split_params, score_params = params, {"groups": groups}, {}
+    splits = list(cv.split(X, y, **split_params))
     shared = _shared_path(transformer, X, penalties, splits)
     folds = Parallel(n_jobs=n_jobs)(
         delayed(_fold_scores)(
@@ -360,7 +391,8 @@ def splice_validation_curve(
             scorer,
             shared=shared,
             error_score=error_score,
-            fit_params=params,
+            fit_params=fit_params,
+            score_params=score_params,
         )
         for train, test in splits
     )
@@ -475,34 +507,36 @@ def _fit_param_problem(estimator: Any, key: str) -> str | None:
     return f"{type(estimator).__name__}.fit takes no parameter {key!r}"
 
 
+def _routing_enabled() -> bool:
+    """Whether ``sklearn.set_config(enable_metadata_routing=True)`` is in effect."""
+    return bool(get_config().get("enable_metadata_routing", False))
+
+
 def _check_fit_params(estimator: Any, params: Any, where: str, X: Any = None) -> None:
     """Refuse fit parameters that ``estimator.fit`` would not take, before any fit.
 
-    As in scikit-learn without metadata routing, the parameters go to the
+    Without metadata routing, as in scikit-learn: the parameters go to the
     probe's ``fit`` (an array with one entry per sample is cut to each fold's
-    training rows). With metadata routing enabled they would be routed by
-    request, which the path-aware search does not do: refused.
+    training rows); a pipeline takes them as ``step__parameter``.
     """
-    if not isinstance(params, Mapping):
-        raise TypeError(
-            f"{where}: fit parameters must be a dict of name to value, got {type(params).__name__}"
-        )
-    if not params:
-        return
-    if get_config().get("enable_metadata_routing", False):
-        raise TypeError(
-            f"{where} passes fit parameters to the probe's fit as scikit-learn does without "
-            f"metadata routing, but sklearn.set_config(enable_metadata_routing=True) is in "
-            f"effect (got {sorted(params)}): disable it for this call "
-            "(sklearn.config_context(enable_metadata_routing=False)), or use GridSearchCV"
-        )
+    _check_params_mapping(params, where)
     for key in params:
         problem = _fit_param_problem(estimator, key)
         if problem is not None:
             raise TypeError(f"{where} got the fit parameter {key!r}: {problem}")
-    if X is None:
-        return
-    n = _num_samples(X)
+    if X is not None:
+        _check_weight_rows(params, where, _num_samples(X))
+
+
+def _check_params_mapping(params: Any, where: str) -> None:
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"{where}: fit parameters must be a dict of name to value, got {type(params).__name__}"
+        )
+
+
+def _check_weight_rows(params: Mapping[str, Any], where: str, n: int) -> None:
+    """Refuse a ``sample_weight`` (or ``step__sample_weight``) without one entry per row."""
     for key, value in params.items():
         # (Other arrays of another length pass through whole, as scikit-learn passes them.)
         if key.rpartition("__")[2] == "sample_weight" and value is not None:
@@ -515,6 +549,32 @@ def _check_fit_params(estimator: Any, params: Any, where: str, X: Any = None) ->
                     f"{where}: the fit parameter {key!r} has {count} entries but X has {n} "
                     "rows; give one weight per row of X"
                 )
+
+
+def _route(router: Any, params: Any, where: str, X: Any) -> Any:
+    """``params`` routed by request (metadata routing on), before any fit.
+
+    ``router`` is the caller's :class:`~sklearn.utils.metadata_routing.MetadataRouter`
+    (or an object with ``get_metadata_routing``) with an ``estimator``, a
+    ``splitter`` and a ``scorer``. scikit-learn refuses metadata that no
+    object requests and metadata an object could take but has not been told to
+    (``set_fit_request``, ``set_score_request``); a ``sample_weight`` for the
+    estimator without one entry per row of ``X`` is refused here.
+    """
+    _check_params_mapping(params, where)
+    routed = process_routing(router, "fit", **params)
+    _check_weight_rows(routed.estimator.fit, where, _num_samples(X))
+    return routed
+
+
+def _curve_router(estimator: Any, cv: Any, scorer: Any) -> MetadataRouter:
+    """How :func:`splice_validation_curve` routes metadata, as ``validation_curve`` does."""
+    return (
+        MetadataRouter(owner="splice_validation_curve")
+        .add(estimator=estimator, method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        .add(splitter=cv, method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        .add(scorer=scorer, method_mapping=MethodMapping().add(caller="fit", callee="score"))
+    )
 
 
 def _learns_from_rows(transformer: Any) -> bool:
@@ -586,6 +646,7 @@ def _fold_scores(
     shared: tuple[SplicePath, np.ndarray] | None = None,
     error_score: Any = "raise",
     fit_params: Mapping[str, Any] | None = None,
+    score_params: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any] | None, list[Any], list[str]]:
     """Train and test scores of one fold at every penalty (in the order of ``penalties``).
 
@@ -606,7 +667,9 @@ def _fold_scores(
     (all penalties, if the fold's transformer fit or path fails) are None, and
     the third item lists the failures (the penalty and the traceback).
     ``fit_params`` go to every fit of the probe, an array with one entry per
-    row of ``X`` cut to the fold's training rows (as scikit-learn cuts them).
+    row of ``X`` cut to the fold's training rows (as scikit-learn cuts them),
+    and ``score_params`` (routed metadata) to the scorer, cut to the rows it
+    scores.
     """
     if y is None:
         y_train = y_test = None
@@ -614,6 +677,8 @@ def _fold_scores(
         y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
     train, test = _indices(train), _indices(test)
     probe_params = _check_method_params(X, fit_params or {}, train)
+    score_train = _check_method_params(X, score_params or {}, train)
+    score_test = _check_method_params(X, score_params or {}, test)
     failures: list[str] = []
     if shared is None:
         # The training and test rows in one path (one batch: fewer, fuller chunks).
@@ -647,8 +712,8 @@ def _fold_scores(
         try:
             probe = clone(estimator).fit(train_weights[k], y_train, **probe_params)
             if train_scores is not None:
-                on_train = scorer(probe, train_weights[k], y_train)
-            on_test = scorer(probe, test_weights[k], y_test)
+                on_train = scorer(probe, train_weights[k], y_train, **score_train)
+            on_test = scorer(probe, test_weights[k], y_test, **score_test)
         except Exception:
             if error_score == "raise":
                 raise

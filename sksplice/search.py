@@ -26,6 +26,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags, indexable
+from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -39,6 +40,8 @@ from .path import (
     _fold_column,
     _fold_scores,
     _report_failures,
+    _route,
+    _routing_enabled,
     _shared_path,
 )
 
@@ -190,10 +193,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``output="dense"``), whatever ``set_output`` says.
 
     Where it differs from ``GridSearchCV``: only ``l1_penalty`` is searched;
-    there is no ``verbose`` or ``pre_dispatch``; fit parameters (such as
-    ``logisticregression__sample_weight``) go to the probe's steps as
-    ``GridSearchCV`` passes them without metadata routing, and are refused
-    while ``enable_metadata_routing`` is on; with one metric a
+    there is no ``verbose`` or ``pre_dispatch``; with one metric a
     string ``refit`` must equal ``scoring`` (``GridSearchCV`` takes any string
     as True); a failing scorer among several fails the whole candidate on that
     fold (every metric gets ``error_score``); and a callable ``scoring`` is
@@ -385,6 +385,47 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             return dict(params)
         return {key.partition("__")[2]: value for key, value in params.items()}
 
+    def _routed_probe_params(self, probe: Any, fit_params: dict[str, Any]) -> dict[str, Any]:
+        """The metadata routed to the pipeline's ``fit`` that its probe requested.
+
+        A probe of several steps is a pipeline itself and routes all of it by its
+        steps' requests; the transformer requests none.
+        """
+        if isinstance(probe, Pipeline) or not fit_params:
+            return dict(fit_params)
+        step = self.estimator.steps[-1][0]
+        routing = self.estimator.get_metadata_routing()
+        return dict(routing.route_params(caller="fit", params=fit_params)[step].fit)
+
+    def get_metadata_routing(self) -> MetadataRouter:
+        """How :meth:`fit` and :meth:`score` route metadata (with metadata routing on).
+
+        As ``GridSearchCV`` routes it: ``fit``'s metadata to the pipeline's
+        ``fit`` (hence to its steps, by their requests), to the scorer and to
+        the splitter's ``split`` (``groups``); ``score``'s to the scorer.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            The routing of this search.
+        """
+        router = MetadataRouter(owner=type(self).__name__)
+        router.add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+        router.add(
+            scorer=check_scoring(self.estimator, scoring=self.scoring),
+            method_mapping=MethodMapping()
+            .add(caller="score", callee="score")
+            .add(caller="fit", callee="score"),
+        )
+        router.add(
+            splitter=self.cv,
+            method_mapping=MethodMapping().add(caller="fit", callee="split"),
+        )
+        return router
+
     # -------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None, groups: Any = None, **params: Any) -> SplicePathSearchCV:
         """Score every penalty on every fold, then refit the best (with ``refit=True``).
@@ -396,16 +437,21 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_samples,), default=None
             Targets of the probe.
         groups : array-like of shape (n_samples,), default=None
-            Group labels for group-aware splitters.
+            Group labels for group-aware splitters (with metadata routing on,
+            routed to the splitter like the other metadata).
         **params : dict
-            Fit parameters of the steps after the ``SpliceTransformer``, named
-            ``step__parameter`` as for :meth:`Pipeline.fit
-            <sklearn.pipeline.Pipeline.fit>` (e.g.
-            ``logisticregression__sample_weight=w``). As in ``GridSearchCV``
-            without metadata routing, an array with one entry per sample is cut
-            to each fold's training rows, and the refit gets them whole; a
-            ``sample_weight`` without one entry per row of ``X`` is refused
-            before any fit.
+            Without metadata routing (the default), fit parameters of the steps
+            after the ``SpliceTransformer``, named ``step__parameter`` as for
+            :meth:`Pipeline.fit <sklearn.pipeline.Pipeline.fit>` (e.g.
+            ``logisticregression__sample_weight=w``). With
+            ``sklearn.set_config(enable_metadata_routing=True)``, metadata
+            (e.g. ``sample_weight=w``) routed as ``GridSearchCV`` routes it: to
+            the steps that request it (``set_fit_request``), to the scorer if it
+            requests it (``set_score_request``) and to the splitter. As in
+            ``GridSearchCV``, an array with one entry per sample is cut to each
+            fold's training (or, for the scorer, scored) rows, and the refit
+            gets them whole; a ``sample_weight`` without one entry per row of
+            ``X`` is refused before any fit.
 
         Returns
         -------
@@ -424,13 +470,23 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             name with one metric other than ``scoring``, another type), a
             ``return_train_score`` that is not a bool, an ``error_score`` that
             is neither ``'raise'`` nor a number, or fit parameters that name no
-            step after the transformer or that its ``fit`` does not take (or any,
-            with ``enable_metadata_routing`` on); all before
-            any fit. A callable ``scoring`` that returns several metrics has its
+            step after the transformer or that its ``fit`` does not take (with
+            metadata routing on: metadata that nothing requests, or that an
+            object could take but was not told to, as scikit-learn refuses it);
+            all before any fit. A callable ``scoring`` that returns several metrics has its
             ``refit`` checked after the fits.
         """
         name, transformer, probe, penalties, fold_scorer, names = self._check_params()
-        probe_params = self._probe_params(name, probe, params, X)
+        if _routing_enabled():
+            # Metadata by request (groups among them), refused now if nothing takes it.
+            metadata = dict(params) if groups is None else {**params, "groups": groups}
+            routed = _route(self, metadata, "SplicePathSearchCV.fit", X)
+            fit_params, split_params = routed.estimator.fit, routed.splitter.split
+            score_params = routed.scorer.score
+            probe_params = self._routed_probe_params(probe, fit_params)
+        else:
+            probe_params = self._probe_params(name, probe, params, X)
+            fit_params, split_params, score_params = params, {"groups": groups}, {}
         if names is None:
             scorer: Any = check_scoring(self.estimator, scoring=self.scoring)
         else:
@@ -439,10 +495,10 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 key: check_scoring(self.estimator, scoring=key if spec is None else spec)
                 for key, spec in specs.items()
             }
-        X, y, groups = indexable(X, y, groups)
+        X, y = indexable(X, y)
         validate_data(self, X, reset=True, skip_check_array=True)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        splits = list(cv.split(X, y, groups))
+        splits = list(cv.split(X, y, **split_params))
         shared = _shared_path(transformer, X, penalties, splits)
         folds = Parallel(n_jobs=self.n_jobs)(
             delayed(_fold_scores)(
@@ -458,6 +514,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 shared=shared,
                 error_score=self.error_score,
                 fit_params=probe_params,
+                score_params=score_params,
             )
             for train, test in splits
         )
@@ -503,8 +560,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.refit:
             started = time.perf_counter()
             best = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
-            if shared is None or not _refit_from_path(best, X, y, shared, params):
-                best.fit(X, y, **params)
+            if shared is None or not _refit_from_path(best, X, y, shared, fit_params):
+                best.fit(X, y, **fit_params)
             self.refit_time_ = time.perf_counter() - started
             self.best_estimator_ = best
             if hasattr(best, "classes_"):
@@ -650,7 +707,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self.best_estimator_.score_samples(X)
 
     @available_if(_refit_and_has("score"))
-    def score(self, X: Any, y: Any = None) -> float:
+    def score(self, X: Any, y: Any = None, **params: Any) -> float:
         """Score of ``best_estimator_`` by ``scorer_`` (the ``scoring`` searched with).
 
         Parameters
@@ -659,13 +716,34 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             Embeddings.
         y : array-like of shape (n_samples,), default=None
             Targets.
+        **params : dict
+            Metadata for the scorer (e.g. ``sample_weight``), routed by its
+            request; only with ``sklearn.set_config(enable_metadata_routing=True)``,
+            as for ``GridSearchCV.score``.
 
         Returns
         -------
         float
             The score.
+
+        Raises
+        ------
+        TypeError
+            For metadata given without metadata routing, or that the scorer
+            did not request.
         """
         check_is_fitted(self)
+        if not _routing_enabled():
+            if params:
+                raise TypeError(
+                    f"SplicePathSearchCV.score got {sorted(params)}, which it passes to the "
+                    "scorer only with metadata routing: call "
+                    "sklearn.set_config(enable_metadata_routing=True) and request them on "
+                    "the scorer (make_scorer(...).set_score_request(sample_weight=True))"
+                )
+            score_params: dict[str, Any] = {}
+        else:
+            score_params = process_routing(self, "score", **params).scorer.score
         if self.multimetric_ and not isinstance(self.refit, str):
             raise ValueError(
                 "score needs refit to name the metric to score with, but refit is "
@@ -676,8 +754,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
                 f"{self.refit!r} and the search has several metrics"
             )
         if isinstance(self.scorer_, dict):
-            return float(self.scorer_[self.refit](self.best_estimator_, X, y))
-        score = self.scorer_(self.best_estimator_, X, y)
+            return float(self.scorer_[self.refit](self.best_estimator_, X, y, **score_params))
+        score = self.scorer_(self.best_estimator_, X, y, **score_params)
         return float(score[self.refit] if self.multimetric_ else score)
 
 

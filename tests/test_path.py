@@ -260,9 +260,62 @@ def test_validation_curve_refuses_fit_params_the_probe_does_not_take(problem, mo
         splice_validation_curve(*args, params=["sample_weight"])
     with pytest.raises(ValueError, match=r"'sample_weight' has 10 entries but X has \d+ rows"):
         splice_validation_curve(*args, params={"sample_weight": np.ones(10)})
-    routing = sklearn.config_context(enable_metadata_routing=True)
-    with routing, pytest.raises(TypeError, match=r"enable_metadata_routing=True"):
-        splice_validation_curve(*args, params={"sample_weight": np.ones(len(y))})
+    with sklearn.config_context(enable_metadata_routing=True):
+        # LogisticRegression takes sample_weight but was not told to (set_fit_request)
+        with pytest.raises(ValueError, match=r"not explicitly set as requested.*"):
+            splice_validation_curve(*args, params={"sample_weight": np.ones(len(y))})
+        with pytest.raises(ValueError, match=r"params=\{'groups': groups\}"):
+            splice_validation_curve(*args, groups=y)
+
+
+@pytest.mark.parametrize("fixed", [False, True], ids=["learned", "fixed"])
+def test_validation_curve_routes_metadata_as_scikit_learn(problem, fixed):
+    # With metadata routing on: sample_weight to the probe and the scorer that request
+    # it, groups to the splitter, all through params, as validation_curve routes them.
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss, make_scorer
+    from sklearn.model_selection import GroupKFold, validation_curve
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    V = splicer._center(np.asarray(X, dtype=np.float64))
+    y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)
+    if fixed:
+        splicer = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+    penalties = [0.3, 0.05]
+    w = np.random.default_rng(1).uniform(0.05, 3.0, size=len(y))
+    params = {"sample_weight": w, "groups": np.arange(len(y)) % 6}
+    with sklearn.config_context(enable_metadata_routing=True):
+        probe = LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)
+        probe.set_fit_request(sample_weight=True)
+        scorer = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba")
+        scorer.set_score_request(sample_weight=True)
+        options = dict(cv=GroupKFold(3), scoring=scorer, params=params)
+        train, test = splice_validation_curve(clone(splicer), probe, X, y, penalties, **options)
+        expected_train, expected_test = validation_curve(
+            make_pipeline(clone(splicer), probe),
+            X,
+            y,
+            param_name="splicetransformer__l1_penalty",
+            param_range=penalties,
+            **options,
+        )
+        _, unweighted = splice_validation_curve(
+            clone(splicer),
+            probe,
+            X,
+            y,
+            penalties,
+            cv=GroupKFold(3),
+            scoring="neg_log_loss",
+            params={"groups": params["groups"], "sample_weight": None},
+        )
+    np.testing.assert_allclose(train, expected_train, rtol=1e-4)
+    np.testing.assert_allclose(test, expected_test, rtol=1e-4)
+    assert np.abs(unweighted - test).min() > 1e-3  # the weights changed the fits and scores
 
 
 def test_validation_curve_refuses_bad_penalties_before_fitting(problem, monkeypatch):

@@ -410,7 +410,7 @@ def test_fit_parameters_reach_the_probe_steps_as_in_grid_search(problem, centre,
         ("svc__sample_weight", r"'svc__sample_weight'.*'step__parameter'"),
         ("splicetransformer__sample_weight", r"'splicetransformer'.*takes none"),
         ("logisticregression__weights", r"LogisticRegression.fit takes no parameter 'weights'"),
-        ("routing", r"enable_metadata_routing=True.*config_context"),
+        ("routing", r"logisticregression__sample_weight.*not routed to any object"),
         ("short", r"'logisticregression__sample_weight' has 10 entries but X has \d+ rows"),
         ("logisticregression__y", r"'y' is the data LogisticRegression.fit is given"),
     ],
@@ -429,6 +429,80 @@ def test_fit_parameters_no_step_takes_are_refused_before_any_fit(problem, monkey
     error = ValueError if key == "short" else TypeError
     with routing, pytest.raises(error, match=match):
         search.fit(X, y, **params)
+
+
+def weighted_log_loss():
+    """A scorer that requests the sample weights (metadata routing)."""
+    from sklearn.metrics import log_loss, make_scorer
+
+    scorer = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba")
+    return scorer.set_score_request(sample_weight=True)
+
+
+@pytest.mark.parametrize("centre", ["learned", "fixed"])
+@pytest.mark.parametrize("scaled", [False, True], ids=["probe", "scaler_and_probe"])
+def test_metadata_is_routed_by_request_as_in_grid_search(problem, centre, scaled):
+    # With metadata routing on: sample_weight to the steps that request it and to the
+    # scorer, groups to the splitter, as GridSearchCV routes them.
+    import sklearn
+    from sklearn.model_selection import GroupKFold
+
+    splicer, X, y = problem
+    if centre == "fixed":
+        splicer = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+    w, groups = sample_weights(len(y)), np.arange(len(y)) % 6
+    with sklearn.config_context(enable_metadata_routing=True):
+        steps = [StandardScaler(with_mean=False).set_fit_request(sample_weight=True)]
+        final = probe().set_fit_request(sample_weight=True)
+        pipe = make_pipeline(clone(splicer), *(steps if scaled else []), final)
+        options = dict(cv=GroupKFold(3), scoring=weighted_log_loss())
+        search = SplicePathSearchCV(pipe, PENALTIES, **options)
+        search.fit(X, y, sample_weight=w, groups=groups)
+        grid = GridSearchCV(pipe, {KEY: PENALTIES}, **options)
+        grid.fit(X, y, sample_weight=w, groups=groups)
+        assert_same_results(search, grid, return_train_score=False)
+        expected = grid.best_estimator_[-1].coef_
+        np.testing.assert_allclose(search.best_estimator_[-1].coef_, expected, rtol=1e-4)
+        assert search.score(X, y, sample_weight=w) == pytest.approx(
+            grid.score(X, y, sample_weight=w), rel=1e-4
+        )
+        # The weights changed the fits and the scores (so they were passed on).
+        plain = SplicePathSearchCV(pipe, PENALTIES, cv=GroupKFold(3), scoring="neg_log_loss")
+        plain.fit(X, y, groups=groups, sample_weight=None)
+    changed = np.abs(plain.cv_results_["mean_test_score"] - search.cv_results_["mean_test_score"])
+    assert changed.max() > 1e-3
+    assert np.abs(plain.best_estimator_[-1].coef_ - expected).max() > 1e-2
+
+
+@pytest.mark.parametrize(
+    "case, error, match",
+    [
+        ("unrequested", ValueError, r"sample_weight.*not explicitly set as requested"),
+        ("unknown", TypeError, r"unexpected argument\(s\) \{'weights'\}.*not routed"),
+        ("short", ValueError, r"'sample_weight' has 10 entries but X has \d+ rows"),
+    ],
+)
+def test_metadata_nothing_takes_is_refused_before_any_fit(problem, monkeypatch, case, error, match):
+    import sklearn
+
+    splicer, X, y = problem
+    monkeypatch.setattr(SpliceTransformer, "fit", lambda *a, **k: pytest.fail("fitted"))
+    with sklearn.config_context(enable_metadata_routing=True):
+        final = probe() if case == "unrequested" else probe().set_fit_request(sample_weight=True)
+        search = SplicePathSearchCV(make_pipeline(clone(splicer), final), PENALTIES, cv=3)
+        params = {"weights" if case == "unknown" else "sample_weight": np.ones(len(y))}
+        if case == "short":
+            params = {"sample_weight": np.ones(10)}
+        with pytest.raises(error, match=match):
+            search.fit(X, y, **params)
+
+
+def test_score_metadata_needs_routing(problem):
+    splicer, X, y = problem
+    search = SplicePathSearchCV(make_pipeline(clone(splicer), probe()), PENALTIES, cv=3)
+    search.fit(X, y)
+    with pytest.raises(TypeError, match=r"\['sample_weight'\].*enable_metadata_routing=True"):
+        search.score(X, y, sample_weight=np.ones(len(y)))
 
 
 def test_groups_reach_the_splitter_and_a_fitted_search_pickles(problem):
