@@ -612,7 +612,10 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                     message = f"input {index} ({described}): {error}"
                     if self.on_error == "raise":
                         raise type(error)(message) from error
-                    skipped.append(SkippedInput(index, described, str(error)))
+                    # (the path itself for a file, as given: no quotes to strip)
+                    item = items[index]
+                    label = os.fspath(item) if _images.item_kind(item) == "path" else described
+                    skipped.append(SkippedInput(index, label, str(error)))
                     out[index] = np.nan
                 if batch.tensors is not None:
                     rows = [batch.start + offset for offset in batch.rows]

@@ -8,7 +8,7 @@ is up to date).
 A case either expects an exception of a given type whose message names the
 item at fault (row index, parameter, path or shape), a documented handling
 (``on_error="skip"`` gives NaN rows and a ``SkippedInputWarning``; the command
-line exits with status 1 or 2 and a one-line message), or that the input is
+line exits with status 2 or 1 and a one-line message), or that the input is
 accepted with a checked result.
 """
 
@@ -296,8 +296,8 @@ def _cli_fails(
         got, err = result
         assert got == code, err
         last = err.strip().splitlines()[-1]
-        prefix = "sksplice: error:" if code == 1 else "error: argument"
-        assert prefix in last, last
+        # (argparse's own usage errors say "error: argument --option: ...")
+        assert "sksplice: error:" in last or (code == 2 and "error: argument" in last), last
         for name in files:
             assert env.path(name) in last, last
         for name in text:
@@ -1217,9 +1217,9 @@ CASES: list[Case] = [
         id="cli-missing-image",
         entry="sksplice decompose",
         given="an image path that does not exist",
-        expected="exit 1, message naming the path",
+        expected="exit 2 (usage), message naming the path",
         run=lambda env: env.cli("decompose", env.path("nope.png")),
-        check=_cli_fails(1, files=("nope.png",)),
+        check=_cli_fails(2, files=("nope.png",)),
     ),
     Case(
         id="cli-only-unreadable-images",
@@ -1272,11 +1272,11 @@ CASES: list[Case] = [
         id="cli-report-output-directory",
         entry="sksplice report -o",
         given="a directory as the output HTML file",
-        expected="exit 1, message naming the path",
+        expected="exit 2 (usage), message naming the path",
         run=lambda env: env.cli(
             "report", env.path("good.png"), env.path("good.jpg"), "-o", env.path("empty_folder")
         ),
-        check=_cli_fails(1, files=("empty_folder",)),
+        check=_cli_fails(2, files=("empty_folder",)),
     ),
     Case(
         id="cli-strict-truncated",
@@ -1292,15 +1292,15 @@ CASES: list[Case] = [
         id="cli-empty-folder",
         entry="sksplice decompose",
         given="a folder without images",
-        expected="exit 1, message naming the folder",
+        expected="exit 2 (usage), message naming the folder",
         run=lambda env: env.cli("decompose", env.path("empty_folder")),
-        check=_cli_fails(1, files=("empty_folder",)),
+        check=_cli_fails(2, files=("empty_folder",)),
     ),
     Case(
         id="cli-vocabulary-directory",
         entry="sksplice decompose --vocabulary",
         given="a directory as the vocabulary file",
-        expected="exit 1, message naming the path",
+        expected="exit 2 (usage), message naming the path",
         run=lambda env: env.cli(
             "decompose",
             env.path("good.png"),
@@ -1308,13 +1308,13 @@ CASES: list[Case] = [
             "--vocabulary",
             env.path("empty_folder"),
         ),
-        check=_cli_fails(1, files=("empty_folder",)),
+        check=_cli_fails(2, files=("empty_folder",)),
     ),
     Case(
         id="cli-vocabulary-zero-byte",
         entry="sksplice decompose --vocabulary",
         given="a zero-byte vocabulary file",
-        expected="exit 1, message naming the path",
+        expected="exit 2 (usage), message naming the path",
         run=lambda env: env.cli(
             "decompose",
             env.path("good.png"),
@@ -1322,48 +1322,49 @@ CASES: list[Case] = [
             "--vocabulary",
             env.path("zero.txt"),
         ),
-        check=_cli_fails(1, files=("zero.txt",)),
+        check=_cli_fails(2, files=("zero.txt",)),
     ),
     Case(
         id="cli-image-mean-missing",
         entry="sksplice decompose --image-mean",
         given="a .npy path that does not exist",
-        expected="exit 1, message naming --image-mean and the path",
+        expected="exit 2 (usage), message naming --image-mean and the path",
         run=lambda env: env.cli(
             "decompose", env.path("good.png"), "--image-mean", env.path("nope.npy")
         ),
-        check=_cli_fails(1, files=("nope.npy",), text=("--image-mean",)),
+        check=_cli_fails(2, files=("nope.npy",), text=("--image-mean",)),
     ),
     Case(
         id="cli-image-mean-zero-byte",
         entry="sksplice decompose --image-mean",
         given="a zero-byte .npy file",
-        expected="exit 1, message naming --image-mean and the path",
+        expected="exit 2 (usage), message naming --image-mean and the path",
         run=lambda env: env.cli(
             "decompose", env.path("good.png"), "--image-mean", env.path("zero.npy")
         ),
-        check=_cli_fails(1, files=("zero.npy",), text=("--image-mean",)),
+        check=_cli_fails(2, files=("zero.npy",), text=("--image-mean",)),
     ),
     Case(
         id="cli-image-mean-shape",
         entry="sksplice decompose --image-mean",
         given="a 5-d mean for a 32-d model",
-        expected="exit 1, message naming the file, its shape and d",
+        expected="exit 2 (usage), message naming the file, its shape and d",
         run=lambda env: env.cli(
             "decompose", env.path("good.png"), "--image-mean", env.path("mean_5d.npy")
         ),
-        check=_cli_fails(1, files=("mean_5d.npy",), text=("has shape (5,)", "d=32")),
+        check=_cli_fails(2, files=("mean_5d.npy",), text=("has shape (5,)", "d=32")),
     ),
     *[
         Case(
             id=f"cli-image-mean-{kind}",
             entry="sksplice decompose --image-mean",
             given=f"a .npy mean holding {given}",
-            expected="exit 1 before any embedding, message naming the file and its dtype/shape",
+            expected="exit 2 (usage) before any embedding, message naming the file and its "
+            "dtype/shape",
             run=lambda env, kind=kind: env.cli(
                 "decompose", env.path("good.png"), "--image-mean", env.path(f"mean_{kind}.npy")
             ),
-            check=_cli_fails(1, files=(f"mean_{kind}.npy",), text=(shape,)),
+            check=_cli_fails(2, files=(f"mean_{kind}.npy",), text=(shape,)),
         )
         for kind, given, shape in (
             ("2x16", "a 2x16 float array (never flattened)", "(2, 16)"),
@@ -1376,35 +1377,36 @@ CASES: list[Case] = [
         id="cli-solver-unknown",
         entry="sksplice decompose --solver",
         given='"fista"',
-        expected="exit 1 before any embedding, message naming --solver and the solvers",
+        expected="exit 2 (usage) before any embedding, message naming --solver and the solvers",
         run=lambda env: env.cli("decompose", env.path("good.png"), "--solver", "fista"),
-        check=_cli_fails(1, text=("--solver 'fista'", "admm")),
+        check=_cli_fails(2, text=("--solver 'fista'", "admm")),
     ),
     Case(
         id="cli-model-typo",
         entry="sksplice decompose --model",
         given="a misspelt model name",
-        expected="exit 1 before any embedding, message with close matches",
+        expected="exit 2 (usage) before any embedding, message with close matches",
         run=lambda env: env.cli("decompose", env.path("good.png"), "--model", "ViT-B-23"),
-        check=_cli_fails(1, text=("--model 'ViT-B-23'", "ViT-B-32")),
+        check=_cli_fails(2, text=("--model 'ViT-B-23'", "ViT-B-32")),
     ),
     Case(
         id="cli-vocabulary-size-too-large",
         entry="sksplice decompose --vocabulary-size",
         given="more concepts than the vocabulary file holds",
-        expected="exit 1 before any embedding, message naming --vocabulary-size and the count",
+        expected="exit 2 (usage) before any embedding, message naming --vocabulary-size and "
+        "the count",
         run=lambda env: env.cli("decompose", env.path("good.png"), "--vocabulary-size", "7"),
-        check=_cli_fails(1, text=("--vocabulary-size 7", "6 concepts")),
+        check=_cli_fails(2, text=("--vocabulary-size 7", "6 concepts")),
     ),
     Case(
         id="cli-output-folder-missing",
         entry="sksplice decompose -o",
         given="an output file in a folder that does not exist",
-        expected="exit 1 before any embedding, message naming the folder",
+        expected="exit 2 (usage) before any embedding, message naming the folder",
         run=lambda env: env.cli(
             "decompose", env.path("good.png"), "-o", env.path("no_folder/out.json")
         ),
-        check=_cli_fails(1, files=("no_folder",), text=("does not exist",)),
+        check=_cli_fails(2, files=("no_folder",), text=("does not exist",)),
     ),
     Case(
         id="cli-symlinked-class-folders",
@@ -1427,19 +1429,19 @@ CASES: list[Case] = [
         id="cli-labels-ambiguous-bare-name",
         entry="sksplice profile --labels",
         given="a labels CSV naming 0.png where a/0.png and b/0.png exist",
-        expected="exit 1 before any embedding, message naming the line and both files",
+        expected="exit 2 (usage) before any embedding, message naming the line and both files",
         run=lambda env: env.cli(
             "profile", env.path("linked_classes"), "--labels", env.path("labels_bare.csv")
         ),
         check=_cli_fails(
-            1, files=("linked_classes/a/0.png", "linked_classes/b/0.png"), text=("line 2",)
+            2, files=("linked_classes/a/0.png", "linked_classes/b/0.png"), text=("line 2",)
         ),
     ),
     Case(
         id="cli-output-directory",
         entry="sksplice decompose -o",
         given="a directory as the output file",
-        expected="exit 1, message naming the path",
+        expected="exit 2 (usage), message naming the path",
         run=lambda env: env.cli(
             "decompose",
             env.path("good.png"),
@@ -1447,7 +1449,7 @@ CASES: list[Case] = [
             "-o",
             env.path("empty_folder"),
         ),
-        check=_cli_fails(1, files=("empty_folder",)),
+        check=_cli_fails(2, files=("empty_folder",)),
     ),
     Case(
         id="cli-penalty-nan",
@@ -1469,17 +1471,17 @@ CASES: list[Case] = [
         id="cli-profile-file-as-folder",
         entry="sksplice profile",
         given="an image file where a folder goes",
-        expected="exit 1, message naming the path",
+        expected="exit 2 (usage), message naming the path",
         run=lambda env: env.cli("profile", env.path("good.png")),
-        check=_cli_fails(1, files=("good.png",), text=("not a folder",)),
+        check=_cli_fails(2, files=("good.png",), text=("not a folder",)),
     ),
     Case(
         id="cli-labels-missing",
         entry="sksplice profile --labels",
         given="a labels CSV that does not exist",
-        expected="exit 1, message naming the path",
+        expected="exit 2 (usage), message naming the path",
         run=lambda env: env.cli("profile", str(env.root), "--labels", env.path("nope.csv")),
-        check=_cli_fails(1, files=("nope.csv",)),
+        check=_cli_fails(2, files=("nope.csv",)),
     ),
 ]
 

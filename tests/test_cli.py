@@ -130,10 +130,10 @@ def test_version_and_usage_errors(env):
     assert "positive" in proc.stderr
 
 
-def test_runtime_error_is_one_line(env, tmp_path, vocab_file):
+def test_an_error_is_one_line(env, tmp_path, vocab_file):
     missing = tmp_path / "nowhere.png"
     proc = _run(["decompose", str(missing), "--quiet", *_model_args(vocab_file)], env)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a wrong command line, as argparse's usage errors
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines[-1] == f"sksplice: error: no such file or folder: {missing}"
     assert "Traceback" not in proc.stderr
@@ -259,7 +259,7 @@ def test_profile_with_labels_csv(image_tree, vocab_file, inproc, tmp_path):
     code = cli.main(
         ["profile", str(image_tree), "--labels", str(bad), "--quiet", *_model_args(vocab_file)]
     )
-    assert code == 1
+    assert code == 2
 
 
 # ------------------------------------------------------- standard output is results only
@@ -417,7 +417,7 @@ def test_options_checked_before_embedding(
     expected = expected.replace("{tmp}", str(tmp_path))
     args = ["decompose", str(image_tree), *_model_args(vocab_file), *extra]
     code, out, err = _main(args, capsys)
-    assert code == 1, err
+    assert code == 2, err  # a usage error, found before any work
     last = err.strip().splitlines()[-1]
     assert last.startswith("sksplice: error: ") and expected in last, last
     assert out == ""
@@ -430,7 +430,7 @@ def test_image_mean_file_rule(name, image_tree, vocab_file, inproc, capsys, tmp_
     path = _bad_mean(tmp_path, name)
     args = ["decompose", str(image_tree), *_model_args(vocab_file), "--image-mean", path]
     code, _, err = _main(args, capsys)
-    assert code == 1
+    assert code == 2
     last = err.strip().splitlines()[-1]
     assert path in last, last
     shape = {"2x16": "(2, 16)", "4x8": "(4, 8)", "5d": "(5,)"}.get(name, "(32,)")
@@ -447,7 +447,7 @@ def test_cuda_device_without_cuda_is_refused_before_embedding(
     code, _, err = _main(
         ["decompose", str(image_tree), *_model_args(vocab_file, "--device", "cuda")], capsys
     )
-    assert code == 1
+    assert code == 2
     assert "--device cuda: CUDA is not available on this machine; use --device cpu" in err
 
 
@@ -457,12 +457,12 @@ def test_output_directory_and_labels_before_embedding(
     code, _, err = _main(
         ["decompose", str(image_tree), "-o", str(tmp_path), *_model_args(vocab_file)], capsys
     )
-    assert code == 1 and "is a directory" in err
+    assert code == 2 and "is a directory" in err
     labels = tmp_path / "missing.csv"
     code, _, err = _main(
         ["profile", str(image_tree), "--labels", str(labels), *_model_args(vocab_file)], capsys
     )
-    assert code == 1 and str(labels) in err
+    assert code == 2 and str(labels) in err
 
 
 @pytest.mark.parametrize("where", ["file", "under-a-file"])
@@ -474,7 +474,7 @@ def test_cache_dir_checked_before_embedding(
     cache = afile if where == "file" else afile / "cache"
     args = ["decompose", str(image_tree), *_model_args(vocab_file), "--cache-dir", str(cache)]
     code, out, err = _main(args, capsys)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     last = err.strip().splitlines()[-1]
     expected = "exists but is not a folder" if where == "file" else "Cannot create the sksplice"
     assert last.startswith(
@@ -489,7 +489,7 @@ def test_report_output_must_be_a_file(
 ):
     monkeypatch.chdir(tmp_path)
     code, out, err = _main(["report", str(image_tree), "-o", "-", *_model_args(vocab_file)], capsys)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     assert "sksplice: error: -o needs a file name: the report is an HTML page" in err
     assert not (tmp_path / "-").exists()
 
@@ -945,3 +945,84 @@ def test_commands_get_their_embedders_from_one_module(
     assert made == ["image", "text"]
     cli_files = Path(cli.__file__).parent.glob("*.py")
     assert [p.name for p in cli_files if "CLIPEmbedder" in p.read_text()] == ["_embedders.py"]
+
+
+# ------------------------------------------------ the command line checked before any work
+
+
+def _three_classes(image_tree: Path, root: Path, unreadable: tuple[str, ...]) -> Path:
+    """cats, dogs and birds; the classes in ``unreadable`` hold only broken files."""
+    for cls in ("cats", "dogs", "birds"):
+        (root / cls).mkdir(parents=True)
+        if cls in unreadable:
+            (root / cls / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+            (root / cls / "b.jpg").write_bytes(b"")
+        else:
+            for p in sorted((image_tree / ("dogs" if cls == "birds" else cls)).glob("*.png")):
+                (root / cls / p.name).write_bytes(p.read_bytes())
+    return root
+
+
+@pytest.mark.parametrize("command", ["profile", "report"])
+def test_a_class_whose_images_are_all_unreadable_is_named(
+    command, image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    out = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    root = _three_classes(image_tree, tmp_path / "two_bad", ("dogs", "birds"))
+    code, stdout, err = _main([command, str(root), "-q", *out, *_model_args(vocab_file)], capsys)
+    assert code == 1 and stdout == ""
+    last = err.strip().splitlines()[-1]
+    assert "none of the 2 images of class 'birds' could be read" in last, last
+    assert "none of the 2 images of class 'dogs'" in last and "'cats'" in last, last
+    assert "skipped 4 of 9 images" in err and str(root / "birds" / "a.png") in err
+
+    # two classes left: profiled, with a warning naming the class left out
+    root = _three_classes(image_tree, tmp_path / "one_bad", ("birds",))
+    code, stdout, err = _main([command, str(root), "-q", *out, *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    assert "none of the 2 images of class 'birds' could be read: left out" in err
+    if command == "profile":
+        assert "class birds" not in stdout and "class cats" in stdout
+
+
+def test_report_of_class_folders_refuses_more_images(
+    image_tree, vocab_file, inproc, tmp_path, capsys, no_embedding
+):
+    extra = sorted((image_tree / "cats").glob("*.png"))[0]
+    args = ["report", str(image_tree), str(extra), "-o", str(tmp_path / "r.html")]
+    code, _, err = _main([*args, *_model_args(vocab_file)], capsys)
+    assert code == 2
+    assert "takes no other images (got 1, first " + str(extra) in err
+    code, _, err = _main(["report", "-o", str(tmp_path / "r.html")], capsys)
+    assert code == 2 and "report needs a FOLDER or images" in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_inputs_and_an_unreachable_target_l0_are_refused_before_any_work(
+    image_tree, vocab_file, inproc, tmp_path, capsys, no_embedding
+):
+    args = ["decompose", str(image_tree), *_model_args(vocab_file)]
+    args.remove("--l1-penalty")
+    args.remove("0.05")
+    code, _, err = _main([*args, "--target-l0", "50"], capsys)
+    assert code == 2
+    assert "--target-l0 50 cannot be reached: the dictionary has only 11 concepts" in err
+    # a missing input is named before the model is looked at (no torch needed for that)
+    missing = tmp_path / "nowhere"
+    code, _, err = _main(["decompose", str(missing), "--model", "no-such-model"], capsys)
+    assert code == 2 and err.strip().endswith(f"no such file or folder: {missing}")
+
+
+def test_skipped_images_are_listed_by_their_paths(image_tree, vocab_file, inproc, tmp_path, capsys):
+    folder = tmp_path / "it's here"
+    folder.mkdir()
+    for p in sorted((image_tree / "cats").glob("*.png"))[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    broken = folder / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    code, out, err = _main(
+        ["decompose", str(folder), "-f", "json", "-q", *_model_args(vocab_file)], capsys
+    )
+    assert code == 0, err
+    skipped = json.loads(out)["metadata"]["skipped"]
+    assert [s["path"] for s in skipped] == [str(broken)]  # the path itself, no quotes

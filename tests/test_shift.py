@@ -381,7 +381,7 @@ def test_cli_compare_checks_before_embedding(two_folders, capsys, monkeypatch, t
     for folders, extra, message in cases:
         code = cli.main(["compare", *folders, *model_args, *extra])
         captured = capsys.readouterr()
-        assert code == 1 and captured.out == ""
+        assert code == 2 and captured.out == ""
         assert message in captured.err.strip().splitlines()[-1], captured.err
     with pytest.raises(SystemExit):
         cli.main(["compare", str(a), str(b), "--alternative", "bigger", *model_args])
@@ -475,7 +475,8 @@ def test_cli_search_checks_the_query_before_embedding(two_folders, capsys, monke
     (a, _), _, model_args = two_folders
     cases = [
         (["--concepts", "dgo,snow"], "dgo"),
-        (["--concepts", "dog:-1"], "must be positive"),
+        (["--concepts", "dog:-1"], "must be a positive finite number"),
+        (["--concepts", "dog:inf"], "must be a positive finite number, got inf"),
         (["--concepts", "dog:x"], "not a number"),
         (["--concepts", "dog,,snow"], "empty concept name"),
         (["--text", "  "], "--text is empty"),
@@ -483,7 +484,7 @@ def test_cli_search_checks_the_query_before_embedding(two_folders, capsys, monke
     for extra, message in cases:
         code = cli.main(["search", str(a), *extra, *model_args])
         captured = capsys.readouterr()
-        assert code == 1 and captured.out == ""
+        assert code == 2 and captured.out == ""
         assert message in captured.err.strip().splitlines()[-1], captured.err
     with pytest.raises(SystemExit):  # exactly one of --concepts and --text
         cli.main(["search", str(a), *model_args])

@@ -3,9 +3,11 @@
 Standard output carries only results; progress, information, warnings and
 errors go to standard error through one logging handler.
 
-Exit codes: 0 on success, 2 for usage errors (argparse), 1 for runtime errors,
-reported as one line naming the file or setting at fault (a traceback only
-with ``--debug``), 130 when interrupted (Ctrl-C) and 143 when terminated
+Exit codes: 0 on success, 2 for a wrong command line (an unknown option, a
+value that is not valid, an input or labels file that does not exist; all
+found before any work), 1 for errors of the run, each reported as one line
+naming the file or setting at fault (a traceback only with ``--debug``), 130
+when interrupted (Ctrl-C) and 143 when terminated
 (SIGTERM); an output file is then left as it was and the records finished so
 far are kept in ``FILE.partial``.
 """
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 
 from ._inputs import IMAGE_EXTENSIONS, collect_images
 from ._logging import CLIError as CLIError
-from ._logging import _interrupted, _sigterm_as_interrupt, _stderr_logging
+from ._logging import UsageError, _interrupted, _sigterm_as_interrupt, _stderr_logging
 from ._parser import build_parser as build_parser
 
 __all__ = ["IMAGE_EXTENSIONS", "collect_images", "main"]
@@ -43,14 +45,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "report" and args.folder is None and not args.inputs:
-        parser.error("report needs a FOLDER or images")
     with _stderr_logging(args.quiet, args.debug), _sigterm_as_interrupt():
         try:
             return int(args.func(args))
         except KeyboardInterrupt as exc:
             logger.error("interrupted")
             return _interrupted(exc)
+        except UsageError as exc:
+            if args.debug:
+                raise
+            logger.error("%s", _one_line(exc))
+            return 2
         except BrokenPipeError:
             # the reader of our output went away (``sksplice ... | head``): stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -59,8 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:
             if args.debug:
                 raise
-            # (An OSError's "[Errno 13] " says nothing a user can act on.)
-            text = re.sub(r"^\[Errno \d+\] ", "", str(exc).strip())
-            msg = " ".join(text.split()) if text else type(exc).__name__
-            logger.error("%s", msg)
+            logger.error("%s", _one_line(exc))
             return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line."""
+    # (An OSError's "[Errno 13] " says nothing a user can act on.)
+    text = re.sub(r"^\[Errno \d+\] ", "", str(exc).strip())
+    return " ".join(text.split()) if text else type(exc).__name__

@@ -152,25 +152,42 @@ def _check_cache_dir(cache_dir: str | None) -> None:
 
 
 def _check_options(args: argparse.Namespace) -> _Plan:
-    """Check every option (cheap checks first) before any image or concept is embedded."""
+    """Check every option (cheap checks first) before any image or concept is embedded.
+
+    The commands check their inputs (files, folders, labels, a query's syntax)
+    before these, as they need neither torch nor a model.
+    """
     _check_output(getattr(args, "output", None))
     _check_device(args.device)
     _check_solver(args.solver)
     _check_cache_dir(args.cache_dir)
     model, pretrained, d = _embedders.check_model(args)
     concepts = _check_vocabulary(args)
+    if args.target_l0 is not None:
+        from .._calibration import check_target_l0
+
+        check_target_l0(args.target_l0, len(concepts), d)
     mean, source, mean_file = _check_image_mean(args, model, pretrained, d)
     return _Plan(model, pretrained, d, concepts, mean, source, mean_file)
 
 
-def _check_query(args: argparse.Namespace, concepts: list[str]) -> dict[str, float] | None:
-    """The ``--concepts`` query as {name: weight}, every name checked against the vocabulary.
-
-    ``--concepts dog,snow`` weighs each concept 1; ``dog:2,snow`` gives a weight.
-    Returns None for a ``--text`` query (checked to be non-empty).
-    """
+def _check_query_concepts(query: dict[str, float] | None, concepts: list[str]) -> None:
+    """Every concept of a ``--concepts`` query is in the vocabulary."""
     from ..retrieval import unknown_concepts_error
 
+    known = set(concepts)
+    unknown = [name for name in query or {} if name not in known]
+    if unknown:
+        raise CLIError(str(unknown_concepts_error(unknown, concepts, "--concepts")))
+
+
+def _parse_query(args: argparse.Namespace) -> dict[str, float] | None:
+    """The ``--concepts`` query as {name: weight} (checked against nothing yet).
+
+    ``--concepts dog,snow`` weighs each concept 1; ``dog:2,snow`` gives a weight
+    (a concept named twice adds up its weights). Returns None for a ``--text``
+    query (checked to be non-empty).
+    """
     if args.text is not None:
         if not args.text.strip():
             raise CLIError("--text is empty: give the query text, e.g. --text 'a dog in the snow'")
@@ -188,12 +205,10 @@ def _check_query(args: argparse.Namespace, concepts: list[str]) -> dict[str, flo
                 f"--concepts: the weight of {name!r} is {weight!r}, not a number"
             ) from None
         if not (np.isfinite(value) and value > 0):
-            raise CLIError(f"--concepts: the weight of {name!r} must be positive, got {weight}")
+            raise CLIError(
+                f"--concepts: the weight of {name!r} must be a positive finite number, got {weight}"
+            )
         query[name] = query.get(name, 0.0) + value
-    known = set(concepts)
-    unknown = [name for name in query if name not in known]
-    if unknown:
-        raise CLIError(str(unknown_concepts_error(unknown, concepts, "--concepts")))
     return query
 
 

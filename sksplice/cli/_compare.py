@@ -10,7 +10,7 @@ import numpy as np
 from ._checks import _check_options, _check_report_output
 from ._decompose import _decompose, _report_skipped
 from ._inputs import _two_collections
-from ._logging import CLIError
+from ._logging import CLIError, _usage
 from ._output import (
     _Output,
     _write_not_significant,
@@ -23,9 +23,10 @@ from ._report import _write_explorer
 def _cmd_compare(args: argparse.Namespace) -> int:
     from ..shift import compare_datasets
 
-    _check_report_output(args)
-    plan = _check_options(args)
-    paths_a, paths_b = _two_collections(args)
+    with _usage():
+        _check_report_output(args)
+        paths_a, paths_b = _two_collections(args)
+        plan = _check_options(args)
     # one decomposition (one dictionary, one modality centre) for both collections
     dec = _decompose(args, paths_a + paths_b, plan)
     _report_skipped(dec.skipped, len(paths_a) + len(paths_b))

@@ -17,7 +17,7 @@ from .._version import __version__
 from . import _embedders
 from ._checks import _check_options, _Plan
 from ._inputs import collect_images
-from ._logging import CLIError, _interrupted
+from ._logging import CLIError, _interrupted, _usage
 from ._output import _Output, _Writer
 
 logger = logging.getLogger(__name__)
@@ -219,8 +219,9 @@ def _write_records(
 
 
 def _cmd_decompose(args: argparse.Namespace) -> int:
-    plan = _check_options(args)
-    paths = collect_images(args.inputs)
+    with _usage():
+        paths = collect_images(args.inputs)
+        plan = _check_options(args)
     dec = _decompose(args, paths, plan)
     records = _iter_rows(dec, args.top_k, args.quiet)
     return _write_records(

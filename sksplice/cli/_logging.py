@@ -19,6 +19,25 @@ class CLIError(Exception):
     """A runtime error reported to the user as one line (exit code 1)."""
 
 
+class UsageError(CLIError):
+    """A wrong command line (an option, an input, a labels file), found before any work.
+
+    Reported as one line, with exit code 2 as argparse's own usage errors.
+    """
+
+
+@contextlib.contextmanager
+def _usage() -> Iterator[None]:
+    """Errors found while checking the command line are usage errors (exit code 2)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except (CLIError, ValueError, LookupError, OSError) as exc:
+        # (The library's own checks of a value raise ValueError, LookupError or OSError.)
+        raise UsageError(str(exc)) from exc
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C (exit code 143 instead of 130)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import IO, Any
 
@@ -11,12 +12,15 @@ import numpy as np
 from ._checks import _check_options, _Plan
 from ._decompose import _decompose, _report_skipped
 from ._inputs import _labelled
+from ._logging import CLIError, _usage
 from ._output import (
     _Output,
     _write_not_significant,
     _write_significant_rows,
     _write_table_records,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str], plan: _Plan):
@@ -25,6 +29,7 @@ def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str], pla
     dec = _decompose(args, paths, plan)
     kept = {str(p) for p in dec.paths}
     y = np.asarray([lab for p, lab in zip(paths, labels, strict=True) if str(p) in kept])
+    _check_classes_left(dec, paths, labels, set(y.tolist()))
     W = dec.W = dec.splice.transform(dec.X)
     concepts = dec.splice.get_feature_names_out()
     profiles = concept_profiles(W, y, concepts, drop_empty=True)
@@ -41,9 +46,31 @@ def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str], pla
     return dec, profiles, ranking
 
 
+def _check_classes_left(dec: Any, paths: list[Path], labels: list[str], left: set[str]) -> None:
+    """Say which classes lost every image to unreadable files; refuse fewer than two left."""
+    lost = sorted(set(labels) - left)
+    if not lost:
+        return
+    counts = {cls: labels.count(cls) for cls in lost}
+    named = "; ".join(f"none of the {counts[c]} images of class {c!r} could be read" for c in lost)
+    if len(left) < 2:
+        _report_skipped(dec.skipped, len(paths))
+        remaining = ", ".join(repr(cls) for cls in sorted(left)) or "none"
+        raise CLIError(
+            f"{named} (see the skipped images above); "
+            f"classes with images: {remaining}; profiles need at least two"
+        )
+    logger.warning(
+        "%s: left out of the profiles (%d classes left)",
+        named,
+        len(left),
+    )
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
-    plan = _check_options(args)
-    paths, labels = _labelled(args)
+    with _usage():
+        paths, labels = _labelled(args)
+        plan = _check_options(args)
     dec, _, ranking = _profile(args, paths, labels, plan)
     _report_skipped(dec.skipped, len(paths))
     cols = [

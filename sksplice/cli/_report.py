@@ -13,25 +13,43 @@ from .._atomic import remove_stale_temporaries
 from ._checks import _check_options
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images
-from ._logging import CLIError
+from ._logging import CLIError, _usage
 from ._profile import _profile
 
 logger = logging.getLogger(__name__)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    if args.output == "-":
-        raise CLIError(
-            "-o needs a file name: the report is an HTML page with its images (e.g. -o report.html)"
+    with _usage():
+        if args.folder is None and not args.inputs:
+            raise CLIError(
+                "report needs a FOLDER or images (e.g. sksplice report photos/ -o r.html)"
+            )
+        if args.output == "-":
+            raise CLIError(
+                "-o needs a file name: the report is an HTML page with its images "
+                "(e.g. -o report.html)"
+            )
+        labelled = args.folder is not None and (
+            args.labels is not None or _has_class_folders(Path(args.folder))
         )
-    plan = _check_options(args)
-    if args.folder is not None and (args.labels or _has_class_folders(Path(args.folder))):
-        paths, labels = _labelled(args)
+        if labelled:
+            if args.inputs:
+                how = f"--labels {args.labels}" if args.labels else "its class sub-folders"
+                raise CLIError(
+                    f"report {args.folder} profiles the classes of {args.folder} ({how}), "
+                    f"so it takes no other images (got {len(args.inputs)}, first "
+                    f"{args.inputs[0]}): put them in a class folder, or leave them out"
+                )
+            paths, labels = _labelled(args)
+        else:
+            inputs = [args.folder] if args.folder is not None else []
+            paths = collect_images(inputs + list(args.inputs))
+        plan = _check_options(args)
+    if labelled:
         dec, profiles, ranking = _profile(args, paths, labels, plan)
         label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
     else:
-        inputs = [args.folder] if args.folder is not None else []
-        paths = collect_images(inputs + list(args.inputs))
         dec = _decompose(args, paths, plan)
         label_of, profiles, ranking = {}, None, None
     _report_skipped(dec.skipped, len(paths))

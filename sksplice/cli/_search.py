@@ -8,9 +8,10 @@ import logging
 
 import numpy as np
 
-from ._checks import _check_options, _check_query
+from ._checks import _check_options, _check_query_concepts, _parse_query
 from ._decompose import _decompose, _iter_rows, _write_records
 from ._inputs import collect_images
+from ._logging import _usage
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +21,11 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     from ..retrieval import ConceptRetriever
 
-    plan = _check_options(args)
-    query = _check_query(args, plan.concepts)
-    paths = collect_images(args.inputs)
+    with _usage():
+        query = _parse_query(args)
+        paths = collect_images(args.inputs)
+        plan = _check_options(args)
+        _check_query_concepts(query, plan.concepts)
     dec = _decompose(args, paths, plan)
     splice = dec.splice
     W = dec.W = splice.transform(dec.X)
