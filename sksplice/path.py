@@ -111,11 +111,19 @@ def _check_penalties(l1_penalties: Any) -> np.ndarray:
         raise TypeError(f"l1_penalties must be a sequence of real numbers: {exc}") from exc
     if values.ndim != 1 or values.size == 0:
         raise ValueError(f"l1_penalties must be a non-empty 1-D sequence, got shape {values.shape}")
-    bad = ~np.isfinite(values) | (values < 0)
+    bad = ~np.isfinite(values) | (values <= 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        why = (
+            " (0 is non-negative least squares: about as many concepts as dimensions, and "
+            "slow to solve over a dictionary wider than the embedding; a small positive "
+            "penalty such as 0.01 gives nearly its fit)"
+            if values[i] == 0
+            else ""
+        )
         raise ValueError(
-            f"l1_penalties[{i}] = {values[i]!r}: every penalty must be finite and non-negative"
+            f"l1_penalties[{i}] = {float(values[i])!r}: every penalty must be a positive finite "
+            f"number, as SpliceTransformer's l1_penalty{why}"
         )
     return np.sort(values)[::-1].copy()
 
@@ -145,7 +153,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     X : array-like of shape (n_samples, d)
         Embeddings, as given to :meth:`SpliceTransformer.transform`.
     l1_penalties : sequence of float
-        Non-negative penalties, in any order; they are solved (and returned)
+        Positive penalties, in any order; they are solved (and returned)
         in decreasing order.
 
     Returns
@@ -158,7 +166,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     Raises
     ------
     TypeError, ValueError
-        For a penalty that is not a finite non-negative number, an empty or
+        For a penalty that is not a positive finite number, an empty or
         non 1-D ``l1_penalties``, or embeddings ``transform`` would refuse.
 
     See Also

@@ -310,13 +310,6 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         name, transformer, probe = self._split_pipeline()
         _check_penalties(self.l1_penalties)
         penalties = np.asarray(self.l1_penalties, dtype=np.float64)
-        zero = np.flatnonzero(penalties <= 0)
-        if zero.size:
-            raise ValueError(
-                f"l1_penalties[{zero[0]}] is {float(penalties[zero[0]])!r}: a SpliceTransformer's "
-                "l1_penalty must be positive, so the search could not refit with it (for "
-                "the unpenalised decomposition use splice_path)"
-            )
         # The transformer's other options are checked now, not in the first fold.
         clone(transformer).set_params(l1_penalty=float(penalties[0]))._check_params()
         _check_n_jobs(self.n_jobs)

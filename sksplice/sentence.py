@@ -184,6 +184,22 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
         )
         return np.ascontiguousarray(out, dtype=np.float32)
 
+    def get_embedding_dimension(self) -> int | None:
+        """The width ``d`` of the embeddings, from the model (loaded if it is not yet).
+
+        :class:`~sksplice.SpliceTransformer` asks for it before embedding a
+        vocabulary, so that embeddings of another width are refused at once.
+
+        Returns
+        -------
+        int or None
+            ``d``, or None when the model does not say.
+        """
+        model = self._loaded()
+        get = getattr(model, "get_sentence_embedding_dimension", None)
+        dim = get() if callable(get) else None
+        return int(dim) if isinstance(dim, int | np.integer) and dim > 0 else None
+
     def cache_key(self) -> str:
         """A string that identifies the model.
 

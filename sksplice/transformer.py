@@ -326,6 +326,15 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
                 "concepts_centered=True describes the given concept_embeddings, but "
                 "concept_embeddings is None"
             )
+        from sklearn.utils import check_random_state
+
+        try:  # (used only to calibrate target_l0, but checked whatever the settings)
+            check_random_state(self.random_state)
+        except ValueError as exc:
+            raise ValueError(
+                "random_state must be None, an int from 0 to 2**32 - 1 or a "
+                f"numpy.random.RandomState; got {self.random_state!r}"
+            ) from exc
 
     def _resolve_concepts(self) -> tuple[list[str], int]:
         """The concepts and the number of entries of the full (untruncated) list."""
@@ -347,7 +356,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
 
         From ``concept_embeddings``, or the model configuration of a
         :class:`~sksplice.CLIPEmbedder` (no weights are loaded), or an
-        embedder's ``embedding_dim_``; None otherwise.
+        embedder's ``get_embedding_dimension()`` (a
+        :class:`~sksplice.sentence.SentenceTransformerEmbedder` loads its model)
+        or ``embedding_dim_``; None otherwise.
         """
         if self.concept_embeddings is not None:
             shape = np.shape(self.concept_embeddings)
@@ -360,6 +371,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
             except Exception:  # e.g. a Hub model's configuration offline: known later, or
                 return None  # not needed at all when the dictionary is in a cache
         dim = getattr(self.embedder, "embedding_dim_", None)
+        get = getattr(self.embedder, "get_embedding_dimension", None)
+        if dim is None and callable(get):
+            try:
+                dim = get()
+            except Exception:  # the model cannot be loaded now: its width is known later
+                return None
         if isinstance(dim, int | np.integer) and not isinstance(dim, bool) and dim > 0:
             return int(dim)
         return None
@@ -448,6 +465,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         self._dictionary_digest = digest(self.dictionary_)
         if self.target_l0 is None:
             self.l1_penalty_ = float(self.l1_penalty)
+            self.__dict__.pop("calibration_l0_", None)  # of an earlier fit with target_l0
         else:
             self.l1_penalty_, self.calibration_l0_ = self._calibrate(X)
         return self

@@ -115,6 +115,8 @@ def test_unfitted_transformer_is_cloned_and_fitted(problem):
         ([[0.1, 0.2]], ValueError, "1-D"),
         ([0.1, -0.2], ValueError, "l1_penalties[1]"),
         ([0.1, np.nan], ValueError, "finite"),
+        # (0, least squares, could run for minutes over a wide dictionary in float32)
+        ([0.1, 0.0], ValueError, "l1_penalties[1] = 0.0: every penalty must be a positive"),
         (["a"], TypeError, "real numbers"),
     ],
 )

@@ -239,7 +239,7 @@ def _refusals(splicer):
             "target_l0=5.*target_l0=None",
         ),
         ("infinite penalty", pipe, [0.1, np.inf], {}, ValueError, "finite"),
-        ("zero penalty", pipe, [0.1, 0.0], {}, ValueError, r"l1_penalties\[1\] is 0.0.*positive"),
+        ("zero penalty", pipe, [0.1, 0.0], {}, ValueError, r"l1_penalties\[1\] = 0.0.*positive"),
         (
             "bad transformer option",
             make_pipeline(clone(splicer).set_params(solver="bogus"), lr),

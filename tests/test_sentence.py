@@ -95,3 +95,20 @@ def test_decomposes_text_in_a_splice_transformer(minilm):
     named = [{name for name, _ in top} for top in tops]
     assert {"dog", "beach"} <= named[0]
     assert "car" in named[1] and "cat" in named[2]
+
+
+def test_embeddings_of_another_width_are_refused_before_the_vocabulary_is_embedded(
+    minilm, tmp_path
+):
+    assert minilm.get_embedding_dimension() == 384
+    vocabulary = [f"concept {i}" for i in range(50)]
+    splice = SpliceTransformer(
+        embedder=minilm, vocabulary=vocabulary, device="cpu", cache_dir=tmp_path
+    )
+    X = np.random.default_rng(0).standard_normal((120, 512))
+    texts = type(minilm).n_texts
+    with pytest.raises(
+        ValueError, match=r"X has 512 features but the concept dictionary has d=384"
+    ):
+        splice.fit(X)
+    assert type(minilm).n_texts == texts  # nothing was embedded

@@ -393,6 +393,23 @@ def test_target_l0_calibrates_the_penalty():
     assert make(concepts, raw, target_l0=2.0).fit(X).l1_penalty_ > est.l1_penalty_
 
 
+def test_a_refit_without_target_l0_forgets_the_calibration():
+    rng = np.random.default_rng(5)
+    concepts, raw, X = random_vocabulary(120), rng.normal(size=(120, 32)), rng.normal(size=(60, 32))
+    est = make(concepts, raw, target_l0=4.0).fit(X)
+    assert hasattr(est, "calibration_l0_")
+    est.set_params(target_l0=None, l1_penalty=0.05).fit(X)
+    assert not hasattr(est, "calibration_l0_") and est.l1_penalty_ == 0.05
+
+
+@pytest.mark.parametrize("seed", ["x", 1.5, -1, np.random.default_rng(0)])
+def test_a_bad_random_state_is_refused_whatever_the_settings(seed):
+    rng = np.random.default_rng(5)
+    concepts, raw = random_vocabulary(20), rng.normal(size=(20, 8))
+    with pytest.raises(ValueError, match=r"random_state must be None, an int from 0 to 2\*\*32"):
+        make(concepts, raw, random_state=seed).fit(rng.normal(size=(10, 8)))
+
+
 def test_target_l0_uses_a_seeded_sample_and_warm_starts(monkeypatch):
     rng = np.random.default_rng(6)
     concepts = random_vocabulary(80)
