@@ -110,17 +110,22 @@ def thumbnail_data_uri(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> s
     -------
     uri : str or None
         The data URI, or None when the file cannot be read as an image.
+
+    Notes
+    -----
+    The image is decoded as :class:`~sksplice.CLIPEmbedder` decodes it before
+    embedding (EXIF orientation applied, 16-bit and float images scaled to 8
+    bits, alpha dropped), so the thumbnail shows the pixels that were embedded.
     """
-    from PIL import Image, UnidentifiedImageError
+    from ._images import ITEM_ERRORS, load_rgb
 
     try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            img.thumbnail((size, size))
-            buf = io.BytesIO()
-            img.save(buf, format="JPEG", quality=75)
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        img = load_rgb(os.fspath(path))
+    except ITEM_ERRORS:
         return None
+    img.thumbnail((size, size))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=75)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 

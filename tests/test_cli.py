@@ -1026,3 +1026,24 @@ def test_skipped_images_are_listed_by_their_paths(image_tree, vocab_file, inproc
     assert code == 0, err
     skipped = json.loads(out)["metadata"]["skipped"]
     assert [s["path"] for s in skipped] == [str(broken)]  # the path itself, no quotes
+
+
+def test_a_labels_file_of_more_columns_needs_a_header_naming_them(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    images = sorted(image_tree.rglob("*.png"))
+    rows = [
+        f"{p.relative_to(image_tree)},split{i % 2},{p.parent.name}" for i, p in enumerate(images)
+    ]
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(rows) + "\n")
+    code, _, err = _main(["profile", str(image_tree), "--labels", str(bare)], capsys)
+    assert code == 2 and f"{bare} has 3 columns; give two (path,label), or a header" in err
+    # the header says which column is the label, whatever the order
+    named = tmp_path / "named.csv"
+    named.write_text("image,split,class\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "profile.json"
+    args = ["profile", str(image_tree), "--labels", str(named), "-f", "json", "-o", str(out)]
+    code, _, err = _main([*args, "-q", *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}

@@ -173,6 +173,32 @@ def test_ranking_rows_key_columns_and_significance():
     assert data["prevalence"]["sea"] == pytest.approx([0.5, 0.75, 0.25])
 
 
+def test_a_thumbnail_shows_the_pixels_that_were_embedded(tmp_path):
+    # EXIF orientation applied and 16-bit images scaled, as CLIPEmbedder decodes them.
+    import numpy as np
+
+    from sksplice._images import load_rgb
+
+    def pixels(uri):
+        with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as img:
+            return np.asarray(img.convert("RGB"), dtype=float)
+
+    rotated = tmp_path / "rotated.jpg"
+    left_red = np.zeros((120, 180, 3), dtype=np.uint8)
+    left_red[:, :90] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    Image.fromarray(left_red).save(rotated, exif=exif, quality=95)
+    thumb = pixels(thumbnail_data_uri(rotated))
+    embedded = np.asarray(load_rgb(str(rotated)), dtype=float)
+    assert thumb.shape[:2] == (96, 64) and embedded.shape[:2] == (180, 120)  # upright
+    assert thumb[:40, :, 0].mean() > 200 and thumb[-40:, :, 0].mean() < 50  # red on top
+
+    deep = tmp_path / "deep.png"
+    Image.fromarray(np.full((40, 40), 32768, dtype=np.uint16)).save(deep)
+    assert abs(pixels(thumbnail_data_uri(deep)).mean() - 128) < 3  # not blank white
+
+
 def test_thumbnails_are_small_jpegs(tmp_path):
     path = tmp_path / "big.png"
     Image.new("RGB", (640, 480), (10, 120, 200)).save(path)

@@ -115,6 +115,7 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 _PATH_HEADERS = {"path", "file", "filename", "image"}
+_LABEL_HEADERS = {"label", "class", "category"}
 
 
 def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
@@ -140,8 +141,23 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise CLIError(f"cannot read labels file {labels_csv}: {exc}") from exc
     if table.shape[1] < 2:
-        raise CLIError(f"{labels_csv}: expected two columns 'path,label', found {table.shape[1]}")
-    rows = [(str(k).strip(), str(v).strip()) for k, v in zip(table[0], table[1])]
+        raise CLIError(
+            f"{labels_csv}, line 1: expected two columns 'path,label', found {table.shape[1]}"
+        )
+    header = [str(v).strip().lower() for v in table.iloc[0]]
+    path_col, label_col = 0, 1
+    if table.shape[1] > 2:
+        # Several columns: a header must say which hold the path and the label.
+        paths_named = [i for i, h in enumerate(header) if h in _PATH_HEADERS]
+        labels_named = [i for i, h in enumerate(header) if h in _LABEL_HEADERS]
+        if len(paths_named) != 1 or len(labels_named) != 1:
+            raise CLIError(
+                f"{labels_csv} has {table.shape[1]} columns; give two (path,label), or a "
+                f"header naming one path column ({', '.join(sorted(_PATH_HEADERS))}) and one "
+                f"label column ({', '.join(sorted(_LABEL_HEADERS))})"
+            )
+        path_col, label_col = paths_named[0], labels_named[0]
+    rows = [(str(k).strip(), str(v).strip()) for k, v in zip(table[path_col], table[label_col])]
     first_line = 1
     if rows and rows[0][0].lower() in _PATH_HEADERS:
         rows, first_line = rows[1:], 2
@@ -186,7 +202,15 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
             )
         labels[index], origin[index] = label, line
     if unmatched:
-        logger.warning("%d rows of %s name no image under %s", unmatched, labels_csv, root)
+        logger.warning(
+            "%d row%s of %s name%s no image under %s (a path is read relative to %s)",
+            unmatched,
+            "" if unmatched == 1 else "s",
+            labels_csv,
+            "s" if unmatched == 1 else "",
+            root,
+            root,
+        )
     for p, label in zip(paths, labels, strict=True):
         if label is None:
             raise CLIError(f"{labels_csv} has no label for image {p}")
