@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -1047,3 +1048,28 @@ def test_a_labels_file_of_more_columns_needs_a_header_naming_them(
     code, _, err = _main([*args, "-q", *_model_args(vocab_file)], capsys)
     assert code == 0, err
     assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
+
+
+def test_a_write_error_names_the_output(image_tree, vocab_file, inproc, tmp_path, capsys):
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    for out in (["-o", "/dev/full"], []):
+        args = ["decompose", str(image_tree), "-q", "-f", "json", *out, *_model_args(vocab_file)]
+        if out:
+            code, _, err = _main(args, capsys)
+        else:  # standard output on a full device
+            full = open("/dev/full", "w")  # noqa: SIM115 (closed below, refusing its data)
+            saved, sys.stdout = sys.stdout, full
+            try:
+                code = cli.main(args)
+            finally:
+                sys.stdout = saved
+                with contextlib.suppress(OSError):
+                    full.close()
+            err = capsys.readouterr().err
+        where = "/dev/full" if out else "standard output"
+        assert code == 1 and f"cannot write {where}: No space left on device" in err, err
+    report = tmp_path / "missing" / "c.html"
+    folders = [str(image_tree / "cats"), str(image_tree / "dogs")]
+    code, _, err = _main(["compare", *folders, "--report", str(report)], capsys)
+    assert code == 2 and "does not exist (--report)" in err

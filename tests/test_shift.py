@@ -516,3 +516,16 @@ def test_cli_search_interrupted_keeps_the_results_written(two_folders, tmp_path,
     data = json.loads((tmp_path / "found.json.partial").read_text())  # valid JSON
     assert [r["result"] for r in data["images"]] == [1, 2]
     assert data["complete"] is False and data["written"] == 2
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
+def test_cli_search_says_when_nothing_matches(two_folders, capsys):
+    from sksplice import cli
+
+    (a, b), _, model_args = two_folders
+    # no image holds all eleven concepts at once
+    query = ",".join(VOCAB)
+    code = cli.main(["search", str(a), str(b), "--concepts", query, "--mode", "and", *model_args])
+    captured = capsys.readouterr()
+    assert code == 0 and captured.out == ""
+    assert "no image of the 13 holds every concept of the query (cat, dog" in captured.err

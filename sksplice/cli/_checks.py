@@ -136,11 +136,15 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
     folder = Path(os.path.realpath(target)).parent
     if not folder.is_dir():
-        raise CLIError(f"cannot write output file {target}: folder {folder} does not exist")
+        raise CLIError(
+            f"cannot write output file {target}: folder {folder} does not exist ({option})"
+        )
     if target.exists() and not stat.S_ISREG(os.stat(target).st_mode):
         return  # a pipe or a device: written through
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise CLIError(f"cannot write output file {target}: folder {folder} is not writable")
+        raise CLIError(
+            f"cannot write output file {target}: folder {folder} is not writable ({option})"
+        )
 
 
 def _check_cache_dir(cache_dir: str | None) -> None:

@@ -85,12 +85,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             },
         )
     out = _Output(args.output)
-    try:
+    with out.writing():
         _write_comparison(out.fh, table, args.format, metadata)
-    except BaseException:
-        out.discard()
-        raise
-    out.commit()
     return 0
 
 

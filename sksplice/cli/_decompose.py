@@ -210,6 +210,12 @@ def _write_records(
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
         logger.error("interrupted: %d of %d %s written%s", n, n_records, what, kept)
         return _interrupted(exc)
+    except BrokenPipeError:
+        out.discard()
+        raise
+    except OSError as exc:
+        out.discard()
+        raise out.write_error(exc) from exc
     except BaseException:
         out.discard()
         raise

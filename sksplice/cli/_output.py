@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -132,8 +132,40 @@ class _Output:
             file.__exit__(type(exc), exc, exc.__traceback__)
 
     def commit(self) -> None:
-        """The output is complete: put it in place."""
-        self._end(None)
+        """The output is complete: put it in place (a write error names the file)."""
+        try:
+            self._end(None)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            self.discard()
+            raise self.write_error(exc) from exc
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Write the output in the ``with`` block, then commit it; on an error discard it.
+
+        A write error (a full disk, a device that refuses data) is reported as a
+        :class:`CLIError` naming the output; a closed pipe (``| head``) is not an
+        error of the output and is raised as it is.
+        """
+        try:
+            yield
+        except BrokenPipeError:
+            self.discard()
+            raise
+        except OSError as exc:
+            self.discard()
+            raise self.write_error(exc) from exc
+        except BaseException:
+            self.discard()
+            raise
+        self.commit()
+
+    def write_error(self, exc: OSError) -> CLIError:
+        """A write error of this output, naming it."""
+        where = "standard output" if self.path is None else str(self.path)
+        return CLIError(f"cannot write {where}: {exc.strerror or exc}")
 
     def keep_partial(self) -> Path | None:
         """The run was interrupted: keep what was written as ``FILE.partial``."""

@@ -85,12 +85,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     ]
     table = ranking[cols]
     out = _Output(args.output)
-    try:
+    with out.writing():
         _write_profile(out.fh, table, args.format, dec.metadata, ranking.attrs.get("alpha", 0.05))
-    except BaseException:
-        out.discard()
-        raise
-    out.commit()
     return 0
 
 

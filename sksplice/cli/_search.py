@@ -46,6 +46,15 @@ def _cmd_search(args: argparse.Namespace) -> int:
         retriever.fit(W)
     if query:
         indices, scores = retriever.search(query, k=args.n_results)
+        if not len(indices):
+            how = {"or": "any", "and": "every", "min": "every"}[args.mode]
+            logger.warning(
+                "no image of the %d holds %s concept of the query (%s, --mode %s)",
+                W.shape[0],
+                how,
+                ", ".join(query),
+                args.mode,
+            )
     else:
         indices, scores = np.array([], dtype=np.int64), np.array([], dtype=np.float64)
     metadata = {
