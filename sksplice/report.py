@@ -219,9 +219,10 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
         "heading": f"Concepts whose prevalence differs between A ({a}) and B ({b})",
         "where": "in collection A and in collection B",
         "claim": "the concept's prevalence differs",
-        "group": "Compared",
-        "first": f"In A ({a})",
-        "second": f"In B ({b})",
+        # (one comparison: no column repeating it; the heading names A and B)
+        "group": "",
+        "first": "In A",
+        "second": "In B",
         "difference": "Difference (B - A)",
     }
 

@@ -226,7 +226,7 @@ def test_interrupt_leaves_valid_output(image_tree, vocab_file, inproc, tmp_path,
     assert len(data["images"]) == 2
 
 
-def test_profile_finds_class_concepts(image_tree, vocab_file, inproc, tmp_path):
+def test_profile_finds_class_concepts(image_tree, vocab_file, inproc, tmp_path, capsys):
     out = tmp_path / "profile.csv"
     code = cli.main(
         ["profile", str(image_tree), "-f", "csv", "-o", str(out), "--quiet"]
@@ -238,7 +238,14 @@ def test_profile_finds_class_concepts(image_tree, vocab_file, inproc, tmp_path):
     for r in rows:
         assert r["concept"] in VOCAB
         diff = float(r["prevalence_positive"]) - float(r["prevalence_negative"])
-        assert diff == pytest.approx(float(r["prevalence_diff"]))
+        assert diff == pytest.approx(float(r["prevalence_diff"]), abs=2e-6)
+        # the counts behind the prevalences: 5 images per class
+        assert float(r["prevalence_positive"]) == pytest.approx(int(r["count_positive"]) / 5)
+        assert float(r["prevalence_negative"]) == pytest.approx(int(r["count_negative"]) / 5)
+    code = cli.main(["profile", str(image_tree), "--quiet", *_model_args(vocab_file)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "class cats (5 images; 5 in the others): concepts significantly" in text
 
 
 def test_profile_with_labels_csv(image_tree, vocab_file, inproc, tmp_path):

@@ -34,6 +34,7 @@ def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str], pla
     concepts = dec.splice.get_feature_names_out()
     profiles = concept_profiles(W, y, concepts, drop_empty=True)
     classes = sorted(set(y.tolist()))
+    dec.metadata["classes"] = {cls: int(np.count_nonzero(y == cls)) for cls in classes}
     rankings = []
     for cls in classes:
         r = rank_concepts(W, y, cls, None, concepts=concepts)
@@ -76,6 +77,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     cols = [
         "class",
         "concept",
+        "count_positive",
+        "count_negative",
         "prevalence_positive",
         "prevalence_negative",
         "prevalence_diff",
@@ -83,7 +86,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         "p_adjusted",
         "significant",
     ]
-    table = ranking[cols]
+    table = ranking[cols].copy()
+    shares = ["prevalence_positive", "prevalence_negative", "prevalence_diff"]
+    table[shares] = table[shares].round(6)  # (as decompose rounds its weights)
     out = _Output(args.output)
     with out.writing():
         _write_profile(out.fh, table, args.format, dec.metadata, ranking.attrs.get("alpha", 0.05))
@@ -97,11 +102,15 @@ def _write_profile(
         _write_table_records(fh, table, fmt, metadata, "ranking")
     else:
         # only what the statistics support is listed; the rest is counted
+        sizes = metadata.get("classes", {})
+        total = sum(sizes.values())
         for cls, frame in table.groupby("class", sort=True):
             sig = frame[frame["significant"]]
+            n = sizes.get(cls)
+            counted = "" if n is None else f" ({n} images; {total - n} in the others)"
             fh.write(
-                f"class {cls}: concepts significantly more frequent than in the other "
-                f"classes (adjusted p < {alpha:g})\n"
+                f"class {cls}{counted}: concepts significantly more frequent than in the "
+                f"other classes (adjusted p < {alpha:g})\n"
             )
             _write_significant_rows(
                 fh, sig, "{:6.1%} vs {:6.1%}", "prevalence_positive", "prevalence_negative"

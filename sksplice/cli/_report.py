@@ -94,7 +94,7 @@ def _write_explorer(
     ]
     settings = {
         "model": args.model,
-        "pretrained": args.pretrained,
+        "pretrained": args.pretrained or "none",  # as the option spells random weights
         "vocabulary": args.vocabulary,
         "concepts": len(dec.splice.concepts_),
         "l1 penalty": round(float(dec.splice.l1_penalty_), 4),

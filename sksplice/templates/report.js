@@ -62,6 +62,8 @@
     const count = document.getElementById("ranking-count");
     const more = document.getElementById("ranking-more");
     const state = { col: null, dir: 1, limit: PAGE_ROWS };
+    // a comparison has one group (A vs B): its table has no column repeating it
+    const oneGroup = table.classList.contains("one-group");
     // rows arrive as indices (class, concept, test); decode them once
     const TESTS = ["z", "fisher"];
     const RANK = DATA.ranking.map((r) => [DATA.rankClasses[r[0]], concepts[r[1]], r[2], r[3], r[4],
@@ -81,7 +83,7 @@
       const frag = document.createDocumentFragment();
       for (const r of rows.slice(0, state.limit)) {
         const tr = el("tr", r[7] ? { class: "sig" } : null);
-        tr.append(el("td", { class: "cls" }, r[0]));
+        if (!oneGroup) tr.append(el("td", { class: "cls" }, r[0]));
         const td = el("td");
         td.append(conceptLink(r[1]));
         tr.append(td);
