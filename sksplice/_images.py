@@ -12,6 +12,7 @@ Errors about one input item carry its position: the loaders raise one of
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -278,7 +279,10 @@ def _load_file(path: str) -> Image.Image:
             oriented = ImageOps.exif_transpose(opened)
             return _to_rgb(oriented)
     except Image.DecompressionBombError as exc:
-        raise InvalidImageError(_bomb_message(path, None)) from exc
+        # (PIL refuses twice its limit while opening: its message has the pixel count)
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = int(found.group(1)) if found else None
+        raise InvalidImageError(_bomb_message(path, None, pixels)) from exc
     except Image.DecompressionBombWarning as exc:  # warnings turned into errors by the user
         raise InvalidImageError(_bomb_message(path, None)) from exc
     except UnidentifiedImageError as exc:
@@ -301,12 +305,16 @@ def _check_pixel_limit(image: Image.Image, path: str) -> None:
         raise InvalidImageError(_bomb_message(path, (width, height)))
 
 
-def _bomb_message(path: str, size: tuple[int, int] | None) -> str:
-    pixels = f" has {size[0]} x {size[1]} = {size[0] * size[1]} pixels and" if size else ""
+def _bomb_message(path: str, size: tuple[int, int] | None, n_pixels: int | None = None) -> str:
+    if size:
+        pixels = f" has {size[0]} x {size[1]} = {size[0] * size[1]} pixels and"
+    else:
+        pixels = f" has {n_pixels} pixels and" if n_pixels else ""
     return (
         f"{path!r}{pixels} exceeds PIL's decompression-bomb limit "
         f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS}); if you trust this file, "
-        "raise that limit before embedding it"
+        "raise that limit before embedding it (in Python, set PIL.Image.MAX_IMAGE_PIXELS; "
+        "on the command line, --max-image-pixels)"
     )
 
 
@@ -393,11 +401,15 @@ class _DecodeDataset:
     def __init__(self, items: Sequence[Any], preprocess: Callable[[Any], Any]) -> None:
         self.items = items
         self.preprocess = preprocess
+        # The caller's decompression-bomb limit, for workers that start afresh (spawn).
+        self.max_image_pixels = Image.MAX_IMAGE_PIXELS
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> tuple[Any, Exception | None]:
+        if self.max_image_pixels != Image.MAX_IMAGE_PIXELS:
+            Image.MAX_IMAGE_PIXELS = self.max_image_pixels
         return load_and_preprocess(self.items[index], self.preprocess)
 
 

@@ -1080,3 +1080,24 @@ def test_a_write_error_names_the_output(image_tree, vocab_file, inproc, tmp_path
     folders = [str(image_tree / "cats"), str(image_tree / "dogs")]
     code, _, err = _main(["compare", *folders, "--report", str(report)], capsys)
     assert code == 2 and "does not exist (--report)" in err
+
+
+def test_max_image_pixels_lifts_the_decompression_bomb_limit(
+    image_tree, vocab_file, inproc, tmp_path, capsys, monkeypatch
+):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # the 36 x 36 images are over it
+    args = ["decompose", str(image_tree / "cats"), "-q", "-f", "jsonl", *_model_args(vocab_file)]
+    code, out, err = _main(args, capsys)
+    assert code == 1 and out == ""
+    assert "has 1296 pixels and exceeds PIL's decompression-bomb limit" in err
+    assert "--max-image-pixels" in err
+    for limit in ("2000", "0"):  # 0: no limit
+        code, out, err = _main([*args, "--max-image-pixels", limit], capsys)
+        assert code == 0, err
+        assert len(out.splitlines()) == 5
+    assert Image.MAX_IMAGE_PIXELS == 500  # the run's limit is the run's only
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*args, "--max-image-pixels", "-1"])
+    assert exited.value.code == 2

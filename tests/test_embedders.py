@@ -384,7 +384,8 @@ def test_decompression_bomb(make_embedder, tmp_path, monkeypatch):
         with pytest.raises(InvalidImageError, match=r"input 0 .*big\.png.*MAX_IMAGE_PIXELS"):
             embedder.transform([tmp_path / "big.png"])
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
-    with pytest.raises(InvalidImageError, match=r"big\.png.*decompression-bomb"):
+    # over twice the limit PIL refuses the file while opening it: its size is still said
+    with pytest.raises(InvalidImageError, match=r"big\.png' has 1600 pixels and exceeds"):
         embedder.transform([tmp_path / "big.png"])
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     assert embedder.transform([tmp_path / "big.png"]).shape == (1, 32)
@@ -755,3 +756,18 @@ def test_quick_gelu_tags_get_their_own_cache_key():
     assert key == "open_clip/ViT-B-32/openai/quickgelu"
     laion = CLIPEmbedder("ViT-B-32", "laion2b_s34b_b79k", device="cpu").cache_key()
     assert laion == "open_clip/ViT-B-32/laion2b_s34b_b79k"
+
+
+def test_decoding_workers_keep_the_callers_pixel_limit(monkeypatch):
+    # A worker that starts afresh (spawn) gets the limit of the process that made the dataset.
+    import pickle
+
+    from sksplice._images import _DecodeDataset
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1234)
+    dataset = pickle.loads(
+        pickle.dumps(_DecodeDataset([np.zeros((4, 4, 3), np.uint8)], np.asarray))
+    )
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 99)  # what a fresh worker would have
+    _, error = dataset[0]
+    assert error is None and Image.MAX_IMAGE_PIXELS == 1234

@@ -14,11 +14,12 @@ far are kept in ``FILE.partial``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ._inputs import IMAGE_EXTENSIONS, collect_images
 from ._logging import CLIError as CLIError
@@ -45,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    with _stderr_logging(args.quiet, args.debug), _sigterm_as_interrupt():
+    limit = _pixel_limit(getattr(args, "max_image_pixels", None))
+    with _stderr_logging(args.quiet, args.debug), _sigterm_as_interrupt(), limit:
         try:
             return int(args.func(args))
         except KeyboardInterrupt as exc:
@@ -66,6 +68,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             logger.error("%s", _one_line(exc))
             return 1
+
+
+@contextlib.contextmanager
+def _pixel_limit(pixels: int | None) -> Iterator[None]:
+    """PIL's decompression-bomb limit for the run (``--max-image-pixels``; 0: none)."""
+    if pixels is None:
+        yield
+        return
+    from PIL import Image
+
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = pixels or None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
 
 
 def _one_line(exc: BaseException) -> str:

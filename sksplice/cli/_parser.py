@@ -41,6 +41,16 @@ def _positive_int(value: str) -> int:
     return out
 
 
+def _non_negative_int(value: str) -> int:
+    try:
+        out = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from exc
+    if out < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value!r}")
+    return out
+
+
 def _add_output_options(p: argparse.ArgumentParser, top_k: int, top_k_help: str) -> None:
     """Add ``-k/--top-k``, ``-f/--format`` and ``-o/--output``, in that order."""
     p.add_argument("-k", "--top-k", type=_positive_int, default=top_k, help=top_k_help)
@@ -114,6 +124,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
     r.add_argument(
         "--batch-size", type=_positive_int, default=64, help="images per forward pass (default: 64)"
+    )
+    r.add_argument(
+        "--max-image-pixels",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="largest image, in pixels, decoded before it is refused as a possible "
+        "decompression bomb; 0 for no limit (default: PIL's, about 89 million)",
     )
     o = p.add_argument_group("behaviour")
     o.add_argument(
