@@ -12,7 +12,6 @@ and checksums of checkpoint files. Public names are re-exported by
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import logging
@@ -129,11 +128,12 @@ def _register_env_model_configs() -> None:
 
 
 def _close_matches(word: str, options: Sequence[str]) -> str:
-    lowered = {option.lower(): option for option in options}
-    matches = difflib.get_close_matches(word.lower(), list(lowered), n=5, cutoff=0.5)
+    from ._names import close_matches
+
+    matches = close_matches(word, options, n=5, cutoff=0.5)
     if not matches:
         return ""
-    return " Close matches: " + ", ".join(repr(lowered[m]) for m in matches) + "."
+    return " Close matches: " + ", ".join(repr(m) for m in matches) + "."
 
 
 def _clean_tag(tag: str) -> str:

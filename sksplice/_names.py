@@ -66,3 +66,43 @@ def reconcile_names(
         f"{carried[j]!r} in {carried_what} but {given[j]!r} in {given_what}; the "
         "columns would be mislabelled. Give the names of these columns, in their order"
     )
+
+
+def close_matches(word: str, options: Any, n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """The ``options`` closest to a misspelt ``word``, closest first (case ignored).
+
+    Candidates are those :func:`difflib.get_close_matches` finds at ``cutoff``,
+    ranked by edit distance counting a swap of two neighbouring letters as one
+    edit, then the same letters first (so ``"dgo"`` finds ``"dog"`` before
+    ``"duo"``, ``"do"`` and ``"go"``), then by how little the length changes,
+    then by difflib's similarity.
+    """
+    import difflib
+
+    lowered: dict[str, str] = {}
+    for option in options:
+        lowered.setdefault(str(option).lower(), str(option))
+    key = str(word).lower()
+    found = difflib.get_close_matches(key, list(lowered), n=max(4 * n, 20), cutoff=cutoff)
+
+    def rank(candidate: str) -> tuple[int, bool, int, float]:
+        ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
+        same_letters = sorted(candidate) == sorted(key)  # a swap, not another letter
+        return _edits(key, candidate), not same_letters, abs(len(candidate) - len(key)), -ratio
+
+    return [lowered[c] for c in sorted(found, key=rank)[:n]]
+
+
+def _edits(a: str, b: str) -> int:
+    """Edit distance of ``a`` and ``b``: insertions, deletions, substitutions, swaps."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]

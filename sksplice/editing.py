@@ -14,7 +14,6 @@ comparison:
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +26,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import carried_names
+from ._names import carried_names, close_matches
 from ._pandas import sparse_frame, transform_output
 from ._protocols import check_text_embedder
 from ._validation import check_finite_rows, check_input_features, check_int, check_number
@@ -65,7 +64,7 @@ def _lookup(names: list[str], index: dict[str, int], param: str, ignore_unknown:
     if unknown:
         hints = []
         for name in unknown:
-            close = difflib.get_close_matches(name, list(index), n=3, cutoff=0.6)
+            close = close_matches(name, list(index))
             hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
             hints.append(f"{name!r}{hint}")
         message = f"concepts in `{param}` not in the vocabulary: {'; '.join(hints)}"

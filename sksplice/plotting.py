@@ -246,9 +246,9 @@ def plot_concept_prevalence(
     """
     table = _check_profiles(profiles, statistic)
     if concept not in table.index:
-        import difflib
+        from ._names import close_matches
 
-        close = difflib.get_close_matches(str(concept), [str(c) for c in table.index], n=3)
+        close = close_matches(str(concept), [str(c) for c in table.index])
         hint = f"; did you mean {close}?" if close else ""
         raise ValueError(f"concept {concept!r} is not in the profiles{hint}")
     groups = [g for g in table.columns if g != ALL_GROUP]

@@ -12,7 +12,6 @@ is proportional to the number of non-zero weights of those concepts, never to
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,6 +23,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize
+from ._names import close_matches
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_text_embedder
 from ._validation import check_int, check_number
@@ -42,7 +42,7 @@ def unknown_concepts_error(unknown: Sequence[str], known: Sequence[str], param: 
     known = [str(name) for name in known]
     hints = []
     for name in unknown:
-        close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.6)
+        close = close_matches(str(name), known)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         hints.append(f"{name!r}{hint}")
     return ValueError(f"concepts in `{param}` not in the vocabulary: {'; '.join(hints)}")

@@ -164,3 +164,22 @@ def test_probe_names_given_need_no_names_from_the_steps(weights):
     assert set(probe_concepts(model, k=1, concepts=NAMES)["concept"]) <= set(NAMES)
     with pytest.raises(ValueError, match="get_feature_names_out failed: no names"):
         probe_concepts(model, k=1)
+
+
+def test_close_matches_rank_a_swap_of_letters_first():
+    from sksplice._names import close_matches
+
+    words = ["duo", "ago", "do", "go", "dog", "cat", "Snow", "snowy", "so"]
+    assert close_matches("dgo", words) == ["dog", "duo", "ago"]
+    assert close_matches("SNWO", words)[0] == "Snow"  # case ignored, the option's own case kept
+    assert close_matches("zebra", words) == []
+
+
+def test_the_docs_suggestions_for_a_misspelt_concept(splice_data_dir):
+    # docs/editing.md and docs/retrieval.md quote this message for the LAION words
+    from sksplice.retrieval import unknown_concepts_error
+    from sksplice.vocabulary import load_vocabulary
+
+    words = load_vocabulary("laion", size=10000, data_home=splice_data_dir)
+    message = str(unknown_concepts_error(["dgo"], words, "query"))
+    assert "'dgo' (did you mean 'dog', 'duo', 'ago'?)" in message

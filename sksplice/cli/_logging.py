@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 import logging
 import re
 import signal
@@ -165,6 +164,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _close(word: str, options: Sequence[str], n: int = 5) -> str:
     """`` (close matches: a, b)`` for a misspelt option value, or ``""``."""
-    lowered = {o.lower(): o for o in options}
-    found = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.6)
-    return f" (close matches: {', '.join(lowered[m] for m in found)})" if found else ""
+    from .._names import close_matches
+
+    found = close_matches(word, options, n=n)
+    return f" (close matches: {', '.join(found)})" if found else ""
