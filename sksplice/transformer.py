@@ -382,6 +382,15 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         return None
 
     def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
+        from ._pandas import is_sparse_frame
+
+        if scipy.sparse.issparse(X) or is_sparse_frame(X):
+            raise TypeError(
+                f"X must be dense embeddings of shape (n_samples, d); got sparse data of shape "
+                f"{X.shape}, concept weights perhaps: fit, transform, score and "
+                "cosine_similarity take embeddings (inverse_transform turns weights back "
+                "into embeddings)"
+            )
         X = validate_data(
             self,
             X,

@@ -688,10 +688,10 @@ CASES: list[Case] = [
         id="splice-transform-sparse",
         entry="SpliceTransformer.transform",
         given="a scipy CSR matrix of embeddings",
-        expected="TypeError: dense data is required",
+        expected="TypeError: X must be dense embeddings, naming the shape",
         run=lambda env: env.splice.transform(sp.csr_matrix(env.X)),
         error=TypeError,
-        names=lambda env: ["dense data is required"],
+        names=lambda env: ["X must be dense embeddings", f"({len(env.X)}, {DIM})"],
     ),
     Case(
         id="splice-inverse-shape",

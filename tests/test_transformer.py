@@ -974,3 +974,12 @@ def test_transform_max_iter_reaches_the_solver(problem):
     assert full.n_iter > 1 and full.converged
     with pytest.raises(ValueError, match="transform_max_iter must be a positive integer"):
         make(concepts, raw, transform_max_iter=0).fit(X)
+
+
+def test_weights_given_where_embeddings_are_expected_are_named():
+    rng = np.random.default_rng(2)
+    est = make(random_vocabulary(30), rng.normal(size=(30, 8))).fit(rng.normal(size=(20, 8)))
+    W = est.transform(rng.normal(size=(4, 8)))
+    for method in ("score", "cosine_similarity", "transform"):
+        with pytest.raises(TypeError, match=r"X must be dense embeddings .* got sparse data"):
+            getattr(est, method)(W)
