@@ -107,8 +107,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         :attr:`dictionary_` as they are, with a zero :attr:`concept_mean_`;
         False treats them as raw embeddings.
     l1_penalty : float, default=0.25
-        Weight of the L1 penalty; larger values give sparser codes. Ignored
-        when ``target_l0`` is set.
+        Weight of the L1 penalty; larger values give sparser codes. When
+        ``target_l0`` is set it is only where the calibration starts: the
+        penalty used is the calibrated :attr:`l1_penalty_` (so a grid search
+        over ``l1_penalty`` with ``target_l0`` set compares fits of the same
+        sparsity; search over ``target_l0`` instead).
     target_l0 : float, default=None
         If set, ``fit`` bisects on the logarithm of the penalty, on a sample
         of at most ``calibration_samples`` rows of ``X``, until the mean
