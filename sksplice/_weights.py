@@ -245,9 +245,11 @@ class ConceptSpaceMixin:
         list of list of (str, float) or DataFrame
             Per sample, ``(concept, weight)`` pairs by decreasing weight; or a
             DataFrame with columns ``sample``, ``rank`` (from 1), ``concept``,
-            ``weight``.
+            ``weight``, where ``sample`` is the row's label in the index of a
+            DataFrame ``X`` (its position otherwise).
         """
         check_int(k, "k")
+        labels = getattr(X, "index", None) if hasattr(X, "iloc") else None
         W = as_weights(self, X, kind)
         W = scipy.sparse.csr_matrix(W)
         W.eliminate_zeros()
@@ -261,9 +263,10 @@ class ConceptSpaceMixin:
             return out
         import pandas as pd
 
+        names = range(len(out)) if labels is None else list(labels)
         rows = [
-            (i, r + 1, concept, weight)
-            for i, pairs in enumerate(out)
+            (name, r + 1, concept, weight)
+            for name, pairs in zip(names, out, strict=True)
             for r, (concept, weight) in enumerate(pairs)
         ]
         return pd.DataFrame(rows, columns=["sample", "rank", "concept", "weight"])

@@ -118,6 +118,15 @@ def _as_labels(y: Any, n_samples: int) -> np.ndarray:
             f"labels `y` are missing (None or NaN) at row(s) {rows}{more}: give every "
             "sample a label, or leave those rows out of both the weights and `y`"
         )
+    if y.dtype == object:
+        kinds = sorted({type(v).__name__ for v in y})
+        try:
+            np.unique(y)
+        except TypeError:
+            raise TypeError(
+                f"labels `y` mix types that cannot be ordered ({', '.join(kinds)}): give "
+                "labels of one type, e.g. y.astype(str)"
+            ) from None
     return y
 
 

@@ -423,3 +423,12 @@ def test_missing_labels_are_named_by_row(missing):
         concept_profiles(W, y, ["x", "z"])
     with pytest.raises(ValueError, match=r"row\(s\) 1:"):
         rank_concepts(W, y, "a", concepts=["x", "z"])
+
+
+def test_labels_of_mixed_types_are_refused_naming_them():
+    W = np.array([[1.0, 0.0], [0.5, 0.0], [0.0, 1.0], [0.0, 0.8]])
+    y = np.array(["a", 1, "a", 1], dtype=object)
+    with pytest.raises(
+        TypeError, match=r"labels `y` mix types that cannot be ordered \(int, str\)"
+    ):
+        concept_profiles(W, y, ["x", "z"])

@@ -358,6 +358,14 @@ def test_top_concepts_and_l0_helpers(problem):
     frame = est.top_concepts(X, k=3, as_frame=True)
     assert list(frame.columns) == ["sample", "rank", "concept", "weight"]
     assert len(frame) == sum(len(p) for p in lists)
+    assert set(frame["sample"]) <= set(range(len(X)))
+    # a DataFrame's rows are named by its index (here, weights in a frame of its own)
+    named = pd.DataFrame(W, columns=concepts, index=[f"img{i}" for i in range(len(W))])
+    by_name = est.top_concepts(named.iloc[::-1], k=3, as_frame=True)
+    first = by_name.drop_duplicates("sample")["sample"].tolist()
+    assert first == [f"img{i}" for i in reversed(range(len(W))) if np.count_nonzero(W[i])]
+    again = by_name[by_name["sample"] == "img0"]["concept"].tolist()
+    assert again == [c for c, _ in lists[0]]
     counts = est.l0(X, per_sample=True)
     np.testing.assert_array_equal(counts, np.count_nonzero(W, axis=1))
     assert est.l0(W) == pytest.approx(counts.mean())
