@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,6 +139,15 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                     "ZeroShotClassifier needs class names: give `classes=[...]` or labels `y`"
                 )
             classes = np.unique(y)
+            if not any(isinstance(c, str) and not c.strip().isdigit() for c in classes.tolist()):
+                warnings.warn(
+                    f"the labels {classes.tolist()[:5]} name no class: the prompts read "
+                    f"{templates[0].format(classes[0])!r}; give the class names as "
+                    "`classes=[...]` (in the order of the sorted labels) or labels that are "
+                    "names",
+                    UserWarning,
+                    stacklevel=2,
+                )
         else:
             if isinstance(self.classes, str):
                 raise TypeError("`classes` must be a sequence of class names, not one string")

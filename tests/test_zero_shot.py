@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -225,3 +226,18 @@ def test_pipeline_with_clip_embedder_images(tiny_clip_model):
     )
     scores = pipe.decision_function(images)
     np.testing.assert_array_equal(pipe.predict(images), clf.classes_[scores.argmax(axis=1)])
+
+
+def test_labels_that_name_no_class_are_warned_about():
+    # "a photo of a 0." is no prompt for a class: say so, and how to name the classes
+    class Embedder:
+        def embed_text(self, texts):
+            return np.eye(4)[[int("1" in t) for t in texts]]
+
+    X = np.eye(4)[[0, 1, 0, 1]]
+    with pytest.warns(UserWarning, match=r"the labels \[0, 1\] name no class: the prompts read"):
+        ZeroShotClassifier(Embedder()).fit(X, np.array([0, 1, 0, 1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ZeroShotClassifier(Embedder(), classes=["zero", "one"]).fit(X)
+        ZeroShotClassifier(Embedder()).fit(X, np.array(["cat 1", "dog", "cat 1", "dog"]))
