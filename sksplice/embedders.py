@@ -609,7 +609,13 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                 for offset, error in batch.errors:
                     index = batch.start + offset
                     described = _images.describe_item(items[index])
-                    message = f"input {index} ({described}): {error}"
+                    # (most reasons name the file already: not twice)
+                    said = described in str(error)
+                    message = (
+                        f"input {index}: {error}"
+                        if said
+                        else f"input {index} ({described}): {error}"
+                    )
                     if self.on_error == "raise":
                         raise type(error)(message) from error
                     # (the path itself for a file, as given: no quotes to strip)

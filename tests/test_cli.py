@@ -1101,3 +1101,26 @@ def test_max_image_pixels_lifts_the_decompression_bomb_limit(
     with pytest.raises(SystemExit) as exited:
         cli.main([*args, "--max-image-pixels", "-1"])
     assert exited.value.code == 2
+
+
+def test_the_output_file_extension_chooses_the_format(image_tree, vocab_file, inproc, tmp_path):
+    for name, parse in (("out.json", json.loads), ("out.CSV", None), ("out.txt", None)):
+        out = tmp_path / name
+        code = cli.main(
+            ["decompose", str(image_tree / "cats"), "-q", "-o", str(out)] + _model_args(vocab_file)
+        )
+        assert code == 0
+        text = out.read_text()
+        if parse is not None:
+            assert len(parse(text)["images"]) == 5
+        elif name.endswith("CSV"):
+            assert text.startswith("path,rank,concept,weight,l0,cosine")
+        else:
+            assert "(l0=" in text  # the table format
+    # -f wins over the extension
+    out = tmp_path / "forced.json"
+    code = cli.main(
+        ["decompose", str(image_tree / "cats"), "-q", "-f", "csv", "-o", str(out)]
+        + _model_args(vocab_file)
+    )
+    assert code == 0 and out.read_text().startswith("path,rank")

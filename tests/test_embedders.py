@@ -371,7 +371,7 @@ def test_one_bad_file_among_many(make_embedder, tmp_path):
     good = save_png(tmp_path / "good.png", arrays[0])
     paths = [good] * 50
     paths[37] = tmp_path / "gone.png"
-    with pytest.raises(FileNotFoundError, match=r"input 37 .*gone\.png"):
+    with pytest.raises(FileNotFoundError, match=r"input 37: .*gone\.png"):
         make_embedder(batch_size=8).transform(paths)
 
 
@@ -381,7 +381,7 @@ def test_decompression_bomb(make_embedder, tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL warns above 1000, fails above 2000
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with pytest.raises(InvalidImageError, match=r"input 0 .*big\.png.*MAX_IMAGE_PIXELS"):
+        with pytest.raises(InvalidImageError, match=r"input 0: .*big\.png.*MAX_IMAGE_PIXELS"):
             embedder.transform([tmp_path / "big.png"])
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
     # over twice the limit PIL refuses the file while opening it: its size is still said

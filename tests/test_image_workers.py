@@ -35,7 +35,7 @@ def test_worker_processes_give_the_thread_results_in_order(tiny_clip_model, tmp_
     np.testing.assert_allclose(procs[0], threads[0], rtol=0, atol=1e-6, equal_nan=True)
     assert np.isnan(procs[0][3]).all() and not np.isnan(np.delete(procs[0], 3, axis=0)).any()
     assert [s.index for s in procs[1]] == [s.index for s in threads[1]] == [3]
-    with pytest.raises(InvalidImageError, match=r"input 3 \(.*bad\.jpg"):
+    with pytest.raises(InvalidImageError, match=r"input 3: .*bad\.jpg"):
         CLIPEmbedder(**common, num_workers=2).transform(items)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

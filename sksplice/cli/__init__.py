@@ -25,6 +25,7 @@ from ._inputs import IMAGE_EXTENSIONS, collect_images
 from ._logging import CLIError as CLIError
 from ._logging import UsageError, _interrupted, _sigterm_as_interrupt, _stderr_logging
 from ._parser import build_parser as build_parser
+from ._parser import output_format
 
 __all__ = ["IMAGE_EXTENSIONS", "collect_images", "main"]
 
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if hasattr(args, "format"):
+        args.format = output_format(args.format, getattr(args, "output", None))
     limit = _pixel_limit(getattr(args, "max_image_pixels", None))
     with _stderr_logging(args.quiet, args.debug), _sigterm_as_interrupt(), limit:
         try:

@@ -41,6 +41,14 @@ def _positive_int(value: str) -> int:
     return out
 
 
+def output_format(fmt: str | None, output: str | None) -> str:
+    """``-f``, or the format the ``-o`` file's extension names, or ``table``."""
+    if fmt is not None:
+        return fmt
+    suffix = "" if output in (None, "-") else output.rpartition(".")[2].lower()
+    return suffix if suffix in ("csv", "json", "jsonl") else "table"
+
+
 def _non_negative_int(value: str) -> int:
     try:
         out = int(value)
@@ -54,7 +62,14 @@ def _non_negative_int(value: str) -> int:
 def _add_output_options(p: argparse.ArgumentParser, top_k: int, top_k_help: str) -> None:
     """Add ``-k/--top-k``, ``-f/--format`` and ``-o/--output``, in that order."""
     p.add_argument("-k", "--top-k", type=_positive_int, default=top_k, help=top_k_help)
-    p.add_argument("-f", "--format", choices=_FORMATS, default="table", help="output format")
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=_FORMATS,
+        default=None,
+        help="output format (default: that of the -o file's extension, .csv, .json or "
+        ".jsonl; else table)",
+    )
     p.add_argument("-o", "--output", default=None, help="output file (default: standard output)")
 
 
