@@ -197,10 +197,11 @@ def _write_records(
     out = _Output(output)
     writer = None
     try:
-        writer = _Writer(out.fh, fmt, metadata, extra=extra)
-        for rec in records:
-            writer.write(rec)
-        writer.close()
+        with out.writing(keep_interrupted=True):
+            writer = _Writer(out.fh, fmt, metadata, extra=extra)
+            for rec in records:
+                writer.write(rec)
+            writer.close()
     except KeyboardInterrupt as exc:
         if writer is not None:
             writer.close(interrupted=True)
@@ -210,16 +211,6 @@ def _write_records(
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
         logger.error("interrupted: %d of %d %s written%s", n, n_records, what, kept)
         return _interrupted(exc)
-    except BrokenPipeError:
-        out.discard()
-        raise
-    except OSError as exc:
-        out.discard()
-        raise out.write_error(exc) from exc
-    except BaseException:
-        out.discard()
-        raise
-    out.commit()
     _report_skipped(skipped, n_paths)
     return 0
 

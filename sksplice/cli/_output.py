@@ -142,12 +142,14 @@ class _Output:
             raise self.write_error(exc) from exc
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator[None]:
+    def writing(self, *, keep_interrupted: bool = False) -> Iterator[None]:
         """Write the output in the ``with`` block, then commit it; on an error discard it.
 
         A write error (a full disk, a device that refuses data) is reported as a
         :class:`CLIError` naming the output; a closed pipe (``| head``) is not an
-        error of the output and is raised as it is.
+        error of the output and is raised as it is. With ``keep_interrupted``,
+        an interruption (Ctrl-C, SIGTERM) leaves the output to the caller, to
+        keep what was written (:meth:`keep_partial`).
         """
         try:
             yield
@@ -157,6 +159,10 @@ class _Output:
         except OSError as exc:
             self.discard()
             raise self.write_error(exc) from exc
+        except KeyboardInterrupt:
+            if not keep_interrupted:
+                self.discard()
+            raise
         except BaseException:
             self.discard()
             raise

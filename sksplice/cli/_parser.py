@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -31,32 +33,31 @@ def _positive_float(value: str) -> float:
     return out
 
 
-def _positive_int(value: str) -> int:
-    try:
-        out = int(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from exc
-    if out < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
-    return out
+def _int_at_least(low: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``low`` (``what`` says so in errors)."""
+
+    def parse(value: str) -> int:
+        try:
+            out = int(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from exc
+        if out < low:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}")
+        return out
+
+    return parse
+
+
+_positive_int = _int_at_least(1, "a positive integer")
+_non_negative_int = _int_at_least(0, "0 or more")
 
 
 def output_format(fmt: str | None, output: str | None) -> str:
     """``-f``, or the format the ``-o`` file's extension names, or ``table``."""
     if fmt is not None:
         return fmt
-    suffix = "" if output in (None, "-") else output.rpartition(".")[2].lower()
+    suffix = "" if output in (None, "-") else Path(output).suffix.lower().lstrip(".")
     return suffix if suffix in ("csv", "json", "jsonl") else "table"
-
-
-def _non_negative_int(value: str) -> int:
-    try:
-        out = int(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from exc
-    if out < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value!r}")
-    return out
 
 
 def _add_output_options(p: argparse.ArgumentParser, top_k: int, top_k_help: str) -> None:
