@@ -207,6 +207,17 @@ def test_validation_curve_with_a_fixed_centre_solves_one_path(problem, monkeypat
     np.testing.assert_allclose(test, expected_test, rtol=1e-4)
 
 
+def _weighted_problem(problem, fixed):
+    """Embeddings with labels a probe can learn, far-from-uniform weights; a fixed centre."""
+    splicer, X = problem
+    V = splicer._center(np.asarray(X, dtype=np.float64))
+    y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)
+    if fixed:
+        splicer = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+    w = np.random.default_rng(1).uniform(0.05, 3.0, size=len(y))
+    return splicer, X, y, w
+
+
 @pytest.mark.parametrize("fixed", [False, True], ids=["learned", "fixed"])
 def test_validation_curve_passes_fit_params_to_the_probe_as_scikit_learn(problem, fixed):
     # validation_curve's params without metadata routing: cut to each fold's training
@@ -217,15 +228,10 @@ def test_validation_curve_passes_fit_params_to_the_probe_as_scikit_learn(problem
 
     from sksplice import splice_validation_curve
 
-    splicer, X = problem
-    V = splicer._center(np.asarray(X, dtype=np.float64))
-    y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)
-    if fixed:
-        splicer = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+    splicer, X, y, w = _weighted_problem(problem, fixed)
     probe = LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)
     penalties = [0.3, 0.05]
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    w = np.random.default_rng(1).uniform(0.05, 3.0, size=len(y))
     args = (clone(splicer), probe, X, y, penalties)
     train, test = splice_validation_curve(
         *args, cv=cv, scoring="neg_log_loss", params={"sample_weight": w}
@@ -282,13 +288,8 @@ def test_validation_curve_routes_metadata_as_scikit_learn(problem, fixed):
 
     from sksplice import splice_validation_curve
 
-    splicer, X = problem
-    V = splicer._center(np.asarray(X, dtype=np.float64))
-    y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)
-    if fixed:
-        splicer = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+    splicer, X, y, w = _weighted_problem(problem, fixed)
     penalties = [0.3, 0.05]
-    w = np.random.default_rng(1).uniform(0.05, 3.0, size=len(y))
     params = {"sample_weight": w, "groups": np.arange(len(y)) % 6}
     with sklearn.config_context(enable_metadata_routing=True):
         probe = LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)

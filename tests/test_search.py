@@ -370,6 +370,14 @@ def test_ranks_follow_scikit_learn_with_ties_and_missing_scores():
     np.testing.assert_array_equal(results["rank_train_score"], [1, 1])
 
 
+def with_centre(problem, centre):
+    """The problem's transformer with a learned centre, or a fixed one (a shared path)."""
+    splicer, X, y = problem
+    if centre == "fixed":
+        splicer = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+    return splicer, X, y
+
+
 def sample_weights(n):
     """Weights far enough from uniform to change the probes' fits."""
     return np.random.default_rng(1).uniform(0.05, 3.0, size=n)
@@ -380,9 +388,7 @@ def sample_weights(n):
 def test_fit_parameters_reach_the_probe_steps_as_in_grid_search(problem, centre, scaled):
     # As GridSearchCV passes them without metadata routing: cut to each fold's training
     # rows for the search, whole for the refit (from the shared path with a fixed centre).
-    splicer, X, y = problem
-    if centre == "fixed":
-        splicer = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+    splicer, X, y = with_centre(problem, centre)
     steps = [StandardScaler(with_mean=False)] if scaled else []
     pipe = make_pipeline(clone(splicer), *steps, probe())
     w = sample_weights(len(y))
@@ -447,9 +453,7 @@ def test_metadata_is_routed_by_request_as_in_grid_search(problem, centre, scaled
     import sklearn
     from sklearn.model_selection import GroupKFold
 
-    splicer, X, y = problem
-    if centre == "fixed":
-        splicer = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+    splicer, X, y = with_centre(problem, centre)
     w, groups = sample_weights(len(y)), np.arange(len(y)) % 6
     with sklearn.config_context(enable_metadata_routing=True):
         steps = [StandardScaler(with_mean=False).set_fit_request(sample_weight=True)]
