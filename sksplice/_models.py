@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import urllib.parse
@@ -134,6 +135,26 @@ def _close_matches(word: str, options: Sequence[str]) -> str:
     if not matches:
         return ""
     return " Close matches: " + ", ".join(repr(m) for m in matches) + "."
+
+
+def _short_reason(exc: Exception) -> str:
+    """``exc``'s message, its lists of state-dict keys cut to a few names and a count.
+
+    A checkpoint of another model makes torch list every missing and unexpected
+    key of the state dict: hundreds of names that bury the point.
+    """
+    text = str(exc)
+
+    def cut(match: re.Match[str]) -> str:
+        keys = re.findall(r'"([^"]*)"', match.group(2))
+        shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+        return f"{len(keys)} {match.group(1).lower()} key(s) in the state dict ({shown});"
+
+    found = r"(Missing|Unexpected) key\(s\) in state_dict:((?: \"[^\"]*\",?)+)\."
+    short = re.sub(found, cut, text)
+    if short != text:
+        short = " ".join(short.split()).rstrip(";") + " (the checkpoint is not one of this model)"
+    return short
 
 
 def _clean_tag(tag: str) -> str:
@@ -421,7 +442,7 @@ def _create_model(config: _Config) -> _LoadedModel:
     except Exception as exc:
         raise RuntimeError(
             f"open_clip could not create model {config.model!r} with "
-            f"pretrained={config.pretrained!r}: {type(exc).__name__}: {exc}"
+            f"pretrained={config.pretrained!r}: {type(exc).__name__}: {_short_reason(exc)}"
         ) from exc
     finally:
         if quiet is not None:

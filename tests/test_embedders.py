@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import threading
@@ -592,6 +593,21 @@ def test_checkpoint_file_as_pretrained(make_embedder, tmp_path):
     os.utime(checkpoint, ns=(1, 1))
     digest = hashlib.sha256(other.read_bytes()).hexdigest()
     assert from_file.cache_key() == f"open_clip/sksplice-test-tiny/file-sha256-{digest}"
+
+
+def test_a_checkpoint_of_another_model_is_said_in_a_few_words(make_embedder, tmp_path):
+    # torch lists every missing key of the state dict: cut to a count and three names
+    checkpoint = tmp_path / "other_model.pt"
+    torch.save({"x": torch.zeros(2)}, checkpoint)
+    with pytest.raises(RuntimeError) as info:
+        make_embedder(modality="text", pretrained=str(checkpoint)).transform(TEXTS)
+    message = str(info.value)
+    assert re.search(
+        r"\d+ missing key\(s\) in the state dict \([\w.]+, [\w.]+, [\w.]+ and \d+ more\); "
+        r"1 unexpected key\(s\) in the state dict \(x\) \(the checkpoint is not one of this",
+        message,
+    ), message
+    assert len(message) < 600 and "ln_final.bias" not in message
 
 
 # ---------------------------------------------------------------- pretrained weights
