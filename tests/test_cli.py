@@ -1076,6 +1076,23 @@ def test_a_write_error_names_the_output(image_tree, vocab_file, inproc, tmp_path
             err = capsys.readouterr().err
         where = "/dev/full" if out else "standard output"
         assert code == 1 and f"cannot write {where}: No space left on device" in err, err
+    code, _, err = _main(
+        ["report", str(image_tree), "-o", "/dev/full", *_model_args(vocab_file)], capsys
+    )
+    assert code == 1 and "cannot write /dev/full: No space left on device" in err, err
+    # an OSError of the work that makes the results is not one of the output
+    from sksplice.transformer import SpliceTransformer
+
+    def full_cache(*args, **kwargs):
+        raise OSError(28, "No space left on device", "/tmp/kernel_cache")
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(SpliceTransformer, "transform", full_cache)
+        out = tmp_path / "o.csv"
+        args = ["decompose", str(image_tree), "-q", "-o", str(out), *_model_args(vocab_file)]
+        code, _, err = _main(args, capsys)
+    assert code == 1 and "No space left on device: '/tmp/kernel_cache'" in err, err
+    assert "cannot write" not in err and not out.exists()
     report = tmp_path / "missing" / "c.html"
     folders = [str(image_tree / "cats"), str(image_tree / "dogs")]
     code, _, err = _main(["compare", *folders, "--report", str(report)], capsys)
@@ -1124,3 +1141,27 @@ def test_the_output_file_extension_chooses_the_format(image_tree, vocab_file, in
         + _model_args(vocab_file)
     )
     assert code == 0 and out.read_text().startswith("path,rank")
+
+
+def test_errors_of_the_run_met_while_checking_keep_exit_code_1(
+    image_tree, vocab_file, inproc, capsys, monkeypatch, no_embedding
+):
+    # a failed download or an unreadable file in the data folder: the command line is right
+    from sksplice import vocabulary
+    from sksplice._download import DataFetchError
+
+    failures = [
+        DataFetchError("Could not download 'vocab/laion.txt' from https://example.org"),
+        ValueError("Cannot read the vocabulary file '/data/vocab/laion.txt': truncated"),
+    ]
+    args = ["decompose", str(image_tree), *_model_args(vocab_file)]
+    laion = [*args[:-6], "--vocabulary", "laion", *args[-4:]]
+    for failure in failures:
+
+        def fail(*a, failure=failure, **k):
+            raise failure
+
+        with monkeypatch.context() as m:
+            m.setattr(vocabulary, "load_vocabulary", fail)
+            code, _, err = _main(laion, capsys)
+        assert code == 1 and str(failure) in err, err

@@ -25,12 +25,27 @@ class UsageError(CLIError):
     """
 
 
+class RunError(CLIError):
+    """An error of the run met while the options are checked (exit code 1, not 2).
+
+    A download that failed or a cached file that cannot be read: the command
+    line is right, the machine or the network is not.
+    """
+
+
 @contextlib.contextmanager
 def _usage() -> Iterator[None]:
-    """Errors found while checking the command line are usage errors (exit code 2)."""
+    """Errors found while checking the command line are usage errors (exit code 2).
+
+    Except errors of the run: :class:`RunError` and a failed download
+    (:class:`sksplice._download.DataFetchError`, an ``OSError``), which keep
+    exit code 1.
+    """
+    from .._download import DataFetchError
+
     try:
         yield
-    except UsageError:
+    except (UsageError, RunError, DataFetchError):
         raise
     except (CLIError, ValueError, LookupError, OSError) as exc:
         # (The library's own checks of a value raise ValueError, LookupError or OSError.)

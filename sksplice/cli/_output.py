@@ -97,7 +97,8 @@ class _Output:
 
     def __init__(self, path: str | None) -> None:
         self.path = None if path in (None, "-") else Path(path)
-        self.fh: IO[str] = sys.stdout
+        self._text: IO[str] = sys.stdout
+        self.fh = _Stream(self)  # what the results are written to
         self._file: contextlib.AbstractContextManager[IO[bytes]] | None = None
         self.partial: Path | None = None
         if self.path is None:
@@ -113,16 +114,16 @@ class _Output:
         self._file = file
         # written in place (a pipe, /dev/stdout): what was written is already there
         self.partial = self.path if _same_file(raw, self.path) else partial
-        self.fh = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        self._text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
     def _end(self, exc: BaseException | None) -> None:
         """Flush, then end the write: complete (``exc`` None) or abandoned because of ``exc``."""
         file, self._file = self._file, None
         if file is None:
-            self.fh.flush()
+            self._text.flush()
             return
         try:
-            self.fh.detach()  # flushes the text; atomic_write closes the file
+            self._text.detach()  # flushes the text; atomic_write closes the file
         except BaseException as error:
             file.__exit__(type(error), error, error.__traceback__)
             raise
@@ -145,20 +146,14 @@ class _Output:
     def writing(self, *, keep_interrupted: bool = False) -> Iterator[None]:
         """Write the output in the ``with`` block, then commit it; on an error discard it.
 
-        A write error (a full disk, a device that refuses data) is reported as a
-        :class:`CLIError` naming the output; a closed pipe (``| head``) is not an
-        error of the output and is raised as it is. With ``keep_interrupted``,
-        an interruption (Ctrl-C, SIGTERM) leaves the output to the caller, to
-        keep what was written (:meth:`keep_partial`).
+        A write error (a full disk, a device that refuses data) is reported by
+        :attr:`fh` as a :class:`CLIError` naming the output; other errors of the
+        block (of the work that makes the results) go through as they are. With
+        ``keep_interrupted``, an interruption (Ctrl-C, SIGTERM) leaves the
+        output to the caller, to keep what was written (:meth:`keep_partial`).
         """
         try:
             yield
-        except BrokenPipeError:
-            self.discard()
-            raise
-        except OSError as exc:
-            self.discard()
-            raise self.write_error(exc) from exc
         except KeyboardInterrupt:
             if not keep_interrupted:
                 self.discard()
@@ -182,6 +177,32 @@ class _Output:
         """The run failed: remove what was written; the previous file stays."""
         with contextlib.suppress(OSError, ValueError):
             self._end(_Discarded())
+
+
+class _Stream:
+    """The text stream of an :class:`_Output`: a write that fails names the output.
+
+    A closed pipe (``| head``) is not an error of the output: raised as it is.
+    """
+
+    def __init__(self, output: _Output) -> None:
+        self._output = output
+
+    def write(self, text: str) -> int:
+        try:
+            return self._output._text.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._output.write_error(exc) from exc
+
+    def flush(self) -> None:
+        try:
+            self._output._text.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._output.write_error(exc) from exc
 
 
 class _Discarded(Exception):

@@ -102,15 +102,18 @@ def _write_explorer(
         **(settings or {}),
     }
     remove_stale_temporaries(os.path.realpath(output), time.time())  # left by killed runs
-    out = write_report(
-        output,
-        results,
-        title=title,
-        settings=settings,
-        profiles=profiles,
-        ranking=ranking,
-        skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
-    )
+    try:
+        out = write_report(
+            output,
+            results,
+            title=title,
+            settings=settings,
+            profiles=profiles,
+            ranking=ranking,
+            skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
+        )
+    except OSError as exc:  # (the images are read before: a failed write of the page)
+        raise CLIError(f"cannot write {output}: {exc.strerror or exc}") from exc
     size = out.stat().st_size if out.is_file() else 0
     shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     logger.info("wrote %s (%d images, %s)", out, len(results), shown)
