@@ -339,6 +339,27 @@ def _memory_key(embedder: Any, cache_key: str | None, concepts: Sequence[str]) -
     return (ident, vocabulary_hash(concepts), len(concepts))
 
 
+def is_cached(
+    embedder: Any, concepts: Sequence[str], cache_dir: str | os.PathLike[str] | None = None
+) -> bool:
+    """Whether :func:`embed_vocabulary` would find ``concepts`` cached (in process or on disk).
+
+    Cheap: no model is loaded and no file is read (a disk cache file that turns out
+    to be unreadable is rebuilt by :func:`embed_vocabulary`).
+    """
+    key_fn = getattr(embedder, "cache_key", None)
+    key = key_fn() if callable(key_fn) else None
+    cache_key = None if key is None else str(key)
+    if _memory_get(_memory_key(embedder, cache_key, concepts)) is not None:
+        return True
+    if cache_key is None:
+        return False
+    try:
+        return dictionary_cache_path(cache_key, concepts, cache_dir).exists()
+    except (OSError, ValueError):  # no usable cache folder
+        return False
+
+
 def _memory_get(key: tuple) -> np.ndarray | None:
     with _memory_lock:
         return _memory_cache.get(key)  # marks the entry as recently used

