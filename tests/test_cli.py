@@ -1056,6 +1056,18 @@ def test_a_labels_file_of_more_columns_needs_a_header_naming_them(
     assert code == 0, err
     assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
 
+    # a spreadsheet's trailing empty column is no column; a header of two names the order
+    pairs = [(str(p.relative_to(image_tree)), p.parent.name) for p in images]
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("".join(f"{a},{b},\n" for a, b in pairs))
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text("label,path\n" + "".join(f"{b},{a}\n" for a, b in pairs))
+    for labels in (trailing, swapped):
+        args = ["profile", str(image_tree), "--labels", str(labels), "-f", "json", "-o", str(out)]
+        code, _, err = _main([*args, "-q", *_model_args(vocab_file)], capsys)
+        assert code == 0, err
+        assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
+
 
 def test_a_write_error_names_the_output(image_tree, vocab_file, inproc, tmp_path, capsys):
     if not Path("/dev/full").exists():

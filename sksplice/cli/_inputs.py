@@ -140,23 +140,27 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         )
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise CLIError(f"cannot read labels file {labels_csv}: {exc}") from exc
+    # Columns empty on every line (a spreadsheet's trailing commas) are not columns.
+    filled = [bool((table[c].str.strip() != "").any()) for c in table.columns]
+    table = table.loc[:, filled].set_axis(range(sum(filled)), axis=1)
     if table.shape[1] < 2:
         raise CLIError(
             f"{labels_csv}, line 1: expected two columns 'path,label', found {table.shape[1]}"
         )
+    # A header naming the path and label columns says which they are, in any order.
     header = [str(v).strip().lower() for v in table.iloc[0]]
-    path_col, label_col = 0, 1
-    if table.shape[1] > 2:
-        # Several columns: a header must say which hold the path and the label.
-        paths_named = [i for i, h in enumerate(header) if h in _PATH_HEADERS]
-        labels_named = [i for i, h in enumerate(header) if h in _LABEL_HEADERS]
-        if len(paths_named) != 1 or len(labels_named) != 1:
-            raise CLIError(
-                f"{labels_csv} has {table.shape[1]} columns; give two (path,label), or a "
-                f"header naming one path column ({', '.join(sorted(_PATH_HEADERS))}) and one "
-                f"label column ({', '.join(sorted(_LABEL_HEADERS))})"
-            )
+    paths_named = [i for i, h in enumerate(header) if h in _PATH_HEADERS]
+    labels_named = [i for i, h in enumerate(header) if h in _LABEL_HEADERS]
+    if len(paths_named) == 1 and len(labels_named) == 1:
         path_col, label_col = paths_named[0], labels_named[0]
+    elif table.shape[1] == 2:
+        path_col, label_col = 0, 1
+    else:
+        raise CLIError(
+            f"{labels_csv} has {table.shape[1]} columns; give two (path,label), or a "
+            f"header naming one path column ({', '.join(sorted(_PATH_HEADERS))}) and one "
+            f"label column ({', '.join(sorted(_LABEL_HEADERS))})"
+        )
     rows = [(str(k).strip(), str(v).strip()) for k, v in zip(table[path_col], table[label_col])]
     first_line = 1
     if rows and rows[0][0].lower() in _PATH_HEADERS:
