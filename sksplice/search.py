@@ -721,14 +721,16 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         Raises
         ------
+        ValueError
+            For metadata given without metadata routing (as ``GridSearchCV.score``),
+            or that the scorer could take but did not request.
         TypeError
-            For metadata given without metadata routing, or that the scorer
-            did not request.
+            For metadata that nothing takes.
         """
         check_is_fitted(self)
         if not _routing_enabled():
             if params:
-                raise TypeError(
+                raise ValueError(
                     f"SplicePathSearchCV.score got {sorted(params)}, which it passes to the "
                     "scorer only with metadata routing: call "
                     "sklearn.set_config(enable_metadata_routing=True) and request them on "

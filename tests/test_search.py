@@ -505,7 +505,8 @@ def test_score_metadata_needs_routing(problem):
     splicer, X, y = problem
     search = SplicePathSearchCV(make_pipeline(clone(splicer), probe()), PENALTIES, cv=3)
     search.fit(X, y)
-    with pytest.raises(TypeError, match=r"\['sample_weight'\].*enable_metadata_routing=True"):
+    # ValueError, as GridSearchCV.score raises it
+    with pytest.raises(ValueError, match=r"\['sample_weight'\].*enable_metadata_routing=True"):
         search.score(X, y, sample_weight=np.ones(len(y)))
 
 
