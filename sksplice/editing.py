@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
 from ._names import carried_names, close_matches
-from ._pandas import sparse_frame, transform_output
+from ._pandas import is_sparse_frame, sparse_frame, transform_output
 from ._protocols import check_text_embedder
 from ._validation import check_finite_rows, check_input_features, check_int, check_number
 
@@ -293,9 +293,10 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
         return tags
 
     def _validate(self, X: Any, *, reset: bool) -> Any:
-        return validate_data(
-            self, X, reset=reset, accept_sparse="csr", dtype=[np.float64, np.float32]
-        )
+        dtype: Any = [np.float64, np.float32]
+        if is_sparse_frame(X) and all(t.subtype == np.float32 for t in X.dtypes):
+            dtype = np.float32  # (scikit-learn reads a sparse frame's dtype as float64)
+        return validate_data(self, X, reset=reset, accept_sparse="csr", dtype=dtype)
 
     def fit(self, X: Any, y: Any = None) -> ConceptEditor:
         """Resolve the concept names and the set of concepts to zero.

@@ -267,6 +267,11 @@ def test_pipeline_with_pandas_output_learns_names(small_setup):
     assert list(edited.columns) == NAMES
     assert (edited["dog"] == 0).all()
     assert all(str(t).startswith("Sparse") for t in edited.dtypes)  # stays sparse
+    # and keeps the transformer's float32 weights (float32 embeddings in)
+    weights = search.best_estimator_[0].transform(X.astype(np.float32))
+    assert {t.subtype for t in weights.dtypes} == {np.dtype(np.float32)}
+    kept = search.best_estimator_[:-1].transform(X.astype(np.float32))
+    assert {t.subtype for t in kept.dtypes} == {np.dtype(np.float32)}
 
 
 def test_transformer_and_editor_read_the_output_setting_alike(small_setup):
