@@ -329,6 +329,7 @@ def test_cli_compare_report_holds_the_comparison(two_folders, capsys, tmp_path):
     # one comparison: no column repeating it, the heading names the folders
     assert headers[:4] == ["Concept", "In A", "In B", "Difference (B - A)"]
     assert f"Concepts whose prevalence differs between A ({a}) and B ({b})" in page
+    assert 'placeholder="Search concept"' in page
     block = re.search(
         r'<script id="sksplice-data" type="application/json">(.*?)</script>', page, re.S
     )
