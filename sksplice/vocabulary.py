@@ -8,6 +8,7 @@ against pinned SHA-256 digests and cached in the data home (see
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Iterable
@@ -118,12 +119,23 @@ _ORDERS = ("frequency", "authors")
 
 
 def _published_name(path: Path) -> str | None:
-    """The name of the published vocabulary whose content ``path`` holds, if any."""
-    digest = file_sha256(path)
-    for name, remote in VOCABULARIES.items():
-        if remote.sha256 == digest:
-            return name
-    return None
+    """The name of the published vocabulary whose content ``path`` holds, if any.
+
+    Also a copy whose lines end with CRLF (a Windows checkout) or whose last
+    line has no newline: the same lines, which the authors' loader reads alike.
+    """
+    digests = {remote.sha256: name for name, remote in VOCABULARIES.items()}
+    name = digests.get(file_sha256(path))
+    if name is not None or path.stat().st_size > _LARGEST_PUBLISHED:
+        return name
+    text = path.read_bytes().replace(b"\r\n", b"\n")
+    if text and not text.endswith(b"\n"):
+        text += b"\n"
+    return digests.get(hashlib.sha256(text).hexdigest())
+
+
+#: More bytes than any published vocabulary file holds with CRLF line endings.
+_LARGEST_PUBLISHED = 2_000_000
 
 
 def _authors_lines(lines: list[str], size: int | None) -> list[str]:
@@ -321,7 +333,8 @@ def authors_index_to_concept(
     lists (for example the concepts zeroed by
     their intervention script) count rows of that dictionary. Entry ``i`` of
     the returned list is the concept of their index ``i``, as sksplice names
-    it (stripped), so that ``transformer.get_feature_names_out()`` can be
+    it (the whole line, stripped, also where theirs embeds only the text
+    before ``", "``), so that ``transformer.get_feature_names_out()`` can be
     searched for it; ``None`` marks a blank line, which they embed as an
     empty text and which has no sksplice concept.
 

@@ -480,3 +480,23 @@ def test_module_exports():
         "VOCABULARIES",
         "IMAGE_MEANS",
     }
+
+
+@pytest.mark.parametrize("edit", ["crlf", "no_final_newline"])
+def test_a_copy_of_a_published_file_with_other_line_ends_is_recognised(
+    splice_data_dir, tmp_path, edit
+):
+    # A Windows checkout (CRLF) or an editor that drops the final newline: the same lines,
+    # so the same order (most frequent first) as the original, not the file's order.
+    from sksplice.vocabulary import load_vocabulary
+
+    original = Path(splice_data_dir) / "vocab" / "laion.txt"
+    data = original.read_bytes()
+    data = data.replace(b"\n", b"\r\n") if edit == "crlf" else data.rstrip(b"\n")
+    copy = tmp_path / "laion_copy.txt"
+    copy.write_bytes(data)
+    expected = load_vocabulary("laion", size=5, data_home=splice_data_dir)
+    assert load_vocabulary(copy, size=5) == expected
+    assert load_vocabulary(copy, size=5, order="authors") == load_vocabulary(
+        "laion", size=5, data_home=splice_data_dir, order="authors"
+    )
