@@ -500,3 +500,13 @@ def test_a_copy_of_a_published_file_with_other_line_ends_is_recognised(
     assert load_vocabulary(copy, size=5, order="authors") == load_vocabulary(
         "laion", size=5, data_home=splice_data_dir, order="authors"
     )
+
+
+def test_the_docs_count_of_two_word_concepts_in_laion_bigrams(splice_data_dir):
+    # docs/vocabularies.md: the default 10,000 concepts hold 1 of its 5,001 two-word ones
+    from sksplice.vocabulary import load_vocabulary
+
+    every = load_vocabulary("laion_bigrams", size=None, data_home=splice_data_dir)
+    assert len(every) == 15000
+    assert sum(" " in c for c in every) == 5001
+    assert sum(" " in c for c in every[:10000]) == 1
