@@ -118,13 +118,14 @@ def _as_labels(y: Any, n_samples: int) -> np.ndarray:
             f"labels `y` are missing (None or NaN) at row(s) {rows}{more}: give every "
             "sample a label, or leave those rows out of both the weights and `y`"
         )
-    if y.dtype == object:
-        kinds = sorted({type(v).__name__ for v in y})
+    kinds = {type(v) for v in y.tolist()} if y.dtype == object else set()
+    if len(kinds) > 1:  # (labels of one type order; of several, perhaps not)
         try:
             np.unique(y)
         except TypeError:
+            named = ", ".join(sorted(k.__name__ for k in kinds))
             raise TypeError(
-                f"labels `y` mix types that cannot be ordered ({', '.join(kinds)}): give "
+                f"labels `y` mix types that cannot be ordered ({named}): give "
                 "labels of one type, e.g. y.astype(str)"
             ) from None
     return y

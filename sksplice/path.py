@@ -373,7 +373,9 @@ def splice_validation_curve(
     if routing:
         router = _curve_router(estimator, cv, scorer)
         try:
-            routed = _route(router, params, "splice_validation_curve", X)
+            fit_params, split_params, score_params = _route(
+                router, params, "splice_validation_curve", X
+            )
         except UnsetMetadataPassedError as exc:
             # (The caller named in the message is the function, not a fit method.)
             raise UnsetMetadataPassedError(
@@ -381,8 +383,6 @@ def splice_validation_curve(
                 unrequested_params=exc.unrequested_params,
                 routed_params=exc.routed_params,
             ) from None
-        fit_params, split_params = routed.estimator.fit, routed.splitter.split
-        score_params = routed.scorer.score
     else:
         fit_params, split_params, score_params = params, {"groups": groups}, {}
     splits = list(cv.split(X, y, **split_params))
@@ -559,7 +559,7 @@ def _check_weight_rows(params: Mapping[str, Any], where: str, n: int) -> None:
                 )
 
 
-def _route(router: Any, params: Any, where: str, X: Any) -> Any:
+def _route(router: Any, params: Any, where: str, X: Any) -> tuple[Any, Any, Any]:
     """``params`` routed by request (metadata routing on), before any fit.
 
     ``router`` is the caller's :class:`~sklearn.utils.metadata_routing.MetadataRouter`
@@ -567,12 +567,14 @@ def _route(router: Any, params: Any, where: str, X: Any) -> Any:
     ``splitter`` and a ``scorer``. scikit-learn refuses metadata that no
     object requests and metadata an object could take but has not been told to
     (``set_fit_request``, ``set_score_request``); a ``sample_weight`` for the
-    estimator without one entry per row of ``X`` is refused here.
+    estimator without one entry per row of ``X`` is refused here. Returns the
+    metadata of the estimator's ``fit``, the splitter's ``split`` and the
+    scorer.
     """
     _check_params_mapping(params, where)
     routed = process_routing(router, "fit", **params)
     _check_weight_rows(routed.estimator.fit, where, _num_samples(X))
-    return routed
+    return routed.estimator.fit, routed.splitter.split, routed.scorer.score
 
 
 def _curve_router(estimator: Any, cv: Any, scorer: Any) -> MetadataRouter:

@@ -473,9 +473,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
         if _routing_enabled():
             # Metadata by request (groups among them), refused now if nothing takes it.
             metadata = dict(params) if groups is None else {**params, "groups": groups}
-            routed = _route(self, metadata, "SplicePathSearchCV.fit", X)
-            fit_params, split_params = routed.estimator.fit, routed.splitter.split
-            score_params = routed.scorer.score
+            fit_params, split_params, score_params = _route(
+                self, metadata, "SplicePathSearchCV.fit", X
+            )
             probe_params = self._routed_probe_params(probe, fit_params)
         else:
             probe_params = self._probe_params(name, probe, params, X)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import _embedders
-from ._logging import CLIError, RunError, _close
+from ._logging import CLIError, _close, _of_the_run
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +67,8 @@ def _check_vocabulary(args: argparse.Namespace) -> list[str]:
     name, size = args.vocabulary, args.vocabulary_size
     path = Path(name).expanduser()
     if name in VOCABULARIES:
-        try:  # (a download, or a file in the data folder: errors of the run)
+        with _of_the_run():  # (a download, or a file in the data folder)
             concepts = load_vocabulary(name, size=None, data_home=args.data_home)
-        except ValueError as exc:
-            raise RunError(str(exc)) from exc
         what = f"the {name!r} vocabulary"
         if size is None:
             size = min(_NAMED_VOCABULARY_SIZE, len(concepts))
@@ -115,10 +113,8 @@ def _check_image_mean(
                 f"--pretrained {pretrained or 'none'} (published: {known}); use --image-mean "
                 "data to learn it from the images, or --image-mean FILE.npy"
             )
-        try:  # (a download, or a file in the data folder: errors of the run)
+        with _of_the_run():  # (a download, or a file in the data folder)
             mean = load_image_mean(model, pretrained, data_home=args.data_home)
-        except ValueError as exc:
-            raise RunError(str(exc)) from exc
         return as_mean_vector(mean, d), "pretrained", None
     path = Path(choice).expanduser()
     if not path.is_file():

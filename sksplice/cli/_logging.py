@@ -34,6 +34,16 @@ class RunError(CLIError):
 
 
 @contextlib.contextmanager
+def _of_the_run() -> Iterator[None]:
+    """A ``ValueError`` of the block (a file of the data folder that cannot be read)
+    is an error of the run: :class:`RunError`, even within :func:`_usage`."""
+    try:
+        yield
+    except ValueError as exc:
+        raise RunError(str(exc)) from exc
+
+
+@contextlib.contextmanager
 def _usage() -> Iterator[None]:
     """Errors found while checking the command line are usage errors (exit code 2).
 

@@ -97,6 +97,7 @@ class _Output:
 
     def __init__(self, path: str | None) -> None:
         self.path = None if path in (None, "-") else Path(path)
+        self.where = "standard output" if self.path is None else str(self.path)  # in errors
         self._text: IO[str] = sys.stdout
         self.fh = _Stream(self)  # what the results are written to
         self._file: contextlib.AbstractContextManager[IO[bytes]] | None = None
@@ -135,12 +136,11 @@ class _Output:
     def commit(self) -> None:
         """The output is complete: put it in place (a write error names the file)."""
         try:
-            self._end(None)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
+            with naming_write_errors(self.where):
+                self._end(None)
+        except CLIError:
             self.discard()
-            raise self.write_error(exc) from exc
+            raise
 
     @contextlib.contextmanager
     def writing(self, *, keep_interrupted: bool = False) -> Iterator[None]:
@@ -163,11 +163,6 @@ class _Output:
             raise
         self.commit()
 
-    def write_error(self, exc: OSError) -> CLIError:
-        """A write error of this output, naming it."""
-        where = "standard output" if self.path is None else str(self.path)
-        return CLIError(f"cannot write {where}: {exc.strerror or exc}")
-
     def keep_partial(self) -> Path | None:
         """The run was interrupted: keep what was written as ``FILE.partial``."""
         self._end(KeyboardInterrupt())
@@ -180,29 +175,30 @@ class _Output:
 
 
 class _Stream:
-    """The text stream of an :class:`_Output`: a write that fails names the output.
-
-    A closed pipe (``| head``) is not an error of the output: raised as it is.
-    """
+    """The text stream of an :class:`_Output`: a write that fails names the output."""
 
     def __init__(self, output: _Output) -> None:
         self._output = output
 
     def write(self, text: str) -> int:
-        try:
+        with naming_write_errors(self._output.where):
             return self._output._text.write(text)
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise self._output.write_error(exc) from exc
 
     def flush(self) -> None:
-        try:
+        with naming_write_errors(self._output.where):
             self._output._text.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise self._output.write_error(exc) from exc
+
+
+@contextlib.contextmanager
+def naming_write_errors(where: str) -> Iterator[None]:
+    """A failed write in the block (a full disk, a device that refuses data) is a
+    :class:`CLIError` naming ``where``; a closed pipe is raised as it is."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise CLIError(f"cannot write {where}: {exc.strerror or exc}") from exc
 
 
 class _Discarded(Exception):

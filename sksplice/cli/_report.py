@@ -14,6 +14,7 @@ from ._checks import _check_options
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images
 from ._logging import CLIError, _usage
+from ._output import naming_write_errors
 from ._profile import _profile
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def _write_explorer(
         **(settings or {}),
     }
     remove_stale_temporaries(os.path.realpath(output), time.time())  # left by killed runs
-    try:
+    with naming_write_errors(output):  # (thumbnail read errors are caught inside)
         out = write_report(
             output,
             results,
@@ -112,8 +113,6 @@ def _write_explorer(
             ranking=ranking,
             skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
         )
-    except OSError as exc:  # (the images are read before: a failed write of the page)
-        raise CLIError(f"cannot write {output}: {exc.strerror or exc}") from exc
     size = out.stat().st_size if out.is_file() else 0
     shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     logger.info("wrote %s (%d images, %s)", out, len(results), shown)
