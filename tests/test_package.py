@@ -57,3 +57,37 @@ def test_every_public_name_is_in_the_stub_and_resolves():
         assert getattr(sksplice, name) is getattr(importlib.import_module(module), name)
     with pytest.raises(AttributeError):
         sksplice.no_such_name
+
+
+def test_solver_names_agree_with_the_registered_methods():
+    from sksplice import solvers
+    from sksplice.solvers import _names, _registry
+
+    assert _names.SOLVERS == ("auto", *_registry.METHODS) == solvers.SOLVERS
+    assert solvers.NonNegLasso.__module__ == "sksplice.solvers._lasso"
+    assert {"NonNegLasso", "SparseCodes", "SOLVERS"} <= set(dir(solvers))
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        solvers.no_such_name
+
+
+def test_the_command_line_refuses_an_unknown_solver_before_importing_torch(tmp_path):
+    image = tmp_path / "a.png"
+    image.write_bytes(b"")  # (never opened: the options are refused first)
+    code = (
+        "import sys\n"
+        "from sksplice.cli import main\n"
+        f"code = main(['decompose', '--solver', 'fista', {str(image)!r}])\n"
+        "print(code, 'torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.split() == ["2", "False"]
+    assert "--solver 'fista' is not a solver" in result.stderr

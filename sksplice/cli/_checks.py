@@ -51,7 +51,7 @@ def _check_device(device: str) -> None:
 
 
 def _check_solver(solver: str) -> None:
-    from ..solvers import SOLVERS
+    from ..solvers._names import SOLVERS  # (without torch)
 
     if solver not in SOLVERS:
         raise CLIError(
@@ -161,8 +161,8 @@ def _check_options(args: argparse.Namespace) -> _Plan:
     before these, as they need neither torch nor a model.
     """
     _check_output(getattr(args, "output", None))
-    _check_device(args.device)
     _check_solver(args.solver)
+    _check_device(args.device)  # (imports torch)
     _check_cache_dir(args.cache_dir)
     model, pretrained, d = _embedders.check_model(args)
     concepts = _check_vocabulary(args)

@@ -7,10 +7,35 @@ The SpLiCE decomposition of a target ``v`` over a dictionary ``D`` is::
 :class:`NonNegLasso` holds the dictionary and solves this for batches of
 targets, returning :class:`SparseCodes` (CSR layout with a duality-gap
 certificate).
+
+:class:`NonNegLasso` and :class:`SparseCodes` are imported (with torch) on
+first use, so that ``SOLVERS`` can be read without torch.
 """
 
-from ._codes import SparseCodes
-from ._lasso import NonNegLasso
-from ._registry import SOLVERS
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._names import SOLVERS
+
+if TYPE_CHECKING:
+    from ._codes import SparseCodes
+    from ._lasso import NonNegLasso
 
 __all__ = ["SOLVERS", "NonNegLasso", "SparseCodes"]
+
+_LAZY = {"NonNegLasso": "._lasso", "SparseCodes": "._codes"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
