@@ -787,6 +787,22 @@ def test_a_json_output_interrupted_while_closing_is_ended_once():
     assert json.loads(fh.getvalue()) == {"metadata": {}, "images": []}
 
 
+def test_the_table_escapes_control_characters_of_a_file_name():
+    # A file name may hold a newline or an escape sequence: the table keeps one line per
+    # image heading (shown as Python escapes them); csv and json keep the name as it is.
+    name = "a\nb\tc \x1b[31m é.png"
+    record = {"path": name, "concepts": [{"concept": "dog", "weight": 0.5}], "l0": 1}
+    fh = io.StringIO()
+    _output._Writer(fh, "table", {}).write({**record, "cosine": 0.5})
+    assert fh.getvalue().splitlines() == [
+        "a\\nb\\tc \\x1b[31m é.png  (l0=1, cosine=0.500)",
+        "    0.5000  dog",
+    ]
+    fh = io.StringIO()
+    _output._Writer(fh, "jsonl", {}).write({**record, "cosine": 0.5})
+    assert json.loads(fh.getvalue())["path"] == name
+
+
 @pytest.mark.parametrize("n", [0, 2])
 def test_interrupted_json_says_it_is_incomplete(n):
     fh = io.StringIO()

@@ -56,7 +56,8 @@ class _Writer:
                 self._csv.writerow([*head, rec["path"], "", "", "", rec["l0"], rec["cosine"]])
         else:
             head = "".join(f"{e}={rec[e]}, " for e in self.extra)
-            fh.write(f"{rec['path']}  ({head}l0={rec['l0']}, cosine={rec['cosine']:.3f})\n")
+            path = _printable(rec["path"])
+            fh.write(f"{path}  ({head}l0={rec['l0']}, cosine={rec['cosine']:.3f})\n")
             for c in rec["concepts"]:
                 fh.write(f"  {c['weight']:8.4f}  {c['concept']}\n")
             if not rec["concepts"]:
@@ -203,6 +204,14 @@ def naming_write_errors(where: str) -> Iterator[None]:
 
 class _Discarded(Exception):
     """Ends an abandoned output file (removed, not kept as ``FILE.partial``)."""
+
+
+def _printable(text: str) -> str:
+    """``text`` with its control characters escaped (``\\n``, ``\\t``, ``\\x1b`` ...), as
+    Python writes them, so that a file name holding one keeps the table a line per row."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def _same_file(raw: IO[bytes], path: Path) -> bool:
