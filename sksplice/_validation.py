@@ -40,6 +40,7 @@ __all__ = [
     "check_flag",
     "check_input_features",
     "check_int",
+    "check_labels",
     "check_number",
     "check_option",
     "validate_params",
@@ -273,6 +274,59 @@ def validate_params(owner: Any, rules: Mapping[str, Rule]) -> None:
     """
     for name, rule in rules.items():
         rule.check(getattr(owner, name), name)
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, numbers.Real) and math.isnan(value))
+
+
+def check_labels(y: Any, name: str = "y") -> np.ndarray:
+    """Labels as a 1-D-or-more array, with missing labels refused by row.
+
+    A list or tuple that mixes strings with other values (``["cat", nan]``,
+    ``[1, "dog"]``) becomes an object array: ``np.asarray`` would turn every
+    value into a string, making a missing label the class ``"nan"`` and the
+    label ``1`` the string ``"1"``. Arrays and pandas objects keep their dtype.
+    Raises ``ValueError`` naming the first rows whose label is None or NaN,
+    and ``TypeError`` for labels of several types that do not order (sorting
+    them, as every per-class table does, would fail later).
+    """
+    if hasattr(y, "to_numpy") and not isinstance(y, np.ndarray):
+        y = y.to_numpy()
+    if isinstance(y, np.ndarray):
+        arr = y
+    else:
+        arr = np.asarray(y)
+        if arr.dtype.kind in "US" and arr.ndim == 1:
+            items = list(y)
+            if not all(isinstance(v, (str, bytes)) for v in items):
+                arr = np.empty(len(items), dtype=object)
+                arr[:] = items
+    if arr.dtype.kind == "f":
+        missing = np.flatnonzero(np.isnan(arr).reshape(arr.shape[0], -1).any(axis=1))
+    elif arr.dtype == object:
+        flat = arr.reshape(arr.shape[0], -1) if arr.ndim else arr.reshape(1, 1)
+        missing = np.flatnonzero([any(_is_missing(v) for v in row) for row in flat.tolist()])
+    else:
+        missing = np.empty(0, dtype=np.intp)
+    if missing.size:
+        rows = ", ".join(str(int(i)) for i in missing[:_SHOWN_ROWS])
+        more = f" and {missing.size - _SHOWN_ROWS} more" if missing.size > _SHOWN_ROWS else ""
+        raise ValueError(
+            f"labels `{name}` are missing (None or NaN) at row(s) {rows}{more}: give every "
+            f"sample a label, or leave those rows out of both the data and `{name}`"
+        )
+    kinds = {type(v) for v in arr.ravel().tolist()} if arr.dtype == object else set()
+    if len(kinds) > 1:  # (labels of one type order; of several, perhaps not)
+        try:
+            np.unique(arr)
+        except TypeError:
+            named = ", ".join(sorted(k.__name__ for k in kinds))
+            raise TypeError(
+                f"labels `{name}` mix types that cannot be ordered ({named}): give "
+                f"labels of one type, e.g. {name}.astype(str)"
+            ) from None
+    return arr
 
 
 def check_finite_rows(X: Any, name: str, labels: Sequence[Any] | None = None) -> None:

@@ -22,7 +22,7 @@ from scipy import stats
 
 from ._names import carried_names, reconcile_names
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
-from ._validation import check_finite_rows, check_int, check_number
+from ._validation import check_finite_rows, check_int, check_labels, check_number
 
 __all__ = ["concept_profiles", "rank_concepts"]
 
@@ -101,33 +101,12 @@ def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
 
 
 def _as_labels(y: Any, n_samples: int) -> np.ndarray:
-    if isinstance(y, (pd.Series, pd.Index)):
-        y = y.to_numpy()
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"labels `y` must be 1-D, got shape {y.shape}")
-    if y.shape[0] != n_samples:
-        raise ValueError(
-            f"labels `y` have {y.shape[0]} entries but the weights have {n_samples} rows"
-        )
-    missing = np.flatnonzero(pd.isna(y))
-    if missing.size:
-        rows = ", ".join(str(int(i)) for i in missing[:5])
-        more = f" and {missing.size - 5} more" if missing.size > 5 else ""
-        raise ValueError(
-            f"labels `y` are missing (None or NaN) at row(s) {rows}{more}: give every "
-            "sample a label, or leave those rows out of both the weights and `y`"
-        )
-    kinds = {type(v) for v in y.tolist()} if y.dtype == object else set()
-    if len(kinds) > 1:  # (labels of one type order; of several, perhaps not)
-        try:
-            np.unique(y)
-        except TypeError:
-            named = ", ".join(sorted(k.__name__ for k in kinds))
-            raise TypeError(
-                f"labels `y` mix types that cannot be ordered ({named}): give "
-                "labels of one type, e.g. y.astype(str)"
-            ) from None
+    y = np.asarray(y) if np.ndim(y) == 0 else y
+    if np.ndim(y) != 1:
+        raise ValueError(f"labels `y` must be 1-D, got shape {np.shape(y)}")
+    if len(y) != n_samples:
+        raise ValueError(f"labels `y` have {len(y)} entries but the weights have {n_samples} rows")
+    y = check_labels(y, "y")  # (missing or unorderable labels refused)
     return y
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._names import carried_names, reconcile_names
-from ._validation import check_int
+from ._validation import check_int, check_labels
 from .analysis import ALL_GROUP
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -551,7 +551,7 @@ def plot_sparsity_tradeoff(
     if with_accuracy:
         from .zero_shot import ZeroShotClassifier
 
-        y = np.asarray(y)
+        y = check_labels(y)
         zero_shot = isinstance(estimator, ZeroShotClassifier)
         if not isinstance(transformers, dict):
             transformers = {label: transformers for label in named}

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
 from ._protocols import check_text_embedder
-from ._validation import check_number
+from ._validation import check_labels, check_number
 
 __all__ = ["ZeroShotClassifier"]
 
@@ -131,6 +131,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         if y is None:
             X = validate_data(self, X, dtype=[np.float64, np.float32])
         else:
+            y = check_labels(y)  # (a missing label is no class "nan")
             X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
             check_classification_targets(y)
         if self.classes is None:

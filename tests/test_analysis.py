@@ -425,6 +425,18 @@ def test_missing_labels_are_named_by_row(missing):
         rank_concepts(W, y, "a", concepts=["x", "z"])
 
 
+@pytest.mark.parametrize("missing", [None, np.nan], ids=["None", "NaN"])
+def test_a_missing_label_in_a_list_is_no_class_nan(missing):
+    # np.asarray(["a", nan]) is ["a", "nan"]: a list is read without turning values to text
+    W = np.array([[1.0, 0.0], [0.5, 0.0], [0.0, 1.0], [0.0, 0.8]])
+    with pytest.raises(ValueError, match=r"labels `y` are missing \(None or NaN\) at row\(s\) 1:"):
+        concept_profiles(W, ["a", missing, "b", "b"], ["x", "z"])
+    with pytest.raises(TypeError, match=r"mix types that cannot be ordered \(int, str\)"):
+        rank_concepts(W, [1, "dog", 1, "dog"], 1, concepts=["x", "z"])
+    profile = concept_profiles(W, [2, 10, 2, 10], ["x", "z"])  # numbers stay numbers
+    assert list(profile["count"].columns) == ["all", 2, 10]
+
+
 def test_labels_of_mixed_types_are_refused_naming_them():
     W = np.array([[1.0, 0.0], [0.5, 0.0], [0.0, 1.0], [0.0, 0.8]])
     y = np.array(["a", 1, "a", 1], dtype=object)

@@ -241,3 +241,17 @@ def test_labels_that_name_no_class_are_warned_about():
         warnings.simplefilter("error")
         ZeroShotClassifier(Embedder(), classes=["zero", "one"]).fit(X)
         ZeroShotClassifier(Embedder()).fit(X, np.array(["cat 1", "dog", "cat 1", "dog"]))
+
+
+@pytest.mark.parametrize("missing", [None, np.nan], ids=["None", "NaN"])
+def test_a_missing_label_is_refused_not_made_a_class(missing):
+    # np.asarray(["cat", "dog", nan]) is ["cat", "dog", "nan"]: no prompt "a photo of a nan."
+    class Embedder:
+        def embed_text(self, texts):
+            return np.eye(4)[: len(texts)]
+
+    X = np.eye(4)[[0, 1, 2]]
+    with pytest.raises(ValueError, match=r"labels `y` are missing \(None or NaN\) at row\(s\) 2:"):
+        ZeroShotClassifier(Embedder()).fit(X, ["cat", "dog", missing])
+    with pytest.raises(TypeError, match=r"labels `y` mix types that cannot be ordered"):
+        ZeroShotClassifier(Embedder()).fit(X, ["cat", 1, "cat"])
