@@ -48,10 +48,22 @@ def check_output(est: SpliceTransformer) -> None:
         )
 
 
-def format_weights(est: SpliceTransformer, W: scipy.sparse.csr_matrix, X_in: Any) -> Any:
-    """``W`` in the container ``output`` and ``set_output`` ask for."""
+def format_weights(
+    est: SpliceTransformer, W: scipy.sparse.csr_matrix, X_in: Any, *, wrapped: bool = False
+) -> Any:
+    """``W`` in the container ``output`` and ``set_output`` ask for.
+
+    ``wrapped``: the caller is ``transform``, whose dense output scikit-learn's
+    ``set_output`` wraps itself; other callers (``transform_with_stats``, a
+    search's refit) get the same container here.
+    """
     if est.output == "dense":
-        return W.toarray()  # set_output wraps dense output itself
+        if wrapped or transform_output(est) in (None, "default"):
+            return W.toarray()
+        # scikit-learn's own wrapping, as transform gets it (pandas, polars ...)
+        from sklearn.utils._set_output import _wrap_data_with_container
+
+        return _wrap_data_with_container("transform", W.toarray(), X_in, est)
     check_output(est)
     if transform_output(est) == "pandas":
         index = X_in.index if is_dataframe(X_in) else None

@@ -569,7 +569,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         X_in = X
         X = self._validate_X(X, reset=False)
         W = self._weights(X)
-        return _weights.format_weights(self, W, X_in)
+        return _weights.format_weights(self, W, X_in, wrapped=True)
 
     def transform_with_stats(self, X: Any) -> tuple[Any, TransformStats]:
         """Decompose embeddings and report how the solver did on them.

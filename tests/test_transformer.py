@@ -200,6 +200,13 @@ def test_set_output_pandas_columns_are_the_concepts(problem):
     out_dense = dense.transform(frame_in)
     assert list(out_dense.columns) == concepts and out_dense.dtypes.iloc[0] == np.float64
     np.testing.assert_allclose(out_dense.to_numpy(), out.sparse.to_dense().to_numpy(), atol=1e-6)
+    # transform_with_stats returns the container transform returns (scikit-learn wraps
+    # only transform and fit_transform)
+    for fitted, expected in ((est, out), (dense, out_dense)):
+        with_stats, _ = fitted.transform_with_stats(frame_in)
+        assert type(with_stats) is pd.DataFrame and list(with_stats.columns) == concepts
+        assert list(with_stats.index) == list(frame_in.index)
+        assert list(with_stats.dtypes) == list(expected.dtypes)
     # The DataFrame goes back through inverse_transform and the helpers.
     np.testing.assert_allclose(
         est.inverse_transform(out), dense.inverse_transform(out_dense), atol=1e-6
