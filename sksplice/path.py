@@ -34,6 +34,8 @@ from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, proces
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
 from ._array import l2_normalize
+from ._pandas import sparse_frame, transform_output
+from ._weights import is_dataframe
 
 __all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
 
@@ -636,6 +638,20 @@ def _shared_path(
     return splice_path(fitted, rows, penalties), position
 
 
+def _container(transformer: Any, W: Any, X_rows: Any, concepts: np.ndarray) -> Any:
+    """Weights ``W`` (CSR, or dense with ``output="dense"``) of the rows ``X_rows`` in the
+    container ``set_output`` asks ``transformer`` for, with the concepts as columns."""
+    kind = transform_output(transformer)
+    index = X_rows.index if is_dataframe(X_rows) else None
+    if scipy.sparse.issparse(W):  # (only pandas holds sparse columns: see check_output)
+        return sparse_frame(W, concepts, index=index)
+    from sklearn.utils._set_output import ADAPTERS_MANAGER
+
+    return ADAPTERS_MANAGER.adapters[kind].create_container(
+        W, X_rows, columns=list(concepts), inplace=True
+    )
+
+
 def _indices(part: Any) -> np.ndarray:
     """A fold's rows as integer indices (a splitter may give a boolean mask)."""
     part = np.asarray(part)
@@ -668,8 +684,9 @@ def _fold_scores(
     clone of ``estimator`` is fitted on the training weights of each penalty.
     With ``train_score=False`` the training weights are not scored (None
     comes back in their place). The probe gets the weights in the transformer's
-    ``output``: dense arrays with ``output="dense"``, else CSR, as the pipeline
-    would give them. ``y`` may be None (an unsupervised probe).
+    ``output``: dense arrays with ``output="dense"``, else CSR, or in the
+    container ``set_output`` asks for (a pandas DataFrame with the concepts as
+    columns), as the pipeline would give them. ``y`` may be None (an unsupervised probe).
 
     Each score is what ``scorer`` returns (a number, or a dict of them for
     several metrics). With ``error_score="raise"`` a failing fit or score
@@ -686,6 +703,7 @@ def _fold_scores(
     else:
         y_train, y_test = _safe_indexing(y, train), _safe_indexing(y, test)
     train, test = _indices(train), _indices(test)
+    train_idx, test_idx = train, test  # (rows of X; train and test become rows of the path)
     probe_params = _check_method_params(X, fit_params or {}, train)
     score_train = _check_method_params(X, score_params or {}, train)
     score_test = _check_method_params(X, score_params or {}, test)
@@ -714,6 +732,14 @@ def _fold_scores(
     if transformer.output == "dense":
         train_weights = [W.toarray() for W in train_weights]
         test_weights = [W.toarray() for W in test_weights]
+    if transform_output(transformer) not in (None, "default"):
+        # set_output asked for a container (pandas ...): the probe gets it, with the
+        # concepts as its columns, as the pipeline would give it (a ConceptEditor
+        # without splice= reads the concept names from it).
+        names, rows = path.concepts, _safe_indexing(X, train_idx)
+        train_weights = [_container(transformer, W, rows, names) for W in train_weights]
+        rows = _safe_indexing(X, test_idx)
+        test_weights = [_container(transformer, W, rows, names) for W in test_weights]
     train_scores: list[Any] | None = [] if train_score else None
     test_scores: list[Any] = []
     for penalty in penalties:

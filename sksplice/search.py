@@ -189,8 +189,10 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``cv_results_`` has no per-candidate fit and score times
     (``mean_fit_time`` and friends of ``GridSearchCV``). Only the folds run in
     parallel (``n_jobs``), not the candidates. The probe gets the concept
-    weights as CSR matrices (dense arrays with the transformer's
-    ``output="dense"``), whatever ``set_output`` says.
+    weights as the pipeline would give them: CSR matrices (dense arrays with
+    the transformer's ``output="dense"``), or with ``set_output(transform=
+    "pandas")`` DataFrames whose columns are the concepts (so that a
+    ``ConceptEditor`` without ``splice=`` finds the concept names).
 
     Where it differs from ``GridSearchCV``: only ``l1_penalty`` is searched;
     there is no ``verbose`` or ``pre_dispatch``; with one metric a

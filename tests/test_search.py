@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning, NotFittedError
@@ -11,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sksplice import CLIPEmbedder, SplicePathSearchCV, SpliceTransformer
+from sksplice import CLIPEmbedder, ConceptEditor, SplicePathSearchCV, SpliceTransformer
 
 from ._helpers_path import NeedsDenserWeights, concept_mixtures, count_paths
 
@@ -84,6 +85,39 @@ def test_search_equals_grid_search_over_the_pipeline(problem, return_train_score
         # A sparser decomposition fits the training folds worse.
         train = search.cv_results_["mean_train_score"]
         assert train[0] < train[2] < train[1]
+
+
+class _NamedConceptsProbe(LogisticRegression):
+    """A probe that needs the concepts as DataFrame columns (and records what it got)."""
+
+    def fit(self, X, y):
+        assert isinstance(X, pd.DataFrame) and X.columns[0] == "concept 0", type(X)
+        self.index_ = list(X.index)
+        sparse = isinstance(X.dtypes.iloc[0], pd.SparseDtype)
+        return super().fit(X.sparse.to_coo().tocsr() if sparse else X.to_numpy(), y)
+
+
+@pytest.mark.parametrize("centre", ["learned", "fixed"])
+@pytest.mark.parametrize("output", ["sparse", "dense"])
+def test_the_probe_gets_the_container_set_output_asks_for(problem, centre, output):
+    # With set_output(transform="pandas") the pipeline hands its next step DataFrames
+    # with the concepts as columns (a ConceptEditor without splice= reads the names from
+    # them): the search hands the probe the same, and agrees with GridSearchCV.
+    splicer, X, y = problem
+    frame = pd.DataFrame(X, index=[f"row {i}" for i in range(len(X))])
+    params = {"output": output, **({"image_mean": X.mean(axis=0)} if centre == "fixed" else {})}
+    pipe = make_pipeline(
+        clone(splicer).set_params(**params),
+        ConceptEditor(remove=["concept 1"]),
+        _NamedConceptsProbe(C=10.0, tol=1e-10, max_iter=10_000),
+    ).set_output(transform="pandas")
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    options = dict(cv=cv, scoring="neg_log_loss")
+    search = SplicePathSearchCV(pipe, PENALTIES, error_score="raise", **options).fit(frame, y)
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, error_score="raise", **options).fit(frame, y)
+    assert_same_results(search, grid, False)
+    refit = search.best_estimator_[-1]
+    assert refit.index_ == list(frame.index)  # the refit keeps the rows' labels too
 
 
 @pytest.mark.parametrize(
