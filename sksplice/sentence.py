@@ -196,7 +196,11 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
             ``d``, or None when the model does not say.
         """
         model = self._loaded()
-        get = getattr(model, "get_sentence_embedding_dimension", None)
+        # (sentence-transformers renamed get_sentence_embedding_dimension, with a
+        # FutureWarning on the old name; older releases have only the old one)
+        get = getattr(model, "get_embedding_dimension", None)
+        if not callable(get):
+            get = getattr(model, "get_sentence_embedding_dimension", None)
         dim = get() if callable(get) else None
         return int(dim) if isinstance(dim, int | np.integer) and dim > 0 else None
 
