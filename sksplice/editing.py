@@ -342,9 +342,22 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
                     f"{names.shape[0]} concepts: give the weights this transformer produced"
                 )
             if names_in is not None and not np.array_equal(names_in, names):
+                text, mine = [str(c) for c in names_in], [str(c) for c in names]
+                if sorted(text) == sorted(mine):
+                    j = next(k for k, (a, b) in enumerate(zip(text, mine)) if a != b)
+                    raise ValueError(
+                        "the DataFrame columns are the concepts of `splice` in another "
+                        f"order: column {j} is {names_in[j]!r} in X but {names[j]!r} in "
+                        "splice.get_feature_names_out(); pass X[splice.get_feature_names_out()]"
+                    )
+                known, given = set(mine), set(text)
+                unknown = [c for c in text if c not in known][:5]
+                missing = [c for c in mine if c not in given][:5]
                 raise ValueError(
                     "the DataFrame columns differ from the concepts of `splice` "
-                    "(get_feature_names_out()); they must be the same, in the same order"
+                    f"(get_feature_names_out()): columns not among its concepts {unknown}, "
+                    f"its concepts not among the columns {missing}; give the weights that "
+                    "transformer produced"
                 )
         elif names_in is not None:
             names = np.asarray(names_in, dtype=object)

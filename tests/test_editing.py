@@ -71,6 +71,18 @@ def test_remove_dense_sparse_and_dataframe_agree(small_setup):
     assert list(editor.get_feature_names_out()) == NAMES
 
 
+def test_columns_that_do_not_match_splice_are_named(small_setup):
+    splice, X, _ = small_setup
+    frame = pd.DataFrame(splice.transform(X).toarray(), columns=NAMES)
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice))
+    with pytest.raises(ValueError, match=r"concepts of `splice` in another order: column 0 is"):
+        editor.fit(frame[NAMES[::-1]])
+    renamed = frame.rename(columns={"beach": "sand"})
+    with pytest.raises(ValueError, match=r"not among its concepts \['sand'\], its concepts not"):
+        editor.fit(renamed)
+    assert editor.fit(frame[NAMES]).mask_.sum() == len(NAMES) - 1  # the suggested fix
+
+
 def test_sparse_input_is_not_densified(small_setup, monkeypatch):
     splice, X, _ = small_setup
     W = splice.transform(X)
