@@ -32,6 +32,7 @@ from typing import IO, NamedTuple
 
 from ._atomic import atomic_write, remove_stale_temporaries
 from ._data import DATA_HOME_ENV, file_sha256, resolve_in_data_home
+from ._stack import user_stacklevel
 
 __all__ = [
     "DataFetchError",
@@ -353,7 +354,7 @@ def fetch_file(
             f"Cached file {str(target)!r} has SHA-256 {actual}, expected {sha256}; "
             f"it is not used and will be downloaded again from {url}",
             UserWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
     elif mode is not None:
         raise DataFetchError(

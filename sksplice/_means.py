@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._array import unit_rows
+from ._stack import user_stacklevel
 
 if TYPE_CHECKING:
     from .transformer import SpliceTransformer
@@ -63,7 +64,7 @@ def resolve_mean(
     """
     if est.modality == "text":
         if est.text_mean is None:
-            return _learn_mean(X, "text_mean", "text_mean='concepts'", stacklevel=4)
+            return _learn_mean(X, "text_mean", "text_mean='concepts'")
         if isinstance(est.text_mean, str):  # "concepts", checked in _check_params
             if concept_mean is None:
                 raise ValueError("text_mean='concepts' needs the mean of the concept embeddings")
@@ -72,7 +73,7 @@ def resolve_mean(
 
         return as_mean_vector(est.text_mean, d, source="text_mean"), "given", None
     if est.image_mean is None:
-        return _learn_mean(X, "image_mean", "image_mean='pretrained'", stacklevel=4)
+        return _learn_mean(X, "image_mean", "image_mean='pretrained'")
     if isinstance(est.image_mean, str):  # "pretrained", checked in _check_params
         model = getattr(est.embedder, "model", None)
         pretrained = getattr(est.embedder, "pretrained", None)
@@ -92,9 +93,7 @@ def resolve_mean(
     return as_mean_vector(mean, d, source=source), kind, None
 
 
-def _learn_mean(
-    X: np.ndarray, param: str, alternative: str, stacklevel: int
-) -> tuple[np.ndarray, str, int]:
+def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray, str, int]:
     """The centre learned from ``X`` (``param=None``), refused or warned about when small."""
     n = X.shape[0]
     if n < 2:
@@ -120,7 +119,7 @@ def _learn_mean(
             f"which other rows are in X. Fit on more rows, or pass {alternative} "
             "or a precomputed mean",
             SmallMeanSampleWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel(),
         )
     return mean, "data", int(n)
 
@@ -143,7 +142,7 @@ def center_rows(X: np.ndarray, mean: np.ndarray, *, warn_zero: bool = True) -> n
             f"X row(s) {shown}{more} are all zero: a zero embedding has no direction, "
             "so its concept weights are all zero",
             UserWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
     C = U - mean.astype(X.dtype)
     C[zero] = 0.0

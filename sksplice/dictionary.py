@@ -44,6 +44,7 @@ from ._array import ZERO_NORM, l2_normalize
 from ._atomic import atomic_write, remove_stale_temporaries
 from ._data import get_cache_dir, readable_name
 from ._protocols import check_text_embedder
+from ._stack import user_stacklevel
 from ._validation import check_finite_rows, check_int
 
 __all__ = [
@@ -539,7 +540,7 @@ def embed_vocabulary(
                     f"the cached concept dictionary {path} cannot be used ({exc}); "
                     "embedding the vocabulary again and replacing it",
                     DictionaryCacheWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
                 raw = None
 
@@ -556,7 +557,7 @@ def embed_vocabulary(
                     f"cannot write the concept dictionary cache {path} ({exc}); it is kept "
                     "in memory for this process only",
                     DictionaryCacheWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
 
     raw = np.ascontiguousarray(raw, dtype=np.float32)

@@ -47,6 +47,7 @@ from ._models import (
     _register_env_model_configs,
     clear_model_cache,
 )
+from ._stack import user_stacklevel
 from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
 from ._validation import check_flag, check_int
@@ -293,7 +294,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                 "precision='fp16' is not supported on the CPU; using 'fp32' (use 'bf16' for "
                 "reduced precision on the CPU)",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
             precision = "fp32"
 
@@ -319,7 +320,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
             warnings.warn(
                 "precision='fp16' is not supported on the CPU; using 'fp32'",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
             precision = "fp32"
         else:
@@ -640,7 +641,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                     "lists them all",
                     skipped,
                 ),
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         return out
 

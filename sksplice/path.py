@@ -35,6 +35,7 @@ from sklearn.utils.validation import _check_method_params, _num_samples, check_i
 
 from ._array import l2_normalize
 from ._pandas import sparse_frame, transform_output
+from ._stack import user_stacklevel
 from ._weights import is_dataframe
 
 __all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
@@ -469,7 +470,7 @@ def _report_failures(failures: list[str], n_fits: int, error_score: Any, what: s
         f"scores are error_score={error_score!r}. Pass error_score='raise' to stop at the "
         f"first error.\n\n{details}",
         FitFailedWarning,
-        stacklevel=3,
+        stacklevel=user_stacklevel(),
     )
 
 

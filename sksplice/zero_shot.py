@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
 from ._protocols import check_text_embedder
+from ._stack import user_stacklevel
 from ._validation import check_labels, check_number
 
 __all__ = ["ZeroShotClassifier"]
@@ -147,7 +148,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                     "`classes=[...]` (in the order of the sorted labels) or labels that are "
                     "names",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=user_stacklevel(),
                 )
         else:
             if isinstance(self.classes, str):

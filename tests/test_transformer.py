@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -998,3 +999,18 @@ def test_weights_given_where_embeddings_are_expected_are_named():
     for method in ("score", "cosine_similarity", "transform"):
         with pytest.raises(TypeError, match=r"X must be dense embeddings .* got sparse data"):
             getattr(est, method)(W)
+
+
+def test_warnings_name_the_line_of_the_user_not_of_the_library(problem):
+    # SmallMeanSampleWarning from fit_transform inside a Pipeline pointed at
+    # sklearn/base.py; a ConvergenceWarning from transform at sksplice itself.
+    concepts, raw, X = problem
+    pipe = make_pipeline(make(concepts, raw), LogisticRegression())
+    y = np.arange(len(X)) % 2
+    with pytest.warns(UserWarning, match="learns the modality centre from only") as record:
+        pipe.fit(X, y)
+    assert {Path(w.filename).name for w in record} == {Path(__file__).name}
+    fitted = make(concepts, raw, transform_max_iter=1, l1_penalty=0.01)
+    with pytest.warns(UserWarning) as record:
+        fitted.fit(X).transform(X)
+    assert record and {Path(w.filename).name for w in record} == {Path(__file__).name}

@@ -12,6 +12,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .._device import resolve_device
+from .._stack import user_stacklevel
 from .._validation import check_finite_rows, check_int, check_number, check_option
 from ._codes import SparseCodes
 from ._common import Problem, RowResult, intra_op_threads
@@ -482,7 +483,7 @@ class NonNegLasso:
                 "l1_penalty=0 (non-negative least squares), a larger l1_penalty or a "
                 "larger tol",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         n = int(Vt.shape[0])
         chunk = self._chunk_size(method, n, memory_budget)
@@ -524,7 +525,7 @@ class NonNegLasso:
                     f"relative duality gap of {codes.gap:.3g} > tol={tol:g} on {n_bad} of "
                     f"{n} row(s); increase max_iter or tol",
                     ConvergenceWarning,
-                    stacklevel=3,
+                    stacklevel=user_stacklevel(),
                 )
         return solved
 
@@ -634,7 +635,7 @@ class NonNegLasso:
                     f"of {stop - start} rows; reducing the chunk size to {new_chunk} rows "
                     "and carrying on (pass a smaller memory_budget to avoid this)",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=user_stacklevel(),
                 )
                 chunk = new_chunk
                 continue
