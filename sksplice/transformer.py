@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -57,6 +58,18 @@ class TransformStats(NamedTuple):
     max_gap: float
     converged: bool
     tol: float
+
+
+def _mean_string_hint(value: str, option: str) -> str:
+    """What a string given as a centre was perhaps meant to be: a file, or ``option``."""
+    from ._names import close_matches
+
+    if close_matches(value, [option]):
+        return f"; did you mean {option!r}?"
+    path = Path(value).expanduser()
+    if path.suffix.lower() in (".npy", ".pt", ".pth") or path.exists() or os.sep in value:
+        return f"; a file is given as pathlib.Path({value!r}) (a string names an option)"
+    return ""
 
 
 class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
@@ -307,12 +320,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         if isinstance(self.image_mean, str) and self.image_mean != "pretrained":
             raise ValueError(
                 "image_mean must be None, 'pretrained', an array or a pathlib.Path of a .npy/.pt "
-                f"file; got {self.image_mean!r}"
+                f"file; got {self.image_mean!r}{_mean_string_hint(self.image_mean, 'pretrained')}"
             )
         if isinstance(self.text_mean, str) and self.text_mean != "concepts":
             raise ValueError(
-                "text_mean must be None, 'concepts', an array or a pathlib.Path; "
-                f"got {self.text_mean!r}"
+                "text_mean must be None, 'concepts', an array or a pathlib.Path of a .npy/.pt "
+                f"file; got {self.text_mean!r}{_mean_string_hint(self.text_mean, 'concepts')}"
             )
         if self.modality == "text" and self.image_mean is not None:
             raise ValueError(

@@ -83,8 +83,15 @@ def test_image_mean_array_is_used_as_given(problem):
     np.testing.assert_allclose(est.mean_, mean, atol=1e-7)
     with pytest.raises(ValueError, match=rf"image_mean has shape \(3,\).*d={DIM}"):
         make(concepts, raw, image_mean=np.zeros(3)).fit(X)
-    with pytest.raises(ValueError, match="image_mean must be None, 'pretrained'"):
+    with pytest.raises(ValueError, match=r"image_mean must be None, 'pretrained'.*'learned'$"):
         make(concepts, raw, image_mean="learned").fit(X)
+    # a string that names a file, or misspells the option, is answered with the fix
+    with pytest.raises(ValueError, match=r"a file is given as pathlib.Path\('means/m.npy'\)"):
+        make(concepts, raw, image_mean="means/m.npy").fit(X)
+    with pytest.raises(ValueError, match=r"got 'pretrianed'; did you mean 'pretrained'\?"):
+        make(concepts, raw, image_mean="pretrianed").fit(X)
+    with pytest.raises(ValueError, match=r"got 'concept'; did you mean 'concepts'\?"):
+        make(concepts, raw, modality="text", text_mean="concept").fit(X)
 
 
 def test_pretrained_image_mean_is_read_from_the_data_home(splice_data_dir):
