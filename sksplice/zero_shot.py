@@ -156,6 +156,14 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
             classes = np.asarray(list(self.classes))
             if len(set(classes.tolist())) != classes.shape[0]:
                 raise ValueError(f"`classes` has duplicate names: {classes.tolist()}")
+            if not any(isinstance(c, str) and not c.strip().isdigit() for c in classes.tolist()):
+                warnings.warn(
+                    f"`classes` {classes.tolist()[:5]} name no class: the prompts read "
+                    f"{templates[0].format(classes[0])!r}; give the class names as text, "
+                    "e.g. classes=['cat', 'dog']",
+                    UserWarning,
+                    stacklevel=user_stacklevel(),
+                )
             if y is not None:
                 unknown = sorted(set(np.unique(y).tolist()) - set(classes.tolist()), key=str)
                 if unknown:

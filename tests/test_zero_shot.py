@@ -237,6 +237,8 @@ def test_labels_that_name_no_class_are_warned_about():
     X = np.eye(4)[[0, 1, 0, 1]]
     with pytest.warns(UserWarning, match=r"the labels \[0, 1\] name no class: the prompts read"):
         ZeroShotClassifier(Embedder()).fit(X, np.array([0, 1, 0, 1]))
+    with pytest.warns(UserWarning, match=r"`classes` \[0, 1\] name no class: the prompts read"):
+        ZeroShotClassifier(Embedder(), classes=[0, 1]).fit(X)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ZeroShotClassifier(Embedder(), classes=["zero", "one"]).fit(X)
