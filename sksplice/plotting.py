@@ -137,6 +137,17 @@ def plot_decomposition(
     shown = order[::-1]
     ax.barh(np.arange(len(shown)), values[shown], color=color)
     ax.set_yticks(np.arange(len(shown)), [str(n) for n in names[shown]])
+    if not len(shown):  # an empty axis would say nothing
+        ax.text(
+            0.5,
+            0.5,
+            "no concept: every weight of this row is zero",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="0.3",
+        )
     ax.set_xlabel("concept weight")
     if title is not None:
         ax.set_title(title)
@@ -379,10 +390,14 @@ def plot_dataset_shift(
     up = significant & (comparison["prevalence_diff"].to_numpy() > 0)
     down = significant & ~up
     ax = _new_axes(ax, (5.5, 5.0))
-    ax.scatter(x[~significant], y[~significant], s=10, color="0.65", label="not significant")
-    ax.scatter(x[up], y[up], s=22, color="C3", label=f"more frequent in {label_b}")
-    ax.scatter(x[down], y[down], s=22, color="C0", label=f"more frequent in {label_a}")
-    top = max(float(np.max(x, initial=0.0)), float(np.max(y, initial=0.0))) * 1.05 or 1.0
+    # (the legend lists only the kinds of point drawn)
+    for mask, size, colour, label in (
+        (~significant, 10, "0.65", "not significant"),
+        (up, 22, "C3", f"more frequent in {label_b}"),
+        (down, 22, "C0", f"more frequent in {label_a}"),
+    ):
+        ax.scatter(x[mask], y[mask], s=size, color=colour, label=label if mask.any() else None)
+    top = max(float(np.max(x, initial=0.0)), float(np.max(y, initial=0.0))) * 1.08 or 1.0
     ax.plot([0.0, top], [0.0, top], color="black", linewidth=0.8, linestyle="--", zorder=0)
     if scale == "sqrt":
         functions = (lambda v: np.sqrt(np.clip(v, 0.0, None)), np.square)

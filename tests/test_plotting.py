@@ -75,6 +75,12 @@ def test_plot_decomposition_fewer_nonzero_than_k_and_sparse_row():
     assert _ticklabels(ax) == ["cat", "tree"]
 
 
+def test_plot_decomposition_of_a_row_without_concepts_says_so():
+    ax = plot_decomposition(np.zeros(len(NAMES)), NAMES)
+    assert len(_bars(ax)) == 0
+    assert [t.get_text() for t in ax.texts] == ["no concept: every weight of this row is zero"]
+
+
 def test_plot_decomposition_series_and_given_axes():
     from matplotlib.figure import Figure
 
@@ -191,6 +197,14 @@ def test_plot_dataset_shift_points_colours_and_labels(shifted, statistic, tmp_pa
     assert ax.get_xlabel() == f"{statistic.replace('_', ' ')} in summer"
     assert ax.get_ylabel() == f"{statistic.replace('_', ' ')} in winter"
     assert ax.get_xscale() == "function"
+
+
+def test_the_shift_legend_lists_only_the_kinds_of_point_drawn(shifted):
+    fewer = shifted.copy()
+    fewer.loc[fewer["prevalence_diff"] < 0, "significant"] = False  # none more frequent in A
+    ax = plot_dataset_shift(fewer)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["not significant", "more frequent in winter"]
 
 
 def test_plot_dataset_shift_labels_do_not_overlap():
