@@ -33,6 +33,34 @@ def _loader_name(loader: Callable[..., Any]) -> str:
     return f"{module}.{qualname}"
 
 
+def _unavailable(name: str, exc: OSError) -> Exception:
+    """The error for a model that could not be loaded: what to do when it is not cached."""
+    import os
+
+    from ._models import WeightsUnavailableError, _hub_offline
+
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if os.path.exists(os.path.expanduser(name)):
+        return OSError(f"the sentence-transformers model folder {name!r} cannot be read: {reason}")
+    offline = _hub_offline() or "connect" in reason.lower()
+    if not offline:
+        return OSError(f"the sentence-transformers model {name!r} cannot be loaded: {reason}")
+    try:
+        from huggingface_hub import constants
+
+        where = str(constants.HF_HUB_CACHE)
+    except ImportError:  # pragma: no cover - sentence-transformers depends on it
+        where = "the Hugging Face cache"
+    cause = "HF_HUB_OFFLINE is set (offline mode)" if _hub_offline() else reason
+    return WeightsUnavailableError(
+        f"The sentence-transformers model {name!r} is not in the local cache ({where}) and "
+        f"cannot be downloaded: {cause}. To get it: run once with a network connection (it "
+        "is cached for later runs), or copy a filled cache there and set HF_HUB_OFFLINE=1; a "
+        "model saved on disk is given by its folder's path. (A name that is no model on the "
+        "Hugging Face Hub is reported the same way offline: check its spelling.)"
+    )
+
+
 class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
     """Embed texts with a sentence-transformers model.
 
@@ -110,7 +138,10 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
                             "SentenceTransformerEmbedder needs the sentence-transformers "
                             "package: pip install sentence-transformers"
                         ) from exc
-                    model = SentenceTransformer(self.model, device=device)
+                    try:
+                        model = SentenceTransformer(self.model, device=device)
+                    except OSError as exc:
+                        raise _unavailable(self.model, exc) from exc
                 if not hasattr(model, "encode"):
                     raise TypeError(
                         f"{_loader_name(self.model)}() returned a {type(model).__name__}, "

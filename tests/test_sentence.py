@@ -140,3 +140,16 @@ def test_a_cached_dictionary_needs_no_model_load_for_the_width_check(tmp_path):
     ):
         clone(splice).fit(np.random.default_rng(1).standard_normal((30, 512)))
     assert len(loads) == 1
+
+
+def test_a_model_neither_cached_nor_downloadable_is_named_with_the_fix(monkeypatch):
+    from sksplice.embedders import WeightsUnavailableError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    embedder = SentenceTransformerEmbedder("sksplice-tests/no-such-model", device="cpu")
+    with pytest.raises(
+        WeightsUnavailableError,
+        match=r"model 'sksplice-tests/no-such-model' is not in the local cache .* HF_HUB_OFFLINE",
+    ):
+        embedder.embed_text(["a dog"])
+    assert not any(key[0] == "sksplice-tests/no-such-model" for key in _MODELS)
