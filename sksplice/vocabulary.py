@@ -165,7 +165,13 @@ def _vocabulary_file(name: str | os.PathLike[str], text: str, uses: str, missing
     ``missing`` the one for a path that is not a file.
     """
     if isinstance(name, str) and not _looks_like_path(text):
-        raise ValueError(f"Unknown vocabulary {text!r}: use one of {sorted(VOCABULARIES)}{uses}")
+        from ._names import close_matches
+
+        close = close_matches(text, VOCABULARIES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"Unknown vocabulary {text!r}{hint}: use one of {sorted(VOCABULARIES)}{uses}"
+        )
     path = Path(text).expanduser()
     if not path.is_file():
         raise FileNotFoundError(

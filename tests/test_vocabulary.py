@@ -358,8 +358,10 @@ def test_text_file_errors(tmp_path):
 
 
 def test_unknown_name(tmp_path, no_network):
-    with pytest.raises(ValueError, match=r"Unknown vocabulary 'laoin'.*laion_bigrams"):
+    with pytest.raises(ValueError, match=r"Unknown vocabulary 'laoin' \(did you mean 'laion'\?\)"):
         load_vocabulary("laoin", data_home=tmp_path)
+    with pytest.raises(ValueError, match=r"'LAION' \(did you mean 'laion'\?\).*laion_bigrams"):
+        load_vocabulary("LAION", data_home=tmp_path)
     assert not any(tmp_path.iterdir())
 
 
