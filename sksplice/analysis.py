@@ -66,6 +66,16 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
         )
     if isinstance(W, pd.DataFrame):
         names = reconcile_names(names, carried_names(W.columns), "`concepts`", "the columns of W")
+    text = [str(name) for name in names]
+    if len(set(text)) != len(text):  # (tables indexed by concept would hold a name twice)
+        seen: dict[str, int] = {}
+        for j, name in enumerate(text):
+            if name in seen:
+                raise ValueError(
+                    f"the concept {name!r} names two columns ({seen[name]} and {j}): give each "
+                    "column its own name"
+                )
+            seen[name] = j
     return names
 
 

@@ -437,6 +437,14 @@ def test_a_missing_label_in_a_list_is_no_class_nan(missing):
     assert list(profile["count"].columns) == ["all", 2, 10]
 
 
+def test_a_concept_named_twice_is_refused_naming_its_columns():
+    W = np.array([[1.0, 0.0, 0.2], [0.5, 0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"the concept 'x' names two columns \(0 and 2\)"):
+        rank_concepts(W, ["a", "b"], "a", concepts=["x", "y", "x"])
+    with pytest.raises(ValueError, match=r"'x' names two columns"):
+        concept_profiles(pd.DataFrame(W, columns=["x", "y", "x"]), ["a", "b"])
+
+
 def test_labels_of_mixed_types_are_refused_naming_them():
     W = np.array([[1.0, 0.0], [0.5, 0.0], [0.0, 1.0], [0.0, 0.8]])
     y = np.array(["a", 1, "a", 1], dtype=object)

@@ -86,7 +86,8 @@ def _unit(X):
         (
             {"modality": "text", "text_mean": "captions"},
             ValueError,
-            "text_mean must be None, 'concepts', an array or a pathlib.Path of a .npy/.pt file; got 'captions'",
+            "text_mean must be None, 'concepts', an array or a pathlib.Path of a .npy/.pt file; "
+            "got 'captions'",
         ),
         (
             {"modality": "text", "image_mean": np.zeros(DIM)},
