@@ -412,6 +412,21 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
                 "cosine_similarity take embeddings (inverse_transform turns weights back "
                 "into embeddings)"
             )
+        concepts = getattr(self, "concepts_", None)
+        shape = getattr(X, "shape", None)
+        if (
+            not reset
+            and concepts is not None
+            and shape is not None
+            and len(shape) == 2
+            and shape[1] == len(concepts) != getattr(self, "n_features_in_", None)
+        ):
+            raise ValueError(
+                f"X has {shape[1]} features, one per concept of this transformer: concept "
+                f"weights perhaps, but transform, score and cosine_similarity take embeddings "
+                f"of {self.n_features_in_} features (inverse_transform turns weights back "
+                "into embeddings)"
+            )
         X = validate_data(
             self,
             X,

@@ -694,6 +694,18 @@ CASES: list[Case] = [
         names=lambda env: ["X must be dense embeddings", f"({len(env.X)}, {DIM})"],
     ),
     Case(
+        id="splice-transform-weights",
+        entry="SpliceTransformer.transform",
+        given="dense concept weights (one column per concept) instead of embeddings",
+        expected="ValueError saying the columns are one per concept, weights perhaps",
+        run=lambda env: env.splice.transform(env.splice.transform(env.X[:2]).toarray()),
+        error=ValueError,
+        names=lambda env: [
+            f"X has {len(env.splice.concepts_)} features, one per concept",
+            f"embeddings of {DIM} features",
+        ],
+    ),
+    Case(
         id="splice-inverse-shape",
         entry="SpliceTransformer.inverse_transform",
         given="weights with 5 columns for 12 concepts",

@@ -1021,3 +1021,16 @@ def test_warnings_name_the_line_of_the_user_not_of_the_library(problem):
     with pytest.warns(UserWarning) as record:
         fitted.fit(X).transform(X)
     assert record and {Path(w.filename).name for w in record} == {Path(__file__).name}
+
+
+def test_concept_weights_given_for_embeddings_are_named_as_such(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw).fit(X)
+    W = est.transform(X)
+    for method in (est.transform, est.score, est.cosine_similarity):
+        with pytest.raises(TypeError, match=r"got sparse data of shape .* concept weights perhaps"):
+            method(W)
+        with pytest.raises(
+            ValueError, match=rf"X has {N_CONCEPTS} features, one per concept .* {DIM} features"
+        ):
+            method(W.toarray())
