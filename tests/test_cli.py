@@ -544,7 +544,7 @@ def test_python_fit_rejects_unknown_solver_and_device():
 def test_one_image_advice_works_in_cli_and_python(image_tree, vocab_file, inproc, capsys, tmp_path):
     one = str(sorted((image_tree / "cats").glob("*.png"))[0])
     code, _, err = _main(["decompose", one, *_model_args(vocab_file)], capsys)
-    assert code == 1
+    assert code == 2  # found before any image is embedded: the command line is wrong
     assert "cannot be learned from a single image" in err and "--image-mean FILE.npy" in err
     # the advice works: a mean file of this model's image embeddings
     from sksplice import CLIPEmbedder, SpliceTransformer
@@ -755,6 +755,42 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
         assert [pid for _, pid in temporary_files_of(out)] == [proc.pid]
         _output._Output(str(out)).discard()
         assert not temporary_files_of(out) and out.read_text() == "previous results\n"
+
+
+_SWALLOWED_INTERRUPT = """
+import os, signal, sys, time
+from sksplice import cli
+from sksplice.cli import _output
+write = _output._Writer.write
+class Swallows:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # the KeyboardInterrupt is raised here, where Python ignores it
+def write_once(self, rec):
+    write(self, rec)
+    if self.n == 1:
+        Swallows()  # (collected at once)
+_output._Writer.write = write_once
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_ctrl_c_swallowed_on_the_way_still_interrupts(image_tree, vocab_file, env, tmp_path):
+    # A KeyboardInterrupt raised inside a __del__ (or a callback that catches it) is
+    # printed and ignored by Python: the run went on and replaced the output file.
+    out = tmp_path / "out.csv"
+    out.write_text("previous results\n")
+    result = subprocess.run(
+        [sys.executable, "-c", _SWALLOWED_INTERRUPT, "decompose", str(image_tree), "-f", "csv"]
+        + ["-o", str(out), "--quiet", *_model_args(vocab_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 130, result.stderr
+    assert out.read_text() == "previous results\n"
+    assert "sksplice: error: interrupted" in result.stderr
 
 
 class _BlockedPipe(io.StringIO):
@@ -1193,3 +1229,26 @@ def test_errors_of_the_run_met_while_checking_keep_exit_code_1(
             m.setattr(vocabulary, "load_vocabulary", fail)
             code, _, err = _main(laion, capsys)
         assert code == 1 and str(failure) in err, err
+
+
+def test_debug_adds_the_traceback_and_keeps_the_exit_code(
+    image_tree, vocab_file, inproc, tmp_path, capsys, monkeypatch, no_embedding
+):
+    # a wrong command line stays exit 2, an error of the run exit 1: --debug only adds
+    code, out, err = _main(["decompose", str(tmp_path / "nope"), "--debug"], capsys)
+    assert code == 2 and out == ""
+    assert f"sksplice: error: no such file or folder: {tmp_path / 'nope'}" in err
+    assert "Traceback (most recent call last)" in err
+    from sksplice import vocabulary
+    from sksplice._download import DataFetchError
+
+    def fail(*a, **k):
+        raise DataFetchError("Could not download 'vocab/laion.txt' from https://example.org")
+
+    monkeypatch.setattr(vocabulary, "load_vocabulary", fail)
+    args = ["decompose", str(image_tree), *_model_args(vocab_file)]
+    laion = [*args[:-6], "--vocabulary", "laion", *args[-4:], "--debug"]
+    code, out, err = _main(laion, capsys)
+    assert code == 1 and out == "", err
+    assert "sksplice: error: Could not download 'vocab/laion.txt'" in err
+    assert "Traceback (most recent call last)" in err and "DataFetchError" in err

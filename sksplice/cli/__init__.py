@@ -23,7 +23,13 @@ from collections.abc import Iterator, Sequence
 
 from ._inputs import IMAGE_EXTENSIONS, collect_images
 from ._logging import CLIError as CLIError
-from ._logging import UsageError, _interrupted, _sigterm_as_interrupt, _stderr_logging
+from ._logging import (
+    UsageError,
+    _interrupted,
+    _signals_as_interrupt,
+    _stderr_logging,
+    raise_if_signalled,
+)
 from ._parser import build_parser as build_parser
 from ._parser import output_format
 
@@ -50,16 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(args, "format"):
         args.format = output_format(args.format, getattr(args, "output", None))
     limit = _pixel_limit(getattr(args, "max_image_pixels", None))
-    with _stderr_logging(args.quiet, args.debug), _sigterm_as_interrupt(), limit:
+    with _stderr_logging(args.quiet, args.debug), _signals_as_interrupt(), limit:
+        # (--debug adds the traceback to the error line: the formatter shows exc_info)
         try:
-            return int(args.func(args))
+            code = int(args.func(args))
+            raise_if_signalled()  # (a Ctrl-C that library code swallowed)
+            return code
         except KeyboardInterrupt as exc:
-            logger.error("interrupted")
+            logger.error("%s", "terminated" if _interrupted(exc) == 143 else "interrupted")
             return _interrupted(exc)
         except UsageError as exc:
-            if args.debug:
-                raise
-            logger.error("%s", _one_line(exc))
+            logger.error("%s", _one_line(exc), exc_info=exc)
             return 2
         except BrokenPipeError:
             # the reader of our output went away (``sksplice ... | head``): stop quietly
@@ -67,9 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             return 0
         except Exception as exc:
-            if args.debug:
-                raise
-            logger.error("%s", _one_line(exc))
+            logger.error("%s", _one_line(exc), exc_info=exc)
             return 1
 
 

@@ -17,7 +17,7 @@ from .._version import __version__
 from . import _embedders
 from ._checks import _check_options, _Plan
 from ._inputs import collect_images
-from ._logging import CLIError, _interrupted, _usage
+from ._logging import CLIError, UsageError, _interrupted, _usage
 from ._output import _Output, _Writer
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,8 @@ def _one_image_advice() -> str:
 def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Decomposition:
     from ..transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, SpliceTransformer
 
-    if plan.image_mean is None and len(paths) < 2:
-        raise CLIError(_one_image_advice())
+    if plan.image_mean is None and len(paths) < 2:  # (a wrong command line: exit 2)
+        raise UsageError(_one_image_advice())
     verbose = 0 if args.quiet else 1
     common = dict(device=args.device, batch_size=args.batch_size, verbose=verbose)
     images = _embedders.image_embedder(

@@ -169,22 +169,47 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
     return 143 if isinstance(exc, _Terminated) else 130
 
 
+#: The interruptions (Ctrl-C, SIGTERM) of the run, kept even when the exception
+#: raised for one was swallowed (raised inside a ``__del__`` or a callback,
+#: Python prints it and goes on): the run checks them before it commits output.
+_SIGNALLED: list[KeyboardInterrupt] = []
+
+
+def raise_if_signalled() -> None:
+    """Raise the interruption a signal of the run asked for, if one arrived."""
+    if _SIGNALLED:
+        raise type(_SIGNALLED[0])()
+
+
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into :class:`_Terminated` (a KeyboardInterrupt) for the run."""
+def _signals_as_interrupt() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM interrupt the run, and are remembered.
+
+    SIGTERM raises :class:`_Terminated` (a KeyboardInterrupt: exit 143), SIGINT
+    a KeyboardInterrupt (exit 130); each is recorded for
+    :func:`raise_if_signalled`. A SIGINT that is ignored (a job started in the
+    background by a shell) stays ignored.
+    """
 
     def handler(signum: int, frame: Any) -> None:
-        raise _Terminated()
+        exc = _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        _SIGNALLED.append(exc)
+        raise exc
 
+    installed = []
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            if signum == signal.SIGINT and signal.getsignal(signum) is signal.SIG_IGN:
+                continue
+            installed.append((signum, signal.signal(signum, handler)))
     except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, previous in installed:
+            signal.signal(signum, previous)
+        _SIGNALLED.clear()
 
 
 def _close(word: str, options: Sequence[str], n: int = 5) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._atomic import atomic_write, remove_stale_temporaries
-from ._logging import CLIError
+from ._logging import CLIError, raise_if_signalled
 
 
 class _Writer:
@@ -155,6 +155,7 @@ class _Output:
         """
         try:
             yield
+            raise_if_signalled()  # (an interruption swallowed on the way is one still)
         except KeyboardInterrupt:
             if not keep_interrupted:
                 self.discard()
