@@ -1184,13 +1184,20 @@ def test_max_image_pixels_lifts_the_decompression_bomb_limit(
     assert exited.value.code == 2
 
 
-def test_the_output_file_extension_chooses_the_format(image_tree, vocab_file, inproc, tmp_path):
-    for name, parse in (("out.json", json.loads), ("out.CSV", None), ("out.txt", None)):
+def test_the_output_file_extension_chooses_the_format(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    names = ("out.json", "out.CSV", "out.txt", "out.parquet")
+    for name, parse in zip(names, (json.loads, None, None, None)):
         out = tmp_path / name
         code = cli.main(
             ["decompose", str(image_tree / "cats"), "-q", "-o", str(out)] + _model_args(vocab_file)
         )
         assert code == 0
+        err = capsys.readouterr().err
+        # a file named for a format that is not one gets the table, and a warning says so
+        warned = f"sksplice: warning: -o {out}: .parquet is not an output format"
+        assert (warned in err) == (name == "out.parquet"), err
         text = out.read_text()
         if parse is not None:
             assert len(parse(text)["images"]) == 5
@@ -1252,3 +1259,38 @@ def test_debug_adds_the_traceback_and_keeps_the_exit_code(
     assert code == 1 and out == "", err
     assert "sksplice: error: Could not download 'vocab/laion.txt'" in err
     assert "Traceback (most recent call last)" in err and "DataFetchError" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "message"),
+    [
+        (
+            ["decompose", "a.png", "--topk", "3"],
+            "usage: sksplice decompose",
+            "unrecognized arguments: --topk 3 (close matches: --top-k)",
+        ),
+        (
+            ["search", "a.png", "--text", "dog", "--n-resluts=3"],
+            "usage: sksplice search",
+            "unrecognized arguments: --n-resluts=3 (close matches: --n-results)",
+        ),
+        (["--nope", "decompose", "a.png"], "usage: sksplice [-h]", "arguments: --nope"),
+    ],
+)
+def test_an_unknown_option_is_refused_by_its_command(argv, usage, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.startswith(usage) and err.rstrip().endswith(message), err
+
+
+def test_help_gives_the_defaults_of_the_counts(capsys):
+    for command, expected in (
+        ("decompose", ["(default: 10)"]),
+        ("search", ["(default: 5)", "(default: 10)"]),
+    ):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert all(text in out for text in expected), out

@@ -31,7 +31,7 @@ from ._logging import (
     raise_if_signalled,
 )
 from ._parser import build_parser as build_parser
-from ._parser import output_format
+from ._parser import output_format, parse_command_line
 
 __all__ = ["IMAGE_EXTENSIONS", "collect_images", "main"]
 
@@ -51,12 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     code : int
         The exit status.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(argv)
+    chosen = getattr(args, "format", None)
     if hasattr(args, "format"):
         args.format = output_format(args.format, getattr(args, "output", None))
     limit = _pixel_limit(getattr(args, "max_image_pixels", None))
     with _stderr_logging(args.quiet, args.debug), _signals_as_interrupt(), limit:
+        if hasattr(args, "format") and chosen is None:
+            _warn_unknown_extension(getattr(args, "output", None))
         # (--debug adds the traceback to the error line: the formatter shows exc_info)
         try:
             code = int(args.func(args))
@@ -92,6 +94,24 @@ def _pixel_limit(pixels: int | None) -> Iterator[None]:
         yield
     finally:
         Image.MAX_IMAGE_PIXELS = saved
+
+
+#: Extensions of a -o file that the table format is expected in.
+_TEXT_EXTENSIONS = ("", ".txt", ".text", ".out", ".log")
+
+
+def _warn_unknown_extension(output: str | None) -> None:
+    """Say that a -o file named for another format gets the table (``-o out.parquet``)."""
+    if output in (None, "-"):
+        return
+    suffix = os.path.splitext(output)[1].lower()
+    if suffix not in _TEXT_EXTENSIONS and suffix not in (".csv", ".json", ".jsonl"):
+        logger.warning(
+            "-o %s: %s is not an output format, so the file gets the table format; "
+            "give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another",
+            output,
+            suffix,
+        )
 
 
 def _one_line(exc: BaseException) -> str:

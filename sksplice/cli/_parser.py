@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ from .._version import __version__
 from ._compare import _cmd_compare
 from ._decompose import _cmd_decompose
 from ._embedders import DEFAULT_PRETRAINED
+from ._logging import _close
 from ._profile import _cmd_profile
 from ._report import _cmd_report
 from ._search import _cmd_search
@@ -62,7 +63,9 @@ def output_format(fmt: str | None, output: str | None) -> str:
 
 def _add_output_options(p: argparse.ArgumentParser, top_k: int, top_k_help: str) -> None:
     """Add ``-k/--top-k``, ``-f/--format`` and ``-o/--output``, in that order."""
-    p.add_argument("-k", "--top-k", type=_positive_int, default=top_k, help=top_k_help)
+    p.add_argument(
+        "-k", "--top-k", type=_positive_int, default=top_k, help=f"{top_k_help} (default: {top_k})"
+    )
     p.add_argument(
         "-f",
         "--format",
@@ -164,6 +167,36 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--debug", action="store_true", help="debug messages and tracebacks of errors")
 
 
+def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The parsed command line; an unknown option is refused by its command's parser.
+
+    (``parse_args`` of the top parser reports an unknown option after the command
+    with the top-level usage; the command's own usage and the options closest to
+    the misspelt one say more.)
+    """
+    import sys
+
+    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    args, extras = parser.parse_known_args(words)
+    if extras:
+        if words.index(extras[0]) < words.index(args.command):  # (before the command)
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        command = _commands(parser)[args.command]
+        options = [s for action in command._actions for s in action.option_strings]
+        unknown = [e.split("=", 1)[0] for e in extras if e.startswith("-")]
+        close = _close(unknown[0], options, n=3) if unknown else ""
+        command.error(f"unrecognized arguments: {' '.join(extras)}{close}")
+    return args
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    raise LookupError("the parser has no commands")  # pragma: no cover
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sksplice`` command.
 
@@ -249,7 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--text", default=None, help="a query text, decomposed into concepts")
     p.add_argument("--mode", choices=("or", "and", "min"), default="or", help="matching rule")
     p.add_argument(
-        "-n", "--n-results", type=_positive_int, default=10, help="images returned at most"
+        "-n",
+        "--n-results",
+        type=_positive_int,
+        default=10,
+        help="images returned at most (default: 10)",
     )
     _add_output_options(p, 5, "concepts per image")
     _add_model_options(p)
@@ -272,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="ranking rows per class (default: every concept tested); images show all concepts",
     )
     p.add_argument("-o", "--output", required=True, help="output HTML file")
-    p.add_argument("--title", default="sksplice concept report", help="page title")
+    p.add_argument(
+        "--title", default="sksplice concept report", help="page title (default: %(default)s)"
+    )
     _add_model_options(p)
     p.set_defaults(func=_cmd_report)
     return parser
