@@ -1294,3 +1294,16 @@ def test_help_gives_the_defaults_of_the_counts(capsys):
             cli.main([command, "--help"])
         out = " ".join(capsys.readouterr().out.split())
         assert all(text in out for text in expected), out
+
+
+def test_the_profile_table_counts_in_words_that_agree():
+    from sksplice.cli._output import _write_not_significant, plural
+
+    assert [plural(n, "image") for n in (0, 1, 2)] == ["0 images", "1 image", "2 images"]
+    for n, expected in (
+        (1, "none: the top one is not significant (-f csv lists it)"),
+        (3, "none: the top 3 are not significant (-f csv lists them)"),
+    ):
+        fh = io.StringIO()
+        _write_not_significant(fh, 0, n)
+        assert fh.getvalue().strip() == expected

@@ -263,6 +263,16 @@ def _write_not_significant(fh: IO[str], n_significant: int, n_rows: int) -> None
     """The table format's last line: how many of the rows shown were not significant."""
     n_not = n_rows - n_significant
     if not n_significant:
-        fh.write(f"  none: the top {n_not} are not significant (-f csv lists them)\n")
+        top = "the top one is" if n_not == 1 else f"the top {n_not} are"
+        fh.write(f"  none: {top} not significant (-f csv lists {_them(n_not)})\n")
     elif n_not:
         fh.write(f"  ({n_not} more of the top {n_rows} not significant)\n")
+
+
+def _them(n: int) -> str:
+    return "it" if n == 1 else "them"
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 image"``, ``"2 images"``: ``n`` and ``noun`` in the number ``n`` asks for."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -18,6 +18,7 @@ from ._output import (
     _write_not_significant,
     _write_significant_rows,
     _write_table_records,
+    plural,
 )
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def _write_profile(
         for cls, frame in table.groupby("class", sort=True):
             sig = frame[frame["significant"]]
             n = sizes.get(cls)
-            counted = "" if n is None else f" ({n} images; {total - n} in the others)"
+            counted = "" if n is None else f" ({plural(n, 'image')}; {total - n} in the others)"
             fh.write(
                 f"class {cls}{counted}: concepts significantly more frequent than in the "
                 f"other classes (adjusted p < {alpha:g})\n"
