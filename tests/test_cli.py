@@ -1307,3 +1307,14 @@ def test_the_profile_table_counts_in_words_that_agree():
         fh = io.StringIO()
         _write_not_significant(fh, 0, n)
         assert fh.getvalue().strip() == expected
+
+
+def test_a_missing_folder_is_told_from_a_file(image_tree, tmp_path, capsys):
+    a_file = sorted((image_tree / "cats").glob("*.png"))[0]
+    for argv, message in (
+        (["compare", str(image_tree / "cats"), str(tmp_path / "nope")], "no such folder: "),
+        (["profile", str(tmp_path / "nope")], "no such folder: "),
+        (["compare", str(image_tree / "cats"), str(a_file)], f"not a folder: {a_file} (a file)"),
+    ):
+        code, out, err = _main(argv, capsys)
+        assert code == 2 and out == "" and f"sksplice: error: {message}" in err, err

@@ -235,10 +235,19 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
     return labels
 
 
+def _check_folder(folder: Path) -> None:
+    """``folder`` is a folder: else "no such folder" or "not a folder (a file)"."""
+    if folder.is_dir():
+        return
+    if not os.path.lexists(folder):
+        raise CLIError(f"no such folder: {folder}")
+    what = " (a broken link)" if not folder.exists() else " (a file)" if folder.is_file() else ""
+    raise CLIError(f"not a folder: {folder}{what}")
+
+
 def _labelled(args: argparse.Namespace) -> tuple[list[Path], list[str]]:
     root = Path(args.folder)
-    if not root.is_dir():
-        raise CLIError(f"not a folder: {root}")
+    _check_folder(root)
     paths = collect_images([root])
     if args.labels:
         labels = _read_labels(Path(args.labels), root, paths)
@@ -253,8 +262,7 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     """The images of the two folders of ``compare``; they must not share an image."""
     folders = [Path(args.folder_a), Path(args.folder_b)]
     for folder in folders:
-        if not folder.is_dir():
-            raise CLIError(f"not a folder: {folder}")
+        _check_folder(folder)
     paths_a, paths_b = collect_images([folders[0]]), collect_images([folders[1]])
     real_a = {os.path.realpath(p) for p in paths_a}
     shared = [p for p in paths_b if os.path.realpath(p) in real_a]
