@@ -541,6 +541,9 @@ def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_m
             raise FileNotFoundError(f"{source} does not exist or is not a file")
         try:
             if path.suffix.lower() == ".npy":
+                with open(path, "rb") as fh:
+                    if fh.read(6) != b"\x93NUMPY":  # (numpy would speak of pickled data)
+                        raise ValueError("it is not a .npy file: it lacks the format's header")
                 mean = np.load(path, allow_pickle=False)
             else:
                 import torch

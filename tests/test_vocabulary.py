@@ -512,3 +512,16 @@ def test_the_docs_count_of_two_word_concepts_in_laion_bigrams(splice_data_dir):
     assert len(every) == 15000
     assert sum(" " in c for c in every) == 5001
     assert sum(" " in c for c in every[:10000]) == 1
+
+
+def test_a_mean_file_that_is_not_npy_is_named_as_such(tmp_path):
+    # numpy speaks of "pickled (object) data" and allow_pickle= for any file that is not
+    # a .npy file: the message says what the file is not
+    from sksplice.vocabulary import as_mean_vector
+
+    junk = tmp_path / "mean.npy"
+    junk.write_bytes(b"these bytes are no array")
+    with pytest.raises(ValueError, match=r"it is not a .npy file: it lacks the format's header"):
+        as_mean_vector(junk, 4, source="image_mean")
+    np.save(junk, np.array([0.5, 0.25, 0.0, 0.0]))
+    assert as_mean_vector(junk, 4, source="image_mean").shape == (4,)
