@@ -45,7 +45,8 @@ def unknown_concepts_error(unknown: Sequence[str], known: Sequence[str], param: 
         close = close_matches(str(name), known)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         hints.append(f"{name!r}{hint}")
-    return ValueError(f"concepts in `{param}` not in the vocabulary: {'; '.join(hints)}")
+    where = param if param.startswith("-") else f"`{param}`"  # (an option, or a parameter)
+    return ValueError(f"concepts in {where} not in the vocabulary: {'; '.join(hints)}")
 
 
 def _concept_names(source: Any) -> np.ndarray | None:

@@ -471,7 +471,7 @@ def test_cli_search_checks_the_query_before_embedding(two_folders, capsys, monke
     monkeypatch.setattr(CLIPEmbedder, "embed_text", guard)
     (a, _), _, model_args = two_folders
     cases = [
-        (["--concepts", "dgo,snow"], "dgo"),
+        (["--concepts", "dgo,snow"], "concepts in --concepts not in the vocabulary: 'dgo'"),
         (["--concepts", "dog:-1"], "must be a positive finite number"),
         (["--concepts", "dog:inf"], "must be a positive finite number, got inf"),
         (["--concepts", "dog:x"], "not a number"),
