@@ -1318,3 +1318,22 @@ def test_a_missing_folder_is_told_from_a_file(image_tree, tmp_path, capsys):
     ):
         code, out, err = _main(argv, capsys)
         assert code == 2 and out == "" and f"sksplice: error: {message}" in err, err
+
+
+def test_copies_of_one_picture_are_refused_in_command_line_words(
+    vocab_file, inproc, tmp_path, capsys, monkeypatch
+):
+    from sksplice import SpliceTransformer
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the vocabulary was embedded before the centre was checked")
+
+    monkeypatch.setattr(SpliceTransformer, "fit", fail)
+    pixels = (np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(pixels).save(tmp_path / name)
+    code, out, err = _main(["decompose", str(tmp_path), *_model_args(vocab_file)], capsys)
+    assert code == 1 and out == ""
+    line = err.strip().splitlines()[-1]
+    assert "cannot be learned from these 2 images: their embeddings are all the same" in line
+    assert "--image-mean FILE.npy" in line and "rows" not in line and "X" not in line

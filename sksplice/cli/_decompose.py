@@ -49,6 +49,22 @@ def _one_image_advice() -> str:
     )
 
 
+def _check_learnable_centre(X: np.ndarray) -> None:
+    """Images whose embeddings all point the same way (copies of one picture) leave no
+    centre to learn: every centred embedding, and every weight, would be zero."""
+    from .._means import center_rows, learned_mean
+
+    if not center_rows(X, learned_mean(X), warn_zero=False).any():
+        raise CLIError(
+            f"the image mean (the modality centre) cannot be learned from these {X.shape[0]} "
+            "images: their embeddings are all the same (copies of one picture?), so every "
+            "centred embedding, and every weight, would be zero. Decompose them together with "
+            "other images of the kind, give --image-mean FILE.npy (the mean embedding of this "
+            "model's images), or use a model with a published mean "
+            "(--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
+        )
+
+
 def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Decomposition:
     from ..transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, SpliceTransformer
 
@@ -69,6 +85,8 @@ def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Dec
     kept = [p for p, k in zip(paths, keep, strict=True) if k]
     if plan.image_mean is None and X.shape[0] < 2:
         raise CLIError(_one_image_advice())
+    if plan.image_mean is None:
+        _check_learnable_centre(X)  # (before the vocabulary is embedded)
     splice = SpliceTransformer(
         embedder=_embedders.text_embedder(plan.model, plan.pretrained, **common),
         vocabulary=plan.concepts,
