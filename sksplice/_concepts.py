@@ -81,6 +81,7 @@ def resolve_concepts(
     if not items:
         raise ValueError("vocabulary is an empty list; give at least one concept")
     seen: dict[str, int] = {}
+    stripped: dict[str, int] = {}
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise TypeError(
@@ -93,7 +94,15 @@ def resolve_concepts(
                 f"vocabulary entry {i} ({item!r}) duplicates entry {seen[item]}; "
                 "concepts must be distinct"
             )
+        bare = item.strip()
+        if bare in stripped:  # (the text embeddings of "dog" and " dog" nearly agree)
+            j = stripped[bare]
+            raise ValueError(
+                f"vocabulary entry {i} ({item!r}) is entry {j} ({items[j]!r}) up to "
+                "surrounding whitespace; concepts must be distinct (strip the entries)"
+            )
         seen[item] = i
+        stripped[bare] = i
     n_full = len(items)
     if vocabulary_size is not None:
         items = items[:vocabulary_size]

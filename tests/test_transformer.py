@@ -566,6 +566,11 @@ def test_bad_vocabulary_and_concept_embeddings(problem):
     dup = [*concepts[:-1], concepts[4]]
     with pytest.raises(ValueError, match=r"entry 29 \('concept004'\) duplicates entry 4"):
         make(dup, raw).fit(X)
+    spaced = [*concepts[:-1], f" {concepts[4]} "]
+    with pytest.raises(
+        ValueError, match=r"entry 29 \(' concept004 '\) is entry 4 \('concept004'\) up to"
+    ):
+        make(spaced, raw).fit(X)
     blank = [*concepts[:-1], "  "]
     with pytest.raises(ValueError, match="entry 29 is blank"):
         make(blank, raw).fit(X)
