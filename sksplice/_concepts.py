@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._array import unit_rows
+from ._names import a_type
 from ._protocols import TextEmbedder, check_text_embedder
 from ._validation import check_finite_rows
 from .dictionary import embed_vocabulary
@@ -84,9 +85,7 @@ def resolve_concepts(
     stripped: dict[str, int] = {}
     for i, item in enumerate(items):
         if not isinstance(item, str):
-            raise TypeError(
-                f"vocabulary entry {i} is a {type(item).__name__} ({item!r}), not a string"
-            )
+            raise TypeError(f"vocabulary entry {i} is {a_type(item)} ({item!r}), not a string")
         if not item.strip():
             raise ValueError(f"vocabulary entry {i} is blank ({item!r}); remove it")
         if item in seen:

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._names import a_type
+
 __all__ = [
     "InvalidImageError",
     "check_image_items",
@@ -187,7 +189,7 @@ def check_image_items(items: Sequence[Any], *, text_hint: str) -> None:
         kind = item_kind(item)
         if kind is None:
             raise TypeError(
-                f"input {index} is a {type(item).__name__} ({describe_item(item)}); image "
+                f"input {index} is {a_type(item)} ({describe_item(item)}); image "
                 "inputs must be file paths (str or os.PathLike), PIL images or uint8 arrays"
             )
         if kind != first_kind:

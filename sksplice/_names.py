@@ -106,3 +106,12 @@ def _edits(a: str, b: str) -> int:
                 current[j] = min(current[j], previous2[j - 2] + 1)
         previous2, previous = previous, current
     return previous[len(b)]
+
+
+def a_type(value: Any) -> str:
+    """The type of ``value`` with its article, for messages: ``"an int"``, ``"a float"``,
+    ``"None"``."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

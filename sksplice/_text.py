@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._images import describe_item, to_item_list
+from ._names import a_type
 
 __all__ = ["to_text_list"]
 
@@ -30,7 +31,6 @@ def to_text_list(texts: Any) -> list[str]:
     for index, item in enumerate(items):
         if not isinstance(item, str):
             raise TypeError(
-                f"text input {index} is a {type(item).__name__} "
-                f"({describe_item(item)}), not a string"
+                f"text input {index} is {a_type(item)} ({describe_item(item)}), not a string"
             )
     return [str(item) for item in items]

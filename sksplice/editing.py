@@ -26,7 +26,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import carried_names, close_matches
+from ._names import a_type, carried_names, close_matches
 from ._pandas import is_sparse_frame, sparse_frame, transform_output
 from ._protocols import check_text_embedder
 from ._stack import user_stacklevel
@@ -48,9 +48,7 @@ def _name_list(value: Any, param: str) -> list[str]:
     names = list(value)
     for i, name in enumerate(names):
         if not isinstance(name, str):
-            raise TypeError(
-                f"`{param}` entry {i} is a {type(name).__name__} ({name!r}), not a concept name"
-            )
+            raise TypeError(f"`{param}` entry {i} is {a_type(name)} ({name!r}), not a concept name")
     return names
 
 

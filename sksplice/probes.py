@@ -22,7 +22,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._names import reconcile_names
+from ._names import a_type, reconcile_names
 from ._validation import check_int
 from .retrieval import unknown_concepts_error
 
@@ -210,7 +210,7 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         raise ValueError("`concepts` names no concept")
     for i, name in enumerate(concepts):
         if not isinstance(name, str):
-            raise TypeError(f"`concepts` entry {i} is a {type(name).__name__}, not a concept name")
+            raise TypeError(f"`concepts` entry {i} is {a_type(name)}, not a concept name")
     coef = _check_linear(_final_step(model))
     names = _feature_names(model, coef.shape[1], feature_names, "`feature_names`")
     index = {str(name): j for j, name in enumerate(names)}

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._device import resolve_device
+from ._names import a_type
 from ._text import to_text_list
 from ._validation import check_int
 
@@ -144,7 +145,7 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
                         raise _unavailable(self.model, exc) from exc
                 if not hasattr(model, "encode"):
                     raise TypeError(
-                        f"{_loader_name(self.model)}() returned a {type(model).__name__}, "
+                        f"{_loader_name(self.model)}() returned {a_type(model)}, "
                         "which has no encode() method"
                     )
                 model = model.to(device) if hasattr(model, "to") else model

@@ -212,9 +212,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    ``transform`` returns float64 weights for float64 input and float32
-    weights for any other input. The decomposition is scale-invariant (rows
-    are scaled by their largest absolute value before they are normalised).
+    ``transform`` returns float32 weights for float32 input and float64
+    weights for any other input (float16 and integers included). The
+    decomposition is scale-invariant (rows are scaled by their largest
+    absolute value before they are normalised).
     An all-zero row of ``X``, or one whose centred embedding is zero up to
     rounding (norm below ``4 * sqrt(d) * eps`` of the dtype), gets all-zero
     weights (the first with a ``UserWarning`` naming it);

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ._download import RemoteFile, fetch_remote_file
+from ._names import a_type
 from ._validation import check_int
 
 __all__ = [
@@ -298,8 +299,7 @@ def load_vocabulary(
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise TypeError(
-                f"Vocabulary entry at index {i} is a {type(item).__name__} ({item!r}), "
-                "expected a str"
+                f"Vocabulary entry at index {i} is {a_type(item)} ({item!r}), expected a str"
             )
     if order == "authors":
         return _clean(items if size is None else items[-size:], "list")
@@ -482,9 +482,7 @@ def _read_mean(path: Path) -> np.ndarray:
     except Exception as exc:
         raise ValueError(f"Cannot read the image mean file {str(path)!r}: {exc}") from exc
     if not isinstance(obj, torch.Tensor):
-        raise ValueError(
-            f"Image mean file {str(path)!r} holds a {type(obj).__name__}, expected a tensor"
-        )
+        raise ValueError(f"Image mean file {str(path)!r} holds {a_type(obj)}, expected a tensor")
     if obj.ndim != 1 or obj.numel() == 0 or not obj.is_floating_point():
         raise ValueError(
             f"Image mean file {str(path)!r} holds a {obj.dtype} tensor of shape "
@@ -560,7 +558,7 @@ def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_m
         import torch
 
         if not isinstance(mean, torch.Tensor):
-            raise ValueError(f"{source} holds a {type(mean).__name__}, expected one tensor")
+            raise ValueError(f"{source} holds {a_type(mean)}, expected one tensor")
         mean = mean.detach().cpu()
         if mean.dtype == torch.bfloat16:
             mean = mean.float()

@@ -484,7 +484,7 @@ def test_default_scheduler_without_cluster(problem, reference):
 @pytest.mark.parametrize(
     ("vocabulary", "error", "words"),
     [
-        (["red", 3], TypeError, "vocabulary entry 1 is a int"),
+        (["red", 3], TypeError, "vocabulary entry 1 is an int"),
         (["red", "  "], ValueError, "vocabulary entry 1 is blank"),
         (["red", "blue", "red"], ValueError, r"entry 2 \('red'\) duplicates entry 0"),
         ([], ValueError, "vocabulary is an empty list"),

@@ -321,7 +321,7 @@ def test_mixed_and_unsupported_types_name_the_index(make_embedder, tmp_path):
         embedder.transform([arrays[0], arrays[1], Image.fromarray(arrays[2])])
     with pytest.raises(TypeError, match=r"input 1 is a numpy array"):
         embedder.transform([path, arrays[1]])
-    with pytest.raises(TypeError, match=r"input 1 is a int"):
+    with pytest.raises(TypeError, match=r"input 1 is an int"):
         embedder.transform([arrays[0], 7])
     with pytest.raises(TypeError, match=r"input 0 .*float64"):
         embedder.transform([arrays[0] / 255.0])
@@ -329,7 +329,7 @@ def test_mixed_and_unsupported_types_name_the_index(make_embedder, tmp_path):
         embedder.transform([arrays[0], np.zeros((4, 4, 2), np.uint8)])
     with pytest.raises(ValueError, match="shape"):
         embedder.transform(np.zeros((2, 8, 8, 3), np.float32)[..., 0])
-    with pytest.raises(TypeError, match=r"text input 1 is a NoneType"):
+    with pytest.raises(TypeError, match=r"text input 1 is None"):
         embedder.embed_text(["a", None])
 
 

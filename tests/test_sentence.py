@@ -51,7 +51,7 @@ def test_joblib_round_trip(minilm, tmp_path):
     ("texts", "error", "match"),
     [
         ("a single string", TypeError, "sequence"),
-        (["fine", 3], TypeError, "text input 1 is a int"),
+        (["fine", 3], TypeError, "text input 1 is an int"),
         ([], ValueError, "empty"),
     ],
 )

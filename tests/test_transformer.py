@@ -574,7 +574,7 @@ def test_bad_vocabulary_and_concept_embeddings(problem):
     blank = [*concepts[:-1], "  "]
     with pytest.raises(ValueError, match="entry 29 is blank"):
         make(blank, raw).fit(X)
-    with pytest.raises(TypeError, match="entry 2 is a int"):
+    with pytest.raises(TypeError, match="entry 2 is an int"):
         make([*concepts[:2], 7, *concepts[3:]], raw).fit(X)
     with pytest.raises(ValueError, match="concept_embeddings has 29 rows but the vocabulary has"):
         make(concepts, raw[:-1]).fit(X)

@@ -293,9 +293,9 @@ def test_list_cleaning_is_deterministic():
 
 
 def test_list_errors():
-    with pytest.raises(TypeError, match=r"index 2 is a int"):
+    with pytest.raises(TypeError, match=r"index 2 is an int"):
         load_vocabulary(["a", "b", 3])
-    with pytest.raises(TypeError, match=r"index 0 is a NoneType"):
+    with pytest.raises(TypeError, match=r"index 0 is None"):
         load_vocabulary([None])
     with pytest.raises(TypeError, match="index 1 is a bytes"):
         load_vocabulary(["a", b"b"])
