@@ -84,6 +84,10 @@ def test_sphinx_build_without_warnings(tmp_path):
     html = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
     assert "sksplice" in html
     assert (tmp_path / "html" / "generated" / "sksplice.SpliceTransformer.html").exists()
+    # the equations render offline: MathJax is a file of the build, not a CDN's
+    concepts = (tmp_path / "html" / "concepts.html").read_text(encoding="utf-8")
+    assert 'src="_static/mathjax/tex-chtml.js"' in concepts and "cdn." not in concepts
+    assert (tmp_path / "html" / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
 def _python_sources():
