@@ -334,13 +334,12 @@ def authors_index_to_concept(
     """Map the dictionary indices of the authors' package to concept names.
 
     The authors' loader keeps the last ``size`` lines of a vocabulary file in
-    file order (least frequent first) and embeds each line (the text before
-    a first ``", "`` if there is one; no published file has one); their index
-    lists (for example the concepts zeroed by
-    their intervention script) count rows of that dictionary. Entry ``i`` of
-    the returned list is the concept of their index ``i``, as sksplice names
-    it (the whole line, stripped, also where theirs embeds only the text
-    before ``", "``), so that ``transformer.get_feature_names_out()`` can be
+    file order (least frequent first) and embeds each line, stripped (an
+    earlier revision embedded only the text before a first ``", "``; no
+    published file has one); their index lists (for example the concepts
+    zeroed by their intervention script) count rows of that dictionary. Entry
+    ``i`` of the returned list is the concept of their index ``i``, as
+    sksplice names it, so that ``transformer.get_feature_names_out()`` can be
     searched for it; ``None`` marks a blank line, which they embed as an
     empty text and which has no sksplice concept.
 
@@ -349,7 +348,11 @@ def authors_index_to_concept(
     name : str or os.PathLike, default="laion"
         A published vocabulary name or a path to a vocabulary file.
     size : int, default=10000
-        The authors' ``vocabulary_size`` (their default is 10,000).
+        The authors' ``vocabulary_size``: the number of lines their
+        dictionary was built from (``splice.load`` keeps the whole file by
+        default, ``vocabulary_size=-1``, which means the same here, as does
+        0; their ``decompose_image.py`` uses 10,000). An index list is only
+        read right with the size, and the file, it was made from.
     data_home : str or os.PathLike, default=None
         Data home for named vocabularies, see
         :func:`sksplice._data.get_data_home`.
@@ -376,7 +379,9 @@ def authors_index_to_concept(
     >>> authors_index_to_concept(path, size=3)
     [None, 'common', 'the']
     """
-    size = check_int(size, "size")  # the authors' vocabulary_size: None is not allowed
+    # the authors' vocabulary_size: -1 (or 0), their loader's default, keeps every line
+    size = check_int(size, "size", low=-1)
+    whole = size <= 0
     if isinstance(name, str) and name in VOCABULARIES:
         path = fetch_remote_file(VOCABULARIES[name], data_home=data_home)
     elif isinstance(name, str | os.PathLike) and not isinstance(os.fspath(name), bytes):
@@ -388,6 +393,8 @@ def authors_index_to_concept(
         raise TypeError(f"name must be a vocabulary name or a path, got {type(name).__name__}")
     lines = _read_lines(path)
     n_lines = len(_authors_lines(lines, None))
+    if whole:
+        size = n_lines
     if isinstance(name, str) and name in VOCABULARIES and size > n_lines:
         raise ValueError(
             f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary"

@@ -535,6 +535,12 @@ def test_authors_index_of_a_named_vocabulary(pinned_laion):
     ]
     with pytest.raises(ValueError, match="size=6 is larger than the 5 lines of the 'laion'"):
         authors_index_to_concept("laion", size=6, data_home=pinned_laion)
+    # the authors' loader keeps the whole file with vocabulary_size=-1 (its default)
+    whole = authors_index_to_concept("laion", size=-1, data_home=pinned_laion)
+    assert len(whole) == 5 and whole[-3:] == [None, "common", "most common"]
+    assert authors_index_to_concept("laion", size=0, data_home=pinned_laion) == whole
+    with pytest.raises(ValueError, match="size must be an integer >= -1, got -2"):
+        authors_index_to_concept("laion", size=-2, data_home=pinned_laion)
 
 
 def test_authors_index_to_concept_errors(tmp_path):

@@ -469,7 +469,7 @@ def test_authors_order_for_files_and_lists(tmp_path):
     assert load_vocabulary(["a", "b", "c"], size=2, order="authors") == ["b", "c"]
     with pytest.raises(ValueError, match="order must be one of"):
         load_vocabulary(["a"], order="reversed")
-    with pytest.raises(TypeError, match="size must be a positive integer, got None"):
+    with pytest.raises(TypeError, match="size must be an integer >= -1, got None"):
         authors_index_to_concept(path, size=None)
     with pytest.raises(FileNotFoundError, match=r"nope\.txt"):
         authors_index_to_concept(tmp_path / "nope.txt", size=3)
