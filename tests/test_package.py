@@ -28,15 +28,11 @@ def _stub_names() -> dict[str, str]:
     return names
 
 
-def test_import_loads_neither_torch_nor_the_estimators():
-    code = (
-        "import sys, sksplice\n"
-        "heavy = ('torch', 'open_clip', 'sklearn', 'pandas', 'sksplice.transformer')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
-    )
+def _fresh_python(code: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a new interpreter that imports this checkout (lazily, as users do)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     env.pop("EAGER_IMPORT", None)
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=REPO_ROOT,
         env=env,
@@ -45,7 +41,15 @@ def test_import_loads_neither_torch_nor_the_estimators():
         check=True,
         timeout=120,
     )
-    assert result.stdout.strip() == "[]"
+
+
+def test_import_loads_neither_torch_nor_the_estimators():
+    code = (
+        "import sys, sksplice\n"
+        "heavy = ('torch', 'open_clip', 'sklearn', 'pandas', 'sksplice.transformer')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    assert _fresh_python(code).stdout.strip() == "[]"
 
 
 def test_every_public_name_is_in_the_stub_and_resolves():
@@ -79,15 +83,6 @@ def test_the_command_line_refuses_an_unknown_solver_before_importing_torch(tmp_p
         f"code = main(['decompose', '--solver', 'fista', {str(image)!r}])\n"
         "print(code, 'torch' in sys.modules)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
+    result = _fresh_python(code)
     assert result.stdout.split() == ["2", "False"]
     assert "--solver 'fista' is not a solver" in result.stderr
