@@ -272,22 +272,39 @@ def _splice_fit(**params):
 
 
 @pytest.mark.parametrize(
-    ("check", "name"),
+    ("check", "name", "what", "too_small"),
     [
-        pytest.param(lambda v: _splice_fit(vocabulary_size=v), "vocabulary_size", id="Splice"),
-        pytest.param(lambda v: load_vocabulary(["a", "b"], size=v), "size", id="load_vocabulary"),
         pytest.param(
-            lambda v: authors_index_to_concept(["a", "b"], size=v), "size", id="authors_index"
+            lambda v: _splice_fit(vocabulary_size=v),
+            "vocabulary_size",
+            "a positive integer",
+            0,
+            id="Splice",
+        ),
+        pytest.param(
+            lambda v: load_vocabulary(["a", "b"], size=v),
+            "size",
+            "a positive integer",
+            0,
+            id="load_vocabulary",
+        ),
+        # the authors' vocabulary_size=-1 (and 0) keeps the whole file, as in their loader
+        pytest.param(
+            lambda v: authors_index_to_concept(["a", "b"], size=v),
+            "size",
+            "an integer >= -1",
+            -2,
+            id="authors_index",
         ),
     ],
 )
-def test_vocabulary_size_same_mistake_same_type_everywhere(check, name):
-    with pytest.raises(TypeError, match=rf"^{name} must be a positive integer.*, got True \(bool"):
+def test_vocabulary_size_same_mistake_same_type_everywhere(check, name, what, too_small):
+    with pytest.raises(TypeError, match=rf"^{name} must be {what}.*, got True \(bool"):
         check(True)
-    with pytest.raises(TypeError, match=rf"^{name} must be a positive integer.*, got '5' \(str"):
+    with pytest.raises(TypeError, match=rf"^{name} must be {what}.*, got '5' \(str"):
         check("5")
-    with pytest.raises(ValueError, match=rf"^{name} must be a positive integer.*, got 0$"):
-        check(0)
+    with pytest.raises(ValueError, match=rf"^{name} must be {what}.*, got {too_small}$"):
+        check(too_small)
 
 
 @pytest.mark.parametrize(
