@@ -746,6 +746,7 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
     if sig == "SIGTERM":
         assert code == 143, err
         assert "interrupted: 1 of 10 images written" in err and str(partial) in err
+        assert err.count("sksplice: error:") == 1, err  # one error line
         rows = list(csv.DictReader(partial.open()))
         assert rows and {r["path"] for r in rows} == {rows[0]["path"]}
     else:
@@ -791,6 +792,7 @@ def test_a_ctrl_c_swallowed_on_the_way_still_interrupts(image_tree, vocab_file, 
     assert result.returncode == 130, result.stderr
     assert out.read_text() == "previous results\n"
     assert "sksplice: error: interrupted" in result.stderr
+    assert result.stderr.count("sksplice: error:") == 1, result.stderr
 
 
 class _BlockedPipe(io.StringIO):

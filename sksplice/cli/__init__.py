@@ -62,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (--debug adds the traceback to the error line: the formatter shows exc_info)
         try:
             code = int(args.func(args))
-            raise_if_signalled()  # (a Ctrl-C that library code swallowed)
+            if code == 0:  # (a command that met the interruption has said so: 130, 143)
+                raise_if_signalled()  # a Ctrl-C that library code swallowed
             return code
         except KeyboardInterrupt as exc:
             logger.error("%s", "terminated" if _interrupted(exc) == 143 else "interrupted")
