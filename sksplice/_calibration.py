@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -51,6 +52,53 @@ def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
             f"non-zero weights as the embedding dimension ({n_features}; range "
             f"reachable 0 to {n_features})"
         )
+
+
+#: Slope of log l0 against log penalty assumed before two solves have measured it
+#: (about 2 on CLIP-like problems), and the range a measured slope is kept in.
+_PRIOR_SLOPE = 2.0
+_SLOPES = (0.5, 4.0)
+#: Rows of the first search on a sample of more than twice as many rows.
+_PILOT_ROWS = 256
+#: Largest step of the penalty (a factor) while the target is not bracketed.
+_MAX_STEP = math.log(4.0)
+
+
+def _next_log_penalty(
+    target: float,
+    dense: tuple[float, float] | None,
+    sparse: tuple[float, float],
+    recent: list[tuple[float, float]],
+    floor: float,
+) -> float:
+    """The next log penalty of the calibration search.
+
+    ``dense`` and ``sparse`` are (log penalty, mean l0) with l0 above and below
+    the target (``dense`` None while no penalty was small enough); ``recent``
+    the last one or two points tried, whose slope of log l0 against log
+    penalty steers the step.
+    """
+    slope = _PRIOR_SLOPE
+    positive = [(x, v) for x, v in recent if v > 0]
+    if len(positive) == 2 and positive[0][0] != positive[1][0]:
+        (x0, v0), (x1, v1) = positive
+        slope = min(max(-(math.log(v1) - math.log(v0)) / (x1 - x0), _SLOPES[0]), _SLOPES[1])
+    if dense is None:
+        # Not bracketed yet: step down from the sparse side, at most a factor of 4.
+        x, v = sparse
+        step = _MAX_STEP if v <= 0 else min((math.log(target) - math.log(v)) / slope, _MAX_STEP)
+        return max(floor, x - step)
+    (xd, vd), (xs, vs) = dense, sparse
+    width = xs - xd
+    if vs > 0:  # a secant through the bracket's ends, in log l0
+        guess = xd + (math.log(vd) - math.log(target)) * width / (math.log(vd) - math.log(vs))
+    else:  # the sparse end has no concept: step up from the dense end by the slope
+        guess = xd + (math.log(vd) - math.log(target)) / slope
+    # Safeguards: well inside the bracket, and the middle when a side stalls.
+    margin = 0.1 * width
+    if not xd + margin <= guess <= xs - margin:
+        guess = xd + 0.5 * width
+    return guess
 
 
 def calibrate_penalty(
@@ -125,73 +173,81 @@ def calibrate_penalty(
         )
     hi = math.log(2.0 * top)
     lo = hi + math.log(_LOWEST_PENALTY_FRACTION)
-    history: list[tuple[float, float]] = [(math.exp(hi), 0.0)]
-    codes_by_log: dict[float, Any] = {}
-
-    def mean_l0(log_pen: float) -> float:
-        warm = None
-        if codes_by_log:
-            nearest = min(codes_by_log, key=lambda t: abs(t - log_pen))
-            warm = codes_by_log[nearest]  # the solver's own SparseCodes, as they are
-        codes = solve(V, math.exp(log_pen), warm_start=warm)
-        codes_by_log.clear()
-        codes_by_log[log_pen] = codes
-        value = float(np.mean(codes.l0()))
-        history.append((math.exp(log_pen), value))
-        if verbose:
-            logger.info(
-                "calibrating target_l0=%g: l1_penalty=%.5g gives mean l0=%.3f",
-                target,
-                math.exp(log_pen),
-                value,
-            )
-        return value
 
     def within(value: float) -> bool:
         return abs(value - target) <= _L0_RTOL * target
 
-    start = min(max(math.log(float(l1_penalty)), lo), hi)
-    value = mean_l0(start)
-    if within(value):
-        return math.exp(start), value
-    if value > target:
-        lo = start
-    else:
-        # Step the penalty down geometrically until the codes are dense
-        # enough: small penalties are the expensive ones, so the floor
-        # (the smallest penalty tried) is only reached when it must be.
-        hi = start
-        floor = lo
-        while True:
-            step = max(floor, hi - math.log(4.0))
+    def search(V: np.ndarray, start: float) -> tuple[float, float]:
+        """(log penalty, mean l0) within the tolerance on ``V``, from ``start``; or raise."""
+        codes_by_log: dict[float, Any] = {}
+        history: list[tuple[float, float]] = [(math.exp(hi), 0.0)]
+
+        def mean_l0(log_pen: float) -> float:
+            warm = None
+            if codes_by_log:
+                nearest = min(codes_by_log, key=lambda t: abs(t - log_pen))
+                warm = codes_by_log[nearest]  # the solver's own SparseCodes, as they are
+            codes = solve(V, math.exp(log_pen), warm_start=warm)
+            codes_by_log.clear()
+            codes_by_log[log_pen] = codes
+            value = float(np.mean(codes.l0()))
+            history.append((math.exp(log_pen), value))
+            if verbose:
+                logger.info(
+                    "calibrating target_l0=%g: l1_penalty=%.5g gives mean l0=%.3f on %d rows",
+                    target,
+                    math.exp(log_pen),
+                    value,
+                    V.shape[0],
+                )
+            return value
+
+        value = mean_l0(start)
+        if within(value):
+            return start, value
+        # The search brackets the target between a penalty whose codes are denser
+        # (``dense``) and one whose codes are sparser (``sparse``; at the top every
+        # code is zero) and steps by the local slope of log l0 against log penalty
+        # (a secant, safeguarded towards the bracket's middle). Small penalties are
+        # the expensive ones: stepping down by the slope rather than a fixed factor
+        # keeps the search from overshooting into them.
+        dense: tuple[float, float] | None = (start, value) if value > target else None
+        sparse: tuple[float, float] = (start, value) if value < target else (hi, 0.0)
+        recent = [(start, value)]
+        for _ in range(_MAX_BISECTIONS):
+            step = _next_log_penalty(target, dense, sparse, recent, lo)
             value = mean_l0(step)
             if within(value):
-                return math.exp(step), value
+                return step, value
+            recent = [*recent[-1:], (step, value)]
             if value > target:
-                lo = step
-                break
-            hi = step
-            if step <= floor:
-                raise ValueError(
-                    f"target_l0={target:g} cannot be reached: the mean l0 on the "
-                    f"{V.shape[0]}-row calibration sample only reaches {value:.3g} at "
-                    f"l1_penalty={math.exp(step):.3g} (range reached 0 to {value:.3g}); "
-                    "use a larger vocabulary or a smaller target_l0"
-                )
-    for _ in range(_MAX_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        value = mean_l0(mid)
-        if within(value):
-            return math.exp(mid), value
-        if value > target:
-            lo = mid
-        else:
-            hi = mid
-    below = max((v for _, v in history if v < target), default=0.0)
-    above = min((v for _, v in history if v > target), default=float("inf"))
-    raise ValueError(
-        f"target_l0={target:g} cannot be reached within ±10%: on the {V.shape[0]}-row "
-        f"calibration sample the mean l0 jumps from {below:.3g} to {above:.3g} around "
-        f"l1_penalty={math.exp(0.5 * (lo + hi)):.3g} (range reached 0 to "
-        f"{max(v for _, v in history):.3g}); use more calibration rows or another target"
-    )
+                dense = (step, value)
+            else:
+                sparse = (step, value)
+                if dense is None and step <= lo:
+                    raise ValueError(
+                        f"target_l0={target:g} cannot be reached: the mean l0 on the "
+                        f"{V.shape[0]}-row calibration sample only reaches {value:.3g} at "
+                        f"l1_penalty={math.exp(step):.3g} (range reached 0 to {value:.3g}); "
+                        "use a larger vocabulary or a smaller target_l0"
+                    )
+        middle = 0.5 * ((sparse[0] if dense is None else dense[0]) + sparse[0])
+        below = max((v for _, v in history if v < target), default=0.0)
+        above = min((v for _, v in history if v > target), default=float("inf"))
+        raise ValueError(
+            f"target_l0={target:g} cannot be reached within ±10%: on the {V.shape[0]}-row "
+            f"calibration sample the mean l0 jumps from {below:.3g} to {above:.3g} around "
+            f"l1_penalty={math.exp(middle):.3g} (range reached 0 to "
+            f"{max(v for _, v in history):.3g}); use more calibration rows or another target"
+        )
+
+    start = min(max(math.log(float(l1_penalty)), lo), hi)
+    if V.shape[0] > 2 * _PILOT_ROWS:
+        # Find the penalty on a few rows first (every solve of the search is a
+        # quarter of the work or less), then confirm it on the whole sample,
+        # where it is usually within the tolerance at once.
+        pilot = np.sort(rng.choice(V.shape[0], _PILOT_ROWS, replace=False))
+        with contextlib.suppress(ValueError):  # (the whole sample decides, and says why)
+            start, _ = search(V[pilot], start)
+    log_pen, value = search(V, start)
+    return math.exp(log_pen), value

@@ -620,3 +620,53 @@ def test_mean_vector_from_tensors():
 def test_mean_vector_errors(mean, match):
     with pytest.raises(ValueError, match=match):
         as_mean_vector(mean)
+
+
+class _PowerLawCodes:
+    """Codes whose mean l0 follows ``scale * penalty ** -slope`` (what a solve returns)."""
+
+    def __init__(self, n_rows: int, l0: float) -> None:
+        self._l0 = np.full(n_rows, l0)
+
+    def l0(self) -> np.ndarray:
+        return self._l0
+
+
+@pytest.mark.parametrize("slope", [1.0, 2.0, 3.0])
+@pytest.mark.parametrize("target", [5.0, 50.0, 150.0])
+def test_calibration_steps_by_the_slope_without_overshooting(slope, target):
+    # Small penalties are the expensive solves: the search must not step far below the
+    # penalty it looks for (the previous one stepped down by a factor of 4 at once: from
+    # 0.25 to 0.0625 for a target of 50 on LAION captions, 40 s of a 52 s fit), and it
+    # finds the penalty on 256 rows before confirming it on the whole sample.
+    from sksplice._calibration import calibrate_penalty
+
+    rng = np.random.default_rng(0)
+    X, dictionary = rng.normal(size=(1000, 384)), rng.normal(size=(2000, 384))
+    scale = 19.4 * 0.25**slope  # 19.4 concepts at the default penalty, as on LAION
+    tried = []
+
+    def solve(V, penalty, warm_start=None):
+        tried.append((V.shape[0], penalty))
+        return _PowerLawCodes(V.shape[0], min(scale * penalty**-slope, 384.0))
+
+    penalty, l0 = calibrate_penalty(
+        X,
+        dictionary=dictionary,
+        target_l0=target,
+        l1_penalty=0.25,
+        calibration_samples=2000,
+        random_state=0,
+        center=lambda X: X / np.linalg.norm(X, axis=1, keepdims=True),
+        solve=solve,
+        verbose=False,
+        logger=None,
+    )
+    assert abs(l0 - target) <= 0.1 * target
+    assert tried[-1] == (1000, penalty)  # the answer is the whole sample's
+    exact = (scale / target) ** (1 / slope)  # the penalty that gives the target exactly
+    stepped = [p for _, p in tried if p != 0.25]  # (0.25: the start, given)
+    assert min(stepped) >= min(exact, 0.25) / 1.6  # never far into the dense side
+    full = [p for n, p in tried if n == 1000]
+    assert len(full) <= 2 and {n for n, _ in tried} <= {256, 1000}
+    assert len(tried) <= 7
