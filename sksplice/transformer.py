@@ -126,10 +126,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         over ``l1_penalty`` with ``target_l0`` set compares fits of the same
         sparsity; search over ``target_l0`` instead).
     target_l0 : float, default=None
-        If set, ``fit`` bisects on the logarithm of the penalty, on a sample
-        of at most ``calibration_samples`` rows of ``X``, until the mean
-        number of non-zero weights is within ±10% of this value, and stores
-        the penalty in :attr:`l1_penalty_`.
+        If set, ``fit`` searches the logarithm of the penalty (by the slope of
+        the log mean l0, safeguarded inside a bracket), on a sample of at
+        most ``calibration_samples`` rows of ``X``, until the mean number of
+        non-zero weights is within ±10% of this value, and stores the penalty
+        in :attr:`l1_penalty_`.
     solver : str, default="auto"
         Solver passed to :meth:`sksplice.solvers.NonNegLasso.solve`.
     device : str, default="auto"
