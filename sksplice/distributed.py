@@ -111,12 +111,24 @@ def _empty_block(n_concepts: int, output: str, dtype: np.dtype) -> Any:
 
 
 def _transform_block(
-    block: np.ndarray, splice: Any, output: str, n_concepts: int, dtype: np.dtype
+    block: np.ndarray,
+    splice: Any,
+    output: str,
+    n_concepts: int,
+    dtype: np.dtype,
+    block_info: dict | None = None,
 ) -> Any:
     """Task body: concept weights of one block of embeddings."""
     block = np.asarray(block)
     if block.shape[0] == 0:
         return _empty_block(n_concepts, output, dtype)
+    if block_info is not None and not np.isfinite(block).all():
+        # name the rows of X, not of the block (dask passes where the block lies)
+        first = block_info[0]["array-location"][0][0]
+        rows = np.flatnonzero(~np.isfinite(block).all(axis=1)) + first
+        shown = ", ".join(str(int(r)) for r in rows[:5])
+        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+        raise ValueError(f"X holds NaN or infinite values in {rows.size} row(s): {shown}{more}")
     W = splice.transform(block)
     return _coerce_block(W, block.shape[0], n_concepts, output, dtype)
 

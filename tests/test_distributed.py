@@ -531,3 +531,14 @@ def test_precompute_concept_embeddings_needs_an_embedder_or_embeddings(tmp_path)
         shared.get_params()["concept_embeddings"], embedder.embed_text(words[:3])
     )
     assert [n for _, n in embedder.calls()] == [3, 3]  # ours, then the check above
+
+
+def test_non_finite_rows_are_named_by_their_row_of_x(problem):
+    # each block is checked on its own: the message names rows of X, not of the block
+    X, splice = problem
+    bad = np.array(X, dtype=np.float64, copy=True)
+    last = bad.shape[0] - 1
+    bad[last, 0] = np.nan
+    result = transform_dask(splice, bad, chunk_size=max(1, bad.shape[0] // 3))
+    with pytest.raises(ValueError, match=rf"X holds NaN or infinite values in 1 row\(s\): {last}$"):
+        result.compute(scheduler="sync")
