@@ -217,6 +217,37 @@ def test_ranking_fits_and_class_names_stay_whole(browser, explorer, width):
     page.close()
 
 
+def test_a_very_long_class_name_leaves_every_column_in_view(browser, tmp_path):
+    # one line, cut with an ellipsis and whole in its tooltip: the p-value columns stay
+    long = "a class named at great length for the sake of its folder " * 2
+    y = np.array([long] * 4 + ["short"] * 4)
+    W = np.zeros((8, len(CONCEPTS)))
+    W[:4, 0], W[4:, 1] = 1.0, 1.0
+    import pandas as pd
+
+    ranking = pd.concat(
+        [
+            rank_concepts(W, y, c, concepts=CONCEPTS)
+            .reset_index(names="concept")
+            .assign(**{"class": c})
+            for c in (long, "short")
+        ],
+        ignore_index=True,
+    )
+    results = [
+        ImageResult(f"/d/{i}.png", [], 0, 0.5, label=str(y[i]), thumbnail=_thumb((9, 9, 9)))
+        for i in range(8)
+    ]
+    path = tmp_path / "long.html"
+    write_report(path, results, ranking=ranking, profiles=concept_profiles(W, y, CONCEPTS))
+    page = Page(browser, path, width=1280)
+    wrap = page.page.locator("#ranking .table-wrap")
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
+    cell = page.page.locator("#ranking-table td.cls", has_text="a class named").first
+    assert cell.get_attribute("title") == long
+    page.close()
+
+
 def test_click_a_concept_lists_its_strongest_images(browser, explorer, artifacts):
     path, W, _, results, _ = explorer
     page = Page(browser, path)
@@ -422,6 +453,11 @@ def test_cli_compare_report_in_chromium(browser, tiny_clip_model, tmp_path, monk
     assert shown == pytest.approx([100 * float(row["prevalence_a"]) for row in expected], abs=0.06)
     n_sig = sum(row["significant"] == "True" for row in expected)
     assert page.page.locator("#ranking-table tbody tr.sig").count() == n_sig
+    # the search box searches the concepts, not the "A vs B" every row holds unseen
+    page.page.fill("#ranking-search", "summer")  # (a folder's name, no concept's)
+    assert page.page.locator("#ranking-table tbody tr").count() == 0
+    page.page.fill("#ranking-search", "sa")
+    assert _column(page, 0) == [row["concept"] for row in expected if "sa" in row["concept"]]
     page.close()
 
 

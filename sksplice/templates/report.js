@@ -74,7 +74,10 @@
       const q = search.value.trim().toLowerCase();
       let rows = order.map((i) => RANK[i]);
       if (sigOnly.checked) rows = rows.filter((r) => r[7]);
-      if (q) rows = rows.filter((r) => (r[0] + "\u0000" + r[1]).toLowerCase().includes(q));
+      // (one group: only the concept is searched, as the box says; its hidden group
+      // name, "A vs B", would match every row)
+      const text = (r) => (oneGroup ? r[1] : r[0] + "\u0000" + r[1]).toLowerCase();
+      if (q) rows = rows.filter((r) => text(r).includes(q));
       return rows;
     }
     function render() {
@@ -83,7 +86,11 @@
       const frag = document.createDocumentFragment();
       for (const r of rows.slice(0, state.limit)) {
         const tr = el("tr", r[7] ? { class: "sig" } : null);
-        if (!oneGroup) tr.append(el("td", { class: "cls" }, r[0]));
+        if (!oneGroup) {
+          const cell = el("td", { class: "cls", title: r[0] });
+          cell.append(el("span", null, r[0]));  // (cut with an ellipsis when very long)
+          tr.append(cell);
+        }
         const td = el("td");
         td.append(conceptLink(r[1]));
         tr.append(td);
