@@ -57,6 +57,15 @@ def _check_profiles(profiles: Any, statistic: str) -> pd.DataFrame:
     return profiles[statistic]
 
 
+#: Longest tick label of a concept name; a longer one is cut with an ellipsis (a long
+#: name would otherwise squeeze the bars away).
+_MAX_LABEL = 40
+
+
+def _shortened(name: str) -> str:
+    return name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "\u2026"
+
+
 def plot_decomposition(
     weights_row: Any,
     concepts: Any = None,
@@ -136,7 +145,7 @@ def plot_decomposition(
     # barh draws bottom-up: reverse so the largest weight is on top.
     shown = order[::-1]
     ax.barh(np.arange(len(shown)), values[shown], color=color)
-    ax.set_yticks(np.arange(len(shown)), [str(n) for n in names[shown]])
+    ax.set_yticks(np.arange(len(shown)), [_shortened(str(n)) for n in names[shown]])
     if not len(shown):  # an empty axis would say nothing
         ax.text(
             0.5,
@@ -281,6 +290,11 @@ def plot_concept_prevalence(
         float(row[ALL_GROUP]), color="black", linestyle="--", linewidth=1, label="all samples"
     )
     ax.set_xticks(positions, [str(c) for c in classes], rotation=45 if len(classes) > 6 else 0)
+    # From 0, with room above the tallest bar for the legend: a prevalence of 42% must
+    # not fill the axes, nor a concept no sample has get a scale below 0.
+    top = max(float(np.max(values, initial=0.0)), float(row[ALL_GROUP]))
+    limit = 1.3 * top if top > 0 else 1.0
+    ax.set_ylim(0.0, min(limit, 1.15) if statistic == "prevalence" else limit)
     ax.set_ylabel(statistic.replace("_", " "))
     ax.set_title(title if title is not None else f"{concept!s}")
     ax.legend(loc="best")
@@ -406,8 +420,10 @@ def plot_dataset_shift(
         ticks = [t for t in (0.0, 0.01, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0) if t <= top]
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
-    ax.set_xlim(0.0, top)
-    ax.set_ylim(0.0, top)
+    # (a linear scale starts a little below 0, so that points on an axis show whole)
+    low = -0.02 * top if scale == "linear" else 0.0
+    ax.set_xlim(low, top)
+    ax.set_ylim(low, top)
     order = np.flatnonzero(significant)
     if "p_adjusted" in comparison.columns:
         p_adj = comparison["p_adjusted"].to_numpy(dtype=np.float64)[order]
@@ -418,6 +434,18 @@ def plot_dataset_shift(
     ax.set_ylabel(f"{what} in {label_b}")
     if title is not None:
         ax.set_title(title)
+    if not (np.any(x > 0) or np.any(y > 0)):  # an empty plot would say nothing
+        ax.text(
+            0.5,
+            0.5,
+            "no concept occurs in either collection",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="0.3",
+        )
+        return ax
     # Where the fewest points and labels are: a corner may hold the largest shifts
     # (concepts found in one collection only lie along an axis).
     ax.legend(loc="best", fontsize=8)

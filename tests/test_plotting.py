@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,6 +83,12 @@ def test_plot_decomposition_of_a_row_without_concepts_says_so():
     assert [t.get_text() for t in ax.texts] == ["no concept: every weight of this row is zero"]
 
 
+def test_plot_decomposition_cuts_very_long_names():
+    long = "a concept name far longer than any word of a caption would be"
+    ax = plot_decomposition(np.array([0.5, 0.2]), ["dog", long])
+    assert _ticklabels(ax) == [long[:39] + "\u2026", "dog"]
+
+
 def test_plot_decomposition_series_and_given_axes():
     from matplotlib.figure import Figure
 
@@ -133,6 +141,12 @@ def test_plot_concept_prevalence(labelled, tmp_path):
     _save_png(ax, tmp_path)
     ax = plot_concept_prevalence(prof, "bikini", classes=["woman"])
     assert len(_bars(ax)) == 1
+    # the scale starts at 0 with room above the tallest bar, whatever the values
+    assert ax.get_ylim() == pytest.approx((0.0, 1.15))
+    W0 = np.array(W, dtype=float, copy=True)
+    W0[:, NAMES.index("bikini")] = 0.0
+    absent = plot_concept_prevalence(concept_profiles(W0, y, NAMES), "bikini")
+    assert absent.get_ylim() == pytest.approx((0.0, 1.0))
 
 
 def test_profile_plot_errors(labelled):
@@ -205,6 +219,20 @@ def test_the_shift_legend_lists_only_the_kinds_of_point_drawn(shifted):
     ax = plot_dataset_shift(fewer)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == ["not significant", "more frequent in winter"]
+
+
+def test_shift_points_on_an_axis_show_whole_and_no_concept_is_said(shifted):
+    ax = plot_dataset_shift(shifted)  # linear: the axes start a little below 0
+    assert ax.get_xlim()[0] < 0 and ax.get_ylim()[0] < 0
+    empty = shifted.copy()
+    for column in ("prevalence_a", "prevalence_b", "mean_weight_a", "mean_weight_b"):
+        empty[column] = 0.0
+    empty["significant"] = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no "No artists with labels" from the legend)
+        ax = plot_dataset_shift(empty)
+    assert [t.get_text() for t in ax.texts] == ["no concept occurs in either collection"]
+    assert ax.get_legend() is None
 
 
 def test_plot_dataset_shift_labels_do_not_overlap():
