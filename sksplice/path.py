@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
-from joblib import Parallel, delayed
 from sklearn import get_config
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning, UnsetMetadataPassedError
@@ -31,6 +30,7 @@ from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, indexable
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
+from sklearn.utils.parallel import Parallel, delayed  # (passes the config to workers)
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
 from ._array import l2_normalize

@@ -19,7 +19,6 @@ from copy import deepcopy
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.metrics import check_scoring
@@ -28,6 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags, indexable
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.parallel import Parallel, delayed  # (passes the config to workers)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._pandas import transform_output

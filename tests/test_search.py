@@ -120,6 +120,23 @@ def test_the_probe_gets_the_container_set_output_asks_for(problem, centre, outpu
     assert refit.index_ == list(frame.index)  # the refit keeps the rows' labels too
 
 
+def test_the_global_pandas_output_reaches_the_folds_in_worker_processes(problem):
+    # sklearn.config_context(transform_output="pandas") must reach the folds run by
+    # n_jobs=2, as GridSearchCV passes it (joblib alone does not)
+    import sklearn
+
+    splicer, X, y = problem
+    pipe = make_pipeline(
+        clone(splicer),
+        ConceptEditor(remove=["concept 1"]),
+        _NamedConceptsProbe(C=10.0, tol=1e-10, max_iter=10_000),
+    )
+    with sklearn.config_context(transform_output="pandas"):
+        search = SplicePathSearchCV(pipe, PENALTIES, cv=3, n_jobs=2, error_score="raise")
+        search.fit(pd.DataFrame(X), y)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
 @pytest.mark.parametrize(
     "centre", [None, "image_mean", "text_mean"], ids=["learned", "image", "text"]
 )
