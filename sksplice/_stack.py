@@ -9,14 +9,20 @@ __all__ = ["user_stacklevel"]
 
 
 def _library_folders() -> tuple[str, ...]:
+    import concurrent.futures
+    import multiprocessing
+    import threading
+
     import joblib
     import sklearn
 
     import sksplice
 
-    return tuple(
-        os.path.dirname(module.__file__) + os.sep for module in (sksplice, sklearn, joblib)
-    )
+    folders = [
+        os.path.dirname(module.__file__) + os.sep
+        for module in (sksplice, sklearn, joblib, multiprocessing, concurrent.futures)
+    ]
+    return (*folders, threading.__file__)
 
 
 def user_stacklevel() -> int:
@@ -26,18 +32,20 @@ def user_stacklevel() -> int:
     of sksplice and of the scikit-learn and joblib code that calls it
     (``fit_transform``, ``Pipeline``, ``set_output``'s wrappers, a search's
     folds) are skipped, so the warning names the user's line, the way pandas
-    words its ``find_stack_level``. Where no frame is outside the library (a
-    worker process), the outermost frame is named.
+    words its ``find_stack_level``; the thread and process machinery of the
+    standard library counts as the library too. Where no frame is outside the
+    library (a task in a worker thread or process), the line that warns is
+    named.
     """
     skip = _library_folders()
     frame = inspect.currentframe()
     level = 0
     try:
-        while frame is not None and frame.f_back is not None:
+        while frame is not None:
             if not frame.f_code.co_filename.startswith(skip):
-                break
+                return level
             frame = frame.f_back
             level += 1
     finally:
         del frame
-    return level
+    return 1  # no caller outside the library (a worker): the line that warns

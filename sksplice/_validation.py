@@ -276,10 +276,6 @@ def validate_params(owner: Any, rules: Mapping[str, Rule]) -> None:
         rule.check(getattr(owner, name), name)
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, numbers.Real) and math.isnan(value))
-
-
 def check_labels(y: Any, name: str = "y") -> np.ndarray:
     """Labels as a 1-D-or-more array, with missing labels refused by row.
 
@@ -302,11 +298,12 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
             if not all(isinstance(v, (str, bytes)) for v in items):
                 arr = np.empty(len(items), dtype=object)
                 arr[:] = items
-    if arr.dtype.kind == "f":
-        missing = np.flatnonzero(np.isnan(arr).reshape(arr.shape[0], -1).any(axis=1))
-    elif arr.dtype == object:
-        flat = arr.reshape(arr.shape[0], -1) if arr.ndim else arr.reshape(1, 1)
-        missing = np.flatnonzero([any(_is_missing(v) for v in row) for row in flat.tolist()])
+    if arr.ndim == 0 or arr.size == 0:
+        return arr  # (the caller's shape checks say what is wrong)
+    if arr.dtype.kind == "f" or arr.dtype == object:
+        import pandas as pd  # (pd.isna: None, NaN, pd.NA, NaT)
+
+        missing = np.flatnonzero(np.asarray(pd.isna(arr)).reshape(arr.shape[0], -1).any(axis=1))
     else:
         missing = np.empty(0, dtype=np.intp)
     if missing.size:

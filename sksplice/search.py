@@ -70,19 +70,6 @@ def _refit_and_has(attr: str):
     return check
 
 
-def _check_two_classes(y: Any) -> None:
-    """A classifier's labels hold at least two classes (refused before any path)."""
-    from ._validation import check_labels
-
-    labels = check_labels(y)
-    classes = np.unique(labels) if labels.ndim == 1 else None
-    if classes is not None and classes.shape[0] < 2:
-        raise ValueError(
-            f"y holds a single class ({classes.tolist()[:1]}): the probe is a classifier, "
-            "which needs at least two classes to fit"
-        )
-
-
 class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
     """Exhaustive search over the l1 penalty of a pipeline's SpliceTransformer, path by path.
 
@@ -505,8 +492,6 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             }
         X, y = indexable(X, y)
         validate_data(self, X, reset=True, skip_check_array=True)
-        if is_classifier(self.estimator) and y is not None:
-            _check_two_classes(y)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, **split_params))
         shared = _shared_path(transformer, X, penalties, splits)

@@ -52,7 +52,12 @@ def _unavailable(name: str, exc: OSError) -> Exception:
         where = str(constants.HF_HUB_CACHE)
     except ImportError:  # pragma: no cover - sentence-transformers depends on it
         where = "the Hugging Face cache"
-    cause = "HF_HUB_OFFLINE is set (offline mode)" if _hub_offline() else reason
+    # (the loader's own reason is kept: a corrupt cached file says so there)
+    cause = (
+        f"HF_HUB_OFFLINE is set (offline mode); loading it said: {reason}"
+        if _hub_offline()
+        else reason
+    )
     return WeightsUnavailableError(
         f"The sentence-transformers model {name!r} is not in the local cache ({where}) and "
         f"cannot be downloaded: {cause}. To get it: run once with a network connection (it "

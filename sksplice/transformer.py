@@ -64,11 +64,11 @@ def _mean_string_hint(value: str, option: str) -> str:
     """What a string given as a centre was perhaps meant to be: a file, or ``option``."""
     from ._names import close_matches
 
+    path = Path(value)
+    if path.suffix.lower() in (".npy", ".pt", ".pth") or os.sep in value or path.exists():
+        return f"; a file is given as pathlib.Path({value!r}) (a string names an option)"
     if close_matches(value, [option]):
         return f"; did you mean {option!r}?"
-    path = Path(value).expanduser()
-    if path.suffix.lower() in (".npy", ".pt", ".pth") or path.exists() or os.sep in value:
-        return f"; a file is given as pathlib.Path({value!r}) (a string names an option)"
     return ""
 
 

@@ -433,6 +433,9 @@ def test_a_missing_label_in_a_list_is_no_class_nan(missing):
         concept_profiles(W, ["a", missing, "b", "b"], ["x", "z"])
     with pytest.raises(TypeError, match=r"mix types that cannot be ordered \(int, str\)"):
         rank_concepts(W, [1, "dog", 1, "dog"], 1, concepts=["x", "z"])
+    string_dtype = pd.Series(["a", missing, "b", "b"], dtype="string")  # (pd.NA)
+    with pytest.raises(ValueError, match=r"are missing \(None or NaN\) at row\(s\) 1:"):
+        concept_profiles(W, string_dtype, ["x", "z"])
     profile = concept_profiles(W, [2, 10, 2, 10], ["x", "z"])  # numbers stay numbers
     assert list(profile["count"].columns) == ["all", 2, 10]
 

@@ -745,7 +745,7 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
     partial = tmp_path / "out.csv.partial"
     if sig == "SIGTERM":
         assert code == 143, err
-        assert "interrupted: 1 of 10 images written" in err and str(partial) in err
+        assert "terminated: 1 of 10 images written" in err and str(partial) in err
         assert err.count("sksplice: error:") == 1, err  # one error line
         rows = list(csv.DictReader(partial.open()))
         assert rows and {r["path"] for r in rows} == {rows[0]["path"]}
@@ -793,6 +793,39 @@ def test_a_ctrl_c_swallowed_on_the_way_still_interrupts(image_tree, vocab_file, 
     assert out.read_text() == "previous results\n"
     assert "sksplice: error: interrupted" in result.stderr
     assert result.stderr.count("sksplice: error:") == 1, result.stderr
+
+
+_SWALLOWED_IN_REPORT = """
+import os, signal, sys, time
+from sksplice import cli, report
+render = report.render_report
+class Swallows:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # the KeyboardInterrupt is raised here, where Python ignores it
+def render_then_swallow(*args, **kwargs):
+    page = render(*args, **kwargs)
+    Swallows()  # (collected at once)
+    return page
+report.render_report = render_then_swallow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_swallowed_ctrl_c_leaves_the_previous_report(image_tree, vocab_file, env, tmp_path):
+    out = tmp_path / "report.html"
+    out.write_text("previous report\n")
+    result = subprocess.run(
+        [sys.executable, "-c", _SWALLOWED_IN_REPORT, "report", str(image_tree), "-o", str(out)]
+        + ["--quiet", *_model_args(vocab_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 130, result.stderr
+    assert out.read_text() == "previous report\n"
+    assert result.stderr.count("sksplice: error: interrupted") == 1, result.stderr
 
 
 class _BlockedPipe(io.StringIO):

@@ -389,18 +389,6 @@ def test_refusals_name_the_problem_before_any_fit(problem, monkeypatch, name):
         SplicePathSearchCV(estimator, penalties, cv=3, **options).fit(X, y)
 
 
-def test_a_single_class_is_refused_before_any_fit(problem, monkeypatch):
-    splicer, X, _ = problem
-
-    def fail(*args, **kwargs):
-        raise AssertionError("fitted before validating")
-
-    monkeypatch.setattr(SpliceTransformer, "fit", fail)
-    pipe = make_pipeline(clone(splicer), probe())
-    with pytest.raises(ValueError, match=r"y holds a single class \(\['cat'\]\): the probe is"):
-        SplicePathSearchCV(pipe, PENALTIES, cv=3).fit(X, ["cat"] * len(X))
-
-
 def test_search_without_targets_equals_grid_search(problem):
     # An unsupervised probe (y=None): KMeans scored by its own score (minus the inertia).
     from sklearn.cluster import KMeans

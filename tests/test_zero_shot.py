@@ -257,3 +257,8 @@ def test_a_missing_label_is_refused_not_made_a_class(missing):
         ZeroShotClassifier(Embedder()).fit(X, ["cat", "dog", missing])
     with pytest.raises(TypeError, match=r"labels `y` mix types that cannot be ordered"):
         ZeroShotClassifier(Embedder()).fit(X, ["cat", 1, "cat"])
+    # no labels, or one number: scikit-learn's own checks say what is wrong
+    with pytest.raises(ValueError, match="0 sample"):
+        ZeroShotClassifier(Embedder()).fit(X[:0], [])
+    with pytest.raises(ValueError, match="1d array"):
+        ZeroShotClassifier(Embedder()).fit(X, 5.0)

@@ -20,6 +20,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from ._inputs import IMAGE_EXTENSIONS, collect_images
 from ._logging import CLIError as CLIError
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _stderr_logging(args.quiet, args.debug), _signals_as_interrupt(), limit:
         if hasattr(args, "format") and chosen is None:
             _warn_unknown_extension(getattr(args, "output", None))
-        # (--debug adds the traceback to the error line: the formatter shows exc_info)
+        # (--debug adds the traceback to the error line)
         try:
             code = int(args.func(args))
             if code == 0:  # (a command that met the interruption has said so: 130, 143)
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.error("%s", "terminated" if _interrupted(exc) == 143 else "interrupted")
             return _interrupted(exc)
         except UsageError as exc:
-            logger.error("%s", _one_line(exc), exc_info=exc)
+            logger.error("%s", _one_line(exc), exc_info=exc if args.debug else None)
             return 2
         except BrokenPipeError:
             # the reader of our output went away (``sksplice ... | head``): stop quietly
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             return 0
         except Exception as exc:
-            logger.error("%s", _one_line(exc), exc_info=exc)
+            logger.error("%s", _one_line(exc), exc_info=exc if args.debug else None)
             return 1
 
 
@@ -105,8 +106,8 @@ def _warn_unknown_extension(output: str | None) -> None:
     """Say that a -o file named for another format gets the table (``-o out.parquet``)."""
     if output in (None, "-"):
         return
-    suffix = os.path.splitext(output)[1].lower()
-    if suffix not in _TEXT_EXTENSIONS and suffix not in (".csv", ".json", ".jsonl"):
+    suffix = Path(output).suffix.lower()  # (as output_format reads it)
+    if suffix[1:].isalpha() and suffix not in (*_TEXT_EXTENSIONS, ".csv", ".json", ".jsonl"):
         logger.warning(
             "-o %s: %s is not an output format, so the file gets the table format; "
             "give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another",

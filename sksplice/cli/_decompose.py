@@ -227,8 +227,10 @@ def _write_records(
         _report_skipped(skipped, n_paths)
         n = writer.n if writer is not None else 0
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
-        logger.error("interrupted: %d of %d %s written%s", n, n_records, what, kept)
-        return _interrupted(exc)
+        code = _interrupted(exc)
+        said = "terminated" if code == 143 else "interrupted"
+        logger.error("%s: %d of %d %s written%s", said, n, n_records, what, kept)
+        return code
     _report_skipped(skipped, n_paths)
     return 0
 

@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .._atomic import remove_stale_temporaries
+from .._atomic import atomic_write, remove_stale_temporaries
 from ._checks import _check_options
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images
-from ._logging import CLIError, _usage
+from ._logging import CLIError, _usage, raise_if_signalled
 from ._output import naming_write_errors
 from ._profile import _profile
 
@@ -80,7 +80,7 @@ def _write_explorer(
     settings: dict[str, Any] | None = None,
 ) -> None:
     """Write the HTML explorer of ``dec`` (images labelled by ``label_of``) to ``output``."""
-    from ..report import ImageResult, write_report
+    from ..report import ImageResult, render_report
 
     results = [
         ImageResult(
@@ -103,16 +103,18 @@ def _write_explorer(
         **(settings or {}),
     }
     remove_stale_temporaries(os.path.realpath(output), time.time())  # left by killed runs
-    with naming_write_errors(output):  # (thumbnail read errors are caught inside)
-        out = write_report(
-            output,
-            results,
-            title=title,
-            settings=settings,
-            profiles=profiles,
-            ranking=ranking,
-            skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
-        )
+    page = render_report(  # (thumbnail read errors are caught inside)
+        results,
+        title=title,
+        settings=settings,
+        profiles=profiles,
+        ranking=ranking,
+        skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
+    ).encode("utf-8")
+    raise_if_signalled()  # a Ctrl-C swallowed on the way leaves the old page in place
+    out = Path(output)
+    with naming_write_errors(output), atomic_write(out) as fh:
+        fh.write(page)
     size = out.stat().st_size if out.is_file() else 0
     shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     logger.info("wrote %s (%d images, %s)", out, len(results), shown)
