@@ -71,9 +71,49 @@ def _share(obj: Any, client: Client | None, label: str) -> Any:
     scheduler computes once per worker process that needs it.
     """
     dask = _require_dask()
+    _check_workers(client if client is not None else _default_client())
     if client is not None:
         return client.scatter(obj, broadcast=True, hash=False)
     return dask.delayed(obj, name=f"sksplice-{label}-{uuid.uuid4().hex}", pure=True)
+
+
+def _default_client() -> Client | None:
+    """The distributed client a graph would run on without ``client=``, if there is one."""
+    try:
+        from distributed import default_client
+    except ImportError:  # (the threaded scheduler: sksplice is this process's)
+        return None
+    try:
+        return default_client()
+    except ValueError:  # no client
+        return None
+
+
+def _check_workers(client: Client | None) -> None:
+    """Refuse a cluster whose workers cannot import sksplice, before any task.
+
+    A worker without it cannot read the shipped transformer: with a client the
+    scatter failed with a bare ``ModuleNotFoundError`` and the worker shut down,
+    without one the computation hung once the workers were gone.
+    """
+    if client is None:
+        return
+    import importlib.util
+
+    try:  # (find_spec is the standard library's: every worker can run it)
+        found = client.run(importlib.util.find_spec, "sksplice")
+    except Exception:  # a cluster that cannot run it: the tasks say what is wrong
+        return
+    missing = sorted(str(worker) for worker, spec in found.items() if spec is None)
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        raise RuntimeError(
+            f"sksplice is not installed on {len(missing)} of the {len(found)} worker(s) of "
+            f"the cluster ({shown}): install it in every worker's environment "
+            "(pip install 'sksplice[dask]', the same version as here)"
+        )
 
 
 def _check_output(output: str) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -542,3 +544,39 @@ def test_non_finite_rows_are_named_by_their_row_of_x(problem):
     result = transform_dask(splice, bad, chunk_size=max(1, bad.shape[0] // 3))
     with pytest.raises(ValueError, match=rf"X holds NaN or infinite values in 1 row\(s\): {last}$"):
         result.compute(scheduler="sync")
+
+
+def test_a_worker_without_sksplice_is_named_before_any_task(problem, tmp_path):
+    # A worker that cannot import sksplice failed the scatter with a bare
+    # ModuleNotFoundError (and shut down); without client= the compute hung. The
+    # worker here runs without site processing (-S), so the editable install of the
+    # checkout is not on its path while distributed (in site-packages) is.
+    import subprocess
+    import sysconfig
+
+    site = sysconfig.get_paths()["purelib"]
+    origin = importlib.util.find_spec("sksplice").origin or ""
+    if os.path.realpath(origin).startswith(os.path.realpath(site)):
+        pytest.skip("sksplice is installed into site-packages: every worker finds it")
+    X, splice = problem
+    cluster = LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None, silence_logs=50)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = site
+    worker = subprocess.Popen(
+        [sys.executable, "-S", "-m", "distributed.cli.dask_worker", cluster.scheduler_address]
+        + ["--nthreads", "1", "--no-nanny"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with Client(cluster, timeout=TIMEOUT) as bare:
+            bare.wait_for_workers(1, timeout=TIMEOUT)
+            for client in (bare, None):  # (None: the default client, bare)
+                with pytest.raises(RuntimeError, match=r"sksplice is not installed on 1 of the 1"):
+                    transform_dask(splice, X, client=client, chunk_size=16)
+    finally:
+        worker.kill()
+        worker.wait(timeout=30)
+        cluster.close(timeout=TIMEOUT)
