@@ -139,8 +139,9 @@ def _finite(value: Any, digits: int = 4) -> float | None:
 
 
 def _p_value(value: Any) -> float | None:
+    # (6 significant digits: the page rounds once more, to 2, as the command line does)
     value = float(value)
-    return float(f"{value:.3g}") if math.isfinite(value) else None
+    return float(f"{value:.6g}") if math.isfinite(value) else None
 
 
 def _ranking_rows(
@@ -368,7 +369,10 @@ def render_report(
             weight = float(weight)
             if not math.isfinite(weight) or weight == 0:
                 continue
-            weights.append([concept_index.setdefault(name, len(concept_index)), round(weight, 4)])
+            # 4 significant digits: a small weight stays non-zero (round(w, 4) made 3e-5 a 0)
+            weights.append(
+                [concept_index.setdefault(name, len(concept_index)), float(f"{weight:.4g}")]
+            )
             frequency[name] = frequency.get(name, 0) + 1
             top_weight = max(top_weight, weight)
         label = None if r.label is None else str(r.label)

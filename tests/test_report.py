@@ -169,6 +169,9 @@ def test_ranking_rows_key_columns_and_significance():
     assert rows["sea"][0] == 0 and rows["sea"][5] == 0 and rows["sea"][7] == 1
     assert rows["sky"][5] == 1 and rows["sky"][7] == 0
     assert rows["sea"][2] == pytest.approx(0.75) and rows["sea"][3] == pytest.approx(0.25)
+    # the page rounds p-values once (to 2 digits, as the command line): sent with 6
+    p_sea = float(ranking.loc["sea", "p_adjusted"])
+    assert rows["sea"][6] == float(f"{p_sea:.6g}")
     assert data["groups"] == ["all", "coast", "forest"]
     assert data["prevalence"]["sea"] == pytest.approx([0.5, 0.75, 0.25])
 
@@ -252,3 +255,10 @@ def test_skipped_objects_and_wide_profiles():
     card_b = cards.split("<h3>b</h3>")[1]
     assert card_b.index('data-concept="sea"') < card_b.index('data-concept="sky"')
     assert 'data-concept="sea"' not in cards.split("<h3>b</h3>")[0]
+
+
+def test_a_small_weight_stays_non_zero_on_the_page():
+    # weights go to the page with 4 significant digits (4 decimals made 3e-5 a 0)
+    result = ImageResult("a.png", [("sky", 0.5), ("sea", 3.14159e-5)], 2, 0.9, thumbnail=None)
+    data = _data(render_report([result]))
+    assert sorted(w for _, w in data["images"][0]["w"]) == [3.142e-05, 0.5]

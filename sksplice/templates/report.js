@@ -23,6 +23,8 @@
   const pct = (v) => (v === null ? "" : (100 * v).toFixed(1) + "%");
   const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + (100 * v).toFixed(1) + " pp");
   const pfmt = (v) => (v === null ? "" : v < 0.001 ? v.toExponential(1) : v.toPrecision(2));
+  // a weight: 3 decimals, or 2 significant digits below 0.001 (never a non-zero "0.000")
+  const wfmt = (v) => (v !== 0 && Math.abs(v) < 0.001 ? v.toExponential(1) : v.toFixed(3));
   const baseName = (p) => p.split(/[\\/]/).pop();
   // the file name with its folder (the class folder, for labelled folders)
   const shortName = (p) => p.split(/[\\/]/).filter((s) => s !== "").slice(-2).join("/");
@@ -38,7 +40,7 @@
     const track = el("span", { class: "track" });
     const width = Math.max(0, Math.min(100, (100 * weight) / DATA.scale));
     track.append(el("span", { class: "fill", style: "width:" + width.toFixed(1) + "%" }));
-    row.append(track, el("span", { class: "val" }, label === undefined ? weight.toFixed(3) : label));
+    row.append(track, el("span", { class: "val" }, label === undefined ? wfmt(weight) : label));
     return row;
   }
   function thumb(i, extra) {
@@ -210,7 +212,7 @@
     nodes.push(el("h3", null, top.length ? "Images where it is strongest" +
       (hits.length > top.length ? " (top " + top.length + ")" : "") : "No image has it"));
     const grid = el("div", { class: "gallery", id: "concept-images" });
-    for (const [i, w] of top) grid.append(thumb(i, w.toFixed(3)));
+    for (const [i, w] of top) grid.append(thumb(i, wfmt(w)));
     nodes.push(grid);
     showDetail(nodes);
   }
