@@ -347,7 +347,7 @@ def test_cli_compare_report_holds_the_comparison(two_folders, capsys, tmp_path):
         assert row[3] == pytest.approx(rec["prevalence_b"], abs=1e-4)
         assert row[4] == pytest.approx(rec["prevalence_diff"], abs=1e-4)
         assert row[5] == int(rec["test"] == "fisher") and row[7] == int(rec["significant"])
-        assert row[6] == float(f"{rec['p_adjusted']:.3g}")  # shown to 3 significant digits
+        assert row[6] == float(f"{rec['p_adjusted']:.6g}")  # sent with 6 significant digits
     assert data["groups"] == [str(a), str(b)]
 
 
