@@ -326,7 +326,9 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
     return arr
 
 
-def check_finite_rows(X: Any, name: str, labels: Sequence[Any] | None = None) -> None:
+def check_finite_rows(
+    X: Any, name: str, labels: Sequence[Any] | None = None, *, first_row: int = 0
+) -> None:
     """Refuse a 2-D array whose rows hold NaN or infinite values, naming the rows.
 
     Parameters
@@ -339,6 +341,9 @@ def check_finite_rows(X: Any, name: str, labels: Sequence[Any] | None = None) ->
     labels : sequence, optional
         A name per row (e.g. the concepts); the message then shows
         ``'name' (row i)`` instead of ``i``.
+    first_row : int, default=0
+        The number of ``X``'s first row where ``X`` is a block of a larger
+        array (a Dask block): rows are named in the larger array.
 
     Raises
     ------
@@ -365,8 +370,9 @@ def check_finite_rows(X: Any, name: str, labels: Sequence[Any] | None = None) ->
         if finite.all():
             return
         rows = np.flatnonzero(~finite.reshape(X.shape[0], -1).all(axis=1))
+    rows = np.asarray(rows) + first_row
     shown = ", ".join(
-        str(int(r)) if labels is None else f"{labels[int(r)]!r} (row {int(r)})"
+        str(int(r)) if labels is None else f"{labels[int(r) - first_row]!r} (row {int(r)})"
         for r in rows[:_SHOWN_ROWS]
     )
     more = f" and {rows.size - _SHOWN_ROWS} more" if rows.size > _SHOWN_ROWS else ""

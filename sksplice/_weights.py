@@ -26,6 +26,7 @@ __all__ = [
     "check_output",
     "check_weights",
     "format_weights",
+    "in_container",
     "is_dataframe",
 ]
 
@@ -57,18 +58,30 @@ def format_weights(
     ``set_output`` wraps itself; other callers (``transform_with_stats``, a
     search's refit) get the same container here.
     """
+    kind = transform_output(est)
     if est.output == "dense":
-        if wrapped or transform_output(est) in (None, "default"):
+        if wrapped or kind in (None, "default"):
             return W.toarray()
-        # scikit-learn's own wrapping, as transform gets it (pandas, polars ...)
-        from sklearn.utils._set_output import _wrap_data_with_container
-
-        return _wrap_data_with_container("transform", W.toarray(), X_in, est)
+        return in_container(W.toarray(), kind, X_in, est.concepts_)
     check_output(est)
-    if transform_output(est) == "pandas":
-        index = X_in.index if is_dataframe(X_in) else None
-        return sparse_frame(W, est.concepts_, index=index)
-    return W
+    return W if kind in (None, "default") else in_container(W, kind, X_in, est.concepts_)
+
+
+def in_container(W: Any, kind: str, X_in: Any, concepts: Any) -> Any:
+    """Weights ``W`` of the rows ``X_in`` in the container ``kind`` of ``set_output``.
+
+    CSR becomes a DataFrame of pandas sparse columns (only pandas holds them: see
+    :func:`check_output`); a dense array goes through scikit-learn's own adapter
+    (pandas, polars ...), as ``transform`` would get it. The columns are the
+    concepts, the index that of ``X_in`` when it is a DataFrame.
+    """
+    if scipy.sparse.issparse(W):
+        return sparse_frame(W, concepts, index=X_in.index if is_dataframe(X_in) else None)
+    from sklearn.utils._set_output import ADAPTERS_MANAGER
+
+    return ADAPTERS_MANAGER.adapters[kind].create_container(
+        W, X_in, columns=list(concepts), inplace=True
+    )
 
 
 def check_weights(est: SpliceTransformer, W: Any) -> Any:

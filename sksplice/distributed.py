@@ -38,7 +38,7 @@ from ._dask import _require_dask
 from ._distributed_io import to_zarr, write_parquet
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_image_embedder
-from ._validation import check_int
+from ._validation import check_finite_rows, check_int
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
@@ -162,13 +162,8 @@ def _transform_block(
     block = np.asarray(block)
     if block.shape[0] == 0:
         return _empty_block(n_concepts, output, dtype)
-    if block_info is not None and not np.isfinite(block).all():
-        # name the rows of X, not of the block (dask passes where the block lies)
-        first = block_info[0]["array-location"][0][0]
-        rows = np.flatnonzero(~np.isfinite(block).all(axis=1)) + first
-        shown = ", ".join(str(int(r)) for r in rows[:5])
-        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
-        raise ValueError(f"X holds NaN or infinite values in {rows.size} row(s): {shown}{more}")
+    if block_info is not None:  # rows of X, not of the block (dask says where it lies)
+        check_finite_rows(block, "X", first_row=block_info[0]["array-location"][0][0])
     W = splice.transform(block)
     return _coerce_block(W, block.shape[0], n_concepts, output, dtype)
 

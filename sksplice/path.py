@@ -34,9 +34,9 @@ from sklearn.utils.parallel import Parallel, delayed  # (passes the config to wo
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
 from ._array import l2_normalize
-from ._pandas import sparse_frame, transform_output
+from ._pandas import transform_output
 from ._stack import user_stacklevel
-from ._weights import is_dataframe
+from ._weights import in_container
 
 __all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
 
@@ -639,20 +639,6 @@ def _shared_path(
     return splice_path(fitted, rows, penalties), position
 
 
-def _container(transformer: Any, W: Any, X_rows: Any, concepts: np.ndarray) -> Any:
-    """Weights ``W`` (CSR, or dense with ``output="dense"``) of the rows ``X_rows`` in the
-    container ``set_output`` asks ``transformer`` for, with the concepts as columns."""
-    kind = transform_output(transformer)
-    index = X_rows.index if is_dataframe(X_rows) else None
-    if scipy.sparse.issparse(W):  # (only pandas holds sparse columns: see check_output)
-        return sparse_frame(W, concepts, index=index)
-    from sklearn.utils._set_output import ADAPTERS_MANAGER
-
-    return ADAPTERS_MANAGER.adapters[kind].create_container(
-        W, X_rows, columns=list(concepts), inplace=True
-    )
-
-
 def _indices(part: Any) -> np.ndarray:
     """A fold's rows as integer indices (a splitter may give a boolean mask)."""
     part = np.asarray(part)
@@ -737,10 +723,11 @@ def _fold_scores(
         # set_output asked for a container (pandas ...): the probe gets it, with the
         # concepts as its columns, as the pipeline would give it (a ConceptEditor
         # without splice= reads the concept names from it).
-        names, rows = path.concepts, _safe_indexing(X, train_idx)
-        train_weights = [_container(transformer, W, rows, names) for W in train_weights]
+        kind, names = transform_output(transformer), path.concepts
+        rows = _safe_indexing(X, train_idx)
+        train_weights = [in_container(W, kind, rows, names) for W in train_weights]
         rows = _safe_indexing(X, test_idx)
-        test_weights = [_container(transformer, W, rows, names) for W in test_weights]
+        test_weights = [in_container(W, kind, rows, names) for W in test_weights]
     train_scores: list[Any] | None = [] if train_score else None
     test_scores: list[Any] = []
     for penalty in penalties:

@@ -62,6 +62,12 @@ def _check_profiles(profiles: Any, statistic: str) -> pd.DataFrame:
 _MAX_LABEL = 40
 
 
+def _say_on_empty_axes(ax: Axes, text: str) -> None:
+    """Write ``text`` in the middle of axes that have nothing to show."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9,
+            color="0.3")  # fmt: skip
+
+
 def _shortened(name: str) -> str:
     return name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "\u2026"
 
@@ -147,16 +153,7 @@ def plot_decomposition(
     ax.barh(np.arange(len(shown)), values[shown], color=color)
     ax.set_yticks(np.arange(len(shown)), [_shortened(str(n)) for n in names[shown]])
     if not len(shown):  # an empty axis would say nothing
-        ax.text(
-            0.5,
-            0.5,
-            "no concept: every weight of this row is zero",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            fontsize=9,
-            color="0.3",
-        )
+        _say_on_empty_axes(ax, "no concept: every weight of this row is zero")
     ax.set_xlabel("concept weight")
     if title is not None:
         ax.set_title(title)
@@ -435,16 +432,7 @@ def plot_dataset_shift(
     if title is not None:
         ax.set_title(title)
     if not (np.any(x > 0) or np.any(y > 0)):  # an empty plot would say nothing
-        ax.text(
-            0.5,
-            0.5,
-            "no concept occurs in either collection",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            fontsize=9,
-            color="0.3",
-        )
+        _say_on_empty_axes(ax, "no concept occurs in either collection")
         return ax
     # Where the fewest points and labels are: a corner may hold the largest shifts
     # (concepts found in one collection only lie along an axis).

@@ -758,22 +758,40 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
         assert not temporary_files_of(out) and out.read_text() == "previous results\n"
 
 
-_SWALLOWED_INTERRUPT = """
-import os, signal, sys, time
+_SWALLOWING = """
+import importlib, os, signal, sys, time
 from sksplice import cli
-from sksplice.cli import _output
-write = _output._Writer.write
+module, _, path = sys.argv[1].partition(":")
+*owner_path, attribute = path.split(".")
+owner = importlib.import_module(module)
+for part in owner_path:
+    owner = getattr(owner, part)
+original, calls = getattr(owner, attribute), []
 class Swallows:
     def __del__(self):
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(1)  # the KeyboardInterrupt is raised here, where Python ignores it
-def write_once(self, rec):
-    write(self, rec)
-    if self.n == 1:
+def then_swallow(*args, **kwargs):
+    result = original(*args, **kwargs)
+    calls.append(1)
+    if len(calls) == 1:
         Swallows()  # (collected at once)
-_output._Writer.write = write_once
-sys.exit(cli.main(sys.argv[1:]))
+    return result
+setattr(owner, attribute, then_swallow)
+sys.exit(cli.main(sys.argv[2:]))
 """
+
+
+def _run_swallowing(target: str, args: list[str], env) -> subprocess.CompletedProcess:
+    """Run the command with a Ctrl-C swallowed (raised in a ``__del__``) after the first
+    call of ``target`` (``module:attribute``)."""
+    return subprocess.run(
+        [sys.executable, "-c", _SWALLOWING, target, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_ctrl_c_swallowed_on_the_way_still_interrupts(image_tree, vocab_file, env, tmp_path):
@@ -781,13 +799,9 @@ def test_a_ctrl_c_swallowed_on_the_way_still_interrupts(image_tree, vocab_file, 
     # printed and ignored by Python: the run went on and replaced the output file.
     out = tmp_path / "out.csv"
     out.write_text("previous results\n")
-    result = subprocess.run(
-        [sys.executable, "-c", _SWALLOWED_INTERRUPT, "decompose", str(image_tree), "-f", "csv"]
-        + ["-o", str(out), "--quiet", *_model_args(vocab_file)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    args = ["decompose", str(image_tree), "-f", "csv", "-o", str(out), "--quiet"]
+    result = _run_swallowing(
+        "sksplice.cli._output:_Writer.write", [*args, *_model_args(vocab_file)], env
     )
     assert result.returncode == 130, result.stderr
     assert out.read_text() == "previous results\n"
@@ -795,34 +809,11 @@ def test_a_ctrl_c_swallowed_on_the_way_still_interrupts(image_tree, vocab_file, 
     assert result.stderr.count("sksplice: error:") == 1, result.stderr
 
 
-_SWALLOWED_IN_REPORT = """
-import os, signal, sys, time
-from sksplice import cli, report
-render = report.render_report
-class Swallows:
-    def __del__(self):
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(1)  # the KeyboardInterrupt is raised here, where Python ignores it
-def render_then_swallow(*args, **kwargs):
-    page = render(*args, **kwargs)
-    Swallows()  # (collected at once)
-    return page
-report.render_report = render_then_swallow
-sys.exit(cli.main(sys.argv[1:]))
-"""
-
-
 def test_a_swallowed_ctrl_c_leaves_the_previous_report(image_tree, vocab_file, env, tmp_path):
     out = tmp_path / "report.html"
     out.write_text("previous report\n")
-    result = subprocess.run(
-        [sys.executable, "-c", _SWALLOWED_IN_REPORT, "report", str(image_tree), "-o", str(out)]
-        + ["--quiet", *_model_args(vocab_file)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    args = ["report", str(image_tree), "-o", str(out), "--quiet", *_model_args(vocab_file)]
+    result = _run_swallowing("sksplice.report:render_report", args, env)
     assert result.returncode == 130, result.stderr
     assert out.read_text() == "previous report\n"
     assert result.stderr.count("sksplice: error: interrupted") == 1, result.stderr

@@ -107,7 +107,11 @@ def _warn_unknown_extension(output: str | None) -> None:
     if output in (None, "-"):
         return
     suffix = Path(output).suffix.lower()  # (as output_format reads it)
-    if suffix[1:].isalpha() and suffix not in (*_TEXT_EXTENSIONS, ".csv", ".json", ".jsonl"):
+    if (
+        suffix[1:].isalpha()
+        and suffix not in _TEXT_EXTENSIONS
+        and output_format(None, output) == "table"
+    ):
         logger.warning(
             "-o %s: %s is not an output format, so the file gets the table format; "
             "give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another",

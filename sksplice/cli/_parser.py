@@ -53,12 +53,16 @@ _positive_int = _int_at_least(1, "a positive integer")
 _non_negative_int = _int_at_least(0, "0 or more")
 
 
+#: The formats a -o file's extension chooses (others get the table).
+_FILE_FORMATS = ("csv", "json", "jsonl")
+
+
 def output_format(fmt: str | None, output: str | None) -> str:
     """``-f``, or the format the ``-o`` file's extension names, or ``table``."""
     if fmt is not None:
         return fmt
     suffix = "" if output in (None, "-") else Path(output).suffix.lower().lstrip(".")
-    return suffix if suffix in ("csv", "json", "jsonl") else "table"
+    return suffix if suffix in _FILE_FORMATS else "table"
 
 
 def _add_output_options(p: argparse.ArgumentParser, top_k: int, top_k_help: str) -> None:
