@@ -123,10 +123,10 @@ class _ProgressBar:
         if show is None:
             show = total >= _PROGRESS_MIN_BYTES and sys.stderr.isatty()
         if show and self._bar is None:
-            from tqdm.auto import tqdm
+            from ._progress import progress
 
-            self._bar = tqdm(
-                total=total or None, desc=self._desc, unit="B", unit_scale=True, unit_divisor=1024
+            self._bar = progress(
+                total or None, desc=self._desc, unit="B", unit_scale=True, unit_divisor=1024
             )
 
     def update(self, n: int) -> None:

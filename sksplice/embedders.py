@@ -47,6 +47,7 @@ from ._models import (
     _register_env_model_configs,
     clear_model_cache,
 )
+from ._progress import progress
 from ._stack import user_stacklevel
 from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
@@ -655,9 +656,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         return min(os.cpu_count() or 1, n_batches)
 
     def _progress(self, total: int, unit: str):
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, unit=unit[:-1], desc=f"CLIP {unit}", disable=not self.verbose)
+        return progress(total, unit=unit[:-1], desc=f"CLIP {unit}", disable=not self.verbose)
 
     def _decoded_batches(
         self, items: list[Any], preprocess: Callable[[Any], torch.Tensor]

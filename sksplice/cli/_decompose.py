@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -160,13 +159,12 @@ def _mean_summary(metadata: dict[str, Any]) -> str:
 
 def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[str, Any]]:
     """Decompose in chunks and yield one record per image."""
-    from tqdm.auto import tqdm
-
     from .._array import l2_normalize
+    from .._progress import progress
 
     splice = dec.splice
     n = dec.X.shape[0]
-    with tqdm(total=n, desc="decomposing", unit="img", disable=quiet, file=sys.stderr) as bar:
+    with progress(n, desc="decomposing", unit="img", disable=quiet) as bar:
         for start in range(0, n, _CHUNK):
             X = dec.X[start : start + _CHUNK]
             W = splice.transform(X) if dec.W is None else dec.W[start : start + _CHUNK]

@@ -1,0 +1,113 @@
+"""Progress bars that stay readable wherever standard error goes.
+
+On a terminal (or in a Jupyter notebook) a tqdm bar redraws one line in place.
+Written to a file or a pipe (``sksplice ... 2> run.log``, a batch job's log), the
+same bar would leave a carriage-return update every tenth of a second on one
+endless line; there :func:`progress` writes plain lines instead, one every
+:data:`LOG_INTERVAL` seconds and one when the work ends.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, TextIO
+
+#: Seconds between two progress lines when standard error is not a terminal.
+LOG_INTERVAL = 30.0
+
+
+class _Lines:
+    """A file for tqdm that turns its in-place redraws into whole lines."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._count = ""
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").strip()
+        # (the count before the times: the closing redraw repeats the last update's)
+        count = line.partition(" [")[0]
+        if line and count != self._count:
+            self._stream.write(line + "\n")
+            self._count = count
+
+    def flush(self) -> None:
+        flush = getattr(self._stream, "flush", None)
+        if flush is not None:
+            flush()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # (no isatty, or a closed file)
+        return False
+
+
+def _notebook_tqdm() -> Any:
+    """tqdm's notebook bar when running in a Jupyter kernel, else None."""
+    from tqdm.auto import tqdm as auto_tqdm
+
+    if any(cls.__module__ == "tqdm.notebook" for cls in auto_tqdm.__mro__):
+        return auto_tqdm
+    return None
+
+
+def progress(
+    total: int | None,
+    *,
+    desc: str,
+    unit: str,
+    disable: bool = False,
+    file: TextIO | None = None,
+    **kwargs: Any,
+) -> Any:
+    """A tqdm progress bar suited to where it is written.
+
+    Parameters
+    ----------
+    total : int or None
+        Units of work.
+    desc : str
+        What is being done (``"CLIP images"``).
+    unit : str
+        The unit counted (``"image"``).
+    disable : bool, default=False
+        Show nothing (the bar still counts).
+    file : file-like, optional
+        Where to write; standard error (looked up when the bar is made) by default.
+    **kwargs
+        Passed on to tqdm (``unit_scale``, ``unit_divisor``).
+
+    Returns
+    -------
+    tqdm.tqdm
+        A bar to use as a context manager, with ``update(n)`` and ``close()``:
+        redrawn in place on a terminal and in a notebook, and written as whole
+        lines at most every :data:`LOG_INTERVAL` seconds (and once at the end)
+        anywhere else.
+    """
+    from tqdm.std import tqdm
+
+    stream = sys.stderr if file is None else file
+    if disable:
+        return tqdm(total=total, desc=desc, unit=unit, disable=True)
+    if file is None:
+        notebook = _notebook_tqdm()
+        if notebook is not None:
+            return notebook(total=total, desc=desc, unit=unit, **kwargs)
+    if _is_terminal(stream):
+        return tqdm(total=total, desc=desc, unit=unit, file=stream, **kwargs)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=_Lines(stream),
+        mininterval=LOG_INTERVAL,
+        # (tqdm's monitor thread would also print a line whenever an update waits longer)
+        maxinterval=float("inf"),
+        # (no bar glyphs, which only make sense redrawn in place)
+        dynamic_ncols=False,
+        ncols=0,
+        **kwargs,
+    )

@@ -1,0 +1,116 @@
+"""Progress bars: redrawn in place on a terminal, whole lines in a log file or a pipe."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from sksplice import _progress
+
+from .conftest import TESTS_DATA
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_log_gets_whole_lines_at_most_every_interval(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(_progress, "LOG_INTERVAL", 30.0)
+    log = io.StringIO()
+    bar = _progress.progress(100, desc="CLIP texts", unit="text", file=log)
+    # (tqdm reads the time through the bar's _time: step it by 1 s per update)
+    bar._time = lambda: clock[0]
+    bar.start_t = bar.last_print_t = 0.0
+    with bar:
+        for _ in range(100):
+            clock[0] += 1.0
+            bar.update(1)
+    text = log.getvalue()
+    assert "\r" not in text
+    lines = text.splitlines()
+    # the start, one line per 30 s (a 100 s run: at 30, 60, 90 s... tqdm waits for the
+    # update after each interval) and the end, never the same count twice
+    assert lines[0].startswith("CLIP texts:   0% 0/100")
+    assert lines[-1].startswith("CLIP texts: 100% 100/100")
+    assert 4 <= len(lines) <= 6, lines
+    counts = [line.partition(" [")[0] for line in lines]
+    assert len(set(counts)) == len(counts)
+
+
+def test_a_terminal_gets_the_bar_redrawn_in_place():
+    term = _Terminal()
+    with _progress.progress(10, desc="decomposing", unit="img", file=term) as bar:
+        bar.update(10)
+    assert "\r" in term.getvalue()
+    assert "|" in term.getvalue()  # the bar itself
+
+
+def test_disabled_writes_nothing(capsys):
+    with _progress.progress(10, desc="decomposing", unit="img", disable=True) as bar:
+        bar.update(10)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_closed_stream_is_no_terminal():
+    closed = io.StringIO()
+    closed.close()
+    assert not _progress._is_terminal(closed)
+    assert not _progress._is_terminal(object())
+
+
+def test_embedder_progress_in_a_log_has_no_carriage_returns(tiny_clip_model, capsys):
+    from sksplice import CLIPEmbedder
+
+    embedder = CLIPEmbedder(
+        model=tiny_clip_model, pretrained=None, modality="text", device="cpu", verbose=True
+    )
+    embedder.embed_text(["a cat", "a dog", "a red car"])
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert "CLIP texts: 100% 3/3" in err
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_command_line_progress_in_a_log(tmp_path, tiny_clip_model, quiet):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(3):
+        Image.new("RGB", (20, 20), (60 * i, 40, 200)).save(images / f"{i}.png")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("cat\ndog\nred\nblue\ncar\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "SKSPLICE_MODEL_CONFIGS": str(TESTS_DATA / f"{tiny_clip_model}.json"),
+        "SKSPLICE_DATA": str(tmp_path / "data"),
+        "SKSPLICE_CACHE": str(tmp_path / "cache"),
+    }
+    log = tmp_path / "run.log"
+    with open(log, "w") as err:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sksplice", "decompose", str(images)]
+            + ["--model", tiny_clip_model, "--pretrained", "none", "--device", "cpu"]
+            + ["--vocabulary", str(vocab), "--l1-penalty", "0.05"]
+            + (["--quiet"] if quiet else []),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=300,
+        )
+    assert proc.returncode == 0, log.read_text()
+    text = log.read_text()
+    assert "\r" not in text
+    if quiet:
+        assert "decomposing" not in text and "CLIP images" not in text
+    else:
+        assert "CLIP images: 100% 3/3" in text
+        assert "decomposing: 100% 3/3" in text
+    # the results alone on standard output
+    assert "%" not in proc.stdout and len(proc.stdout.splitlines()) >= 3
