@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 
 __all__ = ["user_stacklevel"]
 
@@ -18,10 +19,10 @@ def _library_folders() -> tuple[str, ...]:
 
     import sksplice
 
-    folders = [
-        os.path.dirname(module.__file__) + os.sep
-        for module in (sksplice, sklearn, joblib, multiprocessing, concurrent.futures)
-    ]
+    modules = [sksplice, sklearn, joblib, multiprocessing, concurrent.futures]
+    # (a task of a Dask graph: its scheduler's frames, when it runs in the user's process)
+    modules += [sys.modules[name] for name in ("dask", "distributed") if name in sys.modules]
+    folders = [os.path.dirname(module.__file__) + os.sep for module in modules]
     return (*folders, threading.__file__)
 
 
@@ -29,13 +30,13 @@ def user_stacklevel() -> int:
     """The ``stacklevel`` of ``warnings.warn`` that names the first caller outside the library.
 
     Call it as ``warnings.warn(..., stacklevel=user_stacklevel())``: the frames
-    of sksplice and of the scikit-learn and joblib code that calls it
+    of sksplice and of the scikit-learn, joblib and Dask code that calls it
     (``fit_transform``, ``Pipeline``, ``set_output``'s wrappers, a search's
-    folds) are skipped, so the warning names the user's line, the way pandas
-    words its ``find_stack_level``; the thread and process machinery of the
-    standard library counts as the library too. Where no frame is outside the
-    library (a task in a worker thread or process), the line that warns is
-    named.
+    folds, a Dask scheduler running a task) are skipped, so the warning names
+    the user's line, the way pandas words its ``find_stack_level``; the thread
+    and process machinery of the standard library counts as the library too.
+    Where no frame is outside the library (a task in a worker thread or
+    process), the line that warns is named.
     """
     skip = _library_folders()
     frame = inspect.currentframe()

@@ -335,14 +335,26 @@ def precompute_concept_embeddings(splice: Any) -> Any:
 # --------------------------------------------------------------------------- images
 
 
-def _embed_chunk(embedder: Any, paths: Any, n_features: int) -> np.ndarray:
-    """Task body: embed one share of image paths with an embedder held by the worker."""
+def _embed_chunk(embedder: Any, paths: Any, n_features: int, first_index: int = 0) -> np.ndarray:
+    """Task body: embed one share of image paths with an embedder held by the worker.
+
+    ``first_index`` is the row of ``paths[0]`` in the whole collection: a
+    :class:`~sksplice.CLIPEmbedder` names the images it cannot load (in its error,
+    or in its :class:`~sksplice.embedders.SkippedInputWarning` with ``on_error="skip"``) by
+    their rows of the result, not by their place in the task.
+    """
+    from .embedders import CLIPEmbedder
+
     if hasattr(paths, "tolist"):
         paths = paths.tolist()
     paths = [os.fspath(p) for p in paths]
     if not paths:
         return np.zeros((0, n_features), dtype=np.float32)
-    emb = np.asarray(embedder.embed_images(paths), dtype=np.float32)
+    if isinstance(embedder, CLIPEmbedder):
+        emb = embedder._embed_images(paths, return_skipped=False, first_index=first_index)
+    else:
+        emb = embedder.embed_images(paths)
+    emb = np.asarray(emb, dtype=np.float32)
     if emb.shape != (len(paths), n_features):
         raise ValueError(
             f"the embedder returned shape {emb.shape} for {len(paths)} images starting at "
@@ -455,9 +467,12 @@ def embed_images_dask(
 
     shared = _share(embedder, client, "embedder")
     embed = dask.delayed(_embed_chunk, pure=True)
+    starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]).tolist()
     blocks = [
-        da.from_delayed(embed(shared, part, n_features), shape=(n, n_features), dtype=np.float32)
-        for part, n in zip(parts, lengths)
+        da.from_delayed(
+            embed(shared, part, n_features, start), shape=(n, n_features), dtype=np.float32
+        )
+        for part, n, start in zip(parts, lengths, starts)
     ]
     if not blocks:
         return da.zeros((0, n_features), dtype=np.float32, chunks=(1, n_features))

@@ -585,8 +585,10 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
     # -- internals ----------------------------------------------------------
 
     def _embed_images(
-        self, images: Any, *, return_skipped: bool
+        self, images: Any, *, return_skipped: bool, first_index: int = 0
     ) -> np.ndarray | tuple[np.ndarray, list[SkippedInput]]:
+        """:meth:`embed_images`; ``first_index``: the index of ``images[0]`` in a larger
+        collection (a task's share of one), which errors and skipped items name."""
         config = self._config()
         items = _images.to_item_list(images, what="images")
         hint = (
@@ -613,17 +615,18 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                     described = _images.describe_item(items[index])
                     # (most reasons name the file already: not twice)
                     said = described in str(error)
+                    named = first_index + index
                     message = (
-                        f"input {index}: {error}"
+                        f"input {named}: {error}"
                         if said
-                        else f"input {index} ({described}): {error}"
+                        else f"input {named} ({described}): {error}"
                     )
                     if self.on_error == "raise":
                         raise type(error)(message) from error
                     # (the path itself for a file, as given: no quotes to strip)
                     item = items[index]
                     label = os.fspath(item) if _images.item_kind(item) == "path" else described
-                    skipped.append(SkippedInput(index, label, str(error)))
+                    skipped.append(SkippedInput(named, label, str(error)))
                     out[index] = np.nan
                 if batch.tensors is not None:
                     rows = [batch.start + offset for offset in batch.rows]
@@ -635,9 +638,14 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         if skipped:
             listed = "; ".join(f"{s.index}: {s.item}" for s in skipped[:5])
             more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            among = (
+                f"{len(items)} images"
+                if first_index == 0
+                else f"the {len(items)} images {first_index} to {first_index + len(items) - 1}"
+            )
             warnings.warn(
                 SkippedInputWarning(
-                    f"skipped {len(skipped)} of {len(items)} images that could not be loaded "
+                    f"skipped {len(skipped)} of {among} that could not be loaded "
                     f"(their rows are NaN): {listed}{more}; the warning's .skipped attribute "
                     "lists them all",
                     skipped,

@@ -313,6 +313,43 @@ def _write_images(folder: Path, n: int) -> list[str]:
     return paths
 
 
+def test_embed_images_dask_names_unreadable_images_by_their_row(tiny_clip_model, tmp_path):
+    import warnings
+
+    from sksplice.embedders import SkippedInputWarning
+
+    paths = _write_images(tmp_path, 10)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    paths[7] = str(broken)  # in the second task of 4 paths, its fourth
+
+    # on_error="raise": the computation's error names row 7, not "input 3"
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", batch_size=4)
+    X = embed_images_dask(embedder, paths, paths_per_task=4)
+    with pytest.raises(Exception, match=r"input 7\b") as info:
+        X.compute(scheduler="sync")
+    assert "broken.png" in str(info.value) and "input 3" not in str(info.value)
+
+    # on_error="skip": the task's warning lists row 7 and its path
+    skipping = CLIPEmbedder(
+        tiny_clip_model, pretrained=None, device="cpu", batch_size=4, on_error="skip"
+    )
+    X = embed_images_dask(skipping, paths, paths_per_task=4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = X.compute(scheduler="sync")
+    skipped = [w.message for w in caught if issubclass(w.category, SkippedInputWarning)]
+    assert len(skipped) == 1
+    assert [(s.index, s.item) for s in skipped[0].skipped] == [(7, str(broken))]
+    # (computed in this process: the warning names this line, not Dask's)
+    assert {w.filename for w in caught if w.category is SkippedInputWarning} == {__file__}
+    assert "of the 4 images 4 to 7" in str(skipped[0])
+    assert np.isnan(got[7]).all() and not np.isnan(np.delete(got, 7, axis=0)).any()
+    # the documented way to drop them keeps the other rows in order
+    kept = X[~da.isnan(X).any(axis=1)].compute(scheduler="sync")
+    np.testing.assert_array_equal(kept, np.delete(got, 7, axis=0))
+
+
 def test_embed_images_on_workers_loads_model_once_per_worker(client, tiny_clip_model, tmp_path):
     dd = pytest.importorskip("dask.dataframe")
     import dask.bag as db
