@@ -26,13 +26,12 @@ import stat
 import sys
 import time
 import urllib.parse
-import warnings
 from pathlib import Path
 from typing import IO, NamedTuple
 
 from ._atomic import atomic_write, remove_stale_temporaries
 from ._data import DATA_HOME_ENV, file_sha256, resolve_in_data_home
-from ._stack import user_stacklevel
+from ._stack import warn_user
 
 __all__ = [
     "DataFetchError",
@@ -350,11 +349,10 @@ def fetch_file(
         stale_note = (
             f" The file already there has SHA-256 {actual} instead of {sha256} and is not used."
         )
-        warnings.warn(
+        warn_user(
             f"Cached file {str(target)!r} has SHA-256 {actual}, expected {sha256}; "
             f"it is not used and will be downloaded again from {url}",
             UserWarning,
-            stacklevel=user_stacklevel(),
         )
     elif mode is not None:
         raise DataFetchError(

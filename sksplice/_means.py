@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._array import unit_rows
-from ._stack import user_stacklevel
+from ._stack import warn_user
 
 if TYPE_CHECKING:
     from .transformer import SpliceTransformer
@@ -113,13 +112,12 @@ def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray
             "mean array of shape (d,)"
         )
     if n < MIN_MEAN_SAMPLES:
-        warnings.warn(
+        warn_user(
             f"{param}=None learns the modality centre from only {n} rows (fewer "
             f"than {MIN_MEAN_SAMPLES}): the decomposition of each row depends on "
             f"which other rows are in X. Fit on more rows, or pass {alternative} "
             "or a precomputed mean",
             SmallMeanSampleWarning,
-            stacklevel=user_stacklevel(),
         )
     return mean, "data", int(n)
 
@@ -138,11 +136,10 @@ def center_rows(X: np.ndarray, mean: np.ndarray, *, warn_zero: bool = True) -> n
         rows = np.flatnonzero(zero)
         shown = ", ".join(str(int(r)) for r in rows[:5])
         more = f" and {rows.size - 5} more" if rows.size > 5 else ""
-        warnings.warn(
+        warn_user(
             f"X row(s) {shown}{more} are all zero: a zero embedding has no direction, "
             "so its concept weights are all zero",
             UserWarning,
-            stacklevel=user_stacklevel(),
         )
     C = U - mean.astype(X.dtype)
     C[zero] = 0.0

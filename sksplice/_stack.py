@@ -5,8 +5,11 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import threading
+import warnings
+from typing import Any
 
-__all__ = ["user_stacklevel"]
+__all__ = ["user_stacklevel", "warn_user"]
 
 
 def _library_folders() -> tuple[str, ...]:
@@ -38,8 +41,13 @@ def user_stacklevel() -> int:
     Where no frame is outside the library (a task in a worker thread or
     process), the line that warns is named.
     """
+    level = _first_user_level(inspect.currentframe())
+    return 1 if level is None else level  # (in a worker: the line that warns)
+
+
+def _first_user_level(frame: Any) -> int | None:
+    """Steps from ``frame`` back to the first frame outside the library, if any."""
     skip = _library_folders()
-    frame = inspect.currentframe()
     level = 0
     try:
         while frame is not None:
@@ -49,4 +57,75 @@ def user_stacklevel() -> int:
             level += 1
     finally:
         del frame
-    return 1  # no caller outside the library (a worker): the line that warns
+    return None
+
+
+#: Warnings already shown, by what Python's registry would key them on (see ``warn_user``).
+_SHOWN: set[tuple[Any, ...]] = set()
+_SHOWN_LOCK = threading.Lock()
+
+
+def _action(text: str, category: type[Warning], module: str, lineno: int) -> str:
+    """The action of the first filter of :data:`warnings.filters` that matches, as
+    :func:`warnings.warn_explicit` finds it."""
+    for action, message, cat, mod, line in warnings.filters:
+        if (
+            (message is None or message.match(text))
+            and issubclass(category, cat)
+            and (mod is None or mod.match(module))
+            and (line == 0 or lineno == line)
+        ):
+            return action
+    return warnings.defaultaction
+
+
+def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` naming the user's line (:func:`user_stacklevel`), shown once
+    per line even where scikit-learn resets Python's record of shown warnings.
+
+    Python's default filter shows a warning once per text, category and line.
+    A search (``GridSearchCV``, ``cross_validate``) runs each fit in
+    ``warnings.catch_warnings``, which resets that record, so a warning of every
+    fit (a centre learned from few rows) would be shown once per fold and
+    candidate, all naming the same line. This keeps its own record of what was
+    shown for the filters that show a warning once ("default", "module",
+    "once"); every other action ("always", "error", "ignore", as
+    ``pytest.warns`` or ``simplefilter("always")`` set) is left to
+    :func:`warnings.warn`.
+    """
+    if isinstance(message, Warning):
+        category = type(message)
+    # (level 1 is this function, as for the warnings.warn calls below; in a worker,
+    # where no caller is outside the library, the line that called this one)
+    level = _first_user_level(inspect.currentframe())
+    level = 2 if level is None else level + 1
+    frame = inspect.currentframe()
+    try:
+        for _ in range(level - 1):
+            if frame is None:
+                break
+            frame = frame.f_back
+        if frame is None:  # (no frame at that level: nothing to key on)
+            warnings.warn(message, category, stacklevel=level)
+            return
+        filename = frame.f_code.co_filename
+        lineno = frame.f_lineno
+        module = frame.f_globals.get("__name__", "<string>")
+    finally:
+        del frame
+    text = str(message)
+    action = _action(text, category, module, lineno)
+    if action == "default":
+        key: tuple[Any, ...] = (text, category, filename, lineno)
+    elif action == "module":
+        key = (text, category, filename)
+    elif action == "once":
+        key = (text, category)
+    else:
+        warnings.warn(message, category, stacklevel=level)
+        return
+    with _SHOWN_LOCK:
+        if key in _SHOWN:
+            return
+        _SHOWN.add(key)
+    warnings.warn(message, category, stacklevel=level)

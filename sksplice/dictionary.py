@@ -30,7 +30,6 @@ import logging
 import os
 import threading
 import time
-import warnings
 import weakref
 import zipfile
 from collections.abc import Sequence
@@ -44,7 +43,7 @@ from ._array import ZERO_NORM, l2_normalize
 from ._atomic import atomic_write, remove_stale_temporaries
 from ._data import get_cache_dir, readable_name
 from ._protocols import check_text_embedder
-from ._stack import user_stacklevel
+from ._stack import warn_user
 from ._validation import check_finite_rows, check_int
 
 __all__ = [
@@ -536,11 +535,10 @@ def embed_vocabulary(
             try:
                 raw = _read_cache_file(path, disk_key, len(concepts), n_features)
             except Exception as exc:  # any unreadable file is rebuilt
-                warnings.warn(
+                warn_user(
                     f"the cached concept dictionary {path} cannot be used ({exc}); "
                     "embedding the vocabulary again and replacing it",
                     DictionaryCacheWarning,
-                    stacklevel=user_stacklevel(),
                 )
                 raw = None
 
@@ -553,11 +551,10 @@ def embed_vocabulary(
             try:
                 _write_cache_file(path, disk_key, raw)
             except OSError as exc:  # read-only or full data home: keep it in memory
-                warnings.warn(
+                warn_user(
                     f"cannot write the concept dictionary cache {path} ({exc}); it is kept "
                     "in memory for this process only",
                     DictionaryCacheWarning,
-                    stacklevel=user_stacklevel(),
                 )
 
     raw = np.ascontiguousarray(raw, dtype=np.float32)

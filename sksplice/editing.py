@@ -14,7 +14,6 @@ comparison:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +28,7 @@ from ._array import l2_normalize
 from ._names import a_type, carried_names, close_matches
 from ._pandas import is_sparse_frame, sparse_frame, transform_output
 from ._protocols import check_text_embedder
-from ._stack import user_stacklevel
+from ._stack import warn_user
 from ._validation import check_finite_rows, check_input_features, check_int, check_number
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
@@ -69,7 +68,7 @@ def _lookup(names: list[str], index: dict[str, int], param: str, ignore_unknown:
         message = f"concepts in `{param}` not in the vocabulary: {'; '.join(hints)}"
         if not ignore_unknown:
             raise ValueError(message + "; pass ignore_unknown=True to skip them")
-        warnings.warn(message + "; they are ignored", UserWarning, stacklevel=user_stacklevel())
+        warn_user(message + "; they are ignored", UserWarning)
     return list(dict.fromkeys(found))
 
 

@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -48,7 +47,7 @@ from ._models import (
     clear_model_cache,
 )
 from ._progress import progress
-from ._stack import user_stacklevel
+from ._stack import warn_user
 from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
 from ._validation import check_flag, check_int
@@ -291,11 +290,10 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
 
         precision = self.precision
         if precision == "fp16" and device == "cpu":
-            warnings.warn(
+            warn_user(
                 "precision='fp16' is not supported on the CPU; using 'fp32' (use 'bf16' for "
                 "reduced precision on the CPU)",
                 UserWarning,
-                stacklevel=user_stacklevel(),
             )
             precision = "fp32"
 
@@ -318,11 +316,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                 f"model={self.model!r}: an open_clip Hub model is named '{HF_HUB_PREFIX}ORG/REPO'"
             )
         if self.precision == "fp16" and device == "cpu":
-            warnings.warn(
-                "precision='fp16' is not supported on the CPU; using 'fp32'",
-                UserWarning,
-                stacklevel=user_stacklevel(),
-            )
+            warn_user("precision='fp16' is not supported on the CPU; using 'fp32'", UserWarning)
             precision = "fp32"
         else:
             precision = self.precision
@@ -643,14 +637,13 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
                 if first_index == 0
                 else f"the {len(items)} images {first_index} to {first_index + len(items) - 1}"
             )
-            warnings.warn(
+            warn_user(
                 SkippedInputWarning(
                     f"skipped {len(skipped)} of {among} that could not be loaded "
                     f"(their rows are NaN): {listed}{more}; the warning's .skipped attribute "
                     "lists them all",
                     skipped,
-                ),
-                stacklevel=user_stacklevel(),
+                )
             )
         return out
 

@@ -14,7 +14,6 @@ import inspect
 import numbers
 import time
 import traceback
-import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from sklearn.utils.validation import _check_method_params, _num_samples, check_i
 
 from ._array import l2_normalize
 from ._pandas import transform_output
-from ._stack import user_stacklevel
+from ._stack import warn_user
 from ._weights import in_container
 
 __all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
@@ -465,12 +464,11 @@ def _report_failures(failures: list[str], n_fits: int, error_score: Any, what: s
             "to stop at the first error.\n\n"
             f"{details}"
         )
-    warnings.warn(
+    warn_user(
         f"{len(failures)} of the {n_fits} fits of the {what} failed: {failed}; their "
         f"scores are error_score={error_score!r}. Pass error_score='raise' to stop at the "
         f"first error.\n\n{details}",
         FitFailedWarning,
-        stacklevel=user_stacklevel(),
     )
 
 

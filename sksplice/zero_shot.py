@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
 from ._protocols import check_text_embedder
-from ._stack import user_stacklevel
+from ._stack import warn_user
 from ._validation import check_labels, check_number
 
 __all__ = ["ZeroShotClassifier"]
@@ -142,13 +141,12 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                 )
             classes = np.unique(y)
             if not any(isinstance(c, str) and not c.strip().isdigit() for c in classes.tolist()):
-                warnings.warn(
+                warn_user(
                     f"the labels {classes.tolist()[:5]} name no class: the prompts read "
                     f"{templates[0].format(classes[0])!r}; give the class names as "
                     "`classes=[...]` (in the order of the sorted labels) or labels that are "
                     "names",
                     UserWarning,
-                    stacklevel=user_stacklevel(),
                 )
         else:
             if isinstance(self.classes, str):
@@ -157,12 +155,11 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
             if len(set(classes.tolist())) != classes.shape[0]:
                 raise ValueError(f"`classes` has duplicate names: {classes.tolist()}")
             if not any(isinstance(c, str) and not c.strip().isdigit() for c in classes.tolist()):
-                warnings.warn(
+                warn_user(
                     f"`classes` {classes.tolist()[:5]} name no class: the prompts read "
                     f"{templates[0].format(classes[0])!r}; give the class names as text, "
                     "e.g. classes=['cat', 'dog']",
                     UserWarning,
-                    stacklevel=user_stacklevel(),
                 )
             if y is not None:
                 unknown = sorted(set(np.unique(y).tolist()) - set(classes.tolist()), key=str)

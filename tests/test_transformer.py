@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import warnings
 from pathlib import Path
 
 import joblib
@@ -20,7 +21,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sksplice.dictionary import build_dictionary, clear_memory_cache
 from sksplice.solvers import SparseCodes
 from sksplice.solvers import _cache as solver_cache
-from sksplice.transformer import SpliceTransformer
+from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer
 
 try:  # whether or not tests/ is a package
     from ._helpers_transformer import CountingEmbedder, KeylessEmbedder, random_vocabulary
@@ -1026,6 +1027,37 @@ def test_warnings_name_the_line_of_the_user_not_of_the_library(problem):
     with pytest.warns(UserWarning) as record:
         fitted.fit(X).transform(X)
     assert record and {Path(w.filename).name for w in record} == {Path(__file__).name}
+
+
+def test_a_warning_of_every_fold_is_shown_once_per_line(problem, monkeypatch):
+    # GridSearchCV runs each fit in warnings.catch_warnings, which resets Python's
+    # record of shown warnings: the centre's warning came once per fold and candidate
+    # (15 times for 5 folds x 3 penalties), every copy naming the same line.
+    from sksplice import _stack
+
+    monkeypatch.setattr(_stack, "_SHOWN", set(), raising=False)
+    concepts, raw, X = problem
+    y = np.arange(len(X)) % 2
+    pipe = make_pipeline(make(concepts, raw), LogisticRegression())
+    grid = {"splicetransformer__l1_penalty": [0.05, 0.1, 0.2]}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        GridSearchCV(pipe, grid, cv=5).fit(X, y)
+    texts = [str(w.message) for w in caught if issubclass(w.category, SmallMeanSampleWarning)]
+    # one per row count: the folds' (all of one size here) and the refit's on all of X
+    assert len(texts) == len(set(texts)) == 2, texts
+    assert {Path(w.filename).name for w in caught} == {Path(__file__).name}
+
+    # "always" (as pytest.warns sets) still shows every one
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        GridSearchCV(pipe, grid, cv=5).fit(X, y)
+    assert sum(issubclass(w.category, SmallMeanSampleWarning) for w in caught) == 16
+    # and "error" still raises
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallMeanSampleWarning)
+        with pytest.raises(SmallMeanSampleWarning):
+            make(concepts, raw).fit(X)
 
 
 def test_concept_weights_given_for_embeddings_are_named_as_such(problem):

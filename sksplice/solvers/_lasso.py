@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,7 +11,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .._device import resolve_device
-from .._stack import user_stacklevel
+from .._stack import warn_user
 from .._validation import check_finite_rows, check_int, check_number, check_option
 from ._codes import SparseCodes
 from ._common import Problem, RowResult, intra_op_threads
@@ -476,14 +475,13 @@ class NonNegLasso:
             # every round (and the float64 redo) to the full budget.
             shown = ", ".join(f"{lam:g}" for lam in low)
             budget = budgets[lams.index(low[0])]
-            warnings.warn(
+            warn_user(
                 f"l1_penalty={shown} is below the smallest penalty the duality-gap "
                 f"certificate supports at tol={tol:g} for these targets (about {floor:.2g}); "
                 f"the rows are solved with max_iter={budget} and may not reach tol. Use "
                 "l1_penalty=0 (non-negative least squares), a larger l1_penalty or a "
                 "larger tol",
                 UserWarning,
-                stacklevel=user_stacklevel(),
             )
         n = int(Vt.shape[0])
         chunk = self._chunk_size(method, n, memory_budget)
@@ -520,12 +518,11 @@ class NonNegLasso:
             if not codes.converged:
                 n_bad = int((codes.row_gaps > tol).sum())
                 at = f" at l1_penalty={lam:g}" if len(lams) > 1 else ""
-                warnings.warn(
+                warn_user(
                     f"NonNegLasso ({method}) stopped after max_iter={budget}{at} with a worst "
                     f"relative duality gap of {codes.gap:.3g} > tol={tol:g} on {n_bad} of "
                     f"{n} row(s); increase max_iter or tol",
                     ConvergenceWarning,
-                    stacklevel=user_stacklevel(),
                 )
         return solved
 
@@ -630,12 +627,11 @@ class NonNegLasso:
                         f"device='cpu' ({exc})"
                     ) from exc
                 new_chunk = max(1, (stop - start) // 2)
-                warnings.warn(
+                warn_user(
                     f"NonNegLasso ran out of device memory on {self.device} with a chunk "
                     f"of {stop - start} rows; reducing the chunk size to {new_chunk} rows "
                     "and carrying on (pass a smaller memory_budget to avoid this)",
                     UserWarning,
-                    stacklevel=user_stacklevel(),
                 )
                 chunk = new_chunk
                 continue

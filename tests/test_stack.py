@@ -1,0 +1,109 @@
+"""Library warnings name the user's line and are shown once per line, across resets."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from sksplice import _stack
+
+
+@pytest.fixture(autouse=True)
+def _fresh_record(monkeypatch):
+    monkeypatch.setattr(_stack, "_SHOWN", set())
+
+
+def _shown(action: str, calls) -> list[warnings.WarningMessage]:
+    caught: list[warnings.WarningMessage] = []
+    for call in calls:
+        # (a new catch_warnings for each call resets Python's own record, as
+        # scikit-learn's searches do for each fit)
+        with warnings.catch_warnings(record=True) as log:
+            warnings.simplefilter(action)
+            call()
+        caught += log
+    return caught
+
+
+def test_default_shows_a_text_once_per_line():
+    def here():
+        _stack.warn_user("centre from 10 rows")
+
+    def other_text():
+        _stack.warn_user("centre from 12 rows")
+
+    caught = _shown("default", [here, here, here, other_text])
+    assert [str(w.message) for w in caught] == ["centre from 10 rows", "centre from 12 rows"]
+    assert {w.filename for w in caught} == {__file__}
+
+
+def test_once_and_module_key_on_less():
+    def line_a():
+        _stack.warn_user("same text")
+
+    def line_b():
+        _stack.warn_user("same text")
+
+    assert len(_shown("once", [line_a, line_b])) == 1
+    _stack._SHOWN.clear()
+    assert len(_shown("module", [line_a, line_b])) == 1
+    _stack._SHOWN.clear()
+    assert len(_shown("default", [line_a, line_b])) == 2
+
+
+def test_always_error_and_ignore_are_python_s():
+    def warn():
+        _stack.warn_user("again", RuntimeWarning)
+
+    assert len(_shown("always", [warn, warn, warn])) == 3
+    assert _shown("ignore", [warn]) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="again"):
+            warn()
+
+
+def test_a_filter_on_the_message_or_module_applies():
+    def warn():
+        _stack.warn_user("noisy message")
+
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", message="noisy")
+        warn()
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", module=__name__)
+        warn()
+    assert log == []
+
+
+def test_a_warning_instance_keeps_its_class_and_attributes():
+    class Carrying(UserWarning):
+        def __init__(self, text, items):
+            super().__init__(text)
+            self.items = items
+
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
+        _stack.warn_user(Carrying("skipped 1", ["a.png"]))
+    assert log[0].category is Carrying and log[0].message.items == ["a.png"]
+
+
+def test_no_user_frame_names_the_library_line_that_warns():
+    # A library function run by a thread pool has no frame outside the library
+    # (the pool and threading are standard library): the warning names the line of
+    # sksplice that warns, not warn_user's own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    import sksplice._means as means
+
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(means.center_rows, np.zeros((1, 3)), np.ones(3)).result()
+    assert len(log) == 1 and "are all zero" in str(log[0].message)
+    assert log[0].filename == means.__file__
