@@ -54,4 +54,6 @@ if os.environ.get("SKSPLICE_DOCS_INTERSPHINX") != "1":
 html_theme = "pydata_sphinx_theme"
 html_title = f"sksplice {version}"
 html_static_path = ["_static"]
+# (long inline code in table cells wraps: the parameter tables fit the page)
+html_css_files = ["tables.css"]
 html_theme_options = {"navigation_with_keys": False}

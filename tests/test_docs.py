@@ -88,6 +88,10 @@ def test_sphinx_build_without_warnings(tmp_path):
     concepts = (tmp_path / "html" / "concepts.html").read_text(encoding="utf-8")
     assert 'src="_static/mathjax/tex-chtml.js"' in concepts and "cdn." not in concepts
     assert (tmp_path / "html" / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    # long inline code in tables may wrap (Sphinx keeps it on one line: tables scrolled)
+    embedders = (tmp_path / "html" / "embedders.html").read_text(encoding="utf-8")
+    assert 'href="_static/tables.css' in embedders
+    assert "span.pre" in (tmp_path / "html" / "_static" / "tables.css").read_text()
 
 
 def _python_sources():
