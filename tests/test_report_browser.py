@@ -172,6 +172,40 @@ def test_sort_a_column(browser, explorer, artifacts):
     page.close(artifacts, "report_sorted")
 
 
+def test_sort_a_column_with_the_keyboard(browser, explorer, artifacts):
+    """The column titles are in the tab order; Enter and Space sort, aria-sort follows."""
+    path, _, _, _, ranking = explorer
+    page = Page(browser, path)
+    page.page.focus("#ranking-significant")  # the control just before the table
+    focused = []
+    for _ in range(len(ranking.columns)):
+        page.page.keyboard.press("Tab")
+        focused.append(page.page.evaluate("document.activeElement.textContent.trim()"))
+        if focused[-1] == "Difference":
+            break
+    assert focused[:3] == ["Class", "Concept", "In class"], focused
+    assert focused[-1] == "Difference", focused
+    assert page.page.evaluate("document.activeElement.closest('th').dataset.col") == "4"
+    header = page.page.locator("#ranking-table th", has_text="Difference")
+    assert header.get_attribute("aria-sort") is None
+    page.page.keyboard.press("Enter")
+    assert header.get_attribute("aria-sort") == "ascending"
+    values = [_num(t) for t in _column(page, 4)]
+    assert len(values) == len(ranking) and values == sorted(values)
+    page.page.keyboard.press("Space")  # the focus stays on the title: sort the other way
+    assert header.get_attribute("aria-sort") == "descending"
+    values = [_num(t) for t in _column(page, 4)]
+    assert values == sorted(values, reverse=True)
+    # one column at a time carries aria-sort
+    page.page.keyboard.press("Shift+Tab")
+    page.page.keyboard.press("Enter")
+    sorts = page.page.eval_on_selector_all(
+        "#ranking-table th", "ths => ths.map(th => th.getAttribute('aria-sort'))"
+    )
+    assert sorts == [None, None, None, "ascending", None, None, None, None]
+    page.close(artifacts, "report_sorted_by_keyboard")
+
+
 def test_search_and_significant_only(browser, explorer, artifacts):
     path, _, _, _, ranking = explorer
     page = Page(browser, path)

@@ -126,8 +126,13 @@
         "aria-sort", dir > 0 ? "ascending" : "descending");
       render();
     }
+    // Each column title becomes a button: reachable with Tab, sorted with Enter or Space,
+    // and its column's aria-sort says the order to a screen reader.
     for (const th of table.querySelectorAll("th")) {
-      th.addEventListener("click", () => sortBy(Number(th.dataset.col), th.dataset.type === "num"));
+      const button = el("button", { type: "button", class: "sort" }, th.textContent.trim());
+      button.addEventListener("click", () => sortBy(Number(th.dataset.col),
+                                                    th.dataset.type === "num"));
+      th.replaceChildren(button);
     }
     search.addEventListener("input", () => { state.limit = PAGE_ROWS; render(); });
     sigOnly.addEventListener("change", () => { state.limit = PAGE_ROWS; render(); });
