@@ -191,7 +191,8 @@ def plot_class_profile(
     -------
     ax : matplotlib.axes.Axes
         One bar per concept (the class's value, largest on top) and a black
-        marker per concept for the dataset-wide value.
+        marker per concept for the dataset-wide value; their legend is in one
+        row between the title and the axes, where it covers no bar.
 
     Raises
     ------
@@ -208,17 +209,41 @@ def plot_class_profile(
     nonzero = np.flatnonzero(values)
     order = nonzero[np.argsort(-values[nonzero], kind="mergesort")][:k][::-1]
     names = table.index.to_numpy()[order]
-    ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.0))
+    # (a third of an inch more than plot_decomposition: the legend is above the axes)
+    ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.35))
     positions = np.arange(len(order))
-    ax.barh(positions, values[order], color="C1", label=str(cls))
-    ax.scatter(
+    bars = ax.barh(positions, values[order], color="C1", label=str(cls))
+    marks = ax.scatter(
         overall[order], positions, color="black", marker="|", s=200, zorder=3, label="all samples"
     )
     ax.set_yticks(positions, [str(n) for n in names])
     ax.set_xlabel(statistic.replace("_", " "))
-    ax.set_title(title if title is not None else f"class {cls}")
-    ax.legend(loc="best")
+    _legend_above(ax, title if title is not None else f"class {cls}", [bars, marks])
     return ax
+
+
+def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
+    """Title the axes, with the legend in one row between the title and the axes.
+
+    Outside the axes the legend covers no bar, however long the bars are (inside, the
+    top concepts of a class, often present in nearly all of its samples, fill every
+    corner). The title is lifted by the legend's height.
+    """
+    legend = ax.legend(
+        handles,
+        [_shortened(h.get_label()) for h in handles],
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncols=len(handles),
+        frameon=False,
+        fontsize=9,
+        borderaxespad=0.2,
+        handlelength=1.5,
+    )
+    # (in points: the legend's height and its gap to the axes; the title's bottom, its
+    # descenders included, goes 2 points above)
+    top = legend.get_window_extent().height * 72.0 / ax.figure.dpi + 0.2 * 9
+    ax.set_title(title, pad=top + 2.0, verticalalignment="bottom")
 
 
 def plot_concept_prevalence(

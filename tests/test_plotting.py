@@ -450,3 +450,46 @@ def test_the_shift_legend_leaves_the_largest_shift_visible():
     assert not box.padded(5).contains(x, y)  # the marker, not just its centre
     (label,) = [t for t in ax.texts if t.get_text() == "snow"]
     assert not box.overlaps(label.get_window_extent())
+
+
+def _drawn(ax):
+    """Render the figure as ``savefig`` does (a bare Figure's ``canvas.draw()`` lays out
+    nothing), so that window extents are those of the saved image."""
+    import io
+
+    ax.figure.savefig(io.BytesIO(), format="png")
+    return ax.figure
+
+
+def _display_boxes_of_markers(ax, collection):
+    """Display-space boxes of a scatter's markers (marker size s is an area in points²)."""
+    from matplotlib.transforms import Bbox
+
+    half = np.sqrt(collection.get_sizes()[0]) / 2 * ax.figure.dpi / 72.0
+    centres = ax.transData.transform(collection.get_offsets())
+    return [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in centres]
+
+
+@pytest.mark.parametrize("k, cls_name", [(10, "park"), (2, "park"), (10, "a class " * 8)])
+def test_the_class_profile_legend_covers_no_bar(k, cls_name, tmp_path):
+    # the top concepts of a class are in (nearly) all of its samples: bars reach the
+    # right edge in every row, and the dataset-wide markers sit at their ends
+    rng = np.random.default_rng(0)
+    names = ["dog", "grass", "ball", "park", "tree", "sky", "leash", "child", "bench", "frisbee"]
+    W = (rng.random((40, 10)) < 0.97).astype(float)
+    W[20:] = rng.random((20, 10)) < 0.9
+    y = np.array([cls_name] * 20 + ["other"] * 20)
+    ax = plot_class_profile(concept_profiles(W, y, names), cls_name, k=k)
+    fig = _drawn(ax)
+    legend = ax.get_legend().get_window_extent()
+    for bar in _bars(ax):
+        assert not legend.overlaps(bar.get_window_extent())
+    for mark in _display_boxes_of_markers(ax, ax.collections[0]):
+        assert not legend.overlaps(mark)
+    assert not legend.overlaps(ax.title.get_window_extent())  # nor under the title
+    assert fig.bbox.contains(legend.x0, legend.y0) and fig.bbox.contains(legend.x1, legend.y1)
+    title = ax.title.get_window_extent()
+    assert fig.bbox.contains(title.x0, title.y1)
+    # the class first, then the dataset-wide markers
+    assert [t.get_text() for t in ax.get_legend().get_texts()][1] == "all samples"
+    _save_png(ax, tmp_path)
