@@ -8,6 +8,7 @@ notebook. matplotlib is an optional dependency (``pip install sksplice[plot]``).
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -323,42 +324,174 @@ def plot_concept_prevalence(
     return ax
 
 
-#: Vertical offsets (points) tried in turn for a label: right above the point, then
-#: alternately one line further down and up.
-_LABEL_OFFSETS = (3.0, *(3.0 + 12.0 * m for step in range(1, 13) for m in (-step, step)))
+#: A label's place is tried level with its point, then alternately one line (this many
+#: points) lower and higher, and so on across the axes.
+_LABEL_LINE = 10.0
+#: How many of those places are tried clear of points and lines: within four lines.
+_CLEAR_STEPS = 9
+#: Points between a point and the near end of its label.
+_LABEL_GAP = 4.0
+#: Lengths a label is cut to, in turn, when it fits nowhere whole.
+_LABEL_LENGTHS = (_MAX_LABEL, 24, 12)
 
 
-def _label_points(ax: Axes, x: np.ndarray, y: np.ndarray, names: list[str]) -> None:
-    """Label points, moving a label down (then up) until it overlaps no earlier one.
+def _along(a: np.ndarray, b: np.ndarray, step: float) -> np.ndarray:
+    """Points from ``a`` to ``b`` (display coordinates), ``step`` pixels apart or closer."""
+    n = max(int(np.hypot(*(b - a)) / step), 1)
+    return a + np.linspace(0.0, 1.0, n + 1)[:, None] * (b - a)
 
-    Overlap is judged on approximate text boxes in points (8-point font), after the
-    figure's layout has run so that the axes have their final size.
+
+def _place_labels(
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    *,
+    avoid: np.ndarray | None = None,
+    avoid_lines: tuple[Any, ...] = (),
+    fontsize: float = 8.0,
+    colors: list[str] | None = None,
+) -> list[str]:
+    """Label points so that no two labels overlap and every label lies inside the axes.
+
+    Greedy and deterministic, in the order given (the most important label first): a
+    label takes the first position, beside its point on the right, then the left, then
+    one line lower or higher and so on, whose text box lies inside the axes and overlaps
+    no label placed before nor the legend, and, where possible, no point of ``x, y``,
+    no point of ``avoid`` (data coordinates, shape (n, 2)), no line of ``avoid_lines``
+    and no line drawn to an earlier label, while its own line crosses no label. When no
+    such position is free within four lines of the point, points and lines may be
+    covered and crossed; when no position is free either, the label is cut to 24, then
+    12 characters, and left out when it fits nowhere even so. A label moved off its
+    point's level gets a thin line from its near end.
+
+    Call it last, when titles, axis labels and the legend are in place: the figure's
+    layout is run first, so that the axes have their final size. Returns the names left
+    out.
     """
-    ax.figure.draw_without_rendering()
-    to_points = ax.transData + ax.figure.dpi_scale_trans.inverted()
-    placed: list[tuple[float, float, float]] = []  # (left, bottom, width), 72 per inch
-    for xi, yi, name in zip(x, y, names):
-        px, py = to_points.transform((xi, yi)) * 72.0
-        width = 5.0 * len(name)
-        for dy in _LABEL_OFFSETS:
-            left, bottom = px + 4.0, py + dy
-            if all(
-                abs(bottom - b) >= 9.0 or left + width <= lft or lft + w <= left
-                for lft, b, w in placed
-            ):
+    fig = ax.figure
+    fig.draw_without_rendering()
+    scale = fig.dpi / 72.0  # pixels per point
+    region = ax.bbox.padded(-1.0)
+    lines = int(region.height / (_LABEL_LINE * scale)) + 1
+    steps_all = [0.0, *(_LABEL_LINE * m for n in range(1, lines + 1) for m in (-n, n))]
+    to_display = ax.transData.transform
+    anchors = to_display(np.column_stack([x, y]).reshape(-1, 2))
+    obstacles = [anchors]
+    if avoid is not None:
+        obstacles.append(to_display(np.asarray(avoid, dtype=np.float64).reshape(-1, 2)))
+    for line in avoid_lines:  # a line is straight between its vertices on the screen
+        for a, b in pairwise(to_display(line.get_xydata())):
+            obstacles.append(_along(a, b, 2.0 * scale))
+    points = np.vstack(obstacles)
+    radius = 2.5 * scale  # a marker's half size, about
+    placed: list[tuple[float, float, float, float]] = []  # boxes no label may overlap
+    legend = ax.get_legend()
+    if legend is not None:
+        # Where the draw above put it, and there it stays: a legend at loc="best" would
+        # otherwise be placed again, around the labels, when the figure is drawn.
+        box = legend.get_window_extent()
+        corner = tuple(ax.transAxes.inverted().transform(box.p0))
+        if hasattr(legend, "set_loc"):  # matplotlib >= 3.8
+            legend.set_loc(corner)
+        else:  # pragma: no cover
+            legend._set_loc(corner)
+        placed.append(tuple(box.extents))
+
+    def free(box: tuple[float, ...], leader: np.ndarray | None, cover_points: bool) -> bool:
+        x0, y0, x1, y1 = box
+        if x0 < region.x0 or x1 > region.x1 or y0 < region.y0 or y1 > region.y1:
+            return False
+        if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
+            return False
+        if cover_points:
+            return True
+        if leader is not None:
+            for b in placed:
+                if np.any(
+                    (leader[:, 0] > b[0])
+                    & (leader[:, 0] < b[2])
+                    & (leader[:, 1] > b[1])
+                    & (leader[:, 1] < b[3])
+                ):
+                    return False
+        return not np.any(
+            (points[:, 0] > x0 - radius)
+            & (points[:, 0] < x1 + radius)
+            & (points[:, 1] > y0 - radius)
+            & (points[:, 1] < y1 + radius)
+        )
+
+    def position(px: float, py: float, width: float, height: float) -> tuple | None:
+        # (clear of points and lines within a few lines of the point, else nearer and
+        # on them: a label far away with a long line is harder to read)
+        for cover_points, steps in ((False, steps_all[:_CLEAR_STEPS]), (True, steps_all)):
+            for dy in steps:
+                cy = py + dy * scale
+                for side in (1.0, -1.0):
+                    near = px + side * _LABEL_GAP * scale
+                    x0, x1 = (near, near + width) if side > 0 else (near - width, near)
+                    box = (x0, cy - height / 2, x1, cy + height / 2)
+                    leader = None
+                    if dy != 0.0:
+                        leader = _along(np.array([px, py]), np.array([near, cy]), 2.0 * scale)
+                    if free(box, leader, cover_points):
+                        return side, dy, box, leader
+        return None
+
+    # (a probe measures the text boxes; each label is then drawn where it was placed)
+    probe = ax.text(0.5, 0.5, "", transform=ax.transAxes, fontsize=fontsize, va="center")
+    left_out = []
+    for i, ((px, py), name) in enumerate(zip(anchors, names)):
+        for length in _LABEL_LENGTHS:
+            text = name if len(name) <= length else name[: length - 1] + "\u2026"
+            probe.set_text(text)
+            extent = probe.get_window_extent()
+            chosen = position(px, py, extent.width + 2.0, extent.height)  # (a pixel apart)
+            if chosen is not None or len(name) <= length:
                 break
-        placed.append((left, bottom, width))
-        # a label moved away from its point gets a thin line to it
-        line = None if dy == _LABEL_OFFSETS[0] else {"arrowstyle": "-", "color": "0.4", "lw": 0.6}
+        if chosen is None:  # no room left, even for the shortest text
+            left_out.append(name)
+            continue
+        side, dy, box, leader = chosen
+        placed.append(box)
+        if leader is not None:
+            points = np.vstack([points, leader])
         label = ax.annotate(
-            name,
-            (xi, yi),
-            xytext=(4.0, dy),
+            text,
+            (x[i], y[i]),
+            xytext=(side * _LABEL_GAP, dy),
             textcoords="offset points",
-            fontsize=8,
-            arrowprops=line,
+            fontsize=fontsize,
+            color="black" if colors is None else colors[i],
+            ha="left" if side > 0 else "right",
+            va="center",
+            # a label moved off its point's level gets a thin line from its near end
+            arrowprops=None
+            if dy == 0.0
+            else {
+                "arrowstyle": "-",
+                "color": "0.4",
+                "lw": 0.6,
+                "relpos": (0.0 if side > 0 else 1.0, 0.5),
+                "shrinkA": 1.0,
+            },
         )
         label.set_in_layout(False)  # labels must not shrink the axes they were placed on
+    probe.remove()
+    return left_out
+
+
+def _warn_left_out(left_out: list[str], what: str, advice: str) -> None:
+    if left_out:
+        import warnings
+
+        shown = ", ".join(repr(n) for n in left_out[:5]) + (", ..." if len(left_out) > 5 else "")
+        warnings.warn(
+            f"{len(left_out)} {what} left out for want of room in the axes ({shown}); {advice}",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 _SHIFT_COLUMNS = ("prevalence_a", "prevalence_b", "mean_weight_a", "mean_weight_b", "significant")
@@ -386,7 +519,9 @@ def plot_dataset_shift(
         Output of :func:`sksplice.shift.compare_datasets`.
     k : int, default=10
         Number of significant concepts labelled (fewer when fewer are
-        significant).
+        significant). Labels are placed apart from each other, inside the axes
+        and clear of the legend; a name too long for the space is cut with an
+        ellipsis, and a label with no room left is left out with a warning.
     ax : matplotlib Axes, default=None
         Axes to draw into; a new figure is made when omitted.
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
@@ -446,11 +581,6 @@ def plot_dataset_shift(
     low = -0.02 * top if scale == "linear" else 0.0
     ax.set_xlim(low, top)
     ax.set_ylim(low, top)
-    order = np.flatnonzero(significant)
-    if "p_adjusted" in comparison.columns:
-        p_adj = comparison["p_adjusted"].to_numpy(dtype=np.float64)[order]
-        order = order[np.argsort(p_adj, kind="mergesort")]
-    _label_points(ax, x[order[:k]], y[order[:k]], [str(n) for n in comparison.index[order[:k]]])
     what = statistic.replace("_", " ")
     ax.set_xlabel(f"{what} in {label_a}")
     ax.set_ylabel(f"{what} in {label_b}")
@@ -462,6 +592,21 @@ def plot_dataset_shift(
     # Where the fewest points and labels are: a corner may hold the largest shifts
     # (concepts found in one collection only lie along an axis).
     ax.legend(loc="best", fontsize=8)
+    # Labelled last, on the axes' final size; the labels keep clear of the coloured
+    # points and of the legend.
+    order = np.flatnonzero(significant)
+    if "p_adjusted" in comparison.columns:
+        p_adj = comparison["p_adjusted"].to_numpy(dtype=np.float64)[order]
+        order = order[np.argsort(p_adj, kind="mergesort")]
+    shown = order[:k]
+    left_out = _place_labels(
+        ax,
+        x[shown],
+        y[shown],
+        [str(n) for n in comparison.index[shown]],
+        avoid=np.column_stack([x[significant], y[significant]]),
+    )
+    _warn_left_out(left_out, "concept labels", "draw on larger axes or label fewer (`k`)")
     return ax
 
 

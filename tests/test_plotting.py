@@ -43,6 +43,15 @@ def _save_png(ax, tmp_path):
     assert path.stat().st_size > 1000
 
 
+def _drawn(ax):
+    """Render the figure as ``savefig`` does (a bare Figure's ``canvas.draw()`` lays out
+    nothing), so that window extents are those of the saved image."""
+    import io
+
+    ax.figure.savefig(io.BytesIO(), format="png")
+    return ax.figure
+
+
 @pytest.fixture
 def labelled():
     W = np.array(
@@ -245,7 +254,7 @@ def test_plot_dataset_shift_labels_do_not_overlap():
         W_b[: 100 + j, j] = 1.0
     comparison = compare_datasets(W_a, W_b, concepts=names)
     ax = plot_dataset_shift(comparison, k=6)
-    ax.figure.canvas.draw()
+    _drawn(ax)
     from matplotlib.text import Text
 
     boxes = [Text.get_window_extent(t) for t in ax.texts]  # the text, not its leader line
@@ -253,6 +262,59 @@ def test_plot_dataset_shift_labels_do_not_overlap():
     for i in range(6):
         for j in range(i):
             assert not boxes[i].overlaps(boxes[j]), (ax.texts[i].get_text(), ax.texts[j].get_text())
+
+
+def _label_boxes_apart_and_inside(ax, texts):
+    """Every label's text box lies inside the axes, and no two overlap."""
+    from matplotlib.text import Text
+
+    boxes = [Text.get_window_extent(t) for t in texts]  # the text, not its leader line
+    for t, box in zip(texts, boxes):
+        assert ax.figure.bbox.contains(box.x0, box.y0), t.get_text()
+        assert ax.figure.bbox.contains(box.x1, box.y1), t.get_text()
+        assert ax.bbox.contains(box.x0, box.y0) and ax.bbox.contains(box.x1, box.y1), t
+    for i in range(len(boxes)):
+        for j in range(i):
+            assert not boxes[i].overlaps(boxes[j]), (texts[i].get_text(), texts[j].get_text())
+
+
+def test_shift_labels_of_close_points_with_long_names_stay_apart_and_inside():
+    # ten concepts along a short stretch of the diagonal's upper side, near the top
+    # right, some named at great length
+    names = [
+        "snow",
+        "a very long concept name about winter sports equipment",
+        "another quite long concept name about frozen lakes and rivers",
+        "skis",
+        "sled",
+        "a third long and winding name for mountains in winter",
+        "ice",
+        "pine trees covered in snow under a grey sky",
+        "cold",
+        "scarf",
+    ]
+    n = 400
+    W_a, W_b = np.zeros((n, len(names))), np.zeros((n, len(names)))
+    for j in range(len(names)):
+        W_a[: 200 + 4 * j, j] = 1.0
+        W_b[: 320 + 6 * j, j] = 1.0
+    comparison = compare_datasets(W_a, W_b, concepts=names, labels=("autumn", "winter"))
+    assert comparison["significant"].all()
+    for scale in ("linear", "sqrt"):
+        ax = plot_dataset_shift(comparison, k=10, scale=scale)
+        _drawn(ax)
+        labels = list(ax.texts)
+        assert len(labels) == 10
+        _label_boxes_apart_and_inside(ax, labels)
+        # whole, or cut with an ellipsis (at 40 characters at most)
+        for label in labels:
+            text = label.get_text()
+            assert len(text) <= 40
+            assert text in names or any(
+                text.endswith("\u2026") and name.startswith(text[:-1]) for name in names
+            ), text
+        legend = ax.get_legend().get_window_extent()
+        assert not any(legend.overlaps(label.get_window_extent()) for label in labels)
 
 
 def test_plot_dataset_shift_errors(shifted, labelled):
@@ -450,15 +512,6 @@ def test_the_shift_legend_leaves_the_largest_shift_visible():
     assert not box.padded(5).contains(x, y)  # the marker, not just its centre
     (label,) = [t for t in ax.texts if t.get_text() == "snow"]
     assert not box.overlaps(label.get_window_extent())
-
-
-def _drawn(ax):
-    """Render the figure as ``savefig`` does (a bare Figure's ``canvas.draw()`` lays out
-    nothing), so that window extents are those of the saved image."""
-    import io
-
-    ax.figure.savefig(io.BytesIO(), format="png")
-    return ax.figure
 
 
 def _display_boxes_of_markers(ax, collection):
