@@ -716,7 +716,10 @@ def plot_sparsity_tradeoff(
     log_l0 : bool, default=True
         Logarithmic l0 axis (the penalties of a path spread l0 over decades).
     annotate : bool, default=True
-        Write each point's l1 penalty next to it on the cosine lines.
+        Write each point's l1 penalty next to it on the cosine lines, in the
+        line's colour; the labels are kept apart from each other, inside the
+        axes and off the lines where there is room (a label with no room left
+        is left out with a warning).
     title : str, default=None
         Title of the cosine axes.
 
@@ -780,6 +783,7 @@ def plot_sparsity_tradeoff(
             ax, accuracy_ax = fig.subplots(1, 2)
         else:
             ax = _new_axes(None, (6.5, 4.5))
+    penalties: list[tuple[float, float, str, str]] = []  # (l0, cosine, label, colour)
     for i, (label, values) in enumerate(arrays.items()):
         color = f"C{i % 10}"
         order = np.argsort(values["mean_l0"], kind="mergesort")
@@ -787,9 +791,7 @@ def plot_sparsity_tradeoff(
         ax.plot(l0, values["cosine"][order], "o-", color=color, label=label or None)
         if annotate:
             for x, c, pen in zip(l0, values["cosine"][order], values["l1_penalties"][order]):
-                ax.annotate(
-                    f"{pen:g}", (x, c), xytext=(3, -10), textcoords="offset points", fontsize=7
-                )
+                penalties.append((x, c, f"{pen:g}", color))
         if with_accuracy:
             accuracy = _path_accuracy(
                 named[label], label, y, estimator, transformers.get(label), cv
@@ -816,4 +818,12 @@ def plot_sparsity_tradeoff(
         accuracy_ax.set_title(f"{name} on {kind}")
     if title is not None:
         ax.set_title(title)
+    if penalties:
+        # each penalty in its line's colour, clear of the lines, the legend and the others
+        x, c, text, colors = zip(*penalties)
+        left_out = _place_labels(
+            ax, np.array(x), np.array(c), list(text), avoid_lines=tuple(ax.get_lines()),
+            fontsize=7, colors=list(colors),
+        )  # fmt: skip
+        _warn_left_out(left_out, "penalty labels", "draw on larger axes or pass annotate=False")
     return ax

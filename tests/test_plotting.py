@@ -546,3 +546,33 @@ def test_the_class_profile_legend_covers_no_bar(k, cls_name, tmp_path):
     # the class first, then the dataset-wide markers
     assert [t.get_text() for t in ax.get_legend().get_texts()][1] == "all samples"
     _save_png(ax, tmp_path)
+
+
+def test_tradeoff_penalty_labels_stay_apart_and_inside():
+    # three vocabularies whose paths nearly coincide: every penalty's three points
+    # are a few pixels apart
+    class Summary:
+        def __init__(self, l0, cosine):
+            self.l1_penalties = np.array([0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1, 0.05])
+            self.mean_l0, self.cosine = l0, cosine
+
+    l0 = np.array([3.0, 4.0, 6.0, 7.5, 10.0, 14.0, 22.0, 45.0])
+    cosine = np.array([0.55, 0.6, 0.66, 0.69, 0.72, 0.76, 0.8, 0.86])
+    paths = {
+        "1k words": Summary(l0, cosine),
+        "5k words": Summary(l0 * 1.06, cosine + 0.008),
+        "10k words": Summary(l0 * 1.1, cosine + 0.02),
+    }
+    for log_l0 in (True, False):
+        ax = plot_sparsity_tradeoff(paths, log_l0=log_l0)
+        _drawn(ax)
+        labels = list(ax.texts)
+        assert sorted(t.get_text() for t in labels) == sorted(
+            ["0.5", "0.4", "0.3", "0.25", "0.2", "0.15", "0.1", "0.05"] * 3
+        )
+        _label_boxes_apart_and_inside(ax, labels)
+        legend = ax.get_legend().get_window_extent()
+        assert not any(legend.overlaps(label.get_window_extent()) for label in labels)
+        # each penalty in its path's colour
+        colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
+        assert [t.get_color() for t in labels] == [c for c in colours.values() for _ in range(8)]
