@@ -471,8 +471,8 @@ def _place_labels(
             if dy == 0.0
             else {
                 "arrowstyle": "-",
-                "color": "0.4",
-                "lw": 0.6,
+                "color": "0.3",
+                "lw": 0.7,
                 "relpos": (0.0 if side > 0 else 1.0, 0.5),
                 "shrinkA": 1.0,
             },

@@ -317,6 +317,22 @@ def test_shift_labels_of_close_points_with_long_names_stay_apart_and_inside():
         assert not any(legend.overlaps(label.get_window_extent()) for label in labels)
 
 
+def test_shift_labels_with_no_room_left_are_left_out_with_a_warning():
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(0)
+    n, m = 300, 60
+    W_a = (rng.random((n, m)) < 0.05).astype(float)
+    W_b = (rng.random((n, m)) < 0.4).astype(float)
+    comparison = compare_datasets(W_a, W_b, concepts=[f"concept {j}" for j in range(m)])
+    ax = Figure(figsize=(2.5, 2.5), layout="constrained").add_subplot()
+    with pytest.warns(UserWarning, match=r"concept labels left out for want of room"):
+        plot_dataset_shift(comparison, k=m, ax=ax)
+    _drawn(ax)
+    assert 0 < len(ax.texts) < m
+    _label_boxes_apart_and_inside(ax, list(ax.texts))
+
+
 def test_plot_dataset_shift_errors(shifted, labelled):
     W, y = labelled
     with pytest.raises(TypeError, match="compare_datasets"):
