@@ -520,7 +520,7 @@ def test_the_shift_legend_leaves_the_largest_shift_visible():
     names = [f"c{i}" for i in range(20)] + ["snow"]
     shift = compare_datasets(A, B, concepts=names, labels=("forest", "snow"))
     ax = plot_dataset_shift(shift, k=3)
-    ax.figure.canvas.draw()
+    _drawn(ax)
     box = ax.get_legend().get_window_extent()
     assert shift.loc["snow", "significant"]
     point = (shift.loc["snow", "prevalence_a"], shift.loc["snow", "prevalence_b"])
