@@ -392,10 +392,7 @@ def _place_labels(
         # otherwise be placed again, around the labels, when the figure is drawn.
         box = legend.get_window_extent()
         corner = tuple(ax.transAxes.inverted().transform(box.p0))
-        if hasattr(legend, "set_loc"):  # matplotlib >= 3.8
-            legend.set_loc(corner)
-        else:  # pragma: no cover
-            legend._set_loc(corner)
+        legend.set_loc(corner)
         placed.append(tuple(box.extents))
 
     def free(box: tuple[float, ...], leader: np.ndarray | None, cover_points: bool) -> bool:
@@ -484,13 +481,12 @@ def _place_labels(
 
 def _warn_left_out(left_out: list[str], what: str, advice: str) -> None:
     if left_out:
-        import warnings
+        from ._stack import warn_user
 
         shown = ", ".join(repr(n) for n in left_out[:5]) + (", ..." if len(left_out) > 5 else "")
-        warnings.warn(
+        warn_user(
             f"{len(left_out)} {what} left out for want of room in the axes ({shown}); {advice}",
             UserWarning,
-            stacklevel=3,
         )
 
 
