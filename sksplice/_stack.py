@@ -47,7 +47,8 @@ def user_stacklevel() -> int:
 
 def _first_user_level(frame: Any) -> int | None:
     """Steps from ``frame`` back to the first frame outside the library, if any."""
-    skip = _library_folders()
+    # (and the frozen modules of the standard library: runpy starts a worker process)
+    skip = (*_library_folders(), "<frozen ")
     level = 0
     try:
         while frame is not None:

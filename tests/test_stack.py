@@ -107,3 +107,17 @@ def test_no_user_frame_names_the_library_line_that_warns():
             pool.submit(means.center_rows, np.zeros((1, 3)), np.ones(3)).result()
     assert len(log) == 1 and "are all zero" in str(log[0].message)
     assert log[0].filename == means.__file__
+
+
+def test_frozen_standard_library_frames_are_not_the_user_s():
+    # A worker process of a parallel search starts in runpy, a frozen module: its
+    # frame, "<frozen runpy>", was named as the user's line.
+    import numpy as np
+
+    import sksplice._means as means
+
+    code = compile("means.center_rows(np.zeros((1, 3)), np.ones(3))", "<frozen runpy>", "exec")
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
+        exec(code, {"means": means, "np": np})
+    assert len(log) == 1 and log[0].filename == __file__
