@@ -107,6 +107,21 @@ def _check_penalties(l1_penalties: Any) -> np.ndarray:
             f"l1_penalties must be a sequence of penalties, got the single number {l1_penalties!r}"
             " (pass [value])"
         )
+    if isinstance(l1_penalties, (str, bytes)):
+        raise TypeError(f"l1_penalties must be a sequence of numbers, got {l1_penalties!r}")
+    if not isinstance(l1_penalties, np.ndarray) and hasattr(l1_penalties, "__iter__"):
+        l1_penalties = list(l1_penalties)
+        for i, value in enumerate(l1_penalties):
+            # (NumPy would read "0.1" as 0.1 and True as 1; the transformer's l1_penalty
+            # refuses them; a nested list is left to the shape check below)
+            if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+                raise TypeError(
+                    f"l1_penalties[{i}] = {value!r} is {type(value).__name__}, not a number"
+                )
+    elif isinstance(l1_penalties, np.ndarray) and l1_penalties.dtype.kind not in "fiu":
+        raise TypeError(
+            f"l1_penalties must be an array of real numbers, got dtype {l1_penalties.dtype}"
+        )
     try:
         values = np.asarray(l1_penalties, dtype=np.float64)
     except (TypeError, ValueError) as exc:

@@ -117,7 +117,12 @@ def test_unfitted_transformer_is_cloned_and_fitted(problem):
         ([0.1, np.nan], ValueError, "finite"),
         # (0, least squares, could run for minutes over a wide dictionary in float32)
         ([0.1, 0.0], ValueError, "l1_penalties[1] = 0.0: every penalty must be a positive"),
-        (["a"], TypeError, "real numbers"),
+        (["a"], TypeError, "l1_penalties[0] = 'a' is str, not a number"),
+        # (NumPy reads "0.2" as 0.2: the transformer refused it after the dictionary)
+        ([0.1, "0.2"], TypeError, "l1_penalties[1] = '0.2' is str, not a number"),
+        ([0.1, True], TypeError, "l1_penalties[1] = True is bool"),
+        (np.array(["0.1"]), TypeError, "dtype <U3"),
+        ("0.1", TypeError, "sequence of numbers"),
     ],
 )
 def test_bad_penalties_are_refused_before_any_solve(problem, monkeypatch, penalties, error, words):

@@ -291,6 +291,7 @@ def _refusals(splicer):
         ),
         ("infinite penalty", pipe, [0.1, np.inf], {}, ValueError, "finite"),
         ("zero penalty", pipe, [0.1, 0.0], {}, ValueError, r"l1_penalties\[1\] = 0.0.*positive"),
+        ("text penalty", pipe, ["0.1", "0.2"], {}, TypeError, r"l1_penalties\[0\] = '0.1' is str"),
         (
             "bad transformer option",
             make_pipeline(clone(splicer).set_params(solver="bogus"), lr),
