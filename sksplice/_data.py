@@ -22,6 +22,7 @@ in :mod:`sksplice._atomic`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -101,6 +102,27 @@ def _ensure_folder(folder: str | os.PathLike[str], what: str, parameter: str, en
             f"a writable folder as {parameter} or set ${env}",
         ) from exc
     return path
+
+
+def unwritable_reason(folder: str | os.PathLike[str]) -> str | None:
+    """Why no file can be written in ``folder`` (created when missing), or None if one can.
+
+    Tried by creating (and removing) a small file there: permission bits do not
+    tell (the superuser ignores them; an immutable folder or a read-only mount
+    refuses even the superuser).
+    """
+    import tempfile
+
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".sksplice-probe-", dir=path)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return None
 
 
 def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:

@@ -41,7 +41,7 @@ from cachetools import LRUCache
 
 from ._array import ZERO_NORM, l2_normalize
 from ._atomic import atomic_write, remove_stale_temporaries
-from ._data import get_cache_dir, readable_name
+from ._data import get_cache_dir, readable_name, unwritable_reason
 from ._protocols import check_text_embedder
 from ._stack import warn_user
 from ._validation import check_finite_rows, check_int
@@ -541,6 +541,18 @@ def embed_vocabulary(
                     DictionaryCacheWarning,
                 )
                 raw = None
+
+    if raw is None and path is not None:
+        # Said before the embedding (minutes for a large vocabulary), not after it.
+        reason = unwritable_reason(path.parent)
+        if reason is not None:
+            warn_user(
+                f"cannot write the concept dictionary cache {path} ({reason}): the "
+                f"{len(concepts)} concepts are embedded now and kept in memory for this "
+                "process only (pass a writable cache_dir to keep them for later runs)",
+                DictionaryCacheWarning,
+            )
+            path = None
 
     if raw is not None:
         logger.info("concept dictionary: %d concepts read from the cache %s", len(concepts), path)

@@ -492,6 +492,41 @@ def test_cache_dir_checked_before_embedding(
     assert "[Errno" not in last and "as cache_dir" not in last, last
 
 
+def test_an_unwritable_cache_dir_is_refused_before_embedding(
+    image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding
+):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "dictionaries").write_text("a file where the cache's folder goes\n")
+    args = ["decompose", str(image_tree), *_model_args(vocab_file), "--cache-dir", str(cache)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"sksplice: error: --cache-dir {cache}: cannot write"), last
+    assert "give a writable folder" in last
+
+
+def test_an_unwritable_default_cache_is_warned_about_before_embedding(
+    image_tree, vocab_file, inproc, capsys, tmp_path, monkeypatch
+):
+    from sksplice import dictionary
+
+    cache = tmp_path / "default-cache"
+    cache.mkdir()
+    (cache / "dictionaries").write_text("a file where the cache's folder goes\n")
+    monkeypatch.setenv("SKSPLICE_CACHE", str(cache))
+    dictionary.clear_memory_cache()
+    args = ["decompose", str(image_tree / "cats"), "-f", "jsonl", *_model_args(vocab_file)]
+    code, out, err = _main(args, capsys)
+    assert code == 0, err
+    lines = err.splitlines()
+    warned = [i for i, ln in enumerate(lines) if "cannot write the concept dictionary" in ln]
+    embedding = [i for i, ln in enumerate(lines) if ln.startswith("sksplice: embedding ")]
+    assert len(warned) == 1 and embedding and warned[0] < embedding[0], err
+    assert "no disk cache" in lines[embedding[0]]
+    assert _parse("jsonl", out) == 5
+
+
 def test_report_output_must_be_a_file(
     image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding, monkeypatch
 ):

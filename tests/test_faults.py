@@ -213,6 +213,36 @@ def _read_only_writer(path):
     raise PermissionError(errno.EROFS, "Read-only file system", str(path))
 
 
+def test_an_unwritable_cache_folder_is_said_before_the_embedding(tmp_path, caplog):
+    # The folder was announced as the cache and found unwritable only after minutes
+    # of embedding. (A file where the "dictionaries" folder goes: unwritable for
+    # every user, the superuser too.)
+    clear_memory_cache()
+    (tmp_path / "dictionaries").write_text("in the way\n")
+    concepts = [f"unwritable concept {i}" for i in range(30)]
+    seen_at_embedding: list[int] = []
+
+    class Watching(SlowFakeEmbedder):
+        def embed_text(self, texts):
+            seen_at_embedding.append(len(caught))
+            return super().embed_text(texts)
+
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("INFO"):
+        warnings.simplefilter("always")
+        raw = embed_vocabulary(Watching(), concepts, cache_dir=tmp_path)
+    messages = [str(w.message) for w in caught if w.category is DictionaryCacheWarning]
+    assert len(messages) == 1, messages  # once, before; not again after
+    assert seen_at_embedding and seen_at_embedding[0] == 1
+    assert "cannot write the concept dictionary cache" in messages[0]
+    assert "30 concepts are embedded now and kept in memory" in messages[0]
+    assert "cache_dir" in messages[0]
+    # the announcement does not promise the cache
+    assert any("no disk cache" in r.getMessage() for r in caplog.records)
+    assert not any("will be cached in" in r.getMessage() for r in caplog.records)
+    np.testing.assert_array_equal(raw, expected_embeddings(concepts))
+    assert (tmp_path / "dictionaries").is_file()
+
+
 @pytest.mark.parametrize("fault", ["no_space", "read_only"])
 def test_unwritable_data_home_warns_and_returns_embeddings(monkeypatch, tmp_path, fault):
     clear_memory_cache()

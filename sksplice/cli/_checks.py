@@ -148,10 +148,19 @@ def _check_output(path: str | None, option: str = "-o") -> None:
 
 def _check_cache_dir(cache_dir: str | None) -> None:
     """``--cache-dir`` (or its default) is a folder, created now when missing (its errors
-    name the folder and the option; see :func:`sksplice._data.get_cache_dir`)."""
-    from .._data import get_cache_dir
+    name the folder and the option; see :func:`sksplice._data.get_cache_dir`), and a
+    ``--cache-dir`` given is writable. (An unwritable default is warned about before the
+    vocabulary is embedded, which then runs without the disk cache.)"""
+    from .._data import get_cache_dir, unwritable_reason
 
-    get_cache_dir(cache_dir)
+    folder = get_cache_dir(cache_dir)
+    if cache_dir is not None:
+        reason = unwritable_reason(folder / "dictionaries")
+        if reason is not None:
+            raise CLIError(
+                f"--cache-dir {folder}: cannot write the dictionary cache there ({reason}); "
+                "give a writable folder"
+            )
 
 
 def _check_options(args: argparse.Namespace) -> _Plan:
