@@ -9,7 +9,10 @@ endless line; there :func:`progress` writes plain lines instead, one every
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 #: Seconds between two progress lines when standard error is not a terminal.
@@ -111,3 +114,37 @@ def progress(
         ncols=0,
         **kwargs,
     )
+
+
+@contextlib.contextmanager
+def verbose_logging(verbose: Any) -> Iterator[None]:
+    """Show the INFO messages of sksplice's loggers on standard error while the block
+    runs, when ``verbose`` is above 0 and logging shows them nowhere else.
+
+    An estimator's ``verbose`` asks to see what its ``fit`` does (the vocabulary
+    being embedded, with the estimate of its time and where it is cached; each
+    step of a calibration). Those are logged at level INFO, which Python shows
+    only when the program has configured logging: where no handler would show
+    them, one writes them to standard error for the block (``[sksplice] ...``);
+    where handlers exist, the ``sksplice`` logger is only let down to INFO for
+    the block, and the program's handlers decide.
+    """
+    if not verbose:
+        yield
+        return
+    package = logging.getLogger("sksplice")
+    saved_level = package.level
+    handler = None
+    if not package.hasHandlers():
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[sksplice] %(message)s"))
+        handler.setLevel(logging.INFO)
+        package.addHandler(handler)
+    if package.getEffectiveLevel() > logging.INFO:
+        package.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        package.setLevel(saved_level)
+        if handler is not None:
+            package.removeHandler(handler)

@@ -17,6 +17,7 @@ from . import _weights
 from ._calibration import calibrate_penalty, check_target_l0
 from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts
 from ._means import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, center_rows, resolve_mean
+from ._progress import verbose_logging
 from ._validation import (
     Flag,
     Integer,
@@ -173,9 +174,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         Passed to the solver (bytes it may use per batch); ``None`` uses the
         solver's default.
     verbose : int or bool, default=False
-        0 (or False) is quiet; above 0, ``fit`` logs each step of the
-        ``target_l0`` calibration to the logger ``sksplice.transformer``
-        (level INFO; nothing is printed).
+        0 (or False) is quiet; above 0, ``fit`` shows what it does on standard
+        error: the vocabulary about to be embedded (how many concepts, where
+        the result is cached, and after the first batch an estimate of the
+        time left) and each step of the ``target_l0`` calibration. These are
+        INFO messages of the ``sksplice`` loggers; where the program has
+        configured logging, its handlers show them instead.
 
     Attributes
     ----------
@@ -473,6 +477,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
             number is expected, a number where an option string is expected).
         """
         self._check_params()
+        with verbose_logging(self.verbose):
+            return self._fit(X)
+
+    def _fit(self, X: Any) -> SpliceTransformer:
         X = self._validate_X(X, reset=True)
         concepts, n_full = self._resolve_concepts()
         # Everything that does not need the concepts' embeddings is checked before

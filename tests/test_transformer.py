@@ -1029,6 +1029,40 @@ def test_warnings_name_the_line_of_the_user_not_of_the_library(problem):
     assert record and {Path(w.filename).name for w in record} == {Path(__file__).name}
 
 
+def test_verbose_fit_shows_the_embedding_and_calibration_on_stderr(monkeypatch, capsys):
+    # verbose=1 only fed loggers that Python shows nowhere unless logging is set up: a
+    # first fit embedding a large vocabulary was silent for minutes.
+    import logging
+
+    monkeypatch.setattr(logging.root, "handlers", [])  # (as in a plain script)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 16))
+    vocabulary = random_vocabulary(60)
+    fit = {"embedder": CountingEmbedder(), "vocabulary": vocabulary, "device": "cpu"}
+    SpliceTransformer(**fit, target_l0=4, verbose=1).fit(X)
+    err = capsys.readouterr().err
+    assert "[sksplice] embedding 60 concepts with counting-fake-d16-s0 (not cached yet)" in err
+    assert "will be cached in" in err
+    assert "[sksplice] calibrating target_l0=4: l1_penalty=" in err
+    # quiet by default, and nothing is left attached
+    clear_memory_cache()
+    SpliceTransformer(**fit).fit(X)
+    assert capsys.readouterr().err == ""
+    assert not logging.getLogger("sksplice").handlers
+    # where the program has set up logging, its handlers show the messages, once
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    monkeypatch.setattr(logging.root, "handlers", [Keep()])
+    clear_memory_cache()
+    SpliceTransformer(**fit, verbose=1).fit(X)
+    assert capsys.readouterr().err == ""
+    assert any("60 concepts read from the cache" in m for m in records), records
+
+
 def test_a_warning_of_every_fold_is_shown_once_per_line(problem, monkeypatch):
     # GridSearchCV runs each fit in warnings.catch_warnings, which resets Python's
     # record of shown warnings: the centre's warning came once per fold and candidate
