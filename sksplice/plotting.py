@@ -137,13 +137,22 @@ def plot_decomposition(
             "the weights carry no concept names: pass `concepts=` (a list of names or a "
             "fitted SpliceTransformer) or a pandas Series indexed by concept"
         )
-    if hasattr(concepts, "get_feature_names_out"):
-        concepts = concepts.get_feature_names_out()
+    splice = concepts if hasattr(concepts, "get_feature_names_out") else None
+    if splice is not None:
+        concepts = splice.get_feature_names_out()
     names = np.asarray(list(concepts), dtype=object)
     if names.shape[0] != values.shape[0]:
+        hint = ""
+        width = getattr(splice, "n_features_in_", None)
+        if width is not None and values.shape[0] == width:
+            # (a row of X, not of its weights)
+            hint = (
+                f"; these {width} values are an embedding (the transformer's input "
+                "width): plot its weights, e.g. splice.transform(X[[i]])"
+            )
         raise ValueError(
             f"{names.shape[0]} concept names for {values.shape[0]} weights; "
-            "there must be one name per weight"
+            f"there must be one name per weight{hint}"
         )
     names = reconcile_names(names, carried, "`concepts`", "the index of the weights")
     nonzero = np.flatnonzero(values)

@@ -116,6 +116,17 @@ def test_plot_decomposition_errors():
         plot_decomposition(np.ones(6), NAMES[:5])
     with pytest.raises(ValueError, match="single row"):
         plot_decomposition(np.ones((2, 6)), NAMES)
+    # an embedding given for its weights: the error says so
+    from sksplice import SpliceTransformer
+
+    rng = np.random.default_rng(0)
+    splice = SpliceTransformer(
+        vocabulary=[f"c{i}" for i in range(12)], concept_embeddings=rng.normal(size=(12, 8))
+    ).fit(rng.normal(size=(20, 8)))
+    with pytest.raises(
+        ValueError, match=r"12 concept names for 8 weights.*an embedding .*splice\.transform"
+    ):
+        plot_decomposition(rng.normal(size=8), splice)
     with pytest.raises(ValueError, match="k"):
         plot_decomposition(np.ones(6), NAMES, k=0)
 
