@@ -1464,6 +1464,28 @@ CASES: list[Case] = [
         check=_cli_fails(2, files=("empty_folder",)),
     ),
     Case(
+        id="cli-output-is-an-input",
+        entry="sksplice decompose -o",
+        given="an input image as the output file",
+        expected="exit 2 (usage) before any embedding, message naming -o and the path; the "
+        "image is left as it was",
+        run=lambda env: env.cli(
+            "decompose", env.path("good.png"), env.path("good.jpg"), "-o", env.path("good.png")
+        ),
+        check=_cli_fails(2, files=("good.png",), text=("-o", "would replace it")),
+    ),
+    Case(
+        id="cli-output-is-the-vocabulary",
+        entry="sksplice decompose -o",
+        given="the --vocabulary file as the output file",
+        expected="exit 2 (usage) before any embedding, message naming -o, --vocabulary and "
+        "the path",
+        run=lambda env: env.cli(
+            "decompose", env.path("good.png"), env.path("good.jpg"), "-o", env.path("vocab.txt")
+        ),
+        check=_cli_fails(2, files=("vocab.txt",), text=("--vocabulary", "would replace it")),
+    ),
+    Case(
         id="cli-penalty-nan",
         entry="sksplice decompose --l1-penalty",
         given='"nan"',

@@ -1398,3 +1398,119 @@ def test_copies_of_one_picture_are_refused_in_command_line_words(
     line = err.strip().splitlines()[-1]
     assert "cannot be learned from these 2 images: their embeddings are all the same" in line
     assert "--image-mean FILE.npy" in line and "rows" not in line and "X" not in line
+
+
+# ------------------------------------------- an output file is never an input of the run
+
+
+def _inputs_case(case: str, tmp_path: Path, vocab_file: Path) -> tuple[list[str], Path, str]:
+    """(command line, the input file its output would replace, the option at fault)."""
+    root = tmp_path / "photos"
+    for cls in ("cats", "dogs"):
+        for i in range(2):
+            _png(root / cls / f"img_{i}.png", 10 * len(cls) + i)
+    labels = tmp_path / "lab.csv"
+    labels.write_text(
+        "".join(f"{p.relative_to(root)},{p.parent.name}\n" for p in sorted(root.rglob("*.png")))
+    )
+    vocab = tmp_path / "v.txt"
+    vocab.write_text(vocab_file.read_text())
+    mean = tmp_path / "mean.npy"
+    np.save(mean, np.ones(32, dtype=np.float32))
+    image = root / "cats" / "img_0.png"
+    link = tmp_path / "link.png"
+    link.symlink_to(image)
+    model = _model_args(vocab)
+    cases = {
+        "profile-labels": (
+            ["profile", str(root), "--labels", str(labels), "-o", str(labels)],
+            labels,
+            "-o",
+        ),
+        "decompose-vocabulary": (["decompose", str(root), "-o", str(vocab)], vocab, "-o"),
+        "decompose-image-in-folder": (["decompose", str(root), "-o", str(image)], image, "-o"),
+        "decompose-image-named": (
+            ["decompose", str(image), str(root / "dogs"), "-o", str(image)],
+            image,
+            "-o",
+        ),
+        "decompose-image-through-a-link": (["decompose", str(root), "-o", str(link)], image, "-o"),
+        "decompose-image-mean": (
+            ["decompose", str(root), "--image-mean", str(mean), "-o", str(mean)],
+            mean,
+            "-o",
+        ),
+        "compare-report-image": (
+            ["compare", str(root / "cats"), str(root / "dogs"), "--report", str(image)],
+            image,
+            "--report",
+        ),
+        "search-output-relative": (
+            ["search", str(root), "--concepts", "cat", "-o", "photos/dogs/../cats/img_0.png"],
+            image,
+            "-o",
+        ),
+        "report-output-labels": (
+            ["report", str(root), "--labels", str(labels), "-o", str(labels)],
+            labels,
+            "-o",
+        ),
+    }
+    argv, victim, option = cases[case]
+    return [*argv, *model], victim, option
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "profile-labels",
+        "decompose-vocabulary",
+        "decompose-image-in-folder",
+        "decompose-image-named",
+        "decompose-image-through-a-link",
+        "decompose-image-mean",
+        "compare-report-image",
+        "search-output-relative",
+        "report-output-labels",
+    ],
+)
+def test_an_output_that_is_an_input_is_refused_before_any_work(
+    case, vocab_file, inproc, capsys, tmp_path, no_embedding, monkeypatch
+):
+    """-o or --report naming an input of the run (an image, --labels, --vocabulary,
+    --image-mean) would replace it: a usage error naming the option and the file."""
+    monkeypatch.chdir(tmp_path)
+    argv, victim, option = _inputs_case(case, tmp_path, vocab_file)
+    before = victim.read_bytes()
+    code, out, err = _main(argv, capsys)
+    assert code == 2, err
+    assert out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"sksplice: error: {option} "), last
+    assert "would replace it" in last and str(victim.name) in last, last
+    assert victim.read_bytes() == before
+
+
+def test_an_output_beside_the_inputs_is_accepted(image_tree, vocab_file, inproc, tmp_path, capsys):
+    """An output file that exists and is no input (nor the other output) is replaced."""
+    out, report = tmp_path / "out.csv", tmp_path / "out.html"
+    out.write_text("old\n")
+    report.write_text("old\n")
+    folders = [str(image_tree / "cats"), str(image_tree / "dogs")]
+    args = ["compare", *folders, "-q", "-o", str(out), "--report", str(report)]
+    code, _, err = _main([*args, *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    assert out.read_text().startswith("concept,") and "<html" in report.read_text()
+    code, _, err = _main(
+        [
+            "compare",
+            *folders,
+            "-o",
+            str(out),
+            "--report",
+            str(tmp_path / "." / "out.csv"),
+            *_model_args(vocab_file),
+        ],
+        capsys,
+    )
+    assert code == 2 and "--report and -o name the same file" in err, err

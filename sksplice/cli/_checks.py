@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -225,13 +226,93 @@ def _parse_query(args: argparse.Namespace) -> dict[str, float] | None:
 
 
 def _check_report_output(args: argparse.Namespace) -> None:
-    """``compare --report``: an HTML file that is not the ``-o`` output."""
+    """``compare --report``: an HTML file (not ``-``), checked like ``-o``.
+
+    That it is not the ``-o`` file, nor an input, is checked with the other
+    outputs by :func:`_check_outputs_apart`.
+    """
     if args.report is None:
         return
     if args.report == "-":
         raise CLIError("--report needs a file name (the results go to standard output or -o)")
     _check_output(args.report, "--report")
-    if args.output not in (None, "-") and os.path.realpath(args.output) == os.path.realpath(
-        args.report
-    ):
-        raise CLIError(f"--report and -o name the same file {args.report}; give two files")
+
+
+def _output_files(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The output files of the command line, as (option, path); standard output left out."""
+    outputs = []
+    for option, attr in (("-o", "output"), ("--report", "report")):
+        path = getattr(args, attr, None)
+        if path not in (None, "-"):
+            outputs.append((option, str(path)))
+    return outputs
+
+
+def _input_files(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The files the run reads besides its images, as (option, path)."""
+    from ..vocabulary import VOCABULARIES
+
+    inputs = []
+    labels = getattr(args, "labels", None)
+    if labels is not None:
+        inputs.append(("--labels", str(labels)))
+    vocabulary = getattr(args, "vocabulary", None)
+    if vocabulary is not None and vocabulary not in VOCABULARIES:
+        inputs.append(("--vocabulary", str(vocabulary)))
+    mean = getattr(args, "image_mean", None)
+    if mean is not None and mean not in _MEAN_KEYWORDS:
+        inputs.append(("--image-mean", str(mean)))
+    pretrained = getattr(args, "pretrained", None)
+    if pretrained is not None and Path(pretrained).expanduser().is_file():  # a checkpoint
+        inputs.append(("--pretrained", str(pretrained)))
+    return inputs
+
+
+def _same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one file: the same file when both exist (links, relative
+    paths and hard links included), else the same resolved absolute path."""
+    a, b = Path(a).expanduser(), Path(b).expanduser()
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # (one of them does not exist, or cannot be read)
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_outputs_apart(args: argparse.Namespace, images: Sequence[Path] = ()) -> None:
+    """No output file (``-o``, ``--report``) is another output or an input of the run.
+
+    An input is an image (named or found in a folder), or a file option
+    (``--labels``, ``--vocabulary``, ``--image-mean``, ``--pretrained``):
+    writing the output would replace it.
+    """
+    outputs = _output_files(args)
+    for i, (option, path) in enumerate(outputs):
+        for other, other_path in outputs[:i]:
+            if _same_file(path, other_path):
+                raise CLIError(f"{option} and {other} name the same file {path}; give two files")
+    for option, path in outputs:
+        target = Path(path).expanduser()
+        try:
+            info = os.stat(target)
+        except OSError:
+            continue  # (a file that does not exist yet is no input)
+        if not stat.S_ISREG(info.st_mode):
+            continue  # a pipe or a device (-o /dev/stdout): written through, nothing replaced
+        for what, input_path in _input_files(args):
+            if _same_file(target, input_path):
+                shown = "" if str(input_path) == path else f" ({input_path})"
+                raise CLIError(
+                    f"{option} {path} is the {what} file of this run{shown}: writing the "
+                    f"output would replace it; give {option} another file"
+                )
+        for image in images:
+            try:
+                same = os.path.samestat(info, os.stat(image))
+            except OSError:
+                continue  # (a missing image is reported as unreadable)
+            if same:
+                shown = "" if str(image) == path else f" ({image})"
+                raise CLIError(
+                    f"{option} {path} is an input image of this run{shown}: writing the "
+                    f"output would replace it; give {option} another file"
+                )

@@ -7,7 +7,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._checks import _check_options, _check_report_output
+from ._checks import _check_options, _check_outputs_apart, _check_report_output
 from ._decompose import _decompose, _report_skipped
 from ._inputs import _two_collections
 from ._logging import CLIError, _usage
@@ -26,6 +26,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     with _usage():
         _check_report_output(args)
         paths_a, paths_b = _two_collections(args)
+        _check_outputs_apart(args, paths_a + paths_b)
         plan = _check_options(args)
     # one decomposition (one dictionary, one modality centre) for both collections
     dec = _decompose(args, paths_a + paths_b, plan)

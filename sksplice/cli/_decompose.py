@@ -14,7 +14,7 @@ import numpy as np
 
 from .._version import __version__
 from . import _embedders
-from ._checks import _check_options, _Plan
+from ._checks import _check_options, _check_outputs_apart, _Plan
 from ._inputs import collect_images
 from ._logging import CLIError, UsageError, _interrupted, _usage
 from ._output import _Output, _Writer
@@ -236,6 +236,7 @@ def _write_records(
 def _cmd_decompose(args: argparse.Namespace) -> int:
     with _usage():
         paths = collect_images(args.inputs)
+        _check_outputs_apart(args, paths)
         plan = _check_options(args)
     dec = _decompose(args, paths, plan)
     records = _iter_rows(dec, args.top_k, args.quiet)

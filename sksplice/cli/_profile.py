@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._checks import _check_options, _Plan
+from ._checks import _check_options, _check_outputs_apart, _Plan
 from ._decompose import _decompose, _report_skipped
 from ._inputs import _labelled
 from ._logging import CLIError, _usage
@@ -72,6 +72,7 @@ def _check_classes_left(dec: Any, paths: list[Path], labels: list[str], left: se
 def _cmd_profile(args: argparse.Namespace) -> int:
     with _usage():
         paths, labels = _labelled(args)
+        _check_outputs_apart(args, paths)
         plan = _check_options(args)
     dec, _, ranking = _profile(args, paths, labels, plan)
     _report_skipped(dec.skipped, len(paths))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write, remove_stale_temporaries
-from ._checks import _check_options
+from ._checks import _check_options, _check_outputs_apart
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images
 from ._logging import CLIError, _usage, raise_if_signalled
@@ -46,6 +46,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         else:
             inputs = [args.folder] if args.folder is not None else []
             paths = collect_images(inputs + list(args.inputs))
+        _check_outputs_apart(args, paths)
         plan = _check_options(args)
     if labelled:
         dec, profiles, ranking = _profile(args, paths, labels, plan)

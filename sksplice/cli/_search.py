@@ -8,7 +8,12 @@ import logging
 
 import numpy as np
 
-from ._checks import _check_options, _check_query_concepts, _parse_query
+from ._checks import (
+    _check_options,
+    _check_outputs_apart,
+    _check_query_concepts,
+    _parse_query,
+)
 from ._decompose import _decompose, _iter_rows, _write_records
 from ._inputs import collect_images
 from ._logging import _usage
@@ -24,6 +29,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     with _usage():
         query = _parse_query(args)
         paths = collect_images(args.inputs)
+        _check_outputs_apart(args, paths)
         plan = _check_options(args)
         _check_query_concepts(query, plan.concepts)
     dec = _decompose(args, paths, plan)
