@@ -1514,3 +1514,22 @@ def test_an_output_beside_the_inputs_is_accepted(image_tree, vocab_file, inproc,
         capsys,
     )
     assert code == 2 and "--report and -o name the same file" in err, err
+
+
+def test_one_image_left_after_skipping_says_how_many_were_read(
+    image_tree, vocab_file, inproc, capsys, tmp_path
+):
+    """One readable image of two: the skipped one is listed (the usual summary, then in the
+    error line), and the error says how many of the images given could be read (exit 1)."""
+    bad = tmp_path / "notimage.jpg"
+    bad.write_text("hello\n")
+    one = str(sorted((image_tree / "cats").glob("*.png"))[0])
+    code, out, err = _main(["decompose", str(bad), one, "-q", *_model_args(vocab_file)], capsys)
+    assert code == 1 and out == "", err  # a finding of the run: the command line was right
+    lines = err.strip().splitlines()
+    summary = next(i for i, ln in enumerate(lines) if "skipped 1 of 2 images" in ln)
+    assert str(bad) in lines[summary + 1]
+    last = lines[-1]
+    assert summary < len(lines) - 1
+    assert last.startswith("sksplice: error: only 1 of the 2 images could be read (skipped: ")
+    assert str(bad) in last and "cannot be learned from a single image" in last, last

@@ -77,13 +77,19 @@ def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Dec
     X, skipped = images.embed_images([str(p) for p in paths], return_skipped=True)
     keep = ~np.isnan(X).any(axis=1)
     if not keep.any():
+        _report_skipped(skipped, len(paths))  # (every one, before the error)
         first = skipped[0] if skipped else None
         detail = f" (first, {first.item}: {first.reason})" if first is not None else ""
         raise CLIError(f"none of the {len(paths)} images could be read{detail}")
     X = X[keep]
     kept = [p for p, k in zip(paths, keep, strict=True) if k]
     if plan.image_mean is None and X.shape[0] < 2:
-        raise CLIError(_one_image_advice())
+        # one image given is refused before any work; one left is a finding of the run
+        _report_skipped(skipped, len(paths))
+        raise CLIError(
+            f"only 1 of the {len(paths)} images could be read (skipped: "
+            f"{_skipped_names(skipped)}): {_one_image_advice()}"
+        )
     if plan.image_mean is None:
         _check_learnable_centre(X)  # (before the vocabulary is embedded)
     splice = SpliceTransformer(
@@ -182,13 +188,23 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
             bar.update(X.shape[0])
 
 
+def _skipped_line(s: Any) -> str:
+    """A skipped image and why (a reason that names the file already is shown as it is)."""
+    return s.reason if s.item in s.reason else f"{s.item}: {s.reason}"
+
+
+def _skipped_names(skipped: list[Any], n: int = 3) -> str:
+    """The first ``n`` skipped images with their reasons, for one line."""
+    shown = "; ".join(" ".join(_skipped_line(s).split()) for s in skipped[:n])
+    more = f"; and {len(skipped) - n} more, listed above" if len(skipped) > n else ""
+    return shown + more
+
+
 def _report_skipped(skipped: list[Any], n_total: int) -> None:
     if not skipped:
         return
     # A reason that already names the file (most do) is shown as it is.
-    lines = "".join(
-        f"\n  {s.reason}" if s.item in s.reason else f"\n  {s.item}: {s.reason}" for s in skipped
-    )
+    lines = "".join(f"\n  {_skipped_line(s)}" for s in skipped)
     logger.warning("skipped %d of %d images:%s", len(skipped), n_total, lines)
 
 
