@@ -1533,3 +1533,23 @@ def test_one_image_left_after_skipping_says_how_many_were_read(
     assert summary < len(lines) - 1
     assert last.startswith("sksplice: error: only 1 of the 2 images could be read (skipped: ")
     assert str(bad) in last and "cannot be learned from a single image" in last, last
+
+
+def test_pil_bomb_warning_is_not_shown_beside_the_skip_summary(
+    image_tree, vocab_file, inproc, tmp_path, capsys, monkeypatch
+):
+    """An image over PIL's limit but under twice it (where PIL only warns): the skip summary
+    names it and --max-image-pixels; PIL's own warning is not passed on, even without -q."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # the 36 x 36 images: 1296 pixels
+    small = [tmp_path / "a.png", tmp_path / "b.png"]
+    for i, path in enumerate(small):
+        _png(path, i)  # 20 x 20: under the limit
+    big = sorted((image_tree / "cats").glob("*.png"))[0]
+    for quiet in (["-q"], []):
+        args = ["decompose", str(big), *map(str, small), "-f", "jsonl", *quiet]
+        code, out, err = _main([*args, *_model_args(vocab_file)], capsys)
+        assert code == 0, err
+        assert len(out.splitlines()) == 2
+        assert "skipped 1 of 3 images" in err and "--max-image-pixels" in err
+        assert "decompression bomb DOS attack" not in err, err
+        assert "exceeds limit of" not in err, err
