@@ -1553,3 +1553,28 @@ def test_pil_bomb_warning_is_not_shown_beside_the_skip_summary(
         assert "skipped 1 of 3 images" in err and "--max-image-pixels" in err
         assert "decompression bomb DOS attack" not in err, err
         assert "exceeds limit of" not in err, err
+
+
+def test_a_corrupt_dictionary_cache_gets_its_own_advice(
+    image_tree, vocab_file, inproc, capsys, tmp_path
+):
+    """A cache file that cannot be used is rebuilt: nothing to do (the --cache-dir advice
+    is for a cache that cannot be written)."""
+    from sksplice import dictionary
+
+    args = ["decompose", str(image_tree / "cats"), "-f", "jsonl", *_model_args(vocab_file)]
+    dictionary.clear_memory_cache()
+    code, _, err = _main(args, capsys)
+    assert code == 0, err
+    (cached,) = [p for p in Path(inproc["SKSPLICE_CACHE"]).rglob("*") if p.is_file()]
+    data = bytearray(cached.read_bytes())
+    data[len(data) // 2 :] = bytes(len(data) - len(data) // 2)  # the second half zeroed
+    cached.write_bytes(bytes(data))
+    dictionary.clear_memory_cache()
+    code, out, err = _main(args, capsys)
+    assert code == 0, err
+    (line,) = [ln for ln in err.splitlines() if "dictionary" in ln and "warning" in ln]
+    assert "cannot be used" in line and str(cached) in line, line
+    assert line.endswith("(nothing to do: it is rebuilt)"), line
+    assert "--cache-dir" not in line, line
+    assert _parse("jsonl", out) == 5

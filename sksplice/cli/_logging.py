@@ -111,13 +111,33 @@ def _cli_words(text: str) -> str:
     return _BARE.sub(lambda m: _FLAGS[m.group(1)], text)
 
 
-#: What a command-line user can do about each kind of warning.
-_WARNING_FIXES = {
-    "DictionaryCacheWarning": "give --cache-dir a writable folder to keep the dictionary "
-    "for later runs",
-    "ConvergenceWarning": "those rows keep the best weights found; a larger --l1-penalty "
-    "converges sooner",
-}
+#: What a command-line user can do about each kind of warning: (category, words its
+#: message holds, or "" for any, the advice); the first that fits is given, none when
+#: none fits.
+_WARNING_FIXES = (
+    # a cache file that cannot be written (a read-only or full cache folder)
+    (
+        "DictionaryCacheWarning",
+        "cannot write",
+        "give --cache-dir a writable folder to keep the dictionary for later runs",
+    ),
+    # a cache file that cannot be used (corrupt, truncated, another model's): it is
+    # rebuilt (and if it cannot be written, the warning above follows)
+    ("DictionaryCacheWarning", "cannot be used", "nothing to do: it is rebuilt"),
+    (
+        "ConvergenceWarning",
+        "",
+        "those rows keep the best weights found; a larger --l1-penalty converges sooner",
+    ),
+)
+
+
+def _warning_fix(category: type[Warning], text: str) -> str | None:
+    """The advice of :data:`_WARNING_FIXES` for a warning, or None."""
+    for name, words, fix in _WARNING_FIXES:
+        if category.__name__ == name and words in text:
+            return fix
+    return None
 
 
 class _Formatter(logging.Formatter):
@@ -137,7 +157,7 @@ class _Formatter(logging.Formatter):
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """``warnings.showwarning`` of the command: one line on standard error, with the fix."""
     text = " ".join(str(message).split())
-    fix = _WARNING_FIXES.get(category.__name__)
+    fix = _warning_fix(category, text)
     logger.warning("%s%s", text, f" ({fix})" if fix else "")
 
 
