@@ -1578,3 +1578,46 @@ def test_a_corrupt_dictionary_cache_gets_its_own_advice(
     assert line.endswith("(nothing to do: it is rebuilt)"), line
     assert "--cache-dir" not in line, line
     assert _parse("jsonl", out) == 5
+
+
+class _ClosingPipe(io.StringIO):
+    """Standard output whose reader goes away after ``n`` records (``| head``)."""
+
+    def __init__(self, path: Path, n: int) -> None:
+        super().__init__()
+        self._file = open(path, "w")  # noqa: SIM115 (closed by the test)
+        self.flushes, self.n = 0, n
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def flush(self) -> None:
+        self.flushes += 1
+        if self.flushes > self.n:
+            raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_standard_output_is_noted_on_standard_error(
+    image_tree, vocab_file, inproc, tmp_path, capsys, monkeypatch
+):
+    """``sksplice decompose ... | head``: exit 0 (the reader has what it asked for), the
+    skipped images are listed, and a line says where the output stopped."""
+    folder = tmp_path / "mixed"
+    for p in sorted(image_tree.rglob("*.png")):
+        (folder / p.parent.name).mkdir(parents=True, exist_ok=True)
+        (folder / p.parent.name / p.name).write_bytes(p.read_bytes())
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    pipe = _ClosingPipe(tmp_path / "stdout", n=3)
+    monkeypatch.setattr(sys, "stdout", pipe)
+    try:
+        code = cli.main(["decompose", str(folder), "-f", "jsonl", *_model_args(vocab_file)])
+    finally:
+        pipe._file.close()
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "skipped 1 of 11 images" in err and "broken.png" in err
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        "sksplice: standard output was closed by its reader after 3 of 10 images had been "
+        "written to it; the rest were not written"
+    ), last

@@ -3,7 +3,9 @@
 Standard output carries only results; progress, information, warnings and
 errors go to standard error through one logging handler.
 
-Exit codes: 0 on success, 2 for a wrong command line (an unknown option, a
+Exit codes: 0 on success (also when the reader of standard output closes it
+early, ``sksplice ... | head``: the rest is not written, and a line on standard
+error says so), 2 for a wrong command line (an unknown option, a
 value that is not valid, an input or labels file that does not exist; all
 found before any work), 1 for errors of the run, each reported as one line
 naming the file or setting at fault (a traceback only with ``--debug``), 130
@@ -72,8 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UsageError as exc:
             logger.error("%s", _one_line(exc), exc_info=exc if args.debug else None)
             return 2
-        except BrokenPipeError:
-            # the reader of our output went away (``sksplice ... | head``): stop quietly
+        except BrokenPipeError as exc:
+            # The reader of our output went away (``sksplice ... | head``): it has what it
+            # asked for, so this is a success (exit 0, as ``head`` expects of a writer),
+            # with a line on standard error saying where the output stopped.
+            from ._decompose import _note_closed_output
+
+            _note_closed_output(exc, "standard output")
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             return 0

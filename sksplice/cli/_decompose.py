@@ -245,8 +245,30 @@ def _write_records(
         said = "terminated" if code == 143 else "interrupted"
         logger.error("%s: %d of %d %s written%s", said, n, n_records, what, kept)
         return code
+    except BrokenPipeError as exc:
+        # the reader went away (``sksplice ... | head``): the command stops quietly (exit 0)
+        _report_skipped(skipped, n_paths)
+        n = writer.sent if writer is not None else 0
+        _note_closed_output(exc, out.where, f"{n} of {n_records} {what}")
+        raise
     _report_skipped(skipped, n_paths)
     return 0
+
+
+def _note_closed_output(exc: BrokenPipeError, where: str, written: str | None = None) -> None:
+    """Say on standard error that the reader of ``where`` closed it (once per ``exc``)."""
+    if getattr(exc, "_sksplice_noted", False):
+        return
+    exc._sksplice_noted = True  # type: ignore[attr-defined]
+    if written is None:
+        logger.info("%s was closed before the results were all written; the rest were not", where)
+    else:
+        logger.info(
+            "%s was closed by its reader after %s had been written to it; the rest were not "
+            "written",
+            where,
+            written,
+        )
 
 
 def _cmd_decompose(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ class _Writer:
         self.fh = fh
         self.fmt = fmt
         self.n = 0
+        self.sent = 0  # records flushed to the output
         self.closed = False
         self.extra = tuple(extra)
         if fmt == "csv":
@@ -66,6 +67,7 @@ class _Writer:
         # sends this record (what is left in the buffer goes out at exit).
         self.n += 1
         fh.flush()
+        self.sent = self.n  # (a closed pipe fails the flush: this record was not sent)
 
     def close(self, interrupted: bool = False) -> None:
         """End the output; ``json`` of an interrupted run says so after its records
