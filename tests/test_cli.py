@@ -1621,3 +1621,20 @@ def test_a_closed_standard_output_is_noted_on_standard_error(
         "sksplice: standard output was closed by its reader after 3 of 10 images had been "
         "written to it; the rest were not written"
     ), last
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "advice"),
+    [("cat,cat", "cat", "cat:2"), ("dog:2, snow ,dog:0.5", "dog", "dog:2.5")],
+)
+def test_a_concept_named_twice_in_a_query_is_refused(
+    query, name, advice, image_tree, vocab_file, inproc, capsys, no_embedding
+):
+    """``--concepts cat,cat`` would silently weigh cat twice: a usage error naming the
+    concept, with the weight that says so."""
+    args = ["search", str(image_tree), "--concepts", query, *_model_args(vocab_file)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == "", err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("sksplice: error: --concepts "), last
+    assert f"names {name!r} twice" in last and last.endswith(advice), last

@@ -197,9 +197,9 @@ def _check_query_concepts(query: dict[str, float] | None, concepts: list[str]) -
 def _parse_query(args: argparse.Namespace) -> dict[str, float] | None:
     """The ``--concepts`` query as {name: weight} (checked against nothing yet).
 
-    ``--concepts dog,snow`` weighs each concept 1; ``dog:2,snow`` gives a weight
-    (a concept named twice adds up its weights). Returns None for a ``--text``
-    query (checked to be non-empty).
+    ``--concepts dog,snow`` weighs each concept 1; ``dog:2,snow`` gives a weight.
+    A concept named twice is refused (``dog,dog`` is not ``dog:2`` by accident).
+    Returns None for a ``--text`` query (checked to be non-empty).
     """
     if args.text is not None:
         if not args.text.strip():
@@ -221,7 +221,13 @@ def _parse_query(args: argparse.Namespace) -> dict[str, float] | None:
             raise CLIError(
                 f"--concepts: the weight of {name!r} must be a positive finite number, got {weight}"
             )
-        query[name] = query.get(name, 0.0) + value
+        if name in query:
+            total = f"{query[name] + value:g}"
+            raise CLIError(
+                f"--concepts {args.concepts!r} names {name!r} twice; name each concept once, "
+                f"with a weight to weigh it more: {name}:{total}"
+            )
+        query[name] = value
     return query
 
 
