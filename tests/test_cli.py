@@ -1638,3 +1638,35 @@ def test_a_concept_named_twice_in_a_query_is_refused(
     last = err.strip().splitlines()[-1]
     assert last.startswith("sksplice: error: --concepts "), last
     assert f"names {name!r} twice" in last and last.endswith(advice), last
+
+
+def test_a_complete_run_removes_the_partial_file_of_an_interrupted_one(
+    image_tree, vocab_file, inproc, tmp_path, monkeypatch, capsys
+):
+    """FILE.partial of an interrupted run is superseded once a later run completes FILE:
+    it is removed, with a line saying so; a failed run leaves it."""
+    real_iter = _decompose._iter_rows
+
+    def interrupted(*args, **kwargs):
+        for i, rec in enumerate(real_iter(*args, **kwargs)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield rec
+
+    out = tmp_path / "out.jsonl"
+    partial = tmp_path / "out.jsonl.partial"
+    args = ["decompose", str(image_tree / "cats"), "-o", str(out), *_model_args(vocab_file)]
+    with monkeypatch.context() as m:
+        m.setattr(_decompose, "_iter_rows", interrupted)
+        code, _, err = _main(args, capsys)
+    assert code == 130 and len(partial.read_text().splitlines()) == 2, err
+    # a run that fails does not complete FILE: the partial file stays
+    code, _, err = _main([*args, "--image-mean", str(vocab_file)], capsys)
+    assert code == 2 and partial.exists(), err
+    code, _, err = _main(args, capsys)
+    assert code == 0, err
+    assert len(out.read_text().splitlines()) == 5
+    assert not partial.exists()
+    assert f"sksplice: removed {partial}, the records an earlier interrupted run" in err, err
+    code, _, err = _main([*args, "-q"], capsys)  # nothing to remove: nothing said
+    assert code == 0 and "removed" not in err

@@ -6,7 +6,9 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -15,6 +17,8 @@ from typing import IO, Any
 
 from .._atomic import atomic_write, remove_stale_temporaries
 from ._logging import CLIError, raise_if_signalled
+
+logger = logging.getLogger(__name__)
 
 
 class _Writer:
@@ -92,7 +96,8 @@ class _Output:
     killed run leaves the previous file as it was (and its temporary file,
     named with the process id, is removed by the next run writing the file).
     An interrupted run (Ctrl-C, SIGTERM) keeps the records finished so far in
-    ``FILE.partial`` instead. A symlink is followed (its target is replaced,
+    ``FILE.partial`` instead, which the next complete write of the file removes. A
+    symlink is followed (its target is replaced,
     never the link); a pipe, a character device or a standard stream named as
     a path (``/dev/stdout``) is written through; a folder, a block device or a
     socket is refused.
@@ -105,6 +110,7 @@ class _Output:
         self.fh = _Stream(self)  # what the results are written to
         self._file: contextlib.AbstractContextManager[IO[bytes]] | None = None
         self.partial: Path | None = None
+        self._stale_partial: Path | None = None  # FILE.partial, superseded once FILE is complete
         if self.path is None:
             return
         target = Path(os.path.realpath(self.path))
@@ -118,6 +124,7 @@ class _Output:
         self._file = file
         # written in place (a pipe, /dev/stdout): what was written is already there
         self.partial = self.path if _same_file(raw, self.path) else partial
+        self._stale_partial = None if self.partial == self.path else partial
         self._text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
 
     def _end(self, exc: BaseException | None) -> None:
@@ -144,6 +151,35 @@ class _Output:
         except CLIError:
             self.discard()
             raise
+        self._remove_superseded_partial()
+
+    def _remove_superseded_partial(self) -> None:
+        """Remove the ``FILE.partial`` of an earlier interrupted run: ``FILE`` is now complete."""
+        partial = self._stale_partial
+        if partial is None or self.path is None:
+            return
+        try:
+            if not stat.S_ISREG(os.lstat(partial).st_mode):
+                return  # (not one this command left: a link, a folder)
+            os.remove(partial)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            logger.warning(
+                "%s is left by an earlier interrupted run and now out of date (%s is "
+                "complete), but cannot be removed (%s); remove it",
+                partial,
+                self.path,
+                exc.strerror or exc,
+            )
+            return
+        beside = self.path.with_name(self.path.name + ".partial")  # (as the user named FILE)
+        logger.info(
+            "removed %s, the records an earlier interrupted run had finished: %s, now "
+            "complete, supersedes them",
+            beside if os.path.realpath(beside) == os.path.realpath(partial) else partial,
+            self.path,
+        )
 
     @contextlib.contextmanager
     def writing(self, *, keep_interrupted: bool = False) -> Iterator[None]:
