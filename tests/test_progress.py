@@ -114,3 +114,32 @@ def test_command_line_progress_in_a_log(tmp_path, tiny_clip_model, quiet):
         assert "decomposing: 100% 3/3" in text
     # the results alone on standard output
     assert "%" not in proc.stdout and len(proc.stdout.splitlines()) >= 3
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_command_line_message_is_not_glued_onto_a_live_bar(monkeypatch, terminal):
+    """On a terminal a message written while a bar is drawn clears the bar, goes on its own
+    line, and the bar is drawn again below it; a log gets the message as it is."""
+    import logging
+
+    from sksplice.cli._logging import _stderr_logging
+
+    stream = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    with (
+        _stderr_logging(quiet=False, debug=False),
+        _progress.progress(10, desc="decomposing", unit="img") as bar,
+    ):
+        bar.update(3)
+        logging.getLogger("sksplice.cli.test").warning("a message")
+        bar.update(7)
+    text = stream.getvalue()
+    before, found, after = text.partition("sksplice: warning: a message\n")
+    assert found, text
+    if terminal:
+        # the bar's line was cleared (a carriage return after it) before the message ...
+        assert before.rstrip(" ").endswith("\r"), repr(before)
+        # ... and drawn again after it
+        assert "decomposing:  30%" in after and "decomposing: 100%" in after, repr(after)
+    else:
+        assert before.endswith("\n") and "\r" not in text

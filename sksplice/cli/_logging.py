@@ -161,11 +161,38 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     logger.warning("%s%s", text, f" ({fix})" if fix else "")
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Standard error's handler: on a terminal, each line goes through ``tqdm.write``.
+
+    A progress bar redrawn in place on a terminal has no newline at its end: a
+    line written as it is would be glued onto the bar. ``tqdm.write`` clears the
+    bars drawn on the stream, writes the line and draws them again below it.
+    Anywhere else (a file, a pipe) progress comes as whole lines and a line is
+    written as it is.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from .._progress import _is_terminal
+
+        if not _is_terminal(self.stream):
+            super().emit(record)
+            return
+        try:
+            from tqdm.std import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+            self.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
 @contextlib.contextmanager
 def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
     """One stderr handler for the run: INFO (WARNING with -q, DEBUG with --debug)."""
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler(sys.stderr)
     handler.setLevel(level)
     handler.setFormatter(_Formatter())
     root, package = logging.getLogger(), logging.getLogger("sksplice")
