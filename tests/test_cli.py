@@ -523,6 +523,7 @@ def test_an_unwritable_default_cache_is_warned_about_before_embedding(
     warned = [i for i, ln in enumerate(lines) if "cannot write the concept dictionary" in ln]
     embedding = [i for i, ln in enumerate(lines) if ln.startswith("sksplice: embedding ")]
     assert len(warned) == 1 and embedding and warned[0] < embedding[0], err
+    assert lines[warned[0]].count("--cache-dir") == 1, lines[warned[0]]  # (advice once)
     assert "no disk cache" in lines[embedding[0]]
     assert _parse("jsonl", out) == 5
 

@@ -158,6 +158,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     """``warnings.showwarning`` of the command: one line on standard error, with the fix."""
     text = " ".join(str(message).split())
     fix = _warning_fix(category, text)
+    if fix and any(option in _cli_words(text) for option in re.findall(r"--[\w-]+", fix)):
+        fix = None  # (the message gives that advice itself)
     logger.warning("%s%s", text, f" ({fix})" if fix else "")
 
 
