@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -501,6 +503,24 @@ def _read_mean(path: Path) -> np.ndarray:
     return mean
 
 
+def _torch_load_tensor(path: Path) -> object:
+    """``torch.load`` of a mean file, weights only; its refusal in one line."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            # (torch's message is a paragraph about its weights_only default)
+            found = re.search(r"WeightsUnpickler error: (.*?)(?:\s+Check |$)", str(exc), re.S)
+            why = (found.group(1) if found else str(exc)).split(". ")[0].strip().rstrip(".")
+            raise ValueError(
+                f"it holds objects other than tensors, which a weights-only torch.load "
+                f"refuses ({why})"
+            ) from exc
+
+
 def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_mean") -> np.ndarray:
     """Check a modality centre (an array, or a ``.npy``/``.pt`` file) and return it.
 
@@ -545,21 +565,26 @@ def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_m
         if not path.is_file():
             raise FileNotFoundError(f"{source} does not exist or is not a file")
         try:
-            if path.suffix.lower() == ".npy":
-                with open(path, "rb") as fh:
-                    if fh.read(6) != b"\x93NUMPY":  # (numpy would speak of pickled data)
-                        raise ValueError("it is not a .npy file: it lacks the format's header")
+            with open(path, "rb") as fh:
+                start = fh.read(8)
+            # (told by their first bytes: numpy would speak of pickled data, torch of
+            # its weights_only default; torch.save writes a zip archive, or a pickle)
+            if start.startswith(b"\x93NUMPY"):
                 mean = np.load(path, allow_pickle=False)
+            elif path.suffix.lower() == ".npy":
+                raise ValueError("it is not a .npy file: it lacks the format's header")
+            elif start.startswith(b"PK\x03\x04") or start[:1] == b"\x80":
+                mean = _torch_load_tensor(path)
             else:
-                import torch
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", FutureWarning)
-                    mean = torch.load(path, map_location="cpu", weights_only=True)
+                raise ValueError(
+                    f"it is neither a .npy file nor a torch file (it starts with {start!r}); "
+                    "save the mean with numpy.save('mean.npy', mean)"
+                )
         except Exception as exc:
+            why = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
             raise ValueError(
                 f"cannot read {source} (expected a .npy array or a torch file holding one "
-                f"tensor): {type(exc).__name__}: {exc}"
+                f"tensor): {why}"
             ) from exc
     if type(mean).__module__.startswith("torch"):
         import torch

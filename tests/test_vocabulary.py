@@ -525,3 +525,22 @@ def test_a_mean_file_that_is_not_npy_is_named_as_such(tmp_path):
         as_mean_vector(junk, 4, source="image_mean")
     np.save(junk, np.array([0.5, 0.25, 0.0, 0.0]))
     assert as_mean_vector(junk, 4, source="image_mean").shape == (4,)
+
+    # any other file: what it is not, and how to save a mean, in one line (torch's
+    # refusal of a text file was a paragraph about its weights_only default)
+    text = tmp_path / "mean.txt"
+    np.savetxt(text, np.arange(4.0))
+    with pytest.raises(ValueError, match=r"neither a .npy file nor a torch file") as info:
+        as_mean_vector(text, 4)
+    assert "numpy.save('mean.npy', mean)" in str(info.value)
+    assert "weights_only" not in str(info.value)
+    # a .npy array under another extension is read as one
+    other = tmp_path / "mean.bin"
+    other.write_bytes(junk.read_bytes())
+    np.testing.assert_array_equal(as_mean_vector(other, 4), [0.5, 0.25, 0.0, 0.0])
+    # a torch file of other objects: torch's reason, in one sentence
+    torch = pytest.importorskip("torch")
+    torch.save({"mean": np.zeros(4)}, tmp_path / "objects.pt")
+    with pytest.raises(ValueError, match=r"holds objects other than tensors") as info:
+        as_mean_vector(tmp_path / "objects.pt", 4)
+    assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
