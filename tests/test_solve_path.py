@@ -243,9 +243,9 @@ def test_idle_rows_take_no_new_concepts(monkeypatch):
     added = []  # per round: how many concepts each row of the batch took
     real_add = _working_set._Sets.add
 
-    def spy(self, prob, V, cand, ok):
+    def spy(self, prob, V, v64, cand, ok):
         added.append(ok.sum(dim=1).tolist())
-        return real_add(self, prob, V, cand, ok)
+        return real_add(self, prob, V, v64, cand, ok)
 
     monkeypatch.setattr(_working_set, "_COMPACT", 1.0)
     monkeypatch.setattr(_working_set._Sets, "add", spy)

@@ -528,6 +528,42 @@ def test_float32_ill_conditioned_rows_are_certified(d):
     np.testing.assert_allclose(codes32.to_dense(), codes64.to_dense(), atol=1e-5)
 
 
+def _wide_problem(c: int, d: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random unit concepts and targets: at tiny penalties the solutions hold d concepts."""
+    rng = np.random.default_rng(0)
+    return unit_rows(rng.standard_normal((c, d))), unit_rows(rng.standard_normal((n, d)))
+
+
+def test_float32_sets_of_about_d_concepts_get_exact_gram_blocks(monkeypatch):
+    """Penalty 0, 400 concepts in 32 dimensions: the working sets grow past d concepts.
+
+    Gram blocks from float32 products were indefinite for such sets (smallest
+    eigenvalue about -1e-7) and the small solves cycled: 20 rounds and several
+    seconds where float64 took 5 rounds.
+    """
+    from sksplice.solvers import _working_set
+
+    D, V = _wide_problem(400, 32, 8)
+    smallest, widths = [], []
+    real = _working_set.solve_small
+
+    def spy(G, b, lam, valid, **kwargs):
+        both = valid.unsqueeze(2) & valid.unsqueeze(1)
+        smallest.append(float(torch.linalg.eigvalsh(torch.where(both, G, 0.0)).min()))
+        widths.append(int(valid.sum(dim=1).max()))
+        return real(G, b, lam, valid, **kwargs)
+
+    monkeypatch.setattr(_working_set, "solve_small", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes32 = NonNegLasso(D.astype(np.float32), device="cpu").solve(V.astype(np.float32), 0.0)
+        codes64 = NonNegLasso(D, device="cpu").solve(V, 0.0)
+    assert max(widths) > 32  # the sets did reach more than d concepts
+    assert min(smallest) >= -1e-12
+    assert codes32.converged and (codes32.row_gaps <= 1e-6).all()
+    assert codes32.n_iter <= codes64.n_iter + 1
+
+
 @pytest.mark.parametrize("alpha", [1.0, 1.6])
 def test_admm_step_is_the_textbook_iteration(alpha):
     """One iteration through the d x d factor equals the c x c formula in float64."""

@@ -371,9 +371,10 @@ def refine_support(
     The small problems are set up from products in storage precision; the
     relative duality gap is first order in the error of ``w``, so the
     stationarity conditions ``2 D_S r = lam`` on the support are corrected
-    with exact float64 residuals. ``gram``, the Gram blocks of ``idx`` in
-    storage precision when known, serves as the Newton matrix (the residuals,
-    which decide the result, stay exact); otherwise it is formed in float64.
+    with exact float64 residuals. ``gram``, the Gram blocks of ``idx`` when
+    known (from products in storage precision, or in float64 for wide working
+    sets), serves as the Newton matrix (the residuals, which decide the result,
+    stay exact); otherwise it is formed in float64.
     ``lam`` is one penalty or a float64 tensor of shape (m, 1), one per row.
     Returns the residual and the weights.
 

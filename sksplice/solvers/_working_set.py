@@ -44,6 +44,9 @@ _THREADED_ROWS = 128
 # size x d values), which cost as much as hundreds of rounds of an idle row;
 # compacting for every few rows that finished took about 5% of a path's time.
 _COMPACT = 0.125
+# Working sets wider than this fraction of the dimension d keep their rows of D
+# in float64 (see ``_Sets``).
+_EXACT_WIDTH = 0.5
 
 
 def _product(prob: Problem, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
@@ -69,46 +72,81 @@ class _Sets:
     columns) in place. The buffers are copied only when the capacity runs out
     (it doubles); when finished rows leave, the kept rows move to the front of
     the same buffers.
+
+    The Gram blocks are float64. With a dictionary stored in float32 they are
+    products of its float32 rows, off by about 1e-7: harmless for small sets,
+    but the block of a set of about d concepts or more is singular or nearly
+    so, and rounding makes it indefinite; the small solves then fail their
+    factorisations and cycle (a set of 80 concepts in 64 dimensions: its
+    smallest eigenvalue came out as -1.5e-7, and a round took about 100 times
+    as long as in float64). So once the sets grow wider than ``_EXACT_WIDTH``
+    times d, the rows of D, the Gram blocks and the correlations with the
+    targets are formed again from the float64 dictionary, and the new
+    concepts' too from then on (``exact``).
     """
 
     def __init__(
         self,
         prob: Problem,
         V: torch.Tensor,
+        v64: torch.Tensor,
         idx: torch.Tensor,
         valid: torch.Tensor,
         w: torch.Tensor,
         capacity: int,
     ) -> None:
-        D = prob.D
         m, K = idx.shape
+        d = prob.D.shape[1]
+        self.exact = prob.D.dtype == torch.float64 or K / d > _EXACT_WIDTH
+        D = prob.D64 if self.exact else prob.D
         self.cap = max(capacity, K)
         self.width = K
         dev = D.device
         # The used columns are written below; only the free ones are cleared.
-        self.DW = torch.empty((m, self.cap, D.shape[1]), dtype=D.dtype, device=dev)
+        self.DW = torch.empty((m, self.cap, d), dtype=D.dtype, device=dev)
         self.DW[:, K:].zero_()
-        # The Gram blocks are kept in float64, the precision of the small solves
-        # (converting the whole block every round cost more than its new columns).
+        # The Gram blocks and correlations are kept in float64, the precision of the
+        # small solves (converting the whole block every round cost more than its
+        # new columns).
         self.G = torch.empty((m, self.cap, self.cap), dtype=torch.float64, device=dev)
         self.G[:, K:].zero_()
         self.G[:, :K, K:].zero_()
-        self.b = torch.zeros((m, self.cap), dtype=D.dtype, device=dev)
+        self.b = torch.zeros((m, self.cap), dtype=torch.float64, device=dev)
         self.idx = torch.zeros((m, self.cap), dtype=torch.int64, device=dev)
         self.valid = torch.zeros((m, self.cap), dtype=torch.bool, device=dev)
         self.w = torch.zeros((m, self.cap), dtype=torch.float64, device=dev)
         # Valid columns added by the last round (a new violator that takes no
         # weight means the round could not make progress).
         self.new = torch.zeros((m, self.cap), dtype=torch.bool, device=dev)
+        self.idx[:, :K] = idx
+        self.valid[:, :K] = valid
+        self.w[:, :K] = w
+        self._fill(D, v64 if self.exact else V)
+
+    def _fill(self, D: torch.Tensor, V: torch.Tensor) -> None:
+        """Rows of ``D``, Gram blocks and correlations with ``V`` of the used columns."""
+        m, K = self.idx.shape[0], self.width
         DW = self.DW[:, :K]
-        DW.copy_(D.index_select(0, idx.flatten()).view(m, K, -1))
+        DW.copy_(D.index_select(0, self.idx[:, :K].flatten()).view(m, K, -1))
         # (A product into a strided ``out=`` view is many times slower on CPU.)
         self.G[:, :K, :K] = DW @ DW.transpose(1, 2)
         # (Row vector times matrix: many times faster than the matrix-vector form on CPU.)
         self.b[:, :K] = (V.unsqueeze(1) @ DW.transpose(1, 2)).squeeze(1)
-        self.idx[:, :K] = idx
-        self.valid[:, :K] = valid
-        self.w[:, :K] = w
+
+    def make_exact(self, prob: Problem, v64: torch.Tensor) -> None:
+        """Form the rows of ``D``, Gram blocks and correlations again in float64."""
+        if self.exact:
+            return
+        self.exact = True
+        self.DW = torch.zeros(self.DW.shape, dtype=torch.float64, device=self.DW.device)
+        self._fill(prob.D64, v64)
+
+    def residuals(self, V: torch.Tensor, v64: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``V - w DW`` in the storage dtype of ``V`` (formed in float64 when exact)."""
+        K = w.shape[1]
+        if self.exact:
+            return (v64 - (w.unsqueeze(1) @ self.DW[:, :K]).squeeze(1)).to(V.dtype)
+        return V - (w.to(V.dtype).unsqueeze(1) @ self.DW[:, :K]).squeeze(1)
 
     def resize(self, keep: torch.Tensor | None, cap: int) -> None:
         """Copy the used columns of the rows ``keep`` (None: all) to buffers of ``cap`` columns."""
@@ -145,7 +183,14 @@ class _Sets:
         self.w, self.new = take(self.w), take(self.new)
         self.cap = cap
 
-    def add(self, prob: Problem, V: torch.Tensor, cand: torch.Tensor, ok: torch.Tensor) -> None:
+    def add(
+        self,
+        prob: Problem,
+        V: torch.Tensor,
+        v64: torch.Tensor,
+        cand: torch.Tensor,
+        ok: torch.Tensor,
+    ) -> None:
         """Drop the concepts without weight and put ``cand`` (valid where ``ok``) in free slots."""
         K = self.width
         m, n_new = cand.shape
@@ -154,6 +199,8 @@ class _Sets:
         width = K + max(0, n_new - int(n_free.min()))
         if width > self.cap:
             self.resize(None, max(width, 2 * self.cap))
+        if width / self.DW.shape[2] > _EXACT_WIDTH:
+            self.make_exact(prob, v64)
         self.width = width
         occ = torch.zeros((m, width), dtype=torch.bool, device=cand.device)
         occ[:, :K] = occupied
@@ -166,9 +213,10 @@ class _Sets:
         self.new[:, :width] = False
         self.new[rows, slots] = ok
         # (index_select: several times faster than advanced indexing on CPU.)
-        D_new = prob.D.index_select(0, cand.flatten()).view(m, n_new, -1)
+        D, T = (prob.D64, v64) if self.exact else (prob.D, V)
+        D_new = D.index_select(0, cand.flatten()).view(m, n_new, -1)
         self.DW[rows, slots] = D_new
-        self.b[rows, slots] = (V.unsqueeze(1) @ D_new.transpose(1, 2)).squeeze(1)
+        self.b[rows, slots] = (T.unsqueeze(1) @ D_new.transpose(1, 2)).squeeze(1).to(torch.float64)
         # Rows and columns of the Gram block for the new slots (the new-new
         # block included, as the new rows of DW are already in place).
         cross = (D_new @ self.DW[:, :width].transpose(1, 2)).to(torch.float64)
@@ -262,10 +310,11 @@ def working_set_rounds(
     # to pay for moving the others (see ``_COMPACT``).
     alive = torch.ones(m, dtype=torch.bool, device=device)
     done: list[RowResult] = []
-    # Working-set data computed in storage precision: concepts, their correlations
-    # with the targets and their Gram block (kept in float64). The float64
-    # refinement removes the round-off before anything is certified.
-    sets = _Sets(prob, V, idx, valid, w, capacity=idx.shape[1] + 2 * n_add)
+    # Working-set data computed in storage precision (in float64 for wide sets, see
+    # ``_Sets``): concepts, their correlations with the targets and their Gram
+    # block (kept in float64). The float64 refinement removes the round-off before
+    # anything is certified.
+    sets = _Sets(prob, V, v64, idx, valid, w, capacity=idx.shape[1] + 2 * n_add)
     previous_threads = torch.get_num_threads()
     try:
         while True:
@@ -280,7 +329,7 @@ def working_set_rounds(
             idx, valid = sets.idx[:, :K], sets.valid[:, :K]
             w = solve_small(
                 sets.G[:, :K, :K],
-                sets.b[:, :K].to(torch.float64),
+                sets.b[:, :K],
                 lam.unsqueeze(1),
                 valid,
                 w0=sets.w[:, :K] * valid,
@@ -298,7 +347,7 @@ def working_set_rounds(
             # weights of its other concepts may now satisfy.)
             new = sets.new[:, :K]
             stalled = new.any(dim=1) & ~((w > 0) & new).any(dim=1) & ~fresh
-            r = V - (w.to(D.dtype).unsqueeze(1) @ sets.DW[:, :K]).squeeze(1)
+            r = sets.residuals(V, v64, w)
             corr = _product(prob, r, D.T)
             del r
             # The correlations of the set's own concepts (they bound the dual scale)
@@ -391,7 +440,7 @@ def working_set_rounds(
                 new_ok = new_ok & alive.unsqueeze(1)
             # Put the violators in the slots of the concepts that left the support.
             width = max(1, int(new_ok.sum(dim=1).max()))
-            sets.add(prob, V, cand_idx[:, :width], new_ok[:, :width])
+            sets.add(prob, V, v64, cand_idx[:, :width], new_ok[:, :width])
     finally:
         torch.set_num_threads(previous_threads)
 
