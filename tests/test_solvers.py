@@ -564,6 +564,41 @@ def test_float32_sets_of_about_d_concepts_get_exact_gram_blocks(monkeypatch):
     assert codes32.n_iter <= codes64.n_iter + 1
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("lam", [1e-4, 1e-5])
+def test_tiny_penalties_on_a_wide_dictionary_are_reached_along_a_path(dtype, lam):
+    """1,000 concepts in 64 dimensions, solutions of 64 concepts.
+
+    Grown from the concepts most correlated with the targets, the sets took 54
+    rounds at 1e-4 and 67 at 1e-5 (in float32 about 30 s on 2 cores); along a
+    path of penalties from about half the penalty that zeroes the solutions, 18.
+    """
+    D, V = _wide_problem(1000, 64, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning
+        codes = NonNegLasso(D.astype(dtype), device="cpu").solve(V.astype(dtype), lam)
+    assert codes.converged and (codes.row_gaps <= 1e-6).all()
+    assert codes.n_iter <= 30  # rounds over all the penalties of the path
+    W = codes.to_dense()
+    D64 = D.astype(dtype).astype(np.float64)
+    for i in range(len(V)):
+        assert kkt_violation(D64, V[i].astype(dtype).astype(np.float64), W[i], lam) <= 1e-3 * lam
+
+
+def test_continuation_path():
+    from sksplice.solvers._working_set import _continuation
+
+    lam_max = torch.tensor([0.4, 0.6, 0.8], dtype=torch.float64)  # median 0.6
+    assert _continuation(lam_max, 0.0) is None  # non-negative least squares: directly
+    assert _continuation(lam_max, 3e-3 * 0.6) is None
+    path = _continuation(lam_max, 1e-5)
+    assert path is not None and float(path[0]) == pytest.approx(0.3)
+    assert float(path[-1]) == 1e-5
+    steps = (path[:-1] / path[1:]).tolist()
+    assert all(1.0 < s <= 10.0 + 1e-9 for s in steps)
+    assert len(path) == 6  # 0.3 / 1e-5 = 3e4: five steps of at most 10
+
+
 @pytest.mark.parametrize("alpha", [1.0, 1.6])
 def test_admm_step_is_the_textbook_iteration(alpha):
     """One iteration through the d x d factor equals the c x c formula in float64."""
@@ -780,7 +815,8 @@ def test_admm_float32_polish_keeps_rows_that_ran_out_of_rounds(monkeypatch):
 @pytest.mark.parametrize(
     ("method", "kernels", "syncs"),
     # Measured on this problem (about 18.6 concepts per target): admm 1,690
-    # kernels and 70 synchronisations, working_set 2,362 and 98 (admm 1,695 before the
+    # kernels and 70 synchronisations, working_set 2,362 and 99 (98 before the check
+    # whether a penalty is tiny enough to be reached along a path; admm 1,695 before the
     # ADMM step formed u = min(T, lam / rho) first and z = T - u; 1,683 and 2,351
     # before finished rows waited in the batch until an eighth of it had finished;
     # 1,617 and 2,229 before the rounds carried one penalty per row for paths). Before the
@@ -788,7 +824,7 @@ def test_admm_float32_polish_keeps_rows_that_ran_out_of_rounds(monkeypatch):
     # that keeps rows which only ran out of rounds instead of handing them to the
     # float64 redo, and the shorter gap computation: admm 4,028 and 206,
     # working_set 3,064 and 155 (recorded earlier as 3,858 and 2,925 kernels).
-    [("admm", 1690, 70), ("working_set", 2362, 98)],
+    [("admm", 1690, 70), ("working_set", 2362, 99)],
 )
 def test_gpu_work_is_counted_on_cpu(monkeypatch, method, kernels, syncs):
     """Kernel launches and host synchronisations of a solve, counted on the CPU.
