@@ -881,3 +881,24 @@ def test_residual_balancing_moves_rho_towards_balance(monkeypatch, scale, direct
     assert codes.converged
     changes = np.sign(np.diff(rhos))
     assert changes.size and changes[0] == direction, rhos
+
+
+def test_rows_that_stop_making_progress_are_not_said_to_run_out_of_rounds():
+    # A tiny penalty over a wide dictionary: a row whose rounds can no longer make
+    # progress is given up before max_iter; the warning said "stopped after
+    # max_iter=100" and advised more rounds, which would not help.
+    rng = np.random.default_rng(0)
+    D = rng.normal(size=(1000, 64))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    V = rng.normal(size=(10, 64))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    lasso = NonNegLasso(D.astype(np.float32), device="cpu")
+    with pytest.warns(ConvergenceWarning) as record:
+        codes = lasso.solve(V.astype(np.float32), l1_penalty=1e-8)
+    assert not codes.converged and codes.n_iter < 100
+    message = str(record[0].message)
+    assert f"stopped making progress after {codes.n_iter} rounds (max_iter=100)" in message
+    assert "more rounds would not" in message and "increase max_iter" not in message
+    # running out of rounds is still said so
+    with pytest.warns(ConvergenceWarning, match=r"stopped after max_iter=2 .*increase max_iter"):
+        lasso.solve(V.astype(np.float32), l1_penalty=1e-3, max_iter=2)

@@ -525,10 +525,17 @@ class NonNegLasso:
             if not codes.converged:
                 n_bad = int((codes.row_gaps > tol).sum())
                 at = f" at l1_penalty={lam:g}" if len(lams) > 1 else ""
+                if codes.n_iter >= budget:
+                    how, advice = f"stopped after max_iter={budget}", "increase max_iter or tol"
+                else:
+                    # (rows whose rounds could no longer make progress, even in float64)
+                    how = f"stopped making progress after {codes.n_iter} rounds (max_iter={budget})"
+                    advice = (
+                        "a larger tol or l1_penalty would let them converge; more rounds would not"
+                    )
                 warn_user(
-                    f"NonNegLasso ({method}) stopped after max_iter={budget}{at} with a worst "
-                    f"relative duality gap of {codes.gap:.3g} > tol={tol:g} on {n_bad} of "
-                    f"{n} row(s); increase max_iter or tol",
+                    f"NonNegLasso ({method}) {how}{at} with a worst relative duality gap of "
+                    f"{codes.gap:.3g} > tol={tol:g} on {n_bad} of {n} row(s); {advice}",
                     ConvergenceWarning,
                 )
         return solved
