@@ -159,10 +159,12 @@ def _ranking_rows(
         frame = frame.reset_index(names="concept")
     n = len(frame)
     compared = _compared(ranking)
+    pair = _pair(ranking)
     if "class" in frame.columns:
         labels = frame["class"].astype(str).tolist()
-    elif compared is not None:
-        labels = [f"{compared[0]} vs {compared[1]}"] * n
+    elif compared is not None or pair is not None:
+        first, second = compared if compared is not None else pair
+        labels = [f"{first} vs {second}"] * n
     else:
         labels = [str(ranking.attrs.get("positive", ""))] * n
     class_index: dict[str, int] = {}
@@ -202,14 +204,47 @@ def _compared(ranking: pd.DataFrame) -> tuple[str, str] | None:
     return str(a), str(b)
 
 
+def _pair(ranking: pd.DataFrame) -> tuple[str, str] | None:
+    """The two classes of a ranking of one class against another (``rank_concepts``
+    with ``negative=``), None for one class against the rest or several rankings."""
+    if "class" in ranking.columns or "prevalence_negative" not in ranking.columns:
+        return None
+    negative = ranking.attrs.get("negative")
+    if negative is None or negative == "rest":
+        return None
+    return str(ranking.attrs.get("positive", "")), str(negative)
+
+
 def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
     """Heading, column titles and wording of the ranking table, for a ranking or a comparison."""
     compared = None if ranking is None else _compared(ranking)
+    pair = None if ranking is None else _pair(ranking)
+    several = ranking is not None and "class" in ranking.columns and ranking["class"].nunique() > 1
+    adjusted = (
+        "p adjusted for the number of concepts tested, within each class (each class is "
+        "ranked against the rest on its own)"
+        if several
+        else "p adjusted for the number of concepts tested"
+    )
+    if pair is not None:
+        positive, negative = pair
+        return {
+            "heading": f"Concepts that separate {positive} from {negative}",
+            "where": f"in {positive} and in {negative}",
+            "claim": f"the concept separates {positive} from {negative}",
+            "adjusted": adjusted,
+            # (one comparison: no column repeating it; the heading names both classes)
+            "group": "",
+            "first": f"In {positive}",
+            "second": f"In {negative}",
+            "difference": "Difference",
+        }
     if compared is None:
         return {
             "heading": "Concepts that separate the classes",
             "where": "in the class and outside it",
             "claim": "the concept separates the classes",
+            "adjusted": adjusted,
             "group": "Class",
             "first": "In class",
             "second": "Outside",
@@ -220,6 +255,7 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
         "heading": f"Concepts whose prevalence differs between A ({a}) and B ({b})",
         "where": "in collection A and in collection B",
         "claim": "the concept's prevalence differs",
+        "adjusted": adjusted,
         # (one comparison: no column repeating it; the heading names A and B)
         "group": "",
         "first": "In A",
@@ -387,6 +423,8 @@ def render_report(
             }
         )
     class_names = list(class_index)
+    # (the concepts of the images: the ranking's may add others to the index below)
+    n_concepts = len(concept_index)
     groups: list[str] = []
     prevalence: dict[str, list[float | None]] = {}
     if profiles is not None and len(profiles):
@@ -420,7 +458,7 @@ def render_report(
         "n_images": len(results),
         "n_classes": len(class_names),
         "n_skipped": len(skipped_rows),
-        "n_concepts": len(concept_index),
+        "n_concepts": n_concepts,
         "mean_l0": f"{l0.mean():.1f}" if l0.size else "-",
         "mean_cosine": f"{np.nanmean(cosine):.3f}" if np.isfinite(cosine).any() else "-",
     }

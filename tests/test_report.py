@@ -8,6 +8,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -174,6 +175,54 @@ def test_ranking_rows_key_columns_and_significance():
     assert rows["sea"][6] == float(f"{p_sea:.6g}")
     assert data["groups"] == ["all", "coast", "forest"]
     assert data["prevalence"]["sea"] == pytest.approx([0.5, 0.75, 0.25])
+
+
+def test_a_ranking_of_one_class_against_another_names_both():
+    # rank_concepts(W, y, "coast", "forest") was shown as "In class" / "Outside" with
+    # the wording of one class against the rest: its second column is forest only.
+    n = 20
+    W = np.zeros((3 * n, 2))
+    W[:15, 0] = 1.0  # coast: 15 of 20
+    W[n : n + 4, 0] = 1.0  # forest: 4 of 20
+    W[2 * n :, 0] = 1.0  # desert: 20 of 20 (it would change "outside coast")
+    W[::2, 1] = 0.5
+    y = np.array(["coast"] * n + ["forest"] * n + ["desert"] * n)
+    pairwise = rank_concepts(W, y, "coast", "forest", concepts=["sea", "sky"])
+    page = render_report([], ranking=pairwise)
+    headers = re.findall(r'<th data-col="\d" [^>]*>([^<]*)</th>', page)
+    assert headers[:3] == ["Concept", "In coast", "In forest"], headers
+    assert "Outside" not in headers
+    assert "Concepts that separate coast from forest" in page
+    assert "in coast and in forest" in page and "outside it" not in page
+    data = _data(page)
+    assert data["rankClasses"] == ["coast vs forest"]
+    row = {data["concepts"][r[1]]: r for r in data["ranking"]}["sea"]
+    assert row[2] == pytest.approx(0.75) and row[3] == pytest.approx(0.2)
+
+    # one class against the rest keeps its words; several classes say "within each class"
+    rest = rank_concepts(W, y, "coast", concepts=["sea", "sky"])
+    page = render_report([], ranking=rest)
+    assert "Outside" in page and "within each class" not in page
+    both = pd.concat(
+        [
+            rank_concepts(W, y, c, concepts=["sea", "sky"]).reset_index().assign(**{"class": c})
+            for c in ("coast", "forest")
+        ]
+    )
+    assert "within each class" in render_report([], ranking=both)
+
+
+def test_concepts_used_counts_the_concepts_of_the_images_only():
+    results = [
+        ImageResult("a.png", [("beach", 0.5), ("lake", 0.2)], 2, 0.9, thumbnail=_png_uri()),
+        ImageResult("b.png", [("beach", 0.4)], 1, 0.9, thumbnail=_png_uri()),
+    ]
+    W = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]] * 5)
+    y = np.array(["x", "y"] * 5)
+    ranking = rank_concepts(W, y, "x", concepts=["beach", "lake", "unrelated"])
+    for page in (render_report(results), render_report(results, ranking=ranking)):
+        assert re.search(r'<span class="num">2</span><span>concepts used</span>', page), page
+    assert "unrelated" in _data(render_report(results, ranking=ranking))["concepts"]
 
 
 def test_a_thumbnail_shows_the_pixels_that_were_embedded(tmp_path):
