@@ -171,7 +171,8 @@ def concept_profiles(
         ``"mean_weight"`` and ``"prevalence"`` and groups ``"all"`` followed by
         the sorted class labels; ``profiles["prevalence"]`` is thus a
         concept-by-group table. A ``"count"`` statistic holds the number of
-        samples in which the concept is present.
+        samples in which the concept is present. ``profiles.attrs["n_samples"]``
+        maps each group to its number of samples.
 
     Raises
     ------
@@ -221,6 +222,9 @@ def concept_profiles(
     profiles["count"] = profiles["count"].astype(np.int64)
     if drop_empty:
         profiles = profiles.loc[profiles[("count", ALL_GROUP)].to_numpy() > 0]
+    # (the samples of each group: a prevalence of 1.0 in a class of one sample is no
+    # evidence, and plots say so)
+    profiles.attrs["n_samples"] = {g: int(n) for g, n in zip(groups, sizes, strict=True)}
     return profiles
 
 

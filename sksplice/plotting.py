@@ -58,6 +58,29 @@ def _check_profiles(profiles: Any, statistic: str) -> pd.DataFrame:
     return profiles[statistic]
 
 
+def _group_sizes(profiles: pd.DataFrame) -> dict[Any, int]:
+    """The samples of each group of ``profiles``: its ``attrs``, or where they were lost
+    (a pandas operation that drops them) count / prevalence of a concept present there."""
+    sizes = profiles.attrs.get("n_samples")
+    if isinstance(sizes, dict):
+        return sizes
+    found: dict[Any, int] = {}
+    if "count" in profiles.columns.get_level_values(0):
+        counts, shares = profiles["count"], profiles["prevalence"]
+        for group in counts.columns:
+            present = shares[group].to_numpy(dtype=np.float64) > 0
+            if present.any():
+                i = int(np.flatnonzero(present)[0])
+                found[group] = round(float(counts[group].iloc[i]) / float(shares[group].iloc[i]))
+    return found
+
+
+def _with_size(label: Any, sizes: dict[Any, int], sep: str = " ") -> str:
+    """``label`` and its number of samples, when known: ``"bat (n=1)"``."""
+    n = sizes.get(label)
+    return str(label) if n is None else f"{label}{sep}(n={n})"
+
+
 #: Longest tick label of a concept name; a longer one is cut with an ellipsis (a long
 #: name would otherwise squeeze the bars away).
 _MAX_LABEL = 40
@@ -195,7 +218,8 @@ def plot_class_profile(
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
         Which statistic to plot.
     title : str, default=None
-        Axes title; defaults to the class name.
+        Axes title; defaults to the class name and its number of samples
+        (``"class bat (n=1)"``).
 
     Returns
     -------
@@ -228,7 +252,8 @@ def plot_class_profile(
     )
     ax.set_yticks(positions, [str(n) for n in names])
     ax.set_xlabel(statistic.replace("_", " "))
-    _legend_above(ax, title if title is not None else f"class {cls}", [bars, marks])
+    default = f"class {_with_size(cls, _group_sizes(profiles))}"
+    _legend_above(ax, title if title is not None else default, [bars, marks])
     return ax
 
 
@@ -321,7 +346,12 @@ def plot_concept_prevalence(
     ax.axhline(
         float(row[ALL_GROUP]), color="black", linestyle="--", linewidth=1, label="all samples"
     )
-    ax.set_xticks(positions, [str(c) for c in classes], rotation=45 if len(classes) > 6 else 0)
+    sizes = _group_sizes(profiles)
+    ax.set_xticks(
+        positions,
+        [_with_size(c, sizes, "\n") for c in classes],
+        rotation=45 if len(classes) > 6 else 0,
+    )
     # From 0, with room above the tallest bar for the legend: a prevalence of 42% must
     # not fill the axes, nor a concept no sample has get a scale below 0.
     top = max(float(np.max(values, initial=0.0)), float(row[ALL_GROUP]))

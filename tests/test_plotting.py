@@ -141,7 +141,8 @@ def test_plot_class_profile(labelled, tmp_path):
     assert [b.get_width() for b in _bars(ax)] == pytest.approx([1.0, 1.0])
     overall = ax.collections[0].get_offsets()[:, 0]
     assert list(overall) == pytest.approx([3 / 5, 3 / 5])
-    assert ax.get_title() == "class woman"
+    # the class's number of samples: a prevalence of 1.0 in 3 samples is little evidence
+    assert ax.get_title() == "class woman (n=3)"
     _save_png(ax, tmp_path)
     ax = plot_class_profile(prof, "man", k=10, statistic="mean_weight")
     assert len(_bars(ax)) == 3  # only the non-zero concepts of "man": cat, tree, car
@@ -154,7 +155,7 @@ def test_plot_concept_prevalence(labelled, tmp_path):
     ax = plot_concept_prevalence(prof, "bikini")
     bars = _bars(ax)
     assert len(bars) == 2
-    assert _ticklabels(ax, "x") == ["man", "woman"]
+    assert _ticklabels(ax, "x") == ["man\n(n=2)", "woman\n(n=3)"]
     assert [b.get_height() for b in bars] == pytest.approx([0.0, 1.0])
     assert ax.lines[0].get_ydata()[0] == pytest.approx(3 / 5)
     assert ax.get_title() == "bikini"
@@ -167,6 +168,13 @@ def test_plot_concept_prevalence(labelled, tmp_path):
     W0[:, NAMES.index("bikini")] = 0.0
     absent = plot_concept_prevalence(concept_profiles(W0, y, NAMES), "bikini")
     assert absent.get_ylim() == pytest.approx((0.0, 1.0))
+    # sizes lost with the attrs (a pandas operation): read from counts and prevalences
+    copied = prof.copy()
+    copied.attrs = {}
+    assert _ticklabels(plot_concept_prevalence(copied, "bikini"), "x") == [
+        "man\n(n=2)",
+        "woman\n(n=3)",
+    ]
 
 
 def test_profile_plot_errors(labelled):
