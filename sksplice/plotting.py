@@ -58,6 +58,24 @@ def _check_profiles(profiles: Any, statistic: str) -> pd.DataFrame:
     return profiles[statistic]
 
 
+#: The smallest range of an accuracy axis: accuracies of 0.962 to 0.971 (2 samples of
+#: 240) would otherwise fill the axes like a large effect.
+_MIN_ACCURACY_SPAN = 0.1
+
+
+def _at_least_span(ax: Axes, span: float) -> None:
+    """Widen the y range of ``ax`` about its middle to ``span``, within [0, 1] (with a
+    margin for the markers) where it fits."""
+    lo, hi = ax.get_ylim()
+    if hi - lo >= span:
+        return
+    margin = 0.02 * span
+    middle = 0.5 * (lo + hi)
+    lo, hi = middle - 0.5 * span, middle + 0.5 * span
+    shift = max(0.0, hi - (1.0 + margin)) - max(0.0, (0.0 - margin) - lo)
+    ax.set_ylim(lo - shift, hi - shift)
+
+
 def _group_sizes(profiles: pd.DataFrame) -> dict[Any, int]:
     """The samples of each group of ``profiles``: its ``attrs``, or where they were lost
     (a pandas operation that drops them) count / prevalence of a concept present there."""
@@ -747,7 +765,8 @@ def plot_sparsity_tradeoff(
         Cross-validation folds for a probe.
     accuracy_ax : matplotlib Axes, default=None
         Axes for the accuracy. Required with accuracy when ``ax`` is given;
-        otherwise the new figure's second panel.
+        otherwise the new figure's second panel. Its range spans at least 0.1
+        (within 0 to 1), so that a difference of a few samples does not fill it.
     log_l0 : bool, default=True
         Logarithmic l0 axis (the penalties of a path spread l0 over decades).
     annotate : bool, default=True
@@ -847,6 +866,7 @@ def plot_sparsity_tradeoff(
             a.legend(loc="lower right", fontsize=8)
     ax.set_ylabel("cosine(embedding, recomposition)")
     if accuracy_ax is not None:
+        _at_least_span(accuracy_ax, _MIN_ACCURACY_SPAN)
         accuracy_ax.set_ylabel("accuracy")
         name = type(estimator).__name__
         kind = "recomposed embeddings" if zero_shot else f"concept weights, {cv}-fold CV"

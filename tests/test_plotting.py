@@ -441,6 +441,13 @@ def test_plot_sparsity_tradeoff_accuracy_zero_shot_and_probe(small_paths):
         np.testing.assert_allclose(
             _line(probe_ax.figure.axes[1], label).get_ydata(), np.asarray(expected_probe)[order]
         )
+    # an accuracy axis spans at least 0.1 (within [0, 1] and a margin): differences of a
+    # sample or two do not fill it; every point stays in view
+    for axes in (acc_ax, probe_ax.figure.axes[1]):
+        lo, hi = axes.get_ylim()
+        values = np.concatenate([line.get_ydata() for line in axes.get_lines()])
+        assert hi - lo >= 0.1 - 1e-12 and lo >= -0.01 and hi <= 1.01
+        assert lo <= values.min() and values.max() <= hi
 
 
 def test_plot_sparsity_tradeoff_minimal_interface_and_errors(small_paths):
@@ -611,3 +618,29 @@ def test_tradeoff_penalty_labels_stay_apart_and_inside():
         # each penalty in its path's colour
         colours = {line.get_label(): line.get_color() for line in ax.get_lines()}
         assert [t.get_color() for t in labels] == [c for c in colours.values() for _ in range(8)]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([0.80, 0.81], (0.755, 0.855)),  # about the middle
+        ([0.9625, 0.971], (0.902, 1.002)),  # moved down: 1 plus a margin is the top
+        ([0.0, 0.01], (-0.002, 0.098)),  # moved up: 0 less a margin is the bottom
+        ([0.5, 0.9], None),  # wide enough: left as drawn
+    ],
+)
+def test_an_accuracy_axis_spans_at_least_a_tenth(values, expected):
+    from matplotlib.figure import Figure
+
+    from sksplice.plotting import _at_least_span
+
+    ax = Figure().add_subplot()
+    ax.plot([1, 2], values)
+    before = ax.get_ylim()
+    _at_least_span(ax, 0.1)
+    after = ax.get_ylim()
+    if expected is None:
+        assert after == before
+    else:
+        assert after == pytest.approx(expected, abs=1e-2 * 0.1)
+        assert after[0] <= min(values) and max(values) <= after[1]
