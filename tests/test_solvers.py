@@ -895,9 +895,12 @@ def test_rows_that_stop_making_progress_are_not_said_to_run_out_of_rounds():
     lasso = NonNegLasso(D.astype(np.float32), device="cpu")
     with pytest.warns(ConvergenceWarning) as record:
         codes = lasso.solve(V.astype(np.float32), l1_penalty=1e-8)
-    assert not codes.converged and codes.n_iter < 100
+    assert not codes.converged
+    # (the rounds of the rows left uncertified, not of the slowest row)
+    left = codes.row_n_iter[codes.row_gaps > 1e-6]
+    assert left.size and left.max() < 100 and codes.row_n_iter.shape == (10,)
     message = str(record[0].message)
-    assert f"stopped making progress after {codes.n_iter} rounds (max_iter=100)" in message
+    assert f"stopped making progress after {left.max()} rounds (max_iter=100)" in message
     assert "more rounds would not" in message and "increase max_iter" not in message
     # running out of rounds is still said so
     with pytest.warns(ConvergenceWarning, match=r"stopped after max_iter=2 .*increase max_iter"):

@@ -34,6 +34,9 @@ class SparseCodes:
         Whether every row reached a relative duality gap of at most ``tol``.
     row_gaps : ndarray of shape (n_samples,), dtype float64
         Relative duality gap of each row.
+    row_n_iter : ndarray of shape (n_samples,), dtype int64
+        Iterations of each row (along a path of penalties, summed over its
+        penalties).
 
     See Also
     --------
@@ -48,6 +51,7 @@ class SparseCodes:
     gap: float
     converged: bool
     row_gaps: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    row_n_iter: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def nnz(self) -> int:

@@ -525,11 +525,16 @@ class NonNegLasso:
             if not codes.converged:
                 n_bad = int((codes.row_gaps > tol).sum())
                 at = f" at l1_penalty={lam:g}" if len(lams) > 1 else ""
-                if codes.n_iter >= budget:
+                # (the rounds of the rows left uncertified: along a path of penalties
+                # they are summed over its stages, so "ran out" may be said of a row
+                # whose last stage stalled, never "stalled" of one that ran out)
+                left = codes.row_n_iter[codes.row_gaps > tol] if codes.row_n_iter.size else None
+                if left is None or not left.size or int(left.max()) >= budget:
                     how, advice = f"stopped after max_iter={budget}", "increase max_iter or tol"
                 else:
                     # (rows whose rounds could no longer make progress, even in float64)
-                    how = f"stopped making progress after {codes.n_iter} rounds (max_iter={budget})"
+                    rounds = int(left.max())
+                    how = f"stopped making progress after {rounds} rounds (max_iter={budget})"
                     advice = (
                         "a larger tol or l1_penalty would let them converge; more rounds would not"
                     )
@@ -592,6 +597,9 @@ class NonNegLasso:
         indptr, indices, data = _replace_rows(codes, better, redo, np.flatnonzero(improved))
         gaps = codes.row_gaps.copy()
         gaps[better] = redo.row_gaps[improved]
+        n_iter = codes.row_n_iter.copy()
+        if n_iter.size and redo.row_n_iter.size:
+            n_iter[better] = redo.row_n_iter[improved]
         worst = float(gaps.max())
         return SparseCodes(
             indptr=indptr,
@@ -602,6 +610,7 @@ class NonNegLasso:
             gap=worst,
             converged=bool(worst <= tol),
             row_gaps=gaps,
+            row_n_iter=n_iter,
         )
 
     def _solve_chunks(
@@ -789,4 +798,5 @@ def _assemble(
         gap=worst,
         converged=bool(worst <= tol),
         row_gaps=gaps,
+        row_n_iter=np.asarray(iters, dtype=np.int64),
     )
