@@ -11,11 +11,8 @@ Errors about one input item carry its position: the loaders raise one of
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import threading
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -278,7 +275,7 @@ def _load_file(path: str) -> Image.Image:
     if not os.path.exists(path):
         raise FileNotFoundError(f"image file not found: {path!r}")
     try:
-        with _no_bomb_warning(), Image.open(path) as opened:
+        with Image.open(path) as opened:
             _check_pixel_limit(opened, path)
             opened.load()
             oriented = ImageOps.exif_transpose(opened)
@@ -288,6 +285,8 @@ def _load_file(path: str) -> Image.Image:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         pixels = int(found.group(1)) if found else None
         raise InvalidImageError(_bomb_message(path, None, pixels)) from exc
+    except Image.DecompressionBombWarning as exc:  # warnings turned into errors by the user
+        raise InvalidImageError(_bomb_message(path, None)) from exc
     except UnidentifiedImageError as exc:
         raise InvalidImageError(f"{path!r} is not an image file PIL can read") from exc
     except InvalidImageError:
@@ -299,47 +298,6 @@ def _load_file(path: str) -> Image.Image:
         raise InvalidImageError(
             f"{path!r} could not be decoded (truncated or corrupt?): {exc}"
         ) from exc
-
-
-#: The filter that keeps PIL's DecompressionBombWarning quiet while images are opened
-#: here, and how many threads are opening one now.
-_BOMB_FILTER = ("ignore", None, Image.DecompressionBombWarning, None, 0)
-_bomb_filter_lock = threading.Lock()
-_bomb_filter_users = 0
-_bomb_filter_ours = False
-
-
-@contextlib.contextmanager
-def _no_bomb_warning() -> Iterator[None]:
-    """PIL's ``DecompressionBombWarning`` is not shown while the block opens an image.
-
-    An image over ``PIL.Image.MAX_IMAGE_PIXELS`` is refused by
-    :func:`_check_pixel_limit` with an :class:`InvalidImageError` that says more
-    (the path, its size and how to raise the limit), reported or skipped like any
-    unreadable image; PIL's own warning would only repeat it without the path.
-    Images are opened in several threads at once, and ``warnings.catch_warnings``
-    is not thread-safe: one filter is put first in ``warnings.filters`` while any
-    thread is in the block, and that filter alone is taken out after the last one
-    (not the list as it was, which another thread may have changed meanwhile).
-    """
-    global _bomb_filter_users, _bomb_filter_ours
-    with _bomb_filter_lock:
-        if _bomb_filter_users == 0 and _BOMB_FILTER not in warnings.filters:
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            _bomb_filter_ours = True
-        _bomb_filter_users += 1
-    try:
-        yield
-    finally:
-        with _bomb_filter_lock:
-            _bomb_filter_users -= 1
-            if _bomb_filter_users == 0 and _bomb_filter_ours:
-                _bomb_filter_ours = False
-                with contextlib.suppress(ValueError):  # (taken out by the user meanwhile)
-                    warnings.filters.remove(_BOMB_FILTER)
-                mutated = getattr(warnings, "_filters_mutated", None)
-                if mutated is not None:
-                    mutated()
 
 
 def _check_pixel_limit(image: Image.Image, path: str) -> None:

@@ -206,6 +206,11 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            # PIL's warning for an image over its pixel limit: the run skips that image and
+            # names it, with its size and --max-image-pixels, in the summary
+            from PIL import Image
+
+            warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
             yield
     finally:
         root.removeHandler(handler)
