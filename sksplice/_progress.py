@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -29,7 +30,7 @@ class _Lines:
     def write(self, text: str) -> None:
         line = text.replace("\r", "").strip()
         # (the count before the times: the closing redraw repeats the last update's)
-        count = line.partition(" [")[0]
+        count = line.rpartition(" [")[0] or line
         if line and count != self._count:
             self._stream.write(line + "\n")
             self._count = count
@@ -116,6 +117,13 @@ def progress(
     )
 
 
+#: Fits with ``verbose`` running now (threads of a search may overlap) and what the
+#: first of them changed, which the last one puts back.
+_verbose_lock = threading.Lock()
+_verbose_users = 0
+_verbose_saved: tuple[int, logging.Handler | None] = (logging.NOTSET, None)
+
+
 @contextlib.contextmanager
 def verbose_logging(verbose: Any) -> Iterator[None]:
     """Show the INFO messages of sksplice's loggers on standard error while the block
@@ -127,24 +135,34 @@ def verbose_logging(verbose: Any) -> Iterator[None]:
     only when the program has configured logging: where no handler would show
     them, one writes them to standard error for the block (``[sksplice] ...``);
     where handlers exist, the ``sksplice`` logger is only let down to INFO for
-    the block, and the program's handlers decide.
+    the block, and the program's handlers decide. Blocks may overlap (fits in
+    threads): the first one in makes the change and the last one out undoes it.
     """
+    global _verbose_users, _verbose_saved
     if not verbose:
         yield
         return
     package = logging.getLogger("sksplice")
-    saved_level = package.level
-    handler = None
-    if not package.hasHandlers():
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[sksplice] %(message)s"))
-        handler.setLevel(logging.INFO)
-        package.addHandler(handler)
-    if package.getEffectiveLevel() > logging.INFO:
-        package.setLevel(logging.INFO)
+    with _verbose_lock:
+        if _verbose_users == 0:
+            handler = None
+            if not package.hasHandlers():
+                handler = logging.StreamHandler(sys.stderr)
+                handler.setFormatter(logging.Formatter("[sksplice] %(message)s"))
+                handler.setLevel(logging.INFO)
+                package.addHandler(handler)
+            _verbose_saved = (package.level, handler)
+            if package.getEffectiveLevel() > logging.INFO:
+                package.setLevel(logging.INFO)
+        _verbose_users += 1
     try:
         yield
     finally:
-        package.setLevel(saved_level)
-        if handler is not None:
-            package.removeHandler(handler)
+        with _verbose_lock:
+            _verbose_users -= 1
+            if _verbose_users == 0:
+                level, handler = _verbose_saved
+                package.setLevel(level)
+                if handler is not None:
+                    package.removeHandler(handler)
+                _verbose_saved = (logging.NOTSET, None)

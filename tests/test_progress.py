@@ -44,6 +44,16 @@ def test_a_log_gets_whole_lines_at_most_every_interval(monkeypatch):
     assert len(set(counts)) == len(counts)
 
 
+def test_a_description_with_brackets_keeps_its_lines():
+    # (the repeated closing line is told by the count before the times, the last " [")
+    log = io.StringIO()
+    with _progress.progress(4, desc="ViT-B-32 [laion2b].bin", unit="B", file=log) as bar:
+        bar.update(4)
+    lines = log.getvalue().splitlines()
+    assert lines[0].startswith("ViT-B-32 [laion2b].bin:   0% 0/4")
+    assert lines[-1].startswith("ViT-B-32 [laion2b].bin: 100% 4/4") and len(lines) == 2
+
+
 def test_a_terminal_gets_the_bar_redrawn_in_place():
     term = _Terminal()
     with _progress.progress(10, desc="decomposing", unit="img", file=term) as bar:
@@ -143,3 +153,21 @@ def test_a_command_line_message_is_not_glued_onto_a_live_bar(monkeypatch, termin
         assert "decomposing:  30%" in after and "decomposing: 100%" in after, repr(after)
     else:
         assert before.endswith("\n") and "\r" not in text
+
+
+def test_overlapping_verbose_blocks_leave_the_logger_as_it_was(monkeypatch):
+    # Two fits with verbose=1 in threads of a search, not leaving in the reverse order
+    # of entering: the first one out took the handler away from the second, and the
+    # second one out left the logger at INFO for good.
+    import logging
+
+    monkeypatch.setattr(logging.root, "handlers", [])
+    package = logging.getLogger("sksplice")
+    before = (package.level, list(package.handlers))
+    a, b = _progress.verbose_logging(1), _progress.verbose_logging(1)
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert package.handlers and package.getEffectiveLevel() <= logging.INFO  # b still shows
+    b.__exit__(None, None, None)
+    assert (package.level, list(package.handlers)) == before
