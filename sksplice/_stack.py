@@ -80,6 +80,14 @@ def _action(text: str, category: type[Warning], module: str, lineno: int) -> str
     return warnings.defaultaction
 
 
+def _filters_key() -> tuple[Any, ...]:
+    """The contents of :data:`warnings.filters`, hashable."""
+    try:
+        return tuple(warnings.filters)
+    except TypeError:  # pragma: no cover - an unhashable entry someone put in
+        return (id(warnings.filters),)
+
+
 def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn`` naming the user's line (:func:`user_stacklevel`), shown once
     per line even where scikit-learn resets Python's record of shown warnings.
@@ -90,7 +98,10 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
     fit (a centre learned from few rows) would be shown once per fold and
     candidate, all naming the same line. This keeps its own record of what was
     shown for the filters that show a warning once ("default", "module",
-    "once"); every other action ("always", "error", "ignore", as
+    "once"), keyed also on the filters themselves (after ``resetwarnings()`` or
+    a new ``simplefilter`` a warning is shown again, as Python does; one seen
+    only inside a ``catch_warnings(record=True)`` that left the filters as they
+    were counts as shown); every other action ("always", "error", "ignore", as
     ``pytest.warns`` or ``simplefilter("always")`` set) is left to
     :func:`warnings.warn`.
     """
@@ -125,6 +136,9 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
     else:
         warnings.warn(message, category, stacklevel=level)
         return
+    # (under other filters, as after resetwarnings() or a new simplefilter, Python shows
+    # a warning again; a search's per-fit copies of the filters are equal to them)
+    key += (_filters_key(),)
     with _SHOWN_LOCK:
         if key in _SHOWN:
             return

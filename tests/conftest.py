@@ -136,3 +136,13 @@ def laion_minilm(splice_data_dir, minilm, tmp_path_factory):
     concepts = load_vocabulary("laion", size=10_000, data_home=splice_data_dir)
     embeddings = minilm.embed_text(concepts)
     return concepts, embeddings
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warning_record():
+    """Every test starts with sksplice's record of shown warnings empty, as a new
+    process does (a warning of a shared line is then seen by each test that expects it)."""
+    from sksplice import _stack
+
+    _stack._SHOWN.clear()
+    yield

@@ -121,3 +121,20 @@ def test_frozen_standard_library_frames_are_not_the_user_s():
         warnings.simplefilter("always")
         exec(code, {"means": means, "np": np})
     assert len(log) == 1 and log[0].filename == __file__
+
+
+def test_new_filters_show_a_warning_again_as_python_does():
+    def warn():
+        _stack.warn_user("centre from 10 rows")
+
+    with warnings.catch_warnings(record=True) as log:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        warn()
+        warn()  # the same filters: once
+        assert len(log) == 1
+        warnings.resetwarnings()  # other filters: again, as Python's registry would
+        warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warn()
+    assert len(log) == 2
