@@ -478,6 +478,7 @@ def rank_concepts(
     ranking.attrs.update(
         positive=positive,
         negative=negative_label,
+        one_vs_rest=negative is None,
         n_positive=int(n1),
         n_negative=int(n2),
         correction=correction,

@@ -350,7 +350,10 @@ def _embed_chunk(embedder: Any, paths: Any, n_features: int, first_index: int = 
     paths = [os.fspath(p) for p in paths]
     if not paths:
         return np.zeros((0, n_features), dtype=np.float32)
-    if isinstance(embedder, CLIPEmbedder):
+    # (a subclass with its own embed_images is called through it)
+    if isinstance(embedder, CLIPEmbedder) and (
+        type(embedder).embed_images is CLIPEmbedder.embed_images
+    ):
         emb = embedder._embed_images(paths, return_skipped=False, first_index=first_index)
     else:
         emb = embedder.embed_images(paths)

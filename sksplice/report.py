@@ -210,7 +210,9 @@ def _pair(ranking: pd.DataFrame) -> tuple[str, str] | None:
     if "class" in ranking.columns or "prevalence_negative" not in ranking.columns:
         return None
     negative = ranking.attrs.get("negative")
-    if negative is None or negative == "rest":
+    # (a ranking made before "one_vs_rest" was recorded named the rest "rest")
+    one_vs_rest = ranking.attrs.get("one_vs_rest", negative == "rest")
+    if negative is None or one_vs_rest:
         return None
     return str(ranking.attrs.get("positive", "")), str(negative)
 

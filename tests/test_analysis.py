@@ -226,6 +226,7 @@ def test_rank_one_vs_rest_and_min_count(rng):
     assert ranking.index[0] == "y"
     assert "z" not in ranking.index
     assert ranking.attrs["negative"] == "rest"
+    assert ranking.attrs["one_vs_rest"] is True
     assert ranking.attrs["n_negative"] == int((y != "b").sum())
     dense = rank_concepts(W, y, "b", concepts=list("uvwxyz"))
     pd.testing.assert_frame_equal(ranking, dense)

@@ -211,6 +211,11 @@ def test_a_ranking_of_one_class_against_another_names_both():
     )
     assert "within each class" in render_report([], ranking=both)
 
+    # a class that is called "rest", ranked against: still named as a class
+    y_rest = np.where(y == "forest", "rest", y)
+    page = render_report([], ranking=rank_concepts(W, y_rest, "coast", "rest", concepts=["a", "b"]))
+    assert "In rest" in page and "Outside" not in page
+
 
 def test_concepts_used_counts_the_concepts_of_the_images_only():
     results = [
