@@ -575,6 +575,8 @@ def plot_dataset_shift(
         significant). Labels are placed apart from each other, inside the axes
         and clear of the legend; a name too long for the space is cut with an
         ellipsis, and a label with no room left is left out with a warning.
+        They are placed for the figure's size at the call: draw into axes of
+        the final size (``figsize``) rather than resizing the figure after.
     ax : matplotlib Axes, default=None
         Axes to draw into; a new figure is made when omitted.
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
