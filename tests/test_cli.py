@@ -1582,42 +1582,59 @@ def test_a_corrupt_dictionary_cache_gets_its_own_advice(
 
 
 class _ClosingPipe(io.StringIO):
-    """Standard output whose reader goes away after ``n`` records (``| head``)."""
+    """Standard output on a real pipe whose reader goes away after ``n`` records (``|
+    head``); with ``close_reader=False`` the broken pipe comes from elsewhere (the pipe's
+    reader is still there)."""
 
-    def __init__(self, path: Path, n: int) -> None:
+    def __init__(self, n: int, close_reader: bool = True) -> None:
         super().__init__()
-        self._file = open(path, "w")  # noqa: SIM115 (closed by the test)
-        self.flushes, self.n = 0, n
+        self._r, self._w = os.pipe()
+        self.flushes, self.n, self.close_reader = 0, n, close_reader
 
     def fileno(self) -> int:
-        return self._file.fileno()
+        return self._w
 
     def flush(self) -> None:
         self.flushes += 1
         if self.flushes > self.n:
+            if self.close_reader and self._r is not None:
+                os.close(self._r)
+                self._r = None
             raise BrokenPipeError(32, "Broken pipe")
 
+    def close_fds(self) -> None:
+        for fd in (self._r, self._w):
+            if fd is not None:
+                os.close(fd)
 
+
+@pytest.mark.parametrize("reader_gone", [True, False])
 def test_a_closed_standard_output_is_noted_on_standard_error(
-    image_tree, vocab_file, inproc, tmp_path, capsys, monkeypatch
+    image_tree, vocab_file, inproc, tmp_path, capsys, monkeypatch, reader_gone
 ):
     """``sksplice decompose ... | head``: exit 0 (the reader has what it asked for), the
-    skipped images are listed, and a line says where the output stopped."""
+    skipped images are listed, and a line says where the output stopped. A broken pipe
+    while standard output's reader is still there came from elsewhere: an error."""
     folder = tmp_path / "mixed"
     for p in sorted(image_tree.rglob("*.png")):
         (folder / p.parent.name).mkdir(parents=True, exist_ok=True)
         (folder / p.parent.name / p.name).write_bytes(p.read_bytes())
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    pipe = _ClosingPipe(tmp_path / "stdout", n=3)
+    pipe = _ClosingPipe(n=3, close_reader=reader_gone)
     monkeypatch.setattr(sys, "stdout", pipe)
     try:
         code = cli.main(["decompose", str(folder), "-f", "jsonl", *_model_args(vocab_file)])
     finally:
-        pipe._file.close()
+        pipe.close_fds()
     err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    if not reader_gone:
+        assert code == 1, err
+        assert last == "sksplice: error: Broken pipe", last
+        assert "closed by its reader" not in err
+        return
     assert code == 0, err
     assert "skipped 1 of 11 images" in err and "broken.png" in err
-    last = err.strip().splitlines()[-1]
     assert last == (
         "sksplice: standard output was closed by its reader after 3 of 10 images had been "
         "written to it; the rest were not written"

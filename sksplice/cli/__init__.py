@@ -29,6 +29,7 @@ from ._logging import CLIError as CLIError
 from ._logging import (
     UsageError,
     _interrupted,
+    _reader_gone,
     _signals_as_interrupt,
     _stderr_logging,
     raise_if_signalled,
@@ -75,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.error("%s", _one_line(exc), exc_info=exc if args.debug else None)
             return 2
         except BrokenPipeError as exc:
+            if not (getattr(exc, "_sksplice_noted", False) or _reader_gone()):
+                # (a broken pipe of something else: a worker process, a socket)
+                logger.error("%s", _one_line(exc), exc_info=exc if args.debug else None)
+                return 1
             # The reader of our output went away (``sksplice ... | head``): it has what it
             # asked for, so this is a success (exit 0, as ``head`` expects of a writer),
             # with a line on standard error saying where the output stopped.

@@ -16,7 +16,7 @@ from .._version import __version__
 from . import _embedders
 from ._checks import _check_options, _check_outputs_apart, _Plan
 from ._inputs import collect_images
-from ._logging import CLIError, UsageError, _interrupted, _usage
+from ._logging import CLIError, UsageError, _interrupted, _reader_gone, _usage
 from ._output import _Output, _Writer
 
 logger = logging.getLogger(__name__)
@@ -246,6 +246,8 @@ def _write_records(
         logger.error("%s: %d of %d %s written%s", said, n, n_records, what, kept)
         return code
     except BrokenPipeError as exc:
+        if not _reader_gone(None if out.path is None else str(out.path)):
+            raise  # (not from the output: an error of the run)
         # the reader went away (``sksplice ... | head``): the command stops quietly (exit 0)
         _report_skipped(skipped, n_paths)
         n = writer.sent if writer is not None else 0

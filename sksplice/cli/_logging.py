@@ -219,6 +219,35 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
         package.propagate = saved[2]
 
 
+def _reader_gone(path: str | None = None) -> bool:
+    """Whether the output (standard output, or the FIFO ``path``) is a pipe whose reader
+    has closed it: a ``BrokenPipeError`` of the run came from there, not from elsewhere
+    (a worker process, a socket), which is an error. True where it cannot be told."""
+    import os
+    import select
+    import stat
+
+    try:
+        if path is None:
+            fd, opened = sys.stdout.fileno(), False
+        else:
+            if not stat.S_ISFIFO(os.stat(path).st_mode):
+                return False  # (a regular file has no reader to lose)
+            fd, opened = os.open(path, os.O_WRONLY | os.O_NONBLOCK), True
+    except (AttributeError, OSError, ValueError):
+        # (no file number to ask; a FIFO that cannot be opened has no reader)
+        return True
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - no poll (Windows)
+        return True
+    finally:
+        if opened:
+            os.close(fd)
+
+
 def _interrupted(exc: KeyboardInterrupt) -> int:
     return 143 if isinstance(exc, _Terminated) else 130
 
