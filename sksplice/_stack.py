@@ -41,23 +41,21 @@ def user_stacklevel() -> int:
     Where no frame is outside the library (a task in a worker thread or
     process), the line that warns is named.
     """
-    level = _first_user_level(inspect.currentframe())
-    return 1 if level is None else level  # (in a worker: the line that warns)
+    found = _first_user_frame(inspect.currentframe())
+    return 1 if found is None else found[0]  # (in a worker: the line that warns)
 
 
-def _first_user_level(frame: Any) -> int | None:
-    """Steps from ``frame`` back to the first frame outside the library, if any."""
+def _first_user_frame(frame: Any) -> tuple[int, Any] | None:
+    """The first frame outside the library from ``frame`` back, and the steps to it;
+    None if every frame is the library's."""
     # (and the frozen modules of the standard library: runpy starts a worker process)
     skip = (*_library_folders(), "<frozen ")
     level = 0
-    try:
-        while frame is not None:
-            if not frame.f_code.co_filename.startswith(skip):
-                return level
-            frame = frame.f_back
-            level += 1
-    finally:
-        del frame
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(skip):
+            return level, frame
+        frame = frame.f_back
+        level += 1
     return None
 
 
@@ -109,17 +107,11 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
         category = type(message)
     # (level 1 is this function, as for the warnings.warn calls below; in a worker,
     # where no caller is outside the library, the line that called this one)
-    level = _first_user_level(inspect.currentframe())
-    level = 2 if level is None else level + 1
-    frame = inspect.currentframe()
+    here = inspect.currentframe()
+    found = _first_user_frame(here)
+    level, frame = (2, here.f_back) if found is None else (found[0] + 1, found[1])
+    del here, found
     try:
-        for _ in range(level - 1):
-            if frame is None:
-                break
-            frame = frame.f_back
-        if frame is None:  # (no frame at that level: nothing to key on)
-            warnings.warn(message, category, stacklevel=level)
-            return
         filename = frame.f_code.co_filename
         lineno = frame.f_lineno
         module = frame.f_globals.get("__name__", "<string>")

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +72,12 @@ def _model_args(vocab_file: Path, *extra: str) -> list[str]:
     ]
 
 
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+def _run(
+    args: list[str], env: dict[str, str], *, start: Sequence[str] = ("-m", "sksplice")
+) -> subprocess.CompletedProcess:
+    """Run ``python START ARGS`` (the command, by default)."""
     return subprocess.run(
-        [sys.executable, "-m", "sksplice", *args],
+        [sys.executable, *start, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -821,13 +825,7 @@ sys.exit(cli.main(sys.argv[2:]))
 def _run_swallowing(target: str, args: list[str], env) -> subprocess.CompletedProcess:
     """Run the command with a Ctrl-C swallowed (raised in a ``__del__``) after the first
     call of ``target`` (``module:attribute``)."""
-    return subprocess.run(
-        [sys.executable, "-c", _SWALLOWING, target, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return _run([target, *args], env, start=("-c", _SWALLOWING))
 
 
 def test_a_ctrl_c_swallowed_on_the_way_still_interrupts(image_tree, vocab_file, env, tmp_path):

@@ -304,21 +304,16 @@ def _check_outputs_apart(args: argparse.Namespace, images: Sequence[Path] = ()) 
             continue  # (a file that does not exist yet is no input)
         if not stat.S_ISREG(info.st_mode):
             continue  # a pipe or a device (-o /dev/stdout): written through, nothing replaced
-        for what, input_path in _input_files(args):
-            if _same_file(target, input_path):
+        inputs = [(f"the {what} file", p) for what, p in _input_files(args)]
+        inputs += [("an input image", image) for image in images]
+        for what, input_path in inputs:
+            try:
+                same = os.path.samestat(info, os.stat(Path(input_path).expanduser()))
+            except OSError:
+                continue  # (a missing input is reported as such, or as unreadable)
+            if same:
                 shown = "" if str(input_path) == path else f" ({input_path})"
                 raise CLIError(
-                    f"{option} {path} is the {what} file of this run{shown}: writing the "
-                    f"output would replace it; give {option} another file"
-                )
-        for image in images:
-            try:
-                same = os.path.samestat(info, os.stat(image))
-            except OSError:
-                continue  # (a missing image is reported as unreadable)
-            if same:
-                shown = "" if str(image) == path else f" ({image})"
-                raise CLIError(
-                    f"{option} {path} is an input image of this run{shown}: writing the "
-                    f"output would replace it; give {option} another file"
+                    f"{option} {path} is {what} of this run{shown}: writing the output "
+                    f"would replace it; give {option} another file"
                 )

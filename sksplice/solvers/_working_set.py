@@ -573,24 +573,14 @@ def solve_chunk(
         corr.scatter_(1, wi, torch.where(wvalid, -torch.inf, corr.gather(1, wi)))
         k = min(c, k_warm)
     top_val, idx = corr.topk(k, dim=1)
+    answer_stage = None  # (along a continuation path: the stage that answers)
     if warm is None and penalties is None:
         path = _continuation(2.0 * top_val[:, 0].to(torch.float64), lam)
         if path is not None:
-            del corr
-            results = solve_chunk(
-                lasso,
-                replace(prob, lam=float(path[0])),
-                V,
-                v64,
-                None,
-                tol,
-                max_iter,
-                k0,
-                n_add,
-                k_warm,
-                penalties=path,
-            )
-            return _last_stage(results, path.numel() - 1, V.shape[0])
+            # The rows start at the path's first penalty, from the product just made.
+            penalties, answer_stage = path, path.numel() - 1
+            prob = replace(prob, lam=float(path[0]))
+            lam = prob.lam
     valid = 2.0 * top_val.to(torch.float64) > lam
     w = torch.zeros(valid.shape, dtype=torch.float64, device=device)
     if warm is not None:
@@ -644,7 +634,7 @@ def solve_chunk(
     rest = (~empty).nonzero().flatten()
     del corr
     if rest.numel() == 0:
-        return results
+        return results if answer_stage is None else _last_stage(results, answer_stage, V.shape[0])
     idx, valid, w = idx[rest], valid[rest], w[rest]
     col_keep = valid.any(dim=0)
     idx, valid, w = idx[:, col_keep], valid[:, col_keep], w[:, col_keep]
@@ -665,7 +655,7 @@ def solve_chunk(
     for res in done:
         res.rows = rest[res.rows]
         results.append(res)
-    return results
+    return results if answer_stage is None else _last_stage(results, answer_stage, V.shape[0])
 
 
 METHOD = Method(solve_chunk=solve_chunk, max_iter=100, small_penalty_max_iter=10)
