@@ -86,6 +86,13 @@ def _filters_key() -> tuple[Any, ...]:
         return (id(warnings.filters),)
 
 
+def _destination() -> int:
+    """Where a warning shown now goes: the identity of the function Python's
+    ``showwarning`` writes through, which ``catch_warnings(record=True)`` replaces by
+    its list's ``append`` (a warning recorded there was not displayed)."""
+    return id(getattr(warnings, "_showwarnmsg_impl", None))
+
+
 def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn`` naming the user's line (:func:`user_stacklevel`), shown once
     per line even where scikit-learn resets Python's record of shown warnings.
@@ -97,9 +104,10 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
     candidate, all naming the same line. This keeps its own record of what was
     shown for the filters that show a warning once ("default", "module",
     "once"), keyed also on the filters themselves (after ``resetwarnings()`` or
-    a new ``simplefilter`` a warning is shown again, as Python does; one seen
-    only inside a ``catch_warnings(record=True)`` that left the filters as they
-    were counts as shown); every other action ("always", "error", "ignore", as
+    a new ``simplefilter`` a warning is shown again, as Python does) and on
+    where warnings go (:func:`_destination`: a warning recorded by a
+    ``catch_warnings(record=True)`` was not shown, and is shown again once that
+    block has ended); every other action ("always", "error", "ignore", as
     ``pytest.warns`` or ``simplefilter("always")`` set) is left to
     :func:`warnings.warn`.
     """
@@ -130,7 +138,7 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
         return
     # (under other filters, as after resetwarnings() or a new simplefilter, Python shows
     # a warning again; a search's per-fit copies of the filters are equal to them)
-    key += (_filters_key(),)
+    key += (_filters_key(), _destination())
     with _SHOWN_LOCK:
         if key in _SHOWN:
             return

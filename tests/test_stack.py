@@ -15,15 +15,14 @@ def _fresh_record(monkeypatch):
 
 
 def _shown(action: str, calls) -> list[warnings.WarningMessage]:
-    caught: list[warnings.WarningMessage] = []
-    for call in calls:
-        # (a new catch_warnings for each call resets Python's own record, as
-        # scikit-learn's searches do for each fit)
-        with warnings.catch_warnings(record=True) as log:
-            warnings.simplefilter(action)
-            call()
-        caught += log
-    return caught
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter(action)
+        for call in calls:
+            # (a new catch_warnings for each call resets Python's own record, as
+            # scikit-learn's searches do for each fit)
+            with warnings.catch_warnings():
+                call()
+    return log
 
 
 def test_default_shows_a_text_once_per_line():
@@ -138,3 +137,20 @@ def test_new_filters_show_a_warning_again_as_python_does():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warn()
     assert len(log) == 2
+
+
+def test_a_warning_only_recorded_is_shown_where_warnings_are_displayed():
+    # A user who looked at a fit's warnings with catch_warnings(record=True) was
+    # never shown them: after that block the same warning was counted as shown and
+    # never reached standard error (Python's own registry shows it again).
+    def warn():
+        _stack.warn_user("centre from 10 rows")
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("default")
+        with warnings.catch_warnings(record=True) as inspected:
+            warn()
+        assert len(inspected) == 1
+        warn()
+        warn()  # displayed once, as before
+    assert [str(w.message) for w in shown] == ["centre from 10 rows"]
