@@ -277,12 +277,40 @@ def _profile_rows(profiles: pd.DataFrame) -> tuple[list[str], dict[str, list[flo
     }
 
 
+def _count_ticks(top: int) -> list[int]:
+    """Counts to label on a histogram's axis: 0, a round value near the middle, and ``top``.
+
+    The middle value is ``top / 2`` rounded to one significant digit (17 -> 20, 617 -> 600),
+    so it lies between a third and two thirds of ``top``: never near the other two labels.
+    """
+    if top <= 0:
+        return [0]
+    ticks = [0]
+    half = top / 2
+    if half >= 1:
+        power = 10 ** math.floor(math.log10(half))
+        middle = int(math.floor(half / power + 0.5) * power)
+        if 0 < middle < top:
+            ticks.append(middle)
+    return [*ticks, int(top)]
+
+
+def _label_width(text: str) -> float:
+    """About how wide ``text`` is in the histogram's 11-pixel font (digits, point, dash)."""
+    return 6.6 * len(text)
+
+
 def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str, Any]:
-    """Bars of a histogram in a 300 x 100 box, for the inline SVG of the summary."""
+    """A histogram for the inline SVG of the summary: bars in a 300 x 100 box, and its axes.
+
+    ``ticks`` are the labelled counts of the y axis (``y``: their height in the box, where
+    the tallest bar ends at the largest count); ``left`` is the room the axis needs to the
+    left of the box; ``lo``/``hi`` label the ends of the x axis at ``lo_x``/``hi_x``.
+    """
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
     if values.size == 0:
-        return {"bars": [], "lo": "", "hi": ""}
+        return {"bars": [], "lo": "", "hi": "", "ticks": [], "n": 0, "top": 0, "left": 8}
     lo, hi = float(values.min()), float(values.max())
     if integer:
         width = max(1, math.ceil((hi - lo + 1) / bins))
@@ -290,7 +318,7 @@ def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str
     else:
         edges = np.linspace(lo, hi if hi > lo else lo + 1e-3, bins + 1)
     counts, edges = np.histogram(values, bins=edges)
-    top = counts.max()
+    top = int(counts.max())
     step = 300.0 / len(counts)
     bars = []
     for k, count in enumerate(counts):
@@ -309,8 +337,35 @@ def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str
                 "title": f"{span}: {int(count)} image{'s' if count != 1 else ''}",
             }
         )
+    ticks = [
+        {"value": t, "label": str(t), "y": round(100.0 - 100.0 * t / top, 2)}
+        for t in _count_ticks(top)
+    ]
     fmt = "{:.0f}" if integer else "{:.3f}"
-    return {"bars": bars, "lo": fmt.format(lo), "hi": fmt.format(hi)}
+    lo_label, hi_label = fmt.format(lo), fmt.format(hi)
+    # an integer histogram's ends are the values of its first and last bars: under their
+    # middles, unless a label would then stick out of the box; real-valued ones end at edges
+    lo_x, hi_x = 0.0, 300.0
+    if integer:
+        half_bar = (step - 1.0) / 2
+        if half_bar >= _label_width(lo_label) / 2:
+            lo_x = half_bar
+        if half_bar >= _label_width(hi_label) / 2:
+            hi_x = 300.0 - step + half_bar
+    return {
+        "bars": bars,
+        "lo": lo_label,
+        "hi": hi_label,
+        "lo_x": round(lo_x, 2),
+        "hi_x": round(hi_x, 2),
+        "lo_anchor": "middle" if lo_x else "start",
+        "hi_anchor": "middle" if hi_x < 300.0 else "end",
+        "ticks": ticks,
+        "n": int(values.size),
+        "top": top,
+        # the rotated "images" (about 16 px), the longest count, a tick mark and gaps
+        "left": math.ceil(16 + _label_width(str(top)) + 10),
+    }
 
 
 def _skipped_rows(skipped: Iterable[Any] | None) -> list[tuple[str, str]]:
