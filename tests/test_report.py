@@ -139,6 +139,69 @@ def test_summary_counts_skipped_histograms_and_frequent_concepts():
     assert frequent.index('data-concept="sky"') < frequent.index('data-concept="sea"')
 
 
+def _axis(page: str, what: str) -> tuple[list[int], dict[int, float], list[tuple[float, float]]]:
+    """Bar counts, the labelled counts of the y axis (with their y), and (bar top, height)."""
+    figure = re.search(rf'id="hist-{what}".*?</figure>', page, re.S).group(0)
+    counts = [int(n) for n in re.findall(r": (\d+) images?</title>", figure)]
+    ticks = {
+        int(label): float(y)
+        for y, label in re.findall(r'<text class="y-tick"[^>]* y="([-\d.]+)"[^>]*>(\d+)<', figure)
+    }
+    bars = [
+        (float(y), float(h))
+        for y, h in re.findall(r'<rect [^>]*y="([-\d.]+)" [^>]*height="([\d.]+)"', figure)
+    ]
+    return counts, ticks, bars
+
+
+@pytest.mark.parametrize(
+    ("l0", "ticks"),
+    [
+        ([3] * 7 + [4] * 2 + [5], [0, 4, 7]),  # the middle: 7 / 2 rounded
+        ([2] * 34 + [9] * 5, [0, 20, 34]),  # 17 to one significant digit
+        ([6] * 1234 + [8] * 3, [0, 600, 1234]),
+        ([4, 4, 5], [0, 1, 2]),
+        ([11], [0, 1]),  # no middle count between 0 and 1
+    ],
+)
+def test_histograms_have_a_count_axis_that_matches_their_bars(l0, ticks):
+    cosine = [0.5] * (len(l0) - 1) + [0.99]
+    results = [
+        ImageResult(f"{i}.png", [("sky", 1.0)], n, c) for i, (n, c) in enumerate(zip(l0, cosine))
+    ]
+    page = render_report(results)
+    counts, axis, bars = _axis(page, "l0")
+    assert sum(counts) == len(l0)
+    assert sorted(axis) == ticks and max(axis) == max(counts)
+    # the axis is linear from 0 (the bars' base) to the largest count (the tallest bar's top)
+    base, top = axis[0], axis[max(counts)]
+    assert base == pytest.approx(100.0) and top == pytest.approx(0.0)
+    for value, y in axis.items():
+        assert y == pytest.approx(base + (top - base) * value / max(counts), abs=0.01)
+    for count, (y, height) in zip(counts, bars, strict=True):
+        assert y == pytest.approx(base + (top - base) * count / max(counts), abs=0.01)
+        assert y + height == pytest.approx(base, abs=0.01)
+    figure = re.search(r'id="hist-l0".*?</figure>', page, re.S).group(0)
+    assert re.search(r">images</text>", figure)
+    ends = re.findall(r'<text class="x-end"[^>]*>([^<]*)</text>', figure)
+    assert ends == [str(min(l0)), str(max(l0))]
+    label = re.search(r'aria-label="([^"]*)"', figure).group(1)
+    assert f"histogram of {len(l0)} image" in label and f"from {min(l0)} to {max(l0)}" in label
+    assert f"the tallest bar holds {max(counts)} image" in label
+    counts, axis, _ = _axis(page, "cosine")
+    assert sum(counts) == len(l0) and max(counts) == max(len(l0) - 1, 1)
+    assert max(axis) == max(counts)
+    assert re.search(r'id="hist-cosine".*?>images</text>.*?</figure>', page, re.S)
+
+
+def test_an_empty_report_draws_no_count_axis():
+    page = render_report([])
+    for what in ("l0", "cosine"):
+        counts, axis, bars = _axis(page, what)
+        assert counts == [] and axis == {} and bars == []
+    assert "histogram of 0 images" in page
+
+
 def test_ranking_rows_key_columns_and_significance():
     n = 40
     W = np.zeros((2 * n, 3))
