@@ -184,9 +184,10 @@ def test_histograms_have_a_count_axis_that_matches_their_bars(l0, ticks):
     figure = re.search(r'id="hist-l0".*?</figure>', page, re.S).group(0)
     assert re.search(r">images</text>", figure)
     ends = re.findall(r'<text class="x-end"[^>]*>([^<]*)</text>', figure)
-    assert ends == [str(min(l0)), str(max(l0))]
+    assert ends == sorted({str(min(l0)), str(max(l0))}, key=int)  # one value: one end
     label = re.search(r'aria-label="([^"]*)"', figure).group(1)
-    assert f"histogram of {len(l0)} image" in label and f"from {min(l0)} to {max(l0)}" in label
+    assert f"histogram of {len(l0)} image" in label
+    assert (f"from {min(l0)} to {max(l0)}" if len(set(l0)) > 1 else f"all {l0[0]}") in label
     assert f"the tallest bar holds {max(counts)} image" in label
     counts, axis, _ = _axis(page, "cosine")
     assert sum(counts) == len(l0) and max(counts) == max(len(l0) - 1, 1)

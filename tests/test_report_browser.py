@@ -282,6 +282,46 @@ def test_a_very_long_class_name_leaves_every_column_in_view(browser, tmp_path):
     page.close()
 
 
+@pytest.mark.parametrize(
+    "l0",
+    [
+        [7],
+        [3] * 7 + [4] * 2 + [5],
+        list(range(1, 200)) * 3,
+        [9] * 12_345 + [1000] * 2,  # a count of five digits, values of four
+    ],
+    ids=["one", "small", "wide", "large"],
+)
+def test_histogram_labels_stay_in_their_box_and_apart(browser, tmp_path, l0):
+    """The count axis and the x ends of both histograms: inside the SVG, none over another."""
+    rng = np.random.default_rng(0)
+    results = [
+        ImageResult(f"{i}.png", [("sky", 1.0)], n, float(c))
+        for i, (n, c) in enumerate(zip(l0, rng.uniform(0.6, 0.9, len(l0))))
+    ]
+    path = tmp_path / "hist.html"
+    write_report(path, results)
+    page = Page(browser, path, width=1000)
+    for what in ("l0", "cosine"):
+        box, texts, bars = page.page.eval_on_selector(
+            f"#hist-{what} svg",
+            """svg => {
+                const r = e => { const b = e.getBoundingClientRect();
+                                 return [b.left, b.top, b.right, b.bottom, e.textContent]; };
+                return [r(svg), [...svg.querySelectorAll("text")].map(r),
+                        [...svg.querySelectorAll("rect")].map(r)];
+            }""",
+        )
+        labels = [t[4] for t in texts]
+        assert "images" in labels and len(texts) >= 4, labels
+        for k, (x0, y0, x1, y1, label) in enumerate(texts):
+            assert box[0] <= x0 and x1 <= box[2] and box[1] <= y0 and y1 <= box[3], label
+            for other in texts[k + 1 :] + bars:
+                apart = x1 <= other[0] or other[2] <= x0 or y1 <= other[1] or other[3] <= y0
+                assert apart, (label, other[4])
+    page.close()
+
+
 def test_click_a_concept_lists_its_strongest_images(browser, explorer, artifacts):
     path, W, _, results, _ = explorer
     page = Page(browser, path)
