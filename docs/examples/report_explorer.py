@@ -274,6 +274,7 @@ if __name__ == "__main__":
     parser.add_argument("--measure", type=int, default=None, metavar="N")
     parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args()
+    args.out = args.out.resolve()  # (the page is opened by its file:// address)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.measure is not None:
