@@ -113,6 +113,29 @@ class SkippedInputWarning(UserWarning):
         self.skipped = tuple(skipped)
 
 
+def _skipped_warning(
+    skipped: Sequence[SkippedInput], n_items: int, first_index: int = 0
+) -> SkippedInputWarning:
+    """The :class:`SkippedInputWarning` for ``skipped`` among ``n_items`` images.
+
+    ``first_index``: the row of the first of those images in a larger collection
+    (a Dask task's share of one), named in the message when it is not 0.
+    """
+    listed = "; ".join(f"{s.index}: {s.item}" for s in skipped[:5])
+    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    among = (
+        f"{n_items} images"
+        if first_index == 0
+        else f"the {n_items} images {first_index} to {first_index + n_items - 1}"
+    )
+    return SkippedInputWarning(
+        f"skipped {len(skipped)} of {among} that could not be loaded "
+        f"(their rows are NaN): {listed}{more}; the warning's .skipped attribute "
+        "lists them all",
+        skipped,
+    )
+
+
 # --------------------------------------------------------------------------
 # The estimator
 # --------------------------------------------------------------------------
@@ -630,21 +653,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         if return_skipped:
             return out, skipped
         if skipped:
-            listed = "; ".join(f"{s.index}: {s.item}" for s in skipped[:5])
-            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-            among = (
-                f"{len(items)} images"
-                if first_index == 0
-                else f"the {len(items)} images {first_index} to {first_index + len(items) - 1}"
-            )
-            warn_user(
-                SkippedInputWarning(
-                    f"skipped {len(skipped)} of {among} that could not be loaded "
-                    f"(their rows are NaN): {listed}{more}; the warning's .skipped attribute "
-                    "lists them all",
-                    skipped,
-                )
-            )
+            warn_user(_skipped_warning(skipped, len(items), first_index))
         return out
 
     def _decode_processes(self, n_items: int, config: _Config) -> int:
