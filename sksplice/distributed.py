@@ -38,10 +38,11 @@ from ._dask import _require_dask
 from ._distributed_io import to_zarr, write_parquet
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_image_embedder
-from ._validation import check_finite_rows, check_int
+from ._validation import check_finite_rows, check_flag, check_int
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
+    from dask.delayed import Delayed
     from distributed import Client
 
 __all__ = [
@@ -335,26 +336,40 @@ def precompute_concept_embeddings(splice: Any) -> Any:
 # --------------------------------------------------------------------------- images
 
 
-def _embed_chunk(embedder: Any, paths: Any, n_features: int, first_index: int = 0) -> np.ndarray:
+def _embed_chunk(
+    embedder: Any,
+    paths: Any,
+    n_features: int,
+    first_index: int = 0,
+    return_skipped: bool = False,
+) -> Any:
     """Task body: embed one share of image paths with an embedder held by the worker.
 
     ``first_index`` is the row of ``paths[0]`` in the whole collection: a
     :class:`~sksplice.CLIPEmbedder` names the images it cannot load (in its error,
     or in its :class:`~sksplice.embedders.SkippedInputWarning` with ``on_error="skip"``) by
     their rows of the result, not by their place in the task.
-    """
-    from .embedders import CLIPEmbedder
 
+    With ``return_skipped`` the task returns ``(embeddings, skipped)`` and warns
+    nothing; otherwise it returns the embeddings and reports the images it skipped
+    with :func:`_report_skipped` (which reaches the client of a distributed cluster).
+    """
     if hasattr(paths, "tolist"):
         paths = paths.tolist()
     paths = [os.fspath(p) for p in paths]
+    skipped: list = []
     if not paths:
-        return np.zeros((0, n_features), dtype=np.float32)
+        emb = np.zeros((0, n_features), dtype=np.float32)
+        return (emb, skipped) if return_skipped else emb
     # (a subclass with its own embed_images is called through it)
-    if isinstance(embedder, CLIPEmbedder) and (
-        type(embedder).embed_images is CLIPEmbedder.embed_images
-    ):
-        emb = embedder._embed_images(paths, return_skipped=False, first_index=first_index)
+    if _is_plain_clip(embedder):
+        emb, skipped = embedder._embed_images(paths, return_skipped=True, first_index=first_index)
+        if skipped and not return_skipped:
+            _report_skipped(skipped, len(paths), first_index)
+    elif return_skipped:  # (embed_images_dask checked that it takes return_skipped)
+        emb, skipped = embedder.embed_images(paths, return_skipped=True)
+        # (its rows of the task, made rows of the whole collection)
+        skipped = [_shift_index(s, first_index) for s in skipped]
     else:
         emb = embedder.embed_images(paths)
     emb = np.asarray(emb, dtype=np.float32)
@@ -364,7 +379,64 @@ def _embed_chunk(embedder: Any, paths: Any, n_features: int, first_index: int = 
             f"{paths[0]!r}; expected {(len(paths), n_features)} (one row per path: images "
             "that fail to load must raise or be kept as rows)"
         )
-    return emb
+    return (emb, list(skipped)) if return_skipped else emb
+
+
+def _shift_index(item: Any, offset: int) -> Any:
+    """A skipped item of a task, named by its row of the whole collection."""
+    if offset and hasattr(item, "_replace") and hasattr(item, "index"):
+        return item._replace(index=int(item.index) + offset)
+    return item
+
+
+def _report_skipped(skipped: list, n_items: int, first_index: int) -> None:
+    """Warn of the images a task skipped, in the client's process too.
+
+    On a ``dask.distributed`` worker the :class:`SkippedInputWarning` goes through
+    :func:`distributed.warn`, which emits it on the worker and sends it to every
+    client of the scheduler, which emits it again in its own process (asynchronously,
+    as an event of the scheduler). Elsewhere (the threaded or synchronous scheduler:
+    the user's process) it is emitted once, naming the user's line.
+    """
+    from ._stack import warn_user
+    from .embedders import _skipped_warning
+
+    message = _skipped_warning(skipped, n_items, first_index)
+    try:
+        from distributed import get_worker
+        from distributed import warn as distributed_warn
+
+        get_worker()
+    except (ImportError, ValueError):  # not on a distributed worker
+        warn_user(message)
+    else:
+        distributed_warn(message)
+
+
+def _is_plain_clip(embedder: Any) -> bool:
+    """A CLIPEmbedder whose embed_images is CLIPEmbedder's (its tasks name rows of X)."""
+    from .embedders import CLIPEmbedder
+
+    return isinstance(embedder, CLIPEmbedder) and (
+        type(embedder).embed_images is CLIPEmbedder.embed_images
+    )
+
+
+def _collect_skipped(*parts: Any) -> list:
+    """Every task's skipped images, in row order."""
+    return [item for part in parts for item in part]
+
+
+def _takes_return_skipped(embedder: Any) -> bool:
+    import inspect
+
+    try:
+        parameters = inspect.signature(embedder.embed_images).parameters
+    except (TypeError, ValueError):  # (a callable without a signature)
+        return False
+    return "return_skipped" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
 
 
 def _infer_n_features(embedder: Any) -> int | None:
@@ -393,7 +465,8 @@ def embed_images_dask(
     client: Client | None = None,
     paths_per_task: int = DEFAULT_PATHS_PER_TASK,
     n_features: int | None = None,
-) -> da.Array:
+    return_skipped: bool = False,
+) -> da.Array | tuple[da.Array, Delayed]:
     """Embed a large collection of images on a Dask cluster.
 
     The embedder is shipped to the cluster once (see :func:`transform_dask`);
@@ -420,11 +493,36 @@ def embed_images_dask(
         Embedding dimension. When not given it is read from the embedder's
         ``embedding_dim_`` (``CLIPEmbedder`` sets it in ``fit``, which loads
         no model; an unfitted one is fitted on a clone).
+    return_skipped : bool, default=False
+        Also return the images skipped under ``on_error="skip"``, as a lazy
+        list (see Returns); then no :class:`~sksplice.embedders.SkippedInputWarning`
+        is emitted, as with ``CLIPEmbedder.embed_images(return_skipped=True)``.
+        The embedder's ``embed_images`` must take ``return_skipped``
+        (``CLIPEmbedder``'s does).
 
     Returns
     -------
     X : dask.array.Array of shape (n_images, n_features), float32
         Lazy embeddings, one block per task, ready for :func:`transform_dask`.
+        Rows of skipped images are NaN.
+    skipped : dask.delayed.Delayed
+        Only with ``return_skipped=True``: computes to the list of every
+        skipped image, a :class:`~sksplice.embedders.SkippedInput` ``(index,
+        item, reason)`` each, in row order, with ``index`` its row of ``X``
+        and ``item`` its path. It is made by the same tasks as ``X``: compute
+        both at once (``X, skipped = dask.compute(X, skipped)``) to read each
+        image once.
+
+    Notes
+    -----
+    Without ``return_skipped``, each task that skipped images emits one
+    ``SkippedInputWarning`` naming their rows of ``X`` and their paths (the
+    warning's ``skipped`` attribute lists them), as ``CLIPEmbedder`` does for
+    one call. On a ``dask.distributed`` cluster the worker sends it to the
+    client (:func:`distributed.warn`), so it is emitted in the client's process
+    as well as on the worker; it arrives as an event of the scheduler, usually
+    by the time the computation returns. A task run twice (its worker died)
+    warns twice.
 
     Raises
     ------
@@ -438,7 +536,13 @@ def embed_images_dask(
 
     paths_per_task = check_int(paths_per_task, "paths_per_task", allow_none=True)
     check_int(n_features, "n_features", allow_none=True)
+    return_skipped = check_flag(return_skipped, "return_skipped")
     check_image_embedder(embedder)
+    if return_skipped and not _is_plain_clip(embedder) and not _takes_return_skipped(embedder):
+        raise TypeError(
+            f"return_skipped=True needs an embedder whose embed_images takes return_skipped; "
+            f"{type(embedder).__name__}.embed_images does not"
+        )
     if n_features is None:
         n_features = _infer_n_features(embedder)
         if n_features is None:
@@ -471,12 +575,20 @@ def embed_images_dask(
     shared = _share(embedder, client, "embedder")
     embed = dask.delayed(_embed_chunk, pure=True)
     starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)[:-1]]).tolist()
-    blocks = [
-        da.from_delayed(
-            embed(shared, part, n_features, start), shape=(n, n_features), dtype=np.float32
-        )
-        for part, n, start in zip(parts, lengths, starts)
+    tasks = [
+        embed(shared, part, n_features, start, return_skipped) for part, start in zip(parts, starts)
     ]
-    if not blocks:
-        return da.zeros((0, n_features), dtype=np.float32, chunks=(1, n_features))
-    return da.concatenate(blocks, axis=0)
+    # (with return_skipped a task returns (embeddings, skipped): X takes the first)
+    outputs = [task[0] for task in tasks] if return_skipped else tasks
+    blocks = [
+        da.from_delayed(out, shape=(n, n_features), dtype=np.float32)
+        for out, n in zip(outputs, lengths)
+    ]
+    if blocks:
+        X = da.concatenate(blocks, axis=0)
+    else:
+        X = da.zeros((0, n_features), dtype=np.float32, chunks=(1, n_features))
+    if not return_skipped:
+        return X
+    collect = dask.delayed(_collect_skipped, pure=True)
+    return X, collect(*[task[1] for task in tasks])

@@ -349,6 +349,20 @@ def test_embed_images_dask_names_unreadable_images_by_their_row(tiny_clip_model,
     kept = X[~da.isnan(X).any(axis=1)].compute(scheduler="sync")
     np.testing.assert_array_equal(kept, np.delete(got, 7, axis=0))
 
+    # return_skipped=True, also through a subclass's own embed_images (its rows of
+    # the task are made rows of X)
+    class Subclass(CLIPEmbedder):
+        def embed_images(self, images, *, return_skipped=False):
+            return super().embed_images(images, return_skipped=return_skipped)
+
+    for embedder in (skipping, Subclass(**skipping.get_params())):
+        X, found = embed_images_dask(embedder, paths, paths_per_task=4, return_skipped=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SkippedInputWarning)
+            got_again, found = dask.compute(X, found, scheduler="sync")
+        assert [(s.index, s.item) for s in found] == [(7, str(broken))]
+        np.testing.assert_array_equal(got_again, got)
+
 
 def test_embed_images_on_workers_loads_model_once_per_worker(client, tiny_clip_model, tmp_path):
     dd = pytest.importorskip("dask.dataframe")
@@ -398,6 +412,55 @@ def test_embed_images_on_workers_loads_model_once_per_worker(client, tiny_clip_m
     np.testing.assert_allclose(W.toarray(), splice.transform(expected).toarray(), atol=1e-4)
 
 
+def test_embed_images_dask_reports_skipped_images_in_the_client_process(
+    client, tiny_clip_model, tmp_path
+):
+    # (after the test above, which counts the workers' first model loads)
+    import warnings
+
+    from sksplice.embedders import SkippedInput, SkippedInputWarning
+
+    paths = _write_images(tmp_path, 5)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    paths[3] = str(broken)  # the second task of 2 paths, its second
+    skipping = CLIPEmbedder(
+        tiny_clip_model, pretrained=None, device="cpu", batch_size=4, on_error="skip"
+    )
+
+    # return_skipped=True: a lazy list of every skipped image, computed with X in one pass
+    X, skipped = embed_images_dask(
+        skipping, paths, client=client, paths_per_task=2, return_skipped=True
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got, found = dask.compute(X, skipped)
+    assert [(s.index, s.item) for s in found] == [(3, str(broken))]
+    assert all(isinstance(s, SkippedInput) for s in found)
+    assert "cannot identify image" in found[0].reason or "broken.jpg" in found[0].reason
+    assert not [w for w in caught if issubclass(w.category, SkippedInputWarning)]
+    assert np.isnan(got[3]).all() and not np.isnan(np.delete(got, 3, axis=0)).any()
+    # (the workers ran the tasks: the skipped image was read in another process)
+    assert os.getpid() not in client.run(os.getpid).values()
+
+    # the default: the task's SkippedInputWarning is also emitted here, not only on its worker
+    X = embed_images_dask(skipping, paths, client=client, paths_per_task=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = X.compute()
+        deadline = time.monotonic() + 10  # (it arrives as an event of the scheduler)
+        while time.monotonic() < deadline and not [
+            w for w in caught if issubclass(w.category, SkippedInputWarning)
+        ]:
+            time.sleep(0.05)
+    reported = [w.message for w in caught if issubclass(w.category, SkippedInputWarning)]
+    assert len(reported) == 1, [str(w.message) for w in caught]
+    assert [(s.index, s.item) for s in reported[0].skipped] == [(3, str(broken))]
+    assert "3: " + str(broken) in str(reported[0])
+    assert "of the 2 images 2 to 3" in str(reported[0])
+    assert np.isnan(got[3]).all()
+
+
 def test_embed_images_rejects_bad_input(tiny_clip_model):
     embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu")
     with pytest.raises(TypeError, match="list of image paths"):
@@ -406,6 +469,15 @@ def test_embed_images_rejects_bad_input(tiny_clip_model):
         embed_images_dask(embedder, ["a.png"], paths_per_task=0)
     with pytest.raises(TypeError, match="embed_images"):
         embed_images_dask(object(), ["a.png"])
+
+    class NoSkipList:
+        def embed_images(self, paths):
+            return np.zeros((len(paths), 4), dtype=np.float32)
+
+    with pytest.raises(TypeError, match=r"NoSkipList\.embed_images does not"):
+        embed_images_dask(NoSkipList(), ["a.png"], n_features=4, return_skipped=True)
+    with pytest.raises(TypeError, match="return_skipped"):
+        embed_images_dask(embedder, ["a.png"], return_skipped="yes")
 
 
 # ------------------------------------------------------------------------ grid search
