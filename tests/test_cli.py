@@ -1490,6 +1490,27 @@ def test_an_output_that_is_an_input_is_refused_before_any_work(
     assert victim.read_bytes() == before
 
 
+@pytest.mark.parametrize("why", ["an input", "a bad option"])
+def test_a_refused_run_says_nothing_of_its_output_extension(
+    why, image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding
+):
+    """``-o x.jpg`` that is an input image (or a run refused for another option) prints
+    only the error, not the warning about the table format its -o would have got."""
+    image = tmp_path / "x.jpg"
+    Image.new("RGB", (8, 8)).save(image)
+    before = image.read_bytes()
+    output = image if why == "an input" else tmp_path / "out.parquet"
+    extra = ["--solver", "lars"] if why == "a bad option" else []
+    argv = ["decompose", str(image), "-o", str(output), *_model_args(vocab_file, *extra)]
+    code, out, err = _main(argv, capsys)
+    assert code == 2 and out == "", err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sksplice: error: "), err
+    assert ("would replace it" if why == "an input" else "--solver") in lines[0], err
+    assert "not an output format" not in err, err
+    assert image.read_bytes() == before and not (tmp_path / "out.parquet").exists()
+
+
 def test_an_output_beside_the_inputs_is_accepted(image_tree, vocab_file, inproc, tmp_path, capsys):
     """An output file that exists and is no input (nor the other output) is replaced."""
     out, report = tmp_path / "out.csv", tmp_path / "out.html"

@@ -22,7 +22,6 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 from ._inputs import IMAGE_EXTENSIONS, collect_images
 from ._logging import CLIError as CLIError
@@ -56,13 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status.
     """
     args = parse_command_line(argv)
-    chosen = getattr(args, "format", None)
     if hasattr(args, "format"):
+        # (the extension's warning waits for the command line to be accepted)
+        args.format_from_extension = args.format is None
         args.format = output_format(args.format, getattr(args, "output", None))
     limit = _pixel_limit(getattr(args, "max_image_pixels", None))
     with _stderr_logging(args.quiet, args.debug), _signals_as_interrupt(), limit:
-        if hasattr(args, "format") and chosen is None:
-            _warn_unknown_extension(getattr(args, "output", None))
         # (--debug adds the traceback to the error line)
         try:
             code = int(args.func(args))
@@ -108,28 +106,6 @@ def _pixel_limit(pixels: int | None) -> Iterator[None]:
         yield
     finally:
         Image.MAX_IMAGE_PIXELS = saved
-
-
-#: Extensions of a -o file that the table format is expected in.
-_TEXT_EXTENSIONS = ("", ".txt", ".text", ".out", ".log")
-
-
-def _warn_unknown_extension(output: str | None) -> None:
-    """Say that a -o file named for another format gets the table (``-o out.parquet``)."""
-    if output in (None, "-"):
-        return
-    suffix = Path(output).suffix.lower()  # (as output_format reads it)
-    if (
-        suffix[1:].isalpha()
-        and suffix not in _TEXT_EXTENSIONS
-        and output_format(None, output) == "table"
-    ):
-        logger.warning(
-            "-o %s: %s is not an output format, so the file gets the table format; "
-            "give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another",
-            output,
-            suffix,
-        )
 
 
 def _one_line(exc: BaseException) -> str:

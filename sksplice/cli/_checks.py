@@ -147,6 +147,41 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         )
 
 
+#: Extensions of a -o file that the table format is expected in.
+_TEXT_EXTENSIONS = ("", ".txt", ".text", ".out", ".log")
+
+
+def _warn_unknown_extension(args: argparse.Namespace) -> None:
+    """Say that a -o file named for another format gets the table (``-o out.parquet``).
+
+    Called once the command line is accepted (every check passed): a run that is
+    refused says only why, not what its output would have been.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed command line; ``format_from_extension`` (set by
+        :func:`sksplice.cli.main`) is true when ``-f`` was not given.
+    """
+    from ._parser import output_format  # (the parser imports the commands)
+
+    output = getattr(args, "output", None)
+    if not getattr(args, "format_from_extension", False) or output in (None, "-"):
+        return
+    suffix = Path(output).suffix.lower()  # (as output_format reads it)
+    if (
+        suffix[1:].isalpha()
+        and suffix not in _TEXT_EXTENSIONS
+        and output_format(None, output) == "table"
+    ):
+        logger.warning(
+            "-o %s: %s is not an output format, so the file gets the table format; "
+            "give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another",
+            output,
+            suffix,
+        )
+
+
 def _check_cache_dir(cache_dir: str | None) -> None:
     """``--cache-dir`` (or its default) is a folder, created now when missing (its errors
     name the folder and the option; see :func:`sksplice._data.get_cache_dir`), and a

@@ -7,7 +7,12 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._checks import _check_options, _check_outputs_apart, _check_report_output
+from ._checks import (
+    _check_options,
+    _check_outputs_apart,
+    _check_report_output,
+    _warn_unknown_extension,
+)
 from ._decompose import _decompose, _report_skipped
 from ._inputs import _two_collections
 from ._logging import CLIError, _usage
@@ -28,6 +33,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         paths_a, paths_b = _two_collections(args)
         _check_outputs_apart(args, paths_a + paths_b)
         plan = _check_options(args)
+    _warn_unknown_extension(args)
     # one decomposition (one dictionary, one modality centre) for both collections
     dec = _decompose(args, paths_a + paths_b, plan)
     _report_skipped(dec.skipped, len(paths_a) + len(paths_b))

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._version import __version__
 from . import _embedders
-from ._checks import _check_options, _check_outputs_apart, _Plan
+from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
 from ._inputs import collect_images
 from ._logging import CLIError, UsageError, _interrupted, _reader_gone, _usage
 from ._output import _Output, _Writer
@@ -278,6 +278,7 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         paths = collect_images(args.inputs)
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
+    _warn_unknown_extension(args)
     dec = _decompose(args, paths, plan)
     records = _iter_rows(dec, args.top_k, args.quiet)
     return _write_records(

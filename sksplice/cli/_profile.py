@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._checks import _check_options, _check_outputs_apart, _Plan
+from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
 from ._decompose import _decompose, _report_skipped
 from ._inputs import _labelled
 from ._logging import CLIError, _usage
@@ -74,6 +74,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         paths, labels = _labelled(args)
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
+    _warn_unknown_extension(args)
     dec, _, ranking = _profile(args, paths, labels, plan)
     _report_skipped(dec.skipped, len(paths))
     cols = [

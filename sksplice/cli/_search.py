@@ -13,6 +13,7 @@ from ._checks import (
     _check_outputs_apart,
     _check_query_concepts,
     _parse_query,
+    _warn_unknown_extension,
 )
 from ._decompose import _decompose, _iter_rows, _write_records
 from ._inputs import collect_images
@@ -32,6 +33,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
         _check_query_concepts(query, plan.concepts)
+    _warn_unknown_extension(args)
     dec = _decompose(args, paths, plan)
     splice = dec.splice
     W = dec.W = splice.transform(dec.X)
