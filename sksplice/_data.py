@@ -83,8 +83,15 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
     return _ensure_folder(data_home, "data home", "data_home", DATA_HOME_ENV)
 
 
-def _ensure_folder(folder: str | os.PathLike[str], what: str, parameter: str, env: str) -> Path:
-    """``folder`` as an absolute path, created if missing; errors say how to choose another."""
+def _ensure_folder(
+    folder: str | os.PathLike[str], what: str, parameter: str, env: str, *, create: bool = True
+) -> Path:
+    """``folder`` as an absolute path, created if missing; errors say how to choose another.
+
+    With ``create=False`` the folder is only checked: that it is a folder, or that
+    it can be created (the nearest existing folder above it takes a file); nothing
+    is created or left behind.
+    """
     path = Path(os.path.expanduser(os.fspath(folder))).absolute()
     if path.is_dir():
         return path
@@ -93,29 +100,62 @@ def _ensure_folder(folder: str | os.PathLike[str], what: str, parameter: str, en
             f"The sksplice {what} {str(path)!r} exists but is not a folder; pass another "
             f"{parameter} or set ${env}."
         )
+    if not create:
+        reason = unwritable_reason(path)
+        if reason is not None:
+            raise OSError(_cannot_create(path, what, reason, parameter, env))
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OSError(
-            exc.errno,
-            f"Cannot create the sksplice {what} {str(path)!r} ({exc.strerror or exc}); pass "
-            f"a writable folder as {parameter} or set ${env}",
+            exc.errno, _cannot_create(path, what, exc.strerror or str(exc), parameter, env)
         ) from exc
     return path
 
 
-def unwritable_reason(folder: str | os.PathLike[str]) -> str | None:
-    """Why no file can be written in ``folder`` (created when missing), or None if one can.
+def _cannot_create(path: Path, what: str, reason: str, parameter: str, env: str) -> str:
+    """The message of a folder that cannot be created."""
+    return (
+        f"Cannot create the sksplice {what} {str(path)!r} ({reason}); pass a writable "
+        f"folder as {parameter} or set ${env}"
+    )
 
-    Tried by creating (and removing) a small file there: permission bits do not
+
+def _nearest_existing(path: Path) -> Path:
+    """``path``, or the nearest folder above it that exists (a broken link exists)."""
+    path = Path(os.path.abspath(path))
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def unwritable_reason(folder: str | os.PathLike[str]) -> str | None:
+    """Why no file can be written in ``folder``, or None if one can.
+
+    Nothing is created: a missing ``folder`` is judged by the nearest existing
+    folder above it, where it would be created (with ``mkdir -p``). That one is
+    tried by creating and removing a small file there: permission bits do not
     tell (the superuser ignores them; an immutable folder or a read-only mount
     refuses even the superuser).
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        The folder that files are to be written in, existing or not.
+
+    Returns
+    -------
+    str or None
+        A short reason (the system's, or that a path on the way is not a
+        folder), or None when a file can be written there.
     """
     import tempfile
 
-    path = Path(folder)
+    path = _nearest_existing(Path(folder))
+    if not path.is_dir():
+        return f"{path} is not a folder"
     try:
-        path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".sksplice-probe-", dir=path)
     except OSError as exc:
         return exc.strerror or str(exc)
@@ -125,7 +165,7 @@ def unwritable_reason(folder: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None, *, create: bool = True) -> Path:
     """Return the folder of the caches that sksplice computes, creating it when missing.
 
     The caches (embedded vocabularies) are kept apart from the data home, which
@@ -139,6 +179,11 @@ def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         platform (``platformdirs.user_cache_dir("sksplice")``: on Linux
         ``$XDG_CACHE_HOME/sksplice``, by default ``~/.cache/sksplice``). ``~`` is
         expanded in every case.
+    create : bool, default=True
+        Whether to create the folder when it is missing. False only checks that
+        it can be created (the nearest existing folder above it takes a file),
+        leaving the file system as it was: for a check made before anything is
+        known to be written there.
 
     Returns
     -------
@@ -165,7 +210,7 @@ def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         raise TypeError(
             f"cache_dir must be a str, an os.PathLike or None, got {type(cache_dir).__name__}"
         )
-    return _ensure_folder(cache_dir, "cache folder", "cache_dir", CACHE_DIR_ENV)
+    return _ensure_folder(cache_dir, "cache folder", "cache_dir", CACHE_DIR_ENV, create=create)
 
 
 def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = _CHUNK_SIZE) -> str:

@@ -510,6 +510,29 @@ def test_an_unwritable_cache_dir_is_refused_before_embedding(
     assert "give a writable folder" in last
 
 
+@pytest.mark.parametrize("cache", ["given", "default"])
+@pytest.mark.parametrize("missing", ["cache", "parent"])
+def test_a_refused_run_leaves_the_cache_folder_as_it_was(
+    cache, missing, image_tree, vocab_file, inproc, capsys, tmp_path, monkeypatch, no_embedding
+):
+    """The cache folder's check creates nothing (neither the folder nor its
+    ``dictionaries`` one): a run refused after it (here for its --vocabulary-size) leaves
+    the file system as it found it."""
+    root = tmp_path / "caches"
+    root.mkdir()
+    folder = root / "cache" if missing == "cache" else root / "new" / "cache"
+    if missing == "cache" and cache == "given":
+        folder.mkdir()  # (an existing --cache-dir, without its dictionaries folder)
+    before = sorted(root.rglob("*"))
+    given = ["--cache-dir", str(folder)] if cache == "given" else []
+    monkeypatch.setenv("SKSPLICE_CACHE", str(folder))
+    args = ["decompose", str(image_tree), *_model_args(vocab_file, "--vocabulary-size", "100000")]
+    code, out, err = _main([*args, *given], capsys)
+    assert code == 2 and out == "", err
+    assert "--vocabulary-size 100000" in err.strip().splitlines()[-1], err
+    assert sorted(root.rglob("*")) == before
+
+
 def test_an_unwritable_default_cache_is_warned_about_before_embedding(
     image_tree, vocab_file, inproc, capsys, tmp_path, monkeypatch
 ):

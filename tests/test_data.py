@@ -22,9 +22,11 @@ from sksplice import _atomic, _download
 from sksplice._atomic import atomic_write
 from sksplice._data import (
     file_sha256,
+    get_cache_dir,
     get_data_home,
     resolve_in_data_home,
     safe_cache_name,
+    unwritable_reason,
 )
 from sksplice._download import (
     DataFetchError,
@@ -757,3 +759,28 @@ def test_redirects_are_followed_only_to_accepted_addresses(tmp_path, server):
     with pytest.raises(DataFetchError, match=r"Refusing to download from 'http://example\.org"):
         fetch_file("b.txt", url=server.url("/away.txt"), sha256=GOOD_SHA, data_home=tmp_path)
     assert not (tmp_path / "b.txt").exists()
+
+
+def test_the_writability_probe_creates_nothing(tmp_path):
+    """A missing folder is judged by the nearest existing one above it, and is not
+    created (nor is anything left there); a file on the way is no folder."""
+    folder = tmp_path / "a" / "b" / "dictionaries"
+    assert unwritable_reason(folder) is None
+    assert list(tmp_path.iterdir()) == []
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert unwritable_reason(afile / "cache") == f"{afile} is not a folder"
+    assert unwritable_reason(afile) == f"{afile} is not a folder"
+    assert list(tmp_path.iterdir()) == [afile]
+
+
+def test_get_cache_dir_can_check_without_creating(tmp_path):
+    folder = tmp_path / "new" / "cache"
+    assert get_cache_dir(folder, create=False) == folder
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OSError, match=r"Cannot create the sksplice cache folder .*not a folder"):
+        get_cache_dir(tmp_path / "afile" / "cache", create=False)
+    with pytest.raises(NotADirectoryError, match="exists but is not a folder"):
+        get_cache_dir(tmp_path / "afile", create=False)
+    assert get_cache_dir(folder) == folder and folder.is_dir()  # (created by default)

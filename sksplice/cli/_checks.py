@@ -183,13 +183,14 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
 
 
 def _check_cache_dir(cache_dir: str | None) -> None:
-    """``--cache-dir`` (or its default) is a folder, created now when missing (its errors
-    name the folder and the option; see :func:`sksplice._data.get_cache_dir`), and a
-    ``--cache-dir`` given is writable. (An unwritable default is warned about before the
-    vocabulary is embedded, which then runs without the disk cache.)"""
+    """``--cache-dir`` (or its default) is a folder or can be created (its errors name
+    the folder and the option; see :func:`sksplice._data.get_cache_dir`), and a
+    ``--cache-dir`` given is writable. Nothing is created here: the folders are made
+    when the embedded vocabulary is written. (An unwritable default is warned about
+    before the vocabulary is embedded, which then runs without the disk cache.)"""
     from .._data import get_cache_dir, unwritable_reason
 
-    folder = get_cache_dir(cache_dir)
+    folder = get_cache_dir(cache_dir, create=False)
     if cache_dir is not None:
         reason = unwritable_reason(folder / "dictionaries")
         if reason is not None:
