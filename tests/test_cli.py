@@ -144,6 +144,14 @@ def test_an_error_is_one_line(env, tmp_path, vocab_file):
     assert "Traceback" not in proc.stderr
 
 
+def test_an_error_line_holds_no_terminal_control_sequence():
+    """torch's message of a checkpoint it refuses to load holds ESC[1m (bold) ...
+    ESC[0m: the error line (a log, a file, a pipe) gets the words only."""
+    exc = RuntimeError("Weights only load failed. \x1b[1mdo those steps only\x1b[0m. (1)")
+    assert cli._one_line(exc) == "Weights only load failed. do those steps only. (1)"
+    assert cli._one_line(ValueError("\x1b[31m\x1b[0m")) == "ValueError"
+
+
 # ----------------------------------------------------------------- in-process runs
 
 

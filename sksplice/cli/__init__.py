@@ -108,8 +108,13 @@ def _pixel_limit(pixels: int | None) -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
+#: A terminal's control sequence (``ESC [ 1 m``: bold), as torch puts in some messages.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
 def _one_line(exc: BaseException) -> str:
-    """The message of ``exc`` on one line."""
+    """The message of ``exc`` on one line, without a terminal's control sequences."""
     # (An OSError's "[Errno 13] " says nothing a user can act on.)
     text = re.sub(r"^\[Errno \d+\] ", "", str(exc).strip())
+    text = _ESCAPE_SEQUENCE.sub("", text)
     return " ".join(text.split()) if text else type(exc).__name__
