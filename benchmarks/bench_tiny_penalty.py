@@ -7,7 +7,10 @@ and, with ``--baseline DIR`` (a checkout of another version, e.g. made with
 ``git archive``), the same solves with that version's solver in the same
 process, interleaved (baseline, then this checkout, then the other way round,
 ``--repeats`` times). Each solve records its wall and process CPU time, the
-rounds (``n_iter``), whether every row was certified and the worst relative gap.
+rounds (``n_iter``), whether every row was certified and the worst relative gap,
+and each run the largest weight difference between the two versions. With
+``--busy N``, N other processes spin during the solves (a machine busy with
+other work).
 
 Problems: ``random``, ``--n-concepts`` random unit concepts in ``--n-features``
 dimensions and ``--n-targets`` random unit targets (seed 0); ``laion``, the
@@ -40,6 +43,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _load import busy_cores  # noqa: E402
 
 import sksplice.solvers  # noqa: E402
 from sksplice._atomic import atomic_write  # noqa: E402
@@ -92,6 +97,7 @@ def _solve(module: ModuleType, D: np.ndarray, V: np.ndarray, lam: float, dtype: 
         "worst_relative_gap": float(codes.gap),
         "mean_l0": float(codes.l0().mean()),
         "warnings": [str(w.message)[:200] for w in caught],
+        "weights": codes.to_dense(),  # (compared between versions, not written out)
     }
 
 
@@ -108,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "splice")
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "sksplice-bench")
     p.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="other processes kept spinning during the solves (a machine busy with other work)",
+    )
+    p.add_argument(
         "--out", type=Path, default=REPO / "benchmarks" / "results" / "tiny_penalty.json"
     )
     args = p.parse_args(argv)
@@ -116,6 +128,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline is not None:
         versions = {"baseline": _baseline(args.baseline), **versions}
     load_start = os.getloadavg()
+    with busy_cores(args.busy):
+        runs = _runs(args, versions, D, V)
+    result = {
+        "problem": problem,
+        "baseline": None if args.baseline is None else str(args.baseline),
+        "busy_processes": args.busy,
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "load_average_start": load_start,
+        "load_average_end": os.getloadavg(),
+        "runs": runs,
+        "command": "python " + " ".join(sys.argv),
+    }
+    with atomic_write(args.out) as fh:
+        fh.write(json.dumps(result, indent=1).encode("utf-8"))
+    return 0
+
+
+def _runs(args: argparse.Namespace, versions: dict, D: np.ndarray, V: np.ndarray) -> list:
+    """Every penalty and dtype solved by every version, interleaved."""
     runs = []
     for lam in args.penalties:
         for dtype in args.dtypes:
@@ -133,23 +169,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"l0 {last['mean_l0']:.1f}",
                     flush=True,
                 )
-            runs.append({"l1_penalty": lam, "dtype": dtype, "solves": times})
-    result = {
-        "problem": problem,
-        "baseline": None if args.baseline is None else str(args.baseline),
-        "machine": {
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-        },
-        "load_average_start": load_start,
-        "load_average_end": os.getloadavg(),
-        "runs": runs,
-    }
-    with atomic_write(args.out) as fh:
-        fh.write(json.dumps(result, indent=1).encode("utf-8"))
-    return 0
+            run = {"l1_penalty": lam, "dtype": dtype, "solves": times}
+            weights = [solves[-1].pop("weights") for solves in times.values()]
+            for solves in times.values():
+                for solve in solves:
+                    solve.pop("weights", None)
+            if len(weights) == 2:
+                run["max_abs_weight_difference"] = float(np.abs(weights[0] - weights[1]).max())
+                print(f"  largest weight difference {run['max_abs_weight_difference']:.1e}")
+            runs.append(run)
+    return runs
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import threading
 import warnings
 
 import numpy as np
@@ -905,3 +906,95 @@ def test_rows_that_stop_making_progress_are_not_said_to_run_out_of_rounds():
     # running out of rounds is still said so
     with pytest.warns(ConvergenceWarning, match=r"stopped after max_iter=2 .*increase max_iter"):
         lasso.solve(V.astype(np.float32), l1_penalty=1e-3, max_iter=2)
+
+
+def _wide_small_problems(m: int, K: int, seed: int = 0):
+    """Gram blocks, correlations and per-row penalties of ``m`` sets of ``K`` concepts."""
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.randn(m, K, 3 * K, generator=gen, dtype=torch.float64) / (3 * K) ** 0.5
+    G = X @ X.transpose(1, 2)
+    b = 0.2 + 0.1 * torch.randn(m, K, generator=gen, dtype=torch.float64)
+    lam = torch.linspace(0.05, 0.3, m, dtype=torch.float64).unsqueeze(1)
+    valid = torch.rand(m, K, generator=gen) > 0.05
+    return G, b, lam, valid
+
+
+def _threads_that_ran(monkeypatch, module, name):
+    names = set()
+    real = getattr(module, name)
+
+    def spy(*args, **kwargs):
+        names.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, spy)
+    return names
+
+
+def test_wide_small_problems_shared_by_threads_are_solved_as_one_batch(monkeypatch):
+    """Sets of at least 128 concepts: the rows are split among threads of the
+    process (each on one intra-op thread), which meet only at the end; the answers
+    are those of the whole batch, bit for bit."""
+    from sksplice.solvers import _small
+
+    G, b, lam, valid = _wide_small_problems(96, 130)
+    whole = solve_small(G, b, lam, valid)
+    ran = _threads_that_ran(monkeypatch, _small, "_solve_batch")
+    torch.set_num_threads(2)
+    parts = solve_small(G, b, lam, valid, workers=2)
+    assert torch.get_num_threads() == 2  # (restored after the parts)
+    assert torch.equal(parts, whole)
+    assert len(ran) == 2 and all(n.startswith("sksplice") for n in ran)
+    # Narrower sets (mostly per-call overhead) stay in one batch.
+    ran.clear()
+    solve_small(G[:, :100, :100], b[:, :100], lam, valid[:, :100], workers=2)
+    assert ran == {threading.current_thread().name}
+    # The caller's inference mode reaches the threads.
+    with torch.inference_mode():
+        Gi, bi, lami, validi = (t.clone() for t in (G, b, lam, valid))
+        assert torch.equal(solve_small(Gi, bi, lami, validi, workers=2), whole)
+
+
+def test_wide_refinements_shared_by_threads_are_those_of_the_whole_batch(monkeypatch):
+    from sksplice.solvers import _small
+
+    rng = np.random.default_rng(1)
+    D64 = torch.from_numpy(random_dictionary(rng, 600, 256))
+    m, k = 70, 140
+    idx = torch.stack(
+        [torch.randperm(600, generator=torch.Generator().manual_seed(i))[:k] for i in range(m)]
+    )
+    w = torch.rand(m, k, dtype=torch.float64) * (torch.rand(m, k) > 0.2)
+    v = torch.einsum("mk,mkd->md", w, D64[idx]) + 0.01 * torch.randn(m, 256, dtype=torch.float64)
+    lam = torch.full((m, 1), 0.05, dtype=torch.float64)
+    gram = D64[idx] @ D64[idx].transpose(1, 2)
+    r_whole, w_whole = _small.refine_support(D64, v, idx, w, lam, gram=gram)
+    ran = _threads_that_ran(monkeypatch, _small, "refine_support")
+    r_parts, w_parts = _small.refine_support_parts(D64, v, idx, w, lam, gram, workers=2)
+    assert len(ran) == 2
+    assert torch.equal(r_parts, r_whole) and torch.equal(w_parts, w_whole)
+
+
+def test_the_threads_of_the_small_solves_are_made_again_in_a_forked_child(monkeypatch):
+    from sksplice.solvers import _small
+
+    pool = _small._pool(2)
+    assert _small._pool(2) is pool and _small._pool(1) is pool
+    monkeypatch.setattr(_small.os, "getpid", lambda: -1)  # as in a forked child
+    assert _small._pool(2) is not pool
+
+
+def test_wide_working_sets_on_many_rows_use_threads_and_are_certified(monkeypatch):
+    """140 targets at a penalty whose solutions hold about 130 of 1,500 concepts in
+    160 dimensions, on 2 threads: the small problems and refinements of the wide
+    rounds run in parts, and every row is certified with the answers of one thread."""
+    from sksplice.solvers import _small
+
+    D, V = _wide_problem(1500, 160, 140)
+    one = NonNegLasso(D, device="cpu").solve(V, 0.02)
+    ran = _threads_that_ran(monkeypatch, _small, "_solve_batch")
+    torch.set_num_threads(2)
+    two = NonNegLasso(D, device="cpu").solve(V, 0.02)
+    assert any(n.startswith("sksplice") for n in ran)
+    assert two.converged and (two.row_gaps <= 1e-6).all()
+    np.testing.assert_allclose(two.to_dense(), one.to_dense(), atol=1e-8)
