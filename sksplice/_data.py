@@ -48,7 +48,7 @@ _DEFAULT_DATA_HOME = Path("~") / ".cache" / "sksplice"
 _CHUNK_SIZE = 1 << 20
 
 
-def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
+def get_data_home(data_home: str | os.PathLike[str] | None = None, *, create: bool = True) -> Path:
     """Return the sksplice data home, creating the folder when it is missing.
 
     Parameters
@@ -80,7 +80,7 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None) -> Path:
         raise TypeError(
             f"data_home must be a str, an os.PathLike or None, got {type(data_home).__name__}"
         )
-    return _ensure_folder(data_home, "data home", "data_home", DATA_HOME_ENV)
+    return _ensure_folder(data_home, "data home", "data_home", DATA_HOME_ENV, create=create)
 
 
 def _ensure_folder(
@@ -311,7 +311,10 @@ def safe_cache_name(*parts: str, suffix: str = "", max_stem: int = 64) -> str:
 
 
 def resolve_in_data_home(
-    relative_path: str | os.PathLike[str], data_home: str | os.PathLike[str] | None = None
+    relative_path: str | os.PathLike[str],
+    data_home: str | os.PathLike[str] | None = None,
+    *,
+    create: bool = True,
 ) -> Path:
     """Join a relative path to the data home, refusing any path that would leave it.
 
@@ -321,6 +324,8 @@ def resolve_in_data_home(
         Relative path with ``/`` separators, e.g. ``"vocab/laion.txt"``.
     data_home : str or os.PathLike, default=None
         See :func:`get_data_home`.
+    create : bool, default=True
+        Whether a missing data home is created (see :func:`get_data_home`).
 
     Returns
     -------
@@ -357,4 +362,4 @@ def resolve_in_data_home(
             f"{text!r} is not a safe path inside the data home: use a relative path made of "
             "'/'-separated names, without '..', '.', empty parts, backslashes or a drive"
         )
-    return get_data_home(data_home).joinpath(*parts)
+    return get_data_home(data_home, create=create).joinpath(*parts)

@@ -269,6 +269,31 @@ def _failure_reason(exc: BaseException) -> object:
     return reason if reason is not None else exc
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and the folders above it that do not exist yet, deepest first."""
+    missing = []
+    folder = Path(os.path.abspath(folder))
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) where they are empty; never a folder with files.
+
+    Only the folders a failed download created are given: a folder that a
+    concurrent download has put a file in stays, and so do those above it.
+    """
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            continue  # (not made: the failure came before, or another process removed it)
+        except OSError:
+            return  # (not empty, or not ours to remove: the folders above it stay too)
+
+
 def fetch_file(
     relative_path: str,
     *,
@@ -333,7 +358,8 @@ def fetch_file(
     _check_url(url)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    target = resolve_in_data_home(relative_path, data_home)
+    # (A missing data home is made with the file's folder, when the file is written.)
+    target = resolve_in_data_home(relative_path, data_home, create=False)
 
     stale_note = ""
     # One stat decides: a concurrent fetch may rename the file into place between two
@@ -363,15 +389,17 @@ def fetch_file(
     # The real path: a symbolic link in place of the file is followed, and stays a link.
     real = Path(os.path.realpath(target))
     download = _Download(url, real, sha256, float(timeout), verbose, relative_path)
+    made = _missing_folders(real.parent)  # (made by atomic_write, removed if the download fails)
     try:
         # A hidden temporary file naming this process, renamed into place once verified;
         # those of downloads that were killed are removed first.
         remove_stale_temporaries(real, time.time())
         with atomic_write(real) as fh:
             download.into(fh)
-    except DigestMismatchError:
-        raise
-    except (OSError, ValueError) as exc:
+    except BaseException as exc:
+        _remove_folders(made)  # a failed download leaves the file system as it was
+        if isinstance(exc, DigestMismatchError) or not isinstance(exc, OSError | ValueError):
+            raise
         # Connection and HTTP errors of requests (OSErrors), timeouts, refused
         # redirects, read-only folders and cut-short transfers all end here.
         raise DataFetchError(

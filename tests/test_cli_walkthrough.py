@@ -1,0 +1,111 @@
+"""Defects found by running the command as a user: failed runs leave nothing behind and
+say what is wrong with the command line in its words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from sksplice import cli
+from sksplice._download import DataFetchError, fetch_file
+
+from ._helpers_data import block_network
+from .conftest import TESTS_DATA
+
+VOCAB = ["cat", "dog", "red", "blue", "car", "tree", "sky", "house", "water", "grass", "snow"]
+OFFLINE = requests.exceptions.ConnectionError(
+    "Failed to resolve 'raw.githubusercontent.com' ([Errno -2] Name or service not known)"
+)
+
+
+@pytest.fixture
+def run_env(tmp_path, tiny_clip_model, monkeypatch) -> Path:
+    """The tiny model, a vocabulary file and three images; returns the folder of the images."""
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(images / f"{i}.png")
+    return images
+
+
+def _args(tmp_path: Path, *extra: str, pretrained: str = "none") -> list[str]:
+    return [
+        "--model",
+        "sksplice-test-tiny",
+        "--pretrained",
+        pretrained,
+        "--vocabulary",
+        str(tmp_path / "vocab.txt"),
+        "--device",
+        "cpu",
+        "-q",
+        *extra,
+    ]
+
+
+def _with_checkpoint(images: Path, tmp_path: Path, checkpoint: Path) -> list[str]:
+    return ["decompose", str(images), *_args(tmp_path, pretrained=str(checkpoint))]
+
+
+def _main(args: list[str], capsys) -> tuple[int, str, str]:
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+# ------------------------------------------------ a failed download leaves no folder
+
+
+def test_a_failed_download_leaves_no_folder_it_made(tmp_path, monkeypatch):
+    block_network(monkeypatch, OFFLINE)
+    url = "https://example.org/vocab/laion.txt"
+    sha = "0" * 64
+    home = tmp_path / "new" / "data_home"
+    with pytest.raises(DataFetchError, match="Name or service not known"):
+        fetch_file("vocab/laion.txt", url=url, sha256=sha, data_home=home)
+    assert _tree(tmp_path) == []  # neither the data home, nor the folder above, nor vocab
+    # folders that were there stay, with what they hold; only the new one goes
+    (tmp_path / "kept" / "means").mkdir(parents=True)
+    (tmp_path / "kept" / "means" / "x.pt").write_bytes(b"x")
+    with pytest.raises(DataFetchError):
+        fetch_file("vocab/laion.txt", url=url, sha256=sha, data_home=tmp_path / "kept")
+    with pytest.raises(DataFetchError):
+        fetch_file("means/y.pt", url=url, sha256=sha, data_home=tmp_path / "kept")
+    assert _tree(tmp_path) == ["kept", "kept/means", "kept/means/x.pt"]
+
+
+def test_a_failed_image_mean_download_leaves_no_folder(tmp_path, monkeypatch):
+    from sksplice.vocabulary import IMAGE_MEANS, load_image_mean
+
+    block_network(monkeypatch, OFFLINE)
+    model, pretrained = next(iter(IMAGE_MEANS))
+    with pytest.raises(DataFetchError):
+        load_image_mean(model, pretrained, data_home=tmp_path / "dh")
+    assert _tree(tmp_path) == []
+
+
+def test_a_failed_vocabulary_download_in_the_command_leaves_no_folder(
+    run_env, tmp_path, monkeypatch, capsys
+):
+    block_network(monkeypatch, OFFLINE)
+    home = tmp_path / "x" / "dh"
+    args = ["decompose", str(run_env), *_args(tmp_path)]
+    args[args.index("--vocabulary") + 1] = "laion"
+    code, out, err = _main([*args, "--data-home", str(home)], capsys)
+    assert code == 1 and out == ""
+    assert "Could not download 'vocab/laion.txt'" in err
+    assert not (tmp_path / "x").exists()
