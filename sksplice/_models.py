@@ -157,6 +157,153 @@ def _short_reason(exc: Exception) -> str:
     return short
 
 
+class CheckpointFormatError(RuntimeError):
+    """A ``pretrained`` file that is not a model checkpoint open_clip can load.
+
+    Raised when reading the file fails as a format error (it does not unpickle,
+    torch refuses its content with ``weights_only=True``, it is not a zip archive
+    or safetensors file, it holds no state dict); other failures of loading a
+    checkpoint (out of memory, a read error of the disk) are not this error.
+    """
+
+
+#: Errors of reading a file that is not a checkpoint: garbage unpickles as any of these.
+_FORMAT_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError,
+    UnicodeDecodeError,
+    IndexError,
+    KeyError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    StopIteration,
+)
+#: Where open_clip reads a checkpoint file (its functions, by module).
+_CHECKPOINT_READERS = {
+    ("open_clip.factory", "load_state_dict"),
+    ("open_clip.convert", "load_big_vision_weights"),
+}
+
+
+def _is_checkpoint_format_error(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while open_clip read a checkpoint file, as a format error.
+
+    Out of memory and operating-system errors are never format errors; the others
+    count only when raised within open_clip's reading of the file (not in building
+    the model or in loading the state dict into it).
+    """
+    import pickle
+    import struct
+    import zipfile
+
+    if isinstance(exc, MemoryError | OSError | torch.OutOfMemoryError):
+        return False
+    message = str(exc)
+    decoding = (
+        isinstance(exc, (pickle.UnpicklingError, zipfile.BadZipFile, struct.error, *_FORMAT_ERRORS))
+        or (
+            isinstance(exc, RuntimeError)
+            and (message.startswith("PytorchStreamReader") or "Invalid magic number" in message)
+        )
+        or type(exc).__name__ == "SafetensorError"
+    )
+    if not decoding:
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if (tb.tb_frame.f_globals.get("__name__"), code.co_name) in _CHECKPOINT_READERS:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _checkpoint_reason(exc: BaseException) -> str:
+    """A short reason for a file that is not a checkpoint: the class, and torch's point.
+
+    torch's refusal of a pickle with ``weights_only=True`` is a page of advice for
+    programmers; its one line that says what was refused is kept.
+    """
+    text = " ".join(str(exc).split())
+    refused = re.search(r"Unsupported global: GLOBAL (\S+) was not an allowed global", text)
+    if refused:
+        return (
+            f"{type(exc).__name__}: it holds {refused.group(1)}, which torch's weights-only "
+            "loading refuses"
+        )
+    if text.startswith("Weights only load failed"):
+        return f"{type(exc).__name__}: torch's weights-only loading refuses it"
+    text = text[:120] + ("..." if len(text) > 120 else "")
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def checkpoint_file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the file ``path`` is not a checkpoint open_clip can load, or None if it may be.
+
+    Only the start of the file is read (a checkpoint may be gigabytes), so None is
+    no promise that it loads: it is in a format open_clip reads, as open_clip
+    chooses it by the name (``.safetensors``; ``.npz`` or ``.npy``, big_vision
+    weights; else :func:`torch.load`: a zip archive of ``torch.save`` or a
+    TorchScript archive, or the legacy pickle that starts with torch's magic number).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An existing file.
+
+    Returns
+    -------
+    str or None
+        A short reason (``"it is empty"``, ``"it is not in torch.save's format"``), or
+        None. A file that cannot be read gives None: that is for the loading to report.
+    """
+    import io
+    import pickle
+    import tarfile
+    import zipfile
+    from pathlib import Path
+
+    text = os.fspath(path)
+    try:
+        size = os.path.getsize(text)
+        with open(text, "rb") as fh:
+            head = fh.read(256)
+        if size == 0:
+            return "it is empty"
+        if text.endswith(".safetensors"):  # (open_clip's tests of the name)
+            n = int.from_bytes(head[:8], "little") if len(head) >= 8 else -1
+            if not (2 <= n <= size - 8 and head[8:9] == b"{"):
+                return "it is not in the safetensors format"
+            return None
+        suffix = Path(text).suffix
+        if suffix == ".npz":
+            return None if zipfile.is_zipfile(text) else "it is not a .npz archive"
+        if suffix == ".npy":
+            return None if head.startswith(b"\x93NUMPY") else "it is not a .npy file"
+        if zipfile.is_zipfile(text):
+            with zipfile.ZipFile(text) as archive:
+                names = archive.namelist()
+            if any(name.endswith("data.pkl") for name in names):
+                return None
+            return "it is a zip archive, but not one torch.save writes"
+        if tarfile.is_tarfile(text):  # (torch's oldest format)
+            return None
+    except (OSError, zipfile.BadZipFile, tarfile.TarError):
+        return None
+
+    class _NoGlobals(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            raise pickle.UnpicklingError(f"global {module}.{name}")
+
+    try:
+        first = _NoGlobals(io.BytesIO(head)).load()
+    except Exception:
+        first = None
+    if isinstance(first, int) and first == torch.serialization.MAGIC_NUMBER:
+        return None
+    return "it is not in torch.save's format"
+
+
 def _clean_tag(tag: str) -> str:
     return tag.lower().replace("-", "_")
 
@@ -440,6 +587,11 @@ def _create_model(config: _Config) -> _LoadedModel:
             )
         tokenizer = open_clip.get_tokenizer(config.model, cache_dir=config.cache_dir)
     except Exception as exc:
+        if config.pretrained_kind == "file" and _is_checkpoint_format_error(exc):
+            raise CheckpointFormatError(
+                f"pretrained={config.pretrained!r} is not a model checkpoint open_clip can "
+                f"load ({_checkpoint_reason(exc)})"
+            ) from exc
         raise RuntimeError(
             f"open_clip could not create model {config.model!r} with "
             f"pretrained={config.pretrained!r}: {type(exc).__name__}: {_short_reason(exc)}"

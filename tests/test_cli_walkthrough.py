@@ -3,6 +3,7 @@ say what is wrong with the command line in its words."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,92 @@ def test_a_failed_vocabulary_download_in_the_command_leaves_no_folder(
     assert code == 1 and out == ""
     assert "Could not download 'vocab/laion.txt'" in err
     assert not (tmp_path / "x").exists()
+
+
+# ------------------------------------------- a --pretrained file that is no checkpoint
+
+
+class _Decoded(BaseException):
+    """Raised when an image is decoded: not caught by the command's error handling."""
+
+
+@pytest.fixture
+def no_image_decoded(monkeypatch):
+    from sksplice import _images
+
+    def guard(*args, **kwargs):
+        raise _Decoded("an image was decoded before the --pretrained file was refused")
+
+    monkeypatch.setattr(_images, "_load_file", guard)
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("vocab.txt", b"a dog\na cat\n", "it is not in torch.save's format"),
+        ("concepts.txt", b"dog\ncat\n", "it is not in torch.save's format"),
+        ("empty.pt", b"", "it is empty"),
+        ("weights.safetensors", b"hello", "it is not in the safetensors format"),
+    ],
+)
+def test_a_pretrained_file_that_is_no_checkpoint_is_a_wrong_command_line(
+    name, content, reason, run_env, tmp_path, capsys, no_image_decoded
+):
+    path = tmp_path / name
+    path.write_bytes(content)
+    code, out, err = _main(_with_checkpoint(run_env, tmp_path, path), capsys)
+    assert code == 2, err
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0] == (
+        f"sksplice: error: --pretrained {path} is not a model checkpoint open_clip can load: "
+        f"{reason}"
+    )
+
+
+def _tiny_state_dict():
+    import open_clip
+
+    return open_clip.create_model("sksplice-test-tiny").state_dict()
+
+
+def test_a_checkpoint_torch_refuses_is_a_wrong_command_line_found_before_any_image(
+    run_env, tmp_path, capsys, no_image_decoded
+):
+    import torch
+
+    path = tmp_path / "train_state.pt"
+    torch.save({"state_dict": _tiny_state_dict(), "args": argparse.Namespace(lr=1)}, path)
+    code, _, err = _main(_with_checkpoint(run_env, tmp_path, path), capsys)
+    assert code == 2, err
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        f"sksplice: error: --pretrained {path} is not a model checkpoint open_clip can load "
+        "(UnpicklingError: it holds argparse.Namespace, which torch's weights-only loading "
+        "refuses)"
+    )
+    assert "add_safe_globals" not in err and "weights_only" not in err
+
+
+@pytest.mark.parametrize("error", ["out of memory", "memory", "disk"])
+def test_a_checkpoint_that_fails_to_load_for_other_reasons_is_an_error_of_the_run(
+    error, run_env, tmp_path, capsys, monkeypatch
+):
+    import torch
+
+    path = tmp_path / "good.pt"
+    torch.save(_tiny_state_dict(), path)
+    failure = {
+        "out of memory": torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
+        "memory": MemoryError(),
+        "disk": OSError(5, "Input/output error"),
+    }[error]
+
+    def load(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(torch, "load", load)
+    code, _, err = _main(_with_checkpoint(run_env, tmp_path, path), capsys)
+    assert code == 1, err
+    assert "not a model checkpoint" not in err

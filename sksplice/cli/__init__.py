@@ -89,7 +89,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         except Exception as exc:
             logger.error("%s", _one_line(exc), exc_info=exc if args.debug else None)
-            return 1
+            return 2 if _wrong_checkpoint(exc) else 1
+
+
+def _wrong_checkpoint(exc: BaseException) -> bool:
+    """Whether ``exc`` says the ``--pretrained`` file is no checkpoint open_clip can load.
+
+    Found when the model is loaded, before any image is embedded: a wrong command
+    line (exit code 2) like the files refused by the checks, which only read the
+    start of the file.
+    """
+    models = sys.modules.get("sksplice._models")  # (loaded if a model was)
+    return models is not None and isinstance(exc, models.CheckpointFormatError)
 
 
 @contextlib.contextmanager

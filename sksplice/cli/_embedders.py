@@ -68,11 +68,30 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
                     f"checkpoint file{_close(pretrained, tags)}; tags of {model}: {listed}; "
                     "--pretrained none gives random weights"
                 )
+            else:
+                _check_checkpoint(pretrained)
     embedder = CLIPEmbedder(model=model, pretrained=pretrained, device="cpu")
     config = embedder._config()  # an hf-hub: model fetches its config here (or fails fast)
     if config.pretrained_kind == "tag":
         _ensure_tag_weights(config.model, config.pretrained, None)  # offline: fail now
     return model, pretrained, config.embed_dim
+
+
+def _check_checkpoint(pretrained: str) -> None:
+    """A ``--pretrained`` file is in a format open_clip loads (only its start is read).
+
+    A file that passes may still fail to load (torch refuses what it holds, or it is
+    a checkpoint of another model): that is found when the model is loaded, before
+    any image is embedded, and is a wrong command line too
+    (:class:`sksplice._models.CheckpointFormatError`, exit code 2).
+    """
+    from .._models import checkpoint_file_problem
+
+    problem = checkpoint_file_problem(Path(pretrained).expanduser())
+    if problem is not None:
+        raise CLIError(
+            f"--pretrained {pretrained} is not a model checkpoint open_clip can load: {problem}"
+        )
 
 
 def image_embedder(
