@@ -199,3 +199,38 @@ def test_a_checkpoint_that_fails_to_load_for_other_reasons_is_an_error_of_the_ru
     code, _, err = _main(_with_checkpoint(run_env, tmp_path, path), capsys)
     assert code == 1, err
     assert "not a model checkpoint" not in err
+
+
+# ------------------------------------------- inputs skipped before too few are left
+
+
+def test_a_single_input_that_is_no_image_is_named_as_such(run_env, tmp_path, capsys):
+    notes = tmp_path / "mixed" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("hello\n")
+    code, out, err = _main(["decompose", str(notes), *_args(tmp_path)], capsys)
+    assert code == 1 and out == ""  # (every input unreadable: an error of the run)
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        f"sksplice: error: {str(notes)!r} is not an image file PIL can read: it is skipped, "
+        "and no image is left to decompose"
+    )
+    assert "single image" not in err
+
+
+def test_every_input_skipped_is_named_with_its_reason(run_env, tmp_path, capsys):
+    names = [tmp_path / "a.txt", tmp_path / "b.png"]
+    names[0].write_text("hello\n")
+    names[1].write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    code, _, err = _main(["decompose", *map(str, names), *_args(tmp_path)], capsys)
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert "none of the 2 images could be read" in last
+    assert f"{str(names[0])!r} is not an image file PIL can read" in last, last
+    assert f"{str(names[1])!r} could not be decoded (truncated or corrupt?)" in last, last
+
+
+def test_a_single_image_still_gets_the_advice(run_env, tmp_path, capsys):
+    code, _, err = _main(["decompose", str(run_env / "0.png"), *_args(tmp_path)], capsys)
+    assert code == 2  # (a wrong command line)
+    assert "cannot be learned from a single image" in err

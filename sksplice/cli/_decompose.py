@@ -48,6 +48,26 @@ def _one_image_advice() -> str:
     )
 
 
+def _refuse_one_input(paths: list[Path]) -> None:
+    """Refuse a run of one input whose centre would be learned from the images.
+
+    One image is a wrong command line (exit 2: the advice says what to give);
+    one input that is no image leaves none to decompose, an error of the run
+    (exit 1, as when every image of many is unreadable), which names the file
+    and why it is skipped. Only that one file is read (decoded), nothing embedded.
+    """
+    from .._images import load_rgb
+
+    for path in paths:
+        try:
+            load_rgb(str(path))
+        except (OSError, ValueError) as exc:  # (InvalidImageError is a ValueError)
+            raise CLIError(
+                f"{' '.join(str(exc).split())}: it is skipped, and no image is left to decompose"
+            ) from exc
+    raise UsageError(_one_image_advice())  # (a wrong command line: exit 2)
+
+
 def _check_learnable_centre(X: np.ndarray) -> None:
     """Images whose embeddings all point the same way (copies of one picture) leave no
     centre to learn: every centred embedding, and every weight, would be zero."""
@@ -67,8 +87,8 @@ def _check_learnable_centre(X: np.ndarray) -> None:
 def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Decomposition:
     from ..transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, SpliceTransformer
 
-    if plan.image_mean is None and len(paths) < 2:  # (a wrong command line: exit 2)
-        raise UsageError(_one_image_advice())
+    if plan.image_mean is None and len(paths) < 2:
+        _refuse_one_input(paths)
     verbose = 0 if args.quiet else 1
     common = dict(device=args.device, batch_size=args.batch_size, verbose=verbose)
     images = _embedders.image_embedder(
@@ -78,8 +98,7 @@ def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Dec
     keep = ~np.isnan(X).any(axis=1)
     if not keep.any():
         _report_skipped(skipped, len(paths))  # (every one, before the error)
-        first = skipped[0] if skipped else None
-        detail = f" (first, {first.item}: {first.reason})" if first is not None else ""
+        detail = f" (skipped: {_skipped_names(skipped)})" if skipped else ""
         raise CLIError(f"none of the {len(paths)} images could be read{detail}")
     X = X[keep]
     kept = [p for p, k in zip(paths, keep, strict=True) if k]
