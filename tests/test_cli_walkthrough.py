@@ -234,3 +234,15 @@ def test_a_single_image_still_gets_the_advice(run_env, tmp_path, capsys):
     code, _, err = _main(["decompose", str(run_env / "0.png"), *_args(tmp_path)], capsys)
     assert code == 2  # (a wrong command line)
     assert "cannot be learned from a single image" in err
+
+
+# ----------------------------------------------------------- close matches everywhere
+
+
+@pytest.mark.parametrize("typo, match", [("pretraind", "pretrained"), ("dta", "data")])
+def test_a_misspelt_image_mean_keyword_gets_close_matches(typo, match, run_env, tmp_path, capsys):
+    code, _, err = _main(
+        ["decompose", str(run_env), *_args(tmp_path, "--image-mean", typo)], capsys
+    )
+    assert code == 2
+    assert err.strip().endswith(f"(close matches: {match})"), err

@@ -119,7 +119,10 @@ def _check_image_mean(
         return as_mean_vector(mean, d), "pretrained", None
     path = Path(choice).expanduser()
     if not path.is_file():
-        raise CLIError(f"--image-mean: no such file {path} (or use {', '.join(_MEAN_KEYWORDS)})")
+        raise CLIError(
+            f"--image-mean: no such file {path} (or use {', '.join(_MEAN_KEYWORDS)})"
+            f"{_close(choice, _MEAN_KEYWORDS)}"
+        )
     try:
         mean = as_mean_vector(path, d, source="--image-mean")
     except ValueError as exc:
