@@ -975,13 +975,13 @@ def test_wide_refinements_shared_by_threads_are_those_of_the_whole_batch(monkeyp
     assert torch.equal(r_parts, r_whole) and torch.equal(w_parts, w_whole)
 
 
-def test_the_threads_of_the_small_solves_are_made_again_in_a_forked_child(monkeypatch):
-    from sksplice.solvers import _small
+def test_the_solver_threads_are_made_again_in_a_forked_child(monkeypatch):
+    from sksplice.solvers import _common
 
-    pool = _small._pool(2)
-    assert _small._pool(2) is pool and _small._pool(1) is pool
-    monkeypatch.setattr(_small.os, "getpid", lambda: -1)  # as in a forked child
-    assert _small._pool(2) is not pool
+    pool = _common._pool(2)
+    assert _common._pool(2) is pool and _common._pool(1) is pool
+    monkeypatch.setattr(_common.os, "getpid", lambda: -1)  # as in a forked child
+    assert _common._pool(2) is not pool
 
 
 def test_wide_working_sets_on_many_rows_use_threads_and_are_certified(monkeypatch):
@@ -998,3 +998,29 @@ def test_wide_working_sets_on_many_rows_use_threads_and_are_certified(monkeypatc
     assert any(n.startswith("sksplice") for n in ran)
     assert two.converged and (two.row_gaps <= 1e-6).all()
     np.testing.assert_allclose(two.to_dense(), one.to_dense(), atol=1e-8)
+
+
+def test_chunks_of_a_cpu_solve_run_side_by_side_in_threads(monkeypatch):
+    """With 2 torch threads the chunks are solved by 2 threads of the process, each on
+    one torch thread; the answers are those of one thread, along a path too."""
+    from sksplice.solvers import _lasso
+
+    D, V = _random_problem(3, c=400, d=32, n=160)
+    one = NonNegLasso(D, device="cpu")
+    single = one.solve(V, 0.1)
+    single_path = one.solve_path(V, [0.3, 0.1])
+    ran = _threads_that_ran(monkeypatch, _lasso.NonNegLasso, "_solve_one_chunk")
+    torch.set_num_threads(2)
+    two = NonNegLasso(D, device="cpu")
+    both = two.solve(V, 0.1)
+    assert torch.get_num_threads() == 2
+    assert len(ran) == 2 and all(n.startswith("sksplice") for n in ran)
+    assert both.converged
+    np.testing.assert_allclose(both.to_dense(), single.to_dense(), atol=1e-10)
+    np.testing.assert_array_equal(both.row_gaps <= 1e-6, True)
+    for a, b in zip(two.solve_path(V, [0.3, 0.1]), single_path):
+        np.testing.assert_allclose(a.to_dense(), b.to_dense(), atol=1e-10)
+    # Fewer than 64 rows per thread: one chunk, on torch's threads.
+    ran.clear()
+    two.solve(V[:100], 0.1)
+    assert ran == {threading.current_thread().name}

@@ -20,8 +20,12 @@ round-off only).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -137,6 +141,46 @@ def intra_op_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (process id, workers, pool)
+_POOL_LOCK = threading.Lock()
+_POOL_PREFIX = "sksplice-solver"
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """Threads for :func:`in_threads`, at least ``workers`` of them (made again in a
+    forked child, which inherits the pool object but not its threads)."""
+    global _POOL
+    with _POOL_LOCK:
+        pid = os.getpid()
+        if _POOL is None or _POOL[0] != pid or _POOL[1] < workers:
+            _POOL = (pid, workers, ThreadPoolExecutor(workers, thread_name_prefix=_POOL_PREFIX))
+        return _POOL[2]
+
+
+def in_threads(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
+    """``[fn(item) for item in items]``, run by ``workers`` threads of this process, each
+    running torch on one intra-op thread.
+
+    For work that torch's own threads do badly: many short batched operations,
+    each a parallel region that waits for all its threads at its end, so that on a
+    machine busy with other work a thread that lost its core holds up every
+    region. Threads that each work on their own items meet only at the end. Called
+    from one of these threads, it runs the items in turn (no thread waits on a
+    pool it is part of).
+    """
+    if workers <= 1 or len(items) <= 1 or threading.current_thread().name.startswith(_POOL_PREFIX):
+        return [fn(item) for item in items]
+    # (grad and inference modes are per thread: the workers take the caller's)
+    grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+
+    def run(item: Any) -> Any:
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+            return fn(item)
+
+    with intra_op_threads(1):
+        return list(_pool(workers).map(run, items))
 
 
 def dense_product(prob: Problem, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from .._device import resolve_device
 from .._stack import warn_user
 from .._validation import check_finite_rows, check_int, check_number, check_option
 from ._codes import SparseCodes
-from ._common import Problem, RowResult, intra_op_threads
+from ._common import Problem, RowResult, in_threads, intra_op_threads
 from ._registry import METHODS, SOLVERS
 from ._validation import as_tensor_2d, check_penalty, resolve_dtype
 
@@ -632,13 +632,34 @@ class NonNegLasso:
         ]
         gaps = np.zeros((n_stages, n), dtype=np.float64)
         iters = np.zeros((n_stages, n), dtype=np.int64)
+        workers = _chunk_workers(prob, method, n)
+        if workers > 1:
+            # Chunks of a share of the memory budget each, in a multiple of the workers.
+            n_chunks = -(-n // max(1, chunk // workers))
+            n_chunks = -(-n_chunks // workers) * workers
+            chunk = -(-n // n_chunks)
+            bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+            one = replace(prob, threads=1)
+
+            def solve(bound: tuple[int, int]) -> list[RowResult]:
+                lo, hi = bound
+                return self._solve_one_chunk(
+                    one, Vt, W_warm, method, lo, hi, tol, max_iter, penalties
+                )
+
+            solved = in_threads(solve, bounds, workers)
+        else:
+            solved = None
         start = 0
         while start < n:
             stop = min(n, start + chunk)
             try:
-                results = self._solve_one_chunk(
-                    prob, Vt, W_warm, method, start, stop, tol, max_iter, penalties
-                )
+                if solved is not None:
+                    results = solved[start // chunk]
+                else:
+                    results = self._solve_one_chunk(
+                        prob, Vt, W_warm, method, start, stop, tol, max_iter, penalties
+                    )
             except torch.OutOfMemoryError as exc:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
@@ -703,6 +724,30 @@ class NonNegLasso:
         if penalties is None:
             return solve_chunk(self, prob, Vc, v64, warm, tol, max_iter)
         return solve_chunk(self, prob, Vc, v64, warm, tol, max_iter, penalties=penalties)
+
+
+# Rows per worker thread from which the chunks of a CPU solve run in threads, and the
+# most torch threads for which they do (measured on 2 cores; with many threads, the
+# Python threads that dispatch many short operations would contend for the GIL).
+_CHUNK_MIN_ROWS = 64
+_CHUNK_MAX_THREADS = 4
+
+
+def _chunk_workers(prob: Problem, method: str, n: int) -> int:
+    """Threads of this process that solve the chunks of ``n`` rows side by side.
+
+    On CPU with several torch threads the working-set rounds of a chunk are many
+    short batched operations, each a parallel region that waits for all its
+    threads; on a machine busy with other work, a thread that lost its core holds
+    up every region. Chunks solved side by side in threads of the process, each
+    on one torch thread, meet only at the end (see ``benchmarks/README.md``,
+    "Chunks side by side").
+    """
+    if not 2 <= prob.threads <= _CHUNK_MAX_THREADS:
+        return 1
+    if method != "working_set" or prob.D.device.type != "cpu":
+        return 1
+    return max(1, min(prob.threads, n // _CHUNK_MIN_ROWS))
 
 
 @dataclass

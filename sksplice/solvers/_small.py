@@ -10,15 +10,12 @@ float64 residuals before a duality gap is computed (:func:`refine_support`).
 from __future__ import annotations
 
 import itertools
-import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
 
-from ._common import intra_op_threads
+from ._common import in_threads
 
 _INF = float("inf")
 
@@ -28,19 +25,6 @@ _INF = float("inf")
 # captions (sets of up to about 100 concepts) took 2.25 s instead of 2.01 s.
 _PART_MIN_WIDTH = 128
 _PART_MIN_ROWS = 32
-_POOL: tuple[int, int, ThreadPoolExecutor] | None = None  # (process id, workers, pool)
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """Threads for the small solves, at least ``workers`` of them (made again in a
-    forked child, which inherits the pool object but not its threads)."""
-    global _POOL
-    with _POOL_LOCK:
-        pid = os.getpid()
-        if _POOL is None or _POOL[0] != pid or _POOL[1] < workers:
-            _POOL = (pid, workers, ThreadPoolExecutor(workers, thread_name_prefix="sksplice"))
-        return _POOL[2]
 
 
 def _in_parts(fn: Callable[[slice], Any], m: int, workers: int) -> Any:
@@ -60,16 +44,7 @@ def _in_parts(fn: Callable[[slice], Any], m: int, workers: int) -> Any:
     if n_parts <= 1:
         return fn(slice(0, m))
     bounds = [m * k // n_parts for k in range(n_parts + 1)]
-    parts = [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]
-    # (grad and inference modes are per thread: the workers take the caller's)
-    grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
-
-    def run(rows: slice) -> Any:
-        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-            return fn(rows)
-
-    with intra_op_threads(1):
-        outs = list(_pool(n_parts).map(run, parts))
+    outs = in_threads(fn, [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)], n_parts)
     if isinstance(outs[0], tuple):
         return tuple(torch.cat(each) for each in zip(*outs))
     return torch.cat(outs)
