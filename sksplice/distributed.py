@@ -26,7 +26,9 @@ See ``docs/scaling.md`` for a walk-through.
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
     from dask.delayed import Delayed
     from distributed import Client
+
+_logger = logging.getLogger(__name__)
 
 __all__ = [
     "embed_images_dask",
@@ -390,13 +394,16 @@ def _shift_index(item: Any, offset: int) -> Any:
 
 
 def _report_skipped(skipped: list, n_items: int, first_index: int) -> None:
-    """Warn of the images a task skipped, in the client's process too.
+    """Warn of the images a task skipped, in the client's process.
 
-    On a ``dask.distributed`` worker the :class:`SkippedInputWarning` goes through
-    :func:`distributed.warn`, which emits it on the worker and sends it to every
-    client of the scheduler, which emits it again in its own process (asynchronously,
-    as an event of the scheduler). Elsewhere (the threaded or synchronous scheduler:
-    the user's process) it is emitted once, naming the user's line.
+    On a ``dask.distributed`` worker the :class:`SkippedInputWarning` is sent to
+    the clients of the scheduler as a ``"warn"`` event, the one
+    :func:`distributed.warn` sends, which each client emits in its own process
+    (asynchronously, as an event of the scheduler). Unlike ``distributed.warn`` it
+    is not also emitted on the worker: the workers of a ``LocalCluster`` share the
+    user's terminal, which showed every skip twice; the worker's log keeps it as an
+    INFO record. Elsewhere (the threaded or synchronous scheduler: the user's
+    process) it is emitted once, naming the user's line.
     """
     from ._stack import warn_user
     from .embedders import _skipped_warning
@@ -404,13 +411,16 @@ def _report_skipped(skipped: list, n_items: int, first_index: int) -> None:
     message = _skipped_warning(skipped, n_items, first_index)
     try:
         from distributed import get_worker
-        from distributed import warn as distributed_warn
 
-        get_worker()
+        worker = get_worker()
     except (ImportError, ValueError):  # not on a distributed worker
         warn_user(message)
-    else:
-        distributed_warn(message)
+        return
+    _logger.info("%s", message)
+    worker.log_event(
+        "warn",
+        {"message": pickle.dumps(message), "category": pickle.dumps(type(message))},
+    )
 
 
 def _is_plain_clip(embedder: Any) -> bool:
@@ -519,10 +529,10 @@ def embed_images_dask(
     ``SkippedInputWarning`` naming their rows of ``X`` and their paths (the
     warning's ``skipped`` attribute lists them), as ``CLIPEmbedder`` does for
     one call. On a ``dask.distributed`` cluster the worker sends it to the
-    client (:func:`distributed.warn`), so it is emitted in the client's process
-    as well as on the worker; it arrives as an event of the scheduler, usually
-    by the time the computation returns. A task run twice (its worker died)
-    warns twice.
+    clients as the ``"warn"`` event of :func:`distributed.warn`, so it is emitted
+    in the client's process (once: not on the worker too, whose log keeps an
+    INFO record); it arrives as an event of the scheduler, usually by the time
+    the computation returns. A task run twice (its worker died) warns twice.
 
     Raises
     ------

@@ -689,3 +689,33 @@ def test_a_worker_without_sksplice_is_named_before_any_task(problem, tmp_path):
         worker.kill()
         worker.wait(timeout=30)
         cluster.close(timeout=TIMEOUT)
+
+
+def test_a_worker_sends_its_skips_to_the_clients_without_warning_itself(monkeypatch, caplog):
+    # distributed.warn also emitted the warning on the worker: the workers of a
+    # LocalCluster share the user's terminal, which showed every skip twice.
+    import pickle
+    import warnings
+
+    import distributed
+
+    from sksplice import distributed as sk_distributed
+    from sksplice.embedders import SkippedInput, SkippedInputWarning
+
+    events = []
+
+    class Worker:
+        def log_event(self, topic, msg):
+            events.append((topic, msg))
+
+    monkeypatch.setattr(distributed, "get_worker", lambda: Worker())
+    skipped = [SkippedInput(7, "imgs/broken.jpg", "not an image")]
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level("INFO"):
+        warnings.simplefilter("always")
+        sk_distributed._report_skipped(skipped, 3, 5)
+    assert caught == []
+    assert [topic for topic, _ in events] == ["warn"]
+    message = pickle.loads(events[0][1]["message"])
+    assert isinstance(message, SkippedInputWarning) and "imgs/broken.jpg" in str(message)
+    assert pickle.loads(events[0][1]["category"]) is SkippedInputWarning
+    assert "imgs/broken.jpg" in caplog.text  # (the worker's log keeps it)
