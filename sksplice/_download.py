@@ -405,7 +405,8 @@ def fetch_file(
         raise DataFetchError(
             f"Could not download {relative_path!r} from {url} ({_failure_reason(exc)})."
             f"{stale_note} Without network access, download that address elsewhere and put "
-            f"the file in the folder {str(target.parent)!r} as {target.name!r} (expected "
+            f"the file in the folder {str(target.parent)!r}"
+            f"{' (create it first)' if made else ''} as {target.name!r} (expected "
             f"SHA-256 {sha256}), or point data_home (or ${DATA_HOME_ENV}) to a folder that "
             f"holds {relative_path!r}."
         ) from exc

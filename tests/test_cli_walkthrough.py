@@ -76,16 +76,19 @@ def test_a_failed_download_leaves_no_folder_it_made(tmp_path, monkeypatch):
     url = "https://example.org/vocab/laion.txt"
     sha = "0" * 64
     home = tmp_path / "new" / "data_home"
-    with pytest.raises(DataFetchError, match="Name or service not known"):
+    with pytest.raises(DataFetchError, match="Name or service not known") as failed:
         fetch_file("vocab/laion.txt", url=url, sha256=sha, data_home=home)
     assert _tree(tmp_path) == []  # neither the data home, nor the folder above, nor vocab
+    # (the advice names the folder to put the file in, which is gone: make it first)
+    assert f"{str(home / 'vocab')!r} (create it first) as 'laion.txt'" in str(failed.value)
     # folders that were there stay, with what they hold; only the new one goes
     (tmp_path / "kept" / "means").mkdir(parents=True)
     (tmp_path / "kept" / "means" / "x.pt").write_bytes(b"x")
     with pytest.raises(DataFetchError):
         fetch_file("vocab/laion.txt", url=url, sha256=sha, data_home=tmp_path / "kept")
-    with pytest.raises(DataFetchError):
+    with pytest.raises(DataFetchError) as failed:
         fetch_file("means/y.pt", url=url, sha256=sha, data_home=tmp_path / "kept")
+    assert "create it first" not in str(failed.value)  # (kept/means is there)
     assert _tree(tmp_path) == ["kept", "kept/means", "kept/means/x.pt"]
 
 
