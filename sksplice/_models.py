@@ -162,7 +162,8 @@ class CheckpointFormatError(RuntimeError):
 
     Raised when reading the file fails as a format error (it does not unpickle,
     torch refuses its content with ``weights_only=True``, it is not a zip archive
-    or safetensors file, it holds no state dict); other failures of loading a
+    or safetensors file, it holds no state dict), or when what it holds does not
+    fit the model (the state dict of another model); other failures of loading a
     checkpoint (out of memory, a read error of the disk) are not this error.
     """
 
@@ -213,6 +214,26 @@ def _is_checkpoint_format_error(exc: BaseException) -> bool:
     while tb is not None:
         code = tb.tb_frame.f_code
         if (tb.tb_frame.f_globals.get("__name__"), code.co_name) in _CHECKPOINT_READERS:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _is_checkpoint_mismatch(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while open_clip fitted a checkpoint's state dict to the
+    model (missing or unexpected keys, tensors of other shapes: another model's weights).
+
+    Out of memory and operating-system errors never are.
+    """
+    if isinstance(exc, MemoryError | OSError | torch.OutOfMemoryError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if (frame.f_globals.get("__name__"), frame.f_code.co_name) == (
+            "open_clip.factory",
+            "load_checkpoint",
+        ):
             return True
         tb = tb.tb_next
     return False
@@ -591,6 +612,13 @@ def _create_model(config: _Config) -> _LoadedModel:
             raise CheckpointFormatError(
                 f"pretrained={config.pretrained!r} is not a model checkpoint open_clip can "
                 f"load ({_checkpoint_reason(exc)})"
+            ) from exc
+        if config.pretrained_kind == "file" and _is_checkpoint_mismatch(exc):
+            reason = _short_reason(exc).removesuffix(" (the checkpoint is not one of this model)")
+            raise CheckpointFormatError(
+                f"pretrained={config.pretrained!r} does not fit open_clip model "
+                f"{config.model!r}: a checkpoint of another model? ({type(exc).__name__}: "
+                f"{reason})"
             ) from exc
         raise RuntimeError(
             f"open_clip could not create model {config.model!r} with "

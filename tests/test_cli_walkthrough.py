@@ -181,6 +181,33 @@ def test_a_checkpoint_torch_refuses_is_a_wrong_command_line_found_before_any_ima
     assert "add_safe_globals" not in err and "weights_only" not in err
 
 
+@pytest.mark.parametrize("change", ["keys", "shape"])
+def test_a_checkpoint_of_another_model_is_a_wrong_command_line(
+    change, run_env, tmp_path, capsys, no_image_decoded
+):
+    import torch
+
+    state = _tiny_state_dict()
+    if change == "keys":  # (renamed parameters: missing and unexpected keys)
+        state["extra.weight"] = state.pop("visual.proj")
+        reason = (
+            "RuntimeError: Error(s) in loading state_dict for CLIP: 1 missing key(s) in the "
+            "state dict (visual.proj); 1 unexpected key(s) in the state dict (extra.weight))"
+        )
+    else:  # (a wider text model: open_clip's resizing refuses it)
+        state["positional_embedding"] = torch.zeros(77, 3 * state["positional_embedding"].shape[1])
+        reason = "AssertionError: text pos_embed width changed!)"
+    path = tmp_path / "other_model.pt"
+    torch.save(state, path)
+    code, out, err = _main(_with_checkpoint(run_env, tmp_path, path), capsys)
+    assert code == 2, err
+    assert out == ""
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: --pretrained {path} does not fit open_clip model "
+        f"'sksplice-test-tiny': a checkpoint of another model? ({reason}"
+    )
+
+
 @pytest.mark.parametrize("error", ["out of memory", "memory", "disk"])
 def test_a_checkpoint_that_fails_to_load_for_other_reasons_is_an_error_of_the_run(
     error, run_env, tmp_path, capsys, monkeypatch
