@@ -86,11 +86,12 @@ def _filters_key() -> tuple[Any, ...]:
         return (id(warnings.filters),)
 
 
-def _destination() -> int:
-    """Where a warning shown now goes: the identity of the function Python's
-    ``showwarning`` writes through, which ``catch_warnings(record=True)`` replaces by
-    its list's ``append`` (a warning recorded there was not displayed)."""
-    return id(getattr(warnings, "_showwarnmsg_impl", None))
+def _destination() -> Any:
+    """Where a warning shown now goes: the function Python's ``showwarning`` writes
+    through, which ``catch_warnings(record=True)`` replaces by its list's ``append``
+    (a warning recorded there was not displayed). The object itself, not its id: the
+    ``append`` of a later block's list often gets the id of an earlier one."""
+    return getattr(warnings, "_showwarnmsg_impl", None)
 
 
 def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> None:

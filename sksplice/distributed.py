@@ -26,7 +26,6 @@ See ``docs/scaling.md`` for a walk-through.
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import uuid
@@ -46,8 +45,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
     from dask.delayed import Delayed
     from distributed import Client
-
-_logger = logging.getLogger(__name__)
 
 __all__ = [
     "embed_images_dask",
@@ -401,9 +398,9 @@ def _report_skipped(skipped: list, n_items: int, first_index: int) -> None:
     :func:`distributed.warn` sends, which each client emits in its own process
     (asynchronously, as an event of the scheduler). Unlike ``distributed.warn`` it
     is not also emitted on the worker: the workers of a ``LocalCluster`` share the
-    user's terminal, which showed every skip twice; the worker's log keeps it as an
-    INFO record. Elsewhere (the threaded or synchronous scheduler: the user's
-    process) it is emitted once, naming the user's line.
+    user's terminal, which showed every skip twice. The scheduler keeps the event
+    (``client.get_events("warn")``). Elsewhere (the threaded or synchronous
+    scheduler: the user's process) it is emitted once, naming the user's line.
     """
     from ._stack import warn_user
     from .embedders import _skipped_warning
@@ -416,7 +413,6 @@ def _report_skipped(skipped: list, n_items: int, first_index: int) -> None:
     except (ImportError, ValueError):  # not on a distributed worker
         warn_user(message)
         return
-    _logger.info("%s", message)
     worker.log_event(
         "warn",
         {"message": pickle.dumps(message), "category": pickle.dumps(type(message))},
@@ -530,9 +526,10 @@ def embed_images_dask(
     warning's ``skipped`` attribute lists them), as ``CLIPEmbedder`` does for
     one call. On a ``dask.distributed`` cluster the worker sends it to the
     clients as the ``"warn"`` event of :func:`distributed.warn`, so it is emitted
-    in the client's process (once: not on the worker too, whose log keeps an
-    INFO record); it arrives as an event of the scheduler, usually by the time
-    the computation returns. A task run twice (its worker died) warns twice.
+    in the client's process (once: not on the worker too); it arrives as an
+    event of the scheduler, usually by the time the computation returns, and the
+    scheduler keeps it (``client.get_events("warn")``). A task run twice (its
+    worker died) warns twice.
 
     Raises
     ------

@@ -1024,3 +1024,69 @@ def test_chunks_of_a_cpu_solve_run_side_by_side_in_threads(monkeypatch):
     ran.clear()
     two.solve(V[:100], 0.1)
     assert ran == {threading.current_thread().name}
+
+
+def test_in_threads_keeps_to_its_workers_whatever_the_pool():
+    """A pool grown by an earlier call (8 threads) runs at most ``workers`` items at once:
+    the chunks of a solve share its memory budget."""
+    import time
+
+    from sksplice.solvers import _common
+
+    _common._pool(8)
+    lock, busy, most = threading.Lock(), [0], [0]
+
+    def work(item):
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        time.sleep(0.01)
+        with lock:
+            busy[0] -= 1
+        return item * 10
+
+    assert _common.in_threads(work, list(range(11)), 2) == [i * 10 for i in range(11)]
+    assert most[0] == 2
+
+
+def test_in_threads_works_when_no_thread_takes_new_work(monkeypatch):
+    """Once the interpreter shuts down, thread pools take no new work: a solve in a
+    user's thread still running then did fail with 'cannot schedule new futures'."""
+    from sksplice.solvers import _common
+
+    real = _common._pool(2)
+
+    class ShuttingDown:
+        def __init__(self):
+            self.calls = 0
+
+        def submit(self, fn, *args):
+            self.calls += 1
+            if self.calls > 1:
+                raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+            return real.submit(fn, *args)
+
+    monkeypatch.setattr(_common, "_pool", lambda workers: ShuttingDown())
+    assert _common.in_threads(lambda x: x + 1, list(range(7)), 3) == list(range(1, 8))
+
+
+def test_in_threads_takes_no_further_item_once_the_caller_stops_waiting():
+    import time
+
+    from sksplice.solvers import _common
+
+    seen = []
+
+    def work(item):
+        if item == 0:
+            time.sleep(0.05)
+            raise ValueError("chunk 0 failed")
+        time.sleep(0.02)
+        seen.append(item)
+        return item
+
+    with pytest.raises(ValueError, match="chunk 0 failed"):
+        _common.in_threads(work, list(range(40)), 2)
+    time.sleep(0.1)
+    # the other thread's share is items 1, 3, 5, ...: it stopped soon after the failure
+    assert 0 < len(seen) < 10

@@ -154,3 +154,19 @@ def test_a_warning_only_recorded_is_shown_where_warnings_are_displayed():
         warn()
         warn()  # displayed once, as before
     assert [str(w.message) for w in shown] == ["centre from 10 rows"]
+
+
+def test_each_record_block_records_a_warning_once():
+    # The key held the id of each block's list.append, which a later block's often
+    # reuses: its warning was taken as shown, and not recorded.
+    def warn():
+        _stack.warn_user("centre from 10 rows")
+
+    counts = []
+    for _ in range(5):
+        with warnings.catch_warnings(record=True) as log:
+            warnings.simplefilter("default")
+            warn()
+            warn()
+        counts.append(len(log))
+    assert counts == [1, 1, 1, 1, 1]

@@ -150,7 +150,8 @@ _POOL_PREFIX = "sksplice-solver"
 
 def _pool(workers: int) -> ThreadPoolExecutor:
     """Threads for :func:`in_threads`, at least ``workers`` of them (made again in a
-    forked child, which inherits the pool object but not its threads)."""
+    forked child, which inherits the pool object but not its threads; at most
+    ``workers`` of them work for one call of :func:`in_threads`)."""
     global _POOL
     with _POOL_LOCK:
         pid = os.getpid()
@@ -166,21 +167,51 @@ def in_threads(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> 
     For work that torch's own threads do badly: many short batched operations,
     each a parallel region that waits for all its threads at its end, so that on a
     machine busy with other work a thread that lost its core holds up every
-    region. Threads that each work on their own items meet only at the end. Called
-    from one of these threads, it runs the items in turn (no thread waits on a
-    pool it is part of).
+    region. Threads that each work on their own items meet only at the end.
+
+    Thread ``k`` takes items ``k``, ``k + workers``, ... in turn, so that at most
+    ``workers`` items are in work at once whatever the size of the pool (the
+    chunks of a solve share its memory budget). Called from one of these threads,
+    or once the interpreter is shutting down (no new work is taken by thread
+    pools then), the items run in turn in the calling thread. If the caller stops
+    waiting (an error in another thread, Ctrl-C), the threads take no further
+    item.
     """
     if workers <= 1 or len(items) <= 1 or threading.current_thread().name.startswith(_POOL_PREFIX):
         return [fn(item) for item in items]
+    workers = min(workers, len(items))
     # (grad and inference modes are per thread: the workers take the caller's)
     grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+    stop = threading.Event()
 
-    def run(item: Any) -> Any:
+    def run(share: Sequence[Any]) -> list[Any]:
+        out = []
         with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-            return fn(item)
+            for item in share:
+                if stop.is_set():
+                    break
+                out.append(fn(item))
+        return out
 
+    shares = [items[k::workers] for k in range(workers)]
+    results: list[Any] = [None] * len(items)
     with intra_op_threads(1):
-        return list(_pool(workers).map(run, items))
+        pool = _pool(workers)
+        futures = []
+        try:
+            for share in shares:
+                try:
+                    futures.append(pool.submit(run, share))
+                except RuntimeError:  # (the interpreter is shutting down)
+                    break
+            # Shares that could not be handed to a thread run here.
+            inline = [run(share) for share in shares[len(futures) :]]
+            done = [future.result() for future in futures] + inline
+        finally:
+            stop.set()
+    for k, part in enumerate(done):
+        results[k::workers] = part
+    return results
 
 
 def dense_product(prob: Problem, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

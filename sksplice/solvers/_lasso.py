@@ -655,7 +655,8 @@ class NonNegLasso:
             stop = min(n, start + chunk)
             try:
                 if solved is not None:
-                    results = solved[start // chunk]
+                    # (each chunk's padded results are freed once copied, as without threads)
+                    results, solved[start // chunk] = solved[start // chunk], []
                 else:
                     results = self._solve_one_chunk(
                         prob, Vt, W_warm, method, start, stop, tol, max_iter, penalties
