@@ -312,11 +312,14 @@ def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str
     if values.size == 0:
         return {"bars": [], "lo": "", "hi": "", "ticks": [], "n": 0, "top": 0, "left": 8}
     lo, hi = float(values.min()), float(values.max())
+    single = hi <= lo  # (every image has the same value: one bar, as wide as the box)
     if integer:
         width = max(1, math.ceil((hi - lo + 1) / bins))
         edges = np.arange(lo, hi + width + 1, width) - 0.5
+    elif single:
+        edges = np.array([lo - 5e-4, lo + 5e-4])
     else:
-        edges = np.linspace(lo, hi if hi > lo else lo + 1e-3, bins + 1)
+        edges = np.linspace(lo, hi, bins + 1)
     counts, edges = np.histogram(values, bins=edges)
     top = int(counts.max())
     step = 300.0 / len(counts)
@@ -326,7 +329,7 @@ def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str
         if integer:
             span = f"{a + 0.5:.0f}" if b - a <= 1 else f"{a + 0.5:.0f}-{b - 0.5:.0f}"
         else:
-            span = f"{a:.3f}-{b:.3f}"
+            span = f"{lo:.3f}" if single else f"{a:.3f}-{b:.3f}"
         height = 100.0 * count / top
         bars.append(
             {
@@ -346,7 +349,9 @@ def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str
     # an integer histogram's ends are the values of its first and last bars: under their
     # middles, unless a label would then stick out of the box; real-valued ones end at edges
     lo_x, hi_x = 0.0, 300.0
-    if integer:
+    if single:
+        lo_x = hi_x = 150.0  # (one label, under the middle of the one bar)
+    elif integer:
         half_bar = (step - 1.0) / 2
         if half_bar >= _label_width(lo_label) / 2:
             lo_x = half_bar

@@ -380,3 +380,18 @@ def test_a_small_weight_stays_non_zero_on_the_page():
     result = ImageResult("a.png", [("sky", 0.5), ("sea", 3.14159e-5)], 2, 0.9, thumbnail=None)
     data = _data(render_report([result]))
     assert sorted(w for _, w in data["images"][0]["w"]) == [3.142e-05, 0.5]
+
+
+@pytest.mark.parametrize("integer, value, label", [(False, 0.8, "0.800"), (True, 7, "7")])
+def test_a_histogram_of_one_value_is_one_bar_labelled_once_under_its_middle(integer, value, label):
+    # A cosine shared by every image was a thin bar at the left end of a made-up
+    # range 0.001 wide, its one label at the left edge.
+    from sksplice.report import _histogram
+
+    hist = _histogram(np.full(7, value), integer=integer)
+    assert len(hist["bars"]) == 1
+    bar = hist["bars"][0]
+    assert bar["x"] == 0.0 and bar["w"] == 299.0 and bar["h"] == 100.0
+    assert bar["title"] == f"{label}: 7 images"
+    assert hist["lo"] == hist["hi"] == label
+    assert hist["lo_x"] == 150.0 and hist["lo_anchor"] == "middle"
