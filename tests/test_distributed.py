@@ -459,6 +459,11 @@ def test_embed_images_dask_reports_skipped_images_in_the_client_process(
     assert "3: " + str(broken) in str(reported[0])
     assert "of the 2 images 2 to 3" in str(reported[0])
     assert np.isnan(got[3]).all()
+    # the scheduler keeps the event (the worker does not emit the warning itself)
+    import pickle
+
+    kept = [pickle.loads(msg["message"]) for _, msg in client.get_events("warn")]
+    assert any(str(broken) in str(m) for m in kept if isinstance(m, SkippedInputWarning))
 
 
 def test_embed_images_rejects_bad_input(tiny_clip_model):
