@@ -217,16 +217,21 @@ def test_bad_image_skipped_then_strict(image_tree, vocab_file, inproc, tmp_path,
     assert "broken.png" in capsys.readouterr().err
 
 
-def test_interrupt_leaves_valid_output(image_tree, vocab_file, inproc, tmp_path, monkeypatch):
+def _interrupted_after(n: int):
+    """``_decompose._iter_rows`` that a Ctrl-C stops after ``n`` records."""
     real_iter = _decompose._iter_rows
 
     def interrupted(*args, **kwargs):
         for i, rec in enumerate(real_iter(*args, **kwargs)):
-            if i == 2:
+            if i == n:
                 raise KeyboardInterrupt
             yield rec
 
-    monkeypatch.setattr(_decompose, "_iter_rows", interrupted)
+    return interrupted
+
+
+def test_interrupt_leaves_valid_output(image_tree, vocab_file, inproc, tmp_path, monkeypatch):
+    monkeypatch.setattr(_decompose, "_iter_rows", _interrupted_after(2))
     out = tmp_path / "partial.json"
     code = cli.main(
         ["decompose", str(image_tree), "-f", "json", "-o", str(out), "--quiet"]
@@ -1713,19 +1718,11 @@ def test_a_complete_run_removes_the_partial_file_of_an_interrupted_one(
 ):
     """FILE.partial of an interrupted run is superseded once a later run completes FILE:
     it is removed, with a line saying so; a failed run leaves it."""
-    real_iter = _decompose._iter_rows
-
-    def interrupted(*args, **kwargs):
-        for i, rec in enumerate(real_iter(*args, **kwargs)):
-            if i == 2:
-                raise KeyboardInterrupt
-            yield rec
-
     out = tmp_path / "out.jsonl"
     partial = tmp_path / "out.jsonl.partial"
     args = ["decompose", str(image_tree / "cats"), "-o", str(out), *_model_args(vocab_file)]
     with monkeypatch.context() as m:
-        m.setattr(_decompose, "_iter_rows", interrupted)
+        m.setattr(_decompose, "_iter_rows", _interrupted_after(2))
         code, _, err = _main(args, capsys)
     assert code == 130 and len(partial.read_text().splitlines()) == 2, err
     # a run that fails does not complete FILE: the partial file stays

@@ -249,7 +249,7 @@ def _solve_parts(
         return _solve_batch(
             G[rows],
             b[rows],
-            lam[rows] if isinstance(lam, torch.Tensor) else lam,
+            _rows(lam, rows),
             valid[rows],
             None if w0 is None else w0[rows],
             max_pdas,
