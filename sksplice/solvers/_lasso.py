@@ -494,8 +494,9 @@ class NonNegLasso:
         chunk = self._chunk_size(method, n, memory_budget)
 
         # On CPU the small batched operations run single-threaded (they are bound
-        # by per-call overhead); the dense products and the working-set rounds on
-        # many rows use every thread torch has (torch.set_num_threads).
+        # by per-call overhead). With 2 to 4 torch threads the chunks run side by
+        # side, each on one thread (``_chunk_workers``); with more, the dense
+        # products and the working-set rounds on many rows use every thread torch has.
         on_cpu = self.device.type == "cpu"
         threads = torch.get_num_threads() if on_cpu else 0
         prob = Problem(
