@@ -14,7 +14,10 @@ Everything here works offline:
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,21 +30,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Never write into the user's real data home or cache folder from the tests: dictionary
 # caches and downloads of this session go to temporary folders (tests of the data-home
-# and cache-folder logic set their own folders explicitly).
-if "SKSPLICE_DATA" not in os.environ:
-    import tempfile
-
-    os.environ["SKSPLICE_DATA"] = tempfile.mkdtemp(prefix="sksplice-test-data-")
-if "SKSPLICE_CACHE" not in os.environ:
-    import tempfile
-
-    os.environ["SKSPLICE_CACHE"] = tempfile.mkdtemp(prefix="sksplice-test-cache-")
+# and cache-folder logic set their own folders explicitly), removed when the run ends.
+for _variable, _prefix in (
+    ("SKSPLICE_DATA", "sksplice-test-data-"),
+    ("SKSPLICE_CACHE", "sksplice-test-cache-"),
+):
+    if _variable not in os.environ:
+        os.environ[_variable] = tempfile.mkdtemp(prefix=_prefix)
+        atexit.register(shutil.rmtree, os.environ[_variable], ignore_errors=True)
 
 # Hypothesis keeps its example database and caches outside the working tree (its
 # default is ./.hypothesis); $HYPOTHESIS_STORAGE_DIRECTORY still wins.
 if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
-    import tempfile
-
     from hypothesis.configuration import set_hypothesis_home_dir
 
     set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "sksplice-hypothesis"))
