@@ -1090,3 +1090,54 @@ def test_in_threads_takes_no_further_item_once_the_caller_stops_waiting():
     time.sleep(0.1)
     # the other thread's share is items 1, 3, 5, ...: it stopped soon after the failure
     assert 0 < len(seen) < 10
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_an_error_stops_the_other_threads_within_their_item(failing):
+    # One chunk of a solve at a small penalty can run for tens of seconds; the other
+    # thread stops at its next round (check_stopped), and the error is raised at once
+    # whichever thread's item failed (not once the long item has finished).
+    import time
+
+    from sksplice.solvers import _common
+
+    rounds = []
+
+    def work(item):
+        if item == failing:
+            time.sleep(0.05)
+            raise ValueError("chunk failed")
+        for k in range(300):  # 3 s if nothing stops it
+            _common.check_stopped()
+            rounds.append(k)
+            time.sleep(0.01)
+        return item
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="chunk failed"):
+        _common.in_threads(work, [0, 1], 2)
+    assert time.perf_counter() - start < 1.0
+    time.sleep(0.1)
+    n = len(rounds)
+    time.sleep(0.1)
+    assert len(rounds) == n < 50  # stopped, after a few rounds
+
+
+@pytest.mark.parametrize("method", ["working_set", "admm"])
+def test_solver_rounds_stop_when_the_caller_stops_waiting(method):
+    import threading
+
+    from sksplice.solvers import _common
+
+    D, V = _gpu_stand_in()
+    lasso = NonNegLasso(D, device="cpu", dtype="float32")
+    stop = threading.Event()
+    _common._WORK.stop = stop
+    try:
+        assert lasso.solve(V[:20], 0.25, solver=method).converged  # not stopped: solves
+        stop.set()
+        with pytest.raises(_common.Stopped):
+            lasso.solve(V[:20], 0.25, solver=method)
+    finally:
+        _common._WORK.stop = None
+    assert lasso.solve(V[:20], 0.25, solver=method).converged

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ._common import Method, Problem, RowResult, intra_op_threads
+from ._common import Method, Problem, RowResult, check_stopped, intra_op_threads
 from ._working_set import working_set_rounds
 
 if TYPE_CHECKING:
@@ -205,6 +205,8 @@ def admm_chunk(
             Z, U, C2r, VG2, D, L, rho, alpha, lam, use_tf32=use_tf32, threads=prob.threads
         )
         check = it % check_every == 0 or it == first_check or it >= max_iter
+        if check:
+            check_stopped()
         if check and adaptive_rho:
             # Residual balancing: +1 doubles rho (primal residual more than 10 times the
             # dual one), -1 halves it, 0 keeps it; read once, after the polish.

@@ -23,7 +23,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +160,28 @@ def _pool(workers: int) -> ThreadPoolExecutor:
         return _POOL[2]
 
 
+# The stop flag of the :func:`in_threads` call whose item this thread works on.
+_WORK = threading.local()
+
+
+class Stopped(Exception):
+    """The caller of :func:`in_threads` stopped waiting for this thread's item."""
+
+
+def check_stopped() -> None:
+    """Raise :class:`Stopped` when the caller of :func:`in_threads` has stopped waiting.
+
+    Called by the solvers at every round, so that an error in another thread or
+    Ctrl-C stops the threads within a round, not at the end of their item: the
+    interpreter waits for a pool's threads before it exits, and one chunk of a
+    solve at a small penalty can take tens of seconds. A no-op outside those
+    threads.
+    """
+    stop = getattr(_WORK, "stop", None)
+    if stop is not None and stop.is_set():
+        raise Stopped
+
+
 def in_threads(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
     """``[fn(item) for item in items]``, run by ``workers`` threads of this process, each
     running torch on one intra-op thread.
@@ -175,7 +197,7 @@ def in_threads(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> 
     or once the interpreter is shutting down (no new work is taken by thread
     pools then), the items run in turn in the calling thread. If the caller stops
     waiting (an error in another thread, Ctrl-C), the threads take no further
-    item.
+    item, and work that calls :func:`check_stopped` stops where it does.
     """
     if workers <= 1 or len(items) <= 1 or threading.current_thread().name.startswith(_POOL_PREFIX):
         return [fn(item) for item in items]
@@ -186,11 +208,15 @@ def in_threads(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> 
 
     def run(share: Sequence[Any]) -> list[Any]:
         out = []
-        with torch.inference_mode(inference), torch.set_grad_enabled(grad):
-            for item in share:
-                if stop.is_set():
-                    break
-                out.append(fn(item))
+        outer, _WORK.stop = getattr(_WORK, "stop", None), stop
+        try:
+            with torch.inference_mode(inference), torch.set_grad_enabled(grad):
+                for item in share:
+                    if stop.is_set():
+                        break
+                    out.append(fn(item))
+        finally:
+            _WORK.stop = outer
         return out
 
     shares = [items[k::workers] for k in range(workers)]
@@ -206,6 +232,11 @@ def in_threads(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> 
                     break
             # Shares that could not be handed to a thread run here.
             inline = [run(share) for share in shares[len(futures) :]]
+            # The first error stops the other threads (not only once they finish).
+            wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f.exception() for f in futures if f.done() and f.exception() is not None]
+            if failed:
+                raise failed[0]
             done = [future.result() for future in futures] + inline
         finally:
             stop.set()

@@ -22,6 +22,7 @@ from ._common import (
     Method,
     Problem,
     RowResult,
+    check_stopped,
     dense_product,
     gap_from_candidates,
     relative_gap,
@@ -331,6 +332,7 @@ def working_set_rounds(
     previous_threads = torch.get_num_threads()
     try:
         while True:
+            check_stopped()
             # The batched operations of a round on many rows are large enough to
             # use every thread (the front end runs the small ones on one; on a
             # machine busy with other work the threads of small ones mostly wait).
