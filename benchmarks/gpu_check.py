@@ -259,7 +259,7 @@ def _authors(summary, args, D, V, lam) -> None:
         "factorisation_s": t_fac,
         "time_per_iteration_full_batch_s": t_iter,
         "estimated_time_full_batch_s": t_auth,
-        "subset_time_lemma_form_s": t_sub,
+        "subset_time_s": t_sub,
         "worst_rel_gap_subset": float(ga.max()),
         "mean_l0_subset": float((Z > 0).sum(1).mean()),
     }
