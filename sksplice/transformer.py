@@ -18,6 +18,7 @@ from ._calibration import calibrate_penalty, check_target_l0
 from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts
 from ._means import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, center_rows, resolve_mean
 from ._progress import verbose_logging
+from ._stack import warn_user
 from ._validation import (
     Flag,
     Integer,
@@ -203,6 +204,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         ``mean_source_ == "data"``).
     l1_penalty_ : float
         Penalty used by ``transform``: ``l1_penalty``, or the calibrated one.
+        ``l1_penalty`` or ``target_l0`` set on a fitted transformer takes effect
+        at the next ``fit`` (``transform`` warns until then).
     calibration_l0_ : float
         Mean l0 reached on the calibration sample (only with ``target_l0``).
     n_features_in_ : int
@@ -523,7 +526,29 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
             self.__dict__.pop("calibration_l0_", None)  # of an earlier fit with target_l0
         else:
             self.l1_penalty_, self.calibration_l0_ = self._calibrate(X)
+        self._penalty_params_at_fit = (self.l1_penalty, self.target_l0)
         return self
+
+    def _warn_if_penalty_set_after_fit(self) -> None:
+        """Warn that ``l1_penalty`` or ``target_l0`` set after ``fit`` is not used yet.
+
+        ``transform`` solves at the fitted :attr:`l1_penalty_` (the penalty, or the
+        one calibrated for ``target_l0``); ``set_params(l1_penalty=...)`` on a
+        fitted transformer changes nothing until ``fit`` runs again.
+        """
+        at_fit = getattr(self, "_penalty_params_at_fit", None)
+        if at_fit is None:
+            return
+        changed = []
+        if self.target_l0 is None and at_fit[1] is None and self.l1_penalty != at_fit[0]:
+            changed.append(f"l1_penalty={self.l1_penalty!r} (fitted with {at_fit[0]!r})")
+        if self.target_l0 != at_fit[1]:
+            changed.append(f"target_l0={self.target_l0!r} (fitted with {at_fit[1]!r})")
+        if changed:
+            warn_user(
+                f"{' and '.join(changed)} was set after fit: the codes use the fitted "
+                f"l1_penalty_={self.l1_penalty_:g} until fit is called again"
+            )
 
     # ------------------------------------------------------------- solving
     def _get_lasso(self) -> Any:
@@ -565,6 +590,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         return self._weights_and_stats(X)[0]
 
     def _weights_and_stats(self, X: np.ndarray) -> tuple[scipy.sparse.csr_matrix, TransformStats]:
+        self._warn_if_penalty_set_after_fit()
         codes = self._solve(self._center(X), self.l1_penalty_)
         W = codes.to_csr()
         dtype = np.float64 if X.dtype == np.float64 else np.float32

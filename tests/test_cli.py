@@ -425,6 +425,10 @@ _OPTION_CASES = {
     ),
     "vocabulary-typo": (["--vocabulary", "laoin"], "close matches: laion"),
     "vocabulary-size": (["--vocabulary-size", "50"], "--vocabulary-size 50 is larger than the 11"),
+    "vocabulary-size-one": (
+        ["--vocabulary-size", "1"],
+        "--vocabulary-size 1: SpLiCE needs at least two concepts",
+    ),
     "solver-typo": (["--solver", "fista"], "--solver 'fista' is not a solver"),
     "device-unknown": (["--device", "tpu"], "--device 'tpu' is not a device"),
     "mean-missing": (["--image-mean", "{tmp}/missing/mean.npy"], "no such file"),
@@ -447,6 +451,20 @@ def test_options_checked_before_embedding(
     assert last.startswith("sksplice: error: ") and expected in last, last
     assert out == ""
     assert "=" not in last.split("--", 1)[0]  # no keyword arguments before the options
+
+
+@pytest.mark.parametrize("lines", ["dog\n", "dog\ndog \n\n"])
+def test_a_vocabulary_of_one_concept_is_refused_before_embedding(
+    lines, image_tree, vocab_file, inproc, capsys, no_embedding, tmp_path
+):
+    # It was refused only once every image had been embedded (exit 1).
+    one = tmp_path / "one.txt"
+    one.write_text(lines)
+    args = ["decompose", str(image_tree), *_model_args(vocab_file), "--vocabulary", str(one)]
+    code, out, err = _main(args, capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and out == ""
+    assert f"vocabulary file {one} holds 1 concept (after removing" in last, last
 
 
 @pytest.mark.parametrize("name", ["2x16", "4x8", "complex", "bool", "int", "5d"])
@@ -568,6 +586,20 @@ def test_an_unwritable_default_cache_is_warned_about_before_embedding(
     assert _parse("jsonl", out) == 5
 
 
+def test_an_output_folder_that_takes_no_file_is_refused_before_the_run(tmp_path):
+    from sksplice.cli._checks import _check_output
+
+    # A superuser passes os.access everywhere; /proc takes no new file even so.
+    if Path("/proc").is_dir():
+        with pytest.raises(cli.CLIError, match=r"no file can be created in folder /proc \("):
+            _check_output("/proc/out.csv")
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(cli.CLIError, match=r"a_file is a file, not a folder \(-o\)"):
+        _check_output(str(tmp_path / "a_file" / "out.csv"))
+    _check_output(str(tmp_path / "out.csv"))  # a writable folder: nothing left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
 def test_report_output_must_be_a_file(
     image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding, monkeypatch
 ):
@@ -587,7 +619,19 @@ def test_a_file_given_twice_is_decomposed_once(image_tree, capsys, caplog):
         os.path.realpath(p) for p in (image_tree / "cats").glob("*.png")
     )
     messages = [r.getMessage() for r in caplog.records]
-    assert any("3 image file(s) given more than once: " in m for m in messages), messages
+    assert any("2 image files given more than once: " in m for m in messages), messages
+
+
+def test_a_file_given_three_times_is_counted_once(image_tree, caplog, monkeypatch):
+    # It was "2 image file(s) given more than once: x.png; x.png (again as ...)".
+    monkeypatch.chdir(image_tree)
+    first = sorted(Path("cats").glob("*.png"))[0]
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        cli.collect_images(["cats", str(first), f"./cats/../{first}"])
+    (message,) = [r.getMessage() for r in caplog.records if "more than once" in r.getMessage()]
+    assert message.startswith(
+        f"1 image file given more than once: {first} (again as cats/../{first}); "
+    ), message
 
 
 def test_an_image_linked_into_two_class_folders_stays_in_both(tmp_path):
@@ -776,6 +820,23 @@ def test_labels_csv_matches_relative_paths(tmp_path):
     paths = cli.collect_images([root])
     labels.write_text('x.png,top\nsub/x.png,s\na/y.png,A\nb/y.png,B\n"c/z, 1.png","a, b"\n')
     assert "a, b" in _inputs._read_labels(labels, root, paths)
+
+
+@pytest.mark.parametrize("folder_given_as", ["relative", "absolute"])
+def test_labels_csv_of_absolute_paths_whatever_the_folder(tmp_path, monkeypatch, folder_given_as):
+    # docs/cli.md: "absolute paths work too"; they did only when the folder was named by
+    # an absolute path as well (every row "named no image").
+    monkeypatch.chdir(tmp_path)
+    for rel in ("imgs/a/x.png", "imgs/b/y.png"):
+        _png(tmp_path / rel, 0)
+    root = Path("imgs") if folder_given_as == "relative" else tmp_path / "imgs"
+    paths = cli.collect_images([root])
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"{tmp_path / 'imgs/a/x.png'},A\n{tmp_path}/imgs/b/../b/y.png,B\n")
+    assert _inputs._read_labels(labels, root, paths) == ["A", "B"]
+    # relative rows still work, and an absolute path outside the folder names no image
+    labels.write_text(f"a/x.png,A\nb/y.png,B\n{tmp_path / 'elsewhere.png'},C\n")
+    assert _inputs._read_labels(labels, root, paths) == ["A", "B"]
 
 
 _SLOW_WRITER = """

@@ -426,6 +426,38 @@ def test_a_refit_without_target_l0_forgets_the_calibration():
     assert not hasattr(est, "calibration_l0_") and est.l1_penalty_ == 0.05
 
 
+def test_a_penalty_set_after_fit_is_named_until_the_next_fit(problem):
+    # set_params(l1_penalty=...) on a fitted transformer changed nothing, silently: the
+    # codes stayed those of the fitted l1_penalty_.
+
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.25).fit(X)
+    expected = est.transform(X).toarray()
+    est.set_params(l1_penalty=0.1)
+    with pytest.warns(
+        UserWarning,
+        match=r"l1_penalty=0.1 \(fitted with 0.25\) was set after fit: "
+        r"the codes use the fitted l1_penalty_=0.25 until fit",
+    ):
+        W = est.transform(X)
+    np.testing.assert_array_equal(W.toarray(), expected)
+    with pytest.warns(UserWarning, match="target_l0=3"):
+        est.set_params(target_l0=3).transform_with_stats(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)  # (40 rows)
+        refit = est.set_params(target_l0=None).fit(X)
+        assert refit.l1_penalty_ == 0.1
+        refit.transform(X)
+        # a calibrated transformer starts its search from l1_penalty: changing it is no news
+        cal = make(concepts, raw, target_l0=3).fit(X)
+        cal.set_params(l1_penalty=0.5).transform(X)
+        # a transformer pickled before fit recorded its parameters is not warned about
+        old = pickle.loads(pickle.dumps(make(concepts, raw).fit(X)))
+        del old._penalty_params_at_fit
+        old.set_params(l1_penalty=0.1).transform(X)
+
+
 @pytest.mark.parametrize("seed", ["x", 1.5, -1, np.random.default_rng(0)])
 def test_a_bad_random_state_is_refused_whatever_the_settings(seed):
     rng = np.random.default_rng(5)

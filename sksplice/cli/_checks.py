@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import stat
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,17 @@ def _check_vocabulary(args: argparse.Namespace) -> list[str]:
             f"--vocabulary-size {size} is larger than the {len(concepts)} concepts of {what}; "
             f"use --vocabulary-size {len(concepts)} or less"
         )
+    if size is not None and size < 2 <= len(concepts):
+        raise CLIError(
+            f"--vocabulary-size {size}: SpLiCE needs at least two concepts (the dictionary is "
+            "centred by their mean)"
+        )
+    if len(concepts) < 2:
+        raise CLIError(
+            f"{what} holds {len(concepts)} concept{'' if len(concepts) == 1 else 's'} (after "
+            "removing blank lines and repeats); SpLiCE needs at least two (the dictionary is "
+            "centred by their mean)"
+        )
     return concepts[:size] if size is not None else concepts
 
 
@@ -138,6 +150,10 @@ def _check_output(path: str | None, option: str = "-o") -> None:
     if target.is_dir():
         raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
     folder = Path(os.path.realpath(target)).parent
+    if folder.exists() and not folder.is_dir():
+        raise CLIError(
+            f"cannot write output file {target}: {folder} is a file, not a folder ({option})"
+        )
     if not folder.is_dir():
         raise CLIError(
             f"cannot write output file {target}: folder {folder} does not exist ({option})"
@@ -148,6 +164,19 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         raise CLIError(
             f"cannot write output file {target}: folder {folder} is not writable ({option})"
         )
+    # The output is written to a temporary file in that folder, then renamed: one is
+    # made and removed now, so that a folder that takes no new file (a read-only or
+    # special file system, which os.access does not tell a superuser) is refused
+    # before the run rather than after it.
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".sksplice-check-")
+    except OSError as exc:
+        raise CLIError(
+            f"cannot write output file {target}: no file can be created in folder {folder} "
+            f"({exc.strerror or exc}) ({option})"
+        ) from exc
+    os.close(fd)
+    os.unlink(probe)
 
 
 #: Extensions of a -o file that the table format is expected in.

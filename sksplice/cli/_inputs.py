@@ -100,14 +100,21 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
             paths.append(item)
         seen.update(mine)
     if repeats:
+        # One entry per file, with the other names it was given by.
+        again_as: dict[Path, list[str]] = {}
+        for again, once in repeats:
+            names = again_as.setdefault(once, [])
+            if str(again) != str(once) and str(again) not in names:
+                names.append(str(again))
         shown = "; ".join(
-            str(once) if str(again) == str(once) else f"{once} (again as {again})"
-            for again, once in repeats[:3]
+            f"{once} (again as {', '.join(names)})" if names else str(once)
+            for once, names in list(again_as.items())[:3]
         )
-        more = f" and {len(repeats) - 3} more" if len(repeats) > 3 else ""
+        more = f" and {len(again_as) - 3} more" if len(again_as) > 3 else ""
         logger.warning(
-            "%d image file(s) given more than once: %s%s; each is decomposed once",
-            len(repeats),
+            "%d image file%s given more than once: %s%s; each is decomposed once",
+            len(again_as),
+            "" if len(again_as) == 1 else "s",
             shown,
             more,
         )
@@ -166,8 +173,12 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     if rows and rows[0][0].lower() in _PATH_HEADERS:
         rows, first_line = rows[1:], 2
 
+    # Paths relative to the folder, compared as absolute paths (a row may give an
+    # absolute path whether or not the folder was named by one).
+    base = Path(os.path.abspath(root))
+
     def rel(p: Path) -> str:
-        return Path(os.path.normpath(p)).relative_to(os.path.normpath(root)).as_posix()
+        return Path(os.path.abspath(p)).relative_to(base).as_posix()
 
     by_rel = {rel(p): i for i, p in enumerate(paths)}
     by_name: dict[str, list[int]] = {}
@@ -182,10 +193,8 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
             raise CLIError(f"{labels_csv}, line {line}: empty path")
         if not label:
             raise CLIError(f"{labels_csv}, line {line}: no label for {key}")
-        target = Path(key)
-        norm = os.path.normpath(target if target.is_absolute() else root / target)
         try:
-            index = by_rel.get(Path(norm).relative_to(os.path.normpath(root)).as_posix())
+            index = by_rel.get(rel(root / key))  # (an absolute key replaces root)
         except ValueError:
             index = None
         if index is None and "/" not in key and os.sep not in key:
