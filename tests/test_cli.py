@@ -897,6 +897,9 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
 
 _SWALLOWING = """
 import importlib, os, signal, sys, time
+# Ctrl-C as in a terminal (a job started in the background of a shell ignores SIGINT, and
+# so would this process).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from sksplice import cli
 module, _, path = sys.argv[1].partition(":")
 *owner_path, attribute = path.split(".")
