@@ -135,6 +135,22 @@ def test_version_and_usage_errors(env):
     assert "positive" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [("decopmose", "(close matches: decompose)"), ("reprot", "(close matches: report)"), ("x", "")],
+)
+def test_a_misspelt_command_gets_close_matches(word, expected, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([word, "photos/"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        f"sksplice: error: {word!r} is not a command (choose from decompose, profile, "
+        f"compare, search, report){' ' + expected if expected else ''}"
+    ), last
+
+
 def test_an_error_is_one_line(env, tmp_path, vocab_file):
     missing = tmp_path / "nowhere.png"
     proc = _run(["decompose", str(missing), "--quiet", *_model_args(vocab_file)], env)

@@ -182,6 +182,15 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
+    # A misspelt command gets close matches, as misspelt options and values do (the
+    # top-level options take no value: the first other word is the command).
+    command = next((w for w in words if not w.startswith("-")), None)
+    commands = list(_commands(parser))
+    if command is not None and command not in commands:
+        parser.error(
+            f"{command!r} is not a command (choose from {', '.join(commands)})"
+            f"{_close(command, commands, n=3)}"
+        )
     args, extras = parser.parse_known_args(words)
     if extras:
         if words.index(extras[0]) < words.index(args.command):  # (before the command)
