@@ -198,7 +198,7 @@ def authors_admm(
     def chol_solve(rhs: torch.Tensor) -> torch.Tensor:
         return torch.cholesky_solve(rhs.T, L).T
 
-    def run(Vb: torch.Tensor, iters: int, solve=chol_solve):
+    def run(Vb: torch.Tensor, iters: int):
         gen = torch.Generator(device=dev).manual_seed(seed)
         n = Vb.shape[0]
         x = torch.randn((n, c), generator=gen, device=dev)
@@ -207,7 +207,7 @@ def authors_admm(
         q = 2.0 * (Vb @ Dt.T)
         it = 0
         for it in range(1, iters + 1):  # noqa: B007
-            x = solve(q + rho * (z - u))
+            x = chol_solve(q + rho * (z - u))
             z_old = z
             z = torch.clamp(x + u - lam / rho, min=0.0)
             u = u + x - z

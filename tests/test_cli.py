@@ -481,6 +481,9 @@ def test_a_vocabulary_of_one_concept_is_refused_before_embedding(
     last = err.strip().splitlines()[-1]
     assert code == 2 and out == ""
     assert f"vocabulary file {one} holds 1 concept (after removing" in last, last
+    # (not "use --vocabulary-size 1 or less", which would be refused in turn)
+    code, _, err = _main([*args, "--vocabulary-size", "5"], capsys)
+    assert code == 2 and "holds 1 concept" in err.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize("name", ["2x16", "4x8", "complex", "bool", "int", "5d"])
@@ -605,15 +608,39 @@ def test_an_unwritable_default_cache_is_warned_about_before_embedding(
 def test_an_output_folder_that_takes_no_file_is_refused_before_the_run(tmp_path):
     from sksplice.cli._checks import _check_output
 
-    # A superuser passes os.access everywhere; /proc takes no new file even so.
-    if Path("/proc").is_dir():
+    # A superuser passes os.access everywhere; /proc takes no new file even so (another
+    # user is refused by os.access already).
+    if Path("/proc").is_dir() and hasattr(os, "geteuid") and os.geteuid() == 0:
         with pytest.raises(cli.CLIError, match=r"no file can be created in folder /proc \("):
             _check_output("/proc/out.csv")
     (tmp_path / "a_file").write_text("")
-    with pytest.raises(cli.CLIError, match=r"a_file is a file, not a folder \(-o\)"):
-        _check_output(str(tmp_path / "a_file" / "out.csv"))
+    for below in ("out.csv", "sub/out.csv"):
+        with pytest.raises(cli.CLIError, match=r"a_file is a file, not a folder \(-o\)"):
+            _check_output(str(tmp_path / "a_file" / below))
     _check_output(str(tmp_path / "out.csv"))  # a writable folder: nothing left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_an_output_folder_that_lets_no_file_be_removed_is_refused(tmp_path, monkeypatch):
+    # (an append-only folder: the output's temporary file could not replace the file)
+    from sksplice.cli import _checks
+
+    def refuse(path):
+        raise PermissionError(1, "Operation not permitted", path)
+
+    monkeypatch.setattr(_checks.os, "unlink", refuse)
+    with pytest.raises(cli.CLIError, match=r"cannot be removed there \(Operation not permitted\)"):
+        _checks._check_output(str(tmp_path / "out.csv"))
+
+
+def test_standard_output_named_as_a_file_is_not_checked_as_a_folder(monkeypatch):
+    # -o /dev/stdout is written in place, also when the shell redirected it to a file in
+    # a folder that takes no new file.
+    from sksplice.cli import _checks
+
+    # (under pytest's capture, file descriptor 1 is a regular file)
+    monkeypatch.setattr(_checks.os, "access", lambda *args, **kwargs: False)
+    _checks._check_output("/dev/stdout")
 
 
 def test_report_output_must_be_a_file(
@@ -853,6 +880,12 @@ def test_labels_csv_of_absolute_paths_whatever_the_folder(tmp_path, monkeypatch,
     # relative rows still work, and an absolute path outside the folder names no image
     labels.write_text(f"a/x.png,A\nb/y.png,B\n{tmp_path / 'elsewhere.png'},C\n")
     assert _inputs._read_labels(labels, root, paths) == ["A", "B"]
+    # the folder named through a link, the rows through its real path, and the reverse
+    (tmp_path / "link").symlink_to(tmp_path / "imgs")
+    for folder, named in (("link", "imgs"), ("imgs", "link")):
+        linked = Path(folder) if folder_given_as == "relative" else tmp_path / folder
+        labels.write_text(f"{tmp_path / named / 'a/x.png'},A\n{tmp_path / named / 'b/y.png'},B\n")
+        assert _inputs._read_labels(labels, linked, cli.collect_images([linked])) == ["A", "B"]
 
 
 _SLOW_WRITER = """

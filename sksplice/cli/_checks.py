@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .._atomic import _write_through
 from . import _embedders
 from ._logging import CLIError, _close, _of_the_run
 
@@ -87,6 +88,12 @@ def _check_vocabulary(args: argparse.Namespace) -> list[str]:
             f"--vocabulary {name!r} is neither a vocabulary name ({', '.join(VOCABULARIES)}) "
             f"nor an existing text file{_close(name, list(VOCABULARIES))}"
         )
+    if len(concepts) < 2:
+        raise CLIError(
+            f"{what} holds {len(concepts)} concept{'' if len(concepts) == 1 else 's'} (after "
+            "removing blank lines and repeats); SpLiCE needs at least two (the dictionary is "
+            "centred by their mean)"
+        )
     if size is not None and size > len(concepts):
         raise CLIError(
             f"--vocabulary-size {size} is larger than the {len(concepts)} concepts of {what}; "
@@ -95,12 +102,6 @@ def _check_vocabulary(args: argparse.Namespace) -> list[str]:
     if size is not None and size < 2 <= len(concepts):
         raise CLIError(
             f"--vocabulary-size {size}: SpLiCE needs at least two concepts (the dictionary is "
-            "centred by their mean)"
-        )
-    if len(concepts) < 2:
-        raise CLIError(
-            f"{what} holds {len(concepts)} concept{'' if len(concepts) == 1 else 's'} (after "
-            "removing blank lines and repeats); SpLiCE needs at least two (the dictionary is "
             "centred by their mean)"
         )
     return concepts[:size] if size is not None else concepts
@@ -150,24 +151,30 @@ def _check_output(path: str | None, option: str = "-o") -> None:
     if target.is_dir():
         raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
     folder = Path(os.path.realpath(target)).parent
-    if folder.exists() and not folder.is_dir():
-        raise CLIError(
-            f"cannot write output file {target}: {folder} is a file, not a folder ({option})"
-        )
     if not folder.is_dir():
+        # (the nearest existing folder above may be a file: "a_file/sub/out.csv")
+        above = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise CLIError(
+                f"cannot write output file {target}: {above} is a file, not a folder ({option})"
+            )
         raise CLIError(
             f"cannot write output file {target}: folder {folder} does not exist ({option})"
         )
-    if target.exists() and not stat.S_ISREG(os.stat(target).st_mode):
-        return  # a pipe or a device: written through
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and (not stat.S_ISREG(mode) or _write_through(target, mode)):
+        return  # a pipe, a device or a standard stream: written in place
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CLIError(
             f"cannot write output file {target}: folder {folder} is not writable ({option})"
         )
-    # The output is written to a temporary file in that folder, then renamed: one is
-    # made and removed now, so that a folder that takes no new file (a read-only or
-    # special file system, which os.access does not tell a superuser) is refused
-    # before the run rather than after it.
+    # The output is written to a temporary file in that folder, then renamed over the
+    # file: one is made and removed now, so that a folder that takes no new file, or
+    # lets none be removed (a special file system such as /proc, which os.access lets
+    # a superuser through; an append-only folder), is refused before the run.
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".sksplice-check-")
     except OSError as exc:
@@ -175,8 +182,15 @@ def _check_output(path: str | None, option: str = "-o") -> None:
             f"cannot write output file {target}: no file can be created in folder {folder} "
             f"({exc.strerror or exc}) ({option})"
         ) from exc
-    os.close(fd)
-    os.unlink(probe)
+    try:
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CLIError(
+            f"cannot write output file {target}: a file made in folder {folder} cannot be "
+            f"removed there ({exc.strerror or exc}), so the output could not replace "
+            f"{target.name} either; remove {probe} by hand ({option})"
+        ) from exc
 
 
 #: Extensions of a -o file that the table format is expected in.

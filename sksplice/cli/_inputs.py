@@ -182,8 +182,10 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
 
     by_rel = {rel(p): i for i, p in enumerate(paths)}
     by_name: dict[str, list[int]] = {}
+    by_real: dict[str, list[int]] = {}  # (a row naming the file by another link)
     for i, p in enumerate(paths):
         by_name.setdefault(p.name, []).append(i)
+        by_real.setdefault(os.path.realpath(p), []).append(i)
     labels: list[str | None] = [None] * len(paths)
     origin: list[int] = [0] * len(paths)
     unmatched = 0
@@ -197,6 +199,9 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
             index = by_rel.get(rel(root / key))  # (an absolute key replaces root)
         except ValueError:
             index = None
+        if index is None:
+            same_file = by_real.get(os.path.realpath(root / key), [])
+            index = same_file[0] if len(same_file) == 1 else None
         if index is None and "/" not in key and os.sep not in key:
             same = by_name.get(key, [])
             if len(same) > 1:
@@ -216,7 +221,7 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         labels[index], origin[index] = label, line
     if unmatched:
         logger.warning(
-            "%d row%s of %s name%s no image under %s (a path is read relative to %s)",
+            "%d row%s of %s name%s no image under %s (a relative path is read from %s)",
             unmatched,
             "" if unmatched == 1 else "s",
             labels_csv,
