@@ -52,6 +52,18 @@ def centred_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return D / norms[:, None], np.zeros(D.shape[1])
 
 
+def _at_least_two(concepts: list[str], vocabulary_size: int | None) -> list[str]:
+    """``concepts``, refused when fewer than two (before anything is embedded)."""
+    if len(concepts) < 2:
+        size = f" (vocabulary_size={vocabulary_size})" if vocabulary_size is not None else ""
+        raise ValueError(
+            f"the vocabulary {concepts!r}{size} holds one concept; SpLiCE needs at least "
+            "two concepts: the dictionary is centred by their mean, which leaves nothing of "
+            "a single one"
+        )
+    return concepts
+
+
 def resolve_concepts(
     vocab: Any, vocabulary_size: int | None, data_home: Any, *, count_full: bool = True
 ) -> tuple[list[str], int | None]:
@@ -60,19 +72,20 @@ def resolve_concepts(
     With ``count_full=False`` a named vocabulary or a file is loaded only
     truncated to ``vocabulary_size`` (one load instead of two) and the number
     of entries of the full list is None; the concepts and every error are the
-    same.
+    same. Fewer than two concepts are refused.
     """
     if isinstance(vocab, str | os.PathLike):
         from .vocabulary import load_vocabulary
 
         if not count_full:
-            return list(load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)), None
+            loaded = load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)
+            return _at_least_two(list(loaded), vocabulary_size), None
         concepts = load_vocabulary(vocab, size=None, data_home=data_home)
         n_full = len(concepts)
         if vocabulary_size is not None:
             # Same rule (and errors) as load_vocabulary(vocab, size=vocabulary_size).
             concepts = load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)
-        return list(concepts), n_full
+        return _at_least_two(list(concepts), vocabulary_size), n_full
     if isinstance(vocab, bytes | bytearray) or not isinstance(vocab, Sequence | np.ndarray):
         raise TypeError(
             "vocabulary must be a vocabulary name, a path to a text file or a list of "
@@ -105,7 +118,7 @@ def resolve_concepts(
     n_full = len(items)
     if vocabulary_size is not None:
         items = items[:vocabulary_size]
-    return items, n_full
+    return _at_least_two(items, vocabulary_size), n_full
 
 
 def raw_concept_embeddings(

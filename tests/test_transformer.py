@@ -426,6 +426,19 @@ def test_a_refit_without_target_l0_forgets_the_calibration():
     assert not hasattr(est, "calibration_l0_") and est.l1_penalty_ == 0.05
 
 
+@pytest.mark.parametrize(("vocabulary", "size"), [(["dog"], None), (["dog", "cat"], 1)])
+def test_one_concept_is_refused_before_any_embedding(vocabulary, size):
+    # It was refused by the centring, after the concepts (or a vocabulary download and the
+    # whole vocabulary) had been embedded.
+    est = make(vocabulary, None, embedder=CountingEmbedder(), vocabulary_size=size)
+    with pytest.raises(
+        ValueError, match=r"vocabulary \['dog'\].* holds one concept; SpLiCE"
+    ) as info:
+        est.fit(np.ones((5, 16)))
+    assert CountingEmbedder.n_calls == 0
+    assert ("vocabulary_size=1" in str(info.value)) == (size == 1)
+
+
 def test_a_penalty_set_after_fit_is_named_until_the_next_fit(problem):
     # set_params(l1_penalty=...) on a fitted transformer changed nothing, silently: the
     # codes stayed those of the fitted l1_penalty_.
