@@ -52,16 +52,23 @@ def centred_dictionary(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return D / norms[:, None], np.zeros(D.shape[1])
 
 
-def _at_least_two(concepts: list[str], vocabulary_size: int | None) -> list[str]:
-    """``concepts``, refused when fewer than two (before anything is embedded)."""
+def check_two_concepts(concepts: list[str], n_full: int | None) -> None:
+    """Refuse fewer than two concepts to be centred, before anything is embedded.
+
+    ``n_full`` is the number of entries before ``vocabulary_size`` truncated
+    the list (None when unknown).
+    """
     if len(concepts) < 2:
-        size = f" (vocabulary_size={vocabulary_size})" if vocabulary_size is not None else ""
-        raise ValueError(
-            f"the vocabulary {concepts!r}{size} holds one concept; SpLiCE needs at least "
-            "two concepts: the dictionary is centred by their mean, which leaves nothing of "
-            "a single one"
+        cut = (
+            f" (vocabulary_size={len(concepts)} of its {n_full})"
+            if n_full is not None and n_full > len(concepts)
+            else ""
         )
-    return concepts
+        raise ValueError(
+            f"the vocabulary {concepts!r}{cut} holds one concept; SpLiCE needs at least two "
+            "concepts: the dictionary is centred by their mean, which leaves nothing of a "
+            "single one (concepts_centered=True takes precomputed embeddings as they are)"
+        )
 
 
 def resolve_concepts(
@@ -72,20 +79,19 @@ def resolve_concepts(
     With ``count_full=False`` a named vocabulary or a file is loaded only
     truncated to ``vocabulary_size`` (one load instead of two) and the number
     of entries of the full list is None; the concepts and every error are the
-    same. Fewer than two concepts are refused.
+    same.
     """
     if isinstance(vocab, str | os.PathLike):
         from .vocabulary import load_vocabulary
 
         if not count_full:
-            loaded = load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)
-            return _at_least_two(list(loaded), vocabulary_size), None
+            return list(load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)), None
         concepts = load_vocabulary(vocab, size=None, data_home=data_home)
         n_full = len(concepts)
         if vocabulary_size is not None:
             # Same rule (and errors) as load_vocabulary(vocab, size=vocabulary_size).
             concepts = load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)
-        return _at_least_two(list(concepts), vocabulary_size), n_full
+        return list(concepts), n_full
     if isinstance(vocab, bytes | bytearray) or not isinstance(vocab, Sequence | np.ndarray):
         raise TypeError(
             "vocabulary must be a vocabulary name, a path to a text file or a list of "
@@ -118,7 +124,7 @@ def resolve_concepts(
     n_full = len(items)
     if vocabulary_size is not None:
         items = items[:vocabulary_size]
-    return _at_least_two(items, vocabulary_size), n_full
+    return items, n_full
 
 
 def raw_concept_embeddings(

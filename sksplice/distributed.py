@@ -311,7 +311,7 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     """
     from sklearn.base import clone
 
-    from ._concepts import resolve_concepts
+    from ._concepts import check_two_concepts, resolve_concepts
     from .dictionary import embed_vocabulary
 
     params = splice.get_params(deep=False)
@@ -330,6 +330,8 @@ def precompute_concept_embeddings(splice: Any) -> Any:
         params.get("data_home"),
         count_full=False,
     )
+    if not params.get("concepts_centered"):
+        check_two_concepts(concepts, None)
     raw = embed_vocabulary(embedder, concepts, cache_dir=params.get("cache_dir"))
     return clone(splice).set_params(vocabulary=concepts, concept_embeddings=np.asarray(raw))
 

@@ -15,7 +15,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _weights
 from ._calibration import calibrate_penalty, check_target_l0
-from ._concepts import centred_dictionary, raw_concept_embeddings, resolve_concepts
+from ._concepts import (
+    centred_dictionary,
+    check_two_concepts,
+    raw_concept_embeddings,
+    resolve_concepts,
+)
 from ._means import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, center_rows, resolve_mean
 from ._progress import verbose_logging
 from ._stack import warn_user
@@ -486,6 +491,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X: Any) -> SpliceTransformer:
         X = self._validate_X(X, reset=True)
         concepts, n_full = self._resolve_concepts()
+        if not self.concepts_centered:
+            check_two_concepts(concepts, n_full)
         # Everything that does not need the concepts' embeddings is checked before
         # they are computed (minutes for a large vocabulary on a CPU): the centre
         # (published, given or learned) against the width of X, and target_l0.

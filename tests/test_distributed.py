@@ -604,6 +604,7 @@ def test_default_scheduler_without_cluster(problem, reference):
         (["red", "  "], ValueError, "vocabulary entry 1 is blank"),
         (["red", "blue", "red"], ValueError, r"entry 2 \('red'\) duplicates entry 0"),
         ([], ValueError, "vocabulary is an empty list"),
+        (["red"], ValueError, r"the vocabulary \['red'\] holds one concept; SpLiCE needs"),
         (b"red", TypeError, "vocabulary must be a vocabulary name"),
         (42, TypeError, "vocabulary must be a vocabulary name"),
     ],

@@ -436,7 +436,7 @@ def test_one_concept_is_refused_before_any_embedding(vocabulary, size):
     ) as info:
         est.fit(np.ones((5, 16)))
     assert CountingEmbedder.n_calls == 0
-    assert ("vocabulary_size=1" in str(info.value)) == (size == 1)
+    assert ("(vocabulary_size=1 of its 2)" in str(info.value)) == (size == 1)
 
 
 def test_a_penalty_set_after_fit_is_named_until_the_next_fit(problem):
