@@ -704,6 +704,29 @@ def test_python_fit_rejects_unknown_solver_and_device():
 # ------------------------------------------------------------- the modality centre
 
 
+def test_one_image_in_a_folder_names_the_files_not_read(
+    vocab_file, inproc, capsys, tmp_path, no_embedding
+):
+    # A folder of one image and two other files got the single-image advice only, and the
+    # user who counted three files could not tell why.
+    folder = tmp_path / "photos"
+    _png(folder / "a.png", 0)
+    (folder / "notes.txt").write_text("x")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "b.heic").write_bytes(b"x")
+    code, out, err = _main(["decompose", str(folder), *_model_args(vocab_file)], capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and out == ""
+    assert "cannot be learned from a single image" in last, last
+    assert last.endswith(
+        f"(folder {folder}: 2 other files not read, without an image extension "
+        "(notes.txt, sub/b.heic))"
+    ), last
+    # a single image named as a file: the advice alone
+    code, _, err = _main(["decompose", str(folder / "a.png"), *_model_args(vocab_file)], capsys)
+    assert code == 2 and "not read" not in err
+
+
 def test_one_image_advice_works_in_cli_and_python(image_tree, vocab_file, inproc, capsys, tmp_path):
     one = str(sorted((image_tree / "cats").glob("*.png"))[0])
     code, _, err = _main(["decompose", one, *_model_args(vocab_file)], capsys)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,41 @@ def _one_image_advice() -> str:
     )
 
 
-def _refuse_one_input(paths: list[Path]) -> None:
+def _other_files(inputs: Sequence[str]) -> str:
+    """`` (folder F: N other files are not read, ...)`` for the folders among ``inputs``
+    that hold files without an image extension (which a folder walk leaves out)."""
+    from ._inputs import IMAGE_EXTENSIONS
+
+    notes = []
+    for raw in inputs:
+        folder = Path(raw)
+        if not folder.is_dir():
+            continue
+        others = sorted(
+            str(Path(top, name).relative_to(folder))
+            for top, _, files in os.walk(folder, followlinks=True)
+            for name in files
+            if Path(name).suffix.lower() not in IMAGE_EXTENSIONS
+        )
+        if others:
+            shown = ", ".join(others[:3]) + (
+                f" and {len(others) - 3} more" if len(others) > 3 else ""
+            )
+            notes.append(
+                f"folder {folder}: {len(others)} other file{'' if len(others) == 1 else 's'} "
+                f"not read, without an image extension ({shown})"
+            )
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
+def _refuse_one_input(paths: list[Path], inputs: Sequence[str] = ()) -> None:
     """Refuse a run of one input whose centre would be learned from the images.
 
-    One image is a wrong command line (exit 2: the advice says what to give);
-    one input that is no image leaves none to decompose, an error of the run
-    (exit 1, as when every image of many is unreadable), which names the file
-    and why it is skipped. Only that one file is read (decoded), nothing embedded.
+    One image is a wrong command line (exit 2: the advice says what to give, and
+    names the files of the folders given that were not read as images); one
+    input that is no image leaves none to decompose, an error of the run (exit 1,
+    as when every image of many is unreadable), which names the file and why it
+    is skipped. Only that one file is read (decoded), nothing embedded.
     """
     from .._images import load_rgb
 
@@ -65,7 +94,8 @@ def _refuse_one_input(paths: list[Path]) -> None:
             raise CLIError(
                 f"{' '.join(str(exc).split())}: it is skipped, and no image is left to decompose"
             ) from exc
-    raise UsageError(_one_image_advice())  # (a wrong command line: exit 2)
+    # (a wrong command line: exit 2)
+    raise UsageError(_one_image_advice() + _other_files(inputs))
 
 
 def _check_learnable_centre(X: np.ndarray) -> None:
@@ -88,7 +118,7 @@ def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Dec
     from ..transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, SpliceTransformer
 
     if plan.image_mean is None and len(paths) < 2:
-        _refuse_one_input(paths)
+        _refuse_one_input(paths, getattr(args, "inputs", ()))
     verbose = 0 if args.quiet else 1
     common = dict(device=args.device, batch_size=args.batch_size, verbose=verbose)
     images = _embedders.image_embedder(
