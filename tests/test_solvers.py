@@ -836,13 +836,16 @@ def test_gpu_work_is_counted_on_cpu(monkeypatch, method, kernels, syncs):
     small operations of the certified polish, so their number is what to cut
     and must not grow unnoticed (10% margin over the measured counts). The
     small problems are not grouped by size on a GPU (``Problem.group_rows``
-    is set on CPU only), so they are not grouped here either.
+    is set on CPU only), so they are not grouped here either, and the Cholesky solves
+    stay single calls as on a GPU.
     """
     import sksplice.solvers._small as small
     import sksplice.solvers._working_set as working_set
 
     for module in (small, working_set):
         monkeypatch.setattr(module, "row_groups", lambda *args: None)
+    # (nor do they split their Cholesky solves in two triangular ones there)
+    monkeypatch.setattr(small, "_triangular_solves", lambda device: False)
     D, V = _gpu_stand_in()
     solver = NonNegLasso(D, device="cpu", dtype="float32")
     solver.solve(V, 0.25, solver=method)  # builds the cached factors
@@ -851,6 +854,27 @@ def test_gpu_work_is_counted_on_cpu(monkeypatch, method, kernels, syncs):
     assert codes.converged
     assert counts.kernels <= 1.1 * kernels, counts.kernels
     assert counts.syncs <= 1.1 * syncs, counts.syncs
+
+
+def test_set_solves_by_triangular_solves_equal_cholesky_solve(monkeypatch):
+    # On CPU the set solves run as two triangular solves (faster than torch's batched
+    # cholesky_solve there); on a GPU as one cholesky_solve. Same answers.
+    import sksplice.solvers._small as small
+
+    assert small._triangular_solves(torch.device("cpu"))
+    gen = torch.Generator().manual_seed(0)
+    A = torch.randn((40, 30, 50), generator=gen, dtype=torch.float64)
+    G = A @ A.mT
+    h = torch.randn((40, 30), generator=gen, dtype=torch.float64)
+    P = torch.rand((40, 30), generator=gen) < 0.6
+    ridge, _ = small._ridge(G, P)
+    eye = torch.eye(30, dtype=torch.float64)
+    z_tri, info_tri = small._set_solve(G, ridge, h, P, eye)
+    monkeypatch.setattr(small, "_triangular_solves", lambda device: False)
+    z_chol, info_chol = small._set_solve(G, ridge, h, P, eye)
+    assert not info_tri.any() and not info_chol.any()
+    torch.testing.assert_close(z_tri, z_chol, rtol=1e-10, atol=1e-12)
+    assert (z_tri[~P] == 0).all()
 
 
 @pytest.mark.parametrize(("scale", "direction"), [(1e-4, 1.0), (1e4, -1.0)])

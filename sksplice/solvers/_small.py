@@ -74,8 +74,26 @@ def _set_solve(
     A = torch.where(P.unsqueeze(2) & P.unsqueeze(1), G, eye)
     A.diagonal(dim1=1, dim2=2).add_(ridge * P)
     L, info = torch.linalg.cholesky_ex(A)
-    z = torch.cholesky_solve((h * P).unsqueeze(-1), L).squeeze(-1)
+    rhs = (h * P).unsqueeze(-1)
+    if _triangular_solves(L.device):
+        y = torch.linalg.solve_triangular(L, rhs, upper=False)
+        z = torch.linalg.solve_triangular(L.mT, y, upper=True).squeeze(-1)
+    else:
+        z = torch.cholesky_solve(rhs, L).squeeze(-1)
     return z, info
+
+
+def _triangular_solves(device: torch.device) -> bool:
+    """Whether the set solves use two triangular solves rather than ``cholesky_solve``.
+
+    On CPU, torch's batched ``cholesky_solve`` of one right-hand side is several
+    times slower than the two triangular solves it stands for (30 systems of 350
+    concepts: 8.0 ms against 1.4 ms); the same weights came out. Transforms of 1,000
+    LAION captions at l1 0.15 took 0.87 s instead of 0.95 s, 60 at l1 0.01 6.23 s
+    instead of 7.44 s. On a GPU, where every operation is a kernel launch, it stays
+    one call (not measured there).
+    """
+    return device.type == "cpu"
 
 
 def _lstsq_rows(
