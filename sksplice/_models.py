@@ -208,15 +208,7 @@ def _is_checkpoint_format_error(exc: BaseException) -> bool:
         )
         or type(exc).__name__ == "SafetensorError"
     )
-    if not decoding:
-        return False
-    tb = exc.__traceback__
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if (tb.tb_frame.f_globals.get("__name__"), code.co_name) in _CHECKPOINT_READERS:
-            return True
-        tb = tb.tb_next
-    return False
+    return decoding and _raised_within(exc, _CHECKPOINT_READERS)
 
 
 def _is_checkpoint_mismatch(exc: BaseException) -> bool:
@@ -227,13 +219,15 @@ def _is_checkpoint_mismatch(exc: BaseException) -> bool:
     """
     if isinstance(exc, MemoryError | OSError | torch.OutOfMemoryError):
         return False
+    return _raised_within(exc, {("open_clip.factory", "load_checkpoint")})
+
+
+def _raised_within(exc: BaseException, functions: set[tuple[str, str]]) -> bool:
+    """Whether a frame of ``exc``'s traceback runs one of ``functions`` (module, name)."""
     tb = exc.__traceback__
     while tb is not None:
         frame = tb.tb_frame
-        if (frame.f_globals.get("__name__"), frame.f_code.co_name) == (
-            "open_clip.factory",
-            "load_checkpoint",
-        ):
+        if (frame.f_globals.get("__name__"), frame.f_code.co_name) in functions:
             return True
         tb = tb.tb_next
     return False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -52,19 +51,14 @@ def _one_image_advice() -> str:
 def _other_files(inputs: Sequence[str]) -> str:
     """`` (folder F: N other files are not read, ...)`` for the folders among ``inputs``
     that hold files without an image extension (which a folder walk leaves out)."""
-    from ._inputs import IMAGE_EXTENSIONS
+    from ._inputs import other_files
 
     notes = []
     for raw in inputs:
         folder = Path(raw)
         if not folder.is_dir():
             continue
-        others = sorted(
-            str(Path(top, name).relative_to(folder))
-            for top, _, files in os.walk(folder, followlinks=True)
-            for name in files
-            if Path(name).suffix.lower() not in IMAGE_EXTENSIONS
-        )
+        others = [str(p.relative_to(folder)) for p in other_files(folder)]
         if others:
             shown = ", ".join(others[:3]) + (
                 f" and {len(others) - 3} more" if len(others) > 3 else ""

@@ -25,7 +25,19 @@ def _walk_images(folder: Path) -> list[Path]:
     missing files with an image extension are kept, so that they are reported
     as unreadable rather than dropped.
     """
+    return _walk(folder)[0]
+
+
+def other_files(folder: Path) -> list[Path]:
+    """The files under ``folder`` that a walk for images leaves out (no image extension),
+    sorted; walked as :func:`_walk_images` does, without its warnings."""
+    return _walk(folder, warn=False)[1]
+
+
+def _walk(folder: Path, warn: bool = True) -> tuple[list[Path], list[Path]]:
+    """The image files and the other files under ``folder`` (see :func:`_walk_images`)."""
     found: list[Path] = []
+    others: list[Path] = []
     seen = {os.path.realpath(folder)}
     for top, dirs, files in os.walk(folder, followlinks=True):
         keep = []
@@ -33,21 +45,21 @@ def _walk_images(folder: Path) -> list[Path]:
             sub = Path(top) / name
             real = os.path.realpath(sub)
             if real in seen:
-                logger.warning(
-                    "not following %s: it leads to %s, a folder already read (a loop or a "
-                    "second link to it); its images are taken once",
-                    sub,
-                    real,
-                )
+                if warn:
+                    logger.warning(
+                        "not following %s: it leads to %s, a folder already read (a loop or "
+                        "a second link to it); its images are taken once",
+                        sub,
+                        real,
+                    )
                 continue
             seen.add(real)
             keep.append(name)
         dirs[:] = keep
         for name in files:
             path = Path(top) / name
-            if path.suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(path)
-    return sorted(found)
+            (found if path.suffix.lower() in IMAGE_EXTENSIONS else others).append(path)
+    return sorted(found), sorted(others)
 
 
 def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:

@@ -234,9 +234,9 @@ def in_threads(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> 
             inline = [run(share) for share in shares[len(futures) :]]
             # The first error stops the other threads (not only once they finish).
             wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f.exception() for f in futures if f.done() and f.exception() is not None]
-            if failed:
-                raise failed[0]
+            for future in futures:
+                if future.done() and (error := future.exception()) is not None:
+                    raise error
             done = [future.result() for future in futures] + inline
         finally:
             stop.set()

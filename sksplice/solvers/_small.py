@@ -27,10 +27,11 @@ _PART_MIN_WIDTH = 128
 _PART_MIN_ROWS = 32
 
 
-def _in_parts(fn: Callable[[slice], Any], m: int, workers: int) -> Any:
+def _in_parts(fn: Callable[[slice], Any], m: int, workers: int, width: int) -> Any:
     """``fn(slice(0, m))``, computed as ``workers`` slices of rows in threads of this
     process, each running torch on one intra-op thread, and concatenated (each
-    tensor of them, where ``fn`` returns a tuple).
+    tensor of them, where ``fn`` returns a tuple); in one piece when the batch is
+    narrower than ``_PART_MIN_WIDTH`` (``width`` concepts per row).
 
     A batch of small problems is many short operations (a factorisation, a solve
     and a product per step). With torch's own threads each of them is a parallel
@@ -40,7 +41,7 @@ def _in_parts(fn: Callable[[slice], Any], m: int, workers: int) -> Any:
     Threads that work on their own rows meet once, at the end: 0.78 s there, and
     0.52 s against 0.63 s on an idle machine.
     """
-    n_parts = min(workers, m // _PART_MIN_ROWS)
+    n_parts = min(workers, m // _PART_MIN_ROWS) if width >= _PART_MIN_WIDTH else 1
     if n_parts <= 1:
         return fn(slice(0, m))
     bounds = [m * k // n_parts for k in range(n_parts + 1)]
@@ -274,7 +275,7 @@ def _solve_parts(
         )
 
     m, K = b.shape
-    return _in_parts(part, m, workers if K >= _PART_MIN_WIDTH else 1)
+    return _in_parts(part, m, workers, K)
 
 
 def _solve_batch(
@@ -457,7 +458,7 @@ def refine_support_parts(
         return refine_support(D64, v64[rows], idx[rows], w[rows], lam[rows], gram=gram[rows])
 
     m, k = w.shape
-    return _in_parts(part, m, workers if k >= _PART_MIN_WIDTH else 1)
+    return _in_parts(part, m, workers, k)
 
 
 def refine_support(
