@@ -611,7 +611,10 @@ def test_an_output_folder_that_takes_no_file_is_refused_before_the_run(tmp_path)
     # A superuser passes os.access everywhere; /proc takes no new file even so (another
     # user is refused by os.access already).
     if Path("/proc").is_dir() and hasattr(os, "geteuid") and os.geteuid() == 0:
-        with pytest.raises(cli.CLIError, match=r"no file can be created in folder /proc \("):
+        with pytest.raises(
+            cli.CLIError,
+            match=r"no file can be created in folder /proc \(its file system makes no new files\)",
+        ):
             _check_output("/proc/out.csv")
     (tmp_path / "a_file").write_text("")
     for below in ("out.csv", "sub/out.csv"):
@@ -1468,6 +1471,18 @@ def test_errors_of_the_run_met_while_checking_keep_exit_code_1(
             m.setattr(vocabulary, "load_vocabulary", fail)
             code, _, err = _main(laion, capsys)
         assert code == 1 and str(failure) in err, err
+
+
+def test_quiet_and_debug_together_are_refused(image_tree, vocab_file, capsys):
+    # -q hides the information --debug asks for: both given is a wrong command line
+    args = ["decompose", str(image_tree), "-q", "--debug", *_model_args(vocab_file)]
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    captured = capsys.readouterr()
+    assert exited.value.code == 2 and captured.out == ""
+    assert captured.err.rstrip().endswith(
+        "error: argument --debug: not allowed with argument -q/--quiet"
+    ), captured.err
 
 
 def test_debug_adds_the_traceback_and_keeps_the_exit_code(

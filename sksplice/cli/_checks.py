@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import stat
@@ -178,9 +179,14 @@ def _check_output(path: str | None, option: str = "-o") -> None:
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".sksplice-check-")
     except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT and os.path.isdir(folder):
+            # (the OS's reason for a folder that exists: e.g. /proc, whose file system
+            # makes no files)
+            reason = "its file system makes no new files"
         raise CLIError(
             f"cannot write output file {target}: no file can be created in folder {folder} "
-            f"({exc.strerror or exc}) ({option})"
+            f"({reason}) ({option})"
         ) from exc
     try:
         os.close(fd)

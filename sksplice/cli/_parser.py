@@ -157,7 +157,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "decompression bomb; 0 for no limit (default: PIL's, about 89 million)",
     )
     o = p.add_argument_group("behaviour")
-    o.add_argument(
+    # -q hides information that --debug asks for: given both, the run is refused.
+    talk = o.add_mutually_exclusive_group()
+    talk.add_argument(
         "-q",
         "--quiet",
         action="store_true",
@@ -168,7 +170,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stop at the first unreadable image instead of skipping it",
     )
-    o.add_argument("--debug", action="store_true", help="debug messages and tracebacks of errors")
+    talk.add_argument(
+        "--debug", action="store_true", help="debug messages and tracebacks of errors (not with -q)"
+    )
 
 
 def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
