@@ -32,7 +32,7 @@ import threading
 import time
 import weakref
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -328,15 +328,38 @@ def _memory_key(embedder: Any, cache_key: str | None, concepts: Sequence[str]) -
     if cache_key is not None:
         ident: Any = ("key", cache_key)
     else:
-        # Without a cache key the embedder object itself identifies the model; a
-        # weak reference keeps the entry from outliving it (and from matching a
-        # new object that happens to reuse its id).
-        try:
-            ident = ("object", weakref.ref(embedder))
-            hash(ident)
-        except TypeError:  # not weak-referenceable or not hashable
-            ident = ("id", id(embedder))
+        # Without a cache key the embedder object itself identifies the model.
+        ident = ("object", _Same(embedder))
     return (ident, vocabulary_hash(concepts), len(concepts))
+
+
+class _Same:
+    """A cache key that is equal only for the very same object while it lives.
+
+    Keyed on ``id`` (the object need not be hashable: a dataclass with ``eq=True``
+    is not), compared by identity through a weak reference, so that a new object
+    that reuses the id of a dead one never matches its entry. An object that takes
+    no weak reference is held by the key instead: it lives as long as its entry,
+    so its id cannot be reused meanwhile.
+    """
+
+    __slots__ = ("_get", "_id")
+
+    def __init__(self, obj: Any) -> None:
+        try:
+            self._get: Callable[[], Any] = weakref.ref(obj)
+        except TypeError:  # (no weak reference to it: hold it)
+            self._get = lambda: obj
+        self._id = id(obj)
+
+    def __hash__(self) -> int:
+        return self._id
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Same):
+            return NotImplemented
+        mine = self._get()
+        return mine is not None and mine is other._get()
 
 
 def is_cached(

@@ -271,6 +271,49 @@ def test_keyless_embedder_is_cached_in_process_only(tmp_path):
     assert not np.array_equal(a, c)
 
 
+@pytest.mark.parametrize("kind", ["unhashable", "slots"])
+def test_a_new_keyless_embedder_never_gets_a_dead_ones_dictionary(kind):
+    # The in-process entry of an embedder without cache_key belongs to that object: a
+    # new object that reuses the id of a freed one (CPython reuses ids at once) is
+    # another model. Unhashable (a dataclass with eq=True) and slotted objects (no
+    # weak reference) included.
+    import dataclasses
+    import gc
+
+    @dataclasses.dataclass
+    class Unhashable:
+        seed: int
+
+        def embed_text(self, texts):
+            rng = np.random.default_rng([self.seed, len(texts)])
+            return rng.normal(size=(len(texts), 6))
+
+    class Slotted:
+        __slots__ = ("seed",)
+
+        def __init__(self, seed):
+            self.seed = seed
+
+        def embed_text(self, texts):
+            rng = np.random.default_rng([self.seed, len(texts)])
+            return rng.normal(size=(len(texts), 6))
+
+    make = Unhashable if kind == "unhashable" else Slotted
+    concepts = [f"c{i}" for i in range(5)]
+    ids, wrong = set(), []
+    for seed in range(30):
+        emb = make(seed)
+        ids.add(id(emb))
+        got = embed_vocabulary(emb, concepts, disk_cache=False)
+        if not np.array_equal(got, emb.embed_text(concepts).astype(np.float32)):
+            wrong.append(seed)
+        assert embed_vocabulary(emb, concepts, disk_cache=False) is got  # (still cached)
+        del emb, got
+        gc.collect()
+    assert len(ids) < 30  # ids were reused: the case in point happened
+    assert wrong == []
+
+
 def test_memory_cache_keeps_the_eight_most_recently_used(tmp_path):
     emb = KeylessEmbedder(dim=4)
     vocabularies = [[f"red{i}", f"car{i}"] for i in range(9)]
