@@ -10,6 +10,8 @@ text model offline.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,7 +27,35 @@ from ._validation import check_int
 __all__ = ["SentenceTransformerEmbedder"]
 
 _LOCK = threading.Lock()
-_MODELS: dict[tuple[Any, str], Any] = {}
+_MODELS: dict[tuple[Any, ...], Any] = {}
+
+
+def _folder_files(folder: str) -> tuple[tuple[str, int, int], ...]:
+    """(relative path, size, modification time in ns) of each file of a model folder.
+
+    Hidden files and folders (``.cache``, ``.git`` ...) are left out: they hold no
+    weights. The tuple changes whenever a file is saved again.
+    """
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = os.path.join(root, name)
+            stat = os.stat(path)
+            found.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
+
+
+def _folder_sha256(folder: str) -> str:
+    """One SHA-256 digest of the names and contents of a model folder's files."""
+    from ._models import _file_sha256  # (each file's digest, remembered until it changes)
+
+    digest = hashlib.sha256()
+    for rel, _, _ in _folder_files(folder):
+        digest.update(f"{rel}\0{_file_sha256(os.path.join(folder, rel))}\n".encode())
+    return digest.hexdigest()
 
 
 def _loader_name(loader: Callable[..., Any]) -> str:
@@ -91,7 +121,8 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
         Texts per forward pass.
     name : str or None, default=None
         Identifies the weights in :meth:`cache_key`; by default the model
-        string, or the module and name of the callable.
+        string (with a digest of the files for a local folder), or the
+        module and name of the callable.
 
     See Also
     --------
@@ -128,9 +159,18 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"name must be a non-empty string or None, got {self.name!r}")
         return resolve_device(self.device)
 
+    def _folder(self) -> str | None:
+        """The model's local folder, where ``model`` names one (else None)."""
+        if not isinstance(self.model, str):
+            return None
+        folder = os.path.expanduser(self.model)
+        return folder if os.path.isdir(folder) else None
+
     def _loaded(self) -> Any:
         device = self._check_params()
-        key = (self.model, device)
+        folder = self._folder()
+        # A model folder saved again (fine-tuned weights) is loaded again.
+        key = (self.model, device, None if folder is None else _folder_files(folder))
         with _LOCK:
             model = _MODELS.get(key)
             if model is None:
@@ -247,16 +287,49 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
         Returns
         -------
         str
-            ``"sentence-transformers/<name>"``.
+            ``"sentence-transformers/<name>"``; for a model in a local folder
+            (and no ``name``), followed by ``"/files-sha256-<digest>"``, a digest
+            of the folder's files, so that the key changes when the folder is
+            saved again with other weights.
         """
         self._check_params()
         if self.name is not None:
-            name = self.name
-        elif isinstance(self.model, str):
-            name = self.model
-        else:
-            name = _loader_name(self.model)
-        return f"sentence-transformers/{name}"
+            return f"sentence-transformers/{self.name}"
+        if not isinstance(self.model, str):
+            return f"sentence-transformers/{_loader_name(self.model)}"
+        folder = self._folder()
+        if folder is None:
+            return f"sentence-transformers/{self.model}"
+        return f"sentence-transformers/{self.model}/files-sha256-{_folder_sha256(folder)}"
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Get the names of the embedding dimensions: ``"sentence0"``, ..., ``"sentence{d-1}"``.
+
+        They let ``set_output(transform="pandas")`` name the columns, and the
+        steps after this one in a Pipeline read their input names.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Accepted for scikit-learn API compatibility.
+
+        Returns
+        -------
+        ndarray of str objects, shape (d,)
+            The output feature names.
+
+        Raises
+        ------
+        ValueError
+            If the model does not say the width of its embeddings.
+        """
+        dim = self.get_embedding_dimension()
+        if dim is None:
+            raise ValueError(
+                "the model does not say the width of its embeddings "
+                "(get_embedding_dimension() is None): no output names"
+            )
+        return np.asarray([f"sentence{i}" for i in range(dim)], dtype=object)
 
     def __sklearn_tags__(self):
         """Estimator tags: stateless, takes texts, returns float32."""

@@ -153,3 +153,50 @@ def test_a_model_neither_cached_nor_downloadable_is_named_with_the_fix(monkeypat
     ):
         embedder.embed_text(["a dog"])
     assert not any(key[0] == "sksplice-tests/no-such-model" for key in _MODELS)
+
+
+def test_a_model_folder_saved_again_gets_a_new_key_and_is_loaded_again(minilm, tmp_path):
+    # The disk cache of concept dictionaries is keyed by cache_key(): a model folder
+    # saved again with other weights (fine-tuned) must not reuse the old embeddings.
+    import torch
+
+    model = minilm._loaded()
+    folder = tmp_path / "my-minilm"
+    model.save(str(folder))
+    embedder = SentenceTransformerEmbedder(str(folder), device="cpu")
+    key = embedder.cache_key()
+    assert key.startswith(f"sentence-transformers/{folder}/files-sha256-")
+    assert SentenceTransformerEmbedder(str(folder), device="cpu").cache_key() == key
+    concepts, cache = ["dog", "cat", "car", "tree"], tmp_path / "cache"
+    splice = SpliceTransformer(
+        embedder=embedder,
+        vocabulary=concepts,
+        modality="text",
+        text_mean="concepts",
+        cache_dir=cache,
+        device="cpu",
+    )
+    first = splice.fit(minilm.embed_text(["a dog"])).dictionary_.copy()
+    tuned = pickle.loads(pickle.dumps(model))  # (a copy: the shared model stays as it is)
+    with torch.no_grad():
+        for param in tuned.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    tuned.save(str(folder))
+    assert embedder.cache_key() != key
+    changed = embedder.embed_text(concepts)  # loaded again from the folder
+    assert np.abs(changed - minilm.embed_text(concepts)).max() > 1e-2
+    second = clone(splice).fit(minilm.embed_text(["a dog"])).dictionary_
+    assert np.abs(second - first).max() > 1e-2  # not the cached dictionary of the old weights
+    from sksplice.dictionary import build_dictionary
+
+    np.testing.assert_allclose(second, build_dictionary(changed, concepts)[0], atol=1e-5)
+    assert SentenceTransformerEmbedder(str(folder), name="mine").cache_key() == (
+        "sentence-transformers/mine"
+    )
+
+
+def test_output_names_let_pandas_output_and_probes_through(minilm):
+    names = minilm.get_feature_names_out()
+    assert names.shape == (384,) and names[0] == "sentence0" and names[-1] == "sentence383"
+    frame = clone(minilm).set_output(transform="pandas").fit_transform(["a dog", "a cat"])
+    assert list(frame.columns) == list(names) and frame.shape == (2, 384)
