@@ -195,7 +195,7 @@ def test_a_model_folder_saved_again_gets_a_new_key_and_is_loaded_again(minilm, t
     )
 
 
-def test_output_names_let_pandas_output_and_probes_through(minilm):
+def test_output_names_let_pandas_output_through(minilm):
     names = minilm.get_feature_names_out()
     assert names.shape == (384,) and names[0] == "sentence0" and names[-1] == "sentence383"
     frame = clone(minilm).set_output(transform="pandas").fit_transform(["a dog", "a cat"])
