@@ -77,6 +77,24 @@ def _as_csr(W: Any) -> tuple[sp.csr_matrix, np.ndarray | None]:
     return W, columns
 
 
+def _dictionary_rows(names: np.ndarray, splice_names: np.ndarray | None) -> np.ndarray | None:
+    """The row of ``splice``'s dictionary for each concept name (None: the same order).
+
+    Raises a ValueError for a name the transformer does not have.
+    """
+    if splice_names is None or np.array_equal(names, splice_names):
+        return None
+    where = {str(name): i for i, name in enumerate(splice_names)}
+    missing = [str(name) for name in names if str(name) not in where]
+    if missing or len(set(map(str, names))) != len(names):
+        what = f"{missing[0]!r} is not a concept of `splice`" if missing else "names repeat"
+        raise ValueError(
+            f"the concept names of the weights do not match `splice`'s concepts ({what}): "
+            "the neighbours come from its dictionary, so give the weights it produced"
+        )
+    return np.fromiter((where[str(name)] for name in names), dtype=np.int64, count=len(names))
+
+
 class ConceptRetriever(BaseEstimator):
     """Rank the items of a collection by a query made of named concepts.
 
@@ -268,7 +286,11 @@ class ConceptRetriever(BaseEstimator):
                     f"`splice` has {D.shape[0]} concepts but the weights have {W.shape[1]} "
                     "columns: give the weights this transformer produced"
                 )
-            self._unit_dictionary = l2_normalize(D)
+            # The neighbours come from the dictionary's rows: each column takes the row
+            # of its own concept (columns in another order than the transformer's, e.g.
+            # from `concepts=` or a reordered DataFrame).
+            rows = _dictionary_rows(names, _concept_names(self.splice))
+            self._unit_dictionary = l2_normalize(D if rows is None else D[rows])
         W.eliminate_zeros()
         self.weights_ = W.tocsc()
         self.weights_.sort_indices()

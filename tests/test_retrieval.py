@@ -129,6 +129,38 @@ def test_neighbor_expansion_matches_brute_force(rng, mode):
             np.testing.assert_allclose(scores, ref_scores, rtol=1e-10)
 
 
+def test_neighbours_follow_the_names_of_reordered_columns(rng):
+    # The neighbours of a concept come from its own dictionary row, whatever the order
+    # of the weights' columns (a reordered DataFrame, `concepts=` in another order).
+    W, names = _collection(rng, n=200, c=30, density=0.15)
+    splice = _fitted_splice(rng, names)
+    frame = pd.DataFrame(W.toarray(), columns=names)
+    order = rng.permutation(len(names))
+    shuffled = frame.iloc[:, order]
+    straight = ConceptRetriever(splice=splice, n_neighbors=3).fit(frame)
+    for retriever in (
+        ConceptRetriever(concepts=list(shuffled.columns), splice=splice, n_neighbors=3).fit(
+            shuffled.to_numpy()
+        ),
+        ConceptRetriever(concepts=list(shuffled.columns), splice=splice, n_neighbors=3).fit(
+            shuffled
+        ),
+    ):
+        for name in names[:10]:
+            want = straight.search([name], None)
+            got = retriever.search([name], None)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+    # (a DataFrame whose columns are not in `splice`'s order, with no names given)
+    with pytest.raises(ValueError, match="columns differ from the concept names"):
+        ConceptRetriever(splice=splice, n_neighbors=3).fit(shuffled)
+    renamed = shuffled.rename(columns={names[order[0]]: "not a concept"})
+    with pytest.raises(ValueError, match="'not a concept' is not a concept of `splice`"):
+        ConceptRetriever(splice=splice, n_neighbors=3, concepts=list(renamed.columns)).fit(
+            renamed.to_numpy()
+        )
+
+
 def test_large_sparse_collection_is_never_densified():
     """2e5 items x 2e4 concepts (32 GB dense): fit and search stay within a few times nnz."""
     rng = np.random.default_rng(1)
