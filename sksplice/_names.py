@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -30,9 +31,10 @@ def reconcile_names(
     order, as the data say what each column holds. Names of which only some are
     the argument's: a ``ValueError`` naming the first column that differs, as
     labelling the columns by position would put the wrong concept names on
-    them. Names none of which are the argument's (positions such as ``0``,
-    ``"0"``, or ``x0`` made up by a step fitted on unnamed columns): the
-    argument's names, which the data do not contradict.
+    them. Names none of which are the argument's: the argument's names where
+    the data's only number the columns (positions such as ``0``, ``"0"``, or
+    ``x0`` made up by a step fitted on unnamed columns), which they do not
+    contradict; else a ``ValueError`` as well.
 
     Parameters
     ----------
@@ -56,7 +58,14 @@ def reconcile_names(
         return given
     shared = set(given_text) & set(carried_text)
     if not shared:
-        return given
+        if _positions(carried_text):
+            return given
+        raise ValueError(
+            f"{carried_what} and {given_what} name different concepts: column 0 is "
+            f"{carried[0]!r} in {carried_what} but {given[0]!r} in {given_what}, and no "
+            f"name of {carried_what} is in {given_what}; the columns would be "
+            "mislabelled. Give the names of these columns, in their order"
+        )
     if len(shared) == len(set(given_text)) == len(given_text) == len(set(carried_text)):
         by_text = dict(zip(given_text, given))
         return np.asarray([by_text[name] for name in carried_text], dtype=object)
@@ -66,6 +75,16 @@ def reconcile_names(
         f"{carried[j]!r} in {carried_what} but {given[j]!r} in {given_what}; the "
         "columns would be mislabelled. Give the names of these columns, in their order"
     )
+
+
+def _positions(names: list[str]) -> bool:
+    """Whether ``names`` only number the columns: ``0, 1, ...``, or one prefix and
+    ``0, 1, ...`` (``x0``, ``clip0``, ``pca0``: made up by a step on unnamed columns)."""
+    parts = [re.fullmatch(r"(.*?)(\d+)", name) for name in names]
+    if not all(parts):
+        return False
+    prefixes = {part.group(1) for part in parts}
+    return len(prefixes) == 1 and [int(part.group(2)) for part in parts] == list(range(len(names)))
 
 
 def close_matches(word: str, options: Any, n: int = 3, cutoff: float = 0.6) -> list[str]:

@@ -183,3 +183,29 @@ def test_the_docs_suggestions_for_a_misspelt_concept(splice_data_dir):
     words = load_vocabulary("laion", size=10000, data_home=splice_data_dir)
     message = str(unknown_concepts_error(["dgo"], words, "query"))
     assert "'dgo' (did you mean 'dog', 'duo', 'ago'?)" in message
+
+
+def test_names_that_share_nothing_with_the_argument_are_refused(weights):
+    # Columns that name concepts, none of them the argument's: labelling them by
+    # position would put the argument's names on other concepts.
+    W, y = weights
+    other = ["car", "sky", "sea"]
+    message = r"column 0 is 'bikini' in .* but 'car' in .*, and no name of"
+    with pytest.raises(ValueError, match=message):
+        concept_profiles(W, y, concepts=other)
+    with pytest.raises(ValueError, match=message):
+        rank_concepts(W, y, "w", concepts=other)
+    lr = LogisticRegression().fit(W, y)
+    with pytest.raises(ValueError, match=message):
+        probe_concepts(lr, k=1, concepts=other)
+    # numbered columns with a prefix other than one (x0, clip1, ...) name concepts too
+    mixed = W.set_axis(["x0", "clip1", "x2"], axis=1)
+    with pytest.raises(ValueError, match="no name of"):
+        concept_profiles(mixed, y, concepts=NAMES)
+    numbered = W.set_axis(["x1", "x2", "x3"], axis=1)  # (not the positions 0, 1, 2)
+    with pytest.raises(ValueError, match="no name of"):
+        concept_profiles(numbered, y, concepts=NAMES)
+    positions = W.set_axis(["clip0", "clip1", "clip2"], axis=1)
+    pd.testing.assert_frame_equal(
+        concept_profiles(positions, y, NAMES), concept_profiles(W, y), check_names=False
+    )
