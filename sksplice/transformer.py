@@ -161,7 +161,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
     text_mean : None, "concepts", array-like of shape (d,) or path, default=None
         Centre of the text embeddings (only with ``modality="text"``):
         ``None`` learns it from the texts in ``X``, ``"concepts"`` uses
-        :attr:`concept_mean_`, an array or a path follows ``image_mean``.
+        :attr:`concept_mean_` (not with ``concepts_centered=True``, whose
+        mean is unknown), an array or a path follows ``image_mean``.
     output : {"sparse", "dense"}, default="sparse"
         Container of ``transform``: a SciPy CSR matrix or a dense ndarray.
         With ``set_output(transform="pandas")``, a DataFrame of pandas sparse
@@ -355,6 +356,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 "concepts_centered=True describes the given concept_embeddings, but "
                 "concept_embeddings is None"
+            )
+        if self.concepts_centered and isinstance(self.text_mean, str):
+            # (a centred dictionary no longer holds the mean of the concepts' embeddings)
+            raise ValueError(
+                "text_mean='concepts' centres texts by the mean of the raw concept embeddings, "
+                "which concepts_centered=True dictionaries no longer hold; give that mean as "
+                "text_mean (an array), or the raw embeddings with concepts_centered=False"
             )
         from sklearn.utils import check_random_state
 

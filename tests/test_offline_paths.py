@@ -322,6 +322,16 @@ def test_text_modality_can_use_the_concept_centre():
     assert splice.mean_[0] != splice.concept_mean_[0]
 
 
+def test_the_concept_centre_of_a_centred_dictionary_is_refused():
+    # A centred dictionary's concept mean is unknown (zero): text_mean='concepts' would
+    # silently not centre the texts at all.
+    concepts, raw, X = _problem(n_samples=3)
+    centred = _make(concepts, raw).fit(X).dictionary_
+    splice = _make(concepts, centred, modality="text", text_mean="concepts")
+    with pytest.raises(ValueError, match=r"text_mean='concepts' .* concepts_centered=True"):
+        splice.set_params(concepts_centered=True).fit(X)
+
+
 def test_text_modality_with_a_given_centre(tmp_path):
     concepts, raw, X = _problem(n_samples=3)
     centre = np.linspace(-0.1, 0.1, DIM)
