@@ -93,9 +93,15 @@ def resolve_mean(
 
 
 def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray, str, int]:
-    """The centre learned from ``X`` (``param=None``), refused or warned about when small."""
-    n = X.shape[0]
-    if n < 2:
+    """The centre learned from ``X`` (``param=None``), refused or warned about when small.
+
+    Rows that are all zero have no direction: the centre is learned from the others,
+    and counted on them.
+    """
+    n_zero = int((~np.asarray(X).any(axis=1)).sum())
+    n = X.shape[0] - n_zero
+    left_out = f" (and {n_zero} all-zero rows, which have no direction)" if n_zero else ""
+    if n < 2 and n_zero == 0:
         raise ValueError(
             f"{param}=None cannot learn the modality centre from {n} sample: the "
             "centred row would be zero and so would its weights. Fit on more rows (at "
@@ -103,6 +109,13 @@ def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray
             f"{alternative} or a precomputed mean array of shape (d,)"
         )
     mean = learned_mean(X)
+    if n < 2:
+        raise ValueError(
+            f"{param}=None cannot learn the modality centre from {n} non-zero row{left_out}: "
+            "the centred row would be zero and so would its weights. Fit on more rows (at "
+            f"least {MIN_MEAN_SAMPLES} give a stable centre), or pass "
+            f"{alternative} or a precomputed mean array of shape (d,)"
+        )
     if not center_rows(X, mean, warn_zero=False).any():
         raise ValueError(
             f"{param}=None cannot learn the modality centre from X ({n} rows of "
@@ -113,7 +126,7 @@ def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray
         )
     if n < MIN_MEAN_SAMPLES:
         warn_user(
-            f"{param}=None learns the modality centre from only {n} rows (fewer "
+            f"{param}=None learns the modality centre from only {n} rows{left_out} (fewer "
             f"than {MIN_MEAN_SAMPLES}): the decomposition of each row depends on "
             f"which other rows are in X. Fit on more rows, or pass {alternative} "
             "or a precomputed mean",

@@ -206,8 +206,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         Where ``mean_`` comes from: learned from ``X``, the published mean,
         the array given, or the concept mean (``text_mean="concepts"``).
     n_mean_samples_ : int or None
-        Number of rows of ``X`` the centre was learned from (None unless
-        ``mean_source_ == "data"``).
+        Number of rows of ``X`` the centre was learned from: its rows that
+        are not all zero (None unless ``mean_source_ == "data"``).
     l1_penalty_ : float
         Penalty used by ``transform``: ``l1_penalty``, or the calibrated one.
         ``l1_penalty`` or ``target_l0`` set on a fitted transformer takes effect

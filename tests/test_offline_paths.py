@@ -20,7 +20,7 @@ from sksplice._array import unit_rows
 from sksplice._data import file_sha256
 from sksplice._download import RemoteFile
 from sksplice.dictionary import clear_memory_cache
-from sksplice.transformer import SpliceTransformer
+from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer
 from sksplice.vocabulary import (
     IMAGE_MEANS,
     VOCABULARIES,
@@ -340,6 +340,19 @@ def test_text_modality_with_a_given_centre(tmp_path):
     np.testing.assert_array_equal(splice.mean_, centre)
     with pytest.raises(ValueError, match=rf"text_mean has shape \(3,\) .* d={DIM}"):
         _make(concepts, raw, modality="text", text_mean=np.zeros(3)).fit(X)
+
+
+def test_all_zero_rows_are_not_counted_in_the_learned_centre():
+    # The centre is the mean of the rows' directions: zero rows have none, are left
+    # out of it, and must not count towards the rows it was learned from.
+    concepts, raw, X = _problem(n_samples=10)
+    padded = np.vstack([X, np.zeros((150, DIM))])
+    with pytest.warns(SmallMeanSampleWarning, match=r"only 10 rows \(and 150 all-zero rows"):
+        splice = _make(concepts, raw).fit(padded)
+    assert splice.n_mean_samples_ == 10
+    np.testing.assert_allclose(splice.mean_, _unit(X).mean(axis=0), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"from 1 non-zero row \(and 150 all-zero rows"):
+        _make(concepts, raw).fit(padded[9:])
 
 
 def test_text_modality_refuses_one_row_to_learn_from():
