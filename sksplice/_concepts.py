@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,6 +71,14 @@ def check_two_concepts(concepts: list[str], n_full: int | None) -> None:
         )
 
 
+def _pandas_column(obj: Any) -> bool:
+    """Whether ``obj`` is a pandas Series or Index (ordered, like a list)."""
+    import sys
+
+    pd = sys.modules.get("pandas")  # (if pandas is not imported, obj is none of its types)
+    return pd is not None and isinstance(obj, pd.Series | pd.Index)
+
+
 def resolve_concepts(
     vocab: Any, vocabulary_size: int | None, data_home: Any, *, count_full: bool = True
 ) -> tuple[list[str], int | None]:
@@ -92,10 +100,14 @@ def resolve_concepts(
             # Same rule (and errors) as load_vocabulary(vocab, size=vocabulary_size).
             concepts = load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)
         return list(concepts), n_full
-    if isinstance(vocab, bytes | bytearray) or not isinstance(vocab, Sequence | np.ndarray):
+    if isinstance(vocab, bytes | bytearray) or not (
+        isinstance(vocab, Sequence | np.ndarray) or _pandas_column(vocab)
+    ):
+        once = " (an iterator is used up once: give a list)" if isinstance(vocab, Iterator) else ""
         raise TypeError(
             "vocabulary must be a vocabulary name, a path to a text file or a list of "
-            f"strings; got {type(vocab).__name__}"
+            "strings (a list, tuple, numpy array, pandas Series or Index); got "
+            f"{type(vocab).__name__}{once}"
         )
     items = list(vocab)
     if not items:

@@ -122,11 +122,25 @@ def test_concepts_centered_needs_concept_embeddings():
     assert CountingEmbedder.n_calls == 0
 
 
-@pytest.mark.parametrize("vocabulary", [b"laion", 42, object()])
+@pytest.mark.parametrize("vocabulary", [b"laion", 42, object(), {"a"}])
 def test_vocabulary_of_the_wrong_type(vocabulary):
     _, raw, X = _problem()
     with pytest.raises(TypeError, match="vocabulary must be a vocabulary name, a path"):
         _make(vocabulary, raw).fit(X)
+    with pytest.raises(TypeError, match="an iterator is used up once: give a list"):
+        _make(iter(["a", "b"]), raw[:2]).fit(X)
+
+
+def test_vocabulary_as_a_pandas_column():
+    # vocabulary=df["concept"] is what a pandas user writes
+    concepts, raw, X = _problem()
+    expected = _make(concepts, raw).fit(X)
+    for column in (pd.Series(concepts, index=range(5, 5 + len(concepts))), pd.Index(concepts)):
+        splice = _make(column, raw).fit(X)
+        assert list(splice.get_feature_names_out()) == concepts
+        np.testing.assert_array_equal(
+            splice.transform(X).toarray(), expected.transform(X).toarray()
+        )
 
 
 def test_concept_embeddings_must_be_two_dimensional():
