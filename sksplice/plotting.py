@@ -93,10 +93,12 @@ def _group_sizes(profiles: pd.DataFrame) -> dict[Any, int]:
     return found
 
 
-def _with_size(label: Any, sizes: dict[Any, int], sep: str = " ") -> str:
-    """``label`` and its number of samples, when known: ``"bat (n=1)"``."""
+def _with_size(label: Any, sizes: dict[Any, int], sep: str = " ", shorten: bool = False) -> str:
+    """``label`` (cut to ``_MAX_LABEL`` with ``shorten``) and its number of samples, when
+    known: ``"bat (n=1)"``."""
     n = sizes.get(label)
-    return str(label) if n is None else f"{label}{sep}(n={n})"
+    text = _shortened(str(label)) if shorten else str(label)
+    return text if n is None else f"{text}{sep}(n={n})"
 
 
 #: Longest tick label of a concept name; a longer one is cut with an ellipsis (a long
@@ -112,6 +114,14 @@ def _say_on_empty_axes(ax: Axes, text: str) -> None:
 
 def _shortened(name: str) -> str:
     return name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "\u2026"
+
+
+def _ink() -> Any:
+    """The colour of text in the current style (black by default, white on dark styles):
+    marks that stand for "everything" are drawn in it, never in a fixed black."""
+    import matplotlib
+
+    return matplotlib.rcParams["text.color"]
 
 
 def plot_decomposition(
@@ -264,13 +274,19 @@ def plot_class_profile(
     # (a third of an inch more than plot_decomposition: the legend is above the axes)
     ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.35))
     positions = np.arange(len(order))
-    bars = ax.barh(positions, values[order], color="C1", label=str(cls))
+    bars = ax.barh(positions, values[order], color="C1", label=_shortened(str(cls)))
     marks = ax.scatter(
-        overall[order], positions, color="black", marker="|", s=200, zorder=3, label="all samples"
+        overall[order], positions, color=_ink(), marker="|", s=200, zorder=3, label="all samples"
     )
-    ax.set_yticks(positions, [str(n) for n in names])
+    ax.set_yticks(positions, [_shortened(str(n)) for n in names])
     ax.set_xlabel(statistic.replace("_", " "))
-    default = f"class {_with_size(cls, _group_sizes(profiles))}"
+    if not len(order):  # an empty axis would say nothing
+        ax.set_xlim(0.0, 1.0 if statistic == "prevalence" else ax.get_xlim()[1])
+        ax.set_yticks([])
+        _say_on_empty_axes(ax, f"no concept has a {statistic.replace('_', ' ')} above 0 here")
+    # ("class" before the name, unless the name says it already: "class 3", not "class class 3")
+    named = _with_size(cls, _group_sizes(profiles), shorten=True)
+    default = named if str(cls).lower().startswith("class") else f"class {named}"
     _legend_above(ax, title if title is not None else default, [bars, marks])
     return ax
 
@@ -358,26 +374,33 @@ def plot_concept_prevalence(
             raise ValueError(f"classes {missing} are not in the profiles; classes are {groups}")
     row = table.loc[concept]
     values = np.array([row[c] for c in classes], dtype=np.float64)
-    ax = _new_axes(ax, (max(4.0, 0.6 * len(classes) + 2.0), 3.5))
+    sizes = _group_sizes(profiles)
+    # Many or long class names are turned (with the size on the same line), each label
+    # ending under its own bar; the figure is made taller by the room they take.
+    turned = len(classes) > 6 or max(len(str(c)) for c in classes) > 12
+    ticks = [_with_size(c, sizes, " " if turned else "\n", shorten=True) for c in classes]
+    longest = max(len(line) for tick in ticks for line in tick.split("\n"))
+    height = 3.5 + (0.07 * min(longest, _MAX_LABEL) if turned else 0.0)
+    ax = _new_axes(ax, (max(4.0, 0.6 * len(classes) + 2.0), height))
     positions = np.arange(len(classes))
     ax.bar(positions, values, color="C2")
-    ax.axhline(
-        float(row[ALL_GROUP]), color="black", linestyle="--", linewidth=1, label="all samples"
+    mean = ax.axhline(
+        float(row[ALL_GROUP]), color=_ink(), linestyle="--", linewidth=1, label="all samples"
     )
-    sizes = _group_sizes(profiles)
-    ax.set_xticks(
-        positions,
-        [_with_size(c, sizes, "\n") for c in classes],
-        rotation=45 if len(classes) > 6 else 0,
-    )
+    if turned:
+        ax.set_xticks(positions, ticks, rotation=45, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticks(positions, ticks)
     # From 0, with room above the tallest bar for the legend: a prevalence of 42% must
     # not fill the axes, nor a concept no sample has get a scale below 0.
     top = max(float(np.max(values, initial=0.0)), float(row[ALL_GROUP]))
     limit = 1.3 * top if top > 0 else 1.0
     ax.set_ylim(0.0, min(limit, 1.15) if statistic == "prevalence" else limit)
     ax.set_ylabel(statistic.replace("_", " "))
-    ax.set_title(title if title is not None else f"{concept!s}")
-    ax.legend(loc="best")
+    if not np.any(values > 0):
+        _say_on_empty_axes(ax, "no sample of these classes has this concept")
+    # (the legend between the title and the axes covers no bar)
+    _legend_above(ax, title if title is not None else _shortened(str(concept)), [mean])
     return ax
 
 
@@ -452,7 +475,13 @@ def _place_labels(
         legend.set_loc(corner)
         placed.append(tuple(box.extents))
 
-    def free(box: tuple[float, ...], leader: np.ndarray | None, cover_points: bool) -> bool:
+    def free(
+        box: tuple[float, ...],
+        leader: np.ndarray | None,
+        cover_points: bool,
+        side: float,
+        own: np.ndarray,
+    ) -> bool:
         x0, y0, x1, y1 = box
         if x0 < region.x0 or x1 > region.x1 or y0 < region.y0 or y1 > region.y1:
             return False
@@ -460,6 +489,26 @@ def _place_labels(
             return False
         if cover_points:
             return True
+        # Another point just before the label's near end, at its level, would read as
+        # the labelled one (its own point, and points at the same place, do not count).
+        reach = _LABEL_GAP * scale + 2.0 * radius
+        slack = max(radius, 0.6 * (y1 - y0))  # (nearer its level than its own point)
+        near_x0, near_x1 = (x0 - reach, x0) if side > 0 else (x1, x1 + reach)
+        others = np.hypot(*(points - own).T) > 0.5
+        if leader is not None:
+            # nor may its line pass over another point (it would seem to start there)
+            crossed = points[others]
+            gaps = np.hypot(*(leader[:, None, :] - crossed[None, :, :]).transpose(2, 0, 1))
+            if np.any(gaps < 2.0 * radius):
+                return False
+        if np.any(
+            others
+            & (points[:, 0] > near_x0)
+            & (points[:, 0] < near_x1)
+            & (points[:, 1] > y0 - slack)
+            & (points[:, 1] < y1 + slack)
+        ):
+            return False
         if leader is not None:
             for b in placed:
                 if np.any(
@@ -489,7 +538,7 @@ def _place_labels(
                     leader = None
                     if dy != 0.0:
                         leader = _along(np.array([px, py]), np.array([near, cy]), 2.0 * scale)
-                    if free(box, leader, cover_points):
+                    if free(box, leader, cover_points, side, np.array([px, py])):
                         return side, dy, box, leader
         return None
 
@@ -517,7 +566,7 @@ def _place_labels(
             xytext=(side * _LABEL_GAP, dy),
             textcoords="offset points",
             fontsize=fontsize,
-            color="black" if colors is None else colors[i],
+            color=_ink() if colors is None else colors[i],
             ha="left" if side > 0 else "right",
             va="center",
             # a label moved off its point's level gets a thin line from its near end
@@ -525,7 +574,8 @@ def _place_labels(
             if dy == 0.0
             else {
                 "arrowstyle": "-",
-                "color": "0.3",
+                "color": _ink(),
+                "alpha": 0.6,
                 "lw": 0.7,
                 "relpos": (0.0 if side > 0 else 1.0, 0.5),
                 "shrinkA": 1.0,
@@ -624,21 +674,25 @@ def plot_dataset_shift(
     ):
         ax.scatter(x[mask], y[mask], s=size, color=colour, label=label if mask.any() else None)
     top = max(float(np.max(x, initial=0.0)), float(np.max(y, initial=0.0))) * 1.08 or 1.0
-    ax.plot([0.0, top], [0.0, top], color="black", linewidth=0.8, linestyle="--", zorder=0)
+    ax.plot([0.0, top], [0.0, top], color=_ink(), linewidth=0.8, linestyle="--", zorder=0)
+    # Each axis starts a little below 0, so that points on an axis (concepts of one
+    # collection only, the largest shifts) show whole.
+    low = -0.02 * top
     if scale == "sqrt":
-        functions = (lambda v: np.sqrt(np.clip(v, 0.0, None)), np.square)
+        # (odd, so that the margin below 0 has a place on the axis)
+        functions = (lambda v: np.sign(v) * np.sqrt(np.abs(v)), lambda u: np.sign(u) * u * u)
         ax.set_xscale("function", functions=functions)
         ax.set_yscale("function", functions=functions)
         ticks = [t for t in (0.0, 0.01, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0) if t <= top]
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
-    # (a linear scale starts a little below 0, so that points on an axis show whole)
-    low = -0.02 * top if scale == "linear" else 0.0
+        low = -((0.02 * np.sqrt(top)) ** 2)
     ax.set_xlim(low, top)
     ax.set_ylim(low, top)
     what = statistic.replace("_", " ")
-    ax.set_xlabel(f"{what} in {label_a}")
-    ax.set_ylabel(f"{what} in {label_b}")
+    on = " (square-root scale)" if scale == "sqrt" else ""
+    ax.set_xlabel(f"{what} in {label_a}{on}")
+    ax.set_ylabel(f"{what} in {label_b}{on}")
     if title is not None:
         ax.set_title(title)
     if not (np.any(x > 0) or np.any(y > 0)):  # an empty plot would say nothing
@@ -654,11 +708,17 @@ def plot_dataset_shift(
         p_adj = comparison["p_adjusted"].to_numpy(dtype=np.float64)[order]
         order = order[np.argsort(p_adj, kind="mergesort")]
     shown = order[:k]
+    # Concepts at the same point (prevalences are counts over the collection sizes, so
+    # in small collections many coincide) share one label, listed in the order above:
+    # labels of their own, stacked beside the point, would sit level with other points.
+    at: dict[tuple[float, float], list[str]] = {}
+    for i in shown:
+        at.setdefault((float(x[i]), float(y[i])), []).append(str(comparison.index[i]))
     left_out = _place_labels(
         ax,
-        x[shown],
-        y[shown],
-        [str(n) for n in comparison.index[shown]],
+        np.array([px for px, _ in at]),
+        np.array([py for _, py in at]),
+        [", ".join(group) for group in at.values()],
         avoid=np.column_stack([x[significant], y[significant]]),
     )
     _warn_left_out(left_out, "concept labels", "draw on larger axes or label fewer (`k`)")
@@ -840,9 +900,29 @@ def plot_sparsity_tradeoff(
         else:
             ax = _new_axes(None, (6.5, 4.5))
     penalties: list[tuple[float, float, str, str]] = []  # (l0, cosine, label, colour)
+    if log_l0:
+        # A penalty whose solutions are all zero (mean l0 of 0) has no place on a log axis.
+        zero = [
+            f"{pen:g}" + (f" ({label})" if label else "")
+            for label, values in arrays.items()
+            for pen, l0 in zip(values["l1_penalties"], values["mean_l0"])
+            if not l0 > 0
+        ]
+        if zero:
+            from ._stack import warn_user
+
+            warn_user(
+                f"{len(zero)} penalt{'y' if len(zero) == 1 else 'ies'} with a mean l0 of 0 "
+                f"(every weight zero) left out of the log l0 axis: l1_penalty "
+                f"{', '.join(zero[:5])}{', ...' if len(zero) > 5 else ''}; pass log_l0=False "
+                "to show them",
+                UserWarning,
+            )
     for i, (label, values) in enumerate(arrays.items()):
         color = f"C{i % 10}"
         order = np.argsort(values["mean_l0"], kind="mergesort")
+        if log_l0:
+            order = order[values["mean_l0"][order] > 0]
         l0 = values["mean_l0"][order]
         ax.plot(l0, values["cosine"][order], "o-", color=color, label=label or None)
         if annotate:
@@ -866,6 +946,11 @@ def plot_sparsity_tradeoff(
             a.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
         if len(named) > 1 or "" not in named:
             a.legend(loc="lower right", fontsize=8)
+    if annotate:
+        # what the numbers at the points are (in the legend's title, or alone)
+        handles = ax.get_legend_handles_labels()[0]
+        ax.legend(handles=handles, loc="lower right", fontsize=8, title="labels: l1_penalty",
+                  title_fontsize=8)  # fmt: skip
     ax.set_ylabel("cosine(embedding, recomposition)")
     if accuracy_ax is not None:
         _at_least_span(accuracy_ax, _MIN_ACCURACY_SPAN)

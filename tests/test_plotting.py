@@ -236,8 +236,9 @@ def test_plot_dataset_shift_points_colours_and_labels(shifted, statistic, tmp_pa
     # the two significant concepts with the smallest adjusted p-values are labelled
     labelled = {t.get_text() for t in ax.texts}
     assert labelled == set(shifted[significant].sort_values("p_adjusted").index[:2])
-    assert ax.get_xlabel() == f"{statistic.replace('_', ' ')} in summer"
-    assert ax.get_ylabel() == f"{statistic.replace('_', ' ')} in winter"
+    sqrt = " (square-root scale)"
+    assert ax.get_xlabel() == f"{statistic.replace('_', ' ')} in summer{sqrt}"
+    assert ax.get_ylabel() == f"{statistic.replace('_', ' ')} in winter{sqrt}"
     assert ax.get_xscale() == "function"
 
 
@@ -332,8 +333,11 @@ def test_shift_labels_of_close_points_with_long_names_stay_apart_and_inside():
             assert text in names or any(
                 text.endswith("\u2026") and name.startswith(text[:-1]) for name in names
             ), text
+        from matplotlib.text import Text
+
         legend = ax.get_legend().get_window_extent()
-        assert not any(legend.overlaps(label.get_window_extent()) for label in labels)
+        # (the text, not the box around it and its leader line)
+        assert not any(legend.overlaps(Text.get_window_extent(label)) for label in labels)
 
 
 def test_shift_labels_with_no_room_left_are_left_out_with_a_warning():
@@ -644,3 +648,112 @@ def test_an_accuracy_axis_spans_at_least_a_tenth(values, expected):
     else:
         assert after == pytest.approx(expected, abs=1e-2 * 0.1)
         assert after[0] <= min(values) and max(values) <= after[1]
+
+
+def _crowded_shift():
+    """Five significant concepts at one point and two just below it (counts of 112)."""
+    rng = np.random.default_rng(0)
+    counts = {"boat": 16, "train": 16, "guitar": 16, "aircraft": 16, "pizza": 16}
+    counts |= {"pictured": 15, "dry": 13}
+    names = list(counts) + [f"w{i}" for i in range(60)]
+    A, B = np.zeros((80, 67)), np.zeros((112, 67))
+    for j, c in enumerate(counts.values()):
+        B[rng.choice(112, c, replace=False), j] = 1
+    for j in range(7, 67):
+        q = rng.uniform(0, 0.2)
+        A[:, j] = rng.random(80) < q
+        B[:, j] = rng.random(112) < q
+    return compare_datasets(A, B, names)
+
+
+@pytest.mark.parametrize("scale", ["linear", "sqrt"])
+def test_shift_concepts_at_one_point_share_a_label_level_with_no_other_point(scale):
+    # Labels of their own, stacked beside a shared point, sat level with other points
+    # (and were read as theirs).
+    from matplotlib.text import Text
+
+    comparison = _crowded_shift()
+    ax = plot_dataset_shift(comparison, k=7, scale=scale)
+    _drawn(ax)
+    texts = {t.get_text(): t for t in ax.texts}
+    assert set(texts) == {"boat, train, guitar, aircraft, pizza", "pictured", "dry"}
+    to_display = ax.transData.transform
+    points = to_display(comparison[["prevalence_a", "prevalence_b"]].to_numpy()[:7])
+    own = {"boat, train, guitar, aircraft, pizza": 0, "pictured": 5, "dry": 6}
+    for text, label in texts.items():
+        box = Text.get_window_extent(label)
+        near = box.x0  # (labels right of their points here: the axis is on the left)
+        level = (points[:, 1] > box.y0 - 2) & (points[:, 1] < box.y1 + 2)
+        before = (points[:, 0] > near - 15) & (points[:, 0] < near)
+        others = np.hypot(*(points - points[own[text]]).T) > 0.5
+        assert not np.any(level & before & others), text
+    # Each axis starts below 0, so that points on an axis show whole.
+    assert ax.get_xlim()[0] < 0 and ax.get_ylim()[0] < 0
+
+
+def test_marks_for_all_samples_take_the_style_s_text_colour():
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    rng = np.random.default_rng(0)
+    W = rng.random((60, 6)) * (rng.random((60, 6)) < 0.5)
+    profiles = concept_profiles(W, rng.integers(0, 3, 60), list("abcdef"))
+    with plt.style.context("dark_background"):
+        white = to_rgba("white")
+        ax = plot_class_profile(profiles, 1)
+        marks = next(c for c in ax.collections if c.get_label() == "all samples")
+        assert to_rgba(marks.get_facecolor()[0]) == white
+        ax = plot_concept_prevalence(profiles, "a")
+        assert to_rgba(ax.get_lines()[0].get_color()) == white
+        ax = plot_dataset_shift(compare_datasets(W[:30], W[30:], list("abcdef")))
+        assert to_rgba(ax.get_lines()[0].get_color()) == white  # (the diagonal)
+
+
+def test_long_names_many_classes_and_empty_profiles():
+    long = "extremely long concept name for a stainless steel kitchen appliance"
+    W = np.array([[1, 1, 0], [1, 0, 1], [1, 1, 1], [1, 0, 0.0]])
+    profiles = concept_profiles(W, np.array(list("abcc")), [long, "dog", "cat"])
+    ax = plot_class_profile(profiles, "a")
+    assert max(len(t) for t in _ticklabels(ax)) <= 40
+    assert _ticklabels(ax)[-1] == long[:39] + "\u2026"
+    assert len(plot_concept_prevalence(profiles, long).get_title()) <= 40
+    # many long class names: turned, each ending under its bar, sizes on the same line
+    rng = np.random.default_rng(0)
+    y = np.array([f"class number {i} with long name" for i in rng.integers(0, 14, 60)])
+    many = concept_profiles(np.ones((60, 2)), y, ["dog", "cat"])
+    ax = plot_concept_prevalence(many, "dog")
+    ticks = ax.get_xticklabels()
+    assert all(t.get_rotation() == 45 and t.get_horizontalalignment() == "right" for t in ticks)
+    assert all("\n" not in t.get_text() and t.get_text().endswith(")") for t in ticks)
+    assert ax.get_legend() is not None and ax.get_title() == "dog"
+    # the default title does not repeat "class"
+    assert (
+        plot_class_profile(many, "class number 3 with long name")
+        .get_title()
+        .startswith("class number 3 with long name (n=")
+    )
+    # a class without concepts, a concept of no class: said on the axes
+    Z = np.zeros((9, 3))
+    Z[:3, 0] = 1
+    empty = concept_profiles(Z, np.repeat([0, 1, 2], 3), list("abc"))
+    texts = [t.get_text() for t in plot_class_profile(empty, 2).texts]
+    assert texts == ["no concept has a prevalence above 0 here"]
+    texts = [t.get_text() for t in plot_concept_prevalence(empty, "b").texts]
+    assert texts == ["no sample of these classes has this concept"]
+
+
+def test_sparsity_tradeoff_leaves_out_a_zero_l0_with_its_reason():
+    frame = pd.DataFrame(
+        {"l1_penalty": [3, 1, 0.6, 0.3], "mean_l0": [0, 0.975, 2.2, 5.8],
+         "cosine": [0.515, 0.714, 0.813, 0.843]}
+    )  # fmt: skip
+    with pytest.warns(UserWarning, match=r"1 penalty with a mean l0 of 0 .* l1_penalty 3;"):
+        ax = plot_sparsity_tradeoff(frame)
+    line = ax.get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), [0.975, 2.2, 5.8])
+    assert ax.get_ylim()[0] > 0.6  # (not stretched down to the point left out)
+    assert ax.get_legend().get_title().get_text() == "labels: l1_penalty"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plot_sparsity_tradeoff(frame, log_l0=False)
+    assert len(ax.get_lines()[0].get_xdata()) == 4
