@@ -228,6 +228,23 @@ def concept_profiles(
     return profiles
 
 
+def _group_sizes(profiles: pd.DataFrame) -> dict[Any, int]:
+    """The samples of each group of ``profiles``: its ``attrs``, or where they were lost
+    (a pandas operation that drops them) count / prevalence of a concept present there."""
+    sizes = profiles.attrs.get("n_samples")
+    if isinstance(sizes, dict):
+        return sizes
+    found: dict[Any, int] = {}
+    if "count" in profiles.columns.get_level_values(0):
+        counts, shares = profiles["count"], profiles["prevalence"]
+        for group in counts.columns:
+            present = shares[group].to_numpy(dtype=np.float64) > 0
+            if present.any():
+                i = int(np.flatnonzero(present)[0])
+                found[group] = round(float(counts[group].iloc[i]) / float(shares[group].iloc[i]))
+    return found
+
+
 def _adjust_pvalues(p: np.ndarray, method: str | None) -> np.ndarray:
     """Multiple-testing adjusted p-values.
 

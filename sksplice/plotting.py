@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from ._names import carried_names, reconcile_names
 from ._validation import check_int, check_labels
-from .analysis import ALL_GROUP
+from .analysis import ALL_GROUP, _group_sizes
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -74,23 +74,6 @@ def _at_least_span(ax: Axes, span: float) -> None:
     lo, hi = middle - 0.5 * span, middle + 0.5 * span
     shift = max(0.0, hi - (1.0 + margin)) - max(0.0, (0.0 - margin) - lo)
     ax.set_ylim(lo - shift, hi - shift)
-
-
-def _group_sizes(profiles: pd.DataFrame) -> dict[Any, int]:
-    """The samples of each group of ``profiles``: its ``attrs``, or where they were lost
-    (a pandas operation that drops them) count / prevalence of a concept present there."""
-    sizes = profiles.attrs.get("n_samples")
-    if isinstance(sizes, dict):
-        return sizes
-    found: dict[Any, int] = {}
-    if "count" in profiles.columns.get_level_values(0):
-        counts, shares = profiles["count"], profiles["prevalence"]
-        for group in counts.columns:
-            present = shares[group].to_numpy(dtype=np.float64) > 0
-            if present.any():
-                i = int(np.flatnonzero(present)[0])
-                found[group] = round(float(counts[group].iloc[i]) / float(shares[group].iloc[i]))
-    return found
 
 
 def _with_size(label: Any, sizes: dict[Any, int], sep: str = " ", shorten: bool = False) -> str:

@@ -252,9 +252,9 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             "second": "Outside",
             "difference": "Difference",
         }
-    a, b = compared
+    a, b = (tag if str(name) == tag else f"{tag} ({name})" for tag, name in zip("AB", compared))
     return {
-        "heading": f"Concepts whose prevalence differs between A ({a}) and B ({b})",
+        "heading": f"Concepts whose prevalence differs between {a} and {b}",
         "where": "in collection A and in collection B",
         "claim": "the concept's prevalence differs",
         "adjusted": adjusted,
@@ -275,6 +275,24 @@ def _profile_rows(profiles: pd.DataFrame) -> tuple[list[str], dict[str, list[flo
         str(name): [_finite(v, 3) for v in row]
         for name, row in zip(table.index, values, strict=True)
     }
+
+
+def _group_names(profiles: pd.DataFrame, groups: list[str]) -> list[str]:
+    """Each group as the report shows it: ``"bird (n=4)"``, the first ``"all images (n=40)"``.
+
+    A share alone (75%) hides whether it is 3 of 4 images or 300 of 400.
+    """
+    sizes: dict[str, int] = {}
+    if isinstance(profiles.columns, pd.MultiIndex):
+        from .analysis import _group_sizes
+
+        sizes = {str(g): int(n) for g, n in _group_sizes(profiles).items()}
+    shown = []
+    for k, group in enumerate(groups):
+        name = "all images" if k == 0 and group == "all" else group  # (analysis.ALL_GROUP)
+        n = sizes.get(group)
+        shown.append(name if n is None else f"{name} (n={n})")
+    return shown
 
 
 def _count_ticks(top: int) -> list[int]:
@@ -489,8 +507,10 @@ def render_report(
     n_concepts = len(concept_index)
     groups: list[str] = []
     prevalence: dict[str, list[float | None]] = {}
+    names: list[str] = []  # each group as shown, with its number of images
     if profiles is not None and len(profiles):
         groups, prevalence = _profile_rows(profiles)
+        names = _group_names(profiles, groups)
     rank_classes: list[str] = []
     rows: list[list[Any]] = []
     if ranking is not None and len(ranking):
@@ -504,6 +524,7 @@ def render_report(
         "ranking": rows,
         "alpha": float(ranking.attrs.get("alpha", 0.05)) if ranking is not None else 0.05,
         "groups": groups,
+        "groupNames": names,
         "prevalence": prevalence,
     }
     frequent = sorted(frequency.items(), key=lambda kv: (-kv[1], kv[0]))[:_N_FREQUENT]
@@ -512,10 +533,10 @@ def render_report(
     class_profiles = []
     if groups:
         table = pd.DataFrame(prevalence, index=groups).T
-        for group in groups:
+        for group, name in zip(groups, names, strict=True):
             top = table[group].dropna().sort_values(ascending=False, kind="mergesort")
             top = top[top > 0].head(10)
-            class_profiles.append((group, [(str(k), float(v)) for k, v in top.items()]))
+            class_profiles.append((name, [(str(k), float(v)) for k, v in top.items()]))
     summary = {
         "n_images": len(results),
         "n_classes": len(class_names),

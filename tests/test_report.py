@@ -370,9 +370,9 @@ def test_skipped_objects_and_wide_profiles():
     assert data["groups"] == ["a", "b"] and data["prevalence"]["sea"] == [0.0, 1.0]
     # the class cards list a class's prevalent concepts, largest first, zeros left out
     cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
-    card_b = cards.split("<h3>b</h3>")[1]
+    card_b = cards.split('<h3 title="b">b</h3>')[1]
     assert card_b.index('data-concept="sea"') < card_b.index('data-concept="sky"')
-    assert 'data-concept="sea"' not in cards.split("<h3>b</h3>")[0]
+    assert 'data-concept="sea"' not in cards.split('<h3 title="b">b</h3>')[0]
 
 
 def test_a_small_weight_stays_non_zero_on_the_page():
@@ -395,3 +395,37 @@ def test_a_histogram_of_one_value_is_one_bar_labelled_once_under_its_middle(inte
     assert bar["title"] == f"{label}: 7 images"
     assert hist["lo"] == hist["hi"] == label
     assert hist["lo_x"] == 150.0 and hist["lo_anchor"] == "middle"
+
+
+def test_class_cards_and_panel_give_each_group_its_number_of_images():
+    # "bird 75%" alone hides that it is 3 of 4 images; long names keep a tooltip
+    import numpy as np
+
+    from sksplice.analysis import concept_profiles
+
+    long = "golden retriever puppy playing fetch"
+    W = np.array([[1.0, 0], [1, 1], [1, 0], [0, 1], [0, 1]])
+    profiles = concept_profiles(W, ["bird"] * 4 + ["cat"], [long, "sea"])
+    results = [ImageResult(f"{i}.png", [(long, 1.0)], 1, 0.9, thumbnail=None) for i in range(5)]
+    page = render_report(results, profiles=profiles)
+    cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
+    headings = re.findall(r"<h3 [^>]*>([^<]*)</h3>", cards)
+    assert headings == ["all images (n=5)", "bird (n=4)", "cat (n=1)"]
+    assert f'data-concept="{long}" title="{long}"' in cards
+    data = _data(page)
+    assert data["groupNames"] == headings
+    frequent = re.search(r"<h3>Most frequent concepts.*?</h3>", page).group(0)
+    assert "(images)" in frequent
+
+
+def test_a_comparison_heading_names_each_collection_once():
+    from sksplice.report import _ranking_text
+
+    ranking = pd.DataFrame({"prevalence_a": [0.5], "prevalence_b": [0.1]})
+    assert _ranking_text(ranking)["heading"] == (
+        "Concepts whose prevalence differs between A and B"
+    )
+    ranking.attrs["labels"] = ("autumn", "B")
+    assert _ranking_text(ranking)["heading"] == (
+        "Concepts whose prevalence differs between A (autumn) and B"
+    )

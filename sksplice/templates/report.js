@@ -204,7 +204,8 @@
       box.append(el("h3", null, "Prevalence per class"));
       DATA.groups.forEach((g, k) => {
         const row = el("div", { class: "bar-row" });
-        row.append(el("span", { class: "cls", title: g }, g));
+        const shown = DATA.groupNames[k] || g;  // (with its number of images)
+        row.append(el("span", { class: "cls", title: shown }, shown));
         const track = el("span", { class: "track" });
         track.append(el("span", { class: "fill alt",
                                   style: "width:" + (100 * (prev[k] || 0)).toFixed(1) + "%" }));
