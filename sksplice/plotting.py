@@ -674,8 +674,13 @@ def plot_dataset_shift(
     ax.set_ylim(low, top)
     what = statistic.replace("_", " ")
     on = " (square-root scale)" if scale == "sqrt" else ""
-    ax.set_xlabel(f"{what} in {label_a}{on}")
-    ax.set_ylabel(f"{what} in {label_b}{on}")
+    # (with the collections' sizes: prevalences in small collections are few values k / n,
+    # and many concepts share each point)
+    n_a, n_b = comparison.attrs.get("n_a"), comparison.attrs.get("n_b")
+    size_a = f" (n={n_a})" if n_a is not None else ""
+    size_b = f" (n={n_b})" if n_b is not None else ""
+    ax.set_xlabel(f"{what} in {label_a}{size_a}{on}")
+    ax.set_ylabel(f"{what} in {label_b}{size_b}{on}")
     if title is not None:
         ax.set_title(title)
     if not (np.any(x > 0) or np.any(y > 0)):  # an empty plot would say nothing

@@ -237,8 +237,8 @@ def test_plot_dataset_shift_points_colours_and_labels(shifted, statistic, tmp_pa
     labelled = {t.get_text() for t in ax.texts}
     assert labelled == set(shifted[significant].sort_values("p_adjusted").index[:2])
     sqrt = " (square-root scale)"
-    assert ax.get_xlabel() == f"{statistic.replace('_', ' ')} in summer{sqrt}"
-    assert ax.get_ylabel() == f"{statistic.replace('_', ' ')} in winter{sqrt}"
+    assert ax.get_xlabel() == f"{statistic.replace('_', ' ')} in summer (n=60){sqrt}"
+    assert ax.get_ylabel() == f"{statistic.replace('_', ' ')} in winter (n=60){sqrt}"
     assert ax.get_xscale() == "function"
 
 
