@@ -156,14 +156,17 @@ def atomic_write(
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         target = path
-    # A name of our own (not mkstemp) so that the file gets the usual
-    # permissions of the umask rather than 0600. The writer's process id in the
-    # name lets a later run tell a temporary file left by a killed writer from
-    # one being written (see :func:`temporary_files_of`).
+    # A name of our own (not mkstemp) so that a new file gets the usual
+    # permissions of the umask rather than 0600 (a file replaced keeps its own).
+    # The writer's process id in the name lets a later run tell a temporary file
+    # left by a killed writer from one being written (see :func:`temporary_files_of`).
     tmp = target.with_name(temporary_name(target.name))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o666)
     try:
+        if mode is not None and hasattr(os, "fchmod"):
+            # The file replaced keeps its permissions (a private 0600 file stays private).
+            os.fchmod(fd, stat.S_IMODE(mode))
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()

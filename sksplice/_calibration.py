@@ -39,10 +39,17 @@ def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
         When ``target`` is above the number of concepts or the dimension (by
         more than the tolerance).
     """
+    reachable = min(n_concepts, n_features)  # (the stricter of the two bounds below)
     if target > n_concepts * (1 + _L0_RTOL):
+        also = (
+            f", and codes have at most as many non-zero weights as the embedding dimension "
+            f"({n_features})"
+            if n_features < n_concepts
+            else ""
+        )
         raise ValueError(
             f"target_l0={target:g} cannot be reached: the dictionary has only "
-            f"{n_concepts} concepts (range reachable 0 to {n_concepts})"
+            f"{n_concepts} concepts{also} (range reachable 0 to {reachable})"
         )
     # A non-negative lasso has a solution on at most n_features linearly
     # independent concepts, the one found for data in general position.

@@ -552,9 +552,20 @@ def embed_vocabulary(
     disk_key = ""
     started = time.time()
     if cache_key is not None and disk_cache:
-        path = dictionary_cache_path(cache_key, concepts, cache_dir)
+        try:
+            path = dictionary_cache_path(cache_key, concepts, cache_dir)
+        except OSError as exc:
+            if cache_dir is not None:
+                raise
+            # The default cache folder cannot be made (a read-only home, a file in its
+            # place): as for one that takes no file, the run goes on without it.
+            warn_user(
+                f"{exc.strerror or exc}; meanwhile the {len(concepts)} concepts are embedded "
+                "now and kept in memory for this process only",
+                DictionaryCacheWarning,
+            )
         disk_key = _disk_key(cache_key, concepts)
-        if path.exists():
+        if path is not None and path.exists():
             try:
                 raw = _read_cache_file(path, disk_key, len(concepts), n_features)
             except Exception as exc:  # any unreadable file is rebuilt

@@ -858,8 +858,27 @@ def test_symlinked_class_folders_are_followed_once(tmp_path, caplog):
     assert len(paths) == 9
     assert _inputs._labels_from_folders(root, paths).count("birds") == 3
     assert any(
-        "loop" in r.getMessage() and "already read" in r.getMessage() for r in caplog.records
+        "loop" in r.getMessage() and "read under another path" in r.getMessage()
+        for r in caplog.records
     )
+
+
+def test_a_link_to_a_folder_of_the_tree_does_not_take_its_place(tmp_path, caplog):
+    # "a_cats_alias" -> cats sorts first: the images stay under cats (and in its class),
+    # the alias is not followed, wherever it sorts
+    root = tmp_path / "dataset"
+    for cls in ("cats", "dogs"):
+        for i in range(3):
+            _png(root / cls / f"{i}.png", 10 + i)
+    (root / "a_cats_alias").symlink_to("cats", target_is_directory=True)
+    (root / "zz_dogs_alias").symlink_to("dogs", target_is_directory=True)
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        paths = cli.collect_images([root])
+    assert sorted({p.parent.name for p in paths}) == ["cats", "dogs"] and len(paths) == 6
+    assert sorted(set(_inputs._labels_from_folders(root, paths))) == ["cats", "dogs"]
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("not following" in m and "a_cats_alias" in m for m in warned), warned
+    assert any("not following" in m and "zz_dogs_alias" in m for m in warned), warned
 
 
 def test_labels_csv_matches_relative_paths(tmp_path):
@@ -1556,6 +1575,21 @@ def test_the_profile_table_counts_in_words_that_agree():
         assert fh.getvalue().strip() == expected
 
 
+def test_a_profile_with_no_concept_left_says_so():
+    # every weight zero (a large --l1-penalty): the table printed nothing at all
+    import pandas as pd
+
+    from sksplice.cli._profile import _write_profile
+
+    empty = pd.DataFrame({"class": [], "significant": []})
+    fh = io.StringIO()
+    _write_profile(fh, empty, "table", {"classes": {"cats": 12, "dogs": 12}}, 0.05)
+    assert fh.getvalue() == (
+        "no concept to rank: no concept has a non-zero weight in any of the 24 images "
+        "(a smaller --l1-penalty keeps more concepts)\n"
+    )
+
+
 def test_a_missing_folder_is_told_from_a_file(image_tree, tmp_path, capsys):
     a_file = sorted((image_tree / "cats").glob("*.png"))[0]
     for argv, message in (
@@ -1886,3 +1920,22 @@ def test_a_complete_run_removes_the_partial_file_of_an_interrupted_one(
     assert f"sksplice: removed {partial}, the records an earlier interrupted run" in err, err
     code, _, err = _main([*args, "-q"], capsys)  # nothing to remove: nothing said
     assert code == 0 and "removed" not in err
+
+
+def test_images_after_an_option_join_the_inputs(capsys):
+    from sksplice.cli._parser import parse_command_line
+
+    args = parse_command_line(["decompose", "A", "-k", "1", "B", "C"])
+    assert args.inputs == ["A", "B", "C"] and args.top_k == 1
+    assert parse_command_line(["search", "A", "--concepts", "blue", "B"]).inputs == ["A", "B"]
+    args = parse_command_line(["report", "flat", "-o", "r.html", "--labels", "l.csv", "x.jpg"])
+    assert args.folder == "flat" and args.inputs == ["x.jpg"]
+    # a word after an unknown option is not taken for an image: the option is refused
+    with pytest.raises(SystemExit) as exited:
+        parse_command_line(["decompose", "A", "--nope", "B"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --nope B" in capsys.readouterr().err
+    # one folder only: a second is refused
+    with pytest.raises(SystemExit):
+        parse_command_line(["profile", "A", "-k", "2", "B"])
+    assert "unrecognized arguments: B" in capsys.readouterr().err

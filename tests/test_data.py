@@ -228,6 +228,24 @@ def test_user_symlinks_in_the_data_home_are_followed(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- atomic_write
 
 
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX permissions")
+@pytest.mark.parametrize("perms", [0o600, 0o640, 0o664])
+def test_a_file_replaced_keeps_its_permissions(tmp_path, perms):
+    # a private results file written again must not become readable by others
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    target.chmod(perms)
+    with atomic_write(target) as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new"
+    assert stat.S_IMODE(target.stat().st_mode) == perms
+    link = tmp_path / "link.csv"  # (through a link: the file it leads to)
+    link.symlink_to(target)
+    with atomic_write(link) as fh:
+        fh.write(b"again")
+    assert link.is_symlink() and stat.S_IMODE(target.stat().st_mode) == perms
+
+
 def test_atomic_write_writes_and_creates_parents(tmp_path):
     target = tmp_path / "a" / "b" / "file.bin"
     with atomic_write(target) as fh:

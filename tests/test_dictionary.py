@@ -694,3 +694,22 @@ def test_dictionary_cache_goes_to_the_cache_folder_not_the_data_home(
     assert cli.main([*args, "--data-home", str(home)]) == 0
     assert len(list((env_cache / "dictionaries").glob("*.npz"))) == 1
     assert list(home.iterdir()) == []
+
+
+def test_a_default_cache_folder_that_cannot_be_made_is_warned_about(tmp_path, monkeypatch):
+    # A read-only home (or a file where the cache folder goes) must not stop the run:
+    # the dictionary is embedded and kept in memory, as for a folder that takes no file.
+    from sksplice.cli._checks import _check_cache_dir
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.delenv("SKSPLICE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "cache"))
+    _check_cache_dir(None)  # (the command line's check lets the run go on)
+    emb = CountingEmbedder(dim=4)
+    with pytest.warns(DictionaryCacheWarning, match=r"Cannot create the sksplice cache folder"):
+        out = embed_vocabulary(emb, ["a", "b"])
+    np.testing.assert_array_equal(out, emb.embed_text(["a", "b"]))
+    assert not (blocker.parent / "cache").exists()
+    with pytest.raises(OSError, match="Cannot create the sksplice cache folder"):
+        embed_vocabulary(CountingEmbedder(dim=4, key="other"), ["a"], cache_dir=blocker / "x")

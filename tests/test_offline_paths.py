@@ -509,6 +509,21 @@ def test_calibration_refuses_more_weights_than_dimensions():
         _make(concepts, raw, target_l0=20).fit(X)
 
 
+def test_an_unreachable_target_states_the_range_reachable():
+    # above the number of concepts, the range offered must still respect the dimension
+    from sksplice._calibration import check_target_l0
+
+    with pytest.raises(ValueError) as raised:
+        check_target_l0(500, n_concepts=200, n_features=32)
+    assert str(raised.value) == (
+        "target_l0=500 cannot be reached: the dictionary has only 200 concepts, and codes "
+        "have at most as many non-zero weights as the embedding dimension (32) (range "
+        "reachable 0 to 32)"
+    )
+    with pytest.raises(ValueError, match=r"only 20 concepts \(range reachable 0 to 20\)$"):
+        check_target_l0(50, n_concepts=20, n_features=32)
+
+
 @pytest.mark.parametrize("target", [1, 2, 4, 6])
 def test_calibration_from_a_penalty_far_too_large(target):
     concepts, raw, X = _problem(n_concepts=20, n_samples=60, seed=3)

@@ -78,6 +78,10 @@ class Page:
     def texts(self, selector: str) -> list[str]:
         return self.page.locator(selector).all_inner_texts()
 
+    def captions(self) -> list[str]:
+        """The gallery's captions, each a folder line and a file line, as one path."""
+        return [c.replace("\n", "") for c in self.texts("#gallery .thumb .cap")]
+
     def close(self, artifacts: Path | None = None, name: str = "") -> None:
         if artifacts is not None:
             self.page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
@@ -365,11 +369,11 @@ def test_gallery_filter_and_skipped_list(browser, explorer):
     page = Page(browser, path)
     assert page.page.locator("#gallery .thumb").count() == len(y)
     page.page.select_option("#image-class", label="forest")
-    captions = page.texts("#gallery .thumb .cap")
+    captions = page.captions()
     assert len(captions) == int((y == "forest").sum())
     assert all(c.startswith("forest/forest_") for c in captions)
     page.page.fill("#image-search", "forest_1")
-    assert page.texts("#gallery .thumb .cap") == [f"forest/forest_{i}.jpg" for i in range(10, 20)]
+    assert page.captions() == [f"forest/forest_{i}.jpg" for i in range(10, 20)]
     skipped = page.page.inner_text("#skipped")
     assert "/data/beach/broken.jpg" in skipped and "cannot identify image file" in skipped
     assert page.page.inner_text("#n-skipped") == "1"
@@ -413,7 +417,7 @@ def test_hostile_names_are_shown_as_text(browser, tmp_path, artifacts):
     assert HOSTILE_CONCEPT in page.texts(".frequent a.concept")
     assert page.texts("#ranking-table tbody td.cls")[0] == HOSTILE_CLASS
     assert HOSTILE_CONCEPT in _column(page, 1)
-    assert page.texts("#gallery .thumb .cap")[0] == f"{HOSTILE_CLASS}/{HOSTILE_FILE}"
+    assert page.captions()[0] == f"{HOSTILE_CLASS}/{HOSTILE_FILE}"
     assert HOSTILE_FILE in page.page.inner_text("#skipped")
     page.page.locator("#gallery .thumb").first.click()
     assert page.page.inner_text("#detail-title") == f"{HOSTILE_CLASS}/{HOSTILE_FILE}"
@@ -578,3 +582,24 @@ def test_size_and_load_measurement_runs(browser, tmp_path):
         re.search(r'type="application/json">(.*?)</script>', html.read_text(), re.S).group(1)
     )
     assert len(data["images"]) == 40 and len(data["rankClasses"]) == 10
+
+
+def test_a_long_folder_name_leaves_each_file_name_in_view(browser, tmp_path):
+    # the caption was "folder/file" cut at two lines: under a long folder name every
+    # caption read the same ("dogs photographed b...")
+    from sksplice.report import ImageResult, write_report
+
+    folder = "dogs photographed by a very long class name"
+    results = [
+        ImageResult(f"/data/{folder}/dog_{i:03d}.jpg", [("dog", 1.0)], 1, 0.9, thumbnail=None)
+        for i in range(4)
+    ]
+    path = write_report(tmp_path / "r.html", results)
+    page = Page(browser, path)
+    files = page.texts("#gallery .thumb .cap .file")
+    assert files == [f"dog_{i:03d}.jpg" for i in range(4)]
+    for i in range(4):  # the file line is whole on the page, not cut
+        box = page.page.locator("#gallery .thumb .cap .file").nth(i)
+        assert box.evaluate("e => e.scrollWidth <= e.clientWidth")
+    assert page.captions()[0] == f"{folder}/dog_000.jpg"
+    page.close()

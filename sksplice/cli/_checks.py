@@ -242,6 +242,14 @@ def _check_cache_dir(cache_dir: str | None) -> None:
     before the vocabulary is embedded, which then runs without the disk cache.)"""
     from .._data import get_cache_dir, unwritable_reason
 
+    if cache_dir is None:
+        try:
+            get_cache_dir(None, create=False)
+        except OSError:
+            # A default that cannot be made (a read-only home, a file in its place): the
+            # run goes on without the disk cache, warned about before the vocabulary is
+            # embedded, as for a default that exists but takes no file.
+            return
     folder = get_cache_dir(cache_dir, create=False)
     if cache_dir is not None:
         reason = unwritable_reason(folder / "dictionaries")

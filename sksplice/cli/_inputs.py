@@ -39,16 +39,21 @@ def _walk(folder: Path, warn: bool = True) -> tuple[list[Path], list[Path]]:
     found: list[Path] = []
     others: list[Path] = []
     seen = {os.path.realpath(folder)}
+    # The tree's own folders are read under their own names: a link to one of them (an
+    # alias) is not followed, wherever it sorts (else "a_cats_alias" would take the
+    # place of "cats", and name its class).
+    own = {os.path.realpath(top) for top, _, _ in os.walk(folder)}
     for top, dirs, files in os.walk(folder, followlinks=True):
         keep = []
         for name in sorted(dirs):
             sub = Path(top) / name
             real = os.path.realpath(sub)
-            if real in seen:
+            if real in seen or (real in own and os.path.islink(sub)):
                 if warn:
                     logger.warning(
-                        "not following %s: it leads to %s, a folder already read (a loop or "
-                        "a second link to it); its images are taken once",
+                        "not following %s: it leads to %s, a folder read under another "
+                        "path (its own, or an earlier link's: a loop or a second link to "
+                        "it); its images are taken once",
                         sub,
                         real,
                     )

@@ -196,6 +196,18 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             f"{_close(command, commands, n=3)}"
         )
     args, extras = parser.parse_known_args(words)
+    if extras and words.index(extras[0]) > words.index(args.command):
+        # Images or folders after an option (``decompose A -k 1 B``): argparse takes the
+        # positional list in one piece, before or after the options, and leaves the rest
+        # over. They join the command's list of inputs (when every word left over is one).
+        many = [
+            a
+            for a in _commands(parser)[args.command]._actions
+            if not a.option_strings and a.nargs in ("+", "*")
+        ]
+        if many and not any(e.startswith("-") for e in extras):
+            getattr(args, many[0].dest).extend(extras)
+            extras = []
     if extras:
         if words.index(extras[0]) < words.index(args.command):  # (before the command)
             parser.error(f"unrecognized arguments: {' '.join(extras)}")
@@ -271,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--alternative",
         choices=("two-sided", "greater", "less"),
         default="two-sided",
-        help="greater: more frequent in B than in A; less: less frequent in B",
+        help="greater: more frequent in B than in A; less: less frequent in B (default: two-sided)",
     )
     _add_output_options(p, 20, "rows (smallest p-values)")
     p.add_argument(
@@ -297,7 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
     q = p.add_mutually_exclusive_group(required=True)
     q.add_argument("--concepts", default=None, help="comma-separated concepts, e.g. dog,snow")
     q.add_argument("--text", default=None, help="a query text, decomposed into concepts")
-    p.add_argument("--mode", choices=("or", "and", "min"), default="or", help="matching rule")
+    p.add_argument(
+        "--mode",
+        choices=("or", "and", "min"),
+        default="or",
+        help="or: images with any query concept, by their weighted sum; and: with every "
+        "one; min: with every one, by the weakest (default: or)",
+    )
     p.add_argument(
         "-n",
         "--n-results",

@@ -107,6 +107,11 @@ def _write_profile(
         # only what the statistics support is listed; the rest is counted
         sizes = metadata.get("classes", {})
         total = sum(sizes.values())
+        if table.empty:  # (an empty table would say nothing)
+            fh.write(
+                f"no concept to rank: no concept has a non-zero weight in any of the "
+                f"{plural(total, 'image')} (a smaller --l1-penalty keeps more concepts)\n"
+            )
         for cls, frame in table.groupby("class", sort=True):
             sig = frame[frame["significant"]]
             n = sizes.get(cls)

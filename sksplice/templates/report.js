@@ -49,7 +49,13 @@
                                   title: img.p });
     if (img.t) button.append(el("img", { src: img.t, alt: baseName(img.p), loading: "lazy" }));
     else button.append(el("span", { class: "noimg" }, "no preview"));
-    button.append(el("span", { class: "cap" }, shortName(img.p)));
+    // the folder and the file name on a line each, each cut on its own: a long folder
+    // name no longer hides the file names (they differ where the folders do not)
+    const parts = shortName(img.p).split("/");
+    const cap = el("span", { class: "cap" });
+    if (parts.length > 1) cap.append(el("span", { class: "dir" }, parts[0] + "/"));
+    cap.append(el("span", { class: "file" }, parts[parts.length - 1]));
+    button.append(cap);
     if (extra !== undefined) button.append(el("span", { class: "w" }, extra));
     return button;
   }
