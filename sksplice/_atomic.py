@@ -165,8 +165,11 @@ def atomic_write(
     fd = os.open(tmp, flags, 0o666)
     try:
         if mode is not None and hasattr(os, "fchmod"):
-            # The file replaced keeps its permissions (a private 0600 file stays private).
-            os.fchmod(fd, stat.S_IMODE(mode))
+            # The file replaced keeps its read and write permissions (a private 0600 file
+            # stays private), as far as the file system lets it: some (vfat, CIFS) refuse
+            # chmod, where the new file keeps those the folder gives it.
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, stat.S_IMODE(mode) & 0o777)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -275,18 +274,6 @@ def _load_file(path: str) -> Image.Image:
         raise IsADirectoryError(f"{path!r} is a directory, not an image file")
     if not os.path.exists(path):
         raise FileNotFoundError(f"image file not found: {path!r}")
-    mode = os.stat(path).st_mode
-    if not stat.S_ISREG(mode):
-        # Opening a named pipe waits for a writer, forever if none comes (and a thread
-        # blocked there outlives Ctrl-C); a device may never end.
-        kind = (
-            "a named pipe (FIFO)"
-            if stat.S_ISFIFO(mode)
-            else "a socket"
-            if stat.S_ISSOCK(mode)
-            else "a device"
-        )
-        raise InvalidImageError(f"{path!r} is {kind}, not a regular file: not read")
     try:
         with Image.open(path) as opened:
             _check_pixel_limit(opened, path)

@@ -100,7 +100,11 @@ def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray
     """
     n_zero = int((~np.asarray(X).any(axis=1)).sum())
     n = X.shape[0] - n_zero
-    left_out = f" (and {n_zero} all-zero rows, which have no direction)" if n_zero else ""
+    left_out = (
+        f", besides {n_zero} all-zero row{'s' if n_zero != 1 else ''} without a direction"
+        if n_zero
+        else ""
+    )
     if n < 2 and n_zero == 0:
         raise ValueError(
             f"{param}=None cannot learn the modality centre from {n} sample: the "

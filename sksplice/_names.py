@@ -62,8 +62,8 @@ def reconcile_names(
             return given
         raise ValueError(
             f"{carried_what} and {given_what} name different concepts: column 0 is "
-            f"{carried[0]!r} in {carried_what} but {given[0]!r} in {given_what}, and no "
-            f"name of {carried_what} is in {given_what}; the columns would be "
+            f"{_shown(carried[0])} in {carried_what} but {_shown(given[0])} in "
+            f"{given_what}, and no name of {carried_what} is in {given_what}; the columns would be "
             "mislabelled. Give the names of these columns, in their order"
         )
     if len(shared) == len(set(given_text)) == len(given_text) == len(set(carried_text)):
@@ -72,19 +72,22 @@ def reconcile_names(
     j = next(k for k, (a, b) in enumerate(zip(given_text, carried_text)) if a != b)
     raise ValueError(
         f"{carried_what} and {given_what} name different concepts: column {j} is "
-        f"{carried[j]!r} in {carried_what} but {given[j]!r} in {given_what}; the "
+        f"{_shown(carried[j])} in {carried_what} but {_shown(given[j])} in {given_what}; the "
         "columns would be mislabelled. Give the names of these columns, in their order"
     )
 
 
+def _shown(name: Any) -> str:
+    """``repr`` of a name, numpy strings as plain ones (``'dog'``, not ``np.str_('dog')``)."""
+    return repr(str(name)) if isinstance(name, str) else repr(name)
+
+
 def _positions(names: list[str]) -> bool:
-    """Whether ``names`` only number the columns: ``0, 1, ...``, or one prefix and
-    ``0, 1, ...`` (``x0``, ``clip0``, ``pca0``: made up by a step on unnamed columns)."""
+    """Whether ``names`` only number the columns: numbers (``0, 1, 4``: positions, also
+    of columns kept from a wider frame), or one prefix and numbers (``x0``, ``clip0``,
+    ``pca0``: made up by a step fitted on unnamed columns)."""
     parts = [re.fullmatch(r"(.*?)(\d+)", name) for name in names]
-    if not all(parts):
-        return False
-    prefixes = {part.group(1) for part in parts}
-    return len(prefixes) == 1 and [int(part.group(2)) for part in parts] == list(range(len(names)))
+    return all(parts) and len({part.group(1) for part in parts}) == 1
 
 
 def close_matches(word: str, options: Any, n: int = 3, cutoff: float = 0.6) -> list[str]:

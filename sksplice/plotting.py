@@ -8,6 +8,7 @@ notebook. matplotlib is an optional dependency (``pip install sksplice[plot]``).
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -269,7 +270,7 @@ def plot_class_profile(
         _say_on_empty_axes(ax, f"no concept has a {statistic.replace('_', ' ')} above 0 here")
     # ("class" before the name, unless the name says it already: "class 3", not "class class 3")
     named = _with_size(cls, _group_sizes(profiles), shorten=True)
-    default = named if str(cls).lower().startswith("class") else f"class {named}"
+    default = named if re.match(r"class\b", str(cls), re.IGNORECASE) else f"class {named}"
     _legend_above(ax, title if title is not None else default, [bars, marks])
     return ax
 
@@ -352,6 +353,8 @@ def plot_concept_prevalence(
         classes = groups
     else:
         classes = list(classes)
+        if not classes:
+            raise ValueError(f"`classes` is empty: give some of the classes {groups}")
         missing = [c for c in classes if c not in groups]
         if missing:
             raise ValueError(f"classes {missing} are not in the profiles; classes are {groups}")
@@ -447,6 +450,8 @@ def _place_labels(
         for a, b in pairwise(to_display(line.get_xydata())):
             obstacles.append(_along(a, b, 2.0 * scale))
     points = np.vstack(obstacles)
+    # The marked points alone (not the samples of lines): a label must not read as theirs.
+    marks = np.vstack(obstacles[: 2 if avoid is not None else 1])
     radius = 2.5 * scale  # a marker's half size, about
     placed: list[tuple[float, float, float, float]] = []  # boxes no label may overlap
     legend = ax.get_legend()
@@ -477,19 +482,17 @@ def _place_labels(
         reach = _LABEL_GAP * scale + 2.0 * radius
         slack = max(radius, 0.6 * (y1 - y0))  # (nearer its level than its own point)
         near_x0, near_x1 = (x0 - reach, x0) if side > 0 else (x1, x1 + reach)
-        others = np.hypot(*(points - own).T) > 0.5
-        if leader is not None:
+        others = marks[np.hypot(*(marks - own).T) > 0.5]
+        if leader is not None and len(others):
             # nor may its line pass over another point (it would seem to start there)
-            crossed = points[others]
-            gaps = np.hypot(*(leader[:, None, :] - crossed[None, :, :]).transpose(2, 0, 1))
+            gaps = np.hypot(*(leader[:, None, :] - others[None, :, :]).transpose(2, 0, 1))
             if np.any(gaps < 2.0 * radius):
                 return False
         if np.any(
-            others
-            & (points[:, 0] > near_x0)
-            & (points[:, 0] < near_x1)
-            & (points[:, 1] > y0 - slack)
-            & (points[:, 1] < y1 + slack)
+            (others[:, 0] > near_x0)
+            & (others[:, 0] < near_x1)
+            & (others[:, 1] > y0 - slack)
+            & (others[:, 1] < y1 + slack)
         ):
             return False
         if leader is not None:
@@ -702,15 +705,32 @@ def plot_dataset_shift(
     at: dict[tuple[float, float], list[str]] = {}
     for i in shown:
         at.setdefault((float(x[i]), float(y[i])), []).append(str(comparison.index[i]))
+    texts, unnamed = [], []
+    for group in at.values():
+        text, rest = _shared_label(group)
+        texts.append(text)
+        unnamed.extend(rest)
     left_out = _place_labels(
         ax,
         np.array([px for px, _ in at]),
         np.array([py for _, py in at]),
-        [", ".join(group) for group in at.values()],
+        texts,
         avoid=np.column_stack([x[significant], y[significant]]),
     )
-    _warn_left_out(left_out, "concept labels", "draw on larger axes or label fewer (`k`)")
+    _warn_left_out(unnamed + left_out, "concept labels", "draw on larger axes or label fewer (`k`)")
     return ax
+
+
+def _shared_label(names: list[str]) -> tuple[str, list[str]]:
+    """One label for the concepts at one point: as many names as fit in ``_MAX_LABEL``
+    characters, then ``+N``; and the names left out of it (said in a warning)."""
+    if len(names) == 1 or len(", ".join(names)) <= _MAX_LABEL:
+        return ", ".join(names), []  # (one name alone is cut where it must be, when placed)
+    for n in range(len(names) - 1, 0, -1):
+        text = f"{', '.join(names[:n])} +{len(names) - n}"
+        if len(text) <= _MAX_LABEL:
+            return text, names[n:]
+    return f"{_shortened(names[0])[: _MAX_LABEL - 6]}\u2026 +{len(names) - 1}", names[1:]
 
 
 def _path_arrays(path: Any, label: str) -> dict[str, np.ndarray]:

@@ -287,8 +287,8 @@ class ConceptRetriever(BaseEstimator):
                     "columns: give the weights this transformer produced"
                 )
             # The neighbours come from the dictionary's rows: each column takes the row
-            # of its own concept (columns in another order than the transformer's, e.g.
-            # from `concepts=` or a reordered DataFrame).
+            # of its own concept (columns named by `concepts=` in another order than the
+            # transformer's).
             rows = _dictionary_rows(names, _concept_names(self.splice))
             self._unit_dictionary = l2_normalize(D if rows is None else D[rows])
         W.eliminate_zeros()

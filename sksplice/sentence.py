@@ -194,6 +194,9 @@ class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
                         "which has no encode() method"
                     )
                 model = model.to(device) if hasattr(model, "to") else model
+                # (the model of a folder as it was before it was saved again is let go)
+                for old in [k for k in _MODELS if k[:2] == key[:2]]:
+                    del _MODELS[old]
                 _MODELS[key] = model
         return model
 

@@ -1586,7 +1586,7 @@ def test_a_profile_with_no_concept_left_says_so():
     _write_profile(fh, empty, "table", {"classes": {"cats": 12, "dogs": 12}}, 0.05)
     assert fh.getvalue() == (
         "no concept to rank: no concept has a non-zero weight in any of the 24 images "
-        "(a smaller --l1-penalty keeps more concepts)\n"
+        "(a smaller --l1-penalty, or a larger --target-l0, keeps more concepts)\n"
     )
 
 
@@ -1922,14 +1922,25 @@ def test_a_complete_run_removes_the_partial_file_of_an_interrupted_one(
     assert code == 0 and "removed" not in err
 
 
-def test_images_after_an_option_join_the_inputs(capsys):
+def test_images_after_an_option_join_the_inputs(tmp_path, monkeypatch, capsys):
     from sksplice.cli._parser import parse_command_line
 
+    monkeypatch.chdir(tmp_path)
+    for name in ("A", "B", "C", "x.jpg"):
+        Path(name).write_bytes(b"")
     args = parse_command_line(["decompose", "A", "-k", "1", "B", "C"])
     assert args.inputs == ["A", "B", "C"] and args.top_k == 1
     assert parse_command_line(["search", "A", "--concepts", "blue", "B"]).inputs == ["A", "B"]
     args = parse_command_line(["report", "flat", "-o", "r.html", "--labels", "l.csv", "x.jpg"])
     assert args.folder == "flat" and args.inputs == ["x.jpg"]
+    # a stray word (no such file) stays an unrecognized argument, not a missing image
+    with pytest.raises(SystemExit) as exited:
+        parse_command_line(["search", "A", "--concepts", "dog", "cat"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.rstrip()
+    assert err.endswith(
+        "unrecognized arguments: cat (quote a query of several words: --text 'a dog in the snow')"
+    )
     # a word after an unknown option is not taken for an image: the option is refused
     with pytest.raises(SystemExit) as exited:
         parse_command_line(["decompose", "A", "--nope", "B"])
@@ -1939,3 +1950,38 @@ def test_images_after_an_option_join_the_inputs(capsys):
     with pytest.raises(SystemExit):
         parse_command_line(["profile", "A", "-k", "2", "B"])
     assert "unrecognized arguments: B" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_in_a_folder_is_not_read_but_one_named_is(tmp_path, caplog):
+    # Opening a FIFO blocks until a writer comes: one in a folder hung the run (a
+    # thread blocked in open() outlived Ctrl-C). One named on the command line
+    # (<(cat img.png)) has a writer and is read, as PIL reads any stream.
+    import threading
+
+    from sksplice._images import load_rgb
+
+    folder = tmp_path / "imgs"
+    for i in range(2):
+        _png(folder / f"{i}.png", i)
+    os.mkfifo(folder / "pipe.jpg")
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        paths = cli.collect_images([folder])
+    assert [p.name for p in paths] == ["0.png", "1.png"]
+    assert any(
+        "not reading" in r.getMessage() and "a named pipe (FIFO)" in r.getMessage()
+        for r in caplog.records
+    )
+    named = tmp_path / "named.png"
+    os.mkfifo(named)
+    data = (folder / "0.png").read_bytes()
+
+    def write():
+        with open(named, "wb") as fh:
+            fh.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    assert cli.collect_images([named]) == [named]
+    assert load_rgb(str(named)).size == load_rgb(str(folder / "0.png")).size
+    writer.join(10)

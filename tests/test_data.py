@@ -246,6 +246,20 @@ def test_a_file_replaced_keeps_its_permissions(tmp_path, perms):
     assert link.is_symlink() and stat.S_IMODE(target.stat().st_mode) == perms
 
 
+def test_a_file_system_refusing_chmod_still_gets_the_file(tmp_path, monkeypatch):
+    # (vfat, CIFS: keeping the permissions is best effort, never a reason to fail)
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+
+    def refuse(fd, mode):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchmod", refuse, raising=False)
+    with atomic_write(target) as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new" and _leftovers(tmp_path) == []
+
+
 def test_atomic_write_writes_and_creates_parents(tmp_path):
     target = tmp_path / "a" / "b" / "file.bin"
     with atomic_write(target) as fh:

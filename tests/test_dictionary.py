@@ -713,3 +713,9 @@ def test_a_default_cache_folder_that_cannot_be_made_is_warned_about(tmp_path, mo
     assert not (blocker.parent / "cache").exists()
     with pytest.raises(OSError, match="Cannot create the sksplice cache folder"):
         embed_vocabulary(CountingEmbedder(dim=4, key="other"), ["a"], cache_dir=blocker / "x")
+    # a folder chosen through $SKSPLICE_CACHE is a choice too: its error stands
+    monkeypatch.setenv("SKSPLICE_CACHE", str(blocker))
+    with pytest.raises(OSError, match="exists but is not a folder"):
+        _check_cache_dir(None)
+    with pytest.raises(OSError, match="exists but is not a folder"):
+        embed_vocabulary(CountingEmbedder(dim=4, key="third"), ["a"])

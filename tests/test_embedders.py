@@ -820,32 +820,3 @@ def test_decoding_workers_keep_the_callers_pixel_limit(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 99)  # what a fresh worker would have
     _, error = dataset[0]
     assert error is None and Image.MAX_IMAGE_PIXELS == 1234
-
-
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
-def test_a_named_pipe_is_skipped_not_waited_on(tmp_path):
-    # Opening a FIFO blocks until a writer comes: a folder holding one hung the run
-    # (and a thread blocked in open() outlived Ctrl-C).
-    import threading
-
-    from sksplice._images import InvalidImageError, load_rgb
-
-    pipe = tmp_path / "pipe.jpg"
-    os.mkfifo(pipe)
-    outcome = []
-
-    def load():
-        try:
-            load_rgb(str(pipe))
-        except Exception as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=load, daemon=True)
-    thread.start()
-    thread.join(10)
-    if thread.is_alive():  # (free the blocked reader before failing)
-        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
-        thread.join(10)
-        pytest.fail("load_rgb waited on a named pipe")
-    assert len(outcome) == 1 and isinstance(outcome[0], InvalidImageError)
-    assert "is a named pipe (FIFO), not a regular file" in str(outcome[0])

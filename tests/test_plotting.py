@@ -757,3 +757,22 @@ def test_sparsity_tradeoff_leaves_out_a_zero_l0_with_its_reason():
         warnings.simplefilter("error")
         ax = plot_sparsity_tradeoff(frame, log_l0=False)
     assert len(ax.get_lines()[0].get_xdata()) == 4
+
+
+def test_a_shared_label_too_long_names_what_it_leaves_out():
+    # ten concepts at one point: the label holds what fits and "+N", a warning the rest
+    names = [f"concept number {i:02d}" for i in range(10)]
+    A, B = np.zeros((40, 10)), np.ones((40, 10))
+    comparison = compare_datasets(A, B, names)
+    with pytest.warns(UserWarning, match=r"8 concept labels left out .*'concept number 02'"):
+        ax = plot_dataset_shift(comparison, k=10)
+    assert [t.get_text() for t in ax.texts] == ["concept number 00, concept number 01 +8"]
+
+
+def test_class_titles_and_an_empty_class_list():
+    W = np.array([[1.0, 0], [1, 1], [0, 1], [1, 1]])
+    profiles = concept_profiles(W, ["classroom", "classroom", "class 2", "class 2"], ["a", "b"])
+    assert plot_class_profile(profiles, "classroom").get_title() == "class classroom (n=2)"
+    assert plot_class_profile(profiles, "class 2").get_title() == "class 2 (n=2)"
+    with pytest.raises(ValueError, match="`classes` is empty"):
+        plot_concept_prevalence(profiles, "a", classes=[])

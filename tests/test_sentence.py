@@ -184,6 +184,7 @@ def test_a_model_folder_saved_again_gets_a_new_key_and_is_loaded_again(minilm, t
     tuned.save(str(folder))
     assert embedder.cache_key() != key
     changed = embedder.embed_text(concepts)  # loaded again from the folder
+    assert len([k for k in _MODELS if k[0] == str(folder)]) == 1  # (the old one let go)
     assert np.abs(changed - minilm.embed_text(concepts)).max() > 1e-2
     second = clone(splice).fit(minilm.embed_text(["a dog"])).dictionary_
     assert np.abs(second - first).max() > 1e-2  # not the cached dictionary of the old weights

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,8 +64,29 @@ def _walk(folder: Path, warn: bool = True) -> tuple[list[Path], list[Path]]:
         dirs[:] = keep
         for name in files:
             path = Path(top) / name
+            kind = _special_file(path)
+            if kind is not None:
+                # Opening a named pipe waits for a writer, forever if none comes (and a
+                # thread blocked there outlives Ctrl-C); a device may never end. One named
+                # on the command line is read (``<(cat img.png)``); in a folder it is not.
+                if warn:
+                    logger.warning("not reading %s: it is %s, not a regular file", path, kind)
+                continue
             (found if path.suffix.lower() in IMAGE_EXTENSIONS else others).append(path)
     return sorted(found), sorted(others)
+
+
+def _special_file(path: Path) -> str | None:
+    """What ``path`` is when it is no regular file (a named pipe, a socket, a device)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # (a dangling link: kept, and reported as an unreadable image)
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    return "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
 def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:

@@ -199,13 +199,16 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if extras and words.index(extras[0]) > words.index(args.command):
         # Images or folders after an option (``decompose A -k 1 B``): argparse takes the
         # positional list in one piece, before or after the options, and leaves the rest
-        # over. They join the command's list of inputs (when every word left over is one).
+        # over. They join the command's list of inputs when every word left over is a
+        # file or folder (a stray word, ``--concepts dog cat``, stays refused as such).
         many = [
             a
             for a in _commands(parser)[args.command]._actions
             if not a.option_strings and a.nargs in ("+", "*")
         ]
-        if many and not any(e.startswith("-") for e in extras):
+        import os
+
+        if many and all(not e.startswith("-") and os.path.lexists(e) for e in extras):
             getattr(args, many[0].dest).extend(extras)
             extras = []
     if extras:
@@ -215,6 +218,8 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         options = [s for action in command._actions for s in action.option_strings]
         unknown = [e.split("=", 1)[0] for e in extras if e.startswith("-")]
         close = _close(unknown[0], options, n=3) if unknown else ""
+        if not unknown and any(a in ("--text", "--concepts") for a in words):
+            close = " (quote a query of several words: --text 'a dog in the snow')"
         command.error(f"unrecognized arguments: {' '.join(extras)}{close}")
     return args
 

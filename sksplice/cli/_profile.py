@@ -110,7 +110,8 @@ def _write_profile(
         if table.empty:  # (an empty table would say nothing)
             fh.write(
                 f"no concept to rank: no concept has a non-zero weight in any of the "
-                f"{plural(total, 'image')} (a smaller --l1-penalty keeps more concepts)\n"
+                f"{plural(total, 'image')} (a smaller --l1-penalty, or a larger "
+                "--target-l0, keeps more concepts)\n"
             )
         for cls, frame in table.groupby("class", sort=True):
             sig = frame[frame["significant"]]
