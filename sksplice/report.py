@@ -520,6 +520,7 @@ def render_report(
         "classes": class_names,
         "images": images,
         "scale": top_weight or 1.0,
+        "hasWeights": bool(top_weight),
         "rankClasses": rank_classes,
         "ranking": rows,
         "alpha": float(ranking.attrs.get("alpha", 0.05)) if ranking is not None else 0.05,

@@ -429,3 +429,13 @@ def test_a_comparison_heading_names_each_collection_once():
     assert _ranking_text(ranking)["heading"] == (
         "Concepts whose prevalence differs between A (autumn) and B"
     )
+
+
+def test_a_report_without_any_weight_says_so_instead_of_a_scale():
+    # every weight zero (a large penalty): "a full bar is 1.000" named a scale of nothing
+    empty = [ImageResult(f"{i}.png", [], 0, 0.0, thumbnail=None) for i in range(3)]
+    page = render_report(empty)
+    assert "No image has a concept with a non-zero weight." in page
+    assert 'id="scale"' not in page and _data(page)["hasWeights"] is False
+    some = render_report([ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=None)])
+    assert 'id="scale"' in some and _data(some)["hasWeights"] is True

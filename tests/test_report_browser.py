@@ -603,3 +603,12 @@ def test_a_long_folder_name_leaves_each_file_name_in_view(browser, tmp_path):
         assert box.evaluate("e => e.scrollWidth <= e.clientWidth")
     assert page.captions()[0] == f"{folder}/dog_000.jpg"
     page.close()
+
+
+def test_a_report_without_any_weight_loads_without_errors(browser, tmp_path):
+    from sksplice.report import ImageResult, write_report
+
+    results = [ImageResult(f"{i}.png", [], 0, 0.0, thumbnail=None) for i in range(3)]
+    page = Page(browser, write_report(tmp_path / "r.html", results))
+    assert page.texts(".scale-note") == ["No image has a concept with a non-zero weight."]
+    page.close()  # (asserts no script error)

@@ -182,7 +182,8 @@
   // ------------------------------------------------------------------ detail panel
   const detail = document.getElementById("detail-body");
   const detailEmpty = document.getElementById("detail-empty");
-  document.getElementById("scale").textContent = DATA.scale.toFixed(3);
+  const scaleNote = document.getElementById("scale");
+  if (scaleNote) scaleNote.textContent = DATA.scale.toFixed(3);
 
   function showDetail(nodes) {
     detailEmpty.hidden = true;
