@@ -24,13 +24,36 @@ from ._output import (
 logger = logging.getLogger(__name__)
 
 
-def _profile(args: argparse.Namespace, paths: list[Path], labels: list[str], plan: _Plan):
+def _profile(
+    args: argparse.Namespace,
+    paths: list[Path],
+    labels: list[str],
+    plan: _Plan,
+    *,
+    fewer_ok: bool = False,
+):
+    """Decompose the images and profile their classes: (decomposition, profiles, ranking).
+
+    With ``fewer_ok`` (the report), fewer than two classes left with readable images give
+    the decomposition alone, with a warning, as a folder of one class does; else it is
+    an error.
+    """
     from ..analysis import concept_profiles, rank_concepts
 
     dec = _decompose(args, paths, plan)
     kept = {str(p) for p in dec.paths}
     y = np.asarray([lab for p, lab in zip(paths, labels, strict=True) if str(p) in kept])
-    _check_classes_left(dec, paths, labels, set(y.tolist()))
+    left = set(y.tolist())
+    if fewer_ok and len(left) < 2:
+        lost = ", ".join(repr(c) for c in sorted(set(labels) - left))
+        logger.warning(
+            "no class profiles: none of the images of %s could be read, which leaves %s; "
+            "the report shows the images without them",
+            f"class {lost}" if "," not in lost else f"classes {lost}",
+            f"class {next(iter(left))!r} alone" if left else "no class",
+        )
+        return dec, None, None
+    _check_classes_left(dec, paths, labels, left)
     W = dec.W = dec.splice.transform(dec.X)
     concepts = dec.splice.get_feature_names_out()
     profiles = concept_profiles(W, y, concepts, drop_empty=True)

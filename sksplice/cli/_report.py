@@ -49,7 +49,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
     if labelled:
-        dec, profiles, ranking = _profile(args, paths, labels, plan)
+        dec, profiles, ranking = _profile(args, paths, labels, plan, fewer_ok=True)
         label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
     else:
         dec = _decompose(args, paths, plan)
