@@ -1994,3 +1994,24 @@ def test_a_named_pipe_in_a_folder_is_not_read_but_one_named_is(tmp_path, caplog)
     assert cli.collect_images([named]) == [named]
     assert load_rgb(str(named)).size == load_rgb(str(folder / "0.png")).size
     writer.join(10)
+
+
+def test_a_query_concept_holding_a_colon_is_read_whole():
+    # a custom vocabulary may hold "16:9": the weight follows the last colon, and a
+    # split that names no concept is read whole
+    import argparse
+
+    from sksplice.cli._checks import _check_query_concepts, _parse_query
+
+    concepts = ["16:9", "16", "dog", "x:1"]
+    for raw, expected in (
+        ("16:9", {"16:9": 1.0}),
+        ("16:9:2,dog", {"16:9": 2.0, "dog": 1.0}),
+        ("16:2", {"16": 2.0}),
+        ("dog:0.5,x:1", {"dog": 0.5, "x:1": 1.0}),
+    ):
+        args = argparse.Namespace(text=None, concepts=raw)
+        assert _check_query_concepts(_parse_query(args), concepts, raw) == expected, raw
+    args = argparse.Namespace(text=None, concepts="cat:2")
+    with pytest.raises(cli.CLIError, match="not in the vocabulary: 'cat'"):
+        _check_query_concepts(_parse_query(args), concepts, "cat:2")

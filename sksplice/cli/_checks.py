@@ -280,14 +280,31 @@ def _check_options(args: argparse.Namespace) -> _Plan:
     return _Plan(model, pretrained, d, concepts, mean, source, mean_file)
 
 
-def _check_query_concepts(query: dict[str, float] | None, concepts: list[str]) -> None:
-    """Every concept of a ``--concepts`` query is in the vocabulary."""
+def _check_query_concepts(
+    query: dict[str, float] | None, concepts: list[str], raw: str | None = None
+) -> dict[str, float] | None:
+    """The ``--concepts`` query, every concept of it in the vocabulary.
+
+    An item of ``raw`` (the option as given) that is a concept of the vocabulary is
+    read whole: ``16:9`` names that concept if there is one (else ``16`` weighed 9);
+    ``16:9:2`` is it weighed 2 (the weight follows the last colon).
+    """
     from ..retrieval import unknown_concepts_error
 
     known = set(concepts)
+    if query is not None and raw is not None:
+        items = [item.strip() for item in raw.split(",")]
+        if any(item in known and item not in query for item in items):
+            whole = {
+                (item if item in known else name): (1.0 if item in known else value)
+                for item, (name, value) in zip(items, query.items(), strict=True)
+            }
+            if len(whole) == len(query):
+                query = whole
     unknown = [name for name in query or {} if name not in known]
     if unknown:
         raise CLIError(str(unknown_concepts_error(unknown, concepts, "--concepts")))
+    return query
 
 
 def _parse_query(args: argparse.Namespace) -> dict[str, float] | None:
@@ -303,7 +320,11 @@ def _parse_query(args: argparse.Namespace) -> dict[str, float] | None:
         return None
     query: dict[str, float] = {}
     for item in args.concepts.split(","):
-        name, _, weight = item.strip().partition(":")
+        # (the weight follows the last colon: a concept may hold one, see
+        # _check_query_concepts)
+        name, colon, weight = item.strip().rpartition(":")
+        if not colon:  # a name alone
+            name, weight = weight, ""
         name = name.strip()
         if not name:
             raise CLIError(f"--concepts {args.concepts!r} has an empty concept name")

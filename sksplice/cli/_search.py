@@ -32,7 +32,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         paths = collect_images(args.inputs)
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
-        _check_query_concepts(query, plan.concepts)
+        query = _check_query_concepts(query, plan.concepts, args.concepts)
     _warn_unknown_extension(args)
     dec = _decompose(args, paths, plan)
     splice = dec.splice
