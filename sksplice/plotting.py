@@ -2,13 +2,17 @@
 
 Every function draws into the ``ax`` it is given (or a new figure) and returns
 the :class:`matplotlib.axes.Axes`; the figure is ``ax.figure``. Nothing here
-calls ``plt.show()``: save with ``ax.figure.savefig(...)`` or display in a
-notebook. matplotlib is an optional dependency (``pip install sksplice[plot]``).
+calls ``plt.show()``. Where pyplot is in use (imported, as in a notebook) a new
+figure is pyplot's, so that a notebook shows it and ``plt.savefig`` finds it;
+elsewhere it is a bare Figure that no GUI backend holds: save it with
+``ax.figure.savefig(...)``. matplotlib is an optional dependency
+(``pip install sksplice[plot]``).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +39,14 @@ _STATISTICS = ("prevalence", "mean_weight")
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    """``ax``, or the axes of a new figure.
+
+    Where pyplot is in use (imported: a notebook, a script that calls ``plt.show`` or
+    ``plt.savefig``), the figure is made by pyplot, as scikit-learn's displays and
+    pandas do: a notebook shows it, and ``plt.title``, ``plt.savefig`` and
+    ``plt.show`` act on it. Elsewhere it is a bare Figure, registered with no GUI
+    backend (save it with ``ax.figure.savefig``).
+    """
     if ax is not None:
         return ax
     try:
@@ -43,7 +55,9 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
         raise ImportError(
             "sksplice.plotting needs matplotlib: pip install 'sksplice[plot]'"
         ) from exc
-    # A bare Figure (not pyplot) so that nothing is registered with a GUI backend.
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        return pyplot.figure(figsize=figsize, layout="constrained").add_subplot()
     return Figure(figsize=figsize, layout="constrained").add_subplot()
 
 

@@ -139,6 +139,18 @@ def laion_minilm(splice_data_dir, minilm, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def _close_pyplot_figures():
+    """Close the figures a test left with pyplot: once a test imports pyplot, the plot
+    functions make their figures there (as in a notebook), and pyplot keeps them."""
+    yield
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+
+
+@pytest.fixture(autouse=True)
 def _fresh_warning_record():
     """Every test starts with sksplice's record of shown warnings empty, as a new
     process does (a warning of a shared line is then seen by each test that expects it)."""

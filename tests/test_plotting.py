@@ -192,16 +192,47 @@ def test_profile_plot_errors(labelled):
         plot_concept_prevalence(concept_profiles(W, concepts=NAMES), "dog")
 
 
-def test_no_pyplot_figures_are_left_open(labelled):
+def test_new_figures_are_pyplot_s_only_where_pyplot_is_in_use(labelled, tmp_path):
+    # With pyplot imported (a notebook), a new figure is pyplot's: shown at the end
+    # of a cell, found by plt.title / plt.savefig. Without it, a bare Figure: pyplot
+    # is not even imported (no GUI backend holds the figures of a batch script).
+    import subprocess
+    import sys
+
     import matplotlib.pyplot as plt
 
     W, y = labelled
-    before = len(plt.get_fignums())
     prof = concept_profiles(W, y, NAMES)
-    plot_decomposition(W[0], NAMES)
-    plot_class_profile(prof, "man")
-    plot_concept_prevalence(prof, "dog")
-    assert len(plt.get_fignums()) == before
+    before = set(plt.get_fignums())
+    try:
+        for draw in (
+            lambda: plot_decomposition(W[0], NAMES),
+            lambda: plot_class_profile(prof, "man"),
+            lambda: plot_concept_prevalence(prof, "dog"),
+        ):
+            ax = draw()
+            assert plt.gcf() is ax.figure
+        plt.title("edited through pyplot")
+        plt.savefig(tmp_path / "current.png")
+        assert (tmp_path / "current.png").stat().st_size > 0
+        assert len(set(plt.get_fignums()) - before) == 3
+    finally:
+        for num in set(plt.get_fignums()) - before:
+            plt.close(num)
+    script = (
+        "import sys, numpy as np\n"
+        "import matplotlib; matplotlib.use('Agg')\n"
+        "from sksplice.plotting import plot_decomposition\n"
+        "ax = plot_decomposition(np.array([0.5, 0.0, 0.2]), ['a', 'b', 'c'])\n"
+        "ax.figure.savefig(sys.argv[1])\n"
+        "print('matplotlib.pyplot' in sys.modules, type(ax.figure).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "bare.png")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == ["False", "Figure"]
+    assert (tmp_path / "bare.png").stat().st_size > 0
 
 
 @pytest.fixture
