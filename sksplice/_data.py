@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 __all__ = [
     "CACHE_DIR_ENV",
     "DATA_HOME_ENV",
+    "cache_dir_chosen",
     "file_sha256",
     "get_cache_dir",
     "get_data_home",
@@ -165,6 +166,13 @@ def unwritable_reason(folder: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def cache_dir_chosen(cache_dir: str | os.PathLike[str] | None) -> bool:
+    """Whether the cache folder is a choice (``cache_dir``, or ``$SKSPLICE_CACHE``), not
+    the platform's default: a chosen folder that cannot be used is an error, a default
+    one only costs the disk cache."""
+    return cache_dir is not None or bool(os.environ.get(CACHE_DIR_ENV, "").strip())
+
+
 def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None, *, create: bool = True) -> Path:
     """Return the folder of the caches that sksplice computes, creating it when missing.
 
@@ -199,9 +207,8 @@ def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None, *, create: bo
         the folder and how to choose another one.
     """
     if cache_dir is None:
-        env = os.environ.get(CACHE_DIR_ENV, "")
-        if env.strip():
-            cache_dir = env
+        if cache_dir_chosen(None):
+            cache_dir = os.environ[CACHE_DIR_ENV]
         else:
             import platformdirs
 

@@ -41,7 +41,7 @@ from cachetools import LRUCache
 
 from ._array import ZERO_NORM, l2_normalize
 from ._atomic import atomic_write, remove_stale_temporaries
-from ._data import CACHE_DIR_ENV, get_cache_dir, readable_name, unwritable_reason
+from ._data import cache_dir_chosen, get_cache_dir, readable_name, unwritable_reason
 from ._protocols import check_text_embedder
 from ._stack import warn_user
 from ._validation import check_finite_rows, check_int
@@ -555,7 +555,7 @@ def embed_vocabulary(
         try:
             path = dictionary_cache_path(cache_key, concepts, cache_dir)
         except OSError as exc:
-            if cache_dir is not None or os.environ.get(CACHE_DIR_ENV, "").strip():
+            if cache_dir_chosen(cache_dir):
                 raise  # (a folder chosen, by argument or environment: its error stands)
             # The default cache folder cannot be made (a read-only home, a file in its
             # place): as for one that takes no file, the run goes on without it.

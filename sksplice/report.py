@@ -282,14 +282,14 @@ def _group_names(profiles: pd.DataFrame, groups: list[str]) -> list[str]:
 
     A share alone (75%) hides whether it is 3 of 4 images or 300 of 400.
     """
+    from .analysis import ALL_GROUP, _group_sizes
+
     sizes: dict[str, int] = {}
     if isinstance(profiles.columns, pd.MultiIndex):
-        from .analysis import _group_sizes
-
         sizes = {str(g): int(n) for g, n in _group_sizes(profiles).items()}
     shown = []
     for k, group in enumerate(groups):
-        name = "all images" if k == 0 and group == "all" else group  # (analysis.ALL_GROUP)
+        name = "all images" if k == 0 and group == ALL_GROUP else group
         n = sizes.get(group)
         shown.append(name if n is None else f"{name} (n={n})")
     return shown

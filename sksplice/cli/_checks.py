@@ -240,9 +240,9 @@ def _check_cache_dir(cache_dir: str | None) -> None:
     ``--cache-dir`` given is writable. Nothing is created here: the folders are made
     when the embedded vocabulary is written. (An unwritable default is warned about
     before the vocabulary is embedded, which then runs without the disk cache.)"""
-    from .._data import CACHE_DIR_ENV, get_cache_dir, unwritable_reason
+    from .._data import cache_dir_chosen, get_cache_dir, unwritable_reason
 
-    if cache_dir is None and not os.environ.get(CACHE_DIR_ENV, "").strip():
+    if not cache_dir_chosen(cache_dir):
         try:
             get_cache_dir(None, create=False)
         except OSError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -206,8 +207,6 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             for a in _commands(parser)[args.command]._actions
             if not a.option_strings and a.nargs in ("+", "*")
         ]
-        import os
-
         if many and all(not e.startswith("-") and os.path.lexists(e) for e in extras):
             getattr(args, many[0].dest).extend(extras)
             extras = []
