@@ -97,7 +97,18 @@ def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
         W = sp.csr_matrix(W, dtype=np.float64)
     else:
         W = np.asarray(W)
-        if W.dtype == object or not np.issubdtype(W.dtype, np.number):
+        if np.issubdtype(W.dtype, np.complexfloating):
+            raise ValueError(
+                f"Complex data not supported: concept weights must be real, got dtype {W.dtype}"
+            )
+        if W.dtype == object:  # (numbers held as objects are taken, as scikit-learn does)
+            try:
+                W = W.astype(np.float64)
+            except (TypeError, ValueError) as error:
+                raise TypeError(
+                    f"concept weights must be numeric, got dtype object ({error})"
+                ) from None
+        elif not np.issubdtype(W.dtype, np.number):
             raise TypeError(f"concept weights must be numeric, got dtype {W.dtype}")
         W = W.astype(np.float64, copy=False)
     if W.ndim != 2:

@@ -397,6 +397,8 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
                 mask[[index[c] for c in table["concept"]]] = False
                 tables.append(table)
             self.concepts_ = names
+        elif hasattr(self, "concepts_"):  # (nothing of an earlier fit stays)
+            del self.concepts_
         columns = ["query", "concept", "similarity", "rank", "action"]
         self.neighbors_ = (
             pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
@@ -615,6 +617,11 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.concepts = concepts
         self.directions = directions
         self.normalize = normalize
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
 
     def fit(self, X: Any, y: Any = None) -> ConceptProjector:
         """Embed the concepts and build the basis of the removed subspace.

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
 from ._names import close_matches
@@ -49,12 +50,19 @@ def unknown_concepts_error(unknown: Sequence[str], known: Sequence[str], param: 
     return ValueError(f"concepts in {where} not in the vocabulary: {'; '.join(hints)}")
 
 
-def _concept_names(source: Any) -> np.ndarray | None:
+def _concept_names(source: Any, param: str = "concepts") -> np.ndarray | None:
     """Concept names from a list of names or a fitted object with ``get_feature_names_out``."""
     if source is None:
         return None
     if hasattr(source, "get_feature_names_out"):
-        source = source.get_feature_names_out()
+        try:
+            source = source.get_feature_names_out()
+        except NotFittedError as error:
+            raise NotFittedError(
+                f"`{param}` is a {type(source).__name__} that is not fitted: give a fitted one "
+                "(clone() unfits it; wrap it as sklearn.frozen.FrozenEstimator(...) so that a "
+                "cloned retriever keeps it fitted)"
+            ) from error
     if isinstance(source, str):
         raise TypeError("`concepts` must be a sequence of concept names, not a single string")
     return np.asarray(list(source), dtype=object)
@@ -66,13 +74,16 @@ def _as_csr(W: Any) -> tuple[sp.csr_matrix, np.ndarray | None]:
     # numeric, 2-D, with rows, finite: the rule analysis applies to weights
     W = sp.csr_matrix(_as_weights(W), dtype=np.float64)
     if W.shape[1] == 0:
-        raise ValueError(f"concept weights must have concepts, got shape {W.shape}")
+        raise ValueError(
+            f"concept weights must have concepts: got 0 feature(s) (shape={W.shape}) while a "
+            "minimum of 1 is required."
+        )
     if (W.data < 0).any():
         rows = np.unique(np.searchsorted(W.indptr, np.flatnonzero(W.data < 0), side="right") - 1)
         shown = ", ".join(str(int(r)) for r in rows[:5])
         raise ValueError(
-            f"concept weights must be non-negative (SpLiCE weights are); row(s) {shown} "
-            "hold negative values"
+            "Negative values in data: concept weights must be non-negative (SpLiCE weights "
+            f"are); row(s) {shown} hold negative values"
         )
     return W, columns
 
@@ -131,7 +142,9 @@ class ConceptRetriever(BaseEstimator):
     ----------
     concepts : list of str or fitted SpliceTransformer, default=None
         Names of the columns of ``W``. If None they are taken from ``splice``,
-        else from the columns of a DataFrame ``W``.
+        else from the columns of a DataFrame ``W`` (when all are strings).
+        Pass a transformer wrapped as ``sklearn.frozen.FrozenEstimator`` if
+        the retriever is cloned (``clone`` would unfit it).
     splice : fitted SpliceTransformer, default=None
         Transformer that decomposes text queries (:meth:`search_text`) with its
         ``embedder``: the query text is embedded and ``splice.transform``
@@ -172,7 +185,8 @@ class ConceptRetriever(BaseEstimator):
     n_features_in_ : int
         Number of concepts.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Column names of a DataFrame ``W``.
+        Column names of a DataFrame ``W``. Defined only when they are all
+        strings.
 
     See Also
     --------
@@ -209,6 +223,7 @@ class ConceptRetriever(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
         tags.requires_fit = True
         return tags
 
@@ -260,10 +275,14 @@ class ConceptRetriever(BaseEstimator):
                 "n_neighbors / similarity_threshold need `splice` (a fitted SpliceTransformer) "
                 "whose dictionary defines the neighbours"
             )
-        W, columns = _as_csr(X)
+        W, _ = _as_csr(X)
+        # n_features_in_ and feature_names_in_ as scikit-learn sets them (a DataFrame's
+        # columns name the concepts when all of them are strings)
+        validate_data(self, X, reset=True, skip_check_array=True)
+        columns = getattr(self, "feature_names_in_", None)
         names = _concept_names(self.concepts)
         if names is None:
-            names = _concept_names(self.splice)
+            names = _concept_names(self.splice, "splice")
         if names is None:
             names = columns
         if names is None:
@@ -297,9 +316,6 @@ class ConceptRetriever(BaseEstimator):
         self.item_norms_ = np.sqrt(np.asarray(W.multiply(W).sum(axis=1)).ravel())
         self.concepts_ = names
         self._index = {str(name): j for j, name in enumerate(names)}
-        self.n_features_in_ = W.shape[1]
-        if columns is not None:
-            self.feature_names_in_ = columns
         logger.debug("indexed %d items x %d concepts (%d weights)", *W.shape, W.nnz)
         return self
 

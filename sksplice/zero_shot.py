@@ -137,7 +137,8 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         if self.classes is None:
             if y is None:
                 raise ValueError(
-                    "ZeroShotClassifier needs class names: give `classes=[...]` or labels `y`"
+                    "ZeroShotClassifier requires y to be passed, but the target y is None (and "
+                    "so is `classes`): give `classes=[...]` or labels `y`"
                 )
             classes = np.unique(y)
             if not any(isinstance(c, str) and not c.strip().isdigit() for c in classes.tolist()):
@@ -169,7 +170,8 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                     )
         if classes.shape[0] < 2:
             raise ValueError(
-                f"zero-shot classification needs at least two classes, got {classes.tolist()}"
+                "zero-shot classification needs at least two classes, got "
+                f"{classes.shape[0]} class: {classes.tolist()}"
             )
         prompts = [template.format(str(c)) for c in classes for template in templates]
         emb = np.asarray(self.embedder.embed_text(prompts), dtype=np.float64)

@@ -444,3 +444,15 @@ def test_worked_example_runs_and_writes_figure(laion_minilm, minilm, tmp_path):
     assert len(result["removed"]["expanded"]) == 11
     assert_png(result["figures"]["editing"])
     assert result["figures"]["editing"].parent == tmp_path
+
+
+def test_refit_on_unnamed_weights_forgets_the_earlier_names():
+    """A fit leaves nothing of an earlier one: the names of a DataFrame fitted before
+    do not label the columns of an array fitted after."""
+    editor = ConceptEditor().fit(pd.DataFrame(np.ones((2, 3)), columns=["dog", "grass", "cat"]))
+    X = np.random.default_rng(0).uniform(size=(4, 5))
+    editor.fit(X)
+    assert not hasattr(editor, "concepts_")
+    np.testing.assert_array_equal(editor.get_feature_names_out(), [f"x{i}" for i in range(5)])
+    out = editor.set_output(transform="pandas").transform(X)
+    assert list(out.columns) == [f"x{i}" for i in range(5)]

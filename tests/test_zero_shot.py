@@ -126,7 +126,7 @@ def test_binary_decision_function_convention():
 @pytest.mark.parametrize(
     ("params", "y", "match"),
     [
-        ({}, None, "needs class names"),
+        ({}, None, "requires y to be passed"),
         ({"classes": ["a"]}, None, "at least two classes"),
         ({"classes": ["a", "a"]}, None, "duplicate"),
         ({"classes": ["a", "b"]}, ["a", "c", "a"], r"labels \['c'\] in `y` are not among"),
