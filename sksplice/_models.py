@@ -12,6 +12,7 @@ and checksums of checkpoint files. Public names are re-exported by
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -20,7 +21,7 @@ import re
 import socket
 import threading
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -557,7 +558,36 @@ def _quick_gelu_needed(model: str, pretrained: str | None, pretrained_kind: str)
     return not model_cfg.get("quick_gelu", False)
 
 
+@contextlib.contextmanager
+def _root_logger_left_alone() -> Iterator[None]:
+    """Keep open_clip from giving the program's root logger a handler.
+
+    open_clip logs through the root logger's functions (``logging.info(...)``),
+    which call ``logging.basicConfig()`` when the root logger has no handler: a
+    standard-error handler would stay on the program's root logger after the
+    model is loaded, and every INFO record propagated to it later (sksplice's
+    ``verbose`` messages among them) would be printed in the default format. For
+    the block the root logger holds :data:`logging.lastResort`, the handler Python
+    uses when there is none (warnings and errors to standard error, nothing
+    else), so what is shown does not change and nothing stays.
+    """
+    root, last = logging.getLogger(), logging.lastResort
+    if root.handlers or last is None:
+        yield
+        return
+    root.addHandler(last)
+    try:
+        yield
+    finally:
+        root.removeHandler(last)
+
+
 def _create_model(config: _Config) -> _LoadedModel:
+    with _root_logger_left_alone():
+        return _create_model_logged(config)
+
+
+def _create_model_logged(config: _Config) -> _LoadedModel:
     import open_clip
 
     if config.pretrained_kind == "hub":

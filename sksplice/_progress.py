@@ -121,7 +121,7 @@ def progress(
 #: first of them changed, which the last one puts back.
 _verbose_lock = threading.Lock()
 _verbose_users = 0
-_verbose_saved: tuple[int, logging.Handler | None] = (logging.NOTSET, None)
+_verbose_saved: tuple[int, logging.Handler | None, bool] = (logging.NOTSET, None, True)
 
 
 @contextlib.contextmanager
@@ -146,12 +146,17 @@ def verbose_logging(verbose: Any) -> Iterator[None]:
     with _verbose_lock:
         if _verbose_users == 0:
             handler = None
+            propagate = package.propagate
             if not package.hasHandlers():
                 handler = logging.StreamHandler(sys.stderr)
                 handler.setFormatter(logging.Formatter("[sksplice] %(message)s"))
                 handler.setLevel(logging.INFO)
                 package.addHandler(handler)
-            _verbose_saved = (package.level, handler)
+                # No handler above showed these records when the block began; one that
+                # appears during it (a library calling logging.info() makes the root
+                # logger one) must not show each of them a second time.
+                package.propagate = False
+            _verbose_saved = (package.level, handler, propagate)
             if package.getEffectiveLevel() > logging.INFO:
                 package.setLevel(logging.INFO)
         _verbose_users += 1
@@ -161,8 +166,9 @@ def verbose_logging(verbose: Any) -> Iterator[None]:
         with _verbose_lock:
             _verbose_users -= 1
             if _verbose_users == 0:
-                level, handler = _verbose_saved
+                level, handler, propagate = _verbose_saved
                 package.setLevel(level)
+                package.propagate = propagate
                 if handler is not None:
                     package.removeHandler(handler)
-                _verbose_saved = (logging.NOTSET, None)
+                _verbose_saved = (logging.NOTSET, None, True)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -171,3 +172,48 @@ def test_overlapping_verbose_blocks_leave_the_logger_as_it_was(monkeypatch):
     assert package.handlers and package.getEffectiveLevel() <= logging.INFO  # b still shows
     b.__exit__(None, None, None)
     assert (package.level, list(package.handlers)) == before
+
+
+def test_loading_a_clip_model_leaves_the_root_logger_alone(
+    tiny_clip_model, monkeypatch, capsys, tmp_path
+):
+    # open_clip logs through logging.info(), which gives a root logger without
+    # handlers one (logging.basicConfig): verbose=1 then printed every message twice,
+    # "[sksplice] ..." and "INFO:sksplice...: ...", and later fits only the latter.
+    import logging
+
+    from sksplice import CLIPEmbedder, SpliceTransformer
+    from sksplice._models import clear_model_cache
+
+    monkeypatch.setattr(logging.root, "handlers", [])  # (as in a plain script)
+    clear_model_cache()
+    X = np.random.default_rng(0).normal(size=(120, 32))
+    for _ in range(2):
+        SpliceTransformer(
+            embedder=CLIPEmbedder(tiny_clip_model, pretrained=None, modality="text", device="cpu"),
+            vocabulary=[f"word{i}" for i in range(12)],
+            target_l0=2,
+            verbose=1,
+            cache_dir=tmp_path,
+            device="cpu",
+        ).fit(X)
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if "calibrating" in line]
+        assert lines and all(line.startswith("[sksplice] ") for line in lines), err
+        assert "INFO:" not in err
+        assert logging.root.handlers == []
+        clear_model_cache()  # (the second fit loads the model again)
+
+
+def test_open_clip_warnings_still_show_while_a_model_loads(monkeypatch, capsys):
+    import logging
+
+    from sksplice._models import _root_logger_left_alone
+
+    monkeypatch.setattr(logging.root, "handlers", [])
+    with _root_logger_left_alone():
+        logging.info("an open_clip info line")
+        logging.warning("an open_clip warning")
+    assert logging.root.handlers == []
+    err = capsys.readouterr().err
+    assert "an open_clip warning" in err and "info line" not in err
