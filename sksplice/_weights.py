@@ -87,7 +87,11 @@ def in_container(W: Any, kind: str, X_in: Any, concepts: Any) -> Any:
 def check_weights(est: SpliceTransformer, W: Any) -> Any:
     """Validate concept weights; returns CSR or a 2-D float ndarray."""
     n_concepts = est.concepts_.shape[0]
-    if is_dataframe(W):
+    if is_dataframe(W) and not all(isinstance(c, str) for c in W.columns):
+        # Columns that are not all names (a plain 0..n-1) name no concept: the weights
+        # are taken in column order, as an array's (as the analysis functions take them).
+        W = sparse_frame_to_csr(W, "W") if is_sparse_frame(W) else W.to_numpy()
+    elif is_dataframe(W):
         columns = list(W.columns)
         if columns != list(est.concepts_):
             known = set(est.concepts_)
@@ -139,10 +143,22 @@ def as_weights(est: SpliceTransformer, X: Any, kind: str) -> Any:
 def guess_kind(est: SpliceTransformer, X: Any) -> str:
     if scipy.sparse.issparse(X):
         return "weights"
-    if is_dataframe(X):
+    if is_dataframe(X) and all(isinstance(c, str) for c in X.columns):
+        # (columns that are not all names, a plain 0..n-1, say nothing: the shape decides)
         if list(X.columns) == list(getattr(est, "feature_names_in_", [])):
             return "embeddings"
-        return "weights" if set(X.columns) <= set(est.concepts_) else "embeddings"
+        if set(X.columns) <= set(est.concepts_):
+            return "weights"
+        n_concepts, d = est.concepts_.shape[0], est.n_features_in_
+        if X.shape[1] == n_concepts != d:
+            unknown = [c for c in X.columns if c not in set(est.concepts_)][:5]
+            raise ValueError(
+                f"X is a DataFrame of {n_concepts} columns, as many as the concepts, but its "
+                f"columns are not concept names (e.g. {unknown}): name them by "
+                "get_feature_names_out(), or pass the weights as an array or with columns "
+                "0..n-1 (taken in order)"
+            )
+        return "embeddings"
     shape = np.shape(X)
     n_cols = shape[-1] if len(shape) else 0
     n_concepts, d = est.concepts_.shape[0], est.n_features_in_

@@ -27,7 +27,7 @@ from sklearn.exceptions import FitFailedWarning, UnsetMetadataPassedError
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing, indexable
+from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.parallel import Parallel, delayed  # (passes the config to workers)
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
@@ -247,6 +247,26 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     )
 
 
+def _check_targets(probe: Any, y: Any) -> None:
+    """Refuse, before any path is solved, targets the probe cannot fit on any fold:
+    none where it requires them, or a single class for a classifier."""
+    what = type(probe).__name__
+    if y is None:
+        if get_tags(probe).target_tags.required:
+            raise ValueError(
+                f"y is None, but the probe {what} requires y to be passed: give the labels "
+                "(the targets of the probe) as y"
+            )
+        return
+    if is_classifier(probe):
+        classes = np.unique(np.asarray(y, dtype=object).astype(str))
+        if classes.shape[0] < 2:
+            raise ValueError(
+                f"y holds a single class ({classes.tolist()}), but the probe {what} is a "
+                "classifier: it needs samples of at least two classes"
+            )
+
+
 def splice_validation_curve(
     transformer: Any,
     estimator: Any,
@@ -402,6 +422,7 @@ def splice_validation_curve(
             ) from None
     else:
         fit_params, split_params, score_params = params, {"groups": groups}, {}
+    _check_targets(estimator, y)
     splits = list(cv.split(X, y, **split_params))
     shared = _shared_path(transformer, X, penalties, splits)
     folds = Parallel(n_jobs=n_jobs)(

@@ -297,7 +297,12 @@ class ConceptRetriever(BaseEstimator):
                 "columns; give one name per column"
             )
         if columns is not None and not np.array_equal(columns, names):
-            raise ValueError("the DataFrame columns differ from the concept names given")
+            j = next(k for k, (a, b) in enumerate(zip(columns, names)) if a != b)
+            raise ValueError(
+                f"the DataFrame columns differ from the concept names given: column {j} is "
+                f"{columns[j]!r} in X but {names[j]!r} in the names; pass the columns in the "
+                "order of the names (X[names]), or the weights as an array"
+            )
         if expand:
             D = np.asarray(self.splice.dictionary_, dtype=np.float64)
             if D.shape[0] != W.shape[1]:

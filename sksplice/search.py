@@ -37,6 +37,7 @@ from .path import (
     _check_fit_params,
     _check_n_jobs,
     _check_penalties,
+    _check_targets,
     _fold_column,
     _fold_scores,
     _report_failures,
@@ -492,6 +493,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
             }
         X, y = indexable(X, y)
         validate_data(self, X, reset=True, skip_check_array=True)
+        _check_targets(probe, y)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, **split_params))
         shared = _shared_path(transformer, X, penalties, splits)

@@ -481,3 +481,40 @@ def test_validation_curve_failed_fits_get_error_score_as_in_scikit_learn(problem
     np.testing.assert_allclose(test[1:], expected_test[1:], rtol=1e-4)
     with pytest.raises(ValueError, match="fewer than 15 concepts per row"):
         splice_validation_curve(clone(splicer), probe, X, y, penalties, cv=cv, error_score="raise")
+
+
+@pytest.mark.parametrize("search", [False, True])
+@pytest.mark.parametrize(
+    "y, message",
+    [(None, "y is None, but the probe LogisticRegression requires y"), ("one", "single class")],
+)
+def test_missing_or_one_class_targets_are_refused_before_any_path(
+    problem, monkeypatch, search, y, message
+):
+    # Each fold solved its path (as long as a whole search) before every probe fit
+    # failed and the search said only "All 15 fits failed".
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import SplicePathSearchCV, splice_validation_curve
+
+    splicer, X = problem
+    solved = count_paths(monkeypatch)
+    y = np.zeros(len(X), dtype=int) if y == "one" else y
+    with pytest.raises(ValueError, match=message):
+        if search:
+            pipe = make_pipeline(clone(splicer), LogisticRegression())
+            SplicePathSearchCV(pipe, [0.1, 0.2], cv=3).fit(X, y)
+        else:
+            splice_validation_curve(splicer, LogisticRegression(), X, y, [0.1, 0.2], cv=3)
+    assert solved == []
+
+
+def test_a_regression_probe_takes_one_valued_targets(problem):
+    from sklearn.linear_model import Ridge
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    train, test = splice_validation_curve(splicer, Ridge(), X, np.ones(len(X)), [0.1, 0.2], cv=3)
+    assert train.shape == test.shape == (2, 3)

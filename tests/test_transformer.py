@@ -1150,3 +1150,20 @@ def test_concept_weights_given_for_embeddings_are_named_as_such(problem):
             ValueError, match=rf"X has {N_CONCEPTS} features, one per concept .* {DIM} features"
         ):
             method(W.toarray())
+
+
+def test_weight_frames_with_numbered_columns_are_taken_in_order(problem):
+    # pd.DataFrame(W.toarray()) has columns 0..n-1: the analysis functions took it as
+    # weights in column order, while inverse_transform / top_concepts / l0 refused it
+    # ("unknown columns [0, 1, ...]") or took it for embeddings.
+    concepts, raw, X = problem
+    splicer = make(concepts, raw).fit(X)
+    W = splicer.transform(X[:5])
+    frame = pd.DataFrame(W.toarray())
+    np.testing.assert_allclose(splicer.inverse_transform(frame), splicer.inverse_transform(W))
+    assert splicer.top_concepts(frame, k=3) == splicer.top_concepts(W, k=3)
+    assert splicer.l0(frame) == splicer.l0(W)
+    # columns that are strings but not the concepts: said so, not taken for embeddings
+    named = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    with pytest.raises(ValueError, match="its columns are not concept names"):
+        splicer.top_concepts(named)
