@@ -328,13 +328,33 @@ def _array_to_pil(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array)
 
 
+def _full_scale(image: Image.Image, values: np.ndarray) -> float:
+    """The value of white in a 32-bit integer image (mode ``"I"``).
+
+    The depth its file declares (a TIFF's bits per sample, signed or not) when it
+    declares one; else 16 bits when every value fits in them (Pillow has opened
+    16-bit files as ``"I"``), and the signed 32-bit range when not.
+    """
+    tags = getattr(image, "tag_v2", None)
+    if tags is not None:
+        bits = tags.get(258)  # BitsPerSample
+        bits = bits[0] if isinstance(bits, tuple) and bits else bits
+        if isinstance(bits, int) and 8 <= bits <= 32:
+            signed = tags.get(339) in (2, (2,))  # SampleFormat: 2 is a signed integer
+            return float(2 ** (bits - 1) - 1 if signed else 2**bits - 1)
+    if values.size and values.min() >= 0 and values.max() <= 65535:
+        return 65535.0
+    return float(2**31 - 1)
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode == "RGB":
         return image.copy()
     if mode in _SIXTEEN_BIT_MODES or mode == "I":
         values = np.asarray(image).astype(np.float64)
-        eight_bit = np.clip(np.round(values / 257.0), 0, 255).astype(np.uint8)
+        top = 65535.0 if mode != "I" else _full_scale(image, values)
+        eight_bit = np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8)
         return Image.fromarray(eight_bit).convert("RGB")
     if mode == "F":
         values = np.asarray(image, dtype=np.float64)

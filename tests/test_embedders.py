@@ -245,6 +245,23 @@ def test_grayscale_and_palette_and_rgba_images(make_embedder, tmp_path):
     )
     np.testing.assert_allclose(embedder.transform([sixteen])[0], expected_gray, atol=1e-6)
 
+    # 32-bit integers (mode "I"): white is the top of the depth the file declares
+    # (a full-range 32-bit TIFF embedded as an all-white image before)
+    full = np.round(gray.astype(np.float64) * ((2**31 - 1) / 255)).astype(np.int32)
+    Image.fromarray(full).save(tmp_path / "gray32.tif")
+    with Image.open(tmp_path / "gray32.tif") as reopened:
+        assert reopened.mode == "I"
+    np.testing.assert_allclose(
+        _embed_file(embedder, tmp_path / "gray32.tif"), expected_gray, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        embedder.transform([Image.fromarray(full)])[0], expected_gray, atol=1e-6
+    )
+    # without a declared depth, values within 16 bits are 16-bit ones
+    in_i = Image.fromarray(gray.astype(np.int32) * 257)
+    assert in_i.mode == "I"
+    np.testing.assert_allclose(embedder.transform([in_i])[0], expected_gray, atol=1e-6)
+
     color = rng.integers(0, 256, size=(30, 34, 3), dtype=np.uint8)
     expected_color = embedder.transform([color])[0]
     # RGBA: alpha is dropped
