@@ -423,7 +423,15 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
             skipped with ``on_error="skip"`` are NaN.
         """
         if self.modality == "text":
-            return self.embed_text(X)
+            texts = to_text_list(X)
+            if (path := _images.looks_like_image_paths(texts)) is not None:
+                warn_user(
+                    f"the texts name image files ({path!r} is one): with modality='text' "
+                    "the names are embedded as text; pass modality='image' to embed the "
+                    "images",
+                    UserWarning,
+                )
+            return self.embed_text(texts)
         return self._embed_images(X, return_skipped=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -174,3 +174,24 @@ def test_long_inputs_are_tokenized_in_chunks_and_keep_their_order(text_variants,
     embedder = make(text_variants, batch_size=2)
     got = embedder.embed_text(MIXED_TEXTS)
     np.testing.assert_allclose(got, full_length_reference(embedder, MIXED_TEXTS), atol=1e-5)
+
+
+def test_image_paths_given_as_texts_are_warned_about(tiny_clip_model, tmp_path):
+    # A text embedder embedded the file names of images as text, without a word (the
+    # reverse mistake, texts given to an image embedder, is an error).
+    import warnings
+
+    from PIL import Image
+
+    paths = []
+    for i in range(2):
+        paths.append(str(tmp_path / f"{i}.PNG"))
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(paths[-1], format="png")
+    embedder = make(tiny_clip_model)
+    with pytest.warns(UserWarning, match=r"the texts name image files .*modality='image'"):
+        Z = embedder.transform(paths)
+    assert Z.shape[0] == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        embedder.transform(["a photo of a dog", "snow.png"])  # (not every text a file name)
+        embedder.transform(["missing.png", "gone.jpg"])  # (no such files)
