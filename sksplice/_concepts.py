@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from ._array import unit_rows
 from ._names import a_type
@@ -150,7 +151,8 @@ def raw_concept_embeddings(
     n_features: int | None,
 ) -> np.ndarray:
     if concept_embeddings is not None:
-        raw = np.asarray(concept_embeddings)
+        sparse = scipy.sparse.issparse(concept_embeddings)
+        raw = concept_embeddings.toarray() if sparse else np.asarray(concept_embeddings)
         if raw.ndim != 2:
             raise ValueError(
                 f"concept_embeddings must be a 2-D array (n_concepts, d); got shape {raw.shape}"

@@ -77,6 +77,9 @@ def check_text_embedder(
     TypeError
         If ``embedder`` has no callable ``embed_text`` method.
     """
+    if isinstance(embedder, type):
+        name = embedder.__name__
+        raise TypeError(f"`{param}` is the class {name}, not an instance: pass {name}(...)")
     if not (isinstance(embedder, TextEmbedder) and callable(embedder.embed_text)):
         why = f" {purpose}" if purpose else ""
         raise TypeError(

@@ -13,6 +13,7 @@ present.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,11 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
             )
     if isinstance(concepts, str):
         raise TypeError("`concepts` must be a sequence of concept names, not a single string")
+    if not isinstance(concepts, Iterable):
+        raise TypeError(
+            "`concepts` must be a sequence of concept names or a fitted SpliceTransformer, "
+            f"got {type(concepts).__name__} {concepts!r}"
+        )
     names = np.asarray(list(concepts), dtype=object)
     if names.ndim != 1 or names.shape[0] != n_concepts:
         raise ValueError(
@@ -461,6 +467,11 @@ def rank_concepts(
         raise ValueError(
             f"`y` holds a single class ({classes[0]!r}); ranking concepts needs at least two"
         )
+    for label, param in ((positive, "positive"), (negative, "negative")):
+        if not isinstance(label, Hashable):
+            raise TypeError(
+                f"`{param}` must be one label of `y`, got a {type(label).__name__}: {label!r}"
+            )
     if positive not in set(classes.tolist()):
         raise ValueError(
             f"`positive`={positive!r} is not a label of `y`; labels are {classes.tolist()}"

@@ -1517,7 +1517,62 @@ CASES: list[Case] = [
         run=lambda env: env.cli("profile", str(env.root), "--labels", env.path("nope.csv")),
         check=_cli_fails(2, files=("nope.csv",)),
     ),
+    Case(
+        id="splice-embedder-class",
+        entry="SpliceTransformer(embedder=...).fit",
+        given="the class CLIPEmbedder, not an instance",
+        expected="TypeError naming the class and how to make an instance, before any work",
+        run=lambda env: SpliceTransformer(vocabulary=VOCAB, embedder=CLIPEmbedder).fit(env.X),
+        error=TypeError,
+        names=lambda env: ["the class CLIPEmbedder", "CLIPEmbedder(...)"],
+    ),
+    Case(
+        id="splice-sparse-concept-embeddings",
+        entry="SpliceTransformer(concept_embeddings=...).fit",
+        given="a SciPy sparse matrix",
+        expected="taken as the dense array it holds",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=sp.csr_matrix(env.D), device="cpu"
+        ).fit(env.X),
+        check=lambda env, fitted: np.testing.assert_allclose(
+            fitted.dictionary_, env.splice.dictionary_, rtol=1e-6, atol=1e-7
+        ),
+    ),
+    Case(
+        id="profiles-concepts-number",
+        entry="concept_profiles(concepts=...)",
+        given="a number instead of names",
+        expected="TypeError naming `concepts` and the value",
+        run=lambda env: concept_profiles(env.W, env.y, concepts=14),
+        error=TypeError,
+        names=lambda env: ["`concepts`", "14"],
+    ),
+    Case(
+        id="rank-positive-list",
+        entry="rank_concepts(positive=...)",
+        given="a list of labels instead of one label",
+        expected="TypeError naming `positive` and the value",
+        run=lambda env: rank_concepts(env.W, env.y, ["a"], concepts=VOCAB),
+        error=TypeError,
+        names=lambda env: ["`positive`", "['a']"],
+    ),
+    Case(
+        id="embedder-text-given-image-paths",
+        entry="CLIPEmbedder(modality='text').transform",
+        given="paths of image files",
+        expected="embedded as texts, with a UserWarning naming a file and modality='image'",
+        run=lambda env: _record(
+            lambda: env.text_embedder.transform([env.path("good.png"), env.path("good.jpg")])
+        ),
+        check=lambda env, result: _warned(result, (env.path("good.png"), "modality='image'")),
+    ),
 ]
+
+
+def _warned(result: tuple[Any, list[warnings.WarningMessage]], words: tuple[str, ...]) -> None:
+    _, caught = result
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert any(all(word in m for word in words) for m in messages), messages
 
 
 def _small_penalty_warned(result: tuple[Any, list[warnings.WarningMessage]]) -> None:
