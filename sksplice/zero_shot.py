@@ -59,8 +59,8 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     Notes
     -----
     Labels ``y`` are optional: zero-shot classification learns nothing from
-    data. When ``classes`` is given, ``classes_`` keeps its order. Every label
-    given to ``fit`` or ``score`` must be one of ``classes_`` (a typo in a class
+    data. When ``classes`` is given, ``classes_`` keeps its order, and every
+    label given to ``fit`` or ``score`` must be one of them (a typo in a class
     name, or ``"Dog"`` for ``"dog"``, is caught rather than scored as always
     wrong). scikit-learn's scorers (``scoring="accuracy"``) call ``predict``
     and never show the labels to the classifier; ``cross_val_score`` and
@@ -285,19 +285,19 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If a label of ``y`` is not among ``classes_`` (it could never be
-            predicted): the message names it and the closest class names.
+            With ``classes`` given, if a label of ``y`` is not among them (it
+            could never be predicted): the message names it and the closest
+            class names. (With the classes taken from the labels of ``fit``, a
+            label it did not see is counted wrong, as by scikit-learn's
+            classifiers.)
         """
         check_is_fitted(self)
         y = check_labels(y)
-        if y.ndim == 1:  # (other shapes: scikit-learn's own checks say what is wrong)
-            advice = None
-            if self.classes is None:
-                advice = (
-                    "correct the labels, or name every class with `classes=[...]` (fit took "
-                    "the classes from its labels)"
-                )
-            _check_known_labels(y, self.classes_, "`classes_`", advice)
+        # With the classes named (`classes=`), a label among none of them is a typo.
+        # Taken from the labels of fit, a label fit did not see is counted wrong, as by
+        # any scikit-learn classifier (a fold of a cross-validation may lack a class).
+        if y.ndim == 1 and self.classes is not None:
+            _check_known_labels(y, self.classes_, "`classes_`")
         return super().score(X, y, sample_weight=sample_weight)
 
 
@@ -350,9 +350,7 @@ def _check_names(classes: Any, what: str, template: str, y: Any = None) -> None:
         )
 
 
-def _check_known_labels(
-    y: np.ndarray, classes: np.ndarray, what: str, advice: str | None = None
-) -> None:
+def _check_known_labels(y: np.ndarray, classes: np.ndarray, what: str) -> None:
     """Refuse labels that are no class: they would be scored as always wrong."""
     known = classes.tolist()
     unknown = sorted(set(np.unique(y).tolist()) - set(known), key=str)
@@ -367,5 +365,5 @@ def _check_known_labels(
     raise ValueError(
         f"labels {_listed(unknown)} in `y` are not among {what} {_listed(known)}{hint}: a "
         "label that is no class would be scored as always wrong; "
-        f"{advice or 'correct the labels or the class names'}"
+        "correct the labels or the class names"
     )
