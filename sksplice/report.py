@@ -19,9 +19,11 @@ image shows all its non-zero concepts, with bars on one scale for the whole page
 from __future__ import annotations
 
 import base64
+import errno
 import io
 import logging
 import math
+import numbers
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ._atomic import atomic_write
+from ._names import a_type
 
 __all__ = ["ImageResult", "render_report", "thumbnail_data_uri", "write_report"]
 
@@ -72,8 +75,12 @@ class ImageResult:
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a path, ``concepts`` not a list of pairs, or
+        ``l0`` or ``cosine`` (or a concept's weight) not a number.
     ValueError
-        If ``thumbnail`` is not such a data URI.
+        If a concept is not a (name, weight) pair, ``l0`` is not a whole
+        number of at least 0, or ``thumbnail`` is not such a data URI.
     """
 
     path: str
@@ -84,7 +91,21 @@ class ImageResult:
     thumbnail: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.path, (str, os.PathLike)):
+            raise TypeError(
+                f"ImageResult: `path` must be the image's path (a str or os.PathLike), got "
+                f"{_given(self.path)}"
+            )
         self.path = os.fspath(self.path)
+        where = f"ImageResult(path={self.path!r})"
+        self.concepts = _checked_concepts(self.concepts, where)
+        self.l0 = _checked_l0(self.l0, where)
+        if not _is_number(self.cosine):
+            raise TypeError(
+                f"{where}: `cosine` must be a number (the cosine similarity of the embedding "
+                f"and its recomposition), got {_given(self.cosine)}"
+            )
+        self.cosine = float(self.cosine)
         if self.thumbnail is not None and (
             not isinstance(self.thumbnail, str) or _DATA_URI.fullmatch(self.thumbnail) is None
         ):
@@ -94,6 +115,69 @@ class ImageResult:
                 f"ImageResult(path={self.path!r}): `thumbnail` must be a "
                 f"'data:image/(png|jpeg|gif|webp);base64,...' URI or None, got {shown}"
             )
+
+
+def _given(value: Any) -> str:
+    """What was given, for a message: its type and (shortened) value, ``"a str ('x')"``."""
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return a_type(value) if value is None else f"{a_type(value)} ({shown})"
+
+
+def _is_number(value: Any) -> bool:
+    """A real number (int, float, numpy scalar), not a bool or text."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _checked_concepts(concepts: Any, where: str) -> list[tuple[Any, float]]:
+    """``concepts`` as a list of (name, weight) pairs, or a TypeError/ValueError saying why not."""
+    expected = "a list of (concept, weight) pairs, largest weight first"
+    if isinstance(concepts, Mapping):
+        raise TypeError(
+            f"{where}: `concepts` must be {expected}, got {a_type(concepts)}; give its items, "
+            "e.g. sorted(concepts.items(), key=lambda kv: -kv[1])"
+        )
+    if isinstance(concepts, (str, bytes)) or not isinstance(concepts, Iterable):
+        raise TypeError(f"{where}: `concepts` must be {expected}, got {_given(concepts)}")
+    pairs = []
+    for i, pair in enumerate(concepts):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, (tuple, list, np.ndarray)):
+            raise TypeError(
+                f"{where}: `concepts[{i}]` must be a (concept, weight) pair, got {_given(pair)}"
+            )
+        if len(pair) != 2:
+            raise ValueError(
+                f"{where}: `concepts[{i}]` must be a (concept, weight) pair, got {len(pair)} "
+                f"values: {pair!r}"
+            )
+        name, weight = pair
+        if not isinstance(name, (str, numbers.Integral)) or isinstance(name, (bool, np.bool_)):
+            raise TypeError(
+                f"{where}: `concepts[{i}]` names its concept by {_given(name)}; a concept name "
+                "is text (or an integer position)"
+            )
+        if not _is_number(weight):
+            raise TypeError(
+                f"{where}: the weight of concept {name!r} (`concepts[{i}]`) must be a number, "
+                f"got {_given(weight)}"
+            )
+        pairs.append((name, float(weight)))
+    return pairs
+
+
+def _checked_l0(l0: Any, where: str) -> int:
+    """``l0`` as an int, or a TypeError/ValueError saying why it is no count."""
+    if not _is_number(l0):
+        raise TypeError(
+            f"{where}: `l0` must be the number of non-zero concept weights (an int), got "
+            f"{_given(l0)}"
+        )
+    if not (math.isfinite(l0) and float(l0).is_integer() and l0 >= 0):
+        raise ValueError(
+            f"{where}: `l0` must be the number of non-zero concept weights, a whole number "
+            f"of at least 0, got {l0!r}"
+        )
+    return int(l0)
 
 
 def thumbnail_data_uri(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> str | None:
@@ -393,14 +477,120 @@ def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str
 
 def _skipped_rows(skipped: Iterable[Any] | None) -> list[tuple[str, str]]:
     """(item, reason) pairs from objects with ``item``/``reason`` or from pairs."""
+    expected = (
+        "objects with `item` and `reason` (as the embedders report them) or (image, reason) pairs"
+    )
+    if skipped is None:
+        return []
+    if isinstance(skipped, (str, bytes, Mapping)) or not isinstance(skipped, Iterable):
+        raise TypeError(f"`skipped` must be a list of {expected}, got {_given(skipped)}")
     rows = []
-    for s in skipped or ():
+    for i, s in enumerate(skipped):
         if hasattr(s, "item") and hasattr(s, "reason"):
             rows.append((str(s.item), str(s.reason)))
-        else:
+        elif isinstance(s, (tuple, list)) and len(s) == 2:
             item, reason = s
             rows.append((str(item), str(reason)))
+        else:
+            raise TypeError(f"`skipped[{i}]` must be one of {expected}, got {_given(s)}")
     return rows
+
+
+#: What ``profiles`` and ``ranking`` are, for messages.
+_PROFILES = (
+    "the output of sksplice.analysis.concept_profiles (or a concept-by-class table of prevalences)"
+)
+_RANKING = "the output of sksplice.analysis.rank_concepts (or sksplice.shift.compare_datasets)"
+_RANKING_COLUMNS = ("prevalence_positive", "prevalence_negative", "prevalence_diff", "p_adjusted")
+_COMPARISON_COLUMNS = ("prevalence_a", "prevalence_b", "prevalence_diff", "p_adjusted")
+
+
+def _columns_shown(frame: pd.DataFrame) -> str:
+    names = [str(c) for c in frame.columns.get_level_values(0).unique()]
+    return ", ".join(names[:8]) + (f", ... ({len(names)} in all)" if len(names) > 8 else "")
+
+
+def _looks_like_ranking(frame: pd.DataFrame) -> bool:
+    return not isinstance(frame.columns, pd.MultiIndex) and (
+        "p_adjusted" in frame.columns or "prevalence_diff" in frame.columns
+    )
+
+
+def _check_results(results: Any) -> list[ImageResult]:
+    """``results`` as a list of :class:`ImageResult`, or a TypeError saying what is wrong."""
+    expected = "an iterable of sksplice.report.ImageResult, one per image"
+    if isinstance(results, ImageResult):
+        raise TypeError(f"`results` must be {expected}, got one ImageResult; give [result]")
+    if isinstance(results, (str, bytes, Mapping, pd.DataFrame)) or not isinstance(
+        results, Iterable
+    ):
+        raise TypeError(f"`results` must be {expected}, got {a_type(results)}")
+    results = list(results)
+    for i, r in enumerate(results):
+        if not isinstance(r, ImageResult):
+            raise TypeError(
+                f"`results[{i}]` is {_given(r)}, not a sksplice.report.ImageResult; build one "
+                "per image: ImageResult(path, concepts, l0, cosine, label=...)"
+            )
+    return results
+
+
+def _check_profiles(profiles: Any) -> None:
+    """Refuse a ``profiles`` table the report cannot read, saying what was expected."""
+    if not isinstance(profiles, pd.DataFrame):
+        raise TypeError(f"`profiles` must be {_PROFILES}, a DataFrame; got {a_type(profiles)}")
+    if profiles.columns.empty:
+        return
+    if _looks_like_ranking(profiles):
+        raise ValueError(
+            f"`profiles` is a ranking (columns {_columns_shown(profiles)}), not {_PROFILES}; "
+            "pass a ranking as `ranking=`"
+        )
+    if isinstance(profiles.columns, pd.MultiIndex):
+        if "prevalence" not in profiles.columns.get_level_values(0):
+            raise ValueError(
+                f"`profiles` has no 'prevalence' columns (its columns: "
+                f"{_columns_shown(profiles)}); expected {_PROFILES}"
+            )
+        table = profiles["prevalence"]
+    else:
+        table = profiles
+    text = [str(c) for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    if text:
+        raise ValueError(
+            f"`profiles` has columns that hold no prevalences (not numbers): "
+            f"{', '.join(text[:5])}; expected {_PROFILES}"
+        )
+
+
+def _check_ranking(ranking: Any) -> None:
+    """Refuse a ``ranking`` table the report cannot read, saying what was expected."""
+    if not isinstance(ranking, pd.DataFrame):
+        raise TypeError(f"`ranking` must be {_RANKING}, a DataFrame; got {a_type(ranking)}")
+    if ranking.columns.empty:
+        return
+    if isinstance(ranking.columns, pd.MultiIndex):
+        if "prevalence" in ranking.columns.get_level_values(0):
+            raise ValueError(
+                f"`ranking` is class profiles (columns {_columns_shown(ranking)}), not "
+                f"{_RANKING}; pass class profiles as `profiles=`"
+            )
+        raise ValueError(
+            f"`ranking` has columns on several levels ({_columns_shown(ranking)}); expected "
+            f"{_RANKING}"
+        )
+    needed = _COMPARISON_COLUMNS if _compared(ranking) is not None else _RANKING_COLUMNS
+    missing = [c for c in needed if c not in ranking.columns]
+    if missing:
+        raise ValueError(
+            f"`ranking` lacks the columns {', '.join(missing)} (its columns: "
+            f"{_columns_shown(ranking)}); expected {_RANKING}"
+        )
+    text = [c for c in needed if not pd.api.types.is_numeric_dtype(ranking[c])]
+    if text:
+        raise ValueError(
+            f"`ranking` has columns that hold no numbers: {', '.join(text)}; expected {_RANKING}"
+        )
 
 
 def _asset(name: str) -> str:
@@ -469,8 +659,29 @@ def render_report(
     -------
     html : str
         The complete page.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not of the kind described above (an entry of
+        ``results`` that is no :class:`ImageResult`, a ``title`` that is no
+        text, ``profiles`` or ``ranking`` that is no DataFrame).
+    ValueError
+        If ``profiles`` or ``ranking`` is not such a table (a ranking given
+        as ``profiles`` or the other way round, columns missing).
     """
-    results = list(results)
+    results = _check_results(results)
+    if not isinstance(title, str):
+        raise TypeError(f"`title` must be text (a str), got {_given(title)}")
+    if settings is not None and not isinstance(settings, Mapping):
+        raise TypeError(
+            f"`settings` must be a mapping of setting names to values (a dict), got "
+            f"{_given(settings)}"
+        )
+    if profiles is not None:
+        _check_profiles(profiles)
+    if ranking is not None:
+        _check_ranking(ranking)
     skipped_rows = _skipped_rows(skipped)
     concept_index: dict[str, int] = {}
     class_index: dict[str, int] = {}
@@ -581,10 +792,49 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
     -------
     path : pathlib.Path
         The written file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder of ``path`` does not exist (it is not created, as
+        :meth:`pandas.DataFrame.to_csv` does not create one either).
+    NotADirectoryError
+        If what should be the folder of ``path`` is a file.
+    OSError
+        If the file cannot be written (a read-only folder: ``PermissionError``);
+        the error names ``path``. An existing file is left as it was.
+
+    Notes
+    -----
+    The page is written to a temporary file in the same folder, then renamed
+    to ``path``: a reader sees the old file or the complete new one.
     """
-    page = render_report(results, **kwargs).encode("utf-8")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`path` must be a file path (a str or os.PathLike), got {_given(path)}")
     path = Path(path)
-    with atomic_write(path) as fh:
-        fh.write(page)
+    folder = path.parent
+    if not path.is_symlink():  # (a link is followed: atomic_write checks its target's folder)
+        if not folder.exists():
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"Cannot write the report {str(path)!r}: its folder {str(folder)!r} does not "
+                "exist; create it first or choose another path",
+            )
+        if not folder.is_dir():
+            raise NotADirectoryError(
+                errno.ENOTDIR,
+                f"Cannot write the report {str(path)!r}: {str(folder)!r} is not a folder",
+            )
+    page = render_report(results, **kwargs).encode("utf-8")
+    try:
+        with atomic_write(path) as fh:
+            fh.write(page)
+    except OSError as exc:
+        # the error of the temporary file written first (".r.html.1234....tmp") or of a
+        # write that names no file (a full disk): named after the file asked for
+        text = os.fspath(path)
+        if exc.errno is None or exc.filename == text or text in str(exc.strerror):
+            raise
+        raise type(exc)(exc.errno, exc.strerror, text) from None
     logger.debug("wrote %s (%.1f MB)", path, len(page) / 1e6)
     return path

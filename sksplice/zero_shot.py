@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
+from ._names import close_matches
 from ._protocols import check_text_embedder
 from ._stack import warn_user
 from ._validation import check_labels, check_number
@@ -58,9 +59,14 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     Notes
     -----
     Labels ``y`` are optional: zero-shot classification learns nothing from
-    data. When ``classes`` is given, every label in ``y`` must be one of them
-    (a typo in a class name is caught rather than scored as always wrong), and
-    ``classes_`` keeps the order of ``classes``. When ``classes`` is ``None``,
+    data. When ``classes`` is given, ``classes_`` keeps its order, and every
+    label given to ``fit`` or ``score`` must be one of them (a typo in a class
+    name, or ``"Dog"`` for ``"dog"``, is caught rather than scored as always
+    wrong). scikit-learn's scorers (``scoring="accuracy"``) call ``predict``
+    and never show the labels to the classifier; ``cross_val_score`` and
+    ``GridSearchCV`` fit it with the training labels, where they are checked,
+    but a scorer applied by hand to a classifier fitted without labels checks
+    nothing: use :meth:`score`, or fit with the labels. When ``classes`` is ``None``,
     ``classes_`` are the sorted unique labels of ``y``, as for any scikit-learn
     classifier. Input rows are L2-normalised before the cosine, so recomposed
     SpLiCE embeddings (``ConceptEditor(output="embedding")``) can be passed as
@@ -124,8 +130,9 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If classes are missing or fewer than two, a label of ``y`` is not
-            among ``classes``, or the embedder's dimension differs from ``X``'s.
+            If classes are missing or fewer than two, a class name is empty,
+            blank, None or NaN, a label of ``y`` is not among ``classes``, or
+            the embedder's dimension differs from ``X``'s.
         """
         templates = self._check_params()
         if y is None:
@@ -141,7 +148,9 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                     "so is `classes`): give `classes=[...]` or labels `y`"
                 )
             classes = np.unique(y)
-            if not any(isinstance(c, str) and not c.strip().isdigit() for c in classes.tolist()):
+            _check_enough_classes(classes)
+            _check_names(classes, "the labels `y`", templates[0], y)
+            if not _names_a_class(classes):
                 warn_user(
                     f"the labels {classes.tolist()[:5]} name no class: the prompts read "
                     f"{templates[0].format(classes[0])!r}; give the class names as "
@@ -152,10 +161,13 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         else:
             if isinstance(self.classes, str):
                 raise TypeError("`classes` must be a sequence of class names, not one string")
-            classes = np.asarray(list(self.classes))
+            given = list(self.classes)
+            _check_enough_classes(given)
+            _check_names(given, "classes", templates[0])
+            classes = np.asarray(given)
             if len(set(classes.tolist())) != classes.shape[0]:
                 raise ValueError(f"`classes` has duplicate names: {classes.tolist()}")
-            if not any(isinstance(c, str) and not c.strip().isdigit() for c in classes.tolist()):
+            if not _names_a_class(classes):
                 warn_user(
                     f"`classes` {classes.tolist()[:5]} name no class: the prompts read "
                     f"{templates[0].format(classes[0])!r}; give the class names as text, "
@@ -163,16 +175,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                     UserWarning,
                 )
             if y is not None:
-                unknown = sorted(set(np.unique(y).tolist()) - set(classes.tolist()), key=str)
-                if unknown:
-                    raise ValueError(
-                        f"labels {unknown} in `y` are not among `classes` {classes.tolist()}"
-                    )
-        if classes.shape[0] < 2:
-            raise ValueError(
-                "zero-shot classification needs at least two classes, got "
-                f"{classes.shape[0]} class: {classes.tolist()}"
-            )
+                _check_known_labels(y, classes, "`classes`")
         prompts = [template.format(str(c)) for c in classes for template in templates]
         emb = np.asarray(self.embedder.embed_text(prompts), dtype=np.float64)
         if emb.ndim != 2 or emb.shape[0] != len(prompts):
@@ -278,5 +281,89 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         score : float
             Fraction of correctly classified samples (weighted when
             ``sample_weight`` is given).
+
+        Raises
+        ------
+        ValueError
+            With ``classes`` given, if a label of ``y`` is not among them (it
+            could never be predicted): the message names it and the closest
+            class names. (With the classes taken from the labels of ``fit``, a
+            label it did not see is counted wrong, as by scikit-learn's
+            classifiers.)
         """
+        check_is_fitted(self)
+        y = check_labels(y)
+        # With the classes named (`classes=`), a label among none of them is a typo.
+        # Taken from the labels of fit, a label fit did not see is counted wrong, as by
+        # any scikit-learn classifier (a fold of a cross-validation may lack a class).
+        if y.ndim == 1 and self.classes is not None:
+            _check_known_labels(y, self.classes_, "`classes_`")
         return super().score(X, y, sample_weight=sample_weight)
+
+
+#: How many class names and labels a message lists.
+_SHOWN = 10
+
+
+def _listed(values: list[Any]) -> str:
+    """``values`` for a message: all of them, or the first few and how many there are."""
+    if len(values) <= _SHOWN:
+        return str(values)
+    return f"{str(values[:_SHOWN])[:-1]}, ...] ({len(values)} in all)"
+
+
+def _names_a_class(classes: np.ndarray) -> bool:
+    """Whether some class is a name (text other than a number), not a number or code."""
+    return any(isinstance(c, str) and not c.strip().isdigit() for c in classes.tolist())
+
+
+def _check_enough_classes(classes: Any) -> None:
+    if len(classes) < 2:
+        shown = list(classes.tolist() if isinstance(classes, np.ndarray) else classes)
+        raise ValueError(
+            "zero-shot classification needs at least two classes, got "
+            f"{len(shown)} class{'' if len(shown) == 1 else 'es'}: {shown}"
+        )
+
+
+def _check_names(classes: Any, what: str, template: str, y: Any = None) -> None:
+    """Refuse a class that names nothing: empty or blank text, None, NaN.
+
+    Such a class would make the prompt ``"a photo of a ."`` (or ``"... a None."``).
+    ``y``, when the classes are its unique labels, locates the first such label by row.
+    """
+    for position, name in enumerate(np.asarray(classes, dtype=object).tolist()):
+        if isinstance(name, str) and not name.strip():
+            problem = "empty" if not name else f"blank ({name!r})"
+        elif name is None or (isinstance(name, (float, np.floating)) and np.isnan(name)):
+            problem = f"missing ({name!r})"
+        else:
+            continue
+        if y is None:
+            where = f"`{what}[{position}]` is {problem}"
+        else:
+            row = int(np.flatnonzero(np.asarray(y, dtype=object) == name)[0])
+            where = f"{what} name a class that is {problem}, first at row {row}"
+        raise ValueError(
+            f"{where}: a class name goes into the prompts ({name!r} gives "
+            f"{template.format(str(name))!r}); give every class a name"
+        )
+
+
+def _check_known_labels(y: np.ndarray, classes: np.ndarray, what: str) -> None:
+    """Refuse labels that are no class: they would be scored as always wrong."""
+    known = classes.tolist()
+    unknown = sorted(set(np.unique(y).tolist()) - set(known), key=str)
+    if not unknown:
+        return
+    hints = []
+    for label in unknown[:_SHOWN]:
+        close = close_matches(str(label), [str(c) for c in known], n=1)
+        if close:
+            hints.append(f"{close[0]!r} for {label!r}")
+    hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    raise ValueError(
+        f"labels {_listed(unknown)} in `y` are not among {what} {_listed(known)}{hint}: a "
+        "label that is no class would be scored as always wrong; "
+        "correct the labels or the class names"
+    )

@@ -439,3 +439,142 @@ def test_a_report_without_any_weight_says_so_instead_of_a_scale():
     assert 'id="scale"' not in page and _data(page)["hasWeights"] is False
     some = render_report([ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=None)])
     assert 'id="scale"' in some and _data(some)["hasWeights"] is True
+
+
+# ------------------------------------------------------------------ wrong arguments
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"l0": "x"}, TypeError, r"`l0` must be the number of non-zero concept weights .*'x'"),
+        ({"l0": -1}, ValueError, r"`l0` must be .*a whole number of at least 0, got -1"),
+        ({"l0": 2.5}, ValueError, r"`l0` must be .*whole number.*got 2\.5"),
+        ({"cosine": "0.9"}, TypeError, r"`cosine` must be a number .*got a str \('0\.9'\)"),
+        ({"concepts": {"dog": 0.2}}, TypeError, r"`concepts` must be a list of .*got a dict"),
+        ({"concepts": "dog"}, TypeError, r"`concepts` must be a list of .*got a str"),
+        ({"concepts": [("dog", 0.2, 1)]}, ValueError, r"`concepts\[0\]` .* got 3 values"),
+        ({"concepts": ["dog"]}, TypeError, r"`concepts\[0\]` must be a \(concept, weight\) pair"),
+        ({"concepts": [("dog", "0.2")]}, TypeError, r"weight of concept 'dog' .*got a str"),
+        ({"concepts": [(None, 0.2)]}, TypeError, r"`concepts\[0\]` names its concept by None"),
+        ({"path": 3}, TypeError, r"`path` must be the image's path .*got an int \(3\)"),
+    ],
+)
+def test_image_result_names_the_wrong_field(kwargs, error, match):
+    fields = {"path": "a/b.png", "concepts": [("dog", 0.2)], "l0": 1, "cosine": 0.9, **kwargs}
+    with pytest.raises(error, match=match) as info:
+        ImageResult(**fields)
+    if "path" not in kwargs:
+        assert "ImageResult(path='a/b.png')" in str(info.value)
+
+
+def test_image_result_takes_numpy_numbers_and_any_iterable_of_pairs():
+    result = ImageResult(
+        "a.png", (pair for pair in [("sky", np.float32(0.5))]), np.int64(1), np.float64(0.9)
+    )
+    assert result.concepts == [("sky", 0.5)] and type(result.l0) is int
+    assert type(result.cosine) is float
+
+
+def _tables():
+    W = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]] * 4)
+    y = np.array(["x", "y"] * 4)
+    names = ["beach", "lake", "sky"]
+    return concept_profiles(W, y, names), rank_concepts(W, y, "x", concepts=names)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (
+            lambda p, r: {"profiles": r},
+            ValueError,
+            r"`profiles` is a ranking \(columns count_positive, .*not the output of "
+            r"sksplice\.analysis\.concept_profiles.*pass a ranking as `ranking=`",
+        ),
+        (
+            lambda p, r: {"ranking": p},
+            ValueError,
+            r"`ranking` is class profiles .*not the output of sksplice\.analysis\.rank_concepts"
+            r".*pass class profiles as `profiles=`",
+        ),
+        (
+            lambda p, r: {"ranking": r.drop(columns="p_adjusted")},
+            ValueError,
+            r"`ranking` lacks the columns p_adjusted",
+        ),
+        (
+            lambda p, r: {"ranking": r.to_numpy()},
+            TypeError,
+            r"`ranking` must be the output of .*rank_concepts.*, a DataFrame; got a.? ndarray",
+        ),
+        (
+            lambda p, r: {"profiles": pd.DataFrame({"a": ["x"]}, index=["sky"])},
+            ValueError,
+            r"`profiles` has columns that hold no prevalences \(not numbers\): a",
+        ),
+        (lambda p, r: {"title": None}, TypeError, r"`title` must be text \(a str\), got None"),
+        (lambda p, r: {"settings": ["a"]}, TypeError, r"`settings` must be a mapping"),
+        (lambda p, r: {"skipped": ["a.png"]}, TypeError, r"`skipped\[0\]` must be one of"),
+    ],
+    ids=[
+        "profiles=ranking",
+        "ranking=profiles",
+        "ranking-column-missing",
+        "ranking-array",
+        "profiles-text",
+        "title",
+        "settings",
+        "skipped",
+    ],
+)
+def test_render_report_names_the_wrong_argument(make, error, match):
+    profiles, ranking = _tables()
+    result = ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=_png_uri())
+    with pytest.raises(error, match=match):
+        render_report([result], **make(profiles, ranking))
+
+
+def test_render_report_refuses_results_that_are_no_image_results():
+    result = ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=_png_uri())
+    with pytest.raises(TypeError, match=r"`results\[1\]` is a dict \(\{'path': 'b.png'\}\), not"):
+        render_report([result, {"path": "b.png"}])
+    with pytest.raises(TypeError, match=r"got one ImageResult; give \[result\]"):
+        render_report(result)
+    # the tables of the analysis are accepted where they belong
+    profiles, ranking = _tables()
+    assert _data(render_report([result], profiles=profiles, ranking=ranking))["ranking"]
+
+
+def test_write_report_refuses_a_missing_folder(tmp_path):
+    result = ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=_png_uri())
+    missing = tmp_path / "nodir"
+    with pytest.raises(FileNotFoundError, match=r"its folder '.*nodir' does not exist"):
+        write_report(missing / "r.html", [result])
+    assert not missing.exists()  # not created
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match=r"'.*file' is not a folder"):
+        write_report(tmp_path / "file" / "r.html", [result])
+
+
+def test_write_report_errors_name_the_file_asked_for(tmp_path, monkeypatch):
+    # a read-only folder refuses the temporary file written first: the error names r.html
+    import os
+
+    import sksplice._atomic as atomic
+
+    real_open = os.open
+
+    def refusing_open(path, flags, *args, **kwargs):
+        if os.fspath(path).endswith(".tmp"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(atomic.os, "open", refusing_open)
+    result = ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=_png_uri())
+    target = tmp_path / "r.html"
+    with pytest.raises(PermissionError) as info:
+        write_report(target, [result])
+    assert info.value.filename == str(target)
+    assert str(info.value) == f"[Errno 13] Permission denied: {str(target)!r}"
+    assert list(tmp_path.iterdir()) == []

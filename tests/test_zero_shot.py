@@ -262,3 +262,68 @@ def test_a_missing_label_is_refused_not_made_a_class(missing):
         ZeroShotClassifier(Embedder()).fit(X[:0], [])
     with pytest.raises(ValueError, match="1d array"):
         ZeroShotClassifier(Embedder()).fit(X, 5.0)
+
+
+@pytest.mark.parametrize(
+    ("classes", "match"),
+    [
+        ([], r"at least two classes, got 0 classes: \[\]"),
+        (["cat", ""], r"`classes\[1\]` is empty: .*'' gives 'a photo of a \.'"),
+        (["  ", "dog"], r"`classes\[0\]` is blank \('  '\)"),
+        (["cat", None], r"`classes\[1\]` is missing \(None\).*'a photo of a None\.'"),
+        (["cat", float("nan")], r"`classes\[1\]` is missing \(nan\)"),
+    ],
+    ids=["none", "empty", "blank", "None", "NaN"],
+)
+def test_classes_that_name_nothing_are_refused(classes, match):
+    emb = HashEmbedder(4)
+    with pytest.raises(ValueError, match=match):
+        ZeroShotClassifier(emb, classes=classes).fit(np.ones((3, 4)))
+    assert emb.calls == []  # refused before any prompt is embedded
+
+
+def test_a_blank_label_is_refused_as_a_class_name():
+    with pytest.raises(ValueError, match=r"labels `y` name a class that is empty, first at row 1"):
+        ZeroShotClassifier(HashEmbedder(4)).fit(np.ones((3, 4)), ["cat", "", "dog"])
+
+
+class _CatDog:
+    """Text embedder of two directions: prompts naming a cat, and all others."""
+
+    def embed_text(self, texts):
+        return np.array([[1.0, 0.0] if "cat" in t else [0.0, 1.0] for t in texts])
+
+
+def test_score_refuses_labels_that_are_no_class():
+    # "Dog" for "dog" would be scored as always wrong: 0.5 here, where every row is right
+    X = np.eye(2)[[0, 1, 0, 1]]
+    pipe = make_pipeline(FunctionTransformer(), ZeroShotClassifier(_CatDog(), ["cat", "dog"]))
+    pipe.fit(X)
+    assert pipe.score(X, ["cat", "dog", "cat", "dog"]) == 1.0
+    with pytest.raises(
+        ValueError,
+        match=r"labels \['Dog'\] in `y` are not among `classes_` \['cat', 'dog'\] "
+        r"\(did you mean 'dog' for 'Dog'\?\)",
+    ):
+        pipe.score(X, ["cat", "Dog", "cat", "Dog"])
+    with pytest.raises(ValueError, match=r"labels \[0, 1\] in `y` are not among `classes_`"):
+        pipe.score(X, [0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"labels `y` are missing \(None or NaN\) at row\(s\) 3"):
+        pipe.score(X, ["cat", "dog", "cat", None])
+    # classes taken from the labels of fit: a label fit did not see is counted wrong, as
+    # by any scikit-learn classifier (a fold of a cross-validation may lack a class)
+    learned = ZeroShotClassifier(_CatDog()).fit(X, ["cat", "dog", "cat", "dog"])
+    assert learned.score(X, ["cat", "bird", "cat", "dog"]) == 0.75
+
+
+def test_cross_validation_with_a_scorer_checks_the_labels_when_fitting():
+    # a scorer calls predict and never shows the labels to the classifier; cross-validation
+    # fits it with the training labels, which are checked
+    from sklearn.model_selection import cross_val_score
+
+    X = np.eye(2)[[0, 1] * 6]
+    clf = ZeroShotClassifier(_CatDog(), ["cat", "dog"])
+    good = cross_val_score(clf, X, ["cat", "dog"] * 6, scoring="accuracy", cv=3)
+    np.testing.assert_array_equal(good, [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"not among `classes` .* \(did you mean 'dog' for 'Dog'"):
+        cross_val_score(clf, X, ["cat", "Dog"] * 6, scoring="accuracy", cv=3, error_score="raise")
