@@ -123,17 +123,24 @@ _ORDERS = ("frequency", "authors")
 def _published_name(path: Path) -> str | None:
     """The name of the published vocabulary whose content ``path`` holds, if any.
 
-    Also a copy whose lines end with CRLF (a Windows checkout) or whose last
-    line has no newline: the same lines, which the authors' loader reads alike.
-    The published files end their lines with a newline, so their content is
-    compared in that form.
+    Also a copy that differs only in what the concepts do not hold: lines ending
+    with CRLF (a Windows checkout), spaces at the ends of lines, a byte-order
+    mark, no newline after the last line or blank lines after it. Each
+    published file holds its lines without trailing spaces, each ended by a
+    newline, with no blank line at its end, so a file is compared in that form.
+    (Such a copy read in file order would give the least frequent concepts
+    first.)
     """
     if path.stat().st_size > _LARGEST_PUBLISHED:
         return None
-    text = path.read_bytes().replace(b"\r\n", b"\n")
-    if text and not text.endswith(b"\n"):
-        text += b"\n"
-    digest = hashlib.sha256(text).hexdigest()
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    lines = [line.rstrip() for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    digest = hashlib.sha256(("\n".join(lines) + "\n").encode("utf-8")).hexdigest()
     return next((name for name, r in VOCABULARIES.items() if r.sha256 == digest), None)
 
 
