@@ -323,9 +323,9 @@ def _check_pixel_limit(image: Image.Image, path: str) -> None:
 
 def _bomb_message(path: str, size: tuple[int, int] | None, n_pixels: int | None = None) -> str:
     if size:
-        pixels = f" has {size[0]} x {size[1]} = {size[0] * size[1]} pixels and"
+        pixels = f" has {size[0]} x {size[1]} = {size[0] * size[1]:,} pixels and"
     else:
-        pixels = f" has {n_pixels} pixels and" if n_pixels else ""
+        pixels = f" has {n_pixels:,} pixels and" if n_pixels else ""
     return (
         f"{path!r}{pixels} exceeds PIL's decompression-bomb limit "
         f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS}); if you trust this file, "

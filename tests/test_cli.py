@@ -1435,7 +1435,7 @@ def test_max_image_pixels_lifts_the_decompression_bomb_limit(
     args = ["decompose", str(image_tree / "cats"), "-q", "-f", "jsonl", *_model_args(vocab_file)]
     code, out, err = _main(args, capsys)
     assert code == 1 and out == ""
-    assert "has 1296 pixels and exceeds PIL's decompression-bomb limit" in err
+    assert "has 1,296 pixels and exceeds PIL's decompression-bomb limit" in err
     assert "--max-image-pixels" in err
     for limit in ("2000", "0"):  # 0: no limit
         code, out, err = _main([*args, "--max-image-pixels", limit], capsys)

@@ -403,7 +403,7 @@ def test_decompression_bomb(make_embedder, tmp_path, monkeypatch):
             embedder.transform([tmp_path / "big.png"])
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
     # over twice the limit PIL refuses the file while opening it: its size is still said
-    with pytest.raises(InvalidImageError, match=r"big\.png' has 1600 pixels and exceeds"):
+    with pytest.raises(InvalidImageError, match=r"big\.png' has 1,600 pixels and exceeds"):
         embedder.transform([tmp_path / "big.png"])
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     assert embedder.transform([tmp_path / "big.png"]).shape == (1, 32)
