@@ -1468,13 +1468,27 @@ def test_the_output_file_extension_chooses_the_format(
             assert text.startswith("path,rank,concept,weight,l0,cosine")
         else:
             assert "(l0=" in text  # the table format
-    # -f wins over the extension
+    # -f wins over the extension, with a warning (there was none)
     out = tmp_path / "forced.json"
     code = cli.main(
         ["decompose", str(image_tree / "cats"), "-q", "-f", "csv", "-o", str(out)]
         + _model_args(vocab_file)
     )
     assert code == 0 and out.read_text().startswith("path,rank")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"sksplice: warning: -o {out}: the file gets the csv format (-f csv), not the json "
+        "format its extension names\n"
+    ), captured.err
+    # nothing to say when they agree, or when the extension names no format
+    for fmt, name in (("json", "agreed.JSON"), ("csv", "named.txt")):
+        out = tmp_path / name
+        code = cli.main(
+            ["decompose", str(image_tree / "cats"), "-q", "-f", fmt, "-o", str(out)]
+            + _model_args(vocab_file)
+        )
+        assert code == 0 and "-o " not in capsys.readouterr().err
 
 
 def test_errors_of_the_run_met_while_checking_keep_exit_code_1(
@@ -2015,3 +2029,212 @@ def test_a_query_concept_holding_a_colon_is_read_whole():
     args = argparse.Namespace(text=None, concepts="cat:2")
     with pytest.raises(cli.CLIError, match="not in the vocabulary: 'cat'"):
         _check_query_concepts(_parse_query(args), concepts, "cat:2")
+
+
+# ------------------------------------------ classes, files left out, output files refused
+
+
+def _classes(root: Path, *names: str, n: int = 3) -> Path:
+    """A folder of class sub-folders ``names``, ``n`` small images each."""
+    for k, name in enumerate(names):
+        for i in range(n):
+            _png(root / name / f"{i}.png", 10 * k + i)
+    return root
+
+
+@pytest.mark.parametrize("reserved", ["all", "every"])
+@pytest.mark.parametrize("how", ["profile-folders", "profile-labels", "report-folders"])
+def test_a_class_named_as_the_group_of_all_images_is_refused_before_any_work(
+    how, reserved, vocab_file, inproc, tmp_path, capsys, no_embedding, monkeypatch
+):
+    # It was refused by the profiles (exit 1), once every image and the vocabulary
+    # had been embedded. The name is the analysis module's, not a copy of it.
+    from sksplice import analysis
+
+    monkeypatch.setattr(analysis, "ALL_GROUP", reserved)
+    command, source = how.split("-")
+    root = _classes(tmp_path / "data", reserved if source == "folders" else "cat", "dog")
+    extra = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    if source == "labels":
+        labels = tmp_path / "labels.csv"
+        rows = [f"cat/{i}.png,cat" for i in range(3)] + [f"dog/{i}.png,dog" for i in range(2)]
+        labels.write_text("path,label\n" + "\n".join(rows) + f"\ndog/2.png,{reserved}\n")
+        extra += ["--labels", str(labels)]
+    code, out, err = _main([command, str(root), *extra, *_model_args(vocab_file)], capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and out == "", err
+    assert f"{reserved!r}" in last and "reserved" in last, last
+    if source == "labels":
+        assert f"{labels}, line 7: the label {reserved!r} (of dog/2.png)" in last, last
+    else:
+        assert f"class folder {root / reserved}: " in last and "rename that folder" in last, last
+    if reserved != "all":  # (a class named all is one like any other then)
+        import argparse
+
+        from sksplice.cli._inputs import _labelled
+
+        monkeypatch.setattr(analysis, "ALL_GROUP", "zzz")
+
+        args = argparse.Namespace(
+            folder=str(root), labels=extra[-1] if source == "labels" else None
+        )
+        assert reserved in _labelled(args)[1]
+
+
+def test_a_class_of_unreadable_images_is_refused_before_the_vocabulary_is_embedded(
+    image_tree, vocab_file, inproc, tmp_path, capsys, monkeypatch
+):
+    # The vocabulary was embedded (the dictionary built) before a class with no readable
+    # image was found; decompose's own checks of what was read come before it too.
+    from sksplice.embedders import CLIPEmbedder
+
+    def no_text(*args, **kwargs):
+        raise _Embedded("the vocabulary was embedded before the classes were checked")
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", no_text)
+    root = _three_classes(image_tree, tmp_path / "two_bad", ("dogs", "birds"))
+    fresh = tmp_path / "fresh.txt"  # (a vocabulary no other test has embedded and cached)
+    fresh.write_text("\n".join([*VOCAB, f"concept of {tmp_path.name}"]) + "\n")
+    args = ["profile", str(root), "-q", *_model_args(vocab_file), "--vocabulary", str(fresh)]
+    code, out, err = _main(args, capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 1 and out == ""
+    assert "none of the 2 images of class 'birds' could be read" in last, last
+    assert "skipped 4 of 9 images" in err
+
+
+def test_files_without_an_image_extension_are_counted_per_folder(tmp_path, caplog, capsys):
+    # They were left out without a word, even with --debug.
+    import argparse
+
+    from sksplice.cli._inputs import _labelled
+
+    root = _classes(tmp_path / "data", "cat", "dog", n=2)
+    for name in ("cat/noext", "cat/x.jpeg.bak", "dog/notes.txt", "dog/README", "z"):
+        (root / name).write_text("x")
+    labels = root / "labels.csv"
+    labels.write_text("".join(f"{c}/{i}.png,{c}\n" for c in ("cat", "dog") for i in range(2)))
+    other = _classes(tmp_path / "other", "a", n=1)  # (nothing left out: nothing said)
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        paths = cli.collect_images([root, other])
+    assert len(paths) == 5
+    said = [
+        r.getMessage() for r in caplog.records if "without an image extension" in r.getMessage()
+    ]
+    assert len(said) == 1 and said[0].startswith(f"folder {root}: left out 6 files "), said
+    assert said[0].endswith(": cat/noext, cat/x.jpeg.bak, dog/README and 3 more"), said
+    assert caplog.records[0].levelname == "WARNING"
+    # the --labels file of the run, in the folder, is no file left out
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        _labelled(argparse.Namespace(folder=str(root), labels=str(labels)))
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert "left out 5 files" in said and "labels.csv" not in said, said
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("command", ["profile", "report"])
+def test_a_class_folder_of_files_without_an_image_extension_is_named(
+    command, vocab_file, inproc, tmp_path, capsys, no_embedding
+):
+    root = _classes(tmp_path / "noext", "cat", n=2)
+    (root / "dog").mkdir()
+    for i in range(4):
+        (root / "dog" / f"img{i}").write_bytes((root / "cat" / "0.png").read_bytes())
+    out = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    args = [command, str(root), *out, "-q", *_model_args(vocab_file)]
+    if command == "report":  # it goes on, to the images (see the one-class report test)
+        with pytest.raises(_Embedded):
+            cli.main(args)
+        code, (stdout, err) = None, capsys.readouterr()
+    else:
+        code, stdout, err = _main(args, capsys)
+    assert stdout == ""
+    assert f"warning: folder {root}: left out 4 files without an image extension" in err
+    said = (
+        f"found 1 in the class sub-folders of {root}: 'cat' ({root / 'dog'} held 4 files, "
+        "none with an image extension)"
+    )
+    if command == "profile":
+        last = err.strip().splitlines()[-1]
+        assert code == 2 and last == f"sksplice: error: profile needs at least two classes, {said}"
+    else:
+        assert f"warning: no class profiles: profiles need at least two classes, {said}" in err
+
+
+def test_a_report_of_one_class_is_a_summary_with_a_warning(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    # It failed with "need at least two classes to profile"; the report of one class is
+    # written without class profiles, as documented.
+    labels = tmp_path / "one.csv"
+    labels.write_text(
+        "".join(f"{p.relative_to(image_tree)},pets\n" for p in sorted(image_tree.rglob("*.png")))
+    )
+    page = tmp_path / "r.html"
+    args = ["report", str(image_tree), "--labels", str(labels), "-o", str(page), "-q"]
+    code, out, err = _main([*args, *_model_args(vocab_file)], capsys)
+    assert code == 0 and out == "", err
+    assert (
+        f"warning: no class profiles: profiles need at least two classes, found 1 in labels "
+        f"file {labels}: 'pets'; the report shows the images without them"
+    ) in err
+    assert err.count("no class profiles") == 1
+    text = page.read_text(encoding="utf-8")
+    assert '<section id="classes">' not in text and "cats/" in text and "dogs/" in text
+    # profile refuses it before any work, in its own name
+    code, _, err = _main(["profile", *args[1:4], *_model_args(vocab_file)], capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 2
+    assert last == (
+        f"sksplice: error: profile needs at least two classes, found 1 in labels file "
+        f"{labels}: 'pets'"
+    )
+
+
+def test_a_write_protected_output_file_is_refused_before_any_work(
+    image_tree, vocab_file, inproc, tmp_path, capsys, no_embedding, monkeypatch
+):
+    # It was replaced (a new file renamed over it), where the shell's ">" refuses it.
+    # (os.access says so for a user; a superuser may write it, as with ">".)
+    locked = tmp_path / "locked.csv"
+    locked.write_text("kept\n")
+    locked.chmod(0o444)
+    access = os.access
+
+    def no_write(path, mode, *args, **kwargs):
+        if os.fspath(path) == str(locked) and mode & os.W_OK:
+            return False
+        return access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", no_write)
+    for command, option in (("decompose", "-o"), ("report", "-o"), ("compare", "--report")):
+        inputs = [str(image_tree / "cats"), str(image_tree / "dogs")]
+        if command == "decompose":
+            inputs = inputs[:1]
+        args = [command, *inputs, option, str(locked), *_model_args(vocab_file)]
+        code, out, err = _main(args, capsys)
+        last = err.strip().splitlines()[-1]
+        assert code == 2 and out == "", err
+        assert last == (
+            f"sksplice: error: cannot write output file {locked}: it is write-protected; make "
+            f"it writable (chmod u+w {locked}) or give another file ({option})"
+        )
+        assert locked.read_text() == "kept\n"
+
+
+@pytest.mark.parametrize("command", ["decompose", "report", "compare"])
+def test_an_empty_output_path_is_named_as_such(
+    command, image_tree, vocab_file, inproc, capsys, no_embedding
+):
+    # -o "" was "cannot write output file .: it is a directory".
+    option = "--report" if command == "compare" else "-o"
+    inputs = [str(image_tree / "cats"), str(image_tree / "dogs")]
+    args = [command, *inputs, option, "", *_model_args(vocab_file)]
+    code, out, err = _main(args, capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and out == ""
+    assert last == (
+        f"sksplice: error: the output path of {option} is empty: give a file name, or - for "
+        "standard output"
+    )

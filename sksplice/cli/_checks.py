@@ -145,9 +145,11 @@ def _check_image_mean(
 
 
 def _check_output(path: str | None, option: str = "-o") -> None:
-    """An output file can be written: its folder exists and it is not a folder."""
+    """An output file can be written: a name is given, its folder exists and it is not
+    a folder, and an existing file is not write-protected."""
     if path is None or path == "-":
         return
+    _check_output_named(path, option)
     target = Path(path)
     if target.is_dir():
         raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
@@ -168,6 +170,14 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         mode = None
     if mode is not None and (not stat.S_ISREG(mode) or _write_through(target, mode)):
         return  # a pipe, a device or a standard stream: written in place
+    if mode is not None and not os.access(target, os.W_OK):
+        # The file would be replaced by a new one (renamed over it), which its folder's
+        # permissions allow: refused as the shell's ">" refuses it (a superuser, whom
+        # os.access lets through, writes it as ">" would).
+        raise CLIError(
+            f"cannot write output file {target}: it is write-protected; make it writable "
+            f"(chmod u+w {target}) or give another file ({option})"
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CLIError(
             f"cannot write output file {target}: folder {folder} is not writable ({option})"
@@ -199,12 +209,24 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         ) from exc
 
 
+def _check_output_named(path: str, option: str) -> None:
+    """An output path given is not empty (``-o ""``: a variable that was not set)."""
+    if not path:
+        raise CLIError(
+            f"the output path of {option} is empty: give a file name, or - for standard output"
+        )
+
+
 #: Extensions of a -o file that the table format is expected in.
 _TEXT_EXTENSIONS = ("", ".txt", ".text", ".out", ".log")
 
 
 def _warn_unknown_extension(args: argparse.Namespace) -> None:
-    """Say that a -o file named for another format gets the table (``-o out.parquet``).
+    """Say that a -o file named for another format gets the one written.
+
+    Without ``-f``, a file whose extension names no output format gets the table
+    (``-o out.parquet``); with it, a file whose extension names another format
+    gets the one asked for (``-f csv -o out.json``).
 
     Called once the command line is accepted (every check passed): a run that is
     refused says only why, not what its output would have been.
@@ -218,14 +240,21 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
     from ._parser import output_format  # (the parser imports the commands)
 
     output = getattr(args, "output", None)
-    if not getattr(args, "format_from_extension", False) or output in (None, "-"):
+    if output in (None, "-") or not hasattr(args, "format"):
+        return
+    named = output_format(None, output)  # the format the extension names, else table
+    if not getattr(args, "format_from_extension", False):
+        if named != "table" and named != args.format:
+            logger.warning(
+                "-o %s: the file gets the %s format (-f %s), not the %s format its extension names",
+                output,
+                args.format,
+                args.format,
+                named,
+            )
         return
     suffix = Path(output).suffix.lower()  # (as output_format reads it)
-    if (
-        suffix[1:].isalpha()
-        and suffix not in _TEXT_EXTENSIONS
-        and output_format(None, output) == "table"
-    ):
+    if suffix[1:].isalpha() and suffix not in _TEXT_EXTENSIONS and named == "table":
         logger.warning(
             "-o %s: %s is not an output format, so the file gets the table format; "
             "give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another",
@@ -409,6 +438,8 @@ def _check_outputs_apart(args: argparse.Namespace, images: Sequence[Path] = ()) 
     writing the output would replace it.
     """
     outputs = _output_files(args)
+    for option, path in outputs:
+        _check_output_named(path, option)
     for i, (option, path) in enumerate(outputs):
         for other, other_path in outputs[:i]:
             if _same_file(path, other_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,7 +108,18 @@ def _check_learnable_centre(X: np.ndarray) -> None:
         )
 
 
-def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Decomposition:
+def _decompose(
+    args: argparse.Namespace,
+    paths: list[Path],
+    plan: _Plan,
+    check_read: Callable[[list[Path], list[Any]], None] | None = None,
+) -> _Decomposition:
+    """Embed the images of ``paths`` and fit the decomposition of those that could be read.
+
+    ``check_read``, when given, is called with the images read and the skipped ones
+    once the images are embedded and before the vocabulary is: a check of what was
+    read (every class still has images) that fails before the dictionary is built.
+    """
     from ..transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, SpliceTransformer
 
     if plan.image_mean is None and len(paths) < 2:
@@ -126,6 +137,8 @@ def _decompose(args: argparse.Namespace, paths: list[Path], plan: _Plan) -> _Dec
         raise CLIError(f"none of the {len(paths)} images could be read{detail}")
     X = X[keep]
     kept = [p for p, k in zip(paths, keep, strict=True) if k]
+    if check_read is not None:
+        check_read(kept, list(skipped))
     if plan.image_mean is None and X.shape[0] < 2:
         # one image given is refused before any work; one left is a finding of the run
         _report_skipped(skipped, len(paths))

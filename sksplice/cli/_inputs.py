@@ -18,25 +18,21 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
-def _walk_images(folder: Path) -> list[Path]:
-    """Image files under ``folder``, following symlinked folders once each.
-
-    A folder reached again through a link (a loop, or a second link to a folder
-    already walked) is not walked twice; a warning names the link. Links to
-    missing files with an image extension are kept, so that they are reported
-    as unreadable rather than dropped.
-    """
-    return _walk(folder)[0]
-
-
 def other_files(folder: Path) -> list[Path]:
     """The files under ``folder`` that a walk for images leaves out (no image extension),
-    sorted; walked as :func:`_walk_images` does, without its warnings."""
+    sorted; walked as :func:`_walk` does, without its warnings."""
     return _walk(folder, warn=False)[1]
 
 
 def _walk(folder: Path, warn: bool = True) -> tuple[list[Path], list[Path]]:
-    """The image files and the other files under ``folder`` (see :func:`_walk_images`)."""
+    """The image files and the other files under ``folder``, each list sorted.
+
+    Symlinked folders are followed once each: a folder reached again through a
+    link (a loop, or a second link to a folder already walked) is not walked
+    twice; a warning names the link. Links to missing files with an image
+    extension are kept, so that they are reported as unreadable rather than
+    dropped. A named pipe, a socket or a device is neither (a warning names it).
+    """
     found: list[Path] = []
     others: list[Path] = []
     seen = {os.path.realpath(folder)}
@@ -89,6 +85,28 @@ def _special_file(path: Path) -> str | None:
     return "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
+def _note_other_files(
+    folder: Path, others: Sequence[Path], expected: Sequence[str | os.PathLike[str]] = ()
+) -> None:
+    """Warn that the walk of ``folder`` left out ``others`` (files without an image
+    extension); the files of ``expected`` (the run's labels file) are not counted."""
+    known = {os.path.realpath(p) for p in expected}
+    left = [p for p in others if os.path.realpath(p) not in known]
+    if not left:
+        return
+    names = [str(p.relative_to(folder)) for p in left]
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    logger.warning(
+        "folder %s: left out %d file%s without an image extension (%s): %s%s",
+        folder,
+        len(names),
+        "" if len(names) == 1 else "s",
+        " ".join(sorted(IMAGE_EXTENSIONS)),
+        ", ".join(names[:3]),
+        more,
+    )
+
+
 def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Expand files and folders into a sorted list of image paths.
 
@@ -111,14 +129,28 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     ------
     CLIError
         When an input does not exist or a folder holds no image.
+
+    Notes
+    -----
+    The files a folder holds without an image extension are left out, and a
+    warning per folder counts them and names a few.
     """
+    return _collect_images(inputs)
+
+
+def _collect_images(
+    inputs: Sequence[str | os.PathLike[str]], expected: Sequence[str | os.PathLike[str]] = ()
+) -> list[Path]:
+    """:func:`collect_images`; the files of ``expected`` (a labels file in the folder)
+    are left out of a folder's images without a warning."""
     paths: list[Path] = []
     seen: dict[str, Path] = {}  # real path -> the path of an earlier input that reached it
     repeats: list[tuple[Path, Path]] = []
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            found = _walk_images(path)
+            found, others = _walk(path)
+            _note_other_files(path, others, expected)
             if not found:
                 raise CLIError(
                     f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder {path}"
@@ -172,6 +204,8 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     when exactly one image has that name.
     """
     import pandas as pd
+
+    from ..analysis import ALL_GROUP as reserved
 
     if not labels_csv.is_file():
         raise CLIError(f"labels file {labels_csv} does not exist or is not a file")
@@ -252,6 +286,11 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         if index is None:
             unmatched += 1
             continue
+        if label == reserved:
+            raise CLIError(
+                f"{labels_csv}, line {line}: the label {label!r} (of {key}) is reserved for "
+                "the group of all images in the class profiles; give that class another name"
+            )
         if labels[index] is not None and labels[index] != label:
             raise CLIError(
                 f"{labels_csv}: lines {origin[index]} and {line} give image {paths[index]} two "
@@ -276,6 +315,8 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
 
 def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
     """Labels from the first sub-folder level below ``root`` (one folder per class)."""
+    from ..analysis import ALL_GROUP
+
     labels = []
     for p in paths:
         rel = p.relative_to(root)
@@ -284,8 +325,28 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
                 f"image {p} is not inside a class sub-folder of {root}; "
                 "give --labels labels.csv or put each class in its own sub-folder"
             )
+        if rel.parts[0] == ALL_GROUP:
+            raise CLIError(
+                f"class folder {root / ALL_GROUP}: the class name {ALL_GROUP!r} is reserved for "
+                "the group of all images in the class profiles; rename that folder"
+            )
         labels.append(rel.parts[0])
     return labels
+
+
+def _folders_of_other_files(root: Path, classes: set[str]) -> str:
+    """`` (F held N files, none with an image extension; ...)`` for the sub-folders of
+    ``root`` that are no class of ``classes`` and hold such files (classes lost to them)."""
+    held: dict[str, int] = {}
+    for p in other_files(root):
+        parts = p.relative_to(root).parts
+        if len(parts) >= 2 and parts[0] not in classes:
+            held[parts[0]] = held.get(parts[0], 0) + 1
+    notes = [
+        f"{root / name} held {n} file{'' if n == 1 else 's'}, none with an image extension"
+        for name, n in sorted(held.items())
+    ]
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def _check_folder(folder: Path) -> None:
@@ -298,16 +359,34 @@ def _check_folder(folder: Path) -> None:
     raise CLIError(f"not a folder: {folder}{what}")
 
 
-def _labelled(args: argparse.Namespace) -> tuple[list[Path], list[str]]:
+def _labelled(args: argparse.Namespace, command: str = "profile") -> tuple[list[Path], list[str]]:
+    """The images of ``args.folder`` and their labels (``--labels``, else class folders).
+
+    Fewer than two classes are refused for ``profile``; for ``report`` a warning
+    says that the page will have no class profiles.
+    """
     root = Path(args.folder)
     _check_folder(root)
-    paths = collect_images([root])
+    labels_file = [args.labels] if args.labels else []
+    paths = _collect_images([root], expected=labels_file)
     if args.labels:
         labels = _read_labels(Path(args.labels), root, paths)
+        where = f"labels file {args.labels}"
     else:
         labels = _labels_from_folders(root, paths)
-    if len(set(labels)) < 2:
-        raise CLIError(f"need at least two classes to profile, found {sorted(set(labels))}")
+        where = f"the class sub-folders of {root}"
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        found = f"found 1 in {where}: {classes[0]!r}"
+        if not args.labels:
+            found += _folders_of_other_files(root, set(classes))
+        if command != "report":
+            raise CLIError(f"{command} needs at least two classes, {found}")
+        logger.warning(
+            "no class profiles: profiles need at least two classes, %s; the report shows "
+            "the images without them",
+            found,
+        )
     return paths, labels
 
 

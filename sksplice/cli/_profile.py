@@ -34,13 +34,23 @@ def _profile(
 ):
     """Decompose the images and profile their classes: (decomposition, profiles, ranking).
 
-    With ``fewer_ok`` (the report), fewer than two classes left with readable images give
-    the decomposition alone, with a warning, as a folder of one class does; else it is
-    an error.
+    A class whose images are all unreadable is found once the images are embedded,
+    before the vocabulary is. With ``fewer_ok`` (the report), fewer than two classes
+    (given, or left with readable images) give the decomposition alone, with a
+    warning, as a folder of one class does; else it is an error.
     """
     from ..analysis import concept_profiles, rank_concepts
 
-    dec = _decompose(args, paths, plan)
+    if fewer_ok and len(set(labels)) < 2:  # (said when the labels were read)
+        return _decompose(args, paths, plan), None, None
+
+    def classes_read(kept: list[Path], skipped: list[Any]) -> None:
+        read = {str(p) for p in kept}
+        left = {lab for p, lab in zip(paths, labels, strict=True) if str(p) in read}
+        if not (fewer_ok and len(left) < 2):
+            _check_classes_left(skipped, paths, labels, left)
+
+    dec = _decompose(args, paths, plan, check_read=classes_read)
     kept = {str(p) for p in dec.paths}
     y = np.asarray([lab for p, lab in zip(paths, labels, strict=True) if str(p) in kept])
     left = set(y.tolist())
@@ -53,7 +63,6 @@ def _profile(
             f"class {next(iter(left))!r} alone" if left else "no class",
         )
         return dec, None, None
-    _check_classes_left(dec, paths, labels, left)
     W = dec.W = dec.splice.transform(dec.X)
     concepts = dec.splice.get_feature_names_out()
     profiles = concept_profiles(W, y, concepts, drop_empty=True)
@@ -71,7 +80,9 @@ def _profile(
     return dec, profiles, ranking
 
 
-def _check_classes_left(dec: Any, paths: list[Path], labels: list[str], left: set[str]) -> None:
+def _check_classes_left(
+    skipped: list[Any], paths: list[Path], labels: list[str], left: set[str]
+) -> None:
     """Say which classes lost every image to unreadable files; refuse fewer than two left."""
     lost = sorted(set(labels) - left)
     if not lost:
@@ -79,7 +90,7 @@ def _check_classes_left(dec: Any, paths: list[Path], labels: list[str], left: se
     counts = {cls: labels.count(cls) for cls in lost}
     named = "; ".join(f"none of the {counts[c]} images of class {c!r} could be read" for c in lost)
     if len(left) < 2:
-        _report_skipped(dec.skipped, len(paths))
+        _report_skipped(skipped, len(paths))
         remaining = ", ".join(repr(cls) for cls in sorted(left)) or "none"
         raise CLIError(
             f"{named} (see the skipped images above); "

@@ -42,7 +42,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                     f"so it takes no other images (got {len(args.inputs)}, first "
                     f"{args.inputs[0]}): put them in a class folder, or leave them out"
                 )
-            paths, labels = _labelled(args)
+            paths, labels = _labelled(args, "report")
         else:
             inputs = [args.folder] if args.folder is not None else []
             paths = collect_images(inputs + list(args.inputs))
