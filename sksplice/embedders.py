@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _images
 from ._device import resolve_device
+from ._image_files import looks_like_image_paths
 from ._images import InvalidImageError
 from ._models import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._models import (
@@ -424,7 +425,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         """
         if self.modality == "text":
             texts = to_text_list(X)
-            if (path := _images.looks_like_image_paths(texts)) is not None:
+            if (path := looks_like_image_paths(texts)) is not None:
                 warn_user(
                     f"the texts name image files ({path!r} is one): with modality='text' "
                     "the names are embedded as text; pass modality='image' to embed the "

@@ -9,13 +9,10 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._image_files import IMAGE_EXTENSIONS
 from ._logging import CLIError
 
 logger = logging.getLogger(__name__)
-
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
-)
 
 
 def other_files(folder: Path) -> list[Path]:
