@@ -369,11 +369,14 @@ def _group_names(profiles: pd.DataFrame, groups: list[str]) -> list[str]:
     from .analysis import ALL_GROUP, _group_sizes
 
     sizes: dict[str, int] = {}
-    if isinstance(profiles.columns, pd.MultiIndex):
+    # (only concept_profiles' tables, with their statistics over the groups, hold the
+    # group of all images; a plain table's first group may be a collection named "all")
+    dataset_wide = isinstance(profiles.columns, pd.MultiIndex)
+    if dataset_wide:
         sizes = {str(g): int(n) for g, n in _group_sizes(profiles).items()}
     shown = []
     for k, group in enumerate(groups):
-        name = "all images" if k == 0 and group == ALL_GROUP else group
+        name = "all images" if dataset_wide and k == 0 and group == ALL_GROUP else group
         n = sizes.get(group)
         shown.append(name if n is None else f"{name} (n={n})")
     return shown

@@ -418,6 +418,13 @@ def test_class_cards_and_panel_give_each_group_its_number_of_images():
     assert "(images)" in frequent
 
 
+def test_a_compared_collection_named_all_is_not_shown_as_all_images():
+    # sksplice compare all other --report: the folder "all" was shown as "all images"
+    profiles = pd.DataFrame({"all": [0.5, 0.0], "other": [0.1, 0.4]}, index=["sky", "sea"])
+    results = [ImageResult(f"{i}.png", [("sky", 1.0)], 1, 0.9, thumbnail=None) for i in range(2)]
+    assert _data(render_report(results, profiles=profiles))["groupNames"] == ["all", "other"]
+
+
 def test_a_comparison_heading_names_each_collection_once():
     from sksplice.report import _ranking_text
 
