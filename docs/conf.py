@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -29,11 +30,14 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "examples/*.py", "README.md"]
+exclude_patterns = ["_build", "_templates", "examples/*.py", "README.md"]
+templates_path = ["_templates"]
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 myst_heading_anchors = 3
 
 autosummary_generate = True
+# module pages list what the module's __all__ names (also names it imports)
+autosummary_ignore_module_all = False
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -48,8 +52,20 @@ intersphinx_mapping = {
 }
 # Offline builds (CI) cannot fetch inventories; intersphinx then only warns, so it is
 # switched off unless asked for.
-if os.environ.get("SKSPLICE_DOCS_INTERSPHINX") != "1":
+intersphinx = os.environ.get("SKSPLICE_DOCS_INTERSPHINX") == "1"
+if not intersphinx:
     extensions.remove("sphinx.ext.intersphinx")
+
+# Every cross-reference to sksplice must resolve (a renamed or private target fails
+# the build); those to other packages resolve only through intersphinx, so offline
+# they are let through. Built-in types resolve without it.
+nitpicky = True
+_THIRD_PARTY = (
+    "numpy", "scipy", "pandas", "sklearn", "torch", "open_clip", "sentence_transformers",
+    "joblib", "dask", "distributed", "zarr", "pyarrow", "PIL", "matplotlib", "huggingface_hub",
+    "pathlib", "pickle", "os", "typing", "collections",
+)  # fmt: skip
+nitpick_ignore_regex = [(r"py:.*", rf"(?:{'|'.join(_THIRD_PARTY)})(?:\..*)?")]
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"sksplice {version}"
@@ -57,3 +73,51 @@ html_static_path = ["_static"]
 # (long inline code in table cells wraps: the parameter tables fit the page)
 html_css_files = ["tables.css"]
 html_theme_options = {"navigation_with_keys": False}
+
+
+# -- API pages ---------------------------------------------------------------
+# Class pages document every public method and attribute (the templates in
+# _templates/autosummary), those inherited from scikit-learn included.
+
+_SPHINX_ROLE = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<[^`>]*>)?`")
+
+
+def _plain_foreign_roles(app, what, name, obj, options, lines):
+    """Cross-references to scikit-learn's guide, in methods inherited from it, as text.
+
+    Without intersphinx (offline builds) their labels and glossary terms do not
+    resolve; the text of a titled reference is kept, a bare label is named as
+    scikit-learn's documentation.
+    """
+    if intersphinx:
+        return
+    module = getattr(obj, "__module__", None) or ""
+    if not module.startswith("sklearn."):
+        return
+
+    def text(match: re.Match) -> str:
+        title = match.group(1).strip()
+        if match.group(0).startswith(":term:") or "<" in match.group(0):
+            return f"*{title}*"
+        return "scikit-learn's documentation"
+
+    lines[:] = [_SPHINX_ROLE.sub(text, line) for line in lines]
+
+
+def _skip_tuple_members(app, what, name, obj, skip, options):
+    """A named tuple's field accessors and ``count``/``index`` are not documented.
+
+    The class's own Parameters or Attributes section describes the fields.
+    """
+    if what not in ("class", "exception"):
+        return None
+    if obj is tuple.count or obj is tuple.index:
+        return True
+    if (getattr(obj, "__doc__", None) or "").startswith("Alias for field number"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _plain_foreign_roles)
+    app.connect("autodoc-skip-member", _skip_tuple_members)

@@ -8,7 +8,7 @@ embeddings
 * in process, keyed by the embedder's ``cache_key()`` (or, without one, by the
   embedder object itself), the vocabulary content hash and its size;
 * on disk under ``get_cache_dir(cache_dir) / "dictionaries"`` (the cache folder,
-  apart from the data home, see :func:`sksplice._data.get_cache_dir`) as
+  apart from the data home: ``$SKSPLICE_CACHE``, else the per-user cache folder) as
   uncompressed ``.npz`` files that carry a small header: the cache key, the
   array shape and dtype, and a SHA-256 digest of the array bytes. A file is
   checked before its array is read (stored uncompressed, a float32 array of
@@ -212,7 +212,7 @@ def dictionary_cache_path(
     concepts : sequence of str
         The vocabulary.
     cache_dir : str or path-like, default=None
-        Cache folder, see :func:`sksplice._data.get_cache_dir`.
+        Cache folder (``None``: ``$SKSPLICE_CACHE``, else the per-user cache folder).
 
     Returns
     -------
@@ -488,8 +488,8 @@ def embed_vocabulary(
     concepts : sequence of str
         The vocabulary, in order.
     cache_dir : str or path-like, default=None
-        Cache folder of the disk cache (see :func:`sksplice._data.get_cache_dir`:
-        ``$SKSPLICE_CACHE`` or the per-user cache folder by default).
+        Cache folder of the disk cache (``None``: ``$SKSPLICE_CACHE``, else the
+        per-user cache folder).
     batch_size : int or None, default=None
         Number of concepts per ``embed_text`` call; ``None`` lets the embedder
         batch internally: the whole vocabulary in one call, or, from 2,048

@@ -16,7 +16,7 @@ Dask scheduler) block by block:
 The fitted transformer or the embedder is shipped to the cluster once (a
 broadcast ``scatter`` when a client is given, otherwise a single graph key)
 and never copied into every task. Each block is solved by the same code as the
-single-process :meth:`SpliceTransformer.transform`, so the results agree with
+single-process :meth:`~sksplice.SpliceTransformer.transform`, so the results agree with
 the in-process path up to the solver's tolerance. A block that was running on
 a worker that died is simply run again on another worker: blocks are pure
 functions of their input rows, so no row is lost or duplicated.
@@ -350,7 +350,7 @@ def _embed_chunk(
 
     ``first_index`` is the row of ``paths[0]`` in the whole collection: a
     :class:`~sksplice.CLIPEmbedder` names the images it cannot load (in its error,
-    or in its :class:`~sksplice.embedders.SkippedInputWarning` with ``on_error="skip"``) by
+    or in its :class:`~sksplice.exceptions.SkippedInputWarning` with ``on_error="skip"``) by
     their rows of the result, not by their place in the task.
 
     With ``return_skipped`` the task returns ``(embeddings, skipped)`` and warns
@@ -503,7 +503,7 @@ def embed_images_dask(
         no model; an unfitted one is fitted on a clone).
     return_skipped : bool, default=False
         Also return the images skipped under ``on_error="skip"``, as a lazy
-        list (see Returns); then no :class:`~sksplice.embedders.SkippedInputWarning`
+        list (see Returns); then no :class:`~sksplice.exceptions.SkippedInputWarning`
         is emitted, as with ``CLIPEmbedder.embed_images(return_skipped=True)``.
         The embedder's ``embed_images`` must take ``return_skipped``
         (``CLIPEmbedder``'s does).
@@ -515,7 +515,7 @@ def embed_images_dask(
         Rows of skipped images are NaN.
     skipped : dask.delayed.Delayed
         Only with ``return_skipped=True``: computes to the list of every
-        skipped image, a :class:`~sksplice.embedders.SkippedInput` ``(index,
+        skipped image, a :class:`~sksplice.exceptions.SkippedInput` ``(index,
         item, reason)`` each, in row order, with ``index`` its row of ``X``
         and ``item`` its path. It is made by the same tasks as ``X``: compute
         both at once (``X, skipped = dask.compute(X, skipped)``) to read each

@@ -235,7 +235,7 @@ class ConceptEditor(TransformerMixin, BaseEstimator):
     See Also
     --------
     ConceptProjector : Removal by projection of dense embeddings.
-    concept_neighbors : Preview a neighbour expansion.
+    sksplice.editing.concept_neighbors : Preview a neighbour expansion.
 
     Notes
     -----
@@ -602,7 +602,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     See Also
     --------
     ConceptEditor : Removal in the sparse concept decomposition.
-    project_out : The function behind ``transform``.
+    sksplice.editing.project_out : The function behind ``transform``.
     """
 
     def __init__(

@@ -174,11 +174,11 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         the same in every process. Weights of a tag that are not cached are
         downloaded on first use; offline (``HF_HUB_OFFLINE=1``, or no
         connection to the host within ``CONNECT_TIMEOUT`` seconds) a
-        :class:`WeightsUnavailableError` says at once how to get them. A tag
-        that open_clip marks as trained with QuickGELU (every ``"openai"``
-        tag, and a few others such as ``ViT-B-32``/``"laion400m_e32"``) builds
-        the QuickGELU variant of the model, as if its ``-quickgelu`` name had
-        been given.
+        :class:`~sksplice.exceptions.WeightsUnavailableError` says at once how
+        to get them. A tag that open_clip marks as trained with QuickGELU
+        (every ``"openai"`` tag, and a few others such as
+        ``ViT-B-32``/``"laion400m_e32"``) builds the QuickGELU variant of the
+        model, as if its ``-quickgelu`` name had been given.
     modality : {"image", "text"}, default="image"
         What :meth:`transform` embeds.
     device : str or torch.device, default="auto"
@@ -202,11 +202,12 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
         directory, not an image, truncated, above PIL's decompression-bomb
         limit). ``"raise"`` raises an error naming the item and its index.
         ``"skip"`` fills its row with NaN and reports it: :meth:`transform`
-        emits a :class:`SkippedInputWarning` whose ``skipped`` attribute lists
-        every :class:`SkippedInput`, and ``embed_images(..., return_skipped=True)``
-        returns that list. Rows stay aligned with the input (and with ``y``);
-        drop them with ``np.isnan(Z).any(axis=1)``. Wrong input types, arrays
-        of a wrong dtype or shape and empty inputs always raise.
+        emits a :class:`~sksplice.exceptions.SkippedInputWarning` whose ``skipped``
+        attribute lists every :class:`~sksplice.exceptions.SkippedInput`, and
+        ``embed_images(..., return_skipped=True)`` returns that list. Rows stay
+        aligned with the input (and with ``y``); drop them with
+        ``np.isnan(Z).any(axis=1)``. Wrong input types, arrays of a wrong dtype
+        or shape and empty inputs always raise.
     cache_dir : str, os.PathLike or None, default=None
         Where open_clip downloads and caches pretrained weights; None uses
         open_clip's default (the Hugging Face cache, or ``~/.cache/clip`` for
@@ -584,7 +585,7 @@ class CLIPEmbedder(TransformerMixin, BaseEstimator):
             one uint8 array of shape (n, H, W, C). One kind per call.
         return_skipped : bool, default=False
             Also return the list of items skipped under ``on_error="skip"``
-            (then no :class:`SkippedInputWarning` is emitted).
+            (then no :class:`~sksplice.exceptions.SkippedInputWarning` is emitted).
 
         Returns
         -------

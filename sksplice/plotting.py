@@ -824,7 +824,7 @@ def plot_sparsity_tradeoff(
     Parameters
     ----------
     paths : path result or mapping of str to path results
-        The result of :func:`sksplice.path.splice_path`, or a dict of them keyed
+        The result of :func:`sksplice.splice_path`, or a dict of them keyed
         by the label shown in the legend. Any object with 1-D arrays
         ``l1_penalties``, ``mean_l0`` and ``cosine`` of equal length (one entry
         per penalty), or a DataFrame with columns ``l1_penalty``, ``mean_l0``

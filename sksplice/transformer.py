@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 
 class TransformStats(NamedTuple):
-    """Solver statistics of one :meth:`SpliceTransformer.transform_with_stats` call.
+    """Solver statistics of one :meth:`~sksplice.SpliceTransformer.transform_with_stats` call.
 
     Attributes
     ----------
@@ -89,7 +89,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         v = normalise(normalise(x) - mean_)
         w = argmin_{w >= 0} ||D^T w - v||^2 + l1_penalty * ||w||_1
 
-    where ``D`` (:attr:`dictionary_`) holds the text embeddings of a
+    where ``D`` (``dictionary_``) holds the text embeddings of a
     vocabulary of concepts, each L2-normalised, centred by the mean of all
     concept embeddings and L2-normalised again. ``transform`` returns the
     weights ``w``; ``inverse_transform`` recomposes
@@ -109,7 +109,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         A published vocabulary name (``"laion"``, ``"laion_bigrams"``,
         ``"mscoco"``), a text file with one concept per line, or a list of
         distinct, non-blank concept strings (see
-        :func:`sksplice.vocabulary.load_vocabulary`).
+        :func:`sksplice.load_vocabulary`).
     vocabulary_size : int or None, default=10000
         Number of concepts kept, as ``load_vocabulary`` selects them (most
         frequent first for a published vocabulary, else the first ones).
@@ -124,12 +124,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
     concepts_centered : bool, default=False
         True uses ``concept_embeddings`` (unit-norm rows, already normalised,
         centred and normalised, such as the authors' cached dictionaries) as
-        :attr:`dictionary_` as they are, with a zero :attr:`concept_mean_`;
+        ``dictionary_`` as they are, with a zero ``concept_mean_``;
         False treats them as raw embeddings.
     l1_penalty : float, default=0.25
         Weight of the L1 penalty; larger values give sparser codes. When
         ``target_l0`` is set it is only where the calibration starts: the
-        penalty used is the calibrated :attr:`l1_penalty_` (so a grid search
+        penalty used is the calibrated ``l1_penalty_`` (so a grid search
         over ``l1_penalty`` with ``target_l0`` set compares fits of the same
         sparsity; search over ``target_l0`` instead).
     target_l0 : float, default=None
@@ -137,7 +137,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         the log mean l0, safeguarded inside a bracket), on a sample of at
         most ``calibration_samples`` rows of ``X``, until the mean number of
         non-zero weights is within ±10% of this value, and stores the penalty
-        in :attr:`l1_penalty_`.
+        in ``l1_penalty_``.
     solver : str, default="auto"
         Solver passed to :meth:`sksplice.solvers.NonNegLasso.solve`.
     device : str, default="auto"
@@ -161,7 +161,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
     text_mean : None, "concepts", array-like of shape (d,) or path, default=None
         Centre of the text embeddings (only with ``modality="text"``):
         ``None`` learns it from the texts in ``X``, ``"concepts"`` uses
-        :attr:`concept_mean_` (not with ``concepts_centered=True``, whose
+        ``concept_mean_`` (not with ``concepts_centered=True``, whose
         mean is unknown), an array or a path follows ``image_mean``.
     output : {"sparse", "dense"}, default="sparse"
         Container of ``transform``: a SciPy CSR matrix or a dense ndarray.
@@ -169,10 +169,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
         columns or an ordinary DataFrame, with the concepts as columns.
     data_home : str or path-like, default=None
         Data home for vocabularies and image means (see
-        :func:`sksplice._data.get_data_home`); it may be read-only.
+        :func:`sksplice.get_data_home`); it may be read-only.
     cache_dir : str or path-like, default=None
-        Folder of the on-disk dictionary cache (see
-        :func:`sksplice._data.get_cache_dir`).
+        Folder of the on-disk dictionary cache (``None``: ``$SKSPLICE_CACHE``,
+        else the per-user cache folder).
     calibration_samples : int, default=2000
         Largest number of rows of ``X`` used to calibrate ``target_l0``.
     random_state : int, RandomState instance or None, default=0
@@ -236,7 +236,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
     ``inverse_transform`` maps an all-zero row of weights to
     ``normalise(mean_)``. A centre learned from ``X`` (``image_mean=None``
     or ``text_mean=None``) refuses a single row and warns with
-    :class:`SmallMeanSampleWarning` below ``MIN_MEAN_SAMPLES`` (100) rows.
+    :class:`~sksplice.exceptions.SmallMeanSampleWarning` below ``MIN_MEAN_SAMPLES`` (100) rows.
 
     Examples
     --------
@@ -547,7 +547,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
     def _warn_if_penalty_set_after_fit(self) -> None:
         """Warn that ``l1_penalty`` or ``target_l0`` set after ``fit`` is not used yet.
 
-        ``transform`` solves at the fitted :attr:`l1_penalty_` (the penalty, or the
+        ``transform`` solves at the fitted ``l1_penalty_`` (the penalty, or the
         one calibrated for ``target_l0``); ``set_params(l1_penalty=...)`` on a
         fitted transformer changes nothing until ``fit`` runs again.
         """

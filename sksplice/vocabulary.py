@@ -2,7 +2,7 @@
 
 The files are downloaded from their upstream address on first use, verified
 against pinned SHA-256 digests and cached in the data home (see
-:func:`sksplice._data.get_data_home`) under the upstream layout
+:func:`sksplice.get_data_home`) under the upstream layout
 (``vocab/<name>.txt``, ``means/<file>.pt``). See ``docs/vocabularies.md``.
 """
 
@@ -230,7 +230,7 @@ def load_vocabulary(
         inputs are returned whole, with no warning).
     data_home : str or os.PathLike, default=None
         Data home for named vocabularies, see
-        :func:`sksplice._data.get_data_home`. A folder that already holds
+        :func:`sksplice.get_data_home`. A folder that already holds
         ``vocab/<name>.txt`` with the right digest is only read.
     order : {"frequency", "authors"}, default="frequency"
         ``"frequency"`` is the order described above. ``"authors"`` applies
@@ -239,7 +239,7 @@ def load_vocabulary(
         takes a place), in file order (least frequent first for the published
         files), then clean them. The i-th concept is then the authors'
         dictionary index i, unless a blank line comes before it (see
-        :func:`authors_index_to_concept` for an exact index map). With
+        :func:`~sksplice.vocabulary.authors_index_to_concept` for an exact index map). With
         ``"authors"``, ``size`` larger than the number of lines of a named
         vocabulary is an error too.
 
@@ -259,7 +259,7 @@ def load_vocabulary(
         ``name`` or ``size`` has the wrong type.
     FileNotFoundError
         If a path is given and no such file exists.
-    sksplice._download.DataFetchError
+    sksplice.exceptions.DataFetchError
         If a named vocabulary is not cached and cannot be downloaded; the
         message says where to put the file by hand.
 
@@ -364,7 +364,7 @@ def authors_index_to_concept(
         read right with the size, and the file, it was made from.
     data_home : str or os.PathLike, default=None
         Data home for named vocabularies, see
-        :func:`sksplice._data.get_data_home`.
+        :func:`sksplice.get_data_home`.
 
     Returns
     -------
@@ -452,7 +452,7 @@ def load_image_mean(
         open_clip pretrained tag, e.g. ``"laion2b_s34b_b79k"`` or
         ``"openai"`` (case and ``-``/``_`` do not matter).
     data_home : str or os.PathLike, default=None
-        See :func:`sksplice._data.get_data_home`.
+        See :func:`sksplice.get_data_home`.
 
     Returns
     -------
@@ -464,7 +464,7 @@ def load_image_mean(
     ValueError
         If no mean is published for ``(model, pretrained)``, or the file
         does not hold a 1-D floating-point tensor of finite values.
-    sksplice._download.DataFetchError
+    sksplice.exceptions.DataFetchError
         If the file is not cached and cannot be downloaded.
 
     Examples

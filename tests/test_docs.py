@@ -47,6 +47,27 @@ def test_example_image_script_is_deterministic(tmp_path):
     assert a.size == (448, 448) and a.tobytes() == b.tobytes()
 
 
+#: A page added to the built copy of the docs: a broken reference to sksplice (a
+#: private path of a public function) must fail the build, references to other
+#: packages (unresolvable offline) must not.
+_NITPICK_PROBE = """---
+orphan: true
+---
+
+# Reference probe
+
+{func}`sksplice.path.splice_path`, {class}`numpy.ndarray`, {class}`pandas.DataFrame`,
+{class}`sklearn.base.BaseEstimator`, {class}`torch.Tensor`, {func}`sksplice.splice_path`
+"""
+
+
+def _section(html: str, anchor: str) -> str:
+    """The HTML of the object description whose ``<dt>`` has id ``anchor``."""
+    start = html.index(f'id="{anchor}"')
+    end = html.find('<dt class="sig sig-object py"', start + 1)
+    return html[start : end if end != -1 else len(html)]
+
+
 def test_sphinx_build_without_warnings(tmp_path):
     pytest.importorskip("sphinx")
     pytest.importorskip("myst_parser")
@@ -57,6 +78,7 @@ def test_sphinx_build_without_warnings(tmp_path):
     shutil.copytree(
         REPO_ROOT / "docs", source, ignore=shutil.ignore_patterns("generated", "_build")
     )
+    (source / "nitpick_probe.md").write_text(_NITPICK_PROBE, encoding="utf-8")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
@@ -80,7 +102,16 @@ def test_sphinx_build_without_warnings(tmp_path):
         cwd=tmp_path,
         env=env,
     )
-    assert proc.returncode == 0, proc.stderr[-5000:]
+    # the only warning is the probe's broken reference: every reference of the docs
+    # and of the docstrings to sksplice resolves, and the check is on (nitpicky)
+    warnings = [
+        line
+        for line in proc.stderr.splitlines()
+        if any(kind in line for kind in ("WARNING", "ERROR", "CRITICAL", "SEVERE"))
+    ]
+    assert len(warnings) == 1, proc.stderr[-5000:]
+    assert "nitpick_probe.md" in warnings[0], warnings
+    assert "reference target not found: sksplice.path.splice_path" in warnings[0], warnings
     html = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
     assert "sksplice" in html
     assert (tmp_path / "html" / "generated" / "sksplice.SpliceTransformer.html").exists()
@@ -92,6 +123,30 @@ def test_sphinx_build_without_warnings(tmp_path):
     embedders = (tmp_path / "html" / "embedders.html").read_text(encoding="utf-8")
     assert 'href="_static/tables.css' in embedders
     assert "span.pre" in (tmp_path / "html" / "_static" / "tables.css").read_text()
+
+    # the API pages document methods (their numpydoc sections), not just their names
+    generated = tmp_path / "html" / "generated"
+    page = (generated / "sksplice.SpliceTransformer.html").read_text(encoding="utf-8")
+    for method in ("fit", "transform", "inverse_transform", "top_concepts", "set_output"):
+        assert f'id="sksplice.SpliceTransformer.{method}"' in page, method
+    top = _section(page, "sksplice.SpliceTransformer.top_concepts")
+    assert "as_frame" in top and "Parameters" in top and "Returns" in top
+    # ... and the functions and classes of the modules documented as a whole
+    page = (generated / "sksplice.distributed.html").read_text(encoding="utf-8")
+    for name in ("transform_dask", "embed_images_dask", "write_parquet", "to_zarr"):
+        assert f'id="sksplice.distributed.{name}"' in page, name
+    assert "chunk_size" in _section(page, "sksplice.distributed.transform_dask")
+    page = (generated / "sksplice.report.html").read_text(encoding="utf-8")
+    assert 'id="sksplice.report.ImageResult"' in page
+    assert "thumbnail" in _section(page, "sksplice.report.ImageResult")
+    page = (generated / "sksplice.cli.html").read_text(encoding="utf-8")
+    assert 'id="sksplice.cli.main"' in page
+    # the warnings and errors, under the name to import them by
+    import sksplice.exceptions
+
+    for name in sksplice.exceptions.__all__:
+        page = (generated / f"sksplice.exceptions.{name}.html").read_text(encoding="utf-8")
+        assert f'id="sksplice.exceptions.{name}"' in page, name
 
 
 def _python_sources():
@@ -207,3 +262,153 @@ def test_examples_call_sksplice_with_keywords_it_takes():
     # the check sees the calls: of functions and classes, and of methods of instances
     assert checked["function"] > 100 and checked["method"] >= 10, checked
     assert not wrong, wrong
+
+
+# The warning and error classes users filter or catch: the module defining each.
+EXCEPTIONS = {
+    "SmallMeanSampleWarning": "sksplice._means",
+    "DictionaryCacheWarning": "sksplice.dictionary",
+    "SkippedInputWarning": "sksplice.embedders",
+    "SkippedInput": "sksplice.embedders",
+    "InvalidImageError": "sksplice._images",
+    "WeightsUnavailableError": "sksplice._models",
+    "CheckpointFormatError": "sksplice._models",
+    "DataFetchError": "sksplice._download",
+    "DigestMismatchError": "sksplice._download",
+}
+
+
+def test_exceptions_module_reexports_the_raised_classes():
+    import importlib
+
+    import sksplice.exceptions
+
+    assert sorted(sksplice.exceptions.__all__) == sorted(EXCEPTIONS)
+    assert set(dir(sksplice.exceptions)) >= set(EXCEPTIONS)
+    for name, module in EXCEPTIONS.items():
+        # the very class sksplice raises or emits (a copy would not be caught)
+        assert getattr(sksplice.exceptions, name) is getattr(
+            importlib.import_module(module), name
+        ), name
+    from sksplice.exceptions import SkippedInputWarning, SmallMeanSampleWarning
+
+    assert issubclass(SmallMeanSampleWarning, UserWarning)
+    assert issubclass(SkippedInputWarning, UserWarning)
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchError'"):
+        sksplice.exceptions.NoSuchError
+
+
+def test_exceptions_module_imports_fast():
+    # the classes are imported on first use: importing the module imports no torch
+    code = (
+        "import sys, sksplice.exceptions\n"
+        "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("EAGER_IMPORT", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def _user_guide_pages():
+    # (architecture.md describes the modules themselves, private ones included)
+    return [p for p in sorted((REPO_ROOT / "docs").glob("*.md")) if p.name != "architecture.md"]
+
+
+def test_every_warning_and_error_the_docs_name_is_in_sksplice_exceptions():
+    import ast
+    import re
+
+    import sksplice.exceptions
+
+    # the public Warning and Error classes defined in sksplice (not the CLI's own)
+    defined = set()
+    for path in (REPO_ROOT / "sksplice").rglob("*.py"):
+        if "cli" in path.relative_to(REPO_ROOT / "sksplice").parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and re.search(r"(Warning|Error)$", node.name):
+                defined.add(node.name)
+    assert set(EXCEPTIONS) - {"SkippedInput"} <= defined
+    named = set()
+    for page in [*_user_guide_pages(), REPO_ROOT / "README.md"]:
+        named |= set(re.findall(r"\b\w+(?:Warning|Error)\b", page.read_text(encoding="utf-8")))
+    assert named & defined, "no sksplice warning or error named in the docs?"
+    assert named & defined <= set(sksplice.exceptions.__all__), named & defined
+    # and the API reference lists every one under sksplice.exceptions
+    api = (REPO_ROOT / "docs" / "api.rst").read_text(encoding="utf-8")
+    section = api.split(".. currentmodule:: sksplice.exceptions", 1)[1].split("\n---", 1)[0]
+    listed = set(re.findall(r"^   (\w+)$", section, flags=re.M))
+    assert listed == set(EXCEPTIONS)
+
+
+def test_pages_name_public_import_paths_and_no_developer_folders():
+    import re
+
+    for page in [*_user_guide_pages(), REPO_ROOT / "README.md"]:
+        text = page.read_text(encoding="utf-8")
+        # private modules (sksplice._data ...) are no import path for users
+        assert not re.search(r"\bsksplice\._\w", text), page.name
+    for path in [*_user_guide_pages(), *sorted(EXAMPLES.glob("*.py"))]:
+        # a folder of the developers' checkout is no path for users
+        assert "shared/data" not in path.read_text(encoding="utf-8"), path.name
+
+
+def test_readme_lists_every_user_guide_page():
+    import re
+
+    index = (REPO_ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    toctree = index.split(":caption: User guide", 1)[1].split("```", 1)[0]
+    pages = re.findall(r"^(\w+)$", toctree, flags=re.M)
+    assert "concepts" in pages and "transformer" in pages
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    documentation = readme.split("## Documentation", 1)[1].split("\n## ", 1)[0]
+    for page in pages:
+        assert f"(docs/{page}.md)" in documentation, page
+
+
+@pytest.mark.parametrize("name", ["transformer_minilm", "migrating_equivalence"])
+def test_example_scripts_take_options(name, tmp_path):
+    # --help is an option, not the data home (the examples' common --data-home is)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "--data-home" in proc.stdout
+    assert not any(tmp_path.iterdir())  # no folder named --help
+
+
+def test_retrieval_page_decomposes_text_queries_with_a_text_transformer():
+    # The collection is decomposed as images; the retriever's `splice`, which decomposes
+    # the text queries, must centre them as texts (modality="text").
+    import ast
+    import re
+
+    page = (REPO_ROOT / "docs" / "retrieval.md").read_text(encoding="utf-8")
+    tree = ast.parse(re.findall(r"```python\n(.*?)```", page, flags=re.S)[0])
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+    retriever = next(c for c in calls if getattr(c.func, "id", None) == "ConceptRetriever")
+    splice = next(k.value for k in retriever.keywords if k.arg == "splice")
+    assigned = next(
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == splice.id for t in node.targets)
+    )
+    params = {k.arg: ast.literal_eval(k.value) for k in assigned.keywords}
+    assert params["modality"] == "text" and params["text_mean"] == "concepts", params
+    # fitted, and also used by the example that measures retrieval
+    assert f"{splice.id}.fit(" in ast.unparse(tree)
+    example = (EXAMPLES / "retrieval_recall.py").read_text(encoding="utf-8")
+    assert 'set_params(modality="text", text_mean="concepts")' in example
+    assert "ConceptRetriever(splice=text_splice" in example
+    assert "WQ = text_splice.transform(Q)" in example

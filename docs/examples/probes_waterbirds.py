@@ -15,7 +15,7 @@ predictions) and before retraining the probe.
 
 Run it from the repository root; the figure goes to ``--out``::
 
-    python docs/examples/probes_waterbirds.py --out docs/_static --data-home ../shared/data/splice
+    python docs/examples/probes_waterbirds.py --out docs/_static
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the captions drawn on small cards. Headless Chromium (Debian's ``/usr/bin/chromi
 driven by Playwright) opens the page, clicks the top concept of the ranking and takes
 the screenshot. Run from the repository root::
 
-    python docs/examples/report_explorer.py --data-home ../shared/data/splice --out docs/_static
+    python docs/examples/report_explorer.py --out docs/_static
 
 ``--measure N`` instead writes a report of ``N`` synthetic images (96-pixel JPEG
 thumbnails cut from scikit-learn's sample photographs, 20 to 40 concepts each out of

@@ -11,7 +11,10 @@ For each of the 48 pairs, three queries ask for its nine captions:
 * dense: cosine similarity of the MiniLM embeddings of the query text
   ("a dog and snow") and of the captions;
 * concept text: the same query text decomposed into concepts, items ranked by the dot
-  product of concept weights (``ConceptRetriever.search_text``, mode "or");
+  product of concept weights (``ConceptRetriever.search_text``, mode "or"); the captions
+  stand in for images, so the query texts are decomposed by a transformer of the same
+  vocabulary fitted for texts (``modality="text", text_mean="concepts"``), as
+  ``docs/retrieval.md`` recommends;
 * concept names: ``{"dog": 1, "snow": 1}`` with mode "and" (items holding both
   concepts, ranked by the weighted sum).
 
@@ -22,7 +25,10 @@ Recall@10 is the fraction of the nine relevant captions among the ten returned,
 averaged over the 48 queries. Run it from the repository root; the figure goes to
 ``--out``::
 
-    python docs/examples/retrieval_recall.py --out docs/_static --data-home ../shared/data/splice
+    python docs/examples/retrieval_recall.py --out docs/_static
+
+``--data-home DIR`` reads the LAION vocabulary from a folder holding the authors'
+published files (by default it is downloaded into the sksplice data home).
 """
 
 from __future__ import annotations
@@ -131,6 +137,8 @@ def measure(
     l1_penalties: tuple[float, ...] = L1_PENALTIES,
 ) -> pd.DataFrame:
     """Recall@10 of dense and concept retrieval, one row per L1 penalty."""
+    from sklearn.base import clone
+
     from sksplice.retrieval import ConceptRetriever
     from sksplice.transformer import SpliceTransformer
 
@@ -151,12 +159,17 @@ def measure(
             device="cpu",
         ).fit(X)
         W = splice.transform(X)
+        # The captions stand in for images: `splice` centres them by their own mean.
+        # Query texts are centred as texts, by the vocabulary's centre, with a
+        # transformer of the same vocabulary and penalty fitted for modality="text"
+        # (the centre is given, so fit only reads the width of Q).
+        text_splice = clone(splice).set_params(modality="text", text_mean="concepts").fit(Q)
         retrievers = {
-            0: ConceptRetriever(splice=splice).fit(W),
-            N_NEIGHBORS: ConceptRetriever(splice=splice, n_neighbors=N_NEIGHBORS).fit(W),
+            0: ConceptRetriever(splice=text_splice).fit(W),
+            N_NEIGHBORS: ConceptRetriever(splice=text_splice, n_neighbors=N_NEIGHBORS).fit(W),
         }
         # all query texts decomposed in one call; search_text does one at a time
-        WQ = splice.transform(Q)
+        WQ = text_splice.transform(Q)
         row = {
             "l1_penalty": penalty,
             "mean_l0": float(W.getnnz(axis=1).mean()),

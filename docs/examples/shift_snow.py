@@ -15,7 +15,7 @@ which nothing differs but chance.
 
 Run it from the repository root; the figure goes to ``--out``::
 
-    python docs/examples/shift_snow.py --out docs/_static --data-home ../shared/data/splice
+    python docs/examples/shift_snow.py --out docs/_static
 """
 
 from __future__ import annotations

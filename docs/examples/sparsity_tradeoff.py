@@ -12,7 +12,7 @@ the mean number of concepts per caption.
 
 Run it from the repository root; the figure goes to ``--out``::
 
-    python docs/examples/sparsity_tradeoff.py --out docs/_static --data-home ../shared/data/splice
+    python docs/examples/sparsity_tradeoff.py --out docs/_static
 """
 
 from __future__ import annotations

