@@ -558,6 +558,11 @@ def _quick_gelu_needed(model: str, pretrained: str | None, pretrained_kind: str)
     return not model_cfg.get("quick_gelu", False)
 
 
+_root_lock = threading.Lock()
+_root_users = 0  # model loads inside _root_logger_left_alone, in all threads
+_root_added = False  # whether the first of them gave the root logger logging.lastResort
+
+
 @contextlib.contextmanager
 def _root_logger_left_alone() -> Iterator[None]:
     """Keep open_clip from giving the program's root logger a handler.
@@ -566,20 +571,30 @@ def _root_logger_left_alone() -> Iterator[None]:
     which call ``logging.basicConfig()`` when the root logger has no handler: a
     standard-error handler would stay on the program's root logger after the
     model is loaded, and every INFO record propagated to it later (sksplice's
-    ``verbose`` messages among them) would be printed in the default format. For
-    the block the root logger holds :data:`logging.lastResort`, the handler Python
-    uses when there is none (warnings and errors to standard error, nothing
-    else), so what is shown does not change and nothing stays.
+    ``verbose`` messages among them) would be printed in the default format. While
+    models load, the root logger holds :data:`logging.lastResort`, the handler
+    Python uses when there is none (warnings and errors to standard error, nothing
+    else), so what is shown does not change and nothing stays. Loads in several
+    threads share it: the first one in adds it, the last one out takes it away.
+    (A ``logging.basicConfig()`` of the program's own, called in another thread
+    while a model loads, finds a handler and does nothing.)
     """
+    global _root_users, _root_added
     root, last = logging.getLogger(), logging.lastResort
-    if root.handlers or last is None:
-        yield
-        return
-    root.addHandler(last)
+    with _root_lock:
+        if _root_users == 0:
+            _root_added = not root.handlers and last is not None
+            if _root_added:
+                root.addHandler(last)
+        _root_users += 1
     try:
         yield
     finally:
-        root.removeHandler(last)
+        with _root_lock:
+            _root_users -= 1
+            if _root_users == 0 and _root_added:
+                root.removeHandler(last)
+                _root_added = False
 
 
 def _create_model(config: _Config) -> _LoadedModel:

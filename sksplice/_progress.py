@@ -124,6 +124,17 @@ _verbose_users = 0
 _verbose_saved: tuple[int, logging.Handler | None, bool] = (logging.NOTSET, None, True)
 
 
+def _has_handlers(logger: logging.Logger) -> bool:
+    """``logger.hasHandlers()``, not counting :data:`logging.lastResort` (which the root
+    logger holds while a CLIP model loads, and which shows no INFO record)."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        if any(handler is not logging.lastResort for handler in current.handlers):
+            return True
+        current = current.parent if current.propagate else None
+    return False
+
+
 @contextlib.contextmanager
 def verbose_logging(verbose: Any) -> Iterator[None]:
     """Show the INFO messages of sksplice's loggers on standard error while the block
@@ -147,7 +158,7 @@ def verbose_logging(verbose: Any) -> Iterator[None]:
         if _verbose_users == 0:
             handler = None
             propagate = package.propagate
-            if not package.hasHandlers():
+            if not _has_handlers(package):
                 handler = logging.StreamHandler(sys.stderr)
                 handler.setFormatter(logging.Formatter("[sksplice] %(message)s"))
                 handler.setLevel(logging.INFO)

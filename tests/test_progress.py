@@ -217,3 +217,35 @@ def test_open_clip_warnings_still_show_while_a_model_loads(monkeypatch, capsys):
     assert logging.root.handlers == []
     err = capsys.readouterr().err
     assert "an open_clip warning" in err and "info line" not in err
+
+
+def test_model_loads_in_threads_share_the_root_logger_guard(monkeypatch, capsys):
+    # Two models loading at once: the first one out took the handler away while the
+    # second still loaded, whose open_clip logging.info() then gave the root logger a
+    # handler for good.
+    import logging
+
+    from sksplice._models import _root_logger_left_alone
+
+    monkeypatch.setattr(logging.root, "handlers", [])
+    a, b = _root_logger_left_alone(), _root_logger_left_alone()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    logging.info("open_clip, still loading the second model")
+    assert logging.root.handlers == [logging.lastResort]
+    b.__exit__(None, None, None)
+    assert logging.root.handlers == []
+
+
+def test_a_verbose_fit_while_a_model_loads_still_shows_its_messages(monkeypatch, capsys):
+    # The root logger holding logging.lastResort (a model loading in another thread) is
+    # no handler that shows INFO records: the verbose fit printed nothing.
+    import logging
+
+    from sksplice._models import _root_logger_left_alone
+
+    monkeypatch.setattr(logging.root, "handlers", [])
+    with _root_logger_left_alone(), _progress.verbose_logging(1):
+        logging.getLogger("sksplice.transformer").info("calibrating target_l0=2")
+    assert capsys.readouterr().err.splitlines() == ["[sksplice] calibrating target_l0=2"]
