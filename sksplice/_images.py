@@ -279,7 +279,8 @@ def _load_file(path: str) -> Image.Image:
             _check_pixel_limit(opened, path)
             opened.load()
             oriented = ImageOps.exif_transpose(opened)
-            return _to_rgb(oriented)
+            # (the turned copy has lost the file's tags, which may declare its depth)
+            return _to_rgb(oriented, declared_by=opened)
     except Image.DecompressionBombError as exc:
         # (PIL refuses twice its limit while opening: its message has the pixel count)
         found = re.search(r"\((\d+) pixels\)", str(exc))
@@ -328,7 +329,7 @@ def _array_to_pil(array: np.ndarray) -> Image.Image:
     return Image.fromarray(array)
 
 
-def _full_scale(image: Image.Image, values: np.ndarray) -> float:
+def _full_scale(image: Image.Image | None, values: np.ndarray) -> float:
     """The value of white in a 32-bit integer image (mode ``"I"``).
 
     The depth its file declares (a TIFF's bits per sample, signed or not) when it
@@ -347,13 +348,15 @@ def _full_scale(image: Image.Image, values: np.ndarray) -> float:
     return float(2**31 - 1)
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def _to_rgb(image: Image.Image, declared_by: Image.Image | None = None) -> Image.Image:
+    """``image`` in RGB; ``declared_by`` is the image as opened from its file, whose
+    tags may declare the depth of its values (``image`` itself by default)."""
     mode = image.mode
     if mode == "RGB":
         return image.copy()
     if mode in _SIXTEEN_BIT_MODES or mode == "I":
         values = np.asarray(image).astype(np.float64)
-        top = 65535.0 if mode != "I" else _full_scale(image, values)
+        top = 65535.0 if mode != "I" else _full_scale(declared_by or image, values)
         eight_bit = np.clip(np.round(values * (255.0 / top)), 0, 255).astype(np.uint8)
         return Image.fromarray(eight_bit).convert("RGB")
     if mode == "F":

@@ -257,6 +257,21 @@ def test_grayscale_and_palette_and_rgba_images(make_embedder, tmp_path):
     np.testing.assert_allclose(
         embedder.transform([Image.fromarray(full)])[0], expected_gray, atol=1e-6
     )
+    # a dark 32-bit file (every value within 16 bits) keeps its declared depth when read
+    # from its path, as when opened by the caller (the path read it as 16-bit values)
+    dark = np.full((30, 34), 60000, dtype=np.int32)
+    Image.fromarray(dark).save(tmp_path / "dark32.tif")
+    with Image.open(tmp_path / "dark32.tif") as opened:
+        np.testing.assert_allclose(
+            _embed_file(embedder, tmp_path / "dark32.tif"),
+            embedder.transform([opened])[0],
+            atol=1e-6,
+        )
+    np.testing.assert_allclose(
+        _embed_file(embedder, tmp_path / "dark32.tif"),
+        embedder.transform([np.zeros((30, 34), np.uint8)])[0],
+        atol=1e-6,
+    )
     # without a declared depth, values within 16 bits are 16-bit ones
     in_i = Image.fromarray(gray.astype(np.int32) * 257)
     assert in_i.mode == "I"
