@@ -248,23 +248,18 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
 
 
 def _check_targets(probe: Any, y: Any) -> None:
-    """Refuse, before any path is solved, targets the probe cannot fit on any fold:
-    none where it requires them, or a single class for a classifier."""
-    what = type(probe).__name__
-    if y is None:
-        if get_tags(probe).target_tags.required:
-            raise ValueError(
-                f"y is None, but the probe {what} requires y to be passed: give the labels "
-                "(the targets of the probe) as y"
-            )
+    """Refuse, before any path is solved, ``y=None`` for a probe that requires ``y``
+    (the last step of a Pipeline decides: a Pipeline's own tags do not say)."""
+    if y is not None:
         return
-    if is_classifier(probe):
-        classes = np.unique(np.asarray(y, dtype=object).astype(str))
-        if classes.shape[0] < 2:
-            raise ValueError(
-                f"y holds a single class ({classes.tolist()}), but the probe {what} is a "
-                "classifier: it needs samples of at least two classes"
-            )
+    final = probe
+    while isinstance(final, Pipeline):
+        final = final.steps[-1][1]
+    if final is not None and final != "passthrough" and get_tags(final).target_tags.required:
+        raise ValueError(
+            f"y is None, but the probe {type(final).__name__} requires y to be passed: give "
+            "the labels (the targets of the probe) as y"
+        )
 
 
 def splice_validation_curve(

@@ -484,30 +484,37 @@ def test_validation_curve_failed_fits_get_error_score_as_in_scikit_learn(problem
 
 
 @pytest.mark.parametrize("search", [False, True])
-@pytest.mark.parametrize(
-    "y, message",
-    [(None, "y is None, but the probe LogisticRegression requires y"), ("one", "single class")],
-)
-def test_missing_or_one_class_targets_are_refused_before_any_path(
-    problem, monkeypatch, search, y, message
-):
+@pytest.mark.parametrize("scaled", [False, True])
+def test_missing_targets_are_refused_before_any_path(problem, monkeypatch, search, scaled):
     # Each fold solved its path (as long as a whole search) before every probe fit
     # failed and the search said only "All 15 fits failed".
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from sksplice import SplicePathSearchCV, splice_validation_curve
 
     splicer, X = problem
     solved = count_paths(monkeypatch)
-    y = np.zeros(len(X), dtype=int) if y == "one" else y
-    with pytest.raises(ValueError, match=message):
+    probe = make_pipeline(StandardScaler(), LogisticRegression()) if scaled else LogisticRegression()
+    with pytest.raises(ValueError, match="y is None, but the probe LogisticRegression requires y"):
         if search:
-            pipe = make_pipeline(clone(splicer), LogisticRegression())
-            SplicePathSearchCV(pipe, [0.1, 0.2], cv=3).fit(X, y)
+            SplicePathSearchCV(make_pipeline(clone(splicer), probe), [0.1, 0.2], cv=3).fit(X)
         else:
-            splice_validation_curve(splicer, LogisticRegression(), X, y, [0.1, 0.2], cv=3)
+            splice_validation_curve(splicer, probe, X, None, [0.1, 0.2], cv=3)
     assert solved == []
+
+
+def test_one_class_targets_are_left_to_the_probe(problem):
+    # as in scikit-learn's validation_curve: a probe that takes one class scores it
+    from sklearn.tree import DecisionTreeClassifier
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    y = np.zeros(len(X), dtype=int)
+    _, test = splice_validation_curve(splicer, DecisionTreeClassifier(), X, y, [0.1, 0.2], cv=3)
+    assert np.all(test == 1.0)
 
 
 def test_a_regression_probe_takes_one_valued_targets(problem):
