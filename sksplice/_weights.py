@@ -87,9 +87,9 @@ def in_container(W: Any, kind: str, X_in: Any, concepts: Any) -> Any:
 def check_weights(est: SpliceTransformer, W: Any) -> Any:
     """Validate concept weights; returns CSR or a 2-D float ndarray."""
     n_concepts = est.concepts_.shape[0]
-    if is_dataframe(W) and not all(isinstance(c, str) for c in W.columns):
-        # Columns that are not all names (a plain 0..n-1) name no concept: the weights
-        # are taken in column order, as an array's (as the analysis functions take them).
+    if is_dataframe(W) and list(W.columns) == list(range(W.shape[1])):
+        # Columns numbered 0..n-1 in order (pd.DataFrame(W.toarray())) name no concept:
+        # the weights are taken in column order, as an array's.
         W = sparse_frame_to_csr(W, "W") if is_sparse_frame(W) else W.to_numpy()
     elif is_dataframe(W):
         columns = list(W.columns)

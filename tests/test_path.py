@@ -496,7 +496,9 @@ def test_missing_targets_are_refused_before_any_path(problem, monkeypatch, searc
 
     splicer, X = problem
     solved = count_paths(monkeypatch)
-    probe = make_pipeline(StandardScaler(), LogisticRegression()) if scaled else LogisticRegression()
+    probe = (
+        make_pipeline(StandardScaler(), LogisticRegression()) if scaled else LogisticRegression()
+    )
     with pytest.raises(ValueError, match="y is None, but the probe LogisticRegression requires y"):
         if search:
             SplicePathSearchCV(make_pipeline(clone(splicer), probe), [0.1, 0.2], cv=3).fit(X)

@@ -1163,6 +1163,9 @@ def test_weight_frames_with_numbered_columns_are_taken_in_order(problem):
     np.testing.assert_allclose(splicer.inverse_transform(frame), splicer.inverse_transform(W))
     assert splicer.top_concepts(frame, k=3) == splicer.top_concepts(W, k=3)
     assert splicer.l0(frame) == splicer.l0(W)
+    # numbered columns in another order are not read by position
+    with pytest.raises(ValueError, match="must be the concepts"):
+        splicer.inverse_transform(frame[frame.columns[::-1]])
     # columns that are strings but not the concepts: said so, not taken for embeddings
     named = frame.set_axis([str(c) for c in frame.columns], axis=1)
     with pytest.raises(ValueError, match="its columns are not concept names"):
