@@ -125,8 +125,17 @@ def _given(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    """A real number (int, float, numpy scalar), not a bool or text."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    """A real number: what ``float()`` takes (int, float, numpy or torch scalars, 0-d
+    arrays and tensors), not a bool or text."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or getattr(value, "ndim", 0) != 0:
+        return False
+    if isinstance(value, numbers.Real):
+        return True
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, complex)
 
 
 def _checked_concepts(concepts: Any, where: str) -> list[tuple[Any, float]]:
@@ -172,12 +181,13 @@ def _checked_l0(l0: Any, where: str) -> int:
             f"{where}: `l0` must be the number of non-zero concept weights (an int), got "
             f"{_given(l0)}"
         )
-    if not (math.isfinite(l0) and float(l0).is_integer() and l0 >= 0):
+    count = float(l0)
+    if not (math.isfinite(count) and count.is_integer() and count >= 0):
         raise ValueError(
             f"{where}: `l0` must be the number of non-zero concept weights, a whole number "
             f"of at least 0, got {l0!r}"
         )
-    return int(l0)
+    return int(count)
 
 
 def thumbnail_data_uri(path: str | os.PathLike, size: int = THUMBNAIL_SIZE) -> str | None:

@@ -585,3 +585,21 @@ def test_write_report_errors_name_the_file_asked_for(tmp_path, monkeypatch):
     assert info.value.filename == str(target)
     assert str(info.value) == f"[Errno 13] Permission denied: {str(target)!r}"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_torch_and_zero_dimensional_numbers_are_taken_as_numbers():
+    import numpy as np
+    import torch
+
+    result = ImageResult(
+        "a.png",
+        [("dog", torch.tensor(0.5)), ("sea", np.array(0.25))],
+        torch.tensor(2),
+        torch.tensor(0.8),
+        thumbnail=None,
+    )
+    assert result.concepts == [("dog", 0.5), ("sea", 0.25)]
+    assert (result.l0, type(result.l0)) == (2, int)
+    assert result.cosine == pytest.approx(0.8)
+    with pytest.raises(TypeError, match="must be a number"):
+        ImageResult("a.png", [("dog", np.array([0.5, 0.1]))], 1, 0.8, thumbnail=None)
