@@ -2150,7 +2150,9 @@ def test_a_class_folder_of_files_without_an_image_extension_is_named(
     else:
         code, stdout, err = _main(args, capsys)
     assert stdout == ""
-    assert f"warning: folder {root}: left out 4 files without an image extension" in err
+    # (a refused run says only why: the error names the folder)
+    warned = f"warning: folder {root}: left out 4 files without an image extension" in err
+    assert warned == (command == "report")
     said = (
         f"found 1 in the class sub-folders of {root}: 'cat' ({root / 'dog'} held 4 files, "
         "none with an image extension)"
@@ -2238,3 +2240,25 @@ def test_an_empty_output_path_is_named_as_such(
         f"sksplice: error: the output path of {option} is empty: give a file name, or - for "
         "standard output"
     )
+
+
+def test_a_refused_run_says_only_why_and_system_files_are_not_counted(
+    tmp_path, vocab_file, inproc, capsys, caplog, no_embedding
+):
+    # "folder plain: left out 2 files ... .DS_Store, notes.txt" came before the refusal
+    # of -o "", and every macOS folder warned of its .DS_Store.
+    root = _classes(tmp_path / "plain", "cat", n=2)
+    for name in (".DS_Store", "cat/Thumbs.db", "notes.txt"):
+        (root / name).write_text("x")
+    (root / ".ipynb_checkpoints").mkdir()
+    (root / ".ipynb_checkpoints" / "a-checkpoint.ipynb").write_text("{}")
+    code, out, err = _main(["decompose", str(root), "-o", "", *_model_args(vocab_file)], capsys)
+    assert code == 2 and "left out" not in err, err
+    assert err.strip().splitlines() == [
+        "sksplice: error: the output path of -o is empty: give a file name, or - for standard "
+        "output"
+    ]
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        cli.collect_images([root])
+    (said,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert said.endswith(": notes.txt") and "left out 1 file " in said, said

@@ -82,13 +82,27 @@ def _special_file(path: Path) -> str | None:
     return "a socket" if stat.S_ISSOCK(mode) else "a device"
 
 
+#: Files that operating systems and tools leave in folders, not meant as images.
+_SYSTEM_FILES = frozenset({"Thumbs.db", "desktop.ini", "ehthumbs.db"})
+
+
+def _system_file(relative: Path) -> bool:
+    """A hidden file or a file in a hidden folder (``.DS_Store``, ``.ipynb_checkpoints/``),
+    or a file a system leaves (``Thumbs.db``): not counted among the files left out."""
+    return relative.name in _SYSTEM_FILES or any(part.startswith(".") for part in relative.parts)
+
+
 def _note_other_files(
     folder: Path, others: Sequence[Path], expected: Sequence[str | os.PathLike[str]] = ()
 ) -> None:
     """Warn that the walk of ``folder`` left out ``others`` (files without an image
     extension); the files of ``expected`` (the run's labels file) are not counted."""
     known = {os.path.realpath(p) for p in expected}
-    left = [p for p in others if os.path.realpath(p) not in known]
+    left = [
+        p
+        for p in others
+        if os.path.realpath(p) not in known and not _system_file(p.relative_to(folder))
+    ]
     if not left:
         return
     names = [str(p.relative_to(folder)) for p in left]

@@ -49,10 +49,19 @@ def _usage() -> Iterator[None]:
 
     Except errors of the run: :class:`RunError` and a failed download
     (:class:`sksplice._download.DataFetchError`, an ``OSError``), which keep
-    exit code 1.
+    exit code 1. What reading the inputs has to say (files left out of a folder,
+    links not followed) is held until the checks pass: a refused run says only why.
     """
     from .._download import DataFetchError
 
+    inputs = logging.getLogger(_INPUTS_LOGGER)
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        held.append(record)
+        return False
+
+    inputs.addFilter(hold)
     try:
         yield
     except (UsageError, RunError, DataFetchError):
@@ -60,6 +69,14 @@ def _usage() -> Iterator[None]:
     except (CLIError, ValueError, LookupError, OSError) as exc:
         # (The library's own checks of a value raise ValueError, LookupError or OSError.)
         raise UsageError(str(exc)) from exc
+    finally:
+        inputs.removeFilter(hold)
+    for record in held:
+        inputs.handle(record)
+
+
+#: The logger of reading the command's inputs (sksplice/cli/_inputs.py).
+_INPUTS_LOGGER = "sksplice.cli._inputs"
 
 
 class _Terminated(KeyboardInterrupt):
