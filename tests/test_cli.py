@@ -2253,7 +2253,7 @@ def test_a_refused_run_says_only_why_and_system_files_are_not_counted(
     (root / ".ipynb_checkpoints").mkdir()
     (root / ".ipynb_checkpoints" / "a-checkpoint.ipynb").write_text("{}")
     code, out, err = _main(["decompose", str(root), "-o", "", *_model_args(vocab_file)], capsys)
-    assert code == 2 and "left out" not in err, err
+    assert code == 2 and out == "" and "left out" not in err, err
     assert err.strip().splitlines() == [
         "sksplice: error: the output path of -o is empty: give a file name, or - for standard "
         "output"
