@@ -127,21 +127,27 @@ def _published_name(path: Path) -> str | None:
     with CRLF (a Windows checkout), spaces at the ends of lines, a byte-order
     mark, no newline after the last line or blank lines after it. Each
     published file holds its lines without trailing spaces, each ended by a
-    newline, with no blank line at its end, so a file is compared in that form.
-    (Such a copy read in file order would give the least frequent concepts
-    first.)
+    newline, with no blank line at its end, so a file is compared in that form
+    (and, for a file registered with another form, with only its line ends
+    made so). Such a copy read in file order would give the least frequent
+    concepts first.
     """
     if path.stat().st_size > _LARGEST_PUBLISHED:
         return None
+    data = path.read_bytes().replace(b"\r\n", b"\n")
+    if data and not data.endswith(b"\n"):
+        data += b"\n"
+    forms = [data]
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        lines = [line.rstrip() for line in data.decode("utf-8-sig").split("\n")]
     except UnicodeDecodeError:
-        return None
-    lines = [line.rstrip() for line in text.split("\n")]
+        lines = []
     while lines and not lines[-1]:
         lines.pop()
-    digest = hashlib.sha256(("\n".join(lines) + "\n").encode("utf-8")).hexdigest()
-    return next((name for name, r in VOCABULARIES.items() if r.sha256 == digest), None)
+    if lines:
+        forms.append(("\n".join(lines) + "\n").encode("utf-8"))
+    digests = {hashlib.sha256(form).hexdigest() for form in forms}
+    return next((name for name, r in VOCABULARIES.items() if r.sha256 in digests), None)
 
 
 #: More bytes than any published vocabulary file holds with CRLF line endings.
