@@ -296,8 +296,8 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         # With the classes named (`classes=`), a label among none of them is a typo.
         # Taken from the labels of fit, a label fit did not see is counted wrong, as by
         # any scikit-learn classifier (a fold of a cross-validation may lack a class).
-        if y.ndim == 1 and self.classes is not None:
-            _check_known_labels(y, self.classes_, "`classes_`")
+        if self.classes is not None and (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
+            _check_known_labels(y.ravel(), self.classes_, "`classes_`")
         return super().score(X, y, sample_weight=sample_weight)
 
 
@@ -333,6 +333,7 @@ def _check_names(classes: Any, what: str, template: str, y: Any = None) -> None:
     ``y``, when the classes are its unique labels, locates the first such label by row.
     """
     for position, name in enumerate(np.asarray(classes, dtype=object).tolist()):
+        name = name.item() if isinstance(name, np.generic) else name  # (np.str_(' ') -> ' ')
         if isinstance(name, str) and not name.strip():
             problem = "empty" if not name else f"blank ({name!r})"
         elif name is None or (isinstance(name, (float, np.floating)) and np.isnan(name)):

@@ -308,6 +308,8 @@ def test_score_refuses_labels_that_are_no_class():
         pipe.score(X, ["cat", "Dog", "cat", "Dog"])
     with pytest.raises(ValueError, match=r"labels \[0, 1\] in `y` are not among `classes_`"):
         pipe.score(X, [0, 1, 0, 1])
+    with pytest.raises(ValueError, match=r"labels \['Dog'\] in `y`"):  # (a column vector)
+        pipe.score(X, np.array([["cat"], ["Dog"], ["cat"], ["Dog"]]))
     with pytest.raises(ValueError, match=r"labels `y` are missing \(None or NaN\) at row\(s\) 3"):
         pipe.score(X, ["cat", "dog", "cat", None])
     # classes taken from the labels of fit: a label fit did not see is counted wrong, as
