@@ -98,7 +98,13 @@ def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
     """Validate ``W`` as a 2-D float matrix, keeping sparse input sparse (CSR)."""
     if isinstance(W, pd.DataFrame):
         # pandas sparse columns stay sparse
-        W = sparse_frame_to_csr(W, "W") if is_sparse_frame(W) else W.to_numpy()
+        if is_sparse_frame(W):
+            W = sparse_frame_to_csr(W, "W")
+        elif all(pd.api.types.is_numeric_dtype(dtype) for dtype in W.dtypes):
+            # (nullable columns: pd.NA becomes NaN, which the row check below names)
+            W = W.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            W = W.to_numpy()
     if sp.issparse(W):
         W = sp.csr_matrix(W, dtype=np.float64)
     else:
@@ -114,7 +120,7 @@ def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
                 raise TypeError(
                     f"concept weights must be numeric, got dtype object ({error})"
                 ) from None
-        elif not np.issubdtype(W.dtype, np.number):
+        elif not (np.issubdtype(W.dtype, np.number) or W.dtype == bool):
             raise TypeError(f"concept weights must be numeric, got dtype {W.dtype}")
         W = W.astype(np.float64, copy=False)
     if W.ndim != 2:

@@ -456,3 +456,15 @@ def test_labels_of_mixed_types_are_refused_naming_them():
         TypeError, match=r"labels `y` mix types that cannot be ordered \(int, str\)"
     ):
         concept_profiles(W, y, ["x", "z"])
+
+
+def test_nullable_and_boolean_weight_frames():
+    # pd.NA in a nullable Float64 column was "must be numeric (float() argument ...
+    # 'NAType')": it is a missing value, named by row; booleans (presence) are numbers
+    frame = pd.DataFrame(
+        {"a": pd.array([0.5, None], dtype="Float64"), "b": pd.array([0.1, 0.2], dtype="Float64")}
+    )
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 1 row\(s\): 1"):
+        concept_profiles(frame)
+    present = concept_profiles(pd.DataFrame({"a": [True, False], "b": [True, True]}))
+    assert present[("prevalence", "all")].tolist() == [0.5, 1.0]
