@@ -37,8 +37,9 @@ The classes are imported on first use (some of their modules import torch), so
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._download import DataFetchError, DigestMismatchError
@@ -74,13 +75,4 @@ _DEFINED_IN = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _DEFINED_IN:
-        value = getattr(importlib.import_module(_DEFINED_IN[name], __package__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(__name__, _DEFINED_IN, globals(), __all__)

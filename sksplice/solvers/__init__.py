@@ -14,8 +14,9 @@ first use, so that ``SOLVERS`` can be read without torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from ._names import SOLVERS
 
 if TYPE_CHECKING:
@@ -27,15 +28,4 @@ __all__ = ["SOLVERS", "NonNegLasso", "SparseCodes"]
 _LAZY = {"NonNegLasso": "._lasso", "SparseCodes": "._codes"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)
