@@ -130,6 +130,19 @@ def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
     if W.shape[0] == 0:
         raise ValueError("concept weights have no rows (0 samples)")
     check_finite_rows(W, "concept weights")
+    negative = W.data < 0 if sp.issparse(W) else W < 0
+    if negative.any():
+        # (a negative weight would count as present in a prevalence)
+        if sp.issparse(W):
+            at = np.searchsorted(W.indptr, np.flatnonzero(negative), side="right") - 1
+        else:
+            at = np.nonzero(negative)[0]
+        rows = np.unique(at)
+        shown = ", ".join(str(int(r)) for r in rows[:5])
+        raise ValueError(
+            "Negative values in data: concept weights must be non-negative (SpLiCE weights "
+            f"are); {rows.shape[0]} row(s) hold negative values: {shown}"
+        )
     return W
 
 
@@ -200,8 +213,8 @@ def concept_profiles(
     Raises
     ------
     ValueError
-        If the weights carry no concept names, the labels do not match the
-        rows, or a class is named ``"all"``.
+        If the weights carry no concept names, hold NaN, infinite or negative
+        values, the labels do not match the rows, or a class is named ``"all"``.
 
     Examples
     --------
@@ -443,9 +456,10 @@ def rank_concepts(
     Raises
     ------
     ValueError
-        If the labels do not match the rows, fewer than two classes are
-        present, ``positive`` or ``negative`` is not a label of ``y``, or a
-        parameter is out of range.
+        If the weights hold NaN, infinite or negative values, the labels do
+        not match the rows, fewer than two classes are present, ``positive``
+        or ``negative`` is not a label of ``y``, or a parameter is out of
+        range.
 
     Notes
     -----

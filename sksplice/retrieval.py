@@ -71,19 +71,12 @@ def _concept_names(source: Any, param: str = "concepts") -> np.ndarray | None:
 def _as_csr(W: Any) -> tuple[sp.csr_matrix, np.ndarray | None]:
     """Concept weights as a float64 CSR matrix, and the DataFrame column names if any."""
     columns = np.asarray(W.columns, dtype=object) if isinstance(W, pd.DataFrame) else None
-    # numeric, 2-D, with rows, finite: the rule analysis applies to weights
+    # numeric, 2-D, with rows, finite, non-negative: the rule analysis applies to weights
     W = sp.csr_matrix(_as_weights(W), dtype=np.float64)
     if W.shape[1] == 0:
         raise ValueError(
             f"concept weights must have concepts: got 0 feature(s) (shape={W.shape}) while a "
             "minimum of 1 is required."
-        )
-    if (W.data < 0).any():
-        rows = np.unique(np.searchsorted(W.indptr, np.flatnonzero(W.data < 0), side="right") - 1)
-        shown = ", ".join(str(int(r)) for r in rows[:5])
-        raise ValueError(
-            "Negative values in data: concept weights must be non-negative (SpLiCE weights "
-            f"are); row(s) {shown} hold negative values"
         )
     return W, columns
 

@@ -103,7 +103,8 @@ def compare_datasets(
     ------
     ValueError
         If the collections have different numbers of columns or different
-        concept names, a collection is empty, or a parameter is out of range.
+        concept names, a collection is empty or holds NaN, infinite or
+        negative weights, or a parameter is out of range.
 
     See Also
     --------

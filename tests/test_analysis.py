@@ -468,3 +468,23 @@ def test_nullable_and_boolean_weight_frames():
         concept_profiles(frame)
     present = concept_profiles(pd.DataFrame({"a": [True, False], "b": [True, True]}))
     assert present[("prevalence", "all")].tolist() == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_negative_weights_are_refused_naming_the_rows(sparse):
+    # A negative weight counted as present in the prevalences (SpLiCE weights never are)
+    import scipy.sparse as sp
+
+    from sksplice.shift import compare_datasets
+
+    W = np.array([[0.5, 0.0], [0.1, -0.2], [0.0, 0.3], [-1.0, 0.0]])
+    W = sp.csr_matrix(W) if sparse else W
+    y = ["a", "b", "a", "b"]
+    for call in (
+        lambda: concept_profiles(W, y, concepts=["x", "z"]),
+        lambda: rank_concepts(W, y, "a", concepts=["x", "z"]),
+        lambda: compare_datasets(W, W, concepts=["x", "z"]),
+    ):
+        negative = r"non-negative .*2 row\(s\) hold negative values: 1, 3"
+        with pytest.raises(ValueError, match=negative):
+            call()
