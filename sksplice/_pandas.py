@@ -128,6 +128,22 @@ def is_sparse_frame(X: Any) -> bool:
     return len(dtypes) > 0 and all(isinstance(t, pd.SparseDtype) for t in dtypes)
 
 
+def frame_values(frame: Any, name: str = "X") -> Any:
+    """The values of a DataFrame of numbers: a CSR matrix for pandas sparse columns
+    (:func:`sparse_frame_to_csr`); a float64 array for numeric columns of pandas'
+    nullable dtypes, their missing values (``pd.NA``) NaN; else ``frame.to_numpy()``."""
+    if is_sparse_frame(frame):
+        return sparse_frame_to_csr(frame, name)
+    import pandas as pd
+
+    dtypes = list(frame.dtypes)
+    if any(pd.api.types.is_extension_array_dtype(t) for t in dtypes) and all(
+        pd.api.types.is_numeric_dtype(t) for t in dtypes
+    ):
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    return frame.to_numpy()
+
+
 def sparse_frame_to_csr(frame: Any, name: str = "X") -> sp.csr_matrix:
     """The CSR matrix of a DataFrame of pandas sparse columns whose fill value is 0.
 

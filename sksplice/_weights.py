@@ -14,7 +14,7 @@ import scipy.sparse
 from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, unit_rows
-from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr, transform_output
+from ._pandas import frame_values, sparse_frame, transform_output
 from ._validation import check_finite_rows, check_input_features, check_int
 
 if TYPE_CHECKING:
@@ -87,13 +87,11 @@ def in_container(W: Any, kind: str, X_in: Any, concepts: Any) -> Any:
 def check_weights(est: SpliceTransformer, W: Any) -> Any:
     """Validate concept weights; returns CSR or a 2-D float ndarray."""
     n_concepts = est.concepts_.shape[0]
-    if is_dataframe(W) and list(W.columns) == list(range(W.shape[1])):
+    if is_dataframe(W):
+        columns = list(W.columns)
         # Columns numbered 0..n-1 in order (pd.DataFrame(W.toarray())) name no concept:
         # the weights are taken in column order, as an array's.
-        W = sparse_frame_to_csr(W, "W") if is_sparse_frame(W) else W.to_numpy()
-    elif is_dataframe(W):
-        columns = list(W.columns)
-        if columns != list(est.concepts_):
+        if columns != list(range(W.shape[1])) and columns != list(est.concepts_):
             known = set(est.concepts_)
             if len(columns) == n_concepts and set(columns) == known:
                 W = W[list(est.concepts_)]
@@ -104,7 +102,7 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
                     "the DataFrame columns must be the concepts of get_feature_names_out(); "
                     f"unknown columns {unknown}, missing concepts {missing}"
                 )
-        W = sparse_frame_to_csr(W, "W") if is_sparse_frame(W) else W.to_numpy()
+        W = frame_values(W, "W")
     if scipy.sparse.issparse(W):
         W = scipy.sparse.csr_matrix(W)
         if W.dtype not in (np.float32, np.float64):

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ._names import carried_names, reconcile_names
-from ._pandas import is_sparse_frame, sparse_frame_to_csr
+from ._pandas import frame_values
 from ._validation import check_finite_rows, check_int, check_labels, check_number
 
 __all__ = ["concept_profiles", "rank_concepts"]
@@ -98,13 +98,8 @@ def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
     """Validate ``W`` as a 2-D float matrix, keeping sparse input sparse (CSR)."""
     if isinstance(W, pd.DataFrame):
         # pandas sparse columns stay sparse
-        if is_sparse_frame(W):
-            W = sparse_frame_to_csr(W, "W")
-        elif all(pd.api.types.is_numeric_dtype(dtype) for dtype in W.dtypes):
-            # (nullable columns: pd.NA becomes NaN, which the row check below names)
-            W = W.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            W = W.to_numpy()
+        # (pandas sparse columns stay sparse; pd.NA becomes NaN, which the row check names)
+        W = frame_values(W, "W")
     if sp.issparse(W):
         W = sp.csr_matrix(W, dtype=np.float64)
     else:

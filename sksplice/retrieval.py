@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
 from ._names import close_matches
-from ._pandas import is_sparse_frame, sparse_frame_to_csr
+from ._pandas import frame_values
 from ._protocols import check_text_embedder
 from ._validation import check_int, check_number
 from .analysis import _as_weights
@@ -68,9 +68,8 @@ def _concept_names(source: Any, param: str = "concepts") -> np.ndarray | None:
     return np.asarray(list(source), dtype=object)
 
 
-def _as_csr(W: Any) -> tuple[sp.csr_matrix, np.ndarray | None]:
-    """Concept weights as a float64 CSR matrix, and the DataFrame column names if any."""
-    columns = np.asarray(W.columns, dtype=object) if isinstance(W, pd.DataFrame) else None
+def _as_csr(W: Any) -> sp.csr_matrix:
+    """Concept weights as a float64 CSR matrix."""
     # numeric, 2-D, with rows, finite, non-negative: the rule analysis applies to weights
     W = sp.csr_matrix(_as_weights(W), dtype=np.float64)
     if W.shape[1] == 0:
@@ -78,7 +77,7 @@ def _as_csr(W: Any) -> tuple[sp.csr_matrix, np.ndarray | None]:
             f"concept weights must have concepts: got 0 feature(s) (shape={W.shape}) while a "
             "minimum of 1 is required."
         )
-    return W, columns
+    return W
 
 
 def _dictionary_rows(names: np.ndarray, splice_names: np.ndarray | None) -> np.ndarray | None:
@@ -268,7 +267,7 @@ class ConceptRetriever(BaseEstimator):
                 "n_neighbors / similarity_threshold need `splice` (a fitted SpliceTransformer) "
                 "whose dictionary defines the neighbours"
             )
-        W, _ = _as_csr(X)
+        W = _as_csr(X)
         # n_features_in_ and feature_names_in_ as scikit-learn sets them (a DataFrame's
         # columns name the concepts when all of them are strings)
         validate_data(self, X, reset=True, skip_check_array=True)
@@ -492,7 +491,7 @@ class ConceptRetriever(BaseEstimator):
             )
         W = self.splice.transform(np.asarray(embedder.embed_text([text])))
         if isinstance(W, pd.DataFrame):
-            W = sparse_frame_to_csr(W, "query") if is_sparse_frame(W) else W.to_numpy()
+            W = frame_values(W, "query")
         w = sp.csr_matrix(W)
         order = np.argsort(-w.data, kind="stable")
         return {str(self.concepts_[w.indices[i]]): float(w.data[i]) for i in order if w.data[i]}

@@ -1170,3 +1170,17 @@ def test_weight_frames_with_numbered_columns_are_taken_in_order(problem):
     named = frame.set_axis([str(c) for c in frame.columns], axis=1)
     with pytest.raises(ValueError, match="its columns are not concept names"):
         splicer.top_concepts(named)
+
+
+def test_weight_frames_of_nullable_columns_name_their_missing_values(problem):
+    # pd.NA in a nullable column gave "weights must be real numbers; got dtype object"
+    concepts, raw, X = problem
+    splicer = make(concepts, raw).fit(X)
+    frame = pd.DataFrame(splicer.transform(X[:3]).toarray(), columns=splicer.concepts_)
+    frame = frame.astype("Float64")
+    np.testing.assert_allclose(
+        splicer.inverse_transform(frame), splicer.inverse_transform(frame.to_numpy(float))
+    )
+    frame.iloc[1, 0] = pd.NA
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 1 row\(s\): 1"):
+        splicer.inverse_transform(frame)
