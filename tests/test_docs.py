@@ -412,3 +412,14 @@ def test_retrieval_page_decomposes_text_queries_with_a_text_transformer():
     assert 'set_params(modality="text", text_mean="concepts")' in example
     assert "ConceptRetriever(splice=text_splice" in example
     assert "WQ = text_splice.transform(Q)" in example
+
+
+def test_cli_page_lists_the_image_extensions_the_command_reads():
+    import re
+
+    from sksplice._image_files import IMAGE_EXTENSIONS
+
+    page = (REPO_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    match = re.search(r"walked recursively for images \(`([^`]*)`", page)
+    assert match, "docs/cli.md no longer lists the image extensions"
+    assert set(match.group(1).split()) == set(IMAGE_EXTENSIONS)

@@ -37,7 +37,9 @@ or the shape), or is handled as documented: with `on_error="skip"`, an image
 that cannot be read gives a NaN row and a `SkippedInputWarning` that lists it;
 the command line exits with status 2 for a wrong command line (an option,
 an input or a labels file, found before any image is embedded) or 1 for an
-error of the run, each with one line on standard error.
+error of the run, each with one line on standard error. The sksplice warnings and
+errors named in the tables (`SkippedInputWarning`, `InvalidImageError`, ...) are
+importable from `sksplice.exceptions`, to filter or catch them.
 
 Some messages come from scikit-learn's own validation (for example
 `Input X contains NaN`); they name the argument but not the row.
