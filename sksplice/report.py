@@ -243,10 +243,12 @@ def _ranking_rows(
 ) -> tuple[list[str], list[list[Any]]]:
     """The ranking table, compactly: (classes, rows).
 
-    A row is ``[class, concept, in, out, difference, test, p adjusted, significant]``
-    with ``class`` an index into the returned classes, ``concept`` an index into
-    ``concept_index`` (extended with the ranking's concepts), ``test`` 1 for Fisher's
-    exact test and 0 for the z-test, ``significant`` 1 or 0.
+    A row is ``[class, concept, in, out, difference, test, p adjusted, significant,
+    count in, size in, count out, size out]`` with ``class`` an index into the
+    returned classes, ``concept`` an index into ``concept_index`` (extended with the
+    ranking's concepts), ``test`` 1 for Fisher's exact test and 0 for the z-test,
+    ``significant`` 1 or 0, and the counts behind the two shares (samples with the
+    concept, samples in the group; None where the ranking does not hold them).
     """
     frame = ranking
     if "concept" not in frame.columns:
@@ -273,6 +275,7 @@ def _ranking_rows(
     columns = [
         frame[c].to_numpy(dtype=np.float64) for c in (*sides, "prevalence_diff", "p_adjusted")
     ]
+    counts = _ranking_counts(ranking, frame, labels, compared is not None)
     rows = []
     for i, name in enumerate(frame["concept"].astype(str).tolist()):
         rows.append(
@@ -285,9 +288,52 @@ def _ranking_rows(
                 int(tests[i] == "fisher"),
                 _p_value(columns[3][i]),
                 int(significant[i]),
+                *(side[i] for side in counts),
             ]
         )
     return list(class_index), rows
+
+
+def _ranking_counts(
+    ranking: pd.DataFrame, frame: pd.DataFrame, labels: list[str], compared: bool
+) -> list[list[int | None]]:
+    """Per row, the counts behind the two shares: [count in, size in, count out, size out].
+
+    The counts are the ranking's ``count_*`` columns; the group sizes come from its
+    ``attrs`` (one ranking or comparison) or, for rankings of several classes put
+    together, from the rows of the same class whose concept is present
+    (``count / prevalence``). None where the ranking does not hold them.
+    """
+    n = len(frame)
+    out: list[list[int | None]] = []
+    sides = (
+        (("a", "n_a"), ("b", "n_b"))
+        if compared
+        else (
+            ("positive", "n_positive"),
+            ("negative", "n_negative"),
+        )
+    )
+    for side, size_key in sides:
+        count_col, share_col = f"count_{side}", f"prevalence_{side}"
+        if count_col not in frame.columns:
+            out += [[None] * n, [None] * n]
+            continue
+        count = frame[count_col].to_numpy(dtype=np.float64)
+        share = frame[share_col].to_numpy(dtype=np.float64)
+        size = ranking.attrs.get(size_key) if "class" not in frame.columns else None
+        sizes: list[int | None]
+        if size is not None:
+            sizes = [int(size)] * n
+        else:
+            known: dict[str, int] = {}
+            for label, c, p in zip(labels, count, share):
+                if c > 0 and p > 0 and math.isfinite(c / p):
+                    known.setdefault(label, round(c / p))
+            sizes = [known.get(label) for label in labels]
+        out.append([int(c) if math.isfinite(c) else None for c in count])
+        out.append(sizes)
+    return [out[0], out[1], out[2], out[3]]
 
 
 def _compared(ranking: pd.DataFrame) -> tuple[str, str] | None:

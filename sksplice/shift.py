@@ -96,8 +96,10 @@ def compare_datasets(
         descriptive, not tested), ``cohens_h`` and ``log_odds_ratio`` (B
         relative to A), ``z`` (two-proportion z statistic, every row),
         ``test`` (``"fisher"`` or ``"z"``: which test gave the p-value),
-        ``p_value``, ``p_adjusted``, ``significant``. ``comparison.attrs``
-        records the labels, collection sizes and settings.
+        ``p_value``, ``p_adjusted``, ``significant`` (a p-value below the
+        smallest float64, about 5e-324, is 0; the command line and the report
+        show it as ``<1e-300``). ``comparison.attrs`` records the labels,
+        collection sizes and settings.
 
     Raises
     ------

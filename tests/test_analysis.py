@@ -488,3 +488,39 @@ def test_negative_weights_are_refused_naming_the_rows(sparse):
         negative = r"non-negative .*2 row\(s\) hold negative values: 1, 3"
         with pytest.raises(ValueError, match=negative):
             call()
+
+
+def test_equal_prevalence_differences_are_ordered_by_p_value():
+    # 9/11 - 5/11 and 4/11 - 0/11 are the same difference; as floats they differ in
+    # the last bit, which put the larger p-value first (and a --top-k cut dropped the
+    # stronger concept)
+    W = np.zeros((22, 2))
+    W[:9, 0] = W[11:16, 0] = 1.0  # grass: 9 of 11 against 5 of 11
+    W[:4, 1] = 1.0  # water: 4 of 11 against 0 of 11
+    y = np.array(["a"] * 11 + ["b"] * 11)
+    ranking = rank_concepts(W, y, "a", concepts=["grass", "water"])
+    assert ranking["count_positive"].tolist() == [4, 9]
+    assert ranking.index.tolist() == ["water", "grass"]
+    assert ranking["p_value"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize(
+    "labels, label",
+    [([1, 1, 0, 2], True), ([1, 1, 0, 2], np.True_), ([True, True, False, False], 1)],
+)
+def test_a_bool_label_is_not_taken_for_an_integer_one(labels, label):
+    # True == 1: the ranking selected class 1 and was then headed "True" everywhere
+    W = np.ones((4, 2))
+    with pytest.raises(ValueError, match=r"`positive`=.* is not a label of `y`; labels are"):
+        rank_concepts(W, np.array(labels), label, concepts=["a", "b"])
+    with pytest.raises(ValueError, match=r"`negative`=.* is not a label of `y`"):
+        rank_concepts(W, np.array(labels), labels[2], label, concepts=["a", "b"])
+
+
+def test_numbers_of_another_type_still_name_their_class():
+    W = np.ones((4, 2))
+    y = np.array([1, 1, 0, 2])
+    for label in (1, np.int64(1), 1.0):
+        assert rank_concepts(W, y, label, concepts=["a", "b"]).attrs["n_positive"] == 2
+    yb = np.array([True, True, False, False])
+    assert rank_concepts(W, yb, np.True_, concepts=["a", "b"]).attrs["n_positive"] == 2

@@ -2262,3 +2262,30 @@ def test_a_refused_run_says_only_why_and_system_files_are_not_counted(
         cli.collect_images([root])
     (said,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
     assert said.endswith(": notes.txt") and "left out 1 file " in said, said
+
+
+def test_a_p_value_that_underflowed_is_shown_as_a_bound():
+    # 2,000 against 2,000 images, fully separated: z = 63, p underflows to 0.0,
+    # which the table printed as "p_adj=0" (a certainty)
+    import numpy as np
+
+    from sksplice.analysis import rank_concepts
+    from sksplice.cli._output import format_p_value
+    from sksplice.cli._profile import _write_profile
+
+    W = np.zeros((4000, 2))
+    W[:2000, 0] = 1.0
+    W[::2, 1] = 1.0
+    y = np.array(["water"] * 2000 + ["land"] * 2000)
+    ranking = rank_concepts(W, y, "water", concepts=["lake", "sky"])
+    assert ranking.loc["lake", "p_adjusted"] == 0.0
+    table = ranking.reset_index(names="concept").assign(**{"class": "water"})
+    fh = io.StringIO()
+    _write_profile(fh, table, "table", {"classes": {"water": 2000, "land": 2000}}, 0.05)
+    assert "p_adj=<1e-300 (z)  lake" in fh.getvalue()
+    assert [format_p_value(p) for p in (0.0, 5e-324, 0.0123, 1.0)] == [
+        "<1e-300",
+        "4.9e-324",
+        "0.012",
+        "1",
+    ]

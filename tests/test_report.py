@@ -603,3 +603,40 @@ def test_torch_and_zero_dimensional_numbers_are_taken_as_numbers():
     assert result.cosine == pytest.approx(0.8)
     with pytest.raises(TypeError, match="must be a number"):
         ImageResult("a.png", [("dog", np.array([0.5, 0.1]))], 1, 0.8, thumbnail=None)
+
+
+def test_ranking_rows_carry_the_counts_behind_each_share():
+    # a share alone hides 2 of 2 against 200 of 200
+    n = 20
+    W = np.zeros((2 * n + 2, 2))
+    W[:15, 0] = 1.0  # coast: 15 of 20
+    W[n : n + 4, 0] = 1.0  # forest: 4 of 20
+    W[2 * n :, 1] = 1.0  # penguin: 2 of 2
+    y = np.array(["coast"] * n + ["forest"] * n + ["penguin"] * 2)
+    names = ["sea", "ice"]
+    one = rank_concepts(W, y, "coast", "forest", concepts=names)
+    data = _data(render_report([], ranking=one))
+    sea = next(r for r in data["ranking"] if data["concepts"][r[1]] == "sea")
+    assert sea[8:] == [15, 20, 4, 20]
+    # rankings of several classes put together: each class's own sizes
+    both = pd.concat(
+        [
+            rank_concepts(W, y, c, concepts=names).reset_index().assign(**{"class": c})
+            for c in ("coast", "penguin")
+        ]
+    )
+    data = _data(render_report([], ranking=both))
+    by = {(data["rankClasses"][r[0]], data["concepts"][r[1]]): r[8:] for r in data["ranking"]}
+    assert by["coast", "sea"] == [15, 20, 4, 22]
+    assert by["penguin", "ice"] == [2, 2, 0, 40]
+    assert by["penguin", "sea"] == [0, 2, 19, 40]  # (none present: size from the class's rows)
+    # a comparison of two collections
+    from sksplice.shift import compare_datasets
+
+    comparison = compare_datasets(W[:n], W[n : 2 * n], concepts=names)
+    data = _data(render_report([], ranking=comparison))
+    row = next(r for r in data["ranking"] if data["concepts"][r[1]] == "sea")
+    assert row[8:] == [15, 20, 4, 20]
+    # a table without the count columns: none shown
+    bare = one.drop(columns=["count_positive", "count_negative"])
+    assert all(r[8:] == [None] * 4 for r in _data(render_report([], ranking=bare))["ranking"])

@@ -612,3 +612,20 @@ def test_a_report_without_any_weight_loads_without_errors(browser, tmp_path):
     page = Page(browser, write_report(tmp_path / "r.html", results))
     assert page.texts(".scale-note") == ["No image has a concept with a non-zero weight."]
     page.close()  # (asserts no script error)
+
+
+def test_shares_show_their_counts_and_an_underflowed_p_value_a_bound(browser, tmp_path):
+    n = 2000
+    W = np.zeros((2 * n + 2, 2))
+    W[:n, 0] = 1.0  # lake: every water image, no land image (p underflows to 0)
+    W[2 * n :, 1] = 1.0  # ice: 2 of 2 penguins
+    y = np.array(["water"] * n + ["land"] * n + ["penguin"] * 2)
+    ranking = rank_concepts(W, y, "water", "land", concepts=["lake", "ice"])
+    assert ranking.loc["lake", "p_adjusted"] == 0.0
+    page = Page(browser, write_report(tmp_path / "r.html", [], ranking=ranking))
+    row = page.page.locator("#ranking-table tbody tr").first
+    cells = row.locator("td").all_inner_texts()
+    assert cells[0] == "lake"
+    assert [" ".join(c.split()) for c in cells[1:3]] == ["100.0% 2000/2000", "0.0% 0/2000"]
+    assert cells[5] == "<1e-300"
+    page.close()

@@ -282,6 +282,15 @@ def _write_table_records(
             fh.write(json.dumps(rec, default=_json_scalar) + "\n")
 
 
+def format_p_value(p: float) -> str:
+    """A p-value to two significant digits; one that underflowed to 0 as ``<1e-300``.
+
+    (The tests' p-values are floats: below about 5e-324 they are 0, which would
+    read as a certainty.)
+    """
+    return "<1e-300" if p == 0 else f"{p:.2g}"
+
+
 def _write_significant_rows(
     fh: IO[str], sig: Any, prevalences: str, first: str, second: str
 ) -> None:
@@ -293,7 +302,7 @@ def _write_significant_rows(
     for _, row in sig.iterrows():
         fh.write(
             f"  {prevalences.format(row[first], row[second])}"
-            f"  p_adj={row['p_adjusted']:.2g} ({row['test']})  {row['concept']}\n"
+            f"  p_adj={format_p_value(row['p_adjusted'])} ({row['test']})  {row['concept']}\n"
         )
 
 

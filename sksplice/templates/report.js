@@ -22,7 +22,9 @@
   }
   const pct = (v) => (v === null ? "" : (100 * v).toFixed(1) + "%");
   const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + (100 * v).toFixed(1) + " pp");
-  const pfmt = (v) => (v === null ? "" : v < 0.001 ? v.toExponential(1) : v.toPrecision(2));
+  // (a p-value below about 5e-324 underflowed to 0 in float64: shown as a bound)
+  const pfmt = (v) => (v === null ? "" : v === 0 ? "<1e-300" : v < 0.001 ? v.toExponential(1) :
+                       v.toPrecision(2));
   // a weight: 3 decimals, or 2 significant digits below 0.001 (never a non-zero "0.000")
   const wfmt = (v) => (v !== 0 && Math.abs(v) < 0.001 ? v.toExponential(1) : v.toFixed(3));
   const baseName = (p) => p.split(/[\\/]/).pop();
@@ -75,7 +77,18 @@
     // rows arrive as indices (class, concept, test); decode them once
     const TESTS = ["z", "fisher"];
     const RANK = DATA.ranking.map((r) => [DATA.rankClasses[r[0]], concepts[r[1]], r[2], r[3], r[4],
-                                          TESTS[r[5]], r[6], r[7] === 1]);
+                                          TESTS[r[5]], r[6], r[7] === 1,
+                                          r[8] ?? null, r[9] ?? null, r[10] ?? null, r[11] ?? null]);
+    // a share with the counts behind it ("100.0% 2/2"): a share alone hides whether
+    // it is 2 of 2 images or 200 of 200
+    function shareCell(share, count, size) {
+      const td = el("td", { class: "num" }, pct(share));
+      if (count !== null) {
+        // (a space, not a margin: copied from the page, the cell reads "100.0% 2/2")
+        td.append(" ", el("span", { class: "count" }, size !== null ? count + "/" + size : count));
+      }
+      return td;
+    }
     const order = RANK.map((_, i) => i);
 
     function visibleRows() {
@@ -102,7 +115,7 @@
         const td = el("td");
         td.append(conceptLink(r[1]));
         tr.append(td);
-        tr.append(el("td", { class: "num" }, pct(r[2])), el("td", { class: "num" }, pct(r[3])),
+        tr.append(shareCell(r[2], r[8], r[9]), shareCell(r[3], r[10], r[11]),
                   el("td", { class: "num" }, pts(r[4])), el("td", null, r[5]),
                   el("td", { class: "num" }, pfmt(r[6])), el("td", null, r[7] ? "yes" : "no"));
         frag.append(tr);
