@@ -36,6 +36,10 @@ __all__ = [
 ]
 
 _STATISTICS = ("prevalence", "mean_weight")
+#: The widest new figure of plot_concept_prevalence, in inches, and the most classes it
+#: shows (a quarter of an inch or more each, where turned labels do not overlap).
+_MAX_WIDTH = 24.0
+_MAX_CLASSES = 80
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -122,6 +126,125 @@ def _ink() -> Any:
     return matplotlib.rcParams["text.color"]
 
 
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
+def _find_class(cls: Any, groups: list[Any]) -> Any | None:
+    """The label of ``groups`` equal to ``cls``, or None.
+
+    Numbers of any type match (``np.int64(1)`` is the class ``1``), and so do
+    ``np.str_`` and ``str``; a bool and a number do not, although ``True == 1`` in
+    Python: ``True`` is not the class ``1``, nor ``1`` the class ``True``.
+    """
+    for group in groups:
+        if _is_bool(group) != _is_bool(cls):
+            continue
+        try:
+            if bool(group == cls):
+                return group
+        except (TypeError, ValueError):  # (an array, or a value with no truth)
+            continue
+    return None
+
+
+def _not_in_profiles(said: str, requested: list[Any], groups: list[Any]) -> str:
+    """The message of classes ``requested`` (``said`` in it) that are not ``groups``;
+    a bool equal to a number class, or the other way round, is pointed out."""
+    message = f"{said} not in the profiles; classes are {groups}"
+    for cls in requested:
+        for group in groups:
+            if _is_bool(cls) != _is_bool(group):
+                try:
+                    equal = bool(cls == group)
+                except (TypeError, ValueError):
+                    equal = False
+                if equal:
+                    kinds = ("a bool", "a number") if _is_bool(cls) else ("a number", "a bool")
+                    return (
+                        f"{message} ({cls!r} is {kinds[0]} and the class {group!r} "
+                        f"{kinds[1]}: pass {group!r})"
+                    )
+    return message
+
+
+#: Points kept between a title or legend and the left or right edge of the figure.
+_EDGE = 4.0
+#: Most lines of a wrapped title: the last one ends with an ellipsis when the title is
+#: longer still.
+_TITLE_LINES = 3
+
+
+def _lay_out(ax: Axes) -> None:
+    """Run the layout of the figure holding ``ax`` (the root figure of a subfigure), so
+    that the axes and their texts have their places on the screen."""
+    from matplotlib.figure import Figure
+
+    fig = ax.figure
+    while not isinstance(fig, Figure):  # (a SubFigure's figure is its parent)
+        fig = fig.figure
+    fig.draw_without_rendering()
+
+
+def _room_above(ax: Axes) -> float:
+    """The width, in pixels, a text centred over ``ax`` may take inside its figure, on
+    the figure's current layout."""
+    figure_box = ax.figure.bbox
+    centre = 0.5 * (ax.bbox.x0 + ax.bbox.x1)
+    room = 2.0 * min(centre - figure_box.x0, figure_box.x1 - centre)
+    return max(room - 2.0 * _EDGE * ax.figure.dpi / 72.0, 1.0)
+
+
+def _wrapped(text: Any, content: str, room: float) -> str:
+    """``content`` broken at spaces into lines no wider than ``room`` pixels when drawn as
+    ``text`` (a matplotlib Text, whose string this sets), at most ``_TITLE_LINES`` of
+    them; a word too long for a line, and the last line of a text that needs more lines,
+    are cut with an ellipsis. Mathematical text (``$...$``) is left whole.
+    """
+    from matplotlib import cbook
+
+    def width(line: str) -> float:
+        text.set_text(line)
+        return float(text.get_window_extent().width)
+
+    def cut(line: str) -> str:
+        # (the longest start of ``line`` that fits with an ellipsis)
+        lo, hi = 0, len(line)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if width(line[:mid].rstrip() + "\u2026") <= room:
+                lo = mid
+            else:
+                hi = mid - 1
+        return line[:lo].rstrip() + "\u2026"
+
+    if text.get_usetex() or cbook.is_math_text(content) or width(content) <= room:
+        return content
+    lines: list[str] = []
+    paragraphs = [[w for w in p.split(" ") if w] for p in content.split("\n")]
+    for p, rest in enumerate(paragraphs):
+        while True:
+            n = 1  # (the most words that fit, one at least)
+            while n < len(rest) and width(" ".join(rest[: n + 1])) <= room:
+                n += 1
+            line, rest = " ".join(rest[:n]), rest[n:]
+            if len(lines) == _TITLE_LINES - 1 and (rest or p < len(paragraphs) - 1):
+                lines.append(cut(" ".join([line, *rest])))
+                return "\n".join(lines)
+            lines.append(line if width(line) <= room else cut(line))
+            if not rest:
+                break
+    return "\n".join(lines)
+
+
+def _set_title(ax: Axes, title: str) -> None:
+    """Title ``ax``, the title wrapped (see :func:`_wrapped`) to lie inside the figure
+    on its layout at the call."""
+    text = ax.set_title(title)
+    _lay_out(ax)
+    text.set_text(_wrapped(text, title, _room_above(ax)))
+
+
 def plot_decomposition(
     weights_row: Any,
     concepts: Any = None,
@@ -137,7 +260,8 @@ def plot_decomposition(
     ----------
     weights_row : array-like of shape (n_concepts,), sparse row or pandas Series
         The concept weights of one sample (a 1 x n_concepts sparse matrix or
-        DataFrame row is accepted too).
+        DataFrame row is accepted too, and so is a 1-D sparse array such as
+        ``sp.csr_array(W)[i]``).
     concepts : sequence of str or fitted transformer, default=None
         Concept names, or an object with ``get_feature_names_out``; defaults to
         the index of a Series (or the columns of a one-row DataFrame). With
@@ -148,7 +272,8 @@ def plot_decomposition(
     ax : matplotlib Axes, default=None
         Axes to draw into; a new figure is made when omitted.
     title : str, default=None
-        Axes title.
+        Axes title; one too wide for the figure is wrapped (see
+        :func:`plot_class_profile`).
     color : str, default="C0"
         Bar colour.
 
@@ -172,9 +297,10 @@ def plot_decomposition(
     if concepts is None and isinstance(weights_row, pd.Series):
         concepts = weights_row.index
     if sp.issparse(weights_row):
-        if weights_row.shape[0] != 1:
+        # (a row of a sparse array is 1-D: scipy >= 1.14 indexes csr_array rows so)
+        if weights_row.ndim != 1 and weights_row.shape[0] != 1:
             raise ValueError(f"expected a single row of weights, got shape {weights_row.shape}")
-        values = weights_row.toarray().ravel()
+        values = weights_row.toarray().ravel().astype(np.float64)
     else:
         values = np.asarray(weights_row, dtype=np.float64)
         if values.ndim == 2 and values.shape[0] == 1:
@@ -215,7 +341,7 @@ def plot_decomposition(
         _say_on_empty_axes(ax, "no concept: every weight of this row is zero")
     ax.set_xlabel("concept weight")
     if title is not None:
-        ax.set_title(title)
+        _set_title(ax, title)
     return ax
 
 
@@ -245,25 +371,34 @@ def plot_class_profile(
         Which statistic to plot.
     title : str, default=None
         Axes title; defaults to the class name and its number of samples
-        (``"class bat (n=1)"``).
+        (``"class bat (n=1)"``). A title too wide for the figure is wrapped at
+        spaces onto at most three lines, a word too long for a line cut with an
+        ellipsis; a legend too wide is put on two rows, then its class name
+        cut. Both are fitted to the figure's size at the call: draw into axes
+        of the final size rather than resizing the figure after.
 
     Returns
     -------
     ax : matplotlib.axes.Axes
         One bar per concept (the class's value, largest on top) and a black
         marker per concept for the dataset-wide value; their legend is in one
-        row between the title and the axes, where it covers no bar.
+        row (two when one is too wide) between the title and the axes, where it
+        covers no bar.
 
     Raises
     ------
     ValueError
-        If ``cls`` is not a class of ``profiles`` or ``statistic`` is unknown.
+        If ``cls`` is not a class of ``profiles`` or ``statistic`` is unknown. A
+        bool is not the class ``1`` (nor ``1`` the class ``True``), although
+        ``True == 1`` in Python.
     """
     k = check_int(k, "k")
     table = _check_profiles(profiles, statistic)
     groups = [g for g in table.columns if g != ALL_GROUP]
-    if cls not in groups:
-        raise ValueError(f"class {cls!r} is not in the profiles; classes are {groups}")
+    found = _find_class(cls, groups)
+    if found is None:
+        raise ValueError(_not_in_profiles(f"class {cls!r} is", [cls], groups))
+    cls = found
     values = table[cls].to_numpy(dtype=np.float64)
     overall = table[ALL_GROUP].to_numpy(dtype=np.float64)
     nonzero = np.flatnonzero(values)
@@ -290,27 +425,49 @@ def plot_class_profile(
 
 
 def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
-    """Title the axes, with the legend in one row between the title and the axes.
+    """Title the axes, with the legend in one row (or one entry a row) between the title
+    and the axes.
 
     Outside the axes the legend covers no bar, however long the bars are (inside, the
     top concepts of a class, often present in nearly all of its samples, fill every
     corner). The title is lifted by the legend's height.
+
+    Both stay inside the figure, on its layout at the call: a legend too wide for it
+    is put on one entry a row, then its longest label cut to 24 and 12 characters; a
+    title too wide is wrapped (:func:`_wrapped`).
     """
-    legend = ax.legend(
-        handles,
-        [_shortened(h.get_label()) for h in handles],
-        loc="lower center",
-        bbox_to_anchor=(0.5, 1.0),
-        ncols=len(handles),
-        frameon=False,
-        fontsize=9,
-        borderaxespad=0.2,
-        handlelength=1.5,
-    )
-    # (in points: the legend's height and its gap to the axes; the title's bottom, its
-    # descenders included, goes 2 points above)
-    top = legend.get_window_extent().height * 72.0 / ax.figure.dpi + 0.2 * 9
-    ax.set_title(title, pad=top + 2.0, verticalalignment="bottom")
+    labels = [_shortened(h.get_label()) for h in handles]
+    ncols = len(handles)
+    # (a narrower legend may let the layout move the axes: the room is measured again)
+    while True:
+        legend = ax.legend(
+            handles,
+            labels,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 1.0),
+            ncols=ncols,
+            frameon=False,
+            fontsize=9,
+            borderaxespad=0.2,
+            handlelength=1.5,
+        )
+        # (in points: the legend's height and its gap to the axes; the title's bottom,
+        # its descenders included, goes 2 points above)
+        top = legend.get_window_extent().height * 72.0 / ax.figure.dpi + 0.2 * 9
+        text = ax.set_title(title, pad=top + 2.0, verticalalignment="bottom")
+        _lay_out(ax)
+        room = _room_above(ax)
+        if legend.get_window_extent().width <= room:
+            break
+        if ncols > 1:
+            ncols = 1
+            continue
+        longest = max(range(len(labels)), key=lambda i: len(labels[i]))
+        shorter = [n for n in _LABEL_LENGTHS if n < len(labels[longest])]
+        if not shorter:
+            break
+        labels[longest] = labels[longest][: shorter[0] - 1] + "\u2026"
+    text.set_text(_wrapped(text, title, room))
 
 
 def plot_concept_prevalence(
@@ -338,9 +495,15 @@ def plot_concept_prevalence(
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
         Which statistic to plot.
     classes : sequence of labels, default=None
-        Classes to show, in this order; all classes by default.
+        Classes to show, in this order; all classes by default. A new figure
+        is 0.6 inch wider per class, up to 24 inches, and holds at most 80
+        classes: with more (and no ``ax``), pass a subset here, such as the
+        classes where the concept is most prevalent. Axes given in ``ax``
+        take any number.
     title : str, default=None
-        Axes title; defaults to the concept name.
+        Axes title; defaults to the concept name (cut to 40 characters). A
+        title too wide for the figure is wrapped, as in
+        :func:`plot_class_profile`.
 
     Returns
     -------
@@ -350,8 +513,9 @@ def plot_concept_prevalence(
     Raises
     ------
     ValueError
-        If ``concept`` or a requested class is not in ``profiles``; the error
-        suggests close concept names.
+        If ``concept`` or a requested class is not in ``profiles`` (the error
+        suggests close concept names; a bool is not the class ``1``), or, with
+        no ``ax``, more than 80 classes are to be shown.
     """
     table = _check_profiles(profiles, statistic)
     if concept not in table.index:
@@ -369,9 +533,19 @@ def plot_concept_prevalence(
         classes = list(classes)
         if not classes:
             raise ValueError(f"`classes` is empty: give some of the classes {groups}")
-        missing = [c for c in classes if c not in groups]
+        found = [_find_class(c, groups) for c in classes]
+        missing = [c for c, f in zip(classes, found) if f is None]
         if missing:
-            raise ValueError(f"classes {missing} are not in the profiles; classes are {groups}")
+            raise ValueError(_not_in_profiles(f"classes {missing} are", missing, groups))
+        classes = found
+    if ax is None and len(classes) > _MAX_CLASSES:
+        raise ValueError(
+            f"{len(classes)} classes are too many for one legible figure (at most "
+            f"{_MAX_CLASSES}, on a figure {_MAX_WIDTH:g} inches wide): pass `classes=` with "
+            "a subset (for example the classes where the concept is most prevalent: "
+            f"profiles[{statistic!r}].loc[{concept!r}].drop({ALL_GROUP!r}).nlargest(40)"
+            ".index), or draw into axes of your own (`ax=`)"
+        )
     row = table.loc[concept]
     values = np.array([row[c] for c in classes], dtype=np.float64)
     sizes = _group_sizes(profiles)
@@ -381,7 +555,7 @@ def plot_concept_prevalence(
     ticks = [_with_size(c, sizes, " " if turned else "\n", shorten=True) for c in classes]
     longest = max(len(line) for tick in ticks for line in tick.split("\n"))
     height = 3.5 + (0.07 * min(longest, _MAX_LABEL) if turned else 0.0)
-    ax = _new_axes(ax, (max(4.0, 0.6 * len(classes) + 2.0), height))
+    ax = _new_axes(ax, (min(max(4.0, 0.6 * len(classes) + 2.0), _MAX_WIDTH), height))
     positions = np.arange(len(classes))
     ax.bar(positions, values, color="C2")
     mean = ax.axhline(
@@ -450,7 +624,7 @@ def _place_labels(
     out.
     """
     fig = ax.figure
-    fig.draw_without_rendering()
+    _lay_out(ax)
     scale = fig.dpi / 72.0  # pixels per point
     region = ax.bbox.padded(-1.0)
     lines = int(region.height / (_LABEL_LINE * scale)) + 1

@@ -807,3 +807,193 @@ def test_class_titles_and_an_empty_class_list():
     assert plot_class_profile(profiles, "class 2").get_title() == "class 2 (n=2)"
     with pytest.raises(ValueError, match="`classes` is empty"):
         plot_concept_prevalence(profiles, "a", classes=[])
+
+
+def _texts_outside(ax):
+    """The drawn texts of ``ax`` (title, legend, axis and tick labels, notes) that reach
+    past the edge of its figure, as saved."""
+    _drawn(ax)
+    box = ax.figure.bbox
+    texts = [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
+    if ax.get_legend() is not None:
+        texts += ax.get_legend().get_texts()
+    # (tick labels outside the view limits are not drawn)
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        for tick in axis.get_major_ticks():
+            if min(lo, hi) - 1e-9 <= tick.get_loc() <= max(lo, hi) + 1e-9:
+                texts.append(tick.label1)
+    assert len(texts) > 5
+    outside = []
+    for text in texts:
+        if not text.get_visible() or not text.get_text():
+            continue
+        extent = text.get_window_extent()
+        if (
+            extent.x0 < box.x0 - 0.5
+            or extent.x1 > box.x1 + 0.5
+            or extent.y0 < box.y0 - 0.5
+            or extent.y1 > box.y1 + 0.5
+        ):
+            outside.append(text.get_text())
+    return outside
+
+
+def _long_profiles(concept, class_name):
+    rng = np.random.default_rng(0)
+    names = [concept, "forest", "water"]
+    W = (rng.random((40, 3)) < 0.5).astype(float)
+    y = np.array([class_name] * 20 + ["other"] * 20)
+    return concept_profiles(W, y, names)
+
+
+@pytest.mark.parametrize(
+    "concept",
+    [
+        "a very long concept name number 0 that keeps going on and on",
+        "n01440764_tench_tinca_tinca_freshwater_fish_of_europe",  # (no space)
+    ],
+)
+def test_a_long_concept_name_titles_the_prevalence_inside_the_figure(concept, tmp_path):
+    ax = plot_concept_prevalence(_long_profiles(concept, "water"), concept)
+    assert _texts_outside(ax) == []
+    assert ax.get_title().replace("\n", " ").startswith(concept[:12])
+    assert ax.get_title().count("\n") <= 2
+    _save_png(ax, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "class_name",
+    [
+        "birdwatching at the lake shore",  # (a title of 43 characters)
+        "birdwatching at the lake shore in wi",  # (a legend too wide for one row)
+        "birdwatching at the lake shore in winter evening light",
+        "n01440764_tench_tinca_tinca_freshwater_fish_of_europe",  # (no space)
+    ],
+)
+def test_a_long_class_name_titles_its_profile_inside_the_figure(class_name, tmp_path):
+    concept = "birdwatching at the lake shore x"  # (32 characters)
+    ax = plot_class_profile(_long_profiles(concept, class_name), class_name)
+    assert _texts_outside(ax) == []
+    title = ax.get_title()
+    assert title.count("\n") <= 2 and title.endswith("(n=20)")
+    assert title.replace("\n", " ").startswith("class " + class_name[:12])
+    assert [t.get_text() for t in ax.get_legend().get_texts()][1] == "all samples"
+    _save_png(ax, tmp_path)
+
+
+def test_a_long_title_given_is_wrapped_inside_the_figure():
+    profiles = _long_profiles("sea", "land")
+    ax = plot_class_profile(profiles, "land", title="a title given by the user " * 8)
+    assert _texts_outside(ax) == []
+    # (onto three lines at most, the last cut)
+    assert ax.get_title().count("\n") == 2 and ax.get_title().endswith("\u2026")
+    title = "the prevalence of sea, " * 2 + "the prevalence of sea"
+    ax = plot_concept_prevalence(profiles, "sea", title=title)
+    assert _texts_outside(ax) == []
+    # (broken at spaces, nothing lost)
+    assert ax.get_title().count("\n") == 1 and ax.get_title().replace("\n", " ") == title
+    ax = plot_decomposition(np.ones(3), ["a", "b", "c"], title="a title of a figure " * 6)
+    assert _texts_outside(ax) == []
+    assert ax.get_title().count("\n") == 1
+
+
+def test_ordinary_titles_and_legends_are_left_as_they_are(labelled):
+    W, y = labelled
+    profiles = concept_profiles(W, y, NAMES)
+    ax = plot_class_profile(profiles, "woman")
+    assert ax.get_title() == "class woman (n=3)"
+    # (the class and the dataset-wide marker side by side, in one row)
+    legend = ax.get_legend()
+    _drawn(ax)
+    first, second = (t.get_window_extent() for t in legend.get_texts())
+    assert first.y0 == pytest.approx(second.y0) and first.x1 < second.x0
+    assert [t.get_text() for t in legend.get_texts()] == ["woman", "all samples"]
+    assert plot_concept_prevalence(profiles, "bikini").get_title() == "bikini"
+    title = "bikinis among women"
+    assert plot_concept_prevalence(profiles, "bikini", title=title).get_title() == title
+    assert plot_decomposition(W[0], NAMES, title="sample 0").get_title() == "sample 0"
+
+
+def test_axes_of_a_subfigure_are_drawn_into():
+    from matplotlib.figure import Figure
+
+    W = np.array([[1.0, 0], [1, 0], [1, 1], [0, 1]])
+    profiles = concept_profiles(W, ["a", "a", "b", "b"], ["dog", "cat"])
+    left, right = Figure(layout="constrained").subfigures(1, 2)
+    ax = plot_class_profile(profiles, "a", ax=right.subplots())
+    assert ax.get_title() == "class a (n=2)"
+    rng = np.random.default_rng(0)
+    comparison = compare_datasets(
+        (rng.random((40, 5)) < 0.2).astype(float),
+        (rng.random((40, 5)) < 0.8).astype(float),
+        list("abcde"),
+    )
+    ax = plot_dataset_shift(comparison, ax=left.subplots())
+    assert ax.texts
+
+
+def _many_classes(n):
+    y = np.repeat([f"n{i:08d}" for i in range(n)], 2)
+    W = np.zeros((len(y), 2))
+    W[::2, 0] = 1.0
+    W[: 2 * (n // 2), 1] = 1.0
+    return concept_profiles(W, y, ["water", "forest"])
+
+
+def test_concept_prevalence_of_many_classes_is_refused_on_a_new_figure():
+    profiles = _many_classes(1000)
+    with pytest.raises(ValueError, match=r"1000 classes .*at most 80.* pass `classes=`") as err:
+        plot_concept_prevalence(profiles, "water")
+    # the subset the message suggests is drawn, on a figure 24 inches wide at most
+    suggested = profiles["prevalence"].loc["forest"].drop("all").nlargest(40).index
+    assert "profiles['prevalence'].loc['water'].drop('all').nlargest(40).index" in str(err.value)
+    ax = plot_concept_prevalence(profiles, "forest", classes=suggested)
+    assert len(_bars(ax)) == 40
+    assert ax.figure.get_size_inches()[0] == pytest.approx(24.0)
+    with pytest.raises(ValueError, match="81 classes"):
+        plot_concept_prevalence(profiles, "water", classes=profiles["prevalence"].columns[1:82])
+    # a few classes keep their width; axes of one's own take any number
+    few = plot_concept_prevalence(profiles, "water", classes=["n00000000", "n00000001"])
+    assert few.get_figure().get_size_inches()[0] == pytest.approx(4.0)
+    from matplotlib.figure import Figure
+
+    ax = Figure(figsize=(30, 4)).add_subplot()
+    many = _many_classes(90)
+    assert plot_concept_prevalence(many, "water", ax=ax) is ax
+    assert len(_bars(ax)) == 90
+
+
+def test_plot_decomposition_of_a_row_of_a_sparse_array():
+    W = np.array([[0.0, 0.5, 0.0, 0.2, 0.9, 0.0], [0.1, 0.0, 0.0, 0.0, 0.0, 0.3]])
+    dense = _ticklabels(plot_decomposition(W[0], NAMES))
+    row = sp.csr_array(W)[0]  # (1-D: a row of a sparse array, with scipy >= 1.14)
+    assert row.ndim == 1
+    assert _ticklabels(plot_decomposition(row, NAMES)) == dense == ["bikini", "cat", "tree"]
+    assert _ticklabels(plot_decomposition(sp.coo_array(W[1]), NAMES)) == ["dog", "car"]
+    assert _ticklabels(plot_decomposition(sp.csr_array(W)[[0]], NAMES)) == dense
+    for many in (sp.csr_array(W), sp.csr_matrix(W)):
+        with pytest.raises(ValueError, match=r"single row of weights, got shape \(2, 6\)"):
+            plot_decomposition(many, NAMES)
+
+
+def test_a_bool_is_not_a_number_class_nor_a_number_a_bool_class():
+    W = np.array([[1, 0], [1, 0], [1, 1], [0, 1], [0, 1], [0, 1.0]])
+    numbers = concept_profiles(W, np.array([1, 1, 1, 0, 0, 2]), ["water", "forest"])
+    for given in (True, np.True_):
+        with pytest.raises(ValueError, match=r"classes are \[0, 1, 2\] .*a bool .*pass 1"):
+            plot_class_profile(numbers, given)
+        with pytest.raises(ValueError, match=r"not in the profiles; classes are \[0, 1, 2\]"):
+            plot_concept_prevalence(numbers, "water", classes=[0, given])
+    # numbers of any type are the class
+    assert plot_class_profile(numbers, np.int64(1)).get_title() == "class 1 (n=3)"
+    assert plot_class_profile(numbers, 1.0).get_title() == "class 1 (n=3)"
+    ax = plot_concept_prevalence(numbers, "water", classes=[np.int32(2), 1])
+    assert _ticklabels(ax, "x") == ["2\n(n=1)", "1\n(n=3)"]
+    bools = concept_profiles(W, np.array([True, True, True, False, False, False]), ["a", "b"])
+    with pytest.raises(ValueError, match=r"1 is a number and the class True a bool: pass True"):
+        plot_class_profile(bools, 1)
+    with pytest.raises(ValueError, match=r"classes \[0\] are not in the profiles"):
+        plot_concept_prevalence(bools, "a", classes=[0])
+    assert plot_class_profile(bools, np.True_).get_title() == "class True (n=3)"
+    strings = concept_profiles(W, np.array(list("aaabbb")), ["water", "forest"])
+    assert plot_class_profile(strings, np.str_("a")).get_title() == "class a (n=3)"
