@@ -78,12 +78,27 @@ def _action(text: str, category: type[Warning], module: str, lineno: int) -> str
     return warnings.defaultaction
 
 
-def _filters_key() -> tuple[Any, ...]:
-    """The contents of :data:`warnings.filters`, hashable."""
+def _filters_key(text: str, category: type[Warning], module: str, lineno: int) -> tuple[Any, ...]:
+    """The filters of :data:`warnings.filters` that match this warning, hashable.
+
+    Only those: a filter for another category or module, such as the one a library
+    adds when it is first imported inside one fit's ``catch_warnings`` (sympy's
+    ``("once", SymPyDeprecationWarning)``, imported while a CLIP model loads), does
+    not make a warning new.
+    """
+    matching = tuple(
+        entry
+        for entry in warnings.filters
+        if (entry[1] is None or entry[1].match(text))
+        and issubclass(category, entry[2])
+        and (entry[3] is None or entry[3].match(module))
+        and (entry[4] == 0 or lineno == entry[4])
+    )
     try:
-        return tuple(warnings.filters)
+        hash(matching)
     except TypeError:  # pragma: no cover - an unhashable entry someone put in
         return (id(warnings.filters),)
+    return matching
 
 
 def _destination() -> Any:
@@ -104,7 +119,7 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
     fit (a centre learned from few rows) would be shown once per fold and
     candidate, all naming the same line. This keeps its own record of what was
     shown for the filters that show a warning once ("default", "module",
-    "once"), keyed also on the filters themselves (after ``resetwarnings()`` or
+    "once"), keyed also on the filters that match it (after ``resetwarnings()`` or
     a new ``simplefilter`` a warning is shown again, as Python does) and on
     where warnings go (:func:`_destination`: a warning recorded by a
     ``catch_warnings(record=True)`` was not shown, and is shown again once that
@@ -137,9 +152,9 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
     else:
         warnings.warn(message, category, stacklevel=level)
         return
-    # (under other filters, as after resetwarnings() or a new simplefilter, Python shows
-    # a warning again; a search's per-fit copies of the filters are equal to them)
-    key += (_filters_key(), _destination())
+    # (under other filters for it, as after resetwarnings() or a new simplefilter, Python
+    # shows a warning again; a search's per-fit copies of the filters are equal to them)
+    key += (_filters_key(text, category, module, lineno), _destination())
     with _SHOWN_LOCK:
         if key in _SHOWN:
             return
