@@ -91,43 +91,185 @@ def _positions(names: list[str]) -> bool:
 
 
 def close_matches(word: str, options: Any, n: int = 3, cutoff: float = 0.6) -> list[str]:
-    """The ``options`` closest to a misspelt ``word``, closest first (case ignored).
+    """The ``options`` closest to a misspelt ``word``, closest first.
 
-    Candidates are those :func:`difflib.get_close_matches` finds at ``cutoff``,
-    ranked by edit distance counting a swap of two neighbouring letters as one
-    edit, then the same letters first (so ``"dgo"`` finds ``"dog"`` before
-    ``"duo"``, ``"do"`` and ``"go"``), then by how little the length changes,
-    then by difflib's similarity.
+    Names are compared stripped of surrounding whitespace (inner runs of it read
+    as one space) and case-folded, so ``"tree "`` and ``"Tree"`` find ``"tree"``
+    first, as an exact match. Every option is a candidate whose similarity to
+    ``word`` reaches ``cutoff``: the larger of ``1 - edits / longer length``
+    (``edits`` counting insertions, deletions, substitutions and swaps of two
+    neighbouring letters) and ``2 * common / total length`` (``common``: the
+    letters the two share in the same order, at least those
+    :func:`difflib.SequenceMatcher.ratio` counts, so ``"swim"`` finds
+    ``"swimming"``). Candidates rank by edits, then the same letters first (so
+    ``"dgo"`` finds ``"dog"`` before ``"duo"``, ``"do"`` and ``"go"``), then
+    an option written as ``word`` (case included) first, then by how little the
+    length changes, then the same first letter first (rarely the one mistyped),
+    then by the letters shared, then in the order of ``options`` (most frequent
+    first for a vocabulary). Each name's distances are computed, so the closest
+    are never left out; a vocabulary of 50,000 names takes well under 0.1 s.
+
+    Parameters
+    ----------
+    word : str
+        The name that matched nothing.
+    options : iterable
+        The known names (converted with ``str``).
+    n : int, default=3
+        The largest number of matches returned.
+    cutoff : float, default=0.6
+        The least similarity, in [0, 1], of a match.
+
+    Returns
+    -------
+    list of str
+        Up to ``n`` options, as given, closest first; empty if none is close.
     """
-    import difflib
+    if n <= 0:
+        raise ValueError(f"n must be > 0: {n!r}")
+    if not 0.0 <= cutoff <= 1.0:
+        raise ValueError(f"cutoff must be in [0.0, 1.0]: {cutoff!r}")
+    given = list(map(str, options))
+    key = _normalised(str(word))
+    names = _all_normalised(given)
+    found, edits, common = _close(key, names, cutoff)
+    first: dict[str, int] = {}  # an option given twice is found once, at its first place
+    for k in np.argsort(found, kind="stable"):
+        first.setdefault(given[found[k]], k)
+    kept = np.sort(np.fromiter(first.values(), dtype=np.int64, count=len(first)))
+    found, edits, common = found[kept], edits[kept], common[kept]
+    if len(found) > n:  # only ties with the n-th fewest edits can still rank first
+        keep = edits <= np.partition(edits, n - 1)[n - 1]
+        found, edits, common = found[keep], edits[keep], common[keep]
+    stripped = str(word).strip()
+    letters = sorted(key)
 
-    lowered: dict[str, str] = {}
-    for option in options:
-        lowered.setdefault(str(option).lower(), str(option))
-    key = str(word).lower()
-    found = difflib.get_close_matches(key, list(lowered), n=max(4 * n, 20), cutoff=cutoff)
+    def rank(k: int) -> tuple[int, bool, bool, int, bool, float, int]:
+        i = int(found[k])
+        name = names[i]
+        return (
+            int(edits[k]),
+            sorted(name) != letters,  # a swap, not another letter
+            given[i].strip() != stripped,  # written as `word`, case included
+            abs(len(name) - len(key)),
+            name[:1] != key[:1],
+            -float(common[k]) / max(len(name) + len(key), 1),
+            i,
+        )
 
-    def rank(candidate: str) -> tuple[int, bool, int, float]:
-        ratio = difflib.SequenceMatcher(None, key, candidate).ratio()
-        same_letters = sorted(candidate) == sorted(key)  # a swap, not another letter
-        return _edits(key, candidate), not same_letters, abs(len(candidate) - len(key)), -ratio
-
-    return [lowered[c] for c in sorted(found, key=rank)[:n]]
+    return [given[int(found[k])] for k in sorted(range(len(found)), key=rank)[:n]]
 
 
-def _edits(a: str, b: str) -> int:
-    """Edit distance of ``a`` and ``b``: insertions, deletions, substitutions, swaps."""
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        current = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                current[j] = min(current[j], previous2[j - 2] + 1)
-        previous2, previous = previous, current
-    return previous[len(b)]
+def _normalised(name: str) -> str:
+    """``name`` as compared for suggestions: stripped, one space for a run, case-folded."""
+    return " ".join(name.split()).casefold()
+
+
+def _all_normalised(names: list[str]) -> list[str]:
+    """:func:`_normalised` for each of ``names``; one pass over their joined text where
+    no name has whitespace to strip or join (the usual case)."""
+    text = "\0".join(names)
+    if (
+        text.count("\0") != len(names) - 1  # a name holds the separator
+        or _ODD_SPACE.search(text)
+        or text[:1] == " "
+        or text[-1:] == " "
+        or any(text.count(space) for space in ("  ", "\0 ", " \0"))
+    ):
+        return [_normalised(name) for name in names]
+    return text.casefold().split("\0") if names else []
+
+
+_ODD_SPACE = re.compile(r"[^\S ]")
+
+
+def _close(
+    key: str, names: list[str], cutoff: float, block: int = 1 << 18
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positions of the ``names`` close to ``key`` (see :func:`close_matches`), their
+    edits and their letters shared in the same order.
+
+    Edits are the optimal string alignment distance (insertions, deletions,
+    substitutions, swaps of neighbouring letters), the letters shared the
+    longest common subsequence. Two filters, each bounding both measures, leave
+    few names to their dynamic programmes: the lengths (edits are at least the
+    change of length, shared letters at most the shorter length), then the
+    letters counted regardless of order (as
+    :meth:`difflib.SequenceMatcher.quick_ratio`; a swap changes no count).
+    The programmes run a row per letter of ``key`` over many names at once,
+    padded to a common length (a name's result, read in its own last column,
+    does not depend on the columns after it); names are taken by length, in
+    blocks of about ``block`` letters.
+    """
+    size = len(key)
+    lengths = np.fromiter(map(len, names), dtype=np.int64, count=len(names))
+
+    def close(shared: np.ndarray, edits: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        longer = np.maximum(lengths, max(size, 1))
+        return (edits <= (1.0 - cutoff) * longer + 1e-9) | (
+            2 * shared >= cutoff * (lengths + size) - 1e-9
+        )
+
+    shorter = np.minimum(lengths, size)
+    candidates = np.flatnonzero(close(shorter, np.abs(lengths - size), lengths))
+    candidates = candidates[np.argsort(lengths[candidates], kind="stable")]
+    counts = {letter: key.count(letter) for letter in set(key)}
+    found, edits, common = [], [], []
+    start = 0
+    while start < len(candidates):
+        stop = start + max(1, block // (int(lengths[candidates[start]]) + 1))
+        rows = candidates[start:stop]
+        start = stop
+        width = int(lengths[rows[-1]])
+        codes = np.array([names[i] for i in rows], dtype=f"<U{max(width, 1)}")
+        codes = codes.view(np.uint32).reshape(len(rows), -1)
+        bag = np.zeros(len(rows), dtype=np.int64)
+        for letter, count in counts.items():
+            bag += np.minimum((codes == ord(letter)).sum(axis=1), count)
+        kept = close(bag, np.maximum(lengths[rows], size) - bag, lengths[rows])
+        rows, codes = rows[kept], codes[kept]
+        if not len(rows):
+            continue
+        e, c = _alignments(key, codes, lengths[rows])
+        kept = close(c, e, lengths[rows])
+        found.append(rows[kept])
+        edits.append(e[kept])
+        common.append(c[kept])
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(found), np.concatenate(edits), np.concatenate(common)
+
+
+def _alignments(key: str, codes: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edits and letters shared in the same order between ``key`` and each row of
+    ``codes`` (code points, padded), row ``r`` of length ``lengths[r]``."""
+    m, width = codes.shape
+    dtype = np.int16 if len(key) + width < 2**15 - 2 else np.int64
+    steps = np.arange(width + 1, dtype=dtype)
+    previous = np.broadcast_to(steps, (m, width + 1)).copy()
+    before = previous
+    shared = np.zeros((m, width + 1), dtype=dtype)
+    equal_before = None
+    for i, letter in enumerate(key, start=1):
+        equal = codes == ord(letter)
+        current = np.empty_like(previous)
+        current[:, 0] = i
+        # a deletion, or a substitution (none for the same letter)
+        np.minimum(previous[:, 1:] + 1, previous[:, :-1] + ~equal, out=current[:, 1:])
+        if equal_before is not None and width > 1:  # a swap of two neighbouring letters
+            swap = equal[:, :-1] & equal_before[:, 1:]
+            current[:, 2:][swap] = np.minimum(current[:, 2:][swap], before[:, :-2][swap] + 1)
+        # an insertion: current[j] = min over k <= j of current[k] + (j - k)
+        current -= steps
+        np.minimum.accumulate(current, axis=1, out=current)
+        current += steps
+        before, previous = previous, current
+        np.maximum(shared[:, 1:], shared[:, :-1] + equal, out=shared[:, 1:])
+        np.maximum.accumulate(shared, axis=1, out=shared)
+        equal_before = equal
+    at = np.arange(m)
+    return previous[at, lengths].astype(np.int64), shared[at, lengths].astype(np.int64)
 
 
 def a_type(value: Any) -> str:

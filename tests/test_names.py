@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 
@@ -173,6 +175,145 @@ def test_close_matches_rank_a_swap_of_letters_first():
     assert close_matches("dgo", words) == ["dog", "duo", "ago"]
     assert close_matches("SNWO", words)[0] == "Snow"  # case ignored, the option's own case kept
     assert close_matches("zebra", words) == []
+
+
+# words more like "sae" than "sea" is by difflib's ratio: "sea" was left out of the 20
+# candidates ranked by edits
+_LIKE_SAE = [
+    "she",
+    "see",
+    "save",
+    "same",
+    "sale",
+    "sake",
+    "safe",
+    "sane",
+    "sage",
+    "sate",
+    "shale",
+    "shame",
+    "shape",
+    "share",
+    "shave",
+    "slate",
+    "slave",
+    "snake",
+    "space",
+    "spade",
+    "stage",
+    "stake",
+    "stale",
+    "state",
+    "scale",
+    "scare",
+    "skate",
+    "sea",
+]
+
+
+def test_close_matches_find_a_swap_of_letters_among_many_words():
+    from sksplice._names import close_matches
+
+    assert close_matches("sae", _LIKE_SAE)[0] == "sea"
+    assert close_matches("sae", _LIKE_SAE[::-1])[0] == "sea"
+    assert close_matches("dgo", ["dogs", "dot", "do", "ago", "dog"], n=1) == ["dog"]
+
+
+def test_close_matches_compare_names_stripped_and_case_folded():
+    from sksplice._names import close_matches
+
+    words = ["trees", "three", "tree", "Dot", "dog", "Dog"]
+    assert close_matches("tree ", words)[0] == "tree"
+    assert close_matches(" TREE\t", words)[0] == "tree"
+    assert close_matches("Dog ", words)[0] == "Dog"  # the same case first
+    assert close_matches("DOG", words)[:2] == ["dog", "Dog"]
+    assert close_matches("hot  dog", ["hot dog", "hotdogs"])[0] == "hot dog"
+    assert close_matches(" ", words) == []
+
+
+def test_the_suggestions_for_misspelt_laion_words(splice_data_dir):
+    from sksplice.vocabulary import load_vocabulary
+
+    for size in (2000, 10000):
+        words = load_vocabulary("laion", size=size, data_home=splice_data_dir)
+        W = pd.DataFrame(np.zeros((1, len(words))), columns=words)
+        with pytest.raises(ValueError, match=r"'sae' \(did you mean 'sea', "):
+            ConceptEditor(remove=["sae"]).fit(W)
+        with pytest.raises(ValueError, match=r"'tree ' \(did you mean 'tree', "):
+            ConceptEditor(remove=["tree "]).fit(W)
+
+
+def _osa(a: str, b: str) -> int:
+    """Edits between ``a`` and ``b``, swaps of neighbouring letters counted as one."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            substitution = d[i - 1][j - 1] + (a[i - 1] != b[j - 1])
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, substitution)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
+
+
+def _lcs(a: str, b: str) -> int:
+    """Letters ``a`` and ``b`` share in the same order."""
+    row = [0] * (len(b) + 1)
+    for x in a:
+        diagonal = 0
+        for j, y in enumerate(b, start=1):
+            diagonal, row[j] = row[j], diagonal + 1 if x == y else max(row[j], row[j - 1])
+    return row[-1]
+
+
+_short_words = st.text(alphabet="abcd é", max_size=7)
+
+
+@settings(max_examples=200, deadline=None)
+@given(word=_short_words, options=st.lists(_short_words, max_size=12))
+def test_close_matches_agree_with_plain_edit_distances(word, options):
+    import difflib
+
+    from sksplice._names import _close, _normalised, close_matches
+
+    key = _normalised(word)
+    names = {option: _normalised(option) for option in options}
+    # every name's distances, in blocks of a few names
+    found, edits, common = _close(key, list(names.values()), 0.0, block=8)
+    assert sorted(found.tolist()) == list(range(len(names)))
+    for i, e, c in zip(found, edits, common):
+        name = list(names.values())[i]
+        assert (e, c) == (_osa(key, name), _lcs(key, name)), name
+    got = close_matches(word, options, n=len(options) + 1)
+    for option, name in names.items():
+        edits, common = _osa(key, name), _lcs(key, name)
+        longer, total = max(len(key), len(name), 1), len(key) + len(name)
+        close = 1 - edits / longer >= 0.6 or (2 * common / total if total else 1.0) >= 0.6
+        assert (option in got) == close, (option, edits, common)
+    # difflib's matches are all kept (its matched letters are letters shared in order)
+    for name in difflib.get_close_matches(key, list(set(names.values())), n=100):
+        assert any(names[option] == name for option in got)
+    ranked = [_osa(key, names[option]) for option in got]
+    assert ranked == sorted(ranked)
+
+
+def test_close_matches_of_a_large_vocabulary_are_quick():
+    import time
+
+    from sksplice._names import close_matches
+
+    rng = np.random.default_rng(0)
+    letters = rng.choice(list("abcdefghijklmnopqrstuvwxyz "), size=(50_000, 14))
+    letters[:, 0] = "a"
+    words = ["".join(row[:k]) for row, k in zip(letters, rng.integers(2, 15, size=50_000))]
+    words = [word for word in words if word not in ("dgo", "photograhpy")]
+    words += ["dog", "photography"]
+    for word, match in [("dgo", "dog"), ("photograhpy", "photography")]:
+        seconds = []
+        for _ in range(2):
+            start = time.perf_counter()
+            assert close_matches(word, words)[0] == match
+            seconds.append(time.perf_counter() - start)
+        assert min(seconds) < 1.0, (word, seconds)  # about 0.1 s
 
 
 def test_the_docs_suggestions_for_a_misspelt_concept(splice_data_dir):
