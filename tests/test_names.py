@@ -172,7 +172,7 @@ def test_close_matches_rank_a_swap_of_letters_first():
     from sksplice._names import close_matches
 
     words = ["duo", "ago", "do", "go", "dog", "cat", "Snow", "snowy", "so"]
-    assert close_matches("dgo", words) == ["dog", "duo", "ago"]
+    assert close_matches("dgo", words) == ["dog", "do", "duo"]
     assert close_matches("SNWO", words)[0] == "Snow"  # case ignored, the option's own case kept
     assert close_matches("zebra", words) == []
 
@@ -323,7 +323,7 @@ def test_the_docs_suggestions_for_a_misspelt_concept(splice_data_dir):
 
     words = load_vocabulary("laion", size=10000, data_home=splice_data_dir)
     message = str(unknown_concepts_error(["dgo"], words, "query"))
-    assert "'dgo' (did you mean 'dog', 'duo', 'ago'?)" in message
+    assert "'dgo' (did you mean 'dog', 'do', 'duo'?)" in message
 
 
 def test_names_that_share_nothing_with_the_argument_are_refused(weights):
@@ -353,3 +353,14 @@ def test_names_that_share_nothing_with_the_argument_are_refused(weights):
     # the message shows the names as written (not np.str_('car'))
     with pytest.raises(ValueError, match=r"but 'car' in"):
         concept_profiles(W, y, concepts=np.array(other))
+
+
+def test_close_matches_rank_a_missing_or_doubled_letter_by_the_letters_shared():
+    # 'catt' suggested 'cast', 'cart', 'cats' before 'cat', 'bech' 'tech' before 'beach':
+    # among options one edit away, those sharing more letters come first
+    from sksplice._names import close_matches
+
+    words = ["tech", "cast", "cart", "cats", "bench", "cat", "beach", "grin", "green"]
+    assert close_matches("catt", words)[0] == "cat"
+    assert close_matches("bech", words)[:2] == ["bench", "beach"]
+    assert close_matches("grren", words)[0] == "green"
