@@ -36,7 +36,7 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         image embeddings, the CLIP model's text tower, e.g.
         :class:`sksplice.embedders.CLIPEmbedder`).
     classes : sequence of str, default=None
-        Class names, used both as labels (``classes_``) and inside the
+        Class names, used both as labels (``classes_``, sorted) and inside the
         prompts. ``None`` takes the classes from the labels ``y`` given to
         ``fit`` (their string form goes into the prompts).
     templates : sequence of str, default=("a photo of a {}.",)
@@ -48,9 +48,12 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels, sorted (``np.unique`` order) whether they come from
+        ``classes`` or from ``y``; the columns of ``predict_proba`` and
+        ``decision_function`` follow it.
     class_embeddings_ : ndarray of shape (n_classes, d)
-        Unit-norm text embedding of each class (template average).
+        Unit-norm text embedding of each class (template average), in the
+        order of ``classes_``.
     n_features_in_ : int
         Embedding dimension ``d``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -59,18 +62,30 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
     Notes
     -----
     Labels ``y`` are optional: zero-shot classification learns nothing from
-    data. When ``classes`` is given, ``classes_`` keeps its order, and every
-    label given to ``fit`` or ``score`` must be one of them (a typo in a class
-    name, or ``"Dog"`` for ``"dog"``, is caught rather than scored as always
-    wrong). scikit-learn's scorers (``scoring="accuracy"``) call ``predict``
-    and never show the labels to the classifier; ``cross_val_score`` and
-    ``GridSearchCV`` fit it with the training labels, where they are checked,
-    but a scorer applied by hand to a classifier fitted without labels checks
-    nothing: use :meth:`score`, or fit with the labels. When ``classes`` is ``None``,
-    ``classes_`` are the sorted unique labels of ``y``, as for any scikit-learn
-    classifier. Input rows are L2-normalised before the cosine, so recomposed
-    SpLiCE embeddings (``ConceptEditor(output="embedding")``) can be passed as
-    they are.
+    data. When ``classes`` is ``None``, ``classes_`` are the sorted unique
+    labels of ``y``, as for any scikit-learn classifier. When ``classes`` is
+    given, ``classes_`` holds them sorted too (``np.unique`` order, whatever
+    the order given), as scikit-learn's scorers and meta-estimators
+    (``roc_auc``, ``neg_log_loss``, ``CalibratedClassifierCV``) expect of the
+    columns of ``predict_proba``; every label given to ``fit`` or ``score``
+    must be one of them (a typo in a class name, or ``"Dog"`` for ``"dog"``,
+    is caught rather than scored as always wrong). scikit-learn's scorers
+    (``scoring="accuracy"``) call ``predict`` and never show the labels to
+    the classifier; ``cross_val_score`` and ``GridSearchCV`` fit it with the
+    training labels, where they are checked, but a scorer applied by hand to
+    a classifier fitted without labels checks nothing: use :meth:`score`, or
+    fit with the labels.
+
+    ``cross_val_predict(method="predict_proba")`` (or ``"decision_function"``),
+    ``VotingClassifier`` and ``StackingClassifier`` fit their classifiers on
+    label-encoded ``y`` (integers 0 to k-1), which name no class: with
+    ``classes`` given, ``fit`` refuses them, and with ``classes=None`` it warns
+    (the prompts would read "a photo of a 0."). Fit the classifier once and
+    pass it wrapped in :class:`sklearn.frozen.FrozenEstimator` instead.
+
+    Input rows are L2-normalised before the cosine, so recomposed SpLiCE
+    embeddings (``ConceptEditor(output="embedding")``) can be passed as they
+    are.
 
     Examples
     --------
@@ -131,8 +146,10 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         ------
         ValueError
             If classes are missing or fewer than two, a class name is empty,
-            blank, None or NaN, a label of ``y`` is not among ``classes``, or
-            the embedder's dimension differs from ``X``'s.
+            blank, None or NaN, a label of ``y`` is not among ``classes`` (for
+            integers 0 to k-1, label-encoded by a meta-estimator, the message
+            says so and what to do instead), or the embedder's dimension
+            differs from ``X``'s.
         """
         templates = self._check_params()
         if y is None:
@@ -151,11 +168,23 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
             _check_enough_classes(classes)
             _check_names(classes, "the labels `y`", templates[0], y)
             if not _names_a_class(classes):
+                prompt = templates[0].format(classes[0])
+                if _all_integers(classes):
+                    advice = (
+                        f"integer labels look label-encoded: {_ENCODED} pass labels 0 to "
+                        f"{len(classes) - 1} to the classifiers they fit, and "
+                        f"ZeroShotClassifier needs the class names. {_INSTEAD}; if the "
+                        "integers are the labels themselves, map them to the class names "
+                        "(e.g. np.asarray(names)[y])"
+                    )
+                else:
+                    advice = (
+                        "give labels that are class names (e.g. 'cat', 'dog'), or the "
+                        "names as `classes=[...]` and fit without labels"
+                    )
                 warn_user(
                     f"the labels {classes.tolist()[:5]} name no class: the prompts read "
-                    f"{templates[0].format(classes[0])!r}; give the class names as "
-                    "`classes=[...]` (in the order of the sorted labels) or labels that are "
-                    "names",
+                    f"{prompt!r}; {advice}",
                     UserWarning,
                 )
         else:
@@ -175,7 +204,8 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
                     UserWarning,
                 )
             if y is not None:
-                _check_known_labels(y, classes, "`classes`")
+                _check_known_labels(y, classes, "`classes`", fitting=True)
+            classes = classes[np.argsort(classes, kind="stable")]  # np.unique's order
         prompts = [template.format(str(c)) for c in classes for template in templates]
         emb = np.asarray(self.embedder.embed_text(prompts), dtype=np.float64)
         if emb.ndim != 2 or emb.shape[0] != len(prompts):
@@ -192,6 +222,12 @@ class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self.class_embeddings_ = l2_normalize(emb)
         return self
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        # With the class names given, `fit(X)` needs no labels.
+        tags.target_tags.required = self.classes is None
+        return tags
 
     def _similarities(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
@@ -351,12 +387,54 @@ def _check_names(classes: Any, what: str, template: str, y: Any = None) -> None:
         )
 
 
-def _check_known_labels(y: np.ndarray, classes: np.ndarray, what: str) -> None:
-    """Refuse labels that are no class: they would be scored as always wrong."""
+#: The meta-estimators that fit their classifiers on label-encoded ``y`` (0 to k-1).
+_ENCODED = (
+    'cross_val_predict(method="predict_proba", "predict_log_proba" or '
+    '"decision_function"), VotingClassifier and StackingClassifier'
+)
+
+#: What to do instead, for a message.
+_INSTEAD = (
+    "Fit it once with the class names (it learns nothing from the labels) and pass "
+    "FrozenEstimator(classifier) (sklearn.frozen) to cross_val_predict, StackingClassifier "
+    'or VotingClassifier(voting="soft"), or use cross_validate(..., return_estimator=True) '
+    "and call predict_proba on each fold's estimator, or cross_val_predict(..., "
+    'method="predict"), which passes the labels as they are'
+)
+
+
+def _all_integers(values: Any) -> bool:
+    """Whether every value is an integer (not a bool), as label encoding makes them."""
+    return all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+        for v in np.asarray(values, dtype=object).ravel().tolist()
+    )
+
+
+def _check_known_labels(
+    y: np.ndarray, classes: np.ndarray, what: str, *, fitting: bool = False
+) -> None:
+    """Refuse labels that are no class: they would be scored as always wrong.
+
+    Integer labels among 0 to ``len(classes) - 1`` that name no class look
+    label-encoded, as scikit-learn's meta-estimators pass them to ``fit``
+    (``fitting``): the message says so and what to do instead.
+    """
     known = classes.tolist()
     unknown = sorted(set(np.unique(y).tolist()) - set(known), key=str)
     if not unknown:
         return
+    if _all_integers(unknown) and all(0 <= int(v) < len(known) for v in unknown):
+        if fitting:
+            todo = f"{_ENCODED} pass them to the classifiers they fit. {_INSTEAD}"
+        else:
+            todo = "score with the class names as labels (e.g. label_encoder.inverse_transform(y))"
+        raise ValueError(
+            f"labels {_listed(unknown)} in `y` are not among {what} {_listed(known)}: "
+            f"integers 0 to {len(known) - 1} in place of the class names look "
+            "label-encoded, and ZeroShotClassifier needs the class names (they go into "
+            f"its prompts); {todo}"
+        )
     hints = []
     for label in unknown[:_SHOWN]:
         close = close_matches(str(label), [str(c) for c in known], n=1)

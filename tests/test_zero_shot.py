@@ -70,7 +70,7 @@ def animal_data(minilm):
 def test_real_embeddings_classified_correctly(minilm, animal_data):
     X, y = animal_data
     clf = ZeroShotClassifier(minilm, classes=["dog", "cat", "car"]).fit(X)
-    assert list(clf.classes_) == ["dog", "cat", "car"]
+    assert list(clf.classes_) == ["car", "cat", "dog"]  # sorted, as np.unique gives them
     assert clf.class_embeddings_.shape == (3, 384)
     assert clf.score(X, y) >= 11 / 12
     proba = clf.predict_proba(X)
@@ -329,3 +329,162 @@ def test_cross_validation_with_a_scorer_checks_the_labels_when_fitting():
     np.testing.assert_array_equal(good, [1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match=r"not among `classes` .* \(did you mean 'dog' for 'Dog'"):
         cross_val_score(clf, X, ["cat", "Dog"] * 6, scoring="accuracy", cv=3, error_score="raise")
+
+
+class _Animals:
+    """Text embedder of one direction per animal named in the prompt."""
+
+    NAMES = ("bird", "cat", "dog")
+
+    def embed_text(self, texts):
+        return np.eye(4)[[next(i for i, n in enumerate(self.NAMES) if n in t) for t in texts]]
+
+
+@pytest.mark.parametrize("given", [["cat", "dog"], ["dog", "cat"]])
+def test_classes_are_sorted_whatever_the_order_given(given):
+    # scikit-learn's scorers and meta-estimators take the columns of predict_proba in
+    # sorted label order: kept as given, ["dog", "cat"] scored a perfect classifier
+    # roc_auc 0.0 and CalibratedClassifierCV(FrozenEstimator(...)) raised IndexError
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.metrics import get_scorer
+
+    X = np.eye(4)[[1, 2] * 6] + 0.1
+    y = np.array(["cat", "dog"] * 6)
+    clf = ZeroShotClassifier(_Animals(), classes=given, temperature=0.1).fit(X, y)
+    assert clf.get_params()["classes"] == given  # the parameter is left as given
+    assert clf.classes_.tolist() == ["cat", "dog"]
+    np.testing.assert_array_equal(clf.class_embeddings_, np.eye(4)[[1, 2]])
+    np.testing.assert_array_equal(clf.predict(X), y)
+    proba = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], y)
+    assert (proba[y == "dog", 1] > 0.99).all() and (proba[y == "cat", 0] > 0.99).all()
+    assert (clf.decision_function(X)[y == "dog"] > 0).all()
+    assert get_scorer("roc_auc")(clf, X, y) == 1.0
+    assert get_scorer("neg_log_loss")(clf, X, y) > -0.01
+    calibrated = CalibratedClassifierCV(FrozenEstimator(clf)).fit(X, y)
+    np.testing.assert_array_equal(calibrated.predict(X), y)
+
+
+def test_scores_do_not_depend_on_the_order_of_the_classes_given():
+    from sklearn.metrics import get_scorer
+
+    X = np.eye(4)[[0, 1, 2] * 4] + np.random.default_rng(0).normal(0, 0.3, size=(12, 4))
+    y = np.array(["bird", "cat", "dog"] * 4)
+    scores = {}
+    for given in (["bird", "cat", "dog"], ["dog", "bird", "cat"], ["cat", "dog", "bird"]):
+        clf = ZeroShotClassifier(_Animals(), classes=given, temperature=0.5).fit(X, y)
+        assert clf.classes_.tolist() == ["bird", "cat", "dog"]
+        sims = clf.decision_function(X)
+        np.testing.assert_array_equal(clf.classes_[sims.argmax(axis=1)], clf.predict(X))
+        scores[tuple(given)] = [
+            get_scorer(name)(clf, X, y) for name in ("roc_auc_ovr", "neg_log_loss", "accuracy")
+        ]
+    first, *others = scores.values()
+    for other in others:
+        np.testing.assert_allclose(other, first)
+
+
+def _encoding_meta_estimators():
+    from sklearn.ensemble import StackingClassifier, VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    def cv_predict(clf, method):
+        return lambda X, y: cross_val_predict(clf, X, y, cv=StratifiedKFold(2), method=method)
+
+    return {
+        "cross_val_predict(predict_proba)": lambda clf: cv_predict(clf, "predict_proba"),
+        "cross_val_predict(decision_function)": lambda clf: cv_predict(clf, "decision_function"),
+        "VotingClassifier(soft)": lambda clf: (
+            VotingClassifier([("zs", clf), ("lr", LogisticRegression())], voting="soft").fit
+        ),
+        "StackingClassifier": lambda clf: StackingClassifier([("zs", clf)], cv=2).fit,
+    }
+
+
+@pytest.mark.parametrize("meta", list(_encoding_meta_estimators()))
+def test_label_encoded_labels_are_refused_saying_so(meta):
+    # these meta-estimators fit on labels 0 to k-1; a zero-shot classifier needs the names
+    X = np.eye(2)[[0, 1] * 6]
+    y = np.array(["cat", "dog"] * 6)
+    run = _encoding_meta_estimators()[meta](ZeroShotClassifier(_CatDog(), ["dog", "cat"]))
+    with pytest.raises(
+        ValueError,
+        match=r"labels \[0, 1\] in `y` are not among `classes` \['dog', 'cat'\]: integers 0 "
+        r"to 1 in place of the class names look label-encoded, and ZeroShotClassifier needs "
+        r"the class names .*VotingClassifier and StackingClassifier pass them .*"
+        r"FrozenEstimator\(classifier\).*cross_validate\(\.\.\., return_estimator=True\)"
+        r".*method=\"predict\"",
+    ):
+        run(X, y)
+    # without classes=, the integers become the class names "0" and "1": a warning says why
+    run = _encoding_meta_estimators()[meta](ZeroShotClassifier(_CatDog()))
+    with pytest.warns(
+        UserWarning,
+        match=r"the labels \[0, 1\] name no class: the prompts read 'a photo of a 0\.'; "
+        r"integer labels look label-encoded: .*StackingClassifier pass labels 0 to 1 .*"
+        r"needs the class names\. .*FrozenEstimator",
+    ):
+        run(X, y)
+
+
+@pytest.mark.parametrize("meta", list(_encoding_meta_estimators()))
+def test_a_frozen_zero_shot_classifier_works_in_meta_estimators_that_encode(meta):
+    # the remedy the messages give: fit once with the names, freeze
+    from sklearn.frozen import FrozenEstimator
+
+    X = np.eye(2)[[0, 1] * 6] + 0.1
+    y = np.array(["cat", "dog"] * 6)
+    for zero_shot in (
+        ZeroShotClassifier(_CatDog(), ["dog", "cat"]).fit(X),
+        ZeroShotClassifier(_CatDog()).fit(X, y),
+    ):
+        out = _encoding_meta_estimators()[meta](FrozenEstimator(zero_shot))(X, y)
+        if isinstance(out, np.ndarray):
+            predicted = out.argmax(axis=1) if out.ndim == 2 else (out > 0).astype(int)
+            np.testing.assert_array_equal(zero_shot.classes_[predicted], y)
+        else:
+            np.testing.assert_array_equal(out.predict(X), y)
+
+
+def test_the_other_remedies_for_label_encoding_work():
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_validate
+
+    X = np.eye(2)[[0, 1] * 6]
+    y = np.array(["cat", "dog"] * 6)
+    clf = ZeroShotClassifier(_CatDog(), ["dog", "cat"])
+    cv = StratifiedKFold(2)
+    np.testing.assert_array_equal(cross_val_predict(clf, X, y, cv=cv), y)  # not encoded
+    result = cross_validate(clf, X, y, cv=cv, return_estimator=True, return_indices=True)
+    for fold, test in zip(result["estimator"], result["indices"]["test"]):
+        np.testing.assert_array_equal(fold.classes_[fold.predict_proba(X[test]).argmax(1)], y[test])
+
+
+def test_integer_labels_that_are_no_encoding_keep_the_plain_message():
+    X = np.eye(2)[[0, 1, 0, 1]]
+    clf = ZeroShotClassifier(_CatDog(), ["cat", "dog"])
+    with pytest.raises(ValueError, match=r"labels \[5, 7\] in `y` are not among") as info:
+        clf.fit(X, [5, 7, 5, 7])
+    assert "label-encoded" not in str(info.value)
+    clf.fit(X)
+    with pytest.raises(
+        ValueError, match=r"look label-encoded.*label_encoder\.inverse_transform\(y\)"
+    ):
+        clf.score(X, [0, 1, 0, 1])
+    # labels that are numbers written as text name no class, without the encoding story
+    with pytest.warns(UserWarning, match=r"name no class.*give labels that are class names"):
+        ZeroShotClassifier(_CatDog()).fit(X, ["1", "2", "1", "2"])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ZeroShotClassifier(_CatDog()).fit(X, ["1", "2", "1", "2"])
+    assert record and not any("label-encoded" in str(w.message) for w in record)
+
+
+def test_labels_are_required_only_without_classes():
+    from sklearn.utils import get_tags
+
+    assert get_tags(ZeroShotClassifier(_CatDog())).target_tags.required is True
+    named = ZeroShotClassifier(_CatDog(), ["cat", "dog"])
+    assert get_tags(named).target_tags.required is False
+    assert named.fit(np.eye(2)).predict(np.eye(2)).tolist() == ["cat", "dog"]
