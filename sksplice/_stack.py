@@ -15,6 +15,7 @@ __all__ = ["user_stacklevel", "warn_user"]
 def _library_folders() -> tuple[str, ...]:
     import concurrent.futures
     import multiprocessing
+    import pickle
     import threading
 
     import joblib
@@ -26,7 +27,8 @@ def _library_folders() -> tuple[str, ...]:
     # (a task of a Dask graph: its scheduler's frames, when it runs in the user's process)
     modules += [sys.modules[name] for name in ("dask", "distributed") if name in sys.modules]
     folders = [os.path.dirname(module.__file__) + os.sep for module in modules]
-    return (*folders, threading.__file__)
+    # (and pickle's Python unpickler, which joblib.load runs: a warning of __setstate__)
+    return (*folders, threading.__file__, pickle.__file__)
 
 
 def user_stacklevel() -> int:

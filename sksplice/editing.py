@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._array import l2_normalize
 from ._names import a_type, carried_names, close_matches
 from ._pandas import is_sparse_frame, sparse_frame, transform_output
+from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._stack import warn_user
 from ._validation import check_finite_rows, check_input_features, check_int, check_number
@@ -169,7 +170,7 @@ def concept_neighbors(
     return _neighbor_table(names, dictionary, queries, n_neighbors, similarity_threshold)
 
 
-class ConceptEditor(TransformerMixin, BaseEstimator):
+class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     """Remove (or keep only) named concepts from SpLiCE concept weights.
 
     The editor receives concept weights, as produced by
@@ -568,7 +569,7 @@ def _orthonormal_basis(U: np.ndarray, rcond: float) -> np.ndarray:
     return vt[:rank]
 
 
-class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin, BaseEstimator):
     """Remove concept directions from dense embeddings by orthogonal projection.
 
     The baseline the SpLiCE paper compares concept editing against: each

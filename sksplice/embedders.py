@@ -47,6 +47,7 @@ from ._models import (
     _register_env_model_configs,
     clear_model_cache,
 )
+from ._persistence import VersionStampMixin
 from ._progress import progress
 from ._stack import warn_user
 from ._text import to_text_list
@@ -142,7 +143,7 @@ def _skipped_warning(
 # --------------------------------------------------------------------------
 
 
-class CLIPEmbedder(TransformerMixin, BaseEstimator):
+class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
     """Embed images or texts with an open_clip CLIP model.
 
     A stateless scikit-learn transformer: :meth:`transform` maps images (or

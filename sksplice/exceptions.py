@@ -18,6 +18,8 @@ Warnings (subclasses of :class:`UserWarning`):
   (rebuilt) or could not be written.
 - :class:`SkippedInputWarning`: inputs skipped with ``on_error="skip"``; its
   ``skipped`` attribute lists them as :class:`SkippedInput` records.
+- :class:`InconsistentVersionWarning`: an estimator loaded from a pickle saved
+  by another sksplice release (or by one that did not record its version).
 
 Errors:
 
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from ._images import InvalidImageError
     from ._means import SmallMeanSampleWarning
     from ._models import CheckpointFormatError, WeightsUnavailableError
+    from ._persistence import InconsistentVersionWarning
     from .dictionary import DictionaryCacheWarning
     from .embedders import SkippedInput, SkippedInputWarning
 
@@ -54,6 +57,7 @@ __all__ = [
     "DataFetchError",
     "DictionaryCacheWarning",
     "DigestMismatchError",
+    "InconsistentVersionWarning",
     "InvalidImageError",
     "SkippedInput",
     "SkippedInputWarning",
@@ -67,6 +71,7 @@ _DEFINED_IN = {
     "DataFetchError": "._download",
     "DictionaryCacheWarning": ".dictionary",
     "DigestMismatchError": "._download",
+    "InconsistentVersionWarning": "._persistence",
     "InvalidImageError": "._images",
     "SkippedInput": ".embedders",
     "SkippedInputWarning": ".embedders",

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._array import l2_normalize
 from ._names import close_matches
 from ._pandas import frame_values
+from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._validation import check_int, check_number
 from .analysis import _as_weights
@@ -98,7 +99,7 @@ def _dictionary_rows(names: np.ndarray, splice_names: np.ndarray | None) -> np.n
     return np.fromiter((where[str(name)] for name in names), dtype=np.int64, count=len(names))
 
 
-class ConceptRetriever(BaseEstimator):
+class ConceptRetriever(VersionStampMixin, BaseEstimator):
     """Rank the items of a collection by a query made of named concepts.
 
     The retriever stores the concept weights ``W`` of a collection (one row

@@ -31,6 +31,7 @@ from sklearn.utils.parallel import Parallel, delayed  # (passes the config to wo
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._pandas import transform_output
+from ._persistence import VersionStampMixin
 from ._weights import format_weights
 from .path import (
     _check_error_score,
@@ -71,7 +72,7 @@ def _refit_and_has(attr: str):
     return check
 
 
-class SplicePathSearchCV(MetaEstimatorMixin, BaseEstimator):
+class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
     """Exhaustive search over the l1 penalty of a pipeline's SpliceTransformer, path by path.
 
     Stands in for ``GridSearchCV(pipeline, {"<step>__l1_penalty": l1_penalties})``

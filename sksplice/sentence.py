@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._device import resolve_device
 from ._names import a_type
+from ._persistence import VersionStampMixin
 from ._text import to_text_list
 from ._validation import check_int
 
@@ -97,7 +98,7 @@ def _unavailable(name: str, exc: OSError) -> Exception:
     )
 
 
-class SentenceTransformerEmbedder(TransformerMixin, BaseEstimator):
+class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
     """Embed texts with a sentence-transformers model.
 
     A stateless scikit-learn transformer with the sksplice embedder protocol:

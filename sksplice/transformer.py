@@ -22,6 +22,7 @@ from ._concepts import (
     resolve_concepts,
 )
 from ._means import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, center_rows, resolve_mean
+from ._persistence import VersionStampMixin
 from ._progress import verbose_logging
 from ._stack import warn_user
 from ._validation import (
@@ -79,7 +80,7 @@ def _mean_string_hint(value: str, option: str) -> str:
     return ""
 
 
-class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, BaseEstimator):
+class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, BaseEstimator):
     """Sparse Linear Concept Embeddings (SpLiCE) as a scikit-learn transformer.
 
     Each dense embedding ``x`` (an image or text embedding of a CLIP-like

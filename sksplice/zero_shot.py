@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
 from ._names import close_matches
+from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._stack import warn_user
 from ._validation import check_labels, check_number
@@ -20,7 +21,7 @@ from ._validation import check_labels, check_number
 __all__ = ["ZeroShotClassifier"]
 
 
-class ZeroShotClassifier(ClassifierMixin, BaseEstimator):
+class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
     """Classify embeddings by cosine similarity to text prompts of the class names.
 
     ``fit`` embeds one prompt per class and template (``template.format(name)``)

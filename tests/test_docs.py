@@ -270,6 +270,7 @@ EXCEPTIONS = {
     "DictionaryCacheWarning": "sksplice.dictionary",
     "SkippedInputWarning": "sksplice.embedders",
     "SkippedInput": "sksplice.embedders",
+    "InconsistentVersionWarning": "sksplice._persistence",
     "InvalidImageError": "sksplice._images",
     "WeightsUnavailableError": "sksplice._models",
     "CheckpointFormatError": "sksplice._models",

@@ -1,0 +1,202 @@
+"""The sksplice version in the pickles of estimators, and the warning when it differs."""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import make_pipeline
+
+import sksplice
+from sksplice import (
+    CLIPEmbedder,
+    ConceptEditor,
+    ConceptProjector,
+    ConceptRetriever,
+    SentenceTransformerEmbedder,
+    SplicePathSearchCV,
+    SpliceTransformer,
+    ZeroShotClassifier,
+)
+from sksplice.dictionary import clear_memory_cache
+from sksplice.exceptions import InconsistentVersionWarning
+
+try:
+    from ._helpers_transformer import CountingEmbedder, random_vocabulary
+except ImportError:  # pragma: no cover
+    from _helpers_transformer import CountingEmbedder, random_vocabulary
+
+STAMP = "_sksplice_version"
+NOT_WARNED = "error::sksplice.exceptions.InconsistentVersionWarning"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+    clear_memory_cache()
+    yield
+    clear_memory_cache()
+
+
+@pytest.fixture
+def fitted():
+    """A fitted SpliceTransformer (precomputed concept embeddings) and its data."""
+    rng = np.random.default_rng(3)
+    concepts = random_vocabulary(20)
+    raw = rng.normal(size=(20, 8))
+    X = rng.normal(size=(30, 8)) + 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (a centre learned from 30 rows)
+        est = SpliceTransformer(vocabulary=concepts, concept_embeddings=raw, device="cpu").fit(X)
+    return est, X
+
+
+#: One instance of each public estimator, by name.
+ESTIMATORS = {
+    "CLIPEmbedder": lambda: CLIPEmbedder(model="sksplice-test-tiny", pretrained=None, device="cpu"),
+    "SentenceTransformerEmbedder": lambda: SentenceTransformerEmbedder(device="cpu"),
+    "SpliceTransformer": lambda: SpliceTransformer(
+        embedder=CountingEmbedder(dim=8), vocabulary=["a", "b"], device="cpu"
+    ),
+    "ConceptEditor": lambda: ConceptEditor(remove=["a"]),
+    "ConceptProjector": lambda: ConceptProjector(directions=np.eye(2, 4)),
+    "ConceptRetriever": lambda: ConceptRetriever(concepts=["a", "b"]),
+    "ZeroShotClassifier": lambda: ZeroShotClassifier(CountingEmbedder(dim=8), classes=["a", "b"]),
+    "SplicePathSearchCV": lambda: SplicePathSearchCV(
+        make_pipeline(SpliceTransformer(embedder=CountingEmbedder(dim=8))), [0.1, 0.2]
+    ),
+}
+
+
+def test_every_public_estimator_is_checked():
+    public = {
+        name
+        for name in sksplice.__all__
+        if inspect.isclass(getattr(sksplice, name))
+        and issubclass(getattr(sksplice, name), BaseEstimator)
+    }
+    assert public == set(ESTIMATORS)
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_every_public_estimator_records_the_version(name):
+    est = ESTIMATORS[name]()
+    assert type(est).__name__ == name
+    state = est.__getstate__()
+    assert state[STAMP] == sksplice.__version__
+    # (the state scikit-learn's BaseEstimator returns is kept: the parameters are there)
+    assert set(est.get_params(deep=False)) <= set(state)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        again = pickle.loads(pickle.dumps(est))
+    assert STAMP not in vars(again)  # the version is not an attribute of the loaded one
+    assert sorted(vars(again)) == sorted(vars(est))
+
+    state[STAMP] = "0.0.1"
+    given = dict(state)
+    blank = type(est).__new__(type(est))
+    with pytest.warns(InconsistentVersionWarning) as record:
+        blank.__setstate__(state)
+    assert state == given  # the caller's dict is left as it was
+    (warning,) = [w.message for w in record]
+    assert warning.estimator_name == name
+    assert warning.original_version == "0.0.1"
+    assert warning.current_version == sksplice.__version__
+
+
+@pytest.mark.filterwarnings(NOT_WARNED)
+def test_a_round_trip_in_the_same_release_warns_nothing(fitted, tmp_path):
+    est, X = fitted
+    W = est.transform(X).toarray()
+    blob = pickle.dumps(est)
+    assert STAMP.encode() in blob and sksplice.__version__.encode() in blob
+    np.testing.assert_allclose(pickle.loads(blob).transform(X).toarray(), W, atol=1e-7)
+    joblib.dump(est, tmp_path / "splice.joblib")
+    np.testing.assert_allclose(
+        joblib.load(tmp_path / "splice.joblib").transform(X).toarray(), W, atol=1e-7
+    )
+
+
+def test_a_pickle_of_another_release_warns_naming_both_versions(fitted, tmp_path, monkeypatch):
+    est, X = fitted
+    from sksplice import _persistence
+
+    with monkeypatch.context() as m:
+        m.setattr(_persistence, "__version__", "0.0.1")  # saved by release 0.0.1
+        joblib.dump(est, tmp_path / "splice.joblib")
+    with pytest.warns(InconsistentVersionWarning) as record:
+        loaded = joblib.load(tmp_path / "splice.joblib")
+    (warning,) = [w.message for w in record]
+    assert isinstance(warning, UserWarning)
+    assert (warning.estimator_name, warning.original_version, warning.current_version) == (
+        "SpliceTransformer",
+        "0.0.1",
+        sksplice.__version__,
+    )
+    assert str(warning) == (
+        f"SpliceTransformer was pickled by sksplice 0.0.1 and is loaded by sksplice "
+        f"{sksplice.__version__}: its fitted state may not match this release, and using it "
+        f"may fail or give wrong results. Refit it with sksplice {sksplice.__version__}, or "
+        f"load it with sksplice 0.0.1, the release that saved it."
+    )
+    # (the warning names the caller's line, not the library's)
+    assert record[0].filename == __file__
+    loaded.transform(X)
+
+
+def test_a_state_of_another_release_warns_before_it_fails(fitted):
+    # A release whose transformer had no _dictionary_digest: loading it warns, and the
+    # AttributeError transform raises later has that explanation.
+    est, X = fitted
+    state = est.__getstate__()
+    state[STAMP] = "0.0.1"
+    del state["_dictionary_digest"]
+    old = SpliceTransformer.__new__(SpliceTransformer)
+    with pytest.warns(InconsistentVersionWarning, match=r"sksplice 0\.0\.1 and is loaded by"):
+        old.__setstate__(state)
+    with pytest.raises(AttributeError, match="_dictionary_digest"):
+        old.transform(X)
+
+
+def test_a_pickle_without_a_version_warns_unknown(fitted, monkeypatch):
+    est, X = fitted
+    from sksplice._persistence import VersionStampMixin
+
+    with monkeypatch.context() as m:
+        # saved by a release that did not record its version: scikit-learn's state only
+        m.delattr(VersionStampMixin, "__getstate__")
+        blob = pickle.dumps(est)
+    assert STAMP.encode() not in blob
+    with pytest.warns(InconsistentVersionWarning) as record:
+        loaded = pickle.loads(blob)
+    loaded.transform(X)  # (a warning: the estimator is loaded all the same)
+    (warning,) = [w.message for w in record]
+    assert warning.original_version is None
+    assert record[0].filename == __file__
+    assert warning.estimator_name == "SpliceTransformer"
+    text = str(warning)
+    assert "SpliceTransformer was pickled by an unknown version of sksplice" in text
+    assert f"loaded by sksplice {sksplice.__version__}" in text
+    assert "or load it with the sksplice release that saved it" in text
+
+
+def test_the_warning_pickles():
+    # (a warning raised on a Dask worker reaches the client pickled)
+    warning = InconsistentVersionWarning(
+        estimator_name="SpliceTransformer", original_version=None, current_version="9.9"
+    )
+    again = pickle.loads(pickle.dumps(warning))
+    assert type(again) is InconsistentVersionWarning
+    assert (again.estimator_name, again.original_version, again.current_version) == (
+        "SpliceTransformer",
+        None,
+        "9.9",
+    )
+    assert str(again) == str(warning)
