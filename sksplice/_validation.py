@@ -23,14 +23,15 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse
-from sklearn.utils import check_scalar
 
+# (scikit-learn and scipy are imported where they are used: the command line reads a
+# vocabulary file through these checks, and refuses a wrong one without loading them)
 __all__ = [
     "Flag",
     "Integer",
@@ -93,6 +94,8 @@ class Integer:
             return None
         if isinstance(value, bool | np.bool_):
             raise _type_error(name, self.describe(), value)
+        from sklearn.utils import check_scalar
+
         try:
             check_scalar(value, name, numbers.Integral, min_val=self.low)
         except TypeError:
@@ -144,6 +147,8 @@ class Number:
             return None
         if isinstance(value, bool | np.bool_):
             raise _type_error(name, self.describe(), value)
+        from sklearn.utils import check_scalar
+
         try:
             check_scalar(
                 value,
@@ -358,7 +363,9 @@ def check_finite_rows(
             return
         bad = (~torch.isfinite(X)).reshape(X.shape[0], -1).any(dim=1)
         rows = bad.nonzero().flatten().cpu().numpy()
-    elif scipy.sparse.issparse(X):
+    elif _sparse(X):
+        import scipy.sparse
+
         X = scipy.sparse.csr_matrix(X)
         entries = np.flatnonzero(~np.isfinite(X.data))
         if not entries.size:
@@ -397,3 +404,9 @@ def check_input_features(est: Any, input_features: Any) -> np.ndarray | None:
     if names_in is not None and not np.array_equal(names, names_in):
         raise ValueError("input_features is not equal to feature_names_in_")
     return names
+
+
+def _sparse(X: Any) -> bool:
+    """Whether ``X`` is a scipy sparse matrix or array (scipy is loaded if it is one)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and bool(sparse.issparse(X))

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ._atomic import atomic_write
+from ._image_files import shown_message, shown_name
 from ._names import a_type
 
 __all__ = ["ImageResult", "render_report", "thumbnail_data_uri", "write_report"]
@@ -728,6 +729,13 @@ def render_report(
     ValueError
         If ``profiles`` or ``ranking`` is not such a table (a ranking given
         as ``profiles`` or the other way round, columns missing).
+
+    Notes
+    -----
+    A file or folder name that is not valid UTF-8 (its undecodable bytes held
+    by Python as lone surrogates, as ``os.listdir`` gives them) is shown with
+    each such byte as a backslash escape: ``b"bad\\xff.png"`` as ``bad\\xff.png``,
+    the way the ``sksplice`` command writes it in every output.
     """
     results = _check_results(results)
     if not isinstance(title, str):
@@ -816,23 +824,45 @@ def render_report(
         "mean_l0": f"{l0.mean():.1f}" if l0.size else "-",
         "mean_cosine": f"{np.nanmean(cosine):.3f}" if np.isfinite(cosine).any() else "-",
     }
+    # Every text as the page shows it: a file or folder name that is not valid UTF-8
+    # with \xNN escapes (the page is UTF-8), also where a reason quotes it.
+    skipped_rows = [(shown_name(item), shown_message(reason)) for item, reason in skipped_rows]
+    texts = _shown_texts(
+        {
+            "title": title,
+            "settings": [(str(k), str(v)) for k, v in (settings or {}).items()],
+            "frequent": frequent,
+            "class_profiles": class_profiles,
+            "ranking_text": _ranking_text(ranking),
+            "data": data,
+        }
+    )
     template = _environment().get_template("report.html.j2")
     return template.render(
-        title=title,
-        settings=[(str(k), str(v)) for k, v in (settings or {}).items()],
+        **texts,
         summary=summary,
         skipped=skipped_rows,
         l0_hist=_histogram(l0, integer=True),
         cosine_hist=_histogram(cosine, integer=False),
-        frequent=frequent,
         n_images=max(len(results), 1),
-        class_profiles=class_profiles,
         has_ranking=bool(rows),
-        ranking_text=_ranking_text(ranking),
-        data=data,
         css=_asset("report.css"),
         script=_asset("report.js"),
     )
+
+
+def _shown_texts(value: Any) -> Any:
+    """``value`` with every text in it (in dicts, lists and tuples) as
+    :func:`sksplice._image_files.shown_name` writes it: valid UTF-8."""
+    if isinstance(value, str):
+        return shown_name(value)
+    if isinstance(value, dict):
+        return {_shown_texts(k): _shown_texts(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown_texts(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_shown_texts(v) for v in value)
+    return value
 
 
 def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwargs) -> Path:

@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import io
 import logging
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -330,6 +331,35 @@ def _cli_profiled(classes: set[str], images: int) -> Callable[[Env, Any], None]:
         assert {row["class"] for row in data["ranking"]} == classes
 
     return check
+
+
+def _cli_undecodable(env: Env) -> tuple[int, str]:
+    """Decompose a folder (in the data home) holding a file name that is not valid UTF-8."""
+    folder = env.root / "data_home" / "undecodable"
+    folder.mkdir(exist_ok=True)
+    (folder / "good.png").write_bytes(Path(env.path("good.png")).read_bytes())
+    try:
+        with open(os.path.join(os.fsencode(folder), b"bad\xff.png"), "wb") as fh:
+            fh.write(Path(env.path("good.jpg")).read_bytes())
+    except (OSError, UnicodeError) as exc:  # (macOS: EILSEQ)
+        pytest.skip(f"the file system refuses a name that is not valid UTF-8: {exc}")
+    out = env.root / "data_home" / "undecodable.json"
+    return env.cli("decompose", str(folder), "-o", str(out), "--image-mean", "data")
+
+
+def _cli_undecodable_written(env: Env, result: Any) -> None:
+    import json
+
+    code, err = result
+    assert code == 0, err
+    folder = env.root / "data_home" / "undecodable"
+    text = (env.root / "data_home" / "undecodable.json").read_bytes().decode("utf-8")
+    assert [r["path"] for r in json.loads(text)["images"]] == [
+        f"{folder}/bad\\xff.png",
+        f"{folder}/good.png",
+    ]
+    warned = [line for line in err.splitlines() if "not valid UTF-8" in line]
+    assert len(warned) == 1 and f"{folder}/bad\\xff.png" in warned[0], err
 
 
 def _cli_bomb(env: Env) -> tuple[int, str]:
@@ -1294,11 +1324,19 @@ CASES: list[Case] = [
         id="cli-strict-truncated",
         entry="sksplice decompose --strict",
         given="a good PNG and a truncated PNG",
-        expected="exit 1, message naming input 1 and its path",
+        expected="exit 1, message naming the path and its place (image 2 of 2)",
         run=lambda env: env.cli(
             "decompose", env.path("good.png"), env.path("truncated.png"), "--strict"
         ),
-        check=_cli_fails(1, files=("truncated.png",), text=("input 1",)),
+        check=_cli_fails(1, files=("truncated.png",), text=("(image 2 of 2;",)),
+    ),
+    Case(
+        id="cli-name-not-utf8",
+        entry="sksplice decompose",
+        given="a folder holding an image whose file name is not valid UTF-8 (b'bad\\xff.png')",
+        expected="exit 0, valid UTF-8 output writing the name bad\\xff.png; one warning shows it",
+        run=_cli_undecodable,
+        check=_cli_undecodable_written,
     ),
     Case(
         id="cli-empty-folder",

@@ -546,18 +546,102 @@ def test_cache_dir_checked_before_embedding(
     assert "[Errno" not in last and "as cache_dir" not in last, last
 
 
-def test_an_unwritable_cache_dir_is_refused_before_embedding(
-    image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding
+@pytest.mark.parametrize("how", ["--cache-dir", "SKSPLICE_CACHE"])
+def test_a_cache_dir_that_takes_no_file_is_used_with_a_warning(
+    how, image_tree, vocab_file, inproc, capsys, tmp_path, monkeypatch
 ):
+    """A cache folder chosen by --cache-dir or $SKSPLICE_CACHE that takes no file (here a
+    file where its dictionaries folder goes) is accepted the same way: a warning, before
+    anything is embedded, says that a dictionary not in it is embedded but not saved; the
+    run goes on, and the library's own warning does not repeat it."""
+    from sksplice import dictionary
+
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "dictionaries").write_text("a file where the cache's folder goes\n")
-    args = ["decompose", str(image_tree), *_model_args(vocab_file), "--cache-dir", str(cache)]
-    code, out, err = _main(args, capsys)
-    assert code == 2 and out == ""
-    last = err.strip().splitlines()[-1]
-    assert last.startswith(f"sksplice: error: --cache-dir {cache}: cannot write"), last
-    assert "give a writable folder" in last
+    monkeypatch.setenv("SKSPLICE_CACHE", str(cache) if how == "SKSPLICE_CACHE" else "")
+    given = ["--cache-dir", str(cache)] if how == "--cache-dir" else []
+    dictionary.clear_memory_cache()
+    args = ["decompose", str(image_tree / "cats"), "-f", "jsonl", *_model_args(vocab_file)]
+    code, out, err = _main([*args, *given], capsys)
+    assert code == 0, err
+    assert _parse("jsonl", out) == 5
+    lines = err.splitlines()
+    warned = [i for i, ln in enumerate(lines) if "dictionary cache" in ln]
+    embedding = [i for i, ln in enumerate(lines) if ln.startswith("sksplice: embedding ")]
+    assert len(warned) == 1 and embedding and warned[0] < embedding[0], err
+    line = lines[warned[0]]
+    named = f"--cache-dir {cache}" if how == "--cache-dir" else f"the cache folder {cache}"
+    assert line.startswith(
+        f"sksplice: warning: cannot write the concept dictionary cache in {named} ("
+    ), line
+    assert "one it does not hold is embedded for this run and not saved" in line, line
+    assert line.count("--cache-dir") == (2 if how == "--cache-dir" else 1), line
+    assert "no disk cache" in lines[embedding[0]]
+
+
+def _cached_dictionary(image_tree: Path, vocab_file: Path, cache: Path, capsys) -> None:
+    """Fill ``cache`` with the dictionary of ``vocab_file`` (one run of the command)."""
+    from sksplice import dictionary
+
+    dictionary.clear_memory_cache()
+    args = ["decompose", str(image_tree / "cats"), "-q", "-f", "jsonl", "--cache-dir", str(cache)]
+    code, _, err = _main([*args, *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    assert len(list((cache / "dictionaries").glob("*.npz"))) == 1
+    dictionary.clear_memory_cache()
+
+
+def test_a_read_only_cache_dir_holding_the_dictionary_is_read(
+    image_tree, vocab_file, inproc, capsys, tmp_path, monkeypatch
+):
+    """--cache-dir naming a read-only folder (a file system mounted read-only: every
+    write refused, for the superuser too) that holds the dictionary: the dictionary is
+    read from it, and a warning says that one not in it would not be saved."""
+    from sksplice import _data, dictionary
+
+    cache = tmp_path / "cache"
+    _cached_dictionary(image_tree, vocab_file, cache, capsys)
+    before = sorted(cache.rglob("*"))
+
+    def read_only(folder):
+        return "Read-only file system" if str(folder).startswith(str(cache)) else None
+
+    monkeypatch.setattr(_data, "unwritable_reason", read_only)
+    monkeypatch.setattr(dictionary, "unwritable_reason", read_only)
+    args = ["decompose", str(image_tree / "cats"), "-f", "jsonl", "--cache-dir", str(cache)]
+    code, out, err = _main([*args, *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    assert _parse("jsonl", out) == 5
+    assert (
+        f"sksplice: warning: cannot write the concept dictionary cache in --cache-dir {cache} "
+        "(Read-only file system): a dictionary it holds is read from it" in err
+    ), err
+    assert "concepts read from the cache" in err and "sksplice: embedding" not in err, err
+    assert sorted(cache.rglob("*")) == before
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="the superuser writes in a folder of mode 0o555",
+)
+def test_a_cache_dir_of_mode_555_holding_the_dictionary_is_read(
+    image_tree, vocab_file, inproc, capsys, tmp_path
+):
+    cache = tmp_path / "cache"
+    _cached_dictionary(image_tree, vocab_file, cache, capsys)
+    os.chmod(cache / "dictionaries", 0o555)
+    os.chmod(cache, 0o555)
+    try:
+        args = ["decompose", str(image_tree / "cats"), "-f", "jsonl", "--cache-dir", str(cache)]
+        code, out, err = _main([*args, *_model_args(vocab_file)], capsys)
+    finally:
+        os.chmod(cache, 0o755)
+        os.chmod(cache / "dictionaries", 0o755)
+    assert code == 0, err
+    assert _parse("jsonl", out) == 5
+    assert f"cannot write the concept dictionary cache in --cache-dir {cache} (" in err, err
+    assert "concepts read from the cache" in err, err
 
 
 @pytest.mark.parametrize("cache", ["given", "default"])
@@ -2289,3 +2373,255 @@ def test_a_p_value_that_underflowed_is_shown_as_a_bound():
         "0.012",
         "1",
     ]
+
+
+# ------------------------------------------------ file names that are not valid UTF-8
+
+#: A file name that is not valid UTF-8, and how every output writes it.
+_UNDECODABLE = b"bad\xff\xfeutf8.png"
+_SHOWN = "bad\\xff\\xfeutf8.png"
+
+
+def _bytes_named(folder: Path, name: bytes, data: bytes) -> None:
+    """Write ``data`` to the file ``name`` of ``folder``; skip where names must be UTF-8."""
+    try:
+        with open(os.path.join(os.fsencode(folder), name), "wb") as fh:
+            fh.write(data)
+    except (OSError, UnicodeError) as exc:  # (macOS: EILSEQ)
+        pytest.skip(f"the file system refuses a name that is not valid UTF-8: {exc}")
+
+
+@pytest.fixture
+def undecodable_tree(image_tree, tmp_path) -> Path:
+    """Three images, one image and one unreadable file whose names are not valid UTF-8."""
+    root = tmp_path / "weird"
+    root.mkdir()
+    cats = sorted((image_tree / "cats").glob("*.png"))
+    for i, p in enumerate(cats[:3]):
+        (root / f"{i}.png").write_bytes(p.read_bytes())
+    _bytes_named(root, _UNDECODABLE, cats[3].read_bytes())
+    _bytes_named(root, b"broken\xff.png", b"not an image\n")
+    return root
+
+
+def test_a_name_that_is_not_utf8_is_shown_with_backslash_escapes():
+    from sksplice._image_files import shown_message, shown_name
+
+    name = os.fsdecode(b"photos/" + _UNDECODABLE)
+    assert shown_name(name) == "photos/" + _SHOWN
+    assert shown_name(name) == name.encode("utf-8", "surrogateescape").decode(
+        "utf-8", "backslashreplace"
+    )
+    assert shown_name("caf\u00e9 \U0001f431.png") == "caf\u00e9 \U0001f431.png"  # valid: kept
+    assert shown_message(f"{name!r} is not an image") == f"'photos/{_SHOWN}' is not an image"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "table"])
+def test_names_that_are_not_utf8_are_written_escaped_in_every_format(
+    fmt, undecodable_tree, vocab_file, inproc, capsys, tmp_path
+):
+    """Such a name is written with \\xNN escapes (valid UTF-8) in every format, and one
+    warning, before anything is embedded, counts them and shows the first."""
+    root = undecodable_tree
+    out = tmp_path / f"out.{fmt}"
+    code, _, err = _main(["decompose", str(root), "-o", str(out), *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    text = out.read_bytes().decode("utf-8")  # (strict: valid UTF-8)
+    shown = f"{root}/{_SHOWN}"
+    if fmt == "csv":
+        assert shown in {row["path"] for row in csv.DictReader(io.StringIO(text))}
+    elif fmt == "json":
+        data = json.loads(text)
+        assert shown in [r["path"] for r in data["images"]]
+        (skipped,) = data["metadata"]["skipped"]
+        assert skipped["path"] == f"{root}/broken\\xff.png", skipped
+        assert f"'{root}/broken\\xff.png'" in skipped["reason"], skipped
+    elif fmt == "jsonl":
+        assert shown in [json.loads(line)["path"] for line in text.splitlines()]
+    else:
+        assert f"{shown}  (l0=" in text
+    lines = err.splitlines()
+    warned = [i for i, ln in enumerate(lines) if "not valid UTF-8" in ln]
+    assert len(warned) == 1, err
+    assert lines[warned[0]] == (
+        f"sksplice: warning: the names of 2 images are not valid UTF-8 (the first: {shown}): "
+        "the outputs write each byte that is not valid UTF-8 as a \\xNN escape, as shown here"
+    )
+    first_work = next(i for i, ln in enumerate(lines) if ln.startswith(("CLIP", "sksplice: embed")))
+    assert warned[0] < first_work, err
+    assert "\\udc" not in err and f"{root}/broken\\xff.png" in err, err
+
+
+def test_names_that_are_not_utf8_on_standard_output_are_valid_utf8(
+    undecodable_tree, vocab_file, env
+):
+    run_env = {**env, "PYTHONIOENCODING": "utf-8:strict"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "sksplice", "decompose", str(undecodable_tree), "-q", "-f", "csv"]
+        + _model_args(vocab_file),
+        env=run_env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout.decode("utf-8"))))
+    assert f"{undecodable_tree}/{_SHOWN}" in {row["path"] for row in rows}
+
+
+@pytest.fixture
+def undecodable_classes(image_tree, tmp_path) -> Path:
+    """Two class folders, one named b"caf\\xe9" (Latin-1, not valid UTF-8)."""
+    root = tmp_path / "classes"
+    (root / "dogs").mkdir(parents=True)
+    try:
+        os.mkdir(os.path.join(os.fsencode(root), b"caf\xe9"))
+    except (OSError, UnicodeError) as exc:
+        pytest.skip(f"the file system refuses a name that is not valid UTF-8: {exc}")
+    cafe = Path(os.fsdecode(os.path.join(os.fsencode(root), b"caf\xe9")))
+    for cls, folder in (("cats", cafe), ("dogs", root / "dogs")):
+        for p in sorted((image_tree / cls).glob("*.png"))[:3]:
+            (folder / p.name).write_bytes(p.read_bytes())
+    return root
+
+
+def test_class_folders_not_utf8_are_named_escaped_by_profile_report_and_compare(
+    undecodable_classes, vocab_file, inproc, capsys, tmp_path
+):
+    root = undecodable_classes
+    model = _model_args(vocab_file)
+    out = tmp_path / "profile.json"
+    code, _, err = _main(["profile", str(root), "-q", "-o", str(out), *model], capsys)
+    assert code == 0, err
+    data = json.loads(out.read_bytes().decode("utf-8"))
+    assert data["metadata"]["classes"] == {"caf\\xe9": 3, "dogs": 3}
+    assert {row["class"] for row in data["ranking"]} == {"caf\\xe9", "dogs"}
+
+    page = tmp_path / "report.html"
+    code, _, err = _main(["report", str(root), "-q", "-o", str(page), *model], capsys)
+    assert code == 0, err
+    html = page.read_bytes().decode("utf-8")
+    assert "caf\\xe9 (n=3)" in html and '"caf\\\\xe9"' in html  # (text, and JSON data)
+
+    cafe = os.fsdecode(os.path.join(os.fsencode(root), b"caf\xe9"))
+    out = tmp_path / "compare.json"
+    args = ["compare", cafe, str(root / "dogs"), "-q", "-o", str(out), "--report", str(page)]
+    code, _, err = _main([*args, *model], capsys)
+    assert code == 0, err
+    data = json.loads(out.read_bytes().decode("utf-8"))
+    assert data["metadata"]["a"]["folder"] == f"{root}/caf\\xe9"
+    assert f"{root}/caf\\xe9" in page.read_bytes().decode("utf-8")
+
+
+# ----------------------------------------------------------- links, --strict, rounding
+
+
+def test_a_link_beside_its_file_is_decomposed_once(tmp_path, caplog):
+    """A link in the folder of the file it leads to: the file is taken once, under its
+    own name, with a warning (an image linked into two class folders stays in both)."""
+    root = tmp_path / "odd"
+    _png(root / "full.png", 0)
+    _png(root / "other.png", 1)
+    (root / "link_to_full.png").symlink_to("full.png")
+    (root / "0_link.png").symlink_to("other.png")  # (sorts before its file)
+    _png(root / "cats" / "a.png", 2)
+    (root / "cats" / "b.png").symlink_to(root / "cats" / "a.png")
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        paths = cli.collect_images([root])
+    # (in the walk's order: 0_link.png, cats/, full.png, link_to_full.png, other.png)
+    assert paths == [root / "other.png", root / "cats" / "a.png", root / "full.png"]
+    (message,) = [r.getMessage() for r in caplog.records if "more than once" in r.getMessage()]
+    assert message == (
+        f"3 image files given more than once: {root / 'cats' / 'a.png'} (again as "
+        f"{root / 'cats' / 'b.png'}); {root / 'full.png'} (again as "
+        f"{root / 'link_to_full.png'}); {root / 'other.png'} (again as {root / '0_link.png'}); "
+        "each is decomposed once"
+    )
+
+
+def test_a_link_beside_its_file_counts_once_in_the_learned_centre(
+    image_tree, vocab_file, inproc, capsys, tmp_path
+):
+    folder = tmp_path / "cats"
+    folder.mkdir()
+    for p in sorted((image_tree / "cats").glob("*.png"))[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "zz_link.png").symlink_to(folder / "0.png")
+    code, out, err = _main(
+        ["decompose", str(folder), "-f", "json", *_model_args(vocab_file)], capsys
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert len(data["images"]) == 3 and data["metadata"]["images"] == 3
+    assert data["metadata"]["image_mean"]["n_samples"] == 3
+    assert "zz_link.png" not in {Path(r["path"]).name for r in data["images"]}
+
+
+def test_strict_names_the_unreadable_image_and_its_place(
+    image_tree, vocab_file, inproc, capsys, tmp_path
+):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for p in sorted((image_tree / "cats").glob("*.png"))[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())  # 0.png 1.png 2.png
+    broken = folder / "1b.png"
+    broken.write_bytes(b"not an image\n")
+    code, out, err = _main(["decompose", str(folder), "--strict", *_model_args(vocab_file)], capsys)
+    assert code == 1 and out == "", err
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        f"sksplice: error: '{broken}' is not an image file PIL can read (image 3 of 4; "
+        "--strict stops at the first image that cannot be read)"
+    ), last
+    assert "input " not in err, err
+
+
+def test_compare_rounds_as_profile_does(image_tree, vocab_file, inproc, capsys, tmp_path):
+    folders = [str(image_tree / "cats"), str(image_tree / "dogs")]
+    code, out, err = _main(
+        ["compare", *folders, "-q", "-f", "json", *_model_args(vocab_file)], capsys
+    )
+    assert code == 0, err
+    rows = json.loads(out)["comparison"]
+    columns = ("prevalence_a", "prevalence_b", "prevalence_diff", "mean_weight_diff")
+    values = [row[c] for row in rows for c in columns]
+    assert values and all(v == round(v, 6) for v in values), values
+    assert any(v != round(v, 3) for v in values)  # (rounded, not coarser)
+
+
+# ------------------------------------------------- local files checked without torch
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (["--vocabulary", "missing.txt"], "--vocabulary 'missing.txt' is neither"),
+        (["--image-mean", "missing.npy"], "--image-mean: no such file missing.npy"),
+        (["--vocabulary-size", "12"], "--vocabulary-size 12 is larger than the 11 concepts"),
+        (["--image-mean", "two_rows.npy"], "holds float32 values of shape (2, 16)"),
+    ],
+)
+def test_local_files_are_checked_before_torch_is_imported(
+    option, expected, image_tree, vocab_file, env, tmp_path
+):
+    """A missing --vocabulary or --image-mean file, or a --vocabulary-size larger than the
+    file, is refused before the model is looked at: torch and open_clip (seconds to
+    import) are not loaded."""
+    np.save(tmp_path / "two_rows.npy", np.zeros((2, 16), dtype=np.float32))
+    args = ["decompose", str(image_tree / "cats"), *_model_args(vocab_file), *option]
+    code = (
+        "import sys\n"
+        "from sksplice.cli import main\n"
+        f"code = main({args!r})\n"
+        "print(code, 'torch' in sys.modules, 'open_clip' in sys.modules)\n"
+    )
+    repo = str(Path(__file__).resolve().parents[1])  # (this checkout, from another folder)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": repo},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert expected in proc.stderr, proc.stderr

@@ -84,6 +84,35 @@ def test_hostile_names_are_escaped_everywhere():
     assert data["images"][0]["p"] == f"{HOSTILE}/img.png"
 
 
+def test_names_that_are_not_utf8_are_shown_with_backslash_escapes(tmp_path):
+    """File and folder names as os.listdir gives them when they are not valid UTF-8 (lone
+    surrogates): the page shows each undecodable byte as \\xNN, and is valid UTF-8."""
+    import os
+
+    path = os.fsdecode(b"caf\xe9/bad\xff.png")
+    label = os.fsdecode(b"caf\xe9")
+    results = [
+        ImageResult(path, [("sky", 0.5)], 1, 0.9, label=label, thumbnail=_png_uri()),
+        ImageResult("dogs/a.png", [("sky", 0.25)], 1, 0.8, label="dogs", thumbnail=_png_uri()),
+    ]
+    unreadable = os.fsdecode(b"caf\xe9/x\xfe.png")
+    page = render_report(
+        results,
+        title=f"report of {label}",
+        settings={"folder": label},
+        skipped=[(unreadable, f"{unreadable!r} is not an image file PIL can read")],
+    )
+    written = write_report(tmp_path / "r.html", results, title=label)
+    assert written.read_bytes().decode("utf-8").count("caf\\xe9") >= 1
+    page.encode("utf-8")  # (no lone surrogate left)
+    data = _data(page)
+    assert data["images"][0]["p"] == "caf\\xe9/bad\\xff.png"
+    assert data["classes"] == ["caf\\xe9", "dogs"]
+    assert "<title>report of caf\\xe9</title>" in page
+    assert "caf\\xe9/x\\xfe.png&#39; is not an image file PIL can read" in page  # (as text)
+    assert "\\udc" not in page
+
+
 def test_page_is_self_contained():
     page = render_report(
         [ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=_png_uri())],

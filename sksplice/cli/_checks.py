@@ -36,6 +36,7 @@ class _Plan:
     image_mean: Any  # None (learn from the images), or a 1-D float array
     mean_source: str  # "data", "pretrained" or "file"
     mean_file: str | None = None
+    cache_note: str | None = None  # a chosen cache folder that takes no file: said so
 
 
 def _check_device(device: str) -> None:
@@ -263,50 +264,101 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
         )
 
 
-def _check_cache_dir(cache_dir: str | None) -> None:
+def _check_cache_dir(cache_dir: str | None) -> str | None:
     """``--cache-dir`` (or its default) is a folder or can be created (its errors name
-    the folder and the option; see :func:`sksplice._data.get_cache_dir`), and a
-    ``--cache-dir`` given is writable. Nothing is created here: the folders are made
-    when the embedded vocabulary is written. (An unwritable default is warned about
-    before the vocabulary is embedded, which then runs without the disk cache.)"""
+    the folder and the option; see :func:`sksplice._data.get_cache_dir`). Nothing is
+    created here: the folders are made when the embedded vocabulary is written.
+
+    A chosen folder (``--cache-dir``, or ``$SKSPLICE_CACHE``) that exists but takes
+    no file (a read-only folder, shared) is used to read the dictionaries it holds:
+    the returned note, said once the command line is accepted, is that a dictionary
+    not in it is embedded for the run but not saved. (An unwritable default is
+    warned about before the vocabulary is embedded, when it is not cached there.)
+
+    Returns
+    -------
+    str or None
+        That note, or None when the dictionary cache can be written.
+    """
     from .._data import cache_dir_chosen, get_cache_dir, unwritable_reason
 
     if not cache_dir_chosen(cache_dir):
-        try:
-            get_cache_dir(None, create=False)
-        except OSError:
-            # A default that cannot be made (a read-only home, a file in its place): the
-            # run goes on without the disk cache, warned about before the vocabulary is
-            # embedded, as for a default that exists but takes no file.
-            return
+        # A default that cannot be made (a read-only home, a file in its place), or that
+        # takes no file: the run goes on without the disk cache, warned about before the
+        # vocabulary is embedded.
+        return None
     folder = get_cache_dir(cache_dir, create=False)
-    if cache_dir is not None:
-        reason = unwritable_reason(folder / "dictionaries")
-        if reason is not None:
+    reason = unwritable_reason(folder / "dictionaries")
+    if reason is None:
+        return None
+    named = f"--cache-dir {folder}" if cache_dir is not None else f"the cache folder {folder}"
+    return (
+        f"cannot write the concept dictionary cache in {named} ({reason}): a dictionary "
+        "it holds is read from it, one it does not hold is embedded for this run and not "
+        "saved (give --cache-dir a writable folder to keep it for later runs)"
+    )
+
+
+def _check_local_files(args: argparse.Namespace) -> list[str] | None:
+    """The checks of local files that need neither torch nor the model, made before the
+    model is looked at: a ``--vocabulary`` file (its concepts and ``--vocabulary-size``;
+    returned) and an ``--image-mean`` file (it exists; a ``.npy`` one holds a vector).
+
+    Returns
+    -------
+    list of str or None
+        The concepts of a vocabulary file; None for a named vocabulary, read once
+        the model is checked (it may be downloaded).
+    """
+    from ..vocabulary import VOCABULARIES, as_mean_vector
+
+    choice = args.image_mean
+    if choice not in _MEAN_KEYWORDS:
+        path = Path(choice).expanduser()
+        if not path.is_file():
             raise CLIError(
-                f"--cache-dir {folder}: cannot write the dictionary cache there ({reason}); "
-                "give a writable folder"
+                f"--image-mean: no such file {path} (or use {', '.join(_MEAN_KEYWORDS)})"
+                f"{_close(choice, _MEAN_KEYWORDS)}"
             )
+        if not _torch_file(path):  # (a torch file is read with torch, after the model)
+            as_mean_vector(path, None, source="--image-mean")
+    return None if args.vocabulary in VOCABULARIES else _check_vocabulary(args)
+
+
+def _torch_file(path: Path) -> bool:
+    """Whether ``path`` starts as a file of ``torch.save`` does (a zip archive, a pickle)."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(4)
+    except OSError:
+        return False
+    return start == b"PK\x03\x04" or start[:1] == b"\x80"
 
 
 def _check_options(args: argparse.Namespace) -> _Plan:
     """Check every option (cheap checks first) before any image or concept is embedded.
 
     The commands check their inputs (files, folders, labels, a query's syntax)
-    before these, as they need neither torch nor a model.
+    before these, as they need neither torch nor a model. Then come the checks
+    that need neither (the output file, the solver, the cache folder, local
+    ``--vocabulary`` and ``--image-mean`` files), so that a mistake there is found
+    in a fraction of a second; then the device and the model (which import torch
+    and open_clip), and what depends on the model.
     """
     _check_output(getattr(args, "output", None))
     _check_solver(args.solver)
+    cache_note = _check_cache_dir(args.cache_dir)
+    concepts = _check_local_files(args)
     _check_device(args.device)  # (imports torch)
-    _check_cache_dir(args.cache_dir)
     model, pretrained, d = _embedders.check_model(args)
-    concepts = _check_vocabulary(args)
+    if concepts is None:
+        concepts = _check_vocabulary(args)
     if args.target_l0 is not None:
         from .._calibration import check_target_l0
 
         check_target_l0(args.target_l0, len(concepts), d)
     mean, source, mean_file = _check_image_mean(args, model, pretrained, d)
-    return _Plan(model, pretrained, d, concepts, mean, source, mean_file)
+    return _Plan(model, pretrained, d, concepts, mean, source, mean_file, cache_note)
 
 
 def _check_query_concepts(

@@ -7,6 +7,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .._image_files import shown_name
 from ._checks import (
     _check_options,
     _check_outputs_apart,
@@ -39,7 +40,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     _report_skipped(dec.skipped, len(paths_a) + len(paths_b))
     in_a = {str(p) for p in paths_a}
     from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
-    labels = (str(args.folder_a), str(args.folder_b))
+    # (as the outputs write a name: see sksplice._image_files.shown_name)
+    labels = (shown_name(str(args.folder_a)), shown_name(str(args.folder_b)))
     for mask, folder in ((from_a, labels[0]), (~from_a, labels[1])):
         if not mask.any():
             raise CLIError(f"none of the images of {folder} could be read")
@@ -64,6 +66,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         "significant",
     ]
     table = table[cols].reset_index(names="concept")
+    # (as profile rounds its prevalences, and decompose its weights)
+    rounded = ["prevalence_a", "prevalence_b", "prevalence_diff", "mean_weight_diff"]
+    table[rounded] = table[rounded].round(6)
     metadata = {
         **dec.metadata,
         "a": {"folder": labels[0], "images": int(from_a.sum())},

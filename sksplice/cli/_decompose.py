@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._image_files import shown_message
 from .._version import __version__
 from . import _embedders
 from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
@@ -92,6 +94,33 @@ def _refuse_one_input(paths: list[Path], inputs: Sequence[str] = ()) -> None:
     raise UsageError(_one_image_advice() + _other_files(inputs))
 
 
+#: The start of the error the embedder raises for the first unreadable image under
+#: ``on_error="raise"``: ``input 7: `` or ``input 7 (<what it is>): `` (a position from 0).
+_INPUT_ERROR = re.compile(r"input (\d+)(?: \(.*?\))?: ")
+
+
+def _raise_strict(exc: BaseException, paths: Sequence[Path]) -> None:
+    """Under ``--strict``, the unreadable image that stopped the run, named.
+
+    The embedder numbers its inputs from 0 in the order given; the command names
+    the file, and says which image it was of how many (``image 8 of 40``). Any
+    other error is left as it is.
+    """
+    cause = exc.__cause__
+    found = _INPUT_ERROR.match(str(exc))
+    if cause is None or found is None or int(found.group(1)) >= len(paths):
+        return
+    index = int(found.group(1))
+    path = str(paths[index])
+    reason = " ".join(str(cause).split())
+    if path not in reason and repr(path) not in reason:
+        reason = f"{path}: {reason}"
+    raise CLIError(
+        f"{shown_message(reason)} (image {index + 1} of {len(paths)}; --strict stops at the "
+        "first image that cannot be read)"
+    ) from exc
+
+
 def _check_learnable_centre(X: np.ndarray) -> None:
     """Images whose embeddings all point the same way (copies of one picture) leave no
     centre to learn: every centred embedding, and every weight, would be zero."""
@@ -124,12 +153,22 @@ def _decompose(
 
     if plan.image_mean is None and len(paths) < 2:
         _refuse_one_input(paths, getattr(args, "inputs", ()))
+    if plan.cache_note is not None:
+        logger.warning("%s", plan.cache_note)
     verbose = 0 if args.quiet else 1
     common = dict(device=args.device, batch_size=args.batch_size, verbose=verbose)
     images = _embedders.image_embedder(
         plan.model, plan.pretrained, on_error="raise" if args.strict else "skip", **common
     )
-    X, skipped = images.embed_images([str(p) for p in paths], return_skipped=True)
+    try:
+        X, skipped = images.embed_images([str(p) for p in paths], return_skipped=True)
+    except (OSError, ValueError) as exc:
+        _raise_strict(exc, paths)
+        raise
+    # (a file name as the outputs write it, also where the reason quotes it)
+    skipped = [
+        s._replace(item=shown_message(s.item), reason=shown_message(s.reason)) for s in skipped
+    ]
     keep = ~np.isnan(X).any(axis=1)
     if not keep.any():
         _report_skipped(skipped, len(paths))  # (every one, before the error)
@@ -163,6 +202,12 @@ def _decompose(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallMeanSampleWarning)  # said below, in CLI words
+        if plan.cache_note is not None:  # (said before the run: the cache takes no file)
+            from ..exceptions import DictionaryCacheWarning
+
+            warnings.filterwarnings(
+                "ignore", "cannot write the concept dictionary cache", DictionaryCacheWarning
+            )
         splice.fit(X)
     if splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES:
         logger.warning(

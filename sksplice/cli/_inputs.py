@@ -9,7 +9,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._image_files import IMAGE_EXTENSIONS
+from .._image_files import IMAGE_EXTENSIONS, shown_name, undecodable
 from ._logging import CLIError
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,8 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     paths : list of pathlib.Path
         Images in the order of ``inputs``, each folder's images sorted; a file
         that an earlier input reached already (named twice, or named and in a
-        folder given too) is left out, with a warning. Within one folder a file
+        folder given too), or that its folder holds twice (a link beside the
+        file it leads to), is left out, with a warning. Within one folder a file
         linked into two sub-folders stays in both (an image of two classes).
 
     Raises
@@ -144,22 +145,30 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     Notes
     -----
     The files a folder holds without an image extension are left out, and a
-    warning per folder counts them and names a few.
+    warning per folder counts them and names a few. Paths whose names are not
+    valid UTF-8 are counted in a warning that shows the first as the outputs
+    write it: each byte that is not valid UTF-8 as a backslash escape ``\\xNN``.
     """
     return _collect_images(inputs)
 
 
 def _collect_images(
-    inputs: Sequence[str | os.PathLike[str]], expected: Sequence[str | os.PathLike[str]] = ()
+    inputs: Sequence[str | os.PathLike[str]],
+    expected: Sequence[str | os.PathLike[str]] = (),
+    *,
+    note_names: bool = True,
 ) -> list[Path]:
     """:func:`collect_images`; the files of ``expected`` (a labels file in the folder)
-    are left out of a folder's images without a warning."""
+    are left out of a folder's images without a warning. ``note_names=False`` leaves
+    the warning about names that are not valid UTF-8 to the caller
+    (:func:`_note_undecodable`), which collects more images."""
     paths: list[Path] = []
     seen: dict[str, Path] = {}  # real path -> the path of an earlier input that reached it
     repeats: list[tuple[Path, Path]] = []
     for raw in inputs:
         path = Path(raw)
-        if path.is_dir():
+        is_folder = path.is_dir()
+        if is_folder:
             found, others = _walk(path)
             _note_other_files(path, others, expected)
             if not found:
@@ -170,17 +179,31 @@ def _collect_images(
             found = [path]
         else:
             raise CLIError(f"no such file or folder: {path}")
-        # A file that an earlier input reached already is left out. Within one folder a
-        # file linked into two sub-folders stays in both (an image of two classes).
-        mine: dict[str, Path] = {}
+        # A file that an earlier input reached already is left out, and so is a file
+        # reached twice within one sub-folder of a folder (a link beside its file): it
+        # would be decomposed twice, and counted twice in a learned centre. Within one
+        # folder a file linked into two sub-folders stays in both (an image of two
+        # classes).
+        mine: dict[tuple[str, str], int] = {}  # (real path, sub-folder) -> index in paths
         for item in found:
             real = os.path.realpath(item)
             if real in seen:
                 repeats.append((item, seen[real]))
                 continue
-            mine.setdefault(real, item)
+            key = (real, _first_part(item, path) if is_folder else "")
+            if key in mine:
+                index = mine[key]
+                kept = paths[index]
+                if _own_name(item, real) and not _own_name(kept, real):
+                    # (the file under its own name, rather than a link's)
+                    repeats = [(a, item if b is kept else b) for a, b in repeats]
+                    paths[index], kept, item = item, item, kept
+                repeats.append((item, kept))
+                continue
+            mine[key] = len(paths)
             paths.append(item)
-        seen.update(mine)
+        for (real, _), index in mine.items():
+            seen.setdefault(real, paths[index])
     if repeats:
         # One entry per file, with the other names it was given by.
         again_as: dict[Path, list[str]] = {}
@@ -200,7 +223,42 @@ def _collect_images(
             shown,
             more,
         )
+    if note_names:
+        _note_undecodable(paths)
     return paths
+
+
+def _first_part(item: Path, folder: Path) -> str:
+    """The sub-folder of ``folder`` that holds ``item`` (its class), or "" at the top."""
+    parts = item.relative_to(folder).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
+def _own_name(item: Path, real: str) -> bool:
+    """Whether ``item`` names the file ``real`` itself, not through a link."""
+    return os.path.realpath(item.parent) == os.path.dirname(real) and item.name == (
+        os.path.basename(real)
+    )
+
+
+def _note_undecodable(paths: Sequence[Path]) -> None:
+    """Warn once about the image paths whose names are not valid UTF-8.
+
+    Such a name holds bytes that Python keeps as lone surrogates; every output
+    (csv, json, jsonl, table, the report) writes each such byte as a backslash
+    escape ``\\xNN`` (:func:`sksplice._image_files.shown_name`), which the
+    warning shows on the first of them.
+    """
+    odd = [p for p in paths if undecodable(str(p))]
+    if not odd:
+        return
+    first = shown_name(str(odd[0]))
+    logger.warning(
+        "%s not valid UTF-8 (%s): the outputs write each byte that is not valid UTF-8 as "
+        "a \\xNN escape, as shown here",
+        "the name of 1 image is" if len(odd) == 1 else f"the names of {len(odd)} images are",
+        first if len(odd) == 1 else f"the first: {first}",
+    )
 
 
 _PATH_HEADERS = {"path", "file", "filename", "image"}
@@ -325,7 +383,11 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
 
 
 def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
-    """Labels from the first sub-folder level below ``root`` (one folder per class)."""
+    """Labels from the first sub-folder level below ``root`` (one folder per class).
+
+    A folder name that is not valid UTF-8 gives the class its name as the outputs
+    write it (:func:`sksplice._image_files.shown_name`: ``caf\\xe9``).
+    """
     from ..analysis import ALL_GROUP
 
     labels = []
@@ -341,7 +403,7 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
                 f"class folder {root / ALL_GROUP}: the class name {ALL_GROUP!r} is reserved for "
                 "the group of all images in the class profiles; rename that folder"
             )
-        labels.append(rel.parts[0])
+        labels.append(shown_name(rel.parts[0]))  # (a name as the outputs write it)
     return labels
 
 
@@ -406,7 +468,9 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     folders = [Path(args.folder_a), Path(args.folder_b)]
     for folder in folders:
         _check_folder(folder)
-    paths_a, paths_b = collect_images([folders[0]]), collect_images([folders[1]])
+    paths_a = _collect_images([folders[0]], note_names=False)
+    paths_b = _collect_images([folders[1]], note_names=False)
+    _note_undecodable(paths_a + paths_b)
     real_a = {os.path.realpath(p) for p in paths_a}
     shared = [p for p in paths_b if os.path.realpath(p) in real_a]
     if shared:

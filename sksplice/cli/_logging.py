@@ -11,6 +11,8 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .._image_files import shown_message
+
 logger = logging.getLogger(__name__)
 
 
@@ -159,7 +161,8 @@ def _warning_fix(category: type[Warning], text: str) -> str | None:
 
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        text = _cli_words(record.getMessage())
+        # (a file name that is not valid UTF-8 as the outputs write it: \xNN escapes)
+        text = shown_message(_cli_words(record.getMessage()))
         if record.levelno >= logging.ERROR:
             text = f"sksplice: error: {text}"
         elif record.levelno >= logging.WARNING:

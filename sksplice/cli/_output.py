@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._atomic import atomic_write, remove_stale_temporaries
+from .._image_files import shown_name
 from ._logging import CLIError, raise_if_signalled
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ class _Writer:
     ``json`` is one object ``{"metadata": {...}, "images": [...]}``; ``jsonl``
     and ``csv`` hold one record per line or row and nothing else. ``extra``
     names record fields written before the path (CSV columns, table prefix).
+    Every text is written as :func:`shown` gives it (a file name that is not
+    valid UTF-8 with ``\\xNN`` escapes), so every format is valid UTF-8.
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class _Writer:
         self.sent = 0  # records flushed to the output
         self.closed = False
         self.extra = tuple(extra)
+        metadata = shown(metadata)
         if fmt == "csv":
             self._csv = csv.writer(fh, lineterminator="\n")
             self._csv.writerow([*self.extra, "path", "rank", "concept", "weight", "l0", "cosine"])
@@ -47,6 +51,7 @@ class _Writer:
 
     def write(self, rec: dict[str, Any]) -> None:
         fmt, fh = self.fmt, self.fh
+        rec = shown(rec)
         if fmt == "jsonl":
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         elif fmt == "json":
@@ -245,6 +250,40 @@ class _Discarded(Exception):
     """Ends an abandoned output file (removed, not kept as ``FILE.partial``)."""
 
 
+def shown(value: Any) -> Any:
+    """``value`` with every text in it as the outputs write it (in dicts, lists, tuples).
+
+    A file or folder name that is not valid UTF-8 (its undecodable bytes held as
+    lone surrogates) is written with each such byte as a backslash escape
+    ``\\xNN`` (:func:`sksplice._image_files.shown_name`): the outputs are valid
+    UTF-8 in every format, and a name is written the same way in each.
+    """
+    if isinstance(value, str):
+        return shown_name(value)
+    if isinstance(value, dict):
+        return {shown(k): shown(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [shown(v) for v in value]
+    return value
+
+
+def _shown_table(table: Any) -> Any:
+    """A DataFrame with its texts as the outputs write them (see :func:`shown`)."""
+    import pandas as pd
+
+    columns = [
+        c
+        for c in table.columns
+        if table[c].dtype == object or pd.api.types.is_string_dtype(table[c].dtype)
+    ]
+    if not columns:
+        return table
+    table = table.copy()
+    for c in columns:
+        table[c] = table[c].map(shown)
+    return table
+
+
 def _printable(text: str) -> str:
     """``text`` with its control characters escaped (``\\n``, ``\\t``, ``\\x1b`` ...), as
     Python writes them, so that a file name holding one keeps the table a line per row."""
@@ -269,7 +308,9 @@ def _json_scalar(value: Any) -> Any:
 def _write_table_records(
     fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any], key: str
 ) -> None:
-    """``table`` as csv, jsonl (one record per line) or json (``{"metadata", key}``)."""
+    """``table`` as csv, jsonl (one record per line) or json (``{"metadata", key}``),
+    its texts as :func:`shown` writes them."""
+    table, metadata = _shown_table(table), shown(metadata)
     if fmt == "csv":
         table.to_csv(fh, index=False)
         return

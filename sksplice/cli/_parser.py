@@ -143,7 +143,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     r.add_argument(
         "--cache-dir",
         default=None,
-        help="writable folder for the embedded-vocabulary cache "
+        help="folder for the embedded-vocabulary cache; a read-only one is read, not written "
         "(default: $SKSPLICE_CACHE, else the per-user cache folder, ~/.cache/sksplice on Linux)",
     )
     r.add_argument(
