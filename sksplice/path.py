@@ -11,6 +11,7 @@ certified to the transformer's ``tol`` like a single :meth:`transform`.
 from __future__ import annotations
 
 import inspect
+import logging
 import numbers
 import time
 import traceback
@@ -34,10 +35,13 @@ from sklearn.utils.validation import _check_method_params, _num_samples, check_i
 
 from ._array import l2_normalize
 from ._pandas import transform_output
+from ._progress import verbose_logging
 from ._stack import warn_user
 from ._weights import in_container
 
 __all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -275,6 +279,7 @@ def splice_validation_curve(
     n_jobs: int | None = None,
     error_score: Any = np.nan,
     params: Mapping[str, Any] | None = None,
+    verbose: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cross-validated scores of a probe on concept weights, for several l1 penalties.
 
@@ -339,6 +344,11 @@ def splice_validation_curve(
         that nothing requests, or that an object could take but was not told
         to), and a ``sample_weight`` without one entry per row of ``X``, are
         refused before any fit.
+    verbose : int, default=0
+        0 is quiet; above 0, what is about to run and each fold as it is
+        scored, with the time so far, are shown on standard error (INFO
+        messages of the ``sksplice`` loggers; where the program has configured
+        logging, its handlers show them instead).
 
     Returns
     -------
@@ -419,23 +429,20 @@ def splice_validation_curve(
         fit_params, split_params, score_params = params, {"groups": groups}, {}
     _check_targets(estimator, y)
     splits = list(cv.split(X, y, **split_params))
-    shared = _shared_path(transformer, X, penalties, splits)
-    folds = Parallel(n_jobs=n_jobs)(
-        delayed(_fold_scores)(
-            transformer,
-            estimator,
-            X,
-            y,
-            train,
-            test,
-            penalties,
-            scorer,
-            shared=shared,
-            error_score=error_score,
-            fit_params=fit_params,
-            score_params=score_params,
-        )
-        for train, test in splits
+    folds, _ = _scored_folds(
+        "splice_validation_curve",
+        transformer,
+        estimator,
+        X,
+        y,
+        penalties,
+        splits,
+        n_jobs=n_jobs,
+        verbose=verbose,
+        scorer=scorer,
+        error_score=error_score,
+        fit_params=fit_params,
+        score_params=score_params,
     )
     failures = [failure for _, _, fold in folds for failure in fold]
     _report_failures(failures, len(splits) * len(penalties), error_score, "validation curve")
@@ -644,6 +651,63 @@ def _check_transformer(transformer: Any) -> None:
             f"the SpliceTransformer has target_l0={transformer.target_l0!r}, which sets its "
             "penalty itself: create it with target_l0=None to score it over l1_penalty"
         )
+
+
+def _scored_folds(
+    who: str,
+    transformer: Any,
+    estimator: Any,
+    X: Any,
+    y: Any,
+    penalties: np.ndarray,
+    splits: list[tuple[Any, Any]],
+    *,
+    n_jobs: int | None,
+    verbose: Any,
+    **kwargs: Any,
+) -> tuple[list[Any], tuple[SplicePath, np.ndarray] | None]:
+    """:func:`_fold_scores` of every split (in parallel with ``n_jobs``), in split order,
+    and the path the folds shared (:func:`_shared_path`).
+
+    With ``verbose`` above 0, what is about to run and each fold as it is scored are
+    INFO messages of this module's logger, shown on standard error (see
+    :func:`sksplice._progress.verbose_logging`).
+    """
+    with verbose_logging(verbose):
+        start = time.perf_counter()
+        shared = _shared_path(transformer, X, penalties, splits)
+        n_folds = len(splits)
+        if shared is not None:
+            logger.info(
+                "%s: the transformer's centre is fixed: one path over %d rows served every "
+                "fold (%.1f s); scoring %d penalties on %d folds",
+                who,
+                shared[0].weights[0].shape[0],
+                time.perf_counter() - start,
+                len(penalties),
+                n_folds,
+            )
+        else:
+            logger.info(
+                "%s: %d folds, each decomposed along one path of %d penalties",
+                who,
+                n_folds,
+                len(penalties),
+            )
+        tasks = (
+            delayed(_fold_scores)(
+                transformer, estimator, X, y, train, test, penalties, shared=shared, **kwargs
+            )
+            for train, test in splits
+        )
+        folds = []
+        # (as a generator, the folds come back in order as they finish)
+        for k, fold in enumerate(Parallel(n_jobs=n_jobs, return_as="generator")(tasks), 1):
+            folds.append(fold)
+            logger.info(
+                "%s: fold %d of %d scored (%.1f s)", who, k, n_folds, time.perf_counter() - start
+            )
+        return folds, shared
 
 
 def _shared_path(

@@ -27,7 +27,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags, indexable
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, process_routing
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.parallel import Parallel, delayed  # (passes the config to workers)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._pandas import transform_output
@@ -40,11 +39,10 @@ from .path import (
     _check_penalties,
     _check_targets,
     _fold_column,
-    _fold_scores,
     _report_failures,
     _route,
     _routing_enabled,
-    _shared_path,
+    _scored_folds,
 )
 
 __all__ = ["SplicePathSearchCV"]
@@ -137,6 +135,11 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         how many failed and why; ``'raise'`` raises the error instead. When
         every fit fails the search raises (so it does at once when the one
         transformer fit or path of a fixed centre fails).
+    verbose : int, default=0
+        0 is quiet; above 0, what is about to run and each fold as it is
+        scored, with the time so far, are shown on standard error (INFO
+        messages of the ``sksplice`` loggers; where the program has configured
+        logging, its handlers show them instead).
 
     Attributes
     ----------
@@ -197,7 +200,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
     ``ConceptEditor`` without ``splice=`` finds the concept names).
 
     Where it differs from ``GridSearchCV``: only ``l1_penalty`` is searched;
-    there is no ``verbose`` or ``pre_dispatch``; with one metric a
+    there is no ``pre_dispatch``; ``verbose`` shows progress on standard
+    error (scikit-learn prints to standard output); with one metric a
     string ``refit`` must equal ``scoring`` (``GridSearchCV`` takes any string
     as True); a failing scorer among several fails the whole candidate on that
     fold (every metric gets ``error_score``); and a callable ``scoring`` is
@@ -237,6 +241,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         n_jobs: int | None = None,
         return_train_score: bool = False,
         error_score: Any = np.nan,
+        verbose: int = 0,
     ) -> None:
         self.estimator = estimator
         self.l1_penalties = l1_penalties
@@ -246,6 +251,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.return_train_score = return_train_score
         self.error_score = error_score
+        self.verbose = verbose
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -497,24 +503,21 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         _check_targets(probe, y)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, **split_params))
-        shared = _shared_path(transformer, X, penalties, splits)
-        folds = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_scores)(
-                transformer,
-                probe,
-                X,
-                y,
-                train,
-                test,
-                penalties,
-                fold_scorer,
-                train_score=bool(self.return_train_score),
-                shared=shared,
-                error_score=self.error_score,
-                fit_params=probe_params,
-                score_params=score_params,
-            )
-            for train, test in splits
+        folds, shared = _scored_folds(
+            "SplicePathSearchCV",
+            transformer,
+            probe,
+            X,
+            y,
+            penalties,
+            splits,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            scorer=fold_scorer,
+            train_score=bool(self.return_train_score),
+            error_score=self.error_score,
+            fit_params=probe_params,
+            score_params=score_params,
         )
         _report_failures(
             [failure for _, _, fold in folds for failure in fold],

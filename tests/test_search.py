@@ -807,3 +807,38 @@ def test_a_callable_scoring_with_several_metrics_refits_by_name(problem):
     assert picked.best_index_ == 1 and not hasattr(picked, "best_score_")
     with pytest.raises(ValueError, match="score needs refit to name the metric"):
         picked.score(X, y)
+
+
+@pytest.mark.parametrize("centre", ["learned", "fixed"])
+def test_verbose_shows_each_fold_on_standard_error(problem, capsys, monkeypatch, centre):
+    # a search of a few thousand rows ran for minutes without a line; stdout stays clean
+    import logging
+
+    from sksplice import splice_validation_curve
+
+    monkeypatch.setattr(logging.root, "handlers", [])  # (as in a plain script)
+    splicer, X, y = problem
+    splicer = clone(splicer)
+    if centre == "fixed":
+        splicer.set_params(image_mean=clone(splicer).fit(X).mean_)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    pipe = make_pipeline(splicer, probe())
+    quiet = SplicePathSearchCV(pipe, PENALTIES, cv=cv).fit(X, y)
+    assert capsys.readouterr() == ("", "")
+    loud = SplicePathSearchCV(pipe, PENALTIES, cv=cv, verbose=1).fit(X, y)
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = [line for line in err.splitlines() if "SplicePathSearchCV" in line]
+    assert [line.split(": fold ")[1].split(" (")[0] for line in lines[1:]] == [
+        "1 of 3 scored",
+        "2 of 3 scored",
+        "3 of 3 scored",
+    ]
+    first = "one path over" if centre == "fixed" else "3 folds, each decomposed along one path"
+    assert first in lines[0]
+    np.testing.assert_array_equal(
+        loud.cv_results_["mean_test_score"], quiet.cv_results_["mean_test_score"]
+    )
+    splice_validation_curve(splicer, probe(), X, y, PENALTIES, cv=cv, verbose=1)
+    out, err = capsys.readouterr()
+    assert out == "" and "splice_validation_curve: fold 3 of 3 scored" in err
