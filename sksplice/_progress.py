@@ -5,6 +5,11 @@ Written to a file or a pipe (``sksplice ... 2> run.log``, a batch job's log), th
 same bar would leave a carriage-return update every tenth of a second on one
 endless line; there :func:`progress` writes plain lines instead, one every
 :data:`LOG_INTERVAL` seconds and one when the work ends.
+
+A stream of diagnostics that fails (a pipe whose reader went away, a full disk,
+``2>/dev/full``) stops the diagnostics, never the work: once a write to it has
+failed, bars and the command's log handler write nothing more to it
+(:func:`_write_diagnostics`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,43 @@ from typing import Any, TextIO
 LOG_INTERVAL = 30.0
 
 
+#: Streams of diagnostics a write to which has failed, by ``id`` (each held, so that its
+#: ``id`` is not given to another object): nothing more is written to them.
+_FAILED_STREAMS: dict[int, Any] = {}
+
+
+def _stream_failed(stream: Any) -> bool:
+    """Whether diagnostics must not be written to ``stream``: a write to it has failed,
+    or there is none (``sys.stderr`` is None when the process has no file 2)."""
+    return stream is None or _FAILED_STREAMS.get(id(stream)) is stream
+
+
+def _stream_fails(stream: Any) -> None:
+    """Write no more diagnostics to ``stream``."""
+    if stream is not None:
+        _FAILED_STREAMS[id(stream)] = stream
+
+
+def _write_diagnostics(stream: Any, text: str, *, flush: bool = False) -> None:
+    """Write ``text`` to a stream of diagnostics (standard error), if it still takes them.
+
+    A write that fails (a closed pipe, a full disk, a closed file) ends the
+    diagnostics on that stream: this one and all later ones are dropped, and the
+    work goes on. Progress and messages are no results: losing them must not lose
+    the results (written to a file or standard output) or change the exit status.
+    """
+    if _stream_failed(stream):
+        return
+    try:
+        stream.write(text)
+        if flush:
+            stream.flush()
+    except UnicodeError:  # (a character the stream cannot encode: this text only)
+        return
+    except (OSError, ValueError, AttributeError):
+        _stream_fails(stream)
+
+
 class _Lines:
     """A file for tqdm that turns its in-place redraws into whole lines."""
 
@@ -32,13 +74,16 @@ class _Lines:
         # (the count before the times: the closing redraw repeats the last update's)
         count = line.rpartition(" [")[0] or line
         if line and count != self._count:
-            self._stream.write(line + "\n")
+            _write_diagnostics(self._stream, line + "\n")
             self._count = count
 
     def flush(self) -> None:
-        flush = getattr(self._stream, "flush", None)
-        if flush is not None:
-            flush()
+        if _stream_failed(self._stream) or not hasattr(self._stream, "flush"):
+            return
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            _stream_fails(self._stream)
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -80,6 +125,8 @@ def progress(
         Show nothing (the bar still counts).
     file : file-like, optional
         Where to write; standard error (looked up when the bar is made) by default.
+        Nothing is shown on a stream a write to which has failed; a write of
+        the bar that fails ends its lines there (see :func:`_write_diagnostics`).
     **kwargs
         Passed on to tqdm (``unit_scale``, ``unit_divisor``).
 
@@ -94,7 +141,8 @@ def progress(
     from tqdm.std import tqdm
 
     stream = sys.stderr if file is None else file
-    if disable:
+    if disable or _stream_failed(stream):
+        # (nowhere to show it)
         return tqdm(total=total, desc=desc, unit=unit, disable=True)
     if file is None:
         notebook = _notebook_tqdm()

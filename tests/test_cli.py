@@ -1131,6 +1131,215 @@ def test_a_swallowed_ctrl_c_leaves_the_previous_report(image_tree, vocab_file, e
     assert result.stderr.count("sksplice: error: interrupted") == 1, result.stderr
 
 
+# ------------------------------ a failing standard error; signals at the start and the end
+
+
+def _results_of(command: str, out: Path) -> set[str]:
+    """What a complete output file of ``command`` holds: its images (decompose), classes
+    (profile) or ``{"page"}`` (report); an error when it is not complete."""
+    text = out.read_text()
+    if command == "report":
+        assert text.rstrip().endswith("</html>"), text[-200:]
+        return {"page"}
+    data = json.loads(text)
+    if command == "profile":
+        return {r["class"] for r in data["ranking"]}
+    assert "complete" not in data
+    return {"/".join(Path(r["path"]).parts[-2:]) for r in data["images"]}
+
+
+_COMPLETE = {
+    "decompose": {f"{c}/{i}.png" for c in ("cats", "dogs") for i in range(5)},
+    "profile": {"cats", "dogs"},
+    "report": {"page"},
+}
+
+
+@pytest.mark.parametrize("command", ["decompose", "profile", "report"])
+def test_standard_error_closed_by_its_reader_loses_no_results(
+    command, image_tree, vocab_file, env, tmp_path
+):
+    # ``sksplice ... -o FILE 2>&1 | head -1``: standard output and standard error share a
+    # pipe whose reader left after one line. A progress line that could not be written
+    # ended the run with exit code 0 (taken for a reader of the results gone) and no FILE.
+    out = tmp_path / ("out.html" if command == "report" else "out.json")
+    out.write_text("previous results\n")
+    args = [command, str(image_tree), "-o", str(out), *_model_args(vocab_file)]
+    if command != "report":
+        args += ["-f", "json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sksplice", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        code = proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    assert first.startswith(b"CLIP "), first  # (the first progress line, all it read)
+    assert code == 0
+    assert _results_of(command, out) == _COMPLETE[command]
+
+
+@pytest.mark.parametrize("stderr", ["closed pipe", "/dev/full"])
+def test_a_failing_standard_error_loses_no_results(stderr, image_tree, vocab_file, env, tmp_path):
+    # ``2> >(head -0)``, ``2>/dev/full``: the run stopped with exit code 1 at its first
+    # progress line, and wrote nothing.
+    if stderr == "/dev/full" and not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    out = tmp_path / "out.json"
+    args = ["decompose", str(image_tree / "cats"), "-f", "json", "-o", str(out)]
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(open(stderr, "w")) if stderr == "/dev/full" else None
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sksplice", *args, *_model_args(vocab_file)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE if target is None else target,
+        )
+        if proc.stderr is not None:
+            proc.stderr.close()  # (before the command writes anything there)
+        try:
+            code = proc.wait(timeout=120)
+        finally:
+            proc.kill()
+    assert code == 0
+    assert _results_of("decompose", out) == {f"cats/{i}.png" for i in range(5)}
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_once_the_output_is_in_place_is_no_interruption(
+    sig, image_tree, vocab_file, inproc, tmp_path, monkeypatch
+):
+    # A Ctrl-C between the rename of FILE and the end of the run gave exit code 1
+    # ("underlying buffer has been detached") or 130, with FILE replaced.
+    import signal
+
+    signum = getattr(signal, sig)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    out = tmp_path / "out.json"
+    out.write_text("previous results\n")
+    put_in_place = _output._Output._remove_superseded_partial  # (called once FILE is)
+
+    def then_signal(self):
+        assert signal.getsignal(signum) not in (signal.SIG_DFL, signal.SIG_IGN)
+        os.kill(os.getpid(), signum)  # (handled by the command's handler, at once)
+        return put_in_place(self)
+
+    monkeypatch.setattr(_output._Output, "_remove_superseded_partial", then_signal)
+    args = ["decompose", str(image_tree), "-f", "json", "-o", str(out), "--quiet"]
+    assert cli.main(args + _model_args(vocab_file)) == 0
+    assert _results_of("decompose", out) == _COMPLETE["decompose"]
+    # the command leaves the handlers of its caller as they were
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_process_ends_leaves_its_exit_status(
+    sig, image_tree, vocab_file, env, tmp_path
+):
+    # After the run, Python's teardown takes a second or two (torch loaded): a Ctrl-C
+    # then gave exit code 130 (or death by the signal), FILE already replaced.
+    import signal
+    import time
+
+    out = tmp_path / "out.json"
+    out.write_text("previous results\n")
+    args = ["decompose", str(image_tree), "-f", "json", "-o", str(out), "--quiet"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sksplice", *args, *_model_args(vocab_file)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while out.read_text() == "previous results\n":  # (renamed into place: complete)
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        for _ in range(2):  # (pressed twice: at once, and while Python ends)
+            proc.send_signal(getattr(signal, sig))
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.3)
+        code = proc.wait(timeout=60)
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+    # the signal came once FILE was in place: the run was complete
+    assert code == 0, err
+    assert _results_of("decompose", out) == _COMPLETE["decompose"]
+    assert "error" not in err and "Traceback" not in err, err
+
+
+def _imports_numpy(pid: int) -> bool:
+    """Whether process ``pid`` has loaded numpy's compiled core (its imports are under way)."""
+    try:
+        with open(f"/proc/{pid}/maps") as maps:
+            return "_multiarray_umath" in maps.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads /proc/PID/maps")
+@pytest.mark.parametrize(
+    ("sig", "delay"), [("SIGINT", d) for d in (0, 0.03, 0.1, 0.2)] + [("SIGTERM", 0)]
+)
+def test_a_signal_while_the_command_starts_is_one_line(sig, delay, image_tree, vocab_file, env):
+    # Ctrl-C while the command imported numpy and scikit-learn printed a traceback of
+    # the imports (SIGTERM killed the process with no message).
+    import signal
+    import time
+
+    args = ["decompose", str(image_tree), "--quiet", *_model_args(vocab_file)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sksplice", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _imports_numpy(proc.pid):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.001)
+        time.sleep(delay)
+        proc.send_signal(getattr(signal, sig))
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    code, word = (130, "interrupted") if sig == "SIGINT" else (143, "terminated")
+    assert proc.returncode == code, err
+    assert err.splitlines() == [f"sksplice: error: {word}"], err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals cannot be held on Windows")
+def test_a_signal_held_while_a_library_loads_is_delivered_after_it():
+    # (raised inside torch's import, a KeyboardInterrupt could abort the process)
+    import signal
+    import threading
+    import time
+
+    from sksplice._console import signals_held
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    finished = []
+    try:
+        with pytest.raises(KeyboardInterrupt), signals_held():
+            # (to this thread: another one of the test process, started unheld, would take
+            # a signal sent to the process; the command's threads start in held blocks)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+            time.sleep(0.05)
+            finished.append("the block")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert finished == ["the block"]
+
+
 class _BlockedPipe(io.StringIO):
     """A stream whose flush is interrupted (Ctrl-C while a full pipe blocks the write)."""
 

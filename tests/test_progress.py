@@ -156,6 +156,74 @@ def test_a_command_line_message_is_not_glued_onto_a_live_bar(monkeypatch, termin
         assert before.endswith("\n") and "\r" not in text
 
 
+class _FailingStream(io.StringIO):
+    """Standard error that takes nothing (a pipe whose reader went away, a full disk)."""
+
+    def __init__(self, error: Exception, terminal: bool = False) -> None:
+        super().__init__()
+        self.error, self.terminal, self.writes = error, terminal, 0
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        raise self.error
+
+    def flush(self) -> None:
+        raise self.error
+
+
+_STREAM_ERRORS = [
+    BrokenPipeError(32, "Broken pipe"),
+    OSError(28, "No space left on device"),
+    ValueError("I/O operation on closed file."),
+]
+
+
+@pytest.mark.parametrize("error", _STREAM_ERRORS, ids=["closed-pipe", "full", "closed-file"])
+def test_a_failing_stream_ends_the_bars_not_the_work(monkeypatch, error):
+    stream = _FailingStream(error)
+    monkeypatch.setattr(sys, "stderr", stream)
+    with _progress.progress(10, desc="decomposing", unit="img") as bar:
+        for _ in range(10):
+            bar.update(1)
+    # the first write failed; nothing more was written there, by this bar or a later one
+    with _progress.progress(5, desc="CLIP images", unit="image") as later:
+        later.update(5)
+    assert stream.writes == 1
+    assert later.disable
+
+
+def test_no_standard_error_gets_no_bar(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", None)  # (a process started without file 2)
+    with _progress.progress(3, desc="decomposing", unit="img") as bar:
+        bar.update(3)
+    assert bar.disable
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+@pytest.mark.parametrize("error", _STREAM_ERRORS[:2], ids=["closed-pipe", "full"])
+def test_the_command_stops_writing_to_a_failing_standard_error(monkeypatch, error, terminal):
+    """Once a message cannot be written, no more are tried (nor logging's own report of
+    the failure, a traceback), and progress bars are not drawn there either."""
+    import logging
+
+    from sksplice.cli._logging import _stderr_logging
+
+    stream = _FailingStream(error, terminal=terminal)
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setattr(logging, "raiseExceptions", True)
+    log = logging.getLogger("sksplice.cli.test")
+    with _stderr_logging(quiet=False, debug=False):
+        log.warning("a first message")
+        log.info("a second message")
+        with _progress.progress(10, desc="decomposing", unit="img") as bar:
+            bar.update(10)
+        log.error("a last message")
+    assert stream.writes == 1
+
+
 def test_overlapping_verbose_blocks_leave_the_logger_as_it_was(monkeypatch):
     # Two fits with verbose=1 in threads of a search, not leaving in the reverse order
     # of entering: the first one out took the handler away from the second, and the

@@ -11,7 +11,10 @@ found before any work), 1 for errors of the run, each reported as one line
 naming the file or setting at fault (a traceback only with ``--debug``), 130
 when interrupted (Ctrl-C) and 143 when terminated
 (SIGTERM); an output file is then left as it was and the records finished so
-far are kept in ``FILE.partial``.
+far are kept in ``FILE.partial``. A signal once the output is in place leaves
+the run complete; a standard error that fails costs only the messages.
+:func:`main` puts back the signal handlers it found; the console script
+(:mod:`sksplice._console`) covers the start and the end of the process.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 import sys
 
-from . import main
+from .._console import main
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

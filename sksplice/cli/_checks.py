@@ -40,6 +40,9 @@ class _Plan:
 
 
 def _check_device(device: str) -> None:
+    from ._embedders import import_model_libraries
+
+    import_model_libraries()  # (torch, with Ctrl-C held until it is loaded)
     from .._device import resolve_device as _resolve_device
 
     try:

@@ -23,12 +23,24 @@ logger = logging.getLogger(__name__)
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 
 
+def import_model_libraries() -> None:
+    """Import torch and open_clip (seconds), with Ctrl-C and SIGTERM held until they are
+    loaded: raised inside torch's import, a ``KeyboardInterrupt`` can abort the process
+    (it goes through C++ code) instead of ending the run with one line."""
+    from .._console import signals_held
+
+    with signals_held():
+        import open_clip  # noqa: F401
+        import torch  # noqa: F401
+
+
 def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
     """``--model`` and ``--pretrained`` checked: the model, its weights and its dimension.
 
     Fails fast (a :class:`CLIError` with close matches) for an unknown model or
     weights tag, and offline for weights that are not in the local cache.
     """
+    import_model_libraries()
     import open_clip
 
     from .._models import HF_HUB_PREFIX, _ensure_tag_weights

@@ -190,24 +190,35 @@ class _StderrHandler(logging.StreamHandler):
     line written as it is would be glued onto the bar. ``tqdm.write`` clears the
     bars drawn on the stream, writes the line and draws them again below it.
     Anywhere else (a file, a pipe) progress comes as whole lines and a line is
-    written as it is.
+    written as it is. Once a write fails (standard error is a pipe whose reader
+    went away, or a full disk), nothing more is written to the stream, and the
+    run goes on: its results and exit status do not depend on its messages.
     """
 
     def emit(self, record: logging.LogRecord) -> None:
-        from .._progress import _is_terminal
+        from .._progress import _is_terminal, _stream_failed, _stream_fails, _write_diagnostics
 
-        if not _is_terminal(self.stream):
-            super().emit(record)
+        if _stream_failed(self.stream):
             return
         try:
-            from tqdm.std import tqdm
-
-            tqdm.write(self.format(record), file=self.stream)
-            self.flush()
+            text = self.format(record)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
+            return
+        if not _is_terminal(self.stream):
+            _write_diagnostics(self.stream, text + self.terminator, flush=True)
+            return
+        try:
+            from tqdm.std import tqdm
+
+            tqdm.write(text, file=self.stream)
+            self.stream.flush()
+        except UnicodeError:
+            pass
+        except (OSError, ValueError):
+            _stream_fails(self.stream)
 
 
 @contextlib.contextmanager
@@ -278,10 +289,49 @@ def _interrupted(exc: KeyboardInterrupt) -> int:
 _SIGNALLED: list[KeyboardInterrupt] = []
 
 
+class _RunState:
+    """Where the run stands with its output, for the signal handlers."""
+
+    def __init__(self) -> None:
+        #: The output is in place (a file renamed over ``FILE``, standard output flushed):
+        #: a signal no longer interrupts the run, which has only to end.
+        self.committed = False
+        #: The output is being put in place: a signal waits for the end of it.
+        self.committing = False
+        #: Runs ended in this process, their exit status decided (read by the console
+        #: entry point, :mod:`sksplice._console`, whose own handlers then take over).
+        self.ended = 0
+
+
+_RUN = _RunState()
+
+
 def raise_if_signalled() -> None:
-    """Raise the interruption a signal of the run asked for, if one arrived."""
-    if _SIGNALLED:
+    """Raise the interruption a signal of the run asked for, if one arrived (before the
+    output was put in place: after that, the run is complete)."""
+    if _SIGNALLED and not _RUN.committed:
         raise type(_SIGNALLED[0])()
+
+
+@contextlib.contextmanager
+def committing(*, wait: bool = True) -> Iterator[None]:
+    """The block puts the run's output in place; from its end, a signal leaves it there.
+
+    Once the output is complete and in place, Ctrl-C or SIGTERM cannot take it
+    back: exit code 130 (143) would say it was left as it was. So a signal that
+    arrives after the block is ignored, and with ``wait``, one that arrives in
+    the block waits for its end (the commit of a file: a flush to a temporary
+    file, an fsync and a rename, which are not left half done). Without
+    ``wait`` (the output is a pipe or standard output, whose flush may block
+    on its reader for ever), a signal in the block interrupts it as anywhere
+    else. An error of the block (a full disk) ends the run with that error.
+    """
+    _RUN.committing = wait
+    try:
+        yield
+    finally:
+        _RUN.committing = False
+    _RUN.committed = True
 
 
 @contextlib.contextmanager
@@ -291,13 +341,18 @@ def _signals_as_interrupt() -> Iterator[None]:
     SIGTERM raises :class:`_Terminated` (a KeyboardInterrupt: exit 143), SIGINT
     a KeyboardInterrupt (exit 130); each is recorded for
     :func:`raise_if_signalled`. A SIGINT that is ignored (a job started in the
-    background by a shell) stays ignored.
+    background by a shell) stays ignored. Once the output is in place
+    (:func:`committing`), signals are ignored. The handlers of the caller are
+    put back at the end of the block.
     """
 
     def handler(signum: int, frame: Any) -> None:
+        if _RUN.committed:
+            return  # (the output is in place: the run only has to end)
         exc = _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
         _SIGNALLED.append(exc)
-        raise exc
+        if not _RUN.committing:
+            raise exc
 
     installed = []
     try:
@@ -310,9 +365,11 @@ def _signals_as_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
+        _RUN.ended += 1  # (before the handlers of the caller are back)
         for signum, previous in installed:
             signal.signal(signum, previous)
         _SIGNALLED.clear()
+        _RUN.committed = _RUN.committing = False
 
 
 def _close(word: str, options: Sequence[str], n: int = 5) -> str:

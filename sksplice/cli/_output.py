@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from .._atomic import atomic_write, remove_stale_temporaries
 from .._image_files import shown_name
-from ._logging import CLIError, raise_if_signalled
+from ._logging import CLIError, committing, raise_if_signalled
 
 logger = logging.getLogger(__name__)
 
@@ -149,9 +149,15 @@ class _Output:
             file.__exit__(type(exc), exc, exc.__traceback__)
 
     def commit(self) -> None:
-        """The output is complete: put it in place (a write error names the file)."""
+        """The output is complete: put it in place (a write error names the file).
+
+        From then on a signal (Ctrl-C, SIGTERM) leaves the run complete; one that
+        arrives while a file is renamed into place waits for the rename (not for
+        a pipe or standard output, whose flush may wait on its reader).
+        """
+        renamed = self._file is not None and self.partial != self.path
         try:
-            with naming_write_errors(self.where):
+            with naming_write_errors(self.where), committing(wait=renamed):
                 self._end(None)
         except CLIError:
             self.discard()

@@ -13,7 +13,7 @@ from .._atomic import atomic_write, remove_stale_temporaries
 from ._checks import _check_options, _check_outputs_apart
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images
-from ._logging import CLIError, _usage, raise_if_signalled
+from ._logging import CLIError, _usage, committing, raise_if_signalled
 from ._output import naming_write_errors
 from ._profile import _profile
 
@@ -114,7 +114,9 @@ def _write_explorer(
     ).encode("utf-8")
     raise_if_signalled()  # a Ctrl-C swallowed on the way leaves the old page in place
     out = Path(output)
-    with naming_write_errors(output), atomic_write(out) as fh:
+    # (a signal while the page is renamed into place waits for it; a pipe is written through)
+    renamed = not out.exists() or out.is_file()
+    with naming_write_errors(output), committing(wait=renamed), atomic_write(out) as fh:
         fh.write(page)
     size = out.stat().st_size if out.is_file() else 0
     shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
