@@ -61,11 +61,19 @@ _FORMAT_VERSION = 1
 #: Number of dictionaries kept in the in-process cache (least recently used
 #: entries are dropped first).
 _MEMORY_CACHE_SIZE = 8
-#: Vocabularies of at least this many concepts are embedded in two calls when no
-#: batch size is given: the first ``_PROBE_SIZE`` concepts time the embedder, so
-#: that the log can say how long the rest will take.
+#: Vocabularies of at least this many concepts are embedded in several calls when no
+#: batch size is given: first ``_PROBE_SIZE`` concepts evenly spaced over the
+#: vocabulary (the same mix of short and long concepts as the whole, where the first
+#: concepts of a list ordered by frequency are its shortest), which time the
+#: embedder so that the log can say how long the rest will take; then the rest in
+#: blocks of at most ``_BLOCK_SIZE`` concepts, each again evenly spaced over the
+#: vocabulary, so that the progress lines between blocks can say how long is left.
+#: The blocks depend on the number of concepts only, never on timing or verbosity.
 _PROBE_MIN_CONCEPTS = 2048
 _PROBE_SIZE = 512
+_BLOCK_SIZE = 4096
+#: Fewest seconds between two progress lines while the rest is embedded.
+_PROGRESS_INTERVAL = 10.0
 
 logger = logging.getLogger(__name__)
 #: Widest concept embedding accepted from a cache file when the expected width
@@ -413,6 +421,28 @@ def _validate_concepts(concepts: Sequence[str]) -> list[str]:
     return concepts
 
 
+def _embed_plan(n_concepts: int, batch_size: int | None) -> list[np.ndarray]:
+    """Row indices of the vocabulary for each ``embed_text`` call, in call order.
+
+    With ``batch_size=None`` and at least ``_PROBE_MIN_CONCEPTS`` concepts, the first
+    call is the timing sample (``_PROBE_SIZE`` evenly spaced rows) and the rest is
+    dealt into blocks of at most ``_BLOCK_SIZE`` rows, each taking every k-th
+    remaining row; otherwise the calls take consecutive rows.
+    """
+    if batch_size is not None and batch_size < n_concepts:
+        return [
+            np.arange(i, min(i + batch_size, n_concepts)) for i in range(0, n_concepts, batch_size)
+        ]
+    if batch_size is not None or n_concepts < _PROBE_MIN_CONCEPTS:
+        return [np.arange(n_concepts)]
+    sample = np.arange(_PROBE_SIZE) * n_concepts // _PROBE_SIZE
+    rest = np.ones(n_concepts, dtype=bool)
+    rest[sample] = False
+    remaining = np.flatnonzero(rest)
+    n_blocks = -(-remaining.size // _BLOCK_SIZE)
+    return [sample] + [remaining[k::n_blocks] for k in range(n_blocks)]
+
+
 def _embed(
     embedder: Any,
     concepts: list[str],
@@ -420,13 +450,8 @@ def _embed(
     cache_path: Path | None = None,
     cache_key: str | None = None,
 ) -> np.ndarray:
-    if batch_size is None or batch_size >= len(concepts):
-        if batch_size is None and len(concepts) >= _PROBE_MIN_CONCEPTS:
-            batches = [concepts[:_PROBE_SIZE], concepts[_PROBE_SIZE:]]
-        else:
-            batches = [concepts]
-    else:
-        batches = [concepts[i : i + batch_size] for i in range(0, len(concepts), batch_size)]
+    plan = _embed_plan(len(concepts), batch_size)
+    timed = batch_size is None and len(plan) > 1
     where = (
         f"cached in {cache_path}"
         if cache_path is not None
@@ -438,30 +463,64 @@ def _embed(
         cache_key or type(embedder).__name__,
         where,
     )
-    parts = []
-    for number, batch in enumerate(batches):
-        started = time.perf_counter()
-        out = np.asarray(embedder.embed_text(list(batch)))
-        if number == 0 and len(batches) > 1:
-            elapsed = max(time.perf_counter() - started, 1e-9)
-            remaining = len(concepts) - len(batch)
-            logger.info(
-                "embedded the first %d concepts in %.1f s (%.0f concepts/s): about %.0f s "
-                "for the remaining %d",
-                len(batch),
-                elapsed,
-                len(batch) / elapsed,
-                remaining * elapsed / len(batch),
-                remaining,
-            )
+    raw: np.ndarray | None = None
+    first_started = time.perf_counter()
+    last_line = sample_done = first_started
+    done = 0
+    for number, rows in enumerate(plan):
+        batch = [concepts[i] for i in rows]
+        out = np.asarray(embedder.embed_text(batch))
         if out.ndim != 2 or out.shape[0] != len(batch):
             raise ValueError(
                 f"{type(embedder).__name__}.embed_text returned shape {out.shape} for "
                 f"{len(batch)} texts; expected ({len(batch)}, d)"
             )
-        parts.append(out)
-    raw = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
-    raw = np.ascontiguousarray(raw, dtype=np.float32)
+        if raw is None:
+            raw = np.empty((len(concepts), out.shape[1]), dtype=np.float32)
+        elif out.shape[1] != raw.shape[1]:
+            raise ValueError(
+                f"{type(embedder).__name__}.embed_text returned embeddings of width "
+                f"{out.shape[1]} for {len(batch)} texts after width {raw.shape[1]} for "
+                "earlier texts of the same vocabulary; it must return one width"
+            )
+        raw[rows] = out
+        done += len(batch)
+        now = time.perf_counter()
+        elapsed = max(now - first_started, 1e-9)
+        remaining = len(concepts) - done
+        if not timed:
+            continue
+        if number == 0:
+            logger.info(
+                "embedded %d concepts spread over the vocabulary in %.1f s (%.0f concepts/s): "
+                "about %.0f s for the remaining %d",
+                done,
+                elapsed,
+                done / elapsed,
+                remaining * elapsed / done,
+                remaining,
+            )
+            last_line = sample_done = now
+        elif remaining and now - last_line >= _PROGRESS_INTERVAL:
+            # (the rate of the blocks, which are alike, without the smaller sample's)
+            blocks_time = max(now - sample_done, 1e-9)
+            logger.info(
+                "embedded %d of %d concepts (%.0f%%) in %.1f s: about %.0f s left",
+                done,
+                len(concepts),
+                100.0 * done / len(concepts),
+                elapsed,
+                remaining * blocks_time / (done - len(plan[0])),
+            )
+            last_line = now
+        elif not remaining:
+            logger.info(
+                "embedded all %d concepts in %.1f s (%.0f concepts/s)",
+                done,
+                elapsed,
+                done / elapsed,
+            )
+    assert raw is not None  # (the vocabulary is not empty)
     check_finite_rows(raw, f"the output of {type(embedder).__name__}.embed_text", concepts)
     return raw
 
@@ -493,10 +552,13 @@ def embed_vocabulary(
     batch_size : int or None, default=None
         Number of concepts per ``embed_text`` call; ``None`` lets the embedder
         batch internally: the whole vocabulary in one call, or, from 2,048
-        concepts on, the first 512 concepts and then the rest, so that the time
-        of the first call estimates the time of the rest (logged at INFO level
-        by the ``sksplice.dictionary`` logger, with the number of concepts and
-        where the result is cached, before the vocabulary is embedded).
+        concepts on, 512 concepts evenly spaced over the vocabulary and then
+        the rest in blocks of at most 4,096 concepts, so that the time of the
+        first call estimates the time of the rest and progress can be reported
+        between blocks (logged at INFO level by the ``sksplice.dictionary``
+        logger, with the number of concepts and where the result is cached,
+        before the vocabulary is embedded). Rows are returned in vocabulary
+        order whatever the calls.
     disk_cache : bool, default=True
         Whether to read and write the on-disk cache (when the embedder has a
         ``cache_key``).

@@ -184,10 +184,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     verbose : int or bool, default=False
         0 (or False) is quiet; above 0, ``fit`` shows what it does on standard
         error: the vocabulary about to be embedded (how many concepts, where
-        the result is cached, and after the first batch an estimate of the
-        time left) and each step of the ``target_l0`` calibration. These are
-        INFO messages of the ``sksplice`` loggers; where the program has
-        configured logging, its handlers show them instead.
+        the result is cached, after a first sample an estimate of the time
+        left, then its progress) and each step of the ``target_l0``
+        calibration. These are INFO messages of the ``sksplice`` loggers;
+        where the program has configured logging, its handlers show them
+        instead.
 
     Attributes
     ----------

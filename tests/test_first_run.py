@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
+import types
 
 import numpy as np
+import pytest
 
+import sksplice.dictionary as dictionary_module
 from sksplice.dictionary import clear_memory_cache, dictionary_cache_path, embed_vocabulary
 
 try:  # whether or not tests/ is a package
@@ -23,9 +28,11 @@ def test_first_run_is_announced_with_count_estimate_and_cache_path(tmp_path, cap
         raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
     messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
     path = dictionary_cache_path(embedder.cache_key(), concepts, tmp_path)
-    assert len(messages) == 2
+    assert len(messages) == 3
     assert "embedding 2100 concepts" in messages[0] and str(path) in messages[0]
-    assert "first 512 concepts" in messages[1] and "for the remaining 1588" in messages[1]
+    assert "512 concepts spread over the vocabulary" in messages[1]
+    assert "for the remaining 1588" in messages[1]
+    assert "embedded all 2100 concepts" in messages[2]
     assert CountingEmbedder.n_calls == 2 and CountingEmbedder.n_texts == 2100
     # same rows, in vocabulary order, as one call
     np.testing.assert_array_equal(raw, embedder.embed_text(concepts))
@@ -51,3 +58,107 @@ def test_small_or_uncached_vocabularies_say_where_the_result_goes(caplog):
     messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
     assert len(messages) == 1
     assert "embedding 10 concepts" in messages[0] and "memory for this process" in messages[0]
+
+
+class _LengthCostEmbedder(CountingEmbedder):
+    """Row-wise fake embedder that records its calls and advances a fake clock by the
+    length of each text, as a text tower that runs each text up to its length does."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=8, key="length-cost")
+        self.calls: list[list[str]] = []
+        self.clock = 0.0
+
+    def embed_text(self, texts):
+        self.calls.append(list(texts))
+        self.clock += sum(len(t) for t in texts)
+        return super().embed_text(texts)
+
+
+def _fake_clock(monkeypatch, embedder: _LengthCostEmbedder) -> None:
+    fake_time = types.SimpleNamespace(perf_counter=lambda: embedder.clock, time=time.time)
+    monkeypatch.setattr(dictionary_module, "time", fake_time)
+
+
+def _ranked_vocabulary(n: int) -> list[str]:
+    """Short concepts first, then longer ones, as in a vocabulary ranked by frequency
+    that ends with bigrams."""
+    return [f"w{i}" if i < n // 2 else f"a longer two-word concept {i}" for i in range(n)]
+
+
+def test_the_timed_sample_represents_the_whole_vocabulary(monkeypatch, caplog):
+    concepts = _ranked_vocabulary(6000)
+    embedder = _LengthCostEmbedder()
+    _fake_clock(monkeypatch, embedder)
+    clear_memory_cache()
+    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        raw = embed_vocabulary(embedder, concepts, disk_cache=False)
+    sample = embedder.calls[0]
+    assert len(sample) == 512 and sample != concepts[:512]
+    # the sample's mean cost is the vocabulary's, within 5%
+    mean_all = np.mean([len(c) for c in concepts])
+    assert np.mean([len(c) for c in sample]) == pytest.approx(mean_all, rel=0.05)
+    # so the estimate logged for the rest is its actual cost, within 5%
+    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
+    estimate = float(re.search(r"about (\d+) s for the remaining 5488", messages[1]).group(1))
+    actual = embedder.clock - sum(len(c) for c in sample)
+    assert estimate == pytest.approx(actual, rel=0.05)
+    # every concept embedded once, rows in vocabulary order
+    assert sorted(c for call in embedder.calls for c in call) == sorted(concepts)
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8).embed_text(concepts))
+
+
+def test_progress_is_reported_while_the_rest_is_embedded(monkeypatch, caplog):
+    concepts = _ranked_vocabulary(10_000)
+    embedder = _LengthCostEmbedder()
+    _fake_clock(monkeypatch, embedder)
+    monkeypatch.setattr(dictionary_module, "_PROGRESS_INTERVAL", 0.0)
+    clear_memory_cache()
+    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        raw = embed_vocabulary(embedder, concepts, disk_cache=False)
+    # the sample, then the 9,488 others in three blocks of at most 4,096
+    assert [len(call) for call in embedder.calls] == [512, 3163, 3163, 3162]
+    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
+    progress = [m for m in messages if " of 10000 concepts" in m]
+    assert len(progress) == 2
+    assert "embedded 3675 of 10000 concepts (37%)" in progress[0]
+    assert "embedded 6838 of 10000 concepts (68%)" in progress[1]
+    # each block is spread over the vocabulary, so the time left said is the time left
+    costs = [sum(len(c) for c in call) for call in embedder.calls]
+    for message, n_calls in zip(progress, (2, 3), strict=True):
+        left = float(re.search(r"about (\d+) s left", message).group(1))
+        assert left == pytest.approx(sum(costs[n_calls:]), rel=0.05)
+    assert "embedded all 10000 concepts" in messages[-1]
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8).embed_text(concepts))
+
+
+def test_progress_lines_are_spaced_in_time(monkeypatch, caplog):
+    concepts = _ranked_vocabulary(10_000)
+    embedder = _LengthCostEmbedder()  # (about 71,000 fake seconds per block)
+    _fake_clock(monkeypatch, embedder)
+    monkeypatch.setattr(dictionary_module, "_PROGRESS_INTERVAL", 10.0**6)
+    clear_memory_cache()
+    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        embed_vocabulary(embedder, concepts, disk_cache=False)
+    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
+    assert not [m for m in messages if " of 10000 concepts" in m]
+    assert len(messages) == 3
+
+
+def test_tiny_clip_dictionary_is_the_direct_embedding_in_vocabulary_order(
+    tiny_clip_model, splice_data_dir
+):
+    from sksplice.embedders import CLIPEmbedder
+
+    def read(name):
+        text = (splice_data_dir / "vocab" / name).read_text(encoding="utf-8")
+        return [line for line in text.splitlines() if line]
+
+    concepts = read("laion.txt")[:1600] + read("laion_bigrams.txt")[:600]
+    embedder = CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu")
+    clear_memory_cache()
+    raw = embed_vocabulary(embedder, concepts, disk_cache=False)
+    direct = embedder.embed_text(concepts)
+    # (batches of other texts change the float rounding, not the embeddings)
+    np.testing.assert_allclose(raw, direct, rtol=0, atol=1e-6)
+    assert np.abs(raw - direct).max() < 1e-6 < np.abs(raw - np.roll(direct, 1, axis=0)).max()
