@@ -1207,6 +1207,13 @@ def test_transform_memory_does_not_grow_with_the_rows():
     assert W.shape == (20_000, n_concepts) and W.nnz > 0
     # Centring the whole batch at once took about 4 * X.nbytes.
     assert peak < X.nbytes / 2, (peak, X.nbytes)
+    # score recomposes and compares the rows a block at a time, as it did at once.
+    cosine, peak = _traced_peak(lambda: est.cosine_similarity(X))
+    assert peak < X.nbytes / 2, (peak, X.nbytes)
+    from sksplice._array import unit_rows
+
+    np.testing.assert_array_equal(cosine, np.sum(unit_rows(X) * est._recompose(W), axis=1))
+    assert est.score(X) == float(np.mean(cosine))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
