@@ -19,6 +19,7 @@ __all__ = [
     "center_rows",
     "learned_mean",
     "resolve_mean",
+    "warn_zero_rows",
 ]
 
 #: Fewest rows from which a learned modality centre (``image_mean=None``) is
@@ -149,15 +150,8 @@ def center_rows(X: np.ndarray, mean: np.ndarray, *, warn_zero: bool = True) -> n
     """
     U = unit_rows(X)
     zero = ~U.any(axis=1)
-    if warn_zero and zero.any():
-        rows = np.flatnonzero(zero)
-        shown = ", ".join(str(int(r)) for r in rows[:5])
-        more = f" and {rows.size - 5} more" if rows.size > 5 else ""
-        warn_user(
-            f"X row(s) {shown}{more} are all zero: a zero embedding has no direction, "
-            "so its concept weights are all zero",
-            UserWarning,
-        )
+    if warn_zero:
+        _warn_zero(zero)
     C = U - mean.astype(X.dtype)
     C[zero] = 0.0
     norms = np.linalg.norm(C, axis=1, keepdims=True)
@@ -166,3 +160,34 @@ def center_rows(X: np.ndarray, mean: np.ndarray, *, warn_zero: bool = True) -> n
     keep = norms > threshold
     out = np.where(keep, C / np.where(keep, norms, 1.0), 0.0).astype(X.dtype, copy=False)
     return np.ascontiguousarray(out)
+
+
+#: Rows of ``X`` looked at together by :func:`warn_zero_rows`.
+_ZERO_CHECK_ROWS = 8192
+
+
+def warn_zero_rows(X: np.ndarray) -> None:
+    """Warn, as :func:`center_rows` does, about the all-zero rows of ``X``.
+
+    The rows are looked at in blocks, with no temporary the size of ``X``.
+    """
+    n = X.shape[0]
+    zero = np.zeros(n, dtype=bool)
+    for start in range(0, n, _ZERO_CHECK_ROWS):
+        stop = min(n, start + _ZERO_CHECK_ROWS)
+        zero[start:stop] = ~X[start:stop].any(axis=1)
+    _warn_zero(zero)
+
+
+def _warn_zero(zero: np.ndarray) -> None:
+    """Warn that the rows where ``zero`` is True are all zero (nothing if there are none)."""
+    if not zero.any():
+        return
+    rows = np.flatnonzero(zero)
+    shown = ", ".join(str(int(r)) for r in rows[:5])
+    more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+    warn_user(
+        f"X row(s) {shown}{more} are all zero: a zero embedding has no direction, "
+        "so its concept weights are all zero",
+        UserWarning,
+    )

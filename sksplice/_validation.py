@@ -331,6 +331,10 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
     return arr
 
 
+#: Entries of an array that :func:`check_finite_rows` looks at together.
+_FINITE_CHECK_ITEMS = 1 << 22
+
+
 def check_finite_rows(
     X: Any, name: str, labels: Sequence[Any] | None = None, *, first_row: int = 0
 ) -> None:
@@ -373,10 +377,21 @@ def check_finite_rows(
         rows = np.unique(np.searchsorted(X.indptr, entries, side="right") - 1)
     else:
         X = np.asarray(X)
-        finite = np.isfinite(X)
-        if finite.all():
+        if X.ndim == 0:
+            X = X.reshape(1, 1)
+        # A block of rows at a time: no mask the size of X.
+        n = X.shape[0]
+        block = max(1, _FINITE_CHECK_ITEMS // max(1, X.size // max(1, n)))
+        bad_rows = []
+        for start in range(0, n, block):
+            part = X[start : start + block]
+            finite = np.isfinite(part)
+            if not finite.all():
+                bad = ~finite.reshape(part.shape[0], -1).all(axis=1)
+                bad_rows.append(np.flatnonzero(bad) + start)
+        if not bad_rows:
             return
-        rows = np.flatnonzero(~finite.reshape(X.shape[0], -1).all(axis=1))
+        rows = np.concatenate(bad_rows)
     rows = np.asarray(rows) + first_row
     shown = ", ".join(
         str(int(r)) if labels is None else f"{labels[int(r) - first_row]!r} (row {int(r)})"

@@ -31,6 +31,10 @@ __all__ = [
 ]
 
 
+#: Entries of the embeddings that ``cosine_similarity`` recomposes together.
+_COSINE_BLOCK_ITEMS = 1 << 18
+
+
 def is_dataframe(X: Any) -> bool:
     try:
         import pandas as pd
@@ -351,8 +355,15 @@ class ConceptSpaceMixin:
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        R = self._recompose(self._weights(X))
-        return np.sum(unit_rows(X) * R, axis=1)
+        W = self._weights(X)
+        # Recomposed and compared a block of rows at a time: no dense array of every row.
+        block = max(1, _COSINE_BLOCK_ITEMS // X.shape[1])
+        return np.concatenate(
+            [
+                np.sum(unit_rows(X[s : s + block]) * self._recompose(W[s : s + block]), axis=1)
+                for s in range(0, X.shape[0], block)
+            ]
+        )
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean cosine similarity between embeddings and their recompositions.

@@ -221,7 +221,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     except Exception:
         transformer = clone(transformer).fit(X)
     X = transformer._validate_X(X, reset=False)
-    V = transformer._center(X)
+    V = transformer._targets(X)
     Xn = l2_normalize(X)
     dtype = np.float64 if X.dtype == np.float64 else np.float32
 

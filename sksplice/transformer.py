@@ -21,7 +21,13 @@ from ._concepts import (
     raw_concept_embeddings,
     resolve_concepts,
 )
-from ._means import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, center_rows, resolve_mean
+from ._means import (
+    MIN_MEAN_SAMPLES,
+    SmallMeanSampleWarning,
+    center_rows,
+    resolve_mean,
+    warn_zero_rows,
+)
 from ._persistence import VersionStampMixin
 from ._progress import verbose_logging
 from ._stack import warn_user
@@ -581,6 +587,20 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         """``normalise(normalise(X) - mean_)``, scale-invariant, zero for zero rows."""
         return center_rows(X, self.mean_)
 
+    def _targets(self, X: np.ndarray) -> Any:
+        """The centred rows of ``X`` (:meth:`_center`), made a solver chunk at a time.
+
+        The zero rows of ``X`` are warned about now; each chunk of rows is
+        centred when the solver reaches it, so that the memory of a
+        decomposition follows ``memory_budget`` rather than the number of rows.
+        """
+        from .solvers._rows import LazyRows
+
+        warn_zero_rows(X)
+        mean = self.mean_
+        # A centred row has norm 1 up to rounding in X.dtype, or 0.
+        return LazyRows(X, lambda rows: center_rows(rows, mean, warn_zero=False), norm_bound=2.0)
+
     def _solver_options(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"solver": self.solver, "tol": self.tol}
         if self.transform_max_iter is not None:
@@ -589,14 +609,15 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             kwargs["memory_budget"] = self.memory_budget
         return kwargs
 
-    def _solve(self, V: np.ndarray, penalty: float, warm_start: Any = None) -> Any:
+    def _solve(self, V: Any, penalty: float, warm_start: Any = None) -> Any:
         kwargs = self._solver_options()
         if warm_start is not None:
             kwargs["warm_start"] = warm_start
-        # V is centred from an X that _validate_X has checked: no second check.
+        # V is centred (now or a chunk at a time) from an X that _validate_X has
+        # checked: no second check.
         return self._get_lasso().solve(V, penalty, check_input=False, **kwargs)
 
-    def _solve_path(self, V: np.ndarray, penalties: Any) -> list[Any]:
+    def _solve_path(self, V: Any, penalties: Any) -> list[Any]:
         """The solutions at ``penalties`` (see :meth:`NonNegLasso.solve_path`)."""
         return self._get_lasso().solve_path(
             V, penalties, check_input=False, **self._solver_options()
@@ -608,7 +629,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
     def _weights_and_stats(self, X: np.ndarray) -> tuple[scipy.sparse.csr_matrix, TransformStats]:
         self._warn_if_penalty_set_after_fit()
-        codes = self._solve(self._center(X), self.l1_penalty_)
+        codes = self._solve(self._targets(X), self.l1_penalty_)
         W = codes.to_csr()
         dtype = np.float64 if X.dtype == np.float64 else np.float32
         W = scipy.sparse.csr_matrix(W, dtype=dtype)

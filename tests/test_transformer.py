@@ -1184,3 +1184,88 @@ def test_weight_frames_of_nullable_columns_name_their_missing_values(problem):
     frame.iloc[1, 0] = pd.NA
     with pytest.raises(ValueError, match=r"NaN or infinite values in 1 row\(s\): 1"):
         splicer.inverse_transform(frame)
+
+
+# ------------------------------------------------------- memory of transform
+def _float32_rows(n, dim, seed):
+    X = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def test_transform_memory_does_not_grow_with_the_rows():
+    """The rows are centred a solver chunk at a time (the default budget solves 20,000
+    rows of this dictionary in 27 chunks): no temporary the size of X."""
+    rng = np.random.default_rng(5)
+    n_concepts, dim = 40, 256
+    est = make(
+        random_vocabulary(n_concepts),
+        rng.normal(size=(n_concepts, dim)),
+        l1_penalty=0.5,
+    ).fit(_float32_rows(200, dim, 6))
+    X = _float32_rows(20_000, dim, 7)
+    W, peak = _traced_peak(lambda: est.transform(X))
+    assert W.shape == (20_000, n_concepts) and W.nnz > 0
+    # Centring the whole batch at once took about 4 * X.nbytes.
+    assert peak < X.nbytes / 2, (peak, X.nbytes)
+    # score recomposes and compares the rows a block at a time, as it did at once.
+    cosine, peak = _traced_peak(lambda: est.cosine_similarity(X))
+    assert peak < X.nbytes / 2, (peak, X.nbytes)
+    from sksplice._array import unit_rows
+
+    np.testing.assert_array_equal(cosine, np.sum(unit_rows(X) * est._recompose(W), axis=1))
+    assert est.score(X) == float(np.mean(cosine))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_centred_by_chunk_give_the_weights_of_rows_centred_at_once(dtype):
+    from sksplice._means import center_rows
+
+    rng = np.random.default_rng(8)
+    n_concepts, dim, n = 60, 24, 3000
+    concepts, raw = random_vocabulary(n_concepts), rng.normal(size=(n_concepts, dim))
+    X = rng.normal(size=(n, dim)).astype(dtype)
+    X[[4, 2900]] = 0.0  # zero rows in the first and the last chunk
+    X[2000] = 1e-30 * X[2001]
+    small = make(concepts, raw, l1_penalty=0.05, memory_budget=64 << 20).fit(X)
+    assert small._get_lasso()._chunk_size("working_set", n, 64 << 20) < n // 4
+    with pytest.warns(UserWarning, match=r"X row\(s\) 4, 2900 are all zero") as record:
+        W, stats = small.transform_with_stats(X)
+    assert sum("all zero" in str(w.message) for w in record) == 1
+    codes = small._get_lasso().solve(
+        center_rows(X, small.mean_, warn_zero=False),
+        small.l1_penalty_,
+        tol=small.tol,
+        memory_budget=small.memory_budget,
+    )
+    expected = scipy.sparse.csr_matrix(codes.to_csr(), dtype=W.dtype)
+    expected.eliminate_zeros()
+    assert W.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(W.indptr, expected.indptr)
+    np.testing.assert_array_equal(W.indices, expected.indices)
+    np.testing.assert_array_equal(W.data, expected.data)
+    np.testing.assert_array_equal(stats.gaps, codes.row_gaps)
+    assert stats.n_iter == codes.n_iter
+    # A row of a later chunk is named by its row in X.
+    X[2950, 3] = np.nan
+    with pytest.raises(ValueError, match=r"X holds NaN or infinite values in 1 row\(s\): 2950$"):
+        small.transform(X)
+
+
+def test_a_tiny_penalty_with_chunked_rows_warns_once_with_the_floor_of_all_rows():
+    from sksplice._means import center_rows
+
+    rng = np.random.default_rng(9)
+    n_concepts, dim, n = 40, 16, 150
+    concepts, raw = random_vocabulary(n_concepts), rng.normal(size=(n_concepts, dim))
+    X = rng.normal(size=(n, dim))
+    est = make(concepts, raw, l1_penalty=1e-12, memory_budget=8 << 20).fit(X)
+    assert est._get_lasso()._chunk_size("working_set", n, 8 << 20) < n // 2
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        W = est.transform(X)
+    floor = [str(w.message) for w in record if "smallest penalty" in str(w.message)]
+    lasso = est._get_lasso()
+    V = center_rows(X, est.mean_, warn_zero=False)
+    assert len(floor) == 1
+    assert f"about {lasso.smallest_supported_penalty(V, est.tol):.2g}" in floor[0]
+    assert W.shape == (n, n_concepts)

@@ -16,6 +16,7 @@ from .._validation import check_finite_rows, check_int, check_number, check_opti
 from ._codes import SparseCodes
 from ._common import Problem, RowResult, in_threads, intra_op_threads
 from ._registry import METHODS, SOLVERS
+from ._rows import LazyRows
 from ._validation import as_tensor_2d, check_penalty, resolve_dtype
 
 # Resolution of the certificate: the relative gap it can show at a penalty ``lam``
@@ -444,12 +445,14 @@ class NonNegLasso:
         max_iter: int | None,
         warm_start: Any,
         check_input: bool,
-    ) -> tuple[torch.Tensor, str, float, int | None, Any]:
+    ) -> tuple[torch.Tensor | LazyRows, str, float, int | None, Any]:
         """The checked targets, method, ``tol``, ``max_iter`` and warm start of a call."""
         tol = check_number(tol, "tol", low=0.0, closed="left")
         method = self._resolve_solver(solver)
         max_iter = check_int(max_iter, "max_iter", allow_none=True)
-        if check_input:
+        if isinstance(V, LazyRows):
+            Vt = V  # made a chunk at a time by the caller's function, which checked X
+        elif check_input:
             Vt = self._check_targets(V)
         else:
             Vt = V if isinstance(V, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(V))
@@ -458,7 +461,7 @@ class NonNegLasso:
 
     def _solve_penalties(
         self,
-        Vt: torch.Tensor,
+        Vt: torch.Tensor | LazyRows,
         lams: list[float],
         method: str,
         tol: float,
@@ -467,7 +470,9 @@ class NonNegLasso:
         memory_budget: int | None,
     ) -> list[SparseCodes]:
         """Solve at the decreasing penalties ``lams`` (more than one: working set only)."""
-        floor = self.smallest_supported_penalty(Vt, tol)
+        n = int(Vt.shape[0])
+        chunk = self._chunk_size(method, n, memory_budget)
+        floor = self._penalty_floor(Vt, lams, tol, chunk)
         low = [lam for lam in lams if 0.0 < lam < floor]
         budgets = [
             max_iter
@@ -490,8 +495,6 @@ class NonNegLasso:
                 "larger tol",
                 UserWarning,
             )
-        n = int(Vt.shape[0])
-        chunk = self._chunk_size(method, n, memory_budget)
 
         # On CPU the small batched operations run single-threaded (they are bound
         # by per-call overhead). With 2 to 4 torch threads the chunks run side by
@@ -575,11 +578,28 @@ class NonNegLasso:
         d_norm = float(torch.linalg.vector_norm(self._dictionary64, dim=1).max())
         return _GAP_RESOLUTION * v_norm * d_norm / tol
 
+    def _penalty_floor(self, Vt: Any, lams: list[float], tol: float, block: int) -> float:
+        """:meth:`smallest_supported_penalty` of ``Vt``, or a bound above it no penalty is below.
+
+        For targets made a chunk at a time (:class:`LazyRows`), the rows are made
+        once more to find their largest norm only when a positive penalty lies
+        below the floor their norm bound gives.
+        """
+        if not isinstance(Vt, LazyRows):
+            return self.smallest_supported_penalty(Vt, tol)
+        if tol == 0.0 or Vt.shape[0] == 0:
+            return 0.0
+        d_norm = float(torch.linalg.vector_norm(self._dictionary64, dim=1).max())
+        bound = _GAP_RESOLUTION * Vt.norm_bound * d_norm / tol
+        if not any(0.0 < lam < bound for lam in lams):
+            return bound
+        return _GAP_RESOLUTION * Vt.max_row_norm(block) * d_norm / tol
+
     def _redo_in_float64(
         self,
         codes: SparseCodes,
         prob: Problem,
-        Vt: torch.Tensor,
+        Vt: torch.Tensor | LazyRows,
         chunk: int,
         tol: float,
         max_iter: int | None,
@@ -617,7 +637,7 @@ class NonNegLasso:
     def _solve_chunks(
         self,
         prob: Problem,
-        Vt: torch.Tensor,
+        Vt: torch.Tensor | LazyRows,
         W_warm: Any,
         method: str,
         chunk: int,
@@ -708,7 +728,7 @@ class NonNegLasso:
     def _solve_one_chunk(
         self,
         prob: Problem,
-        Vt: torch.Tensor,
+        Vt: torch.Tensor | LazyRows,
         W_warm: Any,
         method: str,
         start: int,
