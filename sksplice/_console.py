@@ -10,7 +10,9 @@ point covers:
   SIGTERM: ``terminated``, 143) as later. This module imports nothing but
   what Python has loaded at start-up, installs its handlers, and imports the
   command with the signals held (:class:`signals_held`): one that arrives
-  meanwhile ends the run as soon as the import is done;
+  meanwhile ends the process as soon as the import is done, and one that
+  arrives before the run handles signals itself ends it at once (nothing has
+  been written yet);
 * the end: once the run is over its exit status is decided, and the output
   (a file renamed into place, standard output flushed) cannot be taken back.
   Python's teardown (about two seconds with torch loaded) follows; a signal
@@ -114,7 +116,13 @@ def _install(ended_before: int) -> None:
         if _runs_ended() > ended_before:
             return  # (the run has ended, its status is on its way back: let it come)
         _State.decided, _State.word = _SIGNALS[signum]
-        raise KeyboardInterrupt
+        # Before the run handles signals itself, nothing has been written: end now. (A
+        # KeyboardInterrupt raised here could be lost: raised inside a callback, such as
+        # the one of importlib's module locks, it is printed as "Exception ignored" and
+        # the run goes on, to exit 0.)
+        _say()
+        _flush_standard_streams()
+        os._exit(_State.decided)
 
     for signum in _SIGNALS:
         try:

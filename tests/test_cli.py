@@ -2834,3 +2834,31 @@ def test_local_files_are_checked_before_torch_is_imported(
     )
     assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
     assert expected in proc.stderr, proc.stderr
+
+
+def test_a_signal_before_the_run_is_not_lost_in_a_callback(tmp_path):
+    # A KeyboardInterrupt raised by the start-up handler inside a callback (importlib's
+    # module-lock one, as a module is imported) was printed as "Exception ignored" and the
+    # run went on to exit 0; before the run handles signals, nothing is written: it ends.
+    import subprocess
+    import sys
+
+    script = tmp_path / "callback.py"
+    script.write_text(
+        "import os, signal, weakref\n"
+        "from sksplice import _console\n"
+        "_console._install(_console._runs_ended())\n"
+        "class Thing: pass\n"
+        "thing = Thing()\n"
+        "def callback(_):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    for _ in range(100_000): pass  # (the handler runs here)\n"
+        "ref = weakref.ref(thing, callback)\n"
+        "del thing\n"
+        "print('went on')\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr == "sksplice: error: interrupted\n"

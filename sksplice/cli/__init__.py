@@ -14,7 +14,7 @@ when interrupted (Ctrl-C) and 143 when terminated
 far are kept in ``FILE.partial``. A signal once the output is in place leaves
 the run complete; a standard error that fails costs only the messages.
 :func:`main` puts back the signal handlers it found; the console script
-(:mod:`sksplice._console`) covers the start and the end of the process.
+(``sksplice._console``) covers the start and the end of the process.
 """
 
 from __future__ import annotations
