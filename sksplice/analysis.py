@@ -526,23 +526,24 @@ def rank_concepts(
     keep = (x1 + x2) >= min_count
     x1, x2 = x1[keep], x2[keep]
     p1, p2 = x1 / n1, x2 / n2
+    # The difference of the prevalences, x1/n1 - x2/n2, from the exact difference of the
+    # counts scaled by n1 n2 (integers): one rounding, so that equal differences are equal
+    # floats (as p1 - p2, 4/11 - 0/11 and 9/11 - 5/11 differ in the last bit, which put the
+    # larger p-value first), and the column is sorted exactly as the counts are.
+    exact_diff = x1.astype(np.int64) * int(n2) - x2.astype(np.int64) * int(n1)
     ranking = pd.DataFrame(
         {
             "count_positive": x1.astype(np.int64),
             "count_negative": x2.astype(np.int64),
             "prevalence_positive": p1,
             "prevalence_negative": p2,
-            "prevalence_diff": p1 - p2,
+            "prevalence_diff": exact_diff / (n1 * n2),
             "mean_weight_positive": sums[0][keep] / n1,
             "mean_weight_negative": sums[1][keep] / n2,
             **_test_columns(x1, n1, x2, n2, alternative, correction, alpha),
         },
         index=pd.Index(names[keep], name="concept"),
     )
-    # Sorted on the exact difference of the prevalences, x1/n1 - x2/n2 scaled by
-    # n1 n2 (integers): the floats of two equal differences may differ in the last
-    # bit (4/11 - 0/11 and 9/11 - 5/11), which would put the larger p-value first.
-    exact_diff = x1.astype(np.int64) * int(n2) - x2.astype(np.int64) * int(n1)
     ranking = ranking.iloc[np.lexsort((ranking["p_value"].to_numpy(), -exact_diff))]
     ranking.attrs.update(
         positive=positive,

@@ -502,6 +502,9 @@ def test_equal_prevalence_differences_are_ordered_by_p_value():
     assert ranking["count_positive"].tolist() == [4, 9]
     assert ranking.index.tolist() == ["water", "grass"]
     assert ranking["p_value"].is_monotonic_increasing
+    # and the column shows them equal (as p1 - p2 it read 0.36363636363636365 above
+    # 0.3636363636363637: sorted by the counts, not monotonic in the column)
+    assert ranking["prevalence_diff"].tolist() == [4 / 11, 4 / 11]
 
 
 @pytest.mark.parametrize(
