@@ -44,6 +44,7 @@ __all__ = [
     "check_labels",
     "check_number",
     "check_option",
+    "find_label",
     "validate_params",
 ]
 
@@ -279,6 +280,26 @@ def validate_params(owner: Any, rules: Mapping[str, Rule]) -> None:
     """
     for name, rule in rules.items():
         rule.check(getattr(owner, name), name)
+
+
+def find_label(label: Any, classes: Any) -> Any | None:
+    """The one of ``classes`` equal to ``label``, or None.
+
+    Numbers of any type match (``np.int64(1)`` is the class ``1``), and so do
+    ``np.str_`` and ``str``; a bool and a number do not, although ``True == 1`` in
+    Python: ``True`` is not the class ``1``, nor ``1`` the class ``True`` (it would
+    select that class and be shown as the other in every heading).
+    """
+    is_bool = isinstance(label, bool | np.bool_)
+    for cls in classes:
+        if isinstance(cls, bool | np.bool_) != is_bool:
+            continue
+        try:
+            if bool(cls == label):
+                return cls
+        except (TypeError, ValueError):  # (an array, or a value with no truth)
+            continue
+    return None
 
 
 def check_labels(y: Any, name: str = "y") -> np.ndarray:

@@ -23,7 +23,7 @@ from scipy import stats
 
 from ._names import carried_names, reconcile_names
 from ._pandas import frame_values
-from ._validation import check_finite_rows, check_int, check_labels, check_number
+from ._validation import check_finite_rows, check_int, check_labels, check_number, find_label
 
 __all__ = ["concept_profiles", "rank_concepts"]
 
@@ -149,16 +149,6 @@ def _as_labels(y: Any, n_samples: int) -> np.ndarray:
         raise ValueError(f"labels `y` have {len(y)} entries but the weights have {n_samples} rows")
     y = check_labels(y, "y")  # (missing or unorderable labels refused)
     return y
-
-
-def _is_label(label: Any, classes: np.ndarray) -> bool:
-    """Whether ``label`` is one of ``classes``, a bool matching only a bool.
-
-    (``True == 1``: a bool given for integer labels, or 1 for bool labels, would
-    otherwise select the class 1 and be shown as ``True`` in every heading.)
-    """
-    is_bool = isinstance(label, (bool, np.bool_))
-    return any(isinstance(c, bool) == is_bool and c == label for c in classes.tolist())
 
 
 def _group_sums(W: np.ndarray | sp.csr_matrix, codes: np.ndarray, n_groups: int):
@@ -500,7 +490,7 @@ def rank_concepts(
             raise TypeError(
                 f"`{param}` must be one label of `y`, got a {type(label).__name__}: {label!r}"
             )
-    if not _is_label(positive, classes):
+    if find_label(positive, classes.tolist()) is None:
         raise ValueError(
             f"`positive`={positive!r} is not a label of `y`; labels are {classes.tolist()}"
         )
@@ -509,7 +499,7 @@ def rank_concepts(
         neg_mask = ~pos_mask
         negative_label = "rest"
     else:
-        if not _is_label(negative, classes):
+        if find_label(negative, classes.tolist()) is None:
             raise ValueError(
                 f"`negative`={negative!r} is not a label of `y`; labels are {classes.tolist()}"
             )

@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._names import carried_names, reconcile_names
-from ._validation import check_int, check_labels
+from ._validation import check_int, check_labels, find_label
 from .analysis import ALL_GROUP, _group_sizes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -128,24 +128,6 @@ def _ink() -> Any:
 
 def _is_bool(value: Any) -> bool:
     return isinstance(value, bool | np.bool_)
-
-
-def _find_class(cls: Any, groups: list[Any]) -> Any | None:
-    """The label of ``groups`` equal to ``cls``, or None.
-
-    Numbers of any type match (``np.int64(1)`` is the class ``1``), and so do
-    ``np.str_`` and ``str``; a bool and a number do not, although ``True == 1`` in
-    Python: ``True`` is not the class ``1``, nor ``1`` the class ``True``.
-    """
-    for group in groups:
-        if _is_bool(group) != _is_bool(cls):
-            continue
-        try:
-            if bool(group == cls):
-                return group
-        except (TypeError, ValueError):  # (an array, or a value with no truth)
-            continue
-    return None
 
 
 def _not_in_profiles(said: str, requested: list[Any], groups: list[Any]) -> str:
@@ -395,7 +377,7 @@ def plot_class_profile(
     k = check_int(k, "k")
     table = _check_profiles(profiles, statistic)
     groups = [g for g in table.columns if g != ALL_GROUP]
-    found = _find_class(cls, groups)
+    found = find_label(cls, groups)
     if found is None:
         raise ValueError(_not_in_profiles(f"class {cls!r} is", [cls], groups))
     cls = found
@@ -533,7 +515,7 @@ def plot_concept_prevalence(
         classes = list(classes)
         if not classes:
             raise ValueError(f"`classes` is empty: give some of the classes {groups}")
-        found = [_find_class(c, groups) for c in classes]
+        found = [find_label(c, groups) for c in classes]
         missing = [c for c, f in zip(classes, found) if f is None]
         if missing:
             raise ValueError(_not_in_profiles(f"classes {missing} are", missing, groups))
