@@ -334,7 +334,7 @@ def _ranking_counts(
             sizes = [known.get(label) for label in labels]
         out.append([int(c) if math.isfinite(c) else None for c in count])
         out.append(sizes)
-    return [out[0], out[1], out[2], out[3]]
+    return out
 
 
 def _compared(ranking: pd.DataFrame) -> tuple[str, str] | None:
