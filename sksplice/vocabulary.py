@@ -55,6 +55,32 @@ VOCABULARIES: dict[str, RemoteFile] = {
     ),
 }
 
+#: What each pinned vocabulary file holds: (lines, concepts after cleaning). The
+#: files are pinned by digest, so a ``size`` can be checked before a download.
+_VOCABULARY_COUNTS: dict[str, tuple[int, int]] = {
+    "laion": (37445, 37445),
+    "laion_bigrams": (15000, 15000),
+    "mscoco": (12833, 12832),
+}
+
+
+def _check_named_size(name: str, size: int | None, order: str) -> None:
+    """Refuse a ``size`` larger than the named vocabulary (before it is fetched)."""
+    n_lines, n_concepts = _VOCABULARY_COUNTS[name]
+    if size is None:
+        return
+    if order == "authors" and size > n_lines:
+        raise ValueError(
+            f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary; "
+            "use size=None to load all of them"
+        )
+    if order != "authors" and size > n_concepts:
+        raise ValueError(
+            f"size={size} is larger than the {n_concepts} concepts of the {name!r} "
+            "vocabulary; use size=None to load all of them"
+        )
+
+
 _OPEN_CLIP_B32 = _remote(
     "means/open_clip_ViT-B-32_image.pt",
     "6b91c6d0e9006e27dfb6f13e6d25a90c5ff24eb14e4ee60cf064a7ddf9f646b7",
@@ -283,6 +309,7 @@ def load_vocabulary(
         raise ValueError(f"order must be one of {_ORDERS}; got {order!r}")
 
     if isinstance(name, str) and name in VOCABULARIES:
+        _check_named_size(name, size, order)
         path = fetch_remote_file(VOCABULARIES[name], data_home=data_home)
         return _load_published(name, path, size, order)
 
@@ -398,6 +425,12 @@ def authors_index_to_concept(
     size = check_int(size, "size", low=-1)
     whole = size <= 0
     if isinstance(name, str) and name in VOCABULARIES:
+        n_lines = _VOCABULARY_COUNTS[name][0]
+        if size > n_lines:
+            raise ValueError(
+                f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary; "
+                "use size=-1 to map all of them"
+            )
         path = fetch_remote_file(VOCABULARIES[name], data_home=data_home)
     elif isinstance(name, str | os.PathLike) and not isinstance(os.fspath(name), bytes):
         text = os.fspath(name)
@@ -410,10 +443,6 @@ def authors_index_to_concept(
     n_lines = len(_authors_lines(lines, None))
     if whole:
         size = n_lines
-    if isinstance(name, str) and name in VOCABULARIES and size > n_lines:
-        raise ValueError(
-            f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary"
-        )
     out: list[str | None] = []
     for line in _authors_lines(lines, size):
         out.append(line.strip() or None)

@@ -2807,6 +2807,11 @@ def test_compare_rounds_as_profile_does(image_tree, vocab_file, inproc, capsys, 
         (["--image-mean", "missing.npy"], "--image-mean: no such file missing.npy"),
         (["--vocabulary-size", "12"], "--vocabulary-size 12 is larger than the 11 concepts"),
         (["--image-mean", "two_rows.npy"], "holds float32 values of shape (2, 16)"),
+        # a named vocabulary is read after the model, but its length is known before
+        (
+            ["--vocabulary", "laion_bigrams", "--vocabulary-size", "15001"],
+            "--vocabulary-size 15001 is larger than the 15000 concepts of the 'laion_bigrams'",
+        ),
     ],
 )
 def test_local_files_are_checked_before_torch_is_imported(

@@ -445,6 +445,32 @@ def test_authors_intervention_indices_name_forest_concepts(splice_data_dir):
     assert "forest" not in [ours[i] for i in waterbirds]
 
 
+def test_pinned_counts_are_those_of_the_files(splice_data_dir):
+    from sksplice.vocabulary import _VOCABULARY_COUNTS
+
+    assert set(_VOCABULARY_COUNTS) == set(VOCABULARIES)
+    for name, (n_lines, n_concepts) in _VOCABULARY_COUNTS.items():
+        assert n_concepts == EXPECTED_SIZES[name]
+        assert len(load_vocabulary(name, size=None, data_home=splice_data_dir)) == n_concepts
+        index = authors_index_to_concept(name, size=-1, data_home=splice_data_dir)
+        assert len(index) == n_lines
+
+
+def test_a_size_too_large_is_refused_before_the_download(tmp_path, monkeypatch):
+    # The files are pinned, so their lengths are known: no download (here, no network and
+    # an empty data home) is needed to say that a size is too large.
+    block_network(monkeypatch, requests.exceptions.ConnectionError("Network is unreachable"))
+    with pytest.raises(ValueError, match=r"larger than the 15000 concepts.*size=None"):
+        load_vocabulary("laion_bigrams", size=15001, data_home=tmp_path)
+    with pytest.raises(ValueError, match=r"larger than the 12833 lines.*size=None"):
+        load_vocabulary("mscoco", size=12834, data_home=tmp_path, order="authors")
+    with pytest.raises(ValueError, match=r"larger than the 37445 lines.*size=-1"):
+        authors_index_to_concept("laion", size=37446, data_home=tmp_path)
+    with pytest.raises(DataFetchError):  # (the largest size that fits does download)
+        load_vocabulary("laion_bigrams", size=15000, data_home=tmp_path)
+    assert not any(tmp_path.rglob("*.txt"))
+
+
 def test_authors_size_too_large(splice_data_dir):
     with pytest.raises(ValueError, match="larger than the 15000 lines"):
         authors_index_to_concept("laion_bigrams", size=15001, data_home=splice_data_dir)

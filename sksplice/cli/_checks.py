@@ -305,7 +305,8 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
 def _check_local_files(args: argparse.Namespace) -> list[str] | None:
     """The checks of local files that need neither torch nor the model, made before the
     model is looked at: a ``--vocabulary`` file (its concepts and ``--vocabulary-size``;
-    returned) and an ``--image-mean`` file (it exists; a ``.npy`` one holds a vector).
+    returned) or ``--vocabulary-size`` against the length of a named vocabulary, and an
+    ``--image-mean`` file (it exists; a ``.npy`` one holds a vector).
 
     Returns
     -------
@@ -313,7 +314,7 @@ def _check_local_files(args: argparse.Namespace) -> list[str] | None:
         The concepts of a vocabulary file; None for a named vocabulary, read once
         the model is checked (it may be downloaded).
     """
-    from ..vocabulary import VOCABULARIES, as_mean_vector
+    from ..vocabulary import _VOCABULARY_COUNTS, VOCABULARIES, as_mean_vector
 
     choice = args.image_mean
     if choice not in _MEAN_KEYWORDS:
@@ -325,7 +326,18 @@ def _check_local_files(args: argparse.Namespace) -> list[str] | None:
             )
         if not _torch_file(path):  # (a torch file is read with torch, after the model)
             as_mean_vector(path, None, source="--image-mean")
-    return None if args.vocabulary in VOCABULARIES else _check_vocabulary(args)
+    if args.vocabulary not in VOCABULARIES:
+        return _check_vocabulary(args)
+    # A named vocabulary is read once the model is checked (it may be downloaded), but
+    # its length is known: a --vocabulary-size beyond it is refused now.
+    n_concepts = _VOCABULARY_COUNTS[args.vocabulary][1]
+    if args.vocabulary_size is not None and args.vocabulary_size > n_concepts:
+        raise CLIError(
+            f"--vocabulary-size {args.vocabulary_size} is larger than the {n_concepts} "
+            f"concepts of the {args.vocabulary!r} vocabulary; use --vocabulary-size "
+            f"{n_concepts} or less"
+        )
+    return None
 
 
 def _torch_file(path: Path) -> bool:
