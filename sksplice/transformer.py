@@ -29,7 +29,7 @@ from ._means import (
     warn_zero_rows,
 )
 from ._persistence import VersionStampMixin
-from ._progress import verbose_logging
+from ._progress import progress, verbose_logging
 from ._stack import warn_user
 from ._validation import (
     Flag,
@@ -194,7 +194,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         left, then its progress) and each step of the ``target_l0``
         calibration. These are INFO messages of the ``sksplice`` loggers;
         where the program has configured logging, its handlers show them
-        instead.
+        instead. ``transform`` then shows a progress bar of the rows
+        decomposed (updated as each chunk of the solver is done).
 
     Attributes
     ----------
@@ -609,10 +610,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             kwargs["memory_budget"] = self.memory_budget
         return kwargs
 
-    def _solve(self, V: Any, penalty: float, warm_start: Any = None) -> Any:
+    def _solve(self, V: Any, penalty: float, warm_start: Any = None, on_rows: Any = None) -> Any:
         kwargs = self._solver_options()
         if warm_start is not None:
             kwargs["warm_start"] = warm_start
+        if on_rows is not None:
+            kwargs["progress"] = on_rows
         # V is centred (now or a chunk at a time) from an X that _validate_X has
         # checked: no second check.
         return self._get_lasso().solve(V, penalty, check_input=False, **kwargs)
@@ -629,7 +632,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
     def _weights_and_stats(self, X: np.ndarray) -> tuple[scipy.sparse.csr_matrix, TransformStats]:
         self._warn_if_penalty_set_after_fit()
-        codes = self._solve(self._targets(X), self.l1_penalty_)
+        with progress(X.shape[0], desc="decomposing", unit="row", disable=not self.verbose) as bar:
+            codes = self._solve(self._targets(X), self.l1_penalty_, on_rows=bar.update)
         W = codes.to_csr()
         dtype = np.float64 if X.dtype == np.float64 else np.float32
         W = scipy.sparse.csr_matrix(W, dtype=dtype)

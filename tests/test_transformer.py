@@ -1108,6 +1108,45 @@ def test_verbose_fit_shows_the_embedding_and_calibration_on_stderr(monkeypatch, 
     assert any("60 concepts read from the cache" in m for m in records), records
 
 
+def test_verbose_transform_shows_the_rows_decomposed(problem, monkeypatch, capsys):
+    # A transform of many rows (a million embeddings: minutes on a CPU) showed nothing
+    # until it was done. With verbose, a bar counts the rows as the solver's chunks end.
+    from sksplice import _progress
+
+    monkeypatch.setattr(_progress, "LOG_INTERVAL", 0.0)  # (a line per update, not a tty)
+    concepts, raw, X = problem
+    X = np.vstack([X] * 5)  # 200 rows
+    # a budget that cuts them into several chunks
+    est = make(concepts, raw, verbose=1, memory_budget=20_000).fit(X)
+    capsys.readouterr()
+    W = est.transform(X)
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = [ln for ln in err.splitlines() if ln.startswith("decomposing")]
+    assert len(lines) >= 3, err  # (updates along the way, not one line at the end)
+    counts = [int(ln.split("|")[-1].split("/")[0]) if "|" in ln else None for ln in lines]
+    assert lines[-1].startswith("decomposing: 100%") and "200/200" in lines[-1], lines
+    assert counts == sorted(counts, key=lambda c: -1 if c is None else c), counts
+    quiet = make(concepts, raw, memory_budget=20_000).fit(X)
+    capsys.readouterr()
+    assert abs(quiet.transform(X) - W).max() == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_the_solver_reports_every_row_once(problem):
+    from sksplice.solvers import NonNegLasso
+
+    _, raw, X = problem
+    D = _unit(raw - raw.mean(axis=0))
+    V = _unit(np.vstack([X] * 10) - X.mean(axis=0))
+    seen = []
+    lasso = NonNegLasso(D, device="cpu")
+    codes = lasso.solve(V, 0.2, memory_budget=30_000, progress=seen.append)
+    assert sum(seen) == len(V) and len(seen) > 1, seen
+    same = lasso.solve(V, 0.2, memory_budget=30_000)  # (the same chunks, no callback)
+    assert abs(codes.to_csr() - same.to_csr()).max() == 0
+
+
 def test_a_warning_of_every_fold_is_shown_once_per_line(problem, monkeypatch):
     # GridSearchCV runs each fit in warnings.catch_warnings, which resets Python's
     # record of shown warnings: the centre's warning came once per fold and candidate

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -256,6 +258,7 @@ class NonNegLasso:
         warm_start: Any = None,
         memory_budget: int | None = None,
         check_input: bool = True,
+        progress: Callable[[int], object] | None = None,
     ) -> SparseCodes:
         """Solve the non-negative lasso for every row of ``V``.
 
@@ -291,6 +294,11 @@ class NonNegLasso:
             callers that have already checked the targets (as
             :class:`~sksplice.SpliceTransformer` does); do not pass False
             otherwise.
+        progress : callable, optional
+            Called with a number of rows each time a chunk of that many rows is
+            solved (the counts add up to ``n_samples``), e.g. the ``update``
+            method of a tqdm bar. Chunks solved side by side in threads call it
+            from those threads.
 
         Returns
         -------
@@ -344,7 +352,9 @@ class NonNegLasso:
         Vt, method, tol, max_iter, W_warm = self._check_call(
             V, solver, tol, max_iter, warm_start, check_input
         )
-        return self._solve_penalties(Vt, [lam], method, tol, max_iter, W_warm, memory_budget)[0]
+        return self._solve_penalties(
+            Vt, [lam], method, tol, max_iter, W_warm, memory_budget, progress
+        )[0]
 
     def solve_path(
         self,
@@ -468,6 +478,7 @@ class NonNegLasso:
         max_iter: int | None,
         W_warm: Any,
         memory_budget: int | None,
+        progress: Callable[[int], object] | None = None,
     ) -> list[SparseCodes]:
         """Solve at the decreasing penalties ``lams`` (more than one: working set only)."""
         n = int(Vt.shape[0])
@@ -515,7 +526,9 @@ class NonNegLasso:
             path = torch.tensor(lams, dtype=torch.float64, device=self.device)
             rounds = torch.tensor(budgets, dtype=torch.int64, device=self.device)
         with intra_op_threads(1 if on_cpu else 0):
-            solved = self._solve_chunks(prob, Vt, W_warm, method, chunk, tol, rounds, path)
+            solved = self._solve_chunks(
+                prob, Vt, W_warm, method, chunk, tol, rounds, path, progress
+            )
             for s, codes in enumerate(solved):
                 if not codes.converged and self.dtype != torch.float64:
                     # Products in float32 can stall on ill-conditioned rows (many concepts
@@ -644,8 +657,10 @@ class NonNegLasso:
         tol: float,
         max_iter: int | torch.Tensor,
         penalties: torch.Tensor | None = None,
+        progress: Callable[[int], object] | None = None,
     ) -> list[SparseCodes]:
-        """The solutions, one per penalty of ``penalties`` (None: ``prob.lam`` alone)."""
+        """The solutions, one per penalty of ``penalties`` (None: ``prob.lam`` alone);
+        ``progress`` is called with the rows of each chunk once it is solved."""
         n = int(Vt.shape[0])
         n_stages = 1 if penalties is None else penalties.numel()
         out: list[tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]] = [
@@ -661,12 +676,17 @@ class NonNegLasso:
             chunk = -(-n // n_chunks)
             bounds = [(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
             one = replace(prob, threads=1)
+            reported = threading.Lock()  # (one call of ``progress`` at a time)
 
             def solve(bound: tuple[int, int]) -> list[RowResult]:
                 lo, hi = bound
-                return self._solve_one_chunk(
+                results = self._solve_one_chunk(
                     one, Vt, W_warm, method, lo, hi, tol, max_iter, penalties
                 )
+                if progress is not None:
+                    with reported:
+                        progress(hi - lo)
+                return results
 
             solved = in_threads(solve, bounds, workers)
         else:
@@ -682,6 +702,8 @@ class NonNegLasso:
                     results = self._solve_one_chunk(
                         prob, Vt, W_warm, method, start, stop, tol, max_iter, penalties
                     )
+                    if progress is not None:
+                        progress(stop - start)
             except torch.OutOfMemoryError as exc:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
