@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,61 @@ def carried_names(labels: Any) -> np.ndarray | None:
     if labels is None or isinstance(labels, pd.RangeIndex):
         return None
     return np.asarray(list(labels), dtype=object)
+
+
+# Weights a SpliceTransformer returned as a bare matrix (CSR or ndarray, without column
+# names), by ``id``: a weak reference to the matrix and the concepts of its columns. Code
+# that is handed such a matrix and the names of its columns by another argument (a
+# ConceptEditor's ``splice``, ``concepts=`` of the analysis functions) checks that they
+# are the same concepts: in a Pipeline, the matrix a step returns is the one the next
+# step is given.
+_SOURCES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+
+
+def remember_concepts(W: Any, concepts: np.ndarray) -> Any:
+    """Record that the columns of ``W`` (a matrix just made) are ``concepts``; returns ``W``."""
+    key = id(W)
+
+    def forget(ref: weakref.ref, key: int = key) -> None:
+        if _SOURCES.get(key, (None,))[0] is ref:
+            del _SOURCES[key]
+
+    try:
+        ref = weakref.ref(W, forget)
+    except TypeError:  # (an object without weak references: nothing is recorded)
+        return W
+    _SOURCES[key] = (ref, concepts)
+    return W
+
+
+def check_source(W: Any, names: Any, what: str) -> None:
+    """Refuse a matrix made by a SpliceTransformer whose concepts are not ``names``.
+
+    ``W`` was returned by a transformer's ``transform`` (see :func:`remember_concepts`)
+    and ``names``, given by ``what``, are to label its columns: with other concepts, or
+    the same in another order, every column would be read as another concept.
+    Matrices of unknown origin (copies, slices, arrays made elsewhere) are not checked.
+    """
+    entry = _SOURCES.get(id(W))
+    if entry is None or entry[0]() is not W:
+        return
+    source = entry[1]
+    if source is names or (len(source) == len(names) and np.array_equal(source, names)):
+        return
+    made, given = [str(c) for c in source], [str(c) for c in names]
+    if len(made) != len(given):
+        detail = f"{len(made)} concepts there, {len(given)} in {what}"
+    else:
+        j = next(k for k, (a, b) in enumerate(zip(made, given)) if a != b)
+        detail = f"column {j} is {made[j]!r} there but {given[j]!r} in {what}"
+        if sorted(made) == sorted(given):
+            detail += " (the same concepts in another order)"
+    raise ValueError(
+        "these weights were made by a SpliceTransformer whose concepts are not those of "
+        f"{what}: {detail}. Each column would be read as another concept; give the "
+        "transformer that made the weights (or one fitted on the same vocabulary), or "
+        "pandas output (set_output(transform='pandas')), whose columns carry the names"
+    )
 
 
 def reconcile_names(

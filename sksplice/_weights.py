@@ -14,6 +14,7 @@ import scipy.sparse
 from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, unit_rows
+from ._names import check_source, remember_concepts
 from ._pandas import frame_values, sparse_frame, transform_output
 from ._validation import check_finite_rows, check_input_features, check_int
 
@@ -65,10 +66,12 @@ def format_weights(
     kind = transform_output(est)
     if est.output == "dense":
         if wrapped or kind in (None, "default"):
-            return W.toarray()
+            return remember_concepts(W.toarray(), est.concepts_)
         return in_container(W.toarray(), kind, X_in, est.concepts_)
     check_output(est)
-    return W if kind in (None, "default") else in_container(W, kind, X_in, est.concepts_)
+    if kind in (None, "default"):
+        return remember_concepts(W, est.concepts_)
+    return in_container(W, kind, X_in, est.concepts_)
 
 
 def in_container(W: Any, kind: str, X_in: Any, concepts: Any) -> Any:
@@ -91,6 +94,7 @@ def in_container(W: Any, kind: str, X_in: Any, concepts: Any) -> Any:
 def check_weights(est: SpliceTransformer, W: Any) -> Any:
     """Validate concept weights; returns CSR or a 2-D float ndarray."""
     n_concepts = est.concepts_.shape[0]
+    check_source(W, est.concepts_, "this transformer")
     if is_dataframe(W):
         columns = list(W.columns)
         # Columns numbered 0..n-1 in order (pd.DataFrame(W.toarray())) name no concept:

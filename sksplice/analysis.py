@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from ._names import carried_names, reconcile_names
+from ._names import carried_names, check_source, reconcile_names
 from ._pandas import frame_values
 from ._validation import check_finite_rows, check_int, check_labels, check_number, find_label
 
@@ -72,6 +72,8 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
         )
     if isinstance(W, pd.DataFrame):
         names = reconcile_names(names, carried_names(W.columns), "`concepts`", "the columns of W")
+    else:
+        check_source(W, names, "`concepts`")
     text = [str(name) for name in names]
     if len(set(text)) != len(text):  # (tables indexed by concept would hold a name twice)
         seen: dict[str, int] = {}

@@ -25,7 +25,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import a_type, carried_names, close_matches
+from ._names import a_type, carried_names, check_source, close_matches
 from ._pandas import is_sparse_frame, sparse_frame, transform_output
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
@@ -328,6 +328,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         remove = _name_list(self.remove, "remove")
         keep = None if self.keep is None else _name_list(self.keep, "keep")
         expand = self.n_neighbors > 0 or self.similarity_threshold is not None
+        X_in = X
         X = self._validate(X, reset=True)
         n_concepts = X.shape[1]
         names_in = getattr(self, "feature_names_in_", None)
@@ -340,6 +341,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                     f"the weights have {n_concepts} columns but `splice` has "
                     f"{names.shape[0]} concepts: give the weights this transformer produced"
                 )
+            check_source(X_in, names, "`splice`")
             if names_in is not None and not np.array_equal(names_in, names):
                 text, mine = [str(c) for c in names_in], [str(c) for c in names]
                 if sorted(text) == sorted(mine):
@@ -463,6 +465,19 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                     "X[editor.concepts_] (the columns in the order of the weights it was "
                     "fitted on)"
                 )
+            if text is not None and text != mine:
+                # (other concepts: each column would be edited, and named, as another)
+                known, given = set(mine), set(text)
+                unknown = [c for c in text if c not in known][:5]
+                missing = [c for c in mine if c not in given][:5]
+                raise ValueError(
+                    "the columns of X differ from the concepts of this editor "
+                    f"(concepts_): columns not among its concepts {unknown}, its concepts "
+                    f"not among the columns {missing}; give the weights of the transformer "
+                    "it was fitted for"
+                )
+        elif concepts is not None:
+            check_source(X_in, concepts, "this editor (concepts_)")
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)
             W.data[~self.mask_[W.indices]] = 0

@@ -83,6 +83,86 @@ def test_columns_that_do_not_match_splice_are_named(small_setup):
     assert editor.fit(frame[NAMES]).mask_.sum() == len(NAMES) - 1  # the suggested fix
 
 
+def _shuffled_twin(small_setup):
+    """A transformer of the same concepts in another order, fitted on the same rows."""
+    splice, X, _ = small_setup
+    order = np.roll(np.arange(len(NAMES)), 3)
+    base = splice.concept_embeddings
+    twin = SpliceTransformer(
+        vocabulary=[NAMES[i] for i in order],
+        concept_embeddings=np.asarray(base)[order],
+        l1_penalty=0.05,
+        device="cpu",
+    ).fit(X)
+    return twin
+
+
+@pytest.mark.parametrize("output", ["sparse", "dense"])
+def test_weights_of_another_vocabulary_are_refused_not_edited_by_position(small_setup, output):
+    # In make_pipeline(SpliceTransformer(...), ConceptEditor(splice=FrozenEstimator(fitted)))
+    # the editor gets a bare matrix. When the pipeline's transformer has other concepts or
+    # the same in another order (a vocabulary file rewritten since `fitted` was made), the
+    # editor zeroed the columns at the positions of `fitted`'s concepts: other concepts,
+    # reported as the ones asked for.
+    splice, X, y = small_setup
+    twin = _shuffled_twin(small_setup).set_params(output=output)
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice))
+    pipe = make_pipeline(clone(twin), editor, LogisticRegression())
+    with pytest.raises(ValueError, match=r"column 0 is 'blue' there but 'dog' in `splice`"):
+        pipe.fit(X, y)
+    # the editor fitted on the right weights refuses the twin's at transform
+    editor.fit(splice.set_params(output=output).transform(X))
+    with pytest.raises(ValueError, match=r"not those of this editor .* another order"):
+        editor.transform(twin.transform(X))
+    # so do the transformer and the analysis functions given the wrong names
+    from sksplice.analysis import concept_profiles
+
+    W_twin = twin.transform(X)
+    with pytest.raises(ValueError, match=r"not those of this transformer"):
+        splice.inverse_transform(W_twin)
+    with pytest.raises(ValueError, match=r"not those of `concepts`"):
+        concept_profiles(W_twin, y, concepts=splice)
+    # the right transformer (or one fitted on the same vocabulary) is taken as before
+    same = clone(splice).fit(X)
+    pipe = make_pipeline(same, ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice)))
+    out = pipe.fit(X, y).transform(X)
+    assert not np.asarray(out[:, 0].todense() if sp.issparse(out) else out[:, 0]).any()
+    concept_profiles(twin.transform(X), y, concepts=twin)
+    splice.set_params(output="sparse")
+
+
+def test_the_record_of_weights_goes_with_them(small_setup):
+    import gc
+
+    from sksplice import _names
+
+    splice, X, _ = small_setup
+    before = len(_names._SOURCES)
+    for _ in range(20):
+        W = splice.transform(X)
+    del W
+    gc.collect()
+    assert len(_names._SOURCES) <= before
+
+
+def test_a_frame_of_other_concepts_is_refused_at_transform(small_setup):
+    # Fitted on bare weights with `splice`, the editor only warned (scikit-learn's "X has
+    # feature names") for a frame of other concepts, and zeroed and named its columns
+    # by position.
+    splice, X, _ = small_setup
+    editor = ConceptEditor(remove=["beach"], splice=FrozenEstimator(splice))
+    editor.fit(splice.transform(X))
+    twin = _shuffled_twin(small_setup)
+    frame = pd.DataFrame(twin.transform(X).toarray(), columns=twin.get_feature_names_out())
+    frame = frame.rename(columns={"sand": "dune"})
+    with (
+        pytest.raises(ValueError, match=r"differ from the concepts of this editor"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", UserWarning)
+        editor.transform(frame)
+
+
 def test_sparse_input_is_not_densified(small_setup, monkeypatch):
     splice, X, _ = small_setup
     W = splice.transform(X)
