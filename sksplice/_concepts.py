@@ -81,15 +81,20 @@ def _pandas_column(obj: Any) -> bool:
 
 
 def resolve_concepts(
-    vocab: Any, vocabulary_size: int | None, data_home: Any, *, count_full: bool = True
+    vocab: Any, vocabulary_size: int | str | None, data_home: Any, *, count_full: bool = True
 ) -> tuple[list[str], int | None]:
     """The concepts and the number of entries of the full (untruncated) list.
 
     With ``count_full=False`` a named vocabulary or a file is loaded only
     truncated to ``vocabulary_size`` (one load instead of two) and the number
     of entries of the full list is None; the concepts and every error are the
-    same.
+    same. ``vocabulary_size="auto"`` is resolved by
+    :func:`sksplice.vocabulary.auto_size`.
     """
+    if isinstance(vocabulary_size, str) and vocabulary_size == "auto":
+        from .vocabulary import auto_size
+
+        vocabulary_size = auto_size(vocab)
     if isinstance(vocab, str | os.PathLike):
         from .vocabulary import load_vocabulary
 

@@ -228,7 +228,38 @@ class Flag:
         return value
 
 
-Rule = Integer | Number | Options | Flag
+@dataclass(frozen=True)
+class OrKeyword:
+    """A keyword string, or a value that ``rule`` accepts.
+
+    Parameters
+    ----------
+    keyword : str
+        The string allowed besides the rule's values (returned unchanged).
+    rule : Integer, Number, Options or Flag
+        The rule of every other value.
+    """
+
+    keyword: str
+    rule: Integer | Number | Options | Flag
+
+    def describe(self) -> str:
+        """The rule in words, as messages show it."""
+        return f"{self.keyword!r} or {self.rule.describe()}"
+
+    def check(self, value: Any, name: str) -> Any:
+        """Return ``value`` (checked by the rule unless it is the keyword), or raise."""
+        if isinstance(value, str) and value == self.keyword:
+            return value
+        try:
+            return self.rule.check(value, name)
+        except TypeError:
+            raise _type_error(name, self.describe(), value) from None
+        except ValueError:
+            raise _value_error(name, self.describe(), value) from None
+
+
+Rule = Integer | Number | Options | Flag | OrKeyword
 
 
 def check_int(value: Any, name: str, *, low: int = 1, allow_none: bool = False) -> int | None:

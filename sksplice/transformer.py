@@ -36,6 +36,7 @@ from ._validation import (
     Integer,
     Number,
     Options,
+    OrKeyword,
     Rule,
     check_finite_rows,
     check_option,
@@ -117,10 +118,14 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         ``"mscoco"``), a text file with one concept per line, or a list of
         distinct, non-blank concept strings (see
         :func:`sksplice.load_vocabulary`).
-    vocabulary_size : int or None, default=10000
+    vocabulary_size : int, None or "auto", default="auto"
         Number of concepts kept, as ``load_vocabulary`` selects them (most
         frequent first for a published vocabulary, else the first ones).
-        ``None`` keeps all.
+        ``None`` keeps all. ``"auto"`` keeps the 10,000 most frequent concepts
+        of a published vocabulary (by name, or a file holding one; the setting
+        of the authors' README and scripts) and every entry of any other file
+        or list (a list in the authors' order, least frequent first, would
+        otherwise lose its most frequent concepts).
     concept_embeddings : array-like of shape (n_concepts, d), default=None
         Precomputed raw text embeddings of the concepts, in the order of
         ``load_vocabulary(vocabulary, size=None)``: every concept of the
@@ -267,7 +272,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         self,
         embedder: Any = None,
         vocabulary: str | os.PathLike[str] | Sequence[str] = "laion",
-        vocabulary_size: int | None = 10000,
+        vocabulary_size: int | str | None = "auto",
         concept_embeddings: Any = None,
         l1_penalty: float = 0.25,
         target_l0: float | None = None,
@@ -324,7 +329,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         "target_l0": Number(low=0.0, closed="neither", allow_none=True),
         "tol": Number(low=0.0, closed="neither"),
         "transform_max_iter": Integer(allow_none=True),
-        "vocabulary_size": Integer(allow_none=True),
+        "vocabulary_size": OrKeyword("auto", Integer(allow_none=True)),
         "calibration_samples": Integer(),
         "memory_budget": Integer(allow_none=True),
         "output": Options(("sparse", "dense")),

@@ -15,6 +15,7 @@ import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -174,6 +175,31 @@ def _published_name(path: Path) -> str | None:
         forms.append(("\n".join(lines) + "\n").encode("utf-8"))
     digests = {hashlib.sha256(form).hexdigest() for form in forms}
     return next((name for name, r in VOCABULARIES.items() if r.sha256 in digests), None)
+
+
+#: Concepts of a published vocabulary kept by default (``vocabulary_size="auto"``): the
+#: setting of the authors' README and scripts.
+DEFAULT_SIZE = 10000
+
+
+def auto_size(vocabulary: Any) -> int | None:
+    """The number of concepts ``vocabulary_size="auto"`` keeps of ``vocabulary``.
+
+    :data:`DEFAULT_SIZE` (the most frequent ones) of a published vocabulary,
+    given by its name or as a file holding it; None (every entry) for any other
+    file or list, whose order is the caller's: a list in the authors' order
+    starts with the least frequent concepts, and cutting it would keep those.
+    """
+    if isinstance(vocabulary, str) and vocabulary in VOCABULARIES:
+        return DEFAULT_SIZE
+    if isinstance(vocabulary, str | os.PathLike) and not isinstance(os.fspath(vocabulary), bytes):
+        path = Path(os.fspath(vocabulary)).expanduser()
+        try:
+            if path.is_file() and _published_name(path) is not None:
+                return DEFAULT_SIZE
+        except OSError:  # (unreadable: load_vocabulary says why)
+            return None
+    return None
 
 
 #: More bytes than any published vocabulary file holds with CRLF line endings.

@@ -2841,6 +2841,26 @@ def test_local_files_are_checked_before_torch_is_imported(
     assert expected in proc.stderr, proc.stderr
 
 
+def test_a_file_holding_a_published_vocabulary_keeps_its_default_size(splice_data_dir, tmp_path):
+    # --vocabulary laion gave the 10,000 most frequent concepts, the same file by path
+    # all 37,445 (a first run 3.7 times as long, and other decompositions); the library
+    # takes such a file as the named vocabulary.
+    import argparse
+
+    from sksplice.cli._checks import _check_vocabulary
+
+    copy = tmp_path / "laion.txt"
+    copy.write_bytes((splice_data_dir / "vocab" / "laion.txt").read_bytes())
+    args = argparse.Namespace(vocabulary=str(copy), vocabulary_size=None, data_home=None)
+    by_path = _check_vocabulary(args)
+    args = argparse.Namespace(vocabulary="laion", vocabulary_size=None, data_home=splice_data_dir)
+    assert by_path == _check_vocabulary(args) and len(by_path) == 10_000
+    mine = tmp_path / "mine.txt"
+    mine.write_text("\n".join(f"word{i}" for i in range(10_050)) + "\n", encoding="utf-8")
+    args = argparse.Namespace(vocabulary=str(mine), vocabulary_size=None, data_home=None)
+    assert len(_check_vocabulary(args)) == 10_050  # (any other file: all of it)
+
+
 def test_a_signal_before_the_run_is_not_lost_in_a_callback(tmp_path):
     # A KeyboardInterrupt raised by the start-up handler inside a callback (importlib's
     # module-lock one, as a module is imported) was printed as "Exception ignored" and the

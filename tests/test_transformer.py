@@ -641,6 +641,53 @@ def test_vocabulary_size_truncates_lists_and_embeddings(problem):
     np.testing.assert_allclose(est.dictionary_, build_dictionary(raw[:10])[0], atol=1e-6)
 
 
+def test_a_long_list_or_file_is_kept_whole_by_default(tmp_path):
+    # The default kept the first 10,000 entries of every source. A list in the authors'
+    # order (load_vocabulary(name, size=15000, order="authors"), as the migration guide
+    # passes it) starts with the least frequent concepts: the fit silently dropped the
+    # most frequent ones (of their 37,445-row cached dictionary, all but the rarest).
+    rng = np.random.default_rng(0)
+    concepts = [f"concept{i:05d}" for i in range(10_500)]
+    raw = rng.normal(size=(len(concepts), 8))
+    X = rng.normal(size=(120, 8))
+    est = SpliceTransformer(vocabulary=concepts, concept_embeddings=raw, device="cpu").fit(X)
+    assert est.vocabulary_size == "auto"
+    assert list(est.concepts_) == concepts
+    path = tmp_path / "mine.txt"
+    path.write_text("\n".join(concepts) + "\n", encoding="utf-8")
+    est = SpliceTransformer(vocabulary=path, concept_embeddings=raw, device="cpu").fit(X)
+    assert list(est.concepts_) == concepts
+    # a size given is a size
+    est = SpliceTransformer(
+        vocabulary=concepts, concept_embeddings=raw, vocabulary_size=10_000, device="cpu"
+    ).fit(X)
+    assert list(est.concepts_) == concepts[:10_000]
+
+
+@pytest.mark.parametrize(
+    ("size", "error"),
+    [("all", TypeError), (0, ValueError), (True, TypeError), (2.5, TypeError)],
+)
+def test_vocabulary_size_names_auto_in_its_message(problem, size, error):
+    concepts, raw, X = problem
+    with pytest.raises(error, match=r"vocabulary_size must be 'auto' or a positive integer"):
+        make(concepts, raw, vocabulary_size=size).fit(X)
+
+
+def test_auto_keeps_the_paper_setting_of_a_published_vocabulary(splice_data_dir, tmp_path):
+    from sksplice._concepts import resolve_concepts
+    from sksplice.vocabulary import load_vocabulary
+
+    top = load_vocabulary("laion", size=10_000, data_home=splice_data_dir)
+    concepts, n_full = resolve_concepts("laion", "auto", splice_data_dir)
+    assert concepts == top and n_full == 37445
+    # a file that holds it (downloaded by hand) is that vocabulary
+    copy = tmp_path / "laion.txt"
+    copy.write_bytes((splice_data_dir / "vocab" / "laion.txt").read_bytes())
+    assert resolve_concepts(copy, "auto", None)[0] == top
+    assert len(resolve_concepts(copy, None, None)[0]) == 37445
+
+
 def test_vocabulary_file_path(tmp_path, problem):
     concepts, raw, X = problem
     path = tmp_path / "vocab.txt"

@@ -21,7 +21,6 @@ from ._logging import CLIError, _close, _of_the_run
 
 logger = logging.getLogger(__name__)
 
-_NAMED_VOCABULARY_SIZE = 10000
 _MEAN_KEYWORDS = ("auto", "pretrained", "data")
 
 
@@ -70,7 +69,7 @@ def _check_solver(solver: str) -> None:
 
 def _check_vocabulary(args: argparse.Namespace) -> list[str]:
     """The concepts, with --vocabulary-size checked against the vocabulary's length."""
-    from ..vocabulary import VOCABULARIES, load_vocabulary
+    from ..vocabulary import DEFAULT_SIZE, VOCABULARIES, auto_size, load_vocabulary
 
     name, size = args.vocabulary, args.vocabulary_size
     path = Path(name).expanduser()
@@ -79,13 +78,15 @@ def _check_vocabulary(args: argparse.Namespace) -> list[str]:
             concepts = load_vocabulary(name, size=None, data_home=args.data_home)
         what = f"the {name!r} vocabulary"
         if size is None:
-            size = min(_NAMED_VOCABULARY_SIZE, len(concepts))
+            size = min(DEFAULT_SIZE, len(concepts))
     elif path.is_file():
         try:
             concepts = load_vocabulary(path, size=None)
         except ValueError as exc:
             raise CLIError(f"--vocabulary {path}: {exc}") from exc
         what = f"vocabulary file {path}"
+        if size is None:  # (a copy of a published vocabulary: its 10,000 most frequent)
+            size = auto_size(path)
     elif path.exists():
         raise CLIError(f"--vocabulary {path} is not a file")
     else:
