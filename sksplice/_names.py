@@ -146,6 +146,23 @@ def _positions(names: list[str]) -> bool:
     return all(parts) and len({part.group(1) for part in parts}) == 1
 
 
+def numbered_prefix(names: Any) -> str | None:
+    """The prefix ``p`` when ``names`` are exactly ``p0, p1, ..., p<n-1>``, in order; else None.
+
+    scikit-learn steps name columns they cannot name otherwise so: ``x0, x1, ...`` for
+    columns that carried no names, ``pca0, pca1, ...`` (the step's class name) for
+    columns a step makes. The whole set is checked: a vocabulary may hold words that end
+    in digits (``covid19``, ``f1``), but not every word numbered from 0 in order.
+    """
+    names = [str(name) for name in names]
+    if not names or not names[0].endswith("0"):
+        return None
+    prefix = names[0][:-1]
+    if all(name == f"{prefix}{j}" for j, name in enumerate(names)):
+        return prefix
+    return None
+
+
 def close_matches(word: str, options: Any, n: int = 3, cutoff: float = 0.6) -> list[str]:
     """The ``options`` closest to a misspelt ``word``, closest first.
 

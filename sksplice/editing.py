@@ -30,7 +30,13 @@ from ._pandas import is_sparse_frame, sparse_frame, transform_output
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._stack import warn_user
-from ._validation import check_finite_rows, check_input_features, check_int, check_number
+from ._validation import (
+    check_finite_rows,
+    check_flag,
+    check_input_features,
+    check_int,
+    check_number,
+)
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
 
@@ -52,8 +58,17 @@ def _name_list(value: Any, param: str) -> list[str]:
     return names
 
 
-def _lookup(names: list[str], index: dict[str, int], param: str, ignore_unknown: bool) -> list[int]:
-    """Positions of ``names`` in the vocabulary; unknown names raise (or warn) with hints."""
+def _lookup(
+    names: list[str],
+    index: dict[str, int],
+    param: str,
+    ignore_unknown: bool,
+    skipped: list[str] | None = None,
+) -> list[int]:
+    """Positions of ``names`` in the vocabulary; unknown names raise (or warn) with hints.
+
+    With ``ignore_unknown``, the unknown names are appended to ``skipped`` when given.
+    """
     found, unknown = [], []
     for name in names:
         if name in index:
@@ -70,7 +85,26 @@ def _lookup(names: list[str], index: dict[str, int], param: str, ignore_unknown:
         if not ignore_unknown:
             raise ValueError(message + "; pass ignore_unknown=True to skip them")
         warn_user(message + "; they are ignored", UserWarning)
+        if skipped is not None:
+            skipped.extend(unknown)
     return list(dict.fromkeys(found))
+
+
+def _keeps_nothing(keep: list[str], skipped: list[str]) -> str:
+    """Why a ``keep`` that resolved to no concept of the vocabulary is refused."""
+    if not keep:
+        cause = "`keep` is empty (keep=[] keeps no concept; keep=None, the default, keeps all)"
+    else:
+        shown = ", ".join(repr(name) for name in dict.fromkeys(skipped))
+        cause = (
+            f"`keep` resolved to no known concept: its names not in the vocabulary ({shown}) "
+            "were skipped by ignore_unknown=True"
+        )
+    return (
+        f"{cause}, so every concept would be zeroed and every row would become the same "
+        "(zero weights; the mean embedding with output='embedding'). Name at least one "
+        "concept of the vocabulary in `keep`"
+    )
 
 
 def _check_neighbor_params(n_neighbors: Any, similarity_threshold: Any) -> None:
@@ -164,6 +198,7 @@ def concept_neighbors(
         message suggests close names).
     """
     _check_neighbor_params(n_neighbors, similarity_threshold)
+    check_flag(ignore_unknown, "ignore_unknown")
     names, dictionary = _splice_parts(splice)
     index = {str(n): i for i, n in enumerate(names)}
     queries = _lookup(_name_list(concepts, "concepts"), index, "concepts", ignore_unknown)
@@ -186,7 +221,8 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     keep : str or list of str, default=None
         If given, every concept *not* listed here is set to zero. With both
         ``keep`` and ``remove``, the concepts kept are those in ``keep`` and
-        not in ``remove``.
+        not in ``remove``. ``None`` keeps every concept; an empty list would
+        keep none and is refused (see Notes).
     n_neighbors : int, default=0
         Extend each named concept with up to this many of its nearest concepts
         in the dictionary (cosine similarity of the rows of
@@ -210,7 +246,8 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         zero-shot classifier or a probe trained in the embedding space.
     ignore_unknown : bool, default=False
         Names absent from the vocabulary raise a ``ValueError`` that suggests
-        close matches; with ``True`` they are skipped with a warning.
+        close matches; with ``True`` they are skipped with a warning (a
+        ``keep`` left with no known name is still refused). Must be a bool.
 
     Attributes
     ----------
@@ -252,6 +289,14 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     Sparse (CSR) input gives sparse output and is never densified, except by
     ``output="embedding"``, whose result is dense by nature.
+
+    An edit that would zero every concept is refused with a ``ValueError``
+    in ``fit``: ``keep=[]``, a ``keep`` whose names are all unknown (and
+    skipped by ``ignore_unknown=True``), a ``keep`` whose concepts are all in
+    ``remove``, or a ``remove`` that names (or, with neighbour expansion,
+    reaches) every concept. Every row would become the same, all-zero
+    weights or, with ``output="embedding"``, the normalised mean embedding:
+    a constant input on which no downstream model can learn anything.
 
     Examples
     --------
@@ -316,15 +361,19 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         ------
         ValueError
             If a name is not in the vocabulary (unless ``ignore_unknown``), the
+            edit would zero every concept (``keep=[]``, a ``keep`` of unknown
+            names only, or a ``remove`` that reaches every concept), the
             weights carry no concept names while concepts are named, the
             weights do not match ``splice``, or ``output="embedding"`` or a
             neighbour expansion is asked for without ``splice``.
         TypeError
-            If ``remove`` or ``keep`` is not a list of strings.
+            If ``remove`` or ``keep`` is not a list of strings, or
+            ``ignore_unknown`` is not a bool.
         """
         if self.output not in _OUTPUTS:
             raise ValueError(f"`output` must be one of {_OUTPUTS}, got {self.output!r}")
         _check_neighbor_params(self.n_neighbors, self.similarity_threshold)
+        check_flag(self.ignore_unknown, "ignore_unknown")
         remove = _name_list(self.remove, "remove")
         keep = None if self.keep is None else _name_list(self.keep, "keep")
         expand = self.n_neighbors > 0 or self.similarity_threshold is not None
@@ -388,8 +437,11 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             n_nb = self.n_neighbors
             thr = self.similarity_threshold
             basis = dictionary if expand else None
+            skipped: list[str] = []
             if keep is not None:
-                kept = _lookup(keep, index, "keep", self.ignore_unknown)
+                kept = _lookup(keep, index, "keep", self.ignore_unknown, skipped)
+                if not kept:
+                    raise ValueError(_keeps_nothing(keep, skipped))
                 table = self._expand(names, basis, kept, n_nb, thr, "keep")
                 mask[:] = False
                 mask[[index[c] for c in table["concept"]]] = True
@@ -399,6 +451,18 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 table = self._expand(names, basis, removed, n_nb, thr, "remove")
                 mask[[index[c] for c in table["concept"]]] = False
                 tables.append(table)
+            if not mask.any():
+                raise ValueError(
+                    f"this edit zeroes all {n_concepts} concepts: "
+                    + (
+                        "every concept kept by `keep` is in `remove`"
+                        if keep is not None
+                        else "`remove` names every concept"
+                    )
+                    + (" (after neighbour expansion)" if expand else "")
+                    + ", so every row would become the same (zero weights; the mean "
+                    "embedding with output='embedding'). Leave at least one concept"
+                )
             self.concepts_ = names
         elif hasattr(self, "concepts_"):  # (nothing of an earlier fit stays)
             del self.concepts_

@@ -22,7 +22,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._names import a_type, reconcile_names
+from ._names import a_type, numbered_prefix, reconcile_names
 from ._validation import check_int
 from .retrieval import unknown_concepts_error
 
@@ -55,6 +55,75 @@ def _check_linear(estimator: Any) -> np.ndarray:
     return coef.reshape(1, -1) if coef.ndim == 1 else coef
 
 
+def _name_makers(model: Any) -> dict[str, str]:
+    """Prefixes of the column names the steps of ``model`` can make up, and who makes them.
+
+    ``x`` (scikit-learn's names for columns that carried none), ``concepteditor``
+    (:class:`~sksplice.editing.ConceptEditor` with ``output="embedding"``), and the
+    lowercase class name of every estimator in the steps before the last, nested ones
+    included (``pca`` for PCA: scikit-learn's ``ClassNamePrefixFeaturesOutMixin``).
+    """
+    makers = {"x": "", "concepteditor": "ConceptEditor"}
+    if isinstance(model, Pipeline):
+        pending = [step for _, step in model.steps[:-1]]
+        seen: set[int] = set()
+        while pending:
+            step = pending.pop()
+            if not hasattr(step, "get_params") or id(step) in seen:  # ("passthrough", None)
+                continue
+            seen.add(id(step))
+            makers.setdefault(type(step).__name__.lower(), type(step).__name__)
+            try:
+                params = step.get_params(deep=False).values()
+            except Exception:  # (a get_params that fails its own way)
+                continue
+            for value in params:
+                if hasattr(value, "get_params"):
+                    pending.append(value)
+                elif isinstance(value, list):  # (steps, transformers: (name, estimator, ...))
+                    for item in value:
+                        nested = item[1] if isinstance(item, tuple) and len(item) > 1 else None
+                        if hasattr(nested, "get_params"):
+                            pending.append(nested)
+    return makers
+
+
+def _made_up_names(names: np.ndarray, makers: dict[str, str], what: str) -> str | None:
+    """Why ``names`` name no concepts (None when they may be concepts).
+
+    They do when they are numbered names a step made up: every name ``p0, p1, ...``
+    in order, with ``p`` one of ``makers`` (after a ``name__`` that a ColumnTransformer
+    or FeatureUnion puts in front).
+    """
+    prefix = numbered_prefix(names)
+    if prefix is None:
+        return None
+    base = prefix.rsplit("__", 1)[-1]
+    if base not in makers:
+        return None
+    shown = ", ".join(repr(str(name)) for name in names[:2]) + (", ..." if names.size > 2 else "")
+    if base == "x":
+        return (
+            f"the classifier's input columns are named {shown}, names scikit-learn makes up "
+            "for columns that carry none, not concepts: put the SpliceTransformer (or "
+            "set_output(transform='pandas')) in the pipeline so that its concept names "
+            f"travel to the classifier, or pass {what}"
+        )
+    maker = makers[base]
+    detail = (
+        "; with output='embedding' they are the dimensions of the recomposed embeddings"
+        if maker == "ConceptEditor"
+        else ""
+    )
+    return (
+        f"the classifier's input columns are named {shown}, numbered names that {maker} "
+        f"makes up for its output columns{detail}. They are not concepts, so a probe on "
+        "them cannot be read in concepts: probe a classifier trained on concept weights "
+        "(the SpliceTransformer's output, or ConceptEditor(output='weights'), the default), "
+        f"or pass {what} if these columns are concepts"
+    )
+
+
 def _carried_feature_names(model: Any, what: str) -> tuple[np.ndarray | None, str, str]:
     """The input names the fitted model carries (None: none), where they come from, and
     why there are none."""
@@ -63,6 +132,7 @@ def _carried_feature_names(model: Any, what: str) -> tuple[np.ndarray | None, st
         "last have get_feature_names_out (such as a SpliceTransformer), a model fitted "
         f"on a DataFrame of concept weights, or {what}"
     )
+    makers = _name_makers(model)
     if isinstance(model, Pipeline) and len(model.steps) > 1:
         try:
             names = np.asarray(model[:-1].get_feature_names_out(), dtype=object)
@@ -72,13 +142,20 @@ def _carried_feature_names(model: Any, what: str) -> tuple[np.ndarray | None, st
                 f"(get_feature_names_out failed: {exc}); pass {what}"
             )
         else:
-            # Steps fitted on unnamed columns make up names x0, x1, ...: they name nothing.
-            if not np.array_equal(names.astype(str), [f"x{j}" for j in range(names.size)]):
+            # Names a step makes up (x0, x1, ...; concepteditor0, ...; pca0, ...) name
+            # no concepts.
+            made_up = _made_up_names(names, makers, what)
+            if made_up is None:
                 return names, "the names the steps before the last give (get_feature_names_out)", ""
+            why = made_up
     names = getattr(_final_step(model), "feature_names_in_", None)
     if names is None:
         return None, "", why
-    return np.asarray(names, dtype=object), "the model's input names (feature_names_in_)", ""
+    names = np.asarray(names, dtype=object)
+    made_up = _made_up_names(names, makers, what)
+    if made_up is not None:
+        return None, "", made_up
+    return names, "the model's input names (feature_names_in_)", ""
 
 
 def _feature_names(
@@ -125,6 +202,16 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
         order, other concept names are refused (names made up for unnamed
         columns, such as ``x0``, name nothing).
 
+        Numbered names that a step makes up for its output columns
+        (``concepteditor0, concepteditor1, ...`` of
+        ``ConceptEditor(output="embedding")``, ``pca0, pca1, ...`` of PCA,
+        ``x0, x1, ...``) are not concepts: a classifier whose inputs carry
+        only such names is refused unless ``concepts`` is given. A set of
+        names counts as made up only when all of them are one prefix numbered
+        0, 1, ... in order and the prefix is ``x``, ``concepteditor`` or the
+        lowercase class name of a step before the classifier; concept names
+        that end in digits are concepts.
+
     Returns
     -------
     pandas.DataFrame
@@ -136,8 +223,10 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
     Raises
     ------
     ValueError
-        If the model is not fitted, carries no concept names, or ``k`` is not a
-        positive integer.
+        If the model is not fitted, carries no concept names (or only numbered
+        names a step made up, such as the embedding dimensions of
+        ``ConceptEditor(output="embedding")``), or ``k`` is not a positive
+        integer.
     TypeError
         If the final estimator is not a linear classifier.
 
@@ -197,7 +286,9 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     ------
     ValueError
         If a name is not among the model's concepts (the message suggests close
-        matches), no concept is named, or the model is not fitted.
+        matches), no concept is named, the model is not fitted, or its inputs
+        carry no concept names (as in :func:`probe_concepts`) and
+        ``feature_names`` is not given.
     """
     if isinstance(concepts, str):
         concepts = [concepts]

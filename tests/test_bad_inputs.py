@@ -939,6 +939,28 @@ CASES: list[Case] = [
         error=TypeError,
         names=lambda env: ["`remove` entry 0", "3.5"],
     ),
+    Case(
+        id="editor-fit-keeps-nothing",
+        entry="ConceptEditor.fit",
+        given='keep=["zzz"] with ignore_unknown=True: no concept would be kept',
+        expected="ValueError naming keep and the skipped name",
+        run=lambda env: ConceptEditor(keep=["zzz"], splice=env.splice, ignore_unknown=True).fit(
+            env.W
+        ),
+        error=ValueError,
+        names=lambda env: ["`keep` resolved to no known concept", "'zzz'"],
+    ),
+    Case(
+        id="editor-fit-ignore-unknown-not-bool",
+        entry="ConceptEditor.fit",
+        given='ignore_unknown="no"',
+        expected="TypeError naming ignore_unknown",
+        run=lambda env: ConceptEditor(remove=["zzz"], splice=env.splice, ignore_unknown="no").fit(
+            env.W
+        ),
+        error=TypeError,
+        names=lambda env: ["ignore_unknown must be a bool", "'no'"],
+    ),
     # ------------------------------------------------------------ ZeroShotClassifier
     Case(
         id="zero-shot-predict-nan",

@@ -256,6 +256,61 @@ def test_unknown_names(small_setup):
         concept_neighbors(splice, ["dgo"])
 
 
+def test_an_edit_that_zeroes_every_concept_is_refused(small_setup):
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    frozen = FrozenEstimator(splice)
+    # keep names none of which is known, skipped by ignore_unknown: nothing would be kept
+    for output in ("weights", "embedding"):
+        with (
+            pytest.warns(UserWarning, match="ignored"),
+            pytest.raises(ValueError, match=r"`keep` resolved to no known concept.*'Cat', 'Dog'"),
+        ):
+            ConceptEditor(
+                keep=["Cat", "Dog"], splice=frozen, ignore_unknown=True, output=output
+            ).fit(W)
+    with pytest.raises(
+        ValueError, match=r"`keep` is empty \(keep=\[\] keeps no concept; keep=None"
+    ):
+        ConceptEditor(keep=[], splice=frozen).fit(W)
+    frame = pd.DataFrame(W.toarray(), columns=NAMES)
+    with pytest.raises(ValueError, match="`keep` is empty"):
+        ConceptEditor(keep=[]).fit(frame)
+    with pytest.raises(ValueError, match="zeroes all 16 concepts: `remove` names every concept"):
+        ConceptEditor(remove=NAMES, splice=frozen).fit(W)
+    with pytest.raises(ValueError, match="every concept kept by `keep` is in `remove`"):
+        ConceptEditor(keep=["dog", "cat"], remove=["cat", "dog"]).fit(frame)
+    with pytest.raises(ValueError, match=r"`remove` names every concept \(after neighbour"):
+        ConceptEditor(remove="dog", similarity_threshold=-1.0, splice=frozen).fit(W)
+    # a refit that is refused leaves the earlier fit's edit as it was
+    editor = ConceptEditor(remove="dog", splice=frozen).fit(W)
+    with pytest.raises(ValueError, match="zeroes all"):
+        editor.set_params(remove=NAMES).fit(W)
+    assert list(editor.removed_concepts_) == ["dog"]
+    # an edit that leaves one concept is an edit
+    with pytest.warns(UserWarning, match="'Cat'"):
+        one = ConceptEditor(keep=["Cat", "dog"], splice=frozen, ignore_unknown=True).fit(W)
+    assert one.mask_.sum() == 1 and one.mask_[0]
+    assert ConceptEditor(remove=NAMES[1:], splice=frozen).fit(W).mask_.sum() == 1
+
+
+@pytest.mark.parametrize("value", ["no", None, 1, 0])
+def test_ignore_unknown_must_be_a_bool(small_setup, value):
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    frozen = FrozenEstimator(splice)
+    with pytest.raises(TypeError, match=r"ignore_unknown must be a bool, got"):
+        ConceptEditor(remove=["beech", "dog"], splice=frozen, ignore_unknown=value).fit(W)
+    # checked before the weights are looked at
+    with pytest.raises(TypeError, match=r"ignore_unknown must be a bool"):
+        ConceptEditor(remove="dog", ignore_unknown=value).fit(np.full((2, 3), np.nan))
+    with pytest.raises(TypeError, match=r"ignore_unknown must be a bool"):
+        concept_neighbors(splice, ["beech", "dog"], ignore_unknown=value)
+    with pytest.warns(UserWarning, match="'beech'"):
+        editor = ConceptEditor(remove=["beech", "dog"], splice=frozen, ignore_unknown=np.True_)
+        assert list(editor.fit(W).removed_concepts_) == ["dog"]
+
+
 def test_errors_without_names_or_splice(small_setup):
     splice, X, _ = small_setup
     W = splice.transform(X)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeClassifier
@@ -202,3 +203,59 @@ def test_names_flow_through_a_concept_editor(rng):
     assert len(table) == 2 * np.count_nonzero(coef)  # both classes, every non-zero one
     edited = zero_concept_coefficients(pipe, ["w5"])
     assert edited[-1].coef_[0, 5] == 0.0 and pipe[-1].coef_[0, 5] == coef[5]
+
+
+def test_a_probe_on_numbered_names_a_step_made_up_is_refused(rng):
+    from sklearn.decomposition import PCA
+    from sklearn.frozen import FrozenEstimator
+
+    names = [f"w{j}" for j in range(12)]
+    raw = rng.normal(size=(12, 8))
+    X = rng.normal(size=(60, 8))
+    y = np.arange(60) % 2
+    splice = SpliceTransformer(vocabulary=names, concept_embeddings=raw, l1_penalty=0.05).fit(X)
+    frozen = FrozenEstimator(splice)
+    editor = ConceptEditor(remove=["w3"], splice=frozen, output="embedding")
+    # the classifier is trained on the 8 recomposed embedding dimensions, not on concepts
+    recomposed = make_pipeline(frozen, editor, LogisticRegression()).fit(X, y)
+    assert list(recomposed[:-1].get_feature_names_out()[:2]) == ["concepteditor0", "concepteditor1"]
+    message = r"named 'concepteditor0', 'concepteditor1', \.\.\., numbered names that ConceptEditor"
+    with pytest.raises(ValueError, match=message + r".*output='embedding'.*output='weights'"):
+        probe_concepts(recomposed)
+    with pytest.raises(ValueError, match=message + r".*or pass `feature_names`"):
+        zero_concept_coefficients(recomposed, ["w5"])
+    # the same with pandas output: the classifier's feature_names_in_ are those names too
+    framed = make_pipeline(frozen, clone(editor), LogisticRegression())
+    framed.set_output(transform="pandas").fit(X, y)
+    assert list(framed[-1].feature_names_in_[:1]) == ["concepteditor0"]
+    with pytest.raises(ValueError, match=message):
+        probe_concepts(framed)
+    bare = LogisticRegression().fit(framed[:-1].transform(X), y)
+    with pytest.raises(ValueError, match=message):
+        probe_concepts(bare)
+    # PCA components (pca0, pca1, ...) are no concepts either
+    pca = make_pipeline(frozen, PCA(3), LogisticRegression()).fit(X, y)
+    with pytest.raises(ValueError, match=r"'pca0', 'pca1', \.\.\., numbered names that PCA"):
+        probe_concepts(pca)
+    # names given for the columns are taken, as for x0, x1, ...
+    assert set(probe_concepts(pca, concepts=["a", "b", "c"])["concept"]) <= {"a", "b", "c"}
+
+
+def test_concept_names_with_digits_are_concepts(rng):
+    # A vocabulary may hold words ending in digits, even all numbered from 0 (w0, w1, ...
+    # in test_names_flow_through_a_concept_editor): only the numbered names of a step of
+    # the pipeline (or x0, x1, ...; concepteditor0, ...) are refused.
+    for names in (["covid19", "f1", "x1", "pca0", "mp3"], ["x1", "x2", "x3", "x4", "x5"]):
+        X = pd.DataFrame(rng.uniform(size=(40, 5)), columns=names)
+        model = LogisticRegression().fit(X, np.arange(40) % 2)
+        assert set(probe_concepts(model, k=5)["concept"]) <= set(names)
+    numbered = [f"pca{j}" for j in range(5)]  # (no PCA before the classifier)
+    model = LogisticRegression().fit(
+        pd.DataFrame(X.to_numpy(), columns=numbered), np.arange(40) % 2
+    )
+    assert set(probe_concepts(model, k=5)["concept"]) == set(numbered)
+    bare = LogisticRegression().fit(
+        pd.DataFrame(X.to_numpy(), columns=[f"x{j}" for j in range(5)]), np.arange(40) % 2
+    )
+    with pytest.raises(ValueError, match="names scikit-learn makes up for columns that carry none"):
+        probe_concepts(bare)
