@@ -529,8 +529,9 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                     "X[editor.concepts_] (the columns in the order of the weights it was "
                     "fitted on)"
                 )
-            if text is not None and text != mine:
-                # (other concepts: each column would be edited, and named, as another)
+            if text is not None and text != mine and all(isinstance(c, str) for c in columns):
+                # (other concepts: each column would be edited, and named, as another;
+                # columns that are not strings are positions, as scikit-learn reads them)
                 known, given = set(mine), set(text)
                 unknown = [c for c in text if c not in known][:5]
                 missing = [c for c in mine if c not in given][:5]
