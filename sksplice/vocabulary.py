@@ -67,9 +67,9 @@ _VOCABULARY_COUNTS: dict[str, tuple[int, int]] = {
 
 def _check_named_size(name: str, size: int | None, order: str) -> None:
     """Refuse a ``size`` larger than the named vocabulary (before it is fetched)."""
-    n_lines, n_concepts = _VOCABULARY_COUNTS[name]
-    if size is None:
+    if size is None or name not in _VOCABULARY_COUNTS:
         return
+    n_lines, n_concepts = _VOCABULARY_COUNTS[name]
     if order == "authors" and size > n_lines:
         raise ValueError(
             f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary; "
@@ -451,7 +451,7 @@ def authors_index_to_concept(
     size = check_int(size, "size", low=-1)
     whole = size <= 0
     if isinstance(name, str) and name in VOCABULARIES:
-        n_lines = _VOCABULARY_COUNTS[name][0]
+        n_lines = _VOCABULARY_COUNTS.get(name, (size, size))[0]
         if size > n_lines:
             raise ValueError(
                 f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary; "
@@ -469,6 +469,10 @@ def authors_index_to_concept(
     n_lines = len(_authors_lines(lines, None))
     if whole:
         size = n_lines
+    if isinstance(name, str) and name in VOCABULARIES and size > n_lines:
+        raise ValueError(
+            f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary"
+        )
     out: list[str | None] = []
     for line in _authors_lines(lines, size):
         out.append(line.strip() or None)

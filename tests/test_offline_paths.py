@@ -248,6 +248,47 @@ def test_swapped_rows_are_named_without_the_reverse_hint(tmp_path):
     assert "reverse order" not in str(info.value)
 
 
+class _SharedDirectionEmbedder:
+    """Text embeddings with a large common component, as CLIP's have (mean cosine ~0.7),
+    and concept-specific parts of very different sizes."""
+
+    def __init__(self, concepts, dim=16, seed=0):
+        rng = np.random.default_rng(seed)
+        common = rng.normal(size=dim)
+        common /= np.linalg.norm(common)
+        scale = rng.uniform(0.2, 1.5, size=(len(concepts), 1))
+        E = 2.0 * common + scale * rng.normal(size=(len(concepts), dim)) / np.sqrt(dim)
+        self.table = dict(zip(concepts, E / np.linalg.norm(E, axis=1, keepdims=True)))
+
+    def embed_text(self, texts):
+        return np.stack([self.table[t] for t in texts]).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rows_already_centred_pass_the_spot_check_and_shuffled_ones_do_not(tmp_path, seed):
+    # The authors' cached dictionary (normalised, centred by the mean of the vocabulary,
+    # normalised again) in the right order was refused with concepts_centered=True
+    # ("row 286 does not hold the embedding of concept 'boy'"): the embedder's raw
+    # embeddings were compared with rows that had lost their common component.
+    concepts = random_vocabulary(200)
+    embedder = _SharedDirectionEmbedder(concepts, seed=seed)
+    E = embedder.embed_text(concepts).astype(np.float64)
+    D = E - E.mean(axis=0)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    path = _vocab_file(tmp_path, concepts)
+    X = np.random.default_rng(seed).normal(size=(120, 16))
+    fit = {"embedder": embedder, "vocabulary": path, "device": "cpu", "concepts_centered": True}
+    splice = SpliceTransformer(**fit, concept_embeddings=D).fit(X)
+    assert list(splice.get_feature_names_out()) == concepts
+    shuffled = D[np.random.default_rng(seed).permutation(len(D))]
+    with pytest.raises(ValueError, match="does not hold the embedding"):
+        SpliceTransformer(**fit, concept_embeddings=shuffled).fit(X)
+    with pytest.raises(ValueError, match="reverse order"):
+        SpliceTransformer(**fit, concept_embeddings=D[::-1]).fit(X)
+    # and the raw rows, as before
+    SpliceTransformer(embedder=embedder, vocabulary=path, concept_embeddings=E, device="cpu").fit(X)
+
+
 def test_spot_check_refuses_rows_of_another_width(tmp_path):
     concepts = random_vocabulary(10)
     path = _vocab_file(tmp_path, concepts)

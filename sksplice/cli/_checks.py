@@ -331,8 +331,8 @@ def _check_local_files(args: argparse.Namespace) -> list[str] | None:
         return _check_vocabulary(args)
     # A named vocabulary is read once the model is checked (it may be downloaded), but
     # its length is known: a --vocabulary-size beyond it is refused now.
-    n_concepts = _VOCABULARY_COUNTS[args.vocabulary][1]
-    if args.vocabulary_size is not None and args.vocabulary_size > n_concepts:
+    n_concepts = _VOCABULARY_COUNTS.get(args.vocabulary, (0, 0))[1]
+    if args.vocabulary_size is not None and 0 < n_concepts < args.vocabulary_size:
         raise CLIError(
             f"--vocabulary-size {args.vocabulary_size} is larger than the {n_concepts} "
             f"concepts of the {args.vocabulary!r} vocabulary; use --vocabulary-size "
