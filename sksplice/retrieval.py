@@ -24,7 +24,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import close_matches
+from ._names import check_source, close_matches
 from ._pandas import frame_values
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
@@ -289,6 +289,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
                 f"there are {names.shape[0]} concept names but the weights have {W.shape[1]} "
                 "columns; give one name per column"
             )
+        what = "`concepts`" if self.concepts is not None else "`splice`"
+        check_source(X, names, what)
         if columns is not None and not np.array_equal(columns, names):
             j = next(k for k, (a, b) in enumerate(zip(columns, names)) if a != b)
             raise ValueError(

@@ -204,6 +204,20 @@ def test_names_from_dataframe_splice_or_list(rng):
     assert list(ConceptRetriever(concepts=splice).fit(W).concepts_) == names
 
 
+def test_weights_of_another_transformer_are_refused(rng):
+    # Weights a transformer made, searched with the names of another (other concepts, or
+    # the same in another order): every query read other columns (a search for the top
+    # concept of row 0 returned nothing).
+    _, names = _collection(rng, n=20, c=6, density=0.5)
+    mine = _fitted_splice(rng, names)
+    other = _fitted_splice(rng, names[::-1])
+    W = mine.transform(rng.normal(size=(20, mine.n_features_in_)))
+    for kwargs in ({"splice": other}, {"concepts": other}, {"concepts": list(other.concepts_)}):
+        with pytest.raises(ValueError, match=r"not those of `(splice|concepts)`: column 0 is"):
+            ConceptRetriever(**kwargs).fit(W)
+    assert list(ConceptRetriever(splice=mine).fit(W).concepts_) == names
+
+
 def test_clone_and_pickle(rng):
     W, names = _collection(rng, n=50, c=10, density=0.3)
     retriever = ConceptRetriever(concepts=names, mode="and").fit(W)
