@@ -1088,7 +1088,10 @@ def test_transform_max_iter_reaches_the_solver(problem):
     big = rng.normal(size=(300, DIM))
     kwargs = {"l1_penalty": 0.01, "solver": "working_set"}
     est = make(random_vocabulary(300), big, transform_max_iter=1, **kwargs).fit(X)
-    with pytest.warns(ConvergenceWarning):
+    # (the advice names the parameter a SpliceTransformer user can change)
+    with pytest.warns(
+        ConvergenceWarning, match=r"increase max_iter \(SpliceTransformer's transform_max_iter\)"
+    ):
         _, stats = est.transform_with_stats(X)
     assert stats.n_iter == 1 and not stats.converged and stats.max_gap > 0.1
     _, full = make(random_vocabulary(300), big, **kwargs).fit(X).transform_with_stats(X)

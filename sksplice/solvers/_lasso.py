@@ -547,7 +547,8 @@ class NonNegLasso:
                 # whose last stage stalled, never "stalled" of one that ran out)
                 left = codes.row_n_iter[codes.row_gaps > tol] if codes.row_n_iter.size else None
                 if left is None or not left.size or int(left.max()) >= budget:
-                    how, advice = f"stopped after max_iter={budget}", "increase max_iter or tol"
+                    how = f"stopped after max_iter={budget}"
+                    advice = "increase max_iter (SpliceTransformer's transform_max_iter) or tol"
                 else:
                     # (rows whose rounds could no longer make progress, even in float64)
                     rounds = int(left.max())
