@@ -118,6 +118,34 @@ def _skip_tuple_members(app, what, name, obj, skip, options):
     return None
 
 
+def _comment_of_reexported_data(app, what, name, obj, options, lines):
+    """A constant re-exported from a private module gets its ``#:`` comment from there.
+
+    autodoc looks for the comment in the public module only, and otherwise shows
+    the docstring of the value's type (``int([x]) -> integer ...``).
+    """
+    if what != "data" or not name.startswith("sksplice."):
+        return
+    from sphinx.pycode import ModuleAnalyzer
+
+    def comment(module_name: str, attribute: str) -> list[str] | None:
+        try:
+            return ModuleAnalyzer.for_module(module_name).find_attr_docs().get(("", attribute))
+        except Exception:  # (no source to read)
+            return None
+
+    public, _, attribute = name.rpartition(".")
+    if comment(public, attribute):
+        return  # autodoc found it
+    for module_name, module in sorted(sys.modules.items()):
+        if module_name.startswith("sksplice.") and getattr(module, attribute, None) is obj:
+            found = comment(module_name, attribute)
+            if found:
+                lines[:] = list(found)
+                return
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _plain_foreign_roles)
+    app.connect("autodoc-process-docstring", _comment_of_reexported_data)
     app.connect("autodoc-skip-member", _skip_tuple_members)

@@ -58,6 +58,11 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None, *, create: bo
         Folder to use. When None, the ``SKSPLICE_DATA`` environment variable
         is used if set and not empty, else ``~/.cache/sksplice``. ``~`` is
         expanded in every case.
+    create : bool, default=True
+        Whether to create the folder when it is missing. False only checks that
+        it can be created (the nearest existing folder above it takes a file),
+        leaving the file system as it was: for a check made before anything is
+        known to be written there.
 
     Returns
     -------

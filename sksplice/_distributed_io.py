@@ -130,8 +130,10 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
     return path, tmp
 
 
-def _write_marker(tmp: Path, kind: str) -> None:
-    (tmp / _MARKER).write_text(json.dumps({"writer": kind, "format": 1}), encoding="utf-8")
+def _write_marker(tmp: Path, kind: str, **fields: Any) -> None:
+    """Write the marker file; ``fields`` (e.g. the concept names) are added to it."""
+    marker = {"writer": kind, "format": 1, **fields}
+    (tmp / _MARKER).write_text(json.dumps(marker), encoding="utf-8")
 
 
 def _move_into_place(tmp: Path, path: Path) -> None:
@@ -191,9 +193,19 @@ def write_parquet(
     (int64) is the global row index, ``concept`` the concept name (dictionary
     encoded, read back by pandas as a categorical) and ``weight`` a float32.
     Zero weights are not stored, so a row with no active concept has no
-    record; the total number of rows and the concept names are kept in the
-    schema metadata under the key ``sksplice``. Each block of ``W`` becomes one
-    file ``part-NNNNNN.parquet``, written by the worker that computed it.
+    record. Each block of ``W`` becomes one file ``part-NNNNNN.parquet``,
+    written by the worker that computed it.
+
+    The total number of rows and of concepts are in the schema metadata of
+    every file, under the key ``sksplice`` (a JSON object with the keys
+    ``format``, ``n_rows``, ``n_concepts`` and ``columns``). The concept names,
+    in column order and including concepts that never occur, are the
+    dictionary of the ``concept`` column of every file (in pandas, the
+    categories of ``frame["concept"]``) and the list ``"concepts"`` of the JSON
+    file ``_sksplice_dataset.json`` in the dataset folder, for readers that
+    decode the column to plain strings. (They are not in the schema metadata,
+    which every file carries twice: for 10,000 concepts that would add about
+    half a megabyte to each file.)
 
     The dataset is first written to a temporary sibling folder and renamed into
     place once every block is written, so ``path`` never holds a partial
@@ -249,7 +261,7 @@ def write_parquet(
     tmp.mkdir()
     try:
         dask.compute(*tasks)
-        _write_marker(tmp, "parquet")
+        _write_marker(tmp, "parquet", n_rows=meta["n_rows"], concepts=names)
         _move_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

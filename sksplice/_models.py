@@ -360,15 +360,37 @@ class WeightsUnavailableError(RuntimeError):
     """Pretrained weights are neither cached nor downloadable (offline)."""
 
 
-def _hub_offline() -> bool:
-    """Whether Hugging Face Hub offline mode (``HF_HUB_OFFLINE=1``) is on."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
-        return True
+def _hub_offline_setting() -> str | None:
+    """What puts the Hugging Face Hub in offline mode (e.g. ``"TRANSFORMERS_OFFLINE=1"``).
+
+    ``None`` when it is online. huggingface_hub reads the first non-empty one of
+    ``HF_HUB_OFFLINE`` and ``TRANSFORMERS_OFFLINE`` (so ``HF_HUB_OFFLINE=0``
+    overrides ``TRANSFORMERS_OFFLINE=1``), once, when it is imported; the
+    environment is read again here, so that a variable set later counts too.
+    """
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        value = os.environ.get(variable)
+        if value:
+            if value.strip().upper() in {"1", "ON", "YES", "TRUE"}:
+                return f"{variable}={value}"
+            break
     try:
         from huggingface_hub import constants
     except ImportError:  # pragma: no cover - open_clip depends on huggingface_hub
-        return False
-    return bool(constants.HF_HUB_OFFLINE)
+        return None
+    if constants.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE, set when huggingface_hub was imported"
+    return None
+
+
+def _hub_offline() -> bool:
+    """Whether Hugging Face Hub offline mode (``HF_HUB_OFFLINE=1``) is on."""
+    return _hub_offline_setting() is not None
+
+
+def _offline_reason() -> str:
+    """The reason given when offline mode refuses a download."""
+    return f"offline mode is on ({_hub_offline_setting()})"
 
 
 def _hub_endpoint() -> str:
@@ -450,7 +472,7 @@ def _check_fetchable(
         return
     if _hub_offline():
         raise WeightsUnavailableError(
-            _how_to_get_weights(what, where, "HF_HUB_OFFLINE is set (offline mode)", checkpoint)
+            _how_to_get_weights(what, where, _offline_reason(), checkpoint)
         )
     if not _reachable(url, timeout):
         host = urllib.parse.urlsplit(url).hostname

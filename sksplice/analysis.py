@@ -25,7 +25,7 @@ from ._names import carried_names, check_source, reconcile_names
 from ._pandas import frame_values
 from ._validation import check_finite_rows, check_int, check_labels, check_number, find_label
 
-__all__ = ["concept_profiles", "rank_concepts"]
+__all__ = ["ALL_GROUP", "concept_profiles", "rank_concepts"]
 
 #: Name of the column group holding statistics over the whole dataset.
 ALL_GROUP = "all"

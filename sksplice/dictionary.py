@@ -225,8 +225,12 @@ def dictionary_cache_path(
     Returns
     -------
     pathlib.Path
-        ``<cache_dir>/dictionaries/<readable key>-<size>-<digest>.npz``; the digest
-        covers the key, the vocabulary content hash and its size.
+        ``<cache_dir>/dictionaries/<name>-<size>-<digest>.npz``: ``<name>`` is
+        ``cache_key`` with every run of characters other than ``[A-Za-z0-9._-]``
+        replaced by ``_``, without ``.`` or ``_`` at either end, cut to 48
+        characters (``embedder`` when nothing is left); ``<size>`` is
+        ``len(concepts)``; ``<digest>`` is 20 hexadecimal digits of a SHA-256
+        of the whole key, the vocabulary's :func:`vocabulary_hash` and its size.
     """
     full_key = _disk_key(cache_key, concepts)
     digest = hashlib.sha256(full_key.encode("utf-8")).hexdigest()[:20]

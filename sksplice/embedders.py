@@ -55,7 +55,9 @@ from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_ba
 from ._validation import check_flag, check_int
 
 __all__ = [
+    "DECODE_THREADS",
     "MODEL_CONFIGS_ENV",
+    "RANDOM_INIT_SEED",
     "CLIPEmbedder",
     "InvalidImageError",
     "SkippedInput",

@@ -69,7 +69,7 @@ def _unavailable(name: str, exc: OSError) -> Exception:
     """The error for a model that could not be loaded: what to do when it is not cached."""
     import os
 
-    from ._models import WeightsUnavailableError, _hub_offline
+    from ._models import WeightsUnavailableError, _hub_offline, _offline_reason
 
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if os.path.exists(os.path.expanduser(name)):
@@ -84,11 +84,7 @@ def _unavailable(name: str, exc: OSError) -> Exception:
     except ImportError:  # pragma: no cover - sentence-transformers depends on it
         where = "the Hugging Face cache"
     # (the loader's own reason is kept: a corrupt cached file says so there)
-    cause = (
-        f"HF_HUB_OFFLINE is set (offline mode); loading it said: {reason}"
-        if _hub_offline()
-        else reason
-    )
+    cause = f"{_offline_reason()}; loading it said: {reason}" if _hub_offline() else reason
     return WeightsUnavailableError(
         f"The sentence-transformers model {name!r} is not in the local cache ({where}) and "
         f"cannot be downloaded: {cause}. To get it: run once with a network connection (it "

@@ -205,9 +205,22 @@ def test_write_parquet_long_format(client, problem, reference, tmp_path):
         shape=(2_500, N_CONCEPTS),
     )
     np.testing.assert_allclose(rebuilt.toarray(), reference[:2_500].toarray(), atol=ATOL)
-    meta = json.loads(pq.read_schema(path / "part-000001.parquet").metadata[b"sksplice"])
-    assert meta["n_rows"] == 2_500
-    assert meta["n_concepts"] == N_CONCEPTS
+    # What docs/scaling.md says a reader finds: the counts in every file's schema
+    # metadata, the concept names (in column order, unused ones included) in the
+    # column's dictionary and in the dataset's JSON file.
+    for part in sorted(path.glob("part-*.parquet")):
+        meta = json.loads(pq.read_schema(part).metadata[b"sksplice"])
+        assert meta == {
+            "format": "long",
+            "n_rows": 2_500,
+            "n_concepts": N_CONCEPTS,
+            "columns": ["row", "concept", "weight"],
+        }
+        dictionary = pq.read_table(part).column("concept").chunk(0).dictionary
+        assert dictionary.to_pylist() == names
+    assert list(frame["concept"].cat.categories) == names
+    info = json.loads((path / "_sksplice_dataset.json").read_text(encoding="utf-8"))
+    assert info["concepts"] == names and info["n_rows"] == 2_500
 
     with pytest.raises(FileExistsError, match="overwrite=True"):
         write_parquet(W, path, splice)

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -424,3 +425,210 @@ def test_cli_page_lists_the_image_extensions_the_command_reads():
     match = re.search(r"walked recursively for images \(`([^`]*)`", page)
     assert match, "docs/cli.md no longer lists the image extensions"
     assert set(match.group(1).split()) == set(IMAGE_EXTENSIONS)
+
+
+def _api_reference_entries():
+    """``(module, entry)`` for every entry of the autosummary lists of docs/api.rst."""
+    import re
+
+    api = (REPO_ROOT / "docs" / "api.rst").read_text(encoding="utf-8")
+    module = "sksplice"
+    for line in api.splitlines():
+        current = re.match(r"\.\. (?:currentmodule|py:module):: ([\w.]+)$", line)
+        if current:
+            module = current.group(1)
+        elif re.match(r"^   [A-Za-z_][\w.]*$", line):
+            yield module, line.strip()
+
+
+def _split_reference(dotted: str):
+    """``sksplice.a.b.NAME.attr`` -> (the module ``sksplice.a.b``, ``NAME``), or None."""
+    import importlib
+
+    parts = dotted.split(".")
+    module, k = importlib.import_module(parts[0]), 1
+    while k < len(parts):
+        try:
+            module = importlib.import_module(".".join(parts[: k + 1]))
+        except ImportError:
+            break
+        k += 1
+    return None if k == len(parts) else (module, parts[k])
+
+
+def test_names_the_docs_give_are_in_their_modules_all():
+    # `sksplice.analysis.ALL_GROUP` in a page, or `analysis.ALL_GROUP` in the API
+    # reference, is a public name: its module exports it (`from ... import *`, the
+    # type stubs and the module pages of the reference follow __all__).
+    import re
+
+    found, missing = set(), []
+    for page in [*_user_guide_pages(), REPO_ROOT / "README.md"]:
+        for match in re.finditer(r"\bsksplice((?:\.[A-Za-z]\w*)+)", page.read_text("utf-8")):
+            found.add((f"sksplice{match.group(1)}", page.name))
+    found |= {(f"{module}.{entry}", "api.rst") for module, entry in _api_reference_entries()}
+    assert len(found) > 100, len(found)
+    for dotted, where in sorted(found):
+        split = _split_reference(dotted)
+        if split is None:
+            continue  # a module
+        module, name = split
+        assert hasattr(module, name), f"{where}: {dotted} does not exist"
+        if name not in getattr(module, "__all__", ()):
+            missing.append(f"{where}: {dotted} is not in {module.__name__}.__all__")
+    assert not missing, missing
+
+
+def test_every_exported_name_is_documented():
+    # Each name in the __all__ of a public module is named in the user guide or the API
+    # reference (a module listed there gets a page of everything it exports).
+    import importlib
+    import pkgutil
+    import re
+
+    import sksplice
+
+    texts = [p.read_text("utf-8") for p in [*_user_guide_pages(), REPO_ROOT / "README.md"]]
+    text = "\n".join([*texts, (REPO_ROOT / "docs" / "api.rst").read_text("utf-8")])
+    module_pages = set()
+    for module, entry in _api_reference_entries():
+        if _split_reference(f"{module}.{entry}") is None:
+            module_pages.add(f"{module}.{entry}")
+    assert {"sksplice.distributed", "sksplice.cli"} <= module_pages
+    modules = ["sksplice"] + [
+        f"sksplice.{info.name}"
+        for info in pkgutil.iter_modules(sksplice.__path__)
+        if not info.name.startswith("_")
+    ]
+    undocumented = []
+    for name in modules:
+        if name in module_pages:
+            continue
+        for exported in importlib.import_module(name).__all__:
+            if not exported.startswith("__") and not re.search(rf"\b{exported}\b", text):
+                undocumented.append(f"{name}.{exported}")
+    assert not undocumented, undocumented
+
+
+def test_pages_decompose_text_embeddings_as_texts():
+    # A SpliceTransformer fitted on embed_text(...) holds texts: it centres them as texts
+    # (modality="text"); with the default "image" its messages name image_mean.
+    import ast
+
+    fitted_on_text = []
+    for where, source in _python_sources():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        made = {}  # name -> the SpliceTransformer(...) call assigned to it
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and getattr(node.value.func, "id", None) == "SpliceTransformer"
+            ):
+                made.update({t.id: node.value for t in node.targets if isinstance(t, ast.Name)})
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "fit"
+                and node.args
+                and isinstance(node.args[0], ast.Call)
+                and getattr(node.args[0].func, "attr", None) == "embed_text"
+            ):
+                continue
+            owner = node.func.value
+            call = made.get(owner.id) if isinstance(owner, ast.Name) else owner
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "SpliceTransformer":
+                modality = {k.arg: k.value for k in call.keywords}.get("modality")
+                fitted_on_text.append((where, ast.literal_eval(modality) if modality else None))
+    pages = {where for where, _ in fitted_on_text}
+    assert any(w.startswith("embedders.md") for w in pages), pages
+    assert "readme_figure.py" in pages, pages
+    wrong = [where for where, modality in fitted_on_text if modality != "text"]
+    assert not wrong, wrong
+
+
+def test_architecture_names_the_module_defining_each_exception():
+    import re
+
+    text = (REPO_ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    match = re.search(r"each defined in the module that raises it: ([^)]*)\)", text)
+    assert match, "docs/architecture.md no longer lists where the exceptions are defined"
+    listed = set(re.findall(r"`(\w+)`", match.group(1)))
+    assert listed == {module.rpartition(".")[2] for module in EXCEPTIONS.values()}
+
+
+def test_every_parameter_of_a_public_callable_is_documented():
+    # Each parameter of a public function or class is in its numpydoc Parameters section
+    # (a named tuple's fields may be its Attributes instead).
+    import importlib
+    import inspect
+    import pkgutil
+
+    import sksplice
+
+    docscrape = pytest.importorskip("numpydoc.docscrape")
+    modules = ["sksplice"] + [
+        f"sksplice.{info.name}"
+        for info in pkgutil.iter_modules(sksplice.__path__)
+        if not info.name.startswith("_")
+    ]
+    seen, undocumented = set(), []
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if id(obj) in seen or not callable(obj):
+                continue
+            seen.add(id(obj))
+            if inspect.isclass(obj) and issubclass(obj, BaseException):
+                continue
+            try:
+                signature = inspect.signature(obj)
+            except (TypeError, ValueError):
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpydoc's notes on unknown sections
+                kind = docscrape.ClassDoc if inspect.isclass(obj) else docscrape.FunctionDoc
+                doc = kind(obj)
+            sections = ["Parameters"] + (["Attributes"] if inspect.isclass(obj) else [])
+            documented = {
+                part.strip().lstrip("*")
+                for section in sections
+                for entry in doc[section]
+                for part in entry.name.split(",")
+            }
+            for parameter in signature.parameters.values():
+                if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                    continue
+                if parameter.name != "self" and parameter.name not in documented:
+                    undocumented.append(f"{module_name}.{name}: {parameter.name}")
+    assert len(seen) > 50, len(seen)
+    assert not undocumented, undocumented
+
+
+def test_transformer_page_names_the_dictionary_cache_file_as_written(tmp_path):
+    import re
+
+    from sksplice.dictionary import dictionary_cache_path, vocabulary_hash
+
+    page = (REPO_ROOT / "docs" / "transformer.md").read_text(encoding="utf-8")
+    assert "`<cache folder>/dictionaries/<name>-<size>-<digest>.npz`" in page
+    example = re.search(r"\(e\.g\.\s+`([^`]*)_\.\.\.`\)", page).group(1)
+    concepts = ["dog", "cat", "car"]
+    path = dictionary_cache_path("open_clip/ViT-B-32/laion2b_s34b_b79k", concepts, tmp_path)
+    name, size, digest = path.stem.rsplit("-", 2)
+    assert path.parent == tmp_path / "dictionaries" and path.suffix == ".npz"
+    assert name.startswith(example) and size == "3"
+    assert re.fullmatch(r"[0-9a-f]{20}", digest)
+    # other characters become "_", the name is cut to 48; the digest tells keys apart
+    long_key = "sentence-transformers/" + "ü/" * 10 + "x" * 60
+    a = dictionary_cache_path(long_key + "a", concepts, tmp_path)
+    b = dictionary_cache_path(long_key + "b", concepts, tmp_path)
+    assert a.stem.rsplit("-", 2)[0] == b.stem.rsplit("-", 2)[0]
+    assert len(a.stem.rsplit("-", 2)[0]) == 48 and a != b
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", a.name)
+    assert len(vocabulary_hash(concepts)) == 64

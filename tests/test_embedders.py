@@ -698,6 +698,47 @@ def test_download_failure_is_a_clear_error(monkeypatch, tmp_path):
     assert isinstance(info.value.__cause__, OSError)
 
 
+@pytest.mark.parametrize(
+    ("hf_hub_offline", "transformers_offline", "named"),
+    [
+        ("1", None, "HF_HUB_OFFLINE=1"),
+        (None, "1", "TRANSFORMERS_OFFLINE=1"),
+        ("", "yes", "TRANSFORMERS_OFFLINE=yes"),  # empty: huggingface_hub reads the next
+        ("true", "1", "HF_HUB_OFFLINE=true"),
+    ],
+)
+def test_offline_error_names_the_variable_that_is_set(
+    monkeypatch, hf_hub_offline, transformers_offline, named
+):
+    for variable, value in (
+        ("HF_HUB_OFFLINE", hf_hub_offline),
+        ("TRANSFORMERS_OFFLINE", transformers_offline),
+    ):
+        if value is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, value)
+    with pytest.raises(WeightsUnavailableError) as info:
+        _models._check_fetchable("The weights", "/cache", "https://hub.invalid", cached=False)
+    message = str(info.value)
+    assert f"cannot be downloaded: offline mode is on ({named})." in message, message
+    if named.startswith("TRANSFORMERS_OFFLINE"):
+        assert "HF_HUB_OFFLINE is set" not in message
+
+
+def test_offline_mode_follows_huggingface_hub(monkeypatch):
+    from huggingface_hub import constants
+
+    # HF_HUB_OFFLINE=0 overrides TRANSFORMERS_OFFLINE=1 (huggingface_hub reads the first
+    # non-empty one of the two), unless the Hub was imported offline
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert _models._hub_offline_setting() is None and not _models._hub_offline()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert "set when huggingface_hub was imported" in _models._offline_reason()
+
+
 def test_real_download_fails_fast_offline(tmp_path):
     if os.environ.get("HF_HUB_OFFLINE") != "1":
         pytest.skip("needs HF_HUB_OFFLINE=1 so that the Hugging Face client fails fast")

@@ -155,6 +155,19 @@ def test_a_model_neither_cached_nor_downloadable_is_named_with_the_fix(monkeypat
     assert not any(key[0] == "sksplice-tests/no-such-model" for key in _MODELS)
 
 
+def test_offline_mode_from_transformers_offline_is_named_as_such(monkeypatch):
+    from sksplice.embedders import WeightsUnavailableError
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    embedder = SentenceTransformerEmbedder("sksplice-tests/no-such-model", device="cpu")
+    with pytest.raises(WeightsUnavailableError) as info:
+        embedder.embed_text(["a dog"])
+    message = str(info.value)
+    assert "cannot be downloaded: offline mode is on (TRANSFORMERS_OFFLINE=1)" in message
+    assert "HF_HUB_OFFLINE is set" not in message
+
+
 def test_a_model_folder_saved_again_gets_a_new_key_and_is_loaded_again(minilm, tmp_path):
     # The disk cache of concept dictionaries is keyed by cache_key(): a model folder
     # saved again with other weights (fine-tuned) must not reuse the old embeddings.

@@ -9,7 +9,8 @@ The sentence is embedded with the MiniLM text model (shipped by the
 
 ``--data-home`` is a folder holding ``vocab/laion.txt`` (downloaded there on
 first use when absent); it is only read. The embedded dictionary is cached in
-the default data home (``$SKSPLICE_DATA`` or ``~/.cache/sksplice``).
+the cache folder (``$SKSPLICE_CACHE``, else the per-user cache folder, on Linux
+``~/.cache/sksplice``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def run(data_home: str | None, out: Path, l1_penalty: float = 0.3) -> list[tuple
         embedder=embedder,
         vocabulary=load_vocabulary("laion", size=10000, data_home=data_home),
         l1_penalty=l1_penalty,
+        modality="text",
         device="cpu",
     )
     splice.fit(embedder.embed_text(background_phrases(200)))

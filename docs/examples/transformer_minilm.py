@@ -233,6 +233,7 @@ def run(
         vocabulary=concepts,
         concept_embeddings=concept_embeddings,
         target_l0=target_l0,
+        modality="text",
         cache_dir=cache_home,
         device="cpu",
     )

@@ -7,4 +7,5 @@ The command line checks ``--solver`` against these before torch is imported;
 
 from __future__ import annotations
 
+#: The values of ``solver=`` (and ``--solver``); ``"auto"`` is the working set.
 SOLVERS: tuple[str, ...] = ("auto", "admm", "working_set")
