@@ -277,7 +277,7 @@ def _splice_fit(**params):
         pytest.param(
             lambda v: _splice_fit(vocabulary_size=v),
             "vocabulary_size",
-            "a positive integer",
+            "'auto' or a positive integer",
             0,
             id="Splice",
         ),
