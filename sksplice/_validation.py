@@ -209,7 +209,9 @@ class Flag:
     Parameters
     ----------
     int_ok : bool, default=False
-        Whether integers are allowed too (verbosity levels).
+        Whether integers of at least 0 are allowed too (verbosity levels: 0 is
+        quiet). A negative level is refused (ValueError), as scikit-learn
+        refuses a negative ``verbose``: it would not be quiet, being true.
     """
 
     int_ok: bool = False
@@ -225,6 +227,8 @@ class Flag:
             allowed += (numbers.Integral,)
         if not isinstance(value, allowed):
             raise _type_error(name, self.describe(), value)
+        if not isinstance(value, (bool, np.bool_)) and value < 0:
+            raise ValueError(f"{name} must be 0 (quiet) or more, got {value!r}")
         return value
 
 

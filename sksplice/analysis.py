@@ -96,37 +96,39 @@ def _n_columns(W: Any) -> int:
     return int(shape[1])
 
 
-def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
-    """Validate ``W`` as a 2-D float matrix, keeping sparse input sparse (CSR)."""
+def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
+    """Validate ``W`` as a 2-D float matrix, keeping sparse input sparse (CSR).
+
+    ``name`` is what the messages call ``W`` (``"W_a"``); by default, "concept
+    weights" (and ``W`` for a DataFrame's column).
+    """
+    what = "concept weights" if name is None else name
     if isinstance(W, pd.DataFrame):
-        # pandas sparse columns stay sparse
         # (pandas sparse columns stay sparse; pd.NA becomes NaN, which the row check names)
-        W = frame_values(W, "W")
+        W = frame_values(W, "W" if name is None else name)
     if sp.issparse(W):
         W = sp.csr_matrix(W, dtype=np.float64)
     else:
         W = np.asarray(W)
         if np.issubdtype(W.dtype, np.complexfloating):
             raise ValueError(
-                f"Complex data not supported: concept weights must be real, got dtype {W.dtype}"
+                f"Complex data not supported: {what} must be real, got dtype {W.dtype}"
             )
         if W.dtype == object:  # (numbers held as objects are taken, as scikit-learn does)
             try:
                 W = W.astype(np.float64)
             except (TypeError, ValueError) as error:
-                raise TypeError(
-                    f"concept weights must be numeric, got dtype object ({error})"
-                ) from None
+                raise TypeError(f"{what} must be numeric, got dtype object ({error})") from None
         elif not (np.issubdtype(W.dtype, np.number) or W.dtype == bool):
-            raise TypeError(f"concept weights must be numeric, got dtype {W.dtype}")
+            raise TypeError(f"{what} must be numeric, got dtype {W.dtype}")
         W = W.astype(np.float64, copy=False)
     if W.ndim != 2:
         raise ValueError(
-            f"concept weights must be a 2-D (n_samples, n_concepts) matrix, got shape {W.shape}"
+            f"{what} must be a 2-D (n_samples, n_concepts) matrix, got shape {W.shape}"
         )
     if W.shape[0] == 0:
-        raise ValueError("concept weights have no rows (0 samples)")
-    check_finite_rows(W, "concept weights")
+        raise ValueError(f"{what} {'have' if name is None else 'has'} no rows (0 samples)")
+    check_finite_rows(W, what)
     negative = W.data < 0 if sp.issparse(W) else W < 0
     if negative.any():
         # (a negative weight would count as present in a prevalence)
@@ -137,7 +139,7 @@ def _as_weights(W: Any) -> np.ndarray | sp.csr_matrix:
         rows = np.unique(at)
         shown = ", ".join(str(int(r)) for r in rows[:5])
         raise ValueError(
-            "Negative values in data: concept weights must be non-negative (SpLiCE weights "
+            f"Negative values in data: {what} must be non-negative (SpLiCE weights "
             f"are); {rows.shape[0]} row(s) hold negative values: {shown}"
         )
     return W

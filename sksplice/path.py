@@ -37,6 +37,7 @@ from ._array import l2_normalize
 from ._pandas import transform_output
 from ._progress import verbose_logging
 from ._stack import warn_user
+from ._validation import check_flag
 from ._weights import in_container
 
 __all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
@@ -344,8 +345,9 @@ def splice_validation_curve(
         that nothing requests, or that an object could take but was not told
         to), and a ``sample_weight`` without one entry per row of ``X``, are
         refused before any fit.
-    verbose : int, default=0
-        0 is quiet; above 0, what is about to run and each fold as it is
+    verbose : int or bool, default=0
+        0 (or False) is quiet (a negative value is refused, as scikit-learn
+        refuses it); above 0, what is about to run and each fold as it is
         scored, with the time so far, are shown on standard error (INFO
         messages of the ``sksplice`` loggers; where the program has configured
         logging, its handlers show them instead).
@@ -362,7 +364,8 @@ def splice_validation_curve(
     TypeError, ValueError
         For a ``transformer`` that is not a ``SpliceTransformer`` or has a
         ``target_l0``, penalties :func:`splice_path` refuses, several metrics in
-        ``scoring``, an ``n_jobs`` that is not a non-zero integer, an
+        ``scoring``, an ``n_jobs`` that is not a non-zero integer, a
+        ``verbose`` that is neither a bool nor an int of at least 0, an
         ``error_score`` that is neither ``'raise'`` nor a number, or ``params``
         the probe's ``fit`` does not take, before any fit.
 
@@ -392,6 +395,7 @@ def splice_validation_curve(
     _check_transformer(transformer)
     _check_penalties(l1_penalties)
     _check_n_jobs(n_jobs)
+    check_flag(verbose, "verbose", int_ok=True)
     _check_error_score(error_score)
     params = {} if params is None else params
     routing = _routing_enabled()

@@ -159,9 +159,12 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         similarity (neighbours with similarity <= 0 are dropped). A query
         concept and its neighbours form one group: ``"and"`` and ``"min"``
         require every group to be present, the group's score being the sum
-        over its members. 0 disables the limit: then ``similarity_threshold``
-        alone selects neighbours, and without a threshold none are added.
-        Needs ``splice``.
+        over its members. The other concepts of the query are not among a
+        concept's neighbours (each is its own group): ``search(["canine",
+        "puppy"], mode="and")`` requires both groups even where "puppy" is
+        the nearest concept to "canine", and no weight is counted twice. 0
+        disables the limit: then ``similarity_threshold`` alone selects
+        neighbours, and without a threshold none are added. Needs ``splice``.
     similarity_threshold : float, default=None
         Expand each query concept with the concepts whose cosine similarity to
         it is at least this value (with ``n_neighbors``: the nearest
@@ -354,14 +357,17 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         """Query columns with their dictionary neighbours: columns, weights and groups.
 
         Each query concept ``j`` forms a group holding itself (weight ``q_j``) and its
-        selected neighbours ``l`` (weight ``q_j * cos(j, l)``).
+        selected neighbours ``l`` (weight ``q_j * cos(j, l)``). The query's concepts
+        are never neighbours: each is its own group, so that ``"and"`` requires every
+        one of them (an item holding ``j`` alone does not match ``j`` and ``l`` where
+        ``l`` is ``j``'s neighbour).
         """
         groups = np.arange(cols.size)
         if self.n_neighbors == 0 and self.similarity_threshold is None:
             return cols, q, groups
         D = self._unit_dictionary
         sims = D[cols] @ D.T  # (n_query_concepts, n_concepts), one product for all
-        sims[np.arange(cols.size), cols] = -np.inf
+        sims[:, cols] = -np.inf  # (no query concept is another's neighbour, nor its own)
         n_nb = self.n_neighbors
         if 0 < n_nb < sims.shape[1]:
             top = np.argpartition(-sims, n_nb - 1, axis=1)[:, :n_nb]

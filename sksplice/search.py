@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._pandas import transform_output
 from ._persistence import VersionStampMixin
+from ._validation import check_flag
 from ._weights import format_weights
 from .path import (
     _check_error_score,
@@ -135,8 +136,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         how many failed and why; ``'raise'`` raises the error instead. When
         every fit fails the search raises (so it does at once when the one
         transformer fit or path of a fixed centre fails).
-    verbose : int, default=0
-        0 is quiet; above 0, what is about to run and each fold as it is
+    verbose : int or bool, default=0
+        0 (or False) is quiet (a negative value is refused, as scikit-learn
+        refuses it); above 0, what is about to run and each fold as it is
         scored, with the time so far, are shown on standard error (INFO
         messages of the ``sksplice`` loggers; where the program has configured
         logging, its handlers show them instead).
@@ -323,6 +325,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         # The transformer's other options are checked now, not in the first fold.
         clone(transformer).set_params(l1_penalty=float(penalties[0]))._check_params()
         _check_n_jobs(self.n_jobs)
+        check_flag(self.verbose, "verbose", int_ok=True)
         if not isinstance(self.return_train_score, (bool, np.bool_)):
             raise TypeError(
                 f"return_train_score must be True or False, got {self.return_train_score!r}"
@@ -468,7 +471,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             ``SpliceTransformer`` and ending with a probe, penalties
             :func:`splice_path` refuses, an unknown or empty ``scoring``, a
             penalty that is not positive, an invalid option of the transformer,
-            an ``n_jobs`` that is not a non-zero integer, a ``refit`` that does
+            an ``n_jobs`` that is not a non-zero integer, a ``verbose`` that
+            is neither a bool nor an int of at least 0, a ``refit`` that does
             not fit the metrics (True with several, a name not among them, a
             name with one metric other than ``scoring``, another type), a
             ``return_train_score`` that is not a bool, an ``error_score`` that

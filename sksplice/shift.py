@@ -164,8 +164,8 @@ def compare_datasets(
             f"W_a and {names_b[j]!r} in W_b ({differ.size} columns differ); give both with "
             "their columns in the same order (W_b[W_a.columns] for DataFrames)"
         )
-    W_a = _as_weights(W_a)
-    W_b = _as_weights(W_b)
+    W_a = _as_weights(W_a, "W_a")
+    W_b = _as_weights(W_b, "W_b")
     n_a, n_b = float(W_a.shape[0]), float(W_b.shape[0])
     sums_a, x_a = _collection_sums(W_a)
     sums_b, x_b = _collection_sums(W_b)

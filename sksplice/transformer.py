@@ -193,11 +193,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         Passed to the solver (bytes it may use per batch); ``None`` uses the
         solver's default.
     verbose : int or bool, default=False
-        0 (or False) is quiet; above 0, ``fit`` shows what it does on standard
-        error: the vocabulary about to be embedded (how many concepts, where
-        the result is cached, after a first sample an estimate of the time
-        left, then its progress) and each step of the ``target_l0``
-        calibration. These are INFO messages of the ``sksplice`` loggers;
+        0 (or False) is quiet (a negative value is refused); above 0, ``fit``
+        shows what it does on standard error: the vocabulary about to be
+        embedded (how many concepts, where the result is cached, after a first
+        sample an estimate of the time left, then its progress) and each step
+        of the ``target_l0`` calibration. These are INFO messages of the ``sksplice`` loggers;
         where the program has configured logging, its handlers show them
         instead. ``transform`` then shows a progress bar of the rows
         decomposed (updated as each chunk of the solver is done).

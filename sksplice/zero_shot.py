@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,7 +42,10 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         prompts. ``None`` takes the classes from the labels ``y`` given to
         ``fit`` (their string form goes into the prompts).
     templates : sequence of str, default=("a photo of a {}.",)
-        Prompt templates, each with one ``{}`` where the class name goes.
+        Prompt templates, each with one ``{}`` where the class name goes
+        (``template.format(name)``: no other field, such as ``{0}`` or ``{x}``;
+        a literal brace is written ``{{`` or ``}}``). Every template is checked
+        before anything is embedded.
     temperature : float, default=0.01
         Softmax temperature for ``predict_proba``: probabilities are
         ``softmax(cos / temperature)``; 0.01 is CLIP's logit scale of 100.
@@ -118,10 +122,15 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         templates = [raw] if isinstance(raw, str) else list(raw)
         if not templates:
             raise ValueError("`templates` is empty; give at least one template such as '{}'")
-        for template in templates:
-            if not isinstance(template, str) or template.count("{}") != 1:
+        for i, template in enumerate(templates):
+            if not _one_placeholder(template):
+                where = "" if len(templates) == 1 else f" (template {i + 1} of {len(templates)})"
+                hint = (
+                    "; write a literal brace as '{{' or '}}'" if isinstance(template, str) else ""
+                )
                 raise ValueError(
-                    f"each template must be a string with exactly one '{{}}', got {template!r}"
+                    f"each template must be a string with exactly one '{{}}', got "
+                    f"{template!r}{where}{hint}"
                 )
         check_number(self.temperature, "temperature", low=0.0, closed="neither")
         return templates
@@ -361,6 +370,25 @@ def _check_enough_classes(classes: Any) -> None:
             "zero-shot classification needs at least two classes, got "
             f"{len(shown)} class{'' if len(shown) == 1 else 'es'}: {shown}"
         )
+
+
+def _one_placeholder(template: Any) -> bool:
+    """Whether ``template`` is a string with exactly one replacement field, ``{}``.
+
+    A field with a name or index (``{x}``, ``{0}``), a conversion or a format spec,
+    and a stray brace (``}``) are refused; literal braces (``{{``, ``}}``) are text.
+    """
+    if not isinstance(template, str):
+        return False
+    try:
+        fields = [
+            (name, spec, conversion)
+            for _, name, spec, conversion in string.Formatter().parse(template)
+            if name is not None
+        ]
+    except ValueError:  # (a single '{' or '}')
+        return False
+    return fields == [("", "", None)]
 
 
 def _check_names(classes: Any, what: str, template: str, y: Any = None) -> None:

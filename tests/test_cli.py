@@ -2797,6 +2797,34 @@ def test_compare_rounds_as_profile_does(image_tree, vocab_file, inproc, capsys, 
     assert any(v != round(v, 3) for v in values)  # (rounded, not coarser)
 
 
+@pytest.mark.parametrize("broken_side", ["a", "b"])
+def test_compare_refuses_a_folder_of_unreadable_images_before_the_vocabulary_is_embedded(
+    broken_side, image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    # The folder was named only after the vocabulary was embedded and every image
+    # decomposed (after a warning about the image mean learned from the images read).
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (broken / "b.jpg").write_bytes(b"")
+    fresh = tmp_path / "fresh.txt"  # (a vocabulary no other test has embedded and cached)
+    fresh.write_text("\n".join([*VOCAB, f"concept of {tmp_path.name}"]) + "\n")
+    folders = [str(image_tree / "cats"), str(broken)]
+    if broken_side == "a":
+        folders.reverse()
+    args = ["compare", *folders, *_model_args(vocab_file), "--vocabulary", str(fresh)]
+    code, out, err = _main(args, capsys)
+    assert code == 1 and out == ""
+    assert "concepts with" not in err and "image mean" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last == f"sksplice: error: none of the 2 images of {broken} could be read", last
+    assert "skipped 2 of 7 images" in err and str(broken / "a.png") in err, err
+    # (the same vocabulary, not cached yet, is embedded once both folders have images)
+    good = [str(image_tree / "cats"), str(image_tree / "dogs")]
+    code, _, err = _main(["compare", *good, *args[3:]], capsys)
+    assert code == 0 and "embedding 12 concepts with" in err, err
+
+
 # ------------------------------------------------- local files checked without torch
 
 

@@ -116,7 +116,8 @@ def test_neighbor_expansion_matches_brute_force(rng, mode):
             groups = {}
             for name in query:
                 j = names.index(name)
-                sims = [(float(D[j] @ D[m]), m) for m in range(len(names)) if m != j]
+                # (the query's concepts are each their own group, never neighbours)
+                sims = [(float(D[j] @ D[m]), m) for m in range(len(names)) if m not in picked]
                 sims.sort(key=lambda t: (-t[0], t[1]))
                 if threshold is not None:
                     sims = [t for t in sims if t[0] >= threshold]
@@ -127,6 +128,57 @@ def test_neighbor_expansion_matches_brute_force(rng, mode):
             ref_idx, ref_scores = _brute_force(W, names, query, mode, groups=groups)
             np.testing.assert_array_equal(idx, ref_idx)
             np.testing.assert_allclose(scores, ref_scores, rtol=1e-10)
+
+
+@pytest.mark.parametrize("mode", ["and", "min", "or"])
+@pytest.mark.parametrize("metric", ["dot", "cosine"])
+def test_query_concepts_that_are_each_others_neighbours_stay_separate_groups(rng, mode, metric):
+    # With mode="and", ["canine", "puppy"] returned items holding only one of them: each
+    # query concept also joined the other's neighbour group.
+    names = ["canine", "puppy", "dog", "hound", "snow", "beach", "sedan", "tree"]
+    raw = np.eye(len(names), 12)
+    raw[1] = raw[0] + 0.2 * raw[1]  # puppy: the nearest concept to canine, and back
+    raw[2] = raw[0] + 0.6 * raw[2]  # dog, hound: the next nearest
+    raw[3] = raw[0] + 0.9 * raw[3]
+    splice = SpliceTransformer(
+        vocabulary=names, concept_embeddings=raw, l1_penalty=0.1, device="cpu"
+    ).fit(rng.normal(size=(100, 12)))
+    D = splice.dictionary_ / np.linalg.norm(splice.dictionary_, axis=1, keepdims=True)
+    S = D @ D.T
+    np.fill_diagonal(S, -np.inf)
+    assert S[0].argmax() == 1 and S[1].argmax() == 0  # (what the test is about)
+    W = sp.random(120, len(names), density=0.25, format="csr", random_state=rng)
+    W = sp.vstack([W, sp.csr_matrix(np.eye(len(names))[[0, 1]] * 0.7)]).tocsr()
+    only_canine, only_puppy = W.shape[0] - 2, W.shape[0] - 1
+    query = {"canine": 1.0, "puppy": 0.5}
+    for n_neighbors, threshold in [(1, None), (2, None), (0, 0.2), (3, 0.1)]:
+        retriever = ConceptRetriever(
+            splice=splice,
+            mode=mode,
+            metric=metric,
+            n_neighbors=n_neighbors,
+            similarity_threshold=threshold,
+        ).fit(W)
+        groups = {}
+        for name in query:
+            j = names.index(name)
+            others = [m for m in range(len(names)) if names[m] not in query]
+            near = sorted(((float(S[j, m]), m) for m in others), key=lambda t: (-t[0], t[1]))
+            near = [t for t in near if t[0] > 0 and (threshold is None or t[0] >= threshold)]
+            near = near[:n_neighbors] if n_neighbors else near
+            groups[name] = [(name, 1.0)] + [(names[m], s) for s, m in near]
+        idx, scores = retriever.search(query, None)
+        ref_idx, ref_scores = _brute_force(W, names, query, mode, metric, groups=groups)
+        np.testing.assert_array_equal(idx, ref_idx)
+        np.testing.assert_allclose(scores, ref_scores, rtol=1e-10)
+        if mode != "or":  # (an item holding one query concept alone is not a match)
+            assert only_canine not in idx and only_puppy not in idx
+        else:  # (each scored by its own query weight alone, not again as the other's neighbour)
+            at = dict(zip(idx.tolist(), scores.tolist(), strict=True))
+            # dot: 0.7 x the query weight; cosine: 1 (the item's unit row) x the unit query's
+            unit = 0.7 if metric == "dot" else 1.0 / np.hypot(1.0, 0.5)
+            assert at[only_canine] == pytest.approx(1.0 * unit)
+            assert at[only_puppy] == pytest.approx(0.5 * unit)
 
 
 def test_neighbours_follow_the_names_of_reordered_columns(rng):

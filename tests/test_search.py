@@ -809,6 +809,37 @@ def test_a_callable_scoring_with_several_metrics_refits_by_name(problem):
         picked.score(X, y)
 
 
+def test_a_negative_or_non_integer_verbose_is_refused_before_any_fit(problem, monkeypatch, capsys):
+    # verbose=-1 was taken and, being true, showed every fold although "0 is quiet".
+    from sksplice import splice_validation_curve
+
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+
+    def fail(*args, **kwargs):
+        raise AssertionError("fitted before validating")
+
+    with monkeypatch.context() as m:
+        m.setattr(SpliceTransformer, "fit", fail)
+        for bad, error, match in [
+            (-1, ValueError, r"^verbose must be 0 \(quiet\) or more, got -1$"),
+            (np.int64(-2), ValueError, r"^verbose must be 0 \(quiet\) or more, got "),
+            ("yes", TypeError, r"^verbose must be a bool or an int, got 'yes' \(str\)$"),
+            (0.5, TypeError, r"^verbose must be a bool or an int, got 0.5 \(float\)$"),
+        ]:
+            with pytest.raises(error, match=match):
+                SplicePathSearchCV(pipe, PENALTIES, cv=3, verbose=bad).fit(X, y)
+            with pytest.raises(error, match=match):
+                splice_validation_curve(splicer, probe(), X, y, PENALTIES, cv=3, verbose=bad)
+    # (as the transformer refuses it)
+    with pytest.raises(ValueError, match=r"^verbose must be 0 \(quiet\) or more, got -1$"):
+        clone(splicer).set_params(verbose=-1).fit(X)
+    capsys.readouterr()
+    for quiet in (0, False, np.int64(0), np.False_):
+        SplicePathSearchCV(pipe, PENALTIES[:1], cv=3, verbose=quiet).fit(X, y)
+    assert "SplicePathSearchCV" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("centre", ["learned", "fixed"])
 def test_verbose_shows_each_fold_on_standard_error(problem, capsys, monkeypatch, centre):
     # a search of a few thousand rows ran for minutes without a line; stdout stays clean

@@ -145,6 +145,33 @@ def test_mismatched_collections_are_named():
         compare_datasets(np.ones((3, 2)), np.ones((0, 2)), concepts=["a", "b"])
 
 
+@pytest.mark.parametrize("side", ["W_a", "W_b"])
+def test_invalid_weights_name_their_collection(side):
+    # Both collections were called "concept weights": the rows named meant nothing.
+    good = np.ones((4, 2))
+    bad_rows = {
+        "NaN or infinite values in 2 row(s): 1, 3": np.array(
+            [[1, 0], [np.nan, 0], [0, 1], [0, np.inf]], dtype=float
+        ),
+        "negative values: 2": np.array([[1, 0], [0, 1], [0, -0.5], [1, 1]], dtype=float),
+    }
+    for message, bad in bad_rows.items():
+        for form in (bad, sp.csr_matrix(bad), pd.DataFrame(bad, columns=["a", "b"])):
+            W_a, W_b = (form, good) if side == "W_a" else (good, form)
+            with pytest.raises(ValueError) as caught:
+                compare_datasets(W_a, W_b, concepts=["a", "b"])
+            text = str(caught.value)
+            assert side in text and message in text, text
+            assert "concept weights" not in text, text
+    with pytest.raises(ValueError, match=f"^{side} has no rows"):
+        compare_datasets(*((good[:0], good) if side == "W_a" else (good, good[:0])), ["a", "b"])
+    # (other callers keep their words)
+    from sksplice.analysis import _as_weights
+
+    with pytest.raises(ValueError, match=r"^Negative values in data: concept weights must be"):
+        _as_weights(-good)
+
+
 def test_worked_example_finds_the_planted_shift(laion_minilm, minilm, tmp_path):
     """Collection B mentions snow 8x as often: 'snow' is found, subjects and scenes are not."""
     pytest.importorskip("matplotlib")

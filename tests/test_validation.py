@@ -138,6 +138,10 @@ def test_option_and_flag_rules():
         check_flag(1, "centered")
     with pytest.raises(TypeError, match=r"^verbose must be a bool or an int, got 'yes' \(str\)$"):
         check_flag("yes", "verbose", int_ok=True)
+    # a negative level is true, so it would not be quiet: refused, as scikit-learn does
+    with pytest.raises(ValueError, match=r"^verbose must be 0 \(quiet\) or more, got -1$"):
+        check_flag(-1, "verbose", int_ok=True)
+    assert check_flag(0, "verbose", int_ok=True) == 0
 
 
 def test_validate_params_checks_every_rule_of_the_table():

@@ -142,6 +142,41 @@ def test_bad_parameters(params, y, match):
         ZeroShotClassifier(HashEmbedder(4), **params).fit(X, y)
 
 
+@pytest.mark.parametrize(
+    ("templates", "bad", "where"),
+    [
+        (["a photo of a {} {x}."], "'a photo of a {} {x}.'", ""),
+        (["a {} photo }"], "'a {} photo }'", ""),
+        (["a photo of a {}.", "{} {x}"], "'{} {x}'", " (template 2 of 2)"),
+        (["a photo of a {}.", "a {} photo }"], "'a {} photo }'", " (template 2 of 2)"),
+        (["{0}", "a photo of a {}."], "'{0}'", " (template 1 of 2)"),
+        (["a photo of a {!r}."], "'a photo of a {!r}.'", ""),
+        (["a photo of a {:>9}."], "'a photo of a {:>9}.'", ""),
+        (["a photo of a {"], "'a photo of a {'", ""),
+    ],
+)
+def test_templates_with_other_fields_or_stray_braces_are_refused_before_embedding(
+    templates, bad, where
+):
+    # A named field or a stray brace failed with a bare KeyError or ValueError of
+    # str.format, after the templates before it were checked and formatted.
+    emb = HashEmbedder(4)
+    clf = ZeroShotClassifier(emb, classes=["dog", "cat"], templates=templates)
+    with pytest.raises(ValueError) as caught:
+        clf.fit(np.ones((3, 4)))
+    assert str(caught.value).startswith(
+        f"each template must be a string with exactly one '{{}}', got {bad}{where}"
+    ), caught.value
+    assert emb.calls == []
+
+
+def test_literal_braces_in_a_template_are_text():
+    emb = HashEmbedder(4)
+    clf = ZeroShotClassifier(emb, classes=["cat", "dog"], templates=["a {{}} photo of a {}}}"])
+    clf.fit(np.ones((3, 4)))
+    assert emb.calls == [["a {} photo of a cat}", "a {} photo of a dog}"]]
+
+
 def test_type_errors_and_dimension_mismatch():
     X = np.ones((3, 4))
     with pytest.raises(TypeError, match="embed_text"):

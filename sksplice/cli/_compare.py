@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -35,16 +36,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         _check_outputs_apart(args, paths_a + paths_b)
         plan = _check_options(args)
     _warn_unknown_extension(args)
-    # one decomposition (one dictionary, one modality centre) for both collections
-    dec = _decompose(args, paths_a + paths_b, plan)
-    _report_skipped(dec.skipped, len(paths_a) + len(paths_b))
-    in_a = {str(p) for p in paths_a}
-    from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
     # (as the outputs write a name: see sksplice._image_files.shown_name)
     labels = (shown_name(str(args.folder_a)), shown_name(str(args.folder_b)))
-    for mask, folder in ((from_a, labels[0]), (~from_a, labels[1])):
-        if not mask.any():
-            raise CLIError(f"none of the images of {folder} could be read")
+    n_total = len(paths_a) + len(paths_b)
+
+    def folders_read(kept: list[Path], skipped: list[Any]) -> None:
+        # each folder still has an image: checked before the vocabulary is embedded
+        read = {str(p) for p in kept}
+        for folder, paths in ((labels[0], paths_a), (labels[1], paths_b)):
+            if not any(str(p) in read for p in paths):
+                _report_skipped(skipped, n_total)  # (every one, before the error)
+                raise CLIError(f"none of the {len(paths)} images of {folder} could be read")
+
+    # one decomposition (one dictionary, one modality centre) for both collections
+    dec = _decompose(args, paths_a + paths_b, plan, check_read=folders_read)
+    _report_skipped(dec.skipped, n_total)
+    in_a = {str(p) for p in paths_a}
+    from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
     W = dec.splice.transform(dec.X)
     comparison = compare_datasets(
         W[from_a],
