@@ -270,7 +270,9 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     model : fitted Pipeline or linear classifier
         As in :func:`probe_concepts`. It is not modified.
     concepts : str or list of str
-        The concepts whose coefficients are zeroed (for every class).
+        The concepts whose coefficients are zeroed (for every class); also a
+        tuple, numpy array, pandas Index or Series of names (e.g. the
+        ``concept`` column of :func:`probe_concepts`' table).
     feature_names : list of str or fitted SpliceTransformer, default=None
         Names of the classifier's input columns; by default as in
         :func:`probe_concepts`.
@@ -292,11 +294,11 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     """
     if isinstance(concepts, str):
         concepts = [concepts]
-    if not isinstance(concepts, Sequence | np.ndarray | pd.Index):
+    if not isinstance(concepts, Sequence | np.ndarray | pd.Index | pd.Series):
         raise TypeError(
             f"`concepts` must be a list of concept names; got {type(concepts).__name__}"
         )
-    concepts = list(concepts)
+    concepts = list(concepts)  # (a Series: its values, e.g. a column of a concept table)
     if not concepts:
         raise ValueError("`concepts` names no concept")
     for i, name in enumerate(concepts):

@@ -134,6 +134,13 @@ def test_zeroing_a_bare_estimator_and_sparse_coefficients(rng):
     assert edited.coef_[0, 2] == 0.0 and bare.coef_[0, 2] != 0.0
     ridge = RidgeClassifier().fit(X, np.arange(40) % 3)
     assert zero_concept_coefficients(ridge, ["sky"]).coef_[:, 4].tolist() == [0.0, 0.0, 0.0]
+    # names as a column of a table (probe_concepts' own, say): a Series, as an Index is taken
+    table = probe_concepts(model, k=1)
+    top = table["concept"]
+    assert isinstance(top, pd.Series) and len(top) >= 1
+    edited = zero_concept_coefficients(model, top)
+    cols = [NAMES.index(c) for c in top]
+    assert (edited.coef_.toarray()[0, cols] == 0).all()
 
 
 def test_errors_name_the_problem(rng):
