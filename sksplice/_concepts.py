@@ -96,7 +96,15 @@ def resolve_concepts(
 
         vocabulary_size = auto_size(vocab)
     if isinstance(vocab, str | os.PathLike):
-        from .vocabulary import load_vocabulary
+        from .vocabulary import _VOCABULARY_COUNTS, load_vocabulary
+
+        counts = _VOCABULARY_COUNTS.get(vocab) if isinstance(vocab, str) else None
+        if counts is not None and vocabulary_size is not None and vocabulary_size > counts[1]:
+            # (the pinned file's length is known: no download to find the size too large)
+            raise ValueError(
+                f"vocabulary_size={vocabulary_size} is larger than the {counts[1]} concepts "
+                f"of the {vocab!r} vocabulary; use vocabulary_size=None to keep all of them"
+            )
 
         if not count_full:
             return list(load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)), None
@@ -196,7 +204,11 @@ def raw_concept_embeddings(
 
 
 def _set_centred(A: np.ndarray) -> np.ndarray:
-    """Unit rows of ``A``, less their mean, made unit again (zero rows stay zero)."""
+    """Unit rows of ``A``, less their mean, made unit again.
+
+    (A zero row becomes minus the mean; ``fit`` refuses zero rows right after the
+    check, naming them.)
+    """
     A = unit_rows(A)
     return unit_rows(A - A.mean(axis=0))
 

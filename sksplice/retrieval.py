@@ -162,7 +162,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         over its members. The other concepts of the query are not among a
         concept's neighbours (each is its own group): ``search(["canine",
         "puppy"], mode="and")`` requires both groups even where "puppy" is
-        the nearest concept to "canine", and no weight is counted twice. 0
+        the nearest concept to "canine". A neighbour of two query concepts
+        belongs to both groups (its weight counts in each). 0
         disables the limit: then ``similarity_threshold`` alone selects
         neighbours, and without a threshold none are added. Needs ``splice``.
     similarity_threshold : float, default=None

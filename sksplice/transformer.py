@@ -47,6 +47,11 @@ from .dictionary import build_dictionary
 
 __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
 
+#: Fewest rows for which a verbose ``transform`` shows a progress bar: fewer take about a
+#: second or less, and callers that decompose in pieces (a search's text query, the
+#: command line's chunks of images under their own bar) would print one bar per call.
+_BAR_MIN_ROWS = 1024
+
 logger = logging.getLogger(__name__)
 
 
@@ -199,8 +204,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         sample an estimate of the time left, then its progress) and each step
         of the ``target_l0`` calibration. These are INFO messages of the ``sksplice`` loggers;
         where the program has configured logging, its handlers show them
-        instead. ``transform`` then shows a progress bar of the rows
-        decomposed (updated as each chunk of the solver is done).
+        instead. ``transform`` of 1,024 rows or more then shows a progress
+        bar of the rows decomposed (updated as each chunk of the solver is
+        done).
 
     Attributes
     ----------
@@ -637,7 +643,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
     def _weights_and_stats(self, X: np.ndarray) -> tuple[scipy.sparse.csr_matrix, TransformStats]:
         self._warn_if_penalty_set_after_fit()
-        with progress(X.shape[0], desc="decomposing", unit="row", disable=not self.verbose) as bar:
+        quiet = not self.verbose or X.shape[0] < _BAR_MIN_ROWS
+        with progress(X.shape[0], desc="decomposing", unit="row", disable=quiet) as bar:
             codes = self._solve(self._targets(X), self.l1_penalty_, on_rows=bar.update)
         W = codes.to_csr()
         dtype = np.float64 if X.dtype == np.float64 else np.float32

@@ -1164,7 +1164,13 @@ def test_verbose_transform_shows_the_rows_decomposed(problem, monkeypatch, capsy
     from sksplice import _progress
 
     monkeypatch.setattr(_progress, "LOG_INTERVAL", 0.0)  # (a line per update, not a tty)
+    from sksplice import transformer as transformer_module
+    from sksplice.cli import _decompose
+
     concepts, raw, X = problem
+    # (the command line decomposes under its own bar, in chunks too small for this one)
+    assert _decompose._CHUNK < transformer_module._BAR_MIN_ROWS
+    monkeypatch.setattr(transformer_module, "_BAR_MIN_ROWS", 100)
     X = np.vstack([X] * 5)  # 200 rows
     # a budget that cuts them into several chunks
     est = make(concepts, raw, verbose=1, memory_budget=20_000).fit(X)
@@ -1181,6 +1187,9 @@ def test_verbose_transform_shows_the_rows_decomposed(problem, monkeypatch, capsy
     capsys.readouterr()
     assert abs(quiet.transform(X) - W).max() == 0
     assert capsys.readouterr().err == ""
+    # a few rows (a text query of a search, one row of cosine_similarity): no bar
+    est.transform(X[:99])
+    assert "decomposing" not in capsys.readouterr().err
 
 
 def test_the_solver_reports_every_row_once(problem):
@@ -1195,6 +1204,8 @@ def test_the_solver_reports_every_row_once(problem):
     assert sum(seen) == len(V) and len(seen) > 1, seen
     same = lasso.solve(V, 0.2, memory_budget=30_000)  # (the same chunks, no callback)
     assert abs(codes.to_csr() - same.to_csr()).max() == 0
+    with pytest.raises(TypeError, match=r"progress must be a callable .* got int 5"):
+        lasso.solve(V, 0.2, progress=5)  # (before any solve, not after the first chunk)
 
 
 def test_a_warning_of_every_fold_is_shown_once_per_line(problem, monkeypatch):

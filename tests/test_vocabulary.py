@@ -469,6 +469,14 @@ def test_a_size_too_large_is_refused_before_the_download(tmp_path, monkeypatch):
     with pytest.raises(DataFetchError):  # (the largest size that fits does download)
         load_vocabulary("laion_bigrams", size=15000, data_home=tmp_path)
     assert not any(tmp_path.rglob("*.txt"))
+    # and the transformer's fit, in the words of its parameter
+    from sksplice import SpliceTransformer
+
+    splice = SpliceTransformer(
+        vocabulary="laion", vocabulary_size=40000, data_home=tmp_path, device="cpu"
+    )
+    with pytest.raises(ValueError, match=r"^vocabulary_size=40000 is larger than the 37445"):
+        splice.fit(np.ones((3, 4)))
 
 
 def test_authors_size_too_large(splice_data_dir):

@@ -349,6 +349,11 @@ class NonNegLasso:
         once or, with a float32 dictionary, solved again in float64.
         """
         lam = check_penalty(l1_penalty)
+        if progress is not None and not callable(progress):
+            raise TypeError(
+                "progress must be a callable taking a number of rows (e.g. a tqdm bar's "
+                f"update) or None, got {type(progress).__name__} {progress!r}"
+            )
         Vt, method, tol, max_iter, W_warm = self._check_call(
             V, solver, tol, max_iter, warm_start, check_input
         )
