@@ -96,13 +96,12 @@ def resolve_concepts(
 
         vocabulary_size = auto_size(vocab)
     if isinstance(vocab, str | os.PathLike):
-        from .vocabulary import _VOCABULARY_COUNTS, load_vocabulary
+        from .vocabulary import load_vocabulary, named_size_exceeded
 
-        counts = _VOCABULARY_COUNTS.get(vocab) if isinstance(vocab, str) else None
-        if counts is not None and vocabulary_size is not None and vocabulary_size > counts[1]:
-            # (the pinned file's length is known: no download to find the size too large)
+        n = named_size_exceeded(vocab, vocabulary_size)
+        if n is not None:  # (no download to find the size too large)
             raise ValueError(
-                f"vocabulary_size={vocabulary_size} is larger than the {counts[1]} concepts "
+                f"vocabulary_size={vocabulary_size} is larger than the {n} concepts "
                 f"of the {vocab!r} vocabulary; use vocabulary_size=None to keep all of them"
             )
 

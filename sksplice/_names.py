@@ -47,6 +47,13 @@ def remember_concepts(W: Any, concepts: np.ndarray) -> Any:
     return W
 
 
+def name_differences(given: Any, expected: Any, n: int = 5) -> tuple[list[Any], list[Any]]:
+    """Up to ``n`` names of ``given`` not in ``expected``, and of ``expected`` not in
+    ``given``, each in its own order (for messages about mismatched columns)."""
+    known, seen = set(expected), set(given)
+    return [c for c in given if c not in known][:n], [c for c in expected if c not in seen][:n]
+
+
 def check_source(W: Any, names: Any, what: str) -> None:
     """Refuse a matrix made by a SpliceTransformer whose concepts are not ``names``.
 

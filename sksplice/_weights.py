@@ -14,7 +14,7 @@ import scipy.sparse
 from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, unit_rows
-from ._names import check_source, remember_concepts
+from ._names import check_source, name_differences, remember_concepts
 from ._pandas import frame_values, sparse_frame, transform_output
 from ._validation import check_finite_rows, check_input_features, check_int
 
@@ -104,8 +104,7 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
             if len(columns) == n_concepts and set(columns) == known:
                 W = W[list(est.concepts_)]
             else:
-                unknown = [c for c in columns if c not in known][:5]
-                missing = [c for c in est.concepts_ if c not in set(columns)][:5]
+                unknown, missing = name_differences(columns, est.concepts_)
                 raise ValueError(
                     "the DataFrame columns must be the concepts of get_feature_names_out(); "
                     f"unknown columns {unknown}, missing concepts {missing}"

@@ -25,7 +25,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import a_type, carried_names, check_source, close_matches
+from ._names import a_type, carried_names, check_source, close_matches, name_differences
 from ._pandas import is_sparse_frame, sparse_frame, transform_output
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
@@ -400,9 +400,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                         f"order: column {j} is {names_in[j]!r} in X but {names[j]!r} in "
                         "splice.get_feature_names_out(); pass X[splice.get_feature_names_out()]"
                     )
-                known, given = set(mine), set(text)
-                unknown = [c for c in text if c not in known][:5]
-                missing = [c for c in mine if c not in given][:5]
+                unknown, missing = name_differences(text, mine)
                 raise ValueError(
                     "the DataFrame columns differ from the concepts of `splice` "
                     f"(get_feature_names_out()): columns not among its concepts {unknown}, "
@@ -532,9 +530,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             if text is not None and text != mine and all(isinstance(c, str) for c in columns):
                 # (other concepts: each column would be edited, and named, as another;
                 # columns that are not strings are positions, as scikit-learn reads them)
-                known, given = set(mine), set(text)
-                unknown = [c for c in text if c not in known][:5]
-                missing = [c for c in mine if c not in given][:5]
+                unknown, missing = name_differences(text, mine)
                 raise ValueError(
                     "the columns of X differ from the concepts of this editor "
                     f"(concepts_): columns not among its concepts {unknown}, its concepts "

@@ -65,20 +65,28 @@ _VOCABULARY_COUNTS: dict[str, tuple[int, int]] = {
 }
 
 
+def named_size_exceeded(name: Any, size: int | None, order: str = "frequency") -> int | None:
+    """The length of the pinned vocabulary ``name`` when ``size`` is larger, else None.
+
+    The length is its lines for ``order="authors"`` (whose sizes count lines), its
+    concepts otherwise; known without the file, so a size is checked before a download.
+    None also for a name that is not pinned (its file says, once read).
+    """
+    counts = _VOCABULARY_COUNTS.get(name) if isinstance(name, str) else None
+    if counts is None or size is None:
+        return None
+    n = counts[0] if order == "authors" else counts[1]
+    return n if size > n else None
+
+
 def _check_named_size(name: str, size: int | None, order: str) -> None:
     """Refuse a ``size`` larger than the named vocabulary (before it is fetched)."""
-    if size is None or name not in _VOCABULARY_COUNTS:
-        return
-    n_lines, n_concepts = _VOCABULARY_COUNTS[name]
-    if order == "authors" and size > n_lines:
+    n = named_size_exceeded(name, size, order)
+    if n is not None:
+        what = "lines" if order == "authors" else "concepts"
         raise ValueError(
-            f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary; "
+            f"size={size} is larger than the {n} {what} of the {name!r} vocabulary; "
             "use size=None to load all of them"
-        )
-    if order != "authors" and size > n_concepts:
-        raise ValueError(
-            f"size={size} is larger than the {n_concepts} concepts of the {name!r} "
-            "vocabulary; use size=None to load all of them"
         )
 
 
@@ -451,8 +459,8 @@ def authors_index_to_concept(
     size = check_int(size, "size", low=-1)
     whole = size <= 0
     if isinstance(name, str) and name in VOCABULARIES:
-        n_lines = _VOCABULARY_COUNTS.get(name, (size, size))[0]
-        if size > n_lines:
+        n_lines = named_size_exceeded(name, size, "authors")
+        if n_lines is not None:
             raise ValueError(
                 f"size={size} is larger than the {n_lines} lines of the {name!r} vocabulary; "
                 "use size=-1 to map all of them"

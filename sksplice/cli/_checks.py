@@ -315,7 +315,7 @@ def _check_local_files(args: argparse.Namespace) -> list[str] | None:
         The concepts of a vocabulary file; None for a named vocabulary, read once
         the model is checked (it may be downloaded).
     """
-    from ..vocabulary import _VOCABULARY_COUNTS, VOCABULARIES, as_mean_vector
+    from ..vocabulary import VOCABULARIES, as_mean_vector, named_size_exceeded
 
     choice = args.image_mean
     if choice not in _MEAN_KEYWORDS:
@@ -331,8 +331,8 @@ def _check_local_files(args: argparse.Namespace) -> list[str] | None:
         return _check_vocabulary(args)
     # A named vocabulary is read once the model is checked (it may be downloaded), but
     # its length is known: a --vocabulary-size beyond it is refused now.
-    n_concepts = _VOCABULARY_COUNTS.get(args.vocabulary, (0, 0))[1]
-    if args.vocabulary_size is not None and 0 < n_concepts < args.vocabulary_size:
+    n_concepts = named_size_exceeded(args.vocabulary, args.vocabulary_size)
+    if n_concepts is not None:
         raise CLIError(
             f"--vocabulary-size {args.vocabulary_size} is larger than the {n_concepts} "
             f"concepts of the {args.vocabulary!r} vocabulary; use --vocabulary-size "
