@@ -29,6 +29,8 @@ __all__ = ["SentenceTransformerEmbedder"]
 
 _LOCK = threading.Lock()
 _MODELS: dict[tuple[Any, ...], Any] = {}
+# Digests of the weights of models returned by callables, keyed as ``_MODELS``.
+_DIGESTS: dict[tuple[Any, ...], str | None] = {}
 
 
 def _folder_files(folder: str) -> tuple[tuple[str, int, int], ...]:
@@ -56,6 +58,25 @@ def _folder_sha256(folder: str) -> str:
     digest = hashlib.sha256()
     for rel, _, _ in _folder_files(folder):
         digest.update(f"{rel}\0{_file_sha256(os.path.join(folder, rel))}\n".encode())
+    return digest.hexdigest()
+
+
+def _weights_sha256(model: Any) -> str | None:
+    """One SHA-256 digest of a loaded model's parameters and buffers (their names,
+    dtypes, shapes and values), or None when the model has no ``state_dict``."""
+    state_dict = getattr(model, "state_dict", None)
+    if not callable(state_dict):
+        return None
+    import torch
+
+    digest = hashlib.sha256()
+    for key, value in sorted(state_dict().items()):
+        if not isinstance(value, torch.Tensor):
+            continue
+        t = value.detach().to("cpu").contiguous()
+        digest.update(f"{key}\0{t.dtype}\0{tuple(t.shape)}\n".encode())
+        # (bytes of any dtype, bfloat16 included, through a view as bytes)
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -119,7 +140,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
     name : str or None, default=None
         Identifies the weights in :meth:`cache_key`; by default the model
         string (with a digest of the files for a local folder), or the
-        module and name of the callable.
+        module and name of the callable with a digest of the weights it
+        returns.
 
     See Also
     --------
@@ -151,6 +173,17 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
                 "model must be a sentence-transformers model name or path, or a callable "
                 f"returning a loaded model; got {type(self.model).__name__}"
             )
+        if (
+            callable(self.model)
+            and not isinstance(self.model, type)
+            and hasattr(self.model, "encode")
+        ):
+            raise TypeError(
+                f"model is a loaded model ({a_type(self.model)}), not a name or a loader: "
+                "give the name or folder it was loaded from, or a function that returns "
+                "it (e.g. lambda: model), so that the embedder can be cloned and pickled "
+                "without copying the weights"
+            )
         check_int(self.batch_size, "batch_size")
         if self.name is not None and not (isinstance(self.name, str) and self.name.strip()):
             raise ValueError(f"name must be a non-empty string or None, got {self.name!r}")
@@ -163,11 +196,16 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         folder = os.path.expanduser(self.model)
         return folder if os.path.isdir(folder) else None
 
-    def _loaded(self) -> Any:
+    def _key(self) -> tuple[Any, ...]:
+        """The key of the loaded model in the in-process cache."""
         device = self._check_params()
         folder = self._folder()
         # A model folder saved again (fine-tuned weights) is loaded again.
-        key = (self.model, device, None if folder is None else _folder_files(folder))
+        return (self.model, device, None if folder is None else _folder_files(folder))
+
+    def _loaded(self) -> Any:
+        key = self._key()
+        device = key[1]
         with _LOCK:
             model = _MODELS.get(key)
             if model is None:
@@ -194,6 +232,7 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
                 # (the model of a folder as it was before it was saved again is let go)
                 for old in [k for k in _MODELS if k[:2] == key[:2]]:
                     del _MODELS[old]
+                    _DIGESTS.pop(old, None)
                 _MODELS[key] = model
         return model
 
@@ -281,22 +320,36 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         dim = get() if callable(get) else None
         return int(dim) if isinstance(dim, int | np.integer) and dim > 0 else None
 
-    def cache_key(self) -> str:
+    def cache_key(self) -> str | None:
         """A string that identifies the model.
 
         Returns
         -------
-        str
+        str or None
             ``"sentence-transformers/<name>"``; for a model in a local folder
             (and no ``name``), followed by ``"/files-sha256-<digest>"``, a digest
             of the folder's files, so that the key changes when the folder is
-            saved again with other weights.
+            saved again with other weights. For a callable (and no ``name``),
+            ``"sentence-transformers/<module>.<name of the callable>"`` followed
+            by ``"/weights-sha256-<digest>"``, a digest of the parameters of the
+            model it returns (loaded to compute it): two loaders of one name,
+            such as two ``functools.partial`` objects or two lambdas, or a
+            loader edited between runs, never share cached embeddings. None
+            (nothing cached on disk) when that model has no ``state_dict``.
         """
         self._check_params()
         if self.name is not None:
             return f"sentence-transformers/{self.name}"
         if not isinstance(self.model, str):
-            return f"sentence-transformers/{_loader_name(self.model)}"
+            model = self._loaded()
+            key = self._key()
+            with _LOCK:
+                if key not in _DIGESTS:
+                    _DIGESTS[key] = _weights_sha256(model)
+                digest = _DIGESTS[key]
+            if digest is None:
+                return None
+            return f"sentence-transformers/{_loader_name(self.model)}/weights-sha256-{digest}"
         folder = self._folder()
         if folder is None:
             return f"sentence-transformers/{self.model}"

