@@ -146,6 +146,9 @@ def resolve_concepts(
             )
         seen[item] = i
         stripped[bare] = i
+    # Surrounding whitespace is stripped, as load_vocabulary does: the concepts name
+    # the output columns (each entry keeps its position: rows of concept_embeddings).
+    items = [item.strip() for item in items]
     n_full = len(items)
     if vocabulary_size is not None:
         items = items[:vocabulary_size]

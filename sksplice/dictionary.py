@@ -48,9 +48,11 @@ from ._validation import check_finite_rows, check_int
 
 __all__ = [
     "DictionaryCacheWarning",
+    "DuplicateConceptWarning",
     "build_dictionary",
     "clear_memory_cache",
     "dictionary_cache_path",
+    "duplicate_concepts",
     "embed_vocabulary",
     "l2_normalize",
     "vocabulary_hash",
@@ -90,6 +92,123 @@ _memory_lock = threading.Lock()
 
 class DictionaryCacheWarning(UserWarning):
     """A cached concept dictionary on disk was unusable (rebuilt) or could not be written."""
+
+
+class DuplicateConceptWarning(UserWarning):
+    """Concepts of a vocabulary whose embeddings are the same direction.
+
+    Their dictionary rows are equal, so the lasso can split a weight between
+    them in any proportion. ``groups`` lists them, each a tuple of concept names.
+    """
+
+    def __init__(self, message: str, groups: list[tuple[str, ...]]) -> None:
+        super().__init__(message)
+        self.groups = groups
+
+
+#: Embeddings of two concepts count as the same direction from this cosine on.
+_SAME_COSINE = 1.0 - 1e-6
+
+
+def duplicate_concepts(raw: np.ndarray) -> list[list[int]]:
+    """Groups of rows of ``raw`` that point the same way (cosine >= 1 - 1e-6).
+
+    Rows are compared only where four random projections of the unit rows are
+    all within the distance such rows can have (``sqrt(2e-6)``), found along the
+    rows sorted by the first projection: no ``n x n`` product is formed (0.1 s
+    for 37,445 rows of 512 on one core). Zero rows are left out
+    (:func:`build_dictionary` refuses them).
+
+    Parameters
+    ----------
+    raw : ndarray of shape (n_concepts, d)
+        Concept embeddings.
+
+    Returns
+    -------
+    list of list of int
+        Row indices of each group of two or more, in increasing order, the
+        groups ordered by their first row.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    # (no float64 copy of the embeddings: the projections are formed in their dtype,
+    # with a margin for its round-off, and only candidate pairs are compared exactly)
+    X = np.asarray(raw)
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    n = X.shape[0]
+    norms = _row_norms(X)
+    keep = np.flatnonzero(norms > 0)
+    if keep.size < 2:
+        return []
+    directions = np.random.default_rng(0).standard_normal((X.shape[1], 4))
+    directions /= np.linalg.norm(directions, axis=0)
+    P = (X[keep] @ directions.astype(X.dtype)).astype(np.float64) / norms[keep, None]
+    order = np.argsort(P[:, 0], kind="stable")
+    rows = keep[order]
+    P = np.ascontiguousarray(P[order].T)
+    eps = 1e-5 if X.dtype.itemsize < 8 else 1e-12
+    reach = np.sqrt(2.0 * (1.0 - _SAME_COSINE)) * (1 + 1e-6) + eps
+    pairs: list[np.ndarray] = []
+    for offset in range(1, rows.size):
+        # (the first projection is sorted: no rows farther apart in it are within reach)
+        near = P[0, offset:] - P[0, :-offset] <= reach
+        if not near.any():
+            break
+        for k in range(1, P.shape[0]):
+            near &= np.abs(P[k, offset:] - P[k, :-offset]) <= reach
+        at = np.flatnonzero(near)
+        if at.size:
+            a, b = rows[at], rows[at + offset]
+            Xa, Xb = X[a].astype(np.float64), X[b].astype(np.float64)
+            cosine = np.einsum("ij,ij->i", Xa, Xb) / (norms[a] * norms[b])
+            same = cosine >= _SAME_COSINE
+            pairs.append(np.stack([a[same], b[same]], axis=1))
+    found = np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
+    if not found.size:
+        return []
+    a, b = found[:, 0], found[:, 1]
+    graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    members = np.unique(np.concatenate([a, b]))
+    groups: dict[int, list[int]] = {}
+    for i in members.tolist():
+        groups.setdefault(int(labels[i]), []).append(i)
+    return sorted(groups.values())
+
+
+def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> None:
+    """Warn (:class:`DuplicateConceptWarning`) about concepts with the same embedding.
+
+    A text tower that lower-cases its input embeds ``"Dog"`` as ``"dog"``, and
+    one with a context of 77 tokens cuts longer concepts at their end; two
+    concepts can also be the same text spelt differently. The warning names up
+    to five groups (a long name is shortened in the message, not in ``groups``)
+    and says what to do.
+    """
+    found = duplicate_concepts(raw)
+    if not found:
+        return
+    groups = [tuple(str(concepts[i]) for i in group) for group in found]
+
+    def short(name: str) -> str:
+        return repr(name if len(name) <= 40 else name[:37] + "...")
+
+    shown = "; ".join(" = ".join(short(name) for name in group) for group in groups[:5])
+    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    n_extra = sum(len(g) - 1 for g in groups)
+    warn_user(
+        DuplicateConceptWarning(
+            f"{n_extra} concept(s) of the vocabulary have the same embedding as another "
+            f"concept, so their weights are split between them arbitrarily: {shown}{more}. "
+            "(Text towers that lower-case their input embed case variants alike, and a "
+            "concept longer than the model's context is cut at its end.) Keep one concept "
+            "of each group in the vocabulary; the warning's `groups` attribute lists them.",
+            groups,
+        )
+    )
 
 
 def _row_norms(X: np.ndarray) -> np.ndarray:

@@ -16,6 +16,9 @@ Warnings (subclasses of :class:`UserWarning`):
   100 rows.
 - :class:`DictionaryCacheWarning`: a cached concept dictionary was unusable
   (rebuilt) or could not be written.
+- :class:`DuplicateConceptWarning`: concepts of a vocabulary with the same
+  embedding (their weights split arbitrarily); its ``groups`` attribute lists
+  them.
 - :class:`SkippedInputWarning`: inputs skipped with ``on_error="skip"``; its
   ``skipped`` attribute lists them as :class:`SkippedInput` records.
 - :class:`InconsistentVersionWarning`: an estimator loaded from a pickle saved
@@ -49,7 +52,7 @@ if TYPE_CHECKING:
     from ._means import SmallMeanSampleWarning
     from ._models import CheckpointFormatError, WeightsUnavailableError
     from ._persistence import InconsistentVersionWarning
-    from .dictionary import DictionaryCacheWarning
+    from .dictionary import DictionaryCacheWarning, DuplicateConceptWarning
     from .embedders import SkippedInput, SkippedInputWarning
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "DataFetchError",
     "DictionaryCacheWarning",
     "DigestMismatchError",
+    "DuplicateConceptWarning",
     "InconsistentVersionWarning",
     "InvalidImageError",
     "SkippedInput",
@@ -71,6 +75,7 @@ _DEFINED_IN = {
     "DataFetchError": "._download",
     "DictionaryCacheWarning": ".dictionary",
     "DigestMismatchError": "._download",
+    "DuplicateConceptWarning": ".dictionary",
     "InconsistentVersionWarning": "._persistence",
     "InvalidImageError": "._images",
     "SkippedInput": ".embedders",

@@ -43,7 +43,7 @@ from ._validation import (
     validate_params,
 )
 from ._weights import ConceptSpaceMixin
-from .dictionary import build_dictionary
+from .dictionary import build_dictionary, warn_duplicate_concepts
 
 __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
 
@@ -121,8 +121,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     vocabulary : str, path or list of str, default="laion"
         A published vocabulary name (``"laion"``, ``"laion_bigrams"``,
         ``"mscoco"``), a text file with one concept per line, or a list of
-        distinct, non-blank concept strings (see
-        :func:`sksplice.load_vocabulary`).
+        distinct, non-blank concept strings, used in its order with
+        surrounding whitespace stripped (see :func:`sksplice.load_vocabulary`).
+        Concepts whose embeddings come out the same (case variants for a
+        model that lower-cases, concepts cut at the model's context length)
+        are named in a :class:`~sksplice.exceptions.DuplicateConceptWarning`.
     vocabulary_size : int, None or "auto", default="auto"
         Number of concepts kept, as ``load_vocabulary`` selects them (most
         frequent first for a published vocabulary, else the first ones).
@@ -535,6 +538,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)
         centre = None if needs_concepts else resolve_mean(self, X, X.shape[1])
         raw = self._raw_concept_embeddings(concepts, n_full)
+        warn_duplicate_concepts(raw, concepts)
         if self.concepts_centered:
             dictionary, concept_mean = centred_dictionary(raw)
         else:

@@ -719,3 +719,58 @@ def test_a_default_cache_folder_that_cannot_be_made_is_warned_about(tmp_path, mo
         _check_cache_dir(None)
     with pytest.raises(OSError, match="exists but is not a folder"):
         embed_vocabulary(CountingEmbedder(dim=4, key="third"), ["a"])
+
+
+def test_duplicate_concepts_finds_rows_of_one_direction_only(rng):
+    from sksplice.dictionary import duplicate_concepts
+
+    X = rng.standard_normal((3000, 64)).astype(np.float32)
+    X[10] = 3.0 * X[2]  # the same direction, another length
+    X[2999] = X[2] + 1e-5 * rng.standard_normal(64).astype(np.float32)  # round-off apart
+    X[500] = X[7]
+    close = X[40] + 0.05 * np.linalg.norm(X[40]) / 8 * rng.standard_normal(64)
+    X[41] = close  # a near neighbour (cosine about 0.999), not the same concept
+    X[42] = 0.0  # zero rows are left out
+    X[43] = 0.0
+    assert float(X[40] @ X[41] / np.linalg.norm(X[40]) / np.linalg.norm(X[41])) < 1 - 1e-4
+    assert duplicate_concepts(X) == [[2, 10, 2999], [7, 500]]
+    assert duplicate_concepts(X[:5]) == []
+    assert duplicate_concepts(X[:1]) == []
+
+
+def test_transformer_warns_of_concepts_with_the_same_embedding(rng):
+    from sksplice import SpliceTransformer
+    from sksplice.exceptions import DuplicateConceptWarning
+
+    concepts = ["dog", "Dog", "cat", "tree", "car", "sea", "a" * 60, "a" * 60 + "b"]
+    raw = rng.standard_normal((len(concepts), 16)).astype(np.float32)
+    raw[1] = raw[0]
+    raw[7] = raw[6]
+    mean = rng.standard_normal(16)
+    splice = SpliceTransformer(vocabulary=concepts, concept_embeddings=raw, image_mean=mean)
+    with pytest.warns(DuplicateConceptWarning, match=r"2 concept\(s\).*'dog' = 'Dog'") as caught:
+        splice.fit(rng.standard_normal((5, 16)))
+    (warning,) = [w.message for w in caught if isinstance(w.message, DuplicateConceptWarning)]
+    assert warning.groups == [("dog", "Dog"), ("a" * 60, "a" * 60 + "b")]
+    assert "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...'" in str(warning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DuplicateConceptWarning)
+        SpliceTransformer(
+            vocabulary=concepts[:6], concept_embeddings=raw[[0, 2, 3, 4, 5, 6]], image_mean=mean
+        ).fit(rng.standard_normal((5, 16)))
+
+
+def test_clip_case_variants_and_cut_concepts_are_named(tiny_clip_model, tmp_path):
+    # open_clip's tokenizer lower-cases, and cuts texts at 77 tokens.
+    from sksplice import CLIPEmbedder, SpliceTransformer
+    from sksplice.exceptions import DuplicateConceptWarning
+
+    long = " ".join(["word"] * 80)
+    concepts = ["dog", "Dog", "cat", "a tree", long + " red car", long + " blue bird"]
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu")
+    X = embedder.embed_text(["a photo"])
+    splice = SpliceTransformer(embedder, vocabulary=concepts, image_mean=X[0], cache_dir=tmp_path)
+    with pytest.warns(DuplicateConceptWarning) as caught:
+        splice.fit(X)
+    (warning,) = [w.message for w in caught if isinstance(w.message, DuplicateConceptWarning)]
+    assert warning.groups == [("dog", "Dog"), (long + " red car", long + " blue bird")]

@@ -269,6 +269,7 @@ def test_examples_call_sksplice_with_keywords_it_takes():
 EXCEPTIONS = {
     "SmallMeanSampleWarning": "sksplice._means",
     "DictionaryCacheWarning": "sksplice.dictionary",
+    "DuplicateConceptWarning": "sksplice.dictionary",
     "SkippedInputWarning": "sksplice.embedders",
     "SkippedInput": "sksplice.embedders",
     "InconsistentVersionWarning": "sksplice._persistence",

@@ -634,6 +634,17 @@ def test_bad_vocabulary_and_concept_embeddings(problem):
         make(concepts, raw, l1_penalty=-1).fit(X)
 
 
+def test_list_entries_are_stripped_in_their_places(problem):
+    # As load_vocabulary cleans lists: the names of the output columns carry no
+    # whitespace, and each entry keeps its row of concept_embeddings.
+    concepts, raw, X = problem
+    padded = [f" {concepts[0]} ", f"{concepts[1]}\t", *concepts[2:]]
+    est = make(padded, raw).fit(X)
+    assert list(est.concepts_) == concepts
+    assert list(est.get_feature_names_out()) == concepts
+    np.testing.assert_array_equal(est.dictionary_, make(concepts, raw).fit(X).dictionary_)
+
+
 def test_vocabulary_size_truncates_lists_and_embeddings(problem):
     concepts, raw, X = problem
     est = make(concepts, raw, vocabulary_size=10).fit(X)
