@@ -33,7 +33,8 @@ def test_first_run_is_announced_with_count_estimate_and_cache_path(tmp_path, cap
     assert "512 concepts spread over the vocabulary" in messages[1]
     assert "for the remaining 1588" in messages[1]
     assert "embedded all 2100 concepts" in messages[2]
-    assert CountingEmbedder.n_calls == 2 and CountingEmbedder.n_texts == 2100
+    # one untimed concept (loads the model), the rest of the sample, the rest
+    assert CountingEmbedder.n_calls == 3 and CountingEmbedder.n_texts == 2100
     # same rows, in vocabulary order, as one call
     np.testing.assert_array_equal(raw, embedder.embed_text(concepts))
     assert path.is_file()
@@ -93,8 +94,9 @@ def test_the_timed_sample_represents_the_whole_vocabulary(monkeypatch, caplog):
     clear_memory_cache()
     with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
         raw = embed_vocabulary(embedder, concepts, disk_cache=False)
-    sample = embedder.calls[0]
-    assert len(sample) == 512 and sample != concepts[:512]
+    sample = embedder.calls[0] + embedder.calls[1]
+    assert [len(call) for call in embedder.calls[:2]] == [1, 511]
+    assert sample != concepts[:512]
     # the sample's mean cost is the vocabulary's, within 5%
     mean_all = np.mean([len(c) for c in concepts])
     assert np.mean([len(c) for c in sample]) == pytest.approx(mean_all, rel=0.05)
@@ -103,6 +105,7 @@ def test_the_timed_sample_represents_the_whole_vocabulary(monkeypatch, caplog):
     estimate = float(re.search(r"about (\d+) s for the remaining 5488", messages[1]).group(1))
     actual = embedder.clock - sum(len(c) for c in sample)
     assert estimate == pytest.approx(actual, rel=0.05)
+    assert "(%.0f concepts/s)" % (511 / sum(len(c) for c in embedder.calls[1])) in messages[1]
     # every concept embedded once, rows in vocabulary order
     assert sorted(c for call in embedder.calls for c in call) == sorted(concepts)
     np.testing.assert_array_equal(raw, CountingEmbedder(dim=8).embed_text(concepts))
@@ -116,8 +119,8 @@ def test_progress_is_reported_while_the_rest_is_embedded(monkeypatch, caplog):
     clear_memory_cache()
     with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
         raw = embed_vocabulary(embedder, concepts, disk_cache=False)
-    # the sample, then the 9,488 others in three blocks of at most 4,096
-    assert [len(call) for call in embedder.calls] == [512, 3163, 3163, 3162]
+    # the sample (its first concept alone), then the 9,488 others in three blocks
+    assert [len(call) for call in embedder.calls] == [1, 511, 3163, 3163, 3162]
     messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
     progress = [m for m in messages if " of 10000 concepts" in m]
     assert len(progress) == 2
@@ -125,7 +128,7 @@ def test_progress_is_reported_while_the_rest_is_embedded(monkeypatch, caplog):
     assert "embedded 6838 of 10000 concepts (68%)" in progress[1]
     # each block is spread over the vocabulary, so the time left said is the time left
     costs = [sum(len(c) for c in call) for call in embedder.calls]
-    for message, n_calls in zip(progress, (2, 3), strict=True):
+    for message, n_calls in zip(progress, (3, 4), strict=True):
         left = float(re.search(r"about (\d+) s left", message).group(1))
         assert left == pytest.approx(sum(costs[n_calls:]), rel=0.05)
     assert "embedded all 10000 concepts" in messages[-1]
@@ -143,6 +146,32 @@ def test_progress_lines_are_spaced_in_time(monkeypatch, caplog):
     messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
     assert not [m for m in messages if " of 10000 concepts" in m]
     assert len(messages) == 3
+
+
+class _ColdEmbedder(_LengthCostEmbedder):
+    """Its first call also loads a model: a fixed cost far above a sample's."""
+
+    def embed_text(self, texts):
+        if not self.calls:
+            self.clock += 10.0**6
+        return super().embed_text(texts)
+
+
+def test_loading_the_model_is_not_counted_in_the_estimate(monkeypatch, caplog):
+    concepts = _ranked_vocabulary(6000)
+    embedder = _ColdEmbedder()
+    _fake_clock(monkeypatch, embedder)
+    clear_memory_cache()
+    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        embed_vocabulary(embedder, concepts, disk_cache=False)
+    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
+    estimate = float(re.search(r"about (\d+) s for the remaining 5488", messages[1]).group(1))
+    sample = embedder.calls[0] + embedder.calls[1]
+    actual = sum(len(c) for c in concepts) - sum(len(c) for c in sample)
+    assert estimate == pytest.approx(actual, rel=0.05)
+    # the closing line counts the whole time, loading included
+    total = float(re.search(r"embedded all 6000 concepts in (\d+)", messages[-1]).group(1))
+    assert total == pytest.approx(embedder.clock, rel=1e-3)
 
 
 def test_tiny_clip_dictionary_is_the_direct_embedding_in_vocabulary_order(
