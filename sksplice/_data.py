@@ -98,7 +98,14 @@ def _ensure_folder(
     it can be created (the nearest existing folder above it takes a file); nothing
     is created or left behind.
     """
-    path = Path(os.path.expanduser(os.fspath(folder))).absolute()
+    text = os.fspath(folder)
+    if isinstance(text, str) and not text.strip():
+        # (Path("") is the working folder: a blank setting is a mistake, not a choice)
+        raise ValueError(
+            f"{parameter} is blank ({text!r}); give a folder, or leave it unset (None) to "
+            f"use ${env} or the default folder"
+        )
+    path = Path(os.path.expanduser(text)).absolute()
     if path.is_dir():
         return path
     if path.exists():

@@ -118,6 +118,18 @@ def test_get_data_home_rejects_files_and_bad_types(tmp_path):
         get_data_home(42)
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_blank_folders_are_refused_not_read_as_the_working_folder(tmp_path, blank, monkeypatch):
+    from sksplice._data import get_cache_dir
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"cache_dir is blank .*; give a folder"):
+        get_cache_dir(blank)
+    with pytest.raises(ValueError, match=r"data_home is blank"):
+        get_data_home(blank)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_get_data_home_existing_folder_is_not_touched(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
