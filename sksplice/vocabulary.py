@@ -15,7 +15,7 @@ import re
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -258,7 +258,7 @@ def _vocabulary_file(name: str | os.PathLike[str], text: str, uses: str, missing
 
 def load_vocabulary(
     name: str | os.PathLike[str] | Iterable[str] = "laion",
-    size: int | None = 10000,
+    size: int | Literal["auto"] | None = "auto",
     data_home: str | os.PathLike[str] | None = None,
     *,
     order: str = "frequency",
@@ -287,13 +287,16 @@ def load_vocabulary(
           that named vocabulary. Any other file is returned in file order.
         - a list (or any non-string iterable) of strings: returned in the
           given order.
-    size : int or None, default=10000
+    size : int, None or "auto", default="auto"
         Number of concepts to return, counted after cleaning: the ``size``
         most frequent ones for a named vocabulary (or a copy of one), the first
-        ``size`` of any other file or list. None returns all of them. For a
-        named vocabulary, a ``size`` larger than the number of its concepts is
-        an error; for other files and lists it is an upper bound (shorter
-        inputs are returned whole, with no warning).
+        ``size`` of any other file or list. None returns all of them.
+        ``"auto"`` (as ``SpliceTransformer(vocabulary_size="auto")``) is 10,000
+        for a named vocabulary or a copy of one (the setting of the authors'
+        README and scripts; :data:`DEFAULT_SIZE`) and None for any other file
+        or list. For a named vocabulary, a ``size`` larger than the number of
+        its concepts is an error; for other files and lists it is an upper
+        bound (shorter inputs are returned whole, with no warning).
     data_home : str or os.PathLike, default=None
         Data home for named vocabularies, see
         :func:`sksplice.get_data_home`. A folder that already holds
@@ -338,6 +341,8 @@ def load_vocabulary(
     >>> load_vocabulary(["rare", "common", "most common"], size=2, order="authors")
     ['common', 'most common']
     """
+    if isinstance(size, str) and size == "auto":
+        size = auto_size(name)
     size = check_int(size, "size", allow_none=True)
     if order not in _ORDERS:
         raise ValueError(f"order must be one of {_ORDERS}; got {order!r}")

@@ -318,6 +318,24 @@ def test_size_validation(size, error):
         load_vocabulary(["a", "b"], size=size)
 
 
+def test_auto_size_keeps_every_entry_of_a_list_or_file_of_ones_own(tmp_path, splice_data_dir):
+    # As SpliceTransformer(vocabulary_size="auto"): all of one's own concepts,
+    # the 10,000 most frequent of a published vocabulary or a copy of one.
+    items = [f"concept {i}" for i in range(12_000)]
+    assert load_vocabulary(items) == items
+    path = tmp_path / "mine.txt"
+    path.write_text("\n".join(items), encoding="utf-8")
+    assert load_vocabulary(path) == items
+    assert load_vocabulary(path, size="auto", order="authors") == items
+    assert load_vocabulary(items, size=10000) == items[:10000]
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes((splice_data_dir / "vocab" / "laion.txt").read_bytes())
+    assert len(load_vocabulary(copy)) == 10000
+    assert load_vocabulary(copy) == load_vocabulary("laion", data_home=splice_data_dir)
+    with pytest.raises(TypeError, match="size"):
+        load_vocabulary(items, size="AUTO")
+
+
 def test_numpy_integer_size():
     assert load_vocabulary(["a", "b", "c"], size=np.int64(2)) == ["a", "b"]
 
