@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse
 
 from ._array import unit_rows
-from ._names import a_type
+from ._names import check_concept_names
 from ._protocols import TextEmbedder, check_text_embedder
 from ._validation import check_finite_rows
 from .dictionary import embed_vocabulary
@@ -125,27 +125,7 @@ def resolve_concepts(
     items = list(vocab)
     if not items:
         raise ValueError("vocabulary is an empty list; give at least one concept")
-    seen: dict[str, int] = {}
-    stripped: dict[str, int] = {}
-    for i, item in enumerate(items):
-        if not isinstance(item, str):
-            raise TypeError(f"vocabulary entry {i} is {a_type(item)} ({item!r}), not a string")
-        if not item.strip():
-            raise ValueError(f"vocabulary entry {i} is blank ({item!r}); remove it")
-        if item in seen:
-            raise ValueError(
-                f"vocabulary entry {i} ({item!r}) duplicates entry {seen[item]}; "
-                "concepts must be distinct"
-            )
-        bare = item.strip()
-        if bare in stripped:  # (the text embeddings of "dog" and " dog" nearly agree)
-            j = stripped[bare]
-            raise ValueError(
-                f"vocabulary entry {i} ({item!r}) is entry {j} ({items[j]!r}) up to "
-                "surrounding whitespace; concepts must be distinct (strip the entries)"
-            )
-        seen[item] = i
-        stripped[bare] = i
+    check_concept_names(items, "vocabulary")
     # Surrounding whitespace is stripped, as load_vocabulary does: the concepts name
     # the output columns (each entry keeps its position: rows of concept_embeddings).
     items = [item.strip() for item in items]

@@ -22,6 +22,41 @@ def carried_names(labels: Any) -> np.ndarray | None:
     return np.asarray(list(labels), dtype=object)
 
 
+def check_concept_names(names: Any, label: str, *, distinct: bool = True) -> None:
+    """Refuse a list of concept names with an entry that names no concept.
+
+    Every entry must be a string (``TypeError``) that is not blank (``ValueError``);
+    with ``distinct``, no entry may repeat an earlier one, nor be one up to
+    surrounding whitespace (``ValueError``: the text embeddings of ``"dog"`` and
+    ``" dog"`` nearly agree, and a name that labels two columns finds one of them).
+    Messages name ``label`` (``"vocabulary"``, ``"`concepts`"``) and the entry's index.
+    """
+    seen: dict[str, int] = {}
+    stripped: dict[str, int] = {}
+    for i, item in enumerate(names):
+        if not isinstance(item, str):
+            shown = "" if item is None else f" ({item!r})"
+            raise TypeError(f"{label} entry {i} is {a_type(item)}{shown}, not a string")
+        bare = item.strip()
+        if not bare:
+            raise ValueError(f"{label} entry {i} is blank ({item!r}); remove it")
+        if not distinct:
+            continue
+        if item in seen:
+            raise ValueError(
+                f"{label} entry {i} ({item!r}) duplicates entry {seen[item]}; "
+                "concepts must be distinct"
+            )
+        if bare in stripped:
+            j = stripped[bare]
+            raise ValueError(
+                f"{label} entry {i} ({item!r}) is entry {j} ({names[j]!r}) up to "
+                "surrounding whitespace; concepts must be distinct (strip the entries)"
+            )
+        seen[item] = i
+        stripped[bare] = i
+
+
 # Weights a SpliceTransformer returned as a bare matrix (CSR or ndarray, without column
 # names), by ``id``: a weak reference to the matrix and the concepts of its columns. Code
 # that is handed such a matrix and the names of its columns by another argument (a

@@ -16,7 +16,8 @@ scalar parameters declaratively in a class attribute ``_param_rules``
 :func:`validate_params`.
 
 Array rows with NaN or infinite values are refused by :func:`check_finite_rows`,
-which names the array and the rows.
+which names the array and the rows (and, for a pandas DataFrame whose index names
+its rows, their labels: see :func:`row_labels`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "check_number",
     "check_option",
     "find_label",
+    "row_labels",
     "validate_params",
 ]
 
@@ -404,7 +406,8 @@ def check_finite_rows(
     name : str
         What ``X`` is, as the message names it.
     labels : sequence, optional
-        A name per row (e.g. the concepts); the message then shows
+        A name per row (e.g. the concepts, or a DataFrame's index as
+        :func:`row_labels` gives it); the message then shows
         ``'name' (row i)`` instead of ``i``.
     first_row : int, default=0
         The number of ``X``'s first row where ``X`` is a block of a larger
@@ -450,11 +453,33 @@ def check_finite_rows(
         rows = np.concatenate(bad_rows)
     rows = np.asarray(rows) + first_row
     shown = ", ".join(
-        str(int(r)) if labels is None else f"{labels[int(r) - first_row]!r} (row {int(r)})"
+        str(int(r)) if labels is None else f"{_label(labels[int(r) - first_row])} (row {int(r)})"
         for r in rows[:_SHOWN_ROWS]
     )
     more = f" and {rows.size - _SHOWN_ROWS} more" if rows.size > _SHOWN_ROWS else ""
     raise ValueError(f"{name} holds NaN or infinite values in {rows.size} row(s): {shown}{more}")
+
+
+def _label(label: Any) -> str:
+    """``repr`` of a row's label, a NumPy scalar as the Python one (``7``, not ``np.int64(7)``)."""
+    return repr(label.item() if isinstance(label, np.generic) else label)
+
+
+def row_labels(X: Any) -> Any | None:
+    """The index of a pandas DataFrame ``X`` where it names the rows, for messages.
+
+    None for anything else, and for the default index (``0, 1, ...``: the
+    positions, which the messages show anyway). Pass it as ``labels`` to
+    :func:`check_finite_rows` (before converting ``X`` to an array) so that a
+    row is shown as ``'cap7' (row 7)``.
+    """
+    pd = sys.modules.get("pandas")  # (if pandas is not imported, X is no DataFrame)
+    if pd is None or not isinstance(X, pd.DataFrame):
+        return None
+    index = X.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return None
+    return index
 
 
 def check_input_features(est: Any, input_features: Any) -> np.ndarray | None:

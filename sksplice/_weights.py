@@ -16,7 +16,13 @@ from sklearn.utils.validation import check_is_fitted
 from ._array import l2_normalize, unit_rows
 from ._names import check_source, name_differences, remember_concepts
 from ._pandas import frame_values, sparse_frame, transform_output
-from ._validation import check_finite_rows, check_input_features, check_int
+from ._validation import (
+    check_finite_rows,
+    check_input_features,
+    check_int,
+    check_option,
+    row_labels,
+)
 
 if TYPE_CHECKING:
     from .transformer import SpliceTransformer
@@ -95,6 +101,7 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
     """Validate concept weights; returns CSR or a 2-D float ndarray."""
     n_concepts = est.concepts_.shape[0]
     check_source(W, est.concepts_, "this transformer")
+    labels = row_labels(W)
     if is_dataframe(W):
         columns = list(W.columns)
         # Columns numbered 0..n-1 in order (pd.DataFrame(W.toarray())) name no concept:
@@ -129,15 +136,14 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
         raise ValueError(
             f"weights have shape {W.shape} but the transformer has {n_concepts} concepts"
         )
-    check_finite_rows(W, "weights")
+    check_finite_rows(W, "weights", labels)
     return W
 
 
 def as_weights(est: SpliceTransformer, X: Any, kind: str) -> Any:
     """Weights for embeddings or weights ``X`` (``kind`` says which, or "auto")."""
     check_is_fitted(est)
-    if kind not in ("auto", "embeddings", "weights"):
-        raise ValueError(f"kind must be 'auto', 'embeddings' or 'weights'; got {kind!r}")
+    check_option(kind, "kind", ("auto", "embeddings", "weights"))
     if kind == "auto":
         kind = guess_kind(est, X)
     if kind == "weights":

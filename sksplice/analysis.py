@@ -23,7 +23,15 @@ from scipy import stats
 
 from ._names import carried_names, check_source, reconcile_names
 from ._pandas import frame_values
-from ._validation import check_finite_rows, check_int, check_labels, check_number, find_label
+from ._validation import (
+    check_finite_rows,
+    check_int,
+    check_labels,
+    check_number,
+    check_option,
+    find_label,
+    row_labels,
+)
 
 __all__ = ["ALL_GROUP", "concept_profiles", "rank_concepts"]
 
@@ -103,6 +111,7 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
     weights" (and ``W`` for a DataFrame's column).
     """
     what = "concept weights" if name is None else name
+    labels = row_labels(W)
     if isinstance(W, pd.DataFrame):
         # (pandas sparse columns stay sparse; pd.NA becomes NaN, which the row check names)
         W = frame_values(W, "W" if name is None else name)
@@ -128,7 +137,7 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
         )
     if W.shape[0] == 0:
         raise ValueError(f"{what} {'have' if name is None else 'has'} no rows (0 samples)")
-    check_finite_rows(W, what)
+    check_finite_rows(W, what, labels)
     negative = W.data < 0 if sp.issparse(W) else W < 0
     if negative.any():
         # (a negative weight would count as present in a prevalence)
@@ -345,10 +354,9 @@ def _two_by_two_tests(
 
 def _check_test_options(correction: Any, alpha: Any, min_count: Any, alternative: Any) -> None:
     """Validate the options shared by :func:`rank_concepts` and :func:`compare_datasets`."""
-    if correction not in _CORRECTIONS:
-        raise ValueError(f"`correction` must be one of {_CORRECTIONS}, got {correction!r}")
-    if alternative not in _ALTERNATIVES:
-        raise ValueError(f"`alternative` must be one of {_ALTERNATIVES}, got {alternative!r}")
+    named = tuple(c for c in _CORRECTIONS if c is not None)
+    check_option(correction, "`correction`", named, allow_none=True)  # (None: no correction)
+    check_option(alternative, "`alternative`", _ALTERNATIVES)
     check_number(alpha, "alpha", low=0.0, high=1.0, closed="neither")
     check_int(min_count, "min_count")
 

@@ -39,7 +39,7 @@ from ._dask import _require_dask
 from ._distributed_io import to_zarr, write_parquet
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_image_embedder
-from ._validation import check_finite_rows, check_flag, check_int
+from ._validation import check_finite_rows, check_flag, check_int, check_option
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
@@ -119,8 +119,7 @@ def _check_workers(client: Client | None) -> None:
 
 
 def _check_output(output: str) -> str:
-    if output not in _OUTPUTS:
-        raise ValueError(f"output must be one of {_OUTPUTS}, got {output!r}")
+    check_option(output, "output", _OUTPUTS)
     return output
 
 

@@ -25,7 +25,14 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import a_type, carried_names, check_source, close_matches, name_differences
+from ._names import (
+    a_type,
+    carried_names,
+    check_concept_names,
+    check_source,
+    close_matches,
+    name_differences,
+)
 from ._pandas import is_sparse_frame, sparse_frame, transform_output
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
@@ -36,6 +43,8 @@ from ._validation import (
     check_input_features,
     check_int,
     check_number,
+    check_option,
+    row_labels,
 )
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
@@ -114,6 +123,14 @@ def _check_neighbor_params(n_neighbors: Any, similarity_threshold: Any) -> None:
 
 def _splice_parts(splice: Any) -> tuple[np.ndarray, np.ndarray]:
     """Concept names and dictionary of a fitted SpliceTransformer (or a wrapper of one)."""
+    if not hasattr(splice, "fit") or not hasattr(splice, "get_feature_names_out"):
+        # (scikit-learn's check_is_fitted would say "... is not an estimator instance",
+        # naming no parameter)
+        shown = f" ({splice!r})" if isinstance(splice, str) else ""
+        raise TypeError(
+            "`splice` must be a fitted SpliceTransformer (wrapped in "
+            f"sklearn.frozen.FrozenEstimator), got {a_type(splice)}{shown}"
+        )
     try:
         check_is_fitted(splice)
     except NotFittedError as exc:
@@ -340,7 +357,12 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         dtype: Any = [np.float64, np.float32]
         if is_sparse_frame(X) and all(t.subtype == np.float32 for t in X.dtypes):
             dtype = np.float32  # (scikit-learn reads a sparse frame's dtype as float64)
-        return validate_data(self, X, reset=reset, accept_sparse="csr", dtype=dtype)
+        labels = row_labels(X)
+        X = validate_data(
+            self, X, reset=reset, accept_sparse="csr", dtype=dtype, ensure_all_finite=False
+        )
+        check_finite_rows(X, "X", labels)
+        return X
 
     def fit(self, X: Any, y: Any = None) -> ConceptEditor:
         """Resolve the concept names and the set of concepts to zero.
@@ -367,11 +389,11 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             weights do not match ``splice``, or ``output="embedding"`` or a
             neighbour expansion is asked for without ``splice``.
         TypeError
-            If ``remove`` or ``keep`` is not a list of strings, or
-            ``ignore_unknown`` is not a bool.
+            If ``remove`` or ``keep`` is not a list of strings, ``output`` is
+            not a string, ``ignore_unknown`` is not a bool, or ``splice`` is not
+            a fitted transformer.
         """
-        if self.output not in _OUTPUTS:
-            raise ValueError(f"`output` must be one of {_OUTPUTS}, got {self.output!r}")
+        check_option(self.output, "output", _OUTPUTS)
         _check_neighbor_params(self.n_neighbors, self.similarity_threshold)
         check_flag(self.ignore_unknown, "ignore_unknown")
         remove = _name_list(self.remove, "remove")
@@ -597,7 +619,7 @@ def project_out(
         Directions to remove (need not be orthogonal or unit norm).
     normalize : bool, default=True
         Rescale each projected row to unit norm (rows that become zero stay
-        zero).
+        zero). Must be a bool.
     rcond : float, default=1e-6
         Directions whose component independent of the previous ones is below
         ``rcond`` times the largest are treated as linearly dependent.
@@ -620,6 +642,7 @@ def project_out(
     >>> project_out(np.array([[1.0, 1.0]]), np.array([1.0, 0.0]))
     array([[0., 1.]])
     """
+    check_flag(normalize, "normalize")
     X = np.asarray(X, dtype=np.float64)
     U = np.atleast_2d(np.asarray(directions, dtype=np.float64))
     if X.ndim != 2:
@@ -634,6 +657,18 @@ def project_out(
     basis = _orthonormal_basis(U, rcond)
     out = X - (X @ basis.T) @ basis
     return l2_normalize(out) if normalize else out
+
+
+def _refuse_zero_rows(U: np.ndarray, what: str, labels: Sequence[Any] | None = None) -> None:
+    """Refuse a zero row of ``U`` (it has no direction), named by ``what`` and its row
+    (or its label)."""
+    zero = np.flatnonzero(~U.any(axis=1))
+    if zero.size:
+        i = int(zero[0])
+        raise ValueError(
+            f"{what.format(i if labels is None else repr(labels[i]))} is the zero vector, "
+            "which has no direction to remove"
+        )
 
 
 def _orthonormal_basis(U: np.ndarray, rcond: float) -> np.ndarray:
@@ -663,7 +698,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
     directions : array-like of shape (k, d), default=None
         Directions to remove, instead of (or on top of) embedded concepts.
     normalize : bool, default=True
-        Rescale projected embeddings to unit norm.
+        Rescale projected embeddings to unit norm. Must be a bool.
 
     Attributes
     ----------
@@ -700,6 +735,14 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
+    def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+        labels = row_labels(X)
+        X = validate_data(
+            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
+        )
+        check_finite_rows(X, "X", labels)
+        return X
+
     def fit(self, X: Any, y: Any = None) -> ConceptProjector:
         """Embed the concepts and build the basis of the removed subspace.
 
@@ -718,29 +761,48 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         Raises
         ------
         ValueError
-            If there is nothing to remove or the dimensions disagree.
+            If there is nothing to remove, the dimensions disagree, a name in
+            ``concepts`` is blank, or a row of ``X`` or ``directions`` holds NaN
+            or infinite values or a direction is zero (the row is named).
+        TypeError
+            If ``normalize`` is not a bool or ``concepts`` is not a list of
+            strings.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        check_flag(self.normalize, "normalize")
         names = _name_list(self.concepts, "concepts")
+        # (a blank name would be embedded as a text of its own and removed)
+        check_concept_names(names, "`concepts`", distinct=False)
+        X = self._validate(X, reset=True)
+        d = X.shape[1]
+        given = None
+        if self.directions is not None:
+            given = np.atleast_2d(np.asarray(self.directions, dtype=np.float64))
+            if given.ndim != 2 or given.shape[1] != d:
+                raise ValueError(
+                    f"directions have shape {given.shape} but X has {d} features; give "
+                    "directions in the space of the embeddings"
+                )
+            check_finite_rows(given, "directions")
+            _refuse_zero_rows(given, "directions row {}")
+        if not names and given is None:
+            raise ValueError("nothing to remove: give `concepts` (with `embedder`) or `directions`")
         parts = []
         if names:
             check_text_embedder(self.embedder, purpose="to embed `concepts`")
-            parts.append(np.asarray(self.embedder.embed_text(names), dtype=np.float64))
-        if self.directions is not None:
-            parts.append(np.atleast_2d(np.asarray(self.directions, dtype=np.float64)))
-        if not parts:
-            raise ValueError("nothing to remove: give `concepts` (with `embedder`) or `directions`")
-        for part in parts:
-            if part.ndim != 2 or part.shape[1] != X.shape[1]:
+            embedded = np.asarray(self.embedder.embed_text(names), dtype=np.float64)
+            if embedded.ndim != 2 or embedded.shape[1] != d:
                 raise ValueError(
-                    f"concept directions have shape {part.shape} but X has {X.shape[1]} "
-                    "features; use the text model that matches the embeddings"
+                    f"the embedder gives `concepts` embeddings of shape {embedded.shape} but X "
+                    f"has {d} features; use the text model that matches the embeddings"
                 )
+            what = f"the embeddings of `concepts` by {type(self.embedder).__name__}.embed_text"
+            check_finite_rows(embedded, what, names)
+            _refuse_zero_rows(embedded, "the embedding of concept {}", names)
+            parts.append(embedded)
+        if given is not None:
+            parts.append(given)
         U = np.vstack(parts)
-        check_finite_rows(U, "concept directions")
         norms = np.linalg.norm(U, axis=1, keepdims=True)
-        if np.any(norms == 0):
-            raise ValueError("a concept direction is the zero vector")
         self.directions_ = U / norms
         self.basis_ = _orthonormal_basis(self.directions_, 1e-6)
         return self
@@ -760,6 +822,6 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
             dtype of ``X``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = self._validate(X, reset=False)
         out = project_out(X, self.basis_, normalize=self.normalize)
         return out.astype(X.dtype, copy=False)

@@ -52,7 +52,7 @@ from ._progress import progress
 from ._stack import warn_user
 from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
-from ._validation import check_flag, check_int
+from ._validation import check_flag, check_int, check_option
 
 __all__ = [
     "DECODE_THREADS",
@@ -282,12 +282,9 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         """Validate the parameters and resolve them (no model is loaded)."""
         import open_clip
 
-        if self.modality not in _MODALITIES:
-            raise ValueError(f"modality must be one of {_MODALITIES}, got {self.modality!r}")
-        if self.precision not in _PRECISIONS:
-            raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
-        if self.on_error not in _ON_ERROR:
-            raise ValueError(f"on_error must be one of {_ON_ERROR}, got {self.on_error!r}")
+        check_option(self.modality, "modality", _MODALITIES)
+        check_option(self.precision, "precision", _PRECISIONS)
+        check_option(self.on_error, "on_error", _ON_ERROR)
         check_int(self.batch_size, "batch_size")
         check_int(self.num_workers, "num_workers", low=0, allow_none=True)
         check_flag(self.verbose, "verbose", int_ok=True)

@@ -366,8 +366,11 @@ def splice_validation_curve(
         ``target_l0``, penalties :func:`splice_path` refuses, several metrics in
         ``scoring``, an ``n_jobs`` that is not a non-zero integer, a
         ``verbose`` that is neither a bool nor an int of at least 0, an
-        ``error_score`` that is neither ``'raise'`` nor a number, or ``params``
-        the probe's ``fit`` does not take, before any fit.
+        ``error_score`` that is neither ``'raise'`` nor a number, ``params``
+        the probe's ``fit`` does not take, or embeddings ``X`` that the
+        transformer refuses (not a dense 2-D array of real numbers, or rows
+        with NaN or infinite values, named by their row in ``X``), before any
+        fit.
 
     See Also
     --------
@@ -414,6 +417,7 @@ def splice_validation_curve(
         )
     penalties = np.asarray(l1_penalties, dtype=np.float64)
     X, y, groups = indexable(X, y, groups)
+    _check_embeddings(transformer, X)
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
     scorer = check_scoring(estimator, scoring=scoring)
     if routing:
@@ -640,6 +644,22 @@ def _learns_from_rows(transformer: Any) -> bool:
     """
     centre = transformer.text_mean if transformer.modality == "text" else transformer.image_mean
     return centre is None
+
+
+def _check_embeddings(transformer: Any, X: Any) -> None:
+    """Refuse embeddings that no fold could decompose, before any fit.
+
+    The SpliceTransformer's own checks of ``X`` (dense, 2-D, real numbers, no NaN
+    or infinite values) run once on the whole of ``X``, as every fold's fit would
+    run them on its rows. An ``X`` they refuse (an object array holding a dict, a
+    sparse matrix, NaN) raises the transformer's own ``TypeError`` or
+    ``ValueError`` here, naming rows of ``X`` rather than of a fold, where
+    otherwise every fold would fail and the search would report only that all its
+    fits failed. The checked array is dropped: an array of floats is not copied,
+    and other input (a DataFrame, an object array, a list) is converted once more
+    than the folds and the refit convert it.
+    """
+    clone(transformer)._validate_X(X, reset=True)
 
 
 def _check_transformer(transformer: Any) -> None:

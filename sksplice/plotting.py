@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._names import carried_names, reconcile_names
-from ._validation import check_int, check_labels, find_label
+from ._validation import check_int, check_labels, check_option, find_label
 from .analysis import ALL_GROUP, _group_sizes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,8 +66,7 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
 
 
 def _check_profiles(profiles: Any, statistic: str) -> pd.DataFrame:
-    if statistic not in _STATISTICS:
-        raise ValueError(f"`statistic` must be one of {_STATISTICS}, got {statistic!r}")
+    check_option(statistic, "`statistic`", _STATISTICS)
     if not isinstance(profiles, pd.DataFrame) or not isinstance(profiles.columns, pd.MultiIndex):
         raise TypeError(
             "`profiles` must be the DataFrame returned by sksplice.analysis.concept_profiles"
@@ -805,10 +804,8 @@ def plot_dataset_shift(
         If ``statistic`` or ``scale`` is unknown.
     """
     k = check_int(k, "k")
-    if statistic not in _STATISTICS:
-        raise ValueError(f"`statistic` must be one of {_STATISTICS}, got {statistic!r}")
-    if scale not in _SCALES:
-        raise ValueError(f"`scale` must be one of {_SCALES}, got {scale!r}")
+    check_option(statistic, "`statistic`", _STATISTICS)
+    check_option(scale, "`scale`", _SCALES)
     if not isinstance(comparison, pd.DataFrame) or not set(_SHIFT_COLUMNS) <= set(
         comparison.columns
     ):

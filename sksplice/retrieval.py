@@ -24,11 +24,11 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import check_source, close_matches
+from ._names import a_type, check_concept_names, check_source, close_matches
 from ._pandas import frame_values
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
-from ._validation import check_int, check_number
+from ._validation import check_int, check_number, check_option
 from .analysis import _as_weights
 
 __all__ = ["ConceptRetriever"]
@@ -51,22 +51,58 @@ def unknown_concepts_error(unknown: Sequence[str], known: Sequence[str], param: 
     return ValueError(f"concepts in {where} not in the vocabulary: {'; '.join(hints)}")
 
 
-def _concept_names(source: Any, param: str = "concepts") -> np.ndarray | None:
-    """Concept names from a list of names or a fitted object with ``get_feature_names_out``."""
+def _concept_names(
+    source: Any, param: str = "concepts", *, check: bool = False
+) -> np.ndarray | None:
+    """Concept names from a list of names or a fitted object with ``get_feature_names_out``.
+
+    ``param`` names the parameter that gave ``source`` in messages; ``splice`` must be
+    a fitted object. With ``check``, the names are refused, naming the entry, when one
+    is not a string, is blank or repeats another (:func:`check_concept_names`): a
+    name given twice would find only one of its columns.
+    """
     if source is None:
         return None
+    label = f"`{param}`"
     if hasattr(source, "get_feature_names_out"):
         try:
-            source = source.get_feature_names_out()
+            names = source.get_feature_names_out()
         except NotFittedError as error:
             raise NotFittedError(
                 f"`{param}` is a {type(source).__name__} that is not fitted: give a fitted one "
                 "(clone() unfits it; wrap it as sklearn.frozen.FrozenEstimator(...) so that a "
                 "cloned retriever keeps it fitted)"
             ) from error
-    if isinstance(source, str):
-        raise TypeError("`concepts` must be a sequence of concept names, not a single string")
-    return np.asarray(list(source), dtype=object)
+        label = f"`{param}`.get_feature_names_out()"
+    elif param == "splice":
+        raise _not_a_transformer(source)
+    elif isinstance(source, str | bytes):
+        raise TypeError(
+            f"`{param}` must be a sequence of concept names, not a single string "
+            f"({param}=[{source!r}] names one concept)"
+        )
+    elif isinstance(source, Mapping) or not isinstance(
+        source, Sequence | np.ndarray | pd.Index | pd.Series
+    ):
+        raise TypeError(
+            f"`{param}` must be a list of concept names (one per column of the weights) or a "
+            f"fitted SpliceTransformer, got {a_type(source)}"
+        )
+    else:
+        names = source
+    names = list(names)
+    if check:
+        check_concept_names(names, label)
+    return np.asarray(names, dtype=object)
+
+
+def _not_a_transformer(splice: Any) -> TypeError:
+    """The error for a ``splice`` that is no fitted transformer (a string, a list ...)."""
+    shown = f" ({splice!r})" if isinstance(splice, str) else ""
+    return TypeError(
+        f"`splice` must be a fitted SpliceTransformer (or a FrozenEstimator of one), got "
+        f"{a_type(splice)}{shown}"
+    )
 
 
 def _as_csr(W: Any) -> sp.csr_matrix:
@@ -134,7 +170,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
     Parameters
     ----------
     concepts : list of str or fitted SpliceTransformer, default=None
-        Names of the columns of ``W``. If None they are taken from ``splice``,
+        Names of the columns of ``W``, distinct and not blank. If None they are
+        taken from ``splice``,
         else from the columns of a DataFrame ``W`` (when all are strings).
         Pass a transformer wrapped as ``sklearn.frozen.FrozenEstimator`` if
         the retriever is cloned (``clone`` would unfit it).
@@ -226,8 +263,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
 
     @staticmethod
     def _check_mode(mode: Any) -> None:
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}; got {mode!r}")
+        check_option(mode, "mode", _MODES)
 
     def _query_mode(self, k: Any, mode: Any) -> str:
         """Check that the retriever is fitted and ``k`` and ``mode`` valid; the mode to use."""
@@ -257,12 +293,17 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         ------
         ValueError
             For an unknown ``mode`` or ``metric``, weights with NaN, infinite
-            or negative values, no concept names, or names whose number differs
-            from the number of columns.
+            or negative values (the rows are named), no concept names, names
+            whose number differs from the number of columns, or a blank or
+            repeated name in ``concepts``.
+        TypeError
+            For a ``mode`` or ``metric`` that is not a string, ``concepts`` that
+            is not a list of strings (a single string, a dict, a number, an
+            entry that is not a string) nor a fitted transformer, or a
+            ``splice`` that is not a fitted transformer.
         """
         self._check_mode(self.mode)
-        if self.metric not in _METRICS:
-            raise ValueError(f"metric must be one of {_METRICS}; got {self.metric!r}")
+        check_option(self.metric, "metric", _METRICS)
         n_nb, threshold = self.n_neighbors, self.similarity_threshold
         check_int(n_nb, "n_neighbors", low=0)
         check_number(threshold, "similarity_threshold", low=-1.0, high=1.0, allow_none=True)
@@ -272,14 +313,18 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
                 "n_neighbors / similarity_threshold need `splice` (a fitted SpliceTransformer) "
                 "whose dictionary defines the neighbours"
             )
+        given = _concept_names(self.concepts, check=True)
+        if self.splice is not None and not hasattr(self.splice, "get_feature_names_out"):
+            raise _not_a_transformer(self.splice)
+        splice_names = None
+        if given is None or expand:
+            splice_names = _concept_names(self.splice, "splice", check=given is None)
         W = _as_csr(X)
         # n_features_in_ and feature_names_in_ as scikit-learn sets them (a DataFrame's
         # columns name the concepts when all of them are strings)
         validate_data(self, X, reset=True, skip_check_array=True)
         columns = getattr(self, "feature_names_in_", None)
-        names = _concept_names(self.concepts)
-        if names is None:
-            names = _concept_names(self.splice, "splice")
+        names = given if given is not None else splice_names
         if names is None:
             names = columns
         if names is None:
@@ -312,7 +357,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
             # The neighbours come from the dictionary's rows: each column takes the row
             # of its own concept (columns named by `concepts=` in another order than the
             # transformer's).
-            rows = _dictionary_rows(names, _concept_names(self.splice))
+            rows = _dictionary_rows(names, splice_names)
             self._unit_dictionary = l2_normalize(D if rows is None else D[rows])
         W.eliminate_zeros()
         self.weights_ = W.tocsc()
@@ -493,7 +538,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
                 "query; the transformer has none"
             )
         check_text_embedder(embedder, param="splice.embedder", purpose="to embed the query")
-        names = _concept_names(self.splice)
+        names = _concept_names(self.splice, "splice")
         if not np.array_equal(names, self.concepts_):
             raise ValueError(
                 "the concepts of `splice` differ from the concepts of the fitted weights; "

@@ -34,6 +34,7 @@ from ._persistence import VersionStampMixin
 from ._validation import check_flag
 from ._weights import format_weights
 from .path import (
+    _check_embeddings,
     _check_error_score,
     _check_fit_params,
     _check_n_jobs,
@@ -479,9 +480,13 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             is neither ``'raise'`` nor a number, or fit parameters that name no
             step after the transformer or that its ``fit`` does not take (with
             metadata routing on: metadata that nothing requests, or that an
-            object could take but was not told to, as scikit-learn refuses it);
-            all before any fit. A callable ``scoring`` that returns several metrics has its
-            ``refit`` checked after the fits.
+            object could take but was not told to, as scikit-learn refuses it),
+            or embeddings ``X`` that the transformer refuses (not a dense 2-D
+            array of real numbers, or rows with NaN or infinite values, named
+            by their row in ``X``), with the transformer's own error rather
+            than the failure of every fold; all before any fit. A callable
+            ``scoring`` that returns several metrics has its ``refit`` checked
+            after the fits.
         """
         name, transformer, probe, penalties, fold_scorer, names = self._check_params()
         if _routing_enabled():
@@ -503,6 +508,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
                 for key, spec in specs.items()
             }
         X, y = indexable(X, y)
+        _check_embeddings(transformer, X)
         validate_data(self, X, reset=True, skip_check_array=True)
         _check_targets(probe, y)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))

@@ -185,7 +185,12 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
                 "without copying the weights"
             )
         check_int(self.batch_size, "batch_size")
-        if self.name is not None and not (isinstance(self.name, str) and self.name.strip()):
+        if self.name is not None and not isinstance(self.name, str):
+            raise TypeError(
+                f"name must be a non-empty string or None, got {self.name!r} "
+                f"({type(self.name).__name__})"
+            )
+        if self.name is not None and not self.name.strip():
             raise ValueError(f"name must be a non-empty string or None, got {self.name!r}")
         return resolve_device(self.device)
 

@@ -40,6 +40,7 @@ from ._validation import (
     Rule,
     check_finite_rows,
     check_option,
+    row_labels,
     validate_params,
 )
 from ._weights import ConceptSpaceMixin
@@ -472,6 +473,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 f"of {self.n_features_in_} features (inverse_transform turns weights back "
                 "into embeddings)"
             )
+        labels = row_labels(X)
         X = validate_data(
             self,
             X,
@@ -480,7 +482,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             ensure_all_finite=False,
             accept_sparse=False,
         )
-        check_finite_rows(X, "X")
+        check_finite_rows(X, "X", labels)
         return X
 
     # ----------------------------------------------------------------- fit

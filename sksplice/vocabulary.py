@@ -21,7 +21,7 @@ import numpy as np
 
 from ._download import RemoteFile, fetch_remote_file
 from ._names import a_type
-from ._validation import check_int
+from ._validation import check_int, check_option
 
 __all__ = [
     "IMAGE_MEANS",
@@ -344,8 +344,7 @@ def load_vocabulary(
     if isinstance(size, str) and size == "auto":
         size = auto_size(name)
     size = check_int(size, "size", allow_none=True)
-    if order not in _ORDERS:
-        raise ValueError(f"order must be one of {_ORDERS}; got {order!r}")
+    check_option(order, "order", _ORDERS)
 
     if isinstance(name, str) and name in VOCABULARIES:
         _check_named_size(name, size, order)

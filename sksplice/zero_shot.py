@@ -17,7 +17,7 @@ from ._names import close_matches
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._stack import warn_user
-from ._validation import check_labels, check_number
+from ._validation import check_finite_rows, check_labels, check_number, row_labels
 
 __all__ = ["ZeroShotClassifier"]
 
@@ -162,12 +162,16 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
             differs from ``X``'s.
         """
         templates = self._check_params()
+        labels = row_labels(X)
         if y is None:
-            X = validate_data(self, X, dtype=[np.float64, np.float32])
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False)
         else:
             y = check_labels(y)  # (a missing label is no class "nan")
-            X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
+            X, y = validate_data(
+                self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False
+            )
             check_classification_targets(y)
+        check_finite_rows(X, "X", labels)
         if self.classes is None:
             if y is None:
                 raise ValueError(
@@ -241,7 +245,11 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
 
     def _similarities(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        labels = row_labels(X)
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=False
+        )
+        check_finite_rows(X, "X", labels)
         return l2_normalize(np.asarray(X, dtype=np.float64)) @ self.class_embeddings_.T
 
     def decision_function(self, X: Any) -> np.ndarray:

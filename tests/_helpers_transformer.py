@@ -1,10 +1,12 @@
-"""Test doubles shared by the transformer and dictionary tests."""
+"""Test doubles shared by the transformer, dictionary and estimator-check tests."""
 
 from __future__ import annotations
 
 import hashlib
 
 import numpy as np
+
+from sksplice.transformer import SpliceTransformer
 
 
 def _text_vector(text: str, dim: int, seed: int) -> np.ndarray:
@@ -59,3 +61,20 @@ class KeylessEmbedder:
 def random_vocabulary(n: int) -> list[str]:
     """``n`` distinct concept strings."""
     return [f"concept{i:03d}" for i in range(n)]
+
+
+class WidthMatchingSplice(SpliceTransformer):
+    """Test double: random concept embeddings exactly as wide as the X given to fit.
+
+    Everything else is SpliceTransformer's own code, so that scikit-learn's checks
+    which fit on data of another width than a fixed dictionary's still run for real.
+    """
+
+    def fit(self, X, y=None):
+        shape = np.asarray(X).shape
+        self._test_width = int(shape[-1]) if len(shape) else 0
+        return super().fit(X, y)
+
+    def _raw_concept_embeddings(self, concepts, n_full):
+        rng = np.random.default_rng(1)
+        return rng.normal(size=(len(concepts), max(self._test_width, 1)))

@@ -161,8 +161,10 @@ def test_dense_output_numpy_input_without_client(client, problem, reference):
 
 def test_transform_rejects_bad_input(problem):
     X, splice = problem
-    with pytest.raises(ValueError, match="output must be one of"):
+    with pytest.raises(ValueError, match="output must be 'sparse' or 'dense', got 'coo'"):
         transform_dask(splice, X[:10], output="coo")
+    with pytest.raises(TypeError, match="output must be 'sparse' or 'dense', got None"):
+        transform_dask(splice, X[:10], output=None)
     with pytest.raises(ValueError, match="64-dimensional"):
         transform_dask(splice, X[:10, :5])
     with pytest.raises(ValueError, match="2-dimensional"):

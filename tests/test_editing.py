@@ -341,6 +341,76 @@ def test_errors_without_names_or_splice(small_setup):
         editor.transform(frame.iloc[:, :4])
 
 
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"output": None}, r"^output must be 'weights' or 'embedding', got None \(NoneType\)$"),
+        ({"splice": "st"}, r"`splice` must be a fitted SpliceTransformer .*got a str \('st'\)"),
+        ({"splice": LogisticRegression()}, "`splice` must be .*got a LogisticRegression"),
+    ],
+)
+def test_an_option_of_the_wrong_type_is_a_type_error_naming_it(small_setup, params, match):
+    # output=None was a ValueError, and splice="st" scikit-learn's "st is not an
+    # estimator instance." naming no parameter.
+    splice, X, _ = small_setup
+    frame = pd.DataFrame(splice.transform(X).toarray(), columns=NAMES)
+    with pytest.raises(TypeError, match=match):
+        ConceptEditor(remove=["dog"], **params).fit(frame)
+    if "splice" in params:
+        with pytest.raises(TypeError, match=match):
+            concept_neighbors(params["splice"], ["dog"])
+
+
+def test_nan_rows_are_named_as_by_the_transformer(small_setup):
+    # The editor, the projector and the zero-shot classifier said scikit-learn's
+    # "Input X contains NaN." where the transformer names the rows.
+    splice, X, _ = small_setup
+    W = splice.transform(X).toarray()
+    W[[3, 7], 0] = np.nan
+    W[9, 1] = np.inf
+    rows = r"X holds NaN or infinite values in 3 row\(s\): 3, 7, 9$"
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice))
+    with pytest.raises(ValueError, match=rows):
+        editor.fit(W)
+    with pytest.raises(ValueError, match=rows):
+        editor.fit(splice.transform(X)).transform(W)
+    with pytest.raises(ValueError, match=rows):
+        editor.fit(sp.csr_matrix(W))
+    embeddings = X.copy()
+    embeddings[[3, 7], 0] = np.nan
+    embeddings[9, 1] = np.inf
+    projector = ConceptProjector(directions=np.ones((1, X.shape[1])))
+    with pytest.raises(ValueError, match=rows):
+        projector.fit(embeddings)
+    with pytest.raises(ValueError, match=rows):
+        projector.fit(X).transform(embeddings)
+    # A DataFrame whose index names its rows: the labels too.
+    frame = pd.DataFrame(embeddings, index=[f"cap{i}" for i in range(len(X))])
+    labelled = r"in 3 row\(s\): 'cap3' \(row 3\), 'cap7' \(row 7\), 'cap9' \(row 9\)$"
+    with pytest.raises(ValueError, match=labelled):
+        projector.fit(X).transform(frame)
+    with pytest.raises(ValueError, match=labelled):
+        splice.transform(frame)
+    zero_shot = ZeroShotClassifier(_UnitEmbedder(X.shape[1]), classes=["a", "b"])
+    with pytest.raises(ValueError, match=rows):
+        zero_shot.fit(embeddings)
+    with pytest.raises(ValueError, match=rows):
+        zero_shot.fit(X).predict(embeddings)
+    with pytest.raises(ValueError, match=labelled):
+        zero_shot.fit(X).predict_proba(frame)
+
+
+class _UnitEmbedder:
+    """Unit vectors of a fixed width, one per text (its characters seed them)."""
+
+    def __init__(self, width):
+        self.width = width
+
+    def embed_text(self, texts):
+        rows = [np.random.default_rng(sum(map(ord, t))).normal(size=self.width) for t in texts]
+        return np.asarray([r / np.linalg.norm(r) for r in rows])
+
+
 def test_check_estimator_default_configuration():
     # Without a vocabulary the editor is the identity on any weights: every check runs.
     check_estimator(ConceptEditor())
@@ -481,6 +551,43 @@ def test_project_out_removes_the_direction():
     np.testing.assert_allclose(P2, X - X @ Q @ Q.T, atol=1e-10)
     with pytest.raises(ValueError, match="same dimension"):
         project_out(X, np.ones(5))
+
+
+@pytest.mark.parametrize("value", ["False", "yes", None, 0, 1])
+def test_projector_normalize_must_be_a_bool(value):
+    # "False" normalised (a non-empty string is true); None and 0 turned it off.
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    with pytest.raises(TypeError, match=r"^normalize must be a bool, got"):
+        ConceptProjector(directions=np.ones((1, 4)), normalize=value).fit(X)
+    with pytest.raises(TypeError, match=r"^normalize must be a bool, got"):
+        project_out(X, np.ones(4), normalize=value)
+    assert ConceptProjector(directions=np.ones((1, 4)), normalize=np.False_).fit(X).transform(
+        X
+    ).shape == (5, 4)
+
+
+@pytest.mark.parametrize("concepts", [[""], ["   "], ["dog", "\t"]])
+def test_projector_refuses_blank_concepts_before_embedding(concepts):
+    # A blank name was embedded (as the text of an empty caption) and removed.
+    embedder = _UnitEmbedder(4)
+    embedder.embed_text = None  # (not called: the names are refused first)
+    i = len(concepts) - 1
+    with pytest.raises(ValueError, match=rf"^`concepts` entry {i} is blank .*; remove it$"):
+        ConceptProjector(embedder, concepts).fit(np.ones((3, 4)))
+
+
+def test_projector_names_the_row_of_directions_at_fault():
+    # A NaN in row 1 of `directions` was reported as row 3 with two concepts embedded
+    # (the row of an internal stack of the concepts' embeddings and the directions).
+    directions = np.vstack([np.ones(4), np.full(4, np.nan)])
+    for params in ({}, {"embedder": _UnitEmbedder(4), "concepts": ["dog", "cat"]}):
+        with pytest.raises(ValueError, match=r"^directions holds NaN .* 1 row\(s\): 1$"):
+            ConceptProjector(directions=directions, **params).fit(np.ones((3, 4)))
+    zero = np.vstack([np.ones(4), np.zeros(4)])
+    with pytest.raises(ValueError, match=r"^directions row 1 is the zero vector"):
+        ConceptProjector(directions=zero, embedder=_UnitEmbedder(4), concepts=["dog"]).fit(
+            np.ones((3, 4))
+        )
 
 
 def test_concept_projector_with_real_embeddings(minilm):

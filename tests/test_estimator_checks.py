@@ -1,5 +1,6 @@
 """scikit-learn's estimator checks for the estimators that take numbers but whose
-constructor fixes a width (concept names, directions, a text embedder).
+constructor fixes a width (concept names, directions, a text embedder, the
+concept dictionary of a search's transformer).
 
 Each test double below adapts only that width to the data a check fits on, and
 puts its parameter back before ``fit`` returns, so that every other check runs on
@@ -16,14 +17,22 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sksplice import ConceptProjector, ConceptRetriever, SpliceTransformer, ZeroShotClassifier
+from sksplice import (
+    ConceptProjector,
+    ConceptRetriever,
+    SplicePathSearchCV,
+    SpliceTransformer,
+    ZeroShotClassifier,
+)
 
 try:
-    from ._helpers_transformer import random_vocabulary
+    from ._helpers_transformer import WidthMatchingSplice, random_vocabulary
 except ImportError:  # pragma: no cover
-    from _helpers_transformer import random_vocabulary
+    from _helpers_transformer import WidthMatchingSplice, random_vocabulary
 
 
 def _width(X) -> int:
@@ -87,8 +96,14 @@ _STRICT = (
 )
 
 
+def _search():
+    """A search over the penalty of a transformer whose dictionary is as wide as X."""
+    splicer = WidthMatchingSplice(vocabulary=random_vocabulary(30), l1_penalty=0.1, device="cpu")
+    return SplicePathSearchCV(make_pipeline(splicer, LogisticRegression()), [0.05, 0.1], cv=2)
+
+
 @parametrize_with_checks(
-    [_WidthProjector(), _WidthRetriever(), _WidthZeroShot(embedder=_HashEmbedder())],
+    [_WidthProjector(), _WidthRetriever(), _WidthZeroShot(embedder=_HashEmbedder()), _search()],
     expected_failed_checks=_expected_failed_checks,
     **_STRICT,
 )

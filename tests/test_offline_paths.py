@@ -506,8 +506,12 @@ def test_malformed_weights_are_named(fitted):
 
 def test_helpers_refuse_an_unknown_kind(fitted):
     splice, X = fitted
-    with pytest.raises(ValueError, match="kind must be 'auto', 'embeddings' or 'weights'"):
+    with pytest.raises(
+        ValueError, match=r"kind must be one of \('auto', 'embeddings', 'weights'\)"
+    ):
         splice.l0(X, kind="codes")
+    with pytest.raises(TypeError, match=r"kind must be one of .*got None \(NoneType\)"):
+        splice.l0(X, kind=None)
 
 
 def test_dataframe_features_are_checked_and_recognised():

@@ -527,3 +527,38 @@ def test_a_regression_probe_takes_one_valued_targets(problem):
     splicer, X = problem
     train, test = splice_validation_curve(splicer, Ridge(), X, np.ones(len(X)), [0.1, 0.2], cv=3)
     assert train.shape == test.shape == (2, 3)
+
+
+@pytest.mark.parametrize("search", [False, True])
+def test_embeddings_no_fold_can_decompose_are_refused_before_any_fold(problem, monkeypatch, search):
+    # An object array holding a dict (scikit-learn's check_dtype_object) made every
+    # fold fail, and the search said only "All 6 fits of the search failed"; rows with
+    # NaN were named by their place in a fold, not in X.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import SplicePathSearchCV, splice_validation_curve
+
+    splicer, X = problem
+    y = np.arange(len(X)) % 2
+    solved = count_paths(monkeypatch)
+
+    def run(X):
+        if search:
+            pipe = make_pipeline(clone(splicer), LogisticRegression())
+            SplicePathSearchCV(pipe, [0.1, 0.2], cv=3).fit(X, y)
+        else:
+            splice_validation_curve(splicer, LogisticRegression(), X, y, [0.1, 0.2], cv=3)
+
+    with_dict = X.astype(object)
+    with_dict[4, 0] = {"foo": "bar"}
+    with pytest.raises(TypeError, match=r"argument must be a string or a (real )?number"):
+        run(with_dict)
+    with_nan = X.copy()
+    with_nan[[25, 47], 1] = np.nan
+    with pytest.raises(ValueError, match=r"^X holds NaN or infinite values in 2 row\(s\): 25, 47$"):
+        run(with_nan)
+    with pytest.raises(TypeError, match="got sparse data"):
+        run(scipy.sparse.csr_matrix(X))
+    assert solved == []
+    run(X.astype(object))  # (numbers held as objects are taken, as scikit-learn does)

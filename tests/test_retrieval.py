@@ -290,7 +290,7 @@ def test_unknown_concepts_are_named_with_close_matches(rng):
     ("params", "fit_X", "match"),
     [
         ({"mode": "xor"}, None, "mode must be one of"),
-        ({"metric": "l2"}, None, "metric must be one of"),
+        ({"metric": "l2"}, None, "metric must be 'dot' or 'cosine', got 'l2'"),
         ({"n_neighbors": -1}, None, "n_neighbors must be"),
         ({"n_neighbors": 3}, None, "need `splice`"),
         ({"similarity_threshold": 2.0}, None, "similarity_threshold must be"),
@@ -304,6 +304,45 @@ def test_fit_rejects_bad_parameters_and_weights(params, fit_X, match):
     X = np.eye(3) if fit_X is None else fit_X
     with pytest.raises(ValueError, match=match):
         ConceptRetriever(**params).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"mode": None}, TypeError, r"mode must be one of .*got None \(NoneType\)"),
+        ({"metric": None}, TypeError, r"metric must be 'dot' or 'cosine', got None"),
+        ({"concepts": 5}, TypeError, r"`concepts` must be a list of concept names .*got an int"),
+        ({"concepts": "abc"}, TypeError, "`concepts` must be a sequence .*not a single string"),
+        # (a dict's keys, read in insertion order, would ignore its values)
+        ({"concepts": {"a": 2, "b": 0, "c": 1}}, TypeError, "got a dict"),
+        ({"concepts": ["a", None, "c"]}, TypeError, r"`concepts` entry 1 is None, not a string"),
+        ({"concepts": ["a", "b", 3]}, TypeError, r"`concepts` entry 2 is an int \(3\)"),
+        ({"concepts": ["a", " ", "c"]}, ValueError, r"`concepts` entry 1 is blank \(' '\)"),
+        (
+            {"concepts": ["a", "a", "c"]},
+            ValueError,
+            r"`concepts` entry 1 \('a'\) duplicates entry 0; concepts must be distinct",
+        ),
+        ({"concepts": ["a", "b", "a "]}, ValueError, r"entry 2 \('a '\) is entry 0 \('a'\)"),
+        ({"splice": "st"}, TypeError, r"`splice` must be a fitted SpliceTransformer .*\('st'\)"),
+    ],
+)
+def test_fit_refuses_bad_concept_names_and_option_types(params, error, match):
+    # A name given twice searched only one of its columns (the last), None and
+    # numbers were stored as names, concepts=5 failed with "'int' object is not
+    # iterable", and None for a string option was a ValueError.
+    params = {"concepts": ["a", "b", "c"], **params}
+    with pytest.raises(error, match=match):
+        ConceptRetriever(**params).fit(sp.csr_matrix([[0.5, 0.0, 0.1], [0.2, 0.4, 0.0]]))
+
+
+def test_names_of_a_dataframe_index_are_shown_with_nan_rows():
+    import pandas as pd
+
+    W = pd.DataFrame(np.eye(3), columns=["a", "b", "c"], index=["x", "y", "z"])
+    W.iloc[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 1 row\(s\): 'y' \(row 1\)$"):
+        ConceptRetriever().fit(W)
 
 
 def test_fit_without_names_and_bad_queries():

@@ -1165,3 +1165,64 @@ def test_solver_rounds_stop_when_the_caller_stops_waiting(method):
     finally:
         _common._WORK.stop = None
     assert lasso.solve(V[:20], 0.25, solver=method).converged
+
+
+_READ_ONLY_SOLVE = """
+import sys
+import joblib
+import numpy as np
+from sksplice import SpliceTransformer
+from sksplice.solvers import NonNegLasso
+
+path = sys.argv[1]
+rng = np.random.default_rng(0)
+splicer = SpliceTransformer(
+    vocabulary=[f"c{i}" for i in range(20)],
+    concept_embeddings=rng.normal(size=(20, 8)),
+    image_mean=rng.normal(size=8),
+    device="cpu",
+).fit(rng.normal(size=(30, 8)))
+joblib.dump(splicer, path)
+loaded = joblib.load(path, mmap_mode="r")
+assert isinstance(loaded.dictionary_, np.memmap) and not loaded.dictionary_.flags.writeable
+X = rng.normal(size=(5, 8))
+expected = splicer.transform(X)
+assert (loaded.transform(X) != expected).nnz == 0
+D = np.array(loaded.dictionary_)
+V = rng.normal(size=(4, 8))
+D.setflags(write=False)
+V.setflags(write=False)
+NonNegLasso(D, device="cpu").solve(V, 0.1, check_input=False)
+print("solved")
+"""
+
+
+def test_read_only_arrays_are_solved_without_torch_warning(tmp_path):
+    # A transformer loaded with joblib.load(path, mmap_mode="r") printed torch's "The
+    # given NumPy array is not writable" warning at its first transform: the solvers
+    # share the read-only dictionary (and targets) without copying, and never write to
+    # them. (torch warns once per process, hence a fresh one.)
+    import os
+    import subprocess
+    import sys
+
+    import sksplice
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(sksplice.__file__)))
+    env = {
+        **os.environ,
+        "PYTHONPATH": root,
+        "PYTHONWARNINGS": "always",
+        "SKSPLICE_CACHE": str(tmp_path / "cache"),
+        "SKSPLICE_DATA": str(tmp_path / "data"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _READ_ONLY_SOLVE, str(tmp_path / "splicer.joblib")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "solved"
+    assert "not writable" not in proc.stderr, proc.stderr

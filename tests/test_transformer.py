@@ -24,9 +24,19 @@ from sksplice.solvers import _cache as solver_cache
 from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer
 
 try:  # whether or not tests/ is a package
-    from ._helpers_transformer import CountingEmbedder, KeylessEmbedder, random_vocabulary
+    from ._helpers_transformer import (
+        CountingEmbedder,
+        KeylessEmbedder,
+        WidthMatchingSplice,
+        random_vocabulary,
+    )
 except ImportError:
-    from _helpers_transformer import CountingEmbedder, KeylessEmbedder, random_vocabulary
+    from _helpers_transformer import (
+        CountingEmbedder,
+        KeylessEmbedder,
+        WidthMatchingSplice,
+        random_vocabulary,
+    )
 
 N_CONCEPTS = 30
 DIM = 32  # large enough for the solver to converge on every row
@@ -824,28 +834,11 @@ def _checks_instance():
     )
 
 
-class _WidthMatchingSplice(SpliceTransformer):
-    """Test double: random concept embeddings exactly as wide as the X given to fit.
-
-    Everything else is SpliceTransformer's own code, so that the checks which
-    fit on data of another width than ``CHECK_DIM`` still run for real.
-    """
-
-    def fit(self, X, y=None):
-        shape = np.asarray(X).shape
-        self._test_width = int(shape[-1]) if len(shape) else 0
-        return super().fit(X, y)
-
-    def _raw_concept_embeddings(self, concepts, n_full):
-        rng = np.random.default_rng(1)
-        return rng.normal(size=(len(concepts), max(self._test_width, 1)))
-
-
 # The concept dictionary fixes the embedding dimension d. Fitting on X with
 # another number of features must fail with a clear error (a concept embedding
 # only explains embeddings of its own model), but the checks below fit on data
 # with 1, 2, 4, 5 or 10 columns and expect success. The same checks pass on
-# ``_WidthMatchingSplice`` below, which differs only in matching d to X.
+# ``WidthMatchingSplice`` below, which differs only in matching d to X.
 _WRONG_WIDTH = "fits on X with a number of features other than the dictionary's d"
 
 _WIDTH_CHECKS = (
@@ -866,7 +859,7 @@ _WIDTH_CHECKS = (
 
 def _expected_failed_checks(estimator):
     failures = {}
-    if not isinstance(estimator, _WidthMatchingSplice):
+    if not isinstance(estimator, WidthMatchingSplice):
         failures.update(dict.fromkeys(_WIDTH_CHECKS, _WRONG_WIDTH))
     return failures
 
@@ -883,9 +876,7 @@ _STRICT = (
 @parametrize_with_checks(
     [
         _checks_instance(),
-        _WidthMatchingSplice(
-            vocabulary=random_vocabulary(N_CONCEPTS), l1_penalty=0.1, device="cpu"
-        ),
+        WidthMatchingSplice(vocabulary=random_vocabulary(N_CONCEPTS), l1_penalty=0.1, device="cpu"),
     ],
     expected_failed_checks=_expected_failed_checks,
     **_STRICT,

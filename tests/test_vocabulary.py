@@ -519,8 +519,10 @@ def test_authors_order_for_files_and_lists(tmp_path):
     assert load_vocabulary(path, size=3, order="authors") == ["common", "the"]
     assert load_vocabulary(path, size=3) == ["rare", "less common", "common"]
     assert load_vocabulary(["a", "b", "c"], size=2, order="authors") == ["b", "c"]
-    with pytest.raises(ValueError, match="order must be one of"):
+    with pytest.raises(ValueError, match="order must be 'frequency' or 'authors', got 'reversed'"):
         load_vocabulary(["a"], order="reversed")
+    with pytest.raises(TypeError, match="order must be 'frequency' or 'authors', got None"):
+        load_vocabulary(["a"], order=None)
     with pytest.raises(TypeError, match="size must be an integer >= -1, got None"):
         authors_index_to_concept(path, size=None)
     with pytest.raises(FileNotFoundError, match=r"nope\.txt"):

@@ -42,8 +42,10 @@ errors named in the tables (`SkippedInputWarning`, `InvalidImageError`, ...) are
 importable from `sksplice.exceptions`, to filter or catch them.
 
 Some messages come from scikit-learn's own validation (for example
-`Input X contains NaN`); they name the argument but not the row.
-`SpliceTransformer` and the solver name the rows.
+`Expected 2D array, got 1D array`); they name the argument and the shape.
+Rows with NaN or infinite values are named by every estimator and by the
+solver (`X holds NaN or infinite values in 2 row(s): 7, 42`), with their
+labels too when a DataFrame's index names them.
 
 The decompression-bomb cases lower `PIL.Image.MAX_IMAGE_PIXELS` for the test
 instead of writing a huge file; a real image over the limit takes the same path.

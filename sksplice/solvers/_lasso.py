@@ -19,7 +19,7 @@ from ._codes import SparseCodes
 from ._common import Problem, RowResult, in_threads, intra_op_threads
 from ._registry import METHODS, SOLVERS
 from ._rows import LazyRows
-from ._validation import as_tensor_2d, check_penalty, resolve_dtype
+from ._validation import as_tensor_2d, check_penalty, resolve_dtype, shared_tensor
 
 # Resolution of the certificate: the relative gap it can show at a penalty ``lam``
 # is about this constant times ``||v|| max_j ||d_j|| / lam`` (measured: 8e-11 at
@@ -470,7 +470,7 @@ class NonNegLasso:
         elif check_input:
             Vt = self._check_targets(V)
         else:
-            Vt = V if isinstance(V, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(V))
+            Vt = V if isinstance(V, torch.Tensor) else shared_tensor(np.ascontiguousarray(V))
         W_warm = self._check_warm_start(warm_start, int(Vt.shape[0]))
         return Vt, method, tol, max_iter, W_warm
 

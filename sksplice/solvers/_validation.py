@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,26 @@ def resolve_dtype(dtype: Any, source_dtype: torch.dtype, device: torch.device) -
     raise ValueError(f"dtype={dtype!r} is not supported; use torch.float32 or torch.float64")
 
 
+def shared_tensor(arr: np.ndarray) -> torch.Tensor:
+    """``torch.from_numpy(arr)``: a tensor sharing ``arr``'s memory, read-only arrays included.
+
+    The solvers never write to their inputs (the dictionary, the targets): every
+    in-place operation is on a tensor they made. A read-only array (a fitted
+    transformer's ``dictionary_`` memory-mapped by ``joblib.load(..., mmap_mode="r")``,
+    embeddings a joblib worker received memory-mapped, ``X`` with
+    ``X.flags.writeable = False``) is therefore shared as it is, without torch's
+    warning that writing to it would be undefined: copying it to make it writable
+    would copy the dictionary on every call.
+    """
+    if arr.flags.writeable:
+        return torch.from_numpy(arr)
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="The given NumPy array is not writable", category=UserWarning
+        )
+        return torch.from_numpy(arr)
+
+
 def as_tensor_2d(x: Any, name: str) -> torch.Tensor:
     """Convert an array-like to a 2-D floating tensor (on its current device)."""
     if isinstance(x, torch.Tensor):
@@ -45,7 +66,7 @@ def as_tensor_2d(x: Any, name: str) -> torch.Tensor:
             raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
         if np.iscomplexobj(arr):
             raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        t = shared_tensor(np.ascontiguousarray(arr))
     if t.is_complex():
         raise TypeError(f"{name} must hold real numbers, got complex dtype {t.dtype}")
     if not t.is_floating_point():
