@@ -293,7 +293,7 @@ def load_vocabulary(
         ``size`` of any other file or list. None returns all of them.
         ``"auto"`` (as ``SpliceTransformer(vocabulary_size="auto")``) is 10,000
         for a named vocabulary or a copy of one (the setting of the authors'
-        README and scripts; :data:`DEFAULT_SIZE`) and None for any other file
+        README and scripts) and None for any other file
         or list. For a named vocabulary, a ``size`` larger than the number of
         its concepts is an error; for other files and lists it is an upper
         bound (shorter inputs are returned whole, with no warning).
