@@ -15,6 +15,7 @@ failed, bars and the command's log handler write nothing more to it
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import sys
 import threading
@@ -102,6 +103,44 @@ def _notebook_tqdm() -> Any:
     return None
 
 
+#: The bar that counts the work of the bars made inside it (see :func:`counted_by`).
+_ENCLOSING: contextvars.ContextVar[Any] = contextvars.ContextVar("sksplice_bar", default=None)
+
+
+class _Forward:
+    """A bar made inside :func:`counted_by`: it shows nothing and counts into the
+    enclosing bar (the part of the work it stands for)."""
+
+    def __init__(self, enclosing: Any) -> None:
+        self._enclosing = enclosing
+        self.n = 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._enclosing.update(n)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _Forward:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def counted_by(bar: Any) -> Iterator[Any]:
+    """Within the block, bars made by :func:`progress` show nothing and add their
+    counts to ``bar``: one bar for work done in several calls that each show their
+    own (the blocks of a vocabulary embedded one call at a time)."""
+    token = _ENCLOSING.set(bar)
+    try:
+        yield bar
+    finally:
+        _ENCLOSING.reset(token)
+
+
 def progress(
     total: int | None,
     *,
@@ -140,6 +179,9 @@ def progress(
     """
     from tqdm.std import tqdm
 
+    enclosing = _ENCLOSING.get()
+    if enclosing is not None:
+        return _Forward(enclosing)
     stream = sys.stderr if file is None else file
     if disable or _stream_failed(stream):
         # (nowhere to show it)

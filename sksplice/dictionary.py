@@ -24,6 +24,7 @@ rows L2-normalised, centred by their mean, L2-normalised again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -42,6 +43,7 @@ from cachetools import LRUCache
 from ._array import ZERO_NORM, l2_normalize
 from ._atomic import atomic_write, remove_stale_temporaries
 from ._data import cache_dir_chosen, get_cache_dir, readable_name, unwritable_reason
+from ._progress import counted_by, progress
 from ._protocols import check_text_embedder
 from ._stack import warn_user
 from ._validation import check_finite_rows, check_int
@@ -591,6 +593,20 @@ def _embed(
         cache_key or type(embedder).__name__,
         where,
     )
+    # One bar for the whole vocabulary where the embedder shows bars (its ``verbose``):
+    # the bars of its calls (the sample, then each block) count into it.
+    verbose = bool(getattr(embedder, "verbose", False))
+    bar = progress(len(concepts), desc="embedding concepts", unit="concept", disable=not verbose)
+    with bar, counted_by(bar) if verbose else contextlib.nullcontext():
+        raw = _embed_calls(embedder, concepts, plan, timed, bar)
+    check_finite_rows(raw, f"the output of {type(embedder).__name__}.embed_text", concepts)
+    return raw
+
+
+def _embed_calls(
+    embedder: Any, concepts: list[str], plan: list[np.ndarray], timed: bool, bar: Any
+) -> np.ndarray:
+    """The embedding calls of :func:`_embed` (``plan``), with their log lines."""
     raw: np.ndarray | None = None
     loop_started = first_started = time.perf_counter()
     last_line = sample_done = first_started
@@ -613,6 +629,8 @@ def _embed(
             )
         raw[rows] = out
         done += len(batch)
+        if bar.n < done:  # (an embedder whose calls show no sksplice bar)
+            bar.update(done - bar.n)
         now = time.perf_counter()
         if timed and number == 0:
             first_started = now  # (the warm-up call is not timed)
@@ -653,7 +671,6 @@ def _embed(
                 done / max(now - loop_started, 1e-9),
             )
     assert raw is not None  # (the vocabulary is not empty)
-    check_finite_rows(raw, f"the output of {type(embedder).__name__}.embed_text", concepts)
     return raw
 
 

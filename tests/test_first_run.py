@@ -191,3 +191,26 @@ def test_tiny_clip_dictionary_is_the_direct_embedding_in_vocabulary_order(
     # (batches of other texts change the float rounding, not the embeddings)
     np.testing.assert_allclose(raw, direct, rtol=0, atol=1e-6)
     assert np.abs(raw - direct).max() < 1e-6 < np.abs(raw - np.roll(direct, 1, axis=0)).max()
+
+
+def test_one_bar_counts_the_whole_vocabulary(tiny_clip_model, capsys):
+    # The embedder shows a bar per call; the calls of one vocabulary (the untimed
+    # concept, the sample, the blocks) show one bar of all its concepts instead.
+    from sksplice.embedders import CLIPEmbedder
+
+    concepts = [f"concept number {i}" for i in range(2100)]
+    embedder = CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu", verbose=True)
+    clear_memory_cache()
+    embed_vocabulary(embedder, concepts, disk_cache=False)
+    err = capsys.readouterr().err
+    assert "CLIP texts" not in err
+    lines = [line for line in err.splitlines() if line.startswith("embedding concepts")]
+    assert lines and "2100/2100" in lines[-1]
+    # outside a vocabulary the embedder's own bar is shown as before
+    embedder.embed_text(["a dog", "a cat"])
+    assert "CLIP texts: 100% 2/2" in capsys.readouterr().err
+    # and a quiet embedder shows none
+    embedder.set_params(verbose=False)
+    clear_memory_cache()
+    embed_vocabulary(embedder, concepts, disk_cache=False)
+    assert capsys.readouterr().err == ""
