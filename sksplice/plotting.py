@@ -320,6 +320,7 @@ def plot_decomposition(
     ax.set_yticks(np.arange(len(shown)), [_shortened(str(n)) for n in names[shown]])
     if not len(shown):  # an empty axis would say nothing
         _say_on_empty_axes(ax, "no concept: every weight of this row is zero")
+        ax.set_xlim(left=0.0)  # (weights are not negative)
     ax.set_xlabel("concept weight")
     if title is not None:
         _set_title(ax, title)
@@ -768,8 +769,9 @@ def plot_dataset_shift(
     """Scatter of every concept's prevalence in collection A against collection B.
 
     Concepts on the diagonal occur as often in both collections. Significant
-    shifts (the ``significant`` column) are coloured by direction and the ``k``
-    with the smallest adjusted p-values are labelled.
+    shifts (the ``significant`` column) are coloured by the direction of the
+    prevalence difference (the legend says "prevalence higher in" a collection)
+    and the ``k`` with the smallest adjusted p-values are labelled.
 
     Parameters
     ----------
@@ -785,7 +787,9 @@ def plot_dataset_shift(
     ax : matplotlib Axes, default=None
         Axes to draw into; a new figure is made when omitted.
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
-        What the axes show; significance always refers to prevalence.
+        What the axes show; significance and the colours always refer to
+        prevalence (with mean weights, a point coloured "prevalence higher in
+        B" may lie below the diagonal).
     scale : {"linear", "sqrt"}, default="linear"
         Axis scale. ``"sqrt"`` spreads out the many rare concepts near 0.
     title : str, default=None
@@ -819,11 +823,12 @@ def plot_dataset_shift(
     up = significant & (comparison["prevalence_diff"].to_numpy() > 0)
     down = significant & ~up
     ax = _new_axes(ax, (5.5, 5.0))
-    # (the legend lists only the kinds of point drawn)
+    # (the legend lists only the kinds of point drawn; the colours are the tested
+    # prevalence, also where the axes show mean weights)
     for mask, size, colour, label in (
         (~significant, 10, "0.65", "not significant"),
-        (up, 22, "C3", f"more frequent in {label_b}"),
-        (down, 22, "C0", f"more frequent in {label_a}"),
+        (up, 22, "C3", f"prevalence higher in {label_b}"),
+        (down, 22, "C0", f"prevalence higher in {label_a}"),
     ):
         ax.scatter(x[mask], y[mask], s=size, color=colour, label=label if mask.any() else None)
     top = max(float(np.max(x, initial=0.0)), float(np.max(y, initial=0.0))) * 1.08 or 1.0

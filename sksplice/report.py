@@ -247,7 +247,8 @@ def _ranking_rows(
     A row is ``[class, concept, in, out, difference, test, p adjusted, significant,
     count in, size in, count out, size out]`` with ``class`` an index into the
     returned classes, ``concept`` an index into ``concept_index`` (extended with the
-    ranking's concepts), ``test`` 1 for Fisher's exact test and 0 for the z-test,
+    ranking's concepts), ``test`` 1 for Fisher's exact test (every row of a table
+    made by this version) and 0 for the z-test (a table made by an earlier one),
     ``significant`` 1 or 0, and the counts behind the two shares (samples with the
     concept, samples in the group; None where the ranking does not hold them).
     """
@@ -358,23 +359,83 @@ def _pair(ranking: pd.DataFrame) -> tuple[str, str] | None:
     return str(ranking.attrs.get("positive", "")), str(negative)
 
 
+#: The multiple-testing corrections by name, for the page.
+_CORRECTION_NAMES = {
+    "fdr_bh": "Benjamini-Hochberg",
+    "fdr_by": "Benjamini-Yekutieli",
+    "holm": "Holm",
+    "bonferroni": "Bonferroni",
+}
+
+
+def _adjusted_text(ranking: pd.DataFrame | None) -> str:
+    """What the adjusted p-values of ``ranking`` are adjusted over, from its ``attrs``."""
+    from .analysis import ALL_CLASSES
+
+    attrs = {} if ranking is None else ranking.attrs
+    correction = attrs.get("correction", "")
+    if "correction" in attrs and correction is None:
+        return "p not adjusted for multiple testing"
+    method = _CORRECTION_NAMES.get(correction)
+    how = f"p adjusted ({method})" if method else "p adjusted"
+    several = ranking is not None and "class" in ranking.columns and ranking["class"].nunique() > 1
+    if several and attrs.get("adjusted_over") == ALL_CLASSES:
+        n_tests, n_classes = attrs.get("n_tests"), ranking["class"].nunique()
+        tests = f"{n_tests:,} tests" if isinstance(n_tests, int) else "tests"
+        return (
+            f"{how} over the {tests} of all {n_classes} classes together (each class "
+            "against the rest)"
+        )
+    if several:
+        return (
+            f"{how} for the number of concepts tested, within each class (each class is "
+            "ranked against the rest on its own)"
+        )
+    return f"{how} for the number of concepts tested"
+
+
+def _test_text(ranking: pd.DataFrame | None, sided: str | None) -> str:
+    """The test behind the p-values: its name and, where ``attrs`` records it, whether
+    it is two-sided or, ``sided``, the one direction it tests."""
+    tests = set()
+    if ranking is not None and "test" in ranking.columns:
+        tests = set(ranking["test"].astype(str))
+    name = "Fisher's exact test" if tests <= {"fisher"} else "the test in the Test column"
+    alternative = None if ranking is None else ranking.attrs.get("alternative")
+    if sided is not None:
+        return f"{name}, one-sided (for concepts {sided})"
+    if alternative == "two-sided":
+        return f"{name}, two-sided"
+    return name
+
+
 def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
-    """Heading, column titles and wording of the ranking table, for a ranking or a comparison."""
+    """Heading, column titles and wording of the ranking table, for a ranking or a comparison.
+
+    A one-sided test (``alternative`` ``"greater"`` or ``"less"`` in ``attrs``) is said
+    in the heading, the test and the claim: its significant rows are evidence of a
+    difference in that direction only.
+    """
     compared = None if ranking is None else _compared(ranking)
     pair = None if ranking is None else _pair(ranking)
-    several = ranking is not None and "class" in ranking.columns and ranking["class"].nunique() > 1
-    adjusted = (
-        "p adjusted for the number of concepts tested, within each class (each class is "
-        "ranked against the rest on its own)"
-        if several
-        else "p adjusted for the number of concepts tested"
-    )
+    alternative = None if ranking is None else ranking.attrs.get("alternative")
+    adjusted = _adjusted_text(ranking)
+    # the direction of a one-sided test, as "more" or "less" (frequent); None: two-sided
+    # or not recorded
+    more = {"greater": "more", "less": "less"}.get(str(alternative))
+
     if pair is not None:
         positive, negative = pair
+        sided = f"{more} frequent in {positive} than in {negative}" if more else None
         return {
-            "heading": f"Concepts that separate {positive} from {negative}",
+            "heading": f"Concepts {sided}"
+            if sided
+            else f"Concepts that separate {positive} from {negative}",
             "where": f"in {positive} and in {negative}",
-            "claim": f"the concept separates {positive} from {negative}",
+            "test": _test_text(ranking, sided),
+            "claim": f"the concept is {sided}"
+            if sided
+            else f"the concept separates {positive} from {negative}",
             "adjusted": adjusted,
             # (one comparison: no column repeating it; the heading names both classes)
             "group": "",
@@ -383,10 +444,14 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             "difference": "Difference",
         }
     if compared is None:
+        sided = f"{more} frequent in its class than outside it" if more else None
         return {
-            "heading": "Concepts that separate the classes",
+            "heading": f"Concepts {more} frequent in a class than outside it"
+            if more
+            else "Concepts that separate the classes",
             "where": "in the class and outside it",
-            "claim": "the concept separates the classes",
+            "test": _test_text(ranking, sided),
+            "claim": f"the concept is {sided}" if sided else "the concept separates the classes",
             "adjusted": adjusted,
             "group": "Class",
             "first": "In class",
@@ -394,10 +459,14 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             "difference": "Difference",
         }
     a, b = (tag if str(name) == tag else f"{tag} ({name})" for tag, name in zip("AB", compared))
+    sided = f"{more} frequent in B than in A" if more else None
     return {
-        "heading": f"Concepts whose prevalence differs between {a} and {b}",
+        "heading": f"Concepts {more} frequent in {b} than in {a}"
+        if more
+        else f"Concepts whose prevalence differs between {a} and {b}",
         "where": "in collection A and in collection B",
-        "claim": "the concept's prevalence differs",
+        "test": _test_text(ranking, sided),
+        "claim": f"the concept is {sided}" if sided else "the concept's prevalence differs",
         "adjusted": adjusted,
         # (one comparison: no column repeating it; the heading names A and B)
         "group": "",
@@ -709,7 +778,13 @@ def render_report(
         or a comparison of two collections (as from
         :func:`sksplice.shift.compare_datasets`, its collections' labels as
         column titles): shown as a sortable, searchable table, significant rows
-        highlighted.
+        highlighted. The text above it names the test, its direction where it
+        is one-sided (``attrs["alternative"]``) and what the p-values are
+        adjusted over: concatenated rankings of several classes are taken as
+        adjusted within each class, unless ``attrs["adjusted_over"]`` is
+        ``"all classes"`` (the rankings of ``sksplice profile`` and
+        ``sksplice report``, adjusted together; ``attrs["n_tests"]`` gives the
+        number of tests).
     skipped : iterable, default=None
         Images that could not be decomposed: objects with ``item`` and
         ``reason`` attributes (as the embedders report them) or ``(path,

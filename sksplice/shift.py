@@ -3,10 +3,9 @@
 :func:`compare_datasets` compares the concept weights of two collections (two
 datasets, two time periods, training and deployment data) decomposed by the same
 fitted :class:`~sksplice.transformer.SpliceTransformer`. It uses the statistics of
-:func:`sksplice.analysis.rank_concepts`: Fisher's exact test or the two-proportion
-z-test per concept, chosen by the expected counts of its 2x2 table, and a
-multiple-testing correction over the concepts tested. Sparse input is never
-densified.
+:func:`sksplice.analysis.rank_concepts`: Fisher's exact test on each concept's 2x2
+table, and a multiple-testing correction over the concepts tested. Sparse input is
+never densified.
 """
 
 from __future__ import annotations
@@ -50,11 +49,12 @@ def compare_datasets(
     """Concepts whose prevalence differs between two collections (dataset shift).
 
     For every concept, the fraction of samples of collection B in which it is
-    present is compared with the fraction in collection A, with the test rule of
-    :func:`~sksplice.analysis.rank_concepts`: Fisher's exact test when any expected count of the 2x2
-    table is below 5, the two-proportion z-test otherwise. The test is two-sided
-    by default (a shift in either direction is a finding); the sign of
-    ``prevalence_diff`` (B minus A) says which way it goes. p-values are
+    present is compared with the fraction in collection A by Fisher's exact test
+    on the 2x2 table of present and absent counts, as in
+    :func:`~sksplice.analysis.rank_concepts` (the p-values of
+    :func:`scipy.stats.fisher_exact`, computed for all concepts at once). The test
+    is two-sided by default (a shift in either direction is a finding); the sign
+    of ``prevalence_diff`` (B minus A) says which way it goes. p-values are
     corrected for the number of concepts tested.
 
     Parameters
@@ -94,9 +94,14 @@ def compare_datasets(
         ``prevalence_a``, ``prevalence_b``, ``prevalence_diff`` (B minus A),
         ``mean_weight_a``, ``mean_weight_b``, ``mean_weight_diff`` (B minus A;
         descriptive, not tested), ``cohens_h`` and ``log_odds_ratio`` (B
-        relative to A), ``z`` (two-proportion z statistic, every row),
-        ``test`` (``"fisher"`` or ``"z"``: which test gave the p-value),
-        ``p_value``, ``p_adjusted``, ``significant`` (a p-value below the
+        relative to A; the log odds ratio of the prevalences shrunk toward the
+        pooled prevalence ``p`` by one pseudo-observation per collection,
+        ``logit((x_b + p) / (n_b + 1)) - logit((x_a + p) / (n_a + 1))``: 0
+        exactly for equal prevalences, of the sign of ``prevalence_diff``
+        otherwise), ``z`` (two-proportion z statistic, a description: the
+        p-value does not come from it), ``test`` (``"fisher"``, the test that
+        gave the p-value, every row), ``p_value``, ``p_adjusted``,
+        ``significant`` (a p-value below the
         smallest float64, about 5e-324, is 0; the command line and the report
         show it as ``<1e-300``). ``comparison.attrs`` records the labels,
         collection sizes and settings.
@@ -115,8 +120,11 @@ def compare_datasets(
 
     Notes
     -----
-    The test is on prevalence (presence versus absence), where the exact and
-    asymptotic rules above make the p-value valid for any counts. Mean weights
+    The test is on prevalence (presence versus absence), where the exact test
+    makes the p-value valid for any counts and any sizes of the collections
+    (a normal approximation is not: with a small collection against a large one
+    its p-values are far too small in the tails that matter after the
+    correction). Mean weights
     are reported as a description of the shift: concept weights are zero in most
     samples, so a t-test on them would rest on an approximation that small
     collections do not support.
@@ -130,7 +138,7 @@ def compare_datasets(
     >>> shift = compare_datasets(W_a, W_b, concepts=["snow", "dog"])
     >>> row = shift.loc["snow"]
     >>> int(row["count_a"]), int(row["count_b"]), row["test"], bool(row["significant"])
-    (2, 18, 'z', True)
+    (2, 18, 'fisher', True)
     """
     _check_test_options(correction, alpha, min_count, alternative)
     if (

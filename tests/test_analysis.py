@@ -112,16 +112,14 @@ def test_rank_statistics_against_chi_square_and_fisher():
     names = ["bikini", "hat", "tie"]
     ranking = rank_concepts(W, y, "woman", "man", concepts=names, alternative="two-sided")
     assert list(ranking.index) == names
-    # "tie" has 6 occurrences: expected count 40 * 6 / 100 = 2.4 < 5, hence Fisher
-    assert list(ranking["test"]) == ["z", "z", "fisher"]
+    # Fisher's exact test for every table, however large its expected counts
+    assert list(ranking["test"]) == ["fisher", "fisher", "fisher"]
     for name, (x1, x2) in zip(names, counts):
         row = ranking.loc[name]
         table = np.array([[x1, n1 - x1], [x2, n2 - x2]])
-        chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
-        if row["test"] == "z":
-            assert row["p_value"] == pytest.approx(p, rel=1e-9)
-        else:
-            assert row["p_value"] == pytest.approx(stats.fisher_exact(table).pvalue, rel=1e-12)
+        chi2, _, _, _ = stats.chi2_contingency(table, correction=False)
+        assert row["p_value"] == pytest.approx(stats.fisher_exact(table).pvalue, rel=1e-10)
+        # the z statistic is still given, as a description
         assert row["z"] ** 2 == pytest.approx(chi2, rel=1e-9)
         assert np.sign(row["z"]) == np.sign(x1 / n1 - x2 / n2)
         assert row["prevalence_diff"] == pytest.approx(x1 / n1 - x2 / n2)
@@ -158,37 +156,146 @@ def test_one_image_against_five_is_not_significant():
     assert row["z"] == pytest.approx(2.4494897427831783, rel=1e-12)
 
 
-def test_z_test_by_hand():
-    """40 vs 40 samples, present in 30 and 10: every expected count is 20, hence the z-test."""
+def test_large_expected_counts_use_the_exact_test_too():
+    """40 vs 40 samples, present in 30 and 10: expected counts of 20, where the z-test was
+    used; the p-values are Fisher's, the z statistic (2 sqrt 5) is still given."""
     n = 40
     W = np.zeros((2 * n, 1))
     W[:30, 0] = 1.0
     W[n : n + 10, 0] = 1.0
     y = ["p"] * n + ["q"] * n
+    table = [[30, 10], [10, 30]]
+    for alternative in ("greater", "two-sided", "less"):
+        row = rank_concepts(W, y, "p", concepts=["c"], alternative=alternative).iloc[0]
+        assert row["test"] == "fisher"
+        assert row["z"] == pytest.approx(4.47213595499958, rel=1e-12)
+        expected = stats.fisher_exact(table, alternative=alternative).pvalue
+        assert row["p_value"] == pytest.approx(expected, rel=1e-10)
+    # (the z-test's one-sided p-value was 3.87e-06, the exact one is 7.44e-06)
     greater = rank_concepts(W, y, "p", concepts=["c"]).iloc[0]
-    # pooled 0.5; se = sqrt(0.5 * 0.5 * (1/40 + 1/40)) = sqrt(0.0125); z = 0.5 / se = 2 sqrt(5)
-    assert greater["test"] == "z"
-    assert greater["z"] == pytest.approx(4.47213595499958, rel=1e-12)
-    # one-sided: erfc(z / sqrt 2) / 2
-    assert greater["p_value"] == pytest.approx(3.872108215522048e-06, rel=1e-9)
-    two = rank_concepts(W, y, "p", concepts=["c"], alternative="two-sided").iloc[0]
-    assert two["p_value"] == pytest.approx(7.744216431044096e-06, rel=1e-9)
-    less = rank_concepts(W, y, "p", concepts=["c"], alternative="less").iloc[0]
-    assert less["p_value"] == pytest.approx(1 - 3.872108215522048e-06, rel=1e-9)
+    assert greater["p_value"] == pytest.approx(7.437401535542681e-06, rel=1e-9)
 
 
+def test_a_small_class_against_a_large_rest_is_not_overstated():
+    """15 of a class of 100 against 505 of 9,900 others, among 689 concepts: the z-test
+    said p = 5e-06 (adjusted 0.0032, significant); Fisher's one-sided test says 1.9e-04,
+    0.13 after Benjamini-Hochberg over the 689 concepts."""
+    n1, n2, m = 100, 9900, 689
+    rows = list(range(15)) + list(range(n1, n1 + 505))
+    cols = [0] * 520
+    for j in range(1, m):  # every other concept: one image outside the class
+        rows.append(n1 + j)
+        cols.append(j)
+    W = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n1 + n2, m))
+    y = np.array(["bird"] * n1 + ["other"] * n2)
+    row = rank_concepts(W, y, "bird", concepts=[f"c{j}" for j in range(m)]).loc["c0"]
+    expected = stats.fisher_exact([[15, 85], [505, 9395]], alternative="greater").pvalue
+    assert row["p_value"] == pytest.approx(expected, rel=1e-10)
+    assert row["p_adjusted"] == pytest.approx(expected * m, rel=1e-10)
+    assert not row["significant"]
+
+
+@pytest.mark.parametrize("alternative", ["greater", "two-sided", "less"])
 @pytest.mark.parametrize(
-    ("present", "test"), [(10, "z"), (9, "fisher"), (11, "fisher"), (3, "fisher")]
+    ("n1", "n2", "present"), [(100, 10_000, 520), (60, 5000, 450), (200, 800, 25)]
 )
-def test_test_choice_follows_the_smallest_expected_count(present, test):
-    # 10 vs 10 samples: the smallest expected count is 10 * min(K, 20 - K) / 20
-    W = np.zeros((20, 1))
-    W[:present, 0] = 1.0
+def test_the_false_alarm_rate_is_at_most_the_level(n1, n2, present, alternative):
+    """Under no difference, x1 given the margins is hypergeometric: the chance of a
+    p-value at or below a level must not exceed the level, in the far tails too (where
+    a correction over hundreds of concepts puts the threshold). The z-test exceeded
+    it 5 to 17 times at 1e-4 and 1e-5 with groups of such unequal sizes."""
+    from sksplice.analysis import _two_by_two_tests
+
+    x1 = np.arange(max(0, present - n2), min(present, n1) + 1, dtype=np.float64)
+    _, p, _ = _two_by_two_tests(x1, float(n1), present - x1, float(n2), alternative)
+    pmf = stats.hypergeom.pmf(x1, n1 + n2, present, n1)
+    for level in (0.05, 0.01, 1e-3, 1e-4, 1e-5, 1e-6):
+        assert pmf[p <= level].sum() <= level * (1 + 1e-9), level
+
+
+@pytest.mark.parametrize("alternative", ["greater", "two-sided", "less"])
+@pytest.mark.parametrize(
+    ("n1", "n2"), [(1, 1), (1, 5), (1, 100), (100, 1), (5, 5), (7, 3), (30, 200), (100, 100)]
+)
+def test_every_small_table_matches_scipy_fisher_exact(n1, n2, alternative):
+    """Every count pair of groups of n1 and n2 samples, as scipy.stats.fisher_exact says."""
+    from sksplice.analysis import _two_by_two_tests
+
+    a, b = np.meshgrid(np.arange(n1 + 1), np.arange(n2 + 1), indexing="ij")
+    a, b = a.ravel(), b.ravel()
+    keep = a + b > 0
+    a, b = a[keep], b[keep]
+    _, got, test = _two_by_two_tests(
+        a.astype(float), float(n1), b.astype(float), float(n2), alternative
+    )
+    assert set(test) == {"fisher"}
+    expected = [
+        stats.fisher_exact([[x, n1 - x], [z, n2 - z]], alternative=alternative).pvalue
+        for x, z in zip(a.tolist(), b.tolist())
+    ]
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("alternative", ["greater", "two-sided", "less"])
+def test_large_tables_match_scipy_fisher_exact(alternative):
+    """Random groups of up to 20,000 samples, concepts from the far tails to the mode
+    (and tables at a tie of the two-sided rule: equal groups, K = n / 2)."""
+    from sksplice.analysis import _two_by_two_tests
+
+    rng = np.random.default_rng(7)
+    for trial in range(12):
+        n1, n2 = (int(v) for v in rng.integers(1, 20_001, 2))
+        if trial % 3 == 0:
+            n2 = n1
+        total = n1 + n2
+        present = rng.integers(1, total, 40).astype(np.float64)
+        if trial % 3 == 1 and total % 2 == 0:
+            present[:10] = total // 2
+        lo, hi = np.maximum(0, present - n2), np.minimum(present, n1)
+        x1 = np.minimum(np.floor(lo + rng.random(40) * (hi - lo + 1)), hi)
+        mode = np.floor((present + 1) * (n1 + 1) / (total + 2))
+        x1[:10] = np.clip(mode[:10] + rng.integers(-3, 4, 10), lo[:10], hi[:10])
+        x1[10:13], x1[13:16] = lo[10:13], hi[13:16]
+        _, got, _ = _two_by_two_tests(x1, float(n1), present - x1, float(n2), alternative)
+        for x, k, p in zip(x1.astype(int).tolist(), present.astype(int).tolist(), got):
+            table = [[x, n1 - x], [k - x, n2 - k + x]]
+            expected = stats.fisher_exact(table, alternative=alternative).pvalue
+            assert p == pytest.approx(expected, rel=1e-10, abs=1e-300), (table, alternative)
+
+
+def test_two_sided_ties_are_decided_with_scipys_probabilities(monkeypatch):
+    """Where the two-sided rule compares probabilities closer than the fast ones can
+    tell apart (a concept in half of the samples: tables x and n1 - x are equally
+    likely, groups of unequal sizes), the table is computed again with
+    scipy.stats.hypergeom, as fisher_exact does."""
+    from sksplice import _fisher
+
+    n1, n2 = 300, 500
+    x1 = np.arange(n1 + 1, dtype=np.float64)
+    present = np.full(n1 + 1, (n1 + n2) / 2)
+    calls = []
+    original = _fisher._scipy_distribution
+    monkeypatch.setattr(_fisher, "_scipy_distribution", lambda *a: calls.append(a) or original(*a))
+    got = _fisher.fisher_exact_pvalues(x1, n1, present - x1, n2, "two-sided")
+    assert calls  # some near ties went to scipy's probabilities
+    expected = [
+        stats.fisher_exact([[x, n1 - x], [400 - x, n2 - 400 + x]]).pvalue for x in range(n1 + 1)
+    ]
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=0)
+    # and where every comparison is taken as unsure, scipy's probabilities give its p-values
+    monkeypatch.setattr(_fisher, "_UNSURE_RTOL", np.inf)
+    got = _fisher.fisher_exact_pvalues(x1, n1, present - x1, n2, "two-sided")
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+
+
+def test_every_row_is_tested_exactly():
+    # 10 vs 10 samples, present in 3 to 17: expected counts from 1.5 to 5, one test
+    W = np.zeros((20, 15))
+    for j, present in enumerate(range(3, 18)):
+        W[:present, j] = 1.0
     y = ["a"] * 10 + ["b"] * 10
-    row = rank_concepts(W, y, "a", concepts=["c"]).iloc[0]
-    expected = 10 * min(present, 20 - present) / 20
-    assert (expected < 5) == (test == "fisher")
-    assert row["test"] == test
+    ranking = rank_concepts(W, y, "a", concepts=[f"c{j}" for j in range(15)])
+    assert set(ranking["test"]) == {"fisher"}
 
 
 @settings(max_examples=30, deadline=None)
@@ -211,7 +318,7 @@ def test_small_tables_match_scipy_fisher_exact(n1, n2, data, alternative):
         assert x1 + x2 == 0
         return
     row = ranking.loc["c"]
-    assert row["test"] == "fisher"  # expected count <= min(n1, n2) / 2 < 5
+    assert row["test"] == "fisher"
     table = [[x1, n1 - x1], [x2, n2 - x2]]
     expected = stats.fisher_exact(table, alternative=alternative).pvalue
     assert row["p_value"] == pytest.approx(expected, rel=1e-9, abs=1e-15)
@@ -362,13 +469,14 @@ def test_profile_and_ranking_invariants(data, n, c):
 
 
 def _cli_ranking(W, y, names, top_k=8):
-    """The ranking table ``sksplice profile`` builds: one-vs-rest, top rows per class."""
-    parts = []
-    for cls in sorted(set(y)):
-        r = rank_concepts(W, y, cls, concepts=names).head(top_k).reset_index(names="concept")
-        r.insert(0, "class", cls)
-        parts.append(r)
-    return pd.concat(parts, ignore_index=True)
+    """The ranking table ``sksplice profile`` builds: one-vs-rest, p-values adjusted over
+    all classes together, top rows per class."""
+    from sksplice.analysis import _rank_each_class
+
+    ranking = _rank_each_class(W, y, names)
+    top = ranking.groupby("class", sort=False).head(top_k).reset_index(drop=True)
+    top.attrs = ranking.attrs
+    return top
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
@@ -403,7 +511,12 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
         assert "sky" not in block  # 1 of 1 against 0 of 40 is p = 1/41 unadjusted: not listed
         assert "none: the top 3 are not significant" in block
         coast = text.split("class coast:")[1].split("class forest:")[0]
-        assert "sea" in coast and "(z)" in coast and "adjusted p < 0.05" in coast
+        assert "sea" in coast and "(fisher)" in coast and "adjusted p < 0.05" in coast
+        # what the adjustment covers: the 9 tests of the 3 classes (3 concepts each)
+        assert text.startswith(
+            "p-values of Fisher's exact test (one-sided), Benjamini-Hochberg-adjusted over "
+            "the 9 tests of all 3 classes together\n"
+        )
         assert "grass" not in coast and "(2 more of the top 3 not significant)" in coast
     elif fmt == "csv":
         rows = pd.read_csv(io.StringIO(text))
@@ -413,7 +526,50 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
     else:
         records = json.loads(text)["ranking"]
         sea = next(r for r in records if r["class"] == "coast" and r["concept"] == "sea")
-        assert sea["significant"] is True and sea["test"] == "z"
+        assert sea["significant"] is True and sea["test"] == "fisher"
+        metadata = json.loads(text)["metadata"]
+        assert metadata["correction"] == "fdr_bh" and metadata["adjusted_over"] == "all classes"
+        assert metadata["tests"] == 9 and metadata["alternative"] == "greater"
+
+
+def test_profile_adjusts_over_the_tests_of_all_classes(monkeypatch):
+    """`sksplice profile` shows every class's significant concepts together: the p-values
+    are adjusted over all of its tests. Adjusted within each class, a chance difference
+    was listed in some class of 20 (of 100 images each) in 31% of datasets without any
+    difference (3% adjusted together)."""
+    import types
+
+    from sksplice.cli import _profile as profile_command
+
+    n_classes, per = 20, 10
+    labels = [f"k{i:02d}" for i in range(n_classes) for _ in range(per)]
+    paths = [Path(f"{lab}/{i}.png") for i, lab in enumerate(labels)]
+    W = np.zeros((len(labels), 2))
+    W[:, 1] = 1.0  # "sky" in every image
+    W[:3, 0] = 1.0  # "kite" in 3 of the 10 images of k00 ...
+    W[[per * c for c in range(1, 6)], 0] = 1.0  # ... and in one image of k01 to k05 each
+    splice = types.SimpleNamespace(
+        transform=lambda X: X, get_feature_names_out=lambda: np.array(["kite", "sky"], dtype=object)
+    )
+    dec = types.SimpleNamespace(paths=paths, X=W, splice=splice, metadata={}, skipped=[])
+    monkeypatch.setattr(profile_command, "_decompose", lambda *args, **kwargs: dec)
+    _, _, ranking = profile_command._profile(types.SimpleNamespace(top_k=None), paths, labels, None)
+    kite = ranking[(ranking["class"] == "k00") & (ranking["concept"] == "kite")].iloc[0]
+    p = stats.fisher_exact([[3, 7], [5, 185]], alternative="greater").pvalue  # 0.0045
+    assert kite["p_value"] == pytest.approx(p, rel=1e-10)
+    # within k00's 2 concepts Benjamini-Hochberg gives 2p = 0.009, "significant"; over
+    # the 40 tests of the 20 classes it is 40p = 0.18
+    assert len(ranking) == 40
+    expected = stats.false_discovery_control(ranking["p_value"].to_numpy(), method="bh")
+    np.testing.assert_allclose(ranking["p_adjusted"], expected, rtol=1e-12)
+    assert kite["p_adjusted"] == pytest.approx(40 * p, rel=1e-10)
+    assert not ranking["significant"].any()
+    assert ranking.attrs["adjusted_over"] == "all classes" and ranking.attrs["n_tests"] == 40
+    # --top-k keeps the rows of each class, adjusted over all 40 tests
+    _, _, top = profile_command._profile(types.SimpleNamespace(top_k=1), paths, labels, None)
+    assert len(top) == 20 and top.attrs["n_tests"] == 40
+    merged = top.merge(ranking, on=["class", "concept"], suffixes=("", "_all"))
+    np.testing.assert_array_equal(merged["p_adjusted"], merged["p_adjusted_all"])
 
 
 @pytest.mark.parametrize("missing", [None, np.nan], ids=["None", "NaN"])
@@ -527,3 +683,47 @@ def test_numbers_of_another_type_still_name_their_class():
         assert rank_concepts(W, y, label, concepts=["a", "b"]).attrs["n_positive"] == 2
     yb = np.array([True, True, False, False])
     assert rank_concepts(W, yb, np.True_, concepts=["a", "b"]).attrs["n_positive"] == 2
+
+
+def test_log_odds_ratio_is_zero_for_equal_prevalences_and_has_their_sign():
+    """0.5 added to every cell gave 4 of 4 against 50 of 50 a log odds ratio of 2.418,
+    and 0 of 4 against 1 of 50 one of -1.30 although B's prevalence is the higher."""
+    from sksplice.shift import compare_datasets
+
+    same = compare_datasets(np.ones((4, 1)), np.ones((50, 1)), concepts=["sky"]).iloc[0]
+    assert same["log_odds_ratio"] == 0.0
+    W = np.ones((202, 1))
+    y = ["small"] * 2 + ["big"] * 200
+    ranked = rank_concepts(W, y, "big", "small", concepts=["sky"], alternative="two-sided")
+    assert ranked.iloc[0]["log_odds_ratio"] == 0.0
+    half = compare_datasets(
+        np.r_[np.ones((2, 1)), np.zeros((2, 1))],
+        np.r_[np.ones((25, 1)), np.zeros((25, 1))],
+        concepts=["sky"],
+    ).iloc[0]
+    assert half["log_odds_ratio"] == 0.0
+    kite = compare_datasets(
+        np.zeros((4, 1)), np.r_[np.ones((1, 1)), np.zeros((49, 1))], concepts=["kite"]
+    ).iloc[0]
+    # shrunk toward the pooled 1/54: A (0 + 1/54) / 5, B (1 + 1/54) / 51
+    p_pool = 1 / 54
+    p_a, p_b = p_pool / 5, (1 + p_pool) / 51
+    expected = np.log(p_b / (1 - p_b)) - np.log(p_a / (1 - p_a))
+    assert kite["log_odds_ratio"] == pytest.approx(expected, rel=1e-12)
+    assert kite["log_odds_ratio"] > 0 and kite["prevalence_diff"] > 0
+
+
+def test_log_odds_ratio_sign_follows_the_prevalence_difference_on_a_grid():
+    from sksplice.analysis import _effect_sizes
+
+    for n1, n2 in [(1, 1), (1, 7), (4, 50), (3, 3), (12, 9), (100, 10_000)]:
+        step1, step2 = max(1, n1 // 12), max(1, n2 // 40)
+        a, b = np.meshgrid(np.arange(0, n1 + 1, step1), np.arange(0, n2 + 1, step2), indexing="ij")
+        x1, x2 = a.ravel().astype(float), b.ravel().astype(float)
+        _, log_or = _effect_sizes(x1, float(n1), x2, float(n2))
+        assert np.isfinite(log_or).all()
+        diff = x1 * n2 - x2 * n1  # (the sign of x1/n1 - x2/n2, exactly)
+        np.testing.assert_array_equal(np.sign(log_or), np.sign(diff))
+        # 0 also where the concept is in every sample or in none
+        everywhere = (x1 == n1) & (x2 == n2)
+        assert (log_or[everywhere] == 0).all()

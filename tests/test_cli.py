@@ -2558,7 +2558,7 @@ def test_a_refused_run_says_only_why_and_system_files_are_not_counted(
 
 
 def test_a_p_value_that_underflowed_is_shown_as_a_bound():
-    # 2,000 against 2,000 images, fully separated: z = 63, p underflows to 0.0,
+    # 2,000 against 2,000 images, fully separated: p underflows to 0.0 (z = 63),
     # which the table printed as "p_adj=0" (a certainty)
     import numpy as np
 
@@ -2575,7 +2575,7 @@ def test_a_p_value_that_underflowed_is_shown_as_a_bound():
     table = ranking.reset_index(names="concept").assign(**{"class": "water"})
     fh = io.StringIO()
     _write_profile(fh, table, "table", {"classes": {"water": 2000, "land": 2000}}, 0.05)
-    assert "p_adj=<1e-300 (z)  lake" in fh.getvalue()
+    assert "p_adj=<1e-300 (fisher)  lake" in fh.getvalue()
     assert [format_p_value(p) for p in (0.0, 5e-324, 0.0123, 1.0)] == [
         "<1e-300",
         "4.9e-324",

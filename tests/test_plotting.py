@@ -90,6 +90,8 @@ def test_plot_decomposition_of_a_row_without_concepts_says_so():
     ax = plot_decomposition(np.zeros(len(NAMES)), NAMES)
     assert len(_bars(ax)) == 0
     assert [t.get_text() for t in ax.texts] == ["no concept: every weight of this row is zero"]
+    # weights are not negative: the empty axis starts at 0 (it ran from -0.04)
+    assert ax.get_xlim()[0] == 0.0 and ax.get_xlim()[1] > 0
 
 
 def test_plot_decomposition_cuts_very_long_names():
@@ -255,10 +257,11 @@ def test_plot_dataset_shift_points_colours_and_labels(shifted, statistic, tmp_pa
     assert set(shifted.index[significant]) == {"snow", "sled", "sand"}
     plotted = {c.get_label(): c.get_offsets() for c in ax.collections}
     up = significant & (shifted["prevalence_diff"].to_numpy() > 0)
+    # the colours are the tested prevalence, also where the axes show mean weights
     expected = {
         "not significant": ~significant,
-        "more frequent in winter": up,
-        "more frequent in summer": significant & ~up,
+        "prevalence higher in winter": up,
+        "prevalence higher in summer": significant & ~up,
     }
     for label, mask in expected.items():
         points = np.asarray(plotted[label])
@@ -278,7 +281,22 @@ def test_the_shift_legend_lists_only_the_kinds_of_point_drawn(shifted):
     fewer.loc[fewer["prevalence_diff"] < 0, "significant"] = False  # none more frequent in A
     ax = plot_dataset_shift(fewer)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["not significant", "more frequent in winter"]
+    assert legend == ["not significant", "prevalence higher in winter"]
+
+
+def test_the_mean_weight_shift_legend_says_the_colour_is_prevalence():
+    # a concept in more of B's samples with smaller weights: red (prevalence higher in B)
+    # below the diagonal; the legend said "more frequent in B", read as the axes' weights
+    W_a = np.r_[np.tile([0.9, 0.1], (10, 1)), np.zeros((10, 2))]
+    W_b = np.tile([0.05, 0.1], (20, 1))
+    comparison = compare_datasets(W_a, W_b, concepts=["x", "y"])
+    assert comparison.loc["x", "significant"] and comparison.loc["x", "prevalence_diff"] > 0
+    ax = plot_dataset_shift(comparison, statistic="mean_weight")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["prevalence higher in B"]
+    (red,) = [c for c in ax.collections if c.get_label() == "prevalence higher in B"]
+    x, y = np.asarray(red.get_offsets()).T
+    assert (y < x).any()  # below the diagonal: its mean weight is lower in B
 
 
 def test_shift_points_on_an_axis_show_whole_and_no_concept_is_said(shifted):
@@ -682,7 +700,12 @@ def test_an_accuracy_axis_spans_at_least_a_tenth(values, expected):
 
 
 def _crowded_shift():
-    """Five significant concepts at one point and two just below it (counts of 112)."""
+    """Five significant concepts at one point and two just below it (counts of 112).
+
+    One-sided ("more frequent in B"): the five have the smallest p-values and are labelled
+    first (two-sided, "pictured" has the smallest: Fisher's two-sided p-value is not
+    monotone in the count, 0 of 80 against 15 of 112 gives 2.25e-4, against 16, 2.29e-4).
+    """
     rng = np.random.default_rng(0)
     counts = {"boat": 16, "train": 16, "guitar": 16, "aircraft": 16, "pizza": 16}
     counts |= {"pictured": 15, "dry": 13}
@@ -694,7 +717,7 @@ def _crowded_shift():
         q = rng.uniform(0, 0.2)
         A[:, j] = rng.random(80) < q
         B[:, j] = rng.random(112) < q
-    return compare_datasets(A, B, names)
+    return compare_datasets(A, B, names, alternative="greater")
 
 
 @pytest.mark.parametrize("scale", ["linear", "sqrt"])

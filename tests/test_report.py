@@ -259,8 +259,8 @@ def test_ranking_rows_key_columns_and_significance():
     assert data["rankClasses"] == ["coast"]
     rows = {data["concepts"][r[1]]: r for r in data["ranking"]}
     assert set(rows) == set(names)
-    # test 0 = z, 1 = Fisher; significant 1/0
-    assert rows["sea"][0] == 0 and rows["sea"][5] == 0 and rows["sea"][7] == 1
+    # test 1 = Fisher (0 = z, in tables of earlier versions); significant 1/0
+    assert rows["sea"][0] == 0 and rows["sea"][5] == 1 and rows["sea"][7] == 1
     assert rows["sky"][5] == 1 and rows["sky"][7] == 0
     assert rows["sea"][2] == pytest.approx(0.75) and rows["sea"][3] == pytest.approx(0.25)
     # the page rounds p-values once (to 2 digits, as the command line): sent with 6
@@ -285,12 +285,18 @@ def test_a_ranking_of_one_class_against_another_names_both():
     headers = re.findall(r'<th data-col="\d" [^>]*>([^<]*)</th>', page)
     assert headers[:3] == ["Concept", "In coast", "In forest"], headers
     assert "Outside" not in headers
-    assert "Concepts that separate coast from forest" in page
+    # (one-sided, the default: the heading says in which direction)
+    assert "Concepts more frequent in coast than in forest" in page
     assert "in coast and in forest" in page and "outside it" not in page
     data = _data(page)
     assert data["rankClasses"] == ["coast vs forest"]
     row = {data["concepts"][r[1]]: r for r in data["ranking"]}["sea"]
     assert row[2] == pytest.approx(0.75) and row[3] == pytest.approx(0.2)
+
+    two_sided = rank_concepts(
+        W, y, "coast", "forest", concepts=["sea", "sky"], alternative="two-sided"
+    )
+    assert "Concepts that separate coast from forest" in render_report([], ranking=two_sided)
 
     # one class against the rest keeps its words; several classes say "within each class"
     rest = rank_concepts(W, y, "coast", concepts=["sea", "sky"])
@@ -669,3 +675,83 @@ def test_ranking_rows_carry_the_counts_behind_each_share():
     # a table without the count columns: none shown
     bare = one.drop(columns=["count_positive", "count_negative"])
     assert all(r[8:] == [None] * 4 for r in _data(render_report([], ranking=bare))["ranking"])
+
+
+def test_the_ranking_text_says_what_the_adjustment_covers():
+    """Every class against the rest, as `sksplice report` of a labelled folder shows it:
+    the p-values are adjusted over the tests of all classes together, and the page says
+    so (it said "within each class" for all of them)."""
+    from sksplice.analysis import _rank_each_class
+    from sksplice.report import _ranking_text
+
+    rng = np.random.default_rng(0)
+    W = (rng.random((60, 4)) < 0.3).astype(float)
+    y = np.repeat(["coast", "forest", "desert"], 20)
+    pooled = _rank_each_class(W, y, ["sea", "sky", "sand", "tree"])
+    text = _ranking_text(pooled)
+    assert text["adjusted"] == (
+        "p adjusted (Benjamini-Hochberg) over the 12 tests of all 3 classes together (each "
+        "class against the rest)"
+    )
+    assert text["test"] == (
+        "Fisher's exact test, one-sided (for concepts more frequent in its class than outside it)"
+    )
+    assert text["heading"] == "Concepts more frequent in a class than outside it"
+    page = render_report([], ranking=pooled)
+    assert "over the 12 tests of all 3 classes together" in page
+    assert "within each class" not in page and "z-test" not in page
+    # rankings concatenated by hand, each adjusted on its own, are said to be
+    parts = [
+        rank_concepts(W, y, c, concepts=["sea", "sky", "sand", "tree"])
+        .reset_index()
+        .assign(**{"class": c})
+        for c in ("coast", "forest")
+    ]
+    assert "within each class" in _ranking_text(pd.concat(parts))["adjusted"]
+    # no correction: not said to be adjusted
+    alone = rank_concepts(W, y, "coast", concepts=["sea", "sky", "sand", "tree"], correction=None)
+    assert _ranking_text(alone)["adjusted"] == "p not adjusted for multiple testing"
+
+
+@pytest.mark.parametrize(
+    ("alternative", "heading", "test", "claim"),
+    [
+        (
+            "two-sided",
+            "Concepts whose prevalence differs between A and B",
+            "Fisher's exact test, two-sided",
+            "the concept's prevalence differs",
+        ),
+        (
+            "greater",
+            "Concepts more frequent in B than in A",
+            "Fisher's exact test, one-sided (for concepts more frequent in B than in A)",
+            "the concept is more frequent in B than in A",
+        ),
+        (
+            "less",
+            "Concepts less frequent in B than in A",
+            "Fisher's exact test, one-sided (for concepts less frequent in B than in A)",
+            "the concept is less frequent in B than in A",
+        ),
+    ],
+)
+def test_a_one_sided_comparison_says_its_direction(alternative, heading, test, claim):
+    # a comparison made with alternative="less" was headed "Concepts whose prevalence
+    # differs between A and B" and never said that the test was one-sided
+    from sksplice.shift import compare_datasets
+
+    W_a = np.r_[np.tile([0.0, 0.4], (20, 1)), np.tile([0.3, 0.2], (2, 1))]
+    W_b = np.r_[np.tile([0.5, 0.4], (18, 1)), np.tile([0.0, 0.2], (4, 1))]
+    comparison = compare_datasets(W_a, W_b, concepts=["snow", "dog"], alternative=alternative)
+    page = render_report([], ranking=comparison)
+    assert f"<h2>{heading}</h2>" in page
+    assert f"Test: {test};".replace("'", "&#39;") in page
+    assert f"not evidence that {claim}".replace("'", "&#39;") in page
+    named = compare_datasets(
+        W_a, W_b, concepts=["snow", "dog"], alternative=alternative, labels=("autumn", "B")
+    )
+    if alternative == "less":
+        assert "<h2>Concepts less frequent in B than in A (autumn)</h2>" in render_report(
+            [], ranking=named
+        )

@@ -55,27 +55,39 @@ def test_fisher_on_small_tables_matches_scipy():
     assert less["p_value"] == pytest.approx(1.0)
 
 
-def test_z_test_by_hand_and_direction():
-    """50 vs 50 samples, present in 10 of A and 30 of B: every expected count is 20."""
+def test_exact_test_by_hand_and_direction():
+    """50 vs 50 samples, present in 10 of A and 30 of B: every expected count is 20 (the
+    z-test was used there); Fisher's exact test gives the p-value, B the first row."""
     W_a, W_b = _collections(50, 50, [(10, 30), (30, 10)])
     shift = compare_datasets(W_a, W_b, concepts=["snow", "sand"], correction=None)
     # pooled 0.4; se = sqrt(0.4 * 0.6 * (2 / 50)) = sqrt(0.0096); z = 0.4 / se
     z = 0.4 / math.sqrt(0.0096)
-    p_two = math.erfc(z / math.sqrt(2))
     snow, sand = shift.loc["snow"], shift.loc["sand"]
-    assert snow["test"] == "z" and sand["test"] == "z"
+    assert snow["test"] == "fisher" and sand["test"] == "fisher"
     assert snow["z"] == pytest.approx(z, rel=1e-12) and sand["z"] == pytest.approx(-z, rel=1e-12)
-    assert snow["p_value"] == pytest.approx(p_two, rel=1e-9)
-    assert sand["p_value"] == pytest.approx(p_two, rel=1e-9)
+    # the upper tail by hand: P(X >= 30), X the "snow" samples of B among the 40
+    tables = sum(math.comb(50, k) * math.comb(50, 40 - k) for k in range(30, 41))
+    upper = tables / math.comb(100, 40)
+    # (equal collections: the tables mirror each other, the two-sided p-value is twice)
+    assert snow["p_value"] == pytest.approx(2 * upper, rel=1e-10)
+    assert sand["p_value"] == pytest.approx(2 * upper, rel=1e-10)
+    table = [[30, 20], [10, 40]]
+    assert snow["p_value"] == pytest.approx(stats.fisher_exact(table).pvalue, rel=1e-10)
     assert snow["prevalence_diff"] == pytest.approx(0.4) and sand["prevalence_diff"] < 0
     assert snow["mean_weight_a"] == pytest.approx(0.5 * 10 / 50)
     assert snow["mean_weight_b"] == pytest.approx(0.25 * 30 / 50)
     assert snow["mean_weight_diff"] == pytest.approx(0.15 - 0.1)
     assert snow["cohens_h"] == pytest.approx(2 * math.asin(0.6**0.5) - 2 * math.asin(0.2**0.5))
-    assert snow["log_odds_ratio"] == pytest.approx(math.log(30.5 * 40.5 / (20.5 * 10.5)))
+    # prevalences shrunk toward the pooled 0.4 by one pseudo-observation per collection
+    p_b, p_a = (30 + 0.4) / 51, (10 + 0.4) / 51
+    expected = math.log(p_b / (1 - p_b)) - math.log(p_a / (1 - p_a))
+    assert snow["log_odds_ratio"] == pytest.approx(expected, rel=1e-12)
+    assert sand["log_odds_ratio"] == pytest.approx(-expected, rel=1e-12)
     greater = compare_datasets(W_a, W_b, concepts=["snow", "sand"], alternative="greater")
-    assert greater.loc["snow", "p_value"] == pytest.approx(p_two / 2, rel=1e-9)
-    assert greater.loc["sand", "p_value"] == pytest.approx(1 - p_two / 2, rel=1e-9)
+    assert greater.loc["snow", "p_value"] == pytest.approx(upper, rel=1e-10)
+    assert greater.loc["sand", "p_value"] == pytest.approx(
+        stats.fisher_exact([[10, 40], [30, 20]], alternative="greater").pvalue, rel=1e-10
+    )
     assert shift.attrs["n_a"] == 50 and shift.attrs["alternative"] == "two-sided"
 
 
@@ -220,8 +232,8 @@ def test_worked_example_finds_the_planted_shift(laion_minilm, minilm, tmp_path):
         assert row["p_adjusted"] == pytest.approx(p_adj, rel=0.01), name
     assert f"{int(shift['significant'].sum())} of the {len(shift)} concepts" in page
     assert f"none of the {len(null)} concepts" in page
-    n_fisher = int((shift["test"] == "fisher").sum())
-    assert f"{n_fisher} of the {len(shift)} p-values come from" in page
+    assert (shift["test"] == "fisher").all()
+    assert "significant (Fisher's exact test, two-sided,\nBenjamini\u2013Hochberg)" in page
     n_snow = [int(data[name]["snow"].sum()) for name in ("A", "B")]
     assert f"{n_snow[0]} of\nA's captions and {n_snow[1]} of B's mention snow" in page
     n_plain = [int((~data[name]["snow"]).sum()) for name in ("A", "B")]

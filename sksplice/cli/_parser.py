@@ -265,8 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         "profile",
         help="per-class concept profiles and the concepts that separate classes",
         description="Rank, for each class, the concepts that occur in it significantly "
-        "more often than in the other classes (Fisher's exact test when an expected count is "
-        "below 5, else the two-proportion z-test; one-sided, Benjamini-Hochberg corrected).",
+        "more often than in the other classes (Fisher's exact test, one-sided; "
+        "Benjamini-Hochberg corrected over the tests of all classes together).",
     )
     p.add_argument("folder", metavar="FOLDER", help="images, one sub-folder per class")
     p.add_argument("--labels", default=None, help="CSV of path,label (instead of sub-folders)")
@@ -279,8 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the concepts whose prevalence differs between two image folders",
         description="Decompose two image collections with one dictionary and modality centre "
         "and test, concept by concept, whether its prevalence differs between them (Fisher's "
-        "exact test when an expected count is below 5, else the two-proportion z-test; "
-        "two-sided by default, Benjamini-Hochberg corrected). Rows are sorted by p-value.",
+        "exact test, two-sided by default, Benjamini-Hochberg corrected). Rows are sorted "
+        "by p-value.",
     )
     p.add_argument("folder_a", metavar="A_FOLDER", help="images of collection A")
     p.add_argument("folder_b", metavar="B_FOLDER", help="images of collection B")

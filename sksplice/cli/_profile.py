@@ -39,7 +39,7 @@ def _profile(
     (given, or left with readable images) give the decomposition alone, with a
     warning, as a folder of one class does; else it is an error.
     """
-    from ..analysis import concept_profiles, rank_concepts
+    from ..analysis import _rank_each_class, concept_profiles
 
     if fewer_ok and len(set(labels)) < 2:  # (said when the labels were read)
         return _decompose(args, paths, plan), None, None
@@ -68,15 +68,13 @@ def _profile(
     profiles = concept_profiles(W, y, concepts, drop_empty=True)
     classes = sorted(set(y.tolist()))
     dec.metadata["classes"] = {cls: int(np.count_nonzero(y == cls)) for cls in classes}
-    rankings = []
-    for cls in classes:
-        r = rank_concepts(W, y, cls, None, concepts=concepts)
-        r = (r if args.top_k is None else r.head(args.top_k)).reset_index(names="concept")
-        r.insert(0, "class", cls)
-        rankings.append(r)
-    import pandas as pd
-
-    ranking = pd.concat(rankings, ignore_index=True)
+    # every class against the rest, the p-values adjusted over all classes' tests
+    # together: the table shows them together
+    ranking = _rank_each_class(W, y, concepts)
+    if args.top_k is not None:
+        attrs = ranking.attrs
+        ranking = ranking.groupby("class", sort=False).head(args.top_k).reset_index(drop=True)
+        ranking.attrs = attrs
     return dec, profiles, ranking
 
 
@@ -126,10 +124,29 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     table = ranking[cols].copy()
     shares = ["prevalence_positive", "prevalence_negative", "prevalence_diff"]
     table[shares] = table[shares].round(6)  # (as decompose rounds its weights)
+    attrs = ranking.attrs
+    metadata = {
+        **dec.metadata,
+        "alternative": attrs["alternative"],
+        "correction": attrs["correction"],
+        "alpha": attrs["alpha"],
+        # (what the correction covers: every class's concepts, not each class's alone)
+        "adjusted_over": attrs["adjusted_over"],
+        "tests": attrs["n_tests"],
+    }
     out = _Output(args.output)
     with out.writing():
-        _write_profile(out.fh, table, args.format, dec.metadata, ranking.attrs.get("alpha", 0.05))
+        _write_profile(out.fh, table, args.format, metadata, attrs["alpha"])
     return 0
+
+
+#: The corrections as the table format names them.
+_CORRECTIONS = {
+    "fdr_bh": "Benjamini-Hochberg",
+    "fdr_by": "Benjamini-Yekutieli",
+    "holm": "Holm",
+    "bonferroni": "Bonferroni",
+}
 
 
 def _write_profile(
@@ -146,6 +163,15 @@ def _write_profile(
                 f"no concept to rank: no concept has a non-zero weight in any of the "
                 f"{plural(total, 'image')} (a smaller --l1-penalty, or a larger "
                 "--target-l0, keeps more concepts)\n"
+            )
+        elif "tests" in metadata:
+            correction = metadata.get("correction")
+            sided = "two-sided" if metadata.get("alternative") == "two-sided" else "one-sided"
+            fh.write(
+                f"p-values of Fisher's exact test ({sided}), "
+                f"{_CORRECTIONS.get(correction, correction)}-adjusted over the "
+                f"{plural(metadata['tests'], 'test')} of all {table['class'].nunique()} classes "
+                "together\n"
             )
         for cls, frame in table.groupby("class", sort=True):
             sig = frame[frame["significant"]]
