@@ -2915,3 +2915,210 @@ def test_a_signal_before_the_run_is_not_lost_in_a_callback(tmp_path):
     assert proc.returncode == 130, proc.stderr
     assert proc.stdout == ""
     assert proc.stderr == "sksplice: error: interrupted\n"
+
+
+# ------------------------------------------------ hidden files, empty classes, messages
+
+
+def test_hidden_files_and_folders_of_a_folder_are_not_read(vocab_file, inproc, tmp_path, capsys):
+    # .ipynb_checkpoints/ became a class of profile and report, counted in the learned
+    # centre, and --labels asked for its label; macOS's ._x.png was a skipped unreadable
+    # image (and stopped --strict). They are left out, and the left-out warning says so.
+    root = _classes(tmp_path / "data", "cat", "dog", n=3)
+    _png(root / ".ipynb_checkpoints" / "0-checkpoint.png", 99)
+    (root / "cat" / "._0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (root / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    visible = [f"{c}/{i}.png" for c in ("cat", "dog") for i in range(3)]
+    assert [p.relative_to(root).as_posix() for p in cli.collect_images([root])] == visible
+    out = tmp_path / "profile.json"
+    args = ["profile", str(root), "--strict", "-o", str(out), *_model_args(vocab_file)]
+    code, stdout, err = _main(args, capsys)
+    assert code == 0 and stdout == "", err
+    metadata = json.loads(out.read_text())["metadata"]
+    assert metadata["classes"] == {"cat": 3, "dog": 3}
+    assert metadata["image_mean"]["n_samples"] == 6 and metadata["skipped"] == []
+    said = [line for line in err.splitlines() if "left out" in line]
+    assert said == [
+        f"sksplice: warning: folder {root}: left out 2 hidden files with an image extension "
+        '(a name in its path starts with ".", as in .ipynb_checkpoints/ and macOS\'s ._ '
+        "files; name it on the command line to read it): .ipynb_checkpoints/0-checkpoint.png, "
+        "cat/._0.png"
+    ], err
+    # --labels needs no label for them
+    labels = tmp_path / "labels.csv"
+    labels.write_text("".join(f"{p},{p.split('/')[0]}\n" for p in visible))
+    code, _, err = _main([*args, "--labels", str(labels)], capsys)
+    assert code == 0, err
+    # a folder of one class and a hidden folder is no labelled folder for the report
+    one = _classes(tmp_path / "one", "cat")
+    (one / ".ipynb_checkpoints").mkdir()
+    assert not _inputs._has_class_folders(one)
+    (one / "dog").mkdir()
+    assert _inputs._has_class_folders(one)
+    # a folder of hidden images only is a folder of no image, which the error explains
+    hidden_only = tmp_path / "hidden_only"
+    _png(hidden_only / ".ipynb_checkpoints" / "a.png", 1)
+    code, _, err = _main(["decompose", str(hidden_only), *_model_args(vocab_file)], capsys)
+    assert code == 2 and "(only 1 hidden file, not read from a folder: " in err, err
+    # a file named on the command line is read, whatever its name
+    named = [root / "cat" / "._0.png", root / "cat" / "0.png", root / "dog" / "0.png"]
+    code, stdout, err = _main(
+        ["decompose", *map(str, named), "-f", "jsonl", *_model_args(vocab_file)], capsys
+    )
+    assert code == 0 and len(stdout.splitlines()) == 2, err
+    assert "skipped 1 of 3 images" in err and f"{named[0]}" in err
+
+
+def test_a_labels_file_of_paths_from_the_working_folder_says_where_paths_are_read_from(
+    vocab_file, inproc, tmp_path, capsys, monkeypatch, no_embedding
+):
+    # "lab.csv has no label for image data/cat/0.png" although the file holds that
+    # string; the warning that explained it was held back by the refusal.
+    root = _classes(tmp_path / "data", "cat", "dog", n=2)
+    monkeypatch.chdir(tmp_path)
+    rows = [f"data/{c}/{i}.png,{c}" for c in ("cat", "dog") for i in range(2)]
+    Path("lab.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+    args = ["profile", "data", "--labels", "lab.csv", *_model_args(vocab_file)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        "sksplice: error: lab.csv has no label for image data/cat/0.png (and 3 other "
+        "images): expected a row for cat/0.png (a relative path is read from the folder "
+        "data), or for its absolute path; 4 rows of lab.csv name no image under data: they "
+        "name an image from the working folder instead (line 2: data/cat/0.png); give paths "
+        "relative to data, or absolute"
+    ]
+    # rows that name other files: counted; one image without a row: named, with its path
+    Path("lab.csv").write_text("cat/0.png,cat\ncat/1.png,cat\ndog/0.png,dog\nelsewhere.png,x\n")
+    with pytest.raises(cli.CLIError) as refused:
+        _inputs._read_labels(Path("lab.csv"), root, cli.collect_images([root]))
+    assert str(refused.value) == (
+        f"lab.csv has no label for image {root / 'dog' / '1.png'}: expected a row for "
+        f"dog/1.png (a relative path is read from the folder {root}), or for its absolute "
+        f"path; 1 row of lab.csv names no image under {root}"
+    )
+
+
+def test_a_failed_output_comes_after_the_summary_of_the_skipped_images(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    # decompose and search lost the list of skipped images when the output could not
+    # be written (-o /dev/full, > /dev/full): the error came alone.
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    root = tmp_path / "some_bad"
+    root.mkdir()
+    for p in sorted((image_tree / "cats").glob("*.png")):
+        (root / p.name).write_bytes(p.read_bytes())
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    common = [str(root), "-q", *_model_args(vocab_file)]
+    for args in (
+        ["decompose", *common, "-o", "/dev/full"],
+        ["search", *common, "--concepts", "cat", "-n", "6", "-o", "/dev/full"],
+        ["decompose", *common],
+    ):
+        if "-o" in args:
+            code, _, err = _main(args, capsys)
+        else:  # standard output on a full device
+            full = open("/dev/full", "w")  # noqa: SIM115 (closed below, refusing its data)
+            saved, sys.stdout = sys.stdout, full
+            try:
+                code = cli.main(args)
+            finally:
+                sys.stdout = saved
+                with contextlib.suppress(OSError):
+                    full.close()
+            err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert code == 1, err
+        assert lines[-1].startswith("sksplice: error: cannot write "), err
+        summary = lines.index("sksplice: warning: skipped 1 of 6 images:")
+        # (the list of skipped images, then the error)
+        assert str(root / "broken.png") in lines[summary + 1], err
+        assert summary + 2 == len(lines) - 1, err
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "name", "warned"),
+    [
+        ("report", "-o", "r.csv", True),
+        ("report", "-o", "r.txt", True),
+        ("report", "-o", "r.HTML", False),
+        ("report", "-o", "report", False),
+        ("compare", "--report", "r.txt", True),
+        ("compare", "--report", "r.htm", False),
+    ],
+)
+def test_a_report_named_for_another_format_is_warned_about(
+    command, option, name, warned, image_tree, vocab_file, inproc, tmp_path, capsys, no_embedding
+):
+    # report -o r.csv and compare --report r.txt wrote HTML there without a word, while
+    # decompose -o out.parquet warns.
+    page = tmp_path / name
+    inputs = [str(image_tree / "cats"), str(image_tree / "dogs")]
+    with pytest.raises(_Embedded):  # (the warning comes once the command line is accepted)
+        cli.main([command, *inputs, option, str(page), *_model_args(vocab_file)])
+    err = capsys.readouterr().err
+    suffix = Path(name).suffix
+    said = (
+        f"sksplice: warning: {option} {page}: the file gets the report, an HTML page, "
+        f"whatever its extension ({suffix}); name it .html to open it in a browser"
+    )
+    assert (said in err) == warned, err
+    assert "not an output format" not in err
+
+
+@pytest.mark.parametrize("command", ["profile", "report"])
+def test_an_empty_class_folder_is_named(
+    command, vocab_file, inproc, tmp_path, capsys, no_embedding
+):
+    # mkdir data/fish: the class was dropped without a message.
+    root = _classes(tmp_path / "data", "cat", "dog", n=2)
+    (root / "fish").mkdir()
+    (root / "owl").mkdir()
+    (root / "owl" / "notes.txt").write_text("x")
+    out = ["-o", str(tmp_path / "r.html")] if command == "report" else []
+    with pytest.raises(_Embedded):
+        cli.main([command, str(root), *out, *_model_args(vocab_file)])
+    err = capsys.readouterr().err
+    assert (
+        f"sksplice: warning: class folder {root / 'fish'} held no file: left out of the classes"
+        in err
+    )
+    assert (
+        f"sksplice: warning: class folder {root / 'owl'} held 1 file, none with an image "
+        "extension: left out of the classes"
+    ) in err
+    # one class left: the refusal names the empty folder
+    one = _classes(tmp_path / "one", "cat", n=2)
+    (one / "fish").mkdir()
+    code, stdout, err = _main(["profile", str(one), *_model_args(vocab_file)], capsys)
+    assert code == 2 and stdout == ""
+    assert err.strip().splitlines() == [
+        f"sksplice: error: profile needs at least two classes, found 1 in the class "
+        f"sub-folders of {one}: 'cat' ({one / 'fish'} held no file)"
+    ]
+
+
+def test_a_penalty_that_leaves_no_concept_says_so(image_tree, vocab_file, inproc, capsys):
+    # decompose printed "(no concept above the penalty)" for every image without a word on
+    # standard error; compare printed "0 concepts tested ... none: the top 0 are not
+    # significant (-f csv lists them)".
+    large = ["--l1-penalty", "1e9"]
+    code, out, err = _main(
+        ["decompose", str(image_tree), "-q", *_model_args(vocab_file), *large], capsys
+    )
+    assert code == 0 and out.count("(no concept above the penalty)") == 10, err
+    assert err.splitlines()[-1] == (
+        "sksplice: warning: no concept has a non-zero weight in any of the 10 images (a "
+        "smaller --l1-penalty, or a larger --target-l0, keeps more concepts)"
+    )
+    code, out, _ = _main(["decompose", str(image_tree), "-q", *_model_args(vocab_file)], capsys)
+    assert code == 0 and "(no concept above the penalty)" not in out
+    folders = [str(image_tree / "cats"), str(image_tree / "dogs")]
+    code, out, err = _main(["compare", *folders, "-q", *_model_args(vocab_file), *large], capsys)
+    assert code == 0, err
+    assert out.splitlines()[1:] == [
+        "no concept to test: no concept has a non-zero weight in any of the 10 images (a "
+        "smaller --l1-penalty, or a larger --target-l0, keeps more concepts)"
+    ]

@@ -226,12 +226,18 @@ def _check_output_named(path: str, option: str) -> None:
 _TEXT_EXTENSIONS = ("", ".txt", ".text", ".out", ".log")
 
 
+#: The extensions of an HTML page (``report -o``, ``compare --report``).
+_PAGE_EXTENSIONS = (".html", ".htm", ".xhtml")
+
+
 def _warn_unknown_extension(args: argparse.Namespace) -> None:
     """Say that a -o file named for another format gets the one written.
 
     Without ``-f``, a file whose extension names no output format gets the table
     (``-o out.parquet``); with it, a file whose extension names another format
-    gets the one asked for (``-f csv -o out.json``).
+    gets the one asked for (``-f csv -o out.json``). An HTML report (``report -o``,
+    ``compare --report``) named for another format (``r.csv``, ``r.txt``) gets
+    the page.
 
     Called once the command line is accepted (every check passed): a run that is
     refused says only why, not what its output would have been.
@@ -244,6 +250,19 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
     """
     from ._parser import output_format  # (the parser imports the commands)
 
+    pages = [("--report", getattr(args, "report", None))]
+    if getattr(args, "command", None) == "report":
+        pages.append(("-o", args.output))
+    for option, page in pages:
+        suffix = "" if page is None else Path(page).suffix.lower()
+        if suffix[1:].isalpha() and suffix not in _PAGE_EXTENSIONS:
+            logger.warning(
+                "%s %s: the file gets the report, an HTML page, whatever its extension (%s); "
+                "name it .html to open it in a browser",
+                option,
+                page,
+                suffix,
+            )
     output = getattr(args, "output", None)
     if output in (None, "-") or not hasattr(args, "format"):
         return

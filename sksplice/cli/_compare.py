@@ -23,6 +23,7 @@ from ._output import (
     _write_not_significant,
     _write_significant_rows,
     _write_table_records,
+    no_concept,
 )
 from ._report import _write_explorer
 
@@ -118,6 +119,12 @@ def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any
         sides = {"two-sided": "differs", "greater": "is higher in B", "less": "is lower in B"}
         fh.write(
             f"A: {a['folder']} ({a['images']} images)  B: {b['folder']} ({b['images']} images)\n"
+        )
+        if not metadata["concepts_tested"]:  # (nothing tested: "none of the top 0" says nothing)
+            fh.write(f"no concept to test: {no_concept(a['images'] + b['images'])}\n")
+            fh.flush()
+            return
+        fh.write(
             f"concepts whose prevalence {sides[metadata['alternative']]} "
             f"(adjusted p < {metadata['alpha']:g}, {metadata['concepts_tested']} concepts "
             "tested)\n"

@@ -19,7 +19,7 @@ from . import _embedders
 from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
 from ._inputs import collect_images
 from ._logging import CLIError, UsageError, _interrupted, _reader_gone, _usage
-from ._output import _Output, _Writer
+from ._output import _Output, _Writer, no_concept
 
 logger = logging.getLogger(__name__)
 
@@ -325,7 +325,9 @@ def _write_records(
     On Ctrl-C (or SIGTERM) the records written so far are kept in
     ``FILE.partial`` (a json document is ended and says it is incomplete) and
     the exit status of an interrupted run is returned; on any other error the
-    output is discarded and the previous file stays.
+    output is discarded and the previous file stays. The summary of the skipped
+    images comes first, whatever the end: before the error, or the note that the
+    reader closed the output.
     """
     out = _Output(output)
     writer = None
@@ -347,12 +349,16 @@ def _write_records(
         logger.error("%s: %d of %d %s written%s", said, n, n_records, what, kept)
         return code
     except BrokenPipeError as exc:
+        _report_skipped(skipped, n_paths)
         if not _reader_gone(None if out.path is None else str(out.path)):
             raise  # (not from the output: an error of the run)
         # the reader went away (``sksplice ... | head``): the command stops quietly (exit 0)
-        _report_skipped(skipped, n_paths)
         n = writer.sent if writer is not None else 0
         _note_closed_output(exc, out.where, f"{n} of {n_records} {what}")
+        raise
+    except Exception:
+        # (an output that cannot be written, an error of the work: exit 1, after the summary)
+        _report_skipped(skipped, n_paths)
         raise
     _report_skipped(skipped, n_paths)
     return 0
@@ -381,14 +387,25 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         plan = _check_options(args)
     _warn_unknown_extension(args)
     dec = _decompose(args, paths, plan)
-    records = _iter_rows(dec, args.top_k, args.quiet)
-    return _write_records(
+    with_concepts = 0
+
+    def counted() -> Iterator[dict[str, Any]]:
+        nonlocal with_concepts
+        for rec in _iter_rows(dec, args.top_k, args.quiet):
+            with_concepts += rec["l0"] > 0
+            yield rec
+
+    code = _write_records(
         args.output,
         args.format,
         dec.metadata,
-        records,
+        counted(),
         len(dec.paths),
         "images",
         dec.skipped,
         len(paths),
     )
+    if code == 0 and not with_concepts:
+        # (each image says "no concept above the penalty": the run says why, and what to do)
+        logger.warning("%s", no_concept(len(dec.paths)))
+    return code

@@ -8,22 +8,46 @@ import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from .._image_files import IMAGE_EXTENSIONS, shown_name, undecodable
 from ._logging import CLIError
+from ._output import plural
 
 logger = logging.getLogger(__name__)
+
+
+class _Walk(NamedTuple):
+    """What a walk of a folder found, each list sorted."""
+
+    images: list[Path]
+    """The files with an image extension: the images read."""
+    others: list[Path]
+    """The files without an image extension (hidden ones are not counted)."""
+    hidden: list[Path]
+    """The files with an image extension whose name, or a folder's below the walked
+    folder, starts with "." (``.ipynb_checkpoints/x.png``, macOS's ``._x.png``)."""
+    folders: list[str]
+    """The names of the sub-folders walked at the top (the class folders)."""
 
 
 def other_files(folder: Path) -> list[Path]:
     """The files under ``folder`` that a walk for images leaves out (no image extension),
     sorted; walked as :func:`_walk` does, without its warnings."""
-    return _walk(folder, warn=False)[1]
+    return _walk(folder, warn=False).others
 
 
-def _walk(folder: Path, warn: bool = True) -> tuple[list[Path], list[Path]]:
-    """The image files and the other files under ``folder``, each list sorted.
+def _hidden(name: str) -> bool:
+    """A hidden name (``.DS_Store``, ``.ipynb_checkpoints``, macOS's ``._x.png``)."""
+    return name.startswith(".")
 
+
+def _walk(folder: Path, warn: bool = True) -> _Walk:
+    """The image files and the other files under ``folder``.
+
+    Hidden files and folders (a name starting with ".") are not read: tools and
+    systems leave them (``.ipynb_checkpoints/``, macOS's ``._x.png`` resource
+    forks, ``.git/``); those with an image extension are counted in ``hidden``.
     Symlinked folders are followed once each: a folder reached again through a
     link (a loop, or a second link to a folder already walked) is not walked
     twice; a warning names the link. Links to missing files with an image
@@ -32,15 +56,29 @@ def _walk(folder: Path, warn: bool = True) -> tuple[list[Path], list[Path]]:
     """
     found: list[Path] = []
     others: list[Path] = []
+    hidden: list[Path] = []
+    folders: list[str] = []
     seen = {os.path.realpath(folder)}
     # The tree's own folders are read under their own names: a link to one of them (an
     # alias) is not followed, wherever it sorts (else "a_cats_alias" would take the
     # place of "cats", and name its class).
-    own = {os.path.realpath(top) for top, _, _ in os.walk(folder)}
-    for top, dirs, files in os.walk(folder, followlinks=True):
+    own = set()
+    for top, dirs, _ in os.walk(folder):
+        dirs[:] = [name for name in dirs if not _hidden(name)]
+        own.add(os.path.realpath(top))
+    for step, (top, dirs, files) in enumerate(os.walk(folder, followlinks=True)):
         keep = []
         for name in sorted(dirs):
             sub = Path(top) / name
+            if _hidden(name):
+                # (counted, not read: its links are not followed)
+                hidden.extend(
+                    Path(t) / f
+                    for t, _, fs in os.walk(sub)
+                    for f in fs
+                    if Path(f).suffix.lower() in IMAGE_EXTENSIONS
+                )
+                continue
             real = os.path.realpath(sub)
             if real in seen or (real in own and os.path.islink(sub)):
                 if warn:
@@ -55,8 +93,15 @@ def _walk(folder: Path, warn: bool = True) -> tuple[list[Path], list[Path]]:
             seen.add(real)
             keep.append(name)
         dirs[:] = keep
+        if step == 0:  # (the folder itself comes first)
+            folders = list(keep)
         for name in files:
             path = Path(top) / name
+            image = path.suffix.lower() in IMAGE_EXTENSIONS
+            if _hidden(name):
+                if image:
+                    hidden.append(path)
+                continue
             kind = _special_file(path)
             if kind is not None:
                 # Opening a named pipe waits for a writer, forever if none comes (and a
@@ -65,8 +110,8 @@ def _walk(folder: Path, warn: bool = True) -> tuple[list[Path], list[Path]]:
                 if warn:
                     logger.warning("not reading %s: it is %s, not a regular file", path, kind)
                 continue
-            (found if path.suffix.lower() in IMAGE_EXTENSIONS else others).append(path)
-    return sorted(found), sorted(others)
+            (found if image else others).append(path)
+    return _Walk(sorted(found), sorted(others), sorted(hidden), folders)
 
 
 def _special_file(path: Path) -> str | None:
@@ -93,29 +138,37 @@ def _system_file(relative: Path) -> bool:
 
 
 def _note_other_files(
-    folder: Path, others: Sequence[Path], expected: Sequence[str | os.PathLike[str]] = ()
+    folder: Path,
+    others: Sequence[Path],
+    expected: Sequence[str | os.PathLike[str]] = (),
+    hidden: Sequence[Path] = (),
 ) -> None:
     """Warn that the walk of ``folder`` left out ``others`` (files without an image
-    extension); the files of ``expected`` (the run's labels file) are not counted."""
+    extension) and ``hidden`` (hidden files with one); the files of ``expected`` (the
+    run's labels file) are not counted."""
     known = {os.path.realpath(p) for p in expected}
     left = [
         p
         for p in others
         if os.path.realpath(p) not in known and not _system_file(p.relative_to(folder))
     ]
-    if not left:
-        return
-    names = [str(p.relative_to(folder)) for p in left]
-    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-    logger.warning(
-        "folder %s: left out %d file%s without an image extension (%s): %s%s",
-        folder,
-        len(names),
-        "" if len(names) == 1 else "s",
-        " ".join(sorted(IMAGE_EXTENSIONS)),
-        ", ".join(names[:3]),
-        more,
-    )
+    said = []
+    for files, noun, why in (
+        (left, "file", f"without an image extension ({' '.join(sorted(IMAGE_EXTENSIONS))})"),
+        (
+            hidden,
+            "hidden file",
+            'with an image extension (a name in its path starts with ".", as in '
+            ".ipynb_checkpoints/ and macOS's ._ files; name it on the command line to read it)",
+        ),
+    ):
+        if not files:
+            continue
+        names = [str(p.relative_to(folder)) for p in files]
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        said.append(f"{plural(len(names), noun)} {why}: {', '.join(names[:3])}{more}")
+    if said:
+        logger.warning("folder %s: left out %s", folder, "; and ".join(said))
 
 
 def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -124,9 +177,10 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     Parameters
     ----------
     inputs : sequence of path-like
-        Image files (taken as given, whatever their extension) and folders
-        (walked recursively for files with an image extension, in sorted
-        order; symlinked folders are followed, each real folder once).
+        Image files (taken as given, whatever their extension and name) and
+        folders (walked recursively for files with an image extension, in
+        sorted order; symlinked folders are followed, each real folder once;
+        hidden files and folders, whose names start with ".", are not read).
 
     Returns
     -------
@@ -144,10 +198,12 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
     Notes
     -----
-    The files a folder holds without an image extension are left out, and a
-    warning per folder counts them and names a few. Paths whose names are not
-    valid UTF-8 are counted in a warning that shows the first as the outputs
-    write it: each byte that is not valid UTF-8 as a backslash escape ``\\xNN``.
+    The files a folder holds without an image extension are left out, and so
+    are its hidden files with one (``.ipynb_checkpoints/x.png``, macOS's
+    ``._x.png``): a warning per folder counts them and names a few. Paths whose
+    names are not valid UTF-8 are counted in a warning that shows the first as
+    the outputs write it: each byte that is not valid UTF-8 as a backslash
+    escape ``\\xNN``.
     """
     return _collect_images(inputs)
 
@@ -157,11 +213,13 @@ def _collect_images(
     expected: Sequence[str | os.PathLike[str]] = (),
     *,
     note_names: bool = True,
+    walks: dict[Path, _Walk] | None = None,
 ) -> list[Path]:
     """:func:`collect_images`; the files of ``expected`` (a labels file in the folder)
     are left out of a folder's images without a warning. ``note_names=False`` leaves
     the warning about names that are not valid UTF-8 to the caller
-    (:func:`_note_undecodable`), which collects more images."""
+    (:func:`_note_undecodable`), which collects more images. ``walks``, when given,
+    receives the walk of each folder of ``inputs``."""
     paths: list[Path] = []
     seen: dict[str, Path] = {}  # real path -> the path of an earlier input that reached it
     repeats: list[tuple[Path, Path]] = []
@@ -169,11 +227,23 @@ def _collect_images(
         path = Path(raw)
         is_folder = path.is_dir()
         if is_folder:
-            found, others = _walk(path)
-            _note_other_files(path, others, expected)
+            walk = _walk(path)
+            if walks is not None:
+                walks[path] = walk
+            found = walk.images
+            _note_other_files(path, walk.others, expected, walk.hidden)
             if not found:
+                hidden = ""
+                if walk.hidden:
+                    first = walk.hidden[0].relative_to(path)
+                    hidden = (
+                        f" (only {plural(len(walk.hidden), 'hidden file')}, not read from a "
+                        f"folder: {first}{', ...' if len(walk.hidden) > 1 else ''}; name a "
+                        "hidden file to read it)"
+                    )
                 raise CLIError(
-                    f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder {path}"
+                    f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder "
+                    f"{path}{hidden}"
                 )
         elif path.exists():
             found = [path]
@@ -328,9 +398,11 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     for i, p in enumerate(paths):
         by_name.setdefault(p.name, []).append(i)
         by_real.setdefault(os.path.realpath(p), []).append(i)
+    by_abs = {os.path.abspath(p): i for i, p in enumerate(paths)}
     labels: list[str | None] = [None] * len(paths)
     origin: list[int] = [0] * len(paths)
     unmatched = 0
+    from_cwd: list[tuple[int, str]] = []  # (line, path) of rows naming an image from "."
     for offset, (key, label) in enumerate(rows):
         line = first_line + offset
         if not key:
@@ -354,6 +426,8 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
             index = same[0] if same else None
         if index is None:
             unmatched += 1
+            if not os.path.isabs(key) and os.path.abspath(key) in by_abs:
+                from_cwd.append((line, key))
             continue
         if label == reserved:
             raise CLIError(
@@ -376,10 +450,47 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
             root,
             root,
         )
-    for p, label in zip(paths, labels, strict=True):
-        if label is None:
-            raise CLIError(f"{labels_csv} has no label for image {p}")
+    missing = [p for p, label in zip(paths, labels, strict=True) if label is None]
+    if missing:
+        raise CLIError(_no_label(labels_csv, root, missing, unmatched, from_cwd))
     return [str(label) for label in labels]
+
+
+def _no_label(
+    labels_csv: Path,
+    root: Path,
+    missing: Sequence[Path],
+    unmatched: int,
+    from_cwd: Sequence[tuple[int, str]],
+) -> str:
+    """The error for images of ``root`` that no row of ``labels_csv`` labels: the first,
+    the row it needs, and the rows that named no image (read from the working folder?)."""
+    first = missing[0]
+    others = f" (and {plural(len(missing) - 1, 'other image')})" if len(missing) > 1 else ""
+    expected = Path(os.path.abspath(first)).relative_to(os.path.abspath(root)).as_posix()
+    text = (
+        f"{labels_csv} has no label for image {first}{others}: expected a row for "
+        f"{expected} (a relative path is read from the folder {root}), or for its absolute path"
+    )
+    if unmatched:
+        text += (
+            f"; {plural(unmatched, 'row')} of {labels_csv} name"
+            f"{'s' if unmatched == 1 else ''} no image under {root}"
+        )
+    if from_cwd:
+        line, key = from_cwd[0]
+        some = (
+            "it names"
+            if unmatched == 1
+            else "they name"
+            if len(from_cwd) == unmatched
+            else f"{len(from_cwd)} of them name"
+        )
+        text += (
+            f": {some} an image from the working folder instead (line {line}: {key}); give "
+            f"paths relative to {root}, or absolute"
+        )
+    return text
 
 
 def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
@@ -407,19 +518,20 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
     return labels
 
 
-def _folders_of_other_files(root: Path, classes: set[str]) -> str:
-    """`` (F held N files, none with an image extension; ...)`` for the sub-folders of
-    ``root`` that are no class of ``classes`` and hold such files (classes lost to them)."""
-    held: dict[str, int] = {}
-    for p in other_files(root):
-        parts = p.relative_to(root).parts
-        if len(parts) >= 2 and parts[0] not in classes:
-            held[parts[0]] = held.get(parts[0], 0) + 1
-    notes = [
-        f"{root / name} held {n} file{'' if n == 1 else 's'}, none with an image extension"
-        for name, n in sorted(held.items())
-    ]
-    return f" ({'; '.join(notes)})" if notes else ""
+def _class_folders_left_out(root: Path, walk: _Walk, classes: set[str]) -> list[str]:
+    """``F held no file`` (``F held 4 files, none with an image extension``) for each
+    sub-folder of ``root`` that the walk entered but that gave no class of ``classes``."""
+    notes = []
+    for name in walk.folders:
+        if shown_name(name) in classes:
+            continue
+        n_other = sum(1 for p in walk.others if p.relative_to(root).parts[0] == name)
+        n_hidden = sum(1 for p in walk.hidden if p.relative_to(root).parts[0] == name)
+        held = [f"{plural(n_other, 'file')}, none with an image extension"] if n_other else []
+        if n_hidden:
+            held.append(plural(n_hidden, "hidden file") + ("" if n_other else " only"))
+        notes.append(f"{root / name} held {', and '.join(held) or 'no file'}")
+    return notes
 
 
 def _check_folder(folder: Path) -> None:
@@ -441,18 +553,24 @@ def _labelled(args: argparse.Namespace, command: str = "profile") -> tuple[list[
     root = Path(args.folder)
     _check_folder(root)
     labels_file = [args.labels] if args.labels else []
-    paths = _collect_images([root], expected=labels_file)
+    walks: dict[Path, _Walk] = {}
+    paths = _collect_images([root], expected=labels_file, walks=walks)
+    left_out: list[str] = []
     if args.labels:
         labels = _read_labels(Path(args.labels), root, paths)
         where = f"labels file {args.labels}"
     else:
         labels = _labels_from_folders(root, paths)
         where = f"the class sub-folders of {root}"
+        left_out = _class_folders_left_out(root, walks[root], set(labels))
     classes = sorted(set(labels))
+    if len(classes) >= 2:  # (else the classes found are told, and these with them)
+        for note in left_out:
+            logger.warning("class folder %s: left out of the classes", note)
     if len(classes) < 2:
         found = f"found 1 in {where}: {classes[0]!r}"
-        if not args.labels:
-            found += _folders_of_other_files(root, set(classes))
+        if left_out:
+            found += f" ({'; '.join(left_out)})"
         if command != "report":
             raise CLIError(f"{command} needs at least two classes, {found}")
         logger.warning(
@@ -482,4 +600,7 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
 
 
 def _has_class_folders(root: Path) -> bool:
-    return root.is_dir() and sum(1 for p in root.iterdir() if p.is_dir()) >= 2
+    """Whether ``root`` holds at least two sub-folders that are not hidden."""
+    return (
+        root.is_dir() and sum(1 for p in root.iterdir() if p.is_dir() and not _hidden(p.name)) >= 2
+    )

@@ -367,6 +367,14 @@ def _them(n: int) -> str:
     return "it" if n == 1 else "them"
 
 
+def no_concept(n_images: int) -> str:
+    """Why no concept is listed: every weight of the ``n_images`` images is zero."""
+    return (
+        f"no concept has a non-zero weight in any of the {plural(n_images, 'image')} (a "
+        "smaller --l1-penalty, or a larger --target-l0, keeps more concepts)"
+    )
+
+
 def plural(n: int, noun: str) -> str:
     """``"1 image"``, ``"2 images"``: ``n`` and ``noun`` in the number ``n`` asks for."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write, remove_stale_temporaries
-from ._checks import _check_options, _check_outputs_apart
+from ._checks import _check_options, _check_outputs_apart, _warn_unknown_extension
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images
 from ._logging import CLIError, _usage, committing, raise_if_signalled
@@ -48,6 +48,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             paths = collect_images(inputs + list(args.inputs))
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
+    _warn_unknown_extension(args)
     if labelled:
         dec, profiles, ranking = _profile(args, paths, labels, plan, fewer_ok=True)
         label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
