@@ -18,6 +18,7 @@ from ._output import (
     _write_not_significant,
     _write_significant_rows,
     _write_table_records,
+    no_concept,
     plural,
 )
 
@@ -159,11 +160,7 @@ def _write_profile(
         sizes = metadata.get("classes", {})
         total = sum(sizes.values())
         if table.empty:  # (an empty table would say nothing)
-            fh.write(
-                f"no concept to rank: no concept has a non-zero weight in any of the "
-                f"{plural(total, 'image')} (a smaller --l1-penalty, or a larger "
-                "--target-l0, keeps more concepts)\n"
-            )
+            fh.write(f"no concept to rank: {no_concept(total)}\n")
         elif "tests" in metadata:
             correction = metadata.get("correction")
             sided = "two-sided" if metadata.get("alternative") == "two-sided" else "one-sided"
