@@ -511,7 +511,7 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
         assert "sky" not in block  # 1 of 1 against 0 of 40 is p = 1/41 unadjusted: not listed
         assert "none: the top 3 are not significant" in block
         coast = text.split("class coast:")[1].split("class forest:")[0]
-        assert "sea" in coast and "(fisher)" in coast and "adjusted p < 0.05" in coast
+        assert "sea" in coast and "p_adj=" in coast and "adjusted p < 0.05" in coast
         # what the adjustment covers: the 9 tests of the 3 classes (3 concepts each)
         assert text.startswith(
             "p-values of Fisher's exact test (one-sided), Benjamini-Hochberg-adjusted over "

@@ -124,10 +124,11 @@ def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any
             fh.write(f"no concept to test: {no_concept(a['images'] + b['images'])}\n")
             fh.flush()
             return
+        sided = "two-sided" if metadata["alternative"] == "two-sided" else "one-sided"
         fh.write(
             f"concepts whose prevalence {sides[metadata['alternative']]} "
             f"(adjusted p < {metadata['alpha']:g}, {metadata['concepts_tested']} concepts "
-            "tested)\n"
+            f"tested; Fisher's exact test, {sided})\n"
         )
         sig = table[table["significant"]]
         _write_significant_rows(fh, sig, "A {:6.1%} -> B {:6.1%}", "prevalence_a", "prevalence_b")

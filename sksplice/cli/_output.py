@@ -344,12 +344,13 @@ def _write_significant_rows(
     """The table format's rows, one per significant concept.
 
     Each row is ``prevalences`` formatted with the row's columns ``first`` and
-    ``second``, then the adjusted p-value, the test and the concept.
+    ``second``, then the adjusted p-value and the concept (the header names the
+    test: Fisher's exact test for every row).
     """
     for _, row in sig.iterrows():
         fh.write(
             f"  {prevalences.format(row[first], row[second])}"
-            f"  p_adj={format_p_value(row['p_adjusted'])} ({row['test']})  {row['concept']}\n"
+            f"  p_adj={format_p_value(row['p_adjusted'])}  {row['concept']}\n"
         )
 
 
