@@ -144,6 +144,7 @@ def raw_concept_embeddings(
     vocabulary: Any,
     cache_dir: Any,
     n_features: int | None,
+    data_home: Any = None,
 ) -> np.ndarray:
     if concept_embeddings is not None:
         sparse = scipy.sparse.issparse(concept_embeddings)
@@ -177,11 +178,19 @@ def raw_concept_embeddings(
         )
     check_text_embedder(embedder)
     logger.debug("concept dictionary: %d concepts", len(concepts))
+    full = None
+    if isinstance(vocabulary, str | os.PathLike) and n_full is not None and n_full > len(concepts):
+        # (the concepts begin the whole list: a cached longer or shorter beginning of it
+        # is reused, so that a sweep over vocabulary_size embeds each concept once)
+        from .vocabulary import load_vocabulary
+
+        full = load_vocabulary(vocabulary, size=None, data_home=data_home)
     return embed_vocabulary(
         embedder,
         concepts,
         cache_dir=cache_dir,
         n_features=n_features,
+        prefix_of=full,
     )
 
 

@@ -674,6 +674,87 @@ def _embed_calls(
     return raw
 
 
+#: Sizes at which :func:`embed_vocabulary` looks for a cached beginning of a longer
+#: list (``prefix_of``), besides the list's own length and the sizes asked for in this
+#: process: the sizes a sweep over ``vocabulary_size`` is likely to take.
+PREFIX_SIZES = (1000, 2000, 3000, 5000, 10000, 15000, 20000, 30000)
+
+# Sizes of beginnings of a longer list asked for in this process, by (embedder, list).
+_prefix_sizes_seen: dict[tuple, set[int]] = {}
+
+
+def _cached_array(
+    embedder: Any,
+    cache_key: str | None,
+    concepts: list[str],
+    cache_dir: Any,
+    disk_cache: bool,
+    n_features: int | None,
+) -> np.ndarray | None:
+    """The embeddings of ``concepts`` if they are cached in process or on disk (a file
+    that cannot be used counts as none: :func:`embed_vocabulary` of that list rebuilds it)."""
+    hit = _memory_get(_memory_key(embedder, cache_key, concepts))
+    if hit is not None or cache_key is None or not disk_cache:
+        return hit
+    try:
+        path = dictionary_cache_path(cache_key, concepts, cache_dir)
+        if not path.exists():
+            return None
+        return _read_cache_file(path, _disk_key(cache_key, concepts), len(concepts), n_features)
+    except Exception:  # (no usable cache folder or file)
+        return None
+
+
+def _from_cached_prefix(
+    embedder: Any,
+    cache_key: str | None,
+    concepts: list[str],
+    full: list[str],
+    cache_dir: Any,
+    disk_cache: bool,
+    n_features: int | None,
+    embed_args: tuple[int | None, Path | None],
+) -> tuple[np.ndarray | None, bool]:
+    """The embeddings of ``concepts``, the first ones of ``full``, from a cached beginning
+    of ``full``: cut from a longer one (then True), or a shorter one with the rest
+    embedded now (False); (None, False) when no beginning of ``full`` is cached."""
+    k = len(concepts)
+    if len(full) <= k or full[:k] != concepts:
+        return None, False
+    ident = _memory_key(embedder, cache_key, full)
+    with _memory_lock:
+        seen = _prefix_sizes_seen.setdefault(ident, set())
+        sizes = sorted({*PREFIX_SIZES, *seen, len(full)} - {k})
+        seen.add(k)
+    for j in (j for j in sizes if k < j <= len(full)):
+        found = _cached_array(embedder, cache_key, full[:j], cache_dir, disk_cache, n_features)
+        if found is not None:
+            logger.info(
+                "concept dictionary: %d concepts, the first of %d cached ones", k, found.shape[0]
+            )
+            return found[:k], True
+    for j in reversed([j for j in sizes if j < k]):
+        found = _cached_array(embedder, cache_key, full[:j], cache_dir, disk_cache, n_features)
+        if found is not None:
+            logger.info(
+                "concept dictionary: the first %d of the %d concepts are cached; embedding "
+                "the other %d",
+                j,
+                k,
+                k - j,
+            )
+            batch_size, path = embed_args
+            rest = _embed(embedder, concepts[j:], batch_size, path, cache_key)
+            if rest.shape[1] != found.shape[1]:
+                raise ValueError(
+                    f"{type(embedder).__name__}.embed_text returned embeddings of width "
+                    f"{rest.shape[1]} after width {found.shape[1]} for the cached concepts "
+                    "of the same vocabulary; it must return one width"
+                )
+            return np.concatenate([found, rest]), False
+    return None, False
+
+
 def embed_vocabulary(
     embedder: Any,
     concepts: Sequence[str],
@@ -682,6 +763,7 @@ def embed_vocabulary(
     batch_size: int | None = None,
     disk_cache: bool = True,
     n_features: int | None = None,
+    prefix_of: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Raw text embeddings of a vocabulary, computed once and cached.
 
@@ -715,6 +797,13 @@ def embed_vocabulary(
         Expected embedding width ``d``: a cache file of another width is rebuilt.
         When None, the embedder's ``embedding_dim_`` is used if it has one,
         else any width up to 16384 is accepted from the cache.
+    prefix_of : sequence of str, default=None
+        A longer list that ``concepts`` begins (a named vocabulary or a file
+        cut to a size). When ``concepts`` are not cached, a cached longer
+        beginning of that list (of :data:`PREFIX_SIZES` concepts, or of
+        another size cached in this process) is read and cut, or a cached
+        shorter one is read and only the concepts after it are embedded: a
+        sweep over vocabulary sizes embeds each concept once.
 
     Returns
     -------
@@ -800,10 +889,23 @@ def embed_vocabulary(
             )
             path = None
 
-    if raw is not None:
+    from_file, sliced = raw is not None, False
+    if raw is None and prefix_of is not None:
+        raw, sliced = _from_cached_prefix(
+            embedder,
+            cache_key,
+            concepts,
+            list(prefix_of),
+            cache_dir if disk_cache else None,
+            disk_cache,
+            n_features,
+            (batch_size, path),
+        )
+    if from_file:
         logger.info("concept dictionary: %d concepts read from the cache %s", len(concepts), path)
-    else:
-        raw = _embed(embedder, concepts, batch_size, path, cache_key)
+    elif not sliced:
+        if raw is None:
+            raw = _embed(embedder, concepts, batch_size, path, cache_key)
         if path is not None:
             remove_stale_temporaries(path, started)
             try:

@@ -411,6 +411,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             vocabulary=self.vocabulary,
             cache_dir=self.cache_dir,
             n_features=getattr(self, "n_features_in_", None),
+            data_home=self.data_home,
         )
 
     def _concept_width(self, concepts: list[str]) -> int | None:

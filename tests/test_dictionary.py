@@ -774,3 +774,64 @@ def test_clip_case_variants_and_cut_concepts_are_named(tiny_clip_model, tmp_path
         splice.fit(X)
     (warning,) = [w.message for w in caught if isinstance(w.message, DuplicateConceptWarning)]
     assert warning.groups == [("dog", "Dog"), (long + " red car", long + " blue bird")]
+
+
+def test_a_sweep_over_sizes_embeds_each_concept_once(tmp_path):
+    # The first k concepts of a longer list reuse a cached beginning of it: cut from a
+    # longer one, or a shorter one with only the concepts after it embedded.
+    full = [f"concept {i}" for i in range(12_500)]
+    embedder = CountingEmbedder(dim=8, key="sweep")
+    direct = embedder.embed_text(full)
+    clear_memory_cache()
+    counts = []
+    for k in (1000, 5000, 10_000, 2000, 4321):
+        CountingEmbedder.reset()
+        raw = embed_vocabulary(embedder, full[:k], cache_dir=tmp_path, prefix_of=full)
+        counts.append(CountingEmbedder.n_texts)
+        np.testing.assert_array_equal(raw, direct[:k])
+    # 1,000; then the 4,000 after them; then 5,000; then none (cut from 5,000, as is
+    # 4,321: the sizes of this process count too)
+    assert counts == [1000, 4000, 5000, 0, 0]
+    # Another process: the files on disk (1,000, 5,000 and 10,000 concepts) serve.
+    clear_memory_cache()
+    dictionary_module._prefix_sizes_seen.clear()
+    CountingEmbedder.reset()
+    np.testing.assert_array_equal(
+        embed_vocabulary(embedder, full[:3500], cache_dir=tmp_path, prefix_of=full), direct[:3500]
+    )
+    assert CountingEmbedder.n_texts == 0
+    CountingEmbedder.reset()
+    np.testing.assert_array_equal(
+        embed_vocabulary(embedder, full[:11_000], cache_dir=tmp_path, prefix_of=full),
+        direct[:11_000],
+    )
+    assert CountingEmbedder.n_texts == 1000
+    # A list that does not begin the longer one is embedded as it is.
+    CountingEmbedder.reset()
+    other = ["other", *full[1:999]]
+    embed_vocabulary(embedder, other, cache_dir=tmp_path, prefix_of=full)
+    assert CountingEmbedder.n_texts == 999
+    # Without a disk cache only this process's arrays serve.
+    clear_memory_cache()
+    CountingEmbedder.reset()
+    embed_vocabulary(embedder, full[:2000], disk_cache=False, prefix_of=full)
+    assert CountingEmbedder.n_texts == 2000
+
+
+def test_the_transformer_reuses_a_longer_cached_beginning_of_its_vocabulary(tmp_path):
+    from sksplice import SpliceTransformer
+
+    path = tmp_path / "concepts.txt"
+    path.write_text("\n".join(f"word {i}" for i in range(3000)), encoding="utf-8")
+    embedder = CountingEmbedder(dim=8, key="sweep-file")
+    X = np.random.default_rng(0).standard_normal((4, 8))
+    clear_memory_cache()
+    CountingEmbedder.reset()
+    big = SpliceTransformer(embedder, vocabulary=path, image_mean=X[0], cache_dir=tmp_path).fit(X)
+    assert CountingEmbedder.n_texts == 3000
+    CountingEmbedder.reset()
+    small = SpliceTransformer(
+        embedder, vocabulary=path, vocabulary_size=1000, image_mean=X[0], cache_dir=tmp_path
+    ).fit(X)
+    assert CountingEmbedder.n_texts == 0
+    assert list(small.concepts_) == list(big.concepts_[:1000])
