@@ -800,7 +800,7 @@ def embed_vocabulary(
     prefix_of : sequence of str, default=None
         A longer list that ``concepts`` begins (a named vocabulary or a file
         cut to a size). When ``concepts`` are not cached, a cached longer
-        beginning of that list (of :data:`PREFIX_SIZES` concepts, or of
+        beginning of that list (of ``PREFIX_SIZES`` concepts, or of
         another size cached in this process) is read and cut, or a cached
         shorter one is read and only the concepts after it are embedded: a
         sweep over vocabulary sizes embeds each concept once.
