@@ -179,12 +179,17 @@ def raw_concept_embeddings(
     check_text_embedder(embedder)
     logger.debug("concept dictionary: %d concepts", len(concepts))
     full = None
-    if isinstance(vocabulary, str | os.PathLike) and n_full is not None and n_full > len(concepts):
+    if n_full is not None and n_full >= len(concepts):
         # (the concepts begin the whole list: a cached longer or shorter beginning of it
         # is reused, so that a sweep over vocabulary_size embeds each concept once)
-        from .vocabulary import load_vocabulary
+        if n_full == len(concepts):
+            full = concepts
+        elif isinstance(vocabulary, str | os.PathLike):
+            from .vocabulary import load_vocabulary
 
-        full = load_vocabulary(vocabulary, size=None, data_home=data_home)
+            full = load_vocabulary(vocabulary, size=None, data_home=data_home)
+        else:  # (a list, checked by resolve_concepts)
+            full = [item.strip() for item in vocabulary]
     return embed_vocabulary(
         embedder,
         concepts,

@@ -719,7 +719,7 @@ def _from_cached_prefix(
     of ``full``: cut from a longer one (then True), or a shorter one with the rest
     embedded now (False); (None, False) when no beginning of ``full`` is cached."""
     k = len(concepts)
-    if len(full) <= k or full[:k] != concepts:
+    if len(full) < k or full[:k] != concepts:
         return None, False
     ident = _memory_key(embedder, cache_key, full)
     with _memory_lock:

@@ -2880,13 +2880,14 @@ def test_a_file_holding_a_published_vocabulary_keeps_its_default_size(splice_dat
     copy = tmp_path / "laion.txt"
     copy.write_bytes((splice_data_dir / "vocab" / "laion.txt").read_bytes())
     args = argparse.Namespace(vocabulary=str(copy), vocabulary_size=None, data_home=None)
-    by_path = _check_vocabulary(args)
+    by_path, whole = _check_vocabulary(args)
     args = argparse.Namespace(vocabulary="laion", vocabulary_size=None, data_home=splice_data_dir)
-    assert by_path == _check_vocabulary(args) and len(by_path) == 10_000
+    assert by_path == _check_vocabulary(args)[0] and len(by_path) == 10_000
+    assert len(whole) == 37_445 and whole[:10_000] == by_path
     mine = tmp_path / "mine.txt"
     mine.write_text("\n".join(f"word{i}" for i in range(10_050)) + "\n", encoding="utf-8")
     args = argparse.Namespace(vocabulary=str(mine), vocabulary_size=None, data_home=None)
-    assert len(_check_vocabulary(args)) == 10_050  # (any other file: all of it)
+    assert len(_check_vocabulary(args)[0]) == 10_050  # (any other file: all of it)
 
 
 def test_a_signal_before_the_run_is_not_lost_in_a_callback(tmp_path):
@@ -3122,3 +3123,36 @@ def test_a_penalty_that_leaves_no_concept_says_so(image_tree, vocab_file, inproc
         "no concept to test: no concept has a non-zero weight in any of the 10 images (a "
         "smaller --l1-penalty, or a larger --target-l0, keeps more concepts)"
     ]
+
+
+def test_a_sweep_over_vocabulary_sizes_embeds_each_concept_once(tmp_path, tiny_clip_model):
+    # --vocabulary-size cuts the vocabulary; a later run reuses the cached beginning.
+    from PIL import Image
+
+    import sksplice.dictionary as dictionary_module
+
+    rng = np.random.default_rng(0)
+    images = []
+    for i in range(3):
+        path = tmp_path / f"im{i}.png"
+        Image.fromarray((rng.random((24, 32, 3)) * 255).astype("uint8")).save(path)
+        images.append(str(path))
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(f"thing {i}" for i in range(3000)), encoding="utf-8")
+    counted: list[int] = []
+    original = dictionary_module._embed
+
+    def counting(embedder, concepts, *args, **kwargs):
+        counted.append(len(concepts))
+        return original(embedder, concepts, *args, **kwargs)
+
+    base = [*images, "--model", tiny_clip_model, "--pretrained", "none", "--device", "cpu"]
+    base += ["--vocabulary", str(vocab), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(dictionary_module, "_embed", counting)
+        for size in ("2000", "1000", "3000"):
+            dictionary_module.clear_memory_cache()  # (each run a new process)
+            dictionary_module._prefix_sizes_seen.clear()
+            assert cli.main(["decompose", *base, "--vocabulary-size", size]) == 0
+    # 2,000; then none (cut from them); then the 1,000 after them
+    assert counted == [2000, 1000]

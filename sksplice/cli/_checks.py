@@ -36,6 +36,9 @@ class _Plan:
     mean_source: str  # "data", "pretrained" or "file"
     mean_file: str | None = None
     cache_note: str | None = None  # a chosen cache folder that takes no file: said so
+    # The whole vocabulary (``concepts`` begin it, cut by --vocabulary-size): the
+    # transformer reuses a cached longer or shorter beginning of it.
+    all_concepts: list[str] | None = None
 
 
 def _check_device(device: str) -> None:
@@ -67,8 +70,9 @@ def _check_solver(solver: str) -> None:
         )
 
 
-def _check_vocabulary(args: argparse.Namespace) -> list[str]:
-    """The concepts, with --vocabulary-size checked against the vocabulary's length."""
+def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """The concepts kept and all of them, with --vocabulary-size checked against the
+    vocabulary's length."""
     from ..vocabulary import DEFAULT_SIZE, VOCABULARIES, auto_size, load_vocabulary
 
     name, size = args.vocabulary, args.vocabulary_size
@@ -110,7 +114,7 @@ def _check_vocabulary(args: argparse.Namespace) -> list[str]:
             f"--vocabulary-size {size}: SpLiCE needs at least two concepts (the dictionary is "
             "centred by their mean)"
         )
-    return concepts[:size] if size is not None else concepts
+    return (concepts[:size] if size is not None else concepts), concepts
 
 
 def _check_image_mean(
@@ -322,7 +326,7 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
     )
 
 
-def _check_local_files(args: argparse.Namespace) -> list[str] | None:
+def _check_local_files(args: argparse.Namespace) -> tuple[list[str], list[str]] | None:
     """The checks of local files that need neither torch nor the model, made before the
     model is looked at: a ``--vocabulary`` file (its concepts and ``--vocabulary-size``;
     returned) or ``--vocabulary-size`` against the length of a named vocabulary, and an
@@ -330,9 +334,9 @@ def _check_local_files(args: argparse.Namespace) -> list[str] | None:
 
     Returns
     -------
-    list of str or None
-        The concepts of a vocabulary file; None for a named vocabulary, read once
-        the model is checked (it may be downloaded).
+    (list of str, list of str) or None
+        The concepts kept of a vocabulary file and all of them; None for a named
+        vocabulary, read once the model is checked (it may be downloaded).
     """
     from ..vocabulary import VOCABULARIES, as_mean_vector, named_size_exceeded
 
@@ -383,17 +387,28 @@ def _check_options(args: argparse.Namespace) -> _Plan:
     _check_output(getattr(args, "output", None))
     _check_solver(args.solver)
     cache_note = _check_cache_dir(args.cache_dir)
-    concepts = _check_local_files(args)
+    vocabulary = _check_local_files(args)
     _check_device(args.device)  # (imports torch)
     model, pretrained, d = _embedders.check_model(args)
-    if concepts is None:
-        concepts = _check_vocabulary(args)
+    if vocabulary is None:
+        vocabulary = _check_vocabulary(args)
+    concepts, all_concepts = vocabulary
     if args.target_l0 is not None:
         from .._calibration import check_target_l0
 
         check_target_l0(args.target_l0, len(concepts), d)
     mean, source, mean_file = _check_image_mean(args, model, pretrained, d)
-    return _Plan(model, pretrained, d, concepts, mean, source, mean_file, cache_note)
+    return _Plan(
+        model,
+        pretrained,
+        d,
+        concepts,
+        mean,
+        source,
+        mean_file,
+        cache_note,
+        all_concepts,
+    )
 
 
 def _check_query_concepts(
