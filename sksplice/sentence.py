@@ -62,14 +62,21 @@ def _folder_sha256(folder: str) -> str:
 
 
 def _weights_sha256(model: Any) -> str | None:
-    """One SHA-256 digest of a loaded model's parameters and buffers (their names,
-    dtypes, shapes and values), or None when the model has no ``state_dict``."""
+    """One SHA-256 digest of a loaded model: its parameters and buffers (names, dtypes,
+    shapes and values), its settings (``max_seq_length``, and the modules with their
+    configuration as the model prints them: pooling, normalisation) and the vocabulary
+    of its tokenizer; None when the model has no ``state_dict``."""
     state_dict = getattr(model, "state_dict", None)
     if not callable(state_dict):
         return None
     import torch
 
     digest = hashlib.sha256()
+    digest.update(f"{getattr(model, 'max_seq_length', None)}\0{model!r}\n".encode())
+    tokenizer = getattr(model, "tokenizer", None)
+    get_vocab = getattr(tokenizer, "get_vocab", None)
+    if callable(get_vocab):
+        digest.update(repr(sorted(get_vocab().items())).encode())
     for key, value in sorted(state_dict().items()):
         if not isinstance(value, torch.Tensor):
             continue
@@ -336,11 +343,14 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
             of the folder's files, so that the key changes when the folder is
             saved again with other weights. For a callable (and no ``name``),
             ``"sentence-transformers/<module>.<name of the callable>"`` followed
-            by ``"/weights-sha256-<digest>"``, a digest of the parameters of the
-            model it returns (loaded to compute it): two loaders of one name,
-            such as two ``functools.partial`` objects or two lambdas, or a
-            loader edited between runs, never share cached embeddings. None
-            (nothing cached on disk) when that model has no ``state_dict``.
+            by ``"/weights-sha256-<digest>"``, a digest of the parameters, the
+            settings (``max_seq_length``, the modules as the model prints them)
+            and the tokenizer's vocabulary of the model it returns (loaded to
+            compute it: give ``name`` to key the cache without loading): two
+            loaders of one name, such as two ``functools.partial`` objects or two
+            lambdas, or a loader edited between runs, do not share cached
+            embeddings. None (nothing cached on disk) when that model has no
+            ``state_dict``.
         """
         self._check_params()
         if self.name is not None:

