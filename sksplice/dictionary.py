@@ -136,15 +136,24 @@ def duplicate_concepts(raw: np.ndarray) -> list[list[int]]:
     from scipy.sparse.csgraph import connected_components
 
     # (no float64 copy of the embeddings: the projections are formed in their dtype,
-    # with a margin for its round-off, and only candidate pairs are compared exactly)
+    # float32 at least, with a margin for its round-off, and only candidate pairs are
+    # compared exactly)
     X = np.asarray(raw)
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float64)
+    elif X.dtype.itemsize < 4:
+        X = X.astype(np.float32)
+    X = np.ascontiguousarray(X)
     n = X.shape[0]
     norms = _row_norms(X)
-    keep = np.flatnonzero(norms > 0)
-    if keep.size < 2:
+    nonzero = np.flatnonzero(norms > 0)
+    if nonzero.size < 2:
         return []
+    # Rows equal bit for bit (many concepts a tokenizer reads as one unknown token) are
+    # grouped first, so that the sweep below meets each such group once, not pairwise.
+    rep = nonzero[_first_equal_rows(X[nonzero])]
+    keep = np.unique(rep)
+    edges = [np.stack([nonzero, rep], axis=1)]
     directions = np.random.default_rng(0).standard_normal((X.shape[1], 4))
     directions /= np.linalg.norm(directions, axis=0)
     P = (X[keep] @ directions.astype(X.dtype)).astype(np.float64) / norms[keep, None]
@@ -153,7 +162,6 @@ def duplicate_concepts(raw: np.ndarray) -> list[list[int]]:
     P = np.ascontiguousarray(P[order].T)
     eps = 1e-5 if X.dtype.itemsize < 8 else 1e-12
     reach = np.sqrt(2.0 * (1.0 - _SAME_COSINE)) * (1 + 1e-6) + eps
-    pairs: list[np.ndarray] = []
     for offset in range(1, rows.size):
         # (the first projection is sorted: no rows farther apart in it are within reach)
         near = P[0, offset:] - P[0, :-offset] <= reach
@@ -167,8 +175,9 @@ def duplicate_concepts(raw: np.ndarray) -> list[list[int]]:
             Xa, Xb = X[a].astype(np.float64), X[b].astype(np.float64)
             cosine = np.einsum("ij,ij->i", Xa, Xb) / (norms[a] * norms[b])
             same = cosine >= _SAME_COSINE
-            pairs.append(np.stack([a[same], b[same]], axis=1))
-    found = np.concatenate(pairs) if pairs else np.empty((0, 2), dtype=np.int64)
+            edges.append(np.stack([a[same], b[same]], axis=1))
+    found = np.concatenate(edges)
+    found = found[found[:, 0] != found[:, 1]]
     if not found.size:
         return []
     a, b = found[:, 0], found[:, 1]
@@ -179,6 +188,29 @@ def duplicate_concepts(raw: np.ndarray) -> list[list[int]]:
     for i in members.tolist():
         groups.setdefault(int(labels[i]), []).append(i)
     return sorted(groups.values())
+
+
+def _first_equal_rows(X: np.ndarray, block: int = 4096) -> np.ndarray:
+    """For each row of ``X``, the index of the first row equal to it bit for bit.
+
+    Rows are told apart by a fingerprint (their words times random odd multipliers,
+    summed modulo 2**64, a block of rows at a time), then checked against the first
+    row of their fingerprint; a row that differs from it (a collision) stands alone.
+    """
+    words = X.reshape(X.shape[0], -1).view(np.uint8)
+    words = words.view(np.uint32) if words.shape[1] % 4 == 0 else words
+    mult = np.random.default_rng(0).integers(1, 2**62, size=words.shape[1], dtype=np.uint64) | 1
+    fingerprint = np.empty(X.shape[0], dtype=np.uint64)
+    for start in range(0, X.shape[0], block):
+        chunk = words[start : start + block].astype(np.uint64)
+        fingerprint[start : start + block] = (chunk * mult).sum(axis=1)
+    _, first, inverse = np.unique(fingerprint, return_index=True, return_inverse=True)
+    rep = first[inverse.ravel()]
+    for start in range(0, X.shape[0], block):
+        part = slice(start, start + block)
+        equal = np.all(X[part] == X[rep[part]], axis=1)
+        rep[part] = np.where(equal, rep[part], np.arange(X.shape[0])[part])
+    return rep
 
 
 def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> None:
@@ -530,18 +562,20 @@ def clear_memory_cache() -> None:
     """Forget every concept dictionary held in process (the disk cache is kept)."""
     with _memory_lock:
         _memory_cache.clear()
+        _prefix_sizes_seen.clear()
 
 
-def _validate_concepts(concepts: Sequence[str]) -> list[str]:
+def _validate_concepts(concepts: Sequence[str], name: str = "concepts") -> list[str]:
     if isinstance(concepts, str):
-        raise TypeError("concepts must be a sequence of strings, not a single string")
+        raise TypeError(f"{name} must be a sequence of strings, not a single string")
     concepts = list(concepts)
     if not concepts:
-        raise ValueError("the vocabulary is empty")
+        raise ValueError("the vocabulary is empty" if name == "concepts" else f"{name} is empty")
+    what = "vocabulary" if name == "concepts" else name
     for i, concept in enumerate(concepts):
         if not isinstance(concept, str):
             raise TypeError(
-                f"vocabulary entry {i} is {type(concept).__name__} {concept!r}, not a string"
+                f"{what} entry {i} is {type(concept).__name__} {concept!r}, not a string"
             )
     return concepts
 
@@ -679,8 +713,9 @@ def _embed_calls(
 #: process: the sizes a sweep over ``vocabulary_size`` is likely to take.
 PREFIX_SIZES = (1000, 2000, 3000, 5000, 10000, 15000, 20000, 30000)
 
-# Sizes of beginnings of a longer list asked for in this process, by (embedder, list).
-_prefix_sizes_seen: dict[tuple, set[int]] = {}
+# Sizes of beginnings of a longer list asked for in this process, by (cache key, list),
+# for embedders with a cache key (the most recently used lists only).
+_prefix_sizes_seen: LRUCache[tuple, set[int]] = LRUCache(maxsize=64)
 
 
 def _cached_array(
@@ -721,11 +756,15 @@ def _from_cached_prefix(
     k = len(concepts)
     if len(full) < k or full[:k] != concepts:
         return None, False
-    ident = _memory_key(embedder, cache_key, full)
-    with _memory_lock:
-        seen = _prefix_sizes_seen.setdefault(ident, set())
-        sizes = sorted({*PREFIX_SIZES, *seen, len(full)} - {k})
-        seen.add(k)
+    seen: set[int] = set()
+    if cache_key is not None:  # (no entry holds an embedder object)
+        ident = (cache_key, vocabulary_hash(full), len(full))
+        with _memory_lock:
+            seen = _prefix_sizes_seen.setdefault(ident, set())
+            sizes_seen = set(seen)
+            seen.add(k)
+        seen = sizes_seen
+    sizes = sorted({*PREFIX_SIZES, *seen, len(full)} - {k})
     for j in (j for j in sizes if k < j <= len(full)):
         found = _cached_array(embedder, cache_key, full[:j], cache_dir, disk_cache, n_features)
         if found is not None:
@@ -830,6 +869,8 @@ def embed_vocabulary(
     check_text_embedder(embedder)
     concepts = _validate_concepts(concepts)
     batch_size = check_int(batch_size, "batch_size", allow_none=True)
+    if prefix_of is not None:
+        prefix_of = _validate_concepts(prefix_of, "prefix_of")
 
     cache_key: str | None = None
     key_fn = getattr(embedder, "cache_key", None)
@@ -850,6 +891,7 @@ def embed_vocabulary(
     raw: np.ndarray | None = None
     path: Path | None = None
     disk_key = ""
+    unusable = False  # (a cache file of these concepts exists and cannot be used)
     started = time.time()
     if cache_key is not None and disk_cache:
         try:
@@ -870,6 +912,7 @@ def embed_vocabulary(
             try:
                 raw = _read_cache_file(path, disk_key, len(concepts), n_features)
             except Exception as exc:  # any unreadable file is rebuilt
+                unusable = True
                 warn_user(
                     f"the cached concept dictionary {path} cannot be used ({exc}); "
                     "embedding the vocabulary again and replacing it",
@@ -903,7 +946,7 @@ def embed_vocabulary(
         )
     if from_file:
         logger.info("concept dictionary: %d concepts read from the cache %s", len(concepts), path)
-    elif not sliced:
+    elif not sliced or unusable:  # (a file that cannot be used is replaced, as warned)
         if raw is None:
             raw = _embed(embedder, concepts, batch_size, path, cache_key)
         if path is not None:

@@ -835,3 +835,71 @@ def test_the_transformer_reuses_a_longer_cached_beginning_of_its_vocabulary(tmp_
     ).fit(X)
     assert CountingEmbedder.n_texts == 0
     assert list(small.concepts_) == list(big.concepts_[:1000])
+
+
+def test_duplicate_concepts_is_fast_for_many_equal_rows_and_exact_for_float16():
+    import time
+
+    from sksplice.dictionary import duplicate_concepts
+
+    # Thousands of concepts a tokenizer reads as one unknown token: one group, at once
+    # (pairwise, 10,000 equal rows took 43 s and 3.9 GB).
+    X = np.ones((10_000, 64), dtype=np.float32)
+    X[:5000] += np.random.default_rng(1).standard_normal((5000, 64)).astype(np.float32)
+    started = time.perf_counter()
+    groups = duplicate_concepts(X)
+    assert time.perf_counter() - started < 5.0
+    assert groups == [list(range(5000, 10_000))]
+    # float16 rows at the edge of the threshold (their projections are formed in float32)
+    d = 8
+    D = np.random.default_rng(0).standard_normal((d, 4))
+    D /= np.linalg.norm(D, axis=0)
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(300):
+        x = rng.standard_normal(d)
+        x /= np.linalg.norm(x)
+        u = D[:, rng.integers(0, 4)].copy()
+        u -= (u @ x) * x
+        u /= np.linalg.norm(u)
+        angle = np.sqrt(2e-6) * rng.uniform(0.97, 1.0)
+        pair = np.stack([x, x * np.cos(angle) + u * np.sin(angle)]) * rng.uniform(0.5, 100)
+        pair = pair.astype(np.float16)
+        p64 = pair.astype(np.float64)
+        cosine = p64[0] @ p64[1] / np.linalg.norm(p64[0]) / np.linalg.norm(p64[1])
+        if cosine >= 1 - 1e-6:
+            checked += 1
+            assert duplicate_concepts(pair) == [[0, 1]]
+    assert checked > 50
+
+
+def test_prefix_reuse_replaces_an_unusable_file_and_checks_its_list(tmp_path):
+    full = [f"concept {i}" for i in range(2000)]
+    embedder = CountingEmbedder(dim=8, key="bad-prefix")
+    clear_memory_cache()
+    embed_vocabulary(embedder, full, cache_dir=tmp_path)
+    bad = dictionary_cache_path(embedder.cache_key(), full[:1000], tmp_path)
+    bad.write_bytes(b"garbage")
+    clear_memory_cache()
+    with pytest.warns(DictionaryCacheWarning, match="cannot be used"):
+        raw = embed_vocabulary(embedder, full[:1000], cache_dir=tmp_path, prefix_of=full)
+    np.testing.assert_array_equal(raw, embedder.embed_text(full[:1000]))
+    clear_memory_cache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DictionaryCacheWarning)  # (replaced: no second warning)
+        embed_vocabulary(embedder, full[:1000], cache_dir=tmp_path, prefix_of=full)
+    with pytest.raises(TypeError, match="prefix_of must be a sequence of strings"):
+        embed_vocabulary(embedder, full[:10], cache_dir=tmp_path, prefix_of="ab")
+    with pytest.raises(TypeError, match="prefix_of entry 2 is NoneType"):
+        embed_vocabulary(embedder, ["a", "b"], cache_dir=tmp_path, prefix_of=["a", "b", None])
+
+
+def test_prefix_sizes_remembered_hold_no_embedder(tmp_path):
+    full = [f"concept {i}" for i in range(1500)]
+    clear_memory_cache()
+    embed_vocabulary(KeylessEmbedder(dim=8), full[:1200], prefix_of=full)
+    assert len(dictionary_module._prefix_sizes_seen) == 0
+    embed_vocabulary(CountingEmbedder(dim=8, key="seen"), full[:1200], prefix_of=full)
+    assert len(dictionary_module._prefix_sizes_seen) == 1
+    clear_memory_cache()
+    assert len(dictionary_module._prefix_sizes_seen) == 0
