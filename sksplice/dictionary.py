@@ -49,6 +49,7 @@ from ._stack import warn_user
 from ._validation import check_finite_rows, check_int
 
 __all__ = [
+    "PREFIX_SIZES",
     "DictionaryCacheWarning",
     "DuplicateConceptWarning",
     "build_dictionary",
