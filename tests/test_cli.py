@@ -2942,7 +2942,7 @@ def test_hidden_files_and_folders_of_a_folder_are_not_read(vocab_file, inproc, t
     assert said == [
         f"sksplice: warning: folder {root}: left out 2 hidden files with an image extension "
         '(a name in its path starts with ".", as in .ipynb_checkpoints/ and macOS\'s ._ '
-        "files; name it on the command line to read it): .ipynb_checkpoints/0-checkpoint.png, "
+        "files; move or rename one to read it): .ipynb_checkpoints/0-checkpoint.png, "
         "cat/._0.png"
     ], err
     # --labels needs no label for them

@@ -159,7 +159,7 @@ def _note_other_files(
             hidden,
             "hidden file",
             'with an image extension (a name in its path starts with ".", as in '
-            ".ipynb_checkpoints/ and macOS's ._ files; name it on the command line to read it)",
+            ".ipynb_checkpoints/ and macOS's ._ files; move or rename one to read it)",
         ),
     ):
         if not files:
