@@ -20,7 +20,7 @@ from ._array import unit_rows
 from ._names import check_concept_names
 from ._protocols import TextEmbedder, check_text_embedder
 from ._validation import check_finite_rows
-from .dictionary import embed_vocabulary
+from .dictionary import embed_vocabulary, is_cached
 
 __all__ = [
     "centred_dictionary",
@@ -184,6 +184,8 @@ def raw_concept_embeddings(
         # is reused, so that a sweep over vocabulary_size embeds each concept once)
         if n_full == len(concepts):
             full = concepts
+        elif is_cached(embedder, concepts, cache_dir):
+            pass  # (read as they are: the whole list is not loaded again)
         elif isinstance(vocabulary, str | os.PathLike):
             from .vocabulary import load_vocabulary
 

@@ -214,6 +214,25 @@ def _first_equal_rows(X: np.ndarray, block: int = 4096) -> np.ndarray:
     return rep
 
 
+# Groups found by duplicate_concepts in the read-only arrays embed_vocabulary returns (the
+# same object at every fit of a cached vocabulary, as in a search), by array.
+_duplicates_found: LRUCache[_Same, list[list[int]]] = LRUCache(maxsize=_MEMORY_CACHE_SIZE)
+
+
+def _duplicates_of(raw: np.ndarray) -> list[list[int]]:
+    """:func:`duplicate_concepts` of ``raw``, computed once per read-only array."""
+    if not isinstance(raw, np.ndarray) or raw.flags.writeable:
+        return duplicate_concepts(raw)
+    key = _Same(raw)
+    with _memory_lock:
+        found = _duplicates_found.get(key)
+    if found is None:
+        found = duplicate_concepts(raw)
+        with _memory_lock:
+            _duplicates_found[key] = found
+    return found
+
+
 def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> None:
     """Warn (:class:`DuplicateConceptWarning`) about concepts with the same embedding.
 
@@ -223,7 +242,7 @@ def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> None:
     to five groups (a long name is shortened in the message, not in ``groups``)
     and says what to do.
     """
-    found = duplicate_concepts(raw)
+    found = _duplicates_of(raw)
     if not found:
         return
     groups = [tuple(str(concepts[i]) for i in group) for group in found]

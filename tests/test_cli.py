@@ -1677,6 +1677,19 @@ def test_a_labels_file_of_more_columns_needs_a_header_naming_them(
         assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
 
 
+def _main_to_full_stdout(args, capsys):
+    """Run the command line with standard output on /dev/full; its code and stderr."""
+    full = open("/dev/full", "w")  # noqa: SIM115 (closed below, refusing its data)
+    saved, sys.stdout = sys.stdout, full
+    try:
+        code = cli.main(args)
+    finally:
+        sys.stdout = saved
+        with contextlib.suppress(OSError):
+            full.close()
+    return code, capsys.readouterr().err
+
+
 def test_a_write_error_names_the_output(image_tree, vocab_file, inproc, tmp_path, capsys):
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
@@ -1685,15 +1698,7 @@ def test_a_write_error_names_the_output(image_tree, vocab_file, inproc, tmp_path
         if out:
             code, _, err = _main(args, capsys)
         else:  # standard output on a full device
-            full = open("/dev/full", "w")  # noqa: SIM115 (closed below, refusing its data)
-            saved, sys.stdout = sys.stdout, full
-            try:
-                code = cli.main(args)
-            finally:
-                sys.stdout = saved
-                with contextlib.suppress(OSError):
-                    full.close()
-            err = capsys.readouterr().err
+            code, err = _main_to_full_stdout(args, capsys)
         where = "/dev/full" if out else "standard output"
         assert code == 1 and f"cannot write {where}: No space left on device" in err, err
     code, _, err = _main(
@@ -3021,15 +3026,7 @@ def test_a_failed_output_comes_after_the_summary_of_the_skipped_images(
         if "-o" in args:
             code, _, err = _main(args, capsys)
         else:  # standard output on a full device
-            full = open("/dev/full", "w")  # noqa: SIM115 (closed below, refusing its data)
-            saved, sys.stdout = sys.stdout, full
-            try:
-                code = cli.main(args)
-            finally:
-                sys.stdout = saved
-                with contextlib.suppress(OSError):
-                    full.close()
-            err = capsys.readouterr().err
+            code, err = _main_to_full_stdout(args, capsys)
         lines = err.strip().splitlines()
         assert code == 1, err
         assert lines[-1].startswith("sksplice: error: cannot write "), err

@@ -76,9 +76,18 @@ class _LengthCostEmbedder(CountingEmbedder):
         return super().embed_text(texts)
 
 
-def _fake_clock(monkeypatch, embedder: _LengthCostEmbedder) -> None:
+def _embed_on_fake_clock(
+    monkeypatch, caplog, embedder: _LengthCostEmbedder, concepts: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Embed ``concepts`` (no disk cache) with the embedder's clock as the time; return
+    the embeddings and the messages logged."""
     fake_time = types.SimpleNamespace(perf_counter=lambda: embedder.clock, time=time.time)
     monkeypatch.setattr(dictionary_module, "time", fake_time)
+    clear_memory_cache()
+    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        raw = embed_vocabulary(embedder, concepts, disk_cache=False)
+    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
+    return raw, messages
 
 
 def _ranked_vocabulary(n: int) -> list[str]:
@@ -90,10 +99,7 @@ def _ranked_vocabulary(n: int) -> list[str]:
 def test_the_timed_sample_represents_the_whole_vocabulary(monkeypatch, caplog):
     concepts = _ranked_vocabulary(6000)
     embedder = _LengthCostEmbedder()
-    _fake_clock(monkeypatch, embedder)
-    clear_memory_cache()
-    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
-        raw = embed_vocabulary(embedder, concepts, disk_cache=False)
+    raw, messages = _embed_on_fake_clock(monkeypatch, caplog, embedder, concepts)
     sample = embedder.calls[0] + embedder.calls[1]
     assert [len(call) for call in embedder.calls[:2]] == [1, 511]
     assert sample != concepts[:512]
@@ -101,7 +107,6 @@ def test_the_timed_sample_represents_the_whole_vocabulary(monkeypatch, caplog):
     mean_all = np.mean([len(c) for c in concepts])
     assert np.mean([len(c) for c in sample]) == pytest.approx(mean_all, rel=0.05)
     # so the estimate logged for the rest is its actual cost, within 5%
-    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
     estimate = float(re.search(r"about (\d+) s for the remaining 5488", messages[1]).group(1))
     actual = embedder.clock - sum(len(c) for c in sample)
     assert estimate == pytest.approx(actual, rel=0.05)
@@ -114,14 +119,10 @@ def test_the_timed_sample_represents_the_whole_vocabulary(monkeypatch, caplog):
 def test_progress_is_reported_while_the_rest_is_embedded(monkeypatch, caplog):
     concepts = _ranked_vocabulary(10_000)
     embedder = _LengthCostEmbedder()
-    _fake_clock(monkeypatch, embedder)
     monkeypatch.setattr(dictionary_module, "_PROGRESS_INTERVAL", 0.0)
-    clear_memory_cache()
-    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
-        raw = embed_vocabulary(embedder, concepts, disk_cache=False)
+    raw, messages = _embed_on_fake_clock(monkeypatch, caplog, embedder, concepts)
     # the sample (its first concept alone), then the 9,488 others in three blocks
     assert [len(call) for call in embedder.calls] == [1, 511, 3163, 3163, 3162]
-    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
     progress = [m for m in messages if " of 10000 concepts" in m]
     assert len(progress) == 2
     assert "embedded 3675 of 10000 concepts (37%)" in progress[0]
@@ -138,12 +139,8 @@ def test_progress_is_reported_while_the_rest_is_embedded(monkeypatch, caplog):
 def test_progress_lines_are_spaced_in_time(monkeypatch, caplog):
     concepts = _ranked_vocabulary(10_000)
     embedder = _LengthCostEmbedder()  # (about 71,000 fake seconds per block)
-    _fake_clock(monkeypatch, embedder)
     monkeypatch.setattr(dictionary_module, "_PROGRESS_INTERVAL", 10.0**6)
-    clear_memory_cache()
-    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
-        embed_vocabulary(embedder, concepts, disk_cache=False)
-    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
+    _, messages = _embed_on_fake_clock(monkeypatch, caplog, embedder, concepts)
     assert not [m for m in messages if " of 10000 concepts" in m]
     assert len(messages) == 3
 
@@ -160,11 +157,7 @@ class _ColdEmbedder(_LengthCostEmbedder):
 def test_loading_the_model_is_not_counted_in_the_estimate(monkeypatch, caplog):
     concepts = _ranked_vocabulary(6000)
     embedder = _ColdEmbedder()
-    _fake_clock(monkeypatch, embedder)
-    clear_memory_cache()
-    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
-        embed_vocabulary(embedder, concepts, disk_cache=False)
-    messages = [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
+    _, messages = _embed_on_fake_clock(monkeypatch, caplog, embedder, concepts)
     estimate = float(re.search(r"about (\d+) s for the remaining 5488", messages[1]).group(1))
     sample = embedder.calls[0] + embedder.calls[1]
     actual = sum(len(c) for c in concepts) - sum(len(c) for c in sample)

@@ -189,8 +189,8 @@ def _decompose(
         _check_learnable_centre(X)  # (before the vocabulary is embedded)
     splice = SpliceTransformer(
         embedder=_embedders.text_embedder(plan.model, plan.pretrained, **common),
-        vocabulary=plan.concepts if plan.all_concepts is None else plan.all_concepts,
-        vocabulary_size=None if plan.all_concepts is None else len(plan.concepts),
+        vocabulary=plan.all_concepts or plan.concepts,
+        vocabulary_size=len(plan.concepts),
         l1_penalty=args.l1_penalty if args.l1_penalty is not None else 0.25,
         target_l0=args.target_l0,
         solver=args.solver,
