@@ -37,7 +37,7 @@ from ._array import l2_normalize
 from ._pandas import transform_output
 from ._progress import verbose_logging
 from ._stack import warn_user
-from ._validation import check_flag
+from ._validation import check_flag, check_labels
 from ._weights import in_container
 
 __all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
@@ -254,8 +254,13 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
 
 def _check_targets(probe: Any, y: Any) -> None:
     """Refuse, before any path is solved, ``y=None`` for a probe that requires ``y``
-    (the last step of a Pipeline decides: a Pipeline's own tags do not say)."""
+    (the last step of a Pipeline decides: a Pipeline's own tags do not say), and,
+    for a classifier, labels that are missing (None or NaN, named by row) or of
+    types that do not order: scikit-learn's splitter or probe would fail on them
+    with a ``TypeError`` that names no row, after the transformer's fit."""
     if y is not None:
+        if is_classifier(probe):
+            check_labels(y, "y")
         return
     final = probe
     while isinstance(final, Pipeline):
@@ -369,8 +374,9 @@ def splice_validation_curve(
         ``error_score`` that is neither ``'raise'`` nor a number, ``params``
         the probe's ``fit`` does not take, or embeddings ``X`` that the
         transformer refuses (not a dense 2-D array of real numbers, or rows
-        with NaN or infinite values, named by their row in ``X``), before any
-        fit.
+        with NaN or infinite values, named by their row in ``X``), or, for a
+        classifier, labels ``y`` that are missing (None or NaN, named by row)
+        or of several types that do not order, before any fit.
 
     See Also
     --------
@@ -418,6 +424,7 @@ def splice_validation_curve(
     penalties = np.asarray(l1_penalties, dtype=np.float64)
     X, y, groups = indexable(X, y, groups)
     _check_embeddings(transformer, X)
+    _check_targets(estimator, y)
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
     scorer = check_scoring(estimator, scoring=scoring)
     if routing:
@@ -435,7 +442,6 @@ def splice_validation_curve(
             ) from None
     else:
         fit_params, split_params, score_params = params, {"groups": groups}, {}
-    _check_targets(estimator, y)
     splits = list(cv.split(X, y, **split_params))
     folds, _ = _scored_folds(
         "splice_validation_curve",

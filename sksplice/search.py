@@ -483,7 +483,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             object could take but was not told to, as scikit-learn refuses it),
             or embeddings ``X`` that the transformer refuses (not a dense 2-D
             array of real numbers, or rows with NaN or infinite values, named
-            by their row in ``X``), with the transformer's own error rather
+            by their row in ``X``), or, for a classifier, labels ``y`` that
+            are missing (None or NaN, named by row) or of several types that
+            do not order, with the transformer's own error rather
             than the failure of every fold; all before any fit. A callable
             ``scoring`` that returns several metrics has its ``refit`` checked
             after the fits.

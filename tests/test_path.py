@@ -507,6 +507,38 @@ def test_missing_targets_are_refused_before_any_path(problem, monkeypatch, searc
     assert solved == []
 
 
+@pytest.mark.parametrize("search", [False, True])
+@pytest.mark.parametrize(
+    ("missing", "error", "message"),
+    [
+        (None, ValueError, r"labels `y` are missing \(None or NaN\) at row\(s\) 5, 11"),
+        (np.nan, ValueError, r"labels `y` are missing \(None or NaN\) at row\(s\) 5, 11"),
+        (3, TypeError, r"labels `y` mix types that cannot be ordered \(int, str\)"),
+    ],
+)
+def test_missing_labels_are_named_by_row_before_any_path(
+    problem, monkeypatch, search, missing, error, message
+):
+    # A None among string labels reached scikit-learn's splitter, which failed with
+    # "'<' not supported between instances of 'NoneType' and 'str'", naming no row.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import SplicePathSearchCV, splice_validation_curve
+
+    splicer, X = problem
+    y = np.array(["cat", "dog"] * (len(X) // 2) + ["cat"] * (len(X) % 2), dtype=object)
+    y[[5, 11]] = missing
+    solved = count_paths(monkeypatch)
+    with pytest.raises(error, match=message):
+        if search:
+            pipe = make_pipeline(clone(splicer), LogisticRegression())
+            SplicePathSearchCV(pipe, [0.1, 0.2], cv=3).fit(X, list(y))
+        else:
+            splice_validation_curve(splicer, LogisticRegression(), X, y, [0.1, 0.2], cv=3)
+    assert solved == []
+
+
 def test_one_class_targets_are_left_to_the_probe(problem):
     # as in scikit-learn's validation_curve: a probe that takes one class scores it
     from sklearn.tree import DecisionTreeClassifier
