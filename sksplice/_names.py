@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 
 def carried_names(labels: Any) -> np.ndarray | None:
@@ -65,9 +69,67 @@ def check_concept_names(names: Any, label: str, *, distinct: bool = True) -> Non
 # step is given.
 _SOURCES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
 
+# The same record by content (see :func:`weights_digest`), for copies of such a matrix:
+# ``W.copy()``, a pickled and loaded one, ``W.astype(np.float64)``, the output that a
+# ``Pipeline(memory=...)`` reads back from its cache. The most recently made or read
+# are kept (:data:`_MAX_DIGESTS`); the matrices themselves are not held. Weights made
+# by transformers of different concepts with the same values (all zeros, say) are
+# recorded as :data:`_AMBIGUOUS` and not checked.
+_DIGESTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_MAX_DIGESTS = 64
+_AMBIGUOUS = object()
+_DIGESTS_LOCK = threading.Lock()
+
+#: Values converted to float32 at a time by :func:`weights_digest`.
+_DIGEST_BLOCK = 1 << 20
+
+
+def weights_digest(W: Any) -> tuple[Any, ...] | None:
+    """A key of the content of concept weights ``W``, equal for copies of them.
+
+    CSR: its shape, ``indptr``, ``indices`` and ``data``; a 2-D floating-point
+    ndarray: its shape and values. Values are taken as float32 (so that a float64
+    copy of float32 weights has the same key), indices as int32 where they fit.
+    None for any other object (a DataFrame carries its names; a slice or a matrix
+    in another format is a matrix of its own) and for weights without a non-zero
+    value (which no column misreads). SHA-256, over about 16 MB for 2,000,000
+    non-zero weights: tens of milliseconds.
+    """
+    if scipy.sparse.issparse(W) and W.format == "csr":
+        if not W.nnz:
+            return None
+        index = np.int32 if max(*W.shape, W.nnz) < 2**31 else np.int64
+        kind, parts = "csr", [part.astype(index, copy=False) for part in (W.indptr, W.indices)]
+        step, values = _DIGEST_BLOCK, W.data
+    elif (
+        isinstance(W, np.ndarray)
+        and not isinstance(W, np.matrix)
+        and W.ndim == 2
+        and W.dtype.kind == "f"
+    ):
+        kind, parts = "dense", []
+        step, values = max(1, _DIGEST_BLOCK // max(W.shape[1], 1)), W  # (rows at a time)
+    else:
+        return None
+    digest = hashlib.sha256(f"{kind}{W.shape}".encode())
+    for part in parts:
+        digest.update(np.ascontiguousarray(part).data)
+    nonzero = False
+    for start in range(0, values.shape[0], step):
+        block = np.ascontiguousarray(values[start : start + step], dtype=np.float32)
+        nonzero = nonzero or bool(block.any())
+        digest.update(block.data)
+    if not nonzero:
+        return None
+    return (kind, W.shape, digest.digest())
+
 
 def remember_concepts(W: Any, concepts: np.ndarray) -> Any:
-    """Record that the columns of ``W`` (a matrix just made) are ``concepts``; returns ``W``."""
+    """Record that the columns of ``W`` (a matrix just made) are ``concepts``; returns ``W``.
+
+    The record is kept by identity (while ``W`` exists) and by content
+    (:func:`weights_digest`), so that copies of ``W`` are recognised too.
+    """
     key = id(W)
 
     def forget(ref: weakref.ref, key: int = key) -> None:
@@ -79,7 +141,44 @@ def remember_concepts(W: Any, concepts: np.ndarray) -> Any:
     except TypeError:  # (an object without weak references: nothing is recorded)
         return W
     _SOURCES[key] = (ref, concepts)
+    digest = weights_digest(W)
+    if digest is not None:
+        with _DIGESTS_LOCK:
+            known = _DIGESTS.get(digest, concepts)
+            if known is not concepts and not _same_names(known, concepts):
+                concepts = _AMBIGUOUS
+            _DIGESTS[digest] = concepts
+            _DIGESTS.move_to_end(digest)
+            while len(_DIGESTS) > _MAX_DIGESTS:
+                _DIGESTS.popitem(last=False)
     return W
+
+
+def _same_names(a: Any, b: Any) -> bool:
+    if a is _AMBIGUOUS or b is _AMBIGUOUS:
+        return False
+    return len(a) == len(b) and bool(np.array_equal(a, b))
+
+
+def _recorded_concepts(W: Any) -> np.ndarray | None:
+    """The concepts recorded for ``W`` or for a matrix of the same content; None if none."""
+    entry = _SOURCES.get(id(W))
+    if entry is not None and entry[0]() is W:
+        return entry[1]
+    if not _DIGESTS or not hasattr(W, "shape"):
+        return None
+    with _DIGESTS_LOCK:  # (only shapes made here are worth a digest)
+        shapes = {key[1] for key in _DIGESTS}
+    if tuple(W.shape) not in shapes:
+        return None
+    digest = weights_digest(W)
+    if digest is None:
+        return None
+    with _DIGESTS_LOCK:
+        concepts = _DIGESTS.get(digest)
+        if concepts is not None:
+            _DIGESTS.move_to_end(digest)
+    return None if concepts is None or concepts is _AMBIGUOUS else concepts
 
 
 def name_differences(given: Any, expected: Any, n: int = 5) -> tuple[list[Any], list[Any]]:
@@ -95,12 +194,13 @@ def check_source(W: Any, names: Any, what: str) -> None:
     ``W`` was returned by a transformer's ``transform`` (see :func:`remember_concepts`)
     and ``names``, given by ``what``, are to label its columns: with other concepts, or
     the same in another order, every column would be read as another concept.
-    Matrices of unknown origin (copies, slices, arrays made elsewhere) are not checked.
+    Copies of such a matrix are recognised by their content (see
+    :func:`weights_digest`) while the record is kept; matrices of unknown origin
+    (slices, arrays made elsewhere or in another process) are not checked.
     """
-    entry = _SOURCES.get(id(W))
-    if entry is None or entry[0]() is not W:
+    source = _recorded_concepts(W)
+    if source is None:
         return
-    source = entry[1]
     if source is names or (len(source) == len(names) and np.array_equal(source, names)):
         return
     made, given = [str(c) for c in source], [str(c) for c in names]

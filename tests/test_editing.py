@@ -131,6 +131,70 @@ def test_weights_of_another_vocabulary_are_refused_not_edited_by_position(small_
     splice.set_params(output="sparse")
 
 
+@pytest.mark.parametrize("output", ["sparse", "dense"])
+def test_copies_of_weights_of_another_vocabulary_are_refused(small_setup, output):
+    # The record was kept by id(W): W.copy(), a pickled copy or W.astype(np.float64) were
+    # taken by position, each column read as another concept.
+    from sksplice.analysis import concept_profiles, rank_concepts
+
+    splice, X, y = small_setup
+    splice = clone(splice).set_params(output=output).fit(X)
+    twin = _shuffled_twin(small_setup)
+    W = splice.transform(X)
+    copies = {
+        "copy": W.copy(),
+        "pickled": pickle.loads(pickle.dumps(W)),
+        "float64": W.astype(np.float64),
+        "float32": W.astype(np.float32),
+    }
+
+    def top_names(weights):
+        return [[c for c, _ in row] for row in splice.top_concepts(weights, kind="weights")]
+
+    for how, copy in copies.items():
+        with pytest.raises(ValueError, match=r"not those of `splice`.* another order"):
+            ConceptEditor(remove=["dog"], splice=FrozenEstimator(twin)).fit(copy)
+        with pytest.raises(ValueError, match=r"not those of this transformer"):
+            twin.top_concepts(copy, kind="weights")
+        with pytest.raises(ValueError, match=r"not those of this transformer"):
+            twin.inverse_transform(copy)
+        with pytest.raises(ValueError, match=r"not those of `concepts`"):
+            concept_profiles(copy, y, concepts=twin)
+        with pytest.raises(ValueError, match=r"not those of `concepts`"):
+            rank_concepts(copy, y, positive=1, concepts=twin)
+
+        # the transformer that made them (and its concepts) takes every copy
+        assert top_names(copy) == top_names(W), how
+        concept_profiles(copy, y, concepts=splice)
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice)).fit(W)
+    with pytest.raises(ValueError, match=r"not those of this editor"):
+        pickle.loads(pickle.dumps(editor)).transform(pickle.loads(pickle.dumps(twin.transform(X))))
+
+
+def test_a_memory_pipeline_refuses_cached_weights_of_another_vocabulary(small_setup, tmp_path):
+    # The second fit read the transformer's output back from the joblib cache (a new
+    # matrix with no record) and the editor zeroed the column of another concept.
+    from sklearn.pipeline import Pipeline
+
+    splice, X, y = small_setup
+    twin = _shuffled_twin(small_setup)
+
+    def pipeline():
+        return Pipeline(
+            [
+                ("splice", clone(twin)),
+                ("edit", ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice))),
+                ("lr", LogisticRegression()),
+            ],
+            memory=str(tmp_path),
+        )
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"column 0 is 'blue' there but 'dog' in `splice`"):
+            pipeline().fit(X, y)
+    assert any(tmp_path.rglob("output.pkl"))  # (the second fit was a cache hit)
+
+
 def test_the_record_of_weights_goes_with_them(small_setup):
     import gc
 

@@ -364,3 +364,84 @@ def test_close_matches_rank_a_missing_or_doubled_letter_by_the_letters_shared():
     assert close_matches("catt", words)[0] == "cat"
     assert close_matches("bech", words)[:2] == ["bench", "beach"]
     assert close_matches("grren", words)[0] == "green"
+
+
+# ------------------------------------------------- weights recognised by their content
+def _weights(seed=0, shape=(40, 9)):
+    return sp.random(*shape, density=0.3, format="csr", dtype=np.float32, random_state=seed)
+
+
+def test_the_digest_of_weights_is_that_of_their_copies_and_of_no_other():
+    from sksplice._names import weights_digest
+
+    W = _weights()
+    D = W.toarray()
+    assert weights_digest(W) == weights_digest(W.copy()) == weights_digest(W.astype(np.float64))
+    assert weights_digest(W) == weights_digest(sp.csr_array(W))
+    assert weights_digest(D) == weights_digest(D.astype(np.float64))
+    assert weights_digest(D) == weights_digest(np.asfortranarray(D))
+    changed = W.copy()
+    changed.data[-1] += 0.5
+    assert weights_digest(changed) != weights_digest(W)
+    assert weights_digest(D) != weights_digest(W)  # (dense and sparse are told apart)
+    assert weights_digest(D[:, ::-1]) != weights_digest(D)
+    assert weights_digest(D.reshape(9, 40)) != weights_digest(D)
+    # no digest: no weight to misread, or not bare weights
+    assert weights_digest(sp.csr_matrix((4, 3), dtype=np.float32)) is None
+    assert weights_digest(np.zeros((4, 3))) is None
+    assert weights_digest(W.tocsc()) is None
+    assert weights_digest(pd.DataFrame(D)) is None
+    assert weights_digest(D.astype(int)) is None
+
+
+def test_a_copy_of_recorded_weights_is_checked_without_holding_them(monkeypatch):
+    import gc
+    import weakref
+
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_DIGESTS", type(_names._DIGESTS)())
+    names = np.asarray(["a", "b", "c", "d", "e", "f", "g", "h", "i"], dtype=object)
+    W = _names.remember_concepts(_weights(), names)
+    copy = W.copy()
+    alive = weakref.ref(W)
+    del W
+    gc.collect()
+    assert alive() is None  # (the record does not keep the weights)
+    with pytest.raises(ValueError, match=r"column 0 is 'a' there but 'i' in `x`"):
+        _names.check_source(copy, names[::-1], "`x`")
+    _names.check_source(copy, names, "`x`")  # the same concepts: taken
+    _names.check_source(copy[:10], names[::-1], "`x`")  # a slice is not recognised
+
+
+def test_weights_made_alike_by_other_concepts_are_not_checked(monkeypatch):
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_DIGESTS", type(_names._DIGESTS)())
+    first = np.asarray(list("abcdefghi"), dtype=object)
+    second = first[::-1].copy()
+    _names.remember_concepts(_weights(), first)
+    _names.remember_concepts(_weights(), second)  # (the same values: which made a copy?)
+    _names.check_source(_weights(), first, "`x`")
+    _names.check_source(_weights(), second, "`x`")
+    _names.remember_concepts(_weights(), first)  # (still ambiguous)
+    _names.check_source(_weights(), second, "`x`")
+
+
+def test_the_record_by_content_keeps_the_latest(monkeypatch):
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_DIGESTS", type(_names._DIGESTS)())
+    monkeypatch.setattr(_names, "_MAX_DIGESTS", 3)
+    names = np.asarray(list("abcdefghi"), dtype=object)
+    for seed in range(5):
+        _names.remember_concepts(_weights(seed), names)
+    assert len(_names._DIGESTS) == 3
+    _names.check_source(_weights(0), names[::-1], "`x`")  # (forgotten: the oldest)
+    with pytest.raises(ValueError, match="not those of `x`"):  # reading one keeps it
+        _names.check_source(_weights(2), names[::-1], "`x`")
+    _names.remember_concepts(_weights(5), names)
+    _names.remember_concepts(_weights(6), names)
+    with pytest.raises(ValueError, match="not those of `x`"):
+        _names.check_source(_weights(2), names[::-1], "`x`")
+    _names.check_source(_weights(3), names[::-1], "`x`")
