@@ -7,19 +7,31 @@ the other release does not set) or give other results. :class:`VersionStampMixin
 records the sksplice version under ``_sksplice_version`` and warns with
 :class:`InconsistentVersionWarning` when a pickle was saved by another release, or
 by one that did not record its version.
+
+The state also holds content digests of the files that an estimator's
+parameters name (:data:`FILES_KEY`, dropped on load): ``joblib.Memory`` (the
+cache of ``Pipeline(memory=...)``) hashes the pickled state of the unfitted
+estimator, and a file edited since would otherwise hash the same and give back
+the estimator fitted on its old content.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
 from typing import Any
 
 from ._stack import warn_user
 from ._version import __version__
 
-__all__ = ["STATE_KEY", "InconsistentVersionWarning", "VersionStampMixin"]
+__all__ = ["FILES_KEY", "STATE_KEY", "InconsistentVersionWarning", "VersionStampMixin"]
 
 #: The key of the sksplice version in an estimator's pickled state.
 STATE_KEY = "_sksplice_version"
+
+#: The key of the content digests of the files named by an estimator's parameters.
+FILES_KEY = "_sksplice_input_files"
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -81,14 +93,28 @@ class VersionStampMixin:
     class's own), so what those keep or drop stays as it is; the version is
     added to the state they return and taken out of the state before theirs
     runs.
+
+    A class that reads files named by its parameters lists those parameters in
+    ``_input_files``: the state then also holds the SHA-256 of each such file
+    (see :func:`input_file_digests`), so that the hash ``joblib.Memory`` takes of
+    the estimator changes when a file's content does. The digests are dropped on
+    load.
     """
+
+    #: Parameters that may name a file read by ``fit`` (a str or path-like value).
+    _input_files: tuple[str, ...] = ()
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()  # type: ignore[misc]
-        return {**state, STATE_KEY: __version__}
+        state = {**state, STATE_KEY: __version__}
+        digests = input_file_digests(self, self._input_files)
+        if digests:
+            state[FILES_KEY] = digests
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)  # (the caller's dict is left as it was)
+        state.pop(FILES_KEY, None)
         saved = state.pop(STATE_KEY, None)
         if saved != __version__:
             warn_user(
@@ -99,3 +125,31 @@ class VersionStampMixin:
                 )
             )
         super().__setstate__(state)  # type: ignore[misc]
+
+
+def input_file_digests(estimator: Any, names: tuple[str, ...]) -> dict[str, str]:
+    """The SHA-256 of the file each of the parameters ``names`` of ``estimator`` names.
+
+    Only parameters whose value is a str or path-like naming an existing file
+    are listed (a vocabulary name such as ``"laion"``, an array or a list names
+    none); a file that cannot be read is left out (``fit`` says why). The files
+    are read whole each time the estimator is pickled or hashed: these are
+    vocabulary files and modality centres, not model checkpoints.
+    """
+    digests = {}
+    for name in names:
+        value = getattr(estimator, name, None)
+        if not isinstance(value, str | os.PathLike):
+            continue
+        try:
+            path = Path(os.fspath(value)).expanduser()
+            if not path.is_file():
+                continue
+            digest = hashlib.sha256()
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+        except (OSError, TypeError, ValueError):  # (bytes paths, unreadable files)
+            continue
+        digests[name] = digest.hexdigest()
+    return digests

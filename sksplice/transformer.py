@@ -278,6 +278,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     array(['red', 'car', 'dog'], dtype=object)
     """
 
+    # (their content is in the pickled state, so Pipeline(memory=...) refits after an edit)
+    _input_files = ("vocabulary", "image_mean", "text_mean")
+
     def __init__(
         self,
         embedder: Any = None,

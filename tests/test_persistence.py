@@ -200,3 +200,82 @@ def test_the_warning_pickles():
         "9.9",
     )
     assert str(again) == str(warning)
+
+
+# ------------------------------------------------ files named by parameters, in the state
+FILES = "_sksplice_input_files"
+
+
+def _memory_pipeline(cache, **params):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    splice = SpliceTransformer(embedder=CountingEmbedder(dim=8), device="cpu", **params)
+    return Pipeline([("splice", splice), ("lr", LogisticRegression())], memory=str(cache))
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 8)) + 0.5
+    return X, (X[:, 0] > np.median(X[:, 0])).astype(int)
+
+
+def test_a_memory_pipeline_refits_after_the_vocabulary_file_is_edited(tmp_path):
+    # joblib.Memory hashed the unfitted transformer, whose vocabulary is a path: the
+    # transformer fitted on the file's old content came back from the cache.
+    X, y = _data()
+    vocabulary = tmp_path / "concepts.txt"
+    vocabulary.write_text("dog\ncat\ncar\n")
+    for given in (str(vocabulary), vocabulary):
+        cache = tmp_path / f"cache-{type(given).__name__}"
+        vocabulary.write_text("dog\ncat\ncar\n")
+        first = _memory_pipeline(cache, vocabulary=given).fit(X, y)
+        assert list(first[0].concepts_) == ["dog", "cat", "car"]
+        again = _memory_pipeline(cache, vocabulary=given).fit(X, y)
+        assert list(again[0].concepts_) == ["dog", "cat", "car"]
+        assert len(list(cache.rglob("output.pkl"))) == 1  # (a cache hit)
+        vocabulary.write_text("tree\nsky\ncar\nboat\n")
+        edited = _memory_pipeline(cache, vocabulary=given).fit(X, y)
+        assert list(edited[0].concepts_) == ["tree", "sky", "car", "boat"]
+        assert len(list(cache.rglob("output.pkl"))) == 2
+
+
+def test_a_memory_pipeline_refits_after_a_mean_file_is_edited(tmp_path):
+    X, y = _data()
+    mean = tmp_path / "mean.npy"
+    np.save(mean, np.ones(8))
+    first = _memory_pipeline(tmp_path / "cache", vocabulary=["a", "b", "c"], image_mean=mean)
+    np.testing.assert_allclose(first.fit(X, y)[0].mean_, np.ones(8))
+    np.save(mean, np.arange(8.0))
+    second = _memory_pipeline(tmp_path / "cache", vocabulary=["a", "b", "c"], image_mean=mean)
+    np.testing.assert_allclose(second.fit(X, y)[0].mean_, np.arange(8.0))
+
+
+@pytest.mark.filterwarnings(NOT_WARNED)
+def test_the_digests_of_files_are_in_the_state_only(tmp_path):
+    import copy
+
+    from sklearn.base import clone
+
+    X, _ = _data()
+    vocabulary = tmp_path / "concepts.txt"
+    vocabulary.write_text("dog\ncat\ncar\n")
+    est = SpliceTransformer(
+        embedder=CountingEmbedder(dim=8), vocabulary=str(vocabulary), device="cpu"
+    )
+    digests = est.__getstate__()[FILES]
+    assert list(digests) == ["vocabulary"]
+    assert joblib.hash(est) == joblib.hash(clone(est))
+    vocabulary.write_text("dog\ncat\ncar\nboat\n")
+    assert est.__getstate__()[FILES] != digests
+    est.fit(X)
+    for again in (pickle.loads(pickle.dumps(est)), copy.deepcopy(est)):
+        assert FILES not in vars(again) and sorted(vars(again)) == sorted(vars(est))
+        np.testing.assert_allclose(again.transform(X).toarray(), est.transform(X).toarray())
+    # a file gone (or a name, a list, an array) adds nothing, and pickling works
+    vocabulary.unlink()
+    assert FILES not in est.__getstate__()
+    joblib.dump(est, tmp_path / "splice.joblib")
+    assert list(joblib.load(tmp_path / "splice.joblib").concepts_) == ["dog", "cat", "car", "boat"]
+    assert FILES not in SpliceTransformer(vocabulary=["a"], image_mean=np.ones(8)).__getstate__()
+    assert FILES not in SpliceTransformer().__getstate__()  # ("laion": a name)
