@@ -187,9 +187,12 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         ):
             raise TypeError(
                 f"model is a loaded model ({a_type(self.model)}), not a name or a loader: "
-                "give the name or folder it was loaded from, or a function that returns "
-                "it (e.g. lambda: model), so that the embedder can be cloned and pickled "
-                "without copying the weights"
+                "give the name or folder it was loaded from (model.save(folder) writes one), "
+                "or a function defined at module level that loads it (def load_model(): "
+                "return SentenceTransformer(...)), or functools.partial of one, so that the "
+                "embedder is pickled by reference without the weights (a lambda that "
+                "returns this model cannot be pickled, and cloudpickle, which joblib's "
+                "worker processes use, would send it with the whole model)"
             )
         check_int(self.batch_size, "batch_size")
         if self.name is not None and not isinstance(self.name, str):
