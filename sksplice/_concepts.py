@@ -19,7 +19,7 @@ import scipy.sparse
 from ._array import unit_rows
 from ._names import check_concept_names
 from ._protocols import TextEmbedder, check_text_embedder
-from ._validation import check_finite_rows
+from ._validation import check_finite_rows, check_int
 from .dictionary import embed_vocabulary, is_cached
 
 __all__ = [
@@ -85,18 +85,19 @@ def resolve_concepts(
 ) -> tuple[list[str], int | None]:
     """The concepts and the number of entries of the full (untruncated) list.
 
-    With ``count_full=False`` a named vocabulary or a file is loaded only
-    truncated to ``vocabulary_size`` (one load instead of two) and the number
-    of entries of the full list is None; the concepts and every error are the
-    same. ``vocabulary_size="auto"`` is resolved by
-    :func:`sksplice.vocabulary.auto_size`.
+    With ``count_full=False`` the number of entries of the full list is None;
+    the concepts and every error are the same. ``vocabulary_size="auto"`` is
+    resolved by :func:`sksplice.vocabulary.auto_size`. An integer
+    ``vocabulary_size`` larger than the vocabulary (named, a file or a list) is
+    a ``ValueError`` that gives its length.
     """
     if isinstance(vocabulary_size, str) and vocabulary_size == "auto":
         from .vocabulary import auto_size
 
         vocabulary_size = auto_size(vocab)
+    vocabulary_size = check_int(vocabulary_size, "vocabulary_size", allow_none=True)
     if isinstance(vocab, str | os.PathLike):
-        from .vocabulary import load_vocabulary, named_size_exceeded
+        from .vocabulary import VOCABULARIES, load_vocabulary, named_size_exceeded
 
         n = named_size_exceeded(vocab, vocabulary_size)
         if n is not None:  # (no download to find the size too large)
@@ -104,35 +105,42 @@ def resolve_concepts(
                 f"vocabulary_size={vocabulary_size} is larger than the {n} concepts "
                 f"of the {vocab!r} vocabulary; use vocabulary_size=None to keep all of them"
             )
-
-        if not count_full:
-            return list(load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)), None
-        concepts = load_vocabulary(vocab, size=None, data_home=data_home)
-        n_full = len(concepts)
-        if vocabulary_size is not None:
-            # Same rule (and errors) as load_vocabulary(vocab, size=vocabulary_size).
-            concepts = load_vocabulary(vocab, size=vocabulary_size, data_home=data_home)
-        return list(concepts), n_full
-    if isinstance(vocab, bytes | bytearray) or not (
-        isinstance(vocab, Sequence | np.ndarray) or _pandas_column(vocab)
-    ):
-        once = " (an iterator is used up once: give a list)" if isinstance(vocab, Iterator) else ""
-        raise TypeError(
-            "vocabulary must be a vocabulary name, a path to a text file or a list of "
-            "strings (a list, tuple, numpy array, pandas Series or Index); got "
-            f"{type(vocab).__name__}{once}"
-        )
-    items = list(vocab)
-    if not items:
-        raise ValueError("vocabulary is an empty list; give at least one concept")
-    check_concept_names(items, "vocabulary")
-    # Surrounding whitespace is stripped, as load_vocabulary does: the concepts name
-    # the output columns (each entry keeps its position: rows of concept_embeddings).
-    items = [item.strip() for item in items]
+        # (load_vocabulary's rule for the size: the first ones of the full list, which
+        # for a named vocabulary, or a copy of one, is most frequent first)
+        items = list(load_vocabulary(vocab, size=None, data_home=data_home))
+        if isinstance(vocab, str) and vocab in VOCABULARIES:
+            what = f"the {vocab!r} vocabulary"
+        else:
+            what = f"the vocabulary file {os.fspath(vocab)!r}"
+    else:
+        if isinstance(vocab, bytes | bytearray) or not (
+            isinstance(vocab, Sequence | np.ndarray) or _pandas_column(vocab)
+        ):
+            once = (
+                " (an iterator is used up once: give a list)" if isinstance(vocab, Iterator) else ""
+            )
+            raise TypeError(
+                "vocabulary must be a vocabulary name, a path to a text file or a list of "
+                "strings (a list, tuple, numpy array, pandas Series or Index); got "
+                f"{type(vocab).__name__}{once}"
+            )
+        items = list(vocab)
+        if not items:
+            raise ValueError("vocabulary is an empty list; give at least one concept")
+        check_concept_names(items, "vocabulary")
+        # Surrounding whitespace is stripped, as load_vocabulary does: the concepts name
+        # the output columns (each entry keeps its position: rows of concept_embeddings).
+        items = [item.strip() for item in items]
+        what = "the vocabulary list"
     n_full = len(items)
     if vocabulary_size is not None:
+        if vocabulary_size > n_full:
+            raise ValueError(
+                f"vocabulary_size={vocabulary_size} is larger than the {n_full} concepts of "
+                f"{what}; use vocabulary_size=None to keep all of them"
+            )
         items = items[:vocabulary_size]
-    return items, n_full
+    return items, (n_full if count_full else None)
 
 
 def raw_concept_embeddings(

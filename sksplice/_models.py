@@ -138,6 +138,76 @@ def _close_matches(word: str, options: Sequence[str]) -> str:
     return " Close matches: " + ", ".join(repr(m) for m in matches) + "."
 
 
+#: OpenAI's CLIP repositories on the Hugging Face Hub (in the format of ``transformers``,
+#: not open_clip's) and the open_clip model that loads the same weights with
+#: ``pretrained="openai"``.
+_OPENAI_REPOS = {
+    "openai/clip-vit-base-patch32": "ViT-B-32",
+    "openai/clip-vit-base-patch16": "ViT-B-16",
+    "openai/clip-vit-large-patch14": "ViT-L-14",
+    "openai/clip-vit-large-patch14-336": "ViT-L-14-336",
+}
+
+
+def _open_clip_equivalent(name: str, models: Sequence[str]) -> tuple[str | None, str | None, str]:
+    """(model, pretrained tag, ``hf-hub:`` name) that give the weights of ``name``,
+    a Hugging Face repo (``openai/clip-vit-base-patch32``,
+    ``laion/CLIP-ViT-B-32-laion2B-s34B-b79K``) or a name of OpenAI's ``clip`` package
+    (``ViT-L/14@336px``); the model and tag are None where none is known, the
+    ``hf-hub:`` name "" where the repo holds no open_clip config.
+    """
+    import open_clip
+
+    openai = _OPENAI_REPOS.get(name.lower())
+    if openai is None and name.endswith("@336px"):  # (OpenAI's clip.load names)
+        openai = name[: -len("@336px")].replace("/", "-") + "-336"
+    if openai is not None and openai in models:
+        return openai, "openai", ""
+    org, _, repo = name.partition("/")
+    if org.lower() != "laion" or not repo.startswith("CLIP-"):
+        return None, None, ""
+    # laion/CLIP-<open_clip model>-<pretrained tag>, a repo that holds an open_clip config
+    rest = repo[len("CLIP-") :]
+    for model in sorted(models, key=len, reverse=True):
+        if rest.startswith(model + "-"):
+            tags = {_clean_tag(t): t for t in open_clip.list_pretrained_tags_by_model(model)}
+            tag = tags.get(_clean_tag(rest[len(model) + 1 :]))
+            if tag is not None:
+                return model, tag, HF_HUB_PREFIX + name
+    return None, None, HF_HUB_PREFIX + name
+
+
+def repo_name_hint(name: str, models: Sequence[str]) -> str | None:
+    """What to give instead of a model name with a ``/`` that is no open_clip name
+    (a Hugging Face repo such as ``openai/clip-vit-base-patch32``); None for any other
+    name. Sentences in the words of the Python API (``model=..., pretrained=...``).
+    """
+    if "/" not in name or name.startswith(HF_HUB_PREFIX):
+        return None
+    model, tag, hub = _open_clip_equivalent(name, models)
+    parts = [
+        "open_clip names a model without an organisation, such as 'ViT-B-32', and its "
+        "weights by a pretrained tag (pretrained='openai' for OpenAI's, "
+        "'laion2b_s34b_b79k' for one of LAION's)"
+    ]
+    if model is not None:
+        also = f" (or model={hub!r})" if hub else ""
+        parts.append(f"for {name!r} give model={model!r}, pretrained={tag!r}{also}")
+    elif hub:
+        parts.append(f"model={hub!r} loads that repo")
+    else:
+        from ._names import close_matches
+
+        tail = name.rstrip("/").rsplit("/", 1)[-1]
+        matches = close_matches(tail, models, n=5, cutoff=0.5) if tail else []
+        if matches:
+            parts.append(f"close matches: {', '.join(repr(m) for m in matches)}")
+    return (
+        "; ".join(parts) + ". model='hf-hub:ORG/REPO' loads a Hugging Face repo that holds "
+        "an open_clip config (open_clip_config.json)."
+    )
+
+
 def _short_reason(exc: Exception) -> str:
     """``exc``'s message, its lists of state-dict keys cut to a few names and a count.
 

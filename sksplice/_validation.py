@@ -42,6 +42,7 @@ __all__ = [
     "check_flag",
     "check_input_features",
     "check_int",
+    "check_label_index",
     "check_labels",
     "check_number",
     "check_option",
@@ -387,6 +388,48 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
                 f"labels of one type, e.g. {name}.astype(str)"
             ) from None
     return arr
+
+
+def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> None:
+    """Refuse labels ``y`` (a pandas Series) indexed otherwise than the rows of ``X`` (a
+    DataFrame): labels go to rows by position, so a Series in another order, or indexed
+    by other labels, would give each row the label of another sample, silently.
+
+    Nothing is checked unless both are pandas objects (an array has no index: its
+    order is the caller's). Call it once the lengths are known to be equal. Raises
+    ``ValueError`` naming the first position where the two indexes differ and saying
+    how to align the labels (``y.loc[X.index]``) or to use them by position.
+    """
+    pd = sys.modules.get("pandas")  # (not imported: X and y are no pandas objects)
+    if pd is None or not isinstance(X, pd.DataFrame) or not isinstance(y, pd.Series):
+        return
+    rows, labels = X.index, y.index
+    if len(rows) != len(labels) or rows.equals(labels):
+        return
+    a = np.asarray(rows, dtype=object)
+    b = np.asarray(labels, dtype=object)
+    differ = np.asarray(a != b, dtype=bool) & ~(np.asarray(pd.isna(a)) & np.asarray(pd.isna(b)))
+    if not differ.any():  # (the same labels, of other dtypes: 1 and 1.0)
+        return
+    at = int(np.flatnonzero(differ)[0])
+    default = isinstance(rows, pd.RangeIndex) and rows.start == 0 and rows.step == 1
+    by_position = f"{y_name}.reset_index(drop=True)" if default else f"{y_name}.to_numpy()"
+    if labels.is_unique and rows.isin(labels).all():
+        fix = (
+            f"align them with {y_name}.loc[{x_name}.index], or pass {by_position} if the "
+            f"labels are in the order of the rows of {x_name}"
+        )
+    else:
+        fix = (
+            f"{y_name}'s index does not hold each row label of {x_name} once, so the labels "
+            f"cannot be aligned by index: pass {by_position} if they are in the order of the "
+            f"rows of {x_name}"
+        )
+    raise ValueError(
+        f"labels `{y_name}` are indexed differently from the rows of {x_name}: at position "
+        f"{at}, {y_name}.index holds {b[at]!r} and {x_name}.index {a[at]!r}. Labels are "
+        f"matched to rows by position, so they would go to other samples; {fix}"
+    )
 
 
 #: Entries of an array that :func:`check_finite_rows` looks at together.

@@ -27,6 +27,7 @@ from ._pandas import frame_values
 from ._validation import (
     check_finite_rows,
     check_int,
+    check_label_index,
     check_labels,
     check_number,
     check_option,
@@ -151,12 +152,15 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
     return W
 
 
-def _as_labels(y: Any, n_samples: int) -> np.ndarray:
+def _as_labels(y: Any, n_samples: int, W: Any = None) -> np.ndarray:
+    """Labels checked against the ``n_samples`` rows of the weights ``W`` (as given: a
+    DataFrame and a Series must be indexed alike, see :func:`check_label_index`)."""
     y = np.asarray(y) if np.ndim(y) == 0 else y
     if np.ndim(y) != 1:
         raise ValueError(f"labels `y` must be 1-D, got shape {np.shape(y)}")
     if len(y) != n_samples:
         raise ValueError(f"labels `y` have {len(y)} entries but the weights have {n_samples} rows")
+    check_label_index(W, y)  # (labels go to rows by position)
     y = check_labels(y, "y")  # (missing or unorderable labels refused)
     return y
 
@@ -192,7 +196,9 @@ def concept_profiles(
     W : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
         Concept weights. Sparse input is not densified.
     y : array-like of shape (n_samples,), default=None
-        Class labels. Without labels, only the dataset-wide group is returned.
+        Class labels, matched to the rows of ``W`` by position. Without labels,
+        only the dataset-wide group is returned. A pandas Series given with a
+        DataFrame ``W`` must have the same index (same labels, same order).
     concepts : sequence of str or fitted transformer, default=None
         Concept names, one per column of ``W``, or a fitted object with
         ``get_feature_names_out`` (such as a SpliceTransformer). Defaults to
@@ -219,7 +225,10 @@ def concept_profiles(
     ------
     ValueError
         If the weights carry no concept names, hold NaN, infinite or negative
-        values, the labels do not match the rows, or a class is named ``"all"``.
+        values, the labels do not match the rows (in number, or, for a Series
+        with a DataFrame, in index: the message names the first position
+        where the indexes differ and suggests ``y.loc[W.index]``), or a class
+        is named ``"all"``.
 
     Examples
     --------
@@ -231,6 +240,7 @@ def concept_profiles(
     1.0
     """
     names = _resolve_concepts(W, concepts, _n_columns(W))
+    given = W
     W = _as_weights(W)
     n = W.shape[0]
     if y is None:
@@ -239,7 +249,7 @@ def concept_profiles(
         sums, counts = _group_sums(W, codes, 1)
         sizes = np.array([n], dtype=np.float64)
     else:
-        y = _as_labels(y, n)
+        y = _as_labels(y, n, given)
         classes, codes = np.unique(y, return_inverse=True)
         if any(str(c) == ALL_GROUP for c in classes):
             raise ValueError(
@@ -422,7 +432,9 @@ def rank_concepts(
     W : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
         Concept weights. Sparse input is not densified.
     y : array-like of shape (n_samples,)
-        Class labels.
+        Class labels, matched to the rows of ``W`` by position (a pandas
+        Series given with a DataFrame ``W`` must have the same index, see
+        :func:`concept_profiles`).
     positive : label
         The class whose over-represented concepts are sought.
     negative : label, default=None
@@ -464,7 +476,8 @@ def rank_concepts(
     ------
     ValueError
         If the weights hold NaN, infinite or negative values, the labels do
-        not match the rows, fewer than two classes are present, ``positive``
+        not match the rows (in number, or in index, as in
+        :func:`concept_profiles`), fewer than two classes are present, ``positive``
         or ``negative`` is not a label of ``y``, or a parameter is out of
         range.
 
@@ -504,8 +517,9 @@ def rank_concepts(
     """
     _check_test_options(correction, alpha, min_count, alternative)
     names = _resolve_concepts(W, concepts, _n_columns(W))
+    given = W
     W = _as_weights(W)
-    y = _as_labels(y, W.shape[0])
+    y = _as_labels(y, W.shape[0], given)
     classes = np.unique(y)
     if classes.shape[0] < 2:
         raise ValueError(

@@ -46,6 +46,7 @@ from ._models import (
     _quick_gelu_needed,
     _register_env_model_configs,
     clear_model_cache,
+    repo_name_hint,
 )
 from ._persistence import VersionStampMixin
 from ._progress import progress
@@ -169,12 +170,17 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         ``SKSPLICE_MODEL_CONFIGS`` environment variable (``os.pathsep``-separated
         JSON files or folders). ``"hf-hub:ORG/REPO"`` loads the config and
         weights of an open_clip model published on the Hugging Face Hub;
-        ``pretrained`` is then ignored, as open_clip does.
+        ``pretrained`` is then ignored, as open_clip does. A repo name without
+        ``hf-hub:`` (``"openai/clip-vit-base-patch32"``) is refused, saying
+        which open_clip model and ``pretrained`` tag load its weights where
+        known (``"ViT-B-32"``, ``"openai"``).
     pretrained : str, os.PathLike or None, default="laion2b_s34b_b79k"
         A pretrained tag listed by ``open_clip.list_pretrained_tags_by_model(model)``,
-        a path to a checkpoint file, or None (or "") for random weights. Random weights
-        are initialised under a fixed seed (``RANDOM_INIT_SEED``), so they are
-        the same in every process. Weights of a tag that are not cached are
+        a path to a checkpoint file, or None for random weights. An empty string
+        (what an unset setting or environment variable gives) is refused, as is
+        ``"none"``: random weights are only ever asked for with None. Random
+        weights are initialised under a fixed seed (``RANDOM_INIT_SEED``), so
+        they are the same in every process. Weights of a tag that are not cached are
         downloaded on first use; offline (``HF_HUB_OFFLINE=1``, or no
         connection to the host within ``CONNECT_TIMEOUT`` seconds) a
         :class:`~sksplice.exceptions.WeightsUnavailableError` says at once how
@@ -303,10 +309,12 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         models = open_clip.list_models()
         model = self.model if self.model in models else self.model.replace("/", "-")
         if model not in models:
+            # (a Hugging Face repo name: close matches of the whole name mislead)
+            repo_hint = repo_name_hint(self.model, models)
+            hint = f" {repo_hint}" if repo_hint else _close_matches(self.model, models)
             raise ValueError(
                 f"model={self.model!r} is not an open_clip model name (see "
-                f"open_clip.list_models(), {len(models)} names)."
-                f"{_close_matches(self.model, models)}"
+                f"open_clip.list_models(), {len(models)} names).{hint}"
                 f" Custom configs can be registered with open_clip.add_model_config or the "
                 f"{MODEL_CONFIGS_ENV} environment variable."
             )
@@ -360,8 +368,18 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         import open_clip
 
         pretrained = self.pretrained
-        if pretrained is None or pretrained == "":
+        if pretrained is None:
             return None, "random"
+        if isinstance(pretrained, str) and not pretrained.strip():
+            # (most often an unset setting or environment variable: random weights
+            # would give embeddings that mean nothing, with no sign of it)
+            tags = open_clip.list_pretrained_tags_by_model(model)
+            listed = f" (tags of {model!r}: {', '.join(repr(t) for t in tags)})" if tags else ""
+            raise ValueError(
+                f"pretrained={pretrained!r} is empty (an unset setting or environment "
+                f"variable?): give an open_clip pretrained tag{listed} or a checkpoint "
+                "path; pretrained=None means random weights"
+            )
         if not isinstance(pretrained, (str, os.PathLike)):
             raise TypeError(
                 "pretrained must be an open_clip pretrained tag, a checkpoint path or None, "

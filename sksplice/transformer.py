@@ -134,7 +134,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         of a published vocabulary (by name, or a file holding one; the setting
         of the authors' README and scripts) and every entry of any other file
         or list (a list in the authors' order, least frequent first, would
-        otherwise lose its most frequent concepts).
+        otherwise lose its most frequent concepts). An integer larger than the
+        vocabulary (named, a file or a list) is a ``ValueError`` giving its
+        length.
     concept_embeddings : array-like of shape (n_concepts, d), default=None
         Precomputed raw text embeddings of the concepts, in the order of
         ``load_vocabulary(vocabulary, size=None)``: every concept of the

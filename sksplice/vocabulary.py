@@ -12,6 +12,7 @@ import hashlib
 import os
 import pickle
 import re
+import shlex
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from ._download import RemoteFile, fetch_remote_file
 from ._names import a_type
+from ._stack import warn_user
 from ._validation import check_int, check_option
 
 __all__ = [
@@ -149,7 +151,54 @@ def _read_lines(path: Path) -> list[str]:
         ) from exc
     # Only "\n" (with an optional "\r" removed by strip) ends a line, so that
     # exotic Unicode separators inside a concept never split it.
-    return text.split("\n")
+    lines = text.split("\n")
+    if "," in text or "\t" in text:
+        _warn_if_counts_table(lines, path)
+    return lines
+
+
+#: A count or frequency, as a table of them writes it: ``120``, ``1,200``, ``0.5``, ``3e-05``.
+_NUMBER = re.compile(r"[-+]?(?:\d[\d,_]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _count_separator(entry: str) -> str | None:
+    """The tab or comma before a number that ends ``entry`` (after some text), else None."""
+    for sep in ("\t", ","):
+        head, found, tail = entry.rpartition(sep)
+        if found and head.strip() and _NUMBER.fullmatch(tail.strip()):
+            return sep
+    return None
+
+
+def _warn_if_counts_table(lines: list[str], path: Path) -> None:
+    """Warn when (nearly) every line of a vocabulary file ends in a comma or tab and a
+    number: a table of concepts and counts (``word,count``, ``word<TAB>count``), whose
+    lines would each be read as one concept (``"dog,120"``).
+
+    A line that does not (a header such as ``concept,count``) is allowed per 20 lines,
+    and at least one. No published vocabulary has a comma or a tab in any line.
+    """
+    entries = [entry for entry in (line.strip() for line in lines) if entry]
+    seps = [_count_separator(entry) for entry in entries]
+    counted = [(entry, sep) for entry, sep in zip(entries, seps, strict=True) if sep]
+    others = len(entries) - len(counted)
+    if len(counted) < 2 or others > max(1, len(entries) // 20):
+        return
+    found = [sep for _, sep in counted]
+    sep = max(set(found), key=found.count)
+    header = seps[0] is None and sep in entries[0]  # (such as "concept,count")
+    quoted = shlex.quote(str(path))
+    cut = "cut -d, -f1" if sep == "," else "cut -f1"
+    command = f"tail -n +2 {quoted} | {cut}" if header else f"{cut} {quoted}"
+    warn_user(
+        f"vocabulary file {str(path)!r}: {len(counted)} of its {len(entries)} lines end in "
+        f"{'a comma' if sep == ',' else 'a tab'} and a number ({counted[0][0]!r}), as in a "
+        "table of concepts and counts, and each line is read as one concept, number "
+        "included. A vocabulary file holds one concept per line: keep the first column"
+        f"{f' without the header line {entries[0]!r}' if header else ''}, e.g. "
+        f"{command} > concepts.txt",
+        UserWarning,
+    )
 
 
 _ORDERS = ("frequency", "authors")
@@ -281,8 +330,10 @@ def load_vocabulary(
           frequent first, i.e. the last lines of the file in reverse order.
           Downloaded on first use and cached in the data home.
         - a path to a UTF-8 text file (a leading byte-order mark is allowed)
-          with one concept per line. A file whose content is one of the
-          published vocabularies (same SHA-256 as the pinned file, e.g. the
+          with one concept per line (each line is one concept, commas and
+          tabs included: a ``word,count`` table is read whole, with a
+          warning). A file whose content is one of the published
+          vocabularies (same SHA-256 as the pinned file, e.g. the
           authors' ``laion.txt`` downloaded by hand) is loaded exactly as
           that named vocabulary. Any other file is returned in file order.
         - a list (or any non-string iterable) of strings: returned in the
@@ -294,9 +345,9 @@ def load_vocabulary(
         ``"auto"`` (as ``SpliceTransformer(vocabulary_size="auto")``) is 10,000
         for a named vocabulary or a copy of one (the setting of the authors'
         README and scripts) and None for any other file
-        or list. For a named vocabulary, a ``size`` larger than the number of
-        its concepts is an error; for other files and lists it is an upper
-        bound (shorter inputs are returned whole, with no warning).
+        or list (so a short list or file is returned whole). An integer
+        ``size`` larger than the number of concepts is an error, for a named
+        vocabulary, a file or a list alike: the message gives the number.
     data_home : str or os.PathLike, default=None
         Data home for named vocabularies, see
         :func:`sksplice.get_data_home`. A folder that already holds
@@ -309,8 +360,8 @@ def load_vocabulary(
         files), then clean them. The i-th concept is then the authors'
         dictionary index i, unless a blank line comes before it (see
         :func:`~sksplice.vocabulary.authors_index_to_concept` for an exact index map). With
-        ``"authors"``, ``size`` larger than the number of lines of a named
-        vocabulary is an error too.
+        ``"authors"``, ``size`` larger than the number of lines (of a list, its
+        entries) is an error.
 
     Returns
     -------
@@ -322,7 +373,15 @@ def load_vocabulary(
     ValueError
         If the name is unknown, the text file is not valid UTF-8 (the message
         names the file and line), nothing is left after cleaning, or ``size``
-        is invalid or, for a named vocabulary, too large.
+        is invalid or larger than the vocabulary.
+
+    Warns
+    -----
+    UserWarning
+        If (nearly) every line of a text file ends in a comma or a tab and a
+        number (``dog,120``): a table of concepts and counts, whose lines would
+        each be one concept. The message names the file and says how to keep
+        its first column.
     TypeError
         If a list entry is not a string (the message gives its index), or
         ``name`` or ``size`` has the wrong type.
@@ -365,9 +424,12 @@ def load_vocabulary(
         if published is not None:
             return _load_published(published, path, size, order)
         lines = _read_lines(path)
+        source = f"file {str(path)!r}"
         if order == "authors":
-            return _clean(_authors_lines(lines, size), f"file {str(path)!r}")
-        concepts = _clean(lines, f"file {str(path)!r}")
+            _check_size(size, len(_authors_lines(lines, None)), "lines", f"the vocabulary {source}")
+            return _clean(_authors_lines(lines, size), source)
+        concepts = _clean(lines, source)
+        _check_size(size, len(concepts), "concepts", f"the vocabulary {source}")
         return concepts[:size]
 
     if isinstance(name, bytes | bytearray) or not isinstance(name, Iterable):
@@ -382,9 +444,21 @@ def load_vocabulary(
                 f"Vocabulary entry at index {i} is {a_type(item)} ({item!r}), expected a str"
             )
     if order == "authors":
+        _check_size(size, len(items), "entries", "the list")
         return _clean(items if size is None else items[-size:], "list")
     concepts = _clean(items, "list")
+    cleaned = " (without its blank and repeated entries)" if len(concepts) < len(items) else ""
+    _check_size(size, len(concepts), "concepts", f"the list{cleaned}")
     return concepts[:size]
+
+
+def _check_size(size: int | None, n: int, what: str, source: str) -> None:
+    """Refuse a ``size`` larger than the ``n`` concepts (or lines) of ``source``."""
+    if size is not None and size > n:
+        raise ValueError(
+            f"size={size} is larger than the {n} {what} of {source}; "
+            "use size=None to load all of them"
+        )
 
 
 def _load_published(name: str, path: Path, size: int | None, order: str) -> list[str]:

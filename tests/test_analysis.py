@@ -727,3 +727,53 @@ def test_log_odds_ratio_sign_follows_the_prevalence_difference_on_a_grid():
         # 0 also where the concept is in every sample or in none
         everywhere = (x1 == n1) & (x2 == n2)
         assert (log_or[everywhere] == 0).all()
+
+
+def _indexed_weights(rng):
+    W, y = _random_weights(rng, n=30)
+    names = [f"img{i}" for i in range(W.shape[0])]
+    frame = pd.DataFrame(W, index=names, columns=[f"c{j}" for j in range(W.shape[1])])
+    return frame, pd.Series(y, index=names)
+
+
+@pytest.mark.parametrize("function", ["concept_profiles", "rank_concepts"])
+def test_labels_in_another_order_than_the_rows_are_refused(rng, function):
+    # Labels went to rows by position: a Series of the same samples in another order
+    # (y.sample(frac=1)) gave every row another sample's label, without a word.
+    W, y = _indexed_weights(rng)
+    shuffled = y.iloc[[1, 0, *range(2, len(y))]]
+    call = {
+        "concept_profiles": lambda labels: concept_profiles(W, labels),
+        "rank_concepts": lambda labels: rank_concepts(W, labels, "a"),
+    }[function]
+    with pytest.raises(ValueError) as info:
+        call(shuffled)
+    message = str(info.value)
+    assert "labels `y` are indexed differently from the rows of W: at position 0" in message
+    assert "y.index holds 'img1' and W.index 'img0'" in message
+    assert "y.loc[W.index]" in message and "y.to_numpy()" in message
+    # aligned, the result is that of the labels in the order of the rows
+    pd.testing.assert_frame_equal(call(shuffled.loc[W.index]), call(y))
+    pd.testing.assert_frame_equal(call(y.to_numpy()), call(y))
+
+
+def test_labels_indexed_by_other_labels_are_refused(rng):
+    W, y = _indexed_weights(rng)
+    other = y.reset_index(drop=True)  # (positions 0, 1, ...: none of W's row names)
+    with pytest.raises(ValueError, match=r"position 0, y.index holds 0 and W.index 'img0'") as info:
+        concept_profiles(W, other)
+    assert "cannot be aligned by index: pass y.to_numpy()" in str(info.value)
+    # W of positions (its default index) with a Series indexed otherwise: reset_index works
+    positional = W.reset_index(drop=True)
+    with pytest.raises(ValueError, match=r"position 0, y.index holds 'img0' and W.index 0"):
+        concept_profiles(positional, y)
+    with pytest.raises(ValueError, match=r"pass y.reset_index\(drop=True\)"):
+        concept_profiles(positional, y)
+    expected = concept_profiles(W, y)
+    pd.testing.assert_frame_equal(concept_profiles(positional, y.reset_index(drop=True)), expected)
+    # an index of the same labels of another dtype, or an array on either side: no check
+    pd.testing.assert_frame_equal(concept_profiles(positional, y.set_axis(range(30))), expected)
+    pd.testing.assert_frame_equal(concept_profiles(W.to_numpy(), other, W.columns), expected)
+    pd.testing.assert_frame_equal(
+        concept_profiles(positional.set_axis(np.arange(30.0)), y.set_axis(range(30))), expected
+    )

@@ -439,6 +439,11 @@ _OPTION_CASES = {
         ["--pretrained", "{tmp}/missing/weights.pt"],
         "--pretrained '{tmp}/missing/weights.pt' is neither a pretrained tag",
     ),
+    "model-hugging-face-repo": (
+        ["--model", "openai/clip-vit-base-patch32"],
+        "for 'openai/clip-vit-base-patch32' give --model ViT-B-32, --pretrained openai. "
+        "--model hf-hub:ORG/REPO loads a Hugging Face repo that holds an open_clip config",
+    ),
     "vocabulary-typo": (["--vocabulary", "laoin"], "close matches: laion"),
     "vocabulary-size": (["--vocabulary-size", "50"], "--vocabulary-size 50 is larger than the 11"),
     "vocabulary-size-one": (
@@ -1870,6 +1875,33 @@ def test_an_unknown_option_is_refused_by_its_command(argv, usage, message, capsy
     err = capsys.readouterr().err
     assert exited.value.code == 2
     assert err.startswith(usage) and err.rstrip().endswith(message), err
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_pretrained_is_refused_not_taken_for_random_weights(value, capsys):
+    # --pretrained "$WEIGHTS" with the variable unset gave random weights, silently.
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["decompose", "a.png", "--pretrained", value])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.rstrip().endswith(
+        f"argument --pretrained: {value!r} is empty (an unset variable?): give a pretrained "
+        "tag or a checkpoint path; 'none' gives random weights"
+    ), err
+
+
+def test_a_table_of_concepts_and_counts_is_warned_about_once(
+    image_tree, vocab_file, inproc, capsys, tmp_path
+):
+    counts = tmp_path / "counts.csv"
+    counts.write_text("concept,count\n" + "".join(f"{c},{i + 1}\n" for i, c in enumerate(VOCAB)))
+    args = ["decompose", str(image_tree / "cats"), *_model_args(vocab_file), "--quiet"]
+    code, out, err = _main([*args, "--vocabulary", str(counts)], capsys)
+    assert code == 0 and out
+    said = [line for line in err.splitlines() if "lines end in a comma and a number" in line]
+    assert len(said) == 1, err
+    assert said[0].startswith(f"sksplice: warning: vocabulary file {str(counts)!r}: ")
+    assert said[0].endswith(f"tail -n +2 {counts} | cut -d, -f1 > concepts.txt")
 
 
 def test_help_gives_the_defaults_of_the_counts(capsys):

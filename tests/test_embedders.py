@@ -538,6 +538,50 @@ def test_unknown_pretrained_tag_lists_tags(make_embedder):
         make_embedder(pretrained="openai").fit()
 
 
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_empty_pretrained_is_refused_not_random_weights(make_embedder, empty):
+    # (an unset setting or environment variable gives ""; random weights would give
+    # embeddings that mean nothing, and open_clip's warning about them is silenced)
+    with pytest.raises(ValueError, match=r"is empty .*pretrained=None means random weights"):
+        make_embedder(pretrained=empty).fit()
+    with pytest.raises(ValueError, match=r"tags of 'ViT-B-32': .*'laion2b_s34b_b79k'"):
+        CLIPEmbedder("ViT-B-32", pretrained=empty).fit()
+    assert make_embedder(pretrained=None)._config().pretrained_kind == "random"
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("openai/clip-vit-base-patch32", "give model='ViT-B-32', pretrained='openai'."),
+        ("OpenAI/CLIP-ViT-Large-Patch14-336", "give model='ViT-L-14-336', pretrained='openai'."),
+        ("ViT-L/14@336px", "give model='ViT-L-14-336', pretrained='openai'."),
+        (
+            "laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+            "give model='ViT-B-32', pretrained='laion2b_s34b_b79k' (or "
+            "model='hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K').",
+        ),
+        ("laion/CLIP-ViT-X-1-laion2B", "model='hf-hub:laion/CLIP-ViT-X-1-laion2B' loads that repo"),
+        ("timm/ViT-B-16-SigLIP", "close matches: 'ViT-B-16-SigLIP',"),
+        ("someone/my-clip", "(pretrained='openai' for OpenAI's, 'laion2b_s34b_b79k' for one"),
+    ],
+)
+def test_a_hugging_face_repo_name_is_told_how_open_clip_names_models(
+    make_embedder, model, expected
+):
+    # "openai/clip-vit-base-patch32" got "Close matches: 'roberta-ViT-B-32'", a text
+    # encoder of another model.
+    with pytest.raises(ValueError) as info:
+        make_embedder(model=model).fit()
+    message = str(info.value)
+    assert message.startswith(f"model={model!r} is not an open_clip model name")
+    assert "open_clip names a model without an organisation, such as 'ViT-B-32'" in message
+    assert expected in message
+    assert "model='hf-hub:ORG/REPO' loads a Hugging Face repo that holds an open_clip config" in (
+        message
+    )
+    assert "roberta" not in message
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
 def test_cuda_requested_without_cuda(make_embedder):
     with pytest.raises(ValueError, match="CUDA is not available"):

@@ -662,6 +662,27 @@ def test_vocabulary_size_truncates_lists_and_embeddings(problem):
     np.testing.assert_allclose(est.dictionary_, build_dictionary(raw[:10])[0], atol=1e-6)
 
 
+def test_a_vocabulary_size_larger_than_a_list_or_file_is_refused(problem, tmp_path):
+    # It was cut to what was there (3 concepts for vocabulary_size=10) without a word,
+    # while a named vocabulary refused it.
+    concepts, raw, X = problem
+    few = concepts[:3]
+    with pytest.raises(
+        ValueError, match=r"^vocabulary_size=10 is larger than the 3 concepts of the vocabulary li"
+    ):
+        make(few, raw[:3], vocabulary_size=10).fit(X)
+    path = tmp_path / "three.txt"
+    path.write_text("\n".join(few) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^vocabulary_size=4 is larger than the 3 concepts of "):
+        make(path, raw[:3], vocabulary_size=4).fit(X)
+    with pytest.raises(ValueError, match=r"three\.txt'; use vocabulary_size=None to keep all"):
+        make(path, raw[:3], vocabulary_size=4).fit(X)
+    # the length itself, None and the default "auto" keep the short list or file whole
+    for size in (3, None, "auto"):
+        assert list(make(few, raw[:3], vocabulary_size=size).fit(X).concepts_) == few
+        assert list(make(path, raw[:3], vocabulary_size=size).fit(X).concepts_) == few
+
+
 def test_a_long_list_or_file_is_kept_whole_by_default(tmp_path):
     # The default kept the first 10,000 entries of every source. A list in the authors'
     # order (load_vocabulary(name, size=15000, order="authors"), as the migration guide

@@ -285,7 +285,7 @@ def test_list_cleaning_is_deterministic():
     items = ["  dog", "cat\t", "", "   ", "dog", "Dog", "tree  ", "cat", "hot dog"]
     assert load_vocabulary(items) == ["dog", "cat", "Dog", "tree", "hot dog"]
     assert load_vocabulary(items, size=2) == ["dog", "cat"]
-    assert load_vocabulary(items, size=None) == load_vocabulary(items, size=10**6)
+    assert load_vocabulary(items, size=None) == load_vocabulary(items, size=5)
     assert load_vocabulary(tuple(items)) == load_vocabulary(items)
     assert load_vocabulary(np.array(items)) == load_vocabulary(items)
     assert load_vocabulary(iter(items)) == load_vocabulary(items)
@@ -334,6 +334,76 @@ def test_auto_size_keeps_every_entry_of_a_list_or_file_of_ones_own(tmp_path, spl
     assert load_vocabulary(copy) == load_vocabulary("laion", data_home=splice_data_dir)
     with pytest.raises(TypeError, match="size"):
         load_vocabulary(items, size="AUTO")
+
+
+def test_a_size_larger_than_a_list_or_file_is_refused_naming_its_length(tmp_path):
+    # It was cut silently to what was there (a named vocabulary refused it): a setting
+    # of 10 concepts ran with 3, and results differed from those asked for.
+    items = ["dog", "cat", "car"]
+    with pytest.raises(ValueError, match=r"^size=10 is larger than the 3 concepts of the list;"):
+        load_vocabulary(items, size=10)
+    with pytest.raises(ValueError, match=r"the 2 concepts of the list \(without its blank and"):
+        load_vocabulary(["dog", "cat", " dog", ""], size=3)
+    with pytest.raises(ValueError, match=r"size=4 is larger than the 3 entries of the list"):
+        load_vocabulary(items, size=4, order="authors")
+    path = tmp_path / "three.txt"
+    path.write_text("dog\ncat\ncar\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"size=10 is larger than the 3 concepts of the vocab"):
+        load_vocabulary(path, size=10)
+    with pytest.raises(ValueError, match=r"three\.txt'; use size=None to load all of them"):
+        load_vocabulary(path, size=4, order="authors")
+    # a size up to the length, and the defaults, work on short inputs
+    assert load_vocabulary(items, size=3) == items
+    assert load_vocabulary(path, size=3) == load_vocabulary(path) == items
+    assert load_vocabulary(items, size="auto") == load_vocabulary(items, size=None) == items
+    assert load_vocabulary(path, size=3, order="authors") == items
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "command"),
+    [
+        ("concept,count\ndog,120\ncat,80\ncar,50\n", "'dog,120'", "tail -n +2 {} | cut -d, -f1"),
+        ("dog\t120\r\ncat\t80\r\ncar\t5.5e3\r\n", "'dog\\t120'", "cut -f1 {}"),
+        ("word\tcount\nhot dog\t1,200\ncat\t8\n", "'hot dog\\t1,200'", "tail -n +2 {} | cut -f1"),
+    ],
+    ids=["csv-with-header", "tsv-crlf", "tsv-with-header"],
+)
+def test_a_table_of_concepts_and_counts_is_warned_about(tmp_path, text, shown, command):
+    # Each line was embedded whole ('dog,120'), without a word said.
+    path = tmp_path / "counts.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    with pytest.warns(UserWarning, match="lines end in a (comma|tab) and a number") as record:
+        concepts = load_vocabulary(path)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert message.startswith(f"vocabulary file {str(path)!r}: ")
+    assert shown in message and "one concept per line" in message
+    assert message.endswith(command.format(path) + " > concepts.txt")
+    assert concepts == [line.strip() for line in text.splitlines()]  # (read as before)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dog\ncat\ncar\n",
+        "hot dog\nsalt, pepper\nfish, 1\ncat\n",  # (a comma in a few concepts)
+        "a,1\nb,2\nc\nd\ne\n",  # (two of five lines)
+        "dog,120\n",  # (one line)
+        "red, green\nblue, black\n",
+    ],
+)
+def test_a_vocabulary_of_concepts_is_not_warned_about(tmp_path, text, recwarn):
+    path = tmp_path / "v.txt"
+    path.write_text(text, encoding="utf-8")
+    load_vocabulary(path)
+    assert not [w for w in recwarn if "a number" in str(w.message)]
+
+
+def test_no_published_vocabulary_looks_like_a_table_of_counts(splice_data_dir, recwarn):
+    for name in VOCABULARIES:
+        load_vocabulary(name, size=None, data_home=splice_data_dir)
+        load_vocabulary(splice_data_dir / "vocab" / f"{name}.txt", size=None)
+    assert not [w for w in recwarn if "a number" in str(w.message)]
 
 
 def test_numpy_integer_size():

@@ -43,7 +43,7 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
     import_model_libraries()
     import open_clip
 
-    from .._models import HF_HUB_PREFIX, _ensure_tag_weights
+    from .._models import HF_HUB_PREFIX, _ensure_tag_weights, repo_name_hint
     from ..embedders import CLIPEmbedder
 
     model, pretrained = args.model, args.pretrained
@@ -61,6 +61,12 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
         _register_env_model_configs()
         models = open_clip.list_models()
         if model not in models and model.replace("/", "-") not in models:
+            repo_hint = repo_name_hint(model, models)  # (its model=... is shown as --model)
+            if repo_hint:
+                raise CLIError(
+                    f"--model {model!r} is not an open_clip model (see open_clip.list_models(), "
+                    f"{len(models)} names): {repo_hint}"
+                )
             raise CLIError(
                 f"--model {model!r} is not an open_clip model{_close(model, models)}; "
                 f"see open_clip.list_models() ({len(models)} names), or give "

@@ -22,7 +22,14 @@ _FORMATS = ("table", "csv", "json", "jsonl")
 
 
 def _pretrained(value: str) -> str | None:
-    return None if value.lower() in {"none", "random", ""} else value
+    """``none`` (or ``random``) is random weights; an empty value is refused, not read
+    as them (it is most often an unset variable: ``--pretrained "$WEIGHTS"``)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is empty (an unset variable?): give a pretrained tag or a checkpoint "
+            "path; 'none' gives random weights"
+        )
+    return None if value.lower() in {"none", "random"} else value
 
 
 def _positive_float(value: str) -> float:
