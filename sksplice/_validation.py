@@ -396,7 +396,10 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
     by other labels, would give each row the label of another sample, silently.
 
     Nothing is checked unless both are pandas objects (an array has no index: its
-    order is the caller's). Call it once the lengths are known to be equal. Raises
+    order is the caller's), nor where ``X`` has the default index ``0 .. n-1`` (its
+    rows carry no names) and ``y``'s index does not hold those positions (the labels
+    of rows kept by ``train_test_split`` of an array and a Series): those labels can
+    only be meant by position. Call it once the lengths are known to be equal. Raises
     ``ValueError`` naming the first position where the two indexes differ and saying
     how to align the labels (``y.loc[X.index]``) or to use them by position.
     """
@@ -413,8 +416,14 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
         return
     at = int(np.flatnonzero(differ)[0])
     default = isinstance(rows, pd.RangeIndex) and rows.start == 0 and rows.step == 1
+    alignable = labels.is_unique and rows.isin(labels).all()
+    if default and not alignable:
+        # X's rows carry no names (its index is only their positions, as for the output
+        # of an array): y indexed by other labels, e.g. the rows kept by
+        # train_test_split(embeddings, df.label), can only be meant by position.
+        return
     by_position = f"{y_name}.reset_index(drop=True)" if default else f"{y_name}.to_numpy()"
-    if labels.is_unique and rows.isin(labels).all():
+    if alignable:
         fix = (
             f"align them with {y_name}.loc[{x_name}.index], or pass {by_position} if the "
             f"labels are in the order of the rows of {x_name}"

@@ -763,13 +763,20 @@ def test_labels_indexed_by_other_labels_are_refused(rng):
     with pytest.raises(ValueError, match=r"position 0, y.index holds 0 and W.index 'img0'") as info:
         concept_profiles(W, other)
     assert "cannot be aligned by index: pass y.to_numpy()" in str(info.value)
-    # W of positions (its default index) with a Series indexed otherwise: reset_index works
+    # W of positions (its default index) with a Series in another order of those
+    # positions: refused, reset_index works
     positional = W.reset_index(drop=True)
-    with pytest.raises(ValueError, match=r"position 0, y.index holds 'img0' and W.index 0"):
-        concept_profiles(positional, y)
+    reordered = y.set_axis(range(30)).iloc[[1, 0, *range(2, 30)]]
+    with pytest.raises(ValueError, match=r"position 0, y.index holds 1 and W.index 0"):
+        concept_profiles(positional, reordered)
     with pytest.raises(ValueError, match=r"pass y.reset_index\(drop=True\)"):
-        concept_profiles(positional, y)
+        concept_profiles(positional, reordered)
     expected = concept_profiles(W, y)
+    # ... and with a Series of other labels (the rows kept by train_test_split of an
+    # array and a Series), which can only be meant by position: taken as they are
+    pd.testing.assert_frame_equal(concept_profiles(positional, y), expected)
+    kept = y.set_axis(np.arange(30) * 3 + 7)
+    pd.testing.assert_frame_equal(concept_profiles(positional, kept), expected)
     pd.testing.assert_frame_equal(concept_profiles(positional, y.reset_index(drop=True)), expected)
     # an index of the same labels of another dtype, or an array on either side: no check
     pd.testing.assert_frame_equal(concept_profiles(positional, y.set_axis(range(30))), expected)
