@@ -633,3 +633,51 @@ def test_transformer_page_names_the_dictionary_cache_file_as_written(tmp_path):
     assert len(a.stem.rsplit("-", 2)[0]) == 48 and a != b
     assert re.fullmatch(r"[A-Za-z0-9._-]+", a.name)
     assert len(vocabulary_hash(concepts)) == 64
+
+
+def _names_read_and_bound(source: str) -> tuple[set[str], set[str], set[str]]:
+    """The names a Python block reads, those it binds, and the words of its comments."""
+    import ast
+    import io
+    import re
+    import tokenize
+
+    tree = ast.parse(source)
+    read, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    comments = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            comments |= set(re.findall(r"\w+", token.string))
+    return read, bound, comments
+
+
+@pytest.mark.parametrize("page", ["transformer", "embedders", "shift", "zero_shot", "editing"])
+def test_snippets_define_or_describe_every_name_they_use(page):
+    # A reader copies a page's blocks in order: every name a block reads is imported or
+    # assigned there or in an earlier block, or is data the reader brings (X and y, or
+    # the names a comment describes, "# X_a, X_b: CLIP image embeddings ...").
+    import builtins
+    import re
+    import textwrap
+
+    text = (REPO_ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8")
+    known = set(dir(builtins)) | {"X", "y"}
+    undefined = []
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for k, block in enumerate(blocks):
+        read, bound, comments = _names_read_and_bound(textwrap.dedent(block))
+        known |= bound | comments
+        undefined += [f"{page}.md block {k}: {name}" for name in sorted(read - known)]
+    assert not undefined, undefined
