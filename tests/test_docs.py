@@ -681,3 +681,42 @@ def test_snippets_define_or_describe_every_name_they_use(page):
         known |= bound | comments
         undefined += [f"{page}.md block {k}: {name}" for name in sorted(read - known)]
     assert not undefined, undefined
+
+
+def test_log_odds_counterexamples_have_the_sign_of_each_page():
+    # analysis.md: positive class minus negative class; shift.md: B relative to A. The
+    # pages quote the ratio with 0.5 added to every cell and the shrunk one computed.
+    import math
+
+    import numpy as np
+
+    from sksplice.analysis import rank_concepts
+    from sksplice.shift import compare_datasets
+
+    def half(x, n):  # log odds with 0.5 added to each cell
+        return math.log((x + 0.5) / (n - x + 0.5))
+
+    def shrunk(x1, n1, x2, n2):  # (rank_concepts, compare_datasets) of group 1 vs 2
+        W = np.zeros((n1 + n2, 1))
+        W[:x1, 0] = 1
+        W[n1 : n1 + x2, 0] = 1
+        y = np.array(["first"] * n1 + ["second"] * n2)
+        ranked = rank_concepts(W, y, positive="first", concepts=["c"])
+        compared = compare_datasets(W[:n1], W[n1:], concepts=["c"])
+        return ranked["log_odds_ratio"].iloc[0], compared["log_odds_ratio"].iloc[0]
+
+    analysis, shift = (
+        " ".join((REPO_ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8").split())
+        for page in ("analysis", "shift")
+    )
+    assert round(half(4, 4) - half(50, 50), 2) == -2.42
+    assert shrunk(4, 4, 50, 50) == (0.0, 0.0)
+    assert "50 of 50: $\\ln 9 - \\ln 101 = -2.42$, where the shrunk ratio is 0" in analysis
+    assert "B 50 of 50: 2.42, where the shrunk ratio is 0" in shift
+    # 0 of 4 against 1 of 50: the plain ratio has the sign of the difference reversed
+    assert round(half(0, 4) - half(1, 50), 2) == 1.30
+    ranked, compared = shrunk(0, 4, 1, 50)
+    assert (round(ranked, 2), round(compared, 2)) == (-1.70, 1.70)
+    assert "$\\ln \\frac{1}{9} - \\ln \\frac{1}{33} = +1.30$" in analysis
+    assert "the shrunk ratio is $-1.70$" in analysis
+    assert "B 1 of 50: -1.30; the shrunk ratio is 1.70" in shift
