@@ -720,3 +720,18 @@ def test_log_odds_counterexamples_have_the_sign_of_each_page():
     assert "$\\ln \\frac{1}{9} - \\ln \\frac{1}{33} = +1.30$" in analysis
     assert "the shrunk ratio is $-1.70$" in analysis
     assert "B 1 of 50: -1.30; the shrunk ratio is 1.70" in shift
+
+
+def test_vocabularies_page_ranks_the_words_of_laion_bigrams_in_laion(splice_data_dir):
+    from sksplice.vocabulary import load_vocabulary
+
+    laion = load_vocabulary("laion", size=None, data_home=splice_data_dir)
+    bigrams = load_vocabulary("laion_bigrams", size=None, data_home=splice_data_dir)
+    rank = {word: i + 1 for i, word in enumerate(laion)}  # 1 for the most frequent
+    words = [concept for concept in bigrams if " " not in concept]
+    assert len(words) == 9_999 and all(word in rank for word in words)
+    last = max(words, key=rank.__getitem__)
+    page = (REPO_ROOT / "docs" / "vocabularies.md").read_text(encoding="utf-8")
+    among = sum(rank[word] <= 10_000 for word in words)
+    assert f"{among:,} of its words are among the 10,000 most frequent of `laion`" in page
+    assert f'the least frequent there, "{last}", {rank[last]:,}th)' in page
