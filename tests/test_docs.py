@@ -735,3 +735,22 @@ def test_vocabularies_page_ranks_the_words_of_laion_bigrams_in_laion(splice_data
     among = sum(rank[word] <= 10_000 for word in words)
     assert f"{among:,} of its words are among the 10,000 most frequent of `laion`" in page
     assert f'the least frequent there, "{last}", {rank[last]:,}th)' in page
+
+
+def test_speed_page_quotes_the_recorded_transform_memory():
+    import json
+
+    results = json.loads(
+        (REPO_ROOT / "benchmarks" / "results" / "transform_memory.json").read_text()
+    )
+    page = " ".join((REPO_ROOT / "docs" / "speed.md").read_text(encoding="utf-8").split())
+    before, after = results["before"], results["after"]
+    assert after["result"]["nnz"] == before["result"]["nnz"]
+    assert f"{after['result']['nnz']:,} non-zero weights" in page
+    assert f"a {after['result']['csr_bytes'] / 1e6:.1f} MB CSR result" in page
+    assert f"on commit {after['commit'][:7]}" in page
+    assert f"peak {after['result']['tracemalloc_peak_above_before_mb']} MB above" in page
+    assert f"({before['result']['tracemalloc_peak_above_before_mb']} MB at commit" in page
+    assert f"grows by {after['result']['peak_rss_above_before_mb']} MB at most" in page
+    assert f"({before['result']['peak_rss_above_before_mb']} MB at" in page
+    assert f"at commit {before['commit'][:7]}" in page
