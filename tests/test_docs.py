@@ -124,6 +124,11 @@ def test_sphinx_build_without_warnings(tmp_path):
     embedders = (tmp_path / "html" / "embedders.html").read_text(encoding="utf-8")
     assert 'href="_static/tables.css' in embedders
     assert "span.pre" in (tmp_path / "html" / "_static" / "tables.css").read_text()
+    # no empty left sidebar narrowing the guide's pages: their table of contents is the
+    # index page's and the header's (and the drawer's on a narrow screen)
+    transformer = (tmp_path / "html" / "transformer.html").read_text(encoding="utf-8")
+    assert "Section Navigation" not in transformer and "bd-docs-nav" not in transformer
+    assert 'href="cli.html"' in transformer  # (the header links every page)
 
     # the API pages document methods (their numpydoc sections), not just their names
     generated = tmp_path / "html" / "generated"
@@ -754,3 +759,31 @@ def test_speed_page_quotes_the_recorded_transform_memory():
     assert f"grows by {after['result']['peak_rss_above_before_mb']} MB at most" in page
     assert f"({before['result']['peak_rss_above_before_mb']} MB at" in page
     assert f"at commit {before['commit'][:7]}" in page
+
+
+def test_install_commands_of_the_pages_are_the_readmes():
+    # sksplice is installed from a checkout with constraints.txt (README.md, Set-up); the
+    # pages name the extras the same way, and the extras exist.
+    import re
+
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    section = pyproject.split("[project.optional-dependencies]\n", 1)[1].split("\n[", 1)[0]
+    extras = set(re.findall(r"^(\w+) = \[", section, flags=re.M))
+    assert {"plot", "dask", "test"} <= extras
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    index = (REPO_ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    install = index.split("## Installation", 1)[1].split("```{toctree}", 1)[0]
+    for command in (
+        "pip install -c constraints.txt .",
+        "sksplice decompose docs/_static/example.jpg",
+    ):
+        assert command in readme and command in install, command
+    assert 'pip install -q -c constraints.txt -e ".[test]" && pytest' in readme
+    assert 'pip install -c constraints.txt -e ".[test]" && pytest' in install
+    extra = r'pip install -c constraints\.txt (?:-e )?"\.\[([\w,]+)\]"'
+    assert set(re.findall(extra, install)) == extras
+    for page in _user_guide_pages():
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"pip install \S*sksplice\[", text), page.name
+        for named in re.findall(extra, text):
+            assert set(named.split(",")) <= extras, (page.name, named)
