@@ -73,6 +73,9 @@ html_static_path = ["_static"]
 # (long inline code in table cells wraps: the parameter tables fit the page)
 html_css_files = ["tables.css"]
 html_theme_options = {"navigation_with_keys": False}
+# The user guide's table of contents is the index page's and the header's: the left
+# sidebar ("Section Navigation") would stay empty on every page and narrow the article.
+html_sidebars = {"**": []}
 
 
 # -- API pages ---------------------------------------------------------------

@@ -740,9 +740,12 @@ def _create_model_logged(config: _Config) -> _LoadedModel:
         tokenizer = open_clip.get_tokenizer(config.model, cache_dir=config.cache_dir)
     except Exception as exc:
         if config.pretrained_kind == "file" and _is_checkpoint_format_error(exc):
+            # In the command line's words where the file's start shows what it is ("it is
+            # not in torch.save's format"); else what torch said (the error is chained).
+            problem = checkpoint_file_problem(config.pretrained)
             raise CheckpointFormatError(
                 f"pretrained={config.pretrained!r} is not a model checkpoint open_clip can "
-                f"load ({_checkpoint_reason(exc)})"
+                + (f"load: {problem}" if problem else f"load ({_checkpoint_reason(exc)})")
             ) from exc
         if config.pretrained_kind == "file" and _is_checkpoint_mismatch(exc):
             reason = _short_reason(exc).removesuffix(" (the checkpoint is not one of this model)")

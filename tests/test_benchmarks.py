@@ -351,3 +351,32 @@ def test_bench_path_fixed_centre_and_joiners(tmp_path, splice_data_dir):
         for ranking in ("correlation", "predicted"):
             shares = list(step[f"joiners_in_top_by_{ranking}"].values())
             assert shares == sorted(shares) and shares[0] >= 0 and shares[-1] <= 1
+
+
+def test_bench_transform_memory_dry_run(tmp_path):
+    """The measurement speed.md quotes runs end to end on a small problem."""
+    script = str(REPO_ROOT / "benchmarks" / "bench_transform_memory.py")
+    small = ["--n-rows", "300", "--n-concepts", "40", "--dim", "16"]
+    small += ["--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "tm.json")]
+    refused = subprocess.run(
+        [sys.executable, script, *small, "--sksplice", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2 and "holds no sksplice package" in refused.stderr
+    proc = subprocess.run(
+        [sys.executable, script, *small, "--label", "small"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = json.loads((tmp_path / "tm.json").read_text())["small"]
+    result = run["result"]
+    assert result["X_shape"] == [300, 16] and result["nnz"] > 0
+    assert result["tracemalloc_peak_above_before_bytes"] > 0
+    assert result["peak_rss_above_before_bytes"] >= 0
+    assert result["sksplice_file"].startswith(str(REPO_ROOT))

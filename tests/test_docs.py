@@ -124,6 +124,11 @@ def test_sphinx_build_without_warnings(tmp_path):
     embedders = (tmp_path / "html" / "embedders.html").read_text(encoding="utf-8")
     assert 'href="_static/tables.css' in embedders
     assert "span.pre" in (tmp_path / "html" / "_static" / "tables.css").read_text()
+    # no empty left sidebar narrowing the guide's pages: their table of contents is the
+    # index page's and the header's (and the drawer's on a narrow screen)
+    transformer = (tmp_path / "html" / "transformer.html").read_text(encoding="utf-8")
+    assert "Section Navigation" not in transformer and "bd-docs-nav" not in transformer
+    assert 'href="cli.html"' in transformer  # (the header links every page)
 
     # the API pages document methods (their numpydoc sections), not just their names
     generated = tmp_path / "html" / "generated"
@@ -633,3 +638,152 @@ def test_transformer_page_names_the_dictionary_cache_file_as_written(tmp_path):
     assert len(a.stem.rsplit("-", 2)[0]) == 48 and a != b
     assert re.fullmatch(r"[A-Za-z0-9._-]+", a.name)
     assert len(vocabulary_hash(concepts)) == 64
+
+
+def _names_read_and_bound(source: str) -> tuple[set[str], set[str], set[str]]:
+    """The names a Python block reads, those it binds, and the words of its comments."""
+    import ast
+    import io
+    import re
+    import tokenize
+
+    tree = ast.parse(source)
+    read, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    comments = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            comments |= set(re.findall(r"\w+", token.string))
+    return read, bound, comments
+
+
+@pytest.mark.parametrize("page", ["transformer", "embedders", "shift", "zero_shot", "editing"])
+def test_snippets_define_or_describe_every_name_they_use(page):
+    # A reader copies a page's blocks in order: every name a block reads is imported or
+    # assigned there or in an earlier block, or is data the reader brings (X and y, or
+    # the names a comment describes, "# X_a, X_b: CLIP image embeddings ...").
+    import builtins
+    import re
+    import textwrap
+
+    text = (REPO_ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8")
+    known = set(dir(builtins)) | {"X", "y"}
+    undefined = []
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for k, block in enumerate(blocks):
+        read, bound, comments = _names_read_and_bound(textwrap.dedent(block))
+        known |= bound | comments
+        undefined += [f"{page}.md block {k}: {name}" for name in sorted(read - known)]
+    assert not undefined, undefined
+
+
+def test_log_odds_counterexamples_have_the_sign_of_each_page():
+    # analysis.md: positive class minus negative class; shift.md: B relative to A. The
+    # pages quote the ratio with 0.5 added to every cell and the shrunk one computed.
+    import math
+
+    import numpy as np
+
+    from sksplice.analysis import rank_concepts
+    from sksplice.shift import compare_datasets
+
+    def half(x, n):  # log odds with 0.5 added to each cell
+        return math.log((x + 0.5) / (n - x + 0.5))
+
+    def shrunk(x1, n1, x2, n2):  # (rank_concepts, compare_datasets) of group 1 vs 2
+        W = np.zeros((n1 + n2, 1))
+        W[:x1, 0] = 1
+        W[n1 : n1 + x2, 0] = 1
+        y = np.array(["first"] * n1 + ["second"] * n2)
+        ranked = rank_concepts(W, y, positive="first", concepts=["c"])
+        compared = compare_datasets(W[:n1], W[n1:], concepts=["c"])
+        return ranked["log_odds_ratio"].iloc[0], compared["log_odds_ratio"].iloc[0]
+
+    analysis, shift = (
+        " ".join((REPO_ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8").split())
+        for page in ("analysis", "shift")
+    )
+    assert round(half(4, 4) - half(50, 50), 2) == -2.42
+    assert shrunk(4, 4, 50, 50) == (0.0, 0.0)
+    assert "50 of 50: $\\ln 9 - \\ln 101 = -2.42$, where the shrunk ratio is 0" in analysis
+    assert "B 50 of 50: 2.42, where the shrunk ratio is 0" in shift
+    # 0 of 4 against 1 of 50: the plain ratio has the sign of the difference reversed
+    assert round(half(0, 4) - half(1, 50), 2) == 1.30
+    ranked, compared = shrunk(0, 4, 1, 50)
+    assert (round(ranked, 2), round(compared, 2)) == (-1.70, 1.70)
+    assert "$\\ln \\frac{1}{9} - \\ln \\frac{1}{33} = +1.30$" in analysis
+    assert "the shrunk ratio is $-1.70$" in analysis
+    assert "B 1 of 50: -1.30; the shrunk ratio is 1.70" in shift
+
+
+def test_vocabularies_page_ranks_the_words_of_laion_bigrams_in_laion(splice_data_dir):
+    from sksplice.vocabulary import load_vocabulary
+
+    laion = load_vocabulary("laion", size=None, data_home=splice_data_dir)
+    bigrams = load_vocabulary("laion_bigrams", size=None, data_home=splice_data_dir)
+    rank = {word: i + 1 for i, word in enumerate(laion)}  # 1 for the most frequent
+    words = [concept for concept in bigrams if " " not in concept]
+    assert len(words) == 9_999 and all(word in rank for word in words)
+    last = max(words, key=rank.__getitem__)
+    page = (REPO_ROOT / "docs" / "vocabularies.md").read_text(encoding="utf-8")
+    among = sum(rank[word] <= 10_000 for word in words)
+    assert f"{among:,} of its words are among the 10,000 most frequent of `laion`" in page
+    assert f'the least frequent there, "{last}", {rank[last]:,}th)' in page
+
+
+def test_speed_page_quotes_the_recorded_transform_memory():
+    import json
+
+    results = json.loads(
+        (REPO_ROOT / "benchmarks" / "results" / "transform_memory.json").read_text()
+    )
+    page = " ".join((REPO_ROOT / "docs" / "speed.md").read_text(encoding="utf-8").split())
+    before, after = results["before"], results["after"]
+    assert after["result"]["nnz"] == before["result"]["nnz"]
+    assert f"{after['result']['nnz']:,} non-zero weights" in page
+    assert f"a {after['result']['csr_bytes'] / 1e6:.1f} MB CSR result" in page
+    assert f"on commit {after['commit'][:7]}" in page
+    assert f"peak {after['result']['tracemalloc_peak_above_before_mb']} MB above" in page
+    assert f"({before['result']['tracemalloc_peak_above_before_mb']} MB at commit" in page
+    assert f"grows by {after['result']['peak_rss_above_before_mb']} MB at most" in page
+    assert f"({before['result']['peak_rss_above_before_mb']} MB at" in page
+    assert f"at commit {before['commit'][:7]}" in page
+
+
+def test_install_commands_of_the_pages_are_the_readmes():
+    # sksplice is installed from a checkout with constraints.txt (README.md, Set-up); the
+    # pages name the extras the same way, and the extras exist.
+    import re
+
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    section = pyproject.split("[project.optional-dependencies]\n", 1)[1].split("\n[", 1)[0]
+    extras = set(re.findall(r"^(\w+) = \[", section, flags=re.M))
+    assert {"plot", "dask", "test"} <= extras
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    index = (REPO_ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    install = index.split("## Installation", 1)[1].split("```{toctree}", 1)[0]
+    for command in (
+        "pip install -c constraints.txt .",
+        "sksplice decompose docs/_static/example.jpg",
+    ):
+        assert command in readme and command in install, command
+    assert 'pip install -q -c constraints.txt -e ".[test]" && pytest' in readme
+    assert 'pip install -c constraints.txt -e ".[test]" && pytest' in install
+    extra = r'pip install -c constraints\.txt (?:-e )?"\.\[([\w,]+)\]"'
+    assert set(re.findall(extra, install)) == extras
+    for page in _user_guide_pages():
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"pip install \S*sksplice\[", text), page.name
+        for named in re.findall(extra, text):
+            assert set(named.split(",")) <= extras, (page.name, named)

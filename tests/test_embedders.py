@@ -724,6 +724,30 @@ def test_a_checkpoint_of_another_model_is_said_in_a_few_words(make_embedder, tmp
     assert len(message) < 600 and "ln_final.bias" not in message
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("notckpt.pt", b"this is text, not a checkpoint\n" * 4, "it is not in torch.save's format"),
+        ("weights.safetensors", b"hello", "it is not in the safetensors format"),
+    ],
+)
+def test_a_file_that_is_no_checkpoint_is_said_in_the_words_of_the_command_line(
+    make_embedder, tmp_path, name, content, reason
+):
+    # the message named only what torch's unpickler stumbled on ("(KeyError: 101)")
+    from sksplice._models import CheckpointFormatError, checkpoint_file_problem
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CheckpointFormatError) as info:
+        make_embedder(modality="text", pretrained=str(path)).transform(TEXTS)
+    assert checkpoint_file_problem(path) == reason  # what the command line says
+    assert str(info.value) == (
+        f"pretrained={str(path)!r} is not a model checkpoint open_clip can load: {reason}"
+    )
+    assert info.value.__cause__ is not None  # torch's own error stays chained
+
+
 # ---------------------------------------------------------------- pretrained weights
 
 

@@ -582,6 +582,15 @@ def test_size_and_load_measurement_runs(browser, tmp_path):
         re.search(r'type="application/json">(.*?)</script>', html.read_text(), re.S).group(1)
     )
     assert len(data["images"]) == 40 and len(data["rankClasses"]) == 10
+    # the sizes the CLI page quotes: the parts of the embedded data
+    assert result["ranking_rows"] == len(data["ranking"]) and result["ranking_fields"] == 12
+    assert result["profile_concepts"] == len(data["prevalence"]) > 0
+    thumbnails = sum(len(image["t"]) for image in data["images"])  # (ASCII data URIs)
+    assert result["thumbnails_bytes"] == thumbnails
+    assert result["thumbnail_bytes_mean"] == round(thumbnails / 40)
+    parts = ("thumbnails_bytes", "weights_bytes", "ranking_bytes", "profiles_bytes")
+    assert all(result[k] > 0 for k in parts)
+    assert sum(result[k] for k in parts) < result["file_bytes"]
 
 
 def test_a_long_folder_name_leaves_each_file_name_in_view(browser, tmp_path):

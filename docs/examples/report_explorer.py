@@ -11,7 +11,8 @@ the screenshot. Run from the repository root::
 
 ``--measure N`` instead writes a report of ``N`` synthetic images (96-pixel JPEG
 thumbnails cut from scikit-learn's sample photographs, 20 to 40 concepts each out of
-10,000, 10 classes with their ranking and profiles) and prints its size and the time
+10,000, 10 classes with their ranking and profiles) and prints its size, the bytes
+of its parts (thumbnails, concept weights, ranking, class profiles) and the time
 Chromium takes to load it, as JSON::
 
     python docs/examples/report_explorer.py --measure 5000 --out /tmp/report-size
@@ -235,6 +236,29 @@ def synthetic_report(n_images: int, out_html: Path, seed: int = 0) -> Path:
     )
 
 
+def report_parts(html: Path) -> dict:
+    """Bytes of the parts of a report's embedded data, and the ranking's rows and fields."""
+
+    def size(value: Any) -> int:  # as the page writes it: compact JSON, UTF-8
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+    text = html.read_text(encoding="utf-8")
+    start = text.index(">", text.index('<script id="sksplice-data"')) + 1
+    data = json.loads(text[start : text.index("</script>", start)])
+    images, ranking = data["images"], data["ranking"]
+    thumbnails = sum(len(image["t"].encode()) for image in images)
+    return {
+        "thumbnails_bytes": thumbnails,
+        "thumbnail_bytes_mean": round(thumbnails / max(len(images), 1)),
+        "weights_bytes": sum(size(image["w"]) for image in images),
+        "ranking_bytes": size(ranking),
+        "ranking_rows": len(ranking),
+        "ranking_fields": len(ranking[0]) if ranking else 0,
+        "profiles_bytes": size(data["prevalence"]),
+        "profile_concepts": len(data["prevalence"]),
+    }
+
+
 def measure(
     n_images: int, out_dir: Path, repeats: int = 3, chromium: str = CHROMIUM, browser: Any = None
 ) -> dict:
@@ -258,6 +282,7 @@ def measure(
     return {
         "images": n_images,
         "file_bytes": html.stat().st_size,
+        **report_parts(html),
         "build_s": round(build_s, 2),
         "load_s_median": round(statistics.median(loads), 3),
         "load_s_all": [round(v, 3) for v in loads],
