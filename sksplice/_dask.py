@@ -20,6 +20,8 @@ def _require_dask() -> ModuleType:
         import dask.array
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "sksplice.distributed needs Dask; install it with `pip install 'sksplice[dask]'`"
+            "sksplice.distributed needs Dask (with distributed, pyarrow and zarr): install the "
+            '`dask` extra, `pip install -c constraints.txt ".[dask]"` in a checkout of '
+            "sksplice"
         ) from exc
     return dask

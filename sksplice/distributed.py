@@ -1,4 +1,4 @@
-"""Running sksplice on a Dask cluster (optional extra ``sksplice[dask]``).
+"""Running sksplice on a Dask cluster (the optional ``dask`` extra).
 
 The functions here split the work of a fitted
 :class:`~sksplice.transformer.SpliceTransformer` or of an image embedder into
@@ -114,7 +114,7 @@ def _check_workers(client: Client | None) -> None:
         raise RuntimeError(
             f"sksplice is not installed on {len(missing)} of the {len(found)} worker(s) of "
             f"the cluster ({shown}): install it in every worker's environment "
-            "(pip install 'sksplice[dask]', the same version as here)"
+            "(the same version as here, with its `dask` extra)"
         )
 
 

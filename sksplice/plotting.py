@@ -6,7 +6,8 @@ calls ``plt.show()``. Where pyplot is in use (imported, as in a notebook) a new
 figure is pyplot's, so that a notebook shows it and ``plt.savefig`` finds it;
 elsewhere it is a bare Figure that no GUI backend holds: save it with
 ``ax.figure.savefig(...)``. matplotlib is an optional dependency
-(``pip install sksplice[plot]``).
+(the ``plot`` extra: ``pip install -c constraints.txt ".[plot]"``
+in a checkout).
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
         return ax
     try:
         from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - depends on the environment
+    except ImportError as exc:
         raise ImportError(
-            "sksplice.plotting needs matplotlib: pip install 'sksplice[plot]'"
+            "sksplice.plotting needs matplotlib: pip install matplotlib, or install the "
+            '`plot` extra (`pip install -c constraints.txt ".[plot]"` in a checkout of sksplice)'
         ) from exc
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:

@@ -1020,3 +1020,17 @@ def test_a_bool_is_not_a_number_class_nor_a_number_a_bool_class():
     assert plot_class_profile(bools, np.True_).get_title() == "class True (n=3)"
     strings = concept_profiles(W, np.array(list("aaabbb")), ["water", "forest"])
     assert plot_class_profile(strings, np.str_("a")).get_title() == "class a (n=3)"
+
+
+def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
+    # It said `pip install 'sksplice[plot]'`, which no package index serves: sksplice
+    # installs from a checkout, with its constraints.
+    import sys
+
+    from sksplice.plotting import _new_axes
+
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match="needs matplotlib: pip install matplotlib") as info:
+        _new_axes(None, (4.0, 3.0))
+    assert 'pip install -c constraints.txt ".[plot]"' in str(info.value)
+    assert "sksplice[plot]" not in str(info.value)
