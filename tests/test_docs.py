@@ -667,7 +667,15 @@ def _names_read_and_bound(source: str) -> tuple[set[str], set[str], set[str]]:
     return read, bound, comments
 
 
-@pytest.mark.parametrize("page", ["transformer", "embedders", "shift", "zero_shot", "editing"])
+#: Every page of the guide, docs/*.md.
+_GUIDE_PAGES = sorted(path.stem for path in (REPO_ROOT / "docs").glob("*.md"))
+
+
+def test_guide_pages_are_found():
+    assert {"transformer", "analysis", "migrating", "scaling"} <= set(_GUIDE_PAGES)
+
+
+@pytest.mark.parametrize("page", _GUIDE_PAGES)
 def test_snippets_define_or_describe_every_name_they_use(page):
     # A reader copies a page's blocks in order: every name a block reads is imported or
     # assigned there or in an earlier block, or is data the reader brings (X and y, or
@@ -677,10 +685,18 @@ def test_snippets_define_or_describe_every_name_they_use(page):
     import textwrap
 
     text = (REPO_ROOT / "docs" / f"{page}.md").read_text(encoding="utf-8")
+    # Python fenced under another name ("py", "{code-block} python") would not be checked
+    fences = [i.split() for i in re.findall(r"^[ \t]*```+[ \t]*(\S.*)$", text, flags=re.M)]
+    languages = [f[1] if f[0] in {"{code}", "{code-block}"} and f[1:] else f[0] for f in fences]
+    hidden = [
+        f
+        for f, language in zip(fences, languages)
+        if f != ["python"] and language in {"python", "python3", "py", "pycon", "ipython"}
+    ]
+    assert not hidden, f"{page}.md: fence Python blocks as ```python: {hidden}"
     known = set(dir(builtins)) | {"X", "y"}
     undefined = []
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert blocks
     for k, block in enumerate(blocks):
         read, bound, comments = _names_read_and_bound(textwrap.dedent(block))
         known |= bound | comments
