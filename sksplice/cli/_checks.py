@@ -218,6 +218,18 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         ) from exc
 
 
+def _check_save_image_mean(path: str | None) -> None:
+    """``--save-image-mean``: a file (not ``-``), checked like ``-o``."""
+    if path is None:
+        return
+    if path == "-":
+        raise CLIError(
+            "--save-image-mean needs a file name (the centre is a .npy file, e.g. "
+            "--save-image-mean mean.npy)"
+        )
+    _check_output(path, "--save-image-mean")
+
+
 def _check_output_named(path: str, option: str) -> None:
     """An output path given is not empty (``-o ""``: a variable that was not set)."""
     if not path:
@@ -385,6 +397,7 @@ def _check_options(args: argparse.Namespace) -> _Plan:
     and open_clip), and what depends on the model.
     """
     _check_output(getattr(args, "output", None))
+    _check_save_image_mean(getattr(args, "save_image_mean", None))
     _check_solver(args.solver)
     cache_note = _check_cache_dir(args.cache_dir)
     vocabulary = _check_local_files(args)
@@ -495,7 +508,11 @@ def _check_report_output(args: argparse.Namespace) -> None:
 def _output_files(args: argparse.Namespace) -> list[tuple[str, str]]:
     """The output files of the command line, as (option, path); standard output left out."""
     outputs = []
-    for option, attr in (("-o", "output"), ("--report", "report")):
+    for option, attr in (
+        ("-o", "output"),
+        ("--report", "report"),
+        ("--save-image-mean", "save_image_mean"),
+    ):
         path = getattr(args, attr, None)
         if path not in (None, "-"):
             outputs.append((option, str(path)))

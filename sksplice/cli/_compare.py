@@ -24,6 +24,7 @@ from ._output import (
     _write_significant_rows,
     _write_table_records,
     no_concept,
+    plural,
 )
 from ._report import _write_explorer
 
@@ -108,6 +109,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     out = _Output(args.output)
     with out.writing():
         _write_comparison(out.fh, table, args.format, metadata)
+        if args.format != "table":  # (the table lists the significant rows only)
+            out.summary = plural(len(table), "concept")
     return 0
 
 

@@ -19,7 +19,7 @@ from . import _embedders
 from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
 from ._inputs import collect_images
 from ._logging import CLIError, UsageError, _interrupted, _reader_gone, _usage
-from ._output import _Output, _Writer, no_concept
+from ._output import _Output, _Writer, no_concept, plural
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ def _one_image_advice() -> str:
         "the image mean (the modality centre) cannot be learned from a single image: its "
         "centred embedding would be zero. Decompose it together with other images of the "
         f"kind (at least {MIN_MEAN_SAMPLES} give a stable centre), give --image-mean FILE.npy "
-        "(the mean embedding of this model's images), or use a model with a published mean "
+        "(the mean embedding of this model's images: --save-image-mean FILE.npy writes the "
+        "one a larger run learns), or use a model with a published mean "
         "(--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
     )
 
@@ -132,7 +133,8 @@ def _check_learnable_centre(X: np.ndarray) -> None:
             "images: their embeddings are all the same (copies of one picture?), so every "
             "centred embedding, and every weight, would be zero. Decompose them together with "
             "other images of the kind, give --image-mean FILE.npy (the mean embedding of this "
-            "model's images), or use a model with a published mean "
+            "model's images: --save-image-mean FILE.npy writes the one a larger run learns), "
+            "or use a model with a published mean "
             "(--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
         )
 
@@ -213,7 +215,8 @@ def _decompose(
         logger.warning(
             "the image mean (modality centre) is learned from only %d images, fewer than %d: "
             "each image's concepts depend on which other images are in the run; decompose "
-            "more images at once, or give --image-mean FILE.npy",
+            "more images at once, or give --image-mean FILE.npy (the centre of a larger run "
+            "of this model, written by its --save-image-mean FILE.npy)",
             X.shape[0],
             MIN_MEAN_SAMPLES,
         )
@@ -223,17 +226,48 @@ def _decompose(
     dec.metadata = _metadata(args, dec)
     if not (splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES):
         logger.info("image mean: %s", _mean_summary(dec.metadata))
+    if getattr(args, "save_image_mean", None) is not None:
+        _save_image_mean(args.save_image_mean, dec)
     return dec
+
+
+def _save_image_mean(path: str, dec: _Decomposition) -> None:
+    """Write the centre of the run (``--save-image-mean``) as a ``.npy`` file that
+    ``--image-mean`` reads: a later run centres its images the same way.
+
+    Written like every output file (a temporary file renamed into place): a run
+    stopped meanwhile leaves the previous file as it was.
+    """
+    import os
+    import time
+
+    from .._atomic import atomic_write, remove_stale_temporaries
+    from ._output import naming_write_errors
+
+    mean = np.asarray(dec.splice.mean_, dtype=np.float64)
+    remove_stale_temporaries(os.path.realpath(path), time.time())  # left by killed runs
+    with naming_write_errors(path), atomic_write(Path(path)) as fh:
+        np.save(fh, mean, allow_pickle=False)
+    logger.info(
+        "wrote %s (the image mean, %s): a later run given --image-mean %s centres its "
+        "images as this one did",
+        path,
+        _mean_summary(dec.metadata),
+        path,
+    )
 
 
 def _metadata(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
     """Settings and provenance of a run (the ``metadata`` of JSON output)."""
+    from .._data import file_sha256
     from ..transformer import MIN_MEAN_SAMPLES
+    from ..vocabulary import VOCABULARIES
 
     splice, plan = dec.splice, dec.plan
     mean: dict[str, Any] = {"source": splice.mean_source_ if plan.mean_source != "file" else "file"}
     if plan.mean_file is not None:
         mean["file"] = plan.mean_file
+        mean["sha256"] = file_sha256(plan.mean_file)
     if splice.mean_source_ == "data":
         mean["n_samples"] = splice.n_mean_samples_
         mean["stable"] = splice.n_mean_samples_ >= MIN_MEAN_SAMPLES
@@ -242,7 +276,14 @@ def _metadata(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
         "sksplice_version": __version__,
         "model": plan.model,
         "pretrained": plan.pretrained,
+        # (files are named by path, and told apart by content: two files at one path)
+        "pretrained_sha256": _embedders.weights_sha256(splice.embedder),
         "vocabulary": args.vocabulary,
+        "vocabulary_sha256": (
+            None
+            if args.vocabulary in VOCABULARIES
+            else file_sha256(Path(args.vocabulary).expanduser())
+        ),
         "concepts": len(splice.concepts_),
         "l1_penalty": float(splice.l1_penalty_),
         "target_l0": args.target_l0,
@@ -284,9 +325,15 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
                     "path": str(dec.paths[start + i]),
                     "l0": int(l0[i]),
                     "cosine": round(float(cos[i]), 6),
-                    "concepts": [{"concept": c, "weight": round(float(w), 6)} for c, w in tops[i]],
+                    "concepts": [{"concept": c, "weight": rounded(w)} for c, w in tops[i]],
                 }
             bar.update(X.shape[0])
+
+
+def rounded(value: float, digits: int = 6) -> float:
+    """``value`` rounded to ``digits`` significant digits (a weight of 4e-07 is not 0.0,
+    as it would be at 6 decimals)."""
+    return float(f"{float(value):.{digits}g}")
 
 
 def _skipped_line(s: Any) -> str:
@@ -337,6 +384,7 @@ def _write_records(
             for rec in records:
                 writer.write(rec)
             writer.close()
+            out.summary = plural(writer.n, what.removesuffix("s"))
     except KeyboardInterrupt as exc:
         if writer is not None:
             writer.close(interrupted=True)

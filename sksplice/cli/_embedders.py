@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,20 @@ def _check_checkpoint(pretrained: str) -> None:
         raise CLIError(
             f"--pretrained {pretrained} is not a model checkpoint open_clip can load: {problem}"
         )
+
+
+#: The digest a cache key holds of a weights file (a checkpoint, an hf-hub: model's).
+_WEIGHTS_DIGEST = re.compile(r"/file-sha256-([0-9a-f]{64})(?:/|$)")
+
+
+def weights_sha256(embedder: Any) -> str | None:
+    """The SHA-256 of the weights file of ``embedder`` (a ``--pretrained`` checkpoint, or
+    the weights of an ``hf-hub:`` model), as its cache key holds it; None for a
+    pretrained tag or random weights, which their names identify."""
+    key_fn = getattr(embedder, "cache_key", None)
+    key = key_fn() if callable(key_fn) else None
+    found = _WEIGHTS_DIGEST.search(key) if isinstance(key, str) else None
+    return None if found is None else found.group(1)
 
 
 def image_embedder(

@@ -69,7 +69,9 @@ class _Writer:
             path = _printable(rec["path"])
             fh.write(f"{path}  ({head}l0={rec['l0']}, cosine={rec['cosine']:.3f})\n")
             for c in rec["concepts"]:
-                fh.write(f"  {c['weight']:8.4f}  {c['concept']}\n")
+                # (4 significant digits, trailing zeros kept: 0.5000, 0.05674, 1.100e-05;
+                # 4 decimals showed a weight of 1.1e-05 as 0.0000)
+                fh.write(f"  {c['weight']:#8.4g}  {c['concept']}\n")
             if not rec["concepts"]:
                 fh.write("  (no concept above the penalty)\n")
         # Counted once written: an interrupt while the flush waits on a full pipe still
@@ -115,6 +117,8 @@ class _Output:
         self.fh = _Stream(self)  # what the results are written to
         self._file: contextlib.AbstractContextManager[IO[bytes]] | None = None
         self.partial: Path | None = None
+        #: What the file holds (``"243 images"``), said once it is written.
+        self.summary: str | None = None
         self._stale_partial: Path | None = None  # FILE.partial, superseded once FILE is complete
         if self.path is None:
             return
@@ -162,6 +166,8 @@ class _Output:
         except CLIError:
             self.discard()
             raise
+        if self.path is not None:
+            say_wrote(self.path, self.summary)
         self._remove_superseded_partial()
 
     def _remove_superseded_partial(self) -> None:
@@ -250,6 +256,51 @@ def naming_write_errors(where: str) -> Iterator[None]:
         raise
     except OSError as exc:
         raise CLIError(f"cannot write {where}: {exc.strerror or exc}") from exc
+    except UnicodeEncodeError as exc:
+        # (standard output in an encoding other than UTF-8: PYTHONIOENCODING, the locale;
+        # a file is written in UTF-8, which encodes every name)
+        raise CLIError(_encoding_error(where, exc)) from exc
+
+
+def _encoding_error(where: str, exc: UnicodeEncodeError) -> str:
+    """Why ``where`` cannot take a text (a name its encoding has no character for), and
+    what to do."""
+    text = exc.object if isinstance(exc.object, str) else ""
+    start = text.rfind("\n", 0, exc.start) + 1
+    end = text.find("\n", exc.end)
+    line = text[start : end if end >= 0 else len(text)].strip()
+    if len(line) > 80:
+        line = line[:77] + "..."
+    bad = text[exc.start : exc.end]
+    return (
+        f"cannot write {where}: its encoding, {exc.encoding}, has no character for {bad!r} "
+        f"(in {line!r}); set PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, "
+        "which is written in UTF-8"
+    )
+
+
+def say_wrote(path: str | os.PathLike[str], summary: str | None = None) -> None:
+    """Say on standard error that the file ``path`` is written (an information line,
+    which ``-q`` leaves out): ``wrote out.csv (243 images, 12 kB)``.
+
+    ``summary`` says what it holds; the size is that of a regular file (not of a
+    pipe or a device written through).
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    notes = [] if summary is None else [summary]
+    if info is not None and stat.S_ISREG(info.st_mode):
+        size = info.st_size
+        notes.append(
+            f"{size / 1e6:.1f} MB"
+            if size >= 1e6
+            else f"{size / 1e3:.0f} kB"
+            if size >= 1e3
+            else plural(size, "byte")
+        )
+    logger.info("wrote %s%s", path, f" ({', '.join(notes)})" if notes else "")
 
 
 class _Discarded(Exception):
@@ -366,6 +417,15 @@ def _write_not_significant(fh: IO[str], n_significant: int, n_rows: int) -> None
 
 def _them(n: int) -> str:
     return "it" if n == 1 else "them"
+
+
+def significant(value: float, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits: ``0.25``, ``4e-05``, ``1.1e-05``.
+
+    For what is read, not parsed (the report's settings, messages): fixed decimals
+    would show a small non-zero value as zero (``0.0``, ``0.0000``).
+    """
+    return f"{float(value):.{digits}g}"
 
 
 def no_concept(n_images: int) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -136,6 +138,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     g.add_argument(
+        "--save-image-mean",
+        default=None,
+        metavar="FILE.npy",
+        help="also write the modality centre the run used (learned, published or read) to "
+        "FILE.npy: a later run given --image-mean FILE.npy centres its images the same way, "
+        "so their decompositions compare with this run's",
+    )
+    g.add_argument(
         "--solver",
         default="auto",
         help="lasso solver: auto, admm or working_set (default: %(default)s)",
@@ -184,6 +194,30 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``sksplice: error: ...``.
+
+    argparse's own way (its usage, a dozen lines for a command, then ``sksplice
+    decompose: error: ...``) hides the one line that says what is wrong; errors
+    of the command line take the form of every other error of the command, name
+    the command and say where its options are listed (``--help``, unchanged).
+    The parsers of the commands are of this class too (``add_subparsers`` makes
+    them of the class of the parser).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        from .._image_files import shown_message
+
+        command = self.prog.partition(" ")[2]  # ("sksplice decompose": "decompose")
+        text = " ".join(message.split())
+        if command:
+            text = f"{command}: {text}"
+        # (a file name that is not valid UTF-8 as the outputs write it: \xNN escapes)
+        text = shown_message(f"{text}; see {self.prog} --help")
+        self._print_message(f"sksplice: error: {text}\n", sys.stderr)
+        self.exit(2)
+
+
 def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The parsed command line; an unknown option is refused by its command's parser.
 
@@ -191,14 +225,14 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
     with the top-level usage; the command's own usage and the options closest to
     the misspelt one say more.)
     """
-    import sys
-
     parser = build_parser()
     words = list(sys.argv[1:] if argv is None else argv)
     # A misspelt command gets close matches, as misspelt options and values do (the
     # top-level options take no value: the first other word is the command).
     command = next((w for w in words if not w.startswith("-")), None)
     commands = list(_commands(parser))
+    if command is None:
+        _refuse_no_command(parser, words, commands)
     if command is not None and command not in commands:
         parser.error(
             f"{command!r} is not a command (choose from {', '.join(commands)})"
@@ -220,7 +254,10 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             extras = []
     if extras:
         if words.index(extras[0]) < words.index(args.command):  # (before the command)
-            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+            parser.error(
+                f"unrecognized arguments: {' '.join(extras)}"
+                f"{_after_the_command(parser, args.command, extras)}"
+            )
         command = _commands(parser)[args.command]
         options = [s for action in command._actions for s in action.option_strings]
         unknown = [e.split("=", 1)[0] for e in extras if e.startswith("-")]
@@ -229,6 +266,38 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             close = " (quote a query of several words: --text 'a dog in the snow')"
         command.error(f"unrecognized arguments: {' '.join(extras)}{close}")
     return args
+
+
+def _refuse_no_command(
+    parser: argparse.ArgumentParser, words: Sequence[str], commands: Sequence[str]
+) -> None:
+    """A command line without a command: the options it holds that ``sksplice`` alone
+    does not take are named (argparse would say only that a command is required).
+
+    ``--help`` and ``--version`` (or an abbreviation of them) are left to argparse.
+    """
+    top = [s for action in parser._actions for s in action.option_strings]
+
+    def answered(word: str) -> bool:  # (--help, --version, --vers: argparse answers them)
+        abbreviation = word.startswith("--") and len(word) > 2
+        return word in top or (abbreviation and any(o.startswith(word) for o in top))
+
+    if any(answered(w) for w in words):
+        return
+    unknown = [w for w in words if w.startswith("-") and w != "-"]
+    choose = f"give a command: {', '.join(commands)}"
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} ({choose})")
+    parser.error(f"no command ({choose})")
+
+
+def _after_the_command(parser: argparse.ArgumentParser, command: str, extras: Sequence[str]) -> str:
+    """`` (an option of decompose comes after it: ...)`` when the first of ``extras``,
+    given before the command, is an option of the command; else ``""``."""
+    options = {s for action in _commands(parser)[command]._actions for s in action.option_strings}
+    if extras[0].split("=", 1)[0] not in options:
+        return ""
+    return f" (an option of {command} comes after it: sksplice {command} ... {extras[0]})"
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -247,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         The parser, with sub-commands ``decompose``, ``profile``, ``compare``, ``search``
         and ``report``.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sksplice",
         description="Explain CLIP embeddings of images as sparse combinations of "
         "human-readable concepts (SpLiCE).",

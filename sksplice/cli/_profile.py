@@ -138,6 +138,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     out = _Output(args.output)
     with out.writing():
         _write_profile(out.fh, table, args.format, metadata, attrs["alpha"])
+        if args.format != "table":  # (the table lists the significant rows only)
+            out.summary = f"{plural(len(table), 'ranking row')}, {len(metadata['classes'])} classes"
     return 0
 
 

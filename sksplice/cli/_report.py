@@ -6,15 +6,17 @@ import argparse
 import logging
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_write, remove_stale_temporaries
+from .._version import __version__
 from ._checks import _check_options, _check_outputs_apart, _warn_unknown_extension
 from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
 from ._inputs import _has_class_folders, _labelled, collect_images
 from ._logging import CLIError, _usage, committing, raise_if_signalled
-from ._output import naming_write_errors
+from ._output import naming_write_errors, no_concept, plural, say_wrote, significant
 from ._profile import _profile
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         dec = _decompose(args, paths, plan)
         label_of, profiles, ranking = {}, None, None
     _report_skipped(dec.skipped, len(paths))
-    _write_explorer(
+    with_concepts = _write_explorer(
         args,
         dec,
         paths,
@@ -66,6 +68,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         profiles=profiles,
         ranking=ranking,
     )
+    if not with_concepts:  # (as decompose says it; the page says it too)
+        logger.warning("%s", no_concept(len(dec.paths)))
     return 0
 
 
@@ -80,8 +84,14 @@ def _write_explorer(
     profiles: Any,
     ranking: Any,
     settings: dict[str, Any] | None = None,
-) -> None:
-    """Write the HTML explorer of ``dec`` (images labelled by ``label_of``) to ``output``."""
+) -> int:
+    """Write the HTML explorer of ``dec`` (images labelled by ``label_of``) to ``output``.
+
+    Returns
+    -------
+    int
+        The number of images with a concept (a non-zero weight).
+    """
     from ..report import ImageResult, render_report
 
     results = [
@@ -95,15 +105,7 @@ def _write_explorer(
         # all non-zero concepts: a click on an image shows its whole decomposition
         for rec in _iter_rows(dec, len(dec.splice.concepts_), args.quiet)
     ]
-    settings = {
-        "model": args.model,
-        "pretrained": args.pretrained or "none",  # as the option spells random weights
-        "vocabulary": args.vocabulary,
-        "concepts": len(dec.splice.concepts_),
-        "l1 penalty": round(float(dec.splice.l1_penalty_), 4),
-        "image mean": _mean_summary(dec.metadata),
-        **(settings or {}),
-    }
+    settings = {**_settings(args, dec), **(settings or {})}
     remove_stale_temporaries(os.path.realpath(output), time.time())  # left by killed runs
     page = render_report(  # (thumbnail read errors are caught inside)
         results,
@@ -119,6 +121,32 @@ def _write_explorer(
     renamed = not out.exists() or out.is_file()
     with naming_write_errors(output), committing(wait=renamed), atomic_write(out) as fh:
         fh.write(page)
-    size = out.stat().st_size if out.is_file() else 0
-    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
-    logger.info("wrote %s (%d images, %s)", out, len(results), shown)
+    say_wrote(out, plural(len(results), "image"))
+    return sum(result.l0 > 0 for result in results)
+
+
+def _settings(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
+    """The settings of the run as the report lists them: enough to tell which run made
+    the page and to make it again (files are told apart by their SHA-256)."""
+    metadata = dec.metadata
+    settings: dict[str, Any] = {
+        "model": args.model,
+        "pretrained": args.pretrained or "none",  # as the option spells random weights
+    }
+    if metadata.get("pretrained_sha256"):
+        settings["pretrained sha256"] = metadata["pretrained_sha256"]
+    settings["vocabulary"] = args.vocabulary
+    if metadata.get("vocabulary_sha256"):
+        settings["vocabulary sha256"] = metadata["vocabulary_sha256"]
+    settings["concepts"] = len(dec.splice.concepts_)
+    # (significant digits: 0.00004 is not 0.0)
+    settings["l1 penalty"] = significant(dec.splice.l1_penalty_)
+    if args.target_l0 is not None:
+        settings["target l0"] = f"{args.target_l0:g}"
+    settings["solver"] = args.solver
+    settings["image mean"] = _mean_summary(metadata)
+    if metadata["image_mean"].get("sha256"):
+        settings["image mean sha256"] = metadata["image_mean"]["sha256"]
+    settings["sksplice version"] = __version__
+    settings["date"] = datetime.now().astimezone().isoformat(sep=" ", timespec="seconds")
+    return settings

@@ -15,9 +15,10 @@ from ._checks import (
     _parse_query,
     _warn_unknown_extension,
 )
-from ._decompose import _decompose, _iter_rows, _write_records
+from ._decompose import _decompose, _iter_rows, _write_records, rounded
 from ._inputs import collect_images
 from ._logging import _usage
+from ._output import significant
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         retriever = ConceptRetriever(splice=text_splice, mode=args.mode).fit(W)
         query = retriever.decompose_text(args.text)
         if query:
-            shown = ", ".join(f"{name} {weight:.3f}" for name, weight in query.items())
+            shown = ", ".join(f"{name} {significant(weight, 3)}" for name, weight in query.items())
             logger.info("the query text decomposes into: %s", shown)
         else:
             logger.warning("the query text decomposes to no concept; nothing matches")
@@ -75,7 +76,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         dec, paths=[dec.paths[int(i)] for i in indices], X=dec.X[indices], W=W[indices]
     )
     records = (
-        {"result": rank, "score": round(float(score), 6), **rec}
+        {"result": rank, "score": rounded(score), **rec}
         for rank, (rec, score) in enumerate(
             zip(_iter_rows(found, args.top_k, True), scores, strict=True), start=1
         )

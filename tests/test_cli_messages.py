@@ -1,0 +1,381 @@
+"""What the command says and records: one-line command-line errors, a report without
+concepts, significant digits, which run made which file, a kept image centre, and
+standard output in an encoding that cannot write a name."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sksplice import cli
+from sksplice._data import file_sha256
+from sksplice._version import __version__
+from sksplice.cli import _decompose, _output
+
+from .conftest import TESTS_DATA
+
+VOCAB = ["cat", "dog", "red", "blue", "car", "tree", "sky", "house", "water", "grass", "snow"]
+
+
+@pytest.fixture
+def run_env(tmp_path, tiny_clip_model, monkeypatch) -> Path:
+    """The tiny model, a vocabulary file and two class folders of three images each;
+    returns the folder of the classes."""
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    images = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for cls in ("cats", "dogs"):
+        (images / cls).mkdir(parents=True)
+        for i in range(3):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(images / cls / f"{i}.png")
+    return images
+
+
+def _args(tmp_path: Path, *extra: str, pretrained: str = "none") -> list[str]:
+    return [
+        "--model",
+        "sksplice-test-tiny",
+        "--pretrained",
+        pretrained,
+        "--vocabulary",
+        str(tmp_path / "vocab.txt"),
+        "--device",
+        "cpu",
+        *extra,
+    ]
+
+
+def _main(args: list[str], capsys) -> tuple[int, str, str]:
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# ------------------------------------------------------ a report without any concept
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_report_whose_weights_are_all_zero_says_why(run_env, tmp_path, capsys, quiet):
+    out = tmp_path / "r.html"
+    extra = ["--l1-penalty", "50", *(["-q"] if quiet else [])]
+    code, _, err = _main(["report", str(run_env), "-o", str(out), *_args(tmp_path, *extra)], capsys)
+    assert code == 0, err
+    assert out.is_file()
+    assert (
+        "sksplice: warning: no concept has a non-zero weight in any of the 6 images (a smaller "
+        "--l1-penalty, or a larger --target-l0, keeps more concepts)"
+    ) in err.splitlines()
+
+
+# ------------------------------------------------- errors of the command line: one line
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "message"),
+    [
+        (["decompose", "a.png", "--top-k", "0"], "decompose", "must be a positive integer"),
+        (["decompose", "a.png", "-f", "xml"], "decompose", "invalid choice: 'xml'"),
+        (["decompose", "a.png", "--bogus"], "decompose", "unrecognized arguments: --bogus"),
+        (["report", "photos/"], "report", "required: -o/--output"),
+        (["decompose", "a.png", "-q", "--debug"], "decompose", "--debug: not allowed with"),
+        (["profile"], "profile", "required: FOLDER"),
+        (["search", "a.png", "--concepts", "a", "--text", "b"], "search", "not allowed with"),
+        (["compare", "a/", "b/", "--alternative", "up"], "compare", "invalid choice: 'up'"),
+    ],
+)
+def test_an_error_of_a_command_line_is_one_line(argv, command, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err  # (argparse put its usage, ~10 lines, first)
+    line = lines[0]
+    assert line.startswith(f"sksplice: error: {command}: "), line
+    assert message in line and line.endswith(f"; see sksplice {command} --help"), line
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["--bogus"],
+            "sksplice: error: unrecognized arguments: --bogus (give a command: decompose, "
+            "profile, compare, search, report); see sksplice --help",
+        ),
+        (
+            [],
+            "sksplice: error: no command (give a command: decompose, profile, compare, "
+            "search, report); see sksplice --help",
+        ),
+        (
+            ["-q", "decompose", "a.png"],
+            "sksplice: error: unrecognized arguments: -q (an option of decompose comes after "
+            "it: sksplice decompose ... -q); see sksplice --help",
+        ),
+    ],
+)
+def test_an_unknown_option_without_a_command_is_named(argv, expected, capsys):
+    # "sksplice --bogus" said "the following arguments are required: COMMAND"
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("argv", "start"),
+    [
+        (["--help"], "usage: sksplice [-h]"),
+        (["decompose", "--help"], "usage: sksplice decompose [-h]"),
+        (["--vers"], f"sksplice {__version__}"),
+    ],
+)
+def test_help_and_version_are_answered_as_before(argv, start, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith(start)
+
+
+# ---------------------------------------------------------------- significant digits
+
+
+def test_the_table_shows_a_small_weight_in_significant_digits():
+    record = {
+        "path": "a.png",
+        "concepts": [{"concept": "dog", "weight": 0.5}, {"concept": "red", "weight": 1.1e-05}],
+        "l0": 2,
+        "cosine": 0.5,
+    }
+    fh = io.StringIO()
+    _output._Writer(fh, "table", {}).write(record)
+    assert fh.getvalue().splitlines()[1:] == ["    0.5000  dog", "  1.100e-05  red"]  # not 0.0000
+
+
+class _Splice:
+    """What ``_iter_rows`` asks of a fitted transformer: one image, weights given."""
+
+    def __init__(self, weights: list[float]) -> None:
+        self.weights = np.asarray([weights])
+
+    def transform(self, X):
+        return self.weights
+
+    def inverse_transform(self, W):
+        return np.ones((1, 2)) / np.sqrt(2)
+
+    def l0(self, W, kind, per_sample):
+        return (W > 0).sum(axis=1)
+
+    def top_concepts(self, W, k, kind):
+        names = ["dog", "red"]
+        return [[(names[j], float(W[0, j])) for j in np.argsort(-W[0])[:k] if W[0, j] > 0]]
+
+
+def test_records_keep_a_small_weight():
+    # a weight of 4.2e-07 was rounded to 6 decimals: 0.0, beside an l0 that counts it
+    dec = _decompose._Decomposition(
+        paths=[Path("a.png")],
+        X=np.ones((1, 2)),
+        splice=_Splice([0.123456789, 4.2e-07]),
+        skipped=[],
+        plan=None,
+        n_inputs=1,
+    )
+    (record,) = _decompose._iter_rows(dec, 10, True)
+    assert record["l0"] == 2
+    assert [c["weight"] for c in record["concepts"]] == [0.123457, 4.2e-07]
+
+
+def _settings(page: str) -> dict[str, str]:
+    """The settings panel of a report: {name: value}."""
+    return dict(re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", page))
+
+
+def test_the_report_records_the_run(run_env, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    code, _, err = _main(
+        ["report", str(run_env), "-o", str(out), "-q"]
+        + _args(tmp_path, "--l1-penalty", "0.00004", "--solver", "admm"),
+        capsys,
+    )
+    assert code == 0, err
+    settings = _settings(out.read_text(encoding="utf-8"))
+    assert settings["l1 penalty"] == "4e-05"  # was 0.0
+    assert settings["solver"] == "admm"
+    assert settings["sksplice version"] == __version__
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d", settings["date"])
+    assert settings["vocabulary sha256"] == file_sha256(tmp_path / "vocab.txt")
+    assert "target l0" not in settings
+
+    code, _, err = _main(
+        ["report", str(run_env), "-o", str(out), "-q", *_args(tmp_path, "--target-l0", "2")],
+        capsys,
+    )
+    assert code == 0, err
+    settings = _settings(out.read_text(encoding="utf-8"))
+    assert settings["target l0"] == "2" and settings["solver"] == "auto"
+
+
+# ------------------------------------------------------------ which run made which file
+
+
+def test_metadata_tells_two_files_at_one_path_apart(run_env, tmp_path, capsys):
+    import open_clip
+    import torch
+
+    checkpoint, vocab = tmp_path / "model.pt", tmp_path / "vocab.txt"
+    metadata = []
+    for seed, concepts in ((0, VOCAB), (1, VOCAB[::-1])):
+        torch.manual_seed(seed)
+        torch.save(open_clip.create_model("sksplice-test-tiny").state_dict(), checkpoint)
+        vocab.write_text("\n".join(concepts) + "\n", encoding="utf-8")
+        code, out, err = _main(
+            ["decompose", str(run_env), "-f", "json", "-q"]
+            + _args(tmp_path, pretrained=str(checkpoint)),
+            capsys,
+        )
+        assert code == 0, err
+        data = json.loads(out)["metadata"]
+        assert data["pretrained"] == str(checkpoint) and data["vocabulary"] == str(vocab)
+        assert data["pretrained_sha256"] == file_sha256(checkpoint)
+        assert data["vocabulary_sha256"] == file_sha256(vocab)
+        metadata.append(data)
+    assert metadata[0]["pretrained_sha256"] != metadata[1]["pretrained_sha256"]
+    assert metadata[0]["vocabulary_sha256"] != metadata[1]["vocabulary_sha256"]
+
+
+def test_random_weights_and_named_files_have_no_digest():
+    from sksplice.cli._embedders import weights_sha256
+
+    class Embedder:
+        def __init__(self, key):
+            self.key = key
+
+        def cache_key(self):
+            return self.key
+
+    digest = "ab" * 32
+    assert weights_sha256(Embedder(f"open_clip/m/file-sha256-{digest}")) == digest
+    assert weights_sha256(Embedder(f"open_clip/m/file-sha256-{digest}/bf16")) == digest
+    assert weights_sha256(Embedder("open_clip/ViT-B-32/laion2b_s34b_b79k")) is None
+    assert weights_sha256(Embedder(None)) is None
+    assert weights_sha256(object()) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "fmt", "said"),
+    [
+        ("decompose", "csv", "6 images"),
+        ("profile", "json", "ranking rows, 2 classes"),
+        ("search", "jsonl", "results"),
+        ("compare", "csv", "concepts"),
+    ],
+)
+def test_a_file_written_is_said(run_env, tmp_path, capsys, command, fmt, said):
+    out = tmp_path / f"out.{fmt}"
+    inputs = {
+        "decompose": [str(run_env)],
+        "profile": [str(run_env)],
+        "search": [str(run_env), "--concepts", "dog,cat"],
+        "compare": [str(run_env / "cats"), str(run_env / "dogs")],
+    }[command]
+    args = [command, *inputs, "-o", str(out), *_args(tmp_path, "--l1-penalty", "0.05")]
+    code, stdout, err = _main(args, capsys)
+    assert code == 0, err
+    assert stdout == ""
+    (line,) = [ln for ln in err.splitlines() if "wrote" in ln]
+    size = out.stat().st_size
+    shown = f"{size / 1e3:.0f} kB" if size >= 1e3 else f"{size} bytes"
+    assert line.startswith(f"sksplice: wrote {out} (") and line.endswith(f", {shown})"), line
+    assert said in line, line
+    code, _, err = _main([*args, "-q"], capsys)  # silent with -q
+    assert code == 0 and "wrote" not in err, err
+
+
+# ------------------------------------------------------------- the image centre kept
+
+
+def test_a_learned_centre_is_kept_for_a_later_run(run_env, tmp_path, capsys):
+    mean, first = tmp_path / "mean.npy", tmp_path / "all.csv"
+    code, _, err = _main(
+        ["decompose", str(run_env), "-o", str(first), "--save-image-mean", str(mean)]
+        + _args(tmp_path),
+        capsys,
+    )
+    assert code == 0, err
+    assert (
+        f"sksplice: wrote {mean} (the image mean, learned from 6 images, fewer than 100: "
+        "unstable): a later run given "
+        f"--image-mean {mean} centres its images as this one did"
+    ) in err.splitlines()
+    # the warning about a small learned centre says how to keep one
+    assert "--save-image-mean" in next(ln for ln in err.splitlines() if "only 6 images" in ln)
+    assert np.load(mean).shape == (32,)
+    # a later run of some of the images, given the centre, decomposes them as the first did
+    code, out, err = _main(
+        ["decompose", str(run_env / "dogs"), "-f", "csv", "-q", "--image-mean", str(mean)]
+        + _args(tmp_path),
+        capsys,
+    )
+    assert code == 0, err
+    rows = first.read_text().splitlines()
+    assert out.splitlines() == [rows[0]] + [r for r in rows[1:] if "/dogs/" in r]
+
+
+@pytest.mark.parametrize("where", ["-", "input", "output"])
+def test_a_centre_file_is_checked_as_an_output_before_any_work(run_env, tmp_path, capsys, where):
+    target = {
+        "-": "-",
+        "input": str(run_env / "cats" / "0.png"),
+        "output": str(tmp_path / "out.csv"),
+    }[where]
+    args = ["decompose", str(run_env), "-o", str(tmp_path / "out.csv")]
+    code, _, err = _main([*args, "--save-image-mean", target, *_args(tmp_path)], capsys)
+    assert code == 2
+    (line,) = err.splitlines()
+    assert line.startswith("sksplice: error: ") and "--save-image-mean" in line, line
+    assert "CLIP images" not in err and "decomposing" not in err
+
+
+# ---------------------------------------------------- standard output in latin-1
+
+
+def test_standard_output_that_cannot_encode_a_name_says_what_to_do(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    (run_env / "dogs" / "2.png").rename(run_env / "dogs" / "собака.png")
+    code, out, err = _main(["decompose", str(run_env), "-f", "csv", "-q", *_args(tmp_path)], capsys)
+    assert code == 0 and "собака.png" in out, err
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="latin-1")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    code, _, err = _main(["decompose", str(run_env), "-f", "csv", "-q", *_args(tmp_path)], capsys)
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(
+        "sksplice: error: cannot write standard output: its encoding, latin-1, has no "
+        "character for 'собака' (in '"
+    ), last
+    assert last.endswith(
+        "set PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, which is written in UTF-8"
+    ), last
+    # as it says: -o FILE is written in UTF-8
+    out_file = tmp_path / "out.csv"
+    args = ["decompose", str(run_env), "-o", str(out_file), "-q", *_args(tmp_path)]
+    code, _, err = _main(args, capsys)
+    assert code == 0, err
+    assert "собака.png" in out_file.read_text(encoding="utf-8")
