@@ -18,7 +18,11 @@ point covers:
   Python's teardown (about two seconds with torch loaded) follows; a signal
   then ends the process at once with the status of the run (after flushing
   standard output and standard error), and during the last of the teardown,
-  when Python no longer runs handlers, it is ignored.
+  when Python no longer runs handlers, it is ignored. A run that a signal
+  ended leaves the process with 130 or 143 once the exit functions have run,
+  without the interpreter's own last teardown: Python would otherwise end it
+  with the signal itself (status -2) where the KeyboardInterrupt had passed
+  through code it ran for a library (an import under way).
 
 A SIGINT or SIGTERM ignored by the parent (a job started in the background
 of a shell, ``nohup``) stays ignored.
@@ -34,6 +38,7 @@ import sys
 
 #: The exit status of each signal the command handles, and the word of its message.
 _SIGNALS = {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated")}
+_INTERRUPTED = frozenset(code for code, _ in _SIGNALS.values())
 
 
 class signals_held:
@@ -145,6 +150,14 @@ def _ignore_signals_at_exit() -> None:
                 signal.signal(signum, signal.SIG_IGN)
         except (ValueError, OSError):  # pragma: no cover
             pass
+    if _State.decided in _INTERRUPTED:
+        # A run that a signal ended: Python would end the process with that signal
+        # (exit status -2, not 130) where the KeyboardInterrupt had passed through
+        # code Python ran on behalf of a library (an import, at the right moment),
+        # which leaves it marked as unhandled. The other exit functions have run and
+        # the threads are joined; what is left is the interpreter's own teardown.
+        _flush_standard_streams()
+        os._exit(_State.decided)
 
 
 def main() -> int:
