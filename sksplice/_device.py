@@ -5,8 +5,10 @@ string (or ``torch.device``) is what torch makes of it. ``"cuda"`` without an
 index is the current CUDA device, so that ``"cuda"`` and ``"cuda:<current>"``
 name the same device (and share cached models and solvers). Asking for CUDA
 where there is none, or a CUDA index beyond the devices torch sees, is
-refused at once; other device types (``"mps"``, ``"xpu"``, ...) are passed
-to torch as they are.
+refused at once; so is any other device type (``"mps"``, ``"xpu"``, ...)
+whose backend torch does not have here (told by its ``is_available()``, or
+where it has none by placing an empty tensor there), rather than at the
+first computation.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def resolve_device(device: Any) -> str:
         If ``device`` is neither a string nor a ``torch.device`` (None included).
     ValueError
         If torch does not understand the string, CUDA is asked for but not
-        available, or the CUDA index is not below ``torch.cuda.device_count()``.
+        available, the CUDA index is not below ``torch.cuda.device_count()``,
+        or another device type (``"mps"``, ``"xpu"``, ...) is not available.
 
     Examples
     --------
@@ -74,4 +77,34 @@ def resolve_device(device: Any) -> str:
                 f"device={device!r} but torch sees {count} CUDA device"
                 f"{'' if count == 1 else 's'} ({which}); use an index below {count}"
             )
+    elif parsed.type not in ("cpu", "meta"):
+        _check_available(device, parsed)
     return str(parsed)
+
+
+def _check_available(device: str, parsed: torch.device) -> None:
+    """Refuse a device whose backend this torch lacks (not CUDA: see resolve_device)."""
+    kind = parsed.type
+    name = "torch.backends.mps" if kind == "mps" else f"torch.{kind}"
+    backend = torch.backends.mps if kind == "mps" else getattr(torch, kind, None)
+    is_available = getattr(backend, "is_available", None)
+    reason = None
+    if callable(is_available):  # (as for CUDA, the backend's word is taken)
+        try:
+            if not is_available():
+                reason = f"{name}.is_available() is False"
+        except Exception as exc:  # (a backend module that cannot tell)
+            reason = f"{name}.is_available() failed: {type(exc).__name__}: {exc}"
+    else:
+        try:  # what the first computation would do, on nothing
+            torch.empty(0, device=parsed)
+        except Exception as exc:
+            # (the first sentence: torch goes on with a list of every backend it has)
+            words = str(exc).strip().split("\n")[0].split(". ")[0][:200]
+            reason = f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+    if reason is not None:
+        auto = "cuda" if torch.cuda.is_available() else "cpu"
+        raise ValueError(
+            f"device={device!r} but {kind.upper()} is not available ({reason}); use "
+            f"device='cpu', or 'auto' ({auto} here)"
+        )

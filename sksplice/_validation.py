@@ -34,6 +34,7 @@ import numpy as np
 # (scikit-learn and scipy are imported where they are used: the command line reads a
 # vocabulary file through these checks, and refuses a wrong one without loading them)
 __all__ = [
+    "SKIPPED_ROWS_HINT",
     "Flag",
     "Integer",
     "Number",
@@ -445,8 +446,21 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
 _FINITE_CHECK_ITEMS = 1 << 22
 
 
+#: What ``check_finite_rows`` adds for embeddings whose refused rows are all NaN.
+SKIPPED_ROWS_HINT = (
+    "rows that are NaN throughout are what CLIPEmbedder(on_error='skip') gives for inputs "
+    "it could not read (its SkippedInputWarning names them); drop them together with their "
+    "labels before this step: keep = ~np.isnan(X).any(axis=1); X, y = X[keep], y[keep]"
+)
+
+
 def check_finite_rows(
-    X: Any, name: str, labels: Sequence[Any] | None = None, *, first_row: int = 0
+    X: Any,
+    name: str,
+    labels: Sequence[Any] | None = None,
+    *,
+    first_row: int = 0,
+    nan_rows_hint: str | None = None,
 ) -> None:
     """Refuse a 2-D array whose rows hold NaN or infinite values, naming the rows.
 
@@ -464,12 +478,15 @@ def check_finite_rows(
     first_row : int, default=0
         The number of ``X``'s first row where ``X`` is a block of a larger
         array (a Dask block): rows are named in the larger array.
+    nan_rows_hint : str, optional
+        Said after the message when every refused row is NaN throughout (for
+        embeddings: the rows ``on_error="skip"`` gives for unreadable inputs).
 
     Raises
     ------
     ValueError
         ``"<name> holds NaN or infinite values in <k> row(s): <rows>"``, with
-        at most five rows shown.
+        at most five rows shown (and ``nan_rows_hint`` where it applies).
     """
     if type(X).__module__.startswith("torch"):
         import torch
@@ -503,13 +520,33 @@ def check_finite_rows(
         if not bad_rows:
             return
         rows = np.concatenate(bad_rows)
+    hint = ""
+    if nan_rows_hint and _all_nan(X, np.asarray(rows)):
+        hint = f": {nan_rows_hint}"
     rows = np.asarray(rows) + first_row
     shown = ", ".join(
         str(int(r)) if labels is None else f"{_label(labels[int(r) - first_row])} (row {int(r)})"
         for r in rows[:_SHOWN_ROWS]
     )
     more = f" and {rows.size - _SHOWN_ROWS} more" if rows.size > _SHOWN_ROWS else ""
-    raise ValueError(f"{name} holds NaN or infinite values in {rows.size} row(s): {shown}{more}")
+    raise ValueError(
+        f"{name} holds NaN or infinite values in {rows.size} row(s): {shown}{more}{hint}"
+    )
+
+
+def _all_nan(X: Any, rows: np.ndarray) -> bool:
+    """Whether the ``rows`` of ``X`` (a dense array or a tensor) are NaN throughout."""
+    if _sparse(X):
+        return False
+    if type(X).__module__.startswith("torch"):
+        import torch
+
+        index = torch.as_tensor(rows, dtype=torch.long, device=X.device)
+        return bool(torch.isnan(X[index]).all())
+    # (a block of rows at a time: no copy the size of X)
+    return all(
+        bool(np.isnan(X[rows[start : start + 1024]]).all()) for start in range(0, rows.size, 1024)
+    )
 
 
 def _label(label: Any) -> str:

@@ -39,7 +39,13 @@ from ._dask import _require_dask
 from ._distributed_io import to_zarr, write_parquet
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_image_embedder
-from ._validation import check_finite_rows, check_flag, check_int, check_option
+from ._validation import (
+    SKIPPED_ROWS_HINT,
+    check_finite_rows,
+    check_flag,
+    check_int,
+    check_option,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
@@ -164,7 +170,8 @@ def _transform_block(
     if block.shape[0] == 0:
         return _empty_block(n_concepts, output, dtype)
     if block_info is not None:  # rows of X, not of the block (dask says where it lies)
-        check_finite_rows(block, "X", first_row=block_info[0]["array-location"][0][0])
+        first_row = block_info[0]["array-location"][0][0]
+        check_finite_rows(block, "X", first_row=first_row, nan_rows_hint=SKIPPED_ROWS_HINT)
     W = splice.transform(block)
     return _coerce_block(W, block.shape[0], n_concepts, output, dtype)
 

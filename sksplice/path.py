@@ -35,6 +35,7 @@ from sklearn.utils.validation import _check_method_params, _num_samples, check_i
 
 from ._array import l2_normalize
 from ._pandas import transform_output
+from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._progress import verbose_logging
 from ._stack import warn_user
 from ._validation import check_flag, check_labels
@@ -147,6 +148,13 @@ def _check_penalties(l1_penalties: Any) -> np.ndarray:
             f"l1_penalties[{i}] = {float(values[i])!r}: every penalty must be a positive finite "
             f"number, as SpliceTransformer's l1_penalty{why}"
         )
+    high = np.flatnonzero(values >= ZERO_CODE_PENALTY)
+    if high.size:
+        i = int(high[0])
+        raise ValueError(
+            f"l1_penalties[{i}] = {float(values[i])!r}: every penalty must be below "
+            f"{ZERO_CODE_PENALTY:g}, as SpliceTransformer's l1_penalty: {no_concept_reason()}"
+        )
     return np.sort(values)[::-1].copy()
 
 
@@ -175,7 +183,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     X : array-like of shape (n_samples, d)
         Embeddings, as given to :meth:`SpliceTransformer.transform`.
     l1_penalties : sequence of float
-        Positive penalties, in any order; they are solved (and returned)
+        Penalties in (0, 2), in any order; they are solved (and returned)
         in decreasing order.
 
     Returns
@@ -188,8 +196,9 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     Raises
     ------
     TypeError, ValueError
-        For a penalty that is not a positive finite number, an empty or
-        non 1-D ``l1_penalties``, or embeddings ``transform`` would refuse.
+        For a penalty that is not a positive finite number below 2 (from 2
+        on every weight is zero), an empty or non 1-D ``l1_penalties``, or
+        embeddings ``transform`` would refuse.
 
     See Also
     --------
@@ -315,7 +324,7 @@ def splice_validation_curve(
     y : array-like of shape (n_samples,)
         Targets of the probe.
     l1_penalties : sequence of float
-        The penalties; the scores come back in this order.
+        The penalties, in (0, 2); the scores come back in this order.
     groups : array-like of shape (n_samples,), optional
         Group labels for group-aware splitters (without metadata routing; with
         it, pass them in ``params``, as ``validation_curve`` takes them).

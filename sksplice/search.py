@@ -101,8 +101,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         LogisticRegression())``. The transformer's own ``l1_penalty`` is not
         used.
     l1_penalties : sequence of float
-        The candidate penalties (finite, positive); the results come back in
-        this order.
+        The candidate penalties, in (0, 2) (from 2 on every weight is zero);
+        the results come back in this order.
     scoring : str, callable, list, tuple, set, dict or None, default=None
         As for ``GridSearchCV``: one metric (a scorer name, a callable or None
         for the probe's ``score``) or several (a list, tuple or set of scorer
@@ -471,7 +471,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             For an estimator that is not a pipeline starting with a
             ``SpliceTransformer`` and ending with a probe, penalties
             :func:`splice_path` refuses, an unknown or empty ``scoring``, a
-            penalty that is not positive, an invalid option of the transformer,
+            penalty that is not in (0, 2), an invalid option of the transformer,
             an ``n_jobs`` that is not a non-zero integer, a ``verbose`` that
             is neither a bool nor an int of at least 0, a ``refit`` that does
             not fit the metrics (True with several, a name not among them, a

@@ -28,10 +28,12 @@ from ._means import (
     resolve_mean,
     warn_zero_rows,
 )
+from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._persistence import VersionStampMixin
 from ._progress import progress, verbose_logging
 from ._stack import warn_user
 from ._validation import (
+    SKIPPED_ROWS_HINT,
     Flag,
     Integer,
     Number,
@@ -93,6 +95,83 @@ def _mean_string_hint(value: str, option: str) -> str:
     return ""
 
 
+_EMBED_FIRST = (
+    "SpliceTransformer decomposes embeddings, a dense array of shape (n_samples, d). "
+    "Embed {what} first with {embedder}{also}: X = {embedder}.fit_transform({items}), or "
+    "make_pipeline({embedder}, SpliceTransformer({params}...))"
+)
+_IMAGE_EMBEDDER = "CLIPEmbedder(modality='image')"
+_TEXT_EMBEDDER = "CLIPEmbedder(modality='text')"
+
+
+def _not_embeddings(X: Any) -> Exception | None:
+    """The error for an ``X`` that holds images, file paths or texts, not embeddings.
+
+    Only what is cheap to see is looked at: the type of ``X``, its number of
+    dimensions, and its first item. None when ``X`` may be embeddings (numbers
+    of any other shape are left to scikit-learn's checks).
+    """
+    from ._image_files import IMAGE_EXTENSIONS
+
+    def is_path(item: Any) -> bool:
+        if isinstance(item, os.PathLike):
+            return True
+        return isinstance(item, str) and os.path.splitext(item)[1].lower() in IMAGE_EXTENSIONS
+
+    def strings(shown: str, first: Any) -> TypeError:
+        if is_path(first):
+            words = {
+                "what": "the image files",
+                "embedder": _IMAGE_EMBEDDER,
+                "also": f" (texts with {_TEXT_EMBEDDER})",
+                "items": "paths",
+                "params": "",
+            }
+        else:
+            words = {
+                "what": "the texts",
+                "embedder": _TEXT_EMBEDDER,
+                "also": f" and decompose them with modality='text' (image files with "
+                f"{_IMAGE_EMBEDDER})",
+                "items": "texts",
+                "params": "modality='text', ",
+            }
+        return TypeError(f"X {shown}, not embeddings: " + _EMBED_FIRST.format(**words))
+
+    def images(shown: str, error: type[Exception]) -> Exception:
+        words = {
+            "what": "the images",
+            "embedder": _IMAGE_EMBEDDER,
+            "also": "",
+            "items": "images",
+            "params": "",
+        }
+        return error(f"X {shown}, not embeddings: " + _EMBED_FIRST.format(**words))
+
+    if isinstance(X, str | bytes | os.PathLike):
+        return strings(f"is one {'path' if is_path(X) else 'string'} ({X!r})", X)
+    ndim = getattr(X, "ndim", None)
+    shape = getattr(X, "shape", None)
+    if isinstance(ndim, int) and ndim >= 3 and shape is not None:
+        return images(f"has shape {tuple(shape)}: a batch of images perhaps", ValueError)
+    if isinstance(X, list | tuple) or (isinstance(ndim, int) and ndim == 1):
+        try:
+            first = X[0] if isinstance(X, list | tuple) else next(iter(X))
+        except (IndexError, KeyError, TypeError, StopIteration):
+            return None
+        if isinstance(first, str | bytes | os.PathLike):
+            kind = "file paths" if is_path(first) else "strings"
+            return strings(f"holds {kind} ({first!r} first)", first)
+        if type(first).__module__.startswith("PIL."):
+            return images(f"holds PIL images ({type(first).__name__} first)", TypeError)
+        first_ndim = getattr(first, "ndim", None)
+        if isinstance(first_ndim, int) and first_ndim >= 2:
+            return images(
+                f"holds arrays of shape {tuple(first.shape)} (images perhaps)", ValueError
+            )
+    return None
+
+
 class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, BaseEstimator):
     """Sparse Linear Concept Embeddings (SpLiCE) as a scikit-learn transformer.
 
@@ -150,8 +229,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         ``dictionary_`` as they are, with a zero ``concept_mean_``;
         False treats them as raw embeddings.
     l1_penalty : float, default=0.25
-        Weight of the L1 penalty; larger values give sparser codes. When
-        ``target_l0`` is set it is only where the calibration starts: the
+        Weight of the L1 penalty, in (0, 2); larger values give sparser codes.
+        From 2 on every weight of every row is zero (the centred embeddings
+        and the concepts have unit norm), so such a penalty is refused. When
+        ``target_l0`` is set it is only where the calibration starts (any
+        positive number, taken within the range searched): the
         penalty used is the calibrated ``l1_penalty_`` (so a grid search
         over ``l1_penalty`` with ``target_l0`` set compares fits of the same
         sparsity; search over ``target_l0`` instead).
@@ -340,6 +422,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     # ---------------------------------------------------------- validation
     #: Scalar parameters and their rules, checked in ``fit`` by ``_check_params``.
     _param_rules: ClassVar[dict[str, Rule]] = {
+        # (and below ZERO_CODE_PENALTY without target_l0: see _check_params)
         "l1_penalty": Number(low=0.0, closed="neither"),
         "target_l0": Number(low=0.0, closed="neither", allow_none=True),
         "tol": Number(low=0.0, closed="neither"),
@@ -355,6 +438,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
     def _check_params(self) -> None:
         validate_params(self, self._param_rules)
+        if self.target_l0 is None and self.l1_penalty >= ZERO_CODE_PENALTY:
+            # (with target_l0 the penalty is only where the calibration starts)
+            raise ValueError(
+                f"l1_penalty must be below {ZERO_CODE_PENALTY:g}, got {self.l1_penalty!r}: "
+                f"{no_concept_reason()}"
+            )
         from ._device import resolve_device
         from .solvers import SOLVERS
 
@@ -479,6 +568,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 f"of {self.n_features_in_} features (inverse_transform turns weights back "
                 "into embeddings)"
             )
+        mistake = _not_embeddings(X)
+        if mistake is not None:
+            raise mistake
         labels = row_labels(X)
         X = validate_data(
             self,
@@ -488,7 +580,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             ensure_all_finite=False,
             accept_sparse=False,
         )
-        check_finite_rows(X, "X", labels)
+        check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
         return X
 
     # ----------------------------------------------------------------- fit
@@ -510,18 +602,25 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         Raises
         ------
         ValueError
-            For invalid parameters, an empty ``X``, rows with NaN or infinite
-            values, a vocabulary with blank or duplicate entries, a
-            ``concept_embeddings`` row count that does not match the
-            vocabulary, an ``X`` whose number of features differs from the
-            dictionary's dimension, a given centre of another width, no published
-            mean for ``image_mean="pretrained"``, a centre to learn from one row or
-            from rows that all point the same way, or an unreachable
-            ``target_l0``. All but the dictionary's dimension are checked before
-            the vocabulary is embedded.
+            For invalid parameters (among them an ``l1_penalty`` of 2 or more
+            without ``target_l0``, at which every weight of every row is zero,
+            and a ``device`` whose backend torch does not have), an empty ``X``, rows with NaN or
+            infinite values (rows that are NaN throughout are told as the
+            inputs ``CLIPEmbedder(on_error="skip")`` could not read), an ``X``
+            of 3 or more dimensions (images perhaps), a vocabulary with blank
+            or duplicate entries, a ``concept_embeddings`` row count that does
+            not match the vocabulary, an ``X`` whose number of features differs
+            from the dictionary's dimension, a given centre of another width or
+            of norm above 1 (not a mean of L2-normalised embeddings), no
+            published mean for ``image_mean="pretrained"``, a centre to learn
+            from one row or from rows that all point the same way, or an
+            unreachable ``target_l0``. All but the dictionary's dimension are
+            checked before the vocabulary is embedded.
         TypeError
             For a parameter of the wrong type (a bool or a string where a
-            number is expected, a number where an option string is expected).
+            number is expected, a number where an option string is expected),
+            or an ``X`` of file paths, texts or PIL images (the message names
+            the ``CLIPEmbedder`` to apply first).
         """
         self._check_params()
         with verbose_logging(self.verbose):
@@ -691,8 +790,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         Raises
         ------
         ValueError
-            If ``X`` has the wrong number of features, is empty, or holds NaN
-            or infinite values (the rows are named).
+            If ``X`` has the wrong number of features, is empty, has 3 or more
+            dimensions (images perhaps), or holds NaN or infinite values (the
+            rows are named, and rows that are NaN throughout are told as the
+            inputs ``CLIPEmbedder(on_error="skip")`` could not read).
+        TypeError
+            If ``X`` holds file paths, texts or PIL images rather than
+            embeddings (the message names the ``CLIPEmbedder`` to apply first).
         """
         check_is_fitted(self)
         _weights.check_output(self)  # before the solve, not after it

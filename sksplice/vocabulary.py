@@ -679,14 +679,20 @@ def _torch_load_tensor(path: Path) -> object:
             ) from exc
 
 
+#: How far above 1 the norm of a given mean may lie: the rounding of a mean of unit
+#: vectors stored in float16 (relative error at most 2**-11 per entry) stays below it.
+_MEAN_NORM_TOLERANCE = 1e-3
+
+
 def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_mean") -> np.ndarray:
     """Check a modality centre (an array, or a ``.npy``/``.pt`` file) and return it.
 
     One rule for every way a mean reaches sksplice (``image_mean=`` in Python,
     ``--image-mean FILE`` on the command line): a 1-D vector of real
     floating-point numbers (float16, float32 or float64), finite, of length
-    ``d``. Nothing is flattened or cast from another kind: 2-D arrays, complex,
-    boolean and integer arrays are refused.
+    ``d``, of norm at most 1 (1.001, for rounding): a mean of L2-normalised
+    embeddings. Nothing is flattened or cast from another kind: 2-D arrays,
+    complex, boolean and integer arrays are refused.
 
     Parameters
     ----------
@@ -710,7 +716,8 @@ def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_m
         If a path is given and no such file exists.
     ValueError
         If the file cannot be read or the values break the rule; the message
-        names the source (the file), its dtype and shape.
+        names the source (the file), its dtype and shape, or its norm when
+        that is above 1 (the mean of embeddings that were not normalised).
 
     Examples
     --------
@@ -771,4 +778,14 @@ def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_m
     if not np.isfinite(arr).all():
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise ValueError(f"{source} holds a non-finite value at index {bad}")
-    return arr.astype(np.float64)
+    out = arr.astype(np.float64)
+    norm = float(np.linalg.norm(out))
+    if norm > 1.0 + _MEAN_NORM_TOLERANCE:
+        raise ValueError(
+            f"{source} has norm {norm:.4g}, above 1: the mean of L2-normalised embeddings has "
+            "norm at most 1 (the published image means have norms 0.56 to 0.70), so this is "
+            "not one (a mean of embeddings that were not normalised, or a sum, perhaps), and "
+            "centring by it would give every row the same concepts. Normalise each embedding "
+            "before averaging: (X / np.linalg.norm(X, axis=1, keepdims=True)).mean(axis=0)"
+        )
+    return out

@@ -17,7 +17,13 @@ from ._names import close_matches
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._stack import warn_user
-from ._validation import check_finite_rows, check_labels, check_number, row_labels
+from ._validation import (
+    SKIPPED_ROWS_HINT,
+    check_finite_rows,
+    check_labels,
+    check_number,
+    row_labels,
+)
 
 __all__ = ["ZeroShotClassifier"]
 
@@ -171,7 +177,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
                 self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False
             )
             check_classification_targets(y)
-        check_finite_rows(X, "X", labels)
+        check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
         if self.classes is None:
             if y is None:
                 raise ValueError(
@@ -249,7 +255,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=False
         )
-        check_finite_rows(X, "X", labels)
+        check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
         return l2_normalize(np.asarray(X, dtype=np.float64)) @ self.class_embeddings_.T
 
     def decision_function(self, X: Any) -> np.ndarray:

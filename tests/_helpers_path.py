@@ -22,6 +22,12 @@ def concept_mixtures(tol: float = 1e-6) -> tuple[SpliceTransformer, np.ndarray]:
     return splicer, X
 
 
+def unit_mean(X: np.ndarray) -> np.ndarray:
+    """The mean of the L2-normalised rows of ``X``: a centre a transformer accepts."""
+    X = np.asarray(X, dtype=np.float64)
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).mean(axis=0)
+
+
 def count_paths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record the number of rows of every ``splice_path`` the searches run (a spy)."""
     solved: list[int] = []

@@ -200,6 +200,12 @@ def _nan_at(X: np.ndarray, row: int, value: float = np.nan) -> np.ndarray:
     return out
 
 
+def _nan_rows(X: np.ndarray, rows: list[int]) -> np.ndarray:
+    out = np.array(X, dtype=np.float64)
+    out[rows] = np.nan
+    return out
+
+
 def _scaled_rows(scale: float, dtype: type) -> Callable[[Env], Any]:
     """Transform rows 0-2 of X with row 1 multiplied by ``scale`` (0 for a zero row)."""
 
@@ -611,6 +617,48 @@ CASES: list[Case] = [
         names=lambda env: ["row(s): 3"],
     ),
     Case(
+        id="splice-transform-skipped-rows",
+        entry="SpliceTransformer.transform",
+        given='rows 2 and 4 NaN throughout (as CLIPEmbedder(on_error="skip") gives them)',
+        expected="ValueError naming rows 2 and 4, on_error='skip' and how to drop them",
+        run=lambda env: env.splice.transform(_nan_rows(env.X, [2, 4])),
+        error=ValueError,
+        names=lambda env: ["row(s): 2, 4", "on_error='skip'", "keep = ~np.isnan(X)"],
+    ),
+    Case(
+        id="splice-fit-image-paths",
+        entry="SpliceTransformer.fit",
+        given="a list of image file paths instead of embeddings",
+        expected="TypeError naming the paths and CLIPEmbedder(modality='image')",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=env.D, device="cpu"
+        ).fit([env.path("good.png"), env.path("good.jpg")]),
+        error=TypeError,
+        names=lambda env: ["file paths", env.path("good.png"), "CLIPEmbedder(modality='image')"],
+    ),
+    Case(
+        id="splice-fit-image-batch",
+        entry="SpliceTransformer.fit",
+        given="a uint8 array of 3 images, shape (3, 24, 24, 3)",
+        expected="ValueError naming the shape and CLIPEmbedder(modality='image')",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=env.D, device="cpu"
+        ).fit(np.zeros((3, 24, 24, 3), dtype=np.uint8)),
+        error=ValueError,
+        names=lambda env: ["(3, 24, 24, 3)", "CLIPEmbedder(modality='image')"],
+    ),
+    Case(
+        id="splice-fit-penalty-two",
+        entry="SpliceTransformer.fit",
+        given="l1_penalty=2 (every weight of every row is zero from 2 on)",
+        expected="ValueError naming l1_penalty, 2 and the useful range",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB, concept_embeddings=env.D, l1_penalty=2, device="cpu"
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["l1_penalty must be below 2, got 2", "no concept at all"],
+    ),
+    Case(
         id="splice-transform-inf",
         entry="SpliceTransformer.transform",
         given="inf in row 4",
@@ -819,6 +867,20 @@ CASES: list[Case] = [
         ).fit(env.X),
         error=ValueError,
         names=lambda env: ["image_mean"],
+    ),
+    Case(
+        id="splice-fit-image-mean-norm",
+        entry="SpliceTransformer.fit",
+        given="image_mean of norm 3 (the mean of embeddings that were not normalised)",
+        expected="ValueError naming image_mean and its norm (normalise before averaging)",
+        run=lambda env: SpliceTransformer(
+            vocabulary=VOCAB,
+            concept_embeddings=env.D,
+            image_mean=np.full(DIM, 3 / np.sqrt(DIM)),
+            device="cpu",
+        ).fit(env.X),
+        error=ValueError,
+        names=lambda env: ["image_mean has norm 3, above 1", "Normalise each embedding"],
     ),
     Case(
         id="splice-fit-vocabulary-missing",

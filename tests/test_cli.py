@@ -504,6 +504,31 @@ def test_image_mean_file_rule(name, image_tree, vocab_file, inproc, capsys, tmp_
     assert shape in last, last
 
 
+def test_an_image_mean_file_above_unit_norm_is_refused_before_embedding(
+    image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding
+):
+    # It was accepted, and every image got the same concepts.
+    path = tmp_path / "mean.npy"
+    np.save(path, np.full(32, 0.5, dtype=np.float32))  # norm 2.83: not normalised first
+    args = ["decompose", str(image_tree), *_model_args(vocab_file), "--image-mean", str(path)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"sksplice: error: --image-mean file '{path}' has norm 2.828, above 1")
+    assert "Normalise each embedding before averaging" in last
+
+
+@pytest.mark.parametrize("value", ["2", "2.0", "1e9"])
+def test_a_penalty_of_two_or_more_is_a_usage_error(value, image_tree, vocab_file, env):
+    # Every weight of every image is zero from 2 on: it was found after the images.
+    proc = _run(
+        ["decompose", str(image_tree), *_model_args(vocab_file, "--l1-penalty", value)], env
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"argument --l1-penalty: must be below 2, got '{value}'" in proc.stderr
+    assert "no concept at all" in proc.stderr
+
+
 def test_cuda_device_without_cuda_is_refused_before_embedding(
     image_tree, vocab_file, inproc, capsys, no_embedding
 ):
@@ -3143,7 +3168,7 @@ def test_a_penalty_that_leaves_no_concept_says_so(image_tree, vocab_file, inproc
     # decompose printed "(no concept above the penalty)" for every image without a word on
     # standard error; compare printed "0 concepts tested ... none: the top 0 are not
     # significant (-f csv lists them)".
-    large = ["--l1-penalty", "1e9"]
+    large = ["--l1-penalty", "1.99"]  # (from 2 on, refused as a usage error)
     code, out, err = _main(
         ["decompose", str(image_tree), "-q", *_model_args(vocab_file), *large], capsys
     )

@@ -33,12 +33,50 @@ def no_cuda(monkeypatch):
         ("cpu:0", "cpu:0"),
         (torch.device("cpu"), "cpu"),
         ("auto", "cpu"),
-        ("mps", "mps"),  # other device types are torch's to judge when used
         ("meta", "meta"),
     ],
 )
 def test_accepted_without_cuda(no_cuda, device, expected):
     assert resolve_device(device) == expected
+
+
+@pytest.fixture
+def no_mps_no_xpu(monkeypatch):
+    """A machine without the MPS and XPU backends, whatever this one has."""
+    _backends(monkeypatch, False)
+
+
+def _backends(monkeypatch, available):
+    def is_available():
+        return available
+
+    # (torch._dynamo, imported with open_clip, reads mps.is_available.__wrapped__)
+    is_available.__wrapped__ = is_available
+    monkeypatch.setattr(torch.backends.mps, "is_available", is_available)
+    monkeypatch.setattr(torch.xpu, "is_available", is_available)
+
+
+@pytest.mark.parametrize(
+    ("device", "words"),
+    [
+        ("mps", r"device='mps' but MPS is not available \(torch.backends.mps.is_available\(\) "),
+        ("mps:0", r"device='mps:0' but MPS is not available"),
+        ("xpu", r"device='xpu' but XPU is not available \(torch.xpu.is_available\(\) is False"),
+        (torch.device("xpu", 1), r"device='xpu:1' but XPU is not available"),
+        # no is_available() to ask: an empty tensor placed there tells
+        ("xla", r"device='xla' but XLA is not available \(NotImplementedError: "),
+    ],
+)
+def test_other_device_types_without_their_backend_are_refused(no_mps_no_xpu, device, words):
+    # They passed, and the first transform failed with torch's RuntimeError.
+    with pytest.raises(ValueError, match=words + r".*use device='cpu'"):
+        resolve_device(device)
+
+
+def test_other_device_types_with_their_backend_are_accepted(monkeypatch):
+    _backends(monkeypatch, True)
+    assert resolve_device("mps") == "mps"
+    assert resolve_device("xpu:1") == "xpu:1"
 
 
 @pytest.mark.parametrize(
@@ -119,9 +157,13 @@ def _calls():
         (0, TypeError, "device must be a string"),
         ("gpu", ValueError, "'gpu' is not a device torch understands"),
         ("cuda", ValueError, "CUDA is not available"),
+        ("mps", ValueError, "device='mps' but MPS is not available"),
+        ("xpu", ValueError, "device='xpu' but XPU is not available"),
     ],
 )
-def test_every_entry_point_applies_the_same_rule(no_cuda, entry, device, error, words):
+def test_every_entry_point_applies_the_same_rule(
+    no_cuda, no_mps_no_xpu, entry, device, error, words
+):
     with pytest.raises(error, match=words):
         _calls()[entry](device)
 

@@ -27,6 +27,11 @@ except ImportError:
     from _helpers_transformer import CountingEmbedder, KeylessEmbedder
 
 
+def _unit(v):
+    """``v`` scaled to unit norm (a centre of 0.5 times it is a mean of unit vectors)."""
+    return np.asarray(v, dtype=np.float64) / np.linalg.norm(v)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_memory_cache():
     clear_memory_cache()
@@ -746,7 +751,7 @@ def test_transformer_warns_of_concepts_with_the_same_embedding(rng):
     raw = rng.standard_normal((len(concepts), 16)).astype(np.float32)
     raw[1] = raw[0]
     raw[7] = raw[6]
-    mean = rng.standard_normal(16)
+    mean = 0.5 * _unit(rng.standard_normal(16))
     splice = SpliceTransformer(vocabulary=concepts, concept_embeddings=raw, image_mean=mean)
     with pytest.warns(DuplicateConceptWarning, match=r"2 concept\(s\).*'dog' = 'Dog'") as caught:
         splice.fit(rng.standard_normal((5, 16)))
@@ -825,13 +830,14 @@ def test_the_transformer_reuses_a_longer_cached_beginning_of_its_vocabulary(tmp_
     path.write_text("\n".join(f"word {i}" for i in range(3000)), encoding="utf-8")
     embedder = CountingEmbedder(dim=8, key="sweep-file")
     X = np.random.default_rng(0).standard_normal((4, 8))
+    centre = 0.5 * _unit(X[0])
     clear_memory_cache()
     CountingEmbedder.reset()
-    big = SpliceTransformer(embedder, vocabulary=path, image_mean=X[0], cache_dir=tmp_path).fit(X)
+    big = SpliceTransformer(embedder, vocabulary=path, image_mean=centre, cache_dir=tmp_path).fit(X)
     assert CountingEmbedder.n_texts == 3000
     CountingEmbedder.reset()
     small = SpliceTransformer(
-        embedder, vocabulary=path, vocabulary_size=1000, image_mean=X[0], cache_dir=tmp_path
+        embedder, vocabulary=path, vocabulary_size=1000, image_mean=centre, cache_dir=tmp_path
     ).fit(X)
     assert CountingEmbedder.n_texts == 0
     assert list(small.concepts_) == list(big.concepts_[:1000])

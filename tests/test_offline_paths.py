@@ -436,7 +436,7 @@ def test_pretrained_image_mean_is_the_pinned_file_of_the_model(tmp_path, monkeyp
     home = tmp_path / "home"
     target = home / "means" / "toy.pt"
     target.parent.mkdir(parents=True)
-    values = torch.linspace(-0.5, 0.5, DIM)
+    values = torch.linspace(-0.3, 0.3, DIM)  # (a mean of unit vectors: norm at most 1)
     torch.save(values, target)
     remote = RemoteFile("means/toy.pt", "https://example.invalid/toy.pt", file_sha256(target))
     monkeypatch.setitem(IMAGE_MEANS, ("Toy-B-1", "tag"), remote)
@@ -679,7 +679,7 @@ def test_pretrained_tag_must_be_a_string():
 
 
 def test_mean_vector_from_files(tmp_path):
-    values = np.linspace(-1, 1, 6)
+    values = np.linspace(-0.5, 0.5, 6)
     np.save(tmp_path / "m.npy", values)
     torch.save(torch.tensor(values, dtype=torch.float32), tmp_path / "m.pt")
     np.testing.assert_array_equal(as_mean_vector(tmp_path / "m.npy", 6), values)
@@ -714,6 +714,9 @@ def test_mean_vector_from_tensors():
         ([[0.1], [0.2, 0.3]], "image_mean is not an array of numbers"),
         (np.zeros((2, 2)), r"float64 values of shape \(2, 2\)"),
         (np.array([0.1, np.inf]), "non-finite value at index 1"),
+        # not a mean of unit vectors: every row would decompose into the same concepts
+        (np.array([3.0, 4.0]), r"^image_mean has norm 5, above 1: .* Normalise each embedding"),
+        (np.array([0.6, 0.8]) * 1.002, "image_mean has norm 1.002, above 1"),
     ],
 )
 def test_mean_vector_errors(mean, match):

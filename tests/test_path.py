@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from sksplice import SplicePath, SpliceTransformer, splice_path
 
-from ._helpers_path import concept_mixtures, count_paths
+from ._helpers_path import concept_mixtures, count_paths, unit_mean
 
 TOL = 1e-6
 
@@ -117,6 +117,9 @@ def test_unfitted_transformer_is_cloned_and_fitted(problem):
         ([0.1, np.nan], ValueError, "finite"),
         # (0, least squares, could run for minutes over a wide dictionary in float32)
         ([0.1, 0.0], ValueError, "l1_penalties[1] = 0.0: every penalty must be a positive"),
+        # (at 2 or more every weight of every row is zero)
+        ([0.1, 2.0], ValueError, "l1_penalties[1] = 2.0: every penalty must be below 2"),
+        ([5, 0.1], ValueError, "l1_penalties[0] = 5.0: every penalty must be below 2"),
         (["a"], TypeError, "l1_penalties[0] = 'a' is str, not a number"),
         # (NumPy reads "0.2" as 0.2: the transformer refused it after the dictionary)
         ([0.1, "0.2"], TypeError, "l1_penalties[1] = '0.2' is str, not a number"),
@@ -198,7 +201,7 @@ def test_validation_curve_with_a_fixed_centre_solves_one_path(problem, monkeypat
     splicer, X = problem
     V = splicer._center(np.asarray(X, dtype=np.float64))
     y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)
-    fixed = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+    fixed = clone(splicer).set_params(image_mean=unit_mean(X))
     probe = LogisticRegression(C=10.0, tol=1e-10, max_iter=10_000)
     penalties = [0.3, 0.05]
     cv = KFold(4, shuffle=True, random_state=0)
@@ -218,7 +221,7 @@ def _weighted_problem(problem, fixed):
     V = splicer._center(np.asarray(X, dtype=np.float64))
     y = (V @ splicer.dictionary_[:3].sum(axis=0) > 0).astype(int)
     if fixed:
-        splicer = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+        splicer = clone(splicer).set_params(image_mean=unit_mean(X) + 0.05)
     w = np.random.default_rng(1).uniform(0.05, 3.0, size=len(y))
     return splicer, X, y, w
 
@@ -339,6 +342,8 @@ def test_validation_curve_refuses_bad_penalties_before_fitting(problem, monkeypa
     monkeypatch.setattr(SpliceTransformer, "fit", fail)
     with pytest.raises(ValueError, match="finite"):
         splice_validation_curve(splicer, LogisticRegression(), X, np.arange(60) % 2, [0.1, np.inf])
+    with pytest.raises(ValueError, match=r"l1_penalties\[1\] = 2.5: .*no concept at all"):
+        splice_validation_curve(splicer, LogisticRegression(), X, np.arange(60) % 2, [0.1, 2.5])
 
 
 def test_validation_curve_folds_in_parallel_give_the_same_scores(problem):
@@ -371,7 +376,7 @@ def test_validation_curve_takes_folds_as_boolean_masks(problem, fixed):
     as_indices = [(np.flatnonzero(tr), np.flatnonzero(te)) for tr, te in folds]
     transformer = clone(splicer)
     if fixed:
-        transformer.set_params(image_mean=np.asarray(X).mean(axis=0))
+        transformer.set_params(image_mean=unit_mean(X))
     args = (transformer, LogisticRegression(), X, y, [0.3, 0.1])
     masks = splice_validation_curve(*args, cv=folds)
     indices = splice_validation_curve(*args, cv=as_indices)
@@ -391,7 +396,7 @@ def test_validation_curve_with_a_fixed_centre_solves_only_the_rows_the_folds_use
 
     splicer, X = problem
     y = np.arange(len(X)) % 2
-    fixed = clone(splicer).set_params(image_mean=np.asarray(X).mean(axis=0))
+    fixed = clone(splicer).set_params(image_mean=unit_mean(X))
     cv = ShuffleSplit(2, train_size=20, test_size=10, random_state=0)
     used = np.unique(np.concatenate([np.r_[tr, te] for tr, te in cv.split(X)]))
     solved = count_paths(monkeypatch)

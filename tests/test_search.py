@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sksplice import CLIPEmbedder, ConceptEditor, SplicePathSearchCV, SpliceTransformer
 
-from ._helpers_path import NeedsDenserWeights, concept_mixtures, count_paths
+from ._helpers_path import NeedsDenserWeights, concept_mixtures, count_paths, unit_mean
 
 PENALTIES = [0.3, 0.05, 0.15]  # not sorted: the results keep this order
 KEY = "splicetransformer__l1_penalty"
@@ -105,7 +105,7 @@ def test_the_probe_gets_the_container_set_output_asks_for(problem, centre, outpu
     # them): the search hands the probe the same, and agrees with GridSearchCV.
     splicer, X, y = problem
     frame = pd.DataFrame(X, index=[f"row {i}" for i in range(len(X))])
-    params = {"output": output, **({"image_mean": X.mean(axis=0)} if centre == "fixed" else {})}
+    params = {"output": output, **({"image_mean": unit_mean(X)} if centre == "fixed" else {})}
     pipe = make_pipeline(
         clone(splicer).set_params(**params),
         ConceptEditor(remove=["concept 1"]),
@@ -146,7 +146,7 @@ def test_a_fixed_centre_decomposes_every_embedding_once(problem, monkeypatch, ce
     # path over all rows serves every fold; the results are GridSearchCV's either way.
 
     splicer, X, y = problem
-    mean = X.mean(axis=0) + 0.05
+    mean = unit_mean(X) + 0.05
     params = {
         None: {},
         "image_mean": {"image_mean": mean},
@@ -291,6 +291,15 @@ def _refusals(splicer):
         ),
         ("infinite penalty", pipe, [0.1, np.inf], {}, ValueError, "finite"),
         ("zero penalty", pipe, [0.1, 0.0], {}, ValueError, r"l1_penalties\[1\] = 0.0.*positive"),
+        # (every weight of every row is zero from 2 on: each candidate scored the same)
+        (
+            "penalty of two",
+            pipe,
+            [0.1, 2.0, 3],
+            {},
+            ValueError,
+            r"l1_penalties\[1\] = 2.0: every penalty must be below 2.*no concept at all",
+        ),
         ("text penalty", pipe, ["0.1", "0.2"], {}, TypeError, r"l1_penalties\[0\] = '0.1' is str"),
         (
             "bad transformer option",
@@ -426,7 +435,7 @@ def with_centre(problem, centre):
     """The problem's transformer with a learned centre, or a fixed one (a shared path)."""
     splicer, X, y = problem
     if centre == "fixed":
-        splicer = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+        splicer = clone(splicer).set_params(image_mean=unit_mean(X) + 0.05)
     return splicer, X, y
 
 
@@ -730,7 +739,7 @@ def test_a_fixed_centre_refits_from_the_shared_path_without_a_solve(problem, mon
     # With a fixed centre the path over the rows the folds use holds the refit's weights
     # at the best penalty, so the refit solves nothing; a row in no fold needs the solve.
     splicer, X, y = problem
-    fixed = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+    fixed = clone(splicer).set_params(image_mean=unit_mean(X) + 0.05)
     pipe = make_pipeline(fixed, StandardScaler(with_mean=False), probe())
     if folds == "all rows":
         cv = StratifiedKFold(3, shuffle=True, random_state=0)
@@ -765,7 +774,7 @@ def test_a_fixed_centre_refit_fits_as_the_pipeline_would(problem, tmp_path, case
     # A pipeline that caches its steps fits clones of them, and dense weights are wrapped
     # by set_output: the refit then fits the pipeline itself, as GridSearchCV would.
     splicer, X, y = problem
-    fixed = clone(splicer).set_params(image_mean=X.mean(axis=0) + 0.05)
+    fixed = clone(splicer).set_params(image_mean=unit_mean(X) + 0.05)
     if case == "memory":
         steps = [("splicetransformer", fixed), ("scale", StandardScaler(with_mean=False))]
         pipe = Pipeline([*steps, ("probe", probe())], memory=str(tmp_path))

@@ -1179,7 +1179,7 @@ rng = np.random.default_rng(0)
 splicer = SpliceTransformer(
     vocabulary=[f"c{i}" for i in range(20)],
     concept_embeddings=rng.normal(size=(20, 8)),
-    image_mean=rng.normal(size=8),
+    image_mean=rng.normal(size=8) / 8,  # (a centre has norm at most 1)
     device="cpu",
 ).fit(rng.normal(size=(30, 8)))
 joblib.dump(splicer, path)

@@ -404,9 +404,9 @@ def _count_validation(monkeypatch):
     calls: list[str] = []
     real = check_finite_rows
 
-    def counting(X, name, labels=None):
+    def counting(X, name, labels=None, **kwargs):
         calls.append(name)
-        return real(X, name, labels)
+        return real(X, name, labels, **kwargs)
 
     monkeypatch.setattr(transformer_module, "check_finite_rows", counting)
     monkeypatch.setattr(lasso_module, "check_finite_rows", counting)

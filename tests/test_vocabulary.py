@@ -17,6 +17,7 @@ from sksplice.vocabulary import (
     IMAGE_MEANS,
     UPSTREAM_URL,
     VOCABULARIES,
+    as_mean_vector,
     authors_index_to_concept,
     load_image_mean,
     load_vocabulary,
@@ -127,6 +128,9 @@ def test_published_image_means(splice_data_dir, no_network, path):
         np.testing.assert_array_equal(mean, reference.numpy())
         # A mean of unit vectors lies strictly inside the unit ball.
         assert 0.1 < np.linalg.norm(mean) < 1.0
+        # and the rule for given centres (norm at most 1) lets it through, in float16 too
+        for given in (mean, mean.astype(np.float16)):
+            assert as_mean_vector(given, MEAN_DIMS[path]).shape == mean.shape
 
 
 def test_image_mean_name_aliases(splice_data_dir, no_network):

@@ -11,6 +11,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from .._penalty import ZERO_CODE_PENALTY
 from .._version import __version__
 from ._compare import _cmd_compare
 from ._decompose import _cmd_decompose
@@ -41,6 +42,18 @@ def _positive_float(value: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from exc
     if not np.isfinite(out) or out <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}")
+    return out
+
+
+def _l1_penalty(value: str) -> float:
+    """An argparse type: a penalty in (0, 2) (from 2 on, every weight is zero)."""
+    out = _positive_float(value)
+    if out >= ZERO_CODE_PENALTY:
+        raise argparse.ArgumentTypeError(
+            f"must be below {ZERO_CODE_PENALTY:g}, got {value!r}: from {ZERO_CODE_PENALTY:g} on "
+            "every weight of every image is zero, which gives no concept at all (useful "
+            "penalties are mostly 0.05 to 0.5; or give --target-l0)"
+        )
     return out
 
 
@@ -121,7 +134,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
     sparsity = g.add_mutually_exclusive_group()
     sparsity.add_argument(
-        "--l1-penalty", type=_positive_float, default=None, help="sparsity penalty (default: 0.25)"
+        "--l1-penalty",
+        type=_l1_penalty,
+        default=None,
+        help="sparsity penalty, below 2 (default: 0.25)",
     )
     sparsity.add_argument(
         "--target-l0",

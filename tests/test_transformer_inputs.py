@@ -1,0 +1,263 @@
+"""What SpliceTransformer refuses in its inputs, and how it says so.
+
+A centre that is not the mean of unit-norm embeddings, a penalty at which no row
+keeps a concept, images, paths or texts given where embeddings are expected, and the
+NaN rows of ``CLIPEmbedder(on_error="skip")``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sksplice.dictionary import clear_memory_cache
+from sksplice.solvers import NonNegLasso
+from sksplice.transformer import SpliceTransformer
+
+try:  # whether or not tests/ is a package
+    from ._helpers_transformer import CountingEmbedder, random_vocabulary
+except ImportError:
+    from _helpers_transformer import CountingEmbedder, random_vocabulary
+
+N_CONCEPTS = 30
+DIM = 16
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+    clear_memory_cache()
+    CountingEmbedder.reset()
+    yield
+    clear_memory_cache()
+
+
+def _unit(X):
+    X = np.asarray(X, dtype=np.float64)
+    return X / np.linalg.norm(X, axis=-1, keepdims=True)
+
+
+def _X(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, DIM)) + 3.0  # embeddings with a common direction
+
+
+def _splice(**kwargs):
+    kwargs.setdefault("device", "cpu")
+    return SpliceTransformer(
+        embedder=CountingEmbedder(dim=DIM), vocabulary=random_vocabulary(N_CONCEPTS), **kwargs
+    )
+
+
+# ------------------------------------------------------------ a given centre
+
+
+@pytest.mark.parametrize("as_file", [False, True], ids=["array", "npy"])
+@pytest.mark.parametrize("param", ["image_mean", "text_mean"])
+def test_a_given_centre_above_unit_norm_is_refused_before_embedding(param, as_file, tmp_path):
+    # It was accepted: centred by it, every row decomposed into the same concepts.
+    X = _X()
+    mean = X.mean(axis=0)  # the mean of embeddings that were not normalised: norm 12.3
+    norm = np.linalg.norm(mean)
+    assert norm > 10
+    given = mean
+    if as_file:
+        given = tmp_path / "mean.npy"
+        np.save(given, mean.astype(np.float32))
+    modality = "text" if param == "text_mean" else "image"
+    with pytest.raises(ValueError) as info:
+        _splice(modality=modality, **{param: given}).fit(X)
+    message = str(info.value)
+    assert message.startswith(param), message
+    if as_file:
+        assert str(given) in message
+    assert f"has norm {norm:.4g}, above 1" in message
+    assert "Normalise each embedding before averaging" in message
+    assert CountingEmbedder.n_calls == 0  # refused before the vocabulary was embedded
+    # the fix the message gives is accepted
+    fixed = _unit(X).mean(axis=0)
+    splice = _splice(modality=modality, **{param: fixed}).fit(X)
+    assert splice.mean_source_ == "given"
+    # and the rows no longer all have the same concepts
+    top = {tuple(c for c, _ in row) for row in splice.top_concepts(X[:8], k=3)}
+    assert len(top) > 1
+
+
+def test_centres_of_unit_embeddings_pass_as_any_float_dtype():
+    X = _X()
+    learned = _splice().fit(X).mean_  # the project's own learned centre
+    assert np.linalg.norm(learned) < 1
+    # a unit vector stored in float16 whose norm rounds above 1 (a centre learned from
+    # embeddings that all point the same way is refused, but a given one may be a unit
+    # vector, such as one normalised embedding)
+    rng = np.random.default_rng(0)
+    unit16 = next(
+        v
+        for v in (_unit(rng.normal(size=DIM)).astype(np.float16) for _ in range(1000))
+        if np.linalg.norm(v.astype(np.float64)) > 1.0
+    )
+    for mean in (learned, learned.astype(np.float32), learned.astype(np.float16), unit16):
+        assert _splice(image_mean=mean).fit(X).mean_source_ == "given"
+    with pytest.raises(ValueError, match=r"image_mean has norm 1.01, above 1"):
+        _splice(image_mean=1.01 * _unit(learned)).fit(X)
+
+
+# ------------------------------------------------------------ the penalty
+
+
+def test_at_a_penalty_of_two_every_code_is_zero():
+    # The bound behind the refusal, from the solver's own objective
+    # ||D^T w - v||^2 + l1_penalty * ||w||_1: w = 0 is optimal iff
+    # l1_penalty >= 2 max_j (D v)_j, and a transformer's targets and concepts have
+    # unit norm, so (D v)_j <= 1.
+    X = _X()
+    splice = _splice(l1_penalty=0.1).fit(X)
+    V = splice._center(X)
+    D = splice.dictionary_
+    np.testing.assert_allclose(np.linalg.norm(V, axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(D, axis=1), 1.0, rtol=1e-7)  # (float32 rows)
+    lasso = NonNegLasso(D, device="cpu")
+    assert lasso.solve(V, 2.0).l0().max() == 0
+    # targets in the direction of a concept reach (D v)_j = 1, the most there is: at 2
+    # what is left is the rounding of the concepts' norms
+    C = _unit(D[:5])
+    assert float((C @ D.T).max()) == pytest.approx(1.0, abs=1e-7)
+    assert lasso.solve(C, 2.0).to_csr().max() < 1e-7
+    # and just below 2 they keep their concept
+    assert (lasso.solve(C, 1.98).l0() == 1).all()
+
+
+@pytest.mark.parametrize("penalty", [2, 2.0, 5.0, 1e9])
+def test_a_penalty_of_two_or_more_is_refused_before_embedding(penalty):
+    with pytest.raises(ValueError) as info:
+        _splice(l1_penalty=penalty).fit(_X())
+    message = str(info.value)
+    assert message.startswith(f"l1_penalty must be below 2, got {penalty!r}: ")
+    assert "no concept at all" in message and "Useful penalties lie below 2" in message
+    assert CountingEmbedder.n_calls == 0
+
+
+def test_penalties_just_below_two_or_where_calibration_starts_are_accepted():
+    assert _splice(l1_penalty=1.99).fit(_X()).l1_penalty_ == 1.99
+    # with target_l0 the penalty is only where the calibration starts
+    splice = _splice(l1_penalty=1e3, target_l0=3).fit(_X())
+    assert splice.l1_penalty_ < 2
+    with pytest.raises(ValueError, match=r"^l1_penalty must be a positive finite number"):
+        _splice(l1_penalty=-1).fit(_X())
+
+
+# ------------------------------------------------ images, paths or texts for X
+
+
+def _image(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 255, size=(20, 24, 3), dtype=np.uint8)
+
+
+_NOT_EMBEDDINGS = {
+    "image-paths": (
+        lambda: ["cats/a.png", "cats/b.JPG"],
+        TypeError,
+        "X holds file paths ('cats/a.png' first), not embeddings",
+        "CLIPEmbedder(modality='image')",
+    ),
+    "path-objects": (
+        lambda: [Path("cats/a.png")],
+        TypeError,
+        f"X holds file paths ({Path('cats/a.png')!r} first), not embeddings",
+        "CLIPEmbedder(modality='image')",
+    ),
+    "one-path": (
+        lambda: "cats/a.png",
+        TypeError,
+        "X is one path ('cats/a.png'), not embeddings",
+        "CLIPEmbedder(modality='image')",
+    ),
+    "texts": (
+        lambda: ["a dog", "a cat"],
+        TypeError,
+        "X holds strings ('a dog' first), not embeddings",
+        "CLIPEmbedder(modality='text') and decompose them with modality='text'",
+    ),
+    "pil-images": (
+        lambda: [Image.fromarray(_image())] * 3,
+        TypeError,
+        "X holds PIL images (Image first), not embeddings",
+        "CLIPEmbedder(modality='image')",
+    ),
+    "image-batch": (
+        lambda: np.stack([_image()] * 3),
+        ValueError,
+        "X has shape (3, 20, 24, 3): a batch of images perhaps, not embeddings",
+        "CLIPEmbedder(modality='image')",
+    ),
+    "gray-image-list": (
+        lambda: [_image()[..., 0]] * 3,
+        ValueError,
+        "X holds arrays of shape (20, 24) (images perhaps), not embeddings",
+        "CLIPEmbedder(modality='image')",
+    ),
+}
+
+
+@pytest.mark.parametrize("method", ["fit", "transform"])
+@pytest.mark.parametrize("case", sorted(_NOT_EMBEDDINGS))
+def test_images_paths_or_texts_given_for_embeddings_are_named(case, method):
+    # They met "could not convert string to float" or "Found array with dim 4".
+    make, error, named, embedder = _NOT_EMBEDDINGS[case]
+    splice = _splice()
+    if method == "transform":
+        splice.fit(_X())
+    with pytest.raises(error) as info:
+        getattr(splice, method)(make())
+    message = str(info.value)
+    assert message.startswith(named), message
+    assert f"Embed the {'texts' if case == 'texts' else 'image'}" in message, message
+    assert embedder in message, message
+    assert "shape (n_samples, d)" in message
+
+
+def test_embeddings_in_other_containers_are_not_taken_for_images():
+    X = _X()
+    splice = _splice().fit([list(row) for row in X])  # a list of lists of numbers
+    assert splice.transform(list(X[:3])).shape == (3, N_CONCEPTS)  # a list of 1-D arrays
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        splice.transform(X[0])  # one row: scikit-learn's advice (reshape) stands
+
+
+# ------------------------------------------------ NaN rows of on_error="skip"
+
+
+def test_rows_that_are_nan_throughout_are_told_as_skipped_inputs():
+    X = _unit(_X())
+    splice = _splice().fit(X)
+    bad = X.copy()
+    bad[[3, 7]] = np.nan  # what CLIPEmbedder(on_error="skip") gives for unread inputs
+    for call in (splice.transform, _splice().fit):
+        with pytest.raises(ValueError) as info:
+            call(bad)
+        message = str(info.value)
+        assert message.startswith("X holds NaN or infinite values in 2 row(s): 3, 7: ")
+        assert "CLIPEmbedder(on_error='skip') gives for inputs it could not read" in message
+        assert "keep = ~np.isnan(X).any(axis=1); X, y = X[keep], y[keep]" in message
+        # the advice works
+        keep = ~np.isnan(bad).any(axis=1)
+        assert call(bad[keep]) is not None
+
+
+def test_rows_with_some_non_finite_values_are_not_taken_for_skipped_inputs():
+    X = _unit(_X())
+    splice = _splice().fit(X)
+    for value in (np.nan, np.inf):
+        bad = X.copy()
+        bad[[3, 7]] = np.nan
+        bad[9, 0] = value  # one entry: not a skipped input
+        with pytest.raises(ValueError) as info:
+            splice.transform(bad)
+        message = str(info.value)
+        assert re.fullmatch(r"X holds NaN or infinite values in 3 row\(s\): 3, 7, 9", message)
