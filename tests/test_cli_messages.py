@@ -69,7 +69,7 @@ def _main(args: list[str], capsys) -> tuple[int, str, str]:
 @pytest.mark.parametrize("quiet", [False, True])
 def test_a_report_whose_weights_are_all_zero_says_why(run_env, tmp_path, capsys, quiet):
     out = tmp_path / "r.html"
-    extra = ["--l1-penalty", "50", *(["-q"] if quiet else [])]
+    extra = ["--l1-penalty", "1.99", *(["-q"] if quiet else [])]
     code, _, err = _main(["report", str(run_env), "-o", str(out), *_args(tmp_path, *extra)], capsys)
     assert code == 0, err
     assert out.is_file()
