@@ -22,6 +22,6 @@ def no_concept_reason() -> str:
         f"at {ZERO_CODE_PENALTY:g} or more every weight of every row is zero (the targets and "
         "the concepts have unit norm, so w = 0 is the solution), which gives no concept at "
         f"all. Useful penalties lie below {ZERO_CODE_PENALTY:g}, mostly from 0.05 to 0.5 "
-        "(0.15 to 0.35 gives about 3 to 20 concepts per image on ViT-B-32); or set "
-        "target_l0 to have fit find the penalty for a number of concepts"
+        "(a smaller penalty keeps more concepts); or set target_l0 to have fit find "
+        "the penalty for a number of concepts"
     )
