@@ -638,3 +638,109 @@ def test_shares_show_their_counts_and_an_underflowed_p_value_a_bound(browser, tm
     assert [" ".join(c.split()) for c in cells[1:3]] == ["100.0% 2000/2000", "0.0% 0/2000"]
     assert cells[5] == "<1e-300"
     page.close()
+
+
+@pytest.mark.parametrize("width", [1400, 420])
+def test_enter_on_a_concept_moves_the_focus_to_the_panel_and_back(browser, explorer, width):
+    """The panel a link fills is one key press away, not hundreds, and so is the way back."""
+    path, W, _, _, _ = explorer
+    page = Page(browser, path, width=width)
+    p = page.page
+    link = p.locator('#ranking-table a.concept[data-concept="sky"]').first
+    link.focus()
+    p.keyboard.press("Enter")
+    assert p.evaluate("document.activeElement.id") == "detail-title"
+    # the panel is not read out whole on every change: a short status is
+    assert p.get_attribute("#detail", "aria-live") is None
+    assert p.get_attribute("#detail-status", "role") == "status"
+    assert p.inner_text("#detail-title") == "sky"
+    assert p.get_attribute("#detail-title", "tabindex") == "-1"
+    n = int((W[:, CONCEPTS.index("sky")] > 0).sum())
+    assert p.inner_text("#detail-status") == f"Showing concept \u201csky\u201d: {n} images"
+    # the focused heading is on screen (at 420 px the panel is below the page's sections)
+    top, bottom = p.evaluate(
+        "(() => { const r = document.activeElement.getBoundingClientRect();"
+        " return [r.top, r.bottom]; })()"
+    )
+    assert top >= 0 and bottom <= 1000
+    p.keyboard.press("Tab")
+    assert p.evaluate("document.activeElement.textContent") == "Back to the ranking table"
+    p.keyboard.press("Enter")
+    assert p.evaluate("document.activeElement.dataset.concept") == "sky"
+    assert p.evaluate("!!document.activeElement.closest('#ranking-table')")
+    # from a thumbnail: Escape in the panel goes back too
+    thumb = p.locator('#gallery .thumb[data-image="3"]')
+    thumb.focus()
+    p.keyboard.press("Enter")
+    assert p.evaluate("document.activeElement.id") == "detail-title"
+    assert p.inner_text("#detail-status").startswith("Showing image \u201cbeach/beach_03.jpg\u201d")
+    p.keyboard.press("Escape")
+    assert p.evaluate("document.activeElement.dataset.image") == "3"
+    page.close()
+
+
+def test_a_click_fills_the_panel_without_moving_the_page_focus_elsewhere(browser, explorer):
+    # a click on a concept in the panel keeps the way back to where the panel was opened
+    path = explorer[0]
+    page = Page(browser, path)
+    p = page.page
+    p.locator('#gallery .thumb[data-image="0"]').click()
+    assert p.inner_text("#detail button.back") == "Back to the images"
+    p.locator("#image-concepts a.concept").first.click()
+    assert p.evaluate("document.activeElement.id") == "detail-title"
+    p.locator("#detail button.back").click()
+    assert p.evaluate("document.activeElement.dataset.image") == "0"
+    page.close()
+
+
+def test_each_thumbnail_has_one_accessible_name(browser, explorer):
+    """The file name once (not the picture's alt text and then the caption again)."""
+    path = explorer[0]
+    page = Page(browser, path)
+    p = page.page
+    first = p.locator("#gallery .thumb").first
+
+    def name(thumb) -> str:  # the accessible name, as a screen reader gets it
+        snapshot = thumb.aria_snapshot()
+        assert 'img "' not in snapshot, snapshot  # (no named picture inside)
+        return re.match(r'- button "(.*)"', snapshot).group(1)
+
+    assert name(first) == "beach/beach_00.jpg"
+    p.locator('#ranking-table a.concept[data-concept="sea"]').first.click()
+    shown = name(p.locator("#concept-images .thumb").first)
+    assert re.fullmatch(r"beach/beach_\d\d\.jpg, weight \d\.\d{3}", shown), shown
+    page.close()
+
+
+def test_a_64_character_class_name_does_not_widen_a_narrow_page(browser, tmp_path, artifacts):
+    long = "a_very_long_class_folder_name_with_many_words_in_it_for_testing_"
+    assert len(long) == 64
+    y = np.array([long] * 4 + ["short"] * 4)
+    W = np.zeros((8, len(CONCEPTS)))
+    W[:4, 0], W[4:, 1] = 1.0, 1.0
+    results = [
+        ImageResult(f"/d/{y[i]}/{i}.png", [(CONCEPTS[i // 4], 1.0)], 1, 0.5, label=str(y[i]))
+        for i in range(8)
+    ]
+    path = tmp_path / "long.html"
+    write_report(path, results, profiles=concept_profiles(W, y, CONCEPTS))
+    page = Page(browser, path, width=420)
+    p = page.page
+    assert p.evaluate("document.documentElement.scrollWidth") <= 420
+    # each class heading wraps inside its card, whole and over no other
+    for h3 in p.locator(".profile h3").all():
+        inside = h3.evaluate(
+            """h => { const r = h.getBoundingClientRect(),
+                             c = h.parentElement.getBoundingClientRect();
+                      return h.scrollWidth <= h.clientWidth && r.right <= c.right; }"""
+        )
+        assert inside, h3.inner_text()
+    heading = p.locator(".profile h3", has_text="a_very_long").first
+    assert heading.get_attribute("title") == f"{long} (n=4)"
+    assert heading.inner_text().replace("\n", "") == f"{long} (n=4)"
+    # the class list is no wider than the page; the whole name is its tooltip
+    select = p.locator("#image-class")
+    assert select.evaluate("e => e.getBoundingClientRect().right") <= 420
+    p.select_option("#image-class", label=long)
+    assert select.get_attribute("title") == long
+    page.close(artifacts, "report_long_class_420")

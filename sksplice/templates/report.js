@@ -47,9 +47,12 @@
   }
   function thumb(i, extra) {
     const img = images[i];
+    // one accessible name: the folder and file name (and the weight), not the file name
+    // of the picture's alt text followed by the caption that repeats it
     const button = el("button", { class: "thumb", type: "button", "data-image": String(i),
-                                  title: img.p });
-    if (img.t) button.append(el("img", { src: img.t, alt: baseName(img.p), loading: "lazy" }));
+                                  title: img.p, "aria-label": shortName(img.p) +
+                                  (extra !== undefined ? ", weight " + extra : "") });
+    if (img.t) button.append(el("img", { src: img.t, alt: "", loading: "lazy" }));
     else button.append(el("span", { class: "noimg" }, "no preview"));
     // the folder and the file name on a line each, each cut on its own: a long folder
     // name no longer hides the file names (they differ where the folders do not)
@@ -166,8 +169,12 @@
   const imageCount = document.getElementById("image-count");
   const galleryMore = document.getElementById("gallery-more");
   let galleryLimit = PAGE_IMAGES;
-  DATA.classes.forEach((name, c) => imageClass.append(el("option", { value: String(c) }, name)));
+  DATA.classes.forEach((name, c) => imageClass.append(el("option", { value: String(c), title: name },
+                                                         name)));
   if (!DATA.classes.length) imageClass.hidden = true;
+  // the list is no wider than the page: a long class name is cut there, whole in the tooltip
+  const classTitle = () => { imageClass.title = imageClass.selectedOptions[0]?.text ?? ""; };
+  classTitle();
 
   function renderGallery() {
     const q = imageSearch.value.trim().toLowerCase();
@@ -188,7 +195,11 @@
     galleryMore.hidden = shown.length <= galleryLimit;
   }
   imageSearch.addEventListener("input", () => { galleryLimit = PAGE_IMAGES; renderGallery(); });
-  imageClass.addEventListener("change", () => { galleryLimit = PAGE_IMAGES; renderGallery(); });
+  imageClass.addEventListener("change", () => {
+    classTitle();
+    galleryLimit = PAGE_IMAGES;
+    renderGallery();
+  });
   galleryMore.addEventListener("click", () => { galleryLimit += 2 * PAGE_IMAGES; renderGallery(); });
   renderGallery();
 
@@ -198,15 +209,67 @@
   const scaleNote = document.getElementById("scale");
   if (scaleNote) scaleNote.textContent = DATA.scale.toFixed(3);
 
-  function showDetail(nodes) {
+  const status = document.getElementById("detail-status");
+  // the link or thumbnail that opened the panel (not one in the panel), for "Back to ..."
+  let opener = null;
+  let openerSection = null;
+  const PLACES = { ranking: "the ranking table", classes: "the classes", images: "the images",
+                   summary: "the summary" };
+
+  // Fill the panel. The panel itself is not a live region (a screen reader would read it
+  // all); a short status is announced instead. Opened by a user (from a link or a
+  // thumbnail), the focus moves to the panel's heading and a button leads back.
+  function showDetail(nodes, message, from) {
     detailEmpty.hidden = true;
+    if (from && !from.closest("#detail")) {
+      opener = from;
+      openerSection = from.closest("section");
+    }
+    const heading = nodes[0];
+    heading.setAttribute("tabindex", "-1");
+    if (from && openerSection) {
+      const back = el("button", { type: "button", class: "back" },
+                      "Back to " + (PLACES[openerSection.id] || "the page"));
+      back.addEventListener("click", goBack);
+      nodes.splice(1, 0, back);
+    }
     detail.replaceChildren(...nodes);
+    status.textContent = message;
     const aside = document.getElementById("detail");
     aside.scrollTop = 0;
     if (window.matchMedia("(max-width: 1100px)").matches) aside.scrollIntoView();
+    if (from) heading.focus({ preventScroll: true });
   }
 
-  function showConcept(name) {
+  // Back to the link or thumbnail that opened the panel; if a search or filter has
+  // redrawn it since, to the same concept or image in its section, or to the section.
+  function goBack() {
+    if (!opener) return;
+    let target = opener;
+    if (!target.isConnected) {
+      const section = openerSection;
+      const key = opener.hasAttribute("data-concept") ? "data-concept" : "data-image";
+      const value = opener.getAttribute(key);
+      target = section && [...section.querySelectorAll("[" + key + "]")]
+        .find((e) => e.getAttribute(key) === value);
+      if (!target && section) {
+        target = section.querySelector("h2");
+        target.setAttribute("tabindex", "-1");
+      }
+    }
+    if (target) {
+      target.focus({ preventScroll: true });
+      target.scrollIntoView({ block: "nearest" });
+    }
+  }
+  document.getElementById("detail").addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && opener) {
+      event.preventDefault();
+      goBack();
+    }
+  });
+
+  function showConcept(name, from) {
     const nodes = [el("h2", { id: "detail-title", "data-kind": "concept" }, name)];
     const ci = conceptIndex.get(name);
     const hits = [];
@@ -240,10 +303,11 @@
     const grid = el("div", { class: "gallery", id: "concept-images" });
     for (const [i, w] of top) grid.append(thumb(i, wfmt(w)));
     nodes.push(grid);
-    showDetail(nodes);
+    showDetail(nodes, "Showing concept \u201c" + name + "\u201d: " + hits.length +
+      (hits.length === 1 ? " image" : " images"), from);
   }
 
-  function showImage(i) {
+  function showImage(i, from) {
     const img = images[i];
     const nodes = [el("h2", { id: "detail-title", "data-kind": "image" }, shortName(img.p))];
     if (img.t) nodes.push(el("img", { class: "big", src: img.t, alt: baseName(img.p) }));
@@ -262,7 +326,8 @@
       nodes.push(el("p", { class: "muted" }, "the report holds " + ws.length + " of its " +
         img.l0 + " non-zero concepts"));
     }
-    showDetail(nodes);
+    showDetail(nodes, "Showing image \u201c" + shortName(img.p) + "\u201d: " + img.l0 +
+      (img.l0 === 1 ? " concept" : " concepts"), from);
     for (const t of document.querySelectorAll(".thumb.active")) t.classList.remove("active");
     for (const t of document.querySelectorAll('.thumb[data-image="' + i + '"]')) {
       t.classList.add("active");
@@ -273,8 +338,11 @@
     const target = event.target.closest("[data-concept], [data-image]");
     if (!target) return;
     event.preventDefault();
-    if (target.hasAttribute("data-concept")) showConcept(target.getAttribute("data-concept"));
-    else showImage(Number(target.getAttribute("data-image")));
+    if (target.hasAttribute("data-concept")) {
+      showConcept(target.getAttribute("data-concept"), target);
+    } else {
+      showImage(Number(target.getAttribute("data-image")), target);
+    }
   });
 
   window.__skspliceReadyMs = performance.now();
