@@ -139,7 +139,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     with out.writing():
         _write_profile(out.fh, table, args.format, metadata, attrs["alpha"])
         if args.format != "table":  # (the table lists the significant rows only)
-            out.summary = f"{plural(len(table), 'ranking row')}, {len(metadata['classes'])} classes"
+            n_classes = table["class"].nunique()
+            classes = "1 class" if n_classes == 1 else f"{n_classes} classes"
+            out.summary = f"{plural(len(table), 'ranking row')}, {classes}"
     return 0
 
 
