@@ -68,17 +68,11 @@ def caption_card(text: str, label: str, size: int = 96) -> str:
 
 
 def class_rankings(W: Any, y: np.ndarray, concepts: Any):
-    """Every class against the rest, concatenated with a ``class`` column (as the CLI does)."""
-    import pandas as pd
+    """Every class against the rest in one table with a ``class`` column, the p-values
+    adjusted over all classes' tests together: the table the command line's report shows."""
+    from sksplice.analysis import _rank_each_class
 
-    from sksplice.analysis import rank_concepts
-
-    parts = []
-    for cls in sorted(set(y.tolist())):
-        r = rank_concepts(W, y, cls, concepts=concepts).reset_index(names="concept")
-        r.insert(0, "class", cls)
-        parts.append(r)
-    return pd.concat(parts, ignore_index=True)
+    return _rank_each_class(W, y, concepts)
 
 
 def build(
