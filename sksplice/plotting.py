@@ -1008,8 +1008,9 @@ def plot_sparsity_tradeoff(
     cv : int, default=5
         Cross-validation folds for a probe.
     accuracy_ax : matplotlib Axes, default=None
-        Axes for the accuracy. Required with accuracy when ``ax`` is given;
-        otherwise the new figure's second panel. Its range spans at least 0.1
+        Axes for the accuracy, given together with ``ax`` (both or neither:
+        without them, a new figure holds both panels). A title already set
+        on it is kept; otherwise it is titled with the classifier. Its range spans at least 0.1
         (within 0 to 1), so that a difference of a few samples does not fill it.
     log_l0 : bool, default=True
         Logarithmic l0 axis (the penalties of a path spread l0 over decades).
@@ -1034,8 +1035,8 @@ def plot_sparsity_tradeoff(
     TypeError, ValueError
         If a path lacks the arrays, ``y`` and ``estimator`` are not given
         together, ``y`` does not match the samples, a transformer is missing,
-        ``cv`` is not an integer >= 2, or ``ax`` is given without
-        ``accuracy_ax``. Everything is checked before any accuracy is computed.
+        ``cv`` is not an integer >= 2, or one of ``ax`` and
+        ``accuracy_ax`` is given without the other. Everything is checked before any accuracy is computed.
     """
     if isinstance(paths, dict):
         if not paths:
@@ -1048,8 +1049,12 @@ def plot_sparsity_tradeoff(
         raise ValueError("accuracy needs both `y` and `estimator`; give both or neither")
     check_int(cv, "cv", low=2)
     with_accuracy = estimator is not None
-    if with_accuracy and ax is not None and accuracy_ax is None:
-        raise ValueError("with accuracy, give `accuracy_ax` as well as `ax` (or neither)")
+    if with_accuracy and (ax is None) != (accuracy_ax is None):
+        given, missing = ("ax", "accuracy_ax") if accuracy_ax is None else ("accuracy_ax", "ax")
+        raise ValueError(
+            f"with accuracy, give `{missing}` as well as `{given}` (or neither, for a new "
+            "figure with both panels)"
+        )
     if with_accuracy:
         from .zero_shot import ZeroShotClassifier
 
@@ -1075,7 +1080,7 @@ def plot_sparsity_tradeoff(
                     f"fitted SpliceTransformer of path {label!r} in `transformers`"
                 )
     if ax is None:
-        if with_accuracy and accuracy_ax is None:
+        if with_accuracy:
             fig = _new_axes(None, (11.0, 4.5)).figure
             fig.clear()
             ax, accuracy_ax = fig.subplots(1, 2)
@@ -1139,7 +1144,8 @@ def plot_sparsity_tradeoff(
         accuracy_ax.set_ylabel("accuracy")
         name = type(estimator).__name__
         kind = "recomposed embeddings" if zero_shot else f"concept weights, {cv}-fold CV"
-        accuracy_ax.set_title(f"{name} on {kind}")
+        if not accuracy_ax.get_title():  # (a title set on given axes is kept)
+            accuracy_ax.set_title(f"{name} on {kind}")
     if title is not None:
         ax.set_title(title)
     if penalties:

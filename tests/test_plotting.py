@@ -1034,3 +1034,29 @@ def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
         _new_axes(None, (4.0, 3.0))
     assert 'pip install -c constraints.txt ".[plot]"' in str(info.value)
     assert "sksplice[plot]" not in str(info.value)
+
+
+def test_sparsity_tradeoff_accuracy_axes_come_in_pairs_and_keep_a_title(small_paths):
+    """accuracy_ax without ax would draw the cosine panel on a figure of its own."""
+    from matplotlib.figure import Figure
+    from sklearn.linear_model import LogisticRegression
+
+    _, y, _, paths = small_paths
+    probe = LogisticRegression(max_iter=500)
+    fig = Figure()
+    cosine_ax, accuracy_ax = fig.subplots(1, 2)
+    with pytest.raises(ValueError, match="give `ax` as well as `accuracy_ax`"):
+        plot_sparsity_tradeoff(paths, accuracy_ax=accuracy_ax, y=y, estimator=probe, cv=3)
+    assert not accuracy_ax.lines and not cosine_ax.lines
+    with pytest.raises(ValueError, match="give `accuracy_ax` as well as `ax`"):
+        plot_sparsity_tradeoff(paths, ax=cosine_ax, y=y, estimator=probe, cv=3)
+    accuracy_ax.set_title("my accuracy")
+    ax = plot_sparsity_tradeoff(
+        paths, ax=cosine_ax, accuracy_ax=accuracy_ax, y=y, estimator=probe, cv=3
+    )
+    assert ax is cosine_ax and ax.figure is fig and len(accuracy_ax.lines) == len(paths)
+    assert accuracy_ax.get_title() == "my accuracy"
+    # untitled given axes get the classifier's title
+    other = Figure().subplots(1, 2)
+    plot_sparsity_tradeoff(paths, ax=other[0], accuracy_ax=other[1], y=y, estimator=probe, cv=3)
+    assert other[1].get_title() == "LogisticRegression on concept weights, 3-fold CV"
