@@ -1036,7 +1036,8 @@ def plot_sparsity_tradeoff(
         If a path lacks the arrays, ``y`` and ``estimator`` are not given
         together, ``y`` does not match the samples, a transformer is missing,
         ``cv`` is not an integer >= 2, or one of ``ax`` and
-        ``accuracy_ax`` is given without the other. Everything is checked before any accuracy is computed.
+        ``accuracy_ax`` is given without the other. Everything is checked
+        before any accuracy is computed.
     """
     if isinstance(paths, dict):
         if not paths:
