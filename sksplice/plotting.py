@@ -12,6 +12,7 @@ in a checkout).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from itertools import pairwise
@@ -96,11 +97,11 @@ def _at_least_span(ax: Axes, span: float) -> None:
     ax.set_ylim(lo - shift, hi - shift)
 
 
-def _with_size(label: Any, sizes: dict[Any, int], sep: str = " ", shorten: bool = False) -> str:
-    """``label`` (cut to ``_MAX_LABEL`` with ``shorten``) and its number of samples, when
-    known: ``"bat (n=1)"``."""
+def _with_size(label: Any, sizes: dict[Any, int], sep: str = " ", text: str | None = None) -> str:
+    """``label`` (or ``text``, its shortened form) and its number of samples, when known:
+    ``"bat (n=1)"``."""
     n = sizes.get(label)
-    text = _shortened(str(label)) if shorten else str(label)
+    text = str(label) if text is None else text
     return text if n is None else f"{text}{sep}(n={n})"
 
 
@@ -117,6 +118,58 @@ def _say_on_empty_axes(ax: Axes, text: str) -> None:
 
 def _shortened(name: str) -> str:
     return name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "\u2026"
+
+
+def _cut_at_difference(name: str, start: int) -> str:
+    """``name`` in at most ``_MAX_LABEL`` characters keeping the part from index
+    ``start`` (where it differs from a name alike): its beginning, an ellipsis, then the
+    word holding ``start`` with the words before it that fit in half the length, and
+    what follows (cut with an ellipsis where longer)."""
+    if len(name) <= _MAX_LABEL:
+        return name
+    half = _MAX_LABEL // 2
+    begin = name.rfind(" ", 0, start) + 1
+    if start - begin > 8:  # (a long word, or no spaces: a few characters before)
+        begin = start - 4
+    while begin > 0:  # (with the words before it, for context)
+        before = name.rfind(" ", 0, begin - 1) + 1
+        if len(name) - before > half or before == begin:
+            break
+        begin = before
+    tail = name[begin:]
+    if len(tail) > half:
+        tail = tail[: half - 1].rstrip() + "\u2026"
+    room = _MAX_LABEL - len(tail) - 3  # (an ellipsis between spaces)
+    head = name[:room]
+    if name[room] != " " and not head.endswith(" ") and " " in head.strip():
+        head = head[: head.rstrip().rfind(" ")]  # (ends at a word)
+    return f"{head.rstrip()} \u2026 {tail}"
+
+
+def _shortened_apart(names: list[str]) -> list[str]:
+    """``names`` cut to ``_MAX_LABEL`` characters as :func:`_shortened` does, unless two
+    different names would then read the same: those are cut in the middle instead,
+    keeping the words where they differ (``"a photograph \u2026 camera of dog"``), and a
+    name that still reads as another is left whole."""
+    short = [_shortened(n) for n in names]
+    for _ in range(2):
+        alike: dict[str, set[str]] = {}
+        for name, cut in zip(names, short):
+            alike.setdefault(cut, set()).add(name)
+        clashing = {cut for cut, group in alike.items() if len(group) > 1}
+        if not clashing:
+            return short
+        for i, (name, cut) in enumerate(zip(names, short)):
+            if cut not in clashing:
+                continue
+            if cut != _shortened(name):  # (a middle cut that still clashes)
+                short[i] = name
+                continue
+            common = max(
+                len(os.path.commonprefix([name, other])) for other in alike[cut] - {name}
+            )
+            short[i] = _cut_at_difference(name, common)
+    return short
 
 
 def _ink() -> Any:
@@ -319,7 +372,7 @@ def plot_decomposition(
     # barh draws bottom-up: reverse so the largest weight is on top.
     shown = order[::-1]
     ax.barh(np.arange(len(shown)), values[shown], color=color)
-    ax.set_yticks(np.arange(len(shown)), [_shortened(str(n)) for n in names[shown]])
+    ax.set_yticks(np.arange(len(shown)), _shortened_apart([str(n) for n in names[shown]]))
     if not len(shown):  # an empty axis would say nothing
         _say_on_empty_axes(ax, "no concept: every weight of this row is zero")
         ax.set_xlim(left=0.0)  # (weights are not negative)
@@ -395,14 +448,15 @@ def plot_class_profile(
     marks = ax.scatter(
         overall[order], positions, color=_ink(), marker="|", s=200, zorder=3, label="all samples"
     )
-    ax.set_yticks(positions, [_shortened(str(n)) for n in names])
+    ax.set_yticks(positions, _shortened_apart([str(n) for n in names]))
     ax.set_xlabel(statistic.replace("_", " "))
     if not len(order):  # an empty axis would say nothing
         ax.set_xlim(0.0, 1.0 if statistic == "prevalence" else ax.get_xlim()[1])
         ax.set_yticks([])
         _say_on_empty_axes(ax, f"no concept has a {statistic.replace('_', ' ')} above 0 here")
     # ("class" before the name, unless the name says it already: "class 3", not "class class 3")
-    named = _with_size(cls, _group_sizes(profiles), shorten=True)
+    # (whole: a title is wrapped where it is too wide)
+    named = _with_size(cls, _group_sizes(profiles))
     default = named if re.match(r"class\b", str(cls), re.IGNORECASE) else f"class {named}"
     _legend_above(ax, title if title is not None else default, [bars, marks])
     return ax
@@ -485,9 +539,8 @@ def plot_concept_prevalence(
         classes where the concept is most prevalent. Axes given in ``ax``
         take any number.
     title : str, default=None
-        Axes title; defaults to the concept name (cut to 40 characters). A
-        title too wide for the figure is wrapped, as in
-        :func:`plot_class_profile`.
+        Axes title; defaults to the concept name. A title too wide for the
+        figure is wrapped, as in :func:`plot_class_profile`.
 
     Returns
     -------
@@ -536,7 +589,8 @@ def plot_concept_prevalence(
     # Many or long class names are turned (with the size on the same line), each label
     # ending under its own bar; the figure is made taller by the room they take.
     turned = len(classes) > 6 or max(len(str(c)) for c in classes) > 12
-    ticks = [_with_size(c, sizes, " " if turned else "\n", shorten=True) for c in classes]
+    short = _shortened_apart([str(c) for c in classes])
+    ticks = [_with_size(c, sizes, " " if turned else "\n", t) for c, t in zip(classes, short)]
     longest = max(len(line) for tick in ticks for line in tick.split("\n"))
     height = 3.5 + (0.07 * min(longest, _MAX_LABEL) if turned else 0.0)
     ax = _new_axes(ax, (min(max(4.0, 0.6 * len(classes) + 2.0), _MAX_WIDTH), height))
@@ -558,7 +612,7 @@ def plot_concept_prevalence(
     if not np.any(values > 0):
         _say_on_empty_axes(ax, "no sample of these classes has this concept")
     # (the legend between the title and the axes covers no bar)
-    _legend_above(ax, title if title is not None else _shortened(str(concept)), [mean])
+    _legend_above(ax, title if title is not None else str(concept), [mean])
     return ax
 
 

@@ -770,7 +770,8 @@ def test_long_names_many_classes_and_empty_profiles():
     ax = plot_class_profile(profiles, "a")
     assert max(len(t) for t in _ticklabels(ax)) <= 40
     assert _ticklabels(ax)[-1] == long[:39] + "\u2026"
-    assert len(plot_concept_prevalence(profiles, long).get_title()) <= 40
+    # the default title is the whole name, wrapped where too wide, not cut
+    assert plot_concept_prevalence(profiles, long).get_title().replace("\n", " ") == long
     # many long class names: turned, each ending under its bar, sizes on the same line
     rng = np.random.default_rng(0)
     y = np.array([f"class number {i} with long name" for i in rng.integers(0, 14, 60)])
@@ -1060,3 +1061,30 @@ def test_sparsity_tradeoff_accuracy_axes_come_in_pairs_and_keep_a_title(small_pa
     other = Figure().subplots(1, 2)
     plot_sparsity_tradeoff(paths, ax=other[0], accuracy_ax=other[1], y=y, estimator=probe, cv=3)
     assert other[1].get_title() == "LogisticRegression on concept weights, 3-fold CV"
+
+
+def test_long_names_alike_are_cut_where_they_differ():
+    """Classes sharing their first 40 characters kept apart in ticks; titles whole."""
+    prefix = "a photograph taken with a professional camera of "
+    classes = [prefix + c for c in ("dog", "cat", "car", "pizza")]
+    W = np.array([[0.5, 0.2, 0.0], [0.1, 0.0, 0.3], [0.4, 0.1, 0.0], [0.0, 0.3, 0.2]])
+    profiles = concept_profiles(W, np.array(classes), ["snow", "grass", "road"])
+    ax = plot_concept_prevalence(profiles, "snow")
+    ticks = _ticklabels(ax, "x")
+    assert len(set(ticks)) == 4
+    for tick, cls in zip(ticks, ("car", "cat", "dog", "pizza")):  # (classes sorted)
+        assert tick.endswith(f"camera of {cls} (n=1)") and len(tick) <= 40 + len(" (n=1)")
+        assert tick.startswith("a photograph") and "\u2026" in tick
+    ax = plot_class_profile(profiles, classes[3])
+    # the default title names the class whole (wrapped where it is too wide)
+    assert ax.get_title().replace("\n", " ") == f"class {classes[3]} (n=1)"
+    # concept names alike, in a decomposition
+    names = ["a very long concept name that goes on and on: " + w for w in ("one", "two")]
+    ax = plot_decomposition([0.2, 0.5], names)
+    assert _ticklabels(ax) == [
+        "a very long \u2026 goes on and on: one",
+        "a very long \u2026 goes on and on: two",
+    ]
+    # names unlike in their first 40 characters keep the plain cut
+    ax = plot_decomposition([0.2, 0.5], ["x" * 50, "y" * 50])
+    assert _ticklabels(ax) == ["x" * 39 + "\u2026", "y" * 39 + "\u2026"]
