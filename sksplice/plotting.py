@@ -12,7 +12,6 @@ in a checkout).
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from itertools import pairwise
@@ -166,7 +165,8 @@ def _shortened_apart(names: list[str]) -> list[str]:
                 short[i] = name
                 continue
             common = max(
-                len(os.path.commonprefix([name, other])) for other in alike[cut] - {name}
+                next((j for j, (a, b) in enumerate(zip(name, other)) if a != b), len(name))
+                for other in alike[cut] - {name}
             )
             short[i] = _cut_at_difference(name, common)
     return short
