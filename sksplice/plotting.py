@@ -180,6 +180,40 @@ def _ink() -> Any:
     return matplotlib.rcParams["text.color"]
 
 
+def _luminance(color: Any) -> float:
+    """The relative luminance of ``color`` (WCAG 2): 0 for black, 1 for white."""
+    from matplotlib.colors import to_rgb
+
+    rgb = np.asarray(to_rgb(color))
+    linear = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def _contrast(a: Any, b: Any) -> float:
+    """The contrast ratio of two colours (WCAG 2): 1 for equal ones, 21 for black on
+    white."""
+    la, lb = sorted((_luminance(a), _luminance(b)))
+    return (lb + 0.05) / (la + 0.05)
+
+
+def _against(color: Any) -> str:
+    """Black or white, whichever stands out more against ``color``."""
+    return "black" if _contrast("black", color) >= _contrast("white", color) else "white"
+
+
+def _mark_on(artist: Any, bars: Any, width: float) -> None:
+    """Colour ``artist`` (marks drawn ``width`` points wide over bars of colour ``bars``)
+    black or white, whichever stands out on the bars, with a thin outline of the other:
+    the marks show on the bars and off them, in light and dark styles alike (in the
+    text colour, white marks on the pale bars of a dark style would not show)."""
+    from matplotlib import patheffects
+
+    ink = _against(bars)
+    artist.set_color(ink)
+    outline = "white" if ink == "black" else "black"
+    artist.set_path_effects([patheffects.withStroke(linewidth=width + 1.5, foreground=outline)])
+
+
 def _is_bool(value: Any) -> bool:
     return isinstance(value, bool | np.bool_)
 
@@ -417,8 +451,9 @@ def plot_class_profile(
     Returns
     -------
     ax : matplotlib.axes.Axes
-        One bar per concept (the class's value, largest on top) and a black
-        marker per concept for the dataset-wide value; their legend is in one
+        One bar per concept (the class's value, largest on top) and a marker
+        per concept for the dataset-wide value (black or white, whichever
+        stands out on the bars, outlined in the other); their legend is in one
         row (two when one is too wide) between the title and the axes, where it
         covers no bar.
 
@@ -445,9 +480,8 @@ def plot_class_profile(
     ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.35))
     positions = np.arange(len(order))
     bars = ax.barh(positions, values[order], color="C1", label=_shortened(str(cls)))
-    marks = ax.scatter(
-        overall[order], positions, color=_ink(), marker="|", s=200, zorder=3, label="all samples"
-    )
+    marks = ax.scatter(overall[order], positions, marker="|", s=200, zorder=3, label="all samples")
+    _mark_on(marks, "C1", float(marks.get_linewidths()[0]))
     ax.set_yticks(positions, _shortened_apart([str(n) for n in names]))
     ax.set_xlabel(statistic.replace("_", " "))
     if not len(order):  # an empty axis would say nothing
@@ -545,7 +579,8 @@ def plot_concept_prevalence(
     Returns
     -------
     ax : matplotlib.axes.Axes
-        One bar per class and a dashed line at the dataset-wide value.
+        One bar per class and a dashed line at the dataset-wide value (black
+        or white, whichever stands out on the bars, outlined in the other).
 
     Raises
     ------
@@ -596,9 +631,8 @@ def plot_concept_prevalence(
     ax = _new_axes(ax, (min(max(4.0, 0.6 * len(classes) + 2.0), _MAX_WIDTH), height))
     positions = np.arange(len(classes))
     ax.bar(positions, values, color="C2")
-    mean = ax.axhline(
-        float(row[ALL_GROUP]), color=_ink(), linestyle="--", linewidth=1, label="all samples"
-    )
+    mean = ax.axhline(float(row[ALL_GROUP]), linestyle="--", linewidth=1, label="all samples")
+    _mark_on(mean, "C2", 1.0)
     if turned:
         ax.set_xticks(positions, ticks, rotation=45, ha="right", rotation_mode="anchor")
     else:

@@ -745,22 +745,55 @@ def test_shift_concepts_at_one_point_share_a_label_level_with_no_other_point(sca
     assert ax.get_xlim()[0] < 0 and ax.get_ylim()[0] < 0
 
 
-def test_marks_for_all_samples_take_the_style_s_text_colour():
+@pytest.mark.parametrize(
+    "style", ["default", "dark_background", "Solarize_Light2", "seaborn-v0_8-pastel"]
+)
+def test_marks_for_all_samples_stand_out_on_their_bars(style):
+    """In the text colour, white marks on the pale bars of dark_background did not show."""
     import matplotlib.pyplot as plt
-    from matplotlib.colors import to_rgba
+    from matplotlib.colors import to_rgb, to_rgba
+
+    def _contrast(a, b):  # (WCAG 2 contrast ratio)
+        def luminance(color):
+            c = np.asarray(to_rgb(color))
+            c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+            return c @ [0.2126, 0.7152, 0.0722]
+
+        low, high = sorted((luminance(a), luminance(b)))
+        return (high + 0.05) / (low + 0.05)
+
+    def outline(artist):
+        if not artist.get_path_effects():
+            return artist.get_color() if hasattr(artist, "get_color") else "none"
+        (effect,) = artist.get_path_effects()
+        return effect._gc["foreground"]
 
     rng = np.random.default_rng(0)
     W = rng.random((60, 6)) * (rng.random((60, 6)) < 0.5)
     profiles = concept_profiles(W, rng.integers(0, 3, 60), list("abcdef"))
-    with plt.style.context("dark_background"):
-        white = to_rgba("white")
+    with plt.style.context(style):
         ax = plot_class_profile(profiles, 1)
         marks = next(c for c in ax.collections if c.get_label() == "all samples")
-        assert to_rgba(marks.get_facecolor()[0]) == white
+        bar = _bars(ax)[0].get_facecolor()
+        background = ax.get_facecolor()
+        mark = marks.get_edgecolor()[0]
+        assert _contrast(mark, bar) >= 3.0
+        # on the background (beyond a bar's end) the mark or its outline shows
+        assert max(_contrast(mark, background), _contrast(outline(marks), background)) >= 3.0
         ax = plot_concept_prevalence(profiles, "a")
-        assert to_rgba(ax.get_lines()[0].get_color()) == white
-        ax = plot_dataset_shift(compare_datasets(W[:30], W[30:], list("abcdef")))
-        assert to_rgba(ax.get_lines()[0].get_color()) == white  # (the diagonal)
+        line = ax.get_lines()[0]
+        assert _contrast(line.get_color(), _bars(ax)[0].get_facecolor()) >= 3.0
+        assert (
+            max(
+                _contrast(line.get_color(), ax.get_facecolor()),
+                _contrast(outline(line), ax.get_facecolor()),
+            )
+            >= 3.0
+        )
+        if style == "dark_background":
+            ax = plot_dataset_shift(compare_datasets(W[:30], W[30:], list("abcdef")))
+            # (the diagonal, on the background, in the text colour)
+            assert to_rgba(ax.get_lines()[0].get_color()) == to_rgba("white")
 
 
 def test_long_names_many_classes_and_empty_profiles():
