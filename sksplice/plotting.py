@@ -111,8 +111,10 @@ _MAX_LABEL = 40
 
 def _say_on_empty_axes(ax: Axes, text: str) -> None:
     """Write ``text`` in the middle of axes that have nothing to show."""
+    # (on a box of the axes' colour, above lines that cross the middle, e.g. a diagonal)
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9,
-            color="0.3")  # fmt: skip
+            color="0.3", zorder=5,
+            bbox={"facecolor": ax.get_facecolor(), "edgecolor": "none", "pad": 2.0})  # fmt: skip
 
 
 def _shortened(name: str) -> str:
@@ -265,17 +267,19 @@ def _room_above(ax: Axes) -> float:
     return max(room - 2.0 * _EDGE * ax.figure.dpi / 72.0, 1.0)
 
 
-def _wrapped(text: Any, content: str, room: float) -> str:
+def _wrapped(text: Any, content: str, room: float, *, vertical: bool = False) -> str:
     """``content`` broken at spaces into lines no wider than ``room`` pixels when drawn as
     ``text`` (a matplotlib Text, whose string this sets), at most ``_TITLE_LINES`` of
     them; a word too long for a line, and the last line of a text that needs more lines,
-    are cut with an ellipsis. Mathematical text (``$...$``) is left whole.
+    are cut with an ellipsis. Mathematical text (``$...$``) is left whole. A
+    ``vertical`` text (a y-axis label) is measured by its height.
     """
     from matplotlib import cbook
 
     def width(line: str) -> float:
         text.set_text(line)
-        return float(text.get_window_extent().width)
+        extent = text.get_window_extent()
+        return float(extent.height if vertical else extent.width)
 
     def cut(line: str) -> str:
         # (the longest start of ``line`` that fits with an ellipsis)
@@ -687,7 +691,8 @@ def _place_labels(
     no point of ``avoid`` (data coordinates, shape (n, 2)), no line of ``avoid_lines``
     and no line drawn to an earlier label, while its own line crosses no label. When no
     such position is free within four lines of the point, points and lines may be
-    covered and crossed; when no position is free either, the label is cut to 24, then
+    covered and crossed (still never with another point just before the label's near end,
+    at its level); when no position is free either, the label is cut to 24, then
     12 characters, and left out when it fits nowhere even so. A label moved off its
     point's level gets a thin line from its near end.
 
@@ -735,19 +740,13 @@ def _place_labels(
             return False
         if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
             return False
-        if cover_points:
-            return True
         # Another point just before the label's near end, at its level, would read as
-        # the labelled one (its own point, and points at the same place, do not count).
+        # the labelled one (its own point, and points at the same place, do not count):
+        # in both passes, also where points may be covered.
         reach = _LABEL_GAP * scale + 2.0 * radius
         slack = max(radius, 0.6 * (y1 - y0))  # (nearer its level than its own point)
         near_x0, near_x1 = (x0 - reach, x0) if side > 0 else (x1, x1 + reach)
         others = marks[np.hypot(*(marks - own).T) > 0.5]
-        if leader is not None and len(others):
-            # nor may its line pass over another point (it would seem to start there)
-            gaps = np.hypot(*(leader[:, None, :] - others[None, :, :]).transpose(2, 0, 1))
-            if np.any(gaps < 2.0 * radius):
-                return False
         if np.any(
             (others[:, 0] > near_x0)
             & (others[:, 0] < near_x1)
@@ -755,6 +754,13 @@ def _place_labels(
             & (others[:, 1] < y1 + slack)
         ):
             return False
+        if cover_points:
+            return True
+        if leader is not None and len(others):
+            # nor may its line pass over another point (it would seem to start there)
+            gaps = np.hypot(*(leader[:, None, :] - others[None, :, :]).transpose(2, 0, 1))
+            if np.any(gaps < 2.0 * radius):
+                return False
         if leader is not None:
             for b in placed:
                 if np.any(
@@ -944,10 +950,17 @@ def plot_dataset_shift(
     n_a, n_b = comparison.attrs.get("n_a"), comparison.attrs.get("n_b")
     size_a = f" (n={n_a})" if n_a is not None else ""
     size_b = f" (n={n_b})" if n_b is not None else ""
-    ax.set_xlabel(f"{what} in {label_a}{size_a}{on}")
-    ax.set_ylabel(f"{what} in {label_b}{size_b}{on}")
+    xlabel = ax.set_xlabel(f"{what} in {label_a}{size_a}{on}")
+    ylabel = ax.set_ylabel(f"{what} in {label_b}{size_b}{on}")
     if title is not None:
         ax.set_title(title)
+    # (long collection labels are wrapped to the axes' sides, as titles are)
+    _lay_out(ax)
+    scale_px = ax.figure.dpi / 72.0
+    xlabel.set_text(_wrapped(xlabel, xlabel.get_text(), ax.bbox.width - 2 * _EDGE * scale_px))
+    ylabel.set_text(
+        _wrapped(ylabel, ylabel.get_text(), ax.bbox.height - 2 * _EDGE * scale_px, vertical=True)
+    )
     if not (np.any(x > 0) or np.any(y > 0)):  # an empty plot would say nothing
         _say_on_empty_axes(ax, "no concept occurs in either collection")
         return ax

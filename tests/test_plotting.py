@@ -1121,3 +1121,69 @@ def test_long_names_alike_are_cut_where_they_differ():
     # names unlike in their first 40 characters keep the plain cut
     ax = plot_decomposition([0.2, 0.5], ["x" * 50, "y" * 50])
     assert _ticklabels(ax) == ["x" * 39 + "\u2026", "y" * 39 + "\u2026"]
+
+
+def test_shift_long_axis_labels_are_wrapped_inside_the_figure():
+    rng = np.random.default_rng(0)
+    W = rng.random((60, 6)) * (rng.random((60, 6)) < 0.5)
+    comparison = compare_datasets(W[:30], W[30:], list("abcdef"))
+    long_a = "photographs of beaches taken by tourists during the summer holidays"
+    long_b = "photographs of snowy mountains taken by hikers during the winter months"
+    comparison.attrs["labels"] = (long_a, long_b)
+    ax = plot_dataset_shift(comparison)
+    fig = _drawn(ax)
+    for label, whole in ((ax.xaxis.label, long_a), (ax.yaxis.label, long_b)):
+        assert "\n" in label.get_text()
+        assert label.get_text().replace("\n", " ").startswith(f"prevalence in {whole}")
+        box = label.get_window_extent()
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1
+
+
+def test_an_empty_shift_says_so_above_the_diagonal():
+    comparison = compare_datasets(np.zeros((5, 3)), np.zeros((6, 3)), list("abc"))
+    ax = plot_dataset_shift(comparison)
+    (message,) = ax.texts
+    assert message.get_text() == "no concept occurs in either collection"
+    diagonal = ax.get_lines()[0]
+    assert message.get_bbox_patch() is not None
+    assert message.get_bbox_patch().get_facecolor() == pytest.approx(
+        matplotlib.colors.to_rgba(ax.get_facecolor())
+    )
+    assert message.get_zorder() > diagonal.get_zorder()
+
+
+def test_labels_placed_over_points_never_sit_level_just_after_another_point():
+    """The pass that may cover points kept no label from reading as a neighbour's."""
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from sksplice.plotting import _place_labels
+
+    rng = np.random.default_rng(1)
+    ax = Figure(figsize=(3.0, 3.0)).add_subplot()
+    x, y = rng.random(150), rng.random(150)
+    ax.scatter(x, y, s=10)
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    names = [f"concept {i}" for i in range(25)]
+    _place_labels(ax, x[:25], y[:25], names, avoid=np.column_stack([x, y]))
+    _drawn(ax)
+    points = ax.transData.transform(np.column_stack([x, y]))
+    scale = ax.figure.dpi / 72.0
+    assert ax.texts
+    for label in ax.texts:
+        own = ax.transData.transform(label.xy)
+        box = Text.get_window_extent(label)
+        right = box.x0 >= own[0]
+        near = box.x0 if right else box.x1
+        reach = 4.0 * scale + 4.0 * scale
+        slack = max(2.5 * scale, 0.6 * box.height) - 1.0
+        before = (
+            (points[:, 0] > near - reach) & (points[:, 0] < near)
+            if right
+            else (points[:, 0] > near) & (points[:, 0] < near + reach)
+        )
+        level = (points[:, 1] > box.y0 - slack) & (points[:, 1] < box.y1 + slack)
+        others = np.hypot(*(points - own).T) > 0.5
+        assert not np.any(before & level & others), label.get_text()
