@@ -575,7 +575,10 @@ def plot_concept_prevalence(
         is 0.6 inch wider per class, up to 24 inches, and holds at most 80
         classes: with more (and no ``ax``), pass a subset here, such as the
         classes where the concept is most prevalent. Axes given in ``ax``
-        take any number.
+        take any number; a warning says when their class labels run out of
+        the figure or overlap (make such figures with
+        ``plt.subplots(..., layout="constrained")``, which makes room for
+        turned labels, and wide enough for the classes).
     title : str, default=None
         Axes title; defaults to the concept name. A title too wide for the
         figure is wrapped, as in :func:`plot_class_profile`.
@@ -632,6 +635,7 @@ def plot_concept_prevalence(
     ticks = [_with_size(c, sizes, " " if turned else "\n", t) for c, t in zip(classes, short)]
     longest = max(len(line) for tick in ticks for line in tick.split("\n"))
     height = 3.5 + (0.07 * min(longest, _MAX_LABEL) if turned else 0.0)
+    given = ax is not None
     ax = _new_axes(ax, (min(max(4.0, 0.6 * len(classes) + 2.0), _MAX_WIDTH), height))
     positions = np.arange(len(classes))
     ax.bar(positions, values, color="C2")
@@ -651,7 +655,36 @@ def plot_concept_prevalence(
         _say_on_empty_axes(ax, "no sample of these classes has this concept")
     # (the legend between the title and the axes covers no bar)
     _legend_above(ax, title if title is not None else str(concept), [mean])
+    if given:
+        _warn_unfit_ticks(ax)
     return ax
+
+
+def _warn_unfit_ticks(ax: Axes) -> None:
+    """Warn when the class labels under given axes run out of the figure or pile onto
+    each other (the axes, not made here, may be too small or laid out without room)."""
+    from ._stack import warn_user
+
+    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
+    if not ticks:
+        return
+    boxes = [t.get_window_extent() for t in ticks]
+    figure_box = ax.figure.bbox
+    outside = any(b.y0 < figure_box.y0 - 0.5 or b.x0 < figure_box.x0 - 0.5 for b in boxes)
+    # (turned labels: one line of text needs its height between neighbouring bars)
+    line = min(b.height for b in boxes) if ticks[0].get_rotation() == 0 else None
+    spacing = np.diff(ax.transData.transform(np.column_stack([np.arange(2), [0, 0]]))[:, 0])
+    height = ticks[0].get_fontsize() * ax.figure.dpi / 72.0
+    piled = line is None and abs(float(spacing[0])) < height
+    piled = piled or (line is not None and any(a.overlaps(b) for a, b in pairwise(boxes)))
+    if outside or piled:
+        why = "run out of the figure" if outside else "overlap"
+        warn_user(
+            f"the {len(ticks)} class labels of the given axes {why}: make the figure "
+            "larger or lay it out with room for them (plt.subplots(..., "
+            'layout="constrained")), or pass fewer `classes=`',
+            UserWarning,
+        )
 
 
 #: A label's place is tried level with its point, then alternately one line (this many
@@ -1222,7 +1255,7 @@ def plot_sparsity_tradeoff(
                 named[label], label, y, estimator, transformers.get(label), cv
             )
             accuracy_ax.plot(l0, accuracy[order], "s-", color=color, label=label or None)
-    xlabel = "mean number of concepts per sample (l0)"
+    xlabel = "mean number of concepts per sample (l0)" + (" (log scale)" if log_l0 else "")
     axes = [ax] if accuracy_ax is None else [ax, accuracy_ax]
     for a in axes:
         a.set_xlabel(xlabel)
@@ -1233,6 +1266,13 @@ def plot_sparsity_tradeoff(
             a.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             a.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             a.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+            # (a labelled tick at or below the fewest concepts: 2 for points near 2.5)
+            shown = [line.get_xdata() for line in a.get_lines()]
+            least = min((float(np.min(v)) for v in shown if len(v)), default=None)
+            if least is not None and least > 0:
+                decade = 10.0 ** np.floor(np.log10(least))
+                tick = max(m * decade for m in (1.0, 2.0, 5.0) if m * decade <= least)
+                a.set_xlim(left=min(a.get_xlim()[0], tick))
         if len(named) > 1 or "" not in named:
             a.legend(loc="lower right", fontsize=8)
     if annotate:

@@ -1187,3 +1187,42 @@ def test_labels_placed_over_points_never_sit_level_just_after_another_point():
         level = (points[:, 1] > box.y0 - slack) & (points[:, 1] < box.y1 + slack)
         others = np.hypot(*(points - own).T) > 0.5
         assert not np.any(before & level & others), label.get_text()
+
+
+def test_prevalence_in_given_axes_warns_when_class_labels_do_not_fit():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    y = np.array([f"class {i}" for i in range(12)] * 5)
+    W = rng.random((60, 2))
+    profiles = concept_profiles(W, y, ["snow", "grass"])
+    fig, ax = plt.subplots(figsize=(8, 4))  # (no layout: no room for turned labels)
+    with pytest.warns(UserWarning, match="12 class labels of the given axes run out"):
+        assert plot_concept_prevalence(profiles, "snow", ax=ax) is ax
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_concept_prevalence(profiles, "snow", ax=ax)
+    plt.close(fig)
+    many = concept_profiles(rng.random((81, 2)), np.arange(81), ["snow", "grass"])
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    with pytest.warns(UserWarning, match="81 class labels of the given axes overlap"):
+        plot_concept_prevalence(many, "snow", ax=ax)
+    plt.close(fig)
+
+
+def test_sparsity_tradeoff_says_its_l0_axis_is_logarithmic_with_a_tick_below_the_points():
+    class Summary:
+        l1_penalties = np.array([0.5, 0.3, 0.1])
+        mean_l0 = np.array([2.5, 8.0, 60.0])
+        cosine = np.array([0.5, 0.6, 0.8])
+
+    ax = plot_sparsity_tradeoff(Summary())
+    _drawn(ax)
+    assert ax.get_xlabel() == "mean number of concepts per sample (l0) (log scale)"
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert min(ticks) <= 2.5 and min(ticks) < 5
+    linear = plot_sparsity_tradeoff(Summary(), log_l0=False)
+    assert linear.get_xlabel() == "mean number of concepts per sample (l0)"
