@@ -96,11 +96,11 @@ def _at_least_span(ax: Axes, span: float) -> None:
     ax.set_ylim(lo - shift, hi - shift)
 
 
-def _with_size(label: Any, sizes: dict[Any, int], sep: str = " ", shorten: bool = False) -> str:
-    """``label`` (cut to ``_MAX_LABEL`` with ``shorten``) and its number of samples, when
-    known: ``"bat (n=1)"``."""
+def _with_size(label: Any, sizes: dict[Any, int], sep: str = " ", text: str | None = None) -> str:
+    """``label`` (or ``text``, its shortened form) and its number of samples, when known:
+    ``"bat (n=1)"``."""
     n = sizes.get(label)
-    text = _shortened(str(label)) if shorten else str(label)
+    text = str(label) if text is None else text
     return text if n is None else f"{text}{sep}(n={n})"
 
 
@@ -111,12 +111,67 @@ _MAX_LABEL = 40
 
 def _say_on_empty_axes(ax: Axes, text: str) -> None:
     """Write ``text`` in the middle of axes that have nothing to show."""
+    # (on a box of the axes' colour, above lines that cross the middle, e.g. a diagonal)
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9,
-            color="0.3")  # fmt: skip
+            color="0.3", zorder=5,
+            bbox={"facecolor": ax.get_facecolor(), "edgecolor": "none", "pad": 2.0})  # fmt: skip
 
 
 def _shortened(name: str) -> str:
     return name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "\u2026"
+
+
+def _cut_at_difference(name: str, start: int) -> str:
+    """``name`` in at most ``_MAX_LABEL`` characters keeping the part from index
+    ``start`` (where it differs from a name alike): its beginning, an ellipsis, then the
+    word holding ``start`` with the words before it that fit in half the length, and
+    what follows (cut with an ellipsis where longer)."""
+    if len(name) <= _MAX_LABEL:
+        return name
+    half = _MAX_LABEL // 2
+    begin = name.rfind(" ", 0, start) + 1
+    if start - begin > 8:  # (a long word, or no spaces: a few characters before)
+        begin = start - 4
+    while begin > 0:  # (with the words before it, for context)
+        before = name.rfind(" ", 0, begin - 1) + 1
+        if len(name) - before > half or before == begin:
+            break
+        begin = before
+    tail = name[begin:]
+    if len(tail) > half:
+        tail = tail[: half - 1].rstrip() + "\u2026"
+    room = _MAX_LABEL - len(tail) - 3  # (an ellipsis between spaces)
+    head = name[:room]
+    if name[room] != " " and not head.endswith(" ") and " " in head.strip():
+        head = head[: head.rstrip().rfind(" ")]  # (ends at a word)
+    return f"{head.rstrip()} \u2026 {tail}"
+
+
+def _shortened_apart(names: list[str]) -> list[str]:
+    """``names`` cut to ``_MAX_LABEL`` characters as :func:`_shortened` does, unless two
+    different names would then read the same: those are cut in the middle instead,
+    keeping the words where they differ (``"a photograph \u2026 camera of dog"``), and a
+    name that still reads as another is left whole."""
+    short = [_shortened(n) for n in names]
+    for _ in range(2):
+        alike: dict[str, set[str]] = {}
+        for name, cut in zip(names, short):
+            alike.setdefault(cut, set()).add(name)
+        clashing = {cut for cut, group in alike.items() if len(group) > 1}
+        if not clashing:
+            return short
+        for i, (name, cut) in enumerate(zip(names, short)):
+            if cut not in clashing:
+                continue
+            if cut != _shortened(name):  # (a middle cut that still clashes)
+                short[i] = name
+                continue
+            common = max(
+                next((j for j, (a, b) in enumerate(zip(name, other)) if a != b), len(name))
+                for other in alike[cut] - {name}
+            )
+            short[i] = _cut_at_difference(name, common)
+    return short
 
 
 def _ink() -> Any:
@@ -125,6 +180,40 @@ def _ink() -> Any:
     import matplotlib
 
     return matplotlib.rcParams["text.color"]
+
+
+def _luminance(color: Any) -> float:
+    """The relative luminance of ``color`` (WCAG 2): 0 for black, 1 for white."""
+    from matplotlib.colors import to_rgb
+
+    rgb = np.asarray(to_rgb(color))
+    linear = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def _contrast(a: Any, b: Any) -> float:
+    """The contrast ratio of two colours (WCAG 2): 1 for equal ones, 21 for black on
+    white."""
+    la, lb = sorted((_luminance(a), _luminance(b)))
+    return (lb + 0.05) / (la + 0.05)
+
+
+def _against(color: Any) -> str:
+    """Black or white, whichever stands out more against ``color``."""
+    return "black" if _contrast("black", color) >= _contrast("white", color) else "white"
+
+
+def _mark_on(artist: Any, bars: Any, width: float) -> None:
+    """Colour ``artist`` (marks drawn ``width`` points wide over bars of colour ``bars``)
+    black or white, whichever stands out on the bars, with a thin outline of the other:
+    the marks show on the bars and off them, in light and dark styles alike (in the
+    text colour, white marks on the pale bars of a dark style would not show)."""
+    from matplotlib import patheffects
+
+    ink = _against(bars)
+    artist.set_color(ink)
+    outline = "white" if ink == "black" else "black"
+    artist.set_path_effects([patheffects.withStroke(linewidth=width + 1.5, foreground=outline)])
 
 
 def _is_bool(value: Any) -> bool:
@@ -178,17 +267,19 @@ def _room_above(ax: Axes) -> float:
     return max(room - 2.0 * _EDGE * ax.figure.dpi / 72.0, 1.0)
 
 
-def _wrapped(text: Any, content: str, room: float) -> str:
+def _wrapped(text: Any, content: str, room: float, *, vertical: bool = False) -> str:
     """``content`` broken at spaces into lines no wider than ``room`` pixels when drawn as
     ``text`` (a matplotlib Text, whose string this sets), at most ``_TITLE_LINES`` of
     them; a word too long for a line, and the last line of a text that needs more lines,
-    are cut with an ellipsis. Mathematical text (``$...$``) is left whole.
+    are cut with an ellipsis. Mathematical text (``$...$``) is left whole. A
+    ``vertical`` text (a y-axis label) is measured by its height.
     """
     from matplotlib import cbook
 
     def width(line: str) -> float:
         text.set_text(line)
-        return float(text.get_window_extent().width)
+        extent = text.get_window_extent()
+        return float(extent.height if vertical else extent.width)
 
     def cut(line: str) -> str:
         # (the longest start of ``line`` that fits with an ellipsis)
@@ -319,7 +410,7 @@ def plot_decomposition(
     # barh draws bottom-up: reverse so the largest weight is on top.
     shown = order[::-1]
     ax.barh(np.arange(len(shown)), values[shown], color=color)
-    ax.set_yticks(np.arange(len(shown)), [_shortened(str(n)) for n in names[shown]])
+    ax.set_yticks(np.arange(len(shown)), _shortened_apart([str(n) for n in names[shown]]))
     if not len(shown):  # an empty axis would say nothing
         _say_on_empty_axes(ax, "no concept: every weight of this row is zero")
         ax.set_xlim(left=0.0)  # (weights are not negative)
@@ -364,8 +455,9 @@ def plot_class_profile(
     Returns
     -------
     ax : matplotlib.axes.Axes
-        One bar per concept (the class's value, largest on top) and a black
-        marker per concept for the dataset-wide value; their legend is in one
+        One bar per concept (the class's value, largest on top) and a marker
+        per concept for the dataset-wide value (black or white, whichever
+        stands out on the bars, outlined in the other); their legend is in one
         row (two when one is too wide) between the title and the axes, where it
         covers no bar.
 
@@ -392,17 +484,17 @@ def plot_class_profile(
     ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.35))
     positions = np.arange(len(order))
     bars = ax.barh(positions, values[order], color="C1", label=_shortened(str(cls)))
-    marks = ax.scatter(
-        overall[order], positions, color=_ink(), marker="|", s=200, zorder=3, label="all samples"
-    )
-    ax.set_yticks(positions, [_shortened(str(n)) for n in names])
+    marks = ax.scatter(overall[order], positions, marker="|", s=200, zorder=3, label="all samples")
+    _mark_on(marks, "C1", float(marks.get_linewidths()[0]))
+    ax.set_yticks(positions, _shortened_apart([str(n) for n in names]))
     ax.set_xlabel(statistic.replace("_", " "))
     if not len(order):  # an empty axis would say nothing
         ax.set_xlim(0.0, 1.0 if statistic == "prevalence" else ax.get_xlim()[1])
         ax.set_yticks([])
         _say_on_empty_axes(ax, f"no concept has a {statistic.replace('_', ' ')} above 0 here")
     # ("class" before the name, unless the name says it already: "class 3", not "class class 3")
-    named = _with_size(cls, _group_sizes(profiles), shorten=True)
+    # (whole: a title is wrapped where it is too wide)
+    named = _with_size(cls, _group_sizes(profiles))
     default = named if re.match(r"class\b", str(cls), re.IGNORECASE) else f"class {named}"
     _legend_above(ax, title if title is not None else default, [bars, marks])
     return ax
@@ -483,16 +575,19 @@ def plot_concept_prevalence(
         is 0.6 inch wider per class, up to 24 inches, and holds at most 80
         classes: with more (and no ``ax``), pass a subset here, such as the
         classes where the concept is most prevalent. Axes given in ``ax``
-        take any number.
+        take any number; a warning says when their class labels run out of
+        the figure or overlap (make such figures with
+        ``plt.subplots(..., layout="constrained")``, which makes room for
+        turned labels, and wide enough for the classes).
     title : str, default=None
-        Axes title; defaults to the concept name (cut to 40 characters). A
-        title too wide for the figure is wrapped, as in
-        :func:`plot_class_profile`.
+        Axes title; defaults to the concept name. A title too wide for the
+        figure is wrapped, as in :func:`plot_class_profile`.
 
     Returns
     -------
     ax : matplotlib.axes.Axes
-        One bar per class and a dashed line at the dataset-wide value.
+        One bar per class and a dashed line at the dataset-wide value (black
+        or white, whichever stands out on the bars, outlined in the other).
 
     Raises
     ------
@@ -536,15 +631,16 @@ def plot_concept_prevalence(
     # Many or long class names are turned (with the size on the same line), each label
     # ending under its own bar; the figure is made taller by the room they take.
     turned = len(classes) > 6 or max(len(str(c)) for c in classes) > 12
-    ticks = [_with_size(c, sizes, " " if turned else "\n", shorten=True) for c in classes]
+    short = _shortened_apart([str(c) for c in classes])
+    ticks = [_with_size(c, sizes, " " if turned else "\n", t) for c, t in zip(classes, short)]
     longest = max(len(line) for tick in ticks for line in tick.split("\n"))
     height = 3.5 + (0.07 * min(longest, _MAX_LABEL) if turned else 0.0)
+    given = ax is not None
     ax = _new_axes(ax, (min(max(4.0, 0.6 * len(classes) + 2.0), _MAX_WIDTH), height))
     positions = np.arange(len(classes))
     ax.bar(positions, values, color="C2")
-    mean = ax.axhline(
-        float(row[ALL_GROUP]), color=_ink(), linestyle="--", linewidth=1, label="all samples"
-    )
+    mean = ax.axhline(float(row[ALL_GROUP]), linestyle="--", linewidth=1, label="all samples")
+    _mark_on(mean, "C2", 1.0)
     if turned:
         ax.set_xticks(positions, ticks, rotation=45, ha="right", rotation_mode="anchor")
     else:
@@ -558,8 +654,37 @@ def plot_concept_prevalence(
     if not np.any(values > 0):
         _say_on_empty_axes(ax, "no sample of these classes has this concept")
     # (the legend between the title and the axes covers no bar)
-    _legend_above(ax, title if title is not None else _shortened(str(concept)), [mean])
+    _legend_above(ax, title if title is not None else str(concept), [mean])
+    if given:
+        _warn_unfit_ticks(ax)
     return ax
+
+
+def _warn_unfit_ticks(ax: Axes) -> None:
+    """Warn when the class labels under given axes run out of the figure or pile onto
+    each other (the axes, not made here, may be too small or laid out without room)."""
+    from ._stack import warn_user
+
+    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
+    if not ticks:
+        return
+    boxes = [t.get_window_extent() for t in ticks]
+    figure_box = ax.figure.bbox
+    outside = any(b.y0 < figure_box.y0 - 0.5 or b.x0 < figure_box.x0 - 0.5 for b in boxes)
+    # (turned labels: one line of text needs its height between neighbouring bars)
+    line = min(b.height for b in boxes) if ticks[0].get_rotation() == 0 else None
+    spacing = np.diff(ax.transData.transform(np.column_stack([np.arange(2), [0, 0]]))[:, 0])
+    height = ticks[0].get_fontsize() * ax.figure.dpi / 72.0
+    piled = line is None and abs(float(spacing[0])) < height
+    piled = piled or (line is not None and any(a.overlaps(b) for a, b in pairwise(boxes)))
+    if outside or piled:
+        why = "run out of the figure" if outside else "overlap"
+        warn_user(
+            f"the {len(ticks)} class labels of the given axes {why}: make the figure "
+            "larger or lay it out with room for them (plt.subplots(..., "
+            'layout="constrained")), or pass fewer `classes=`',
+            UserWarning,
+        )
 
 
 #: A label's place is tried level with its point, then alternately one line (this many
@@ -599,7 +724,8 @@ def _place_labels(
     no point of ``avoid`` (data coordinates, shape (n, 2)), no line of ``avoid_lines``
     and no line drawn to an earlier label, while its own line crosses no label. When no
     such position is free within four lines of the point, points and lines may be
-    covered and crossed; when no position is free either, the label is cut to 24, then
+    covered and crossed (still never with another point just before the label's near end,
+    at its level); when no position is free either, the label is cut to 24, then
     12 characters, and left out when it fits nowhere even so. A label moved off its
     point's level gets a thin line from its near end.
 
@@ -647,19 +773,13 @@ def _place_labels(
             return False
         if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
             return False
-        if cover_points:
-            return True
         # Another point just before the label's near end, at its level, would read as
-        # the labelled one (its own point, and points at the same place, do not count).
+        # the labelled one (its own point, and points at the same place, do not count):
+        # in both passes, also where points may be covered.
         reach = _LABEL_GAP * scale + 2.0 * radius
         slack = max(radius, 0.6 * (y1 - y0))  # (nearer its level than its own point)
         near_x0, near_x1 = (x0 - reach, x0) if side > 0 else (x1, x1 + reach)
         others = marks[np.hypot(*(marks - own).T) > 0.5]
-        if leader is not None and len(others):
-            # nor may its line pass over another point (it would seem to start there)
-            gaps = np.hypot(*(leader[:, None, :] - others[None, :, :]).transpose(2, 0, 1))
-            if np.any(gaps < 2.0 * radius):
-                return False
         if np.any(
             (others[:, 0] > near_x0)
             & (others[:, 0] < near_x1)
@@ -667,6 +787,13 @@ def _place_labels(
             & (others[:, 1] < y1 + slack)
         ):
             return False
+        if cover_points:
+            return True
+        if leader is not None and len(others):
+            # nor may its line pass over another point (it would seem to start there)
+            gaps = np.hypot(*(leader[:, None, :] - others[None, :, :]).transpose(2, 0, 1))
+            if np.any(gaps < 2.0 * radius):
+                return False
         if leader is not None:
             for b in placed:
                 if np.any(
@@ -856,10 +983,17 @@ def plot_dataset_shift(
     n_a, n_b = comparison.attrs.get("n_a"), comparison.attrs.get("n_b")
     size_a = f" (n={n_a})" if n_a is not None else ""
     size_b = f" (n={n_b})" if n_b is not None else ""
-    ax.set_xlabel(f"{what} in {label_a}{size_a}{on}")
-    ax.set_ylabel(f"{what} in {label_b}{size_b}{on}")
+    xlabel = ax.set_xlabel(f"{what} in {label_a}{size_a}{on}")
+    ylabel = ax.set_ylabel(f"{what} in {label_b}{size_b}{on}")
     if title is not None:
         ax.set_title(title)
+    # (long collection labels are wrapped to the axes' sides, as titles are)
+    _lay_out(ax)
+    scale_px = ax.figure.dpi / 72.0
+    xlabel.set_text(_wrapped(xlabel, xlabel.get_text(), ax.bbox.width - 2 * _EDGE * scale_px))
+    ylabel.set_text(
+        _wrapped(ylabel, ylabel.get_text(), ax.bbox.height - 2 * _EDGE * scale_px, vertical=True)
+    )
     if not (np.any(x > 0) or np.any(y > 0)):  # an empty plot would say nothing
         _say_on_empty_axes(ax, "no concept occurs in either collection")
         return ax
@@ -1008,8 +1142,9 @@ def plot_sparsity_tradeoff(
     cv : int, default=5
         Cross-validation folds for a probe.
     accuracy_ax : matplotlib Axes, default=None
-        Axes for the accuracy. Required with accuracy when ``ax`` is given;
-        otherwise the new figure's second panel. Its range spans at least 0.1
+        Axes for the accuracy, given together with ``ax`` (both or neither:
+        without them, a new figure holds both panels). A title already set
+        on it is kept; otherwise it is titled with the classifier. Its range spans at least 0.1
         (within 0 to 1), so that a difference of a few samples does not fill it.
     log_l0 : bool, default=True
         Logarithmic l0 axis (the penalties of a path spread l0 over decades).
@@ -1034,8 +1169,9 @@ def plot_sparsity_tradeoff(
     TypeError, ValueError
         If a path lacks the arrays, ``y`` and ``estimator`` are not given
         together, ``y`` does not match the samples, a transformer is missing,
-        ``cv`` is not an integer >= 2, or ``ax`` is given without
-        ``accuracy_ax``. Everything is checked before any accuracy is computed.
+        ``cv`` is not an integer >= 2, or one of ``ax`` and
+        ``accuracy_ax`` is given without the other. Everything is checked
+        before any accuracy is computed.
     """
     if isinstance(paths, dict):
         if not paths:
@@ -1048,8 +1184,12 @@ def plot_sparsity_tradeoff(
         raise ValueError("accuracy needs both `y` and `estimator`; give both or neither")
     check_int(cv, "cv", low=2)
     with_accuracy = estimator is not None
-    if with_accuracy and ax is not None and accuracy_ax is None:
-        raise ValueError("with accuracy, give `accuracy_ax` as well as `ax` (or neither)")
+    if with_accuracy and (ax is None) != (accuracy_ax is None):
+        given, missing = ("ax", "accuracy_ax") if accuracy_ax is None else ("accuracy_ax", "ax")
+        raise ValueError(
+            f"with accuracy, give `{missing}` as well as `{given}` (or neither, for a new "
+            "figure with both panels)"
+        )
     if with_accuracy:
         from .zero_shot import ZeroShotClassifier
 
@@ -1075,7 +1215,7 @@ def plot_sparsity_tradeoff(
                     f"fitted SpliceTransformer of path {label!r} in `transformers`"
                 )
     if ax is None:
-        if with_accuracy and accuracy_ax is None:
+        if with_accuracy:
             fig = _new_axes(None, (11.0, 4.5)).figure
             fig.clear()
             ax, accuracy_ax = fig.subplots(1, 2)
@@ -1115,7 +1255,7 @@ def plot_sparsity_tradeoff(
                 named[label], label, y, estimator, transformers.get(label), cv
             )
             accuracy_ax.plot(l0, accuracy[order], "s-", color=color, label=label or None)
-    xlabel = "mean number of concepts per sample (l0)"
+    xlabel = "mean number of concepts per sample (l0)" + (" (log scale)" if log_l0 else "")
     axes = [ax] if accuracy_ax is None else [ax, accuracy_ax]
     for a in axes:
         a.set_xlabel(xlabel)
@@ -1126,6 +1266,13 @@ def plot_sparsity_tradeoff(
             a.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             a.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             a.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+            # (a labelled tick at or below the fewest concepts: 2 for points near 2.5)
+            shown = [line.get_xdata() for line in a.get_lines()]
+            least = min((float(np.min(v)) for v in shown if len(v)), default=None)
+            if least is not None and least > 0:
+                decade = 10.0 ** np.floor(np.log10(least))
+                tick = max(m * decade for m in (1.0, 2.0, 5.0) if m * decade <= least)
+                a.set_xlim(left=min(a.get_xlim()[0], tick))
         if len(named) > 1 or "" not in named:
             a.legend(loc="lower right", fontsize=8)
     if annotate:
@@ -1139,7 +1286,8 @@ def plot_sparsity_tradeoff(
         accuracy_ax.set_ylabel("accuracy")
         name = type(estimator).__name__
         kind = "recomposed embeddings" if zero_shot else f"concept weights, {cv}-fold CV"
-        accuracy_ax.set_title(f"{name} on {kind}")
+        if not accuracy_ax.get_title():  # (a title set on given axes is kept)
+            accuracy_ax.set_title(f"{name} on {kind}")
     if title is not None:
         ax.set_title(title)
     if penalties:

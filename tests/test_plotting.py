@@ -745,22 +745,55 @@ def test_shift_concepts_at_one_point_share_a_label_level_with_no_other_point(sca
     assert ax.get_xlim()[0] < 0 and ax.get_ylim()[0] < 0
 
 
-def test_marks_for_all_samples_take_the_style_s_text_colour():
+@pytest.mark.parametrize(
+    "style", ["default", "dark_background", "Solarize_Light2", "seaborn-v0_8-pastel"]
+)
+def test_marks_for_all_samples_stand_out_on_their_bars(style):
+    """In the text colour, white marks on the pale bars of dark_background did not show."""
     import matplotlib.pyplot as plt
-    from matplotlib.colors import to_rgba
+    from matplotlib.colors import to_rgb, to_rgba
+
+    def _contrast(a, b):  # (WCAG 2 contrast ratio)
+        def luminance(color):
+            c = np.asarray(to_rgb(color))
+            c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+            return c @ [0.2126, 0.7152, 0.0722]
+
+        low, high = sorted((luminance(a), luminance(b)))
+        return (high + 0.05) / (low + 0.05)
+
+    def outline(artist):
+        if not artist.get_path_effects():
+            return artist.get_color() if hasattr(artist, "get_color") else "none"
+        (effect,) = artist.get_path_effects()
+        return effect._gc["foreground"]
 
     rng = np.random.default_rng(0)
     W = rng.random((60, 6)) * (rng.random((60, 6)) < 0.5)
     profiles = concept_profiles(W, rng.integers(0, 3, 60), list("abcdef"))
-    with plt.style.context("dark_background"):
-        white = to_rgba("white")
+    with plt.style.context(style):
         ax = plot_class_profile(profiles, 1)
         marks = next(c for c in ax.collections if c.get_label() == "all samples")
-        assert to_rgba(marks.get_facecolor()[0]) == white
+        bar = _bars(ax)[0].get_facecolor()
+        background = ax.get_facecolor()
+        mark = marks.get_edgecolor()[0]
+        assert _contrast(mark, bar) >= 3.0
+        # on the background (beyond a bar's end) the mark or its outline shows
+        assert max(_contrast(mark, background), _contrast(outline(marks), background)) >= 3.0
         ax = plot_concept_prevalence(profiles, "a")
-        assert to_rgba(ax.get_lines()[0].get_color()) == white
-        ax = plot_dataset_shift(compare_datasets(W[:30], W[30:], list("abcdef")))
-        assert to_rgba(ax.get_lines()[0].get_color()) == white  # (the diagonal)
+        line = ax.get_lines()[0]
+        assert _contrast(line.get_color(), _bars(ax)[0].get_facecolor()) >= 3.0
+        assert (
+            max(
+                _contrast(line.get_color(), ax.get_facecolor()),
+                _contrast(outline(line), ax.get_facecolor()),
+            )
+            >= 3.0
+        )
+        if style == "dark_background":
+            ax = plot_dataset_shift(compare_datasets(W[:30], W[30:], list("abcdef")))
+            # (the diagonal, on the background, in the text colour)
+            assert to_rgba(ax.get_lines()[0].get_color()) == to_rgba("white")
 
 
 def test_long_names_many_classes_and_empty_profiles():
@@ -770,7 +803,8 @@ def test_long_names_many_classes_and_empty_profiles():
     ax = plot_class_profile(profiles, "a")
     assert max(len(t) for t in _ticklabels(ax)) <= 40
     assert _ticklabels(ax)[-1] == long[:39] + "\u2026"
-    assert len(plot_concept_prevalence(profiles, long).get_title()) <= 40
+    # the default title is the whole name, wrapped where too wide, not cut
+    assert plot_concept_prevalence(profiles, long).get_title().replace("\n", " ") == long
     # many long class names: turned, each ending under its bar, sizes on the same line
     rng = np.random.default_rng(0)
     y = np.array([f"class number {i} with long name" for i in rng.integers(0, 14, 60)])
@@ -1034,3 +1068,161 @@ def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
         _new_axes(None, (4.0, 3.0))
     assert 'pip install -c constraints.txt ".[plot]"' in str(info.value)
     assert "sksplice[plot]" not in str(info.value)
+
+
+def test_sparsity_tradeoff_accuracy_axes_come_in_pairs_and_keep_a_title(small_paths):
+    """accuracy_ax without ax would draw the cosine panel on a figure of its own."""
+    from matplotlib.figure import Figure
+    from sklearn.linear_model import LogisticRegression
+
+    _, y, _, paths = small_paths
+    probe = LogisticRegression(max_iter=500)
+    fig = Figure()
+    cosine_ax, accuracy_ax = fig.subplots(1, 2)
+    with pytest.raises(ValueError, match="give `ax` as well as `accuracy_ax`"):
+        plot_sparsity_tradeoff(paths, accuracy_ax=accuracy_ax, y=y, estimator=probe, cv=3)
+    assert not accuracy_ax.lines and not cosine_ax.lines
+    with pytest.raises(ValueError, match="give `accuracy_ax` as well as `ax`"):
+        plot_sparsity_tradeoff(paths, ax=cosine_ax, y=y, estimator=probe, cv=3)
+    accuracy_ax.set_title("my accuracy")
+    ax = plot_sparsity_tradeoff(
+        paths, ax=cosine_ax, accuracy_ax=accuracy_ax, y=y, estimator=probe, cv=3
+    )
+    assert ax is cosine_ax and ax.figure is fig and len(accuracy_ax.lines) == len(paths)
+    assert accuracy_ax.get_title() == "my accuracy"
+    # untitled given axes get the classifier's title
+    other = Figure().subplots(1, 2)
+    plot_sparsity_tradeoff(paths, ax=other[0], accuracy_ax=other[1], y=y, estimator=probe, cv=3)
+    assert other[1].get_title() == "LogisticRegression on concept weights, 3-fold CV"
+
+
+def test_long_names_alike_are_cut_where_they_differ():
+    """Classes sharing their first 40 characters kept apart in ticks; titles whole."""
+    prefix = "a photograph taken with a professional camera of "
+    classes = [prefix + c for c in ("dog", "cat", "car", "pizza")]
+    W = np.array([[0.5, 0.2, 0.0], [0.1, 0.0, 0.3], [0.4, 0.1, 0.0], [0.0, 0.3, 0.2]])
+    profiles = concept_profiles(W, np.array(classes), ["snow", "grass", "road"])
+    ax = plot_concept_prevalence(profiles, "snow")
+    ticks = _ticklabels(ax, "x")
+    assert len(set(ticks)) == 4
+    for tick, cls in zip(ticks, ("car", "cat", "dog", "pizza")):  # (classes sorted)
+        assert tick.endswith(f"camera of {cls} (n=1)") and len(tick) <= 40 + len(" (n=1)")
+        assert tick.startswith("a photograph") and "\u2026" in tick
+    ax = plot_class_profile(profiles, classes[3])
+    # the default title names the class whole (wrapped where it is too wide)
+    assert ax.get_title().replace("\n", " ") == f"class {classes[3]} (n=1)"
+    # concept names alike, in a decomposition
+    names = ["a very long concept name that goes on and on: " + w for w in ("one", "two")]
+    ax = plot_decomposition([0.2, 0.5], names)
+    assert _ticklabels(ax) == [
+        "a very long \u2026 goes on and on: one",
+        "a very long \u2026 goes on and on: two",
+    ]
+    # names unlike in their first 40 characters keep the plain cut
+    ax = plot_decomposition([0.2, 0.5], ["x" * 50, "y" * 50])
+    assert _ticklabels(ax) == ["x" * 39 + "\u2026", "y" * 39 + "\u2026"]
+
+
+def test_shift_long_axis_labels_are_wrapped_inside_the_figure():
+    rng = np.random.default_rng(0)
+    W = rng.random((60, 6)) * (rng.random((60, 6)) < 0.5)
+    comparison = compare_datasets(W[:30], W[30:], list("abcdef"))
+    long_a = "photographs of beaches taken by tourists during the summer holidays"
+    long_b = "photographs of snowy mountains taken by hikers during the winter months"
+    comparison.attrs["labels"] = (long_a, long_b)
+    ax = plot_dataset_shift(comparison)
+    fig = _drawn(ax)
+    for label, whole in ((ax.xaxis.label, long_a), (ax.yaxis.label, long_b)):
+        assert "\n" in label.get_text()
+        assert label.get_text().replace("\n", " ").startswith(f"prevalence in {whole}")
+        box = label.get_window_extent()
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1
+
+
+def test_an_empty_shift_says_so_above_the_diagonal():
+    comparison = compare_datasets(np.zeros((5, 3)), np.zeros((6, 3)), list("abc"))
+    ax = plot_dataset_shift(comparison)
+    (message,) = ax.texts
+    assert message.get_text() == "no concept occurs in either collection"
+    diagonal = ax.get_lines()[0]
+    assert message.get_bbox_patch() is not None
+    assert message.get_bbox_patch().get_facecolor() == pytest.approx(
+        matplotlib.colors.to_rgba(ax.get_facecolor())
+    )
+    assert message.get_zorder() > diagonal.get_zorder()
+
+
+def test_labels_placed_over_points_never_sit_level_just_after_another_point():
+    """The pass that may cover points kept no label from reading as a neighbour's."""
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from sksplice.plotting import _place_labels
+
+    rng = np.random.default_rng(1)
+    ax = Figure(figsize=(3.0, 3.0)).add_subplot()
+    x, y = rng.random(150), rng.random(150)
+    ax.scatter(x, y, s=10)
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    names = [f"concept {i}" for i in range(25)]
+    _place_labels(ax, x[:25], y[:25], names, avoid=np.column_stack([x, y]))
+    _drawn(ax)
+    points = ax.transData.transform(np.column_stack([x, y]))
+    scale = ax.figure.dpi / 72.0
+    assert ax.texts
+    for label in ax.texts:
+        own = ax.transData.transform(label.xy)
+        box = Text.get_window_extent(label)
+        right = box.x0 >= own[0]
+        near = box.x0 if right else box.x1
+        reach = 4.0 * scale + 4.0 * scale
+        slack = max(2.5 * scale, 0.6 * box.height) - 1.0
+        before = (
+            (points[:, 0] > near - reach) & (points[:, 0] < near)
+            if right
+            else (points[:, 0] > near) & (points[:, 0] < near + reach)
+        )
+        level = (points[:, 1] > box.y0 - slack) & (points[:, 1] < box.y1 + slack)
+        others = np.hypot(*(points - own).T) > 0.5
+        assert not np.any(before & level & others), label.get_text()
+
+
+def test_prevalence_in_given_axes_warns_when_class_labels_do_not_fit():
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    y = np.array([f"class {i}" for i in range(12)] * 5)
+    W = rng.random((60, 2))
+    profiles = concept_profiles(W, y, ["snow", "grass"])
+    fig, ax = plt.subplots(figsize=(8, 4))  # (no layout: no room for turned labels)
+    with pytest.warns(UserWarning, match="12 class labels of the given axes run out"):
+        assert plot_concept_prevalence(profiles, "snow", ax=ax) is ax
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_concept_prevalence(profiles, "snow", ax=ax)
+    plt.close(fig)
+    many = concept_profiles(rng.random((81, 2)), np.arange(81), ["snow", "grass"])
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    with pytest.warns(UserWarning, match="81 class labels of the given axes overlap"):
+        plot_concept_prevalence(many, "snow", ax=ax)
+    plt.close(fig)
+
+
+def test_sparsity_tradeoff_says_its_l0_axis_is_logarithmic_with_a_tick_below_the_points():
+    class Summary:
+        l1_penalties = np.array([0.5, 0.3, 0.1])
+        mean_l0 = np.array([2.5, 8.0, 60.0])
+        cosine = np.array([0.5, 0.6, 0.8])
+
+    ax = plot_sparsity_tradeoff(Summary())
+    _drawn(ax)
+    assert ax.get_xlabel() == "mean number of concepts per sample (l0) (log scale)"
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+    assert min(ticks) <= 2.5 and min(ticks) < 5
+    linear = plot_sparsity_tradeoff(Summary(), log_l0=False)
+    assert linear.get_xlabel() == "mean number of concepts per sample (l0)"
