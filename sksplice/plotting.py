@@ -1255,7 +1255,7 @@ def plot_sparsity_tradeoff(
                 named[label], label, y, estimator, transformers.get(label), cv
             )
             accuracy_ax.plot(l0, accuracy[order], "s-", color=color, label=label or None)
-    xlabel = "mean number of concepts per sample (l0)" + (" (log scale)" if log_l0 else "")
+    xlabel = "mean number of concepts per sample (l0" + (", log scale)" if log_l0 else ")")
     axes = [ax] if accuracy_ax is None else [ax, accuracy_ax]
     for a in axes:
         a.set_xlabel(xlabel)

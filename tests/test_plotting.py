@@ -1220,7 +1220,7 @@ def test_sparsity_tradeoff_says_its_l0_axis_is_logarithmic_with_a_tick_below_the
 
     ax = plot_sparsity_tradeoff(Summary())
     _drawn(ax)
-    assert ax.get_xlabel() == "mean number of concepts per sample (l0) (log scale)"
+    assert ax.get_xlabel() == "mean number of concepts per sample (l0, log scale)"
     lo, hi = ax.get_xlim()
     ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
     assert min(ticks) <= 2.5 and min(ticks) < 5
