@@ -1917,10 +1917,11 @@ def test_an_empty_pretrained_is_refused_not_taken_for_random_weights(value, caps
         cli.main(["decompose", "a.png", "--pretrained", value])
     err = capsys.readouterr().err
     assert exited.value.code == 2
-    assert err.rstrip().endswith(
-        f"argument --pretrained: {value!r} is empty (an unset variable?): give a pretrained "
-        "tag or a checkpoint path; 'none' gives random weights"
-    ), err
+    assert err.splitlines() == [
+        f"sksplice: error: decompose: argument --pretrained: {value!r} is empty (an unset "
+        "variable?): give a pretrained tag or a checkpoint path; 'none' gives random weights; "
+        "see sksplice decompose --help"
+    ], err
 
 
 def test_a_table_of_concepts_and_counts_is_warned_about_once(

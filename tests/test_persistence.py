@@ -243,12 +243,14 @@ def test_a_memory_pipeline_refits_after_the_vocabulary_file_is_edited(tmp_path):
 def test_a_memory_pipeline_refits_after_a_mean_file_is_edited(tmp_path):
     X, y = _data()
     mean = tmp_path / "mean.npy"
-    np.save(mean, np.ones(8))
+    # (centres of norm at most 1, as means of L2-normalised embeddings are)
+    old_centre, new_centre = np.full(8, 0.25), np.arange(8.0) / 20
+    np.save(mean, old_centre)
     first = _memory_pipeline(tmp_path / "cache", vocabulary=["a", "b", "c"], image_mean=mean)
-    np.testing.assert_allclose(first.fit(X, y)[0].mean_, np.ones(8))
-    np.save(mean, np.arange(8.0))
+    np.testing.assert_allclose(first.fit(X, y)[0].mean_, old_centre)
+    np.save(mean, new_centre)
     second = _memory_pipeline(tmp_path / "cache", vocabulary=["a", "b", "c"], image_mean=mean)
-    np.testing.assert_allclose(second.fit(X, y)[0].mean_, np.arange(8.0))
+    np.testing.assert_allclose(second.fit(X, y)[0].mean_, new_centre)
 
 
 @pytest.mark.filterwarnings(NOT_WARNED)
