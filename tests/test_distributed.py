@@ -676,6 +676,22 @@ def test_non_finite_rows_are_named_by_their_row_of_x(problem):
         result.compute(scheduler="sync")
 
 
+def test_non_finite_rows_of_unknown_chunk_sizes_are_named_in_their_block(problem):
+    # a Dask array of unknown chunk sizes (a boolean mask of rows) does not say
+    # where a block lies in X: the message names the row within its block
+    X, splice = problem
+    bad = np.array(X[:8_000], copy=True)
+    bad[5_003, 0] = np.nan
+    X_dask = da.from_array(bad, chunks=(2_000, -1))
+    X_unknown = X_dask[da.ones(8_000, chunks=2_000, dtype=bool)]
+    assert np.isnan(X_unknown.chunks[0]).all()
+    result = transform_dask(splice, X_unknown)
+    with pytest.raises(
+        ValueError, match=r"X holds NaN or infinite values in 1 row\(s\): row 1003 of block 2$"
+    ):
+        result.compute(scheduler="sync")
+
+
 def test_a_worker_without_sksplice_is_named_before_any_task(problem, tmp_path):
     # A worker that cannot import sksplice failed the scatter with a bare
     # ModuleNotFoundError (and shut down); without client= the compute hung. The
