@@ -148,7 +148,7 @@ def as_weights(est: SpliceTransformer, X: Any, kind: str) -> Any:
         kind = guess_kind(est, X)
     if kind == "weights":
         return check_weights(est, X)
-    return est._weights(est._validate_X(X, reset=False))
+    return est._weights(est._validate_X(X, reset=False, keep_float16=True))
 
 
 def guess_kind(est: SpliceTransformer, X: Any) -> str:
