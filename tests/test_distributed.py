@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -603,6 +604,37 @@ def test_worker_killed_mid_run_loses_and_duplicates_no_rows(client, problem, ref
     new_pids = set(client.run(os.getpid).values())
     assert victim not in new_pids
     assert len(new_pids) == 2
+
+
+@pytest.mark.parametrize("writer", [to_zarr, write_parquet])
+def test_a_failed_write_leaves_no_temporary_folder_behind(client, problem, writer, tmp_path):
+    # block 0 fails at once (a NaN row) while block 1 is held at the gate on the other
+    # worker: the folder must be removed only once block 1 stopped writing into it
+    X, splice = problem
+    bad = np.array(X[:1_000], copy=True)
+    bad[3, 0] = np.nan
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    W = transform_dask(gated_copy(splice, gate), bad, chunk_size=500, client=client)
+    release = threading.Timer(2.0, (gate / "release").touch)
+    release.start()
+    try:
+        with pytest.raises(ValueError, match="NaN"):
+            writer(W, out / "weights", splice)
+    finally:
+        release.join()
+
+    def idle() -> bool:
+        return not any(
+            client.run(lambda dask_worker: len(dask_worker.state.all_running_tasks)).values()
+        )
+
+    _wait_for(idle, "the workers to end their blocks")
+    time.sleep(0.5)
+    assert started_pids(gate), "block 1 never started"
+    assert sorted(p.name for p in out.iterdir()) == []
 
 
 def test_default_scheduler_without_cluster(problem, reference):
