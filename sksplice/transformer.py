@@ -83,6 +83,11 @@ class TransformStats(NamedTuple):
     tol: float
 
 
+def _weights_dtype(X: np.ndarray) -> type:
+    """The dtype of the weights of embeddings ``X``: float64 for float64, else float32."""
+    return np.float64 if X.dtype == np.float64 else np.float32
+
+
 def _mean_string_hint(value: str, option: str) -> str:
     """What a string given as a centre was perhaps meant to be: a file, or ``option``."""
     from ._names import close_matches
@@ -778,8 +783,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         with progress(X.shape[0], desc="decomposing", unit="row", disable=quiet) as bar:
             codes = self._solve(self._targets(X), self.l1_penalty_, on_rows=bar.update)
         W = codes.to_csr()
-        dtype = np.float64 if X.dtype == np.float64 else np.float32
-        W = scipy.sparse.csr_matrix(W, dtype=dtype)
+        W = scipy.sparse.csr_matrix(W, dtype=_weights_dtype(X))
         W.eliminate_zeros()
         gaps = np.asarray(codes.row_gaps, dtype=np.float64).copy()
         stats = TransformStats(
@@ -822,6 +826,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         _weights.check_output(self)  # before the solve, not after it
         X_in = X
         X = self._validate_X(X, reset=False, keep_float16=True)
+        _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W = self._weights(X)
         return _weights.format_weights(self, W, X_in, wrapped=True)
 
@@ -864,6 +869,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         _weights.check_output(self)  # before the solve, not after it
         X_in = X
         X = self._validate_X(X, reset=False, keep_float16=True)
+        _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W, stats = self._weights_and_stats(X)
         return _weights.format_weights(self, W, X_in), stats
 
