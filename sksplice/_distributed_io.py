@@ -259,14 +259,83 @@ def write_parquet(
         for i, (block, offset) in enumerate(zip(W.to_delayed()[:, 0], offsets))
     ]
     tmp.mkdir()
+    _compute_into(tmp, *tasks)
     try:
-        dask.compute(*tasks)
         _write_marker(tmp, "parquet", n_rows=meta["n_rows"], concepts=names)
         _move_into_place(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+#: Seconds that a failed or interrupted write waits for the blocks still running on
+#: workers to end, before its temporary folder is removed.
+_RUNNING_BLOCKS_TIMEOUT_S = 600.0
+
+
+def _compute_into(tmp: Path, *collections: Any) -> None:
+    """Compute ``collections`` (tasks writing into ``tmp``), removing ``tmp`` on failure.
+
+    On a distributed cluster, the blocks still running on other workers when one
+    fails (or when the wait is interrupted, Ctrl-C) go on writing into ``tmp``:
+    removing it at once left a partial ``tmp`` behind, made again by them. The
+    outstanding tasks are cancelled and the blocks already running waited for
+    (at most :data:`_RUNNING_BLOCKS_TIMEOUT_S` seconds) before ``tmp`` is removed.
+    """
+    dask = _require_dask()
+    client = _scheduler_client()
+    if client is None:
+        try:
+            dask.compute(*collections)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return
+    futures = client.compute(list(collections))
+    try:
+        client.gather(futures)
+    except BaseException:
+        try:
+            keys = set()
+            for collection in collections:
+                keys.update(collection.__dask_graph__().keys())
+            client.cancel(futures, force=True)
+            _wait_for_running(client, keys, _RUNNING_BLOCKS_TIMEOUT_S)
+        except BaseException:  # (a second Ctrl-C, a cluster gone: remove what is there)
+            pass
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _scheduler_client() -> Any:
+    """The distributed client that ``dask.compute`` would use now, if any."""
+    from dask.base import get_scheduler
+
+    scheduler = get_scheduler()
+    client = getattr(scheduler, "__self__", None)
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return client if isinstance(client, Client) else None
+
+
+def _running_keys(keys: set[Any], dask_worker: Any = None) -> list[Any]:
+    """Which of ``keys`` occupy a thread of this worker (run there by ``client.run``)."""
+    return [ts.key for ts in dask_worker.state.all_running_tasks if ts.key in keys]
+
+
+def _wait_for_running(client: Any, keys: set[Any], timeout: float) -> None:
+    """Wait until no worker runs a task of ``keys`` (at most ``timeout`` seconds)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = client.run(_running_keys, keys)
+        if not any(running.values()):
+            return
+        time.sleep(0.05)
 
 
 def _densify_block(block: Any) -> np.ndarray:
@@ -341,7 +410,12 @@ def to_zarr(
         dense = dense.rechunk({0: 1})
     path, tmp = _prepare_destination(path, overwrite, "zarr")
     try:
-        da.to_zarr(dense, str(tmp), overwrite=False, compute=True)
+        store = da.to_zarr(dense, str(tmp), overwrite=False, compute=False)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _compute_into(tmp, store)
+    try:
         array = zarr.open_array(str(tmp), mode="r+")
         array.attrs.update(
             {

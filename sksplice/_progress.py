@@ -198,6 +198,9 @@ def progress(
         unit=unit,
         file=_Lines(stream),
         mininterval=LOG_INTERVAL,
+        # (tqdm would otherwise learn "a line every N units" from the first interval and,
+        # with no maxinterval to correct it, space the lines out when the work slows down)
+        miniters=1,
         # (tqdm's monitor thread would also print a line whenever an update waits longer)
         maxinterval=float("inf"),
         # (no bar glyphs, which only make sense redrawn in place)

@@ -460,6 +460,7 @@ def check_finite_rows(
     labels: Sequence[Any] | None = None,
     *,
     first_row: int = 0,
+    block_index: int | None = None,
     nan_rows_hint: str | None = None,
 ) -> None:
     """Refuse a 2-D array whose rows hold NaN or infinite values, naming the rows.
@@ -478,6 +479,10 @@ def check_finite_rows(
     first_row : int, default=0
         The number of ``X``'s first row where ``X`` is a block of a larger
         array (a Dask block): rows are named in the larger array.
+    block_index : int, optional
+        The index of the block ``X`` is, where its place in the larger array is
+        unknown (a Dask array of unknown chunk sizes): rows are then named
+        within the block (``"row 3 of block 2"``) and ``first_row`` is ignored.
     nan_rows_hint : str, optional
         Said after the message when every refused row is NaN throughout (for
         embeddings: the rows ``on_error="skip"`` gives for unreadable inputs).
@@ -523,9 +528,13 @@ def check_finite_rows(
     hint = ""
     if nan_rows_hint and _all_nan(X, np.asarray(rows)):
         hint = f": {nan_rows_hint}"
+    if block_index is not None:
+        first_row = 0
     rows = np.asarray(rows) + first_row
     shown = ", ".join(
-        str(int(r)) if labels is None else f"{_label(labels[int(r) - first_row])} (row {int(r)})"
+        (f"row {int(r)} of block {block_index}" if block_index is not None else str(int(r)))
+        if labels is None
+        else f"{_label(labels[int(r) - first_row])} (row {int(r)})"
         for r in rows[:_SHOWN_ROWS]
     )
     more = f" and {rows.size - _SHOWN_ROWS} more" if rows.size > _SHOWN_ROWS else ""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConceptSpaceMixin",
     "as_weights",
+    "check_dense_fits",
     "check_output",
     "check_weights",
     "format_weights",
@@ -58,6 +59,47 @@ def check_output(est: SpliceTransformer) -> None:
             f"{config} output of sparse weights is not supported: use "
             "SpliceTransformer(output='dense') or set_output(transform='pandas')"
         )
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations now (None where unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def check_dense_fits(est: SpliceTransformer, n_rows: int, dtype: Any) -> None:
+    """Refuse ``output="dense"`` weights that cannot fit in memory, before the solve.
+
+    The dense array is ``n_rows * n_concepts`` values of ``dtype`` (float32, or
+    float64 for float64 embeddings); it is made only once every row is solved,
+    so a batch too large for it failed with a bare ``MemoryError`` after the
+    whole solve.
+    """
+    if est.output != "dense":
+        return
+    n_concepts = len(est.concepts_)
+    needed = int(n_rows) * n_concepts * np.dtype(dtype).itemsize
+    available = available_memory()
+    if available is None or needed <= available:
+        return
+    rows_that_fit = max(1, available // max(1, n_concepts * np.dtype(dtype).itemsize) // 2)
+    raise MemoryError(
+        f"output='dense' weights of {n_rows:,} rows x {n_concepts:,} concepts "
+        f"({np.dtype(dtype).name}) take {needed / 1e9:.1f} GB, more than the "
+        f"{available / 1e9:.1f} GB of memory available: use output='sparse' (the "
+        f"default, a CSR matrix), or transform fewer rows per call (e.g. "
+        f"{rows_that_fit:,} at a time)"
+    )
 
 
 def format_weights(
@@ -148,7 +190,7 @@ def as_weights(est: SpliceTransformer, X: Any, kind: str) -> Any:
         kind = guess_kind(est, X)
     if kind == "weights":
         return check_weights(est, X)
-    return est._weights(est._validate_X(X, reset=False))
+    return est._weights(est._validate_X(X, reset=False, keep_float16=True))
 
 
 def guess_kind(est: SpliceTransformer, X: Any) -> str:

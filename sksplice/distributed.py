@@ -26,6 +26,7 @@ See ``docs/scaling.md`` for a walk-through.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import uuid
@@ -171,7 +172,15 @@ def _transform_block(
         return _empty_block(n_concepts, output, dtype)
     if block_info is not None:  # rows of X, not of the block (dask says where it lies)
         first_row = block_info[0]["array-location"][0][0]
-        check_finite_rows(block, "X", first_row=first_row, nan_rows_hint=SKIPPED_ROWS_HINT)
+        # (NaN where X's chunk sizes are unknown: rows are then named within their block)
+        known = first_row is not None and not math.isnan(first_row)
+        check_finite_rows(
+            block,
+            "X",
+            first_row=int(first_row) if known else 0,
+            block_index=None if known else int(block_info[0]["chunk-location"][0]),
+            nan_rows_hint=SKIPPED_ROWS_HINT,
+        )
     W = splice.transform(block)
     return _coerce_block(W, block.shape[0], n_concepts, output, dtype)
 

@@ -83,6 +83,11 @@ class TransformStats(NamedTuple):
     tol: float
 
 
+def _weights_dtype(X: np.ndarray) -> type:
+    """The dtype of the weights of embeddings ``X``: float64 for float64, else float32."""
+    return np.float64 if X.dtype == np.float64 else np.float32
+
+
 def _mean_string_hint(value: str, option: str) -> str:
     """What a string given as a centre was perhaps meant to be: a file, or ``option``."""
     from ._names import close_matches
@@ -543,7 +548,14 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             return int(dim)
         return None
 
-    def _validate_X(self, X: Any, *, reset: bool) -> np.ndarray:
+    def _validate_X(self, X: Any, *, reset: bool, keep_float16: bool = False) -> np.ndarray:
+        """``X`` checked as embeddings: a float64 or float32 array (no copy of those).
+
+        With ``keep_float16``, float16 embeddings (a memory-mapped ``.npy`` file
+        perhaps) are kept as they are, not copied whole into float64: the
+        caller then reads them only through :meth:`_weights`, whose solver
+        chunks are made in float32 a chunk of rows at a time (:meth:`_targets`).
+        """
         from ._pandas import is_sparse_frame
 
         if scipy.sparse.issparse(X) or is_sparse_frame(X):
@@ -572,11 +584,14 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if mistake is not None:
             raise mistake
         labels = row_labels(X)
+        dtypes: list[Any] = [np.float64, np.float32]
+        if keep_float16 and getattr(X, "dtype", None) == np.float16:
+            dtypes.append(np.float16)
         X = validate_data(
             self,
             X,
             reset=reset,
-            dtype=[np.float64, np.float32],
+            dtype=dtypes,
             ensure_all_finite=False,
             accept_sparse=False,
         )
@@ -721,8 +736,18 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
         warn_zero_rows(X)
         mean = self.mean_
+        if X.dtype == np.float16:  # (solved in float32, as the float32 rows would be)
+
+            def make(rows: np.ndarray) -> np.ndarray:
+                return center_rows(rows.astype(np.float32), mean, warn_zero=False)
+
+        else:
+
+            def make(rows: np.ndarray) -> np.ndarray:
+                return center_rows(rows, mean, warn_zero=False)
+
         # A centred row has norm 1 up to rounding in X.dtype, or 0.
-        return LazyRows(X, lambda rows: center_rows(rows, mean, warn_zero=False), norm_bound=2.0)
+        return LazyRows(X, make, norm_bound=2.0)
 
     def _solver_options(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"solver": self.solver, "tol": self.tol}
@@ -758,8 +783,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         with progress(X.shape[0], desc="decomposing", unit="row", disable=quiet) as bar:
             codes = self._solve(self._targets(X), self.l1_penalty_, on_rows=bar.update)
         W = codes.to_csr()
-        dtype = np.float64 if X.dtype == np.float64 else np.float32
-        W = scipy.sparse.csr_matrix(W, dtype=dtype)
+        W = scipy.sparse.csr_matrix(W, dtype=_weights_dtype(X))
         W.eliminate_zeros()
         gaps = np.asarray(codes.row_gaps, dtype=np.float64).copy()
         stats = TransformStats(
@@ -801,7 +825,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         check_is_fitted(self)
         _weights.check_output(self)  # before the solve, not after it
         X_in = X
-        X = self._validate_X(X, reset=False)
+        X = self._validate_X(X, reset=False, keep_float16=True)
+        _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W = self._weights(X)
         return _weights.format_weights(self, W, X_in, wrapped=True)
 
@@ -843,7 +868,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         check_is_fitted(self)
         _weights.check_output(self)  # before the solve, not after it
         X_in = X
-        X = self._validate_X(X, reset=False)
+        X = self._validate_X(X, reset=False, keep_float16=True)
+        _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W, stats = self._weights_and_stats(X)
         return _weights.format_weights(self, W, X_in), stats
 

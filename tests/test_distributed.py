@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -605,6 +606,37 @@ def test_worker_killed_mid_run_loses_and_duplicates_no_rows(client, problem, ref
     assert len(new_pids) == 2
 
 
+@pytest.mark.parametrize("writer", [to_zarr, write_parquet])
+def test_a_failed_write_leaves_no_temporary_folder_behind(client, problem, writer, tmp_path):
+    # block 0 fails at once (a NaN row) while block 1 is held at the gate on the other
+    # worker: the folder must be removed only once block 1 stopped writing into it
+    X, splice = problem
+    bad = np.array(X[:1_000], copy=True)
+    bad[3, 0] = np.nan
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    W = transform_dask(gated_copy(splice, gate), bad, chunk_size=500, client=client)
+    release = threading.Timer(2.0, (gate / "release").touch)
+    release.start()
+    try:
+        with pytest.raises(ValueError, match="NaN"):
+            writer(W, out / "weights", splice)
+    finally:
+        release.join()
+
+    def idle() -> bool:
+        return not any(
+            client.run(lambda dask_worker: len(dask_worker.state.all_running_tasks)).values()
+        )
+
+    _wait_for(idle, "the workers to end their blocks")
+    time.sleep(0.5)
+    assert started_pids(gate), "block 1 never started"
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
 def test_default_scheduler_without_cluster(problem, reference):
     X, splice = problem
     with dask.config.set(scheduler="threads"):
@@ -673,6 +705,22 @@ def test_non_finite_rows_are_named_by_their_row_of_x(problem):
     bad[last, 0] = np.nan
     result = transform_dask(splice, bad, chunk_size=max(1, bad.shape[0] // 3))
     with pytest.raises(ValueError, match=rf"X holds NaN or infinite values in 1 row\(s\): {last}$"):
+        result.compute(scheduler="sync")
+
+
+def test_non_finite_rows_of_unknown_chunk_sizes_are_named_in_their_block(problem):
+    # a Dask array of unknown chunk sizes (a boolean mask of rows) does not say
+    # where a block lies in X: the message names the row within its block
+    X, splice = problem
+    bad = np.array(X[:8_000], copy=True)
+    bad[5_003, 0] = np.nan
+    X_dask = da.from_array(bad, chunks=(2_000, -1))
+    X_unknown = X_dask[da.ones(8_000, chunks=2_000, dtype=bool)]
+    assert np.isnan(X_unknown.chunks[0]).all()
+    result = transform_dask(splice, X_unknown)
+    with pytest.raises(
+        ValueError, match=r"X holds NaN or infinite values in 1 row\(s\): row 1003 of block 2$"
+    ):
         result.compute(scheduler="sync")
 
 

@@ -317,3 +317,26 @@ def test_a_verbose_fit_while_a_model_loads_still_shows_its_messages(monkeypatch,
     with _root_logger_left_alone(), _progress.verbose_logging(1):
         logging.getLogger("sksplice.transformer").info("calibrating target_l0=2")
     assert capsys.readouterr().err.splitlines() == ["[sksplice] calibrating target_l0=2"]
+
+
+def test_a_log_keeps_its_interval_when_the_work_slows_down(monkeypatch):
+    # (tqdm's dynamic miniters would learn "a line every N units" from the fast start
+    # and, with no maxinterval to correct it, space the lines out once the rate drops)
+    clock = [0.0]
+    monkeypatch.setattr(_progress, "LOG_INTERVAL", 10.0)
+    log = io.StringIO()
+    bar = _progress.progress(10_000, desc="decomposing", unit="row", file=log)
+    bar._time = lambda: clock[0]
+    bar.start_t = bar.last_print_t = 0.0
+    printed: list[float] = []
+    with bar:
+        for step in range(400):
+            # 100 rows a second for 20 s, then 10 times slower
+            clock[0] += 0.1 if step < 200 else 1.0
+            before = log.getvalue().count("\n")
+            bar.update(10)
+            if log.getvalue().count("\n") > before:
+                printed.append(clock[0])
+    gaps = np.diff(printed)
+    assert len(printed) >= 20, printed
+    assert gaps.max() <= 11.0, printed

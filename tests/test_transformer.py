@@ -325,6 +325,49 @@ def test_inverse_transform_makes_no_copy_of_the_dictionary(dense):
     assert peak < est.dictionary_.nbytes / 4, (peak, est.dictionary_.nbytes)
 
 
+def test_float16_embeddings_are_not_copied_whole(tmp_path):
+    """float16 rows (a memory-mapped .npy) are solved a chunk at a time in float32:
+    the weights of the float32 rows, and no float64 (or float32) copy of X."""
+    rng = np.random.default_rng(5)
+    n_concepts, dim, n_rows = 50, 256, 20_000
+    raw = rng.normal(size=(n_concepts, dim))
+    est = make(random_vocabulary(n_concepts), raw, l1_penalty=0.3).fit(rng.normal(size=(200, dim)))
+    np.save(tmp_path / "X16.npy", rng.normal(size=(n_rows, dim)).astype(np.float16))
+    X16 = np.load(tmp_path / "X16.npy", mmap_mode="r")
+    W16, peak = _traced_peak(lambda: est.transform(X16))
+    W32 = est.transform(np.asarray(X16, dtype=np.float32))
+    assert W16.dtype == W32.dtype == np.float32
+    assert (W16 != W32).nnz == 0
+    # A float32 copy of the whole batch alone would be n_rows * dim * 4 bytes.
+    assert peak < n_rows * dim * 4, (peak, W16.nnz)
+
+
+@pytest.mark.parametrize("method", ["transform", "transform_with_stats"])
+def test_dense_output_too_large_for_memory_is_refused_before_the_solve(monkeypatch, method):
+    from sksplice import _weights
+
+    rng = np.random.default_rng(6)
+    n_concepts, dim = 40, 16
+    est = make(random_vocabulary(n_concepts), rng.normal(size=(n_concepts, dim)), output="dense")
+    est.fit(rng.normal(size=(200, dim)))
+    X = rng.normal(size=(1_000, dim)).astype(np.float32)
+    # 1,000 x 40 float32 weights take 160,000 bytes: leave room for 100,000
+    monkeypatch.setattr(_weights, "available_memory", lambda: 100_000, raising=False)
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("solved before the size of the dense weights was checked")
+
+    monkeypatch.setattr(SpliceTransformer, "_solve", no_solve)
+    with pytest.raises(MemoryError, match=r"1,000 rows x 40 concepts .*output='sparse'"):
+        getattr(est, method)(X)
+    monkeypatch.undo()
+    # what fits is solved as before
+    monkeypatch.setattr(_weights, "available_memory", lambda: 200_000)
+    result = getattr(est, method)(X[:600])
+    W = result[0] if isinstance(result, tuple) else result
+    assert isinstance(W, np.ndarray) and W.shape == (600, n_concepts)
+
+
 def test_target_l0_calibration_makes_no_copy_of_the_dictionary():
     from types import SimpleNamespace
 
