@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -42,7 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _record import REPO, git_commit, machine, save_labelled
+
 CASES = ("fixed", "target_l0")
 _MiB = float(1 << 20)
 
@@ -124,16 +124,6 @@ def _worker(args: argparse.Namespace) -> dict:
     return out
 
 
-def _commit(path: Path) -> str | None:
-    try:
-        res = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True
-        )
-    except OSError:  # pragma: no cover - git missing
-        return None
-    return res.stdout.strip() or None
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--label", default="after", help="key of this run in the result file")
@@ -176,26 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{args.label}] {case}: {json.dumps(record)}", flush=True)
     run = {
         "sksplice": str(args.sksplice),
-        "commit": args.commit or _commit(args.sksplice),
+        "commit": args.commit or git_commit(args.sksplice),
         "cases": cases,
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "load_average": load,
-        },
+        "machine": machine(load),
         "command": "python benchmarks/bench_memory.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
     }
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results[args.label] = run
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(REPO))
-    from sksplice._atomic import atomic_write
-
-    with atomic_write(args.out) as fh:
-        fh.write((json.dumps(results, indent=2) + "\n").encode())
-    print(f"wrote {args.out}", flush=True)
+    save_labelled(args.out, args.label, run)
     return 0
 
 

@@ -32,14 +32,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _record import REPO, git_commit, machine, save_labelled
+
 _MB = 1e6  # decimal megabytes, as the docs quote them
 
 
@@ -129,16 +129,6 @@ def _worker(args: argparse.Namespace) -> dict:
     return out
 
 
-def _commit(path: Path) -> str | None:
-    try:
-        res = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True
-        )
-    except OSError:  # pragma: no cover - git missing
-        return None
-    return res.stdout.strip() or None
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--label", default="after", help="key of this run in the result file")
@@ -184,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     record["peak_rss_above_before_mb"] = round(record["peak_rss_above_before_bytes"] / _MB, 1)
     run = {
         "sksplice": str(args.sksplice),
-        "commit": args.commit or _commit(args.sksplice),
+        "commit": args.commit or git_commit(args.sksplice),
         "problem": {
             "n_rows": args.n_rows,
             "n_concepts": args.n_concepts,
@@ -194,21 +184,12 @@ def main(argv: list[str] | None = None) -> int:
             "memory_budget": "default",
         },
         "result": record,
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "load_average": load,
-        },
+        "machine": machine(load),
         "command": "python benchmarks/bench_transform_memory.py "
         + " ".join(sys.argv[1:] if argv is None else argv),
     }
     print(f"[{args.label}] {json.dumps(record)}", flush=True)
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results[args.label] = run
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}", flush=True)
+    save_labelled(args.out, args.label, run)
     return 0
 
 
