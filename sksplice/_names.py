@@ -201,7 +201,7 @@ def check_source(W: Any, names: Any, what: str) -> None:
     source = _recorded_concepts(W)
     if source is None:
         return
-    if source is names or (len(source) == len(names) and np.array_equal(source, names)):
+    if source is names or _same_names(source, names):
         return
     made, given = [str(c) for c in source], [str(c) for c in names]
     if len(made) != len(given):

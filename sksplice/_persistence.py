@@ -17,7 +17,6 @@ the estimator fitted on its old content.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -136,6 +135,8 @@ def input_file_digests(estimator: Any, names: tuple[str, ...]) -> dict[str, str]
     are read whole each time the estimator is pickled or hashed: these are
     vocabulary files and modality centres, not model checkpoints.
     """
+    from ._data import file_sha256
+
     digests = {}
     for name in names:
         value = getattr(estimator, name, None)
@@ -143,13 +144,8 @@ def input_file_digests(estimator: Any, names: tuple[str, ...]) -> dict[str, str]
             continue
         try:
             path = Path(os.fspath(value)).expanduser()
-            if not path.is_file():
-                continue
-            digest = hashlib.sha256()
-            with open(path, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    digest.update(chunk)
+            if path.is_file():
+                digests[name] = file_sha256(path)
         except (OSError, TypeError, ValueError):  # (bytes paths, unreadable files)
             continue
-        digests[name] = digest.hexdigest()
     return digests

@@ -736,15 +736,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
         warn_zero_rows(X)
         mean = self.mean_
-        if X.dtype == np.float16:  # (solved in float32, as the float32 rows would be)
 
-            def make(rows: np.ndarray) -> np.ndarray:
-                return center_rows(rows.astype(np.float32), mean, warn_zero=False)
-
-        else:
-
-            def make(rows: np.ndarray) -> np.ndarray:
-                return center_rows(rows, mean, warn_zero=False)
+        def make(rows: np.ndarray) -> np.ndarray:
+            if rows.dtype == np.float16:  # (solved in float32, as the float32 rows would be)
+                rows = rows.astype(np.float32)
+            return center_rows(rows, mean, warn_zero=False)
 
         # A centred row has norm 1 up to rounding in X.dtype, or 0.
         return LazyRows(X, make, norm_bound=2.0)

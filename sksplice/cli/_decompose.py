@@ -19,7 +19,7 @@ from . import _embedders
 from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
 from ._inputs import collect_images
 from ._logging import CLIError, UsageError, _interrupted, _reader_gone, _usage
-from ._output import _Output, _Writer, no_concept, plural
+from ._output import _Output, _Writer, no_concept, plural, significant
 
 logger = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
 def rounded(value: float, digits: int = 6) -> float:
     """``value`` rounded to ``digits`` significant digits (a weight of 4e-07 is not 0.0,
     as it would be at 6 decimals)."""
-    return float(f"{float(value):.{digits}g}")
+    return float(significant(value, digits))
 
 
 def _skipped_line(s: Any) -> str:
