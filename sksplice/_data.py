@@ -78,6 +78,15 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None, *, create: bo
     OSError
         If the folder does not exist and cannot be created; the message names
         the folder and how to choose another one.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from sksplice import get_data_home
+    >>> folder = Path(tempfile.mkdtemp()) / "sksplice-data"
+    >>> get_data_home(folder) == folder, folder.is_dir()
+    (True, True)
     """
     if data_home is None:
         env = os.environ.get(DATA_HOME_ENV, "")

@@ -715,6 +715,16 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
     --------
     ConceptEditor : Removal in the sparse concept decomposition.
     sksplice.editing.project_out : The function behind ``transform``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksplice import ConceptProjector
+    >>> X = np.array([[0.6, 0.8, 0.0], [0.0, 0.6, 0.8]])
+    >>> projector = ConceptProjector(directions=[[0.0, 1.0, 0.0]]).fit(X)
+    >>> projector.transform(X)
+    array([[1., 0., 0.],
+           [0., 0., 1.]])
     """
 
     def __init__(

@@ -211,7 +211,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     >>> rng = np.random.default_rng(0)
     >>> words = [f"concept {i}" for i in range(40)]
     >>> emb = rng.standard_normal((40, 16))
-    >>> X = emb[:5] + emb[5:10]
+    >>> X = emb[rng.integers(40, size=120)] + emb[rng.integers(40, size=120)]
     >>> splicer = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu")
     >>> path = splice_path(splicer, X, [0.1, 0.3, 0.2])
     >>> path.l1_penalties
@@ -400,8 +400,8 @@ def splice_validation_curve(
     >>> rng = np.random.default_rng(0)
     >>> words = [f"concept {i}" for i in range(40)]
     >>> emb = rng.standard_normal((40, 16))
-    >>> y = np.repeat([0, 1], 20)
-    >>> X = emb[y * 3] + emb[(np.arange(40) * 7) % 40] + 0.1 * rng.standard_normal((40, 16))
+    >>> y = np.repeat([0, 1], 75)  # each training fold has 100 rows to learn the centre from
+    >>> X = emb[y * 3] + emb[rng.integers(40, size=150)] + 0.1 * rng.standard_normal((150, 16))
     >>> splicer = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu")
     >>> train, test = splice_validation_curve(
     ...     splicer, LogisticRegression(), X, y, [0.1, 0.3], cv=3

@@ -236,6 +236,21 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
     ``classes_[1]``; the evidence for ``classes_[0]`` is its negation, listed
     under that class, so that every class has its own rows. A multiclass
     (one-vs-rest or multinomial) classifier has one row per class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sksplice import probe_concepts
+    >>> W = np.array([[1.0, 0.0, 0.2], [0.9, 0.1, 0.0], [0.0, 1.0, 0.1], [0.1, 0.8, 0.3]])
+    >>> probe = LogisticRegression().fit(W, ["cat", "cat", "dog", "dog"])
+    >>> table = probe_concepts(probe, k=1, concepts=["whiskers", "bark", "grass"])
+    >>> print(table[["class", "sign", "concept"]].to_string(index=False))
+    class     sign  concept
+      cat positive whiskers
+      cat negative     bark
+      dog positive     bark
+      dog negative whiskers
     """
     check_int(k, "k")
     estimator = _final_step(model)
@@ -291,6 +306,18 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         matches), no concept is named, the model is not fitted, or its inputs
         carry no concept names (as in :func:`probe_concepts`) and
         ``feature_names`` is not given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sksplice import zero_concept_coefficients
+    >>> W = np.array([[1.0, 0.0, 0.2], [0.9, 0.1, 0.0], [0.0, 1.0, 0.1], [0.1, 0.8, 0.3]])
+    >>> probe = LogisticRegression().fit(W, ["cat", "cat", "dog", "dog"])
+    >>> names = ["whiskers", "bark", "grass"]
+    >>> edited = zero_concept_coefficients(probe, "bark", feature_names=names)
+    >>> float(edited.coef_[0, 1]), bool(probe.coef_[0, 1] != 0)
+    (0.0, True)
     """
     if isinstance(concepts, str):
         concepts = [concepts]

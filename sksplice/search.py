@@ -220,8 +220,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> words = [f"concept {i}" for i in range(40)]
     >>> emb = rng.standard_normal((40, 16))
-    >>> y = np.repeat([0, 1], 20)
-    >>> X = emb[y * 3] + emb[(np.arange(40) * 7) % 40] + 0.1 * rng.standard_normal((40, 16))
+    >>> y = np.repeat([0, 1], 75)  # each training fold has 100 rows to learn the centre from
+    >>> X = emb[y * 3] + emb[rng.integers(40, size=150)] + 0.1 * rng.standard_normal((150, 16))
     >>> splicer = SpliceTransformer(vocabulary=words, concept_embeddings=emb, device="cpu")
     >>> pipe = make_pipeline(splicer, LogisticRegression())
     >>> search = SplicePathSearchCV(pipe, [0.1, 0.3], cv=3).fit(X, y)

