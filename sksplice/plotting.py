@@ -1169,8 +1169,9 @@ def plot_sparsity_tradeoff(
     TypeError, ValueError
         If a path lacks the arrays, ``y`` and ``estimator`` are not given
         together, ``y`` does not match the samples, a transformer is missing,
-        ``cv`` is not an integer >= 2, or one of ``ax`` and
-        ``accuracy_ax`` is given without the other. Everything is checked
+        ``cv`` is not an integer >= 2, one of ``ax`` and ``accuracy_ax`` is
+        given without the other, or ``accuracy_ax`` is given without ``y``
+        and ``estimator``. Everything is checked
         before any accuracy is computed.
     """
     if isinstance(paths, dict):
@@ -1184,6 +1185,11 @@ def plot_sparsity_tradeoff(
         raise ValueError("accuracy needs both `y` and `estimator`; give both or neither")
     check_int(cv, "cv", low=2)
     with_accuracy = estimator is not None
+    if accuracy_ax is not None and not with_accuracy:
+        raise ValueError(
+            "`accuracy_ax` is for the accuracy panel: give `y` and `estimator` as well "
+            "(or leave `accuracy_ax` out for the cosine panel alone)"
+        )
     if with_accuracy and (ax is None) != (accuracy_ax is None):
         given, missing = ("ax", "accuracy_ax") if accuracy_ax is None else ("accuracy_ax", "ax")
         raise ValueError(

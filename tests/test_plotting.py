@@ -1226,3 +1226,15 @@ def test_sparsity_tradeoff_says_its_l0_axis_is_logarithmic_with_a_tick_below_the
     assert min(ticks) <= 2.5 and min(ticks) < 5
     linear = plot_sparsity_tradeoff(Summary(), log_l0=False)
     assert linear.get_xlabel() == "mean number of concepts per sample (l0)"
+
+
+def test_sparsity_tradeoff_refuses_accuracy_axes_without_an_estimator(small_paths):
+    """accuracy_ax without y and estimator raised UnboundLocalError after drawing."""
+    from matplotlib.figure import Figure
+
+    paths = small_paths[3]
+    cosine_ax, accuracy_ax = Figure().subplots(1, 2)
+    for kwargs in ({"ax": cosine_ax}, {}):
+        with pytest.raises(ValueError, match="`accuracy_ax` is for the accuracy panel"):
+            plot_sparsity_tradeoff(paths, accuracy_ax=accuracy_ax, **kwargs)
+    assert not accuracy_ax.lines and not cosine_ax.lines
