@@ -17,7 +17,6 @@ checks cost nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -34,7 +33,7 @@ class TextEmbedder(Protocol):
     embedders return L2-normalised float32 rows.
     """
 
-    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_text(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts``; shape ``(len(texts), d)``."""
         ...  # pragma: no cover
 
@@ -43,7 +42,7 @@ class TextEmbedder(Protocol):
 class ImageEmbedder(Protocol):
     """Anything that maps images (paths, PIL images or arrays) to embeddings."""
 
-    def embed_images(self, images: Sequence[Any]) -> np.ndarray:
+    def embed_images(self, images: list[Any]) -> np.ndarray:
         """Embed ``images``; shape ``(len(images), d)``."""
         ...  # pragma: no cover
 

@@ -328,7 +328,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     def __init__(
         self,
-        remove: str | Sequence[str] | None = None,
+        remove: str | Sequence[str] | np.ndarray | None = None,
         keep: str | Sequence[str] | None = None,
         *,
         n_neighbors: int = 0,

@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, cast, overload
 
 import numpy as np
 import torch
@@ -266,7 +266,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         device: str | torch.device = "auto",
         batch_size: int = 64,
         precision: str = "fp32",
-        verbose: bool = False,
+        verbose: int | bool = False,
         on_error: str = "raise",
         cache_dir: str | os.PathLike[str] | None = None,
         num_workers: int | None = None,
@@ -452,7 +452,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                     UserWarning,
                 )
             return self.embed_text(texts)
-        return self._embed_images(X, return_skipped=False)
+        return cast(np.ndarray, self._embed_images(X, return_skipped=False))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Get the names of the embedding dimensions: ``"clip0"``, ..., ``"clip{d-1}"``.
@@ -586,6 +586,19 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                     out[chunk_start + rows] = self._encode(encode, batch, config)
                     bar.update(len(rows))
         return out
+
+    @overload
+    def embed_images(self, images: Any, *, return_skipped: Literal[False] = ...) -> np.ndarray: ...
+
+    @overload
+    def embed_images(
+        self, images: Any, *, return_skipped: Literal[True]
+    ) -> tuple[np.ndarray, list[SkippedInput]]: ...
+
+    @overload
+    def embed_images(
+        self, images: Any, *, return_skipped: bool
+    ) -> np.ndarray | tuple[np.ndarray, list[SkippedInput]]: ...
 
     def embed_images(
         self, images: Any, *, return_skipped: bool = False

@@ -6,12 +6,15 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 import scipy.sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+if TYPE_CHECKING:
+    import torch
 
 from . import _weights
 from ._calibration import calibrate_penalty, check_target_l0
@@ -250,7 +253,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         in ``l1_penalty_``.
     solver : str, default="auto"
         Solver passed to :meth:`sksplice.solvers.NonNegLasso.solve`.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         Torch device of the solver (``"auto"``: CUDA when available).
     tol : float, default=1e-6
         Relative duality gap at which a row's solution is accepted.
@@ -373,13 +376,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     def __init__(
         self,
         embedder: Any = None,
-        vocabulary: str | os.PathLike[str] | Sequence[str] = "laion",
+        vocabulary: str | os.PathLike[str] | Sequence[str] | np.ndarray = "laion",
         vocabulary_size: int | str | None = "auto",
         concept_embeddings: Any = None,
         l1_penalty: float = 0.25,
         target_l0: float | None = None,
         solver: str = "auto",
-        device: str = "auto",
+        device: str | torch.device = "auto",
         tol: float = 1e-6,
         transform_max_iter: int | None = None,
         image_mean: Any = None,
@@ -392,7 +395,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         calibration_samples: int = 2000,
         random_state: Any = 0,
         memory_budget: int | None = None,
-        verbose: bool = False,
+        verbose: int | bool = False,
     ) -> None:
         self.embedder = embedder
         self.vocabulary = vocabulary

@@ -113,7 +113,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
     def __init__(
         self,
         embedder: Any,
-        classes: Sequence[Any] | None = None,
+        classes: Sequence[Any] | np.ndarray | None = None,
         templates: Sequence[str] = ("a photo of a {}.",),
         temperature: float = 0.01,
     ) -> None:

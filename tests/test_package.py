@@ -86,3 +86,37 @@ def test_the_command_line_refuses_an_unknown_solver_before_importing_torch(tmp_p
     result = _fresh_python(code)
     assert result.stdout.split() == ["2", "False"]
     assert "--solver 'fista' is not a solver" in result.stderr
+
+
+def test_the_wheel_ships_the_type_information_and_the_report_templates(tmp_path):
+    """Without ``py.typed`` a user's type checker reads no annotation of sksplice
+    (mypy: 'module is installed, but missing library stubs or py.typed marker')."""
+    setuptools = pytest.importorskip("setuptools")
+    pytest.importorskip("wheel")
+    if int(setuptools.__version__.split(".")[0]) < 68:
+        pytest.skip(f"building needs setuptools>=68, not {setuptools.__version__}")
+    import shutil
+    import zipfile
+
+    source = tmp_path / "src"  # (a copy: the build leaves build/ and *.egg-info behind)
+    source.mkdir()
+    for name in ("pyproject.toml", "setup.cfg", "README.md", "LICENSE"):
+        shutil.copy(REPO_ROOT / name, source / name)
+    shutil.copytree(
+        REPO_ROOT / "sksplice", source / "sksplice", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path / "dist"), str(source)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("sksplice-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        "sksplice/py.typed",
+        "sksplice/__init__.pyi",
+        *(f"sksplice/{p.relative_to(REPO_ROOT / 'sksplice').as_posix()}"
+          for p in (REPO_ROOT / "sksplice").rglob("*")
+          if p.suffix in {".py", ".j2", ".css", ".js"} and "__pycache__" not in p.parts),
+    }  # fmt: skip
+    assert expected <= names, sorted(expected - names)
