@@ -145,6 +145,54 @@ def _splice_parts(splice: Any) -> tuple[np.ndarray, np.ndarray]:
     return names, dictionary
 
 
+def ranked_neighbors(
+    sims: np.ndarray, n_neighbors: int, threshold: float | None = None
+) -> list[np.ndarray]:
+    """For each row of ``sims``, its columns by decreasing value, ties by lower column.
+
+    Only the ``n_neighbors`` first are kept (all for 0 or at least the number of
+    columns), and with ``threshold`` only those whose value is at least it (a
+    prefix of the order, so that the two limits commute). The order is that of
+    a stable sort of the whole row (``np.argsort(-row, kind="mergesort")``), but
+    only the values that can be among the first ``n_neighbors`` are sorted: those
+    at least the ``n_neighbors``-th largest, ties at that boundary included, so
+    the lower columns among them come first as in the full sort.
+
+    Parameters
+    ----------
+    sims : ndarray of shape (n_rows, n_columns)
+        Similarities, one row per query.
+    n_neighbors : int
+        Largest number of columns kept per row; 0 for no limit.
+    threshold : float, default=None
+        Least value kept.
+
+    Returns
+    -------
+    list of ndarray of int
+        The selected columns of each row, in order.
+    """
+    n_rows, n_cols = sims.shape
+    kth = None
+    if 0 < n_neighbors < n_cols:
+        kth = -np.partition(-sims, n_neighbors - 1, axis=1)[:, n_neighbors - 1]
+    selected = []
+    for i in range(n_rows):
+        row = sims[i]
+        keep = None if kth is None else row >= kth[i]
+        if threshold is not None:
+            above = row >= threshold
+            keep = above if keep is None else keep & above
+        cand = np.arange(n_cols) if keep is None else np.flatnonzero(keep)
+        order = cand[np.lexsort((cand, -row[cand]))]
+        selected.append(order[:n_neighbors] if n_neighbors > 0 else order)
+    return selected
+
+
+#: Elements of one block of query-by-concept similarities (32 MB of float64).
+_BLOCK_ELEMENTS = 1 << 22
+
+
 def _neighbor_table(
     names: np.ndarray,
     dictionary: np.ndarray,
@@ -152,24 +200,29 @@ def _neighbor_table(
     n_neighbors: int,
     similarity_threshold: float | None,
 ) -> pd.DataFrame:
-    """Each query concept and the neighbours selected for it (query itself included)."""
+    """Each query concept and the neighbours selected for it (query itself included).
+
+    The cosines of a block of queries with every concept are one matrix product
+    (a product per query read the whole dictionary once for each), and only the
+    candidates for the first ``n_neighbors`` are sorted (:func:`ranked_neighbors`).
+    """
     rows: list[tuple[str, str, float, int]] = []
     D = np.asarray(dictionary, dtype=np.float64)
     norms = np.linalg.norm(D, axis=1)
     norms[norms == 0] = 1.0
-    for q in queries:
-        rows.append((names[q], names[q], 1.0, 0))
-        if n_neighbors == 0 and similarity_threshold is None:
-            continue
-        sims = (D @ D[q]) / (norms * norms[q])
-        sims[q] = -np.inf
-        order = np.argsort(-sims, kind="mergesort")
-        if similarity_threshold is not None:
-            order = order[sims[order] >= similarity_threshold]
-        if n_neighbors > 0:
-            order = order[:n_neighbors]
-        for rank, j in enumerate(order, start=1):
-            rows.append((names[q], names[j], float(sims[j]), rank))
+    expand = n_neighbors > 0 or similarity_threshold is not None
+    block = max(1, _BLOCK_ELEMENTS // max(D.shape[0], 1))
+    for start in range(0, len(queries), block):
+        qs = np.asarray(queries[start : start + block], dtype=np.int64)
+        selected: list[np.ndarray] = [np.array([], dtype=np.int64)] * len(qs)
+        if expand:
+            sims = (D[qs] @ D.T) / (norms[qs, None] * norms)
+            sims[np.arange(len(qs)), qs] = -np.inf  # (the query is not its own neighbour)
+            selected = ranked_neighbors(sims, n_neighbors, similarity_threshold)
+        for i, q in enumerate(qs):
+            rows.append((names[q], names[q], 1.0, 0))
+            for rank, j in enumerate(selected[i], start=1):
+                rows.append((names[q], names[j], float(sims[i, j]), rank))
     return pd.DataFrame(rows, columns=["query", "concept", "similarity", "rank"])
 
 

@@ -30,6 +30,7 @@ from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._validation import check_int, check_number, check_option
 from .analysis import _as_weights
+from .editing import ranked_neighbors
 
 __all__ = ["ConceptRetriever"]
 
@@ -414,19 +415,11 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         D = self._unit_dictionary
         sims = D[cols] @ D.T  # (n_query_concepts, n_concepts), one product for all
         sims[:, cols] = -np.inf  # (no query concept is another's neighbour, nor its own)
-        n_nb = self.n_neighbors
-        if 0 < n_nb < sims.shape[1]:
-            top = np.argpartition(-sims, n_nb - 1, axis=1)[:, :n_nb]
-        else:
-            top = np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+        selected = ranked_neighbors(sims, self.n_neighbors, self.similarity_threshold)
         out_cols, out_q, out_groups = [cols], [q], [groups]
         for g, weight in enumerate(q):
-            order, row = top[g], sims[g]
-            order = order[np.lexsort((order, -row[order]))]
-            keep = row[order] > 0
-            if self.similarity_threshold is not None:
-                keep &= row[order] >= self.similarity_threshold
-            order = order[keep]
+            order, row = selected[g], sims[g]
+            order = order[row[order] > 0]
             out_cols.append(order)
             out_q.append(weight * row[order])
             out_groups.append(np.full(order.size, g))

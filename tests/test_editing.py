@@ -763,3 +763,71 @@ def test_refit_on_unnamed_weights_forgets_the_earlier_names():
     np.testing.assert_array_equal(editor.get_feature_names_out(), [f"x{i}" for i in range(5)])
     out = editor.set_output(transform="pandas").transform(X)
     assert list(out.columns) == [f"x{i}" for i in range(5)]
+
+
+def _neighbors_one_query_at_a_time(names, dictionary, queries, n_neighbors, threshold):
+    """The neighbour table computed straightforwardly: a product and a full stable sort
+    per query."""
+    D = np.asarray(dictionary, dtype=np.float64)
+    norms = np.linalg.norm(D, axis=1)
+    norms[norms == 0] = 1.0
+    rows = []
+    for q in queries:
+        rows.append((names[q], names[q], 1.0, 0))
+        if n_neighbors == 0 and threshold is None:
+            continue
+        sims = (D @ D[q]) / (norms * norms[q])
+        sims[q] = -np.inf
+        order = np.argsort(-sims, kind="stable")
+        if threshold is not None:
+            order = order[sims[order] >= threshold]
+        if n_neighbors:
+            order = order[:n_neighbors]
+        rows += [(names[q], names[j], float(sims[j]), r) for r, j in enumerate(order, 1)]
+    return pd.DataFrame(rows, columns=["query", "concept", "similarity", "rank"])
+
+
+@pytest.mark.parametrize(
+    ("n_neighbors", "threshold"),
+    [(1, None), (2, None), (3, None), (7, None), (0, 0.3), (0, 0.0), (4, 0.2), (299, None),
+     (300, None), (400, None), (0, -1.0)],
+)  # fmt: skip
+def test_neighbor_table_in_blocks_matches_one_query_at_a_time(monkeypatch, n_neighbors, threshold):
+    from sksplice import editing
+
+    rng = np.random.default_rng(3)
+    D = rng.normal(size=(300, 8)).astype(np.float32)
+    # ties: copies and a multiple of concept 10 (cosine 1 with it, the same value for
+    # each), two zero rows (cosine 0 with everything), copies of a query's neighbours
+    D[[50, 51, 120, 299]] = D[10]
+    D[200] = 2 * D[10]
+    D[[7, 8]] = 0
+    D[[60, 61]] = D[20]
+    names = np.asarray([f"c{i}" for i in range(300)], dtype=object)
+    queries = [10, 50, 7, 20, 0, 299, 123, 61, 5, 200, 11, 12, 13, 14, 15, 16]
+    # several blocks of 7 queries, the last one short
+    monkeypatch.setattr(editing, "_BLOCK_ELEMENTS", 7 * 300)
+    got = editing._neighbor_table(names, D, queries, n_neighbors, threshold)
+    want = _neighbors_one_query_at_a_time(names, D, queries, n_neighbors, threshold)
+    pd.testing.assert_frame_equal(
+        got[["query", "concept", "rank"]], want[["query", "concept", "rank"]]
+    )
+    np.testing.assert_allclose(got["similarity"], want["similarity"], rtol=1e-12, atol=1e-15)
+    of_10 = got[(got["query"] == "c10") & (got["rank"] > 0)]
+    tied = of_10[of_10["similarity"] > 1 - 1e-12]["concept"]
+    if n_neighbors == 0 or n_neighbors >= 5:  # (the copies in the order of the dictionary)
+        assert list(tied) == ["c50", "c51", "c120", "c200", "c299"]
+
+
+def test_ranked_neighbors_keeps_the_lower_columns_of_ties_at_the_boundary():
+    from sksplice.editing import ranked_neighbors
+
+    sims = np.array([[0.5, 0.9, 0.5, 0.5, 0.1, 0.5], [0.2, 0.2, 0.2, 0.2, 0.2, 0.2]])
+    for n in range(0, 8):
+        got = ranked_neighbors(sims, n)
+        for row, order in zip(sims, got):
+            want = np.argsort(-row, kind="stable")
+            np.testing.assert_array_equal(order, want[:n] if n else want)
+    got = ranked_neighbors(sims, 3, threshold=0.5)
+    np.testing.assert_array_equal(got[0], [1, 0, 2])
+    np.testing.assert_array_equal(got[1], np.array([], dtype=np.int64))
