@@ -7,6 +7,7 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -347,8 +348,15 @@ def close_matches(word: str, options: Any, n: int = 3, cutoff: float = 0.6) -> l
     if not 0.0 <= cutoff <= 1.0:
         raise ValueError(f"cutoff must be in [0.0, 1.0]: {cutoff!r}")
     given = list(map(str, options))
+    return _close_matches(word, given, _all_normalised(given), n, cutoff)
+
+
+def _close_matches(
+    word: str, given: list[str], names: list[str], n: int = 3, cutoff: float = 0.6
+) -> list[str]:
+    """:func:`close_matches` among ``given`` (the options as text), whose normalised
+    forms (:func:`_all_normalised`) are ``names``: computed once for many words."""
     key = _normalised(str(word))
-    names = _all_normalised(given)
     found, edits, common = _close(key, names, cutoff)
     first: dict[str, int] = {}  # an option given twice is found once, at its first place
     for k in np.argsort(found, kind="stable"):
@@ -375,6 +383,45 @@ def close_matches(word: str, options: Any, n: int = 3, cutoff: float = 0.6) -> l
         )
 
     return [given[int(found[k])] for k in sorted(range(len(found)), key=rank)[:n]]
+
+
+#: How many unknown names a message shows, each with its closest known names.
+SUGGESTED = 5
+
+
+def unknown_names_hints(unknown: Sequence[Any], known: Any) -> str:
+    """The unknown names for a message, each of the first few with its closest known names.
+
+    ``'dgo' (did you mean 'dog'?); 'kitt' (did you mean 'kitten', 'kit'?)``: the first
+    :data:`SUGGESTED` names with their suggestions (:func:`close_matches`), then how
+    many more there are (``; and 495 more``), so that a list of many misspelt or
+    foreign names neither makes a message of hundreds of hints nor compares each with
+    the whole vocabulary. The known names are normalised once for all the suggestions.
+
+    Parameters
+    ----------
+    unknown : sequence
+        The names not found, in the order given.
+    known : iterable
+        The known names (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The names, separated by ``"; "``.
+    """
+    unknown = list(unknown)
+    shown = unknown[:SUGGESTED]
+    given = list(map(str, known)) if shown else []
+    names = _all_normalised(given)
+    hints = []
+    for name in shown:
+        close = _close_matches(str(name), given, names)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        hints.append(f"{name!r}{hint}")
+    if len(unknown) > SUGGESTED:
+        hints.append(f"and {len(unknown) - SUGGESTED} more")
+    return "; ".join(hints)
 
 
 def _normalised(name: str) -> str:

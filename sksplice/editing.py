@@ -30,8 +30,8 @@ from ._names import (
     carried_names,
     check_concept_names,
     check_source,
-    close_matches,
     name_differences,
+    unknown_names_hints,
 )
 from ._pandas import is_sparse_frame, sparse_frame, transform_output
 from ._persistence import VersionStampMixin
@@ -85,12 +85,8 @@ def _lookup(
         else:
             unknown.append(name)
     if unknown:
-        hints = []
-        for name in unknown:
-            close = close_matches(name, list(index))
-            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-            hints.append(f"{name!r}{hint}")
-        message = f"concepts in `{param}` not in the vocabulary: {'; '.join(hints)}"
+        hints = unknown_names_hints(unknown, index)
+        message = f"concepts in `{param}` not in the vocabulary: {hints}"
         if not ignore_unknown:
             raise ValueError(message + "; pass ignore_unknown=True to skip them")
         warn_user(message + "; they are ignored", UserWarning)

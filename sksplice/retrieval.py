@@ -24,7 +24,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import a_type, check_concept_names, check_source, close_matches
+from ._names import a_type, check_concept_names, check_source, unknown_names_hints
 from ._pandas import frame_values
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
@@ -41,15 +41,11 @@ _METRICS = ("dot", "cosine")
 
 
 def unknown_concepts_error(unknown: Sequence[str], known: Sequence[str], param: str) -> ValueError:
-    """A ``ValueError`` naming the unknown concepts, each with its closest known names."""
-    known = [str(name) for name in known]
-    hints = []
-    for name in unknown:
-        close = close_matches(str(name), known)
-        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-        hints.append(f"{name!r}{hint}")
+    """A ``ValueError`` naming the unknown concepts, the first few with their closest
+    known names (:func:`sksplice._names.unknown_names_hints`)."""
+    hints = unknown_names_hints(unknown, known)
     where = param if param.startswith("-") else f"`{param}`"  # (an option, or a parameter)
-    return ValueError(f"concepts in {where} not in the vocabulary: {'; '.join(hints)}")
+    return ValueError(f"concepts in {where} not in the vocabulary: {hints}")
 
 
 def _concept_names(

@@ -831,3 +831,46 @@ def test_ranked_neighbors_keeps_the_lower_columns_of_ties_at_the_boundary():
     got = ranked_neighbors(sims, 3, threshold=0.5)
     np.testing.assert_array_equal(got[0], [1, 0, 2])
     np.testing.assert_array_equal(got[1], np.array([], dtype=np.int64))
+
+
+def test_many_unknown_names_show_a_few_suggestions_and_normalise_the_vocabulary_once(
+    small_setup, monkeypatch
+):
+    from sksplice import _names
+
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    frozen = FrozenEstimator(splice)
+    calls = {"normalised": 0, "matched": 0}
+    normalise, match = _names._all_normalised, _names._close_matches
+
+    def counting_normalise(names):
+        calls["normalised"] += 1
+        return normalise(names)
+
+    def counting_match(*args, **kwargs):
+        calls["matched"] += 1
+        return match(*args, **kwargs)
+
+    monkeypatch.setattr(_names, "_all_normalised", counting_normalise)
+    monkeypatch.setattr(_names, "_close_matches", counting_match)
+    unknown = ["dgo", "kitt", "zebra", "oceann", "tre"] + [f"nothing{i}" for i in range(40)]
+    with pytest.warns(UserWarning) as record:
+        editor = ConceptEditor(remove=[*unknown, "dog"], ignore_unknown=True, splice=frozen)
+        editor.fit(W)
+    assert list(editor.removed_concepts_) == ["dog"]
+    (message,) = [str(w.message) for w in record if "vocabulary" in str(w.message)]
+    assert message == (
+        "concepts in `remove` not in the vocabulary: 'dgo' (did you mean 'dog'?); 'kitt' "
+        "(did you mean 'kitten'?); 'zebra'; 'oceann' (did you mean 'ocean', 'canine'?); 'tre' "
+        "(did you mean 'tree', 'red'?); and 40 more; they are ignored"
+    )
+    assert calls == {"normalised": 1, "matched": 5}
+    calls.update(normalised=0, matched=0)
+    with pytest.raises(ValueError) as info:
+        ConceptEditor(keep=unknown[:5], splice=frozen).fit(W)
+    assert str(info.value).endswith(
+        "'tre' (did you mean 'tree', 'red'?); pass ignore_unknown=True to skip them"
+    )
+    assert "more" not in str(info.value)
+    assert calls == {"normalised": 1, "matched": 5}

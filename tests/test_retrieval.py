@@ -431,3 +431,24 @@ def test_worked_example_recall_and_docs_numbers(laion_minilm, minilm, tmp_path):
         doc, got = np.array(doc_row[1:], dtype=float), np.array(row[1:], dtype=float)
         np.testing.assert_allclose(got[:2], doc[:2], rtol=0.1)  # mean l0
         np.testing.assert_allclose(got[2:], doc[2:], atol=0.03)  # recall@10
+
+
+def test_an_unknown_concepts_error_suggests_for_the_first_few_and_counts_the_rest(monkeypatch):
+    from sksplice import _names
+    from sksplice.retrieval import unknown_concepts_error
+
+    known = [f"concept{i}" for i in range(1000)] + ["dog", "snow"]
+    calls = []
+    normalise = _names._all_normalised
+    monkeypatch.setattr(
+        _names, "_all_normalised", lambda names: calls.append(len(names)) or normalise(names)
+    )
+    unknown = ["dgo", "snwo", "zzz", "dgo", "qqq"] + [f"x{i}" for i in range(300)]
+    error = unknown_concepts_error(unknown, known, "query")
+    assert str(error) == (
+        "concepts in `query` not in the vocabulary: 'dgo' (did you mean 'dog'?); 'snwo' (did "
+        "you mean 'snow'?); 'zzz'; 'dgo' (did you mean 'dog'?); 'qqq'; and 300 more"
+    )
+    assert calls == [1002]
+    few = unknown_concepts_error(["dgo"], known, "--concepts")
+    assert str(few) == "concepts in --concepts not in the vocabulary: 'dgo' (did you mean 'dog'?)"
