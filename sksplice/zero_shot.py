@@ -249,14 +249,26 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         tags.target_tags.required = self.classes is None
         return tags
 
-    def _similarities(self, X: Any) -> np.ndarray:
+    def _embeddings(self, X: Any) -> np.ndarray:
+        """``X`` checked: fitted, its features, finite rows (float64 or float32)."""
         check_is_fitted(self)
         labels = row_labels(X)
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=False
         )
         check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
+        return X
+
+    def _cosines(self, X: np.ndarray) -> np.ndarray:
+        """Cosine of each row of (checked) ``X`` with each class, in float64."""
         return l2_normalize(np.asarray(X, dtype=np.float64)) @ self.class_embeddings_.T
+
+    def _blocks(self, n: int) -> range:
+        """Starts of the row blocks of ``n`` rows (about 8 MB of float64 scores each)."""
+        return range(0, n, max(1, _BLOCK_ELEMENTS // self.class_embeddings_.shape[0]))
+
+    def _similarities(self, X: Any) -> np.ndarray:
+        return self._cosines(self._embeddings(X))
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Cosine similarity of each embedding to each class.
@@ -291,7 +303,8 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities, columns in the order of ``classes_``.
         """
-        return np.exp(self.predict_log_proba(X))
+        out = self.predict_log_proba(X)
+        return np.exp(out, out=out)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`.
@@ -306,7 +319,15 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log class probabilities.
         """
-        return log_softmax(self._similarities(X) / float(self.temperature), axis=1)
+        X = self._embeddings(X)
+        # (by blocks of rows: the float64 copy of X, the cosines and the softmax's
+        # temporaries are a block's; only the result holds every row)
+        out = np.empty((X.shape[0], self.class_embeddings_.shape[0]))
+        step = self._blocks(X.shape[0]).step
+        for start in self._blocks(X.shape[0]):
+            rows = slice(start, start + step)
+            out[rows] = log_softmax(self._cosines(X[rows]) / float(self.temperature), axis=1)
+        return out
 
     def predict(self, X: Any) -> np.ndarray:
         """Most similar class for each embedding.
@@ -320,9 +341,47 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
             Predicted labels from ``classes_``.
+
+        Notes
+        -----
+        The predictions are those of the float64 cosines (the first class of a
+        tie), whatever the dtype of ``X``. For float32 ``X`` the scores are
+        computed in float32 first (twice as fast, half the memory) and a row is
+        scored again in float64 when its two best float32 scores are closer than
+        their rounding error can be (about ``4 * (d + 2) * 2**-24`` times the
+        row's norm, ``d`` the dimension), so that rounding never picks another
+        class. Rows are scored in blocks: the scores of all rows and classes are
+        never held at once. ``decision_function`` and ``predict_proba`` stay
+        float64 for either dtype.
         """
-        sims = self._similarities(X)
-        return self.classes_[np.argmax(sims, axis=1)]
+        X = self._embeddings(X)
+        C = self.class_embeddings_
+        best = np.empty(X.shape[0], dtype=np.intp)
+        C32 = C.astype(np.float32) if X.dtype == np.float32 else None
+        step = self._blocks(X.shape[0]).step
+        for start in self._blocks(X.shape[0]):
+            rows = X[start : start + step]
+            if C32 is None:
+                best[start : start + step] = np.argmax(self._cosines(rows), axis=1)
+                continue
+            scores = rows @ C32.T
+            top = np.argmax(scores, axis=1)
+            here = np.arange(len(top))
+            first = scores[here, top].astype(np.float64)
+            scores[here, top] = -np.inf
+            two = np.column_stack([scores.max(axis=1).astype(np.float64), first])
+            norms = np.linalg.norm(rows.astype(np.float64), axis=1)
+            # Each float32 score is within (d + 2) * u * |x| of the exact one (u = 2**-24:
+            # the rounding of the classes to float32 and of the d products and sums);
+            # a gap of twice that, doubled for safety, leaves the order of the exact
+            # (and float64) scores. Tiny rows are made zero by the float64 path.
+            bound = 4 * (rows.shape[1] + 2) * float(np.finfo(np.float32).eps / 2) * norms
+            recheck = ~(two[:, 1] - two[:, 0] > bound) | ~np.isfinite(two).all(axis=1)
+            recheck |= ~(norms >= 1e-12) | ~np.isfinite(norms)
+            if recheck.any():
+                top[recheck] = np.argmax(self._cosines(rows[recheck]), axis=1)
+            best[start : start + step] = top
+        return self.classes_[best]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Zero-shot accuracy on embeddings ``X`` with true labels ``y``.
@@ -360,6 +419,9 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
             _check_known_labels(y.ravel(), self.classes_, "`classes_`")
         return super().score(X, y, sample_weight=sample_weight)
 
+
+#: Scores of one block of rows in predict and predict_proba (8 MB of float64).
+_BLOCK_ELEMENTS = 1 << 20
 
 #: How many class names and labels a message lists.
 _SHOWN = 10

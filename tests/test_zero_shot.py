@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import log_softmax
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -19,6 +20,7 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
+from sksplice._array import l2_normalize
 from sksplice.zero_shot import ZeroShotClassifier
 
 ANIMAL_PHRASES = {
@@ -523,3 +525,58 @@ def test_labels_are_required_only_without_classes():
     named = ZeroShotClassifier(_CatDog(), ["cat", "dog"])
     assert get_tags(named).target_tags.required is False
     assert named.fit(np.eye(2)).predict(np.eye(2)).tolist() == ["cat", "dog"]
+
+
+class _RandomTextEmbedder:
+    """Random unit prompt embeddings of dimension ``d`` (the same for the same prompts)."""
+
+    def __init__(self, d=32):
+        self.d = d
+
+    def embed_text(self, texts):
+        rng = np.random.default_rng(len(texts))
+        return rng.standard_normal((len(texts), self.d)).astype(np.float32)
+
+
+def test_float32_predictions_are_those_of_the_float64_cosines_in_blocks(monkeypatch):
+    import sksplice.zero_shot as zs
+
+    rng = np.random.default_rng(5)
+    clf = ZeroShotClassifier(_RandomTextEmbedder(), classes=[f"c{i}" for i in range(40)])
+    clf.fit(np.zeros((2, 32), dtype=np.float32))
+    C = clf.class_embeddings_
+    X = rng.standard_normal((3000, 32)).astype(np.float32)
+    # near ties: halfway between two classes (the float32 scores may swap them), exact
+    # ties (two equal classes' sum), a zero row, a tiny row, a row equal to a class
+    X[:200] = ((C[rng.integers(0, 40, 200)] + C[rng.integers(0, 40, 200)]) / 2).astype("f4")
+    X[200:205] = 0
+    X[205] = 1e-14
+    X[206] = C[3].astype(np.float32)
+    monkeypatch.setattr(zs, "_BLOCK_ELEMENTS", 40 * 128)  # blocks of 128 rows
+    for data in (X, X.astype(np.float64)):
+        cosines = l2_normalize(data.astype(np.float64)) @ C.T
+        np.testing.assert_array_equal(clf.predict(data), clf.classes_[np.argmax(cosines, 1)])
+        proba = clf.predict_proba(data)
+        assert proba.dtype == np.float64 and clf.decision_function(data).dtype == np.float64
+        want = np.exp(log_softmax(cosines / clf.temperature, axis=1))
+        np.testing.assert_allclose(proba, want, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(
+            clf.predict_log_proba(data), np.log(want), rtol=1e-12, atol=1e-12
+        )
+
+
+def test_predict_holds_no_float64_scores_of_every_row():
+    import tracemalloc
+
+    rng = np.random.default_rng(6)
+    clf = ZeroShotClassifier(_RandomTextEmbedder(64), classes=[f"c{i}" for i in range(500)])
+    clf.fit(np.zeros((2, 64), dtype=np.float32))
+    X = rng.standard_normal((20_000, 64)).astype(np.float32)
+    clf.predict(X[:10])
+    tracemalloc.start()
+    clf.predict(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # the float64 scores of all rows are 80 MB, a float64 copy of X 10 MB; a block of
+    # scores is 4-8 MB
+    assert peak < 20e6, peak
