@@ -215,6 +215,8 @@ def _neighbor_table(
             sims = (D[qs] @ D.T) / (norms[qs, None] * norms)
             sims[np.arange(len(qs)), qs] = -np.inf  # (the query is not its own neighbour)
             selected = ranked_neighbors(sims, n_neighbors, similarity_threshold)
+            # (nor the last one when as many neighbours as concepts are asked for)
+            selected = [order[order != q] for order, q in zip(selected, qs)]
         for i, q in enumerate(qs):
             rows.append((names[q], names[q], 1.0, 0))
             for rank, j in enumerate(selected[i], start=1):

@@ -779,6 +779,7 @@ def _neighbors_one_query_at_a_time(names, dictionary, queries, n_neighbors, thre
         sims = (D @ D[q]) / (norms * norms[q])
         sims[q] = -np.inf
         order = np.argsort(-sims, kind="stable")
+        order = order[order != q]
         if threshold is not None:
             order = order[sims[order] >= threshold]
         if n_neighbors:
@@ -874,3 +875,21 @@ def test_many_unknown_names_show_a_few_suggestions_and_normalise_the_vocabulary_
     )
     assert "more" not in str(info.value)
     assert calls == {"normalised": 1, "matched": 5}
+
+
+def test_asking_for_every_concept_as_a_neighbour_leaves_the_query_out(small_setup):
+    """With n_neighbors at least the number of concepts, the query was listed as its
+    own last neighbour, with similarity -inf."""
+    from sksplice.editing import concept_neighbors
+
+    splice, X, _ = small_setup
+    query = str(splice.concepts_[0])
+    for n in (len(splice.concepts_) - 1, len(splice.concepts_), 10 * len(splice.concepts_)):
+        table = concept_neighbors(splice, query, n_neighbors=n)
+        neighbours = table[table["rank"] > 0]
+        assert len(neighbours) == len(splice.concepts_) - 1
+        assert query not in set(neighbours["concept"])
+        assert np.isfinite(neighbours["similarity"]).all()
+    editor = ConceptEditor(keep=query, n_neighbors=10 * len(splice.concepts_), splice=splice)
+    editor.fit(splice.transform(X))
+    assert np.isfinite(editor.neighbors_["similarity"]).all()
