@@ -277,6 +277,59 @@ def _times_dictionary(W: Any, D: np.ndarray, D_cast: np.ndarray | None = None) -
     return E
 
 
+#: Entries of the padded (rows, row length) arrays that ``top_concepts`` sorts together.
+_TOP_BLOCK_ITEMS = 1 << 20
+
+
+def _top_entries(W: scipy.sparse.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest non-zero entries of each row of ``W``, as positions in ``W.data``.
+
+    Returns the positions, row after row, each row's by decreasing value (equal
+    values in the order they are stored), and the number taken from each row.
+    Entries stored as zeros are skipped. The rows are sorted together (one
+    stable argsort of a padded array) rather than one at a time (100k rows of
+    20-60 non-zeros, k=10: 0.3 s here, 0.9-1.0 s the whole ``top_concepts``
+    call, 4.2-4.6 s with one argsort a row); rows of similar lengths
+    share a padded array, so that one long row does not pad every other, in
+    groups of at most ``_TOP_BLOCK_ITEMS`` entries.
+    """
+    nonzero = W.data != 0
+    if nonzero.all():
+        kept = None  # every stored entry counts: positions in W.data directly
+        values = W.data
+        lengths = np.diff(W.indptr).astype(np.int64)
+    else:
+        kept = np.flatnonzero(nonzero)
+        values = W.data[kept]
+        cumulative = np.concatenate([[0], np.cumsum(nonzero, dtype=np.int64)])
+        lengths = cumulative[W.indptr[1:]] - cumulative[W.indptr[:-1]]
+    starts = np.cumsum(lengths) - lengths
+    k = min(k, int(lengths.max(initial=1)))  # (a k beyond int64 would overflow below)
+    counts = np.minimum(lengths, k)
+    chosen = np.empty(int(counts.sum()), dtype=np.intp)
+    first = np.cumsum(counts) - counts
+    # Rows grouped by the bit length of their number of entries: padded to at most
+    # twice their length.
+    group = np.frexp(lengths.astype(np.float64))[1]
+    for g in np.unique(group[lengths > 0]):
+        members = np.flatnonzero(group == g)
+        width = int(lengths[members].max())
+        take = min(k, width)
+        step = max(1, _TOP_BLOCK_ITEMS // width)
+        for at in range(0, len(members), step):
+            rows = members[at : at + step]
+            padding = np.arange(width) >= lengths[rows, None]
+            source = starts[rows, None] + np.arange(width)
+            source[padding] = 0
+            keys = -values[source]
+            keys[padding] = np.inf  # after every (finite) weight
+            order = np.argsort(keys, axis=1, kind="stable")[:, :take]
+            best = np.take_along_axis(source, order, axis=1)
+            wanted = np.arange(take) < counts[rows, None]
+            chosen[(first[rows, None] + np.arange(take))[wanted]] = best[wanted]
+    return (chosen if kept is None else kept[chosen]), counts
+
+
 class ConceptSpaceMixin:
     """What a fitted ``SpliceTransformer`` offers in concept space.
 
@@ -377,26 +430,41 @@ class ConceptSpaceMixin:
         """
         check_int(k, "k")
         labels = getattr(X, "index", None) if hasattr(X, "iloc") else None
-        W = as_weights(self, X, kind)
-        W = scipy.sparse.csr_matrix(W)
-        W.eliminate_zeros()
-        out: list[list[tuple[str, float]]] = []
-        for i in range(W.shape[0]):
-            start, stop = W.indptr[i], W.indptr[i + 1]
-            idx, val = W.indices[start:stop], W.data[start:stop]
-            order = np.argsort(-val, kind="stable")[:k]
-            out.append([(str(self.concepts_[j]), float(v)) for j, v in zip(idx[order], val[order])])
+        W = scipy.sparse.csr_matrix(as_weights(self, X, kind))
+        chosen, counts = _top_entries(W, int(k))
+        names = self.concepts_
+        if not all(type(c) is str for c in names.tolist()):
+            names = np.array([str(c) for c in names], dtype=object)
+        concepts = names[W.indices[chosen]].tolist()
+        weights = W.data[chosen]
         if not as_frame:
-            return out
+            ends = np.cumsum(counts)
+            bounds = zip((ends - counts).tolist(), ends.tolist(), strict=True)
+            pairs = list(zip(concepts, weights.tolist(), strict=True))
+            return [pairs[a:b] for a, b in bounds]
         import pandas as pd
 
-        names = range(len(out)) if labels is None else list(labels)
-        rows = [
-            (name, r + 1, concept, weight)
-            for name, pairs in zip(names, out, strict=True)
-            for r, (concept, weight) in enumerate(pairs)
-        ]
-        return pd.DataFrame(rows, columns=["sample", "rank", "concept", "weight"])
+        columns = ["sample", "rank", "concept", "weight"]
+        if not concepts:  # what the frame of no (sample, rank, concept, weight) rows was
+            return pd.DataFrame([], columns=columns)
+        rows = np.repeat(np.arange(W.shape[0], dtype=np.int64), counts)
+        first = np.cumsum(counts) - counts
+        rank = np.arange(1, len(rows) + 1, dtype=np.int64) - np.repeat(first, counts)
+        if labels is None:
+            sample: Any = rows
+        else:
+            names = list(labels)
+            # A list of the labels, typed by pandas as the rows of tuples were.
+            sample = [names[i] for i in rows.tolist()]
+        return pd.DataFrame(
+            {
+                "sample": sample,
+                "rank": rank,
+                "concept": concepts,
+                "weight": weights.astype(np.float64),
+            },
+            columns=columns,
+        )
 
     def l0(self, X: Any, *, kind: str = "auto", per_sample: bool = False) -> Any:
         """Number of non-zero concept weights.
