@@ -15,7 +15,7 @@ __all__ = ["ZERO_NORM", "l2_normalize", "unit_rows"]
 ZERO_NORM = 1e-12
 
 
-def l2_normalize(X: np.ndarray, axis: int = -1) -> np.ndarray:
+def l2_normalize(X: np.ndarray, axis: int = -1, *, out: np.ndarray | None = None) -> np.ndarray:
     """Scale vectors to unit Euclidean norm, leaving zero vectors at zero.
 
     Parameters
@@ -24,18 +24,36 @@ def l2_normalize(X: np.ndarray, axis: int = -1) -> np.ndarray:
         Array of vectors.
     axis : int, default=-1
         Axis along which the norm is taken.
+    out : ndarray, optional
+        Where to write the result: a floating array of the shape of ``X`` (of
+        its dtype for the same values); ``out=X`` normalises ``X`` in place.
+        By default a new array.
 
     Returns
     -------
     ndarray
-        Array of the same shape and dtype (floating) as ``X``; vectors whose norm
-        is below ``1e-12`` are returned as zeros rather than divided by ~0.
-        Vectors whose squared entries overflow the dtype (entries of about 1e20
-        in float32) are scaled by their largest entry first.
+        Array of the same shape and dtype (floating) as ``X`` (``out`` when
+        given); vectors whose norm is below ``1e-12`` are returned as zeros
+        rather than divided by ~0. Vectors whose squared entries overflow the
+        dtype (entries of about 1e20 in float32) are scaled by their largest
+        entry first.
     """
     X = np.asarray(X)
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float64)
+    norms = _norms(X, axis)
+    nonzero = norms > ZERO_NORM
+    # One array of X's size (the quotient, or none with out=X), zero vectors zeroed in
+    # place: X / safe and np.where(...) each made another.
+    if out is None:
+        out = np.empty_like(X)
+    np.divide(X, np.where(nonzero, norms, 1.0), out=out)
+    np.copyto(out, 0.0, where=~nonzero)
+    return out
+
+
+def _norms(X: np.ndarray, axis: int) -> np.ndarray:
+    """Euclidean norms of the vectors of floating ``X`` (keepdims), overflow-safe."""
     with np.errstate(over="ignore"):  # an overflow is caught below
         norms = np.linalg.norm(X, axis=axis, keepdims=True)
     overflow = np.isinf(norms) & np.isfinite(X).all(axis=axis, keepdims=True)
@@ -45,9 +63,7 @@ def l2_normalize(X: np.ndarray, axis: int = -1) -> np.ndarray:
         scale = np.where(overflow, np.max(np.abs(X), axis=axis, keepdims=True), 1.0)
         scaled = np.linalg.norm(X / scale.astype(X.dtype), axis=axis, keepdims=True)
         norms = np.where(overflow, scale * scaled, norms)
-    safe = np.where(norms > ZERO_NORM, norms, 1.0)
-    out = X / safe
-    return np.where(norms > ZERO_NORM, out, 0.0).astype(X.dtype, copy=False)
+    return norms
 
 
 def unit_rows(X: np.ndarray) -> np.ndarray:
