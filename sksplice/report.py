@@ -26,6 +26,7 @@ import math
 import numbers
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -139,8 +140,22 @@ def _is_number(value: Any) -> bool:
     return not isinstance(value, complex)
 
 
+#: Weight types that are numbers without a check (``_is_number`` takes them all).
+_PLAIN_NUMBERS = (float, int, np.float64, np.float32)
+
+
 def _checked_concepts(concepts: Any, where: str) -> list[tuple[Any, float]]:
     """``concepts`` as a list of (name, weight) pairs, or a TypeError/ValueError saying why not."""
+    if type(concepts) is list and all(
+        type(pair) is tuple
+        and len(pair) == 2
+        and type(pair[0]) is str
+        and type(pair[1]) in _PLAIN_NUMBERS
+        for pair in concepts
+    ):
+        # (the common case, as the command line builds it: nothing to check pair by pair;
+        # isinstance against the abstract classes cost seconds for thousands of images)
+        return [(name, float(weight)) for name, weight in concepts]
     expected = "a list of (concept, weight) pairs, largest weight first"
     if isinstance(concepts, Mapping):
         raise TypeError(
@@ -828,22 +843,18 @@ def render_report(
     concept_index: dict[str, int] = {}
     class_index: dict[str, int] = {}
     images = []
-    frequency: dict[str, int] = {}
+    frequency: Counter[str] = Counter()
     top_weight = 0.0
+    isfinite, index = math.isfinite, concept_index.setdefault
     for r in results:
         thumb = r.thumbnail if r.thumbnail is not None else thumbnail_data_uri(r.path)
-        weights = []
-        for name, weight in r.concepts:
-            name = str(name)
-            weight = float(weight)
-            if not math.isfinite(weight) or weight == 0:
-                continue
-            # 4 significant digits: a small weight stays non-zero (round(w, 4) made 3e-5 a 0)
-            weights.append(
-                [concept_index.setdefault(name, len(concept_index)), float(f"{weight:.4g}")]
-            )
-            frequency[name] = frequency.get(name, 0) + 1
-            top_weight = max(top_weight, weight)
+        shown = [(str(name), float(weight)) for name, weight in r.concepts]
+        shown = [(name, weight) for name, weight in shown if weight != 0 and isfinite(weight)]
+        # 4 significant digits: a small weight stays non-zero (round(w, 4) made 3e-5 a 0)
+        weights = [[index(name, len(concept_index)), float(f"{w:.4g}")] for name, w in shown]
+        frequency.update(name for name, _ in shown)
+        if shown:
+            top_weight = max(top_weight, max(weight for _, weight in shown))
         label = None if r.label is None else str(r.label)
         images.append(
             {
@@ -909,9 +920,9 @@ def render_report(
             "frequent": frequent,
             "class_profiles": class_profiles,
             "ranking_text": _ranking_text(ranking),
-            "data": data,
         }
     )
+    texts["data"] = _shown_data(data)
     template = _environment().get_template("report.html.j2")
     return template.render(
         **texts,
@@ -938,6 +949,27 @@ def _shown_texts(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_shown_texts(v) for v in value)
     return value
+
+
+def _shown_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The page's data with its texts as :func:`_shown_texts` gives them, looking only where
+    texts are: the images' paths and thumbnails and the prevalence table's concept names
+    (the weights, ranking rows and prevalences are numbers; walking them all took seconds
+    for thousands of images)."""
+    shown: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "images":
+            shown[key] = [
+                {**image, "p": _shown_texts(image["p"]), "t": _shown_texts(image["t"])}
+                for image in value
+            ]
+        elif key == "ranking":
+            shown[key] = value  # (numbers: indices into rankClasses and concepts)
+        elif key == "prevalence":
+            shown[key] = {_shown_texts(k): v for k, v in value.items()}
+        else:
+            shown[key] = _shown_texts(value)
+    return shown
 
 
 def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwargs) -> Path:

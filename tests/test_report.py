@@ -755,3 +755,89 @@ def test_a_one_sided_comparison_says_its_direction(alternative, heading, test, c
         assert "<h2>Concepts less frequent in B than in A (autumn)</h2>" in render_report(
             [], ranking=named
         )
+
+
+def test_undecodable_concept_names_are_shown_escaped_everywhere():
+    """A concept or class name that is not valid UTF-8 (lone surrogates) is escaped in every
+    place of the page: the images' concepts and classes, the most frequent concepts, with
+    a ranking and profiles (the texts are treated only where texts are)."""
+    import os
+
+    bad = os.fsdecode(b"caf\xe9")
+    cls = os.fsdecode(b"cl\xff")
+    results = [
+        ImageResult("a.png", [(bad, 0.5), ("sky", 0.25)], 2, 0.9, label=cls, thumbnail=_png_uri()),
+        ImageResult("b.png", [("sky", 0.5)], 1, 0.8, label="dogs", thumbnail=_png_uri()),
+    ]
+    W = np.array([[0.5, 0.25], [0.0, 0.5]])
+    y = np.array(["cats", "dogs"])
+    ranking = pd.concat(
+        [
+            rank_concepts(W, y, c, concepts=["sea", "sky"]).reset_index().assign(**{"class": c})
+            for c in ("cats", "dogs")
+        ],
+        ignore_index=True,
+    )
+    # (the tables hold no lone surrogate: pandas' text dtype refuses them)
+    profiles = concept_profiles(W, y, ["sea", "sky"])
+    page = render_report(results, ranking=ranking, profiles=profiles)
+    page.encode("utf-8")
+    assert "\\udc" not in page
+    data = _data(page)
+    assert "caf\\xe9" in data["concepts"] and bad not in data["concepts"]
+    assert data["classes"] == ["cl\\xff", "dogs"]
+    assert "sea" in data["prevalence"] and "sea" in data["concepts"]
+    assert "caf\\xe9" in page.split('id="sksplice-data"')[0]  # (the frequent concepts)
+
+
+@pytest.mark.parametrize(
+    ("concepts", "error", "match"),
+    [
+        ([("sky", "0.5")], TypeError, r"the weight of concept 'sky' \(`concepts\[0\]`\)"),
+        ([("sky", True)], TypeError, r"the weight of concept 'sky'"),
+        ([("sky", 0.5, 1)], ValueError, r"`concepts\[0\]` must be a \(concept, weight\) pair"),
+        ([(None, 0.5)], TypeError, r"`concepts\[0\]` names its concept by"),
+        ([("sky", 0.5), "sea"], TypeError, r"`concepts\[1\]` must be a \(concept, weight\)"),
+        ({"sky": 0.5}, TypeError, r"give its items"),
+        ("sky", TypeError, r"`concepts` must be a list of"),
+    ],
+)
+def test_bad_concept_pairs_still_raise(concepts, error, match):
+    with pytest.raises(error, match=match):
+        ImageResult("a.png", concepts, 1, 0.9)
+
+
+def test_concept_pairs_are_plain_floats():
+    """Every weight becomes a Python float, whatever number type it was given as."""
+    r = ImageResult("a.png", [("a", np.float32(0.5)), ("b", 1), ("c", np.float64(0.25))], 3, 0.9)
+    assert r.concepts == [("a", 0.5), ("b", 1.0), ("c", 0.25)]
+    assert all(type(w) is float for _, w in r.concepts)
+    r = ImageResult("a.png", [["a", 0.5], (2, np.int64(1))], 2, 0.9)
+    assert r.concepts == [("a", 0.5), (2, 1.0)]
+
+
+def test_plain_pairs_and_numbers_are_not_walked_one_by_one(monkeypatch):
+    """The texts are looked for where texts are, not in every weight and ranking cell, and
+    (str, float) pairs are not checked pair by pair (both cost seconds for thousands of
+    images)."""
+    from sksplice import report
+
+    calls = {"_shown_texts": 0, "_is_number": 0}
+    for name in calls:
+        original = getattr(report, name)
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(report, name, counted)
+    pairs = [(f"concept {j}", 1.0 / (j + 1)) for j in range(40)]
+    results = [
+        ImageResult(f"img{i}.png", pairs, 40, 0.9, label=f"c{i % 2}", thumbnail=_png_uri())
+        for i in range(50)
+    ]
+    assert calls["_is_number"] == 2 * 50  # (l0 and cosine of each image; no weight)
+    calls["_shown_texts"] = 0
+    render_report(results)
+    # (about 2 per image and per text: 2,000 weights and their lists are not walked)
+    assert calls["_shown_texts"] < 400
