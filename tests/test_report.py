@@ -841,3 +841,61 @@ def test_plain_pairs_and_numbers_are_not_walked_one_by_one(monkeypatch):
     render_report(results)
     # (about 2 per image and per text: 2,000 weights and their lists are not walked)
     assert calls["_shown_texts"] < 400
+
+
+def _each_class_page(alternative: str = "greater", **kwargs):
+    from sksplice.analysis import _rank_each_class
+
+    rng = np.random.default_rng(5)
+    W = (rng.random((90, 8)) < 0.2) * rng.random((90, 8))
+    y = np.repeat(["coast", "forest", "desert"], 30)
+    W[y == "coast", 0] = 0.0  # (absent from a class)
+    W[y == "coast", 1] = 0.5  # (significant in that class)
+    names = [f"k{j}" for j in range(8)]
+    ranking = _rank_each_class(W, y, names, alternative=alternative)
+    return ranking, render_report([], ranking=ranking, **kwargs)
+
+
+def test_rows_that_can_never_be_significant_are_left_out_and_said():
+    """With the one-sided test for concepts more frequent in the class, a concept in no
+    image of the class has p = 1: its rows are not in the page (two thirds of a ranking of
+    100 classes), the page says how many, and the adjustment still counts them."""
+    ranking, page = _each_class_page()
+    data = _data(page)
+    absent = ranking["count_positive"] == 0
+    assert absent.any() and not ranking.loc[absent, "significant"].any()
+    shown = [(data["rankClasses"][r[0]], data["concepts"][r[1]]) for r in data["ranking"]]
+    kept = ranking.loc[~absent]
+    assert shown == list(zip(kept["class"], kept["concept"], strict=True))
+    assert [r[6] for r in data["ranking"]] == [float(f"{p:.6g}") for p in kept["p_adjusted"]]
+    assert sum(r[7] for r in data["ranking"]) == ranking["significant"].sum() > 0
+    # every class's sizes are still known (from all rows)
+    assert all(r[9] == 30 and r[11] == 60 for r in data["ranking"])
+    n = int(absent.sum())
+    rows = "1 row" if n == 1 else f"{n} rows"
+    assert f"Not listed: {rows} of a concept in no image of the class" in page
+    assert f"over the {len(ranking)} tests of all 3 classes together" in page
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "less"])
+def test_rows_are_all_listed_for_other_alternatives(alternative):
+    ranking, page = _each_class_page(alternative)
+    assert len(_data(page)["ranking"]) == len(ranking)
+    assert "Not listed" not in page
+
+
+def test_prevalences_are_those_of_concepts_the_page_links():
+    """The prevalence per class is shown for a clicked concept: the page carries it for
+    the concepts it links (images, ranking, class profiles), not for every concept."""
+    rng = np.random.default_rng(6)
+    W = (rng.random((40, 30)) < 0.3) * rng.random((40, 30))
+    W[:, 29] = 0.0
+    W[25, 29] = 0.01  # (in one image: in no class's top 10, nor in the images below)
+    y = np.repeat(["a", "b"], 20)
+    names = [f"k{j}" for j in range(30)]
+    profiles = concept_profiles(W, y, names)
+    results = [ImageResult("i.png", [("k1", 0.5)], 1, 0.9, label="a", thumbnail=_png_uri())]
+    data = _data(render_report(results, profiles=profiles))
+    assert "k1" in data["prevalence"]
+    assert "k29" not in data["prevalence"]
+    assert set(data["prevalence"]) <= set(names) and len(data["prevalence"]) < 30
