@@ -317,6 +317,16 @@ def _adjust_pvalues(p: np.ndarray, method: str | None) -> np.ndarray:
     return np.minimum(adjusted, 1.0)
 
 
+def _z_statistic(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float) -> np.ndarray:
+    """The two-proportion z statistic of ``x1/n1`` against ``x2/n2`` (0 where the pooled
+    proportion is 0 or 1)."""
+    p1, p2 = x1 / n1, x2 / n2
+    pooled = (x1 + x2) / (n1 + n2)
+    se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(se > 0, (p1 - p2) / np.where(se > 0, se, 1.0), 0.0)
+
+
 def _two_by_two_tests(
     x1: np.ndarray, n1: float, x2: np.ndarray, n2: float, alternative: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -328,11 +338,7 @@ def _two_by_two_tests(
     by :func:`sksplice._fisher.fisher_exact_pvalues`) and the name of the test,
     ``"fisher"``, for every concept.
     """
-    p1, p2 = x1 / n1, x2 / n2
-    pooled = (x1 + x2) / (n1 + n2)
-    se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, (p1 - p2) / np.where(se > 0, se, 1.0), 0.0)
+    z = _z_statistic(x1, n1, x2, n2)
     p_value = fisher_exact_pvalues(x1, n1, x2, n2, alternative)
     test = np.full(np.shape(x1)[0], "fisher", dtype=object)
     return z, p_value, test
@@ -593,6 +599,38 @@ def rank_concepts(
 ALL_CLASSES = "all classes"
 
 
+#: Entries of the (rows x classes) indicator that :func:`_rest_sums` multiplies ``W`` by at
+#: once (32 MB of float64), and of the tables one call of the tests takes.
+_BLOCK_ENTRIES = 1 << 22
+
+
+def _rest_sums(W: np.ndarray | sp.csr_matrix, codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per class ``k``, the sums of the weights over the rows whose code is not ``k``.
+
+    Shape (n_classes, n_concepts). Each sum adds the rows in row order, as
+    :func:`_group_sums` adds a group of those rows, so that it is the float of
+    :func:`rank_concepts`'s one-vs-rest sums to the last bit (the total less the class's
+    sum is not). The product of ``W`` with an indicator of the other rows per class
+    adds ``w * 1.0`` and ``w * 0.0`` (exact) row by row, a block of classes at a time.
+    """
+    n, m = W.shape
+    out = np.empty((n_classes, m))
+    block = max(1, _BLOCK_ENTRIES // max(n, 1))
+    for start in range(0, n_classes, block):
+        ks = np.arange(start, min(start + block, n_classes))
+        if sp.issparse(W):
+            # (W.T is CSC: its product with a dense matrix adds the rows of W in order)
+            others = (codes[:, None] != ks[None, :]).astype(np.float64)
+            out[ks] = (W.T @ others).T
+        else:
+            rows, cols = np.nonzero(codes[None, :] != ks[:, None])
+            onehot = sp.csr_matrix(
+                (np.ones(rows.shape[0]), (rows, cols)), shape=(ks.shape[0], n), dtype=np.float64
+            )
+            out[ks] = np.asarray(onehot @ W)
+    return out
+
+
 def _rank_each_class(
     W: Any,
     y: Any,
@@ -612,26 +650,110 @@ def _rank_each_class(
     differences through in some class far more often than ``alpha`` says (with 20
     classes, in most datasets without any difference). ``attrs`` records the settings,
     ``adjusted_over`` (:data:`ALL_CLASSES`) and ``n_tests``.
+
+    The table is that of :func:`rank_concepts` called for each class (``correction=None``)
+    and put together, value for value, computed at once: ``W`` is checked and converted
+    once, the per-class sums are one product (a class's rest is the total less the
+    class, except for the weight sums, see :func:`_rest_sums`), and the classes of one
+    size share one call of the tests (the same 2x2 margins).
     """
     _check_test_options(correction, alpha, min_count, alternative)
     classes = sorted(set(np.asarray(y).tolist()))
-    parts = []
-    for cls in classes:
-        r = rank_concepts(
-            W,
-            y,
-            cls,
-            None,
-            concepts=concepts,
-            correction=None,
-            alpha=alpha,
-            min_count=min_count,
-            alternative=alternative,
-        ).reset_index(names="concept")
-        r.insert(0, "class", cls)
-        parts.append(r)
-    table = pd.concat(parts, ignore_index=True)
-    table.attrs = {}
+    # what rank_concepts checks for every class, checked once, with its messages
+    names = _resolve_concepts(W, concepts, _n_columns(W))
+    given = W
+    W = _as_weights(W)
+    y = _as_labels(y, W.shape[0], given)
+    present = np.unique(y)
+    if present.shape[0] < 2:
+        raise ValueError(
+            f"`y` holds a single class ({present[0]!r}); ranking concepts needs at least two"
+        )
+    known = present.tolist()
+    same_labels = len(classes) == len(known) and all(
+        type(a) is type(b) and a == b for a, b in zip(classes, known, strict=True)
+    )
+    if not same_labels:  # (else every class is trivially one of them)
+        for cls in classes:
+            if find_label(cls, known) is None:
+                raise ValueError(f"`positive`={cls!r} is not a label of `y`; labels are {known}")
+    n_classes, n = len(classes), W.shape[0]
+    codes = np.full(n, n_classes, dtype=np.int64)  # (n_classes: a row of no class)
+    for k, cls in enumerate(classes):
+        codes[y == cls] = k
+    sums, counts = _group_sums(W, codes, n_classes + 1)
+    total = counts.sum(axis=0)  # (counts are whole numbers: the sum is exact)
+    rest_sums = _rest_sums(W, codes, n_classes)
+    # x1 + x2 is the total count for every class: one set of concepts is tested
+    keep = total >= min_count
+    m = int(keep.sum())
+    x1_all, total_kept = counts[:n_classes][:, keep], total[keep]
+    sizes = np.bincount(codes, minlength=n_classes + 1)[:n_classes]
+    # the float columns in one block (given to the table as it is), each (classes, m)
+    floats = (
+        "prevalence_positive",
+        "prevalence_negative",
+        "prevalence_diff",
+        "mean_weight_positive",
+        "mean_weight_negative",
+        "cohens_h",
+        "log_odds_ratio",
+        "z",
+        "p_value",
+    )
+    block = np.empty((len(floats), n_classes, m))
+    out = dict(zip(floats, block, strict=True))
+    out["count_positive"] = np.empty((n_classes, m), dtype=np.int64)
+    out["count_negative"] = np.empty((n_classes, m), dtype=np.int64)
+    positions = np.empty((n_classes, m), dtype=np.int64)
+    # The classes of one size have the same margins: one call of the tests for them all
+    # (a block of classes at a time). Every value is computed table by table, so it is
+    # that of one call per class.
+    per_call = max(1, _BLOCK_ENTRIES // max(m, 1))
+    for size in np.unique(sizes):
+        same = np.flatnonzero(sizes == size)
+        n1, n2 = float(size), float(n - size)
+        for start in range(0, same.shape[0], per_call):
+            ks = same[start : start + per_call]
+            x1 = x1_all[ks]
+            x2 = total_kept[None, :] - x1
+            shape = x1.shape
+            flat1, flat2 = x1.ravel(), x2.ravel()
+            cohens_h, log_or = _effect_sizes(flat1, n1, flat2, n2)
+            p_value = fisher_exact_pvalues(flat1, n1, flat2, n2, alternative).reshape(shape)
+            # as rank_concepts computes the difference and sorts (see there), each class
+            # on its own row
+            exact_diff = x1.astype(np.int64) * int(n2) - x2.astype(np.int64) * int(n1)
+            order = np.lexsort((p_value, -exact_diff), axis=-1)
+            rows = {
+                "count_positive": x1.astype(np.int64),
+                "count_negative": x2.astype(np.int64),
+                "prevalence_positive": x1 / n1,
+                "prevalence_negative": x2 / n2,
+                "prevalence_diff": exact_diff / (n1 * n2),
+                "mean_weight_positive": sums[ks][:, keep] / n1,
+                "mean_weight_negative": rest_sums[ks][:, keep] / n2,
+                "cohens_h": cohens_h.reshape(shape),
+                "log_odds_ratio": log_or.reshape(shape),
+                "z": _z_statistic(flat1, n1, flat2, n2).reshape(shape),
+                "p_value": p_value,
+            }
+            for name, values in rows.items():
+                out[name][ks] = np.take_along_axis(values, order, axis=-1)
+            positions[ks] = order
+    n_rows = n_classes * m
+    table = pd.DataFrame(block.reshape(len(floats), n_rows).T, columns=list(floats), copy=False)
+    # (the dtypes pandas gives the labels, the names and the test's name, as each class's
+    # table had them)
+    table.insert(0, "class", pd.Series(classes).array.take(np.repeat(np.arange(n_classes), m)))
+    names_kept = pd.Index(names[keep], name="concept")
+    table.insert(1, "concept", names_kept.take(positions.ravel()).array)
+    table.insert(2, "count_positive", out["count_positive"].ravel())
+    table.insert(3, "count_negative", out["count_negative"].ravel())
+    # (pandas infers the text dtype from an object array of text, not from an empty one)
+    test = np.full(min(n_rows, 1), "fisher", dtype=object)
+    test = pd.DataFrame({"test": test})["test"].array.take(np.zeros(n_rows, dtype=np.intp))
+    table.insert(table.columns.get_loc("p_value"), "test", test)
     adjusted = _adjust_pvalues(table["p_value"].to_numpy(dtype=np.float64), correction)
     table["p_adjusted"] = adjusted
     table["significant"] = adjusted < alpha

@@ -26,6 +26,7 @@ import math
 import numbers
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -139,8 +140,22 @@ def _is_number(value: Any) -> bool:
     return not isinstance(value, complex)
 
 
+#: Weight types that are numbers without a check (``_is_number`` takes them all).
+_PLAIN_NUMBERS = (float, int, np.float64, np.float32)
+
+
 def _checked_concepts(concepts: Any, where: str) -> list[tuple[Any, float]]:
     """``concepts`` as a list of (name, weight) pairs, or a TypeError/ValueError saying why not."""
+    if type(concepts) is list and all(
+        type(pair) is tuple
+        and len(pair) == 2
+        and type(pair[0]) is str
+        and type(pair[1]) in _PLAIN_NUMBERS
+        for pair in concepts
+    ):
+        # (the common case, as the command line builds it: nothing to check pair by pair;
+        # isinstance against the abstract classes cost seconds for thousands of images)
+        return [(name, float(weight)) for name, weight in concepts]
     expected = "a list of (concept, weight) pairs, largest weight first"
     if isinstance(concepts, Mapping):
         raise TypeError(
@@ -239,10 +254,39 @@ def _p_value(value: Any) -> float | None:
     return float(f"{value:.6g}") if math.isfinite(value) else None
 
 
+def _each_distinct(values: np.ndarray, convert: Any) -> list[Any]:
+    """``[convert(v) for v in values]``, calling ``convert`` once per distinct float (the
+    shares of a ranking of many classes repeat: a count over a class size)."""
+    bits, inverse = np.unique(values.view(np.int64), return_inverse=True)  # (0.0 != -0.0)
+    converted = [convert(v) for v in bits.view(np.float64).tolist()]
+    return [converted[i] for i in inverse.tolist()]
+
+
+def _never_significant(ranking: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+    """The rows of ``frame`` (``ranking`` with a ``concept`` column) the page leaves out.
+
+    With the one-sided test for concepts more frequent in the class (``alternative``
+    ``"greater"``), a concept in no image of the class has a p-value of 1 (about): it can
+    never be significant, and such rows are most of a ranking of many classes (two
+    thirds at 100 classes). They are left out; their tests stay counted in the adjusted
+    p-values (``attrs["n_tests"]``), which are those of the table.
+    """
+    drop = np.zeros(len(frame), dtype=bool)
+    if (
+        ranking.attrs.get("alternative") == "greater"
+        and _compared(ranking) is None
+        and "count_positive" in frame.columns
+    ):
+        drop = frame["count_positive"].to_numpy(dtype=np.float64) == 0
+        if "significant" in frame.columns:
+            drop &= ~frame["significant"].to_numpy(dtype=bool)
+    return drop
+
+
 def _ranking_rows(
     ranking: pd.DataFrame, concept_index: dict[str, int]
-) -> tuple[list[str], list[list[Any]]]:
-    """The ranking table, compactly: (classes, rows).
+) -> tuple[list[str], list[list[Any]], int]:
+    """The ranking table, compactly: (classes, rows, rows left out).
 
     A row is ``[class, concept, in, out, difference, test, p adjusted, significant,
     count in, size in, count out, size out]`` with ``class`` an index into the
@@ -250,7 +294,9 @@ def _ranking_rows(
     ranking's concepts), ``test`` 1 for Fisher's exact test (every row of a table
     made by this version) and 0 for the z-test (a table made by an earlier one),
     ``significant`` 1 or 0, and the counts behind the two shares (samples with the
-    concept, samples in the group; None where the ranking does not hold them).
+    concept, samples in the group; None where the ranking does not hold them). The
+    rows that can never be significant (see :func:`_never_significant`) are left out
+    and counted.
     """
     frame = ranking
     if "concept" not in frame.columns:
@@ -259,54 +305,70 @@ def _ranking_rows(
     compared = _compared(ranking)
     pair = _pair(ranking)
     if "class" in frame.columns:
-        labels = frame["class"].astype(str).tolist()
+        labels = frame["class"].astype(str).to_numpy(dtype=object).tolist()
     elif compared is not None or pair is not None:
         first, second = compared if compared is not None else pair
         labels = [f"{first} vs {second}"] * n
     else:
         labels = [str(ranking.attrs.get("positive", ""))] * n
     class_index: dict[str, int] = {}
-    tests = frame["test"].astype(str).tolist() if "test" in frame.columns else ["z"] * n
-    if "significant" in frame.columns:
-        significant = frame["significant"].astype(bool).tolist()
+    drop = _never_significant(ranking, frame)
+    kept = np.flatnonzero(~drop)
+    if "test" in frame.columns:
+        fisher = frame["test"].astype(str).to_numpy(dtype=object)[kept] == "fisher"
+        fisher = fisher.astype(int).tolist()
     else:
-        significant = [False] * n
+        fisher = [0] * kept.shape[0]
+    if "significant" in frame.columns:
+        significant = frame["significant"].astype(bool).to_numpy()[kept].astype(int).tolist()
+    else:
+        significant = [0] * kept.shape[0]
     sides = ("prevalence_positive", "prevalence_negative")
     if compared is not None:
         sides = ("prevalence_a", "prevalence_b")
-    columns = [
-        frame[c].to_numpy(dtype=np.float64) for c in (*sides, "prevalence_diff", "p_adjusted")
+    shares = [
+        _each_distinct(frame[c].to_numpy(np.float64)[kept], _finite)
+        for c in (*sides, "prevalence_diff")
     ]
-    counts = _ranking_counts(ranking, frame, labels, compared is not None)
-    rows = []
-    for i, name in enumerate(frame["concept"].astype(str).tolist()):
-        rows.append(
-            [
-                class_index.setdefault(labels[i], len(class_index)),
-                concept_index.setdefault(name, len(concept_index)),
-                _finite(columns[0][i]),
-                _finite(columns[1][i]),
-                _finite(columns[2][i]),
-                int(tests[i] == "fisher"),
-                _p_value(columns[3][i]),
-                int(significant[i]),
-                *(side[i] for side in counts),
-            ]
-        )
-    return list(class_index), rows
+    p_adjusted = _each_distinct(frame["p_adjusted"].to_numpy(np.float64)[kept], _p_value)
+    counts = _ranking_counts(ranking, frame, labels, compared is not None, kept)
+    names = frame["concept"].astype(str).to_numpy(dtype=object)[kept].tolist()
+    shown = [labels[i] for i in kept.tolist()]
+    index = concept_index.setdefault
+    rows = [
+        [
+            class_index.setdefault(shown[j], len(class_index)),
+            index(names[j], len(concept_index)),
+            shares[0][j],
+            shares[1][j],
+            shares[2][j],
+            fisher[j],
+            p_adjusted[j],
+            significant[j],
+            *(side[j] for side in counts),
+        ]
+        for j in range(kept.shape[0])
+    ]
+    return list(class_index), rows, int(drop.sum())
 
 
 def _ranking_counts(
-    ranking: pd.DataFrame, frame: pd.DataFrame, labels: list[str], compared: bool
+    ranking: pd.DataFrame,
+    frame: pd.DataFrame,
+    labels: list[str],
+    compared: bool,
+    rows: np.ndarray,
 ) -> list[list[int | None]]:
-    """Per row, the counts behind the two shares: [count in, size in, count out, size out].
+    """Per row of ``rows`` (positions in ``frame``), the counts behind the two shares:
+    [count in, size in, count out, size out].
 
     The counts are the ranking's ``count_*`` columns; the group sizes come from its
     ``attrs`` (one ranking or comparison) or, for rankings of several classes put
     together, from the rows of the same class whose concept is present
-    (``count / prevalence``). None where the ranking does not hold them.
+    (``count / prevalence``; all rows, also those the page leaves out). None where
+    the ranking does not hold them.
     """
-    n = len(frame)
+    n = rows.shape[0]
     out: list[list[int | None]] = []
     sides = (
         (("a", "n_a"), ("b", "n_b"))
@@ -316,6 +378,7 @@ def _ranking_counts(
             ("negative", "n_negative"),
         )
     )
+    codes: np.ndarray | None = None
     for side, size_key in sides:
         count_col, share_col = f"count_{side}", f"prevalence_{side}"
         if count_col not in frame.columns:
@@ -328,12 +391,21 @@ def _ranking_counts(
         if size is not None:
             sizes = [int(size)] * n
         else:
-            known: dict[str, int] = {}
-            for label, c, p in zip(labels, count, share):
-                if c > 0 and p > 0 and math.isfinite(c / p):
-                    known.setdefault(label, round(c / p))
-            sizes = [known.get(label) for label in labels]
-        out.append([int(c) if math.isfinite(c) else None for c in count])
+            if codes is None:
+                uniques, codes = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = count / share
+            # the first row of each label whose concept is present there
+            found = np.flatnonzero((count > 0) & (share > 0) & np.isfinite(ratio))
+            first_codes, first = np.unique(codes[found], return_index=True)
+            known = {int(c): round(float(ratio[found[i]])) for c, i in zip(first_codes, first)}
+            per_code = [known.get(c) for c in range(len(uniques))]
+            sizes = [per_code[c] for c in codes[rows].tolist()]
+        count = count[rows]
+        whole = np.isfinite(count)
+        out.append(
+            [int(c) if w else None for c, w in zip(count.tolist(), whole.tolist(), strict=True)]
+        )
         out.append(sizes)
     return out
 
@@ -399,7 +471,7 @@ def _test_text(ranking: pd.DataFrame | None, sided: str | None) -> str:
     it is two-sided or, ``sided``, the one direction it tests."""
     tests = set()
     if ranking is not None and "test" in ranking.columns:
-        tests = set(ranking["test"].astype(str))
+        tests = set(ranking["test"].astype(str).unique().tolist())
     name = "Fisher's exact test" if tests <= {"fisher"} else "the test in the Test column"
     alternative = None if ranking is None else ranking.attrs.get("alternative")
     if sided is not None:
@@ -407,6 +479,17 @@ def _test_text(ranking: pd.DataFrame | None, sided: str | None) -> str:
     if alternative == "two-sided":
         return f"{name}, two-sided"
     return name
+
+
+def _left_out_text(left_out: int) -> str:
+    """What the page says of the ranking rows it leaves out (see :func:`_never_significant`)."""
+    if not left_out:
+        return ""
+    rows = "1 row" if left_out == 1 else f"{left_out:,} rows"
+    return (
+        f"Not listed: {rows} of a concept in no image of the class, which the one-sided "
+        "test can never find significant (they are counted in the adjustment)."
+    )
 
 
 def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
@@ -481,9 +564,11 @@ def _profile_rows(profiles: pd.DataFrame) -> tuple[list[str], dict[str, list[flo
     table = profiles["prevalence"] if isinstance(profiles.columns, pd.MultiIndex) else profiles
     groups = [str(c) for c in table.columns]
     values = table.to_numpy(dtype=np.float64)
+    isfinite = math.isfinite
+    # (Python floats, rounded as _finite rounds them)
     return groups, {
-        str(name): [_finite(v, 3) for v in row]
-        for name, row in zip(table.index, values, strict=True)
+        str(name): [round(v, 3) if isfinite(v) else None for v in row]
+        for name, row in zip(table.index, values.tolist(), strict=True)
     }
 
 
@@ -771,7 +856,8 @@ def render_report(
         Per-class concept profiles (as from
         :func:`sksplice.analysis.concept_profiles`, or a concept-by-class table
         of prevalences): the most prevalent concepts of each class, and the
-        prevalence per class of a clicked concept.
+        prevalence per class of a clicked concept (the page holds those of the
+        concepts it links: in the images, the ranking and the class profiles).
     ranking : pandas.DataFrame, default=None
         Concept ranking (as from :func:`sksplice.analysis.rank_concepts`, with
         an optional ``class`` column when several rankings are concatenated),
@@ -784,7 +870,11 @@ def render_report(
         adjusted within each class, unless ``attrs["adjusted_over"]`` is
         ``"all classes"`` (the rankings of ``sksplice profile`` and
         ``sksplice report``, adjusted together; ``attrs["n_tests"]`` gives the
-        number of tests).
+        number of tests). With the one-sided test for concepts more frequent in
+        the class (``attrs["alternative"]`` ``"greater"``), the rows of a concept
+        in no image of the class (``count_positive`` 0, p-value 1) are left out
+        of the page, which says how many: they can never be significant (two
+        thirds of the rows of a ranking of 100 classes).
     skipped : iterable, default=None
         Images that could not be decomposed: objects with ``item`` and
         ``reason`` attributes (as the embedders report them) or ``(path,
@@ -828,22 +918,18 @@ def render_report(
     concept_index: dict[str, int] = {}
     class_index: dict[str, int] = {}
     images = []
-    frequency: dict[str, int] = {}
+    frequency: Counter[str] = Counter()
     top_weight = 0.0
+    isfinite, index = math.isfinite, concept_index.setdefault
     for r in results:
         thumb = r.thumbnail if r.thumbnail is not None else thumbnail_data_uri(r.path)
-        weights = []
-        for name, weight in r.concepts:
-            name = str(name)
-            weight = float(weight)
-            if not math.isfinite(weight) or weight == 0:
-                continue
-            # 4 significant digits: a small weight stays non-zero (round(w, 4) made 3e-5 a 0)
-            weights.append(
-                [concept_index.setdefault(name, len(concept_index)), float(f"{weight:.4g}")]
-            )
-            frequency[name] = frequency.get(name, 0) + 1
-            top_weight = max(top_weight, weight)
+        shown = [(str(name), float(weight)) for name, weight in r.concepts]
+        shown = [(name, weight) for name, weight in shown if weight != 0 and isfinite(weight)]
+        # 4 significant digits: a small weight stays non-zero (round(w, 4) made 3e-5 a 0)
+        weights = [[index(name, len(concept_index)), float(f"{w:.4g}")] for name, w in shown]
+        frequency.update(name for name, _ in shown)
+        if shown:
+            top_weight = max(top_weight, max(weight for _, weight in shown))
         label = None if r.label is None else str(r.label)
         images.append(
             {
@@ -866,8 +952,9 @@ def render_report(
         names = _group_names(profiles, groups)
     rank_classes: list[str] = []
     rows: list[list[Any]] = []
+    left_out = 0
     if ranking is not None and len(ranking):
-        rank_classes, rows = _ranking_rows(ranking, concept_index)
+        rank_classes, rows, left_out = _ranking_rows(ranking, concept_index)
     data = {
         "concepts": list(concept_index),
         "classes": class_names,
@@ -891,6 +978,10 @@ def render_report(
             top = table[group].dropna().sort_values(ascending=False, kind="mergesort")
             top = top[top > 0].head(10)
             class_profiles.append((name, [(str(k), float(v)) for k, v in top.items()]))
+        # the prevalences of the concepts the page can show (a concept is shown from its
+        # links: in the images, the ranking and the class profiles)
+        linked = set(concept_index).union(k for _, top in class_profiles for k, _ in top)
+        data["prevalence"] = {k: v for k, v in prevalence.items() if k in linked}
     summary = {
         "n_images": len(results),
         "n_classes": len(class_names),
@@ -908,10 +999,10 @@ def render_report(
             "settings": [(str(k), str(v)) for k, v in (settings or {}).items()],
             "frequent": frequent,
             "class_profiles": class_profiles,
-            "ranking_text": _ranking_text(ranking),
-            "data": data,
+            "ranking_text": {**_ranking_text(ranking), "left_out": _left_out_text(left_out)},
         }
     )
+    texts["data"] = _shown_data(data)
     template = _environment().get_template("report.html.j2")
     return template.render(
         **texts,
@@ -938,6 +1029,27 @@ def _shown_texts(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_shown_texts(v) for v in value)
     return value
+
+
+def _shown_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The page's data with its texts as :func:`_shown_texts` gives them, looking only where
+    texts are: the images' paths and thumbnails and the prevalence table's concept names
+    (the weights, ranking rows and prevalences are numbers; walking them all took seconds
+    for thousands of images)."""
+    shown: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "images":
+            shown[key] = [
+                {**image, "p": _shown_texts(image["p"]), "t": _shown_texts(image["t"])}
+                for image in value
+            ]
+        elif key == "ranking":
+            shown[key] = value  # (numbers: indices into rankClasses and concepts)
+        elif key == "prevalence":
+            shown[key] = {_shown_texts(k): v for k, v in value.items()}
+        else:
+            shown[key] = _shown_texts(value)
+    return shown
 
 
 def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwargs) -> Path:

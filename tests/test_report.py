@@ -755,3 +755,147 @@ def test_a_one_sided_comparison_says_its_direction(alternative, heading, test, c
         assert "<h2>Concepts less frequent in B than in A (autumn)</h2>" in render_report(
             [], ranking=named
         )
+
+
+def test_undecodable_concept_names_are_shown_escaped_everywhere():
+    """A concept or class name that is not valid UTF-8 (lone surrogates) is escaped in every
+    place of the page: the images' concepts and classes, the most frequent concepts, with
+    a ranking and profiles (the texts are treated only where texts are)."""
+    import os
+
+    bad = os.fsdecode(b"caf\xe9")
+    cls = os.fsdecode(b"cl\xff")
+    results = [
+        ImageResult("a.png", [(bad, 0.5), ("sky", 0.25)], 2, 0.9, label=cls, thumbnail=_png_uri()),
+        ImageResult("b.png", [("sky", 0.5)], 1, 0.8, label="dogs", thumbnail=_png_uri()),
+    ]
+    W = np.array([[0.5, 0.25], [0.0, 0.5]])
+    y = np.array(["cats", "dogs"])
+    ranking = pd.concat(
+        [
+            rank_concepts(W, y, c, concepts=["sea", "sky"]).reset_index().assign(**{"class": c})
+            for c in ("cats", "dogs")
+        ],
+        ignore_index=True,
+    )
+    # (the tables hold no lone surrogate: pandas' text dtype refuses them)
+    profiles = concept_profiles(W, y, ["sea", "sky"])
+    page = render_report(results, ranking=ranking, profiles=profiles)
+    page.encode("utf-8")
+    assert "\\udc" not in page
+    data = _data(page)
+    assert "caf\\xe9" in data["concepts"] and bad not in data["concepts"]
+    assert data["classes"] == ["cl\\xff", "dogs"]
+    assert "sea" in data["prevalence"] and "sea" in data["concepts"]
+    assert "caf\\xe9" in page.split('id="sksplice-data"')[0]  # (the frequent concepts)
+
+
+@pytest.mark.parametrize(
+    ("concepts", "error", "match"),
+    [
+        ([("sky", "0.5")], TypeError, r"the weight of concept 'sky' \(`concepts\[0\]`\)"),
+        ([("sky", True)], TypeError, r"the weight of concept 'sky'"),
+        ([("sky", 0.5, 1)], ValueError, r"`concepts\[0\]` must be a \(concept, weight\) pair"),
+        ([(None, 0.5)], TypeError, r"`concepts\[0\]` names its concept by"),
+        ([("sky", 0.5), "sea"], TypeError, r"`concepts\[1\]` must be a \(concept, weight\)"),
+        ({"sky": 0.5}, TypeError, r"give its items"),
+        ("sky", TypeError, r"`concepts` must be a list of"),
+    ],
+)
+def test_bad_concept_pairs_still_raise(concepts, error, match):
+    with pytest.raises(error, match=match):
+        ImageResult("a.png", concepts, 1, 0.9)
+
+
+def test_concept_pairs_are_plain_floats():
+    """Every weight becomes a Python float, whatever number type it was given as."""
+    r = ImageResult("a.png", [("a", np.float32(0.5)), ("b", 1), ("c", np.float64(0.25))], 3, 0.9)
+    assert r.concepts == [("a", 0.5), ("b", 1.0), ("c", 0.25)]
+    assert all(type(w) is float for _, w in r.concepts)
+    r = ImageResult("a.png", [["a", 0.5], (2, np.int64(1))], 2, 0.9)
+    assert r.concepts == [("a", 0.5), (2, 1.0)]
+
+
+def test_plain_pairs_and_numbers_are_not_walked_one_by_one(monkeypatch):
+    """The texts are looked for where texts are, not in every weight and ranking cell, and
+    (str, float) pairs are not checked pair by pair (both cost seconds for thousands of
+    images)."""
+    from sksplice import report
+
+    calls = {"_shown_texts": 0, "_is_number": 0}
+    for name in calls:
+        original = getattr(report, name)
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(report, name, counted)
+    pairs = [(f"concept {j}", 1.0 / (j + 1)) for j in range(40)]
+    results = [
+        ImageResult(f"img{i}.png", pairs, 40, 0.9, label=f"c{i % 2}", thumbnail=_png_uri())
+        for i in range(50)
+    ]
+    assert calls["_is_number"] == 2 * 50  # (l0 and cosine of each image; no weight)
+    calls["_shown_texts"] = 0
+    render_report(results)
+    # (about 2 per image and per text: 2,000 weights and their lists are not walked)
+    assert calls["_shown_texts"] < 400
+
+
+def _each_class_page(alternative: str = "greater", **kwargs):
+    from sksplice.analysis import _rank_each_class
+
+    rng = np.random.default_rng(5)
+    W = (rng.random((90, 8)) < 0.2) * rng.random((90, 8))
+    y = np.repeat(["coast", "forest", "desert"], 30)
+    W[y == "coast", 0] = 0.0  # (absent from a class)
+    W[y == "coast", 1] = 0.5  # (significant in that class)
+    names = [f"k{j}" for j in range(8)]
+    ranking = _rank_each_class(W, y, names, alternative=alternative)
+    return ranking, render_report([], ranking=ranking, **kwargs)
+
+
+def test_rows_that_can_never_be_significant_are_left_out_and_said():
+    """With the one-sided test for concepts more frequent in the class, a concept in no
+    image of the class has p = 1: its rows are not in the page (two thirds of a ranking of
+    100 classes), the page says how many, and the adjustment still counts them."""
+    ranking, page = _each_class_page()
+    data = _data(page)
+    absent = ranking["count_positive"] == 0
+    assert absent.any() and not ranking.loc[absent, "significant"].any()
+    shown = [(data["rankClasses"][r[0]], data["concepts"][r[1]]) for r in data["ranking"]]
+    kept = ranking.loc[~absent]
+    assert shown == list(zip(kept["class"], kept["concept"], strict=True))
+    assert [r[6] for r in data["ranking"]] == [float(f"{p:.6g}") for p in kept["p_adjusted"]]
+    assert sum(r[7] for r in data["ranking"]) == ranking["significant"].sum() > 0
+    # every class's sizes are still known (from all rows)
+    assert all(r[9] == 30 and r[11] == 60 for r in data["ranking"])
+    n = int(absent.sum())
+    rows = "1 row" if n == 1 else f"{n} rows"
+    assert f"Not listed: {rows} of a concept in no image of the class" in page
+    assert f"over the {len(ranking)} tests of all 3 classes together" in page
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "less"])
+def test_rows_are_all_listed_for_other_alternatives(alternative):
+    ranking, page = _each_class_page(alternative)
+    assert len(_data(page)["ranking"]) == len(ranking)
+    assert "Not listed" not in page
+
+
+def test_prevalences_are_those_of_concepts_the_page_links():
+    """The prevalence per class is shown for a clicked concept: the page carries it for
+    the concepts it links (images, ranking, class profiles), not for every concept."""
+    rng = np.random.default_rng(6)
+    W = (rng.random((40, 30)) < 0.3) * rng.random((40, 30))
+    W[:, 29] = 0.0
+    W[25, 29] = 0.01  # (in one image: in no class's top 10, nor in the images below)
+    y = np.repeat(["a", "b"], 20)
+    names = [f"k{j}" for j in range(30)]
+    profiles = concept_profiles(W, y, names)
+    results = [ImageResult("i.png", [("k1", 0.5)], 1, 0.9, label="a", thumbnail=_png_uri())]
+    data = _data(render_report(results, profiles=profiles))
+    assert "k1" in data["prevalence"]
+    assert "k29" not in data["prevalence"]
+    assert set(data["prevalence"]) <= set(names) and len(data["prevalence"]) < 30
