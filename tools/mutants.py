@@ -203,8 +203,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "normalisation-wrong",
         "sksplice/_array.py",
-        "    out = X / safe\n",
-        "    out = X / safe**2\n",
+        "    np.divide(X, np.where(nonzero, norms, 1.0), out=out)\n",
+        "    np.divide(X, np.where(nonzero, norms**2, 1.0), out=out)\n",
         DICTIONARY_TESTS,
         "l2_normalize divides by the squared norm",
     ),
@@ -293,8 +293,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "inverse-transform-sign",
         "sksplice/_weights.py",
-        "return l2_normalize(E + self.mean_.astype(dtype)).astype(dtype, copy=False)",
-        "return l2_normalize(E - self.mean_.astype(dtype)).astype(dtype, copy=False)",
+        "            E += mean\n",
+        "            E -= mean\n",
         TRANSFORMER_TESTS,
         "inverse_transform subtracts the centre instead of adding it back",
     ),
