@@ -412,6 +412,21 @@ def _test_columns(
     }
 
 
+def _ranking_inputs(W: Any, y: Any, concepts: Any) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """The concept names, ``W`` as weights, ``y`` checked against it and its classes
+    (at least two), as :func:`rank_concepts` and :func:`_rank_each_class` check them."""
+    names = _resolve_concepts(W, concepts, _n_columns(W))
+    given = W
+    W = _as_weights(W)
+    y = _as_labels(y, W.shape[0], given)
+    classes = np.unique(y)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            f"`y` holds a single class ({classes[0]!r}); ranking concepts needs at least two"
+        )
+    return names, W, y, classes
+
+
 def rank_concepts(
     W: Any,
     y: Any,
@@ -522,15 +537,7 @@ def rank_concepts(
     'bikini'
     """
     _check_test_options(correction, alpha, min_count, alternative)
-    names = _resolve_concepts(W, concepts, _n_columns(W))
-    given = W
-    W = _as_weights(W)
-    y = _as_labels(y, W.shape[0], given)
-    classes = np.unique(y)
-    if classes.shape[0] < 2:
-        raise ValueError(
-            f"`y` holds a single class ({classes[0]!r}); ranking concepts needs at least two"
-        )
+    names, W, y, classes = _ranking_inputs(W, y, concepts)
     for label, param in ((positive, "positive"), (negative, "negative")):
         if not isinstance(label, Hashable):
             raise TypeError(
@@ -660,15 +667,7 @@ def _rank_each_class(
     _check_test_options(correction, alpha, min_count, alternative)
     classes = sorted(set(np.asarray(y).tolist()))
     # what rank_concepts checks for every class, checked once, with its messages
-    names = _resolve_concepts(W, concepts, _n_columns(W))
-    given = W
-    W = _as_weights(W)
-    y = _as_labels(y, W.shape[0], given)
-    present = np.unique(y)
-    if present.shape[0] < 2:
-        raise ValueError(
-            f"`y` holds a single class ({present[0]!r}); ranking concepts needs at least two"
-        )
+    names, W, y, present = _ranking_inputs(W, y, concepts)
     known = present.tolist()
     same_labels = len(classes) == len(known) and all(
         type(a) is type(b) and a == b for a, b in zip(classes, known, strict=True)
