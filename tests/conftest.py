@@ -129,12 +129,16 @@ def laion_minilm(splice_data_dir, minilm, tmp_path_factory):
     """The 10,000 most frequent LAION words and their raw MiniLM embeddings.
 
     Returns ``(concepts, embeddings)`` with ``embeddings`` of shape (10000, 384),
-    rows L2-normalised (not centred). Computed once per test session.
+    rows L2-normalised (not centred). Embedded once per test session, through the
+    dictionary cache in ``$SKSPLICE_CACHE``: the examples and worked examples that
+    fit a transformer on the same words with the same model then read them from
+    the cache (also in other worker processes and subprocesses of the session).
     """
     from sksplice import load_vocabulary
+    from sksplice.dictionary import embed_vocabulary
 
     concepts = load_vocabulary("laion", size=10_000, data_home=splice_data_dir)
-    embeddings = minilm.embed_text(concepts)
+    embeddings = embed_vocabulary(minilm, concepts)
     return concepts, embeddings
 
 
