@@ -95,6 +95,38 @@ def _lookup(
     return list(dict.fromkeys(found))
 
 
+def check_editor_names(editor: Any, concepts: Sequence[str], step: str) -> None:
+    """Refuse, before any fit, the names of ``editor`` that ``concepts`` lack.
+
+    For a :class:`ConceptEditor` right after a ``SpliceTransformer`` in a pipeline
+    (its names are the transformer's columns): a misspelt name in ``remove`` or
+    ``keep`` is otherwise found only after the whole vocabulary is embedded. An
+    editor with its own ``splice``, with ``ignore_unknown=True`` or with
+    parameters that its ``fit`` refuses anyway is left to that ``fit``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``step`` and the unknown concepts, as :meth:`ConceptEditor.fit` does.
+    """
+    if not isinstance(editor, ConceptEditor) or editor.splice is not None:
+        return
+    if editor.ignore_unknown is not False:
+        return
+    try:
+        remove = _name_list(editor.remove, "remove")
+        keep = None if editor.keep is None else _name_list(editor.keep, "keep")
+    except TypeError:
+        return  # (its fit says what is wrong)
+    index = {str(c): i for i, c in enumerate(concepts)}
+    for param, names in (("keep", keep), ("remove", remove)):
+        if names:
+            try:
+                _lookup(names, index, param, ignore_unknown=False)
+            except ValueError as exc:
+                raise ValueError(f"step {step!r} of the pipeline: {exc}") from None
+
+
 def _keeps_nothing(keep: list[str], skipped: list[str]) -> str:
     """Why a ``keep`` that resolved to no concept of the vocabulary is refused."""
     if not keep:

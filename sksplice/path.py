@@ -377,8 +377,10 @@ def splice_validation_curve(
     ------
     TypeError, ValueError
         For a ``transformer`` that is not a ``SpliceTransformer`` or has a
-        ``target_l0``, penalties :func:`splice_path` refuses, several metrics in
-        ``scoring``, an ``n_jobs`` that is not a non-zero integer, a
+        ``target_l0``, penalties :func:`splice_path` refuses, a
+        ``ConceptEditor`` as ``estimator`` (or its first step) that names a
+        concept the transformer's vocabulary lacks (without ``ignore_unknown``),
+        several metrics in ``scoring``, an ``n_jobs`` that is not a non-zero integer, a
         ``verbose`` that is neither a bool nor an int of at least 0, an
         ``error_score`` that is neither ``'raise'`` nor a number, ``params``
         the probe's ``fit`` does not take, or embeddings ``X`` that the
@@ -415,6 +417,7 @@ def splice_validation_curve(
     _check_n_jobs(n_jobs)
     check_flag(verbose, "verbose", int_ok=True)
     _check_error_score(error_score)
+    _check_editor_names(transformer, estimator)
     params = {} if params is None else params
     routing = _routing_enabled()
     if routing and groups is not None:
@@ -690,6 +693,21 @@ def _check_transformer(transformer: Any) -> None:
             f"the SpliceTransformer has target_l0={transformer.target_l0!r}, which sets its "
             "penalty itself: create it with target_l0=None to score it over l1_penalty"
         )
+
+
+def _check_editor_names(transformer: Any, estimator: Any, step: str = "estimator") -> None:
+    """Refuse the unknown concept names of a ConceptEditor that takes the transformer's
+    output (``estimator`` itself, or the first step of a Pipeline) before any fit: found
+    in the first fold, after the vocabulary is embedded, they would fail every fit."""
+    from .editing import ConceptEditor, check_editor_names
+
+    if isinstance(estimator, Pipeline) and estimator.steps:
+        step, estimator = estimator.steps[0]
+    if not isinstance(estimator, ConceptEditor):
+        return
+    # (a vocabulary file or list, or a named vocabulary from the data home: no embedding)
+    concepts, _ = clone(transformer)._resolve_concepts()
+    check_editor_names(estimator, concepts, step)
 
 
 def _scored_folds(

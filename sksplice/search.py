@@ -34,6 +34,7 @@ from ._persistence import VersionStampMixin
 from ._validation import check_flag
 from ._weights import format_weights
 from .path import (
+    _check_editor_names,
     _check_embeddings,
     _check_error_score,
     _check_fit_params,
@@ -325,6 +326,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         penalties = np.asarray(self.l1_penalties, dtype=np.float64)
         # The transformer's other options are checked now, not in the first fold.
         clone(transformer).set_params(l1_penalty=float(penalties[0]))._check_params()
+        _check_editor_names(transformer, probe, self.estimator.steps[1][0])
         _check_n_jobs(self.n_jobs)
         check_flag(self.verbose, "verbose", int_ok=True)
         if not isinstance(self.return_train_score, (bool, np.bool_)):
@@ -470,7 +472,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         TypeError, ValueError
             For an estimator that is not a pipeline starting with a
             ``SpliceTransformer`` and ending with a probe, penalties
-            :func:`splice_path` refuses, an unknown or empty ``scoring``, a
+            :func:`splice_path` refuses, a ``ConceptEditor`` right after the
+            transformer that names a concept its vocabulary lacks (without
+            ``ignore_unknown``), an unknown or empty ``scoring``, a
             penalty that is not in (0, 2), an invalid option of the transformer,
             an ``n_jobs`` that is not a non-zero integer, a ``verbose`` that
             is neither a bool nor an int of at least 0, a ``refit`` that does

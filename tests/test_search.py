@@ -882,3 +882,56 @@ def test_verbose_shows_each_fold_on_standard_error(problem, capsys, monkeypatch,
     splice_validation_curve(splicer, probe(), X, y, PENALTIES, cv=cv, verbose=1)
     out, err = capsys.readouterr()
     assert out == "" and "splice_validation_curve: fold 3 of 3 scored" in err
+
+
+class _CountingEmbedder:
+    """Unit text embeddings seeded by the text, counting the texts embedded (class-wide:
+    clone() copies the embedder)."""
+
+    n_texts = 0
+
+    def embed_text(self, texts):
+        type(self).n_texts += len(texts)
+        seeds = [sum(map(ord, t)) for t in texts]
+        E = np.stack([np.random.default_rng(s).normal(size=16) for s in seeds])
+        return E / np.linalg.norm(E, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("who", ["search", "curve"])
+@pytest.mark.parametrize("probe_steps", ["editor_and_probe", "editor_then_pipeline"])
+def test_a_misspelt_editor_concept_is_refused_before_the_vocabulary_is_embedded(who, probe_steps):
+    """A ConceptEditor after the transformer names its concepts: a typo fails every
+    fold, so it is refused before anything is fitted or embedded, naming the step."""
+    from sksplice import splice_validation_curve
+
+    embedder = _CountingEmbedder()
+    words = ["dog", "do", "cat", "snow", "grass", "sky", "red", "car"]
+    rng = np.random.default_rng(0)
+    X = embedder.embed_text(words) @ rng.random((16, 16)) + 0.1 * rng.normal(size=(16,))
+    X = np.vstack([X, X + 0.05 * rng.normal(size=X.shape)] * 3)
+    _CountingEmbedder.n_texts = 0
+    y = np.arange(len(X)) % 2
+    splicer = SpliceTransformer(
+        embedder=embedder, vocabulary=words, image_mean=unit_mean(X), device="cpu"
+    ).set_output(transform="pandas")
+
+    def run(remove):
+        editor = ConceptEditor(remove=remove)
+        if probe_steps == "editor_and_probe":
+            rest = [editor, probe()]
+        else:
+            rest = [make_pipeline(editor, StandardScaler(with_mean=False), probe())]
+        if who == "search":
+            pipe = make_pipeline(clone(splicer), *rest)
+            return SplicePathSearchCV(pipe, [0.1, 0.2], cv=2).fit(X, y)
+        after = rest[0] if len(rest) == 1 else make_pipeline(*rest)
+        return splice_validation_curve(clone(splicer), after, X, y, [0.1, 0.2], cv=2)
+
+    match = r"step 'concepteditor' of the pipeline: concepts in `remove` not in the "
+    match += r"vocabulary: 'dgo' \(did you mean 'dog'"
+    with pytest.raises(ValueError, match=match):
+        run(["dgo", "cat"])
+    assert _CountingEmbedder.n_texts == 0
+    # Known names go on to the fits (which embed the vocabulary).
+    run(["dog", "cat"])
+    assert _CountingEmbedder.n_texts >= len(words)
