@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -392,3 +394,64 @@ def test_standard_output_that_cannot_encode_a_name_says_what_to_do(
     code, _, err = _main(args, capsys)
     assert code == 0, err
     assert "собака.png" in out_file.read_text(encoding="utf-8")
+
+
+# ------------------------------------- a query's concepts checked before torch is loaded
+
+_RDE = "sksplice: error: concepts in --concepts not in the vocabulary: 'rde'"
+
+
+def test_a_query_concept_of_a_vocabulary_file_is_checked_before_torch(run_env, tmp_path):
+    # In a fresh process: neither torch nor open_clip is imported when the query is
+    # refused (importing them takes seconds).
+    script = (
+        "import sys\n"
+        "from sksplice import cli\n"
+        "code = cli.main(sys.argv[1:])\n"
+        "print(code, 'torch' in sys.modules, 'open_clip' in sys.modules)\n"
+    )
+    argv = ["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=300,
+    )
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert proc.stderr.splitlines() == [f"{_RDE} (did you mean 'red'?)"]
+
+
+def test_a_query_concept_of_a_named_vocabulary_at_hand_is_checked_before_the_model(
+    run_env, tmp_path, capsys, monkeypatch, splice_data_dir
+):
+    from sksplice.cli import _checks
+
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the device and the model are checked before the query")
+
+    monkeypatch.setattr(_checks, "_check_device", not_reached)
+    monkeypatch.setattr(_checks._embedders, "check_model", not_reached)
+    args = [*_args(tmp_path), "--vocabulary", "laion", "--data-home", str(splice_data_dir)]
+    code, out, err = _main(["search", str(run_env), "--concepts", "rde,dog", *args], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"{_RDE} (did you mean 'red', 'ride', 'rode'?)"]
+
+
+def test_a_query_concept_of_a_named_vocabulary_to_download_is_checked_after_the_model(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # (the data home is empty: the vocabulary would be downloaded, which waits for
+    # the model to be checked)
+    from sksplice.cli import _checks
+
+    calls = []
+    monkeypatch.setattr(_checks, "_check_device", lambda device: calls.append(device))
+    monkeypatch.setattr(
+        _checks._embedders, "check_model", lambda args: calls.append("model") or ("m", None, 8)
+    )
+    monkeypatch.setattr(_checks, "_check_vocabulary", lambda args: (["red", "dog"],) * 2)
+    argv = ["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)]
+    code, _, err = _main([*argv, "--vocabulary", "laion"], capsys)
+    assert code == 2 and calls == ["cpu", "model"]
+    assert err.splitlines() == [f"{_RDE} (did you mean 'red'?)"]

@@ -32,7 +32,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         query = _parse_query(args)
         paths = collect_images(args.inputs)
         _check_outputs_apart(args, paths)
-        plan = _check_options(args)
+        plan = _check_options(
+            args, lambda concepts: _check_query_concepts(query, concepts, args.concepts)
+        )
         query = _check_query_concepts(query, plan.concepts, args.concepts)
     _warn_unknown_extension(args)
     dec = _decompose(args, paths, plan)
