@@ -898,6 +898,10 @@ def embed_vocabulary(
         key = key_fn()
         cache_key = None if key is None else str(key)
 
+    if cache_key is not None and disk_cache and cache_dir_chosen(cache_dir):
+        # A chosen cache folder is checked whatever the memory cache holds: a file in
+        # its place is refused as it is when the concepts are not in memory.
+        get_cache_dir(cache_dir, create=False)
     mem_key = _memory_key(embedder, cache_key, concepts)
     cached = _memory_get(mem_key)
     if cached is not None:

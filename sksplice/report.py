@@ -1012,6 +1012,8 @@ def render_report(
         cosine_hist=_histogram(cosine, integer=False),
         n_images=max(len(results), 1),
         has_ranking=bool(rows),
+        # (written into the page, not only by its script: read without JavaScript too)
+        alpha=f"{data['alpha']:g}",
         css=_asset("report.css"),
         script=_asset("report.js"),
     )

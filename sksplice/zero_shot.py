@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,39 @@ from ._validation import (
 )
 
 __all__ = ["ZeroShotClassifier"]
+
+
+def _declared_width(embedder: Any) -> int | None:
+    """The width of ``embedder``'s text embeddings if it tells it without embedding.
+
+    Its ``embedding_dim_``, its ``get_embedding_dimension()``, or a
+    ``CLIPEmbedder``'s configured width; None when it does not tell (or cannot
+    now, e.g. a configuration that cannot be read offline).
+    """
+    embedders = sys.modules.get("sksplice.embedders")  # (loaded if it made the embedder)
+    dim: Any = None
+    try:
+        if embedders is not None and isinstance(embedder, embedders.CLIPEmbedder):
+            dim = embedder._config().embed_dim
+        else:
+            dim = getattr(embedder, "embedding_dim_", None)
+            get = getattr(embedder, "get_embedding_dimension", None)
+            if dim is None and callable(get):
+                dim = get()
+    except Exception:  # (its width is checked once the prompts are embedded)
+        return None
+    if isinstance(dim, int | np.integer) and not isinstance(dim, bool) and dim > 0:
+        return int(dim)
+    return None
+
+
+def _check_width(width: int | None, X: np.ndarray) -> None:
+    """The text embeddings' ``width`` (None: not known yet) is ``X``'s number of features."""
+    if width is not None and width != X.shape[1]:
+        raise ValueError(
+            f"the embedder's text embeddings have {width} dimensions but X has "
+            f"{X.shape[1]} features; use the text model that matches the embeddings"
+        )
 
 
 class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
@@ -227,17 +261,16 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
                 _check_known_labels(y, classes, "`classes`", fitting=True)
             classes = classes[np.argsort(classes, kind="stable")]  # np.unique's order
         prompts = [template.format(str(c)) for c in classes for template in templates]
+        # An embedder that tells its width is checked against X before the prompts are
+        # embedded (a model run); the width of the others is checked once they are.
+        _check_width(_declared_width(self.embedder), X)
         emb = np.asarray(self.embedder.embed_text(prompts), dtype=np.float64)
         if emb.ndim != 2 or emb.shape[0] != len(prompts):
             raise ValueError(
                 f"the embedder returned shape {emb.shape} for {len(prompts)} prompts; "
                 f"expected ({len(prompts)}, d)"
             )
-        if emb.shape[1] != X.shape[1]:
-            raise ValueError(
-                f"the embedder's text embeddings have {emb.shape[1]} dimensions but X has "
-                f"{X.shape[1]} features; use the text model that matches the embeddings"
-            )
+        _check_width(emb.shape[1], X)
         emb = l2_normalize(emb).reshape(classes.shape[0], len(templates), -1).mean(axis=1)
         self.classes_ = classes
         self.class_embeddings_ = l2_normalize(emb)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -392,3 +394,136 @@ def test_standard_output_that_cannot_encode_a_name_says_what_to_do(
     code, _, err = _main(args, capsys)
     assert code == 0, err
     assert "собака.png" in out_file.read_text(encoding="utf-8")
+
+
+# ------------------------------------- a query's concepts checked before torch is loaded
+
+_RDE = "sksplice: error: concepts in --concepts not in the vocabulary: 'rde'"
+
+
+def test_a_query_concept_of_a_vocabulary_file_is_checked_before_torch(run_env, tmp_path):
+    # In a fresh process: neither torch nor open_clip is imported when the query is
+    # refused (importing them takes seconds).
+    script = (
+        "import sys\n"
+        "from sksplice import cli\n"
+        "code = cli.main(sys.argv[1:])\n"
+        "print(code, 'torch' in sys.modules, 'open_clip' in sys.modules)\n"
+    )
+    argv = ["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=300,
+    )
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert proc.stderr.splitlines() == [f"{_RDE} (did you mean 'red'?)"]
+
+
+def test_a_query_concept_of_a_named_vocabulary_at_hand_is_checked_before_the_model(
+    run_env, tmp_path, capsys, monkeypatch, splice_data_dir
+):
+    from sksplice.cli import _checks
+
+    def not_reached(*args, **kwargs):
+        raise AssertionError("the device and the model are checked before the query")
+
+    monkeypatch.setattr(_checks, "_check_device", not_reached)
+    monkeypatch.setattr(_checks._embedders, "check_model", not_reached)
+    args = [*_args(tmp_path), "--vocabulary", "laion", "--data-home", str(splice_data_dir)]
+    code, out, err = _main(["search", str(run_env), "--concepts", "rde,dog", *args], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"{_RDE} (did you mean 'red', 'ride', 'rode'?)"]
+
+
+def test_a_query_concept_of_a_named_vocabulary_to_download_is_checked_after_the_model(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # (the data home is empty: the vocabulary would be downloaded, which waits for
+    # the model to be checked)
+    from sksplice.cli import _checks
+
+    calls = []
+    monkeypatch.setattr(_checks, "_check_device", lambda device: calls.append(device))
+    monkeypatch.setattr(
+        _checks._embedders, "check_model", lambda args: calls.append("model") or ("m", None, 8)
+    )
+    monkeypatch.setattr(_checks, "_check_vocabulary", lambda args: (["red", "dog"],) * 2)
+    argv = ["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)]
+    code, _, err = _main([*argv, "--vocabulary", "laion"], capsys)
+    assert code == 2 and calls == ["cpu", "model"]
+    assert err.splitlines() == [f"{_RDE} (did you mean 'red'?)"]
+
+
+# ---------------------------------------- p-values and a text query's weights: 6 digits
+
+
+def _ranked(p_values: list[float]):
+    import pandas as pd
+
+    n = len(p_values)
+    return pd.DataFrame(
+        {
+            "class": ["a"] * n,
+            "concept": [f"c{i}" for i in range(n)],
+            "count_positive": [3] * n,
+            "count_negative": [0] * n,
+            "prevalence_positive": [1.0] * n,
+            "prevalence_negative": [0.0] * n,
+            "prevalence_diff": [1.0] * n,
+            "test": ["fisher"] * n,
+            "p_adjusted": p_values,
+            "significant": [p < 0.05 for p in p_values],
+        }
+    )
+
+
+_P_VALUES = [5.412544112234514e-05, 0.6666666666666671, 1.0, 0.0, 3.1e-300]
+_P_SHOWN = [5.41254e-05, 0.666667, 1.0, 0.0, 3.1e-300]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+@pytest.mark.parametrize("command", ["profile", "compare"])
+def test_p_values_are_written_to_6_significant_digits(fmt, command):
+    from sksplice.cli import _compare, _profile
+
+    table = _ranked(_P_VALUES)
+    fh = io.StringIO()
+    if command == "profile":
+        _profile._write_profile(fh, table, fmt, {"classes": {"a": 3}}, 0.05)
+        key = "ranking"
+    else:
+        table = table.drop(columns="class")
+        _compare._write_comparison(fh, table, fmt, {})
+        key = "comparison"
+    text = fh.getvalue()
+    if fmt == "csv":
+        column = [line.split(",")[-2] for line in text.splitlines()[1:]]
+        assert column == ["5.41254e-05", "0.666667", "1.0", "0.0", "3.1e-300"]
+    else:
+        lines = text.splitlines()
+        records = json.loads(text)[key] if fmt == "json" else [json.loads(x) for x in lines]
+        assert [r["p_adjusted"] for r in records] == _P_SHOWN
+    assert table["p_adjusted"].tolist() == _P_VALUES  # (the caller's table is left as it was)
+
+
+def test_the_table_format_rounds_the_exact_p_value_once():
+    # (0.0124999996 to 6 digits is 0.0125, which 2 digits would make 0.013, not 0.012)
+    fh = io.StringIO()
+    _profile_table = _ranked([0.0124999996])
+    from sksplice.cli import _profile
+
+    _profile._write_profile(fh, _profile_table, "table", {"classes": {"a": 3}}, 0.05)
+    assert "p_adj=0.012  c0" in fh.getvalue()
+
+
+def test_a_text_query_is_recorded_with_weights_to_6_significant_digits(run_env, tmp_path, capsys):
+    args = ["search", str(run_env), "--text", "a red dog", "-f", "json", "-q", *_args(tmp_path)]
+    code, out, err = _main(args, capsys)
+    assert code == 0, err
+    weights = json.loads(out)["metadata"]["query"]["concepts"]
+    assert weights
+    # (they were written in full: 0.3265644311904907)
+    assert all(weight == float(f"{weight:.6g}") and weight > 0 for weight in weights.values())

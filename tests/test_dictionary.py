@@ -909,3 +909,25 @@ def test_prefix_sizes_remembered_hold_no_embedder(tmp_path):
     assert len(dictionary_module._prefix_sizes_seen) == 1
     clear_memory_cache()
     assert len(dictionary_module._prefix_sizes_seen) == 0
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_a_cache_dir_that_is_a_file_is_refused_whatever_the_memory_cache_holds(tmp_path, in_memory):
+    from sksplice import SpliceTransformer
+
+    concepts = [f"word {i}" for i in range(12)]
+    embedder = CountingEmbedder(dim=8, key="cache-dir-file")
+    X = np.random.default_rng(0).standard_normal((4, 8))
+    centre = 0.5 * _unit(X[0])
+    if in_memory:  # (the same dictionary, built with a good folder, is in memory)
+        SpliceTransformer(embedder, vocabulary=concepts, image_mean=centre, cache_dir=tmp_path).fit(
+            X
+        )
+        assert dictionary_module.is_cached(embedder, concepts)
+    a_file = tmp_path / "not_a_folder"
+    a_file.write_text("x", encoding="utf-8")
+    splice = SpliceTransformer(embedder, vocabulary=concepts, image_mean=centre, cache_dir=a_file)
+    with pytest.raises(NotADirectoryError, match="exists but is not a folder"):
+        splice.fit(X)
+    with pytest.raises(NotADirectoryError, match="exists but is not a folder"):
+        embed_vocabulary(embedder, concepts, cache_dir=a_file)

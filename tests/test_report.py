@@ -899,3 +899,13 @@ def test_prevalences_are_those_of_concepts_the_page_links():
     assert "k1" in data["prevalence"]
     assert "k29" not in data["prevalence"]
     assert set(data["prevalence"]) <= set(names) and len(data["prevalence"]) < 30
+
+
+@pytest.mark.parametrize(("alpha", "shown"), [(0.05, "0.05"), (0.01, "0.01"), (1e-05, "1e-05")])
+def test_the_significance_level_is_written_into_the_page(alpha, shown):
+    # (not only filled in by the page's script: read without JavaScript, and by tools)
+    W = np.zeros((8, 2))
+    W[:4, 0] = 1.0
+    y = np.array(["a"] * 4 + ["b"] * 4)
+    page = render_report([], ranking=rank_concepts(W, y, "a", concepts=["x", "z"], alpha=alpha))
+    assert ('rows are significant (adjusted p &lt; <span id="alpha">' + shown + "</span>);") in page

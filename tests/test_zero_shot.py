@@ -580,3 +580,59 @@ def test_predict_holds_no_float64_scores_of_every_row():
     # the float64 scores of all rows are 80 MB, a float64 copy of X 10 MB; a block of
     # scores is 4-8 MB
     assert peak < 20e6, peak
+
+
+class _CountingEmbedder(HashEmbedder):
+    """Counts the texts embedded; tells its width as ``embedding_dim_`` or by a method."""
+
+    def __init__(self, dim: int, tells: str) -> None:
+        super().__init__(dim)
+        self.n_texts = 0
+        if tells == "attribute":
+            self.embedding_dim_ = dim
+        elif tells == "method":
+            self.get_embedding_dimension = lambda: dim
+
+    def embed_text(self, texts):
+        self.n_texts += len(texts)
+        return super().embed_text(texts)
+
+
+@pytest.mark.parametrize("tells", ["attribute", "method"])
+def test_the_width_of_x_is_checked_before_the_prompts_are_embedded(tells):
+    X = np.ones((3, 4))
+    embedder = _CountingEmbedder(6, tells)
+    with pytest.raises(ValueError, match=r"have 6 dimensions but X has 4 features; use the"):
+        ZeroShotClassifier(embedder, classes=["a", "b"]).fit(X)
+    assert embedder.n_texts == 0
+    # a width that matches is fitted as before
+    good = _CountingEmbedder(4, tells)
+    clf = ZeroShotClassifier(good, classes=["a", "b"]).fit(X)
+    plain = ZeroShotClassifier(HashEmbedder(4), classes=["a", "b"]).fit(X)
+    assert good.n_texts == 2
+    np.testing.assert_array_equal(clf.class_embeddings_, plain.class_embeddings_)
+
+
+def test_an_embedder_that_tells_no_width_is_checked_once_it_has_embedded():
+    embedder = _CountingEmbedder(6, "nothing")
+    with pytest.raises(ValueError, match=r"have 6 dimensions but X has 4 features"):
+        ZeroShotClassifier(embedder, classes=["a", "b"]).fit(np.ones((3, 4)))
+    assert embedder.n_texts == 2
+
+
+def test_a_clip_embedder_is_checked_before_its_model_is_loaded(tiny_clip_model, monkeypatch):
+    from sksplice.embedders import CLIPEmbedder
+
+    from .conftest import TESTS_DATA
+
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
+    embedder = CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu")
+    width = embedder._config().embed_dim
+
+    def not_called(texts):
+        raise AssertionError("the prompts are embedded before X's width is checked")
+
+    monkeypatch.setattr(embedder, "embed_text", not_called)
+    X = np.ones((3, width + 1))
+    with pytest.raises(ValueError, match=f"have {width} dimensions but X has {width + 1}"):
+        ZeroShotClassifier(embedder, classes=["a", "b"]).fit(X)

@@ -8,7 +8,7 @@ import logging
 import os
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -386,7 +386,25 @@ def _torch_file(path: Path) -> bool:
     return start == b"PK\x03\x04" or start[:1] == b"\x80"
 
 
-def _check_options(args: argparse.Namespace) -> _Plan:
+def _named_vocabulary_at_hand(args: argparse.Namespace) -> bool:
+    """Whether ``--vocabulary`` names a published vocabulary whose file is already in
+    the data home with its pinned digest (read without a download)."""
+    from .._data import file_sha256, resolve_in_data_home
+    from ..vocabulary import VOCABULARIES
+
+    remote = VOCABULARIES.get(args.vocabulary)
+    if remote is None:
+        return False
+    try:
+        path = resolve_in_data_home(remote.path, args.data_home, create=False)
+        return path.is_file() and file_sha256(path) == remote.sha256.lower()
+    except (OSError, ValueError):
+        return False  # (read, and its errors said, once the model is checked)
+
+
+def _check_options(
+    args: argparse.Namespace, vocabulary_check: Callable[[list[str]], object] | None = None
+) -> _Plan:
     """Check every option (cheap checks first) before any image or concept is embedded.
 
     The commands check their inputs (files, folders, labels, a query's syntax)
@@ -395,16 +413,35 @@ def _check_options(args: argparse.Namespace) -> _Plan:
     ``--vocabulary`` and ``--image-mean`` files), so that a mistake there is found
     in a fraction of a second; then the device and the model (which import torch
     and open_clip), and what depends on the model.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The command line.
+    vocabulary_check : callable, default=None
+        Called with the concepts kept (e.g. to check a query's concepts) before the
+        device and the model are checked when the vocabulary can be read without a
+        download (a file, or a named vocabulary already in the data home); else
+        once it is read, after the model. It raises :class:`CLIError` to refuse.
     """
     _check_output(getattr(args, "output", None))
     _check_save_image_mean(getattr(args, "save_image_mean", None))
     _check_solver(args.solver)
     cache_note = _check_cache_dir(args.cache_dir)
     vocabulary = _check_local_files(args)
+    if vocabulary_check is not None:
+        # (a mistake in the concepts is found before torch and open_clip are imported,
+        # which takes seconds)
+        if vocabulary is None and _named_vocabulary_at_hand(args):
+            vocabulary = _check_vocabulary(args)
+        if vocabulary is not None:
+            vocabulary_check(vocabulary[0])
     _check_device(args.device)  # (imports torch)
     model, pretrained, d = _embedders.check_model(args)
     if vocabulary is None:
         vocabulary = _check_vocabulary(args)
+        if vocabulary_check is not None:
+            vocabulary_check(vocabulary[0])
     concepts, all_concepts = vocabulary
     if args.target_l0 is not None:
         from .._calibration import check_target_l0

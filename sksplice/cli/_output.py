@@ -366,8 +366,12 @@ def _write_table_records(
     fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any], key: str
 ) -> None:
     """``table`` as csv, jsonl (one record per line) or json (``{"metadata", key}``),
-    its texts as :func:`shown` writes them."""
+    its texts as :func:`shown` writes them and its ``p_adjusted`` column to 6
+    significant digits (:func:`significant_values`)."""
     table, metadata = _shown_table(table), shown(metadata)
+    if "p_adjusted" in table.columns:
+        # (here, not in the table the table format reads: it rounds the exact value)
+        table = table.assign(p_adjusted=significant_values(table["p_adjusted"]))
     if fmt == "csv":
         table.to_csv(fh, index=False)
         return
@@ -426,6 +430,15 @@ def significant(value: float, digits: int = 4) -> str:
     would show a small non-zero value as zero (``0.0``, ``0.0000``).
     """
     return f"{float(value):.{digits}g}"
+
+
+def significant_values(values: Any, digits: int = 6) -> Any:
+    """A pandas Series of floats, each to ``digits`` significant digits.
+
+    A small p-value keeps its digits (``5.412544112234514e-05`` becomes
+    ``5.41254e-05``, not the ``0.0`` of 6 decimals); NaN stays NaN.
+    """
+    return values.map(lambda value: float(significant(value, digits))).astype(values.dtype)
 
 
 def no_concept(n_images: int) -> str:

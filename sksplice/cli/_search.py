@@ -32,7 +32,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         query = _parse_query(args)
         paths = collect_images(args.inputs)
         _check_outputs_apart(args, paths)
-        plan = _check_options(args)
+        plan = _check_options(
+            args, lambda concepts: _check_query_concepts(query, concepts, args.concepts)
+        )
         query = _check_query_concepts(query, plan.concepts, args.concepts)
     _warn_unknown_extension(args)
     dec = _decompose(args, paths, plan)
@@ -68,7 +70,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
         indices, scores = np.array([], dtype=np.int64), np.array([], dtype=np.float64)
     metadata = {
         **dec.metadata,
-        "query": {"concepts": query, "text": args.text, "mode": args.mode},
+        # (a text's weights to 6 significant digits, as the images' weights)
+        "query": {
+            "concepts": query if args.text is None else {k: rounded(v) for k, v in query.items()},
+            "text": args.text,
+            "mode": args.mode,
+        },
         "results": len(indices),
     }
     # only the results are described (top concepts, l0, cosine), best first

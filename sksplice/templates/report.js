@@ -68,7 +68,9 @@
   // ------------------------------------------------------------------ ranking table
   const table = document.getElementById("ranking-table");
   if (table) {
-    document.getElementById("alpha").textContent = String(DATA.alpha);
+    // (the page is written with the level; filled here only if it is not)
+    const alpha = document.getElementById("alpha");
+    if (!alpha.textContent) alpha.textContent = String(DATA.alpha);
     const tbody = table.querySelector("tbody");
     const search = document.getElementById("ranking-search");
     const sigOnly = document.getElementById("ranking-significant");
