@@ -100,18 +100,19 @@ def _refuse_one_input(paths: list[Path], inputs: Sequence[str] = ()) -> None:
 _INPUT_ERROR = re.compile(r"input (\d+)(?: \(.*?\))?: ")
 
 
-def _raise_strict(exc: BaseException, paths: Sequence[Path]) -> None:
+def _raise_strict(exc: BaseException, paths: Sequence[Path], offset: int = 0) -> None:
     """Under ``--strict``, the unreadable image that stopped the run, named.
 
-    The embedder numbers its inputs from 0 in the order given; the command names
-    the file, and says which image it was of how many (``image 8 of 40``). Any
-    other error is left as it is.
+    The embedder numbers its inputs from 0 in the order given (``offset``: the
+    position in ``paths`` of the first image of the call); the command names the
+    file, and says which image it was of how many (``image 8 of 40``). Any other
+    error is left as it is.
     """
     cause = exc.__cause__
     found = _INPUT_ERROR.match(str(exc))
-    if cause is None or found is None or int(found.group(1)) >= len(paths):
+    if cause is None or found is None or offset + int(found.group(1)) >= len(paths):
         return
-    index = int(found.group(1))
+    index = offset + int(found.group(1))
     path = str(paths[index])
     reason = " ".join(str(cause).split())
     if path not in reason and repr(path) not in reason:
@@ -151,33 +152,23 @@ def _decompose(
     once the images are embedded and before the vocabulary is: a check of what was
     read (every class still has images) that fails before the dictionary is built.
     """
-    from ..transformer import MIN_MEAN_SAMPLES, SmallMeanSampleWarning, SpliceTransformer
+    from ..transformer import MIN_MEAN_SAMPLES
 
     if plan.image_mean is None and len(paths) < 2:
         _refuse_one_input(paths, getattr(args, "inputs", ()))
     if plan.cache_note is not None:
         logger.warning("%s", plan.cache_note)
-    verbose = 0 if args.quiet else 1
-    common = dict(device=args.device, batch_size=args.batch_size, verbose=verbose)
     images = _embedders.image_embedder(
-        plan.model, plan.pretrained, on_error="raise" if args.strict else "skip", **common
+        plan.model, plan.pretrained, on_error="raise" if args.strict else "skip", **_common(args)
     )
-    try:
-        X, skipped = images.embed_images([str(p) for p in paths], return_skipped=True)
-    except (OSError, ValueError) as exc:
-        _raise_strict(exc, paths)
-        raise
-    # (a file name as the outputs write it, also where the reason quotes it)
-    skipped = [
-        s._replace(item=shown_message(s.item), reason=shown_message(s.reason)) for s in skipped
-    ]
-    keep = ~np.isnan(X).any(axis=1)
-    if not keep.any():
-        _report_skipped(skipped, len(paths))  # (every one, before the error)
-        detail = f" (skipped: {_skipped_names(skipped)})" if skipped else ""
-        raise CLIError(f"none of the {len(paths)} images could be read{detail}")
-    X = X[keep]
-    kept = [p for p, k in zip(paths, keep, strict=True) if k]
+    parts, kept, skipped = [], [], []
+    for X_part, kept_part, skipped_part in _embedded(args, images, paths):
+        parts.append(X_part)
+        kept += kept_part
+        skipped += skipped_part
+    X = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    if not kept:
+        _none_read(skipped, len(paths))
     if check_read is not None:
         check_read(kept, list(skipped))
     if plan.image_mean is None and X.shape[0] < 2:
@@ -189,28 +180,7 @@ def _decompose(
         )
     if plan.image_mean is None:
         _check_learnable_centre(X)  # (before the vocabulary is embedded)
-    splice = SpliceTransformer(
-        embedder=_embedders.text_embedder(plan.model, plan.pretrained, **common),
-        vocabulary=plan.all_concepts or plan.concepts,
-        vocabulary_size=len(plan.concepts),
-        l1_penalty=args.l1_penalty if args.l1_penalty is not None else 0.25,
-        target_l0=args.target_l0,
-        solver=args.solver,
-        device=args.device,
-        image_mean=plan.image_mean,
-        data_home=args.data_home,
-        cache_dir=args.cache_dir,
-        verbose=verbose,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SmallMeanSampleWarning)  # said below, in CLI words
-        if plan.cache_note is not None:  # (said before the run: the cache takes no file)
-            from ..exceptions import DictionaryCacheWarning
-
-            warnings.filterwarnings(
-                "ignore", "cannot write the concept dictionary cache", DictionaryCacheWarning
-            )
-        splice.fit(X)
+    splice = _fitted(args, plan, X)
     if splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES:
         logger.warning(
             "the image mean (modality centre) is learned from only %d images, fewer than %d: "
@@ -223,12 +193,104 @@ def _decompose(
     dec = _Decomposition(
         paths=kept, X=X, splice=splice, skipped=list(skipped), plan=plan, n_inputs=len(paths)
     )
+    _fitted_note(
+        args, dec, said_mean=not (splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES)
+    )
+    return dec
+
+
+def _common(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings of both embedders: device, batch size, verbose."""
+    return dict(device=args.device, batch_size=args.batch_size, verbose=0 if args.quiet else 1)
+
+
+def _embed_step(batch_size: int) -> int:
+    """Images embedded per call: whole batches of the embedder (the batches, and so the
+    embeddings, are those of one call for every image), about :data:`_CHUNK` of them."""
+    return batch_size * max(1, _CHUNK // batch_size)
+
+
+def _embedded(
+    args: argparse.Namespace, images: Any, paths: list[Path]
+) -> Iterator[tuple[np.ndarray, list[Path], list[Any]]]:
+    """Embed ``paths`` a few batches at a time, under one progress bar.
+
+    Yields, for each call, the embeddings of the images read, their paths and the
+    images skipped (named as the outputs write them). An interruption (Ctrl-C,
+    SIGTERM) goes through with ``_sksplice_embedded`` set to ``(done, total)``.
+    """
+    from .._progress import counted_by, progress
+
+    step = _embed_step(int(args.batch_size))
+    with progress(len(paths), desc="CLIP images", unit="image", disable=args.quiet) as bar:
+        for start in range(0, len(paths), step):
+            chunk = paths[start : start + step]
+            try:
+                with counted_by(bar):
+                    X, skipped = images.embed_images([str(p) for p in chunk], return_skipped=True)
+            except KeyboardInterrupt as exc:
+                exc._sksplice_embedded = (bar.n, len(paths))  # type: ignore[attr-defined]
+                raise
+            except (OSError, ValueError) as exc:
+                _raise_strict(exc, paths, offset=start)
+                raise
+            # (a file name as the outputs write it, also where the reason quotes it)
+            skipped = [
+                s._replace(
+                    index=s.index + start,
+                    item=shown_message(s.item),
+                    reason=shown_message(s.reason),
+                )
+                for s in skipped
+            ]
+            keep = ~np.isnan(X).any(axis=1)
+            yield X[keep], [p for p, k in zip(chunk, keep, strict=True) if k], skipped
+
+
+def _none_read(skipped: list[Any], n_paths: int) -> None:
+    """No image could be read: the error, after the summary of every skipped one."""
+    _report_skipped(skipped, n_paths)
+    detail = f" (skipped: {_skipped_names(skipped)})" if skipped else ""
+    raise CLIError(f"none of the {n_paths} images could be read{detail}")
+
+
+def _fitted(args: argparse.Namespace, plan: _Plan, X: np.ndarray) -> Any:
+    """The transformer of the run (the concept dictionary built), fitted on ``X``."""
+    from ..transformer import SmallMeanSampleWarning, SpliceTransformer
+
+    common = _common(args)
+    splice = SpliceTransformer(
+        embedder=_embedders.text_embedder(plan.model, plan.pretrained, **common),
+        vocabulary=plan.all_concepts or plan.concepts,
+        vocabulary_size=len(plan.concepts),
+        l1_penalty=args.l1_penalty if args.l1_penalty is not None else 0.25,
+        target_l0=args.target_l0,
+        solver=args.solver,
+        device=args.device,
+        image_mean=plan.image_mean,
+        data_home=args.data_home,
+        cache_dir=args.cache_dir,
+        verbose=common["verbose"],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)  # said below, in CLI words
+        if plan.cache_note is not None:  # (said before the run: the cache takes no file)
+            from ..exceptions import DictionaryCacheWarning
+
+            warnings.filterwarnings(
+                "ignore", "cannot write the concept dictionary cache", DictionaryCacheWarning
+            )
+        splice.fit(X)
+    return splice
+
+
+def _fitted_note(args: argparse.Namespace, dec: _Decomposition, said_mean: bool) -> None:
+    """The metadata of the fitted run, the line on its centre, and ``--save-image-mean``."""
     dec.metadata = _metadata(args, dec)
-    if not (splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES):
+    if said_mean:
         logger.info("image mean: %s", _mean_summary(dec.metadata))
     if getattr(args, "save_image_mean", None) is not None:
         _save_image_mean(args.save_image_mean, dec)
-    return dec
 
 
 def _save_image_mean(path: str, dec: _Decomposition) -> None:
@@ -307,27 +369,110 @@ def _mean_summary(metadata: dict[str, Any]) -> str:
 
 def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[str, Any]]:
     """Decompose in chunks and yield one record per image."""
-    from .._array import l2_normalize
     from .._progress import progress
 
-    splice = dec.splice
     n = dec.X.shape[0]
     with progress(n, desc="decomposing", unit="img", disable=quiet) as bar:
         for start in range(0, n, _CHUNK):
             X = dec.X[start : start + _CHUNK]
-            W = splice.transform(X) if dec.W is None else dec.W[start : start + _CHUNK]
-            R = splice.inverse_transform(W)
-            cos = np.sum(l2_normalize(X) * R, axis=1)
-            l0 = splice.l0(W, kind="weights", per_sample=True)
-            tops = splice.top_concepts(W, k=top_k, kind="weights")
-            for i in range(X.shape[0]):
-                yield {
-                    "path": str(dec.paths[start + i]),
-                    "l0": int(l0[i]),
-                    "cosine": round(float(cos[i]), 6),
-                    "concepts": [{"concept": c, "weight": rounded(w)} for c, w in tops[i]],
-                }
+            W = None if dec.W is None else dec.W[start : start + _CHUNK]
+            yield from _chunk_rows(dec.splice, X, dec.paths[start : start + _CHUNK], top_k, W)
             bar.update(X.shape[0])
+
+
+def _chunk_rows(
+    splice: Any, X: np.ndarray, paths: Sequence[Path], top_k: int, W: Any = None
+) -> Iterator[dict[str, Any]]:
+    """The records of one chunk of rows ``X`` (decomposed now, unless ``W`` is given)."""
+    from .._array import l2_normalize
+
+    W = splice.transform(X) if W is None else W
+    R = splice.inverse_transform(W)
+    cos = np.sum(l2_normalize(X) * R, axis=1)
+    l0 = splice.l0(W, kind="weights", per_sample=True)
+    tops = splice.top_concepts(W, k=top_k, kind="weights")
+    for i in range(X.shape[0]):
+        yield {
+            "path": str(paths[i]),
+            "l0": int(l0[i]),
+            "cosine": round(float(cos[i]), 6),
+            "concepts": [{"concept": c, "weight": rounded(w)} for c, w in tops[i]],
+        }
+
+
+def _streams(args: argparse.Namespace, plan: _Plan) -> bool:
+    """Whether the run decomposes and writes its images a chunk at a time as they are
+    embedded: its centre does not depend on the images (published, from a file), and
+    no ``--target-l0`` calibrates the penalty on them."""
+    return plan.image_mean is not None and args.target_l0 is None
+
+
+def _stream(
+    args: argparse.Namespace, paths: list[Path], plan: _Plan
+) -> tuple[_Decomposition, Iterator[dict[str, Any]]]:
+    """The decomposition of a streamed run, and the records of its images as they come.
+
+    The images are embedded until one could be read (none: the error of
+    :func:`_decompose`); the transformer is fitted on those (its centre does not
+    depend on them) and the records follow, the rows decomposed in the chunks of
+    :func:`_iter_rows` (the same rows together: the same bytes), while the next
+    images are embedded. ``dec.paths`` and ``dec.skipped`` grow as they are.
+    """
+    if plan.cache_note is not None:
+        logger.warning("%s", plan.cache_note)
+    images = _embedders.image_embedder(
+        plan.model, plan.pretrained, on_error="raise" if args.strict else "skip", **_common(args)
+    )
+    chunks = _embedded(args, images, paths)
+    parts: list[np.ndarray] = []
+    kept: list[Path] = []
+    skipped: list[Any] = []
+    for X_part, kept_part, skipped_part in chunks:
+        skipped += skipped_part
+        if kept_part:
+            parts.append(X_part)
+            kept += kept_part
+            break
+    if not kept:
+        _none_read(skipped, len(paths))
+    splice = _fitted(args, plan, parts[0])
+    dec = _Decomposition(
+        paths=kept, X=parts[0][:0], splice=splice, skipped=skipped, plan=plan, n_inputs=len(paths)
+    )
+    _fitted_note(args, dec, said_mean=True)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        import sys
+
+        from .._progress import _is_terminal, progress
+
+        # (shown while the bar of the images is: a line of its own on a terminal; written
+        # as lines elsewhere, where tqdm's moves between the lines of two bars are noise)
+        line = {} if _is_terminal(sys.stderr) else {"position": 0}
+        done = 0  # rows decomposed (and written)
+        with progress(
+            len(paths) - len(skipped), desc="decomposing", unit="img", disable=args.quiet, **line
+        ) as bar:
+            more = True
+            while more:
+                try:
+                    X_part, kept_part, skipped_part = next(chunks)
+                    parts.append(X_part)
+                    kept.extend(kept_part)
+                    skipped.extend(skipped_part)
+                    bar.total = len(paths) - len(skipped)
+                except StopIteration:
+                    more = False
+                # whole chunks of _CHUNK rows, then the rest at the end, as _iter_rows does
+                while len(kept) - done >= _CHUNK or (not more and len(kept) > done):
+                    X = np.concatenate(parts) if len(parts) > 1 else parts[0]
+                    n = min(_CHUNK, X.shape[0])
+                    parts[:] = [X[n:]]
+                    yield from _chunk_rows(splice, X[:n], kept[done : done + n], args.top_k)
+                    done += n
+                    bar.update(n)
+
+    return dec, rows()
 
 
 def rounded(value: float, digits: int = 6) -> float:
@@ -359,7 +504,7 @@ def _report_skipped(skipped: list[Any], n_total: int) -> None:
 def _write_records(
     output: str | None,
     fmt: str,
-    metadata: dict[str, Any],
+    metadata: dict[str, Any] | Callable[[], dict[str, Any]],
     records: Iterable[dict[str, Any]],
     n_records: int,
     what: str,
@@ -375,17 +520,42 @@ def _write_records(
     output is discarded and the previous file stays. The summary of the skipped
     images comes first, whatever the end: before the error, or the note that the
     reader closed the output.
+
+    ``metadata`` given as a function is known only once ``records`` are all
+    made (it counts what they found: a streamed run): ``json``, which writes it
+    first, holds the records until then (or until an interruption, when the
+    function says what the run found so far).
     """
     out = _Output(output)
     writer = None
+    held: list[dict[str, Any]] | None = None
+
+    def start() -> _Writer:
+        nonlocal held
+        made = _Writer(out.fh, fmt, metadata() if callable(metadata) else metadata, extra=extra)
+        for rec in held or ():
+            made.write(rec)
+        held = None
+        return made
+
     try:
         with out.writing(keep_interrupted=True):
-            writer = _Writer(out.fh, fmt, metadata, extra=extra)
+            if fmt == "json" and callable(metadata):
+                held = []
+            else:
+                writer = _Writer(out.fh, fmt, {} if callable(metadata) else metadata, extra=extra)
             for rec in records:
-                writer.write(rec)
+                if held is not None:
+                    held.append(rec)
+                else:
+                    writer.write(rec)  # type: ignore[union-attr]
+            if writer is None:
+                writer = start()
             writer.close()
             out.summary = plural(writer.n, what.removesuffix("s"))
     except KeyboardInterrupt as exc:
+        if writer is None and held is not None:
+            writer = start()  # (the records held, closed as those of an interrupted run)
         if writer is not None:
             writer.close(interrupted=True)
         where = out.keep_partial()
@@ -434,21 +604,37 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
     _warn_unknown_extension(args)
-    dec = _decompose(args, paths, plan)
+    try:
+        if _streams(args, plan):
+            dec, rows = _stream(args, paths, plan)
+        else:
+            dec = _decompose(args, paths, plan)
+            rows = _iter_rows(dec, args.top_k, args.quiet)
+    except KeyboardInterrupt as exc:
+        embedded = getattr(exc, "_sksplice_embedded", None)
+        if embedded is None:
+            raise
+        code = _interrupted(exc)
+        logger.error(
+            "%s while embedding images (%d of %d embedded): no record was written",
+            "terminated" if code == 143 else "interrupted",
+            *embedded,
+        )
+        return code
     with_concepts = 0
 
     def counted() -> Iterator[dict[str, Any]]:
         nonlocal with_concepts
-        for rec in _iter_rows(dec, args.top_k, args.quiet):
+        for rec in rows:
             with_concepts += rec["l0"] > 0
             yield rec
 
     code = _write_records(
         args.output,
         args.format,
-        dec.metadata,
+        (lambda: _metadata(args, dec)) if _streams(args, plan) else dec.metadata,
         counted(),
-        len(dec.paths),
+        len(paths) if _streams(args, plan) else len(dec.paths),
         "images",
         dec.skipped,
         len(paths),

@@ -1,0 +1,277 @@
+"""``sksplice decompose`` streams its records when the centre does not depend on the images.
+
+A run whose centre is published or read from a file embeds, decomposes and writes
+its images a chunk at a time: Ctrl-C keeps every record finished (``FILE.partial``,
+a ``json`` document that says it is incomplete). A run that learns its centre from
+the images (``--image-mean data``, ``--target-l0``) writes nothing before every
+image is embedded, and an interruption then says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sksplice import cli
+from sksplice.cli import _decompose, _embedders
+
+from .conftest import TESTS_DATA
+
+VOCAB = [f"concept {i}" for i in range(24)]
+
+
+@pytest.fixture(scope="module")
+def stream_inputs(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """60 tiny images (``a05.png`` unreadable; the last 20 named ``zz*``), a vocabulary
+    and a centre file for the tiny model."""
+    root = tmp_path_factory.mktemp("stream")
+    images = root / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"a{i:02d}" for i in range(40)] + [f"zz{i:02d}" for i in range(20)]:
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(
+            images / f"{name}.png"
+        )
+    (images / "a05.png").write_bytes(b"not an image")
+    vocab = root / "vocab.txt"
+    vocab.write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    mean = rng.standard_normal(32)
+    np.save(root / "mean.npy", mean / np.linalg.norm(mean))
+    return images, vocab, root / "mean.npy"
+
+
+@pytest.fixture
+def env(tmp_path, tiny_clip_model) -> dict[str, str]:
+    out = dict(os.environ)
+    out["SKSPLICE_MODEL_CONFIGS"] = str(TESTS_DATA / f"{tiny_clip_model}.json")
+    out["SKSPLICE_DATA"] = str(tmp_path / "data_home")
+    out["SKSPLICE_CACHE"] = str(tmp_path / "cache")
+    out["HF_HUB_OFFLINE"] = "1"
+    return out
+
+
+@pytest.fixture
+def inproc(env, monkeypatch):
+    for key in ("SKSPLICE_MODEL_CONFIGS", "SKSPLICE_DATA", "SKSPLICE_CACHE"):
+        monkeypatch.setenv(key, env[key])
+    return env
+
+
+def _args(vocab: Path, mean: Path | str, *extra: str) -> list[str]:
+    return [
+        "--model",
+        "sksplice-test-tiny",
+        "--pretrained",
+        "none",
+        "--device",
+        "cpu",
+        "--vocabulary",
+        str(vocab),
+        "--l1-penalty",
+        "0.05",
+        "--image-mean",
+        str(mean),
+        *extra,
+    ]
+
+
+def _records(fmt: str, text: str) -> list[str]:
+    """The image paths of an output, in order (a csv image once per row)."""
+    if fmt == "json":
+        return [rec["path"] for rec in json.loads(text)["images"]]
+    if fmt == "jsonl":
+        return [json.loads(line)["path"] for line in text.splitlines()]
+    if fmt == "csv":
+        rows = text.splitlines()[1:]
+        return list(dict.fromkeys(row.split(",")[0] for row in rows))
+    return [line.split("  (")[0] for line in text.splitlines() if not line.startswith(" ")]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "table"])
+def test_a_streamed_run_writes_the_bytes_of_a_run_that_embeds_first(
+    stream_inputs, inproc, tmp_path, monkeypatch, capsys, fmt
+):
+    """Chunks of 4 rows across embedding calls of 3 images (an unreadable one among them):
+    the same records, in the same order, byte for byte, as the run that embeds every
+    image before decomposing them; the skipped image is reported the same way."""
+    images, vocab, mean = stream_inputs
+    monkeypatch.setattr(_decompose, "_CHUNK", 4)
+    calls = []
+    real = _embedders.image_embedder
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def embed_images(self, paths, **kwargs):
+            calls.append(len(paths))
+            return self.inner.embed_images(paths, **kwargs)
+
+    monkeypatch.setattr(_embedders, "image_embedder", lambda *a, **k: Counting(real(*a, **k)))
+    argv = ["decompose", str(images), "-f", fmt, "--batch-size", "3", "-q"] + _args(vocab, mean)
+    assert cli.main(argv) == 0
+    streamed = capsys.readouterr()
+    assert calls == [3] * 20  # embedded a few batches at a time
+    calls.clear()
+    monkeypatch.setattr(_decompose, "_streams", lambda args, plan: False)
+    assert cli.main(argv) == 0
+    whole = capsys.readouterr()
+    assert streamed.out == whole.out
+    assert streamed.err == whole.err
+    assert "skipped 1 of 60 images" in streamed.err and "a05.png" in streamed.err
+    paths = _records(fmt, streamed.out)
+    assert len(paths) == 59 and not any("a05" in p for p in paths)
+
+
+#: Runs the command with records decomposed 4 at a time, and an embedder that stops
+#: (says ``BLOCKED`` on standard error and waits) at the images named ``zz*``: an
+#: interruption then comes during the embedding, after 36 records are finished.
+_BLOCKING_MAIN = """
+import sys, time
+from sksplice.cli import _decompose, _embedders, main
+_decompose._CHUNK = 4
+real = _embedders.image_embedder
+class Blocking:
+    def __init__(self, inner):
+        self.inner = inner
+    def embed_images(self, paths, **kwargs):
+        if any("zz" in p for p in paths):
+            print("BLOCKED", file=sys.stderr, flush=True)
+            time.sleep(300)
+        return self.inner.embed_images(paths, **kwargs)
+_embedders.image_embedder = lambda *a, **k: Blocking(real(*a, **k))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _interrupted_when_blocked(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Run ``argv`` with :data:`_BLOCKING_MAIN`, send SIGINT once it blocks (or after
+    120 s, when it never does); its exit status, standard output and standard error."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _BLOCKING_MAIN, *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    err = []
+    blocked = threading.Event()
+
+    def read_err() -> None:
+        for line in proc.stderr:
+            err.append(line)
+            if line.strip() == "BLOCKED":
+                blocked.set()
+        blocked.set()
+
+    errs = threading.Thread(target=read_err, daemon=True)
+    errs.start()
+    blocked.wait(120)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(10)
+    errs.join(10)
+    return code, "".join(out), "".join(err)
+
+
+def test_an_interrupted_streamed_run_keeps_the_finished_records(stream_inputs, env, tmp_path):
+    """Ctrl-C while images are embedded keeps the records of those decomposed already in
+    FILE.partial, as many as standard error says; the previous FILE stays."""
+    images, vocab, mean = stream_inputs
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+    argv = ["decompose", str(images), "-o", str(out), "--batch-size", "1"]
+    code, _, err = _interrupted_when_blocked(argv + _args(vocab, mean), env)
+    assert code == 130, err
+    assert out.read_text() == "previous\n"
+    partial = tmp_path / "out.jsonl.partial"
+    assert partial.exists(), err
+    records = [json.loads(line) for line in partial.read_text().splitlines()]
+    said = re.search(r"interrupted: (\d+) of 60 images written; the (\d+) finished records", err)
+    assert said is not None, err
+    assert int(said.group(1)) == int(said.group(2)) == len(records) == 36
+    expected = [f"a{i:02d}.png" for i in range(40) if i != 5][:36]
+    assert [Path(r["path"]).name for r in records] == expected
+    assert all(set(r) == {"path", "l0", "cosine", "concepts"} for r in records)
+    assert "skipped 1 of 60 images" in err  # (the summary of those skipped so far)
+
+
+def test_an_interrupted_streamed_json_run_is_a_document_that_says_so(stream_inputs, env, tmp_path):
+    images, vocab, mean = stream_inputs
+    argv = ["decompose", str(images), "-f", "json", "--batch-size", "1"]
+    code, out, err = _interrupted_when_blocked(argv + _args(vocab, mean), env)
+    assert code == 130, err
+    data = json.loads(out)
+    assert data["complete"] is False
+    assert data["written"] == len(data["images"]) == 36
+    # (what the run had read when it stopped: 40 images, one of them unreadable)
+    assert data["metadata"]["images"] == 60
+    assert data["metadata"]["decomposed"] == 39
+    assert [s["path"] for s in data["metadata"]["skipped"]] == [str(images / "a05.png")]
+    assert "interrupted: 36 of 60 images written" in err
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_an_interruption_while_a_learned_centre_needs_every_image_says_nothing_was_written(
+    stream_inputs, inproc, tmp_path, monkeypatch, capsys, fmt
+):
+    """--image-mean data: no record can be written before every image is embedded; Ctrl-C
+    then says how far the embedding went and that no record was written; standard output
+    holds nothing, and an output file stays as it was, with no FILE.partial."""
+    images, vocab, _ = stream_inputs
+    monkeypatch.setattr(_decompose, "_CHUNK", 4)
+    real = _embedders.image_embedder
+
+    class Interrupted:
+        """Ctrl-C (raised as the signal handler raises it) once 8 images are embedded."""
+
+        def __init__(self, inner):
+            self.inner = inner
+            self.seen = 0
+
+        def embed_images(self, paths, **kwargs):
+            left = 8 - self.seen
+            if len(paths) < left:
+                self.seen += len(paths)
+                return self.inner.embed_images(paths, **kwargs)
+            if left:
+                self.inner.embed_images(paths[:left], **kwargs)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_embedders, "image_embedder", lambda *a, **k: Interrupted(real(*a, **k)))
+    argv = ["decompose", str(images), "-f", fmt, "--batch-size", "2"] + _args(vocab, "data")
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 130
+    assert captured.out == ""
+    assert (
+        "sksplice: error: interrupted while embedding images (8 of 60 embedded): no record "
+        "was written" in captured.err
+    )
+    out = tmp_path / f"out.{fmt}"
+    out.write_text("previous\n")
+    code = cli.main([*argv, "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 130
+    assert out.read_text() == "previous\n"
+    assert not (tmp_path / f"out.{fmt}.partial").exists()
+    assert "(8 of 60 embedded): no record was written" in captured.err
