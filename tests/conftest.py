@@ -120,6 +120,18 @@ def minilm():
 
 
 @pytest.fixture
+def env(tmp_path, tiny_clip_model) -> dict[str, str]:
+    """The environment of a command-line subprocess: the tiny model's config, a data
+    home and a cache of its own, offline."""
+    out = dict(os.environ)
+    out["SKSPLICE_MODEL_CONFIGS"] = str(TESTS_DATA / f"{tiny_clip_model}.json")
+    out["SKSPLICE_DATA"] = str(tmp_path / "data_home")
+    out["SKSPLICE_CACHE"] = str(tmp_path / "cache")
+    out["HF_HUB_OFFLINE"] = "1"
+    return out
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 

@@ -47,16 +47,6 @@ def vocab_file(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture
-def env(tmp_path, tiny_clip_model) -> dict[str, str]:
-    out = dict(os.environ)
-    out["SKSPLICE_MODEL_CONFIGS"] = str(TESTS_DATA / f"{tiny_clip_model}.json")
-    out["SKSPLICE_DATA"] = str(tmp_path / "data_home")
-    out["SKSPLICE_CACHE"] = str(tmp_path / "cache")
-    out["HF_HUB_OFFLINE"] = "1"
-    return out
-
-
 def _model_args(vocab_file: Path, *extra: str) -> list[str]:
     return [
         "--model",

@@ -10,7 +10,6 @@ image is embedded, and an interruption then says so.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -24,8 +23,6 @@ from PIL import Image
 
 from sksplice import cli
 from sksplice.cli import _decompose, _embedders
-
-from .conftest import TESTS_DATA
 
 VOCAB = [f"concept {i}" for i in range(24)]
 
@@ -48,16 +45,6 @@ def stream_inputs(tmp_path_factory) -> tuple[Path, Path, Path]:
     mean = rng.standard_normal(32)
     np.save(root / "mean.npy", mean / np.linalg.norm(mean))
     return images, vocab, root / "mean.npy"
-
-
-@pytest.fixture
-def env(tmp_path, tiny_clip_model) -> dict[str, str]:
-    out = dict(os.environ)
-    out["SKSPLICE_MODEL_CONFIGS"] = str(TESTS_DATA / f"{tiny_clip_model}.json")
-    out["SKSPLICE_DATA"] = str(tmp_path / "data_home")
-    out["SKSPLICE_CACHE"] = str(tmp_path / "cache")
-    out["HF_HUB_OFFLINE"] = "1"
-    return out
 
 
 @pytest.fixture
