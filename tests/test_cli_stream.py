@@ -120,6 +120,40 @@ def test_a_streamed_run_writes_the_bytes_of_a_run_that_embeds_first(
     assert len(paths) == 59 and not any("a05" in p for p in paths)
 
 
+def test_a_strict_run_to_standard_output_prints_nothing_when_a_later_image_fails(
+    inproc, tmp_path, monkeypatch, capsys
+):
+    """``--strict`` writes all its records or none. Streamed to standard output, the
+    records of the first chunks were printed before an unreadable image further on
+    stopped the run (exit status 1 after 8 records)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(
+            images / f"i{i:02d}.png"
+        )
+    (images / "i10.png").write_bytes(b"not an image")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    mean = rng.standard_normal(32)
+    np.save(tmp_path / "mean.npy", mean / np.linalg.norm(mean))
+    monkeypatch.setattr(_decompose, "_CHUNK", 4)
+    base = ["decompose", str(images), "--batch-size", "3", "--strict"]
+    base += _args(vocab, tmp_path / "mean.npy")
+    for fmt in ("jsonl", "csv"):
+        assert cli.main([*base, "-f", fmt]) == 1
+        out = capsys.readouterr()
+        assert out.out == ""
+        assert "i10.png" in out.err and "--strict" in out.err
+    # To a file the run still streams (the file is replaced only when the run ends well).
+    target = tmp_path / "out.jsonl"
+    target.write_text("previous\n", encoding="utf-8")
+    assert cli.main([*base, "-f", "jsonl", "-o", str(target)]) == 1
+    assert target.read_text(encoding="utf-8") == "previous\n"
+    capsys.readouterr()
+
+
 #: Runs the command with records decomposed 4 at a time, and an embedder that stops
 #: (says ``BLOCKED`` on standard error and waits) at the images named ``zz*``: an
 #: interruption then comes during the embedding, after 36 records are finished.

@@ -402,9 +402,13 @@ def _chunk_rows(
 
 def _streams(args: argparse.Namespace, plan: _Plan) -> bool:
     """Whether the run decomposes and writes its images a chunk at a time as they are
-    embedded: its centre does not depend on the images (published, from a file), and
-    no ``--target-l0`` calibrates the penalty on them."""
-    return plan.image_mean is not None and args.target_l0 is None
+    embedded: its centre does not depend on the images (published, from a file), no
+    ``--target-l0`` calibrates the penalty on them, and it is not a ``--strict`` run
+    writing to standard output (which writes all its records or none: records already
+    printed could not be taken back when a later image cannot be read; a file is
+    replaced only when the run ends well, so a run to a file still streams)."""
+    strict_stdout = args.strict and args.output is None
+    return plan.image_mean is not None and args.target_l0 is None and not strict_stdout
 
 
 def _stream(
