@@ -31,15 +31,23 @@ VOCAB = [f"concept {i}" for i in range(24)]
 def stream_inputs(tmp_path_factory) -> tuple[Path, Path, Path]:
     """60 tiny images (``a05.png`` unreadable; the last 20 named ``zz*``), a vocabulary
     and a centre file for the tiny model."""
-    root = tmp_path_factory.mktemp("stream")
+    names = [f"a{i:02d}" for i in range(40)] + [f"zz{i:02d}" for i in range(20)]
+    return _write_inputs(tmp_path_factory.mktemp("stream"), names, "a05", seed=0)
+
+
+def _write_inputs(
+    root: Path, names: list[str], unreadable: str, seed: int
+) -> tuple[Path, Path, Path]:
+    """Tiny images ``NAME.png`` in ``root/images`` (``unreadable`` not an image), a
+    vocabulary and a centre file for the tiny model."""
     images = root / "images"
     images.mkdir()
-    rng = np.random.default_rng(0)
-    for name in [f"a{i:02d}" for i in range(40)] + [f"zz{i:02d}" for i in range(20)]:
+    rng = np.random.default_rng(seed)
+    for name in names:
         Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(
             images / f"{name}.png"
         )
-    (images / "a05.png").write_bytes(b"not an image")
+    (images / f"{unreadable}.png").write_bytes(b"not an image")
     vocab = root / "vocab.txt"
     vocab.write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
     mean = rng.standard_normal(32)
@@ -126,21 +134,9 @@ def test_a_strict_run_to_standard_output_prints_nothing_when_a_later_image_fails
     """``--strict`` writes all its records or none. Streamed to standard output, the
     records of the first chunks were printed before an unreadable image further on
     stopped the run (exit status 1 after 8 records)."""
-    images = tmp_path / "images"
-    images.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(12):
-        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(
-            images / f"i{i:02d}.png"
-        )
-    (images / "i10.png").write_bytes(b"not an image")
-    vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
-    mean = rng.standard_normal(32)
-    np.save(tmp_path / "mean.npy", mean / np.linalg.norm(mean))
+    images, vocab, mean = _write_inputs(tmp_path, [f"i{i:02d}" for i in range(12)], "i10", seed=1)
     monkeypatch.setattr(_decompose, "_CHUNK", 4)
-    base = ["decompose", str(images), "--batch-size", "3", "--strict"]
-    base += _args(vocab, tmp_path / "mean.npy")
+    base = ["decompose", str(images), "--batch-size", "3", "--strict", *_args(vocab, mean)]
     for fmt in ("jsonl", "csv"):
         assert cli.main([*base, "-f", fmt]) == 1
         out = capsys.readouterr()
