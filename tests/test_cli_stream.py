@@ -150,6 +150,51 @@ def test_a_strict_run_to_standard_output_prints_nothing_when_a_later_image_fails
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("streamed", [True, False])
+def test_a_call_whose_files_all_went_missing_mid_run_skips_them(
+    inproc, tmp_path, monkeypatch, capsys, streamed
+):
+    """Files that disappear after the run has listed them are skipped, also when they
+    are every file of one embedding call (the embedder took such a call for texts and
+    the run failed); under ``--strict`` the first of them stops the run, named."""
+    names = [f"i{i:02d}" for i in range(12)]
+    images, vocab, mean = _write_inputs(tmp_path, names, "i11", seed=2)
+    monkeypatch.setattr(_decompose, "_CHUNK", 4)
+    if not streamed:
+        monkeypatch.setattr(_decompose, "_streams", lambda args, plan: False)
+    real = _embedders.image_embedder
+    gone = ["i03", "i04", "i05"]  # the second call of 3 images
+
+    class Deleting:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def embed_images(self, paths, **kwargs):
+            if any(Path(p).stem == "i00" for p in paths):
+                for name in gone:
+                    (images / f"{name}.png").unlink(missing_ok=True)
+            return self.inner.embed_images(paths, **kwargs)
+
+    monkeypatch.setattr(_embedders, "image_embedder", lambda *a, **k: Deleting(real(*a, **k)))
+    base = ["decompose", str(images), "--batch-size", "3", "-f", "jsonl", *_args(vocab, mean)]
+    assert cli.main(base) == 0
+    out = capsys.readouterr()
+    paths = _records("jsonl", out.out)
+    assert [Path(p).stem for p in paths] == [n for n in names if n not in [*gone, "i11"]]
+    assert "skipped 4 of 12 images" in out.err
+    for name in gone:
+        assert f"{name}.png" in out.err
+    assert "image file not found" in out.err
+    # --strict: the first file gone stops the run, and nothing is written.
+    for name in names:
+        if not (images / f"{name}.png").exists():
+            Image.new("RGB", (12, 12)).save(images / f"{name}.png")
+    assert cli.main([*base, "--strict"]) == 1
+    out = capsys.readouterr()
+    assert out.out == ""
+    assert "i03.png" in out.err and "image 4 of 12" in out.err and "--strict" in out.err
+
+
 #: Runs the command with records decomposed 4 at a time, and an embedder that stops
 #: (says ``BLOCKED`` on standard error and waits) at the images named ``zz*``: an
 #: interruption then comes during the embedding, after 36 records are finished.

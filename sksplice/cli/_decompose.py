@@ -163,12 +163,13 @@ def _decompose(
     )
     parts, kept, skipped = [], [], []
     for X_part, kept_part, skipped_part in _embedded(args, images, paths):
-        parts.append(X_part)
+        if X_part is not None:
+            parts.append(X_part)
         kept += kept_part
         skipped += skipped_part
-    X = np.concatenate(parts) if len(parts) > 1 else parts[0]
     if not kept:
         _none_read(skipped, len(paths))
+    X = np.concatenate(parts) if len(parts) > 1 else parts[0]
     if check_read is not None:
         check_read(kept, list(skipped))
     if plan.image_mean is None and X.shape[0] < 2:
@@ -212,12 +213,14 @@ def _embed_step(batch_size: int) -> int:
 
 def _embedded(
     args: argparse.Namespace, images: Any, paths: list[Path]
-) -> Iterator[tuple[np.ndarray, list[Path], list[Any]]]:
+) -> Iterator[tuple[np.ndarray | None, list[Path], list[Any]]]:
     """Embed ``paths`` a few batches at a time, under one progress bar.
 
     Yields, for each call, the embeddings of the images read, their paths and the
-    images skipped (named as the outputs write them). An interruption (Ctrl-C,
-    SIGTERM) goes through with ``_sksplice_embedded`` set to ``(done, total)``.
+    images skipped (named as the outputs write them); the embeddings are None for a
+    call whose files have all gone since the run started (each is skipped). An
+    interruption (Ctrl-C, SIGTERM) goes through with ``_sksplice_embedded`` set to
+    ``(done, total)``.
     """
     from .._progress import counted_by, progress
 
@@ -225,6 +228,12 @@ def _embedded(
     with progress(len(paths), desc="CLIP images", unit="image", disable=args.quiet) as bar:
         for start in range(0, len(paths), step):
             chunk = paths[start : start + step]
+            if not any(p.exists() for p in chunk):
+                # Every file of this call is gone since the run started (the embedder would
+                # take the paths for texts): each is skipped, as one file gone would be.
+                yield None, [], _gone(args, chunk, start, len(paths))
+                bar.update(len(chunk))
+                continue
             try:
                 with counted_by(bar):
                     X, skipped = images.embed_images([str(p) for p in chunk], return_skipped=True)
@@ -245,6 +254,23 @@ def _embedded(
             ]
             keep = ~np.isnan(X).any(axis=1)
             yield X[keep], [p for p, k in zip(chunk, keep, strict=True) if k], skipped
+
+
+def _gone(args: argparse.Namespace, chunk: list[Path], start: int, n_paths: int) -> list[Any]:
+    """The images of ``chunk`` (from position ``start``), none of which exists any more,
+    as skipped images; under ``--strict`` the first of them stops the run."""
+    from ..embedders import SkippedInput
+
+    reasons = [f"image file not found: {str(p)!r}" for p in chunk]
+    if args.strict:
+        raise CLIError(
+            f"{shown_message(reasons[0])} (image {start + 1} of {n_paths}; --strict stops at "
+            "the first image that cannot be read)"
+        )
+    return [
+        SkippedInput(start + i, shown_message(str(p)), shown_message(reason))
+        for i, (p, reason) in enumerate(zip(chunk, reasons, strict=True))
+    ]
 
 
 def _none_read(skipped: list[Any], n_paths: int) -> None:
@@ -461,7 +487,8 @@ def _stream(
             while more:
                 try:
                     X_part, kept_part, skipped_part = next(chunks)
-                    parts.append(X_part)
+                    if X_part is not None:
+                        parts.append(X_part)
                     kept.extend(kept_part)
                     skipped.extend(skipped_part)
                     bar.total = len(paths) - len(skipped)
