@@ -271,6 +271,15 @@ def _times_dictionary(W: Any, D: np.ndarray, D_cast: np.ndarray | None = None) -
     if D_cast is not None:
         return np.asarray(W @ D_cast)
     E = np.zeros((W.shape[0], D.shape[1]), dtype=W.dtype)
+    if scipy.sparse.issparse(W) and W.format == "csr":
+        # Only the concepts the weights use are cast, a block of them at a time (a chunk
+        # of 512 rows uses a few thousand of 10,000 concepts: casting every block of D
+        # took most of the time of recomposing them).
+        used = np.unique(W.indices)
+        for start in range(0, used.size, _DICTIONARY_BLOCK_ROWS):
+            cols = used[start : start + _DICTIONARY_BLOCK_ROWS]
+            E += np.asarray(W[:, cols] @ D[cols].astype(W.dtype))
+        return E
     for start in range(0, D.shape[0], _DICTIONARY_BLOCK_ROWS):
         stop = start + _DICTIONARY_BLOCK_ROWS
         E += np.asarray(W[:, start:stop] @ D[start:stop].astype(W.dtype))
@@ -433,7 +442,7 @@ class ConceptSpaceMixin:
         W = scipy.sparse.csr_matrix(as_weights(self, X, kind))
         chosen, counts = _top_entries(W, int(k))
         names = self.concepts_
-        if not all(type(c) is str for c in names.tolist()):
+        if set(map(type, names.tolist())) != {str}:  # (in C: 10k names in 0.2 ms)
             names = np.array([str(c) for c in names], dtype=object)
         concepts = names[W.indices[chosen]].tolist()
         weights = W.data[chosen]
