@@ -2723,6 +2723,38 @@ def test_names_that_are_not_utf8_are_written_escaped_in_every_format(
     assert "\\udc" not in err and f"{root}/broken\\xff.png" in err, err
 
 
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv", "table"])
+def test_the_writer_escapes_texts_that_are_not_utf8_wherever_they_are(fmt):
+    """Records are written as they are unless a text in them is not valid UTF-8 (checked
+    once per record, not by rebuilding it); such a record is written as its escaped
+    copy (``shown``) is, whichever of its texts holds the bytes: the path, a concept,
+    or a field written before the path."""
+    records = [
+        {"cls": "cats", "path": "a.png", "l0": 1, "cosine": 0.5,
+         "concepts": [{"concept": "cat", "weight": 0.25}]},
+        {"cls": "dogs\udcff", "path": "b.png", "l0": 0, "cosine": 0.25, "concepts": []},
+        {"cls": "dogs", "path": "c\udcfe.png", "l0": 1, "cosine": 0.5,
+         "concepts": [{"concept": "dog", "weight": 0.5}]},
+        {"cls": "dogs", "path": "d.png", "l0": 2, "cosine": 0.75,
+         "concepts": [{"concept": "d\udc80g", "weight": 0.5}, {"concept": "cat", "weight": 0.1}]},
+    ]  # fmt: skip
+
+    def written(recs):
+        fh = io.StringIO()
+        writer = _output._Writer(fh, fmt, {"n": len(recs)}, extra=("cls",))
+        for rec in recs:
+            writer.write(rec)
+        writer.close()
+        return fh.getvalue()
+
+    text = written(records)
+    assert text == written([_output.shown(r) for r in records])
+    text.encode("utf-8")  # (strict: valid UTF-8)
+    for escaped in ("dogs\\xff", "c\\xfe.png", "d\\x80g"):
+        assert escaped in text or json.dumps(escaped)[1:-1] in text  # (JSON doubles the \\)
+    assert "cats" in text and "a.png" in text
+
+
 def test_names_that_are_not_utf8_on_standard_output_are_valid_utf8(
     undecodable_tree, vocab_file, env
 ):

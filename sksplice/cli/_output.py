@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._atomic import atomic_write, remove_stale_temporaries
-from .._image_files import shown_name
+from .._image_files import shown_name, undecodable
 from ._logging import CLIError, committing, raise_if_signalled
 
 logger = logging.getLogger(__name__)
@@ -51,12 +51,11 @@ class _Writer:
 
     def write(self, rec: dict[str, Any]) -> None:
         fmt, fh = self.fmt, self.fh
-        rec = shown(rec)
-        if fmt == "jsonl":
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        elif fmt == "json":
-            fh.write(("," if self.n else "") + "\n  " + json.dumps(rec, ensure_ascii=False))
+        if fmt in ("json", "jsonl"):
+            text = _json_record(rec)
+            fh.write(text + "\n" if fmt == "jsonl" else ("," if self.n else "") + "\n  " + text)
         elif fmt == "csv":
+            rec = self._shown(rec)
             head = [rec[e] for e in self.extra]
             for rank, c in enumerate(rec["concepts"], start=1):
                 self._csv.writerow(
@@ -65,6 +64,7 @@ class _Writer:
             if not rec["concepts"]:
                 self._csv.writerow([*head, rec["path"], "", "", "", rec["l0"], rec["cosine"]])
         else:
+            rec = self._shown(rec)
             head = "".join(f"{e}={rec[e]}, " for e in self.extra)
             path = _printable(rec["path"])
             fh.write(f"{path}  ({head}l0={rec['l0']}, cosine={rec['cosine']:.3f})\n")
@@ -79,6 +79,14 @@ class _Writer:
         self.n += 1
         fh.flush()
         self.sent = self.n  # (a closed pipe fails the flush: this record was not sent)
+
+    def _shown(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """``rec`` with its texts as :func:`shown` writes them: the record itself when no
+        text that the csv and table formats write needs it (nearly always; checked in one
+        pass over the joined texts, much faster than rebuilding every record)."""
+        texts = [rec["path"], *(c["concept"] for c in rec["concepts"])]
+        texts += [v for e in self.extra if isinstance(v := rec[e], str)]
+        return shown(rec) if undecodable("".join(texts)) else rec
 
     def close(self, interrupted: bool = False) -> None:
         """End the output; ``json`` of an interrupted run says so after its records
@@ -322,6 +330,18 @@ def shown(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [shown(v) for v in value]
     return value
+
+
+def _json_record(rec: dict[str, Any]) -> str:
+    """``rec`` as one line of JSON with its texts as :func:`shown` writes them.
+
+    JSON with ``ensure_ascii=False`` keeps every text as it is, lone surrogates too,
+    so the line needs :func:`shown` only when it cannot be encoded in UTF-8: one check
+    of the line instead of rebuilding every record (which took most of the time of
+    writing them).
+    """
+    text = json.dumps(rec, ensure_ascii=False)
+    return json.dumps(shown(rec), ensure_ascii=False) if undecodable(text) else text
 
 
 def _shown_table(table: Any) -> Any:
