@@ -2755,6 +2755,54 @@ def test_the_writer_escapes_texts_that_are_not_utf8_wherever_they_are(fmt):
     assert "cats" in text and "a.png" in text
 
 
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+@pytest.mark.parametrize("n_rows", [0, 1, 300])
+def test_ranking_tables_are_written_as_one_record_at_a_time_would_be(fmt, n_rows, monkeypatch):
+    """The json and jsonl tables (profile, compare) are encoded a column at a time; the
+    bytes are those of ``json.dumps`` of each record of ``to_dict(orient="records")``:
+    texts with quotes, backslashes, ``%`` and non-ASCII letters, NaN and infinite
+    values, ints, bools, numpy scalars and None in an object column, float32 and int32
+    columns, and blocks of rows."""
+    import pandas as pd
+
+    monkeypatch.setattr(_output, "_JSON_BLOCK_ROWS", 64)
+    rng = np.random.default_rng(0)
+    texts = np.array(['quo"te', "back\\slash", "é ü 漢", "tab\tx", "50%s", "cat"], dtype=object)
+    special = np.array([np.nan, np.inf, -np.inf, 1e-300, -0.0, 1e16, 1.5e-5, 0.1])
+    table = pd.DataFrame(
+        {
+            "class": pd.Series(texts[rng.integers(6, size=n_rows)], dtype=object),
+            "concept": texts[rng.integers(6, size=n_rows)],
+            "count_positive": rng.integers(0, 100, n_rows),
+            "log_odds_ratio": np.where(
+                rng.random(n_rows) < 0.5, special[rng.integers(8, size=n_rows)], rng.random(n_rows)
+            ),
+            "p_adjusted": rng.random(n_rows) ** 8,
+            "significant": rng.random(n_rows) < 0.5,
+            "mixed": np.array(
+                ([np.int64(3), np.float64(0.5), None, True, np.bool_(False), 2, "s"] * n_rows)[
+                    :n_rows
+                ],
+                dtype=object,
+            ),
+            "f32": rng.random(n_rows).astype(np.float32),
+            "i32": rng.integers(0, 5, n_rows).astype(np.int32),
+            "100%": rng.random(n_rows),
+        }
+    )
+    metadata = {"alpha": 0.05, "classes": {"cat": 3}, "note": "\x00records"}
+    fh = io.StringIO()
+    _output._write_table_records(fh, table, fmt, metadata, "ranking")
+    table = table.assign(p_adjusted=_output.significant_values(table["p_adjusted"]))
+    records = table.to_dict(orient="records")
+    if fmt == "json":
+        doc = {"metadata": metadata, "ranking": records}
+        expected = json.dumps(doc, indent=1, default=_output._json_scalar) + "\n"
+    else:
+        expected = "".join(json.dumps(r, default=_output._json_scalar) + "\n" for r in records)
+    assert fh.getvalue() == expected
+
+
 def test_names_that_are_not_utf8_on_standard_output_are_valid_utf8(
     undecodable_tree, vocab_file, env
 ):

@@ -355,9 +355,18 @@ def _shown_table(table: Any) -> Any:
     ]
     if not columns:
         return table
-    table = table.copy()
+    escaped = {}
     for c in columns:
-        table[c] = table[c].map(shown)
+        try:  # (a column of texts holds few distinct ones: each is checked once)
+            distinct = pd.unique(table[c])
+        except TypeError:  # (values that cannot be hashed)
+            distinct = table[c].tolist()
+        if any(isinstance(v, str) and undecodable(v) for v in distinct):
+            escaped[c] = table[c].map(shown)
+    if escaped:
+        table = table.copy()
+        for c, values in escaped.items():
+            table[c] = values
     return table
 
 
@@ -395,13 +404,89 @@ def _write_table_records(
     if fmt == "csv":
         table.to_csv(fh, index=False)
         return
-    records = table.to_dict(orient="records")
     if fmt == "json":
-        json.dump({"metadata": metadata, key: records}, fh, indent=1, default=_json_scalar)
-        fh.write("\n")
+        if table.empty:  # (``"key": []``, as json.dump writes an empty list)
+            json.dump({"metadata": metadata, key: []}, fh, indent=1, default=_json_scalar)
+            fh.write("\n")
+            return
+        # The document around one placeholder record, which the records replace.
+        mark = '"\\u0000records"'
+        head, tail = json.dumps(
+            {"metadata": metadata, key: ["\x00records"]}, indent=1, default=_json_scalar
+        ).rsplit(mark, 1)
+        fh.write(head)
+        for n, lines in enumerate(_json_rows(table, indent="  ")):
+            fh.write((",\n  " if n else "") + ",\n  ".join(lines))
+        fh.write(tail + "\n")
     else:
-        for rec in records:
-            fh.write(json.dumps(rec, default=_json_scalar) + "\n")
+        for lines in _json_rows(table):
+            fh.write("\n".join(lines) + "\n")
+
+
+#: Rows of a table encoded together by :func:`_json_rows`.
+_JSON_BLOCK_ROWS = 1 << 16
+
+
+def _json_rows(table: Any, indent: str | None = None) -> Iterator[list[str]]:
+    """The rows of ``table`` as JSON objects, a block of rows at a time: the text
+    ``json.dumps(record, default=_json_scalar)`` gives for each record of
+    ``table.to_dict(orient="records")`` (with ``indent``, as ``json.dump(...,
+    indent=1)`` writes a record in a list under a key, ``indent`` deep).
+
+    Each column is encoded at once (one text per distinct string) and the texts
+    are put together with one format string: a record at a time, 1M ranking rows
+    took about 37 s (jsonl) and 61 s (json).
+    """
+    keys = [json.dumps(_json_key(k)).replace("%", "%%") for k in table.columns]
+    if indent is None:
+        template = "{" + ", ".join(f"{k}: %s" for k in keys) + "}"
+    else:
+        inner = indent + " "
+        template = "{\n" + ",\n".join(f"{inner}{k}: %s" for k in keys) + "\n" + indent + "}"
+    for start in range(0, len(table), _JSON_BLOCK_ROWS):
+        block = table.iloc[start : start + _JSON_BLOCK_ROWS]
+        columns = [_json_column(block[c]) for c in block.columns]
+        yield [template % row for row in zip(*columns, strict=True)]
+
+
+def _json_key(key: Any) -> str:
+    """A column name as json.dumps writes a dict key (a text; numbers and bools as text)."""
+    if isinstance(key, str):
+        return key
+    return json.dumps(key) if isinstance(key, bool | int | float) or key is None else str(key)
+
+
+def _json_column(column: Any) -> list[str]:
+    """The JSON text of each value of ``column`` (a pandas Series), as ``json.dumps``
+    writes the value ``to_dict`` gives for it."""
+    import numpy as np
+
+    dtype = column.dtype
+    if dtype == np.float64:
+        values = column.to_numpy()
+        texts = list(map(float.__repr__, values.tolist()))
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            texts[i] = json.dumps(float(values[i]))  # (NaN, Infinity, -Infinity)
+        return texts
+    if dtype == np.int64:
+        return list(map(int.__repr__, column.to_numpy().tolist()))
+    if dtype == np.bool_:
+        return np.where(column.to_numpy(), "true", "false").tolist()
+    # Texts and anything else: each distinct value encoded once (numpy scalars in an
+    # object column are written through ``_json_scalar``, as Python's would be).
+    seen: dict[Any, str] = {}
+    out = []
+    for value in column.tolist():
+        try:
+            text = seen.get((type(value), value))
+        except TypeError:  # (a value that cannot be hashed)
+            out.append(json.dumps(value, default=_json_scalar))
+            continue
+        if text is None:
+            text = json.dumps(value, default=_json_scalar)
+            seen[(type(value), value)] = text
+        out.append(text)
+    return out
 
 
 def format_p_value(p: float) -> str:
