@@ -380,3 +380,28 @@ def test_bench_transform_memory_dry_run(tmp_path):
     assert result["tracemalloc_peak_above_before_bytes"] > 0
     assert result["peak_rss_above_before_bytes"] >= 0
     assert result["sksplice_file"].startswith(str(REPO_ROOT))
+
+
+def test_bench_output_dry_run(tmp_path):
+    """The output benchmark runs end to end on small sizes: every pair writes the same
+    bytes (else it exits 1) and the result file has each part's times."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/bench_output.py",
+            *("--n-records", "700", "--n-ranking", "1500", "--n-concepts", "600"),
+            *("--n-features", "16", "--repeats", "1", "--out-dir", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    result = json.loads((tmp_path / "output.json").read_text())
+    assert result["records"]["same_records"]
+    assert set(result["writers"]) == {"jsonl", "json", "csv", "table"}
+    assert set(result["ranking"]) == {"jsonl", "json"}
+    for part in (result["records"], *result["writers"].values(), *result["ranking"].values()):
+        assert part["now_s"] > 0 and part["before_s"] > 0
+        assert part["speedup"] == part["before_s"] / part["now_s"]
