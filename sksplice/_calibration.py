@@ -171,8 +171,8 @@ def calibrate_penalty(
     # w = 0 is optimal iff 2 D v <= penalty for every concept. Each block of V
     # is cast to the dictionary's dtype, never the dictionary to V's.
     top = 0.0
-    for start in range(0, V.shape[0], 512):
-        top = max(top, float((V[start : start + 512] @ dictionary.T).max(initial=0.0)))
+    for first in range(0, V.shape[0], 512):
+        top = max(top, float((V[first : first + 512] @ dictionary.T).max(initial=0.0)))
     if top <= 0.0:
         raise ValueError(
             f"target_l0={target:g} cannot be reached: every code is zero at any penalty on "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import scipy.sparse
@@ -80,6 +80,18 @@ def _pandas_column(obj: Any) -> bool:
     return pd is not None and isinstance(obj, pd.Series | pd.Index)
 
 
+@overload
+def resolve_concepts(
+    vocab: Any,
+    vocabulary_size: int | str | None,
+    data_home: Any,
+    *,
+    count_full: Literal[True] = True,
+) -> tuple[list[str], int]: ...
+@overload
+def resolve_concepts(
+    vocab: Any, vocabulary_size: int | str | None, data_home: Any, *, count_full: bool
+) -> tuple[list[str], int | None]: ...
 def resolve_concepts(
     vocab: Any, vocabulary_size: int | str | None, data_home: Any, *, count_full: bool = True
 ) -> tuple[list[str], int | None]:

@@ -36,8 +36,12 @@ import os
 import signal
 import sys
 
-#: The exit status of each signal the command handles, and the word of its message.
-_SIGNALS = {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated")}
+#: The exit status of each signal the command handles, and the word of its message
+#: (keyed by signal number: a handler is given an int, equal to the Signals member).
+_SIGNALS: dict[int, tuple[int, str]] = {
+    signal.SIGINT: (130, "interrupted"),
+    signal.SIGTERM: (143, "terminated"),
+}
 _INTERRUPTED = frozenset(code for code, _ in _SIGNALS.values())
 
 

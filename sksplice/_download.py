@@ -237,7 +237,7 @@ class _Download:
                 f"{received} of {length} bytes"
             ) from exc
         finally:
-            if progressbar:
+            if isinstance(progressbar, _ProgressBar):  # (False when there is none)
                 progressbar.close()
         actual = sink.digest.hexdigest()
         if actual != self.sha256:

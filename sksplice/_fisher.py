@@ -210,15 +210,17 @@ def _two_sided(
         target = p_exact[rows_search] * gamma
         if lo_side:
             # -pmf ascends from the mode to K: the last j with pmf(j) >= target
-            bound = _binary_search(
-                lambda i, j, k=k: -dist.pmf(j, k[i]), -target, mode[rows_search], k
-            )
+            def minus_pmf(i: np.ndarray, j: np.ndarray, k: np.ndarray = k) -> np.ndarray:
+                return -dist.pmf(j, k[i])
+
+            bound = _binary_search(minus_pmf, -target, mode[rows_search], k)
             other = dist.upper(bound + 1.0, k)
         else:
             # pmf ascends from 0 to the mode: the last j with pmf(j) <= target
-            bound = _binary_search(
-                lambda i, j, k=k: dist.pmf(j, k[i]), target, np.zeros(k.shape[0]), mode[rows_search]
-            )
+            def pmf(i: np.ndarray, j: np.ndarray, k: np.ndarray = k) -> np.ndarray:
+                return dist.pmf(j, k[i])
+
+            bound = _binary_search(pmf, target, np.zeros(k.shape[0]), mode[rows_search])
             other = dist.lower(bound, k)
         if check:
             p_bound = dist.pmf(bound, k)

@@ -14,12 +14,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._names import a_type
+
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
 
 __all__ = [
     "InvalidImageError",
@@ -193,8 +196,9 @@ def check_image_items(items: Sequence[Any], *, text_hint: str) -> None:
                 "inputs must be file paths (str or os.PathLike), PIL images or uint8 arrays"
             )
         if kind != first_kind:
+            # (cast: input 0 is of a known kind, or the loop would have stopped there)
             raise TypeError(
-                f"mixed input types: input 0 is a {_KIND_NAMES[first_kind]} but input "
+                f"mixed input types: input 0 is a {_KIND_NAMES[cast(str, first_kind)]} but input "
                 f"{index} is a {_KIND_NAMES[kind]} ({describe_item(item)}); pass one kind "
                 "of image input per call"
             )
@@ -454,8 +458,10 @@ def process_decoded_batches(
     """
     from torch.utils.data import DataLoader
 
-    loader = DataLoader(
-        _DecodeDataset(items, preprocess),
+    # (a map-style dataset needs only __getitem__ and __len__, not to be a Dataset)
+    dataset = cast("Dataset[tuple[Any, Exception | None]]", _DecodeDataset(items, preprocess))
+    loader: DataLoader[tuple[Any, Exception | None]] = DataLoader(
+        dataset,
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -149,7 +149,7 @@ def center_rows(X: np.ndarray, mean: np.ndarray, *, warn_zero: bool = True) -> n
     of ``X`` are warned about unless ``warn_zero`` is False.
     """
     U = unit_rows(X)
-    zero = ~U.any(axis=1)
+    zero = cast(np.ndarray, ~U.any(axis=1))  # (an array: one bool per row of a 2-D U)
     if warn_zero:
         _warn_zero(zero)
     C = U - mean.astype(X.dtype)

@@ -23,7 +23,7 @@ import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from cachetools import cached
@@ -67,6 +67,7 @@ class _Config:
     def model_key(self) -> tuple[Any, ...]:
         weights: Any = self.pretrained
         if self.pretrained_kind == "file":
+            assert self.pretrained is not None  # (a "file" config has the checkpoint's path)
             stat = os.stat(self.pretrained)  # reload when the file changes
             weights = (self.pretrained, stat.st_size, stat.st_mtime_ns)
         return (self.model, weights, self.device, self.precision)
@@ -676,7 +677,7 @@ def _root_logger_left_alone() -> Iterator[None]:
     with _root_lock:
         if _root_users == 0:
             _root_added = not root.handlers and last is not None
-            if _root_added:
+            if _root_added and last is not None:  # (the second test is for the type checker)
                 root.addHandler(last)
         _root_users += 1
     try:
@@ -684,7 +685,9 @@ def _root_logger_left_alone() -> Iterator[None]:
     finally:
         with _root_lock:
             _root_users -= 1
-            if _root_users == 0 and _root_added:
+            if _root_users == 0 and _root_added and last is not None:
+                # (lastResort was not None when it was added; were it None now,
+                # removeHandler(None) would do nothing, as this skip does)
                 root.removeHandler(last)
                 _root_added = False
 
@@ -700,6 +703,7 @@ def _create_model_logged(config: _Config) -> _LoadedModel:
     if config.pretrained_kind == "hub":
         _ensure_hub_weights(config.model[len(HF_HUB_PREFIX) :], config.cache_dir)
     if config.pretrained_kind == "tag":
+        assert config.pretrained is not None  # (a "tag" config has the tag)
         # Fetch (or find in open_clip's cache) the weights first, so that a
         # download failure is told apart from other failures; uncached weights
         # that cannot be fetched (offline) fail at once, without retries.
@@ -742,7 +746,7 @@ def _create_model_logged(config: _Config) -> _LoadedModel:
         if config.pretrained_kind == "file" and _is_checkpoint_format_error(exc):
             # In the command line's words where the file's start shows what it is ("it is
             # not in torch.save's format"); else what torch said (the error is chained).
-            problem = checkpoint_file_problem(config.pretrained)
+            problem = checkpoint_file_problem(cast(str, config.pretrained))  # (a "file" path)
             raise CheckpointFormatError(
                 f"pretrained={config.pretrained!r} is not a model checkpoint open_clip can "
                 + (f"load: {problem}" if problem else f"load ({_checkpoint_reason(exc)})")

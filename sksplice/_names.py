@@ -146,9 +146,10 @@ def remember_concepts(W: Any, concepts: np.ndarray) -> Any:
     if digest is not None:
         with _DIGESTS_LOCK:
             known = _DIGESTS.get(digest, concepts)
+            recorded: object = concepts
             if known is not concepts and not _same_names(known, concepts):
-                concepts = _AMBIGUOUS
-            _DIGESTS[digest] = concepts
+                recorded = _AMBIGUOUS
+            _DIGESTS[digest] = recorded
             _DIGESTS.move_to_end(digest)
             while len(_DIGESTS) > _MAX_DIGESTS:
                 _DIGESTS.popitem(last=False)
@@ -286,7 +287,7 @@ def _positions(names: list[str]) -> bool:
     of columns kept from a wider frame), or one prefix and numbers (``x0``, ``clip0``,
     ``pca0``: made up by a step fitted on unnamed columns)."""
     parts = [re.fullmatch(r"(.*?)(\d+)", name) for name in names]
-    return all(parts) and len({part.group(1) for part in parts}) == 1
+    return all(parts) and len({part.group(1) for part in parts if part is not None}) == 1
 
 
 def numbered_prefix(names: Any) -> str | None:
@@ -369,7 +370,7 @@ def _close_matches(
     stripped = str(word).strip()
     letters = sorted(key)
 
-    def rank(k: int) -> tuple[int, bool, bool, int, bool, float, int]:
+    def rank(k: int) -> tuple[int, bool, bool, bool, float, int, int]:
         i = int(found[k])
         name = names[i]
         return (

@@ -83,7 +83,7 @@ def transform_output(estimator: Any) -> str | None:
     return config.get("transform", get_config()["transform_output"])
 
 
-def sparse_frame(W: Any, columns: Sequence[Any], index: Any = None) -> Any:
+def sparse_frame(W: Any, columns: Sequence[Any] | np.ndarray, index: Any = None) -> Any:
     """A DataFrame of pandas sparse columns (fill value 0) holding the sparse matrix ``W``.
 
     Parameters

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ._stack import warn_user
 from ._version import __version__
@@ -104,8 +104,9 @@ class VersionStampMixin:
     _input_files: tuple[str, ...] = ()
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()  # type: ignore[misc]
-        state = {**state, STATE_KEY: __version__}
+        inherited = super().__getstate__()  # type: ignore[misc]
+        # (the estimators' base class, scikit-learn's BaseEstimator, returns a dict)
+        state = {**cast("dict[str, Any]", inherited), STATE_KEY: __version__}
         digests = input_file_digests(self, self._input_files)
         if digests:
             state[FILES_KEY] = digests

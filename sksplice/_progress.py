@@ -249,7 +249,7 @@ def verbose_logging(verbose: Any) -> Iterator[None]:
     package = logging.getLogger("sksplice")
     with _verbose_lock:
         if _verbose_users == 0:
-            handler = None
+            handler: logging.Handler | None = None
             propagate = package.propagate
             if not _has_handlers(package):
                 handler = logging.StreamHandler(sys.stderr)

@@ -77,7 +77,8 @@ def _action(text: str, category: type[Warning], module: str, lineno: int) -> str
             and (line == 0 or lineno == line)
         ):
             return action
-    return warnings.defaultaction
+    # (warnings.defaultaction exists at run time; typeshed does not declare it)
+    return warnings.defaultaction  # type: ignore[attr-defined]
 
 
 def _filters_key(text: str, category: type[Warning], module: str, lineno: int) -> tuple[Any, ...]:
@@ -134,9 +135,11 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
     # (level 1 is this function, as for the warnings.warn calls below; in a worker,
     # where no caller is outside the library, the line that called this one)
     here = inspect.currentframe()
+    assert here is not None  # (CPython gives every running function a frame)
     found = _first_user_frame(here)
     level, frame = (2, here.f_back) if found is None else (found[0] + 1, found[1])
     del here, found
+    assert frame is not None  # (this function has a caller)
     try:
         filename = frame.f_code.co_filename
         lineno = frame.f_lineno

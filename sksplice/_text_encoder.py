@@ -39,7 +39,9 @@ class _ShortTextEncoder:
         return (tokens == self.eos_id).int().argmax(dim=-1)
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
-        tower = self.tower
+        # (open_clip's towers are used by the names of their parts, which Module's
+        # types do not know)
+        tower: Any = self.tower
         if tokens.ndim != 2 or tokens.shape[1] != self.context_length:
             raise ValueError(
                 f"token array of shape {tuple(tokens.shape)} does not match the model's "

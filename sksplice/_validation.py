@@ -27,7 +27,7 @@ import numbers
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -231,7 +231,8 @@ class Flag:
             allowed += (numbers.Integral,)
         if not isinstance(value, allowed):
             raise _type_error(name, self.describe(), value)
-        if not isinstance(value, (bool, np.bool_)) and value < 0:
+        # (a value that passed and is not a bool is an integer)
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value < 0:
             raise ValueError(f"{name} must be 0 (quiet) or more, got {value!r}")
         return value
 
@@ -270,11 +271,37 @@ class OrKeyword:
 Rule = Integer | Number | Options | Flag | OrKeyword
 
 
+@overload
+def check_int(
+    value: Any, name: str, *, low: int = 1, allow_none: Literal[False] = False
+) -> int: ...
+@overload
+def check_int(value: Any, name: str, *, low: int = 1, allow_none: bool) -> int | None: ...
 def check_int(value: Any, name: str, *, low: int = 1, allow_none: bool = False) -> int | None:
     """Check an integer parameter of at least ``low``; see :class:`Integer`."""
     return Integer(low, allow_none).check(value, name)
 
 
+@overload
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    closed: str = "both",
+    allow_none: Literal[False] = False,
+) -> float: ...
+@overload
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    closed: str = "both",
+    allow_none: bool,
+) -> float | None: ...
 def check_number(
     value: Any,
     name: str,
@@ -288,6 +315,14 @@ def check_number(
     return Number(low, high, closed, allow_none).check(value, name)
 
 
+@overload
+def check_option(
+    value: Any, name: str, options: Sequence[str], *, allow_none: Literal[False] = False
+) -> str: ...
+@overload
+def check_option(
+    value: Any, name: str, options: Sequence[str], *, allow_none: bool
+) -> str | None: ...
 def check_option(
     value: Any, name: str, options: Sequence[str], *, allow_none: bool = False
 ) -> str | None:

@@ -7,7 +7,7 @@ summaries computed from them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.sparse
@@ -348,6 +348,15 @@ class ConceptSpaceMixin:
     ``_weights`` of the estimator.
     """
 
+    if TYPE_CHECKING:  # (what the estimator provides, declared for type checkers)
+        concepts_: np.ndarray
+        dictionary_: np.ndarray
+        mean_: np.ndarray
+
+        def _validate_X(self, X: Any, *, reset: bool, keep_float16: bool = False) -> np.ndarray: ...
+
+        def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix: ...
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """The concept strings, the names of the output columns.
 
@@ -391,7 +400,8 @@ class ConceptSpaceMixin:
             DataFrame columns are not the concepts, or values are not finite.
         """
         check_is_fitted(self)
-        return self._recompose(check_weights(self, X))
+        # (cast: SpliceTransformer is the one class of this mixin)
+        return self._recompose(check_weights(cast("SpliceTransformer", self), X))
 
     def _recompose(self, W: Any) -> np.ndarray:
         """``inverse_transform`` of weights that are already checked (CSR or ndarray)."""
@@ -439,7 +449,7 @@ class ConceptSpaceMixin:
         """
         check_int(k, "k")
         labels = getattr(X, "index", None) if hasattr(X, "iloc") else None
-        W = scipy.sparse.csr_matrix(as_weights(self, X, kind))
+        W = scipy.sparse.csr_matrix(as_weights(cast("SpliceTransformer", self), X, kind))
         chosen, counts = _top_entries(W, int(k))
         names = self.concepts_
         if set(map(type, names.tolist())) != {str}:  # (in C: 10k names in 0.2 ms)
@@ -462,9 +472,9 @@ class ConceptSpaceMixin:
         if labels is None:
             sample: Any = rows
         else:
-            names = list(labels)
+            label_list = list(labels)
             # A list of the labels, typed by pandas as the rows of tuples were.
-            sample = [names[i] for i in rows.tolist()]
+            sample = [label_list[i] for i in rows.tolist()]
         return pd.DataFrame(
             {
                 "sample": sample,
@@ -493,7 +503,7 @@ class ConceptSpaceMixin:
         float or ndarray of shape (n_samples,)
             Mean number of non-zero weights, or the per-sample counts.
         """
-        W = as_weights(self, X, kind)
+        W = as_weights(cast("SpliceTransformer", self), X, kind)
         if scipy.sparse.issparse(W):
             counts = np.asarray((W != 0).sum(axis=1)).ravel()
         else:

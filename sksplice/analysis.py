@@ -172,7 +172,7 @@ def _group_sums(W: np.ndarray | sp.csr_matrix, codes: np.ndarray, n_groups: int)
         (np.ones(n), (codes, np.arange(n))), shape=(n_groups, n), dtype=np.float64
     )
     if sp.issparse(W):
-        present = W.copy()
+        present: Any = W.copy()  # (a sparse matrix: issparse does not narrow W's type)
         present.data = (present.data != 0).astype(np.float64)
         sums = (onehot @ W).toarray()
         counts = (onehot @ present).toarray()

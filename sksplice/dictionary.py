@@ -946,10 +946,10 @@ def embed_vocabulary(
 
     if raw is None and path is not None:
         # Said before the embedding (minutes for a large vocabulary), not after it.
-        reason = unwritable_reason(path.parent)
-        if reason is not None:
+        unwritable = unwritable_reason(path.parent)
+        if unwritable is not None:
             warn_user(
-                f"cannot write the concept dictionary cache {path} ({reason}): the "
+                f"cannot write the concept dictionary cache {path} ({unwritable}): the "
                 f"{len(concepts)} concepts are embedded now and kept in memory for this "
                 "process only (pass a writable cache_dir to keep them for later runs)",
                 DictionaryCacheWarning,

@@ -49,6 +49,8 @@ from ._validation import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    import types
+
     import dask.array as da
     from dask.delayed import Delayed
     from distributed import Client
@@ -558,7 +560,7 @@ def embed_images_dask(
     dask = _require_dask()
     import dask.array as da
 
-    paths_per_task = check_int(paths_per_task, "paths_per_task", allow_none=True)
+    paths_per_task = check_int(paths_per_task, "paths_per_task")
     check_int(n_features, "n_features", allow_none=True)
     return_skipped = check_flag(return_skipped, "return_skipped")
     check_image_embedder(embedder)
@@ -576,6 +578,7 @@ def embed_images_dask(
 
     import dask.bag as db
 
+    dd: types.ModuleType | None
     try:
         import dask.dataframe as dd
     except ImportError:  # pragma: no cover - dask[dataframe] is part of the extra

@@ -624,7 +624,13 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             columns = carried_names(X_in.columns)
             text = None if columns is None else [str(c) for c in columns]
             mine = [str(c) for c in concepts]
-            if text is not None and text != mine and sorted(text) == sorted(mine):
+            # (text is None exactly when columns is: both are tested for the type checker)
+            if (
+                columns is not None
+                and text is not None
+                and text != mine
+                and sorted(text) == sorted(mine)
+            ):
                 j = next(k for k, (a, b) in enumerate(zip(text, mine)) if a != b)
                 raise ValueError(
                     f"the columns of X are the concepts of this editor in another order: "
@@ -632,7 +638,12 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                     "X[editor.concepts_] (the columns in the order of the weights it was "
                     "fitted on)"
                 )
-            if text is not None and text != mine and all(isinstance(c, str) for c in columns):
+            if (
+                columns is not None
+                and text is not None
+                and text != mine
+                and all(isinstance(c, str) for c in columns)
+            ):
                 # (other concepts: each column would be edited, and named, as another;
                 # columns that are not strings are positions, as scikit-learn reads them)
                 unknown, missing = name_differences(text, mine)

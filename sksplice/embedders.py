@@ -96,7 +96,9 @@ class SkippedInput(NamedTuple):
         Why it was skipped (the error message).
     """
 
-    index: int
+    # The field `index` shadows tuple.index on purpose: it is the public name of the
+    # item's position, and NamedTuple allows it at run time.
+    index: int  # type: ignore[assignment]
     item: str
     reason: str
 
@@ -508,6 +510,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             if _quick_gelu_needed(config.model, config.pretrained, config.pretrained_kind):
                 key += "/quickgelu"
         elif config.pretrained_kind == "file":
+            assert config.pretrained is not None  # (a "file" config has the checkpoint's path)
             key = f"open_clip/{config.model}/file-sha256-{_file_sha256(config.pretrained)}"
         elif config.pretrained_kind == "hub":
             weights = _ensure_hub_weights(config.model[len(HF_HUB_PREFIX) :], config.cache_dir)
@@ -564,7 +567,12 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         items = to_text_list(texts)
         loaded = _load_model(config)
         short = _short_text_encoder(loaded.model)
-        encode = loaded.model.encode_text if short is None else short
+        # (cast: an open_clip model's method, which Module's types see as a Tensor or Module)
+        encode = (
+            cast(Callable[[torch.Tensor], torch.Tensor], loaded.model.encode_text)
+            if short is None
+            else short
+        )
         batch_size = int(self.batch_size)
         out = np.empty((len(items), config.embed_dim), dtype=np.float32)
         with self._progress(len(items), "texts") as bar:
@@ -688,7 +696,11 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                     out[index] = np.nan
                 if batch.tensors is not None:
                     rows = [batch.start + offset for offset in batch.rows]
-                    out[rows] = self._encode(loaded.model.encode_image, batch.tensors, config)
+                    # (cast: as for encode_text in embed_text)
+                    encode_image = cast(
+                        Callable[[torch.Tensor], torch.Tensor], loaded.model.encode_image
+                    )
+                    out[rows] = self._encode(encode_image, batch.tensors, config)
                 bar.update(batch.size)
 
         if return_skipped:

@@ -18,7 +18,7 @@ import traceback
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse
@@ -873,7 +873,8 @@ def _fold_scores(
         # set_output asked for a container (pandas ...): the probe gets it, with the
         # concepts as its columns, as the pipeline would give it (a ConceptEditor
         # without splice= reads the concept names from it).
-        kind, names = transform_output(transformer), path.concepts
+        # (cast: the test above leaves a container's name, a str)
+        kind, names = cast(str, transform_output(transformer)), path.concepts
         rows = _safe_indexing(X, train_idx)
         train_weights = [in_container(W, kind, rows, names) for W in train_weights]
         rows = _safe_indexing(X, test_idx)

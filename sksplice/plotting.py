@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import sys
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,8 @@ from ._validation import check_int, check_labels, check_option, find_label
 from .analysis import ALL_GROUP, _group_sizes
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+
     from matplotlib.axes import Axes
 
 __all__ = [
@@ -485,7 +487,8 @@ def plot_class_profile(
     positions = np.arange(len(order))
     bars = ax.barh(positions, values[order], color="C1", label=_shortened(str(cls)))
     marks = ax.scatter(overall[order], positions, marker="|", s=200, zorder=3, label="all samples")
-    _mark_on(marks, "C1", float(marks.get_linewidths()[0]))
+    # (cast: a collection's widths, one per point, which the stubs also allow as a float)
+    _mark_on(marks, "C1", float(cast("Sequence[float]", marks.get_linewidth())[0]))
     ax.set_yticks(positions, _shortened_apart([str(n) for n in names]))
     ax.set_xlabel(statistic.replace("_", " "))
     if not len(order):  # an empty axis would say nothing
@@ -674,7 +677,8 @@ def _warn_unfit_ticks(ax: Axes) -> None:
     # (turned labels: one line of text needs its height between neighbouring bars)
     line = min(b.height for b in boxes) if ticks[0].get_rotation() == 0 else None
     spacing = np.diff(ax.transData.transform(np.column_stack([np.arange(2), [0, 0]]))[:, 0])
-    height = ticks[0].get_fontsize() * ax.figure.dpi / 72.0
+    # (cast: the size in points, a float; matplotlib's stubs also allow a size's name)
+    height = cast(float, ticks[0].get_fontsize()) * ax.figure.dpi / 72.0
     piled = line is None and abs(float(spacing[0])) < height
     piled = piled or (line is not None and any(a.overlaps(b) for a, b in pairwise(boxes)))
     if outside or piled:
@@ -751,7 +755,7 @@ def _place_labels(
     # The marked points alone (not the samples of lines): a label must not read as theirs.
     marks = np.vstack(obstacles[: 2 if avoid is not None else 1])
     radius = 2.5 * scale  # a marker's half size, about
-    placed: list[tuple[float, float, float, float]] = []  # boxes no label may overlap
+    placed: list[tuple[float, ...]] = []  # boxes (x0, y0, x1, y1) no label may overlap
     legend = ax.get_legend()
     if legend is not None:
         # Where the draw above put it, and there it stays: a legend at loc="best" would
@@ -1260,6 +1264,7 @@ def plot_sparsity_tradeoff(
             accuracy = _path_accuracy(
                 named[label], label, y, estimator, transformers.get(label), cv
             )
+            assert accuracy_ax is not None  # (given with ax, or made with it above)
             accuracy_ax.plot(l0, accuracy[order], "s-", color=color, label=label or None)
     xlabel = "mean number of concepts per sample (l0" + (", log scale)" if log_l0 else ")")
     axes = [ax] if accuracy_ax is None else [ax, accuracy_ax]
@@ -1273,7 +1278,7 @@ def plot_sparsity_tradeoff(
             a.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             a.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
             # (a labelled tick at or below the fewest concepts: 2 for points near 2.5)
-            shown = [line.get_xdata() for line in a.get_lines()]
+            shown = [np.asarray(line.get_xdata()) for line in a.get_lines()]
             least = min((float(np.min(v)) for v in shown if len(v)), default=None)
             if least is not None and least > 0:
                 decade = 10.0 ** np.floor(np.log10(least))

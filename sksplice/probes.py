@@ -148,10 +148,10 @@ def _carried_feature_names(model: Any, what: str) -> tuple[np.ndarray | None, st
             if made_up is None:
                 return names, "the names the steps before the last give (get_feature_names_out)", ""
             why = made_up
-    names = getattr(_final_step(model), "feature_names_in_", None)
-    if names is None:
+    names_in = getattr(_final_step(model), "feature_names_in_", None)
+    if names_in is None:
         return None, "", why
-    names = np.asarray(names, dtype=object)
+    names = np.asarray(names_in, dtype=object)
     made_up = _made_up_names(names, makers, what)
     if made_up is not None:
         return None, "", made_up

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -307,7 +307,8 @@ def _ranking_rows(
     if "class" in frame.columns:
         labels = frame["class"].astype(str).to_numpy(dtype=object).tolist()
     elif compared is not None or pair is not None:
-        first, second = compared if compared is not None else pair
+        # (pair is not None when compared is None: the test above)
+        first, second = compared if compared is not None else cast("tuple[str, str]", pair)
         labels = [f"{first} vs {second}"] * n
     else:
         labels = [str(ranking.attrs.get("positive", ""))] * n
@@ -451,7 +452,8 @@ def _adjusted_text(ranking: pd.DataFrame | None) -> str:
     method = _CORRECTION_NAMES.get(correction)
     how = f"p adjusted ({method})" if method else "p adjusted"
     several = ranking is not None and "class" in ranking.columns and ranking["class"].nunique() > 1
-    if several and attrs.get("adjusted_over") == ALL_CLASSES:
+    # (ranking is not None when several is true: repeated for the type checker)
+    if several and ranking is not None and attrs.get("adjusted_over") == ALL_CLASSES:
         n_tests, n_classes = attrs.get("n_tests"), ranking["class"].nunique()
         tests = f"{n_tests:,} tests" if isinstance(n_tests, int) else "tests"
         return (

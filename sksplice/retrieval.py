@@ -528,6 +528,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
             )
         check_text_embedder(embedder, param="splice.embedder", purpose="to embed the query")
         names = _concept_names(self.splice, "splice")
+        assert names is not None  # (splice is not None: tested above)
         if not np.array_equal(names, self.concepts_):
             raise ValueError(
                 "the concepts of `splice` differ from the concepts of the fitted weights; "

@@ -87,7 +87,7 @@ def _weights_sha256(model: Any) -> str | None:
     return digest.hexdigest()
 
 
-def _loader_name(loader: Callable[..., Any]) -> str:
+def _loader_name(loader: object) -> str:
     module = getattr(loader, "__module__", None) or "?"
     qualname = getattr(loader, "__qualname__", None) or type(loader).__name__
     return f"{module}.{qualname}"

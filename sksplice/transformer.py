@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 import numpy as np
 import scipy.sparse
@@ -878,7 +878,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         return calibrate_penalty(
             X,
             dictionary=self.dictionary_,
-            target_l0=self.target_l0,
+            target_l0=cast(float, self.target_l0),  # (fit calibrates only with a target)
             l1_penalty=self.l1_penalty,
             calibration_samples=self.calibration_samples,
             random_state=self.random_state,

@@ -488,6 +488,8 @@ def test_embed_images_rejects_bad_input(tiny_clip_model):
         embed_images_dask(embedder, "one/path.png")
     with pytest.raises(ValueError, match="paths_per_task"):
         embed_images_dask(embedder, ["a.png"], paths_per_task=0)
+    with pytest.raises(TypeError, match="paths_per_task"):
+        embed_images_dask(embedder, ["a.png"], paths_per_task=None)
     with pytest.raises(TypeError, match="embed_images"):
         embed_images_dask(object(), ["a.png"])
 

@@ -608,7 +608,9 @@ def _check_outputs_apart(args: argparse.Namespace, images: Sequence[Path] = ()) 
             continue  # (a file that does not exist yet is no input)
         if not stat.S_ISREG(info.st_mode):
             continue  # a pipe or a device (-o /dev/stdout): written through, nothing replaced
-        inputs = [(f"the {what} file", p) for what, p in _input_files(args)]
+        inputs: list[tuple[str, str | Path]] = [
+            (f"the {what} file", p) for what, p in _input_files(args)
+        ]
         inputs += [("an input image", image) for image in images]
         for what, input_path in inputs:
             try:

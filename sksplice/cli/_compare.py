@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from ._inputs import _two_collections
 from ._logging import CLIError, _usage
 from ._output import (
     _Output,
+    _TextSink,
     _write_not_significant,
     _write_significant_rows,
     _write_table_records,
@@ -114,7 +115,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_comparison(fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any]) -> None:
+def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any]) -> None:
     if fmt != "table":
         _write_table_records(fh, table, fmt, metadata, "comparison")
     else:

@@ -460,6 +460,7 @@ def _stream(
     for X_part, kept_part, skipped_part in chunks:
         skipped += skipped_part
         if kept_part:
+            assert X_part is not None  # (rows are None only for a chunk with none kept)
             parts.append(X_part)
             kept += kept_part
             break
@@ -478,7 +479,7 @@ def _stream(
 
         # (shown while the bar of the images is: a line of its own on a terminal; written
         # as lines elsewhere, where tqdm's moves between the lines of two bars are noise)
-        line = {} if _is_terminal(sys.stderr) else {"position": 0}
+        line: dict[str, Any] = {} if _is_terminal(sys.stderr) else {"position": 0}
         done = 0  # rows decomposed (and written)
         with progress(
             len(paths) - len(skipped), desc="decomposing", unit="img", disable=args.quiet, **line

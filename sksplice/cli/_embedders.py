@@ -92,6 +92,7 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
     embedder = CLIPEmbedder(model=model, pretrained=pretrained, device="cpu")
     config = embedder._config()  # an hf-hub: model fetches its config here (or fails fast)
     if config.pretrained_kind == "tag":
+        assert config.pretrained is not None  # (a "tag" config has the tag)
         _ensure_tag_weights(config.model, config.pretrained, None)  # offline: fail now
     return model, pretrained, config.embed_dim
 

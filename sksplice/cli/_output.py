@@ -13,13 +13,21 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, cast
 
 from .._atomic import atomic_write, remove_stale_temporaries
 from .._image_files import shown_name, undecodable
 from ._logging import CLIError, committing, raise_if_signalled
 
 logger = logging.getLogger(__name__)
+
+
+class _TextSink(Protocol):
+    """Where the writers put text: a text file, or the :class:`_Stream` of an output."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 class _Writer:
@@ -33,7 +41,7 @@ class _Writer:
     """
 
     def __init__(
-        self, fh: IO[str], fmt: str, metadata: dict[str, Any], extra: Sequence[str] = ()
+        self, fh: _TextSink, fmt: str, metadata: dict[str, Any], extra: Sequence[str] = ()
     ) -> None:
         self.fh = fh
         self.fmt = fmt
@@ -65,9 +73,9 @@ class _Writer:
                 self._csv.writerow([*head, rec["path"], "", "", "", rec["l0"], rec["cosine"]])
         else:
             rec = self._shown(rec)
-            head = "".join(f"{e}={rec[e]}, " for e in self.extra)
+            prefix = "".join(f"{e}={rec[e]}, " for e in self.extra)
             path = _printable(rec["path"])
-            fh.write(f"{path}  ({head}l0={rec['l0']}, cosine={rec['cosine']:.3f})\n")
+            fh.write(f"{path}  ({prefix}l0={rec['l0']}, cosine={rec['cosine']:.3f})\n")
             for c in rec["concepts"]:
                 # (4 significant digits, trailing zeros kept: 0.5000, 0.05674, 1.100e-05;
                 # 4 decimals showed a weight of 1.1e-05 as 0.0000)
@@ -151,7 +159,8 @@ class _Output:
             self._text.flush()
             return
         try:
-            self._text.detach()  # flushes the text; atomic_write closes the file
+            # (a file's text is the TextIOWrapper made in __init__)
+            cast(io.TextIOWrapper, self._text).detach()  # flushes; atomic_write closes the file
         except BaseException as error:
             file.__exit__(type(error), error, error.__traceback__)
             raise
@@ -392,7 +401,7 @@ def _json_scalar(value: Any) -> Any:
 
 
 def _write_table_records(
-    fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any], key: str
+    fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any], key: str
 ) -> None:
     """``table`` as csv, jsonl (one record per line) or json (``{"metadata", key}``),
     its texts as :func:`shown` writes them and its ``p_adjusted`` column to 6
@@ -499,7 +508,7 @@ def format_p_value(p: float) -> str:
 
 
 def _write_significant_rows(
-    fh: IO[str], sig: Any, prevalences: str, first: str, second: str
+    fh: _TextSink, sig: Any, prevalences: str, first: str, second: str
 ) -> None:
     """The table format's rows, one per significant concept.
 
@@ -514,7 +523,7 @@ def _write_significant_rows(
         )
 
 
-def _write_not_significant(fh: IO[str], n_significant: int, n_rows: int) -> None:
+def _write_not_significant(fh: _TextSink, n_significant: int, n_rows: int) -> None:
     """The table format's last line: how many of the rows shown were not significant."""
     n_not = n_rows - n_significant
     if not n_significant:

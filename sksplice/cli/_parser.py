@@ -274,13 +274,13 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
                 f"unrecognized arguments: {' '.join(extras)}"
                 f"{_after_the_command(parser, args.command, extras)}"
             )
-        command = _commands(parser)[args.command]
-        options = [s for action in command._actions for s in action.option_strings]
+        command_parser = _commands(parser)[args.command]
+        options = [s for action in command_parser._actions for s in action.option_strings]
         unknown = [e.split("=", 1)[0] for e in extras if e.startswith("-")]
         close = _close(unknown[0], options, n=3) if unknown else ""
         if not unknown and any(a in ("--text", "--concepts") for a in words):
             close = " (quote a query of several words: --text 'a dog in the snow')"
-        command.error(f"unrecognized arguments: {' '.join(extras)}{close}")
+        command_parser.error(f"unrecognized arguments: {' '.join(extras)}{close}")
     return args
 
 

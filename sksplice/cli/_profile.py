@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from ._inputs import _labelled
 from ._logging import CLIError, _usage
 from ._output import (
     _Output,
+    _TextSink,
     _write_not_significant,
     _write_significant_rows,
     _write_table_records,
@@ -155,7 +156,7 @@ _CORRECTIONS = {
 
 
 def _write_profile(
-    fh: IO[str], table: Any, fmt: str, metadata: dict[str, Any], alpha: float
+    fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any], alpha: float
 ) -> None:
     if fmt != "table":
         _write_table_records(fh, table, fmt, metadata, "ranking")
@@ -166,7 +167,7 @@ def _write_profile(
         if table.empty:  # (an empty table would say nothing)
             fh.write(f"no concept to rank: {no_concept(total)}\n")
         elif "tests" in metadata:
-            correction = metadata.get("correction")
+            correction = str(metadata.get("correction"))  # (as the text shows it)
             sided = "two-sided" if metadata.get("alternative") == "two-sided" else "one-sided"
             fh.write(
                 f"p-values of Fisher's exact test ({sided}), "

@@ -18,7 +18,11 @@ _lasso_lock = threading.Lock()
 
 def digest(array: np.ndarray) -> str:
     """Content digest of ``array`` (its C-order bytes), read in place."""
-    return hashlib.blake2b(np.ascontiguousarray(array).reshape(-1), digest_size=16).hexdigest()
+    # numpy's stubs give ndarray the buffer protocol (__buffer__) only for Python 3.12 and
+    # later, although arrays have it at run time in every version (unused-ignore: where
+    # the stubs declare it, the ignore has nothing to ignore).
+    data = np.ascontiguousarray(array).reshape(-1)
+    return hashlib.blake2b(data, digest_size=16).hexdigest()  # type: ignore[arg-type,unused-ignore]
 
 
 def _lasso_key(dictionary: np.ndarray, digest: str, device: Any) -> tuple[Any, ...]:

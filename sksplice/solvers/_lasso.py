@@ -182,6 +182,7 @@ class NonNegLasso:
     def _check_warm_start(self, warm_start: Any, n: int) -> Any:
         if warm_start is None:
             return None
+        W: Any  # SparseCodes, a CSR matrix or an ndarray
         if isinstance(warm_start, SparseCodes):
             W = warm_start  # the solver's own output: its CSR arrays are used as they are
             data = W.data
@@ -465,6 +466,7 @@ class NonNegLasso:
         tol = check_number(tol, "tol", low=0.0, closed="left")
         method = self._resolve_solver(solver)
         max_iter = check_int(max_iter, "max_iter", allow_none=True)
+        Vt: torch.Tensor | LazyRows
         if isinstance(V, LazyRows):
             Vt = V  # made a chunk at a time by the caller's function, which checked X
         elif check_input:
@@ -836,13 +838,13 @@ def _to_host(results: list[RowResult]) -> list[_HostRows]:
         n_stage = 0 if res.stage is None else m
         rows, n_iter = int_host[i : i + m], int_host[i + m : i + 2 * m]
         i += 2 * m
-        stage = int_host[i : i + n_stage] if res.stage is not None else None
+        host_stage = int_host[i : i + n_stage] if res.stage is not None else None
         i += n_stage
         idx = int_host[i : i + m * k].reshape(m, k)
         i += m * k
         gap, w = float_host[f : f + m], float_host[f + m : f + m + m * k].reshape(m, k)
         f += m + m * k
-        out.append(_HostRows(rows=rows, idx=idx, w=w, gap=gap, n_iter=n_iter, stage=stage))
+        out.append(_HostRows(rows=rows, idx=idx, w=w, gap=gap, n_iter=n_iter, stage=host_stage))
     return out
 
 

@@ -367,7 +367,7 @@ def _solve_batch(
     return w
 
 
-def _rows(lam: float | torch.Tensor, rows: torch.Tensor) -> float | torch.Tensor:
+def _rows(lam: float | torch.Tensor, rows: torch.Tensor | slice) -> float | torch.Tensor:
     """The penalties of the rows ``rows``: one for all, or one per row."""
     return lam[rows] if isinstance(lam, torch.Tensor) else lam
 

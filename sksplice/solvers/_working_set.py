@@ -650,6 +650,8 @@ def solve_chunk(
                 penalties=penalties[1:],
             ):
                 res.rows = sel[res.rows]
+                # (every result of a path of penalties carries its stage)
+                assert res.stage is not None
                 res.stage = res.stage + 1
                 results.append(res)
     rest = (~empty).nonzero().flatten()
