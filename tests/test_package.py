@@ -120,3 +120,18 @@ def test_the_wheel_ships_the_type_information_and_the_report_templates(tmp_path)
           if p.suffix in {".py", ".j2", ".css", ".js"} and "__pycache__" not in p.parts),
     }  # fmt: skip
     assert expected <= names, sorted(expected - names)
+
+
+def test_the_package_type_checks(tmp_path):
+    """``mypy`` (configured in pyproject.toml) finds no error in the package: the
+    annotations say what the code accepts and returns."""
+    pytest.importorskip("mypy")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.stdout.startswith("Success: no issues found")
