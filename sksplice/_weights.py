@@ -271,11 +271,12 @@ def _times_dictionary(W: Any, D: np.ndarray, D_cast: np.ndarray | None = None) -
     if D_cast is not None:
         return np.asarray(W @ D_cast)
     E = np.zeros((W.shape[0], D.shape[1]), dtype=W.dtype)
-    if scipy.sparse.issparse(W) and W.format == "csr":
-        # Only the concepts the weights use are cast, a block of them at a time (a chunk
-        # of 512 rows uses a few thousand of 10,000 concepts: casting every block of D
-        # took most of the time of recomposing them).
-        used = np.unique(W.indices)
+    csr = scipy.sparse.issparse(W) and W.format == "csr"
+    used = np.unique(W.indices) if csr else None
+    if used is not None and 2 * used.size <= D.shape[0]:
+        # Weights that use at most half of the concepts: only those are cast, a block of
+        # them at a time (512 rows of 3 concepts each: casting every block of D took
+        # most of the time of recomposing them).
         for start in range(0, used.size, _DICTIONARY_BLOCK_ROWS):
             cols = used[start : start + _DICTIONARY_BLOCK_ROWS]
             E += np.asarray(W[:, cols] @ D[cols].astype(W.dtype))
