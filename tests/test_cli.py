@@ -2761,8 +2761,8 @@ def test_ranking_tables_are_written_as_one_record_at_a_time_would_be(fmt, n_rows
     """The json and jsonl tables (profile, compare) are encoded a column at a time; the
     bytes are those of ``json.dumps`` of each record of ``to_dict(orient="records")``:
     texts with quotes, backslashes, ``%`` and non-ASCII letters, NaN and infinite
-    values, ints, bools, numpy scalars and None in an object column, float32 and int32
-    columns, and blocks of rows."""
+    values, ints, bools, numpy scalars, 0.0 and -0.0 and None in an object column,
+    float32 and int32 columns, and blocks of rows."""
     import pandas as pd
 
     monkeypatch.setattr(_output, "_JSON_BLOCK_ROWS", 64)
@@ -2780,9 +2780,7 @@ def test_ranking_tables_are_written_as_one_record_at_a_time_would_be(fmt, n_rows
             "p_adjusted": rng.random(n_rows) ** 8,
             "significant": rng.random(n_rows) < 0.5,
             "mixed": np.array(
-                ([np.int64(3), np.float64(0.5), None, True, np.bool_(False), 2, "s"] * n_rows)[
-                    :n_rows
-                ],
+                ([np.int64(3), 0.0, None, True, np.bool_(False), -0.0, "s"] * n_rows)[:n_rows],
                 dtype=object,
             ),
             "f32": rng.random(n_rows).astype(np.float32),

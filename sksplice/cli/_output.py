@@ -481,19 +481,18 @@ def _json_column(column: Any) -> list[str]:
         return list(map(int.__repr__, column.to_numpy().tolist()))
     if dtype == np.bool_:
         return np.where(column.to_numpy(), "true", "false").tolist()
-    # Texts and anything else: each distinct value encoded once (numpy scalars in an
-    # object column are written through ``_json_scalar``, as Python's would be).
-    seen: dict[Any, str] = {}
+    # Anything else one value at a time (numpy scalars in an object column through
+    # ``_json_scalar``, as in a record), each distinct text encoded once (only texts:
+    # 0.0 and -0.0, equal as keys, are written differently).
+    seen: dict[str, str] = {}
     out = []
     for value in column.tolist():
-        try:
-            text = seen.get((type(value), value))
-        except TypeError:  # (a value that cannot be hashed)
-            out.append(json.dumps(value, default=_json_scalar))
-            continue
-        if text is None:
+        if type(value) is str:
+            text = seen.get(value)
+            if text is None:
+                text = seen[value] = json.dumps(value)
+        else:
             text = json.dumps(value, default=_json_scalar)
-            seen[(type(value), value)] = text
         out.append(text)
     return out
 
