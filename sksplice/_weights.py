@@ -264,7 +264,10 @@ def _times_dictionary(W: Any, D: np.ndarray, D_cast: np.ndarray | None = None) -
     :func:`_cast_dictionary`); without it, weights of another dtype than ``D``
     (float32 weights, float64 ``dictionary_``) meet ``D`` a block of
     ``_DICTIONARY_BLOCK_ROWS`` rows at a time, each block cast to their dtype,
-    so that no copy of the whole ``D`` is made for a few rows.
+    so that no copy of the whole ``D`` is made for a few rows. CSR weights that
+    use at most half of the concepts meet only those rows of ``D``, in blocks of
+    as many (the sum of a row then follows the blocks of the concepts its batch
+    uses: the same rows give the same result).
     """
     if W.dtype == D.dtype:
         return np.asarray(W @ D)

@@ -384,13 +384,14 @@ def test_bench_transform_memory_dry_run(tmp_path):
 
 def test_bench_output_dry_run(tmp_path):
     """The output benchmark runs end to end on small sizes: every pair writes the same
-    bytes (else it exits 1) and the result file has each part's times."""
+    bytes (else it exits 1) and the result file has each part's times (2 concepts a
+    row: the chunks use fewer than half of the concepts, the recomposition's new case)."""
     proc = subprocess.run(
         [
             sys.executable,
             "benchmarks/bench_output.py",
-            *("--n-records", "700", "--n-ranking", "1500", "--n-concepts", "600"),
-            *("--n-features", "16", "--repeats", "1", "--out-dir", str(tmp_path)),
+            *("--n-records", "700", "--n-ranking", "1500", "--n-concepts", "4000"),
+            *("--n-features", "16", "--l0", "2", "--repeats", "1", "--out-dir", str(tmp_path)),
         ],
         capture_output=True,
         text=True,

@@ -2801,6 +2801,45 @@ def test_ranking_tables_are_written_as_one_record_at_a_time_would_be(fmt, n_rows
     assert fh.getvalue() == expected
 
 
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_ranking_tables_of_unusual_columns_are_written_as_one_record_at_a_time_would_be(fmt):
+    """Missing values of nullable and pyarrow columns (None, as to_dict gives them),
+    lists and dicts (indented inside a json record), names that are not texts, rows
+    without columns; a column name json cannot write is refused."""
+    import pandas as pd
+
+    def reference(table):
+        records = table.to_dict(orient="records")
+        if fmt == "json":
+            doc = {"metadata": {}, "ranking": records}
+            return json.dumps(doc, indent=1, default=_output._json_scalar) + "\n"
+        return "".join(json.dumps(r, default=_output._json_scalar) + "\n" for r in records)
+
+    tables = [
+        pd.DataFrame(
+            {
+                "n": pd.array([1, None, 3], dtype="Int64"),
+                "f": pd.array([0.5, None, -0.0], dtype="Float64"),
+                "b": pd.array([True, None, False], dtype="boolean"),
+                "s": pd.array(["x", None, "y"], dtype="string"),
+                "c": pd.Categorical(["u", None, "u"]),
+                "l": pd.Series([[1, [2, 3]], {"k": [4]}, []], dtype=object),
+                1.5: [1, 2, 3],
+                None: ["a", "b", "c"],
+            }
+        ),
+        pd.DataFrame(index=range(3)),
+    ]
+    for table in tables:
+        fh = io.StringIO()
+        _output._write_table_records(fh, table, fmt, {}, "ranking")
+        assert fh.getvalue() == reference(table)
+    with pytest.raises(TypeError, match="keys must be str"):
+        _output._write_table_records(
+            io.StringIO(), pd.DataFrame({("a", "b"): [1]}), fmt, {}, "ranking"
+        )
+
+
 def test_names_that_are_not_utf8_on_standard_output_are_valid_utf8(
     undecodable_tree, vocab_file, env
 ):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -228,11 +229,12 @@ def _embedded(
     with progress(len(paths), desc="CLIP images", unit="image", disable=args.quiet) as bar:
         for start in range(0, len(paths), step):
             chunk = paths[start : start + step]
-            if not any(p.exists() for p in chunk):
+            if not any(os.path.exists(p) for p in chunk):
                 # Every file of this call is gone since the run started (the embedder would
                 # take the paths for texts): each is skipped, as one file gone would be.
-                yield None, [], _gone(args, chunk, start, len(paths))
+                gone = _gone(args, chunk, start, len(paths))
                 bar.update(len(chunk))
+                yield None, [], gone
                 continue
             try:
                 with counted_by(bar):

@@ -370,7 +370,11 @@ def _shown_table(table: Any) -> Any:
             distinct = pd.unique(table[c])
         except TypeError:  # (values that cannot be hashed)
             distinct = table[c].tolist()
-        if any(isinstance(v, str) and undecodable(v) for v in distinct):
+        # (texts inside lists, tuples and dicts are escaped by ``shown`` too)
+        if any(
+            (isinstance(v, str) and undecodable(v)) or isinstance(v, list | tuple | dict)
+            for v in distinct
+        ):
             escaped[c] = table[c].map(shown)
     if escaped:
         table = table.copy()
@@ -414,7 +418,7 @@ def _write_table_records(
         table.to_csv(fh, index=False)
         return
     if fmt == "json":
-        if table.empty:  # (``"key": []``, as json.dump writes an empty list)
+        if len(table) == 0:  # (``"key": []``, as json.dump writes an empty list)
             json.dump({"metadata": metadata, key: []}, fh, indent=1, default=_json_scalar)
             fh.write("\n")
             return
@@ -454,20 +458,28 @@ def _json_rows(table: Any, indent: str | None = None) -> Iterator[list[str]]:
         template = "{\n" + ",\n".join(f"{inner}{k}: %s" for k in keys) + "\n" + indent + "}"
     for start in range(0, len(table), _JSON_BLOCK_ROWS):
         block = table.iloc[start : start + _JSON_BLOCK_ROWS]
-        columns = [_json_column(block[c]) for c in block.columns]
+        if not keys:  # (rows without columns: empty objects)
+            yield ["{}"] * len(block)
+            continue
+        columns = [_json_column(block.iloc[:, i], indent) for i in range(len(keys))]
         yield [template % row for row in zip(*columns, strict=True)]
 
 
 def _json_key(key: Any) -> str:
-    """A column name as json.dumps writes a dict key (a text; numbers and bools as text)."""
+    """A column name as json.dumps writes a dict key (a text; numbers, bools and None as
+    their JSON text); other names are refused, as json.dumps refuses them."""
     if isinstance(key, str):
         return key
-    return json.dumps(key) if isinstance(key, bool | int | float) or key is None else str(key)
+    if isinstance(key, bool | int | float) or key is None:
+        return json.dumps(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
-def _json_column(column: Any) -> list[str]:
+def _json_column(column: Any, indent: str | None = None) -> list[str]:
     """The JSON text of each value of ``column`` (a pandas Series), as ``json.dumps``
-    writes the value ``to_dict`` gives for it."""
+    writes the value ``to_dict(orient="records")`` gives for it (with ``indent``, a
+    list or dict value as ``json.dump(..., indent=1)`` writes it in a record
+    ``indent`` deep)."""
     import numpy as np
 
     dtype = column.dtype
@@ -484,13 +496,21 @@ def _json_column(column: Any) -> list[str]:
     # Anything else one value at a time (numpy scalars in an object column through
     # ``_json_scalar``, as in a record), each distinct text encoded once (only texts:
     # 0.0 and -0.0, equal as keys, are written differently).
+    values = column.tolist()
+    if not isinstance(dtype, np.dtype) and column.isna().any():
+        # (missing values of nullable, pyarrow and categorical columns: to_dict gives
+        # None for pd.NA, which tolist keeps)
+        values = [rec["v"] for rec in column.to_frame(name="v").to_dict(orient="records")]
     seen: dict[str, str] = {}
     out = []
-    for value in column.tolist():
+    for value in values:
         if type(value) is str:
             text = seen.get(value)
             if text is None:
                 text = seen[value] = json.dumps(value)
+        elif indent is not None and isinstance(value, list | tuple | dict):
+            nested = json.dumps(value, indent=1, default=_json_scalar)
+            text = nested.replace("\n", "\n" + indent + " ")
         else:
             text = json.dumps(value, default=_json_scalar)
         out.append(text)
