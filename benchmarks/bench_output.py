@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from sksplice import SpliceTransformer, _weights  # noqa: E402
 from sksplice._atomic import atomic_write  # noqa: E402
-from sksplice.cli import _decompose, _output  # noqa: E402
+from sksplice.cli import _decompose, _output, _profile  # noqa: E402
 
 
 def _blockwise(W: Any, D: np.ndarray, D_cast: np.ndarray | None = None) -> np.ndarray:
@@ -91,6 +91,8 @@ def _write(records: list[dict], fmt: str, escape_all: bool) -> tuple[float, byte
 
 
 def _ranking_table(n_rows: int, seed: int) -> Any:
+    """A ranking of ``n_rows`` rows of 1,000 concepts per class, as ``sksplice profile``
+    writes it (``written_ranking``: its columns, the shares rounded)."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
@@ -106,41 +108,12 @@ def _ranking_table(n_rows: int, seed: int) -> Any:
             "count_negative": rng.integers(0, 5000, n_rows),
         }
     )
-    for name in (
-        "prevalence_positive",
-        "prevalence_negative",
-        "prevalence_diff",
-        "mean_weight_positive",
-        "mean_weight_negative",
-        "cohens_h",
-        "log_odds_ratio",
-        "z",
-    ):
+    for name in ("prevalence_positive", "prevalence_negative", "prevalence_diff"):
         table[name] = rng.standard_normal(n_rows)
     table["test"] = "fisher"
-    table["p_value"] = rng.random(n_rows) ** 4
     table["p_adjusted"] = rng.random(n_rows) ** 2
     table["significant"] = table["p_adjusted"] < 0.05
-    # What ``sksplice profile`` writes of it (``_cmd_profile``): these columns, the
-    # shares rounded to 6 decimals.
-    table = table[list(_PROFILE_COLUMNS)].copy()
-    shares = ["prevalence_positive", "prevalence_negative", "prevalence_diff"]
-    table[shares] = table[shares].round(6)
-    return table
-
-
-_PROFILE_COLUMNS = (
-    "class",
-    "concept",
-    "count_positive",
-    "count_negative",
-    "prevalence_positive",
-    "prevalence_negative",
-    "prevalence_diff",
-    "test",
-    "p_adjusted",
-    "significant",
-)
+    return _profile.written_ranking(table)
 
 
 def _ranking_by_records(table: Any, fmt: str, metadata: dict) -> str:
@@ -170,6 +143,35 @@ def _timed(fn: Any, *args: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn(*args)
     return time.perf_counter() - start, out
+
+
+def _alternating(repeats: int, before: Any, now: Any) -> tuple[dict, Any, Any]:
+    """Each side ``repeats`` times, alternating which runs first (each returns its time
+    and its output): the times of both sides, and each side's last output."""
+    times: dict[str, list[float]] = {"now_s": [], "before_s": []}
+    outputs = {}
+    sides = (("before_s", before), ("now_s", now))
+    for repeat in range(repeats):
+        for name, run in sides if repeat % 2 == 0 else sides[::-1]:
+            t, outputs[name] = run()
+            times[name].append(t)
+    return times, outputs["before_s"], outputs["now_s"]
+
+
+def _entry(times: dict, n: int, rate: str) -> dict[str, Any]:
+    """The best time of each side, their ratio and ``n`` over the best time now."""
+    now_s, before_s = min(times["now_s"]), min(times["before_s"])
+    return {"now_s": now_s, "before_s": before_s, "speedup": before_s / now_s, rate: n / now_s}
+
+
+def _records_before(splicer: Any, X: np.ndarray, W: Any, paths: list[Path]) -> list[dict]:
+    """:func:`_records` with the recomposition of before (:func:`_blockwise`)."""
+    saved = _weights._times_dictionary
+    _weights._times_dictionary = _blockwise
+    try:
+        return _records(splicer, X, W, paths)
+    finally:
+        _weights._times_dictionary = saved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,22 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
     }
     # 1. records: the recomposition with only the used concepts cast, against every block
-    now_s, before_s = [], []
-    records: list[dict] = []
-    for repeat in range(args.repeats):
-        # (alternating which side runs first)
-        for side in ("before", "now") if repeat % 2 == 0 else ("now", "before"):
-            if side == "now":
-                t, records = _timed(_records, splicer, X, W, paths)
-                now_s.append(t)
-                continue
-            saved = _weights._times_dictionary
-            _weights._times_dictionary = _blockwise
-            try:
-                t, before = _timed(_records, splicer, X, W, paths)
-            finally:
-                _weights._times_dictionary = saved
-            before_s.append(t)
+    times, before, records = _alternating(
+        args.repeats,
+        lambda: _timed(_records_before, splicer, X, W, paths),
+        lambda: _timed(_records, splicer, X, W, paths),
+    )
     # (the recompositions add the concepts in another order: cosines may differ at 1e-7)
     same = all(
         (a["path"], a["l0"], a["concepts"]) == (b["path"], b["l0"], b["concepts"])
@@ -234,69 +225,59 @@ def main(argv: list[str] | None = None) -> int:
     cosine_diff = max(abs(a["cosine"] - b["cosine"]) for a, b in zip(before, records, strict=True))
     same = same and cosine_diff <= 2e-6
     result["records"] = {
-        "now_s": min(now_s),
-        "before_s": min(before_s),
-        "speedup": min(before_s) / min(now_s),
-        "now_per_s": n / min(now_s),
+        **_entry(times, n, "now_per_s"),
         "same_records": same,
         "max_cosine_difference": cosine_diff,
-        "all_times": {"now_s": now_s, "before_s": before_s},
+        "all_times": times,
     }
-    print(f"records: {min(now_s):.2f} s against {min(before_s):.2f} s (same: {same})", flush=True)
+    entry = result["records"]
+    print(
+        f"records: {entry['now_s']:.2f} s against {entry['before_s']:.2f} s (same: {same})",
+        flush=True,
+    )
     # 2. writers
     result["writers"] = {}
     for fmt in ("jsonl", "json", "csv", "table"):
-        times: dict[str, list[float]] = {"now_s": [], "before_s": []}
-        outputs = {}
-        for repeat in range(args.repeats):
-            sides = (("before_s", True), ("now_s", False))
-            for name, escape_all in sides if repeat % 2 == 0 else sides[::-1]:
-                t, outputs[name] = _write(records, fmt, escape_all)
-                times[name].append(t)
-        entry = {
-            "now_s": min(times["now_s"]),
-            "before_s": min(times["before_s"]),
-            "speedup": min(times["before_s"]) / min(times["now_s"]),
-            "now_records_per_s": n / min(times["now_s"]),
+        times, before_bytes, now_bytes = _alternating(
+            args.repeats,
+            lambda fmt=fmt: _write(records, fmt, escape_all=True),
+            lambda fmt=fmt: _write(records, fmt, escape_all=False),
+        )
+        result["writers"][fmt] = {
+            **_entry(times, n, "now_records_per_s"),
             "before_records_per_s": n / min(times["before_s"]),
-            "same_bytes": outputs["now_s"] == outputs["before_s"],
+            "same_bytes": now_bytes == before_bytes,
             "all_times": times,
         }
-        result["writers"][fmt] = entry
-        print(
-            f"{fmt}: {entry['now_s']:.2f} s against {entry['before_s']:.2f} s "
-            f"({entry['speedup']:.2f}x, same bytes: {entry['same_bytes']})",
-            flush=True,
-        )
     # 3. ranking tables
     table = _ranking_table(args.n_ranking, seed=1)
     metadata = {"alpha": 0.05, "tests": len(table)}
+
+    def written(fmt: str) -> str:
+        fh = io.StringIO()
+        _output._write_table_records(fh, table, fmt, metadata, "ranking")
+        return fh.getvalue()
+
     result["ranking"] = {}
     for fmt in ("jsonl", "json"):
-        times = {"now_s": [], "before_s": []}
-        for repeat in range(args.repeats):
-            for side in ("before", "now") if repeat % 2 == 0 else ("now", "before"):
-                if side == "before":
-                    t, before_text = _timed(_ranking_by_records, table, fmt, metadata)
-                    times["before_s"].append(t)
-                else:
-                    fh = io.StringIO()
-                    t, _ = _timed(_output._write_table_records, fh, table, fmt, metadata, "ranking")
-                    times["now_s"].append(t)
-        entry = {
-            "now_s": min(times["now_s"]),
-            "before_s": min(times["before_s"]),
-            "speedup": min(times["before_s"]) / min(times["now_s"]),
-            "now_rows_per_s": args.n_ranking / min(times["now_s"]),
-            "same_bytes": fh.getvalue() == before_text,
+        times, before_text, now_text = _alternating(
+            args.repeats,
+            lambda fmt=fmt: _timed(_ranking_by_records, table, fmt, metadata),
+            lambda fmt=fmt: _timed(written, fmt),
+        )
+        result["ranking"][fmt] = {
+            **_entry(times, args.n_ranking, "now_rows_per_s"),
+            "same_bytes": now_text == before_text,
             "all_times": times,
         }
-        result["ranking"][fmt] = entry
-        print(
-            f"ranking {fmt}: {entry['now_s']:.2f} s against {entry['before_s']:.2f} s "
-            f"({entry['speedup']:.2f}x, same bytes: {entry['same_bytes']})",
-            flush=True,
-        )
+    for part in ("writers", "ranking"):
+        for fmt, entry in result[part].items():
+            print(
+                f"{'ranking ' if part == 'ranking' else ''}{fmt}: {entry['now_s']:.2f} s against "
+                f"{entry['before_s']:.2f} s ({entry['speedup']:.2f}x, same bytes: "
+                f"{entry['same_bytes']})",
+                flush=True,
+            )
     load.append(os.getloadavg())
     result["machine"] = {
         "platform": platform.platform(),

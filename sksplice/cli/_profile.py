@@ -103,6 +103,30 @@ def _check_classes_left(
     )
 
 
+#: The columns of a ranking that ``profile`` writes, in order.
+WRITTEN_COLUMNS = (
+    "class",
+    "concept",
+    "count_positive",
+    "count_negative",
+    "prevalence_positive",
+    "prevalence_negative",
+    "prevalence_diff",
+    "test",
+    "p_adjusted",
+    "significant",
+)
+
+
+def written_ranking(ranking: Any) -> Any:
+    """What ``profile`` writes of a ranking table: :data:`WRITTEN_COLUMNS`, the shares
+    rounded to 6 decimals (as decompose rounds its weights)."""
+    table = ranking[list(WRITTEN_COLUMNS)].copy()
+    shares = ["prevalence_positive", "prevalence_negative", "prevalence_diff"]
+    table[shares] = table[shares].round(6)
+    return table
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
     with _usage():
         paths, labels = _labelled(args)
@@ -111,21 +135,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     _warn_unknown_extension(args)
     dec, _, ranking = _profile(args, paths, labels, plan)
     _report_skipped(dec.skipped, len(paths))
-    cols = [
-        "class",
-        "concept",
-        "count_positive",
-        "count_negative",
-        "prevalence_positive",
-        "prevalence_negative",
-        "prevalence_diff",
-        "test",
-        "p_adjusted",
-        "significant",
-    ]
-    table = ranking[cols].copy()
-    shares = ["prevalence_positive", "prevalence_negative", "prevalence_diff"]
-    table[shares] = table[shares].round(6)  # (as decompose rounds its weights)
+    table = written_ranking(ranking)
     attrs = ranking.attrs
     metadata = {
         **dec.metadata,
