@@ -337,3 +337,40 @@ def test_an_interruption_while_a_learned_centre_needs_every_image_says_nothing_w
     assert out.read_text() == "previous\n"
     assert not (tmp_path / f"out.{fmt}.partial").exists()
     assert "(8 of 60 embedded): no record was written" in captured.err
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_an_interruption_before_the_first_record_keeps_an_earlier_partial_file(
+    stream_inputs, inproc, tmp_path, monkeypatch, capsys, fmt
+):
+    """Ctrl-C while a streamed run decomposes its first images: no record is finished, so
+    none is written: standard output holds no json document of no records, and FILE and
+    the FILE.partial an earlier interrupted run left stay as they were."""
+    images, vocab, mean = stream_inputs
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_decompose, "_chunk_rows", interrupted)
+    argv = ["decompose", str(images), "-f", fmt, "--batch-size", "2"] + _args(vocab, mean)
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 130
+    # (csv: its header line, written as the output starts)
+    assert captured.out == ("path,rank,concept,weight,l0,cosine\n" if fmt == "csv" else "")
+    assert "interrupted: 0 of 60 images written" in captured.err
+    assert "finished records are in" not in captured.err
+
+    out = tmp_path / f"out.{fmt}"
+    out.write_text("previous\n")
+    partial = tmp_path / f"out.{fmt}.partial"
+    partial.write_text("113 records of an earlier run\n")
+    code = cli.main([*argv, "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 130
+    assert out.read_text() == "previous\n"
+    assert partial.read_text() == "113 records of an earlier run\n"
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out."))
+    assert left == [f"out.{fmt}", f"out.{fmt}.partial"]
+    assert "interrupted: 0 of 60 images written" in captured.err
+    assert "finished records are in" not in captured.err

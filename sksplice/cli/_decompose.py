@@ -588,13 +588,20 @@ def _write_records(
             writer.close()
             out.summary = plural(writer.n, what.removesuffix("s"))
     except KeyboardInterrupt as exc:
-        if writer is None and held is not None:
-            writer = start()  # (the records held, closed as those of an interrupted run)
-        if writer is not None:
-            writer.close(interrupted=True)
-        where = out.keep_partial()
+        n = writer.n if writer is not None else len(held or ())
+        in_place = out.path is None or out.partial == out.path
+        if n == 0 and (writer is None or not in_place):
+            # Nothing finished: no output at all (no empty json document), and a file
+            # stays as it was, an earlier interrupted run's FILE.partial included.
+            out.discard()
+            where = None
+        else:
+            if writer is None and held is not None:
+                writer = start()  # (the records held, closed as those of an interrupted run)
+            if writer is not None:
+                writer.close(interrupted=True)
+            where = out.keep_partial()
         _report_skipped(skipped, n_paths)
-        n = writer.n if writer is not None else 0
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
         code = _interrupted(exc)
         said = "terminated" if code == 143 else "interrupted"
