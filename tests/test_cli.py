@@ -3296,6 +3296,35 @@ def test_a_penalty_that_leaves_no_concept_says_so(image_tree, vocab_file, inproc
     ]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+def test_machine_readable_results_without_any_concept_say_why_on_stderr(
+    image_tree, vocab_file, inproc, capsys, fmt
+):
+    # profile and compare wrote an empty ranking (a csv header, "ranking": []) without a
+    # word, and search blamed the query ("no image of the 10 holds any concept of the
+    # query") where the penalty had left no concept in any image.
+    why = (
+        "no concept has a non-zero weight in any of the 10 images (a smaller --l1-penalty, "
+        "or a larger --target-l0, keeps more concepts)"
+    )
+    large = ["-f", fmt, *_model_args(vocab_file), "--l1-penalty", "1.99"]
+    folders = [str(image_tree / "cats"), str(image_tree / "dogs")]
+    for argv, what in (
+        (["profile", str(image_tree)], "no concept to rank: "),
+        (["compare", *folders], "no concept to test: "),
+        (["search", str(image_tree), "--concepts", "cat"], ""),
+    ):
+        code, out, err = _main([*argv, *large], capsys)
+        assert code == 0, err
+        assert f"sksplice: warning: {what}{why}" in err.splitlines(), (argv, err)
+        assert "no image of the" not in err
+        assert "warning" not in out
+    code, out, err = _main(
+        ["profile", str(image_tree), "-f", fmt, *_model_args(vocab_file)], capsys
+    )
+    assert code == 0 and "no concept to rank" not in err
+
+
 def test_a_sweep_over_vocabulary_sizes_embeds_each_concept_once(tmp_path, tiny_clip_model):
     # --vocabulary-size cuts the vocabulary; a later run reuses the cached beginning.
     from PIL import Image

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from ._output import (
     plural,
 )
 from ._report import _write_explorer
+
+logger = logging.getLogger(__name__)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -117,6 +120,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any]) -> None:
     if fmt != "table":
+        if not metadata["concepts_tested"]:  # (an empty comparison, unexplained)
+            n_images = metadata["a"]["images"] + metadata["b"]["images"]
+            logger.warning("no concept to test: %s", no_concept(n_images))
         _write_table_records(fh, table, fmt, metadata, "comparison")
     else:
         a, b = metadata["a"], metadata["b"]

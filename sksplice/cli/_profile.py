@@ -168,12 +168,14 @@ _CORRECTIONS = {
 def _write_profile(
     fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any], alpha: float
 ) -> None:
+    sizes = metadata.get("classes", {})
+    total = sum(sizes.values())
     if fmt != "table":
+        if table.empty:  # (an empty ranking, unexplained, reads as a failure)
+            logger.warning("no concept to rank: %s", no_concept(total))
         _write_table_records(fh, table, fmt, metadata, "ranking")
     else:
         # only what the statistics support is listed; the rest is counted
-        sizes = metadata.get("classes", {})
-        total = sum(sizes.values())
         if table.empty:  # (an empty table would say nothing)
             fh.write(f"no concept to rank: {no_concept(total)}\n")
         elif "tests" in metadata:

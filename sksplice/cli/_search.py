@@ -18,12 +18,13 @@ from ._checks import (
 from ._decompose import _decompose, _iter_rows, _write_records, rounded
 from ._inputs import collect_images
 from ._logging import _usage
-from ._output import significant
+from ._output import no_concept, significant
 
 logger = logging.getLogger(__name__)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    import scipy.sparse
     from sklearn.base import clone
 
     from ..retrieval import ConceptRetriever
@@ -57,7 +58,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
         retriever.fit(W)
     if query:
         indices, scores = retriever.search(query, k=args.n_results)
-        if not len(indices):
+        if not len(indices) and not np.any(W.data if scipy.sparse.issparse(W) else W):
+            # (the penalty, not the query, is the cause: say so, and what to do)
+            logger.warning("%s", no_concept(W.shape[0]))
+        elif not len(indices):
             how = {"or": "any", "and": "every", "min": "every"}[args.mode]
             logger.warning(
                 "no image of the %d holds %s concept of the query (%s, --mode %s)",
