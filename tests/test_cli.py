@@ -2549,6 +2549,28 @@ def test_a_report_of_one_class_is_a_summary_with_a_warning(
     )
 
 
+def test_a_report_of_a_folder_of_one_class_folder_says_why_it_has_no_profiles(
+    vocab_file, inproc, tmp_path, capsys
+):
+    # A folder holding one class folder was taken for a folder of unlabelled images: the
+    # page said "0 classes", with no warning.
+    root = _classes(tmp_path / "one", "only", n=2)
+    page = tmp_path / "r.html"
+    args = ["report", str(root), "-o", str(page), "-q", *_model_args(vocab_file)]
+    code, out, err = _main(args, capsys)
+    assert code == 0 and out == "", err
+    assert (
+        "warning: no class profiles: profiles need at least two classes, found 1 in the "
+        f"class sub-folders of {root}: 'only'; the report shows the images without them"
+    ) in err
+    text = page.read_text(encoding="utf-8")
+    assert '<section id="classes">' not in text and "only/0.png" in text
+    # images beside the one sub-folder: a folder of images, as before (no warning)
+    _png(root / "top.png", 7)
+    code, out, err = _main(args, capsys)
+    assert code == 0 and "no class profiles" not in err, err
+
+
 def test_a_write_protected_output_file_is_refused_before_any_work(
     image_tree, vocab_file, inproc, tmp_path, capsys, no_embedding, monkeypatch
 ):
@@ -3129,10 +3151,14 @@ def test_hidden_files_and_folders_of_a_folder_are_not_read(vocab_file, inproc, t
     labels.write_text("".join(f"{p},{p.split('/')[0]}\n" for p in visible))
     code, _, err = _main([*args, "--labels", str(labels)], capsys)
     assert code == 0, err
-    # a folder of one class and a hidden folder is no labelled folder for the report
+    # a hidden folder is no class folder for the report: beside the images of a folder it
+    # makes no class layout; beside one class folder, that class is the only one
     one = _classes(tmp_path / "one", "cat")
     (one / ".ipynb_checkpoints").mkdir()
+    _png(one / "top.png", 1)
     assert not _inputs._has_class_folders(one)
+    (one / "top.png").unlink()
+    assert _inputs._has_class_folders(one)
     (one / "dog").mkdir()
     assert _inputs._has_class_folders(one)
     # a folder of hidden images only is a folder of no image, which the error explains

@@ -600,7 +600,12 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
 
 
 def _has_class_folders(root: Path) -> bool:
-    """Whether ``root`` holds at least two sub-folders that are not hidden."""
-    return (
-        root.is_dir() and sum(1 for p in root.iterdir() if p.is_dir() and not _hidden(p.name)) >= 2
-    )
+    """Whether ``root`` is laid out as one sub-folder per class: it holds at least two
+    sub-folders that are not hidden, or one and no image beside it (a class folder alone:
+    the report says why it has no class profiles, rather than showing no class)."""
+    if not root.is_dir():
+        return False
+    visible = [p for p in root.iterdir() if not _hidden(p.name)]
+    folders = sum(1 for p in visible if p.is_dir())
+    beside = any(p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir() for p in visible)
+    return folders >= 2 or (folders == 1 and not beside)
