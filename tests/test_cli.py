@@ -19,7 +19,7 @@ from PIL import Image
 from sksplice import cli
 from sksplice._atomic import temporary_files_of
 from sksplice._data import file_sha256
-from sksplice.cli import _decompose, _inputs, _output
+from sksplice.cli import _decompose, _embedders, _inputs, _output
 
 from .conftest import TESTS_DATA
 
@@ -442,6 +442,8 @@ _OPTION_CASES = {
     ),
     "solver-typo": (["--solver", "fista"], "--solver 'fista' is not a solver"),
     "device-unknown": (["--device", "tpu"], "--device 'tpu' is not a device"),
+    "device-typo": (["--device", "cdu"], "(use auto, cpu, cuda or cuda:N) (close matches: cpu)"),
+    "device-case": (["--device", "CPU"], "(use auto, cpu, cuda or cuda:N) (close matches: cpu)"),
     "mean-missing": (["--image-mean", "{tmp}/missing/mean.npy"], "no such file"),
     "mean-pretrained-none": (["--image-mean", "pretrained"], "no published image mean"),
     "output-folder-missing": (["-o", "{tmp}/missing/x.json"], "does not exist"),
@@ -462,6 +464,27 @@ def test_options_checked_before_embedding(
     assert last.startswith("sksplice: error: ") and expected in last, last
     assert out == ""
     assert "=" not in last.split("--", 1)[0]  # no keyword arguments before the options
+
+
+@pytest.mark.parametrize("device", ["CPU", "Cuda:0", "cuda: 0", "cuda:-1", "gpu 0"])
+def test_a_device_torch_cannot_parse_is_refused_before_torch_is_imported(
+    device, image_tree, vocab_file, inproc, capsys, monkeypatch
+):
+    # A misspelt --device was found only once torch was imported (about 7 s here).
+    def imported():
+        raise AssertionError("torch was imported to refuse the --device")
+
+    monkeypatch.setattr(_embedders, "import_model_libraries", imported)
+    args = ["decompose", str(image_tree), *_model_args(vocab_file), "--device", device]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == "", err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"sksplice: error: --device {device!r} is not a device (use auto, cpu, cuda or cuda:N)"
+        )
+    )
 
 
 @pytest.mark.parametrize("lines", ["dog\n", "dog\ndog \n\n"])

@@ -6,6 +6,7 @@ import argparse
 import errno
 import logging
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable, Sequence
@@ -41,7 +42,24 @@ class _Plan:
     all_concepts: list[str] | None = None
 
 
+#: The devices ``--device`` names most (for the close matches of a misspelt one).
+_COMMON_DEVICES = ("auto", "cpu", "cuda", "mps")
+#: What torch parses as a device: a lower-case type (other backends than these
+#: included), optionally with an index.
+_DEVICE_SYNTAX = re.compile(r"[a-z][a-z0-9_]*(:[0-9]+)?")
+
+
 def _check_device(device: str) -> None:
+    def refused() -> CLIError:
+        base = device.split(":", 1)[0]
+        return CLIError(
+            f"--device {device!r} is not a device (use auto, cpu, cuda or cuda:N)"
+            f"{_close(base.lower(), _COMMON_DEVICES)}"
+        )
+
+    # (what torch cannot parse is refused before it is imported, which takes seconds)
+    if device != "auto" and not _DEVICE_SYNTAX.fullmatch(device):
+        raise refused()
     from ._embedders import import_model_libraries
 
     import_model_libraries()  # (torch, with Ctrl-C held until it is loaded)
@@ -55,9 +73,7 @@ def _check_device(device: str) -> None:
                 f"--device {device}: CUDA is not available on this machine; use --device cpu "
                 "(or --device auto)"
             ) from exc
-        raise CLIError(
-            f"--device {device!r} is not a device (use auto, cpu, cuda or cuda:N)"
-        ) from exc
+        raise refused() from exc
 
 
 def _check_solver(solver: str) -> None:
