@@ -857,6 +857,30 @@ def test_one_image_in_a_folder_names_the_files_not_read(
     assert code == 2 and "not read" not in err
 
 
+@pytest.mark.parametrize("command", ["decompose", "search", "report"])
+def test_one_image_with_a_learned_centre_is_refused_before_the_model_is_looked_up(
+    command, vocab_file, inproc, capsys, tmp_path, monkeypatch
+):
+    # With --image-mean data the centre is learned whatever the model, yet one image was
+    # refused only after torch and open_clip were imported and the model checked (8 s).
+    def imported():
+        raise AssertionError("torch and open_clip were imported to refuse one image")
+
+    monkeypatch.setattr(_embedders, "import_model_libraries", imported)
+    image = tmp_path / "a.png"
+    _png(image, 0)
+    extra = {"search": ["--concepts", "cat"], "report": ["-o", str(tmp_path / "r.html")]}
+    args = [command, str(image), *extra.get(command, []), *_model_args(vocab_file)]
+    code, out, err = _main([*args, "--image-mean", "data"], capsys)
+    assert code == 2 and out == "", err
+    assert "cannot be learned from a single image" in err.strip().splitlines()[-1]
+    # one file that is no image: no image is left, an error of the run (exit 1)
+    image.write_text("not an image")
+    code, out, err = _main([*args, "--image-mean", "data"], capsys)
+    assert code == 1 and out == "", err
+    assert "it is skipped, and no image is left to decompose" in err
+
+
 def test_one_image_advice_works_in_cli_and_python(image_tree, vocab_file, inproc, capsys, tmp_path):
     one = str(sorted((image_tree / "cats").glob("*.png"))[0])
     code, _, err = _main(["decompose", one, *_model_args(vocab_file)], capsys)

@@ -19,7 +19,7 @@ from .._version import __version__
 from . import _embedders
 from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
 from ._inputs import collect_images
-from ._logging import CLIError, UsageError, _interrupted, _reader_gone, _usage
+from ._logging import CLIError, RunError, UsageError, _interrupted, _reader_gone, _usage
 from ._output import _Output, _Writer, no_concept, plural, significant
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,8 @@ def _refuse_one_input(paths: list[Path], inputs: Sequence[str] = ()) -> None:
         try:
             load_rgb(str(path))
         except (OSError, ValueError) as exc:  # (InvalidImageError is a ValueError)
-            raise CLIError(
+            # (an error of the run, also while the command line is checked: exit 1)
+            raise RunError(
                 f"{' '.join(str(exc).split())}: it is skipped, and no image is left to decompose"
             ) from exc
     # (a wrong command line: exit 2)
@@ -639,9 +640,21 @@ def _note_closed_output(exc: BrokenPipeError, where: str, written: str | None = 
         )
 
 
+def refuse_one_input_early(
+    args: argparse.Namespace, paths: list[Path], inputs: Sequence[str] | None = None
+) -> None:
+    """With ``--image-mean data`` the centre is learned from the images whatever the
+    model: one input (of ``inputs``, default ``args.inputs``) is refused at once
+    (:func:`_refuse_one_input`), before the model is looked up (other values wait for
+    the model, whose published mean decides)."""
+    if getattr(args, "image_mean", None) == "data" and len(paths) < 2:
+        _refuse_one_input(paths, getattr(args, "inputs", ()) if inputs is None else inputs)
+
+
 def _cmd_decompose(args: argparse.Namespace) -> int:
     with _usage():
         paths = collect_images(args.inputs)
+        refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
     _warn_unknown_extension(args)

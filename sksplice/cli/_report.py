@@ -13,7 +13,14 @@ from typing import Any
 from .._atomic import atomic_write, remove_stale_temporaries
 from .._version import __version__
 from ._checks import _check_options, _check_outputs_apart, _warn_unknown_extension
-from ._decompose import _decompose, _Decomposition, _iter_rows, _mean_summary, _report_skipped
+from ._decompose import (
+    _decompose,
+    _Decomposition,
+    _iter_rows,
+    _mean_summary,
+    _report_skipped,
+    refuse_one_input_early,
+)
 from ._inputs import _has_class_folders, _labelled, collect_images
 from ._logging import CLIError, _usage, committing, raise_if_signalled
 from ._output import naming_write_errors, no_concept, plural, say_wrote, significant
@@ -48,6 +55,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         else:
             inputs = [args.folder] if args.folder is not None else []
             paths = collect_images(inputs + list(args.inputs))
+            refuse_one_input_early(args, paths, inputs + list(args.inputs))
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
     _warn_unknown_extension(args)

@@ -15,7 +15,7 @@ from ._checks import (
     _parse_query,
     _warn_unknown_extension,
 )
-from ._decompose import _decompose, _iter_rows, _write_records, rounded
+from ._decompose import _decompose, _iter_rows, _write_records, refuse_one_input_early, rounded
 from ._inputs import collect_images
 from ._logging import _usage
 from ._output import no_concept, significant
@@ -32,6 +32,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     with _usage():
         query = _parse_query(args)
         paths = collect_images(args.inputs)
+        refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(
             args, lambda concepts: _check_query_concepts(query, concepts, args.concepts)
