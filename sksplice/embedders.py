@@ -650,6 +650,11 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     # -- internals ----------------------------------------------------------
 
+    def _load(self) -> None:
+        """Load the model now (once per process, as the embedding would): what cannot be
+        loaded, such as a checkpoint of another model, fails before any progress is shown."""
+        _load_model(self._config())
+
     def _embed_images(
         self, images: Any, *, return_skipped: bool, first_index: int = 0
     ) -> np.ndarray | tuple[np.ndarray, list[SkippedInput]]:

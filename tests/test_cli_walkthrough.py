@@ -199,13 +199,19 @@ def test_a_checkpoint_of_another_model_is_a_wrong_command_line(
         reason = "AssertionError: text pos_embed width changed!)"
     path = tmp_path / "other_model.pt"
     torch.save(state, path)
-    code, out, err = _main(_with_checkpoint(run_env, tmp_path, path), capsys)
+    args = _with_checkpoint(run_env, tmp_path, path)
+    code, out, err = _main(args, capsys)
     assert code == 2, err
     assert out == ""
     assert err.strip().splitlines()[-1] == (
         f"sksplice: error: --pretrained {path} does not fit open_clip model "
         f"'sksplice-test-tiny': a checkpoint of another model? ({reason}"
     )
+    # Without -q: refused before the images' progress bar shows (a bar at 0% read as if
+    # embedding had begun).
+    code, _, err = _main([a for a in args if a != "-q"], capsys)
+    assert code == 2 and "does not fit open_clip model" in err, err
+    assert "CLIP images" not in err
 
 
 @pytest.mark.parametrize("error", ["out of memory", "memory", "disk"])

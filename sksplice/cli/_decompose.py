@@ -227,6 +227,9 @@ def _embedded(
     from .._progress import counted_by, progress
 
     step = _embed_step(int(args.batch_size))
+    load = getattr(images, "_load", None)
+    if load is not None:
+        load()  # (a model that cannot be loaded is refused before the progress bar shows)
     with progress(len(paths), desc="CLIP images", unit="image", disable=args.quiet) as bar:
         for start in range(0, len(paths), step):
             chunk = paths[start : start + step]
