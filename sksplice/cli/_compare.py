@@ -120,7 +120,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any]) -> None:
     if fmt != "table":
-        if not metadata["concepts_tested"]:  # (an empty comparison, unexplained)
+        if metadata.get("concepts_tested") == 0:  # (an empty comparison, unexplained)
             n_images = metadata["a"]["images"] + metadata["b"]["images"]
             logger.warning("no concept to test: %s", no_concept(n_images))
         _write_table_records(fh, table, fmt, metadata, "comparison")
