@@ -183,7 +183,7 @@ def test_a_checkpoint_torch_refuses_is_a_wrong_command_line_found_before_any_ima
 
 @pytest.mark.parametrize("change", ["keys", "shape"])
 def test_a_checkpoint_of_another_model_is_a_wrong_command_line(
-    change, run_env, tmp_path, capsys, no_image_decoded
+    change, run_env, tmp_path, capsys, no_image_decoded, monkeypatch
 ):
     import torch
 
@@ -212,6 +212,15 @@ def test_a_checkpoint_of_another_model_is_a_wrong_command_line(
     code, _, err = _main([a for a in args if a != "-q"], capsys)
     assert code == 2 and "does not fit open_clip model" in err, err
     assert "CLIP images" not in err
+    # a file named relative to the working folder is named so (it was shown resolved)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _main([path.name if a == str(path) else a for a in args], capsys)
+    assert code == 2, err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith(f"sksplice: error: --pretrained {path.name} does not fit open_clip model ")
+    )
 
 
 @pytest.mark.parametrize("error", ["out of memory", "memory", "disk"])

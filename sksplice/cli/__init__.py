@@ -91,7 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             return 0
         except Exception as exc:
-            logger.error("%s", _one_line(exc), exc_info=exc if args.debug else None)
+            message = _one_line(exc)
+            typed = getattr(args, "pretrained", None)
+            if _wrong_checkpoint(exc) and isinstance(typed, str):
+                # (the file as the command line names it, as the checks before the run do,
+                # not as the library resolved it)
+                resolved = os.path.abspath(os.path.expanduser(typed))
+                message = message.replace(f"pretrained={resolved!r}", f"pretrained={typed!r}", 1)
+            logger.error("%s", message, exc_info=exc if args.debug else None)
             return 2 if _wrong_checkpoint(exc) else 1
 
 
