@@ -57,8 +57,9 @@ def _check_device(device: str) -> None:
             f"{_close(base.lower(), _COMMON_DEVICES)}"
         )
 
-    # (what torch cannot parse is refused before it is imported, which takes seconds)
-    if device != "auto" and not _DEVICE_SYNTAX.fullmatch(device):
+    # (what torch cannot parse is refused before it is imported, which takes seconds;
+    # "auto" has the same form)
+    if not _DEVICE_SYNTAX.fullmatch(device):
         raise refused()
     from ._embedders import import_model_libraries
 
