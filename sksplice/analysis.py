@@ -606,6 +606,12 @@ def rank_concepts(
 ALL_CLASSES = "all classes"
 
 
+def _all_classes_phrase(n_classes: int) -> str:
+    """``"both classes"`` for two classes, ``"all 3 classes"`` for three: how the texts
+    that say what a correction covered name the classes."""
+    return "both classes" if n_classes == 2 else f"all {n_classes} classes"
+
+
 #: Entries of the (rows x classes) indicator that :func:`_rest_sums` multiplies ``W`` by at
 #: once (32 MB of float64), and of the tables one call of the tests takes.
 _BLOCK_ENTRIES = 1 << 22

@@ -443,7 +443,7 @@ _CORRECTION_NAMES = {
 
 def _adjusted_text(ranking: pd.DataFrame | None) -> str:
     """What the adjusted p-values of ``ranking`` are adjusted over, from its ``attrs``."""
-    from .analysis import ALL_CLASSES
+    from .analysis import ALL_CLASSES, _all_classes_phrase
 
     attrs = {} if ranking is None else ranking.attrs
     correction = attrs.get("correction", "")
@@ -457,7 +457,7 @@ def _adjusted_text(ranking: pd.DataFrame | None) -> str:
         n_tests, n_classes = attrs.get("n_tests"), ranking["class"].nunique()
         tests = f"{n_tests:,} tests" if isinstance(n_tests, int) else "tests"
         return (
-            f"{how} over the {tests} of all {n_classes} classes together (each class "
+            f"{how} over the {tests} of {_all_classes_phrase(n_classes)} together (each class "
             "against the rest)"
         )
     if several:

@@ -543,6 +543,46 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
         assert metadata["tests"] == 9 and metadata["alternative"] == "greater"
 
 
+@pytest.mark.parametrize(
+    ("sizes", "said"), [({"coast": 20, "forest": 20}, "both classes"), ({}, "both classes")]
+)
+def test_the_profile_table_names_the_classes_its_tests_cover(monkeypatch, tmp_path, sizes, said):
+    """The header of `sksplice profile`'s table says which classes the adjustment covers:
+    "both classes" for two ("all 2 classes" before), and every class counted, also one the
+    table lists no row of."""
+    import types
+
+    from sksplice.cli import _profile as profile_command
+
+    W = np.zeros((40, 2))
+    W[:20, 0] = 1.0
+    W[::2, 1] = 1.0
+    y = np.array(["coast"] * 20 + ["forest"] * 20)
+    ranking = _cli_ranking(W, y, ["sea", "sky"])
+    dec = types.SimpleNamespace(skipped=[], metadata={"classes": sizes} if sizes else {})
+    monkeypatch.setattr(profile_command, "_check_options", lambda args: None)
+    monkeypatch.setattr(profile_command, "_labelled", lambda args: ([], []))
+    monkeypatch.setattr(
+        profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, ranking)
+    )
+    out = tmp_path / "profile.out"
+    args = types.SimpleNamespace(output=str(out), format="table")
+    assert profile_command._cmd_profile(args) == 0
+    assert out.read_text().startswith(
+        "p-values of Fisher's exact test (one-sided), Benjamini-Hochberg-adjusted over "
+        f"the 4 tests of {said} together\n"
+    )
+    # a class that none of the table's rows is of is counted all the same
+    only_coast = ranking[ranking["class"] == "coast"].reset_index(drop=True)
+    only_coast.attrs = ranking.attrs
+    dec.metadata = {"classes": {"coast": 20, "forest": 20, "desert": 20}}
+    monkeypatch.setattr(
+        profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, only_coast)
+    )
+    assert profile_command._cmd_profile(args) == 0
+    assert "of all 3 classes together\n" in out.read_text()
+
+
 def test_profile_adjusts_over_the_tests_of_all_classes(monkeypatch):
     """`sksplice profile` shows every class's significant concepts together: the p-values
     are adjusted over all of its tests. Adjusted within each class, a chance difference

@@ -153,6 +153,22 @@ def test_help_and_version_are_answered_as_before(argv, start, capsys):
     assert capsys.readouterr().out.startswith(start)
 
 
+@pytest.mark.parametrize("columns", ["80", "100"])
+def test_every_command_of_the_top_level_help_has_its_help_on_its_line(
+    columns, monkeypatch, capsys
+):
+    # Python 3.11's argparse measured the commands two columns short: "decompose" had its
+    # help on a line of its own
+    monkeypatch.setenv("COLUMNS", columns)
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    lines = capsys.readouterr().out.splitlines()
+    for command in ("decompose", "profile", "compare", "search", "report"):
+        (line,) = [line for line in lines if line.split()[:1] == [command]]
+        assert len(line.split()) > 1, line
+    assert "    decompose  concept decomposition of images" in lines
+
+
 # ---------------------------------------------------------------- significant digits
 
 

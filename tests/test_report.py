@@ -713,6 +713,21 @@ def test_the_ranking_text_says_what_the_adjustment_covers():
     assert _ranking_text(alone)["adjusted"] == "p not adjusted for multiple testing"
 
 
+def test_the_ranking_text_of_two_classes_says_both():
+    """Two classes are "both classes", not "all 2 classes"."""
+    from sksplice.analysis import _rank_each_class
+    from sksplice.report import _ranking_text
+
+    rng = np.random.default_rng(1)
+    W = (rng.random((40, 3)) < 0.4).astype(float)
+    y = np.repeat(["coast", "forest"], 20)
+    text = _ranking_text(_rank_each_class(W, y, ["sea", "sky", "tree"]))
+    assert text["adjusted"] == (
+        "p adjusted (Benjamini-Hochberg) over the 6 tests of both classes together (each "
+        "class against the rest)"
+    )
+
+
 @pytest.mark.parametrize(
     ("alternative", "heading", "test", "claim"),
     [

@@ -234,6 +234,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help, with every sub-command's help on the line of its name.
+
+    Before Python 3.13, argparse measured the sub-commands' names at the indent of their
+    group, two columns short of where it writes them, so the longest name
+    (``decompose``) had its help wrapped onto a line of its own.
+    """
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        if action.help is not argparse.SUPPRESS:
+            # (the indent is one step deeper while the sub-commands are iterated)
+            for subaction in self._iter_indented_subactions(action):
+                length = len(self._format_action_invocation(subaction)) + self._current_indent
+                self._action_max_length = max(self._action_max_length, length)
+
+
 def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The parsed command line; an unknown option is refused by its command's parser.
 
@@ -334,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = _Parser(
         prog="sksplice",
+        formatter_class=_Formatter,
         description="Explain CLIP embeddings of images as sparse combinations of "
         "human-readable concepts (SpLiCE).",
         epilog="The first run with a pretrained model downloads its weights and the "

@@ -179,13 +179,15 @@ def _write_profile(
         if table.empty:  # (an empty table would say nothing)
             fh.write(f"no concept to rank: {no_concept(total)}\n")
         elif "tests" in metadata:
+            from ..analysis import _all_classes_phrase
+
             correction = str(metadata.get("correction"))  # (as the text shows it)
             sided = "two-sided" if metadata.get("alternative") == "two-sided" else "one-sided"
             fh.write(
                 f"p-values of Fisher's exact test ({sided}), "
                 f"{_CORRECTIONS.get(correction, correction)}-adjusted over the "
-                f"{plural(metadata['tests'], 'test')} of all {table['class'].nunique()} classes "
-                "together\n"
+                f"{plural(metadata['tests'], 'test')} of "
+                f"{_all_classes_phrase(len(sizes) or table['class'].nunique())} together\n"
             )
         for cls, frame in table.groupby("class", sort=True):
             sig = frame[frame["significant"]]
