@@ -154,9 +154,7 @@ def test_help_and_version_are_answered_as_before(argv, start, capsys):
 
 
 @pytest.mark.parametrize("columns", ["80", "100"])
-def test_every_command_of_the_top_level_help_has_its_help_on_its_line(
-    columns, monkeypatch, capsys
-):
+def test_every_command_of_the_top_level_help_has_its_help_on_its_line(columns, monkeypatch, capsys):
     # Python 3.11's argparse measured the commands two columns short: "decompose" had its
     # help on a line of its own
     monkeypatch.setenv("COLUMNS", columns)
