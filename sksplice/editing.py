@@ -31,6 +31,7 @@ from ._names import (
     check_concept_names,
     check_source,
     name_differences,
+    remember_concepts,
     unknown_names_hints,
 )
 from ._pandas import is_sparse_frame, sparse_frame, transform_output
@@ -666,6 +667,12 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         if sp.issparse(W) and transform_output(self) == "pandas":
             index = X_in.index if isinstance(X_in, pd.DataFrame) else None
             return sparse_frame(W, self.get_feature_names_out(), index=index)
+        if concepts is not None:
+            # Bare edited weights keep the record of the concepts of their columns, as the
+            # transformer's weights have it: without it, a transformer of other concepts
+            # (or of the same in another order) would read them by position. (Without
+            # concepts, nothing can be removed: the weights are those given.)
+            remember_concepts(W, concepts)
         return W
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

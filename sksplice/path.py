@@ -34,6 +34,7 @@ from sklearn.utils.parallel import Parallel, delayed  # (passes the config to wo
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
 from ._array import l2_normalize
+from ._names import remember_concepts
 from ._pandas import transform_output
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._progress import verbose_logging
@@ -243,7 +244,8 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     for codes in solved:
         W = scipy.sparse.csr_matrix(codes.to_csr(), dtype=dtype)
         W.eliminate_zeros()
-        weights.append(W)
+        # (recorded with its concepts, as transform's weights are: see check_source)
+        weights.append(remember_concepts(W, transformer.concepts_))
         mean_l0.append(float(np.mean(np.diff(W.indptr))))
         recomposed = transformer.inverse_transform(W)
         cosine.append(float(np.mean(np.sum(Xn * recomposed, axis=1))))

@@ -132,6 +132,33 @@ def test_weights_of_another_vocabulary_are_refused_not_edited_by_position(small_
 
 
 @pytest.mark.parametrize("output", ["sparse", "dense"])
+def test_edited_weights_keep_the_record_of_their_concepts(small_setup, output):
+    # The editor's bare output had no record: another transformer (the same concepts in
+    # another order) read the edited weights by position, and the concept just removed was
+    # reported present under another concept's column.
+    from sksplice.analysis import concept_profiles
+
+    splice, X, y = small_setup
+    twin = _shuffled_twin(small_setup).set_params(output=output)
+    W_twin = twin.transform(X)
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(twin))
+    edited = editor.fit_transform(W_twin)
+    assert edited is not W_twin
+    with pytest.raises(ValueError, match=r"not those of this transformer.* another order"):
+        splice.inverse_transform(edited)
+    with pytest.raises(ValueError, match=r"not those of this transformer"):
+        splice.top_concepts(edited, kind="weights")
+    with pytest.raises(ValueError, match=r"not those of `concepts`"):
+        concept_profiles(edited, y, concepts=splice)
+    # the transformer of those concepts reads them, without the concept removed
+    assert concept_profiles(W_twin, y, concepts=twin).loc["dog", ("count", "all")] > 0
+    assert concept_profiles(edited, y, concepts=twin).loc["dog", ("count", "all")] == 0
+    np.testing.assert_allclose(
+        twin.inverse_transform(edited), twin.inverse_transform(editor.transform(W_twin))
+    )
+
+
+@pytest.mark.parametrize("output", ["sparse", "dense"])
 def test_copies_of_weights_of_another_vocabulary_are_refused(small_setup, output):
     # The record was kept by id(W): W.copy(), a pickled copy or W.astype(np.float64) were
     # taken by position, each column read as another concept.

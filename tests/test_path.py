@@ -107,6 +107,28 @@ def test_unfitted_transformer_is_cloned_and_fitted(problem):
     np.testing.assert_allclose(path.weights[0].toarray(), W.toarray(), atol=2e-3)
 
 
+def test_path_weights_are_refused_by_a_transformer_of_other_concepts(problem):
+    # transform's weights carry the record of their concepts; the path's had none, so a
+    # transformer of the same concepts in another order read them by position
+    from sksplice.analysis import concept_profiles
+
+    splicer, X = problem
+    order = np.roll(np.arange(len(splicer.concepts_)), 1)
+    twin = clone(splicer).set_params(
+        vocabulary=[splicer.concepts_[i] for i in order],
+        concept_embeddings=np.asarray(splicer.concept_embeddings)[order],
+    )
+    path = splice_path(twin, X, [0.3, 0.2])
+    y = np.arange(len(X)) % 2
+    for W in path.weights:
+        with pytest.raises(ValueError, match=r"not those of this transformer.* another order"):
+            splicer.top_concepts(W, kind="weights")
+        with pytest.raises(ValueError, match=r"not those of `concepts`"):
+            concept_profiles(W, y, concepts=splicer)
+        concept_profiles(W, y, concepts=path.concepts)  # (its own concepts: taken)
+    assert list(path.concepts) == [splicer.concepts_[i] for i in order]
+
+
 @pytest.mark.parametrize(
     ("penalties", "error", "words"),
     [
