@@ -53,15 +53,30 @@ def learned_mean(X: np.ndarray) -> np.ndarray:
 
 
 def resolve_mean(
-    est: SpliceTransformer, X: np.ndarray, d: int, concept_mean: np.ndarray | None = None
+    est: SpliceTransformer,
+    X: np.ndarray,
+    d: int,
+    concept_mean: np.ndarray | None = None,
+    *,
+    d_of_x: bool = False,
 ) -> tuple[np.ndarray, str, int | None]:
     """The centre ``mean_`` of ``est`` for ``X``, its ``mean_source_`` and ``n_mean_samples_``.
 
     Nothing is set on ``est``. ``concept_mean`` is needed only for
     ``text_mean="concepts"`` (the mean of the concept embeddings); every other
     centre is resolved, and checked against ``d``, before the concepts are
-    embedded.
+    embedded. ``d_of_x``: ``d`` is the width of ``X`` (the concepts' is not known
+    yet), and a centre of another length is said to disagree with ``X``, not with
+    the concept dictionary.
     """
+    from .vocabulary import _mean_vector
+
+    width = (
+        "X has {d} features: the centre and X must both be embeddings of the model that "
+        "embeds the concepts (one of them is of another model)"
+        if d_of_x
+        else "the concept dictionary has d={d} dimensions"
+    )
     if est.modality == "text":
         if est.text_mean is None:
             return _learn_mean(X, "text_mean", "text_mean='concepts'")
@@ -69,9 +84,7 @@ def resolve_mean(
             if concept_mean is None:
                 raise ValueError("text_mean='concepts' needs the mean of the concept embeddings")
             return np.asarray(concept_mean, dtype=np.float64).copy(), "concepts", None
-        from .vocabulary import as_mean_vector
-
-        return as_mean_vector(est.text_mean, d, source="text_mean"), "given", None
+        return _mean_vector(est.text_mean, d, "text_mean", width), "given", None
     if est.image_mean is None:
         return _learn_mean(X, "image_mean", "image_mean='pretrained'")
     if isinstance(est.image_mean, str):  # "pretrained", checked in _check_params
@@ -88,9 +101,7 @@ def resolve_mean(
         source, kind = f"the published image mean of {model!r}/{pretrained!r}", "pretrained"
     else:
         mean, source, kind = est.image_mean, "image_mean", "given"
-    from .vocabulary import as_mean_vector
-
-    return as_mean_vector(mean, d, source=source), kind, None
+    return _mean_vector(mean, d, source, width), kind, None
 
 
 def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray, str, int]:

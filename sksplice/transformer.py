@@ -661,7 +661,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if self.target_l0 is not None:
             check_target_l0(float(self.target_l0), len(concepts), X.shape[1])
         needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)
-        centre = None if needs_concepts else resolve_mean(self, X, X.shape[1])
+        centre = None if needs_concepts else resolve_mean(self, X, X.shape[1], d_of_x=width is None)
         raw = self._raw_concept_embeddings(concepts, n_full)
         warn_duplicate_concepts(raw, concepts)
         if self.concepts_centered:

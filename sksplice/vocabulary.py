@@ -724,6 +724,12 @@ def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_m
     >>> as_mean_vector([0.5, 0.25], d=2)
     array([0.5 , 0.25])
     """
+    return _mean_vector(mean, d, source, "the concept dictionary has d={d} dimensions")
+
+
+def _mean_vector(mean: object, d: int | None, source: str, width: str) -> np.ndarray:
+    """:func:`as_mean_vector`, whose message of a mean of another length than ``d`` says
+    ``width`` (formatted with ``d``) of what has that width."""
     if isinstance(mean, str | os.PathLike):
         path = Path(mean).expanduser()
         source = f"{source} file {str(path)!r}"
@@ -772,9 +778,7 @@ def as_mean_vector(mean: object, d: int | None = None, *, source: str = "image_m
             "1-D vector of real floating-point numbers (nothing is flattened or cast)"
         )
     if d is not None and arr.shape[0] != d:
-        raise ValueError(
-            f"{source} has shape {arr.shape} but the concept dictionary has d={d} dimensions"
-        )
+        raise ValueError(f"{source} has shape {arr.shape} but {width.format(d=d)}")
     if not np.isfinite(arr).all():
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
         raise ValueError(f"{source} holds a non-finite value at index {bad}")

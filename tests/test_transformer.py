@@ -576,8 +576,11 @@ class _NamedCountingEmbedder(CountingEmbedder):
 @pytest.mark.parametrize(
     "case, match",
     [
-        ("mean-width", r"image_mean.*\(5,\).*32"),
-        ("text-mean-width", r"text_mean.*\(7,\).*32"),
+        # (the dictionary's width is not known yet: the centre disagrees with X)
+        ("mean-width", r"image_mean has shape \(5,\) but X has 32 features"),
+        ("text-mean-width", r"text_mean has shape \(7,\) but X has 32 features"),
+        # X of another model, the centre of the concepts' model: X is said to disagree too
+        ("x-width", r"image_mean has shape \(32,\) but X has 31 features: the centre and X"),
         ("no-published-mean", r"No published image mean for model='ViT-B-32'"),
         ("target-l0", r"target_l0=1000 cannot be reached.*only 600 concepts"),
         ("target-l0-width", r"target_l0=40 cannot be reached.*embedding dimension \(32"),
@@ -590,6 +593,7 @@ def test_centre_and_target_l0_are_checked_before_the_concepts_are_embedded(probl
     options = {
         "mean-width": {"image_mean": np.ones(5)},
         "text-mean-width": {"modality": "text", "text_mean": np.ones(7)},
+        "x-width": {"image_mean": np.full(DIM, 0.1)},
         "no-published-mean": {"image_mean": "pretrained"},
         "target-l0": {"target_l0": 1000},
         "target-l0-width": {"target_l0": 40},
@@ -599,7 +603,11 @@ def test_centre_and_target_l0_are_checked_before_the_concepts_are_embedded(probl
     emb = _NamedCountingEmbedder(dim=DIM)
     many = [f"{c} {i}" for i in range(20) for c in concepts]  # 600 concepts
     est = SpliceTransformer(embedder=emb, vocabulary=many, device="cpu", **options)
-    rows = {"same-rows": X[:1] * np.array([[1.0], [2.0], [0.5]]), "one-row": X[:1]}
+    rows = {
+        "same-rows": X[:1] * np.array([[1.0], [2.0], [0.5]]),
+        "one-row": X[:1],
+        "x-width": X[:, :-1],
+    }
     with pytest.raises(ValueError, match=match):
         est.fit(rows.get(case, X))
     assert CountingEmbedder.n_texts == 0  # refused before any concept was embedded
