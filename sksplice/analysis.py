@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ._fisher import fisher_exact_pvalues
-from ._names import carried_names, check_source, reconcile_names
+from ._names import carried_names, check_concept_names, check_source, reconcile_names
 from ._pandas import frame_values
 from ._validation import (
     check_finite_rows,
@@ -52,6 +52,7 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
     When both name the columns, they must name the same concepts (in another
     order, the frame's columns label the data; see :func:`reconcile_names`).
     """
+    given = concepts is not None and not hasattr(concepts, "get_feature_names_out")
     if concepts is not None and hasattr(concepts, "get_feature_names_out"):
         concepts = concepts.get_feature_names_out()
     if concepts is None:
@@ -71,6 +72,10 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
             f"got {type(concepts).__name__} {concepts!r}"
         )
     names = np.asarray(list(concepts), dtype=object)
+    if given and names.ndim == 1:
+        # (a name that is not a string, or blank, labels no concept: None became NaN in
+        # the tables' index)
+        check_concept_names(names, "`concepts`", distinct=False)
     if names.ndim != 1 or names.shape[0] != n_concepts:
         raise ValueError(
             f"`concepts` has {names.shape[0]} names but the weights have {n_concepts} "
@@ -227,8 +232,10 @@ def concept_profiles(
         If the weights carry no concept names, hold NaN, infinite or negative
         values, the labels do not match the rows (in number, or, for a Series
         with a DataFrame, in index: the message names the first position
-        where the indexes differ and suggests ``y.loc[W.index]``), or a class
-        is named ``"all"``.
+        where the indexes differ and suggests ``y.loc[W.index]``), a class
+        is named ``"all"``, or a name of ``concepts`` is blank.
+    TypeError
+        If a name of ``concepts`` is not a string (the message names its index).
 
     Examples
     --------
@@ -499,8 +506,10 @@ def rank_concepts(
         If the weights hold NaN, infinite or negative values, the labels do
         not match the rows (in number, or in index, as in
         :func:`concept_profiles`), fewer than two classes are present, ``positive``
-        or ``negative`` is not a label of ``y``, or a parameter is out of
-        range.
+        or ``negative`` is not a label of ``y``, a parameter is out of
+        range, or a name of ``concepts`` is blank.
+    TypeError
+        If a name of ``concepts`` is not a string (the message names its index).
 
     Notes
     -----

@@ -656,6 +656,32 @@ def test_a_concept_named_twice_is_refused_naming_its_columns():
         concept_profiles(pd.DataFrame(W, columns=["x", "y", "x"]), ["a", "b"])
 
 
+@pytest.mark.parametrize(
+    ("names", "error", "match"),
+    [
+        ([None, "dog"], TypeError, r"`concepts` entry 0 is None, not a string"),
+        ([np.nan, "dog"], TypeError, r"`concepts` entry 0 is a float \(nan\), not a string"),
+        (["dog", 2], TypeError, r"`concepts` entry 1 is an int \(2\), not a string"),
+        (["dog", " "], ValueError, r"`concepts` entry 1 is blank \(' '\)"),
+    ],
+)
+def test_concept_names_that_name_no_concept_are_refused(names, error, match):
+    # None became NaN in the tables' index, and a number a label no name finds
+    from sksplice.shift import compare_datasets
+
+    W = np.array([[1.0, 0.0], [0.0, 0.2], [0.3, 0.3], [0.0, 0.1]])
+    y = ["a", "a", "b", "b"]
+    with pytest.raises(error, match=match):
+        concept_profiles(W, y, names)
+    with pytest.raises(error, match=match):
+        rank_concepts(W, y, "a", concepts=names)
+    with pytest.raises(error, match=match):
+        compare_datasets(W[:2], W[2:], concepts=names)
+    # names as numpy strings or a pandas Index are names
+    for named in (np.array(["dog", "sky"]), pd.Index(["dog", "sky"])):
+        assert list(concept_profiles(W, y, named).index) == ["dog", "sky"]
+
+
 def test_labels_of_mixed_types_are_refused_naming_them():
     W = np.array([[1.0, 0.0], [0.5, 0.0], [0.0, 1.0], [0.0, 0.8]])
     y = np.array(["a", 1, "a", 1], dtype=object)
