@@ -389,10 +389,19 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         if unknown:
             raise unknown_concepts_error(unknown, list(self._index), "query")
         weights: dict[int, float] = {}
+        first: dict[int, Any] = {}
         for name, value in items:
             check_number(value, f"the weight of query concept {name!r}", low=0.0, closed="neither")
             j = self._index[str(name)]
-            weights[j] = weights.get(j, 0.0) + float(value)
+            if j in weights:
+                # (as `sksplice search --concepts dog,dog` is: not a weight of 2 by accident)
+                how = "" if first[j] == name else f" (as {first[j]!r} and {name!r})"
+                raise ValueError(
+                    f"the query names the concept {str(name)!r} twice{how}; name each concept "
+                    "once, and give a weight to weigh it more: "
+                    f"{{{str(name)!r}: {weights[j] + float(value):g}}}"
+                )
+            weights[j], first[j] = float(value), name
         cols = np.fromiter(weights, dtype=np.int64, count=len(weights))
         return cols, np.fromiter(weights.values(), dtype=np.float64, count=len(weights))
 
@@ -491,8 +500,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         ------
         ValueError
             If a query concept is not in the vocabulary (the message names it
-            and suggests close matches), a weight is not positive, or ``k`` or
-            ``mode`` is invalid.
+            and suggests close matches), is named twice, a weight is not
+            positive, or ``k`` or ``mode`` is invalid.
         """
         mode = self._query_mode(k, mode)
         cols, q = self._query_vector(query)

@@ -361,6 +361,13 @@ def test_fit_without_names_and_bad_queries():
         retriever.search(["a"], mode="nand")
     with pytest.raises(ValueError, match="text queries need `splice`"):
         retriever.search_text("a dog")
+    # a name given twice in a list was weighed 2, and reordered the results
+    with pytest.raises(ValueError, match=r"names the concept 'b' twice; .*: \{'b': 2\}"):
+        retriever.search(["b", "a", "b"])
+    numbered = ConceptRetriever(concepts=["1", "b"]).fit(np.eye(2))
+    with pytest.raises(ValueError, match=r"'1' twice \(as '1' and 1\); .*\{'1': 3\}"):
+        numbered.search({"1": 1.0, 1: 2.0})
+    assert list(retriever.search({"b": 2.0, "a": 1.0})[0]) == [1, 0]
 
 
 def test_text_query_on_minilm_captions(laion_minilm, minilm):
