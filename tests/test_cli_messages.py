@@ -523,6 +523,25 @@ def test_p_values_are_written_to_6_significant_digits(fmt, command):
     assert table["p_adjusted"].tolist() == _P_VALUES  # (the caller's table is left as it was)
 
 
+def test_counts_of_one_are_singular_in_the_compare_table():
+    # "A: rare (1 images)", "1 concepts tested"
+    from sksplice.cli import _compare
+
+    table = _ranked([0.5]).drop(columns="class")
+    metadata = {
+        "a": {"folder": "rare", "images": 1},
+        "b": {"folder": "common", "images": 2},
+        "concepts_tested": 1,
+        "alternative": "two-sided",
+        "alpha": 0.05,
+    }
+    fh = io.StringIO()
+    _compare._write_comparison(fh, table, "table", metadata)
+    lines = fh.getvalue().splitlines()
+    assert lines[0] == "A: rare (1 image)  B: common (2 images)"
+    assert lines[1].startswith("concepts whose prevalence differs (adjusted p < 0.05, 1 concept ")
+
+
 def test_the_table_format_rounds_the_exact_p_value_once():
     # (0.0124999996 to 6 digits is 0.0125, which 2 digits would make 0.013, not 0.012)
     fh = io.StringIO()

@@ -156,8 +156,13 @@ def test_summary_counts_skipped_histograms_and_frequent_concepts():
     skipped = [("bad.png", "cannot identify image file"), ("gone.png", "no such file")]
     page = render_report(results, skipped=skipped)
     assert re.search(r'id="n-images">10<', page)
-    assert re.search(r'id="n-classes">2<', page)
+    assert re.search(r'id="n-classes">2</span><span>classes<', page)
     assert re.search(r'id="n-skipped">2<', page)
+    # counts of one are singular ("1 classes" before)
+    one = render_report(results[:1], skipped=skipped)
+    assert re.search(r'id="n-images">1</span><span>image<', one)
+    assert re.search(r'id="n-classes">1</span><span>class<', one)
+    assert re.search(r">1</span><span>concept used<", one)
     assert "bad.png" in page and "cannot identify image file" in page and "gone.png" in page
     titles = re.findall(r"<title>([^<]*: (\d+) images?)</title>", page)
     l0_bars = re.search(r'id="hist-l0".*?</figure>', page, re.S).group(0)

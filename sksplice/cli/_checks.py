@@ -53,8 +53,8 @@ def _check_device(device: str) -> None:
     def refused() -> CLIError:
         base = device.split(":", 1)[0]
         return CLIError(
-            f"--device {device!r} is not a device (use auto, cpu, cuda or cuda:N)"
-            f"{_close(base.lower(), _COMMON_DEVICES)}"
+            f"--device {device!r} is not a device{_close(base.lower(), _COMMON_DEVICES)}; "
+            "use auto, cpu, cuda or cuda:N"
         )
 
     # (what torch cannot parse is refused before it is imported, which takes seconds;

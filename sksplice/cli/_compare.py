@@ -128,17 +128,19 @@ def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, A
         a, b = metadata["a"], metadata["b"]
         sides = {"two-sided": "differs", "greater": "is higher in B", "less": "is lower in B"}
         fh.write(
-            f"A: {a['folder']} ({a['images']} images)  B: {b['folder']} ({b['images']} images)\n"
+            f"A: {a['folder']} ({plural(a['images'], 'image')})  "
+            f"B: {b['folder']} ({plural(b['images'], 'image')})\n"
         )
         if not metadata["concepts_tested"]:  # (nothing tested: "none of the top 0" says nothing)
             fh.write(f"no concept to test: {no_concept(a['images'] + b['images'])}\n")
             fh.flush()
             return
         sided = "two-sided" if metadata["alternative"] == "two-sided" else "one-sided"
+        tested = plural(metadata["concepts_tested"], "concept")
         fh.write(
             f"concepts whose prevalence {sides[metadata['alternative']]} "
-            f"(adjusted p < {metadata['alpha']:g}, {metadata['concepts_tested']} concepts "
-            f"tested; Fisher's exact test, {sided})\n"
+            f"(adjusted p < {metadata['alpha']:g}, {tested} tested; Fisher's exact test, "
+            f"{sided})\n"
         )
         sig = table[table["significant"]]
         _write_significant_rows(fh, sig, "A {:6.1%} -> B {:6.1%}", "prevalence_a", "prevalence_b")

@@ -593,8 +593,8 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     shared = [p for p in paths_b if os.path.realpath(p) in real_a]
     if shared:
         raise CLIError(
-            f"{folders[0]} and {folders[1]} share {len(shared)} image(s) (first: {shared[0]}); "
-            "compare two distinct collections"
+            f"{folders[0]} and {folders[1]} share {plural(len(shared), 'image')} "
+            f"(first: {shared[0]}); compare two distinct collections"
         )
     return paths_a, paths_b
 
