@@ -1933,6 +1933,16 @@ def test_debug_adds_the_traceback_and_keeps_the_exit_code(
             ["--nope", "decompose", "a.png"],
             "unrecognized arguments: --nope; see sksplice --help",
         ),
+        # (matched without the dashes: "--help" was a close match of "--alpha")
+        (
+            ["profile", "folder", "--alpha", "0.01"],
+            "profile: unrecognized arguments: --alpha 0.01; see sksplice profile --help",
+        ),
+        (
+            ["profile", "folder", "--vocabularu", "v.txt"],
+            "profile: unrecognized arguments: --vocabularu v.txt (close matches: --vocabulary, "
+            "--vocabulary-size); see sksplice profile --help",
+        ),
     ],
 )
 def test_an_unknown_option_is_refused_by_its_command(argv, message, capsys):

@@ -234,6 +234,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
+def _close_option(word: str, options: list[str]) -> str:
+    """`` (close matches: --a, --b)`` for a misspelt option, or ``""``: matched on the
+    names without their dashes (``--alpha`` is not close to ``--help`` for the ``--``
+    both begin with)."""
+    from .._names import close_matches
+
+    bare = {option.lstrip("-"): option for option in reversed(options)}
+    found = [bare[name] for name in close_matches(word.lstrip("-"), list(bare), n=3)]
+    return f" (close matches: {', '.join(found)})" if found else ""
+
+
 class _Formatter(argparse.HelpFormatter):
     """argparse's help, with every sub-command's help on the line of its name.
 
@@ -294,7 +305,7 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         command_parser = _commands(parser)[args.command]
         options = [s for action in command_parser._actions for s in action.option_strings]
         unknown = [e.split("=", 1)[0] for e in extras if e.startswith("-")]
-        close = _close(unknown[0], options, n=3) if unknown else ""
+        close = _close_option(unknown[0], options) if unknown else ""
         if not unknown and any(a in ("--text", "--concepts") for a in words):
             close = " (quote a query of several words: --text 'a dog in the snow')"
         command_parser.error(f"unrecognized arguments: {' '.join(extras)}{close}")
