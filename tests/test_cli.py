@@ -2311,6 +2311,26 @@ def test_a_closed_standard_output_is_noted_on_standard_error(
     ), last
 
 
+@pytest.mark.parametrize("command", ["profile", "compare"])
+def test_a_table_s_reader_that_closes_early_is_noted_as_such(
+    command, image_tree, vocab_file, inproc, capsys, monkeypatch
+):
+    # ("standard output was closed before the results were all written": not said by whom)
+    pipe = _ClosingPipe(n=0, close_reader=True)
+    monkeypatch.setattr(sys, "stdout", pipe)
+    folders = [str(image_tree)] if command == "profile" else sorted(map(str, image_tree.iterdir()))
+    try:
+        code = cli.main([command, *folders[:2], "-f", "csv", *_model_args(vocab_file)])
+    finally:
+        pipe.close_fds()
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert err.strip().splitlines()[-1] == (
+        "sksplice: standard output was closed by its reader before the results were all "
+        "written; the rest were not written"
+    ), err
+
+
 @pytest.mark.parametrize(
     ("query", "name", "advice"),
     [("cat,cat", "cat", "cat:2"), ("dog:2, snow ,dog:0.5", "dog", "dog:2.5")],

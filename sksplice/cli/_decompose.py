@@ -633,7 +633,11 @@ def _note_closed_output(exc: BrokenPipeError, where: str, written: str | None = 
         return
     exc._sksplice_noted = True  # type: ignore[attr-defined]
     if written is None:
-        logger.info("%s was closed before the results were all written; the rest were not", where)
+        logger.info(
+            "%s was closed by its reader before the results were all written; the rest "
+            "were not written",
+            where,
+        )
     else:
         logger.info(
             "%s was closed by its reader after %s had been written to it; the rest were not "
