@@ -560,3 +560,17 @@ def test_a_text_query_is_recorded_with_weights_to_6_significant_digits(run_env, 
     assert weights
     # (they were written in full: 0.3265644311904907)
     assert all(weight == float(f"{weight:.6g}") and weight > 0 for weight in weights.values())
+
+
+def test_a_missing_output_folder_is_named_as_the_command_line_named_it(tmp_path, monkeypatch):
+    # "folder /abs/path/out/nodir does not exist (-o)" for -o out/nodir/d.csv
+    from sksplice.cli._checks import _check_output
+    from sksplice.cli._logging import CLIError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(CLIError) as refused:
+        _check_output("out/nodir/d.csv")
+    assert str(refused.value) == (
+        "cannot write output file out/nodir/d.csv: folder out/nodir does not exist (-o)"
+    )

@@ -10,6 +10,7 @@ image is embedded, and an interruption then says so.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -374,3 +375,23 @@ def test_an_interruption_before_the_first_record_keeps_an_earlier_partial_file(
     assert left == [f"out.{fmt}", f"out.{fmt}.partial"]
     assert "interrupted: 0 of 60 images written" in captured.err
     assert "finished records are in" not in captured.err
+
+
+def test_the_partial_file_is_named_as_the_command_line_named_its_file(tmp_path, monkeypatch):
+    # "the 1536 finished records are in /abs/path/out.jsonl.partial" for -o out.jsonl
+    from sksplice.cli._output import _Output
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    out = _Output("sub/out.jsonl")
+    out.fh.write("{}\n")
+    assert out.keep_partial() == Path("sub/out.jsonl.partial")
+    assert (tmp_path / "sub" / "out.jsonl.partial").read_text() == "{}\n"
+    # a link to a file elsewhere: the partial file is beside the target, named in full
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "elsewhere" / "real.jsonl")
+    out = _Output("link.jsonl")
+    out.fh.write("{}\n")
+    kept = out.keep_partial()
+    assert kept is not None and kept.is_absolute()
+    assert kept == Path(os.path.realpath(tmp_path / "elsewhere" / "real.jsonl.partial"))

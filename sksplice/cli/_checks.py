@@ -187,8 +187,11 @@ def _check_output(path: str | None, option: str = "-o") -> None:
             raise CLIError(
                 f"cannot write output file {target}: {above} is a file, not a folder ({option})"
             )
+        # (named as the command line named it, unless a link leads elsewhere)
+        given = target.parent
+        shown = given if os.path.realpath(given) == str(folder) else folder
         raise CLIError(
-            f"cannot write output file {target}: folder {folder} does not exist ({option})"
+            f"cannot write output file {target}: folder {shown} does not exist ({option})"
         )
     try:
         mode = os.stat(target).st_mode
@@ -336,14 +339,24 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
     str or None
         That note, or None when the dictionary cache can be written.
     """
-    from .._data import cache_dir_chosen, get_cache_dir, unwritable_reason
+    from .._data import CACHE_DIR_ENV, cache_dir_chosen, get_cache_dir, unwritable_reason
 
     if not cache_dir_chosen(cache_dir):
         # A default that cannot be made (a read-only home, a file in its place), or that
         # takes no file: the run goes on without the disk cache, warned about before the
         # vocabulary is embedded.
         return None
-    folder = get_cache_dir(cache_dir, create=False)
+    try:
+        folder = get_cache_dir(cache_dir, create=False)
+    except OSError as exc:
+        # (in the words of the command line: the option or variable, the folder as given)
+        given = cache_dir if cache_dir is not None else os.environ[CACHE_DIR_ENV]
+        named = f"--cache-dir {given}" if cache_dir is not None else f"${CACHE_DIR_ENV} ({given})"
+        if isinstance(exc, NotADirectoryError):
+            raise CLIError(f"{named} is a file, not a folder; give a folder") from exc
+        path = Path(os.path.expanduser(given))
+        why = unwritable_reason(path) or exc.strerror or str(exc)
+        raise CLIError(f"{named} cannot be created ({why}); give a writable folder") from exc
     reason = unwritable_reason(folder / "dictionaries")
     if reason is None:
         return None

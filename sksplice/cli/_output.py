@@ -207,11 +207,10 @@ class _Output:
                 exc.strerror or exc,
             )
             return
-        beside = self.path.with_name(self.path.name + ".partial")  # (as the user named FILE)
         logger.info(
             "removed %s, the records an earlier interrupted run had finished: %s, now "
             "complete, supersedes them",
-            beside if os.path.realpath(beside) == os.path.realpath(partial) else partial,
+            self._shown(partial),  # (as the user named FILE)
             self.path,
         )
 
@@ -238,9 +237,20 @@ class _Output:
         self.commit()
 
     def keep_partial(self) -> Path | None:
-        """The run was interrupted: keep what was written as ``FILE.partial``."""
+        """The run was interrupted: keep what was written as ``FILE.partial``.
+
+        Returns where it is, in the words of the command line (``out.jsonl.partial``,
+        not its absolute path) unless ``FILE`` is a link to a file elsewhere.
+        """
         self._end(KeyboardInterrupt())
-        return self.partial
+        return self._shown(self.partial)
+
+    def _shown(self, partial: Path | None) -> Path | None:
+        """``partial`` as the command line would name it: beside ``FILE`` as given."""
+        if partial is None or self.path is None or partial == self.path:
+            return partial
+        beside = self.path.with_name(self.path.name + ".partial")
+        return beside if os.path.realpath(beside) == os.path.realpath(partial) else partial
 
     def discard(self) -> None:
         """The run failed: remove what was written; the previous file stays."""
