@@ -49,15 +49,15 @@ def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
         )
         raise ValueError(
             f"target_l0={target:g} cannot be reached: the dictionary has only "
-            f"{n_concepts} concepts{also} (range reachable 0 to {reachable})"
+            f"{n_concepts} concepts{also}: at most {reachable} can be reached"
         )
     # A non-negative lasso has a solution on at most n_features linearly
     # independent concepts, the one found for data in general position.
     if target > n_features * (1 + _L0_RTOL):
         raise ValueError(
             f"target_l0={target:g} cannot be reached: codes have at most as many "
-            f"non-zero weights as the embedding dimension ({n_features}; range "
-            f"reachable 0 to {n_features})"
+            f"non-zero weights as the embedding dimension ({n_features}): at most "
+            f"{n_features} can be reached"
         )
 
 

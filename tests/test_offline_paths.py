@@ -552,7 +552,7 @@ def test_calibration_keeps_a_start_penalty_that_already_meets_the_target():
 
 def test_calibration_refuses_more_weights_than_dimensions():
     concepts, raw, X = _problem(n_concepts=30)
-    with pytest.raises(ValueError, match=rf"target_l0=20 .* embedding dimension \({DIM}; range"):
+    with pytest.raises(ValueError, match=rf"target_l0=20 .* dimension \({DIM}\): at most"):
         _make(concepts, raw, target_l0=20).fit(X)
 
 
@@ -564,10 +564,10 @@ def test_an_unreachable_target_states_the_range_reachable():
         check_target_l0(500, n_concepts=200, n_features=32)
     assert str(raised.value) == (
         "target_l0=500 cannot be reached: the dictionary has only 200 concepts, and codes "
-        "have at most as many non-zero weights as the embedding dimension (32) (range "
-        "reachable 0 to 32)"
+        "have at most as many non-zero weights as the embedding dimension (32): at most 32 "
+        "can be reached"
     )
-    with pytest.raises(ValueError, match=r"only 20 concepts \(range reachable 0 to 20\)$"):
+    with pytest.raises(ValueError, match=r"only 20 concepts: at most 20 can be reached$"):
         check_target_l0(50, n_concepts=20, n_features=32)
 
 
