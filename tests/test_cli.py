@@ -1858,6 +1858,21 @@ def test_the_output_file_extension_chooses_the_format(
         assert code == 0 and "-o " not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["mean.txt", "mean", "mean.NPY"])
+def test_a_saved_centre_not_named_npy_is_warned_about(
+    name, image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    # the file holds .npy data whatever its name (it was written under mean.txt silently)
+    target = tmp_path / name
+    args = ["decompose", str(image_tree / "cats"), "--save-image-mean", str(target)]
+    code = cli.main(args + _model_args(vocab_file))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert target.read_bytes().startswith(b"\x93NUMPY")
+    warned = f"sksplice: warning: --save-image-mean {target}: the file gets the centre as .npy"
+    assert (warned in err) == (name != "mean.NPY"), err
+
+
 def test_errors_of_the_run_met_while_checking_keep_exit_code_1(
     image_tree, vocab_file, inproc, capsys, monkeypatch, no_embedding
 ):

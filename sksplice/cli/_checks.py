@@ -299,6 +299,13 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
                 page,
                 suffix,
             )
+    mean_file = getattr(args, "save_image_mean", None)
+    if mean_file is not None and Path(mean_file).suffix.lower() != ".npy":
+        logger.warning(
+            "--save-image-mean %s: the file gets the centre as .npy data whatever its name; "
+            "name it .npy to tell what it holds (--image-mean reads it either way)",
+            mean_file,
+        )
     output = getattr(args, "output", None)
     if output in (None, "-") or not hasattr(args, "format"):
         return
