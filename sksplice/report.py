@@ -691,6 +691,15 @@ def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str
     }
 
 
+def _without_item(reason: str, item: str) -> str:
+    """``reason`` without the file it begins by naming (``'a.jpg' could not be decoded``):
+    the table names it in the column beside it."""
+    for named in (repr(item), item):
+        if reason.startswith(named + " ") and len(reason) > len(named) + 1:
+            return reason[len(named) + 1 :]
+    return reason
+
+
 def _skipped_rows(skipped: Iterable[Any] | None) -> list[tuple[str, str]]:
     """(item, reason) pairs from objects with ``item``/``reason`` or from pairs."""
     expected = (
@@ -994,7 +1003,10 @@ def render_report(
     }
     # Every text as the page shows it: a file or folder name that is not valid UTF-8
     # with \xNN escapes (the page is UTF-8), also where a reason quotes it.
-    skipped_rows = [(shown_name(item), shown_message(reason)) for item, reason in skipped_rows]
+    skipped_rows = [
+        (shown_name(item), shown_message(_without_item(reason, item)))
+        for item, reason in skipped_rows
+    ]
     texts = _shown_texts(
         {
             "title": title,

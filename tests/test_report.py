@@ -100,7 +100,7 @@ def test_names_that_are_not_utf8_are_shown_with_backslash_escapes(tmp_path):
         results,
         title=f"report of {label}",
         settings={"folder": label},
-        skipped=[(unreadable, f"{unreadable!r} is not an image file PIL can read")],
+        skipped=[(unreadable, f"PIL cannot read {unreadable!r}")],
     )
     written = write_report(tmp_path / "r.html", results, title=label)
     assert written.read_bytes().decode("utf-8").count("caf\\xe9") >= 1
@@ -109,7 +109,8 @@ def test_names_that_are_not_utf8_are_shown_with_backslash_escapes(tmp_path):
     assert data["images"][0]["p"] == "caf\\xe9/bad\\xff.png"
     assert data["classes"] == ["caf\\xe9", "dogs"]
     assert "<title>report of caf\\xe9</title>" in page
-    assert "caf\\xe9/x\\xfe.png&#39; is not an image file PIL can read" in page  # (as text)
+    assert "PIL cannot read &#39;caf\\xe9/x\\xfe.png&#39;" in page  # (as text)
+    assert '<td class="path">caf\\xe9/x\\xfe.png</td>' in page
     assert "\\udc" not in page
 
 
@@ -164,6 +165,9 @@ def test_summary_counts_skipped_histograms_and_frequent_concepts():
     assert re.search(r'id="n-classes">1</span><span>class<', one)
     assert re.search(r">1</span><span>concept used<", one)
     assert "bad.png" in page and "cannot identify image file" in page and "gone.png" in page
+    # a reason that begins by naming its file leaves it to the File column beside it
+    named = render_report(results, skipped=[("x/c.jpg", "'x/c.jpg' could not be decoded")])
+    assert '<td class="path">x/c.jpg</td><td>could not be decoded</td>' in named
     titles = re.findall(r"<title>([^<]*: (\d+) images?)</title>", page)
     l0_bars = re.search(r'id="hist-l0".*?</figure>', page, re.S).group(0)
     counts = [int(n) for _, n in re.findall(r"<title>([^<]*: (\d+) images?)</title>", l0_bars)]
