@@ -263,10 +263,23 @@ def _bytes_read(exc: BaseException, stored: int) -> int:
     return stored
 
 
+#: urllib3's text of a host name that does not resolve (no network, no DNS), after its
+#: connection's repr: ``HTTPSConnection(host='h', port=443): Failed to resolve 'h' (...)``.
+_UNRESOLVED = re.compile(r"Failed to resolve '([^']+)' \((.*)\)")
+
+
 def _failure_reason(exc: BaseException) -> object:
-    """The innermost useful cause of a failed request, for the error message."""
+    """The innermost useful cause of a failed request, for the error message.
+
+    A host name that cannot be resolved, the failure of a machine without network
+    access, is said so, without the connection object's repr around it.
+    """
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return reason if reason is not None else exc
+    reason = reason if reason is not None else exc
+    unresolved = _UNRESOLVED.search(str(reason))
+    if unresolved is not None:
+        return f"the host name {unresolved.group(1)!r} cannot be resolved: {unresolved.group(2)}"
+    return reason
 
 
 def _missing_folders(folder: Path) -> list[Path]:

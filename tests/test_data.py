@@ -573,6 +573,11 @@ def test_offline_error_without_any_socket(tmp_path, monkeypatch):
         )
     assert "https://example.org/vocab/laion.txt" in str(info.value)
     assert str(tmp_path / "vocab") in str(info.value)
+    # said so, without the connection's repr around the system's reason
+    assert (
+        "(the host name 'example.org' cannot be resolved: [Errno -3] Temporary failure in "
+        "name resolution)."
+    ) in str(info.value)
 
 
 def test_http_error_is_reported(tmp_path, server):
