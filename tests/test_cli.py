@@ -1034,6 +1034,19 @@ def test_a_link_to_a_folder_of_the_tree_does_not_take_its_place(tmp_path, caplog
     assert any("not following" in m and "zz_dogs_alias" in m for m in warned), warned
 
 
+def test_a_link_s_folder_is_named_relative_to_the_working_folder(tmp_path, caplog, monkeypatch):
+    # "it leads to /abs/path/dataset/cats" for a folder given as dataset
+    monkeypatch.chdir(tmp_path)
+    _png(tmp_path / "dataset" / "cats" / "0.png", 1)
+    (tmp_path / "dataset" / "alias").symlink_to("cats", target_is_directory=True)
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        cli.collect_images([Path("dataset")])
+    warned = [r.getMessage() for r in caplog.records if "not following" in r.getMessage()]
+    assert warned and warned[0].startswith(
+        f"not following {Path('dataset/alias')}: it leads to {Path('dataset/cats')}, a folder"
+    ), warned
+
+
 def test_labels_csv_matches_relative_paths(tmp_path):
     root = tmp_path / "imgs"
     for rel in ("x.png", "sub/x.png", "a/y.png", "b/y.png", "c/z.png"):

@@ -37,6 +37,16 @@ def other_files(folder: Path) -> list[Path]:
     return _walk(folder, warn=False).others
 
 
+def _relative(path: str) -> str:
+    """``path`` (absolute, resolved) relative to the working folder when it is inside it,
+    as a command line would name it; else as it is."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # (another drive)
+        return path
+    return path if relative == ".." or relative.startswith(".." + os.sep) else relative
+
+
 def _hidden(name: str) -> bool:
     """A hidden name (``.DS_Store``, ``.ipynb_checkpoints``, macOS's ``._x.png``)."""
     return name.startswith(".")
@@ -87,7 +97,7 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
                         "path (its own, or an earlier link's: a loop or a second link to "
                         "it); its images are taken once",
                         sub,
-                        real,
+                        _relative(real),
                     )
                 continue
             seen.add(real)
