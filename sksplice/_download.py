@@ -265,7 +265,7 @@ def _bytes_read(exc: BaseException, stored: int) -> int:
 
 #: urllib3's text of a host name that does not resolve (no network, no DNS), after its
 #: connection's repr: ``HTTPSConnection(host='h', port=443): Failed to resolve 'h' (...)``.
-_UNRESOLVED = re.compile(r"Failed to resolve '([^']+)' \((.*)\)")
+_UNRESOLVED = re.compile(r"Failed to resolve '([^']+)' \(((?:[^()]|\([^()]*\))*)\)")
 
 
 def _failure_reason(exc: BaseException) -> object:
@@ -277,9 +277,12 @@ def _failure_reason(exc: BaseException) -> object:
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     reason = reason if reason is not None else exc
     unresolved = _UNRESOLVED.search(str(reason))
-    if unresolved is not None:
-        return f"the host name {unresolved.group(1)!r} cannot be resolved: {unresolved.group(2)}"
-    return reason
+    if unresolved is None:
+        return reason
+    said = f"the host name {unresolved.group(1)!r} cannot be resolved: {unresolved.group(2)}"
+    if "proxy" in type(reason).__name__.lower():  # (urllib3's ProxyError: $HTTPS_PROXY's host)
+        said = f"cannot connect to the proxy: {said}"
+    return said
 
 
 def _missing_folders(folder: Path) -> list[Path]:

@@ -27,14 +27,17 @@ def carried_names(labels: Any) -> np.ndarray | None:
     return np.asarray(list(labels), dtype=object)
 
 
-def check_concept_names(names: Any, label: str, *, distinct: bool = True) -> None:
+def check_concept_names(
+    names: Any, label: str, *, distinct: bool = True, blank: str = "remove it"
+) -> None:
     """Refuse a list of concept names with an entry that names no concept.
 
     Every entry must be a string (``TypeError``) that is not blank (``ValueError``);
     with ``distinct``, no entry may repeat an earlier one, nor be one up to
     surrounding whitespace (``ValueError``: the text embeddings of ``"dog"`` and
     ``" dog"`` nearly agree, and a name that labels two columns finds one of them).
-    Messages name ``label`` (``"vocabulary"``, ``"`concepts`"``) and the entry's index.
+    Messages name ``label`` (``"vocabulary"``, ``"`concepts`"``) and the entry's index;
+    ``blank`` says what to do about a blank entry.
     """
     seen: dict[str, int] = {}
     stripped: dict[str, int] = {}
@@ -44,7 +47,7 @@ def check_concept_names(names: Any, label: str, *, distinct: bool = True) -> Non
             raise TypeError(f"{label} entry {i} is {a_type(item)}{shown}, not a string")
         bare = item.strip()
         if not bare:
-            raise ValueError(f"{label} entry {i} is blank ({item!r}); remove it")
+            raise ValueError(f"{label} entry {i} is blank ({item!r}); {blank}")
         if not distinct:
             continue
         if item in seen:

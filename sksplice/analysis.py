@@ -72,15 +72,15 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
             f"got {type(concepts).__name__} {concepts!r}"
         )
     names = np.asarray(list(concepts), dtype=object)
-    if given and names.ndim == 1:
-        # (a name that is not a string, or blank, labels no concept: None became NaN in
-        # the tables' index)
-        check_concept_names(names, "`concepts`", distinct=False)
     if names.ndim != 1 or names.shape[0] != n_concepts:
         raise ValueError(
             f"`concepts` has {names.shape[0]} names but the weights have {n_concepts} "
             "columns; there must be one name per column"
         )
+    if given:
+        # (a name that is not a string, or blank, labels no concept: None became NaN in
+        # the tables' index)
+        check_concept_names(names, "`concepts`", distinct=False, blank="name its column")
     if isinstance(W, pd.DataFrame):
         names = reconcile_names(names, carried_names(W.columns), "`concepts`", "the columns of W")
     else:

@@ -667,7 +667,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         if sp.issparse(W) and transform_output(self) == "pandas":
             index = X_in.index if isinstance(X_in, pd.DataFrame) else None
             return sparse_frame(W, self.get_feature_names_out(), index=index)
-        if concepts is not None:
+        if concepts is not None and transform_output(self) in (None, "default"):
             # Bare edited weights keep the record of the concepts of their columns, as the
             # transformer's weights have it: without it, a transformer of other concepts
             # (or of the same in another order) would read them by position. (Without

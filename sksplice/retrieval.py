@@ -372,9 +372,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
                 "a query of concepts is a dict {concept: weight} or a list of concept names; "
                 f"got the string {query!r} (use search_text for a text query, or [{query!r}])"
             )
-        if isinstance(query, pd.Series):
-            query = query.to_dict()
-        if isinstance(query, Mapping):
+        if isinstance(query, pd.Series | Mapping):
+            # (a Series' items, not to_dict(), which keeps the last of a repeated label)
             items = list(query.items())
         elif isinstance(query, Sequence | np.ndarray | pd.Index):
             items = [(name, 1.0) for name in query]

@@ -111,7 +111,10 @@ def compare_datasets(
     ValueError
         If the collections have different numbers of columns or different
         concept names, a collection is empty or holds NaN, infinite or
-        negative weights, or a parameter is out of range.
+        negative weights, a parameter is out of range, or a name of
+        ``concepts`` is blank.
+    TypeError
+        If a name of ``concepts`` is not a string (the message names its index).
 
     See Also
     --------

@@ -662,7 +662,7 @@ def test_a_concept_named_twice_is_refused_naming_its_columns():
         ([None, "dog"], TypeError, r"`concepts` entry 0 is None, not a string"),
         ([np.nan, "dog"], TypeError, r"`concepts` entry 0 is a float \(nan\), not a string"),
         (["dog", 2], TypeError, r"`concepts` entry 1 is an int \(2\), not a string"),
-        (["dog", " "], ValueError, r"`concepts` entry 1 is blank \(' '\)"),
+        (["dog", " "], ValueError, r"`concepts` entry 1 is blank \(' '\); name its column$"),
     ],
 )
 def test_concept_names_that_name_no_concept_are_refused(names, error, match):

@@ -579,12 +579,23 @@ def test_cache_dir_checked_before_embedding(
     last = err.strip().splitlines()[-1]
     # (in the words of the command line; "The sksplice cache folder '...' exists but ...")
     expected = (
-        f"sksplice: error: --cache-dir {cache} is a file, not a folder; give a folder"
+        f"sksplice: error: --cache-dir {cache} is a file, not a folder; give --cache-dir a folder"
         if where == "file"
         else f"sksplice: error: --cache-dir {cache} cannot be created ({afile} is not a "
-        "folder); give a writable folder"
+        "folder); give --cache-dir a folder that can be"
     )
     assert last == expected, last
+    # the same folder through $SKSPLICE_CACHE is named as such, with what to set
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("SKSPLICE_CACHE", str(cache))
+        code, out, err = _main(args[:-2], capsys)
+    assert code == 2 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"sksplice: error: $SKSPLICE_CACHE ({cache}) "), last
+    assert last.endswith(
+        "set $SKSPLICE_CACHE to a folder, or give --cache-dir"
+        + ("" if where == "file" else " that can be")
+    ), last
 
 
 @pytest.mark.parametrize("how", ["--cache-dir", "SKSPLICE_CACHE"])
@@ -1045,6 +1056,13 @@ def test_a_link_s_folder_is_named_relative_to_the_working_folder(tmp_path, caplo
     assert warned and warned[0].startswith(
         f"not following {Path('dataset/alias')}: it leads to {Path('dataset/cats')}, a folder"
     ), warned
+    # a folder given in full is answered in full
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        cli.collect_images([tmp_path / "dataset"])
+    warned = [r.getMessage() for r in caplog.records if "not following" in r.getMessage()]
+    real = os.path.realpath(tmp_path / "dataset" / "cats")
+    assert warned and f": it leads to {real}, a folder" in warned[0], warned
 
 
 def test_labels_csv_matches_relative_paths(tmp_path):

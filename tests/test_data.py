@@ -573,11 +573,31 @@ def test_offline_error_without_any_socket(tmp_path, monkeypatch):
         )
     assert "https://example.org/vocab/laion.txt" in str(info.value)
     assert str(tmp_path / "vocab") in str(info.value)
-    # said so, without the connection's repr around the system's reason
-    assert (
-        "(the host name 'example.org' cannot be resolved: [Errno -3] Temporary failure in "
-        "name resolution)."
-    ) in str(info.value)
+
+
+@pytest.mark.parametrize("proxy", [False, True])
+def test_a_host_name_that_does_not_resolve_is_said_so(proxy):
+    # urllib3's own exceptions, nested as requests raises them: the reason came with the
+    # connection's repr around it ("HTTPSConnection(host='example.org', port=443): ...")
+    import socket
+
+    import urllib3
+    from urllib3.connection import HTTPSConnection
+    from urllib3.exceptions import MaxRetryError, NameResolutionError, ProxyError
+
+    from sksplice._download import _failure_reason
+
+    gaierror = socket.gaierror(-3, "Temporary failure in name resolution")
+    unresolved = NameResolutionError("example.org", HTTPSConnection("example.org", 443), gaierror)
+    pool = urllib3.HTTPSConnectionPool("example.org", 443)
+    if proxy:
+        cause = ProxyError("Unable to connect to proxy", unresolved)
+        exc = requests.exceptions.ProxyError(MaxRetryError(pool, "/x", cause))
+    else:
+        exc = requests.exceptions.ConnectionError(MaxRetryError(pool, "/x", unresolved))
+    said = "the host name 'example.org' cannot be resolved: [Errno -3] Temporary failure in "
+    said += "name resolution"
+    assert _failure_reason(exc) == ("cannot connect to the proxy: " if proxy else "") + said
 
 
 def test_http_error_is_reported(tmp_path, server):

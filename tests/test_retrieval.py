@@ -368,6 +368,10 @@ def test_fit_without_names_and_bad_queries():
     with pytest.raises(ValueError, match=r"'1' twice \(as '1' and 1\); .*\{'1': 3\}"):
         numbered.search({"1": 1.0, 1: 2.0})
     assert list(retriever.search({"b": 2.0, "a": 1.0})[0]) == [1, 0]
+    repeated = pd.Series([1.0, 2.0], index=["b", "b"])  # (to_dict() kept the last)
+    with pytest.raises(ValueError, match=r"names the concept 'b' twice; .*\{'b': 3\}"):
+        retriever.search(repeated)
+    assert list(retriever.search(pd.Series({"b": 2.0, "a": 1.0}))[0]) == [1, 0]
 
 
 def test_text_query_on_minilm_captions(laion_minilm, minilm):

@@ -359,11 +359,16 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
         # (in the words of the command line: the option or variable, the folder as given)
         given = cache_dir if cache_dir is not None else os.environ[CACHE_DIR_ENV]
         named = f"--cache-dir {given}" if cache_dir is not None else f"${CACHE_DIR_ENV} ({given})"
+        fix = (
+            "give --cache-dir a folder"
+            if cache_dir is not None
+            else f"set ${CACHE_DIR_ENV} to a folder, or give --cache-dir"
+        )
         if isinstance(exc, NotADirectoryError):
-            raise CLIError(f"{named} is a file, not a folder; give a folder") from exc
+            raise CLIError(f"{named} is a file, not a folder; {fix}") from exc
         path = Path(os.path.expanduser(given))
         why = unwritable_reason(path) or exc.strerror or str(exc)
-        raise CLIError(f"{named} cannot be created ({why}); give a writable folder") from exc
+        raise CLIError(f"{named} cannot be created ({why}); {fix} that can be") from exc
     reason = unwritable_reason(folder / "dictionaries")
     if reason is None:
         return None

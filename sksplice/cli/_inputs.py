@@ -37,12 +37,14 @@ def other_files(folder: Path) -> list[Path]:
     return _walk(folder, warn=False).others
 
 
-def _relative(path: str) -> str:
-    """``path`` (absolute, resolved) relative to the working folder when it is inside it,
-    as a command line would name it; else as it is."""
+def _relative(path: str, given: Path) -> str:
+    """``path`` (absolute, resolved) relative to the working folder when it is inside it
+    and the folder ``given`` on the command line was relative too; else as it is."""
+    if given.is_absolute():
+        return path
     try:
         relative = os.path.relpath(path)
-    except ValueError:  # (another drive)
+    except (ValueError, OSError):  # (another drive; a working folder since removed)
         return path
     return path if relative == ".." or relative.startswith(".." + os.sep) else relative
 
@@ -97,7 +99,7 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
                         "path (its own, or an earlier link's: a loop or a second link to "
                         "it); its images are taken once",
                         sub,
-                        _relative(real),
+                        _relative(real, folder),
                     )
                 continue
             seen.add(real)

@@ -240,7 +240,9 @@ def _close_option(word: str, options: list[str]) -> str:
     both begin with)."""
     from .._names import close_matches
 
-    bare = {option.lstrip("-"): option for option in reversed(options)}
+    bare: dict[str, str] = {}
+    for option in options:  # (in the parser's order; the first of a name kept)
+        bare.setdefault(option.lstrip("-"), option)
     found = [bare[name] for name in close_matches(word.lstrip("-"), list(bare), n=3)]
     return f" (close matches: {', '.join(found)})" if found else ""
 
