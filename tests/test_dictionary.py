@@ -720,7 +720,9 @@ def test_a_default_cache_folder_that_cannot_be_made_is_warned_about(tmp_path, mo
         embed_vocabulary(CountingEmbedder(dim=4, key="other"), ["a"], cache_dir=blocker / "x")
     # a folder chosen through $SKSPLICE_CACHE is a choice too: its error stands
     monkeypatch.setenv("SKSPLICE_CACHE", str(blocker))
-    with pytest.raises(OSError, match="exists but is not a folder"):
+    from sksplice.cli._logging import CLIError
+
+    with pytest.raises(CLIError, match=r"^\$SKSPLICE_CACHE \(.*\) is a file, not a folder; set"):
         _check_cache_dir(None)
     with pytest.raises(OSError, match="exists but is not a folder"):
         embed_vocabulary(CountingEmbedder(dim=4, key="third"), ["a"])
