@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._names import carried_names, reconcile_names
+from ._names import a_type, carried_names, reconcile_names
 from ._validation import check_int, check_labels, check_option, find_label
 from .analysis import ALL_GROUP, _group_sizes
 
@@ -55,6 +55,16 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     backend (save it with ``ax.figure.savefig``).
     """
     if ax is not None:
+        from matplotlib.axes import Axes as _Axes
+
+        if not isinstance(ax, _Axes):
+            # (the array plt.subplots returns, or the figure: it failed deep inside with
+            # "'numpy.ndarray' object has no attribute 'barh'")
+            example = " (one of the array plt.subplots returns, e.g. axs[0])"
+            raise TypeError(
+                f"ax must be one matplotlib Axes{example if isinstance(ax, np.ndarray) else ''}"
+                f", got {a_type(ax)}"
+            )
         return ax
     try:
         from matplotlib.figure import Figure
@@ -225,6 +235,11 @@ def _is_bool(value: Any) -> bool:
 def _not_in_profiles(said: str, requested: list[Any], groups: list[Any]) -> str:
     """The message of classes ``requested`` (``said`` in it) that are not ``groups``;
     a bool equal to a number class, or the other way round, is pointed out."""
+    if not groups:  # (profiles of the whole dataset only: made without labels)
+        return (
+            f"{said} not in the profiles, which have no per-class columns: compute them "
+            "with labels `y` (concept_profiles(W, y, concepts))"
+        )
     message = f"{said} not in the profiles; classes are {groups}"
     for cls in requested:
         for group in groups:
@@ -362,7 +377,9 @@ def plot_decomposition(
     ------
     ValueError
         If the row is not one sample, names are missing or their number does
-        not match.
+        not match, or a weight is NaN, infinite or negative (naming the first).
+    TypeError
+        If ``concepts`` is a single string, or ``ax`` is not one Axes.
     """
     k = check_int(k, "k")
     if isinstance(weights_row, pd.DataFrame):
@@ -388,6 +405,8 @@ def plot_decomposition(
             "the weights carry no concept names: pass `concepts=` (a list of names or a "
             "fitted SpliceTransformer) or a pandas Series indexed by concept"
         )
+    if isinstance(concepts, str):  # (its letters would label the bars)
+        raise TypeError("`concepts` must be a sequence of concept names, not a single string")
     splice = concepts if hasattr(concepts, "get_feature_names_out") else None
     if splice is not None:
         concepts = splice.get_feature_names_out()
@@ -406,8 +425,17 @@ def plot_decomposition(
             f"there must be one name per weight{hint}"
         )
     names = reconcile_names(names, carried, "`concepts`", "the index of the weights")
+    # (NaN was drawn as an empty labelled bar, a negative weight ranked first by its size)
+    bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+    if bad.size:
+        j = int(bad[0])
+        raise ValueError(
+            f"the weights hold {values[j]} at position {j} ({names[j]!r}); concept weights "
+            "are finite and non-negative"
+            + (f" ({bad.size} positions are not)" if bad.size > 1 else "")
+        )
     nonzero = np.flatnonzero(values)
-    order = nonzero[np.argsort(-np.abs(values[nonzero]), kind="mergesort")][:k]
+    order = nonzero[np.argsort(-values[nonzero], kind="mergesort")][:k]
     ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.0))
     # barh draws bottom-up: reverse so the largest weight is on top.
     shown = order[::-1]

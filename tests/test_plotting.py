@@ -133,6 +133,35 @@ def test_plot_decomposition_errors():
         plot_decomposition(np.ones(6), NAMES, k=0)
 
 
+def test_plot_decomposition_refuses_what_labels_or_draws_wrong():
+    # a single string labelled the bars with its letters; NaN was an empty labelled bar, a
+    # negative weight the "largest"; the array of plt.subplots failed deep inside
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(TypeError, match="not a single string"):
+        plot_decomposition(np.array([0.1, 0.5, 0.3]), "dog")
+    for bad, shown in ((np.nan, "nan"), (-0.7, "-0.7"), (np.inf, "inf")):
+        with pytest.raises(ValueError, match=rf"hold {shown} at position 1 \('{NAMES[1]}'\)"):
+            plot_decomposition(np.array([0.1, bad, 0.2, 0, 0, 0]), NAMES)
+    with pytest.raises(ValueError, match=r"\(2 positions are not\)"):
+        plot_decomposition(np.array([0.1, -1, -2, 0, 0, 0]), NAMES)
+    fig, axs = plt.subplots(1, 2)
+    try:
+        with pytest.raises(TypeError, match=r"ax must be one matplotlib Axes \(.*axs\[0\]"):
+            plot_decomposition(np.ones(6), NAMES, ax=axs)
+        with pytest.raises(TypeError, match="ax must be one matplotlib Axes, got a Figure"):
+            plot_decomposition(np.ones(6), NAMES, ax=fig)
+        assert plot_decomposition(np.ones(6), NAMES, ax=axs[0]) is axs[0]
+    finally:
+        plt.close(fig)
+
+
+def test_profiles_made_without_labels_are_said_to_lack_classes():
+    prof = concept_profiles(np.array([[0.1, 0.0], [0.0, 0.3]]), concepts=["cat", "dog"])
+    with pytest.raises(ValueError, match=r"no per-class columns: compute them with labels `y`"):
+        plot_class_profile(prof, "cat")
+
+
 def test_plot_class_profile(labelled, tmp_path):
     W, y = labelled
     prof = concept_profiles(W, y, NAMES)
