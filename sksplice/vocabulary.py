@@ -152,9 +152,41 @@ def _read_lines(path: Path) -> list[str]:
     # Only "\n" (with an optional "\r" removed by strip) ends a line, so that
     # exotic Unicode separators inside a concept never split it.
     lines = text.split("\n")
+    _refuse_control_characters(text, path)
     if "," in text or "\t" in text:
         _warn_if_counts_table(lines, path)
     return lines
+
+
+#: Characters no concept holds: the C0 controls but tab, and DEL (a "\r" that ends a line
+#: before its "\n" is not one of them: removed with the line's ends).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _refuse_control_characters(text: str, path: Path) -> None:
+    """Refuse a vocabulary file whose concepts would hold a control character, naming
+    its line: a file of old Mac line endings (``"\r"`` alone) was read as one concept
+    ``'cat\rdog\rbird'``, and a NUL byte went into a concept, without a word."""
+    found = _CONTROL.search(text.replace("\r\n", "\n"))
+    if found is None:
+        return
+    plain = text.replace("\r\n", "\n")
+    line = plain.count("\n", 0, found.start()) + 1
+    start = plain.rfind("\n", 0, found.start()) + 1
+    end = plain.find("\n", found.start())
+    entry = plain[start : end if end >= 0 else len(plain)].strip()
+    shown = entry if len(entry) <= 60 else entry[:57] + "..."
+    if found.group() == "\r":
+        advice = (
+            "its lines end in a lone carriage return (old Mac line endings): save it with "
+            f"\\n line endings, e.g. tr '\\r' '\\n' < {shlex.quote(str(path))} > concepts.txt"
+        )
+    else:
+        advice = "a concept holds no control character: remove it"
+    raise ValueError(
+        f"{str(path)!r}, line {line}: {shown!r} holds the control character "
+        f"{found.group()!r}; {advice}"
+    )
 
 
 #: A count or frequency, as a table of them writes it: ``120``, ``1,200``, ``0.5``, ``3e-05``.

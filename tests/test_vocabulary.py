@@ -650,6 +650,28 @@ def test_a_file_that_is_not_a_published_one_is_read_in_its_order(splice_data_dir
     assert load_vocabulary(copy, size=3) == lines[:3]
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # old Mac line endings were one concept 'cat\rdog\rbird'
+        (b"cat\rdog\rbird\r", r"line 1: 'cat\\rdog\\rbird' holds the control character '\\r'; its"),
+        (b"cat\ndog\x00s\nbird\n", r"line 2: 'dog\\x00s' holds the control character '\\x00'"),
+        (b"cat\r\ndog\x1b\r\n", r"line 2: 'dog\\x1b' holds the control character"),
+    ],
+)
+def test_a_vocabulary_file_with_control_characters_is_refused_naming_the_line(
+    tmp_path, data, message
+):
+    from sksplice.vocabulary import load_vocabulary
+
+    path = tmp_path / "v.txt"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=message):
+        load_vocabulary(path)
+    path.write_bytes(b"cat\r\ndog\twalk\r\n")  # (CRLF, and a tab, are read as before)
+    assert load_vocabulary(path) == ["cat", "dog\twalk"]
+
+
 def test_the_docs_count_of_two_word_concepts_in_laion_bigrams(splice_data_dir):
     # docs/vocabularies.md: the default 10,000 concepts hold 1 of its 5,001 two-word ones
     from sksplice.vocabulary import load_vocabulary
