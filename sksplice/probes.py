@@ -271,6 +271,34 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
     return pd.DataFrame(rows, columns=["class", "sign", "rank", "concept", "coefficient"])
 
 
+def _refuse_concepts_left_out(model: Any, unknown: list[str]) -> None:
+    """Refuse concepts of a Pipeline's transformer that a later step (``SelectKBest``)
+    left out of the classifier's inputs: "not in the vocabulary" would be untrue."""
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline):
+        return
+    steps = model.steps[:-1]
+    for k, (name, step) in enumerate(steps):
+        vocabulary = getattr(step, "concepts_", None)
+        if vocabulary is None:
+            continue
+        known = set(map(str, vocabulary))
+        left_out = [c for c in unknown if c in known]
+        later = [n for n, s in steps[k + 1 :] if s is not None and s != "passthrough"]
+        if left_out and later:
+            shown = ", ".join(repr(c) for c in left_out[:5])
+            more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+            raise ValueError(
+                f"{shown}{more} {'is a concept' if len(left_out) == 1 else 'are concepts'} "
+                f"of the pipeline's step {name!r} but not an input of its classifier: a later "
+                f"step ({', '.join(repr(n) for n in later)}) left "
+                f"{'it' if len(left_out) == 1 else 'them'} out, so the classifier gives "
+                f"{'it' if len(left_out) == 1 else 'them'} no weight already; leave "
+                f"{'it' if len(left_out) == 1 else 'them'} out of `concepts`"
+            )
+
+
 def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any = None) -> Any:
     """A copy of a fitted linear model with the coefficients of named concepts set to zero.
 
@@ -303,9 +331,10 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     ------
     ValueError
         If a name is not among the model's concepts (the message suggests close
-        matches), no concept is named, the model is not fitted, or its inputs
-        carry no concept names (as in :func:`probe_concepts`) and
-        ``feature_names`` is not given.
+        matches, or names the step of a Pipeline that left a concept of its
+        transformer out of the classifier's inputs), no concept is named, the
+        model is not fitted, or its inputs carry no concept names (as in
+        :func:`probe_concepts`) and ``feature_names`` is not given.
 
     Examples
     --------
@@ -336,6 +365,7 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     index = {str(name): j for j, name in enumerate(names)}
     unknown = [name for name in concepts if name not in index]
     if unknown:
+        _refuse_concepts_left_out(model, unknown)
         raise unknown_concepts_error(unknown, list(index), "concepts")
     columns = [index[name] for name in concepts]
     edited = copy.deepcopy(model)

@@ -290,6 +290,24 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
             self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=False
         )
         check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
+        zero = np.flatnonzero(~X.any(axis=1))
+        if zero.size:
+            # (an embedding without direction is as close to every class: the first class
+            # was predicted, with confidence, without a word)
+            names = [
+                f"{labels[r]!r} (row {r})" if labels is not None else str(int(r)) for r in zero[:5]
+            ]
+            more = f" and {zero.size - 5} more" if zero.size > 5 else ""
+            rows = "row" if zero.size == 1 else "rows"
+            are = "is" if zero.size == 1 else "are"
+            first = self.classes_[0]
+            first = first.item() if isinstance(first, np.generic) else first
+            warn_user(
+                f"X {rows} {', '.join(names)}{more} {are} all zero: a zero embedding has no "
+                "direction, so its cosine with every class is 0, its probabilities are "
+                f"uniform and predict gives it the first class, {first!r}",
+                UserWarning,
+            )
         return X
 
     def _cosines(self, X: np.ndarray) -> np.ndarray:

@@ -266,3 +266,39 @@ def test_concept_names_with_digits_are_concepts(rng):
     )
     with pytest.raises(ValueError, match="names scikit-learn makes up for columns that carry none"):
         probe_concepts(bare)
+
+
+def test_a_concept_a_later_step_left_out_is_not_said_to_be_unknown():
+    # "concepts in `concepts` not in the vocabulary: 'concept_0' (did you mean ...)" for a
+    # concept of the transformer that SelectKBest left out of the classifier's inputs
+    import warnings
+
+    from sklearn.feature_selection import SelectKBest
+
+    rng = np.random.default_rng(0)
+    vocab = [f"concept_{i}" for i in range(40)]
+    X = rng.normal(size=(120, 16))
+    y = rng.integers(0, 3, 120).astype(str)
+    mean = (X / np.linalg.norm(X, axis=1, keepdims=True)).mean(0)
+    splice = SpliceTransformer(
+        vocabulary=vocab,
+        concept_embeddings=rng.normal(size=(40, 16)),
+        device="cpu",
+        l1_penalty=0.05,
+        image_mean=mean,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (constant features of the selection)
+        pipe = make_pipeline(splice, SelectKBest(k=5), LogisticRegression()).fit(X, y)
+    kept = np.asarray(vocab)[pipe[1].get_support()]
+    dropped = next(c for c in vocab if c not in kept)
+    with pytest.raises(
+        ValueError,
+        match=rf"^'{dropped}' is a concept of the pipeline's step 'splicetransformer' but not "
+        r"an input of its classifier: a later step \('selectkbest'\) left it out",
+    ):
+        zero_concept_coefficients(pipe, [dropped, kept[0]])
+    edited = zero_concept_coefficients(pipe, [kept[0]])
+    assert not edited[-1].coef_[:, 0].any()
+    with pytest.raises(ValueError, match="not in the vocabulary"):  # (unknown everywhere)
+        zero_concept_coefficients(pipe, ["no such concept"])

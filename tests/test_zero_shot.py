@@ -197,6 +197,21 @@ def test_type_errors_and_dimension_mismatch():
         clf.predict(np.ones((2, 5)))
 
 
+def test_an_all_zero_row_is_warned_about_naming_it():
+    # a zero embedding got the first class, with probabilities 0.5/0.5, without a word
+    clf = ZeroShotClassifier(HashEmbedder(4), classes=["dog", "cat"]).fit(np.ones((3, 4)))
+    X = pd.DataFrame(np.vstack([np.ones(4), np.zeros(4)]), index=["ok", "blank"])
+    for method in (clf.predict, clf.predict_proba, clf.decision_function):
+        with pytest.warns(UserWarning, match=r"^X row 'blank' \(row 1\) is all zero: .* the "):
+            out = method(X)
+        assert len(out) == 2
+    with pytest.warns(UserWarning, match=r"first class, 'cat'"):  # (classes_ are sorted)
+        assert clf.predict(np.zeros((1, 4)))[0] == "cat"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (rows with a direction: nothing said)
+        clf.predict(np.ones((2, 4)))
+
+
 def test_sklearn_conventions_clone_pickle_and_pipeline(minilm, animal_data):
     X, y = animal_data
     for check in (check_no_attributes_set_in_init, check_get_params_invariance, check_set_params):
