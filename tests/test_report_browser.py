@@ -744,3 +744,21 @@ def test_a_64_character_class_name_does_not_widen_a_narrow_page(browser, tmp_pat
     p.select_option("#image-class", label=long)
     assert select.get_attribute("title") == long
     page.close(artifacts, "report_long_class_420")
+
+
+def test_a_phone_wide_window_shows_the_summary_without_scrolling_sideways(browser, tmp_path):
+    # the histograms (drawn 340 px wide) ran past a 380 px window; the skipped images' names
+    # broke every few letters beside a wide reason
+    results = [
+        ImageResult(f"/d/{i}.png", [(CONCEPTS[i % 3], 0.5)], 1, 0.5 + i / 100) for i in range(8)
+    ]
+    path = tmp_path / "narrow.html"
+    write_report(path, results, skipped=[("photos/corrupt.jpg", "'photos/corrupt.jpg' truncated")])
+    page = Page(browser, path, width=360)
+    p = page.page
+    assert p.evaluate("document.documentElement.scrollWidth") <= 360
+    for figure in p.locator("figure.hist").all():
+        assert figure.evaluate("e => e.getBoundingClientRect().right") <= 360
+    assert p.locator("#skipped td.path").inner_text() == "photos/corrupt.jpg"
+    assert p.locator("#skipped td.path").evaluate("e => e.getBoundingClientRect().height") < 40
+    page.close()
