@@ -49,6 +49,8 @@ __all__ = [
     "check_option",
     "find_label",
     "row_labels",
+    "shown_label",
+    "shown_rows",
     "validate_params",
 ]
 
@@ -566,16 +568,24 @@ def check_finite_rows(
     if block_index is not None:
         first_row = 0
     rows = np.asarray(rows) + first_row
+    shown = shown_rows(rows, labels, first_row=first_row, block_index=block_index)
+    raise ValueError(f"{name} holds NaN or infinite values in {rows.size} row(s): {shown}{hint}")
+
+
+def shown_rows(
+    rows: np.ndarray, labels: Any = None, *, first_row: int = 0, block_index: int | None = None
+) -> str:
+    """The first rows of ``rows`` as messages list them (``3, 7``; ``'cap7' (row 7)`` where
+    ``labels`` name them, ``labels[r - first_row]``; ``row 3 of block 2``), then how many
+    more there are."""
     shown = ", ".join(
         (f"row {int(r)} of block {block_index}" if block_index is not None else str(int(r)))
         if labels is None
-        else f"{_label(labels[int(r) - first_row])} (row {int(r)})"
+        else f"{shown_label(labels[int(r) - first_row])} (row {int(r)})"
         for r in rows[:_SHOWN_ROWS]
     )
     more = f" and {rows.size - _SHOWN_ROWS} more" if rows.size > _SHOWN_ROWS else ""
-    raise ValueError(
-        f"{name} holds NaN or infinite values in {rows.size} row(s): {shown}{more}{hint}"
-    )
+    return shown + more
 
 
 def _all_nan(X: Any, rows: np.ndarray) -> bool:
@@ -593,7 +603,7 @@ def _all_nan(X: Any, rows: np.ndarray) -> bool:
     )
 
 
-def _label(label: Any) -> str:
+def shown_label(label: Any) -> str:
     """``repr`` of a row's label, a NumPy scalar as the Python one (``7``, not ``np.int64(7)``)."""
     return repr(label.item() if isinstance(label, np.generic) else label)
 

@@ -289,13 +289,12 @@ def _refuse_concepts_left_out(model: Any, unknown: list[str]) -> None:
         if left_out and later:
             shown = ", ".join(repr(c) for c in left_out[:5])
             more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+            are, it = ("is a concept", "it") if len(left_out) == 1 else ("are concepts", "them")
             raise ValueError(
-                f"{shown}{more} {'is a concept' if len(left_out) == 1 else 'are concepts'} "
-                f"of the pipeline's step {name!r} but not an input of its classifier: a later "
-                f"step ({', '.join(repr(n) for n in later)}) left "
-                f"{'it' if len(left_out) == 1 else 'them'} out, so the classifier gives "
-                f"{'it' if len(left_out) == 1 else 'them'} no weight already; leave "
-                f"{'it' if len(left_out) == 1 else 'them'} out of `concepts`"
+                f"{shown}{more} {are} of the pipeline's step {name!r} but not an input of its "
+                f"classifier: a later step ({', '.join(repr(n) for n in later)}) left {it} "
+                f"out, so the classifier gives {it} no weight already; leave {it} out of "
+                "`concepts`"
             )
 
 

@@ -167,10 +167,10 @@ def _refuse_control_characters(text: str, path: Path) -> None:
     """Refuse a vocabulary file whose concepts would hold a control character, naming
     its line: a file of old Mac line endings (``"\r"`` alone) was read as one concept
     ``'cat\rdog\rbird'``, and a NUL byte went into a concept, without a word."""
-    found = _CONTROL.search(text.replace("\r\n", "\n"))
+    plain = text.replace("\r\n", "\n")
+    found = _CONTROL.search(plain)
     if found is None:
         return
-    plain = text.replace("\r\n", "\n")
     line = plain.count("\n", 0, found.start()) + 1
     start = plain.rfind("\n", 0, found.start()) + 1
     end = plain.find("\n", found.start())

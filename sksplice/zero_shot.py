@@ -24,6 +24,8 @@ from ._validation import (
     check_labels,
     check_number,
     row_labels,
+    shown_label,
+    shown_rows,
 )
 
 __all__ = ["ZeroShotClassifier"]
@@ -294,18 +296,11 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         if zero.size:
             # (an embedding without direction is as close to every class: the first class
             # was predicted, with confidence, without a word)
-            names = [
-                f"{labels[r]!r} (row {r})" if labels is not None else str(int(r)) for r in zero[:5]
-            ]
-            more = f" and {zero.size - 5} more" if zero.size > 5 else ""
-            rows = "row" if zero.size == 1 else "rows"
-            are = "is" if zero.size == 1 else "are"
-            first = self.classes_[0]
-            first = first.item() if isinstance(first, np.generic) else first
+            rows, are = ("row", "is") if zero.size == 1 else ("rows", "are")
             warn_user(
-                f"X {rows} {', '.join(names)}{more} {are} all zero: a zero embedding has no "
+                f"X {rows} {shown_rows(zero, labels)} {are} all zero: a zero embedding has no "
                 "direction, so its cosine with every class is 0, its probabilities are "
-                f"uniform and predict gives it the first class, {first!r}",
+                f"uniform and predict gives it the first class, {shown_label(self.classes_[0])}",
                 UserWarning,
             )
         return X

@@ -357,13 +357,12 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
         folder = get_cache_dir(cache_dir, create=False)
     except OSError as exc:
         # (in the words of the command line: the option or variable, the folder as given)
-        given = cache_dir if cache_dir is not None else os.environ[CACHE_DIR_ENV]
-        named = f"--cache-dir {given}" if cache_dir is not None else f"${CACHE_DIR_ENV} ({given})"
-        fix = (
-            "give --cache-dir a folder"
-            if cache_dir is not None
-            else f"set ${CACHE_DIR_ENV} to a folder, or give --cache-dir"
-        )
+        if cache_dir is not None:
+            given, named, fix = cache_dir, f"--cache-dir {cache_dir}", "give --cache-dir a folder"
+        else:
+            given = os.environ[CACHE_DIR_ENV]
+            named = f"${CACHE_DIR_ENV} ({given})"
+            fix = f"set ${CACHE_DIR_ENV} to a folder, or give --cache-dir"
         if isinstance(exc, NotADirectoryError):
             raise CLIError(f"{named} is a file, not a folder; {fix}") from exc
         path = Path(os.path.expanduser(given))
