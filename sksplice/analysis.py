@@ -40,6 +40,18 @@ __all__ = ["ALL_GROUP", "concept_profiles", "rank_concepts"]
 #: Name of the column group holding statistics over the whole dataset.
 ALL_GROUP = "all"
 
+#: Adjusted p-values within this relative distance of ``alpha`` count as ``alpha`` itself
+#: (not significant): the exact test's p-value is a sum of probabilities in floating
+#: point, and an exact 1/20 comes out as 0.04999999999999997.
+_ALPHA_RTOL = 1e-9
+
+
+def _below_alpha(p: Any, alpha: float) -> Any:
+    """Whether the p-values ``p`` are below ``alpha``, those within :data:`_ALPHA_RTOL`
+    (relative) of it counting as ``alpha`` itself (see there)."""
+    return np.asarray(p) < alpha * (1.0 - _ALPHA_RTOL)
+
+
 _CORRECTIONS = ("fdr_bh", "fdr_by", "holm", "bonferroni", None)
 _ALTERNATIVES = ("greater", "two-sided", "less")
 
@@ -415,7 +427,7 @@ def _test_columns(
         "test": test,
         "p_value": p_value,
         "p_adjusted": p_adjusted,
-        "significant": p_adjusted < alpha,
+        "significant": _below_alpha(p_adjusted, alpha),
     }
 
 
@@ -475,7 +487,9 @@ def rank_concepts(
         false discovery rate (:func:`scipy.stats.false_discovery_control`),
         Holm's or Bonferroni's family-wise error rate, or none.
     alpha : float, default=0.05
-        Level for the ``significant`` column (adjusted p-value below ``alpha``).
+        Level for the ``significant`` column (adjusted p-value below ``alpha``;
+        one within a relative ``1e-9`` of ``alpha`` counts as ``alpha``: an exact
+        p-value of 1/20 is summed in floating point to 0.04999999999999997).
     min_count : int, default=1
         Only concepts present in at least this many samples of the two groups
         together are tested and returned.
@@ -671,7 +685,8 @@ def _rank_each_class(
     concepts is one claim, and adjusting each class's concepts alone lets chance
     differences through in some class far more often than ``alpha`` says (with 20
     classes, in most datasets without any difference). ``attrs`` records the settings,
-    ``adjusted_over`` (:data:`ALL_CLASSES`) and ``n_tests``.
+    ``adjusted_over`` (:data:`ALL_CLASSES`), ``n_tests``, ``class_sizes`` (the samples
+    of each class) and ``n_samples``.
 
     The table is that of :func:`rank_concepts` called for each class (``correction=None``)
     and put together, value for value, computed at once: ``W`` is checked and converted
@@ -770,7 +785,7 @@ def _rank_each_class(
     table.insert(table.columns.get_loc("p_value"), "test", test)
     adjusted = _adjust_pvalues(table["p_value"].to_numpy(dtype=np.float64), correction)
     table["p_adjusted"] = adjusted
-    table["significant"] = adjusted < alpha
+    table["significant"] = _below_alpha(adjusted, alpha)
     table.attrs.update(
         correction=correction,
         alpha=alpha,
@@ -778,5 +793,8 @@ def _rank_each_class(
         adjusted_over=ALL_CLASSES,
         n_tests=len(table),
         n_classes=len(classes),
+        # (each class's images; the rest are the others: n_samples less the class's)
+        class_sizes={cls: int(k) for cls, k in zip(classes, sizes.tolist(), strict=True)},
+        n_samples=int(n),
     )
     return table

@@ -364,10 +364,11 @@ def _ranking_counts(
     [count in, size in, count out, size out].
 
     The counts are the ranking's ``count_*`` columns; the group sizes come from its
-    ``attrs`` (one ranking or comparison) or, for rankings of several classes put
-    together, from the rows of the same class whose concept is present
-    (``count / prevalence``; all rows, also those the page leaves out). None where
-    the ranking does not hold them.
+    ``attrs`` (one ranking or comparison; for every class against the rest, the
+    ``class_sizes`` and ``n_samples`` that ``_rank_each_class`` records) or, for
+    rankings of several classes put together, from the rows of the same class whose
+    concept is present (``count / prevalence``; all rows, also those the page leaves
+    out). None where the ranking does not hold them.
     """
     n = rows.shape[0]
     out: list[list[int | None]] = []
@@ -388,9 +389,13 @@ def _ranking_counts(
         count = frame[count_col].to_numpy(dtype=np.float64)
         share = frame[share_col].to_numpy(dtype=np.float64)
         size = ranking.attrs.get(size_key) if "class" not in frame.columns else None
+        by_class = _class_sizes(ranking, side) if "class" in frame.columns else None
         sizes: list[int | None]
         if size is not None:
             sizes = [int(size)] * n
+        elif by_class is not None:
+            shown = frame["class"].to_numpy()[rows]
+            sizes = [by_class.get(label) for label in shown.tolist()]
         else:
             if codes is None:
                 uniques, codes = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
@@ -409,6 +414,18 @@ def _ranking_counts(
         )
         out.append(sizes)
     return out
+
+
+def _class_sizes(ranking: pd.DataFrame, side: str) -> dict[Any, int] | None:
+    """The images of each class (``side`` ``"positive"``) or outside it (``"negative"``)
+    that a ranking of every class against the rest records in its ``attrs``; None if
+    it does not (a table put together by hand, attributes lost on the way)."""
+    sizes, total = ranking.attrs.get("class_sizes"), ranking.attrs.get("n_samples")
+    if not isinstance(sizes, dict) or not isinstance(total, int):
+        return None
+    if side == "positive":
+        return {label: int(k) for label, k in sizes.items()}
+    return {label: total - int(k) for label, k in sizes.items()}
 
 
 def _compared(ranking: pd.DataFrame) -> tuple[str, str] | None:
@@ -483,15 +500,28 @@ def _test_text(ranking: pd.DataFrame | None, sided: str | None) -> str:
     return name
 
 
-def _left_out_text(left_out: int) -> str:
-    """What the page says of the ranking rows it leaves out (see :func:`_never_significant`)."""
-    if not left_out:
-        return ""
-    rows = "1 row" if left_out == 1 else f"{left_out:,} rows"
-    return (
-        f"Not listed: {rows} of a concept in no image of the class, which the one-sided "
-        "test can never find significant (they are counted in the adjustment)."
-    )
+def _left_out_text(left_out: int, ranking: pd.DataFrame | None = None) -> str:
+    """What the page says of the ranking rows it leaves out: those that can never be
+    significant (see :func:`_never_significant`) and, for a ranking cut to its first
+    rows per class (``attrs["rows_per_class"]``, ``sksplice report -k``), the cut and
+    the significant rows it left out (``attrs["significant_not_listed"]``)."""
+    texts = []
+    attrs = {} if ranking is None else ranking.attrs
+    k = attrs.get("rows_per_class")
+    if isinstance(k, int):
+        beyond = int(attrs.get("significant_not_listed", 0))
+        cut = f"Listed: the top {k:,} rows of each class by difference"
+        if beyond:
+            rows = "1 significant row" if beyond == 1 else f"{beyond:,} significant rows"
+            cut += f"; {rows} below them {'is' if beyond == 1 else 'are'} left out"
+        texts.append(cut + ".")
+    if left_out:
+        rows, they = ("1 row", "it is") if left_out == 1 else (f"{left_out:,} rows", "they are")
+        texts.append(
+            f"Not listed: {rows} of a concept in no image of the class, which the one-sided "
+            f"test can never find significant ({they} counted in the adjustment)."
+        )
+    return " ".join(texts)
 
 
 def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
@@ -587,6 +617,8 @@ def _group_names(profiles: pd.DataFrame, groups: list[str]) -> list[str]:
     dataset_wide = isinstance(profiles.columns, pd.MultiIndex)
     if dataset_wide:
         sizes = {str(g): int(n) for g, n in _group_sizes(profiles).items()}
+    elif isinstance(profiles.attrs.get("n_samples"), dict):  # (a plain table's own record)
+        sizes = {str(g): int(n) for g, n in profiles.attrs["n_samples"].items()}
     shown = []
     for k, group in enumerate(groups):
         name = "all images" if dataset_wide and k == 0 and group == ALL_GROUP else group
@@ -866,9 +898,11 @@ def render_report(
     profiles : pandas.DataFrame, default=None
         Per-class concept profiles (as from
         :func:`sksplice.analysis.concept_profiles`, or a concept-by-class table
-        of prevalences): the most prevalent concepts of each class, and the
-        prevalence per class of a clicked concept (the page holds those of the
-        concepts it links: in the images, the ranking and the class profiles).
+        of prevalences, whose ``attrs["n_samples"]`` may give the images of each
+        class as a dict): the most prevalent concepts of each class, with its
+        number of images, and the prevalence per class of a clicked concept (the
+        page holds those of the concepts it links: in the images, the ranking and
+        the class profiles).
     ranking : pandas.DataFrame, default=None
         Concept ranking (as from :func:`sksplice.analysis.rank_concepts`, with
         an optional ``class`` column when several rankings are concatenated),
@@ -885,7 +919,10 @@ def render_report(
         the class (``attrs["alternative"]`` ``"greater"``), the rows of a concept
         in no image of the class (``count_positive`` 0, p-value 1) are left out
         of the page, which says how many: they can never be significant (two
-        thirds of the rows of a ranking of 100 classes).
+        thirds of the rows of a ranking of 100 classes). A ranking cut to its
+        first rows per class (``attrs["rows_per_class"]``, as ``sksplice report
+        -k`` cuts it) is said to be, with the significant rows the cut left out
+        (``attrs["significant_not_listed"]``).
     skipped : iterable, default=None
         Images that could not be decomposed: objects with ``item`` and
         ``reason`` attributes (as the embedders report them) or ``(path,
@@ -1013,7 +1050,10 @@ def render_report(
             "settings": [(str(k), str(v)) for k, v in (settings or {}).items()],
             "frequent": frequent,
             "class_profiles": class_profiles,
-            "ranking_text": {**_ranking_text(ranking), "left_out": _left_out_text(left_out)},
+            "ranking_text": {
+                **_ranking_text(ranking),
+                "left_out": _left_out_text(left_out, ranking),
+            },
         }
     )
     texts["data"] = _shown_data(data)

@@ -77,7 +77,9 @@ def compare_datasets(
     correction : {"fdr_bh", "fdr_by", "holm", "bonferroni"} or None, default="fdr_bh"
         Multiple-testing correction, as in :func:`~sksplice.analysis.rank_concepts`.
     alpha : float, default=0.05
-        Level for the ``significant`` column (adjusted p-value below ``alpha``).
+        Level for the ``significant`` column (adjusted p-value below ``alpha``;
+        one within a relative ``1e-9`` of it counts as ``alpha``, as in
+        :func:`~sksplice.analysis.rank_concepts`).
     min_count : int, default=1
         Only concepts present in at least this many samples of the two
         collections together are tested and returned.

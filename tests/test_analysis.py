@@ -514,13 +514,13 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
         profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, ranking)
     )
     out = tmp_path / "profile.out"
-    args = types.SimpleNamespace(output=str(out), format=fmt)
+    args = types.SimpleNamespace(output=str(out), format=fmt, top_k=10)
     assert profile_command._cmd_profile(args) == 0
     text = out.read_text()
     if fmt == "table":
         block = text.split("class lone:")[1]
         assert "sky" not in block  # 1 of 1 against 0 of 40 is p = 1/41 unadjusted: not listed
-        assert "none: the top 3 are not significant" in block
+        assert "  none (3 concepts tested; -f csv lists the top 3 by difference)" in block
         coast = text.split("class coast:")[1].split("class forest:")[0]
         assert "sea" in coast and "p_adj=" in coast and "adjusted p < 0.05" in coast
         # what the adjustment covers: the 9 tests of the 3 classes (3 concepts each)
@@ -528,7 +528,8 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
             "p-values of Fisher's exact test (one-sided), Benjamini-Hochberg-adjusted over "
             "the 9 tests of all 3 classes together\n"
         )
-        assert "grass" not in coast and "(2 more of the top 3 not significant)" in coast
+        # (every significant row listed: no line under them)
+        assert "grass" not in coast and coast.rstrip("\n").endswith("sea")
     elif fmt == "csv":
         rows = pd.read_csv(io.StringIO(text))
         assert {"test", "significant", "p_adjusted"} <= set(rows.columns)
@@ -566,7 +567,7 @@ def test_the_profile_table_names_the_classes_its_tests_cover(monkeypatch, tmp_pa
         profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, ranking)
     )
     out = tmp_path / "profile.out"
-    args = types.SimpleNamespace(output=str(out), format="table")
+    args = types.SimpleNamespace(output=str(out), format="table", top_k=10)
     assert profile_command._cmd_profile(args) == 0
     assert out.read_text().startswith(
         "p-values of Fisher's exact test (one-sided), Benjamini-Hochberg-adjusted over "
@@ -617,7 +618,7 @@ def test_profile_adjusts_over_the_tests_of_all_classes(monkeypatch):
     assert not ranking["significant"].any()
     assert ranking.attrs["adjusted_over"] == "all classes" and ranking.attrs["n_tests"] == 40
     # --top-k keeps the rows of each class, adjusted over all 40 tests
-    _, _, top = profile_command._profile(types.SimpleNamespace(top_k=1), paths, labels, None)
+    top = profile_command._top_per_class(ranking, 1)
     assert len(top) == 20 and top.attrs["n_tests"] == 40
     merged = top.merge(ranking, on=["class", "concept"], suffixes=("", "_all"))
     np.testing.assert_array_equal(merged["p_adjusted"], merged["p_adjusted_all"])
@@ -861,3 +862,26 @@ def test_labels_indexed_by_other_labels_are_refused(rng):
     pd.testing.assert_frame_equal(
         concept_profiles(positional.set_axis(np.arange(30.0)), y.set_axis(range(30))), expected
     )
+
+
+def test_a_p_value_of_exactly_alpha_is_not_significant():
+    # 2 of 4 images against none of 12: Fisher's one-sided p-value is exactly 1/20, summed
+    # in floating point to 0.04999999999999997, and called significant at alpha 0.05
+    from math import comb
+
+    from sksplice.analysis import _rank_each_class
+    from sksplice.shift import compare_datasets
+
+    W = np.zeros((16, 1))
+    W[:2, 0] = 1.0
+    y = ["a"] * 4 + ["b"] * 12
+    ranking = rank_concepts(W, y, "a", concepts=["snow"])
+    assert ranking.loc["snow", "p_adjusted"] == pytest.approx(comb(4, 2) / comb(16, 2), rel=1e-12)
+    assert not ranking.loc["snow", "significant"]
+    each = _rank_each_class(W, y, ["snow"])
+    assert not each["significant"].any()
+    compared = compare_datasets(W[4:], W[:4], concepts=["snow"])
+    assert compared.loc["snow", "p_adjusted"] == pytest.approx(0.05, rel=1e-12)
+    assert not compared.loc["snow", "significant"]
+    # one a hair further below is
+    assert rank_concepts(W, y, "a", concepts=["snow"], alpha=0.0500001).loc["snow", "significant"]

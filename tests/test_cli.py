@@ -2041,15 +2041,18 @@ def test_help_gives_the_defaults_of_the_counts(capsys):
 
 
 def test_the_profile_table_counts_in_words_that_agree():
-    from sksplice.cli._output import _write_not_significant, plural
+    from sksplice.cli._output import _write_significant_tail, plural
 
     assert [plural(n, "image") for n in (0, 1, 2)] == ["0 images", "1 image", "2 images"]
-    for n, expected in (
-        (1, "none: the top one is not significant (-f csv lists it)"),
-        (3, "none: the top 3 are not significant (-f csv lists them)"),
+    for counts, expected in (
+        ((0, 0, 1, 1), "none (1 concept tested; -f csv lists the first by difference)"),
+        ((0, 0, 30, 3), "none (30 concepts tested; -f csv lists the top 3 by difference)"),
+        ((3, 4, 30, 3), "(1 more significant concept: -k 4 lists them all)"),
+        ((3, 9, 30, 3), "(6 more significant concepts: -k 9 lists them all)"),
+        ((3, 3, 30, 10), ""),
     ):
         fh = io.StringIO()
-        _write_not_significant(fh, 0, n)
+        _write_significant_tail(fh, *counts, "difference")
         assert fh.getvalue().strip() == expected
 
 

@@ -552,6 +552,102 @@ def test_the_table_format_rounds_the_exact_p_value_once():
     assert "p_adj=0.012  c0" in fh.getvalue()
 
 
+def test_a_significant_p_value_reads_below_the_level_of_the_heading():
+    # 0.0496 was "p_adj=0.05" on a row under "adjusted p < 0.05"
+    from sksplice.cli._output import format_p_value
+
+    assert format_p_value(0.0496, below=0.05) == "0.0496"
+    assert format_p_value(0.0499999, below=0.05) == "0.0499999"
+    assert format_p_value(0.012, below=0.05) == "0.012"
+    assert format_p_value(0.0496) == "0.05" and format_p_value(0.0, below=0.05) == "<1e-300"
+    fh = io.StringIO()
+    from sksplice.cli import _profile
+
+    _profile._write_profile(fh, _ranked([0.0496]), "table", {"classes": {"a": 3}}, 0.05)
+    assert "p_adj=0.0496  c0" in fh.getvalue()
+
+
+def test_the_profile_table_lists_significant_concepts_that_rank_below_the_top_k(caplog):
+    # 10 images of "x" against 1,000 of "y": ten concepts in 10 of 10 and 750 of 1,000
+    # (not significant) rank above "rare", 2 of 10 against 0 of 1,000 (significant); -k 10
+    # printed "none: the top 10 are not significant"
+    import logging
+
+    from sksplice.analysis import _rank_each_class
+    from sksplice.cli import _profile
+
+    n_x, n_y = 10, 1000
+    W = np.zeros((n_x + n_y, 11))
+    W[:n_x, :10] = 1.0
+    W[n_x : n_x + 750, :10] = 1.0
+    W[:2, 10] = 1.0
+    y = np.array(["x"] * n_x + ["y"] * n_y)
+    ranking = _rank_each_class(W, y, [f"common{j}" for j in range(10)] + ["rare"])
+    metadata = {"classes": {"x": n_x, "y": n_y}, "tests": ranking.attrs["n_tests"]}
+    fh = io.StringIO()
+    _profile._write_profile(fh, _profile.written_ranking(ranking), "table", metadata, 0.05, 10)
+    x = fh.getvalue().split("class x")[1].split("class y")[0].splitlines()
+    assert x[1].endswith("  rare") and "20.0% vs   0.0%" in x[1] and len(x) == 2
+    y_block = fh.getvalue().split("class y")[1].splitlines()
+    assert y_block[1:] == ["  none (11 concepts tested; -f csv lists the top 10 by difference)"]
+    # more significant than -k lists: counted, with the -k that lists them
+    fh = io.StringIO()
+    W[:n_x, 10] = 0.0
+    W[:2, :10] = 0.0  # "common" in 8 of 10: not significant
+    W[:2, 10] = 1.0
+    many = _rank_each_class(
+        np.hstack([W, np.repeat(W[:, 10:], 4, axis=1)]), y, [f"c{j}" for j in range(15)]
+    )
+    table = _profile.written_ranking(many)
+    _profile._write_profile(fh, table, "table", metadata, 0.05, 2)
+    x = fh.getvalue().split("class x")[1].split("class y")[0].splitlines()
+    assert x[-1] == "  (3 more significant concepts: -k 5 lists them all)" and len(x) == 4
+    # the records are the top -k rows of each class; what the cut leaves out is said
+    with caplog.at_level(logging.INFO, logger="sksplice.cli._profile"):
+        top = _profile._top_per_class(ranking, 10)
+    assert len(top) == 20 and "rare" not in set(top["concept"][top["class"] == "x"])
+    assert top.attrs["significant_not_listed"] == 1
+    assert (
+        "-k 10 leaves out 1 significant concept (class x: 1) whose differences rank below "
+        "their class's top 10; -k 11 keeps them" in caplog.text
+    )
+
+
+def test_the_compare_table_counts_the_significant_concepts_beyond_the_top_k():
+    # 30 significant concepts and -k 20: the table listed 20 and said nothing of the others
+    from sksplice.cli import _compare
+
+    table = _ranked([0.001] * 20).drop(columns="class")
+    table = table.rename(
+        columns={
+            "count_positive": "count_a",
+            "count_negative": "count_b",
+            "prevalence_positive": "prevalence_a",
+            "prevalence_negative": "prevalence_b",
+        }
+    )
+    metadata = {
+        "a": {"folder": "old", "images": 40},
+        "b": {"folder": "new", "images": 40},
+        "concepts_tested": 200,
+        "concepts_significant": 30,
+        "alternative": "two-sided",
+        "alpha": 0.05,
+    }
+    fh = io.StringIO()
+    _compare._write_comparison(fh, table, "table", metadata)
+    lines = fh.getvalue().splitlines()
+    assert len(lines) == 2 + 20 + 1
+    assert lines[-1] == "  (10 more significant concepts: -k 30 lists them all)"
+    fh = io.StringIO()
+    _compare._write_comparison(
+        fh, table.assign(significant=False), "table", {**metadata, "concepts_significant": 0}
+    )
+    assert fh.getvalue().splitlines()[-1] == (
+        "  none (200 concepts tested; -f csv lists the top 20 by p-value)"
+    )
+
+
 def test_a_text_query_is_recorded_with_weights_to_6_significant_digits(run_env, tmp_path, capsys):
     args = ["search", str(run_env), "--text", "a red dog", "-f", "json", "-q", *_args(tmp_path)]
     code, out, err = _main(args, capsys)

@@ -933,3 +933,58 @@ def test_the_significance_level_is_written_into_the_page(alpha, shown):
     y = np.array(["a"] * 4 + ["b"] * 4)
     page = render_report([], ranking=rank_concepts(W, y, "a", concepts=["x", "z"], alpha=alpha))
     assert ('rows are significant (adjusted p &lt; <span id="alpha">' + shown + "</span>);") in page
+
+
+def test_each_class_of_a_cut_ranking_keeps_its_sizes_and_the_page_says_what_was_cut():
+    # `sksplice report -k 2`: a class whose kept rows all had the concept in no image
+    # outside it showed "0.0% 0" (no size: it was guessed from count / share); and the
+    # page did not say that it lists the top rows only, nor what that left out
+    from sksplice.analysis import _rank_each_class
+    from sksplice.cli._profile import _top_per_class
+
+    # "tent" in 1 of 4 "camp" images and nowhere else; "rare" in 2 of 4, none outside
+    n_a, n_b = 4, 12
+    W = np.zeros((n_a + n_b, 4))
+    W[:1, 0] = 1.0
+    W[:2, 1] = 1.0
+    W[n_a:, 2] = 1.0  # "road": in every "city" image
+    W[n_a : n_a + 6, 3] = 1.0
+    y = np.array(["camp"] * n_a + ["city"] * n_b)
+    ranking = _rank_each_class(W, y, ["tent", "rare", "road", "car"])
+    top = _top_per_class(ranking, 2)
+    data = _data(render_report([], ranking=top))
+    sizes = {
+        (data["rankClasses"][r[0]], data["concepts"][r[1]]): (r[9], r[11]) for r in data["ranking"]
+    }
+    assert sizes[("camp", "rare")] == (4, 12) and sizes[("camp", "tent")] == (4, 12)
+    assert sizes[("city", "road")] == (12, 4)
+    # the cut, said above the table
+    page = render_report([], ranking=top)
+    assert "Listed: the top 2 rows of each class by difference." in page
+    # a significant row below the cut is counted (10 of 10 against 750 of 1,000 is not
+    # significant; 2 of 10 against none of 1,000 is, and ranks below them)
+    n_x, n_y = 10, 1000
+    W = np.zeros((n_x + n_y, 4))
+    W[:n_x, :3] = 1.0
+    W[n_x : n_x + 750, :3] = 1.0
+    W[:2, 3] = 1.0
+    y = np.array(["x"] * n_x + ["y"] * n_y)
+    ranking = _rank_each_class(W, y, ["a", "b", "c", "rare"])
+    assert ranking.set_index(["class", "concept"]).loc[("x", "rare"), "significant"]
+    top = _top_per_class(ranking, 3)
+    assert top.attrs["significant_not_listed"] == 1
+    assert (
+        "Listed: the top 3 rows of each class by difference; 1 significant row below them is "
+        "left out. Not listed: 1 row of a concept in no image of the class, which the one-sided "
+        "test can never find significant (it is counted in the adjustment)."
+        in render_report([], ranking=top)
+    )
+
+
+def test_a_plain_table_of_shares_gives_its_groups_sizes_from_its_attrs():
+    # `sksplice compare A B --report`: the two collections' cards read "A: person 100%",
+    # a share of 1 image
+    profiles = pd.DataFrame({"A": [1.0, 0.0], "B": [0.5, 0.5]}, index=["person", "sea"])
+    profiles.attrs["n_samples"] = {"A": 1, "B": 6}
+    data = _data(render_report([], profiles=profiles))
+    assert data["groupNames"] == ["A (n=1)", "B (n=6)"]

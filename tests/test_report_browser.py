@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -637,6 +638,29 @@ def test_shares_show_their_counts_and_an_underflowed_p_value_a_bound(browser, tm
     assert cells[0] == "lake"
     assert [" ".join(c.split()) for c in cells[1:3]] == ["100.0% 2000/2000", "0.0% 0/2000"]
     assert cells[5] == "<1e-300"
+    page.close()
+
+
+def test_a_significant_p_value_reads_below_the_level(browser, tmp_path):
+    # 0.0496 on a significant row read "0.050" under "adjusted p < 0.05"
+    ranking = pd.DataFrame(
+        {
+            "prevalence_positive": [0.9, 0.8, 0.7],
+            "prevalence_negative": [0.1, 0.2, 0.3],
+            "prevalence_diff": [0.8, 0.6, 0.4],
+            "test": ["fisher"] * 3,
+            "p_adjusted": [0.0496, 0.012, 0.0504],
+            "significant": [True, True, False],
+        },
+        index=pd.Index(["sea", "sky", "sand"], name="concept"),
+    )
+    ranking.attrs.update(alpha=0.05, positive="coast", negative="rest")
+    page = Page(browser, write_report(tmp_path / "r.html", [], ranking=ranking))
+    shown = {}
+    for row in page.page.locator("#ranking-table tbody tr").all():
+        cells = row.locator("td").all_inner_texts()
+        shown[cells[-7]] = cells[-2]  # (concept ... p adjusted, significant)
+    assert shown == {"sea": "0.0496", "sky": "0.012", "sand": "0.050"}
     page.close()
 
 

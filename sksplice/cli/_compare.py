@@ -22,8 +22,8 @@ from ._logging import CLIError, _usage
 from ._output import (
     _Output,
     _TextSink,
-    _write_not_significant,
     _write_significant_rows,
+    _write_significant_tail,
     _write_table_records,
     no_concept,
     plural,
@@ -91,7 +91,17 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         "correction": comparison.attrs["correction"],
         "alpha": comparison.attrs["alpha"],
         "concepts_tested": len(comparison),
+        # (all of them, also those beyond -k: rows come by p-value, they come first)
+        "concepts_significant": int(comparison["significant"].sum()),
     }
+    beyond = metadata["concepts_significant"] - int(table["significant"].sum())
+    if beyond and args.format != "table":  # (the table says it under its rows)
+        logger.info(
+            "-k %d leaves out %s; -k %d keeps them",
+            args.top_k,
+            plural(beyond, "significant concept"),
+            metadata["concepts_significant"],
+        )
     if args.report is not None:
         # the explorer: the two collections as its two classes, every tested concept ranked
         label_of = {str(p): labels[0 if a else 1] for p, a in zip(dec.paths, from_a, strict=True)}
@@ -103,7 +113,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             args.report,
             title=f"sksplice compare: {labels[0]} vs {labels[1]}",
             label_of=label_of,
-            profiles=comparison[["prevalence_a", "prevalence_b"]].set_axis(list(labels), axis=1),
+            profiles=_shares(comparison, labels, int(from_a.sum()), int((~from_a).sum())),
             ranking=comparison,
             settings={
                 "alternative": args.alternative,
@@ -116,6 +126,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         if args.format != "table":  # (the table lists the significant rows only)
             out.summary = plural(len(table), "concept")
     return 0
+
+
+def _shares(comparison: Any, labels: tuple[str, str], n_a: int, n_b: int) -> Any:
+    """The prevalences of a comparison as a table of its two collections, for the
+    report, with the images of each (``attrs["n_samples"]``: the page shows them)."""
+    shares = comparison[["prevalence_a", "prevalence_b"]].set_axis(list(labels), axis=1)
+    shares.attrs = {"n_samples": {labels[0]: n_a, labels[1]: n_b}}
+    return shares
 
 
 def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any]) -> None:
@@ -143,6 +161,11 @@ def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, A
             f"{sided})\n"
         )
         sig = table[table["significant"]]
-        _write_significant_rows(fh, sig, "A {:6.1%} -> B {:6.1%}", "prevalence_a", "prevalence_b")
-        _write_not_significant(fh, len(sig), len(table))
+        alpha = metadata["alpha"]
+        _write_significant_rows(
+            fh, sig, "A {:6.1%} -> B {:6.1%}", "prevalence_a", "prevalence_b", alpha
+        )
+        n_significant = metadata.get("concepts_significant", len(sig))
+        tested = metadata["concepts_tested"]
+        _write_significant_tail(fh, len(sig), n_significant, tested, len(table), "p-value")
     fh.flush()

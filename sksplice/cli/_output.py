@@ -527,43 +527,54 @@ def _json_column(column: Any, indent: str | None = None) -> list[str]:
     return out
 
 
-def format_p_value(p: float) -> str:
+def format_p_value(p: float, below: float | None = None) -> str:
     """A p-value to two significant digits; one that underflowed to 0 as ``<1e-300``.
 
     (The tests' p-values are floats: below about 5e-324 they are 0, which would
-    read as a certainty.)
+    read as a certainty.) With ``below`` (the level a significant row's p-value is
+    under), a value below it gets the digits it needs to read so: 0.0496 as
+    ``0.0496``, not the ``0.05`` of two digits under "adjusted p < 0.05".
     """
-    return "<1e-300" if p == 0 else f"{p:.2g}"
+    if p == 0:
+        return "<1e-300"
+    text, digits = f"{p:.2g}", 2
+    while below is not None and p < below and float(text) >= below and digits < 17:
+        digits += 1
+        text = f"{p:.{digits}g}"
+    return text
 
 
 def _write_significant_rows(
-    fh: _TextSink, sig: Any, prevalences: str, first: str, second: str
+    fh: _TextSink, sig: Any, prevalences: str, first: str, second: str, alpha: float
 ) -> None:
     """The table format's rows, one per significant concept.
 
     Each row is ``prevalences`` formatted with the row's columns ``first`` and
-    ``second``, then the adjusted p-value and the concept (the header names the
-    test: Fisher's exact test for every row).
+    ``second``, then the adjusted p-value (reading below ``alpha``, the level the
+    heading names) and the concept (the header names the test: Fisher's exact test
+    for every row).
     """
     for _, row in sig.iterrows():
         fh.write(
             f"  {prevalences.format(row[first], row[second])}"
-            f"  p_adj={format_p_value(row['p_adjusted'])}  {row['concept']}\n"
+            f"  p_adj={format_p_value(row['p_adjusted'], below=alpha)}  {row['concept']}\n"
         )
 
 
-def _write_not_significant(fh: _TextSink, n_significant: int, n_rows: int) -> None:
-    """The table format's last line: how many of the rows shown were not significant."""
-    n_not = n_rows - n_significant
-    if not n_significant:
-        top = "the top one is" if n_not == 1 else f"the top {n_not} are"
-        fh.write(f"  none: {top} not significant (-f csv lists {_them(n_not)})\n")
-    elif n_not:
-        fh.write(f"  ({n_not} more of the top {n_rows} not significant)\n")
-
-
-def _them(n: int) -> str:
-    return "it" if n == 1 else "them"
+def _write_significant_tail(
+    fh: _TextSink, shown: int, significant: int, tested: int, listed: int, order: str
+) -> None:
+    """The table format's line under the ``shown`` significant rows of a group: that
+    there is none among the ``tested`` concepts, or how many more of the
+    ``significant`` there are (``-k`` is what cut them) and the ``-k`` that lists
+    them all; nothing when every significant row is shown. ``listed``: the rows
+    ``-f csv`` gives, the top ones by ``order``."""
+    if not significant:
+        top = "the first" if listed == 1 else f"the top {listed}"
+        fh.write(f"  none ({plural(tested, 'concept')} tested; -f csv lists {top} by {order})\n")
+    elif significant > shown:
+        more = plural(significant - shown, "more significant concept")
+        fh.write(f"  ({more}: -k {significant} lists them all)\n")
 
 
 def significant(value: float, digits: int = 4) -> str:

@@ -16,8 +16,8 @@ from ._logging import CLIError, _usage
 from ._output import (
     _Output,
     _TextSink,
-    _write_not_significant,
     _write_significant_rows,
+    _write_significant_tail,
     _write_table_records,
     no_concept,
     plural,
@@ -73,11 +73,39 @@ def _profile(
     # every class against the rest, the p-values adjusted over all classes' tests
     # together: the table shows them together
     ranking = _rank_each_class(W, y, concepts)
-    if args.top_k is not None:
-        attrs = ranking.attrs
-        ranking = ranking.groupby("class", sort=False).head(args.top_k).reset_index(drop=True)
-        ranking.attrs = attrs
     return dec, profiles, ranking
+
+
+def _top_per_class(ranking: Any, k: int | None) -> Any:
+    """The first ``k`` rows of each class of ``ranking`` (every row for None).
+
+    The rows come by difference, not by p-value: a significant concept of a small
+    class (2 of 10 images, none of 1,000) can rank below concepts that are not (10
+    of 10, 750 of 1,000). What the cut leaves out of them is logged, with the
+    ``-k`` that keeps them, and recorded in the ``attrs`` of the rows returned
+    (``rows_per_class``, ``significant_not_listed``: the report says so).
+    """
+    if k is None:
+        return ranking
+    position = ranking.groupby("class", sort=False).cumcount().to_numpy()
+    significant = ranking["significant"].to_numpy(dtype=bool)
+    top = ranking[position < k].reset_index(drop=True)
+    top.attrs = dict(ranking.attrs)
+    beyond = significant & (position >= k)
+    top.attrs.update(rows_per_class=k, significant_not_listed=int(beyond.sum()))
+    if beyond.any():
+        per_class = ranking["class"][beyond].value_counts(sort=False)
+        classes = ", ".join(f"class {c}: {n}" for c, n in sorted(per_class.items()))
+        logger.info(
+            "-k %d leaves out %s (%s) whose differences rank below their class's top %d; "
+            "-k %d keeps them",
+            k,
+            plural(int(beyond.sum()), "significant concept"),
+            classes,
+            k,
+            int(position[significant].max()) + 1,
+        )
+    return top
 
 
 def _check_classes_left(
@@ -135,7 +163,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     _warn_unknown_extension(args)
     dec, _, ranking = _profile(args, paths, labels, plan)
     _report_skipped(dec.skipped, len(paths))
-    table = written_ranking(ranking)
+    # (the table lists each class's significant concepts, at most -k of them; the
+    # records are the top -k rows of each class, significant or not)
+    table_format = args.format == "table"
+    table = written_ranking(ranking if table_format else _top_per_class(ranking, args.top_k))
     attrs = ranking.attrs
     metadata = {
         **dec.metadata,
@@ -148,7 +179,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     }
     out = _Output(args.output)
     with out.writing():
-        _write_profile(out.fh, table, args.format, metadata, attrs["alpha"])
+        _write_profile(out.fh, table, args.format, metadata, attrs["alpha"], args.top_k)
         if args.format != "table":  # (the table lists the significant rows only)
             n_classes = table["class"].nunique()
             classes = "1 class" if n_classes == 1 else f"{n_classes} classes"
@@ -166,8 +197,19 @@ _CORRECTIONS = {
 
 
 def _write_profile(
-    fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any], alpha: float
+    fh: _TextSink,
+    table: Any,
+    fmt: str,
+    metadata: dict[str, Any],
+    alpha: float,
+    top_k: int | None = None,
 ) -> None:
+    """Write a ranking: records, or the table of each class's significant concepts.
+
+    The table format is given every row of each class and lists its significant
+    ones, largest difference first, at most ``top_k`` of them (then how many more
+    there are); the other formats write ``table`` as it is.
+    """
     sizes = metadata.get("classes", {})
     total = sum(sizes.values())
     if fmt != "table":
@@ -197,8 +239,10 @@ def _write_profile(
                 f"class {cls}{counted}: concepts significantly more frequent than in the "
                 f"other classes (adjusted p < {alpha:g})\n"
             )
+            shown = sig if top_k is None else sig.head(top_k)
             _write_significant_rows(
-                fh, sig, "{:6.1%} vs {:6.1%}", "prevalence_positive", "prevalence_negative"
+                fh, shown, "{:6.1%} vs {:6.1%}", "prevalence_positive", "prevalence_negative", alpha
             )
-            _write_not_significant(fh, len(sig), len(frame))
+            listed = len(frame) if top_k is None else min(top_k, len(frame))
+            _write_significant_tail(fh, len(shown), len(sig), len(frame), listed, "difference")
     fh.flush()

@@ -24,7 +24,7 @@ from ._decompose import (
 from ._inputs import _has_class_folders, _labelled, collect_images
 from ._logging import CLIError, _usage, committing, raise_if_signalled
 from ._output import naming_write_errors, no_concept, plural, say_wrote, significant
-from ._profile import _profile
+from ._profile import _profile, _top_per_class
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     _warn_unknown_extension(args)
     if labelled:
         dec, profiles, ranking = _profile(args, paths, labels, plan, fewer_ok=True)
+        if ranking is not None:
+            ranking = _top_per_class(ranking, args.top_k)
         label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
     else:
         dec = _decompose(args, paths, plan)

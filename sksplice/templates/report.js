@@ -22,9 +22,21 @@
   }
   const pct = (v) => (v === null ? "" : (100 * v).toFixed(1) + "%");
   const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + (100 * v).toFixed(1) + " pp");
-  // (a p-value below about 5e-324 underflowed to 0 in float64: shown as a bound)
-  const pfmt = (v) => (v === null ? "" : v === 0 ? "<1e-300" : v < 0.001 ? v.toExponential(1) :
-                       v.toPrecision(2));
+  // a p-value to 2 significant digits, and more where a significant row's (below the
+  // level) would read as the level: 0.0496 as "0.0496", not "0.050" (a p-value below
+  // about 5e-324 underflowed to 0 in float64: shown as a bound)
+  const pfmt = (v, below) => {
+    if (v === null) return "";
+    if (v === 0) return "<1e-300";
+    const show = (d) => (v < 0.001 ? v.toExponential(d - 1) : v.toPrecision(d));
+    let digits = 2;
+    let text = show(digits);
+    while (below !== undefined && v < below && Number(text) >= below && digits < 6) {
+      digits += 1;
+      text = show(digits);
+    }
+    return text;
+  };
   // a weight: 3 decimals, or 2 significant digits below 0.001 (never a non-zero "0.000")
   const wfmt = (v) => (v !== 0 && Math.abs(v) < 0.001 ? v.toExponential(1) : v.toFixed(3));
   const baseName = (p) => p.split(/[\\/]/).pop();
@@ -122,7 +134,8 @@
         tr.append(td);
         tr.append(shareCell(r[2], r[8], r[9]), shareCell(r[3], r[10], r[11]),
                   el("td", { class: "num" }, pts(r[4])), el("td", null, r[5]),
-                  el("td", { class: "num" }, pfmt(r[6])), el("td", null, r[7] ? "yes" : "no"));
+                  el("td", { class: "num" }, pfmt(r[6], r[7] ? DATA.alpha : undefined)),
+                  el("td", null, r[7] ? "yes" : "no"));
         frag.append(tr);
       }
       tbody.append(frag);
