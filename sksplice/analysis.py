@@ -33,6 +33,7 @@ from ._validation import (
     check_option,
     find_label,
     row_labels,
+    shown_label,
 )
 
 __all__ = ["ALL_GROUP", "concept_profiles", "rank_concepts"]
@@ -441,7 +442,8 @@ def _ranking_inputs(W: Any, y: Any, concepts: Any) -> tuple[Any, Any, np.ndarray
     classes = np.unique(y)
     if classes.shape[0] < 2:
         raise ValueError(
-            f"`y` holds a single class ({classes[0]!r}); ranking concepts needs at least two"
+            f"`y` holds a single class ({shown_label(classes[0])}); ranking concepts needs at "
+            "least two"
         )
     return names, W, y, classes
 

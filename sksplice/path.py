@@ -221,7 +221,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     True
     """
     penalties = _check_penalties(l1_penalties)
-    from .transformer import SpliceTransformer
+    from .transformer import SpliceTransformer, _weights_dtype
 
     if not isinstance(transformer, SpliceTransformer):
         raise TypeError(
@@ -231,10 +231,11 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         check_is_fitted(transformer)
     except Exception:
         transformer = clone(transformer).fit(X)
-    X = transformer._validate_X(X, reset=False)
+    # (float16 rows kept, as transform keeps them: the weights are float32, as its are)
+    X = transformer._validate_X(X, reset=False, keep_float16=True)
     V = transformer._targets(X)
-    Xn = l2_normalize(X)
-    dtype = np.float64 if X.dtype == np.float64 else np.float32
+    dtype = _weights_dtype(X)
+    Xn = l2_normalize(X.astype(dtype, copy=False))
 
     weights: list[scipy.sparse.csr_matrix] = []
     mean_l0, cosine, worst_gap, n_iter = [], [], [], []

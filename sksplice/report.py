@@ -591,15 +591,40 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
     }
 
 
+def _prevalences(profiles: pd.DataFrame) -> pd.DataFrame:
+    """The concept-by-group table of prevalences of ``profiles``."""
+    return profiles["prevalence"] if isinstance(profiles.columns, pd.MultiIndex) else profiles
+
+
+def _rounded_share(value: float) -> float | None:
+    """A share for the page's data: 3 decimals, but never rounded to 0 or 1 when it is
+    neither (1 of 3,000 images is not none, 2,999 of 3,000 not all); None if not finite."""
+    if not math.isfinite(value):
+        return None
+    rounded = round(value, 3)
+    if (rounded == 0.0 and value != 0.0) or (rounded == 1.0 and value != 1.0):
+        return float(f"{value:.6g}")
+    return rounded
+
+
+def _share_text(share: float) -> str:
+    """A share as a whole percentage, as the class cards show it: ``"75%"``; one that is
+    neither none nor all is never shown as ``"0%"`` or ``"100%"`` (``"<1%"``, ``">99%"``)."""
+    percent = 100.0 * share
+    if percent > 0.0 and round(percent) == 0:
+        return "<1%"
+    if percent < 100.0 and round(percent) >= 100:
+        return ">99%"
+    return f"{percent:.0f}%"
+
+
 def _profile_rows(profiles: pd.DataFrame) -> tuple[list[str], dict[str, list[float | None]]]:
     """Per-class prevalence of every concept: (groups, {concept: [prevalence per group]})."""
-    table = profiles["prevalence"] if isinstance(profiles.columns, pd.MultiIndex) else profiles
+    table = _prevalences(profiles)
     groups = [str(c) for c in table.columns]
     values = table.to_numpy(dtype=np.float64)
-    isfinite = math.isfinite
-    # (Python floats, rounded as _finite rounds them)
     return groups, {
-        str(name): [round(v, 3) if isfinite(v) else None for v in row]
+        str(name): [_rounded_share(v) for v in row]
         for name, row in zip(table.index, values.tolist(), strict=True)
     }
 
@@ -1021,14 +1046,22 @@ def render_report(
     cosine = np.array([r.cosine for r in results], dtype=np.float64)
     class_profiles = []
     if groups:
-        table = pd.DataFrame(prevalence, index=groups).T
+        # (the exact shares: the cards' percentages are rounded from them, once)
+        shares = _prevalences(cast("pd.DataFrame", profiles))
+        table = pd.DataFrame(
+            shares.to_numpy(dtype=np.float64),
+            index=[str(name) for name in shares.index],
+            columns=groups,
+        )
         for group, name in zip(groups, names, strict=True):
             top = table[group].dropna().sort_values(ascending=False, kind="mergesort")
             top = top[top > 0].head(10)
-            class_profiles.append((name, [(str(k), float(v)) for k, v in top.items()]))
+            class_profiles.append(
+                (name, [(str(k), float(v), _share_text(float(v))) for k, v in top.items()])
+            )
         # the prevalences of the concepts the page can show (a concept is shown from its
         # links: in the images, the ranking and the class profiles)
-        linked = set(concept_index).union(k for _, top in class_profiles for k, _ in top)
+        linked = set(concept_index).union(k for _, top in class_profiles for k, *_ in top)
         data["prevalence"] = {k: v for k, v in prevalence.items() if k in linked}
     summary = {
         "n_images": len(results),

@@ -342,8 +342,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
     Notes
     -----
-    ``transform`` returns float32 weights for float32 input and float64
-    weights for any other input (float16 and integers included). The
+    ``transform`` returns float32 weights for float32 and float16 input
+    (float16 rows are solved in float32) and float64 weights for any other
+    input (float64 and integers). The
     decomposition is scale-invariant (rows are scaled by their largest
     absolute value before they are normalised).
     An all-zero row of ``X``, or one whose centred embedding is zero up to
@@ -764,12 +765,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             kwargs["progress"] = on_rows
         # V is centred (now or a chunk at a time) from an X that _validate_X has
         # checked: no second check.
-        return self._get_lasso().solve(V, penalty, check_input=False, **kwargs)
+        # (l1_penalty=0 is refused here: the solver's advice leaves it out)
+        return self._get_lasso().solve(V, penalty, check_input=False, _zero_penalty=False, **kwargs)
 
     def _solve_path(self, V: Any, penalties: Any) -> list[Any]:
         """The solutions at ``penalties`` (see :meth:`NonNegLasso.solve_path`)."""
         return self._get_lasso().solve_path(
-            V, penalties, check_input=False, **self._solver_options()
+            V, penalties, check_input=False, _zero_penalty=False, **self._solver_options()
         )
 
     def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix:

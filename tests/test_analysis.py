@@ -885,3 +885,13 @@ def test_a_p_value_of_exactly_alpha_is_not_significant():
     assert not compared.loc["snow", "significant"]
     # one a hair further below is
     assert rank_concepts(W, y, "a", concepts=["snow"], alpha=0.0500001).loc["snow", "significant"]
+
+
+@pytest.mark.parametrize(
+    ("y", "shown"), [(np.array(["woman"] * 4), "'woman'"), (np.ones(4, int), "1")]
+)
+def test_a_single_class_is_named_as_python_shows_it(y, shown):
+    # "`y` holds a single class (np.str_('woman'))"
+    with pytest.raises(ValueError) as refused:
+        rank_concepts(np.eye(4), y, y[0], concepts=list("abcd"))
+    assert str(refused.value).startswith(f"`y` holds a single class ({shown}); ")

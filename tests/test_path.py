@@ -61,6 +61,20 @@ def test_path_equals_independent_solves(problem):
     assert list(path.concepts) == list(splicer.concepts_)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_path_weights_have_the_dtype_of_transforms(problem, dtype):
+    # float16 rows gave float32 weights from transform and float64 ones from the path
+    splicer, X = problem
+    X = X.astype(dtype)
+    path = splice_path(splicer, X, [0.3, 0.1])
+    for k, penalty in enumerate(path.l1_penalties):
+        alone = clone(splicer).set_params(l1_penalty=float(penalty)).fit(problem[1])
+        W_alone = alone.transform(X)
+        assert path.weights[k].dtype == W_alone.dtype
+        np.testing.assert_allclose(path.weights[k].toarray(), W_alone.toarray(), atol=2e-3)
+        assert path.cosine[k] == pytest.approx(alone.score(X), abs=1e-3)
+
+
 def test_the_path_is_solved_in_one_batch_with_fewer_rounds(problem, monkeypatch):
     # One call solves every penalty, and carrying each sample's working set from
     # one penalty to the next takes fewer rounds than solving each from scratch.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import re
@@ -988,3 +989,39 @@ def test_a_plain_table_of_shares_gives_its_groups_sizes_from_its_attrs():
     profiles.attrs["n_samples"] = {"A": 1, "B": 6}
     data = _data(render_report([], profiles=profiles))
     assert data["groupNames"] == ["A (n=1)", "B (n=6)"]
+
+
+def test_a_share_that_is_neither_none_nor_all_never_reads_0_or_100_percent():
+    # the class cards showed 199 of 200 images as "100%" and 1 of 300 as "0%"
+    from sksplice.report import _share_text
+
+    W = np.zeros((500, 3))
+    W[:199, 0] = 1.0  # "sky": 199 of the 200 "a" images
+    W[:200, 1] = 1.0  # "sea": all of them
+    W[200, 2] = 1.0  # "kite": 1 of the 300 "b" images
+    W[201:, 1] = 1.0
+    profiles = concept_profiles(W, ["a"] * 200 + ["b"] * 300, ["sky", "sea", "kite"])
+    page = render_report([], profiles=profiles)
+    cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
+    # (the last card of a concept wins: "sky" in a, "kite" in b)
+    shown = {
+        concept: html.unescape(text)
+        for concept, text in re.findall(
+            r'data-concept="([^"]+)"[^>]*>[^<]*</a>.*?<span class="val">([^<]*)</span>', cards, re.S
+        )
+    }
+    assert shown["sky"] == ">99%" and shown["kite"] == "<1%"
+    a_card = cards.split("<h3")[2]
+    assert re.search(r'data-concept="sea".*?<span class="val">100%</span>', a_card, re.S)
+    # the page's data keeps such shares off 0 and 1 too
+    prevalence = _data(page)["prevalence"]
+    assert 0 < prevalence["kite"][2] < 0.01 and 0.99 < prevalence["sky"][1] < 1
+    assert [_share_text(v) for v in (0.0, 0.004, 0.005, 0.5, 0.994, 0.995, 1.0)] == [
+        "0%",
+        "<1%",
+        "<1%",
+        "50%",
+        "99%",
+        ">99%",
+        "100%",
+    ]

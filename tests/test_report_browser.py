@@ -641,6 +641,28 @@ def test_shares_show_their_counts_and_an_underflowed_p_value_a_bound(browser, tm
     page.close()
 
 
+def test_a_share_that_is_neither_none_nor_all_reads_neither(browser, tmp_path):
+    # 1 of 3,000 images read "0.0%" and 2,999 of 3,000 "100.0%"
+    n = 3000
+    W = np.zeros((2 * n, 2))
+    W[: n - 1, 0] = 1.0  # lake: 2,999 of the water images
+    W[n, 1] = 1.0  # ice: 1 of the land images
+    y = np.array(["water"] * n + ["land"] * n)
+    ranking = rank_concepts(
+        W, y, "water", "land", concepts=["lake", "ice"], alternative="two-sided"
+    )
+    page = Page(browser, write_report(tmp_path / "r.html", [], ranking=ranking))
+    shares = {}
+    for row in page.page.locator("#ranking-table tbody tr").all():
+        cells = [" ".join(c.split()) for c in row.locator("td").all_inner_texts()]
+        shares[cells[0]] = cells[1:3]
+    assert shares == {
+        "lake": [">99.9% 2999/3000", "0.0% 0/3000"],
+        "ice": ["0.0% 0/3000", "<0.1% 1/3000"],
+    }
+    page.close()
+
+
 def test_a_significant_p_value_reads_below_the_level(browser, tmp_path):
     # 0.0496 on a significant row read "0.050" under "adjusted p < 0.05"
     ranking = pd.DataFrame(

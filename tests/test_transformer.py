@@ -1427,6 +1427,7 @@ def test_rows_centred_by_chunk_give_the_weights_of_rows_centred_at_once(dtype):
 
 def test_a_tiny_penalty_with_chunked_rows_warns_once_with_the_floor_of_all_rows():
     from sksplice._means import center_rows
+    from sksplice.path import splice_path
 
     rng = np.random.default_rng(9)
     n_concepts, dim, n = 40, 16, 150
@@ -1443,3 +1444,13 @@ def test_a_tiny_penalty_with_chunked_rows_warns_once_with_the_floor_of_all_rows(
     assert len(floor) == 1
     assert f"about {lasso.smallest_supported_penalty(V, est.tol):.2g}" in floor[0]
     assert W.shape == (n, n_concepts)
+    # the transformer refuses l1_penalty=0: its warning does not suggest it (the
+    # solver's own does)
+    assert "l1_penalty=0" not in floor[0] and "a larger l1_penalty (such as 0.01" in floor[0]
+    with pytest.warns(UserWarning, match=r"Use l1_penalty=0 \(non-negative least squares\)"):
+        lasso.solve(V[:20], 1e-12)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        splice_path(est, X[:20], [1e-11, 1e-12])
+    assert not any("l1_penalty=0" in str(w.message) for w in record)
+    assert any("smallest penalty" in str(w.message) for w in record)

@@ -260,6 +260,7 @@ class NonNegLasso:
         memory_budget: int | None = None,
         check_input: bool = True,
         progress: Callable[[int], object] | None = None,
+        _zero_penalty: bool = True,
     ) -> SparseCodes:
         """Solve the non-negative lasso for every row of ``V``.
 
@@ -359,7 +360,7 @@ class NonNegLasso:
             V, solver, tol, max_iter, warm_start, check_input
         )
         return self._solve_penalties(
-            Vt, [lam], method, tol, max_iter, W_warm, memory_budget, progress
+            Vt, [lam], method, tol, max_iter, W_warm, memory_budget, progress, _zero_penalty
         )[0]
 
     def solve_path(
@@ -373,6 +374,7 @@ class NonNegLasso:
         warm_start: Any = None,
         memory_budget: int | None = None,
         check_input: bool = True,
+        _zero_penalty: bool = True,
     ) -> list[SparseCodes]:
         """Solve every row of ``V`` at several penalties, each solution seeding the next.
 
@@ -438,13 +440,13 @@ class NonNegLasso:
         ordered = [lams[i] for i in order]
         if method == "working_set":
             solved = self._solve_penalties(
-                Vt, ordered, method, tol, max_iter, W_warm, memory_budget
+                Vt, ordered, method, tol, max_iter, W_warm, memory_budget, None, _zero_penalty
             )
         else:
             solved = []
             for lam in ordered:
                 codes = self._solve_penalties(
-                    Vt, [lam], method, tol, max_iter, W_warm, memory_budget
+                    Vt, [lam], method, tol, max_iter, W_warm, memory_budget, None, _zero_penalty
                 )[0]
                 solved.append(codes)
                 W_warm = codes
@@ -486,8 +488,14 @@ class NonNegLasso:
         W_warm: Any,
         memory_budget: int | None,
         progress: Callable[[int], object] | None = None,
+        zero_penalty: bool = True,
     ) -> list[SparseCodes]:
-        """Solve at the decreasing penalties ``lams`` (more than one: working set only)."""
+        """Solve at the decreasing penalties ``lams`` (more than one: working set only).
+
+        ``zero_penalty``: whether the caller takes ``l1_penalty=0`` (non-negative least
+        squares), which the warning about too small a penalty then suggests; a
+        :class:`~sksplice.SpliceTransformer` does not.
+        """
         n = int(Vt.shape[0])
         chunk = self._chunk_size(method, n, memory_budget)
         floor = self._penalty_floor(Vt, lams, tol, chunk)
@@ -509,8 +517,12 @@ class NonNegLasso:
                 f"l1_penalty={shown} is below the smallest penalty the duality-gap "
                 f"certificate supports at tol={tol:g} for these targets (about {floor:.2g}); "
                 f"the rows are solved with max_iter={budget} and may not reach tol. Use "
-                "l1_penalty=0 (non-negative least squares), a larger l1_penalty or a "
-                "larger tol",
+                + (
+                    "l1_penalty=0 (non-negative least squares), a larger l1_penalty or a larger tol"
+                    if zero_penalty
+                    else "a larger l1_penalty (such as 0.01, which gives nearly the fit of "
+                    "none) or a larger tol"
+                ),
                 UserWarning,
             )
 

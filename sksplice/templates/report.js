@@ -20,7 +20,14 @@
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
   }
-  const pct = (v) => (v === null ? "" : (100 * v).toFixed(1) + "%");
+  // a share to 0.1%; one that is neither none nor all never reads "0.0%" or "100.0%"
+  const pct = (v) => {
+    if (v === null) return "";
+    const text = (100 * v).toFixed(1);
+    if (v > 0 && Number(text) === 0) return "<0.1%";
+    if (v < 1 && Number(text) >= 100) return ">99.9%";
+    return text + "%";
+  };
   const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + (100 * v).toFixed(1) + " pp");
   // a p-value to 2 significant digits, and more where a significant row's (below the
   // level) would read as the level: 0.0496 as "0.0496", not "0.050" (a p-value below
