@@ -91,7 +91,8 @@ def compare_datasets(
     -------
     comparison : pandas.DataFrame
         One row per tested concept (index: concept name), sorted by p-value,
-        then by the absolute prevalence difference (largest first). Columns:
+        then by the absolute prevalence difference (largest first, compared
+        exactly), then in the order of the columns. Columns:
         ``count_a``, ``count_b`` (samples in which the concept is present),
         ``prevalence_a``, ``prevalence_b``, ``prevalence_diff`` (B minus A),
         ``mean_weight_a``, ``mean_weight_b``, ``mean_weight_diff`` (B minus A;
@@ -202,7 +203,10 @@ def compare_datasets(
         },
         index=pd.Index(names[keep], name="concept"),
     )
-    order = np.lexsort((-np.abs(p_b - p_a), tests["p_value"]))
+    # ties of p-value by the larger difference, compared exactly (x_b n_a - x_a n_b, in
+    # integers: the float differences of equal ones can differ in their last bit)
+    exact = x_b.astype(np.int64) * int(n_a) - x_a.astype(np.int64) * int(n_b)
+    order = np.lexsort((-np.abs(exact), tests["p_value"]))
     comparison = comparison.iloc[order]
     comparison.attrs.update(
         labels=tuple(labels),

@@ -41,6 +41,7 @@ from sksplice import (
 )
 from sksplice.embedders import SkippedInputWarning
 from sksplice.report import ImageResult
+from sksplice.shift import compare_datasets
 from sksplice.solvers import NonNegLasso
 
 from ._helpers_transformer import KeylessEmbedder
@@ -1209,6 +1210,42 @@ CASES: list[Case] = [
         run=lambda env: rank_concepts(env.W, env.y, "zzz", concepts=VOCAB),
         error=ValueError,
         names=lambda env: ["`positive`='zzz'", "['a', 'b']"],
+    ),
+    Case(
+        id="compare-nan",
+        entry="compare_datasets",
+        given="NaN in collection A's weights",
+        expected="ValueError naming W_a and row 3",
+        run=lambda env: compare_datasets(_nan_at(env.W, 3), env.W, concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["W_a", "NaN", "row(s): 3"],
+    ),
+    Case(
+        id="compare-columns",
+        entry="compare_datasets",
+        given="collections of 12 and 5 concept columns",
+        expected="ValueError naming both counts",
+        run=lambda env: compare_datasets(env.W, env.W[:, :5], concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["W_a has 12 concept columns", "W_b has 5"],
+    ),
+    Case(
+        id="compare-empty",
+        entry="compare_datasets",
+        given="collection B with no rows",
+        expected="ValueError saying W_b has 0 samples",
+        run=lambda env: compare_datasets(env.W, env.W[:0], concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["W_b", "0 samples"],
+    ),
+    Case(
+        id="compare-negative",
+        entry="compare_datasets",
+        given="negative weights in collection A",
+        expected="ValueError naming W_a and the rows",
+        run=lambda env: compare_datasets(-env.W - 1.0, env.W, concepts=VOCAB),
+        error=ValueError,
+        names=lambda env: ["W_a must be non-negative", "row(s) hold negative values"],
     ),
     # ----------------------------------------------------------------------- solvers
     Case(

@@ -567,3 +567,16 @@ def test_cli_search_says_when_nothing_matches(two_folders, capsys):
     captured = capsys.readouterr()
     assert code == 0 and captured.out == ""
     assert "no image of the 13 holds every concept of the query (cat, dog" in captured.err
+
+
+def test_rows_of_equal_p_value_and_difference_keep_the_order_of_the_columns():
+    # 4 -> 5 of 7 images and 0 -> 1 of 7: the same p-value and difference (1/7), which
+    # floats make 0.1428571428571429 and 0.14285714285714285; the order followed the
+    # floats, not the columns
+    A, B = np.zeros((7, 2)), np.zeros((7, 2))
+    A[:4, 0], B[:5, 0], B[:1, 1] = 1.0, 1.0, 1.0
+    forward = compare_datasets(A, B, concepts=["first", "second"])
+    backward = compare_datasets(A[:, ::-1], B[:, ::-1], concepts=["second", "first"])
+    assert forward["p_value"].nunique() == 1
+    assert list(forward.index) == ["first", "second"]
+    assert list(backward.index) == ["second", "first"]
