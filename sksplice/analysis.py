@@ -43,7 +43,7 @@ ALL_GROUP = "all"
 
 #: Adjusted p-values within this relative distance of ``alpha`` count as ``alpha`` itself
 #: (not significant): the exact test's p-value is a sum of probabilities in floating
-#: point, and an exact 1/20 comes out as 0.04999999999999997.
+#: point, and an exact 1/20 comes out as 0.049999999999999975.
 _ALPHA_RTOL = 1e-9
 
 
@@ -491,7 +491,7 @@ def rank_concepts(
     alpha : float, default=0.05
         Level for the ``significant`` column (adjusted p-value below ``alpha``;
         one within a relative ``1e-9`` of ``alpha`` counts as ``alpha``: an exact
-        p-value of 1/20 is summed in floating point to 0.04999999999999997).
+        p-value of 1/20 is summed in floating point to 0.049999999999999975).
     min_count : int, default=1
         Only concepts present in at least this many samples of the two groups
         together are tested and returned.

@@ -248,6 +248,11 @@ def _finite(value: Any, digits: int = 4) -> float | None:
     return round(value, digits) if math.isfinite(value) else None
 
 
+def _ranking_share(value: float) -> float | None:
+    """A share of the ranking table for the page: :func:`_rounded_share` to 4 decimals."""
+    return _rounded_share(value, 4)
+
+
 def _p_value(value: Any) -> float | None:
     # (6 significant digits: the page rounds once more, to 2, as the command line does)
     value = float(value)
@@ -328,10 +333,17 @@ def _ranking_rows(
     if compared is not None:
         sides = ("prevalence_a", "prevalence_b")
     shares = [
-        _each_distinct(frame[c].to_numpy(np.float64)[kept], _finite)
+        _each_distinct(frame[c].to_numpy(np.float64)[kept], _ranking_share)
         for c in (*sides, "prevalence_diff")
     ]
-    p_adjusted = _each_distinct(frame["p_adjusted"].to_numpy(np.float64)[kept], _p_value)
+    exact_p = frame["p_adjusted"].to_numpy(np.float64)[kept]
+    p_adjusted = _each_distinct(exact_p, _p_value)
+    # a significant row's p-value whose 6 digits reach the level keeps them all (the page
+    # shows it with the digits it needs to read below the level)
+    alpha = float(ranking.attrs.get("alpha", 0.05))
+    for j in np.flatnonzero(np.asarray(significant, dtype=bool)).tolist():
+        if p_adjusted[j] is not None and p_adjusted[j] >= alpha > exact_p[j]:
+            p_adjusted[j] = float(exact_p[j])
     counts = _ranking_counts(ranking, frame, labels, compared is not None, kept)
     names = frame["concept"].astype(str).to_numpy(dtype=object)[kept].tolist()
     shown = [labels[i] for i in kept.tolist()]
@@ -389,13 +401,10 @@ def _ranking_counts(
         count = frame[count_col].to_numpy(dtype=np.float64)
         share = frame[share_col].to_numpy(dtype=np.float64)
         size = ranking.attrs.get(size_key) if "class" not in frame.columns else None
-        by_class = _class_sizes(ranking, side) if "class" in frame.columns else None
+        by_class = _class_sizes(ranking, side) if "class" in frame.columns else {}
         sizes: list[int | None]
         if size is not None:
             sizes = [int(size)] * n
-        elif by_class is not None:
-            shown = frame["class"].to_numpy()[rows]
-            sizes = [by_class.get(label) for label in shown.tolist()]
         else:
             if codes is None:
                 uniques, codes = np.unique(np.asarray(labels, dtype=object), return_inverse=True)
@@ -405,7 +414,8 @@ def _ranking_counts(
             found = np.flatnonzero((count > 0) & (share > 0) & np.isfinite(ratio))
             first_codes, first = np.unique(codes[found], return_index=True)
             known = {int(c): round(float(ratio[found[i]])) for c, i in zip(first_codes, first)}
-            per_code = [known.get(c) for c in range(len(uniques))]
+            # (the recorded size of a class where there is one, else the one found)
+            per_code = [by_class.get(label, known.get(c)) for c, label in enumerate(uniques)]
             sizes = [per_code[c] for c in codes[rows].tolist()]
         count = count[rows]
         whole = np.isfinite(count)
@@ -416,16 +426,18 @@ def _ranking_counts(
     return out
 
 
-def _class_sizes(ranking: pd.DataFrame, side: str) -> dict[Any, int] | None:
-    """The images of each class (``side`` ``"positive"``) or outside it (``"negative"``)
-    that a ranking of every class against the rest records in its ``attrs``; None if
-    it does not (a table put together by hand, attributes lost on the way)."""
+def _class_sizes(ranking: pd.DataFrame, side: str) -> dict[str, int]:
+    """The images of each class (``side`` ``"positive"``) or outside it (``"negative"``),
+    by the class's text, that a ranking of every class against the rest records in its
+    ``attrs``; empty if it does not (a table put together by hand, attributes lost)."""
     sizes, total = ranking.attrs.get("class_sizes"), ranking.attrs.get("n_samples")
     if not isinstance(sizes, dict) or not isinstance(total, int):
-        return None
+        return {}
+    # (by the label's text, as the page shows it: also where the attrs went through
+    # JSON, which makes the labels 1, 2 of integer classes "1", "2")
     if side == "positive":
-        return {label: int(k) for label, k in sizes.items()}
-    return {label: total - int(k) for label, k in sizes.items()}
+        return {str(label): int(k) for label, k in sizes.items()}
+    return {str(label): total - int(k) for label, k in sizes.items()}
 
 
 def _compared(ranking: pd.DataFrame) -> tuple[str, str] | None:
@@ -596,14 +608,15 @@ def _prevalences(profiles: pd.DataFrame) -> pd.DataFrame:
     return profiles["prevalence"] if isinstance(profiles.columns, pd.MultiIndex) else profiles
 
 
-def _rounded_share(value: float) -> float | None:
-    """A share for the page's data: 3 decimals, but never rounded to 0 or 1 when it is
-    neither (1 of 3,000 images is not none, 2,999 of 3,000 not all); None if not finite."""
+def _rounded_share(value: float, digits: int = 3) -> float | None:
+    """A share (or a difference of shares) for the page's data: ``digits`` decimals, but
+    never rounded to 0 or to 1 (or -1) when it is neither (1 of 30,000 images is not
+    none, 29,999 of 30,000 not all: such a value is kept whole); None if not finite."""
     if not math.isfinite(value):
         return None
-    rounded = round(value, 3)
-    if (rounded == 0.0 and value != 0.0) or (rounded == 1.0 and value != 1.0):
-        return float(f"{value:.6g}")
+    rounded = round(value, digits)
+    if (rounded == 0.0) != (value == 0.0) or (abs(rounded) == 1.0) != (abs(value) == 1.0):
+        return value
     return rounded
 
 

@@ -866,7 +866,7 @@ def test_labels_indexed_by_other_labels_are_refused(rng):
 
 def test_a_p_value_of_exactly_alpha_is_not_significant():
     # 2 of 4 images against none of 12: Fisher's one-sided p-value is exactly 1/20, summed
-    # in floating point to 0.04999999999999997, and called significant at alpha 0.05
+    # in floating point to 0.049999999999999975, and called significant at alpha 0.05
     from math import comb
 
     from sksplice.analysis import _rank_each_class

@@ -670,3 +670,108 @@ def test_a_missing_output_folder_is_named_as_the_command_line_named_it(tmp_path,
     assert str(refused.value) == (
         "cannot write output file out/nodir/d.csv: folder out/nodir does not exist (-o)"
     )
+
+
+# ------------------------------------- significant concepts beyond -k, end to end
+
+
+@pytest.fixture
+def tinted_classes(run_env, tmp_path) -> Path:
+    """Three class folders of tinted noise (12 red, 20 blue, 16 green images), whose
+    classes the tiny model's concepts separate, and an 80-word vocabulary."""
+    vocabulary = [f"{a}{b}" for a in ("red", "blue", "sun", "sea") for b in range(20)]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
+    root = tmp_path / "tinted"
+    rng = np.random.default_rng(1)
+    for cls, n, tint in (
+        ("red", 12, (130, 0, 0)),
+        ("blue", 20, (0, 0, 130)),
+        ("green", 16, (0, 130, 0)),
+    ):
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            pixels = (rng.random((32, 32, 3)) * 120 + np.array(tint)).clip(0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(root / cls / f"{i}.png")
+    return root
+
+
+def test_profile_compare_and_report_say_what_k_leaves_out_end_to_end(
+    tinted_classes, tmp_path, capsys
+):
+    """Each command's -k, through the command line: the profile table lists each class's
+    significant concepts and counts those beyond -k, its records say what -k cut (standard
+    error) and count them all (JSON metadata), compare likewise, and the report's page."""
+    import pandas as pd
+
+    model = _args(tmp_path, "--l1-penalty", "0.2")
+    base = ["profile", str(tinted_classes), *model]
+    code, out, err = _main([*base, "-k", "1000", "-f", "csv", "-q"], capsys)
+    assert code == 0, err
+    every = pd.read_csv(io.StringIO(out))
+    counts = every.groupby("class")["significant"].sum().to_dict()
+    assert max(counts.values()) >= 3, counts  # (the data must leave some beyond -k 1)
+    # the table: at most one row per class, and the count of the others
+    code, out, err = _main([*base, "-k", "1", "-q"], capsys)
+    assert code == 0, err
+    for cls, n in counts.items():
+        block = out.split(f"class {cls} (")[1].split("\nclass ")[0].splitlines()[1:]
+        if n == 0:
+            assert block[0].startswith("  none (")
+        else:
+            assert block[0].startswith("  ") and "p_adj=" in block[0]
+            first = every[(every["class"] == cls) & every["significant"]].iloc[0]["concept"]
+            assert block[0].endswith(f"  {first}")
+        if n > 1:
+            more = "concept" if n == 2 else "concepts"
+            assert block[1] == f"  ({n - 1} more significant {more}: -k {n} lists them all)"
+    # the records: the top row of each class; standard error and the metadata count the rest
+    code, out, err = _main([*base, "-k", "1", "-f", "json"], capsys)
+    assert code == 0, err
+    document = json.loads(out)
+    assert len(document["ranking"]) == 3
+    assert document["metadata"]["significant_concepts"] == {c: int(n) for c, n in counts.items()}
+    assert "-k 1 leaves out" in err and "keeps them" in err
+    # the report: the cut and the significant rows it left out, above the table
+    page = tmp_path / "r.html"
+    code, _, err = _main(
+        ["report", str(tinted_classes), "-o", str(page), "-k", "1", "-q", *model], capsys
+    )
+    assert code == 0, err
+    left = sum(max(n - 1, 0) for n in counts.values())
+    rows = (
+        "1 significant row below them is"
+        if left == 1
+        else f"{left} significant rows below them are"
+    )
+    assert (
+        f"Listed: the top 1 rows of each class by difference; {rows} left out." in page.read_text()
+    )
+    # compare: the table's count, the records' standard error and metadata, the report's sizes
+    a, b = tinted_classes / "red", tinted_classes / "blue"
+    code, out, err = _main(
+        ["compare", str(a), str(b), "-k", "1000", "-f", "json", "-q", *model], capsys
+    )
+    assert code == 0, err
+    n_significant = sum(r["significant"] for r in json.loads(out)["comparison"])
+    assert n_significant >= 3
+    code, out, err = _main(["compare", str(a), str(b), "-k", "1", "-f", "json", *model], capsys)
+    assert json.loads(out)["metadata"]["concepts_significant"] == n_significant
+    assert (
+        f"-k 1 leaves out {n_significant - 1} significant concepts; -k {n_significant} keeps them"
+        in err
+    )
+    page = tmp_path / "c.html"
+    code, out, err = _main(
+        ["compare", str(a), str(b), "-k", "1", "-q", "--report", str(page), *model], capsys
+    )
+    assert out.splitlines()[-1] == (
+        f"  ({n_significant - 1} more significant concepts: -k {n_significant} lists them all)"
+    )
+    data = json.loads(
+        re.search(
+            r'<script id="sksplice-data" type="application/json">(.*?)</script>',
+            page.read_text(),
+            re.S,
+        ).group(1)
+    )
+    assert [name.split(" (n=")[1] for name in data["groupNames"]] == ["12)", "20)"]

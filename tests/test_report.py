@@ -1025,3 +1025,51 @@ def test_a_share_that_is_neither_none_nor_all_never_reads_0_or_100_percent():
         ">99%",
         "100%",
     ]
+
+
+def test_the_page_data_never_rounds_a_share_to_none_or_all_nor_a_significant_p_to_alpha():
+    from sksplice.report import _rounded_share
+
+    assert _rounded_share(1 - 1 / 3e6) < 1.0 and _rounded_share(1 / 3e6) > 0.0
+    assert _rounded_share(-(1 - 1 / 3e6)) > -1.0 and _rounded_share(0.12345) == 0.123
+    assert _rounded_share(1.0) == 1.0 and _rounded_share(0.0) == 0.0
+    assert _rounded_share(float("nan")) is None
+    # a significant p-value a hair below alpha: 6 digits made it 0.05
+    ranking = pd.DataFrame(
+        {
+            "prevalence_positive": [0.9],
+            "prevalence_negative": [0.1],
+            "prevalence_diff": [0.8],
+            "test": ["fisher"],
+            "p_adjusted": [0.05 * (1 - 1e-8)],
+            "significant": [True],
+        },
+        index=pd.Index(["sea"], name="concept"),
+    )
+    ranking.attrs.update(alpha=0.05)
+    (row,) = _data(render_report([], ranking=ranking))["ranking"]
+    assert row[6] < 0.05
+
+
+def test_class_sizes_recorded_under_other_labels_fall_back_to_the_counts():
+    # integer classes whose attrs went through JSON ("1", "2"), and a class renamed after
+    # the ranking was made: the recorded size where the label matches, else count/share
+    from sksplice.analysis import _rank_each_class
+
+    W = np.zeros((16, 2))
+    W[:2, 0] = 1.0
+    W[4:10, 1] = 1.0
+    y = np.array([1] * 4 + [2] * 12)
+    ranking = _rank_each_class(W, y, ["tent", "road"])
+    ranking.attrs["class_sizes"] = {str(k): v for k, v in ranking.attrs["class_sizes"].items()}
+    data = _data(render_report([], ranking=ranking))
+    sizes = {
+        (data["rankClasses"][r[0]], data["concepts"][r[1]]): (r[9], r[11]) for r in data["ranking"]
+    }
+    assert sizes[("1", "tent")] == (4, 12) and sizes[("2", "road")] == (12, 4)
+    renamed = ranking.assign(**{"class": ranking["class"].map({1: "camp", 2: "city"})})
+    data = _data(render_report([], ranking=renamed))
+    sizes = {
+        (data["rankClasses"][r[0]], data["concepts"][r[1]]): (r[9], r[11]) for r in data["ranking"]
+    }
+    assert sizes[("camp", "tent")] == (4, 12) and sizes[("city", "road")] == (12, 4)

@@ -642,8 +642,9 @@ def test_shares_show_their_counts_and_an_underflowed_p_value_a_bound(browser, tm
 
 
 def test_a_share_that_is_neither_none_nor_all_reads_neither(browser, tmp_path):
-    # 1 of 3,000 images read "0.0%" and 2,999 of 3,000 "100.0%"
-    n = 3000
+    # 1 of 30,000 images read "0.0%" and 29,999 of 30,000 "100.0%" (also in the
+    # difference column)
+    n = 30000
     W = np.zeros((2 * n, 2))
     W[: n - 1, 0] = 1.0  # lake: 2,999 of the water images
     W[n, 1] = 1.0  # ice: 1 of the land images
@@ -655,10 +656,10 @@ def test_a_share_that_is_neither_none_nor_all_reads_neither(browser, tmp_path):
     shares = {}
     for row in page.page.locator("#ranking-table tbody tr").all():
         cells = [" ".join(c.split()) for c in row.locator("td").all_inner_texts()]
-        shares[cells[0]] = cells[1:3]
+        shares[cells[0]] = cells[1:4]
     assert shares == {
-        "lake": [">99.9% 2999/3000", "0.0% 0/3000"],
-        "ice": ["0.0% 0/3000", "<0.1% 1/3000"],
+        "lake": ["99.997% 29999/30000", "0.0% 0/30000", "+99.997 pp"],
+        "ice": ["0.0% 0/30000", "0.003% 1/30000", "-0.003 pp"],
     }
     page.close()
 

@@ -1446,7 +1446,9 @@ def test_a_tiny_penalty_with_chunked_rows_warns_once_with_the_floor_of_all_rows(
     assert W.shape == (n, n_concepts)
     # the transformer refuses l1_penalty=0: its warning does not suggest it (the
     # solver's own does)
-    assert "l1_penalty=0" not in floor[0] and "a larger l1_penalty (such as 0.01" in floor[0]
+    supported = f"{lasso.smallest_supported_penalty(V, est.tol):.2g}"
+    assert "l1_penalty=0" not in floor[0]
+    assert f"Use an l1_penalty of at least about {supported} or a larger tol" in floor[0]
     with pytest.warns(UserWarning, match=r"Use l1_penalty=0 \(non-negative least squares\)"):
         lasso.solve(V[:20], 1e-12)
     with warnings.catch_warnings(record=True) as record:

@@ -77,7 +77,8 @@ def _profile(
 
 
 def _top_per_class(ranking: Any, k: int | None) -> Any:
-    """The first ``k`` rows of each class of ``ranking`` (every row for None).
+    """The first ``k`` rows of each class of ``ranking`` (``ranking`` itself for None, or
+    when no class has more rows).
 
     The rows come by difference, not by p-value: a significant concept of a small
     class (2 of 10 images, none of 1,000) can rank below concepts that are not (10
@@ -88,6 +89,8 @@ def _top_per_class(ranking: Any, k: int | None) -> Any:
     if k is None:
         return ranking
     position = ranking.groupby("class", sort=False).cumcount().to_numpy()
+    if not (position >= k).any():  # (nothing cut: nothing to say)
+        return ranking
     significant = ranking["significant"].to_numpy(dtype=bool)
     top = ranking[position < k].reset_index(drop=True)
     top.attrs = dict(ranking.attrs)
@@ -176,6 +179,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         # (what the correction covers: every class's concepts, not each class's alone)
         "adjusted_over": attrs["adjusted_over"],
         "tests": attrs["n_tests"],
+        # (of every row, also those beyond -k: the records hold the top -k of each class)
+        "significant_concepts": {
+            str(cls): int(n) for cls, n in ranking.groupby("class")["significant"].sum().items()
+        },
     }
     out = _Output(args.output)
     with out.writing():

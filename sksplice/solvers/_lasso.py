@@ -260,7 +260,6 @@ class NonNegLasso:
         memory_budget: int | None = None,
         check_input: bool = True,
         progress: Callable[[int], object] | None = None,
-        _zero_penalty: bool = True,
     ) -> SparseCodes:
         """Solve the non-negative lasso for every row of ``V``.
 
@@ -350,6 +349,34 @@ class NonNegLasso:
         progress in the storage precision: the row is refined and certified at
         once or, with a float32 dictionary, solved again in float64.
         """
+        return self._solve(
+            V,
+            l1_penalty,
+            solver=solver,
+            tol=tol,
+            max_iter=max_iter,
+            warm_start=warm_start,
+            memory_budget=memory_budget,
+            check_input=check_input,
+            progress=progress,
+        )
+
+    def _solve(
+        self,
+        V: torch.Tensor | np.ndarray,
+        l1_penalty: float,
+        *,
+        solver: str = "auto",
+        tol: float = 1e-6,
+        max_iter: int | None = None,
+        warm_start: Any = None,
+        memory_budget: int | None = None,
+        check_input: bool = True,
+        progress: Callable[[int], object] | None = None,
+        zero_penalty: bool = True,
+    ) -> SparseCodes:
+        """:meth:`solve`, for a caller that may not take ``l1_penalty=0`` (whose warning
+        about too small a penalty then does not suggest it; see :meth:`_solve_penalties`)."""
         lam = check_penalty(l1_penalty)
         if progress is not None and not callable(progress):
             raise TypeError(
@@ -360,7 +387,7 @@ class NonNegLasso:
             V, solver, tol, max_iter, warm_start, check_input
         )
         return self._solve_penalties(
-            Vt, [lam], method, tol, max_iter, W_warm, memory_budget, progress, _zero_penalty
+            Vt, [lam], method, tol, max_iter, W_warm, memory_budget, progress, zero_penalty
         )[0]
 
     def solve_path(
@@ -374,7 +401,6 @@ class NonNegLasso:
         warm_start: Any = None,
         memory_budget: int | None = None,
         check_input: bool = True,
-        _zero_penalty: bool = True,
     ) -> list[SparseCodes]:
         """Solve every row of ``V`` at several penalties, each solution seeding the next.
 
@@ -426,6 +452,32 @@ class NonNegLasso:
         >>> [bool(codes.converged) for codes in path]
         [True, True, True]
         """
+        return self._solve_path(
+            V,
+            l1_penalties,
+            solver=solver,
+            tol=tol,
+            max_iter=max_iter,
+            warm_start=warm_start,
+            memory_budget=memory_budget,
+            check_input=check_input,
+        )
+
+    def _solve_path(
+        self,
+        V: torch.Tensor | np.ndarray,
+        l1_penalties: Any,
+        *,
+        solver: str = "auto",
+        tol: float = 1e-6,
+        max_iter: int | None = None,
+        warm_start: Any = None,
+        memory_budget: int | None = None,
+        check_input: bool = True,
+        zero_penalty: bool = True,
+    ) -> list[SparseCodes]:
+        """:meth:`solve_path`, for a caller that may not take ``l1_penalty=0`` (see
+        :meth:`_solve`)."""
         if isinstance(l1_penalties, (str, bytes)) or not hasattr(l1_penalties, "__len__"):
             raise TypeError(
                 f"l1_penalties must be a sequence of penalties, got {type(l1_penalties).__name__}"
@@ -440,13 +492,13 @@ class NonNegLasso:
         ordered = [lams[i] for i in order]
         if method == "working_set":
             solved = self._solve_penalties(
-                Vt, ordered, method, tol, max_iter, W_warm, memory_budget, None, _zero_penalty
+                Vt, ordered, method, tol, max_iter, W_warm, memory_budget, None, zero_penalty
             )
         else:
             solved = []
             for lam in ordered:
                 codes = self._solve_penalties(
-                    Vt, [lam], method, tol, max_iter, W_warm, memory_budget, None, _zero_penalty
+                    Vt, [lam], method, tol, max_iter, W_warm, memory_budget, None, zero_penalty
                 )[0]
                 solved.append(codes)
                 W_warm = codes
@@ -517,12 +569,8 @@ class NonNegLasso:
                 f"l1_penalty={shown} is below the smallest penalty the duality-gap "
                 f"certificate supports at tol={tol:g} for these targets (about {floor:.2g}); "
                 f"the rows are solved with max_iter={budget} and may not reach tol. Use "
-                + (
-                    "l1_penalty=0 (non-negative least squares), a larger l1_penalty or a larger tol"
-                    if zero_penalty
-                    else "a larger l1_penalty (such as 0.01, which gives nearly the fit of "
-                    "none) or a larger tol"
-                ),
+                + ("l1_penalty=0 (non-negative least squares), " if zero_penalty else "")
+                + f"an l1_penalty of at least about {floor:.2g} or a larger tol",
                 UserWarning,
             )
 

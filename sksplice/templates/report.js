@@ -20,15 +20,22 @@
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
   }
-  // a share to 0.1%; one that is neither none nor all never reads "0.0%" or "100.0%"
-  const pct = (v) => {
-    if (v === null) return "";
-    const text = (100 * v).toFixed(1);
-    if (v > 0 && Number(text) === 0) return "<0.1%";
-    if (v < 1 && Number(text) >= 100) return ">99.9%";
-    return text + "%";
+  // a percentage to 0.1, with the decimals it needs (up to 4) where a share that is
+  // neither none nor all (or a difference that is neither 0 nor 100 points) would read
+  // as one: 1 of 30,000 images is "0.003%", not "0.0%"
+  const percent = (v) => {
+    const away = (t) =>
+      (v !== 0 && Number(t) === 0) || (Math.abs(v) < 1 && Math.abs(Number(t)) >= 100);
+    let digits = 1;
+    let text = (100 * v).toFixed(digits);
+    while (away(text) && digits < 4) {
+      digits += 1;
+      text = (100 * v).toFixed(digits);
+    }
+    return text;
   };
-  const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + (100 * v).toFixed(1) + " pp");
+  const pct = (v) => (v === null ? "" : percent(v) + "%");
+  const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + percent(v) + " pp");
   // a p-value to 2 significant digits, and more where a significant row's (below the
   // level) would read as the level: 0.0496 as "0.0496", not "0.050" (a p-value below
   // about 5e-324 underflowed to 0 in float64: shown as a bound)
@@ -38,7 +45,7 @@
     const show = (d) => (v < 0.001 ? v.toExponential(d - 1) : v.toPrecision(d));
     let digits = 2;
     let text = show(digits);
-    while (below !== undefined && v < below && Number(text) >= below && digits < 6) {
+    while (below !== undefined && v < below && Number(text) >= below && digits < 17) {
       digits += 1;
       text = show(digits);
     }
