@@ -163,9 +163,17 @@ def _splice_parts(splice: Any) -> tuple[np.ndarray, np.ndarray]:
     try:
         check_is_fitted(splice)
     except NotFittedError as exc:
+        inner = getattr(splice, "estimator", None)
+        if type(splice).__name__ == "FrozenEstimator" and inner is not None:
+            # (frozen already, but frozen before it was fitted)
+            raise ValueError(
+                f"`splice` is a FrozenEstimator of an unfitted {type(inner).__name__}: fit "
+                "the transformer first, then freeze it (FrozenEstimator(splice.fit(X)))"
+            ) from exc
         raise ValueError(
-            "`splice` must be a fitted SpliceTransformer. scikit-learn's clone (used by "
-            "GridSearchCV and cross_val_score) returns unfitted copies of estimator "
+            f"`splice` must be a fitted SpliceTransformer, got an unfitted "
+            f"{type(splice).__name__}: fit it first (splice.fit(X)). Inside GridSearchCV "
+            "or cross_val_score, scikit-learn's clone returns unfitted copies of estimator "
             "parameters: wrap the fitted transformer as "
             "sklearn.frozen.FrozenEstimator(splice) so that it stays fitted"
         ) from exc

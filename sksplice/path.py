@@ -16,7 +16,7 @@ import numbers
 import time
 import traceback
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -34,7 +34,7 @@ from sklearn.utils.parallel import Parallel, delayed  # (passes the config to wo
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
 from ._array import l2_normalize
-from ._names import remember_concepts
+from ._names import a_type, remember_concepts
 from ._pandas import transform_output
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._progress import verbose_logging
@@ -380,7 +380,8 @@ def splice_validation_curve(
     ------
     TypeError, ValueError
         For a ``transformer`` that is not a ``SpliceTransformer`` or has a
-        ``target_l0``, penalties :func:`splice_path` refuses, a
+        ``target_l0``, an ``estimator`` without ``fit``, penalties
+        :func:`splice_path` refuses, a
         ``ConceptEditor`` as ``estimator`` (or its first step) that names a
         concept the transformer's vocabulary lacks (without ``ignore_unknown``),
         several metrics in ``scoring``, an ``n_jobs`` that is not a non-zero integer, a
@@ -416,7 +417,16 @@ def splice_validation_curve(
     """
     # Refuse bad arguments before any fit.
     _check_transformer(transformer)
+    if not hasattr(estimator, "fit"):
+        raise TypeError(
+            "estimator must be the probe to fit on the weights (an estimator with fit, "
+            f"e.g. LogisticRegression()), got {a_type(estimator)}"
+        )
+    if isinstance(l1_penalties, Iterator):  # (a generator is read here, once)
+        l1_penalties = list(l1_penalties)
     _check_penalties(l1_penalties)
+    # (in the order given: the curve's rows follow it, as validation_curve's do)
+    penalties = np.asarray(l1_penalties, dtype=np.float64)
     _check_n_jobs(n_jobs)
     check_flag(verbose, "verbose", int_ok=True)
     _check_error_score(error_score)
@@ -436,7 +446,6 @@ def splice_validation_curve(
             f"scoring must be one metric (a string, a callable or None), got a "
             f"{type(scoring).__name__} of {len(scoring)}{_ONE_METRIC}"
         )
-    penalties = np.asarray(l1_penalties, dtype=np.float64)
     X, y, groups = indexable(X, y, groups)
     _check_embeddings(transformer, X)
     _check_targets(estimator, y)

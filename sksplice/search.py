@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numbers
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from copy import deepcopy
 from typing import Any
 
@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._pandas import transform_output
 from ._persistence import VersionStampMixin
+from ._stack import warn_user
 from ._validation import check_flag
 from ._weights import format_weights
 from .path import (
@@ -322,7 +323,13 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         metric or a callable).
         """
         name, transformer, probe = self._split_pipeline()
+        if isinstance(self.l1_penalties, Iterator):
+            raise TypeError(
+                f"l1_penalties must be a sequence that can be read more than once (a list, "
+                f"tuple or array), got a {type(self.l1_penalties).__name__}: pass list(...)"
+            )
         _check_penalties(self.l1_penalties)
+        # (in the order given: cv_results_ follows it, as GridSearchCV's follows its grid)
         penalties = np.asarray(self.l1_penalties, dtype=np.float64)
         # The transformer's other options are checked now, not in the first fold.
         clone(transformer).set_params(l1_penalty=float(penalties[0]))._check_params()
@@ -839,6 +846,8 @@ def _store_scores(
     means = scores.mean(axis=1)
     results[f"mean_{kind}_{metric}"] = means
     results[f"std_{kind}_{metric}"] = scores.std(axis=1)
+    if not np.isfinite(means).all():  # (as GridSearchCV says it: a penalty without a score)
+        warn_user(f"One or more of the {kind} scores are non-finite: {means}", UserWarning)
     if rank:
         # Like scikit-learn: the highest mean ranks 1, ties share the lowest
         # rank, and a candidate without a score (nan) ranks last.

@@ -412,8 +412,15 @@ def test_errors_without_names_or_splice(small_setup):
         ConceptEditor(remove=["dog"], output="embedding").fit(frame)
     with pytest.raises(ValueError, match="need `splice`"):
         ConceptEditor(remove=["dog"], n_neighbors=3).fit(frame)
-    with pytest.raises(ValueError, match="FrozenEstimator"):
+    with pytest.raises(ValueError, match=r"got an unfitted SpliceTransformer: fit it first.*Froz"):
         ConceptEditor(remove=["dog"], splice=clone(splice)).fit(W)
+    # frozen before it was fitted: the advice to freeze it was the one followed already
+    with pytest.raises(ValueError) as refused:
+        ConceptEditor(remove=["dog"], splice=FrozenEstimator(clone(splice))).fit(W)
+    assert str(refused.value) == (
+        "`splice` is a FrozenEstimator of an unfitted SpliceTransformer: fit the transformer "
+        "first, then freeze it (FrozenEstimator(splice.fit(X)))"
+    )
     with pytest.raises(ValueError, match="has 16 concepts"):
         ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice)).fit(W[:, :5])
     renamed = frame.rename(columns={"dog": "hound"})

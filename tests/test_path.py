@@ -635,3 +635,21 @@ def test_embeddings_no_fold_can_decompose_are_refused_before_any_fold(problem, m
         run(scipy.sparse.csr_matrix(X))
     assert solved == []
     run(X.astype(object))  # (numbers held as objects are taken, as scikit-learn does)
+
+
+def test_validation_curve_names_a_probe_that_is_none_and_reads_a_generator_once(problem):
+    # splice_validation_curve(transformer, None, ...) failed inside scikit-learn's tags;
+    # a generator of penalties passed the check (which read a copy) and then failed in NumPy
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    y = np.arange(len(X)) % 2
+    with pytest.raises(TypeError, match=r"estimator must be the probe .* got None"):
+        splice_validation_curve(splicer, None, X, y, [0.1, 0.3], cv=2)
+    from sklearn.linear_model import LogisticRegression
+
+    listed = splice_validation_curve(splicer, LogisticRegression(), X, y, [0.3, 0.1], cv=2)
+    generated = splice_validation_curve(
+        splicer, LogisticRegression(), X, y, (p for p in (0.3, 0.1)), cv=2
+    )
+    np.testing.assert_array_equal(listed[1], generated[1])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -685,10 +688,26 @@ def test_failed_fits_get_error_score_with_a_warning_as_in_grid_search(problem):
     splicer, X, y = problem
     pipe = make_pipeline(clone(splicer), NeedsDenserWeights(C=10.0, max_iter=10_000))
     cv = StratifiedKFold(3, shuffle=True, random_state=0)
-    with pytest.warns(FitFailedWarning, match=r"3 of the 9 fits.*l1_penalty=0.3 \(3 fit"):
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
         search = SplicePathSearchCV(pipe, PENALTIES, cv=cv, return_train_score=True).fit(X, y)
-    with pytest.warns(FitFailedWarning):
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
         grid = GridSearchCV(pipe, {KEY: PENALTIES}, cv=cv, return_train_score=True).fit(X, y)
+    assert any(
+        issubclass(w.category, FitFailedWarning)
+        and re.search(r"3 of the 9 fits.*l1_penalty=0.3 \(3 fit", str(w.message), re.S)
+        for w in ours
+    )
+    # and, as GridSearchCV, that the means it ranks hold nan (the test and train scores)
+    non_finite = [str(w.message).split(":")[0] for w in ours if "non-finite" in str(w.message)]
+    assert non_finite == [
+        str(w.message).split(":")[0] for w in theirs if "non-finite" in str(w.message)
+    ]
+    assert non_finite == [
+        "One or more of the test scores are non-finite",
+        "One or more of the train scores are non-finite",
+    ]
     for key in ("mean_test_score", "mean_train_score", "split0_test_score"):
         np.testing.assert_array_equal(
             np.isnan(search.cv_results_[key]), np.isnan(grid.cv_results_[key])
@@ -935,3 +954,11 @@ def test_a_misspelt_editor_concept_is_refused_before_the_vocabulary_is_embedded(
     # Known names go on to the fits (which embed the vocabulary).
     run(["dog", "cat"])
     assert _CountingEmbedder.n_texts >= len(words)
+
+
+def test_a_generator_of_penalties_is_refused_by_name(problem):
+    # it was read by the check, then failed in NumPy with "float() argument must be ..."
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), LogisticRegression())
+    with pytest.raises(TypeError, match=r"l1_penalties must be a sequence that can be read more"):
+        SplicePathSearchCV(pipe, (p for p in PENALTIES), cv=2).fit(X, y)
