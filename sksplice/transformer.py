@@ -764,15 +764,21 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if on_rows is not None:
             kwargs["progress"] = on_rows
         # V is centred (now or a chunk at a time) from an X that _validate_X has
-        # checked: no second check.
-        # (l1_penalty=0 is refused here: the solver's advice leaves it out)
-        return self._get_lasso()._solve(V, penalty, check_input=False, zero_penalty=False, **kwargs)
+        # checked: no second check. (l1_penalty=0 is refused here: the solver's advice
+        # leaves it out.)
+        from .solvers._lasso import zero_penalty_refused
+
+        with zero_penalty_refused():
+            return self._get_lasso().solve(V, penalty, check_input=False, **kwargs)
 
     def _solve_path(self, V: Any, penalties: Any) -> list[Any]:
         """The solutions at ``penalties`` (see :meth:`NonNegLasso.solve_path`)."""
-        return self._get_lasso()._solve_path(
-            V, penalties, check_input=False, zero_penalty=False, **self._solver_options()
-        )
+        from .solvers._lasso import zero_penalty_refused
+
+        with zero_penalty_refused():
+            return self._get_lasso().solve_path(
+                V, penalties, check_input=False, **self._solver_options()
+            )
 
     def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix:
         """CSR weights of validated embeddings ``X`` (dtype follows ``X``)."""

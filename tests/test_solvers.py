@@ -784,7 +784,7 @@ def test_small_penalties_cost_a_bounded_multiple_of_a_normal_one(monkeypatch):
         assert seconds(1e-12) <= 1500 * normal
     # target_l0 above the embedding dimension is refused before any solve.
     calls = []
-    monkeypatch.setattr(NonNegLasso, "_solve", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(NonNegLasso, "solve", lambda *a, **k: calls.append(a))
     with pytest.raises(ValueError, match=r"target_l0=200 cannot be reached.*dimension \(32"):
         SpliceTransformer(
             vocabulary=vocabulary, concept_embeddings=concepts, target_l0=200, device="cpu"

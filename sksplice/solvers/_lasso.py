@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,6 +28,24 @@ from ._validation import as_tensor_2d, check_penalty, resolve_dtype, shared_tens
 # 1e-6 and 1e-12 at 1e-4 for unit-norm rows; a factor 10 of margin).
 _GAP_RESOLUTION = 1e-15
 _MiB = 1 << 20
+
+
+#: Whether the caller of a solve takes ``l1_penalty=0`` (see :func:`zero_penalty_refused`).
+_ZERO_PENALTY: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "sksplice_zero_penalty", default=True
+)
+
+
+@contextlib.contextmanager
+def zero_penalty_refused() -> Iterator[None]:
+    """Solves in this block are for a caller that refuses ``l1_penalty=0`` (a
+    :class:`~sksplice.SpliceTransformer`): the warning about too small a penalty does
+    not suggest it."""
+    token = _ZERO_PENALTY.set(False)
+    try:
+        yield
+    finally:
+        _ZERO_PENALTY.reset(token)
 
 
 class NonNegLasso:
@@ -349,34 +369,6 @@ class NonNegLasso:
         progress in the storage precision: the row is refined and certified at
         once or, with a float32 dictionary, solved again in float64.
         """
-        return self._solve(
-            V,
-            l1_penalty,
-            solver=solver,
-            tol=tol,
-            max_iter=max_iter,
-            warm_start=warm_start,
-            memory_budget=memory_budget,
-            check_input=check_input,
-            progress=progress,
-        )
-
-    def _solve(
-        self,
-        V: torch.Tensor | np.ndarray,
-        l1_penalty: float,
-        *,
-        solver: str = "auto",
-        tol: float = 1e-6,
-        max_iter: int | None = None,
-        warm_start: Any = None,
-        memory_budget: int | None = None,
-        check_input: bool = True,
-        progress: Callable[[int], object] | None = None,
-        zero_penalty: bool = True,
-    ) -> SparseCodes:
-        """:meth:`solve`, for a caller that may not take ``l1_penalty=0`` (whose warning
-        about too small a penalty then does not suggest it; see :meth:`_solve_penalties`)."""
         lam = check_penalty(l1_penalty)
         if progress is not None and not callable(progress):
             raise TypeError(
@@ -387,7 +379,7 @@ class NonNegLasso:
             V, solver, tol, max_iter, warm_start, check_input
         )
         return self._solve_penalties(
-            Vt, [lam], method, tol, max_iter, W_warm, memory_budget, progress, zero_penalty
+            Vt, [lam], method, tol, max_iter, W_warm, memory_budget, progress
         )[0]
 
     def solve_path(
@@ -452,32 +444,6 @@ class NonNegLasso:
         >>> [bool(codes.converged) for codes in path]
         [True, True, True]
         """
-        return self._solve_path(
-            V,
-            l1_penalties,
-            solver=solver,
-            tol=tol,
-            max_iter=max_iter,
-            warm_start=warm_start,
-            memory_budget=memory_budget,
-            check_input=check_input,
-        )
-
-    def _solve_path(
-        self,
-        V: torch.Tensor | np.ndarray,
-        l1_penalties: Any,
-        *,
-        solver: str = "auto",
-        tol: float = 1e-6,
-        max_iter: int | None = None,
-        warm_start: Any = None,
-        memory_budget: int | None = None,
-        check_input: bool = True,
-        zero_penalty: bool = True,
-    ) -> list[SparseCodes]:
-        """:meth:`solve_path`, for a caller that may not take ``l1_penalty=0`` (see
-        :meth:`_solve`)."""
         if isinstance(l1_penalties, (str, bytes)) or not hasattr(l1_penalties, "__len__"):
             raise TypeError(
                 f"l1_penalties must be a sequence of penalties, got {type(l1_penalties).__name__}"
@@ -492,13 +458,13 @@ class NonNegLasso:
         ordered = [lams[i] for i in order]
         if method == "working_set":
             solved = self._solve_penalties(
-                Vt, ordered, method, tol, max_iter, W_warm, memory_budget, None, zero_penalty
+                Vt, ordered, method, tol, max_iter, W_warm, memory_budget
             )
         else:
             solved = []
             for lam in ordered:
                 codes = self._solve_penalties(
-                    Vt, [lam], method, tol, max_iter, W_warm, memory_budget, None, zero_penalty
+                    Vt, [lam], method, tol, max_iter, W_warm, memory_budget
                 )[0]
                 solved.append(codes)
                 W_warm = codes
@@ -540,13 +506,11 @@ class NonNegLasso:
         W_warm: Any,
         memory_budget: int | None,
         progress: Callable[[int], object] | None = None,
-        zero_penalty: bool = True,
     ) -> list[SparseCodes]:
         """Solve at the decreasing penalties ``lams`` (more than one: working set only).
 
-        ``zero_penalty``: whether the caller takes ``l1_penalty=0`` (non-negative least
-        squares), which the warning about too small a penalty then suggests; a
-        :class:`~sksplice.SpliceTransformer` does not.
+        The warning about too small a penalty suggests ``l1_penalty=0`` (non-negative
+        least squares) unless the caller does not take it (:func:`zero_penalty_refused`).
         """
         n = int(Vt.shape[0])
         chunk = self._chunk_size(method, n, memory_budget)
@@ -569,7 +533,7 @@ class NonNegLasso:
                 f"l1_penalty={shown} is below the smallest penalty the duality-gap "
                 f"certificate supports at tol={tol:g} for these targets (about {floor:.2g}); "
                 f"the rows are solved with max_iter={budget} and may not reach tol. Use "
-                + ("l1_penalty=0 (non-negative least squares), " if zero_penalty else "")
+                + ("l1_penalty=0 (non-negative least squares), " if _ZERO_PENALTY.get() else "")
                 + f"an l1_penalty of at least about {floor:.2g} or a larger tol",
                 UserWarning,
             )
