@@ -15,6 +15,7 @@ import logging
 import numbers
 import time
 import traceback
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -763,20 +764,61 @@ def _scored_folds(
                 n_folds,
                 len(penalties),
             )
+        # (in worker processes a fold's warnings are recorded there and issued here, once
+        # each, naming the caller's line: else each process shows its own copy, which the
+        # caller's catch_warnings does not see)
+        elsewhere = _in_worker_processes(n_jobs)
         tasks = (
-            delayed(_fold_scores)(
-                transformer, estimator, X, y, train, test, penalties, shared=shared, **kwargs
+            delayed(_recorded if elsewhere else _not_recorded)(
+                _fold_scores,
+                transformer,
+                estimator,
+                X,
+                y,
+                train,
+                test,
+                penalties,
+                shared=shared,
+                **kwargs,
             )
             for train, test in splits
         )
         folds = []
         # (as a generator, the folds come back in order as they finish)
-        for k, fold in enumerate(Parallel(n_jobs=n_jobs, return_as="generator")(tasks), 1):
+        returned = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+        for k, (fold, caught) in enumerate(returned, 1):
+            for category, text in caught:
+                warn_user(text, category)
             folds.append(fold)
             logger.info(
                 "%s: fold %d of %d scored (%.1f s)", who, k, n_folds, time.perf_counter() - start
             )
         return folds, shared
+
+
+def _in_worker_processes(n_jobs: int | None) -> bool:
+    """Whether joblib runs the tasks of ``n_jobs`` in other processes (not threads)."""
+    from joblib import effective_n_jobs
+    from joblib.parallel import get_active_backend
+
+    backend, _ = get_active_backend()
+    return effective_n_jobs(n_jobs) > 1 and not getattr(backend, "uses_threads", False)
+
+
+def _recorded(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[tuple[type, str]]]:
+    """``func(*args, **kwargs)`` and the warnings it issued, recorded rather than shown, as
+    (category, text) pairs: a task of a worker process, whose warnings the caller's
+    process issues (see :func:`_scored_folds`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = func(*args, **kwargs)
+    return result, [(w.category, str(w.message)) for w in caught]
+
+
+def _not_recorded(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[tuple[type, str]]]:
+    """``func(*args, **kwargs)``, its warnings shown where they are issued (this process,
+    or threads of it), in the shape of :func:`_recorded`."""
+    return func(*args, **kwargs), []
 
 
 def _shared_path(

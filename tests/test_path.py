@@ -653,3 +653,27 @@ def test_validation_curve_names_a_probe_that_is_none_and_reads_a_generator_once(
         splicer, LogisticRegression(), X, y, (p for p in (0.3, 0.1)), cv=2
     )
     np.testing.assert_array_equal(listed[1], generated[1])
+
+
+def test_warnings_of_folds_in_worker_processes_reach_the_caller_once_at_its_line(problem):
+    # with n_jobs=2 each worker process showed its own copy, naming a line of sksplice,
+    # and the caller's catch_warnings saw none
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    from sksplice import splice_validation_curve
+    from sksplice.exceptions import SmallMeanSampleWarning
+
+    splicer, X = problem
+    X = X[:120]  # (folds of 60 rows: the centre is learned from fewer than 100)
+    y = np.arange(len(X)) % 2
+    for n_jobs in (1, 2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            splice_validation_curve(
+                splicer, LogisticRegression(), X, y, [0.3, 0.1], cv=2, n_jobs=n_jobs
+            )
+        small = [w for w in caught if issubclass(w.category, SmallMeanSampleWarning)]
+        assert len(small) == 1, (n_jobs, [str(w.message) for w in caught])
+        assert small[0].filename == __file__
