@@ -53,6 +53,13 @@ def _below_alpha(p: Any, alpha: float) -> Any:
     return np.asarray(p) < alpha * (1.0 - _ALPHA_RTOL)
 
 
+def _exact_difference(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float) -> np.ndarray:
+    """``x1/n1 - x2/n2`` scaled by ``n1 n2``, in integers (``x1 n2 - x2 n1``): equal
+    differences of prevalences are equal here, where their floats can differ in the last
+    bit, so that sorting by it is exact."""
+    return x1.astype(np.int64) * int(n2) - x2.astype(np.int64) * int(n1)
+
+
 _CORRECTIONS = ("fdr_bh", "fdr_by", "holm", "bonferroni", None)
 _ALTERNATIVES = ("greater", "two-sided", "less")
 
@@ -598,7 +605,7 @@ def rank_concepts(
     # counts scaled by n1 n2 (integers): one rounding, so that equal differences are equal
     # floats (as p1 - p2, 4/11 - 0/11 and 9/11 - 5/11 differ in the last bit, which put the
     # larger p-value first), and the column is sorted exactly as the counts are.
-    exact_diff = x1.astype(np.int64) * int(n2) - x2.astype(np.int64) * int(n1)
+    exact_diff = _exact_difference(x1, n1, x2, n2)
     ranking = pd.DataFrame(
         {
             "count_positive": x1.astype(np.int64),
@@ -754,7 +761,7 @@ def _rank_each_class(
             p_value = fisher_exact_pvalues(flat1, n1, flat2, n2, alternative).reshape(shape)
             # as rank_concepts computes the difference and sorts (see there), each class
             # on its own row
-            exact_diff = x1.astype(np.int64) * int(n2) - x2.astype(np.int64) * int(n1)
+            exact_diff = _exact_difference(x1, n1, x2, n2)
             order = np.lexsort((p_value, -exact_diff), axis=-1)
             rows = {
                 "count_positive": x1.astype(np.int64),

@@ -163,12 +163,13 @@ def _splice_parts(splice: Any) -> tuple[np.ndarray, np.ndarray]:
     try:
         check_is_fitted(splice)
     except NotFittedError as exc:
-        inner = getattr(splice, "estimator", None)
-        if type(splice).__name__ == "FrozenEstimator" and inner is not None:
-            # (frozen already, but frozen before it was fitted)
+        from sklearn.frozen import FrozenEstimator
+
+        if isinstance(splice, FrozenEstimator):  # (frozen before it was fitted)
+            inner = type(splice.estimator).__name__
             raise ValueError(
-                f"`splice` is a FrozenEstimator of an unfitted {type(inner).__name__}: fit "
-                "the transformer first, then freeze it (FrozenEstimator(splice.fit(X)))"
+                f"`splice` is a FrozenEstimator of an unfitted {inner}: fit the transformer "
+                "first, then freeze it (FrozenEstimator(splice.fit(X)))"
             ) from exc
         raise ValueError(
             f"`splice` must be a fitted SpliceTransformer, got an unfitted "

@@ -20,6 +20,7 @@ from ._names import carried_names
 from .analysis import (
     _as_weights,
     _check_test_options,
+    _exact_difference,
     _group_sums,
     _n_columns,
     _resolve_concepts,
@@ -203,9 +204,8 @@ def compare_datasets(
         },
         index=pd.Index(names[keep], name="concept"),
     )
-    # ties of p-value by the larger difference, compared exactly (x_b n_a - x_a n_b, in
-    # integers: the float differences of equal ones can differ in their last bit)
-    exact = x_b.astype(np.int64) * int(n_a) - x_a.astype(np.int64) * int(n_b)
+    # ties of p-value by the larger difference, compared exactly
+    exact = _exact_difference(x_b, n_b, x_a, n_a)
     order = np.lexsort((-np.abs(exact), tests["p_value"]))
     comparison = comparison.iloc[order]
     comparison.attrs.update(
