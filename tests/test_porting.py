@@ -60,6 +60,63 @@ def test_migration_guide_equivalences_hold_to_1e_6(splice_data_dir, minilm, laio
     assert too_far == {}
 
 
+# ------------------------------------- the default path against the authors' recipe
+def test_named_vocabulary_embedded_by_open_clip_decomposes_as_the_authors_recipe(
+    splice_data_dir, tiny_clip_model
+):
+    """The path a user takes (a named vocabulary embedded by an open_clip text tower,
+    images centred by a fixed mean) against the authors' steps written out: the last k
+    lines of their file, each embedded on its own by ``encode_text``, normalised,
+    centred by their mean and normalised again; each image normalised, centred and
+    normalised; a non-negative lasso per image."""
+    import open_clip
+    import torch
+    from sklearn.linear_model import Lasso
+
+    from sksplice import CLIPEmbedder
+    from sksplice._models import _load_model
+
+    k, penalty = 300, 0.25
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, modality="text", device="cpu")
+    model = _load_model(embedder._config()).model  # (the random weights the embedder uses)
+    rng = np.random.default_rng(0)
+    d = int(model.text_projection.shape[1])
+    mean = 0.3 * _unit(rng.normal(size=d))  # (a published mean has a norm below 1)
+    X = mean + 0.2 * rng.normal(size=(6, d))
+    splice = SpliceTransformer(
+        embedder,
+        vocabulary="laion",
+        vocabulary_size=k,
+        data_home=splice_data_dir,
+        image_mean=mean,
+        l1_penalty=penalty,
+        device="cpu",
+    ).fit(X)
+
+    lines = (splice_data_dir / "vocab" / "laion.txt").read_text(encoding="utf-8").splitlines()
+    words = [line.strip() for line in lines[-k:]]
+    tokenizer = open_clip.get_tokenizer(tiny_clip_model)
+    with torch.no_grad():
+        C = np.concatenate([model.encode_text(tokenizer([w])).numpy() for w in words])
+    C = _unit(C)
+    D = _unit(C - C.mean(axis=0))
+    V = _unit(_unit(X) - mean)
+    theirs = np.stack(
+        [
+            Lasso(alpha=penalty / (2 * d), positive=True, fit_intercept=False, tol=1e-12)
+            .fit(D.T, v)
+            .coef_
+            for v in V
+        ]
+    )
+    assert list(splice.concepts_) == words[::-1]  # most frequent first: columns reversed
+    np.testing.assert_allclose(splice.dictionary_[::-1], D, atol=1e-5)
+    W = splice.transform(X).toarray()[:, ::-1]
+    assert (theirs > 0).sum() >= 6  # (a problem with concepts in it)
+    np.testing.assert_allclose(W, theirs, atol=1e-5)
+    np.testing.assert_array_equal(W > 1e-4, theirs > 1e-4)
+
+
 # ------------------------------------------- concept arrays of a named vocabulary
 def test_full_vocabulary_array_is_accepted_and_the_right_rows_kept(splice_data_dir):
     n_full = len(load_vocabulary("laion", size=None, data_home=splice_data_dir))
