@@ -122,6 +122,46 @@ def _unavailable(name: str, exc: OSError) -> Exception:
     )
 
 
+def _looks_like_a_path(name: str) -> bool:
+    """Whether ``name`` is written as a file system path, not as a Hub model name.
+
+    Hub names are ``name`` or ``owner/name``; a path starts at the root, the home
+    folder or the working folder (``/``, ``~``, ``./``, ``../``), has a drive letter or
+    backslashes, or has more than one ``/``.
+    """
+    return (
+        name.startswith(("/", "~", "./", "../", ".\\", "..\\"))
+        or name in (".", "..")
+        or "\\" in name
+        or (len(name) > 2 and name[0].isalpha() and name[1] == ":" and name[2] in "/\\")
+        or name.count("/") > 1
+    )
+
+
+def _check_model_folder(name: str) -> None:
+    """Refuse a model given as a path that is not a folder, before anything is loaded.
+
+    sentence-transformers takes a path that does not exist for a name on the
+    Hugging Face Hub: offline that reads as a model missing from the cache, online as
+    an invalid repository name.
+    """
+    folder = os.path.expanduser(name)
+    if os.path.isdir(folder) or not _looks_like_a_path(name):
+        return
+    if os.path.exists(folder):
+        raise NotADirectoryError(
+            f"model={name!r} is a file, not a sentence-transformers model folder (the "
+            "folder that model.save(folder) writes, holding modules.json)"
+        )
+    parent = os.path.dirname(name.rstrip("/\\")) or "."
+    where = "" if os.path.isdir(os.path.expanduser(parent)) else f" (nor does {parent!r})"
+    raise FileNotFoundError(
+        f"model={name!r} is written as a path, but no such folder exists{where}; give the "
+        "folder a sentence-transformers model was saved to, or a model name of the "
+        "Hugging Face Hub ('name' or 'owner/name')"
+    )
+
+
 class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
     """Embed texts with a sentence-transformers model.
 
@@ -197,6 +237,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
                 "worker processes use, would send it with the whole model)"
             )
         check_int(self.batch_size, "batch_size")
+        if isinstance(self.model, str):
+            _check_model_folder(self.model)
         if self.name is not None and not isinstance(self.name, str):
             raise TypeError(
                 f"name must be a non-empty string or None, got {self.name!r} "

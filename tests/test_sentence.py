@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import pickle
+import re
 import warnings
 
 import joblib
@@ -244,6 +245,30 @@ def test_a_model_neither_cached_nor_downloadable_is_named_with_the_fix(monkeypat
     ):
         embedder.embed_text(["a dog"])
     assert not any(key[0] == "sksplice-tests/no-such-model" for key in _MODELS)
+
+
+@pytest.mark.parametrize("written", ["./no-such-model", "{tmp}/missing/model", "~/no/such/model"])
+def test_a_model_written_as_a_path_that_is_no_folder_is_refused_at_fit(
+    written, tmp_path, monkeypatch
+):
+    # sentence-transformers takes such a path for a Hub name: offline it was reported as
+    # a model missing from the cache, online as an invalid repository name.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    name = written.format(tmp=tmp_path)
+    embedder = SentenceTransformerEmbedder(name, device="cpu")
+    with pytest.raises(FileNotFoundError, match=r"is written as a path, but no such folder"):
+        embedder.fit()
+    with pytest.raises(FileNotFoundError, match=rf"^model={re.escape(repr(name))}"):
+        embedder.embed_text(["a dog"])
+    file = tmp_path / "weights.bin"
+    file.write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match=r"is a file, not a sentence-transformers"):
+        SentenceTransformerEmbedder(str(file), device="cpu").fit()
+    # Hub names ('name', 'owner/name') and existing folders pass the check.
+    for hub_name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        SentenceTransformerEmbedder(hub_name, device="cpu").fit()
+    SentenceTransformerEmbedder(str(tmp_path), device="cpu").fit()
 
 
 def test_offline_mode_from_transformers_offline_is_named_as_such(monkeypatch):
