@@ -29,6 +29,7 @@ import torch
 from cachetools import cached
 
 from ._data import file_sha256
+from ._names import a_type
 
 #: Environment variable with extra open_clip model config files or folders
 #: (separated by ``os.pathsep``), registered before any model name lookup.
@@ -93,6 +94,14 @@ def clear_model_cache() -> None:
     _load_model.cache_clear()
 
 
+#: What open_clip needs of a model config (it skips a config without them).
+_CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
+    "embed_dim": int,
+    "vision_cfg": dict,
+    "text_cfg": dict,
+}
+
+
 def _register_env_model_configs() -> None:
     """Register the model configs named in ``$SKSPLICE_MODEL_CONFIGS`` with open_clip."""
     import open_clip
@@ -119,11 +128,29 @@ def _register_env_model_configs() -> None:
         for file in files:
             try:
                 with open(file, encoding="utf-8") as handle:
-                    json.load(handle)
+                    config = json.load(handle)
             except (OSError, ValueError) as exc:
                 raise ValueError(
                     f"{MODEL_CONFIGS_ENV}: {file!r} is not a readable JSON model config: {exc}"
                 ) from exc
+            # (open_clip leaves out, without a word, a config that lacks one of these)
+            missing = [
+                key
+                for key in _CONFIG_KEYS
+                if not isinstance(config, dict)
+                or not isinstance(config.get(key), _CONFIG_KEYS[key])
+            ]
+            if missing:
+                raise ValueError(
+                    f"{MODEL_CONFIGS_ENV}: {file!r} is not an open_clip model config: "
+                    + (
+                        f"it holds {a_type(config)}, not an object"
+                        if not isinstance(config, dict)
+                        else f"it has no {' or '.join(missing)} of the right kind"
+                    )
+                    + " (a config holds embed_dim, a number, and vision_cfg and text_cfg, "
+                    "objects; see open_clip's model_configs)"
+                )
         with _CACHE_LOCK:
             if path not in _REGISTERED_CONFIG_PATHS:
                 open_clip.add_model_config(path)

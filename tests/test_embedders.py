@@ -866,6 +866,20 @@ def test_model_configs_env_errors(make_embedder, monkeypatch, tmp_path):
     monkeypatch.setenv(embedders.MODEL_CONFIGS_ENV, str(tmp_path / "broken.json"))
     with pytest.raises(ValueError, match=r"broken\.json.*not a readable JSON"):
         make_embedder().fit()
+    # Valid JSON that is no model config: open_clip would leave it out without a word,
+    # and the model it was meant to register would then be 'not an open_clip model name'.
+    (tmp_path / "other.json").write_text('{"a": 1}')
+    monkeypatch.setenv(embedders.MODEL_CONFIGS_ENV, str(tmp_path / "other.json"))
+    with pytest.raises(
+        ValueError,
+        match=r"other\.json' is not an open_clip model config: it has no embed_dim or "
+        r"vision_cfg or text_cfg of the right kind",
+    ):
+        make_embedder().fit()
+    (tmp_path / "list.json").write_text("[1, 2]")
+    monkeypatch.setenv(embedders.MODEL_CONFIGS_ENV, str(tmp_path / "list.json"))
+    with pytest.raises(ValueError, match=r"list\.json' is not an open_clip model config: it holds"):
+        make_embedder().fit()
 
 
 # ---------------------------------------------------------------- GPU
