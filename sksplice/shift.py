@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._names import carried_names
+from ._names import carried_names, check_source
 from .analysis import (
     _as_weights,
     _check_test_options,
@@ -71,7 +71,9 @@ def compare_datasets(
         columns in the same order. A DataFrame whose columns are these
         concepts in another order is labelled by its columns (see
         :func:`~sksplice.analysis.concept_profiles`); both collections must
-        then still line up.
+        then still line up. A matrix without names beside a DataFrame is read
+        by the DataFrame's columns; one that a transformer of other concepts
+        (or of the same in another order) returned is refused.
     labels : tuple of two str, default=("A", "B")
         Names of the two collections, kept in ``comparison.attrs`` for plots
         and reports.
@@ -162,8 +164,12 @@ def compare_datasets(
             "with the same fitted transformer"
         )
     # Each collection's columns as its own names (or concepts=) say; they must line up.
+    # (a matrix without names that a transformer made is checked against the names the
+    # other collection's columns carry: read by position, each column would be read as
+    # another concept)
     if concepts is None and not isinstance(W_a, pd.DataFrame):
         names = names_b = _resolve_concepts(W_b, None, c_b)
+        check_source(W_a, names, "the columns of W_b")
     else:
         names = _resolve_concepts(W_a, concepts, c_a)
         if concepts is not None:
@@ -171,13 +177,16 @@ def compare_datasets(
         else:
             carried = carried_names(W_b.columns) if isinstance(W_b, pd.DataFrame) else None
             names_b = names if carried is None else carried
+            if not isinstance(W_b, pd.DataFrame):
+                check_source(W_b, names, "the columns of W_a")
     differ = np.flatnonzero(names.astype(str) != names_b.astype(str))
     if differ.size:
         j = int(differ[0])
+        frames = isinstance(W_a, pd.DataFrame) and isinstance(W_b, pd.DataFrame)
         raise ValueError(
-            f"W_a and W_b have different concept columns: column {j} is {names[j]!r} in "
-            f"W_a and {names_b[j]!r} in W_b ({differ.size} columns differ); give both with "
-            "their columns in the same order (W_b[W_a.columns] for DataFrames)"
+            f"W_a and W_b have different concept columns: column {j} is {str(names[j])!r} "
+            f"in W_a and {str(names_b[j])!r} in W_b ({differ.size} columns differ); give "
+            "both with their columns in the same order" + (" (W_b[W_a.columns])" if frames else "")
         )
     W_a = _as_weights(W_a, "W_a")
     W_b = _as_weights(W_b, "W_b")

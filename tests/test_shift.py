@@ -580,3 +580,40 @@ def test_rows_of_equal_p_value_and_difference_keep_the_order_of_the_columns():
     assert forward["p_value"].nunique() == 1
     assert list(forward.index) == ["first", "second"]
     assert list(backward.index) == ["second", "first"]
+
+
+@pytest.mark.parametrize("bare", ["W_a", "W_b"])
+def test_a_transformers_bare_weights_are_checked_against_the_other_collections_names(bare):
+    # Weights a transformer returned without names, beside a DataFrame of a transformer of
+    # the same concepts in another order: read by position, every column of the bare
+    # matrix was tested against another concept's column, without a word.
+    from sksplice import SpliceTransformer
+
+    rng = np.random.default_rng(0)
+    names = [f"c{j}" for j in range(12)]
+    raw = rng.normal(size=(12, 16))
+    kwargs = {"l1_penalty": 0.1, "device": "cpu", "image_mean": np.zeros(16)}
+    first = SpliceTransformer(vocabulary=names, concept_embeddings=raw, **kwargs)
+    second = SpliceTransformer(vocabulary=names[::-1], concept_embeddings=raw[::-1], **kwargs)
+    X = rng.normal(size=(20, 16))
+    W = first.fit(X).transform(X)  # bare CSR, recorded with first's concepts
+    frame = second.fit(X).set_output(transform="pandas").transform(X)
+    pair = (W, frame) if bare == "W_a" else (frame, W)
+    other = "W_b" if bare == "W_a" else "W_a"
+    with pytest.raises(
+        ValueError,
+        match=rf"not those of the columns of {other}: column 0 is 'c0' there but 'c11' in "
+        rf"the columns of {other} \(the same concepts in another order\)",
+    ):
+        compare_datasets(*pair)
+    # The same order of columns is accepted, read by the frame's names.
+    same = first.set_output(transform="pandas").transform(X)
+    pair = (W, same) if bare == "W_a" else (same, W)
+    assert list(compare_datasets(*pair, correction=None).columns)[:2] == ["count_a", "count_b"]
+
+
+def test_a_column_mismatch_names_the_columns_as_text():
+    W_a = pd.DataFrame(np.eye(3), columns=np.array(["dog", "cat", "car"]))
+    W_b = pd.DataFrame(np.eye(3), columns=np.array(["dog", "car", "cat"]))
+    with pytest.raises(ValueError, match=r"column 1 is 'cat' in W_a and 'car' in W_b"):
+        compare_datasets(W_a, W_b)
