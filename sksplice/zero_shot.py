@@ -55,12 +55,42 @@ def _declared_width(embedder: Any) -> int | None:
     return None
 
 
+_RECOMPOSE = (
+    "into embeddings with splice.inverse_transform(W), or in a Pipeline with "
+    "ConceptEditor(..., output='embedding') before the classifier"
+)
+
+
+def _refuse_concept_weights(X: Any) -> None:
+    """Refuse concept weights (sparse, or recorded as a transformer's) given as ``X``.
+
+    Scored as embeddings they fail on their sparse format, or on their width, with
+    messages that point elsewhere (to ``toarray()``, to the text model).
+    """
+    import scipy.sparse
+
+    from ._names import _recorded_concepts
+
+    if scipy.sparse.issparse(X):
+        what = "a sparse matrix"
+    elif _recorded_concepts(X) is not None:
+        what = "concept weights that a SpliceTransformer returned"
+    else:
+        return
+    raise ValueError(
+        f"X is {what}, but ZeroShotClassifier scores dense embeddings (sparse input is not "
+        f"supported): recompose concept weights {_RECOMPOSE}"
+    )
+
+
 def _check_width(width: int | None, X: np.ndarray) -> None:
     """The text embeddings' ``width`` (None: not known yet) is ``X``'s number of features."""
     if width is not None and width != X.shape[1]:
+        weights = f"; if X holds concept weights, recompose them {_RECOMPOSE}"
+        weights = weights if X.shape[1] > width else ""
         raise ValueError(
             f"the embedder's text embeddings have {width} dimensions but X has "
-            f"{X.shape[1]} features; use the text model that matches the embeddings"
+            f"{X.shape[1]} features; use the text model that matches the embeddings{weights}"
         )
 
 
@@ -200,10 +230,13 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
             If classes are missing or fewer than two, a class name is empty,
             blank, None or NaN, a label of ``y`` is not among ``classes`` (for
             integers 0 to k-1, label-encoded by a meta-estimator, the message
-            says so and what to do instead), or the embedder's dimension
-            differs from ``X``'s.
+            says so and what to do instead), the embedder's dimension
+            differs from ``X``'s, or ``X`` is sparse or holds concept weights
+            that a :class:`~sksplice.SpliceTransformer` returned (the message
+            says how to recompose them into embeddings).
         """
         templates = self._check_params()
+        _refuse_concept_weights(X)
         labels = row_labels(X)
         if y is None:
             X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False)
@@ -287,6 +320,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
     def _embeddings(self, X: Any) -> np.ndarray:
         """``X`` checked: fitted, its features, finite rows (float64 or float32)."""
         check_is_fitted(self)
+        _refuse_concept_weights(X)
         labels = row_labels(X)
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=False

@@ -197,6 +197,49 @@ def test_type_errors_and_dimension_mismatch():
         clf.predict(np.ones((2, 5)))
 
 
+def test_concept_weights_given_as_x_are_refused_saying_how_to_recompose_them():
+    # The natural slip: a ConceptEditor without output="embedding" before the classifier.
+    # The errors said to call .toarray() (sparse), then to change the text model (width).
+    import scipy.sparse
+
+    from sksplice import SpliceTransformer
+
+    rng = np.random.default_rng(0)
+    names = [f"c{j}" for j in range(10)]
+    splice = SpliceTransformer(
+        vocabulary=names,
+        concept_embeddings=rng.normal(size=(10, 6)),
+        image_mean=np.zeros(6),
+        l1_penalty=0.1,
+        device="cpu",
+    )
+    X = rng.normal(size=(8, 6))
+    W = splice.fit(X).transform(X)
+    clf = ZeroShotClassifier(HashEmbedder(6), classes=["a", "b"])
+    recompose = r"into embeddings with splice.inverse_transform\(W\)"
+    with pytest.raises(
+        ValueError, match=rf"^X is a sparse matrix, .*: recompose concept weights {recompose}"
+    ):
+        clf.fit(W)
+    dense = splice.set_params(output="dense").transform(X)  # (recorded as the CSR is)
+    with pytest.raises(
+        ValueError, match=r"^X is concept weights that a SpliceTransformer returned"
+    ):
+        clf.fit(dense)
+    clf.fit(splice.inverse_transform(W))
+    with pytest.raises(ValueError, match=r"^X is a sparse matrix"):
+        clf.predict(scipy.sparse.csr_matrix(X))
+    with pytest.raises(ValueError, match=r"^X is concept weights that a SpliceTransformer"):
+        clf.predict_proba(dense)
+    # Weights of unknown origin are known only by their width: the hint is added there.
+    with pytest.raises(
+        ValueError, match=rf"6 dimensions but X has 10 features; .*recompose them {recompose}"
+    ):
+        ZeroShotClassifier(HashEmbedder(6), classes=["a", "b"]).fit(
+            np.abs(rng.normal(size=(3, 10)))
+        )
+
+
 def test_an_all_zero_row_is_warned_about_naming_it():
     # a zero embedding got the first class, with probabilities 0.5/0.5, without a word
     clf = ZeroShotClassifier(HashEmbedder(4), classes=["dog", "cat"]).fit(np.ones((3, 4)))
