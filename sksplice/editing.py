@@ -46,6 +46,7 @@ from ._validation import (
     check_number,
     check_option,
     row_labels,
+    shown_rows,
 )
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
@@ -622,6 +623,14 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             zero (CSR for sparse input, a DataFrame of pandas sparse columns
             when pandas output is configured). With ``output="embedding"``:
             dense recomposed embeddings of shape (n_samples, d).
+
+        Warns
+        -----
+        UserWarning
+            If the edit removes every concept of some rows (rows that held
+            none before are not counted): their weights are all zero, and
+            recomposed each is the centre, the same vector for all of them.
+            The message names the first rows and counts them.
         """
         check_is_fitted(self)
         X_in = X
@@ -667,10 +676,15 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             check_source(X_in, concepts, "this editor (concepts_)")
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)
+            W.eliminate_zeros()
+            held = np.diff(W.indptr) > 0
             W.data[~self.mask_[W.indices]] = 0
             W.eliminate_zeros()
+            left = np.diff(W.indptr) > 0
         else:
             W = X * self.mask_.astype(X.dtype)
+            held, left = X.any(axis=1), W.any(axis=1)
+        self._warn_emptied_rows(np.flatnonzero(held & ~left), X.shape[0], row_labels(X_in))
         if self.output == "embedding":
             return np.asarray(self.splice_.inverse_transform(W))
         if sp.issparse(W) and transform_output(self) == "pandas":
@@ -683,6 +697,28 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             # concepts, nothing can be removed: the weights are those given.)
             remember_concepts(W, concepts)
         return W
+
+    def _warn_emptied_rows(self, rows: np.ndarray, n_rows: int, labels: Any) -> None:
+        """Warn that the edit removed every concept of ``rows`` (which held some).
+
+        Their weights are all zero: recomposed, each is the centre, the same vector
+        for every such row, which a classifier downstream scores as any other.
+        """
+        if not rows.size:
+            return
+        which = "row" if rows.size == 1 else "rows"
+        share = "every row" if rows.size == n_rows else f"{rows.size} of {n_rows} rows"
+        then = (
+            ", and each recomposes to the centre (the mean embedding), the same vector for "
+            "all of them"
+            if self.output == "embedding"
+            else ""
+        )
+        warn_user(
+            f"the edit removed every concept of X {which} {shown_rows(rows, labels)} "
+            f"({share}): their weights are all zero{then}. Remove fewer concepts (or keep "
+            "more), or leave such rows out"
+        )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the output columns.

@@ -71,16 +71,16 @@ def _refuse_concept_weights(X: Any) -> None:
 
     from ._names import _recorded_concepts
 
-    if scipy.sparse.issparse(X):
-        what = "a sparse matrix"
-    elif _recorded_concepts(X) is not None:
-        what = "concept weights that a SpliceTransformer returned"
-    else:
-        return
-    raise ValueError(
-        f"X is {what}, but ZeroShotClassifier scores dense embeddings (sparse input is not "
-        f"supported): recompose concept weights {_RECOMPOSE}"
-    )
+    if scipy.sparse.issparse(X):  # (a TypeError, as scikit-learn's refusal of sparse input)
+        raise TypeError(
+            "X is a sparse matrix, but ZeroShotClassifier scores dense embeddings (sparse "
+            f"input is not supported): recompose concept weights {_RECOMPOSE}"
+        )
+    if _recorded_concepts(X) is not None:
+        raise ValueError(
+            "X is concept weights that a SpliceTransformer returned, but ZeroShotClassifier "
+            f"scores embeddings: recompose them {_RECOMPOSE}"
+        )
 
 
 def _check_width(width: int | None, X: np.ndarray) -> None:
@@ -231,9 +231,12 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
             blank, None or NaN, a label of ``y`` is not among ``classes`` (for
             integers 0 to k-1, label-encoded by a meta-estimator, the message
             says so and what to do instead), the embedder's dimension
-            differs from ``X``'s, or ``X`` is sparse or holds concept weights
+            differs from ``X``'s, or ``X`` holds concept weights
             that a :class:`~sksplice.SpliceTransformer` returned (the message
             says how to recompose them into embeddings).
+        TypeError
+            If ``X`` is sparse (concept weights, in a pipeline of sksplice;
+            the message says how to recompose them into embeddings).
         """
         templates = self._check_params()
         _refuse_concept_weights(X)

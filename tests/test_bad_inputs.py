@@ -1084,11 +1084,11 @@ CASES: list[Case] = [
     Case(
         id="zero-shot-predict-sparse",
         entry="ZeroShotClassifier.predict",
-        given="a scipy CSR matrix of embeddings",
-        expected="TypeError: dense data is required",
+        given="a scipy CSR matrix (concept weights, in a pipeline)",
+        expected="TypeError: X is a sparse matrix; recompose concept weights into embeddings",
         run=lambda env: env.zero_shot.predict(sp.csr_matrix(env.X)),
         error=TypeError,
-        names=lambda env: ["dense data is required"],
+        names=lambda env: ["X is a sparse matrix", "splice.inverse_transform(W)"],
     ),
     Case(
         id="zero-shot-fit-template",

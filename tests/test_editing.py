@@ -275,12 +275,53 @@ def test_keep_and_keep_with_remove(small_setup):
         X,
     ).toarray()
     frozen = FrozenEstimator(splice)
-    kept = ConceptEditor(keep=["dog", "cat", "car"], splice=frozen).fit_transform(W)
+    # (rows that held none of the three are left without a concept: warned)
+    with pytest.warns(UserWarning, match=r"removed every concept of X rows 3, 4, 5, 7, 9 and"):
+        kept = ConceptEditor(keep=["dog", "cat", "car"], splice=frozen).fit_transform(W)
     assert np.all(kept[:, [i for i, n in enumerate(NAMES) if n not in {"dog", "cat", "car"}]] == 0)
     np.testing.assert_array_equal(kept[:, [0, 3, 5]], W[:, [0, 3, 5]])
     both = ConceptEditor(keep=["dog", "cat"], remove="cat", splice=frozen).fit(W)
     assert set(both.removed_concepts_) == set(NAMES) - {"dog"}
     assert list(both.neighbors_["action"]) == ["keep", "keep", "remove"]
+
+
+def test_rows_left_without_any_concept_are_warned_about(small_setup):
+    # Recomposed, such rows are all the centre: a classifier downstream scored the same
+    # vector for each of them, without a word.
+    import warnings
+
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    frozen = FrozenEstimator(splice)
+    no_house = W.toarray()
+    no_house[:, NAMES.index("house")] = 0  # (a concept no row holds)
+    editor = ConceptEditor(keep=["house"], splice=frozen, output="embedding")
+    with pytest.warns(UserWarning) as record:
+        Z = editor.fit_transform(no_house)
+    message = str(record[0].message)
+    assert message.startswith("the edit removed every concept of X rows 0, 1, 2, 3, 4 and ")
+    assert "(every row): their weights are all zero, and each recomposes to the centre" in message
+    assert np.ptp(Z, axis=0).max() < 1e-6  # (every row is the same vector)
+    # Only the rows emptied by the edit, named by a frame's index, in either format.
+    row = 7
+    held = [NAMES[j] for j in W[row].indices]
+    frame = pd.DataFrame(W.toarray(), columns=NAMES, index=[f"img{i}" for i in range(60)])
+    for given in (W, W.toarray(), frame):
+        remover = ConceptEditor(remove=held, splice=frozen).fit(given)
+        emptied = [i for i in range(60) if set(NAMES[j] for j in W[i].indices) <= set(held)]
+        with pytest.warns(UserWarning, match=r"removed every concept of X row") as record:
+            remover.transform(given)
+        text = str(record[0].message)
+        assert f"({len(emptied)} of 60 rows)" in text
+        if given is frame:
+            assert f"'img{row}' (row {row})" in text
+    # Rows that held no concept before the edit are not the edit's doing.
+    empty = W.toarray()
+    empty[:, :] = 0
+    empty[0, 0] = 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ConceptEditor(remove=["puppy"], splice=frozen).fit(empty).transform(empty)
 
 
 def test_output_embedding_recomposes_edited_weights(small_setup):

@@ -218,7 +218,7 @@ def test_concept_weights_given_as_x_are_refused_saying_how_to_recompose_them():
     clf = ZeroShotClassifier(HashEmbedder(6), classes=["a", "b"])
     recompose = r"into embeddings with splice.inverse_transform\(W\)"
     with pytest.raises(
-        ValueError, match=rf"^X is a sparse matrix, .*: recompose concept weights {recompose}"
+        TypeError, match=rf"^X is a sparse matrix, .*: recompose concept weights {recompose}"
     ):
         clf.fit(W)
     dense = splice.set_params(output="dense").transform(X)  # (recorded as the CSR is)
@@ -227,7 +227,7 @@ def test_concept_weights_given_as_x_are_refused_saying_how_to_recompose_them():
     ):
         clf.fit(dense)
     clf.fit(splice.inverse_transform(W))
-    with pytest.raises(ValueError, match=r"^X is a sparse matrix"):
+    with pytest.raises(TypeError, match=r"^X is a sparse matrix"):
         clf.predict(scipy.sparse.csr_matrix(X))
     with pytest.raises(ValueError, match=r"^X is concept weights that a SpliceTransformer"):
         clf.predict_proba(dense)
