@@ -24,7 +24,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import a_type, check_concept_names, check_source, unknown_names_hints
+from ._names import (
+    a_type,
+    check_concept_names,
+    check_source,
+    name_differences,
+    unknown_names_hints,
+)
 from ._pandas import frame_values
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
@@ -130,6 +136,26 @@ def _dictionary_rows(names: np.ndarray, splice_names: np.ndarray | None) -> np.n
             "the neighbours come from its dictionary, so give the weights it produced"
         )
     return np.fromiter((where[str(name)] for name in names), dtype=np.int64, count=len(names))
+
+
+def _check_same_concepts(splice_names: np.ndarray, names: np.ndarray) -> None:
+    """Refuse a ``splice`` whose concepts are not those of the collection's columns."""
+    mine, theirs = [str(n) for n in names], [str(n) for n in splice_names]
+    if mine == theirs or sorted(mine) == sorted(theirs):
+        return
+    if len(mine) != len(theirs):
+        detail = f"{len(theirs)} concepts there, {len(mine)} columns in the weights"
+    else:
+        unknown, missing = name_differences(mine, theirs)
+        detail = (
+            f"columns not among its concepts {unknown}, its concepts not among the "
+            f"columns {missing}"
+        )
+    raise ValueError(
+        f"the concepts of `splice` differ from the concepts of the collection's weights "
+        f"({detail}): text queries are decomposed by `splice` into its concepts; give the "
+        "transformer that produced the collection"
+    )
 
 
 class ConceptRetriever(VersionStampMixin, BaseEstimator):
@@ -291,8 +317,10 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         ValueError
             For an unknown ``mode`` or ``metric``, weights with NaN, infinite
             or negative values (the rows are named), no concept names, names
-            whose number differs from the number of columns, or a blank or
-            repeated name in ``concepts``.
+            whose number differs from the number of columns, a blank or
+            repeated name in ``concepts``, or a ``splice`` whose concepts are
+            not those of the columns (in any order: a text query is read by
+            ``splice``'s names).
         TypeError
             For a ``mode`` or ``metric`` that is not a string, ``concepts`` that
             is not a list of strings (a single string, a dict, a number, an
@@ -344,6 +372,12 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
                 f"{columns[j]!r} in X but {names[j]!r} in the names; pass the columns in the "
                 "order of the names (X[names]), or the weights as an array"
             )
+        if self.splice is not None:
+            # (text queries are decomposed by `splice` and read by its concepts' names: a
+            # transformer of other concepts is refused here, not at the first text query)
+            own = _concept_names(self.splice, "splice") if splice_names is None else splice_names
+            assert own is not None  # (splice is not None)
+            _check_same_concepts(own, names)
         if expand:
             D = np.asarray(self.splice.dictionary_, dtype=np.float64)
             if D.shape[0] != W.shape[1]:
@@ -537,17 +571,15 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         check_text_embedder(embedder, param="splice.embedder", purpose="to embed the query")
         names = _concept_names(self.splice, "splice")
         assert names is not None  # (splice is not None: tested above)
-        if not np.array_equal(names, self.concepts_):
-            raise ValueError(
-                "the concepts of `splice` differ from the concepts of the fitted weights; "
-                "decompose queries with the transformer that produced the collection"
-            )
+        _check_same_concepts(names, self.concepts_)  # (`splice` refitted since)
         W = self.splice.transform(np.asarray(embedder.embed_text([text])))
         if isinstance(W, pd.DataFrame):
             W = frame_values(W, "query")
         w = sp.csr_matrix(W)
         order = np.argsort(-w.data, kind="stable")
-        return {str(self.concepts_[w.indices[i]]): float(w.data[i]) for i in order if w.data[i]}
+        # (named by `splice`'s columns, which may hold the collection's concepts in
+        # another order; the query is matched to the collection's columns by name)
+        return {str(names[w.indices[i]]): float(w.data[i]) for i in order if w.data[i]}
 
     def search_text(
         self, text: str, k: int | None = 10, *, mode: str | None = None

@@ -207,7 +207,7 @@ def test_neighbours_follow_the_names_of_reordered_columns(rng):
     with pytest.raises(ValueError, match="columns differ from the concept names"):
         ConceptRetriever(splice=splice, n_neighbors=3).fit(shuffled)
     renamed = shuffled.rename(columns={names[order[0]]: "not a concept"})
-    with pytest.raises(ValueError, match="'not a concept' is not a concept of `splice`"):
+    with pytest.raises(ValueError, match=r"columns not among its concepts \['not a concept'\]"):
         ConceptRetriever(splice=splice, n_neighbors=3, concepts=list(renamed.columns)).fit(
             renamed.to_numpy()
         )
@@ -396,6 +396,23 @@ def test_text_query_on_minilm_captions(laion_minilm, minilm):
     ref_idx, ref_scores = retriever.search(query, k=3)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_allclose(scores, ref_scores)
+    # The collection's columns in another order than `splice`'s (named by `concepts=`):
+    # the query is read by `splice`'s names (it was refused at the first text query).
+    flipped = ConceptRetriever(concepts=list(concepts)[::-1], splice=splice).fit(
+        W.toarray()[:, ::-1]
+    )
+    assert flipped.decompose_text("a dog in the snow") == query
+    flipped_idx, flipped_scores = flipped.search_text("a dog in the snow", k=3)
+    np.testing.assert_array_equal(flipped_idx, idx)
+    np.testing.assert_allclose(flipped_scores, scores)
+    # A transformer of other concepts is refused by fit, not at the first text query.
+    other = list(concepts)
+    other[-1] = "zebra crossing"
+    with pytest.raises(
+        ValueError,
+        match=r"concepts of `splice` differ .*columns not among its concepts \['zebra crossing'\]",
+    ):
+        ConceptRetriever(concepts=other, splice=splice).fit(W.toarray())
     assert idx[0] == 0 and 4 not in idx
     # caption 1 is decomposed with "puppy", not "dog": an exact query for "dog" misses
     # it, the query expanded with the ten nearest concepts of "dog" finds it
