@@ -569,7 +569,8 @@ def check_finite_rows(
         first_row = 0
     rows = np.asarray(rows) + first_row
     shown = shown_rows(rows, labels, first_row=first_row, block_index=block_index)
-    raise ValueError(f"{name} holds NaN or infinite values in {rows.size} row(s): {shown}{hint}")
+    verb = "hold" if " " in name and name.endswith("s") else "holds"  # ("concept weights")
+    raise ValueError(f"{name} {verb} NaN or infinite values in {rows.size} row(s): {shown}{hint}")
 
 
 def shown_rows(

@@ -60,7 +60,7 @@ def _name_list(value: Any, param: str) -> list[str]:
         return []
     if isinstance(value, str):
         return [value]
-    if not isinstance(value, Sequence | np.ndarray | pd.Index):
+    if not isinstance(value, Sequence | np.ndarray | pd.Index | pd.Series):
         raise TypeError(f"`{param}` must be a list of concept names, got {type(value).__name__}")
     names = list(value)
     for i, name in enumerate(names):
@@ -328,7 +328,8 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     Parameters
     ----------
     remove : str or list of str, default=None
-        Concepts whose weights are set to zero.
+        Concepts whose weights are set to zero (a list, tuple, NumPy array,
+        pandas Series or Index of names).
     keep : str or list of str, default=None
         If given, every concept *not* listed here is set to zero. With both
         ``keep`` and ``remove``, the concepts kept are those in ``keep`` and

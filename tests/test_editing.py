@@ -324,6 +324,20 @@ def test_rows_left_without_any_concept_are_warned_about(small_setup):
         ConceptEditor(remove=["puppy"], splice=frozen).fit(empty).transform(empty)
 
 
+def test_names_are_taken_from_any_list_like_container(small_setup):
+    # (a Series, such as a column of a table of concepts, was refused as "not a list")
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    frozen = FrozenEstimator(splice)
+    expected = ConceptEditor(remove=["dog", "beach"], splice=frozen).fit(W).mask_
+    assert (~expected).sum() == 2
+    for container in (tuple, np.array, pd.Index, pd.Series):
+        editor = ConceptEditor(remove=container(["dog", "beach"]), splice=frozen)
+        np.testing.assert_array_equal(editor.fit(W).mask_, expected)
+        kept = ConceptEditor(keep=container(NAMES[:-1]), splice=frozen).fit(W).mask_
+        assert list(kept) == [True] * (len(NAMES) - 1) + [False]
+
+
 def test_output_embedding_recomposes_edited_weights(small_setup):
     splice, X, _ = small_setup
     W = splice.transform(X)
