@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Literal, overload
 
 import numpy as np
@@ -124,6 +125,12 @@ def resolve_concepts(
             what = f"the {vocab!r} vocabulary"
         else:
             what = f"the vocabulary file {os.fspath(vocab)!r}"
+            if vocabulary_size is not None and vocabulary_size <= len(items):
+                from .vocabulary import warn_first_lines_of_a_copy
+
+                warn_first_lines_of_a_copy(
+                    Path(os.fspath(vocab)).expanduser(), vocabulary_size, len(items)
+                )
     else:
         if isinstance(vocab, bytes | bytearray) or not (
             isinstance(vocab, Sequence | np.ndarray) or _pandas_column(vocab)

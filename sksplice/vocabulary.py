@@ -367,7 +367,9 @@ def load_vocabulary(
           warning). A file whose content is one of the published
           vocabularies (same SHA-256 as the pinned file, e.g. the
           authors' ``laion.txt`` downloaded by hand) is loaded exactly as
-          that named vocabulary. Any other file is returned in file order.
+          that named vocabulary. Any other file is returned in file order
+          (an integer ``size`` of a file named like a published vocabulary,
+          ``laion_edited.txt``, warns that it keeps the first lines).
         - a list (or any non-string iterable) of strings: returned in the
           given order.
     size : int, None or "auto", default="auto"
@@ -462,6 +464,7 @@ def load_vocabulary(
             return _clean(_authors_lines(lines, size), source)
         concepts = _clean(lines, source)
         _check_size(size, len(concepts), "concepts", f"the vocabulary {source}")
+        warn_first_lines_of_a_copy(path, size, len(concepts), published=False)
         return concepts[:size]
 
     if isinstance(name, bytes | bytearray) or not isinstance(name, Iterable):
@@ -482,6 +485,51 @@ def load_vocabulary(
     cleaned = " (without its blank and repeated entries)" if len(concepts) < len(items) else ""
     _check_size(size, len(concepts), "concepts", f"the list{cleaned}")
     return concepts[:size]
+
+
+def warn_first_lines_of_a_copy(
+    path: Path,
+    size: int | None,
+    n_concepts: int,
+    *,
+    published: bool | None = None,
+    command_line: bool = False,
+) -> None:
+    """Warn that ``size`` keeps the first lines of a file named like a published vocabulary.
+
+    A file of another content than the pinned one (an edited copy of the authors'
+    ``laion.txt``, say) is read in file order, where the authors' files list their
+    concepts least frequent first: a ``size`` smaller than the file then keeps the
+    rarest concepts. Only files whose name holds a published vocabulary's name are
+    warned about (``published``: whether the content is a pinned file's, None to
+    find out). ``command_line``: the advice in the command line's terms.
+    """
+    if size is None or size >= n_concepts:
+        return
+    stem = path.stem.lower()
+    named = next(
+        (name for name in sorted(VOCABULARIES, key=len, reverse=True) if name in stem), None
+    )
+    if named is None:
+        return
+    if published is None:
+        published = _published_name(path) is not None
+    if published:
+        return
+    what = "--vocabulary-size" if command_line else "the size"
+    remedy = (
+        f"(tac {shlex.quote(str(path))} > reversed.txt writes its lines in reverse order)"
+        if command_line
+        else f"(tac reverses its lines), or take the last lines with load_vocabulary(path, "
+        f"{size}, order='authors') as the authors' loader does"
+    )
+    warn_user(
+        f"the vocabulary file {str(path)!r} is named like the published {named!r} vocabulary "
+        f"but its content is not the published file's (an edited copy?), so it is read in "
+        f"file order: {what} {size} keeps its first {size} of {n_concepts} concepts. The "
+        "authors' files list concepts least frequent first, so these may be the rarest; put "
+        f"the most frequent first in the file {remedy}"
+    )
 
 
 def _check_size(size: int | None, n: int, what: str, source: str) -> None:

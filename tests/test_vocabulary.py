@@ -712,3 +712,49 @@ def test_a_mean_file_that_is_not_npy_is_named_as_such(tmp_path):
     with pytest.raises(ValueError, match=r"holds objects other than tensors") as info:
         as_mean_vector(tmp_path / "objects.pt", 4)
     assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_size_of_a_file_named_like_a_published_vocabulary_warns_of_its_first_lines(tmp_path):
+    # An edited copy of the authors' laion.txt is no longer the pinned file: read in file
+    # order, a size keeps its first lines, which in their files are the rarest concepts.
+    import argparse
+    import warnings
+
+    from sksplice import SpliceTransformer
+    from sksplice.cli._checks import _check_vocabulary
+
+    lines = [f"rare{i}" for i in range(10)] + ["common", "most common"]
+    path = tmp_path / "laion_edited.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first = r"is named like the published 'laion' vocabulary but its content is not the "
+    with pytest.warns(UserWarning, match=first + r".*the size 3 keeps its first 3 of 12 .*"):
+        assert load_vocabulary(path, 3) == ["rare0", "rare1", "rare2"]
+    with pytest.warns(UserWarning, match=r"load_vocabulary\(path, 3, order='authors'\)"):
+        load_vocabulary(path, 3)
+    rng = np.random.default_rng(0)
+    with pytest.warns(UserWarning, match=first + r".*the size 4 keeps its first 4 of 12 "):
+        SpliceTransformer(
+            vocabulary=path,
+            vocabulary_size=4,
+            concept_embeddings=rng.normal(size=(4, 6)),
+            image_mean=np.zeros(6),
+            device="cpu",
+        ).fit(rng.normal(size=(3, 6)))
+    args = argparse.Namespace(vocabulary=str(path), vocabulary_size=5, data_home=None)
+    with pytest.warns(UserWarning, match=first + r".*--vocabulary-size 5 keeps .*\(tac "):
+        _check_vocabulary(args)
+    bigrams = tmp_path / "my_laion_bigrams.txt"
+    bigrams.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"named like the published 'laion_bigrams' "):
+        load_vocabulary(bigrams, 3)
+    # All of the file, the authors' order, or a file of another name: nothing to say.
+    other = tmp_path / "mine.txt"
+    other.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(load_vocabulary(path, None)) == len(load_vocabulary(path, 12)) == 12
+        assert load_vocabulary(path, 2, order="authors") == ["common", "most common"]
+        assert load_vocabulary(other, 3) == ["rare0", "rare1", "rare2"]
+        _check_vocabulary(
+            argparse.Namespace(vocabulary=str(path), vocabulary_size=None, data_home=None)
+        )

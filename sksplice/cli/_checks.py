@@ -131,6 +131,10 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             f"--vocabulary-size {size}: SpLiCE needs at least two concepts (the dictionary is "
             "centred by their mean)"
         )
+    if name not in VOCABULARIES:
+        from ..vocabulary import warn_first_lines_of_a_copy
+
+        warn_first_lines_of_a_copy(path, size, len(concepts), command_line=True)
     return (concepts[:size] if size is not None else concepts), concepts
 
 
