@@ -47,9 +47,18 @@ def _check_linear(estimator: Any) -> np.ndarray:
         ) from exc
     coef = getattr(estimator, "coef_", None)
     if coef is None or not hasattr(estimator, "classes_"):
+        # (a fitted search, GridSearchCV say, holds the refitted model it chose)
+        chosen = getattr(estimator, "best_estimator_", None)
+        best = (
+            f"; it is a search: give its best_estimator_ (the {type(chosen).__name__} "
+            "refitted on all the data)"
+            if chosen is not None
+            else ""
+        )
         raise TypeError(
             f"{type(estimator).__name__} has no coef_ and classes_: expected a fitted linear "
-            "classifier (LogisticRegression, LinearSVC, RidgeClassifier, SGDClassifier ...)"
+            "classifier (LogisticRegression, LinearSVC, RidgeClassifier, SGDClassifier ...) "
+            f"or a Pipeline ending in one{best}"
         )
     coef = np.asarray(coef.toarray() if hasattr(coef, "toarray") else coef, dtype=np.float64)
     return coef.reshape(1, -1) if coef.ndim == 1 else coef
@@ -311,7 +320,7 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     ----------
     model : fitted Pipeline or linear classifier
         As in :func:`probe_concepts`. It is not modified.
-    concepts : str or list of str
+    concepts : str, list of str or set of str
         The concepts whose coefficients are zeroed (for every class); also a
         tuple, numpy array, pandas Index or Series of names (e.g. the
         ``concept`` column of :func:`probe_concepts`' table).
@@ -349,6 +358,8 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     """
     if isinstance(concepts, str):
         concepts = [concepts]
+    if isinstance(concepts, set | frozenset):  # (the order of zeroing does not matter)
+        concepts = sorted(concepts, key=str)
     if not isinstance(concepts, Sequence | np.ndarray | pd.Index | pd.Series):
         raise TypeError(
             f"`concepts` must be a list of concept names; got {type(concepts).__name__}"

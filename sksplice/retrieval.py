@@ -51,7 +51,8 @@ def unknown_concepts_error(unknown: Sequence[str], known: Sequence[str], param: 
     known names (:func:`sksplice._names.unknown_names_hints`)."""
     hints = unknown_names_hints(unknown, known)
     where = param if param.startswith("-") else f"`{param}`"  # (an option, or a parameter)
-    return ValueError(f"concepts in {where} not in the vocabulary: {hints}")
+    what = "names" if param == "concepts" else "concepts"  # (not "concepts in `concepts`")
+    return ValueError(f"{what} in {where} not in the vocabulary: {hints}")
 
 
 def _concept_names(

@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeClassifier
 
@@ -154,8 +155,20 @@ def test_errors_name_the_problem(rng):
     with pytest.raises(ValueError, match="not fitted"):
         probe_concepts(LogisticRegression())
     tree = DecisionTreeClassifier().fit(X, np.arange(40) % 2)
-    with pytest.raises(TypeError, match="no coef_ and classes_"):
+    with pytest.raises(TypeError, match="no coef_ and classes_") as info:
         probe_concepts(tree)
+    assert "best_estimator_" not in str(info.value)
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=2)
+    with pytest.raises(
+        TypeError,
+        match=r"it is a search: give its best_estimator_ \(the LogisticRegression refitted",
+    ):
+        probe_concepts(search.fit(X, np.arange(40) % 2))
+    assert probe_concepts(search.best_estimator_).shape[0] > 0
+    edited = zero_concept_coefficients(model, {"snow", "dog"})  # (a set: no order needed)
+    np.testing.assert_array_equal(
+        edited.coef_, zero_concept_coefficients(model, ["dog", "snow"]).coef_
+    )
     bare = LogisticRegression().fit(X.to_numpy(), np.arange(40) % 2)
     with pytest.raises(ValueError, match="carries no concept names"):
         probe_concepts(bare)
