@@ -1239,6 +1239,39 @@ def _path_accuracy(
     return np.asarray(scores)
 
 
+def _check_probe_labels(y: np.ndarray, estimator: Any, cv: int) -> None:
+    """Refuse labels a probe cannot be cross-validated on with ``cv`` folds (each of its
+    fits would fail, or a fold hold no sample of a class), in one line, before anything
+    is drawn."""
+    from sklearn.base import is_classifier
+
+    if y.ndim != 1:
+        return  # (the shape is said where the weights are matched)
+    if y.shape[0] < cv:
+        raise ValueError(
+            f"`y` has {y.shape[0]} labels, fewer than the cv={cv} folds the probe is "
+            "cross-validated with: pass a smaller `cv` or more samples"
+        )
+    if not is_classifier(estimator):
+        return
+    unique, counts = np.unique(y, return_counts=True)
+    classes = unique.tolist()  # (Python values: 'a', not np.str_('a'), in the messages)
+    if len(classes) < 2:
+        raise ValueError(
+            f"`y` holds a single class ({classes[0]!r}): a probe's accuracy needs labels "
+            "of at least 2 classes"
+        )
+    smallest = int(np.argmin(counts))
+    n = int(counts[smallest])
+    if n < cv:
+        advice = f"pass cv={n} or fewer, or" if n >= 2 else "drop it, or give"
+        raise ValueError(
+            f"the smallest class of `y`, {classes[smallest]!r}, has {n} "
+            f"sample{'s' if n != 1 else ''}, fewer than the cv={cv} folds of the probe's "
+            f"stratified cross-validation: {advice} more samples of it"
+        )
+
+
 def plot_sparsity_tradeoff(
     paths: Any,
     ax: Axes | None = None,
@@ -1316,8 +1349,10 @@ def plot_sparsity_tradeoff(
         together, ``y`` does not match the samples, a transformer is missing,
         ``cv`` is not an integer >= 2, one of ``ax`` and ``accuracy_ax`` is
         given without the other, or ``accuracy_ax`` is given without ``y``
-        and ``estimator``. Everything is checked
-        before any accuracy is computed.
+        and ``estimator``; for a probe, if ``y`` has fewer labels than ``cv``
+        folds and, for a classifier, fewer than 2 classes or a class with fewer
+        samples than ``cv`` (stratified folds). Everything is checked
+        before anything is drawn or any accuracy is computed.
     """
     if isinstance(paths, dict):
         if not paths:
@@ -1365,6 +1400,8 @@ def plot_sparsity_tradeoff(
                     f"a ZeroShotClassifier is scored on recomposed embeddings: give the "
                     f"fitted SpliceTransformer of path {label!r} in `transformers`"
                 )
+        if not zero_shot:
+            _check_probe_labels(y, estimator, cv)
     if ax is None:
         if with_accuracy:
             fig = _new_axes(None, (11.0, 4.5)).figure

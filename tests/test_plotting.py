@@ -1416,3 +1416,52 @@ def test_shift_labels_of_a_stack_of_points_do_not_share_leaders(statistic):
     _drawn(ax)
     _label_boxes_apart_and_inside(ax, list(ax.texts))
     _assert_leaders_are_clear(ax, marks, _SHIFT_RADIUS)
+
+
+def test_sparsity_tradeoff_refuses_labels_a_probe_cannot_be_scored_on_before_drawing(
+    small_paths,
+):
+    """A single class, or a class with fewer samples than the stratified folds: the
+    cosine panel was drawn, then scikit-learn's "All the 5 fits failed" traceback."""
+    from matplotlib.figure import Figure
+    from sklearn.linear_model import LogisticRegression
+
+    _, y, _, paths = small_paths
+    probe = LogisticRegression(max_iter=200)
+    one_class = np.full(y.shape, "a")
+    few = y.copy()
+    few[:8] = "b"  # ("a" keeps 2 samples: fewer than 5 folds)
+    for labels, message in (
+        (
+            one_class,
+            r"`y` holds a single class \('a'\): a probe's accuracy needs labels of at least 2",
+        ),
+        (few, r"the smallest class of `y`, 'a', has 2 samples, fewer than the cv=5 folds .*cv=2"),
+    ):
+        ax, accuracy_ax = Figure().subplots(1, 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (nothing from scikit-learn either)
+            with pytest.raises(ValueError, match=message):
+                plot_sparsity_tradeoff(
+                    paths, ax, y=labels, estimator=probe, accuracy_ax=accuracy_ax
+                )
+        assert not ax.get_lines() and not accuracy_ax.get_lines()  # nothing drawn
+    few[:10] = "b"
+    few[0] = "a"  # (one sample: no number of folds helps)
+    with pytest.raises(ValueError, match=r"has 1 sample, .*: drop it, or give more samples"):
+        plot_sparsity_tradeoff(paths, y=few, estimator=probe)
+    # fewer labelled samples than folds, for any probe
+    with pytest.raises(ValueError, match=r"fewer than the cv=40 folds"):
+        plot_sparsity_tradeoff(paths, y=y, estimator=probe, cv=40)
+    # a zero-shot classifier is not cross-validated: samples of one class are scored
+    from sksplice.zero_shot import ZeroShotClassifier
+
+    X, _, transformers, _ = small_paths
+
+    class Prompts:
+        def embed_text(self, texts):
+            rows = [X[y == t.split()[-1].rstrip(".")].mean(axis=0) for t in texts]
+            return np.asarray(rows) / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    zero_shot = ZeroShotClassifier(Prompts(), classes=["a", "b", "c"]).fit(X, y)
+    plot_sparsity_tradeoff(paths, y=one_class, estimator=zero_shot, transformers=transformers)
