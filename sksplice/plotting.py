@@ -602,7 +602,9 @@ def plot_concept_prevalence(
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
         Which statistic to plot.
     classes : sequence of labels, default=None
-        Classes to show, in this order; all classes by default. A new figure
+        Classes to show, in this order; all classes by default. A single label
+        (``"dog"``, not ``["dog"]``) is refused, as a single string is for
+        ``concepts`` in :func:`plot_decomposition`. A new figure
         is 0.6 inch wider per class, up to 24 inches, and holds at most 80
         classes: with more (and no ``ax``), pass a subset here, such as the
         classes where the concept is most prevalent. Axes given in ``ax``
@@ -626,6 +628,8 @@ def plot_concept_prevalence(
         If ``concept`` or a requested class is not in ``profiles`` (the error
         suggests close concept names; a bool is not the class ``1``), or, with
         no ``ax``, more than 80 classes are to be shown.
+    TypeError
+        If ``classes`` is a single label rather than a sequence of them.
     """
     table = _check_profiles(profiles, statistic)
     if concept not in table.index:
@@ -640,6 +644,12 @@ def plot_concept_prevalence(
     if classes is None:
         classes = groups
     else:
+        if isinstance(classes, str | bytes) or not hasattr(classes, "__iter__"):
+            # (a string's letters would be looked up as classes)
+            raise TypeError(
+                f"`classes` must be a sequence of class labels, not a single label: "
+                f"pass classes=[{classes!r}]"
+            )
         classes = list(classes)
         if not classes:
             raise ValueError(f"`classes` is empty: give some of the classes {groups}")

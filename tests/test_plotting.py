@@ -1465,3 +1465,18 @@ def test_sparsity_tradeoff_refuses_labels_a_probe_cannot_be_scored_on_before_dra
 
     zero_shot = ZeroShotClassifier(Prompts(), classes=["a", "b", "c"]).fit(X, y)
     plot_sparsity_tradeoff(paths, y=one_class, estimator=zero_shot, transformers=transformers)
+
+
+def test_concept_prevalence_refuses_a_single_class_for_classes(labelled):
+    """classes="ab" was split into its letters: here the classes "a" and "b" were drawn
+    where the class "ab" was asked for (elsewhere, an error about classes "m", "a" ...)."""
+    W, _ = labelled
+    prof = concept_profiles(W, np.array(["ab", "a", "b", "ab", "a"]), NAMES)
+    with pytest.raises(TypeError, match=r"a single label: pass classes=\['ab'\]"):
+        plot_concept_prevalence(prof, "dog", classes="ab")
+    ints = concept_profiles(W, np.array([1, 2, 1, 2, 1]), NAMES)
+    with pytest.raises(TypeError, match=r"pass classes=\[2\]"):
+        plot_concept_prevalence(ints, "dog", classes=2)
+    # a sequence of one class is one bar
+    ax = plot_concept_prevalence(prof, "dog", classes=["ab"])
+    assert len(_bars(ax)) == 1 and _ticklabels(ax, "x") == ["ab\n(n=2)"]
