@@ -443,7 +443,8 @@ def plot_decomposition(
     ax.set_yticks(np.arange(len(shown)), _shortened_apart([str(n) for n in names[shown]]))
     if not len(shown):  # an empty axis would say nothing
         _say_on_empty_axes(ax, "no concept: every weight of this row is zero")
-        ax.set_xlim(left=0.0)  # (weights are not negative)
+        # (weights are not negative; on its own the empty axis ran from 0 to 0.055)
+        ax.set_xlim(0.0, 1.0)
     ax.set_xlabel("concept weight")
     if title is not None:
         _set_title(ax, title)
@@ -498,6 +499,8 @@ def plot_class_profile(
         bool is not the class ``1`` (nor ``1`` the class ``True``), although
         ``True == 1`` in Python.
     """
+    from matplotlib.patches import Patch
+
     k = check_int(k, "k")
     table = _check_profiles(profiles, statistic)
     groups = [g for g in table.columns if g != ALL_GROUP]
@@ -514,20 +517,22 @@ def plot_class_profile(
     ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.35))
     positions = np.arange(len(order))
     bars = ax.barh(positions, values[order], color="C1", label=_shortened(str(cls)))
+    # (the legend shows an empty bar container in the default colour: a swatch of C0)
+    swatch = bars if len(order) else Patch(color="C1", label=bars.get_label())
     marks = ax.scatter(overall[order], positions, marker="|", s=200, zorder=3, label="all samples")
     # (cast: a collection's widths, one per point, which the stubs also allow as a float)
     _mark_on(marks, "C1", float(cast("Sequence[float]", marks.get_linewidth())[0]))
     ax.set_yticks(positions, _shortened_apart([str(n) for n in names]))
     ax.set_xlabel(statistic.replace("_", " "))
     if not len(order):  # an empty axis would say nothing
-        ax.set_xlim(0.0, 1.0 if statistic == "prevalence" else ax.get_xlim()[1])
+        ax.set_xlim(0.0, 1.0)  # (as for an empty decomposition: not 0 to 0.055)
         ax.set_yticks([])
         _say_on_empty_axes(ax, f"no concept has a {statistic.replace('_', ' ')} above 0 here")
     # ("class" before the name, unless the name says it already: "class 3", not "class class 3")
     # (whole: a title is wrapped where it is too wide)
     named = _with_size(cls, _group_sizes(profiles))
     default = named if re.match(r"class\b", str(cls), re.IGNORECASE) else f"class {named}"
-    _legend_above(ax, title if title is not None else default, [bars, marks])
+    _legend_above(ax, title if title is not None else default, [swatch, marks])
     return ax
 
 

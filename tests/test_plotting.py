@@ -1480,3 +1480,24 @@ def test_concept_prevalence_refuses_a_single_class_for_classes(labelled):
     # a sequence of one class is one bar
     ax = plot_concept_prevalence(prof, "dog", classes=["ab"])
     assert len(_bars(ax)) == 1 and _ticklabels(ax, "x") == ["ab\n(n=2)"]
+
+
+@pytest.mark.parametrize("statistic", ["prevalence", "mean_weight"])
+def test_empty_profiles_and_decompositions_have_a_legend_and_axis_that_fit(statistic):
+    """A class without concepts: its legend swatch was C0 (blue), the colour of an empty
+    bar container, not its bars' C1; an empty decomposition (or mean weight profile)
+    ran its axis from 0 to 0.055."""
+    from matplotlib.colors import same_color
+
+    Z = np.zeros((9, 3))
+    Z[:3, 0] = 1
+    empty = concept_profiles(Z, np.repeat([0, 1, 2], 3), list("abc"))
+    ax = plot_class_profile(empty, 2, statistic=statistic)
+    swatch = ax.get_legend().legend_handles[0]
+    assert same_color(swatch.get_facecolor(), "C1")
+    assert ax.get_xlim() == (0.0, 1.0)
+    # the same swatch as a class with bars
+    full = plot_class_profile(empty, 0, statistic=statistic).get_legend().legend_handles[0]
+    assert same_color(full.get_facecolor(), swatch.get_facecolor())
+    ax = plot_decomposition(np.zeros(len(NAMES)), NAMES)
+    assert ax.get_xlim() == (0.0, 1.0)
