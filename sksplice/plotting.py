@@ -443,7 +443,8 @@ def plot_decomposition(
     ax.set_yticks(np.arange(len(shown)), _shortened_apart([str(n) for n in names[shown]]))
     if not len(shown):  # an empty axis would say nothing
         _say_on_empty_axes(ax, "no concept: every weight of this row is zero")
-        ax.set_xlim(left=0.0)  # (weights are not negative)
+        # (weights are not negative; on its own the empty axis ran from 0 to 0.055)
+        ax.set_xlim(0.0, 1.0)
     ax.set_xlabel("concept weight")
     if title is not None:
         _set_title(ax, title)
@@ -498,6 +499,8 @@ def plot_class_profile(
         bool is not the class ``1`` (nor ``1`` the class ``True``), although
         ``True == 1`` in Python.
     """
+    from matplotlib.patches import Patch
+
     k = check_int(k, "k")
     table = _check_profiles(profiles, statistic)
     groups = [g for g in table.columns if g != ALL_GROUP]
@@ -514,20 +517,22 @@ def plot_class_profile(
     ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.35))
     positions = np.arange(len(order))
     bars = ax.barh(positions, values[order], color="C1", label=_shortened(str(cls)))
+    # (the legend shows an empty bar container in the default colour: a swatch of C0)
+    swatch = bars if len(order) else Patch(color="C1", label=bars.get_label())
     marks = ax.scatter(overall[order], positions, marker="|", s=200, zorder=3, label="all samples")
     # (cast: a collection's widths, one per point, which the stubs also allow as a float)
     _mark_on(marks, "C1", float(cast("Sequence[float]", marks.get_linewidth())[0]))
     ax.set_yticks(positions, _shortened_apart([str(n) for n in names]))
     ax.set_xlabel(statistic.replace("_", " "))
     if not len(order):  # an empty axis would say nothing
-        ax.set_xlim(0.0, 1.0 if statistic == "prevalence" else ax.get_xlim()[1])
+        ax.set_xlim(0.0, 1.0)  # (as for an empty decomposition: not 0 to 0.055)
         ax.set_yticks([])
         _say_on_empty_axes(ax, f"no concept has a {statistic.replace('_', ' ')} above 0 here")
     # ("class" before the name, unless the name says it already: "class 3", not "class class 3")
     # (whole: a title is wrapped where it is too wide)
     named = _with_size(cls, _group_sizes(profiles))
     default = named if re.match(r"class\b", str(cls), re.IGNORECASE) else f"class {named}"
-    _legend_above(ax, title if title is not None else default, [bars, marks])
+    _legend_above(ax, title if title is not None else default, [swatch, marks])
     return ax
 
 
@@ -602,7 +607,9 @@ def plot_concept_prevalence(
     statistic : {"prevalence", "mean_weight"}, default="prevalence"
         Which statistic to plot.
     classes : sequence of labels, default=None
-        Classes to show, in this order; all classes by default. A new figure
+        Classes to show, in this order; all classes by default. A single label
+        (``"dog"``, not ``["dog"]``) is refused, as a single string is for
+        ``concepts`` in :func:`plot_decomposition`. A new figure
         is 0.6 inch wider per class, up to 24 inches, and holds at most 80
         classes: with more (and no ``ax``), pass a subset here, such as the
         classes where the concept is most prevalent. Axes given in ``ax``
@@ -626,6 +633,8 @@ def plot_concept_prevalence(
         If ``concept`` or a requested class is not in ``profiles`` (the error
         suggests close concept names; a bool is not the class ``1``), or, with
         no ``ax``, more than 80 classes are to be shown.
+    TypeError
+        If ``classes`` is a single label rather than a sequence of them.
     """
     table = _check_profiles(profiles, statistic)
     if concept not in table.index:
@@ -640,6 +649,12 @@ def plot_concept_prevalence(
     if classes is None:
         classes = groups
     else:
+        if isinstance(classes, str | bytes) or not hasattr(classes, "__iter__"):
+            # (a string's letters would be looked up as classes)
+            raise TypeError(
+                f"`classes` must be a sequence of class labels, not a single label: "
+                f"pass classes=[{classes!r}]"
+            )
         classes = list(classes)
         if not classes:
             raise ValueError(f"`classes` is empty: give some of the classes {groups}")
@@ -736,6 +751,49 @@ def _along(a: np.ndarray, b: np.ndarray, step: float) -> np.ndarray:
     return a + np.linspace(0.0, 1.0, n + 1)[:, None] * (b - a)
 
 
+def _to_segment(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The distance of each of ``points`` (shape (n, 2)) to the segment from ``a`` to
+    ``b``."""
+    ab = b - a
+    length = float(ab @ ab)
+    t = np.zeros(len(points)) if length == 0.0 else np.clip((points - a) @ ab / length, 0, 1)
+    return np.asarray(np.hypot(*(points - (a + t[:, None] * ab)).T))
+
+
+def _segments_apart(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> float:
+    """The distance between the segments ``a``-``b`` and ``c``-``d`` (0 where they
+    cross)."""
+
+    def turn(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> float:
+        return float((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+    if turn(a, b, c) * turn(a, b, d) < 0 and turn(c, d, a) * turn(c, d, b) < 0:
+        return 0.0
+    return float(
+        min(_to_segment(np.array([c, d]), a, b).min(), _to_segment(np.array([a, b]), c, d).min())
+    )
+
+
+def _meets_box(a: np.ndarray, b: np.ndarray, box: tuple[float, ...]) -> bool:
+    """Whether the segment from ``a`` to ``b`` enters ``box`` (x0, y0, x1, y1)."""
+    t0, t1 = 0.0, 1.0  # (Liang-Barsky: the part of the segment inside each side's line)
+    d = b - a
+    for p, q in (
+        (-d[0], a[0] - box[0]),
+        (d[0], box[2] - a[0]),
+        (-d[1], a[1] - box[1]),
+        (d[1], box[3] - a[1]),
+    ):
+        if p == 0.0:
+            if q < 0.0:
+                return False
+        elif p < 0.0:
+            t0 = max(t0, q / p)
+        else:
+            t1 = min(t1, q / p)
+    return t0 <= t1
+
+
 def _place_labels(
     ax: Axes,
     x: np.ndarray,
@@ -746,20 +804,33 @@ def _place_labels(
     avoid_lines: tuple[Any, ...] = (),
     fontsize: float = 8.0,
     colors: list[str] | None = None,
+    marker: float = 2.5,
+    same: float = 0.0,
+    alternatives: list[np.ndarray] | None = None,
 ) -> list[str]:
     """Label points so that no two labels overlap and every label lies inside the axes.
 
     Greedy and deterministic, in the order given (the most important label first): a
     label takes the first position, beside its point on the right, then the left, then
     one line lower or higher and so on, whose text box lies inside the axes and overlaps
-    no label placed before nor the legend, and, where possible, no point of ``x, y``,
-    no point of ``avoid`` (data coordinates, shape (n, 2)), no line of ``avoid_lines``
-    and no line drawn to an earlier label, while its own line crosses no label. When no
-    such position is free within four lines of the point, points and lines may be
-    covered and crossed (still never with another point just before the label's near end,
-    at its level); when no position is free either, the label is cut to 24, then
-    12 characters, and left out when it fits nowhere even so. A label moved off its
-    point's level gets a thin line from its near end.
+    no label placed before nor the legend, and, where possible, no line of
+    ``avoid_lines``. A label moved off its point's level gets a thin line (a leader)
+    from its near end to the edge of its point's marker (``marker``: the markers'
+    radius, in points).
+
+    A label never reads as another point's: its box covers no point of ``x, y`` or
+    ``avoid`` (data coordinates, shape (n, 2)), no other such point lies just before
+    its near end at its level, nor nearer its near end than its own point; its leader
+    passes over no other point, through no other label, and neither crosses nor
+    touches another leader; and no later label covers a leader. Points within
+    ``same`` points of a labelled one are taken to be at its place (their markers
+    touch, and its label names them too), except that a leader passes over none of
+    them either. Where no such position is free within four lines of the point, one
+    farther away or over a line of ``avoid_lines`` is taken; when none is free
+    either, the label is cut to 24, then 12 characters, and left out when it fits
+    nowhere even so. ``alternatives`` gives each label other points (data
+    coordinates, shape (n, 2)) it may be placed at, in turn, when its own point has
+    no place free: the others of its group of touching points.
 
     Call it last, when titles, axis labels and the legend are in place: the figure's
     layout is run first, so that the axes have their final size. Returns the names left
@@ -776,14 +847,16 @@ def _place_labels(
     obstacles = [anchors]
     if avoid is not None:
         obstacles.append(to_display(np.asarray(avoid, dtype=np.float64).reshape(-1, 2)))
+    # The marked points (not the samples of lines): a label must not read as theirs.
+    marks = np.vstack(obstacles)
     for line in avoid_lines:  # a line is straight between its vertices on the screen
         for a, b in pairwise(to_display(line.get_xydata())):
             obstacles.append(_along(a, b, 2.0 * scale))
     points = np.vstack(obstacles)
-    # The marked points alone (not the samples of lines): a label must not read as theirs.
-    marks = np.vstack(obstacles[: 2 if avoid is not None else 1])
-    radius = 2.5 * scale  # a marker's half size, about
+    radius = marker * scale
+    same_px = max(same * scale, 0.5)
     placed: list[tuple[float, ...]] = []  # boxes (x0, y0, x1, y1) no label may overlap
+    leaders: list[tuple[np.ndarray, np.ndarray]] = []  # (near end, point) of each leader
     legend = ax.get_legend()
     if legend is not None:
         # Where the draw above put it, and there it stays: a legend at loc="best" would
@@ -792,26 +865,34 @@ def _place_labels(
         corner = tuple(ax.transAxes.inverted().transform(box.p0))
         legend.set_loc(corner)
         placed.append(tuple(box.extents))
+    spacing = 1.5 * scale  # (the least room between two leaders)
 
-    def free(
-        box: tuple[float, ...],
-        leader: np.ndarray | None,
-        cover_points: bool,
-        side: float,
-        own: np.ndarray,
-    ) -> bool:
+    def free(box: tuple[float, ...], near: np.ndarray, clear: bool, own: np.ndarray) -> bool:
         x0, y0, x1, y1 = box
         if x0 < region.x0 or x1 > region.x1 or y0 < region.y0 or y1 > region.y1:
             return False
         if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
             return False
-        # Another point just before the label's near end, at its level, would read as
-        # the labelled one (its own point, and points at the same place, do not count):
-        # in both passes, also where points may be covered.
+        if any(_meets_box(a, b, box) for a, b in leaders):
+            return False
+        # It covers no other point (not even one whose marker touches its own) ...
+        distance = np.hypot(*(marks - own).T)
+        distinct = marks[distance > 0.5]
+        if np.any(
+            (distinct[:, 0] > x0 - radius)
+            & (distinct[:, 0] < x1 + radius)
+            & (distinct[:, 1] > y0 - radius)
+            & (distinct[:, 1] < y1 + radius)
+        ):
+            return False
+        # (below, points at its place or touching it, which it names too, do not count)
+        others = marks[distance > same_px]
+        # ... and another point just before its near end, at its level, or nearer that
+        # end than its own point, would read as the labelled one.
         reach = _LABEL_GAP * scale + 2.0 * radius
         slack = max(radius, 0.6 * (y1 - y0))  # (nearer its level than its own point)
-        near_x0, near_x1 = (x0 - reach, x0) if side > 0 else (x1, x1 + reach)
-        others = marks[np.hypot(*(marks - own).T) > 0.5]
+        right = near[0] >= own[0]
+        near_x0, near_x1 = (x0 - reach, x0) if right else (x1, x1 + reach)
         if np.any(
             (others[:, 0] > near_x0)
             & (others[:, 0] < near_x1)
@@ -819,22 +900,23 @@ def _place_labels(
             & (others[:, 1] < y1 + slack)
         ):
             return False
-        if cover_points:
-            return True
-        if leader is not None and len(others):
-            # nor may its line pass over another point (it would seem to start there)
-            gaps = np.hypot(*(leader[:, None, :] - others[None, :, :]).transpose(2, 0, 1))
-            if np.any(gaps < 2.0 * radius):
+        if np.any(np.hypot(*(others - near).T) < np.hypot(*(own - near)) + radius):
+            return False
+        if near[1] != own[1]:  # a leader
+            # passes over no other point (it would seem to start there), not even over
+            # the marker of one that touches its own ...
+            if np.any(_to_segment(others, near, own) < 2.0 * radius):
                 return False
-        if leader is not None:
-            for b in placed:
-                if np.any(
-                    (leader[:, 0] > b[0])
-                    & (leader[:, 0] < b[2])
-                    & (leader[:, 1] > b[1])
-                    & (leader[:, 1] < b[3])
-                ):
-                    return False
+            edge = own + (near - own) * radius / max(float(np.hypot(*(near - own))), 1e-9)
+            if np.any(_to_segment(distinct, near, edge) < radius + scale):
+                return False
+            # ... through no other label, and crosses or touches no other leader
+            if any(_meets_box(near, own, b) for b in placed):
+                return False
+            if any(_segments_apart(near, own, a, b) < spacing for a, b in leaders):
+                return False
+        if not clear:
+            return True
         return not np.any(
             (points[:, 0] > x0 - radius)
             & (points[:, 0] < x1 + radius)
@@ -843,50 +925,57 @@ def _place_labels(
         )
 
     def position(px: float, py: float, width: float, height: float) -> tuple | None:
-        # (clear of points and lines within a few lines of the point, else nearer and
-        # on them: a label far away with a long line is harder to read)
-        for cover_points, steps in ((False, steps_all[:_CLEAR_STEPS]), (True, steps_all)):
+        # (clear of lines within a few lines of the point, else farther and on them: a
+        # label far away with a long line is harder to read)
+        own = np.array([px, py])
+        for clear, steps in ((True, steps_all[:_CLEAR_STEPS]), (False, steps_all)):
             for dy in steps:
                 cy = py + dy * scale
                 for side in (1.0, -1.0):
                     near = px + side * _LABEL_GAP * scale
                     x0, x1 = (near, near + width) if side > 0 else (near - width, near)
                     box = (x0, cy - height / 2, x1, cy + height / 2)
-                    leader = None
-                    if dy != 0.0:
-                        leader = _along(np.array([px, py]), np.array([near, cy]), 2.0 * scale)
-                    if free(box, leader, cover_points, side, np.array([px, py])):
-                        return side, dy, box, leader
+                    if free(box, np.array([near, cy]), clear, own):
+                        return side, dy, box, np.array([near, cy])
         return None
 
     # (a probe measures the text boxes; each label is then drawn where it was placed)
     probe = ax.text(0.5, 0.5, "", transform=ax.transAxes, fontsize=fontsize, va="center")
     left_out = []
-    for i, ((px, py), name) in enumerate(zip(anchors, names)):
+    for i, name in enumerate(names):
+        # (its point, then the others it may be placed at)
+        at = [(float(x[i]), float(y[i]))]
+        if alternatives is not None:
+            at.extend((float(a), float(b)) for a, b in np.reshape(alternatives[i], (-1, 2)))
         for length in _LABEL_LENGTHS:
             text = name if len(name) <= length else name[: length - 1] + "\u2026"
             probe.set_text(text)
             extent = probe.get_window_extent()
-            chosen = position(px, py, extent.width + 2.0, extent.height)  # (a pixel apart)
+            for point in at:
+                px, py = to_display(np.array([point]))[0]
+                chosen = position(px, py, extent.width + 2.0, extent.height)  # (a pixel apart)
+                if chosen is not None:
+                    break
             if chosen is not None or len(name) <= length:
                 break
         if chosen is None:  # no room left, even for the shortest text
             left_out.append(name)
             continue
-        side, dy, box, leader = chosen
+        side, dy, box, near = chosen
         placed.append(box)
-        if leader is not None:
-            points = np.vstack([points, leader])
+        if dy != 0.0:
+            leaders.append((near, np.array([px, py])))
         label = ax.annotate(
             text,
-            (x[i], y[i]),
+            point,
             xytext=(side * _LABEL_GAP, dy),
             textcoords="offset points",
             fontsize=fontsize,
             color=_ink() if colors is None else colors[i],
             ha="left" if side > 0 else "right",
             va="center",
-            # a label moved off its point's level gets a thin line from its near end
+            # a label moved off its point's level gets a thin line from the middle of
+            # its near end to the edge of the point's marker (not into it)
             arrowprops=None
             if dy == 0.0
             else {
@@ -895,7 +984,11 @@ def _place_labels(
                 "alpha": 0.6,
                 "lw": 0.7,
                 "relpos": (0.0 if side > 0 else 1.0, 0.5),
+                # (from the text's near end itself: clipped at a box around the text,
+                # as by default, the line was hidden under the marker)
+                "patchA": None,
                 "shrinkA": 1.0,
+                "shrinkB": marker,
             },
         )
         label.set_in_layout(False)  # labels must not shrink the axes they were placed on
@@ -914,6 +1007,16 @@ def _warn_left_out(left_out: list[str], what: str, advice: str) -> None:
         )
 
 
+def _marker_radius(size: float) -> float:
+    """The radius, in points, of a scatter marker of ``size`` (points squared) with its
+    edge (``lines.linewidth`` wide, scatter's default): where a leader to it ends."""
+    import matplotlib
+
+    return float(np.sqrt(size) / 2.0 + matplotlib.rcParams["lines.linewidth"] / 2.0)
+
+
+#: The size (points squared) of the significant concepts' markers in plot_dataset_shift.
+_SHIFT_MARK = 22
 _SHIFT_COLUMNS = ("prevalence_a", "prevalence_b", "mean_weight_a", "mean_weight_b", "significant")
 _SCALES = ("linear", "sqrt")
 
@@ -942,7 +1045,12 @@ def plot_dataset_shift(
         Number of significant concepts labelled (fewer when fewer are
         significant). Labels are placed apart from each other, inside the axes
         and clear of the legend; a name too long for the space is cut with an
-        ellipsis, and a label with no room left is left out with a warning.
+        ellipsis. A label reads as its own point's only: concepts at one point,
+        or at points whose markers touch, share one label (``"snow, ski +2"``,
+        the names it leaves out said in a warning); a label moved off its
+        point's level has a thin line to the edge of the point's marker, which
+        crosses no other line or label and passes over no other coloured point;
+        and a label with no such place left is left out with a warning.
         They are placed for the figure's size at the call: draw into axes of
         the final size (``figsize``) rather than resizing the figure after.
     ax : matplotlib Axes, default=None
@@ -988,8 +1096,8 @@ def plot_dataset_shift(
     # prevalence, also where the axes show mean weights)
     for mask, size, colour, label in (
         (~significant, 10, "0.65", "not significant"),
-        (up, 22, "C3", f"prevalence higher in {label_b}"),
-        (down, 22, "C0", f"prevalence higher in {label_a}"),
+        (up, _SHIFT_MARK, "C3", f"prevalence higher in {label_b}"),
+        (down, _SHIFT_MARK, "C0", f"prevalence higher in {label_a}"),
     ):
         ax.scatter(x[mask], y[mask], s=size, color=colour, label=label if mask.any() else None)
     top = max(float(np.max(x, initial=0.0)), float(np.max(y, initial=0.0))) * 1.08 or 1.0
@@ -1040,22 +1148,40 @@ def plot_dataset_shift(
         order = order[np.argsort(p_adj, kind="mergesort")]
     shown = order[:k]
     # Concepts at the same point (prevalences are counts over the collection sizes, so
-    # in small collections many coincide) share one label, listed in the order above:
-    # labels of their own, stacked beside the point, would sit level with other points.
-    at: dict[tuple[float, float], list[str]] = {}
+    # in small collections many coincide), or at points whose markers touch, share one
+    # label, listed in the order above: labels of their own, stacked beside the point,
+    # would sit level with other points, and a label of one of the touching markers
+    # could be told from no other's.
+    marker = _marker_radius(_SHIFT_MARK)
+    touching = 2.0 * marker * ax.figure.dpi / 72.0  # (pixels between two markers' centres)
+    _lay_out(ax)
+    on_screen = ax.transData.transform(np.column_stack([x, y]))
+    at: list[tuple[int, list[str], list[int]]] = []  # (the first concept, names, points)
     for i in shown:
-        at.setdefault((float(x[i]), float(y[i])), []).append(str(comparison.index[i]))
+        name = str(comparison.index[i])
+        for first, group, members in at:
+            if np.hypot(*(on_screen[i] - on_screen[first])) <= touching:
+                group.append(name)
+                members.append(i)
+                break
+        else:
+            at.append((i, [name], [i]))
     texts, unnamed = [], []
-    for group in at.values():
+    for _, group, _ in at:
         text, rest = _shared_label(group)
         texts.append(text)
         unnamed.extend(rest)
+    anchors = np.array([first for first, _, _ in at], dtype=np.intp)
     left_out = _place_labels(
         ax,
-        np.array([px for px, _ in at]),
-        np.array([py for _, py in at]),
+        x[anchors],
+        y[anchors],
         texts,
         avoid=np.column_stack([x[significant], y[significant]]),
+        marker=marker,
+        same=2.0 * marker,
+        # (a shared label may be placed at any of its points)
+        alternatives=[np.column_stack([x[m[1:]], y[m[1:]]]) for _, _, m in at],
     )
     _warn_left_out(unnamed + left_out, "concept labels", "draw on larger axes or label fewer (`k`)")
     return ax
@@ -1128,6 +1254,39 @@ def _path_accuracy(
     return np.asarray(scores)
 
 
+def _check_probe_labels(y: np.ndarray, estimator: Any, cv: int) -> None:
+    """Refuse labels a probe cannot be cross-validated on with ``cv`` folds (each of its
+    fits would fail, or a fold hold no sample of a class), in one line, before anything
+    is drawn."""
+    from sklearn.base import is_classifier
+
+    if y.ndim != 1:
+        return  # (the shape is said where the weights are matched)
+    if y.shape[0] < cv:
+        raise ValueError(
+            f"`y` has {y.shape[0]} labels, fewer than the cv={cv} folds the probe is "
+            "cross-validated with: pass a smaller `cv` or more samples"
+        )
+    if not is_classifier(estimator):
+        return
+    unique, counts = np.unique(y, return_counts=True)
+    classes = unique.tolist()  # (Python values: 'a', not np.str_('a'), in the messages)
+    if len(classes) < 2:
+        raise ValueError(
+            f"`y` holds a single class ({classes[0]!r}): a probe's accuracy needs labels "
+            "of at least 2 classes"
+        )
+    smallest = int(np.argmin(counts))
+    n = int(counts[smallest])
+    if n < cv:
+        advice = f"pass cv={n} or fewer, or" if n >= 2 else "drop it, or give"
+        raise ValueError(
+            f"the smallest class of `y`, {classes[smallest]!r}, has {n} "
+            f"sample{'s' if n != 1 else ''}, fewer than the cv={cv} folds of the probe's "
+            f"stratified cross-validation: {advice} more samples of it"
+        )
+
+
 def plot_sparsity_tradeoff(
     paths: Any,
     ax: Axes | None = None,
@@ -1183,8 +1342,10 @@ def plot_sparsity_tradeoff(
     annotate : bool, default=True
         Write each point's l1 penalty next to it on the cosine lines, in the
         line's colour; the labels are kept apart from each other, inside the
-        axes and off the lines where there is room (a label with no room left
-        is left out with a warning).
+        axes and off the lines where there is room, each where it reads as its
+        own point's only (not beside another point, with any line to its point
+        crossing no other); a label with no such place left, as where two
+        paths' markers touch, is left out with a warning.
     title : str, default=None
         Title of the cosine axes.
 
@@ -1203,8 +1364,10 @@ def plot_sparsity_tradeoff(
         together, ``y`` does not match the samples, a transformer is missing,
         ``cv`` is not an integer >= 2, one of ``ax`` and ``accuracy_ax`` is
         given without the other, or ``accuracy_ax`` is given without ``y``
-        and ``estimator``. Everything is checked
-        before any accuracy is computed.
+        and ``estimator``; for a probe, if ``y`` has fewer labels than ``cv``
+        folds and, for a classifier, fewer than 2 classes or a class with fewer
+        samples than ``cv`` (stratified folds). Everything is checked
+        before anything is drawn or any accuracy is computed.
     """
     if isinstance(paths, dict):
         if not paths:
@@ -1252,6 +1415,8 @@ def plot_sparsity_tradeoff(
                     f"a ZeroShotClassifier is scored on recomposed embeddings: give the "
                     f"fitted SpliceTransformer of path {label!r} in `transformers`"
                 )
+        if not zero_shot:
+            _check_probe_labels(y, estimator, cv)
     if ax is None:
         if with_accuracy:
             fig = _new_axes(None, (11.0, 4.5)).figure
@@ -1284,7 +1449,9 @@ def plot_sparsity_tradeoff(
         if log_l0:
             order = order[values["mean_l0"][order] > 0]
         l0 = values["mean_l0"][order]
-        ax.plot(l0, values["cosine"][order], "o-", color=color, label=label or None)
+        (drawn,) = ax.plot(l0, values["cosine"][order], "o-", color=color, label=label or None)
+        # (a leader to a penalty's label ends at the edge of its marker)
+        marker = 0.5 * (drawn.get_markersize() + drawn.get_markeredgewidth())
         if annotate:
             for x, c, pen in zip(l0, values["cosine"][order], values["l1_penalties"][order]):
                 penalties.append((x, c, f"{pen:g}", color))
@@ -1334,7 +1501,7 @@ def plot_sparsity_tradeoff(
         x, c, text, colors = zip(*penalties)
         left_out = _place_labels(
             ax, np.array(x), np.array(c), list(text), avoid_lines=tuple(ax.get_lines()),
-            fontsize=7, colors=list(colors),
+            fontsize=7, colors=list(colors), marker=marker,
         )  # fmt: skip
         _warn_left_out(left_out, "penalty labels", "draw on larger axes or pass annotate=False")
     return ax

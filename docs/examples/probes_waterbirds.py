@@ -128,6 +128,7 @@ def main(
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
@@ -210,6 +211,16 @@ def main(
     ax_coef.barh(np.arange(len(shown)), shown["coefficient"], color=colors)
     ax_coef.set_yticks(np.arange(len(shown)), shown["concept"])
     ax_coef.axvline(0, color="0.3", linewidth=0.8)
+    # what the colours are (in the empty corner: right of the negative bars)
+    ax_coef.legend(
+        handles=[
+            Patch(color="C3", label=f"planted: {', '.join(SPURIOUS)}"),
+            Patch(color="C0", label="waterbird"),
+            Patch(color="C1", label="landbird"),
+        ],
+        loc="lower right",
+        fontsize=8,
+    )
     ax_coef.set_xlabel("coefficient (positive: evidence for waterbird)")
     ax_coef.set_title("probe_concepts: the probe's strongest concepts")
     names = list(accuracy)
