@@ -726,12 +726,26 @@ def _warn_unfit_ticks(ax: Axes) -> None:
     piled = piled or (line is not None and any(a.overlaps(b) for a, b in pairwise(boxes)))
     if outside or piled:
         why = "run out of the figure" if outside else "overlap"
+        from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+        # (a figure laid out already has no more room to give: it is too small)
+        laid_out = isinstance(ax.figure.get_layout_engine(), ConstrainedLayoutEngine)
+        room = (
+            "make the figure larger (figsize)"
+            if laid_out
+            else "make the figure larger or lay it out with room for them (plt.subplots(..., "
+            'layout="constrained"))'
+        )
         warn_user(
-            f"the {len(ticks)} class labels of the given axes {why}: make the figure "
-            "larger or lay it out with room for them (plt.subplots(..., "
-            'layout="constrained")), or pass fewer `classes=`',
+            f"the {len(ticks)} class labels of the given axes {why}: {room}, or pass fewer "
+            "`classes=`",
             UserWarning,
         )
+
+
+def _path_name(label: str) -> str:
+    """How messages name a path of :func:`plot_sparsity_tradeoff` (one path is unnamed)."""
+    return f"path {label!r}" if label else "the path"
 
 
 #: A label's place is tried level with its point, then alternately one line (this many
@@ -1209,22 +1223,23 @@ def _path_arrays(path: Any, label: str) -> dict[str, np.ndarray]:
     ):
         if isinstance(path, pd.DataFrame):
             if column not in path.columns:
-                raise ValueError(f"path {label!r}: the DataFrame has no {column!r} column")
+                raise ValueError(f"{_path_name(label)}: the DataFrame has no {column!r} column")
             values = path[column].to_numpy()
         elif hasattr(path, key):
             values = getattr(path, key)
         else:
             raise TypeError(
-                f"path {label!r} has no `{key}`: pass the result of sksplice.path.splice_path, "
-                "its to_frame(), or an object with 1-D arrays l1_penalties, mean_l0 and cosine"
+                f"{_path_name(label)} has no `{key}`: pass the result of "
+                "sksplice.path.splice_path, its to_frame(), or an object with 1-D arrays "
+                "l1_penalties, mean_l0 and cosine"
             )
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 1:
-            raise ValueError(f"path {label!r}: `{key}` must be 1-D, got shape {values.shape}")
+            raise ValueError(f"{_path_name(label)}: `{key}` must be 1-D, got shape {values.shape}")
         arrays[key] = values
     lengths = {k: v.shape[0] for k, v in arrays.items()}
     if len(set(lengths.values())) != 1:
-        raise ValueError(f"path {label!r}: arrays of different lengths {lengths}")
+        raise ValueError(f"{_path_name(label)}: arrays of different lengths {lengths}")
     return arrays
 
 
@@ -1402,18 +1417,18 @@ def plot_sparsity_tradeoff(
             weights = getattr(path, "weights", None)
             if weights is None or len(weights) != arrays[label]["cosine"].shape[0]:
                 raise TypeError(
-                    f"path {label!r} has no per-penalty `weights`: accuracy needs the result "
+                    f"{_path_name(label)} has no per-penalty `weights`: accuracy needs the result "
                     "of splice_path itself, not its summary"
                 )
             if any(W.shape[0] != y.shape[0] for W in weights):
                 raise ValueError(
-                    f"`y` has {y.shape[0]} labels but path {label!r} has weights of "
+                    f"`y` has {y.shape[0]} labels but {_path_name(label)} has weights of "
                     f"{weights[0].shape[0]} samples"
                 )
             if zero_shot and transformers.get(label) is None:
                 raise ValueError(
                     f"a ZeroShotClassifier is scored on recomposed embeddings: give the "
-                    f"fitted SpliceTransformer of path {label!r} in `transformers`"
+                    f"fitted SpliceTransformer of {_path_name(label)} in `transformers`"
                 )
         if not zero_shot:
             _check_probe_labels(y, estimator, cv)

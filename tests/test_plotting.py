@@ -557,8 +557,10 @@ def test_plot_sparsity_tradeoff_minimal_interface_and_errors(small_paths):
     ax = plot_sparsity_tradeoff(Summary(), log_l0=False, annotate=False)
     np.testing.assert_array_equal(ax.get_lines()[0].get_xydata()[:, 1], Summary.cosine)
     assert ax.get_xscale() == "linear" and not ax.texts
-    with pytest.raises(TypeError, match="per-penalty `weights`"):
-        plot_sparsity_tradeoff(Summary(), y=[0, 1], estimator=object())
+    with pytest.raises(TypeError, match=r"^the path has no per-penalty `weights`"):
+        plot_sparsity_tradeoff(Summary(), y=[0, 1], estimator=object())  # (one, unnamed)
+    with pytest.raises(TypeError, match=r"^path 'mine' has no per-penalty `weights`"):
+        plot_sparsity_tradeoff({"mine": Summary()}, y=[0, 1], estimator=object())
     _, y, _, paths = small_paths
     with pytest.raises(ValueError, match="both `y` and `estimator`"):
         plot_sparsity_tradeoff(paths, y=y)
@@ -1256,8 +1258,9 @@ def test_prevalence_in_given_axes_warns_when_class_labels_do_not_fit():
     W = rng.random((60, 2))
     profiles = concept_profiles(W, y, ["snow", "grass"])
     fig, ax = plt.subplots(figsize=(8, 4))  # (no layout: no room for turned labels)
-    with pytest.warns(UserWarning, match="12 class labels of the given axes run out"):
+    with pytest.warns(UserWarning, match="12 class labels of the given axes run out") as record:
         assert plot_concept_prevalence(profiles, "snow", ax=ax) is ax
+    assert 'layout="constrained"' in str(record[0].message)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     with warnings.catch_warnings():
@@ -1266,8 +1269,12 @@ def test_prevalence_in_given_axes_warns_when_class_labels_do_not_fit():
     plt.close(fig)
     many = concept_profiles(rng.random((81, 2)), np.arange(81), ["snow", "grass"])
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-    with pytest.warns(UserWarning, match="81 class labels of the given axes overlap"):
+    with pytest.warns(UserWarning, match="81 class labels of the given axes overlap") as record:
         plot_concept_prevalence(many, "snow", ax=ax)
+    # (laid out already: only a larger figure or fewer classes make room)
+    assert str(record[0].message).endswith(
+        "overlap: make the figure larger (figsize), or pass fewer `classes=`"
+    )
     plt.close(fig)
 
 

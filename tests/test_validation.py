@@ -205,7 +205,7 @@ def test_check_finite_rows_names_the_array_and_rows_in_one_format():
 def test_nan_rows_are_refused_with_the_same_message_everywhere(run):
     X = np.abs(np.random.default_rng(1).normal(size=(4, DIM)))
     X[2, 3] = np.nan
-    with pytest.raises(ValueError, match=r"holds NaN or infinite values in 1 row\(s\): "):
+    with pytest.raises(ValueError, match=r"holds? NaN or infinite values in 1 row\(s\): "):
         run(X)
 
 
