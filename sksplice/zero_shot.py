@@ -14,7 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
-from ._names import close_matches
+from ._names import a_type, close_matches
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._stack import warn_user
@@ -70,10 +70,14 @@ def _refuse_concept_weights(X: Any) -> None:
     import scipy.sparse
 
     from ._names import _recorded_concepts
+    from ._pandas import is_sparse_frame
 
-    if scipy.sparse.issparse(X):  # (a TypeError, as scikit-learn's refusal of sparse input)
+    sparse_frame = is_sparse_frame(X)  # (pandas output of a transformer of sparse weights)
+    if scipy.sparse.issparse(X) or sparse_frame:
+        # (a TypeError, as scikit-learn's refusal of sparse input)
+        what = "a DataFrame of sparse columns" if sparse_frame else "a sparse matrix"
         raise TypeError(
-            "X is a sparse matrix, but ZeroShotClassifier scores dense embeddings (sparse "
+            f"X is {what}, but ZeroShotClassifier scores dense embeddings (sparse "
             f"input is not supported): recompose concept weights {_RECOMPOSE}"
         )
     if _recorded_concepts(X) is not None:
@@ -285,6 +289,15 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
             given = list(self.classes)
             _check_enough_classes(given)
             _check_names(given, "classes", templates[0])
+            kinds = [isinstance(name, str) for name in given]
+            if any(kinds) and not all(kinds):
+                # (NumPy turns them all into text: an integer label 3 was no class '3')
+                i = kinds.index(False)
+                raise TypeError(
+                    f"`classes` mixes text with other types: entry {i} is "
+                    f"{a_type(given[i])} ({given[i]!r}) among names that are text; give "
+                    f"every class as text (e.g. {str(given[i])!r}), and labels alike"
+                )
             classes = np.asarray(given)
             if len(set(classes.tolist())) != classes.shape[0]:
                 raise ValueError(f"`classes` has duplicate names: {classes.tolist()}")

@@ -144,6 +144,16 @@ def test_bad_parameters(params, y, match):
         ZeroShotClassifier(HashEmbedder(4), **params).fit(X, y)
 
 
+def test_classes_that_mix_text_with_other_types_are_refused():
+    # NumPy made them all text: the label 3 was then no class ('3' was), and the
+    # classifier refused or mispredicted it without saying why.
+    X = np.ones((3, 4))
+    with pytest.raises(TypeError, match=r"^`classes` mixes text .*: entry 1 is an int \(3\)"):
+        ZeroShotClassifier(HashEmbedder(4), classes=["dog", 3]).fit(X)
+    for classes in (["dog", "3"], np.array(["dog", "cat"]), pd.Index(["dog", "cat"])):
+        ZeroShotClassifier(HashEmbedder(4), classes=classes).fit(X)
+
+
 @pytest.mark.parametrize(
     ("templates", "bad", "where"),
     [
@@ -229,6 +239,10 @@ def test_concept_weights_given_as_x_are_refused_saying_how_to_recompose_them():
     clf.fit(splice.inverse_transform(W))
     with pytest.raises(TypeError, match=r"^X is a sparse matrix"):
         clf.predict(scipy.sparse.csr_matrix(X))
+    frame = splice.set_params(output="sparse").set_output(transform="pandas").transform(X)
+    with pytest.raises(TypeError, match=rf"^X is a DataFrame of sparse columns, .*{recompose}"):
+        clf.predict(frame)
+    splice.set_output(transform="default")
     with pytest.raises(ValueError, match=r"^X is concept weights that a SpliceTransformer"):
         clf.predict_proba(dense)
     # Weights of unknown origin are known only by their width: the hint is added there.
