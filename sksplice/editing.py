@@ -628,10 +628,10 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         Warns
         -----
         UserWarning
-            If the edit removes every concept of some rows (rows that held
-            none before are not counted): their weights are all zero, and
-            recomposed each is the centre, the same vector for all of them.
-            The message names the first rows and counts them.
+            With ``output="embedding"``, if the edit removes every concept of
+            some rows (rows that held none before are not counted): recomposed,
+            each is the centre, the same vector for all of them. The message
+            names the first rows and counts them.
         """
         check_is_fitted(self)
         X_in = X
@@ -685,8 +685,8 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         else:
             W = X * self.mask_.astype(X.dtype)
             held, left = X.any(axis=1), W.any(axis=1)
-        self._warn_emptied_rows(np.flatnonzero(held & ~left), X.shape[0], row_labels(X_in))
         if self.output == "embedding":
+            self._warn_emptied_rows(np.flatnonzero(held & ~left), X.shape[0], row_labels(X_in))
             return np.asarray(self.splice_.inverse_transform(W))
         if sp.issparse(W) and transform_output(self) == "pandas":
             index = X_in.index if isinstance(X_in, pd.DataFrame) else None
@@ -702,23 +702,18 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     def _warn_emptied_rows(self, rows: np.ndarray, n_rows: int, labels: Any) -> None:
         """Warn that the edit removed every concept of ``rows`` (which held some).
 
-        Their weights are all zero: recomposed, each is the centre, the same vector
-        for every such row, which a classifier downstream scores as any other.
+        Recomposed (``output="embedding"``), each such row is the centre, the same
+        vector for all of them, which a classifier downstream scores as any other.
+        (Weights without a concept are what ``keep=`` asks for: not warned about.)
         """
         if not rows.size:
             return
         which = "row" if rows.size == 1 else "rows"
         share = "every row" if rows.size == n_rows else f"{rows.size} of {n_rows} rows"
-        then = (
-            ", and each recomposes to the centre (the mean embedding), the same vector for "
-            "all of them"
-            if self.output == "embedding"
-            else ""
-        )
         warn_user(
             f"the edit removed every concept of X {which} {shown_rows(rows, labels)} "
-            f"({share}): their weights are all zero{then}. Remove fewer concepts (or keep "
-            "more), or leave such rows out"
+            f"({share}): each recomposes to the centre (the mean embedding), the same vector "
+            "for all of them. Remove fewer concepts (or keep more), or leave such rows out"
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

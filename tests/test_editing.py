@@ -275,8 +275,10 @@ def test_keep_and_keep_with_remove(small_setup):
         X,
     ).toarray()
     frozen = FrozenEstimator(splice)
-    # (rows that held none of the three are left without a concept: warned)
-    with pytest.warns(UserWarning, match=r"removed every concept of X rows 3, 4, 5, 7, 9 and"):
+    # (rows that held none of the three are left without a concept: what keep= asks for,
+    # not warned about with weights as output)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         kept = ConceptEditor(keep=["dog", "cat", "car"], splice=frozen).fit_transform(W)
     assert np.all(kept[:, [i for i, n in enumerate(NAMES) if n not in {"dog", "cat", "car"}]] == 0)
     np.testing.assert_array_equal(kept[:, [0, 3, 5]], W[:, [0, 3, 5]])
@@ -285,11 +287,9 @@ def test_keep_and_keep_with_remove(small_setup):
     assert list(both.neighbors_["action"]) == ["keep", "keep", "remove"]
 
 
-def test_rows_left_without_any_concept_are_warned_about(small_setup):
+def test_rows_left_without_any_concept_are_warned_about_when_recomposed(small_setup):
     # Recomposed, such rows are all the centre: a classifier downstream scored the same
     # vector for each of them, without a word.
-    import warnings
-
     splice, X, _ = small_setup
     W = splice.transform(X)
     frozen = FrozenEstimator(splice)
@@ -300,14 +300,14 @@ def test_rows_left_without_any_concept_are_warned_about(small_setup):
         Z = editor.fit_transform(no_house)
     message = str(record[0].message)
     assert message.startswith("the edit removed every concept of X rows 0, 1, 2, 3, 4 and ")
-    assert "(every row): their weights are all zero, and each recomposes to the centre" in message
+    assert "(every row): each recomposes to the centre (the mean embedding)" in message
     assert np.ptp(Z, axis=0).max() < 1e-6  # (every row is the same vector)
     # Only the rows emptied by the edit, named by a frame's index, in either format.
     row = 7
     held = [NAMES[j] for j in W[row].indices]
     frame = pd.DataFrame(W.toarray(), columns=NAMES, index=[f"img{i}" for i in range(60)])
     for given in (W, W.toarray(), frame):
-        remover = ConceptEditor(remove=held, splice=frozen).fit(given)
+        remover = ConceptEditor(remove=held, splice=frozen, output="embedding").fit(given)
         emptied = [i for i in range(60) if set(NAMES[j] for j in W[i].indices) <= set(held)]
         with pytest.warns(UserWarning, match=r"removed every concept of X row") as record:
             remover.transform(given)
@@ -321,7 +321,11 @@ def test_rows_left_without_any_concept_are_warned_about(small_setup):
     empty[0, 0] = 0.5
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        ConceptEditor(remove=["puppy"], splice=frozen).fit(empty).transform(empty)
+        ConceptEditor(remove=["puppy"], splice=frozen, output="embedding").fit(empty).transform(
+            empty
+        )
+        # Weights as output: rows without a concept are what the edit asks for.
+        ConceptEditor(remove=held, splice=frozen).fit(W).transform(W)
 
 
 def test_names_are_taken_from_any_list_like_container(small_setup):
