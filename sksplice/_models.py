@@ -102,6 +102,14 @@ _CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def _not_a_config(config: Any) -> str | None:
+    """Why ``config`` (parsed JSON) is no open_clip model config; None if it is one."""
+    if not isinstance(config, dict):
+        return f"it holds {a_type(config)}, not an object"
+    missing = [key for key in _CONFIG_KEYS if not isinstance(config.get(key), _CONFIG_KEYS[key])]
+    return f"it has no {' or '.join(missing)} of the right kind" if missing else None
+
+
 def _register_env_model_configs() -> None:
     """Register the model configs named in ``$SKSPLICE_MODEL_CONFIGS`` with open_clip."""
     import open_clip
@@ -125,6 +133,7 @@ def _register_env_model_configs() -> None:
                 f"{MODEL_CONFIGS_ENV} names {entry!r}, which is neither an open_clip model "
                 "config JSON file nor a folder of them"
             )
+        configs, first_problem = 0, None
         for file in files:
             try:
                 with open(file, encoding="utf-8") as handle:
@@ -134,23 +143,19 @@ def _register_env_model_configs() -> None:
                     f"{MODEL_CONFIGS_ENV}: {file!r} is not a readable JSON model config: {exc}"
                 ) from exc
             # (open_clip leaves out, without a word, a config that lacks one of these)
-            missing = [
-                key
-                for key in _CONFIG_KEYS
-                if not isinstance(config, dict)
-                or not isinstance(config.get(key), _CONFIG_KEYS[key])
-            ]
-            if missing:
-                raise ValueError(
-                    f"{MODEL_CONFIGS_ENV}: {file!r} is not an open_clip model config: "
-                    + (
-                        f"it holds {a_type(config)}, not an object"
-                        if not isinstance(config, dict)
-                        else f"it has no {' or '.join(missing)} of the right kind"
-                    )
-                    + " (a config holds embed_dim, a number, and vision_cfg and text_cfg, "
-                    "objects; see open_clip's model_configs)"
-                )
+            problem = _not_a_config(config)
+            if problem is None:
+                configs += 1
+            elif first_problem is None:
+                first_problem = f"{file!r} is not an open_clip model config: {problem}"
+        if first_problem is not None and (not os.path.isdir(path) or not configs):
+            # (a file named is refused; a folder only when none of its JSON files is a
+            # config: open_clip skips the others, such as a Hub snapshot's config.json)
+            where = "" if not os.path.isdir(path) else f"{entry!r} holds no model config: "
+            raise ValueError(
+                f"{MODEL_CONFIGS_ENV}: {where}{first_problem} (a config holds embed_dim, a "
+                "number, and vision_cfg and text_cfg, objects; see open_clip's model_configs)"
+            )
         with _CACHE_LOCK:
             if path not in _REGISTERED_CONFIG_PATHS:
                 open_clip.add_model_config(path)

@@ -880,6 +880,17 @@ def test_model_configs_env_errors(make_embedder, monkeypatch, tmp_path):
     monkeypatch.setenv(embedders.MODEL_CONFIGS_ENV, str(tmp_path / "list.json"))
     with pytest.raises(ValueError, match=r"list\.json' is not an open_clip model config: it holds"):
         make_embedder().fit()
+    # A folder: its other JSON files are skipped, as open_clip skips them (a Hub snapshot
+    # holds config.json and tokenizer.json); only a folder without any config is refused.
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "notes.json").write_text('{"note": "not a config"}')
+    monkeypatch.setenv(embedders.MODEL_CONFIGS_ENV, str(folder))
+    with pytest.raises(ValueError, match=r"configs' holds no model config: .*notes\.json' is not"):
+        make_embedder().fit()
+    config = json.loads((TESTS_DATA / "sksplice-test-tiny.json").read_text())
+    (folder / "sksplice-folder-tiny.json").write_text(json.dumps(config))
+    CLIPEmbedder("sksplice-folder-tiny", pretrained=None, modality="text", device="cpu").fit()
 
 
 # ---------------------------------------------------------------- GPU
