@@ -1270,9 +1270,9 @@ def _path_accuracy(
 
 
 def _check_probe_labels(y: np.ndarray, estimator: Any, cv: int) -> None:
-    """Refuse labels a probe cannot be cross-validated on with ``cv`` folds (each of its
-    fits would fail, or a fold hold no sample of a class), in one line, before anything
-    is drawn."""
+    """Refuse labels a probe cannot be cross-validated on with ``cv`` folds (its fits
+    would fail: a single class, a training fold of a single class, every class smaller
+    than ``cv``), in one line, before anything is drawn."""
     from sklearn.base import is_classifier
 
     if y.ndim != 1:
@@ -1291,14 +1291,22 @@ def _check_probe_labels(y: np.ndarray, estimator: Any, cv: int) -> None:
             f"`y` holds a single class ({classes[0]!r}): a probe's accuracy needs labels "
             "of at least 2 classes"
         )
-    smallest = int(np.argmin(counts))
-    n = int(counts[smallest])
-    if n < cv:
-        advice = f"pass cv={n} or fewer, or" if n >= 2 else "drop it, or give"
+    # (a class smaller than cv is scikit-learn's warning, not an error: its fits succeed.
+    # They fail when every class is smaller than cv, where the stratified split refuses,
+    # or when a training fold can hold a single class: fewer than 2 classes of 2 samples)
+    if counts.max() < cv:
         raise ValueError(
-            f"the smallest class of `y`, {classes[smallest]!r}, has {n} "
-            f"sample{'s' if n != 1 else ''}, fewer than the cv={cv} folds of the probe's "
-            f"stratified cross-validation: {advice} more samples of it"
+            f"every class of `y` has fewer samples than the cv={cv} folds of the probe's "
+            f"stratified cross-validation (the largest, {classes[int(np.argmax(counts))]!r}, "
+            f"has {int(counts.max())}): pass a smaller `cv` or more samples"
+        )
+    if int((counts >= 2).sum()) < 2:
+        singles = [repr(c) for c, n in zip(classes, counts) if n == 1]
+        raise ValueError(
+            f"`y` holds a single sample of {', '.join(singles[:3])}"
+            + (f" and {len(singles) - 3} more" if len(singles) > 3 else "")
+            + ": a fold that tests it would train the probe on one class. Drop such "
+            "classes, or give more samples of them"
         )
 
 
@@ -1380,9 +1388,12 @@ def plot_sparsity_tradeoff(
         ``cv`` is not an integer >= 2, one of ``ax`` and ``accuracy_ax`` is
         given without the other, or ``accuracy_ax`` is given without ``y``
         and ``estimator``; for a probe, if ``y`` has fewer labels than ``cv``
-        folds and, for a classifier, fewer than 2 classes or a class with fewer
-        samples than ``cv`` (stratified folds). Everything is checked
-        before anything is drawn or any accuracy is computed.
+        folds and, for a classifier, fewer than 2 classes, fewer than 2 classes
+        of at least 2 samples (a training fold would hold a single class), or
+        every class with fewer samples than ``cv`` (stratified folds; a class
+        smaller than ``cv`` beside larger ones is scikit-learn's warning, and
+        scored). Everything is checked before anything is drawn or any
+        accuracy is computed.
     """
     if isinstance(paths, dict):
         if not paths:

@@ -1428,35 +1428,48 @@ def test_shift_labels_of_a_stack_of_points_do_not_share_leaders(statistic):
 def test_sparsity_tradeoff_refuses_labels_a_probe_cannot_be_scored_on_before_drawing(
     small_paths,
 ):
-    """A single class, or a class with fewer samples than the stratified folds: the
-    cosine panel was drawn, then scikit-learn's "All the 5 fits failed" traceback."""
+    """A single class, a training fold of a single class, or every class smaller than
+    the stratified folds: the cosine panel was drawn, then scikit-learn's "All the 5 fits
+    failed" traceback (or its split's refusal). A class smaller than the folds, which
+    scikit-learn only warns about, is scored."""
     from matplotlib.figure import Figure
     from sklearn.linear_model import LogisticRegression
 
-    _, y, _, paths = small_paths
+    _, y, _, paths = small_paths  # (10 samples of each of 'a', 'b', 'c')
     probe = LogisticRegression(max_iter=200)
     one_class = np.full(y.shape, "a")
-    few = y.copy()
-    few[:8] = "b"  # ("a" keeps 2 samples: fewer than 5 folds)
-    for labels, message in (
+    two_singles = np.array(["a", "b"] + ["c"] * 28)
+    one_single = np.array(["a"] + ["b"] * 29)
+    for labels, cv, message in (
         (
             one_class,
+            5,
             r"`y` holds a single class \('a'\): a probe's accuracy needs labels of at least 2",
         ),
-        (few, r"the smallest class of `y`, 'a', has 2 samples, fewer than the cv=5 folds .*cv=2"),
+        (two_singles, 5, r"`y` holds a single sample of 'a', 'b': a fold that tests it would"),
+        (one_single, 5, r"`y` holds a single sample of 'a': .*Drop such classes"),
+        (y, 12, r"every class of `y` has fewer samples than the cv=12 folds .* 'a', has 10\)"),
     ):
         ax, accuracy_ax = Figure().subplots(1, 2)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # (nothing from scikit-learn either)
             with pytest.raises(ValueError, match=message):
                 plot_sparsity_tradeoff(
-                    paths, ax, y=labels, estimator=probe, accuracy_ax=accuracy_ax
+                    paths, ax, y=labels, estimator=probe, accuracy_ax=accuracy_ax, cv=cv
                 )
         assert not ax.get_lines() and not accuracy_ax.get_lines()  # nothing drawn
-    few[:10] = "b"
-    few[0] = "a"  # (one sample: no number of folds helps)
-    with pytest.raises(ValueError, match=r"has 1 sample, .*: drop it, or give more samples"):
-        plot_sparsity_tradeoff(paths, y=few, estimator=probe)
+    # A class of 2 samples with 5 folds, or of 1 beside two larger ones: scikit-learn warns
+    # that the least populated class is smaller than the folds, and every fit succeeds.
+    few = y.copy()
+    few[:8] = "b"
+    rare = y.copy()
+    rare[1:10] = "b"
+    for labels in (few, rare):
+        ax, accuracy_ax = Figure().subplots(1, 2)
+        with pytest.warns(UserWarning, match="least populated class"):
+            plot_sparsity_tradeoff(paths, ax, y=labels, estimator=probe, accuracy_ax=accuracy_ax)
+        accuracy = np.concatenate([line.get_ydata() for line in accuracy_ax.get_lines()])
+        assert accuracy.size and np.isfinite(accuracy).all()
     # fewer labelled samples than folds, for any probe
     with pytest.raises(ValueError, match=r"fewer than the cv=40 folds"):
         plot_sparsity_tradeoff(paths, y=y, estimator=probe, cv=40)
