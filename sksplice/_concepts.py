@@ -126,10 +126,13 @@ def resolve_concepts(
         else:
             what = f"the vocabulary file {os.fspath(vocab)!r}"
             if vocabulary_size is not None and vocabulary_size <= len(items):
-                from .vocabulary import warn_first_lines_of_a_copy
+                from .vocabulary import _warn_first_lines_of_a_copy
 
-                warn_first_lines_of_a_copy(
-                    Path(os.fspath(vocab)).expanduser(), vocabulary_size, len(items)
+                _warn_first_lines_of_a_copy(
+                    Path(os.fspath(vocab)).expanduser(),
+                    vocabulary_size,
+                    items,
+                    data_home=data_home,
                 )
     else:
         if isinstance(vocab, bytes | bytearray) or not (

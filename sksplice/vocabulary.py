@@ -368,8 +368,7 @@ def load_vocabulary(
           vocabularies (same SHA-256 as the pinned file, e.g. the
           authors' ``laion.txt`` downloaded by hand) is loaded exactly as
           that named vocabulary. Any other file is returned in file order
-          (an integer ``size`` of a file named like a published vocabulary,
-          ``laion_edited.txt``, warns that it keeps the first lines).
+          (see Warns for a file named like a published vocabulary).
         - a list (or any non-string iterable) of strings: returned in the
           given order.
     size : int, None or "auto", default="auto"
@@ -408,14 +407,6 @@ def load_vocabulary(
         If the name is unknown, the text file is not valid UTF-8 (the message
         names the file and line), nothing is left after cleaning, or ``size``
         is invalid or larger than the vocabulary.
-
-    Warns
-    -----
-    UserWarning
-        If (nearly) every line of a text file ends in a comma or a tab and a
-        number (``dog,120``): a table of concepts and counts, whose lines would
-        each be one concept. The message names the file and says how to keep
-        its first column.
     TypeError
         If a list entry is not a string (the message gives its index), or
         ``name`` or ``size`` has the wrong type.
@@ -424,6 +415,18 @@ def load_vocabulary(
     sksplice.exceptions.DataFetchError
         If a named vocabulary is not cached and cannot be downloaded; the
         message says where to put the file by hand.
+
+    Warns
+    -----
+    UserWarning
+        If (nearly) every line of a text file ends in a comma or a tab and a
+        number (``dog,120``): a table of concepts and counts, whose lines would
+        each be one concept. The message names the file and says how to keep
+        its first column. Also if an integer ``size`` cuts a file named like a
+        published vocabulary (``laion_edited.txt``) whose content is not the
+        pinned file's: its first lines are kept, the rarest concepts of an
+        edited copy of the authors' file (with the published file in the data
+        home, only when most of them are among its less frequent half).
 
     Examples
     --------
@@ -464,7 +467,7 @@ def load_vocabulary(
             return _clean(_authors_lines(lines, size), source)
         concepts = _clean(lines, source)
         _check_size(size, len(concepts), "concepts", f"the vocabulary {source}")
-        warn_first_lines_of_a_copy(path, size, len(concepts), published=False)
+        _warn_first_lines_of_a_copy(path, size, concepts, data_home=data_home, published=False)
         return concepts[:size]
 
     if isinstance(name, bytes | bytearray) or not isinstance(name, Iterable):
@@ -487,11 +490,26 @@ def load_vocabulary(
     return concepts[:size]
 
 
-def warn_first_lines_of_a_copy(
+def _published_at_hand(name: str, data_home: Any) -> list[str] | None:
+    """The concepts of the published vocabulary ``name``, most frequent first, when its
+    pinned file is in the data home already (nothing is downloaded); else None."""
+    from ._data import file_sha256, get_data_home
+
+    try:
+        path = get_data_home(data_home, create=False) / VOCABULARIES[name].path
+        if not path.is_file() or file_sha256(path) != VOCABULARIES[name].sha256:
+            return None
+        return _load_published(name, path, None, "frequency")
+    except (OSError, ValueError):
+        return None
+
+
+def _warn_first_lines_of_a_copy(
     path: Path,
     size: int | None,
-    n_concepts: int,
+    concepts: list[str],
     *,
+    data_home: Any = None,
     published: bool | None = None,
     command_line: bool = False,
 ) -> None:
@@ -501,34 +519,52 @@ def warn_first_lines_of_a_copy(
     ``laion.txt``, say) is read in file order, where the authors' files list their
     concepts least frequent first: a ``size`` smaller than the file then keeps the
     rarest concepts. Only files whose name holds a published vocabulary's name are
-    warned about (``published``: whether the content is a pinned file's, None to
-    find out). ``command_line``: the advice in the command line's terms.
+    considered (``published``: whether the content is a pinned file's, None to find
+    out). Where the published file is in the data home, the warning is given only if
+    most of the concepts kept are among its less frequent half (a file of the right
+    order is left alone); otherwise it says what to check. ``command_line``: the
+    advice in the command line's terms.
     """
+    n_concepts = len(concepts)
     if size is None or size >= n_concepts:
         return
     stem = path.stem.lower()
-    named = next(
-        (name for name in sorted(VOCABULARIES, key=len, reverse=True) if name in stem), None
-    )
+    by_length = sorted(VOCABULARIES, key=len, reverse=True)  # ('laion_bigrams' first)
+    named = next((name for name in by_length if name in stem), None)
     if named is None:
         return
     if published is None:
         published = _published_name(path) is not None
     if published:
         return
+    order = _published_at_hand(named, data_home)
+    if order is not None:
+        rank = {concept: i for i, concept in enumerate(order)}
+        kept = [rank[c] for c in concepts[:size] if c in rank]
+        if not kept or sum(r >= len(order) // 2 for r in kept) * 2 <= len(kept):
+            return  # (most frequent first already, or not the published concepts)
+        found = (
+            f"most of the first {size} of its {n_concepts} concepts are among the less "
+            f"frequent half of the published {named!r} vocabulary"
+        )
+    else:
+        found = (
+            f"if it is an edited copy of the published {named!r} vocabulary, whose lines run "
+            f"least frequent first, the first {size} of its {n_concepts} concepts are the "
+            "rarest"
+        )
     what = "--vocabulary-size" if command_line else "the size"
     remedy = (
         f"(tac {shlex.quote(str(path))} > reversed.txt writes its lines in reverse order)"
         if command_line
-        else f"(tac reverses its lines), or take the last lines with load_vocabulary(path, "
-        f"{size}, order='authors') as the authors' loader does"
+        else "(tac reverses its lines), or take its last lines with load_vocabulary(path, "
+        f"{size}, order='authors') as the authors' loader does (vocabulary= of a "
+        "SpliceTransformer takes that list)"
     )
     warn_user(
-        f"the vocabulary file {str(path)!r} is named like the published {named!r} vocabulary "
-        f"but its content is not the published file's (an edited copy?), so it is read in "
-        f"file order: {what} {size} keeps its first {size} of {n_concepts} concepts. The "
-        "authors' files list concepts least frequent first, so these may be the rarest; put "
-        f"the most frequent first in the file {remedy}"
+        f"the vocabulary file {str(path)!r} is read in file order (its content is not the "
+        f"published file's), and {what} {size} keeps its first lines: {found}. Put the most "
+        f"frequent first in the file {remedy}"
     )
 
 

@@ -714,25 +714,30 @@ def test_a_mean_file_that_is_not_npy_is_named_as_such(tmp_path):
     assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
 
 
-def test_a_size_of_a_file_named_like_a_published_vocabulary_warns_of_its_first_lines(tmp_path):
+def test_a_size_of_a_file_named_like_a_published_vocabulary_warns_of_its_first_lines(
+    tmp_path, monkeypatch
+):
     # An edited copy of the authors' laion.txt is no longer the pinned file: read in file
     # order, a size keeps its first lines, which in their files are the rarest concepts.
+    # Without the published file at hand, the warning says what to check.
     import argparse
     import warnings
 
     from sksplice import SpliceTransformer
     from sksplice.cli._checks import _check_vocabulary
 
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "empty_home"))
     lines = [f"rare{i}" for i in range(10)] + ["common", "most common"]
     path = tmp_path / "laion_edited.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    first = r"is named like the published 'laion' vocabulary but its content is not the "
-    with pytest.warns(UserWarning, match=first + r".*the size 3 keeps its first 3 of 12 .*"):
+    first = r"^the vocabulary file '.*laion_edited\.txt' is read in file order .*, and "
+    soft = r"if it is an edited copy of the published 'laion' vocabulary, whose lines run"
+    with pytest.warns(UserWarning, match=first + r"the size 3 keeps its first lines: " + soft):
         assert load_vocabulary(path, 3) == ["rare0", "rare1", "rare2"]
     with pytest.warns(UserWarning, match=r"load_vocabulary\(path, 3, order='authors'\)"):
         load_vocabulary(path, 3)
     rng = np.random.default_rng(0)
-    with pytest.warns(UserWarning, match=first + r".*the size 4 keeps its first 4 of 12 "):
+    with pytest.warns(UserWarning, match=first + r"the size 4 keeps its first lines: "):
         SpliceTransformer(
             vocabulary=path,
             vocabulary_size=4,
@@ -741,11 +746,11 @@ def test_a_size_of_a_file_named_like_a_published_vocabulary_warns_of_its_first_l
             device="cpu",
         ).fit(rng.normal(size=(3, 6)))
     args = argparse.Namespace(vocabulary=str(path), vocabulary_size=5, data_home=None)
-    with pytest.warns(UserWarning, match=first + r".*--vocabulary-size 5 keeps .*\(tac "):
+    with pytest.warns(UserWarning, match=first + r"--vocabulary-size 5 keeps .*\(tac "):
         _check_vocabulary(args)
     bigrams = tmp_path / "my_laion_bigrams.txt"
     bigrams.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.warns(UserWarning, match=r"named like the published 'laion_bigrams' "):
+    with pytest.warns(UserWarning, match=r"edited copy of the published 'laion_bigrams' "):
         load_vocabulary(bigrams, 3)
     # All of the file, the authors' order, or a file of another name: nothing to say.
     other = tmp_path / "mine.txt"
@@ -755,6 +760,30 @@ def test_a_size_of_a_file_named_like_a_published_vocabulary_warns_of_its_first_l
         assert len(load_vocabulary(path, None)) == len(load_vocabulary(path, 12)) == 12
         assert load_vocabulary(path, 2, order="authors") == ["common", "most common"]
         assert load_vocabulary(other, 3) == ["rare0", "rare1", "rare2"]
-        _check_vocabulary(
-            argparse.Namespace(vocabulary=str(path), vocabulary_size=None, data_home=None)
-        )
+        args = argparse.Namespace(vocabulary=str(path), vocabulary_size=None, data_home=None)
+        _check_vocabulary(args)
+
+
+def test_with_the_published_file_at_hand_only_a_copy_that_starts_rare_is_warned_about(
+    tmp_path, splice_data_dir
+):
+    # The published file in the data home tells a copy whose first lines are its rarest
+    # concepts (an edit of the authors' file) from one already most frequent first.
+    import warnings
+
+    published = (splice_data_dir / "vocab" / "laion.txt").read_text(encoding="utf-8")
+    lines = published.splitlines()
+    edited = tmp_path / "laion_edited.txt"
+    edited.write_text("\n".join(lines[:99] + lines[100:]) + "\n", encoding="utf-8")
+    with pytest.warns(
+        UserWarning,
+        match=r"keeps its first lines: most of the first 500 of its 37444 concepts are among "
+        r"the less frequent half of the published 'laion' vocabulary",
+    ):
+        load_vocabulary(edited, 500, data_home=splice_data_dir)
+    frequent_first = tmp_path / "laion_frequent_first.txt"
+    frequent_first.write_text("\n".join(lines[::-1][:5000]) + "\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        top = load_vocabulary(frequent_first, 500, data_home=splice_data_dir)
+    assert top == load_vocabulary("laion", 500, data_home=splice_data_dir)

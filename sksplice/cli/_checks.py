@@ -132,9 +132,11 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             "centred by their mean)"
         )
     if name not in VOCABULARIES:
-        from ..vocabulary import warn_first_lines_of_a_copy
+        from ..vocabulary import _warn_first_lines_of_a_copy
 
-        warn_first_lines_of_a_copy(path, size, len(concepts), command_line=True)
+        _warn_first_lines_of_a_copy(
+            path, size, concepts, data_home=args.data_home, command_line=True
+        )
     return (concepts[:size] if size is not None else concepts), concepts
 
 
