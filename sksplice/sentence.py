@@ -279,7 +279,10 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
                             "package: pip install sentence-transformers"
                         ) from exc
                     try:
-                        model = SentenceTransformer(self.model, device=device)
+                        # (a folder as a path with ~ expanded: sentence-transformers
+                        # takes '~/models/minilm' for a Hub name)
+                        where = self._folder() or self.model
+                        model = SentenceTransformer(where, device=device)
                     except OSError as exc:
                         raise _unavailable(self.model, exc) from exc
                 if not hasattr(model, "encode"):
@@ -309,6 +312,18 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         -------
         self : SentenceTransformerEmbedder
             The embedder.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``model`` is written as a path (``./``, ``/``, ``~``, a drive
+            letter, backslashes or more than one ``/``) and no such folder
+            exists (sentence-transformers would look it up as a Hub name).
+        NotADirectoryError
+            If ``model`` names a file, not a model folder.
+        TypeError, ValueError
+            For a ``model``, ``batch_size``, ``name`` or ``device`` of the
+            wrong type or value.
         """
         self._check_params()
         return self

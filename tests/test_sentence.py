@@ -284,6 +284,16 @@ def test_offline_mode_from_transformers_offline_is_named_as_such(monkeypatch):
     assert "HF_HUB_OFFLINE is set" not in message
 
 
+def test_a_model_folder_written_with_a_tilde_is_loaded(minilm, tmp_path, monkeypatch):
+    # sentence-transformers does not expand ~: '~/models/minilm' was looked up as a name.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    minilm._loaded().save(str(tmp_path / "models" / "minilm"))
+    embedder = SentenceTransformerEmbedder("~/models/minilm", device="cpu").fit()
+    np.testing.assert_allclose(
+        embedder.embed_text(["a dog"]), minilm.embed_text(["a dog"]), atol=1e-6
+    )
+
+
 def test_a_model_folder_saved_again_gets_a_new_key_and_is_loaded_again(minilm, tmp_path):
     # The disk cache of concept dictionaries is keyed by cache_key(): a model folder
     # saved again with other weights (fine-tuned) must not reuse the old embeddings.
