@@ -129,6 +129,8 @@ def _dictionary_rows(names: np.ndarray, splice_names: np.ndarray | None) -> np.n
     if splice_names is None or np.array_equal(names, splice_names):
         return None
     where = {str(name): i for i, name in enumerate(splice_names)}
+    # (fit has checked already that these are splice's concepts: a guard, not a message
+    # users meet)
     missing = [str(name) for name in names if str(name) not in where]
     if missing or len(set(map(str, names))) != len(names):
         what = f"{missing[0]!r} is not a concept of `splice`" if missing else "names repeat"
@@ -327,6 +329,9 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
             is not a list of strings (a single string, a dict, a number, an
             entry that is not a string) nor a fitted transformer, or a
             ``splice`` that is not a fitted transformer.
+        sklearn.exceptions.NotFittedError
+            If ``splice`` is given but not fitted (its concepts are checked
+            against the columns, also when ``concepts`` names them).
         """
         self._check_mode(self.mode)
         check_option(self.metric, "metric", _METRICS)

@@ -613,7 +613,8 @@ def test_a_transformers_bare_weights_are_checked_against_the_other_collections_n
 
 
 def test_a_column_mismatch_names_the_columns_as_text():
-    W_a = pd.DataFrame(np.eye(3), columns=np.array(["dog", "cat", "car"]))
-    W_b = pd.DataFrame(np.eye(3), columns=np.array(["dog", "car", "cat"]))
+    # (names given as a NumPy array of text were shown as np.str_('cat'))
+    W_a = pd.DataFrame(np.eye(3), columns=["dog", "cat", "car"])
+    W_b = pd.DataFrame(np.eye(3), columns=["dog", "car", "cat"])
     with pytest.raises(ValueError, match=r"column 1 is 'cat' in W_a and 'car' in W_b"):
-        compare_datasets(W_a, W_b)
+        compare_datasets(W_a, W_b, concepts=np.array(["dog", "cat", "car"]))
