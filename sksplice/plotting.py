@@ -1252,46 +1252,66 @@ def plot_dataset_shift(
     # that only touch are told apart: a label of one keeps clear of the other.)
     marker = _marker_radius(_SHIFT_MARK)
     overlap = _SHIFT_OVERLAP * marker  # (points between two markers' centres)
-    touching = overlap * ax.figure.dpi / 72.0
+    px = ax.figure.dpi / 72.0
     _lay_out(ax)
     on_screen = ax.transData.transform(np.column_stack([x, y]))
+
+    def apart(one: list[int], other: list[int]) -> float:
+        """The least distance (pixels) between points of two groups."""
+        d = on_screen[one][:, None, :] - on_screen[other][None, :, :]
+        return float(np.min(np.hypot(d[..., 0], d[..., 1])))
+
     # (a chain of overlapping markers is one group: a label at any of them could be read
     # as its neighbour's)
-    at: list[tuple[int, list[str], list[int]]] = []  # (the first concept, names, points)
+    groups: list[list[int]] = []  # (the concepts of each, the first labelled at)
     for i in shown:
-        name = str(comparison.index[i])
-        near = [
-            g
-            for g, (_, _, members) in enumerate(at)
-            if np.min(np.hypot(*(on_screen[members] - on_screen[i]).T)) <= touching
-        ]
+        near = [g for g, members in enumerate(groups) if apart(members, [i]) <= overlap * px]
         if not near:
-            at.append((i, [name], [i]))
+            groups.append([i])
             continue
-        _, group, members = at[near[0]]
         for g in near[1:]:  # (it joins groups apart till now: theirs come after)
-            group.extend(at[g][1])
-            members.extend(at[g][2])
-        group.append(name)
-        members.append(i)
-        at = [a for g, a in enumerate(at) if g not in near[1:]]
-    texts, unnamed = [], []
-    for _, group, _ in at:
-        text, rest = _shared_label(group)
-        texts.append(text)
-        unnamed.extend(rest)
-    anchors = np.array([first for first, _, _ in at], dtype=np.intp)
-    left_out = _place_labels(
-        ax,
-        x[anchors],
-        y[anchors],
-        texts,
-        avoid=np.column_stack([x[significant], y[significant]]),
-        marker=marker,
-        same=overlap,
-        # (a shared label may be placed at any of its points)
-        alternatives=[np.column_stack([x[m[1:]], y[m[1:]]]) for _, _, m in at],
-    )
+            groups[near[0]].extend(groups[g])
+        groups[near[0]].append(int(i))
+        groups = [members for g, members in enumerate(groups) if g not in near[1:]]
+
+    def place(groups: list[list[int]]) -> tuple[list[str], list[str]]:
+        texts, unnamed = [], []
+        for members in groups:
+            text, rest = _shared_label([str(comparison.index[i]) for i in members])
+            texts.append(text)
+            unnamed.extend(rest)
+        left_out = _place_labels(
+            ax,
+            x[[m[0] for m in groups]],
+            y[[m[0] for m in groups]],
+            texts,
+            avoid=np.column_stack([x[significant], y[significant]]),
+            marker=marker,
+            same=overlap,
+            # (a shared label may be placed at any of its points)
+            alternatives=[np.column_stack([x[m[1:]], y[m[1:]]]) for m in groups],
+        )
+        return unnamed, [t for t in texts if t in left_out]
+
+    drawn = set(ax.texts)
+    unnamed, left_out = place(groups)
+    # A label left out whose marker touches another group's joins that group's label,
+    # and all are placed again: one label for both reads as theirs.
+    merged = [list(m) for m in groups]
+    texts = [_shared_label([str(comparison.index[i]) for i in m])[0] for m in groups]
+    for g in [g for g, text in enumerate(texts) if text in left_out]:
+        into = [
+            h
+            for h in range(len(merged))
+            if h != g and merged[h] and merged[g] and apart(merged[h], merged[g]) <= 2 * marker * px
+        ]
+        if into:
+            merged[into[0]].extend(merged[g])
+            merged[g] = []
+    if any(not m for m in merged):
+        for text in set(ax.texts) - drawn:
+            text.remove()
+        unnamed, left_out = place([m for m in merged if m])
     if unnamed:
         from ._stack import warn_user
 
@@ -1465,8 +1485,9 @@ def plot_sparsity_tradeoff(
         line's colour; the labels are kept apart from each other, inside the
         axes and off the lines where there is room, each where it reads as its
         own point's only (not beside another point, with any line to its point
-        crossing no other); a label with no such place left, as where two
-        paths' markers touch, is left out with a warning.
+        crossing no other; where two paths' markers touch, set off away from
+        the other marker); a label with no such place left is left out with a
+        warning.
     title : str, default=None
         Title of the cosine axes.
 
