@@ -902,6 +902,9 @@ def _place_labels(
         corner = tuple(ax.transAxes.inverted().transform(box.p0))
         legend.set_loc(corner)
         placed.append(tuple(box.extents))
+    # (the same, as arrays, for the checks of every place tried)
+    kept = {"boxes": np.reshape(placed, (-1, 4)), "leaders": np.empty((0, 2, 2))}
+    kept["low"] = kept["high"] = np.empty((0, 2))
     spacing = 1.5 * scale  # (the least room between two leaders)
 
     def free(
@@ -916,9 +919,15 @@ def _place_labels(
         x0, y0, x1, y1 = box
         if x0 < region.x0 or x1 > region.x1 or y0 < region.y0 or y1 > region.y1:
             return False
-        if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
+        boxes = kept["boxes"]
+        if np.any(
+            (x0 < boxes[:, 2]) & (boxes[:, 0] < x1) & (y0 < boxes[:, 3]) & (boxes[:, 1] < y1)
+        ):
             return False
-        if any(_meets_box(a, b, box) for a, b in leaders):
+        # (a leader's bounding box meets the label's first, few do)
+        lo, hi = kept["low"], kept["high"]
+        meeting = (lo[:, 0] < x1) & (hi[:, 0] > x0) & (lo[:, 1] < y1) & (hi[:, 1] > y0)
+        if any(_meets_box(a, b, box) for a, b in kept["leaders"][meeting]):
             return False
         # It covers no point, its own included (not even one whose marker touches its
         # own) ...
@@ -993,6 +1002,7 @@ def _place_labels(
             else:
                 offsets.append((float(np.sign(dx)), float(dx), float(dy)))
     shift = np.array([(dx, dy) for _, dx, dy in offsets])
+    sides = np.array([side for side, _, _ in offsets])
     lengths = np.hypot(*shift.T)
     directions = shift / lengths[:, None]
     # (within four lines, or as near, clear of lines first; then any, on lines too)
@@ -1018,6 +1028,23 @@ def _place_labels(
         out = own - (around.mean(axis=0) if len(around) else centre)
         out = out / max(float(np.hypot(*out)), 1e-9)
         order = np.lexsort((-(directions @ out), np.round(lengths, 3)))
+        # (first, all at once, the places whose box lies inside the axes and overlaps no
+        # label placed: the rest is checked place by place)
+        nx, ny = px + shift[:, 0] * scale, py + shift[:, 1] * scale
+        bx0 = np.where(sides > 0, nx, nx - width)
+        bx1 = bx0 + width
+        by0, by1 = ny - height / 2, ny + height / 2
+        inside = (bx0 >= region.x0) & (bx1 <= region.x1) & (by0 >= region.y0) & (by1 <= region.y1)
+        boxes = kept["boxes"]
+        if len(boxes):
+            inside &= ~np.any(
+                (bx0[:, None] < boxes[None, :, 2])
+                & (boxes[None, :, 0] < bx1[:, None])
+                & (by0[:, None] < boxes[None, :, 3])
+                & (boxes[None, :, 1] < by1[:, None]),
+                axis=1,
+            )
+        order = order[inside[order]]
         for clear, over in ((True, False), (False, False), (False, True)):
             for j in order:
                 if clear and not near_enough[j]:
@@ -1057,6 +1084,9 @@ def _place_labels(
         leader = (dx, dy) != (side * _LABEL_GAP, 0.0)
         if leader:
             leaders.append((near, np.array([px, py])))
+            kept["leaders"] = np.reshape(leaders, (-1, 2, 2))
+            kept["low"], kept["high"] = kept["leaders"].min(axis=1), kept["leaders"].max(axis=1)
+        kept["boxes"] = np.reshape(placed, (-1, 4))
         label = ax.annotate(
             text,
             point,
