@@ -757,6 +757,15 @@ _CLEAR_STEPS = 9
 _LABEL_GAP = 4.0
 #: Lengths a label is cut to, in turn, when it fits nowhere whole.
 _LABEL_LENGTHS = (_MAX_LABEL, 24, 12)
+#: Distances (points) of the near ends of labels set off from their points obliquely,
+#: out into free space, and the directions (degrees, 0 to the right) they are set off in.
+_LABEL_REACH = (12.0, 18.0, 26.0, 36.0, 50.0, 70.0, 100.0, 140.0)
+_LABEL_ANGLES = tuple(range(0, 360, 20))
+#: The last stretch of a leader, to its point (in markers' radii), that passes over no
+#: other point even where the rest of it may pass over unlabelled points.
+_LAST_STRETCH = 5.0
+#: Leaders at most this long (points) are tried clear of lines before any on a line.
+_CLEAR_LEADER = 40.0
 
 
 def _along(a: np.ndarray, b: np.ndarray, step: float) -> np.ndarray:
@@ -825,26 +834,33 @@ def _place_labels(
     """Label points so that no two labels overlap and every label lies inside the axes.
 
     Greedy and deterministic, in the order given (the most important label first): a
-    label takes the first position, beside its point on the right, then the left, then
-    one line lower or higher and so on, whose text box lies inside the axes and overlaps
-    no label placed before nor the legend, and, where possible, no line of
-    ``avoid_lines``. A label moved off its point's level gets a thin line (a leader)
-    from its near end to the edge of its point's marker (``marker``: the markers'
-    radius, in points).
+    label takes the first position, beside its point on the right, then the left,
+    then, in order of the length of the line to its point, one line lower or higher
+    and so on across the axes, or set off obliquely out into free space (in 18
+    directions, at 12 to 140 points; of equal lengths, the direction away from the
+    neighbouring points first), whose text box lies inside the axes and overlaps no
+    label placed before nor the legend, and, where possible, no line of
+    ``avoid_lines``. A label set off from its point's level gets a thin line (a
+    leader) from its near end to the edge of its point's marker (``marker``: the
+    markers' radius, in points).
 
     A label never reads as another point's: its box covers no point of ``x, y`` or
-    ``avoid`` (data coordinates, shape (n, 2)), no other such point lies just before
-    its near end at its level, nor nearer its near end than its own point; its leader
-    passes over no other point, through no other label, and neither crosses nor
-    touches another leader; and no later label covers a leader. Points within
-    ``same`` points of a labelled one are taken to be at its place (their markers
-    touch, and its label names them too), except that a leader passes over none of
-    them either. Where no such position is free within four lines of the point, one
-    farther away or over a line of ``avoid_lines`` is taken; when none is free
-    either, the label is cut to 24, then 12 characters, and left out when it fits
-    nowhere even so. ``alternatives`` gives each label other points (data
-    coordinates, shape (n, 2)) it may be placed at, in turn, when its own point has
-    no place free: the others of its group of touching points.
+    ``avoid`` (data coordinates, shape (n, 2)), its own included, and no other such
+    point lies just before its near end at its level. A label level with its point
+    has no other point nearer its near end than its own; a leader's near end is at no
+    other point, its end at the marker's edge is clearly nearer its own point than
+    any other; it passes over no other point, through no other label, and neither
+    crosses nor touches another leader; and no later label covers a leader. Only where
+    no place is free even so may a leader pass over points that are not labelled,
+    never over a labelled one nor over any in its last five markers' radii to its
+    point. Points within ``same`` points of a labelled one are taken to be at its
+    place (their markers overlap, and its label names them too), except that a leader
+    passes over none of them either. Where no such position is free with a leader of
+    40 points or less, one farther away or over a line of ``avoid_lines`` is taken;
+    when none is free either, the label is cut to 24, then 12 characters, and left out
+    when it fits nowhere even so. ``alternatives`` gives each label other points (data
+    coordinates, shape (n, 2)) it may be placed at, in turn, when its own point has no
+    place free: the others of its group of overlapping points.
 
     Call it last, when titles, axis labels and the legend are in place: the figure's
     layout is run first, so that the axes have their final size. Returns the names left
@@ -863,6 +879,13 @@ def _place_labels(
         obstacles.append(to_display(np.asarray(avoid, dtype=np.float64).reshape(-1, 2)))
     # The marked points (not the samples of lines): a label must not read as theirs.
     marks = np.vstack(obstacles)
+    # The labelled points (all of them, placed or not): no leader passes over one.
+    labelled_points = [anchors]
+    if alternatives is not None:
+        labelled_points.extend(
+            to_display(np.reshape(a, (-1, 2))) for a in alternatives if np.size(a)
+        )
+    named = np.vstack(labelled_points)
     for line in avoid_lines:  # a line is straight between its vertices on the screen
         for a, b in pairwise(to_display(line.get_xydata())):
             obstacles.append(_along(a, b, 2.0 * scale))
@@ -879,19 +902,37 @@ def _place_labels(
         corner = tuple(ax.transAxes.inverted().transform(box.p0))
         legend.set_loc(corner)
         placed.append(tuple(box.extents))
+    # (the same, as arrays, for the checks of every place tried)
+    kept = {"boxes": np.reshape(placed, (-1, 4)), "leaders": np.empty((0, 2, 2))}
+    kept["low"] = kept["high"] = np.empty((0, 2))
     spacing = 1.5 * scale  # (the least room between two leaders)
 
-    def free(box: tuple[float, ...], near: np.ndarray, clear: bool, own: np.ndarray) -> bool:
+    def free(
+        box: tuple[float, ...],
+        near: np.ndarray,
+        side: float,
+        clear: bool,
+        mine: tuple,
+        over: bool = False,
+    ) -> bool:
+        own, distinct, others, labelled = mine
         x0, y0, x1, y1 = box
         if x0 < region.x0 or x1 > region.x1 or y0 < region.y0 or y1 > region.y1:
             return False
-        if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
+        boxes = kept["boxes"]
+        if np.any(
+            (x0 < boxes[:, 2]) & (boxes[:, 0] < x1) & (y0 < boxes[:, 3]) & (boxes[:, 1] < y1)
+        ):
             return False
-        if any(_meets_box(a, b, box) for a, b in leaders):
+        # (a leader's bounding box meets the label's first, few do)
+        lo, hi = kept["low"], kept["high"]
+        meeting = (lo[:, 0] < x1) & (hi[:, 0] > x0) & (lo[:, 1] < y1) & (hi[:, 1] > y0)
+        if any(_meets_box(a, b, box) for a, b in kept["leaders"][meeting]):
             return False
-        # It covers no other point (not even one whose marker touches its own) ...
-        distance = np.hypot(*(marks - own).T)
-        distinct = marks[distance > 0.5]
+        # It covers no point, its own included (not even one whose marker touches its
+        # own) ...
+        if x0 - radius < own[0] < x1 + radius and y0 - radius < own[1] < y1 + radius:
+            return False
         if np.any(
             (distinct[:, 0] > x0 - radius)
             & (distinct[:, 0] < x1 + radius)
@@ -900,13 +941,11 @@ def _place_labels(
         ):
             return False
         # (below, points at its place or touching it, which it names too, do not count)
-        others = marks[distance > same_px]
         # ... and another point just before its near end, at its level, or nearer that
         # end than its own point, would read as the labelled one.
         reach = _LABEL_GAP * scale + 2.0 * radius
         slack = max(radius, 0.6 * (y1 - y0))  # (nearer its level than its own point)
-        right = near[0] >= own[0]
-        near_x0, near_x1 = (x0 - reach, x0) if right else (x1, x1 + reach)
+        near_x0, near_x1 = (x0 - reach, x0) if side > 0 else (x1, x1 + reach)
         if np.any(
             (others[:, 0] > near_x0)
             & (others[:, 0] < near_x1)
@@ -914,15 +953,28 @@ def _place_labels(
             & (others[:, 1] < y1 + slack)
         ):
             return False
-        if np.any(np.hypot(*(others - near).T) < np.hypot(*(own - near)) + radius):
-            return False
-        if near[1] != own[1]:  # a leader
-            # passes over no other point (it would seem to start there), not even over
-            # the marker of one that touches its own ...
-            if np.any(_to_segment(others, near, own) < 2.0 * radius):
+        length = float(np.hypot(*(own - near)))
+        if length <= _LABEL_GAP * scale + 0.5:  # (no leader: the label is read as the
+            # nearest point's)
+            if np.any(np.hypot(*(others - near).T) < length + radius):
                 return False
-            edge = own + (near - own) * radius / max(float(np.hypot(*(near - own))), 1e-9)
-            if np.any(_to_segment(distinct, near, edge) < radius + scale):
+        else:  # a leader, which is followed to its point: its near end is at no other
+            # point, ...
+            if np.any(np.hypot(*(others - near).T) < reach):
+                return False
+            # passes over no other point (it would seem to start there), not even over
+            # the marker of one that touches its own; or, where none is free, over no
+            # other labelled point, and over none in its last stretch, to its point's
+            # marker, which its end names unambiguously ...
+            edge = own + (near - own) * radius / max(length, 1e-9)
+            start = near
+            if over:
+                if np.any(_to_segment(labelled, near, own) < 2.0 * radius):
+                    return False
+                start = own + (near - own) * min(_LAST_STRETCH * radius / length, 1.0)
+            if np.any(_to_segment(others, start, edge) < 2.0 * radius):
+                return False
+            if np.any(_to_segment(distinct, start, edge) < radius + scale):
                 return False
             # ... through no other label, and crosses or touches no other leader
             if any(_meets_box(near, own, b) for b in placed):
@@ -938,19 +990,71 @@ def _place_labels(
             & (points[:, 1] < y1 + radius)
         )
 
+    # The places a label may take: offsets (points) of its near end from its point, with
+    # the side its text runs to. Level with the point, at the gap; one line lower or
+    # higher and so on across the axes; and set off obliquely, out into free space.
+    offsets = [(side, side * _LABEL_GAP, dy) for dy in steps_all for side in (1.0, -1.0)]
+    for reach in _LABEL_REACH:
+        for angle in np.radians(_LABEL_ANGLES):
+            dx, dy = reach * np.cos(angle), reach * np.sin(angle)
+            if abs(dx) < 1e-6:  # (straight up or down: the text runs either way)
+                offsets.extend([(1.0, 0.0, dy), (-1.0, 0.0, dy)])
+            else:
+                offsets.append((float(np.sign(dx)), float(dx), float(dy)))
+    shift = np.array([(dx, dy) for _, dx, dy in offsets])
+    sides = np.array([side for side, _, _ in offsets])
+    lengths = np.hypot(*shift.T)
+    directions = shift / lengths[:, None]
+    # (within four lines, or as near, clear of lines first; then any, on lines too)
+    near_enough = (np.abs(shift[:, 1]) <= steps_all[_CLEAR_STEPS - 1] + 1e-9) & (
+        np.abs(shift[:, 0]) <= _LABEL_GAP + 1e-9
+    ) | (lengths <= _CLEAR_LEADER)
+    centre = np.array([(region.x0 + region.x1) / 2.0, (region.y0 + region.y1) / 2.0])
+    crowd = 40.0 * scale  # (the neighbours that say which way is out)
+
     def position(px: float, py: float, width: float, height: float) -> tuple | None:
-        # (clear of lines within a few lines of the point, else farther and on them: a
-        # label far away with a long line is harder to read)
+        # (clear of lines near the point, else farther and on them: a label far away
+        # with a long line is harder to read; in order of the leader's length, and of
+        # equal lengths, the one pointing away from the neighbouring points first)
         own = np.array([px, py])
-        for clear, steps in ((True, steps_all[:_CLEAR_STEPS]), (False, steps_all)):
-            for dy in steps:
-                cy = py + dy * scale
-                for side in (1.0, -1.0):
-                    near = px + side * _LABEL_GAP * scale
-                    x0, x1 = (near, near + width) if side > 0 else (near - width, near)
-                    box = (x0, cy - height / 2, x1, cy + height / 2)
-                    if free(box, np.array([near, cy]), clear, own):
-                        return side, dy, box, np.array([near, cy])
+        distance = np.hypot(*(marks - own).T)
+        mine = (
+            own,
+            marks[distance > 0.5],
+            marks[distance > same_px],
+            named[np.hypot(*(named - own).T) > same_px],
+        )
+        around = marks[(distance > 0.5) & (distance < crowd)]
+        out = own - (around.mean(axis=0) if len(around) else centre)
+        out = out / max(float(np.hypot(*out)), 1e-9)
+        order = np.lexsort((-(directions @ out), np.round(lengths, 3)))
+        # (first, all at once, the places whose box lies inside the axes and overlaps no
+        # label placed: the rest is checked place by place)
+        nx, ny = px + shift[:, 0] * scale, py + shift[:, 1] * scale
+        bx0 = np.where(sides > 0, nx, nx - width)
+        bx1 = bx0 + width
+        by0, by1 = ny - height / 2, ny + height / 2
+        inside = (bx0 >= region.x0) & (bx1 <= region.x1) & (by0 >= region.y0) & (by1 <= region.y1)
+        boxes = kept["boxes"]
+        if len(boxes):
+            inside &= ~np.any(
+                (bx0[:, None] < boxes[None, :, 2])
+                & (boxes[None, :, 0] < bx1[:, None])
+                & (by0[:, None] < boxes[None, :, 3])
+                & (boxes[None, :, 1] < by1[:, None]),
+                axis=1,
+            )
+        order = order[inside[order]]
+        for clear, over in ((True, False), (False, False), (False, True)):
+            for j in order:
+                if clear and not near_enough[j]:
+                    continue
+                side, dx, dy = offsets[j]
+                near = own + np.array([dx, dy]) * scale
+                x0, x1 = (near[0], near[0] + width) if side > 0 else (near[0] - width, near[0])
+                box = (x0, near[1] - height / 2, x1, near[1] + height / 2)
+                if free(box, near, side, clear, mine, over):
+                    return side, (dx, dy), box, near
         return None
 
     # (a probe measures the text boxes; each label is then drawn where it was placed)
@@ -975,14 +1079,18 @@ def _place_labels(
         if chosen is None:  # no room left, even for the shortest text
             left_out.append(name)
             continue
-        side, dy, box, near = chosen
+        side, (dx, dy), box, near = chosen
         placed.append(box)
-        if dy != 0.0:
+        leader = (dx, dy) != (side * _LABEL_GAP, 0.0)
+        if leader:
             leaders.append((near, np.array([px, py])))
+            kept["leaders"] = np.reshape(leaders, (-1, 2, 2))
+            kept["low"], kept["high"] = kept["leaders"].min(axis=1), kept["leaders"].max(axis=1)
+        kept["boxes"] = np.reshape(placed, (-1, 4))
         label = ax.annotate(
             text,
             point,
-            xytext=(side * _LABEL_GAP, dy),
+            xytext=(dx, dy),
             textcoords="offset points",
             fontsize=fontsize,
             color=_ink() if colors is None else colors[i],
@@ -991,7 +1099,7 @@ def _place_labels(
             # a label moved off its point's level gets a thin line from the middle of
             # its near end to the edge of the point's marker (not into it)
             arrowprops=None
-            if dy == 0.0
+            if not leader
             else {
                 "arrowstyle": "-",
                 "color": _ink(),
@@ -1031,6 +1139,8 @@ def _marker_radius(size: float) -> float:
 
 #: The size (points squared) of the significant concepts' markers in plot_dataset_shift.
 _SHIFT_MARK = 22
+#: Concepts whose markers' centres are at most this many radii apart share a label.
+_SHIFT_OVERLAP = 1.5
 _SHIFT_COLUMNS = ("prevalence_a", "prevalence_b", "mean_weight_a", "mean_weight_b", "significant")
 _SCALES = ("linear", "sqrt")
 
@@ -1060,11 +1170,14 @@ def plot_dataset_shift(
         significant). Labels are placed apart from each other, inside the axes
         and clear of the legend; a name too long for the space is cut with an
         ellipsis. A label reads as its own point's only: concepts at one point,
-        or at points whose markers touch, share one label (``"snow, ski +2"``,
-        the names it leaves out said in a warning); a label moved off its
-        point's level has a thin line to the edge of the point's marker, which
-        crosses no other line or label and passes over no other coloured point;
-        and a label with no such place left is left out with a warning.
+        or at points whose markers overlap, share one label (``"snow, ski +2"``,
+        the names it counts in ``+N`` said in a warning); a label set off from
+        its point (beside it higher or lower, or obliquely out of a cluster)
+        has a thin line to the edge of the point's marker, which crosses no
+        other line or label and passes over no other coloured point (where
+        there is no other place, over none that is labelled nor near the
+        marker); and a label with no such place left is left out with a
+        warning.
         They are placed for the figure's size at the call: draw into axes of
         the final size (``figsize``) rather than resizing the figure after.
     ax : matplotlib Axes, default=None
@@ -1162,42 +1275,85 @@ def plot_dataset_shift(
         order = order[np.argsort(p_adj, kind="mergesort")]
     shown = order[:k]
     # Concepts at the same point (prevalences are counts over the collection sizes, so
-    # in small collections many coincide), or at points whose markers touch, share one
-    # label, listed in the order above: labels of their own, stacked beside the point,
-    # would sit level with other points, and a label of one of the touching markers
-    # could be told from no other's.
+    # in small collections many coincide), or at points whose markers overlap (by more
+    # than a quarter of their width), share one label, listed in the order above: labels
+    # of their own, stacked beside the point, would sit level with other points, and a
+    # label of one of the overlapping markers could be told from no other's. (Markers
+    # that only touch are told apart: a label of one keeps clear of the other.)
     marker = _marker_radius(_SHIFT_MARK)
-    touching = 2.0 * marker * ax.figure.dpi / 72.0  # (pixels between two markers' centres)
+    overlap = _SHIFT_OVERLAP * marker  # (points between two markers' centres)
+    px = ax.figure.dpi / 72.0
     _lay_out(ax)
     on_screen = ax.transData.transform(np.column_stack([x, y]))
-    at: list[tuple[int, list[str], list[int]]] = []  # (the first concept, names, points)
+
+    def apart(one: list[int], other: list[int]) -> float:
+        """The least distance (pixels) between points of two groups."""
+        d = on_screen[one][:, None, :] - on_screen[other][None, :, :]
+        return float(np.min(np.hypot(d[..., 0], d[..., 1])))
+
+    # (a chain of overlapping markers is one group: a label at any of them could be read
+    # as its neighbour's)
+    groups: list[list[int]] = []  # (the concepts of each, the first labelled at)
     for i in shown:
-        name = str(comparison.index[i])
-        for first, group, members in at:
-            if np.hypot(*(on_screen[i] - on_screen[first])) <= touching:
-                group.append(name)
-                members.append(i)
-                break
-        else:
-            at.append((i, [name], [i]))
-    texts, unnamed = [], []
-    for _, group, _ in at:
-        text, rest = _shared_label(group)
-        texts.append(text)
-        unnamed.extend(rest)
-    anchors = np.array([first for first, _, _ in at], dtype=np.intp)
-    left_out = _place_labels(
-        ax,
-        x[anchors],
-        y[anchors],
-        texts,
-        avoid=np.column_stack([x[significant], y[significant]]),
-        marker=marker,
-        same=2.0 * marker,
-        # (a shared label may be placed at any of its points)
-        alternatives=[np.column_stack([x[m[1:]], y[m[1:]]]) for _, _, m in at],
-    )
-    _warn_left_out(unnamed + left_out, "concept labels", "draw on larger axes or label fewer (`k`)")
+        near = [g for g, members in enumerate(groups) if apart(members, [i]) <= overlap * px]
+        if not near:
+            groups.append([i])
+            continue
+        for g in near[1:]:  # (it joins groups apart till now: theirs come after)
+            groups[near[0]].extend(groups[g])
+        groups[near[0]].append(int(i))
+        groups = [members for g, members in enumerate(groups) if g not in near[1:]]
+
+    def place(groups: list[list[int]]) -> tuple[list[str], list[str]]:
+        texts, unnamed = [], []
+        for members in groups:
+            text, rest = _shared_label([str(comparison.index[i]) for i in members])
+            texts.append(text)
+            unnamed.extend(rest)
+        left_out = _place_labels(
+            ax,
+            x[[m[0] for m in groups]],
+            y[[m[0] for m in groups]],
+            texts,
+            avoid=np.column_stack([x[significant], y[significant]]),
+            marker=marker,
+            same=overlap,
+            # (a shared label may be placed at any of its points)
+            alternatives=[np.column_stack([x[m[1:]], y[m[1:]]]) for m in groups],
+        )
+        return unnamed, [t for t in texts if t in left_out]
+
+    drawn = set(ax.texts)
+    unnamed, left_out = place(groups)
+    # A label left out whose marker touches another group's joins that group's label,
+    # and all are placed again: one label for both reads as theirs.
+    merged = [list(m) for m in groups]
+    texts = [_shared_label([str(comparison.index[i]) for i in m])[0] for m in groups]
+    for g in [g for g, text in enumerate(texts) if text in left_out]:
+        into = [
+            h
+            for h in range(len(merged))
+            if h != g and merged[h] and merged[g] and apart(merged[h], merged[g]) <= 2 * marker * px
+        ]
+        if into:
+            merged[into[0]].extend(merged[g])
+            merged[g] = []
+    if any(not m for m in merged):
+        for text in set(ax.texts) - drawn:
+            text.remove()
+        unnamed, left_out = place([m for m in merged if m])
+    if unnamed:
+        from ._stack import warn_user
+
+        shown_names = ", ".join(repr(n) for n in unnamed[:5]) + (
+            ", ..." if len(unnamed) > 5 else ""
+        )
+        warn_user(
+            f"{len(unnamed)} concepts share a label with concepts whose markers overlap theirs "
+            f"and are counted in its '+N', not named ({shown_names})",
+            UserWarning,
+        )
+    _warn_left_out(left_out, "concept labels", "draw on larger axes or label fewer (`k`)")
     return ax
 
 
@@ -1367,8 +1523,9 @@ def plot_sparsity_tradeoff(
         line's colour; the labels are kept apart from each other, inside the
         axes and off the lines where there is room, each where it reads as its
         own point's only (not beside another point, with any line to its point
-        crossing no other); a label with no such place left, as where two
-        paths' markers touch, is left out with a warning.
+        crossing no other; where two paths' markers touch, set off away from
+        the other marker); a label with no such place left is left out with a
+        warning.
     title : str, default=None
         Title of the cosine axes.
 
