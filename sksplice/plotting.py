@@ -759,13 +759,15 @@ _LABEL_GAP = 4.0
 _LABEL_LENGTHS = (_MAX_LABEL, 24, 12)
 #: Distances (points) of the near ends of labels set off from their points obliquely,
 #: out into free space, and the directions (degrees, 0 to the right) they are set off in.
-_LABEL_REACH = (12.0, 18.0, 26.0, 36.0, 50.0, 70.0, 100.0, 140.0)
+_LABEL_REACH = (12.0, 18.0, 26.0, 36.0, 50.0, 70.0, 100.0)
 _LABEL_ANGLES = tuple(range(0, 360, 20))
 #: The last stretch of a leader, to its point (in markers' radii), that passes over no
 #: other point even where the rest of it may pass over unlabelled points.
 _LAST_STRETCH = 5.0
 #: Leaders at most this long (points) are tried clear of lines before any on a line.
 _CLEAR_LEADER = 40.0
+#: The longest leader (points): a label farther from its point reads as nobody's.
+_MAX_LEADER = 100.0
 
 
 def _along(a: np.ndarray, b: np.ndarray, step: float) -> np.ndarray:
@@ -1001,6 +1003,8 @@ def _place_labels(
                 offsets.extend([(1.0, 0.0, dy), (-1.0, 0.0, dy)])
             else:
                 offsets.append((float(np.sign(dx)), float(dx), float(dy)))
+    # (none farther than _MAX_LEADER: a label two inches from its point names nothing)
+    offsets = [o for o in offsets if np.hypot(o[1], o[2]) <= _MAX_LEADER + 1e-9]
     shift = np.array([(dx, dy) for _, dx, dy in offsets])
     sides = np.array([side for side, _, _ in offsets])
     lengths = np.hypot(*shift.T)
@@ -1123,8 +1127,9 @@ def _warn_left_out(left_out: list[str], what: str, advice: str) -> None:
         from ._stack import warn_user
 
         shown = ", ".join(repr(n) for n in left_out[:5]) + (", ..." if len(left_out) > 5 else "")
+        noun = what if len(left_out) > 1 else what.removesuffix("s")  # ('1 concept label')
         warn_user(
-            f"{len(left_out)} {what} left out for want of room in the axes ({shown}); {advice}",
+            f"{len(left_out)} {noun} left out for want of room in the axes ({shown}); {advice}",
             UserWarning,
         )
 
@@ -1305,11 +1310,11 @@ def plot_dataset_shift(
         groups = [members for g, members in enumerate(groups) if g not in near[1:]]
 
     def place(groups: list[list[int]]) -> tuple[list[str], list[str]]:
-        texts, unnamed = [], []
+        texts, counted = [], []
         for members in groups:
             text, rest = _shared_label([str(comparison.index[i]) for i in members])
             texts.append(text)
-            unnamed.extend(rest)
+            counted.append(rest)
         left_out = _place_labels(
             ax,
             x[[m[0] for m in groups]],
@@ -1321,6 +1326,9 @@ def plot_dataset_shift(
             # (a shared label may be placed at any of its points)
             alternatives=[np.column_stack([x[m[1:]], y[m[1:]]]) for m in groups],
         )
+        # (the names a label counts in its '+N', where that label was drawn: those of a
+        # label left out are said with it)
+        unnamed = [n for text, rest in zip(texts, counted) if text not in left_out for n in rest]
         return unnamed, [t for t in texts if t in left_out]
 
     drawn = set(ax.texts)
@@ -1348,9 +1356,12 @@ def plot_dataset_shift(
         shown_names = ", ".join(repr(n) for n in unnamed[:5]) + (
             ", ..." if len(unnamed) > 5 else ""
         )
+        one = len(unnamed) == 1
         warn_user(
-            f"{len(unnamed)} concepts share a label with concepts whose markers overlap theirs "
-            f"and are counted in its '+N', not named ({shown_names})",
+            f"{len(unnamed)} {'concept shares' if one else 'concepts share'} a label with "
+            f"concepts whose markers overlap {'its' if one else 'theirs'} (a chain of "
+            f"overlapping markers) and {'is' if one else 'are'} counted in its '+N', not "
+            f"named ({shown_names})",
             UserWarning,
         )
     _warn_left_out(left_out, "concept labels", "draw on larger axes or label fewer (`k`)")

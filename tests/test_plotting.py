@@ -451,13 +451,13 @@ def test_shift_labels_with_no_room_left_are_left_out_with_a_warning():
     W_b = (rng.random((n, m)) < 0.4).astype(float)
     comparison = compare_datasets(W_a, W_b, concepts=[f"concept {j}" for j in range(m)])
     ax = Figure(figsize=(2.5, 2.5), layout="constrained").add_subplot()
-    with pytest.warns(UserWarning, match=r"concept labels left out for want of room"):
+    with pytest.warns(UserWarning, match=r"concept labels? left out for want of room"):
         plot_dataset_shift(comparison, k=m, ax=ax)
     _drawn(ax)
     assert len(ax.texts) < m
     _label_boxes_apart_and_inside(ax, list(ax.texts))
     # on larger axes, some are drawn
-    with pytest.warns(UserWarning, match=r"concept labels left out for want of room"):
+    with pytest.warns(UserWarning, match=r"concept labels? left out for want of room"):
         ax = plot_dataset_shift(comparison, k=m)
     _drawn(ax)
     assert 0 < len(ax.texts) < m
@@ -627,6 +627,10 @@ def test_tradeoff_worked_example_plots_the_path_numbers(laion_minilm, minilm, tm
             rows[(label, f"{pen:g}")] = (l0, cos, accuracy[l0])
     # a larger vocabulary recomposes better at the same penalty
     assert np.all(paths["10k words"].cosine > paths["1k words"].cosine)
+    # no penalty label far from its point (one 2 inches below its point named nothing)
+    scale = ax.figure.dpi / 72.0
+    for label, start, _, point in _leaders(ax):
+        assert np.hypot(*(start - point)) <= 106.0 * scale, label.get_text()
     # one point against an independent solve at that penalty
     single = clone(result["transformers"]["5k words"]).set_params(l1_penalty=0.3)
     X = minilm.embed_text(example.captions()[0])
@@ -817,7 +821,7 @@ def test_shift_labels_on_a_crowded_comparison_are_drawn_out_into_free_space(
             warnings.simplefilter("always")
             ax = plot_dataset_shift(comparison, k=k, scale=scale)
         _drawn(ax)
-        said = [re.match(r"(\d+) concept labels left out", str(w.message)) for w in record]
+        said = [re.match(r"(\d+) concept labels? left out", str(w.message)) for w in record]
         left_out = sum(int(m.group(1)) for m in said if m)
         assert _named(ax) >= least, scale
         assert left_out <= k - least, scale
@@ -1425,6 +1429,9 @@ def _assert_leaders_are_clear(ax, marks, radius):
         name = label.get_text()
         # at the marker's edge: neither inside it nor short of it
         assert np.hypot(*(end - point)) == pytest.approx(radius * scale, abs=1.0), name
+        # and no longer than 100 points from its point (a label two inches away names
+        # nothing; the text's near end is a few points before the line's start)
+        assert np.hypot(*(start - point)) <= (100.0 + 6.0) * scale, name
         others = marks[np.hypot(*(marks - point).T) > 2.0 * radius * scale]
         along = start + np.linspace(0.0, 1.0, 200)[:, None] * (end - start)
         if len(others):
