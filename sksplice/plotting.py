@@ -1460,21 +1460,32 @@ def _check_probe_labels(y: np.ndarray, estimator: Any, cv: int) -> None:
         )
     # (a class smaller than cv is scikit-learn's warning, not an error: its fits succeed.
     # They fail when every class is smaller than cv, where the stratified split refuses,
-    # or when a training fold can hold a single class: fewer than 2 classes of 2 samples)
+    # or when a training fold holds a single class: the folds are those scikit-learn
+    # makes, StratifiedKFold(cv) without shuffling)
     if counts.max() < cv:
         raise ValueError(
             f"every class of `y` has fewer samples than the cv={cv} folds of the probe's "
             f"stratified cross-validation (the largest, {classes[int(np.argmax(counts))]!r}, "
             f"has {int(counts.max())}): pass a smaller `cv` or more samples"
         )
-    if int((counts >= 2).sum()) < 2:
-        singles = [repr(c) for c, n in zip(classes, counts) if n == 1]
-        raise ValueError(
-            f"`y` holds a single sample of {', '.join(singles[:3])}"
-            + (f" and {len(singles) - 3} more" if len(singles) > 3 else "")
-            + ": a fold that tests it would train the probe on one class. Drop such "
-            "classes, or give more samples of them"
-        )
+    import warnings
+
+    from sklearn.model_selection import StratifiedKFold
+
+    with warnings.catch_warnings():  # (scikit-learn says it again when it scores)
+        warnings.simplefilter("ignore", UserWarning)
+        splits = list(StratifiedKFold(cv).split(np.zeros(y.shape[0]), y))
+    for fold, (train, test) in enumerate(splits):
+        if np.unique(y[train]).size < 2:
+            tested = sorted(set(y[test].tolist()) - set(y[train].tolist()), key=str)
+            raise ValueError(
+                f"fold {fold + 1} of the probe's stratified cv={cv} folds would train it on "
+                f"the single class {y[train].tolist()[0]!r}, testing "
+                + ", ".join(repr(c) for c in tested[:3])
+                + (f" and {len(tested) - 3} more" if len(tested) > 3 else "")
+                + ": classes with one sample leave no other class to train on; drop them, "
+                "or give more samples of them"
+            )
 
 
 def plot_sparsity_tradeoff(
@@ -1556,12 +1567,12 @@ def plot_sparsity_tradeoff(
         ``cv`` is not an integer >= 2, one of ``ax`` and ``accuracy_ax`` is
         given without the other, or ``accuracy_ax`` is given without ``y``
         and ``estimator``; for a probe, if ``y`` has fewer labels than ``cv``
-        folds and, for a classifier, fewer than 2 classes, fewer than 2 classes
-        of at least 2 samples (a training fold would hold a single class), or
-        every class with fewer samples than ``cv`` (stratified folds; a class
-        smaller than ``cv`` beside larger ones is scikit-learn's warning, and
-        scored). Everything is checked before anything is drawn or any
-        accuracy is computed.
+        folds and, for a classifier, fewer than 2 classes, every class with
+        fewer samples than ``cv``, or a training fold of scikit-learn's
+        stratified folds (``StratifiedKFold(cv)``) that would hold a single
+        class (a class smaller than ``cv`` beside larger ones is
+        scikit-learn's warning, and scored). Everything is checked before
+        anything is drawn or any accuracy is computed.
     """
     if isinstance(paths, dict):
         if not paths:

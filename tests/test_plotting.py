@@ -1528,16 +1528,19 @@ def test_sparsity_tradeoff_refuses_labels_a_probe_cannot_be_scored_on_before_dra
     _, y, _, paths = small_paths  # (10 samples of each of 'a', 'b', 'c')
     probe = LogisticRegression(max_iter=200)
     one_class = np.full(y.shape, "a")
-    two_singles = np.array(["a", "b"] + ["c"] * 28)
-    one_single = np.array(["a"] + ["b"] * 29)
+    one_single = np.array(["a"] + ["b"] * 29)  # (cross_val_score: nan for fold 1)
     for labels, cv, message in (
         (
             one_class,
             5,
             r"`y` holds a single class \('a'\): a probe's accuracy needs labels of at least 2",
         ),
-        (two_singles, 5, r"`y` holds a single sample of 'a', 'b': a fold that tests it would"),
-        (one_single, 5, r"`y` holds a single sample of 'a': .*Drop such classes"),
+        (
+            one_single,
+            5,
+            r"^fold 1 of the probe's stratified cv=5 folds would train it on the single class "
+            r"'b', testing 'a': classes with one sample leave no other class to train on",
+        ),
         (y, 12, r"every class of `y` has fewer samples than the cv=12 folds .* 'a', has 10\)"),
     ):
         ax, accuracy_ax = Figure().subplots(1, 2)
@@ -1554,7 +1557,9 @@ def test_sparsity_tradeoff_refuses_labels_a_probe_cannot_be_scored_on_before_dra
     few[:8] = "b"
     rare = y.copy()
     rare[1:10] = "b"
-    for labels in (few, rare):
+    # (single samples of two classes in different folds: every training fold holds two)
+    singles = np.array(["a", "b"] + ["c"] * 28)
+    for labels in (few, rare, singles):
         ax, accuracy_ax = Figure().subplots(1, 2)
         with pytest.warns(UserWarning, match="least populated class"):
             plot_sparsity_tradeoff(paths, ax, y=labels, estimator=probe, accuracy_ax=accuracy_ax)
@@ -1611,3 +1616,30 @@ def test_empty_profiles_and_decompositions_have_a_legend_and_axis_that_fit(stati
     assert same_color(full.get_facecolor(), swatch.get_facecolor())
     ax = plot_decomposition(np.zeros(len(NAMES)), NAMES)
     assert ax.get_xlim() == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [(1, 9, 20), (2, 19, 19), (1, 29), (1, 1, 28), (3, 3), (1, 9, 1), (1, 10, 1), (1, 1, 5)],
+)
+def test_probe_labels_are_refused_exactly_where_scikit_learns_cross_validation_fails(sizes):
+    # (the refusal once also took labels scikit-learn scores, such as (1, 1, 28))
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    from sksplice.plotting import _check_probe_labels
+
+    y = np.concatenate([[f"c{i}"] * n for i, n in enumerate(sizes)])
+    X = np.random.default_rng(0).normal(size=(y.shape[0], 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the least populated class; failed fits)
+        try:
+            scored = np.isfinite(cross_val_score(LogisticRegression(), X, y, cv=5)).all()
+        except ValueError:
+            scored = False
+        try:
+            _check_probe_labels(y, LogisticRegression(), 5)
+            accepted = True
+        except ValueError:
+            accepted = False
+    assert accepted == scored
