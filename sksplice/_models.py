@@ -148,6 +148,11 @@ def _register_env_model_configs() -> None:
                 configs += 1
             elif first_problem is None:
                 first_problem = f"{file!r} is not an open_clip model config: {problem}"
+        if os.path.isdir(path) and not files:
+            raise ValueError(
+                f"{MODEL_CONFIGS_ENV}: the folder {entry!r} holds no JSON file, so no open_clip "
+                "model config"
+            )
         if first_problem is not None and (not os.path.isdir(path) or not configs):
             # (a file named is refused; a folder only when none of its JSON files is a
             # config: open_clip skips the others, such as a Hub snapshot's config.json)

@@ -320,7 +320,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
             letter, backslashes or more than one ``/``) and no such folder
             exists (sentence-transformers would look it up as a Hub name).
         NotADirectoryError
-            If ``model`` names a file, not a model folder.
+            If ``model`` is written as a path (as above) to a file, not to a
+            model folder.
         TypeError, ValueError
             For a ``model``, ``batch_size``, ``name`` or ``device`` of the
             wrong type or value.

@@ -561,10 +561,13 @@ def _warn_first_lines_of_a_copy(
         f"{size}, order='authors') as the authors' loader does (vocabulary= of a "
         "SpliceTransformer takes that list)"
     )
+    # (without the published file, whether the file runs least frequent first is not
+    # known: the advice is as conditional as the finding)
+    advice = "Put" if order is not None else "If so, put"
     warn_user(
         f"the vocabulary file {str(path)!r} is read in file order (its content is not the "
-        f"published file's), and {what} {size} keeps its first lines: {found}. Put the most "
-        f"frequent first in the file {remedy}"
+        f"published file's), and {what} {size} keeps its first lines: {found}. {advice} the "
+        f"most frequent first in the file {remedy}"
     )
 
 

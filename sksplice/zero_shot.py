@@ -293,10 +293,12 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
             if any(kinds) and not all(kinds):
                 # (NumPy turns them all into text: an integer label 3 was no class '3')
                 i = kinds.index(False)
+                odd = given[i]
+                as_text = odd.decode(errors="replace") if isinstance(odd, bytes) else str(odd)
                 raise TypeError(
                     f"`classes` mixes text with other types: entry {i} is "
                     f"{a_type(given[i])} ({given[i]!r}) among names that are text; give "
-                    f"every class as text (e.g. {str(given[i])!r}), and labels alike"
+                    f"every class as text (e.g. {as_text!r}), and labels alike"
                 )
             classes = np.asarray(given)
             if len(set(classes.tolist())) != classes.shape[0]:

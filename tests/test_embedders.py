@@ -884,6 +884,10 @@ def test_model_configs_env_errors(make_embedder, monkeypatch, tmp_path):
     # holds config.json and tokenizer.json); only a folder without any config is refused.
     folder = tmp_path / "configs"
     folder.mkdir()
+    (folder / "readme.txt").write_text("configs go here")
+    monkeypatch.setenv(embedders.MODEL_CONFIGS_ENV, str(folder))
+    with pytest.raises(ValueError, match=r"the folder '.*configs' holds no JSON file"):
+        make_embedder().fit()
     (folder / "notes.json").write_text('{"note": "not a config"}')
     monkeypatch.setenv(embedders.MODEL_CONFIGS_ENV, str(folder))
     with pytest.raises(ValueError, match=r"configs' holds no model config: .*notes\.json' is not"):

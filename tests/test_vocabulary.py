@@ -734,6 +734,8 @@ def test_a_size_of_a_file_named_like_a_published_vocabulary_warns_of_its_first_l
     soft = r"if it is an edited copy of the published 'laion' vocabulary, whose lines run"
     with pytest.warns(UserWarning, match=first + r"the size 3 keeps its first lines: " + soft):
         assert load_vocabulary(path, 3) == ["rare0", "rare1", "rare2"]
+    with pytest.warns(UserWarning, match=r"are the rarest\. If so, put the most frequent first"):
+        load_vocabulary(path, 3)
     with pytest.warns(UserWarning, match=r"load_vocabulary\(path, 3, order='authors'\)"):
         load_vocabulary(path, 3)
     rng = np.random.default_rng(0)
@@ -778,7 +780,7 @@ def test_with_the_published_file_at_hand_only_a_copy_that_starts_rare_is_warned_
     with pytest.warns(
         UserWarning,
         match=r"keeps its first lines: most of the first 500 of its 37444 concepts are among "
-        r"the less frequent half of the published 'laion' vocabulary",
+        r"the less frequent half of the published 'laion' vocabulary\. Put the most frequent",
     ):
         load_vocabulary(edited, 500, data_home=splice_data_dir)
     frequent_first = tmp_path / "laion_frequent_first.txt"
