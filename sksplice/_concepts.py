@@ -125,7 +125,7 @@ def resolve_concepts(
             what = f"the {vocab!r} vocabulary"
         else:
             what = f"the vocabulary file {os.fspath(vocab)!r}"
-            if vocabulary_size is not None and vocabulary_size <= len(items):
+            if vocabulary_size is not None:
                 from .vocabulary import _warn_first_lines_of_a_copy
 
                 _warn_first_lines_of_a_copy(

@@ -677,15 +677,13 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             check_source(X_in, concepts, "this editor (concepts_)")
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)
-            W.eliminate_zeros()
-            held = np.diff(W.indptr) > 0
             W.data[~self.mask_[W.indices]] = 0
             W.eliminate_zeros()
-            left = np.diff(W.indptr) > 0
         else:
             W = X * self.mask_.astype(X.dtype)
-            held, left = X.any(axis=1), W.any(axis=1)
         if self.output == "embedding":
+            # (rows holding a weight before the edit and none after; sparse or dense alike)
+            held, left = (np.asarray((M != 0).sum(axis=1)).ravel() > 0 for M in (X, W))
             self._warn_emptied_rows(np.flatnonzero(held & ~left), X.shape[0], row_labels(X_in))
             return np.asarray(self.splice_.inverse_transform(W))
         if sp.issparse(W) and transform_output(self) == "pandas":

@@ -1122,11 +1122,16 @@ def _place_labels(
     return left_out
 
 
+def _first_names(names: list[str]) -> str:
+    """The first five of ``names`` as warnings list them, then ``...`` if there are more."""
+    return ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
+
+
 def _warn_left_out(left_out: list[str], what: str, advice: str) -> None:
     if left_out:
         from ._stack import warn_user
 
-        shown = ", ".join(repr(n) for n in left_out[:5]) + (", ..." if len(left_out) > 5 else "")
+        shown = _first_names(left_out)
         noun = what if len(left_out) > 1 else what.removesuffix("s")  # ('1 concept label')
         warn_user(
             f"{len(left_out)} {noun} left out for want of room in the axes ({shown}); {advice}",
@@ -1309,7 +1314,9 @@ def plot_dataset_shift(
         groups[near[0]].append(int(i))
         groups = [members for g, members in enumerate(groups) if g not in near[1:]]
 
-    def place(groups: list[list[int]]) -> tuple[list[str], list[str]]:
+    def place(groups: list[list[int]]) -> tuple[list[str], list[str], list[str]]:
+        """Place the groups' labels: the names counted in a drawn '+N', the labels left
+        out, and every group's label."""
         texts, counted = [], []
         for members in groups:
             text, rest = _shared_label([str(comparison.index[i]) for i in members])
@@ -1329,14 +1336,13 @@ def plot_dataset_shift(
         # (the names a label counts in its '+N', where that label was drawn: those of a
         # label left out are said with it)
         unnamed = [n for text, rest in zip(texts, counted) if text not in left_out for n in rest]
-        return unnamed, [t for t in texts if t in left_out]
+        return unnamed, [t for t in texts if t in left_out], texts
 
     drawn = set(ax.texts)
-    unnamed, left_out = place(groups)
+    unnamed, left_out, texts = place(groups)
     # A label left out whose marker touches another group's joins that group's label,
     # and all are placed again: one label for both reads as theirs.
     merged = [list(m) for m in groups]
-    texts = [_shared_label([str(comparison.index[i]) for i in m])[0] for m in groups]
     for g in [g for g, text in enumerate(texts) if text in left_out]:
         into = [
             h
@@ -1349,13 +1355,11 @@ def plot_dataset_shift(
     if any(not m for m in merged):
         for text in set(ax.texts) - drawn:
             text.remove()
-        unnamed, left_out = place([m for m in merged if m])
+        unnamed, left_out, _ = place([m for m in merged if m])
     if unnamed:
         from ._stack import warn_user
 
-        shown_names = ", ".join(repr(n) for n in unnamed[:5]) + (
-            ", ..." if len(unnamed) > 5 else ""
-        )
+        shown_names = _first_names(unnamed)
         one = len(unnamed) == 1
         warn_user(
             f"{len(unnamed)} {'concept shares' if one else 'concepts share'} a label with "

@@ -297,7 +297,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
                 as_text = odd.decode(errors="replace") if isinstance(odd, bytes) else str(odd)
                 raise TypeError(
                     f"`classes` mixes text with other types: entry {i} is "
-                    f"{a_type(given[i])} ({given[i]!r}) among names that are text; give "
+                    f"{a_type(odd)} ({odd!r}) among names that are text; give "
                     f"every class as text (e.g. {as_text!r}), and labels alike"
                 )
             classes = np.asarray(given)
