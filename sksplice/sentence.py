@@ -113,12 +113,16 @@ def _unavailable(name: str, exc: OSError) -> Exception:
         where = "the Hugging Face cache"
     # (the loader's own reason is kept: a corrupt cached file says so there)
     cause = f"{_offline_reason()}; loading it said: {reason}" if _hub_offline() else reason
+    # (an 'owner/name' is also how a relative folder is written: say that none is here)
+    folder = (
+        f" (there is no folder {name!r} in the working folder {os.getcwd()})" if "/" in name else ""
+    )
     return WeightsUnavailableError(
         f"The sentence-transformers model {name!r} is not in the local cache ({where}) and "
         f"cannot be downloaded: {cause}. To get it: run once with a network connection (it "
         "is cached for later runs), or copy a filled cache there and set HF_HUB_OFFLINE=1; a "
-        "model saved on disk is given by its folder's path. (A name that is no model on the "
-        "Hugging Face Hub is reported the same way offline: check its spelling.)"
+        f"model saved on disk is given by its folder's path{folder}. (A name that is no model "
+        "on the Hugging Face Hub is reported the same way offline: check its spelling.)"
     )
 
 

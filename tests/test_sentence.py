@@ -234,16 +234,21 @@ def test_a_cached_dictionary_needs_no_model_load_for_the_width_check(tmp_path):
     assert len(loads) == 1
 
 
-def test_a_model_neither_cached_nor_downloadable_is_named_with_the_fix(monkeypatch):
+def test_a_model_neither_cached_nor_downloadable_is_named_with_the_fix(monkeypatch, tmp_path):
     from sksplice.embedders import WeightsUnavailableError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
     embedder = SentenceTransformerEmbedder("sksplice-tests/no-such-model", device="cpu")
     with pytest.raises(
         WeightsUnavailableError,
         match=r"model 'sksplice-tests/no-such-model' is not in the local cache .* HF_HUB_OFFLINE",
-    ):
+    ) as info:
         embedder.embed_text(["a dog"])
+    # ('owner/name' is also how a relative folder is written: the message says none is here)
+    assert f"no folder 'sksplice-tests/no-such-model' in the working folder {tmp_path}" in str(
+        info.value
+    )
     assert not any(key[0] == "sksplice-tests/no-such-model" for key in _MODELS)
 
 
