@@ -775,3 +775,39 @@ def test_profile_compare_and_report_say_what_k_leaves_out_end_to_end(
         ).group(1)
     )
     assert [name.split(" (n=")[1] for name in data["groupNames"]] == ["12)", "20)"]
+
+
+# ------------------------------------------- offline: everything to fetch, said at once
+
+
+@pytest.mark.parametrize(
+    ("extra", "listed"),
+    [
+        ([], ["vocab/laion.txt", "means/open_clip_ViT-B-32_image.pt"]),
+        (["--image-mean", "data"], ["vocab/laion.txt"]),
+        (["--vocabulary", "{vocab}"], ["means/open_clip_ViT-B-32_image.pt"]),
+        (["--vocabulary", "{vocab}", "--image-mean", "data"], []),
+    ],
+)
+def test_offline_weights_error_also_names_the_published_files_to_fetch(
+    run_env, tmp_path, monkeypatch, capsys, extra, listed
+):
+    # Offline without the weights, the vocabulary or the image mean: the weights' error
+    # used to be the only one, and each published file was reported by a later run.
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
+    vocab = str(tmp_path / "vocab.txt")
+    extra = [arg.format(vocab=vocab) for arg in extra]
+    code, out, err = _main(
+        ["decompose", str(run_env), "--model", "ViT-B-32", "--device", "cpu", *extra], capsys
+    )
+    assert code == 1 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith("sksplice: error: The pretrained weights of open_clip model")
+    data_home = tmp_path / "data_home"
+    for relative in listed:
+        folder, name = relative.split("/")
+        assert f"to put in the folder {str(data_home / folder)!r} as {name!r}, SHA-256 " in line
+        assert f"/data/{relative}, to put" in line  # (the address it is downloaded from)
+    assert ("The run also needs" in line) == bool(listed), line
+    if len(listed) == 2:
+        assert line.endswith("to a folder that holds them.")

@@ -449,6 +449,48 @@ def _named_vocabulary_at_hand(args: argparse.Namespace) -> bool:
         return False  # (read, and its errors said, once the model is checked)
 
 
+def _published_files_missing(args: argparse.Namespace) -> str:
+    """The published files of the authors (the vocabulary, the image mean) that the run
+    needs and the data home lacks, with where to put each; empty when none is missing.
+
+    Said beside weights that cannot be fetched: a machine without network access
+    needs those files by hand as well, and would otherwise learn of them one run at
+    a time.
+    """
+    from .._data import DATA_HOME_ENV, file_sha256, resolve_in_data_home
+    from ..vocabulary import IMAGE_MEANS, VOCABULARIES, image_mean_key
+
+    remotes = []
+    if args.vocabulary in VOCABULARIES:
+        remotes.append((f"the {args.vocabulary!r} vocabulary", VOCABULARIES[args.vocabulary]))
+    if args.image_mean in ("auto", "pretrained") and args.pretrained is not None:
+        key = image_mean_key(args.model, args.pretrained)
+        if key in IMAGE_MEANS:
+            remotes.append((f"the image mean of {key[0]} {key[1]}", IMAGE_MEANS[key]))
+    lines = []
+    for what, remote in remotes:
+        try:
+            path = resolve_in_data_home(remote.path, args.data_home, create=False)
+            if path.is_file() and file_sha256(path) == remote.sha256.lower():
+                continue
+        except (OSError, ValueError):
+            continue  # (said when it is read)
+        lines.append(
+            f"{what} ({remote.url}, to put in the folder {str(path.parent)!r} as "
+            f"{path.name!r}, SHA-256 {remote.sha256.lower()})"
+        )
+    if not lines:
+        return ""
+    many = len(lines) > 1
+    it, is_ = ("they", "are") if many else ("it", "is")
+    them = "them" if many else "it"
+    return (
+        f"The run also needs {' and '.join(lines)}, which the data folder lacks as well: "
+        f"{it} {is_} downloaded on first use; without network access fetch {them} by hand "
+        f"too, or point --data-home (or ${DATA_HOME_ENV}) to a folder that holds {them}."
+    )
+
+
 def _check_options(
     args: argparse.Namespace, vocabulary_check: Callable[[list[str]], object] | None = None
 ) -> _Plan:
@@ -484,7 +526,17 @@ def _check_options(
         if vocabulary is not None:
             vocabulary_check(vocabulary[0])
     _check_device(args.device)  # (imports torch)
-    model, pretrained, d = _embedders.check_model(args)
+    from .._models import WeightsUnavailableError
+
+    try:
+        model, pretrained, d = _embedders.check_model(args)
+    except WeightsUnavailableError as exc:
+        # (offline, the published files the run would download next are said now too:
+        # one error lists everything to fetch by hand)
+        also = _published_files_missing(args)
+        if also:
+            raise WeightsUnavailableError(f"{exc} {also}") from exc
+        raise
     if vocabulary is None:
         vocabulary = _check_vocabulary(args)
         if vocabulary_check is not None:
