@@ -811,3 +811,32 @@ def test_offline_weights_error_also_names_the_published_files_to_fetch(
     assert ("The run also needs" in line) == bool(listed), line
     if len(listed) == 2:
         assert line.endswith("to a folder that holds them.")
+
+
+def test_a_vocabulary_that_cannot_be_fetched_is_said_with_the_image_mean_to_fetch(
+    run_env, tmp_path, monkeypatch, capsys
+):
+    # The weights at hand (as a model already used with open_clip), the vocabulary and
+    # the image mean not: both are said in one error.
+    from sksplice.cli import _embedders
+    from sksplice.vocabulary import VOCABULARIES
+
+    monkeypatch.setattr(
+        _embedders, "check_model", lambda args: ("ViT-B-32", "laion2b_s34b_b79k", 512)
+    )
+    # (a host that never resolves, RFC 2606: no download is tried on any machine)
+    unreachable = VOCABULARIES["laion"]._replace(url="https://sksplice-test.invalid/laion.txt")
+    monkeypatch.setitem(VOCABULARIES, "laion", unreachable)
+    code, out, err = _main(
+        ["decompose", str(run_env), "--model", "ViT-B-32", "--device", "cpu"], capsys
+    )
+    assert code == 1 and out == ""
+    (line,) = err.strip().splitlines()
+    assert line.startswith("sksplice: error: Could not download 'vocab/laion.txt'")
+    means = tmp_path / "data_home" / "means"
+    assert (
+        f"The run also needs the image mean of ViT-B-32 laion2b_s34b_b79k (https://raw."
+        f"githubusercontent.com/AI4LIFE-GROUP/SpLiCE/main/data/means/open_clip_ViT-B-32_image"
+        f".pt, to put in the folder {str(means)!r} as 'open_clip_ViT-B-32_image.pt', SHA-256 "
+    ) in line
+    assert line.endswith("to a folder that holds it.")

@@ -449,19 +449,19 @@ def _named_vocabulary_at_hand(args: argparse.Namespace) -> bool:
         return False  # (read, and its errors said, once the model is checked)
 
 
-def _published_files_missing(args: argparse.Namespace) -> str:
+def _published_files_missing(args: argparse.Namespace, *, vocabulary: bool = True) -> str:
     """The published files of the authors (the vocabulary, the image mean) that the run
     needs and the data home lacks, with where to put each; empty when none is missing.
 
-    Said beside weights that cannot be fetched: a machine without network access
-    needs those files by hand as well, and would otherwise learn of them one run at
-    a time.
+    Said beside weights (or, with ``vocabulary=False``, a vocabulary) that cannot be
+    fetched: a machine without network access needs those files by hand as well, and
+    would otherwise learn of them one run at a time.
     """
     from .._data import DATA_HOME_ENV, file_sha256, resolve_in_data_home
     from ..vocabulary import IMAGE_MEANS, VOCABULARIES, image_mean_key
 
     remotes = []
-    if args.vocabulary in VOCABULARIES:
+    if vocabulary and args.vocabulary in VOCABULARIES:
         remotes.append((f"the {args.vocabulary!r} vocabulary", VOCABULARIES[args.vocabulary]))
     if args.image_mean in ("auto", "pretrained") and args.pretrained is not None:
         key = image_mean_key(args.model, args.pretrained)
@@ -538,7 +538,15 @@ def _check_options(
             raise WeightsUnavailableError(f"{exc} {also}") from exc
         raise
     if vocabulary is None:
-        vocabulary = _check_vocabulary(args)
+        from .._download import DataFetchError
+
+        try:
+            vocabulary = _check_vocabulary(args)
+        except DataFetchError as exc:
+            also = _published_files_missing(args, vocabulary=False)  # (the image mean)
+            if also:
+                raise DataFetchError(f"{exc} {also}") from exc
+            raise
         if vocabulary_check is not None:
             vocabulary_check(vocabulary[0])
     concepts, all_concepts = vocabulary
