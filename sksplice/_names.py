@@ -401,6 +401,8 @@ def unknown_names_hints(unknown: Sequence[Any], known: Any) -> str:
     many more there are (``; and 495 more``), so that a list of many misspelt or
     foreign names neither makes a message of hundreds of hints nor compares each with
     the whole vocabulary. The known names are normalised once for all the suggestions.
+    Known names that are the name with a prefix ending in ``__`` (the columns of a
+    ``FeatureUnion`` or ``ColumnTransformer``: ``'union-1__dog'``) are suggested first.
 
     Parameters
     ----------
@@ -420,7 +422,9 @@ def unknown_names_hints(unknown: Sequence[Any], known: Any) -> str:
     names = _all_normalised(given)
     hints = []
     for name in shown:
-        close = _close_matches(str(name), given, names)
+        suffix = f"__{name}"
+        prefixed = [c for c in given if c.endswith(suffix)][:3]
+        close = prefixed or _close_matches(str(name), given, names)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         hints.append(f"{name!r}{hint}")
     if len(unknown) > SUGGESTED:

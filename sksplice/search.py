@@ -413,6 +413,26 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         routing = self.estimator.get_metadata_routing()
         return dict(routing.route_params(caller="fit", params=fit_params)[step].fit)
 
+    def _routed_probe_score_params(
+        self, probe: Any, score_params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The scorer's metadata that the probe's ``score`` requested (``scoring=None``).
+
+        ``GridSearchCV`` scores with the pipeline's ``score``, which passes metadata
+        on by the requests of its steps: a ``sample_weight`` that the probe's
+        ``score`` has not been told to take (``set_score_request``) is an
+        ``UnsetMetadataPassedError``, one it was told not to take is left out. The
+        folds score the probe itself, whose ``score`` would take whatever it is
+        given: the metadata is routed as the pipeline would route it, before any
+        fit. Other scorers carry their own requests; a probe of several steps is a
+        pipeline and routes them itself.
+        """
+        if self.scoring is not None or isinstance(probe, Pipeline) or not score_params:
+            return dict(score_params)
+        step = self.estimator.steps[-1][0]
+        routing = self.estimator.get_metadata_routing()
+        return dict(routing.route_params(caller="score", params=score_params)[step].score)
+
     def get_metadata_routing(self) -> MetadataRouter:
         """How :meth:`fit` and :meth:`score` route metadata (with metadata routing on).
 
@@ -509,6 +529,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
                 self, metadata, "SplicePathSearchCV.fit", X
             )
             probe_params = self._routed_probe_params(probe, fit_params)
+            score_params = self._routed_probe_score_params(probe, score_params)
         else:
             probe_params = self._probe_params(name, probe, params, X)
             fit_params, split_params, score_params = params, {"groups": groups}, {}

@@ -406,6 +406,23 @@ def test_unknown_names(small_setup):
         concept_neighbors(splice, ["dgo"])
 
 
+def test_unknown_names_suggest_the_prefixed_columns_of_a_union(small_setup):
+    # After a FeatureUnion (pandas output) the columns are "<step>__<concept>": a concept
+    # named as in the vocabulary is pointed to them, not only said to be missing.
+    from sklearn.pipeline import make_union
+
+    splice, X, _ = small_setup
+    union = make_union(clone(splice), clone(splice).set_params(l1_penalty=0.3))
+    W = union.set_output(transform="pandas").fit_transform(X)
+    with pytest.raises(
+        ValueError,
+        match=r"'dog' \(did you mean 'splicetransformer-1__dog', 'splicetransformer-2__dog'\?\)",
+    ):
+        ConceptEditor(remove=["dog"]).fit(W)
+    editor = ConceptEditor(remove=["splicetransformer-2__dog"]).fit(W)
+    assert list(editor.removed_concepts_) == ["splicetransformer-2__dog"]
+
+
 def test_an_edit_that_zeroes_every_concept_is_refused(small_setup):
     splice, X, _ = small_setup
     W = splice.transform(X)

@@ -542,6 +542,34 @@ def test_metadata_is_routed_by_request_as_in_grid_search(problem, centre, scaled
     assert np.abs(plain.best_estimator_[-1].coef_ - expected).max() > 1e-2
 
 
+def test_default_scoring_takes_metadata_by_the_probe_score_request(problem, monkeypatch):
+    # scoring=None scores as the pipeline's score does: by the probe's score request
+    # (GridSearchCV's Pipeline.score refuses an unset request), not whatever is given.
+    import sklearn
+    from sklearn.exceptions import UnsetMetadataPassedError
+    from sklearn.metrics import accuracy_score, make_scorer
+
+    splicer, X, y = with_centre(problem, "fixed")
+    w = sample_weights(len(y))
+    options = dict(cv=StratifiedKFold(3, shuffle=True, random_state=0))
+    with sklearn.config_context(enable_metadata_routing=True):
+        unset = make_pipeline(clone(splicer), probe().set_fit_request(sample_weight=True))
+        with monkeypatch.context() as patched:
+            patched.setattr(SpliceTransformer, "fit", lambda *a, **k: pytest.fail("fitted"))
+            with pytest.raises(UnsetMetadataPassedError, match=r"LogisticRegression\.score"):
+                SplicePathSearchCV(unset, PENALTIES, **options).fit(X, y, sample_weight=w)
+        for requested in (False, True):
+            final = probe().set_fit_request(sample_weight=True)
+            pipe = make_pipeline(clone(splicer), final.set_score_request(sample_weight=requested))
+            search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y, sample_weight=w)
+            scorer = make_scorer(accuracy_score).set_score_request(sample_weight=requested)
+            explicit = SplicePathSearchCV(pipe, PENALTIES, scoring=scorer, **options)
+            explicit.fit(X, y, sample_weight=w)
+            np.testing.assert_allclose(
+                search.cv_results_["mean_test_score"], explicit.cv_results_["mean_test_score"]
+            )
+
+
 @pytest.mark.parametrize(
     "case, error, match",
     [
