@@ -340,3 +340,27 @@ def test_the_digest_of_a_large_file_is_remembered_until_it_changes(tmp_path, mon
     checkpoint.write_bytes(b"weights 2")
     os.utime(checkpoint, ns=(1, 1))
     assert embedder.__getstate__()[FILES] == {"pretrained": "x"} and len(reads) == 1
+
+
+@pytest.mark.filterwarnings(NOT_WARNED)
+def test_the_digest_of_a_model_folder_is_in_the_state_only(tmp_path):
+    # joblib.Memory hashed the embedder, whose model is a folder: after the folder was
+    # saved again (fine-tuned weights), the embeddings of the old model came back.
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights 1")
+    embedder = SentenceTransformerEmbedder(model=str(folder), device="cpu")
+    first = embedder.__getstate__()[FILES]
+    assert list(first) == ["model"]
+    hashed = joblib.hash(embedder)
+    (folder / "model.safetensors").write_bytes(b"weights 2")
+    os.utime(folder / "model.safetensors", ns=(1, 1))
+    assert embedder.__getstate__()[FILES] != first
+    assert joblib.hash(embedder) != hashed
+    again = pickle.loads(pickle.dumps(embedder))
+    assert FILES not in vars(again) and again.get_params() == embedder.get_params()
+    # a model name, or a folder gone, adds nothing
+    assert FILES not in SentenceTransformerEmbedder(device="cpu").__getstate__()
+    (folder / "model.safetensors").unlink()
+    folder.rmdir()
+    assert FILES not in embedder.__getstate__()
