@@ -17,6 +17,7 @@ the estimator fitted on its old content.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, cast
@@ -31,6 +32,9 @@ STATE_KEY = "_sksplice_version"
 
 #: The key of the content digests of the files named by an estimator's parameters.
 FILES_KEY = "_sksplice_input_files"
+
+#: Files of at least this size have their digest remembered until they change.
+_REMEMBERED_BYTES = 16 << 20
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -132,9 +136,12 @@ def input_file_digests(estimator: Any, names: tuple[str, ...]) -> dict[str, str]
 
     Only parameters whose value is a str or path-like naming an existing file
     are listed (a vocabulary name such as ``"laion"``, an array or a list names
-    none); a file that cannot be read is left out (``fit`` says why). The files
-    are read whole each time the estimator is pickled or hashed: these are
-    vocabulary files and modality centres, not model checkpoints.
+    none); a file that cannot be read is left out (``fit`` says why). Files
+    are read whole each time the estimator is pickled or hashed, except those of
+    at least ``_REMEMBERED_BYTES`` (model checkpoints), whose digest is
+    remembered until their size or modification time changes (a small file
+    rewritten with another content of the same size within the file system's
+    timestamp resolution would otherwise keep its old digest).
     """
     from ._data import file_sha256
 
@@ -146,7 +153,21 @@ def input_file_digests(estimator: Any, names: tuple[str, ...]) -> dict[str, str]
         try:
             path = Path(os.fspath(value)).expanduser()
             if path.is_file():
-                digests[name] = file_sha256(path)
+                stat = path.stat()
+                if stat.st_size < _REMEMBERED_BYTES:
+                    digests[name] = file_sha256(path)
+                else:
+                    digests[name] = _file_version_sha256(
+                        os.path.abspath(path), stat.st_size, stat.st_mtime_ns
+                    )
         except (OSError, TypeError, ValueError):  # (bytes paths, unreadable files)
             continue
     return digests
+
+
+@functools.lru_cache(maxsize=256)
+def _file_version_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """The SHA-256 of ``path`` as it is at this size and modification time."""
+    from ._data import file_sha256
+
+    return file_sha256(path)

@@ -284,6 +284,10 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         self.cache_dir = cache_dir
         self.num_workers = num_workers
 
+    # (a checkpoint's content is in the pickled state, so Pipeline(memory=...) refits and
+    # embeds again after the file is replaced)
+    _input_files = ("pretrained",)
+
     # -- validation ---------------------------------------------------------
 
     def _config(self) -> _Config:

@@ -10,6 +10,7 @@ text model offline.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -21,7 +22,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._device import resolve_device
 from ._names import a_type
-from ._persistence import VersionStampMixin
+from ._persistence import FILES_KEY, VersionStampMixin
 from ._text import to_text_list
 from ._validation import check_int
 
@@ -258,6 +259,17 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
             return None
         folder = os.path.expanduser(self.model)
         return folder if os.path.isdir(folder) else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        # The content of a model folder is in the pickled state (dropped on load), so
+        # that Pipeline(memory=...) embeds again after the folder is saved again.
+        folder = self._folder()
+        if folder is not None:
+            # (a file removed meanwhile adds nothing: loading the model says why)
+            with contextlib.suppress(OSError):
+                state[FILES_KEY] = {**state.get(FILES_KEY, {}), "model": _folder_sha256(folder)}
+        return state
 
     def _key(self) -> tuple[Any, ...]:
         """The key of the loaded model in the in-process cache."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import pickle
 import warnings
 
@@ -281,3 +282,85 @@ def test_the_digests_of_files_are_in_the_state_only(tmp_path):
     assert list(joblib.load(tmp_path / "splice.joblib").concepts_) == ["dog", "cat", "car", "boat"]
     assert FILES not in SpliceTransformer(vocabulary=["a"], image_mean=np.ones(8)).__getstate__()
     assert FILES not in SpliceTransformer().__getstate__()  # ("laion": a name)
+
+
+def test_a_memory_pipeline_refits_after_the_checkpoint_file_is_replaced(tiny_clip_model, tmp_path):
+    # joblib.Memory hashed the embedders, whose pretrained is a path: the embeddings and
+    # the transformer of the old checkpoint came back from the cache, used with the
+    # weights of the new one.
+    import open_clip
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    checkpoint = tmp_path / "tiny.pt"
+    texts = ["a dog", "a cat", "a car", "a tree", "a house", "a boat"] * 4
+    y = [0, 1] * 12
+
+    def pipeline(memory):
+        embedder = CLIPEmbedder(
+            tiny_clip_model, pretrained=str(checkpoint), modality="text", device="cpu"
+        )
+        splice = SpliceTransformer(
+            embedder=embedder,
+            vocabulary=random_vocabulary(20),
+            modality="text",
+            text_mean="concepts",
+            l1_penalty=0.05,
+            device="cpu",
+        )
+        steps = [("embed", embedder), ("splice", splice), ("lr", LogisticRegression())]
+        return Pipeline(steps, memory=memory)
+
+    for seed, mtime in ((0, 1_000_000_000), (1, 2_000_000_000)):
+        torch.manual_seed(seed)
+        torch.save(open_clip.create_model(tiny_clip_model).state_dict(), checkpoint)
+        os.utime(checkpoint, ns=(mtime, mtime))  # (two mtimes, whatever the clock)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # (random weights)
+            cached = pipeline(str(tmp_path / "memory")).fit(texts, y)
+            fresh = pipeline(None).fit(texts, y)
+        np.testing.assert_array_equal(cached["splice"].dictionary_, fresh["splice"].dictionary_)
+        np.testing.assert_allclose(cached.predict_proba(texts), fresh.predict_proba(texts))
+
+
+@pytest.mark.filterwarnings(NOT_WARNED)
+def test_the_digest_of_a_large_file_is_remembered_until_it_changes(tmp_path, monkeypatch):
+    import sksplice._persistence as persistence
+
+    monkeypatch.setattr(persistence, "_REMEMBERED_BYTES", 4)
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"weights 1")
+    embedder = CLIPEmbedder("sksplice-test-tiny", pretrained=checkpoint, device="cpu")
+    first = embedder.__getstate__()[FILES]
+    assert list(first) == ["pretrained"]
+    reads = []
+    monkeypatch.setattr("sksplice._data.file_sha256", lambda path: reads.append(path) or "x")
+    assert embedder.__getstate__()[FILES] == first and not reads  # (remembered)
+    checkpoint.write_bytes(b"weights 2")
+    os.utime(checkpoint, ns=(1, 1))
+    assert embedder.__getstate__()[FILES] == {"pretrained": "x"} and len(reads) == 1
+
+
+@pytest.mark.filterwarnings(NOT_WARNED)
+def test_the_digest_of_a_model_folder_is_in_the_state_only(tmp_path):
+    # joblib.Memory hashed the embedder, whose model is a folder: after the folder was
+    # saved again (fine-tuned weights), the embeddings of the old model came back.
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights 1")
+    embedder = SentenceTransformerEmbedder(model=str(folder), device="cpu")
+    first = embedder.__getstate__()[FILES]
+    assert list(first) == ["model"]
+    hashed = joblib.hash(embedder)
+    (folder / "model.safetensors").write_bytes(b"weights 2")
+    os.utime(folder / "model.safetensors", ns=(1, 1))
+    assert embedder.__getstate__()[FILES] != first
+    assert joblib.hash(embedder) != hashed
+    again = pickle.loads(pickle.dumps(embedder))
+    assert FILES not in vars(again) and again.get_params() == embedder.get_params()
+    # a model name, or a folder gone, adds nothing
+    assert FILES not in SentenceTransformerEmbedder(device="cpu").__getstate__()
+    (folder / "model.safetensors").unlink()
+    folder.rmdir()
+    assert FILES not in embedder.__getstate__()
