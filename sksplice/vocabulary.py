@@ -332,9 +332,15 @@ def _vocabulary_file(name: str | os.PathLike[str], text: str, uses: str, missing
     path = Path(text).expanduser()
     if not path.is_file():
         raise FileNotFoundError(
-            f"Vocabulary file {str(path)!r} does not exist or is not a file{missing}"
+            f"Vocabulary file {str(path)!r}{_where(path)} does not exist or is not a file{missing}"
         )
     return path
+
+
+def _where(path: Path) -> str:
+    """Where a relative ``path`` was looked for (a pickled estimator refitted in another
+    working folder reads its files from there); empty for an absolute one."""
+    return "" if path.is_absolute() else f" (in the working folder {os.getcwd()})"
 
 
 def load_vocabulary(
@@ -853,6 +859,7 @@ def _mean_vector(mean: object, d: int | None, source: str, width: str) -> np.nda
         path = Path(mean).expanduser()
         source = f"{source} file {str(path)!r}"
         if not path.is_file():
+            source += _where(path)
             raise FileNotFoundError(f"{source} does not exist or is not a file")
         try:
             with open(path, "rb") as fh:

@@ -8,7 +8,9 @@ with its own pin; concept rows come from the deterministic fake embedders of
 
 from __future__ import annotations
 
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -772,3 +774,24 @@ def test_calibration_steps_by_the_slope_without_overshooting(slope, target):
     full = [p for n, p in tried if n == 1000]
     assert len(full) <= 2 and {n for n, _ in tried} <= {256, 1000}
     assert len(tried) <= 7
+
+
+def test_a_relative_file_that_is_missing_is_said_with_the_working_folder(tmp_path, monkeypatch):
+    # A pickled transformer refitted in another working folder reads its relative files
+    # from there: the error says where it looked.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        FileNotFoundError,
+        match=rf"^Vocabulary file 'vocab\.txt' \(in the working folder {re.escape(str(tmp_path))}\)"
+        r" does not exist",
+    ):
+        load_vocabulary("vocab.txt")
+    with pytest.raises(
+        FileNotFoundError,
+        match=rf"^image_mean file 'm\.npy' \(in the working folder {re.escape(str(tmp_path))}\) "
+        "does not exist",
+    ):
+        as_mean_vector(Path("m.npy"))
+    with pytest.raises(FileNotFoundError) as info:  # (an absolute path says it all)
+        load_vocabulary(tmp_path / "vocab.txt")
+    assert "working folder" not in str(info.value)
