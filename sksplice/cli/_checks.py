@@ -185,6 +185,13 @@ def _check_output(path: str | None, option: str = "-o") -> None:
     target = Path(path)
     if target.is_dir():
         raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
+    if path.endswith(("/", os.sep)):
+        # (Path drops the slash: "out/" would name the file "out", "out.csv/" replace
+        # the file out.csv, where the shell's ">" refuses both)
+        raise CLIError(
+            f"cannot write output file {path}: a path ending in / names a folder, not a "
+            f"file; give a file name ({option})"
+        )
     folder = Path(os.path.realpath(target)).parent
     if not folder.is_dir():
         # (the nearest existing folder above may be a file: "a_file/sub/out.csv")
