@@ -1,7 +1,11 @@
-"""The command on the files a user has: output paths written as folders."""
+"""The command on the files a user has: output paths written as folders and a closed
+standard output."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +101,49 @@ def test_an_output_path_ending_in_a_slash_is_refused_before_embedding(
     )
     assert existing.read_text() == "kept\n"
     assert not (tmp_path / "missing").exists()
+
+
+# ------------------------------------------------------------ a closed standard output
+
+
+def test_a_closed_standard_output_is_refused_before_embedding(
+    run_env, tmp_path, capsys, monkeypatch, no_embedding
+):
+    monkeypatch.setattr(sys, "stdout", None)  # (as Python starts with file 1 closed)
+    code = cli.main(["decompose", str(run_env), *_args(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        "sksplice: error: standard output is closed (as by >&-): the results would have "
+        "nowhere to go; give -o FILE, or open standard output (> FILE, or a pipe)"
+    )
+
+
+def test_a_closed_standard_output_is_no_matter_with_an_output_file(run_env, tmp_path):
+    out = tmp_path / "out.csv"
+    command = [sys.executable, "-m", "sksplice", "decompose", str(run_env), "-q", "-o", str(out)]
+    closed = subprocess.run(
+        [*command, *_args(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        env=os.environ,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert closed.returncode == 0, closed.stderr
+    assert out.read_text().startswith("path,rank,concept,weight,l0,cosine")
+    # without -o, refused at once (the run embedded every image, then failed with
+    # "'NoneType' object has no attribute 'flush'", exit 1)
+    closed = subprocess.run(
+        [*command[:-2], *_args(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        env=os.environ,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert closed.returncode == 2, closed.stderr
+    assert "standard output is closed" in closed.stderr
+    assert "CLIP images" not in closed.stderr and "NoneType" not in closed.stderr

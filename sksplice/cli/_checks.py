@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -251,6 +252,19 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         ) from exc
 
 
+def _check_standard_output(path: str | None) -> None:
+    """Results for standard output (no ``-o``, or ``-o -``) have one to go to.
+
+    A standard output closed by the shell (``>&-``) is ``None`` in Python: the run
+    would embed every image, then fail to write.
+    """
+    if (path is None or path == "-") and sys.stdout is None:
+        raise CLIError(
+            "standard output is closed (as by >&-): the results would have nowhere to "
+            "go; give -o FILE, or open standard output (> FILE, or a pipe)"
+        )
+
+
 def _check_save_image_mean(path: str | None) -> None:
     """``--save-image-mean``: a file (not ``-``), checked like ``-o``."""
     if path is None:
@@ -479,6 +493,7 @@ def _check_options(
         once it is read, after the model. It raises :class:`CLIError` to refuse.
     """
     _check_output(getattr(args, "output", None))
+    _check_standard_output(getattr(args, "output", None))
     _check_save_image_mean(getattr(args, "save_image_mean", None))
     _check_solver(args.solver)
     cache_note = _check_cache_dir(args.cache_dir)
