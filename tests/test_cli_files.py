@@ -1,5 +1,5 @@
-"""The command on the files a user has: output paths written as folders and a closed
-standard output."""
+"""The command on the files a user has: output paths written as folders, a closed
+standard output and a labels file saved in another encoding."""
 
 from __future__ import annotations
 
@@ -147,3 +147,24 @@ def test_a_closed_standard_output_is_no_matter_with_an_output_file(run_env, tmp_
     assert closed.returncode == 2, closed.stderr
     assert "standard output is closed" in closed.stderr
     assert "CLIP images" not in closed.stderr and "NoneType" not in closed.stderr
+
+
+# ------------------------------------------------------ a labels file that is not UTF-8
+
+
+def test_a_labels_file_that_is_not_utf8_names_its_line(run_env, tmp_path, capsys, no_embedding):
+    labels = tmp_path / "labels.csv"
+    rows = [
+        f"{p.relative_to(run_env).as_posix()},caf\xe9 {p.parent.name}"
+        for p in sorted(run_env.rglob("*.png"))
+    ]
+    labels.write_text("path,label\n" + "\n".join(rows) + "\n", encoding="latin-1")
+    args = ["profile", str(run_env), "--labels", str(labels), *_args(tmp_path)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == ""
+    # (was pandas' "'utf-8' codec can't decode byte 0xe9 in position 4": a position in
+    # one of its blocks, not in the file)
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: labels file {labels}, line 2: not valid UTF-8 (byte 0xe9); save "
+        "the labels file as UTF-8"
+    )
