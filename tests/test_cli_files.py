@@ -1,5 +1,5 @@
 """The command on the files a user has: output paths written as folders, a closed
-standard output and a labels file saved in another encoding."""
+standard output, a labels file saved in another encoding and empty image files."""
 
 from __future__ import annotations
 
@@ -168,3 +168,15 @@ def test_a_labels_file_that_is_not_utf8_names_its_line(run_env, tmp_path, capsys
         f"sksplice: error: labels file {labels}, line 2: not valid UTF-8 (byte 0xe9); save "
         "the labels file as UTF-8"
     )
+
+
+# ------------------------------------------------------ empty files, odd file names
+
+
+def test_an_empty_image_file_is_said_to_be_empty(run_env, tmp_path, capsys):
+    (run_env / "cats" / "empty.png").write_bytes(b"")
+    (run_env / "cats" / "notes.png").write_text("not an image\n")
+    code, _, err = _main(["decompose", str(run_env), "-q", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert f"  {str(run_env / 'cats' / 'empty.png')!r} is an empty file (0 bytes)\n" in err
+    assert f"  {str(run_env / 'cats' / 'notes.png')!r} is not an image file PIL can read" in err
