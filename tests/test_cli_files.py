@@ -1,5 +1,6 @@
 """The command on the files a user has: output paths written as folders, a closed
-standard output, a labels file saved in another encoding and empty image files."""
+standard output, a labels file saved in another encoding, empty image files and file
+names holding a line break."""
 
 from __future__ import annotations
 
@@ -180,3 +181,17 @@ def test_an_empty_image_file_is_said_to_be_empty(run_env, tmp_path, capsys):
     assert code == 0, err
     assert f"  {str(run_env / 'cats' / 'empty.png')!r} is an empty file (0 bytes)\n" in err
     assert f"  {str(run_env / 'cats' / 'notes.png')!r} is not an image file PIL can read" in err
+
+
+def test_a_file_name_holding_a_line_break_keeps_each_message_one_line(run_env, tmp_path, capsys):
+    (run_env / "cats" / "bad\nname.png").write_text("not an image\n")
+    (run_env / "cats" / "read\nme.txt").write_text("notes\n")
+    code, _, err = _main(["decompose", str(run_env), "-q", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    # every line of standard error is a message, or a skipped image under its summary
+    for line in err.splitlines():
+        assert line.startswith(("sksplice: ", "  '")), err
+    assert "left out 1 file without an image extension" in err
+    assert "cats/read\\nme.txt" in err
+    skipped = repr(str(run_env / "cats" / "bad\nname.png"))
+    assert f"\n  {skipped} is not an image file PIL can read\n" in err, err

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from .._image_files import IMAGE_EXTENSIONS, shown_name, undecodable
 from ._logging import CLIError
-from ._output import plural
+from ._output import _printable, plural
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,8 @@ def _note_other_files(
     ):
         if not files:
             continue
-        names = [str(p.relative_to(folder)) for p in files]
+        # (a name holding a line break keeps the warning one line)
+        names = [_printable(str(p.relative_to(folder))) for p in files]
         more = f" and {len(names) - 3} more" if len(names) > 3 else ""
         said.append(f"{plural(len(names), noun)} {why}: {', '.join(names[:3])}{more}")
     if said:
