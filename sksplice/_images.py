@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -293,6 +294,8 @@ def _load_file(path: str) -> Image.Image:
     except Image.DecompressionBombWarning as exc:  # warnings turned into errors by the user
         raise InvalidImageError(_bomb_message(path, None)) from exc
     except UnidentifiedImageError as exc:
+        if _empty_file(path):  # (an interrupted download or copy)
+            raise InvalidImageError(f"{path!r} is an empty file (0 bytes)") from exc
         raise InvalidImageError(f"{path!r} is not an image file PIL can read") from exc
     except InvalidImageError:
         raise
@@ -303,6 +306,15 @@ def _load_file(path: str) -> Image.Image:
         raise InvalidImageError(
             f"{path!r} could not be decoded (truncated or corrupt?): {exc}"
         ) from exc
+
+
+def _empty_file(path: str) -> bool:
+    """Whether ``path`` is a regular file of 0 bytes (a pipe reads as 0 bytes too)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == 0
 
 
 def _check_pixel_limit(image: Image.Image, path: str) -> None:

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import stat
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -185,6 +186,13 @@ def _check_output(path: str | None, option: str = "-o") -> None:
     target = Path(path)
     if target.is_dir():
         raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
+    if path.endswith(("/", os.sep)):
+        # (Path drops the slash: "out/" would name the file "out", "out.csv/" replace
+        # the file out.csv, where the shell's ">" refuses both)
+        raise CLIError(
+            f"cannot write output file {path}: a path ending in / names a folder, not a "
+            f"file; give a file name ({option})"
+        )
     folder = Path(os.path.realpath(target)).parent
     if not folder.is_dir():
         # (the nearest existing folder above may be a file: "a_file/sub/out.csv")
@@ -242,6 +250,19 @@ def _check_output(path: str | None, option: str = "-o") -> None:
             f"removed there ({exc.strerror or exc}), so the output could not replace "
             f"{target.name} either; remove {probe} by hand ({option})"
         ) from exc
+
+
+def _check_standard_output(path: str | None) -> None:
+    """Results for standard output (no ``-o``, or ``-o -``) have one to go to.
+
+    A standard output closed by the shell (``>&-``) is ``None`` in Python: the run
+    would embed every image, then fail to write.
+    """
+    if (path is None or path == "-") and sys.stdout is None:
+        raise CLIError(
+            "standard output is closed (as by >&-): the results would have nowhere to "
+            "go; give -o FILE, or open standard output (> FILE, or a pipe)"
+        )
 
 
 def _check_save_image_mean(path: str | None) -> None:
@@ -514,6 +535,7 @@ def _check_options(
         once it is read, after the model. It raises :class:`CLIError` to refuse.
     """
     _check_output(getattr(args, "output", None))
+    _check_standard_output(getattr(args, "output", None))
     _check_save_image_mean(getattr(args, "save_image_mean", None))
     _check_solver(args.solver)
     cache_note = _check_cache_dir(args.cache_dir)

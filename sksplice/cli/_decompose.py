@@ -20,7 +20,7 @@ from . import _embedders
 from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
 from ._inputs import collect_images
 from ._logging import CLIError, RunError, UsageError, _interrupted, _reader_gone, _usage
-from ._output import _Output, _Writer, no_concept, plural, significant
+from ._output import _Output, _printable, _Writer, no_concept, plural, significant
 
 logger = logging.getLogger(__name__)
 
@@ -520,8 +520,15 @@ def rounded(value: float, digits: int = 6) -> float:
 
 
 def _skipped_line(s: Any) -> str:
-    """A skipped image and why (a reason that names the file already is shown as it is)."""
-    return s.reason if s.item in s.reason else f"{s.item}: {s.reason}"
+    """A skipped image and why (a reason that names the file already is shown as it is).
+
+    A reason names a file as ``repr`` writes it (``'a\\nb.png'`` for a name holding a
+    line break); a name the reason lacks is shown with its control characters escaped,
+    so that each skipped image keeps one line.
+    """
+    if s.item in s.reason or repr(s.item) in s.reason:
+        return s.reason
+    return f"{_printable(s.item)}: {s.reason}"
 
 
 def _skipped_names(skipped: list[Any], n: int = 3) -> str:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from .._image_files import IMAGE_EXTENSIONS, shown_name, undecodable
 from ._logging import CLIError
-from ._output import plural
+from ._output import _printable, plural
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +176,8 @@ def _note_other_files(
     ):
         if not files:
             continue
-        names = [str(p.relative_to(folder)) for p in files]
+        # (a name holding a line break keeps the warning one line)
+        names = [_printable(str(p.relative_to(folder))) for p in files]
         more = f" and {len(names) - 3} more" if len(names) > 3 else ""
         said.append(f"{plural(len(names), noun)} {why}: {', '.join(names[:3])}{more}")
     if said:
@@ -347,6 +348,35 @@ _PATH_HEADERS = {"path", "file", "filename", "image"}
 _LABEL_HEADERS = {"label", "class", "category"}
 
 
+def _not_utf8(labels_csv: Path, exc: UnicodeDecodeError) -> str:
+    """Where the labels file ``labels_csv`` stops being UTF-8 text, and what to do.
+
+    Parameters
+    ----------
+    labels_csv : Path
+        The labels file.
+    exc : UnicodeDecodeError
+        The error of reading it (its position is in a block of the file).
+
+    Returns
+    -------
+    str
+        The message: the line and byte that are not UTF-8.
+    """
+    try:
+        data = labels_csv.read_bytes()
+        data.decode("utf-8")
+    except UnicodeDecodeError as found:
+        line = data[: found.start].count(b"\n") + 1
+        return (
+            f"labels file {labels_csv}, line {line}: not valid UTF-8 (byte "
+            f"0x{data[found.start]:02x}); save the labels file as UTF-8"
+        )
+    except OSError:
+        pass
+    return f"labels file {labels_csv} is not valid UTF-8 ({exc}); save it as UTF-8"
+
+
 def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     """Labels for ``paths`` from a CSV of path,label.
 
@@ -369,6 +399,9 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
             skip_blank_lines=True,
             encoding="utf-8",
         )
+    except UnicodeDecodeError as exc:
+        # (pandas reads in blocks: the codec's "position" is not one in the file)
+        raise CLIError(_not_utf8(labels_csv, exc)) from exc
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise CLIError(f"cannot read labels file {labels_csv}: {exc}") from exc
     # Columns empty on every line (a spreadsheet's trailing commas) are not columns.

@@ -1,0 +1,197 @@
+"""The command on the files a user has: output paths written as folders, a closed
+standard output, a labels file saved in another encoding, empty image files and file
+names holding a line break."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sksplice import cli
+
+from .conftest import TESTS_DATA
+
+VOCAB = ["cat", "dog", "red", "blue", "car", "tree", "sky", "house", "water", "grass", "snow"]
+
+
+@pytest.fixture
+def run_env(tmp_path, tiny_clip_model, monkeypatch) -> Path:
+    """The tiny model, a vocabulary file and two class folders of three images each;
+    returns the folder of the classes."""
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    images = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for cls in ("cats", "dogs"):
+        (images / cls).mkdir(parents=True)
+        for i in range(3):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(images / cls / f"{i}.png")
+    return images
+
+
+def _args(tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "--model",
+        "sksplice-test-tiny",
+        "--pretrained",
+        "none",
+        "--vocabulary",
+        str(tmp_path / "vocab.txt"),
+        "--device",
+        "cpu",
+        *extra,
+    ]
+
+
+def _main(args: list[str], capsys) -> tuple[int, str, str]:
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+class _Embedded(BaseException):
+    """Raised by the guarded embedding calls: not caught by the command's error handling."""
+
+
+@pytest.fixture
+def no_embedding(monkeypatch):
+    """Any image or concept embedding fails the test."""
+    from sksplice.embedders import CLIPEmbedder
+
+    def guard(*args, **kwargs):
+        raise _Embedded("something was embedded before the options were checked")
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_images", guard)
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", guard)
+    monkeypatch.setattr(CLIPEmbedder, "_embed_images", guard)
+
+
+# --------------------------------------------------------- an output path ending in /
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [("decompose", "-o"), ("decompose", "--save-image-mean"), ("report", "-o")],
+)
+@pytest.mark.parametrize("given", ["missing/", "existing.csv/"])
+def test_an_output_path_ending_in_a_slash_is_refused_before_embedding(
+    command, option, given, run_env, tmp_path, capsys, no_embedding
+):
+    # Path("out/") is "out": the run wrote a file named after the folder meant, or
+    # replaced the file "existing.csv" named with a slash, which the shell's ">" refuses.
+    existing = tmp_path / "existing.csv"
+    existing.write_text("kept\n")
+    target = f"{tmp_path}/{given}"
+    extra = [option, target]
+    code, out, err = _main([command, str(run_env), *extra, *_args(tmp_path)], capsys)
+    assert code == 2 and out == "", err
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        f"sksplice: error: cannot write output file {target}: a path ending in / names a "
+        f"folder, not a file; give a file name ({option})"
+    )
+    assert existing.read_text() == "kept\n"
+    assert not (tmp_path / "missing").exists()
+
+
+# ------------------------------------------------------------ a closed standard output
+
+
+def test_a_closed_standard_output_is_refused_before_embedding(
+    run_env, tmp_path, capsys, monkeypatch, no_embedding
+):
+    monkeypatch.setattr(sys, "stdout", None)  # (as Python starts with file 1 closed)
+    code = cli.main(["decompose", str(run_env), *_args(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        "sksplice: error: standard output is closed (as by >&-): the results would have "
+        "nowhere to go; give -o FILE, or open standard output (> FILE, or a pipe)"
+    )
+
+
+def test_a_closed_standard_output_is_no_matter_with_an_output_file(run_env, tmp_path):
+    out = tmp_path / "out.csv"
+    command = [sys.executable, "-m", "sksplice", "decompose", str(run_env), "-q", "-o", str(out)]
+    closed = subprocess.run(
+        [*command, *_args(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        env=os.environ,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert closed.returncode == 0, closed.stderr
+    assert out.read_text().startswith("path,rank,concept,weight,l0,cosine")
+    # without -o, refused at once (the run embedded every image, then failed with
+    # "'NoneType' object has no attribute 'flush'", exit 1)
+    closed = subprocess.run(
+        [*command[:-2], *_args(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        env=os.environ,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert closed.returncode == 2, closed.stderr
+    assert "standard output is closed" in closed.stderr
+    assert "CLIP images" not in closed.stderr and "NoneType" not in closed.stderr
+
+
+# ------------------------------------------------------ a labels file that is not UTF-8
+
+
+def test_a_labels_file_that_is_not_utf8_names_its_line(run_env, tmp_path, capsys, no_embedding):
+    labels = tmp_path / "labels.csv"
+    rows = [
+        f"{p.relative_to(run_env).as_posix()},caf\xe9 {p.parent.name}"
+        for p in sorted(run_env.rglob("*.png"))
+    ]
+    labels.write_text("path,label\n" + "\n".join(rows) + "\n", encoding="latin-1")
+    args = ["profile", str(run_env), "--labels", str(labels), *_args(tmp_path)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == ""
+    # (was pandas' "'utf-8' codec can't decode byte 0xe9 in position 4": a position in
+    # one of its blocks, not in the file)
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: labels file {labels}, line 2: not valid UTF-8 (byte 0xe9); save "
+        "the labels file as UTF-8"
+    )
+
+
+# ------------------------------------------------------ empty files, odd file names
+
+
+def test_an_empty_image_file_is_said_to_be_empty(run_env, tmp_path, capsys):
+    (run_env / "cats" / "empty.png").write_bytes(b"")
+    (run_env / "cats" / "notes.png").write_text("not an image\n")
+    code, _, err = _main(["decompose", str(run_env), "-q", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert f"  {str(run_env / 'cats' / 'empty.png')!r} is an empty file (0 bytes)\n" in err
+    assert f"  {str(run_env / 'cats' / 'notes.png')!r} is not an image file PIL can read" in err
+
+
+def test_a_file_name_holding_a_line_break_keeps_each_message_one_line(run_env, tmp_path, capsys):
+    (run_env / "cats" / "bad\nname.png").write_text("not an image\n")
+    (run_env / "cats" / "read\nme.txt").write_text("notes\n")
+    code, _, err = _main(["decompose", str(run_env), "-q", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    # every line of standard error is a message, or a skipped image under its summary
+    for line in err.splitlines():
+        assert line.startswith(("sksplice: ", "  '")), err
+    assert "left out 1 file without an image extension" in err
+    assert "cats/read\\nme.txt" in err
+    skipped = repr(str(run_env / "cats" / "bad\nname.png"))
+    assert f"\n  {skipped} is not an image file PIL can read\n" in err, err
