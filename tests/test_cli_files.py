@@ -171,6 +171,28 @@ def test_a_labels_file_that_is_not_utf8_names_its_line(run_env, tmp_path, capsys
     )
 
 
+@pytest.mark.parametrize(("sep", "said"), [(";", "semicolons"), ("\t", "tabs"), (",", None)])
+def test_a_labels_file_of_another_list_separator_says_so(
+    run_env, tmp_path, capsys, no_embedding, sep, said
+):
+    # (spreadsheets set to a European locale save "CSV" with semicolons)
+    labels = tmp_path / "labels.csv"
+    rows = [p.relative_to(run_env).as_posix() for p in sorted(run_env.rglob("*.png"))]
+    if sep == ",":  # (one column: no separator at all)
+        lines = ["path", *rows]
+    else:
+        lines = [f"path{sep}label", *(f"{r}{sep}{r.split('/')[0]}" for r in rows)]
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = _main(
+        ["profile", str(run_env), "--labels", str(labels), *_args(tmp_path)], capsys
+    )
+    assert code == 2 and out == ""
+    expected = f"sksplice: error: {labels}, line 1: expected two columns 'path,label', found 1"
+    if said is not None:
+        expected += f"; its columns are separated by {said}: save it with commas (CSV)"
+    assert err.strip().splitlines()[-1] == expected
+
+
 # ------------------------------------------------------ empty files, odd file names
 
 

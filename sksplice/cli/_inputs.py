@@ -345,6 +345,8 @@ def _note_undecodable(paths: Sequence[Path]) -> None:
 
 
 _PATH_HEADERS = {"path", "file", "filename", "image"}
+#: Separators of the lists that spreadsheets write where a CSV has commas.
+_OTHER_SEPARATORS = ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars"))
 _LABEL_HEADERS = {"label", "class", "category"}
 
 
@@ -408,8 +410,16 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     filled = [bool((table[c].str.strip() != "").any()) for c in table.columns]
     table = table.loc[:, filled].set_axis(range(sum(filled)), axis=1)
     if table.shape[1] < 2:
+        # (a spreadsheet set to another list separator writes ';' or tabs between them)
+        first = str(table.iloc[0, 0]) if table.size else ""
+        other = next((name for sep, name in _OTHER_SEPARATORS if sep in first), None)
+        hint = (
+            f"; its columns are separated by {other}: save it with commas (CSV)"
+            if other is not None
+            else ""
+        )
         raise CLIError(
-            f"{labels_csv}, line 1: expected two columns 'path,label', found {table.shape[1]}"
+            f"{labels_csv}, line 1: expected two columns 'path,label', found {table.shape[1]}{hint}"
         )
     # A header naming the path and label columns says which they are, in any order.
     header = [str(v).strip().lower() for v in table.iloc[0]]
