@@ -484,3 +484,20 @@ def test_gpu_run_installs_the_carried_wheels_and_packs_its_results_into_out(tmp_
     assert names >= {"machine.txt", "gpu_check.log", "gpu_profile.log", "bench_text.log"}
     assert names >= {"bench_pipeline.log", "bench_path_admm.log", "pytest.log", "gpu_run.log"}
 
+
+def test_bench_vocabulary_without_reference_files_downloads_nothing(tmp_path, monkeypatch):
+    """The GPU machine has no network: without the reference files the embedding
+    benchmarks take CLIP's own words at once, instead of waiting for a download."""
+    import importlib
+
+    import sksplice.vocabulary
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "benchmarks"))
+    bench_text = importlib.import_module("bench_text")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(sksplice.vocabulary, "fetch_remote_file", no_download)
+    words, source = bench_text.benchmark_vocabulary(50, tmp_path / "missing")
+    assert source == "clip-bpe-words" and len(words) == 50
