@@ -44,21 +44,21 @@ from sksplice._models import _load_model  # noqa: E402
 from sksplice._text_encoder import _short_text_encoder  # noqa: E402
 from sksplice.dictionary import embed_vocabulary  # noqa: E402
 from sksplice.embedders import CLIPEmbedder  # noqa: E402
-from sksplice.vocabulary import load_vocabulary  # noqa: E402
+from sksplice.vocabulary import VOCABULARIES, load_vocabulary  # noqa: E402
 
 
 def benchmark_vocabulary(n_concepts: int, data_dir: Path) -> tuple[list[str], str]:
     """The ``n_concepts`` most frequent LAION words, or, where the reference files are
     absent (a bare GPU machine), as many whole words of CLIP's BPE vocabulary (one token
-    each, like most LAION words); the second item says which."""
-    try:
+    each, like most LAION words); the second item says which. Nothing is downloaded: the
+    GPU machine has no network, and a download that waits for it would eat the stage's time."""
+    if (Path(data_dir) / VOCABULARIES["laion"].path).is_file():
         return load_vocabulary("laion", size=n_concepts, data_home=data_dir), "laion"
-    except (OSError, RuntimeError, ValueError):
-        from open_clip.tokenizer import SimpleTokenizer
+    from open_clip.tokenizer import SimpleTokenizer
 
-        words = [w[:-4] for w in SimpleTokenizer().encoder if w.endswith("</w>")]
-        words = [w for w in words if w.isalpha() and w.islower() and len(w) > 2]
-        return list(dict.fromkeys(words))[:n_concepts], "clip-bpe-words"
+    words = [w[:-4] for w in SimpleTokenizer().encoder if w.endswith("</w>")]
+    words = [w for w in words if w.isalpha() and w.islower() and len(w) > 2]
+    return list(dict.fromkeys(words))[:n_concepts], "clip-bpe-words"
 
 
 def _sync(device: str) -> None:

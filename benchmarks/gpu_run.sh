@@ -14,19 +14,37 @@
 #   6. the compute-side tests with CUDA visible, so that every device="auto" default
 #      takes the GPU path (TF32 products, CUDA out-of-memory handling, fp16/bf16).
 #
-# Usage, from the repository root, with sksplice importable (installed, or PYTHONPATH=.):
+# Usage, from the repository root:
 #
-#   bash benchmarks/gpu_run.sh [RESULTS_DIR]      # default: benchmarks/results/gpu
+#   bash benchmarks/gpu_run.sh [RESULTS_DIR [ARCHIVE]]   # default: benchmarks/results/gpu
 #
 # Each stage has its own time limit, cut to what is left of the whole run's budget
 # (GPU_RUN_BUDGET seconds, default 285: the run ends within 5 minutes, and a stage
-# that no longer fits is skipped and says so). Logs and JSON land in RESULTS_DIR.
+# that no longer fits is skipped and says so). Logs and JSON land in RESULTS_DIR
+# (this script's own output too, as gpu_run.log); after every stage RESULTS_DIR is
+# packed into ARCHIVE (default: $OUT/gpu_run.tar.gz where OUT is set, as on the
+# device machine, whose $OUT brings back at most 8 files; none elsewhere).
+#
+# The GPU machine's image lacks some of sksplice's dependencies (benchmarks/gpu_wheels.txt
+# names them) and has no network: their wheels are installed from GPU_WHEELS (default
+# .whl, carried there) into a temporary folder put on PYTHONPATH, and the authors'
+# reference files are read from .refdata/splice when that folder is there
+# (benchmarks/README.md, "GPU check", says how to carry both).
 set -u
 results=${1:-benchmarks/results/gpu}
+archive=${2:-${GPU_RUN_ARCHIVE:-${OUT:+$OUT/gpu_run.tar.gz}}}
 mkdir -p "$results"
-export PYTHONUNBUFFERED=1
+exec > >(tee "$results/gpu_run.log") 2>&1
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
 python=${PYTHON:-python3}
 deadline=$((SECONDS + ${GPU_RUN_BUDGET:-285}))
+# pack: RESULTS_DIR into ARCHIVE (a temporary file renamed into place), where one is named.
+pack() {
+  [[ -n $archive ]] || return 0
+  mkdir -p "$(dirname "$archive")"
+  tar -czf "$archive.tmp" -C "$(dirname "$results")" "$(basename "$results")" 2>/dev/null &&
+    mv -f "$archive.tmp" "$archive"
+}
 # limit WANTED: the stage's limit in seconds, at most what is left before the deadline
 # (10 s are kept for the summary); 0 when under 5 s would be left.
 limit() {
@@ -45,7 +63,27 @@ run_stage() {
   fi
   timeout "$seconds" "$@" >"$log" 2>&1
   echo "$name exit code: $? (limit ${seconds} s)" | tee -a "$log"
+  pack
 }
+
+echo "== setup"
+wheels=${GPU_WHEELS:-.whl}
+if compgen -G "$wheels/*.whl" >/dev/null; then
+  site=$(mktemp -d "${TMPDIR:-/tmp}/sksplice-site.XXXXXX")
+  if timeout 120 $python -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+    --upgrade --target "$site" "$wheels"/*.whl; then
+    export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+    echo "installed $(ls "$wheels"/*.whl | wc -l) wheels of $wheels into $site (on PYTHONPATH)"
+  else
+    echo "could not install the wheels of $wheels"
+  fi
+else
+  echo "no wheels in $wheels: the packages of benchmarks/gpu_wheels.txt must be installed already"
+fi
+if [[ -z ${SKSPLICE_REFERENCE_DATA:-} && -d .refdata/splice ]]; then
+  export SKSPLICE_REFERENCE_DATA=$PWD/.refdata/splice
+fi
+echo "reference data: ${SKSPLICE_REFERENCE_DATA:-none, the embedding benchmarks take whole words of the CLIP tokenizer}"
 
 echo "== machine" | tee "$results/machine.txt"
 {
@@ -56,8 +94,17 @@ print("python", platform.python_version(), "torch", torch.__version__, "cuda", t
       "numpy", numpy.__version__, "scipy", scipy.__version__, "scikit-learn", sklearn.__version__,
       "pandas", pandas.__version__)
 print("cuda available:", torch.cuda.is_available(), "cpu cores:", __import__("os").cpu_count())
+import importlib
+missing = []
+for name in ("sksplice.transformer", "sksplice.embedders", "open_clip", "pooch", "platformdirs"):
+    try:
+        importlib.import_module(name)
+    except ImportError as exc:
+        missing.append(f"{name} ({exc})")
+print("imports:", "all there" if not missing else "MISSING " + "; ".join(missing))
 PY
 } 2>&1 | tee -a "$results/machine.txt"
+pack
 
 echo "== gpu_check"
 run_stage gpu_check "${GPU_CHECK_TIMEOUT:-120}" "$results/gpu_check.log" \
@@ -90,7 +137,7 @@ echo "== tests with CUDA visible"
 workers=()
 if $python -c "import xdist" 2>/dev/null; then workers=(-n "${GPU_TEST_WORKERS:-8}"); fi
 run_stage pytest "${GPU_TESTS_TIMEOUT:-120}" "$results/pytest.log" \
-  env OMP_NUM_THREADS=2 $python -m pytest -o addopts="" -p no:cacheprovider -q -rfEs "${workers[@]}" \
+  env OMP_NUM_THREADS=2 $python -m pytest -o addopts="" -p no:cacheprovider -v -rfEs "${workers[@]}" \
   --junitxml="$results/pytest.xml" \
   tests/test_solvers.py tests/test_transformer.py tests/test_properties.py tests/test_faults.py \
   tests/test_editing.py tests/test_zero_shot.py tests/test_embedders.py tests/test_dictionary.py \
@@ -119,3 +166,4 @@ print("scaling:", s.get("scaling"))
 print("agreement:", {k: v if not isinstance(v, dict) else v.get("ok") for k, v in s.get("agreement", {}).items()})
 PY
 $python benchmarks/summarize.py "$results"/text_first_run.json "$results"/pipeline.json 2>/dev/null
+pack

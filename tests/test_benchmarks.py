@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -406,3 +407,97 @@ def test_bench_output_dry_run(tmp_path):
     for part in (result["records"], *result["writers"].values(), *result["ranking"].values()):
         assert part["now_s"] > 0 and part["before_s"] > 0
         assert part["speedup"] == part["before_s"] / part["now_s"]
+
+
+# What the GPU machine's image holds of sksplice's dependencies and of what the pinned
+# wheels need (the device notes' package list); everything else must be carried as a
+# wheel named in benchmarks/gpu_wheels.txt: that machine has no network.
+GPU_IMAGE = {
+    "numpy", "scipy", "scikit-learn", "joblib", "torch", "torchvision", "pandas", "pillow",
+    "tqdm", "jinja2", "lazy-loader", "requests", "packaging", "regex", "timm",
+    "huggingface-hub", "safetensors",
+}  # fmt: skip
+
+
+def _dist_name(requirement: str) -> str:
+    import re
+
+    return re.split(r"[\s;<>=!~\[(]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_gpu_wheels_cover_what_the_gpu_image_lacks():
+    """Every dependency of sksplice (and of the wheels) is on the GPU image or pinned in
+    benchmarks/gpu_wheels.txt, at the version installed here (the one the tests pass with)."""
+    from importlib import metadata
+
+    pins = {}
+    for line in (REPO_ROOT / "benchmarks" / "gpu_wheels.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[_dist_name(name)] = version.strip()
+    needed = {_dist_name(r) for r in metadata.requires("sksplice") or [] if "extra ==" not in r}
+    for name in list(pins):
+        needed |= {_dist_name(r) for r in metadata.requires(name) or [] if "extra ==" not in r}
+    assert needed - GPU_IMAGE - set(pins) == set()
+    for name, version in pins.items():
+        assert metadata.version(name) == version, name
+
+
+def test_gpu_run_installs_the_carried_wheels_and_packs_its_results_into_out(tmp_path):
+    """On the device machine the stages import the carried wheels, and every result comes
+    back: $OUT returns at most 8 files, so the results folder is packed into one archive."""
+    record = tmp_path / "calls.txt"
+    stub = tmp_path / "python"
+    stub.write_text(
+        '#!/bin/sh\necho "PYTHONPATH=$PYTHONPATH ARGS=$*" >>' + f" {record}\n"
+        'case "$1" in -|-c) exit 0;; esac\nexit 0\n'
+    )
+    stub.chmod(0o755)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "cachetools-8.0.2-py3-none-any.whl").write_bytes(b"")
+    out = tmp_path / "OUT"
+    out.mkdir()
+    env = {**os.environ, "PYTHON": str(stub), "GPU_WHEELS": str(wheels), "OUT": str(out)}
+    proc = subprocess.run(
+        ["bash", str(REPO_ROOT / "benchmarks" / "gpu_run.sh"), str(tmp_path / "results")],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    calls = record.read_text().splitlines()
+    pip = [c for c in calls if " ARGS=-m pip install " in c]
+    assert len(pip) == 1 and "--no-index" in pip[0] and str(wheels) in pip[0]
+    site = pip[0].split("--target ")[1].split()[0]
+    scripts = [c for c in calls if " ARGS=benchmarks/" in c or " ARGS=-m pytest" in c]
+    assert len(scripts) >= 7
+    assert all(c.startswith(f"PYTHONPATH={site}") for c in scripts)
+    returned = [p for p in out.rglob("*") if p.is_file()]
+    assert [p.name for p in returned] == ["gpu_run.tar.gz"]
+    import tarfile
+
+    with tarfile.open(returned[0]) as tar:
+        names = {Path(n).name for n in tar.getnames()}
+    assert names >= {"machine.txt", "gpu_check.log", "gpu_profile.log", "bench_text.log"}
+    assert names >= {"bench_pipeline.log", "bench_path_admm.log", "pytest.log", "gpu_run.log"}
+
+
+def test_bench_vocabulary_without_reference_files_downloads_nothing(tmp_path, monkeypatch):
+    """The GPU machine has no network: without the reference files the embedding
+    benchmarks take CLIP's own words at once, instead of waiting for a download."""
+    import importlib
+
+    import sksplice.vocabulary
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "benchmarks"))
+    bench_text = importlib.import_module("bench_text")
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(sksplice.vocabulary, "fetch_remote_file", no_download)
+    words, source = bench_text.benchmark_vocabulary(50, tmp_path / "missing")
+    assert source == "clip-bpe-words" and len(words) == 50
