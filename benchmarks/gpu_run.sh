@@ -22,14 +22,14 @@
 # (GPU_RUN_BUDGET seconds, default 285: the run ends within 5 minutes, and a stage
 # that no longer fits is skipped and says so). Logs and JSON land in RESULTS_DIR
 # (this script's own output too, as gpu_run.log); after every stage RESULTS_DIR is
-# packed into ARCHIVE (default: $OUT/gpu_run.tar.gz where OUT is set, as on the
-# device machine, whose $OUT brings back at most 8 files; none elsewhere).
+# packed into ARCHIVE (default: $OUT/gpu_run.tar.gz where OUT names the folder collected
+# after the run, which may bring back only a few files; none elsewhere).
 #
-# The GPU machine's image lacks some of sksplice's dependencies (benchmarks/gpu_wheels.txt
-# names them) and has no network: their wheels are installed from GPU_WHEELS (default
-# .whl, carried there) into a temporary folder put on PYTHONPATH, and the authors'
-# reference files are read from .refdata/splice when that folder is there
-# (benchmarks/README.md, "GPU check", says how to carry both).
+# A GPU machine without network access whose environment lacks some of sksplice's
+# dependencies (benchmarks/gpu_wheels.txt names them): their wheels are installed from
+# GPU_WHEELS (default .whl, brought with the repository) into a temporary folder put on
+# PYTHONPATH, and the authors' reference files are read from .refdata/splice when that
+# folder is there (benchmarks/README.md, "GPU check", says how to bring both).
 set -u
 results=${1:-benchmarks/results/gpu}
 archive=${2:-${GPU_RUN_ARCHIVE:-${OUT:+$OUT/gpu_run.tar.gz}}}
