@@ -105,10 +105,14 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
     (or replaced), and the link stays. With ``overwrite``, only a folder that
     holds a dataset written by this module (or an empty folder) is replaced;
     anything else (a file, a device, a folder of other files) is refused.
+
+    A relative ``path`` is made absolute here, against this process's working
+    folder: the workers write into the returned folders, and their working
+    folder is their own.
     """
     given = Path(path).expanduser()
-    path = Path(os.path.realpath(given)) if given.is_symlink() else given
-    shown = f"{str(given)!r}" + (f" (a link to {str(path)!r})" if path != given else "")
+    path = Path(os.path.realpath(given)) if given.is_symlink() else given.absolute()
+    shown = f"{str(given)!r}" + (f" (a link to {str(path)!r})" if given.is_symlink() else "")
     if path.exists():
         if not overwrite:
             raise FileExistsError(f"{shown} already exists; pass overwrite=True to replace it")
@@ -216,7 +220,8 @@ def write_parquet(
     W : dask.array.Array, scipy sparse matrix or ndarray of shape (n_samples, n_concepts)
         Concept weights, e.g. from :func:`transform_dask`. Row chunks must be known.
     path : str or path-like
-        Folder of the dataset (local or shared filesystem).
+        Folder of the dataset (local or shared filesystem). A relative path is
+        taken from this process's working folder (not from the workers').
     concepts : sequence of str or fitted SpliceTransformer
         Concept names, one per column of ``W``.
     overwrite : bool, default=False
@@ -229,7 +234,7 @@ def write_parquet(
     Returns
     -------
     path : pathlib.Path
-        The dataset folder; read it with ``pandas.read_parquet(path)``.
+        The dataset folder, as an absolute path; read it with ``pandas.read_parquet(path)``.
 
     Raises
     ------
@@ -365,7 +370,8 @@ def to_zarr(
         Concept weights (sparse or dense blocks). Row chunks must be known; they
         are made regular (the first chunk size) when they are not.
     path : str or path-like
-        Folder of the Zarr array (local or shared filesystem).
+        Folder of the Zarr array (local or shared filesystem). A relative path
+        is taken from this process's working folder (not from the workers').
     concepts : sequence of str or fitted SpliceTransformer
         Concept names, one per column of ``W``.
     overwrite : bool, default=False
@@ -378,7 +384,7 @@ def to_zarr(
     Returns
     -------
     path : pathlib.Path
-        The array folder; open it with ``zarr.open_array(path, mode="r")`` or
+        The array folder, as an absolute path; open it with ``zarr.open_array(path, mode="r")`` or
         ``dask.array.from_zarr(path)``.
 
     Raises

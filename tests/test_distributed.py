@@ -313,6 +313,38 @@ def test_overwrite_replaces_a_parquet_dataset_written_before_the_marker(referenc
     assert (path / "_sksplice_dataset.json").is_file()
 
 
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_a_relative_path_is_the_callers_not_the_workers(
+    client, problem, reference, tmp_path, monkeypatch, writer
+):
+    # The workers keep the working folder they started in: a relative path given
+    # to them made the Parquet writer fail on a missing temporary file, and the
+    # Zarr writer put its chunks into the workers' folder, leaving an all-zero array.
+    zarr = pytest.importorskip("zarr") if writer == "zarr" else None
+    pd = pytest.importorskip("pandas")
+    X, splice = problem
+    names = list(splice.get_feature_names_out())
+    workers_folders = set(client.run(os.getcwd).values())
+    monkeypatch.chdir(tmp_path)
+    assert str(tmp_path) not in workers_folders
+    W = transform_dask(splice, X[:600], chunk_size=250, client=client)
+    write = write_parquet if writer == "parquet" else to_zarr
+    path = write(W, Path("out") / "weights", splice)
+    if writer == "parquet":
+        frame = pd.read_parquet(path)
+        cols = frame["concept"].astype(str).map({n: i for i, n in enumerate(names)})
+        got = sp.csr_matrix(
+            (frame["weight"].to_numpy(), (frame["row"].to_numpy(), cols.to_numpy())),
+            shape=(600, N_CONCEPTS),
+        ).toarray()
+    else:
+        got = zarr.open_array(str(path), mode="r")[:]
+    np.testing.assert_allclose(got, reference[:600].toarray(), atol=ATOL)
+    assert path == tmp_path / "out" / "weights"
+    for folder in workers_folders:  # nothing was written where the workers run
+        assert not list(Path(folder).glob("out/.weights.tmp-*"))
+
+
 # ------------------------------------------------------------------------ images
 
 
