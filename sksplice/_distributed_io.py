@@ -242,6 +242,9 @@ def write_parquet(
         If ``path`` exists and ``overwrite`` is False, or ``path`` is not a
         folder written by this function (a file, a device, a folder holding
         other files: nothing is deleted; the message names what it holds).
+    RuntimeError
+        If a worker of the distributed cluster that would write the blocks
+        cannot import sksplice (checked before anything is written).
     ValueError
         If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
         has unknown row chunks.
@@ -249,6 +252,7 @@ def write_parquet(
     dask = _require_dask()
     names = _concept_names(concepts)
     W = _as_weights_array(W, len(names))
+    _check_cluster()
     path, tmp = _prepare_destination(path, overwrite, "parquet")
     meta = {
         "format": "long",
@@ -311,6 +315,17 @@ def _compute_into(tmp: Path, *collections: Any) -> None:
             pass
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _check_cluster() -> None:
+    """Refuse a distributed cluster whose workers cannot import sksplice, before any task.
+
+    The tasks that write the blocks are functions of this module: a worker
+    without sksplice could not read them, and the computation waited forever.
+    """
+    from .distributed import _check_workers
+
+    _check_workers(_scheduler_client())
 
 
 def _scheduler_client() -> Any:
@@ -394,6 +409,9 @@ def to_zarr(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, or ``path`` is not a
         folder written by this function (nothing is deleted).
+    RuntimeError
+        If a worker of the distributed cluster that would write the blocks
+        cannot import sksplice (checked before anything is written).
     ValueError
         If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
         has unknown row chunks.
@@ -414,6 +432,7 @@ def to_zarr(
         dense = dense.rechunk({0: max(rows[0], 1)})
     if W.shape[0] == 0:
         dense = dense.rechunk({0: 1})
+    _check_cluster()
     path, tmp = _prepare_destination(path, overwrite, "zarr")
     try:
         store = da.to_zarr(dense, str(tmp), overwrite=False, compute=False)

@@ -788,6 +788,26 @@ def test_a_worker_without_sksplice_is_named_before_any_task(problem, tmp_path):
             for client in (bare, None):  # (None: the default client, bare)
                 with pytest.raises(RuntimeError, match=r"sksplice is not installed on 1 of the 1"):
                     transform_dask(splice, X, client=client, chunk_size=16)
+            # The writers ship their own tasks (weights in memory need no transform):
+            # they waited forever for a worker that could not read them.
+            weights = sp.random(40, N_CONCEPTS, density=0.05, format="csr", random_state=0)
+            names = [f"c{i}" for i in range(N_CONCEPTS)]
+            for writer in (write_parquet, to_zarr):
+                raised: list[BaseException] = []
+
+                def write(writer=writer, raised=raised):
+                    try:
+                        writer(weights, tmp_path / f"{writer.__name__}-out", names)
+                    except BaseException as exc:
+                        raised.append(exc)
+
+                thread = threading.Thread(target=write, daemon=True)
+                thread.start()
+                thread.join(timeout=60)
+                assert not thread.is_alive(), f"{writer.__name__} waited for the worker"
+                assert len(raised) == 1 and isinstance(raised[0], RuntimeError), raised
+                assert "sksplice is not installed on 1 of the 1" in str(raised[0])
+                assert not [p for p in tmp_path.iterdir() if "-out" in p.name]
     finally:
         worker.kill()
         worker.wait(timeout=30)
