@@ -58,7 +58,11 @@ def _as_weights_array(W: Any, n_concepts: int) -> da.Array:
         raise ValueError(f"W must be 2-dimensional (rows, concepts), got shape {W.shape}")
     if any(np.isnan(c) for c in W.chunks[0]):
         raise ValueError(
-            "W has unknown row chunk sizes; call W.compute_chunk_sizes() (or persist it) first"
+            "W has unknown row chunk sizes, which writing it needs: give transform_dask "
+            "embeddings of known chunk sizes, "
+            "X = X.compute_chunk_sizes() (this reads X, not the weights), or call "
+            "W = W.compute_chunk_sizes(), which computes the weights once more "
+            "(persisting W does not make its chunk sizes known)"
         )
     if W.shape[1] != n_concepts:
         raise ValueError(f"W has {W.shape[1]} columns but {n_concepts} concept names were given")

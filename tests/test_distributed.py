@@ -345,6 +345,30 @@ def test_a_relative_path_is_the_callers_not_the_workers(
         assert not list(Path(folder).glob("out/.weights.tmp-*"))
 
 
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_weights_of_unknown_chunk_sizes_are_refused_with_advice_that_works(
+    problem, reference, tmp_path, writer
+):
+    # The message said "(or persist it)", which leaves the chunk sizes unknown, and
+    # only W.compute_chunk_sizes(), which solves every row one extra time.
+    if writer == "zarr":
+        pytest.importorskip("zarr")
+    write = write_parquet if writer == "parquet" else to_zarr
+    X, splice = problem
+    X_unknown = da.from_array(X[:300], chunks=(100, -1))[da.ones(300, chunks=100, dtype=bool)]
+    W = transform_dask(splice, X_unknown)
+    with dask.config.set(scheduler="sync"):
+        assert np.isnan(W.persist().chunks[0]).all()
+        with pytest.raises(ValueError, match="unknown row chunk sizes") as info:
+            write(W, tmp_path / "weights", splice)
+        assert "persist it" not in str(info.value)
+        assert "X = X.compute_chunk_sizes()" in str(info.value)
+        W = transform_dask(splice, X_unknown.compute_chunk_sizes())
+        path = write(W, tmp_path / "weights", splice)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights"]
+    assert (path / "_sksplice_dataset.json").is_file()
+
+
 # ------------------------------------------------------------------------ images
 
 
