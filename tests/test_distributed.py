@@ -559,6 +559,26 @@ def test_embed_images_rejects_bad_input(tiny_clip_model):
         embed_images_dask(embedder, ["a.png"], return_skipped="yes")
 
 
+def test_a_missing_path_is_named_by_its_row(tiny_clip_model, tmp_path):
+    # None in a list, or a missing value of a column, failed with the bare
+    # "expected str, bytes or os.PathLike object, not NoneType" of os.fspath.
+    dd = pytest.importorskip("dask.dataframe")
+    import dask.bag as db
+    import pandas as pd
+
+    paths = _write_images(tmp_path, 4)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", on_error="skip")
+    with pytest.raises(TypeError, match=r"^input 2 is NoneType \(None\), not an image path"):
+        embed_images_dask(embedder, paths[:2] + [None] + paths[2:])
+    frame = pd.DataFrame({"path": paths[:3] + [None] + paths[3:]})
+    column = dd.from_pandas(frame, npartitions=2)["path"]
+    bag = db.from_sequence(paths[:3] + [None] + paths[3:], npartitions=2)
+    for given in (column, bag):
+        X = embed_images_dask(embedder, given)
+        with pytest.raises(TypeError, match=r"^input 3 is \w+ \((None|<NA>|nan)\), not an image"):
+            X.compute(scheduler="sync")
+
+
 # ------------------------------------------------------------------------ grid search
 
 
