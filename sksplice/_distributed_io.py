@@ -39,6 +39,14 @@ def _concept_names(concepts: Any) -> list[str]:
             f"got {type(concepts).__name__}"
         )
     names = [str(c) for c in concepts]
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise ValueError(
+                f"concepts entry {i} ({name!r}) duplicates entry {first[name]}: the columns of "
+                "the weights would not be told apart once written; give one name per column"
+            )
+        first[name] = i
     return names
 
 
@@ -250,8 +258,8 @@ def write_parquet(
         If a worker of the distributed cluster that would write the blocks
         cannot import sksplice (checked before anything is written).
     ValueError
-        If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
-        has unknown row chunks.
+        If ``W`` and ``concepts`` disagree on the number of concepts, two
+        concepts have the same name, or ``W`` has unknown row chunks.
     """
     dask = _require_dask()
     names = _concept_names(concepts)
@@ -417,8 +425,8 @@ def to_zarr(
         If a worker of the distributed cluster that would write the blocks
         cannot import sksplice (checked before anything is written).
     ValueError
-        If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
-        has unknown row chunks.
+        If ``W`` and ``concepts`` disagree on the number of concepts, two
+        concepts have the same name, or ``W`` has unknown row chunks.
     """
     _require_dask()
     import dask.array as da

@@ -369,6 +369,20 @@ def test_weights_of_unknown_chunk_sizes_are_refused_with_advice_that_works(
     assert (path / "_sksplice_dataset.json").is_file()
 
 
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_duplicate_concept_names_are_refused(reference, tmp_path, writer):
+    # Two columns of one name were written as two records of that name for a row:
+    # which column each weight was could not be read back.
+    if writer == "zarr":
+        pytest.importorskip("zarr")
+    write = write_parquet if writer == "parquet" else to_zarr
+    names = [f"c{i}" for i in range(N_CONCEPTS)]
+    names[7] = "c3"
+    with pytest.raises(ValueError, match=r"concepts entry 7 \('c3'\) duplicates entry 3"):
+        write(reference[:20], tmp_path / "weights", names)
+    assert list(tmp_path.iterdir()) == []
+
+
 # ------------------------------------------------------------------------ images
 
 
