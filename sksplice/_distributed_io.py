@@ -395,7 +395,8 @@ def to_zarr(
     ----------
     W : dask.array.Array, scipy sparse matrix or ndarray of shape (n_samples, n_concepts)
         Concept weights (sparse or dense blocks). Row chunks must be known; they
-        are made regular (the first chunk size) when they are not.
+        are made regular (the size of the first chunk that has rows) when they
+        are not.
     path : str or path-like
         Folder of the Zarr array (local or shared filesystem). A relative path
         is taken from this process's working folder (not from the workers').
@@ -439,9 +440,11 @@ def to_zarr(
     names = _concept_names(concepts)
     W = _as_weights_array(W, len(names))
     dense = W.map_blocks(_densify_block, dtype=W.dtype, meta=np.zeros((0, 0), dtype=W.dtype))
-    rows = W.chunks[0]
-    if len(rows) > 1 and (len(set(rows[:-1])) > 1 or rows[-1] > rows[0]):
-        dense = dense.rechunk({0: max(rows[0], 1)})
+    rows = [n for n in W.chunks[0] if n]  # (a block of no rows stores nothing)
+    if len(rows) != len(W.chunks[0]) or (
+        len(rows) > 1 and (len(set(rows[:-1])) > 1 or rows[-1] > rows[0])
+    ):
+        dense = dense.rechunk({0: rows[0] if rows else 1})
     if W.shape[0] == 0:
         dense = dense.rechunk({0: 1})
     _check_cluster()

@@ -383,6 +383,19 @@ def test_duplicate_concept_names_are_refused(reference, tmp_path, writer):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_to_zarr_stores_chunks_of_the_first_block_that_has_rows(problem, reference, tmp_path):
+    # A first block of no rows (rows filtered out of X) made chunks of one row each:
+    # one file per row.
+    zarr = pytest.importorskip("zarr")
+    X, splice = problem
+    W = transform_dask(splice, da.from_array(X[:400], chunks=((0, 150, 150, 100), -1)))
+    with dask.config.set(scheduler="sync"):
+        path = to_zarr(W, tmp_path / "weights.zarr", splice)
+    array = zarr.open_array(str(path), mode="r")
+    assert array.chunks == (150, N_CONCEPTS)
+    np.testing.assert_allclose(array[:], reference[:400].toarray(), atol=ATOL)
+
+
 # ------------------------------------------------------------------------ images
 
 
