@@ -126,8 +126,7 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
     path = Path(os.path.realpath(given)) if given.is_symlink() else given.absolute()
     shown = f"{str(given)!r}" + (f" (a link to {str(path)!r})" if given.is_symlink() else "")
     if path.exists():
-        if not overwrite:
-            raise FileExistsError(f"{shown} already exists; pass overwrite=True to replace it")
+        # (what overwrite=True would refuse too is said first, not "pass overwrite=True")
         if not path.is_dir():
             raise FileExistsError(
                 f"{shown} exists and is not a folder; overwrite=True only replaces a {kind} "
@@ -141,6 +140,8 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
                 f"{shown} is not a {kind} dataset written by sksplice (it holds {listed}{more}); "
                 "overwrite=True only replaces such datasets. Remove it or choose another path."
             )
+        if not overwrite:
+            raise FileExistsError(f"{shown} already exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
     return path, tmp

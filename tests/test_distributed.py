@@ -370,6 +370,28 @@ def test_weights_of_unknown_chunk_sizes_are_refused_with_advice_that_works(
 
 
 @pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_without_overwrite_what_overwrite_would_refuse_is_said_first(reference, tmp_path, writer):
+    # "already exists; pass overwrite=True to replace it" was said of a file and of
+    # a folder of other files, which overwrite=True then refused to replace.
+    if writer == "zarr":
+        pytest.importorskip("zarr")
+    write = write_parquet if writer == "parquet" else to_zarr
+    names = [f"c{i}" for i in range(N_CONCEPTS)]
+    plain = tmp_path / "notes.txt"
+    plain.write_bytes(b"keep me")
+    folder = tmp_path / "thesis"
+    _not_a_dataset(folder)
+    for target, words in ((plain, "is not a folder"), (folder, "'thesis.tex'")):
+        with pytest.raises(FileExistsError) as info:
+            write(reference[:20], target, names)
+        assert words in str(info.value) and "pass overwrite=True" not in str(info.value)
+    ours = write(reference[:20], tmp_path / "ours", names)
+    with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
+        write(reference[:20], ours, names)
+    assert plain.read_bytes() == b"keep me" and (folder / "thesis.tex").is_file()
+
+
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
 def test_duplicate_concept_names_are_refused(reference, tmp_path, writer):
     # Two columns of one name were written as two records of that name for a row:
     # which column each weight was could not be read back.
