@@ -39,6 +39,14 @@ def _concept_names(concepts: Any) -> list[str]:
             f"got {type(concepts).__name__}"
         )
     names = [str(c) for c in concepts]
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise ValueError(
+                f"concepts entry {i} ({name!r}) duplicates entry {first[name]}: the columns of "
+                "the weights would not be told apart once written; give one name per column"
+            )
+        first[name] = i
     return names
 
 
@@ -58,7 +66,11 @@ def _as_weights_array(W: Any, n_concepts: int) -> da.Array:
         raise ValueError(f"W must be 2-dimensional (rows, concepts), got shape {W.shape}")
     if any(np.isnan(c) for c in W.chunks[0]):
         raise ValueError(
-            "W has unknown row chunk sizes; call W.compute_chunk_sizes() (or persist it) first"
+            "W has unknown row chunk sizes, which writing it needs: give transform_dask "
+            "embeddings of known chunk sizes, "
+            "X = X.compute_chunk_sizes() (this reads X, not the weights), or call "
+            "W = W.compute_chunk_sizes(), which computes the weights once more "
+            "(persisting W does not make its chunk sizes known)"
         )
     if W.shape[1] != n_concepts:
         raise ValueError(f"W has {W.shape[1]} columns but {n_concepts} concept names were given")
@@ -105,13 +117,16 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
     (or replaced), and the link stays. With ``overwrite``, only a folder that
     holds a dataset written by this module (or an empty folder) is replaced;
     anything else (a file, a device, a folder of other files) is refused.
+
+    A relative ``path`` is made absolute here, against this process's working
+    folder: the workers write into the returned folders, and their working
+    folder is their own.
     """
     given = Path(path).expanduser()
-    path = Path(os.path.realpath(given)) if given.is_symlink() else given
-    shown = f"{str(given)!r}" + (f" (a link to {str(path)!r})" if path != given else "")
+    path = Path(os.path.realpath(given)) if given.is_symlink() else given.absolute()
+    shown = f"{str(given)!r}" + (f" (a link to {str(path)!r})" if given.is_symlink() else "")
     if path.exists():
-        if not overwrite:
-            raise FileExistsError(f"{shown} already exists; pass overwrite=True to replace it")
+        # (what overwrite=True would refuse too is said first, not "pass overwrite=True")
         if not path.is_dir():
             raise FileExistsError(
                 f"{shown} exists and is not a folder; overwrite=True only replaces a {kind} "
@@ -125,6 +140,8 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
                 f"{shown} is not a {kind} dataset written by sksplice (it holds {listed}{more}); "
                 "overwrite=True only replaces such datasets. Remove it or choose another path."
             )
+        if not overwrite:
+            raise FileExistsError(f"{shown} already exists; pass overwrite=True to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
     return path, tmp
@@ -216,7 +233,8 @@ def write_parquet(
     W : dask.array.Array, scipy sparse matrix or ndarray of shape (n_samples, n_concepts)
         Concept weights, e.g. from :func:`transform_dask`. Row chunks must be known.
     path : str or path-like
-        Folder of the dataset (local or shared filesystem).
+        Folder of the dataset (local or shared filesystem). A relative path is
+        taken from this process's working folder (not from the workers').
     concepts : sequence of str or fitted SpliceTransformer
         Concept names, one per column of ``W``.
     overwrite : bool, default=False
@@ -229,7 +247,7 @@ def write_parquet(
     Returns
     -------
     path : pathlib.Path
-        The dataset folder; read it with ``pandas.read_parquet(path)``.
+        The dataset folder, as an absolute path; read it with ``pandas.read_parquet(path)``.
 
     Raises
     ------
@@ -237,13 +255,17 @@ def write_parquet(
         If ``path`` exists and ``overwrite`` is False, or ``path`` is not a
         folder written by this function (a file, a device, a folder holding
         other files: nothing is deleted; the message names what it holds).
+    RuntimeError
+        If a worker of the distributed cluster that would write the blocks
+        cannot import sksplice (checked before anything is written).
     ValueError
-        If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
-        has unknown row chunks.
+        If ``W`` and ``concepts`` disagree on the number of concepts, two
+        concepts have the same name, or ``W`` has unknown row chunks.
     """
     dask = _require_dask()
     names = _concept_names(concepts)
     W = _as_weights_array(W, len(names))
+    _check_cluster()
     path, tmp = _prepare_destination(path, overwrite, "parquet")
     meta = {
         "format": "long",
@@ -308,6 +330,17 @@ def _compute_into(tmp: Path, *collections: Any) -> None:
         raise
 
 
+def _check_cluster() -> None:
+    """Refuse a distributed cluster whose workers cannot import sksplice, before any task.
+
+    The tasks that write the blocks are functions of this module: a worker
+    without sksplice could not read them, and the computation waited forever.
+    """
+    from .distributed import _check_workers
+
+    _check_workers(_scheduler_client())
+
+
 def _scheduler_client() -> Any:
     """The distributed client that ``dask.compute`` would use now, if any."""
     from dask.base import get_scheduler
@@ -363,9 +396,11 @@ def to_zarr(
     ----------
     W : dask.array.Array, scipy sparse matrix or ndarray of shape (n_samples, n_concepts)
         Concept weights (sparse or dense blocks). Row chunks must be known; they
-        are made regular (the first chunk size) when they are not.
+        are made regular (the size of the first chunk that has rows) when they
+        are not.
     path : str or path-like
-        Folder of the Zarr array (local or shared filesystem).
+        Folder of the Zarr array (local or shared filesystem). A relative path
+        is taken from this process's working folder (not from the workers').
     concepts : sequence of str or fitted SpliceTransformer
         Concept names, one per column of ``W``.
     overwrite : bool, default=False
@@ -378,7 +413,7 @@ def to_zarr(
     Returns
     -------
     path : pathlib.Path
-        The array folder; open it with ``zarr.open_array(path, mode="r")`` or
+        The array folder, as an absolute path; open it with ``zarr.open_array(path, mode="r")`` or
         ``dask.array.from_zarr(path)``.
 
     Raises
@@ -388,9 +423,12 @@ def to_zarr(
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, or ``path`` is not a
         folder written by this function (nothing is deleted).
+    RuntimeError
+        If a worker of the distributed cluster that would write the blocks
+        cannot import sksplice (checked before anything is written).
     ValueError
-        If ``W`` and ``concepts`` disagree on the number of concepts, or ``W``
-        has unknown row chunks.
+        If ``W`` and ``concepts`` disagree on the number of concepts, two
+        concepts have the same name, or ``W`` has unknown row chunks.
     """
     _require_dask()
     import dask.array as da
@@ -403,11 +441,14 @@ def to_zarr(
     names = _concept_names(concepts)
     W = _as_weights_array(W, len(names))
     dense = W.map_blocks(_densify_block, dtype=W.dtype, meta=np.zeros((0, 0), dtype=W.dtype))
-    rows = W.chunks[0]
-    if len(rows) > 1 and (len(set(rows[:-1])) > 1 or rows[-1] > rows[0]):
-        dense = dense.rechunk({0: max(rows[0], 1)})
+    rows = [n for n in W.chunks[0] if n]  # (a block of no rows stores nothing)
+    if len(rows) != len(W.chunks[0]) or (
+        len(rows) > 1 and (len(set(rows[:-1])) > 1 or rows[-1] > rows[0])
+    ):
+        dense = dense.rechunk({0: rows[0] if rows else 1})
     if W.shape[0] == 0:
         dense = dense.rechunk({0: 1})
+    _check_cluster()
     path, tmp = _prepare_destination(path, overwrite, "zarr")
     try:
         store = da.to_zarr(dense, str(tmp), overwrite=False, compute=False)

@@ -376,7 +376,7 @@ def _embed_chunk(
     """
     if hasattr(paths, "tolist"):
         paths = paths.tolist()
-    paths = [os.fspath(p) for p in paths]
+    paths = [_as_path(p, first_index + i) for i, p in enumerate(paths)]
     skipped: list = []
     if not paths:
         emb = np.zeros((0, n_features), dtype=np.float32)
@@ -400,6 +400,18 @@ def _embed_chunk(
             "that fail to load must raise or be kept as rows)"
         )
     return (emb, list(skipped)) if return_skipped else emb
+
+
+def _as_path(item: Any, row: int) -> str:
+    """One image path as a string; anything else is refused, named by its row of ``X``."""
+    try:
+        return os.fspath(item)
+    except TypeError:
+        raise TypeError(
+            f"input {row} is {type(item).__name__} ({item!r}), not an image path: "
+            "embed_images_dask takes paths (str or os.PathLike); drop or fill the missing "
+            "ones first"
+        ) from None
 
 
 def _shift_index(item: Any, offset: int) -> Any:
@@ -553,7 +565,9 @@ def embed_images_dask(
     Raises
     ------
     TypeError
-        If ``paths`` is none of the accepted kinds.
+        If ``paths`` is none of the accepted kinds, or one of them is not a path
+        (``None``, a missing value of a column: named by its row, when the list
+        is given and, for a bag or a column, when its task runs).
     ValueError
         If ``n_features`` cannot be inferred, or ``paths_per_task`` is invalid.
     """
@@ -595,7 +609,7 @@ def embed_images_dask(
             f"got {type(paths).__name__}"
         )
     else:
-        paths = [os.fspath(p) for p in paths]
+        paths = [_as_path(p, i) for i, p in enumerate(paths)]
         parts = [paths[i : i + paths_per_task] for i in range(0, len(paths), paths_per_task)]
         lengths = [len(p) for p in parts]
 

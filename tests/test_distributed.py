@@ -313,6 +313,111 @@ def test_overwrite_replaces_a_parquet_dataset_written_before_the_marker(referenc
     assert (path / "_sksplice_dataset.json").is_file()
 
 
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_a_relative_path_is_the_callers_not_the_workers(
+    client, problem, reference, tmp_path, monkeypatch, writer
+):
+    # The workers keep the working folder they started in: a relative path given
+    # to them made the Parquet writer fail on a missing temporary file, and the
+    # Zarr writer put its chunks into the workers' folder, leaving an all-zero array.
+    zarr = pytest.importorskip("zarr") if writer == "zarr" else None
+    pd = pytest.importorskip("pandas")
+    X, splice = problem
+    names = list(splice.get_feature_names_out())
+    workers_folders = set(client.run(os.getcwd).values())
+    monkeypatch.chdir(tmp_path)
+    assert str(tmp_path) not in workers_folders
+    W = transform_dask(splice, X[:600], chunk_size=250, client=client)
+    write = write_parquet if writer == "parquet" else to_zarr
+    path = write(W, Path("out") / "weights", splice)
+    if writer == "parquet":
+        frame = pd.read_parquet(path)
+        cols = frame["concept"].astype(str).map({n: i for i, n in enumerate(names)})
+        got = sp.csr_matrix(
+            (frame["weight"].to_numpy(), (frame["row"].to_numpy(), cols.to_numpy())),
+            shape=(600, N_CONCEPTS),
+        ).toarray()
+    else:
+        got = zarr.open_array(str(path), mode="r")[:]
+    np.testing.assert_allclose(got, reference[:600].toarray(), atol=ATOL)
+    assert path == tmp_path / "out" / "weights"
+    for folder in workers_folders:  # nothing was written where the workers run
+        assert not list(Path(folder).glob("out/.weights.tmp-*"))
+
+
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_weights_of_unknown_chunk_sizes_are_refused_with_advice_that_works(
+    problem, reference, tmp_path, writer
+):
+    # The message said "(or persist it)", which leaves the chunk sizes unknown, and
+    # only W.compute_chunk_sizes(), which solves every row one extra time.
+    if writer == "zarr":
+        pytest.importorskip("zarr")
+    write = write_parquet if writer == "parquet" else to_zarr
+    X, splice = problem
+    X_unknown = da.from_array(X[:300], chunks=(100, -1))[da.ones(300, chunks=100, dtype=bool)]
+    W = transform_dask(splice, X_unknown)
+    with dask.config.set(scheduler="sync"):
+        assert np.isnan(W.persist().chunks[0]).all()
+        with pytest.raises(ValueError, match="unknown row chunk sizes") as info:
+            write(W, tmp_path / "weights", splice)
+        assert "persist it" not in str(info.value)
+        assert "X = X.compute_chunk_sizes()" in str(info.value)
+        W = transform_dask(splice, X_unknown.compute_chunk_sizes())
+        path = write(W, tmp_path / "weights", splice)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weights"]
+    assert (path / "_sksplice_dataset.json").is_file()
+
+
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_without_overwrite_what_overwrite_would_refuse_is_said_first(reference, tmp_path, writer):
+    # "already exists; pass overwrite=True to replace it" was said of a file and of
+    # a folder of other files, which overwrite=True then refused to replace.
+    if writer == "zarr":
+        pytest.importorskip("zarr")
+    write = write_parquet if writer == "parquet" else to_zarr
+    names = [f"c{i}" for i in range(N_CONCEPTS)]
+    plain = tmp_path / "notes.txt"
+    plain.write_bytes(b"keep me")
+    folder = tmp_path / "thesis"
+    _not_a_dataset(folder)
+    for target, words in ((plain, "is not a folder"), (folder, "'thesis.tex'")):
+        with pytest.raises(FileExistsError) as info:
+            write(reference[:20], target, names)
+        assert words in str(info.value) and "pass overwrite=True" not in str(info.value)
+    ours = write(reference[:20], tmp_path / "ours", names)
+    with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
+        write(reference[:20], ours, names)
+    assert plain.read_bytes() == b"keep me" and (folder / "thesis.tex").is_file()
+
+
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_duplicate_concept_names_are_refused(reference, tmp_path, writer):
+    # Two columns of one name were written as two records of that name for a row:
+    # which column each weight was could not be read back.
+    if writer == "zarr":
+        pytest.importorskip("zarr")
+    write = write_parquet if writer == "parquet" else to_zarr
+    names = [f"c{i}" for i in range(N_CONCEPTS)]
+    names[7] = "c3"
+    with pytest.raises(ValueError, match=r"concepts entry 7 \('c3'\) duplicates entry 3"):
+        write(reference[:20], tmp_path / "weights", names)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_to_zarr_stores_chunks_of_the_first_block_that_has_rows(problem, reference, tmp_path):
+    # A first block of no rows (rows filtered out of X) made chunks of one row each:
+    # one file per row.
+    zarr = pytest.importorskip("zarr")
+    X, splice = problem
+    W = transform_dask(splice, da.from_array(X[:400], chunks=((0, 150, 150, 100), -1)))
+    with dask.config.set(scheduler="sync"):
+        path = to_zarr(W, tmp_path / "weights.zarr", splice)
+    array = zarr.open_array(str(path), mode="r")
+    assert array.chunks == (150, N_CONCEPTS)
+    np.testing.assert_allclose(array[:], reference[:400].toarray(), atol=ATOL)
+
+
 # ------------------------------------------------------------------------ images
 
 
@@ -501,6 +606,26 @@ def test_embed_images_rejects_bad_input(tiny_clip_model):
         embed_images_dask(NoSkipList(), ["a.png"], n_features=4, return_skipped=True)
     with pytest.raises(TypeError, match="return_skipped"):
         embed_images_dask(embedder, ["a.png"], return_skipped="yes")
+
+
+def test_a_missing_path_is_named_by_its_row(tiny_clip_model, tmp_path):
+    # None in a list, or a missing value of a column, failed with the bare
+    # "expected str, bytes or os.PathLike object, not NoneType" of os.fspath.
+    dd = pytest.importorskip("dask.dataframe")
+    import dask.bag as db
+    import pandas as pd
+
+    paths = _write_images(tmp_path, 4)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", on_error="skip")
+    with pytest.raises(TypeError, match=r"^input 2 is NoneType \(None\), not an image path"):
+        embed_images_dask(embedder, paths[:2] + [None] + paths[2:])
+    frame = pd.DataFrame({"path": paths[:3] + [None] + paths[3:]})
+    column = dd.from_pandas(frame, npartitions=2)["path"]
+    bag = db.from_sequence(paths[:3] + [None] + paths[3:], npartitions=2)
+    for given in (column, bag):
+        X = embed_images_dask(embedder, given)
+        with pytest.raises(TypeError, match=r"^input 3 is \w+ \((None|<NA>|nan)\), not an image"):
+            X.compute(scheduler="sync")
 
 
 # ------------------------------------------------------------------------ grid search
@@ -756,6 +881,26 @@ def test_a_worker_without_sksplice_is_named_before_any_task(problem, tmp_path):
             for client in (bare, None):  # (None: the default client, bare)
                 with pytest.raises(RuntimeError, match=r"sksplice is not installed on 1 of the 1"):
                     transform_dask(splice, X, client=client, chunk_size=16)
+            # The writers ship their own tasks (weights in memory need no transform):
+            # they waited forever for a worker that could not read them.
+            weights = sp.random(40, N_CONCEPTS, density=0.05, format="csr", random_state=0)
+            names = [f"c{i}" for i in range(N_CONCEPTS)]
+            for writer in (write_parquet, to_zarr):
+                raised: list[BaseException] = []
+
+                def write(writer=writer, raised=raised):
+                    try:
+                        writer(weights, tmp_path / f"{writer.__name__}-out", names)
+                    except BaseException as exc:
+                        raised.append(exc)
+
+                thread = threading.Thread(target=write, daemon=True)
+                thread.start()
+                thread.join(timeout=60)
+                assert not thread.is_alive(), f"{writer.__name__} waited for the worker"
+                assert len(raised) == 1 and isinstance(raised[0], RuntimeError), raised
+                assert "sksplice is not installed on 1 of the 1" in str(raised[0])
+                assert not [p for p in tmp_path.iterdir() if "-out" in p.name]
     finally:
         worker.kill()
         worker.wait(timeout=30)
