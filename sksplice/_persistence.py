@@ -17,7 +17,6 @@ the estimator fitted on its old content.
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Any, cast
@@ -33,8 +32,8 @@ STATE_KEY = "_sksplice_version"
 #: The key of the content digests of the files named by an estimator's parameters.
 FILES_KEY = "_sksplice_input_files"
 
-#: Files of at least this size have their digest remembered until they change.
-_REMEMBERED_BYTES = 16 << 20
+#: Files of at least this size are identified by their metadata, not their content.
+_LARGE_BYTES = 16 << 20
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -98,8 +97,8 @@ class VersionStampMixin:
     runs.
 
     A class that reads files named by its parameters lists those parameters in
-    ``_input_files``: the state then also holds the SHA-256 of each such file
-    (see :func:`input_file_digests`), so that the hash ``joblib.Memory`` takes of
+    ``_input_files``: the state then also holds what identifies each such file
+    (see :func:`file_fingerprint`), so that the hash ``joblib.Memory`` takes of
     the estimator changes when a file's content does. The digests are dropped on
     load.
     """
@@ -132,19 +131,13 @@ class VersionStampMixin:
 
 
 def input_file_digests(estimator: Any, names: tuple[str, ...]) -> dict[str, str]:
-    """The SHA-256 of the file each of the parameters ``names`` of ``estimator`` names.
+    """What identifies the file each of the parameters ``names`` of ``estimator`` names.
 
     Only parameters whose value is a str or path-like naming an existing file
     are listed (a vocabulary name such as ``"laion"``, an array or a list names
-    none); a file that cannot be read is left out (``fit`` says why). Files
-    are read whole each time the estimator is pickled or hashed, except those of
-    at least ``_REMEMBERED_BYTES`` (model checkpoints), whose digest is
-    remembered until their size or modification time changes (a small file
-    rewritten with another content of the same size within the file system's
-    timestamp resolution would otherwise keep its old digest).
+    none); a file that cannot be read is left out (``fit`` says why). See
+    :func:`file_fingerprint`.
     """
-    from ._data import file_sha256
-
     digests = {}
     for name in names:
         value = getattr(estimator, name, None)
@@ -153,21 +146,30 @@ def input_file_digests(estimator: Any, names: tuple[str, ...]) -> dict[str, str]
         try:
             path = Path(os.fspath(value)).expanduser()
             if path.is_file():
-                stat = path.stat()
-                if stat.st_size < _REMEMBERED_BYTES:
-                    digests[name] = file_sha256(path)
-                else:
-                    digests[name] = _file_version_sha256(
-                        os.path.abspath(path), stat.st_size, stat.st_mtime_ns
-                    )
+                digests[name] = file_fingerprint(path)
         except (OSError, TypeError, ValueError):  # (bytes paths, unreadable files)
             continue
     return digests
 
 
-@functools.lru_cache(maxsize=256)
-def _file_version_sha256(path: str, size: int, mtime_ns: int) -> str:
-    """The SHA-256 of ``path`` as it is at this size and modification time."""
-    from ._data import file_sha256
+def file_fingerprint(path: str | os.PathLike[str]) -> str:
+    """A text that changes whenever the file at ``path`` is written or replaced.
 
-    return file_sha256(path)
+    Files under ``_LARGE_BYTES`` (vocabularies, centres) are identified by their
+    SHA-256, read each time. Larger ones (model checkpoints, which an estimator
+    is pickled or hashed with in every process that ships or caches it: a few
+    seconds per gigabyte) by their size, modification and change times, inode
+    and device: writing the file changes the times, replacing it (a copy renamed
+    into place, ``cp -p``, ``rsync -a``) changes the inode or the change time,
+    which no tool sets back. A file touched without a change (``chmod``) only
+    reads as another one, so a cache computes again.
+    """
+    info = os.stat(path)
+    if info.st_size < _LARGE_BYTES:
+        from ._data import file_sha256
+
+        return file_sha256(path)
+    return (
+        f"size {info.st_size}, mtime {info.st_mtime_ns}, ctime {info.st_ctime_ns}, "
+        f"inode {info.st_ino}, device {info.st_dev}"
+    )

@@ -62,6 +62,18 @@ def _folder_sha256(folder: str) -> str:
     return digest.hexdigest()
 
 
+def _folder_fingerprint(folder: str) -> str:
+    """A digest that changes whenever a file of a model folder is written, replaced,
+    added or removed (each file identified by :func:`~sksplice._persistence.file_fingerprint`:
+    the weights by their metadata, not read)."""
+    from ._persistence import file_fingerprint
+
+    digest = hashlib.sha256()
+    for rel, _, _ in _folder_files(folder):
+        digest.update(f"{rel}\0{file_fingerprint(os.path.join(folder, rel))}\n".encode())
+    return digest.hexdigest()
+
+
 def _weights_sha256(model: Any) -> str | None:
     """One SHA-256 digest of a loaded model: its parameters and buffers (names, dtypes,
     shapes and values), its settings (``max_seq_length``, and the modules with their
@@ -268,7 +280,10 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         if folder is not None:
             # (a file removed meanwhile adds nothing: loading the model says why)
             with contextlib.suppress(OSError):
-                state[FILES_KEY] = {**state.get(FILES_KEY, {}), "model": _folder_sha256(folder)}
+                state[FILES_KEY] = {
+                    **state.get(FILES_KEY, {}),
+                    "model": _folder_fingerprint(folder),
+                }
         return state
 
     def _key(self) -> tuple[Any, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import pickle
+import time
 import warnings
 
 import joblib
@@ -325,21 +326,42 @@ def test_a_memory_pipeline_refits_after_the_checkpoint_file_is_replaced(tiny_cli
 
 
 @pytest.mark.filterwarnings(NOT_WARNED)
-def test_the_digest_of_a_large_file_is_remembered_until_it_changes(tmp_path, monkeypatch):
+def test_a_large_file_is_identified_without_reading_it_and_any_replacement_shows(
+    tmp_path, monkeypatch
+):
+    # A checkpoint of gigabytes was read whole the first time each process pickled or
+    # hashed the embedder (every worker of a search or a cluster): a few seconds per GB.
+    import shutil
+
     import sksplice._persistence as persistence
 
-    monkeypatch.setattr(persistence, "_REMEMBERED_BYTES", 4)
+    monkeypatch.setattr(persistence, "_LARGE_BYTES", 4)
+    reads = []
+    monkeypatch.setattr("sksplice._data.file_sha256", lambda path: reads.append(path) or "x")
     checkpoint = tmp_path / "model.pt"
     checkpoint.write_bytes(b"weights 1")
     embedder = CLIPEmbedder("sksplice-test-tiny", pretrained=checkpoint, device="cpu")
     first = embedder.__getstate__()[FILES]
-    assert list(first) == ["pretrained"]
-    reads = []
-    monkeypatch.setattr("sksplice._data.file_sha256", lambda path: reads.append(path) or "x")
-    assert embedder.__getstate__()[FILES] == first and not reads  # (remembered)
+    assert list(first) == ["pretrained"] and not reads  # (not read)
+    assert embedder.__getstate__()[FILES] == first
+    seen = [first]
+    # rewritten in place with its modification time set back (change time moves on)
+    stamp = checkpoint.stat().st_mtime_ns
+    time.sleep(0.01)
     checkpoint.write_bytes(b"weights 2")
-    os.utime(checkpoint, ns=(1, 1))
-    assert embedder.__getstate__()[FILES] == {"pretrained": "x"} and len(reads) == 1
+    os.utime(checkpoint, ns=(stamp, stamp))
+    seen.append(embedder.__getstate__()[FILES])
+    # replaced by a copy that keeps the times (cp -p, rsync -a), renamed into place
+    other = tmp_path / "other.pt"
+    other.write_bytes(b"weights 3")
+    os.utime(other, ns=(stamp, stamp))
+    shutil.copy2(other, tmp_path / "new.pt")
+    os.replace(tmp_path / "new.pt", checkpoint)
+    seen.append(embedder.__getstate__()[FILES])
+    assert len({str(s) for s in seen}) == 3 and not reads
+    # a small file is identified by its content
+    monkeypatch.setattr(persistence, "_LARGE_BYTES", 1 << 20)
+    assert embedder.__getstate__()[FILES] == {"pretrained": "x"} and reads == [checkpoint]
 
 
 @pytest.mark.filterwarnings(NOT_WARNED)
