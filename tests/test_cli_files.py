@@ -83,7 +83,7 @@ def no_embedding(monkeypatch):
     ("command", "option"),
     [("decompose", "-o"), ("decompose", "--save-image-mean"), ("report", "-o")],
 )
-@pytest.mark.parametrize("given", ["missing/", "existing.csv/"])
+@pytest.mark.parametrize("given", ["missing/", "existing.csv/", "existing.csv/.", "missing/."])
 def test_an_output_path_ending_in_a_slash_is_refused_before_embedding(
     command, option, given, run_env, tmp_path, capsys, no_embedding
 ):
@@ -97,8 +97,8 @@ def test_an_output_path_ending_in_a_slash_is_refused_before_embedding(
     assert code == 2 and out == "", err
     last = err.strip().splitlines()[-1]
     assert last == (
-        f"sksplice: error: cannot write output file {target}: a path ending in / names a "
-        f"folder, not a file; give a file name ({option})"
+        f"sksplice: error: cannot write output file {target}: a path ending in / (or /. or "
+        f"/..) names a folder, not a file; give a file name ({option})"
     )
     assert existing.read_text() == "kept\n"
     assert not (tmp_path / "missing").exists()

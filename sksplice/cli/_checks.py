@@ -186,12 +186,13 @@ def _check_output(path: str | None, option: str = "-o") -> None:
     target = Path(path)
     if target.is_dir():
         raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
-    if path.endswith(("/", os.sep)):
-        # (Path drops the slash: "out/" would name the file "out", "out.csv/" replace
-        # the file out.csv, where the shell's ">" refuses both)
+    if path.endswith(("/", os.sep)) or os.path.basename(path) in (".", ".."):
+        # (Path drops the slash and a last "/.": "out/" would name the file "out",
+        # "out.csv/" or "out.csv/." replace the file out.csv, where the shell's ">"
+        # refuses them all)
         raise CLIError(
-            f"cannot write output file {path}: a path ending in / names a folder, not a "
-            f"file; give a file name ({option})"
+            f"cannot write output file {path}: a path ending in / (or /. or /..) names a "
+            f"folder, not a file; give a file name ({option})"
         )
     folder = Path(os.path.realpath(target)).parent
     if not folder.is_dir():
