@@ -171,7 +171,10 @@ def test_a_labels_file_that_is_not_utf8_names_its_line(run_env, tmp_path, capsys
     )
 
 
-@pytest.mark.parametrize(("sep", "said"), [(";", "semicolons"), ("\t", "tabs"), (",", None)])
+@pytest.mark.parametrize(
+    ("sep", "said"),
+    [(";", "semicolons"), ("\t", "tabs"), (",", None), ("\t;", "tabs"), (",|", None)],
+)
 def test_a_labels_file_of_another_list_separator_says_so(
     run_env, tmp_path, capsys, no_embedding, sep, said
 ):
@@ -180,6 +183,11 @@ def test_a_labels_file_of_another_list_separator_says_so(
     rows = [p.relative_to(run_env).as_posix() for p in sorted(run_env.rglob("*.png"))]
     if sep == ",":  # (one column: no separator at all)
         lines = ["path", *rows]
+    elif sep == ",|":  # (one column, a '|' in one name of its own)
+        lines = ["path", *rows[:-1], rows[-1] + "|x"]
+    elif sep == "\t;":  # (tabs between the columns, a ';' in one label)
+        lines = ["path\tlabel", *(f"{r}\t{r.split('/')[0]}" for r in rows)]
+        lines[-1] += ";x"
     else:
         lines = [f"path{sep}label", *(f"{r}{sep}{r.split('/')[0]}" for r in rows)]
     labels.write_text("\n".join(lines) + "\n", encoding="utf-8")

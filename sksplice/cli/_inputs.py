@@ -350,6 +350,17 @@ _OTHER_SEPARATORS = ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")
 _LABEL_HEADERS = {"label", "class", "category"}
 
 
+def _other_separator(lines: list[str]) -> str | None:
+    """The name of the separator other than a comma that splits every one of ``lines``
+    into the same number of fields (as a spreadsheet's list separator does); None when
+    none does (a name may hold a ';' or a '|' of its own)."""
+    for sep, name in _OTHER_SEPARATORS:
+        counts = {line.count(sep) for line in lines}
+        if lines and len(counts) == 1 and counts != {0}:
+            return name
+    return None
+
+
 def _not_utf8(labels_csv: Path, exc: UnicodeDecodeError) -> str:
     """Where the labels file ``labels_csv`` stops being UTF-8 text, and what to do.
 
@@ -411,8 +422,7 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     table = table.loc[:, filled].set_axis(range(sum(filled)), axis=1)
     if table.shape[1] < 2:
         # (a spreadsheet set to another list separator writes ';' or tabs between them)
-        first = str(table.iloc[0, 0]) if table.size else ""
-        other = next((name for sep, name in _OTHER_SEPARATORS if sep in first), None)
+        other = _other_separator([str(v) for v in table.iloc[:20, 0]] if table.size else [])
         hint = (
             f"; its columns are separated by {other}: save it with commas (CSV)"
             if other is not None
