@@ -424,14 +424,24 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         ``UnsetMetadataPassedError``, one it was told not to take is left out. The
         folds score the probe itself, whose ``score`` would take whatever it is
         given: the metadata is routed as the pipeline would route it, before any
-        fit. Other scorers carry their own requests; a probe of several steps is a
-        pipeline and routes them itself.
+        fit. Other scorers carry their own requests. A probe of several steps is a
+        pipeline and routes the metadata itself when it scores, but only then: its
+        requests are checked here too, by the whole pipeline's routing.
         """
-        if self.scoring is not None or isinstance(probe, Pipeline) or not score_params:
+        if self.scoring is not None or not score_params:
             return dict(score_params)
-        step = self.estimator.steps[-1][0]
         routing = self.estimator.get_metadata_routing()
-        return dict(routing.route_params(caller="score", params=score_params)[step].score)
+        routed = routing.route_params(caller="score", params=score_params)
+        if isinstance(probe, Pipeline):
+            # (what any of its steps takes; it routes that among them as it scores)
+            taken = {
+                key
+                for step, _ in self.estimator.steps[1:]
+                for method in routed[step].values()
+                for key in method
+            }
+            return {key: value for key, value in score_params.items() if key in taken}
+        return dict(routed[self.estimator.steps[-1][0]].score)
 
     def get_metadata_routing(self) -> MetadataRouter:
         """How :meth:`fit` and :meth:`score` route metadata (with metadata routing on).

@@ -554,13 +554,28 @@ def test_default_scoring_takes_metadata_by_the_probe_score_request(problem, monk
     options = dict(cv=StratifiedKFold(3, shuffle=True, random_state=0))
     with sklearn.config_context(enable_metadata_routing=True):
         unset = make_pipeline(clone(splicer), probe().set_fit_request(sample_weight=True))
-        with monkeypatch.context() as patched:
-            patched.setattr(SpliceTransformer, "fit", lambda *a, **k: pytest.fail("fitted"))
-            with pytest.raises(UnsetMetadataPassedError, match=r"LogisticRegression\.score"):
-                SplicePathSearchCV(unset, PENALTIES, **options).fit(X, y, sample_weight=w)
-        for requested in (False, True):
+        # (also behind another step: the probe is then a pipeline that routes by itself,
+        # only when it scores, after every fit)
+        scaled = make_pipeline(
+            clone(splicer),
+            StandardScaler(with_mean=False).set_fit_request(sample_weight=False),
+            probe().set_fit_request(sample_weight=True),
+        )
+        for pipe in (unset, scaled):
+            with monkeypatch.context() as patched:
+                patched.setattr(SpliceTransformer, "fit", lambda *a, **k: pytest.fail("fitted"))
+                with pytest.raises(UnsetMetadataPassedError, match=r"LogisticRegression\.score"):
+                    SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y, sample_weight=w)
+        # (a probe of several steps none of which takes sample_weight in score fails in
+        # scikit-learn's own Pipeline.score, as in GridSearchCV: not compared)
+        for requested, steps in ((False, 1), (True, 1), (True, 2)):
             final = probe().set_fit_request(sample_weight=True)
-            pipe = make_pipeline(clone(splicer), final.set_score_request(sample_weight=requested))
+            between = [StandardScaler(with_mean=False).set_fit_request(sample_weight=False)]
+            pipe = make_pipeline(
+                clone(splicer),
+                *between[: steps - 1],
+                final.set_score_request(sample_weight=requested),
+            )
             search = SplicePathSearchCV(pipe, PENALTIES, **options).fit(X, y, sample_weight=w)
             scorer = make_scorer(accuracy_score).set_score_request(sample_weight=requested)
             explicit = SplicePathSearchCV(pipe, PENALTIES, scoring=scorer, **options)
