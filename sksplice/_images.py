@@ -79,6 +79,12 @@ def to_item_list(X: Any, *, what: str) -> list[Any]:
         If ``X`` is a multi-column table or an array of a shape that cannot
         hold a sequence of items, or if it is empty.
     """
+    if what == "images" and isinstance(X, (str, os.PathLike)) and os.path.isdir(X):
+        raise TypeError(
+            f"expected a sequence of {what}, got the folder {os.fspath(X)!r}: pass the "
+            "image files it holds, e.g. sorted(str(p) for p in pathlib.Path(folder).iterdir() "
+            "if p.suffix.lower() in ('.jpg', '.jpeg', '.png'))"
+        )
     if isinstance(X, (str, bytes, os.PathLike, Image.Image)):
         raise TypeError(
             f"expected a sequence of {what}, got a single {type(X).__name__}; "
@@ -276,7 +282,9 @@ def load_rgb(item: Any) -> Image.Image:
 
 def _load_file(path: str) -> Image.Image:
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{path!r} is a directory, not an image file")
+        raise IsADirectoryError(
+            f"{path!r} is a directory, not an image file: pass the image files it holds"
+        )
     if not os.path.exists(path):
         raise FileNotFoundError(f"image file not found: {path!r}")
     try:

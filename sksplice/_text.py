@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._images import describe_item, to_item_list
+from ._images import describe_item, item_kind, to_item_list
 from ._names import a_type
 
 __all__ = ["to_text_list"]
@@ -30,7 +30,14 @@ def to_text_list(texts: Any) -> list[str]:
     items = to_item_list(texts, what="texts")
     for index, item in enumerate(items):
         if not isinstance(item, str):
+            # (an image, its array or its path: given to a text embedder by mistake)
+            image = item_kind(item) is not None
+            hint = (
+                "; images are embedded by CLIPEmbedder(modality='image') (or its embed_images)"
+                if image
+                else ""
+            )
             raise TypeError(
-                f"text input {index} is {a_type(item)} ({describe_item(item)}), not a string"
+                f"text input {index} is {a_type(item)} ({describe_item(item)}), not a string{hint}"
             )
     return [str(item) for item in items]

@@ -73,6 +73,7 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
     order, the frame's columns label the data; see :func:`reconcile_names`).
     """
     given = concepts is not None and not hasattr(concepts, "get_feature_names_out")
+    width = getattr(concepts, "n_features_in_", None)  # (of a fitted SpliceTransformer)
     if concepts is not None and hasattr(concepts, "get_feature_names_out"):
         concepts = concepts.get_feature_names_out()
     if concepts is None:
@@ -93,9 +94,16 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
         )
     names = np.asarray(list(concepts), dtype=object)
     if names.ndim != 1 or names.shape[0] != n_concepts:
+        embeddings = (
+            f": {n_concepts} is the width of the embeddings the transformer decomposes, so "
+            "these look like embeddings; pass their concept weights, W = "
+            "splice.transform(X)"
+            if n_concepts == width
+            else ""
+        )
         raise ValueError(
             f"`concepts` has {names.shape[0]} names but the weights have {n_concepts} "
-            "columns; there must be one name per column"
+            f"columns; there must be one name per column{embeddings}"
         )
     if given:
         # (a name that is not a string, or blank, labels no concept: None became NaN in

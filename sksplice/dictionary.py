@@ -257,8 +257,9 @@ def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> None:
         DuplicateConceptWarning(
             f"{n_extra} concept(s) of the vocabulary have the same embedding as another "
             f"concept, so their weights are split between them arbitrarily: {shown}{more}. "
-            "(Text towers that lower-case their input embed case variants alike, and a "
-            "concept longer than the model's context is cut at its end.) Keep one concept "
+            "(Text towers that lower-case their input, or strip its accents, embed such "
+            "variants alike ('Dog' = 'dog', 'à' = 'a'), and a concept longer than the "
+            "model's context is cut at its end.) Keep one concept "
             "of each group in the vocabulary; the warning's `groups` attribute lists them.",
             groups,
         )

@@ -93,6 +93,23 @@ def test_profiles_bad_input(kwargs, error, match):
         concept_profiles(W, **kwargs)
 
 
+def test_embeddings_given_for_weights_are_named_as_such():
+    # the embeddings X instead of splice.transform(X): their width is the transformer's
+    class Fitted:
+        n_features_in_ = 2
+
+        def get_feature_names_out(self):
+            return np.array(["red", "blue", "green"], dtype=object)
+
+    X = np.array([[0.5, -0.5], [0.1, 0.9]])
+    for call in (
+        lambda: concept_profiles(X, [0, 1], Fitted()),
+        lambda: rank_concepts(X, [0, 1], positive=1, concepts=Fitted()),
+    ):
+        with pytest.raises(ValueError, match=r"look like embeddings.*splice\.transform\(X\)"):
+            call()
+
+
 def test_profiles_reject_non_finite_and_wrong_ndim():
     with pytest.raises(ValueError, match="NaN or infinite"):
         concept_profiles(np.array([[np.nan, 1.0]]), concepts=["a", "b"])

@@ -365,6 +365,32 @@ def test_mixed_and_unsupported_types_name_the_index(make_embedder, tmp_path):
         embedder.embed_text(["a", None])
 
 
+def test_images_given_to_a_text_embedder_name_the_image_modality(make_embedder, tmp_path):
+    embedder = make_embedder(modality="text")
+    image = Image.new("RGB", (4, 4))
+    image.save(tmp_path / "a.png")
+    array = np.zeros((4, 4, 3), dtype=np.uint8)
+    for images in ([image], [array], np.stack([array, array]), [tmp_path / "a.png"]):
+        with pytest.raises(TypeError, match=r"not a string; .*CLIPEmbedder\(modality='image'\)"):
+            embedder.transform(images)
+    with pytest.raises(TypeError, match=r"is an int \(3\), not a string$"):
+        embedder.embed_text(["a cat", 3])
+
+
+def test_a_folder_of_images_is_refused_with_how_to_list_its_files(make_embedder, tmp_path):
+    # "wrap it in a list" would only lead to the next error: a folder is not an image
+    embedder = make_embedder()
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    for folder in (str(tmp_path), tmp_path):
+        with pytest.raises(TypeError, match=r"got the folder .*pass the image files it holds"):
+            embedder.transform(folder)
+    with pytest.raises(IsADirectoryError, match="pass the image files it holds"):
+        embedder.transform([tmp_path])
+    # (a text that names a folder is still a text)
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        embedder.embed_text(str(tmp_path))
+
+
 def test_text_given_to_image_embedder(make_embedder):
     with pytest.raises(ValueError, match="modality='text'"):
         make_embedder().transform(["a photo of a dog", "a cat"])
