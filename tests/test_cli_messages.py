@@ -844,3 +844,22 @@ def test_a_vocabulary_that_cannot_be_fetched_is_said_with_the_image_mean_to_fetc
         f".pt, to put in the folder {str(means)!r} as 'open_clip_ViT-B-32_image.pt', SHA-256 "
     ) in line
     assert line.endswith("to a folder that holds it.")
+
+
+def test_a_published_file_of_another_digest_is_said_to_be_there(
+    run_env, tmp_path, monkeypatch, capsys
+):
+    from sksplice import _models
+
+    monkeypatch.setattr(_models, "_hf_cached", lambda *args, **kwargs: None)
+    means = tmp_path / "data_home" / "means"
+    means.mkdir(parents=True)
+    (means / "open_clip_ViT-B-32_image.pt").write_bytes(b"an older copy")
+    vocab = str(tmp_path / "vocab.txt")
+    code, out, err = _main(
+        ["decompose", str(run_env), "--model", "ViT-B-32", "--vocabulary", vocab], capsys
+    )
+    assert code == 1 and out == ""
+    (line,) = err.strip().splitlines()
+    assert f"to put in the folder {str(means)!r} as 'open_clip_ViT-B-32_image.pt', SHA-256 " in line
+    assert "; the file there has another digest), which the data folder lacks" in line

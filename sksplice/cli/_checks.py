@@ -493,13 +493,15 @@ def _published_files_missing(args: argparse.Namespace, *, vocabulary: bool = Tru
     for what, remote in remotes:
         try:
             path = resolve_in_data_home(remote.path, args.data_home, create=False)
-            if path.is_file() and file_sha256(path) == remote.sha256.lower():
+            other = path.is_file() and file_sha256(path) != remote.sha256.lower()
+            if path.is_file() and not other:
                 continue
         except (OSError, ValueError):
             continue  # (said when it is read)
         lines.append(
             f"{what} ({remote.url}, to put in the folder {str(path.parent)!r} as "
-            f"{path.name!r}, SHA-256 {remote.sha256.lower()})"
+            f"{path.name!r}, SHA-256 {remote.sha256.lower()}"
+            f"{'; the file there has another digest' if other else ''})"
         )
     if not lines:
         return ""
@@ -558,7 +560,7 @@ def _check_options(
         # one error lists everything to fetch by hand)
         also = _published_files_missing(args)
         if also:
-            raise WeightsUnavailableError(f"{exc} {also}") from exc
+            raise type(exc)(f"{exc} {also}") from exc
         raise
     if vocabulary is None:
         from .._download import DataFetchError
@@ -567,8 +569,8 @@ def _check_options(
             vocabulary = _check_vocabulary(args)
         except DataFetchError as exc:
             also = _published_files_missing(args, vocabulary=False)  # (the image mean)
-            if also:
-                raise DataFetchError(f"{exc} {also}") from exc
+            if also:  # (of the same class: a DigestMismatchError stays one)
+                raise type(exc)(f"{exc} {also}") from exc
             raise
         if vocabulary_check is not None:
             vocabulary_check(vocabulary[0])
