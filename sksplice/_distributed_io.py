@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._dask import DEFAULT_CHUNK_SIZE, _require_dask
+from ._names import check_concept_names
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
@@ -39,14 +40,8 @@ def _concept_names(concepts: Any) -> list[str]:
             f"got {type(concepts).__name__}"
         )
     names = [str(c) for c in concepts]
-    first: dict[str, int] = {}
-    for i, name in enumerate(names):
-        if name in first:
-            raise ValueError(
-                f"concepts entry {i} ({name!r}) duplicates entry {first[name]}: the columns of "
-                "the weights would not be told apart once written; give one name per column"
-            )
-        first[name] = i
+    # (two columns of one name could not be told apart once written)
+    check_concept_names(names, "concepts")
     return names
 
 
