@@ -647,7 +647,24 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
     def _fit(self, X: Any) -> SpliceTransformer:
         X = self._validate_X(X, reset=True)
-        concepts, n_full = self._resolve_concepts()
+        from ._download import DataFetchError
+
+        try:
+            concepts, n_full = self._resolve_concepts()
+        except DataFetchError as exc:
+            # (offline, the published image mean the fit reads next is said now too)
+            from .vocabulary import _published_files_missing
+
+            also = _published_files_missing(
+                None,
+                getattr(self.embedder, "model", None),
+                getattr(self.embedder, "pretrained", None),
+                self.data_home,
+                image_mean=self.modality == "image" and isinstance(self.image_mean, str),
+            )
+            if also:  # (of the same class: a DigestMismatchError stays one)
+                raise type(exc)(f"{exc} {also}") from exc
+            raise
         if not self.concepts_centered:
             check_two_concepts(concepts, n_full)
         # Everything that does not need the concepts' embeddings is checked before

@@ -764,6 +764,60 @@ def load_image_mean(
     return _read_mean(path)
 
 
+def _published_files_missing(
+    vocabulary: Any,
+    model: Any,
+    pretrained: Any,
+    data_home: Any,
+    *,
+    image_mean: bool,
+    home_option: str = "data_home",
+) -> str:
+    """The authors' published files a run needs that the data home lacks, said with
+    where to put each (address, folder, name, SHA-256); empty when none is missing.
+
+    Said beside a file or weights that cannot be fetched: a machine without network
+    access needs the others by hand as well, and would otherwise learn of them one
+    run at a time. ``vocabulary`` is listed when it names a published vocabulary
+    (pass None to leave it out); the image mean of ``model``/``pretrained`` when
+    ``image_mean`` and one is published. ``home_option`` is how the caller names the
+    data home (``"--data-home"`` on the command line).
+    """
+    from ._data import DATA_HOME_ENV, file_sha256, resolve_in_data_home
+
+    remotes = []
+    if isinstance(vocabulary, str) and vocabulary in VOCABULARIES:
+        remotes.append((f"the {vocabulary!r} vocabulary", VOCABULARIES[vocabulary]))
+    if image_mean and isinstance(model, str) and isinstance(pretrained, str):
+        key = image_mean_key(model, pretrained)
+        if key in IMAGE_MEANS:
+            remotes.append((f"the image mean of {key[0]} {key[1]}", IMAGE_MEANS[key]))
+    lines = []
+    for what, remote in remotes:
+        try:
+            path = resolve_in_data_home(remote.path, data_home, create=False)
+            other = path.is_file() and file_sha256(path) != remote.sha256.lower()
+            if path.is_file() and not other:
+                continue
+        except (OSError, ValueError):
+            continue  # (said when it is read)
+        lines.append(
+            f"{what} ({remote.url}, to put in the folder {str(path.parent)!r} as "
+            f"{path.name!r}, SHA-256 {remote.sha256.lower()}"
+            f"{'; the file there has another digest' if other else ''})"
+        )
+    if not lines:
+        return ""
+    many = len(lines) > 1
+    it, is_ = ("they", "are") if many else ("it", "is")
+    them = "them" if many else "it"
+    return (
+        f"The run also needs {' and '.join(lines)}, which the data folder lacks as well: "
+        f"{it} {is_} downloaded on first use; without network access fetch {them} by hand "
+        f"too, or point {home_option} (or ${DATA_HOME_ENV}) to a folder that holds {them}."
+    )
+
+
 def _read_mean(path: Path) -> np.ndarray:
     import torch
 

@@ -795,3 +795,35 @@ def test_a_relative_file_that_is_missing_is_said_with_the_working_folder(tmp_pat
     with pytest.raises(FileNotFoundError) as info:  # (an absolute path says it all)
         load_vocabulary(tmp_path / "vocab.txt")
     assert "working folder" not in str(info.value)
+
+
+def test_fit_that_cannot_fetch_the_vocabulary_names_the_image_mean_to_fetch(tmp_path, monkeypatch):
+    # Offline, fit said the vocabulary was missing; the next fit, the image mean.
+    import requests
+
+    from sksplice._download import DataFetchError
+    from sksplice.embedders import CLIPEmbedder
+
+    block_network(monkeypatch, requests.ConnectionError("no network"))
+    splice = SpliceTransformer(
+        embedder=CLIPEmbedder("ViT-B-32", pretrained="laion2b_s34b_b79k", modality="text"),
+        vocabulary="laion",
+        image_mean="pretrained",
+        data_home=tmp_path,
+    )
+    X = np.random.default_rng(0).standard_normal((4, 512))
+    with pytest.raises(DataFetchError) as info:
+        splice.fit(X)
+    message = str(info.value)
+    assert message.startswith("Could not download 'vocab/laion.txt'")
+    assert (
+        f"The run also needs the image mean of ViT-B-32 laion2b_s34b_b79k (https://raw."
+        f"githubusercontent.com/AI4LIFE-GROUP/SpLiCE/main/data/means/open_clip_ViT-B-32_image"
+        f".pt, to put in the folder {str(tmp_path / 'means')!r} as "
+        "'open_clip_ViT-B-32_image.pt', SHA-256 "
+    ) in message
+    assert message.endswith("point data_home (or $SKSPLICE_DATA) to a folder that holds it.")
+    # with a learned centre there is nothing more to fetch
+    with pytest.raises(DataFetchError) as info:
+        splice.set_params(image_mean=None).fit(X)
+    assert "also needs" not in str(info.value)

@@ -472,46 +472,18 @@ def _named_vocabulary_at_hand(args: argparse.Namespace) -> bool:
 
 
 def _published_files_missing(args: argparse.Namespace, *, vocabulary: bool = True) -> str:
-    """The published files of the authors (the vocabulary, the image mean) that the run
-    needs and the data home lacks, with where to put each; empty when none is missing.
+    """The published files (the vocabulary, the image mean) that the run needs and the
+    data home lacks, with where to put each; empty when none is missing. Said beside
+    weights (or, with ``vocabulary=False``, a vocabulary) that cannot be fetched."""
+    from ..vocabulary import _published_files_missing as missing
 
-    Said beside weights (or, with ``vocabulary=False``, a vocabulary) that cannot be
-    fetched: a machine without network access needs those files by hand as well, and
-    would otherwise learn of them one run at a time.
-    """
-    from .._data import DATA_HOME_ENV, file_sha256, resolve_in_data_home
-    from ..vocabulary import IMAGE_MEANS, VOCABULARIES, image_mean_key
-
-    remotes = []
-    if vocabulary and args.vocabulary in VOCABULARIES:
-        remotes.append((f"the {args.vocabulary!r} vocabulary", VOCABULARIES[args.vocabulary]))
-    if args.image_mean in ("auto", "pretrained") and args.pretrained is not None:
-        key = image_mean_key(args.model, args.pretrained)
-        if key in IMAGE_MEANS:
-            remotes.append((f"the image mean of {key[0]} {key[1]}", IMAGE_MEANS[key]))
-    lines = []
-    for what, remote in remotes:
-        try:
-            path = resolve_in_data_home(remote.path, args.data_home, create=False)
-            other = path.is_file() and file_sha256(path) != remote.sha256.lower()
-            if path.is_file() and not other:
-                continue
-        except (OSError, ValueError):
-            continue  # (said when it is read)
-        lines.append(
-            f"{what} ({remote.url}, to put in the folder {str(path.parent)!r} as "
-            f"{path.name!r}, SHA-256 {remote.sha256.lower()}"
-            f"{'; the file there has another digest' if other else ''})"
-        )
-    if not lines:
-        return ""
-    many = len(lines) > 1
-    it, is_ = ("they", "are") if many else ("it", "is")
-    them = "them" if many else "it"
-    return (
-        f"The run also needs {' and '.join(lines)}, which the data folder lacks as well: "
-        f"{it} {is_} downloaded on first use; without network access fetch {them} by hand "
-        f"too, or point --data-home (or ${DATA_HOME_ENV}) to a folder that holds {them}."
+    return missing(
+        args.vocabulary if vocabulary else None,
+        args.model,
+        args.pretrained,
+        args.data_home,
+        image_mean=args.image_mean in ("auto", "pretrained"),
+        home_option="--data-home",
     )
 
 
