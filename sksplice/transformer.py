@@ -85,6 +85,14 @@ class TransformStats(NamedTuple):
     converged: bool
     tol: float
 
+    def __repr__(self) -> str:
+        # (the gaps summarised: one number per row made a page of output in a notebook)
+        n = int(np.shape(self.gaps)[0]) if np.ndim(self.gaps) else 1
+        return (
+            f"TransformStats(n_iter={self.n_iter!r}, gaps=<{n} row gap{'s' if n != 1 else ''}"
+            f">, max_gap={self.max_gap!r}, converged={self.converged!r}, tol={self.tol!r})"
+        )
+
 
 def _weights_dtype(X: np.ndarray) -> type:
     """The dtype of the weights of embeddings ``X``: float64 for float64, else float32."""

@@ -1456,3 +1456,14 @@ def test_a_tiny_penalty_with_chunked_rows_warns_once_with_the_floor_of_all_rows(
         splice_path(est, X[:20], [1e-11, 1e-12])
     assert not any("l1_penalty=0" in str(w.message) for w in record)
     assert any("smallest penalty" in str(w.message) for w in record)
+
+
+def test_transform_stats_repr_summarises_the_gaps(problem):
+    # One gap per row made the repr a page of numbers in a notebook.
+    concepts, raw, X = problem
+    _, stats = make(concepts, raw).fit(X).transform_with_stats(X)
+    assert repr(stats) == (
+        f"TransformStats(n_iter={stats.n_iter!r}, gaps=<40 row gaps>, "
+        f"max_gap={stats.max_gap!r}, converged={stats.converged!r}, tol={stats.tol!r})"
+    )
+    assert stats.gaps.shape == (40,) and stats.max_gap == stats.gaps.max()
