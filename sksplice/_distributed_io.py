@@ -137,7 +137,16 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
             )
         if not overwrite:
             raise FileExistsError(f"{shown} already exists; pass overwrite=True to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        # (a folder above the target is a file: mkdir said only "File exists")
+        blocking = next(
+            (p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()),
+            None,
+        )
+        where = f": {str(blocking)!r} is a file, not a folder" if blocking else f" ({exc})"
+        raise FileExistsError(f"cannot make the folder of {shown}{where}") from exc
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
     return path, tmp
 

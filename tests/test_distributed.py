@@ -388,6 +388,9 @@ def test_without_overwrite_what_overwrite_would_refuse_is_said_first(reference, 
     ours = write(reference[:20], tmp_path / "ours", names)
     with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
         write(reference[:20], ours, names)
+    # under a file: said so (was a bare "[Errno 17] File exists")
+    with pytest.raises(FileExistsError, match=rf"{re.escape(repr(str(plain)))} is a file, not a"):
+        write(reference[:20], plain / "sub" / "w", names)
     assert plain.read_bytes() == b"keep me" and (folder / "thesis.tex").is_file()
 
 
