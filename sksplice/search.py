@@ -434,10 +434,12 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         routed = routing.route_params(caller="score", params=score_params)
         if isinstance(probe, Pipeline):
             # (what any of its steps takes; it routes that among them as it scores)
+            first = self.estimator.steps[0][0]
             taken = {
                 key
-                for step, _ in self.estimator.steps[1:]
-                for method in routed[step].values()
+                for step, methods in routed.items()  # ('passthrough' steps are not there)
+                if step != first
+                for method in methods.values()
                 for key in method
             }
             return {key: value for key, value in score_params.items() if key in taken}
