@@ -34,9 +34,8 @@ set -u
 results=${1:-benchmarks/results/gpu}
 archive=${2:-${GPU_RUN_ARCHIVE:-${OUT:+$OUT/gpu_run.tar.gz}}}
 mkdir -p "$results"
-exec {console}>&1
 exec > >(tee "$results/gpu_run.log") 2>&1
-tee_pid=$!
+tee_pid=${!:-}
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg
 python=${PYTHON:-python3}
 deadline=$((SECONDS + ${GPU_RUN_BUDGET:-285}))
@@ -168,7 +167,8 @@ print("scaling:", s.get("scaling"))
 print("agreement:", {k: v if not isinstance(v, dict) else v.get("ok") for k, v in s.get("agreement", {}).items()})
 PY
 $python benchmarks/summarize.py "$results"/text_first_run.json "$results"/pipeline.json 2>/dev/null
-# (the log's last lines are written once tee has read them all: it is waited for)
-exec >&"$console" 2>&1
-wait "$tee_pid" 2>/dev/null || sleep 1
+# (the log's last lines are written once tee has read them all: its input is closed
+# and it is waited for, where bash can wait for it, else given a second)
+exec >/dev/null 2>&1
+if [[ -n $tee_pid ]]; then wait "$tee_pid" 2>/dev/null || sleep 1; else sleep 1; fi
 pack

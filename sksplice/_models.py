@@ -69,8 +69,8 @@ class _Config:
         weights: Any = self.pretrained
         if self.pretrained_kind == "file":
             assert self.pretrained is not None  # (a "file" config has the checkpoint's path)
-            stat = os.stat(self.pretrained)  # reload when the file changes
-            weights = (self.pretrained, stat.st_size, stat.st_mtime_ns)
+            stat = os.stat(self.pretrained)  # reload when the file is written or replaced
+            weights = (self.pretrained, *_file_version(stat))
         return (self.model, weights, self.device, self.precision)
 
 
@@ -452,15 +452,22 @@ def _weights_location(model: str, tag: str, cache_dir: str | None) -> str:
     return f"from {url!r}, cached in {where!r}"
 
 
+def _file_version(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file is written or replaced: its size, its modification and
+    change times (a write moves the change time, which no tool sets back; a copy that
+    keeps the modification time, ``cp -p``, still moves it) and its inode (a file
+    renamed into place)."""
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
 def _file_sha256(path: str) -> str:
     """:func:`sksplice._data.file_sha256` of a checkpoint, remembered until the file changes."""
-    stat = os.stat(path)
-    return _file_version_sha256(path, stat.st_size, stat.st_mtime_ns)
+    return _file_version_sha256(path, *_file_version(os.stat(path)))
 
 
 @functools.lru_cache(maxsize=256)
-def _file_version_sha256(path: str, size: int, mtime_ns: int) -> str:
-    """The digest of ``path`` as it is at this size and modification time."""
+def _file_version_sha256(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
+    """The digest of ``path`` as it is at this size, these times and this inode."""
     return file_sha256(path)
 
 

@@ -8,8 +8,9 @@ records the sksplice version under ``_sksplice_version`` and warns with
 :class:`InconsistentVersionWarning` when a pickle was saved by another release, or
 by one that did not record its version.
 
-The state also holds content digests of the files that an estimator's
-parameters name (:data:`FILES_KEY`, dropped on load): ``joblib.Memory`` (the
+The state also holds what identifies the files that an estimator's
+parameters name (:data:`FILES_KEY`, dropped on load: their content digests, or for
+model checkpoints their size, times and inode): ``joblib.Memory`` (the
 cache of ``Pipeline(memory=...)``) hashes the pickled state of the unfitted
 estimator, and a file edited since would otherwise hash the same and give back
 the estimator fitted on its old content.
@@ -29,7 +30,7 @@ __all__ = ["FILES_KEY", "STATE_KEY", "InconsistentVersionWarning", "VersionStamp
 #: The key of the sksplice version in an estimator's pickled state.
 STATE_KEY = "_sksplice_version"
 
-#: The key of the content digests of the files named by an estimator's parameters.
+#: The key of what identifies the files named by an estimator's parameters.
 FILES_KEY = "_sksplice_input_files"
 
 #: Files of at least this size are identified by their metadata, not their content.
@@ -158,18 +159,18 @@ def file_fingerprint(path: str | os.PathLike[str]) -> str:
     Files under ``_LARGE_BYTES`` (vocabularies, centres) are identified by their
     SHA-256, read each time. Larger ones (model checkpoints, which an estimator
     is pickled or hashed with in every process that ships or caches it: a few
-    seconds per gigabyte) by their size, modification and change times, inode
-    and device: writing the file changes the times, replacing it (a copy renamed
-    into place, ``cp -p``, ``rsync -a``) changes the inode or the change time,
-    which no tool sets back. A file touched without a change (``chmod``) only
-    reads as another one, so a cache computes again.
+    seconds per gigabyte) by their size, modification and change times and
+    inode: writing the file changes the times, replacing it (a copy renamed into
+    place, ``cp -p``, ``rsync -a``) changes the inode or the change time, which no
+    tool sets back. A file touched without a change (``chmod``), or the same file
+    on another machine, reads as another one, so a cache computes again there.
     """
     info = os.stat(path)
     if info.st_size < _LARGE_BYTES:
         from ._data import file_sha256
 
         return file_sha256(path)
-    return (
-        f"size {info.st_size}, mtime {info.st_mtime_ns}, ctime {info.st_ctime_ns}, "
-        f"inode {info.st_ino}, device {info.st_dev}"
-    )
+    from ._models import _file_version
+
+    size, mtime, ctime, inode = _file_version(info)
+    return f"size {size}, mtime {mtime}, ctime {ctime}, inode {inode}"
