@@ -9,12 +9,30 @@ be a string; a single string is refused rather than read as its characters.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ._images import describe_item, item_kind, to_item_list
 from ._names import a_type
 
 __all__ = ["to_text_list"]
+
+
+def _looks_like_an_image(item: Any) -> bool:
+    """Whether ``item`` is an image as the image embedders take it: a PIL image, a uint8
+    array of 2 or 3 dimensions, or a path with an image file's extension."""
+    import numpy as np
+
+    from ._image_files import IMAGE_EXTENSIONS
+
+    kind = item_kind(item)
+    if kind == "pil":
+        return True
+    if kind == "array":
+        return item.dtype == np.uint8 and item.ndim in (2, 3)
+    if kind == "path":
+        return os.path.splitext(os.fspath(item))[1].lower() in IMAGE_EXTENSIONS
+    return False
 
 
 def to_text_list(texts: Any) -> list[str]:
@@ -31,7 +49,7 @@ def to_text_list(texts: Any) -> list[str]:
     for index, item in enumerate(items):
         if not isinstance(item, str):
             # (an image, its array or its path: given to a text embedder by mistake)
-            image = item_kind(item) is not None
+            image = _looks_like_an_image(item)
             hint = (
                 "; images are embedded by CLIPEmbedder(modality='image') (or its embed_images)"
                 if image

@@ -173,7 +173,14 @@ def test_a_labels_file_that_is_not_utf8_names_its_line(run_env, tmp_path, capsys
 
 @pytest.mark.parametrize(
     ("sep", "said"),
-    [(";", "semicolons"), ("\t", "tabs"), (",", None), ("\t;", "tabs"), (",|", None)],
+    [
+        (";", "semicolons"),
+        ("\t", "tabs"),
+        (",", None),
+        ("\t;", "tabs"),
+        (",|", None),
+        (";;", "semicolons"),
+    ],
 )
 def test_a_labels_file_of_another_list_separator_says_so(
     run_env, tmp_path, capsys, no_embedding, sep, said
@@ -185,6 +192,9 @@ def test_a_labels_file_of_another_list_separator_says_so(
         lines = ["path", *rows]
     elif sep == ",|":  # (one column, a '|' in one name of its own)
         lines = ["path", *rows[:-1], rows[-1] + "|x"]
+    elif sep == ";;":  # (semicolons between the columns, one more in a name)
+        lines = ["path;label", *(f"{r};{r.split('/')[0]}" for r in rows)]
+        lines[-1] = lines[-1].replace("/", ";x/", 1)
     elif sep == "\t;":  # (tabs between the columns, a ';' in one label)
         lines = ["path\tlabel", *(f"{r}\t{r.split('/')[0]}" for r in rows)]
         lines[-1] += ";x"

@@ -375,6 +375,11 @@ def test_images_given_to_a_text_embedder_name_the_image_modality(make_embedder, 
             embedder.transform(images)
     with pytest.raises(TypeError, match=r"is an int \(3\), not a string$"):
         embedder.embed_text(["a cat", 3])
+    # (embeddings, or a path that names no image, are not said to be images)
+    for other in ([np.zeros(8, dtype=np.float32)], [tmp_path / "captions.txt"]):
+        with pytest.raises(TypeError) as info:
+            embedder.transform(other)
+        assert "modality='image'" not in str(info.value)
 
 
 def test_a_folder_of_images_is_refused_with_how_to_list_its_files(make_embedder, tmp_path):

@@ -346,19 +346,22 @@ def _note_undecodable(paths: Sequence[Path]) -> None:
 
 _PATH_HEADERS = {"path", "file", "filename", "image"}
 #: Separators of the lists that spreadsheets write where a CSV has commas.
-_OTHER_SEPARATORS = ((";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars"))
+_OTHER_SEPARATORS = (("\t", "tabs"), (";", "semicolons"), ("|", "vertical bars"))
 _LABEL_HEADERS = {"label", "class", "category"}
 
 
 def _other_separator(lines: list[str]) -> str | None:
-    """The name of the separator other than a comma that splits every one of ``lines``
-    into the same number of fields (as a spreadsheet's list separator does); None when
-    none does (a name may hold a ';' or a '|' of its own)."""
-    for sep, name in _OTHER_SEPARATORS:
-        counts = {line.count(sep) for line in lines}
-        if lines and len(counts) == 1 and counts != {0}:
-            return name
-    return None
+    """The name of the separator other than a comma found in every one of ``lines``
+    (as a spreadsheet's list separator is), one that splits them all into the same
+    number of fields first; None when none is in every line (a name may hold a ';' or
+    a '|' of its own)."""
+    if not lines:
+        return None
+    # (one in every line, the same number of times first: a name may hold one too)
+    present = [(sep, name) for sep, name in _OTHER_SEPARATORS if all(sep in x for x in lines)]
+    even = [name for sep, name in present if len({x.count(sep) for x in lines}) == 1]
+    names = even or [name for _, name in present]
+    return names[0] if names else None
 
 
 def _not_utf8(labels_csv: Path, exc: UnicodeDecodeError) -> str:
