@@ -179,6 +179,46 @@ def laion_minilm(splice_data_dir, minilm, tmp_path_factory):
     return concepts, embeddings
 
 
+@pytest.fixture
+def run_env(tmp_path, tiny_clip_model, monkeypatch) -> Path:
+    """The tiny model, a vocabulary file (``tests._helpers_cli.VOCAB``) and two class
+    folders of three images each; returns the folder of the classes."""
+    from PIL import Image
+
+    from ._helpers_cli import VOCAB
+
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    images = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for cls in ("cats", "dogs"):
+        (images / cls).mkdir(parents=True)
+        for i in range(3):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(images / cls / f"{i}.png")
+    return images
+
+
+class _Embedded(BaseException):
+    """Raised by the guarded embedding calls: not caught by the command's error handling."""
+
+
+@pytest.fixture
+def no_embedding(monkeypatch):
+    """Any image or concept embedding fails the test (the command line checks its options first)."""
+    from sksplice.embedders import CLIPEmbedder
+
+    def guard(*args, **kwargs):
+        raise _Embedded("something was embedded before the options were checked")
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_images", guard)
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", guard)
+    monkeypatch.setattr(CLIPEmbedder, "_embed_images", guard)
+
+
 @pytest.fixture(autouse=True)
 def _close_pyplot_figures():
     """Close the figures a test left with pyplot: once a test imports pyplot, the plot

@@ -21,7 +21,7 @@ from sksplice._atomic import temporary_files_of
 from sksplice._data import file_sha256
 from sksplice.cli import _decompose, _embedders, _inputs, _output
 
-from .conftest import TESTS_DATA
+from .conftest import TESTS_DATA, _Embedded
 
 VOCAB = ["cat", "dog", "red", "blue", "car", "tree", "sky", "house", "water", "grass", "snow"]
 
@@ -386,23 +386,6 @@ def test_quiet_keeps_warnings_and_errors_only(image_tree, vocab_file, inproc, ca
 
 
 # ------------------------------------------------------- every option before embedding
-
-
-class _Embedded(BaseException):
-    """Raised by the guarded embedding calls: not caught by the command's error handling."""
-
-
-@pytest.fixture
-def no_embedding(monkeypatch):
-    """Any image or concept embedding fails the test."""
-    from sksplice.embedders import CLIPEmbedder
-
-    def guard(*args, **kwargs):
-        raise _Embedded("something was embedded before the options were checked")
-
-    monkeypatch.setattr(CLIPEmbedder, "embed_images", guard)
-    monkeypatch.setattr(CLIPEmbedder, "embed_text", guard)
-    monkeypatch.setattr(CLIPEmbedder, "_embed_images", guard)
 
 
 def _bad_mean(tmp_path: Path, name: str) -> str:

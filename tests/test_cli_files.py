@@ -7,74 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from sksplice import cli
 
-from .conftest import TESTS_DATA
-
-VOCAB = ["cat", "dog", "red", "blue", "car", "tree", "sky", "house", "water", "grass", "snow"]
-
-
-@pytest.fixture
-def run_env(tmp_path, tiny_clip_model, monkeypatch) -> Path:
-    """The tiny model, a vocabulary file and two class folders of three images each;
-    returns the folder of the classes."""
-    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
-    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
-    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
-    images = tmp_path / "images"
-    rng = np.random.default_rng(0)
-    for cls in ("cats", "dogs"):
-        (images / cls).mkdir(parents=True)
-        for i in range(3):
-            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(images / cls / f"{i}.png")
-    return images
-
-
-def _args(tmp_path: Path, *extra: str) -> list[str]:
-    return [
-        "--model",
-        "sksplice-test-tiny",
-        "--pretrained",
-        "none",
-        "--vocabulary",
-        str(tmp_path / "vocab.txt"),
-        "--device",
-        "cpu",
-        *extra,
-    ]
-
-
-def _main(args: list[str], capsys) -> tuple[int, str, str]:
-    code = cli.main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-class _Embedded(BaseException):
-    """Raised by the guarded embedding calls: not caught by the command's error handling."""
-
-
-@pytest.fixture
-def no_embedding(monkeypatch):
-    """Any image or concept embedding fails the test."""
-    from sksplice.embedders import CLIPEmbedder
-
-    def guard(*args, **kwargs):
-        raise _Embedded("something was embedded before the options were checked")
-
-    monkeypatch.setattr(CLIPEmbedder, "embed_images", guard)
-    monkeypatch.setattr(CLIPEmbedder, "embed_text", guard)
-    monkeypatch.setattr(CLIPEmbedder, "_embed_images", guard)
-
+from ._helpers_cli import model_args as _args
+from ._helpers_cli import run_main as _main
 
 # --------------------------------------------------------- an output path ending in /
 

@@ -21,49 +21,9 @@ from sksplice._data import file_sha256
 from sksplice._version import __version__
 from sksplice.cli import _decompose, _output
 
-from .conftest import TESTS_DATA
-
-VOCAB = ["cat", "dog", "red", "blue", "car", "tree", "sky", "house", "water", "grass", "snow"]
-
-
-@pytest.fixture
-def run_env(tmp_path, tiny_clip_model, monkeypatch) -> Path:
-    """The tiny model, a vocabulary file and two class folders of three images each;
-    returns the folder of the classes."""
-    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
-    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
-    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
-    images = tmp_path / "images"
-    rng = np.random.default_rng(0)
-    for cls in ("cats", "dogs"):
-        (images / cls).mkdir(parents=True)
-        for i in range(3):
-            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(images / cls / f"{i}.png")
-    return images
-
-
-def _args(tmp_path: Path, *extra: str, pretrained: str = "none") -> list[str]:
-    return [
-        "--model",
-        "sksplice-test-tiny",
-        "--pretrained",
-        pretrained,
-        "--vocabulary",
-        str(tmp_path / "vocab.txt"),
-        "--device",
-        "cpu",
-        *extra,
-    ]
-
-
-def _main(args: list[str], capsys) -> tuple[int, str, str]:
-    code = cli.main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
+from ._helpers_cli import VOCAB
+from ._helpers_cli import model_args as _args
+from ._helpers_cli import run_main as _main
 
 # ------------------------------------------------------ a report without any concept
 

@@ -265,11 +265,16 @@ def _not_a_dataset(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
+def _writer(kind: str):
+    """``write_parquet`` or ``to_zarr`` (the test skipped where zarr is not installed)."""
+    if kind == "zarr":
+        pytest.importorskip("zarr")
+    return write_parquet if kind == "parquet" else to_zarr
+
+
 @pytest.mark.parametrize("writer", ["parquet", "zarr"])
 def test_overwrite_refuses_what_this_writer_did_not_write(reference, tmp_path, writer):
-    if writer == "zarr":
-        pytest.importorskip("zarr")
-    write = write_parquet if writer == "parquet" else to_zarr
+    write = _writer(writer)
     names = [f"c{i}" for i in range(N_CONCEPTS)]
     W = reference[:50]
     # A folder of other files (one of which even looks like a part) is not deleted.
@@ -351,9 +356,7 @@ def test_weights_of_unknown_chunk_sizes_are_refused_with_advice_that_works(
 ):
     # The message said "(or persist it)", which leaves the chunk sizes unknown, and
     # only W.compute_chunk_sizes(), which solves every row one extra time.
-    if writer == "zarr":
-        pytest.importorskip("zarr")
-    write = write_parquet if writer == "parquet" else to_zarr
+    write = _writer(writer)
     X, splice = problem
     X_unknown = da.from_array(X[:300], chunks=(100, -1))[da.ones(300, chunks=100, dtype=bool)]
     W = transform_dask(splice, X_unknown)
@@ -373,9 +376,7 @@ def test_weights_of_unknown_chunk_sizes_are_refused_with_advice_that_works(
 def test_without_overwrite_what_overwrite_would_refuse_is_said_first(reference, tmp_path, writer):
     # "already exists; pass overwrite=True to replace it" was said of a file and of
     # a folder of other files, which overwrite=True then refused to replace.
-    if writer == "zarr":
-        pytest.importorskip("zarr")
-    write = write_parquet if writer == "parquet" else to_zarr
+    write = _writer(writer)
     names = [f"c{i}" for i in range(N_CONCEPTS)]
     plain = tmp_path / "notes.txt"
     plain.write_bytes(b"keep me")
@@ -398,9 +399,7 @@ def test_without_overwrite_what_overwrite_would_refuse_is_said_first(reference, 
 def test_duplicate_concept_names_are_refused(reference, tmp_path, writer):
     # Two columns of one name were written as two records of that name for a row:
     # which column each weight was could not be read back.
-    if writer == "zarr":
-        pytest.importorskip("zarr")
-    write = write_parquet if writer == "parquet" else to_zarr
+    write = _writer(writer)
     names = [f"c{i}" for i in range(N_CONCEPTS)]
     names[7] = "c3"
     with pytest.raises(ValueError, match=r"concepts entry 7 \('c3'\) duplicates entry 3"):
