@@ -52,25 +52,19 @@ def _folder_files(folder: str) -> tuple[tuple[str, int, int], ...]:
     return tuple(found)
 
 
-def _folder_sha256(folder: str) -> str:
-    """One SHA-256 digest of the names and contents of a model folder's files."""
-    from ._models import _file_sha256  # (each file's digest, remembered until it changes)
-
-    digest = hashlib.sha256()
-    for rel, _, _ in _folder_files(folder):
-        digest.update(f"{rel}\0{_file_sha256(os.path.join(folder, rel))}\n".encode())
-    return digest.hexdigest()
-
-
-def _folder_fingerprint(folder: str) -> str:
-    """A digest that changes whenever a file of a model folder is written, replaced,
-    added or removed (each file identified by :func:`~sksplice._persistence.file_fingerprint`:
-    the weights by their metadata, not read)."""
+def _folder_digest(folder: str, *, content: bool) -> str:
+    """One SHA-256 digest of the names of a model folder's files and of each file: its
+    content (``content``; each file's digest remembered until it changes), or what
+    :func:`~sksplice._persistence.file_fingerprint` identifies it by (the weights by
+    their metadata, not read), which changes whenever a file is written, replaced,
+    added or removed."""
+    from ._models import _file_sha256
     from ._persistence import file_fingerprint
 
+    of_file = _file_sha256 if content else file_fingerprint
     digest = hashlib.sha256()
     for rel, _, _ in _folder_files(folder):
-        digest.update(f"{rel}\0{file_fingerprint(os.path.join(folder, rel))}\n".encode())
+        digest.update(f"{rel}\0{of_file(os.path.join(folder, rel))}\n".encode())
     return digest.hexdigest()
 
 
@@ -282,7 +276,7 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
             with contextlib.suppress(OSError):
                 state[FILES_KEY] = {
                     **state.get(FILES_KEY, {}),
-                    "model": _folder_fingerprint(folder),
+                    "model": _folder_digest(folder, content=False),
                 }
         return state
 
@@ -462,7 +456,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         folder = self._folder()
         if folder is None:
             return f"sentence-transformers/{self.model}"
-        return f"sentence-transformers/{self.model}/files-sha256-{_folder_sha256(folder)}"
+        files = _folder_digest(folder, content=True)
+        return f"sentence-transformers/{self.model}/files-sha256-{files}"
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Get the names of the embedding dimensions: ``"sentence0"``, ..., ``"sentence{d-1}"``.
