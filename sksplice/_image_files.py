@@ -7,9 +7,25 @@ import os
 import re
 from collections.abc import Sequence
 
-#: File extensions taken for images (lower case).
+#: File extensions taken for images (lower case): those that every build of Pillow
+#: decodes (``.jfif`` and ``.jpe`` are JPEG, ``.pbm`` and ``.pnm`` Netpbm).
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".bmp",
+        ".gif",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pnm",
+    }
 )
 
 

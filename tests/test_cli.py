@@ -2595,6 +2595,22 @@ def test_files_without_an_image_extension_are_counted_per_folder(tmp_path, caplo
     assert capsys.readouterr().out == ""
 
 
+def test_every_image_extension_of_a_folder_is_decoded(tmp_path):
+    # .jfif (what browsers on Windows save JPEGs as), .jpe, .pbm and .pnm were left out.
+    from PIL import Image
+
+    from sksplice._images import load_rgb
+
+    formats = {".jpe": "JPEG", ".jfif": "JPEG", ".pbm": "PPM", ".pnm": "PPM"}
+    for ext in cli.IMAGE_EXTENSIONS:
+        mode = "1" if ext == ".pbm" else "L" if ext == ".pgm" else "RGB"
+        Image.new(mode, (8, 6)).save(tmp_path / f"a{ext}", format=formats.get(ext))
+    paths = cli.collect_images([tmp_path])
+    assert sorted(p.suffix for p in map(Path, paths)) == sorted(cli.IMAGE_EXTENSIONS)
+    assert {".jfif", ".jpe", ".pbm", ".pnm"} <= cli.IMAGE_EXTENSIONS
+    assert all(load_rgb(p).size == (8, 6) for p in paths)
+
+
 @pytest.mark.parametrize("command", ["profile", "report"])
 def test_a_class_folder_of_files_without_an_image_extension_is_named(
     command, vocab_file, inproc, tmp_path, capsys, no_embedding
