@@ -108,6 +108,14 @@ def _mean_string_hint(value: str, option: str) -> str:
         return f"; a file is given as pathlib.Path({value!r}) (a string names an option)"
     if close_matches(value, [option]):
         return f"; did you mean {option!r}?"
+    if value.lower() in ("data", "learn", "learned", "fit", "mean", "x"):
+        # (the command line's --image-mean data)
+        return "; None learns the centre from the X given to fit"
+    if value.lower() == "auto" and option == "pretrained":
+        return (
+            "; the command line's 'auto' is 'pretrained' where the authors published a mean "
+            "for the model, else None (learned from the X given to fit)"
+        )
     return ""
 
 

@@ -94,8 +94,16 @@ def test_image_mean_array_is_used_as_given(problem):
     np.testing.assert_allclose(est.mean_, mean, atol=1e-7)
     with pytest.raises(ValueError, match=rf"image_mean has shape \(3,\).*d={DIM}"):
         make(concepts, raw, image_mean=np.zeros(3)).fit(X)
-    with pytest.raises(ValueError, match=r"image_mean must be None, 'pretrained'.*'learned'$"):
-        make(concepts, raw, image_mean="learned").fit(X)
+    with pytest.raises(ValueError, match=r"image_mean must be None, 'pretrained'.*'learnt'$"):
+        make(concepts, raw, image_mean="learnt").fit(X)
+    # the command line's words for a learned centre, or its 'auto', say what None does
+    for word in ("data", "learned"):
+        with pytest.raises(ValueError, match=rf"got '{word}'; None learns the centre from the X"):
+            make(concepts, raw, image_mean=word).fit(X)
+    with pytest.raises(ValueError, match=r"got 'data'; None learns the centre from the X"):
+        make(concepts, raw, modality="text", text_mean="data").fit(X)
+    with pytest.raises(ValueError, match=r"got 'auto'; the command line's 'auto' is 'pretrained'"):
+        make(concepts, raw, image_mean="auto").fit(X)
     # a string that names a file, or misspells the option, is answered with the fix
     with pytest.raises(ValueError, match=r"a file is given as pathlib.Path\('means/m.npy'\)"):
         make(concepts, raw, image_mean="means/m.npy").fit(X)
