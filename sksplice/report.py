@@ -541,12 +541,17 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
 
     A one-sided test (``alternative`` ``"greater"`` or ``"less"`` in ``attrs``) is said
     in the heading, the test and the claim: its significant rows are evidence of a
-    difference in that direction only.
+    difference in that direction only. p-values that ``attrs`` records as not adjusted
+    (``correction`` None) are titled ``"p"``, not ``"p adjusted"`` (``"p"`` entry).
     """
     compared = None if ranking is None else _compared(ranking)
     pair = None if ranking is None else _pair(ranking)
     alternative = None if ranking is None else ranking.attrs.get("alternative")
     adjusted = _adjusted_text(ranking)
+    # the p-values as the column and the level name them: not "adjusted" where the
+    # ranking records that they are not (correction=None)
+    attrs = {} if ranking is None else ranking.attrs
+    p_name = "p" if "correction" in attrs and attrs["correction"] is None else "p adjusted"
     # the direction of a one-sided test, as "more" or "less" (frequent); None: two-sided
     # or not recorded
     more = {"greater": "more", "less": "less"}.get(str(alternative))
@@ -564,6 +569,7 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             if sided
             else f"the concept separates {positive} from {negative}",
             "adjusted": adjusted,
+            "p": p_name,
             # (one comparison: no column repeating it; the heading names both classes)
             "group": "",
             "first": f"In {positive}",
@@ -580,6 +586,7 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             "test": _test_text(ranking, sided),
             "claim": f"the concept is {sided}" if sided else "the concept separates the classes",
             "adjusted": adjusted,
+            "p": p_name,
             "group": "Class",
             "first": "In class",
             "second": "Outside",
@@ -595,6 +602,7 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
         "test": _test_text(ranking, sided),
         "claim": f"the concept is {sided}" if sided else "the concept's prevalence differs",
         "adjusted": adjusted,
+        "p": p_name,
         # (one comparison: no column repeating it; the heading names A and B)
         "group": "",
         "first": "In A",

@@ -936,6 +936,25 @@ def test_the_significance_level_is_written_into_the_page(alpha, shown):
     assert ('rows are significant (adjusted p &lt; <span id="alpha">' + shown + "</span>);") in page
 
 
+@pytest.mark.parametrize("make", ["rank", "compare"])
+def test_p_values_not_adjusted_are_not_titled_adjusted(make):
+    # correction=None: the column and the level name plain p-values, as the text does
+    from sksplice.shift import compare_datasets
+
+    W = np.zeros((8, 2))
+    W[:4, 0] = 1.0
+    y = np.array(["a"] * 4 + ["b"] * 4)
+    for correction, column, level in ((None, "p", "p"), ("holm", "p adjusted", "adjusted p")):
+        if make == "rank":
+            ranking = rank_concepts(W, y, "a", concepts=["x", "z"], correction=correction)
+        else:
+            ranking = compare_datasets(W[:4], W[4:], ["x", "z"], correction=correction)
+        page = render_report([], ranking=ranking)
+        assert f'<th data-col="6" data-type="num" class="num">{column}</th>' in page
+        assert f'rows are significant ({level} &lt; <span id="alpha">0.05</span>);' in page
+        assert ("not adjusted for multiple testing" in page) is (correction is None)
+
+
 def test_each_class_of_a_cut_ranking_keeps_its_sizes_and_the_page_says_what_was_cut():
     # `sksplice report -k 2`: a class whose kept rows all had the concept in no image
     # outside it showed "0.0% 0" (no size: it was guessed from count / share); and the
