@@ -502,6 +502,30 @@ def test_counts_of_one_are_singular_in_the_compare_table():
     assert lines[1].startswith("concepts whose prevalence differs (adjusted p < 0.05, 1 concept ")
 
 
+@pytest.mark.parametrize(
+    ("correction", "named"),
+    [("fdr_bh", "Benjamini-Hochberg"), ("holm", "Holm"), ("bonferroni", "Bonferroni")],
+)
+def test_the_comparison_table_names_its_correction(correction, named):
+    # (as the profile table does: "adjusted" alone did not say which correction)
+    from sksplice.cli import _compare
+
+    metadata = {
+        "a": {"folder": "rare", "images": 1},
+        "b": {"folder": "common", "images": 2},
+        "concepts_tested": 1,
+        "alternative": "greater",
+        "alpha": 0.05,
+        "correction": correction,
+    }
+    fh = io.StringIO()
+    _compare._write_comparison(fh, _ranked([0.5]).drop(columns="class"), "table", metadata)
+    assert fh.getvalue().splitlines()[1] == (
+        "concepts whose prevalence is higher in B (adjusted p < 0.05, 1 concept tested; "
+        f"Fisher's exact test, one-sided, {named}-adjusted over the concepts tested)"
+    )
+
+
 def test_the_table_format_rounds_the_exact_p_value_once():
     # (0.0124999996 to 6 digits is 0.0125, which 2 digits would make 0.013, not 0.012)
     fh = io.StringIO()
