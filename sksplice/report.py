@@ -470,17 +470,62 @@ _CORRECTION_NAMES = {
 }
 
 
+def _found_adjustment(ranking: pd.DataFrame) -> tuple[str | None, str | None]:
+    """How the ``p_adjusted`` of rankings of several classes put together were adjusted,
+    where their ``attrs`` do not record it: found from the ``p_value`` column.
+
+    Returns ``(over, correction)``: ``over`` is ``"each"`` (within each class) or
+    ``"all"`` (over all rows together) where the adjusted p-values are those of one of
+    them only, else None; ``correction`` the one correction that gives them (the
+    recorded one, if any), else None. (The rankings of each class adjusted on their own
+    and put together, or adjusted together as :mod:`sksplice.analysis` suggests: the
+    page must not say one for the other.)
+    """
+    from .analysis import _CORRECTIONS, _adjust_pvalues
+
+    if not {"p_value", "p_adjusted"} <= set(ranking.columns):
+        return None, None
+    p = ranking["p_value"].to_numpy(dtype=np.float64)
+    adjusted = ranking["p_adjusted"].to_numpy(dtype=np.float64)
+    if not (np.isfinite(p).all() and np.isfinite(adjusted).all()):
+        return None, None
+    recorded = ranking.attrs.get("correction")
+    methods = [recorded] if recorded in _CORRECTIONS[:-1] else list(_CORRECTIONS[:-1])
+    classes = ranking["class"].astype(str).to_numpy(dtype=object)
+    groups = [classes == c for c in pd.unique(classes)]
+    found: dict[str, list[str]] = {}
+    for over in ("each", "all"):
+        for method in methods:
+            if over == "all":
+                expected = _adjust_pvalues(p, method)
+            else:
+                expected = np.empty_like(p)
+                for rows in groups:
+                    expected[rows] = _adjust_pvalues(p[rows], method)
+            if np.allclose(expected, adjusted, rtol=1e-9, atol=0.0):
+                found.setdefault(over, []).append(method)
+    if len(found) != 1:  # (neither, or both: the numbers do not tell)
+        return None, recorded if recorded in methods else None
+    over, matched = next(iter(found.items()))
+    return over, recorded if recorded in methods else (matched[0] if len(matched) == 1 else None)
+
+
 def _adjusted_text(ranking: pd.DataFrame | None) -> str:
-    """What the adjusted p-values of ``ranking`` are adjusted over, from its ``attrs``."""
+    """What the adjusted p-values of ``ranking`` are adjusted over, from its ``attrs``
+    (or, for rankings of several classes put together that do not record it, from its
+    p-values, see :func:`_found_adjustment`)."""
     from .analysis import ALL_CLASSES, _all_classes_phrase
 
     attrs = {} if ranking is None else ranking.attrs
     correction = attrs.get("correction", "")
     if "correction" in attrs and correction is None:
         return "p not adjusted for multiple testing"
-    method = _CORRECTION_NAMES.get(correction)
-    how = f"p adjusted ({method})" if method else "p adjusted"
     several = ranking is not None and "class" in ranking.columns and ranking["class"].nunique() > 1
+    over = None
+    if several and ranking is not None and attrs.get("adjusted_over") != ALL_CLASSES:
+        over, correction = _found_adjustment(ranking)
+    method = _CORRECTION_NAMES.get(correction)  # type: ignore[arg-type]
+    how = f"p adjusted ({method})" if method else "p adjusted"
     # (ranking is not None when several is true: repeated for the type checker)
     if several and ranking is not None and attrs.get("adjusted_over") == ALL_CLASSES:
         n_tests, n_classes = attrs.get("n_tests"), ranking["class"].nunique()
@@ -489,10 +534,18 @@ def _adjusted_text(ranking: pd.DataFrame | None) -> str:
             f"{how} over the {tests} of {_all_classes_phrase(n_classes)} together (each class "
             "against the rest)"
         )
-    if several:
+    if several and ranking is not None and over == "all":
+        n_classes = ranking["class"].nunique()
+        return f"{how} over the {len(ranking):,} tests of {_all_classes_phrase(n_classes)} together"
+    if several and over == "each":
         return (
             f"{how} for the number of concepts tested, within each class (each class is "
             "ranked against the rest on its own)"
+        )
+    if several:
+        return (
+            f"{how}; the table does not record whether within each class or over all "
+            "classes together"
         )
     return f"{how} for the number of concepts tested"
 
@@ -957,11 +1010,13 @@ def render_report(
         column titles): shown as a sortable, searchable table, significant rows
         highlighted. The text above it names the test, its direction where it
         is one-sided (``attrs["alternative"]``) and what the p-values are
-        adjusted over: concatenated rankings of several classes are taken as
-        adjusted within each class, unless ``attrs["adjusted_over"]`` is
+        adjusted over: all classes together where ``attrs["adjusted_over"]`` is
         ``"all classes"`` (the rankings of ``sksplice profile`` and
-        ``sksplice report``, adjusted together; ``attrs["n_tests"]`` gives the
-        number of tests). With the one-sided test for concepts more frequent in
+        ``sksplice report``; ``attrs["n_tests"]`` gives the number of tests);
+        for rankings of several classes put together without it, what their
+        ``p_value`` column shows (within each class, or over all rows
+        together), and where it does not tell, that the table does not record
+        it. With the one-sided test for concepts more frequent in
         the class (``attrs["alternative"]`` ``"greater"``), the rows of a concept
         in no image of the class (``count_positive`` 0, p-value 1) are left out
         of the page, which says how many: they can never be significant (two

@@ -723,6 +723,41 @@ def test_the_ranking_text_says_what_the_adjustment_covers():
     assert _ranking_text(alone)["adjusted"] == "p not adjusted for multiple testing"
 
 
+def test_rankings_put_together_are_said_to_be_adjusted_as_their_p_values_show():
+    # adjusted together, as docs/analysis.md suggests: the page said "within each class"
+    from scipy import stats
+
+    from sksplice.report import _ranking_text
+
+    rng = np.random.default_rng(0)
+    W = (rng.random((60, 5)) < 0.4).astype(float)
+    W[:20, 0] = 1.0
+    y = np.repeat(["coast", "forest", "desert"], 20)
+    names = ["sea", "sky", "sand", "tree", "rock"]
+    parts = [
+        rank_concepts(W, y, c, concepts=names).reset_index().assign(**{"class": c})
+        for c in ("coast", "forest", "desert")
+    ]
+    each = pd.concat(parts, ignore_index=True)
+    assert _ranking_text(each)["adjusted"] == (
+        "p adjusted (Benjamini-Hochberg) for the number of concepts tested, within each "
+        "class (each class is ranked against the rest on its own)"
+    )
+    together = each.assign(p_adjusted=stats.false_discovery_control(each["p_value"]))
+    assert _ranking_text(together)["adjusted"] == (
+        "p adjusted (Benjamini-Hochberg) over the 15 tests of all 3 classes together"
+    )
+    page = render_report([], ranking=together)
+    assert "over the 15 tests of all 3 classes together" in page
+    assert "within each class" not in page
+    # no p-values to tell from (a table read back from `sksplice profile -f csv`)
+    read_back = together.drop(columns="p_value")
+    assert _ranking_text(read_back)["adjusted"] == (
+        "p adjusted; the table does not record whether within each class or over all "
+        "classes together"
+    )
+
+
 def test_the_ranking_text_of_two_classes_says_both():
     """Two classes are "both classes", not "all 2 classes"."""
     from sksplice.analysis import _rank_each_class
