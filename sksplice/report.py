@@ -70,7 +70,9 @@ class ImageResult:
     cosine : float
         Cosine similarity between the embedding and its recomposition.
     label : str or None, default=None
-        Class label, when known.
+        Class label, when known. A missing value (NaN, ``pd.NA``, as a pandas
+        column of labels holds it) is no label, as None is: not a class named
+        ``"nan"``.
     thumbnail : str or None, default=None
         The image as a ``data:image/(png|jpeg|gif|webp);base64,...`` URI. None
         makes one from ``path`` when the report is rendered.
@@ -108,6 +110,8 @@ class ImageResult:
                 f"and its recomposition), got {_given(self.cosine)}"
             )
         self.cosine = float(self.cosine)
+        if self.label is not None and pd.api.types.is_scalar(self.label) and pd.isna(self.label):
+            self.label = None  # (a missing label, not the class "nan")
         if self.thumbnail is not None and (
             not isinstance(self.thumbnail, str) or _DATA_URI.fullmatch(self.thumbnail) is None
         ):

@@ -528,6 +528,22 @@ def test_image_result_takes_numpy_numbers_and_any_iterable_of_pairs():
     assert type(result.cosine) is float
 
 
+@pytest.mark.parametrize("missing", [float("nan"), np.nan, pd.NA, None])
+def test_a_missing_label_is_no_class(missing):
+    # labels taken from a pandas column: a NaN label made a class "nan", counted in the
+    # summary's classes and offered in the class filter
+    results = [
+        ImageResult("a.png", [("sky", 0.5)], 1, 0.9, label="cat", thumbnail=_png_uri()),
+        ImageResult("b.png", [("sky", 0.5)], 1, 0.9, label=missing, thumbnail=_png_uri()),
+    ]
+    assert results[1].label is None
+    page = render_report(results)
+    data = _data(page)
+    assert data["classes"] == ["cat"]
+    assert [image["c"] for image in data["images"]] == [0, -1]
+    assert '<span class="num" id="n-classes">1</span><span>class</span>' in page
+
+
 def _tables():
     W = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]] * 4)
     y = np.array(["x", "y"] * 4)
