@@ -495,8 +495,9 @@ def _found_adjustment(ranking: pd.DataFrame) -> tuple[str | None, str | None]:
         return None, None
     recorded = ranking.attrs.get("correction")
     methods = [recorded] if recorded in _CORRECTIONS[:-1] else list(_CORRECTIONS[:-1])
-    classes = ranking["class"].astype(str).to_numpy(dtype=object)
-    groups = [classes == c for c in pd.unique(classes)]
+    codes = pd.factorize(ranking["class"].astype(str))[0]
+    # (the rows of each class, as index arrays: a mask per class would cost classes x rows)
+    groups = np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes))[:-1])
     found: dict[str, list[str]] = {}
     for over in ("each", "all"):
         for method in methods:
