@@ -474,6 +474,10 @@ _CORRECTION_NAMES = {
 }
 
 
+#: What the page says of p-values not adjusted for multiple testing.
+_NOT_ADJUSTED = "p not adjusted for multiple testing"
+
+
 def _found_adjustment(ranking: pd.DataFrame) -> tuple[str | None, str | None]:
     """How the ``p_adjusted`` of rankings of several classes put together were adjusted,
     where their ``attrs`` do not record it: found from the ``p_value`` column.
@@ -481,7 +485,8 @@ def _found_adjustment(ranking: pd.DataFrame) -> tuple[str | None, str | None]:
     Returns ``(over, correction)``: ``over`` is ``"each"`` (within each class) or
     ``"all"`` (over all rows together) where the adjusted p-values are those of one of
     them only, else None; ``correction`` the one correction that gives them (the
-    recorded one, if any), else None. (The rankings of each class adjusted on their own
+    recorded one, if any), ``"none"`` where no correction does and they are the
+    p-values themselves, else None. (The rankings of each class adjusted on their own
     and put together, or adjusted together as :mod:`sksplice.analysis` suggests: the
     page must not say one for the other.)
     """
@@ -509,6 +514,8 @@ def _found_adjustment(ranking: pd.DataFrame) -> tuple[str | None, str | None]:
                     expected[rows] = _adjust_pvalues(p[rows], method)
             if np.allclose(expected, adjusted, rtol=1e-9, atol=0.0):
                 found.setdefault(over, []).append(method)
+    if not found and np.allclose(p, adjusted, rtol=1e-9, atol=0.0):
+        return None, "none"  # (each ranking made with correction=None)
     if len(found) != 1:  # (neither, or both: the numbers do not tell)
         return None, recorded if recorded in methods else None
     over, matched = next(iter(found.items()))
@@ -524,11 +531,13 @@ def _adjusted_text(ranking: pd.DataFrame | None) -> str:
     attrs = {} if ranking is None else ranking.attrs
     correction = attrs.get("correction", "")
     if "correction" in attrs and correction is None:
-        return "p not adjusted for multiple testing"
+        return _NOT_ADJUSTED
     several = ranking is not None and "class" in ranking.columns and ranking["class"].nunique() > 1
     over = None
     if several and ranking is not None and attrs.get("adjusted_over") != ALL_CLASSES:
         over, correction = _found_adjustment(ranking)
+        if correction == "none":
+            return _NOT_ADJUSTED
     method = _CORRECTION_NAMES.get(correction)  # type: ignore[arg-type]
     how = f"p adjusted ({method})" if method else "p adjusted"
     # (ranking is not None when several is true: repeated for the type checker)
@@ -599,17 +608,16 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
 
     A one-sided test (``alternative`` ``"greater"`` or ``"less"`` in ``attrs``) is said
     in the heading, the test and the claim: its significant rows are evidence of a
-    difference in that direction only. p-values that ``attrs`` records as not adjusted
-    (``correction`` None) are titled ``"p"``, not ``"p adjusted"`` (``"p"`` entry).
+    difference in that direction only. p-values not adjusted (``correction`` None) are
+    titled ``"p"``, not ``"p adjusted"`` (``"p"`` entry).
     """
     compared = None if ranking is None else _compared(ranking)
     pair = None if ranking is None else _pair(ranking)
     alternative = None if ranking is None else ranking.attrs.get("alternative")
     adjusted = _adjusted_text(ranking)
-    # the p-values as the column and the level name them: not "adjusted" where the
-    # ranking records that they are not (correction=None)
-    attrs = {} if ranking is None else ranking.attrs
-    p_name = "p" if "correction" in attrs and attrs["correction"] is None else "p adjusted"
+    # the p-values as the column and the level name them: not "adjusted" where they are
+    # not (correction=None)
+    p_name = "p" if adjusted == _NOT_ADJUSTED else "p adjusted"
     # the direction of a one-sided test, as "more" or "less" (frequent); None: two-sided
     # or not recorded
     more = {"greater": "more", "less": "less"}.get(str(alternative))

@@ -766,6 +766,17 @@ def test_rankings_put_together_are_said_to_be_adjusted_as_their_p_values_show():
     page = render_report([], ranking=together)
     assert "over the 15 tests of all 3 classes together" in page
     assert "within each class" not in page
+    # rankings made with correction=None: their p-values are not adjusted
+    plain = pd.concat(
+        [
+            rank_concepts(W, y, c, concepts=names, correction=None)
+            .reset_index()
+            .assign(**{"class": c})
+            for c in ("coast", "forest", "desert")
+        ]
+    )
+    assert _ranking_text(plain)["adjusted"] == "p not adjusted for multiple testing"
+    assert _ranking_text(plain)["p"] == "p"
     # no p-values to tell from (a table read back from `sksplice profile -f csv`)
     read_back = together.drop(columns="p_value")
     assert _ranking_text(read_back)["adjusted"] == (
