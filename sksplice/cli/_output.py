@@ -429,7 +429,11 @@ def _write_table_records(
         if isinstance(alpha, float) and "significant" in table.columns:
             # a significant row's p-value that 6 digits round to the level (0.04999997 to
             # 0.05, beside "significant": true) keeps its digits, as the report keeps them
-            whole = table["significant"].to_numpy(dtype=bool) & (rounded >= alpha).to_numpy()
+            whole = (
+                table["significant"].to_numpy(dtype=bool)
+                & (exact < alpha).to_numpy()
+                & (rounded >= alpha).to_numpy()
+            )
             rounded = rounded.where(~whole, exact)
         table = table.assign(p_adjusted=rounded)
     if fmt == "csv":
