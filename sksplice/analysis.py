@@ -53,6 +53,14 @@ def _below_alpha(p: Any, alpha: float) -> Any:
     return np.asarray(p) < alpha * (1.0 - _ALPHA_RTOL)
 
 
+def _ranked_first(exact_diff: np.ndarray, alternative: str) -> np.ndarray:
+    """The sort key (ascending) of a ranking's rows by their exact differences: the
+    largest first, or with ``alternative="less"`` (concepts less frequent in the
+    positive group) the most negative first, so that the rows at the top are those of
+    the tested direction."""
+    return exact_diff if alternative == "less" else -exact_diff
+
+
 def _exact_difference(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float) -> np.ndarray:
     """``x1/n1 - x2/n2`` scaled by ``n1 n2``, in integers (``x1 n2 - x2 n1``): equal
     differences of prevalences are equal here, where their floats can differ in the last
@@ -519,7 +527,9 @@ def rank_concepts(
     -------
     ranking : pandas.DataFrame
         One row per tested concept (index: concept name), sorted by
-        ``prevalence_diff`` descending, then by p-value. Columns:
+        ``prevalence_diff`` descending (ascending with ``alternative="less"``:
+        the concepts least frequent in ``positive`` relative to ``negative``
+        first), then by p-value. Columns:
         ``count_positive``, ``count_negative``, ``prevalence_positive``,
         ``prevalence_negative``, ``prevalence_diff``, ``mean_weight_positive``,
         ``mean_weight_negative``, ``cohens_h`` (effect size
@@ -627,7 +637,9 @@ def rank_concepts(
         },
         index=pd.Index(names[keep], name="concept"),
     )
-    ranking = ranking.iloc[np.lexsort((ranking["p_value"].to_numpy(), -exact_diff))]
+    ranking = ranking.iloc[
+        np.lexsort((ranking["p_value"].to_numpy(), _ranked_first(exact_diff, alternative)))
+    ]
     ranking.attrs.update(
         positive=positive,
         negative=negative_label,
@@ -770,7 +782,7 @@ def _rank_each_class(
             # as rank_concepts computes the difference and sorts (see there), each class
             # on its own row
             exact_diff = _exact_difference(x1, n1, x2, n2)
-            order = np.lexsort((p_value, -exact_diff), axis=-1)
+            order = np.lexsort((p_value, _ranked_first(exact_diff, alternative)), axis=-1)
             rows = {
                 "count_positive": x1.astype(np.int64),
                 "count_negative": x2.astype(np.int64),

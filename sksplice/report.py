@@ -70,7 +70,9 @@ class ImageResult:
     cosine : float
         Cosine similarity between the embedding and its recomposition.
     label : str or None, default=None
-        Class label, when known.
+        Class label, when known. A missing value (NaN, ``pd.NA``, as a pandas
+        column of labels holds it) is no label, as None is: not a class named
+        ``"nan"``.
     thumbnail : str or None, default=None
         The image as a ``data:image/(png|jpeg|gif|webp);base64,...`` URI. None
         makes one from ``path`` when the report is rendered.
@@ -108,6 +110,8 @@ class ImageResult:
                 f"and its recomposition), got {_given(self.cosine)}"
             )
         self.cosine = float(self.cosine)
+        if self.label is not None and pd.api.types.is_scalar(self.label) and pd.isna(self.label):
+            self.label = None  # (a missing label, not the class "nan")
         if self.thumbnail is not None and (
             not isinstance(self.thumbnail, str) or _DATA_URI.fullmatch(self.thumbnail) is None
         ):
@@ -470,17 +474,72 @@ _CORRECTION_NAMES = {
 }
 
 
+#: What the page says of p-values not adjusted for multiple testing.
+_NOT_ADJUSTED = "p not adjusted for multiple testing"
+
+
+def _found_adjustment(ranking: pd.DataFrame) -> tuple[str | None, str | None]:
+    """How the ``p_adjusted`` of rankings of several classes put together were adjusted,
+    where their ``attrs`` do not record it: found from the ``p_value`` column.
+
+    Returns ``(over, correction)``: ``over`` is ``"each"`` (within each class) or
+    ``"all"`` (over all rows together) where the adjusted p-values are those of one of
+    them only, else None; ``correction`` the one correction that gives them (the
+    recorded one, if any), ``"none"`` where no correction does and they are the
+    p-values themselves, else None. (The rankings of each class adjusted on their own
+    and put together, or adjusted together as :mod:`sksplice.analysis` suggests: the
+    page must not say one for the other.)
+    """
+    from .analysis import _CORRECTIONS, _adjust_pvalues
+
+    if not {"p_value", "p_adjusted"} <= set(ranking.columns):
+        return None, None
+    p = ranking["p_value"].to_numpy(dtype=np.float64)
+    adjusted = ranking["p_adjusted"].to_numpy(dtype=np.float64)
+    if not (np.isfinite(p).all() and np.isfinite(adjusted).all()):
+        return None, None
+    recorded = ranking.attrs.get("correction")
+    methods = [recorded] if recorded in _CORRECTIONS[:-1] else list(_CORRECTIONS[:-1])
+    codes = pd.factorize(ranking["class"].astype(str))[0]
+    # (the rows of each class, as index arrays: a mask per class would cost classes x rows)
+    groups = np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes))[:-1])
+    found: dict[str, list[str]] = {}
+    for over in ("each", "all"):
+        for method in methods:
+            if over == "all":
+                expected = _adjust_pvalues(p, method)
+            else:
+                expected = np.empty_like(p)
+                for rows in groups:
+                    expected[rows] = _adjust_pvalues(p[rows], method)
+            if np.allclose(expected, adjusted, rtol=1e-9, atol=0.0):
+                found.setdefault(over, []).append(method)
+    if not found and np.allclose(p, adjusted, rtol=1e-9, atol=0.0):
+        return None, "none"  # (each ranking made with correction=None)
+    if len(found) != 1:  # (neither, or both: the numbers do not tell)
+        return None, recorded if recorded in methods else None
+    over, matched = next(iter(found.items()))
+    return over, recorded if recorded in methods else (matched[0] if len(matched) == 1 else None)
+
+
 def _adjusted_text(ranking: pd.DataFrame | None) -> str:
-    """What the adjusted p-values of ``ranking`` are adjusted over, from its ``attrs``."""
+    """What the adjusted p-values of ``ranking`` are adjusted over, from its ``attrs``
+    (or, for rankings of several classes put together that do not record it, from its
+    p-values, see :func:`_found_adjustment`)."""
     from .analysis import ALL_CLASSES, _all_classes_phrase
 
     attrs = {} if ranking is None else ranking.attrs
     correction = attrs.get("correction", "")
     if "correction" in attrs and correction is None:
-        return "p not adjusted for multiple testing"
-    method = _CORRECTION_NAMES.get(correction)
-    how = f"p adjusted ({method})" if method else "p adjusted"
+        return _NOT_ADJUSTED
     several = ranking is not None and "class" in ranking.columns and ranking["class"].nunique() > 1
+    over = None
+    if several and ranking is not None and attrs.get("adjusted_over") != ALL_CLASSES:
+        over, correction = _found_adjustment(ranking)
+        if correction == "none":
+            return _NOT_ADJUSTED
+    method = _CORRECTION_NAMES.get(correction)  # type: ignore[arg-type]
+    how = f"p adjusted ({method})" if method else "p adjusted"
     # (ranking is not None when several is true: repeated for the type checker)
     if several and ranking is not None and attrs.get("adjusted_over") == ALL_CLASSES:
         n_tests, n_classes = attrs.get("n_tests"), ranking["class"].nunique()
@@ -489,10 +548,18 @@ def _adjusted_text(ranking: pd.DataFrame | None) -> str:
             f"{how} over the {tests} of {_all_classes_phrase(n_classes)} together (each class "
             "against the rest)"
         )
-    if several:
+    if several and ranking is not None and over == "all":
+        n_classes = ranking["class"].nunique()
+        return f"{how} over the {len(ranking):,} tests of {_all_classes_phrase(n_classes)} together"
+    if several and over == "each":
         return (
             f"{how} for the number of concepts tested, within each class (each class is "
             "ranked against the rest on its own)"
+        )
+    if several:
+        return (
+            f"{how}; the table does not record whether within each class or over all "
+            "classes together"
         )
     return f"{how} for the number of concepts tested"
 
@@ -541,12 +608,16 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
 
     A one-sided test (``alternative`` ``"greater"`` or ``"less"`` in ``attrs``) is said
     in the heading, the test and the claim: its significant rows are evidence of a
-    difference in that direction only.
+    difference in that direction only. p-values not adjusted (``correction`` None) are
+    titled ``"p"``, not ``"p adjusted"`` (``"p"`` entry).
     """
     compared = None if ranking is None else _compared(ranking)
     pair = None if ranking is None else _pair(ranking)
     alternative = None if ranking is None else ranking.attrs.get("alternative")
     adjusted = _adjusted_text(ranking)
+    # the p-values as the column and the level name them: not "adjusted" where they are
+    # not (correction=None)
+    p_name = "p" if adjusted == _NOT_ADJUSTED else "p adjusted"
     # the direction of a one-sided test, as "more" or "less" (frequent); None: two-sided
     # or not recorded
     more = {"greater": "more", "less": "less"}.get(str(alternative))
@@ -564,6 +635,7 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             if sided
             else f"the concept separates {positive} from {negative}",
             "adjusted": adjusted,
+            "p": p_name,
             # (one comparison: no column repeating it; the heading names both classes)
             "group": "",
             "first": f"In {positive}",
@@ -580,6 +652,7 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             "test": _test_text(ranking, sided),
             "claim": f"the concept is {sided}" if sided else "the concept separates the classes",
             "adjusted": adjusted,
+            "p": p_name,
             "group": "Class",
             "first": "In class",
             "second": "Outside",
@@ -595,6 +668,7 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
         "test": _test_text(ranking, sided),
         "claim": f"the concept is {sided}" if sided else "the concept's prevalence differs",
         "adjusted": adjusted,
+        "p": p_name,
         # (one comparison: no column repeating it; the heading names A and B)
         "group": "",
         "first": "In A",
@@ -949,11 +1023,13 @@ def render_report(
         column titles): shown as a sortable, searchable table, significant rows
         highlighted. The text above it names the test, its direction where it
         is one-sided (``attrs["alternative"]``) and what the p-values are
-        adjusted over: concatenated rankings of several classes are taken as
-        adjusted within each class, unless ``attrs["adjusted_over"]`` is
+        adjusted over: all classes together where ``attrs["adjusted_over"]`` is
         ``"all classes"`` (the rankings of ``sksplice profile`` and
-        ``sksplice report``, adjusted together; ``attrs["n_tests"]`` gives the
-        number of tests). With the one-sided test for concepts more frequent in
+        ``sksplice report``; ``attrs["n_tests"]`` gives the number of tests);
+        for rankings of several classes put together without it, what their
+        ``p_value`` column shows (within each class, or over all rows
+        together), and where it does not tell, that the table does not record
+        it. With the one-sided test for concepts more frequent in
         the class (``attrs["alternative"]`` ``"greater"``), the rows of a concept
         in no image of the class (``count_positive`` 0, p-value 1) are left out
         of the page, which says how many: they can never be significant (two

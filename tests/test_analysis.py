@@ -193,6 +193,31 @@ def test_large_expected_counts_use_the_exact_test_too():
     assert greater["p_value"] == pytest.approx(7.437401535542681e-06, rel=1e-9)
 
 
+def test_a_ranking_for_concepts_less_frequent_lists_them_first():
+    # alternative="less" put the concepts most over-represented in `positive` (p = 1)
+    # at the top, and the significant ones at the bottom: head() showed none of them
+    n = 40
+    W = np.zeros((2 * n, 3))
+    W[:30, 0] = 1.0  # more frequent in p: 30 of 40 against 2 of 40
+    W[n : n + 2, 0] = 1.0
+    W[:2, 1] = 1.0  # less frequent in p: 2 of 40 against 30 of 40
+    W[n : n + 30, 1] = 1.0
+    W[:10, 2] = 1.0  # as frequent: 10 of 40 in both
+    W[n : n + 10, 2] = 1.0
+    y = ["p"] * n + ["q"] * n
+    names = ["beach", "snow", "tree"]
+    less = rank_concepts(W, y, "p", concepts=names, alternative="less")
+    assert list(less.index) == ["snow", "tree", "beach"]
+    assert less.iloc[0]["significant"] and not less.iloc[-1]["significant"]
+    assert less.iloc[0]["p_value"] == pytest.approx(
+        stats.fisher_exact([[2, 38], [30, 10]], alternative="less").pvalue, rel=1e-10
+    )
+    # (the other alternatives keep the largest difference first)
+    for alternative in ("greater", "two-sided"):
+        ranked = rank_concepts(W, y, "p", concepts=names, alternative=alternative)
+        assert list(ranked.index) == ["beach", "tree", "snow"]
+
+
 def test_a_small_class_against_a_large_rest_is_not_overstated():
     """15 of a class of 100 against 505 of 9,900 others, among 689 concepts: the z-test
     said p = 5e-06 (adjusted 0.0032, significant); Fisher's one-sided test says 1.9e-04,

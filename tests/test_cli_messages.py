@@ -483,6 +483,34 @@ def test_p_values_are_written_to_6_significant_digits(fmt, command):
     assert table["p_adjusted"].tolist() == _P_VALUES  # (the caller's table is left as it was)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
+@pytest.mark.parametrize("command", ["profile", "compare"])
+def test_a_significant_p_value_is_never_written_as_the_level(fmt, command):
+    # 0.04999997 to 6 digits is 0.05: written beside "significant": true, it read as
+    # p_adjusted == alpha, which is not significant
+    from sksplice.cli import _compare, _profile
+
+    table = _ranked([0.04999997, 0.0500000004, 0.0123456789])
+    assert table["significant"].tolist() == [True, False, True]
+    fh = io.StringIO()
+    metadata = {"alpha": 0.05, "classes": {"a": 3}}
+    if command == "profile":
+        _profile._write_profile(fh, table, fmt, metadata, 0.05)
+        key = "ranking"
+    else:
+        _compare._write_comparison(fh, table.drop(columns="class"), fmt, metadata)
+        key = "comparison"
+    text = fh.getvalue()
+    if fmt == "csv":
+        lines = text.splitlines()[1:]
+        written = [float(line.split(",")[-2]) for line in lines]
+    else:
+        lines = text.splitlines()
+        records = json.loads(text)[key] if fmt == "json" else [json.loads(x) for x in lines]
+        written = [r["p_adjusted"] for r in records]
+    assert written == [0.04999997, 0.05, 0.0123457]
+
+
 def test_counts_of_one_are_singular_in_the_compare_table():
     # "A: rare (1 images)", "1 concepts tested"
     from sksplice.cli import _compare
@@ -500,6 +528,30 @@ def test_counts_of_one_are_singular_in_the_compare_table():
     lines = fh.getvalue().splitlines()
     assert lines[0] == "A: rare (1 image)  B: common (2 images)"
     assert lines[1].startswith("concepts whose prevalence differs (adjusted p < 0.05, 1 concept ")
+
+
+@pytest.mark.parametrize(
+    ("correction", "named"),
+    [("fdr_bh", "Benjamini-Hochberg"), ("holm", "Holm"), ("bonferroni", "Bonferroni")],
+)
+def test_the_comparison_table_names_its_correction(correction, named):
+    # (as the profile table does: "adjusted" alone did not say which correction)
+    from sksplice.cli import _compare
+
+    metadata = {
+        "a": {"folder": "rare", "images": 1},
+        "b": {"folder": "common", "images": 2},
+        "concepts_tested": 1,
+        "alternative": "greater",
+        "alpha": 0.05,
+        "correction": correction,
+    }
+    fh = io.StringIO()
+    _compare._write_comparison(fh, _ranked([0.5]).drop(columns="class"), "table", metadata)
+    assert fh.getvalue().splitlines()[1] == (
+        "concepts whose prevalence is higher in B (adjusted p < 0.05, 1 concept tested; "
+        f"Fisher's exact test, one-sided, {named}-adjusted over the concepts tested)"
+    )
 
 
 def test_the_table_format_rounds_the_exact_p_value_once():

@@ -528,6 +528,22 @@ def test_image_result_takes_numpy_numbers_and_any_iterable_of_pairs():
     assert type(result.cosine) is float
 
 
+@pytest.mark.parametrize("missing", [float("nan"), np.nan, pd.NA, None])
+def test_a_missing_label_is_no_class(missing):
+    # labels taken from a pandas column: a NaN label made a class "nan", counted in the
+    # summary's classes and offered in the class filter
+    results = [
+        ImageResult("a.png", [("sky", 0.5)], 1, 0.9, label="cat", thumbnail=_png_uri()),
+        ImageResult("b.png", [("sky", 0.5)], 1, 0.9, label=missing, thumbnail=_png_uri()),
+    ]
+    assert results[1].label is None
+    page = render_report(results)
+    data = _data(page)
+    assert data["classes"] == ["cat"]
+    assert [image["c"] for image in data["images"]] == [0, -1]
+    assert '<span class="num" id="n-classes">1</span><span>class</span>' in page
+
+
 def _tables():
     W = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]] * 4)
     y = np.array(["x", "y"] * 4)
@@ -721,6 +737,52 @@ def test_the_ranking_text_says_what_the_adjustment_covers():
     # no correction: not said to be adjusted
     alone = rank_concepts(W, y, "coast", concepts=["sea", "sky", "sand", "tree"], correction=None)
     assert _ranking_text(alone)["adjusted"] == "p not adjusted for multiple testing"
+
+
+def test_rankings_put_together_are_said_to_be_adjusted_as_their_p_values_show():
+    # adjusted together, as docs/analysis.md suggests: the page said "within each class"
+    from scipy import stats
+
+    from sksplice.report import _ranking_text
+
+    rng = np.random.default_rng(0)
+    W = (rng.random((60, 5)) < 0.4).astype(float)
+    W[:20, 0] = 1.0
+    y = np.repeat(["coast", "forest", "desert"], 20)
+    names = ["sea", "sky", "sand", "tree", "rock"]
+    parts = [
+        rank_concepts(W, y, c, concepts=names).reset_index().assign(**{"class": c})
+        for c in ("coast", "forest", "desert")
+    ]
+    each = pd.concat(parts, ignore_index=True)
+    assert _ranking_text(each)["adjusted"] == (
+        "p adjusted (Benjamini-Hochberg) for the number of concepts tested, within each "
+        "class (each class is ranked against the rest on its own)"
+    )
+    together = each.assign(p_adjusted=stats.false_discovery_control(each["p_value"]))
+    assert _ranking_text(together)["adjusted"] == (
+        "p adjusted (Benjamini-Hochberg) over the 15 tests of all 3 classes together"
+    )
+    page = render_report([], ranking=together)
+    assert "over the 15 tests of all 3 classes together" in page
+    assert "within each class" not in page
+    # rankings made with correction=None: their p-values are not adjusted
+    plain = pd.concat(
+        [
+            rank_concepts(W, y, c, concepts=names, correction=None)
+            .reset_index()
+            .assign(**{"class": c})
+            for c in ("coast", "forest", "desert")
+        ]
+    )
+    assert _ranking_text(plain)["adjusted"] == "p not adjusted for multiple testing"
+    assert _ranking_text(plain)["p"] == "p"
+    # no p-values to tell from (a table read back from `sksplice profile -f csv`)
+    read_back = together.drop(columns="p_value")
+    assert _ranking_text(read_back)["adjusted"] == (
+        "p adjusted; the table does not record whether within each class or over all "
+        "classes together"
+    )
 
 
 def test_the_ranking_text_of_two_classes_says_both():
@@ -934,6 +996,25 @@ def test_the_significance_level_is_written_into_the_page(alpha, shown):
     y = np.array(["a"] * 4 + ["b"] * 4)
     page = render_report([], ranking=rank_concepts(W, y, "a", concepts=["x", "z"], alpha=alpha))
     assert ('rows are significant (adjusted p &lt; <span id="alpha">' + shown + "</span>);") in page
+
+
+@pytest.mark.parametrize("make", ["rank", "compare"])
+def test_p_values_not_adjusted_are_not_titled_adjusted(make):
+    # correction=None: the column and the level name plain p-values, as the text does
+    from sksplice.shift import compare_datasets
+
+    W = np.zeros((8, 2))
+    W[:4, 0] = 1.0
+    y = np.array(["a"] * 4 + ["b"] * 4)
+    for correction, column, level in ((None, "p", "p"), ("holm", "p adjusted", "adjusted p")):
+        if make == "rank":
+            ranking = rank_concepts(W, y, "a", concepts=["x", "z"], correction=correction)
+        else:
+            ranking = compare_datasets(W[:4], W[4:], ["x", "z"], correction=correction)
+        page = render_report([], ranking=ranking)
+        assert f'<th data-col="6" data-type="num" class="num">{column}</th>' in page
+        assert f'rows are significant ({level} &lt; <span id="alpha">0.05</span>);' in page
+        assert ("not adjusted for multiple testing" in page) is (correction is None)
 
 
 def test_each_class_of_a_cut_ranking_keeps_its_sizes_and_the_page_says_what_was_cut():

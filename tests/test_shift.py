@@ -323,7 +323,10 @@ def test_cli_compare_matches_python(two_folders, capsys):
         else:
             assert captured.out.startswith(f"A: {a} (6 images)  B: {b} (7 images)\n")
             assert "concepts whose prevalence differs (adjusted p < 0.05" in captured.out
-            assert "concepts tested; Fisher's exact test, two-sided)\n" in captured.out
+            assert (
+                "concepts tested; Fisher's exact test, two-sided, Benjamini-Hochberg-adjusted "
+                "over the concepts tested)\n"
+            ) in captured.out
         assert "decomposing" not in captured.out and "warning" not in captured.out
 
 

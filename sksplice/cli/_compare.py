@@ -28,6 +28,7 @@ from ._output import (
     no_concept,
     plural,
 )
+from ._profile import _CORRECTIONS
 from ._report import _write_explorer
 
 logger = logging.getLogger(__name__)
@@ -155,10 +156,17 @@ def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, A
             return
         sided = "two-sided" if metadata["alternative"] == "two-sided" else "one-sided"
         tested = plural(metadata["concepts_tested"], "concept")
+        # (the correction named, as profile names it: "adjusted" alone says not which)
+        correction = metadata.get("correction")
+        adjusted = (
+            f", {_CORRECTIONS.get(correction, correction)}-adjusted over the concepts tested"
+            if correction
+            else ""
+        )
         fh.write(
             f"concepts whose prevalence {sides[metadata['alternative']]} "
             f"(adjusted p < {metadata['alpha']:g}, {tested} tested; Fisher's exact test, "
-            f"{sided})\n"
+            f"{sided}{adjusted})\n"
         )
         sig = table[table["significant"]]
         alpha = metadata["alpha"]

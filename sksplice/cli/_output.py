@@ -423,7 +423,19 @@ def _write_table_records(
     table, metadata = _shown_table(table), shown(metadata)
     if "p_adjusted" in table.columns:
         # (here, not in the table the table format reads: it rounds the exact value)
-        table = table.assign(p_adjusted=significant_values(table["p_adjusted"]))
+        exact = table["p_adjusted"]
+        rounded = significant_values(exact)
+        alpha = metadata.get("alpha")
+        if isinstance(alpha, float) and "significant" in table.columns:
+            # a significant row's p-value that 6 digits round to the level (0.04999997 to
+            # 0.05, beside "significant": true) keeps its digits, as the report keeps them
+            whole = (
+                table["significant"].to_numpy(dtype=bool)
+                & (exact < alpha).to_numpy()
+                & (rounded >= alpha).to_numpy()
+            )
+            rounded = rounded.where(~whole, exact)
+        table = table.assign(p_adjusted=rounded)
     if fmt == "csv":
         table.to_csv(fh, index=False)
         return
