@@ -3,6 +3,7 @@ dictionary cache writes, bit-identical results across processes."""
 
 from __future__ import annotations
 
+import _thread
 import dataclasses
 import errno
 import itertools
@@ -10,6 +11,8 @@ import multiprocessing
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -348,3 +351,102 @@ def test_bit_identical_across_repeated_calls():
     # A freshly fitted transformer (its own solver cache lookup) agrees too.
     (fresh,) = _transform_in_process()
     assert _csr_equal(first, fresh)
+
+
+# ------------------------------------------------ dataset writes interrupted or killed
+def _slow_weights(n_blocks: int, seconds: float):
+    """Dask weights of ``n_blocks`` blocks of 50 rows, each taking ``seconds`` to compute."""
+    da = pytest.importorskip("dask.array")
+
+    def slow(block):
+        time.sleep(seconds)
+        return block
+
+    rng = np.random.default_rng(5)
+    dense = np.where(rng.random((50 * n_blocks, 8)) < 0.3, rng.random((50 * n_blocks, 8)), 0.0)
+    return da.from_array(dense.astype(np.float32), chunks=(50, -1)).map_blocks(slow), dense
+
+
+@pytest.mark.parametrize("writer", ["zarr", "parquet"])
+def test_interrupted_dataset_write_waits_for_its_running_blocks(tmp_path, writer):
+    # Ctrl-C during to_zarr with Dask's threaded scheduler: the temporary folder was
+    # removed at once, and the blocks still running in the scheduler's threads made it
+    # again (zarr creates the folders of its chunks), leaving a partial hidden folder.
+    dask = pytest.importorskip("dask")
+    if writer == "zarr":
+        pytest.importorskip("zarr")
+    else:
+        pytest.importorskip("pyarrow")
+    from sksplice.distributed import to_zarr, write_parquet
+
+    write = to_zarr if writer == "zarr" else write_parquet
+    W, _ = _slow_weights(n_blocks=4, seconds=1.0)
+    names = [f"c{i}" for i in range(8)]
+    out = tmp_path / "out"
+    out.mkdir()
+    ctrl_c = threading.Timer(0.4, _thread.interrupt_main)
+    with dask.config.set(scheduler="threads", num_workers=2):
+        ctrl_c.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                write(W, out / "weights", names)
+        finally:
+            ctrl_c.cancel()
+    time.sleep(1.5)  # (longer than a block: any block still running has ended)
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    import dask, dask.array as da, numpy as np
+    from sksplice.distributed import write_parquet
+
+    def slow(block):
+        time.sleep(0.3)
+        return block
+
+    W = da.from_array(np.eye(400, 8, dtype=np.float32), chunks=(50, -1)).map_blocks(slow)
+    with dask.config.set(scheduler="threads", num_workers=1):
+        write_parquet(W, sys.argv[1], [f"c{i}" for i in range(8)])
+    """
+)
+
+
+def test_killed_dataset_writer_leaves_a_folder_the_next_write_removes(tmp_path, caplog):
+    # write_parquet killed (SIGKILL, or SIGTERM: a batch job out of time) left a hidden
+    # temporary folder that no later write removed: a dataset's worth of disk, per kill.
+    pytest.importorskip("dask")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from sksplice._atomic import temporary_name
+    from sksplice.distributed import write_parquet
+
+    out = tmp_path / "weights.parquet"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(out)],
+        cwd=REPO_ROOT,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while not list(tmp_path.glob(".weights.parquet*/part-*.parquet")):
+            assert proc.poll() is None, proc.communicate()[1].decode(errors="replace")
+            assert time.monotonic() < deadline, "the writer wrote no block"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.communicate()
+    (left,) = tmp_path.iterdir()
+    assert left.name.startswith(".weights.parquet.") and left.is_dir()
+    # a folder being written by a live process on this machine is kept
+    live = tmp_path / temporary_name(out.name)
+    live.mkdir()
+
+    W, dense = _slow_weights(n_blocks=2, seconds=0.0)
+    with caplog.at_level("INFO", logger="sksplice"):
+        path = write_parquet(W, out, [f"c{i}" for i in range(8)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, out.name])
+    assert any("left by an interrupted write" in r.getMessage() for r in caplog.records)
+    frame = pd.read_parquet(path)
+    assert len(frame) == np.count_nonzero(dense)
