@@ -352,6 +352,11 @@ def _compute_into(tmp: Path, *collections: Any) -> None:
                     # into tmp after the error or Ctrl-C ends the computation here
                     # (zarr makes the folders of its chunks again): the waiting ones are
                     # cancelled and the running ones waited for before tmp is removed.
+                    logger.info(
+                        "waiting for the blocks already running to end before removing %s "
+                        "(they cannot be stopped midway; Ctrl-C again stops waiting)",
+                        tmp,
+                    )
                     with contextlib.suppress(BaseException):  # (a second Ctrl-C)
                         pool.shutdown(wait=True, cancel_futures=True)
                 shutil.rmtree(tmp, ignore_errors=True)
