@@ -648,10 +648,28 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             number is expected, a number where an option string is expected),
             or an ``X`` of file paths, texts or PIL images (the message names
             the ``CLIPEmbedder`` to apply first).
+
+        Notes
+        -----
+        A fit that raises, or is interrupted (``KeyboardInterrupt``), leaves the
+        transformer as it was before the call: fitted as before, with the
+        dictionary, centre and penalty of that fit, or not fitted.
         """
         self._check_params()
-        with verbose_logging(self.verbose):
-            return self._fit(X)
+        # A fit that fails or is interrupted (Ctrl-C while the vocabulary is embedded or
+        # target_l0 calibrated) leaves the transformer as it was: fitted as before, or
+        # not fitted. Its attributes are set one after the other, the calibration last,
+        # so that a refit interrupted there mixed the new dictionary and centre with the
+        # penalty calibrated for the old ones, and a first fit that failed left
+        # n_features_in_ alone (an AttributeError, not a NotFittedError, followed).
+        before = dict(self.__dict__)
+        try:
+            with verbose_logging(self.verbose):
+                return self._fit(X)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
 
     def _fit(self, X: Any) -> SpliceTransformer:
         X = self._validate_X(X, reset=True)

@@ -270,6 +270,14 @@ FAULTS: list[Fault] = [
         "next write of that dataset; a live writer's folder is kept",
     ),
     Fault(
+        "fit-interrupted-or-failed",
+        "test_faults.py::test_interrupted_refit_leaves_the_transformer_as_it_was",
+        "KeyboardInterrupt while a refit of a fitted SpliceTransformer calibrates target_l0; "
+        "a first fit that raises",
+        "the transformer as it was: the attributes of its last complete fit (not the new "
+        "dictionary with the old penalty), or not fitted (NotFittedError)",
+    ),
+    Fault(
         "read-only-shared-data-home",
         "test_dictionary.py::test_dictionary_cache_goes_to_the_cache_folder_not_the_data_home",
         "a data home that must not be written (read-only, shared between users)",

@@ -450,3 +450,55 @@ def test_killed_dataset_writer_leaves_a_folder_the_next_write_removes(tmp_path, 
     assert any("left by an interrupted write" in r.getMessage() for r in caplog.records)
     frame = pd.read_parquet(path)
     assert len(frame) == np.count_nonzero(dense)
+
+
+# ------------------------------------------------------ fit interrupted or failing
+def test_interrupted_refit_leaves_the_transformer_as_it_was(monkeypatch):
+    # A refit interrupted while target_l0 was calibrated (Ctrl-C in a notebook) kept
+    # the new dictionary and centre with the penalty calibrated for the old ones:
+    # transform then gave codes of neither fit, without an error.
+    rng = np.random.default_rng(8)
+    names = [f"concept {i}" for i in range(200)]
+    C1 = rng.standard_normal((200, 24)).astype(np.float32)
+    C2 = rng.standard_normal((200, 24)).astype(np.float32)
+    X = rng.standard_normal((150, 24)).astype(np.float32)
+    splice = SpliceTransformer(
+        vocabulary=names, concept_embeddings=C1, target_l0=4, device="cpu"
+    ).fit(X)
+    fitted = {k: v for k, v in vars(splice).items() if k.endswith("_")}
+    expected = splice.transform(X)
+
+    def interrupted(self, X):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SpliceTransformer, "_calibrate", interrupted)
+    splice.set_params(concept_embeddings=C2)
+    with pytest.raises(KeyboardInterrupt):
+        splice.fit(X[:100])
+    monkeypatch.undo()
+    splice.set_params(concept_embeddings=C1)
+    after = {k: v for k, v in vars(splice).items() if k.endswith("_")}
+    assert after.keys() == fitted.keys()
+    for key, value in fitted.items():
+        assert after[key] is value, key
+    assert _csr_equal(splice.transform(X), expected)
+
+
+def test_failed_first_fit_leaves_the_transformer_unfitted():
+    # X of the wrong width: n_features_in_ was left set, so transform raised
+    # AttributeError ('mean_') instead of saying the transformer is not fitted.
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(9)
+    names = [f"concept {i}" for i in range(50)]
+    splice = SpliceTransformer(
+        vocabulary=names,
+        concept_embeddings=rng.standard_normal((50, 16)).astype(np.float32),
+        device="cpu",
+    )
+    X = rng.standard_normal((30, 8))
+    with pytest.raises(ValueError, match="X has 8 features"):
+        splice.fit(X)
+    assert not [k for k in vars(splice) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        splice.transform(X)
