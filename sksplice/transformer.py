@@ -45,6 +45,7 @@ from ._validation import (
     Rule,
     check_finite_rows,
     check_option,
+    restored_on_failure,
     row_labels,
     validate_params,
 )
@@ -656,20 +657,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         dictionary, centre and penalty of that fit, or not fitted.
         """
         self._check_params()
-        # A fit that fails or is interrupted (Ctrl-C while the vocabulary is embedded or
-        # target_l0 calibrated) leaves the transformer as it was: fitted as before, or
-        # not fitted. Its attributes are set one after the other, the calibration last,
-        # so that a refit interrupted there mixed the new dictionary and centre with the
-        # penalty calibrated for the old ones, and a first fit that failed left
-        # n_features_in_ alone (an AttributeError, not a NotFittedError, followed).
-        before = dict(self.__dict__)
-        try:
-            with verbose_logging(self.verbose):
-                return self._fit(X)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
+        # (a fit that fails or is interrupted, Ctrl-C while the vocabulary is embedded or
+        # target_l0 calibrated, leaves the transformer as it was)
+        with restored_on_failure(self), verbose_logging(self.verbose):
+            return self._fit(X)
 
     def _fit(self, X: Any) -> SpliceTransformer:
         X = self._validate_X(X, reset=True)

@@ -502,3 +502,23 @@ def test_failed_first_fit_leaves_the_transformer_unfitted():
     assert not [k for k in vars(splice) if k.endswith("_")]
     with pytest.raises(NotFittedError):
         splice.transform(X)
+
+
+def test_interrupted_first_fit_of_zero_shot_leaves_it_unfitted():
+    # Ctrl-C while the class prompts were embedded left n_features_in_ alone: predict
+    # raised AttributeError ('class_embeddings_') instead of NotFittedError.
+    from sklearn.exceptions import NotFittedError
+
+    from sksplice.zero_shot import ZeroShotClassifier
+
+    class Interrupted:
+        def embed_text(self, texts):
+            raise KeyboardInterrupt
+
+    X = np.random.default_rng(10).standard_normal((10, 8))
+    classifier = ZeroShotClassifier(embedder=Interrupted(), classes=["cat", "dog"])
+    with pytest.raises(KeyboardInterrupt):
+        classifier.fit(X)
+    assert not [k for k in vars(classifier) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        classifier.predict(X)
