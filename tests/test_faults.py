@@ -522,3 +522,20 @@ def test_interrupted_first_fit_of_zero_shot_leaves_it_unfitted():
     assert not [k for k in vars(classifier) if k.endswith("_")]
     with pytest.raises(NotFittedError):
         classifier.predict(X)
+
+
+def test_failed_first_fit_of_a_retriever_leaves_it_unfitted():
+    # names for 3 columns of 5: n_features_in_ was left set, so a search raised
+    # AttributeError ('_index') instead of NotFittedError
+    import scipy.sparse as sp
+    from sklearn.exceptions import NotFittedError
+
+    from sksplice.retrieval import ConceptRetriever
+
+    W = sp.random(20, 5, density=0.5, format="csr", random_state=0)
+    retriever = ConceptRetriever(concepts=["a", "b", "c"])
+    with pytest.raises(ValueError, match="3 concept names but the weights have 5"):
+        retriever.fit(W)
+    assert not [k for k in vars(retriever) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        retriever.search(["a"])
