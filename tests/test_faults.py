@@ -539,3 +539,31 @@ def test_failed_first_fit_of_a_retriever_leaves_it_unfitted():
     assert not [k for k in vars(retriever) if k.endswith("_")]
     with pytest.raises(NotFittedError):
         retriever.search(["a"])
+
+
+def test_failed_or_interrupted_first_fit_of_editors_leaves_them_unfitted():
+    # An unknown concept to remove, or Ctrl-C while the projector's concepts were
+    # embedded, left n_features_in_ alone: transform raised AttributeError ('mask_',
+    # 'basis_') instead of NotFittedError.
+    pd = pytest.importorskip("pandas")
+    from sklearn.exceptions import NotFittedError
+
+    from sksplice.editing import ConceptEditor, ConceptProjector
+
+    W = pd.DataFrame(np.random.default_rng(11).random((20, 5)), columns=list("abcde"))
+    editor = ConceptEditor(remove=["zzz"])
+    with pytest.raises(ValueError, match="'zzz'"):
+        editor.fit(W)
+
+    class Interrupted:
+        def embed_text(self, texts):
+            raise KeyboardInterrupt
+
+    X = np.ones((3, 4))
+    projector = ConceptProjector(embedder=Interrupted(), concepts=["x"])
+    with pytest.raises(KeyboardInterrupt):
+        projector.fit(X)
+    for estimator, data in ((editor, W), (projector, X)):
+        assert not [k for k in vars(estimator) if k.endswith("_")], estimator
+        with pytest.raises(NotFittedError):
+            estimator.transform(data)
