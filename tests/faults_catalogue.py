@@ -273,7 +273,8 @@ FAULTS: list[Fault] = [
         "fit-interrupted-or-failed",
         "test_faults.py::test_interrupted_refit_leaves_the_transformer_as_it_was",
         "KeyboardInterrupt while a refit of a fitted SpliceTransformer calibrates target_l0; "
-        "a first fit that raises",
+        "a first fit that raises (also of ZeroShotClassifier, ConceptRetriever, "
+        "ConceptEditor and ConceptProjector)",
         "the transformer as it was: the attributes of its last complete fit (not the new "
         "dictionary with the old penalty), or not fitted (NotFittedError)",
     ),
