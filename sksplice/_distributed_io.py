@@ -2,12 +2,18 @@
 
 :func:`write_parquet` and :func:`to_zarr` (public in :mod:`sksplice.distributed`)
 write a dataset into a temporary sibling folder and rename it into place once
-complete; ``overwrite=True`` replaces only a folder that this module wrote.
+complete; ``overwrite=True`` replaces only a folder that this module wrote. The
+temporary folder is named like the temporary files of
+:func:`sksplice._atomic.atomic_write` (hidden, with the writing process's id and
+machine), so that the one left by a writer that was killed is removed by the
+next write of the same dataset.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from ._atomic import _process_alive, temporary_files_of, temporary_name
 from ._dask import DEFAULT_CHUNK_SIZE, _require_dask
 from ._names import check_concept_names
 
@@ -28,6 +35,8 @@ __all__ = [
     "to_zarr",
     "write_parquet",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def _concept_names(concepts: Any) -> list[str]:
@@ -147,8 +156,28 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
         )
         where = f": {str(blocking)!r} is a file, not a folder" if blocking else f" ({exc})"
         raise FileExistsError(f"cannot make the folder of {shown}{where}") from exc
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
+    _remove_stale_folders(path)
+    tmp = path.parent / temporary_name(path.name)
     return path, tmp
+
+
+def _remove_stale_folders(path: Path) -> None:
+    """Remove the temporary folders of ``path`` left by writers that were killed.
+
+    Only folders written on this machine by a process that is no longer running
+    are removed (SIGKILL, SIGTERM or the end of a batch job's time, where no
+    ``except`` clause runs): a dataset is written for as long as its blocks take,
+    hours perhaps, so neither its age nor its time stamps tell a live writer from a
+    dead one, and a folder of another machine sharing the folder is left alone.
+    """
+    for tmp, pid in temporary_files_of(path):
+        if pid is None or _process_alive(pid) or not tmp.is_dir() or tmp.is_symlink():
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():  # (a read-only folder)
+            logger.debug("could not remove %s, left by an interrupted write", tmp)
+        else:
+            logger.info("removed %s, a temporary folder left by an interrupted write", tmp)
 
 
 def _write_marker(tmp: Path, kind: str, **fields: Any) -> None:
@@ -161,7 +190,7 @@ def _move_into_place(tmp: Path, path: Path) -> None:
     """Atomically publish the finished folder ``tmp`` as ``path``."""
     old = None
     if path.exists():
-        old = path.parent / f".{path.name}.old-{uuid.uuid4().hex}"
+        old = path.parent / temporary_name(path.name)
         os.replace(path, old)
     try:
         os.replace(tmp, path)
@@ -308,15 +337,30 @@ def _compute_into(tmp: Path, *collections: Any) -> None:
     removing it at once left a partial ``tmp`` behind, made again by them. The
     outstanding tasks are cancelled and the blocks already running waited for
     (at most :data:`_RUNNING_BLOCKS_TIMEOUT_S` seconds) before ``tmp`` is removed.
+    The same holds for the threads of Dask's threaded scheduler (see
+    :func:`_own_thread_pool`).
     """
     dask = _require_dask()
     client = _scheduler_client()
     if client is None:
-        try:
-            dask.compute(*collections)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        with _own_thread_pool(collections) as pool:
+            try:
+                dask.compute(*collections, **({} if pool is None else {"pool": pool}))
+            except BaseException:
+                if pool is not None:
+                    # The blocks already running in the pool's threads go on writing
+                    # into tmp after the error or Ctrl-C ends the computation here
+                    # (zarr makes the folders of its chunks again): the waiting ones are
+                    # cancelled and the running ones waited for before tmp is removed.
+                    logger.info(
+                        "waiting for the blocks already running to end before removing %s "
+                        "(they cannot be stopped midway; Ctrl-C again stops waiting)",
+                        tmp,
+                    )
+                    with contextlib.suppress(BaseException):  # (a second Ctrl-C)
+                        pool.shutdown(wait=True, cancel_futures=True)
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
         return
     futures = client.compute(list(collections))
     try:
@@ -332,6 +376,39 @@ def _compute_into(tmp: Path, *collections: Any) -> None:
             pass
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def _own_thread_pool(collections: tuple[Any, ...]) -> Any:
+    """A thread pool of this write for Dask's threaded scheduler, or None for another one.
+
+    Dask's threaded scheduler (the default of Dask arrays) runs the blocks in a
+    pool shared by every computation of the process, whose threads cannot be
+    waited for one computation at a time. A pool of the write's own, of the size
+    the shared one would have (``num_workers`` of the Dask configuration, else the
+    number of CPUs), lets a failed or interrupted write wait for its blocks.
+    A pool set in the Dask configuration, or another scheduler, is used as it is.
+    """
+    import dask
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    scheduler = get_scheduler(collections=list(collections))
+    if scheduler is not dask.threaded.get or dask.config.get("pool", None) is not None:
+        yield None
+        return
+    n_workers = dask.config.get("num_workers", None) or dask.threaded.CPU_COUNT
+    from concurrent.futures import ThreadPoolExecutor
+
+    # (Dask's own executor, which runs each task in the caller's context, where it has one)
+    executor: type[ThreadPoolExecutor] = getattr(
+        dask.threaded, "ContextAwareThreadPoolExecutor", ThreadPoolExecutor
+    )
+    pool = executor(max_workers=int(n_workers))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _check_cluster() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -63,6 +64,10 @@ def _write_diagnostics(stream: Any, text: str, *, flush: bool = False) -> None:
         _stream_fails(stream)
 
 
+#: The terminal's cursor movements that tqdm writes for bars open at once (ANSI CSI).
+_CURSOR_MOVES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 class _Lines:
     """A file for tqdm that turns its in-place redraws into whole lines."""
 
@@ -71,7 +76,8 @@ class _Lines:
         self._count = ""
 
     def write(self, text: str) -> None:
-        line = text.replace("\r", "").strip()
+        # (tqdm moves the cursor, "\x1b[A", to redraw a bar below another open one)
+        line = _CURSOR_MOVES.sub("", text.replace("\r", "")).strip()
         # (the count before the times: the closing redraw repeats the last update's)
         count = line.rpartition(" [")[0] or line
         if line and count != self._count:

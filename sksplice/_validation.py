@@ -22,10 +22,11 @@ its rows, their labels: see :func:`row_labels`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
@@ -48,6 +49,7 @@ __all__ = [
     "check_number",
     "check_option",
     "find_label",
+    "restored_on_failure",
     "row_labels",
     "shown_label",
     "shown_rows",
@@ -650,3 +652,23 @@ def _sparse(X: Any) -> bool:
     """Whether ``X`` is a scipy sparse matrix or array (scipy is loaded if it is one)."""
     sparse = sys.modules.get("scipy.sparse")
     return sparse is not None and bool(sparse.issparse(X))
+
+
+@contextlib.contextmanager
+def restored_on_failure(estimator: Any) -> Iterator[None]:
+    """Put back the attributes of ``estimator`` when the block (its ``fit``) raises.
+
+    A fit sets its attributes one after the other, with slow work between them (a
+    model run, a calibration): one that fails or is interrupted (``KeyboardInterrupt``)
+    midway left some of the new attributes beside old ones (a new dictionary with a
+    penalty calibrated for the old one), or, on a first fit, ``n_features_in_``
+    alone, so that the estimator counted as fitted and raised ``AttributeError``.
+    With this block the estimator is as it was: fitted as before, or not fitted.
+    """
+    before = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(before)
+        raise

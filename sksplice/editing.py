@@ -45,6 +45,7 @@ from ._validation import (
     check_int,
     check_number,
     check_option,
+    restored_on_failure,
     row_labels,
     shown_rows,
 )
@@ -487,7 +488,17 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             If ``remove`` or ``keep`` is not a list of strings, ``output`` is
             not a string, ``ignore_unknown`` is not a bool, or ``splice`` is not
             a fitted transformer.
+
+        Notes
+        -----
+        A fit that raises leaves the editor as it was before the call: fitted
+        as before, or not fitted.
         """
+        with restored_on_failure(self):
+            return self._fit(X)
+
+    def _fit(self, X: Any) -> ConceptEditor:
+        """:meth:`fit` (the editor's attributes are put back when it raises)."""
         check_option(self.output, "output", _OUTPUTS)
         _check_neighbor_params(self.n_neighbors, self.similarity_threshold)
         check_flag(self.ignore_unknown, "ignore_unknown")
@@ -917,7 +928,17 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         TypeError
             If ``normalize`` is not a bool or ``concepts`` is not a list of
             strings.
+
+        Notes
+        -----
+        A fit that raises, or is interrupted (``KeyboardInterrupt``), leaves the
+        projector as it was before the call: fitted as before, or not fitted.
         """
+        with restored_on_failure(self):
+            return self._fit(X)
+
+    def _fit(self, X: Any) -> ConceptProjector:
+        """:meth:`fit` (the projector's attributes are put back when it raises)."""
         check_flag(self.normalize, "normalize")
         names = _name_list(self.concepts, "concepts")
         # (a blank name would be embedded as a text of its own and removed)

@@ -26,6 +26,7 @@ import math
 import numbers
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ._atomic import atomic_write
+from ._atomic import atomic_write, remove_stale_temporaries
 from ._image_files import shown_message, shown_name
 from ._names import a_type
 
@@ -1261,7 +1262,9 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
     Notes
     -----
     The page is written to a temporary file in the same folder, then renamed
-    to ``path``: a reader sees the old file or the complete new one.
+    to ``path``: a reader sees the old file or the complete new one. The
+    temporary file of a writer of ``path`` that was killed on this machine is
+    removed first.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`path` must be a file path (a str or os.PathLike), got {_given(path)}")
@@ -1280,6 +1283,8 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
                 f"Cannot write the report {str(path)!r}: {str(folder)!r} is not a folder",
             )
     page = render_report(results, **kwargs).encode("utf-8")
+    # (the temporary file of a writer that was killed, named with its process id)
+    remove_stale_temporaries(os.path.realpath(path), time.time())
     try:
         with atomic_write(path) as fh:
             fh.write(page)

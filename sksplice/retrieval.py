@@ -34,7 +34,7 @@ from ._names import (
 from ._pandas import frame_values
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
-from ._validation import check_int, check_number, check_option
+from ._validation import check_int, check_number, check_option, restored_on_failure
 from .analysis import _as_weights
 from .editing import ranked_neighbors
 
@@ -332,7 +332,17 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         sklearn.exceptions.NotFittedError
             If ``splice`` is given but not fitted (its concepts are checked
             against the columns, also when ``concepts`` names them).
+
+        Notes
+        -----
+        A fit that raises leaves the retriever as it was before the call: fitted
+        as before, or not fitted.
         """
+        with restored_on_failure(self):
+            return self._fit(X)
+
+    def _fit(self, X: Any) -> ConceptRetriever:
+        """:meth:`fit` (the retriever's attributes are put back when it raises)."""
         self._check_mode(self.mode)
         check_option(self.metric, "metric", _METRICS)
         n_nb, threshold = self.n_neighbors, self.similarity_threshold

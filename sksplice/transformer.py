@@ -45,6 +45,7 @@ from ._validation import (
     Rule,
     check_finite_rows,
     check_option,
+    restored_on_failure,
     row_labels,
     validate_params,
 )
@@ -656,9 +657,17 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             number is expected, a number where an option string is expected),
             or an ``X`` of file paths, texts or PIL images (the message names
             the ``CLIPEmbedder`` to apply first).
+
+        Notes
+        -----
+        A fit that raises, or is interrupted (``KeyboardInterrupt``), leaves the
+        transformer as it was before the call: fitted as before, with the
+        dictionary, centre and penalty of that fit, or not fitted.
         """
         self._check_params()
-        with verbose_logging(self.verbose):
+        # (a fit that fails or is interrupted, Ctrl-C while the vocabulary is embedded or
+        # target_l0 calibrated, leaves the transformer as it was)
+        with restored_on_failure(self), verbose_logging(self.verbose):
             return self._fit(X)
 
     def _fit(self, X: Any) -> SpliceTransformer:

@@ -23,6 +23,7 @@ from ._validation import (
     check_finite_rows,
     check_labels,
     check_number,
+    restored_on_failure,
     row_labels,
     shown_label,
     shown_rows,
@@ -241,7 +242,17 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         TypeError
             If ``X`` is sparse (concept weights, in a pipeline of sksplice;
             the message says how to recompose them into embeddings).
+
+        Notes
+        -----
+        A fit that raises, or is interrupted (``KeyboardInterrupt``), leaves the
+        classifier as it was before the call: fitted as before, or not fitted.
         """
+        with restored_on_failure(self):
+            return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any) -> ZeroShotClassifier:
+        """:meth:`fit` (the classifier's attributes are put back when it raises)."""
         templates = self._check_params()
         _refuse_concept_weights(X)
         labels = row_labels(X)

@@ -255,6 +255,30 @@ FAULTS: list[Fault] = [
         "dataset is followed and kept",
     ),
     Fault(
+        "dataset-write-interrupted",
+        "test_faults.py::test_interrupted_dataset_write_waits_for_its_running_blocks",
+        "Ctrl-C during to_zarr / write_parquet with Dask's threaded scheduler, blocks "
+        "still running in its threads",
+        "KeyboardInterrupt once the running blocks have ended; no temporary folder left "
+        "(zarr made its chunk folders again after the removal)",
+    ),
+    Fault(
+        "dataset-writer-killed",
+        "test_faults.py::test_killed_dataset_writer_leaves_a_folder_the_next_write_removes",
+        "SIGKILL in the middle of write_parquet",
+        "the hidden temporary folder (named with the dead writer's pid) is removed by the "
+        "next write of that dataset; a live writer's folder is kept",
+    ),
+    Fault(
+        "fit-interrupted-or-failed",
+        "test_faults.py::test_interrupted_refit_leaves_the_transformer_as_it_was",
+        "KeyboardInterrupt while a refit of a fitted SpliceTransformer calibrates target_l0; "
+        "a first fit that raises (also of ZeroShotClassifier, ConceptRetriever, "
+        "ConceptEditor and ConceptProjector)",
+        "the transformer as it was: the attributes of its last complete fit (not the new "
+        "dictionary with the old penalty), or not fitted (NotFittedError)",
+    ),
+    Fault(
         "read-only-shared-data-home",
         "test_dictionary.py::test_dictionary_cache_goes_to_the_cache_folder_not_the_data_home",
         "a data home that must not be written (read-only, shared between users)",

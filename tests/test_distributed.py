@@ -347,7 +347,7 @@ def test_a_relative_path_is_the_callers_not_the_workers(
     np.testing.assert_allclose(got, reference[:600].toarray(), atol=ATOL)
     assert path == tmp_path / "out" / "weights"
     for folder in workers_folders:  # nothing was written where the workers run
-        assert not list(Path(folder).glob("out/.weights.tmp-*"))
+        assert not list(Path(folder).glob("out/.weights.*"))
 
 
 @pytest.mark.parametrize("writer", ["parquet", "zarr"])

@@ -3,6 +3,7 @@ dictionary cache writes, bit-identical results across processes."""
 
 from __future__ import annotations
 
+import _thread
 import dataclasses
 import errno
 import itertools
@@ -10,6 +11,8 @@ import multiprocessing
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -348,3 +351,219 @@ def test_bit_identical_across_repeated_calls():
     # A freshly fitted transformer (its own solver cache lookup) agrees too.
     (fresh,) = _transform_in_process()
     assert _csr_equal(first, fresh)
+
+
+# ------------------------------------------------ dataset writes interrupted or killed
+def _slow_weights(n_blocks: int, seconds: float):
+    """Dask weights of ``n_blocks`` blocks of 50 rows, each taking ``seconds`` to compute."""
+    da = pytest.importorskip("dask.array")
+
+    def slow(block):
+        time.sleep(seconds)
+        return block
+
+    rng = np.random.default_rng(5)
+    dense = np.where(rng.random((50 * n_blocks, 8)) < 0.3, rng.random((50 * n_blocks, 8)), 0.0)
+    return da.from_array(dense.astype(np.float32), chunks=(50, -1)).map_blocks(slow), dense
+
+
+@pytest.mark.parametrize("writer", ["zarr", "parquet"])
+def test_interrupted_dataset_write_waits_for_its_running_blocks(tmp_path, writer):
+    # Ctrl-C during to_zarr with Dask's threaded scheduler: the temporary folder was
+    # removed at once, and the blocks still running in the scheduler's threads made it
+    # again (zarr creates the folders of its chunks), leaving a partial hidden folder.
+    dask = pytest.importorskip("dask")
+    if writer == "zarr":
+        pytest.importorskip("zarr")
+    else:
+        pytest.importorskip("pyarrow")
+    from sksplice.distributed import to_zarr, write_parquet
+
+    write = to_zarr if writer == "zarr" else write_parquet
+    W, _ = _slow_weights(n_blocks=4, seconds=1.0)
+    names = [f"c{i}" for i in range(8)]
+    out = tmp_path / "out"
+    out.mkdir()
+    ctrl_c = threading.Timer(0.4, _thread.interrupt_main)
+    with dask.config.set(scheduler="threads", num_workers=2):
+        ctrl_c.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                write(W, out / "weights", names)
+        finally:
+            ctrl_c.cancel()
+    time.sleep(1.5)  # (longer than a block: any block still running has ended)
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    import dask, dask.array as da, numpy as np
+    from sksplice.distributed import write_parquet
+
+    def slow(block):
+        time.sleep(0.3)
+        return block
+
+    W = da.from_array(np.eye(400, 8, dtype=np.float32), chunks=(50, -1)).map_blocks(slow)
+    with dask.config.set(scheduler="threads", num_workers=1):
+        write_parquet(W, sys.argv[1], [f"c{i}" for i in range(8)])
+    """
+)
+
+
+def test_killed_dataset_writer_leaves_a_folder_the_next_write_removes(tmp_path, caplog):
+    # write_parquet killed (SIGKILL, or SIGTERM: a batch job out of time) left a hidden
+    # temporary folder that no later write removed: a dataset's worth of disk, per kill.
+    pytest.importorskip("dask")
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from sksplice._atomic import temporary_name
+    from sksplice.distributed import write_parquet
+
+    out = tmp_path / "weights.parquet"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(out)],
+        cwd=REPO_ROOT,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while not list(tmp_path.glob(".weights.parquet*/part-*.parquet")):
+            assert proc.poll() is None, proc.communicate()[1].decode(errors="replace")
+            assert time.monotonic() < deadline, "the writer wrote no block"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.communicate()
+    (left,) = tmp_path.iterdir()
+    assert left.name.startswith(".weights.parquet.") and left.is_dir()
+    # a folder being written by a live process on this machine is kept
+    live = tmp_path / temporary_name(out.name)
+    live.mkdir()
+
+    W, dense = _slow_weights(n_blocks=2, seconds=0.0)
+    with caplog.at_level("INFO", logger="sksplice"):
+        path = write_parquet(W, out, [f"c{i}" for i in range(8)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, out.name])
+    assert any("left by an interrupted write" in r.getMessage() for r in caplog.records)
+    frame = pd.read_parquet(path)
+    assert len(frame) == np.count_nonzero(dense)
+
+
+# ------------------------------------------------------ fit interrupted or failing
+def test_interrupted_refit_leaves_the_transformer_as_it_was(monkeypatch):
+    # A refit interrupted while target_l0 was calibrated (Ctrl-C in a notebook) kept
+    # the new dictionary and centre with the penalty calibrated for the old ones:
+    # transform then gave codes of neither fit, without an error.
+    rng = np.random.default_rng(8)
+    names = [f"concept {i}" for i in range(200)]
+    C1 = rng.standard_normal((200, 24)).astype(np.float32)
+    C2 = rng.standard_normal((200, 24)).astype(np.float32)
+    X = rng.standard_normal((150, 24)).astype(np.float32)
+    splice = SpliceTransformer(
+        vocabulary=names, concept_embeddings=C1, target_l0=4, device="cpu"
+    ).fit(X)
+    fitted = {k: v for k, v in vars(splice).items() if k.endswith("_")}
+    expected = splice.transform(X)
+
+    def interrupted(self, X):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SpliceTransformer, "_calibrate", interrupted)
+    splice.set_params(concept_embeddings=C2)
+    with pytest.raises(KeyboardInterrupt):
+        splice.fit(X[:100])
+    monkeypatch.undo()
+    splice.set_params(concept_embeddings=C1)
+    after = {k: v for k, v in vars(splice).items() if k.endswith("_")}
+    assert after.keys() == fitted.keys()
+    for key, value in fitted.items():
+        assert after[key] is value, key
+    assert _csr_equal(splice.transform(X), expected)
+
+
+def test_failed_first_fit_leaves_the_transformer_unfitted():
+    # X of the wrong width: n_features_in_ was left set, so transform raised
+    # AttributeError ('mean_') instead of saying the transformer is not fitted.
+    from sklearn.exceptions import NotFittedError
+
+    rng = np.random.default_rng(9)
+    names = [f"concept {i}" for i in range(50)]
+    splice = SpliceTransformer(
+        vocabulary=names,
+        concept_embeddings=rng.standard_normal((50, 16)).astype(np.float32),
+        device="cpu",
+    )
+    X = rng.standard_normal((30, 8))
+    with pytest.raises(ValueError, match="X has 8 features"):
+        splice.fit(X)
+    assert not [k for k in vars(splice) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        splice.transform(X)
+
+
+def test_interrupted_first_fit_of_zero_shot_leaves_it_unfitted():
+    # Ctrl-C while the class prompts were embedded left n_features_in_ alone: predict
+    # raised AttributeError ('class_embeddings_') instead of NotFittedError.
+    from sklearn.exceptions import NotFittedError
+
+    from sksplice.zero_shot import ZeroShotClassifier
+
+    class Interrupted:
+        def embed_text(self, texts):
+            raise KeyboardInterrupt
+
+    X = np.random.default_rng(10).standard_normal((10, 8))
+    classifier = ZeroShotClassifier(embedder=Interrupted(), classes=["cat", "dog"])
+    with pytest.raises(KeyboardInterrupt):
+        classifier.fit(X)
+    assert not [k for k in vars(classifier) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        classifier.predict(X)
+
+
+def test_failed_first_fit_of_a_retriever_leaves_it_unfitted():
+    # names for 3 columns of 5: n_features_in_ was left set, so a search raised
+    # AttributeError ('_index') instead of NotFittedError
+    import scipy.sparse as sp
+    from sklearn.exceptions import NotFittedError
+
+    from sksplice.retrieval import ConceptRetriever
+
+    W = sp.random(20, 5, density=0.5, format="csr", random_state=0)
+    retriever = ConceptRetriever(concepts=["a", "b", "c"])
+    with pytest.raises(ValueError, match="3 concept names but the weights have 5"):
+        retriever.fit(W)
+    assert not [k for k in vars(retriever) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        retriever.search(["a"])
+
+
+def test_failed_or_interrupted_first_fit_of_editors_leaves_them_unfitted():
+    # An unknown concept to remove, or Ctrl-C while the projector's concepts were
+    # embedded, left n_features_in_ alone: transform raised AttributeError ('mask_',
+    # 'basis_') instead of NotFittedError.
+    pd = pytest.importorskip("pandas")
+    from sklearn.exceptions import NotFittedError
+
+    from sksplice.editing import ConceptEditor, ConceptProjector
+
+    W = pd.DataFrame(np.random.default_rng(11).random((20, 5)), columns=list("abcde"))
+    editor = ConceptEditor(remove=["zzz"])
+    with pytest.raises(ValueError, match="'zzz'"):
+        editor.fit(W)
+
+    class Interrupted:
+        def embed_text(self, texts):
+            raise KeyboardInterrupt
+
+    X = np.ones((3, 4))
+    projector = ConceptProjector(embedder=Interrupted(), concepts=["x"])
+    with pytest.raises(KeyboardInterrupt):
+        projector.fit(X)
+    for estimator, data in ((editor, W), (projector, X)):
+        assert not [k for k in vars(estimator) if k.endswith("_")], estimator
+        with pytest.raises(NotFittedError):
+            estimator.transform(data)

@@ -55,6 +55,27 @@ def test_a_description_with_brackets_keeps_its_lines():
     assert lines[-1].startswith("ViT-B-32 [laion2b].bin: 100% 4/4") and len(lines) == 2
 
 
+def test_a_log_gets_no_cursor_movements_from_bars_open_at_once():
+    # A bar opened while another was (the concept dictionary embedded while the images
+    # are) wrote tqdm's "cursor up", ESC [ A, on a line of its own into a job's log.
+    log = io.StringIO()
+    outer = _progress.progress(3, desc="CLIP images", unit="image", file=log)
+    with _progress.progress(5, desc="embedding concepts", unit="concept", file=log) as bar:
+        bar.update(5)
+    outer.update(3)
+    outer.close()
+    text = log.getvalue()
+    assert "\x1b" not in text and "\r" not in text
+    lines = text.splitlines()
+    assert all(line.strip() for line in lines), lines
+    assert [line.partition(":")[0] for line in lines] == [
+        "CLIP images",
+        "embedding concepts",
+        "embedding concepts",
+        "CLIP images",
+    ]
+
+
 def test_a_terminal_gets_the_bar_redrawn_in_place():
     term = _Terminal()
     with _progress.progress(10, desc="decomposing", unit="img", file=term) as bar:

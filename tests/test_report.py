@@ -648,6 +648,34 @@ def test_write_report_errors_name_the_file_asked_for(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_write_report_removes_the_temporary_file_of_a_killed_writer(tmp_path):
+    # a script killed while writing its report (SIGKILL, or SIGTERM, which runs no
+    # cleanup) left ".r.html.<pid>.<host>.<random>.tmp" that no later write removed
+    import os
+    import subprocess
+    import sys
+
+    from sksplice._atomic import temporary_name
+
+    dead_pid = int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    target = tmp_path / "r.html"
+    left = tmp_path / temporary_name(target.name).replace(f".{os.getpid()}.", f".{dead_pid}.")
+    left.write_bytes(b"<!DOCTYPE html><html><body>half a rep")
+    live = tmp_path / temporary_name(target.name)  # (a writer still running: kept)
+    live.write_bytes(b"")
+    os.utime(left, (0, 1_000_000))
+    result = ImageResult("a.png", [("sky", 0.5)], 1, 0.9, thumbnail=_png_uri())
+    write_report(target, [result])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, target.name])
+
+
 def test_torch_and_zero_dimensional_numbers_are_taken_as_numbers():
     import numpy as np
     import torch
