@@ -941,9 +941,12 @@ def test_prefix_reuse_replaces_an_unusable_file_and_checks_its_list(tmp_path):
 def test_prefix_sizes_remembered_hold_no_embedder(tmp_path):
     full = [f"concept {i}" for i in range(1500)]
     clear_memory_cache()
-    embed_vocabulary(KeylessEmbedder(dim=8), full[:1200], prefix_of=full)
+    # (a folder of its own: a file of an earlier run in $SKSPLICE_CACHE, when it is set to
+    # a lasting folder, would be read instead of embedding, and record no size)
+    embed_vocabulary(KeylessEmbedder(dim=8), full[:1200], prefix_of=full, cache_dir=tmp_path)
     assert len(dictionary_module._prefix_sizes_seen) == 0
-    embed_vocabulary(CountingEmbedder(dim=8, key="seen"), full[:1200], prefix_of=full)
+    embedder = CountingEmbedder(dim=8, key="seen")
+    embed_vocabulary(embedder, full[:1200], prefix_of=full, cache_dir=tmp_path)
     assert len(dictionary_module._prefix_sizes_seen) == 1
     clear_memory_cache()
     assert len(dictionary_module._prefix_sizes_seen) == 0
