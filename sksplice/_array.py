@@ -48,7 +48,8 @@ def l2_normalize(X: np.ndarray, axis: int = -1, *, out: np.ndarray | None = None
     if out is None:
         out = np.empty_like(X)
     np.divide(X, np.where(nonzero, norms, 1.0), out=out)
-    np.copyto(out, 0.0, where=~nonzero)
+    if not nonzero.all():  # (a pass over the whole array, for the zero vectors only)
+        np.copyto(out, 0.0, where=~nonzero)
     return out
 
 
@@ -56,7 +57,10 @@ def _norms(X: np.ndarray, axis: int) -> np.ndarray:
     """Euclidean norms of the vectors of floating ``X`` (keepdims), overflow-safe."""
     with np.errstate(over="ignore"):  # an overflow is caught below
         norms = np.linalg.norm(X, axis=axis, keepdims=True)
-    overflow = np.isinf(norms) & np.isfinite(X).all(axis=axis, keepdims=True)
+    overflow = np.isinf(norms)
+    if not overflow.any():  # (the usual case: no pass over X to tell overflow from inf)
+        return norms
+    overflow &= np.isfinite(X).all(axis=axis, keepdims=True)
     if overflow.any():
         # The squares overflowed (1e20 in float32): those vectors are scaled by
         # their largest entry first, as unit_rows does.

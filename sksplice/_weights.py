@@ -14,6 +14,7 @@ import scipy.sparse
 from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, unit_rows
+from ._gc import gc_paused
 from ._names import check_source, name_differences, remember_concepts
 from ._pandas import frame_values, sparse_frame, transform_output
 from ._validation import (
@@ -463,8 +464,9 @@ class ConceptSpaceMixin:
         if not as_frame:
             ends = np.cumsum(counts)
             bounds = zip((ends - counts).tolist(), ends.tolist(), strict=True)
-            pairs = list(zip(concepts, weights.tolist(), strict=True))
-            return [pairs[a:b] for a, b in bounds]
+            with gc_paused():  # (a list and k tuples a row, none in a reference cycle)
+                pairs = list(zip(concepts, weights.tolist(), strict=True))
+                return [pairs[a:b] for a, b in bounds]
         import pandas as pd
 
         columns = ["sample", "rank", "concept", "weight"]

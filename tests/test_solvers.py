@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sksplice.solvers import NonNegLasso, SparseCodes
 from sksplice.solvers._common import relative_gap
+from sksplice.solvers._lasso import _GAP_RESOLUTION
 from sksplice.solvers._small import solve_small
 
 from ._helpers_solvers import (
@@ -486,6 +487,35 @@ def test_solver_accepts_tensors_pickles_and_reuses_factor():
     b = clone.solve(V, 0.05, solver="admm")
     np.testing.assert_allclose(a.to_dense(), b.to_dense(), atol=1e-12)
     np.testing.assert_array_equal(clone.dictionary.cpu().numpy(), solver.dictionary.cpu().numpy())
+
+
+def test_dictionary_norms_are_computed_once_for_all_solves(monkeypatch):
+    # The penalty floor needs the largest row norm of the dictionary: computed on every
+    # solve before, 7 ms for 15,000 concepts, a third of the time of one row.
+    D, V = _structured_problem(3, n=4)
+    solver = NonNegLasso(D, device="cpu")
+    calls = []
+    norm = torch.linalg.vector_norm
+
+    def counted(x, *args, **kwargs):
+        if x.shape == solver.dictionary.shape:
+            calls.append(x.shape)
+        return norm(x, *args, **kwargs)
+
+    monkeypatch.setattr(torch.linalg, "vector_norm", counted)
+    first = solver.solve(V, 0.05)
+    floor = solver.smallest_supported_penalty(V, 1e-6)
+    for _ in range(3):
+        again = solver.solve(V, 0.05)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first.to_dense(), again.to_dense())
+    monkeypatch.setattr(torch.linalg, "vector_norm", norm)
+    d_norm = float(np.linalg.norm(D, axis=1).max())
+    v_norm = float(np.linalg.norm(V, axis=1).max())
+    assert floor == pytest.approx(_GAP_RESOLUTION * v_norm * d_norm / 1e-6, rel=1e-12)
+    # pickled and loaded, the solver computes it again from its dictionary
+    clone = pickle.loads(pickle.dumps(solver))
+    assert clone.smallest_supported_penalty(V, 1e-6) == floor
 
 
 # ----------------------------------------------------------------- validation

@@ -195,6 +195,38 @@ def test_top_concepts_leave_the_weights_unchanged(splicer):
         np.testing.assert_array_equal(array, kept)
 
 
+def test_top_concepts_lists_are_made_without_collector_passes(splicer):
+    """The (concept, weight) pairs of many rows are made with the cyclic garbage
+    collector paused, and it runs again afterwards (1,000,000 rows of 10 pairs: 9.3 s
+    with its passes over the growing lists, 4.5 s without)."""
+    import gc
+
+    W = _weights_matrix(3000, np.float64, seed=5)
+    expected = _reference_top(splicer, W, 5)
+    passes = []
+
+    def count(phase, info):
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        top = splicer.top_concepts(W, k=5)
+    finally:
+        gc.callbacks.remove(count)
+    assert top == expected
+    # (18,000 containers made: 22 passes before; the few left are of the checks first)
+    assert len(passes) <= 2, passes
+    assert gc.isenabled()
+    gc.disable()  # (a caller's paused collector stays paused)
+    try:
+        assert splicer.top_concepts(W, k=5) == expected
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_top_concepts_sort_the_rows_together(splicer, monkeypatch):
     """One argsort per group of rows of similar lengths, not one per row (100k rows:
     2.6-5.9 s row by row)."""
