@@ -404,7 +404,9 @@ def dictionary_cache_path(
         replaced by ``_``, without ``.`` or ``_`` at either end, cut to 48
         characters (``embedder`` when nothing is left); ``<size>`` is
         ``len(concepts)``; ``<digest>`` is 20 hexadecimal digits of a SHA-256
-        of the whole key, the vocabulary's :func:`vocabulary_hash` and its size.
+        of the whole key, the vocabulary's :func:`vocabulary_hash` and its size
+        (and, for on-disk layouts after the first, the layout's version, so that
+        releases of two layouts sharing a cache folder keep a file each).
     """
     full_key = _disk_key(cache_key, concepts)
     digest = hashlib.sha256(full_key.encode("utf-8")).hexdigest()[:20]
@@ -415,10 +417,17 @@ def dictionary_cache_path(
 
 
 def _disk_key(cache_key: str, concepts: Sequence[str]) -> str:
-    return json.dumps(
-        {"embedder": cache_key, "vocabulary": vocabulary_hash(concepts), "size": len(concepts)},
-        sort_keys=True,
-    )
+    key: dict[str, Any] = {
+        "embedder": cache_key,
+        "vocabulary": vocabulary_hash(concepts),
+        "size": len(concepts),
+    }
+    if _FORMAT_VERSION != 1:
+        # A file of another layout gets another name (the digest covers the key), so that
+        # two installed versions sharing one cache folder do not replace each other's
+        # file on every run; files of the first layout keep their names.
+        key["format"] = _FORMAT_VERSION
+    return json.dumps(key, sort_keys=True)
 
 
 def _member(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo:

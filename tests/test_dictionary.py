@@ -227,6 +227,25 @@ def test_cache_file_names_stay_those_of_files_already_written(tmp_path, cache_ke
     assert path == tmp_path / "dictionaries" / name
 
 
+def test_a_cache_file_of_another_layout_gets_another_name(tmp_path, monkeypatch):
+    # Two installed versions of another layout sharing one cache folder replaced each
+    # other's file on every run (each read the other's as damaged and wrote its own).
+    import sksplice.dictionary as dictionary
+
+    concepts = ["dog", "cat"]
+    first = dictionary_cache_path("open_clip/ViT-B-32/laion2b_s34b_b79k", concepts, tmp_path)
+    emb = CountingEmbedder(dim=4, key="m")
+    embed_vocabulary(emb, concepts, cache_dir=tmp_path)
+    monkeypatch.setattr(dictionary, "_FORMAT_VERSION", 2)
+    second = dictionary_cache_path("open_clip/ViT-B-32/laion2b_s34b_b79k", concepts, tmp_path)
+    assert second != first and second.name.startswith("open_clip_ViT-B-32_laion2b_s34b_b79k-2-")
+    dictionary.clear_memory_cache()
+    CountingEmbedder.reset()
+    embed_vocabulary(emb, concepts, cache_dir=tmp_path)  # (a file of its own, written beside)
+    assert CountingEmbedder.n_calls == 1
+    assert len(list((tmp_path / "dictionaries").glob("*.npz"))) == 2
+
+
 def test_cache_file_has_checked_header_and_loads_without_pickle(tmp_path):
     emb = CountingEmbedder(dim=6, key="model/with:odd chars")
     concepts = ["x", "y", "z"]
