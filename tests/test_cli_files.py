@@ -43,6 +43,23 @@ def test_an_output_path_ending_in_a_slash_is_refused_before_embedding(
     assert not (tmp_path / "missing").exists()
 
 
+@pytest.mark.parametrize("command", ["decompose", "profile"])
+def test_an_output_whose_partial_file_is_a_folder_is_refused_before_embedding(
+    command, run_env, tmp_path, capsys, no_embedding
+):
+    # An interrupted run keeps its finished records in FILE.partial: a folder there lost
+    # them, while the run said they were in it.
+    target = tmp_path / "out.jsonl"
+    (tmp_path / "out.jsonl.partial").mkdir()
+    code, out, err = _main([command, str(run_env), "-o", str(target), *_args(tmp_path)], capsys)
+    assert code == 2 and out == "", err
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: cannot write output file {target}: {target}.partial is a folder, "
+        "where an interrupted run keeps the records it finished; remove or rename it (-o)"
+    )
+    assert not target.exists()
+
+
 # ------------------------------------------------------------ a closed standard output
 
 

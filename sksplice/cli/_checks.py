@@ -214,6 +214,13 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         mode = None
     if mode is not None and (not stat.S_ISREG(mode) or _write_through(target, mode)):
         return  # a pipe, a device or a standard stream: written in place
+    partial = Path(os.path.realpath(target) + ".partial")
+    if option == "-o" and partial.is_dir():
+        # (an interrupted run keeps its finished records there: they would be lost)
+        raise CLIError(
+            f"cannot write output file {target}: {partial} is a folder, where an "
+            f"interrupted run keeps the records it finished; remove or rename it ({option})"
+        )
     if mode is not None and not os.access(target, os.W_OK):
         # The file would be replaced by a new one (renamed over it), which its folder's
         # permissions allow: refused as the shell's ">" refuses it (a superuser, whom
