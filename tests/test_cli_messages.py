@@ -483,6 +483,30 @@ def test_p_values_are_written_to_6_significant_digits(fmt, command):
     assert table["p_adjusted"].tolist() == _P_VALUES  # (the caller's table is left as it was)
 
 
+def test_the_share_of_a_concept_in_one_image_of_millions_is_not_written_as_zero():
+    # Rounded to 6 decimals, 1 image in 3,000,000 was written as a share of 0.0.
+    import scipy.sparse as sp
+
+    from sksplice.analysis import _rank_each_class
+    from sksplice.cli._compare import written_comparison
+    from sksplice.cli._profile import written_ranking
+    from sksplice.shift import compare_datasets
+
+    n = 3_000_000
+    W = sp.csr_matrix((np.ones(2), ([0, n], [0, 1])), shape=(n + 10, 2))
+    names = ["rare", "other"]
+    y = np.array(["a"] * n + ["b"] * 10)
+    table = written_ranking(_rank_each_class(W, y, names))
+    rare = table[(table["concept"] == "rare") & (table["class"] == "a")].iloc[0]
+    assert rare["prevalence_positive"] == pytest.approx(1 / n, rel=1e-5)
+    assert rare["prevalence_diff"] == pytest.approx(1 / n, rel=1e-5)
+    comparison = compare_datasets(W[:n], W[n:], concepts=names, min_count=1)
+    table = written_comparison(comparison).set_index("concept")
+    assert table.loc["rare", "prevalence_a"] == pytest.approx(1 / n, rel=1e-5)
+    assert table.loc["rare", "prevalence_diff"] == pytest.approx(-1 / n, rel=1e-5)  # (B - A)
+    assert list(table.columns) == list(cli._compare.WRITTEN_COLUMNS)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
 @pytest.mark.parametrize("command", ["profile", "compare"])
 def test_a_significant_p_value_is_never_written_as_the_level(fmt, command):

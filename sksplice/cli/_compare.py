@@ -27,11 +27,37 @@ from ._output import (
     _write_table_records,
     no_concept,
     plural,
+    significant_values,
 )
 from ._profile import _CORRECTIONS
 from ._report import _write_explorer
 
 logger = logging.getLogger(__name__)
+
+
+#: The columns of a comparison that ``compare`` writes, after ``concept``.
+WRITTEN_COLUMNS = (
+    "count_a",
+    "count_b",
+    "prevalence_a",
+    "prevalence_b",
+    "prevalence_diff",
+    "mean_weight_diff",
+    "test",
+    "p_adjusted",
+    "significant",
+)
+
+
+def written_comparison(comparison: Any) -> Any:
+    """What ``compare`` writes of a comparison table: ``concept`` and
+    :data:`WRITTEN_COLUMNS`, the shares and the weight difference to 6 significant
+    digits (as profile writes its shares and decompose its weights: 6 decimals wrote
+    the share of a concept in one image of more than two million as 0.0)."""
+    table = comparison[list(WRITTEN_COLUMNS)].reset_index(names="concept")
+    for column in ("prevalence_a", "prevalence_b", "prevalence_diff", "mean_weight_diff"):
+        table[column] = significant_values(table[column])
+    return table
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
@@ -68,22 +94,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         labels=labels,
         alternative=args.alternative,
     )
-    table = comparison if args.top_k is None else comparison.head(args.top_k)
-    cols = [
-        "count_a",
-        "count_b",
-        "prevalence_a",
-        "prevalence_b",
-        "prevalence_diff",
-        "mean_weight_diff",
-        "test",
-        "p_adjusted",
-        "significant",
-    ]
-    table = table[cols].reset_index(names="concept")
-    # (as profile rounds its prevalences, and decompose its weights)
-    rounded = ["prevalence_a", "prevalence_b", "prevalence_diff", "mean_weight_diff"]
-    table[rounded] = table[rounded].round(6)
+    table = written_comparison(comparison if args.top_k is None else comparison.head(args.top_k))
     metadata = {
         **dec.metadata,
         "a": {"folder": labels[0], "images": int(from_a.sum())},

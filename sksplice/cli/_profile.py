@@ -21,6 +21,7 @@ from ._output import (
     _write_table_records,
     no_concept,
     plural,
+    significant_values,
 )
 
 logger = logging.getLogger(__name__)
@@ -151,10 +152,11 @@ WRITTEN_COLUMNS = (
 
 def written_ranking(ranking: Any) -> Any:
     """What ``profile`` writes of a ranking table: :data:`WRITTEN_COLUMNS`, the shares
-    rounded to 6 decimals (as decompose rounds its weights)."""
+    to 6 significant digits (as decompose writes its weights: 6 decimals wrote the share
+    of a concept in one image of more than two million as 0.0)."""
     table = ranking[list(WRITTEN_COLUMNS)].copy()
-    shares = ["prevalence_positive", "prevalence_negative", "prevalence_diff"]
-    table[shares] = table[shares].round(6)
+    for share in ("prevalence_positive", "prevalence_negative", "prevalence_diff"):
+        table[share] = significant_values(table[share])
     return table
 
 
