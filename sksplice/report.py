@@ -643,7 +643,8 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             "group": "",
             "first": f"In {positive}",
             "second": f"In {negative}",
-            "difference": "Difference",
+            # (which way: as the comparison's "(B - A)" says it)
+            "difference": f"Difference ({positive} - {negative})",
         }
     if compared is None:
         sided = f"{more} frequent in its class than outside it" if more else None
@@ -659,7 +660,7 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             "group": "Class",
             "first": "In class",
             "second": "Outside",
-            "difference": "Difference",
+            "difference": "Difference (in - outside)",
         }
     a, b = (tag if str(name) == tag else f"{tag} ({name})" for tag, name in zip("AB", compared))
     sided = f"{more} frequent in B than in A" if more else None

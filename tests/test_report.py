@@ -242,6 +242,20 @@ def test_an_empty_report_draws_no_count_axis():
     assert "histogram of 0 images" in page
 
 
+def test_the_difference_column_says_which_way_it_is_taken():
+    # "Difference" alone: of which class from which, for one class against another
+    W = np.zeros((30, 2))
+    W[:12, 0] = 1.0
+    y = np.array(["coast"] * 10 + ["forest"] * 10 + ["city"] * 10)
+    ranking = rank_concepts(W, y, "forest", negative="coast", concepts=["sea", "sky"])
+    page = render_report([], ranking=ranking)
+    headers = re.findall(r'<th data-col="\d" [^>]*>([^<]*)</th>', page)
+    assert headers[:4] == ["Concept", "In forest", "In coast", "Difference (forest - coast)"]
+    data = _data(page)
+    sea = next(r for r in data["ranking"] if data["concepts"][r[1]] == "sea")
+    assert sea[2:5] == [pytest.approx(0.2), pytest.approx(1.0), pytest.approx(-0.8)]
+
+
 def test_ranking_rows_key_columns_and_significance():
     n = 40
     W = np.zeros((2 * n, 3))
@@ -260,7 +274,7 @@ def test_ranking_rows_key_columns_and_significance():
         "Concept",
         "In class",
         "Outside",
-        "Difference",
+        "Difference (in - outside)",  # (which way: it said "Difference" alone)
         "Test",
         "p adjusted",
         "Significant",
