@@ -643,8 +643,9 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             "group": "",
             "first": f"In {positive}",
             "second": f"In {negative}",
-            # (which way: as the comparison's "(B - A)" says it)
-            "difference": f"Difference ({positive} - {negative})",
+            "difference": "Difference",
+            # (which way, on the column title: written out, the names widened the table)
+            "difference_title": f"prevalence in {positive} minus in {negative}",
         }
     if compared is None:
         sided = f"{more} frequent in its class than outside it" if more else None
@@ -660,7 +661,8 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
             "group": "Class",
             "first": "In class",
             "second": "Outside",
-            "difference": "Difference (in - outside)",
+            "difference": "Difference",
+            "difference_title": "prevalence in the class minus outside it",
         }
     a, b = (tag if str(name) == tag else f"{tag} ({name})" for tag, name in zip("AB", compared))
     sided = f"{more} frequent in B than in A" if more else None
@@ -678,6 +680,7 @@ def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
         "first": "In A",
         "second": "In B",
         "difference": "Difference (B - A)",
+        "difference_title": "prevalence in B minus in A",
     }
 
 
@@ -1182,10 +1185,19 @@ def render_report(
             },
         }
     )
+    # what the labels are: classes, or the two collections of a comparison (its folders)
+    group, groups = (
+        ("collection", "collections")
+        if ranking is not None and _compared(ranking) is not None
+        else ("class", "classes")
+    )
+    data.update(labelWord=group, labelsWord=groups)
     texts["data"] = _shown_data(data)
     template = _environment().get_template("report.html.j2")
     return template.render(
         **texts,
+        group=group,
+        groups=groups,
         summary=summary,
         skipped=skipped_rows,
         l0_hist=_histogram(l0, integer=True),

@@ -250,7 +250,8 @@ def test_the_difference_column_says_which_way_it_is_taken():
     ranking = rank_concepts(W, y, "forest", negative="coast", concepts=["sea", "sky"])
     page = render_report([], ranking=ranking)
     headers = re.findall(r'<th data-col="\d" [^>]*>([^<]*)</th>', page)
-    assert headers[:4] == ["Concept", "In forest", "In coast", "Difference (forest - coast)"]
+    assert headers[:4] == ["Concept", "In forest", "In coast", "Difference"]
+    assert 'title="prevalence in forest minus in coast">Difference</th>' in page
     data = _data(page)
     sea = next(r for r in data["ranking"] if data["concepts"][r[1]] == "sea")
     assert sea[2:5] == [pytest.approx(0.2), pytest.approx(1.0), pytest.approx(-0.8)]
@@ -274,7 +275,7 @@ def test_ranking_rows_key_columns_and_significance():
         "Concept",
         "In class",
         "Outside",
-        "Difference (in - outside)",  # (which way: it said "Difference" alone)
+        "Difference",
         "Test",
         "p adjusted",
         "Significant",
@@ -884,6 +885,35 @@ def test_a_one_sided_comparison_says_its_direction(alternative, heading, test, c
         assert "<h2>Concepts less frequent in B than in A (autumn)</h2>" in render_report(
             [], ranking=named
         )
+
+
+def test_a_comparison_page_calls_its_two_collections_collections():
+    # The summary said "2 classes", the cards "Classes: their most prevalent concepts" and
+    # an image "class autumn", of the two folders compared.
+    from sksplice.analysis import concept_profiles
+    from sksplice.shift import compare_datasets
+
+    W = np.array([[0.5, 0.0], [0.4, 0.1], [0.0, 0.3], [0.1, 0.2]])
+    labels = np.array(["autumn", "autumn", "winter", "winter"])
+    comparison = compare_datasets(
+        W[:2], W[2:], concepts=["leaf", "snow"], labels=("autumn", "winter")
+    )
+    results = [
+        ImageResult(f"{c}/{i}.png", [("leaf", 0.5)], 1, 0.9, label=c, thumbnail=_png_uri())
+        for i, c in enumerate(labels)
+    ]
+    profiles = concept_profiles(W, labels, ["leaf", "snow"])
+    page = render_report(results, ranking=comparison, profiles=profiles)
+    assert "<span>collections</span>" in page and "<span>classes</span>" not in page
+    assert '<a href="#classes">Collections</a>' in page
+    assert "<h2>Collections: their most prevalent concepts</h2>" in page
+    assert '<option value="">all collections</option>' in page
+    assert _data(page)["labelWord"] == "collection"
+    # a ranking of classes keeps its words
+    ranking = rank_concepts(W, labels, "autumn", concepts=["leaf", "snow"])
+    page = render_report(results, ranking=ranking, profiles=profiles)
+    assert "<span>classes</span>" in page and "<h2>Classes: their most prevalent" in page
+    assert _data(page)["labelWord"] == "class"
 
 
 def test_undecodable_concept_names_are_shown_escaped_everywhere():

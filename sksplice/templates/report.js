@@ -242,7 +242,7 @@
   // the link or thumbnail that opened the panel (not one in the panel), for "Back to ..."
   let opener = null;
   let openerSection = null;
-  const PLACES = { ranking: "the ranking table", classes: "the classes", images: "the images",
+  const PLACES = { ranking: "the ranking table", classes: "the " + DATA.labelsWord, images: "the images",
                    summary: "the summary" };
 
   // Fill the panel. The panel itself is not a live region (a screen reader would read it
@@ -342,7 +342,7 @@
     if (img.t) nodes.push(el("img", { class: "big", src: img.t, alt: baseName(img.p) }));
     nodes.push(el("div", { class: "path" }, img.p));
     const meta = [];
-    if (img.c >= 0) meta.push("class " + className(img.c));
+    if (img.c >= 0) meta.push(DATA.labelWord + " " + className(img.c));
     meta.push(img.l0 + (img.l0 === 1 ? " concept" : " concepts"),
               "cosine " + (img.cos === null ? "-" : img.cos.toFixed(3)));
     nodes.push(el("p", { class: "meta" }, meta.join(" \u00b7 ")));
