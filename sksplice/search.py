@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._pandas import transform_output
 from ._persistence import VersionStampMixin
 from ._stack import warn_user
-from ._validation import check_flag
+from ._validation import check_flag, restored_on_failure
 from ._weights import format_weights
 from .path import (
     _check_editor_names,
@@ -532,7 +532,16 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             than the failure of every fold; all before any fit. A callable
             ``scoring`` that returns several metrics has its ``refit`` checked
             after the fits.
+
+        Notes
+        -----
+        A fit that raises or is interrupted (``KeyboardInterrupt``) leaves the
+        search as it was: fitted as before, or not fitted.
         """
+        with restored_on_failure(self):
+            return self._fit(X, y, groups, **params)
+
+    def _fit(self, X: Any, y: Any, groups: Any, **params: Any) -> SplicePathSearchCV:
         name, transformer, probe, penalties, fold_scorer, names = self._check_params()
         if _routing_enabled():
             # Metadata by request (groups among them), refused now if nothing takes it.

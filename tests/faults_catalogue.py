@@ -274,7 +274,7 @@ FAULTS: list[Fault] = [
         "test_faults.py::test_interrupted_refit_leaves_the_transformer_as_it_was",
         "KeyboardInterrupt while a refit of a fitted SpliceTransformer calibrates target_l0; "
         "a first fit that raises (also of ZeroShotClassifier, ConceptRetriever, "
-        "ConceptEditor and ConceptProjector)",
+        "ConceptEditor and ConceptProjector); Ctrl-C in a SplicePathSearchCV fit",
         "the transformer as it was: the attributes of its last complete fit (not the new "
         "dictionary with the old penalty), or not fitted (NotFittedError)",
     ),

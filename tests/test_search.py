@@ -1005,3 +1005,39 @@ def test_a_generator_of_penalties_is_refused_by_name(problem):
     pipe = make_pipeline(clone(splicer), LogisticRegression())
     with pytest.raises(TypeError, match=r"l1_penalties must be a sequence that can be read more"):
         SplicePathSearchCV(pipe, (p for p in PENALTIES), cv=2).fit(X, y)
+
+
+class _InterruptedProbe(LogisticRegression):
+    """A probe whose fit is interrupted (Ctrl-C) after the first ``n_fits`` fits."""
+
+    n_fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).n_fits += 1
+        if type(self).n_fits > 6:
+            raise KeyboardInterrupt
+        return super().fit(X, y, sample_weight)
+
+
+def test_an_interrupted_search_is_left_as_it_was(problem):
+    # Ctrl-C during the fits left n_features_in_ alone: predict raised AttributeError
+    # ('best_estimator_') instead of NotFittedError; a fitted search kept half new results.
+    splicer, X, y = problem
+    _InterruptedProbe.n_fits = 0
+    search = SplicePathSearchCV(
+        make_pipeline(clone(splicer), _InterruptedProbe()), [0.2, 0.3], cv=3
+    )
+    with pytest.raises(KeyboardInterrupt):
+        search.fit(X, y)
+    assert not [k for k in vars(search) if k.endswith("_")]
+    with pytest.raises(NotFittedError):
+        search.predict(X)
+    _InterruptedProbe.n_fits = -1000
+    search.fit(X, y)
+    before = {k: v for k, v in vars(search).items() if k.endswith("_")}
+    _InterruptedProbe.n_fits = 0
+    with pytest.raises(KeyboardInterrupt):
+        search.set_params(cv=4).fit(X, y)
+    assert {k: v for k, v in vars(search).items() if k.endswith("_")}.keys() == before.keys()
+    assert all(vars(search)[k] is v for k, v in before.items())
+    assert search.predict(X).shape == (len(X),)
