@@ -1186,18 +1186,18 @@ def render_report(
         }
     )
     # what the labels are: classes, or the two collections of a comparison (its folders)
-    group, groups = (
+    label_word, labels_word = (
         ("collection", "collections")
         if ranking is not None and _compared(ranking) is not None
         else ("class", "classes")
     )
-    data.update(labelWord=group, labelsWord=groups)
+    data.update(labelWord=label_word, labelsWord=labels_word)
     texts["data"] = _shown_data(data)
     template = _environment().get_template("report.html.j2")
     return template.render(
         **texts,
-        group=group,
-        groups=groups,
+        group=label_word,
+        groups=labels_word,
         summary=summary,
         skipped=skipped_rows,
         l0_hist=_histogram(l0, integer=True),

@@ -909,6 +909,8 @@ def test_a_comparison_page_calls_its_two_collections_collections():
     assert "<h2>Collections: their most prevalent concepts</h2>" in page
     assert '<option value="">all collections</option>' in page
     assert _data(page)["labelWord"] == "collection"
+    # (the concept panel's heading, and an image's details, take the word from the data)
+    assert '"Prevalence per " + DATA.labelWord' in page and "Prevalence per class" not in page
     # a ranking of classes keeps its words
     ranking = rank_concepts(W, labels, "autumn", concepts=["leaf", "snow"])
     page = render_report(results, ranking=ranking, profiles=profiles)

@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--report",
         default=None,
         metavar="OUT.html",
-        help="also write the HTML explorer: the two folders as its classes, every tested "
+        help="also write the HTML explorer: the two folders as its two collections, every tested "
         "concept in its table",
     )
     _add_model_options(p)

@@ -313,7 +313,7 @@
     const prev = DATA.prevalence[name];
     if (prev) {
       const box = el("div", { class: "prevalence" });
-      box.append(el("h3", null, "Prevalence per class"));
+      box.append(el("h3", null, "Prevalence per " + DATA.labelWord));
       DATA.groups.forEach((g, k) => {
         const row = el("div", { class: "bar-row" });
         const shown = DATA.groupNames[k] || g;  // (with its number of images)
