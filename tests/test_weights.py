@@ -227,6 +227,38 @@ def test_top_concepts_lists_are_made_without_collector_passes(splicer):
         gc.enable()
 
 
+def test_collector_paused_in_overlapping_threads_runs_again_after_the_last():
+    # Blocks of two threads that overlap: the first to end turned the collector on
+    # inside the other.
+    import gc
+    import threading
+
+    from sksplice._gc import gc_paused
+
+    inside, leave_a, a_left, seen = threading.Event(), threading.Event(), threading.Event(), {}
+
+    def a():
+        with gc_paused():
+            inside.set()
+            leave_a.wait(5)
+        a_left.set()
+
+    assert gc.isenabled()
+    thread = threading.Thread(target=a)
+    thread.start()
+    inside.wait(5)
+    with gc_paused():
+        leave_a.set()
+        a_left.wait(5)
+        seen["inside B after A left"] = gc.isenabled()
+    thread.join(5)
+    assert seen == {"inside B after A left": False}
+    assert gc.isenabled()
+    with gc_paused(), gc_paused():  # (nested in one thread)
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
 def test_top_concepts_sort_the_rows_together(splicer, monkeypatch):
     """One argsort per group of rows of similar lengths, not one per row (100k rows:
     2.6-5.9 s row by row)."""
