@@ -161,6 +161,11 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
     return path, tmp
 
 
+#: Added to a dataset's name in the temporary name of the previous dataset that an
+#: overwrite moves aside until the new one is in place.
+_OLD = ".old"
+
+
 def _remove_stale_folders(path: Path) -> None:
     """Remove the temporary folders of ``path`` left by writers that were killed.
 
@@ -170,8 +175,20 @@ def _remove_stale_folders(path: Path) -> None:
     hours perhaps, so neither its age nor its time stamps tell a live writer from a
     dead one, and a folder of another machine sharing the folder is left alone.
     """
-    for tmp, pid in temporary_files_of(path):
+    # (the previous dataset moved aside by an overwrite: stale only once the new one is in
+    # place; a writer killed between the two renames left the only copy there)
+    previous = temporary_files_of(path.with_name(path.name + _OLD))
+    for tmp, pid in [*temporary_files_of(path), *previous]:
         if pid is None or _process_alive(pid) or not tmp.is_dir() or tmp.is_symlink():
+            continue
+        if (tmp, pid) in previous and not path.exists():
+            logger.warning(
+                "%s holds the dataset that an interrupted overwrite of %s moved aside; "
+                "rename it to %s to keep it, or remove it",
+                tmp,
+                path,
+                path.name,
+            )
             continue
         shutil.rmtree(tmp, ignore_errors=True)
         if tmp.exists():  # (a read-only folder)
@@ -190,7 +207,7 @@ def _move_into_place(tmp: Path, path: Path) -> None:
     """Atomically publish the finished folder ``tmp`` as ``path``."""
     old = None
     if path.exists():
-        old = path.parent / temporary_name(path.name)
+        old = path.parent / temporary_name(path.name + _OLD)
         os.replace(path, old)
     try:
         os.replace(tmp, path)

@@ -8,6 +8,7 @@ import dataclasses
 import errno
 import itertools
 import multiprocessing
+import os
 import subprocess
 import sys
 import textwrap
@@ -450,6 +451,41 @@ def test_killed_dataset_writer_leaves_a_folder_the_next_write_removes(tmp_path, 
     assert any("left by an interrupted write" in r.getMessage() for r in caplog.records)
     frame = pd.read_parquet(path)
     assert len(frame) == np.count_nonzero(dense)
+
+
+def test_a_dataset_an_interrupted_overwrite_moved_aside_is_kept_until_a_new_one_is_in_place(
+    tmp_path, caplog
+):
+    # A writer killed between moving the previous dataset aside and moving the new one
+    # in left the only copy of the previous one in a temporary folder: the next write
+    # must not remove it as a dead writer's leftover.
+    pytest.importorskip("dask")
+    pytest.importorskip("pyarrow")
+    from sksplice._atomic import temporary_name
+    from sksplice.distributed import write_parquet
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(dead.stdout)
+    out = tmp_path / "weights.parquet"
+    aside = tmp_path / temporary_name(out.name + ".old").replace(f".{os.getpid()}.", f".{pid}.", 1)
+    aside.mkdir()
+    (aside / "part-0.parquet").write_bytes(b"the previous dataset")
+    W, _ = _slow_weights(n_blocks=2, seconds=0.0)
+    names = [f"c{i}" for i in range(8)]
+    with caplog.at_level("WARNING", logger="sksplice"):
+        write_parquet(W, out, names)
+    assert aside.exists() and out.is_dir()
+    (said,) = [r.getMessage() for r in caplog.records if "moved aside" in r.getMessage()]
+    assert said.startswith(f"{aside} holds the dataset that an interrupted overwrite of {out}")
+    # once a dataset is in place, the folder is a leftover: the next write removes it
+    write_parquet(W, out, names, overwrite=True)
+    assert not aside.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
 
 # ------------------------------------------------------ fit interrupted or failing
