@@ -147,6 +147,45 @@ def _keeps_nothing(keep: list[str], skipped: list[str]) -> str:
     )
 
 
+def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expanded: bool) -> None:
+    """Warn about the concepts named in ``remove`` that no row of ``X`` holds.
+
+    ``table`` is the removal's neighbour table (a ``query`` and a ``concept`` column):
+    a named concept is idle when neither it nor the neighbours selected for it has a
+    non-zero weight in any row. Removing it changes nothing on those weights, which
+    is easily taken for an edit that worked: a decomposition of a beach photo may carry
+    "water" with "ocean" and "sea" and never use "water" itself.
+    """
+    if sp.issparse(X):
+        present = np.zeros(X.shape[1], dtype=bool)
+        present[X.indices[X.data != 0]] = True
+    else:
+        present = np.asarray(np.asarray(X != 0).any(axis=0), dtype=bool)
+    held = pd.Series(present[[index[str(c)] for c in table["concept"]]], index=table.index)
+    # (in the order of the names in `remove`, which the table keeps)
+    any_held = held.groupby(table["query"], sort=False).any()
+    idle = [str(query) for query, is_held in any_held.items() if not is_held]
+    if not idle:
+        return
+    one = len(idle) == 1
+    shown = ", ".join(repr(name) for name in idle)
+    with_neighbours = table["query"].isin(idle) & (table["concept"] != table["query"])
+    neighbours = (
+        f" (nor does any of the neighbours selected for {'it' if one else 'them'})"
+        if expanded and with_neighbours.any()
+        else ""
+    )
+    warn_user(
+        f"the concept{'' if one else 's'} {shown} named in `remove` "
+        f"{'has' if one else 'have'} a non-zero weight in no row of X seen in fit"
+        f"{neighbours}: removing {'it' if one else 'them'} changes nothing there. The "
+        "decompositions may carry that meaning with other concepts: look at the concepts "
+        "the rows use (SpliceTransformer.top_concepts) and at the nearest concepts in the "
+        "dictionary (sksplice.editing.concept_neighbors), and name those, or extend the "
+        "edit with n_neighbors or similarity_threshold"
+    )
+
+
 def _check_neighbor_params(n_neighbors: Any, similarity_threshold: Any) -> None:
     check_int(n_neighbors, "n_neighbors", low=0)
     check_number(similarity_threshold, "similarity_threshold", low=-1.0, high=1.0, allow_none=True)
@@ -489,6 +528,15 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             not a string, ``ignore_unknown`` is not a bool, or ``splice`` is not
             a fitted transformer.
 
+        Warns
+        -----
+        UserWarning
+            If a concept named in ``remove`` (with the neighbours selected for
+            it, if any) has a non-zero weight in no row of ``X``: removing it
+            changes nothing on these weights, as the decompositions carry its
+            meaning with other concepts, if at all. The message names such
+            concepts.
+
         Notes
         -----
         A fit that raises leaves the editor as it was before the call: fitted
@@ -577,6 +625,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 table = self._expand(names, basis, removed, n_nb, thr, "remove")
                 mask[[index[c] for c in table["concept"]]] = False
                 tables.append(table)
+                _warn_idle_removals(X, table, index, expand)
             if not mask.any():
                 raise ValueError(
                     f"this edit zeroes all {n_concepts} concepts: "
