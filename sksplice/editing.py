@@ -56,11 +56,15 @@ _OUTPUTS = ("weights", "embedding")
 
 
 def _name_list(value: Any, param: str) -> list[str]:
-    """A list of concept names from ``None``, one string or a sequence of strings."""
+    """A list of concept names from ``None``, one string, a sequence or a set of strings."""
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
+    if isinstance(value, set | frozenset):
+        # (in a fixed order, as zero_concept_coefficients takes a set: the order of a
+        # set of strings changes from one interpreter to the next)
+        value = sorted(value, key=str)
     if not isinstance(value, Sequence | np.ndarray | pd.Index | pd.Series):
         raise TypeError(f"`{param}` must be a list of concept names, got {type(value).__name__}")
     names = list(value)
@@ -368,7 +372,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     Parameters
     ----------
     remove : str or list of str, default=None
-        Concepts whose weights are set to zero (a list, tuple, NumPy array,
+        Concepts whose weights are set to zero (a list, tuple, set, NumPy array,
         pandas Series or Index of names).
     keep : str or list of str, default=None
         If given, every concept *not* listed here is set to zero. With both

@@ -335,7 +335,7 @@ def test_names_are_taken_from_any_list_like_container(small_setup):
     frozen = FrozenEstimator(splice)
     expected = ConceptEditor(remove=["dog", "beach"], splice=frozen).fit(W).mask_
     assert (~expected).sum() == 2
-    for container in (tuple, np.array, pd.Index, pd.Series):
+    for container in (tuple, np.array, pd.Index, pd.Series, set, frozenset):
         editor = ConceptEditor(remove=container(["dog", "beach"]), splice=frozen)
         np.testing.assert_array_equal(editor.fit(W).mask_, expected)
         kept = ConceptEditor(keep=container(NAMES[:-1]), splice=frozen).fit(W).mask_
