@@ -8,6 +8,7 @@ from ._protocols import TextEmbedder as TextEmbedder
 from ._version import __version__ as __version__
 from .analysis import concept_profiles as concept_profiles
 from .analysis import rank_concepts as rank_concepts
+from .analysis import rank_each_class as rank_each_class
 from .editing import ConceptEditor as ConceptEditor
 from .editing import ConceptProjector as ConceptProjector
 from .embedders import CLIPEmbedder as CLIPEmbedder

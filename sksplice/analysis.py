@@ -36,7 +36,7 @@ from ._validation import (
     shown_label,
 )
 
-__all__ = ["ALL_GROUP", "concept_profiles", "rank_concepts"]
+__all__ = ["ALL_GROUP", "concept_profiles", "rank_concepts", "rank_each_class"]
 
 #: Name of the column group holding statistics over the whole dataset.
 ALL_GROUP = "all"
@@ -471,7 +471,7 @@ def _test_columns(
 
 def _ranking_inputs(W: Any, y: Any, concepts: Any) -> tuple[Any, Any, np.ndarray, np.ndarray]:
     """The concept names, ``W`` as weights, ``y`` checked against it and its classes
-    (at least two), as :func:`rank_concepts` and :func:`_rank_each_class` check them."""
+    (at least two), as :func:`rank_concepts` and :func:`rank_each_class` check them."""
     names = _resolve_concepts(W, concepts, _n_columns(W))
     given = W
     W = _as_weights(W)
@@ -710,32 +710,97 @@ def _rest_sums(W: np.ndarray | sp.csr_matrix, codes: np.ndarray, n_classes: int)
     return out
 
 
-def _rank_each_class(
+def rank_each_class(
     W: Any,
     y: Any,
-    concepts: Any,
+    concepts: Any = None,
     *,
     correction: str | None = "fdr_bh",
     alpha: float = 0.05,
     min_count: int = 1,
     alternative: str = "greater",
 ) -> pd.DataFrame:
-    """Every class of ``y`` against the rest, in one table, corrected as one family.
+    """Rank the concepts of every class against the rest, in one table, corrected as one family.
 
-    The rows of :func:`rank_concepts` for each class (sorted), after a ``class`` and a
-    ``concept`` column. The p-values of all classes' concepts are adjusted together
-    (``correction`` over the ``C x m`` tests): a table of every class's significant
-    concepts is one claim, and adjusting each class's concepts alone lets chance
-    differences through in some class far more often than ``alpha`` says (with 20
-    classes, in most datasets without any difference). ``attrs`` records the settings,
-    ``adjusted_over`` (:data:`ALL_CLASSES`), ``n_tests``, ``class_sizes`` (the samples
-    of each class) and ``n_samples``.
+    The rows of :func:`rank_concepts` for each class of ``y`` against all other
+    samples, one class after the other (classes in sorted order, each class's rows
+    in the order :func:`rank_concepts` gives them), with the p-values of all
+    classes adjusted together over the ``C x m`` tests of ``C`` classes and ``m``
+    concepts. A table of every class's significant concepts is one claim:
+    adjusting each class's concepts on its own lets chance differences through in
+    some class far more often than ``alpha`` says. This is the table that
+    ``sksplice profile`` and ``sksplice report`` show, and one that
+    :func:`sksplice.report.render_report` describes in full from its ``attrs``.
 
-    The table is that of :func:`rank_concepts` called for each class (``correction=None``)
-    and put together, value for value, computed at once: ``W`` is checked and converted
-    once, the per-class sums are one product (a class's rest is the total less the
-    class, except for the weight sums, see :func:`_rest_sums`), and the classes of one
-    size share one call of the tests (the same 2x2 margins).
+    Parameters
+    ----------
+    W : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
+        Concept weights. Sparse input is not densified.
+    y : array-like of shape (n_samples,)
+        Class labels, matched to the rows of ``W`` by position (see
+        :func:`concept_profiles`).
+    concepts : sequence of str or fitted transformer, default=None
+        Concept names (see :func:`concept_profiles`).
+    correction : {"fdr_bh", "fdr_by", "holm", "bonferroni"} or None, default="fdr_bh"
+        Multiple-testing correction over all the table's tests (see
+        :func:`rank_concepts`).
+    alpha : float, default=0.05
+        Level for the ``significant`` column.
+    min_count : int, default=1
+        Only concepts present in at least this many samples are tested (the same
+        concepts for every class).
+    alternative : {"greater", "two-sided", "less"}, default="greater"
+        The alternative hypothesis of each class's test against the rest (see
+        :func:`rank_concepts`).
+
+    Returns
+    -------
+    ranking : pandas.DataFrame
+        One row per class and tested concept, on a default index: a ``class`` and
+        a ``concept`` column, then the columns of :func:`rank_concepts` (the
+        ``negative`` group of each row being the samples of the other classes).
+        ``ranking.attrs`` records the settings (``correction``, ``alpha``,
+        ``alternative``), ``adjusted_over`` (``"all classes"``), ``n_tests``,
+        ``n_classes``, ``class_sizes`` (the samples of each class) and
+        ``n_samples``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`rank_concepts`: weights that are NaN, infinite or negative,
+        labels that do not match the rows, fewer than two classes, a parameter
+        out of range, a blank concept name.
+    TypeError
+        If a name of ``concepts`` is not a string.
+
+    See Also
+    --------
+    rank_concepts : One class against another class or against the rest.
+
+    Notes
+    -----
+    The values are those of :func:`rank_concepts` called for each class with
+    ``correction=None`` and put together, then adjusted as one family, computed at
+    once: ``W`` is checked and converted once, the per-class sums are one product
+    (a class's rest is the total less the class, except for the weight sums, see
+    ``_rest_sums``), and the classes of one size share one call of the tests (the
+    same 2x2 margins). Tables of :func:`rank_concepts` put together with
+    :func:`pandas.concat` lose their ``attrs`` (they differ in ``positive``), so a
+    report of such a table cannot say in which direction the test was one-sided.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksplice.analysis import rank_each_class
+    >>> W = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> y = ["sea", "sea", "forest", "forest"]
+    >>> ranking = rank_each_class(W, y, ["water", "tree"])
+    >>> ranking[["class", "concept", "count_positive", "count_negative"]]
+        class concept  count_positive  count_negative
+    0  forest    tree               2               0
+    1  forest   water               0               2
+    2     sea   water               2               0
+    3     sea    tree               0               2
     """
     _check_test_options(correction, alpha, min_count, alternative)
     classes = sorted(set(np.asarray(y).tolist()))

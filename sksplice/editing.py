@@ -56,11 +56,15 @@ _OUTPUTS = ("weights", "embedding")
 
 
 def _name_list(value: Any, param: str) -> list[str]:
-    """A list of concept names from ``None``, one string or a sequence of strings."""
+    """A list of concept names from ``None``, one string, a sequence or a set of strings."""
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
+    if isinstance(value, set | frozenset):
+        # (in a fixed order, as zero_concept_coefficients takes a set: the order of a
+        # set of strings changes from one interpreter to the next)
+        value = sorted(value, key=str)
     if not isinstance(value, Sequence | np.ndarray | pd.Index | pd.Series):
         raise TypeError(f"`{param}` must be a list of concept names, got {type(value).__name__}")
     names = list(value)
@@ -144,6 +148,45 @@ def _keeps_nothing(keep: list[str], skipped: list[str]) -> str:
         f"{cause}, so every concept would be zeroed and every row would become the same "
         "(zero weights; the mean embedding with output='embedding'). Name at least one "
         "concept of the vocabulary in `keep`"
+    )
+
+
+def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expanded: bool) -> None:
+    """Warn about the concepts named in ``remove`` that no row of ``X`` holds.
+
+    ``table`` is the removal's neighbour table (a ``query`` and a ``concept`` column):
+    a named concept is idle when neither it nor the neighbours selected for it has a
+    non-zero weight in any row. Removing it changes nothing on those weights, which
+    is easily taken for an edit that worked: a decomposition of a beach photo may carry
+    "water" with "ocean" and "sea" and never use "water" itself.
+    """
+    if sp.issparse(X):
+        present = np.zeros(X.shape[1], dtype=bool)
+        present[X.indices[X.data != 0]] = True
+    else:
+        present = np.asarray(np.asarray(X != 0).any(axis=0), dtype=bool)
+    held = pd.Series(present[[index[str(c)] for c in table["concept"]]], index=table.index)
+    # (in the order of the names in `remove`, which the table keeps)
+    any_held = held.groupby(table["query"], sort=False).any()
+    idle = [str(query) for query, is_held in any_held.items() if not is_held]
+    if not idle:
+        return
+    one = len(idle) == 1
+    shown = ", ".join(repr(name) for name in idle)
+    with_neighbours = table["query"].isin(idle) & (table["concept"] != table["query"])
+    neighbours = (
+        f" (nor does any of the neighbours selected for {'it' if one else 'them'})"
+        if expanded and with_neighbours.any()
+        else ""
+    )
+    warn_user(
+        f"the concept{'' if one else 's'} {shown} named in `remove` "
+        f"{'has' if one else 'have'} a non-zero weight in no row of X seen in fit"
+        f"{neighbours}: removing {'it' if one else 'them'} changes nothing there. The "
+        "decompositions may carry that meaning with other concepts: look at the concepts "
+        "the rows use (SpliceTransformer.top_concepts) and at the nearest concepts in the "
+        "dictionary (sksplice.editing.concept_neighbors), and name those, or extend the "
+        "edit with n_neighbors or similarity_threshold"
     )
 
 
@@ -329,7 +372,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     Parameters
     ----------
     remove : str or list of str, default=None
-        Concepts whose weights are set to zero (a list, tuple, NumPy array,
+        Concepts whose weights are set to zero (a list, tuple, set, NumPy array,
         pandas Series or Index of names).
     keep : str or list of str, default=None
         If given, every concept *not* listed here is set to zero. With both
@@ -499,6 +542,15 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             not a string, ``ignore_unknown`` is not a bool, or ``splice`` is not
             a fitted transformer.
 
+        Warns
+        -----
+        UserWarning
+            If a concept named in ``remove`` (with the neighbours selected for
+            it, if any) has a non-zero weight in no row of ``X``: removing it
+            changes nothing on these weights, as the decompositions carry its
+            meaning with other concepts, if at all. The message names such
+            concepts.
+
         Notes
         -----
         A fit that raises leaves the editor as it was before the call: fitted
@@ -587,6 +639,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 table = self._expand(names, basis, removed, n_nb, thr, "remove")
                 mask[[index[c] for c in table["concept"]]] = False
                 tables.append(table)
+                _warn_idle_removals(X, table, index, expand)
             if not mask.any():
                 raise ValueError(
                     f"this edit zeroes all {n_concepts} concepts: "

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ._names import a_type, numbered_prefix, reconcile_names
+from ._stack import warn_user
 from ._validation import check_int
 from .retrieval import unknown_concepts_error
 
@@ -344,6 +345,13 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         model is not fitted, or its inputs carry no concept names (as in
         :func:`probe_concepts`) and ``feature_names`` is not given.
 
+    Warns
+    -----
+    UserWarning
+        If every coefficient of the named concepts is zero already: the model
+        does not use them (no training row held them, or the penalty dropped
+        them), and the copy predicts as the model does.
+
     Examples
     --------
     >>> import numpy as np
@@ -378,6 +386,16 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         _refuse_concepts_left_out(model, unknown)
         raise unknown_concepts_error(unknown, list(index), "concepts")
     columns = [index[name] for name in concepts]
+    if not np.any(coef[:, columns]):
+        unique = list(dict.fromkeys(concepts))
+        shown = ", ".join(repr(name) for name in unique[:10])
+        shown += f" and {len(unique) - 10} more" if len(unique) > 10 else ""
+        them = "this concept" if len(unique) == 1 else "these concepts"
+        warn_user(
+            f"every coefficient of {shown} is zero already: the model does not use {them} "
+            "(no training row held it, or the penalty dropped it), so the copy predicts as "
+            "the model does. probe_concepts(model) lists the concepts it uses"
+        )
     edited = copy.deepcopy(model)
     estimator = _final_step(edited)
     coef_ = estimator.coef_

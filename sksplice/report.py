@@ -384,7 +384,7 @@ def _ranking_counts(
 
     The counts are the ranking's ``count_*`` columns; the group sizes come from its
     ``attrs`` (one ranking or comparison; for every class against the rest, the
-    ``class_sizes`` and ``n_samples`` that ``_rank_each_class`` records) or, for
+    ``class_sizes`` and ``n_samples`` that ``rank_each_class`` records) or, for
     rankings of several classes put together, from the rows of the same class whose
     concept is present (``count / prevalence``; all rows, also those the page leaves
     out). None where the ranking does not hold them.
@@ -1023,8 +1023,10 @@ def render_report(
         page holds those of the concepts it links: in the images, the ranking and
         the class profiles).
     ranking : pandas.DataFrame, default=None
-        Concept ranking (as from :func:`sksplice.analysis.rank_concepts`, with
-        an optional ``class`` column when several rankings are concatenated),
+        Concept ranking (as from :func:`sksplice.analysis.rank_concepts`, or
+        from :func:`sksplice.analysis.rank_each_class` for every class against
+        the rest, with its ``class`` column; rankings concatenated by hand may
+        have one too),
         or a comparison of two collections (as from
         :func:`sksplice.shift.compare_datasets`, its collections' labels as
         column titles): shown as a sortable, searchable table, significant rows

@@ -585,9 +585,9 @@ def test_profile_and_ranking_invariants(data, n, c):
 def _cli_ranking(W, y, names, top_k=8):
     """The ranking table ``sksplice profile`` builds: one-vs-rest, p-values adjusted over
     all classes together, top rows per class."""
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
 
-    ranking = _rank_each_class(W, y, names)
+    ranking = rank_each_class(W, y, names)
     top = ranking.groupby("class", sort=False).head(top_k).reset_index(drop=True)
     top.attrs = ranking.attrs
     return top
@@ -972,7 +972,7 @@ def test_a_p_value_of_exactly_alpha_is_not_significant():
     # in floating point to 0.049999999999999975, and called significant at alpha 0.05
     from math import comb
 
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
     from sksplice.shift import compare_datasets
 
     W = np.zeros((16, 1))
@@ -981,7 +981,7 @@ def test_a_p_value_of_exactly_alpha_is_not_significant():
     ranking = rank_concepts(W, y, "a", concepts=["snow"])
     assert ranking.loc["snow", "p_adjusted"] == pytest.approx(comb(4, 2) / comb(16, 2), rel=1e-12)
     assert not ranking.loc["snow", "significant"]
-    each = _rank_each_class(W, y, ["snow"])
+    each = rank_each_class(W, y, ["snow"])
     assert not each["significant"].any()
     compared = compare_datasets(W[4:], W[:4], concepts=["snow"])
     assert compared.loc["snow", "p_adjusted"] == pytest.approx(0.05, rel=1e-12)

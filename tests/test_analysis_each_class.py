@@ -1,4 +1,4 @@
-"""``_rank_each_class`` (behind ``sksplice profile`` and ``report``) against the
+"""``rank_each_class`` (behind ``sksplice profile`` and ``report``) against the
 straightforward computation: :func:`rank_concepts` for each class, put together and
 adjusted as one family."""
 
@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from sksplice import analysis
-from sksplice.analysis import ALL_CLASSES, _adjust_pvalues, _rank_each_class, rank_concepts
+from sksplice.analysis import ALL_CLASSES, _adjust_pvalues, rank_concepts, rank_each_class
 
 
 def _reference(
@@ -57,7 +57,7 @@ def _data(seed=0, n=40, m=12):
 
 
 def _assert_same(W, y, concepts, **kwargs):
-    got = _rank_each_class(W, y, concepts, **kwargs)
+    got = rank_each_class(W, y, concepts, **kwargs)
     want = _reference(W, y, concepts, **kwargs)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert got.attrs["n_tests"] == len(want)
@@ -142,7 +142,7 @@ def test_each_class_errors_are_rank_concepts_errors():
         with pytest.raises(Exception) as want:
             _reference(args["W"], args["y"], args["concepts"], **kwargs)
         with pytest.raises(type(want.value), match=None) as got:
-            _rank_each_class(args["W"], args["y"], args["concepts"], **kwargs)
+            rank_each_class(args["W"], args["y"], args["concepts"], **kwargs)
         assert str(got.value) == str(want.value)
 
 
@@ -159,5 +159,26 @@ def test_each_class_checks_and_sums_once(monkeypatch):
 
         monkeypatch.setattr(analysis, name, counted)
     W, y, names = _data()
-    _rank_each_class(sp.csr_matrix(W), y, names)
+    rank_each_class(sp.csr_matrix(W), y, names)
     assert calls == {"_as_weights": 1, "_group_sums": 1, "_resolve_concepts": 1}
+
+
+def test_rank_each_class_is_public_and_its_report_names_the_direction():
+    # Ranking every class against the rest for a report took either the private
+    # function behind the command line or rank_concepts tables put together with
+    # pandas.concat, which drops their attrs: the page then called a one-sided test's
+    # rows "concepts that separate the classes" and listed concepts absent from a class.
+    import sksplice
+    from sksplice.report import ImageResult, render_report
+
+    assert "rank_each_class" in analysis.__all__
+    assert sksplice.rank_each_class is analysis.rank_each_class
+    W, y, names = _data()
+    ranking = analysis.rank_each_class(W, y, concepts=names)
+    assert ranking.attrs["alternative"] == "greater"
+    assert ranking.attrs["adjusted_over"] == ALL_CLASSES
+    results = [ImageResult("a.png", [("concept 0", 1.0)], 1, 0.9, thumbnail=None)]
+    page = render_report(results, ranking=ranking)
+    assert "Concepts more frequent in a class than outside it" in page
+    assert "one-sided" in page
+    assert "Concepts that separate the classes" not in page

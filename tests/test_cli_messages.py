@@ -609,7 +609,7 @@ def test_the_profile_table_lists_significant_concepts_that_rank_below_the_top_k(
     # printed "none: the top 10 are not significant"
     import logging
 
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
     from sksplice.cli import _profile
 
     n_x, n_y = 10, 1000
@@ -618,7 +618,7 @@ def test_the_profile_table_lists_significant_concepts_that_rank_below_the_top_k(
     W[n_x : n_x + 750, :10] = 1.0
     W[:2, 10] = 1.0
     y = np.array(["x"] * n_x + ["y"] * n_y)
-    ranking = _rank_each_class(W, y, [f"common{j}" for j in range(10)] + ["rare"])
+    ranking = rank_each_class(W, y, [f"common{j}" for j in range(10)] + ["rare"])
     metadata = {"classes": {"x": n_x, "y": n_y}, "tests": ranking.attrs["n_tests"]}
     fh = io.StringIO()
     _profile._write_profile(fh, _profile.written_ranking(ranking), "table", metadata, 0.05, 10)
@@ -631,7 +631,7 @@ def test_the_profile_table_lists_significant_concepts_that_rank_below_the_top_k(
     W[:n_x, 10] = 0.0
     W[:2, :10] = 0.0  # "common" in 8 of 10: not significant
     W[:2, 10] = 1.0
-    many = _rank_each_class(
+    many = rank_each_class(
         np.hstack([W, np.repeat(W[:, 10:], 4, axis=1)]), y, [f"c{j}" for j in range(15)]
     )
     table = _profile.written_ranking(many)

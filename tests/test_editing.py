@@ -318,7 +318,7 @@ def test_rows_left_without_any_concept_are_warned_about_when_recomposed(small_se
     # Rows that held no concept before the edit are not the edit's doing.
     empty = W.toarray()
     empty[:, :] = 0
-    empty[0, 0] = 0.5
+    empty[0, 0] = empty[0, 1] = 0.5  # (dog and puppy: the row keeps dog)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ConceptEditor(remove=["puppy"], splice=frozen, output="embedding").fit(empty).transform(
@@ -335,11 +335,48 @@ def test_names_are_taken_from_any_list_like_container(small_setup):
     frozen = FrozenEstimator(splice)
     expected = ConceptEditor(remove=["dog", "beach"], splice=frozen).fit(W).mask_
     assert (~expected).sum() == 2
-    for container in (tuple, np.array, pd.Index, pd.Series):
+    for container in (tuple, np.array, pd.Index, pd.Series, set, frozenset):
         editor = ConceptEditor(remove=container(["dog", "beach"]), splice=frozen)
         np.testing.assert_array_equal(editor.fit(W).mask_, expected)
         kept = ConceptEditor(keep=container(NAMES[:-1]), splice=frozen).fit(W).mask_
         assert list(kept) == [True] * (len(NAMES) - 1) + [False]
+
+
+def test_removing_concepts_no_row_holds_is_warned_about(small_setup):
+    # A study of water/land backgrounds removed "water" and "land": the decompositions
+    # carried them with "ocean", "lake", "forest"... and never used those two, so the
+    # edit changed nothing, the probe retrained on it scored as before, without a word.
+    splice, X, _ = small_setup
+    W = splice.transform(X).toarray()
+    W[:, [NAMES.index("red"), NAMES.index("house"), NAMES.index("sand")]] = 0.0
+    frozen = FrozenEstimator(splice)
+    frame = pd.DataFrame(W, columns=NAMES)
+    for given, editor in (
+        (W, ConceptEditor(remove=["dog", "red", "house"], splice=frozen)),
+        (sp.csr_matrix(W), ConceptEditor(remove=["dog", "red", "house"], splice=frozen)),
+        (frame, ConceptEditor(remove=["dog", "red", "house"])),
+    ):
+        with pytest.warns(UserWarning, match="named in `remove`") as record:
+            editor.fit(given)
+        (message,) = [str(r.message) for r in record if "named in `remove`" in str(r.message)]
+        assert message.startswith(
+            "the concepts 'red', 'house' named in `remove` have a non-zero weight in no row "
+            "of X seen in fit: removing them changes nothing there."
+        )
+        assert "concept_neighbors" in message and "n_neighbors" in message
+        assert not editor.mask_[NAMES.index("red")]  # (still removed, as asked)
+    # With neighbours, a concept is idle only when none of its neighbours is held either.
+    sims = splice.dictionary_ @ splice.dictionary_[NAMES.index("sand")]
+    nearest = NAMES[int(np.argsort(-sims)[1])]
+    assert W[:, NAMES.index(nearest)].any()  # (the nearest neighbour of sand is held)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ConceptEditor(remove=["sand"], n_neighbors=1, splice=frozen).fit(W)
+        ConceptEditor(remove=["dog"], splice=frozen).fit(W)  # (held: no warning)
+        ConceptEditor(keep=["red"], splice=frozen).fit(W)  # (keep is another matter)
+    W[:, NAMES.index(nearest)] = 0.0
+    with pytest.warns(UserWarning, match="nor does any of the neighbours selected for it"):
+        ConceptEditor(remove=["sand"], n_neighbors=1, splice=frozen).fit(W)
 
 
 def test_output_embedding_recomposes_edited_weights(small_setup):

@@ -144,6 +144,33 @@ def test_zeroing_a_bare_estimator_and_sparse_coefficients(rng):
     assert (edited.coef_.toarray()[0, cols] == 0).all()
 
 
+def test_zeroing_concepts_the_model_does_not_use_is_warned_about(rng):
+    # Zeroing "water" and "land", which no training decomposition held (their
+    # coefficients were zero), returned a copy that predicted exactly as the probe did,
+    # without a word: easily read as "the shortcut was not in those concepts".
+    import warnings
+
+    model, X = _binary_model(rng)  # (coefficients 0.5, -2.0, 0.0, 1.5, -0.1)
+    with pytest.warns(UserWarning, match="is zero already") as record:
+        edited = zero_concept_coefficients(model, ["beach"])
+    message = str(record[0].message)
+    assert message.startswith("every coefficient of 'beach' is zero already")
+    assert "the model does not use this concept" in message and "probe_concepts" in message
+    np.testing.assert_array_equal(edited.coef_, model.coef_)
+    multi = LogisticRegression().fit(X, np.arange(40) % 3)
+    multi.coef_[:, [1, 2]] = 0.0
+    with pytest.warns(UserWarning, match="'snow', 'beach' is zero already"):
+        zero_concept_coefficients(multi, ["snow", "beach", "snow"])
+    model.sparsify()
+    with pytest.warns(UserWarning, match="is zero already"):
+        zero_concept_coefficients(model, "beach")
+    # one used concept among them: the edit changes the model, nothing to say
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zero_concept_coefficients(model, ["beach", "snow"])
+        zero_concept_coefficients(multi, ["snow", "dog"])
+
+
 def test_errors_name_the_problem(rng):
     model, X = _binary_model(rng)
     with pytest.raises(ValueError, match=r"'snwo' \(did you mean 'snow'\?\)"):

@@ -750,13 +750,13 @@ def test_the_ranking_text_says_what_the_adjustment_covers():
     """Every class against the rest, as `sksplice report` of a labelled folder shows it:
     the p-values are adjusted over the tests of all classes together, and the page says
     so (it said "within each class" for all of them)."""
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
     from sksplice.report import _ranking_text
 
     rng = np.random.default_rng(0)
     W = (rng.random((60, 4)) < 0.3).astype(float)
     y = np.repeat(["coast", "forest", "desert"], 20)
-    pooled = _rank_each_class(W, y, ["sea", "sky", "sand", "tree"])
+    pooled = rank_each_class(W, y, ["sea", "sky", "sand", "tree"])
     text = _ranking_text(pooled)
     assert text["adjusted"] == (
         "p adjusted (Benjamini-Hochberg) over the 12 tests of all 3 classes together (each "
@@ -830,13 +830,13 @@ def test_rankings_put_together_are_said_to_be_adjusted_as_their_p_values_show():
 
 def test_the_ranking_text_of_two_classes_says_both():
     """Two classes are "both classes", not "all 2 classes"."""
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
     from sksplice.report import _ranking_text
 
     rng = np.random.default_rng(1)
     W = (rng.random((40, 3)) < 0.4).astype(float)
     y = np.repeat(["coast", "forest"], 20)
-    text = _ranking_text(_rank_each_class(W, y, ["sea", "sky", "tree"]))
+    text = _ranking_text(rank_each_class(W, y, ["sea", "sky", "tree"]))
     assert text["adjusted"] == (
         "p adjusted (Benjamini-Hochberg) over the 6 tests of both classes together (each "
         "class against the rest)"
@@ -1005,7 +1005,7 @@ def test_plain_pairs_and_numbers_are_not_walked_one_by_one(monkeypatch):
 
 
 def _each_class_page(alternative: str = "greater", **kwargs):
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
 
     rng = np.random.default_rng(5)
     W = (rng.random((90, 8)) < 0.2) * rng.random((90, 8))
@@ -1013,7 +1013,7 @@ def _each_class_page(alternative: str = "greater", **kwargs):
     W[y == "coast", 0] = 0.0  # (absent from a class)
     W[y == "coast", 1] = 0.5  # (significant in that class)
     names = [f"k{j}" for j in range(8)]
-    ranking = _rank_each_class(W, y, names, alternative=alternative)
+    ranking = rank_each_class(W, y, names, alternative=alternative)
     return ranking, render_report([], ranking=ranking, **kwargs)
 
 
@@ -1095,7 +1095,7 @@ def test_each_class_of_a_cut_ranking_keeps_its_sizes_and_the_page_says_what_was_
     # `sksplice report -k 2`: a class whose kept rows all had the concept in no image
     # outside it showed "0.0% 0" (no size: it was guessed from count / share); and the
     # page did not say that it lists the top rows only, nor what that left out
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
     from sksplice.cli._profile import _top_per_class
 
     # "tent" in 1 of 4 "camp" images and nowhere else; "rare" in 2 of 4, none outside
@@ -1106,7 +1106,7 @@ def test_each_class_of_a_cut_ranking_keeps_its_sizes_and_the_page_says_what_was_
     W[n_a:, 2] = 1.0  # "road": in every "city" image
     W[n_a : n_a + 6, 3] = 1.0
     y = np.array(["camp"] * n_a + ["city"] * n_b)
-    ranking = _rank_each_class(W, y, ["tent", "rare", "road", "car"])
+    ranking = rank_each_class(W, y, ["tent", "rare", "road", "car"])
     top = _top_per_class(ranking, 2)
     data = _data(render_report([], ranking=top))
     sizes = {
@@ -1125,7 +1125,7 @@ def test_each_class_of_a_cut_ranking_keeps_its_sizes_and_the_page_says_what_was_
     W[n_x : n_x + 750, :3] = 1.0
     W[:2, 3] = 1.0
     y = np.array(["x"] * n_x + ["y"] * n_y)
-    ranking = _rank_each_class(W, y, ["a", "b", "c", "rare"])
+    ranking = rank_each_class(W, y, ["a", "b", "c", "rare"])
     assert ranking.set_index(["class", "concept"]).loc[("x", "rare"), "significant"]
     top = _top_per_class(ranking, 3)
     assert top.attrs["significant_not_listed"] == 1
@@ -1209,13 +1209,13 @@ def test_the_page_data_never_rounds_a_share_to_none_or_all_nor_a_significant_p_t
 def test_class_sizes_recorded_under_other_labels_fall_back_to_the_counts():
     # integer classes whose attrs went through JSON ("1", "2"), and a class renamed after
     # the ranking was made: the recorded size where the label matches, else count/share
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
 
     W = np.zeros((16, 2))
     W[:2, 0] = 1.0
     W[4:10, 1] = 1.0
     y = np.array([1] * 4 + [2] * 12)
-    ranking = _rank_each_class(W, y, ["tent", "road"])
+    ranking = rank_each_class(W, y, ["tent", "road"])
     ranking.attrs["class_sizes"] = {str(k): v for k, v in ranking.attrs["class_sizes"].items()}
     data = _data(render_report([], ranking=ranking))
     sizes = {

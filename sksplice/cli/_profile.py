@@ -42,7 +42,7 @@ def _profile(
     (given, or left with readable images) give the decomposition alone, with a
     warning, as a folder of one class does; else it is an error.
     """
-    from ..analysis import _rank_each_class, concept_profiles
+    from ..analysis import concept_profiles, rank_each_class
 
     if fewer_ok and len(set(labels)) < 2:  # (said when the labels were read)
         return _decompose(args, paths, plan), None, None
@@ -73,7 +73,7 @@ def _profile(
     dec.metadata["classes"] = {cls: int(np.count_nonzero(y == cls)) for cls in classes}
     # every class against the rest, the p-values adjusted over all classes' tests
     # together: the table shows them together
-    ranking = _rank_each_class(W, y, concepts)
+    ranking = rank_each_class(W, y, concepts)
     return dec, profiles, ranking
 
 
