@@ -30,6 +30,7 @@ from . import _images
 from ._device import resolve_device
 from ._image_files import looks_like_image_paths
 from ._images import InvalidImageError
+from ._interrupt import import_whole
 from ._models import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._models import (
     HF_HUB_PREFIX,
@@ -292,7 +293,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     def _config(self) -> _Config:
         """Validate the parameters and resolve them (no model is loaded)."""
-        import open_clip
+        open_clip = import_whole("open_clip")
 
         check_option(self.modality, "modality", _MODALITIES)
         check_option(self.precision, "precision", _PRECISIONS)
@@ -371,7 +372,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         )
 
     def _resolve_pretrained(self, model: str) -> tuple[str | None, str]:
-        import open_clip
+        open_clip = import_whole("open_clip")
 
         pretrained = self.pretrained
         if pretrained is None:
@@ -506,7 +507,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             precision. None when the weights cannot be identified (not the
             case for any configuration accepted today).
         """
-        import open_clip
+        open_clip = import_whole("open_clip")
 
         config = self._config()
         if config.pretrained_kind == "tag":
