@@ -69,3 +69,25 @@ def import_whole(name: str) -> ModuleType:
         return sys.modules[name]
     with interrupt_deferred():
         return importlib.import_module(name)
+
+
+@contextlib.contextmanager
+def fit_undone_on_failure(estimator: object) -> Iterator[None]:
+    """Put the attributes of ``estimator`` back as they were before the block if it
+    raises (a ``KeyboardInterrupt`` included).
+
+    For a ``fit`` that sets its fitted attributes one at a time: stopped halfway
+    (an interrupted notebook cell, a vocabulary that could not be fetched), it
+    would leave an unfitted estimator that looks fitted (``n_features_in_`` set,
+    so that ``transform`` fails with an ``AttributeError`` instead of a
+    ``NotFittedError``), or a fitted one whose attributes come from two fits.
+    A failed fit leaves the estimator as it was: unfitted, or fitted as before.
+    """
+    state = vars(estimator)
+    saved = dict(state)
+    try:
+        yield
+    except BaseException:
+        state.clear()
+        state.update(saved)
+        raise

@@ -24,6 +24,7 @@ from ._concepts import (
     raw_concept_embeddings,
     resolve_concepts,
 )
+from ._interrupt import fit_undone_on_failure
 from ._means import (
     MIN_MEAN_SAMPLES,
     SmallMeanSampleWarning,
@@ -622,6 +623,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     def fit(self, X: Any, y: Any = None) -> SpliceTransformer:
         """Learn the concept dictionary and the modality centre.
 
+        A fit that fails or is interrupted (``KeyboardInterrupt``) leaves the
+        transformer as it was before: unfitted, or fitted as before.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, d)
@@ -658,7 +662,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             the ``CLIPEmbedder`` to apply first).
         """
         self._check_params()
-        with verbose_logging(self.verbose):
+        with verbose_logging(self.verbose), fit_undone_on_failure(self):
             return self._fit(X)
 
     def _fit(self, X: Any) -> SpliceTransformer:

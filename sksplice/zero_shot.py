@@ -14,6 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._array import l2_normalize
+from ._interrupt import fit_undone_on_failure
 from ._names import a_type, close_matches
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
@@ -241,7 +242,16 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         TypeError
             If ``X`` is sparse (concept weights, in a pipeline of sksplice;
             the message says how to recompose them into embeddings).
+
+        Notes
+        -----
+        A fit that fails or is interrupted (``KeyboardInterrupt``) leaves the
+        classifier as it was before: unfitted, or fitted as before.
         """
+        with fit_undone_on_failure(self):
+            return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any) -> ZeroShotClassifier:
         templates = self._check_params()
         _refuse_concept_weights(X)
         labels = row_labels(X)

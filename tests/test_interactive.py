@@ -8,6 +8,14 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from sksplice import SpliceTransformer, ZeroShotClassifier
+from sksplice import transformer as transformer_module
+
+from ._helpers_transformer import KeylessEmbedder, random_vocabulary
 from .conftest import REPO_ROOT, TESTS_DATA, TINY_MODEL
 
 
@@ -75,3 +83,79 @@ def test_interrupt_is_not_held_back_where_sigint_has_another_handler():
             assert received == [signal.SIGINT]
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class _InterruptedEmbedder(KeylessEmbedder):
+    """Embeds like :class:`KeylessEmbedder` until ``interrupt`` is set: then a Ctrl-C."""
+
+    interrupt = False
+
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        if self.interrupt:
+            raise KeyboardInterrupt
+        return super().embed_text(texts)
+
+
+def _splice(embedder, **params) -> SpliceTransformer:
+    params = {"vocabulary": random_vocabulary(40), "l1_penalty": 0.1, **params}
+    return SpliceTransformer(embedder=embedder, image_mean=None, **params)
+
+
+def test_an_interrupted_first_fit_leaves_the_transformer_unfitted():
+    X = np.random.default_rng(0).normal(size=(120, 16))
+    embedder = _InterruptedEmbedder()
+    embedder.interrupt = True
+    splice = _splice(embedder)
+    with pytest.raises(KeyboardInterrupt):
+        splice.fit(X)
+    assert not [name for name in vars(splice) if name.endswith("_")]
+    with pytest.raises(NotFittedError):
+        splice.transform(X)
+    embedder.interrupt = False
+    assert splice.fit(X).transform(X).shape == (120, 40)
+
+
+def test_a_failed_first_fit_leaves_the_transformer_unfitted():
+    # (a vocabulary of 3 concepts with 2 rows of embeddings: refused after X is read)
+    X = np.random.default_rng(0).normal(size=(120, 16))
+    splice = SpliceTransformer(
+        vocabulary=["a", "b", "c"], concept_embeddings=np.eye(2, 16), image_mean=None
+    )
+    with pytest.raises(ValueError, match="concept_embeddings"):
+        splice.fit(X)
+    with pytest.raises(NotFittedError):
+        splice.transform(X)
+
+
+def test_an_interrupted_refit_keeps_the_earlier_fit_whole(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 16))
+    splice = _splice(KeylessEmbedder()).fit(X)
+    before = {name: value for name, value in vars(splice).items() if name.endswith("_")}
+    W = splice.transform(X)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    # a larger vocabulary and a target_l0, on other rows: stopped in the calibration,
+    # once the new dictionary and centre are made
+    monkeypatch.setattr(transformer_module, "calibrate_penalty", interrupted)
+    splice.set_params(vocabulary=random_vocabulary(60), target_l0=3)
+    with pytest.raises(KeyboardInterrupt):
+        splice.fit(rng.normal(size=(150, 16)))
+    after = {name: value for name, value in vars(splice).items() if name.endswith("_")}
+    assert after.keys() == before.keys()
+    assert all(after[name] is before[name] for name in before)
+    splice.set_params(vocabulary=random_vocabulary(40), target_l0=None)
+    assert abs(splice.transform(X) - W).max() == 0
+
+
+def test_a_failed_zero_shot_fit_leaves_the_classifier_unfitted():
+    X = np.random.default_rng(0).normal(size=(10, 16))
+    embedder = _InterruptedEmbedder()
+    embedder.interrupt = True
+    classifier = ZeroShotClassifier(embedder=embedder, classes=["cat", "dog"])
+    with pytest.raises(KeyboardInterrupt):
+        classifier.fit(X)
+    with pytest.raises(NotFittedError):
+        classifier.predict(X)
