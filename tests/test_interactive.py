@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from sksplice import SpliceTransformer, ZeroShotClassifier
+from sksplice import ConceptEditor, SpliceTransformer, ZeroShotClassifier
 from sksplice import transformer as transformer_module
 
 from ._helpers_transformer import KeylessEmbedder, random_vocabulary
@@ -159,3 +159,21 @@ def test_a_failed_zero_shot_fit_leaves_the_classifier_unfitted():
         classifier.fit(X)
     with pytest.raises(NotFittedError):
         classifier.predict(X)
+
+
+def test_an_unknown_output_set_after_fit_is_refused_not_ignored():
+    # (set_params in a later cell: fit checked the output it was given, transform reads
+    # the one set since)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 16))
+    splice = _splice(KeylessEmbedder()).fit(X)
+    splice.set_params(output="pandas")
+    with pytest.raises(ValueError, match="output must be 'sparse' or 'dense', got 'pandas'"):
+        splice.transform(X)
+    with pytest.raises(ValueError, match="output must be"):
+        splice.transform_with_stats(X)
+    splice.set_params(output="sparse")
+    editor = ConceptEditor(remove=["concept001"], splice=splice).fit(splice.transform(X))
+    editor.set_params(output="embeddings")
+    with pytest.raises(ValueError, match="output must be 'weights' or 'embedding'"):
+        editor.transform(splice.transform(X))
