@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from sksplice import ConceptEditor, SpliceTransformer, ZeroShotClassifier
+from sksplice import (
+    ConceptEditor,
+    SentenceTransformerEmbedder,
+    SpliceTransformer,
+    ZeroShotClassifier,
+)
 from sksplice import transformer as transformer_module
 
 from ._helpers_transformer import KeylessEmbedder, random_vocabulary
@@ -177,3 +182,56 @@ def test_an_unknown_output_set_after_fit_is_refused_not_ignored():
     editor.set_params(output="embeddings")
     with pytest.raises(ValueError, match="output must be 'weights' or 'embedding'"):
         editor.transform(splice.transform(X))
+
+
+class _FakeSentenceModel:
+    """A sentence model of width 8 (``encode``, ``get_embedding_dimension``)."""
+
+    def encode(self, texts, **kwargs):
+        return np.ones((len(texts), 8), dtype=np.float32) / np.sqrt(8)
+
+    def get_embedding_dimension(self):
+        return 8
+
+
+def test_showing_a_sentence_embedder_in_a_notebook_loads_no_model():
+    # A notebook shows an estimator with scikit-learn's HTML display, which asks every
+    # step that counts as fitted (an embedder always does) for its output names.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.utils import estimator_html_repr
+
+    loads = []
+
+    def load_model():
+        loads.append(1)
+        return _FakeSentenceModel()
+
+    embedder = SentenceTransformerEmbedder(load_model, device="cpu", name="fake-sentence-8")
+    splice = SpliceTransformer(embedder=embedder, vocabulary=["a", "b"], modality="text")
+    for shown in (embedder, splice, make_pipeline(embedder, splice)):
+        html = estimator_html_repr(shown)
+        assert "SentenceTransformerEmbedder" in html
+        assert "8 features" not in html
+    assert loads == []
+    # once the model is loaded (by its first use), the display shows its width
+    embedder.transform(["a dog"])
+    assert loads == [1]
+    assert "8 features" in estimator_html_repr(embedder)
+    assert embedder.get_feature_names_out().shape == (8,)
+
+
+def test_showing_a_clip_embedder_in_a_notebook_imports_no_open_clip(tmp_path):
+    code = f"""
+        import sys
+        from sklearn.utils import estimator_html_repr
+        from sksplice import CLIPEmbedder
+
+        embedder = CLIPEmbedder({TINY_MODEL!r}, pretrained=None, modality="image", device="cpu")
+        html = estimator_html_repr(embedder)
+        print("CLIPEmbedder" in html, "32 features" in html, "open_clip" in sys.modules)
+        print(embedder.get_feature_names_out().shape)
+        print("32 features" in estimator_html_repr(embedder))
+        """
+    result = _fresh_python(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["True False False", "(32,)", "True"], result.stdout
