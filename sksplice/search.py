@@ -29,6 +29,7 @@ from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, proces
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._interrupt import fit_undone_on_failure
 from ._pandas import transform_output
 from ._persistence import VersionStampMixin
 from ._stack import warn_user
@@ -532,7 +533,16 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             than the failure of every fold; all before any fit. A callable
             ``scoring`` that returns several metrics has its ``refit`` checked
             after the fits.
+
+        Notes
+        -----
+        A search that fails or is interrupted (``KeyboardInterrupt``) leaves
+        the object as it was before: unfitted, or with its earlier results.
         """
+        with fit_undone_on_failure(self):
+            return self._fit(X, y, groups, **params)
+
+    def _fit(self, X: Any, y: Any, groups: Any, **params: Any) -> SplicePathSearchCV:
         name, transformer, probe, penalties, fold_scorer, names = self._check_params()
         if _routing_enabled():
             # Metadata by request (groups among them), refused now if nothing takes it.

@@ -11,10 +11,13 @@ import textwrap
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 
 from sksplice import (
     ConceptEditor,
     SentenceTransformerEmbedder,
+    SplicePathSearchCV,
     SpliceTransformer,
     ZeroShotClassifier,
 )
@@ -235,3 +238,36 @@ def test_showing_a_clip_embedder_in_a_notebook_imports_no_open_clip(tmp_path):
     result = _fresh_python(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:3] == ["True False False", "(32,)", "True"], result.stdout
+
+
+class _ProbeStoppedOnAllRows(LogisticRegression):
+    """A probe interrupted when fitted on ``rows`` rows (a search's refit on all of X)."""
+
+    rows = -1
+
+    def fit(self, X, y, **params):
+        if X.shape[0] == self.rows:
+            raise KeyboardInterrupt
+        return super().fit(X, y, **params)
+
+
+def test_an_interrupted_refit_of_a_search_keeps_its_earlier_results():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(90, 16)), np.repeat(["a", "b", "c"], 30)
+    pipe = make_pipeline(_splice(KeylessEmbedder()), _ProbeStoppedOnAllRows())
+    search = SplicePathSearchCV(pipe, [0.3, 0.1], cv=3).fit(X, y)
+    before = {name: value for name, value in vars(search).items() if name.endswith("_")}
+    predicted = search.predict(X)
+    # another search, stopped in its refit, once its folds are scored
+    search.set_params(l1_penalties=[0.2, 0.05])
+    _ProbeStoppedOnAllRows.rows = len(X)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            search.fit(X, y)
+    finally:
+        _ProbeStoppedOnAllRows.rows = -1
+    after = {name: value for name, value in vars(search).items() if name.endswith("_")}
+    assert after.keys() == before.keys()
+    assert all(after[name] is before[name] for name in before)
+    assert search.best_params_ in ({"splicetransformer__l1_penalty": p} for p in (0.3, 0.1))
+    assert (search.predict(X) == predicted).all()
