@@ -29,6 +29,7 @@ import torch
 from cachetools import cached
 
 from ._data import file_sha256
+from ._interrupt import import_whole
 from ._names import a_type
 
 #: Environment variable with extra open_clip model config files or folders
@@ -112,7 +113,7 @@ def _not_a_config(config: Any) -> str | None:
 
 def _register_env_model_configs() -> None:
     """Register the model configs named in ``$SKSPLICE_MODEL_CONFIGS`` with open_clip."""
-    import open_clip
+    open_clip = import_whole("open_clip")
 
     value = os.environ.get(MODEL_CONFIGS_ENV, "")
     for entry in value.split(os.pathsep):
@@ -194,7 +195,7 @@ def _open_clip_equivalent(name: str, models: Sequence[str]) -> tuple[str | None,
     (``ViT-L/14@336px``); the model and tag are None where none is known, the
     ``hf-hub:`` name "" where the repo holds no open_clip config.
     """
-    import open_clip
+    open_clip = import_whole("open_clip")
 
     openai = _OPENAI_REPOS.get(name.lower())
     if openai is None and name.endswith("@336px"):  # (OpenAI's clip.load names)
@@ -434,7 +435,7 @@ def _clean_tag(tag: str) -> str:
 
 def _weights_location(model: str, tag: str, cache_dir: str | None) -> str:
     """Where open_clip fetches and caches the weights of a pretrained tag."""
-    import open_clip
+    open_clip = import_whole("open_clip")
 
     cfg = open_clip.get_pretrained_cfg(model, tag)
     hf_hub = cfg.get("hf_hub", "")
@@ -601,7 +602,7 @@ def _check_fetchable(
 
 def _ensure_tag_weights(model: str, tag: str, cache_dir: str | None) -> None:
     """Fail fast when the weights of a pretrained tag are neither cached nor reachable."""
-    import open_clip
+    open_clip = import_whole("open_clip")
 
     cfg = open_clip.get_pretrained_cfg(model, tag)
     what = f"The pretrained weights of open_clip model {model!r} (pretrained={tag!r})"
@@ -648,7 +649,7 @@ def _hub_config(repo_id: str, cache_dir: str | None) -> dict[str, Any]:
 
 def _ensure_hub_weights(repo_id: str, cache_dir: str | None) -> str:
     """Local path of the weights of an ``hf-hub:`` model (fetched when reachable)."""
-    import open_clip
+    open_clip = import_whole("open_clip")
 
     files = _weight_files("open_clip_pytorch_model.bin")
     cached = _hf_cached(repo_id, files, cache_dir)
@@ -684,7 +685,7 @@ def _quick_gelu_needed(model: str, pretrained: str | None, pretrained_kind: str)
     logs a warning). True when the tag is so marked and the model config does
     not already ask for QuickGELU (the ``-quickgelu`` names do).
     """
-    import open_clip
+    open_clip = import_whole("open_clip")
 
     if pretrained_kind != "tag" or pretrained is None:
         return False
@@ -742,7 +743,7 @@ def _create_model(config: _Config) -> _LoadedModel:
 
 
 def _create_model_logged(config: _Config) -> _LoadedModel:
-    import open_clip
+    open_clip = import_whole("open_clip")
 
     if config.pretrained_kind == "hub":
         _ensure_hub_weights(config.model[len(HF_HUB_PREFIX) :], config.cache_dir)

@@ -9,7 +9,7 @@ import threading
 import warnings
 from typing import Any
 
-__all__ = ["user_stacklevel", "warn_user"]
+__all__ = ["in_estimator_display", "user_stacklevel", "warn_user"]
 
 
 def _library_folders() -> tuple[str, ...]:
@@ -165,3 +165,28 @@ def warn_user(message: str | Warning, category: type[Warning] = UserWarning) -> 
             return
         _SHOWN.add(key)
     warnings.warn(message, category, stacklevel=level)
+
+
+#: The modules of scikit-learn's HTML display of estimators (a notebook's rich output),
+#: as named in scikit-learn 1.7 and later, and before.
+_DISPLAY_MODULES = ("sklearn.utils._repr_html.", "sklearn.utils._estimator_html_repr")
+
+
+def in_estimator_display() -> bool:
+    """Whether scikit-learn's HTML display of an estimator is among the callers.
+
+    A notebook shows an estimator (or a pipeline or search holding one) with
+    scikit-learn's HTML display, which asks every step that counts as fitted
+    for ``get_feature_names_out()``. An embedder learns nothing, so it always
+    counts as fitted, and the names of its outputs need the width of its
+    embeddings: a model to load (seconds, perhaps a download), or open_clip to
+    import, only to show the estimator. An embedder tells that case with this
+    function and gives no names there until its model is at hand (the display
+    then leaves the count of output features out).
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith(_DISPLAY_MODULES):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False

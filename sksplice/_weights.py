@@ -53,7 +53,9 @@ def is_dataframe(X: Any) -> bool:
 
 
 def check_output(est: SpliceTransformer) -> None:
-    """Refuse a ``set_output`` container that cannot hold sparse weights (before any solve)."""
+    """Refuse an unknown ``output`` (set after ``fit``, which checks it too) and a
+    ``set_output`` container that cannot hold sparse weights (before any solve)."""
+    check_option(est.output, "output", ("sparse", "dense"))
     config = transform_output(est)
     if est.output != "dense" and config not in ("default", "pandas", None):
         raise ValueError(

@@ -708,6 +708,8 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             names the first rows and counts them.
         """
         check_is_fitted(self)
+        # (checked in fit too, but read here: one set after fit is not left unread)
+        check_option(self.output, "output", _OUTPUTS)
         X_in = X
         X = self._validate(X, reset=False)
         concepts = getattr(self, "concepts_", None)

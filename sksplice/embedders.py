@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, NamedTuple, cast, overload
@@ -30,6 +32,7 @@ from . import _images
 from ._device import resolve_device
 from ._image_files import looks_like_image_paths
 from ._images import InvalidImageError
+from ._interrupt import import_whole
 from ._models import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._models import (
     HF_HUB_PREFIX,
@@ -50,7 +53,7 @@ from ._models import (
 )
 from ._persistence import VersionStampMixin
 from ._progress import progress
-from ._stack import warn_user
+from ._stack import in_estimator_display, warn_user
 from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
 from ._validation import check_flag, check_int, check_option
@@ -292,7 +295,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     def _config(self) -> _Config:
         """Validate the parameters and resolve them (no model is loaded)."""
-        import open_clip
+        open_clip = import_whole("open_clip")
 
         check_option(self.modality, "modality", _MODALITIES)
         check_option(self.precision, "precision", _PRECISIONS)
@@ -371,7 +374,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         )
 
     def _resolve_pretrained(self, model: str) -> tuple[str | None, str]:
-        import open_clip
+        open_clip = import_whole("open_clip")
 
         pretrained = self.pretrained
         if pretrained is None:
@@ -473,7 +476,16 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         ndarray of str objects, shape (d,)
             The output feature names.
         """
-        dim = self._config().embed_dim
+        if in_estimator_display():
+            # (a notebook showing the estimator: open_clip is not imported, nor a Hub
+            # model's config fetched, only to show it)
+            if "open_clip" not in sys.modules or str(self.model).startswith(HF_HUB_PREFIX):
+                raise RuntimeError("the width of the embeddings is not known yet")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # (precision='fp16' on the CPU: said in use)
+                dim = self._config().embed_dim
+        else:
+            dim = self._config().embed_dim
         return np.asarray([f"clip{i}" for i in range(dim)], dtype=object)
 
     def __sklearn_tags__(self):
@@ -506,7 +518,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             precision. None when the weights cannot be identified (not the
             case for any configuration accepted today).
         """
-        import open_clip
+        open_clip = import_whole("open_clip")
 
         config = self._config()
         if config.pretrained_kind == "tag":

@@ -2,9 +2,9 @@
 
 Every function draws into the ``ax`` it is given (or a new figure) and returns
 the :class:`matplotlib.axes.Axes`; the figure is ``ax.figure``. Nothing here
-calls ``plt.show()``. Where pyplot is in use (imported, as in a notebook) a new
-figure is pyplot's, so that a notebook shows it and ``plt.savefig`` finds it;
-elsewhere it is a bare Figure that no GUI backend holds: save it with
+calls ``plt.show()``. In a Jupyter notebook, and where pyplot is in use
+(imported), a new figure is pyplot's, so that a notebook shows it and
+``plt.savefig`` finds it; elsewhere it is a bare Figure that no GUI backend holds: save it with
 ``ax.figure.savefig(...)``. matplotlib is an optional dependency
 (the ``plot`` extra: ``pip install -c constraints.txt ".[plot]"``
 in a checkout).
@@ -48,7 +48,8 @@ _MAX_CLASSES = 80
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     """``ax``, or the axes of a new figure.
 
-    Where pyplot is in use (imported: a notebook, a script that calls ``plt.show`` or
+    In a Jupyter notebook (whose kernel does not import pyplot until asked), and
+    where pyplot is in use (imported: a script that calls ``plt.show`` or
     ``plt.savefig``), the figure is made by pyplot, as scikit-learn's displays and
     pandas do: a notebook shows it, and ``plt.title``, ``plt.savefig`` and
     ``plt.show`` act on it. Elsewhere it is a bare Figure, registered with no GUI
@@ -74,9 +75,21 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
             '`plot` extra (`pip install -c constraints.txt ".[plot]"` in a checkout of sksplice)'
         ) from exc
     pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None and _in_jupyter_kernel():
+        # (a notebook whose code has not imported pyplot: it shows only pyplot's figures,
+        # and its kernel's backend is the inline one, no GUI)
+        import matplotlib.pyplot as pyplot
     if pyplot is not None:
         return pyplot.figure(figsize=figsize, layout="constrained").add_subplot()
     return Figure(figsize=figsize, layout="constrained").add_subplot()
+
+
+def _in_jupyter_kernel() -> bool:
+    """Whether this is the kernel of a Jupyter notebook (or another Jupyter front end)."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def _check_profiles(profiles: Any, statistic: str) -> pd.DataFrame:

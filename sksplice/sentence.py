@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ._device import resolve_device
 from ._names import a_type
 from ._persistence import FILES_KEY, VersionStampMixin
+from ._stack import in_estimator_display
 from ._text import to_text_list
 from ._validation import check_int
 
@@ -287,6 +288,12 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         # A model folder saved again (fine-tuned weights) is loaded again.
         return (self.model, device, None if folder is None else _folder_files(folder))
 
+    def _is_loaded(self) -> bool:
+        """Whether the model is in the in-process cache (used before, in this process)."""
+        key = self._key()
+        with _LOCK:
+            return key in _MODELS
+
     def _loaded(self) -> Any:
         key = self._key()
         device = key[1]
@@ -480,6 +487,9 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         ValueError
             If the model does not say the width of its embeddings.
         """
+        if in_estimator_display() and not self._is_loaded():
+            # (a notebook showing the estimator: no model is loaded only to show it)
+            raise RuntimeError("the model is not loaded yet")
         dim = self.get_embedding_dimension()
         if dim is None:
             raise ValueError(

@@ -270,6 +270,37 @@ def test_new_figures_are_pyplot_s_only_where_pyplot_is_in_use(labelled, tmp_path
     assert (tmp_path / "bare.png").stat().st_size > 0
 
 
+def test_a_notebook_shows_new_figures_without_importing_pyplot(tmp_path):
+    # A Jupyter kernel imports pyplot only when the notebook's code does, and shows only
+    # pyplot's figures: a notebook that plots only through sksplice.plotting showed
+    # "<Axes: ...>" and no figure. The kernel's shell is stood in for here (an IPython
+    # module whose shell has a kernel), so that no Jupyter is needed.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, types, numpy as np\n"
+        "import matplotlib; matplotlib.use('Agg')\n"
+        "events = types.SimpleNamespace(register=lambda *args: None)\n"
+        "shell = types.SimpleNamespace(kernel=object(), events=events)\n"
+        "sys.modules['IPython'] = types.SimpleNamespace(\n"
+        "    get_ipython=lambda: shell, version_info=(9, 0)\n"
+        ")\n"
+        "from sksplice.plotting import plot_decomposition\n"
+        "ax = plot_decomposition(np.array([0.5, 0.0, 0.2]), ['a', 'b', 'c'])\n"
+        "import matplotlib.pyplot as plt\n"
+        "print(plt.gcf() is ax.figure, len(plt.get_fignums()))\n"
+        "shell.kernel = None  # (a terminal IPython: no kernel, no pyplot of its own)\n"
+        "plt.close('all'); del sys.modules['matplotlib.pyplot']\n"
+        "ax = plot_decomposition(np.array([0.5, 0.0, 0.2]), ['a', 'b', 'c'])\n"
+        "print('matplotlib.pyplot' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["True", "1", "False"]
+
+
 @pytest.fixture
 def shifted():
     """Collections of 60 samples; "snow" and "sled" more frequent in B, "sand" less."""

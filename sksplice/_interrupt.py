@@ -1,0 +1,72 @@
+"""Imports of large libraries that a Ctrl-C cannot leave half done.
+
+The first ``fit`` of an embedder imports open_clip, which imports torchvision,
+timm, transformers and sympy: a few seconds during which nothing is shown. A
+``KeyboardInterrupt`` raised in the middle of them (Ctrl-C in a terminal, the
+interrupt button of a Jupyter notebook) leaves modules half initialised in
+``sys.modules`` (``module 'sympy' has no attribute 'logic'``), and every later
+use of the model fails until the Python process (the notebook's kernel) is
+restarted. :func:`import_whole` runs such an import with the interrupt held
+back: a Ctrl-C that arrives meanwhile is raised as soon as the import is done.
+
+Only Python's own handler of SIGINT (``signal.default_int_handler``, that of a
+script, an interactive session and a Jupyter kernel) is held back, and only in
+the main thread, the one where Python runs signal handlers: a program that
+handles SIGINT itself (the ``sksplice`` command) keeps its own handling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType, ModuleType
+
+
+@contextlib.contextmanager
+def interrupt_deferred() -> Iterator[None]:
+    """Hold back a ``KeyboardInterrupt`` while the block runs; raise it at the end.
+
+    Where SIGINT is not handled by ``signal.default_int_handler`` in the main
+    thread, the block runs as it is.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _imported(name: str) -> bool:
+    """Whether module ``name`` is in ``sys.modules`` and done initialising."""
+    module = sys.modules.get(name)
+    if module is None:
+        return False
+    spec = getattr(module, "__spec__", None)
+    return not getattr(spec, "_initializing", False)
+
+
+def import_whole(name: str) -> ModuleType:
+    """``importlib.import_module(name)``, with a Ctrl-C held back until it is done
+    (see :func:`interrupt_deferred`)."""
+    if _imported(name):
+        return sys.modules[name]
+    with interrupt_deferred():
+        return importlib.import_module(name)
+
