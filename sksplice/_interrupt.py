@@ -69,4 +69,3 @@ def import_whole(name: str) -> ModuleType:
         return sys.modules[name]
     with interrupt_deferred():
         return importlib.import_module(name)
-

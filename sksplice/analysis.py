@@ -156,6 +156,11 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
         W = frame_values(W, "W" if name is None else name)
     if sp.issparse(W):
         W = sp.csr_matrix(W, dtype=np.float64)
+        if not W.has_canonical_format:
+            # one concept stored twice in a row is one weight, their sum (counted twice,
+            # a class of one image had a prevalence of 2); sorted, as scipy keeps them
+            W = W.copy()
+            W.sum_duplicates()
     else:
         W = np.asarray(W)
         if np.issubdtype(W.dtype, np.complexfloating):

@@ -94,6 +94,23 @@ def test_group_sums_of_csr_are_the_one_hot_products_to_the_last_bit(seed):
     np.testing.assert_array_equal(counts, expected_counts)
 
 
+def test_a_concept_stored_twice_in_a_row_of_sparse_weights_is_one_weight():
+    # The two entries were counted as two images holding the concept: a class of one
+    # image had a prevalence of 2.0, and rank_concepts a Cohen's h of NaN.
+    indptr, indices = np.array([0, 2, 3, 4]), np.array([0, 0, 1, 0])
+    W = sp.csr_matrix((np.array([0.25, 0.5, 1.0, 1.0]), indices, indptr), shape=(3, 2))
+    y = np.array(["a", "b", "b"])
+    profiles = concept_profiles(W, y, ["x", "z"])
+    dense = concept_profiles(W.toarray(), y, ["x", "z"])
+    pd.testing.assert_frame_equal(profiles, dense)
+    assert profiles.loc["x", ("prevalence", "a")] == 1.0
+    assert profiles.loc["x", ("mean_weight", "a")] == 0.75
+    ranking = rank_concepts(W, y, "a", concepts=["x", "z"], min_count=1)
+    assert ranking.loc["x", "prevalence_positive"] == 1.0
+    assert np.isfinite(ranking["cohens_h"]).all()
+    assert W.nnz == 4  # (the caller's matrix is left as it was)
+
+
 def test_profiles_of_csr_copy_nothing_the_size_of_the_weights():
     """concept_profiles of float64 CSR weights (as _as_weights gives them) holds at most
     its table and about one integer per weight: no copy of the matrix, no one-hot
