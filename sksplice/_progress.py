@@ -64,8 +64,9 @@ def _write_diagnostics(stream: Any, text: str, *, flush: bool = False) -> None:
         _stream_fails(stream)
 
 
-#: The terminal's cursor movements that tqdm writes for bars open at once (ANSI CSI).
-_CURSOR_MOVES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: The terminal's control sequences (ECMA-48 CSI: parameters, intermediates, a final
+#: byte), such as the cursor movements tqdm writes for bars open at once.
+_CURSOR_MOVES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
 class _Lines:

@@ -74,6 +74,10 @@ def test_a_log_gets_no_cursor_movements_from_bars_open_at_once():
         "embedding concepts",
         "CLIP images",
     ]
+    # any control sequence, also those with private parameters (hide the cursor)
+    lines = _progress._Lines(log := io.StringIO())
+    lines.write("\x1b[?25lembedding concepts: 5/5\x1b[2K\x1b[1;31m")
+    assert log.getvalue() == "embedding concepts: 5/5\n"
 
 
 def test_a_terminal_gets_the_bar_redrawn_in_place():
