@@ -487,7 +487,7 @@ def test_the_share_of_a_concept_in_one_image_of_millions_is_not_written_as_zero(
     # Rounded to 6 decimals, 1 image in 3,000,000 was written as a share of 0.0.
     import scipy.sparse as sp
 
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
     from sksplice.cli._compare import written_comparison
     from sksplice.cli._profile import written_ranking
     from sksplice.shift import compare_datasets
@@ -496,7 +496,7 @@ def test_the_share_of_a_concept_in_one_image_of_millions_is_not_written_as_zero(
     W = sp.csr_matrix((np.ones(2), ([0, n], [0, 1])), shape=(n + 10, 2))
     names = ["rare", "other"]
     y = np.array(["a"] * n + ["b"] * 10)
-    table = written_ranking(_rank_each_class(W, y, names))
+    table = written_ranking(rank_each_class(W, y, names))
     rare = table[(table["concept"] == "rare") & (table["class"] == "a")].iloc[0]
     assert rare["prevalence_positive"] == pytest.approx(1 / n, rel=1e-5)
     assert rare["prevalence_diff"] == pytest.approx(1 / n, rel=1e-5)
@@ -505,6 +505,11 @@ def test_the_share_of_a_concept_in_one_image_of_millions_is_not_written_as_zero(
     assert table.loc["rare", "prevalence_a"] == pytest.approx(1 / n, rel=1e-5)
     assert table.loc["rare", "prevalence_diff"] == pytest.approx(-1 / n, rel=1e-5)  # (B - A)
     assert list(table.columns) == list(cli._compare.WRITTEN_COLUMNS)
+    # equal mean weights (0.1 in 3 images and in 7) differ by a rounding error, not written
+    same = sp.csr_matrix(np.full((10, 1), 0.1))
+    comparison = compare_datasets(same[:3], same[3:], concepts=["x"], min_count=1)
+    assert comparison["mean_weight_diff"].abs().iloc[0] < 1e-15
+    assert written_comparison(comparison)["mean_weight_diff"].tolist() == [0.0]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])

@@ -1236,13 +1236,13 @@ def test_ranking_rows_are_made_without_collector_passes():
     again afterwards; the rows are those of the table."""
     import gc
 
-    from sksplice.analysis import _rank_each_class
+    from sksplice.analysis import rank_each_class
     from sksplice.report import _ranking_rows
 
     rng = np.random.default_rng(0)
     W = rng.random((600, 200)) * (rng.random((600, 200)) < 0.2)
     y = rng.choice([f"class {k}" for k in range(30)], size=600)
-    ranking = _rank_each_class(W, y, [f"c{j}" for j in range(200)])
+    ranking = rank_each_class(W, y, [f"c{j}" for j in range(200)])
     passes = []
 
     def count(phase, info):
