@@ -199,13 +199,16 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:32] or "host"
 
 
-def temporary_name(name: str) -> str:
+def temporary_name(name: str, suffix: str = ".tmp") -> str:
     """Name of a temporary file written by this process before it becomes ``name``.
 
     Parameters
     ----------
     name : str
         Final file name.
+    suffix : str, default=".tmp"
+        End of the name: another one (``".old"``) makes names of another kind,
+        which :func:`temporary_files_of` lists apart.
 
     Returns
     -------
@@ -214,16 +217,20 @@ def temporary_name(name: str) -> str:
         hidden, unique, and carrying the id of the writing process and the name
         of its machine (a folder may be shared between machines).
     """
-    return f".{name[:96]}.{os.getpid()}.{_host()}.{secrets.token_hex(6)}.tmp"
+    return f".{name[:96]}.{os.getpid()}.{_host()}.{secrets.token_hex(6)}{suffix}"
 
 
-def temporary_files_of(path: str | os.PathLike[str]) -> list[tuple[Path, int | None]]:
+def temporary_files_of(
+    path: str | os.PathLike[str], suffix: str = ".tmp"
+) -> list[tuple[Path, int | None]]:
     """Temporary files left next to ``path`` by :func:`atomic_write`.
 
     Parameters
     ----------
     path : str or os.PathLike
         Final file whose temporary siblings are listed.
+    suffix : str, default=".tmp"
+        The end of their names, as given to :func:`temporary_name`.
 
     Returns
     -------
@@ -235,7 +242,8 @@ def temporary_files_of(path: str | os.PathLike[str]) -> list[tuple[Path, int | N
     path = Path(path)
     pattern = re.compile(
         re.escape(f".{path.name[:96]}.")
-        + r"(?:(?P<pid>[0-9]+)\.(?:(?P<host>[A-Za-z0-9-]{1,32})\.)?)?[0-9a-f]{12}\.tmp"
+        + r"(?:(?P<pid>[0-9]+)\.(?:(?P<host>[A-Za-z0-9-]{1,32})\.)?)?[0-9a-f]{12}"
+        + re.escape(suffix)
     )
     here = _host()
     found = []

@@ -161,8 +161,8 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
     return path, tmp
 
 
-#: Added to a dataset's name in the temporary name of the previous dataset that an
-#: overwrite moves aside until the new one is in place.
+#: End of the temporary name of the previous dataset that an overwrite moves aside
+#: until the new one is in place (``.NAME.<pid>.<host>.<random>.old``).
 _OLD = ".old"
 
 
@@ -177,7 +177,7 @@ def _remove_stale_folders(path: Path) -> None:
     """
     # (the previous dataset moved aside by an overwrite: stale only once the new one is in
     # place; a writer killed between the two renames left the only copy there)
-    previous = temporary_files_of(path.with_name(path.name + _OLD))
+    previous = temporary_files_of(path, suffix=_OLD)
     for tmp, pid in [*temporary_files_of(path), *previous]:
         if pid is None or _process_alive(pid) or not tmp.is_dir() or tmp.is_symlink():
             continue
@@ -207,7 +207,7 @@ def _move_into_place(tmp: Path, path: Path) -> None:
     """Atomically publish the finished folder ``tmp`` as ``path``."""
     old = None
     if path.exists():
-        old = path.parent / temporary_name(path.name + _OLD)
+        old = path.parent / temporary_name(path.name, suffix=_OLD)
         os.replace(path, old)
     try:
         os.replace(tmp, path)

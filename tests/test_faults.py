@@ -453,8 +453,9 @@ def test_killed_dataset_writer_leaves_a_folder_the_next_write_removes(tmp_path, 
     assert len(frame) == np.count_nonzero(dense)
 
 
+@pytest.mark.parametrize("name", ["weights.parquet", "w" * 100 + ".parquet"])
 def test_a_dataset_an_interrupted_overwrite_moved_aside_is_kept_until_a_new_one_is_in_place(
-    tmp_path, caplog
+    name, tmp_path, caplog
 ):
     # A writer killed between moving the previous dataset aside and moving the new one
     # in left the only copy of the previous one in a temporary folder: the next write
@@ -471,8 +472,10 @@ def test_a_dataset_an_interrupted_overwrite_moved_aside_is_kept_until_a_new_one_
         check=True,
     )
     pid = int(dead.stdout)
-    out = tmp_path / "weights.parquet"
-    aside = tmp_path / temporary_name(out.name + ".old").replace(f".{os.getpid()}.", f".{pid}.", 1)
+    out = tmp_path / name  # (a long one is cut in temporary names)
+    aside = tmp_path / temporary_name(out.name, suffix=".old").replace(
+        f".{os.getpid()}.", f".{pid}.", 1
+    )
     aside.mkdir()
     (aside / "part-0.parquet").write_bytes(b"the previous dataset")
     W, _ = _slow_weights(n_blocks=2, seconds=0.0)
