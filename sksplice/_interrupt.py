@@ -40,17 +40,27 @@ def interrupt_deferred() -> Iterator[None]:
         yield
         return
     received: list[int] = []
+    holding = [True]
 
     def hold(signum: int, frame: FrameType | None) -> None:
+        if not holding[0]:
+            # (after the block, where a library imported in it kept this handler to
+            # call on: Python's own, so that Ctrl-C is not swallowed for good)
+            signal.default_int_handler(signum, frame)
         received.append(signum)
 
     signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if received:
-        raise KeyboardInterrupt
+        holding[0] = False
+        if signal.getsignal(signal.SIGINT) is hold:
+            # (a handler installed by the block, by a library it imported, stays)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if received:
+            # also where the block raised (an import that failed): the Ctrl-C is not
+            # lost in a caller that catches that error; the error is its context
+            raise KeyboardInterrupt
 
 
 def _imported(name: str) -> bool:

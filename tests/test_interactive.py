@@ -88,6 +88,47 @@ def test_interrupt_is_not_held_back_where_sigint_has_another_handler():
         signal.signal(signal.SIGINT, previous)
 
 
+def test_a_held_interrupt_is_raised_also_when_the_import_failed():
+    # The Ctrl-C was lost where the import raised: a caller catching ImportError (an
+    # optional dependency looked for) went on as if nothing had been pressed.
+    import signal
+
+    from sksplice._interrupt import interrupt_deferred
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        try:
+            with interrupt_deferred():
+                signal.raise_signal(signal.SIGINT)
+                raise ImportError("no module named 'optional'")
+        except ImportError:
+            pass
+    assert isinstance(caught.value.__context__, ImportError)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_sigint_handler_installed_during_the_import_is_kept():
+    # A library imported in the block that installs its own handler lost it to Python's
+    # default; one that calls on the handler it found (the held one) still interrupts.
+    import signal
+
+    from sksplice._interrupt import interrupt_deferred
+
+    found = []
+
+    def own(signum, frame):
+        found[0](signum, frame)
+
+    try:
+        with interrupt_deferred():
+            found.append(signal.getsignal(signal.SIGINT))
+            signal.signal(signal.SIGINT, own)
+        assert signal.getsignal(signal.SIGINT) is own
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _splice(embedder, **params) -> SpliceTransformer:
     params = {"vocabulary": random_vocabulary(40), "l1_penalty": 0.1, **params}
     return SpliceTransformer(embedder=embedder, image_mean=None, **params)
