@@ -160,12 +160,17 @@ def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expa
     is easily taken for an edit that worked: a decomposition of a beach photo may carry
     "water" with "ocean" and "sea" and never use "water" itself.
     """
+    columns = [index[str(c)] for c in table["concept"]]
     if sp.issparse(X):
         present = np.zeros(X.shape[1], dtype=bool)
         present[X.indices[X.data != 0]] = True
+        present = present[columns]
+    elif isinstance(X, pd.DataFrame):  # (its columns of pandas sparse values stay sparse)
+        present = (X.iloc[:, columns] != 0).any(axis=0).to_numpy(dtype=bool)
     else:
-        present = np.asarray(np.asarray(X != 0).any(axis=0), dtype=bool)
-    held = pd.Series(present[[index[str(c)] for c in table["concept"]]], index=table.index)
+        # (the columns of the removal only: not a boolean copy of the whole matrix)
+        present = np.asarray(np.asarray(X)[:, columns] != 0).any(axis=0)
+    held = pd.Series(present, index=table.index)
     # (in the order of the names in `remove`, which the table keeps)
     any_held = held.groupby(table["query"], sort=False).any()
     idle = [str(query) for query, is_held in any_held.items() if not is_held]
@@ -186,7 +191,8 @@ def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expa
         "decompositions may carry that meaning with other concepts: look at the concepts "
         "the rows use (SpliceTransformer.top_concepts) and at the nearest concepts in the "
         "dictionary (sksplice.editing.concept_neighbors), and name those, or extend the "
-        "edit with n_neighbors or similarity_threshold"
+        "edit with n_neighbors or similarity_threshold. (In a search over l1_penalty, a "
+        "large penalty may leave it out of every row of one fit only.)"
     )
 
 
@@ -639,7 +645,10 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 table = self._expand(names, basis, removed, n_nb, thr, "remove")
                 mask[[index[c] for c in table["concept"]]] = False
                 tables.append(table)
-                _warn_idle_removals(X, table, index, expand)
+                if getattr(self, "_warn_idle_removals", True):
+                    # (not in the folds of SplicePathSearchCV, where large penalties leave
+                    # concepts out of every row of a fold; its refit says it)
+                    _warn_idle_removals(X, table, index, expand)
             if not mask.any():
                 raise ValueError(
                     f"this edit zeroes all {n_concepts} concepts: "

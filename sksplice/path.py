@@ -796,6 +796,18 @@ def _scored_folds(
         return folds, shared
 
 
+def _quiet_editors(estimator: Any) -> Any:
+    """``estimator`` (a fold's clone) with its ``ConceptEditor`` steps told not to warn
+    about removed concepts that no row holds: at the large penalties of a path they are
+    often in no row of a fold, which says nothing of the refit (that warns)."""
+    from .editing import ConceptEditor
+
+    for step in [estimator, *(s for _, s in getattr(estimator, "steps", ()))]:
+        if isinstance(step, ConceptEditor):
+            step._warn_idle_removals = False
+    return estimator
+
+
 def _in_worker_processes(n_jobs: int | None) -> bool:
     """Whether joblib runs the tasks of ``n_jobs`` in other processes (not threads)."""
     from joblib import effective_n_jobs
@@ -939,7 +951,7 @@ def _fold_scores(
         k = column[float(penalty)]
         on_train = on_test = None
         try:
-            probe = clone(estimator).fit(train_weights[k], y_train, **probe_params)
+            probe = _quiet_editors(clone(estimator)).fit(train_weights[k], y_train, **probe_params)
             if train_scores is not None:
                 on_train = scorer(probe, train_weights[k], y_train, **score_train)
             on_test = scorer(probe, test_weights[k], y_test, **score_test)

@@ -373,6 +373,11 @@ def test_removing_concepts_no_row_holds_is_warned_about(small_setup):
         warnings.simplefilter("error")
         ConceptEditor(remove=["sand"], n_neighbors=1, splice=frozen).fit(W)
         ConceptEditor(remove=["dog"], splice=frozen).fit(W)  # (held: no warning)
+        # a frame of pandas sparse columns, as the transformer's pandas output
+        sparse_frame = pd.DataFrame.sparse.from_spmatrix(sp.csr_matrix(W), columns=NAMES)
+        ConceptEditor(remove=["dog"]).fit(sparse_frame)
+    with pytest.warns(UserWarning, match="'red' named in `remove`"):
+        ConceptEditor(remove=["red"]).fit(sparse_frame)
         ConceptEditor(keep=["red"], splice=frozen).fit(W)  # (keep is another matter)
     W[:, NAMES.index(nearest)] = 0.0
     with pytest.warns(UserWarning, match="nor does any of the neighbours selected for it"):

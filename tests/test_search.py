@@ -1041,3 +1041,23 @@ def test_an_interrupted_search_is_left_as_it_was(problem):
     assert {k: v for k, v in vars(search).items() if k.endswith("_")}.keys() == before.keys()
     assert all(vars(search)[k] is v for k, v in before.items())
     assert search.predict(X).shape == (len(X),)
+
+
+def test_folds_at_large_penalties_do_not_warn_of_removed_concepts_in_no_row(problem):
+    # At the large penalties of a path, a removed concept is in no row of a fold: every
+    # fold's editor warned that removing it changed nothing, of a refit that holds it.
+    import warnings
+
+    splicer, X, y = problem
+    pipe = make_pipeline(
+        clone(splicer), ConceptEditor(remove=["concept 0"]), LogisticRegression()
+    ).set_output(transform="pandas")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = SplicePathSearchCV(pipe, [0.05, 0.6, 0.9], cv=3, error_score="raise")
+        search.fit(pd.DataFrame(X), y)
+    assert search.best_params_ == {"splicetransformer__l1_penalty": 0.05}
+    said = [str(w.message) for w in caught if "named in `remove`" in str(w.message)]
+    assert said == []
+    held = search.best_estimator_[0].transform(pd.DataFrame(X))["concept 0"]
+    assert (held != 0).any()  # (the refit holds the concept)
