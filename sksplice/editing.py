@@ -169,7 +169,7 @@ def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expa
         present = (X.iloc[:, columns] != 0).any(axis=0).to_numpy(dtype=bool)
     else:
         # (the columns of the removal only: not a boolean copy of the whole matrix)
-        present = np.asarray(np.asarray(X)[:, columns] != 0).any(axis=0)
+        present = np.asarray((np.asarray(X)[:, columns] != 0).any(axis=0), dtype=bool)
     held = pd.Series(present, index=table.index)
     # (in the order of the names in `remove`, which the table keeps)
     any_held = held.groupby(table["query"], sort=False).any()
