@@ -808,9 +808,10 @@ def rank_each_class(
     3     sea    tree               0               2
     """
     _check_test_options(correction, alpha, min_count, alternative)
-    classes = sorted(set(np.asarray(y).tolist()))
-    # what rank_concepts checks for every class, checked once, with its messages
+    # what rank_concepts checks for every class, checked once, with its messages (missing
+    # labels named by row, before they are sorted)
     names, W, y, present = _ranking_inputs(W, y, concepts)
+    classes = sorted(set(np.asarray(y).tolist()))
     known = present.tolist()
     same_labels = len(classes) == len(known) and all(
         type(a) is type(b) and a == b for a, b in zip(classes, known, strict=True)

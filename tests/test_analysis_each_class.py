@@ -182,3 +182,15 @@ def test_rank_each_class_is_public_and_its_report_names_the_direction():
     assert "Concepts more frequent in a class than outside it" in page
     assert "one-sided" in page
     assert "Concepts that separate the classes" not in page
+
+
+def test_rank_each_class_names_missing_labels_by_row_as_rank_concepts_does():
+    # sorted() of the labels came first: TypeError '<' not supported between 'NoneType'
+    # and 'str', where rank_concepts names the row
+    W = np.eye(4)
+    y = ["a", None, "b", "b"]
+    with pytest.raises(ValueError, match=r"missing \(None or NaN\)") as each:
+        rank_each_class(W, y, ["w", "x", "y", "z"])
+    with pytest.raises(ValueError) as one:
+        rank_concepts(W, y, "a", concepts=["w", "x", "y", "z"])
+    assert str(each.value) == str(one.value)
