@@ -55,14 +55,6 @@ def written_comparison(comparison: Any) -> Any:
     digits (as profile writes its shares and decompose its weights: 6 decimals wrote
     the share of a concept in one image of more than two million as 0.0)."""
     table = comparison[list(WRITTEN_COLUMNS)].reset_index(names="concept")
-    # equal mean weights of sums divided by other counts differ by a rounding error
-    # (-2.77556e-17 for 0.1 in 3 images and in 7): a difference within a few units in the
-    # last place of the means is written as 0
-    scale = np.maximum(
-        comparison["mean_weight_a"].abs().to_numpy(), comparison["mean_weight_b"].abs().to_numpy()
-    )
-    noise = table["mean_weight_diff"].abs().to_numpy() <= 4 * np.finfo(np.float64).eps * scale
-    table.loc[noise, "mean_weight_diff"] = 0.0
     for column in ("prevalence_a", "prevalence_b", "prevalence_diff", "mean_weight_diff"):
         table[column] = significant_values(table[column])
     return table
