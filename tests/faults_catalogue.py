@@ -281,9 +281,25 @@ FAULTS: list[Fault] = [
         "test_faults.py::test_interrupted_refit_leaves_the_transformer_as_it_was",
         "KeyboardInterrupt while a refit of a fitted SpliceTransformer calibrates target_l0; "
         "a first fit that raises (also of ZeroShotClassifier, ConceptRetriever, "
-        "ConceptEditor and ConceptProjector); Ctrl-C in a SplicePathSearchCV fit",
+        "ConceptEditor and ConceptProjector)",
         "the transformer as it was: the attributes of its last complete fit (not the new "
         "dictionary with the old penalty), or not fitted (NotFittedError)",
+    ),
+    Fault(
+        "search-interrupted",
+        "test_search.py::test_an_interrupted_search_is_left_as_it_was",
+        "KeyboardInterrupt in the fold fits or the refit of a SplicePathSearchCV, first "
+        "or later search",
+        "the search as it was: its earlier results and best estimator, or not fitted "
+        "(NotFittedError)",
+    ),
+    Fault(
+        "dataset-overwrite-killed",
+        "test_faults.py::test_a_dataset_an_interrupted_overwrite_moved_aside_is_kept_until_a_new_"
+        "one_is_in_place",
+        "a writer killed between moving the previous dataset aside and moving the new one in",
+        "the previous dataset kept in its folder and named in a warning by the next write; "
+        "removed only once a new dataset is in place",
     ),
     Fault(
         "read-only-shared-data-home",
