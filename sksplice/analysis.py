@@ -765,9 +765,10 @@ def rank_each_class(
         a ``concept`` column, then the columns of :func:`rank_concepts` (the
         ``negative`` group of each row being the samples of the other classes).
         ``ranking.attrs`` records the settings (``correction``, ``alpha``,
-        ``alternative``), ``adjusted_over`` (``"all classes"``), ``n_tests``,
-        ``n_classes``, ``class_sizes`` (the samples of each class) and
-        ``n_samples``.
+        ``alternative``), ``one_vs_rest`` (True) and ``negative`` (``"rest"``),
+        as :func:`rank_concepts` records them, ``adjusted_over``
+        (``"all classes"``), ``n_tests``, ``n_classes``, ``class_sizes`` (the
+        samples of each class) and ``n_samples``.
 
     Raises
     ------
@@ -904,6 +905,8 @@ def rank_each_class(
         correction=correction,
         alpha=alpha,
         alternative=alternative,
+        one_vs_rest=True,
+        negative="rest",
         adjusted_over=ALL_CLASSES,
         n_tests=len(table),
         n_classes=len(classes),

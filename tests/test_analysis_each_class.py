@@ -177,6 +177,7 @@ def test_rank_each_class_is_public_and_its_report_names_the_direction():
     ranking = analysis.rank_each_class(W, y, concepts=names)
     assert ranking.attrs["alternative"] == "greater"
     assert ranking.attrs["adjusted_over"] == ALL_CLASSES
+    assert ranking.attrs["one_vs_rest"] is True and ranking.attrs["negative"] == "rest"
     results = [ImageResult("a.png", [("concept 0", 1.0)], 1, 0.9, thumbnail=None)]
     page = render_report(results, ranking=ranking)
     assert "Concepts more frequent in a class than outside it" in page
