@@ -809,6 +809,13 @@ def rank_each_class(
     3     sea    tree               0               2
     """
     _check_test_options(correction, alpha, min_count, alternative)
+    if isinstance(concepts, str):
+        # (rank_concepts takes the class third: rank_concepts(W, y, "sea") ranks one class)
+        raise TypeError(
+            f"`concepts` must be a sequence of concept names, not a single string "
+            f"({concepts!r}); rank_each_class ranks every class, rank_concepts(W, y, "
+            f"{concepts!r}, concepts=...) ranks one class against the rest"
+        )
     # what rank_concepts checks for every class, checked once, with its messages (missing
     # labels named by row, before they are sorted)
     names, W, y, present = _ranking_inputs(W, y, concepts)
