@@ -198,6 +198,6 @@ def test_rank_each_class_names_missing_labels_by_row_as_rank_concepts_does():
 
 
 def test_rank_each_class_given_a_class_where_rank_concepts_takes_it_says_which_to_use():
-    W, y, names = _data()
+    W, y, _ = _data()
     with pytest.raises(TypeError, match=r"rank_concepts\(W, y, 'a', concepts=\.\.\.\) ranks one"):
         rank_each_class(W, y, "a")
