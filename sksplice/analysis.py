@@ -191,9 +191,11 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
             at = np.nonzero(negative)[0]
         rows = np.unique(at)
         shown = ", ".join(str(int(r)) for r in rows[:5])
+        # (most often embeddings given where their weights were meant: say how to get them)
         raise ValueError(
             f"Negative values in data: {what} must be non-negative (SpLiCE weights "
-            f"are); {rows.shape[0]} row(s) hold negative values: {shown}"
+            f"are); {rows.shape[0]} row(s) hold negative values: {shown}. Embeddings "
+            "are decomposed into weights first: W = splice.transform(X)"
         )
     return W
 

@@ -294,7 +294,8 @@ def test_unknown_concepts_are_named_with_close_matches(rng):
         ({"n_neighbors": -1}, None, "n_neighbors must be"),
         ({"n_neighbors": 3}, None, "need `splice`"),
         ({"similarity_threshold": 2.0}, None, "similarity_threshold must be"),
-        ({}, np.array([[0.1, -0.2, 0.0]]), "non-negative"),
+        # (embeddings given for weights: said how to get the weights)
+        ({}, np.array([[0.1, -0.2, 0.0]]), r"non-negative.*W = splice.transform\(X\)$"),
         ({}, np.array([[0.1, np.nan, 0.0]]), "NaN or infinite values in 1 row"),
         ({"concepts": ["a", "b"]}, None, "2 concept names but the weights have 3"),
     ],
