@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -61,3 +65,23 @@ def build_cache_worker(cache_dir: str, concepts: list[str], barrier: Any, queue:
         warnings.simplefilter("always")
         raw = embed_vocabulary(embedder, concepts, cache_dir=cache_dir)
     queue.put((np.array(raw), [str(w.message) for w in caught], embedder.n_calls))
+
+
+@functools.cache
+def dead_pid() -> int:
+    """The process id of a Python process that has ended (as a killed writer's)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def dead_writers_name(name: str, suffix: str = ".tmp") -> str:
+    """A temporary name of ``name`` (:func:`sksplice._atomic.temporary_name`) as a
+    writer on this machine that has ended (killed) left it."""
+    from sksplice._atomic import temporary_name
+
+    return temporary_name(name, suffix=suffix).replace(f".{os.getpid()}.", f".{dead_pid()}.", 1)

@@ -15,9 +15,12 @@ Everything here works offline:
 from __future__ import annotations
 
 import atexit
+import contextlib
+import gc
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +62,24 @@ def _splice_data_dir() -> Path | None:
         if (path / "vocab" / "laion.txt").is_file():
             return path
     return None
+
+
+@contextlib.contextmanager
+def collector_passes() -> Iterator[list[int]]:
+    """The passes of the cyclic garbage collector made in the block (their generations),
+    after a collection that starts the counts afresh."""
+    passes: list[int] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.collect()
+    gc.callbacks.append(count)
+    try:
+        yield passes
+    finally:
+        gc.callbacks.remove(count)
 
 
 def pytest_configure(config):

@@ -14,10 +14,10 @@ from PIL import Image
 from sksplice import cli
 from sksplice._download import DataFetchError, fetch_file
 
+from ._helpers_cli import VOCAB, model_args
 from ._helpers_data import block_network
 from .conftest import TESTS_DATA
 
-VOCAB = ["cat", "dog", "red", "blue", "car", "tree", "sky", "house", "water", "grass", "snow"]
 OFFLINE = requests.exceptions.ConnectionError(
     "Failed to resolve 'raw.githubusercontent.com' ([Errno -2] Name or service not known)"
 )
@@ -40,18 +40,7 @@ def run_env(tmp_path, tiny_clip_model, monkeypatch) -> Path:
 
 
 def _args(tmp_path: Path, *extra: str, pretrained: str = "none") -> list[str]:
-    return [
-        "--model",
-        "sksplice-test-tiny",
-        "--pretrained",
-        pretrained,
-        "--vocabulary",
-        str(tmp_path / "vocab.txt"),
-        "--device",
-        "cpu",
-        "-q",
-        *extra,
-    ]
+    return model_args(tmp_path, "-q", *extra, pretrained=pretrained)
 
 
 def _with_checkpoint(images: Path, tmp_path: Path, checkpoint: Path) -> list[str]:

@@ -610,21 +610,14 @@ def test_temporary_file_of_a_killed_writer_is_removed_by_the_next_build(tmp_path
 
 
 def test_stale_temporary_rule(tmp_path):
-    import subprocess
-    import sys
     import time
 
     from sksplice import _atomic
     from sksplice._atomic import remove_stale_temporaries, temporary_name
 
+    from ._helpers_faults import dead_writers_name
+
     target = tmp_path / "cache.npz"
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    dead_pid = int(dead.stdout)
     now = time.time()
 
     def make(name: str, age: float):
@@ -633,17 +626,15 @@ def test_stale_temporary_rule(tmp_path):
         os.utime(p, (now - age, now - age))
         return p
 
-    dead_old = make(temporary_name("cache.npz").replace(f".{os.getpid()}.", f".{dead_pid}."), 60)
+    dead_old = make(dead_writers_name("cache.npz"), 60)
     live_old = make(temporary_name("cache.npz"), 60)  # this process: still writing
     legacy_recent = make(".cache.npz.0123456789ab.tmp", 60)
     legacy_ancient = make(".cache.npz.ba9876543210.tmp", 7200)
-    dead_new = make(
-        temporary_name("cache.npz").replace(f".{os.getpid()}.", f".{dead_pid}."), -30
-    )  # written after the build started
-    other = make(temporary_name("other.npz").replace(f".{os.getpid()}.", f".{dead_pid}."), 60)
+    dead_new = make(dead_writers_name("cache.npz"), -30)  # written after the build started
+    other = make(dead_writers_name("other.npz"), 60)
     # Written on another machine sharing the folder: its process id means nothing
     # here, so only its age counts (a download there may still be running).
-    elsewhere = temporary_name("cache.npz").replace(f".{os.getpid()}.", f".{dead_pid}.")
+    elsewhere = dead_writers_name("cache.npz")
     elsewhere = elsewhere.replace(f".{_atomic._host()}.", ".another-machine.")
     assert "another-machine" in elsewhere
     remote_recent = make(elsewhere, 60)

@@ -8,7 +8,6 @@ import dataclasses
 import errno
 import itertools
 import multiprocessing
-import os
 import subprocess
 import sys
 import textwrap
@@ -33,7 +32,12 @@ from sksplice.solvers import NonNegLasso
 from sksplice.solvers._registry import METHODS
 from sksplice.transformer import SpliceTransformer
 
-from ._helpers_faults import SlowFakeEmbedder, build_cache_worker, expected_embeddings
+from ._helpers_faults import (
+    SlowFakeEmbedder,
+    build_cache_worker,
+    dead_writers_name,
+    expected_embeddings,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -462,20 +466,10 @@ def test_a_dataset_an_interrupted_overwrite_moved_aside_is_kept_until_a_new_one_
     # must not remove it as a dead writer's leftover.
     pytest.importorskip("dask")
     pytest.importorskip("pyarrow")
-    from sksplice._atomic import temporary_name
     from sksplice.distributed import write_parquet
 
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    pid = int(dead.stdout)
     out = tmp_path / name  # (a long one is cut in temporary names)
-    aside = tmp_path / temporary_name(out.name, suffix=".old").replace(
-        f".{os.getpid()}.", f".{pid}.", 1
-    )
+    aside = tmp_path / dead_writers_name(out.name, suffix=".old")
     aside.mkdir()
     (aside / "part-0.parquet").write_bytes(b"the previous dataset")
     W, _ = _slow_weights(n_blocks=2, seconds=0.0)

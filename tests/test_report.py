@@ -667,21 +667,13 @@ def test_write_report_removes_the_temporary_file_of_a_killed_writer(tmp_path):
     # a script killed while writing its report (SIGKILL, or SIGTERM, which runs no
     # cleanup) left ".r.html.<pid>.<host>.<random>.tmp" that no later write removed
     import os
-    import subprocess
-    import sys
 
     from sksplice._atomic import temporary_name
 
-    dead_pid = int(
-        subprocess.run(
-            [sys.executable, "-c", "import os; print(os.getpid())"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
+    from ._helpers_faults import dead_writers_name
+
     target = tmp_path / "r.html"
-    left = tmp_path / temporary_name(target.name).replace(f".{os.getpid()}.", f".{dead_pid}.")
+    left = tmp_path / dead_writers_name(target.name)
     left.write_bytes(b"<!DOCTYPE html><html><body>half a rep")
     live = tmp_path / temporary_name(target.name)  # (a writer still running: kept)
     live.write_bytes(b"")
@@ -1239,22 +1231,14 @@ def test_ranking_rows_are_made_without_collector_passes():
     from sksplice.analysis import rank_each_class
     from sksplice.report import _ranking_rows
 
+    from .conftest import collector_passes
+
     rng = np.random.default_rng(0)
     W = rng.random((600, 200)) * (rng.random((600, 200)) < 0.2)
     y = rng.choice([f"class {k}" for k in range(30)], size=600)
     ranking = rank_each_class(W, y, [f"c{j}" for j in range(200)])
-    passes = []
-
-    def count(phase, info):
-        if phase == "start":
-            passes.append(info["generation"])
-
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
+    with collector_passes() as passes:
         classes, rows, left_out = _ranking_rows(ranking, {})
-    finally:
-        gc.callbacks.remove(count)
     assert gc.isenabled()
     # (thousands of rows of lists: passes before; the few left are of the columns first)
     assert len(rows) + left_out == len(ranking) and len(passes) <= 2, passes

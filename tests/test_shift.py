@@ -333,24 +333,16 @@ def test_cli_compare_matches_python(two_folders, capsys):
 @pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
 def test_cli_compare_report_holds_the_comparison(two_folders, capsys, tmp_path):
     import json
-    import os
     import re
-    import subprocess
-    import sys
 
     from sksplice import cli
-    from sksplice._atomic import temporary_name
+
+    from ._helpers_faults import dead_writers_name
 
     (a, b), _, model_args = two_folders
     out = tmp_path / "compare.html"
     # the temporary file of a report write whose process was killed
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    name = temporary_name(out.name).replace(f".{os.getpid()}.", f".{int(dead.stdout)}.")
+    name = dead_writers_name(out.name)
     stale = tmp_path / name
     stale.write_text("<html>half", encoding="utf-8")
     args = ["compare", str(a), str(b), "-f", "json", "-k", "50", *model_args]

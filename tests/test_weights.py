@@ -201,20 +201,12 @@ def test_top_concepts_lists_are_made_without_collector_passes(splicer):
     with its passes over the growing lists, 4.5 s without)."""
     import gc
 
+    from .conftest import collector_passes
+
     W = _weights_matrix(3000, np.float64, seed=5)
     expected = _reference_top(splicer, W, 5)
-    passes = []
-
-    def count(phase, info):
-        if phase == "start":
-            passes.append(info["generation"])
-
-    gc.collect()
-    gc.callbacks.append(count)
-    try:
+    with collector_passes() as passes:
         top = splicer.top_concepts(W, k=5)
-    finally:
-        gc.callbacks.remove(count)
     assert top == expected
     # (18,000 containers made: 22 passes before; the few left are of the checks first)
     assert len(passes) <= 2, passes
