@@ -645,7 +645,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 table = self._expand(names, basis, removed, n_nb, thr, "remove")
                 mask[[index[c] for c in table["concept"]]] = False
                 tables.append(table)
-                if getattr(self, "_warn_idle_removals", True):
+                if not getattr(self, "_quiet_idle_removals", False):
                     # (not in the folds of SplicePathSearchCV, where large penalties leave
                     # concepts out of every row of a fold; its refit says it)
                     _warn_idle_removals(X, table, index, expand)

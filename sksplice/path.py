@@ -804,7 +804,7 @@ def _quiet_editors(estimator: Any) -> Any:
 
     for step in [estimator, *(s for _, s in getattr(estimator, "steps", ()))]:
         if isinstance(step, ConceptEditor):
-            step._warn_idle_removals = False
+            step._quiet_idle_removals = True
     return estimator
 
 
