@@ -348,9 +348,11 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     Warns
     -----
     UserWarning
-        If every coefficient of the named concepts is zero already: the model
-        does not use them (no training row held them, or the penalty dropped
-        them), and the copy predicts as the model does.
+        If every coefficient of one or more of the named concepts is zero
+        already: the model does not use them (no training row held them, or
+        the penalty dropped them), and zeroing them changes nothing. The
+        warning names them; if it names them all, the copy predicts as the
+        model does.
 
     Examples
     --------
@@ -386,15 +388,21 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         _refuse_concepts_left_out(model, unknown)
         raise unknown_concepts_error(unknown, list(index), "concepts")
     columns = [index[name] for name in concepts]
-    if not np.any(coef[:, columns]):
-        unique = list(dict.fromkeys(concepts))
-        shown = ", ".join(repr(name) for name in unique[:10])
-        shown += f" and {len(unique) - 10} more" if len(unique) > 10 else ""
-        them = "this concept" if len(unique) == 1 else "these concepts"
+    unique = list(dict.fromkeys(concepts))
+    idle = [name for name in unique if not np.any(coef[:, index[name]])]
+    if idle:
+        shown = ", ".join(repr(name) for name in idle[:10])
+        shown += f" and {len(idle) - 10} more" if len(idle) > 10 else ""
+        them = "this concept" if len(idle) == 1 else "these concepts"
+        if len(idle) == len(unique):
+            effect = "so the copy predicts as the model does"
+        else:
+            it = "it" if len(idle) == 1 else "them"
+            effect = f"so zeroing {it} changes nothing (the other named concepts are zeroed)"
         warn_user(
             f"every coefficient of {shown} is zero already: the model does not use {them} "
-            "(no training row held it, or the penalty dropped it), so the copy predicts as "
-            "the model does. probe_concepts(model) lists the concepts it uses"
+            f"(no training row held it, or the penalty dropped it), {effect}. "
+            "probe_concepts(model) lists the concepts it uses"
         )
     edited = copy.deepcopy(model)
     estimator = _final_step(edited)

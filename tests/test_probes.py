@@ -164,11 +164,22 @@ def test_zeroing_concepts_the_model_does_not_use_is_warned_about(rng):
     model.sparsify()
     with pytest.warns(UserWarning, match="is zero already"):
         zero_concept_coefficients(model, "beach")
-    # one used concept among them: the edit changes the model, nothing to say
+    # a used concept among them: the edit changes the model, and the unused ones are
+    # named (zeroing "beach" beside "snow" was silent, read as "beach" mattered too)
+    with pytest.warns(UserWarning, match="of 'beach' is zero already") as record:
+        edited = zero_concept_coefficients(model, ["beach", "snow"])
+    message = str(record[0].message)
+    assert "'snow'" not in message and "zeroing it changes nothing" in message
+    assert "the other named concepts are zeroed" in message
+    assert edited.coef_.toarray()[0, 1] == 0.0 and model.coef_.toarray()[0, 1] != 0.0
+    with pytest.warns(UserWarning, match="of 'snow' is zero already") as record:
+        zero_concept_coefficients(multi, ["snow", "dog", "snow"])
+    assert "'dog'" not in str(record[0].message) and len(record) == 1
+    # every named concept used: nothing to say
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        zero_concept_coefficients(model, ["beach", "snow"])
-        zero_concept_coefficients(multi, ["snow", "dog"])
+        zero_concept_coefficients(model, ["snow", "dog"])
+        zero_concept_coefficients(multi, ["dog"])
 
 
 def test_errors_name_the_problem(rng):
