@@ -1,13 +1,13 @@
 """The ``sksplice`` console command: :func:`sksplice.cli.main` in a process of its own.
 
-:func:`sksplice.cli.main` handles Ctrl-C (SIGINT) and SIGTERM while it runs
+:func:`sksplice.cli.main` handles Ctrl-C (SIGINT), SIGTERM and SIGHUP while it runs
 and puts the handlers of its caller back at the end, so that it can be called
 from Python. A process has also a start and an end around it, which this entry
 point covers:
 
 * the start: importing the command (numpy, ...) takes a while, and a Ctrl-C
   then is the same one-line ``sksplice: error: interrupted`` (exit code 130;
-  SIGTERM: ``terminated``, 143) as later. This module imports nothing but
+  SIGTERM: ``terminated``, 143; SIGHUP: ``hung up``, 129) as later. This module imports nothing but
   what Python has loaded at start-up, installs its handlers, and imports the
   command with the signals held (:class:`signals_held`): one that arrives
   meanwhile ends the process as soon as the import is done, and one that
@@ -19,13 +19,13 @@ point covers:
   then ends the process at once with the status of the run (after flushing
   standard output and standard error), and during the last of the teardown,
   when Python no longer runs handlers, it is ignored. A run that a signal
-  ended leaves the process with 130 or 143 once the exit functions have run,
+  ended leaves the process with 130, 143 or 129 once the exit functions have run,
   without the interpreter's own last teardown: Python would otherwise end it
   with the signal itself (status -2) where the KeyboardInterrupt had passed
   through code it ran for a library (an import under way).
 
-A SIGINT or SIGTERM ignored by the parent (a job started in the background
-of a shell, ``nohup``) stays ignored.
+A SIGINT, SIGTERM or SIGHUP ignored by the parent (a job started in the
+background of a shell, ``nohup``) stays ignored.
 """
 
 from __future__ import annotations
@@ -42,11 +42,13 @@ _SIGNALS: dict[int, tuple[int, str]] = {
     signal.SIGINT: (130, "interrupted"),
     signal.SIGTERM: (143, "terminated"),
 }
+if hasattr(signal, "SIGHUP"):  # (a terminal closed, an ssh connection lost; not on Windows)
+    _SIGNALS[signal.SIGHUP] = (129, "hung up")
 _INTERRUPTED = frozenset(code for code, _ in _SIGNALS.values())
 
 
 class signals_held:
-    """Hold SIGINT and SIGTERM while the ``with`` block runs; one that arrives is
+    """Hold SIGINT, SIGTERM and SIGHUP while the ``with`` block runs; one that arrives is
     delivered (and its handler run) when the block ends.
 
     For imports of large libraries (numpy, torch, open_clip): a
@@ -115,7 +117,7 @@ def _flush_standard_streams() -> None:
 
 
 def _install(ended_before: int) -> None:
-    """Handle SIGINT and SIGTERM for the whole life of the process."""
+    """Handle SIGINT, SIGTERM and SIGHUP for the whole life of the process."""
 
     def handler(signum: int, frame: object) -> None:
         if _State.decided is not None:  # (the status is decided: end now, with it)
@@ -145,7 +147,7 @@ def _install(ended_before: int) -> None:
 def _ignore_signals_at_exit() -> None:
     """Registered first, so run last of the functions Python calls at exit: from
     here on Python runs no handler (a signal would end the process with the
-    signal's status), so SIGINT and SIGTERM are ignored."""
+    signal's status), so SIGINT, SIGTERM and SIGHUP are ignored."""
     if _State.decided is None:
         return
     for signum in _SIGNALS:
@@ -175,9 +177,8 @@ def main() -> int:
     except KeyboardInterrupt as exc:
         # (a signal before the command handles them itself: while it was imported, or
         # its command line read; or one of the run's handlers as they are put back)
-        if _State.decided is None:
-            terminated = type(exc).__name__ == "_Terminated"  # (SIGTERM, of the run)
-            _State.decided, _State.word = _SIGNALS[signal.SIGTERM if terminated else signal.SIGINT]
+        if _State.decided is None:  # (SIGTERM and SIGHUP of the run say which they were)
+            _State.decided, _State.word = _SIGNALS[getattr(exc, "signum", signal.SIGINT)]
         _say()
         return _State.decided
     except SystemExit as exc:  # (--help, --version, a wrong command line)

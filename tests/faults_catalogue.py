@@ -122,8 +122,9 @@ FAULTS: list[Fault] = [
     Fault(
         "terminated-or-killed-command",
         "test_cli.py::test_killed_decompose_keeps_the_previous_file",
-        "SIGTERM or SIGKILL after the first record of sksplice decompose -f csv -o FILE",
-        "the previous FILE survives; SIGTERM: exit 143 and the finished rows in FILE.partial; "
+        "SIGTERM, SIGHUP or SIGKILL after the first record of sksplice decompose -f csv -o FILE",
+        "the previous FILE survives; SIGTERM (SIGHUP): exit 143 (129) and the finished rows in "
+        "FILE.partial; "
         "SIGKILL: the temporary file names the killed process and the next write removes it",
     ),
     Fault(

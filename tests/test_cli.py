@@ -1114,7 +1114,7 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP", "SIGKILL"])
 def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, env, tmp_path):
     import signal
     import time
@@ -1141,9 +1141,12 @@ def test_killed_decompose_keeps_the_previous_file(sig, image_tree, vocab_file, e
         proc.kill()
     assert out.read_text() == "previous results\n"  # the previous file survives
     partial = tmp_path / "out.csv.partial"
-    if sig == "SIGTERM":
-        assert code == 143, err
-        assert "terminated: 1 of 10 images written" in err and str(partial) in err
+    if sig != "SIGKILL":
+        # (SIGHUP, the terminal or ssh connection of the run closed, ended the process
+        # at once and lost the finished rows)
+        code_expected, said = (143, "terminated") if sig == "SIGTERM" else (129, "hung up")
+        assert code == code_expected, err
+        assert f"{said}: 1 of 10 images written" in err and str(partial) in err
         assert err.count("sksplice: error:") == 1, err  # one error line
         rows = list(csv.DictReader(partial.open()))
         assert rows and {r["path"] for r in rows} == {rows[0]["path"]}
@@ -1293,7 +1296,7 @@ def test_a_failing_standard_error_loses_no_results(stderr, image_tree, vocab_fil
     assert _results_of("decompose", out) == {f"cats/{i}.png" for i in range(5)}
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP"])
 def test_a_signal_once_the_output_is_in_place_is_no_interruption(
     sig, image_tree, vocab_file, inproc, tmp_path, monkeypatch
 ):
@@ -1302,7 +1305,7 @@ def test_a_signal_once_the_output_is_in_place_is_no_interruption(
     import signal
 
     signum = getattr(signal, sig)
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     out = tmp_path / "out.json"
     out.write_text("previous results\n")
     put_in_place = _output._Output._remove_superseded_partial  # (called once FILE is)
@@ -1358,6 +1361,31 @@ def test_a_signal_while_the_process_ends_leaves_its_exit_status(
     assert "error" not in err and "Traceback" not in err, err
 
 
+@pytest.mark.skipif(not hasattr(os, "killpg"), reason="SIGHUP exists on POSIX only")
+def test_signals_ignored_by_the_caller_stay_ignored_during_the_run():
+    # Under nohup SIGHUP is ignored: the run must go on when the terminal closes, as a
+    # background job's ignored SIGINT does; SIGTERM and SIGHUP are handled otherwise.
+    import signal
+    import time
+
+    from sksplice.cli._logging import _HungUp, _signals_as_interrupt
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)}
+    try:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with _signals_as_interrupt():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert callable(signal.getsignal(signal.SIGTERM))
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        with pytest.raises(_HungUp), _signals_as_interrupt():
+            os.kill(os.getpid(), signal.SIGHUP)  # (handled at once: the run is interrupted)
+            time.sleep(1)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL  # (the caller's, put back)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _imports_numpy(pid: int) -> bool:
     """Whether process ``pid`` has loaded numpy's compiled core (its imports are under way)."""
     try:
@@ -1369,7 +1397,8 @@ def _imports_numpy(pid: int) -> bool:
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads /proc/PID/maps")
 @pytest.mark.parametrize(
-    ("sig", "delay"), [("SIGINT", d) for d in (0, 0.03, 0.1, 0.2)] + [("SIGTERM", 0)]
+    ("sig", "delay"),
+    [("SIGINT", d) for d in (0, 0.03, 0.1, 0.2)] + [("SIGTERM", 0), ("SIGHUP", 0)],
 )
 def test_a_signal_while_the_command_starts_is_one_line(sig, delay, image_tree, vocab_file, env):
     # Ctrl-C while the command imported numpy and scikit-learn printed a traceback of
@@ -1395,7 +1424,11 @@ def test_a_signal_while_the_command_starts_is_one_line(sig, delay, image_tree, v
         err = proc.communicate(timeout=60)[1]
     finally:
         proc.kill()
-    code, word = (130, "interrupted") if sig == "SIGINT" else (143, "terminated")
+    code, word = {
+        "SIGINT": (130, "interrupted"),
+        "SIGTERM": (143, "terminated"),
+        "SIGHUP": (129, "hung up"),
+    }[sig]
     assert proc.returncode == code, err
     assert err.splitlines() == [f"sksplice: error: {word}"], err
 

@@ -9,9 +9,9 @@ error says so), 2 for a wrong command line (an unknown option, a
 value that is not valid, an input or labels file that does not exist; all
 found before any work), 1 for errors of the run, each reported as one line
 naming the file or setting at fault (a traceback only with ``--debug``), 130
-when interrupted (Ctrl-C) and 143 when terminated
-(SIGTERM); an output file is then left as it was and the records finished so
-far are kept in ``FILE.partial``. A signal once the output is in place leaves
+when interrupted (Ctrl-C), 143 when terminated (SIGTERM) and 129 when hung up
+(SIGHUP: the terminal closed); an output file is then left as it was and the
+records finished so far are kept in ``FILE.partial``. A signal once the output is in place leaves
 the run complete; a standard error that fails costs only the messages.
 :func:`main` puts back the signal handlers it found; the console script
 (``sksplice._console``) covers the start and the end of the process.
@@ -30,7 +30,7 @@ from ._inputs import IMAGE_EXTENSIONS, collect_images
 from ._logging import CLIError as CLIError
 from ._logging import (
     UsageError,
-    _interrupted,
+    _interruption,
     _reader_gone,
     _signals_as_interrupt,
     _stderr_logging,
@@ -67,12 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (--debug adds the traceback to the error line)
         try:
             code = int(args.func(args))
-            if code == 0:  # (a command that met the interruption has said so: 130, 143)
+            if code == 0:  # (a command that met the interruption has said so: 130, 143, 129)
                 raise_if_signalled()  # a Ctrl-C that library code swallowed
             return code
         except KeyboardInterrupt as exc:
-            logger.error("%s", "terminated" if _interrupted(exc) == 143 else "interrupted")
-            return _interrupted(exc)
+            code, said = _interruption(exc)
+            logger.error("%s", said)
+            return code
         except UsageError as exc:
             logger.error("%s", _one_line(exc), exc_info=exc if args.debug else None)
             return 2

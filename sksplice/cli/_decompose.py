@@ -19,7 +19,7 @@ from .._version import __version__
 from . import _embedders
 from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
 from ._inputs import collect_images
-from ._logging import CLIError, RunError, UsageError, _interrupted, _reader_gone, _usage
+from ._logging import CLIError, RunError, UsageError, _interruption, _reader_gone, _usage
 from ._output import _Output, _printable, _Writer, no_concept, plural, significant
 
 logger = logging.getLogger(__name__)
@@ -221,7 +221,7 @@ def _embedded(
     Yields, for each call, the embeddings of the images read, their paths and the
     images skipped (named as the outputs write them); the embeddings are None for a
     call whose files have all gone since the run started (each is skipped). An
-    interruption (Ctrl-C, SIGTERM) goes through with ``_sksplice_embedded`` set to
+    interruption (Ctrl-C, SIGTERM, SIGHUP) goes through with ``_sksplice_embedded`` set to
     ``(done, total)``.
     """
     from .._progress import counted_by, progress
@@ -559,7 +559,7 @@ def _write_records(
 ) -> int:
     """Write ``records`` to ``output``, completely, or up to an interruption.
 
-    On Ctrl-C (or SIGTERM) the records written so far are kept in
+    On Ctrl-C (or SIGTERM, SIGHUP) the records written so far are kept in
     ``FILE.partial`` (a json document is ended and says it is incomplete) and
     the exit status of an interrupted run is returned; on any other error the
     output is discarded and the previous file stays. The summary of the skipped
@@ -614,8 +614,7 @@ def _write_records(
             where = out.keep_partial()
         _report_skipped(skipped, n_paths)
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
-        code = _interrupted(exc)
-        said = "terminated" if code == 143 else "interrupted"
+        code, said = _interruption(exc)
         logger.error("%s: %d of %d %s written%s", said, n, n_records, what, kept)
         return code
     except BrokenPipeError as exc:
@@ -682,10 +681,10 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         embedded = getattr(exc, "_sksplice_embedded", None)
         if embedded is None:
             raise
-        code = _interrupted(exc)
+        code, said = _interruption(exc)
         logger.error(
             "%s while embedding images (%d of %d embedded): no record was written",
-            "terminated" if code == 143 else "interrupted",
+            said,
             *embedded,
         )
         return code

@@ -25,7 +25,7 @@ DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 
 
 def import_model_libraries() -> None:
-    """Import torch and open_clip (seconds), with Ctrl-C and SIGTERM held until they are
+    """Import torch and open_clip (seconds), with Ctrl-C, SIGTERM and SIGHUP held until they are
     loaded: raised inside torch's import, a ``KeyboardInterrupt`` can abort the process
     (it goes through C++ code) instead of ending the run with one line."""
     from .._console import signals_held

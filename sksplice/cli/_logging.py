@@ -1,4 +1,4 @@
-"""Messages of the command: the one-line error, standard error in command-line words, SIGTERM."""
+"""Messages of the command: the one-line error, standard error in command-line words, signals."""
 
 from __future__ import annotations
 
@@ -83,6 +83,21 @@ _INPUTS_LOGGER = "sksplice.cli._inputs"
 
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C (exit code 143 instead of 130)."""
+
+    signum: int = signal.SIGTERM
+
+
+class _HungUp(_Terminated):
+    """SIGHUP (the terminal closed, an ssh connection lost), handled as SIGTERM (exit
+    code 129): the records finished so far are kept in ``FILE.partial``."""
+
+    signum = getattr(signal, "SIGHUP", signal.SIGTERM)
+
+
+#: The interruption each signal of the run raises (SIGINT: a plain KeyboardInterrupt).
+_RAISED: dict[int, type[KeyboardInterrupt]] = {signal.SIGTERM: _Terminated}
+if hasattr(signal, "SIGHUP"):  # (not on Windows)
+    _RAISED[signal.SIGHUP] = _HungUp
 
 
 #: Keyword arguments of the library and the options that set them.
@@ -279,11 +294,15 @@ def _reader_gone(path: str | None = None) -> bool:
             os.close(fd)
 
 
-def _interrupted(exc: KeyboardInterrupt) -> int:
-    return 143 if isinstance(exc, _Terminated) else 130
+def _interruption(exc: KeyboardInterrupt) -> tuple[int, str]:
+    """The exit status of an interrupted run and the word that says why (``interrupted``,
+    ``terminated``, ``hung up``)."""
+    from .._console import _SIGNALS
+
+    return _SIGNALS[getattr(exc, "signum", signal.SIGINT)]
 
 
-#: The interruptions (Ctrl-C, SIGTERM) of the run, kept even when the exception
+#: The interruptions (Ctrl-C, SIGTERM, SIGHUP) of the run, kept even when the exception
 #: raised for one was swallowed (raised inside a ``__del__`` or a callback,
 #: Python prints it and goes on): the run checks them before it commits output.
 _SIGNALLED: list[KeyboardInterrupt] = []
@@ -318,7 +337,7 @@ def committing(*, wait: bool = True) -> Iterator[None]:
     """The block puts the run's output in place; from its end, a signal leaves it there.
 
     Once the output is complete and in place, Ctrl-C or SIGTERM cannot take it
-    back: exit code 130 (143) would say it was left as it was. So a signal that
+    back: exit code 130 (143, 129) would say it was left as it was. So a signal that
     arrives after the block is ignored, and with ``wait``, one that arrives in
     the block waits for its end (the commit of a file: a flush to a temporary
     file, an fsync and a rename, which are not left half done). Without
@@ -336,12 +355,13 @@ def committing(*, wait: bool = True) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _signals_as_interrupt() -> Iterator[None]:
-    """Ctrl-C (SIGINT) and SIGTERM interrupt the run, and are remembered.
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP interrupt the run, and are remembered.
 
-    SIGTERM raises :class:`_Terminated` (a KeyboardInterrupt: exit 143), SIGINT
-    a KeyboardInterrupt (exit 130); each is recorded for
-    :func:`raise_if_signalled`. A SIGINT that is ignored (a job started in the
-    background by a shell) stays ignored. Once the output is in place
+    SIGTERM raises :class:`_Terminated` (a KeyboardInterrupt: exit 143), SIGHUP
+    :class:`_HungUp` (exit 129), SIGINT a KeyboardInterrupt (exit 130); each is
+    recorded for :func:`raise_if_signalled`. A signal that is ignored (SIGINT in
+    a job started in the background by a shell, SIGHUP under ``nohup``) stays
+    ignored. Once the output is in place
     (:func:`committing`), signals are ignored. The handlers of the caller are
     put back at the end of the block.
     """
@@ -349,15 +369,15 @@ def _signals_as_interrupt() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         if _RUN.committed:
             return  # (the output is in place: the run only has to end)
-        exc = _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        exc = _RAISED.get(signum, KeyboardInterrupt)()
         _SIGNALLED.append(exc)
         if not _RUN.committing:
             raise exc
 
     installed = []
     try:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            if signum == signal.SIGINT and signal.getsignal(signum) is signal.SIG_IGN:
+        for signum in (*_RAISED, signal.SIGINT):
+            if signum != signal.SIGTERM and signal.getsignal(signum) is signal.SIG_IGN:
                 continue
             installed.append((signum, signal.signal(signum, handler)))
     except ValueError:  # not the main thread: leave signals alone

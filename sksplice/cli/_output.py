@@ -118,7 +118,7 @@ class _Output:
     temporary file in its folder, renamed over the target at the end, so a
     killed run leaves the previous file as it was (and its temporary file,
     named with the process id, is removed by the next run writing the file).
-    An interrupted run (Ctrl-C, SIGTERM) keeps the records finished so far in
+    An interrupted run (Ctrl-C, SIGTERM, SIGHUP) keeps the records finished so far in
     ``FILE.partial`` instead, which the next complete write of the file removes. A
     symlink is followed (its target is replaced,
     never the link); a pipe, a character device or a standard stream named as
@@ -172,7 +172,7 @@ class _Output:
     def commit(self) -> None:
         """The output is complete: put it in place (a write error names the file).
 
-        From then on a signal (Ctrl-C, SIGTERM) leaves the run complete; one that
+        From then on a signal (Ctrl-C, SIGTERM, SIGHUP) leaves the run complete; one that
         arrives while a file is renamed into place waits for the rename (not for
         a pipe or standard output, whose flush may wait on its reader).
         """
@@ -221,7 +221,7 @@ class _Output:
         A write error (a full disk, a device that refuses data) is reported by
         :attr:`fh` as a :class:`CLIError` naming the output; other errors of the
         block (of the work that makes the results) go through as they are. With
-        ``keep_interrupted``, an interruption (Ctrl-C, SIGTERM) leaves the
+        ``keep_interrupted``, an interruption (Ctrl-C, SIGTERM, SIGHUP) leaves the
         output to the caller, to keep what was written (:meth:`keep_partial`).
         """
         try:
