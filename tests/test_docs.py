@@ -612,6 +612,50 @@ def test_every_exported_name_has_an_api_reference_entry():
     assert not missing, f"not in docs/api.rst: {missing}"
 
 
+def test_pages_give_the_analysis_functions_concept_names():
+    # The weights `transform` returns name no concept, so concept_profiles(W, y) as a
+    # page writes it (in a sentence, a table or a block) is a ValueError: every call of
+    # the analysis functions on weights says where the names come from.
+    import ast
+    import inspect
+    import re
+
+    import sksplice
+
+    functions = ("concept_profiles", "rank_concepts", "rank_each_class", "compare_datasets")
+    slots = {}
+    for name in functions:
+        parameters = list(inspect.signature(getattr(sksplice, name)).parameters.values())
+        concepts = next(p for p in parameters if p.name == "concepts")
+        positional = concepts.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        slots[name] = parameters.index(concepts) if positional else None
+    pages = [REPO_ROOT / "README.md", *_user_guide_pages(), *sorted(EXAMPLES.glob("*.py"))]
+    nameless, calls = [], 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(rf"\b({'|'.join(functions)})\(", text):
+            depth, end = 0, match.end() - 1
+            for end in range(match.end() - 1, len(text)):
+                depth += {"(": 1, ")": -1}.get(text[end], 0)
+                if depth == 0:
+                    break
+            call = text[match.start() : end + 1]
+            try:
+                node = ast.parse(" ".join(call.split()), mode="eval").body
+            except SyntaxError:
+                continue  # a signature (`*`, `...`), not a call
+            if not isinstance(node, ast.Call) or not node.args:
+                continue  # a parameter named (`rank_concepts(positive=...)`)
+            calls += 1
+            slot = slots[match.group(1)]
+            named = any(k.arg in ("concepts", None) for k in node.keywords)
+            if not named and (slot is None or len(node.args) <= slot):
+                line = text[: match.start()].count("\n") + 1
+                nameless.append(f"{page.name}:{line}: {call}")
+    assert calls > 10, calls
+    assert not nameless, nameless
+
+
 def test_pages_decompose_text_embeddings_as_texts():
     # A SpliceTransformer fitted on embed_text(...) holds texts: it centres them as texts
     # (modality="text"); with the default "image" its messages name image_mean.
