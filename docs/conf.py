@@ -70,8 +70,12 @@ nitpick_ignore_regex = [(r"py:.*", rf"(?:{'|'.join(_THIRD_PARTY)})(?:\..*)?")]
 html_theme = "pydata_sphinx_theme"
 html_title = f"sksplice {version}"
 html_static_path = ["_static"]
-# (long inline code in table cells wraps: the parameter tables fit the page)
-html_css_files = ["tables.css"]
+# (long inline code in table cells wraps: the parameter tables fit the page; so do
+# the long dotted names that title the API pages)
+html_css_files = ["tables.css", "names.css"]
+# The page's table of contents lists a class's methods as "fit()", not
+# "SpliceTransformer.fit()": the page is the class's, and the sidebar is narrow.
+toc_object_entries_show_parents = "hide"
 html_theme_options = {"navigation_with_keys": False}
 # The user guide's table of contents is the index page's and the header's: the left
 # sidebar ("Section Navigation") would stay empty on every page and narrow the article.

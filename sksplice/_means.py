@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 #: Fewest rows from which a learned modality centre (``image_mean=None``) is
-#: taken to be stable; below it ``fit`` warns with :class:`SmallMeanSampleWarning`.
+#: taken to be stable; below it ``fit`` warns with
+#: :class:`~sksplice.exceptions.SmallMeanSampleWarning`.
 MIN_MEAN_SAMPLES = 100
 
 

@@ -738,9 +738,9 @@ def _embed_calls(
     return raw
 
 
-#: Sizes at which :func:`embed_vocabulary` looks for a cached beginning of a longer
-#: list (``prefix_of``), besides the list's own length and the sizes asked for in this
-#: process: the sizes a sweep over ``vocabulary_size`` is likely to take.
+#: Sizes at which :func:`~sksplice.dictionary.embed_vocabulary` looks for a cached
+#: beginning of a longer list, besides the list's own length and the sizes asked for
+#: in this process: the sizes a sweep over ``vocabulary_size`` is likely to take.
 PREFIX_SIZES = (1000, 2000, 3000, 5000, 10000, 15000, 20000, 30000)
 
 # Sizes of beginnings of a longer list asked for in this process, by (cache key, list),

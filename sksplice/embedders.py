@@ -61,6 +61,7 @@ from ._validation import check_flag, check_int, check_option
 __all__ = [
     "DECODE_THREADS",
     "MODEL_CONFIGS_ENV",
+    "PROCESS_MIN_BATCHES",
     "RANDOM_INIT_SEED",
     "CLIPEmbedder",
     "InvalidImageError",

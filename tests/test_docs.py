@@ -69,10 +69,13 @@ def _section(html: str, anchor: str) -> str:
     return html[start : end if end != -1 else len(html)]
 
 
-def test_sphinx_build_without_warnings(tmp_path):
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory):
+    """The docs built as HTML (with a probe page): ``(sphinx's stderr, build folder)``."""
     pytest.importorskip("sphinx")
     pytest.importorskip("myst_parser")
     pytest.importorskip("numpydoc")
+    tmp_path = tmp_path_factory.mktemp("docs-build")
     # autosummary writes its stub pages into the source folder: build a copy, so that
     # the test writes nothing into the working tree.
     source = tmp_path / "docs"
@@ -103,14 +106,19 @@ def test_sphinx_build_without_warnings(tmp_path):
         cwd=tmp_path,
         env=env,
     )
+    return proc.stderr, tmp_path
+
+
+def test_sphinx_build_without_warnings(built_docs):
+    stderr, tmp_path = built_docs
     # the only warning is the probe's broken reference: every reference of the docs
     # and of the docstrings to sksplice resolves, and the check is on (nitpicky)
     warnings = [
         line
-        for line in proc.stderr.splitlines()
+        for line in stderr.splitlines()
         if any(kind in line for kind in ("WARNING", "ERROR", "CRITICAL", "SEVERE"))
     ]
-    assert len(warnings) == 1, proc.stderr[-5000:]
+    assert len(warnings) == 1, stderr[-5000:]
     assert "nitpick_probe.md" in warnings[0], warnings
     assert "reference target not found: sksplice.path.splice_path" in warnings[0], warnings
     html = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
@@ -153,6 +161,52 @@ def test_sphinx_build_without_warnings(tmp_path):
     for name in sksplice.exceptions.__all__:
         page = (generated / f"sksplice.exceptions.{name}.html").read_text(encoding="utf-8")
         assert f'id="sksplice.exceptions.{name}"' in page, name
+
+
+def test_api_pages_fit_the_column_of_text_in_chromium(built_docs):
+    # The API pages hold long names without spaces (dotted titles, signatures, numpydoc's
+    # "name : type" lines, inline code): none runs past the column of text, on a wide
+    # screen (under the page's table of contents) or a phone's, where its end was cut off.
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = next(
+        (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)),
+        shutil.which("chromium"),
+    )
+    if executable is None:
+        pytest.skip("no Chromium installed (Debian package chromium)")
+    _, build = built_docs
+    pages = sorted((build / "html" / "generated").glob("*.html"))
+    assert len(pages) > 50
+    overflowing = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            for width in (1300, 400):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                for path in pages:
+                    page.goto(path.as_uri())
+                    wide = page.evaluate(
+                        """() => {
+                          const a = document.querySelector('.bd-article');
+                          const h = a.querySelector('h1');
+                          const toc = document.querySelector('.bd-sidebar-secondary');
+                          const out = [];
+                          if (h.scrollWidth > h.clientWidth) out.push('title');
+                          if (a.scrollWidth > a.clientWidth) out.push('text');
+                          if (toc && toc.scrollWidth > toc.clientWidth) out.push('contents');
+                          return out;
+                        }"""
+                    )
+                    overflowing += [f"{path.name} at {width} px: {what}" for what in wide]
+                page.close()
+        finally:
+            browser.close()
+    assert not overflowing, overflowing
+    # a class's methods are listed by their own names in the page's table of contents
+    page = (build / "html" / "generated" / "sksplice.SpliceTransformer.html").read_text("utf-8")
+    toc = page.split('class="bd-sidebar-secondary', 1)[1]
+    assert '<span class="pre">transform_with_stats()</span>' in toc
+    assert '<span class="pre">SpliceTransformer.transform_with_stats()</span>' not in toc
 
 
 def _python_sources():
@@ -514,6 +568,92 @@ def test_every_exported_name_is_documented():
             if not exported.startswith("__") and not re.search(rf"\b{exported}\b", text):
                 undocumented.append(f"{name}.{exported}")
     assert not undocumented, undocumented
+
+
+def test_every_exported_name_has_an_api_reference_entry():
+    # Named in a page is not enough: a reader looks a function or a constant up in the
+    # API reference. Each name of a public module's __all__ has an entry there (a class
+    # or function re-exported elsewhere, under any of its names; a constant under its
+    # own module), unless its module has a page of its own.
+    import importlib
+    import inspect
+    import pkgutil
+
+    import sksplice
+
+    entries, objects, module_pages = set(), set(), set()
+    for module, entry in _api_reference_entries():
+        split = _split_reference(f"{module}.{entry}")
+        if split is None:
+            module_pages.add(f"{module}.{entry}")
+            continue
+        entries.add((split[0].__name__, split[1]))
+        objects.add(id(getattr(*split)))
+    modules = ["sksplice"] + [
+        f"sksplice.{info.name}"
+        for info in pkgutil.iter_modules(sksplice.__path__)
+        if not info.name.startswith("_")
+    ]
+    missing = []
+    for name in modules:
+        if name in module_pages:
+            continue
+        module = importlib.import_module(name)
+        for exported in module.__all__:
+            if exported.startswith("__"):
+                continue
+            value = getattr(module, exported)
+            if inspect.isclass(value) or inspect.isroutine(value):
+                found = id(value) in objects
+            else:
+                found = (name, exported) in entries
+            if not found:
+                missing.append(f"{name}.{exported}")
+    assert not missing, f"not in docs/api.rst: {missing}"
+
+
+def test_pages_give_the_analysis_functions_concept_names():
+    # The weights `transform` returns name no concept, so concept_profiles(W, y) as a
+    # page writes it (in a sentence, a table or a block) is a ValueError: every call of
+    # the analysis functions on weights says where the names come from.
+    import ast
+    import inspect
+    import re
+
+    import sksplice
+
+    functions = ("concept_profiles", "rank_concepts", "rank_each_class", "compare_datasets")
+    slots = {}
+    for name in functions:
+        parameters = list(inspect.signature(getattr(sksplice, name)).parameters.values())
+        concepts = next(p for p in parameters if p.name == "concepts")
+        positional = concepts.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        slots[name] = parameters.index(concepts) if positional else None
+    pages = [REPO_ROOT / "README.md", *_user_guide_pages(), *sorted(EXAMPLES.glob("*.py"))]
+    nameless, calls = [], 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(rf"\b({'|'.join(functions)})\(", text):
+            depth, end = 0, match.end() - 1
+            for end in range(match.end() - 1, len(text)):
+                depth += {"(": 1, ")": -1}.get(text[end], 0)
+                if depth == 0:
+                    break
+            call = text[match.start() : end + 1]
+            try:
+                node = ast.parse(" ".join(call.split()), mode="eval").body
+            except SyntaxError:
+                continue  # a signature (`*`, `...`), not a call
+            if not isinstance(node, ast.Call) or not node.args:
+                continue  # a parameter named (`rank_concepts(positive=...)`)
+            calls += 1
+            slot = slots[match.group(1)]
+            named = any(k.arg in ("concepts", None) for k in node.keywords)
+            if not named and (slot is None or len(node.args) <= slot):
+                line = text[: match.start()].count("\n") + 1
+                nameless.append(f"{page.name}:{line}: {call}")
+    assert calls > 10, calls
+    assert not nameless, nameless
 
 
 def test_pages_decompose_text_embeddings_as_texts():

@@ -85,3 +85,52 @@ def test_readme_tour_runs(tiny_clip_model, monkeypatch):
     editor = edited.named_steps["concepteditor"]
     assert "flower" in editor.removed_concepts_ and len(editor.removed_concepts_) == 6
     assert edited.score(X, y) == np.mean(edited.predict(X) == y)
+
+
+def test_readme_speed_figures_are_the_recorded_results():
+    """Every figure of the README's Speed section is one of benchmarks/results/*.json."""
+    import json
+
+    results = REPO_ROOT / "benchmarks" / "results"
+
+    def load(name: str) -> dict:
+        return json.loads((results / f"{name}.json").read_text(encoding="utf-8"))
+
+    def row(name: str, method: str) -> dict:
+        return next(r for r in load(name)["results"] if r["method"] == method)
+
+    gpu, pipeline = load("gpu/run8-gpu_check"), load("gpu/run7-pipeline_8000")
+    processes = next(r for r in pipeline["runs"] if r["method"] == "sksplice_processes")
+    text_cpu, text_gpu = load("text_first_run"), load("gpu/run8-text_first_run")
+    figures = {
+        # 1,000 CLIP-sized embeddings on 2 CPU cores
+        f"{row('synthetic', 'sksplice_working_set')['time_s']:.3f} s": "synthetic",
+        f"{row('synthetic', 'sklearn_lasso')['time_over_fastest_sksplice']:.1f}x": "synthetic",
+        f"{row('synthetic', 'authors_admm')['time_over_fastest_sksplice']:,.0f}x": "synthetic",
+        f"({row('synthetic', 'authors_admm')['n_iter']} iterations)": "synthetic",
+        f"{row('laion', 'sklearn_lasso')['time_over_fastest_sksplice']:.0f}x and": "laion",
+        f"{row('laion', 'authors_admm')['time_over_fastest_sksplice']:,.0f}x.": "laion",
+        # one H200
+        f"{gpu['problem']['n_targets']:,} take": "gpu/run8-gpu_check",
+        f"{gpu['sksplice']['working_set']['time_s']:.3g} s": "gpu/run8-gpu_check",
+        f"({gpu['sksplice']['working_set']['embeddings_per_s']:,.0f} per second)": "run8",
+        f"{gpu['speedup_vs_authors_admm']['working_set']:.0f}x faster": "run8",
+        f"({gpu['authors_admm']['n_iter']} iterations": "gpu/run8-gpu_check",
+        f"{processes['images_per_s']:,.0f} per second": "gpu/run7-pipeline_8000",
+        f"{processes['x_plain_images_per_s']:.3f}x": "gpu/run7-pipeline_8000",
+        f"{pipeline['default_num_workers']}-worker DataLoader": "gpu/run7-pipeline_8000",
+        f"{pipeline['n_images']:,} images": "gpu/run7-pipeline_8000",
+        # the first embedding of the vocabulary
+        f"in {text_cpu['first_run']['time_s']:.2f} s on 2 CPU": "text_first_run",
+        f"{text_cpu['first_run']['speedup_over_full_length_estimate']:.1f}x": "text_first_run",
+        f"{text_gpu['first_run']['time_s']:.2f} s on the H200": "gpu/run8-text_first_run",
+        # sparsity paths and the cross-validated search
+        f"captions {load('path_pdas')['speedup']:.2f}x faster": "path_pdas",
+        f"{load('path_synthetic_pdas')['speedup']:.2f}x on sparser": "path_synthetic_pdas",
+        f"{load('path_cv5')['search_cv']['speedup_best']:.2f}x faster than": "path_cv5",
+        f"{load('path_cv5_fixed')['search_cv']['speedup_best']:.2f}x faster with": "fixed",
+    }
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    speed = " ".join(text.split("## Speed", 1)[1].split("\n## ", 1)[0].split())
+    missing = {figure: source for figure, source in figures.items() if figure not in speed}
+    assert not missing, f"README Speed quotes other figures than these results: {missing}"
