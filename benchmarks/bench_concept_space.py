@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_start": list(load[0]),
         "load_average_end": list(load[-1]),
     }
-    result["command"] = "python benchmarks/bench_concept_space.py " + " ".join(argv or sys.argv[1:])
+    given = sys.argv[1:] if argv is None else argv
+    result["command"] = " ".join(["python benchmarks/bench_concept_space.py", *given])
     out = args.out_dir / f"concept_space{args.tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(out) as fh:
