@@ -309,8 +309,7 @@ def concept_profiles(
     n = W.shape[0]
     if y is None:
         groups = [ALL_GROUP]
-        codes = np.zeros(n, dtype=np.int64)
-        sums, counts = _group_sums(W, codes, 1)
+        sums, counts = _group_sums(W, np.zeros(n, dtype=np.int64), 1)
         sizes = np.array([n], dtype=np.float64)
     else:
         y = _as_labels(y, n, given)
@@ -324,23 +323,48 @@ def concept_profiles(
         sizes_c = np.bincount(codes, minlength=len(classes)).astype(np.float64)
         sums = np.vstack([sums_c.sum(axis=0, keepdims=True), sums_c])
         counts = np.vstack([counts_c.sum(axis=0, keepdims=True), counts_c])
+        del sums_c, counts_c
         sizes = np.concatenate([[float(n)], sizes_c])
         groups = [ALL_GROUP, *classes.tolist()]
-    mean_weight = sums / sizes[:, None]
-    prevalence = counts / sizes[:, None]
-    blocks = {"mean_weight": mean_weight, "prevalence": prevalence, "count": counts}
-    columns = pd.MultiIndex.from_tuples(
-        [(stat, g) for stat in blocks for g in groups], names=["statistic", "group"]
-    )
-    values = np.hstack([blocks[stat].T for stat in blocks])
-    profiles = pd.DataFrame(values, index=pd.Index(names, name="concept"), columns=columns)
-    profiles["count"] = profiles["count"].astype(np.int64)
+    profiles = _profile_frame(sums, counts, sizes, groups, names)
     if drop_empty:
         profiles = profiles.loc[profiles[("count", ALL_GROUP)].to_numpy() > 0]
     # (the samples of each group: a prevalence of 1.0 in a class of one sample is no
     # evidence, and plots say so)
     profiles.attrs["n_samples"] = {g: int(n) for g, n in zip(groups, sizes, strict=True)}
     return profiles
+
+
+def _profile_frame(
+    sums: np.ndarray, counts: np.ndarray, sizes: np.ndarray, groups: list[Any], names: Any
+) -> pd.DataFrame:
+    """The table of :func:`concept_profiles` from the per-group sums and counts, each
+    (n_groups, n_concepts), and the groups' sizes.
+
+    The mean weights and prevalences are written straight into one float64 block and
+    the counts into one int64 block, which become the frame's two blocks: the table of
+    1,000 classes of 10,000 concepts (240 MB) was built before through a stack of the
+    transposed statistics, a copy of it in the frame and the counts cast back one
+    column at a time (about 1 GB of temporaries, and 1,001 column assignments).
+    """
+    n_groups, n_concepts = sums.shape
+    index = pd.Index(names, name="concept")
+    stats = np.empty((n_concepts, 2 * n_groups), dtype=np.float64)
+    np.divide(sums.T, sizes, out=stats[:, :n_groups])
+    np.divide(counts.T, sizes, out=stats[:, n_groups:])
+    present = np.empty((n_concepts, n_groups), dtype=np.int64)
+    present[...] = counts.T  # (whole numbers of samples, exact in float64)
+
+    def columns(stats_names: tuple[str, ...]) -> pd.MultiIndex:
+        return pd.MultiIndex.from_tuples(
+            [(stat, g) for stat in stats_names for g in groups], names=["statistic", "group"]
+        )
+
+    shares = pd.DataFrame(
+        stats, index=index, columns=columns(("mean_weight", "prevalence")), copy=False
+    )
+    numbers = pd.DataFrame(present, index=index, columns=columns(("count",)), copy=False)
+    return pd.concat([shares, numbers], axis=1)
 
 
 def _group_sizes(profiles: pd.DataFrame) -> dict[Any, int]:

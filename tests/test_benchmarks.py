@@ -409,6 +409,32 @@ def test_bench_output_dry_run(tmp_path):
         assert part["speedup"] == part["before_s"] / part["now_s"]
 
 
+def test_bench_concept_space_dry_run(tmp_path):
+    """The tables benchmark runs end to end on small sizes: each pair gives the same
+    frame or table (else it exits 1) and the result file has each part's times."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/bench_concept_space.py",
+            *("--n-samples", "600", "--n-classes", "30", "--n-concepts", "200", "--l0", "3"),
+            *("--ranking-classes", "4", "--ranking-concepts", "300", "--repeats", "1"),
+            *("--out-dir", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    result = json.loads((tmp_path / "concept_space.json").read_text())
+    for name in ("concept_profiles", "written_ranking"):
+        part = result[name]
+        assert part["same_result"] is True
+        assert part["now_s"] > 0 and part["before_s"] > 0
+        assert part["speedup"] == part["before_s"] / part["now_s"]
+    assert result["written_ranking"]["n_values"] == 3 * 4 * 300
+
+
 # What the GPU benchmark machine's environment holds of sksplice's dependencies and of
 # what the pinned wheels need; everything else must be brought as a wheel named in
 # benchmarks/gpu_wheels.txt: that machine has no network.

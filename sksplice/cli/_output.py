@@ -604,7 +604,54 @@ def significant_values(values: Any, digits: int = 6) -> Any:
     A small p-value keeps its digits (``5.412544112234514e-05`` becomes
     ``5.41254e-05``, not the ``0.0`` of 6 decimals); NaN stays NaN.
     """
-    return values.map(lambda value: float(significant(value, digits))).astype(values.dtype)
+    import numpy as np
+    import pandas as pd
+
+    dtype = values.dtype
+    if not (isinstance(dtype, np.dtype) and dtype.kind == "f" and 1 <= digits <= 9):
+        return values.map(lambda value: float(significant(value, digits))).astype(dtype)
+    rounded = _significant_array(values.to_numpy(dtype=np.float64), digits)
+    return pd.Series(rounded, index=values.index, name=values.name).astype(dtype)
+
+
+#: The powers of ten that float64 holds exactly (10**0 to 10**22).
+_EXACT_POWERS = tuple(float(10**k) for k in range(23))
+
+
+def _significant_array(x: Any, digits: int) -> Any:
+    """``float(f"{v:.{digits}g}")`` of every float64 ``v`` of ``x`` (``digits`` at most 9),
+    vectorised; 500,000 values took 0.4 s formatted and parsed one at a time.
+
+    The kept digits are ``rint(|v| / 10**s)``, ``s`` the exponent of the last digit
+    kept, and the value they stand for is that whole number times (or over)
+    ``10**|s|``: for ``|s|`` at most 22 a single correctly rounded operation on exact
+    operands, the float that parsing the formatted digits gives. The float quotient
+    is within 1e-9 of the exact one (below 1e9 with 53 bits), so it rounds alike
+    unless it lies within 1e-6 of a half. Those values, the ones off the range of
+    ``digits`` digits (a ``log10`` off by one next to a power of ten, or rounding up
+    to one more digit), exponents beyond 22, zeros, NaN and infinities are formatted
+    and parsed one at a time, as before.
+    """
+    import numpy as np
+
+    powers = np.array(_EXACT_POWERS)
+    out = np.empty_like(x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        magnitude = np.abs(x)
+        shift = np.floor(np.log10(magnitude)) - (digits - 1)  # exponent of the last digit
+        fast = np.isfinite(shift) & (np.abs(shift) < len(powers))
+        up = shift >= 0
+        power = powers[np.where(fast, np.abs(shift), 0).astype(np.intp)]
+        scaled = np.where(up, magnitude / power, magnitude * power)
+        whole = np.rint(scaled)
+        half = np.abs(scaled - np.floor(scaled) - 0.5) > 1e-6
+        fast &= half & (scaled >= 10.0 ** (digits - 1)) & (whole < 10.0**digits)
+        value = np.copysign(np.where(up, whole * power, whole / power), x)
+    out[fast] = value[fast]
+    slow = np.flatnonzero(~fast)
+    if slow.size:
+        out[slow] = [float(significant(v, digits)) for v in x[slow].tolist()]
+    return out
 
 
 def no_concept(n_images: int) -> str:

@@ -1,0 +1,236 @@
+"""What users wait for around the solver, against how it was done before.
+
+Side by side in one process, on the same synthetic inputs (no model), each pair
+run ``--repeats`` times, alternating which side runs first, best time kept:
+
+1. ``concept_profiles``: the table of ``--n-classes`` classes of ``--n-samples``
+   CSR rows (``--l0`` of ``--n-concepts`` concepts a row), against the table built as before (the
+   statistics stacked transposed, a frame of them, the counts cast back to integers
+   one column at a time);
+2. ``written_ranking``: what ``sksplice profile -k`` writes of a ranking of
+   ``--ranking-classes`` classes x ``--ranking-concepts`` concepts (its three share
+   columns to 6 significant digits), against formatting and parsing every value
+   one at a time.
+
+Each pair must give the same result (checked: equal frames and tables, NaN for
+NaN, same dtypes and ``attrs``). Results go to ``benchmarks/results/concept_space<tag>.json``.
+
+Example
+-------
+    python benchmarks/bench_concept_space.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sksplice import analysis  # noqa: E402
+from sksplice._atomic import atomic_write  # noqa: E402
+from sksplice.cli import _output, _profile  # noqa: E402
+
+
+def _profiles_before(W: Any, y: Any, concepts: Any) -> pd.DataFrame:
+    """``concept_profiles(W, y, concepts)`` with the table built as before."""
+    names = analysis._resolve_concepts(W, concepts, analysis._n_columns(W))
+    given = W
+    W = analysis._as_weights(W)
+    n = W.shape[0]
+    y = analysis._as_labels(y, n, given)
+    classes, codes = np.unique(y, return_inverse=True)
+    sums_c, counts_c = analysis._group_sums(W, codes, len(classes))
+    sizes_c = np.bincount(codes, minlength=len(classes)).astype(np.float64)
+    sums = np.vstack([sums_c.sum(axis=0, keepdims=True), sums_c])
+    counts = np.vstack([counts_c.sum(axis=0, keepdims=True), counts_c])
+    sizes = np.concatenate([[float(n)], sizes_c])
+    groups = [analysis.ALL_GROUP, *classes.tolist()]
+    mean_weight = sums / sizes[:, None]
+    prevalence = counts / sizes[:, None]
+    blocks = {"mean_weight": mean_weight, "prevalence": prevalence, "count": counts}
+    columns = pd.MultiIndex.from_tuples(
+        [(stat, g) for stat in blocks for g in groups], names=["statistic", "group"]
+    )
+    values = np.hstack([blocks[stat].T for stat in blocks])
+    profiles = pd.DataFrame(values, index=pd.Index(names, name="concept"), columns=columns)
+    profiles["count"] = profiles["count"].astype(np.int64)
+    profiles.attrs["n_samples"] = {g: int(n) for g, n in zip(groups, sizes, strict=True)}
+    return profiles
+
+
+def _written_before(ranking: pd.DataFrame) -> pd.DataFrame:
+    """``written_ranking`` with every share formatted and parsed one at a time."""
+    table = ranking[list(_profile.WRITTEN_COLUMNS)].copy()
+    for share in ("prevalence_positive", "prevalence_negative", "prevalence_diff"):
+        column = table[share]
+        table[share] = column.map(lambda v: float(_output.significant(v, 6))).astype(column.dtype)
+    return table
+
+
+def _timed(fn: Any, *args: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - start, out
+
+
+def _alternating(repeats: int, before: Any, now: Any) -> tuple[dict, Any, Any]:
+    """Each side ``repeats`` times, alternating which runs first: the times of both
+    sides, and each side's last output (the other outputs are let go at once)."""
+    times: dict[str, list[float]] = {"now_s": [], "before_s": []}
+    outputs: dict[str, Any] = {}
+    sides = (("before_s", before), ("now_s", now))
+    for repeat in range(repeats):
+        for name, run in sides if repeat % 2 == 0 else sides[::-1]:
+            outputs.pop(name, None)
+            t, outputs[name] = run()
+            times[name].append(t)
+            print(f"  {name[:-2]}: {t:.2f} s", flush=True)
+    return times, outputs["before_s"], outputs["now_s"]
+
+
+def _entry(times: dict, same: bool) -> dict[str, Any]:
+    now_s, before_s = min(times["now_s"]), min(times["before_s"])
+    return {
+        "now_s": now_s,
+        "before_s": before_s,
+        "speedup": before_s / now_s,
+        "same_result": same,
+        "all_times": times,
+    }
+
+
+def _csr(rng: np.random.Generator, n: int, c: int, l0: int) -> scipy.sparse.csr_matrix:
+    rows = np.repeat(np.arange(n), l0)
+    cols = rng.integers(0, c, size=n * l0)
+    W = scipy.sparse.csr_matrix((rng.random(n * l0).astype(np.float32), (rows, cols)), shape=(n, c))
+    W.sum_duplicates()
+    return W
+
+
+def _ranking(n_classes: int, n_concepts: int, seed: int) -> pd.DataFrame:
+    """A ranking of every concept in every class, its shares counts over class sizes."""
+    rng = np.random.default_rng(seed)
+    n = n_classes * n_concepts
+    sizes = rng.integers(20, 2000, n_classes)
+    positive = np.repeat(sizes, n_concepts)
+    negative = sizes.sum() - positive
+    count_p = rng.binomial(positive, 0.05)
+    count_n = rng.binomial(negative, 0.05)
+    table = pd.DataFrame(
+        {
+            "class": np.repeat([f"n{i:08d}" for i in range(n_classes)], n_concepts),
+            "concept": np.tile([f"concept {i}" for i in range(n_concepts)], n_classes),
+            "count_positive": count_p,
+            "count_negative": count_n,
+            "prevalence_positive": count_p / positive,
+            "prevalence_negative": count_n / negative,
+        }
+    )
+    table["prevalence_diff"] = table["prevalence_positive"] - table["prevalence_negative"]
+    table["test"] = "fisher"
+    table["p_adjusted"] = rng.random(n) ** 4
+    table["significant"] = table["p_adjusted"] < 0.05
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n-concepts", type=int, default=10_000)
+    parser.add_argument("--l0", type=int, default=20, help="concepts per row")
+    parser.add_argument("--n-samples", type=int, default=50_000)
+    parser.add_argument("--n-classes", type=int, default=1000)
+    parser.add_argument("--ranking-classes", type=int, default=100)
+    parser.add_argument("--ranking-concepts", type=int, default=15_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parts", default="concept_profiles,written_ranking")
+    parser.add_argument("--tag", default="")
+    parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    parts = args.parts.split(",")
+    load = [os.getloadavg()]
+    rng = np.random.default_rng(0)
+    result: dict[str, Any] = {"benchmark": "concept_space", "repeats": args.repeats}
+    if "concept_profiles" in parts:
+        c = args.n_concepts
+        W = _csr(rng, args.n_samples, c, args.l0)
+        y = rng.integers(0, args.n_classes, args.n_samples)
+        names = [f"concept {i}" for i in range(c)]
+        print("concept_profiles", flush=True)
+        times, before, now = _alternating(
+            args.repeats,
+            lambda: _timed(_profiles_before, W, y, names),
+            lambda: _timed(analysis.concept_profiles, W, y, names),
+        )
+        same = before.attrs == now.attrs
+        try:
+            pd.testing.assert_frame_equal(before, now, check_exact=True)
+        except AssertionError:
+            same = False
+        del before, now
+        result["concept_profiles"] = {
+            "n_samples": args.n_samples,
+            "n_classes": args.n_classes,
+            "n_concepts": c,
+            "l0": args.l0,
+            **_entry(times, same),
+        }
+    if "written_ranking" in parts:
+        ranking = _ranking(args.ranking_classes, args.ranking_concepts, seed=1)
+        print("written_ranking", flush=True)
+        times, before, now = _alternating(
+            args.repeats,
+            lambda: _timed(_written_before, ranking),
+            lambda: _timed(_profile.written_ranking, ranking),
+        )
+        try:
+            pd.testing.assert_frame_equal(before, now, check_exact=True)
+            same = True
+        except AssertionError:
+            same = False
+        result["written_ranking"] = {
+            "n_rows": len(ranking),
+            "n_values": 3 * len(ranking),
+            **_entry(times, same),
+        }
+    for part in parts:
+        entry = result[part]
+        print(
+            f"{part}: {entry['now_s']:.2f} s against {entry['before_s']:.2f} s "
+            f"({entry['speedup']:.2f}x, same: {entry['same_result']})",
+            flush=True,
+        )
+    load.append(os.getloadavg())
+    result["machine"] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+        "cpu_count": os.cpu_count(),
+        "load_average_start": list(load[0]),
+        "load_average_end": list(load[-1]),
+    }
+    given = sys.argv[1:] if argv is None else argv
+    result["command"] = " ".join(["python benchmarks/bench_concept_space.py", *given])
+    out = args.out_dir / f"concept_space{args.tag}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as fh:
+        fh.write((json.dumps(result, indent=2) + "\n").encode())
+    print(f"wrote {out}", flush=True)
+    return 0 if all(result[p]["same_result"] for p in parts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
