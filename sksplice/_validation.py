@@ -606,6 +606,36 @@ def _all_nan(X: Any, rows: np.ndarray) -> bool:
     )
 
 
+def float_dtypes(X: Any) -> list[type]:
+    """The float dtypes ``validate_data(dtype=...)`` may keep for ``X``, the preferred first.
+
+    float64 and float32, float32 first for a polars DataFrame whose columns are all
+    Float32: scikit-learn reads the dtype of a NumPy array and of pandas columns, and
+    keeps float32 there, but converts a polars frame to the first dtype listed, so
+    float32 embeddings given as a polars frame would become float64 (twice the
+    memory, and weights of another dtype than the same embeddings given as an array).
+
+    Parameters
+    ----------
+    X : object
+        The input about to be validated.
+
+    Returns
+    -------
+    list of type
+        ``[np.float64, np.float32]`` or ``[np.float32, np.float64]``.
+    """
+    polars = sys.modules.get("polars")
+    if (
+        polars is not None
+        and isinstance(X, polars.DataFrame)
+        and X.width
+        and all(dtype == polars.Float32 for dtype in X.schema.values())
+    ):
+        return [np.float32, np.float64]
+    return [np.float64, np.float32]
+
+
 def shown_label(label: Any) -> str:
     """``repr`` of a row's label, a NumPy scalar as the Python one (``7``, not ``np.int64(7)``)."""
     return repr(label.item() if isinstance(label, np.generic) else label)

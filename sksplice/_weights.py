@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._array import l2_normalize, unit_rows
 from ._gc import gc_paused
 from ._names import check_source, name_differences, remember_concepts
-from ._pandas import frame_values, sparse_frame, transform_output
+from ._pandas import as_pandas, frame_values, sparse_frame, transform_output
 from ._validation import (
     check_finite_rows,
     check_input_features,
@@ -145,6 +145,7 @@ def in_container(W: Any, kind: str, X_in: Any, concepts: Any) -> Any:
 def check_weights(est: SpliceTransformer, W: Any) -> Any:
     """Validate concept weights; returns CSR or a 2-D float ndarray."""
     n_concepts = est.concepts_.shape[0]
+    W = as_pandas(W)  # (a polars frame's columns name its concepts too)
     check_source(W, est.concepts_, "this transformer")
     labels = row_labels(W)
     if is_dataframe(W):
@@ -197,6 +198,7 @@ def as_weights(est: SpliceTransformer, X: Any, kind: str) -> Any:
 
 
 def guess_kind(est: SpliceTransformer, X: Any) -> str:
+    X = as_pandas(X)
     if scipy.sparse.issparse(X):
         return "weights"
     if is_dataframe(X) and all(isinstance(c, str) for c in X.columns):

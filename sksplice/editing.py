@@ -45,6 +45,7 @@ from ._validation import (
     check_int,
     check_number,
     check_option,
+    float_dtypes,
     restored_on_failure,
     row_labels,
     shown_rows,
@@ -502,7 +503,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         labels = row_labels(X)
         options: dict[str, Any] = {
             "accept_sparse": "csr",
-            "dtype": [np.float64, np.float32],
+            "dtype": float_dtypes(X),
             "ensure_all_finite": False,
         }
         if is_sparse_frame(X):
@@ -972,9 +973,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
 
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
         labels = row_labels(X)
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
-        )
+        X = validate_data(self, X, reset=reset, dtype=float_dtypes(X), ensure_all_finite=False)
         check_finite_rows(X, "X", labels)
         return X
 

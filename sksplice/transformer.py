@@ -45,6 +45,7 @@ from ._validation import (
     Rule,
     check_finite_rows,
     check_option,
+    float_dtypes,
     restored_on_failure,
     row_labels,
     validate_params,
@@ -605,7 +606,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if mistake is not None:
             raise mistake
         labels = row_labels(X)
-        dtypes: list[Any] = [np.float64, np.float32]
+        dtypes: list[Any] = float_dtypes(X)
         if keep_float16 and getattr(X, "dtype", None) == np.float16:
             dtypes.append(np.float16)
         X = validate_data(

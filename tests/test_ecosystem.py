@@ -1,0 +1,118 @@
+"""sksplice composed with the rest of the scikit-learn ecosystem.
+
+Output containers (pandas, polars) handed back to sksplice, column transformers,
+feature unions and feature selection: the names of the columns must follow the
+values, and the dtypes what the documentation promises.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sksplice import SpliceTransformer, compare_datasets, concept_profiles, rank_concepts
+from sksplice.dictionary import clear_memory_cache
+from sksplice.editing import ConceptEditor
+
+N_CONCEPTS = 12
+DIM = 16
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+    clear_memory_cache()
+    yield
+    clear_memory_cache()
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(3)
+    concepts = [f"word{i:02d}" for i in range(N_CONCEPTS)]
+    raw = rng.normal(size=(N_CONCEPTS, DIM))
+    # rows near a few concepts each: every concept is used by some row
+    X = raw[rng.integers(0, N_CONCEPTS, size=(120, 2))].sum(axis=1) + 0.3 * rng.normal(
+        size=(120, DIM)
+    )
+    y = np.where(np.arange(120) % 2 == 0, "even", "odd")
+    return concepts, raw, X.astype(np.float32), y
+
+
+def make(concepts, raw, **kwargs):
+    kwargs.setdefault("device", "cpu")
+    kwargs.setdefault("l1_penalty", 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SpliceTransformer(vocabulary=concepts, concept_embeddings=raw, **kwargs)
+
+
+def _reversed(frame):
+    """The polars frame with its columns in reverse order (selected by name)."""
+    return frame[list(reversed(frame.columns))]
+
+
+# ------------------------------------------------------------------ polars
+def test_polars_weights_are_read_by_their_column_names(problem):
+    pl = pytest.importorskip("polars")
+    concepts, raw, X, _ = problem
+    splice = make(concepts, raw, output="dense").fit(X)
+    W = splice.transform(X)
+    W_polars = splice.set_output(transform="polars").transform(X)
+    assert isinstance(W_polars, pl.DataFrame) and list(W_polars.columns) == concepts
+    shuffled = _reversed(W_polars)
+    # Recomposition, the largest weights and the sparsity follow the names, not positions.
+    np.testing.assert_allclose(splice.inverse_transform(shuffled), splice.inverse_transform(W))
+    assert splice.top_concepts(shuffled, k=3) == splice.top_concepts(W, k=3)
+    np.testing.assert_array_equal(
+        splice.l0(shuffled, per_sample=True), splice.l0(W, per_sample=True)
+    )
+    # A selection of some concepts is not read as the first columns.
+    with pytest.raises(ValueError, match="missing concepts"):
+        splice.inverse_transform(W_polars[concepts[2:]])
+
+
+def test_polars_weights_name_their_concepts_in_the_analysis_functions(problem):
+    pytest.importorskip("polars")
+    concepts, raw, X, y = problem
+    splice = make(concepts, raw, output="dense").fit(X)
+    W = splice.transform(X)
+    W_polars = splice.set_output(transform="polars").transform(X)
+    shuffled = _reversed(W_polars)
+    expected = rank_concepts(W, y, "even", concepts=splice)
+    # the columns name the concepts, as a pandas DataFrame's do
+    for given in (W_polars, shuffled):
+        pd.testing.assert_frame_equal(rank_concepts(given, y, "even").loc[expected.index], expected)
+    # a frame whose columns are the concepts in another order is not read by position
+    pd.testing.assert_frame_equal(
+        rank_concepts(shuffled, y, "even", concepts=splice).loc[expected.index], expected
+    )
+    profiles = concept_profiles(W, y, concepts=splice)
+    pd.testing.assert_frame_equal(concept_profiles(shuffled, y).loc[profiles.index], profiles)
+    with pytest.raises(ValueError, match="different concept columns"):
+        compare_datasets(W_polars[: len(X) // 2], shuffled[len(X) // 2 :])
+    table = compare_datasets(W_polars[: len(X) // 2], W_polars[len(X) // 2 :])
+    assert set(table.index) == set(concepts)
+
+
+def test_float32_polars_embeddings_keep_float32(problem):
+    pl = pytest.importorskip("polars")
+    concepts, raw, X, _ = problem
+    X_polars = pl.DataFrame(X, schema=[f"e{j}" for j in range(DIM)])
+    assert set(X_polars.schema.values()) == {pl.Float32}
+    splice = make(concepts, raw).fit(X_polars)
+    # float32 weights for float32 embeddings, as for the same array (docs/transformer.md)
+    assert splice.transform(X_polars).dtype == make(concepts, raw).fit(X).transform(X).dtype
+    assert splice.transform(X_polars).dtype == np.float32
+    dense = make(concepts, raw, output="dense").set_output(transform="polars").fit(X_polars)
+    W_polars = dense.transform(X_polars)
+    assert set(W_polars.schema.values()) == {pl.Float32}
+    assert dense.inverse_transform(W_polars).dtype == np.float32
+    edited = ConceptEditor(remove=[concepts[0]]).set_output(transform="polars").fit(W_polars)
+    assert set(edited.transform(W_polars).schema.values()) == {pl.Float32}
+    # float64 polars embeddings stay float64
+    assert splice.transform(X_polars.cast(pl.Float64)).dtype == np.float64
