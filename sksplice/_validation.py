@@ -609,11 +609,12 @@ def _all_nan(X: Any, rows: np.ndarray) -> bool:
 def float_dtypes(X: Any) -> list[type]:
     """The float dtypes ``validate_data(dtype=...)`` may keep for ``X``, the preferred first.
 
-    float64 and float32, float32 first for a polars DataFrame whose columns are all
-    Float32: scikit-learn reads the dtype of a NumPy array and of pandas columns, and
-    keeps float32 there, but converts a polars frame to the first dtype listed, so
-    float32 embeddings given as a polars frame would become float64 (twice the
-    memory, and weights of another dtype than the same embeddings given as an array).
+    float64 and float32, float32 first for a DataFrame whose columns are all float32
+    of another kind than NumPy's: polars ``Float32``, pandas' nullable ``Float32`` or
+    ``float32[pyarrow]``. scikit-learn keeps the dtype of a NumPy array and of NumPy
+    columns of a pandas DataFrame, but converts those frames to the first dtype listed,
+    so float32 embeddings given so would become float64 (twice the memory, and weights
+    of another dtype than the same embeddings given as an array).
 
     Parameters
     ----------
@@ -626,12 +627,14 @@ def float_dtypes(X: Any) -> list[type]:
         ``[np.float64, np.float32]`` or ``[np.float32, np.float64]``.
     """
     polars = sys.modules.get("polars")
-    if (
-        polars is not None
-        and isinstance(X, polars.DataFrame)
-        and X.width
-        and all(dtype == polars.Float32 for dtype in X.schema.values())
-    ):
+    if polars is not None and isinstance(X, polars.DataFrame):
+        dtypes = [dtype == polars.Float32 for dtype in X.schema.values()]
+    elif hasattr(X, "dtypes") and hasattr(X, "columns") and hasattr(X.dtypes, "tolist"):
+        # (pandas: an extension dtype tells the NumPy dtype of its values)
+        dtypes = [getattr(t, "numpy_dtype", t) == np.float32 for t in X.dtypes.tolist()]
+    else:
+        dtypes = []
+    if dtypes and all(dtypes):
         return [np.float32, np.float64]
     return [np.float64, np.float32]
 

@@ -116,3 +116,19 @@ def test_float32_polars_embeddings_keep_float32(problem):
     assert set(edited.transform(W_polars).schema.values()) == {pl.Float32}
     # float64 polars embeddings stay float64
     assert splice.transform(X_polars.cast(pl.Float64)).dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", ["Float32", "float32[pyarrow]"])
+def test_float32_pandas_extension_embeddings_keep_float32(problem, dtype):
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    concepts, raw, X, _ = problem
+    frame = pd.DataFrame(X).astype(dtype)
+    splice = make(concepts, raw).fit(frame)
+    W = splice.transform(frame)
+    assert W.dtype == np.float32
+    expected = make(concepts, raw).fit(X).transform(X)
+    np.testing.assert_allclose(W.toarray(), expected.toarray(), rtol=1e-5, atol=1e-6)
+    assert splice.transform(pd.DataFrame(X.astype(np.float64)).astype("Float64")).dtype == (
+        np.float64
+    )
