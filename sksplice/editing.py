@@ -49,6 +49,7 @@ from ._validation import (
     restored_on_failure,
     row_labels,
     shown_rows,
+    vectors_in_cells,
 )
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
@@ -972,6 +973,9 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         return tags
 
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+        cells = vectors_in_cells(X)
+        if cells is not None:
+            raise ValueError(cells)
         labels = row_labels(X)
         X = validate_data(self, X, reset=reset, dtype=float_dtypes(X), ensure_all_finite=False)
         check_finite_rows(X, "X", labels)

@@ -49,6 +49,7 @@ from ._validation import (
     restored_on_failure,
     row_labels,
     validate_params,
+    vectors_in_cells,
 )
 from ._weights import ConceptSpaceMixin
 from .dictionary import build_dictionary, warn_duplicate_concepts
@@ -605,6 +606,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         mistake = _not_embeddings(X)
         if mistake is not None:
             raise mistake
+        cells = vectors_in_cells(X)
+        if cells is not None:
+            raise ValueError(cells)
         labels = row_labels(X)
         dtypes: list[Any] = float_dtypes(X)
         if keep_float16 and getattr(X, "dtype", None) == np.float16:

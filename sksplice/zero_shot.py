@@ -28,6 +28,7 @@ from ._validation import (
     row_labels,
     shown_label,
     shown_rows,
+    vectors_in_cells,
 )
 
 __all__ = ["ZeroShotClassifier"]
@@ -87,6 +88,9 @@ def _refuse_concept_weights(X: Any) -> None:
             "X is concept weights that a SpliceTransformer returned, but ZeroShotClassifier "
             f"scores embeddings: recompose them {_RECOMPOSE}"
         )
+    cells = vectors_in_cells(X)
+    if cells is not None:
+        raise ValueError(cells)
 
 
 def _check_width(width: int | None, X: np.ndarray) -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from sksplice import SpliceTransformer, compare_datasets, concept_profiles, rank_concepts
 from sksplice.dictionary import clear_memory_cache
-from sksplice.editing import ConceptEditor
+from sksplice.editing import ConceptEditor, ConceptProjector
+from sksplice.zero_shot import ZeroShotClassifier
 
 N_CONCEPTS = 12
 DIM = 16
@@ -131,4 +132,71 @@ def test_float32_pandas_extension_embeddings_keep_float32(problem, dtype):
     np.testing.assert_allclose(W.toarray(), expected.toarray(), rtol=1e-5, atol=1e-6)
     assert splice.transform(pd.DataFrame(X.astype(np.float64)).astype("Float64")).dtype == (
         np.float64
+    )
+
+
+# ------------------------------------------------- a column of embeddings
+def _frame_with_embedding_column(X):
+    return pd.DataFrame(
+        {"caption": [f"caption {i}" for i in range(len(X))], "embedding": list(X)},
+        index=[f"row{i}" for i in range(len(X))],
+    )
+
+
+def test_a_column_of_embeddings_is_refused_saying_how_to_stack_it(problem):
+    concepts, raw, X, _ = problem
+    frame = _frame_with_embedding_column(X)
+    for given, where in (
+        (frame[["embedding"]], "column 'embedding' of X"),
+        (frame["embedding"], "X (column 'embedding')"),
+        (frame, "column 'embedding' of X"),
+    ):
+        with pytest.raises(ValueError, match="holds an embedding in each cell") as caught:
+            make(concepts, raw).fit(given)
+        message = str(caught.value)
+        assert message.startswith(where)
+        assert f"the first has {DIM} values" in message
+        assert "np.stack(" in message
+    # the same for a fitted transformer and the other estimators that take embeddings
+    fitted = make(concepts, raw).fit(X)
+    with pytest.raises(ValueError, match="holds an embedding in each cell"):
+        fitted.transform(frame[["embedding"]])
+    with pytest.raises(ValueError, match="holds an embedding in each cell"):
+        ConceptProjector(directions=raw[:1]).fit(frame[["embedding"]])
+
+    class Text:
+        def embed_text(self, texts):
+            return np.eye(DIM)[: len(texts)]
+
+    with pytest.raises(ValueError, match="holds an embedding in each cell"):
+        ZeroShotClassifier(Text(), classes=["a", "b"]).fit(frame[["embedding"]])
+    # the advice works: the stacked column is the embeddings
+    stacked = np.stack(frame["embedding"].to_numpy())
+    np.testing.assert_array_equal(stacked, X)
+
+
+def test_a_column_of_embeddings_in_a_column_transformer_says_what_to_do(problem):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    concepts, raw, X, _ = problem
+    frame = _frame_with_embedding_column(X)
+    columns = ColumnTransformer(
+        [("splice", make(concepts, raw), ["embedding"]), ("words", TfidfVectorizer(), "caption")]
+    )
+    with pytest.raises(ValueError, match="ColumnTransformer, keep them as d columns"):
+        columns.fit(frame)
+    # as advised: d columns of numbers, selected by name
+    names = [f"e{j}" for j in range(DIM)]
+    numbers = pd.DataFrame(X, index=frame.index, columns=names)
+    wide = pd.concat([frame[["caption"]], numbers], axis=1)
+    columns = ColumnTransformer(
+        [("splice", make(concepts, raw), names), ("words", TfidfVectorizer(), "caption")]
+    )
+    Z = columns.fit_transform(wide)
+    out = columns.get_feature_names_out()
+    assert Z.shape == (len(X), len(out))
+    assert list(out[:N_CONCEPTS]) == [f"splice__{c}" for c in concepts]
+    np.testing.assert_allclose(
+        Z[:, :N_CONCEPTS].toarray(), make(concepts, raw).fit(X).transform(X).toarray(), atol=1e-6
     )
