@@ -61,6 +61,12 @@ def _column_arrays(csc: sp.csc_matrix) -> list[Any]:
     ]
 
 
+def is_polars_frame(X: Any) -> bool:
+    """Whether ``X`` is a polars DataFrame (without importing polars)."""
+    polars = sys.modules.get("polars")  # (a polars frame exists only once polars is imported)
+    return polars is not None and isinstance(X, polars.DataFrame)
+
+
 def as_pandas(X: Any) -> Any:
     """A polars DataFrame as a pandas DataFrame of the same column names and values.
 
@@ -80,8 +86,7 @@ def as_pandas(X: Any) -> Any:
     object
         ``X``, or a pandas DataFrame with ``X.columns`` as its columns.
     """
-    polars = sys.modules.get("polars")  # (a polars frame exists only once polars is imported)
-    if polars is None or not isinstance(X, polars.DataFrame):
+    if not is_polars_frame(X):
         return X
     import pandas as pd
 
