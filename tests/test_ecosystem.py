@@ -7,6 +7,7 @@ values, and the dtypes what the documentation promises.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -200,3 +201,28 @@ def test_a_column_of_embeddings_in_a_column_transformer_says_what_to_do(problem)
     np.testing.assert_allclose(
         Z[:, :N_CONCEPTS].toarray(), make(concepts, raw).fit(X).transform(X).toarray(), atol=1e-6
     )
+
+
+# ------------------------------------------------------------ HTML display
+def test_a_fitted_path_search_displays_its_refitted_pipeline(problem):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import SplicePathSearchCV
+
+    concepts, raw, X, y = problem
+    pipe = make_pipeline(make(concepts, raw, image_mean=np.zeros(DIM)), LogisticRegression())
+    search = SplicePathSearchCV(pipe, [0.05, 0.3], cv=2)
+    before = search._repr_html_()
+    assert "estimator: Pipeline" in before and "best_estimator_" not in before
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y)
+    best = search.best_params_["splicetransformer__l1_penalty"]
+    html = search._repr_html_()
+    # as GridSearchCV shows it: the refitted pipeline, with the penalty it chose
+    assert "best_estimator_: Pipeline" in html
+    # (the parameter table of scikit-learn >= 1.7 shows the refitted penalty)
+    shown = re.findall(r'param">l1_penalty</td>\s*<td class="value">([^<]*)<', html)
+    assert not shown or shown == [str(best)], shown
+    assert search.best_estimator_[0].l1_penalty == best != pipe[0].l1_penalty
