@@ -11,6 +11,7 @@ for missing values, and reading those as zeros would silently change the data.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,6 +59,38 @@ def _column_arrays(csc: sp.csc_matrix) -> list[Any]:
         pd.arrays.SparseArray(data[a:b], sparse_index=IntIndex(n_rows, indices[a:b]), dtype=dtype)
         for a, b in spans
     ]
+
+
+def is_polars_frame(X: Any) -> bool:
+    """Whether ``X`` is a polars DataFrame (without importing polars)."""
+    polars = sys.modules.get("polars")  # (a polars frame exists only once polars is imported)
+    return polars is not None and isinstance(X, polars.DataFrame)
+
+
+def as_pandas(X: Any) -> Any:
+    """A polars DataFrame as a pandas DataFrame of the same column names and values.
+
+    The weights of ``set_output(transform="polars")`` name their concepts by their
+    columns, as a pandas DataFrame does; the functions that read weights by their
+    column names take them through this (read as a bare array, a polars frame whose
+    columns were selected or reordered would be read by position, each column as
+    another concept). Anything else is returned as it is.
+
+    Parameters
+    ----------
+    X : object
+        Any input; only a ``polars.DataFrame`` is converted.
+
+    Returns
+    -------
+    object
+        ``X``, or a pandas DataFrame with ``X.columns`` as its columns.
+    """
+    if not is_polars_frame(X):
+        return X
+    import pandas as pd
+
+    return pd.DataFrame(X.to_numpy(), columns=pd.Index(list(X.columns), dtype=object))
 
 
 def transform_output(estimator: Any) -> str | None:

@@ -606,6 +606,106 @@ def _all_nan(X: Any, rows: np.ndarray) -> bool:
     )
 
 
+def float_dtypes(X: Any) -> list[type]:
+    """The float dtypes ``validate_data(dtype=...)`` may keep for ``X``, the preferred first.
+
+    float64 and float32, float32 first for a DataFrame whose columns are all float32
+    of another kind than NumPy's: polars ``Float32``, pandas' nullable ``Float32`` or
+    ``float32[pyarrow]``. scikit-learn keeps the dtype of a NumPy array and of NumPy
+    columns of a pandas DataFrame, but converts those frames to the first dtype listed,
+    so float32 embeddings given so would become float64 (twice the memory, and weights
+    of another dtype than the same embeddings given as an array).
+
+    Parameters
+    ----------
+    X : object
+        The input about to be validated.
+
+    Returns
+    -------
+    list of type
+        ``[np.float64, np.float32]`` or ``[np.float32, np.float64]``.
+    """
+    polars = sys.modules.get("polars")
+    if polars is not None and isinstance(X, polars.DataFrame):
+        dtypes = [dtype == polars.Float32 for dtype in X.schema.values()]
+    elif hasattr(X, "dtypes") and hasattr(X, "columns") and hasattr(X.dtypes, "tolist"):
+        # (pandas: an extension dtype tells the NumPy dtype of its values)
+        dtypes = [getattr(t, "numpy_dtype", t) == np.float32 for t in X.dtypes.tolist()]
+    else:
+        dtypes = []
+    if dtypes and all(dtypes):
+        return [np.float32, np.float64]
+    return [np.float64, np.float32]
+
+
+def _first_row(X: Any) -> tuple[list[Any], list[Any] | None, bool] | None:
+    """The values of the first row of ``X``, its column names and whether it is a Series.
+
+    Only for containers that can hold a vector in a cell: a pandas or polars
+    DataFrame or Series, a NumPy array of objects (whose columns are unnamed,
+    None). None for anything else, and for an empty ``X``.
+    """
+    polars = sys.modules.get("polars")
+    pandas = sys.modules.get("pandas")
+    try:
+        if pandas is not None and isinstance(X, pandas.Series):
+            return ([X.iloc[0]], [X.name], True) if len(X) else None
+        if pandas is not None and isinstance(X, pandas.DataFrame):
+            # (only columns of objects can hold a vector: a frame of numbers is not read)
+            held = [j for j, t in enumerate(X.dtypes.tolist()) if t == np.dtype(object)]
+            if not held or not len(X):
+                return None
+            first = X.iloc[0, held]
+            return list(first), list(X.columns[held]), False
+        if polars is not None and isinstance(X, polars.Series):
+            return ([X[0]], [X.name], True) if len(X) else None
+        if polars is not None and isinstance(X, polars.DataFrame):
+            held = [c for c, t in X.schema.items() if isinstance(t, polars.List | polars.Array)]
+            return (list(X[held].row(0)), held, False) if held and X.height else None
+        if isinstance(X, np.ndarray) and X.dtype == object and X.size and X.ndim <= 2:
+            return ([X[0]] if X.ndim == 1 else list(X[0]), None, False)
+    except (IndexError, KeyError, TypeError, ValueError):  # (nothing cheap to look at)
+        return None
+    return None
+
+
+def vectors_in_cells(X: Any) -> str | None:
+    """What is wrong with an ``X`` that holds one embedding per cell, else None.
+
+    A DataFrame with a column of embeddings (each cell a list or array of numbers,
+    as read from a Parquet file, or selected by name in a ``ColumnTransformer``)
+    gave NumPy's "setting an array element with a sequence". The message says
+    where the vectors are and how to give them as an ``(n_samples, d)`` array.
+    """
+    first = _first_row(X)
+    if first is None:
+        return None
+    values, columns, series = first
+    for j, value in enumerate(values):
+        if isinstance(value, str | bytes) or np.ndim(value) != 1:
+            continue
+        try:  # (a polars list cell is a Series, a pandas one a list or an array)
+            size = len(value)
+        except TypeError:
+            continue
+        if series:
+            where = "X" if columns is None or columns[j] is None else f"X (column {columns[j]!r})"
+            stack = "np.stack(X.to_numpy())"
+        elif columns is not None:
+            where = f"column {columns[j]!r} of X"
+            stack = f"np.stack(X[{columns[j]!r}].to_numpy())"
+        else:
+            where, stack = "X", "np.stack(X.ravel())"
+        return (
+            f"{where} holds an embedding in each cell (the first has {size} values), not one "
+            f"number per cell: give the embeddings as an array of shape (n_samples, d), "
+            f"{stack}; in a ColumnTransformer, keep them as d columns of numbers "
+            "(pd.DataFrame(np.stack(...), index=df.index)) and select those"
+        )
+    return None
+
+
 def shown_label(label: Any) -> str:
     """``repr`` of a row's label, a NumPy scalar as the Python one (``7``, not ``np.int64(7)``)."""
     return repr(label.item() if isinstance(label, np.generic) else label)

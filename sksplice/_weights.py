@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._array import l2_normalize, unit_rows
 from ._gc import gc_paused
 from ._names import check_source, name_differences, remember_concepts
-from ._pandas import frame_values, sparse_frame, transform_output
+from ._pandas import as_pandas, frame_values, is_polars_frame, sparse_frame, transform_output
 from ._validation import (
     check_finite_rows,
     check_input_features,
@@ -145,6 +145,7 @@ def in_container(W: Any, kind: str, X_in: Any, concepts: Any) -> Any:
 def check_weights(est: SpliceTransformer, W: Any) -> Any:
     """Validate concept weights; returns CSR or a 2-D float ndarray."""
     n_concepts = est.concepts_.shape[0]
+    W = as_pandas(W)  # (a polars frame's columns name its concepts too)
     check_source(W, est.concepts_, "this transformer")
     labels = row_labels(W)
     if is_dataframe(W):
@@ -199,15 +200,17 @@ def as_weights(est: SpliceTransformer, X: Any, kind: str) -> Any:
 def guess_kind(est: SpliceTransformer, X: Any) -> str:
     if scipy.sparse.issparse(X):
         return "weights"
-    if is_dataframe(X) and all(isinstance(c, str) for c in X.columns):
+    # (the columns of a pandas or polars frame: the values are not read, nor copied)
+    columns = list(X.columns) if is_dataframe(X) or is_polars_frame(X) else None
+    if columns is not None and all(isinstance(c, str) for c in columns):
         # (columns that are not all names, a plain 0..n-1, say nothing: the shape decides)
-        if list(X.columns) == list(getattr(est, "feature_names_in_", [])):
+        if columns == list(getattr(est, "feature_names_in_", [])):
             return "embeddings"
-        if set(X.columns) <= set(est.concepts_):
+        if set(columns) <= set(est.concepts_):
             return "weights"
         n_concepts, d = est.concepts_.shape[0], est.n_features_in_
         if X.shape[1] == n_concepts != d:
-            unknown = [c for c in X.columns if c not in set(est.concepts_)][:5]
+            unknown = [c for c in columns if c not in set(est.concepts_)][:5]
             raise ValueError(
                 f"X is a DataFrame of {n_concepts} columns, as many as the concepts, but its "
                 f"columns are not concept names (e.g. {unknown}): name them by "

@@ -23,7 +23,7 @@ from scipy import stats
 
 from ._fisher import fisher_exact_pvalues
 from ._names import carried_names, check_concept_names, check_source, reconcile_names
-from ._pandas import frame_values
+from ._pandas import as_pandas, frame_values
 from ._validation import (
     check_finite_rows,
     check_int,
@@ -303,6 +303,7 @@ def concept_profiles(
     >>> float(prof.loc["dog", ("prevalence", "a")])
     1.0
     """
+    W = as_pandas(W)  # (a polars frame's columns name its concepts too)
     names = _resolve_concepts(W, concepts, _n_columns(W))
     given = W
     W = _as_weights(W)
@@ -503,6 +504,7 @@ def _test_columns(
 def _ranking_inputs(W: Any, y: Any, concepts: Any) -> tuple[Any, Any, np.ndarray, np.ndarray]:
     """The concept names, ``W`` as weights, ``y`` checked against it and its classes
     (at least two), as :func:`rank_concepts` and :func:`rank_each_class` check them."""
+    W = as_pandas(W)  # (a polars frame's columns name its concepts too)
     names = _resolve_concepts(W, concepts, _n_columns(W))
     given = W
     W = _as_weights(W)

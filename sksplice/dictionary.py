@@ -108,6 +108,11 @@ class DuplicateConceptWarning(UserWarning):
         super().__init__(message)
         self.groups = groups
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickled with its groups: a warning recorded in a worker process, a fold of
+        # SplicePathSearchCV(n_jobs=2), is sent back and issued in the caller's)
+        return (type(self), (str(self.args[0]) if self.args else "", self.groups), self.__dict__)
+
 
 #: Embeddings of two concepts count as the same direction from this cosine on.
 _SAME_COSINE = 1.0 - 1e-6

@@ -45,9 +45,11 @@ from ._validation import (
     check_int,
     check_number,
     check_option,
+    float_dtypes,
     restored_on_failure,
     row_labels,
     shown_rows,
+    vectors_in_cells,
 )
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
@@ -502,7 +504,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         labels = row_labels(X)
         options: dict[str, Any] = {
             "accept_sparse": "csr",
-            "dtype": [np.float64, np.float32],
+            "dtype": float_dtypes(X),
             "ensure_all_finite": False,
         }
         if is_sparse_frame(X):
@@ -971,10 +973,11 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         return tags
 
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+        cells = vectors_in_cells(X)
+        if cells is not None:
+            raise ValueError(cells)
         labels = row_labels(X)
-        X = validate_data(
-            self, X, reset=reset, dtype=[np.float64, np.float32], ensure_all_finite=False
-        )
+        X = validate_data(self, X, reset=reset, dtype=float_dtypes(X), ensure_all_finite=False)
         check_finite_rows(X, "X", labels)
         return X
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import logging
 import numbers
+import pickle
 import time
 import traceback
 import warnings
@@ -787,8 +788,8 @@ def _scored_folds(
         # (as a generator, the folds come back in order as they finish)
         returned = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
         for k, (fold, caught) in enumerate(returned, 1):
-            for category, text in caught:
-                warn_user(text, category)
+            for message in caught:
+                warn_user(message)
             folds.append(fold)
             logger.info(
                 "%s: fold %d of %d scored (%.1f s)", who, k, n_folds, time.perf_counter() - start
@@ -817,17 +818,35 @@ def _in_worker_processes(n_jobs: int | None) -> bool:
     return effective_n_jobs(n_jobs) > 1 and not getattr(backend, "uses_threads", False)
 
 
-def _recorded(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[tuple[type, str]]]:
-    """``func(*args, **kwargs)`` and the warnings it issued, recorded rather than shown, as
-    (category, text) pairs: a task of a worker process, whose warnings the caller's
-    process issues (see :func:`_scored_folds`)."""
+def _recorded(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[Warning]]:
+    """``func(*args, **kwargs)`` and the warnings it issued, recorded rather than shown: a
+    task of a worker process, whose warnings the caller's process issues (see
+    :func:`_scored_folds`).
+
+    The warnings are sent back as they were issued, with their attributes (the
+    ``groups`` of a :class:`~sksplice.exceptions.DuplicateConceptWarning`): a warning
+    class whose constructor takes more than the text could not be issued again from
+    its text alone. One that does not pickle is sent as a ``UserWarning`` of its
+    class name and text.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = func(*args, **kwargs)
-    return result, [(w.category, str(w.message)) for w in caught]
+    return result, [_portable(w.message) for w in caught]
 
 
-def _not_recorded(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[tuple[type, str]]]:
+def _portable(message: Warning | str) -> Warning:
+    """``message`` if it survives pickling (to the caller's process), else its text."""
+    if not isinstance(message, Warning):
+        return UserWarning(str(message))
+    try:
+        pickle.loads(pickle.dumps(message))
+    except Exception:  # (any failure to pickle or rebuild it: the text still goes)
+        return UserWarning(f"{type(message).__name__}: {message}")
+    return message
+
+
+def _not_recorded(func: Any, *args: Any, **kwargs: Any) -> tuple[Any, list[Warning]]:
     """``func(*args, **kwargs)``, its warnings shown where they are issued (this process,
     or threads of it), in the shape of :func:`_recorded`."""
     return func(*args, **kwargs), []

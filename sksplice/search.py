@@ -267,6 +267,28 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         tags.input_tags.sparse = False  # the transformer takes dense embeddings
         return tags
 
+    def _sk_visual_block_(self) -> Any:
+        # The HTML display of a fitted search shows the refitted pipeline (its best
+        # penalty), as scikit-learn's searches show their best_estimator_; before fit,
+        # or without refit, the pipeline given.
+        try:
+            from sklearn.utils._repr_html.estimator import _VisualBlock
+        except ImportError:  # (scikit-learn before 1.7)
+            from sklearn.utils._estimator_html_repr import (  # type: ignore[no-redef]
+                _VisualBlock,
+            )
+
+        if hasattr(self, "best_estimator_"):
+            key, estimator = "best_estimator_", self.best_estimator_
+        else:
+            key, estimator = "estimator", self.estimator
+        return _VisualBlock(
+            "parallel",
+            [estimator],
+            names=[f"{key}: {type(estimator).__name__}"],
+            name_details=[str(estimator)],
+        )
+
     # ----------------------------------------------------------------- checks
     def _split_pipeline(self) -> tuple[str, Any, Any]:
         """The transformer's step name, the transformer and the probe, or an error."""

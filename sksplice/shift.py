@@ -17,6 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._names import carried_names, check_source
+from ._pandas import as_pandas
 from .analysis import (
     _as_weights,
     _check_test_options,
@@ -158,6 +159,7 @@ def compare_datasets(
         or labels[0] == labels[1]
     ):
         raise ValueError(f"`labels` must be two different non-empty strings, got {labels!r}")
+    W_a, W_b = as_pandas(W_a), as_pandas(W_b)  # (a polars frame's columns name its concepts)
     c_a, c_b = _n_columns(W_a), _n_columns(W_b)
     if c_a != c_b:
         raise ValueError(

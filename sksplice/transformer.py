@@ -45,9 +45,11 @@ from ._validation import (
     Rule,
     check_finite_rows,
     check_option,
+    float_dtypes,
     restored_on_failure,
     row_labels,
     validate_params,
+    vectors_in_cells,
 )
 from ._weights import ConceptSpaceMixin
 from .dictionary import build_dictionary, warn_duplicate_concepts
@@ -604,8 +606,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         mistake = _not_embeddings(X)
         if mistake is not None:
             raise mistake
+        cells = vectors_in_cells(X)
+        if cells is not None:
+            raise ValueError(cells)
         labels = row_labels(X)
-        dtypes: list[Any] = [np.float64, np.float32]
+        dtypes: list[Any] = float_dtypes(X)
         if keep_float16 and getattr(X, "dtype", None) == np.float16:
             dtypes.append(np.float16)
         X = validate_data(

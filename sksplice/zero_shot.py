@@ -23,10 +23,12 @@ from ._validation import (
     check_finite_rows,
     check_labels,
     check_number,
+    float_dtypes,
     restored_on_failure,
     row_labels,
     shown_label,
     shown_rows,
+    vectors_in_cells,
 )
 
 __all__ = ["ZeroShotClassifier"]
@@ -86,6 +88,9 @@ def _refuse_concept_weights(X: Any) -> None:
             "X is concept weights that a SpliceTransformer returned, but ZeroShotClassifier "
             f"scores embeddings: recompose them {_RECOMPOSE}"
         )
+    cells = vectors_in_cells(X)
+    if cells is not None:
+        raise ValueError(cells)
 
 
 def _check_width(width: int | None, X: np.ndarray) -> None:
@@ -257,12 +262,10 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         _refuse_concept_weights(X)
         labels = row_labels(X)
         if y is None:
-            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False)
+            X = validate_data(self, X, dtype=float_dtypes(X), ensure_all_finite=False)
         else:
             y = check_labels(y)  # (a missing label is no class "nan")
-            X, y = validate_data(
-                self, X, y, dtype=[np.float64, np.float32], ensure_all_finite=False
-            )
+            X, y = validate_data(self, X, y, dtype=float_dtypes(X), ensure_all_finite=False)
             check_classification_targets(y)
         check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
         if self.classes is None:
@@ -351,9 +354,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         check_is_fitted(self)
         _refuse_concept_weights(X)
         labels = row_labels(X)
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite=False
-        )
+        X = validate_data(self, X, dtype=float_dtypes(X), reset=False, ensure_all_finite=False)
         check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
         zero = np.flatnonzero(~X.any(axis=1))
         if zero.size:

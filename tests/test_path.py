@@ -677,3 +677,44 @@ def test_warnings_of_folds_in_worker_processes_reach_the_caller_once_at_its_line
         small = [w for w in caught if issubclass(w.category, SmallMeanSampleWarning)]
         assert len(small) == 1, (n_jobs, [str(w.message) for w in caught])
         assert small[0].filename == __file__
+
+
+def test_a_warning_with_attributes_from_a_worker_process_reaches_the_caller_whole():
+    # A fold's DuplicateConceptWarning (two concepts embedded alike, as MiniLM embeds
+    # "a" and "à") was sent back as its text and rebuilt from it alone, which its class
+    # cannot be: SplicePathSearchCV(n_jobs=2) and splice_validation_curve(n_jobs=2)
+    # stopped with a TypeError.
+    import pickle
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import SplicePathSearchCV, SpliceTransformer, splice_validation_curve
+    from sksplice.exceptions import DuplicateConceptWarning
+
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=(8, 16))
+    raw[5] = 2.0 * raw[4]  # the same direction: a duplicate concept
+    concepts = [f"c{i}" for i in range(8)]
+    X = raw[rng.integers(0, 8, size=(60, 2))].sum(axis=1) + 0.2 * rng.normal(size=(60, 16))
+    y = np.arange(60) % 2
+    # (the centre learned on each fold: the folds fit in the worker processes)
+    splicer = SpliceTransformer(vocabulary=concepts, concept_embeddings=raw, device="cpu")
+    warning = DuplicateConceptWarning("c4 and c5", [("c4", "c5")])
+    copy = pickle.loads(pickle.dumps(warning))
+    assert (str(copy), copy.groups) == ("c4 and c5", [("c4", "c5")])
+    for run in (
+        lambda: splice_validation_curve(
+            splicer, LogisticRegression(), X, y, [0.3, 0.1], cv=2, n_jobs=2
+        ),
+        lambda: SplicePathSearchCV(
+            make_pipeline(splicer, LogisticRegression()), [0.3, 0.1], cv=2, n_jobs=2
+        ).fit(X, y),
+    ):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run()
+        duplicates = [w.message for w in caught if w.category is DuplicateConceptWarning]
+        assert duplicates, [str(w.message) for w in caught]
+        assert all(message.groups == [("c4", "c5")] for message in duplicates)
