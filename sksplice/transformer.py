@@ -197,6 +197,15 @@ def _not_embeddings(X: Any) -> Exception | None:
     return None
 
 
+def _all_float16(X: Any) -> bool:
+    """Whether ``X`` holds float16 values only: an array, or a DataFrame whose every
+    column is float16 (solved in float32, as float16 arrays are)."""
+    dtypes = getattr(X, "dtypes", None)
+    if getattr(X, "ndim", None) == 2 and dtypes is not None and hasattr(dtypes, "__len__"):
+        return len(dtypes) > 0 and all(dtype == np.float16 for dtype in dtypes)
+    return getattr(X, "dtype", None) == np.float16
+
+
 class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, BaseEstimator):
     """Sparse Linear Concept Embeddings (SpLiCE) as a scikit-learn transformer.
 
@@ -606,7 +615,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             raise mistake
         labels = row_labels(X)
         dtypes: list[Any] = [np.float64, np.float32]
-        if keep_float16 and getattr(X, "dtype", None) == np.float16:
+        if keep_float16 and _all_float16(X):
             dtypes.append(np.float16)
         X = validate_data(
             self,
