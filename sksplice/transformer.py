@@ -315,7 +315,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     calibration_samples : int, default=2000
         Largest number of rows of ``X`` used to calibrate ``target_l0``.
     random_state : int, RandomState instance or None, default=0
-        Seed of the calibration sample.
+        Seed of the calibration sample (rows drawn by position, so the same
+        rows in another order may calibrate another penalty within the
+        tolerance of ``target_l0``). Pass an int for the same ``l1_penalty_``
+        on every fit of the same ``X``.
     memory_budget : int, default=None
         Passed to the solver (bytes it may use per batch); ``None`` uses the
         solver's default.
