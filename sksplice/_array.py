@@ -76,8 +76,11 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     Each row is first divided by its largest absolute value, so that squaring
     can neither overflow (1e20 in float32) nor underflow (1e-13 rows would
     otherwise fall below the zero threshold of :func:`l2_normalize`).
+    The rows are made C-contiguous first: numpy sums a contiguous row in
+    another order than a strided one (a Fortran-ordered array, the columns of
+    a DataFrame), and a row must give the same bits whatever its layout.
     """
-    X = np.asarray(X)
+    X = np.ascontiguousarray(X)
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float64)
     scale = np.max(np.abs(X), axis=1, keepdims=True)

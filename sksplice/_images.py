@@ -242,7 +242,9 @@ def load_rgb(item: Any) -> Image.Image:
     """Load one image input as an RGB PIL image.
 
     Files are opened with PIL, rotated according to their EXIF orientation
-    and converted to RGB. Grayscale, palette (with or without transparency),
+    and converted to RGB; a PIL image is rotated by the orientation tag it
+    carries (that of the file it was opened from), so that it gives the
+    image of its file. Grayscale, palette (with or without transparency),
     RGBA, CMYK and 16-bit images are supported; 16-bit values are scaled to
     8 bits (divided by 257). Alpha is dropped, as open_clip's own
     preprocessing does.
@@ -272,12 +274,29 @@ def load_rgb(item: Any) -> Image.Image:
         return _load_file(os.fspath(item))
     if kind == "pil":
         try:
-            return _to_rgb(item)
+            # (turned upright as its file is: Image.open(path) gives the embedding of path)
+            return _to_rgb(_upright(item), declared_by=item)
         except Exception as exc:  # a lazily loaded image may fail to decode here
             raise InvalidImageError(f"the PIL image could not be converted: {exc}") from exc
     if kind == "array":
         return _to_rgb(_array_to_pil(item))
     raise TypeError(f"unsupported image input of type {type(item).__name__}")
+
+
+#: The EXIF tag of the orientation.
+_ORIENTATION = 0x0112
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """``image`` turned as its EXIF orientation tag says (``image`` itself without one).
+
+    A PIL image keeps the tag of the file it was opened from (also through
+    ``convert``, ``resize`` or pickling), as viewers and :func:`_load_file` read
+    it; an image already turned by ``ImageOps.exif_transpose`` has none left.
+    """
+    if image.getexif().get(_ORIENTATION, 1) in (None, 1):
+        return image
+    return ImageOps.exif_transpose(image)
 
 
 def _load_file(path: str) -> Image.Image:

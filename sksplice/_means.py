@@ -43,7 +43,7 @@ class SmallMeanSampleWarning(UserWarning):
 
 def learned_mean(X: np.ndarray) -> np.ndarray:
     """Mean of the unit-norm non-zero rows of ``X`` (float64)."""
-    U = unit_rows(X.astype(np.float64))
+    U = unit_rows(np.asarray(X, dtype=np.float64, order="C"))  # (one copy at most)
     nonzero = U.any(axis=1)
     if not nonzero.any():
         raise ValueError(

@@ -606,6 +606,15 @@ def _all_nan(X: Any, rows: np.ndarray) -> bool:
     )
 
 
+def all_float16(X: Any) -> bool:
+    """Whether ``X`` holds float16 values only: an array, or a DataFrame whose every
+    column is float16 (solved in float32, as float16 arrays are)."""
+    dtypes = getattr(X, "dtypes", None)
+    if getattr(X, "ndim", None) == 2 and dtypes is not None and hasattr(dtypes, "__len__"):
+        return len(dtypes) > 0 and all(dtype == np.float16 for dtype in dtypes)
+    return getattr(X, "dtype", None) == np.float16
+
+
 def float_dtypes(X: Any) -> list[type]:
     """The float dtypes ``validate_data(dtype=...)`` may keep for ``X``, the preferred first.
 

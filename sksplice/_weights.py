@@ -80,6 +80,11 @@ def available_memory() -> int | None:
     return int(psutil.virtual_memory().available)
 
 
+def _float32_if_half(X: np.ndarray) -> np.ndarray:
+    """Rows of float16 embeddings in float32 (as they are decomposed); others as they are."""
+    return X.astype(np.float32) if X.dtype == np.float16 else X
+
+
 def check_dense_fits(est: SpliceTransformer, n_rows: int, dtype: Any) -> None:
     """Refuse ``output="dense"`` weights that cannot fit in memory, before the solve.
 
@@ -533,16 +538,23 @@ class ConceptSpaceMixin:
         Returns
         -------
         ndarray of shape (n_samples,)
-            ``cos(x, inverse_transform(transform(x)))`` per sample.
+            ``cos(x, inverse_transform(transform(x)))`` per sample (float32 for
+            float32 and float16 embeddings, float64 otherwise).
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
+        # (float16 rows, a memory-mapped .npy perhaps, are decomposed as transform does
+        # it, in float32 a chunk at a time, not copied whole into float64)
+        X = self._validate_X(X, reset=False, keep_float16=True)
         W = self._weights(X)
         # Recomposed and compared a block of rows at a time: no dense array of every row.
         block = max(1, _COSINE_BLOCK_ITEMS // X.shape[1])
         return np.concatenate(
             [
-                np.sum(unit_rows(X[s : s + block]) * self._recompose(W[s : s + block]), axis=1)
+                np.sum(
+                    unit_rows(_float32_if_half(X[s : s + block]))
+                    * self._recompose(W[s : s + block]),
+                    axis=1,
+                )
                 for s in range(0, X.shape[0], block)
             ]
         )

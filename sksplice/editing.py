@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._array import l2_normalize
+from ._array import l2_normalize, unit_rows
 from ._names import (
     a_type,
     carried_names,
@@ -846,7 +846,7 @@ def project_out(
         Directions to remove (need not be orthogonal or unit norm).
     normalize : bool, default=True
         Rescale each projected row to unit norm (rows that become zero stay
-        zero). Must be a bool.
+        zero; rows of any scale are projected as their unit rows). Must be a bool.
     rcond : float, default=1e-6
         Directions whose component independent of the previous ones is below
         ``rcond`` times the largest are treated as linearly dependent.
@@ -882,6 +882,10 @@ def project_out(
     check_finite_rows(X, "X")
     check_finite_rows(U, "directions")
     basis = _orthonormal_basis(U, rcond)
+    if normalize:
+        # (rows of any scale: a row of norm 1e-13 is projected as the unscaled row, not
+        # taken for a row that the projection leaves at zero)
+        X = unit_rows(X)
     out = X - (X @ basis.T) @ basis
     return l2_normalize(out) if normalize else out
 

@@ -35,7 +35,7 @@ from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping, proces
 from sklearn.utils.parallel import Parallel, delayed  # (passes the config to workers)
 from sklearn.utils.validation import _check_method_params, _num_samples, check_is_fitted
 
-from ._array import l2_normalize
+from ._array import unit_rows
 from ._names import a_type, remember_concepts
 from ._pandas import transform_output
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
@@ -237,7 +237,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     X = transformer._validate_X(X, reset=False, keep_float16=True)
     V = transformer._targets(X)
     dtype = _weights_dtype(X)
-    Xn = l2_normalize(X.astype(dtype, copy=False))
+    Xn = unit_rows(X.astype(dtype, copy=False))  # (rows of any scale, as transform takes them)
 
     weights: list[scipy.sparse.csr_matrix] = []
     mean_l0, cosine, worst_gap, n_iter = [], [], [], []

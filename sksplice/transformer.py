@@ -43,6 +43,7 @@ from ._validation import (
     Options,
     OrKeyword,
     Rule,
+    all_float16,
     check_finite_rows,
     check_option,
     float_dtypes,
@@ -308,7 +309,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     calibration_samples : int, default=2000
         Largest number of rows of ``X`` used to calibrate ``target_l0``.
     random_state : int, RandomState instance or None, default=0
-        Seed of the calibration sample.
+        Seed of the calibration sample (rows drawn by position, so the same
+        rows in another order may calibrate another penalty within the
+        tolerance of ``target_l0``). Pass an int for the same ``l1_penalty_``
+        on every fit of the same ``X``.
     memory_budget : int, default=None
         Passed to the solver (bytes it may use per batch); ``None`` uses the
         solver's default.
@@ -611,7 +615,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             raise ValueError(cells)
         labels = row_labels(X)
         dtypes: list[Any] = float_dtypes(X)
-        if keep_float16 and getattr(X, "dtype", None) == np.float16:
+        if keep_float16 and all_float16(X):
             dtypes.append(np.float16)
         X = validate_data(
             self,

@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._array import l2_normalize
+from ._array import l2_normalize, unit_rows
 from ._names import a_type, close_matches
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
@@ -370,8 +370,13 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         return X
 
     def _cosines(self, X: np.ndarray) -> np.ndarray:
-        """Cosine of each row of (checked) ``X`` with each class, in float64."""
-        return l2_normalize(np.asarray(X, dtype=np.float64)) @ self.class_embeddings_.T
+        """Cosine of each row of (checked) ``X`` with each class, in float64.
+
+        Rows of any scale are normalised (a row scaled by 1e-13 has the cosines of the
+        unscaled row, as its SpLiCE weights are those of the unscaled row); only an
+        all-zero row has cosine 0 with every class.
+        """
+        return unit_rows(np.asarray(X, dtype=np.float64)) @ self.class_embeddings_.T
 
     def _blocks(self, n: int) -> range:
         """Starts of the row blocks of ``n`` rows (about 8 MB of float64 scores each)."""
@@ -484,7 +489,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
             # Each float32 score is within (d + 2) * u * |x| of the exact one (u = 2**-24:
             # the rounding of the classes to float32 and of the d products and sums);
             # a gap of twice that, doubled for safety, leaves the order of the exact
-            # (and float64) scores. Tiny rows are made zero by the float64 path.
+            # (and float64) scores. Tiny rows are scored by the float64 path.
             bound = 4 * (rows.shape[1] + 2) * float(np.finfo(np.float32).eps / 2) * norms
             recheck = ~(two[:, 1] - two[:, 0] > bound) | ~np.isfinite(two).all(axis=1)
             recheck |= ~(norms >= 1e-12) | ~np.isfinite(norms)

@@ -805,6 +805,19 @@ def test_project_out_removes_the_direction():
         project_out(X, np.ones(5))
 
 
+@pytest.mark.parametrize("scale", [1e-13, 1e-20, 1e20])
+def test_rows_of_any_scale_are_projected_as_the_unscaled_rows(scale):
+    # A row of norm 1e-13 came out as a zero row (taken for one the projection empties),
+    # where SpliceTransformer decomposes it as the unscaled row.
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(20, 8))
+    u = rng.normal(size=8)
+    expected = project_out(X, u)
+    np.testing.assert_allclose(project_out(X * scale, u), expected, atol=1e-12)
+    # a row along the direction is still emptied, at any scale
+    np.testing.assert_array_equal(project_out(u[None] * scale, u), 0.0)
+
+
 @pytest.mark.parametrize("value", ["False", "yes", None, 0, 1])
 def test_projector_normalize_must_be_a_bool(value):
     # "False" normalised (a non-empty string is true); None and 0 turned it off.

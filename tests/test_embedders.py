@@ -326,6 +326,30 @@ def test_exif_orientation_is_applied(make_embedder, tmp_path):
     assert np.abs(got - plain).max() > 1e-4
 
 
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_a_pil_image_opened_from_a_rotated_file_gives_the_file_embedding(
+    make_embedder, tmp_path, num_workers
+):
+    # Image.open(path) (or a copy converted or resized, which keep the file's tag) is
+    # turned upright as path itself is; an image already turned by exif_transpose, or
+    # made in memory, has no tag and is taken as it is.
+    from PIL import ImageOps
+
+    embedder = make_embedder(num_workers=num_workers)
+    image = random_images(1, seed=7, size=(20, 36))[0]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate by 90 degrees clockwise to display
+    path = tmp_path / "rotated.jpg"
+    Image.fromarray(image).save(path, exif=exif, quality=95)
+    from_file = _embed_file(embedder, path)
+    with Image.open(path) as opened:
+        upright = ImageOps.exif_transpose(opened)
+        got = embedder.transform([opened, opened.convert("RGB"), upright])
+    np.testing.assert_allclose(got, np.repeat(from_file[None], 3, axis=0), atol=1e-6)
+    plain = embedder.transform([np.asarray(Image.open(path))])[0]  # (the pixels as stored)
+    assert np.abs(plain - from_file).max() > 1e-4
+
+
 # ---------------------------------------------------------------- errors
 
 

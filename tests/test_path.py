@@ -75,6 +75,20 @@ def test_path_weights_have_the_dtype_of_transforms(problem, dtype):
         assert path.cosine[k] == pytest.approx(alone.score(X), abs=1e-3)
 
 
+@pytest.mark.parametrize(("scale", "dtype"), [(1e-13, np.float64), (1e-20, np.float32)])
+def test_the_cosines_of_a_path_do_not_depend_on_the_scale_of_the_rows(problem, scale, dtype):
+    # The weights of a row scaled by 1e-13 are those of the row; its cosine was 0.
+    splicer, X = problem
+    path = splice_path(splicer, X.astype(dtype), [0.3, 0.1])
+    scaled = splice_path(splicer, (X.astype(np.float64) * scale).astype(dtype), [0.3, 0.1])
+    for k in range(2):
+        np.testing.assert_allclose(
+            scaled.weights[k].toarray(), path.weights[k].toarray(), atol=1e-6
+        )
+    np.testing.assert_allclose(scaled.cosine, path.cosine, rtol=1e-6)
+    assert (path.cosine > 0.5).all()
+
+
 def test_the_path_is_solved_in_one_batch_with_fewer_rounds(problem, monkeypatch):
     # One call solves every penalty, and carrying each sample's working set from
     # one penalty to the next takes fewer rounds than solving each from scratch.

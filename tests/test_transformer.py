@@ -350,6 +350,29 @@ def test_float16_embeddings_are_not_copied_whole(tmp_path):
     assert peak < n_rows * dim * 4, (peak, W16.nnz)
 
 
+def test_cosine_of_float16_embeddings_is_that_of_their_weights(tmp_path):
+    """cosine_similarity and score of float16 rows compare them with the recomposition
+    of the weights transform gives them (solved in float32), as for the float32 rows,
+    without a float64 copy of X."""
+    from sksplice._array import unit_rows
+
+    rng = np.random.default_rng(5)
+    n_concepts, dim, n_rows = 50, 256, 20_000
+    raw = rng.normal(size=(n_concepts, dim))
+    est = make(random_vocabulary(n_concepts), raw, l1_penalty=0.3).fit(rng.normal(size=(200, dim)))
+    np.save(tmp_path / "X16.npy", rng.normal(size=(n_rows, dim)).astype(np.float16))
+    X16 = np.load(tmp_path / "X16.npy", mmap_mode="r")
+    X32 = np.asarray(X16, dtype=np.float32)
+    expected = np.sum(unit_rows(X32) * est.inverse_transform(est.transform(X16)), axis=1)
+    cosines, peak = _traced_peak(lambda: est.cosine_similarity(X16))
+    assert cosines.dtype == np.float32
+    np.testing.assert_array_equal(cosines, expected)
+    np.testing.assert_array_equal(cosines, est.cosine_similarity(X32))
+    assert est.score(X16) == est.score(X32)
+    # A float64 copy of the whole batch alone would be n_rows * dim * 8 bytes.
+    assert peak < n_rows * dim * 4, peak
+
+
 @pytest.mark.parametrize("method", ["transform", "transform_with_stats"])
 def test_dense_output_too_large_for_memory_is_refused_before_the_solve(monkeypatch, method):
     from sksplice import _weights

@@ -261,3 +261,50 @@ def test_rows_with_some_non_finite_values_are_not_taken_for_skipped_inputs():
             splice.transform(bad)
         message = str(info.value)
         assert re.fullmatch(r"X holds NaN or infinite values in 3 row\(s\): 3, 7, 9", message)
+
+
+# ------------------------------------------------------------ memory layout
+
+
+def _wide_splice(dim=96, n_concepts=60):
+    return SpliceTransformer(
+        embedder=CountingEmbedder(dim=dim),
+        vocabulary=random_vocabulary(n_concepts),
+        l1_penalty=0.05,
+        output="dense",
+        device="cpu",
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_weights_of_a_row_do_not_depend_on_the_layout_of_x(dtype):
+    # A Fortran-ordered array, a DataFrame (whose columns numpy reads strided) and a
+    # strided slice hold the same rows as the C-ordered array: the same bits come out,
+    # from fit (the learned centre) and from transform.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(150, 96)) + 2.0).astype(dtype)
+    splice = _wide_splice().fit(X)
+    expected = splice.transform(X)
+    assert np.count_nonzero(expected) > X.shape[0]
+    wide = np.repeat(X, 2, axis=1)
+    for given in (np.asfortranarray(X), pd.DataFrame(X), wide[:, ::2], wide[:, 1::2]):
+        got = splice.transform(given)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+        refit = _wide_splice().fit(given)
+        np.testing.assert_array_equal(refit.mean_, splice.mean_)
+        np.testing.assert_array_equal(refit.transform(X), expected)
+
+
+def test_a_float16_frame_is_solved_as_the_float16_array():
+    # The weights are float32 for float16 rows, in an array or in a DataFrame.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(4)
+    X = (rng.normal(size=(120, 96)) + 2.0).astype(np.float16)
+    splice = _wide_splice().fit(X.astype(np.float32))
+    expected = splice.transform(X)
+    assert expected.dtype == np.float32
+    got = splice.transform(pd.DataFrame(X))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)

@@ -20,7 +20,7 @@ from sklearn.utils.estimator_checks import (
     check_set_params,
 )
 
-from sksplice._array import l2_normalize
+from sksplice._array import unit_rows
 from sksplice.zero_shot import ZeroShotClassifier
 
 ANIMAL_PHRASES = {
@@ -267,6 +267,28 @@ def test_an_all_zero_row_is_warned_about_naming_it():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # (rows with a direction: nothing said)
         clf.predict(np.ones((2, 4)))
+
+
+@pytest.mark.parametrize(
+    ("scale", "dtype"),
+    [(1e-13, np.float32), (1e-13, np.float64), (1e-20, np.float64), (1e20, np.float32)],
+)
+def test_rows_of_any_scale_are_classified_as_the_unscaled_rows(scale, dtype):
+    # Rows are normalised before the cosine: a row of norm 1e-13 was taken for a zero
+    # row (the first class, uniform probabilities), without a word, while SpliceTransformer
+    # decomposes it as the unscaled row.
+    classes = ["dog", "cat", "car", "bird", "tree"]
+    clf = ZeroShotClassifier(HashEmbedder(6), classes=classes).fit(np.ones((3, 6)))
+    X = np.random.default_rng(0).normal(size=(40, 6))
+    scaled = (X * scale).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no row is taken for a zero row)
+        np.testing.assert_array_equal(clf.predict(scaled), clf.predict(X))
+        np.testing.assert_allclose(clf.predict_proba(scaled), clf.predict_proba(X), atol=1e-6)
+        np.testing.assert_allclose(
+            clf.decision_function(scaled), clf.decision_function(X), atol=1e-6
+        )
+    assert len(set(clf.predict(X))) > 1
 
 
 def test_sklearn_conventions_clone_pickle_and_pipeline(minilm, animal_data):
@@ -626,7 +648,8 @@ def test_float32_predictions_are_those_of_the_float64_cosines_in_blocks(monkeypa
     X[206] = C[3].astype(np.float32)
     monkeypatch.setattr(zs, "_BLOCK_ELEMENTS", 40 * 128)  # blocks of 128 rows
     for data in (X, X.astype(np.float64)):
-        cosines = l2_normalize(data.astype(np.float64)) @ C.T
+        # (the tiny row is normalised as any other, not taken for a zero row)
+        cosines = unit_rows(data.astype(np.float64)) @ C.T
         np.testing.assert_array_equal(clf.predict(data), clf.classes_[np.argmax(cosines, 1)])
         proba = clf.predict_proba(data)
         assert proba.dtype == np.float64 and clf.decision_function(data).dtype == np.float64
