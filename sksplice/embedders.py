@@ -700,7 +700,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             missing = _images.first_missing_file(items)
             if missing is not None:
                 index, refused = missing
-                raise type(refused)(_item_message(items, index, refused, first_index)) from None
+                raise type(refused)(_item_message(items, index, refused, first_index)) from refused
         loaded = _load_model(config)
 
         out = np.empty((len(items), config.embed_dim), dtype=np.float32)
