@@ -24,6 +24,7 @@ from typing import IO
 
 __all__ = [
     "atomic_write",
+    "check_writable",
     "remove_stale_temporaries",
 ]
 
@@ -66,6 +67,17 @@ def _write_through(path: Path, mode: int) -> bool:
         text in _STREAM_NAMES
         or text.startswith(_STREAM_PREFIXES)
         or resolved.startswith(("/proc/", "/dev/fd/"))
+    )
+
+
+def _not_a_file(path: Path, mode: int) -> OSError:
+    """The error of a target that is neither a regular file nor written through."""
+    what = _kind_of(mode)
+    error = IsADirectoryError if stat.S_ISDIR(mode) else OSError
+    return error(
+        errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
+        f"Refusing to write {str(path)!r}: it is {what}, not a regular file, a named "
+        "pipe or a character device; choose a file path",
     )
 
 
@@ -136,13 +148,7 @@ def atomic_write(
             fh.flush()
         return
     if mode is not None and not stat.S_ISREG(mode):
-        what = _kind_of(mode)
-        error = IsADirectoryError if stat.S_ISDIR(mode) else OSError
-        raise error(
-            errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL,
-            f"Refusing to write {str(path)!r}: it is {what}, not a regular file, a named "
-            "pipe or a character device; choose a file path",
-        )
+        raise _not_a_file(path, mode)
     if path.is_symlink():
         # Follow the link (and any chain of links): replace the file it points
         # to, never the link. A dangling link names the file to create.
@@ -184,6 +190,60 @@ def atomic_write(
             os.unlink(tmp)
         raise
     _fsync_dir(target.parent)
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Refuse, before the content is made, a ``path`` that :func:`atomic_write` would refuse.
+
+    What is written through (a named pipe, a character device, a standard
+    stream) passes. A folder, a block device or a socket is refused with
+    :func:`atomic_write`'s error; for anything else a temporary file is created
+    in the folder the file would be written in, and removed: permission bits do
+    not tell (the superuser ignores them; a read-only mount, ``/proc`` or an
+    append-only folder refuses even the superuser). The folder itself must
+    exist (``atomic_write`` would create it: say that it does not first).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file about to be written with :func:`atomic_write`.
+
+    Raises
+    ------
+    IsADirectoryError
+        If ``path`` is a folder.
+    OSError
+        If ``path`` is a block device or a socket, or its folder takes no new
+        file (a ``PermissionError`` for a read-only folder); the error names
+        ``path`` and says what to do.
+    """
+    path = Path(path)
+    try:
+        mode: int | None = os.stat(path).st_mode  # follows symbolic links
+    except OSError:
+        mode = None
+    if mode is not None and _write_through(path, mode):
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        raise _not_a_file(path, mode)
+    folder = Path(os.path.realpath(path)).parent
+    probe = folder / temporary_name(path.name)
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT and folder.is_dir():
+            # (the system's reason for a folder that exists, such as /proc, whose file
+            # system makes no files)
+            reason = "its file system makes no new files"
+        raise type(exc)(
+            exc.errno,
+            f"Cannot write {os.fspath(path)!r}: no file can be created in the folder "
+            f"{str(folder)!r} ({reason}); choose a path in a writable folder",
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
 
 
 def _fsync_file(path: Path) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "InvalidImageError",
     "check_image_items",
     "describe_item",
+    "first_missing_file",
     "item_kind",
     "load_rgb",
     "to_item_list",
@@ -299,13 +300,38 @@ def _upright(image: Image.Image) -> Image.Image:
     return ImageOps.exif_transpose(image)
 
 
-def _load_file(path: str) -> Image.Image:
+def _missing_file(path: str) -> OSError | None:
+    """The error of a ``path`` that is a folder or does not exist; None otherwise."""
     if os.path.isdir(path):
-        raise IsADirectoryError(
+        return IsADirectoryError(
             f"{path!r} is a directory, not an image file: pass the image files it holds"
         )
     if not os.path.exists(path):
-        raise FileNotFoundError(f"image file not found: {path!r}")
+        return FileNotFoundError(f"image file not found: {path!r}")
+    return None
+
+
+def first_missing_file(items: Sequence[Any]) -> tuple[int, OSError] | None:
+    """The first path of ``items`` that does not exist or is a folder, and its error.
+
+    What :func:`load_rgb` would raise for it, found by looking at the paths only
+    (no file is opened): a list of images whose last one is missing is refused
+    before the others are decoded and embedded. None when every path names
+    something that is not a folder (or ``items`` holds no paths).
+    """
+    for index, item in enumerate(items):
+        if item_kind(item) != "path":
+            return None  # (one kind per call: checked by check_image_items)
+        error = _missing_file(os.fspath(item))
+        if error is not None:
+            return index, error
+    return None
+
+
+def _load_file(path: str) -> Image.Image:
+    missing = _missing_file(path)
+    if missing is not None:
+        raise missing
     try:
         with Image.open(path) as opened:
             _check_pixel_limit(opened, path)

@@ -634,12 +634,24 @@ def rank_concepts(
     'bikini'
     """
     _check_test_options(correction, alpha, min_count, alternative)
-    names, W, y, classes = _ranking_inputs(W, y, concepts)
+    # (before the weights are read: concept names given where concept_profiles takes
+    # them, after y, land in `positive` or `negative`, and were told as weights that
+    # carry no concept names)
     for label, param in ((positive, "positive"), (negative, "negative")):
         if not isinstance(label, Hashable):
+            items = list(label) if isinstance(label, Iterable) else []
+            shown, hint = repr(label), ""
+            if items and all(isinstance(item, str) for item in items):
+                shown = f"{len(items)} strings, {str(items[0])!r} first"
+                hint = (
+                    ": concept names perhaps; rank_concepts takes the classes to compare "
+                    "third and fourth, and the names as concepts= (rank_concepts(W, y, "
+                    "positive, concepts=names))"
+                )
             raise TypeError(
-                f"`{param}` must be one label of `y`, got a {type(label).__name__}: {label!r}"
+                f"`{param}` must be one label of `y`, got a {type(label).__name__}: {shown}{hint}"
             )
+    names, W, y, classes = _ranking_inputs(W, y, concepts)
     if find_label(positive, classes.tolist()) is None:
         raise ValueError(
             f"`positive`={positive!r} is not a label of `y`; labels are {classes.tolist()}"

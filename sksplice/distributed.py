@@ -322,9 +322,9 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     ValueError
         If ``splice`` has neither ``concept_embeddings`` nor an ``embedder``.
     TypeError, ValueError
-        If ``vocabulary`` is refused, with the errors of ``SpliceTransformer.fit``
-        (the same resolution of ``vocabulary`` and ``vocabulary_size``); nothing
-        is embedded then.
+        If a parameter of ``splice`` is refused (``vocabulary`` and
+        ``vocabulary_size`` included), with the errors of
+        ``SpliceTransformer.fit``; nothing is embedded then.
     """
     from sklearn.base import clone
 
@@ -340,6 +340,10 @@ def precompute_concept_embeddings(splice: Any) -> Any:
             "splice has neither concept_embeddings nor an embedder: there is no vocabulary "
             "embedding to precompute"
         )
+    # Every option the fits of the clone would refuse (a misspelt solver or device, an
+    # l1_penalty of 2 or more ...), refused now: not after the vocabulary is embedded,
+    # then again in the first fit of every worker.
+    clone(splice)._check_params()
     # The transformer's own rules (and errors) for vocabulary and vocabulary_size.
     concepts, _ = resolve_concepts(
         params.get("vocabulary"),

@@ -1041,6 +1041,16 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         parts = []
         if names:
             check_text_embedder(self.embedder, purpose="to embed `concepts`")
+            from .zero_shot import _declared_width
+
+            # (an embedder that tells its width is checked before its model is loaded and
+            # run; the others once the concepts are embedded)
+            width = _declared_width(self.embedder)
+            if width is not None and width != d:
+                raise ValueError(
+                    f"the embedder gives `concepts` embeddings of {width} dimensions but X "
+                    f"has {d} features; use the text model that matches the embeddings"
+                )
             embedded = np.asarray(self.embedder.embed_text(names), dtype=np.float64)
             if embedded.ndim != 2 or embedded.shape[1] != d:
                 raise ValueError(

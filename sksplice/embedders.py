@@ -147,6 +147,16 @@ def _skipped_warning(
     )
 
 
+def _item_message(items: Sequence[Any], index: int, error: Exception, first_index: int) -> str:
+    """The message of the error of ``items[index]``, naming its index (counted from
+    ``first_index``) and, unless the reason names it already, the item."""
+    described = _images.describe_item(items[index])
+    named = first_index + index
+    if described in str(error):  # (most reasons name the file already: not twice)
+        return f"input {named}: {error}"
+    return f"input {named} ({described}): {error}"
+
+
 # --------------------------------------------------------------------------
 # The estimator
 # --------------------------------------------------------------------------
@@ -685,6 +695,13 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             else "use embed_text() to embed texts"
         )
         _images.check_image_items(items, text_hint=hint)
+        if self.on_error == "raise":
+            # (a missing file is seen without decoding anything: not after every image
+            # before it has been embedded)
+            missing = _images.first_missing_file(items)
+            if missing is not None:
+                index, refused = missing
+                raise type(refused)(_item_message(items, index, refused, first_index)) from refused
         loaded = _load_model(config)
 
         out = np.empty((len(items), config.embed_dim), dtype=np.float32)
@@ -700,20 +717,17 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             for batch in batches:
                 for offset, error in batch.errors:
                     index = batch.start + offset
-                    described = _images.describe_item(items[index])
-                    # (most reasons name the file already: not twice)
-                    said = described in str(error)
                     named = first_index + index
-                    message = (
-                        f"input {named}: {error}"
-                        if said
-                        else f"input {named} ({described}): {error}"
-                    )
                     if self.on_error == "raise":
+                        message = _item_message(items, index, error, first_index)
                         raise type(error)(message) from error
                     # (the path itself for a file, as given: no quotes to strip)
                     item = items[index]
-                    label = os.fspath(item) if _images.item_kind(item) == "path" else described
+                    label = (
+                        os.fspath(item)
+                        if _images.item_kind(item) == "path"
+                        else _images.describe_item(item)
+                    )
                     skipped.append(SkippedInput(named, label, str(error)))
                     out[index] = np.nan
                 if batch.tensors is not None:

@@ -381,8 +381,11 @@ def splice_validation_curve(
     Raises
     ------
     TypeError, ValueError
-        For a ``transformer`` that is not a ``SpliceTransformer`` or has a
-        ``target_l0``, an ``estimator`` without ``fit``, penalties
+        For a ``transformer`` that is not a ``SpliceTransformer``, has a
+        ``target_l0`` or an option its ``fit`` refuses (a misspelt ``solver``, a
+        vocabulary file that does not exist, a ``vocabulary_size`` larger than
+        the vocabulary, ``concept_embeddings`` of another width than ``X``),
+        an ``estimator`` without ``fit``, penalties
         :func:`splice_path` refuses, a
         ``ConceptEditor`` as ``estimator`` (or its first step) that names a
         concept the transformer's vocabulary lacks (without ``ignore_unknown``),
@@ -449,7 +452,7 @@ def splice_validation_curve(
             f"{type(scoring).__name__} of {len(scoring)}{_ONE_METRIC}"
         )
     X, y, groups = indexable(X, y, groups)
-    _check_embeddings(transformer, X)
+    _check_embeddings(transformer, X, penalties[0])
     _check_targets(estimator, y)
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
     scorer = check_scoring(estimator, scoring=scoring)
@@ -678,8 +681,15 @@ def _learns_from_rows(transformer: Any) -> bool:
     return centre is None
 
 
-def _check_embeddings(transformer: Any, X: Any) -> None:
-    """Refuse embeddings that no fold could decompose, before any fit.
+def _check_embeddings(transformer: Any, X: Any, penalty: float) -> None:
+    """Refuse embeddings that no fold could decompose, and settings that no fold could
+    fit with, before any fit.
+
+    The transformer's parameters (with ``l1_penalty`` set to ``penalty``: its own is
+    not used) and what its ``fit`` checks before the vocabulary is embedded (the
+    vocabulary file or name, the width of ``X`` against the concepts' where it is
+    known) are checked once: a misspelt ``solver`` or a missing vocabulary file
+    failed every fold, and was told only as every fit of the search having failed.
 
     The SpliceTransformer's own checks of ``X`` (dense, 2-D, real numbers, no NaN
     or infinite values) run once on the whole of ``X``, as every fold's fit would
@@ -691,7 +701,9 @@ def _check_embeddings(transformer: Any, X: Any) -> None:
     and other input (a DataFrame, an object array, a list) is converted once more
     than the folds and the refit convert it.
     """
-    clone(transformer)._validate_X(X, reset=True)
+    checked = clone(transformer).set_params(l1_penalty=float(penalty))
+    checked._check_params()
+    checked._checked_before_embedding(X)
 
 
 def _check_transformer(transformer: Any) -> None:

@@ -22,7 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._names import a_type, carried_names, reconcile_names
-from ._validation import check_int, check_labels, check_option, find_label
+from ._validation import check_flag, check_int, check_labels, check_option, find_label
 from .analysis import ALL_GROUP, _group_sizes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +45,21 @@ _MAX_WIDTH = 24.0
 _MAX_CLASSES = 80
 
 
+def _check_axes(ax: Any, name: str) -> Axes:
+    """``ax``, refused with a ``TypeError`` naming ``name`` unless it is one Axes."""
+    from matplotlib.axes import Axes as _Axes
+
+    if not isinstance(ax, _Axes):
+        # (the array plt.subplots returns, or the figure: it failed deep inside with
+        # "'numpy.ndarray' object has no attribute 'barh'")
+        example = " (one of the array plt.subplots returns, e.g. axs[0])"
+        raise TypeError(
+            f"{name} must be one matplotlib Axes{example if isinstance(ax, np.ndarray) else ''}"
+            f", got {a_type(ax)}"
+        )
+    return ax
+
+
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     """``ax``, or the axes of a new figure.
 
@@ -56,17 +71,7 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     backend (save it with ``ax.figure.savefig``).
     """
     if ax is not None:
-        from matplotlib.axes import Axes as _Axes
-
-        if not isinstance(ax, _Axes):
-            # (the array plt.subplots returns, or the figure: it failed deep inside with
-            # "'numpy.ndarray' object has no attribute 'barh'")
-            example = " (one of the array plt.subplots returns, e.g. axs[0])"
-            raise TypeError(
-                f"ax must be one matplotlib Axes{example if isinstance(ax, np.ndarray) else ''}"
-                f", got {a_type(ax)}"
-            )
-        return ax
+        return _check_axes(ax, "ax")
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
@@ -1581,9 +1586,11 @@ def plot_sparsity_tradeoff(
     TypeError, ValueError
         If a path lacks the arrays, ``y`` and ``estimator`` are not given
         together, ``y`` does not match the samples, a transformer is missing,
-        ``cv`` is not an integer >= 2, one of ``ax`` and ``accuracy_ax`` is
-        given without the other, or ``accuracy_ax`` is given without ``y``
-        and ``estimator``; for a probe, if ``y`` has fewer labels than ``cv``
+        ``cv`` is not an integer >= 2, ``ax`` or ``accuracy_ax`` is not one
+        matplotlib Axes (a figure, the array ``plt.subplots`` returns), one of
+        them is given without the other, ``accuracy_ax`` is given without ``y``
+        and ``estimator``, ``log_l0`` or ``annotate`` is not a bool, or
+        ``title`` is not text; for a probe, if ``y`` has fewer labels than ``cv``
         folds and, for a classifier, fewer than 2 classes, every class with
         fewer samples than ``cv``, or a training fold of scikit-learn's
         stratified folds (``StratifiedKFold(cv)``) that would hold a single
@@ -1601,6 +1608,15 @@ def plot_sparsity_tradeoff(
     if (y is None) != (estimator is None):
         raise ValueError("accuracy needs both `y` and `estimator`; give both or neither")
     check_int(cv, "cv", low=2)
+    # (before the accuracy is computed, a cross-validation per penalty: a figure given
+    # as accuracy_ax failed after it, with "'Figure' object has no attribute 'plot'")
+    for axes_name, given_axes in (("ax", ax), ("accuracy_ax", accuracy_ax)):
+        if given_axes is not None:
+            _check_axes(given_axes, axes_name)
+    check_flag(log_l0, "log_l0")
+    check_flag(annotate, "annotate")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be text (a str) or None, got {a_type(title)}")
     with_accuracy = estimator is not None
     if accuracy_ax is not None and not with_accuracy:
         raise ValueError(

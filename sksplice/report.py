@@ -37,7 +37,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ._atomic import atomic_write, remove_stale_temporaries
+from ._atomic import atomic_write, check_writable, remove_stale_temporaries
 from ._gc import gc_paused
 from ._image_files import shown_message, shown_name
 from ._names import a_type
@@ -1272,9 +1272,13 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
         :meth:`pandas.DataFrame.to_csv` does not create one either).
     NotADirectoryError
         If what should be the folder of ``path`` is a file.
+    IsADirectoryError
+        If ``path`` is a folder.
     OSError
         If the file cannot be written (a read-only folder: ``PermissionError``);
-        the error names ``path``. An existing file is left as it was.
+        the error names ``path``. An existing file is left as it was. A
+        ``path`` that is a folder, or whose folder takes no new file, is refused
+        before the page is made (before any image is read for its thumbnail).
 
     Notes
     -----
@@ -1299,6 +1303,8 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
                 errno.ENOTDIR,
                 f"Cannot write the report {str(path)!r}: {str(folder)!r} is not a folder",
             )
+    # (before the page is made: its thumbnails read every image)
+    check_writable(path)
     page = render_report(results, **kwargs).encode("utf-8")
     # (the temporary file of a writer that was killed, named with its process id)
     remove_stale_temporaries(os.path.realpath(path), time.time())

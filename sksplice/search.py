@@ -536,8 +536,10 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             :func:`splice_path` refuses, a ``ConceptEditor`` right after the
             transformer that names a concept its vocabulary lacks (without
             ``ignore_unknown``), an unknown or empty ``scoring``, a
-            penalty that is not in (0, 2), an invalid option of the transformer,
-            an ``n_jobs`` that is not a non-zero integer, a ``verbose`` that
+            penalty that is not in (0, 2), an invalid option of the transformer
+            (a vocabulary file that does not exist, a ``vocabulary_size`` larger
+            than the vocabulary, ``concept_embeddings`` of another width than
+            ``X`` included), an ``n_jobs`` that is not a non-zero integer, a ``verbose`` that
             is neither a bool nor an int of at least 0, a ``refit`` that does
             not fit the metrics (True with several, a name not among them, a
             name with one metric other than ``scoring``, another type), a
@@ -585,7 +587,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
                 for key, spec in specs.items()
             }
         X, y = indexable(X, y)
-        _check_embeddings(transformer, X)
+        _check_embeddings(transformer, X, penalties[0])
         validate_data(self, X, reset=True, skip_check_array=True)
         _check_targets(probe, y)
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))

@@ -679,7 +679,15 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         with restored_on_failure(self), verbose_logging(self.verbose):
             return self._fit(X)
 
-    def _fit(self, X: Any) -> SpliceTransformer:
+    def _checked_before_embedding(self, X: Any) -> tuple[np.ndarray, list[str], int, int | None]:
+        """What ``fit`` checks before the vocabulary is embedded (the parameters aside).
+
+        ``X`` as embeddings, the vocabulary resolved (its file read), at least two
+        concepts, the width of ``X`` against the concepts' where it is known without
+        embedding them, and ``target_l0``. Returns the checked ``X``, the concepts,
+        the number of entries of the full vocabulary and that width (None when
+        unknown).
+        """
         X = self._validate_X(X, reset=True)
         from ._download import DataFetchError
 
@@ -712,6 +720,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             )
         if self.target_l0 is not None:
             check_target_l0(float(self.target_l0), len(concepts), X.shape[1])
+        return X, concepts, n_full, width
+
+    def _fit(self, X: Any) -> SpliceTransformer:
+        X, concepts, n_full, width = self._checked_before_embedding(X)
         needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)
         centre = None if needs_concepts else resolve_mean(self, X, X.shape[1], d_of_x=width is None)
         raw = self._raw_concept_embeddings(concepts, n_full)

@@ -1047,3 +1047,24 @@ def test_a_single_class_is_named_as_python_shows_it(y, shown):
     with pytest.raises(ValueError) as refused:
         rank_concepts(np.eye(4), y, y[0], concepts=list("abcd"))
     assert str(refused.value).startswith(f"`y` holds a single class ({shown}); ")
+
+
+def test_rank_concepts_names_concept_names_given_as_the_class_to_compare_with():
+    # rank_concepts(W, y, "cat", names), as concept_profiles(W, y, names) takes them,
+    # said that the weights carried no concept names, and to give concepts=
+    W = sp.random(30, 5, density=0.5, format="csr", random_state=0)
+    y = np.arange(30) % 2
+    names = [f"c{i}" for i in range(5)]
+    for as_given in (names, np.array(names)):
+        with pytest.raises(TypeError) as info:
+            rank_concepts(W, y, 1, as_given)
+        assert str(info.value).startswith(
+            f"`negative` must be one label of `y`, got a {type(as_given).__name__}: 5 strings, "
+            "'c0' first: concept names perhaps; rank_concepts takes the classes to compare "
+            "third and fourth, and the names as concepts="
+        )
+    with pytest.raises(
+        TypeError, match=r"^`positive` must be one label of `y`, got a list: \[0, 1\]$"
+    ):
+        rank_concepts(W, y, [0, 1], concepts=names)
+    assert rank_concepts(W, y, 1, concepts=names).shape[0] > 0

@@ -796,6 +796,32 @@ def test_precompute_rejects_a_bad_vocabulary_as_fit_does(tmp_path, vocabulary, e
     assert embedder.calls() == []  # refused before anything is embedded
 
 
+@pytest.mark.parametrize(
+    ("params", "error", "words"),
+    [
+        ({"solver": "amdd"}, ValueError, r"solver must be one of .*got 'amdd'"),
+        ({"device": "cpux"}, ValueError, "device='cpux' is not a device torch understands"),
+        ({"l1_penalty": 5.0}, ValueError, "l1_penalty must be below 2, got 5.0"),
+        ({"image_mean": "pretraind"}, ValueError, "did you mean 'pretrained'"),
+        ({"output": "dens"}, ValueError, "output must be 'sparse' or 'dense', got 'dens'"),
+        ({"tol": "1e-6"}, TypeError, "tol must be a positive finite number"),
+    ],
+)
+def test_precompute_rejects_the_options_fit_rejects_before_embedding(
+    tmp_path, params, error, words
+):
+    # they were found only by the fit of every worker, after the whole vocabulary was
+    # embedded here (minutes for a vocabulary of 10,000 concepts on a CPU)
+    embedder = LoggingHashEmbedder(tmp_path / "calls.log", dim=8)
+    splice = SpliceTransformer(embedder=embedder, vocabulary=["red", "green", "blue"], **params)
+    with pytest.raises(error, match=words) as from_fit:
+        splice.fit(np.ones((3, 8)))
+    with pytest.raises(error, match=words) as from_precompute:
+        precompute_concept_embeddings(splice)
+    assert str(from_precompute.value) == str(from_fit.value)
+    assert embedder.calls() == []  # refused before anything is embedded
+
+
 def test_precompute_loads_a_vocabulary_file_as_fit_does(tmp_path):
     path = tmp_path / "words.txt"
     path.write_text("red\n green\n\nred\nblue\ncyan\n", encoding="utf-8")

@@ -1094,3 +1094,26 @@ def test_asking_for_every_concept_as_a_neighbour_leaves_the_query_out(small_setu
     editor = ConceptEditor(keep=query, n_neighbors=10 * len(splice.concepts_), splice=splice)
     editor.fit(splice.transform(X))
     assert np.isfinite(editor.neighbors_["similarity"]).all()
+
+
+def test_projector_refuses_an_embedder_of_another_width_before_embedding():
+    # the concepts were embedded (the text model loaded and run) before their width
+    # was compared with X's
+    class Sized:
+        embedding_dim_ = 8
+
+        def __init__(self):
+            self.texts = []
+
+        def embed_text(self, texts):
+            self.texts.extend(texts)
+            return np.eye(len(texts), 8)
+
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    embedder = Sized()
+    match = r"^the embedder gives `concepts` embeddings of 8 dimensions but X has 4 features"
+    with pytest.raises(ValueError, match=match):
+        ConceptProjector(concepts=["dog", "cat"], embedder=embedder).fit(X)
+    assert embedder.texts == []
+    fitted = ConceptProjector(concepts=["dog"], embedder=embedder).fit(np.ones((5, 8)))
+    assert embedder.texts == ["dog"] and fitted.directions_.shape == (1, 8)

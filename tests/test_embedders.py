@@ -463,6 +463,36 @@ def test_one_bad_file_among_many(make_embedder, tmp_path):
         make_embedder(batch_size=8).transform(paths)
 
 
+@pytest.mark.parametrize("last", ["gone.png", "folder"])
+def test_a_missing_file_is_refused_before_any_image_is_embedded(
+    make_embedder, tmp_path, monkeypatch, last
+):
+    # a missing file (or a folder) at the end of a list was found only once every image
+    # before it had been decoded and embedded: 576 of 600 before the error
+    from sksplice.embedders import CLIPEmbedder
+
+    (tmp_path / "folder").mkdir()
+    good = save_png(tmp_path / "good.png", random_images(1)[0])
+    paths = [good] * 20 + [tmp_path / last]
+    encoded = []
+    real = CLIPEmbedder._encode
+
+    def counted(encode, batch, config):
+        encoded.append(len(batch))
+        return real(encode, batch, config)
+
+    monkeypatch.setattr(CLIPEmbedder, "_encode", staticmethod(counted))
+    error = FileNotFoundError if last == "gone.png" else IsADirectoryError
+    embedder = make_embedder(batch_size=4)
+    with pytest.raises(error, match=rf"^input 20: .*{last}"):
+        embedder.transform(paths)
+    assert encoded == []
+    # with on_error="skip" the others are embedded, the missing one skipped and named
+    with pytest.warns(SkippedInputWarning, match=last):
+        Z = embedder.set_params(on_error="skip").transform(paths)
+    assert sum(encoded) == 20 and np.isnan(Z[20]).all() and np.isfinite(Z[:20]).all()
+
+
 def test_decompression_bomb(make_embedder, tmp_path, monkeypatch):
     save_png(tmp_path / "big.png", np.zeros((40, 40, 3), np.uint8))  # 1600 pixels
     embedder = make_embedder()

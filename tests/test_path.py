@@ -651,6 +651,53 @@ def test_embeddings_no_fold_can_decompose_are_refused_before_any_fold(problem, m
     run(X.astype(object))  # (numbers held as objects are taken, as scikit-learn does)
 
 
+@pytest.mark.parametrize("search", [False, True])
+@pytest.mark.parametrize(
+    ("params", "error", "words"),
+    [
+        ({"solver": "amdd"}, ValueError, r"^solver must be one of .*got 'amdd'$"),
+        ({"output": "dens"}, ValueError, r"^output must be 'sparse' or 'dense', got 'dens'$"),
+        ("missing file", FileNotFoundError, r"^Vocabulary file '.*nope\.txt' does not exist"),
+        ({"vocabulary_size": 301}, ValueError, r"vocabulary_size=301 is larger than the 300"),
+        ("narrow", ValueError, r"^X has 32 features but the concept dictionary has d=7 "),
+    ],
+)
+def test_transformer_settings_no_fold_can_fit_with_are_refused_before_any_fold(
+    problem, monkeypatch, tmp_path, search, params, error, words
+):
+    # Every fold's fit refused them, and the search said only "All 6 fits of the search
+    # failed" (a vocabulary file, or the concept embeddings' width, was not looked at
+    # before the folds; splice_validation_curve checked no option of the transformer).
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import SplicePathSearchCV, splice_validation_curve
+
+    splicer, X = problem
+    splicer = clone(splicer)
+    if params == "missing file":
+        params = {"vocabulary": tmp_path / "nope.txt", "concept_embeddings": None}
+    elif params == "narrow":
+        params = {"concept_embeddings": np.ones((300, 7))}
+    splicer.set_params(**params)
+    y = np.arange(len(X)) % 2
+    fits = []
+    real_fit = SpliceTransformer._fit
+
+    def counted(self, X):
+        fits.append(len(X))
+        return real_fit(self, X)
+
+    monkeypatch.setattr(SpliceTransformer, "_fit", counted)
+    with pytest.raises(error, match=words):
+        if search:
+            pipe = make_pipeline(splicer, LogisticRegression())
+            SplicePathSearchCV(pipe, [0.1, 0.2], cv=3).fit(X, y)
+        else:
+            splice_validation_curve(splicer, LogisticRegression(), X, y, [0.1, 0.2], cv=3)
+    assert fits == []
+
+
 def test_validation_curve_names_a_probe_that_is_none_and_reads_a_generator_once(problem):
     # splice_validation_curve(transformer, None, ...) failed inside scikit-learn's tags;
     # a generator of penalties passed the check (which read a copy) and then failed in NumPy

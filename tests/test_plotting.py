@@ -1235,6 +1235,33 @@ def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
     assert "sksplice[plot]" not in str(info.value)
 
 
+def test_sparsity_tradeoff_refuses_what_is_no_axes_before_any_accuracy(small_paths, monkeypatch):
+    # a figure given as accuracy_ax was found after the probe was cross-validated at
+    # every penalty of every path, with "'Figure' object has no attribute 'plot'"
+    from matplotlib.figure import Figure
+    from sklearn.linear_model import LogisticRegression
+
+    import sksplice.plotting as plotting
+
+    _, y, _, paths = small_paths
+    scored = []
+    monkeypatch.setattr(plotting, "_path_accuracy", lambda *a, **k: scored.append(a))
+    probe = LogisticRegression(max_iter=500)
+    fig = Figure()
+    cosine_ax, _ = fig.subplots(1, 2)
+    for given, name in (({"ax": cosine_ax, "accuracy_ax": fig}, "accuracy_ax"),
+                        ({"ax": fig, "accuracy_ax": cosine_ax}, "ax")):  # fmt: skip
+        with pytest.raises(TypeError, match=rf"^{name} must be one matplotlib Axes, got a Figure"):
+            plot_sparsity_tradeoff(paths, y=y, estimator=probe, cv=3, **given)
+    with pytest.raises(TypeError, match=r"^log_l0 must be .*got 'no'"):
+        plot_sparsity_tradeoff(paths, y=y, estimator=probe, cv=3, log_l0="no")
+    with pytest.raises(TypeError, match=r"^annotate must be .*got 'no'"):
+        plot_sparsity_tradeoff(paths, y=y, estimator=probe, cv=3, annotate="no")
+    with pytest.raises(TypeError, match=r"^title must be text \(a str\) or None, got"):
+        plot_sparsity_tradeoff(paths, y=y, estimator=probe, cv=3, title=["tradeoff"])
+    assert scored == [] and not cosine_ax.lines
+
+
 def test_sparsity_tradeoff_accuracy_axes_come_in_pairs_and_keep_a_title(small_paths):
     """accuracy_ax without ax would draw the cosine panel on a figure of its own."""
     from matplotlib.figure import Figure

@@ -647,10 +647,15 @@ def test_write_report_errors_name_the_file_asked_for(tmp_path, monkeypatch):
     import sksplice._atomic as atomic
 
     real_open = os.open
+    opened = []
 
     def refusing_open(path, flags, *args, **kwargs):
         if os.fspath(path).endswith(".tmp"):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
+            opened.append(path)
+            # (the file made to check the folder before the page is made gets through: a
+            # folder made read-only while the page was made)
+            if len(opened) > 1:
+                raise PermissionError(13, "Permission denied", os.fspath(path))
         return real_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(atomic.os, "open", refusing_open)
@@ -660,6 +665,39 @@ def test_write_report_errors_name_the_file_asked_for(tmp_path, monkeypatch):
         write_report(target, [result])
     assert info.value.filename == str(target)
     assert str(info.value) == f"[Errno 13] Permission denied: {str(target)!r}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_report_refuses_an_unwritable_path_before_reading_any_image(tmp_path, monkeypatch):
+    # a report of 2,000 images read and shrank every image (seconds) before it found
+    # that its path was a folder, or that its folder took no file
+    import os
+
+    import sksplice._atomic as atomic
+    import sksplice.report as report
+
+    read = []
+    monkeypatch.setattr(report, "thumbnail_data_uri", lambda path, *a, **k: read.append(path))
+    results = [ImageResult(f"{i}.png", [("sky", 0.5)], 1, 0.9) for i in range(3)]
+    with pytest.raises(IsADirectoryError, match=r"it is a folder, not a regular file"):
+        write_report(tmp_path, results)
+    assert read == []
+
+    real_open = os.open
+
+    def refusing_open(path, flags, *args, **kwargs):
+        if os.fspath(path).endswith(".tmp"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(atomic.os, "open", refusing_open)
+    target = tmp_path / "r.html"
+    with pytest.raises(PermissionError) as info:
+        write_report(target, results)
+    assert read == []
+    message = str(info.value)
+    assert repr(str(target)) in message and "(Permission denied)" in message
+    assert "choose a path in a writable folder" in message
     assert list(tmp_path.iterdir()) == []
 
 
