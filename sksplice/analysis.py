@@ -641,8 +641,10 @@ def rank_concepts(
         if not isinstance(label, Hashable):
             items = list(label) if isinstance(label, Iterable) else []
             shown, hint = repr(label), ""
-            if items and all(isinstance(item, str) for item in items):
-                shown = f"{len(items)} strings, {str(items[0])!r} first"
+            if len(items) > 5:
+                first = str(items[0]) if isinstance(items[0], str) else items[0]
+                shown = f"{len(items)} items, {first!r} first"
+            if concepts is None and items and all(isinstance(item, str) for item in items):
                 hint = (
                     ": concept names perhaps; rank_concepts takes the classes to compare "
                     "third and fourth, and the names as concepts= (rank_concepts(W, y, "

@@ -1052,17 +1052,21 @@ def test_a_single_class_is_named_as_python_shows_it(y, shown):
 def test_rank_concepts_names_concept_names_given_as_the_class_to_compare_with():
     # rank_concepts(W, y, "cat", names), as concept_profiles(W, y, names) takes them,
     # said that the weights carried no concept names, and to give concepts=
-    W = sp.random(30, 5, density=0.5, format="csr", random_state=0)
+    W = sp.random(30, 8, density=0.5, format="csr", random_state=0)
     y = np.arange(30) % 2
-    names = [f"c{i}" for i in range(5)]
+    names = [f"c{i}" for i in range(8)]
     for as_given in (names, np.array(names)):
         with pytest.raises(TypeError) as info:
             rank_concepts(W, y, 1, as_given)
         assert str(info.value).startswith(
-            f"`negative` must be one label of `y`, got a {type(as_given).__name__}: 5 strings, "
+            f"`negative` must be one label of `y`, got a {type(as_given).__name__}: 8 items, "
             "'c0' first: concept names perhaps; rank_concepts takes the classes to compare "
             "third and fourth, and the names as concepts="
         )
+    # a list of a few labels is shown whole; with the names given, no word of them
+    with pytest.raises(TypeError) as info:
+        rank_concepts(W, y, ["a"], concepts=names)
+    assert str(info.value) == "`positive` must be one label of `y`, got a list: ['a']"
     with pytest.raises(
         TypeError, match=r"^`positive` must be one label of `y`, got a list: \[0, 1\]$"
     ):
