@@ -34,7 +34,13 @@ from ._names import (
     remember_concepts,
     unknown_names_hints,
 )
-from ._pandas import is_sparse_frame, sparse_frame, sparse_frame_to_csr, transform_output
+from ._pandas import (
+    is_polars_frame,
+    is_sparse_frame,
+    sparse_frame,
+    sparse_frame_to_csr,
+    transform_output,
+)
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._stack import warn_user
@@ -724,10 +730,11 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         X_in = X
         X = self._validate(X, reset=False)
         concepts = getattr(self, "concepts_", None)
-        if isinstance(X_in, pd.DataFrame) and concepts is not None:
+        if (isinstance(X_in, pd.DataFrame) or is_polars_frame(X_in)) and concepts is not None:
             # A frame whose columns are this editor's concepts in another order would be
             # edited by position (fitted on named columns, validate_data has refused it
-            # already; fitted on an unnamed matrix with `splice`, only warned).
+            # already; fitted on an unnamed matrix with `splice`, only warned). A polars
+            # frame's columns are a list of its names.
             columns = carried_names(X_in.columns)
             text = None if columns is None else [str(c) for c in columns]
             mine = [str(c) for c in concepts]
