@@ -226,24 +226,59 @@ def check_writable(path: str | os.PathLike[str]) -> None:
         return
     if mode is not None and not stat.S_ISREG(mode):
         raise _not_a_file(path, mode)
-    folder = Path(os.path.realpath(path)).parent
-    probe = folder / temporary_name(path.name)
+    refusal = folder_refusal(Path(os.path.realpath(path)).parent)
+    if refusal is not None:
+        raise type(refusal)(
+            refusal.errno,
+            f"Cannot write {os.fspath(path)!r}: {refusal.strerror}; choose a path in a "
+            "writable folder",
+        ) from None
+
+
+def folder_refusal(folder: str | os.PathLike[str]) -> OSError | None:
+    """Why the existing ``folder`` cannot take a file written as :func:`atomic_write`
+    writes one, or None when it can.
+
+    A temporary file is made there and removed: permission bits do not tell (the
+    superuser ignores them; a read-only mount, ``/proc`` or an append-only folder
+    refuses even the superuser), and a file that cannot be removed could not be
+    renamed over a previous one either.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        A folder that exists.
+
+    Returns
+    -------
+    OSError or None
+        The system's error (its ``errno`` kept: a ``PermissionError`` for a
+        read-only folder) with a ``strerror`` that says what failed where, for
+        the caller's message; None when the file was made and removed.
+    """
+    import tempfile
+
+    folder = os.fspath(folder)
     try:
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0))
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".sksplice-probe-", suffix=".tmp")
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        if exc.errno == errno.ENOENT and folder.is_dir():
+        if exc.errno == errno.ENOENT and os.path.isdir(folder):
             # (the system's reason for a folder that exists, such as /proc, whose file
             # system makes no files)
             reason = "its file system makes no new files"
-        raise type(exc)(
-            exc.errno,
-            f"Cannot write {os.fspath(path)!r}: no file can be created in the folder "
-            f"{str(folder)!r} ({reason}); choose a path in a writable folder",
-        ) from None
+        return type(exc)(exc.errno, f"no file can be created in folder {folder} ({reason})")
     os.close(fd)
-    with contextlib.suppress(OSError):
+    try:
         os.unlink(probe)
+    except OSError as exc:
+        return type(exc)(
+            exc.errno,
+            f"a file made in folder {folder} cannot be removed there "
+            f"({exc.strerror or exc}), so no file there could be replaced either; "
+            f"remove {probe} by hand",
+        )
+    return None
 
 
 def _fsync_file(path: Path) -> None:

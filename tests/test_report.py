@@ -701,6 +701,27 @@ def test_write_report_refuses_an_unwritable_path_before_reading_any_image(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_write_report_refuses_a_folder_that_lets_no_file_be_removed(tmp_path, monkeypatch):
+    # an append-only folder takes a new file but lets none be removed, so the report's
+    # temporary file could not be renamed over a previous report: the probe passed, was
+    # left behind, and the report failed once every image had been read
+    import os
+
+    import sksplice.report as report
+
+    read = []
+    monkeypatch.setattr(report, "thumbnail_data_uri", lambda path, *a, **k: read.append(path))
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(1, "Operation not permitted", os.fspath(path))
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    results = [ImageResult(f"{i}.png", [("sky", 0.5)], 1, 0.9) for i in range(3)]
+    with pytest.raises(PermissionError, match=r"cannot be removed there \(Operation not"):
+        write_report(tmp_path / "r.html", results)
+    assert read == []
+
+
 def test_write_report_removes_the_temporary_file_of_a_killed_writer(tmp_path):
     # a script killed while writing its report (SIGKILL, or SIGTERM, which runs no
     # cleanup) left ".r.html.<pid>.<host>.<random>.tmp" that no later write removed

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import os
 import re
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import _write_through
+from .._atomic import _write_through, folder_refusal
 from . import _embedders
 from ._logging import CLIError, _close, _of_the_run
 
@@ -237,27 +235,9 @@ def _check_output(path: str | None, option: str = "-o") -> None:
     # file: one is made and removed now, so that a folder that takes no new file, or
     # lets none be removed (a special file system such as /proc, which os.access lets
     # a superuser through; an append-only folder), is refused before the run.
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".sksplice-check-")
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if exc.errno == errno.ENOENT and os.path.isdir(folder):
-            # (the OS's reason for a folder that exists: e.g. /proc, whose file system
-            # makes no files)
-            reason = "its file system makes no new files"
-        raise CLIError(
-            f"cannot write output file {target}: no file can be created in folder {folder} "
-            f"({reason}) ({option})"
-        ) from exc
-    try:
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise CLIError(
-            f"cannot write output file {target}: a file made in folder {folder} cannot be "
-            f"removed there ({exc.strerror or exc}), so the output could not replace "
-            f"{target.name} either; remove {probe} by hand ({option})"
-        ) from exc
+    refusal = folder_refusal(folder)
+    if refusal is not None:
+        raise CLIError(f"cannot write output file {target}: {refusal.strerror} ({option})")
 
 
 def _check_standard_output(path: str | None) -> None:
