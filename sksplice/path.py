@@ -435,6 +435,7 @@ def splice_validation_curve(
     _check_n_jobs(n_jobs)
     check_flag(verbose, "verbose", int_ok=True)
     _check_error_score(error_score)
+    _checked_transformer(transformer, penalties[0])
     _check_editor_names(transformer, estimator)
     params = {} if params is None else params
     routing = _routing_enabled()
@@ -701,9 +702,18 @@ def _check_embeddings(transformer: Any, X: Any, penalty: float) -> None:
     and other input (a DataFrame, an object array, a list) is converted once more
     than the folds and the refit convert it.
     """
+    checked = _checked_transformer(transformer, penalty)
+    checked._checked_before_embedding(X)
+
+
+def _checked_transformer(transformer: Any, penalty: float) -> Any:
+    """A clone of ``transformer`` at ``penalty`` whose parameters are checked (its own
+    penalty is not used): the first check of :func:`splice_validation_curve` and
+    :class:`~sksplice.SplicePathSearchCV`, before the names of an editor are looked
+    up in the vocabulary, so that both say the same of the same wrong setting."""
     checked = clone(transformer).set_params(l1_penalty=float(penalty))
     checked._check_params()
-    checked._checked_before_embedding(X)
+    return checked
 
 
 def _check_transformer(transformer: Any) -> None:

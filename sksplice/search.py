@@ -42,6 +42,7 @@ from .path import (
     _check_n_jobs,
     _check_penalties,
     _check_targets,
+    _checked_transformer,
     _fold_column,
     _report_failures,
     _route,
@@ -354,7 +355,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         # (in the order given: cv_results_ follows it, as GridSearchCV's follows its grid)
         penalties = np.asarray(self.l1_penalties, dtype=np.float64)
         # The transformer's other options are checked now, not in the first fold.
-        clone(transformer).set_params(l1_penalty=float(penalties[0]))._check_params()
+        _checked_transformer(transformer, penalties[0])
         _check_editor_names(transformer, probe, self.estimator.steps[1][0])
         _check_n_jobs(self.n_jobs)
         check_flag(self.verbose, "verbose", int_ok=True)

@@ -779,3 +779,41 @@ def test_a_warning_with_attributes_from_a_worker_process_reaches_the_caller_whol
         duplicates = [w.message for w in caught if w.category is DuplicateConceptWarning]
         assert duplicates, [str(w.message) for w in caught]
         assert all(message.groups == [("c4", "c5")] for message in duplicates)
+
+
+def test_a_wrong_transformer_setting_is_told_alike_with_and_without_an_editor():
+    # With an editor in the probe, the editor's names were looked up first, and a
+    # vocabulary_size of 0 was told as the vocabulary's ("a positive integer or None",
+    # leaving 'auto' out) rather than as the transformer's own parameter check.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice import (
+        ConceptEditor,
+        SplicePathSearchCV,
+        SpliceTransformer,
+        splice_validation_curve,
+    )
+
+    rng = np.random.default_rng(0)
+    C = rng.normal(size=(30, 16))
+    names = [f"c{i}" for i in range(30)]
+    X = rng.normal(size=(60, 16)) + 2
+    y = np.arange(60) % 2
+    splice = SpliceTransformer(
+        concept_embeddings=C, vocabulary=names, vocabulary_size=0, device="cpu"
+    )
+    messages = set()
+    for probe in (
+        LogisticRegression(),
+        make_pipeline(ConceptEditor(remove=["c1"]), LogisticRegression()),
+    ):
+        with pytest.raises((TypeError, ValueError)) as info:
+            splice_validation_curve(splice, probe, X, y, l1_penalties=[0.1, 0.2], cv=2)
+        messages.add(str(info.value))
+        with pytest.raises((TypeError, ValueError)) as info:
+            SplicePathSearchCV(make_pipeline(splice, probe), l1_penalties=[0.1, 0.2], cv=2).fit(
+                X, y
+            )
+        messages.add(str(info.value))
+    assert len(messages) == 1 and "'auto'" in messages.pop()
