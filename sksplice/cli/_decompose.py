@@ -416,11 +416,11 @@ def _chunk_rows(
     splice: Any, X: np.ndarray, paths: Sequence[Path], top_k: int, W: Any = None
 ) -> Iterator[dict[str, Any]]:
     """The records of one chunk of rows ``X`` (decomposed now, unless ``W`` is given)."""
-    from .._array import l2_normalize
+    from .._array import unit_rows
 
     W = splice.transform(X) if W is None else W
     R = splice.inverse_transform(W)
-    cos = np.sum(l2_normalize(X) * R, axis=1)
+    cos = np.sum(unit_rows(X) * R, axis=1)  # (as SpliceTransformer.cosine_similarity)
     l0 = splice.l0(W, kind="weights", per_sample=True)
     tops = splice.top_concepts(W, k=top_k, kind="weights")
     for i in range(X.shape[0]):
