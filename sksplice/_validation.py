@@ -606,12 +606,30 @@ def _all_nan(X: Any, rows: np.ndarray) -> bool:
     )
 
 
+def _column_dtypes(X: Any) -> list[Any] | None:
+    """The NumPy dtype of the values of each column of a pandas or polars DataFrame
+    ``X`` (None for a polars column that is not a float), or None when ``X`` is not
+    a DataFrame. A pandas extension dtype (nullable ``Float32``, ``float32[pyarrow]``)
+    tells the NumPy dtype of its values."""
+    polars = sys.modules.get("polars")
+    if polars is not None and isinstance(X, polars.DataFrame):
+        kinds = {
+            getattr(polars, name): np.dtype(name.lower())
+            for name in ("Float16", "Float32", "Float64")
+            if hasattr(polars, name)
+        }
+        return [kinds.get(dtype) for dtype in X.schema.values()]
+    if hasattr(X, "dtypes") and hasattr(X, "columns") and hasattr(X.dtypes, "tolist"):
+        return [getattr(t, "numpy_dtype", t) for t in X.dtypes.tolist()]
+    return None
+
+
 def all_float16(X: Any) -> bool:
     """Whether ``X`` holds float16 values only: an array, or a DataFrame whose every
     column is float16 (solved in float32, as float16 arrays are)."""
-    dtypes = getattr(X, "dtypes", None)
-    if getattr(X, "ndim", None) == 2 and dtypes is not None and hasattr(dtypes, "__len__"):
-        return len(dtypes) > 0 and all(dtype == np.float16 for dtype in dtypes)
+    columns = _column_dtypes(X)
+    if columns is not None:
+        return len(columns) > 0 and all(dtype == np.float16 for dtype in columns)
     return getattr(X, "dtype", None) == np.float16
 
 
@@ -619,11 +637,11 @@ def float_dtypes(X: Any) -> list[type]:
     """The float dtypes ``validate_data(dtype=...)`` may keep for ``X``, the preferred first.
 
     float64 and float32, float32 first for a DataFrame whose columns are all float32
-    of another kind than NumPy's: polars ``Float32``, pandas' nullable ``Float32`` or
-    ``float32[pyarrow]``. scikit-learn keeps the dtype of a NumPy array and of NumPy
-    columns of a pandas DataFrame, but converts those frames to the first dtype listed,
-    so float32 embeddings given so would become float64 (twice the memory, and weights
-    of another dtype than the same embeddings given as an array).
+    (or float16) of another kind than NumPy's: polars ``Float32``, pandas' nullable
+    ``Float32`` or ``float32[pyarrow]``. scikit-learn keeps the dtype of a NumPy array
+    and of NumPy columns of a pandas DataFrame, but converts those frames to the first
+    dtype listed, so float32 embeddings given so would become float64 (twice the
+    memory, and weights of another dtype than the same embeddings given as an array).
 
     Parameters
     ----------
@@ -635,15 +653,8 @@ def float_dtypes(X: Any) -> list[type]:
     list of type
         ``[np.float64, np.float32]`` or ``[np.float32, np.float64]``.
     """
-    polars = sys.modules.get("polars")
-    if polars is not None and isinstance(X, polars.DataFrame):
-        dtypes = [dtype == polars.Float32 for dtype in X.schema.values()]
-    elif hasattr(X, "dtypes") and hasattr(X, "columns") and hasattr(X.dtypes, "tolist"):
-        # (pandas: an extension dtype tells the NumPy dtype of its values)
-        dtypes = [getattr(t, "numpy_dtype", t) == np.float32 for t in X.dtypes.tolist()]
-    else:
-        dtypes = []
-    if dtypes and all(dtypes):
+    columns = _column_dtypes(X)
+    if columns and all(dtype in (np.float32, np.float16) for dtype in columns):
         return [np.float32, np.float64]
     return [np.float64, np.float32]
 

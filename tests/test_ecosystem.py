@@ -136,6 +136,25 @@ def test_float32_pandas_extension_embeddings_keep_float32(problem, dtype):
     )
 
 
+def test_float16_frames_of_every_kind_are_solved_as_the_float16_array(problem):
+    # a float16 NumPy array (or NumPy-backed DataFrame) is solved in float32; pandas'
+    # halffloat[pyarrow] and polars' Float16 frames were converted to float64
+    pa = pytest.importorskip("pyarrow")
+    concepts, raw, X, _ = problem
+    half = X.astype(np.float16)
+    splice = make(concepts, raw).fit(X)
+    expected = splice.transform(half)
+    assert expected.dtype == np.float32
+    frames = [pd.DataFrame(half).astype(pd.ArrowDtype(pa.float16()))]
+    pl = pytest.importorskip("polars")
+    if hasattr(pl, "Float16"):
+        frames.append(pl.DataFrame(X).cast(pl.Float16))
+    for frame in frames:
+        W = splice.transform(frame)
+        assert W.dtype == np.float32, type(frame)
+        np.testing.assert_array_equal(W.toarray(), expected.toarray())
+
+
 # ------------------------------------------------- a column of embeddings
 def _frame_with_embedding_column(X):
     return pd.DataFrame(
