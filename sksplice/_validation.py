@@ -659,6 +659,20 @@ def float_dtypes(X: Any) -> list[type]:
     return [np.float64, np.float32]
 
 
+def _holds_sequences(dtype: Any) -> bool:
+    """Whether a pandas column of ``dtype`` can hold a sequence in a cell: objects, or
+    an Arrow list (``list<item: double>[pyarrow]``, large or of fixed size)."""
+    if dtype == np.dtype(object):
+        return True
+    arrow = getattr(dtype, "pyarrow_dtype", None)
+    types = sys.modules.get("pyarrow.types")
+    return (
+        arrow is not None
+        and types is not None
+        and (types.is_list(arrow) or types.is_large_list(arrow) or types.is_fixed_size_list(arrow))
+    )
+
+
 def _first_row(X: Any) -> tuple[list[Any], list[Any] | None, bool] | None:
     """The values of the first row of ``X``, its column names and whether it is a Series.
 
@@ -672,8 +686,9 @@ def _first_row(X: Any) -> tuple[list[Any], list[Any] | None, bool] | None:
         if pandas is not None and isinstance(X, pandas.Series):
             return ([X.iloc[0]], [X.name], True) if len(X) else None
         if pandas is not None and isinstance(X, pandas.DataFrame):
-            # (only columns of objects can hold a vector: a frame of numbers is not read)
-            held = [j for j, t in enumerate(X.dtypes.tolist()) if t == np.dtype(object)]
+            # (only columns of objects or of Arrow lists, as a Parquet file read with
+            # dtype_backend="pyarrow" gives, can hold a vector: numbers are not read)
+            held = [j for j, t in enumerate(X.dtypes.tolist()) if _holds_sequences(t)]
             if not held or not len(X):
                 return None
             first = X.iloc[0, held]

@@ -266,3 +266,18 @@ def test_an_editor_refuses_polars_weights_in_another_order(problem):
     assert not np.any(np.asarray(edited)[:, 0]) and np.array_equal(
         np.asarray(edited)[:, 1:], W[:, 1:]
     )
+
+
+def test_an_arrow_list_column_of_embeddings_is_refused_saying_how_to_stack_it(problem):
+    # a Parquet file read with dtype_backend="pyarrow" gives list<double> columns, which
+    # gave NumPy's "setting an array element with a sequence"
+    pa = pytest.importorskip("pyarrow")
+    concepts, raw, X, _ = problem
+    frame = pd.DataFrame(
+        {"embedding": pd.Series(list(X), dtype=pd.ArrowDtype(pa.list_(pa.float32())))}
+    )
+    with pytest.raises(ValueError, match=r"column 'embedding' of X holds an embedding") as info:
+        make(concepts, raw).fit(frame)
+    assert "np.stack(X['embedding'].to_numpy())" in str(info.value)
+    stacked = np.stack(frame["embedding"].to_numpy())
+    np.testing.assert_array_equal(stacked, X.astype(np.float32))
