@@ -700,7 +700,9 @@ def _check_embeddings(transformer: Any, X: Any, penalty: float) -> None:
     otherwise every fold would fail and the search would report only that all its
     fits failed. The checked array is dropped: an array of floats is not copied,
     and other input (a DataFrame, an object array, a list) is converted once more
-    than the folds and the refit convert it.
+    than the folds and the refit convert it. The width of the concepts may be asked
+    of the text embedder (a sentence-transformers model is then loaded here, and kept
+    for the folds of this process) when no dictionary is cached.
     """
     checked = _checked_transformer(transformer, penalty)
     checked._checked_before_embedding(X)
