@@ -301,8 +301,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "learned-mean-unnormalised",
         "sksplice/_means.py",
-        "    U = unit_rows(X.astype(np.float64))\n",
-        "    U = X.astype(np.float64)\n",
+        '    U = unit_rows(np.asarray(X, dtype=np.float64, order="C"))  # (one copy at most)\n',
+        '    U = np.asarray(X, dtype=np.float64, order="C")\n',
         TRANSFORMER_TESTS,
         "the learned modality centre averages rows before normalising them",
     ),
@@ -310,8 +310,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "atomic-write-replaces-pipes-and-devices",
         "sksplice/_atomic.py",
-        "    if mode is not None and _write_through(path, mode):\n",
-        "    if False:\n",
+        "    if mode is not None and _write_through(path, mode):\n        # O_APPEND",
+        "    if False:\n        # O_APPEND",
         ATOMIC_TESTS,
         "named pipes and character devices are not written through",
     ),
@@ -326,8 +326,9 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "atomic-write-replaces-sockets",
         "sksplice/_atomic.py",
-        "    if mode is not None and not stat.S_ISREG(mode):\n",
-        "    if False:\n",
+        "    if mode is not None and not stat.S_ISREG(mode):\n"
+        "        raise _not_a_file(path, mode)\n    if path.is_symlink():\n",
+        "    if False:\n        raise _not_a_file(path, mode)\n    if path.is_symlink():\n",
         ATOMIC_TESTS,
         "a folder or a socket is not refused",
     ),
