@@ -397,7 +397,18 @@ def _reference_data() -> str | None:
 
 
 def _run_tests(copy: Path, tests: Sequence[str], env: dict[str, str], timeout: float):
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-cov"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-n",
+        "0",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--no-cov",
+    ]
     return subprocess.run(
         [*command, *tests],
         cwd=copy,
