@@ -147,6 +147,27 @@ def in_container(W: Any, kind: str, X_in: Any, concepts: Any) -> Any:
     )
 
 
+def _prefix_hint(columns: list[Any], concepts: set[Any]) -> str:
+    """Advice for weights whose columns are the concepts behind a step name's prefix
+    (``splice__dog``: a ``ColumnTransformer`` or ``FeatureUnion`` output), or ``""``."""
+    names = {str(c) for c in concepts}
+    behind: dict[str, set[str]] = {}
+    for column in map(str, columns):
+        prefix, sep, rest = column.partition("__")
+        if sep:
+            behind.setdefault(prefix, set()).add(rest)
+    prefix = next((p for p, rests in behind.items() if rests <= names), None)
+    if prefix is None:
+        return ""
+    return (
+        f". The columns {prefix}__... are this transformer's concepts behind the step name "
+        f"{prefix!r} (a ColumnTransformer's or FeatureUnion's output): pass "
+        f"W[[c for c in W.columns if c.startswith('{prefix}__')]].rename(columns=lambda c: "
+        "c.split('__', 1)[1]), or build the ColumnTransformer with "
+        "verbose_feature_names_out=False"
+    )
+
+
 def check_weights(est: SpliceTransformer, W: Any) -> Any:
     """Validate concept weights; returns CSR or a 2-D float ndarray."""
     n_concepts = est.concepts_.shape[0]
@@ -166,6 +187,7 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
                 raise ValueError(
                     "the DataFrame columns must be the concepts of get_feature_names_out(); "
                     f"unknown columns {unknown}, missing concepts {missing}"
+                    + _prefix_hint(columns, known)
                 )
         W = frame_values(W, "W")
     if scipy.sparse.issparse(W):

@@ -284,3 +284,33 @@ def test_an_arrow_list_column_of_embeddings_is_refused_saying_how_to_stack_it(pr
     assert "np.stack(X['embedding'].to_numpy())" in str(info.value)
     stacked = np.stack(frame["embedding"].to_numpy())
     np.testing.assert_array_equal(stacked, X.astype(np.float32))
+
+
+def test_weights_behind_a_column_transformer_prefix_are_refused_saying_how_to_strip_it(problem):
+    # the pandas output of a ColumnTransformer names the concepts "splice__dog": the
+    # transformer refused them as unknown columns, without a word of the prefix
+    from sklearn.compose import ColumnTransformer
+
+    concepts, raw, X, _ = problem
+    frame = pd.DataFrame(X, columns=[f"e{i}" for i in range(X.shape[1])])
+    frame["n"] = np.arange(len(X), dtype=float)
+    columns = list(frame.columns[:-1])
+    ct = ColumnTransformer(
+        [("splice", make(concepts, raw, output="dense"), columns), ("num", "passthrough", ["n"])]
+    ).set_output(transform="pandas")
+    out = ct.fit_transform(frame)
+    splice = ct.named_transformers_["splice"]
+    with pytest.raises(ValueError, match="behind the step name 'splice'") as info:
+        splice.inverse_transform(out)
+    assert "verbose_feature_names_out=False" in str(info.value)
+    # the advice, followed, works
+    W = out[[c for c in out.columns if c.startswith("splice__")]].rename(
+        columns=lambda c: c.split("__", 1)[1]
+    )
+    np.testing.assert_allclose(
+        splice.inverse_transform(W), splice.inverse_transform(splice.transform(frame[columns]))
+    )
+    # other unknown columns get no such advice
+    with pytest.raises(ValueError) as info:
+        splice.inverse_transform(W.rename(columns={concepts[0]: "not a concept"}))
+    assert "step name" not in str(info.value)
