@@ -156,9 +156,10 @@ def _prefix_hint(columns: list[Any], concepts: set[Any]) -> str:
         prefix, sep, rest = column.partition("__")
         if sep:
             behind.setdefault(prefix, set()).add(rest)
-    prefix = next((p for p, rests in behind.items() if rests <= names), None)
-    if prefix is None:
+    found = [p for p, rests in behind.items() if rests <= names]
+    if not found:
         return ""
+    prefix = found[0]
     return (
         f". The columns {prefix}__... are this transformer's concepts behind the step name "
         f"{prefix!r} (a ColumnTransformer's or FeatureUnion's output): pass "
