@@ -167,6 +167,7 @@ def test_api_pages_fit_the_column_of_text_in_chromium(built_docs):
     # The API pages hold long names without spaces (dotted titles, signatures, numpydoc's
     # "name : type" lines, inline code): none runs past the column of text, on a wide
     # screen (under the page's table of contents) or a phone's, where its end was cut off.
+    # So do the pages of the guide, whose display equations ran out of a phone's screen.
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = next(
         (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)),
@@ -177,6 +178,10 @@ def test_api_pages_fit_the_column_of_text_in_chromium(built_docs):
     _, build = built_docs
     pages = sorted((build / "html" / "generated").glob("*.html"))
     assert len(pages) > 50
+    sphinx_own = {"genindex.html", "search.html", "py-modindex.html"}
+    guide = [p for p in sorted((build / "html").glob("*.html")) if p.name not in sphinx_own]
+    assert {"analysis.html", "concepts.html"} <= {p.name for p in guide}
+    pages += guide
     overflowing = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
@@ -185,6 +190,12 @@ def test_api_pages_fit_the_column_of_text_in_chromium(built_docs):
                 page = browser.new_page(viewport={"width": width, "height": 900})
                 for path in pages:
                     page.goto(path.as_uri())
+                    # (equations take their width once MathJax has typeset them)
+                    page.wait_for_function(
+                        "() => !document.querySelector('div.math') "
+                        "|| document.querySelector('mjx-container')",
+                        timeout=20000,
+                    )
                     wide = page.evaluate(
                         """() => {
                           const a = document.querySelector('.bd-article');
