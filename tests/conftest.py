@@ -122,6 +122,19 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
+@pytest.fixture
+def isolated_folders(tmp_path, monkeypatch) -> Iterator[Path]:
+    """Nothing a test does may write to the user's data home or cache folder, and no
+    test finds the dictionaries another one cached (in its folders or in memory)."""
+    from sksplice.dictionary import clear_memory_cache
+
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+    clear_memory_cache()
+    yield tmp_path
+    clear_memory_cache()
+
+
 @pytest.fixture(scope="session")
 def tiny_clip_model() -> str:
     """Name of a tiny randomly initialised open_clip model registered for tests."""

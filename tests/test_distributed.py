@@ -773,6 +773,17 @@ def test_default_scheduler_without_cluster(problem, reference):
     np.testing.assert_allclose(W.toarray(), reference[:600].toarray(), atol=ATOL)
 
 
+def _assert_refused_as_fit_refuses(splice, embedder, error, words):
+    """``precompute_concept_embeddings(splice)`` raises what ``splice.fit`` raises, and
+    before ``embedder`` has embedded anything."""
+    with pytest.raises(error, match=words) as from_fit:
+        splice.fit(np.ones((3, 8)))
+    with pytest.raises(error, match=words) as from_precompute:
+        precompute_concept_embeddings(splice)
+    assert str(from_precompute.value) == str(from_fit.value)
+    assert embedder.calls() == []  # refused before anything is embedded
+
+
 @pytest.mark.parametrize(
     ("vocabulary", "error", "words"),
     [
@@ -788,12 +799,7 @@ def test_default_scheduler_without_cluster(problem, reference):
 def test_precompute_rejects_a_bad_vocabulary_as_fit_does(tmp_path, vocabulary, error, words):
     embedder = LoggingHashEmbedder(tmp_path / "calls.log", dim=8)
     splice = SpliceTransformer(embedder=embedder, vocabulary=vocabulary, device="cpu")
-    with pytest.raises(error, match=words) as from_fit:
-        splice.fit(np.ones((3, 8)))
-    with pytest.raises(error, match=words) as from_precompute:
-        precompute_concept_embeddings(splice)
-    assert str(from_precompute.value) == str(from_fit.value)
-    assert embedder.calls() == []  # refused before anything is embedded
+    _assert_refused_as_fit_refuses(splice, embedder, error, words)
 
 
 @pytest.mark.parametrize(
@@ -814,12 +820,7 @@ def test_precompute_rejects_the_options_fit_rejects_before_embedding(
     # embedded here (minutes for a vocabulary of 10,000 concepts on a CPU)
     embedder = LoggingHashEmbedder(tmp_path / "calls.log", dim=8)
     splice = SpliceTransformer(embedder=embedder, vocabulary=["red", "green", "blue"], **params)
-    with pytest.raises(error, match=words) as from_fit:
-        splice.fit(np.ones((3, 8)))
-    with pytest.raises(error, match=words) as from_precompute:
-        precompute_concept_embeddings(splice)
-    assert str(from_precompute.value) == str(from_fit.value)
-    assert embedder.calls() == []  # refused before anything is embedded
+    _assert_refused_as_fit_refuses(splice, embedder, error, words)
 
 
 def test_precompute_loads_a_vocabulary_file_as_fit_does(tmp_path):

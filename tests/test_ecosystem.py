@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from sksplice import SpliceTransformer, compare_datasets, concept_profiles, rank_concepts
-from sksplice.dictionary import clear_memory_cache
 from sksplice.editing import ConceptEditor, ConceptProjector
 from sksplice.zero_shot import ZeroShotClassifier
 
@@ -23,13 +22,7 @@ N_CONCEPTS = 12
 DIM = 16
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
-    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
-    clear_memory_cache()
-    yield
-    clear_memory_cache()
+pytestmark = pytest.mark.usefixtures("isolated_folders")
 
 
 @pytest.fixture

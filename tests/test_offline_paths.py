@@ -21,7 +21,6 @@ import torch
 from sksplice._array import unit_rows
 from sksplice._data import file_sha256
 from sksplice._download import RemoteFile
-from sksplice.dictionary import clear_memory_cache
 from sksplice.transformer import SmallMeanSampleWarning, SpliceTransformer
 from sksplice.vocabulary import (
     IMAGE_MEANS,
@@ -46,15 +45,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanS
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
-    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
-
+def _isolated(isolated_folders, monkeypatch):
     block_network(monkeypatch)
-    clear_memory_cache()
     CountingEmbedder.reset()
-    yield
-    clear_memory_cache()
 
 
 def _problem(n_concepts=12, n_samples=30, seed=0):

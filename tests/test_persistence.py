@@ -25,7 +25,6 @@ from sksplice import (
     SpliceTransformer,
     ZeroShotClassifier,
 )
-from sksplice.dictionary import clear_memory_cache
 from sksplice.exceptions import InconsistentVersionWarning
 
 try:
@@ -37,13 +36,7 @@ STAMP = "_sksplice_version"
 NOT_WARNED = "error::sksplice.exceptions.InconsistentVersionWarning"
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
-    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
-    clear_memory_cache()
-    yield
-    clear_memory_cache()
+pytestmark = pytest.mark.usefixtures("isolated_folders")
 
 
 @pytest.fixture

@@ -48,15 +48,8 @@ def _unit(X):
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    # Nothing a test does may write to the user's data home or cache folder, and
-    # no test finds the dictionary cache of another.
-    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
-    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
-    clear_memory_cache()
+def _isolated(isolated_folders):
     CountingEmbedder.reset()
-    yield
-    clear_memory_cache()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sksplice.dictionary import clear_memory_cache
 from sksplice.solvers import NonNegLasso
 from sksplice.transformer import SpliceTransformer
 
@@ -28,13 +27,8 @@ DIM = 16
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
-    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
-    clear_memory_cache()
+def _isolated(isolated_folders):
     CountingEmbedder.reset()
-    yield
-    clear_memory_cache()
 
 
 def _unit(X):
