@@ -498,6 +498,19 @@ def test_cli_page_lists_the_image_extensions_the_command_reads():
     assert set(match.group(1).split()) == set(IMAGE_EXTENSIONS)
 
 
+def _public_modules() -> list[str]:
+    """The package and its public modules, by their dotted names."""
+    import pkgutil
+
+    import sksplice
+
+    return ["sksplice"] + [
+        f"sksplice.{info.name}"
+        for info in pkgutil.iter_modules(sksplice.__path__)
+        if not info.name.startswith("_")
+    ]
+
+
 def _api_reference_entries():
     """``(module, entry)`` for every entry of the autosummary lists of docs/api.rst."""
     import re
@@ -554,10 +567,7 @@ def test_every_exported_name_is_documented():
     # Each name in the __all__ of a public module is named in the user guide or the API
     # reference (a module listed there gets a page of everything it exports).
     import importlib
-    import pkgutil
     import re
-
-    import sksplice
 
     texts = [p.read_text("utf-8") for p in [*_user_guide_pages(), REPO_ROOT / "README.md"]]
     text = "\n".join([*texts, (REPO_ROOT / "docs" / "api.rst").read_text("utf-8")])
@@ -566,11 +576,7 @@ def test_every_exported_name_is_documented():
         if _split_reference(f"{module}.{entry}") is None:
             module_pages.add(f"{module}.{entry}")
     assert {"sksplice.distributed", "sksplice.cli"} <= module_pages
-    modules = ["sksplice"] + [
-        f"sksplice.{info.name}"
-        for info in pkgutil.iter_modules(sksplice.__path__)
-        if not info.name.startswith("_")
-    ]
+    modules = _public_modules()
     undocumented = []
     for name in modules:
         if name in module_pages:
@@ -588,9 +594,6 @@ def test_every_exported_name_has_an_api_reference_entry():
     # own module), unless its module has a page of its own.
     import importlib
     import inspect
-    import pkgutil
-
-    import sksplice
 
     entries, objects, module_pages = set(), set(), set()
     for module, entry in _api_reference_entries():
@@ -600,11 +603,7 @@ def test_every_exported_name_has_an_api_reference_entry():
             continue
         entries.add((split[0].__name__, split[1]))
         objects.add(id(getattr(*split)))
-    modules = ["sksplice"] + [
-        f"sksplice.{info.name}"
-        for info in pkgutil.iter_modules(sksplice.__path__)
-        if not info.name.startswith("_")
-    ]
+    modules = _public_modules()
     missing = []
     for name in modules:
         if name in module_pages:
@@ -723,16 +722,9 @@ def test_every_parameter_of_a_public_callable_is_documented():
     # (a named tuple's fields may be its Attributes instead).
     import importlib
     import inspect
-    import pkgutil
-
-    import sksplice
 
     docscrape = pytest.importorskip("numpydoc.docscrape")
-    modules = ["sksplice"] + [
-        f"sksplice.{info.name}"
-        for info in pkgutil.iter_modules(sksplice.__path__)
-        if not info.name.startswith("_")
-    ]
+    modules = _public_modules()
     seen, undocumented = set(), []
     for module_name in modules:
         module = importlib.import_module(module_name)

@@ -326,15 +326,22 @@ def test_inverse_transform_makes_no_copy_of_the_dictionary(dense):
     assert peak < est.dictionary_.nbytes / 4, (peak, est.dictionary_.nbytes)
 
 
-def test_float16_embeddings_are_not_copied_whole(tmp_path):
-    """float16 rows (a memory-mapped .npy) are solved a chunk at a time in float32:
-    the weights of the float32 rows, and no float64 (or float32) copy of X."""
+def _float16_problem(tmp_path):
+    """A fitted transformer (50 concepts of 256 dimensions) and 20,000 float16 rows,
+    memory-mapped from a .npy file."""
     rng = np.random.default_rng(5)
     n_concepts, dim, n_rows = 50, 256, 20_000
     raw = rng.normal(size=(n_concepts, dim))
     est = make(random_vocabulary(n_concepts), raw, l1_penalty=0.3).fit(rng.normal(size=(200, dim)))
     np.save(tmp_path / "X16.npy", rng.normal(size=(n_rows, dim)).astype(np.float16))
-    X16 = np.load(tmp_path / "X16.npy", mmap_mode="r")
+    return est, np.load(tmp_path / "X16.npy", mmap_mode="r")
+
+
+def test_float16_embeddings_are_not_copied_whole(tmp_path):
+    """float16 rows (a memory-mapped .npy) are solved a chunk at a time in float32:
+    the weights of the float32 rows, and no float64 (or float32) copy of X."""
+    est, X16 = _float16_problem(tmp_path)
+    n_rows, dim = X16.shape
     W16, peak = _traced_peak(lambda: est.transform(X16))
     W32 = est.transform(np.asarray(X16, dtype=np.float32))
     assert W16.dtype == W32.dtype == np.float32
@@ -349,12 +356,8 @@ def test_cosine_of_float16_embeddings_is_that_of_their_weights(tmp_path):
     without a float64 copy of X."""
     from sksplice._array import unit_rows
 
-    rng = np.random.default_rng(5)
-    n_concepts, dim, n_rows = 50, 256, 20_000
-    raw = rng.normal(size=(n_concepts, dim))
-    est = make(random_vocabulary(n_concepts), raw, l1_penalty=0.3).fit(rng.normal(size=(200, dim)))
-    np.save(tmp_path / "X16.npy", rng.normal(size=(n_rows, dim)).astype(np.float16))
-    X16 = np.load(tmp_path / "X16.npy", mmap_mode="r")
+    est, X16 = _float16_problem(tmp_path)
+    n_rows, dim = X16.shape
     X32 = np.asarray(X16, dtype=np.float32)
     expected = np.sum(unit_rows(X32) * est.inverse_transform(est.transform(X16)), axis=1)
     cosines, peak = _traced_peak(lambda: est.cosine_similarity(X16))
