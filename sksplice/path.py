@@ -247,6 +247,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     for codes in solved:
         W = scipy.sparse.csr_matrix(codes.to_csr(), dtype=dtype)
         W.eliminate_zeros()
+        W = transformer._split_duplicates(W)
         # (recorded with its concepts, as transform's weights are: see check_source)
         weights.append(remember_concepts(W, transformer.concepts_))
         mean_l0.append(float(np.mean(np.diff(W.indptr))))
