@@ -408,16 +408,21 @@ def _traced_columns(model: Any) -> tuple[np.ndarray | None, list[_Column] | None
     (None where unknown)."""
     if not isinstance(model, Pipeline) or len(model.steps) < 2:
         return None, None
-    try:
-        names = np.asarray(model[:-1].get_feature_names_out(), dtype=object)
-    except Exception:  # (any step's get_feature_names_out may fail its own way)
-        names = None
+    names = None
+    # (the names the steps give; where an early step gives none, an embedder say,
+    # those the steps after it give)
+    for start in range(len(model.steps) - 1):
+        try:
+            names = np.asarray(model[start:-1].get_feature_names_out(), dtype=object)
+        except Exception:  # (any step's get_feature_names_out may fail its own way)
+            continue
+        break
     n_in = getattr(model, "n_features_in_", None)
     columns = [_Column()] * int(n_in) if isinstance(n_in, int | np.integer) else None
     for _, step in model.steps[:-1]:
+        # (a step that cannot be traced, an embedder say, leaves its columns unknown:
+        # a SpliceTransformer after it still makes concepts of them)
         columns = _trace(step, columns)
-        if columns is None:
-            break
     return names, columns
 
 

@@ -488,6 +488,14 @@ def test_many_columns_left_out_are_counted(rng):
     pipe.fit(X, np.arange(90) % 2)
     with pytest.warns(UserWarning, match=r"'pca__pca4' and 3 more \(PCA makes them\)"):
         probe_concepts(pipe)
+    # a step before that cannot be traced (no get_feature_names_out: an embedder, say)
+    from sklearn.preprocessing import FunctionTransformer
+
+    embedder = FunctionTransformer(np.asarray)
+    pipe = make_pipeline(embedder, make_union(clone(splice), PCA(8)), LogisticRegression())
+    pipe.fit(X, np.arange(90) % 2)
+    with pytest.warns(UserWarning, match=r"'pca__pca4' and 3 more \(PCA makes them\)"):
+        assert set(probe_concepts(pipe, k=12)["concept"]) <= set(names)
 
 
 @pytest.mark.parametrize("deriving", ["spline", "poly"])
