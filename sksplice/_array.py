@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ZERO_NORM", "l2_normalize", "unit_rows"]
+__all__ = ["ZERO_NORM", "l2_normalize", "shortest_floats", "unit_rows"]
 
 #: Vectors whose norm is at most this are zero vectors to :func:`l2_normalize`.
 ZERO_NORM = 1e-12
@@ -88,3 +88,64 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     Y = X / np.where(nonzero, scale, 1.0).astype(X.dtype)
     norms = np.linalg.norm(Y, axis=1, keepdims=True)
     return np.where(nonzero, Y / np.where(nonzero, norms, 1.0), 0.0).astype(X.dtype, copy=False)
+
+
+def shortest_floats(values: np.ndarray) -> np.ndarray:
+    """float32 ``values`` as the float64 numbers their shortest decimals name.
+
+    A float32 weight of 0.3 is 0.300000011920928955078125, shown as
+    ``0.30000001192092896`` once made a Python float. Each value here is instead
+    the float64 nearest to the shortest decimal that reads back as the same
+    float32 (``0.3``: what ``str(numpy.float32(w))`` writes), so that
+    ``numpy.float32(result) == value`` and ``repr(result)`` is that decimal.
+    Other dtypes are returned as float64, unchanged.
+
+    The decimals are found for all values together, one number of significant
+    digits at a time, 6 to 9 (the most a float32 needs; a float32's interval
+    holds at most one decimal of 6 digits, so a shorter one, 0.3, is found as
+    0.300000): the value scaled by a power of ten (exact up to 10**22), rounded
+    to an integer ``m`` and divided back (one correctly rounded operation: the
+    float64 nearest the decimal), kept where it reads back as the value. Values
+    whose scaled value is within rounding of a half (a tie, or rounding that
+    may have picked the wrong integer) or that are powers of two (whose interval
+    is narrower below) are converted one at a time, as are values too small or
+    large for an exact power of ten (below 1e-12 or from 1e12 on, in magnitude).
+    """
+    values = np.asarray(values)
+    out = values.astype(np.float64)
+    if values.dtype != np.float32 or out.size == 0:
+        return out
+    flat_in, flat = values.ravel(), out.ravel()
+    magnitude = np.abs(flat)
+    vectorised = np.isfinite(flat) & (magnitude >= 1e-12) & (magnitude < 1e12)
+    todo = np.flatnonzero(vectorised)
+    exponent = np.floor(np.log10(magnitude[todo])).astype(np.int64)
+    remaining = np.arange(todo.size)
+    for digits in range(6, 10):
+        if remaining.size == 0:
+            break
+        at = todo[remaining]
+        x, target = flat[at], flat_in[at]
+        k = digits - 1 - exponent[remaining]
+        power = 10.0 ** np.abs(k)
+        # x * 10**k as one rounded operation: times 10**k, or over 10**-k (and the
+        # other factor 1.0, exact), and back the same way
+        times, over = np.where(k >= 0, power, 1.0), np.where(k >= 0, 1.0, power)
+        scaled = x * times / over
+        m = np.rint(scaled)
+        best = m / times * over
+        found = best.astype(np.float32) == target
+        # The nearest decimal, unless the scaling's rounding moved it from a half (or
+        # it is a tie, rounded to even by numpy's own shortest decimal), or a power of
+        # two's interval (narrower below) holds a neighbour instead: one at a time.
+        doubtful = np.flatnonzero(
+            (np.abs(scaled - m) > 0.5 - 1e-6) | (~found & (np.frexp(target)[0] == 0.5))
+        )
+        best[doubtful] = [float(str(v)) for v in target[doubtful]]
+        found[doubtful] = True
+        flat[at[found]] = best[found]
+        remaining = remaining[~found]
+    rest = np.concatenate([np.flatnonzero(np.isfinite(flat) & ~vectorised), todo[remaining]])
+    for i in rest.tolist():
+        flat[i] = float(str(flat_in[i]))
+    return flat.reshape(values.shape)

@@ -100,8 +100,10 @@ class DictionaryCacheWarning(UserWarning):
 class DuplicateConceptWarning(UserWarning):
     """Concepts of a vocabulary whose embeddings are the same direction.
 
-    Their dictionary rows are equal, so the lasso can split a weight between
-    them in any proportion. ``groups`` lists them, each a tuple of concept names.
+    Their dictionary rows are equal, so the lasso is indifferent to how a weight
+    is split between them; the transformer splits it equally between concepts
+    whose embeddings are exactly the same. ``groups`` lists them, each a tuple
+    of concept names.
     """
 
     def __init__(self, message: str, groups: list[tuple[str, ...]]) -> None:
@@ -238,18 +240,18 @@ def _duplicates_of(raw: np.ndarray) -> list[list[int]]:
     return found
 
 
-def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> None:
+def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> list[list[int]]:
     """Warn (:class:`DuplicateConceptWarning`) about concepts with the same embedding.
 
     A text tower that lower-cases its input embeds ``"Dog"`` as ``"dog"``, and
     one with a context of 77 tokens cuts longer concepts at their end; two
     concepts can also be the same text spelt differently. The warning names up
     to five groups (a long name is shortened in the message, not in ``groups``)
-    and says what to do.
+    and says what to do. Returns the groups of rows (:func:`duplicate_concepts`).
     """
     found = _duplicates_of(raw)
     if not found:
-        return
+        return found
     groups = [tuple(str(concepts[i]) for i in group) for group in found]
 
     def short(name: str) -> str:
@@ -261,7 +263,10 @@ def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> None:
     warn_user(
         DuplicateConceptWarning(
             f"{n_extra} concept(s) of the vocabulary have the same embedding as another "
-            f"concept, so their weights are split between them arbitrarily: {shown}{more}. "
+            f"concept: {shown}{more}. A row's weight of concepts whose embeddings are "
+            "exactly the same is split equally between them (that of concepts whose "
+            "embeddings nearly are, as the solver finds it), so no one of them stands for "
+            "the group. "
             "(Text towers that lower-case their input, or strip its accents, embed such "
             "variants alike ('Dog' = 'dog', 'à' = 'a'), and a concept longer than the "
             "model's context is cut at its end.) Keep one concept "
@@ -269,6 +274,57 @@ def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> None:
             groups,
         )
     )
+    return found
+
+
+def exact_duplicate_columns(dictionary: np.ndarray, groups: list[list[int]]) -> list[np.ndarray]:
+    """The columns of each set of bitwise equal rows of ``dictionary`` among ``groups``.
+
+    Concepts whose embeddings are exactly the same have equal dictionary rows, and
+    the lasso is indifferent to how a weight is split between them: any split of
+    the same sum has the same objective. (Rows that only point nearly the same way,
+    which ``groups`` holds too, are left to the solver.)
+    """
+    found: list[np.ndarray] = []
+    for group in groups:
+        by_row: dict[bytes, list[int]] = {}
+        for i in group:
+            by_row.setdefault(np.ascontiguousarray(dictionary[i]).tobytes(), []).append(int(i))
+        found.extend(np.asarray(same, dtype=np.intp) for same in by_row.values() if len(same) > 1)
+    return found
+
+
+def split_duplicate_weights(W: Any, columns: list[np.ndarray]) -> Any:
+    """CSR weights ``W`` whose weight of each set of ``columns`` is split equally.
+
+    Each row's sum over a set is given in equal shares to its columns (the same
+    value to each), other weights stay as they are (bit for bit): ``W @ P`` with
+    ``P`` the identity but for ``1 / size`` between the columns of a set.
+    """
+    if not columns:
+        return W
+    import scipy.sparse
+
+    n = W.shape[1]
+    keep = np.ones(n, dtype=bool)
+    rows, cols, vals = [], [], []
+    for group in columns:
+        keep[group] = False
+        rows.append(np.repeat(group, group.size))
+        cols.append(np.tile(group, group.size))
+        vals.append(np.full(group.size**2, 1.0 / group.size))
+    diagonal = np.flatnonzero(keep)
+    P = scipy.sparse.csr_matrix(
+        (
+            np.concatenate([np.ones(diagonal.size), *vals]).astype(W.dtype),
+            (np.concatenate([diagonal, *rows]), np.concatenate([diagonal, *cols])),
+        ),
+        shape=(n, n),
+    )
+    out = scipy.sparse.csr_matrix(W @ P)
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
 
 
 def _row_norms(X: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ Warnings (subclasses of :class:`UserWarning`):
 - :class:`DictionaryCacheWarning`: a cached concept dictionary was unusable
   (rebuilt) or could not be written.
 - :class:`DuplicateConceptWarning`: concepts of a vocabulary with the same
-  embedding (their weights split arbitrarily); its ``groups`` attribute lists
+  embedding (a weight of exactly equal ones split equally); its ``groups`` attribute lists
   them.
 - :class:`SkippedInputWarning`: inputs skipped with ``on_error="skip"``; its
   ``skipped`` attribute lists them as :class:`SkippedInput` records.

@@ -247,6 +247,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     for codes in solved:
         W = scipy.sparse.csr_matrix(codes.to_csr(), dtype=dtype)
         W.eliminate_zeros()
+        W = transformer._split_duplicates(W)
         # (recorded with its concepts, as transform's weights are: see check_source)
         weights.append(remember_concepts(W, transformer.concepts_))
         mean_l0.append(float(np.mean(np.diff(W.indptr))))
@@ -385,7 +386,8 @@ def splice_validation_curve(
         ``target_l0`` or an option its ``fit`` refuses (a misspelt ``solver``, a
         vocabulary file that does not exist, a ``vocabulary_size`` larger than
         the vocabulary, ``concept_embeddings`` of another width than ``X``),
-        an ``estimator`` without ``fit``, penalties
+        an ``estimator`` without ``fit`` or with an invalid option (of itself or
+        of a step: scikit-learn's ``InvalidParameterError``), penalties
         :func:`splice_path` refuses, a
         ``ConceptEditor`` as ``estimator`` (or its first step) that names a
         concept the transformer's vocabulary lacks (without ``ignore_unknown``),
@@ -436,6 +438,7 @@ def splice_validation_curve(
     check_flag(verbose, "verbose", int_ok=True)
     _check_error_score(error_score)
     _checked_transformer(transformer, penalties[0])
+    _check_probe_params(estimator, "estimator")
     _check_editor_names(transformer, estimator)
     params = {} if params is None else params
     routing = _routing_enabled()
@@ -731,6 +734,50 @@ def _check_transformer(transformer: Any) -> None:
             f"the SpliceTransformer has target_l0={transformer.target_l0!r}, which sets its "
             "penalty itself: create it with target_l0=None to score it over l1_penalty"
         )
+
+
+def _check_probe_params(estimator: Any, what: str = "the probe") -> None:
+    """Refuse an invalid parameter of the probe (``LogisticRegression(C=-1)``,
+    ``solver="lbgfs"``) and of its steps and inner estimators, before any fit.
+
+    Found by the probe's first fit, it came after the vocabulary was embedded and the
+    first fold decomposed, and it failed every fit. scikit-learn checks an estimator's
+    parameters against its ``_parameter_constraints`` in ``fit``; the check is private
+    (``_validate_params``), so it is called behind a guard: an estimator without
+    declared constraints, or a scikit-learn without the check, is left to its fit.
+    """
+    try:
+        from sklearn.utils._param_validation import InvalidParameterError
+    except ImportError:  # pragma: no cover - a scikit-learn without it
+        return
+    pending: list[tuple[str, Any]] = [("", estimator)]
+    seen: set[int] = set()
+    while pending:
+        where, est = pending.pop(0)
+        if id(est) in seen or not hasattr(est, "get_params"):
+            continue
+        seen.add(id(est))
+        validate = getattr(est, "_validate_params", None)
+        if callable(validate) and isinstance(getattr(est, "_parameter_constraints", None), dict):
+            try:
+                validate()
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(
+                    f"{what}{where}: {exc} (checked before the vocabulary is embedded)"
+                ) from exc
+            except Exception:  # (the check failing its own way: the fit will tell)
+                pass
+        try:
+            params = est.get_params(deep=False)
+        except Exception:
+            continue
+        for key, value in params.items():
+            if hasattr(value, "get_params") and not isinstance(value, type):
+                pending.append((f"{where} ({key})", value))
+            elif isinstance(value, list):  # (steps, transformer_list: (name, estimator, ...))
+                for item in value:
+                    if isinstance(item, tuple) and len(item) > 1 and hasattr(item[1], "get_params"):
+                        pending.append((f"{where}, step {item[0]!r}", item[1]))
 
 
 def _check_editor_names(transformer: Any, estimator: Any, step: str = "estimator") -> None:

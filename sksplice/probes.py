@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -35,8 +35,20 @@ def _final_step(model: Any) -> Any:
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
+def _per_class(estimator: Any) -> list[Any] | None:
+    """The binary estimators of a fitted one-vs-rest model (``estimators_``), or None."""
+    if type(estimator).__name__ != "OneVsRestClassifier":
+        return None
+    return list(getattr(estimator, "estimators_", []) or []) or None
+
+
 def _check_linear(estimator: Any) -> np.ndarray:
-    """The 2-D coefficient array of a fitted linear classifier."""
+    """The 2-D coefficient array of a fitted linear classifier.
+
+    A ``OneVsRestClassifier`` of linear classifiers has one row per class, that of
+    its estimator for the class (zeros for a class whose estimator predicts a
+    constant: every training row was, or none was, of it).
+    """
     try:
         check_is_fitted(estimator)
     except NotFittedError as exc:
@@ -46,6 +58,23 @@ def _check_linear(estimator: Any) -> np.ndarray:
             f"expected a fitted linear classifier or a Pipeline ending in one; got "
             f"{type(estimator).__name__}"
         ) from exc
+    binaries = _per_class(estimator)
+    if binaries is not None:
+        n_features = getattr(estimator, "n_features_in_", None)
+        rows = []
+        for k, inner in enumerate(binaries):
+            coef = getattr(inner, "coef_", None)
+            if coef is None and type(inner).__name__ == "_ConstantPredictor" and n_features:
+                rows.append(np.zeros((1, int(n_features))))
+                continue
+            if coef is None:
+                raise TypeError(
+                    f"the OneVsRestClassifier's estimator {k} is a {type(inner).__name__}, "
+                    "which has no coef_: expected linear classifiers (LogisticRegression, "
+                    "LinearSVC ...)"
+                )
+            rows.append(_as_rows(coef))
+        return np.vstack(rows)
     coef = getattr(estimator, "coef_", None)
     if coef is None or not hasattr(estimator, "classes_"):
         # (a fitted search, GridSearchCV say, holds the refitted model it chose)
@@ -58,11 +87,28 @@ def _check_linear(estimator: Any) -> np.ndarray:
         )
         raise TypeError(
             f"{type(estimator).__name__} has no coef_ and classes_: expected a fitted linear "
-            "classifier (LogisticRegression, LinearSVC, RidgeClassifier, SGDClassifier ...) "
-            f"or a Pipeline ending in one{best}"
+            "classifier (LogisticRegression, LinearSVC, RidgeClassifier, SGDClassifier, "
+            f"OneVsRestClassifier of one ...) or a Pipeline ending in one{best}"
         )
+    return _as_rows(coef)
+
+
+def _as_rows(coef: Any) -> np.ndarray:
     coef = np.asarray(coef.toarray() if hasattr(coef, "toarray") else coef, dtype=np.float64)
     return coef.reshape(1, -1) if coef.ndim == 1 else coef
+
+
+def _zeroed(coef_: Any, columns: list[int]) -> Any:
+    """``coef_`` with ``columns`` zero; sparse coefficients (after ``sparsify``) stay sparse."""
+    if sp.issparse(coef_):
+        new = coef_.tocoo()
+        new.data[np.isin(new.col, columns)] = 0.0
+        new = sp.csr_matrix(new)
+        new.eliminate_zeros()
+        return new
+    new = np.array(coef_, copy=True)
+    new[..., columns] = 0.0
+    return new
 
 
 def _name_makers(model: Any) -> dict[str, str]:
@@ -134,6 +180,186 @@ def _made_up_names(names: np.ndarray, makers: dict[str, str], what: str) -> str 
     )
 
 
+# ---------------------------------------------------------------------------
+# What each input column of the classifier holds, traced through the steps
+# ---------------------------------------------------------------------------
+
+
+class _Column(NamedTuple):
+    """What one column holds: a ``concept`` (its name), or columns a step made
+    (``maker``, its class name; ``derived``: made from several columns or as a
+    function of one, such as splines or products), or neither (a column of the
+    pipeline's input, whose name alone says what it is)."""
+
+    concept: str | None = None
+    maker: str | None = None
+    derived: bool = False
+
+
+#: Steps whose output columns are functions of their input columns (splines,
+#: products, bins, one-hot codes): a coefficient of such a column is no concept's.
+_DERIVING = (
+    "PolynomialFeatures",
+    "SplineTransformer",
+    "OneHotEncoder",
+    "KBinsDiscretizer",
+    "TargetEncoder",
+)
+
+
+def _step_names(step: Any, n_in: int | None) -> np.ndarray | None:
+    try:
+        names = np.asarray(step.get_feature_names_out(), dtype=object)
+    except Exception:  # (any step's get_feature_names_out may fail its own way)
+        return None
+    return names if names.ndim == 1 else None
+
+
+def _made_by(step: Any, n_out: int, *, derived: bool = False) -> list[_Column]:
+    return [_Column(maker=type(step).__name__, derived=derived)] * n_out
+
+
+def _trace(step: Any, columns: list[_Column] | None) -> list[_Column] | None:
+    """The columns ``step`` outputs for input ``columns`` (None: unknown)."""
+    from sklearn.base import ClassNamePrefixFeaturesOutMixin, OneToOneFeatureMixin
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion
+
+    if step is None or (isinstance(step, str) and step == "passthrough"):
+        return columns
+    estimator = getattr(step, "estimator", None)
+    if type(step).__name__ == "FrozenEstimator" and estimator is not None:
+        return _trace(estimator, columns)
+    if isinstance(step, Pipeline):
+        for _, inner in step.steps:
+            columns = _trace(inner, columns)
+            if columns is None:
+                return None
+        return columns
+    if isinstance(step, FeatureUnion):
+        out: list[_Column] = []
+        for _, inner in step.transformer_list:
+            if isinstance(inner, str) and inner == "drop":
+                continue
+            block = _trace(inner, columns)
+            if block is None:
+                return None
+            out.extend(block)
+        return out
+    if isinstance(step, ColumnTransformer):
+        return _trace_column_transformer(step, columns)
+    names = _step_names(step, None if columns is None else len(columns))
+    if names is None:
+        return None
+    if hasattr(step, "dictionary_") and hasattr(step, "concepts_"):  # a SpliceTransformer
+        return [_Column(concept=str(name)) for name in names]
+    if type(step).__name__ == "ConceptEditor":
+        if getattr(step, "output", "weights") == "embedding":
+            return _made_by(step, names.size)
+        if columns is None or len(columns) != names.size:
+            return [_Column(concept=str(name)) for name in names]
+        return columns
+    if hasattr(step, "get_support"):  # (a feature selector: SelectKBest, RFE ...)
+        try:
+            support = np.asarray(step.get_support(), dtype=bool)
+        except Exception:
+            return None
+        if columns is None or support.shape != (len(columns),):
+            return None
+        return [column for column, kept in zip(columns, support, strict=True) if kept]
+    if type(step).__name__ in _DERIVING and not (
+        type(step).__name__ == "KBinsDiscretizer" and getattr(step, "encode", "") == "ordinal"
+    ):
+        return _made_by(step, names.size, derived=True)
+    one_to_one = getattr(step, "feature_names_out", None) == "one-to-one"  # (FunctionTransformer)
+    if (
+        one_to_one
+        or isinstance(step, OneToOneFeatureMixin)
+        or type(step).__name__ == "KBinsDiscretizer"
+    ):
+        return columns if columns is not None and len(columns) == names.size else None
+    if isinstance(step, ClassNamePrefixFeaturesOutMixin):  # (PCA: pca0, pca1, ...)
+        return _made_by(step, names.size)
+    # Another step: the columns it keeps by name are those; others it made.
+    names_in = getattr(step, "feature_names_in_", None)
+    if columns is not None and names_in is not None and len(names_in) == len(columns):
+        by_name = {str(name): column for name, column in zip(names_in, columns, strict=True)}
+        return [by_name.get(str(name), _Column()) for name in names]
+    return None
+
+
+def _recorded_input_indices(ct: Any) -> dict[str, np.ndarray] | None:
+    """scikit-learn's own record of a ColumnTransformer's input columns per transformer
+    (private: read behind a guard; None where it is not there or not as expected)."""
+    recorded = getattr(ct, "_transformer_to_input_indices", None)
+    if not isinstance(recorded, dict):
+        return None
+    try:
+        return {str(k): np.asarray(v, dtype=np.intp).ravel() for k, v in recorded.items()}
+    except (TypeError, ValueError):
+        return None
+
+
+def _input_indices(ct: Any) -> dict[str, np.ndarray] | None:
+    """The input columns of each transformer of a fitted ColumnTransformer."""
+    n_in = getattr(ct, "n_features_in_", None)
+    if n_in is None:
+        return None
+    recorded = _recorded_input_indices(ct)
+    if recorded is not None:
+        return recorded
+    names_in = [str(n) for n in getattr(ct, "feature_names_in_", [])]
+    positions = np.arange(n_in)
+    indices: dict[str, np.ndarray] = {}
+    for name, _, selection in ct.transformers_:
+        if callable(selection):
+            return None
+        if isinstance(selection, str):
+            selection = [selection]
+        try:
+            if isinstance(selection, slice) and isinstance(selection.start or selection.stop, str):
+                return None
+            if isinstance(selection, slice):
+                indices[name] = positions[selection]
+                continue
+            chosen = list(np.atleast_1d(np.asarray(selection, dtype=object)))
+            if chosen and all(isinstance(c, str) for c in chosen):
+                indices[name] = np.asarray([names_in.index(c) for c in chosen], dtype=np.intp)
+            elif chosen and all(isinstance(c, bool | np.bool_) for c in chosen):
+                indices[name] = positions[np.asarray(chosen, dtype=bool)]
+            else:
+                indices[name] = positions[np.asarray(chosen, dtype=np.intp)]
+        except (ValueError, IndexError, TypeError):
+            return None
+    return indices
+
+
+def _trace_column_transformer(ct: Any, columns: list[_Column] | None) -> list[_Column] | None:
+    n_in = getattr(ct, "n_features_in_", None)
+    if columns is None and n_in is not None:
+        columns = [_Column()] * n_in
+    indices = _input_indices(ct)
+    slices = getattr(ct, "output_indices_", None)
+    if columns is None or indices is None or slices is None or len(columns) != n_in:
+        return None
+    n_out = max((s.stop for s in slices.values()), default=0)
+    out: list[_Column | None] = [None] * n_out
+    for name, transformer, _ in ct.transformers_:
+        where = slices.get(name)
+        if where is None or where.stop == where.start:
+            continue
+        if name not in indices:
+            return None
+        selected = [columns[i] for i in indices[name]]
+        block = _trace(transformer, selected)
+        if block is None or len(block) != where.stop - where.start:
+            return None
+        out[where] = block
+    if any(column is None for column in out):
+        return None
+    return cast("list[_Column]", out)
+
+
 def _carried_feature_names(model: Any, what: str) -> tuple[np.ndarray | None, str, str]:
     """The input names the fitted model carries (None: none), where they come from, and
     why there are none."""
@@ -168,28 +394,165 @@ def _carried_feature_names(model: Any, what: str) -> tuple[np.ndarray | None, st
     return names, "the model's input names (feature_names_in_)", ""
 
 
-def _feature_names(
-    model: Any, n_features: int, concepts: Any, what: str = "`concepts`"
-) -> np.ndarray:
-    """Names of the final estimator's input columns: ``concepts`` (called ``what``),
-    checked against the names the model carries, or those names."""
-    carried, source, why = _carried_feature_names(model, what)
-    if concepts is not None:
-        if hasattr(concepts, "get_feature_names_out"):
+class _Inputs(NamedTuple):
+    """The classifier's input columns: the concept each one is (``labels``, None where
+    it is none), their names, and why each column that is no concept is none."""
+
+    labels: np.ndarray
+    names: np.ndarray
+    reasons: dict[int, str]
+
+
+def _traced_columns(model: Any) -> tuple[np.ndarray | None, list[_Column] | None]:
+    """The names of a Pipeline's columns before its last step, and what each holds
+    (None where unknown)."""
+    if not isinstance(model, Pipeline) or len(model.steps) < 2:
+        return None, None
+    names = None
+    # (the names the steps give; where an early step gives none, an embedder say,
+    # those the steps after it give)
+    for start in range(len(model.steps) - 1):
+        try:
+            names = np.asarray(model[start:-1].get_feature_names_out(), dtype=object)
+        except Exception:  # (any step's get_feature_names_out may fail its own way)
+            continue
+        break
+    n_in = getattr(model, "n_features_in_", None)
+    columns = [_Column()] * int(n_in) if isinstance(n_in, int | np.integer) else None
+    for _, step in model.steps[:-1]:
+        # (a step that cannot be traced, an embedder say, leaves its columns unknown:
+        # a SpliceTransformer after it still makes concepts of them)
+        columns = _trace(step, columns)
+    return names, columns
+
+
+def _given_names(concepts: Any, what: str) -> np.ndarray | None:
+    """``concepts`` (called ``what``) as an array of names, or a message saying what
+    was wrong with it and what is accepted."""
+    accepted = (
+        "accepted: a list, tuple, numpy array, pandas Index or Series of concept names "
+        "(one per input column of the classifier, or one per concept column), or a "
+        "fitted SpliceTransformer"
+    )
+    if concepts is None:
+        return None
+    if hasattr(concepts, "get_feature_names_out"):
+        try:
             concepts = concepts.get_feature_names_out()
-        if isinstance(concepts, str):
-            raise TypeError(f"{what} must be a sequence of concept names, not a single string")
-        names = np.asarray(list(concepts), dtype=object)
+        except NotFittedError as exc:
+            raise ValueError(
+                f"{what} is a {type(concepts).__name__} that is not fitted; {accepted}"
+            ) from exc
+    if isinstance(concepts, str):
+        raise TypeError(f"{what} is a single string ({concepts!r}); {accepted}")
+    if isinstance(concepts, set | frozenset | dict):
+        raise TypeError(
+            f"{what} is {a_type(concepts)}, whose order is not that of the columns; {accepted}"
+        )
+    if not isinstance(concepts, Sequence | np.ndarray | pd.Index | pd.Series):
+        raise TypeError(f"{what} is {a_type(concepts)}; {accepted}")
+    names = np.asarray(list(concepts), dtype=object)
+    if names.ndim != 1:
+        raise ValueError(f"{what} has shape {names.shape}, not a list of names; {accepted}")
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            raise TypeError(f"{what} entry {i} is {a_type(name)}, not a concept name; {accepted}")
+    return names
+
+
+def _why_not(column: _Column) -> str:
+    if column.derived:
+        return (
+            f"{column.maker} derives them from the concept weights; the coefficient of "
+            "such a column is no one concept's"
+        )
+    if column.maker is not None:
+        return f"{column.maker} makes them"
+    return "they come from the pipeline's input, not from a SpliceTransformer"
+
+
+def _concept_inputs(
+    traced: list[_Column], names: np.ndarray | None, given: np.ndarray | None, what: str
+) -> _Inputs:
+    """The inputs when the steps say which columns are concepts (a SpliceTransformer's)."""
+    n_features = len(traced)
+    if names is None:
+        names = np.asarray([c.concept or f"column {j}" for j, c in enumerate(traced)], dtype=object)
+    where = np.asarray([j for j, c in enumerate(traced) if c.concept is not None], dtype=np.intp)
+    concepts = [str(traced[j].concept) for j in where]
+    twice = {c for c in concepts if concepts.count(c) > 1}  # (two SpliceTransformer blocks)
+    labels = np.full(n_features, None, dtype=object)
+    labels[where] = [str(names[j]) if c in twice else c for j, c in zip(where, concepts)]
+    if given is not None:
+        carried = labels[where].astype(object)
+        if given.shape == (n_features,):
+            labels[where] = reconcile_names(given[where], carried, what, "the pipeline's concepts")
+        elif given.shape == (where.size,):
+            labels[where] = reconcile_names(given, carried, what, "the pipeline's concepts")
+        elif not set(map(str, carried)) <= set(map(str, given)):
+            raise ValueError(
+                f"{what} has {given.size} names, but the classifier has {n_features} input "
+                f"columns, {where.size} of them concepts: give one name per input column, "
+                "or one per concept column (in their order), or the fitted "
+                "SpliceTransformer whose concepts they are"
+            )
+    reasons = {j: _why_not(c) for j, c in enumerate(traced) if c.concept is None}
+    return _Inputs(labels, names, reasons)
+
+
+def _feature_names(model: Any, n_features: int, concepts: Any, what: str = "`concepts`") -> _Inputs:
+    """What the final estimator's input columns are: ``concepts`` (called ``what``),
+    checked against the names the model carries, or those names; columns that a
+    step made (PCA's, splines) or that are no SpliceTransformer's output beside
+    ones that are, are no concepts."""
+    given = _given_names(concepts, what)
+    names, traced = _traced_columns(model)
+    if traced is not None and len(traced) != n_features:
+        traced = None
+    if names is not None and names.shape != (n_features,):
+        names = None
+    if traced is not None and any(c.concept is not None for c in traced):
+        return _concept_inputs(traced, names, given, what)
+    # No column traced to a SpliceTransformer: the names say which are concepts.
+    carried, source, why = _carried_feature_names(model, what)
+    if given is not None:
+        if given.shape != (n_features,):
+            raise ValueError(
+                f"there are {given.shape[0]} concept names but the model has {n_features} "
+                f"coefficients per class; give one name per input column in {what}"
+            )
+        labels = reconcile_names(given, carried, what, source)
     elif carried is not None:
-        names = carried
+        labels = carried
     else:
         raise ValueError(why)
-    if names.shape != (n_features,):
+    labels = np.array(labels, dtype=object)
+    reasons: dict[int, str] = {}
+    for j, column in enumerate(traced or []):
+        # (PCA's columns named by the caller are taken; derived ones never are)
+        if column.derived or (column.maker is not None and given is None):
+            reasons[j] = _why_not(column)
+            labels[j] = None
+    if reasons and len(reasons) == n_features:
         raise ValueError(
-            f"there are {names.shape[0]} concept names but the model has {n_features} "
-            "coefficients per class; give one name per input column"
+            "none of the classifier's input columns is a concept: "
+            + _left_out_text(np.asarray(names if names is not None else labels), reasons)
+            + "; probe a classifier trained on concept weights (the SpliceTransformer's "
+            "output, selected or scaled)"
         )
-    return reconcile_names(names, carried, what, source)
+    return _Inputs(labels, names if names is not None else labels.copy(), reasons)
+
+
+def _left_out_text(names: np.ndarray, reasons: dict[int, str], n: int = 5) -> str:
+    """``'pca0', 'pca1' and 3 more (PCA makes them)``, a group per reason."""
+    groups: dict[str, list[str]] = {}
+    for j, reason in reasons.items():
+        groups.setdefault(reason, []).append(repr(str(names[j])))
+    parts = []
+    for reason, shown in groups.items():
+        more = f" and {len(shown) - n} more" if len(shown) > n else ""
+        parts.append(f"{', '.join(shown[:n])}{more} ({reason})")
+    return "; ".join(parts)
 
 
 def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataFrame:
@@ -205,7 +568,9 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
         Number of concepts listed per class and sign (fewer when fewer
         coefficients of that sign are non-zero).
     concepts : list of str or fitted SpliceTransformer, default=None
-        Names of the classifier's input columns. By default they come from
+        Names of the classifier's input columns (one per column, or one per
+        concept column of a Pipeline whose steps say which those are), or the
+        fitted SpliceTransformer whose concepts they are. By default they come from
         ``get_feature_names_out`` of the Pipeline's steps before the last, or
         from the classifier's ``feature_names_in_``. Given names are checked
         against those: the same concepts in another order follow the model's
@@ -222,6 +587,16 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
         lowercase class name of a step before the classifier; concept names
         that end in digits are concepts.
 
+        The Pipeline's steps are traced from the SpliceTransformer to the
+        classifier: feature selectors (``get_support``), scalers and other
+        one-to-one steps, ``FrozenEstimator``, ``FeatureUnion`` and
+        ``ColumnTransformer`` blocks keep the concept of each column (listed
+        by the concept's name, without the block's ``name__`` prefix); columns
+        that another block makes (``pca__pca0`` beside the concepts) are no
+        concepts and are left out, and columns derived from the concept
+        weights (``SplineTransformer``, ``PolynomialFeatures``,
+        ``OneHotEncoder``, ``KBinsDiscretizer``) are never concepts.
+
     Returns
     -------
     pandas.DataFrame
@@ -237,15 +612,28 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
         names a step made up, such as the embedding dimensions of
         ``ConceptEditor(output="embedding")``), or ``k`` is not a positive
         integer.
+        A ``ValueError`` too if no input column of the classifier is a concept
+        (only columns derived from the weights, by splines say).
     TypeError
-        If the final estimator is not a linear classifier.
+        If the final estimator is not a linear classifier (or a
+        ``OneVsRestClassifier`` of them), or ``concepts`` is not a list of
+        names (the message says what is accepted).
+
+    Warns
+    -----
+    UserWarning
+        If some input columns of the classifier are not concepts (another
+        block of a ``FeatureUnion`` or ``ColumnTransformer``, such as PCA's
+        components): the warning names them (the first five, and how many
+        more) and what made them, and they are left out of the table.
 
     Notes
     -----
     A binary classifier has one row of coefficients, the evidence for
     ``classes_[1]``; the evidence for ``classes_[0]`` is its negation, listed
     under that class, so that every class has its own rows. A multiclass
-    (one-vs-rest or multinomial) classifier has one row per class.
+    (one-vs-rest or multinomial) classifier has one row per class; a
+    ``OneVsRestClassifier`` has the row of its estimator for each class.
 
     Examples
     --------
@@ -265,16 +653,25 @@ def probe_concepts(model: Any, k: int = 10, *, concepts: Any = None) -> pd.DataF
     check_int(k, "k")
     estimator = _final_step(model)
     coef = _check_linear(estimator)
-    names = _feature_names(model, coef.shape[1], concepts)
+    inputs = _feature_names(model, coef.shape[1], concepts)
+    if inputs.reasons:
+        warn_user(
+            "the classifier's input columns "
+            + _left_out_text(inputs.names, inputs.reasons)
+            + " are not concepts: they are left out of the table, as their coefficients "
+            "are not concept weights"
+        )
+    names = inputs.labels
     classes = list(estimator.classes_)
     if coef.shape[0] == 1 and len(classes) == 2:
         per_class = [(classes[0], -coef[0]), (classes[1], coef[0])]
     else:
         per_class = list(zip(classes, coef, strict=True))
+    concept = np.asarray([name is not None for name in names], dtype=bool)
     rows = []
     for label, row in per_class:
         for sign, values in (("positive", row), ("negative", -row)):
-            candidates = np.flatnonzero(values > 0)
+            candidates = np.flatnonzero((values > 0) & concept)
             order = candidates[np.lexsort((candidates, -values[candidates]))][:k]
             for rank, j in enumerate(order, start=1):
                 rows.append((label, sign, rank, str(names[j]), float(row[j])))
@@ -333,7 +730,8 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     -------
     edited : same type as ``model``
         A deep copy of ``model``, still fitted, whose final estimator has zero
-        coefficients for ``concepts``. (``sklearn.base.clone`` would return an
+        coefficients for ``concepts`` (in every estimator of a
+        ``OneVsRestClassifier``). (``sklearn.base.clone`` would return an
         unfitted copy.)
 
     Raises
@@ -341,7 +739,9 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     ValueError
         If a name is not among the model's concepts (the message suggests close
         matches, or names the step of a Pipeline that left a concept of its
-        transformer out of the classifier's inputs), no concept is named, the
+        transformer out of the classifier's inputs), names an input column of the
+        classifier that is not a concept (a PCA block's ``pca__pca0`` beside the
+        concepts; the message names them), no concept is named, the
         model is not fitted, or its inputs carry no concept names (as in
         :func:`probe_concepts`) and ``feature_names`` is not given.
 
@@ -381,8 +781,22 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         if not isinstance(name, str):
             raise TypeError(f"`concepts` entry {i} is {a_type(name)}, not a concept name")
     coef = _check_linear(_final_step(model))
-    names = _feature_names(model, coef.shape[1], feature_names, "`feature_names`")
-    index = {str(name): j for j, name in enumerate(names)}
+    inputs = _feature_names(model, coef.shape[1], feature_names, "`feature_names`")
+    index = {str(name): j for j, name in enumerate(inputs.labels) if name is not None}
+    for j, name in enumerate(inputs.labels):  # (a column's own name, splice__dog, too)
+        if name is not None:
+            index.setdefault(str(inputs.names[j]), j)
+    others = {str(inputs.names[j]): j for j in inputs.reasons}
+    not_concepts = {
+        others[name]: inputs.reasons[others[name]] for name in concepts if name in others
+    }
+    if not_concepts:
+        raise ValueError(
+            "`concepts` names input columns of the classifier that are not concepts: "
+            + _left_out_text(inputs.names, not_concepts)
+            + "; their coefficients are not concept weights, so zeroing them removes no "
+            "concept: name only concepts (probe_concepts(model) lists them)"
+        )
     unknown = [name for name in concepts if name not in index]
     if unknown:
         _refuse_concepts_left_out(model, unknown)
@@ -406,15 +820,8 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
         )
     edited = copy.deepcopy(model)
     estimator = _final_step(edited)
-    coef_ = estimator.coef_
-    if sp.issparse(coef_):  # a sparsified model keeps sparse coefficients
-        mask = np.isin(coef_.tocoo().col, columns)
-        new = coef_.tocoo()
-        new.data[mask] = 0.0
-        new = sp.csr_matrix(new)
-        new.eliminate_zeros()
-    else:
-        new = np.array(coef_, copy=True)
-        new[..., columns] = 0.0
-    estimator.coef_ = new
+    binaries = _per_class(estimator)
+    for inner in binaries if binaries is not None else [estimator]:
+        if getattr(inner, "coef_", None) is not None:  # (not a constant predictor's)
+            inner.coef_ = _zeroed(inner.coef_, columns)
     return edited

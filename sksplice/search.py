@@ -41,6 +41,7 @@ from .path import (
     _check_fit_params,
     _check_n_jobs,
     _check_penalties,
+    _check_probe_params,
     _check_targets,
     _checked_transformer,
     _fold_column,
@@ -356,6 +357,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         penalties = np.asarray(self.l1_penalties, dtype=np.float64)
         # The transformer's other options are checked now, not in the first fold.
         _checked_transformer(transformer, penalties[0])
+        _check_probe_params(probe, "the probe")
         _check_editor_names(transformer, probe, self.estimator.steps[1][0])
         _check_n_jobs(self.n_jobs)
         check_flag(self.verbose, "verbose", int_ok=True)
@@ -540,7 +542,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             penalty that is not in (0, 2), an invalid option of the transformer
             (a vocabulary file that does not exist, a ``vocabulary_size`` larger
             than the vocabulary, ``concept_embeddings`` of another width than
-            ``X`` included), an ``n_jobs`` that is not a non-zero integer, a ``verbose`` that
+            ``X`` included), an invalid option of the probe or of one of its
+            steps (scikit-learn's ``InvalidParameterError``: a misspelt
+            ``solver``, ``C=-1``), an ``n_jobs`` that is not a non-zero integer, a ``verbose`` that
             is neither a bool nor an int of at least 0, a ``refit`` that does
             not fit the metrics (True with several, a name not among them, a
             name with one metric other than ``scoring``, another type), a

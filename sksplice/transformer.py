@@ -53,7 +53,12 @@ from ._validation import (
     vectors_in_cells,
 )
 from ._weights import ConceptSpaceMixin
-from .dictionary import build_dictionary, warn_duplicate_concepts
+from .dictionary import (
+    build_dictionary,
+    exact_duplicate_columns,
+    split_duplicate_weights,
+    warn_duplicate_concepts,
+)
 
 __all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
 
@@ -727,7 +732,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)
         centre = None if needs_concepts else resolve_mean(self, X, X.shape[1], d_of_x=width is None)
         raw = self._raw_concept_embeddings(concepts, n_full)
-        warn_duplicate_concepts(raw, concepts)
+        duplicates = warn_duplicate_concepts(raw, concepts)
         if self.concepts_centered:
             dictionary, concept_mean = centred_dictionary(raw)
         else:
@@ -749,6 +754,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         from .solvers._cache import digest
 
         self._dictionary_digest = digest(self.dictionary_)
+        # (concepts embedded exactly alike: each row's weight of them split equally)
+        self._duplicate_columns = exact_duplicate_columns(self.dictionary_, duplicates)
         if self.target_l0 is None:
             self.l1_penalty_ = float(self.l1_penalty)
             self.__dict__.pop("calibration_l0_", None)  # of an earlier fit with target_l0
@@ -843,6 +850,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 V, penalties, check_input=False, **self._solver_options()
             )
 
+    def _split_duplicates(self, W: scipy.sparse.csr_matrix) -> scipy.sparse.csr_matrix:
+        """``W`` with each row's weight of concepts embedded exactly alike split equally
+        between them (the solvers' split is arbitrary: any has the same objective)."""
+        # (a transformer fitted by a release without the record: as solved)
+        return split_duplicate_weights(W, getattr(self, "_duplicate_columns", []))
+
     def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix:
         """CSR weights of validated embeddings ``X`` (dtype follows ``X``)."""
         return self._weights_and_stats(X)[0]
@@ -855,6 +868,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         W = codes.to_csr()
         W = scipy.sparse.csr_matrix(W, dtype=_weights_dtype(X))
         W.eliminate_zeros()
+        W = self._split_duplicates(W)
         gaps = np.asarray(codes.row_gaps, dtype=np.float64).copy()
         stats = TransformStats(
             n_iter=int(codes.n_iter),

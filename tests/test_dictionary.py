@@ -813,6 +813,67 @@ def test_transformer_warns_of_concepts_with_the_same_embedding(rng):
         ).fit(rng.standard_normal((5, 16)))
 
 
+@pytest.mark.parametrize("solver", ["admm", "working_set"])
+def test_the_weight_of_concepts_embedded_alike_is_split_equally(rng, solver):
+    # The solvers split a weight between two equal dictionary rows as they came to
+    # it (0.3997 and 0.3994, or all to one): which concept "explained" a row depended
+    # on the batch and the solver. Now each gets an equal share, in transform and in
+    # splice_path alike; the sum, and every other weight, stays as solved.
+    from sksplice import SpliceTransformer, splice_path
+    from sksplice.exceptions import DuplicateConceptWarning
+
+    raw = rng.standard_normal((7, 16))
+    raw = np.vstack([raw, raw[2], raw[2], raw[4] * (1 + 1e-9)])  # (c9: nearly c4's direction)
+    concepts = [f"c{i}" for i in range(10)]
+    X = raw[2] * 0.8 + raw[4] * 0.3 + 0.05 * rng.standard_normal((6, 16))
+    splice = SpliceTransformer(
+        vocabulary=concepts,
+        concept_embeddings=raw,
+        l1_penalty=0.1,
+        solver=solver,
+        image_mean=np.zeros(16),
+        device="cpu",
+    )
+    with pytest.warns(DuplicateConceptWarning, match="is split equally between them"):
+        splice.fit(X)
+    for dtype in (np.float64, np.float32):
+        W = splice.transform(X.astype(dtype)).toarray()
+        assert W.dtype == dtype and (W[:, 2] > 0).all()
+        assert np.array_equal(W[:, 2], W[:, 7]) and np.array_equal(W[:, 2], W[:, 8])
+    # the solver's own weights: the same sum over the group, the others bit for bit
+    solved = splice._solve(splice._targets(X), splice.l1_penalty_).to_csr().toarray()
+    W = splice.transform(X).toarray()
+    assert not np.array_equal(solved[:, 2], solved[:, 7])  # (its split was its own)
+    np.testing.assert_allclose(W[:, [2, 7, 8]].sum(axis=1), solved[:, [2, 7, 8]].sum(axis=1))
+    others = [0, 1, 3, 4, 5, 6, 9]
+    np.testing.assert_array_equal(W[:, others], solved[:, others])
+    path = splice_path(splice, X, [0.1, 0.05])
+    for penalty, W in zip((0.1, 0.05), path.weights, strict=True):
+        W = W.toarray()
+        assert np.array_equal(W[:, 2], W[:, 7]) and np.array_equal(W[:, 2], W[:, 8])
+        if penalty == 0.1:
+            np.testing.assert_allclose(W, splice.transform(X).toarray(), atol=1e-6)
+
+
+def test_splitting_duplicates_keeps_other_weights_bit_for_bit():
+    import scipy.sparse
+
+    from sksplice.dictionary import exact_duplicate_columns, split_duplicate_weights
+
+    D = np.arange(20.0).reshape(5, 4)
+    D[3] = D[1]
+    D[4] = D[0] * (1 + 1e-12)  # (nearly the same: left to the solver)
+    columns = exact_duplicate_columns(D, [[1, 3], [0, 4]])
+    assert [c.tolist() for c in columns] == [[1, 3]]
+    W = scipy.sparse.csr_matrix(
+        np.array([[0.1, 0.7, 0.3, 0.0, 0.2], [0.0, 0.0, 0.5, 0.0, 0.0], [0.0, 0.1, 0.0, 0.2, 0.0]])
+    )
+    out = split_duplicate_weights(W, columns).toarray()
+    np.testing.assert_array_equal(out[:, [0, 2, 4]], W.toarray()[:, [0, 2, 4]])
+    np.testing.assert_allclose(out[:, [1, 3]], [[0.35, 0.35], [0, 0], [0.15, 0.15]])
+    assert out[1, 1] == 0 and split_duplicate_weights(W, []) is W
+
+
 def test_clip_case_variants_and_cut_concepts_are_named(tiny_clip_model, tmp_path):
     # open_clip's tokenizer lower-cases, and cuts texts at 77 tokens.
     from sksplice import CLIPEmbedder, SpliceTransformer

@@ -353,3 +353,204 @@ def test_a_concept_a_later_step_left_out_is_not_said_to_be_unknown():
     assert not edited[-1].coef_[:, 0].any()
     with pytest.raises(ValueError, match="not in the vocabulary"):  # (unknown everywhere)
         zero_concept_coefficients(pipe, ["no such concept"])
+
+
+def _concept_pipeline(rng, *steps, classifier=None, n_classes=3):
+    """A SpliceTransformer (dense output, 12 concepts) then ``steps`` then a classifier."""
+    import warnings
+
+    names = [f"w{j}" for j in range(12)]
+    raw = rng.normal(size=(12, 8))
+    X = rng.normal(size=(90, 8))
+    y = np.arange(90) % n_classes
+    splice = SpliceTransformer(
+        vocabulary=names,
+        concept_embeddings=raw,
+        l1_penalty=0.02,
+        output="dense",
+        image_mean=np.zeros(8),
+    )
+    pipe = make_pipeline(splice, *steps, classifier or LogisticRegression(C=10.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (constant columns of a selection or spline)
+        pipe.fit(X, y)
+    return pipe, X, names
+
+
+def _listed(table):
+    return dict(zip(zip(table["class"], table["concept"]), table["coefficient"], strict=True))
+
+
+def test_a_feature_union_s_other_blocks_are_not_listed_as_concepts(rng):
+    # FeatureUnion(splice, PCA): the PCA columns (pca__pca0 ...) were listed as concepts,
+    # and the concepts under their block's prefix (splicetransformer__w3)
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_union
+
+    names = [f"w{j}" for j in range(12)]
+    raw = rng.normal(size=(12, 8))
+    X = rng.normal(size=(90, 8))
+    y = np.arange(90) % 3
+    splice = SpliceTransformer(
+        vocabulary=names,
+        concept_embeddings=raw,
+        l1_penalty=0.02,
+        output="dense",
+        image_mean=np.zeros(8),
+    )
+    pipe = make_pipeline(make_union(splice, PCA(2)), LogisticRegression(C=10.0))
+    pipe.fit(X, y)
+    pipe[-1].coef_[:, 12:] = 50.0  # (the PCA columns' coefficients the largest)
+    with pytest.warns(UserWarning, match=r"'pca__pca0', 'pca__pca1' \(PCA makes them\) are not"):
+        table = probe_concepts(pipe, k=20)
+    assert set(table["concept"]) <= set(names)
+    coef = pipe[-1].coef_
+    for (label, concept), value in _listed(table).items():
+        assert value == coef[list(pipe[-1].classes_).index(label), names.index(concept)]
+    with pytest.raises(ValueError, match=r"not concepts: 'pca__pca1' \(PCA makes them\)"):
+        zero_concept_coefficients(pipe, ["w1", "pca__pca1"])
+    used = table["concept"].iloc[0]
+    for name in (used, f"splicetransformer__{used}"):  # (the concept, or its column's name)
+        edited = zero_concept_coefficients(pipe, [name])
+        assert not edited[-1].coef_[:, names.index(used)].any()
+        np.testing.assert_array_equal(edited[-1].coef_[:, 12:], coef[:, 12:])
+
+
+@pytest.mark.parametrize("private", [True, False])
+def test_a_column_transformer_s_selection_is_traced(rng, private, monkeypatch):
+    # ColumnTransformer(PCA on concepts 0-2, passthrough 3-5, scaled remainder): the
+    # columns are [pca0, pca1, w3, w4, w5, w6 ... w11]; they were read as concepts by name
+    # ('p__pca0', 'k__w3').
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    ct = ColumnTransformer(
+        [("p", PCA(2), [0, 1, 2]), ("k", "passthrough", [3, 4, 5])], remainder=StandardScaler()
+    )
+    pipe, _, _ = _concept_pipeline(rng, ct)
+    if not private:  # (scikit-learn's private record gone: the columns are resolved here)
+        from sksplice import probes
+
+        monkeypatch.setattr(probes, "_recorded_input_indices", lambda ct: None)
+    pipe[-1].coef_ = np.tile(np.arange(1.0, 12.0), (3, 1))
+    with pytest.warns(UserWarning, match=r"'p__pca0', 'p__pca1' \(PCA makes them\)"):
+        table = probe_concepts(pipe, k=20)
+    positive = table[(table["class"] == 0) & (table["sign"] == "positive")]
+    # the coefficient of column j is j + 1: w3 is column 2, w11 column 10
+    assert dict(zip(positive["concept"], positive["coefficient"], strict=True)) == {
+        f"w{j}": float(j) for j in range(3, 12)
+    }
+    with pytest.raises(ValueError, match=r"'p__pca0' \(PCA makes them\)"):
+        zero_concept_coefficients(pipe, ["p__pca0"])
+    with pytest.raises(ValueError, match="'w1'"):  # (PCA took it: no input of the classifier)
+        zero_concept_coefficients(pipe, ["w1"])
+    edited = zero_concept_coefficients(pipe, ["w4"])
+    assert edited[-1].coef_[0].tolist() == [1, 2, 3, 0, *range(5, 12)]
+
+
+def test_selectors_scalers_and_frozen_steps_keep_the_concepts(rng):
+    from sklearn.feature_selection import SelectKBest
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.preprocessing import StandardScaler
+
+    pipe, _, names = _concept_pipeline(rng, StandardScaler(), SelectKBest(k=5))
+    kept = np.asarray(names)[pipe[2].get_support()]
+    frozen = make_pipeline(FrozenEstimator(pipe[0]), pipe[1], pipe[2], pipe[3])
+    for model in (pipe, frozen):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (every column is a concept: nothing left out)
+            table = probe_concepts(model, k=5)
+        assert set(table["concept"]) <= set(kept)
+        row = table[(table["class"] == 1) & (table["sign"] == "positive")]
+        coef = dict(zip(kept, pipe[-1].coef_[1], strict=True))
+        assert all(coef[c] == v for c, v in zip(row["concept"], row["coefficient"], strict=True))
+    # names given for the concept columns only, or the transformer's whole vocabulary
+    assert probe_concepts(pipe, concepts=list(kept)).equals(probe_concepts(pipe))
+    assert probe_concepts(pipe, concepts=pipe[0]).equals(probe_concepts(pipe))
+
+
+def test_many_columns_left_out_are_counted(rng):
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_union
+
+    names = [f"w{j}" for j in range(12)]
+    X = rng.normal(size=(90, 8))
+    splice = SpliceTransformer(
+        vocabulary=names,
+        concept_embeddings=rng.normal(size=(12, 8)),
+        output="dense",
+        image_mean=np.zeros(8),
+    )
+    pipe = make_pipeline(make_union(splice, PCA(8)), LogisticRegression())
+    pipe.fit(X, np.arange(90) % 2)
+    with pytest.warns(UserWarning, match=r"'pca__pca4' and 3 more \(PCA makes them\)"):
+        probe_concepts(pipe)
+    # a step before that cannot be traced (no get_feature_names_out: an embedder, say)
+    from sklearn.preprocessing import FunctionTransformer
+
+    embedder = FunctionTransformer(np.asarray)
+    pipe = make_pipeline(embedder, make_union(clone(splice), PCA(8)), LogisticRegression())
+    pipe.fit(X, np.arange(90) % 2)
+    with pytest.warns(UserWarning, match=r"'pca__pca4' and 3 more \(PCA makes them\)"):
+        assert set(probe_concepts(pipe, k=12)["concept"]) <= set(names)
+
+
+@pytest.mark.parametrize("deriving", ["spline", "poly"])
+def test_steps_that_derive_columns_are_refused(rng, deriving):
+    from sklearn.preprocessing import PolynomialFeatures, SplineTransformer
+
+    step = SplineTransformer(n_knots=3, degree=1) if deriving == "spline" else PolynomialFeatures(2)
+    maker = type(step).__name__
+    pipe, _, _ = _concept_pipeline(rng, step)
+    message = rf"none of the classifier's input columns is a concept: .* \({maker} derives them"
+    with pytest.raises(ValueError, match=message):
+        probe_concepts(pipe)
+    with pytest.raises(ValueError, match=message):
+        zero_concept_coefficients(pipe, ["w1"])
+
+
+def test_the_concepts_argument_says_what_is_wrong_and_what_is_accepted(rng):
+    pipe, _, names = _concept_pipeline(rng)
+    accepted = r"accepted: a list, tuple, numpy array, pandas Index or Series of concept names"
+    with pytest.raises(TypeError, match=r"`concepts` is an int; " + accepted):
+        probe_concepts(pipe, concepts=12)
+    with pytest.raises(TypeError, match=r"`concepts` is a set, whose order is not"):
+        probe_concepts(pipe, concepts=set(names))
+    with pytest.raises(TypeError, match=r"a single string \('w1'\); " + accepted):
+        probe_concepts(pipe, concepts="w1")
+    with pytest.raises(TypeError, match=r"`concepts` entry 2 is an int, not a concept name"):
+        probe_concepts(pipe, concepts=["a", "b", 3])
+    with pytest.raises(ValueError, match=r"SpliceTransformer that is not fitted; " + accepted):
+        probe_concepts(pipe, concepts=clone(pipe[0]))
+    with pytest.raises(
+        ValueError, match=r"`feature_names` has 3 names, but the classifier has 12 input columns"
+    ):
+        zero_concept_coefficients(pipe, ["w1"], feature_names=["a", "b", "c"])
+
+
+def test_one_vs_rest_probes_are_read_and_edited_per_class(rng):
+    # OneVsRestClassifier has no coef_: it was refused ("has no coef_ and classes_")
+    from sklearn.multiclass import OneVsRestClassifier
+
+    pipe, X, names = _concept_pipeline(rng, classifier=OneVsRestClassifier(LogisticRegression()))
+    ovr = pipe[-1]
+    coef = np.vstack([e.coef_ for e in ovr.estimators_])
+    table = probe_concepts(pipe, k=12)
+    assert set(table["class"]) == {0, 1, 2}
+    for (label, concept), value in _listed(table).items():
+        assert value == coef[label, names.index(concept)]
+    used = table["concept"].iloc[0]
+    edited = zero_concept_coefficients(pipe, [used])
+    j = names.index(used)
+    for before, after in zip(ovr.estimators_, edited[-1].estimators_, strict=True):
+        assert after.coef_[0, j] == 0.0 and np.delete(after.coef_, j) == pytest.approx(
+            np.delete(before.coef_, j)
+        )
+    assert ovr.estimators_[0].coef_[0, j] == coef[0, j]  # (the model is not modified)
+    # the same as removing the concept from the inputs of the unedited model
+    W = pipe[0].transform(X)
+    W[:, j] = 0.0
+    np.testing.assert_allclose(edited.decision_function(X), ovr.decision_function(W))

@@ -1061,3 +1061,35 @@ def test_folds_at_large_penalties_do_not_warn_of_removed_concepts_in_no_row(prob
     assert said == []
     held = search.best_estimator_[0].transform(pd.DataFrame(X))["concept 0"]
     assert (held != 0).any()  # (the refit holds the concept)
+
+
+@pytest.mark.parametrize("who", ["search", "curve"])
+@pytest.mark.parametrize("nested", [False, True])
+def test_an_invalid_probe_parameter_is_refused_before_the_vocabulary_is_embedded(who, nested):
+    """LogisticRegression(solver="lbgfs") failed at the probe's first fit, after the
+    vocabulary was embedded and the first fold decomposed: now before anything."""
+    import time
+
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sksplice import splice_validation_curve
+
+    embedder = _CountingEmbedder()
+    words = ["dog", "cat", "snow", "grass", "sky", "red", "car", "tree"]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 16))
+    y = np.arange(24) % 2
+    _CountingEmbedder.n_texts = 0
+    splicer = SpliceTransformer(
+        embedder=embedder, vocabulary=words, image_mean=unit_mean(X), device="cpu"
+    )
+    bad = LogisticRegression(solver="lbgfs")
+    after = make_pipeline(StandardScaler(), bad) if nested else bad
+    start = time.perf_counter()
+    with pytest.raises(InvalidParameterError, match=r"'solver' parameter of LogisticRegression"):
+        if who == "search":
+            SplicePathSearchCV(make_pipeline(splicer, after), [0.1, 0.2], cv=2).fit(X, y)
+        else:
+            splice_validation_curve(splicer, after, X, y, [0.1, 0.2], cv=2)
+    assert _CountingEmbedder.n_texts == 0
+    assert time.perf_counter() - start < 1.0

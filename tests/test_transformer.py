@@ -440,6 +440,47 @@ def test_score_and_cosine_similarity(problem):
     assert loose.score(X) > est.score(X)
 
 
+def test_top_concepts_give_float32_weights_as_their_shortest_decimals(problem):
+    # A float32 weight of 0.3 was listed as 0.30000001192092896 (a Python float of the
+    # float32), in the lists and the frame alike.
+    concepts, raw, _ = problem
+    est = make(concepts, raw).fit(raw[:4])
+    W = np.zeros((3, len(concepts)), dtype=np.float32)
+    W[0, :3] = [0.3, 0.1, 0.7]
+    W[1, 2] = 1e-7
+    W[2, 4] = np.float32(2) / np.float32(3)
+    lists = est.top_concepts(scipy.sparse.csr_matrix(W), k=3)
+    assert [w for _, w in lists[0]] == [0.7, 0.3, 0.1]
+    assert repr(lists[1][0][1]) == "1e-07" and repr(lists[2][0][1]) == "0.6666667"
+    frame = est.top_concepts(W, k=3, kind="weights", as_frame=True)
+    assert frame["weight"].tolist() == [0.7, 0.3, 0.1, 1e-07, 0.6666667]
+    assert frame["weight"].dtype == np.float64
+    # each reads back as the float32 weight
+    assert np.array_equal(frame["weight"].to_numpy(np.float32), W[W != 0][[2, 0, 1, 3, 4]])
+    # float64 weights are given as they are
+    exact = est.top_concepts(W.astype(np.float64), k=1, kind="weights")
+    assert exact[0][0][1] == float(np.float32(0.7)) != 0.7
+
+
+def test_shortest_floats_match_numpy_s_shortest_repr():
+    from sksplice._array import shortest_floats
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate(
+        [
+            rng.random(2000),
+            10 ** rng.uniform(-44, 38, 2000),
+            np.round(rng.random(500), 3),
+            [0.0, -0.3, 1.0, 1e-45, 3.4e38, np.inf, -np.inf],
+        ]
+    ).astype(np.float32)
+    shortest = shortest_floats(values)
+    expected = np.array([float(str(v)) for v in values])
+    np.testing.assert_array_equal(shortest, expected)
+    assert np.array_equal(shortest.astype(np.float32), values)
+    assert np.isnan(shortest_floats(np.array([np.nan], dtype=np.float32))).all()
+
+
 def test_top_concepts_and_l0_helpers(problem):
     concepts, raw, X = problem
     est = make(concepts, raw, l1_penalty=0.1).fit(X)

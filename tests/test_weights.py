@@ -127,7 +127,10 @@ def _reference_top(est, W, k):
         val = W.data[W.indptr[i] : W.indptr[i + 1]]
         idx, val = idx[val != 0], val[val != 0]
         order = sorted(range(len(val)), key=lambda j: -val[j])[:k]  # sorted() is stable
-        out.append([(str(est.concepts_[idx[j]]), float(val[j])) for j in order])
+        # (a float32 weight as its shortest decimal, as numpy writes it: 0.3, not
+        # 0.30000001192092896)
+        shown = (lambda v: float(str(v))) if val.dtype == np.float32 else float
+        out.append([(str(est.concepts_[idx[j]]), shown(val[j])) for j in order])
     return out
 
 
