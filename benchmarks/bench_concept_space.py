@@ -10,7 +10,12 @@ run ``--repeats`` times, alternating which side runs first, best time kept:
 2. ``written_ranking``: what ``sksplice profile -k`` writes of a ranking of
    ``--ranking-classes`` classes x ``--ranking-concepts`` concepts (its three share
    columns to 6 significant digits), against formatting and parsing every value
-   one at a time.
+   one at a time;
+3. ``rank_each_class``: the ranking of every class against the rest of ``--rank-classes``
+   classes (labels drawn uniformly) of ``--rank-samples`` CSR rows (``--l0`` of
+   ``--rank-concepts`` concepts a row), against computing it as before (every 2x2
+   table of a class size tested, each class's rows sorted by ``lexsort`` of their
+   keys, the whole family's p-values sorted to adjust them).
 
 Each pair must give the same result (checked: equal frames and tables, NaN for
 NaN, same dtypes and ``attrs``). Results go to ``benchmarks/results/concept_space<tag>.json``.
@@ -18,6 +23,7 @@ NaN, same dtypes and ``attrs``). Results go to ``benchmarks/results/concept_spac
 Example
 -------
     python benchmarks/bench_concept_space.py
+    python benchmarks/bench_concept_space.py --parts rank_each_class --tag _rank_each_class
 """
 
 from __future__ import annotations
@@ -76,6 +82,99 @@ def _written_before(ranking: pd.DataFrame) -> pd.DataFrame:
     for share in ("prevalence_positive", "prevalence_negative", "prevalence_diff"):
         column = table[share]
         table[share] = column.map(lambda v: float(_output.significant(v, 6))).astype(column.dtype)
+    return table
+
+
+def _rank_each_class_before(W: Any, y: Any, concepts: Any) -> pd.DataFrame:
+    """``rank_each_class(W, y, concepts)`` (its defaults) computed as before: every table
+    of a class size tested, rows sorted by ``lexsort``, the family sorted to adjust."""
+    alternative, correction, alpha = "greater", "fdr_bh", 0.05
+    names, W, y, _ = analysis._ranking_inputs(W, y, concepts)
+    classes = sorted(set(np.asarray(y).tolist()))
+    n_classes, n = len(classes), W.shape[0]
+    codes = np.full(n, n_classes, dtype=np.int64)
+    for k, cls in enumerate(classes):
+        codes[y == cls] = k
+    sums, counts = analysis._group_sums(W, codes, n_classes + 1)
+    total = counts.sum(axis=0)
+    rest_sums = analysis._rest_sums(W, codes, n_classes)
+    keep = total >= 1
+    m = int(keep.sum())
+    x1_all, total_kept = counts[:n_classes][:, keep], total[keep]
+    sizes = np.bincount(codes, minlength=n_classes + 1)[:n_classes]
+    floats = (
+        "prevalence_positive",
+        "prevalence_negative",
+        "prevalence_diff",
+        "mean_weight_positive",
+        "mean_weight_negative",
+        "cohens_h",
+        "log_odds_ratio",
+        "z",
+        "p_value",
+    )
+    block = np.empty((len(floats), n_classes, m))
+    out = dict(zip(floats, block, strict=True))
+    out["count_positive"] = np.empty((n_classes, m), dtype=np.int64)
+    out["count_negative"] = np.empty((n_classes, m), dtype=np.int64)
+    positions = np.empty((n_classes, m), dtype=np.int64)
+    per_call = max(1, analysis._BLOCK_ENTRIES // max(m, 1))
+    for size in np.unique(sizes):
+        same = np.flatnonzero(sizes == size)
+        n1, n2 = float(size), float(n - size)
+        for start in range(0, same.shape[0], per_call):
+            ks = same[start : start + per_call]
+            x1 = x1_all[ks]
+            x2 = total_kept[None, :] - x1
+            shape = x1.shape
+            flat1, flat2 = x1.ravel(), x2.ravel()
+            cohens_h, log_or = analysis._effect_sizes(flat1, n1, flat2, n2)
+            p_value = analysis.fisher_exact_pvalues(flat1, n1, flat2, n2, alternative)
+            p_value = p_value.reshape(shape)
+            exact_diff = analysis._exact_difference(x1, n1, x2, n2)
+            first = analysis._ranked_first(exact_diff, alternative)
+            order = np.lexsort((p_value, first), axis=-1)
+            rows = {
+                "count_positive": x1.astype(np.int64),
+                "count_negative": x2.astype(np.int64),
+                "prevalence_positive": x1 / n1,
+                "prevalence_negative": x2 / n2,
+                "prevalence_diff": exact_diff / (n1 * n2),
+                "mean_weight_positive": sums[ks][:, keep] / n1,
+                "mean_weight_negative": rest_sums[ks][:, keep] / n2,
+                "cohens_h": cohens_h.reshape(shape),
+                "log_odds_ratio": log_or.reshape(shape),
+                "z": analysis._z_statistic(flat1, n1, flat2, n2).reshape(shape),
+                "p_value": p_value,
+            }
+            for name, values in rows.items():
+                out[name][ks] = np.take_along_axis(values, order, axis=-1)
+            positions[ks] = order
+    n_rows = n_classes * m
+    table = pd.DataFrame(block.reshape(len(floats), n_rows).T, columns=list(floats), copy=False)
+    table.insert(0, "class", pd.Series(classes).array.take(np.repeat(np.arange(n_classes), m)))
+    names_kept = pd.Index(names[keep], name="concept")
+    table.insert(1, "concept", names_kept.take(positions.ravel()).array)
+    table.insert(2, "count_positive", out["count_positive"].ravel())
+    table.insert(3, "count_negative", out["count_negative"].ravel())
+    test = np.full(min(n_rows, 1), "fisher", dtype=object)
+    test = pd.DataFrame({"test": test})["test"].array.take(np.zeros(n_rows, dtype=np.intp))
+    table.insert(table.columns.get_loc("p_value"), "test", test)
+    adjusted = analysis._adjust_pvalues(table["p_value"].to_numpy(dtype=np.float64), correction)
+    table["p_adjusted"] = adjusted
+    table["significant"] = analysis._below_alpha(adjusted, alpha)
+    table.attrs.update(
+        correction=correction,
+        alpha=alpha,
+        alternative=alternative,
+        one_vs_rest=True,
+        negative="rest",
+        adjusted_over=analysis.ALL_CLASSES,
+        n_tests=len(table),
+        n_classes=len(classes),
+        class_sizes={cls: int(k) for cls, k in zip(classes, sizes.tolist(), strict=True)},
+        n_samples=int(n),
+    )
     return table
 
 
@@ -153,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-classes", type=int, default=1000)
     parser.add_argument("--ranking-classes", type=int, default=100)
     parser.add_argument("--ranking-concepts", type=int, default=15_000)
+    parser.add_argument("--rank-samples", type=int, default=50_000)
+    parser.add_argument("--rank-classes", type=int, default=1000)
+    parser.add_argument("--rank-concepts", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--parts", default="concept_profiles,written_ranking")
     parser.add_argument("--tag", default="")
@@ -202,6 +304,33 @@ def main(argv: list[str] | None = None) -> int:
         result["written_ranking"] = {
             "n_rows": len(ranking),
             "n_values": 3 * len(ranking),
+            **_entry(times, same),
+        }
+    if "rank_each_class" in parts:
+        c = args.rank_concepts
+        W = _csr(rng, args.rank_samples, c, args.l0)
+        y = rng.integers(0, args.rank_classes, args.rank_samples)
+        names = [f"concept {i}" for i in range(c)]
+        print("rank_each_class", flush=True)
+        times, before, now = _alternating(
+            args.repeats,
+            lambda: _timed(_rank_each_class_before, W, y, names),
+            lambda: _timed(analysis.rank_each_class, W, y, names),
+        )
+        same = before.attrs == now.attrs
+        try:
+            pd.testing.assert_frame_equal(before, now, check_exact=True)
+        except AssertionError:
+            same = False
+        n_rows = len(now)
+        del before, now
+        result["rank_each_class"] = {
+            "n_samples": args.rank_samples,
+            "n_classes": args.rank_classes,
+            "n_concepts": c,
+            "l0": args.l0,
+            "n_rows": n_rows,
+            "n_class_sizes": int(np.unique(np.bincount(y)).shape[0]),
             **_entry(times, same),
         }
     for part in parts:
