@@ -15,7 +15,13 @@ run ``--repeats`` times, alternating which side runs first, best time kept:
    classes (labels drawn uniformly) of ``--rank-samples`` CSR rows (``--l0`` of
    ``--rank-concepts`` concepts a row), against computing it as before (every 2x2
    table of a class size tested, each class's rows sorted by ``lexsort`` of their
-   keys, the whole family's p-values sorted to adjust them).
+   keys, the whole family's p-values sorted to adjust them);
+4. ``inverse_transform`` (not a pair: where the time goes): ``inverse_transform`` of
+   ``--inverse-rows`` float32 CSR rows (``--l0`` concepts a row of ``--rank-concepts``,
+   a dictionary of ``--inverse-features`` dimensions), then the same steps again, timed
+   step by step over its blocks (the product with the dictionary, the first
+   normalisation, adding the mean, the second normalisation, which writes the result),
+   and the time to fill a fresh array of the result's size, and to fill it again.
 
 Each pair must give the same result (checked: equal frames and tables, NaN for
 NaN, same dtypes and ``attrs``). Results go to ``benchmarks/results/concept_space<tag>.json``.
@@ -24,6 +30,7 @@ Example
 -------
     python benchmarks/bench_concept_space.py
     python benchmarks/bench_concept_space.py --parts rank_each_class --tag _rank_each_class
+    python benchmarks/bench_concept_space.py --parts inverse_transform --repeats 1 --tag _inverse_transform
 """
 
 from __future__ import annotations
@@ -44,7 +51,8 @@ import scipy.sparse
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sksplice import analysis  # noqa: E402
+from sksplice import SpliceTransformer, _weights, analysis  # noqa: E402
+from sksplice._array import l2_normalize  # noqa: E402
 from sksplice._atomic import atomic_write  # noqa: E402
 from sksplice.cli import _output, _profile  # noqa: E402
 
@@ -178,6 +186,55 @@ def _rank_each_class_before(W: Any, y: Any, concepts: Any) -> pd.DataFrame:
     return table
 
 
+def _inverse_breakdown(splicer: Any, W: Any, repeats: int) -> dict[str, Any]:
+    """``inverse_transform`` of ``W``, and its steps timed one by one (see the docstring)."""
+    runs = []
+    for _ in range(repeats):
+        run: dict[str, Any] = {}
+        wall, cpu = time.perf_counter(), time.process_time()
+        R = splicer.inverse_transform(W)
+        run["inverse_transform_s"] = time.perf_counter() - wall
+        run["inverse_transform_cpu_s"] = time.process_time() - cpu
+        D = splicer.dictionary_
+        D_cast = _weights._cast_dictionary(W, D)
+        mean = splicer.mean_.astype(W.dtype)
+        steps = dict.fromkeys(("product", "normalise", "add_mean", "normalise_into_result"), 0.0)
+        steps_cpu = dict.fromkeys(steps, 0.0)
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = np.empty((W.shape[0], D.shape[1]), dtype=W.dtype)
+        block = max(1, _weights._RECOMPOSE_BLOCK_ITEMS // D.shape[1])
+        for start in range(0, W.shape[0], block):
+            marks = [(time.perf_counter(), time.process_time())]
+            E = _weights._times_dictionary(W[start : start + block], D, D_cast)
+            marks.append((time.perf_counter(), time.process_time()))
+            l2_normalize(E, out=E)
+            marks.append((time.perf_counter(), time.process_time()))
+            E += mean
+            marks.append((time.perf_counter(), time.process_time()))
+            l2_normalize(E, out=out[start : start + block])
+            marks.append((time.perf_counter(), time.process_time()))
+            for name, a, b in zip(steps, marks[:-1], marks[1:], strict=True):
+                steps[name] += b[0] - a[0]
+                steps_cpu[name] += b[1] - a[1]
+        run["steps_s"] = steps
+        run["steps_cpu_s_each"] = steps_cpu
+        run["steps_total_s"] = time.perf_counter() - wall
+        run["steps_cpu_s"] = time.process_time() - cpu
+        run["same_result"] = bool(np.array_equal(R, out))
+        del R, out
+        for name, value in (("fill_fresh_result", 0.0), ("fill_again", 1.0)):
+            t, cpu = time.perf_counter(), time.process_time()
+            if value == 0.0:
+                fresh = np.empty((W.shape[0], D.shape[1]), dtype=W.dtype)
+            fresh[...] = value
+            run[f"{name}_s"] = time.perf_counter() - t
+            run[f"{name}_cpu_s"] = time.process_time() - cpu
+        del fresh
+        print(f"  {json.dumps(run)}", flush=True)
+        runs.append(run)
+    return {"runs": runs, "same_result": all(run["same_result"] for run in runs)}
+
+
 def _timed(fn: Any, *args: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn(*args)
@@ -255,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rank-samples", type=int, default=50_000)
     parser.add_argument("--rank-classes", type=int, default=1000)
     parser.add_argument("--rank-concepts", type=int, default=10_000)
+    parser.add_argument("--inverse-rows", type=int, default=1_000_000)
+    parser.add_argument("--inverse-features", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--parts", default="concept_profiles,written_ranking")
     parser.add_argument("--tag", default="")
@@ -333,8 +392,33 @@ def main(argv: list[str] | None = None) -> int:
             "n_class_sizes": int(np.unique(np.bincount(y)).shape[0]),
             **_entry(times, same),
         }
+    if "inverse_transform" in parts:
+        c, d = args.rank_concepts, args.inverse_features
+        splicer = SpliceTransformer(
+            vocabulary=[f"concept {i}" for i in range(c)],
+            concept_embeddings=rng.standard_normal((c, d)),
+            device="cpu",
+        )
+        splicer.fit(rng.standard_normal((200, d)))
+        W = _csr(rng, args.inverse_rows, c, args.l0)
+        print("inverse_transform", flush=True)
+        result["inverse_transform"] = {
+            "n_rows": args.inverse_rows,
+            "n_concepts": c,
+            "n_features": d,
+            "l0": args.l0,
+            "weights_dtype": str(W.dtype),
+            "dictionary_dtype": str(splicer.dictionary_.dtype),
+            "result_bytes": args.inverse_rows * d * W.dtype.itemsize,
+            **_inverse_breakdown(splicer, W, args.repeats),
+        }
+        del W
     for part in parts:
         entry = result[part]
+        if "runs" in entry:
+            best = min(entry["runs"], key=lambda run: run["inverse_transform_s"])
+            print(f"{part}: {json.dumps(best)}", flush=True)
+            continue
         print(
             f"{part}: {entry['now_s']:.2f} s against {entry['before_s']:.2f} s "
             f"({entry['speedup']:.2f}x, same: {entry['same_result']})",
