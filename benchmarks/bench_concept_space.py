@@ -30,7 +30,8 @@ Example
 -------
     python benchmarks/bench_concept_space.py
     python benchmarks/bench_concept_space.py --parts rank_each_class --tag _rank_each_class
-    python benchmarks/bench_concept_space.py --parts inverse_transform --repeats 1 --tag _inverse_transform
+    python benchmarks/bench_concept_space.py --parts inverse_transform --repeats 1 \
+        --tag _inverse_transform
 """
 
 from __future__ import annotations
