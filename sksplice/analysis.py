@@ -406,6 +406,34 @@ def _adjust_pvalues(p: np.ndarray, method: str | None) -> np.ndarray:
     return np.minimum(adjusted, 1.0)
 
 
+def _adjust_tied_pvalues(values: np.ndarray, counts: np.ndarray, method: str | None) -> np.ndarray:
+    """:func:`_adjust_pvalues` of the p-values ``values`` (sorted, distinct, no NaN), each
+    held ``counts`` times, for each of them.
+
+    Equal p-values get equal adjusted ones under every correction, and each is that of
+    the last (Benjamini's) or the first (Holm's) of its run in the sorted p-values: the
+    same floats as :func:`_adjust_pvalues` of the whole family, by the same operations,
+    without sorting it (``tests/test_analysis_each_class.py`` compares them on tied
+    p-values, a family of millions among them).
+    """
+    m = int(counts.sum())
+    if method is None or m == 0:
+        return values.copy()
+    if method == "bonferroni":
+        return np.minimum(values * m, 1.0)
+    last = np.cumsum(counts)  # (the 1-based position of each run's last p-value)
+    if method == "holm":
+        first = last - counts  # (0-based position of its first)
+        return np.minimum(np.maximum.accumulate(values * (m - first)), 1.0)
+    # scipy.stats.false_discovery_control: p_(i) m / i, for "by" times sum(1 / i), then
+    # the running minimum from the largest
+    adjusted = values * (m / last.astype(np.float64))
+    if method == "fdr_by":
+        adjusted *= np.sum(1 / np.arange(1, m + 1, dtype=np.float64))
+    np.minimum.accumulate(adjusted[::-1], out=adjusted[::-1])
+    return np.clip(adjusted, 0.0, 1.0)
+
+
 def _z_statistic(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float) -> np.ndarray:
     """The two-proportion z statistic of ``x1/n1`` against ``x2/n2`` (0 where the pooled
     proportion is 0 or 1)."""
@@ -757,6 +785,42 @@ def _rest_sums(W: np.ndarray | sp.csr_matrix, codes: np.ndarray, n_classes: int)
     return out
 
 
+def _distinct_pairs(x1: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct pairs ``(x1[k, j], total[j])`` of integer counts of shape (classes,
+    concepts) and (concepts,): the index of each entry's pair, shape of ``x1``, and the
+    pairs' ``x1`` and ``total``, in ascending order of ``(x1, total)``."""
+    width = int(total.max(initial=0)) + 1
+    keys = x1 * width + total[None, :]
+    span = (int(x1.max(initial=0)) + 1) * width
+    if span <= 2 * keys.size + 65536:
+        # (whole numbers of a small range: marked in a table of the range, no sort)
+        seen = np.zeros(span, dtype=bool)
+        seen[keys] = True
+        distinct = np.flatnonzero(seen)
+        index = np.zeros(span, dtype=np.int64)
+        index[distinct] = np.arange(distinct.shape[0])
+        ids = index[keys]
+    else:
+        distinct, ids = np.unique(keys, return_inverse=True)
+        ids = ids.reshape(keys.shape)
+    return ids, distinct // width, distinct % width
+
+
+def _key_ranks(p_value: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Ranks of the keys ``(first, p_value)``, ``first`` first, equal keys (NaN equal to
+    NaN) equal ranks, in the smallest unsigned type that holds them: a stable sort of
+    the ranks of a row's entries gives the order of :func:`numpy.lexsort` of its keys."""
+    order = np.lexsort((p_value, first))
+    f, p = first[order], p_value[order]
+    new = np.ones(order.shape[0], dtype=bool)
+    same_p = (p[1:] == p[:-1]) | (np.isnan(p[1:]) & np.isnan(p[:-1]))
+    new[1:] = (f[1:] != f[:-1]) | ~same_p
+    rank = np.empty(order.shape[0], dtype=np.int64)
+    rank[order] = np.cumsum(new) - 1
+    # (a stable sort of 16-bit keys is a radix sort)
+    return rank.astype(np.min_scalar_type(max(int(rank.max(initial=0)), 0)))
+
+
 def rank_each_class(
     W: Any,
     y: Any,
@@ -832,9 +896,13 @@ def rank_each_class(
     once: ``W`` is checked and converted once, the per-class sums are one product
     (a class's rest is the total less the class, except for the weight sums, see
     ``_rest_sums``), and the classes of one size share one call of the tests (the
-    same 2x2 margins). Tables of :func:`rank_concepts` put together with
-    :func:`pandas.concat` lose their ``attrs`` (they differ in ``positive``), so a
-    report of such a table cannot say in which direction the test was one-sided.
+    same 2x2 margins), which computes each distinct table (the concept's count in the
+    class and in all samples) once; each distinct p-value is adjusted once. The
+    values are the same floats (``tests/test_analysis_each_class.py`` compares them
+    with those of :func:`rank_concepts` run class by class). Tables of
+    :func:`rank_concepts` put together with :func:`pandas.concat` lose their ``attrs``
+    (they differ in ``positive``), so a report of such a table cannot say in which
+    direction the test was one-sided.
 
     Examples
     --------
@@ -896,44 +964,60 @@ def rank_each_class(
     )
     block = np.empty((len(floats), n_classes, m))
     out = dict(zip(floats, block, strict=True))
-    out["count_positive"] = np.empty((n_classes, m), dtype=np.int64)
-    out["count_negative"] = np.empty((n_classes, m), dtype=np.int64)
     positions = np.empty((n_classes, m), dtype=np.int64)
-    # The classes of one size have the same margins: one call of the tests for them all
-    # (a block of classes at a time). Every value is computed table by table, so it is
-    # that of one call per class.
+    # The classes of one size have the same margins, and a table of the test is then its
+    # count in the class and its count in all samples: every statistic but the mean
+    # weights is computed once per distinct (count, total) pair of a block of classes of
+    # one size, elementwise as it is for every table (the same floats), and gathered.
     per_call = max(1, _BLOCK_ENTRIES // max(m, 1))
+    total_int = total_kept.astype(np.int64)
+    per_pair: dict[str, list[np.ndarray]] = {}  # (each statistic of each block's pairs)
+    pair_id = np.empty((n_classes, m), dtype=np.int64)  # (into their concatenation)
+    n_pairs = 0
     for size in np.unique(sizes):
         same = np.flatnonzero(sizes == size)
         n1, n2 = float(size), float(n - size)
         for start in range(0, same.shape[0], per_call):
             ks = same[start : start + per_call]
-            x1 = x1_all[ks]
-            x2 = total_kept[None, :] - x1
-            shape = x1.shape
-            flat1, flat2 = x1.ravel(), x2.ravel()
-            cohens_h, log_or = _effect_sizes(flat1, n1, flat2, n2)
-            p_value = fisher_exact_pvalues(flat1, n1, flat2, n2, alternative).reshape(shape)
+            ids, x1_pair, total_pair = _distinct_pairs(x1_all[ks].astype(np.int64), total_int)
+            x1, x2 = x1_pair.astype(np.float64), (total_pair - x1_pair).astype(np.float64)
+            cohens_h, log_or = _effect_sizes(x1, n1, x2, n2)
+            p_value = fisher_exact_pvalues(x1, n1, x2, n2, alternative)
             # as rank_concepts computes the difference and sorts (see there), each class
-            # on its own row
+            # on its own row: a stable sort of the ranks of the pairs' sort keys (equal
+            # keys, equal ranks) is the order of their lexsort
             exact_diff = _exact_difference(x1, n1, x2, n2)
-            order = np.lexsort((p_value, _ranked_first(exact_diff, alternative)), axis=-1)
-            rows = {
-                "count_positive": x1.astype(np.int64),
-                "count_negative": x2.astype(np.int64),
+            rank = _key_ranks(p_value, _ranked_first(exact_diff, alternative))
+            order = np.argsort(rank[ids], axis=-1, kind="stable")
+            pair_id[ks] = np.take_along_axis(ids, order, axis=-1) + n_pairs
+            positions[ks] = order
+            for name, group_sums, size_n in (
+                ("mean_weight_positive", sums, n1),
+                ("mean_weight_negative", rest_sums, n2),
+            ):
+                out[name][ks] = np.take_along_axis(group_sums[ks][:, keep] / size_n, order, -1)
+            statistics = {
+                "count_positive": x1_pair,
+                "count_negative": total_pair - x1_pair,
                 "prevalence_positive": x1 / n1,
                 "prevalence_negative": x2 / n2,
                 "prevalence_diff": exact_diff / (n1 * n2),
-                "mean_weight_positive": sums[ks][:, keep] / n1,
-                "mean_weight_negative": rest_sums[ks][:, keep] / n2,
-                "cohens_h": cohens_h.reshape(shape),
-                "log_odds_ratio": log_or.reshape(shape),
-                "z": _z_statistic(flat1, n1, flat2, n2).reshape(shape),
+                "cohens_h": cohens_h,
+                "log_odds_ratio": log_or,
+                "z": _z_statistic(x1, n1, x2, n2),
                 "p_value": p_value,
             }
-            for name, values in rows.items():
-                out[name][ks] = np.take_along_axis(values, order, axis=-1)
-            positions[ks] = order
+            for name, values in statistics.items():
+                per_pair.setdefault(name, []).append(values)
+            n_pairs += p_value.shape[0]
+    pairs = {
+        name: np.concatenate(per_pair.get(name, [np.empty(0, dtype=dtype)]))
+        for name, dtype in [("count_positive", np.int64), ("count_negative", np.int64)]
+        + [(name, np.float64) for name in floats if not name.startswith("mean_weight")]
+    }
+    for name in pairs:
+        if name in out:
+            np.take(pairs[name], pair_id, out=out[name], mode="clip")  # (unbuffered)
     n_rows = n_classes * m
     table = pd.DataFrame(block.reshape(len(floats), n_rows).T, columns=list(floats), copy=False)
     # (the dtypes pandas gives the labels, the names and the test's name, as each class's
@@ -941,13 +1025,17 @@ def rank_each_class(
     table.insert(0, "class", pd.Series(classes).array.take(np.repeat(np.arange(n_classes), m)))
     names_kept = pd.Index(names[keep], name="concept")
     table.insert(1, "concept", names_kept.take(positions.ravel()).array)
-    table.insert(2, "count_positive", out["count_positive"].ravel())
-    table.insert(3, "count_negative", out["count_negative"].ravel())
+    table.insert(2, "count_positive", pairs["count_positive"][pair_id.ravel()])
+    table.insert(3, "count_negative", pairs["count_negative"][pair_id.ravel()])
     # (pandas infers the text dtype from an object array of text, not from an empty one)
     test = np.full(min(n_rows, 1), "fisher", dtype=object)
     test = pd.DataFrame({"test": test})["test"].array.take(np.zeros(n_rows, dtype=np.intp))
     table.insert(table.columns.get_loc("p_value"), "test", test)
-    adjusted = _adjust_pvalues(table["p_value"].to_numpy(dtype=np.float64), correction)
+    # each distinct p-value adjusted once, for all the rows that hold it
+    p_values, p_of_pair = np.unique(pairs["p_value"], return_inverse=True)
+    held = np.zeros(p_values.shape[0], dtype=np.int64)
+    np.add.at(held, p_of_pair, np.bincount(pair_id.ravel(), minlength=n_pairs))
+    adjusted = _adjust_tied_pvalues(p_values, held, correction)[p_of_pair][pair_id.ravel()]
     table["p_adjusted"] = adjusted
     table["significant"] = _below_alpha(adjusted, alpha)
     table.attrs.update(

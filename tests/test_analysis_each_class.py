@@ -201,3 +201,109 @@ def test_rank_each_class_given_a_class_where_rank_concepts_takes_it_says_which_t
     W, y, _ = _data()
     with pytest.raises(TypeError, match=r"rank_concepts\(W, y, 'a', concepts=\.\.\.\) ranks one"):
         rank_each_class(W, y, "a")
+
+
+def _tied_data(seed, n_classes=30, size=12, m=80):
+    """Many classes of one size (and a few of others), weights of a few levels: most
+    (count in class, count in all) pairs and p-values recur. Edge cases: a class none of
+    whose rows holds a concept, a concept in no row, one in every row, one in every row
+    of a class and in no other."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_classes), size)
+    y = np.concatenate([y, [n_classes] * 3, [n_classes + 1], [n_classes + 2] * 40])
+    n = y.shape[0]
+    W = rng.choice([0.0, 0.0, 0.0, 0.25, 0.5], size=(n, m)) * (rng.random((1, m)) < 0.9)
+    W[y == 4] = 0.0  # (a class without concepts)
+    W[:, 0] = 0.0  # (a concept in no row: dropped)
+    W[:, 1] = 0.75  # (in every row: both margins full, p-value 1)
+    W[:, 2] = np.where(y == 7, 0.5, 0.0)  # (all of one class, nothing elsewhere)
+    rng.shuffle(y)  # (the classes' rows interleaved)
+    return W, y, [f"c{j}" for j in range(m)]
+
+
+@pytest.mark.parametrize("alternative", ["greater", "two-sided", "less"])
+@pytest.mark.parametrize("correction", ["fdr_bh", "fdr_by", "holm", "bonferroni", None])
+def test_each_class_tied_tables_are_the_per_class_computation(alternative, correction):
+    """The statistics computed once per distinct (count in class, count in all) pair and
+    gathered, the rows sorted through ranks of their keys and the p-values adjusted once
+    per distinct value are, to the bit, those of rank_concepts run class by class (every
+    table computed on its own) and adjusted over the whole family."""
+    W, y, names = _tied_data(seed=5)
+    for given in (W, sp.csr_matrix(W)) if correction == "fdr_bh" else (W,):
+        got = _assert_same(given, y, names, alternative=alternative, correction=correction)
+        assert set(got["class"]) == set(y.tolist())
+        assert got.loc[got["concept"] == "c1", "p_value"].eq(1.0).all()
+        assert "c0" not in set(got["concept"])
+
+
+def test_each_class_counts_of_a_wide_range_are_the_per_class_computation():
+    # (pairs of counts too far apart for a table of their range: sorted instead)
+    rng = np.random.default_rng(6)
+    y = np.repeat(["a", "b", "c"], [700, 500, 700])
+    W = (rng.random((y.shape[0], 4)) < [[0.9, 0.5, 0.99, 0.2]]) * 1.0
+    _assert_same(W, y, list("wxyz"), alternative="two-sided")
+
+
+def test_each_class_tests_each_distinct_pair_once(monkeypatch):
+    """Many classes of one size share their 2x2 tables: Fisher's test is computed for
+    each distinct table once (every table was computed, classes x concepts of them)."""
+    W, y, names = _tied_data(seed=7, n_classes=60, m=120)
+    tables = []
+
+    def counted(x1, n1, x2, n2, alternative):
+        tables.extend(zip(np.asarray(x1).tolist(), np.asarray(x2).tolist(), [n1] * len(x1)))
+        return fisher(x1, n1, x2, n2, alternative)
+
+    fisher = analysis.fisher_exact_pvalues
+    monkeypatch.setattr(analysis, "fisher_exact_pvalues", counted)
+    got = rank_each_class(W, y, names)
+    distinct = set(
+        zip(
+            got["count_positive"],
+            got["count_negative"],
+            got["class"].map(dict(zip(*np.unique(y, return_counts=True)))).astype(float),
+        )
+    )
+    assert len(tables) == len(set(tables)) == len(distinct)
+    assert len(tables) < len(got) / 5
+
+
+@pytest.mark.parametrize("method", ["fdr_bh", "fdr_by", "holm", "bonferroni", None])
+@pytest.mark.parametrize("m", [0, 1, 7, 250_000])
+def test_tied_adjustment_is_that_of_the_whole_family(method, m):
+    """Each distinct p-value adjusted once with its multiplicity gives, to the bit, what
+    adjusting the whole family gives each of its copies (the family of 250,000 has more
+    terms than numpy's pairwise sum adds at once, for Benjamini-Yekutieli's factor)."""
+    rng = np.random.default_rng(m)
+    levels = np.concatenate([[0.0, 1.0, 0.05, 1e-300], rng.random(40) ** 6])
+    p = rng.choice(levels, size=m)
+    values, inverse, counts = np.unique(p, return_inverse=True, return_counts=True)
+    tied = analysis._adjust_tied_pvalues(values, counts, method)
+    whole = _adjust_pvalues(p, method)
+    np.testing.assert_array_equal(tied[inverse], whole, strict=True)
+    if method == "fdr_by":
+        assert m < 2 or (tied[inverse] != analysis._adjust_pvalues(p, "fdr_bh")).any()
+
+
+def test_distinct_pairs_and_key_ranks():
+    rng = np.random.default_rng(8)
+    total = rng.integers(0, 50, size=30)
+    x1 = np.minimum(rng.integers(0, 6, size=(9, 30)), total)
+    for spread in (1, 10**6):  # (a table of the range; a sort)
+        ids, pair_x1, pair_total = analysis._distinct_pairs(x1, total * spread)
+        want = np.unique(
+            np.stack([x1.ravel(), np.broadcast_to(total * spread, x1.shape).ravel()]), axis=1
+        )
+        np.testing.assert_array_equal(np.stack([pair_x1, pair_total]), want)
+        np.testing.assert_array_equal(pair_x1[ids], x1)
+        np.testing.assert_array_equal(pair_total[ids], np.broadcast_to(total * spread, x1.shape))
+    p = np.array([0.5, np.nan, 0.5, 0.1, np.nan, 0.1, 0.1, 1.0])
+    first = np.array([2, 1, 2, 2, 1, 0, 2, 0])
+    ranks = analysis._key_ranks(p, first)
+    assert ranks.dtype == np.uint8
+    np.testing.assert_array_equal(ranks, [4, 2, 4, 3, 2, 0, 3, 1])
+    keys = np.tile(np.arange(8), (5, 1))
+    rng.permuted(keys, axis=1, out=keys)
+    np.testing.assert_array_equal(
+        np.argsort(ranks[keys], axis=1, kind="stable"), np.lexsort((p[keys], first[keys]), axis=-1)
+    )

@@ -946,3 +946,51 @@ def test_install_commands_of_the_pages_are_the_readmes():
         assert not re.search(r"pip install \S*sksplice\[", text), page.name
         for named in re.findall(extra, text):
             assert set(named.split(",")) <= extras, (page.name, named)
+
+
+def test_speed_pages_quote_the_recorded_rankings_of_many_classes():
+    import json
+
+    benchmarks = (REPO_ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    page = (REPO_ROOT / "docs" / "speed.md").read_text(encoding="utf-8")
+    for tag in ("", "_again"):
+        name = f"concept_space_rank_each_class{tag}.json"
+        result = json.loads((REPO_ROOT / "benchmarks" / "results" / name).read_text())
+        entry = result["rank_each_class"]
+        assert entry["same_result"] is True
+        assert entry["now_s"] == min(entry["all_times"]["now_s"])
+        row = f"{entry['before_s']!r} | {entry['now_s']!r} | {entry['speedup']!r}x |"
+        assert f"| `results/{name}` | {row}" in benchmarks
+        assert f"| `{name}` | {row}" in page
+        command = result["command"]
+        assert f"    {command}\n" in benchmarks
+        machine = result["machine"]
+        loads = f"{machine['load_average_start'][0]!r} / {machine['load_average_end'][0]!r} |"
+        assert loads in benchmarks
+    first = json.loads(
+        (REPO_ROOT / "benchmarks" / "results" / "concept_space_rank_each_class.json").read_text()
+    )
+    assert f"    {first['command']}\n" in page
+
+
+def test_benchmarks_readme_quotes_the_recorded_inverse_transform_breakdown():
+    import json
+
+    benchmarks = (REPO_ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8")
+    for tag in ("", "_again"):
+        name = f"concept_space_inverse_transform{tag}.json"
+        result = json.loads((REPO_ROOT / "benchmarks" / "results" / name).read_text())
+        entry = result["inverse_transform"]
+        (run,) = entry["runs"]
+        assert entry["same_result"] is True
+        assert f"    {result['command']}\n" in benchmarks
+        machine = result["machine"]
+        loads = f"{machine['load_average_start'][0]!r} / {machine['load_average_end'][0]!r}"
+        cells = [
+            f"{run['inverse_transform_s']!r} ({run['inverse_transform_cpu_s']!r})",
+            f"{run['steps_total_s']!r} ({run['steps_cpu_s']!r})",
+            *(f"{run['steps_s'][k]!r} ({run['steps_cpu_s_each'][k]!r})" for k in run["steps_s"]),
+            f"{run['fill_fresh_result_cpu_s']!r} / {run['fill_again_cpu_s']!r}",
+        ]
+        assert f"| `results/{name}` ({loads}) | " + " | ".join(cells) + " |" in benchmarks
+    assert f"a result of\n{entry['result_bytes']} bytes)" in benchmarks
