@@ -176,7 +176,8 @@ def main(
     W_test = probe[0].transform(X_test)  # concept weights of the test captions
     zeroed_one = zero_concept_coefficients(probe, SPURIOUS[:1])
     zeroed = zero_concept_coefficients(probe, SPURIOUS)
-    editor = ConceptEditor(remove=SPURIOUS, splice=probe[0]).fit(W_test)
+    # fitted on the training split only, as every step of the model; then applied to the test
+    editor = ConceptEditor(remove=SPURIOUS, splice=probe[0]).fit(probe[0].transform(X_train))
     retrained = make_pipeline(
         splice(), ConceptEditor(remove=SPURIOUS), LogisticRegression(C=C, max_iter=5000)
     ).set_output(transform="pandas")
