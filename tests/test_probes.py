@@ -214,13 +214,27 @@ def test_errors_name_the_problem(rng):
         probe_concepts(bare, concepts=["a", "b", "c"])
 
 
-def test_worked_example_names_the_shortcut_and_docs_numbers(laion_minilm, minilm, tmp_path):
+def test_worked_example_names_the_shortcut_and_docs_numbers(
+    laion_minilm, minilm, tmp_path, monkeypatch
+):
     """The planted "snow" shortcut is named, zeroing it helps; docs/probes.md holds the numbers."""
     from ._helpers_editing import assert_png, load_example
 
     example = load_example("probes_waterbirds")
     concepts, raw = laion_minilm
+    # every step is fitted on the training captions only, the editors too (one was
+    # fitted on the test captions' weights)
+    fitted_rows = []
+    fit = ConceptEditor.fit
+
+    def recording_fit(self, X, y=None):
+        fitted_rows.append(X.shape[0])
+        return fit(self, X, y)
+
+    monkeypatch.setattr(ConceptEditor, "fit", recording_fit)
     result = example.main(tmp_path, embedder=minilm, concepts=concepts, concept_embeddings=raw)
+    n_train = len(example.datasets()["train"][0])
+    assert fitted_rows and set(fitted_rows) == {n_train}, fitted_rows
     assert_png(result["figures"]["probes"])
     table = result["concepts"]
     top = table[(table["class"] == "waterbird") & (table["sign"] == "positive")]

@@ -331,6 +331,56 @@ def test_cli_compare_matches_python(two_folders, capsys):
 
 
 @pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
+def test_shift_page_recipe_gives_what_cli_compare_writes(
+    two_folders, capsys, tmp_path, monkeypatch
+):
+    # The first block of docs/shift.md, run on two folders with the tiny model (no
+    # published mean: compare's default learns the centre from both folders), gives
+    # the table compare writes; a centre fitted on A alone gave other counts.
+    import csv
+    import functools
+    import io
+    import re
+
+    from sksplice import CLIPEmbedder, SpliceTransformer, cli
+
+    (a, b), vocab, model_args = two_folders
+    code = cli.main(["compare", str(a), str(b), "-f", "csv", "-k", "50", "--quiet", *model_args])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = list(csv.DictReader(io.StringIO(captured.out)))
+
+    text = (REPO_ROOT / "docs" / "shift.md").read_text(encoding="utf-8")
+    recipe = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
+    tiny = functools.partial(
+        CLIPEmbedder, model="sksplice-test-tiny", pretrained=None, device="cpu"
+    )
+    embed = tiny()
+    namespace = {
+        "X_a": embed.transform([str(p) for p in sorted(a.glob("*.png"))]),
+        "X_b": embed.transform([str(p) for p in sorted(b.glob("*.png"))]),
+    }
+    # the page's imports, then its names bound to the tiny model and the folders' settings
+    head, body = recipe.split("\n\n", 1)
+    exec(head, namespace)
+    namespace["CLIPEmbedder"] = tiny
+    namespace["SpliceTransformer"] = functools.partial(
+        SpliceTransformer, vocabulary=str(vocab), l1_penalty=0.05, device="cpu"
+    )
+    monkeypatch.chdir(tmp_path)  # (the block saves shift.png)
+    exec(body, namespace)
+    shift = namespace["shift"]
+    assert (tmp_path / "shift.png").is_file()
+    assert rows and [r["concept"] for r in rows] == list(shift.index)
+    for r in rows:
+        row = shift.loc[r["concept"]]
+        assert (int(r["count_a"]), int(r["count_b"])) == (row["count_a"], row["count_b"])
+        # (written to 6 significant digits)
+        assert float(r["mean_weight_diff"]) == pytest.approx(row["mean_weight_diff"], rel=5e-6)
+        assert float(r["p_adjusted"]) == pytest.approx(row["p_adjusted"], rel=5e-6)
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.transformer.SmallMeanSampleWarning")
 def test_cli_compare_report_holds_the_comparison(two_folders, capsys, tmp_path):
     import json
     import re

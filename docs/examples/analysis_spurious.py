@@ -105,6 +105,7 @@ def main(
         embedder=embedder,
         vocabulary=list(concepts),
         concept_embeddings=concept_embeddings,
+        modality="text",  # captions; text_mean=None: their centre, learned from X
         l1_penalty=0.25,
         tol=1e-5,
         device="cpu",

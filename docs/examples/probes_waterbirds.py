@@ -152,16 +152,16 @@ def main(
         from sksplice.dictionary import embed_vocabulary
 
         concept_embeddings = embed_vocabulary(embedder, list(concepts))
-    # Centre the captions by the text centre of the vocabulary, not by the mean of the
-    # training captions: half of those share a background, which their own mean would
-    # subtract before the decomposition could name it.
-    unit = concept_embeddings / np.linalg.norm(concept_embeddings, axis=1, keepdims=True)
+    # Captions are texts: centre them by the text centre of the vocabulary, not by the
+    # mean of the training captions: half of those share a background, which their own
+    # mean would subtract before the decomposition could name it.
 
     def splice() -> SpliceTransformer:
         return SpliceTransformer(
             vocabulary=list(concepts),
             concept_embeddings=concept_embeddings,
-            image_mean=unit.mean(axis=0),
+            modality="text",
+            text_mean="concepts",
             l1_penalty=L1_PENALTY,
             tol=1e-5,
             device="cpu",
@@ -176,7 +176,8 @@ def main(
     W_test = probe[0].transform(X_test)  # concept weights of the test captions
     zeroed_one = zero_concept_coefficients(probe, SPURIOUS[:1])
     zeroed = zero_concept_coefficients(probe, SPURIOUS)
-    editor = ConceptEditor(remove=SPURIOUS, splice=probe[0]).fit(W_test)
+    # fitted on the training split only, as every step of the model; then applied to the test
+    editor = ConceptEditor(remove=SPURIOUS, splice=probe[0]).fit(probe[0].transform(X_train))
     retrained = make_pipeline(
         splice(), ConceptEditor(remove=SPURIOUS), LogisticRegression(C=C, max_iter=5000)
     ).set_output(transform="pandas")

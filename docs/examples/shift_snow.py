@@ -136,13 +136,14 @@ def main(
 
         concept_embeddings = embed_vocabulary(embedder, list(concepts))
     data = collections()
-    # Centre by the text centre of the vocabulary: the mean of the captions would depend
-    # on how often they mention snow, so the two collections would be centred differently.
-    unit = concept_embeddings / np.linalg.norm(concept_embeddings, axis=1, keepdims=True)
+    # Captions are texts: centre them by the text centre of the vocabulary. The mean of
+    # the captions would depend on how often they mention snow, so the two collections
+    # would be centred differently.
     splice = SpliceTransformer(
         vocabulary=list(concepts),
         concept_embeddings=concept_embeddings,
-        image_mean=unit.mean(axis=0),
+        modality="text",
+        text_mean="concepts",
         l1_penalty=L1_PENALTY,
         tol=1e-5,
         device="cpu",

@@ -119,7 +119,8 @@ def main(
         concept_embeddings = embed_vocabulary(embedder, list(concepts))
     texts, y = captions()
     X = embedder.embed_text(texts)
-    # the same caption centre for every vocabulary size: the text centre of the largest
+    # captions are texts, centred for every vocabulary size by the same text centre: that
+    # of the largest vocabulary
     unit = concept_embeddings / np.linalg.norm(concept_embeddings, axis=1, keepdims=True)
     centre = unit[: max(VOCABULARY_SIZES)].mean(axis=0)
 
@@ -129,7 +130,8 @@ def main(
         transformers[label] = SpliceTransformer(
             vocabulary=list(concepts[:size]),
             concept_embeddings=concept_embeddings[:size],
-            image_mean=centre,
+            modality="text",
+            text_mean=centre,
             tol=1e-5,
             device="cpu",
         ).fit(X)

@@ -127,6 +127,8 @@ def main(
         embedder=embedder,
         vocabulary=list(concepts),
         concept_embeddings=concept_embeddings,
+        modality="text",  # captions: centred by the text centre of the vocabulary
+        text_mean="concepts",
         l1_penalty=0.2,
         tol=1e-5,
         device="cpu",
