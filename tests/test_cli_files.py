@@ -328,3 +328,47 @@ def test_a_warning_of_pils_about_a_file_names_it(run_env, tmp_path, capsys):
     told = [line for line in err.splitlines() if "Corrupt EXIF data" in line]
     assert told, err
     assert all(line.startswith(f"sksplice: warning: {damaged}: Corrupt EXIF") for line in told)
+
+
+# ------------------------------------------------------- names in other normal forms
+
+
+@pytest.mark.parametrize("written", ["NFC", "NFD"])
+def test_labels_match_file_names_in_another_unicode_normal_form(tmp_path, written):
+    # macOS writes file names decomposed (NFD); a labels file typed elsewhere is composed
+    import unicodedata
+
+    from sksplice.cli._inputs import _read_labels
+
+    stored = "NFD" if written == "NFC" else "NFC"
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    paths = [
+        root / unicodedata.normalize(stored, "café.png"),
+        root / "sub" / unicodedata.normalize(stored, "crème.png"),
+        root / "sub" / unicodedata.normalize(stored, "Ørsted über.png"),
+    ]
+    for path in paths:
+        path.write_bytes(b"")
+    labels = tmp_path / "labels.csv"
+    rows = ["café.png,cat", "sub/crème.png,dog", "Ørsted über.png,dog"]  # (the last bare)
+    labels.write_text(unicodedata.normalize(written, "\n".join(rows)) + "\n", encoding="utf-8")
+    assert _read_labels(labels, root, paths) == ["cat", "dog", "dog"]
+
+
+def test_an_exact_name_comes_before_one_in_another_normal_form(tmp_path):
+    import unicodedata
+
+    from sksplice.cli._inputs import _read_labels
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    paths = [root / unicodedata.normalize(form, "café.png") for form in ("NFC", "NFD")]
+    for path in paths:
+        path.write_bytes(b"")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "".join(f"{unicodedata.normalize(form, 'café.png')},{form}\n" for form in ("NFD", "NFC")),
+        encoding="utf-8",
+    )
+    assert _read_labels(labels, root, paths) == ["NFC", "NFD"]

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import stat
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -442,12 +443,18 @@ def _not_utf8(labels_csv: Path, exc: UnicodeDecodeError) -> str:
     return f"labels file {labels_csv} is not valid UTF-8 ({exc}); save it as UTF-8"
 
 
+def _nfc(text: str) -> str:
+    """``text`` in Unicode normal form C (composed: "é" rather than "e" and an accent)."""
+    return unicodedata.normalize("NFC", text)
+
+
 def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     """Labels for ``paths`` from a CSV of path,label.
 
     A path is matched by its location relative to ``root`` (absolute paths
     too); a bare file name matches an image of that name in a sub-folder only
-    when exactly one image has that name.
+    when exactly one image has that name. Names match whatever their Unicode
+    normal form (NFC or NFD, as macOS writes file names), an exact match first.
     """
     import pandas as pd
 
@@ -510,10 +517,15 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         return Path(os.path.abspath(p)).relative_to(base).as_posix()
 
     by_rel = {rel(p): i for i, p in enumerate(paths)}
+    # A name matches in any Unicode normal form: macOS writes file names decomposed
+    # (NFD: "e" and a combining accent), a labels file typed elsewhere holds them
+    # composed (NFC: "é"); an exact match comes first (two files may differ only so).
+    by_text: dict[str, list[int]] = {}
     by_name: dict[str, list[int]] = {}
     by_real: dict[str, list[int]] = {}  # (a row naming the file by another link)
     for i, p in enumerate(paths):
-        by_name.setdefault(p.name, []).append(i)
+        by_text.setdefault(_nfc(rel(p)), []).append(i)
+        by_name.setdefault(_nfc(p.name), []).append(i)
         by_real.setdefault(os.path.realpath(p), []).append(i)
     by_abs = {os.path.abspath(p): i for i, p in enumerate(paths)}
     labels: list[str | None] = [None] * len(paths)
@@ -527,14 +539,18 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         if not label:
             raise CLIError(f"{labels_csv}, line {line}: no label for {key}")
         try:
-            index = by_rel.get(rel(root / key))  # (an absolute key replaces root)
+            relative = rel(root / key)  # (an absolute key replaces root)
         except ValueError:
-            index = None
+            relative = None
+        index = None if relative is None else by_rel.get(relative)
+        if index is None and relative is not None:
+            same_text = by_text.get(_nfc(relative), [])
+            index = same_text[0] if len(same_text) == 1 else None
         if index is None:
             same_file = by_real.get(os.path.realpath(root / key), [])
             index = same_file[0] if len(same_file) == 1 else None
         if index is None and "/" not in key and os.sep not in key:
-            same = by_name.get(key, [])
+            same = by_name.get(_nfc(key), [])
             if len(same) > 1:
                 raise CLIError(
                     f"{labels_csv}, line {line}: the bare name {key!r} matches "
