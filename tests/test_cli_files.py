@@ -323,11 +323,15 @@ def test_a_warning_of_pils_about_a_file_names_it(run_env, tmp_path, capsys):
     chunk += struct.pack(">I", zlib.crc32(b"eXIf" + payload) & 0xFFFFFFFF)
     damaged = run_env / "cats" / "damaged.png"
     damaged.write_bytes(data[: at - 4] + chunk + data[at + 4 + size + 4 :])
-    code, _, err = _main(["decompose", str(run_env), "-q", *_args(tmp_path)], capsys)
-    assert code == 0, err
-    told = [line for line in err.splitlines() if "Corrupt EXIF data" in line]
-    assert told, err
-    assert all(line.startswith(f"sksplice: warning: {damaged}: Corrupt EXIF") for line in told)
+    report = ["report", str(run_env), "-o", str(tmp_path / "r.html")]
+    for command in (["decompose", str(run_env)], report):
+        code, _, err = _main([*command, "-q", *_args(tmp_path)], capsys)
+        assert code == 0, err
+        told = [line for line in err.splitlines() if "Corrupt EXIF data" in line]
+        assert told, err
+        assert all(line.startswith(f"sksplice: warning: {damaged}: Corrupt EXIF") for line in told)
+        # once, though the report reads the file again for its thumbnail
+        assert len(told) == len(set(told)), err
 
 
 # ------------------------------------------------------- names in other normal forms
@@ -372,3 +376,21 @@ def test_an_exact_name_comes_before_one_in_another_normal_form(tmp_path):
         encoding="utf-8",
     )
     assert _read_labels(labels, root, paths) == ["NFC", "NFD"]
+
+
+# ------------------------------------------------------------------ report thumbnails
+
+
+def test_report_and_compare_show_the_progress_of_the_thumbnails(run_env, tmp_path, capsys):
+    page = tmp_path / "r.html"
+    for command in (
+        ["report", str(run_env), "-o", str(page)],
+        ["compare", str(run_env / "cats"), str(run_env / "dogs"), "--report", str(page)],
+    ):
+        code, _, err = _main([*command, *_args(tmp_path)], capsys)
+        assert code == 0, err
+        assert "thumbnails: 100% 6/6 " in err, err
+        # each image has its thumbnail in the page
+        assert page.read_text(encoding="utf-8").count("data:image/jpeg;base64,") == 6
+        code, _, err = _main([*command, "-q", *_args(tmp_path)], capsys)
+        assert code == 0 and "thumbnails" not in err, err

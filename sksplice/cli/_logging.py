@@ -195,12 +195,20 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     a warning of PIL's about the image file being read starts with its name."""
     text = " ".join(str(message).split())
     path = file_being_read()
-    if path is not None and _from_pil(filename) and path not in text:
-        text = f"{path}: {text}"
+    if path is not None and _from_pil(filename):
+        if (path, text) in _TOLD:  # (the file read again: for the report's thumbnail)
+            return
+        _TOLD.add((path, text))
+        if path not in text:
+            text = f"{path}: {text}"
     fix = _warning_fix(category, text)
     if fix and any(option in _cli_words(text) for option in re.findall(r"--[\w-]+", fix)):
         fix = None  # (the message gives that advice itself)
     logger.warning("%s%s", text, f" ({fix})" if fix else "")
+
+
+#: The warnings of PIL's told in this run, each with its file: told once per file.
+_TOLD: set[tuple[str, str]] = set()
 
 
 def _from_pil(filename: str) -> bool:
@@ -259,6 +267,7 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
     root.setLevel(logging.INFO if debug else logging.WARNING)
     package.setLevel(level)
     package.propagate = True
+    _TOLD.clear()
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -267,7 +276,7 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
             from PIL import Image
 
             # PIL's warnings about a damaged file, each told with the file's name: once
-            # per file, not once per run
+            # per file (see _TOLD), not once per run
             warnings.filterwarnings("always", module=r"PIL(\.|$)")
             warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
             yield
