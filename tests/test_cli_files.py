@@ -394,3 +394,22 @@ def test_report_and_compare_show_the_progress_of_the_thumbnails(run_env, tmp_pat
         assert page.read_text(encoding="utf-8").count("data:image/jpeg;base64,") == 6
         code, _, err = _main([*command, "-q", *_args(tmp_path)], capsys)
         assert code == 0 and "thumbnails" not in err, err
+
+
+# ------------------------------------------------------------- nested class folders
+
+
+def test_images_in_folders_below_a_class_folder_belong_to_that_class(tmp_path):
+    # (as docs/cli.md says: the classes are the first level of sub-folders only)
+    from sksplice.cli._inputs import _collect_images, _labels_from_folders
+    from sksplice.cli._logging import CLIError
+
+    root = tmp_path / "dataset"
+    for relative in ("cats/1.png", "cats/indoor/2.png", "cats/indoor/sofa/3.png", "dogs/4.png"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"")
+    paths = _collect_images([root])
+    assert _labels_from_folders(root, paths) == ["cats", "cats", "cats", "dogs"]
+    (root / "x.png").write_bytes(b"")
+    with pytest.raises(CLIError, match=r"image .*x\.png is not inside a class sub-folder of"):
+        _labels_from_folders(root, _collect_images([root]))

@@ -257,13 +257,16 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     Raises
     ------
     CLIError
-        When an input does not exist or a folder holds no image.
+        When an input does not exist, a folder holds no image, or a folder
+        given cannot be read (no read permission).
 
     Notes
     -----
     The files a folder holds without an image extension are left out, and so
     are its hidden files with one (``.ipynb_checkpoints/x.png``, macOS's
-    ``._x.png``): a warning per folder counts them and names a few. Paths whose
+    ``._x.png``): a warning per folder counts them and names a few. A
+    sub-folder that cannot be read, and a link of no image name that leads
+    nowhere, are named in a warning. Paths whose
     names are not valid UTF-8 are counted in a warning that shows the first as
     the outputs write it: each byte that is not valid UTF-8 as a backslash
     escape ``\\xNN``.
