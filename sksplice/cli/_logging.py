@@ -277,7 +277,7 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
 
             # PIL's warnings about a damaged file, each told with the file's name: once
             # per file (see _TOLD), not once per run
-            warnings.filterwarnings("always", module=r"PIL(\.|$)")
+            warnings.filterwarnings("always", category=UserWarning, module=r"PIL(\.|$)")
             warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
             yield
     finally:
