@@ -3,9 +3,12 @@ command line reads it without numpy or PIL)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 #: File extensions taken for images (lower case): those that every build of Pillow
 #: decodes (``.jfif`` and ``.jpe`` are JPEG, ``.pbm`` and ``.pnm`` Netpbm).
@@ -95,3 +98,57 @@ def shown_message(text: str) -> str:
     if "\\udc" not in text:
         return text
     return _REPR_SURROGATE.sub(r"\1\\x\2", text)
+
+
+#: The image file each thread is reading (see :func:`reading`).
+_being_read = threading.local()
+
+
+@contextlib.contextmanager
+def reading(path: str) -> Iterator[None]:
+    """Mark ``path`` as the file this thread reads while the block runs.
+
+    PIL warns about a damaged file (``Corrupt EXIF data``, ``Truncated File
+    Read``) without naming it; a warning shown while the block runs is shown by
+    the command line with the name :func:`file_being_read` gives. Threads
+    decode images side by side: each keeps its own.
+    """
+    before = getattr(_being_read, "path", None)
+    _being_read.path = path
+    try:
+        yield
+    finally:
+        _being_read.path = before
+
+
+def file_being_read() -> str | None:
+    """The image file this thread is reading (in a :func:`reading` block), or None."""
+    return getattr(_being_read, "path", None)
+
+
+def broken_link(path: str) -> str | None:
+    """What is wrong with the symbolic link ``path`` when it leads to nothing.
+
+    ``"a broken symbolic link: it leads to 'x.png', which does not exist"`` (the
+    last name reached too, through a chain of links), or ``"a symbolic link in a
+    loop: ..."``; None when ``path`` is no link, or leads to a file or folder.
+    """
+    if not os.path.islink(path) or os.path.exists(path):
+        return None
+    try:
+        target = os.readlink(path)
+    except OSError:  # (removed meanwhile)
+        return None
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"a symbolic link in a loop: it leads to {target!r}, which leads back to it"
+        if exc.errno != errno.ENOENT:
+            return None  # (removed meanwhile, or a folder above it unreadable)
+    else:  # pragma: no cover - (made meanwhile)
+        return None
+    # (a chain of links: the last name it reaches too)
+    chained = os.path.islink(os.path.join(os.path.dirname(path), target))
+    through = f", then {os.path.realpath(path)!r}" if chained else ""
+    return f"a broken symbolic link: it leads to {target!r}{through}, which does not exist"

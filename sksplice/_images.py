@@ -11,6 +11,7 @@ Errors about one input item carry its position: the loaders raise one of
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._image_files import broken_link, reading
 from ._names import a_type
+from ._stack import warn_user
 
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
@@ -239,7 +242,7 @@ def _check_array(array: np.ndarray, index: int) -> None:
         )
 
 
-def load_rgb(item: Any) -> Image.Image:
+def load_rgb(item: Any, *, shrink_to: int | None = None) -> Image.Image:
     """Load one image input as an RGB PIL image.
 
     Files are opened with PIL, rotated according to their EXIF orientation
@@ -254,6 +257,11 @@ def load_rgb(item: Any) -> Image.Image:
     ----------
     item : str, os.PathLike, PIL.Image.Image or numpy.ndarray
         One image input (already type-checked by :func:`check_image_items`).
+    shrink_to : int, optional
+        For a file: let the decoder shrink the image while it decodes it, as
+        long as both sides stay at least this long (a JPEG decodes at 1/2,
+        1/4 or 1/8 of its size, several times faster): for thumbnails. Other
+        formats, and other inputs, are decoded whole.
 
     Returns
     -------
@@ -272,7 +280,7 @@ def load_rgb(item: Any) -> Image.Image:
     """
     kind = item_kind(item)
     if kind == "path":
-        return _load_file(os.fspath(item))
+        return _load_file(os.fspath(item), shrink_to)
     if kind == "pil":
         try:
             # (turned upright as its file is: Image.open(path) gives the embedding of path)
@@ -295,9 +303,32 @@ def _upright(image: Image.Image) -> Image.Image:
     ``convert``, ``resize`` or pickling), as viewers and :func:`_load_file` read
     it; an image already turned by ``ImageOps.exif_transpose`` has none left.
     """
-    if image.getexif().get(_ORIENTATION, 1) in (None, 1):
+    try:
+        if image.getexif().get(_ORIENTATION, 1) in (None, 1):
+            return image
+        return ImageOps.exif_transpose(image)
+    except Exception as exc:  # (damaged EXIF data: PIL raises SyntaxError, ValueError...)
+        _warn_exif("a PIL image", exc)
         return image
-    return ImageOps.exif_transpose(image)
+
+
+def _warn_exif(what: str, exc: Exception) -> None:
+    """Warn that the EXIF data of ``what`` (a quoted file name) could not be read."""
+    warn_user(
+        f"{what}: its EXIF data could not be read ({type(exc).__name__}: {exc}); the image "
+        "is embedded as stored, not turned by an EXIF orientation (re-save it to drop the "
+        "damaged data)"
+    )
+
+
+def _turned(image: Image.Image, path: str) -> Image.Image:
+    """``image`` (opened from ``path``) turned as its EXIF orientation says; as stored,
+    with a warning naming the file, when its EXIF data cannot be read."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception as exc:
+        _warn_exif(repr(path), exc)
+        return image
 
 
 def _missing_file(path: str) -> OSError | None:
@@ -307,6 +338,11 @@ def _missing_file(path: str) -> OSError | None:
             f"{path!r} is a directory, not an image file: pass the image files it holds"
         )
     if not os.path.exists(path):
+        problem = broken_link(path)
+        if problem is not None:
+            return FileNotFoundError(
+                f"{path!r} is {problem}; point the link at the image file, or remove it"
+            )
         return FileNotFoundError(f"image file not found: {path!r}")
     return None
 
@@ -328,15 +364,18 @@ def first_missing_file(items: Sequence[Any]) -> tuple[int, OSError] | None:
     return None
 
 
-def _load_file(path: str) -> Image.Image:
+def _load_file(path: str, shrink_to: int | None = None) -> Image.Image:
     missing = _missing_file(path)
     if missing is not None:
         raise missing
     try:
-        with Image.open(path) as opened:
+        # (a warning of PIL's about this file is told with its name: see reading())
+        with reading(path), Image.open(path) as opened:
             _check_pixel_limit(opened, path)
+            if shrink_to is not None:
+                opened.draft(None, (shrink_to, shrink_to))  # (JPEG only; others: no-op)
             opened.load()
-            oriented = ImageOps.exif_transpose(opened)
+            oriented = _turned(opened, path)
             # (the turned copy has lost the file's tags, which may declare its depth)
             return _to_rgb(oriented, declared_by=opened)
     except Image.DecompressionBombError as exc:
@@ -353,12 +392,27 @@ def _load_file(path: str) -> Image.Image:
     except InvalidImageError:
         raise
     except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # (the system's error, EACCES or EIO: the file may be whole, and unreadable)
+            raise InvalidImageError(_unreadable_message(path, exc)) from exc
         # PIL reports truncated data as OSError("image file is truncated ..."),
         # broken headers as SyntaxError or ValueError, broken EXIF data in
         # various ways: whatever fails while decoding one file is a bad file.
         raise InvalidImageError(
             f"{path!r} could not be decoded (truncated or corrupt?): {exc}"
         ) from exc
+
+
+def _unreadable_message(path: str, exc: OSError) -> str:
+    """The message of a file that the system could not read (``exc``: its error)."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        advice = "; check its permissions (and those of the folders above it)"
+    elif exc.errno == errno.EIO:
+        advice = "; the disk or network drive that holds it may be failing"
+    else:
+        advice = ""
+    return f"{path!r} could not be read ({reason}){advice}"
 
 
 def _empty_file(path: str) -> bool:

@@ -149,12 +149,14 @@ def _skipped_warning(
 
 def _item_message(items: Sequence[Any], index: int, error: Exception, first_index: int) -> str:
     """The message of the error of ``items[index]``, naming its index (counted from
-    ``first_index``) and, unless the reason names it already, the item."""
+    ``first_index``) and, unless the reason names it already, the item, and how to
+    leave it out (``on_error='skip'``)."""
     described = _images.describe_item(items[index])
     named = first_index + index
+    skip = " (to embed the other inputs and leave this one out, its row NaN, pass on_error='skip')"
     if described in str(error):  # (most reasons name the file already: not twice)
-        return f"input {named}: {error}"
-    return f"input {named} ({described}): {error}"
+        return f"input {named}: {error}{skip}"
+    return f"input {named} ({described}): {error}{skip}"
 
 
 # --------------------------------------------------------------------------

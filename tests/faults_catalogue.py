@@ -309,4 +309,35 @@ FAULTS: list[Fault] = [
         "the dictionary cache goes to --cache-dir / $SKSPLICE_CACHE / the per-user cache "
         "folder; nothing is written to the data home",
     ),
+    Fault(
+        "image-folder-unreadable",
+        "test_cli_files.py::test_an_unreadable_sub_folder_is_named_not_dropped",
+        "a sub-folder of an image folder that cannot be listed (no read permission)",
+        "a warning naming the folder and the system's reason; its images left out, the others "
+        "decomposed; the folder given itself unreadable: exit 2 naming it; a class folder "
+        "unreadable: named in profile's refusal and report's warning",
+    ),
+    Fault(
+        "image-link-broken-or-looping",
+        "test_cli_files.py::test_a_broken_link_to_a_class_folder_is_named_with_where_it_leads",
+        "a broken symbolic link (to an image, or to a class folder), or links in a loop",
+        "the link and where it leads named: as a skipped image (an image name), or in a "
+        "warning (any other name: not counted among the files left out)",
+    ),
+    Fault(
+        "image-file-unreadable",
+        "test_image_files.py::test_a_file_the_system_cannot_read_is_not_called_corrupt",
+        "an image file the system refuses to read (EACCES, EIO)",
+        "InvalidImageError: 'could not be read' with the system's reason, not 'corrupt'; "
+        "skipped and named with on_error='skip' (the command's default)",
+    ),
+    Fault(
+        "image-exif-damaged",
+        "test_image_files.py::test_a_png_with_damaged_exif_data_is_embedded_as_stored_with_a_"
+        "warning",
+        "EXIF data that PIL cannot parse (a PNG or WebP eXIf chunk that is no TIFF header)",
+        "the image embedded as stored (not turned by an orientation), with a warning naming "
+        "the file; PIL's own warnings about a file (Corrupt EXIF data) named with it by the "
+        "command",
+    ),
 ]

@@ -4,9 +4,13 @@ names holding a line break."""
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import struct
 import subprocess
 import sys
+import zlib
 
 import pytest
 
@@ -191,3 +195,221 @@ def test_a_file_name_holding_a_line_break_keeps_each_message_one_line(run_env, t
     assert "cats/read\\nme.txt" in err
     skipped = repr(str(run_env / "cats" / "bad\nname.png"))
     assert f"\n  {skipped} is not an image file PIL can read\n" in err, err
+
+
+# ------------------------------------------------ folders and links that cannot be read
+
+
+def _refuse_to_list(monkeypatch, *names):
+    """Listing a folder named one of ``names`` fails as without read permission (tests
+    run as root, who may read any folder)."""
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def refused(path):
+        if os.path.basename(os.fspath(path).rstrip(os.sep)) in names:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+
+    def scandir(path="."):
+        refused(path)
+        return real_scandir(path)
+
+    def listdir(path="."):
+        refused(path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
+
+
+def test_an_unreadable_sub_folder_is_named_not_dropped(run_env, tmp_path, capsys, monkeypatch):
+    (run_env / "birds").mkdir()
+    (run_env / "birds" / "0.png").write_bytes((run_env / "cats" / "0.png").read_bytes())
+    _refuse_to_list(monkeypatch, "birds")
+    code, out, err = _main(["decompose", str(run_env), "-f", "csv", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert (
+        f"sksplice: warning: folder {run_env / 'birds'} could not be read (Permission "
+        "denied): its images are left out; check its permissions\n"
+    ) in err
+    assert "birds" not in out and "cats/0.png" in out
+
+
+def test_an_unreadable_folder_given_is_a_usage_error(run_env, tmp_path, capsys, monkeypatch):
+    _refuse_to_list(monkeypatch, run_env.name)
+    for command in (["decompose", str(run_env)], ["report", str(run_env), "-o", "r.html"]):
+        code, out, err = _main([*command, *_args(tmp_path)], capsys)
+        assert code == 2, err
+        assert err == (
+            f"sksplice: error: folder {run_env} could not be read (Permission denied); "
+            "check its permissions\n"
+        )
+        assert out == ""
+
+
+def test_profile_refusing_one_class_names_the_unreadable_class_folder(
+    run_env, tmp_path, capsys, monkeypatch, no_embedding
+):
+    _refuse_to_list(monkeypatch, "dogs")
+    code, _, err = _main(["profile", str(run_env), *_args(tmp_path)], capsys)
+    assert code == 2, err
+    assert err.endswith(
+        f"sksplice: error: profile needs at least two classes, found 1 in the class "
+        f"sub-folders of {run_env}: 'cats' ({run_env / 'dogs'} could not be read (Permission "
+        "denied))\n"
+    )
+
+
+def test_a_report_without_class_profiles_names_the_unreadable_class_folder(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    _refuse_to_list(monkeypatch, "dogs")
+    report = tmp_path / "r.html"
+    code, _, err = _main(["report", str(run_env), "-o", str(report), *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert (
+        f"no class profiles: profiles need at least two classes, found 1 in the class "
+        f"sub-folders of {run_env}: 'cats' ({run_env / 'dogs'} could not be read (Permission "
+        "denied))"
+    ) in err
+    assert report.is_file()
+
+
+def test_a_broken_link_to_a_class_folder_is_named_with_where_it_leads(run_env, tmp_path, capsys):
+    (run_env / "birds").symlink_to(tmp_path / "moved" / "birds")
+    (run_env / "cats" / "3.png").symlink_to("gone.png")
+    code, _, err = _main(["decompose", str(run_env), "-q", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert (
+        f"sksplice: warning: not reading {run_env / 'birds'}: it is a broken symbolic link: "
+        f"it leads to {str(tmp_path / 'moved' / 'birds')!r}, which does not exist\n"
+    ) in err
+    assert "without an image extension" not in err  # (not counted as a file left out)
+    assert (
+        f"  {str(run_env / 'cats' / '3.png')!r} is a broken symbolic link: it leads to "
+        "'gone.png', which does not exist; point the link at the image file, or remove it\n"
+    ) in err
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="needs POSIX permissions that apply (root reads any folder)",
+)
+def test_a_sub_folder_without_read_permission_is_named(run_env, tmp_path, capsys):
+    (run_env / "birds").mkdir()
+    (run_env / "birds" / "0.png").write_bytes((run_env / "cats" / "0.png").read_bytes())
+    (run_env / "birds").chmod(0)
+    try:
+        code, _, err = _main(["decompose", str(run_env), "-q", *_args(tmp_path)], capsys)
+    finally:
+        (run_env / "birds").chmod(0o755)
+    assert code == 0, err
+    assert f"folder {run_env / 'birds'} could not be read (Permission denied)" in err
+
+
+def test_a_warning_of_pils_about_a_file_names_it(run_env, tmp_path, capsys):
+    # a PNG whose EXIF data is cut short: PIL warns "Corrupt EXIF data" without a name
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    exif[0x010E] = "a description long enough to be stored outside the entry"
+    buffer = io.BytesIO()
+    Image.open(run_env / "cats" / "0.png").save(buffer, "PNG", exif=exif.tobytes())
+    data = buffer.getvalue()
+    at = data.index(b"eXIf")
+    size = struct.unpack(">I", data[at - 4 : at])[0]
+    payload = data[at + 4 : at + 4 + size][:20]
+    chunk = struct.pack(">I", len(payload)) + b"eXIf" + payload
+    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + payload) & 0xFFFFFFFF)
+    damaged = run_env / "cats" / "damaged.png"
+    damaged.write_bytes(data[: at - 4] + chunk + data[at + 4 + size + 4 :])
+    report = ["report", str(run_env), "-o", str(tmp_path / "r.html")]
+    for command in (["decompose", str(run_env)], report):
+        code, _, err = _main([*command, "-q", *_args(tmp_path)], capsys)
+        assert code == 0, err
+        told = [line for line in err.splitlines() if "Corrupt EXIF data" in line]
+        assert told, err
+        assert all(line.startswith(f"sksplice: warning: {damaged}: Corrupt EXIF") for line in told)
+        # once, though the report reads the file again for its thumbnail
+        assert len(told) == len(set(told)), err
+
+
+# ------------------------------------------------------- names in other normal forms
+
+
+@pytest.mark.parametrize("written", ["NFC", "NFD"])
+def test_labels_match_file_names_in_another_unicode_normal_form(tmp_path, written):
+    # macOS writes file names decomposed (NFD); a labels file typed elsewhere is composed
+    import unicodedata
+
+    from sksplice.cli._inputs import _read_labels
+
+    stored = "NFD" if written == "NFC" else "NFC"
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    paths = [
+        root / unicodedata.normalize(stored, "café.png"),
+        root / "sub" / unicodedata.normalize(stored, "crème.png"),
+        root / "sub" / unicodedata.normalize(stored, "Ørsted über.png"),
+    ]
+    for path in paths:
+        path.write_bytes(b"")
+    labels = tmp_path / "labels.csv"
+    rows = ["café.png,cat", "sub/crème.png,dog", "Ørsted über.png,dog"]  # (the last bare)
+    labels.write_text(unicodedata.normalize(written, "\n".join(rows)) + "\n", encoding="utf-8")
+    assert _read_labels(labels, root, paths) == ["cat", "dog", "dog"]
+
+
+def test_an_exact_name_comes_before_one_in_another_normal_form(tmp_path):
+    import unicodedata
+
+    from sksplice.cli._inputs import _read_labels
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    paths = [root / unicodedata.normalize(form, "café.png") for form in ("NFC", "NFD")]
+    for path in paths:
+        path.write_bytes(b"")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "".join(f"{unicodedata.normalize(form, 'café.png')},{form}\n" for form in ("NFD", "NFC")),
+        encoding="utf-8",
+    )
+    assert _read_labels(labels, root, paths) == ["NFC", "NFD"]
+
+
+# ------------------------------------------------------------------ report thumbnails
+
+
+def test_report_and_compare_show_the_progress_of_the_thumbnails(run_env, tmp_path, capsys):
+    page = tmp_path / "r.html"
+    for command in (
+        ["report", str(run_env), "-o", str(page)],
+        ["compare", str(run_env / "cats"), str(run_env / "dogs"), "--report", str(page)],
+    ):
+        code, _, err = _main([*command, *_args(tmp_path)], capsys)
+        assert code == 0, err
+        assert "thumbnails: 100% 6/6 " in err, err
+        # each image has its thumbnail in the page
+        assert page.read_text(encoding="utf-8").count("data:image/jpeg;base64,") == 6
+        code, _, err = _main([*command, "-q", *_args(tmp_path)], capsys)
+        assert code == 0 and "thumbnails" not in err, err
+
+
+# ------------------------------------------------------------- nested class folders
+
+
+def test_images_in_folders_below_a_class_folder_belong_to_that_class(tmp_path):
+    # (as docs/cli.md says: the classes are the first level of sub-folders only)
+    from sksplice.cli._inputs import _collect_images, _labels_from_folders
+    from sksplice.cli._logging import CLIError
+
+    root = tmp_path / "dataset"
+    for relative in ("cats/1.png", "cats/indoor/2.png", "cats/indoor/sofa/3.png", "dogs/4.png"):
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(b"")
+    paths = _collect_images([root])
+    assert _labels_from_folders(root, paths) == ["cats", "cats", "cats", "dogs"]
+    (root / "x.png").write_bytes(b"")
+    with pytest.raises(CLIError, match=r"image .*x\.png is not inside a class sub-folder of"):
+        _labels_from_folders(root, _collect_images([root]))

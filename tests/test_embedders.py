@@ -452,6 +452,10 @@ def test_bad_files_name_index_and_path(make_embedder, tmp_path):
             embedder.transform([good, good, bad])
         assert "input 2" in str(info.value)
         assert str(bad) in str(info.value)
+        # and how to embed the others, leaving it out
+        assert str(info.value).endswith(
+            "(to embed the other inputs and leave this one out, its row NaN, pass on_error='skip')"
+        )
 
 
 def test_one_bad_file_among_many(make_embedder, tmp_path):

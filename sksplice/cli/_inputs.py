@@ -6,11 +6,12 @@ import argparse
 import logging
 import os
 import stat
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from .._image_files import IMAGE_EXTENSIONS, shown_name, undecodable
+from .._image_files import IMAGE_EXTENSIONS, broken_link, shown_name, undecodable
 from ._logging import CLIError
 from ._output import _printable, plural
 
@@ -29,6 +30,9 @@ class _Walk(NamedTuple):
     folder, starts with "." (``.ipynb_checkpoints/x.png``, macOS's ``._x.png``)."""
     folders: list[str]
     """The names of the sub-folders walked at the top (the class folders)."""
+    unreadable: dict[str, str]
+    """The sub-folders that could not be read (their path relative to the walked folder),
+    each with the system's reason (``Permission denied``)."""
 
 
 def other_files(folder: Path) -> list[Path]:
@@ -65,11 +69,27 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
     twice; a warning names the link. Links to missing files with an image
     extension are kept, so that they are reported as unreadable rather than
     dropped. A named pipe, a socket or a device is neither (a warning names it).
+    A sub-folder that cannot be read (no permission), and a link without an image
+    extension that leads nowhere (a broken link to a class folder), are named in a
+    warning; the folder itself unreadable is an error.
+
+    Raises
+    ------
+    CLIError
+        When ``folder`` itself cannot be read.
     """
     found: list[Path] = []
     others: list[Path] = []
     hidden: list[Path] = []
     folders: list[str] = []
+    unreadable: dict[str, str] = {}
+
+    def unread(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename is not None else folder
+        if where == folder:
+            raise CLIError(unreadable_folder(folder, exc))
+        unreadable[str(where.relative_to(folder))] = exc.strerror or str(exc)
+
     seen = {os.path.realpath(folder)}
     # The tree's own folders are read under their own names: a link to one of them (an
     # alias) is not followed, wherever it sorts (else "a_cats_alias" would take the
@@ -78,7 +98,7 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
     for top, dirs, _ in os.walk(folder):
         dirs[:] = [name for name in dirs if not _hidden(name)]
         own.add(os.path.realpath(top))
-    for step, (top, dirs, files) in enumerate(os.walk(folder, followlinks=True)):
+    for step, (top, dirs, files) in enumerate(os.walk(folder, onerror=unread, followlinks=True)):
         keep = []
         for name in sorted(dirs):
             sub = Path(top) / name
@@ -114,6 +134,13 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
                 if image:
                     hidden.append(path)
                 continue
+            if not image:
+                problem = broken_link(str(path))
+                if problem is not None:
+                    # (a link meant for a class folder, or for a file of another kind)
+                    if warn:
+                        logger.warning("not reading %s: it is %s", path, problem)
+                    continue
             kind = _special_file(path)
             if kind is not None:
                 # Opening a named pipe waits for a writer, forever if none comes (and a
@@ -123,7 +150,30 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
                     logger.warning("not reading %s: it is %s, not a regular file", path, kind)
                 continue
             (found if image else others).append(path)
-    return _Walk(sorted(found), sorted(others), sorted(hidden), folders)
+    if unreadable and warn:
+        said = [f"{folder / name} ({why})" for name, why in sorted(unreadable.items())]
+        if len(said) == 1:
+            name, why = next(iter(unreadable.items()))
+            logger.warning(
+                "folder %s could not be read (%s): its images are left out; check its permissions",
+                folder / name,
+                why,
+            )
+        else:
+            more = f" and {len(said) - 3} more" if len(said) > 3 else ""
+            logger.warning(
+                "%d folders could not be read: %s%s; their images are left out; check "
+                "their permissions",
+                len(said),
+                ", ".join(said[:3]),
+                more,
+            )
+    return _Walk(sorted(found), sorted(others), sorted(hidden), folders, unreadable)
+
+
+def unreadable_folder(folder: Path, exc: OSError) -> str:
+    """The message of the folder ``folder`` given, which could not be read (``exc``)."""
+    return f"folder {folder} could not be read ({exc.strerror or exc}); check its permissions"
 
 
 def _special_file(path: Path) -> str | None:
@@ -207,13 +257,16 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     Raises
     ------
     CLIError
-        When an input does not exist or a folder holds no image.
+        When an input does not exist, a folder holds no image, or a folder
+        given cannot be read (no read permission).
 
     Notes
     -----
     The files a folder holds without an image extension are left out, and so
     are its hidden files with one (``.ipynb_checkpoints/x.png``, macOS's
-    ``._x.png``): a warning per folder counts them and names a few. Paths whose
+    ``._x.png``): a warning per folder counts them and names a few. A
+    sub-folder that cannot be read, and a link of no image name that leads
+    nowhere, are named in a warning. Paths whose
     names are not valid UTF-8 are counted in a warning that shows the first as
     the outputs write it: each byte that is not valid UTF-8 as a backslash
     escape ``\\xNN``.
@@ -393,12 +446,18 @@ def _not_utf8(labels_csv: Path, exc: UnicodeDecodeError) -> str:
     return f"labels file {labels_csv} is not valid UTF-8 ({exc}); save it as UTF-8"
 
 
+def _nfc(text: str) -> str:
+    """``text`` in Unicode normal form C (composed: "é" rather than "e" and an accent)."""
+    return unicodedata.normalize("NFC", text)
+
+
 def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     """Labels for ``paths`` from a CSV of path,label.
 
     A path is matched by its location relative to ``root`` (absolute paths
     too); a bare file name matches an image of that name in a sub-folder only
-    when exactly one image has that name.
+    when exactly one image has that name. Names match whatever their Unicode
+    normal form (NFC or NFD, as macOS writes file names), an exact match first.
     """
     import pandas as pd
 
@@ -461,10 +520,15 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         return Path(os.path.abspath(p)).relative_to(base).as_posix()
 
     by_rel = {rel(p): i for i, p in enumerate(paths)}
+    # A name matches in any Unicode normal form: macOS writes file names decomposed
+    # (NFD: "e" and a combining accent), a labels file typed elsewhere holds them
+    # composed (NFC: "é"); an exact match comes first (two files may differ only so).
+    by_text: dict[str, list[int]] = {}
     by_name: dict[str, list[int]] = {}
     by_real: dict[str, list[int]] = {}  # (a row naming the file by another link)
     for i, p in enumerate(paths):
-        by_name.setdefault(p.name, []).append(i)
+        by_text.setdefault(_nfc(rel(p)), []).append(i)
+        by_name.setdefault(_nfc(p.name), []).append(i)
         by_real.setdefault(os.path.realpath(p), []).append(i)
     by_abs = {os.path.abspath(p): i for i, p in enumerate(paths)}
     labels: list[str | None] = [None] * len(paths)
@@ -478,14 +542,18 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         if not label:
             raise CLIError(f"{labels_csv}, line {line}: no label for {key}")
         try:
-            index = by_rel.get(rel(root / key))  # (an absolute key replaces root)
+            relative = rel(root / key)  # (an absolute key replaces root)
         except ValueError:
-            index = None
+            relative = None
+        index = None if relative is None else by_rel.get(relative)
+        if index is None and relative is not None:
+            same_text = by_text.get(_nfc(relative), [])
+            index = same_text[0] if len(same_text) == 1 else None
         if index is None:
             same_file = by_real.get(os.path.realpath(root / key), [])
             index = same_file[0] if len(same_file) == 1 else None
         if index is None and "/" not in key and os.sep not in key:
-            same = by_name.get(key, [])
+            same = by_name.get(_nfc(key), [])
             if len(same) > 1:
                 raise CLIError(
                     f"{labels_csv}, line {line}: the bare name {key!r} matches "
@@ -587,11 +655,15 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
 
 
 def _class_folders_left_out(root: Path, walk: _Walk, classes: set[str]) -> list[str]:
-    """``F held no file`` (``F held 4 files, none with an image extension``) for each
-    sub-folder of ``root`` that the walk entered but that gave no class of ``classes``."""
+    """``F held no file`` (``F held 4 files, none with an image extension``, ``F could
+    not be read (Permission denied)``) for each sub-folder of ``root`` that the walk
+    entered but that gave no class of ``classes``."""
     notes = []
     for name in walk.folders:
         if shown_name(name) in classes:
+            continue
+        if name in walk.unreadable:
+            notes.append(f"{root / name} could not be read ({walk.unreadable[name]})")
             continue
         n_other = sum(1 for p in walk.others if p.relative_to(root).parts[0] == name)
         n_hidden = sum(1 for p in walk.hidden if p.relative_to(root).parts[0] == name)
@@ -633,8 +705,10 @@ def _labelled(args: argparse.Namespace, command: str = "profile") -> tuple[list[
         left_out = _class_folders_left_out(root, walks[root], set(labels))
     classes = sorted(set(labels))
     if len(classes) >= 2:  # (else the classes found are told, and these with them)
+        told = {str(root / name) for name in walks[root].unreadable} if not args.labels else set()
         for note in left_out:
-            logger.warning("class folder %s: left out of the classes", note)
+            if note.split(" could not be read (")[0] not in told:  # (the walk told those)
+                logger.warning("class folder %s: left out of the classes", note)
     if len(classes) < 2:
         found = f"found 1 in {where}: {classes[0]!r}"
         if left_out:
@@ -673,7 +747,10 @@ def _has_class_folders(root: Path) -> bool:
     the report says why it has no class profiles, rather than showing no class)."""
     if not root.is_dir():
         return False
-    visible = [p for p in root.iterdir() if not _hidden(p.name)]
+    try:
+        visible = [p for p in root.iterdir() if not _hidden(p.name)]
+    except OSError as exc:
+        raise CLIError(unreadable_folder(root, exc)) from exc
     folders = sum(1 for p in visible if p.is_dir())
     beside = any(p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir() for p in visible)
     return folders >= 2 or (folders == 1 and not beside)

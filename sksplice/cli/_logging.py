@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import signal
 import sys
@@ -11,7 +12,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .._image_files import shown_message
+from .._image_files import file_being_read, shown_message
 
 logger = logging.getLogger(__name__)
 
@@ -190,12 +191,29 @@ class _Formatter(logging.Formatter):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """``warnings.showwarning`` of the command: one line on standard error, with the fix."""
+    """``warnings.showwarning`` of the command: one line on standard error, with the fix;
+    a warning of PIL's about the image file being read starts with its name."""
     text = " ".join(str(message).split())
+    path = file_being_read()
+    if path is not None and _from_pil(filename):
+        if (path, text) in _TOLD:  # (the file read again: for the report's thumbnail)
+            return
+        _TOLD.add((path, text))
+        if path not in text:
+            text = f"{path}: {text}"
     fix = _warning_fix(category, text)
     if fix and any(option in _cli_words(text) for option in re.findall(r"--[\w-]+", fix)):
         fix = None  # (the message gives that advice itself)
     logger.warning("%s%s", text, f" ({fix})" if fix else "")
+
+
+#: The warnings of PIL's told in this run, each with its file: told once per file.
+_TOLD: set[tuple[str, str]] = set()
+
+
+def _from_pil(filename: str) -> bool:
+    """Whether a warning was issued in PIL's code (``filename``: where)."""
+    return f"{os.sep}PIL{os.sep}" in os.path.normcase(str(filename))
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -249,6 +267,7 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
     root.setLevel(logging.INFO if debug else logging.WARNING)
     package.setLevel(level)
     package.propagate = True
+    _TOLD.clear()
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -256,6 +275,9 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
             # names it, with its size and --max-image-pixels, in the summary
             from PIL import Image
 
+            # PIL's warnings about a damaged file, each told with the file's name: once
+            # per file (see _TOLD), not once per run
+            warnings.filterwarnings("always", category=UserWarning, module=r"PIL(\.|$)")
             warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
             yield
     finally:

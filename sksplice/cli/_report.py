@@ -102,8 +102,14 @@ def _write_explorer(
     int
         The number of images with a concept (a non-zero weight).
     """
-    from ..report import ImageResult, render_report
+    from .._progress import progress
+    from ..report import ImageResult, _thumbnails, render_report
 
+    # all non-zero concepts: a click on an image shows its whole decomposition
+    records = list(_iter_rows(dec, len(dec.splice.concepts_), args.quiet))
+    # (each image read again, made small: in threads, as the images were decoded)
+    with progress(len(records), desc="thumbnails", unit="image", disable=args.quiet) as bar:
+        thumbs = _thumbnails([rec["path"] for rec in records], bar=bar)
     results = [
         ImageResult(
             path=rec["path"],
@@ -111,13 +117,13 @@ def _write_explorer(
             l0=rec["l0"],
             cosine=rec["cosine"],
             label=label_of.get(rec["path"]),
+            thumbnail=thumb,
         )
-        # all non-zero concepts: a click on an image shows its whole decomposition
-        for rec in _iter_rows(dec, len(dec.splice.concepts_), args.quiet)
+        for rec, thumb in zip(records, thumbs, strict=True)
     ]
     settings = {**_settings(args, dec), **(settings or {})}
     remove_stale_temporaries(os.path.realpath(output), time.time())  # left by killed runs
-    page = render_report(  # (thumbnail read errors are caught inside)
+    page = render_report(
         results,
         title=title,
         settings=settings,

@@ -1,0 +1,171 @@
+"""Image files a user has that cannot be read as they are: broken and looping symbolic
+links, files the system refuses to read (no permission, an input/output error), damaged
+EXIF data, and PIL's warnings about a file (told with its name)."""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import io
+import os
+import struct
+import threading
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sksplice._image_files import broken_link, file_being_read, reading
+from sksplice._images import InvalidImageError, first_missing_file, load_rgb
+
+
+def _png(path, orientation=None, exif_payload=None):
+    """A 16 x 8 PNG (wider than tall); with an EXIF chunk holding ``exif_payload`` (bytes
+    as they are, damaged or not) or an orientation tag."""
+    pixels = np.zeros((8, 16, 3), np.uint8)
+    pixels[:, :8] = 255
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = orientation or 1
+    Image.fromarray(pixels).save(buffer, "PNG", exif=exif.tobytes())
+    data = buffer.getvalue()
+    if exif_payload is not None:
+        at = data.index(b"eXIf")
+        size = struct.unpack(">I", data[at - 4 : at])[0]
+        crc = struct.pack(">I", zlib.crc32(b"eXIf" + exif_payload) & 0xFFFFFFFF)
+        chunk = struct.pack(">I", len(exif_payload)) + b"eXIf" + exif_payload + crc
+        data = data[: at - 4] + chunk + data[at + 4 + size + 4 :]
+    path.write_bytes(data)
+    return path
+
+
+# ------------------------------------------------------------------ symbolic links
+
+
+def test_a_broken_link_is_named_with_where_it_leads(tmp_path):
+    link = tmp_path / "cat.png"
+    link.symlink_to(tmp_path / "moved" / "cat.png")
+    with pytest.raises(FileNotFoundError) as info:
+        load_rgb(str(link))
+    message = str(info.value)
+    assert repr(str(link)) in message
+    assert f"broken symbolic link: it leads to {str(tmp_path / 'moved' / 'cat.png')!r}" in message
+    assert "not found" not in message
+    # the check of a list before decoding says the same
+    index, error = first_missing_file([str(link)])
+    assert index == 0 and str(error) == message
+
+
+def test_a_chain_of_links_names_the_last_name_it_reaches(tmp_path):
+    (tmp_path / "b.png").symlink_to("c.png")
+    (tmp_path / "a.png").symlink_to("b.png")
+    message = broken_link(str(tmp_path / "a.png"))
+    assert message == (
+        f"a broken symbolic link: it leads to 'b.png', then {str(tmp_path / 'c.png')!r}, "
+        "which does not exist"
+    )
+
+
+def test_a_link_in_a_loop_is_said_to_be_one(tmp_path):
+    (tmp_path / "a.png").symlink_to("b.png")
+    (tmp_path / "b.png").symlink_to("a.png")
+    with pytest.raises(FileNotFoundError, match=r"a\.png' is a symbolic link in a loop: it "):
+        load_rgb(str(tmp_path / "a.png"))
+
+
+def test_no_link_and_a_working_link_have_nothing_wrong(tmp_path):
+    image = _png(tmp_path / "x.png")
+    (tmp_path / "y.png").symlink_to(image)
+    assert broken_link(str(image)) is None
+    assert broken_link(str(tmp_path / "y.png")) is None
+    assert broken_link(str(tmp_path / "missing.png")) is None
+
+
+# ------------------------------------------------- files the system does not let us read
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "advice"),
+    [
+        (errno.EACCES, "Permission denied", "check its permissions"),
+        (errno.EIO, "Input/output error", "may be failing"),
+    ],
+)
+def test_a_file_the_system_cannot_read_is_not_called_corrupt(
+    tmp_path, monkeypatch, code, reason, advice
+):
+    image = _png(tmp_path / "x.png")
+    real_open = builtins.open
+
+    def refusing(file, *args, **kwargs):
+        if os.fspath(file) == str(image):
+            raise OSError(code, os.strerror(code), str(image))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing)
+    with pytest.raises(InvalidImageError) as info:
+        load_rgb(str(image))
+    message = str(info.value)
+    assert message.startswith(f"{str(image)!r} could not be read ({reason})")
+    assert advice in message
+    assert "corrupt" not in message and "decoded" not in message
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="needs POSIX permissions that apply (root reads any file)",
+)
+def test_a_file_without_read_permission_is_said_to_be_unreadable(tmp_path):
+    image = _png(tmp_path / "x.png")
+    image.chmod(0)
+    try:
+        with pytest.raises(InvalidImageError, match=r"could not be read \(Permission denied\)"):
+            load_rgb(str(image))
+    finally:
+        image.chmod(0o644)
+
+
+# --------------------------------------------------------------- damaged EXIF data
+
+
+def test_a_png_with_damaged_exif_data_is_embedded_as_stored_with_a_warning(tmp_path):
+    # (PIL raises SyntaxError "not a TIFF file" on turning it upright)
+    path = _png(tmp_path / "x.png", exif_payload=b"not exif data at all, not a TIFF header")
+    with pytest.warns(UserWarning, match="its EXIF data could not be read") as record:
+        image = load_rgb(str(path))
+    assert repr(str(path)) in str(record[0].message)
+    assert image.mode == "RGB" and image.size == (16, 8)  # as stored, not turned
+    # a PIL image opened from that file too
+    with Image.open(path) as opened, pytest.warns(UserWarning, match="a PIL image: its EXIF"):
+        assert load_rgb(opened).size == (16, 8)
+
+
+def test_a_file_with_good_exif_data_is_still_turned_upright(tmp_path):
+    path = _png(tmp_path / "x.png", orientation=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_rgb(str(path)).size == (8, 16)
+
+
+# ------------------------------------------------------- the file each thread reads
+
+
+def test_each_thread_knows_the_file_it_reads():
+    seen = {}
+    ready = threading.Barrier(2)
+
+    def read(name):
+        with reading(name):
+            ready.wait()
+            seen[name] = file_being_read()
+        seen[name + " after"] = file_being_read()
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in ("a.png", "b.png")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"a.png": "a.png", "b.png": "b.png", "a.png after": None, "b.png after": None}
+    assert file_being_read() is None
