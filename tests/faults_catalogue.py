@@ -82,6 +82,21 @@ FAULTS: list[Fault] = [
         "DictionaryCacheWarning; the vocabulary is embedded again and the file atomically replaced",
     ),
     Fault(
+        "vocabulary-download-offline",
+        "test_download_messages.py::test_a_vocabulary_that_cannot_be_downloaded_is_one_message",
+        "a published vocabulary at a local address that answers 404, or where nothing listens",
+        "one DataFetchError naming the file, its address, the folder and $SKSPLICE_DATA; "
+        "the transfer's errors kept as __context__, not printed",
+    ),
+    Fault(
+        "fit-misspelt-clip-name",
+        "test_offline_paths.py::test_a_misspelt_model_or_tag_is_refused_before_the_vocabulary_"
+        "is_downloaded",
+        "SpliceTransformer.fit with CLIPEmbedder('ViT-B-23'), a misspelt tag or a malformed "
+        "hf-hub: name, and a vocabulary not yet downloaded",
+        "ValueError with close matches; nothing downloaded, no data home made",
+    ),
+    Fault(
         "dictionary-embedding-stopped",
         "test_first_run.py::test_a_stopped_embedding_resumes_where_it_stopped",
         "KeyboardInterrupt from the embedder while the 3rd of 3 blocks of 2,000 concepts "
