@@ -439,3 +439,49 @@ def test_two_embeddings_of_one_vocabulary_at_once(tmp_path):
     )
     assert embedder.calls == []
     assert [p.suffix for p in (tmp_path / "dictionaries").iterdir()] == [".npz"]
+
+
+def test_the_command_stopped_while_embedding_resumes(run_env, tmp_path, monkeypatch, capsys):
+    from sksplice import cli
+    from sksplice.embedders import CLIPEmbedder
+
+    try:
+        from ._helpers_cli import model_args
+    except ImportError:
+        from _helpers_cli import model_args
+
+    (tmp_path / "vocab.txt").write_text(
+        "".join(f"concept number {i}\n" for i in range(5000)), encoding="utf-8"
+    )
+    embed_text = CLIPEmbedder.embed_text
+    calls: list[int] = []
+
+    def stopped_at_the_fourth_call(self, texts):
+        calls.append(len(texts))
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # (as Ctrl-C in the second block of 2,244 concepts)
+        return embed_text(self, texts)
+
+    def run(cache: str) -> tuple[int, str]:
+        code = cli.main(["decompose", str(run_env), *model_args(tmp_path, "--cache-dir", cache)])
+        return code, capsys.readouterr().err
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", stopped_at_the_fourth_call)
+    clear_memory_cache()
+    code, err = run(str(tmp_path / "cache"))
+    assert code == 130
+    folder = next((tmp_path / "cache" / "dictionaries").glob("*.partial"))
+    assert f"sksplice: warning: stopped: 2 of 3 blocks kept in {folder}; run again to resume" in err
+    assert err.rstrip().endswith("sksplice: error: interrupted")
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", embed_text)
+    code, err = run(str(tmp_path / "cache"))
+    assert code == 0 and "resuming: 2 of 3 blocks already embedded" in err
+    assert not folder.exists()
+    clear_memory_cache()  # (the dictionary of this process is in memory)
+    code, err = run(str(tmp_path / "uninterrupted"))
+    assert code == 0 and "resuming" not in err
+    (resumed,) = (tmp_path / "cache" / "dictionaries").glob("*.npz")
+    (whole,) = (tmp_path / "uninterrupted" / "dictionaries").glob("*.npz")
+    with np.load(resumed) as a, np.load(whole) as b:
+        np.testing.assert_array_equal(a["embeddings"], b["embeddings"])
