@@ -830,7 +830,10 @@ class _Blocks:
         expected = self._fields(block)
 
         def check(header: dict[str, Any]) -> None:
-            for field in ("dictionary", "block", "n_blocks", "rows", "texts"):
+            if header.get("dictionary") != expected["dictionary"]:
+                # (the rest of a vocabulary after a cached beginning, then the whole of it)
+                raise _OtherSettings("it is a block of another list of concepts")
+            for field in ("block", "n_blocks", "rows", "texts"):
                 if header.get(field) != expected[field]:
                     raise ValueError(f"its {field} does not match this embedding's")
             if header.get("settings") != self.settings:

@@ -485,3 +485,33 @@ def test_the_command_stopped_while_embedding_resumes(run_env, tmp_path, monkeypa
     (whole,) = (tmp_path / "uninterrupted" / "dictionaries").glob("*.npz")
     with np.load(resumed) as a, np.load(whole) as b:
         np.testing.assert_array_equal(a["embeddings"], b["embeddings"])
+
+
+def test_blocks_of_the_rest_after_a_cached_beginning_are_not_taken_for_the_whole(tmp_path, caplog):
+    import warnings
+
+    concepts = [f"concept {i}" for i in range(6000)]
+    clear_memory_cache()
+    embed_vocabulary(_StoppedEmbedder(), concepts[:1000], cache_dir=tmp_path)
+    # the first 1,000 are cached: only the other 5,000 are embedded (the sample, then two
+    # blocks), stopped in the last block
+    clear_memory_cache()
+    with pytest.raises(KeyboardInterrupt):
+        embed_vocabulary(_StoppedEmbedder(3), concepts, cache_dir=tmp_path, prefix_of=concepts)
+    folder = dictionary_cache_path("stopped-d8-s0", concepts, tmp_path).with_suffix(".partial")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "block-0000-of-0003.npz",
+        "block-0001-of-0003.npz",
+    ]
+    # without the cached beginning, the whole list is embedded, in three blocks too:
+    # those of the rest are not its blocks, and are not taken for damaged ones either
+    dictionary_cache_path("stopped-d8-s0", concepts[:1000], tmp_path).unlink()
+    clear_memory_cache()
+    embedder = _StoppedEmbedder()
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        warnings.simplefilter("error", DictionaryCacheWarning)
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
+    assert sum(len(call) for call in embedder.calls) == 6000
+    assert len([m for m in _messages(caplog) if "another list of concepts" in m]) == 2
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8, key="stopped").embed_text(concepts))
+    assert not folder.exists()
