@@ -361,7 +361,9 @@ def fetch_file(
     DataFetchError
         If the file is missing (or has the wrong digest) and cannot be
         downloaded, e.g. offline; the message names the file, the upstream
-        address and the folder to put the file in by hand.
+        address, the folder to put the file in by hand and the environment
+        variable of the data home. The error of the transfer is its
+        ``__context__``, not shown in its traceback.
     DigestMismatchError
         If the downloaded file does not have the pinned digest (it is
         deleted); the message names the file and both digests.
@@ -417,7 +419,10 @@ def fetch_file(
         if isinstance(exc, DigestMismatchError) or not isinstance(exc, OSError | ValueError):
             raise
         # Connection and HTTP errors of requests (OSErrors), timeouts, refused
-        # redirects, read-only folders and cut-short transfers all end here.
+        # redirects, read-only folders and cut-short transfers all end here, said in
+        # one message: the chain of requests' and urllib3's errors behind it is kept
+        # as ``__context__`` (for debugging, and shown by ``sksplice --debug``), not
+        # printed in front of it.
         raise DataFetchError(
             f"Could not download {relative_path!r} from {url} ({_failure_reason(exc)})."
             f"{stale_note} Without network access, download that address elsewhere and put "
@@ -425,7 +430,7 @@ def fetch_file(
             f"{' (create it first)' if made else ''} as {target.name!r} (expected "
             f"SHA-256 {sha256}), or point data_home (or ${DATA_HOME_ENV}) to a folder that "
             f"holds {relative_path!r}."
-        ) from exc
+        ) from None
     return target
 
 

@@ -600,27 +600,52 @@ def _check_fetchable(
         )
 
 
-def _ensure_tag_weights(model: str, tag: str, cache_dir: str | None) -> None:
-    """Fail fast when the weights of a pretrained tag are neither cached nor reachable."""
+def _tag_weights(model: str, tag: str, cache_dir: str | None) -> tuple[str, bool] | None:
+    """The address the weights of a pretrained tag come from (the Hub's, or the tag's
+    URL) and whether they are cached; None for a tag open_clip gives neither."""
     open_clip = import_whole("open_clip")
 
     cfg = open_clip.get_pretrained_cfg(model, tag)
-    what = f"The pretrained weights of open_clip model {model!r} (pretrained={tag!r})"
     hf_hub = cfg.get("hf_hub", "")
     if hf_hub:
         if hf_hub.endswith("/"):  # open_clip's rule: the default file name
             repo_id, filename = hf_hub.rstrip("/"), "open_clip_pytorch_model.bin"
         else:
             repo_id, filename = os.path.split(hf_hub)
-        cached = _hf_cached(repo_id, _weight_files(filename), cache_dir) is not None
-        where = _weights_location(model, tag, cache_dir)
-        _check_fetchable(what, where, _hub_endpoint(), cached)
-        return
+        return _hub_endpoint(), _hf_cached(repo_id, _weight_files(filename), cache_dir) is not None
     url = cfg.get("url", "")
     if url:
         folder = cache_dir or os.path.expanduser("~/.cache/clip")
-        cached = os.path.isfile(os.path.join(folder, os.path.basename(url)))
-        _check_fetchable(what, _weights_location(model, tag, cache_dir), url, cached)
+        return url, os.path.isfile(os.path.join(folder, os.path.basename(url)))
+    return None
+
+
+def _ensure_tag_weights(model: str, tag: str, cache_dir: str | None) -> None:
+    """Fail fast when the weights of a pretrained tag are neither cached nor reachable."""
+    found = _tag_weights(model, tag, cache_dir)
+    if found is not None:
+        what = f"The pretrained weights of open_clip model {model!r} (pretrained={tag!r})"
+        _check_fetchable(what, _weights_location(model, tag, cache_dir), *found)
+
+
+def uncached_weights_note(model: str, tag: str, cache_dir: str | None) -> str:
+    """A sentence naming the weights of a pretrained tag that are not in the local
+    cache (model, tag, where they come from and are cached); empty when they are.
+
+    Said beside a published file that cannot be downloaded (the vocabulary), so that
+    a machine without network access learns in one error of everything to fetch.
+    No network is used.
+    """
+    found = _tag_weights(model, tag, cache_dir)
+    if found is None or found[1]:
+        return ""
+    return (
+        f"The pretrained weights of open_clip model {model!r} (pretrained={tag!r}) are not "
+        f"in the local cache ({_weights_location(model, tag, cache_dir)}) either: they are "
+        "downloaded when the vocabulary is first embedded; without network access copy a "
+        "filled cache there and set HF_HUB_OFFLINE=1, or pass pretrained=<path to a "
+        "checkpoint file>."
+    )
 
 
 def _hub_config(repo_id: str, cache_dir: str | None) -> dict[str, Any]:

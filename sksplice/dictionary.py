@@ -16,7 +16,11 @@ embeddings
   and for finite values; a file that fails any check is reported with a
   :class:`DictionaryCacheWarning` naming it, rebuilt and atomically replaced.
   Temporary files left by a writer that was killed are removed by the next
-  build of the same cache.
+  build of the same cache;
+* while a vocabulary is embedded, block by block in ``<name>.partial/`` beside
+  its cache file ``<name>.npz``, so that an embedding that is stopped (Ctrl-C, a
+  job killed, a full disk) resumes from its finished blocks; the folder is
+  removed once the cache file is written.
 
 :func:`build_dictionary` turns the raw embeddings into the SpLiCE dictionary:
 rows L2-normalised, centred by their mean, L2-normalised again.
@@ -29,6 +33,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 import weakref
@@ -520,6 +525,25 @@ def _read_cache_file(
     Sizes are checked from the archive directory and the ``.npy`` header before
     the array is read, so a file declaring a huge array costs nothing.
     """
+
+    def check_key(header: dict[str, Any]) -> None:
+        if header.get("key") != expected_key:
+            raise ValueError("its key does not match the embedder and vocabulary asked for")
+
+    return _read_npz(path, check_key, n_concepts, n_features)
+
+
+def _read_npz(
+    path: Path,
+    check_header: Callable[[dict[str, Any]], None],
+    n_rows: int,
+    n_features: int | None,
+) -> np.ndarray:
+    """Load and verify a file of :func:`_write_npz` of ``n_rows`` rows.
+
+    ``check_header`` raises ``ValueError`` for a header that is not the one
+    expected; it is called before the array is read.
+    """
     with zipfile.ZipFile(path) as archive:
         header_info = _member(archive, "header")
         if header_info.file_size > _MAX_HEADER_BYTES:
@@ -533,8 +557,7 @@ def _read_cache_file(
             raise ValueError("its header is not a JSON object")
         if header.get("format") != _FORMAT_VERSION:
             raise ValueError(f"format version {header.get('format')!r} != {_FORMAT_VERSION}")
-        if header.get("key") != expected_key:
-            raise ValueError("its key does not match the embedder and vocabulary asked for")
+        check_header(header)
 
         info = _member(archive, "embeddings")
         with archive.open(info) as handle:
@@ -542,18 +565,16 @@ def _read_cache_file(
             if dtype != np.dtype("<f4") or fortran_order:
                 order = ", Fortran order" if fortran_order else ""
                 raise ValueError(f"its array has dtype {dtype}{order}, not C-order float32")
-            if len(shape) != 2 or shape[0] != n_concepts:
-                raise ValueError(f"its array has shape {shape}; expected ({n_concepts}, d)")
+            if len(shape) != 2 or shape[0] != n_rows:
+                raise ValueError(f"its array has shape {shape}; expected ({n_rows}, d)")
             d = shape[1]
             if n_features is not None and d != n_features:
-                raise ValueError(
-                    f"its array has shape {shape}; expected ({n_concepts}, {n_features})"
-                )
+                raise ValueError(f"its array has shape {shape}; expected ({n_rows}, {n_features})")
             if not 1 <= d <= _MAX_CACHED_DIM:
                 raise ValueError(f"its array has shape {shape}; d must be 1 to {_MAX_CACHED_DIM}")
             if tuple(header.get("shape", ())) != shape:
                 raise ValueError(f"header shape {header.get('shape')} does not match array {shape}")
-            n_bytes = n_concepts * d * dtype.itemsize
+            n_bytes = n_rows * d * dtype.itemsize
             if info.file_size != handle.tell() + n_bytes:
                 raise ValueError(
                     f"its array entry holds {info.file_size} bytes for a {shape} array"
@@ -569,9 +590,15 @@ def _read_cache_file(
 
 
 def _write_cache_file(path: Path, key: str, embeddings: np.ndarray) -> None:
+    _write_npz(path, {"key": key}, embeddings)
+
+
+def _write_npz(path: Path, fields: dict[str, Any], embeddings: np.ndarray) -> None:
+    """Write ``embeddings`` (float32) atomically with a header of ``fields``, the
+    format version, the array's shape, dtype and SHA-256 digest."""
     header = {
         "format": _FORMAT_VERSION,
-        "key": key,
+        **fields,
         "shape": list(embeddings.shape),
         "dtype": str(embeddings.dtype),
         "sha256": _array_digest(embeddings),
@@ -707,6 +734,17 @@ def _embed(
         # its first forward pass, which would otherwise count in the estimate (with a
         # tiny CLIP model loaded cold, the estimate was 5 times the time taken).
         plan = [plan[0][:1], plan[0][1:], *plan[1:]]
+    blocks = None
+    if cache_path is not None and cache_key is not None and len(_resume_groups(plan)) > 1:
+        # (a vocabulary of one block is kept by the cache file, written right after it)
+        blocks = _Blocks(
+            partial_folder(cache_path),
+            cache_path,
+            _disk_key(cache_key, concepts),
+            _embedder_settings(embedder, batch_size),
+            concepts,
+            plan,
+        )
     where = (
         f"cached in {cache_path}"
         if cache_path is not None
@@ -723,78 +761,324 @@ def _embed(
     verbose = bool(getattr(embedder, "verbose", False))
     bar = progress(len(concepts), desc="embedding concepts", unit="concept", disable=not verbose)
     with bar, counted_by(bar) if verbose else contextlib.nullcontext():
-        raw = _embed_calls(embedder, concepts, plan, timed, bar)
+        raw = _embed_calls(embedder, concepts, plan, timed, bar, blocks)
     check_finite_rows(raw, f"the output of {type(embedder).__name__}.embed_text", concepts)
     return raw
 
 
+#: An embedding that is stopped keeps its finished blocks for the next run to resume
+#: from: consecutive ``embed_text`` calls grouped into blocks of at least this many
+#: concepts (the timing sample and each block of ``_BLOCK_SIZE`` with the default
+#: batching, 512 concepts a block with a given ``batch_size``).
+_RESUME_BLOCK_MIN = 512
+
+
+def partial_folder(cache_path: Path) -> Path:
+    """The folder beside the cache file ``cache_path`` that keeps the finished blocks
+    of an embedding that was stopped: ``<name>.partial`` for ``<name>.npz``."""
+    return cache_path.with_name(cache_path.stem + ".partial")
+
+
+def _resume_groups(plan: list[np.ndarray]) -> list[list[int]]:
+    """The calls of ``plan`` (their numbers) grouped into blocks kept one file each.
+
+    Consecutive calls make a block once they hold ``_RESUME_BLOCK_MIN`` concepts; a
+    smaller last group joins the block before it.
+    """
+    groups: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for number, rows in enumerate(plan):
+        current.append(number)
+        size += len(rows)
+        if size >= _RESUME_BLOCK_MIN:
+            groups.append(current)
+            current, size = [], 0
+    if current:
+        if groups:
+            groups[-1].extend(current)
+        else:
+            groups.append(current)
+    return groups
+
+
+def _embedder_settings(embedder: Any, batch_size: int | None) -> dict[str, Any]:
+    """What, beside the cache key, can change an embedding in its last digits: the
+    calls made (``batch_size``), the embedder's device and its own batch size."""
+    settings: dict[str, Any] = {"batch_size": batch_size}
+    device = getattr(embedder, "device", None)
+    if device is not None:
+        try:
+            from ._device import resolve_device
+
+            settings["device"] = resolve_device(device)
+        except Exception:  # (checked by the embedder when it runs)
+            settings["device"] = str(device)
+    own = getattr(embedder, "batch_size", None)
+    if isinstance(own, int | np.integer) and not isinstance(own, bool):
+        settings["embedder_batch_size"] = int(own)
+    return settings
+
+
+class _OtherSettings(ValueError):
+    """A finished block embedded by the same model with other settings (a device, a
+    batch size): embedded again, said at INFO level rather than warned about."""
+
+
+class _Blocks:
+    """The finished blocks of one embedding, one file each in a ``.partial`` folder.
+
+    ``block-NNNN-of-MMMM.npz`` holds the embeddings of the concepts of the calls of
+    block ``NNNN`` (:func:`_resume_groups`), in call order, with a header naming the
+    dictionary (cache key, vocabulary hash and size), the block, the settings of
+    :func:`_embedder_settings` and digests of the block's rows and texts; a block
+    is reused only when all of them match and its array passes the checks of a
+    cache file. Each is written atomically, so two processes embedding the same
+    vocabulary at once never read a half-written block, and each takes up the
+    blocks the other has finished.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        final: Path,
+        dictionary_key: str,
+        settings: dict[str, Any],
+        concepts: list[str],
+        plan: list[np.ndarray],
+    ) -> None:
+        self.folder = folder
+        self.final = final
+        self.groups = _resume_groups(plan)
+        self.rows = [np.concatenate([plan[n] for n in group]) for group in self.groups]
+        self.dictionary_key = dictionary_key
+        self.settings = settings
+        self.concepts = concepts
+        self.writable = True
+        self.kept: set[int] = set()  # (blocks on disk: reused, or written by this run)
+        self.tried: set[int] = set()  # (blocks found on disk, usable or not)
+        self.started = time.time()
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def path(self, block: int) -> Path:
+        width = max(4, len(str(len(self))))
+        return self.folder / f"block-{block:0{width}d}-of-{len(self):0{width}d}.npz"
+
+    def _fields(self, block: int) -> dict[str, Any]:
+        rows = self.rows[block]
+        return {
+            "dictionary": self.dictionary_key,
+            "block": block,
+            "n_blocks": len(self),
+            "settings": self.settings,
+            "rows": hashlib.sha256(rows.astype("<i8").tobytes()).hexdigest(),
+            "texts": vocabulary_hash([self.concepts[i] for i in rows]),
+        }
+
+    def read(self, block: int, n_features: int | None) -> np.ndarray | None:
+        """The embeddings of a finished block, or None (none kept, or unusable: said)."""
+        path = self.path(block)
+        if not path.is_file():
+            return None
+        self.tried.add(block)
+        expected = self._fields(block)
+
+        def check(header: dict[str, Any]) -> None:
+            if header.get("dictionary") != expected["dictionary"]:
+                # (the rest of a vocabulary after a cached beginning, then the whole of it)
+                raise _OtherSettings("it is a block of another list of concepts")
+            for field in ("block", "n_blocks", "rows", "texts"):
+                if header.get(field) != expected[field]:
+                    raise ValueError(f"its {field} does not match this embedding's")
+            if header.get("settings") != self.settings:
+                raise _OtherSettings(
+                    f"it was embedded with {header.get('settings')}, this run with {self.settings}"
+                )
+
+        try:
+            out = _read_npz(path, check, len(self.rows[block]), n_features)
+        except _OtherSettings as exc:
+            logger.info("not reusing the finished block %s (%s); embedding it again", path, exc)
+            return None
+        except Exception as exc:  # a damaged or foreign file: embedded again, replaced
+            warn_user(
+                f"the finished block {path} of an earlier embedding cannot be used ({exc}); "
+                "embedding its concepts again",
+                DictionaryCacheWarning,
+            )
+            return None
+        self.kept.add(block)
+        return out
+
+    def write(self, block: int, embeddings: np.ndarray) -> None:
+        """Keep a finished block (atomically); a block that cannot be written is said
+        once, and the embedding goes on without keeping blocks."""
+        if not self.writable:
+            return
+        path = self.path(block)
+        try:
+            remove_stale_temporaries(path, self.started)
+            _write_npz(path, self._fields(block), np.ascontiguousarray(embeddings, np.float32))
+        except OSError as exc:
+            self.writable = False
+            with contextlib.suppress(OSError):  # (made for this block: an empty folder)
+                self.folder.rmdir()
+            if self.final.exists():  # (another process finished the dictionary meanwhile)
+                return
+            warn_user(
+                f"cannot keep the finished blocks of this embedding in {self.folder} "
+                f"({exc}); if it is stopped, the next run starts it again from the beginning",
+                DictionaryCacheWarning,
+            )
+            return
+        self.kept.add(block)
+
+
 def _embed_calls(
-    embedder: Any, concepts: list[str], plan: list[np.ndarray], timed: bool, bar: Any
+    embedder: Any,
+    concepts: list[str],
+    plan: list[np.ndarray],
+    timed: bool,
+    bar: Any,
+    blocks: _Blocks | None = None,
 ) -> np.ndarray:
-    """The embedding calls of :func:`_embed` (``plan``), with their log lines."""
+    """The embedding calls of :func:`_embed` (``plan``), with their log lines.
+
+    With ``blocks``, the calls go a block at a time: a block finished by an earlier
+    run (or by another process meanwhile) is read instead of embedded, and each
+    block embedded is kept before the next one starts.
+    """
+    groups = blocks.groups if blocks is not None else [list(range(len(plan)))]
     raw: np.ndarray | None = None
+    reused: dict[int, np.ndarray] = {}
+    if blocks is not None:
+        for block in range(len(blocks)):
+            width = raw.shape[1] if raw is not None else None
+            found = blocks.read(block, width)
+            if found is not None:
+                reused[block] = found
+                if raw is None:
+                    raw = np.empty((len(concepts), found.shape[1]), dtype=np.float32)
+                raw[blocks.rows[block]] = found
+        if reused:
+            logger.info(
+                "resuming: %d of %d blocks already embedded (%d of %d concepts) in %s",
+                len(reused),
+                len(blocks),
+                sum(len(blocks.rows[b]) for b in reused),
+                len(concepts),
+                blocks.folder,
+            )
+    # (a resumed run reports its progress, but has no timing sample to estimate from)
+    report, timed = timed, timed and not reused
     loop_started = first_started = time.perf_counter()
     last_line = sample_done = first_started
-    done = 0
-    for number, rows in enumerate(plan):
-        batch = [concepts[i] for i in rows]
-        out = np.asarray(embedder.embed_text(batch))
-        if out.ndim != 2 or out.shape[0] != len(batch):
-            raise ValueError(
-                f"{type(embedder).__name__}.embed_text returned shape {out.shape} for "
-                f"{len(batch)} texts; expected ({len(batch)}, d)"
+    done = sum(len(block) for block in reused.values())
+    done_before = done
+    if bar.n < done:
+        bar.update(done - bar.n)
+    try:
+        for block, numbers in enumerate(groups):
+            if block in reused:
+                continue
+            if blocks is not None and block not in blocks.tried:
+                # (finished meanwhile by another process embedding the same vocabulary)
+                found = blocks.read(block, None if raw is None else raw.shape[1])
+                if found is not None:
+                    if raw is None:
+                        raw = np.empty((len(concepts), found.shape[1]), dtype=np.float32)
+                    raw[blocks.rows[block]] = found
+                    done += len(found)
+                    continue
+            for number in numbers:
+                rows = plan[number]
+                batch = [concepts[i] for i in rows]
+                out = np.asarray(embedder.embed_text(batch))
+                if out.ndim != 2 or out.shape[0] != len(batch):
+                    raise ValueError(
+                        f"{type(embedder).__name__}.embed_text returned shape {out.shape} for "
+                        f"{len(batch)} texts; expected ({len(batch)}, d)"
+                    )
+                if raw is None:
+                    raw = np.empty((len(concepts), out.shape[1]), dtype=np.float32)
+                elif out.shape[1] != raw.shape[1]:
+                    raise ValueError(
+                        f"{type(embedder).__name__}.embed_text returned embeddings of width "
+                        f"{out.shape[1]} for {len(batch)} texts after width {raw.shape[1]} for "
+                        "earlier texts of the same vocabulary; it must return one width"
+                    )
+                raw[rows] = out
+                done += len(batch)
+                if bar.n < done:  # (an embedder whose calls show no sksplice bar)
+                    bar.update(done - bar.n)
+                now = time.perf_counter()
+                if timed and number == 0:
+                    first_started = now  # (the warm-up call is not timed)
+                    continue
+                elapsed = max(now - first_started, 1e-9)
+                remaining = len(concepts) - done
+                if not report:
+                    continue
+                if not timed:
+                    if remaining and now - last_line >= _PROGRESS_INTERVAL:
+                        # (the rate of this run, the model's loading included)
+                        logger.info(
+                            "embedded %d of %d concepts (%.0f%%) in %.1f s: about %.0f s left",
+                            done,
+                            len(concepts),
+                            100.0 * done / len(concepts),
+                            now - loop_started,
+                            remaining * (now - loop_started) / (done - done_before),
+                        )
+                        last_line = now
+                elif number == 1:
+                    timed_done = len(batch)
+                    logger.info(
+                        "embedded %d concepts spread over the vocabulary in %.1f s "
+                        "(%.0f concepts/s): about %.0f s for the remaining %d",
+                        done,
+                        elapsed,
+                        timed_done / elapsed,
+                        remaining * elapsed / timed_done,
+                        remaining,
+                    )
+                    last_line = sample_done = now
+                elif remaining and now - last_line >= _PROGRESS_INTERVAL:
+                    # (the rate of the blocks, which are alike, without the smaller sample's)
+                    blocks_time = max(now - sample_done, 1e-9)
+                    logger.info(
+                        "embedded %d of %d concepts (%.0f%%) in %.1f s: about %.0f s left",
+                        done,
+                        len(concepts),
+                        100.0 * done / len(concepts),
+                        now - loop_started,
+                        remaining * blocks_time / (done - len(plan[0]) - len(plan[1])),
+                    )
+                    last_line = now
+            if blocks is not None:
+                assert raw is not None
+                blocks.write(block, raw[blocks.rows[block]])
+    except BaseException:
+        if blocks is not None and blocks.kept:
+            logger.warning(
+                "stopped: %d of %d blocks kept in %s; run again to resume",
+                len(blocks.kept),
+                len(blocks),
+                blocks.folder,
             )
-        if raw is None:
-            raw = np.empty((len(concepts), out.shape[1]), dtype=np.float32)
-        elif out.shape[1] != raw.shape[1]:
-            raise ValueError(
-                f"{type(embedder).__name__}.embed_text returned embeddings of width "
-                f"{out.shape[1]} for {len(batch)} texts after width {raw.shape[1]} for "
-                "earlier texts of the same vocabulary; it must return one width"
-            )
-        raw[rows] = out
-        done += len(batch)
-        if bar.n < done:  # (an embedder whose calls show no sksplice bar)
-            bar.update(done - bar.n)
-        now = time.perf_counter()
-        if timed and number == 0:
-            first_started = now  # (the warm-up call is not timed)
-            continue
-        elapsed = max(now - first_started, 1e-9)
-        remaining = len(concepts) - done
-        if not timed:
-            continue
-        if number == 1:
-            timed_done = len(batch)
-            logger.info(
-                "embedded %d concepts spread over the vocabulary in %.1f s (%.0f concepts/s): "
-                "about %.0f s for the remaining %d",
-                done,
-                elapsed,
-                timed_done / elapsed,
-                remaining * elapsed / timed_done,
-                remaining,
-            )
-            last_line = sample_done = now
-        elif remaining and now - last_line >= _PROGRESS_INTERVAL:
-            # (the rate of the blocks, which are alike, without the smaller sample's)
-            blocks_time = max(now - sample_done, 1e-9)
-            logger.info(
-                "embedded %d of %d concepts (%.0f%%) in %.1f s: about %.0f s left",
-                done,
-                len(concepts),
-                100.0 * done / len(concepts),
-                now - loop_started,
-                remaining * blocks_time / (done - len(plan[0]) - len(plan[1])),
-            )
-            last_line = now
-        elif not remaining:
-            logger.info(
-                "embedded all %d concepts in %.1f s (%.0f concepts/s)",
-                done,
-                now - loop_started,
-                done / max(now - loop_started, 1e-9),
-            )
+        raise
+    now = time.perf_counter()
+    if report:
+        logger.info(
+            "embedded all %d concepts in %.1f s (%.0f concepts/s)"
+            if not reused
+            else "embedded the other %d concepts in %.1f s (%.0f concepts/s)",
+            done - done_before,
+            now - loop_started,
+            (done - done_before) / max(now - loop_started, 1e-9),
+        )
     assert raw is not None  # (the vocabulary is not empty)
     return raw
 
@@ -922,7 +1206,13 @@ def embed_vocabulary(
         order whatever the calls.
     disk_cache : bool, default=True
         Whether to read and write the on-disk cache (when the embedder has a
-        ``cache_key``).
+        ``cache_key``). With it, the finished blocks of an embedding of 1,024
+        concepts or more are kept in a ``.partial`` folder beside the cache file
+        until it is written, so that a run that is stopped resumes from them
+        (only for the same cache key, vocabulary, ``batch_size`` and the
+        embedder's ``device`` and ``batch_size``); the ``sksplice.dictionary``
+        logger says ``stopped: N of M blocks kept in <folder>; run again to
+        resume``, then ``resuming: N of M blocks already embedded``.
     n_features : int, default=None
         Expected embedding width ``d``: a cache file of another width is rebuilt.
         When None, the embedder's ``embedding_dim_`` is used if it has one,
@@ -1054,6 +1344,8 @@ def embed_vocabulary(
                     "in memory for this process only",
                     DictionaryCacheWarning,
                 )
+            else:  # (the finished blocks of this or an earlier run are not needed any more)
+                shutil.rmtree(partial_folder(path), ignore_errors=True)
 
     raw = np.ascontiguousarray(raw, dtype=np.float32)
     raw.setflags(write=False)

@@ -306,10 +306,21 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     # -- validation ---------------------------------------------------------
 
-    def _config(self) -> _Config:
-        """Validate the parameters and resolve them (no model is loaded)."""
-        open_clip = import_whole("open_clip")
+    def _check_names(self) -> None:
+        """Refuse a misspelt model name or pretrained tag (with close matches) and any
+        other invalid parameter, before a vocabulary is downloaded or embedded.
 
+        Nothing is loaded or downloaded: the configuration of an ``hf-hub:`` model,
+        which may have to be fetched, is not read (its name's form is checked).
+        """
+        if isinstance(self.model, str) and self.model.startswith(HF_HUB_PREFIX):
+            self._checked_options()
+            self._hub_repo_id()
+            return
+        self._config()
+
+    def _checked_options(self) -> tuple[str, str | None]:
+        """The options checked; the device and the weights' cache folder resolved."""
         check_option(self.modality, "modality", _MODALITIES)
         check_option(self.precision, "precision", _PRECISIONS)
         check_option(self.on_error, "on_error", _ON_ERROR)
@@ -321,8 +332,13 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             if not isinstance(cache_dir, (str, os.PathLike)):
                 raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
             cache_dir = os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
-        device = resolve_device(self.device)
+        return resolve_device(self.device), cache_dir
 
+    def _config(self) -> _Config:
+        """Validate the parameters and resolve them (no model is loaded)."""
+        open_clip = import_whole("open_clip")
+
+        device, cache_dir = self._checked_options()
         if not isinstance(self.model, str):
             raise TypeError(f"model must be a string, got {type(self.model).__name__}")
         if self.model.startswith(HF_HUB_PREFIX):
@@ -363,13 +379,18 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             embed_dim=embed_dim,
         )
 
-    def _hub_config(self, device: str, cache_dir: str | None) -> _Config:
-        """Settings of an ``hf-hub:ORG/REPO`` model (``pretrained`` is ignored)."""
+    def _hub_repo_id(self) -> str:
+        """The ``ORG/REPO`` of an ``hf-hub:ORG/REPO`` model name, its form checked."""
         repo_id = self.model[len(HF_HUB_PREFIX) :]
         if repo_id.count("/") != 1 or not all(repo_id.split("/")):
             raise ValueError(
                 f"model={self.model!r}: an open_clip Hub model is named '{HF_HUB_PREFIX}ORG/REPO'"
             )
+        return repo_id
+
+    def _hub_config(self, device: str, cache_dir: str | None) -> _Config:
+        """Settings of an ``hf-hub:ORG/REPO`` model (``pretrained`` is ignored)."""
+        repo_id = self._hub_repo_id()
         if self.precision == "fp16" and device == "cpu":
             warn_user("precision='fp16' is not supported on the CPU; using 'fp32'", UserWarning)
             precision = "fp32"

@@ -482,10 +482,15 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 f"{no_concept_reason()}"
             )
         from ._device import resolve_device
+        from .embedders import CLIPEmbedder
         from .solvers import SOLVERS
 
         check_option(self.solver, "solver", SOLVERS)
         resolve_device(self.device)
+        if isinstance(self.embedder, CLIPEmbedder):
+            # (a misspelt model name or pretrained tag is refused, with close matches,
+            # before the vocabulary is downloaded or embedded)
+            self.embedder._check_names()
         _weights.check_output(self)
         if isinstance(self.image_mean, str) and self.image_mean != "pretrained":
             raise ValueError(
@@ -684,6 +689,24 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         with restored_on_failure(self), verbose_logging(self.verbose):
             return self._fit(X)
 
+    def _uncached_weights_note(self) -> str:
+        """A sentence naming the CLIP weights of the embedder's pretrained tag that are
+        not in the local cache (said beside a vocabulary that cannot be downloaded);
+        empty for other embedders, checkpoint files, random or cached weights."""
+        from .embedders import CLIPEmbedder
+
+        if not isinstance(self.embedder, CLIPEmbedder) or self.concept_embeddings is not None:
+            return ""
+        from ._models import uncached_weights_note
+
+        try:
+            config = self.embedder._config()
+            if config.pretrained_kind != "tag" or config.pretrained is None:
+                return ""
+            return uncached_weights_note(config.model, config.pretrained, config.cache_dir)
+        except Exception:  # (said when the model is loaded)
+            return ""
+
     def _checked_before_embedding(self, X: Any) -> tuple[np.ndarray, list[str], int, int | None]:
         """What ``fit`` checks before the vocabulary is embedded (the parameters aside).
 
@@ -709,8 +732,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 self.data_home,
                 image_mean=self.modality == "image" and isinstance(self.image_mean, str),
             )
-            if also:  # (of the same class: a DigestMismatchError stays one)
-                raise type(exc)(f"{exc} {also}") from exc
+            also = " ".join(filter(None, [also, self._uncached_weights_note()]))
+            if also:  # (of the same class: a DigestMismatchError stays one; one message)
+                raise type(exc)(f"{exc} {also}") from None
             raise
         if not self.concepts_centered:
             check_two_concepts(concepts, n_full)

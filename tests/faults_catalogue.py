@@ -82,6 +82,41 @@ FAULTS: list[Fault] = [
         "DictionaryCacheWarning; the vocabulary is embedded again and the file atomically replaced",
     ),
     Fault(
+        "vocabulary-download-offline",
+        "test_download_messages.py::test_a_vocabulary_that_cannot_be_downloaded_is_one_message",
+        "a published vocabulary at a local address that answers 404, or where nothing listens",
+        "one DataFetchError naming the file, its address, the folder and $SKSPLICE_DATA; "
+        "the transfer's errors kept as __context__, not printed",
+    ),
+    Fault(
+        "fit-misspelt-clip-name",
+        "test_offline_paths.py::test_a_misspelt_model_or_tag_is_refused_before_the_vocabulary_"
+        "is_downloaded",
+        "SpliceTransformer.fit with CLIPEmbedder('ViT-B-23'), a misspelt tag or a malformed "
+        "hf-hub: name, and a vocabulary not yet downloaded",
+        "ValueError with close matches; nothing downloaded, no data home made",
+    ),
+    Fault(
+        "dictionary-embedding-stopped",
+        "test_first_run.py::test_a_stopped_embedding_resumes_where_it_stopped",
+        "KeyboardInterrupt from the embedder while the 3rd of 3 blocks of 2,000 concepts "
+        "is embedded (or the last of 3 blocks of 5,000)",
+        "'stopped: 2 of 3 blocks kept in <name>.partial'; the next run embeds only the "
+        "other block, gives the same array bit for bit and removes the folder",
+    ),
+    Fault(
+        "dictionary-block-damaged",
+        "test_first_run.py::test_a_damaged_block_is_embedded_again",
+        "a finished block of a stopped embedding with a byte of its array flipped",
+        "DictionaryCacheWarning naming the block; its concepts embedded again",
+    ),
+    Fault(
+        "dictionary-block-disk-full",
+        "test_first_run.py::test_blocks_that_cannot_be_written_leave_no_folder",
+        "writing a finished block fails with ENOSPC",
+        "one DictionaryCacheWarning; the embedding goes on; no folder or temporary file left",
+    ),
+    Fault(
         "data-home-full-or-read-only",
         "test_faults.py::test_unwritable_data_home_warns_and_returns_embeddings",
         "writing the dictionary cache fails with ENOSPC after 100 bytes, or with EROFS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -11,7 +12,14 @@ import numpy as np
 import pytest
 
 import sksplice.dictionary as dictionary_module
-from sksplice.dictionary import clear_memory_cache, dictionary_cache_path, embed_vocabulary
+from sksplice._atomic import atomic_write
+from sksplice.dictionary import (
+    DictionaryCacheWarning,
+    clear_memory_cache,
+    dictionary_cache_path,
+    embed_vocabulary,
+    vocabulary_hash,
+)
 
 try:  # whether or not tests/ is a package
     from ._helpers_transformer import CountingEmbedder, KeylessEmbedder
@@ -207,3 +215,303 @@ def test_one_bar_counts_the_whole_vocabulary(tiny_clip_model, capsys):
     clear_memory_cache()
     embed_vocabulary(embedder, concepts, disk_cache=False)
     assert capsys.readouterr().err == ""
+
+
+# -- an embedding that is stopped keeps its finished blocks for the next run
+
+
+class _StoppedEmbedder(CountingEmbedder):
+    """Records the texts of each call and, from call ``stop_at`` on, raises
+    ``KeyboardInterrupt`` as a Ctrl-C during that call would."""
+
+    def __init__(self, stop_at: int | None = None, **kwargs) -> None:
+        super().__init__(dim=8, key="stopped", **kwargs)
+        self.stop_at = stop_at
+        self.calls: list[list[str]] = []
+
+    def embed_text(self, texts):
+        if self.stop_at is not None and len(self.calls) >= self.stop_at:
+            raise KeyboardInterrupt
+        self.calls.append(list(texts))
+        return super().embed_text(texts)
+
+
+def _messages(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "sksplice.dictionary"]
+
+
+def _stop_after(tmp_path, caplog, concepts, batch_size, stop_at, **kwargs):
+    """Embed ``concepts`` until call ``stop_at`` is interrupted; return the folder of
+    the blocks kept and the message said."""
+    clear_memory_cache()
+    with (
+        caplog.at_level(logging.INFO, logger="sksplice.dictionary"),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        embed_vocabulary(
+            _StoppedEmbedder(stop_at, **kwargs), concepts, cache_dir=tmp_path, batch_size=batch_size
+        )
+    path = dictionary_cache_path(_StoppedEmbedder().cache_key(), concepts, tmp_path)
+    assert not path.exists()
+    return path.with_name(path.stem + ".partial"), _messages(caplog)[-1]
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "stop_at", "kept_calls", "n_blocks"),
+    [
+        # calls of 256 concepts, kept two by two (512 concepts): blocks of 512, 512
+        # and 976 (the last 464 join the block before them); stopped in the sixth
+        # call, while the third block is embedded
+        (256, 5, 4, 3),
+        # the untimed concept and the sample (one block), then two of 2244 each;
+        # stopped in the last call
+        (None, 3, 3, 3),
+    ],
+)
+def test_a_stopped_embedding_resumes_where_it_stopped(
+    tmp_path, caplog, batch_size, stop_at, kept_calls, n_blocks
+):
+    concepts = [f"concept {i}" for i in range(2000 if batch_size else 5000)]
+    reference = CountingEmbedder(dim=8, key="stopped").embed_text(concepts)
+
+    first = _StoppedEmbedder()
+    folder, said = _stop_after(tmp_path, caplog, concepts, batch_size, stop_at)
+    n_kept = 2
+    assert said == f"stopped: {n_kept} of {n_blocks} blocks kept in {folder}; run again to resume"
+    width = 4
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [f"block-{b:0{width}d}-of-{n_blocks:0{width}d}.npz" for b in range(n_kept)]
+
+    caplog.clear()
+    clear_memory_cache()
+    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        raw = embed_vocabulary(first, concepts, cache_dir=tmp_path, batch_size=batch_size)
+    messages = _messages(caplog)
+    assert any(
+        m.startswith(f"resuming: {n_kept} of {n_blocks} blocks already embedded") for m in messages
+    )
+    # only the concepts of the blocks not kept are embedded, each once
+    embedded = [c for call in first.calls for c in call]
+    interrupted = _StoppedEmbedder()
+    clear_memory_cache()
+    embed_vocabulary(interrupted, concepts, batch_size=batch_size, disk_cache=False)
+    kept = {c for call in interrupted.calls[:kept_calls] for c in call}
+    assert sorted(embedded) == sorted(set(concepts) - kept)
+    # the dictionary is the one an uninterrupted run gives, bit for bit, and cached
+    np.testing.assert_array_equal(raw, reference)
+    path = dictionary_cache_path(first.cache_key(), concepts, tmp_path)
+    assert path.is_file() and not folder.exists()
+    clear_memory_cache()
+    np.testing.assert_array_equal(embed_vocabulary(first, concepts, cache_dir=tmp_path), reference)
+
+
+def test_a_damaged_block_is_embedded_again(tmp_path, caplog):
+    concepts = [f"concept {i}" for i in range(2000)]
+    folder, _ = _stop_after(tmp_path, caplog, concepts, 256, 5)
+    damaged = folder / "block-0000-of-0003.npz"
+    data = bytearray(damaged.read_bytes())
+    data[-20] ^= 0xFF  # (a bit of the array flipped: its digest no longer matches)
+    damaged.write_bytes(bytes(data))
+    embedder = _StoppedEmbedder()
+    clear_memory_cache()
+    with pytest.warns(DictionaryCacheWarning, match=r"block-0000-of-0003\.npz.*cannot be used"):
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path, batch_size=256)
+    # block 0 (its 512 concepts) is embedded again, block 1 is not
+    assert sum(len(call) for call in embedder.calls) == 2000 - 512
+    assert embedder.calls[0] == concepts[:256]
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8, key="stopped").embed_text(concepts))
+
+
+def test_a_block_of_other_texts_is_embedded_again(tmp_path, caplog):
+    concepts = [f"concept {i}" for i in range(2000)]
+    folder, _ = _stop_after(tmp_path, caplog, concepts, 256, 5)
+    block = folder / "block-0001-of-0003.npz"
+    with np.load(block) as archive:
+        header = json.loads(str(archive["header"]))
+        embeddings = archive["embeddings"]
+    # a well-formed block whose texts are not those of this vocabulary's block 1
+    fields = {k: v for k, v in header.items() if k not in ("format", "shape", "dtype", "sha256")}
+    fields["texts"] = vocabulary_hash(["another concept"] * 512)
+    dictionary_module._write_npz(block, fields, embeddings)
+    embedder = _StoppedEmbedder()
+    clear_memory_cache()
+    with pytest.warns(DictionaryCacheWarning, match="its texts does not match"):
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path, batch_size=256)
+    assert embedder.calls[0] == concepts[512:768]  # block 0 kept, block 1 embedded again
+    assert sum(len(call) for call in embedder.calls) == 2000 - 512
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8, key="stopped").embed_text(concepts))
+
+
+class _DeviceEmbedder(_StoppedEmbedder):
+    def __init__(self, stop_at=None, device="cpu", batch_size=32) -> None:
+        super().__init__(stop_at)
+        self.device = device
+        self.batch_size = batch_size
+
+
+@pytest.mark.parametrize("other", [{"batch_size": 64}, {"device": "meta"}])
+def test_blocks_of_other_settings_are_not_reused(tmp_path, caplog, other):
+    concepts = [f"concept {i}" for i in range(2000)]
+    clear_memory_cache()
+    with pytest.raises(KeyboardInterrupt):
+        embed_vocabulary(_DeviceEmbedder(5), concepts, cache_dir=tmp_path, batch_size=256)
+    # the same batch_size of embed_vocabulary, another device or batch size of the model
+    embedder = _DeviceEmbedder(**other)
+    clear_memory_cache()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        embed_vocabulary(embedder, concepts, cache_dir=tmp_path, batch_size=256)
+    assert sum(len(call) for call in embedder.calls) == 2000
+    assert not any(m.startswith("resuming") for m in _messages(caplog))
+    assert any("not reusing the finished block" in m for m in _messages(caplog))
+    # and another batch_size of embed_vocabulary (other calls) reuses none either
+    clear_memory_cache()
+    with pytest.raises(KeyboardInterrupt):
+        embed_vocabulary(_DeviceEmbedder(5), concepts, cache_dir=tmp_path / "b", batch_size=256)
+    embedder = _DeviceEmbedder()
+    clear_memory_cache()
+    embed_vocabulary(embedder, concepts, cache_dir=tmp_path / "b", batch_size=128)
+    assert sum(len(call) for call in embedder.calls) == 2000
+
+
+def test_blocks_that_cannot_be_written_leave_no_folder(tmp_path, monkeypatch):
+    concepts = [f"concept {i}" for i in range(2000)]
+    real = dictionary_module._write_npz
+
+    def full_disk(path, fields, embeddings):
+        if "block" not in fields:
+            return real(path, fields, embeddings)
+        with atomic_write(path):  # (its folders are made, then the disk is full)
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dictionary_module, "_write_npz", full_disk)
+    embedder = _StoppedEmbedder(stop_at=5)
+    clear_memory_cache()
+    with (
+        pytest.warns(DictionaryCacheWarning, match="No space left.*starts it again"),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        embed_vocabulary(embedder, concepts, cache_dir=tmp_path, batch_size=256)
+    assert list((tmp_path / "dictionaries").iterdir()) == []
+    # the calls after the failed block went on; only a Ctrl-C stopped them
+    assert len(embedder.calls) == 5
+
+
+def test_two_embeddings_of_one_vocabulary_at_once(tmp_path):
+    import threading
+
+    concepts = [f"concept {i}" for i in range(3000)]
+    reference = CountingEmbedder(dim=8, key="stopped").embed_text(concepts)
+
+    class Slow(_StoppedEmbedder):
+        def embed_text(self, texts):
+            time.sleep(0.02)
+            return super().embed_text(texts)
+
+    results: list[np.ndarray] = []
+
+    def run() -> None:
+        results.append(
+            np.array(
+                dictionary_module._embed(
+                    Slow(),
+                    concepts,
+                    256,
+                    dictionary_cache_path("stopped-d8-s0", concepts, tmp_path),
+                    "stopped-d8-s0",
+                )
+            )
+        )
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2
+    for result in results:
+        np.testing.assert_array_equal(result, reference)
+    # every block kept is whole and readable by a third run, which embeds nothing
+    embedder = _StoppedEmbedder()
+    clear_memory_cache()
+    np.testing.assert_array_equal(
+        embed_vocabulary(embedder, concepts, cache_dir=tmp_path, batch_size=256), reference
+    )
+    assert embedder.calls == []
+    assert [p.suffix for p in (tmp_path / "dictionaries").iterdir()] == [".npz"]
+
+
+def test_the_command_stopped_while_embedding_resumes(run_env, tmp_path, monkeypatch, capsys):
+    from sksplice import cli
+    from sksplice.embedders import CLIPEmbedder
+
+    try:
+        from ._helpers_cli import model_args
+    except ImportError:
+        from _helpers_cli import model_args
+
+    (tmp_path / "vocab.txt").write_text(
+        "".join(f"concept number {i}\n" for i in range(5000)), encoding="utf-8"
+    )
+    embed_text = CLIPEmbedder.embed_text
+    calls: list[int] = []
+
+    def stopped_at_the_fourth_call(self, texts):
+        calls.append(len(texts))
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # (as Ctrl-C in the second block of 2,244 concepts)
+        return embed_text(self, texts)
+
+    def run(cache: str) -> tuple[int, str]:
+        code = cli.main(["decompose", str(run_env), *model_args(tmp_path, "--cache-dir", cache)])
+        return code, capsys.readouterr().err
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", stopped_at_the_fourth_call)
+    clear_memory_cache()
+    code, err = run(str(tmp_path / "cache"))
+    assert code == 130
+    folder = next((tmp_path / "cache" / "dictionaries").glob("*.partial"))
+    assert f"sksplice: warning: stopped: 2 of 3 blocks kept in {folder}; run again to resume" in err
+    assert err.rstrip().endswith("sksplice: error: interrupted")
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", embed_text)
+    code, err = run(str(tmp_path / "cache"))
+    assert code == 0 and "resuming: 2 of 3 blocks already embedded" in err
+    assert not folder.exists()
+    clear_memory_cache()  # (the dictionary of this process is in memory)
+    code, err = run(str(tmp_path / "uninterrupted"))
+    assert code == 0 and "resuming" not in err
+    (resumed,) = (tmp_path / "cache" / "dictionaries").glob("*.npz")
+    (whole,) = (tmp_path / "uninterrupted" / "dictionaries").glob("*.npz")
+    with np.load(resumed) as a, np.load(whole) as b:
+        np.testing.assert_array_equal(a["embeddings"], b["embeddings"])
+
+
+def test_blocks_of_the_rest_after_a_cached_beginning_are_not_taken_for_the_whole(tmp_path, caplog):
+    import warnings
+
+    concepts = [f"concept {i}" for i in range(6000)]
+    clear_memory_cache()
+    embed_vocabulary(_StoppedEmbedder(), concepts[:1000], cache_dir=tmp_path)
+    # the first 1,000 are cached: only the other 5,000 are embedded (the sample, then two
+    # blocks), stopped in the last block
+    clear_memory_cache()
+    with pytest.raises(KeyboardInterrupt):
+        embed_vocabulary(_StoppedEmbedder(3), concepts, cache_dir=tmp_path, prefix_of=concepts)
+    folder = dictionary_cache_path("stopped-d8-s0", concepts, tmp_path).with_suffix(".partial")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "block-0000-of-0003.npz",
+        "block-0001-of-0003.npz",
+    ]
+    # without the cached beginning, the whole list is embedded, in three blocks too:
+    # those of the rest are not its blocks, and are not taken for damaged ones either
+    dictionary_cache_path("stopped-d8-s0", concepts[:1000], tmp_path).unlink()
+    clear_memory_cache()
+    embedder = _StoppedEmbedder()
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        warnings.simplefilter("error", DictionaryCacheWarning)
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
+    assert sum(len(call) for call in embedder.calls) == 6000
+    assert len([m for m in _messages(caplog) if "another list of concepts" in m]) == 2
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8, key="stopped").embed_text(concepts))
+    assert not folder.exists()

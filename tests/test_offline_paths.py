@@ -815,8 +815,67 @@ def test_fit_that_cannot_fetch_the_vocabulary_names_the_image_mean_to_fetch(tmp_
         f".pt, to put in the folder {str(tmp_path / 'means')!r} as "
         "'open_clip_ViT-B-32_image.pt', SHA-256 "
     ) in message
-    assert message.endswith("point data_home (or $SKSPLICE_DATA) to a folder that holds it.")
+    # (then the CLIP weights, where they are not cached either)
+    assert "point data_home (or $SKSPLICE_DATA) to a folder that holds it." in message
     # with a learned centre there is nothing more to fetch
     with pytest.raises(DataFetchError) as info:
         splice.set_params(image_mean=None).fit(X)
     assert "also needs" not in str(info.value)
+
+
+# -- a first run without network access: what to fetch, and misspelt names first
+
+
+def test_fit_that_cannot_fetch_the_vocabulary_names_the_clip_weights_missing(tmp_path, monkeypatch):
+    import requests
+
+    from sksplice._download import DataFetchError
+    from sksplice.embedders import CLIPEmbedder
+
+    block_network(monkeypatch, requests.ConnectionError("no network"))
+    hub_cache = tmp_path / "hf"  # (empty: the weights are not cached)
+    splice = SpliceTransformer(
+        embedder=CLIPEmbedder("ViT-B-32", "laion2b_s34b_b79k", cache_dir=hub_cache),
+        vocabulary="laion",
+        data_home=tmp_path / "home",
+    )
+    with pytest.raises(DataFetchError) as info:
+        splice.fit(np.random.default_rng(0).standard_normal((4, 512)))
+    message = str(info.value)
+    assert message.startswith("Could not download 'vocab/laion.txt'")
+    assert (
+        "The pretrained weights of open_clip model 'ViT-B-32' (pretrained='laion2b_s34b_b79k') "
+        "are not in the local cache (from the Hugging Face Hub repository "
+        f"'laion/CLIP-ViT-B-32-laion2B-s34B-b79K', cached in {str(hub_cache)!r}) either"
+    ) in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    # random weights need nothing fetched
+    splice.set_params(embedder=CLIPEmbedder("ViT-B-32", None, cache_dir=hub_cache))
+    with pytest.raises(DataFetchError) as info:
+        splice.fit(np.random.default_rng(0).standard_normal((4, 512)))
+    assert "pretrained weights" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("model", "pretrained", "match"),
+    [
+        ("ViT-B-23", "laion2b_s34b_b79k", r"model='ViT-B-23' is not an open_clip.*'ViT-B-32'"),
+        ("ViT-B-32", "laion2b_s34b_b78k", r"pretrained='laion2b_s34b_b78k'.*'laion2b_s34b_b79k'"),
+        ("hf-hub:no-repo", None, r"model='hf-hub:no-repo': an open_clip Hub model is named"),
+    ],
+)
+def test_a_misspelt_model_or_tag_is_refused_before_the_vocabulary_is_downloaded(
+    tmp_path, monkeypatch, model, pretrained, match
+):
+    from sksplice.embedders import CLIPEmbedder
+
+    # (any download fails the test: the network is blocked for every test here)
+    splice = SpliceTransformer(
+        embedder=CLIPEmbedder(model, pretrained),
+        vocabulary="laion",
+        data_home=tmp_path / "home",
+        image_mean="pretrained",
+    )
+    with pytest.raises(ValueError, match=match):
+        splice.fit(np.random.default_rng(0).standard_normal((4, 512)))
+    assert not (tmp_path / "home").exists()

@@ -99,8 +99,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # not as the library resolved it)
                 resolved = os.path.abspath(os.path.expanduser(typed))
                 message = message.replace(f"pretrained={resolved!r}", f"pretrained={typed!r}", 1)
-            logger.error("%s", message, exc_info=exc if args.debug else None)
+            logger.error("%s", message, exc_info=_whole_chain(exc) if args.debug else None)
             return 2 if _wrong_checkpoint(exc) else 1
+
+
+def _whole_chain(exc: BaseException) -> BaseException:
+    """``exc`` with every error behind it shown in its traceback (``--debug``).
+
+    The library says some errors in one message and keeps the errors behind them as
+    ``__context__`` without printing them (a download that failed: the errors of
+    requests and urllib3); a debugging run shows them all.
+    """
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if error.__cause__ is None and error.__context__ is not None:
+            error.__suppress_context__ = False
+        error = error.__cause__ or error.__context__
+    return exc
 
 
 def _wrong_checkpoint(exc: BaseException) -> bool:
