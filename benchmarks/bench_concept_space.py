@@ -101,27 +101,9 @@ def _rank_each_class_before(W: Any, y: Any, concepts: Any) -> pd.DataFrame:
     names, W, y, _ = analysis._ranking_inputs(W, y, concepts)
     classes = sorted(set(np.asarray(y).tolist()))
     n_classes, n = len(classes), W.shape[0]
-    codes = np.full(n, n_classes, dtype=np.int64)
-    for k, cls in enumerate(classes):
-        codes[y == cls] = k
-    sums, counts = analysis._group_sums(W, codes, n_classes + 1)
-    total = counts.sum(axis=0)
-    rest_sums = analysis._rest_sums(W, codes, n_classes)
-    keep = total >= 1
+    sums, rest_sums, keep, x1_all, total_kept, sizes = analysis._class_tables(W, y, classes, 1)
     m = int(keep.sum())
-    x1_all, total_kept = counts[:n_classes][:, keep], total[keep]
-    sizes = np.bincount(codes, minlength=n_classes + 1)[:n_classes]
-    floats = (
-        "prevalence_positive",
-        "prevalence_negative",
-        "prevalence_diff",
-        "mean_weight_positive",
-        "mean_weight_negative",
-        "cohens_h",
-        "log_odds_ratio",
-        "z",
-        "p_value",
-    )
+    floats = analysis._EACH_CLASS_FLOATS
     block = np.empty((len(floats), n_classes, m))
     out = dict(zip(floats, block, strict=True))
     out["count_positive"] = np.empty((n_classes, m), dtype=np.int64)
@@ -159,31 +141,18 @@ def _rank_each_class_before(W: Any, y: Any, concepts: Any) -> pd.DataFrame:
             for name, values in rows.items():
                 out[name][ks] = np.take_along_axis(values, order, axis=-1)
             positions[ks] = order
-    n_rows = n_classes * m
-    table = pd.DataFrame(block.reshape(len(floats), n_rows).T, columns=list(floats), copy=False)
-    table.insert(0, "class", pd.Series(classes).array.take(np.repeat(np.arange(n_classes), m)))
-    names_kept = pd.Index(names[keep], name="concept")
-    table.insert(1, "concept", names_kept.take(positions.ravel()).array)
-    table.insert(2, "count_positive", out["count_positive"].ravel())
-    table.insert(3, "count_negative", out["count_negative"].ravel())
-    test = np.full(min(n_rows, 1), "fisher", dtype=object)
-    test = pd.DataFrame({"test": test})["test"].array.take(np.zeros(n_rows, dtype=np.intp))
-    table.insert(table.columns.get_loc("p_value"), "test", test)
+    table = analysis._each_class_frame(
+        block,
+        classes,
+        names[keep],
+        positions,
+        out["count_positive"].ravel(),
+        out["count_negative"].ravel(),
+    )
     adjusted = analysis._adjust_pvalues(table["p_value"].to_numpy(dtype=np.float64), correction)
     table["p_adjusted"] = adjusted
     table["significant"] = analysis._below_alpha(adjusted, alpha)
-    table.attrs.update(
-        correction=correction,
-        alpha=alpha,
-        alternative=alternative,
-        one_vs_rest=True,
-        negative="rest",
-        adjusted_over=analysis.ALL_CLASSES,
-        n_tests=len(table),
-        n_classes=len(classes),
-        class_sizes={cls: int(k) for cls, k in zip(classes, sizes.tolist(), strict=True)},
-        n_samples=int(n),
-    )
+    analysis._each_class_attrs(table, correction, alpha, alternative, classes, sizes, n)
     return table
 
 

@@ -821,6 +821,95 @@ def _key_ranks(p_value: np.ndarray, first: np.ndarray) -> np.ndarray:
     return rank.astype(np.min_scalar_type(max(int(rank.max(initial=0)), 0)))
 
 
+# the float columns of rank_each_class's table, in one block (given to the table as it is)
+_EACH_CLASS_FLOATS = (
+    "prevalence_positive",
+    "prevalence_negative",
+    "prevalence_diff",
+    "mean_weight_positive",
+    "mean_weight_negative",
+    "cohens_h",
+    "log_odds_ratio",
+    "z",
+    "p_value",
+)
+
+
+def _class_tables(
+    W: Any, y: np.ndarray, classes: list[Any], min_count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The margins of every class's one-vs-rest tables, computed once for all classes.
+
+    Returns each class's weight sums (a last row for rows of no class), the rest's weight
+    sums, the mask of concepts tested (present in ``min_count`` samples or more), each
+    class's counts of the tested concepts ``(classes, m)``, their counts in all samples
+    ``(m,)`` and the classes' sizes.
+    """
+    n_classes, n = len(classes), W.shape[0]
+    codes = np.full(n, n_classes, dtype=np.int64)  # (n_classes: a row of no class)
+    for k, cls in enumerate(classes):
+        codes[y == cls] = k
+    sums, counts = _group_sums(W, codes, n_classes + 1)
+    total = counts.sum(axis=0)  # (counts are whole numbers: the sum is exact)
+    rest_sums = _rest_sums(W, codes, n_classes)
+    # x1 + x2 is the total count for every class: one set of concepts is tested
+    keep = total >= min_count
+    sizes = np.bincount(codes, minlength=n_classes + 1)[:n_classes]
+    return sums, rest_sums, keep, counts[:n_classes][:, keep], total[keep], sizes
+
+
+def _each_class_frame(
+    block: np.ndarray,
+    classes: list[Any],
+    names_kept: np.ndarray,
+    positions: np.ndarray,
+    count_positive: np.ndarray,
+    count_negative: np.ndarray,
+) -> pd.DataFrame:
+    """rank_each_class's table: the float ``block`` ``(floats, classes, m)`` with the
+    class, the concept (``names_kept`` at ``positions``), the counts and the test."""
+    n_classes, m = positions.shape
+    n_rows = n_classes * m
+    floats = list(_EACH_CLASS_FLOATS)
+    table = pd.DataFrame(block.reshape(len(floats), n_rows).T, columns=floats, copy=False)
+    # (the dtypes pandas gives the labels, the names and the test's name, as each class's
+    # table had them)
+    table.insert(0, "class", pd.Series(classes).array.take(np.repeat(np.arange(n_classes), m)))
+    table.insert(1, "concept", pd.Index(names_kept, name="concept").take(positions.ravel()).array)
+    table.insert(2, "count_positive", count_positive)
+    table.insert(3, "count_negative", count_negative)
+    # (pandas infers the text dtype from an object array of text, not from an empty one)
+    test = np.full(min(n_rows, 1), "fisher", dtype=object)
+    test = pd.DataFrame({"test": test})["test"].array.take(np.zeros(n_rows, dtype=np.intp))
+    table.insert(table.columns.get_loc("p_value"), "test", test)
+    return table
+
+
+def _each_class_attrs(
+    table: pd.DataFrame,
+    correction: str | None,
+    alpha: float,
+    alternative: str,
+    classes: list[Any],
+    sizes: np.ndarray,
+    n: int,
+) -> None:
+    """Record rank_each_class's test and samples in ``table.attrs``."""
+    table.attrs.update(
+        correction=correction,
+        alpha=alpha,
+        alternative=alternative,
+        one_vs_rest=True,
+        negative="rest",
+        adjusted_over=ALL_CLASSES,
+        n_tests=len(table),
+        n_classes=len(classes),
+        # (each class's images; the rest are the others: n_samples less the class's)
+        class_sizes={cls: int(k) for cls, k in zip(classes, sizes.tolist(), strict=True)},
+        n_samples=int(n),
+    )
+
+
 def rank_each_class(
     W: Any,
     y: Any,
@@ -939,29 +1028,9 @@ def rank_each_class(
             if find_label(cls, known) is None:
                 raise ValueError(f"`positive`={cls!r} is not a label of `y`; labels are {known}")
     n_classes, n = len(classes), W.shape[0]
-    codes = np.full(n, n_classes, dtype=np.int64)  # (n_classes: a row of no class)
-    for k, cls in enumerate(classes):
-        codes[y == cls] = k
-    sums, counts = _group_sums(W, codes, n_classes + 1)
-    total = counts.sum(axis=0)  # (counts are whole numbers: the sum is exact)
-    rest_sums = _rest_sums(W, codes, n_classes)
-    # x1 + x2 is the total count for every class: one set of concepts is tested
-    keep = total >= min_count
+    sums, rest_sums, keep, x1_all, total_kept, sizes = _class_tables(W, y, classes, min_count)
     m = int(keep.sum())
-    x1_all, total_kept = counts[:n_classes][:, keep], total[keep]
-    sizes = np.bincount(codes, minlength=n_classes + 1)[:n_classes]
-    # the float columns in one block (given to the table as it is), each (classes, m)
-    floats = (
-        "prevalence_positive",
-        "prevalence_negative",
-        "prevalence_diff",
-        "mean_weight_positive",
-        "mean_weight_negative",
-        "cohens_h",
-        "log_odds_ratio",
-        "z",
-        "p_value",
-    )
+    floats = _EACH_CLASS_FLOATS
     block = np.empty((len(floats), n_classes, m))
     out = dict(zip(floats, block, strict=True))
     positions = np.empty((n_classes, m), dtype=np.int64)
@@ -1018,19 +1087,14 @@ def rank_each_class(
     for name in pairs:
         if name in out:
             np.take(pairs[name], pair_id, out=out[name], mode="clip")  # (unbuffered)
-    n_rows = n_classes * m
-    table = pd.DataFrame(block.reshape(len(floats), n_rows).T, columns=list(floats), copy=False)
-    # (the dtypes pandas gives the labels, the names and the test's name, as each class's
-    # table had them)
-    table.insert(0, "class", pd.Series(classes).array.take(np.repeat(np.arange(n_classes), m)))
-    names_kept = pd.Index(names[keep], name="concept")
-    table.insert(1, "concept", names_kept.take(positions.ravel()).array)
-    table.insert(2, "count_positive", pairs["count_positive"][pair_id.ravel()])
-    table.insert(3, "count_negative", pairs["count_negative"][pair_id.ravel()])
-    # (pandas infers the text dtype from an object array of text, not from an empty one)
-    test = np.full(min(n_rows, 1), "fisher", dtype=object)
-    test = pd.DataFrame({"test": test})["test"].array.take(np.zeros(n_rows, dtype=np.intp))
-    table.insert(table.columns.get_loc("p_value"), "test", test)
+    table = _each_class_frame(
+        block,
+        classes,
+        names[keep],
+        positions,
+        pairs["count_positive"][pair_id.ravel()],
+        pairs["count_negative"][pair_id.ravel()],
+    )
     # each distinct p-value adjusted once, for all the rows that hold it
     p_values, p_of_pair = np.unique(pairs["p_value"], return_inverse=True)
     held = np.zeros(p_values.shape[0], dtype=np.int64)
@@ -1038,17 +1102,5 @@ def rank_each_class(
     adjusted = _adjust_tied_pvalues(p_values, held, correction)[p_of_pair][pair_id.ravel()]
     table["p_adjusted"] = adjusted
     table["significant"] = _below_alpha(adjusted, alpha)
-    table.attrs.update(
-        correction=correction,
-        alpha=alpha,
-        alternative=alternative,
-        one_vs_rest=True,
-        negative="rest",
-        adjusted_over=ALL_CLASSES,
-        n_tests=len(table),
-        n_classes=len(classes),
-        # (each class's images; the rest are the others: n_samples less the class's)
-        class_sizes={cls: int(k) for cls, k in zip(classes, sizes.tolist(), strict=True)},
-        n_samples=int(n),
-    )
+    _each_class_attrs(table, correction, alpha, alternative, classes, sizes, n)
     return table

@@ -1021,19 +1021,7 @@ def _embed_calls(
                 remaining = len(concepts) - done
                 if not report:
                     continue
-                if not timed:
-                    if remaining and now - last_line >= _PROGRESS_INTERVAL:
-                        # (the rate of this run, the model's loading included)
-                        logger.info(
-                            "embedded %d of %d concepts (%.0f%%) in %.1f s: about %.0f s left",
-                            done,
-                            len(concepts),
-                            100.0 * done / len(concepts),
-                            now - loop_started,
-                            remaining * (now - loop_started) / (done - done_before),
-                        )
-                        last_line = now
-                elif number == 1:
+                if timed and number == 1:
                     timed_done = len(batch)
                     logger.info(
                         "embedded %d concepts spread over the vocabulary in %.1f s "
@@ -1046,15 +1034,20 @@ def _embed_calls(
                     )
                     last_line = sample_done = now
                 elif remaining and now - last_line >= _PROGRESS_INTERVAL:
-                    # (the rate of the blocks, which are alike, without the smaller sample's)
-                    blocks_time = max(now - sample_done, 1e-9)
+                    if timed:
+                        # (the rate of the blocks, which are alike, without the smaller sample's)
+                        rate_done = done - len(plan[0]) - len(plan[1])
+                        rate_time = max(now - sample_done, 1e-9)
+                    else:
+                        # (the rate of this run, the model's loading included)
+                        rate_done, rate_time = done - done_before, now - loop_started
                     logger.info(
                         "embedded %d of %d concepts (%.0f%%) in %.1f s: about %.0f s left",
                         done,
                         len(concepts),
                         100.0 * done / len(concepts),
                         now - loop_started,
-                        remaining * blocks_time / (done - len(plan[0]) - len(plan[1])),
+                        remaining * rate_time / rate_done,
                     )
                     last_line = now
             if blocks is not None:
