@@ -50,21 +50,7 @@ def resolve_device(device: Any) -> str:
     >>> resolve_device("auto").split(":")[0] in ("cpu", "cuda")
     True
     """
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise TypeError(
-            f"device must be a string such as 'auto', 'cpu' or 'cuda:0', got "
-            f"{type(device).__name__}"
-        )
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a device torch understands (try 'auto', 'cpu' or 'cuda')"
-        ) from exc
+    device, parsed = _parsed(device)
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
@@ -80,6 +66,40 @@ def resolve_device(device: Any) -> str:
     elif parsed.type not in ("cpu", "meta"):
         _check_available(device, parsed)
     return str(parsed)
+
+
+def check_device_name(device: Any) -> None:
+    """Refuse a ``device`` that is no device torch understands (of the wrong type
+    included), without asking whether it is available on this machine.
+
+    A model set up for ``"cuda"`` may still be fitted on a machine without one when
+    it is never loaded there (its concept embeddings given or cached).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`resolve_device` does for the type and the form of ``device``.
+    """
+    _parsed(device)
+
+
+def _parsed(device: Any) -> tuple[str, torch.device]:
+    """``device`` as a string (``"auto"`` resolved) and as torch parses it."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(
+            f"device must be a string such as 'auto', 'cpu' or 'cuda:0', got "
+            f"{type(device).__name__}"
+        )
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return device, torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device torch understands (try 'auto', 'cpu' or 'cuda')"
+        ) from exc
 
 
 def _check_available(device: str, parsed: torch.device) -> None:

@@ -29,7 +29,7 @@ from PIL import Image
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _images
-from ._device import resolve_device
+from ._device import check_device_name, resolve_device
 from ._image_files import looks_like_image_paths
 from ._images import InvalidImageError
 from ._interrupt import import_whole
@@ -313,14 +313,20 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         Nothing is loaded or downloaded: the configuration of an ``hf-hub:`` model,
         which may have to be fetched, is not read (its name's form is checked).
         """
-        if isinstance(self.model, str) and self.model.startswith(HF_HUB_PREFIX):
-            self._checked_options()
+        self._checked_options(resolve=False)
+        if not isinstance(self.model, str):
+            raise TypeError(f"model must be a string, got {type(self.model).__name__}")
+        if self.model.startswith(HF_HUB_PREFIX):
             self._hub_repo_id()
             return
-        self._config()
+        self._resolve_pretrained(self._model_name())
 
-    def _checked_options(self) -> tuple[str, str | None]:
-        """The options checked; the device and the weights' cache folder resolved."""
+    def _checked_options(self, resolve: bool = True) -> tuple[str, str | None]:
+        """The options checked; the device and the weights' cache folder resolved.
+
+        With ``resolve=False`` the device's form is checked, not whether this machine
+        has it (see :func:`~sksplice._device.check_device_name`).
+        """
         check_option(self.modality, "modality", _MODALITIES)
         check_option(self.precision, "precision", _PRECISIONS)
         check_option(self.on_error, "on_error", _ON_ERROR)
@@ -332,6 +338,9 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             if not isinstance(cache_dir, (str, os.PathLike)):
                 raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
             cache_dir = os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
+        if not resolve:
+            check_device_name(self.device)
+            return str(self.device), cache_dir
         return resolve_device(self.device), cache_dir
 
     def _config(self) -> _Config:
@@ -343,20 +352,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             raise TypeError(f"model must be a string, got {type(self.model).__name__}")
         if self.model.startswith(HF_HUB_PREFIX):
             return self._hub_config(device, cache_dir)
-        _register_env_model_configs()
-        models = open_clip.list_models()
-        model = self.model if self.model in models else self.model.replace("/", "-")
-        if model not in models:
-            # (a Hugging Face repo name: close matches of the whole name mislead)
-            repo_hint = repo_name_hint(self.model, models)
-            hint = f" {repo_hint}" if repo_hint else _close_matches(self.model, models)
-            raise ValueError(
-                f"model={self.model!r} is not an open_clip model name (see "
-                f"open_clip.list_models(), {len(models)} names).{hint}"
-                f" Custom configs can be registered with open_clip.add_model_config or the "
-                f"{MODEL_CONFIGS_ENV} environment variable."
-            )
-
+        model = self._model_name()
         pretrained, kind = self._resolve_pretrained(model)
 
         precision = self.precision
@@ -378,6 +374,26 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             cache_dir=cache_dir,
             embed_dim=embed_dim,
         )
+
+    def _model_name(self) -> str:
+        """The open_clip name of ``model`` (``/`` read as ``-``); a name open_clip does
+        not know is refused with close matches."""
+        open_clip = import_whole("open_clip")
+
+        _register_env_model_configs()
+        models = open_clip.list_models()
+        model = self.model if self.model in models else self.model.replace("/", "-")
+        if model not in models:
+            # (a Hugging Face repo name: close matches of the whole name mislead)
+            repo_hint = repo_name_hint(self.model, models)
+            hint = f" {repo_hint}" if repo_hint else _close_matches(self.model, models)
+            raise ValueError(
+                f"model={self.model!r} is not an open_clip model name (see "
+                f"open_clip.list_models(), {len(models)} names).{hint}"
+                f" Custom configs can be registered with open_clip.add_model_config or the "
+                f"{MODEL_CONFIGS_ENV} environment variable."
+            )
+        return model
 
     def _hub_repo_id(self) -> str:
         """The ``ORG/REPO`` of an ``hf-hub:ORG/REPO`` model name, its form checked."""

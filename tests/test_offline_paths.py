@@ -879,3 +879,27 @@ def test_a_misspelt_model_or_tag_is_refused_before_the_vocabulary_is_downloaded(
     with pytest.raises(ValueError, match=match):
         splice.fit(np.random.default_rng(0).standard_normal((4, 512)))
     assert not (tmp_path / "home").exists()
+
+
+def test_an_embedder_for_an_absent_device_is_accepted_when_it_is_never_loaded():
+    from sksplice.embedders import CLIPEmbedder
+
+    # A model set up for a GPU is fitted on a machine without one: its concept embeddings
+    # are given, so nothing is embedded and the device is never asked for; a device that
+    # is no device at all is refused as before.
+    rng = np.random.default_rng(0)
+    E, X = rng.standard_normal((12, 8)), rng.standard_normal((20, 8))
+    names = [f"concept {i}" for i in range(12)]
+    absent = "cuda:63" if torch.cuda.is_available() else "cuda"
+
+    def fit(device):
+        return SpliceTransformer(
+            vocabulary=names,
+            concept_embeddings=E,
+            embedder=CLIPEmbedder(device=device),
+            image_mean=np.zeros(8),
+        ).fit(X)
+
+    assert fit(absent).dictionary_.shape == (12, 8)
+    with pytest.raises(ValueError, match="device='cdua' is not a device torch understands"):
+        fit("cdua")
