@@ -231,10 +231,10 @@ def _trace(step: Any, columns: list[_Column] | None) -> list[_Column] | None:
     if type(step).__name__ == "FrozenEstimator" and estimator is not None:
         return _trace(estimator, columns)
     if isinstance(step, Pipeline):
+        # (as in the model itself, a step that cannot be traced, an embedder say, leaves
+        # its columns unknown and a SpliceTransformer after it makes concepts of them)
         for _, inner in step.steps:
             columns = _trace(inner, columns)
-            if columns is None:
-                return None
         return columns
     if isinstance(step, FeatureUnion):
         out: list[_Column] = []

@@ -510,6 +510,13 @@ def test_many_columns_left_out_are_counted(rng):
     pipe.fit(X, np.arange(90) % 2)
     with pytest.warns(UserWarning, match=r"'pca__pca4' and 3 more \(PCA makes them\)"):
         assert set(probe_concepts(pipe, k=12)["concept"]) <= set(names)
+    # ... also inside a branch of the union (no step gives the columns' names then)
+    branch = make_pipeline(FunctionTransformer(np.asarray), clone(splice))
+    pipe = make_pipeline(make_union(branch, PCA(8)), LogisticRegression())
+    pipe.fit(X, np.arange(90) % 2)
+    with pytest.warns(UserWarning, match=r"'column 16' and 3 more \(PCA makes them\)"):
+        table = probe_concepts(pipe, k=12)
+    assert set(table["concept"]) <= set(names) and len(table) == 2 * 12
 
 
 @pytest.mark.parametrize("deriving", ["spline", "poly"])
