@@ -120,6 +120,7 @@ def calibrate_penalty(
     solve: Callable[..., Any],
     verbose: Any,
     logger: logging.Logger,
+    row_l0: Callable[[Any], np.ndarray] | None = None,
 ) -> tuple[float, float]:
     """Penalty whose mean l0 on a sample of ``X`` is within ±10% of ``target_l0``.
 
@@ -146,6 +147,10 @@ def calibrate_penalty(
         Log each step at level INFO when true.
     logger : logging.Logger
         Logger of the steps.
+    row_l0 : callable, optional
+        Each row's l0 of the solver's codes, as the weights are given to users
+        (concepts embedded alike sharing a weight: each of them counted);
+        ``codes.l0()`` when None.
 
     Returns
     -------
@@ -197,7 +202,7 @@ def calibrate_penalty(
             codes = solve(V, math.exp(log_pen), warm_start=warm)
             codes_by_log.clear()
             codes_by_log[log_pen] = codes
-            value = float(np.mean(codes.l0()))
+            value = float(np.mean(codes.l0() if row_l0 is None else row_l0(codes)))
             history.append((math.exp(log_pen), value))
             if verbose:
                 logger.info(

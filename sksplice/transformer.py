@@ -995,4 +995,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             solve=self._solve,
             verbose=self.verbose,
             logger=logger,
+            row_l0=self._row_l0 if getattr(self, "_duplicate_columns", []) else None,
         )
+
+    def _row_l0(self, codes: Any) -> np.ndarray:
+        """Each row's number of non-zero weights of the solver's ``codes`` as
+        ``transform`` gives them (a weight of concepts embedded alike split)."""
+        W = scipy.sparse.csr_matrix(codes.to_csr())
+        W.eliminate_zeros()
+        return np.diff(self._split_duplicates(W).indptr)

@@ -855,6 +855,56 @@ def test_the_weight_of_concepts_embedded_alike_is_split_equally(rng, solver):
             np.testing.assert_allclose(W, splice.transform(X).toarray(), atol=1e-6)
 
 
+@pytest.mark.parametrize("all_to_first", [False, True])
+def test_target_l0_counts_the_weights_as_transform_gives_them(rng, monkeypatch, all_to_first):
+    # Every concept is embedded three times. The solvers here weight every copy, but a
+    # solver may give a copy's weight to the first (the authors' does): the calibration
+    # counts the l0 of the split weights that transform returns, not the solver's (a
+    # third of it then).
+    import scipy.sparse
+
+    from sksplice import SpliceTransformer
+    from sksplice.exceptions import DuplicateConceptWarning
+
+    distinct = rng.standard_normal((20, 16))
+    raw = np.repeat(distinct, 3, axis=0)
+    X = rng.random((200, 20)) ** 4 @ distinct + 0.1 * rng.standard_normal((200, 16))
+    splice = SpliceTransformer(
+        vocabulary=[f"c{i}" for i in range(60)],
+        concept_embeddings=raw,
+        target_l0=9,
+        image_mean=np.zeros(16),
+        device="cpu",
+    )
+    if all_to_first:
+        solve = SpliceTransformer._solve
+        to_first = scipy.sparse.csr_matrix(np.kron(np.eye(20), [[1, 0, 0]] * 3))
+
+        class FirstCopy:  # (the solver's codes, each copy's weight given to the first)
+            def __init__(self, codes):
+                self.codes = codes
+
+            def __getattr__(self, name):
+                return getattr(self.codes, name)
+
+            def to_csr(self):
+                return scipy.sparse.csr_matrix(self.codes.to_csr() @ to_first)
+
+            def l0(self):
+                return self.to_csr().getnnz(axis=1)
+
+        def first_copy(self, V, penalty, warm_start=None, **kwargs):
+            warm_start = getattr(warm_start, "codes", warm_start)
+            return FirstCopy(solve(self, V, penalty, warm_start=warm_start, **kwargs))
+
+        monkeypatch.setattr(SpliceTransformer, "_solve", first_copy)
+    with pytest.warns(DuplicateConceptWarning):
+        splice.fit(X)
+    l0 = splice.transform(X).getnnz(axis=1)
+    assert abs(splice.calibration_l0_ - 9) <= 0.9 and abs(l0.mean() - 9) <= 0.9
+    assert (l0 % 3 == 0).all()  # (every copy of a concept weighted, or none)
+
+
 def test_splitting_duplicates_keeps_other_weights_bit_for_bit():
     import scipy.sparse
 
