@@ -991,6 +991,8 @@ def _embed_calls(
                         raw = np.empty((len(concepts), found.shape[1]), dtype=np.float32)
                     raw[blocks.rows[block]] = found
                     done += len(found)
+                    if bar.n < done:
+                        bar.update(done - bar.n)
                     continue
             for number in numbers:
                 rows = plan[number]
@@ -1053,13 +1055,19 @@ def _embed_calls(
             if blocks is not None:
                 assert raw is not None
                 blocks.write(block, raw[blocks.rows[block]])
-    except BaseException:
+    except BaseException as exc:
         if blocks is not None and blocks.kept:
+            # (stopped, or out of disk or memory: running again resumes; an error of the
+            # embedder's own comes again until it is fixed)
+            interrupted = isinstance(exc, KeyboardInterrupt | SystemExit | OSError | MemoryError)
             logger.warning(
-                "stopped: %d of %d blocks kept in %s; run again to resume",
+                "stopped: %d of %d blocks kept in %s; %s",
                 len(blocks.kept),
                 len(blocks),
                 blocks.folder,
+                "run again to resume"
+                if interrupted
+                else f"a run after the {type(exc).__name__} is fixed resumes from them",
             )
         raise
     now = time.perf_counter()
@@ -1324,6 +1332,8 @@ def embed_vocabulary(
         )
     if from_file:
         logger.info("concept dictionary: %d concepts read from the cache %s", len(concepts), path)
+        if path is not None:  # (blocks a run stopped after another wrote the file kept)
+            shutil.rmtree(partial_folder(path), ignore_errors=True)
     elif not sliced or unusable:  # (a file that cannot be used is replaced, as warned)
         if raw is None:
             raw = _embed(embedder, concepts, batch_size, path, cache_key)

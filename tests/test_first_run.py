@@ -18,6 +18,7 @@ from sksplice.dictionary import (
     clear_memory_cache,
     dictionary_cache_path,
     embed_vocabulary,
+    partial_folder,
     vocabulary_hash,
 )
 
@@ -224,14 +225,15 @@ class _StoppedEmbedder(CountingEmbedder):
     """Records the texts of each call and, from call ``stop_at`` on, raises
     ``KeyboardInterrupt`` as a Ctrl-C during that call would."""
 
-    def __init__(self, stop_at: int | None = None, **kwargs) -> None:
+    def __init__(self, stop_at: int | None = None, error: type = KeyboardInterrupt, **kwargs):
         super().__init__(dim=8, key="stopped", **kwargs)
         self.stop_at = stop_at
+        self.error = error
         self.calls: list[list[str]] = []
 
     def embed_text(self, texts):
         if self.stop_at is not None and len(self.calls) >= self.stop_at:
-            raise KeyboardInterrupt
+            raise self.error
         self.calls.append(list(texts))
         return super().embed_text(texts)
 
@@ -303,6 +305,40 @@ def test_a_stopped_embedding_resumes_where_it_stopped(
     assert path.is_file() and not folder.exists()
     clear_memory_cache()
     np.testing.assert_array_equal(embed_vocabulary(first, concepts, cache_dir=tmp_path), reference)
+
+
+def test_blocks_kept_after_an_error_of_the_embedder_say_it_must_be_fixed(tmp_path, caplog):
+    # running again resumes after Ctrl-C or a full disk, but an error of the embedder's
+    # own (a model that fails on some text) comes again until it is fixed
+    concepts = [f"concept {i}" for i in range(2000)]
+    clear_memory_cache()
+    with (
+        caplog.at_level(logging.INFO, logger="sksplice.dictionary"),
+        pytest.raises(RuntimeError),
+    ):
+        embed_vocabulary(
+            _StoppedEmbedder(5, error=RuntimeError), concepts, cache_dir=tmp_path, batch_size=256
+        )
+    path = dictionary_cache_path(_StoppedEmbedder().cache_key(), concepts, tmp_path)
+    folder = path.with_name(path.stem + ".partial")
+    assert _messages(caplog)[-1] == (
+        f"stopped: 2 of 3 blocks kept in {folder}; a run after the RuntimeError is fixed "
+        "resumes from them"
+    )
+
+
+def test_blocks_left_beside_a_written_cache_file_are_removed_when_it_is_read(tmp_path):
+    # (another process wrote the cache file while this one, stopped, kept blocks)
+    concepts = [f"concept {i}" for i in range(600)]
+    embedder = _StoppedEmbedder()
+    clear_memory_cache()
+    raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
+    folder = partial_folder(dictionary_cache_path(embedder.cache_key(), concepts, tmp_path))
+    folder.mkdir()
+    (folder / "block-0000-of-0002.npz").write_bytes(b"left by a stopped run")
+    clear_memory_cache()
+    np.testing.assert_array_equal(embed_vocabulary(embedder, concepts, cache_dir=tmp_path), raw)
+    assert not folder.exists()
 
 
 def test_a_damaged_block_is_embedded_again(tmp_path, caplog):
