@@ -744,11 +744,14 @@ def _check_probe_params(estimator: Any, what: str = "the probe") -> None:
     first fold decomposed, and it failed every fit. scikit-learn checks an estimator's
     parameters against its ``_parameter_constraints`` in ``fit``; the check is private
     (``_validate_params``), so it is called behind a guard: an estimator without
-    declared constraints, or a scikit-learn without the check, is left to its fit.
+    declared constraints, or a scikit-learn without the check, is left to its fit, as
+    is every parameter where ``sklearn.set_config(skip_parameter_validation=True)``.
     """
     try:
         from sklearn.utils._param_validation import InvalidParameterError
     except ImportError:  # pragma: no cover - a scikit-learn without it
+        return
+    if get_config().get("skip_parameter_validation", False):
         return
     pending: list[tuple[str, Any]] = [("", estimator)]
     seen: set[int] = set()

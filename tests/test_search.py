@@ -1093,3 +1093,19 @@ def test_an_invalid_probe_parameter_is_refused_before_the_vocabulary_is_embedded
             splice_validation_curve(splicer, after, X, y, [0.1, 0.2], cv=2)
     assert _CountingEmbedder.n_texts == 0
     assert time.perf_counter() - start < 1.0
+
+
+def test_the_early_probe_check_follows_skip_parameter_validation():
+    # sklearn.set_config(skip_parameter_validation=True) turns scikit-learn's checks of
+    # parameters off: the early check of the probe is off too, as the probe's fit would
+    # not check them either.
+    import sklearn
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sksplice.path import _check_probe_params
+
+    bad = make_pipeline(StandardScaler(), LogisticRegression(C=-1.0))
+    with pytest.raises(InvalidParameterError, match=r"'C' parameter of LogisticRegression"):
+        _check_probe_params(bad)
+    with sklearn.config_context(skip_parameter_validation=True):
+        _check_probe_params(bad)  # (nothing refused)
