@@ -169,3 +169,12 @@ def test_each_thread_knows_the_file_it_reads():
         thread.join()
     assert seen == {"a.png": "a.png", "b.png": "b.png", "a.png after": None, "b.png after": None}
     assert file_being_read() is None
+
+
+def test_warnings_are_known_as_pils_by_the_folder_of_their_module():
+    from sksplice.cli._logging import _from_pil
+
+    site = os.path.join(os.sep, "venv", "lib", "python3.12", "site-packages")
+    assert _from_pil(os.path.join(site, "PIL", "Image.py"))
+    assert not _from_pil(os.path.join(site, "PILLOW_extra", "Image.py"))
+    assert not _from_pil(os.path.join(site, "numpy", "PIL.py"))

@@ -10,6 +10,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from .._image_files import file_being_read, shown_message
@@ -213,7 +214,8 @@ _TOLD: set[tuple[str, str]] = set()
 
 def _from_pil(filename: str) -> bool:
     """Whether a warning was issued in PIL's code (``filename``: where)."""
-    return f"{os.sep}PIL{os.sep}" in os.path.normcase(str(filename))
+    # (normcase lower-cases a Windows path: the parts are compared as they are written)
+    return "PIL" in Path(str(filename)).parts
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -291,7 +293,6 @@ def _reader_gone(path: str | None = None) -> bool:
     """Whether the output (standard output, or the FIFO ``path``) is a pipe whose reader
     has closed it: a ``BrokenPipeError`` of the run came from there, not from elsewhere
     (a worker process, a socket), which is an error. True where it cannot be told."""
-    import os
     import select
     import stat
 
