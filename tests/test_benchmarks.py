@@ -435,6 +435,29 @@ def test_bench_concept_space_dry_run(tmp_path):
     assert result["written_ranking"]["n_values"] == 3 * 4 * 300
 
 
+def test_bench_thumbnails_dry_run(tmp_path):
+    """The thumbnails benchmark runs end to end on a few small files: both sides make
+    thumbnails of the same sizes (else it exits 1), nearly the same pixels."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/bench_thumbnails.py",
+            *("--n-images", "4", "--width", "640", "--height", "480", "--repeats", "1"),
+            *("--out-dir", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    result = json.loads((tmp_path / "thumbnails.json").read_text())
+    assert result["same_thumbnail_sizes"] is True and result["n_images"] == 4
+    assert result["now_s"] > 0 and result["before_s"] > 0
+    assert result["speedup"] == result["before_s"] / result["now_s"]
+    assert result["mean_pixel_difference"] < 4
+
+
 # What the GPU benchmark machine's environment holds of sksplice's dependencies and of
 # what the pinned wheels need; everything else must be brought as a wheel named in
 # benchmarks/gpu_wheels.txt: that machine has no network.
