@@ -707,6 +707,22 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         except Exception:  # (said when the model is loaded)
             return ""
 
+    def _fetched_mean(self, X: np.ndarray, concepts: list[str], width: int | None) -> Any:
+        """The modality centre (:func:`resolve_mean`); a published mean that cannot be
+        downloaded is said with the CLIP weights the fit needs next that are not cached
+        either (not when the concepts' embeddings are cached: no weights are needed)."""
+        from ._download import DataFetchError
+
+        try:
+            return resolve_mean(self, X, X.shape[1], d_of_x=width is None)
+        except DataFetchError as exc:
+            from .dictionary import is_cached
+
+            note = self._uncached_weights_note()
+            if note and not is_cached(self.embedder, concepts, self.cache_dir):
+                raise type(exc)(f"{exc} {note}") from None
+            raise
+
     def _checked_before_embedding(self, X: Any) -> tuple[np.ndarray, list[str], int, int | None]:
         """What ``fit`` checks before the vocabulary is embedded (the parameters aside).
 
@@ -754,7 +770,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     def _fit(self, X: Any) -> SpliceTransformer:
         X, concepts, n_full, width = self._checked_before_embedding(X)
         needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)
-        centre = None if needs_concepts else resolve_mean(self, X, X.shape[1], d_of_x=width is None)
+        centre = None if needs_concepts else self._fetched_mean(X, concepts, width)
         raw = self._raw_concept_embeddings(concepts, n_full)
         duplicates = warn_duplicate_concepts(raw, concepts)
         if self.concepts_centered:

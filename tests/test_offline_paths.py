@@ -856,6 +856,38 @@ def test_fit_that_cannot_fetch_the_vocabulary_names_the_clip_weights_missing(tmp
     assert "pretrained weights" not in str(info.value)
 
 
+def test_fit_that_cannot_fetch_the_image_mean_names_the_clip_weights_missing(
+    tmp_path, monkeypatch
+):
+    # (a vocabulary of one's own: the published image mean is the first file missing)
+    import requests
+
+    from sksplice import dictionary
+    from sksplice._download import DataFetchError
+    from sksplice.embedders import CLIPEmbedder
+
+    block_network(monkeypatch, requests.ConnectionError("no network"))
+    splice = SpliceTransformer(
+        embedder=CLIPEmbedder("ViT-B-32", "laion2b_s34b_b79k", cache_dir=tmp_path / "hf"),
+        vocabulary=["sand", "sea", "tree", "leaf"],
+        image_mean="pretrained",
+        data_home=tmp_path / "home",
+        cache_dir=tmp_path / "cache",
+    )
+    X = np.random.default_rng(0).standard_normal((4, 512))
+    with pytest.raises(DataFetchError) as info:
+        splice.fit(X)
+    message = str(info.value)
+    assert message.startswith("Could not download 'means/open_clip_ViT-B-32_image.pt'")
+    assert "The pretrained weights of open_clip model 'ViT-B-32'" in message
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    # with the concepts' embeddings cached, no weights are needed: the mean alone is said
+    monkeypatch.setattr(dictionary, "is_cached", lambda *args: True)
+    with pytest.raises(DataFetchError) as info:
+        splice.fit(X)
+    assert "pretrained weights" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("model", "pretrained", "match"),
     [
