@@ -707,7 +707,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         except Exception:  # (said when the model is loaded)
             return ""
 
-    def _fetched_mean(self, X: np.ndarray, concepts: list[str], width: int | None) -> Any:
+    def _fetched_mean(
+        self, X: np.ndarray, concepts: list[str], width: int | None
+    ) -> tuple[np.ndarray, str, int | None]:
         """The modality centre (:func:`resolve_mean`); a published mean that cannot be
         downloaded is said with the CLIP weights the fit needs next that are not cached
         either (not when the concepts' embeddings are cached: no weights are needed)."""

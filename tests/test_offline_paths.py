@@ -856,9 +856,7 @@ def test_fit_that_cannot_fetch_the_vocabulary_names_the_clip_weights_missing(tmp
     assert "pretrained weights" not in str(info.value)
 
 
-def test_fit_that_cannot_fetch_the_image_mean_names_the_clip_weights_missing(
-    tmp_path, monkeypatch
-):
+def test_fit_that_cannot_fetch_the_image_mean_names_the_clip_weights_missing(tmp_path, monkeypatch):
     # (a vocabulary of one's own: the published image mean is the first file missing)
     import requests
 
