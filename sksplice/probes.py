@@ -705,6 +705,26 @@ def _refuse_concepts_left_out(model: Any, unknown: list[str]) -> None:
             )
 
 
+def _refuse_concepts_of_several_blocks(unknown: list[str], known: list[str]) -> None:
+    """Refuse names of concepts that several SpliceTransformer blocks hold: their columns
+    are listed under each block's name (``a__horse``, ``b__horse``), one to name."""
+    held = {name: [k for k in known if k.endswith(f"__{name}")] for name in unknown}
+    held = {name: blocks for name, blocks in held.items() if len(blocks) > 1}
+    if not held:
+        return
+    shown = "; ".join(
+        f"{name!r} is a concept of {len(blocks)} blocks: "
+        + ", ".join(repr(b) for b in blocks[:5])
+        + (f" and {len(blocks) - 5} more" if len(blocks) > 5 else "")
+        for name, blocks in list(held.items())[:5]
+    )
+    raise ValueError(
+        f"`concepts` names concepts that several SpliceTransformer blocks hold, whose "
+        f"columns are named by their block ({shown}): name the column of each block to "
+        "zero (probe_concepts(model) lists them)"
+    )
+
+
 def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any = None) -> Any:
     """A copy of a fitted linear model with the coefficients of named concepts set to zero.
 
@@ -800,6 +820,7 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     unknown = [name for name in concepts if name not in index]
     if unknown:
         _refuse_concepts_left_out(model, unknown)
+        _refuse_concepts_of_several_blocks(unknown, list(index))
         raise unknown_concepts_error(unknown, list(index), "concepts")
     columns = [index[name] for name in concepts]
     unique = list(dict.fromkeys(concepts))

@@ -430,6 +430,26 @@ def test_a_feature_union_s_other_blocks_are_not_listed_as_concepts(rng):
         np.testing.assert_array_equal(edited[-1].coef_[:, 12:], coef[:, 12:])
 
 
+def test_a_concept_of_two_blocks_is_named_by_its_block(rng):
+    # two SpliceTransformers side by side (two penalties): each concept has a column in
+    # each, listed under its block's name; the bare name was said to be "not in the
+    # vocabulary" (it is in both)
+    from sklearn.base import clone
+    from sklearn.pipeline import FeatureUnion
+
+    pipe, X, names = _concept_pipeline(rng)
+    splice = pipe[0]
+    union = FeatureUnion([("a", clone(splice)), ("b", clone(splice).set_params(l1_penalty=0.05))])
+    model = make_pipeline(union, LogisticRegression(C=10.0)).fit(X, np.arange(90) % 3)
+    table = probe_concepts(model, k=30)
+    assert set(table["concept"]) <= {f"{b}__{n}" for b in "ab" for n in names}
+    with pytest.raises(ValueError, match=r"'w1' is a concept of 2 blocks: 'a__w1', 'b__w1'"):
+        zero_concept_coefficients(model, ["w1"])
+    edited = zero_concept_coefficients(model, ["a__w1"])
+    assert not edited[-1].coef_[:, 1].any()
+    np.testing.assert_array_equal(edited[-1].coef_[:, 13], model[-1].coef_[:, 13])
+
+
 @pytest.mark.parametrize("private", [True, False])
 def test_a_column_transformer_s_selection_is_traced(rng, private, monkeypatch):
     # ColumnTransformer(PCA on concepts 0-2, passthrough 3-5, scaled remainder): the
