@@ -202,7 +202,41 @@ def _not_embeddings(X: Any) -> Exception | None:
             return images(
                 f"holds arrays of shape {tuple(first.shape)} (images perhaps)", ValueError
             )
+        if isinstance(first, int | float | np.number) and not isinstance(first, bool):
+            shown = f"has shape {tuple(shape)}" if shape is not None else f"is {len(X)} numbers"
+            return ValueError(
+                f"X {shown}: one embedding perhaps, but X is a 2-D array of shape "
+                "(n_samples, d), one embedding a row. Reshape your data: np.reshape(X, (1, -1)) "
+                "for one embedding"
+            )
     return None
+
+
+def _columns_not_numbers(X: Any) -> ValueError | None:
+    """The error for a pandas DataFrame with columns of text (a label, a file name)
+    beside its embedding dimensions; None for any other ``X``."""
+    if not type(X).__module__.startswith("pandas") or getattr(X, "ndim", None) != 2:
+        return None
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
+
+    bad = []
+    for name, dtype in X.dtypes.items():
+        if is_numeric_dtype(dtype) or is_bool_dtype(dtype):
+            continue
+        if is_object_dtype(dtype):  # (numbers held as objects are converted: text is not)
+            present = X[name].dropna()
+            if not len(present) or not isinstance(present.iloc[0], str | bytes):
+                continue
+        bad.append((name, dtype))
+    if not bad:
+        return None
+    shown = ", ".join(f"{name!r} ({dtype})" for name, dtype in bad[:5])
+    shown += f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    return ValueError(
+        f"X has columns that are not numbers: {shown}. X holds embeddings, one column per "
+        "dimension: leave the other columns (a label, a file name) out, e.g. "
+        "X.drop(columns=[...])"
+    )
 
 
 class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, BaseEstimator):
@@ -623,6 +657,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         cells = vectors_in_cells(X)
         if cells is not None:
             raise ValueError(cells)
+        mistake = _columns_not_numbers(X)
+        if mistake is not None:
+            raise mistake
         labels = row_labels(X)
         dtypes: list[Any] = float_dtypes(X)
         if keep_float16 and all_float16(X):
@@ -761,13 +798,25 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # (published, given or learned) against the width of X, and target_l0.
         width = self._concept_width(concepts)
         if width is not None and X.shape[1] != width:
-            raise ValueError(
-                f"X has {X.shape[1]} features but the concept dictionary has d={width} "
-                "dimensions: X must be embeddings from the same model as the concepts"
-            )
+            raise self._width_error(X.shape[1], width)
         if self.target_l0 is not None:
             check_target_l0(float(self.target_l0), len(concepts), X.shape[1])
         return X, concepts, n_full, width
+
+    def _width_error(self, n_features: int, d: int) -> ValueError:
+        """The error for embeddings ``X`` of another width than the concepts' ``d``."""
+        hint = ""
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and n_features > d:  # (fitted on a DataFrame just now)
+            hint = (
+                f" (X is a DataFrame of {n_features} columns, {str(names[0])!r} to "
+                f"{str(names[-1])!r}: is one of them not an embedding dimension, a label or "
+                "an id?)"
+            )
+        return ValueError(
+            f"X has {n_features} features but the concept dictionary has d={d} dimensions: "
+            f"X must be embeddings from the same model as the concepts{hint}"
+        )
 
     def _fit(self, X: Any) -> SpliceTransformer:
         X, concepts, n_full, width = self._checked_before_embedding(X)
@@ -781,10 +830,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             dictionary, concept_mean = build_dictionary(raw, concepts)
         d = dictionary.shape[1]
         if X.shape[1] != d:
-            raise ValueError(
-                f"X has {X.shape[1]} features but the concept dictionary has d={d} dimensions: "
-                "X must be embeddings from the same model as the concepts"
-            )
+            raise self._width_error(X.shape[1], d)
         if centre is None:
             centre = resolve_mean(self, X, d, concept_mean=concept_mean)
         self.concepts_ = np.asarray(concepts, dtype=object)

@@ -220,8 +220,37 @@ def test_embeddings_in_other_containers_are_not_taken_for_images():
     X = _X()
     splice = _splice().fit([list(row) for row in X])  # a list of lists of numbers
     assert splice.transform(list(X[:3])).shape == (3, N_CONCEPTS)  # a list of 1-D arrays
-    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
-        splice.transform(X[0])  # one row: scikit-learn's advice (reshape) stands
+    # one row: scikit-learn's message printed all its numbers and advised
+    # reshape(-1, 1) first; the one reshape that fits embeddings is named
+    for one, shown in ((X[0], f"has shape ({DIM},)"), (list(X[0]), f"is {DIM} numbers")):
+        for method in (splice.transform, splice.top_concepts, _splice().fit):
+            with pytest.raises(ValueError) as info:
+                method(one)
+            message = str(info.value)
+            assert message.startswith(f"X {shown}: one embedding perhaps"), message
+            assert "np.reshape(X, (1, -1))" in message and "reshape(-1, 1)" not in message
+
+
+def test_columns_of_a_frame_that_are_not_embedding_dimensions_are_named():
+    # A label left in the frame met numpy's "could not convert string to float: 'a'",
+    # or, as numbers, a width error that pointed at the model.
+    import pandas as pd
+
+    X = _X()
+    frame = pd.DataFrame(X, columns=[f"e{i}" for i in range(DIM)])
+    labels = ["cat", "dog"] * (len(X) // 2)
+    for extra in (labels, pd.Categorical(labels)):
+        with pytest.raises(ValueError, match=r"X has columns that are not numbers: 'label' \("):
+            _splice().fit(frame.assign(label=extra))
+    assert CountingEmbedder.n_texts == 0  # (before the vocabulary is embedded)
+    with pytest.raises(ValueError) as info:
+        _splice().fit(frame.assign(label=np.arange(len(X)) % 2))
+    assert str(info.value).endswith(
+        f"(X is a DataFrame of {DIM + 1} columns, 'e0' to 'label': is one of them not an "
+        "embedding dimension, a label or an id?)"
+    )
+    # numbers held as objects are still numbers
+    assert _splice().fit(frame.astype(object)).n_features_in_ == DIM
 
 
 # ------------------------------------------------ NaN rows of on_error="skip"
