@@ -118,6 +118,14 @@ def _check_penalties(l1_penalties: Any) -> np.ndarray:
         )
     if isinstance(l1_penalties, (str, bytes)):
         raise TypeError(f"l1_penalties must be a sequence of numbers, got {l1_penalties!r}")
+    if isinstance(l1_penalties, Mapping):  # (GridSearchCV's habit: a parameter grid)
+        shown = ", ".join(repr(k) for k in list(l1_penalties)[:3])
+        raise TypeError(
+            f"l1_penalties must be a sequence of penalties, got a dict ({shown}), a "
+            "parameter grid perhaps: pass the penalties themselves, e.g. [0.1, 0.2, 0.3]"
+            " (the path varies the SpliceTransformer's l1_penalty; other parameters are "
+            "searched by a GridSearchCV around it)"
+        )
     if not isinstance(l1_penalties, np.ndarray) and hasattr(l1_penalties, "__iter__"):
         l1_penalties = list(l1_penalties)
         for i, value in enumerate(l1_penalties):
@@ -723,8 +731,17 @@ def _checked_transformer(transformer: Any, penalty: float) -> Any:
 
 def _check_transformer(transformer: Any) -> None:
     """Refuse what :func:`splice_validation_curve` cannot vary the penalty of."""
+    from sklearn.pipeline import Pipeline
+
     from .transformer import SpliceTransformer
 
+    if isinstance(transformer, Pipeline):  # (SplicePathSearchCV's habit: the whole model)
+        raise TypeError(
+            "transformer must be a SpliceTransformer, got a Pipeline: pass its "
+            "SpliceTransformer and the steps after it apart, "
+            "splice_validation_curve(pipe[0], pipe[1:], X, y, l1_penalties) for a "
+            "pipeline that begins with it"
+        )
     if not isinstance(transformer, SpliceTransformer):
         raise TypeError(
             f"transformer must be a SpliceTransformer, got {type(transformer).__name__}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -176,6 +178,13 @@ def test_path_weights_are_refused_by_a_transformer_of_other_concepts(problem):
         ([0.1, True], TypeError, "l1_penalties[1] = True is bool"),
         (np.array(["0.1"]), TypeError, "dtype <U3"),
         ("0.1", TypeError, "sequence of numbers"),
+        # (GridSearchCV's parameter grid, which SplicePathSearchCV stands in for)
+        (
+            {"splicetransformer__l1_penalty": [0.1, 0.2]},
+            TypeError,
+            "got a dict ('splicetransformer__l1_penalty'), a parameter grid perhaps: pass the "
+            "penalties themselves",
+        ),
     ],
 )
 def test_bad_penalties_are_refused_before_any_solve(problem, monkeypatch, penalties, error, words):
@@ -186,7 +195,7 @@ def test_bad_penalties_are_refused_before_any_solve(problem, monkeypatch, penalt
 
     monkeypatch.setattr(SpliceTransformer, "_solve", fail)
     monkeypatch.setattr(SpliceTransformer, "_solve_path", fail)
-    with pytest.raises(error, match=words.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(error, match=re.escape(words)):
         splice_path(splicer, X, penalties)
 
 
@@ -470,6 +479,7 @@ def test_validation_curve_refuses_other_transformers_and_target_l0_before_fittin
 ):
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
 
     from sksplice import splice_validation_curve
 
@@ -482,6 +492,10 @@ def test_validation_curve_refuses_other_transformers_and_target_l0_before_fittin
     monkeypatch.setattr(SpliceTransformer, "fit", fail)
     with pytest.raises(TypeError, match="must be a SpliceTransformer, got PCA"):
         splice_validation_curve(PCA(3), LogisticRegression(), X, y, [0.1], cv=3)
+    # (the whole model, as SplicePathSearchCV takes it: the call that works is named)
+    pipe = make_pipeline(clone(splicer), LogisticRegression())
+    with pytest.raises(TypeError, match=re.escape("splice_validation_curve(pipe[0], pipe[1:], X")):
+        splice_validation_curve(pipe, LogisticRegression(), X, y, [0.1], cv=3)
     calibrated = clone(splicer).set_params(target_l0=5)
     with pytest.raises(ValueError, match=r"target_l0=5.*target_l0=None"):
         splice_validation_curve(calibrated, LogisticRegression(), X, y, [0.1], cv=3)
