@@ -1184,6 +1184,9 @@ def render_report(
         "groups": groups,
         "groupNames": names,
         "prevalence": prevalence,
+        # (the folder separators of the paths: a backslash is one only on Windows; elsewhere
+        # it is part of a name, as in the \xNN the outputs write for bytes not UTF-8)
+        "windowsPaths": os.name == "nt",
     }
     frequent = sorted(frequency.items(), key=lambda kv: (-kv[1], kv[0]))[:_N_FREQUENT]
     l0 = np.array([r.l0 for r in results], dtype=np.float64)

@@ -432,6 +432,24 @@ def test_hostile_names_are_shown_as_text(browser, tmp_path, artifacts):
     page.close(artifacts, "report_hostile")
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a backslash separates folders on Windows")
+def test_a_backslash_in_a_name_is_part_of_it(browser, tmp_path):
+    # The page split paths at backslashes too: a file named with the \xNN escape the
+    # outputs write for bytes that are not UTF-8 (caf\xe9.jpg) was captioned "caf/" over
+    # "xe9.jpg", and its class folder dropped out; its thumbnail was loaded lazily.
+    folder = tmp_path / "b"
+    folder.mkdir()
+    image = folder / "caf\\xe9 1.png"
+    Image.new("RGB", (40, 30), (200, 40, 40)).save(image, format="PNG")
+    results = [ImageResult(str(image), [("sky", 0.4)], 1, 0.8, label="b")]
+    page = Page(browser, write_report(tmp_path / "names.html", results))
+    assert page.captions() == ["b/caf\\xe9 1.png"]
+    assert page.page.locator("#gallery .thumb img[loading=lazy]").count() == 0
+    page.page.locator("#gallery .thumb").first.click()
+    assert page.page.inner_text("#detail-title") == "b/caf\\xe9 1.png"
+    page.close()
+
+
 def test_cli_report_in_chromium(browser, tiny_clip_model, tmp_path, monkeypatch, artifacts, capsys):
     """`sksplice report` on two class folders and a broken file, opened in the browser."""
     from sksplice import cli

@@ -53,9 +53,12 @@
   };
   // a weight: 3 decimals, or 2 significant digits below 0.001 (never a non-zero "0.000")
   const wfmt = (v) => (v !== 0 && Math.abs(v) < 0.001 ? v.toExponential(1) : v.toFixed(3));
-  const baseName = (p) => p.split(/[\\/]/).pop();
+  // (a backslash separates folders only on Windows: elsewhere it is part of a name, as in
+  // the \xNN the outputs write for bytes that are not UTF-8)
+  const separators = DATA.windowsPaths ? /[\\/]/ : /\//;
+  const baseName = (p) => p.split(separators).pop();
   // the file name with its folder (the class folder, for labelled folders)
-  const shortName = (p) => p.split(/[\\/]/).filter((s) => s !== "").slice(-2).join("/");
+  const shortName = (p) => p.split(separators).filter((s) => s !== "").slice(-2).join("/");
   const className = (c) => (c < 0 ? "" : DATA.classes[c]);
 
   function conceptLink(name) {
@@ -78,7 +81,9 @@
     const button = el("button", { class: "thumb", type: "button", "data-image": String(i),
                                   title: img.p, "aria-label": shortName(img.p) +
                                   (extra !== undefined ? ", weight " + extra : "") });
-    if (img.t) button.append(el("img", { src: img.t, alt: "", loading: "lazy" }));
+    // (not loaded lazily: the thumbnails are in the page already, 120 shown at a time,
+    // and a printed or captured page shows them all)
+    if (img.t) button.append(el("img", { src: img.t, alt: "" }));
     else button.append(el("span", { class: "noimg" }, "no preview"));
     // the folder and the file name on a line each, each cut on its own: a long folder
     // name no longer hides the file names (they differ where the folders do not)
