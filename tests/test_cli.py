@@ -1837,7 +1837,7 @@ def test_a_write_error_names_the_output(image_tree, vocab_file, inproc, tmp_path
     report = tmp_path / "missing" / "c.html"
     folders = [str(image_tree / "cats"), str(image_tree / "dogs")]
     code, _, err = _main(["compare", *folders, "--report", str(report)], capsys)
-    assert code == 2 and "does not exist (--report)" in err
+    assert code == 2 and "does not exist; create it first (--report)" in err
 
 
 def test_max_image_pixels_lifts_the_decompression_bomb_limit(

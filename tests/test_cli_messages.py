@@ -752,7 +752,8 @@ def test_a_missing_output_folder_is_named_as_the_command_line_named_it(tmp_path,
     with pytest.raises(CLIError) as refused:
         _check_output("out/nodir/d.csv")
     assert str(refused.value) == (
-        "cannot write output file out/nodir/d.csv: folder out/nodir does not exist (-o)"
+        "cannot write output file out/nodir/d.csv: folder out/nodir does not exist; create it "
+        "first (-o)"
     )
 
 

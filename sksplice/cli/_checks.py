@@ -204,7 +204,8 @@ def _check_output(path: str | None, option: str = "-o") -> None:
         given = target.parent
         shown = given if os.path.realpath(given) == str(folder) else folder
         raise CLIError(
-            f"cannot write output file {target}: folder {shown} does not exist ({option})"
+            f"cannot write output file {target}: folder {shown} does not exist; create it "
+            f"first ({option})"
         )
     try:
         mode = os.stat(target).st_mode
