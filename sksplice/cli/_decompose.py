@@ -404,7 +404,9 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
     from .._progress import progress
 
     n = dec.X.shape[0]
-    with progress(n, desc="decomposing", unit="img", disable=quiet) as bar:
+    # (weights decomposed already, by a transform with its own bar: the records are made)
+    desc = "decomposing" if dec.W is None else "records"
+    with progress(n, desc=desc, unit="image", disable=quiet) as bar:
         for start in range(0, n, _CHUNK):
             X = dec.X[start : start + _CHUNK]
             W = None if dec.W is None else dec.W[start : start + _CHUNK]
@@ -488,7 +490,7 @@ def _stream(
         line: dict[str, Any] = {} if _is_terminal(sys.stderr) else {"position": 0}
         done = 0  # rows decomposed (and written)
         with progress(
-            len(paths) - len(skipped), desc="decomposing", unit="img", disable=args.quiet, **line
+            len(paths) - len(skipped), desc="decomposing", unit="image", disable=args.quiet, **line
         ) as bar:
             more = True
             while more:
