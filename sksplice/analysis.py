@@ -706,6 +706,7 @@ def rank_concepts(
     n1, n2 = float(pos_mask.sum()), float(neg_mask.sum())
     x1, x2 = counts[0], counts[1]
     keep = (x1 + x2) >= min_count
+    _warn_if_none_tested(keep, min_count, int(n1 + n2))
     x1, x2 = x1[keep], x2[keep]
     p1, p2 = x1 / n1, x2 / n2
     # The difference of the prevalences, x1/n1 - x2/n2, from the exact difference of the
@@ -819,6 +820,18 @@ def _key_ranks(p_value: np.ndarray, first: np.ndarray) -> np.ndarray:
     rank[order] = np.cumsum(new) - 1
     # (a stable sort of 16-bit keys is a radix sort)
     return rank.astype(np.min_scalar_type(max(int(rank.max(initial=0)), 0)))
+
+
+def _warn_if_none_tested(keep: np.ndarray, min_count: int, n_samples: int) -> None:
+    """Warn that ``min_count`` leaves no concept to test (an empty table, else silent)."""
+    if keep.size and not keep.any() and min_count > 1:
+        from ._stack import warn_user
+
+        warn_user(
+            f"no concept is present in min_count={min_count} or more of the {n_samples} "
+            "samples tested: the table is empty (lower min_count)",
+            UserWarning,
+        )
 
 
 # the float columns of rank_each_class's table, in one block (given to the table as it is)
@@ -1029,6 +1042,7 @@ def rank_each_class(
                 raise ValueError(f"`positive`={cls!r} is not a label of `y`; labels are {known}")
     n_classes, n = len(classes), W.shape[0]
     sums, rest_sums, keep, x1_all, total_kept, sizes = _class_tables(W, y, classes, min_count)
+    _warn_if_none_tested(keep, min_count, int(W.shape[0]))
     m = int(keep.sum())
     floats = _EACH_CLASS_FLOATS
     block = np.empty((len(floats), n_classes, m))

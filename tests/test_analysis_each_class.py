@@ -96,9 +96,16 @@ def test_each_class_options(alternative, correction):
 
 @pytest.mark.parametrize("min_count", [1, 4, 1000])
 def test_each_class_min_count(min_count):
+    import warnings
+
     W, y, names = _data(seed=2)
-    got = _assert_same(W, y, names, min_count=min_count)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = _assert_same(W, y, names, min_count=min_count)
     assert (len(got) == 0) == (min_count == 1000)
+    # (an empty table is said, by rank_each_class and by each class's rank_concepts)
+    said = [w for w in caught if "no concept is present in min_count=1000" in str(w.message)]
+    assert bool(said) == (min_count == 1000)
 
 
 @pytest.mark.parametrize(
