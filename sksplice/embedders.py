@@ -313,7 +313,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         Nothing is loaded or downloaded: the configuration of an ``hf-hub:`` model,
         which may have to be fetched, is not read (its name's form is checked).
         """
-        self._checked_options(resolve=False)
+        self._checked_options("form")
         if not isinstance(self.model, str):
             raise TypeError(f"model must be a string, got {type(self.model).__name__}")
         if self.model.startswith(HF_HUB_PREFIX):
@@ -321,11 +321,14 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             return
         self._resolve_pretrained(self._model_name())
 
-    def _checked_options(self, resolve: bool = True) -> tuple[str, str | None]:
+    def _checked_options(self, device_check: str = "available") -> tuple[str, str | None]:
         """The options checked; the device and the weights' cache folder resolved.
 
-        With ``resolve=False`` the device's form is checked, not whether this machine
-        has it (see :func:`~sksplice._device.check_device_name`).
+        ``device_check`` says what is asked of the device: ``"available"``, that this
+        machine has it (resolved: ``"auto"`` to ``"cuda:0"`` or ``"cpu"``); ``"form"``,
+        only that torch understands it (see :func:`~sksplice._device.check_device_name`),
+        as given; ``"known"``, resolved where this machine has it and as given where it
+        does not (what identifies the weights and the width does not depend on it).
         """
         check_option(self.modality, "modality", _MODALITIES)
         check_option(self.precision, "precision", _PRECISIONS)
@@ -338,16 +341,26 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             if not isinstance(cache_dir, (str, os.PathLike)):
                 raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
             cache_dir = os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
-        if not resolve:
+        if device_check != "available":
             check_device_name(self.device)
-            return str(self.device), cache_dir
+            if device_check == "form":
+                return str(self.device), cache_dir
+            try:
+                return resolve_device(self.device), cache_dir
+            except ValueError:  # (not on this machine: a GPU's, say)
+                return str(self.device), cache_dir
         return resolve_device(self.device), cache_dir
 
-    def _config(self) -> _Config:
-        """Validate the parameters and resolve them (no model is loaded)."""
+    def _config(self, device_check: str = "available") -> _Config:
+        """Validate the parameters and resolve them (no model is loaded).
+
+        ``device_check="known"`` accepts a device this machine does not have (see
+        :meth:`_checked_options`): for what does not depend on it, such as the cache key
+        and the width of the embeddings.
+        """
         open_clip = import_whole("open_clip")
 
-        device, cache_dir = self._checked_options()
+        device, cache_dir = self._checked_options(device_check)
         if not isinstance(self.model, str):
             raise TypeError(f"model must be a string, got {type(self.model).__name__}")
         if self.model.startswith(HF_HUB_PREFIX):
@@ -533,9 +546,9 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                 raise RuntimeError("the width of the embeddings is not known yet")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # (precision='fp16' on the CPU: said in use)
-                dim = self._config().embed_dim
+                dim = self._config("known").embed_dim
         else:
-            dim = self._config().embed_dim
+            dim = self._config("known").embed_dim
         return np.asarray([f"clip{i}" for i in range(dim)], dtype=object)
 
     def __sklearn_tags__(self):
@@ -570,7 +583,9 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         """
         open_clip = import_whole("open_clip")
 
-        config = self._config()
+        # (the key of the weights, whatever the device: a dictionary a GPU embedded is
+        # found on a machine without one)
+        config = self._config("known")
         if config.pretrained_kind == "tag":
             key = f"open_clip/{config.model}/{config.pretrained}"
             if _quick_gelu_needed(config.model, config.pretrained, config.pretrained_kind):

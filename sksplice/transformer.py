@@ -141,8 +141,9 @@ def _not_embeddings(X: Any) -> Exception | None:
     """The error for an ``X`` that holds images, file paths or texts, not embeddings.
 
     Only what is cheap to see is looked at: the type of ``X``, its number of
-    dimensions, and its first item. None when ``X`` may be embeddings (numbers
-    of any other shape are left to scikit-learn's checks).
+    dimensions, and its first item. Numbers in one dimension are one embedding
+    perhaps (told to be reshaped to one row). None when ``X`` may be embeddings
+    (numbers of any other shape are left to scikit-learn's checks).
     """
     from ._image_files import IMAGE_EXTENSIONS
 
@@ -205,7 +206,7 @@ def _not_embeddings(X: Any) -> Exception | None:
         if isinstance(first, int | float | np.number) and not isinstance(first, bool):
             shown = f"has shape {tuple(shape)}" if shape is not None else f"is {len(X)} numbers"
             return ValueError(
-                f"X {shown}: one embedding perhaps, but X is a 2-D array of shape "
+                f"X {shown}: one embedding perhaps, but X must be a 2-D array of shape "
                 "(n_samples, d), one embedding a row. Reshape your data: np.reshape(X, (1, -1)) "
                 "for one embedding"
             )
@@ -213,21 +214,54 @@ def _not_embeddings(X: Any) -> Exception | None:
 
 
 def _columns_not_numbers(X: Any) -> ValueError | None:
-    """The error for a pandas DataFrame with columns of text (a label, a file name)
-    beside its embedding dimensions; None for any other ``X``."""
-    if not type(X).__module__.startswith("pandas") or getattr(X, "ndim", None) != 2:
-        return None
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype, is_object_dtype
+    """The error for a pandas or polars DataFrame with columns of text (a label, a file
+    name) beside its embedding dimensions; None for any other ``X``.
 
-    bad = []
-    for name, dtype in X.dtypes.items():
-        if is_numeric_dtype(dtype) or is_bool_dtype(dtype):
-            continue
-        if is_object_dtype(dtype):  # (numbers held as objects are converted: text is not)
-            present = X[name].dropna()
-            if not len(present) or not isinstance(present.iloc[0], str | bytes):
+    Only what scikit-learn would fail to convert is named: a column of text whose first
+    value is no number (numbers written as text, ``"0.5"``, are converted), a categorical
+    column of text categories.
+    """
+    module = type(X).__module__
+    if getattr(X, "ndim", 2) != 2 or not module.startswith(("pandas", "polars")):
+        return None
+
+    def not_a_number(value: Any) -> bool:
+        if not isinstance(value, str | bytes):
+            return False
+        try:
+            float(value)
+        except ValueError:
+            return True
+        return False
+
+    bad: list[tuple[Any, Any]] = []
+    if module.startswith("pandas"):
+        if not hasattr(X, "dtypes"):
+            return None
+        import pandas as pd
+        from pandas.api.types import is_numeric_dtype
+
+        for name, dtype in X.dtypes.items():
+            if isinstance(dtype, pd.CategoricalDtype):
+                if not is_numeric_dtype(dtype.categories.dtype):
+                    bad.append((name, dtype))
                 continue
-        bad.append((name, dtype))
+            if is_numeric_dtype(dtype):  # (bool included)
+                continue
+            present = X[name].dropna()
+            if len(present) and not_a_number(present.iloc[0]):
+                bad.append((name, dtype))
+    else:  # polars
+        schema = getattr(X, "schema", None)
+        if schema is None:
+            return None
+        for name, dtype in schema.items():
+            if dtype.is_numeric() or str(dtype) == "Boolean":
+                continue
+            present = X.get_column(name).drop_nulls()
+            first = present[0] if len(present) else None
+            if str(dtype).startswith("Categorical") or not_a_number(first):
+                bad.append((name, dtype))
     if not bad:
         return None
     shown = ", ".join(f"{name!r} ({dtype})" for name, dtype in bad[:5])
@@ -235,7 +269,7 @@ def _columns_not_numbers(X: Any) -> ValueError | None:
     return ValueError(
         f"X has columns that are not numbers: {shown}. X holds embeddings, one column per "
         "dimension: leave the other columns (a label, a file name) out, e.g. "
-        "X.drop(columns=[...])"
+        + ("X.drop(columns=[...])" if module.startswith("pandas") else "X.drop([...])")
     )
 
 
@@ -601,7 +635,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
         if isinstance(self.embedder, CLIPEmbedder):
             try:
-                return int(self.embedder._config().embed_dim)
+                return int(self.embedder._config("known").embed_dim)
             except Exception:  # e.g. a Hub model's configuration offline: known later, or
                 return None  # not needed at all when the dictionary is in a cache
         dim = getattr(self.embedder, "embedding_dim_", None)
@@ -737,7 +771,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         from ._models import uncached_weights_note
 
         try:
-            config = self.embedder._config()
+            config = self.embedder._config("known")
             if config.pretrained_kind != "tag" or config.pretrained is None:
                 return ""
             return uncached_weights_note(config.model, config.pretrained, config.cache_dir)
@@ -807,7 +841,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         """The error for embeddings ``X`` of another width than the concepts' ``d``."""
         hint = ""
         names = getattr(self, "feature_names_in_", None)
-        if names is not None and n_features > d:  # (fitted on a DataFrame just now)
+        # (fitted on a DataFrame just now, with a column or two more than the concepts'
+        # width: a label or an id left in it; many more is another model's embeddings)
+        if names is not None and 0 < n_features - d <= 3:
             hint = (
                 f" (X is a DataFrame of {n_features} columns, {str(names[0])!r} to "
                 f"{str(names[-1])!r}: is one of them not an embedding dimension, a label or "

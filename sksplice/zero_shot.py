@@ -45,7 +45,7 @@ def _declared_width(embedder: Any) -> int | None:
     dim: Any = None
     try:
         if embedders is not None and isinstance(embedder, embedders.CLIPEmbedder):
-            dim = embedder._config().embed_dim
+            dim = embedder._config("known").embed_dim
         else:
             dim = getattr(embedder, "embedding_dim_", None)
             get = getattr(embedder, "get_embedding_dimension", None)

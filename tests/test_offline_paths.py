@@ -933,3 +933,35 @@ def test_an_embedder_for_an_absent_device_is_accepted_when_it_is_never_loaded():
     assert fit(absent).dictionary_.shape == (12, 8)
     with pytest.raises(ValueError, match="device='cdua' is not a device torch understands"):
         fit("cdua")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_an_embedder_for_an_absent_device_reads_the_dictionary_it_cached(
+    tiny_clip_model, tmp_path, precision
+):
+    # ... and where the concept embeddings are cached (by the GPU machine, under the key
+    # of the weights and precision, which does not depend on the device): cache_key asked
+    # for the device and failed
+    from sksplice.dictionary import (
+        _disk_key,
+        _write_cache_file,
+        clear_memory_cache,
+        dictionary_cache_path,
+    )
+    from sksplice.embedders import CLIPEmbedder
+
+    names = ["dog", "cat", "snow", "grass", "sky", "red car"]
+    absent = "cuda:63" if torch.cuda.is_available() else "cuda"
+    here, there = (
+        CLIPEmbedder(tiny_clip_model, None, device=device, precision=precision)
+        for device in ("cpu", absent)
+    )
+    X = here.embed_text(["a photo of a dog", "a red car in the snow", "sky"])
+    key = there.cache_key()  # (the key the GPU machine wrote its file under)
+    # (fp16 is embedded as fp32 on the CPU, under another key; fp32 is the same here)
+    assert (key == here.cache_key()) == (precision == "fp32")
+    path = dictionary_cache_path(key, names, tmp_path)
+    _write_cache_file(path, _disk_key(key, names), here.embed_text(names).astype(np.float32))
+    clear_memory_cache()
+    splice = SpliceTransformer(there, vocabulary=names, image_mean=X[0], cache_dir=tmp_path)
+    assert splice.fit(X).dictionary_.shape == (len(names), X.shape[1])
