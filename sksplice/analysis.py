@@ -592,7 +592,8 @@ def rank_concepts(
         p-value of 1/20 is summed in floating point to 0.049999999999999975).
     min_count : int, default=1
         Only concepts present in at least this many samples of the two groups
-        together are tested and returned.
+        together are tested and returned (a ``UserWarning`` says when that leaves
+        none of the concepts present).
     alternative : {"greater", "two-sided", "less"}, default="greater"
         The alternative hypothesis: the concept is more frequent in ``positive``
         than in ``negative`` (``"greater"``), differs in either direction, or is
@@ -706,7 +707,7 @@ def rank_concepts(
     n1, n2 = float(pos_mask.sum()), float(neg_mask.sum())
     x1, x2 = counts[0], counts[1]
     keep = (x1 + x2) >= min_count
-    _warn_if_none_tested(keep, min_count, int(n1 + n2))
+    _warn_if_none_tested(keep, min_count, int(n1 + n2), bool((x1 + x2).any()))
     x1, x2 = x1[keep], x2[keep]
     p1, p2 = x1 / n1, x2 / n2
     # The difference of the prevalences, x1/n1 - x2/n2, from the exact difference of the
@@ -822,9 +823,12 @@ def _key_ranks(p_value: np.ndarray, first: np.ndarray) -> np.ndarray:
     return rank.astype(np.min_scalar_type(max(int(rank.max(initial=0)), 0)))
 
 
-def _warn_if_none_tested(keep: np.ndarray, min_count: int, n_samples: int) -> None:
-    """Warn that ``min_count`` leaves no concept to test (an empty table, else silent)."""
-    if keep.size and not keep.any() and min_count > 1:
+def _warn_if_none_tested(
+    keep: np.ndarray, min_count: int, n_samples: int, any_present: bool
+) -> None:
+    """Warn that ``min_count`` leaves no concept to test (an empty table, else silent);
+    ``any_present``: whether any concept is present in any sample tested."""
+    if keep.size and not keep.any() and min_count > 1 and any_present:
         from ._stack import warn_user
 
         warn_user(
@@ -961,7 +965,8 @@ def rank_each_class(
         Level for the ``significant`` column.
     min_count : int, default=1
         Only concepts present in at least this many samples are tested (the same
-        concepts for every class).
+        concepts for every class; a ``UserWarning`` says when that leaves none of
+        the concepts present).
     alternative : {"greater", "two-sided", "less"}, default="greater"
         The alternative hypothesis of each class's test against the rest (see
         :func:`rank_concepts`).
@@ -1042,7 +1047,7 @@ def rank_each_class(
                 raise ValueError(f"`positive`={cls!r} is not a label of `y`; labels are {known}")
     n_classes, n = len(classes), W.shape[0]
     sums, rest_sums, keep, x1_all, total_kept, sizes = _class_tables(W, y, classes, min_count)
-    _warn_if_none_tested(keep, min_count, int(W.shape[0]))
+    _warn_if_none_tested(keep, min_count, int(W.shape[0]), bool(np.any(sums)))
     m = int(keep.sum())
     floats = _EACH_CLASS_FLOATS
     block = np.empty((len(floats), n_classes, m))

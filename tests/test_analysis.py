@@ -504,6 +504,12 @@ def test_rank_one_vs_rest_and_min_count(rng):
     with pytest.warns(UserWarning, match=r"no concept is present in min_count=10000 or more"):
         few = rank_concepts(W, y, "b", concepts=list("uvwxyz"), min_count=10_000)
     assert few.empty
+    # ... but not where no concept is present at all (a lower min_count would not help)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert rank_concepts(0 * W, y, "b", concepts=list("uvwxyz"), min_count=5).empty
 
 
 def test_adjust_pvalues_holm_bonferroni_bh():

@@ -249,8 +249,24 @@ def test_columns_of_a_frame_that_are_not_embedding_dimensions_are_named():
         f"(X is a DataFrame of {DIM + 1} columns, 'e0' to 'label': is one of them not an "
         "embedding dimension, a label or an id?)"
     )
-    # numbers held as objects are still numbers
-    assert _splice().fit(frame.astype(object)).n_features_in_ == DIM
+    # numbers held as objects, as text or as categories are still numbers, as they were
+    for numbers in (object, str, "string", "category", "Float64"):
+        assert _splice().fit(frame.astype(numbers)).n_features_in_ == DIM
+    # many more columns than the concepts' width: another model's embeddings, no hint
+    with pytest.raises(ValueError) as info:
+        _splice().fit(pd.DataFrame(np.hstack([X, X]), columns=[f"e{i}" for i in range(2 * DIM)]))
+    assert "is one of them not an embedding dimension" not in str(info.value)
+
+
+def test_columns_of_a_polars_frame_that_are_not_embedding_dimensions_are_named():
+    pl = pytest.importorskip("polars")
+    X = _X()
+    frame = pl.DataFrame({f"e{i}": X[:, i] for i in range(DIM)})
+    labelled = frame.with_columns(label=pl.Series(["cat", "dog"] * (len(X) // 2)))
+    with pytest.raises(ValueError, match=r"not numbers: 'label' \(String\).*X\.drop\(\[\.\.\.\]\)"):
+        _splice().fit(labelled)
+    assert CountingEmbedder.n_texts == 0
+    assert _splice().fit(frame).n_features_in_ == DIM
 
 
 # ------------------------------------------------ NaN rows of on_error="skip"
