@@ -695,7 +695,7 @@ CASES: list[Case] = [
         expected="ValueError asking for a 2-D array",
         run=lambda env: env.splice.transform(env.X[0]),
         error=ValueError,
-        names=lambda env: ["Expected 2D array, got 1D array"],
+        names=lambda env: ["one embedding perhaps", "np.reshape(X, (1, -1))"],
     ),
     Case(
         id="splice-transform-empty",
