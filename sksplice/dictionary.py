@@ -953,15 +953,23 @@ def _embed_calls(
     groups = blocks.groups if blocks is not None else [list(range(len(plan)))]
     raw: np.ndarray | None = None
     reused: dict[int, np.ndarray] = {}
+
+    def read_block(block: int) -> np.ndarray | None:
+        """A finished block read into ``raw`` (None when there is none to use)."""
+        nonlocal raw
+        assert blocks is not None
+        found = blocks.read(block, None if raw is None else raw.shape[1])
+        if found is not None:
+            if raw is None:
+                raw = np.empty((len(concepts), found.shape[1]), dtype=np.float32)
+            raw[blocks.rows[block]] = found
+        return found
+
     if blocks is not None:
         for block in range(len(blocks)):
-            width = raw.shape[1] if raw is not None else None
-            found = blocks.read(block, width)
+            found = read_block(block)
             if found is not None:
                 reused[block] = found
-                if raw is None:
-                    raw = np.empty((len(concepts), found.shape[1]), dtype=np.float32)
-                raw[blocks.rows[block]] = found
         if reused:
             logger.info(
                 "resuming: %d of %d blocks already embedded (%d of %d concepts) in %s",
@@ -985,11 +993,8 @@ def _embed_calls(
                 continue
             if blocks is not None and block not in blocks.tried:
                 # (finished meanwhile by another process embedding the same vocabulary)
-                found = blocks.read(block, None if raw is None else raw.shape[1])
+                found = read_block(block)
                 if found is not None:
-                    if raw is None:
-                        raw = np.empty((len(concepts), found.shape[1]), dtype=np.float32)
-                    raw[blocks.rows[block]] = found
                     done += len(found)
                     if bar.n < done:
                         bar.update(done - bar.n)
@@ -1207,9 +1212,11 @@ def embed_vocabulary(
         order whatever the calls.
     disk_cache : bool, default=True
         Whether to read and write the on-disk cache (when the embedder has a
-        ``cache_key``). With it, the finished blocks of an embedding of 1,024
-        concepts or more are kept in a ``.partial`` folder beside the cache file
-        until it is written, so that a run that is stopped resumes from them
+        ``cache_key``). With it, the finished blocks of an embedding of more than
+        one block (2,048 concepts or more with ``batch_size=None``; calls making
+        two blocks of 512 concepts or more otherwise) are kept in a ``.partial``
+        folder beside the cache file until it is written, so that a run that is
+        stopped resumes from them
         (only for the same cache key, vocabulary, ``batch_size`` and the
         embedder's ``device`` and ``batch_size``); the ``sksplice.dictionary``
         logger says ``stopped: N of M blocks kept in <folder>; run again to

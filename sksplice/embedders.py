@@ -341,15 +341,16 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             if not isinstance(cache_dir, (str, os.PathLike)):
                 raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
             cache_dir = os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
-        if device_check != "available":
+        if device_check == "form":
             check_device_name(self.device)
-            if device_check == "form":
-                return str(self.device), cache_dir
-            try:
-                return resolve_device(self.device), cache_dir
-            except ValueError:  # (not on this machine: a GPU's, say)
-                return str(self.device), cache_dir
-        return resolve_device(self.device), cache_dir
+            return str(self.device), cache_dir
+        try:
+            return resolve_device(self.device), cache_dir
+        except ValueError:
+            if device_check == "available":
+                raise
+            check_device_name(self.device)  # (no device at all is refused still)
+            return str(self.device), cache_dir  # (not on this machine: a GPU's, say)
 
     def _config(self, device_check: str = "available") -> _Config:
         """Validate the parameters and resolve them (no model is loaded).

@@ -253,9 +253,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     solved = transformer._solve_path(V, penalties.tolist())
     elapsed = time.perf_counter() - started
     for codes in solved:
-        W = scipy.sparse.csr_matrix(codes.to_csr(), dtype=dtype)
-        W.eliminate_zeros()
-        W = transformer._split_duplicates(W)
+        W = transformer._codes_weights(codes, dtype)
         # (recorded with its concepts, as transform's weights are: see check_source)
         weights.append(remember_concepts(W, transformer.concepts_))
         mean_l0.append(float(np.mean(np.diff(W.indptr))))

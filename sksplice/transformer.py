@@ -980,6 +980,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # (a transformer fitted by a release without the record: as solved)
         return split_duplicate_weights(W, getattr(self, "_duplicate_columns", []))
 
+    def _codes_weights(self, codes: Any, dtype: Any = None) -> scipy.sparse.csr_matrix:
+        """The CSR weights of the solver's ``codes`` as ``transform`` gives them (of
+        ``dtype``; explicit zeros dropped, a weight of concepts embedded alike split)."""
+        W = scipy.sparse.csr_matrix(codes.to_csr(), dtype=dtype)
+        W.eliminate_zeros()
+        return self._split_duplicates(W)
+
     def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix:
         """CSR weights of validated embeddings ``X`` (dtype follows ``X``)."""
         return self._weights_and_stats(X)[0]
@@ -989,10 +996,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         quiet = not self.verbose or X.shape[0] < _BAR_MIN_ROWS
         with progress(X.shape[0], desc="decomposing", unit="row", disable=quiet) as bar:
             codes = self._solve(self._targets(X), self.l1_penalty_, on_rows=bar.update)
-        W = codes.to_csr()
-        W = scipy.sparse.csr_matrix(W, dtype=_weights_dtype(X))
-        W.eliminate_zeros()
-        W = self._split_duplicates(W)
+        W = self._codes_weights(codes, _weights_dtype(X))
         gaps = np.asarray(codes.row_gaps, dtype=np.float64).copy()
         stats = TransformStats(
             n_iter=int(codes.n_iter),
@@ -1101,6 +1105,4 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     def _row_l0(self, codes: Any) -> np.ndarray:
         """Each row's number of non-zero weights of the solver's ``codes`` as
         ``transform`` gives them (a weight of concepts embedded alike split)."""
-        W = scipy.sparse.csr_matrix(codes.to_csr())
-        W.eliminate_zeros()
-        return np.diff(self._split_duplicates(W).indptr)
+        return np.diff(self._codes_weights(codes).indptr)

@@ -654,23 +654,23 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
     return labels
 
 
-def _class_folders_left_out(root: Path, walk: _Walk, classes: set[str]) -> list[str]:
+def _class_folders_left_out(root: Path, walk: _Walk, classes: set[str]) -> dict[str, str]:
     """``F held no file`` (``F held 4 files, none with an image extension``, ``F could
     not be read (Permission denied)``) for each sub-folder of ``root`` that the walk
-    entered but that gave no class of ``classes``."""
-    notes = []
+    entered but that gave no class of ``classes``, by the sub-folder's name."""
+    notes = {}
     for name in walk.folders:
         if shown_name(name) in classes:
             continue
         if name in walk.unreadable:
-            notes.append(f"{root / name} could not be read ({walk.unreadable[name]})")
+            notes[name] = f"{root / name} could not be read ({walk.unreadable[name]})"
             continue
         n_other = sum(1 for p in walk.others if p.relative_to(root).parts[0] == name)
         n_hidden = sum(1 for p in walk.hidden if p.relative_to(root).parts[0] == name)
         held = [f"{plural(n_other, 'file')}, none with an image extension"] if n_other else []
         if n_hidden:
             held.append(plural(n_hidden, "hidden file") + ("" if n_other else " only"))
-        notes.append(f"{root / name} held {', and '.join(held) or 'no file'}")
+        notes[name] = f"{root / name} held {', and '.join(held) or 'no file'}"
     return notes
 
 
@@ -695,7 +695,7 @@ def _labelled(args: argparse.Namespace, command: str = "profile") -> tuple[list[
     labels_file = [args.labels] if args.labels else []
     walks: dict[Path, _Walk] = {}
     paths = _collect_images([root], expected=labels_file, walks=walks)
-    left_out: list[str] = []
+    left_out: dict[str, str] = {}
     if args.labels:
         labels = _read_labels(Path(args.labels), root, paths)
         where = f"labels file {args.labels}"
@@ -705,14 +705,13 @@ def _labelled(args: argparse.Namespace, command: str = "profile") -> tuple[list[
         left_out = _class_folders_left_out(root, walks[root], set(labels))
     classes = sorted(set(labels))
     if len(classes) >= 2:  # (else the classes found are told, and these with them)
-        told = {str(root / name) for name in walks[root].unreadable} if not args.labels else set()
-        for note in left_out:
-            if note.split(" could not be read (")[0] not in told:  # (the walk told those)
+        for name, note in left_out.items():
+            if name not in walks[root].unreadable:  # (the walk told those)
                 logger.warning("class folder %s: left out of the classes", note)
     if len(classes) < 2:
         found = f"found 1 in {where}: {classes[0]!r}"
         if left_out:
-            found += f" ({'; '.join(left_out)})"
+            found += f" ({'; '.join(left_out.values())})"
         if command != "report":
             raise CLIError(f"{command} needs at least two classes, {found}")
         logger.warning(
