@@ -9,6 +9,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 #: File extensions taken for images (lower case): those that every build of Pillow
 #: decodes (``.jfif`` and ``.jpe`` are JPEG, ``.pbm`` and ``.pnm`` Netpbm).
@@ -124,6 +125,12 @@ def reading(path: str) -> Iterator[None]:
 def file_being_read() -> str | None:
     """The image file this thread is reading (in a :func:`reading` block), or None."""
     return getattr(_being_read, "path", None)
+
+
+def from_pil(filename: str) -> bool:
+    """Whether a warning was issued in PIL's code (``filename``: where)."""
+    # (the parts as they are written: normcase would lower-case a Windows path)
+    return "PIL" in Path(str(filename)).parts
 
 
 def broken_link(path: str) -> str | None:

@@ -11,17 +11,20 @@ Errors about one input item carry its position: the loaders raise one of
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import stat
+import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ._image_files import broken_link, reading
+from ._image_files import broken_link, file_being_read, from_pil, reading
 from ._names import a_type
 from ._stack import warn_user
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from torch.utils.data import Dataset
 
 __all__ = [
+    "ImageFileWarning",
     "InvalidImageError",
     "check_image_items",
     "describe_item",
@@ -55,6 +59,92 @@ class InvalidImageError(ValueError):
 
 
 ITEM_ERRORS = (FileNotFoundError, IsADirectoryError, InvalidImageError)
+
+
+class ImageFileWarning(UserWarning):
+    """A problem with an image file that did not stop it from being embedded.
+
+    PIL's own warnings about damaged data (``Corrupt EXIF data``, ``Truncated
+    File Read`` ...), which do not say which file, and EXIF data that cannot
+    be read (the image is embedded as stored, not turned upright), issued once
+    per file and message with the file's name first. ``path`` is the file,
+    ``text`` the message without it.
+    """
+
+    def __init__(self, path: str, text: str) -> None:
+        super().__init__(f"{path!r}: {text}")
+        self.path = path
+        self.text = text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickled with its file: a warning of a DataLoader worker process is sent back
+        # and issued in the caller's)
+        return (type(self), (self.path, self.text), self.__dict__)
+
+
+#: The warnings about image files collected in this thread (see :func:`collected_warnings`).
+_collecting = threading.local()
+
+
+@contextlib.contextmanager
+def collected_warnings() -> Iterator[list[ImageFileWarning]]:
+    """Collect, in this thread, the warnings about the image files read in the block.
+
+    Each is kept as an :class:`ImageFileWarning` naming its file, instead of being
+    shown: the caller issues them where the user's code can see them (threads and
+    worker processes decode images where no caller's line is). PIL's warnings are
+    collected where :func:`pil_warnings_caught` is active.
+    """
+    before = getattr(_collecting, "found", None)
+    found: list[ImageFileWarning] = []
+    _collecting.found = found
+    try:
+        yield found
+    finally:
+        _collecting.found = before
+
+
+def _file_warning(path: str, text: str) -> None:
+    """Collect an :class:`ImageFileWarning` where the thread collects them, else issue it."""
+    found = getattr(_collecting, "found", None)
+    warning = ImageFileWarning(path, text)
+    if found is None:
+        warn_user(warning)
+    elif not any(w.path == path and w.text == text for w in found):
+        found.append(warning)
+
+
+@contextlib.contextmanager
+def pil_warnings_caught() -> Iterator[None]:
+    """Route PIL's warnings about the file a thread reads to that thread's collection.
+
+    PIL warns about damaged data without naming the file, and Python's default
+    filter shows a warning once per text and line, so that of a second damaged
+    file would not be shown at all. While the block runs, each of PIL's
+    warnings issued in a thread that collects (:func:`collected_warnings`) and
+    reads a file (:func:`~sksplice._image_files.reading`) is collected; the
+    caller's filters then apply to the :class:`ImageFileWarning` issued for it.
+    Any other warning is shown as before. Entered by the thread that starts the
+    decoding, around all of it (the warnings module's settings are the
+    process's).
+    """
+    with warnings.catch_warnings():
+        previous = warnings.showwarning
+        warnings.filterwarnings("always", category=UserWarning, module=r"PIL(\.|$)")
+
+        def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+            path = file_being_read()
+            if (
+                path is not None
+                and getattr(_collecting, "found", None) is not None
+                and from_pil(filename)
+            ):
+                _file_warning(path, " ".join(str(message).split()))
+                return
+            previous(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 def to_item_list(X: Any, *, what: str) -> list[Any]:
@@ -308,15 +398,15 @@ def _upright(image: Image.Image) -> Image.Image:
             return image
         return ImageOps.exif_transpose(image)
     except Exception as exc:  # (damaged EXIF data: PIL raises SyntaxError, ValueError...)
-        _warn_exif("a PIL image", exc)
+        warn_user(f"a PIL image: {_exif_text(exc)}")
         return image
 
 
-def _warn_exif(what: str, exc: Exception) -> None:
-    """Warn that the EXIF data of ``what`` (a quoted file name) could not be read."""
-    warn_user(
-        f"{what}: its EXIF data could not be read ({type(exc).__name__}: {exc}); the image "
-        "is embedded as stored, not turned by an EXIF orientation (re-save it to drop the "
+def _exif_text(exc: Exception) -> str:
+    """What is said of an image whose EXIF data could not be read (``exc``: why)."""
+    return (
+        f"its EXIF data could not be read ({type(exc).__name__}: {exc}); the image is "
+        "embedded as stored, not turned by an EXIF orientation (re-save it to drop the "
         "damaged data)"
     )
 
@@ -327,7 +417,7 @@ def _turned(image: Image.Image, path: str) -> Image.Image:
     try:
         return ImageOps.exif_transpose(image)
     except Exception as exc:
-        _warn_exif(repr(path), exc)
+        _file_warning(path, _exif_text(exc))
         return image
 
 
@@ -493,17 +583,22 @@ def _to_rgb(image: Image.Image, declared_by: Image.Image | None = None) -> Image
 
 
 def load_and_preprocess(
-    item: Any, preprocess: Callable[[Any], Any]
-) -> tuple[Any, Exception | None]:
-    """Decode one image item and preprocess it: ``(tensor, None)`` or ``(None, error)``."""
-    try:
-        image = load_rgb(item)
-    except ITEM_ERRORS as exc:
-        return None, exc
-    try:
-        return preprocess(image), None
-    except Exception as exc:
-        return None, InvalidImageError(f"preprocessing failed: {exc}")
+    item: Any, preprocess: Callable[[Any], Any], lock: threading.Lock | None = None
+) -> tuple[Any, Exception | None, list[ImageFileWarning]]:
+    """Decode one image item and preprocess it: ``(tensor, None, warnings)`` or
+    ``(None, error, warnings)``, with the warnings about its file collected
+    (:func:`collected_warnings`). ``lock`` is held while the item is decoded (a PIL
+    image may still be unloaded: never decode one object in two threads at once)."""
+    with collected_warnings() as found:
+        try:
+            with lock if lock is not None else contextlib.nullcontext():
+                image = load_rgb(item)
+        except ITEM_ERRORS as exc:
+            return None, exc, found
+        try:
+            return preprocess(image), None, found
+        except Exception as exc:
+            return None, InvalidImageError(f"preprocessing failed: {exc}"), found
 
 
 class DecodedBatch(NamedTuple):
@@ -522,6 +617,9 @@ class DecodedBatch(NamedTuple):
         Offsets, within the batch, of the items in ``tensors``.
     errors : list of (int, Exception)
         Offset and error of each item that could not be loaded.
+    warnings : list of ImageFileWarning
+        The warnings about the batch's files, in input order, for the caller to
+        issue.
     """
 
     start: int
@@ -529,18 +627,24 @@ class DecodedBatch(NamedTuple):
     tensors: Any
     rows: list[int]
     errors: list[tuple[int, Exception]]
+    warnings: list[ImageFileWarning]
 
 
 def collate_decoded(
-    results: Sequence[tuple[Any, Exception | None]], start: int = 0
+    results: Sequence[tuple[Any, Exception | None, list[ImageFileWarning]]], start: int = 0
 ) -> DecodedBatch:
     """Stack the tensors of one batch of :func:`load_and_preprocess` results."""
     import torch
 
-    rows = [offset for offset, (_, error) in enumerate(results) if error is None]
-    errors = [(offset, error) for offset, (_, error) in enumerate(results) if error is not None]
+    rows = [offset for offset, (_, error, _) in enumerate(results) if error is None]
+    errors = [(offset, error) for offset, (_, error, _) in enumerate(results) if error is not None]
     tensors = torch.stack([results[offset][0] for offset in rows]) if rows else None
-    return DecodedBatch(start, len(results), tensors, rows, errors)
+    found = [warning for _, _, told in results for warning in told]
+    return DecodedBatch(start, len(results), tensors, rows, errors, found)
+
+
+#: What :func:`load_and_preprocess` gives for one item.
+_Decoded = tuple[Any, Exception | None, list[ImageFileWarning]]
 
 
 class _DecodeDataset:
@@ -555,10 +659,12 @@ class _DecodeDataset:
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[Any, Exception | None]:
+    def __getitem__(self, index: int) -> tuple[Any, Exception | None, list[ImageFileWarning]]:
         if self.max_image_pixels != Image.MAX_IMAGE_PIXELS:
             Image.MAX_IMAGE_PIXELS = self.max_image_pixels
-        return load_and_preprocess(self.items[index], self.preprocess)
+        # (a worker decodes one item at a time: its warnings go back with the item)
+        with pil_warnings_caught():
+            return load_and_preprocess(self.items[index], self.preprocess)
 
 
 def process_decoded_batches(
@@ -578,8 +684,8 @@ def process_decoded_batches(
     from torch.utils.data import DataLoader
 
     # (a map-style dataset needs only __getitem__ and __len__, not to be a Dataset)
-    dataset = cast("Dataset[tuple[Any, Exception | None]]", _DecodeDataset(items, preprocess))
-    loader: DataLoader[tuple[Any, Exception | None]] = DataLoader(
+    dataset = cast("Dataset[_Decoded]", _DecodeDataset(items, preprocess))
+    loader: DataLoader[_Decoded] = DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=False,

@@ -575,6 +575,56 @@ def check_finite_rows(
     raise ValueError(f"{name} {verb} NaN or infinite values in {rows.size} row(s): {shown}{hint}")
 
 
+def check_non_negative_rows(
+    W: Any, name: str, labels: Sequence[Any] | None = None, *, hint: str = ""
+) -> None:
+    """Refuse concept weights of which some are negative, naming the rows.
+
+    Parameters
+    ----------
+    W : ndarray or scipy sparse matrix of shape (n_rows, n_concepts)
+        The weights (checked finite already); a sparse matrix is checked on its
+        stored values.
+    name : str
+        What ``W`` is, as the message names it.
+    labels : sequence, optional
+        A name per row, as for :func:`check_finite_rows`.
+    hint : str, default=""
+        What to do, said after the rows.
+
+    Raises
+    ------
+    ValueError
+        ``"Negative values in data: <name> must be non-negative (SpLiCE weights
+        are); <k> row(s) hold negative values: <rows>"``, then ``hint``.
+    """
+    if _sparse(W):
+        import scipy.sparse
+
+        W = scipy.sparse.csr_matrix(W)
+        entries = np.flatnonzero(W.data < 0)
+        if not entries.size:
+            return
+        rows = np.unique(np.searchsorted(W.indptr, entries, side="right") - 1)
+    else:
+        W = np.asarray(W)
+        # A block of rows at a time: no mask the size of W.
+        block = max(1, _FINITE_CHECK_ITEMS // max(1, W.shape[1]))
+        found = [
+            np.flatnonzero((W[start : start + block] < 0).any(axis=1)) + start
+            for start in range(0, W.shape[0], block)
+            if W[start : start + block].min(initial=0) < 0
+        ]
+        if not found:
+            return
+        rows = np.concatenate(found)
+    shown = shown_rows(rows, labels)
+    raise ValueError(
+        f"Negative values in data: {name} must be non-negative (SpLiCE weights are); "
+        f"{rows.size} row(s) hold negative values: {shown}" + (f". {hint}" if hint else "")
+    )
+
+
 def shown_rows(
     rows: np.ndarray, labels: Any = None, *, first_row: int = 0, block_index: int | None = None
 ) -> str:

@@ -21,6 +21,7 @@ from ._validation import (
     check_finite_rows,
     check_input_features,
     check_int,
+    check_non_negative_rows,
     check_option,
     row_labels,
 )
@@ -436,11 +437,21 @@ class ConceptSpaceMixin:
         ------
         ValueError
             If the number of columns is not the number of concepts, the
-            DataFrame columns are not the concepts, or values are not finite.
+            DataFrame columns are not the concepts, or values are not finite
+            or negative (SpLiCE weights are non-negative: a negative weight
+            would recompose the opposite of its concept).
         """
         check_is_fitted(self)
         # (cast: SpliceTransformer is the one class of this mixin)
-        return self._recompose(check_weights(cast("SpliceTransformer", self), X))
+        W = check_weights(cast("SpliceTransformer", self), X)
+        check_non_negative_rows(
+            W,
+            "weights",
+            row_labels(X),
+            hint="inverse_transform recomposes the weights transform gives; to take a "
+            "concept out, set its column to zero (ConceptEditor(remove=...))",
+        )
+        return self._recompose(W)
 
     def _recompose(self, W: Any) -> np.ndarray:
         """``inverse_transform`` of weights that are already checked (CSR or ndarray)."""

@@ -29,6 +29,7 @@ from ._validation import (
     check_int,
     check_label_index,
     check_labels,
+    check_non_negative_rows,
     check_number,
     check_option,
     find_label,
@@ -182,21 +183,10 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
     if W.shape[0] == 0:
         raise ValueError(f"{what} {'have' if name is None else 'has'} no rows (0 samples)")
     check_finite_rows(W, what, labels)
-    negative = W.data < 0 if sp.issparse(W) else W < 0
-    if negative.any():
-        # (a negative weight would count as present in a prevalence)
-        if sp.issparse(W):
-            at = np.searchsorted(W.indptr, np.flatnonzero(negative), side="right") - 1
-        else:
-            at = np.nonzero(negative)[0]
-        rows = np.unique(at)
-        shown = ", ".join(str(int(r)) for r in rows[:5])
-        # (most often embeddings given where their weights were meant: say how to get them)
-        raise ValueError(
-            f"Negative values in data: {what} must be non-negative (SpLiCE weights "
-            f"are); {rows.shape[0]} row(s) hold negative values: {shown}. Embeddings "
-            "are decomposed into weights first: W = splice.transform(X)"
-        )
+    # (a negative weight would count as present in a prevalence; most often embeddings
+    # given where their weights were meant: say how to get them)
+    hint = "Embeddings are decomposed into weights first: W = splice.transform(X)"
+    check_non_negative_rows(W, what, labels, hint=hint)
     return W
 
 

@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from . import _images
 from ._device import check_device_name, resolve_device
 from ._image_files import looks_like_image_paths
-from ._images import InvalidImageError
+from ._images import ImageFileWarning, InvalidImageError
 from ._interrupt import import_whole
 from ._models import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._models import (
@@ -761,7 +761,9 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
         out = np.empty((len(items), config.embed_dim), dtype=np.float32)
         skipped: list[SkippedInput] = []
-        with self._progress(len(items), "images") as bar:
+        # (PIL's warnings about a file, issued in the threads that decode, are issued
+        # here, with the file's name, in input order)
+        with self._progress(len(items), "images") as bar, _images.pil_warnings_caught():
             workers = self._decode_processes(len(items), config)
             if workers == 0:
                 batches = self._decoded_batches(items, loaded.preprocess)
@@ -770,6 +772,8 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                     items, loaded.preprocess, int(self.batch_size), workers
                 )
             for batch in batches:
+                for warning in batch.warnings:
+                    warn_user(warning)
                 for offset, error in batch.errors:
                     index = batch.start + offset
                     named = first_index + index
@@ -825,20 +829,8 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         # same object in two threads at once.
         pil_locks = {id(item): threading.Lock() for item in items if isinstance(item, Image.Image)}
 
-        def load(item: Any) -> tuple[torch.Tensor | None, Exception | None]:
-            try:
-                lock = pil_locks.get(id(item))
-                if lock is None:
-                    image = _images.load_rgb(item)
-                else:
-                    with lock:
-                        image = _images.load_rgb(item)
-            except _images.ITEM_ERRORS as exc:
-                return None, exc
-            try:
-                return preprocess(image), None
-            except Exception as exc:
-                return None, InvalidImageError(f"preprocessing failed: {exc}")
+        def load(item: Any) -> tuple[Any, Exception | None, list[ImageFileWarning]]:
+            return _images.load_and_preprocess(item, preprocess, pil_locks.get(id(item)))
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sksplice-io") as pool:
 

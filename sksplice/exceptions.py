@@ -23,6 +23,9 @@ Warnings (subclasses of :class:`UserWarning`):
   ``skipped`` attribute lists them as :class:`SkippedInput` records.
 - :class:`InconsistentVersionWarning`: an estimator loaded from a pickle saved
   by another sksplice release (or by one that did not record its version).
+- :class:`ImageFileWarning`: an image file embedded despite a problem (damaged
+  EXIF data, PIL's warnings about damaged data), once per file and message;
+  its ``path`` attribute names the file.
 
 Errors:
 
@@ -48,7 +51,7 @@ from ._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._download import DataFetchError, DigestMismatchError
-    from ._images import InvalidImageError
+    from ._images import ImageFileWarning, InvalidImageError
     from ._means import SmallMeanSampleWarning
     from ._models import CheckpointFormatError, WeightsUnavailableError
     from ._persistence import InconsistentVersionWarning
@@ -61,6 +64,7 @@ __all__ = [
     "DictionaryCacheWarning",
     "DigestMismatchError",
     "DuplicateConceptWarning",
+    "ImageFileWarning",
     "InconsistentVersionWarning",
     "InvalidImageError",
     "SkippedInput",
@@ -76,6 +80,7 @@ _DEFINED_IN = {
     "DictionaryCacheWarning": ".dictionary",
     "DigestMismatchError": "._download",
     "DuplicateConceptWarning": ".dictionary",
+    "ImageFileWarning": "._images",
     "InconsistentVersionWarning": "._persistence",
     "InvalidImageError": "._images",
     "SkippedInput": ".embedders",

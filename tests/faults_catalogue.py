@@ -375,4 +375,13 @@ FAULTS: list[Fault] = [
         "the file; PIL's own warnings about a file (Corrupt EXIF data) named with it by the "
         "command",
     ),
+    Fault(
+        "image-pil-warnings",
+        "test_image_files.py::test_warnings_about_damaged_files_name_each_file_at_the_users_"
+        "line",
+        "image files PIL warns about without naming them (Corrupt EXIF data), several "
+        "with the same text, decoded in threads or DataLoader worker processes",
+        "one ImageFileWarning per file and text, its path named, in input order, at the "
+        "caller's line (the caller's filters apply to it; nothing unnamed is shown)",
+    ),
 ]

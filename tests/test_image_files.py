@@ -19,6 +19,8 @@ from PIL import Image
 
 from sksplice._image_files import broken_link, file_being_read, reading
 from sksplice._images import InvalidImageError, first_missing_file, load_rgb
+from sksplice.embedders import CLIPEmbedder
+from sksplice.exceptions import ImageFileWarning
 
 
 def _png(path, orientation=None, exif_payload=None):
@@ -38,6 +40,24 @@ def _png(path, orientation=None, exif_payload=None):
         chunk = struct.pack(">I", len(exif_payload)) + b"eXIf" + exif_payload + crc
         data = data[: at - 4] + chunk + data[at + 4 + size + 4 :]
     path.write_bytes(data)
+    return path
+
+
+def corrupt_exif_png(path, source):
+    """A copy of the PNG ``source`` whose EXIF data is cut short: PIL warns "Corrupt
+    EXIF data" about it, without a name, and decodes it."""
+    exif = Image.Exif()
+    exif[0x0112] = 1
+    exif[0x010E] = "a description long enough to be stored outside the entry"
+    buffer = io.BytesIO()
+    Image.open(source).save(buffer, "PNG", exif=exif.tobytes())
+    data = buffer.getvalue()
+    at = data.index(b"eXIf")
+    size = struct.unpack(">I", data[at - 4 : at])[0]
+    payload = data[at + 4 : at + 4 + size][:20]
+    chunk = struct.pack(">I", len(payload)) + b"eXIf" + payload
+    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + payload) & 0xFFFFFFFF)
+    path.write_bytes(data[: at - 4] + chunk + data[at + 4 + size + 4 :])
     return path
 
 
@@ -172,9 +192,79 @@ def test_each_thread_knows_the_file_it_reads():
 
 
 def test_warnings_are_known_as_pils_by_the_folder_of_their_module():
-    from sksplice.cli._logging import _from_pil
+    from sksplice._image_files import from_pil as _from_pil
 
     site = os.path.join(os.sep, "venv", "lib", "python3.12", "site-packages")
     assert _from_pil(os.path.join(site, "PIL", "Image.py"))
     assert not _from_pil(os.path.join(site, "PILLOW_extra", "Image.py"))
     assert not _from_pil(os.path.join(site, "numpy", "PIL.py"))
+
+
+# --------------------------------------------- warnings about files, for library users
+
+
+def _damaged_collection(folder):
+    """Five PNGs: two of them (1 and 3) with EXIF data PIL calls corrupt, one (4) with EXIF
+    data that is no TIFF header at all (not turned upright)."""
+    good = [_png(folder / f"{i}.png") for i in range(5)]
+    corrupt_exif_png(good[1], good[0])
+    corrupt_exif_png(good[3], good[0])
+    _png(good[4], exif_payload=b"not exif data at all, not a TIFF header")
+    return [str(p) for p in good]
+
+
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_warnings_about_damaged_files_name_each_file_at_the_users_line(
+    tiny_clip_model, tmp_path, num_workers
+):
+    """PIL warns "Corrupt EXIF data" without naming the file, and Python's default filter
+    shows one text once: a library user saw one warning for two damaged files, and not
+    which. Each is now an ImageFileWarning naming its file, in input order, at the line
+    of the caller, whether threads or worker processes decoded the images."""
+    paths = _damaged_collection(tmp_path)
+    embedder = CLIPEmbedder(
+        tiny_clip_model, pretrained=None, device="cpu", batch_size=2, num_workers=num_workers
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        X = embedder.transform(paths)
+    assert np.isfinite(X).all()
+    told = [w for w in caught if issubclass(w.category, ImageFileWarning)]
+    assert [w.message.path for w in told] == [paths[1], paths[3], paths[4]], caught
+    assert [w.filename for w in told] == [__file__] * 3
+    assert told[0].message.text.startswith("Corrupt EXIF data")
+    assert str(told[0].message) == f"{paths[1]!r}: {told[0].message.text}"
+    assert told[2].message.text.startswith("its EXIF data could not be read")
+    # nothing of PIL's own, unnamed, is left
+    assert not [w for w in caught if "Corrupt EXIF" in str(w.message) and w not in told]
+
+
+def test_warnings_about_files_follow_the_users_filters(tiny_clip_model, tmp_path):
+    paths = _damaged_collection(tmp_path)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", batch_size=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=ImageFileWarning)
+        embedder.transform(paths)
+    assert not [w for w in caught if "EXIF" in str(w.message)], caught
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ImageFileWarning)
+        with pytest.raises(ImageFileWarning, match="Corrupt EXIF data") as info:
+            embedder.transform(paths)
+    assert info.value.path == paths[1]
+    # and the process's warning settings are as they were
+    shown_by, before = warnings.showwarning, list(warnings.filters)
+    with pytest.warns(ImageFileWarning):
+        embedder.transform(paths[:2])
+    assert warnings.showwarning is shown_by and warnings.filters == before
+
+
+def test_an_image_file_warning_pickles_with_its_file():
+    import pickle
+
+    warning = pickle.loads(pickle.dumps(ImageFileWarning("a.png", "Corrupt EXIF data")))
+    assert (warning.path, warning.text, str(warning)) == (
+        "a.png",
+        "Corrupt EXIF data",
+        "'a.png': Corrupt EXIF data",
+    )

@@ -90,13 +90,21 @@ def test_collate_decoded_stacks_the_loaded_items_and_keeps_offsets():
 
     from sksplice._images import collate_decoded
 
+    from sksplice.exceptions import ImageFileWarning
+
     error = InvalidImageError("broken")
-    results = [(torch.zeros(3, 2, 2), None), (None, error), (torch.ones(3, 2, 2), None)]
+    told = [ImageFileWarning("c.png", "Corrupt EXIF data"), ImageFileWarning("c.png", "more")]
+    results = [
+        (torch.zeros(3, 2, 2), None, []),
+        (None, error, []),
+        (torch.ones(3, 2, 2), None, told),
+    ]
     batch = collate_decoded(results, start=10)
     assert (batch.start, batch.size, batch.rows) == (10, 3, [0, 2])
     assert batch.errors == [(1, error)]
     assert batch.tensors.shape == (2, 3, 2, 2) and batch.tensors[1].eq(1).all()
-    empty = collate_decoded([(None, error)])
+    assert batch.warnings == told
+    empty = collate_decoded([(None, error, [])])
     assert empty.tensors is None and empty.rows == [] and empty.size == 1
 
 

@@ -296,6 +296,50 @@ def test_inverse_transform_formula_and_zero_rows(problem):
         est.inverse_transform(np.full((1, N_CONCEPTS), np.nan))
 
 
+@pytest.mark.parametrize("form", ["dense", "csr", "frame"])
+def test_inverse_transform_refuses_negative_weights_naming_their_rows(problem, form):
+    """A negative weight recomposes the opposite of its concept: no weights transform
+    gives, so they are refused (rows named, by label for a DataFrame), as the analysis
+    functions refuse them."""
+    concepts, raw, X = problem
+    est = make(concepts, raw).fit(X)
+    W = est.transform(X).toarray()[:6]
+    W[[1, 4], [0, 3]] = -0.2
+    if form == "csr":
+        W = scipy.sparse.csr_matrix(W)
+    elif form == "frame":
+        W = pd.DataFrame(W, columns=concepts, index=[f"img{i}" for i in range(6)])
+    shown = "'img1' (row 1), 'img4' (row 4)" if form == "frame" else "1, 4"
+    with pytest.raises(ValueError) as info:
+        est.inverse_transform(W)
+    message = str(info.value)
+    assert message.startswith("Negative values in data: weights must be non-negative")
+    assert f"2 row(s) hold negative values: {shown}." in message
+    assert "ConceptEditor(remove=...)" in message
+    # (zeros where the negative weights were: recomposed as before)
+    fixed = W.copy()
+    if form == "frame":
+        fixed[fixed < 0] = 0
+    elif form == "csr":
+        fixed.data[fixed.data < 0] = 0
+    else:
+        fixed[fixed < 0] = 0
+    assert np.isfinite(est.inverse_transform(fixed)).all()
+
+
+def test_negative_weights_are_found_in_every_block_of_rows(monkeypatch):
+    """The dense check runs a block of rows at a time: a negative weight in a later
+    block is found, and the rows are numbered in the whole array."""
+    from sksplice import _validation
+
+    monkeypatch.setattr(_validation, "_FINITE_CHECK_ITEMS", 8)
+    W = np.zeros((10, 4))
+    W[7, 2] = -1.0
+    with pytest.raises(ValueError, match=r"1 row\(s\) hold negative values: 7$"):
+        _validation.check_non_negative_rows(W, "weights")
+    _validation.check_non_negative_rows(np.abs(W), "weights")
+
+
 def _traced_peak(call):
     import tracemalloc
 

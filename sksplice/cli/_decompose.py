@@ -351,8 +351,15 @@ def _save_image_mean(path: str, dec: _Decomposition) -> None:
     )
 
 
-def _metadata(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
-    """Settings and provenance of a run (the ``metadata`` of JSON output)."""
+def _metadata(
+    args: argparse.Namespace, dec: _Decomposition, decomposed: int | None = None
+) -> dict[str, Any]:
+    """Settings and provenance of a run (the ``metadata`` of JSON output).
+
+    ``decomposed`` is the count of records a document holds where it is not every
+    image read: a streamed ``json`` run interrupted (images read but not yet
+    decomposed are neither decomposed nor skipped).
+    """
     from .._data import file_sha256
     from ..transformer import MIN_MEAN_SAMPLES
     from ..vocabulary import VOCABULARIES
@@ -384,7 +391,7 @@ def _metadata(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
         "solver": args.solver,
         "image_mean": mean,
         "images": dec.n_inputs,
-        "decomposed": len(dec.paths),
+        "decomposed": len(dec.paths) if decomposed is None else decomposed,
         "skipped": [{"path": s.item, "reason": s.reason} for s in dec.skipped],
     }
 
@@ -551,7 +558,7 @@ def _report_skipped(skipped: list[Any], n_total: int) -> None:
 def _write_records(
     output: str | None,
     fmt: str,
-    metadata: dict[str, Any] | Callable[[], dict[str, Any]],
+    metadata: dict[str, Any] | Callable[[int | None], dict[str, Any]],
     records: Iterable[dict[str, Any]],
     n_records: int,
     what: str,
@@ -571,15 +578,17 @@ def _write_records(
     ``metadata`` given as a function is known only once ``records`` are all
     made (it counts what they found: a streamed run): ``json``, which writes it
     first, holds the records until then (or until an interruption, when the
-    function says what the run found so far).
+    function, given the count of records held, says what the run found so far).
     """
     out = _Output(output)
     writer = None
     held: list[dict[str, Any]] | None = None
 
-    def start() -> _Writer:
+    def start(interrupted: bool = False) -> _Writer:
         nonlocal held
-        made = _Writer(out.fh, fmt, metadata() if callable(metadata) else metadata, extra=extra)
+        n_held = len(held) if interrupted and held is not None else None
+        told = metadata(n_held) if callable(metadata) else metadata
+        made = _Writer(out.fh, fmt, told, extra=extra)
         for rec in held or ():
             made.write(rec)
         held = None
@@ -610,7 +619,8 @@ def _write_records(
             where = None
         else:
             if writer is None and held is not None:
-                writer = start()  # (the records held, closed as those of an interrupted run)
+                # (the records held, closed as those of an interrupted run)
+                writer = start(interrupted=True)
             if writer is not None:
                 writer.close(interrupted=True)
             where = out.keep_partial()
@@ -701,7 +711,7 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
     code = _write_records(
         args.output,
         args.format,
-        (lambda: _metadata(args, dec)) if _streams(args, plan) else dec.metadata,
+        (lambda n: _metadata(args, dec, n)) if _streams(args, plan) else dec.metadata,
         counted(),
         len(paths) if _streams(args, plan) else len(dec.paths),
         "images",

@@ -10,10 +10,10 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from .._image_files import file_being_read, shown_message
+from .._image_files import from_pil as _from_pil
 
 logger = logging.getLogger(__name__)
 
@@ -193,10 +193,15 @@ class _Formatter(logging.Formatter):
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """``warnings.showwarning`` of the command: one line on standard error, with the fix;
-    a warning of PIL's about the image file being read starts with its name."""
+    a warning about an image file (PIL's about the file being read, or an
+    :class:`~sksplice.exceptions.ImageFileWarning`) starts with its name, once per file."""
     text = " ".join(str(message).split())
-    path = file_being_read()
-    if path is not None and _from_pil(filename):
+    path = getattr(message, "path", None) if category.__name__ == "ImageFileWarning" else None
+    if path is not None:
+        text = " ".join(message.text.split())
+    elif _from_pil(filename):
+        path = file_being_read()
+    if path is not None:
         if (path, text) in _TOLD:  # (the file read again: for the report's thumbnail)
             return
         _TOLD.add((path, text))
@@ -208,14 +213,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     logger.warning("%s%s", text, f" ({fix})" if fix else "")
 
 
-#: The warnings of PIL's told in this run, each with its file: told once per file.
+#: The warnings about image files told in this run, each with its file: told once per file.
 _TOLD: set[tuple[str, str]] = set()
-
-
-def _from_pil(filename: str) -> bool:
-    """Whether a warning was issued in PIL's code (``filename``: where)."""
-    # (normcase lower-cases a Windows path: the parts are compared as they are written)
-    return "PIL" in Path(str(filename)).parts
 
 
 class _StderrHandler(logging.StreamHandler):
