@@ -203,7 +203,10 @@ def _not_embeddings(X: Any) -> Exception | None:
             return images(
                 f"holds arrays of shape {tuple(first.shape)} (images perhaps)", ValueError
             )
-        if isinstance(first, int | float | np.number) and not isinstance(first, bool):
+        # (a number, or a 0-d array or tensor: an element of a 1-D torch tensor is one)
+        if (
+            isinstance(first, int | float | np.number) or first_ndim == 0
+        ) and not isinstance(first, bool):
             shown = f"has shape {tuple(shape)}" if shape is not None else f"is {len(X)} numbers"
             return ValueError(
                 f"X {shown}: one embedding perhaps, but X must be a 2-D array of shape "

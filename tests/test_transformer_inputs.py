@@ -222,7 +222,15 @@ def test_embeddings_in_other_containers_are_not_taken_for_images():
     assert splice.transform(list(X[:3])).shape == (3, N_CONCEPTS)  # a list of 1-D arrays
     # one row: scikit-learn's message printed all its numbers and advised
     # reshape(-1, 1) first; the one reshape that fits embeddings is named
-    for one, shown in ((X[0], f"has shape ({DIM},)"), (list(X[0]), f"is {DIM} numbers")):
+    import torch
+
+    tensor = torch.from_numpy(X[0])  # (its elements are 0-d tensors, not numbers)
+    cases = (
+        (X[0], f"has shape ({DIM},)"),
+        (list(X[0]), f"is {DIM} numbers"),
+        (tensor, f"has shape ({DIM},)"),
+    )
+    for one, shown in cases:
         for method in (splice.transform, splice.top_concepts, _splice().fit):
             with pytest.raises(ValueError) as info:
                 method(one)
