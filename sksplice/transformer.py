@@ -204,9 +204,9 @@ def _not_embeddings(X: Any) -> Exception | None:
                 f"holds arrays of shape {tuple(first.shape)} (images perhaps)", ValueError
             )
         # (a number, or a 0-d array or tensor: an element of a 1-D torch tensor is one)
-        if (
-            isinstance(first, int | float | np.number) or first_ndim == 0
-        ) and not isinstance(first, bool):
+        if (isinstance(first, int | float | np.number) or first_ndim == 0) and not isinstance(
+            first, bool
+        ):
             shown = f"has shape {tuple(shape)}" if shape is not None else f"is {len(X)} numbers"
             return ValueError(
                 f"X {shown}: one embedding perhaps, but X must be a 2-D array of shape "
@@ -808,6 +808,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         the number of entries of the full vocabulary and that width (None when
         unknown).
         """
+        # (a frame's column names, for the width error: scikit-learn keeps them in
+        # feature_names_in_ only where all are strings)
+        columns = getattr(X, "columns", None) if getattr(X, "ndim", None) == 2 else None
+        self._fit_columns = None if columns is None else list(columns)
         X = self._validate_X(X, reset=True)
         from ._download import DataFetchError
 
@@ -843,13 +847,19 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     def _width_error(self, n_features: int, d: int) -> ValueError:
         """The error for embeddings ``X`` of another width than the concepts' ``d``."""
         hint = ""
-        names = getattr(self, "feature_names_in_", None)
+        names = getattr(self, "_fit_columns", None)
         # (fitted on a DataFrame just now, with a column or two more than the concepts'
         # width: a label or an id left in it; many more is another model's embeddings)
-        if names is not None and 0 < n_features - d <= 3:
+        if names and len(names) == n_features and 0 < n_features - d <= 3:
+
+            def shown(name: Any) -> str:  # (numbered columns as numbers: 0 to 512)
+                if isinstance(name, int | np.integer) and not isinstance(name, bool):
+                    return str(int(name))
+                return repr(str(name))
+
             hint = (
-                f" (X is a DataFrame of {n_features} columns, {str(names[0])!r} to "
-                f"{str(names[-1])!r}: is one of them not an embedding dimension, a label or "
+                f" (X is a DataFrame of {n_features} columns, {shown(names[0])} to "
+                f"{shown(names[-1])}: is one of them not an embedding dimension, a label or "
                 "an id?)"
             )
         return ValueError(
@@ -870,6 +880,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         d = dictionary.shape[1]
         if X.shape[1] != d:
             raise self._width_error(X.shape[1], d)
+        self.__dict__.pop("_fit_columns", None)  # (only the width error needs them)
         if centre is None:
             centre = resolve_mean(self, X, d, concept_mean=concept_mean)
         self.concepts_ = np.asarray(concepts, dtype=object)

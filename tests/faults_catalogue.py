@@ -377,8 +377,7 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "image-pil-warnings",
-        "test_image_files.py::test_warnings_about_damaged_files_name_each_file_at_the_users_"
-        "line",
+        "test_image_files.py::test_warnings_about_damaged_files_name_each_file_at_the_users_line",
         "image files PIL warns about without naming them (Corrupt EXIF data), several "
         "with the same text, decoded in threads or DataLoader worker processes",
         "one ImageFileWarning per file and text, its path named, in input order, at the "

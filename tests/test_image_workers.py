@@ -89,7 +89,6 @@ def test_collate_decoded_stacks_the_loaded_items_and_keeps_offsets():
     import torch
 
     from sksplice._images import collate_decoded
-
     from sksplice.exceptions import ImageFileWarning
 
     error = InvalidImageError("broken")

@@ -257,6 +257,17 @@ def test_columns_of_a_frame_that_are_not_embedding_dimensions_are_named():
         f"(X is a DataFrame of {DIM + 1} columns, 'e0' to 'label': is one of them not an "
         "embedding dimension, a label or an id?)"
     )
+    # a frame of numbered columns (pd.DataFrame of an array; scikit-learn then records no
+    # names) with an id column is told so too
+    numbered = pd.DataFrame(np.column_stack([np.arange(len(X)), X]))
+    with pytest.raises(ValueError) as info:
+        _splice().fit(numbered)
+    assert str(info.value).endswith(
+        f"(X is a DataFrame of {DIM + 1} columns, 0 to {DIM}: is one of them not an "
+        "embedding dimension, a label or an id?)"
+    )
+    fitted = _splice().fit(frame)
+    assert not hasattr(fitted, "_fit_columns")  # (not kept in the fitted transformer)
     # numbers held as objects, as text or as categories are still numbers, as they were
     for numbers in (object, str, "string", "category", "Float64"):
         assert _splice().fit(frame.astype(numbers)).n_features_in_ == DIM
