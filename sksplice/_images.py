@@ -124,12 +124,15 @@ def pil_warnings_caught() -> Iterator[None]:
     warnings issued in a thread that collects (:func:`collected_warnings`) and
     reads a file (:func:`~sksplice._image_files.reading`) is collected; the
     caller's filters then apply to the :class:`ImageFileWarning` issued for it.
-    Any other warning is shown as before. Entered by the thread that starts the
-    decoding, around all of it (the warnings module's settings are the
-    process's).
+    Any other warning is shown as before, and one that the caller's filters
+    ignore (``filterwarnings("ignore", module="PIL")``) is not collected. Entered by
+    the thread that starts the decoding, around all of it (the warnings module's
+    settings are the process's).
     """
+    from ._stack import _action
+
     with warnings.catch_warnings():
-        previous = warnings.showwarning
+        previous, theirs = warnings.showwarning, list(warnings.filters)
         warnings.filterwarnings("always", category=UserWarning, module=r"PIL(\.|$)")
 
         def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
@@ -139,7 +142,12 @@ def pil_warnings_caught() -> Iterator[None]:
                 and getattr(_collecting, "found", None) is not None
                 and from_pil(filename)
             ):
-                _file_warning(path, " ".join(str(message).split()))
+                text = str(message)
+                # (PIL's module, as warnings.warn named it: PIL.TiffImagePlugin)
+                parts = os.path.splitext(os.path.normpath(filename))[0].split(os.sep)
+                module = ".".join(parts[parts.index("PIL") :]) if "PIL" in parts else "PIL"
+                if _action(text, category, module, lineno, theirs) != "ignore":
+                    _file_warning(path, " ".join(text.split()))
                 return
             previous(message, category, filename, lineno, file, line)
 

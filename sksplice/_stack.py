@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["in_estimator_display", "user_stacklevel", "warn_user"]
@@ -66,10 +67,16 @@ _SHOWN: set[tuple[Any, ...]] = set()
 _SHOWN_LOCK = threading.Lock()
 
 
-def _action(text: str, category: type[Warning], module: str, lineno: int) -> str:
-    """The action of the first filter of :data:`warnings.filters` that matches, as
-    :func:`warnings.warn_explicit` finds it."""
-    for action, message, cat, mod, line in warnings.filters:
+def _action(
+    text: str,
+    category: type[Warning],
+    module: str,
+    lineno: int,
+    filters: Sequence[tuple[Any, ...]] | None = None,
+) -> str:
+    """The action of the first filter of ``filters`` (:data:`warnings.filters` by default)
+    that matches, as :func:`warnings.warn_explicit` finds it."""
+    for action, message, cat, mod, line in warnings.filters if filters is None else filters:
         if (
             (message is None or message.match(text))
             and issubclass(category, cat)

@@ -247,6 +247,14 @@ def test_warnings_about_files_follow_the_users_filters(tiny_clip_model, tmp_path
         warnings.filterwarnings("ignore", category=ImageFileWarning)
         embedder.transform(paths)
     assert not [w for w in caught if "EXIF" in str(w.message)], caught
+    # PIL's warnings silenced by module or text stay silent (sksplice's own is told)
+    for silenced in ({"module": "PIL"}, {"message": "Corrupt EXIF"}):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warnings.filterwarnings("ignore", **silenced)
+            embedder.transform(paths)
+        told = [w.message for w in caught if issubclass(w.category, ImageFileWarning)]
+        assert [(w.path, w.text[:12]) for w in told] == [(paths[4], "its EXIF dat")], silenced
     with warnings.catch_warnings():
         warnings.simplefilter("error", ImageFileWarning)
         with pytest.raises(ImageFileWarning, match="Corrupt EXIF data") as info:
