@@ -343,6 +343,7 @@ EXCEPTIONS = {
     "SkippedInputWarning": "sksplice.embedders",
     "SkippedInput": "sksplice.embedders",
     "InconsistentVersionWarning": "sksplice._persistence",
+    "ImageFileWarning": "sksplice._images",
     "InvalidImageError": "sksplice._images",
     "WeightsUnavailableError": "sksplice._models",
     "CheckpointFormatError": "sksplice._models",
