@@ -190,8 +190,12 @@ def test_errors_name_the_problem(rng):
         zero_concept_coefficients(model, [])
     with pytest.raises(ValueError, match="k must be a positive integer"):
         probe_concepts(model, k=0)
-    with pytest.raises(ValueError, match="not fitted"):
-        probe_concepts(LogisticRegression())
+    from sklearn.exceptions import NotFittedError
+
+    for call in (probe_concepts, lambda m: zero_concept_coefficients(m, ["snow"])):
+        # (the class the estimators raise: `except NotFittedError` catches it)
+        with pytest.raises(NotFittedError, match="LogisticRegression is not fitted; fit it"):
+            call(LogisticRegression())
     tree = DecisionTreeClassifier().fit(X, np.arange(40) % 2)
     with pytest.raises(TypeError, match="no coef_ and classes_") as info:
         probe_concepts(tree)
