@@ -434,6 +434,24 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
             )
         if not items:
             raise ValueError("the query names no concept")
+        not_names = [name for name, _ in items if not isinstance(name, str)]
+        if not_names:
+            # (a number is no concept name, also where str() of it is one: the LAION
+            # vocabulary holds '0', '1' and '2', which a Series' default index would name)
+            shown = ", ".join(
+                f"{name.item() if isinstance(name, np.generic) else name!r} "
+                f"({type(name).__name__})"
+                for name in not_names[:3]
+            )
+            what = (
+                "a Series of weights needs the concepts as its index: "
+                "pd.Series(weights, index=concepts)"
+                if isinstance(query, pd.Series)
+                else "a dict maps concept names to weights: {'dog': 1.0}"
+                if isinstance(query, Mapping)
+                else "a list of concepts holds their names: ['dog', 'snow']"
+            )
+            raise TypeError(f"concept names are strings; the query has {shown}: {what}")
         unknown = [name for name, _ in items if str(name) not in self._index]
         if unknown:
             raise unknown_concepts_error(unknown, list(self._index), "query")

@@ -365,9 +365,18 @@ def test_fit_without_names_and_bad_queries():
     # a name given twice in a list was weighed 2, and reordered the results
     with pytest.raises(ValueError, match=r"names the concept 'b' twice; .*: \{'b': 2\}"):
         retriever.search(["b", "a", "b"])
-    numbered = ConceptRetriever(concepts=["1", "b"]).fit(np.eye(2))
-    with pytest.raises(ValueError, match=r"'1' twice \(as '1' and 1\); .*\{'1': 3\}"):
-        numbered.search({"1": 1.0, 1: 2.0})
+    # numbers are no concept names, also where the vocabulary has their text ('0', '1' and
+    # '2' are LAION concepts): a Series' default index named them, silently
+    numbered = ConceptRetriever(concepts=["0", "1", "b"]).fit(np.eye(3))
+    for query, said in (
+        (pd.Series([0.2, 0.9]), r"0 \(int\), 1 \(int\): a Series .*pd.Series\(weights, index"),
+        ({"1": 1.0, 1: 2.0}, r"1 \(int\): a dict maps concept names"),
+        ([1], r"1 \(int\): a list of concepts holds their names"),
+        (np.array([0, 1]), r"0 \(int64\), 1 \(int64\): a list"),
+    ):
+        with pytest.raises(TypeError, match=r"^concept names are strings; the query has " + said):
+            numbered.search(query)
+    assert list(numbered.search(np.array(["1", "b"]))[0]) == [1, 2]  # (numpy strings are)
     assert list(retriever.search({"b": 2.0, "a": 1.0})[0]) == [1, 0]
     repeated = pd.Series([1.0, 2.0], index=["b", "b"])  # (to_dict() kept the last)
     with pytest.raises(ValueError, match=r"names the concept 'b' twice; .*\{'b': 3\}"):
