@@ -18,7 +18,7 @@ import re
 import stat
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
@@ -680,7 +680,7 @@ def process_decoded_batches(
     preprocess: Callable[[Any], Any],
     batch_size: int,
     num_workers: int,
-) -> Iterator[DecodedBatch]:
+) -> Generator[DecodedBatch, None, None]:
     """Yield one :class:`DecodedBatch` per batch, decoded in worker processes.
 
     A :class:`torch.utils.data.DataLoader` with ``num_workers`` processes, each

@@ -208,8 +208,14 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
         if W.dtype not in (np.float32, np.float64):
             W = W.astype(np.float64)
     if W.ndim != 2 or W.shape[1] != n_concepts:
+        looks = ""
+        if W.ndim == 2 and W.shape[1] == getattr(est, "n_features_in_", None):
+            looks = (
+                f": these look like embeddings ({W.shape[1]} columns, the width of the "
+                "embeddings it was fitted on); decompose them first, W = splice.transform(X)"
+            )
         raise ValueError(
-            f"weights have shape {W.shape} but the transformer has {n_concepts} concepts"
+            f"weights have shape {W.shape} but the transformer has {n_concepts} concepts{looks}"
         )
     check_finite_rows(W, "weights", labels)
     return W

@@ -13,13 +13,14 @@ implementation of that protocol.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, NamedTuple, cast, overload
 
@@ -771,32 +772,36 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                 batches = _images.process_decoded_batches(
                     items, loaded.preprocess, int(self.batch_size), workers
                 )
-            for batch in batches:
-                for warning in batch.warnings:
-                    warn_user(warning)
-                for offset, error in batch.errors:
-                    index = batch.start + offset
-                    named = first_index + index
-                    if self.on_error == "raise":
-                        message = _item_message(items, index, error, first_index)
-                        raise type(error)(message) from error
-                    # (the path itself for a file, as given: no quotes to strip)
-                    item = items[index]
-                    label = (
-                        os.fspath(item)
-                        if _images.item_kind(item) == "path"
-                        else _images.describe_item(item)
-                    )
-                    skipped.append(SkippedInput(named, label, str(error)))
-                    out[index] = np.nan
-                if batch.tensors is not None:
-                    rows = [batch.start + offset for offset in batch.rows]
-                    # (cast: as for encode_text in embed_text)
-                    encode_image = cast(
-                        Callable[[torch.Tensor], torch.Tensor], loaded.model.encode_image
-                    )
-                    out[rows] = self._encode(encode_image, batch.tensors, config)
-                bar.update(batch.size)
+            # (closed here, on this thread, when the loop ends early: an error of an item,
+            # Ctrl-C. Left to the garbage collector, the generator of the threads could be
+            # closed on one of its own threads, whose pool then cannot join itself.)
+            with contextlib.closing(batches):
+                for batch in batches:
+                    for warning in batch.warnings:
+                        warn_user(warning)
+                    for offset, error in batch.errors:
+                        index = batch.start + offset
+                        named = first_index + index
+                        if self.on_error == "raise":
+                            message = _item_message(items, index, error, first_index)
+                            raise type(error)(message) from error
+                        # (the path itself for a file, as given: no quotes to strip)
+                        item = items[index]
+                        label = (
+                            os.fspath(item)
+                            if _images.item_kind(item) == "path"
+                            else _images.describe_item(item)
+                        )
+                        skipped.append(SkippedInput(named, label, str(error)))
+                        out[index] = np.nan
+                    if batch.tensors is not None:
+                        rows = [batch.start + offset for offset in batch.rows]
+                        # (cast: as for encode_text in embed_text)
+                        encode_image = cast(
+                            Callable[[torch.Tensor], torch.Tensor], loaded.model.encode_image
+                        )
+                        out[rows] = self._encode(encode_image, batch.tensors, config)
+                    bar.update(batch.size)
 
         if return_skipped:
             return out, skipped
@@ -818,7 +823,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     def _decoded_batches(
         self, items: list[Any], preprocess: Callable[[Any], torch.Tensor]
-    ) -> Iterator[_images.DecodedBatch]:
+    ) -> Generator[_images.DecodedBatch, None, None]:
         """Yield one :class:`~sksplice._images.DecodedBatch` per batch, decoding one
         batch ahead in a thread pool."""
         n_items = len(items)

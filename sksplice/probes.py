@@ -53,9 +53,7 @@ def _check_linear(estimator: Any) -> np.ndarray:
         check_is_fitted(estimator)
     except NotFittedError as exc:
         # (NotFittedError, as scikit-learn's and sksplice's estimators raise; a ValueError too)
-        raise NotFittedError(
-            f"the {type(estimator).__name__} is not fitted; fit it first"
-        ) from exc
+        raise NotFittedError(f"the {type(estimator).__name__} is not fitted; fit it first") from exc
     except TypeError as exc:
         raise TypeError(
             f"expected a fitted linear classifier or a Pipeline ending in one; got "

@@ -439,8 +439,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
             # (a number is no concept name, also where str() of it is one: the LAION
             # vocabulary holds '0', '1' and '2', which a Series' default index would name)
             shown = ", ".join(
-                f"{name.item() if isinstance(name, np.generic) else name!r} "
-                f"({type(name).__name__})"
+                f"{name.item() if isinstance(name, np.generic) else name!r} ({type(name).__name__})"
                 for name in not_names[:3]
             )
             what = (

@@ -691,6 +691,22 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         mistake = _not_embeddings(X)
         if mistake is not None:
             raise mistake
+        fitted_width = getattr(self, "n_features_in_", None)
+        if (
+            not reset
+            and fitted_width is not None
+            and shape is not None
+            and len(shape) == 2
+            and shape[1] != fitted_width
+        ):
+            # (scikit-learn's message says only that the widths differ)
+            raise ValueError(
+                f"X has {shape[1]} features, but SpliceTransformer is expecting "
+                f"{fitted_width} features as input: the embeddings it was fitted on (of "
+                "the model of its concepts). Embeddings of another model, or of another "
+                "tower of another width, perhaps: embed X with the model the transformer "
+                "was fitted for"
+            )
         cells = vectors_in_cells(X)
         if cells is not None:
             raise ValueError(cells)

@@ -116,3 +116,25 @@ def test_bad_num_workers(tiny_clip_model, value, error):
     embedder = CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu", num_workers=value)
     with pytest.raises(error, match="num_workers"):
         embedder.fit()
+
+
+def test_the_decoding_threads_are_ended_when_an_item_stops_the_embedding(
+    tiny_clip_model, tmp_path
+):
+    """An error of an item (or Ctrl-C) ends the loop over the batches: the generator of
+    the decoding threads is closed there, on the calling thread, its threads joined. Left
+    to the garbage collector, it was closed whenever that ran, once on one of its own
+    threads, whose pool then could not join itself ("RuntimeError: cannot join current
+    thread", printed after the command's last line)."""
+    import threading
+
+    paths = write_images(tmp_path, 8)
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    items = [str(tmp_path / "bad.jpg"), *paths]
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", batch_size=2)
+    with pytest.raises(InvalidImageError) as info:
+        embedder.transform(items)
+    # (the traceback, kept by `info`, holds the embedding's frames: nothing else ends them)
+    assert info.value.__traceback__ is not None
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("sksplice-io")]
+    assert alive == []

@@ -762,8 +762,16 @@ def test_bad_input_errors_name_the_problem(problem):
     concepts, raw, X = problem
     est = make(concepts, raw).fit(X)
     expecting = f"X has 5 features, but SpliceTransformer is expecting {DIM}"
-    with pytest.raises(ValueError, match=expecting):
-        est.transform(X[:, :5])
+    for call in (est.transform, est.score):
+        with pytest.raises(ValueError, match=expecting) as info:
+            call(X[:, :5])
+        # (what to do, which scikit-learn's message does not say)
+        assert "Embeddings of another model" in str(info.value)
+        assert "embed X with the model the transformer was fitted for" in str(info.value)
+    # embeddings given where weights are meant: said so
+    for call in (est.inverse_transform, lambda W: est.top_concepts(W, kind="weights")):
+        with pytest.raises(ValueError, match=rf"{N_CONCEPTS} concepts: these look like embed"):
+            call(X)
     bad = X.copy()
     bad[3, 1] = np.nan
     bad[7, 0] = np.inf

@@ -28,16 +28,18 @@ def splicer():
     ).fit(rng.normal(size=(120, DIM)))
 
 
-def _weights_matrix(n_rows, dtype, seed=0, *, full_row=None):
+def _weights_matrix(n_rows, dtype, seed=0, *, full_row=None, negative=True):
     """CSR weights with empty rows, stored zeros, ties and unsorted column indices
-    (and, with ``full_row``, a row of weights in every column, 5 values)."""
+    (and, with ``full_row``, a row of weights in every column, 5 values); with
+    ``negative``, a fifth of them negative (which ``inverse_transform`` refuses)."""
     rng = np.random.default_rng(seed)
     W = sp.random(n_rows, N_CONCEPTS, density=0.05, format="lil", random_state=rng)
     if full_row is not None:
         W[full_row] = np.arange(N_CONCEPTS) % 5 + 1.0
     W = sp.csr_matrix(W)
     W.data = np.round(W.data * 8) / 8  # ties, and a few stored zeros
-    W.data[::5] *= -1  # weights handed back may be negative
+    if negative:
+        W.data[::5] *= -1  # weights handed back may be negative
     W = W.astype(dtype)
     W.data[W.indices % 13 == 0] = 0  # more stored zeros
     W = sp.csr_matrix(W)
@@ -70,7 +72,7 @@ def _reference_recomposition(est, W):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("container", ["csr", "dense", "sparse frame"])
 def test_inverse_transform_matches_the_formula(splicer, dtype, container):
-    W = _weights_matrix(700, dtype)
+    W = _weights_matrix(700, dtype, negative=False)
     if container == "dense":
         X = W.toarray()
     elif container == "sparse frame":
@@ -91,7 +93,7 @@ def test_inverse_transform_matches_the_formula(splicer, dtype, container):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_inverse_transform_block_by_block_gives_the_whole_product(splicer, dtype, monkeypatch):
     """Rows recomposed a few at a time (3 rows a block) give what one block gives."""
-    W = _weights_matrix(200, dtype, seed=1)
+    W = _weights_matrix(200, dtype, seed=1, negative=False)
     whole = splicer.inverse_transform(W)
     monkeypatch.setattr(_weights, "_RECOMPOSE_BLOCK_ITEMS", 3 * DIM, raising=False)
     np.testing.assert_array_equal(splicer.inverse_transform(W), whole)
@@ -103,7 +105,7 @@ def test_inverse_transform_peak_memory_is_about_its_result(splicer, dtype, dense
     """No temporaries the size of the result: the product, the norms' squares and the
     quotients of two full normalisations came to ~4x the result (782 MB for 205 MB)."""
     monkeypatch.setattr(_weights, "_RECOMPOSE_BLOCK_ITEMS", 256 * DIM, raising=False)
-    W = _weights_matrix(20_000, dtype, seed=2)
+    W = _weights_matrix(20_000, dtype, seed=2, negative=False)
     W = W.toarray() if dense else W
     splicer.inverse_transform(W[:10])  # warm-up: first-call allocations
     tracemalloc.start()
