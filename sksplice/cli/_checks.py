@@ -175,12 +175,12 @@ def _check_image_mean(
     return mean, "file", str(path)
 
 
-def _check_output(path: str | None, option: str = "-o") -> None:
+def _check_output(path: str | None, option: str = "-o", command: str | None = None) -> None:
     """An output file can be written: a name is given, its folder exists and it is not
     a folder, and an existing file is not write-protected."""
     if path is None or path == "-":
         return
-    _check_output_named(path, option)
+    _check_output_named(path, option, command)
     target = Path(path)
     if target.is_dir():
         raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
@@ -266,11 +266,15 @@ def _check_save_image_mean(path: str | None) -> None:
     _check_output(path, "--save-image-mean")
 
 
-def _check_output_named(path: str, option: str) -> None:
-    """An output path given is not empty (``-o ""``: a variable that was not set)."""
+def _check_output_named(path: str, option: str, command: str | None = None) -> None:
+    """An output path given is not empty (``-o ""``: a variable that was not set); ``-``
+    (standard output) is offered where the option takes it: not for a page
+    (``report -o``, ``--report``) or a ``.npy`` file (``--save-image-mean``)."""
     if not path:
+        to_stdout = option == "-o" and command != "report"
         raise CLIError(
-            f"the output path of {option} is empty: give a file name, or - for standard output"
+            f"the output path of {option} is empty: give a file name"
+            + (", or - for standard output" if to_stdout else "")
         )
 
 
@@ -497,7 +501,7 @@ def _check_options(
         download (a file, or a named vocabulary already in the data home); else
         once it is read, after the model. It raises :class:`CLIError` to refuse.
     """
-    _check_output(getattr(args, "output", None))
+    _check_output(getattr(args, "output", None), command=getattr(args, "command", None))
     _check_standard_output(getattr(args, "output", None))
     _check_save_image_mean(getattr(args, "save_image_mean", None))
     _check_solver(args.solver)
@@ -687,7 +691,7 @@ def _check_outputs_apart(args: argparse.Namespace, images: Sequence[Path] = ()) 
     """
     outputs = _output_files(args)
     for option, path in outputs:
-        _check_output_named(path, option)
+        _check_output_named(path, option, getattr(args, "command", None))
     for i, (option, path) in enumerate(outputs):
         for other, other_path in outputs[:i]:
             if _same_file(path, other_path):
