@@ -131,6 +131,24 @@ def test_a_labels_file_that_is_not_utf8_names_its_line(run_env, tmp_path, capsys
     )
 
 
+@pytest.mark.parametrize("name", ["0.png", "labels.csv"])
+def test_an_image_given_as_the_labels_file_is_not_taken_for_text(
+    run_env, tmp_path, capsys, no_embedding, name
+):
+    # (was pandas' "Error tokenizing data. C error: Expected 1 fields in line 6, saw 2")
+    labels = tmp_path / name
+    labels.write_bytes((run_env / "cats" / "0.png").read_bytes())
+    args = ["profile", str(run_env), "--labels", str(labels), *_args(tmp_path)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == ""
+    image = ": an image" if name.endswith(".png") else ""
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: labels file {labels} is not a text file (it holds binary data"
+        f"{image}); --labels takes a CSV of path,label lines, one image a line "
+        "(e.g. cats/001.jpg,cat)"
+    )
+
+
 @pytest.mark.parametrize(
     ("sep", "said"),
     [

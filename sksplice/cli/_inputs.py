@@ -451,6 +451,24 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def _check_text_file(labels_csv: Path) -> None:
+    """Refuse a labels file that holds binary data (an image given as ``--labels``),
+    which pandas would report as a tokenizing error of its C parser."""
+    try:
+        with open(labels_csv, "rb") as fh:
+            head = fh.read(8192)
+    except OSError:
+        return  # (read_csv says what is wrong)
+    if b"\0" not in head:
+        return
+    image = os.path.splitext(labels_csv.name)[1].lower() in IMAGE_EXTENSIONS
+    raise CLIError(
+        f"labels file {labels_csv} is not a text file (it holds binary data"
+        f"{': an image' if image else ''}); --labels takes a CSV of path,label lines, "
+        "one image a line (e.g. cats/001.jpg,cat)"
+    )
+
+
 def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     """Labels for ``paths`` from a CSV of path,label.
 
@@ -465,6 +483,7 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
 
     if not labels_csv.is_file():
         raise CLIError(f"labels file {labels_csv} does not exist or is not a file")
+    _check_text_file(labels_csv)
     try:
         table = pd.read_csv(
             labels_csv,
