@@ -816,12 +816,17 @@ def test_profile_compare_and_report_say_what_k_leaves_out_end_to_end(
     assert len(document["ranking"]) == 3
     assert document["metadata"]["significant_concepts"] == {c: int(n) for c, n in counts.items()}
     assert "-k 1 leaves out" in err and "keeps them" in err
-    # the report: the cut and the significant rows it left out, above the table
+    # a warning, which -q keeps: the records say it nowhere else
+    code, out, err = _main([*base, "-k", "1", "-f", "csv", "-q"], capsys)
+    assert code == 0 and "sksplice: warning: -k 1 leaves out" in err, err
+    # the report: the cut and the significant rows it left out, above the table (and not
+    # as a warning: the page says it)
     page = tmp_path / "r.html"
     code, _, err = _main(
         ["report", str(tinted_classes), "-o", str(page), "-k", "1", "-q", *model], capsys
     )
     assert code == 0, err
+    assert "leaves out" not in err
     left = sum(max(n - 1, 0) for n in counts.values())
     rows = (
         "1 significant row below them is"
@@ -839,11 +844,13 @@ def test_profile_compare_and_report_say_what_k_leaves_out_end_to_end(
     assert code == 0, err
     n_significant = sum(r["significant"] for r in json.loads(out)["comparison"])
     assert n_significant >= 3
-    code, out, err = _main(["compare", str(a), str(b), "-k", "1", "-f", "json", *model], capsys)
+    code, out, err = _main(
+        ["compare", str(a), str(b), "-k", "1", "-f", "json", "-q", *model], capsys
+    )
     assert json.loads(out)["metadata"]["concepts_significant"] == n_significant
     assert (
-        f"-k 1 leaves out {n_significant - 1} significant concepts; -k {n_significant} keeps them"
-        in err
+        f"sksplice: warning: -k 1 leaves out {n_significant - 1} significant concepts; "
+        f"-k {n_significant} keeps them" in err
     )
     page = tmp_path / "c.html"
     code, out, err = _main(

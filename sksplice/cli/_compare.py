@@ -108,7 +108,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     }
     beyond = metadata["concepts_significant"] - int(table["significant"].sum())
     if beyond and args.format != "table":  # (the table says it under its rows)
-        logger.info(
+        # (a warning: the records say it nowhere else, and -q keeps warnings)
+        logger.warning(
             "-k %d leaves out %s; -k %d keeps them",
             args.top_k,
             plural(beyond, "significant concept"),

@@ -77,7 +77,7 @@ def _profile(
     return dec, profiles, ranking
 
 
-def _top_per_class(ranking: Any, k: int | None) -> Any:
+def _top_per_class(ranking: Any, k: int | None, *, said_elsewhere: bool = False) -> Any:
     """The first ``k`` rows of each class of ``ranking`` (``ranking`` itself for None, or
     when no class has more rows).
 
@@ -100,7 +100,10 @@ def _top_per_class(ranking: Any, k: int | None) -> Any:
     if beyond.any():
         per_class = ranking["class"][beyond].value_counts(sort=False)
         classes = ", ".join(f"class {c}: {n}" for c, n in sorted(per_class.items()))
-        logger.info(
+        # (a warning: records that leave out significant rows say so nowhere else, and
+        # -q keeps warnings; the report's page says it above its table)
+        logger.log(
+            logging.INFO if said_elsewhere else logging.WARNING,
             "-k %d leaves out %s (%s) whose differences rank below their class's top %d; "
             "-k %d keeps them",
             k,

@@ -62,7 +62,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if labelled:
         dec, profiles, ranking = _profile(args, paths, labels, plan, fewer_ok=True)
         if ranking is not None:
-            ranking = _top_per_class(ranking, args.top_k)
+            ranking = _top_per_class(ranking, args.top_k, said_elsewhere=True)
         label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
     else:
         dec = _decompose(args, paths, plan)
