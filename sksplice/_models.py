@@ -30,6 +30,8 @@ from cachetools import cached
 
 from ._data import file_sha256
 from ._interrupt import import_whole
+from ._model_names import HF_HUB_PREFIX as HF_HUB_PREFIX
+from ._model_names import clean_tag as _clean_tag
 from ._names import a_type
 
 #: Environment variable with extra open_clip model config files or folders
@@ -38,10 +40,6 @@ MODEL_CONFIGS_ENV = "SKSPLICE_MODEL_CONFIGS"
 
 #: Seed of the random initialisation used when ``pretrained=None``.
 RANDOM_INIT_SEED = 0
-
-#: Prefix of open_clip model names whose config and weights live in a Hugging
-#: Face Hub repository (``"hf-hub:ORG/REPO"``); ``pretrained`` is then ignored.
-HF_HUB_PREFIX = "hf-hub:"
 
 #: Seconds allowed to open a connection to the host of weights that are not
 #: cached yet, before they are declared unreachable (no retries).
@@ -427,10 +425,6 @@ def checkpoint_file_problem(path: str | os.PathLike[str]) -> str | None:
     if isinstance(first, int) and first == torch.serialization.MAGIC_NUMBER:
         return None
     return "it is not in torch.save's format"
-
-
-def _clean_tag(tag: str) -> str:
-    return tag.lower().replace("-", "_")
 
 
 def _weights_location(model: str, tag: str, cache_dir: str | None) -> str:

@@ -702,9 +702,9 @@ def image_mean_key(model: str, pretrained: str | None) -> tuple[str, str]:
     ``_`` in it do not matter (``"LAION2B-S34B-B79K"`` is
     ``"laion2b_s34b_b79k"``); ``"ViT-B/32"`` is ``"ViT-B-32"``.
     """
-    from ._models import _clean_tag  # (the rule open_clip's tags are matched by)
+    from ._model_names import clean_tag  # (the rule open_clip's tags are matched by)
 
-    return _normalise_model_name(model), _clean_tag(pretrained or "")
+    return _normalise_model_name(model), clean_tag(pretrained or "")
 
 
 def load_image_mean(

@@ -863,9 +863,11 @@ def test_one_image_with_a_learned_centre_is_refused_before_the_model_is_looked_u
     _png(image, 0)
     extra = {"search": ["--concepts", "cat"], "report": ["-o", str(tmp_path / "r.html")]}
     args = [command, str(image), *extra.get(command, []), *_model_args(vocab_file)]
-    code, out, err = _main([*args, "--image-mean", "data"], capsys)
-    assert code == 2 and out == "", err
-    assert "cannot be learned from a single image" in err.strip().splitlines()[-1]
+    # (also with the default, auto, for weights of no published mean: a table lookup)
+    for mean in (["--image-mean", "data"], [], ["--image-mean", "auto"]):
+        code, out, err = _main([*args, *mean], capsys)
+        assert code == 2 and out == "", err
+        assert "cannot be learned from a single image" in err.strip().splitlines()[-1]
     # one file that is no image: no image is left, an error of the run (exit 1)
     image.write_text("not an image")
     code, out, err = _main([*args, "--image-mean", "data"], capsys)

@@ -118,9 +118,7 @@ def test_bad_num_workers(tiny_clip_model, value, error):
         embedder.fit()
 
 
-def test_the_decoding_threads_are_ended_when_an_item_stops_the_embedding(
-    tiny_clip_model, tmp_path
-):
+def test_the_decoding_threads_are_ended_when_an_item_stops_the_embedding(tiny_clip_model, tmp_path):
     """An error of an item (or Ctrl-C) ends the loop over the batches: the generator of
     the decoding threads is closed there, on the calling thread, its threads joined. Left
     to the garbage collector, it was closed whenever that ran, once on one of its own

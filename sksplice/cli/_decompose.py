@@ -40,7 +40,7 @@ class _Decomposition:
 
 
 def _one_image_advice() -> str:
-    from ..transformer import MIN_MEAN_SAMPLES
+    from .._means import MIN_MEAN_SAMPLES  # (not through the transformer: sklearn, seconds)
 
     return (
         "the image mean (the modality centre) cannot be learned from a single image: its "
@@ -668,12 +668,27 @@ def _note_closed_output(exc: BrokenPipeError, where: str, written: str | None = 
 def refuse_one_input_early(
     args: argparse.Namespace, paths: list[Path], inputs: Sequence[str] | None = None
 ) -> None:
-    """With ``--image-mean data`` the centre is learned from the images whatever the
-    model: one input (of ``inputs``, default ``args.inputs``) is refused at once
-    (:func:`_refuse_one_input`), before the model is looked up (other values wait for
-    the model, whose published mean decides)."""
-    if getattr(args, "image_mean", None) == "data" and len(paths) < 2:
+    """Where the centre is learned from the images, one input (of ``inputs``, default
+    ``args.inputs``) is refused at once (:func:`_refuse_one_input`), before the model is
+    looked up (open_clip takes seconds to import): ``--image-mean data``, or ``auto``
+    for a model and weights of no published mean (a table lookup; a misspelt name has
+    none either, and the advice names a model that has one)."""
+    if len(paths) >= 2:
+        return
+    choice = getattr(args, "image_mean", None)
+    if choice == "data" or (choice == "auto" and not _has_published_mean(args)):
         _refuse_one_input(paths, getattr(args, "inputs", ()) if inputs is None else inputs)
+
+
+def _has_published_mean(args: argparse.Namespace) -> bool:
+    """Whether ``--model``/``--pretrained`` name weights whose image mean is published."""
+    from .._model_names import HF_HUB_PREFIX
+    from ..vocabulary import IMAGE_MEANS, image_mean_key
+
+    model, pretrained = getattr(args, "model", None), getattr(args, "pretrained", None)
+    if not model or pretrained is None or model.startswith(HF_HUB_PREFIX):
+        return False
+    return image_mean_key(model, pretrained) in IMAGE_MEANS
 
 
 def _cmd_decompose(args: argparse.Namespace) -> int:
