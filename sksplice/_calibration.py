@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 __all__ = ["calibrate_penalty", "check_target_l0"]
 
@@ -166,6 +165,9 @@ def calibrate_penalty(
     """
     target = float(target_l0)
     check_target_l0(target, *dictionary.shape)
+    from sklearn.utils import check_random_state  # (not at import: the command line's
+    # check of --target-l0 reads this module before scikit-learn is needed)
+
     rng = check_random_state(random_state)
     n = X.shape[0]
     if n > calibration_samples:

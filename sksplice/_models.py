@@ -31,12 +31,9 @@ from cachetools import cached
 from ._data import file_sha256
 from ._interrupt import import_whole
 from ._model_names import HF_HUB_PREFIX as HF_HUB_PREFIX
+from ._model_names import MODEL_CONFIGS_ENV as MODEL_CONFIGS_ENV
 from ._model_names import clean_tag as _clean_tag
 from ._names import a_type
-
-#: Environment variable with extra open_clip model config files or folders
-#: (separated by ``os.pathsep``), registered before any model name lookup.
-MODEL_CONFIGS_ENV = "SKSPLICE_MODEL_CONFIGS"
 
 #: Seed of the random initialisation used when ``pretrained=None``.
 RANDOM_INIT_SEED = 0

@@ -466,6 +466,53 @@ def test_a_device_torch_cannot_parse_is_refused_before_torch_is_imported(
     assert last.endswith("; use auto, cpu, cuda or cuda:N"), last
 
 
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["--model", "sksplice-test-tinyy"], "--model 'sksplice-test-tinyy' is not an open_clip"),
+        (["--model", "ViT-B-33"], "(close matches: ViT-B-32"),
+        (["--target-l0", "50"], "--target-l0 50 cannot be reached"),
+        (["--image-mean", "pretrained"], "no published image mean for --model sksplice-test-tiny"),
+    ],
+)
+def test_what_the_model_config_tells_is_refused_before_open_clip_is_imported(
+    extra, said, image_tree, vocab_file, inproc, capsys, monkeypatch
+):
+    # A misspelt --model, a --target-l0 out of reach or --image-mean pretrained for weights
+    # of no published mean were refused once torch and open_clip were imported (9-10 s):
+    # open_clip's config files and the table of published means tell them.
+    def imported():
+        raise AssertionError("torch and open_clip were imported to refuse the command line")
+
+    monkeypatch.setattr(_embedders, "import_model_libraries", imported)
+    model = _model_args(vocab_file)
+    if "--target-l0" in extra:  # (not with --l1-penalty)
+        at = model.index("--l1-penalty")
+        del model[at : at + 2]
+    args = ["decompose", str(image_tree), *model, *extra]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == "", err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("sksplice: error: ") and said in last, last
+
+
+def test_the_model_configs_read_without_open_clip_are_those_open_clip_lists(monkeypatch):
+    import open_clip
+
+    from sksplice._model_names import config_widths
+    from sksplice._models import _register_env_model_configs
+
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / "sksplice-test-tiny.json"))
+    _register_env_model_configs()
+    widths = config_widths()
+    assert widths is not None and "sksplice-test-tiny" in widths
+    listed = open_clip.list_models()
+    assert widths == {m: open_clip.get_model_config(m)["embed_dim"] for m in listed}
+    # a file named that is no config: open_clip's path says what is wrong with it
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / "no-such-config.json"))
+    assert config_widths() is None
+
+
 @pytest.mark.parametrize("lines", ["dog\n", "dog\ndog \n\n"])
 def test_a_vocabulary_of_one_concept_is_refused_before_embedding(
     lines, image_tree, vocab_file, inproc, capsys, no_embedding, tmp_path

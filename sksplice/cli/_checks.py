@@ -139,6 +139,30 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     return (concepts[:size] if size is not None else concepts), concepts
 
 
+def has_published_mean(args: argparse.Namespace) -> bool:
+    """Whether ``--model``/``--pretrained`` name weights whose image mean is published
+    (a table lookup, before torch and open_clip are imported)."""
+    from .._model_names import HF_HUB_PREFIX
+    from ..vocabulary import IMAGE_MEANS, image_mean_key
+
+    model, pretrained = getattr(args, "model", None), getattr(args, "pretrained", None)
+    if not model or pretrained is None or model.startswith(HF_HUB_PREFIX):
+        return False
+    return image_mean_key(model, pretrained) in IMAGE_MEANS
+
+
+def _no_published_mean(model: str, pretrained: str | None) -> CLIError:
+    """The error of ``--image-mean pretrained`` for weights of no published mean."""
+    from ..vocabulary import IMAGE_MEANS
+
+    known = ", ".join(f"--model {m} --pretrained {p}" for m, p in IMAGE_MEANS)
+    return CLIError(
+        f"--image-mean pretrained: no published image mean for --model {model} "
+        f"--pretrained {pretrained or 'none'} (published: {known}); use --image-mean "
+        "data to learn it from the images, or --image-mean FILE.npy"
+    )
+
+
 def _check_image_mean(
     args: argparse.Namespace, model: str, pretrained: str | None, d: int
 ) -> tuple[Any, str, str | None]:
@@ -153,12 +177,7 @@ def _check_image_mean(
         return None, "data", None
     if choice == "pretrained":
         if not published:
-            known = ", ".join(f"--model {m} --pretrained {p}" for m, p in IMAGE_MEANS)
-            raise CLIError(
-                f"--image-mean pretrained: no published image mean for --model {model} "
-                f"--pretrained {pretrained or 'none'} (published: {known}); use --image-mean "
-                "data to learn it from the images, or --image-mean FILE.npy"
-            )
+            raise _no_published_mean(model, pretrained)
         with _of_the_run():  # (a download, or a file in the data folder)
             mean = load_image_mean(model, pretrained, data_home=args.data_home)
         return as_mean_vector(mean, d), "pretrained", None
@@ -514,6 +533,16 @@ def _check_options(
             vocabulary = _check_vocabulary(args)
         if vocabulary is not None:
             vocabulary_check(vocabulary[0])
+    # What the model's name, its config file and the table of published means tell,
+    # before torch and open_clip are imported (seconds): an unknown --model, a
+    # --target-l0 out of reach, --image-mean pretrained for weights of none
+    width = _embedders.model_width_early(args)
+    if width is not None and args.target_l0 is not None and vocabulary is not None:
+        from .._calibration import check_target_l0
+
+        check_target_l0(args.target_l0, len(vocabulary[0]), width)
+    if getattr(args, "image_mean", None) == "pretrained" and not has_published_mean(args):
+        raise _no_published_mean(args.model, args.pretrained)
     _check_device(args.device)  # (imports torch)
     from .._models import WeightsUnavailableError
 

@@ -17,7 +17,13 @@ import numpy as np
 from .._image_files import shown_message
 from .._version import __version__
 from . import _embedders
-from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
+from ._checks import (
+    _check_options,
+    _check_outputs_apart,
+    _Plan,
+    _warn_unknown_extension,
+    has_published_mean,
+)
 from ._inputs import collect_images
 from ._logging import CLIError, RunError, UsageError, _interruption, _reader_gone, _usage
 from ._output import _Output, _printable, _Writer, no_concept, plural, significant
@@ -676,19 +682,8 @@ def refuse_one_input_early(
     if len(paths) >= 2:
         return
     choice = getattr(args, "image_mean", None)
-    if choice == "data" or (choice == "auto" and not _has_published_mean(args)):
+    if choice == "data" or (choice == "auto" and not has_published_mean(args)):
         _refuse_one_input(paths, getattr(args, "inputs", ()) if inputs is None else inputs)
-
-
-def _has_published_mean(args: argparse.Namespace) -> bool:
-    """Whether ``--model``/``--pretrained`` name weights whose image mean is published."""
-    from .._model_names import HF_HUB_PREFIX
-    from ..vocabulary import IMAGE_MEANS, image_mean_key
-
-    model, pretrained = getattr(args, "model", None), getattr(args, "pretrained", None)
-    if not model or pretrained is None or model.startswith(HF_HUB_PREFIX):
-        return False
-    return image_mean_key(model, pretrained) in IMAGE_MEANS
 
 
 def _cmd_decompose(args: argparse.Namespace) -> int:

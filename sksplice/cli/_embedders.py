@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,46 @@ def import_model_libraries() -> None:
         import torch  # noqa: F401
 
 
+def _unknown_model(model: str, models: Sequence[str]) -> CLIError:
+    """The error of a ``--model`` that is not among the open_clip ``models``."""
+    from .._model_names import HF_HUB_PREFIX
+
+    repo_hint = None
+    if "/" in model:  # (a Hugging Face repo perhaps; _models imports torch: not otherwise)
+        from .._models import repo_name_hint
+
+        repo_hint = repo_name_hint(model, models)  # (its model=... is shown as --model)
+    if repo_hint:
+        return CLIError(
+            f"--model {model!r} is not an open_clip model (see open_clip.list_models(), "
+            f"{len(models)} names): {repo_hint}"
+        )
+    return CLIError(
+        f"--model {model!r} is not an open_clip model{_close(model, models)}; "
+        f"see open_clip.list_models() ({len(models)} names), or give "
+        f"{HF_HUB_PREFIX}ORG/REPO for a model on the Hugging Face Hub"
+    )
+
+
+def model_width_early(args: argparse.Namespace) -> int | None:
+    """``--model`` checked against the config files open_clip reads, before torch and
+    open_clip are imported (seconds): an unknown name is refused as :func:`check_model`
+    refuses it; returns the model's embedding width (None for a Hub model, or where the
+    files cannot be read: :func:`check_model` then decides)."""
+    from .._model_names import HF_HUB_PREFIX, config_widths
+
+    model = args.model
+    if model.startswith(HF_HUB_PREFIX):
+        return None
+    widths = config_widths()
+    if widths is None:
+        return None
+    name = model if model in widths else model.replace("/", "-")
+    if name not in widths:
+        raise _unknown_model(model, sorted(widths))
+    return widths[name]
+
+
 def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
     """``--model`` and ``--pretrained`` checked: the model, its weights and its dimension.
 
@@ -44,7 +85,7 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
     import_model_libraries()
     import open_clip
 
-    from .._models import HF_HUB_PREFIX, _ensure_tag_weights, repo_name_hint
+    from .._models import HF_HUB_PREFIX, _ensure_tag_weights
     from ..embedders import CLIPEmbedder
 
     model, pretrained = args.model, args.pretrained
@@ -62,17 +103,7 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
         _register_env_model_configs()
         models = open_clip.list_models()
         if model not in models and model.replace("/", "-") not in models:
-            repo_hint = repo_name_hint(model, models)  # (its model=... is shown as --model)
-            if repo_hint:
-                raise CLIError(
-                    f"--model {model!r} is not an open_clip model (see open_clip.list_models(), "
-                    f"{len(models)} names): {repo_hint}"
-                )
-            raise CLIError(
-                f"--model {model!r} is not an open_clip model{_close(model, models)}; "
-                f"see open_clip.list_models() ({len(models)} names), or give "
-                f"{HF_HUB_PREFIX}ORG/REPO for a model on the Hugging Face Hub"
-            )
+            raise _unknown_model(model, models)
         model = model if model in models else model.replace("/", "-")
         if pretrained is not None:
             tags = open_clip.list_pretrained_tags_by_model(model)
