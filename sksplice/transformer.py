@@ -691,6 +691,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         mistake = _not_embeddings(X)
         if mistake is not None:
             raise mistake
+        cells = vectors_in_cells(X)
+        if cells is not None:
+            raise ValueError(cells)
+        mistake = _columns_not_numbers(X)
+        if mistake is not None:
+            raise mistake
         fitted_width = getattr(self, "n_features_in_", None)
         if (
             not reset
@@ -707,12 +713,6 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 "tower of another width, perhaps: embed X with the model the transformer "
                 "was fitted for"
             )
-        cells = vectors_in_cells(X)
-        if cells is not None:
-            raise ValueError(cells)
-        mistake = _columns_not_numbers(X)
-        if mistake is not None:
-            raise mistake
         labels = row_labels(X)
         dtypes: list[Any] = float_dtypes(X)
         if keep_float16 and all_float16(X):

@@ -485,6 +485,8 @@ def test_what_the_model_config_tells_is_refused_before_open_clip_is_imported(
         raise AssertionError("torch and open_clip were imported to refuse the command line")
 
     monkeypatch.setattr(_embedders, "import_model_libraries", imported)
+    # (as in a command's own process: open_clip not imported yet; once it is, it answers)
+    monkeypatch.delitem(sys.modules, "open_clip", raising=False)
     model = _model_args(vocab_file)
     if "--target-l0" in extra:  # (not with --l1-penalty)
         at = model.index("--l1-penalty")
@@ -906,6 +908,9 @@ def test_one_image_with_a_learned_centre_is_refused_before_the_model_is_looked_u
         raise AssertionError("torch and open_clip were imported to refuse one image")
 
     monkeypatch.setattr(_embedders, "import_model_libraries", imported)
+    # (as in a command's own process: open_clip not imported yet; once it is, the model's
+    # name is checked by open_clip before the one image is refused)
+    monkeypatch.delitem(sys.modules, "open_clip", raising=False)
     image = tmp_path / "a.png"
     _png(image, 0)
     extra = {"search": ["--concepts", "cat"], "report": ["-o", str(tmp_path / "r.html")]}

@@ -499,7 +499,10 @@ def _published_files_missing(args: argparse.Namespace, *, vocabulary: bool = Tru
 
 
 def _check_options(
-    args: argparse.Namespace, vocabulary_check: Callable[[list[str]], object] | None = None
+    args: argparse.Namespace,
+    vocabulary_check: Callable[[list[str]], object] | None = None,
+    *,
+    before_model: Callable[[], object] | None = None,
 ) -> _Plan:
     """Check every option (cheap checks first) before any image or concept is embedded.
 
@@ -519,6 +522,11 @@ def _check_options(
         device and the model are checked when the vocabulary can be read without a
         download (a file, or a named vocabulary already in the data home); else
         once it is read, after the model. It raises :class:`CLIError` to refuse.
+    before_model : callable, default=None
+        Called once the options that need no model library and the model's name are
+        checked: before torch and open_clip are imported where open_clip's config files
+        tell the name (the refusal of one image whose centre would be learned from it),
+        else once open_clip has checked it.
     """
     _check_output(getattr(args, "output", None), command=getattr(args, "command", None))
     _check_standard_output(getattr(args, "output", None))
@@ -543,6 +551,8 @@ def _check_options(
         check_target_l0(args.target_l0, len(vocabulary[0]), width)
     if getattr(args, "image_mean", None) == "pretrained" and not has_published_mean(args):
         raise _no_published_mean(args.model, args.pretrained)
+    if before_model is not None and width is not None:
+        before_model()  # (after the model's name, which open_clip's files told: valid)
     _check_device(args.device)  # (imports torch)
     from .._models import WeightsUnavailableError
 
@@ -555,6 +565,8 @@ def _check_options(
         if also:
             raise type(exc)(f"{exc} {also}") from exc
         raise
+    if before_model is not None and width is None:
+        before_model()  # (after the model's name, checked by open_clip just now)
     if vocabulary is None:
         from .._download import DataFetchError
 

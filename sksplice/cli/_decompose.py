@@ -674,15 +674,27 @@ def _note_closed_output(exc: BrokenPipeError, where: str, written: str | None = 
 def refuse_one_input_early(
     args: argparse.Namespace, paths: list[Path], inputs: Sequence[str] | None = None
 ) -> None:
-    """Where the centre is learned from the images, one input (of ``inputs``, default
-    ``args.inputs``) is refused at once (:func:`_refuse_one_input`), before the model is
-    looked up (open_clip takes seconds to import): ``--image-mean data``, or ``auto``
-    for a model and weights of no published mean (a table lookup; a misspelt name has
-    none either, and the advice names a model that has one)."""
-    if len(paths) >= 2:
-        return
-    choice = getattr(args, "image_mean", None)
-    if choice == "data" or (choice == "auto" and not has_published_mean(args)):
+    """With ``--image-mean data`` the centre is learned from the images whatever the
+    model: one input (of ``inputs``, default ``args.inputs``) is refused at once
+    (:func:`_refuse_one_input`), before the options are checked (``auto`` waits for
+    them: :func:`refuse_one_input_unpublished`)."""
+    if getattr(args, "image_mean", None) == "data" and len(paths) < 2:
+        _refuse_one_input(paths, getattr(args, "inputs", ()) if inputs is None else inputs)
+
+
+def refuse_one_input_unpublished(
+    args: argparse.Namespace, paths: list[Path], inputs: Sequence[str] | None = None
+) -> None:
+    """With the default ``--image-mean auto``, one input is refused where the model and
+    weights have no published mean (a table lookup; a misspelt name has none either, and
+    the advice names a model that has one): given to :func:`_check_options` as its
+    ``before_model``, after the cheap option checks and before torch and open_clip are
+    imported (seconds)."""
+    if (
+        getattr(args, "image_mean", None) == "auto"
+        and len(paths) < 2
+        and not has_published_mean(args)
+    ):
         _refuse_one_input(paths, getattr(args, "inputs", ()) if inputs is None else inputs)
 
 
@@ -691,7 +703,7 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         paths = collect_images(args.inputs)
         refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
-        plan = _check_options(args)
+        plan = _check_options(args, before_model=lambda: refuse_one_input_unpublished(args, paths))
     _warn_unknown_extension(args)
     try:
         if _streams(args, plan):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,9 @@ def model_width_early(args: argparse.Namespace) -> int | None:
     from .._model_names import HF_HUB_PREFIX, config_widths
 
     model = args.model
-    if model.startswith(HF_HUB_PREFIX):
+    if model.startswith(HF_HUB_PREFIX) or "open_clip" in sys.modules:
+        # (loaded already, open_clip answers at once, also for the configs a program
+        # registered with open_clip.add_model_config before calling the command)
         return None
     widths = config_widths()
     if widths is None:

@@ -20,6 +20,7 @@ from ._decompose import (
     _mean_summary,
     _report_skipped,
     refuse_one_input_early,
+    refuse_one_input_unpublished,
 )
 from ._inputs import _has_class_folders, _labelled, collect_images
 from ._logging import CLIError, _usage, committing, raise_if_signalled
@@ -52,12 +53,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
                     f"{args.inputs[0]}): put them in a class folder, or leave them out"
                 )
             paths, labels = _labelled(args, "report")
+            before_model = None
         else:
-            inputs = [args.folder] if args.folder is not None else []
-            paths = collect_images(inputs + list(args.inputs))
-            refuse_one_input_early(args, paths, inputs + list(args.inputs))
+            inputs = [args.folder, *args.inputs] if args.folder is not None else args.inputs
+            paths = collect_images(inputs)
+            refuse_one_input_early(args, paths, inputs)
+
+            def before_model() -> None:
+                refuse_one_input_unpublished(args, paths, inputs)
+
         _check_outputs_apart(args, paths)
-        plan = _check_options(args)
+        plan = _check_options(args, before_model=before_model)
     _warn_unknown_extension(args)
     if labelled:
         dec, profiles, ranking = _profile(args, paths, labels, plan, fewer_ok=True)

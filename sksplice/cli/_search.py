@@ -15,7 +15,14 @@ from ._checks import (
     _parse_query,
     _warn_unknown_extension,
 )
-from ._decompose import _decompose, _iter_rows, _write_records, refuse_one_input_early, rounded
+from ._decompose import (
+    _decompose,
+    _iter_rows,
+    _write_records,
+    refuse_one_input_early,
+    refuse_one_input_unpublished,
+    rounded,
+)
 from ._inputs import collect_images
 from ._logging import _usage
 from ._output import no_concept, significant
@@ -35,7 +42,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(
-            args, lambda concepts: _check_query_concepts(query, concepts, args.concepts)
+            args,
+            lambda concepts: _check_query_concepts(query, concepts, args.concepts),
+            before_model=lambda: refuse_one_input_unpublished(args, paths),
         )
         query = _check_query_concepts(query, plan.concepts, args.concepts)
     _warn_unknown_extension(args)
