@@ -341,6 +341,49 @@ def test_an_interruption_while_a_learned_centre_needs_every_image_says_nothing_w
     assert "(8 of 60 embedded): no record was written" in captured.err
 
 
+@pytest.mark.parametrize("command", ["profile", "compare", "report"])
+def test_the_commands_that_write_once_every_image_is_decomposed_say_how_far_they_went(
+    stream_inputs, inproc, tmp_path, monkeypatch, capsys, command
+):
+    """profile, compare and report met Ctrl-C while embedding with a bare "interrupted";
+    they now say how far the embedding went, as decompose does, and that nothing was
+    written (their output comes once every image is decomposed)."""
+    images, vocab, mean = stream_inputs
+    real = _embedders.image_embedder
+
+    class Interrupted:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def embed_images(self, paths, **kwargs):
+            self.inner.embed_images(paths[:1], **kwargs)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(_embedders, "image_embedder", lambda *a, **k: Interrupted(real(*a, **k)))
+    out = tmp_path / ("r.html" if command == "report" else "out.csv")
+    if command == "compare":
+        a, b = tmp_path / "a", tmp_path / "b"
+        a.mkdir(), b.mkdir()
+        for i, image in enumerate(sorted(images.glob("*.png"))[:20]):
+            (a if i % 2 else b).joinpath(image.name).write_bytes(image.read_bytes())
+        inputs = [str(a), str(b)]
+    else:
+        inputs = [str(images)]
+    extra = []
+    if command == "profile":
+        labels = tmp_path / "labels.csv"
+        names = sorted(p.name for p in images.glob("*.png"))
+        labels.write_text("".join(f"{n},{'x' if i % 2 else 'y'}\n" for i, n in enumerate(names)))
+        extra = ["--labels", str(labels)]
+    code = cli.main([command, *inputs, "-o", str(out), *extra, *_args(vocab, mean)])
+    captured = capsys.readouterr()
+    assert code == 130 and captured.out == ""
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("sksplice: error: interrupted while embedding images (1 of "), last
+    assert last.endswith(" embedded): nothing was written"), last
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
 def test_an_interruption_before_the_first_record_keeps_an_earlier_partial_file(
     stream_inputs, inproc, tmp_path, monkeypatch, capsys, fmt

@@ -72,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
         except KeyboardInterrupt as exc:
             code, said = _interruption(exc)
+            embedded = getattr(exc, "_sksplice_embedded", None)
+            if embedded is not None:
+                # (profile, compare, report: their output comes once every image is
+                # decomposed; decompose says what it kept itself)
+                done, total = embedded
+                said += f" while embedding images ({done} of {total} embedded): nothing was written"
             logger.error("%s", said)
             return code
         except UsageError as exc:
