@@ -104,6 +104,28 @@ def _check_width(width: int | None, X: np.ndarray) -> None:
         )
 
 
+def _warn_classes_alike(class_embeddings: np.ndarray, classes: np.ndarray) -> None:
+    """Warn about classes whose prompts the model embeds alike (``'Dog'`` and ``'dog'``
+    for a text tower that lower-cases): a score ties them, and every row goes to the
+    first of them, never to the others."""
+    from .dictionary import duplicate_concepts
+
+    groups = duplicate_concepts(class_embeddings)
+    if not groups:
+        return
+    shown = "; ".join(" = ".join(repr(str(classes[i])) for i in group) for group in groups[:5])
+    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    firsts = ", ".join(repr(str(classes[group[0]])) for group in groups[:5])
+    warn_user(
+        f"classes whose prompts the model embeds alike: {shown}{more}. Their scores are "
+        f"equal, so predict gives every such row the first of each group ({firsts}) and "
+        "never the others. (Text towers lower-case their input, and some strip accents.) "
+        "Name the classes so that the model tells them apart (e.g. 'crane bird' and "
+        "'crane machine'), or merge them",
+        UserWarning,
+    )
+
+
 class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
     """Classify embeddings by cosine similarity to text prompts of the class names.
 
@@ -341,6 +363,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         emb = l2_normalize(emb).reshape(classes.shape[0], len(templates), -1).mean(axis=1)
         self.classes_ = classes
         self.class_embeddings_ = l2_normalize(emb)
+        _warn_classes_alike(self.class_embeddings_, classes)
         return self
 
     def __sklearn_tags__(self) -> Any:

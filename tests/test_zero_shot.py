@@ -87,6 +87,21 @@ def test_classes_learned_from_y(minilm, animal_data):
     assert clf.score(X, y) >= 11 / 12
 
 
+def test_classes_the_model_embeds_alike_are_warned_about(minilm, animal_data):
+    # MiniLM lower-cases: 'Dog' and 'dog' had one embedding, and every dog went to 'Dog'
+    # (the first in sorted order) without a word; scored against 'dog', all wrong
+    X, _ = animal_data
+    with pytest.warns(
+        UserWarning, match=r"embeds alike: 'Dog' = 'dog'\. .*first of each group"
+    ) as told:
+        clf = ZeroShotClassifier(minilm, classes=["Dog", "cat", "dog", "car"]).fit(X)
+    assert "'Dog'" in str(told[0].message) and told[0].filename == __file__
+    assert "dog" not in set(clf.predict(X))  # (what the warning says)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ZeroShotClassifier(minilm, classes=["dog", "cat", "car"]).fit(X)
+
+
 def test_template_average_and_probabilities():
     emb = HashEmbedder(dim=5)
     templates = ["a photo of a {}.", "a drawing of a {}."]
@@ -362,8 +377,8 @@ def test_pipeline_with_clip_embedder_images(tiny_clip_model):
 def test_labels_that_name_no_class_are_warned_about():
     # "a photo of a 0." is no prompt for a class: say so, and how to name the classes
     class Embedder:
-        def embed_text(self, texts):
-            return np.eye(4)[[int("1" in t) for t in texts]]
+        def embed_text(self, texts):  # ("one" apart from "zero": not classes alike)
+            return np.eye(4)[[int("1" in t or "one" in t) for t in texts]]
 
     X = np.eye(4)[[0, 1, 0, 1]]
     with pytest.warns(UserWarning, match=r"the labels \[0, 1\] name no class: the prompts read"):
