@@ -34,6 +34,7 @@ from ._names import (
 from ._pandas import frame_values
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
+from ._stack import warn_user
 from ._validation import check_int, check_number, check_option, restored_on_failure
 from .analysis import _as_weights
 from .editing import ranked_neighbors
@@ -605,6 +606,18 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         names = _concept_names(self.splice, "splice")
         assert names is not None  # (splice is not None: tested above)
         _check_same_concepts(names, self.concepts_)  # (`splice` refitted since)
+        if getattr(self.splice, "modality", None) == "image":
+            # (the docs' recipe; the results are those of a query centred by the wrong
+            # modality's mean, which skews its decomposition)
+            warn_user(
+                "`splice` is a transformer for images (modality='image'): it centres the "
+                "text query by the image centre. Decompose text queries with a text "
+                "transformer of the same vocabulary and penalty: splice="
+                "clone(image_splice).set_params(image_mean=None, modality='text', "
+                "text_mean='concepts'), fitted on a text's embedding (its centre is the "
+                "vocabulary's: fit reads only the width)",
+                UserWarning,
+            )
         W = self.splice.transform(np.asarray(embedder.embed_text([text])))
         if isinstance(W, pd.DataFrame):
             W = frame_values(W, "query")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import re
 import tracemalloc
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -382,6 +383,22 @@ def test_fit_without_names_and_bad_queries():
     with pytest.raises(ValueError, match=r"names the concept 'b' twice; .*\{'b': 3\}"):
         retriever.search(repeated)
     assert list(retriever.search(pd.Series({"b": 2.0, "a": 1.0}))[0]) == [1, 0]
+
+
+def test_a_text_query_through_an_image_transformer_is_warned_about(minilm):
+    # retrieval.md: "the image transformer would centre a text query by the image centre";
+    # search_text through it gave results without a word
+    names = ["dog", "snow", "cat", "soup", "sofa", "car"]
+    X = minilm.embed_text([f"a photo of a {n}" for n in names * 20])
+    image = SpliceTransformer(embedder=minilm, vocabulary=names, l1_penalty=0.05).fit(X)
+    text = clone(image).set_params(image_mean=None, modality="text", text_mean="concepts")
+    text.fit(X[:1])
+    W = image.transform(X)
+    with pytest.warns(UserWarning, match=r"transformer for images .*set_params\(image_mean=None"):
+        ConceptRetriever(splice=image).fit(W).search_text("a dog in the snow")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ConceptRetriever(splice=text).fit(W).search_text("a dog in the snow")
 
 
 def test_text_query_on_minilm_captions(laion_minilm, minilm):
