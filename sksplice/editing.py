@@ -198,9 +198,14 @@ def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expa
         f"{neighbours}: removing {'it' if one else 'them'} changes nothing there. The "
         "decompositions may carry that meaning with other concepts: look at the concepts "
         "the rows use (SpliceTransformer.top_concepts) and at the nearest concepts in the "
-        "dictionary (sksplice.editing.concept_neighbors), and name those, or extend the "
-        "edit with n_neighbors or similarity_threshold. (In a search over l1_penalty, a "
-        "large penalty may leave it out of every row of one fit only.)"
+        "dictionary (sksplice.editing.concept_neighbors), and name those, or "
+        + (
+            "extend the edit further (a larger n_neighbors or a lower similarity_threshold)"
+            if expanded
+            else "extend the edit with n_neighbors or similarity_threshold"
+        )
+        + ". (In a search over l1_penalty, a large penalty may leave it out of every row "
+        "of one fit only.)"
     )
 
 

@@ -363,7 +363,8 @@ def test_removing_concepts_no_row_holds_is_warned_about(small_setup):
             "the concepts 'red', 'house' named in `remove` have a non-zero weight in no row "
             "of X seen in fit: removing them changes nothing there."
         )
-        assert "concept_neighbors" in message and "n_neighbors" in message
+        assert "concept_neighbors" in message
+        assert "extend the edit with n_neighbors or similarity_threshold" in message
         assert not editor.mask_[NAMES.index("red")]  # (still removed, as asked)
     # With neighbours, a concept is idle only when none of its neighbours is held either.
     sims = splice.dictionary_ @ splice.dictionary_[NAMES.index("sand")]
@@ -380,8 +381,14 @@ def test_removing_concepts_no_row_holds_is_warned_about(small_setup):
         ConceptEditor(remove=["red"]).fit(sparse_frame)
         ConceptEditor(keep=["red"], splice=frozen).fit(W)  # (keep is another matter)
     W[:, NAMES.index(nearest)] = 0.0
-    with pytest.warns(UserWarning, match="nor does any of the neighbours selected for it"):
+    with pytest.warns(UserWarning, match="nor does any of the neighbours selected for it") as told:
         ConceptEditor(remove=["sand"], n_neighbors=1, splice=frozen).fit(W)
+    # (n_neighbors given: the advice is to extend it further, not to give it)
+    (message,) = [str(r.message) for r in told if "named in `remove`" in str(r.message)]
+    assert "extend the edit further (a larger n_neighbors or a lower similarity_threshold)" in (
+        message
+    )
+    assert "extend the edit with n_neighbors" not in message
 
 
 def test_output_embedding_recomposes_edited_weights(small_setup):
