@@ -1070,6 +1070,16 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         X = self._validate_X(X, reset=False, keep_float16=True)
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W = self._weights(X)
+        if W.shape[0] > 1 and W.nnz == 0:
+            # (a penalty just below 2 is accepted, and gives this; the CLI says it too)
+            warn_user(
+                f"every one of the {W.shape[0]} rows decomposes to no concept at "
+                f"l1_penalty={self.l1_penalty_:g}: no concept's correlation with a row "
+                "reaches the penalty. A smaller l1_penalty keeps more concepts (useful "
+                "penalties lie mostly from 0.05 to 0.5), or set target_l0 to have fit find "
+                "the penalty for a number of concepts",
+                UserWarning,
+            )
         return _weights.format_weights(self, W, X_in, wrapped=True)
 
     def transform_with_stats(self, X: Any) -> tuple[Any, TransformStats]:

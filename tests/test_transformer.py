@@ -757,6 +757,23 @@ def test_rows_that_differ_only_in_scale_cannot_centre_themselves(problem):
     assert est.l0(X[1:2]) > 0
 
 
+def test_a_penalty_that_leaves_every_row_empty_is_warned_about(problem):
+    # l1_penalty=1.99 is accepted (2 is refused) and gave an all-zero matrix in silence
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=1.99).fit(X)
+    with pytest.warns(
+        UserWarning, match=r"every one of the \d+ rows decomposes to no concept"
+    ) as told:
+        W = est.transform(X)
+    assert W.nnz == 0 and "l1_penalty=1.99" in str(told[0].message)
+    assert told[0].filename == __file__
+    fitted = make(concepts, raw).fit(X)  # (few rows: a warning of the centre)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.transform(X[:1])  # (one row without a concept is a row's matter)
+        fitted.transform(X)
+
+
 # ---------------------------------------------------------------- bad input
 def test_bad_input_errors_name_the_problem(problem):
     concepts, raw, X = problem
