@@ -2578,6 +2578,14 @@ def test_a_query_concept_holding_a_colon_is_read_whole():
     args = argparse.Namespace(text=None, concepts="cat:2")
     with pytest.raises(cli.CLIError, match="not in the vocabulary: 'cat'"):
         _check_query_concepts(_parse_query(args), concepts, "cat:2")
+    # two concepts with a space between: each word is one, the phrase is not
+    args = argparse.Namespace(text=None, concepts="dog 16")
+    with pytest.raises(cli.CLIError, match=r"separated by commas \(--concepts dog,16\)$"):
+        _check_query_concepts(_parse_query(args), concepts, "dog 16")
+    args = argparse.Namespace(text=None, concepts="dog cat")
+    with pytest.raises(cli.CLIError) as info:
+        _check_query_concepts(_parse_query(args), concepts, "dog cat")
+    assert "commas" not in str(info.value)  # ('cat' is no concept either)
 
 
 # ------------------------------------------ classes, files left out, output files refused

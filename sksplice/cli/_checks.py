@@ -621,7 +621,13 @@ def _check_query_concepts(
                 query = whole
     unknown = [name for name in query or {} if name not in known]
     if unknown:
-        raise CLIError(str(unknown_concepts_error(unknown, concepts, "--concepts")))
+        message = str(unknown_concepts_error(unknown, concepts, "--concepts"))
+        # ("dog snow" for two concepts: each of its words is one, the phrase is not)
+        spaced = [n for n in unknown if len(n.split()) > 1 and all(w in known for w in n.split())]
+        if spaced:
+            commas = ",".join(spaced[0].split())
+            message += f"; concepts are separated by commas (--concepts {commas})"
+        raise CLIError(message)
     return query
 
 
