@@ -3397,7 +3397,7 @@ def test_hidden_files_and_folders_of_a_folder_are_not_read(vocab_file, inproc, t
 
 
 def test_a_labels_file_of_paths_from_the_working_folder_says_where_paths_are_read_from(
-    vocab_file, inproc, tmp_path, capsys, monkeypatch, no_embedding
+    vocab_file, inproc, tmp_path, capsys, monkeypatch, no_embedding, caplog
 ):
     # "lab.csv has no label for image data/cat/0.png" although the file holds that
     # string; the warning that explained it was held back by the refusal.
@@ -3423,6 +3423,16 @@ def test_a_labels_file_of_paths_from_the_working_folder_says_where_paths_are_rea
         f"lab.csv has no label for image {root / 'dog' / '1.png'}: expected a row for "
         f"dog/1.png (a relative path is read from the folder {root}), or for its absolute "
         f"path; 1 row of lab.csv names no image under {root}"
+    )
+    # every image labelled, and rows that name no image: told with their lines and paths
+    Path("lab.csv").write_text(
+        "cat/0.png,cat\ncat/1.png,cat\nelsewhere.png,x\ndog/0.png,dog\ndog/1.png,dog\nb,y\n"
+    )
+    with caplog.at_level("WARNING", logger="sksplice.cli"):
+        _inputs._read_labels(Path("lab.csv"), root, cli.collect_images([root]))
+    assert (
+        f"2 rows of lab.csv name no image under {root} (line 3: elsewhere.png; line 6: b; a "
+        f"relative path is read from {root})" in caplog.text
     )
 
 

@@ -553,6 +553,7 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     labels: list[str | None] = [None] * len(paths)
     origin: list[int] = [0] * len(paths)
     unmatched = 0
+    unmatched_at: list[tuple[int, str]] = []  # (line, path) of the rows naming no image
     from_cwd: list[tuple[int, str]] = []  # (line, path) of rows naming an image from "."
     for offset, (key, label) in enumerate(rows):
         line = first_line + offset
@@ -581,6 +582,7 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
             index = same[0] if same else None
         if index is None:
             unmatched += 1
+            unmatched_at.append((line, key))
             if not os.path.isabs(key) and os.path.abspath(key) in by_abs:
                 from_cwd.append((line, key))
             continue
@@ -596,13 +598,17 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
             )
         labels[index], origin[index] = label, line
     if unmatched:
+        shown = "; ".join(f"line {line}: {key}" for line, key in unmatched_at[:3])
+        more = f"; and {unmatched - 3} more" if unmatched > 3 else ""
         logger.warning(
-            "%d row%s of %s name%s no image under %s (a relative path is read from %s)",
+            "%d row%s of %s name%s no image under %s (%s%s; a relative path is read from %s)",
             unmatched,
             "" if unmatched == 1 else "s",
             labels_csv,
             "s" if unmatched == 1 else "",
             root,
+            shown,
+            more,
             root,
         )
     missing = [p for p, label in zip(paths, labels, strict=True) if label is None]
