@@ -19,7 +19,7 @@ import stat
 import threading
 import warnings
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -75,6 +75,8 @@ class ImageFileWarning(UserWarning):
         super().__init__(f"{path!r}: {text}")
         self.path = path
         self.text = text
+        # (text, category, module, lineno) of the warning of PIL's it stands for, if any
+        self._origin: tuple[Any, ...] | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # (pickled with its file: a warning of a DataLoader worker process is sent back
@@ -104,14 +106,103 @@ def collected_warnings() -> Iterator[list[ImageFileWarning]]:
         _collecting.found = before
 
 
-def _file_warning(path: str, text: str) -> None:
-    """Collect an :class:`ImageFileWarning` where the thread collects them, else issue it."""
+def _file_warning(path: str, text: str, origin: tuple[Any, ...] | None = None) -> None:
+    """Collect an :class:`ImageFileWarning` where the thread collects them, else issue it.
+
+    ``origin`` is ``(text, category, module, lineno)`` of the warning of PIL's it stands
+    for: the caller's filters are applied to that when it is issued
+    (:func:`issue_file_warnings`).
+    """
     found = getattr(_collecting, "found", None)
     warning = ImageFileWarning(path, text)
+    warning._origin = origin
     if found is None:
-        warn_user(warning)
+        issue_file_warnings([warning])
     elif not any(w.path == path and w.text == text for w in found):
         found.append(warning)
+
+
+def issue_file_warnings(found: Sequence[ImageFileWarning]) -> None:
+    """Issue collected warnings about image files, in this (the caller's) thread.
+
+    One that stands for a warning of PIL's first meets the filters PIL's warning would
+    have met: one the caller ignores (``filterwarnings("ignore", module="PIL")``, or by
+    its text) is dropped, one the caller makes an error is raised; the others are
+    issued as :class:`ImageFileWarning`, at the caller's line, under the caller's filters.
+    """
+    for warning in found:
+        origin = getattr(warning, "_origin", None)
+        if origin is not None:
+            action = _their_action(*origin)
+            if action == "ignore":
+                continue
+            if action == "error":
+                raise warning
+        warn_user(warning)
+
+
+def _pil_module(filename: str) -> str:
+    """The module of PIL's that ``filename`` is, as ``warnings.warn`` names it
+    (``PIL.TiffImagePlugin``)."""
+    parts = os.path.splitext(os.path.normpath(filename))[0].split(os.sep)
+    return ".".join(parts[parts.index("PIL") :]) if "PIL" in parts else "PIL"
+
+
+class _Routing:
+    """The state of :func:`pil_warnings_caught`, shared by the calls that overlap (threads
+    of a Dask task each embedding images): installed by the first, removed by the last."""
+
+    lock = threading.Lock()
+    depth = 0
+    #: ``warnings.showwarning`` before the routing, to which every other warning goes.
+    previous: Callable[..., Any] | None = None
+    #: The filter put first (``"always"`` for PIL's UserWarnings), left out wherever the
+    #: caller's filters are asked what they would do.
+    entry: Any = None
+    #: PIL's warnings shown once per the caller's "default", "module" or "once" filters.
+    shown: ClassVar[set[tuple[Any, ...]]] = set()
+
+
+def _their_action(text: str, category: type[Warning], module: str, lineno: int) -> str:
+    """The action the caller's filters give a warning (the routing's own filter left out)."""
+    from ._stack import _action
+
+    theirs = [f for f in warnings.filters if f is not _Routing.entry]
+    return _action(text, category, module, lineno, theirs)
+
+
+def _show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    """``warnings.showwarning`` while images are decoded (:func:`pil_warnings_caught`)."""
+    previous = _Routing.previous or warnings._showwarning_orig  # type: ignore[attr-defined]
+    if not from_pil(filename):
+        previous(message, category, filename, lineno, file, line)
+        return
+    text, module = str(message), _pil_module(filename)
+    path = file_being_read()
+    if path is not None and getattr(_collecting, "found", None) is not None:
+        # (the caller decides with its filters when it issues it: issue_file_warnings)
+        _file_warning(path, " ".join(text.split()), (text, category, module, lineno))
+        return
+    # A warning of PIL's that no collection takes (a PIL image given in memory, another
+    # thread's work): shown as the caller's filters say, which the routing's "always"
+    # filter took the place of
+    action = _their_action(text, category, module, lineno)
+    if action == "ignore":
+        return
+    if action == "error":
+        raise message if isinstance(message, Warning) else category(message)
+    if action in ("default", "module", "once"):
+        if action == "default":
+            key: tuple[Any, ...] = (text, category, module, lineno)
+        elif action == "module":
+            key = (text, category, module)
+        else:
+            key = (text, category)
+        with _Routing.lock:
+            if key in _Routing.shown:
+                return
+            _Routing.shown.add(key)
+    previous(message, category, filename, lineno, file, line)
 
 
 @contextlib.contextmanager
@@ -122,37 +213,36 @@ def pil_warnings_caught() -> Iterator[None]:
     filter shows a warning once per text and line, so that of a second damaged
     file would not be shown at all. While the block runs, each of PIL's
     warnings issued in a thread that collects (:func:`collected_warnings`) and
-    reads a file (:func:`~sksplice._image_files.reading`) is collected; the
-    caller's filters then apply to the :class:`ImageFileWarning` issued for it.
-    Any other warning is shown as before, and one that the caller's filters
-    ignore (``filterwarnings("ignore", module="PIL")``) is not collected. Entered by
-    the thread that starts the decoding, around all of it (the warnings module's
-    settings are the process's).
+    reads a file (:func:`~sksplice._image_files.reading`) is collected, for the
+    caller to issue (:func:`issue_file_warnings`, which applies the caller's
+    filters); any other warning is shown as the caller's filters say. Entered by
+    the thread that starts the decoding, around all of it. The warnings module's
+    settings are the process's: overlapping blocks (threads each embedding
+    images) share one routing, put in place by the first and taken away by the
+    last, which removes only what it put in place (the filter and the function
+    that shows warnings, where it is still the routing's).
     """
-    from ._stack import _action
-
-    with warnings.catch_warnings():
-        previous, theirs = warnings.showwarning, list(warnings.filters)
-        warnings.filterwarnings("always", category=UserWarning, module=r"PIL(\.|$)")
-
-        def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-            path = file_being_read()
-            if (
-                path is not None
-                and getattr(_collecting, "found", None) is not None
-                and from_pil(filename)
-            ):
-                text = str(message)
-                # (PIL's module, as warnings.warn named it: PIL.TiffImagePlugin)
-                parts = os.path.splitext(os.path.normpath(filename))[0].split(os.sep)
-                module = ".".join(parts[parts.index("PIL") :]) if "PIL" in parts else "PIL"
-                if _action(text, category, module, lineno, theirs) != "ignore":
-                    _file_warning(path, " ".join(text.split()))
-                return
-            previous(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = show
+    with _Routing.lock:
+        if _Routing.depth == 0:
+            _Routing.previous = warnings.showwarning
+            warnings.filterwarnings("always", category=UserWarning, module=r"PIL(\.|$)")
+            _Routing.entry = warnings.filters[0]
+            warnings.showwarning = _show
+        _Routing.depth += 1
+    try:
         yield
+    finally:
+        with _Routing.lock:
+            _Routing.depth -= 1
+            if _Routing.depth == 0:
+                with contextlib.suppress(ValueError):
+                    cast("list[Any]", warnings.filters).remove(_Routing.entry)
+                mutated = getattr(warnings, "_filters_mutated", None)
+                if mutated is not None:  # (Python's record of what it has shown: reset)
+                    mutated()
+                if warnings.showwarning is _show:
+                    warnings.showwarning = _Routing.previous  # type: ignore[assignment]
+                _Routing.previous = _Routing.entry = None
 
 
 def to_item_list(X: Any, *, what: str) -> list[Any]:

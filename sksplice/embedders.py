@@ -777,8 +777,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             # closed on one of its own threads, whose pool then cannot join itself.)
             with contextlib.closing(batches):
                 for batch in batches:
-                    for warning in batch.warnings:
-                        warn_user(warning)
+                    _images.issue_file_warnings(batch.warnings)
                     for offset, error in batch.errors:
                         index = batch.start + offset
                         named = first_index + index

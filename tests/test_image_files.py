@@ -239,9 +239,14 @@ def test_warnings_about_damaged_files_name_each_file_at_the_users_line(
     assert not [w for w in caught if "Corrupt EXIF" in str(w.message) and w not in told]
 
 
-def test_warnings_about_files_follow_the_users_filters(tiny_clip_model, tmp_path):
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_warnings_about_files_follow_the_users_filters(tiny_clip_model, tmp_path, num_workers):
+    # (a worker process starts with the filters of the moment it is made: the caller's
+    # filters are applied where the warnings are issued, in the caller's process)
     paths = _damaged_collection(tmp_path)
-    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", batch_size=2)
+    embedder = CLIPEmbedder(
+        tiny_clip_model, pretrained=None, device="cpu", batch_size=2, num_workers=num_workers
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", category=ImageFileWarning)
@@ -255,11 +260,12 @@ def test_warnings_about_files_follow_the_users_filters(tiny_clip_model, tmp_path
             embedder.transform(paths)
         told = [w.message for w in caught if issubclass(w.category, ImageFileWarning)]
         assert [(w.path, w.text[:12]) for w in told] == [(paths[4], "its EXIF dat")], silenced
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ImageFileWarning)
-        with pytest.raises(ImageFileWarning, match="Corrupt EXIF data") as info:
-            embedder.transform(paths)
-    assert info.value.path == paths[1]
+    for error in ({"category": ImageFileWarning}, {"module": "PIL"}, {"message": "Corrupt"}):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", **error)
+            with pytest.raises(ImageFileWarning, match="Corrupt EXIF data") as info:
+                embedder.transform(paths)
+        assert info.value.path == paths[1], error
     # and the process's warning settings are as they were
     shown_by, before = warnings.showwarning, list(warnings.filters)
     with pytest.warns(ImageFileWarning):
@@ -276,3 +282,42 @@ def test_an_image_file_warning_pickles_with_its_file():
         "Corrupt EXIF data",
         "'a.png': Corrupt EXIF data",
     )
+
+
+def test_pil_images_in_memory_keep_the_users_filters(tiny_clip_model, tmp_path):
+    # a PIL image given in memory names no file: its warnings of PIL's are shown as the
+    # caller's filters say (the routing's own "always" filter took their place, and
+    # "ignore" by module no longer silenced them)
+    paths = _damaged_collection(tmp_path)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", batch_size=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", module="PIL")
+        embedder.transform([Image.open(p) for p in paths[:4]])
+    assert not [w for w in caught if "Corrupt EXIF" in str(w.message)], caught
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        embedder.transform([Image.open(p) for p in paths[:4]] * 2)
+    told = [w for w in caught if "Corrupt EXIF" in str(w.message)]
+    assert len({str(w.message) for w in told}) == len(told) >= 1  # (once per text and line)
+
+
+def test_embeddings_that_overlap_in_threads_share_one_routing_and_leave_none(
+    tiny_clip_model, tmp_path
+):
+    """The warnings module's settings are the process's: threads that embed images at
+    once (a Dask task each) put one routing in place and the last takes it away; the
+    blocks restored each other's (a leaked "always" filter, a stale showwarning)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = _damaged_collection(tmp_path)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", batch_size=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shown_by, before = warnings.showwarning, list(warnings.filters)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: embedder.transform(paths), range(4)))
+        assert warnings.showwarning is shown_by and warnings.filters == before
+    named = [w.message.path for w in caught if issubclass(w.category, ImageFileWarning)]
+    assert sorted(named) == sorted([paths[1], paths[3], paths[4]] * 4)
+    assert not [w for w in caught if "Corrupt EXIF" in str(w.message) and w.category is UserWarning]
