@@ -54,6 +54,7 @@ def config_widths() -> dict[str, int] | None:
             files = [where]
         else:
             return None
+        found = len(widths)
         for file in files:
             try:
                 with open(file, encoding="utf-8") as handle:
@@ -68,4 +69,6 @@ def config_widths() -> dict[str, int] | None:
                 widths[os.path.splitext(os.path.basename(file))[0]] = width
             elif index > 0 and not os.path.isdir(where):
                 return None  # (a file named that is no config: open_clip's path says why)
+        if index > 0 and len(widths) == found:
+            return None  # (a folder named that holds no config: the same)
     return widths or None

@@ -454,8 +454,9 @@ class ConceptSpaceMixin:
             W,
             "weights",
             row_labels(X),
-            hint="inverse_transform recomposes the weights transform gives; to take a "
-            "concept out, set its column to zero (ConceptEditor(remove=...))",
+            hint="inverse_transform recomposes the weights transform gives (a step that "
+            "centres or scales them, such as StandardScaler, makes some negative); to take "
+            "a concept out, set its column to zero",
         )
         return self._recompose(W)
 

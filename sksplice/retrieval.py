@@ -606,12 +606,17 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         names = _concept_names(self.splice, "splice")
         assert names is not None  # (splice is not None: tested above)
         _check_same_concepts(names, self.concepts_)  # (`splice` refitted since)
-        if getattr(self.splice, "modality", None) == "image":
+        if (
+            getattr(self.splice, "modality", None) == "image"
+            and getattr(self.splice, "mean_source_", None) == "pretrained"
+        ):
             # (the docs' recipe; the results are those of a query centred by the wrong
-            # modality's mean, which skews its decomposition)
+            # modality's mean, which skews its decomposition. A centre learned from the
+            # collection, or given, may be of texts: a transformer fitted on captions)
             warn_user(
-                "`splice` is a transformer for images (modality='image'): it centres the "
-                "text query by the image centre. Decompose text queries with a text "
+                "`splice` is a transformer for images (modality='image') centred by the "
+                "published image mean: it centres the text query as an image. Decompose "
+                "text queries with a text "
                 "transformer of the same vocabulary and penalty: splice="
                 "clone(image_splice).set_params(image_mean=None, modality='text', "
                 "text_mean='concepts'), fitted on a text's embedding (its centre is the "

@@ -1063,14 +1063,25 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         TypeError
             If ``X`` holds file paths, texts or PIL images rather than
             embeddings (the message names the ``CLIPEmbedder`` to apply first).
+
+        Warns
+        -----
+        UserWarning
+            If ``X`` has two rows or more and none of them holds a concept (a
+            penalty just below 2).
         """
+        return self._transform(X, warn_all_empty=True)
+
+    def _transform(self, X: Any, *, warn_all_empty: bool) -> Any:
+        """:meth:`transform`; ``warn_all_empty=False`` for a block of a larger ``X``
+        (a Dask task), where rows without a concept say nothing of the whole."""
         check_is_fitted(self)
         _weights.check_output(self)  # before the solve, not after it
         X_in = X
         X = self._validate_X(X, reset=False, keep_float16=True)
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W = self._weights(X)
-        if W.shape[0] > 1 and W.nnz == 0:
+        if warn_all_empty and W.shape[0] > 1 and W.nnz == 0:
             # (a penalty just below 2 is accepted, and gives this; the CLI says it too)
             warn_user(
                 f"every one of the {W.shape[0]} rows decomposes to no concept at "

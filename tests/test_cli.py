@@ -498,7 +498,7 @@ def test_what_the_model_config_tells_is_refused_before_open_clip_is_imported(
     assert last.startswith("sksplice: error: ") and said in last, last
 
 
-def test_the_model_configs_read_without_open_clip_are_those_open_clip_lists(monkeypatch):
+def test_the_model_configs_read_without_open_clip_are_those_open_clip_lists(monkeypatch, tmp_path):
     import open_clip
 
     from sksplice._model_names import config_widths
@@ -510,9 +510,16 @@ def test_the_model_configs_read_without_open_clip_are_those_open_clip_lists(monk
     assert widths is not None and "sksplice-test-tiny" in widths
     listed = open_clip.list_models()
     assert widths == {m: open_clip.get_model_config(m)["embed_dim"] for m in listed}
-    # a file named that is no config: open_clip's path says what is wrong with it
+    # a file or a folder named that is no config or holds none: open_clip's path says
+    # what is wrong with it
     monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / "no-such-config.json"))
     assert config_widths() is None
+    empty, other = tmp_path / "empty", tmp_path / "other"
+    empty.mkdir(), other.mkdir()
+    (other / "config.json").write_text('{"model_type": "bert"}')
+    for folder in (empty, other):
+        monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(folder))
+        assert config_widths() is None, folder
 
 
 @pytest.mark.parametrize("lines", ["dog\n", "dog\ndog \n\n"])
@@ -2582,6 +2589,9 @@ def test_a_query_concept_holding_a_colon_is_read_whole():
     args = argparse.Namespace(text=None, concepts="dog 16")
     with pytest.raises(cli.CLIError, match=r"separated by commas \(--concepts dog,16\)$"):
         _check_query_concepts(_parse_query(args), concepts, "dog 16")
+    args = argparse.Namespace(text=None, concepts="16:2,dog 16")  # (the others kept)
+    with pytest.raises(cli.CLIError, match=r"\(--concepts 16:2,dog,16\)$"):
+        _check_query_concepts(_parse_query(args), concepts, "16:2,dog 16")
     args = argparse.Namespace(text=None, concepts="dog cat")
     with pytest.raises(cli.CLIError) as info:
         _check_query_concepts(_parse_query(args), concepts, "dog cat")

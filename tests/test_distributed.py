@@ -160,6 +160,23 @@ def test_dense_output_numpy_input_without_client(client, problem, reference):
     np.testing.assert_allclose(dense, reference[:1_500].toarray(), atol=ATOL)
 
 
+def test_a_block_without_any_concept_is_not_warned_about(problem):
+    # transform warns when no row of X holds a concept; a Dask block's rows say nothing of
+    # the whole X (it warned once per block, "every one of the 400 rows")
+    import warnings
+
+    from sklearn.base import clone
+
+    X, splice = problem
+    empty = clone(splice).set_params(l1_penalty=1.99).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        W = transform_dask(empty, X[:800], chunk_size=400).compute(scheduler="sync")
+    assert W.nnz == 0
+    with pytest.warns(UserWarning, match="every one of the 800 rows decomposes to no concept"):
+        empty.transform(X[:800])
+
+
 def test_transform_rejects_bad_input(problem):
     X, splice = problem
     with pytest.raises(ValueError, match="output must be 'sparse' or 'dense', got 'coo'"):

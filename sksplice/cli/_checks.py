@@ -625,7 +625,11 @@ def _check_query_concepts(
         # ("dog snow" for two concepts: each of its words is one, the phrase is not)
         spaced = [n for n in unknown if len(n.split()) > 1 and all(w in known for w in n.split())]
         if spaced:
-            commas = ",".join(spaced[0].split())
+            given = raw if raw is not None else ",".join(query or {})
+            commas = ",".join(
+                ",".join(item.split()) if item.strip() in spaced else item.strip()
+                for item in given.split(",")
+            )
             message += f"; concepts are separated by commas (--concepts {commas})"
         raise CLIError(message)
     return query
