@@ -5,12 +5,9 @@ names holding a line break."""
 from __future__ import annotations
 
 import errno
-import io
 import os
-import struct
 import subprocess
 import sys
-import zlib
 
 import pytest
 
@@ -326,21 +323,9 @@ def test_a_sub_folder_without_read_permission_is_named(run_env, tmp_path, capsys
 
 def test_a_warning_of_pils_about_a_file_names_it(run_env, tmp_path, capsys):
     # a PNG whose EXIF data is cut short: PIL warns "Corrupt EXIF data" without a name
-    from PIL import Image
+    from .test_image_files import corrupt_exif_png
 
-    exif = Image.Exif()
-    exif[0x0112] = 1
-    exif[0x010E] = "a description long enough to be stored outside the entry"
-    buffer = io.BytesIO()
-    Image.open(run_env / "cats" / "0.png").save(buffer, "PNG", exif=exif.tobytes())
-    data = buffer.getvalue()
-    at = data.index(b"eXIf")
-    size = struct.unpack(">I", data[at - 4 : at])[0]
-    payload = data[at + 4 : at + 4 + size][:20]
-    chunk = struct.pack(">I", len(payload)) + b"eXIf" + payload
-    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + payload) & 0xFFFFFFFF)
-    damaged = run_env / "cats" / "damaged.png"
-    damaged.write_bytes(data[: at - 4] + chunk + data[at + 4 + size + 4 :])
+    damaged = corrupt_exif_png(run_env / "cats" / "damaged.png", run_env / "cats" / "0.png")
     report = ["report", str(run_env), "-o", str(tmp_path / "r.html")]
     for command in (["decompose", str(run_env)], report):
         code, _, err = _main([*command, "-q", *_args(tmp_path)], capsys)
