@@ -171,7 +171,14 @@ def _their_action(text: str, category: type[Warning], module: str, lineno: int) 
     return _action(text, category, module, lineno, theirs)
 
 
-def _show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+def _show(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
     """``warnings.showwarning`` while images are decoded (:func:`pil_warnings_caught`)."""
     previous = _Routing.previous or warnings._showwarning_orig  # type: ignore[attr-defined]
     if not from_pil(filename):

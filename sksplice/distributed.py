@@ -183,9 +183,10 @@ def _transform_block(
             block_index=None if known else int(block_info[0]["chunk-location"][0]),
             nan_rows_hint=SKIPPED_ROWS_HINT,
         )
-    # (no warning that a block's rows hold no concept: other blocks may hold some)
-    transform = getattr(splice, "_transform", None)
-    W = splice.transform(block) if transform is None else transform(block, warn_all_empty=False)
+    from .transformer import block_of_more
+
+    with block_of_more():  # (no warning that a block's rows hold no concept: others may)
+        W = splice.transform(block)
     return _coerce_block(W, block.shape[0], n_concepts, output, dtype)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
@@ -274,6 +276,23 @@ def _columns_not_numbers(X: Any) -> ValueError | None:
         "dimension: leave the other columns (a label, a file name) out, e.g. "
         + ("X.drop(columns=[...])" if module.startswith("pandas") else "X.drop([...])")
     )
+
+
+#: Set (per thread) while a block of a larger ``X`` is transformed (a Dask task): rows of
+#: one block that hold no concept say nothing of the whole ``X`` (see :func:`block_of_more`).
+_BLOCK_OF_MORE = threading.local()
+
+
+@contextlib.contextmanager
+def block_of_more() -> Iterator[None]:
+    """While the block runs, :meth:`SpliceTransformer.transform` in this thread is given a
+    block of a larger ``X``: no warning that none of its rows holds a concept."""
+    before = getattr(_BLOCK_OF_MORE, "active", False)
+    _BLOCK_OF_MORE.active = True
+    try:
+        yield
+    finally:
+        _BLOCK_OF_MORE.active = before
 
 
 class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, BaseEstimator):
@@ -1070,18 +1089,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             If ``X`` has two rows or more and none of them holds a concept (a
             penalty just below 2).
         """
-        return self._transform(X, warn_all_empty=True)
-
-    def _transform(self, X: Any, *, warn_all_empty: bool) -> Any:
-        """:meth:`transform`; ``warn_all_empty=False`` for a block of a larger ``X``
-        (a Dask task), where rows without a concept say nothing of the whole."""
         check_is_fitted(self)
         _weights.check_output(self)  # before the solve, not after it
         X_in = X
         X = self._validate_X(X, reset=False, keep_float16=True)
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W = self._weights(X)
-        if warn_all_empty and W.shape[0] > 1 and W.nnz == 0:
+        if W.shape[0] > 1 and W.nnz == 0 and not getattr(_BLOCK_OF_MORE, "active", False):
             # (a penalty just below 2 is accepted, and gives this; the CLI says it too)
             warn_user(
                 f"every one of the {W.shape[0]} rows decomposes to no concept at "
