@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -322,6 +322,14 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         else:
             if isinstance(self.classes, str):
                 raise TypeError("`classes` must be a sequence of class names, not one string")
+            if isinstance(self.classes, Mapping):
+                # (a dict of a prompt per class: its keys were taken, its prompts ignored)
+                raise TypeError(
+                    "`classes` must be a sequence of class names; got a dict, whose values "
+                    f"would be ignored (keys {list(self.classes)[:3]}): give the names, "
+                    "classes=list(d), and the wording of the prompts as `templates` "
+                    "(e.g. templates=['a photo of a {}.'])"
+                )
             given = list(self.classes)
             _check_enough_classes(given)
             _check_names(given, "classes", templates[0])

@@ -167,6 +167,12 @@ def test_classes_that_mix_text_with_other_types_are_refused():
         ZeroShotClassifier(HashEmbedder(4), classes=["dog", 3]).fit(X)
     for classes in (["dog", "3"], np.array(["dog", "cat"]), pd.Index(["dog", "cat"])):
         ZeroShotClassifier(HashEmbedder(4), classes=classes).fit(X)
+    # a dict of a prompt per class: its keys were the classes, its prompts ignored
+    prompts = {"dog": "a photo of a dog", "cat": "a photo of a cat"}
+    embedder = HashEmbedder(4)
+    with pytest.raises(TypeError, match=r"got a dict, whose values would be ignored .*templates"):
+        ZeroShotClassifier(embedder, classes=prompts).fit(X)
+    assert embedder.calls == []  # (before any prompt is embedded)
 
 
 @pytest.mark.parametrize(
