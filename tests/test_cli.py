@@ -3434,6 +3434,18 @@ def test_a_labels_file_of_paths_from_the_working_folder_says_where_paths_are_rea
         f"dog/1.png (a relative path is read from the folder {root}), or for its absolute "
         f"path; 1 row of lab.csv names no image under {root}"
     )
+    # label,path in place of path,label (no header): the columns look swapped
+    Path("lab.csv").write_text("cat,cat/0.png\ncat,cat/1.png\ndog,dog/0.png\ndog,dog/1.png\n")
+    with pytest.raises(cli.CLIError) as refused:
+        _inputs._read_labels(Path("lab.csv"), root, cli.collect_images([root]))
+    assert str(refused.value).endswith(
+        "; its columns look swapped (line 1: cat,cat/0.png): give path,label, or a header "
+        "naming them (label,path)"
+    )
+    Path("lab.csv").write_text("label,path\ncat,cat/0.png\ncat,cat/1.png\ndog,dog/0.png\n")
+    with pytest.raises(cli.CLIError) as refused:  # (read rightly: one image left unlabelled)
+        _inputs._read_labels(Path("lab.csv"), root, cli.collect_images([root]))
+    assert "swapped" not in str(refused.value) and "dog/1.png" in str(refused.value)
     # every image labelled, and rows that name no image: told with their lines and paths
     Path("lab.csv").write_text(
         "cat/0.png,cat\ncat/1.png,cat\nelsewhere.png,x\ndog/0.png,dog\ndog/1.png,dog\nb,y\n"

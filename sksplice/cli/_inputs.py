@@ -613,7 +613,21 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         )
     missing = [p for p, label in zip(paths, labels, strict=True) if label is None]
     if missing:
-        raise CLIError(_no_label(labels_csv, root, missing, unmatched, from_cwd))
+        message = _no_label(labels_csv, root, missing, unmatched, from_cwd)
+        # (label,path in place of path,label: the labels are file names of images)
+        swapped = [
+            (first_line + offset, key, label)
+            for offset, (key, label) in enumerate(rows)
+            if os.path.splitext(label)[1].lower() in IMAGE_EXTENSIONS
+            and os.path.splitext(key)[1].lower() not in IMAGE_EXTENSIONS
+        ]
+        if unmatched and len(swapped) == unmatched:
+            line, key, label = swapped[0]
+            message += (
+                f"; its columns look swapped (line {line}: {key},{label}): give path,label, "
+                "or a header naming them (label,path)"
+            )
+        raise CLIError(message)
     return [str(label) for label in labels]
 
 
