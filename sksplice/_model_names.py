@@ -13,9 +13,48 @@ def clean_tag(tag: str) -> str:
     return tag.lower().replace("-", "_")
 
 
+#: What open_clip needs of a model config (it skips a config without them).
+CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
+    "embed_dim": int,
+    "vision_cfg": dict,
+    "text_cfg": dict,
+}
+
+
+def is_config(config: object) -> bool:
+    """Whether ``config`` (parsed JSON) is an open_clip model config (:data:`CONFIG_KEYS`)."""
+    return isinstance(config, dict) and all(
+        isinstance(config.get(key), kind) for key, kind in CONFIG_KEYS.items()
+    )
+
+
 #: The environment variable naming extra open_clip model configs (files or folders of
 #: them, separated by ``os.pathsep``), registered before any model name lookup.
 MODEL_CONFIGS_ENV = "SKSPLICE_MODEL_CONFIGS"
+
+
+def config_files(where: str) -> list[str] | None:
+    """The JSON files a model-config entry names: those of a folder (sorted), the file
+    itself, or None where ``where`` is neither (as open_clip's ``add_model_config`` reads
+    it)."""
+    import os
+
+    if os.path.isdir(where):
+        names = sorted(name for name in os.listdir(where) if name.endswith(".json"))
+        return [os.path.join(where, name) for name in names]
+    return [where] if os.path.isfile(where) else None
+
+
+def env_config_entries() -> list[tuple[str, str]]:
+    """The entries of ``$SKSPLICE_MODEL_CONFIGS``: (as written, absolute path)."""
+    import os
+
+    value = os.environ.get(MODEL_CONFIGS_ENV, "")
+    return [
+        (entry, os.path.abspath(os.path.expanduser(entry.strip())))
+        for entry in value.split(os.pathsep)
+        if entry.strip()
+    ]
 
 
 def config_widths() -> dict[str, int] | None:
@@ -43,16 +82,11 @@ def config_widths() -> dict[str, int] | None:
     folders = [os.path.join(next(iter(spec.submodule_search_locations)), "model_configs")]
     if not os.path.isdir(folders[0]):
         return None
-    extra = [e.strip() for e in os.environ.get(MODEL_CONFIGS_ENV, "").split(os.pathsep)]
-    folders += [os.path.abspath(os.path.expanduser(e)) for e in extra if e]
+    folders += [path for _, path in env_config_entries()]
     widths: dict[str, int] = {}
     for index, where in enumerate(folders):
-        if os.path.isdir(where):
-            names = sorted(n for n in os.listdir(where) if n.endswith(".json"))
-            files = [os.path.join(where, n) for n in names]
-        elif os.path.isfile(where):
-            files = [where]
-        else:
+        files = config_files(where)
+        if files is None:
             return None
         found = len(widths)
         for file in files:
@@ -61,14 +95,14 @@ def config_widths() -> dict[str, int] | None:
                     config = json.load(handle)
             except (OSError, ValueError):
                 return None
-            keys = ("embed_dim", "vision_cfg", "text_cfg")
-            if isinstance(config, dict) and all(key in config for key in keys):
-                width = config["embed_dim"]
-                if not isinstance(width, int) or isinstance(width, bool):
-                    return None
-                widths[os.path.splitext(os.path.basename(file))[0]] = width
-            elif index > 0 and not os.path.isdir(where):
-                return None  # (a file named that is no config: open_clip's path says why)
+            if is_config(config):
+                widths[os.path.splitext(os.path.basename(file))[0]] = config["embed_dim"]
+            elif (isinstance(config, dict) and all(key in config for key in CONFIG_KEYS)) or (
+                index > 0 and not os.path.isdir(where)
+            ):
+                # (one open_clip lists, of values of other kinds; a file named that is no
+                # config: open_clip's path decides, and says why)
+                return None
         if index > 0 and len(widths) == found:
             return None  # (a folder named that holds no config: the same)
     return widths or None

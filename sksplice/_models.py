@@ -30,6 +30,7 @@ from cachetools import cached
 
 from ._data import file_sha256
 from ._interrupt import import_whole
+from ._model_names import CONFIG_KEYS, config_files, env_config_entries
 from ._model_names import HF_HUB_PREFIX as HF_HUB_PREFIX
 from ._model_names import MODEL_CONFIGS_ENV as MODEL_CONFIGS_ENV
 from ._model_names import clean_tag as _clean_tag
@@ -90,19 +91,11 @@ def clear_model_cache() -> None:
     _load_model.cache_clear()
 
 
-#: What open_clip needs of a model config (it skips a config without them).
-_CONFIG_KEYS: dict[str, type | tuple[type, ...]] = {
-    "embed_dim": int,
-    "vision_cfg": dict,
-    "text_cfg": dict,
-}
-
-
 def _not_a_config(config: Any) -> str | None:
     """Why ``config`` (parsed JSON) is no open_clip model config; None if it is one."""
     if not isinstance(config, dict):
         return f"it holds {a_type(config)}, not an object"
-    missing = [key for key in _CONFIG_KEYS if not isinstance(config.get(key), _CONFIG_KEYS[key])]
+    missing = [key for key, kind in CONFIG_KEYS.items() if not isinstance(config.get(key), kind)]
     return f"it has no {' or '.join(missing)} of the right kind" if missing else None
 
 
@@ -110,21 +103,12 @@ def _register_env_model_configs() -> None:
     """Register the model configs named in ``$SKSPLICE_MODEL_CONFIGS`` with open_clip."""
     open_clip = import_whole("open_clip")
 
-    value = os.environ.get(MODEL_CONFIGS_ENV, "")
-    for entry in value.split(os.pathsep):
-        if not entry.strip():
-            continue
-        path = os.path.abspath(os.path.expanduser(entry.strip()))
+    for entry, path in env_config_entries():
         with _CACHE_LOCK:
             if path in _REGISTERED_CONFIG_PATHS:
                 continue
-        if os.path.isdir(path):
-            files = sorted(
-                os.path.join(path, name) for name in os.listdir(path) if name.endswith(".json")
-            )
-        elif os.path.isfile(path):
-            files = [path]
-        else:
+        files = config_files(path)
+        if files is None:
             raise ValueError(
                 f"{MODEL_CONFIGS_ENV} names {entry!r}, which is neither an open_clip model "
                 "config JSON file nor a folder of them"

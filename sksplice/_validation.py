@@ -26,7 +26,7 @@ import contextlib
 import math
 import numbers
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
@@ -539,31 +539,10 @@ def check_finite_rows(
             return
         bad = (~torch.isfinite(X)).reshape(X.shape[0], -1).any(dim=1)
         rows = bad.nonzero().flatten().cpu().numpy()
-    elif _sparse(X):
-        import scipy.sparse
-
-        X = scipy.sparse.csr_matrix(X)
-        entries = np.flatnonzero(~np.isfinite(X.data))
-        if not entries.size:
-            return
-        rows = np.unique(np.searchsorted(X.indptr, entries, side="right") - 1)
     else:
-        X = np.asarray(X)
-        if X.ndim == 0:
-            X = X.reshape(1, 1)
-        # A block of rows at a time: no mask the size of X.
-        n = X.shape[0]
-        block = max(1, _FINITE_CHECK_ITEMS // max(1, X.size // max(1, n)))
-        bad_rows = []
-        for start in range(0, n, block):
-            part = X[start : start + block]
-            finite = np.isfinite(part)
-            if not finite.all():
-                bad = ~finite.reshape(part.shape[0], -1).all(axis=1)
-                bad_rows.append(np.flatnonzero(bad) + start)
-        if not bad_rows:
+        X, rows = _rows_where(X, lambda values: ~np.isfinite(values))
+        if not rows.size:
             return
-        rows = np.concatenate(bad_rows)
     hint = ""
     if nan_rows_hint and _all_nan(X, np.asarray(rows)):
         hint = f": {nan_rows_hint}"
@@ -573,6 +552,29 @@ def check_finite_rows(
     shown = shown_rows(rows, labels, first_row=first_row, block_index=block_index)
     verb = "hold" if " " in name and name.endswith("s") else "holds"  # ("concept weights")
     raise ValueError(f"{name} {verb} NaN or infinite values in {rows.size} row(s): {shown}{hint}")
+
+
+def _rows_where(X: Any, bad: Callable[[np.ndarray], np.ndarray]) -> tuple[Any, np.ndarray]:
+    """``X`` as checked (CSR, or an ndarray of 2 dimensions or more) and its rows that
+    hold a value ``bad`` marks (increasing); a sparse matrix is checked on its stored
+    values, an array a block of rows at a time (no mask the size of ``X``)."""
+    if _sparse(X):
+        import scipy.sparse
+
+        X = scipy.sparse.csr_matrix(X)
+        entries = np.flatnonzero(bad(X.data))
+        return X, np.unique(np.searchsorted(X.indptr, entries, side="right") - 1)
+    X = np.asarray(X)
+    if X.ndim == 0:
+        X = X.reshape(1, 1)
+    n = X.shape[0]
+    block = max(1, _FINITE_CHECK_ITEMS // max(1, X.size // max(1, n)))
+    found = [np.empty(0, dtype=np.intp)]
+    for start in range(0, n, block):
+        marked = bad(X[start : start + block])
+        if marked.any():
+            found.append(np.flatnonzero(marked.reshape(marked.shape[0], -1).any(axis=1)) + start)
+    return X, np.concatenate(found)
 
 
 def check_non_negative_rows(
@@ -598,26 +600,9 @@ def check_non_negative_rows(
         ``"Negative values in data: <name> must be non-negative (SpLiCE weights
         are); <k> row(s) hold negative values: <rows>"``, then ``hint``.
     """
-    if _sparse(W):
-        import scipy.sparse
-
-        W = scipy.sparse.csr_matrix(W)
-        entries = np.flatnonzero(W.data < 0)
-        if not entries.size:
-            return
-        rows = np.unique(np.searchsorted(W.indptr, entries, side="right") - 1)
-    else:
-        W = np.asarray(W)
-        # A block of rows at a time: no mask the size of W.
-        block = max(1, _FINITE_CHECK_ITEMS // max(1, W.shape[1]))
-        found = [
-            np.flatnonzero((W[start : start + block] < 0).any(axis=1)) + start
-            for start in range(0, W.shape[0], block)
-            if W[start : start + block].min(initial=0) < 0
-        ]
-        if not found:
-            return
-        rows = np.concatenate(found)
+    _, rows = _rows_where(W, lambda values: values < 0)
+    if not rows.size:
+        return
     shown = shown_rows(rows, labels)
     raise ValueError(
         f"Negative values in data: {name} must be non-negative (SpLiCE weights are); "

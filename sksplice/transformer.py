@@ -834,19 +834,21 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 raise type(exc)(f"{exc} {note}") from None
             raise
 
-    def _checked_before_embedding(self, X: Any) -> tuple[np.ndarray, list[str], int, int | None]:
+    def _checked_before_embedding(
+        self, X: Any
+    ) -> tuple[np.ndarray, list[str], int, int | None, list[Any] | None]:
         """What ``fit`` checks before the vocabulary is embedded (the parameters aside).
 
         ``X`` as embeddings, the vocabulary resolved (its file read), at least two
         concepts, the width of ``X`` against the concepts' where it is known without
         embedding them, and ``target_l0``. Returns the checked ``X``, the concepts,
-        the number of entries of the full vocabulary and that width (None when
-        unknown).
+        the number of entries of the full vocabulary, that width (None when
+        unknown) and the column names of a frame ``X`` (for the width error).
         """
         # (a frame's column names, for the width error: scikit-learn keeps them in
         # feature_names_in_ only where all are strings)
         columns = getattr(X, "columns", None) if getattr(X, "ndim", None) == 2 else None
-        self._fit_columns = None if columns is None else list(columns)
+        columns = None if columns is None else list(columns)
         X = self._validate_X(X, reset=True)
         from ._download import DataFetchError
 
@@ -874,15 +876,15 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # (published, given or learned) against the width of X, and target_l0.
         width = self._concept_width(concepts)
         if width is not None and X.shape[1] != width:
-            raise self._width_error(X.shape[1], width)
+            raise self._width_error(X.shape[1], width, columns)
         if self.target_l0 is not None:
             check_target_l0(float(self.target_l0), len(concepts), X.shape[1])
-        return X, concepts, n_full, width
+        return X, concepts, n_full, width, columns
 
-    def _width_error(self, n_features: int, d: int) -> ValueError:
-        """The error for embeddings ``X`` of another width than the concepts' ``d``."""
+    def _width_error(self, n_features: int, d: int, names: list[Any] | None) -> ValueError:
+        """The error for embeddings ``X`` of another width than the concepts' ``d`` (``names``:
+        the column names of a frame ``X``, or None)."""
         hint = ""
-        names = getattr(self, "_fit_columns", None)
         # (fitted on a DataFrame just now, with a column or two more than the concepts'
         # width: a label or an id left in it; many more is another model's embeddings)
         if names and len(names) == n_features and 0 < n_features - d <= 3:
@@ -903,7 +905,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         )
 
     def _fit(self, X: Any) -> SpliceTransformer:
-        X, concepts, n_full, width = self._checked_before_embedding(X)
+        X, concepts, n_full, width, columns = self._checked_before_embedding(X)
         needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)
         centre = None if needs_concepts else self._fetched_mean(X, concepts, width)
         raw = self._raw_concept_embeddings(concepts, n_full)
@@ -914,8 +916,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             dictionary, concept_mean = build_dictionary(raw, concepts)
         d = dictionary.shape[1]
         if X.shape[1] != d:
-            raise self._width_error(X.shape[1], d)
-        self.__dict__.pop("_fit_columns", None)  # (only the width error needs them)
+            raise self._width_error(X.shape[1], d, columns)
         if centre is None:
             centre = resolve_mean(self, X, d, concept_mean=concept_mean)
         self.concepts_ = np.asarray(concepts, dtype=object)

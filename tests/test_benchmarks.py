@@ -383,23 +383,29 @@ def test_bench_transform_memory_dry_run(tmp_path):
     assert result["sksplice_file"].startswith(str(REPO_ROOT))
 
 
-def test_bench_output_dry_run(tmp_path):
-    """The output benchmark runs end to end on small sizes: every pair writes the same
-    bytes (else it exits 1) and the result file has each part's times (2 concepts a
-    row: the chunks use fewer than half of the concepts, the recomposition's new case)."""
+def _dry_run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a benchmark script from the repository on small sizes; it must exit 0 (it
+    exits 1 where its two sides disagree)."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/bench_output.py",
-            *("--n-records", "700", "--n-ranking", "1500", "--n-concepts", "4000"),
-            *("--n-features", "16", "--l0", "2", "--repeats", "1", "--out-dir", str(tmp_path)),
-        ],
+        [sys.executable, script, *args],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=REPO_ROOT,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+def test_bench_output_dry_run(tmp_path):
+    """The output benchmark runs end to end on small sizes: every pair writes the same
+    bytes (else it exits 1) and the result file has each part's times (2 concepts a
+    row: the chunks use fewer than half of the concepts, the recomposition's new case)."""
+    _dry_run(
+        "benchmarks/bench_output.py",
+        *("--n-records", "700", "--n-ranking", "1500", "--n-concepts", "4000"),
+        *("--n-features", "16", "--l0", "2", "--repeats", "1", "--out-dir", str(tmp_path)),
+    )
     result = json.loads((tmp_path / "output.json").read_text())
     assert result["records"]["same_records"]
     assert set(result["writers"]) == {"jsonl", "json", "csv", "table"}
@@ -412,20 +418,12 @@ def test_bench_output_dry_run(tmp_path):
 def test_bench_concept_space_dry_run(tmp_path):
     """The tables benchmark runs end to end on small sizes: each pair gives the same
     frame or table (else it exits 1) and the result file has each part's times."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/bench_concept_space.py",
-            *("--n-samples", "600", "--n-classes", "30", "--n-concepts", "200", "--l0", "3"),
-            *("--ranking-classes", "4", "--ranking-concepts", "300", "--repeats", "1"),
-            *("--out-dir", str(tmp_path)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO_ROOT,
+    _dry_run(
+        "benchmarks/bench_concept_space.py",
+        *("--n-samples", "600", "--n-classes", "30", "--n-concepts", "200", "--l0", "3"),
+        *("--ranking-classes", "4", "--ranking-concepts", "300", "--repeats", "1"),
+        *("--out-dir", str(tmp_path)),
     )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     result = json.loads((tmp_path / "concept_space.json").read_text())
     for name in ("concept_profiles", "written_ranking"):
         part = result[name]
@@ -438,19 +436,11 @@ def test_bench_concept_space_dry_run(tmp_path):
 def test_bench_thumbnails_dry_run(tmp_path):
     """The thumbnails benchmark runs end to end on a few small files: both sides make
     thumbnails of the same sizes (else it exits 1), nearly the same pixels."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/bench_thumbnails.py",
-            *("--n-images", "4", "--width", "640", "--height", "480", "--repeats", "1"),
-            *("--out-dir", str(tmp_path)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO_ROOT,
+    _dry_run(
+        "benchmarks/bench_thumbnails.py",
+        *("--n-images", "4", "--width", "640", "--height", "480", "--repeats", "1"),
+        *("--out-dir", str(tmp_path)),
     )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     result = json.loads((tmp_path / "thumbnails.json").read_text())
     assert result["same_thumbnail_sizes"] is True and result["n_images"] == 4
     assert result["now_s"] > 0 and result["before_s"] > 0

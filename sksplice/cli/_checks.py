@@ -143,12 +143,18 @@ def has_published_mean(args: argparse.Namespace) -> bool:
     """Whether ``--model``/``--pretrained`` name weights whose image mean is published
     (a table lookup, before torch and open_clip are imported)."""
     from .._model_names import HF_HUB_PREFIX
-    from ..vocabulary import IMAGE_MEANS, image_mean_key
 
     model, pretrained = getattr(args, "model", None), getattr(args, "pretrained", None)
-    if not model or pretrained is None or model.startswith(HF_HUB_PREFIX):
+    if not model or model.startswith(HF_HUB_PREFIX):
         return False
-    return image_mean_key(model, pretrained) in IMAGE_MEANS
+    return _published(model, pretrained)
+
+
+def _published(model: str, pretrained: str | None) -> bool:
+    """Whether the image mean of ``model`` with the weights ``pretrained`` is published."""
+    from ..vocabulary import IMAGE_MEANS, image_mean_key
+
+    return pretrained is not None and image_mean_key(model, pretrained) in IMAGE_MEANS
 
 
 def _no_published_mean(model: str, pretrained: str | None) -> CLIError:
@@ -167,10 +173,10 @@ def _check_image_mean(
     args: argparse.Namespace, model: str, pretrained: str | None, d: int
 ) -> tuple[Any, str, str | None]:
     """The modality centre: (mean or None, source, file)."""
-    from ..vocabulary import IMAGE_MEANS, as_mean_vector, image_mean_key, load_image_mean
+    from ..vocabulary import as_mean_vector, load_image_mean
 
     choice = args.image_mean
-    published = pretrained is not None and image_mean_key(model, pretrained) in IMAGE_MEANS
+    published = _published(model, pretrained)
     if choice == "auto":
         choice = "pretrained" if published else "data"
     if choice == "data":
