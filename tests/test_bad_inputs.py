@@ -152,10 +152,7 @@ class Env:
         level = root_logger.level
         try:
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                try:
-                    code = cli.main([*args[:1], *model, *args[1:]])
-                except SystemExit as exc:  # argparse usage errors
-                    code = int(exc.code or 0)
+                code = cli.main([*args[:1], *model, *args[1:]])
         finally:
             root_logger.setLevel(level)
         return code, err.getvalue()

@@ -58,9 +58,8 @@ def test_a_report_whose_weights_are_all_zero_says_why(run_env, tmp_path, capsys,
     ],
 )
 def test_an_error_of_a_command_line_is_one_line(argv, command, message, capsys):
-    with pytest.raises(SystemExit) as exited:
-        cli.main(argv)
-    assert exited.value.code == 2
+    code = cli.main(argv)
+    assert code == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
@@ -92,9 +91,8 @@ def test_an_error_of_a_command_line_is_one_line(argv, command, message, capsys):
 )
 def test_an_unknown_option_without_a_command_is_named(argv, expected, capsys):
     # "sksplice --bogus" said "the following arguments are required: COMMAND"
-    with pytest.raises(SystemExit) as exited:
-        cli.main(argv)
-    assert exited.value.code == 2
+    code = cli.main(argv)
+    assert code == 2
     assert capsys.readouterr().err.splitlines() == [expected]
 
 
@@ -107,9 +105,9 @@ def test_an_unknown_option_without_a_command_is_named(argv, expected, capsys):
     ],
 )
 def test_help_and_version_are_answered_as_before(argv, start, capsys):
-    with pytest.raises(SystemExit) as exited:
-        cli.main(argv)
-    assert exited.value.code == 0
+    # (cli.main returns the status, as documented: argparse's SystemExit stays inside)
+    code = cli.main(argv)
+    assert code == 0
     assert capsys.readouterr().out.startswith(start)
 
 
@@ -118,8 +116,7 @@ def test_every_command_of_the_top_level_help_has_its_help_on_its_line(columns, m
     # Python 3.11's argparse measured the commands two columns short: "decompose" had its
     # help on a line of its own
     monkeypatch.setenv("COLUMNS", columns)
-    with pytest.raises(SystemExit):
-        cli.main(["--help"])
+    assert cli.main(["--help"]) == 0
     lines = capsys.readouterr().out.splitlines()
     for command in ("decompose", "profile", "compare", "search", "report"):
         (line,) = [line for line in lines if line.split()[:1] == [command]]

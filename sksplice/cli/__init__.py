@@ -55,13 +55,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     code : int
-        The exit status.
+        The exit status: 0 also after ``--help`` and ``--version``, 2 for a wrong
+        command line (whose message is on stderr), 130 after Ctrl-C.
     """
-    args = parse_command_line(argv)
-    if hasattr(args, "format"):
-        # (the extension's warning waits for the command line to be accepted)
-        args.format_from_extension = args.format is None
-        args.format = output_format(args.format, getattr(args, "output", None))
+    try:
+        args = parse_command_line(argv)
+        if hasattr(args, "format"):
+            # (the extension's warning waits for the command line to be accepted)
+            args.format_from_extension = args.format is None
+            args.format = output_format(args.format, getattr(args, "output", None))
+    except SystemExit as exc:
+        # (argparse ends the process for --help, --version and a wrong command line;
+        # a program that calls main gets the status, as the docstring says)
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     limit = _pixel_limit(getattr(args, "max_image_pixels", None))
     with _stderr_logging(args.quiet, args.debug), _signals_as_interrupt(), limit:
         # (--debug adds the traceback to the error line)
