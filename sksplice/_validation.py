@@ -441,7 +441,9 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
     of rows kept by ``train_test_split`` of an array and a Series): those labels can
     only be meant by position. Call it once the lengths are known to be equal. Raises
     ``ValueError`` naming the first position where the two indexes differ and saying
-    how to align the labels (``y.loc[X.index]``) or to use them by position.
+    how to align the labels (``y.loc[X.index]``) or to use them by position (first, for
+    an ``X`` of the default index: labels shuffled together with an array of the data
+    hold its positions in another order, and aligning them would mislabel every row).
     """
     pd = sys.modules.get("pandas")  # (not imported: X and y are no pandas objects)
     if pd is None or not isinstance(X, pd.DataFrame) or not isinstance(y, pd.Series):
@@ -463,7 +465,20 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
         # train_test_split(embeddings, df.label), can only be meant by position.
         return
     by_position = f"{y_name}.reset_index(drop=True)" if default else f"{y_name}.to_numpy()"
-    if alignable:
+    risk = "they would go to other samples"
+    if alignable and default:
+        risk = "they may go to other samples"
+        # (the labels name positions of X's rows in another order: they were shuffled or
+        # split together with an array of the data, rows still matched by position, or
+        # shuffled alone, which aligning puts back; only the caller knows which)
+        fix = (
+            f"{x_name}'s rows carry no names (its index is 0 .. n-1, as for the output of "
+            f"an array), so if {y_name} was shuffled or split together with the data "
+            f"(sklearn.utils.shuffle, train_test_split), its labels are in the order of the "
+            f"rows: pass {by_position}; only if {y_name}'s index numbers the rows of "
+            f"{x_name} in their own order, align them with {y_name}.loc[{x_name}.index]"
+        )
+    elif alignable:
         fix = (
             f"align them with {y_name}.loc[{x_name}.index], or pass {by_position} if the "
             f"labels are in the order of the rows of {x_name}"
@@ -477,7 +492,7 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
     raise ValueError(
         f"labels `{y_name}` are indexed differently from the rows of {x_name}: at position "
         f"{at}, {y_name}.index holds {b[at]!r} and {x_name}.index {a[at]!r}. Labels are "
-        f"matched to rows by position, so they would go to other samples; {fix}"
+        f"matched to rows by position, so {risk}; {fix}"
     )
 
 

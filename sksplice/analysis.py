@@ -26,6 +26,7 @@ from ._names import carried_names, check_concept_names, check_source, reconcile_
 from ._pandas import as_pandas, frame_values
 from ._validation import (
     check_finite_rows,
+    check_flag,
     check_int,
     check_label_index,
     check_labels,
@@ -260,7 +261,7 @@ def concept_profiles(
         (columns that are only positions, such as ``0``, ``1`` ..., name
         nothing).
     drop_empty : bool, default=False
-        Drop concepts that are zero in every sample.
+        Drop concepts that are zero in every sample. Must be a bool.
 
     Returns
     -------
@@ -282,7 +283,8 @@ def concept_profiles(
         where the indexes differ and suggests ``y.loc[W.index]``), a class
         is named ``"all"``, or a name of ``concepts`` is blank.
     TypeError
-        If a name of ``concepts`` is not a string (the message names its index).
+        If a name of ``concepts`` is not a string (the message names its index),
+        or ``drop_empty`` is not a bool.
 
     Examples
     --------
@@ -293,6 +295,7 @@ def concept_profiles(
     >>> float(prof.loc["dog", ("prevalence", "a")])
     1.0
     """
+    check_flag(drop_empty, "drop_empty")  # ("False" dropped them: a non-empty string)
     W = as_pandas(W)  # (a polars frame's columns name its concepts too)
     names = _resolve_concepts(W, concepts, _n_columns(W))
     given = W
@@ -522,6 +525,11 @@ def _test_columns(
 def _ranking_inputs(W: Any, y: Any, concepts: Any) -> tuple[Any, Any, np.ndarray, np.ndarray]:
     """The concept names, ``W`` as weights, ``y`` checked against it and its classes
     (at least two), as :func:`rank_concepts` and :func:`rank_each_class` check them."""
+    if y is None:  # (was "labels `y` must be 1-D, got shape ()")
+        raise ValueError(
+            "labels `y` are required, one per row of W: ranking concepts compares classes; "
+            "for the concepts of the whole dataset use concept_profiles(W)"
+        )
     W = as_pandas(W)  # (a polars frame's columns name its concepts too)
     names = _resolve_concepts(W, concepts, _n_columns(W))
     given = W

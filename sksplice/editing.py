@@ -351,8 +351,10 @@ def concept_neighbors(
     concepts : str or sequence of str
         Query concepts (must be in the vocabulary).
     n_neighbors : int, default=10
-        Largest number of neighbours per query; 0 for no limit (then
-        ``similarity_threshold`` alone selects).
+        Largest number of neighbours per query; 0 for no limit: then
+        ``similarity_threshold`` alone selects neighbours, and without a
+        threshold none are listed (only the query's own row, as
+        ``ConceptEditor`` then removes no neighbour).
     similarity_threshold : float, default=None
         Only neighbours with cosine similarity at least this are selected.
     ignore_unknown : bool, default=False
@@ -867,12 +869,13 @@ def project_out(
     -------
     X_projected : ndarray of shape (n_samples, d)
         ``X`` minus its orthogonal projection onto the span of
-        ``directions``.
+        ``directions``; float32 for float32 ``X``, else float64.
 
     Raises
     ------
     ValueError
-        If the dimensions disagree or values are not finite.
+        If the dimensions disagree, values are not finite or a direction is
+        the zero vector (it has no direction to remove).
 
     Examples
     --------
@@ -882,7 +885,9 @@ def project_out(
     array([[0., 1.]])
     """
     check_flag(normalize, "normalize")
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
+    dtype = np.float32 if X.dtype == np.float32 else np.float64  # (as ConceptProjector)
+    X = X.astype(np.float64, copy=False)
     U = np.atleast_2d(np.asarray(directions, dtype=np.float64))
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, d), got shape {X.shape}")
@@ -893,13 +898,15 @@ def project_out(
         )
     check_finite_rows(X, "X")
     check_finite_rows(U, "directions")
+    # (a zero direction removed nothing, silently, where ConceptProjector refuses it)
+    _refuse_zero_rows(U, "directions row {}")
     basis = _orthonormal_basis(U, rcond)
     if normalize:
         # (rows of any scale: a row of norm 1e-13 is projected as the unscaled row, not
         # taken for a row that the projection leaves at zero)
         X = unit_rows(X)
     out = X - (X @ basis.T) @ basis
-    return l2_normalize(out) if normalize else out
+    return (l2_normalize(out) if normalize else out).astype(dtype, copy=False)
 
 
 def _refuse_zero_rows(U: np.ndarray, what: str, labels: Sequence[Any] | None = None) -> None:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sksplice.analysis import _adjust_pvalues, concept_profiles, rank_concepts
+from sksplice.analysis import _adjust_pvalues, concept_profiles, rank_concepts, rank_each_class
 
 
 def _random_weights(rng, n=60, c=8, density=0.3):
@@ -1007,8 +1007,14 @@ def test_labels_indexed_by_other_labels_are_refused(rng):
     reordered = y.set_axis(range(30)).iloc[[1, 0, *range(2, 30)]]
     with pytest.raises(ValueError, match=r"position 0, y.index holds 1 and W.index 0"):
         concept_profiles(positional, reordered)
-    with pytest.raises(ValueError, match=r"pass y.reset_index\(drop=True\)"):
+    with pytest.raises(ValueError, match=r"pass y.reset_index\(drop=True\)") as info:
         concept_profiles(positional, reordered)
+    # labels shuffled together with an array of the data (sklearn.utils.shuffle) hold
+    # its positions in another order: the message's first advice is by position, which
+    # is right for them; aligning them by index would mislabel every row
+    message = str(info.value)
+    assert "shuffled or split together with the data" in message
+    assert message.index("y.reset_index(drop=True)") < message.index("y.loc[W.index]")
     expected = concept_profiles(W, y)
     # ... and with a Series of other labels (the rows kept by train_test_split of an
     # array and a Series), which can only be meant by position: taken as they are
@@ -1080,3 +1086,21 @@ def test_rank_concepts_names_concept_names_given_as_the_class_to_compare_with():
     ):
         rank_concepts(W, y, [0, 1], concepts=names)
     assert rank_concepts(W, y, 1, concepts=names).shape[0] > 0
+
+
+@pytest.mark.parametrize("value", ["False", "yes", None, 1])
+def test_drop_empty_must_be_a_bool(value):
+    # drop_empty="False" dropped the empty concepts (a non-empty string is true)
+    W = np.array([[0.5, 0.0], [0.2, 0.0]])
+    with pytest.raises(TypeError, match="drop_empty"):
+        concept_profiles(W, concepts=["dog", "cat"], drop_empty=value)
+    assert list(concept_profiles(W, concepts=["dog", "cat"], drop_empty=True).index) == ["dog"]
+
+
+@pytest.mark.parametrize("function", [rank_concepts, rank_each_class])
+def test_ranking_without_labels_says_they_are_required(function):
+    # was "labels `y` must be 1-D, got shape ()"
+    W = np.array([[0.5, 0.0], [0.2, 0.1]])
+    args = (W, None, "dog") if function is rank_concepts else (W, None)
+    with pytest.raises(ValueError, match=r"labels `y` are required.*concept_profiles\(W\)"):
+        function(*args, concepts=["dog", "cat"])

@@ -812,6 +812,23 @@ def test_project_out_removes_the_direction():
         project_out(X, np.ones(5))
 
 
+def test_project_out_refuses_zero_directions_and_keeps_float32_as_the_projector():
+    # A zero direction removed nothing, silently (ConceptProjector refuses it), and
+    # float32 embeddings came back as float64 (the projector keeps float32).
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(6, 8)).astype(np.float32)
+    U = np.vstack([rng.normal(size=8), np.zeros(8)])
+    with pytest.raises(ValueError, match="directions row 1 is the zero vector"):
+        project_out(X, U)
+    with pytest.raises(ValueError, match="directions row 0 is the zero vector"):
+        project_out(X, np.zeros(8))
+    P = project_out(X, U[0])
+    assert P.dtype == np.float32
+    np.testing.assert_allclose(P, ConceptProjector(directions=U[:1]).fit(X).transform(X))
+    assert project_out(X.astype(np.float64), U[0]).dtype == np.float64
+    assert project_out(X.astype(np.float16), U[0]).dtype == np.float64
+
+
 @pytest.mark.parametrize("scale", [1e-13, 1e-20, 1e20])
 def test_rows_of_any_scale_are_projected_as_the_unscaled_rows(scale):
     # A row of norm 1e-13 came out as a zero row (taken for one the projection empties),

@@ -7,8 +7,10 @@ The sentence is embedded with the MiniLM text model (shipped by the
 
     python docs/examples/readme_figure.py [--data-home DIR] [--out DIR]
 
-``--data-home`` is a folder holding ``vocab/laion.txt`` (downloaded there on
-first use when absent); it is only read. The embedded dictionary is cached in
+``--data-home`` is a folder holding the authors' published files
+(``vocab/laion.txt``); without it the vocabulary is read from, or downloaded into,
+the sksplice data home (``$SKSPLICE_DATA`` or ``~/.cache/sksplice``). The
+embedded dictionary is cached in
 the cache folder (``$SKSPLICE_CACHE``, else the per-user cache folder, on Linux
 ``~/.cache/sksplice``).
 """
