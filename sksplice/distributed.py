@@ -26,6 +26,7 @@ See ``docs/scaling.md`` for a walk-through.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import pickle
@@ -86,6 +87,17 @@ def _share(obj: Any, client: Client | None, label: str) -> Any:
     if client is not None:
         return client.scatter(obj, broadcast=True, hash=False)
     return dask.delayed(obj, name=f"sksplice-{label}-{uuid.uuid4().hex}", pure=True)
+
+
+def _snapshot(splice: Any) -> Any:
+    """A copy of the fitted transformer ``splice`` that its later changes leave alone.
+
+    Everything is copied but the ``embedder`` (a model, which ``transform`` does not
+    use: embeddings come in), which the copy shares.
+    """
+    embedder = getattr(splice, "embedder", None)
+    memo = {} if embedder is None else {id(embedder): embedder}
+    return copy.deepcopy(splice, memo)
 
 
 def _default_client() -> Client | None:
@@ -208,12 +220,16 @@ def transform_dask(
     ----------
     splice : SpliceTransformer
         A fitted transformer. It is shipped to the cluster once: scattered to
-        every worker when ``client`` is given, otherwise stored as a single key
-        of the task graph.
-    X : dask.array.Array or array-like of shape (n_samples, n_features)
+        every worker when ``client`` is given, otherwise a copy taken now is
+        stored as a single key of the task graph. Either way the weights are
+        those of the transformer as it is at this call: refitting it or
+        changing its parameters before the result is computed does not change
+        them.
+    X : dask.array.Array, dask.dataframe.DataFrame or array-like of shape (n_samples, n_features)
         Embeddings. A NumPy array is wrapped into a Dask array with
-        ``chunk_size`` rows per block. Column chunks are merged (each block
-        needs whole rows).
+        ``chunk_size`` rows per block; a Dask DataFrame of numeric columns is
+        read lazily, a block per partition (its index is not kept). Column
+        chunks are merged (each block needs whole rows).
     client : distributed.Client, optional
         The client used to scatter ``splice``. Without one, any Dask scheduler
         (including a default distributed client) can compute the result.
@@ -256,6 +272,10 @@ def transform_dask(
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
 
+    if not isinstance(X, da.Array) and hasattr(X, "to_dask_array") and hasattr(X, "npartitions"):
+        # A Dask DataFrame: its partitions become the blocks, lazily (np.asarray computed
+        # every partition here, on the client, into one block)
+        X = X.to_dask_array()
     if not isinstance(X, da.Array):
         if sp.issparse(X):
             raise TypeError("X must hold dense embeddings, got a scipy sparse matrix")
@@ -277,7 +297,11 @@ def transform_dask(
         X = X.rechunk({1: -1})
 
     n_concepts = int(np.asarray(splice.dictionary_).shape[0])
-    shared = _share(splice, client, "transformer")
+    # The transformer as it is now: a client's scatter sends a copy at once, but a key of
+    # the graph holds the object, which a later fit or set_params would change before
+    # the graph runs (a loop over penalties computed afterwards gave the last penalty's
+    # weights for every one)
+    shared = _share(splice if client is not None else _snapshot(splice), client, "transformer")
     if output == "sparse":
         meta = sp.csr_matrix((0, 0), dtype=dtype)
     else:
@@ -567,7 +591,10 @@ def embed_images_dask(
     in the client's process (once: not on the worker too); it arrives as an
     event of the scheduler, usually by the time the computation returns, and the
     scheduler keeps it (``client.get_events("warn")``). A task run twice (its
-    worker died) warns twice.
+    worker died) warns twice. Dask's ``processes`` scheduler has no way back to
+    the caller's process: its worker processes print the warning on their
+    standard error, where the caller's filters do not reach; use
+    ``return_skipped=True`` there.
 
     Raises
     ------

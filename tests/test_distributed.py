@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
@@ -21,7 +22,9 @@ pytest.importorskip("pyarrow")
 import cloudpickle
 import dask
 import dask.array as da
+from dask.local import get_sync
 from distributed import Client, LocalCluster, get_task_stream
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from sksplice.distributed import (
@@ -980,3 +983,43 @@ def test_a_worker_sends_its_skips_to_the_clients_without_warning_itself(monkeypa
     message = pickle.loads(events[0][1]["message"])
     assert isinstance(message, SkippedInputWarning) and "imgs/broken.jpg" in str(message)
     assert pickle.loads(events[0][1]["category"]) is SkippedInputWarning
+
+
+def test_the_weights_are_those_of_the_transformer_at_the_call(problem):
+    # Without a client the graph held the transformer itself: a loop over penalties
+    # computed afterwards gave every array the last penalty's weights.
+    X, splice = problem
+    splice = clone(splice).fit(X)
+    lazy, eager = [], []
+    for penalty in (0.35, 0.25, 0.15):
+        splice.set_params(l1_penalty=penalty).fit(X)
+        eager.append(splice.transform(X[:600]))
+        lazy.append(transform_dask(splice, X[:600], chunk_size=300))
+    assert len({w.nnz for w in eager}) == 3
+    for got, expected in zip(dask.compute(*lazy, scheduler="threads"), eager, strict=True):
+        assert got.nnz == expected.nnz
+        np.testing.assert_allclose(got.toarray(), expected.toarray(), atol=ATOL)
+    # the copy shares the embedder (a model transform does not use), nothing else
+    graph = dict(lazy[0].__dask_graph__())
+    (key,) = [k for k in graph if _key_name(k).startswith("sksplice-transformer-")]
+    shipped = get_sync(graph, key)
+    assert shipped is not splice and shipped.l1_penalty == 0.35
+    assert shipped.embedder is splice.embedder
+
+
+def test_a_dask_dataframe_is_read_a_partition_per_block(problem, reference):
+    # np.asarray computed every partition on the client, into one block
+    dd = pytest.importorskip("dask.dataframe")
+    X, splice = problem
+    computed = []
+
+    def seen(part):
+        computed.append(len(part))
+        return part
+
+    parts = dd.from_pandas(pd.DataFrame(X[:900]), npartitions=3)
+    frame = parts.map_partitions(seen, meta=parts._meta)
+    W = transform_dask(splice, frame)
+    assert computed == [] and W.numblocks == (3, 1)
+    result = W.compute(scheduler="sync")
+    np.testing.assert_allclose(result.toarray(), reference[:900].toarray(), atol=ATOL)
