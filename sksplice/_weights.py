@@ -186,11 +186,25 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
                 W = W[list(est.concepts_)]
             else:
                 unknown, missing = name_differences(columns, est.concepts_)
+                select = (
+                    "; give the concepts' columns only: W[splice.get_feature_names_out()]"
+                    if not missing
+                    else ""
+                )
                 raise ValueError(
                     "the DataFrame columns must be the concepts of get_feature_names_out(); "
                     f"unknown columns {unknown}, missing concepts {missing}"
-                    + _prefix_hint(columns, known)
+                    + (_prefix_hint(columns, known) or select)
                 )
+        import pandas as pd
+
+        other = [c for c, t in W.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
+        if other:  # (was "weights must be real numbers; got dtype object", naming none)
+            raise TypeError(
+                f"weights must be real numbers, but the DataFrame column(s) {other[:5]} hold "
+                f"{W[other[0]].dtype} values: give the weights' columns only, e.g. "
+                "W[splice.get_feature_names_out()]"
+            )
         W = frame_values(W, "W")
     if scipy.sparse.issparse(W):
         W = scipy.sparse.csr_matrix(W)
@@ -241,7 +255,13 @@ def guess_kind(est: SpliceTransformer, X: Any) -> str:
         # (columns that are not all names, a plain 0..n-1, say nothing: the shape decides)
         if columns == list(getattr(est, "feature_names_in_", [])):
             return "embeddings"
-        if set(columns) <= set(est.concepts_):
+        known = set(est.concepts_)
+        if set(columns) <= known:
+            return "weights"
+        if 2 * sum(c in known for c in columns) > len(columns):
+            # mostly concepts, and a few other columns (a label added to the weights'
+            # frame): weights, whose check names the other columns (as embeddings they
+            # were told of a width or of non-numeric columns of embeddings)
             return "weights"
         n_concepts, d = est.concepts_.shape[0], est.n_features_in_
         if X.shape[1] == n_concepts != d:

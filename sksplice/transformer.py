@@ -71,6 +71,10 @@ _BAR_MIN_ROWS = 1024
 
 logger = logging.getLogger(__name__)
 
+#: Default of ``SpliceTransformer(l1_penalty=...)``; other values given with
+#: ``target_l0`` are warned about (the calibration decides the penalty).
+_DEFAULT_L1_PENALTY = 0.25
+
 
 class TransformStats(NamedTuple):
     """Solver statistics of one :meth:`~sksplice.SpliceTransformer.transform_with_stats` call.
@@ -359,7 +363,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         positive number, taken within the range searched): the
         penalty used is the calibrated ``l1_penalty_`` (so a grid search
         over ``l1_penalty`` with ``target_l0`` set compares fits of the same
-        sparsity; search over ``target_l0`` instead).
+        sparsity; search over ``target_l0`` instead). ``fit`` warns when
+        both are set (``l1_penalty`` other than its default).
     target_l0 : float, default=None
         If set, ``fit`` searches the logarithm of the penalty (by the slope of
         the log mean l0, safeguarded inside a bracket), on a sample of at
@@ -498,7 +503,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         vocabulary: str | os.PathLike[str] | Sequence[str] | np.ndarray = "laion",
         vocabulary_size: int | str | None = "auto",
         concept_embeddings: Any = None,
-        l1_penalty: float = 0.25,
+        l1_penalty: float = _DEFAULT_L1_PENALTY,
         target_l0: float | None = None,
         solver: str = "auto",
         device: str | torch.device = "auto",
@@ -564,7 +569,22 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     }
 
     def _check_params(self) -> None:
+        from .vocabulary import refuse_whole_size
+
+        refuse_whole_size(
+            self.vocabulary_size, "vocabulary_size", "'auto' or a positive integer or None"
+        )
         validate_params(self, self._param_rules)
+        if self.target_l0 is not None and self.l1_penalty != _DEFAULT_L1_PENALTY:
+            # (a grid search over l1_penalty of a transformer with target_l0 compared fits
+            # of the same sparsity, calibration noise apart, without a word)
+            warn_user(
+                f"l1_penalty={self.l1_penalty!r} is given with target_l0={self.target_l0!r}: "
+                "fit calibrates the penalty to reach target_l0, and l1_penalty is only where "
+                "that search starts (to compare sparsities, search over target_l0; to fix the "
+                "penalty, set target_l0=None)",
+                UserWarning,
+            )
         if self.target_l0 is None and self.l1_penalty >= ZERO_CODE_PENALTY:
             # (with target_l0 the penalty is only where the calibration starts)
             raise ValueError(

@@ -9,6 +9,7 @@ against pinned SHA-256 digests and cached in the data home (see
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 import pickle
 import re
@@ -343,6 +344,19 @@ def _where(path: Path) -> str:
     return "" if path.is_absolute() else f" (in the working folder {os.getcwd()})"
 
 
+def refuse_whole_size(size: Any, param: str, allowed: str) -> None:
+    """Refuse a size of 0 or less, with the value that keeps every concept.
+
+    (The authors' loader takes ``vocabulary_size=-1``, its default, for every line;
+    here that is ``None``.)
+    """
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool) and size <= 0:
+        raise ValueError(
+            f"{param} must be {allowed}, got {size!r}: None keeps every concept (what "
+            "vocabulary_size=-1 does in the authors' splice.load)"
+        )
+
+
 def load_vocabulary(
     name: str | os.PathLike[str] | Iterable[str] = "laion",
     size: int | Literal["auto"] | None = "auto",
@@ -445,6 +459,7 @@ def load_vocabulary(
     """
     if isinstance(size, str) and size == "auto":
         size = auto_size(name)
+    refuse_whole_size(size, "size", "a positive integer or None")
     size = check_int(size, "size", allow_none=True)
     check_option(order, "order", _ORDERS)
 

@@ -540,7 +540,9 @@ def test_calibration_keeps_a_start_penalty_that_already_meets_the_target():
     concepts, raw, X = _problem(n_concepts=20, n_samples=60, seed=3)
     first = _make(concepts, raw, target_l0=3).fit(X)
     assert abs(first.calibration_l0_ - 3) <= 0.3
-    again = _make(concepts, raw, target_l0=3, l1_penalty=first.l1_penalty_).fit(X)
+    # (a start given with a target is warned about: it is no penalty of the fit)
+    with pytest.warns(UserWarning, match="only where that search starts"):
+        again = _make(concepts, raw, target_l0=3, l1_penalty=first.l1_penalty_).fit(X)
     assert again.l1_penalty_ == pytest.approx(first.l1_penalty_, rel=1e-12)
     assert again.calibration_l0_ == first.calibration_l0_
 

@@ -1604,3 +1604,41 @@ def test_transform_stats_repr_summarises_the_gaps(problem):
         f"max_gap={stats.max_gap!r}, converged={stats.converged!r}, tol={stats.tol!r})"
     )
     assert stats.gaps.shape == (40,) and stats.max_gap == stats.gaps.max()
+
+
+def test_a_penalty_given_with_target_l0_is_warned_about_before_any_work(problem):
+    # GridSearchCV over l1_penalty of a transformer with target_l0 compared fits of the
+    # same sparsity (calibration noise apart), without a word
+    concepts, raw, X = problem
+    splice = make(concepts, raw, target_l0=3, l1_penalty=0.35)
+    with pytest.warns(UserWarning, match=r"l1_penalty=0.35 is given with target_l0=3") as seen:
+        splice.fit(X)
+    assert "search over target_l0" in str(seen[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)  # (40 rows)
+        make(concepts, raw, target_l0=3).fit(X)
+        make(concepts, raw, l1_penalty=0.35).fit(X)
+
+
+@pytest.mark.parametrize("output", ["sparse", "dense"])
+@pytest.mark.parametrize("extra", [[1, 0, 1, 0], ["a", "b", "a", "b"], [0.0, 0.0, 0.0, 0.0]])
+def test_a_weights_frame_with_an_added_column_is_told_its_column(problem, output, extra):
+    # A label column added to the weights' frame: top_concepts and l0 spoke of embeddings
+    # ("X has 31 features, but ... expecting 8"; "X has columns that are not numbers")
+    concepts, raw, X = problem
+    est = make(concepts, raw, output=output, image_mean=np.zeros(DIM)).fit(X)
+    W = est.set_output(transform="pandas").transform(X[:4])
+    W["target_class"] = extra
+    for call in (est.top_concepts, est.l0, est.inverse_transform):
+        with pytest.raises(
+            ValueError,
+            match=r"unknown columns \['target_class'\], missing concepts \[\]; give the "
+            r"concepts' columns only: W\[splice.get_feature_names_out\(\)\]",
+        ):
+            call(W)
+    # an added column named as a concept replaces its weights: the column is named
+    W = W.drop(columns="target_class")
+    W[concepts[3]] = ["a", "b", "a", "b"]
+    with pytest.raises(TypeError, match=rf"DataFrame column\(s\) \['{concepts[3]}'\] hold"):
+        est.top_concepts(W)

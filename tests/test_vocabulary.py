@@ -789,3 +789,18 @@ def test_with_the_published_file_at_hand_only_a_copy_that_starts_rare_is_warned_
         warnings.simplefilter("error")
         top = load_vocabulary(frequent_first, 500, data_home=splice_data_dir)
     assert top == load_vocabulary("laion", 500, data_home=splice_data_dir)
+
+
+@pytest.mark.parametrize("size", [-1, 0])
+def test_a_size_of_zero_or_less_is_told_that_none_keeps_every_concept(size):
+    # the authors' loader keeps every line for vocabulary_size=-1 (its default)
+    from sksplice import SpliceTransformer
+
+    message = rf"got {size}: None keeps every concept \(what vocabulary_size=-1 does"
+    with pytest.raises(ValueError, match=r"size must be a positive integer or None, " + message):
+        load_vocabulary(["dog", "cat"], size)
+    splice = SpliceTransformer(
+        vocabulary=["dog", "cat"], concept_embeddings=np.eye(2, 4), vocabulary_size=size
+    )
+    with pytest.raises(ValueError, match=r"vocabulary_size must be 'auto' or a .*" + message):
+        splice.fit(np.ones((3, 4)))
