@@ -547,7 +547,10 @@ def embed_images_dask(
     embedder : CLIPEmbedder or object with ``embed_images(list[str]) -> ndarray``
         Must be picklable without its loaded model (``CLIPEmbedder`` is). The
         paths must be readable from every worker (a shared filesystem or URLs
-        the embedder can open).
+        the embedder can open). Without ``client`` the graph holds the
+        embedder itself (a copy would load its model again): its parameters
+        when the tasks run are the ones used, so leave it unchanged until the
+        result is computed.
     paths : list of str or path-like, dask.bag.Bag, or dask.dataframe.Series
         Image paths. A list is split into tasks of ``paths_per_task`` paths;
         a bag or a Dask DataFrame column keeps its partitions (one task per
