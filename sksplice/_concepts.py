@@ -110,7 +110,12 @@ def resolve_concepts(
         vocabulary_size = auto_size(vocab)
     vocabulary_size = check_int(vocabulary_size, "vocabulary_size", allow_none=True)
     if isinstance(vocab, str | os.PathLike):
-        from .vocabulary import VOCABULARIES, load_vocabulary, named_size_exceeded
+        from .vocabulary import (
+            VOCABULARIES,
+            load_vocabulary,
+            named_size_exceeded,
+            size_cut_by_caller,
+        )
 
         n = named_size_exceeded(vocab, vocabulary_size)
         if n is not None:  # (no download to find the size too large)
@@ -120,12 +125,13 @@ def resolve_concepts(
             )
         # (load_vocabulary's rule for the size: the first ones of the full list, which
         # for a named vocabulary, or a copy of one, is most frequent first)
-        items = list(load_vocabulary(vocab, size=None, data_home=data_home))
+        with size_cut_by_caller():  # (warned below, of the size kept)
+            items = list(load_vocabulary(vocab, size=None, data_home=data_home))
         if isinstance(vocab, str) and vocab in VOCABULARIES:
             what = f"the {vocab!r} vocabulary"
         else:
             what = f"the vocabulary file {os.fspath(vocab)!r}"
-            if vocabulary_size is not None:
+            if vocabulary_size is None or vocabulary_size <= len(items):
                 from .vocabulary import _warn_first_lines_of_a_copy
 
                 _warn_first_lines_of_a_copy(

@@ -8,6 +8,7 @@ against pinned SHA-256 digests and cached in the data home (see
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import numbers
 import os
@@ -15,7 +16,8 @@ import pickle
 import re
 import shlex
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -488,7 +490,8 @@ def load_vocabulary(
             return _clean(_authors_lines(lines, size), source)
         concepts = _clean(lines, source)
         _check_size(size, len(concepts), "concepts", f"the vocabulary {source}")
-        _warn_first_lines_of_a_copy(path, size, concepts, data_home=data_home, published=False)
+        if not _SIZE_CUT_BY_CALLER.get():
+            _warn_first_lines_of_a_copy(path, size, concepts, data_home=data_home, published=False)
         return concepts[:size]
 
     if isinstance(name, bytes | bytearray) or not isinstance(name, Iterable):
@@ -525,6 +528,28 @@ def _published_at_hand(name: str, data_home: Any) -> list[str] | None:
         return None
 
 
+#: Set by callers that read a file's full list with ``load_vocabulary(size=None)``
+#: and cut it to their own size themselves: they warn of a copy's order with that
+#: size (:func:`_warn_first_lines_of_a_copy`), so the full read does not.
+_SIZE_CUT_BY_CALLER: ContextVar[bool] = ContextVar("sksplice_size_cut_by_caller", default=False)
+
+
+@contextlib.contextmanager
+def size_cut_by_caller() -> Iterator[None]:
+    """Within the block, ``load_vocabulary`` leaves the warning of a copy's order to
+    the caller (see :data:`_SIZE_CUT_BY_CALLER`)."""
+    token = _SIZE_CUT_BY_CALLER.set(True)
+    try:
+        yield
+    finally:
+        _SIZE_CUT_BY_CALLER.reset(token)
+
+
+#: Concepts of a file whose order is compared with the published vocabulary's when
+#: all of them are used (its first ones: those of its first columns).
+_FIRST_COMPARED = 1000
+
+
 def _warn_first_lines_of_a_copy(
     path: Path,
     size: int | None,
@@ -534,7 +559,8 @@ def _warn_first_lines_of_a_copy(
     published: bool | None = None,
     command_line: bool = False,
 ) -> None:
-    """Warn that ``size`` keeps the first lines of a file named like a published vocabulary.
+    """Warn that a file named like a published vocabulary is read in file order where
+    its first lines are the rarest concepts.
 
     A file of another content than the pinned one (an edited copy of the authors'
     ``laion.txt``, say) is read in file order, where the authors' files list their
@@ -543,12 +569,15 @@ def _warn_first_lines_of_a_copy(
     considered (``published``: whether the content is a pinned file's, None to find
     out). Where the published file is in the data home, the warning is given only if
     most of the concepts kept are among its less frequent half (a file of the right
-    order is left alone); otherwise it says what to check. ``command_line``: the
-    advice in the command line's terms.
+    order is left alone); otherwise it says what to check. Where every concept is
+    used (``size`` None or the whole file: an edited copy read with
+    ``vocabulary_size="auto"``), it warns only where the published file tells that
+    the file's first concepts are its rarest: the columns then run rarest first, and
+    every concept is used where the named vocabulary keeps its 10,000 most frequent.
+    ``command_line``: the advice in the command line's terms.
     """
     n_concepts = len(concepts)
-    if size is None or size >= n_concepts:
-        return
+    whole = size is None or size >= n_concepts
     stem = path.stem.lower()
     by_length = sorted(VOCABULARIES, key=len, reverse=True)  # ('laion_bigrams' first)
     named = next((name for name in by_length if name in stem), None)
@@ -559,15 +588,20 @@ def _warn_first_lines_of_a_copy(
     if published:
         return
     order = _published_at_hand(named, data_home)
+    if whole and order is None:
+        return  # (the order of a file used whole is told only by the published one)
     if order is not None:
         rank = {concept: i for i, concept in enumerate(order)}
-        kept = [rank[c] for c in concepts[:size] if c in rank]
+        first = min(n_concepts, _FIRST_COMPARED) if whole else size
+        kept = [rank[c] for c in concepts[:first] if c in rank]
         if not kept or sum(r >= len(order) // 2 for r in kept) * 2 <= len(kept):
             return  # (most frequent first already, or not the published concepts)
         found = (
-            f"most of the first {size} of its {n_concepts} concepts are among the less "
+            f"most of the first {first} of its {n_concepts} concepts are among the less "
             f"frequent half of the published {named!r} vocabulary"
         )
+        if whole:
+            return _warn_whole_copy(path, named, n_concepts, found, command_line)
     else:
         found = (
             f"if it is an edited copy of the published {named!r} vocabulary, whose lines run "
@@ -589,6 +623,31 @@ def _warn_first_lines_of_a_copy(
         f"the vocabulary file {str(path)!r} is read in file order (its content is not the "
         f"published file's), and {what} {size} keeps its first lines: {found}. {advice} the "
         f"most frequent first in the file {remedy}"
+    )
+
+
+def _warn_whole_copy(
+    path: Path, named: str, n_concepts: int, found: str, command_line: bool
+) -> None:
+    """The warning of :func:`_warn_first_lines_of_a_copy` for a file used whole."""
+    quoted = shlex.quote(str(path))
+    if command_line:
+        remedy = (
+            f"tac {quoted} > reversed.txt writes its lines in reverse order; then "
+            f"--vocabulary reversed.txt --vocabulary-size {DEFAULT_SIZE}"
+        )
+    else:
+        remedy = (
+            "tac reverses its lines; then give vocabulary_size="
+            f"{DEFAULT_SIZE}), or take its last lines with load_vocabulary(path, "
+            f"{DEFAULT_SIZE}, order='authors') as the authors' loader does "
+            "(vocabulary= of a SpliceTransformer takes that list"
+        )
+    warn_user(
+        f"the vocabulary file {str(path)!r} is read in file order (its content is not the "
+        f"published file's) and all of its {n_concepts} concepts are used: {found}, so its "
+        f"columns run rarest first, where the {named!r} vocabulary keeps its {DEFAULT_SIZE} "
+        f"most frequent. Put the most frequent first in the file and give a size ({remedy})"
     )
 
 

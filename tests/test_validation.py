@@ -307,7 +307,9 @@ def test_vocabulary_size_same_mistake_same_type_everywhere(check, name, what, to
         check(True)
     with pytest.raises(TypeError, match=rf"^{name} must be {what}.*, got '5' \(str"):
         check("5")
-    with pytest.raises(ValueError, match=rf"^{name} must be {what}.*, got {too_small}$"):
+    # (0 and less are told what keeps every concept: None, the authors' -1)
+    hint = r": None keeps every concept \(what vocabulary_size=-1 does.*" if too_small == 0 else ""
+    with pytest.raises(ValueError, match=rf"^{name} must be {what}.*, got {too_small}{hint}$"):
         check(too_small)
 
 

@@ -788,7 +788,48 @@ def test_with_the_published_file_at_hand_only_a_copy_that_starts_rare_is_warned_
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         top = load_vocabulary(frequent_first, 500, data_home=splice_data_dir)
+        assert len(load_vocabulary(frequent_first, None, data_home=splice_data_dir)) == 5000
     assert top == load_vocabulary("laion", 500, data_home=splice_data_dir)
+
+
+def test_a_copy_used_whole_whose_first_lines_are_the_rarest_is_warned_about(
+    tmp_path, splice_data_dir, monkeypatch
+):
+    # One word removed from the authors' laion.txt: vocabulary_size="auto" read all 37,444
+    # lines in file order (columns 'uncondition', 'ynna', ...) where "laion" keeps its
+    # 10,000 most frequent, without a word (a size that cut it was warned about).
+    import argparse
+
+    from sksplice import SpliceTransformer
+    from sksplice.cli._checks import _check_vocabulary
+
+    lines = (splice_data_dir / "vocab" / "laion.txt").read_text(encoding="utf-8").splitlines()
+    edited = tmp_path / "laion_noThe.txt"
+    edited.write_text("\n".join(line for line in lines if line != "the") + "\n", "utf-8")
+    found = (
+        r"all of its 37444 concepts are used: most of the first 1000 of its 37444 concepts "
+        r"are among the less frequent half of the published 'laion' vocabulary, so its "
+        r"columns run rarest first, where the 'laion' vocabulary keeps its 10000 most frequent"
+    )
+    with pytest.warns(UserWarning, match=found + r".*order='authors'") as seen:
+        concepts = load_vocabulary(edited, None, data_home=splice_data_dir)
+    assert len(seen) == 1 and concepts[0] == lines[0]
+    rng = np.random.default_rng(0)
+    splice = SpliceTransformer(
+        vocabulary=edited,
+        concept_embeddings=rng.normal(size=(37444, 6)),
+        image_mean=np.zeros(6),
+        data_home=splice_data_dir,
+        device="cpu",
+    )
+    with pytest.warns(UserWarning, match=found) as seen:
+        splice.fit(rng.normal(size=(3, 6)))
+    assert sum("all of its 37444 concepts" in str(w.message) for w in seen) == 1
+    monkeypatch.setenv("SKSPLICE_DATA", str(splice_data_dir))
+    args = argparse.Namespace(vocabulary=str(edited), vocabulary_size=None, data_home=None)
+    with pytest.warns(UserWarning, match=found + r".*--vocabulary-size 10000") as seen:
+        _check_vocabulary(args)
+    assert len(seen) == 1
 
 
 @pytest.mark.parametrize("size", [-1, 0])

@@ -89,7 +89,13 @@ def _check_solver(solver: str) -> None:
 def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     """The concepts kept and all of them, with --vocabulary-size checked against the
     vocabulary's length."""
-    from ..vocabulary import DEFAULT_SIZE, VOCABULARIES, auto_size, load_vocabulary
+    from ..vocabulary import (
+        DEFAULT_SIZE,
+        VOCABULARIES,
+        auto_size,
+        load_vocabulary,
+        size_cut_by_caller,
+    )
 
     name, size = args.vocabulary, args.vocabulary_size
     path = Path(name).expanduser()
@@ -101,7 +107,8 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             size = min(DEFAULT_SIZE, len(concepts))
     elif path.is_file():
         try:
-            concepts = load_vocabulary(path, size=None)
+            with size_cut_by_caller():  # (warned below, in the command line's terms)
+                concepts = load_vocabulary(path, size=None)
         except ValueError as exc:
             raise CLIError(f"--vocabulary {path}: {exc}") from exc
         what = f"vocabulary file {path}"
