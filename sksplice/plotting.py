@@ -529,7 +529,15 @@ def plot_class_profile(
     values = table[cls].to_numpy(dtype=np.float64)
     overall = table[ALL_GROUP].to_numpy(dtype=np.float64)
     nonzero = np.flatnonzero(values)
-    order = nonzero[np.argsort(-values[nonzero], kind="mergesort")][:k][::-1]
+    # Ties (a prevalence of 1.0 for every concept of a class of one sample) broken by
+    # the other statistic, then by column order: the vocabulary's order chose which
+    # of the tied concepts were shown, the weakest ones included
+    other = "mean_weight" if statistic == "prevalence" else "prevalence"
+    try:
+        second = np.asarray(profiles[other][cls], dtype=np.float64)[nonzero]
+    except (KeyError, TypeError, ValueError):  # (a table of one statistic)
+        second = np.zeros(nonzero.size)
+    order = nonzero[np.lexsort((-second, -values[nonzero]))][:k][::-1]
     names = table.index.to_numpy()[order]
     # (a third of an inch more than plot_decomposition: the legend is above the axes)
     ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.35))
@@ -1290,7 +1298,9 @@ def plot_dataset_shift(
         _wrapped(ylabel, ylabel.get_text(), ax.bbox.height - 2 * _EDGE * scale_px, vertical=True)
     )
     if not (np.any(x > 0) or np.any(y > 0)):  # an empty plot would say nothing
-        _say_on_empty_axes(ax, "no concept occurs in either collection")
+        # (a table filtered to no row is no finding about the collections)
+        said = "no concept occurs in either collection" if len(x) else "the table has no rows"
+        _say_on_empty_axes(ax, said)
         return ax
     # Where the fewest points and labels are: a corner may hold the largest shifts
     # (concepts found in one collection only lie along an axis).

@@ -375,6 +375,11 @@ def test_shift_points_on_an_axis_show_whole_and_no_concept_is_said(shifted):
         ax = plot_dataset_shift(empty)
     assert [t.get_text() for t in ax.texts] == ["no concept occurs in either collection"]
     assert ax.get_legend() is None
+    # a table filtered to no row is no finding about the collections
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = plot_dataset_shift(shifted[shifted["prevalence_a"] > 2])
+    assert [t.get_text() for t in ax.texts] == ["the table has no rows"]
 
 
 def test_shift_concepts_whose_markers_touch_share_a_label():
@@ -1701,3 +1706,21 @@ def test_probe_labels_are_refused_exactly_where_scikit_learns_cross_validation_f
         except ValueError:
             accepted = False
     assert accepted == scored
+
+
+def test_class_profile_ties_are_broken_by_the_other_statistic():
+    # A class of one sample: every concept it holds has prevalence 1.0, and the bars
+    # shown were the first concepts in column order, the weakest among them.
+    import matplotlib.pyplot as plt
+
+    W = np.array(
+        [[0.01, 0.0, 0.3, 0.02, 0.2], [0.4, 0.4, 0.0, 0.0, 0.2], [0.0, 0.3, 0.0, 0.0, 0.2]]
+    )
+    names = ["mosque", "dog", "pasture", "tiny", "horse"]
+    profiles = concept_profiles(W, ["one", "two", "two"], concepts=names)
+    ax = plot_class_profile(profiles, "one", k=2)
+    assert _ticklabels(ax)[::-1] == ["pasture", "horse"]  # largest first (top)
+    plt.close(ax.figure)
+    ax = plot_class_profile(profiles, "two", k=3, statistic="mean_weight")
+    assert _ticklabels(ax)[::-1] == ["dog", "horse", "mosque"]  # (0.2 each: by prevalence)
+    plt.close(ax.figure)
