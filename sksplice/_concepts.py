@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse
 
 from ._array import unit_rows
-from ._names import check_concept_names
+from ._names import check_concept_names, plural
 from ._protocols import TextEmbedder, check_text_embedder
 from ._validation import check_finite_rows, check_int
 from .dictionary import embed_vocabulary, is_cached
@@ -120,7 +120,7 @@ def resolve_concepts(
         n = named_size_exceeded(vocab, vocabulary_size)
         if n is not None:  # (no download to find the size too large)
             raise ValueError(
-                f"vocabulary_size={vocabulary_size} is larger than the {n} concepts "
+                f"vocabulary_size={vocabulary_size} is larger than the {plural(n, 'concept')} "
                 f"of the {vocab!r} vocabulary; use vocabulary_size=None to keep all of them"
             )
         # (load_vocabulary's rule for the size: the first ones of the full list, which

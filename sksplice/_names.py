@@ -551,3 +551,8 @@ def a_type(value: Any) -> str:
         return "None"
     name = type(value).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def plural(n: int, noun: str) -> str:
+    """``"1 image"``, ``"2 images"``: ``n`` and ``noun`` in the number ``n`` asks for."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -48,6 +48,7 @@ from cachetools import LRUCache
 from ._array import ZERO_NORM, l2_normalize
 from ._atomic import atomic_write, remove_stale_temporaries
 from ._data import cache_dir_chosen, get_cache_dir, readable_name, unwritable_reason
+from ._names import plural
 from ._progress import counted_by, progress
 from ._protocols import check_text_embedder
 from ._stack import warn_user
@@ -751,8 +752,8 @@ def _embed(
         else "kept in memory for this process only (no disk cache)"
     )
     logger.info(
-        "embedding %d concepts with %s (not cached yet); the result will be %s",
-        len(concepts),
+        "embedding %s with %s (not cached yet); the result will be %s",
+        plural(len(concepts), "concept"),
         cache_key or type(embedder).__name__,
         where,
     )

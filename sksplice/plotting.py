@@ -1299,7 +1299,12 @@ def plot_dataset_shift(
     )
     if not (np.any(x > 0) or np.any(y > 0)):  # an empty plot would say nothing
         # (a table filtered to no row is no finding about the collections)
-        said = "no concept occurs in either collection" if len(x) else "the table has no rows"
+        compared = comparison.attrs.get("n_concepts", 0)
+        said = (
+            "the table has no rows"
+            if not len(x) and compared
+            else "no concept occurs in either collection"
+        )
         _say_on_empty_axes(ax, said)
         return ax
     # Where the fewest points and labels are: a corner may hold the largest shifts

@@ -112,7 +112,8 @@ def compare_datasets(
         ``significant`` (a p-value below the
         smallest float64, about 5e-324, is 0; the command line and the report
         show it as ``<1e-300``). ``comparison.attrs`` records the labels,
-        collection sizes and settings.
+        collection sizes (``n_a``, ``n_b``), the number of concepts compared
+        (``n_concepts``, the rows) and the settings.
 
     Raises
     ------
@@ -228,6 +229,7 @@ def compare_datasets(
         labels=tuple(labels),
         n_a=int(n_a),
         n_b=int(n_b),
+        n_concepts=len(comparison),  # (its rows: a plot tells a filtered table by them)
         correction=correction,
         alpha=alpha,
         alternative=alternative,

@@ -572,7 +572,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         from .vocabulary import refuse_whole_size
 
         refuse_whole_size(
-            self.vocabulary_size, "vocabulary_size", "'auto' or a positive integer or None"
+            self.vocabulary_size,
+            "vocabulary_size",
+            self._param_rules["vocabulary_size"].describe(),
         )
         validate_params(self, self._param_rules)
         if self.target_l0 is not None and self.l1_penalty != _DEFAULT_L1_PENALTY:

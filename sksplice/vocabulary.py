@@ -26,7 +26,7 @@ import numpy as np
 from ._download import RemoteFile, fetch_remote_file
 from ._names import a_type
 from ._stack import warn_user
-from ._validation import check_int, check_option
+from ._validation import Integer, OrKeyword, check_int, check_option
 
 __all__ = [
     "IMAGE_MEANS",
@@ -148,6 +148,12 @@ def _read_lines(path: Path) -> list[str]:
     except UnicodeDecodeError as exc:
         offset = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
         line = data[:offset].count(b"\n") + 1
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # (as Windows' Notepad saves "Unicode")
+            raise ValueError(
+                f"{str(path)!r} is UTF-16 (it starts with a UTF-16 byte-order mark), not "
+                "UTF-8: save the vocabulary file as UTF-8, e.g. iconv -f UTF-16 -t UTF-8 "
+                f"{shlex.quote(str(path))} > concepts.txt"
+            ) from exc
         raise ValueError(
             f"{str(path)!r}, line {line}: not valid UTF-8 (byte 0x{data[offset]:02x} at byte "
             f"offset {offset}); save the vocabulary file as UTF-8"
@@ -156,9 +162,34 @@ def _read_lines(path: Path) -> list[str]:
     # exotic Unicode separators inside a concept never split it.
     lines = text.split("\n")
     _refuse_control_characters(text, path)
-    if "," in text or "\t" in text:
-        _warn_if_counts_table(lines, path)
+    if ("," in text or "\t" in text) and not _warn_if_counts_table(lines, path):
+        _warn_if_comma_lists(lines, path)
     return lines
+
+
+def _warn_if_comma_lists(lines: list[str], path: Path) -> None:
+    """Warn when at least half of the lines of a vocabulary file (two at least) list
+    words separated by commas (``dog, cat, tree``): each line is one concept, so
+    ``"dog, cat, tree"`` would be a single concept. No published vocabulary has a
+    comma in any line; a file of one concept per line with a few commas (``salt,
+    pepper``) is left alone."""
+    entries = [entry for entry in (line.strip() for line in lines) if entry]
+    listed = [
+        entry
+        for entry in entries
+        if "," in entry and all(part.strip() for part in entry.split(","))
+    ]
+    if len(listed) < 2 or 2 * len(listed) < len(entries):
+        return
+    quoted = shlex.quote(str(path))
+    warn_user(
+        f"vocabulary file {str(path)!r}: {len(listed)} of its {len(entries)} lines list "
+        f"words separated by commas ({listed[0]!r}), and each line is read as one concept, "
+        "commas included. A vocabulary file holds one concept per line: if those are "
+        f"lists of concepts, put one on each line, e.g. tr ',' '\\n' < {quoted} | "
+        "sed 's/^ *//' > concepts.txt",
+        UserWarning,
+    )
 
 
 #: Characters no concept holds: the C0 controls but tab, and DEL (a "\r" that ends a line
@@ -205,10 +236,10 @@ def _count_separator(entry: str) -> str | None:
     return None
 
 
-def _warn_if_counts_table(lines: list[str], path: Path) -> None:
+def _warn_if_counts_table(lines: list[str], path: Path) -> bool:
     """Warn when (nearly) every line of a vocabulary file ends in a comma or tab and a
     number: a table of concepts and counts (``word,count``, ``word<TAB>count``), whose
-    lines would each be read as one concept (``"dog,120"``).
+    lines would each be read as one concept (``"dog,120"``); whether it warned.
 
     A line that does not (a header such as ``concept,count``) is allowed per 20 lines,
     and at least one. No published vocabulary has a comma or a tab in any line.
@@ -218,7 +249,7 @@ def _warn_if_counts_table(lines: list[str], path: Path) -> None:
     counted = [(entry, sep) for entry, sep in zip(entries, seps, strict=True) if sep]
     others = len(entries) - len(counted)
     if len(counted) < 2 or others > max(1, len(entries) // 20):
-        return
+        return False
     found = [sep for _, sep in counted]
     sep = max(set(found), key=found.count)
     header = seps[0] is None and sep in entries[0]  # (such as "concept,count")
@@ -234,6 +265,7 @@ def _warn_if_counts_table(lines: list[str], path: Path) -> None:
         f"{command} > concepts.txt",
         UserWarning,
     )
+    return True
 
 
 _ORDERS = ("frequency", "authors")
@@ -344,6 +376,10 @@ def _where(path: Path) -> str:
     """Where a relative ``path`` was looked for (a pickled estimator refitted in another
     working folder reads its files from there); empty for an absolute one."""
     return "" if path.is_absolute() else f" (in the working folder {os.getcwd()})"
+
+
+#: What ``size`` of :func:`load_vocabulary` (and ``vocabulary_size``) may be.
+_SIZE_RULE = OrKeyword("auto", Integer(allow_none=True))
 
 
 def refuse_whole_size(size: Any, param: str, allowed: str) -> None:
@@ -459,10 +495,10 @@ def load_vocabulary(
     >>> load_vocabulary(["rare", "common", "most common"], size=2, order="authors")
     ['common', 'most common']
     """
-    if isinstance(size, str) and size == "auto":
+    refuse_whole_size(size, "size", _SIZE_RULE.describe())
+    size = _SIZE_RULE.check(size, "size")
+    if isinstance(size, str):  # ("auto")
         size = auto_size(name)
-    refuse_whole_size(size, "size", "a positive integer or None")
-    size = check_int(size, "size", allow_none=True)
     check_option(order, "order", _ORDERS)
 
     if isinstance(name, str) and name in VOCABULARIES:
@@ -651,11 +687,16 @@ def _warn_whole_copy(
     )
 
 
+#: The singular of the nouns :func:`_check_size` counts.
+_ONE = {"lines": "line", "concepts": "concept", "entries": "entry"}
+
+
 def _check_size(size: int | None, n: int, what: str, source: str) -> None:
     """Refuse a ``size`` larger than the ``n`` concepts (or lines) of ``source``."""
     if size is not None and size > n:
         raise ValueError(
-            f"size={size} is larger than the {n} {what} of {source}; "
+            f"size={size} is larger than the {n} {_ONE.get(what, what) if n == 1 else what} "
+            f"of {source}; "
             "use size=None to load all of them"
         )
 

@@ -288,7 +288,7 @@ def _splice_fit(**params):
         pytest.param(
             lambda v: load_vocabulary(["a", "b"], size=v),
             "size",
-            "a positive integer",
+            "'auto' or a positive integer",
             0,
             id="load_vocabulary",
         ),

@@ -408,6 +408,33 @@ def test_no_published_vocabulary_looks_like_a_table_of_counts(splice_data_dir, r
         load_vocabulary(name, size=None, data_home=splice_data_dir)
         load_vocabulary(splice_data_dir / "vocab" / f"{name}.txt", size=None)
     assert not [w for w in recwarn if "a number" in str(w.message)]
+    assert not [w for w in recwarn if "separated by commas" in str(w.message)]
+
+
+def test_lines_listing_concepts_separated_by_commas_are_warned_about(tmp_path):
+    # "dog, cat, tree" on a line was one concept, without a word
+    import warnings
+
+    path = tmp_path / "lists.txt"
+    path.write_text("dog, cat, tree\nsky, sun, moon\nbeach, sea\n", encoding="utf-8")
+    with pytest.warns(
+        UserWarning,
+        match=r"3 of its 3 lines list words separated by commas \('dog, cat, tree'\), and each "
+        r"line is read as one concept, commas included\..*tr ',' '\\n' < ",
+    ) as seen:
+        assert load_vocabulary(path)[0] == "dog, cat, tree"
+    assert len(seen) == 1
+    # a few concepts that hold a comma, or a counts table (its own warning): not this one
+    few = tmp_path / "few.txt"
+    few.write_text("dog\ncat\nsalt, pepper\ntree\n", encoding="utf-8")
+    counts = tmp_path / "counts.txt"
+    counts.write_text("dog,12\ncat,7\nbird,3\n", encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_vocabulary(few)
+        load_vocabulary(counts)
+    assert not [w for w in caught if "separated by commas" in str(w.message)]
+    assert len([w for w in caught if "a number" in str(w.message)]) == 1
 
 
 def test_numpy_integer_size():
@@ -838,10 +865,27 @@ def test_a_size_of_zero_or_less_is_told_that_none_keeps_every_concept(size):
     from sksplice import SpliceTransformer
 
     message = rf"got {size}: None keeps every concept \(what vocabulary_size=-1 does"
-    with pytest.raises(ValueError, match=r"size must be a positive integer or None, " + message):
+    with pytest.raises(ValueError, match=r"^size must be 'auto' or a positive .*" + message):
         load_vocabulary(["dog", "cat"], size)
     splice = SpliceTransformer(
         vocabulary=["dog", "cat"], concept_embeddings=np.eye(2, 4), vocabulary_size=size
     )
     with pytest.raises(ValueError, match=r"vocabulary_size must be 'auto' or a .*" + message):
         splice.fit(np.ones((3, 4)))
+
+
+def test_a_utf16_file_is_told_it_is_utf16_with_the_command_to_convert(tmp_path):
+    # was "not valid UTF-8 (byte 0xff at byte offset 0)"
+    path = tmp_path / "notepad.txt"
+    path.write_bytes("dog\r\ncat\r\n".encode("utf-16"))
+    with pytest.raises(ValueError, match=r"is UTF-16 \(it starts with a UTF-16 byte-order mark\)"):
+        load_vocabulary(path)
+    with pytest.raises(ValueError, match=r"iconv -f UTF-16 -t UTF-8 .*notepad\.txt > concepts"):
+        load_vocabulary(path)
+
+
+def test_a_size_larger_than_one_concept_is_counted_in_the_singular():
+    with pytest.raises(ValueError, match=r"larger than the 1 concept of the list"):
+        load_vocabulary(["dog"], 2)
+    with pytest.raises(ValueError, match=r"larger than the 1 entry of the list"):
+        load_vocabulary(["dog"], 2, order="authors")

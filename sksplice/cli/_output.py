@@ -17,6 +17,7 @@ from typing import IO, Any, Protocol, cast
 
 from .._atomic import atomic_write, remove_stale_temporaries
 from .._image_files import shown_name, undecodable
+from .._names import plural
 from ._logging import CLIError, committing, raise_if_signalled
 
 logger = logging.getLogger(__name__)
@@ -660,8 +661,3 @@ def no_concept(n_images: int) -> str:
         f"no concept has a non-zero weight in any of the {plural(n_images, 'image')} (a "
         "smaller --l1-penalty, or a larger --target-l0, keeps more concepts)"
     )
-
-
-def plural(n: int, noun: str) -> str:
-    """``"1 image"``, ``"2 images"``: ``n`` and ``noun`` in the number ``n`` asks for."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
