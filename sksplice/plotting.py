@@ -652,6 +652,11 @@ def plot_concept_prevalence(
     ax : matplotlib.axes.Axes
         One bar per class and a dashed line at the dataset-wide value (black
         or white, whichever stands out on the bars, outlined in the other).
+        Prevalence bars carry the 95% Wilson score interval of their class
+        (``scipy.stats.binomtest(...).proportion_ci(method="wilson")`` of the
+        concept's count and the class's size), so that a class of a few
+        samples shows how little its prevalence says (one sample holding the
+        concept: 1.0, interval 0.21 to 1).
 
     Raises
     ------
@@ -713,6 +718,27 @@ def plot_concept_prevalence(
     ax.bar(positions, values, color="C2")
     mean = ax.axhline(float(row[ALL_GROUP]), linestyle="--", linewidth=1, label="all samples")
     _mark_on(mean, "C2", 1.0)
+    handles: list[Any] = [mean]
+    bounds = None
+    if statistic == "prevalence" and np.any(values > 0):  # (else a message says it all)
+        bounds = _prevalence_intervals(profiles, concept, classes, sizes)
+    if bounds is not None:
+        # (a class of one sample that holds the concept has prevalence 1.0, a bar as tall
+        # as one of 36 samples: the interval shows how little it says)
+        low, high = bounds
+        shown = np.isfinite(low)
+        handles.append(
+            ax.errorbar(
+                positions[shown],
+                values[shown],
+                yerr=np.vstack([values[shown] - low[shown], high[shown] - values[shown]]),
+                fmt="none",
+                ecolor="0.25",
+                elinewidth=1.0,
+                capsize=3.0,
+                label=f"{_INTERVAL_LEVEL:.0%} interval (Wilson)",
+            )
+        )
     if turned:
         ax.set_xticks(positions, ticks, rotation=45, ha="right", rotation_mode="anchor")
     else:
@@ -720,16 +746,44 @@ def plot_concept_prevalence(
     # From 0, with room above the tallest bar for the legend: a prevalence of 42% must
     # not fill the axes, nor a concept no sample has get a scale below 0.
     top = max(float(np.max(values, initial=0.0)), float(row[ALL_GROUP]))
+    if bounds is not None:
+        top = max(top, float(np.max(np.nan_to_num(bounds[1]), initial=0.0)))
     limit = 1.3 * top if top > 0 else 1.0
     ax.set_ylim(0.0, min(limit, 1.15) if statistic == "prevalence" else limit)
     ax.set_ylabel(statistic.replace("_", " "))
     if not np.any(values > 0):
         _say_on_empty_axes(ax, "no sample of these classes has this concept")
     # (the legend between the title and the axes covers no bar)
-    _legend_above(ax, title if title is not None else str(concept), [mean])
+    _legend_above(ax, title if title is not None else str(concept), handles)
     if given:
         _warn_unfit_ticks(ax)
     return ax
+
+
+#: Confidence level of the prevalence intervals of :func:`plot_concept_prevalence`.
+_INTERVAL_LEVEL = 0.95
+
+
+def _prevalence_intervals(
+    profiles: pd.DataFrame, concept: Any, classes: list[Any], sizes: dict[Any, int]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Wilson score intervals of the concept's prevalence in each class (NaN where the
+    class's size is unknown), from the ``count`` columns and the class sizes; None
+    where ``profiles`` has no counts."""
+    from scipy.stats import binomtest
+
+    if "count" not in profiles.columns.get_level_values(0):
+        return None
+    counts = profiles["count"].loc[concept]
+    low, high = np.full(len(classes), np.nan), np.full(len(classes), np.nan)
+    for i, cls in enumerate(classes):
+        n = sizes.get(cls)
+        if n:
+            ci = binomtest(int(counts[cls]), int(n)).proportion_ci(
+                confidence_level=_INTERVAL_LEVEL, method="wilson"
+            )
+            low[i], high[i] = ci.low, ci.high
+    return low, high
 
 
 def _warn_unfit_ticks(ax: Axes) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from scipy.stats import binomtest
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -194,6 +195,17 @@ def test_plot_concept_prevalence(labelled, tmp_path):
     assert [b.get_height() for b in bars] == pytest.approx([0.0, 1.0])
     assert ax.lines[0].get_ydata()[0] == pytest.approx(3 / 5)
     assert ax.get_title() == "bikini"
+    # each prevalence carries its class's 95% Wilson interval: 0 of 2, 3 of 3
+    (intervals,) = ax.containers[1:]
+    (segments,) = intervals.lines[2]
+    spans = sorted((float(a[0][1]), float(a[1][1])) for a in segments.get_segments())
+    expected = [binomtest(k, n).proportion_ci(method="wilson") for k, n in ((0, 2), (3, 3))]
+    np.testing.assert_allclose(spans, [(e.low, e.high) for e in expected], atol=1e-12)
+    assert spans[1][0] == pytest.approx(0.4385, abs=1e-4) and spans[0][1] > 0.6
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "all samples",
+        "95% interval (Wilson)",
+    ]
     _save_png(ax, tmp_path)
     ax = plot_concept_prevalence(prof, "bikini", classes=["woman"])
     assert len(_bars(ax)) == 1
