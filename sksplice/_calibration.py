@@ -20,6 +20,16 @@ _LOWEST_PENALTY_FRACTION = 1e-4
 _MAX_BISECTIONS = 40
 
 
+class CalibrationStartWarning(UserWarning):
+    """``l1_penalty`` was given with ``target_l0``: ``fit`` calibrates the penalty, and
+    ``l1_penalty`` is only where that search starts.
+
+    A grid search over ``l1_penalty`` of a transformer with ``target_l0`` compares
+    fits of one sparsity; where the start is meant (a penalty calibrated before,
+    given to calibrate faster), filter this class.
+    """
+
+
 def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
     """Refuse a ``target_l0`` that no penalty reaches within ±10% (known before any solve).
 

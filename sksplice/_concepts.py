@@ -223,9 +223,10 @@ def raw_concept_embeddings(
         elif is_cached(embedder, concepts, cache_dir):
             pass  # (read as they are: the whole list is not loaded again)
         elif isinstance(vocabulary, str | os.PathLike):
-            from .vocabulary import load_vocabulary
+            from .vocabulary import load_vocabulary, size_cut_by_caller
 
-            full = load_vocabulary(vocabulary, size=None, data_home=data_home)
+            with size_cut_by_caller():  # (resolve_concepts warned of the size kept)
+                full = load_vocabulary(vocabulary, size=None, data_home=data_home)
         else:  # (a list, checked by resolve_concepts)
             full = [item.strip() for item in vocabulary]
     return embed_vocabulary(

@@ -200,10 +200,17 @@ def check_weights(est: SpliceTransformer, W: Any) -> Any:
 
         other = [c for c, t in W.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
         if other:  # (was "weights must be real numbers; got dtype object", naming none)
+            # (a column added under a concept's name replaced its weights; columns of
+            # numbers stored as objects are weights still)
+            numbers = pd.to_numeric(W[other[0]], errors="coerce").notna().all()
+            fix = (
+                "convert them to numbers: W.astype(float)"
+                if numbers
+                else "give the weights' columns only, as transform made them"
+            )
             raise TypeError(
                 f"weights must be real numbers, but the DataFrame column(s) {other[:5]} hold "
-                f"{W[other[0]].dtype} values: give the weights' columns only, e.g. "
-                "W[splice.get_feature_names_out()]"
+                f"{W[other[0]].dtype} values: {fix}"
             )
         W = frame_values(W, "W")
     if scipy.sparse.issparse(W):
@@ -258,7 +265,7 @@ def guess_kind(est: SpliceTransformer, X: Any) -> str:
         known = set(est.concepts_)
         if set(columns) <= known:
             return "weights"
-        if 2 * sum(c in known for c in columns) > len(columns):
+        if X.shape[1] != est.n_features_in_ and 2 * sum(c in known for c in columns) > len(columns):
             # mostly concepts, and a few other columns (a label added to the weights'
             # frame): weights, whose check names the other columns (as embeddings they
             # were told of a width or of non-numeric columns of embeddings)

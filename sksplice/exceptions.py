@@ -26,6 +26,8 @@ Warnings (subclasses of :class:`UserWarning`):
 - :class:`ImageFileWarning`: an image file embedded despite a problem (damaged
   EXIF data, PIL's warnings about damaged data), once per file and message;
   its ``path`` attribute names the file.
+- :class:`CalibrationStartWarning`: ``l1_penalty`` given with ``target_l0``,
+  which calibrates the penalty (``l1_penalty`` is only where that starts).
 
 Errors:
 
@@ -50,6 +52,7 @@ from typing import TYPE_CHECKING
 from ._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from ._calibration import CalibrationStartWarning
     from ._download import DataFetchError, DigestMismatchError
     from ._images import ImageFileWarning, InvalidImageError
     from ._means import SmallMeanSampleWarning
@@ -59,6 +62,7 @@ if TYPE_CHECKING:
     from .embedders import SkippedInput, SkippedInputWarning
 
 __all__ = [
+    "CalibrationStartWarning",
     "CheckpointFormatError",
     "DataFetchError",
     "DictionaryCacheWarning",
@@ -75,6 +79,7 @@ __all__ = [
 
 #: Public name -> the module that defines it.
 _DEFINED_IN = {
+    "CalibrationStartWarning": "._calibration",
     "CheckpointFormatError": "._models",
     "DataFetchError": "._download",
     "DictionaryCacheWarning": ".dictionary",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import torch
 
 from . import _weights
-from ._calibration import calibrate_penalty, check_target_l0
+from ._calibration import CalibrationStartWarning, calibrate_penalty, check_target_l0
 from ._concepts import (
     centred_dictionary,
     check_two_concepts,
@@ -364,7 +364,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         penalty used is the calibrated ``l1_penalty_`` (so a grid search
         over ``l1_penalty`` with ``target_l0`` set compares fits of the same
         sparsity; search over ``target_l0`` instead). ``fit`` warns when
-        both are set (``l1_penalty`` other than its default).
+        both are set (``l1_penalty`` other than its default), with a
+        :class:`~sksplice.exceptions.CalibrationStartWarning`.
     target_l0 : float, default=None
         If set, ``fit`` searches the logarithm of the penalty (by the slope of
         the log mean l0, safeguarded inside a bracket), on a sample of at
@@ -584,8 +585,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 f"l1_penalty={self.l1_penalty!r} is given with target_l0={self.target_l0!r}: "
                 "fit calibrates the penalty to reach target_l0, and l1_penalty is only where "
                 "that search starts (to compare sparsities, search over target_l0; to fix the "
-                "penalty, set target_l0=None)",
-                UserWarning,
+                "penalty, set target_l0=None; where the start is meant, filter "
+                "sksplice.exceptions.CalibrationStartWarning)",
+                CalibrationStartWarning,
             )
         if self.target_l0 is None and self.l1_penalty >= ZERO_CODE_PENALTY:
             # (with target_l0 the penalty is only where the calibration starts)

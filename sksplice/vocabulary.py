@@ -674,10 +674,10 @@ def _warn_whole_copy(
         )
     else:
         remedy = (
-            "tac reverses its lines; then give vocabulary_size="
-            f"{DEFAULT_SIZE}), or take its last lines with load_vocabulary(path, "
-            f"{DEFAULT_SIZE}, order='authors') as the authors' loader does "
-            "(vocabulary= of a SpliceTransformer takes that list"
+            f"tac reverses its lines; then give the size {DEFAULT_SIZE}: size= of "
+            "load_vocabulary, vocabulary_size= of a SpliceTransformer), or take its last "
+            f"lines with load_vocabulary(path, {DEFAULT_SIZE}, order='authors') as the "
+            "authors' loader does (vocabulary= of a SpliceTransformer takes that list"
         )
     warn_user(
         f"the vocabulary file {str(path)!r} is read in file order (its content is not the "

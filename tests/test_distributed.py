@@ -999,12 +999,22 @@ def test_the_weights_are_those_of_the_transformer_at_the_call(problem):
     for got, expected in zip(dask.compute(*lazy, scheduler="threads"), eager, strict=True):
         assert got.nnz == expected.nnz
         np.testing.assert_allclose(got.toarray(), expected.toarray(), atol=ATOL)
-    # the copy shares the embedder (a model transform does not use), nothing else
+    # the copy shares the embedder (a model transform does not use) and the arrays,
+    # which fit replaces rather than changes: here those of the fit at 0.35
     graph = dict(lazy[0].__dask_graph__())
     (key,) = [k for k in graph if _key_name(k).startswith("sksplice-transformer-")]
     shipped = get_sync(graph, key)
     assert shipped is not splice and shipped.l1_penalty == 0.35
     assert shipped.embedder is splice.embedder
+    assert shipped.concept_embeddings is splice.concept_embeddings
+    assert shipped.dictionary_ is not splice.dictionary_  # (refitted since)
+    now = get_sync(*next(iter(_transformer_keys(transform_dask(splice, X[:10])))))
+    assert now.dictionary_ is splice.dictionary_ and now.mean_ is splice.mean_
+
+
+def _transformer_keys(W):
+    graph = dict(W.__dask_graph__())
+    return [(graph, k) for k in graph if _key_name(k).startswith("sksplice-transformer-")]
 
 
 def test_a_dask_dataframe_is_read_a_partition_per_block(problem, reference):
@@ -1019,7 +1029,14 @@ def test_a_dask_dataframe_is_read_a_partition_per_block(problem, reference):
 
     parts = dd.from_pandas(pd.DataFrame(X[:900]), npartitions=3)
     frame = parts.map_partitions(seen, meta=parts._meta)
-    W = transform_dask(splice, frame)
-    assert computed == [] and W.numblocks == (3, 1)
-    result = W.compute(scheduler="sync")
-    np.testing.assert_allclose(result.toarray(), reference[:900].toarray(), atol=ATOL)
+    with dask.config.set(scheduler="sync"):
+        W = transform_dask(splice, frame)
+        # (the partitions' lengths counted, one pass: the shape is known, no solve yet)
+        assert sorted(computed) == [300, 300, 300]
+        assert W.shape == (900, N_CONCEPTS) and W.chunks[0] == (300, 300, 300)
+        result = W.compute()
+        np.testing.assert_allclose(result.toarray(), reference[:900].toarray(), atol=ATOL)
+        # chunk_size re-chunks the rows, as for an array
+        W = transform_dask(splice, frame, chunk_size=200)
+        assert W.chunks[0] == (200, 200, 200, 200, 100)
+        np.testing.assert_allclose(W[:10].compute().toarray(), reference[:10].toarray(), atol=ATOL)

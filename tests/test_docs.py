@@ -344,6 +344,7 @@ EXCEPTIONS = {
     "SkippedInput": "sksplice.embedders",
     "InconsistentVersionWarning": "sksplice._persistence",
     "ImageFileWarning": "sksplice._images",
+    "CalibrationStartWarning": "sksplice._calibration",
     "InvalidImageError": "sksplice._images",
     "WeightsUnavailableError": "sksplice._models",
     "CheckpointFormatError": "sksplice._models",

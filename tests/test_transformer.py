@@ -1611,7 +1611,11 @@ def test_a_penalty_given_with_target_l0_is_warned_about_before_any_work(problem)
     # same sparsity (calibration noise apart), without a word
     concepts, raw, X = problem
     splice = make(concepts, raw, target_l0=3, l1_penalty=0.35)
-    with pytest.warns(UserWarning, match=r"l1_penalty=0.35 is given with target_l0=3") as seen:
+    from sksplice.exceptions import CalibrationStartWarning
+
+    with pytest.warns(
+        CalibrationStartWarning, match=r"l1_penalty=0.35 is given with target_l0=3"
+    ) as seen:
         splice.fit(X)
     assert "search over target_l0" in str(seen[0].message)
     with warnings.catch_warnings():
@@ -1642,3 +1646,15 @@ def test_a_weights_frame_with_an_added_column_is_told_its_column(problem, output
     W[concepts[3]] = ["a", "b", "a", "b"]
     with pytest.raises(TypeError, match=rf"DataFrame column\(s\) \['{concepts[3]}'\] hold"):
         est.top_concepts(W)
+
+
+def test_weights_stored_as_objects_are_told_to_convert_and_embeddings_stay_embeddings(problem):
+    concepts, raw, X = problem
+    est = make(concepts, raw, image_mean=np.zeros(DIM), output="dense").fit(X)
+    W = est.set_output(transform="pandas").transform(X[:4])
+    with pytest.raises(TypeError, match=r"hold object values: convert them to numbers: W\.astype"):
+        est.top_concepts(W.astype(object))
+    # a frame of embeddings (as wide as X) with most columns named like concepts is
+    # still embeddings: the rule of "mostly concepts" is for other widths
+    frame = pd.DataFrame(X[:4], columns=[*concepts[: DIM // 2 + 1], *map(str, range(DIM // 2 - 1))])
+    np.testing.assert_array_equal(est.l0(frame, per_sample=True), est.l0(X[:4], per_sample=True))

@@ -889,3 +889,31 @@ def test_a_size_larger_than_one_concept_is_counted_in_the_singular():
         load_vocabulary(["dog"], 2)
     with pytest.raises(ValueError, match=r"larger than the 1 entry of the list"):
         load_vocabulary(["dog"], 2, order="authors")
+
+
+def test_a_first_fit_of_a_cut_copy_warns_of_the_size_only(tmp_path, splice_data_dir):
+    # The fit's second read of the whole file (to reuse a cached beginning) warned that
+    # "all of its 37444 concepts are used", besides the true warning of the size kept.
+    import warnings
+
+    from sksplice import SpliceTransformer
+
+    from ._helpers_transformer import CountingEmbedder
+
+    lines = (splice_data_dir / "vocab" / "laion.txt").read_text(encoding="utf-8").splitlines()
+    edited = tmp_path / "laion_noThe.txt"
+    edited.write_text("\n".join(line for line in lines if line != "the") + "\n", "utf-8")
+    splice = SpliceTransformer(
+        embedder=CountingEmbedder(dim=6),
+        vocabulary=edited,
+        vocabulary_size=50,
+        image_mean=np.zeros(6),
+        data_home=splice_data_dir,
+        cache_dir=tmp_path / "cache",
+        device="cpu",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        splice.fit(np.random.default_rng(0).normal(size=(3, 6)))
+    said = [str(w.message) for w in caught if "read in file order" in str(w.message)]
+    assert len(said) == 1 and "the size 50 keeps its first lines" in said[0], said
