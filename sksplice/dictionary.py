@@ -1302,6 +1302,16 @@ def embed_vocabulary(
                 DictionaryCacheWarning,
             )
         disk_key = _disk_key(cache_key, concepts)
+        if path is not None and path.exists() and not path.is_file():
+            # (a folder of the cache file's name: the result could not be written there,
+            # and the blocks of the embedding were left in a .partial folder beside it)
+            warn_user(
+                f"the concept dictionary cache {path} is not a file (a folder?): the "
+                f"{len(concepts)} concepts are embedded now and kept in memory for this "
+                "process only; remove it to keep them for later runs",
+                DictionaryCacheWarning,
+            )
+            path = None
         if path is not None and path.exists():
             try:
                 raw = _read_cache_file(path, disk_key, len(concepts), n_features)

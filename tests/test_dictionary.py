@@ -1093,3 +1093,17 @@ def test_a_cache_dir_that_is_a_file_is_refused_whatever_the_memory_cache_holds(t
         splice.fit(X)
     with pytest.raises(NotADirectoryError, match="exists but is not a folder"):
         embed_vocabulary(embedder, concepts, cache_dir=a_file)
+
+
+def test_a_folder_at_the_cache_file_path_is_said_before_embedding_and_leaves_nothing(tmp_path):
+    # A folder named as the cache file: "cannot be used ... replacing it", then the
+    # write failed after the embedding, and the blocks stayed in a .partial folder.
+    concepts = [f"c{i}" for i in range(3000)]  # (more than one block: blocks are kept)
+    embedder = CountingEmbedder(dim=8, key="m1")
+    path = dictionary_cache_path(embedder.cache_key(), concepts, tmp_path)
+    path.mkdir(parents=True)
+    with pytest.warns(DictionaryCacheWarning, match=r"is not a file \(a folder\?\)") as seen:
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
+    assert len(seen) == 1 and "remove it to keep them" in str(seen[0].message)
+    assert raw.shape == (3000, 8)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
