@@ -42,6 +42,11 @@ _STREAM_NAMES = frozenset({"/dev/stdout", "/dev/stderr"})
 _STREAM_PREFIXES = ("/dev/fd/", "/proc/self/fd/")
 
 
+#: The extensions of an HTML page (a report written by ``write_report``, ``report -o``,
+#: ``compare --report``); a file named for another format is warned about.
+PAGE_EXTENSIONS = (".html", ".htm", ".xhtml")
+
+
 def _kind_of(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"

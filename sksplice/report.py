@@ -32,16 +32,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from ._atomic import atomic_write, check_writable, remove_stale_temporaries
+from ._atomic import PAGE_EXTENSIONS, atomic_write, check_writable, remove_stale_temporaries
 from ._gc import gc_paused
 from ._image_files import shown_message, shown_name
 from ._names import a_type
+from ._stack import warn_user
 
 __all__ = ["ImageResult", "render_report", "thumbnail_data_uri", "write_report"]
 
@@ -66,12 +68,15 @@ class ImageResult:
     path : str or os.PathLike
         Path of the image file (shown as the caption).
     concepts : list of (str, float)
-        Concepts and their weights, largest first: all non-zero concepts of the
+        Concepts and their positive weights: all non-zero concepts of the
         image (what the page shows when the image is clicked), or its top ones.
+        Kept largest first (put in that order when given in another).
     l0 : int
-        Number of non-zero concept weights.
+        Number of non-zero concept weights (at least as many as ``concepts``
+        holds).
     cosine : float
-        Cosine similarity between the embedding and its recomposition.
+        Cosine similarity between the embedding and its recomposition, from
+        -1 to 1.
     label : str or None, default=None
         Class label, when known. A missing value (NaN, ``pd.NA``, as a pandas
         column of labels holds it) is no label, as None is: not a class named
@@ -87,8 +92,11 @@ class ImageResult:
         If ``path`` is not a path, ``concepts`` not a list of pairs, or
         ``l0`` or ``cosine`` (or a concept's weight) not a number.
     ValueError
-        If a concept is not a (name, weight) pair, ``l0`` is not a whole
-        number of at least 0, or ``thumbnail`` is not such a data URI.
+        If a concept is not a (name, weight) pair or its weight is not
+        positive, ``l0`` is not a whole number of at least 0 or is below the
+        number of concepts given, ``cosine`` is outside -1 to 1 (NaN, not
+        known, is shown as such),
+        or ``thumbnail`` is not such a data URI.
     """
 
     path: str
@@ -114,6 +122,7 @@ class ImageResult:
                 f"and its recomposition), got {_given(self.cosine)}"
             )
         self.cosine = float(self.cosine)
+        _check_values(self, where)
         if self.label is not None and pd.api.types.is_scalar(self.label) and pd.isna(self.label):
             self.label = None  # (a missing label, not the class "nan")
         if self.thumbnail is not None and (
@@ -125,6 +134,39 @@ class ImageResult:
                 f"ImageResult(path={self.path!r}): `thumbnail` must be a "
                 f"'data:image/(png|jpeg|gif|webp);base64,...' URI or None, got {shown}"
             )
+
+
+#: How far above 1 a cosine may lie (float32 rounding of unit vectors).
+_COSINE_SLACK = 1e-4
+
+
+def _check_values(result: ImageResult, where: str) -> None:
+    """Refuse values no decomposition has (the page showed them as facts: a mean cosine
+    of 5.000, a negative weight counted as present, ``l0`` 0 beside a concept); put the
+    concepts largest first. NaN (not known) stays, as the page shows it: a NaN cosine as
+    none, a concept of NaN weight left out."""
+    cosine = result.cosine
+    if not (math.isnan(cosine) or abs(cosine) <= 1.0 + _COSINE_SLACK):
+        raise ValueError(
+            f"{where}: `cosine` must be a cosine similarity, between -1 and 1, got {cosine!r}"
+        )
+    bad = next((i for i, (_, w) in enumerate(result.concepts) if not (w > 0.0 or w != w)), None)
+    if bad is not None:
+        name, weight = result.concepts[bad]
+        raise ValueError(
+            f"{where}: concept {name!r} has weight {weight!r}: SpLiCE weights are positive "
+            "(give the image's non-zero concepts only)"
+        )
+    weights = [weight for _, weight in result.concepts if not math.isnan(weight)]
+    if result.l0 < len(weights):
+        raise ValueError(
+            f"{where}: `l0` is {result.l0} but {len(weights)} concepts with non-zero weights "
+            "are given: l0 counts the image's non-zero weights, at least those given"
+        )
+    if any(a < b for a, b in pairwise(weights)):
+        result.concepts = sorted(
+            result.concepts, key=lambda pair: math.inf if math.isnan(pair[1]) else -pair[1]
+        )
 
 
 def _given(value: Any) -> str:
@@ -1352,6 +1394,12 @@ def write_report(path: str | os.PathLike, results: Iterable[ImageResult], **kwar
                 errno.ENOTDIR,
                 f"Cannot write the report {str(path)!r}: {str(folder)!r} is not a folder",
             )
+    suffix = path.suffix.lower()
+    if suffix[1:].isalpha() and suffix not in PAGE_EXTENSIONS:  # (as the command line says)
+        warn_user(
+            f"the report {str(path)!r} is an HTML page whatever its extension ({suffix}); "
+            "name it .html to open it in a browser"
+        )
     # (before the page is made: its thumbnails read every image)
     check_writable(path)
     page = render_report(results, **kwargs).encode("utf-8")

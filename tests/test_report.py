@@ -1022,10 +1022,10 @@ def test_bad_concept_pairs_still_raise(concepts, error, match):
 def test_concept_pairs_are_plain_floats():
     """Every weight becomes a Python float, whatever number type it was given as."""
     r = ImageResult("a.png", [("a", np.float32(0.5)), ("b", 1), ("c", np.float64(0.25))], 3, 0.9)
-    assert r.concepts == [("a", 0.5), ("b", 1.0), ("c", 0.25)]
+    assert r.concepts == [("b", 1.0), ("a", 0.5), ("c", 0.25)]  # (largest first)
     assert all(type(w) is float for _, w in r.concepts)
     r = ImageResult("a.png", [["a", 0.5], (2, np.int64(1))], 2, 0.9)
-    assert r.concepts == [("a", 0.5), (2, 1.0)]
+    assert r.concepts == [(2, 1.0), ("a", 0.5)]
 
 
 def test_plain_pairs_and_numbers_are_not_walked_one_by_one(monkeypatch):
@@ -1358,3 +1358,41 @@ def test_the_report_makes_its_thumbnails_in_threads(tmp_path, monkeypatch):
     assert threads and all(name.startswith("sksplice-thumbs") for name in threads)
     # in the order of the images
     assert [image["t"] for image in data["images"]] == [real(p) for p in paths]
+
+
+@pytest.mark.parametrize(
+    ("concepts", "l0", "cosine", "message"),
+    [
+        (
+            [("sky", 0.5)],
+            1,
+            5.0,
+            r"`cosine` must be a cosine similarity, between -1 and 1, got 5.0",
+        ),
+        ([("sky", 0.5)], 1, -1.5, r"`cosine` must be .* got -1.5"),
+        ([("dog", -0.5), ("cat", 0.1)], 2, 0.9, r"concept 'dog' has weight -0.5: SpLiCE weights"),
+        ([("cat", 0.0)], 1, 0.9, r"concept 'cat' has weight 0.0"),
+        ([("cat", 0.2), ("dog", 0.1)], 1, 0.9, r"`l0` is 1 but 2 concepts with non-zero weights"),
+    ],
+)
+def test_values_no_decomposition_has_are_refused(concepts, l0, cosine, message):
+    # The page showed them as facts: a mean cosine of 5.000, a negative weight counted as
+    # present, l0 0 beside a concept.
+    with pytest.raises(ValueError, match=r"^ImageResult\(path='a.png'\): " + message):
+        ImageResult("a.png", concepts, l0, cosine)
+    # a cosine of 1 rounded above it in float32 is a cosine; smallest-first is put in order
+    r = ImageResult("a.png", [("cat", 0.1), ("dog", 0.9)], 2, float(np.float32(1.00001)))
+    assert r.concepts == [("dog", 0.9), ("cat", 0.1)]
+
+
+def test_a_report_named_for_another_format_is_warned_about(tmp_path):
+    # write_report("r.csv", ...) wrote HTML silently; the command line says so
+    results = [ImageResult("x.png", [("sky", 1.0)], 1, 0.9, thumbnail=_png_uri())]
+    with pytest.warns(UserWarning, match=r"'.*r\.csv' is an HTML page whatever its extension"):
+        write_report(tmp_path / "r.csv", results)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_report(tmp_path / "r.html", results)
+        write_report(tmp_path / "r", results)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import _write_through, folder_refusal
+from .._atomic import PAGE_EXTENSIONS, _write_through, folder_refusal
 from . import _embedders
 from ._logging import CLIError, _close, _of_the_run
 
@@ -314,10 +314,6 @@ def _check_output_named(path: str, option: str, command: str | None = None) -> N
 _TEXT_EXTENSIONS = ("", ".txt", ".text", ".out", ".log")
 
 
-#: The extensions of an HTML page (``report -o``, ``compare --report``).
-_PAGE_EXTENSIONS = (".html", ".htm", ".xhtml")
-
-
 def _warn_unknown_extension(args: argparse.Namespace) -> None:
     """Say that a -o file named for another format gets the one written.
 
@@ -343,7 +339,7 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
         pages.append(("-o", args.output))
     for option, page in pages:
         suffix = "" if page is None else Path(page).suffix.lower()
-        if suffix[1:].isalpha() and suffix not in _PAGE_EXTENSIONS:
+        if suffix[1:].isalpha() and suffix not in PAGE_EXTENSIONS:
             logger.warning(
                 "%s %s: the file gets the report, an HTML page, whatever its extension (%s); "
                 "name it .html to open it in a browser",
