@@ -206,7 +206,13 @@ class Options:
         if not isinstance(value, str):
             raise _type_error(name, self.describe(), value)
         if value not in self.options:
-            raise _value_error(name, self.describe(), value)
+            from ._names import close_matches
+
+            close = close_matches(value, self.options, n=1)
+            error = _value_error(name, self.describe(), value)
+            if close:  # (as misspelt vocabularies and means are told)
+                error = ValueError(f"{error}; did you mean {close[0]!r}?")
+            raise error
         return value
 
 

@@ -669,7 +669,11 @@ def test_embeddings_no_fold_can_decompose_are_refused_before_any_fold(problem, m
 @pytest.mark.parametrize(
     ("params", "error", "words"),
     [
-        ({"solver": "amdd"}, ValueError, r"^solver must be one of .*got 'amdd'$"),
+        (
+            {"solver": "amdd"},
+            ValueError,
+            r"^solver must be one of .*got 'amdd'$",
+        ),
         ({"output": "dens"}, ValueError, r"^output must be 'sparse' or 'dense', got 'dens'$"),
         ("missing file", FileNotFoundError, r"^Vocabulary file '.*nope\.txt' does not exist"),
         ({"vocabulary_size": 301}, ValueError, r"vocabulary_size=301 is larger than the 300"),

@@ -132,6 +132,9 @@ def test_option_and_flag_rules():
         check_option(3, "output", ("sparse", "dense"))
     with pytest.raises(ValueError, match=r"^solver must be one of \('a', 'b', 'c'\), got 'd'$"):
         check_option("d", "solver", ("a", "b", "c"))
+    # a misspelt option is told the closest, as misspelt vocabularies and means are
+    with pytest.raises(ValueError, match=r"got 'admn'; did you mean 'admm'\?$"):
+        check_option("admn", "solver", ("auto", "admm", "working_set"))
     assert check_flag(np.False_, "centered") is np.False_
     assert check_flag(2, "verbose", int_ok=True) == 2
     with pytest.raises(TypeError, match=r"^centered must be a bool, got 1 \(int\)$"):
