@@ -674,7 +674,11 @@ def test_embeddings_no_fold_can_decompose_are_refused_before_any_fold(problem, m
             ValueError,
             r"^solver must be one of .*got 'amdd'$",
         ),
-        ({"output": "dens"}, ValueError, r"^output must be 'sparse' or 'dense', got 'dens'$"),
+        (
+            {"output": "dens"},
+            ValueError,
+            r"^output must be 'sparse' or 'dense', got 'dens'; did you mean 'dense'\?$",
+        ),
         ("missing file", FileNotFoundError, r"^Vocabulary file '.*nope\.txt' does not exist"),
         ({"vocabulary_size": 301}, ValueError, r"vocabulary_size=301 is larger than the 300"),
         ("narrow", ValueError, r"^X has 32 features but the concept dictionary has d=7 "),
