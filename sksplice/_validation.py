@@ -64,8 +64,8 @@ def _type_error(name: str, what: str, value: Any) -> TypeError:
     return TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
 
 
-def _value_error(name: str, what: str, value: Any) -> ValueError:
-    return ValueError(f"{name} must be {what}, got {value!r}")
+def _value_error(name: str, what: str, value: Any, advice: str = "") -> ValueError:
+    return ValueError(f"{name} must be {what}, got {value!r}{': ' + advice if advice else ''}")
 
 
 def _or_none(what: str, allow_none: bool) -> str:
@@ -82,10 +82,13 @@ class Integer:
         Smallest allowed value.
     allow_none : bool, default=False
         Whether None is allowed (it is returned unchanged).
+    below : str, default=""
+        Advice the message of a value below ``low`` ends with.
     """
 
     low: int = 1
     allow_none: bool = False
+    below: str = ""
 
     def describe(self) -> str:
         """The rule in words, as messages show it."""
@@ -110,7 +113,7 @@ class Integer:
         except TypeError:
             raise _type_error(name, self.describe(), value) from None
         except ValueError:
-            raise _value_error(name, self.describe(), value) from None
+            raise _value_error(name, self.describe(), value, self.below) from None
         return int(value)
 
 
@@ -275,10 +278,21 @@ class OrKeyword:
         except TypeError:
             raise _type_error(name, self.describe(), value) from None
         except ValueError:
-            raise _value_error(name, self.describe(), value) from None
+            below = getattr(self.rule, "below", "")
+            raise _value_error(name, self.describe(), value, below) from None
 
 
 Rule = Integer | Number | Options | Flag | OrKeyword
+
+#: ``vocabulary_size`` of a SpliceTransformer and ``size`` of ``load_vocabulary``: the
+#: authors' loader takes -1, its default, for every line, which is None here.
+VOCABULARY_SIZE = OrKeyword(
+    "auto",
+    Integer(
+        allow_none=True,
+        below="None keeps every concept (what vocabulary_size=-1 does in the authors' splice.load)",
+    ),
+)
 
 
 @overload

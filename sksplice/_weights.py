@@ -272,7 +272,7 @@ def guess_kind(est: SpliceTransformer, X: Any) -> str:
             return "weights"
         n_concepts, d = est.concepts_.shape[0], est.n_features_in_
         if X.shape[1] == n_concepts != d:
-            unknown = [c for c in columns if c not in set(est.concepts_)][:5]
+            unknown = [c for c in columns if c not in known][:5]
             raise ValueError(
                 f"X is a DataFrame of {n_concepts} columns, as many as the concepts, but its "
                 f"columns are not concept names (e.g. {unknown}): name them by "

@@ -39,11 +39,11 @@ from ._progress import progress, verbose_logging
 from ._stack import warn_user
 from ._validation import (
     SKIPPED_ROWS_HINT,
+    VOCABULARY_SIZE,
     Flag,
     Integer,
     Number,
     Options,
-    OrKeyword,
     Rule,
     all_float16,
     check_finite_rows,
@@ -560,7 +560,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         "target_l0": Number(low=0.0, closed="neither", allow_none=True),
         "tol": Number(low=0.0, closed="neither"),
         "transform_max_iter": Integer(allow_none=True),
-        "vocabulary_size": OrKeyword("auto", Integer(allow_none=True)),
+        "vocabulary_size": VOCABULARY_SIZE,
         "calibration_samples": Integer(),
         "memory_budget": Integer(allow_none=True),
         "output": Options(("sparse", "dense")),
@@ -570,13 +570,6 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     }
 
     def _check_params(self) -> None:
-        from .vocabulary import refuse_whole_size
-
-        refuse_whole_size(
-            self.vocabulary_size,
-            "vocabulary_size",
-            self._param_rules["vocabulary_size"].describe(),
-        )
         validate_params(self, self._param_rules)
         if self.target_l0 is not None and self.l1_penalty != _DEFAULT_L1_PENALTY:
             # (a grid search over l1_penalty of a transformer with target_l0 compared fits

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import numbers
 import os
 import pickle
 import re
@@ -26,7 +25,7 @@ import numpy as np
 from ._download import RemoteFile, fetch_remote_file
 from ._names import a_type
 from ._stack import warn_user
-from ._validation import Integer, OrKeyword, check_int, check_option
+from ._validation import VOCABULARY_SIZE, check_int, check_option
 
 __all__ = [
     "IMAGE_MEANS",
@@ -378,23 +377,6 @@ def _where(path: Path) -> str:
     return "" if path.is_absolute() else f" (in the working folder {os.getcwd()})"
 
 
-#: What ``size`` of :func:`load_vocabulary` (and ``vocabulary_size``) may be.
-_SIZE_RULE = OrKeyword("auto", Integer(allow_none=True))
-
-
-def refuse_whole_size(size: Any, param: str, allowed: str) -> None:
-    """Refuse a size of 0 or less, with the value that keeps every concept.
-
-    (The authors' loader takes ``vocabulary_size=-1``, its default, for every line;
-    here that is ``None``.)
-    """
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool) and size <= 0:
-        raise ValueError(
-            f"{param} must be {allowed}, got {size!r}: None keeps every concept (what "
-            "vocabulary_size=-1 does in the authors' splice.load)"
-        )
-
-
 def load_vocabulary(
     name: str | os.PathLike[str] | Iterable[str] = "laion",
     size: int | Literal["auto"] | None = "auto",
@@ -495,8 +477,7 @@ def load_vocabulary(
     >>> load_vocabulary(["rare", "common", "most common"], size=2, order="authors")
     ['common', 'most common']
     """
-    refuse_whole_size(size, "size", _SIZE_RULE.describe())
-    size = _SIZE_RULE.check(size, "size")
+    size = VOCABULARY_SIZE.check(size, "size")
     if isinstance(size, str):  # ("auto")
         size = auto_size(name)
     check_option(order, "order", _ORDERS)
