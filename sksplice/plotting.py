@@ -22,6 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._names import a_type, carried_names, reconcile_names
+from ._proportions import INTERVAL_LEVEL as _INTERVAL_LEVEL
 from ._validation import check_flag, check_int, check_labels, check_option, find_label
 from .analysis import ALL_GROUP, _group_sizes
 
@@ -653,7 +654,7 @@ def plot_concept_prevalence(
         One bar per class and a dashed line at the dataset-wide value (black
         or white, whichever stands out on the bars, outlined in the other).
         Prevalence bars carry the 95% Wilson score interval of their class
-        (``scipy.stats.binomtest(...).proportion_ci(method="wilson")`` of the
+        (the interval of ``scipy.stats.binomtest(...).proportion_ci(method="wilson")``, of the
         concept's count and the class's size), so that a class of a few
         samples shows how little its prevalence says (one sample holding the
         concept: 1.0, interval 0.21 to 1).
@@ -760,30 +761,20 @@ def plot_concept_prevalence(
     return ax
 
 
-#: Confidence level of the prevalence intervals of :func:`plot_concept_prevalence`.
-_INTERVAL_LEVEL = 0.95
-
-
 def _prevalence_intervals(
     profiles: pd.DataFrame, concept: Any, classes: list[Any], sizes: dict[Any, int]
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Wilson score intervals of the concept's prevalence in each class (NaN where the
     class's size is unknown), from the ``count`` columns and the class sizes; None
     where ``profiles`` has no counts."""
-    from scipy.stats import binomtest
+    from ._proportions import wilson_interval
 
     if "count" not in profiles.columns.get_level_values(0):
         return None
     counts = profiles["count"].loc[concept]
-    low, high = np.full(len(classes), np.nan), np.full(len(classes), np.nan)
-    for i, cls in enumerate(classes):
-        n = sizes.get(cls)
-        if n:
-            ci = binomtest(int(counts[cls]), int(n)).proportion_ci(
-                confidence_level=_INTERVAL_LEVEL, method="wilson"
-            )
-            low[i], high[i] = ci.low, ci.high
-    return low, high
+    k = np.array([float(counts[cls]) for cls in classes])
+    n = np.array([float(sizes.get(cls) or np.nan) for cls in classes])
+    return wilson_interval(k, n, _INTERVAL_LEVEL)
 
 
 def _warn_unfit_ticks(ax: Axes) -> None:

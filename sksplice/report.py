@@ -42,7 +42,7 @@ import pandas as pd
 from ._atomic import PAGE_EXTENSIONS, atomic_write, check_writable, remove_stale_temporaries
 from ._gc import gc_paused
 from ._image_files import shown_message, shown_name
-from ._names import a_type
+from ._names import a_type, plural
 from ._stack import warn_user
 
 __all__ = ["ImageResult", "render_report", "thumbnail_data_uri", "write_report"]
@@ -797,6 +797,21 @@ def _share_text(share: float) -> str:
     return f"{percent:.0f}%"
 
 
+def _profile_bar(
+    concept: str, share: float, count: float, low: float, high: float, n: int | None
+) -> tuple[str, float, str, float | None, float | None, str]:
+    """One bar of a class card: (concept, share, share as text, the 95% interval's low
+    and high ends or None, the bar's tooltip: "cat: 3 of 4 images, 95% interval 30% to
+    95%")."""
+    if n is None or not math.isfinite(low):
+        return concept, share, _share_text(share), None, None, concept
+    tip = (
+        f"{concept}: {int(count):,} of {plural(n, 'image')}, "
+        f"95% interval {_share_text(low)} to {_share_text(high)}"
+    )
+    return concept, share, _share_text(share), low, high, tip
+
+
 def _profile_rows(profiles: pd.DataFrame) -> tuple[list[str], dict[str, list[float | None]]]:
     """Per-class prevalence of every concept: (groups, {concept: [prevalence per group]})."""
     table = _prevalences(profiles)
@@ -808,27 +823,59 @@ def _profile_rows(profiles: pd.DataFrame) -> tuple[list[str], dict[str, list[flo
     }
 
 
-def _group_names(profiles: pd.DataFrame, groups: list[str]) -> list[str]:
+def _group_sizes_shown(profiles: pd.DataFrame, groups: list[str]) -> list[int | None]:
+    """The images of each group of the page (None where ``profiles`` does not say)."""
+    from .analysis import _group_sizes
+
+    sizes: dict[str, int] = {}
+    if isinstance(profiles.columns, pd.MultiIndex):
+        sizes = {str(g): int(n) for g, n in _group_sizes(profiles).items()}
+    elif isinstance(profiles.attrs.get("n_samples"), dict):  # (a plain table's own record)
+        sizes = {str(g): int(n) for g, n in profiles.attrs["n_samples"].items()}
+    return [sizes.get(group) for group in groups]
+
+
+def _group_names(profiles: pd.DataFrame, groups: list[str], sizes: list[int | None]) -> list[str]:
     """Each group as the report shows it: ``"bird (n=4)"``, the first ``"all images (n=40)"``.
 
     A share alone (75%) hides whether it is 3 of 4 images or 300 of 400.
     """
-    from .analysis import ALL_GROUP, _group_sizes
+    from .analysis import ALL_GROUP
 
-    sizes: dict[str, int] = {}
     # (only concept_profiles' tables, with their statistics over the groups, hold the
     # group of all images; a plain table's first group may be a collection named "all")
     dataset_wide = isinstance(profiles.columns, pd.MultiIndex)
-    if dataset_wide:
-        sizes = {str(g): int(n) for g, n in _group_sizes(profiles).items()}
-    elif isinstance(profiles.attrs.get("n_samples"), dict):  # (a plain table's own record)
-        sizes = {str(g): int(n) for g, n in profiles.attrs["n_samples"].items()}
     shown = []
-    for k, group in enumerate(groups):
+    for k, (group, n) in enumerate(zip(groups, sizes, strict=True)):
         name = "all images" if dataset_wide and k == 0 and group == ALL_GROUP else group
-        n = sizes.get(group)
         shown.append(name if n is None else f"{name} (n={n})")
     return shown
+
+
+def _prevalence_intervals(
+    profiles: pd.DataFrame, sizes: list[int | None]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per concept and group of ``profiles``: the images holding the concept and the
+    95% Wilson interval of its prevalence (NaN where the group's size is unknown).
+
+    The counts are the table's ``count`` columns where it has them, else each
+    prevalence times its group's size.
+    """
+    from ._proportions import wilson_interval
+
+    shares = _prevalences(profiles).to_numpy(dtype=np.float64)
+    n = np.array([np.nan if v is None else float(v) for v in sizes])
+    if isinstance(profiles.columns, pd.MultiIndex) and "count" in profiles.columns.get_level_values(
+        0
+    ):
+        counts = profiles["count"].reindex(columns=_prevalences(profiles).columns)
+        k = counts.to_numpy(dtype=np.float64)
+    else:
+        k = np.rint(shares * n)
+    k = np.where(np.isfinite(n) & np.isfinite(k), k, np.nan)
+    low, high = wilson_interval(np.nan_to_num(k), n)
+    bad = ~np.isfinite(k)
+    return k, np.where(bad, np.nan, low), np.where(bad, np.nan, high)
 
 
 def _count_ticks(top: int) -> list[int]:
@@ -1206,9 +1253,11 @@ def render_report(
     groups: list[str] = []
     prevalence: dict[str, list[float | None]] = {}
     names: list[str] = []  # each group as shown, with its number of images
+    sizes: list[int | None] = []
     if profiles is not None and len(profiles):
         groups, prevalence = _profile_rows(profiles)
-        names = _group_names(profiles, groups)
+        sizes = _group_sizes_shown(profiles, groups)
+        names = _group_names(profiles, groups, sizes)
     rank_classes: list[str] = []
     rows: list[list[Any]] = []
     left_out = 0
@@ -1237,21 +1286,44 @@ def render_report(
     if groups:
         # (the exact shares: the cards' percentages are rounded from them, once)
         shares = _prevalences(cast("pd.DataFrame", profiles))
-        table = pd.DataFrame(
-            shares.to_numpy(dtype=np.float64),
-            index=[str(name) for name in shares.index],
-            columns=groups,
-        )
-        for group, name in zip(groups, names, strict=True):
+        concept_names = [str(name) for name in shares.index]
+        table = pd.DataFrame(shares.to_numpy(dtype=np.float64), index=concept_names, columns=groups)
+        # (a class of one image holding a concept has it at 100%, a bar as long as one
+        # of 300 images at 100%: each bar carries its 95% interval, as the plots do)
+        counts, low, high = _prevalence_intervals(cast("pd.DataFrame", profiles), sizes)
+        row_of = {name: i for i, name in enumerate(concept_names)}
+        for j, (group, name) in enumerate(zip(groups, names, strict=True)):
             top = table[group].dropna().sort_values(ascending=False, kind="mergesort")
             top = top[top > 0].head(10)
             class_profiles.append(
-                (name, [(str(k), float(v), _share_text(float(v))) for k, v in top.items()])
+                (
+                    name,
+                    [
+                        _profile_bar(
+                            str(k),
+                            float(v),
+                            float(counts[row_of[str(k)], j]),
+                            float(low[row_of[str(k)], j]),
+                            float(high[row_of[str(k)], j]),
+                            sizes[j],
+                        )
+                        for k, v in top.items()
+                    ],
+                )
             )
         # the prevalences of the concepts the page can show (a concept is shown from its
         # links: in the images, the ranking and the class profiles)
         linked = set(concept_index).union(k for _, top in class_profiles for k, *_ in top)
         data["prevalence"] = {k: v for k, v in prevalence.items() if k in linked}
+        data["prevalenceInterval"] = {
+            k: [
+                None if not math.isfinite(lo) else [round(lo, 3), round(hi, 3), int(c)]
+                for c, lo, hi in zip(counts[i], low[i], high[i], strict=True)
+            ]
+            for k, i in row_of.items()
+            if k in linked
+        }
+        data["groupSizes"] = sizes
     summary = {
         "n_images": len(results),
         "n_classes": len(class_names),
@@ -1297,6 +1369,7 @@ def render_report(
         cosine_hist=_histogram(cosine, integer=False),
         n_images=max(len(results), 1),
         has_ranking=bool(rows),
+        has_intervals=any(low is not None for _, top in class_profiles for *_, low, _h, _t in top),
         # (written into the page, not only by its script: read without JavaScript too)
         alpha=f"{data['alpha']:g}",
         css=_asset("report.css"),

@@ -471,11 +471,53 @@ def test_class_cards_and_panel_give_each_group_its_number_of_images():
     cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
     headings = re.findall(r"<h3 [^>]*>([^<]*)</h3>", cards)
     assert headings == ["all images (n=5)", "bird (n=4)", "cat (n=1)"]
-    assert f'data-concept="{long}" title="{long}"' in cards
+    # (the whole name, its count and its interval are the row's tooltip)
+    assert f'title="{long}: 3 of 4 images, 95% interval 30% to 95%"' in cards
     data = _data(page)
     assert data["groupNames"] == headings
     frequent = re.search(r"<h3>Most frequent concepts.*?</h3>", page).group(0)
     assert "(images)" in frequent
+
+
+def test_prevalence_bars_carry_their_95_percent_wilson_intervals():
+    # A class of one image holding a concept is at 100%, a bar as long as 300 of 300:
+    # cards and the concept panel draw each share's interval, as the plots do.
+    import numpy as np
+    from scipy.stats import binomtest
+
+    from sksplice.analysis import concept_profiles
+
+    W = np.array([[1.0, 0], [1, 1], [1, 0], [0, 1], [0, 1]])
+    profiles = concept_profiles(W, ["bird"] * 4 + ["cat"], ["sky", "sea"])
+    results = [ImageResult(f"{i}.png", [("sky", 1.0)], 1, 0.9, thumbnail=None) for i in range(5)]
+    page = render_report(results, profiles=profiles)
+    data = _data(page)
+    assert data["groupSizes"] == [5, 4, 1]
+    for concept, counts in {"sky": (3, 3, 0), "sea": (3, 2, 1)}.items():
+        for (low, high, count), k, n in zip(
+            data["prevalenceInterval"][concept], counts, (5, 4, 1), strict=True
+        ):
+            expected = binomtest(k, n).proportion_ci(method="wilson")
+            assert count == k
+            assert low == pytest.approx(expected.low, abs=5e-4)
+            assert high == pytest.approx(expected.high, abs=5e-4)
+    cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
+    # cat's one image holds "sea": 100%, its whisker from 21% to the end of the track
+    cat = cards[cards.index("cat (n=1)") :]
+    assert 'title="sea: 1 of 1 image, 95% interval 21% to 100%"' in cat
+    assert '<span class="ci" style="left:20.7%;width:79.3%"></span>' in cat
+    assert "95% interval of that share (Wilson score)" in cards
+
+
+def test_prevalence_bars_of_groups_of_unknown_size_draw_no_interval():
+    profiles = pd.DataFrame({"a": [0.5, 0.0], "b": [0.1, 0.4]}, index=["sky", "sea"])
+    results = [ImageResult(f"{i}.png", [("sky", 1.0)], 1, 0.9, thumbnail=None) for i in range(2)]
+    page = render_report(results, profiles=profiles)
+    assert _data(page)["prevalenceInterval"]["sky"] == [None, None]
+    assert '<span class="ci"' not in page and "95% interval of that share" not in page
+    profiles.attrs["n_samples"] = {"a": 10, "b": 10}
+    data = _data(render_report(results, profiles=profiles))
+    assert [ci[2] for ci in data["prevalenceInterval"]["sky"]] == [5, 1]
 
 
 def test_a_compared_collection_named_all_is_not_shown_as_all_images():

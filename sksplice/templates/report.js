@@ -319,16 +319,29 @@
     if (prev) {
       const box = el("div", { class: "prevalence" });
       box.append(el("h3", null, "Prevalence per " + DATA.labelWord));
+      const intervals = (DATA.prevalenceInterval || {})[name];
       DATA.groups.forEach((g, k) => {
-        const row = el("div", { class: "bar-row" });
         const shown = DATA.groupNames[k] || g;  // (with its number of images)
-        row.append(el("span", { class: "cls", title: shown }, shown));
+        // (a group of one image holding the concept is at 100%: the whisker, its 95%
+        // interval, says how little that is)
+        const ci = intervals ? intervals[k] : null;
+        const row = el("div", { class: "bar-row", title: ci ? shown + ": " + ci[2] +
+          " of " + DATA.groupSizes[k] + (DATA.groupSizes[k] === 1 ? " image" : " images") +
+          ", 95% interval " + pct(ci[0]) + " to " + pct(ci[1]) : shown });
+        row.append(el("span", { class: "cls" }, shown));
         const track = el("span", { class: "track" });
         track.append(el("span", { class: "fill alt",
                                   style: "width:" + (100 * (prev[k] || 0)).toFixed(1) + "%" }));
+        if (ci) {
+          track.append(el("span", { class: "ci", style: "left:" + (100 * ci[0]).toFixed(1) +
+            "%;width:" + (100 * (ci[1] - ci[0])).toFixed(1) + "%" }));
+        }
         row.append(track, el("span", { class: "val" }, pct(prev[k])));
         box.append(row);
       });
+      if (intervals && intervals.some((ci) => ci)) {
+        box.append(el("p", { class: "muted" }, "Whiskers: 95% intervals (Wilson score)."));
+      }
       nodes.push(box);
     }
     const top = hits.slice(0, 30);
