@@ -296,11 +296,23 @@ def _lay_out(ax: Axes) -> None:
 
 def _room_above(ax: Axes) -> float:
     """The width, in pixels, a text centred over ``ax`` may take inside its figure, on
-    the figure's current layout."""
+    the figure's current layout: up to the figure's edges, and no further than halfway
+    into the gap to an axes beside it (subplots in a row: a class's title or legend ran
+    over its neighbour's, and a constrained layout shrank every axes to make room)."""
     figure_box = ax.figure.bbox
-    centre = 0.5 * (ax.bbox.x0 + ax.bbox.x1)
+    box = ax.bbox
+    centre = 0.5 * (box.x0 + box.x1)
     room = 2.0 * min(centre - figure_box.x0, figure_box.x1 - centre)
-    return max(room - 2.0 * _EDGE * ax.figure.dpi / 72.0, 1.0)
+    edge = 2.0 * _EDGE * ax.figure.dpi / 72.0
+    for other in ax.figure.axes:
+        near = other.bbox
+        if other is ax or not other.get_visible() or near.y1 <= box.y0 or near.y0 >= box.y1:
+            continue  # (not beside it: above, below, or the axes itself)
+        if near.x0 >= box.x1:
+            room = min(room, 2.0 * (0.5 * (near.x0 + box.x1) - centre) + edge)
+        elif near.x1 <= box.x0:
+            room = min(room, 2.0 * (centre - 0.5 * (near.x1 + box.x0)) + edge)
+    return max(room - edge, 1.0)
 
 
 def _wrapped(text: Any, content: str, room: float, *, vertical: bool = False) -> str:
@@ -507,9 +519,16 @@ def plot_class_profile(
     ax : matplotlib.axes.Axes
         One bar per concept (the class's value, largest on top) and a marker
         per concept for the dataset-wide value (black or white, whichever
-        stands out on the bars, outlined in the other); their legend is in one
-        row (two when one is too wide) between the title and the axes, where it
-        covers no bar.
+        stands out on the bars, outlined in the other). Prevalence bars carry
+        their 95% Wilson score interval (from the concept's count and the
+        class's size, as in :func:`plot_concept_prevalence`): every concept of
+        a class of one sample is at 1.0, with an interval from 0.21 to 1. The
+        legend is in one row (one entry a row when that is too wide) between
+        the title and the axes, where it covers no bar; title and legend keep
+        within the figure and halfway into the gap to an axes beside these.
+        Given axes whose concept names, title or legend run out of the figure
+        or over other axes are warned about (make subplots with
+        ``layout="constrained"``, which makes room for them).
 
     Raises
     ------
@@ -540,8 +559,10 @@ def plot_class_profile(
         second = np.zeros(nonzero.size)
     order = nonzero[np.lexsort((-second, -values[nonzero]))][:k][::-1]
     names = table.index.to_numpy()[order]
-    # (a third of an inch more than plot_decomposition: the legend is above the axes)
-    ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.35))
+    given = ax is not None
+    # (a third of an inch more than plot_decomposition: the legend is above the axes;
+    # another for the interval's entry, on a row of its own where the class name is long)
+    ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.7))
     positions = np.arange(len(order))
     bars = ax.barh(positions, values[order], color="C1", label=_shortened(str(cls)))
     # (the legend shows an empty bar container in the default colour: a swatch of C0)
@@ -549,6 +570,31 @@ def plot_class_profile(
     marks = ax.scatter(overall[order], positions, marker="|", s=200, zorder=3, label="all samples")
     # (cast: a collection's widths, one per point, which the stubs also allow as a float)
     _mark_on(marks, "C1", float(cast("Sequence[float]", marks.get_linewidth())[0]))
+    handles: list[Any] = [swatch, marks]
+    sizes = _group_sizes(profiles)
+    if statistic == "prevalence" and len(order) and "count" in profiles.columns.get_level_values(0):
+        # (a class of one sample has every one of its concepts at 1.0, as long as a bar
+        # of 300 of 300: the interval shows how little it says)
+        from ._proportions import wilson_interval
+
+        counts = profiles["count"][cls].to_numpy(dtype=np.float64)[order]
+        low, high = wilson_interval(counts, float(sizes.get(cls) or np.nan), _INTERVAL_LEVEL)
+        shown = np.isfinite(low)
+        if shown.any():
+            handles.append(
+                ax.errorbar(
+                    values[order][shown],
+                    positions[shown],
+                    xerr=np.vstack(
+                        [values[order][shown] - low[shown], high[shown] - values[order][shown]]
+                    ),
+                    fmt="none",
+                    ecolor="0.25",
+                    elinewidth=1.0,
+                    capsize=3.0,
+                    label=f"{_INTERVAL_LEVEL:.0%} interval (Wilson)",
+                )
+            )
     ax.set_yticks(positions, _shortened_apart([str(n) for n in names]))
     ax.set_xlabel(statistic.replace("_", " "))
     if not len(order):  # an empty axis would say nothing
@@ -557,10 +603,50 @@ def plot_class_profile(
         _say_on_empty_axes(ax, f"no concept has a {statistic.replace('_', ' ')} above 0 here")
     # ("class" before the name, unless the name says it already: "class 3", not "class class 3")
     # (whole: a title is wrapped where it is too wide)
-    named = _with_size(cls, _group_sizes(profiles))
+    named = _with_size(cls, sizes)
     default = named if re.match(r"class\b", str(cls), re.IGNORECASE) else f"class {named}"
-    _legend_above(ax, title if title is not None else default, [swatch, marks])
+    _legend_above(ax, title if title is not None else default, handles)
+    if given:
+        _warn_unfit_texts(ax)
     return ax
+
+
+def _warn_unfit_texts(ax: Axes) -> None:
+    """Warn when the concept names beside given axes, or the title and legend above them,
+    run out of the figure or over other axes of it (subplots made without room for
+    them: ``plt.subplots(1, 3)`` without a layout)."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    from ._stack import warn_user
+
+    _lay_out(ax)  # (the title was wrapped after the last layout)
+    texts: list[Any] = [t for t in ax.get_yticklabels() if t.get_text()]
+    texts += [t for t in (ax.title, ax.get_legend()) if t is not None and t.get_visible()]
+    boxes = [t.get_window_extent() for t in texts]
+    figure_box = ax.figure.bbox
+    outside = any(
+        b.x0 < figure_box.x0 - 0.5
+        or b.y0 < figure_box.y0 - 0.5
+        or b.x1 > figure_box.x1 + 0.5
+        or b.y1 > figure_box.y1 + 0.5
+        for b in boxes
+    )
+    others = [o.bbox for o in ax.figure.axes if o is not ax and o.get_visible()]
+    # (a twin of the axes shares its box: only axes elsewhere count)
+    others = [o for o in others if not o.fully_overlaps(ax.bbox) and not ax.bbox.fully_overlaps(o)]
+    over = any(b.overlaps(o) for b in boxes for o in others)
+    if outside or over:
+        why = "run out of the figure" if outside else "run over other axes"
+        laid_out = isinstance(ax.figure.get_layout_engine(), ConstrainedLayoutEngine)
+        room = (
+            "make the figure larger (figsize)"
+            if laid_out
+            else "make the figure larger or lay it out with room for them (plt.subplots(..., "
+            'layout="constrained"))'
+        )
+        warn_user(
+            f"the concept names, title or legend of the given axes {why}: {room}", UserWarning
+        )
 
 
 def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
@@ -606,7 +692,14 @@ def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
         if not shorter:
             break
         labels[longest] = labels[longest][: shorter[0] - 1] + "\u2026"
-    text.set_text(_wrapped(text, title, room))
+    # (a title of other lines moves the axes in a constrained layout, and with them the
+    # room: wrapped again on the new layout until it fits)
+    for _ in range(3):
+        text.set_text(_wrapped(text, title, room))
+        _lay_out(ax)
+        room = _room_above(ax)
+        if text.get_window_extent().width <= room + 0.5:
+            break
 
 
 def plot_concept_prevalence(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 
@@ -14,6 +15,7 @@ from scipy.stats import binomtest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from sksplice.analysis import concept_profiles  # noqa: E402
@@ -1144,9 +1146,14 @@ def test_ordinary_titles_and_legends_are_left_as_they_are(labelled):
     # (the class and the dataset-wide marker side by side, in one row)
     legend = ax.get_legend()
     _drawn(ax)
-    first, second = (t.get_window_extent() for t in legend.get_texts())
-    assert first.y0 == pytest.approx(second.y0) and first.x1 < second.x0
-    assert [t.get_text() for t in legend.get_texts()] == ["woman", "all samples"]
+    first, second, third = (t.get_window_extent() for t in legend.get_texts())
+    assert first.y0 == pytest.approx(second.y0) == pytest.approx(third.y0)
+    assert first.x1 < second.x0 and second.x1 < third.x0
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "woman",
+        "all samples",
+        "95% interval (Wilson)",
+    ]
     assert plot_concept_prevalence(profiles, "bikini").get_title() == "bikini"
     title = "bikinis among women"
     assert plot_concept_prevalence(profiles, "bikini", title=title).get_title() == title
@@ -1736,3 +1743,58 @@ def test_class_profile_ties_are_broken_by_the_other_statistic():
     ax = plot_class_profile(profiles, "two", k=3, statistic="mean_weight")
     assert _ticklabels(ax)[::-1] == ["dog", "horse", "mosque"]  # (0.2 each: by prevalence)
     plt.close(ax.figure)
+
+
+def test_class_profile_bars_carry_their_95_percent_wilson_intervals(labelled):
+    # every concept of a class of one sample is at 1.0, as long as a bar of 300 of 300:
+    # the interval shows how little it says
+    W, y = labelled
+    y = np.array(["woman", "woman", "man", "man", "bird"])
+    ax = plot_class_profile(concept_profiles(W, y, NAMES), "bird")
+    assert [b.get_width() for b in _bars(ax)] == pytest.approx([1.0, 1.0])
+    (intervals,) = ax.containers[1:]
+    (segments,) = intervals.lines[2]
+    spans = [(float(a[0][0]), float(a[1][0])) for a in segments.get_segments()]
+    one = binomtest(1, 1).proportion_ci(method="wilson")
+    np.testing.assert_allclose(spans, [(one.low, one.high)] * 2, atol=1e-12)
+    assert spans[0][0] == pytest.approx(0.2065, abs=1e-4)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][2] == "95% interval (Wilson)"
+    # a mean weight has no such interval
+    ax = plot_class_profile(concept_profiles(W, y, NAMES), "bird", statistic="mean_weight")
+    assert len(ax.containers) == 1 and len(ax.get_legend().get_texts()) == 2
+
+
+def _boxes(ax):
+    """The window extents of the title and the legend of ``ax``, as drawn."""
+    return [ax.title.get_window_extent(), ax.get_legend().get_window_extent()]
+
+
+def test_class_profiles_in_a_row_of_subplots_keep_to_their_own_column():
+    # a long class name's title and legend took the whole figure's width as their room:
+    # a constrained layout shrank every axes to make room for them, and without a layout
+    # they ran over the neighbouring subplots
+    rng = np.random.default_rng(0)
+    names = ["dog", "grass", "ball", "cat leaping over a tall fence", "water", "sand"]
+    W = (rng.random((41, 6)) < 0.6) * rng.random((41, 6))
+    classes = ["golden retrievers in the park", "cats sleeping on sofas", "one lonely bird"]
+    y = np.repeat(classes, [30, 10, 1])
+    profiles = concept_profiles(W, y, names)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), layout="constrained")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (laid out with room: nothing to warn about)
+        for ax, cls in zip(axes, classes, strict=True):
+            plot_class_profile(profiles, cls, ax=ax, k=4)
+    _drawn(axes[0])
+    widths = [ax.bbox.width for ax in axes]
+    assert min(widths) > 0.12 * fig.bbox.width  # (they were 1% of it: 11 pixels of 1000)
+    for left, right in itertools.pairwise(axes):
+        for a in _boxes(left):
+            for b in _boxes(right):
+                assert not a.overlaps(b)
+    assert all(t.get_window_extent().x0 >= 0 for ax in axes for t in ax.get_yticklabels())
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))  # (no layout: names run over)
+    with pytest.warns(UserWarning, match=r"layout=\"constrained\""):
+        for ax, cls in zip(axes, classes, strict=True):
+            plot_class_profile(profiles, cls, ax=ax, k=4)
+    plt.close(fig)
