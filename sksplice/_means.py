@@ -94,7 +94,10 @@ def resolve_mean(
         if not isinstance(model, str):
             raise ValueError(
                 "image_mean='pretrained' needs an embedder with .model and .pretrained "
-                f"(such as CLIPEmbedder); got embedder={type(est.embedder).__name__}"
+                f"(such as CLIPEmbedder); got embedder={type(est.embedder).__name__}. "
+                "Without one, pass the published mean itself: image_mean="
+                "sksplice.vocabulary.load_image_mean('ViT-B-32', 'laion2b_s34b_b79k') "
+                "(the model and weights of your embeddings)"
             )
         from .vocabulary import load_image_mean
 

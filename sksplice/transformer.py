@@ -135,23 +135,48 @@ def _mean_string_hint(value: str, option: str) -> str:
 
 
 _EMBED_FIRST = (
-    "SpliceTransformer decomposes embeddings, a dense array of shape (n_samples, d). "
+    "{estimator} {verb} embeddings, a dense array of shape (n_samples, d). "
     "Embed {what} first with {embedder}{also}: X = {embedder}.fit_transform({items}), or "
-    "make_pipeline({embedder}, SpliceTransformer({params}...))"
+    "make_pipeline({embedder}, {estimator}({params}...))"
 )
 _IMAGE_EMBEDDER = "CLIPEmbedder(modality='image')"
 _TEXT_EMBEDDER = "CLIPEmbedder(modality='text')"
 
 
-def _not_embeddings(X: Any) -> Exception | None:
+def _own_text_embedder(embedder: Any) -> str | None:
+    """How the advice names an estimator's own text embedder that is no CLIPEmbedder (a
+    sentence-transformers model: CLIPEmbedder's embeddings would be of another model);
+    None for a CLIPEmbedder or none."""
+    from .embedders import CLIPEmbedder
+
+    if embedder is None or isinstance(embedder, CLIPEmbedder):
+        return None
+    if not callable(getattr(embedder, "embed_text", None)):
+        return None
+    return type(embedder).__name__
+
+
+def _not_embeddings(
+    X: Any,
+    *,
+    estimator: str = "SpliceTransformer",
+    verb: str = "decomposes",
+    embedder: Any = None,
+    variable: str = "splice",
+) -> Exception | None:
     """The error for an ``X`` that holds images, file paths or texts, not embeddings.
 
     Only what is cheap to see is looked at: the type of ``X``, its number of
     dimensions, and its first item. Numbers in one dimension are one embedding
     perhaps (told to be reshaped to one row). None when ``X`` may be embeddings
-    (numbers of any other shape are left to scikit-learn's checks).
+    (numbers of any other shape are left to scikit-learn's checks). The advice names
+    ``estimator`` (what it does with embeddings: ``verb``), and for texts the
+    estimator's own ``embedder`` where that is no CLIPEmbedder (``variable`` is what
+    the advice calls the estimator).
     """
     from ._image_files import IMAGE_EXTENSIONS
+
+    common = {"estimator": estimator, "verb": verb}
 
     def is_path(item: Any) -> bool:
         if isinstance(item, os.PathLike):
@@ -159,6 +184,7 @@ def _not_embeddings(X: Any) -> Exception | None:
         return isinstance(item, str) and os.path.splitext(item)[1].lower() in IMAGE_EXTENSIONS
 
     def strings(shown: str, first: Any) -> TypeError:
+        own = _own_text_embedder(embedder)
         if is_path(first):
             words = {
                 "what": "the image files",
@@ -167,16 +193,26 @@ def _not_embeddings(X: Any) -> Exception | None:
                 "items": "paths",
                 "params": "",
             }
+        elif own is not None:
+            # (the concepts' model: CLIPEmbedder's embeddings would be of another one)
+            decomposes = verb == "decomposes"
+            modality = ", and decompose them with modality='text'" if decomposes else ""
+            of = "concepts" if decomposes else "class prompts"
+            return TypeError(
+                f"X {shown}, not embeddings: {estimator} {verb} embeddings, a dense array of "
+                f"shape (n_samples, d). Embed the texts first with the model of the {of} "
+                f"(its {own}){modality}: X = {variable}.embedder.embed_text(texts)"
+            )
         else:
+            modality = " and decompose them with modality='text'" if verb == "decomposes" else ""
             words = {
                 "what": "the texts",
                 "embedder": _TEXT_EMBEDDER,
-                "also": f" and decompose them with modality='text' (image files with "
-                f"{_IMAGE_EMBEDDER})",
+                "also": f"{modality} (image files with {_IMAGE_EMBEDDER})",
                 "items": "texts",
-                "params": "modality='text', ",
+                "params": "modality='text', " if verb == "decomposes" else "",
             }
-        return TypeError(f"X {shown}, not embeddings: " + _EMBED_FIRST.format(**words))
+        return TypeError(f"X {shown}, not embeddings: " + _EMBED_FIRST.format(**common, **words))
 
     def images(shown: str, error: type[Exception]) -> Exception:
         words = {
@@ -186,7 +222,7 @@ def _not_embeddings(X: Any) -> Exception | None:
             "items": "images",
             "params": "",
         }
-        return error(f"X {shown}, not embeddings: " + _EMBED_FIRST.format(**words))
+        return error(f"X {shown}, not embeddings: " + _EMBED_FIRST.format(**common, **words))
 
     if isinstance(X, str | bytes | os.PathLike):
         return strings(f"is one {'path' if is_path(X) else 'string'} ({X!r})", X)
@@ -724,7 +760,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 f"of {self.n_features_in_} features (inverse_transform turns weights back "
                 "into embeddings)"
             )
-        mistake = _not_embeddings(X)
+        mistake = _not_embeddings(X, embedder=self.embedder)
         if mistake is not None:
             raise mistake
         cells = vectors_in_cells(X)

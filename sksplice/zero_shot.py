@@ -282,6 +282,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         """:meth:`fit` (the classifier's attributes are put back when it raises)."""
         templates = self._check_params()
         _refuse_concept_weights(X)
+        self._refuse_non_embeddings(X)
         labels = row_labels(X)
         if y is None:
             X = validate_data(self, X, dtype=float_dtypes(X), ensure_all_finite=False)
@@ -380,10 +381,37 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         tags.target_tags.required = self.classes is None
         return tags
 
+    def _refuse_non_embeddings(self, X: Any) -> None:
+        """Refuse images, file paths, texts or one embedding of one dimension given for
+        ``X``, with the advice SpliceTransformer gives (scikit-learn's messages were
+        "could not convert string to float" and every number of a 1-D row)."""
+        from .transformer import _not_embeddings
+
+        mistake = _not_embeddings(
+            X,
+            estimator="ZeroShotClassifier",
+            verb="classifies",
+            embedder=self.embedder,
+            variable="classifier",
+        )
+        if mistake is not None:
+            raise mistake
+
     def _embeddings(self, X: Any) -> np.ndarray:
         """``X`` checked: fitted, its features, finite rows (float64 or float32)."""
         check_is_fitted(self)
         _refuse_concept_weights(X)
+        self._refuse_non_embeddings(X)
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
+            # (scikit-learn's message says only that the widths differ)
+            raise ValueError(
+                f"X has {shape[1]} features, but ZeroShotClassifier is expecting "
+                f"{self.n_features_in_} features as input: embeddings of its embedder's "
+                "model, in which the class prompts were embedded. Embeddings of another "
+                "model, or of another tower of another width, perhaps: embed X with the "
+                "model of the classifier's embedder"
+            )
         labels = row_labels(X)
         X = validate_data(self, X, dtype=float_dtypes(X), reset=False, ensure_all_finite=False)
         check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
@@ -687,13 +715,18 @@ def _check_known_labels(
             f"its prompts); {todo}"
         )
     hints = []
+    # (a class that labels rows of its own is no misspelling of another label: scoring
+    # a subset of the classes, 'car' is not 'cat' misspelt where both label rows)
+    present = {str(v) for v in np.unique(y).tolist()}
+    unused = [str(c) for c in known if str(c) not in present]
     for label in unknown[:_SHOWN]:
-        close = close_matches(str(label), [str(c) for c in known], n=1)
+        close = close_matches(str(label), unused, n=1)
         if close:
             hints.append(f"{close[0]!r} for {label!r}")
     hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
     raise ValueError(
         f"labels {_listed(unknown)} in `y` are not among {what} {_listed(known)}{hint}: a "
         "label that is no class would be scored as always wrong; "
-        "correct the labels or the class names"
+        "correct the labels or the class names, or keep only the rows of these classes "
+        "(rows = np.isin(y, classes); X[rows], y[rows])"
     )

@@ -176,7 +176,9 @@ _NOT_EMBEDDINGS = {
         lambda: ["a dog", "a cat"],
         TypeError,
         "X holds strings ('a dog' first), not embeddings",
-        "CLIPEmbedder(modality='text') and decompose them with modality='text'",
+        # (the transformer's own embedder: its concepts' model, no CLIPEmbedder)
+        "the model of the concepts (its CountingEmbedder), and decompose them with "
+        "modality='text': X = splice.embedder.embed_text(texts)",
     ),
     "pil-images": (
         lambda: [Image.fromarray(_image())] * 3,
@@ -366,3 +368,31 @@ def test_a_float16_frame_is_solved_as_the_float16_array():
     got = splice.transform(pd.DataFrame(X))
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, expected)
+
+
+def test_texts_given_to_a_transformer_of_a_sentence_model_are_told_its_own_embedder():
+    # CLIPEmbedder(modality='text'), the advice for a transformer without an embedder,
+    # gives embeddings of another model than the concepts'
+    class SentenceModel:
+        def embed_text(self, texts):
+            return np.ones((len(texts), DIM))
+
+    splice = SpliceTransformer(embedder=SentenceModel(), vocabulary=random_vocabulary(5))
+    with pytest.raises(TypeError) as info:
+        splice.fit(["a dog", "a cat"])
+    message = str(info.value)
+    assert message.startswith("X holds strings ('a dog' first), not embeddings"), message
+    assert "the model of the concepts (its SentenceModel), and decompose them with " in message
+    assert "X = splice.embedder.embed_text(texts)" in message
+    assert "CLIPEmbedder" not in message
+    # a CLIPEmbedder of its own, or none: CLIPEmbedder(modality='text') is the advice
+    from sksplice import CLIPEmbedder
+
+    for embedder in (CLIPEmbedder(), None):
+        splice = SpliceTransformer(
+            embedder=embedder,
+            vocabulary=random_vocabulary(5),
+            concept_embeddings=None if embedder else np.eye(5, DIM),
+        )
+        with pytest.raises(TypeError, match=r"CLIPEmbedder\(modality='text'\) and decompose"):
+            splice.fit(["a dog", "a cat"])

@@ -458,6 +458,12 @@ def test_score_refuses_labels_that_are_no_class():
         r"\(did you mean 'dog' for 'Dog'\?\)",
     ):
         pipe.score(X, ["cat", "Dog", "cat", "Dog"])
+    # scoring a subset of the labels' classes: 'car' labels rows of its own beside 'cat',
+    # so it is no misspelling of 'cat' (it was told "did you mean 'cat' for 'car'?")
+    with pytest.raises(ValueError, match=r"labels \['car'\] in `y`") as raised:
+        pipe.score(X, ["cat", "dog", "car", "dog"])
+    assert "did you mean" not in str(raised.value)
+    assert "keep only the rows of these classes (rows = np.isin(y, classes)" in str(raised.value)
     with pytest.raises(ValueError, match=r"labels \[0, 1\] in `y` are not among `classes_`"):
         pipe.score(X, [0, 1, 0, 1])
     with pytest.raises(ValueError, match=r"labels \['Dog'\] in `y`"):  # (a column vector)
@@ -468,6 +474,49 @@ def test_score_refuses_labels_that_are_no_class():
     # by any scikit-learn classifier (a fold of a cross-validation may lack a class)
     learned = ZeroShotClassifier(_CatDog()).fit(X, ["cat", "dog", "cat", "dog"])
     assert learned.score(X, ["cat", "bird", "cat", "dog"]) == 0.75
+
+
+def test_texts_images_rows_and_widths_given_for_embeddings_are_named():
+    # scikit-learn said "could not convert string to float: 'a dog'", printed every
+    # number of a 1-D row, or only that the widths differ
+    X = np.eye(2)[[0, 1, 0, 1]]
+    clf = ZeroShotClassifier(_CatDog(), ["cat", "dog"]).fit(X)
+    cases = [
+        (
+            X[0],
+            ValueError,
+            r"^X has shape \(2,\): one embedding perhaps.*np\.reshape\(X, \(1, -1\)\)",
+        ),
+        (
+            ["a dog on the beach"],
+            TypeError,
+            r"^X holds strings \('a dog on the beach' first\), not embeddings: "
+            r"ZeroShotClassifier classifies embeddings.*the model of the class prompts "
+            r"\(its _CatDog\): X = classifier\.embedder\.embed_text\(texts\)",
+        ),
+        (
+            ["cats/a.png"],
+            TypeError,
+            r"^X holds file paths .*make_pipeline\(CLIPEmbedder\(modality='image'\), "
+            r"ZeroShotClassifier\(\.\.\.\)\)",
+        ),
+        (
+            np.zeros((2, 4, 4, 3)),
+            ValueError,
+            r"^X has shape \(2, 4, 4, 3\): a batch of images perhaps",
+        ),
+        (
+            np.ones((2, 3)),
+            ValueError,
+            r"^X has 3 features, but ZeroShotClassifier is expecting 2 .*another model",
+        ),
+    ]
+    for bad, error, match in cases:
+        for method in (clf.predict, clf.predict_proba, clf.decision_function):
+            with pytest.raises(error, match=match):
+                method(bad)
+    with pytest.raises(TypeError, match=r"^X holds strings \('a dog' first\)"):
+        ZeroShotClassifier(_CatDog(), ["cat", "dog"]).fit(["a dog", "a cat"])
 
 
 def test_cross_validation_with_a_scorer_checks_the_labels_when_fitting():
