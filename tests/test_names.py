@@ -371,27 +371,75 @@ def _weights(seed=0, shape=(40, 9)):
     return sp.random(*shape, density=0.3, format="csr", dtype=np.float32, random_state=seed)
 
 
-def test_the_digest_of_weights_is_that_of_their_copies_and_of_no_other():
-    from sksplice._names import weights_digest
+def test_the_fingerprints_of_rows_are_those_of_their_copies_and_of_no_other():
+    from sksplice._names import row_fingerprints
 
     W = _weights()
     D = W.toarray()
-    assert weights_digest(W) == weights_digest(W.copy()) == weights_digest(W.astype(np.float64))
-    assert weights_digest(W) == weights_digest(sp.csr_array(W))
-    assert weights_digest(D) == weights_digest(D.astype(np.float64))
-    assert weights_digest(D) == weights_digest(np.asfortranarray(D))
+    expected = row_fingerprints(W)
+    assert expected.shape == (int(np.count_nonzero(W.getnnz(axis=1))),)
+    assert np.unique(expected).size == expected.size
+    copies = {
+        "copy": W.copy(),
+        "float64": W.astype(np.float64),
+        "csr_array": sp.csr_array(W),
+        "dense": D,
+        "dense float64": D.astype(np.float64),
+        "fortran": np.asfortranarray(D),
+        "csc": W.tocsc(),
+        "coo": W.tocoo(),
+    }
+    for how, copy in copies.items():
+        np.testing.assert_array_equal(row_fingerprints(copy), expected, err_msg=how)
+    # a row's fingerprint is its own: the same in any slice of rows, any order of its
+    # entries, with or without explicit zeros
+    present = np.flatnonzero(W.getnnz(axis=1))
+    np.testing.assert_array_equal(
+        row_fingerprints(W[10:20]), expected[(present >= 10) & (present < 20)]
+    )
+    np.testing.assert_array_equal(row_fingerprints(W[[7, 3]]), row_fingerprints(W[[3, 7]])[::-1])
+    shuffled = W.copy()
+    start, end = shuffled.indptr[present[0]], shuffled.indptr[present[0] + 1]
+    shuffled.indices[start:end] = shuffled.indices[start:end][::-1].copy()
+    shuffled.data[start:end] = shuffled.data[start:end][::-1].copy()
+    np.testing.assert_array_equal(row_fingerprints(shuffled), expected)
+    zeros = sp.csr_matrix(
+        (np.r_[W.data, 0.0], np.r_[W.indices, 0], np.r_[W.indptr[:-1], W.nnz + 1])
+    )
+    np.testing.assert_array_equal(row_fingerprints(zeros), expected)
+    # another value, another column: another fingerprint
     changed = W.copy()
     changed.data[-1] += 0.5
-    assert weights_digest(changed) != weights_digest(W)
-    assert weights_digest(D) != weights_digest(W)  # (dense and sparse are told apart)
-    assert weights_digest(D[:, ::-1]) != weights_digest(D)
-    assert weights_digest(D.reshape(9, 40)) != weights_digest(D)
-    # no digest: no weight to misread, or not bare weights
-    assert weights_digest(sp.csr_matrix((4, 3), dtype=np.float32)) is None
-    assert weights_digest(np.zeros((4, 3))) is None
-    assert weights_digest(W.tocsc()) is None
-    assert weights_digest(pd.DataFrame(D)) is None
-    assert weights_digest(D.astype(int)) is None
+    assert (row_fingerprints(changed) != expected).sum() == 1
+    moved = sp.csr_matrix((W.data, (W.indices + 1) % W.shape[1], W.indptr), shape=W.shape)
+    assert not np.isin(row_fingerprints(moved), expected).any()
+    # none: no weight to misread, or not bare weights
+    assert row_fingerprints(sp.csr_matrix((4, 3), dtype=np.float32)) is None
+    assert row_fingerprints(np.zeros((4, 3))) is None
+    assert row_fingerprints(pd.DataFrame(D)) is None
+    assert row_fingerprints(D.astype(int)) is None
+    assert row_fingerprints(D[0]) is None
+
+
+def test_rows_of_recorded_weights_are_checked(monkeypatch):
+    # W[:5] (the rows a user looks at), W[train] (a fold), W[[0]], W.tocsc() or
+    # W.toarray() of weights of another vocabulary were read by position: the concepts
+    # of one vocabulary named by another's, without a word
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
+    names = np.asarray(list("abcdefghi"), dtype=object)
+    W = _names.remember_concepts(_weights(), names)
+    for part in (W[:5], W[[0]], W[np.arange(40) % 3 == 0], W.tocsc(), W[4:9].toarray()):
+        with pytest.raises(ValueError, match=r"column 0 is 'a' there but 'i' in `x`"):
+            _names.check_source(part, names[::-1], "`x`")
+        _names.check_source(part, names, "`x`")  # the same concepts: taken
+    # rows of it among rows of unknown origin: those rows are still misread
+    other = sp.random(5, 9, density=0.5, format="csr", dtype=np.float32, random_state=9)
+    with pytest.raises(ValueError, match="not those of `x`"):
+        _names.check_source(sp.vstack([other, W[:2]]), names[::-1], "`x`")
+    _names.check_source(other, names[::-1], "`x`")  # (no row of it known)
+    _names.check_source(W[:, :8], names[:8][::-1], "`x`")  # (another width: not its rows)
 
 
 def test_a_copy_of_recorded_weights_is_checked_without_holding_them(monkeypatch):
@@ -400,7 +448,7 @@ def test_a_copy_of_recorded_weights_is_checked_without_holding_them(monkeypatch)
 
     from sksplice import _names
 
-    monkeypatch.setattr(_names, "_DIGESTS", type(_names._DIGESTS)())
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
     names = np.asarray(["a", "b", "c", "d", "e", "f", "g", "h", "i"], dtype=object)
     W = _names.remember_concepts(_weights(), names)
     copy = W.copy()
@@ -411,13 +459,12 @@ def test_a_copy_of_recorded_weights_is_checked_without_holding_them(monkeypatch)
     with pytest.raises(ValueError, match=r"column 0 is 'a' there but 'i' in `x`"):
         _names.check_source(copy, names[::-1], "`x`")
     _names.check_source(copy, names, "`x`")  # the same concepts: taken
-    _names.check_source(copy[:10], names[::-1], "`x`")  # a slice is not recognised
 
 
 def test_weights_made_alike_by_other_concepts_are_not_checked(monkeypatch):
     from sksplice import _names
 
-    monkeypatch.setattr(_names, "_DIGESTS", type(_names._DIGESTS)())
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
     first = np.asarray(list("abcdefghi"), dtype=object)
     second = first[::-1].copy()
     _names.remember_concepts(_weights(), first)
@@ -428,15 +475,30 @@ def test_weights_made_alike_by_other_concepts_are_not_checked(monkeypatch):
     _names.check_source(_weights(), second, "`x`")
 
 
+def test_the_record_by_content_keeps_the_latest_rows(monkeypatch):
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
+    monkeypatch.setattr(_names, "_MAX_ROWS", 80)
+    names = np.asarray(list("abcdefghi"), dtype=object)
+    for seed in range(3):  # (about 37 non-empty rows each: two fit in 80)
+        _names.remember_concepts(_weights(seed), names)
+    assert len(_names._RECORDS) == 2
+    assert sum(r[1].size for r in _names._RECORDS.values()) <= 80
+    _names.check_source(_weights(0)[:3], names[::-1], "`x`")  # (forgotten: the oldest)
+    with pytest.raises(ValueError, match="not those of `x`"):
+        _names.check_source(_weights(2)[:3], names[::-1], "`x`")
+
+
 def test_the_record_by_content_keeps_the_latest(monkeypatch):
     from sksplice import _names
 
-    monkeypatch.setattr(_names, "_DIGESTS", type(_names._DIGESTS)())
-    monkeypatch.setattr(_names, "_MAX_DIGESTS", 3)
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
+    monkeypatch.setattr(_names, "_MAX_RECORDS", 3)
     names = np.asarray(list("abcdefghi"), dtype=object)
     for seed in range(5):
         _names.remember_concepts(_weights(seed), names)
-    assert len(_names._DIGESTS) == 3
+    assert len(_names._RECORDS) == 3
     _names.check_source(_weights(0), names[::-1], "`x`")  # (forgotten: the oldest)
     with pytest.raises(ValueError, match="not those of `x`"):  # reading one keeps it
         _names.check_source(_weights(2), names[::-1], "`x`")

@@ -443,6 +443,11 @@ def test_text_query_on_minilm_captions(laion_minilm, minilm):
         ValueError,
         match=r"concepts of `splice` differ .*columns not among its concepts \['zebra crossing'\]",
     ):
+        ConceptRetriever(concepts=other, splice=splice).fit(2.0 * W.toarray())
+    # (its own weights, recognised by their rows, are told to be of other concepts first)
+    with pytest.raises(
+        ValueError, match=r"column 9999 is 'floppy' there but 'zebra crossing' in `concepts`"
+    ):
         ConceptRetriever(concepts=other, splice=splice).fit(W.toarray())
     assert idx[0] == 0 and 4 not in idx
     # caption 1 is decomposed with "puppy", not "dog": an exact query for "dog" misses
