@@ -3630,3 +3630,50 @@ def test_a_sweep_over_vocabulary_sizes_embeds_each_concept_once(tmp_path, tiny_c
             assert cli.main(["decompose", *base, "--vocabulary-size", size]) == 0
     # 2,000; then none (cut from them); then the 1,000 after them
     assert counted == [2000, 1000]
+
+
+@pytest.mark.parametrize("to_file", [True, False], ids=["file", "stdout"])
+def test_a_json_run_interrupted_while_its_held_records_are_written_is_one_document(
+    to_file, tmp_path, monkeypatch, capsys, caplog
+):
+    # A streamed json run holds its records until its metadata is known; Ctrl-C while
+    # they were written began a second document after the first, cut short: two
+    # "metadata" keys, and json.load failed
+    records = [
+        {
+            "path": f"{i}.png",
+            "concepts": [{"concept": "dog", "weight": 0.5}],
+            "l0": 1,
+            "cosine": 0.9,
+        }
+        for i in range(5)
+    ]
+    real_write = _output._Writer.write
+    calls = []
+
+    def write(self, rec):
+        calls.append(rec["path"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real_write(self, rec)
+
+    monkeypatch.setattr(_output._Writer, "write", write)
+    output = tmp_path / "out.json"
+    code = _decompose._write_records(
+        str(output) if to_file else None,
+        "json",
+        lambda n: {"images": 5, "held": n},
+        iter(records),
+        5,
+        "images",
+        [],
+        5,
+    )
+    assert code == 130
+    text = (tmp_path / "out.json.partial").read_text() if to_file else capsys.readouterr().out
+    data = json.loads(text)
+    assert text.count('"metadata"') == 1
+    assert data["complete"] is False and data["written"] == len(data["images"]) == 2
+    assert [r["path"] for r in data["images"]] == ["0.png", "1.png"]
+    assert calls == ["0.png", "1.png", "2.png"]  # (none written twice)
+    assert "interrupted: 2 of 5 images written" in caplog.text

@@ -591,14 +591,16 @@ def _write_records(
     held: list[dict[str, Any]] | None = None
 
     def start(interrupted: bool = False) -> _Writer:
-        nonlocal held
+        nonlocal held, writer
         n_held = len(held) if interrupted and held is not None else None
         told = metadata(n_held) if callable(metadata) else metadata
-        made = _Writer(out.fh, fmt, told, extra=extra)
-        for rec in held or ():
-            made.write(rec)
-        held = None
-        return made
+        # (the writer is known, and the records taken, before any is written: an
+        # interrupt while they are written ends this document; it began a second one)
+        writer = _Writer(out.fh, fmt, told, extra=extra)
+        pending, held = held or [], None
+        for rec in pending:
+            writer.write(rec)
+        return writer
 
     try:
         with out.writing(keep_interrupted=True):
@@ -612,7 +614,8 @@ def _write_records(
                 else:
                     writer.write(rec)  # type: ignore[union-attr]
             if writer is None:
-                writer = start()
+                start()
+            assert writer is not None
             writer.close()
             out.summary = plural(writer.n, what.removesuffix("s"))
     except KeyboardInterrupt as exc:
@@ -626,7 +629,7 @@ def _write_records(
         else:
             if writer is None and held is not None:
                 # (the records held, closed as those of an interrupted run)
-                writer = start(interrupted=True)
+                start(interrupted=True)
             if writer is not None:
                 writer.close(interrupted=True)
             where = out.keep_partial()
