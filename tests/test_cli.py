@@ -1791,7 +1791,7 @@ def test_report_of_class_folders_refuses_more_images(
 
 
 def test_inputs_and_an_unreachable_target_l0_are_refused_before_any_work(
-    image_tree, vocab_file, inproc, tmp_path, capsys, no_embedding
+    image_tree, vocab_file, inproc, tmp_path, capsys, no_embedding, monkeypatch
 ):
     args = ["decompose", str(image_tree), *_model_args(vocab_file)]
     args.remove("--l1-penalty")
@@ -1803,6 +1803,13 @@ def test_inputs_and_an_unreachable_target_l0_are_refused_before_any_work(
     missing = tmp_path / "nowhere"
     code, _, err = _main(["decompose", str(missing), "--model", "no-such-model"], capsys)
     assert code == 2 and err.strip().endswith(f"no such file or folder: {missing}")
+    # "-" (standard input, for other commands) is told what is read instead
+    monkeypatch.chdir(tmp_path)  # (no file named "-" there)
+    code, _, err = _main(["decompose", "-", "--model", "no-such-model"], capsys)
+    assert code == 2 and err.strip().endswith(
+        "no such file or folder: - (images are not read from standard input; give image "
+        "files or folders, or a named pipe such as <(cat image.png))"
+    )
 
 
 def test_skipped_images_are_listed_by_their_paths(image_tree, vocab_file, inproc, tmp_path, capsys):

@@ -428,6 +428,32 @@ def test_a_query_concept_of_a_named_vocabulary_to_download_is_checked_after_the_
     assert err.splitlines() == [f"{_RDE} (did you mean 'red'?)"]
 
 
+def test_an_image_mean_file_of_another_width_is_refused_before_the_model(run_env, tmp_path):
+    # (refused once open_clip had loaded the model, seconds later; the model's config
+    # file gives its width). In a fresh process: neither torch nor open_clip imported.
+    mean = tmp_path / "mean64.npy"
+    np.save(mean, np.full(64, 0.05))
+    script = (
+        "import sys\n"
+        "from sksplice import cli\n"
+        "code = cli.main(sys.argv[1:])\n"
+        "print(code, 'torch' in sys.modules, 'open_clip' in sys.modules)\n"
+    )
+    argv = ["decompose", str(run_env), "--image-mean", str(mean), *_args(tmp_path)]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ},
+        timeout=300,
+    )
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"sksplice: error: --image-mean file {str(mean)!r} has shape (64,) but the concept "
+        "dictionary has d=32 dimensions (model sksplice-test-tiny)"
+    ]
+
+
 # ---------------------------------------- p-values and a text query's weights: 6 digits
 
 

@@ -465,6 +465,23 @@ def _check_local_files(args: argparse.Namespace) -> tuple[list[str], list[str]] 
     return None
 
 
+def _check_mean_file_width(args: argparse.Namespace, width: int | None) -> None:
+    """An ``--image-mean`` ``.npy`` file of another width than the model's, refused with
+    the width its config file gives, before open_clip loads the model (seconds)."""
+    from ..vocabulary import as_mean_vector
+
+    choice = getattr(args, "image_mean", None)
+    if width is None or choice is None or choice in _MEAN_KEYWORDS:
+        return
+    path = Path(choice).expanduser()
+    if _torch_file(path):  # (read with torch, after the model)
+        return
+    try:
+        as_mean_vector(path, width, source="--image-mean")
+    except ValueError as exc:
+        raise CLIError(f"{exc} (model {args.model})") from exc
+
+
 def _torch_file(path: Path) -> bool:
     """Whether ``path`` starts as a file of ``torch.save`` does (a zip archive, a pickle)."""
     try:
@@ -560,6 +577,7 @@ def _check_options(
         check_target_l0(args.target_l0, len(vocabulary[0]), width)
     if getattr(args, "image_mean", None) == "pretrained" and not has_published_mean(args):
         raise _no_published_mean(args.model, args.pretrained)
+    _check_mean_file_width(args, width)
     if before_model is not None and width is not None:
         before_model()  # (after the model's name, which open_clip's files told: valid)
     _check_device(args.device)  # (imports torch)

@@ -313,6 +313,12 @@ def _collect_images(
                 )
         elif path.exists():
             found = [path]
+        elif str(path) == "-":
+            # (as other commands read standard input: not an image file here)
+            raise CLIError(
+                "no such file or folder: - (images are not read from standard input; give "
+                "image files or folders, or a named pipe such as <(cat image.png))"
+            )
         else:
             raise CLIError(f"no such file or folder: {path}")
         # A file that an earlier input reached already is left out, and so is a file
