@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import threading
 import time
 import weakref
@@ -85,6 +86,14 @@ _PROBE_SIZE = 512
 _BLOCK_SIZE = 4096
 #: Fewest seconds between two progress lines while the rest is embedded.
 _PROGRESS_INTERVAL = 10.0
+#: Seconds between two looks at the blocks that other processes are embedding.
+_CLAIM_POLL = 0.2
+#: Seconds between two renewals of the claims of a process (by a thread of it, also
+#: while its embedder works on a long block).
+_CLAIM_RENEW = 15.0
+#: A claim that its process has not renewed for this many seconds is taken over (a
+#: process stopped with Ctrl-Z, or of another machine, whose life cannot be asked for).
+_CLAIM_STALE = 120.0
 
 logger = logging.getLogger(__name__)
 #: Widest concept embedding accepted from a cache file when the expected width
@@ -826,6 +835,26 @@ class _OtherSettings(ValueError):
     batch size): embedded again, said at INFO level rather than warned about."""
 
 
+#: This machine and this process's run of Python, as claims on blocks name them.
+_HOST = socket.gethostname()
+_RUN = os.urandom(8).hex()
+#: The claim files this process holds (a thread of it embedding their blocks).
+_live_claims: set[str] = set()
+_claims_lock = threading.Lock()
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine runs (not asked on Windows, where signal
+    0 is Ctrl-C: a claim there is judged by its age)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # (a process of another user)
+    return True
+
+
 class _Blocks:
     """The finished blocks of one embedding, one file each in a ``.partial`` folder.
 
@@ -858,6 +887,9 @@ class _Blocks:
         self.writable = True
         self.kept: set[int] = set()  # (blocks on disk: reused, or written by this run)
         self.tried: set[int] = set()  # (blocks found on disk, usable or not)
+        self.claimed: set[int] = set()  # (blocks this run is embedding: see claim)
+        self._renewer: threading.Thread | None = None
+        self._stop_renewing = threading.Event()
         self.started = time.time()
 
     def __len__(self) -> int:
@@ -913,6 +945,119 @@ class _Blocks:
         self.kept.add(block)
         return out
 
+    def claim_path(self, block: int) -> Path:
+        return self.path(block).with_suffix(".claim")
+
+    def claim(self, block: int) -> bool:
+        """Claim ``block`` for this run; False while another live process (or thread)
+        holds it, which is embedding it.
+
+        A claim is a file beside the blocks, made exclusively, naming the process and
+        its machine: two processes that embed the same vocabulary at once (the fits of
+        a search with ``n_jobs=2``) share its blocks instead of each embedding all of
+        them. A claim whose process has ended (on this machine), or that has not been
+        renewed for ``_CLAIM_STALE`` seconds, is taken over. Where no claim can be
+        made (a folder that takes no file), the block is this run's to embed.
+        """
+        if not self.writable:
+            return True
+        path = self.claim_path(block)
+        owner = json.dumps({"pid": os.getpid(), "host": _HOST, "run": _RUN})
+        for _ in range(3):
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not self._stale(path):
+                    return False
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            except OSError:
+                return True  # (no claim: this run embeds it, as without claims)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(owner)
+            self.claimed.add(block)
+            with _claims_lock:
+                _live_claims.add(str(path))
+            self._keep_renewing()
+            return True
+        return True
+
+    def _keep_renewing(self) -> None:
+        """Renew this run's claims every ``_CLAIM_RENEW`` seconds, from a thread, while
+        it holds any (an embedder's call on a block may take minutes)."""
+        if self._renewer is not None and self._renewer.is_alive():
+            return
+
+        def renew_while_claimed() -> None:
+            while not self._stop_renewing.wait(_CLAIM_RENEW):
+                if not self.claimed:
+                    return
+                self.renew()
+
+        self._stop_renewing.clear()
+        self._renewer = threading.Thread(
+            target=renew_while_claimed, name="sksplice-block-claims", daemon=True
+        )
+        self._renewer.start()
+
+    def _stale(self, path: Path) -> bool:
+        """Whether the claim file ``path`` is one no live process holds."""
+        try:
+            stat = path.stat()
+            owner = json.loads(path.read_text(encoding="utf-8") or "{}")
+        except FileNotFoundError:
+            return True
+        except (OSError, ValueError):
+            owner = {}  # (being written, or damaged: judged by its age)
+            stat = None
+        if owner.get("host") == _HOST and isinstance(owner.get("pid"), int) and os.name != "nt":
+            if owner["pid"] == os.getpid():
+                # (a claim of this process: live while a thread of it holds it)
+                if owner.get("run") == _RUN:
+                    with _claims_lock:
+                        return str(path) not in _live_claims
+                return True  # (a process of that number that ended, its number reused)
+            if not _process_alive(owner["pid"]):
+                return True
+        # (renewed by its process every _CLAIM_RENEW seconds while it runs)
+        age = time.time() - stat.st_mtime if stat is not None else 0.0
+        return age > _CLAIM_STALE
+
+    def renew(self) -> None:
+        """Renew this run's claims (their files' time), so that they are not taken for
+        those of a process that is gone."""
+        for block in self.claimed:
+            with contextlib.suppress(OSError):
+                os.utime(self.claim_path(block))
+
+    def release(self, block: int) -> None:
+        """Give up the claim on ``block`` (embedded and kept, or stopped)."""
+        if block not in self.claimed:
+            return
+        self.claimed.discard(block)
+        path = self.claim_path(block)
+        with _claims_lock:
+            _live_claims.discard(str(path))
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+    def release_all(self) -> None:
+        for block in list(self.claimed):
+            self.release(block)
+        self._stop_renewing.set()
+
+    def read_final(self, n_features: int | None) -> np.ndarray | None:
+        """The whole dictionary, where another process wrote its cache file meanwhile
+        (and removed the blocks); None if there is none, or it cannot be used."""
+        if not self.final.is_file():
+            return None
+        try:
+            return _read_cache_file(self.final, self.dictionary_key, len(self.concepts), n_features)
+        except Exception:  # (being replaced, or damaged: the blocks are embedded here)
+            return None
+
     def write(self, block: int, embeddings: np.ndarray) -> None:
         """Keep a finished block (atomically); a block that cannot be written is said
         once, and the embedding goes on without keeping blocks."""
@@ -924,6 +1069,7 @@ class _Blocks:
             _write_npz(path, self._fields(block), np.ascontiguousarray(embeddings, np.float32))
         except OSError as exc:
             self.writable = False
+            self.release_all()  # (no block is kept: the others embed theirs themselves)
             with contextlib.suppress(OSError):  # (made for this block: an empty folder)
                 self.folder.rmdir()
             if self.final.exists():  # (another process finished the dictionary meanwhile)
@@ -988,80 +1134,144 @@ def _embed_calls(
     done_before = done
     if bar.n < done:
         bar.update(done - bar.n)
+    embedded_here = 0  # (concepts embedded by this run, not read from blocks)
+
+    def embed_group(block: int, numbers: list[int]) -> None:
+        """Embed the calls ``numbers`` of ``plan`` (block ``block``), and keep the block."""
+        nonlocal raw, done, first_started, last_line, sample_done, embedded_here
+        for number in numbers:
+            rows = plan[number]
+            batch = [concepts[i] for i in rows]
+            out = np.asarray(embedder.embed_text(batch))
+            if out.ndim != 2 or out.shape[0] != len(batch):
+                raise ValueError(
+                    f"{type(embedder).__name__}.embed_text returned shape {out.shape} for "
+                    f"{len(batch)} texts; expected ({len(batch)}, d)"
+                )
+            if raw is None:
+                raw = np.empty((len(concepts), out.shape[1]), dtype=np.float32)
+            elif out.shape[1] != raw.shape[1]:
+                raise ValueError(
+                    f"{type(embedder).__name__}.embed_text returned embeddings of width "
+                    f"{out.shape[1]} for {len(batch)} texts after width {raw.shape[1]} for "
+                    "earlier texts of the same vocabulary; it must return one width"
+                )
+            raw[rows] = out
+            done += len(batch)
+            embedded_here += len(batch)
+            if bar.n < done:  # (an embedder whose calls show no sksplice bar)
+                bar.update(done - bar.n)
+            if blocks is not None:
+                blocks.renew()
+            now = time.perf_counter()
+            if timed and number == 0:
+                first_started = now  # (the warm-up call is not timed)
+                continue
+            elapsed = max(now - first_started, 1e-9)
+            remaining = len(concepts) - done
+            if not report:
+                continue
+            if timed and number == 1:
+                timed_done = len(batch)
+                logger.info(
+                    "embedded %d concepts spread over the vocabulary in %.1f s "
+                    "(%.0f concepts/s): about %.0f s for the remaining %d",
+                    done,
+                    elapsed,
+                    timed_done / elapsed,
+                    remaining * elapsed / timed_done,
+                    remaining,
+                )
+                last_line = sample_done = now
+            elif remaining and now - last_line >= _PROGRESS_INTERVAL:
+                if timed:
+                    # (the rate of the blocks, which are alike, without the smaller sample's)
+                    rate_done = done - len(plan[0]) - len(plan[1])
+                    rate_time = max(now - sample_done, 1e-9)
+                else:
+                    # (the rate of this run, the model's loading included)
+                    rate_done, rate_time = done - done_before, now - loop_started
+                logger.info(
+                    "embedded %d of %d concepts (%.0f%%) in %.1f s: about %.0f s left",
+                    done,
+                    len(concepts),
+                    100.0 * done / len(concepts),
+                    now - loop_started,
+                    remaining * rate_time / max(rate_done, 1),
+                )
+                last_line = now
+        if blocks is not None:
+            assert raw is not None
+            blocks.write(block, raw[blocks.rows[block]])
+            blocks.release(block)
+
+    def found_elsewhere(block: int) -> bool:
+        """Whether another process finished ``block`` (read into ``raw``)."""
+        nonlocal done
+        found = read_block(block)
+        if found is None:
+            return False
+        done += len(found)
+        if bar.n < done:
+            bar.update(done - bar.n)
+        return True
+
     try:
+        # Blocks another process is embedding (claimed) are left to it, and waited for
+        # once this run has embedded all the others.
+        waiting: list[int] = []
+        finished = None
         for block, numbers in enumerate(groups):
             if block in reused:
                 continue
-            if blocks is not None and block not in blocks.tried:
-                # (finished meanwhile by another process embedding the same vocabulary)
-                found = read_block(block)
-                if found is not None:
-                    done += len(found)
-                    if bar.n < done:
-                        bar.update(done - bar.n)
-                    continue
-            for number in numbers:
-                rows = plan[number]
-                batch = [concepts[i] for i in rows]
-                out = np.asarray(embedder.embed_text(batch))
-                if out.ndim != 2 or out.shape[0] != len(batch):
-                    raise ValueError(
-                        f"{type(embedder).__name__}.embed_text returned shape {out.shape} for "
-                        f"{len(batch)} texts; expected ({len(batch)}, d)"
-                    )
-                if raw is None:
-                    raw = np.empty((len(concepts), out.shape[1]), dtype=np.float32)
-                elif out.shape[1] != raw.shape[1]:
-                    raise ValueError(
-                        f"{type(embedder).__name__}.embed_text returned embeddings of width "
-                        f"{out.shape[1]} for {len(batch)} texts after width {raw.shape[1]} for "
-                        "earlier texts of the same vocabulary; it must return one width"
-                    )
-                raw[rows] = out
-                done += len(batch)
-                if bar.n < done:  # (an embedder whose calls show no sksplice bar)
-                    bar.update(done - bar.n)
-                now = time.perf_counter()
-                if timed and number == 0:
-                    first_started = now  # (the warm-up call is not timed)
-                    continue
-                elapsed = max(now - first_started, 1e-9)
-                remaining = len(concepts) - done
-                if not report:
-                    continue
-                if timed and number == 1:
-                    timed_done = len(batch)
-                    logger.info(
-                        "embedded %d concepts spread over the vocabulary in %.1f s "
-                        "(%.0f concepts/s): about %.0f s for the remaining %d",
-                        done,
-                        elapsed,
-                        timed_done / elapsed,
-                        remaining * elapsed / timed_done,
-                        remaining,
-                    )
-                    last_line = sample_done = now
-                elif remaining and now - last_line >= _PROGRESS_INTERVAL:
-                    if timed:
-                        # (the rate of the blocks, which are alike, without the smaller sample's)
-                        rate_done = done - len(plan[0]) - len(plan[1])
-                        rate_time = max(now - sample_done, 1e-9)
-                    else:
-                        # (the rate of this run, the model's loading included)
-                        rate_done, rate_time = done - done_before, now - loop_started
-                    logger.info(
-                        "embedded %d of %d concepts (%.0f%%) in %.1f s: about %.0f s left",
-                        done,
-                        len(concepts),
-                        100.0 * done / len(concepts),
-                        now - loop_started,
-                        remaining * rate_time / rate_done,
-                    )
-                    last_line = now
             if blocks is not None:
-                assert raw is not None
-                blocks.write(block, raw[blocks.rows[block]])
+                # (finished meanwhile by another process embedding the same vocabulary)
+                existed = blocks.path(block).is_file()
+                if block not in blocks.tried and found_elsewhere(block):
+                    continue
+                finished = blocks.read_final(None if raw is None else raw.shape[1])
+                if finished is not None:  # (all of it, by another process)
+                    break
+                if not blocks.claim(block):
+                    waiting.append(block)
+                    if block == 0:
+                        timed = False  # (the timing sample is the other process's)
+                    continue
+                if not existed and blocks.path(block).is_file() and found_elsewhere(block):
+                    blocks.release(block)  # (finished just before the claim)
+                    continue
+            embed_group(block, numbers)
+        if waiting:
+            assert blocks is not None
+            logger.info(
+                "waiting for %s of the vocabulary that another process is embedding (%s)",
+                plural(len(waiting), "block"),
+                blocks.folder,
+            )
+        while waiting and finished is None:
+            assert blocks is not None
+            finished = blocks.read_final(None if raw is None else raw.shape[1])
+            if finished is not None:  # (the other process finished it all, blocks removed)
+                break
+            for block in list(waiting):
+                if found_elsewhere(block):
+                    waiting.remove(block)
+                elif blocks.claim(block):  # (its process stopped: embedded here)
+                    waiting.remove(block)
+                    if not found_elsewhere(block):
+                        embed_group(block, groups[block])
+                    else:
+                        blocks.release(block)
+            if waiting:
+                time.sleep(_CLAIM_POLL)
+        if finished is not None:
+            raw = np.array(finished, dtype=np.float32)
+            done = len(concepts)
+            if bar.n < done:
+                bar.update(done - bar.n)
     except BaseException as exc:
+        if blocks is not None:
+            blocks.release_all()
         if blocks is not None and blocks.kept:
             # (stopped, or out of disk or memory: running again resumes; an error of the
             # embedder's own comes again until it is fixed)
@@ -1077,7 +1287,16 @@ def _embed_calls(
             )
         raise
     now = time.perf_counter()
-    if report:
+    shared = done - done_before - embedded_here  # (blocks another process embedded)
+    if report and shared:
+        logger.info(
+            "embedded %d of the %d concepts in %.1f s; another process embedded the other %d",
+            embedded_here,
+            len(concepts) - done_before,  # (those not resumed from an earlier run)
+            now - loop_started,
+            shared,
+        )
+    elif report:
         logger.info(
             "embedded all %d concepts in %.1f s (%.0f concepts/s)"
             if not reused

@@ -551,3 +551,186 @@ def test_blocks_of_the_rest_after_a_cached_beginning_are_not_taken_for_the_whole
     assert len([m for m in _messages(caplog) if "another list of concepts" in m]) == 2
     np.testing.assert_array_equal(raw, CountingEmbedder(dim=8, key="stopped").embed_text(concepts))
     assert not folder.exists()
+
+
+# ------------------------------------------ processes embedding one vocabulary at once
+
+_SHARING_SCRIPT = """
+import json, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[3])
+from _helpers_transformer import CountingEmbedder
+from sksplice.dictionary import embed_vocabulary
+
+
+class Slow(CountingEmbedder):
+    # a text tower's time: a millisecond a concept
+    def embed_text(self, texts):
+        time.sleep(0.001 * len(texts))
+        return super().embed_text(texts)
+
+
+while time.time() < float(sys.argv[2]):  # (both start together)
+    time.sleep(0.001)
+concepts = [f"concept {i}" for i in range(6000)]
+raw = embed_vocabulary(Slow(dim=8, key="slow"), concepts, cache_dir=sys.argv[1])
+print(json.dumps({"texts": Slow.n_texts, "sum": float(np.asarray(raw, np.float64).sum())}))
+"""
+
+
+def test_processes_embedding_one_vocabulary_at_once_share_its_blocks(tmp_path):
+    # Two processes started together (the first fits of a search with n_jobs=2) each
+    # embedded every block; each now claims the blocks it embeds and reads the others'
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    helpers = str(Path(__file__).resolve().parent)
+    start = time.time() + 3.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SHARING_SCRIPT, str(tmp_path), str(start), helpers],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    texts = [r["texts"] for r in results]
+    assert sum(texts) == 6000, texts  # (each concept embedded once, by one of them)
+    assert min(texts) > 0, texts  # (both took part)
+    assert results[0]["sum"] == results[1]["sum"]
+    concepts = [f"concept {i}" for i in range(6000)]
+    path = dictionary_cache_path("slow-d8-s0", concepts, tmp_path)
+    assert path.is_file() and not partial_folder(path).exists()
+    with np.load(path) as cached:
+        np.testing.assert_array_equal(
+            cached["embeddings"], CountingEmbedder(dim=8, key="slow").embed_text(concepts)
+        )
+
+
+def _claim(folder, block, n_blocks, pid, host=None):
+    """A claim on ``block`` as the process ``pid`` makes it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"block-{block:04d}-of-{n_blocks:04d}.claim"
+    owner = {"pid": pid, "host": host or dictionary_module._HOST, "run": "elsewhere"}
+    path.write_text(json.dumps(owner), encoding="utf-8")
+    return path
+
+
+def test_a_block_claimed_by_a_process_that_ended_is_embedded_here(tmp_path, caplog):
+    import subprocess
+    import sys
+
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    concepts = [f"concept {i}" for i in range(6000)]
+    folder = partial_folder(dictionary_cache_path("stopped-d8-s0", concepts, tmp_path))
+    _claim(folder, 1, 3, int(ended.stdout))
+    clear_memory_cache()
+    embedder = _StoppedEmbedder()
+    raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
+    assert sum(len(call) for call in embedder.calls) == 6000
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8, key="stopped").embed_text(concepts))
+    assert not folder.exists()
+
+
+def test_a_block_claimed_by_a_live_process_is_waited_for_then_taken_over(tmp_path, caplog):
+    # the other process is embedding block 1: this one embeds the others, then waits;
+    # when that process stops without it, its block is embedded here
+    import subprocess
+    import sys
+    import threading
+
+    concepts = [f"concept {i}" for i in range(6000)]
+    folder = partial_folder(dictionary_cache_path("stopped-d8-s0", concepts, tmp_path))
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _claim(folder, 1, 3, other.pid)
+        # (killed, and reaped as its parent would: a zombie is still a process)
+        threading.Timer(1.0, lambda: (other.kill(), other.wait())).start()
+        clear_memory_cache()
+        embedder = _StoppedEmbedder()
+        with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+            started = time.perf_counter()
+            raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
+            waited = time.perf_counter() - started
+    finally:
+        other.kill()
+        other.wait()
+    assert waited >= 0.9  # (it waited for the other process)
+    calls = [len(call) for call in embedder.calls]
+    assert sum(calls) == 6000
+    assert any(
+        "waiting for 1 block of the vocabulary that another process" in m for m in _messages(caplog)
+    )
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8, key="stopped").embed_text(concepts))
+
+
+def test_a_dictionary_another_process_finished_while_this_one_waits_is_read(tmp_path):
+    import subprocess
+    import sys
+    import threading
+
+    concepts = [f"concept {i}" for i in range(6000)]
+    path = dictionary_cache_path("stopped-d8-s0", concepts, tmp_path)
+    folder = partial_folder(path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    whole = CountingEmbedder(dim=8, key="stopped").embed_text(concepts)
+
+    def finish_elsewhere():
+        # (the other process writes the cache file and removes the blocks)
+        dictionary_module._write_cache_file(
+            path, dictionary_module._disk_key("stopped-d8-s0", concepts), whole
+        )
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+    try:
+        _claim(folder, 2, 3, other.pid)
+        threading.Timer(1.0, finish_elsewhere).start()
+        clear_memory_cache()
+        embedder = _StoppedEmbedder()
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
+    finally:
+        other.kill()
+        other.wait()
+    # blocks 0 and 1 here, block 2 never: the other process's file had it
+    assert sum(len(call) for call in embedder.calls) < 6000
+    np.testing.assert_array_equal(raw, whole)
+
+
+def test_threads_embedding_one_vocabulary_at_once_share_its_blocks(tmp_path):
+    import threading
+
+    class Slow(CountingEmbedder):
+        def embed_text(self, texts):
+            time.sleep(0.0005 * len(texts))
+            return super().embed_text(texts)
+
+    concepts = [f"concept {i}" for i in range(6000)]
+    clear_memory_cache()
+    Slow.reset()
+    out = {}
+
+    def run(k):
+        out[k] = embed_vocabulary(Slow(dim=8, key="slow"), concepts, cache_dir=tmp_path)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert Slow.n_texts == 6000
+    np.testing.assert_array_equal(out[0], out[1])
+    assert not dictionary_module._live_claims
