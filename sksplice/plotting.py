@@ -615,8 +615,6 @@ def _warn_unfit_texts(ax: Axes) -> None:
     """Warn when the concept names beside given axes, or the title and legend above them,
     run out of the figure or over other axes of it (subplots made without room for
     them: ``plt.subplots(1, 3)`` without a layout)."""
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
-
     from ._stack import warn_user
 
     _lay_out(ax)  # (the title was wrapped after the last layout)
@@ -637,16 +635,23 @@ def _warn_unfit_texts(ax: Axes) -> None:
     over = any(b.overlaps(o) for b in boxes for o in others)
     if outside or over:
         why = "run out of the figure" if outside else "run over other axes"
-        laid_out = isinstance(ax.figure.get_layout_engine(), ConstrainedLayoutEngine)
-        room = (
-            "make the figure larger (figsize)"
-            if laid_out
-            else "make the figure larger or lay it out with room for them (plt.subplots(..., "
-            'layout="constrained"))'
-        )
         warn_user(
-            f"the concept names, title or legend of the given axes {why}: {room}", UserWarning
+            f"the concept names, title or legend of the given axes {why}: {_room_advice(ax)}",
+            UserWarning,
         )
+
+
+def _room_advice(ax: Axes) -> str:
+    """What makes room for the texts of given axes: a larger figure, and a layout where
+    it has none (a figure laid out already has no more room to give: it is too small)."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    if isinstance(ax.figure.get_layout_engine(), ConstrainedLayoutEngine):
+        return "make the figure larger (figsize)"
+    return (
+        "make the figure larger or lay it out with room for them (plt.subplots(..., "
+        'layout="constrained"))'
+    )
 
 
 def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
@@ -890,19 +895,9 @@ def _warn_unfit_ticks(ax: Axes) -> None:
     piled = piled or (line is not None and any(a.overlaps(b) for a, b in pairwise(boxes)))
     if outside or piled:
         why = "run out of the figure" if outside else "overlap"
-        from matplotlib.layout_engine import ConstrainedLayoutEngine
-
-        # (a figure laid out already has no more room to give: it is too small)
-        laid_out = isinstance(ax.figure.get_layout_engine(), ConstrainedLayoutEngine)
-        room = (
-            "make the figure larger (figsize)"
-            if laid_out
-            else "make the figure larger or lay it out with room for them (plt.subplots(..., "
-            'layout="constrained"))'
-        )
         warn_user(
-            f"the {len(ticks)} class labels of the given axes {why}: {room}, or pass fewer "
-            "`classes=`",
+            f"the {len(ticks)} class labels of the given axes {why}: {_room_advice(ax)}, or "
+            "pass fewer `classes=`",
             UserWarning,
         )
 

@@ -372,23 +372,28 @@ def test_standard_output_that_cannot_encode_a_name_says_what_to_do(
 _RDE = "sksplice: error: concepts in --concepts not in the vocabulary: 'rde'"
 
 
-def test_a_query_concept_of_a_vocabulary_file_is_checked_before_torch(run_env, tmp_path):
-    # In a fresh process: neither torch nor open_clip is imported when the query is
-    # refused (importing them takes seconds).
+def _in_a_fresh_process(argv: list[str]) -> subprocess.CompletedProcess:
+    """``sksplice ARGV`` in a new process, which prints its exit status and whether torch
+    and open_clip were imported (importing them takes seconds)."""
     script = (
         "import sys\n"
         "from sksplice import cli\n"
         "code = cli.main(sys.argv[1:])\n"
         "print(code, 'torch' in sys.modules, 'open_clip' in sys.modules)\n"
     )
-    argv = ["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)]
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", script, *argv],
         capture_output=True,
         text=True,
         env={**os.environ},
         timeout=300,
     )
+
+
+def test_a_query_concept_of_a_vocabulary_file_is_checked_before_torch(run_env, tmp_path):
+    # In a fresh process: neither torch nor open_clip is imported when the query is
+    # refused.
+    proc = _in_a_fresh_process(["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)])
     assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
     assert proc.stderr.splitlines() == [f"{_RDE} (did you mean 'red'?)"]
 
@@ -433,19 +438,8 @@ def test_an_image_mean_file_of_another_width_is_refused_before_the_model(run_env
     # file gives its width). In a fresh process: neither torch nor open_clip imported.
     mean = tmp_path / "mean64.npy"
     np.save(mean, np.full(64, 0.05))
-    script = (
-        "import sys\n"
-        "from sksplice import cli\n"
-        "code = cli.main(sys.argv[1:])\n"
-        "print(code, 'torch' in sys.modules, 'open_clip' in sys.modules)\n"
-    )
-    argv = ["decompose", str(run_env), "--image-mean", str(mean), *_args(tmp_path)]
-    proc = subprocess.run(
-        [sys.executable, "-c", script, *argv],
-        capture_output=True,
-        text=True,
-        env={**os.environ},
-        timeout=300,
+    proc = _in_a_fresh_process(
+        ["decompose", str(run_env), "--image-mean", str(mean), *_args(tmp_path)]
     )
     assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
     assert proc.stderr.splitlines() == [
