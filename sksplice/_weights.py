@@ -123,7 +123,7 @@ def format_weights(
     kind = transform_output(est)
     if est.output == "dense":
         if wrapped or kind in (None, "default"):
-            return remember_concepts(W.toarray(), est.concepts_)
+            return remember_concepts(W.toarray(), est.concepts_, sparse_of=W)
         return in_container(W.toarray(), kind, X_in, est.concepts_)
     check_output(est)
     if kind in (None, "default"):

@@ -843,6 +843,15 @@ _live_claims: set[str] = set()
 _claims_lock = threading.Lock()
 
 
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, time) of the file ``path``; None where there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns) if path.is_file() else None
+
+
 def _process_alive(pid: int) -> bool:
     """Whether process ``pid`` of this machine runs (not asked on Windows, where signal
     0 is Ctrl-C: a claim there is judged by its age)."""
@@ -890,6 +899,10 @@ class _Blocks:
         self.claimed: set[int] = set()  # (blocks this run is embedding: see claim)
         self._renewer: threading.Thread | None = None
         self._stop_renewing = threading.Event()
+        self._lock = threading.Lock()  # (claimed: changed here, read by the renewer)
+        # The cache file as it was when the embedding started (an unusable one that is
+        # being replaced): only another one is taken as another process's result.
+        self._final_seen = _identity(final)
         self.started = time.time()
 
     def __len__(self) -> int:
@@ -968,16 +981,27 @@ class _Blocks:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                if not self._stale(path):
+                stale = self._stale(path)
+                if stale is None:
                     return False
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                # (taken over only if it is still the claim judged stale: another
+                # process that took it over first made a new one)
+                with contextlib.suppress(OSError):
+                    current = path.stat()
+                    if (current.st_ino, current.st_mtime_ns) == stale:
+                        path.unlink()
                 continue
             except OSError:
                 return True  # (no claim: this run embeds it, as without claims)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(owner)
-            self.claimed.add(block)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(owner)
+            except OSError:  # (a full disk: no claim, and none left half-written)
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                return True
+            with self._lock:
+                self.claimed.add(block)
             with _claims_lock:
                 _live_claims.add(str(path))
             self._keep_renewing()
@@ -992,8 +1016,6 @@ class _Blocks:
 
         def renew_while_claimed() -> None:
             while not self._stop_renewing.wait(_CLAIM_RENEW):
-                if not self.claimed:
-                    return
                 self.renew()
 
         self._stop_renewing.clear()
@@ -1002,41 +1024,54 @@ class _Blocks:
         )
         self._renewer.start()
 
-    def _stale(self, path: Path) -> bool:
-        """Whether the claim file ``path`` is one no live process holds."""
+    def _stale(self, path: Path) -> tuple[int, int] | None:
+        """The identity (inode, time) of the claim file ``path`` where no live process
+        holds it; None while one does."""
         try:
             stat = path.stat()
+        except FileNotFoundError:
+            return (-1, -1)  # (released meanwhile: nothing to remove)
+        except OSError:
+            return None
+        identity = (stat.st_ino, stat.st_mtime_ns)
+        try:
             owner = json.loads(path.read_text(encoding="utf-8") or "{}")
         except FileNotFoundError:
-            return True
+            return (-1, -1)
         except (OSError, ValueError):
             owner = {}  # (being written, or damaged: judged by its age)
-            stat = None
-        if owner.get("host") == _HOST and isinstance(owner.get("pid"), int) and os.name != "nt":
-            if owner["pid"] == os.getpid():
+        if not isinstance(owner, dict):
+            owner = {}
+        pid = owner.get("pid")
+        if owner.get("host") == _HOST and isinstance(pid, int) and os.name != "nt":
+            if pid == os.getpid():
                 # (a claim of this process: live while a thread of it holds it)
                 if owner.get("run") == _RUN:
                     with _claims_lock:
-                        return str(path) not in _live_claims
-                return True  # (a process of that number that ended, its number reused)
-            if not _process_alive(owner["pid"]):
-                return True
+                        return identity if str(path) not in _live_claims else None
+                return identity  # (a process of that number that ended, its number reused)
+            if not _process_alive(pid):
+                return identity
         # (renewed by its process every _CLAIM_RENEW seconds while it runs)
-        age = time.time() - stat.st_mtime if stat is not None else 0.0
-        return age > _CLAIM_STALE
+        return identity if time.time() - stat.st_mtime > _CLAIM_STALE else None
 
     def renew(self) -> None:
         """Renew this run's claims (their files' time), so that they are not taken for
         those of a process that is gone."""
-        for block in self.claimed:
+        with self._lock:
+            claimed = list(self.claimed)
+        for block in claimed:
             with contextlib.suppress(OSError):
                 os.utime(self.claim_path(block))
 
     def release(self, block: int) -> None:
         """Give up the claim on ``block`` (embedded and kept, or stopped)."""
-        if block not in self.claimed:
-            return
-        self.claimed.discard(block)
+        with self._lock:
+            if block not in self.claimed:
+                return
+            self.claimed.discard(block)
+            if not self.claimed:
+                self._stop_renewing.set()  # (the thread ends now, not at its next turn)
         path = self.claim_path(block)
         with _claims_lock:
             _live_claims.discard(str(path))
@@ -1044,15 +1079,20 @@ class _Blocks:
             path.unlink()
 
     def release_all(self) -> None:
-        for block in list(self.claimed):
+        with self._lock:
+            claimed = list(self.claimed)
+        for block in claimed:
             self.release(block)
         self._stop_renewing.set()
 
     def read_final(self, n_features: int | None) -> np.ndarray | None:
-        """The whole dictionary, where another process wrote its cache file meanwhile
-        (and removed the blocks); None if there is none, or it cannot be used."""
-        if not self.final.is_file():
+        """The whole dictionary, where another process wrote its cache file since the
+        embedding started (and removed the blocks); None if there is none, or it
+        cannot be used (a file is read once: looked at again only once it changes)."""
+        identity = _identity(self.final)
+        if identity is None or identity == self._final_seen:
             return None
+        self._final_seen = identity
         try:
             return _read_cache_file(self.final, self.dictionary_key, len(self.concepts), n_features)
         except Exception:  # (being replaced, or damaged: the blocks are embedded here)

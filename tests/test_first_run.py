@@ -734,3 +734,41 @@ def test_threads_embedding_one_vocabulary_at_once_share_its_blocks(tmp_path):
     assert Slow.n_texts == 6000
     np.testing.assert_array_equal(out[0], out[1])
     assert not dictionary_module._live_claims
+
+
+@pytest.mark.parametrize("content", ['{"pid": 12', "[1, 2]", ""], ids=["cut", "list", "empty"])
+def test_a_damaged_claim_is_judged_by_its_age(tmp_path, content):
+    # (a claim cut short by a full disk was waited for forever; one of a list crashed)
+    import os
+
+    concepts = [f"concept {i}" for i in range(6000)]
+    folder = partial_folder(dictionary_cache_path("stopped-d8-s0", concepts, tmp_path))
+    folder.mkdir(parents=True)
+    claim = folder / "block-0001-of-0003.claim"
+    claim.write_text(content, encoding="utf-8")
+    hour_ago = time.time() - 3600
+    os.utime(claim, (hour_ago, hour_ago))
+    clear_memory_cache()
+    embedder = _StoppedEmbedder()
+    raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path)
+    assert sum(len(call) for call in embedder.calls) == 6000
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8, key="stopped").embed_text(concepts))
+
+
+def test_an_unusable_cache_file_is_not_taken_for_another_process_result(tmp_path):
+    # A cache file of another width, refused (and to be replaced), was read back as the
+    # dictionary another process had finished: returned at the wrong width
+    concepts = [f"concept {i}" for i in range(6000)]
+    clear_memory_cache()
+    embed_vocabulary(_StoppedEmbedder(), concepts, cache_dir=tmp_path)
+    path = dictionary_cache_path("stopped-d8-s0", concepts, tmp_path)
+    wide = CountingEmbedder(dim=16, key="stopped").embed_text(concepts)
+    dictionary_module._write_cache_file(
+        path, dictionary_module._disk_key("stopped-d8-s0", concepts), wide
+    )
+    clear_memory_cache()
+    embedder = _StoppedEmbedder()
+    with pytest.warns(DictionaryCacheWarning, match="cannot be used"):
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path, n_features=8)
+    assert raw.shape == (6000, 8)
+    assert sum(len(call) for call in embedder.calls) == 6000

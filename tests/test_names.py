@@ -507,3 +507,40 @@ def test_the_record_by_content_keeps_the_latest(monkeypatch):
     with pytest.raises(ValueError, match="not those of `x`"):
         _names.check_source(_weights(2), names[::-1], "`x`")
     _names.check_source(_weights(3), names[::-1], "`x`")
+
+
+def test_embeddings_as_wide_as_recorded_weights_are_not_fingerprinted(monkeypatch):
+    # (a ZeroShotClassifier checks its input against the records: dense embeddings as
+    # wide as a transformer's weights were fingerprinted whole, 13 s for 200,000 x 512)
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
+    names = np.asarray(list("abcdefghi"), dtype=object)
+    W = _names.remember_concepts(_weights(), names)
+    calls = []
+    real = _names.row_fingerprints
+    monkeypatch.setattr(_names, "row_fingerprints", lambda M: calls.append(M.shape) or real(M))
+    embeddings = np.random.default_rng(0).normal(size=(500, 9))
+    assert _names._recorded_concepts(embeddings) is None
+    assert calls == []
+    # rows as sparse as the weights' are looked at, and only they
+    mixed = np.vstack([embeddings[:3], W[:4].toarray()])
+    assert _names._recorded_concepts(mixed) is names
+    assert calls and all(shape[0] <= 4 for shape in calls), calls
+
+
+def test_a_dense_output_is_recorded_by_the_rows_of_its_sparse_weights(monkeypatch):
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
+    names = np.asarray(list("abcdefghi"), dtype=object)
+    W = _weights()
+    dense = _names.remember_concepts(W.toarray(), names, sparse_of=W)
+    with pytest.raises(ValueError, match="not those of `x`"):
+        _names.check_source(dense[:3].copy(), names[::-1], "`x`")
+    # a float64 weight that float32 rounds to 0 is no weight of the float32 copy
+    tiny = W.astype(np.float64)
+    tiny[0, 0] = 1e-50
+    np.testing.assert_array_equal(
+        _names.row_fingerprints(tiny), _names.row_fingerprints(tiny.astype(np.float32))
+    )
