@@ -347,18 +347,34 @@ def test_standard_output_that_cannot_encode_a_name_says_what_to_do(
     (run_env / "dogs" / "2.png").rename(run_env / "dogs" / "собака.png")
     code, out, err = _main(["decompose", str(run_env), "-f", "csv", "-q", *_args(tmp_path)], capsys)
     assert code == 0 and "собака.png" in out, err
-    stdout = io.TextIOWrapper(io.BytesIO(), encoding="latin-1")
-    monkeypatch.setattr(sys, "stdout", stdout)
-    code, _, err = _main(["decompose", str(run_env), "-f", "csv", "-q", *_args(tmp_path)], capsys)
-    assert code == 1
-    last = err.strip().splitlines()[-1]
-    assert last.startswith(
-        "sksplice: error: cannot write standard output: its encoding, latin-1, has no "
-        "character for 'собака' (in '"
-    ), last
-    assert last.endswith(
-        "set PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, which is written in UTF-8"
-    ), last
+    with monkeypatch.context() as patched:
+        stdout = io.TextIOWrapper(io.BytesIO(), encoding="latin-1")
+        patched.setattr(sys, "stdout", stdout)
+        # refused before any image is embedded (it failed once the results were written)
+        from sksplice.cli import _embedders
+
+        def not_reached(*args, **kwargs):
+            raise AssertionError("the names are checked before the images are embedded")
+
+        patched.setattr(_embedders, "image_embedder", not_reached)
+        code, _, err = _main(
+            ["decompose", str(run_env), "-f", "csv", "-q", *_args(tmp_path)], capsys
+        )
+        assert code == 2
+        last = err.strip().splitlines()[-1]
+        assert last.startswith(
+            "sksplice: error: cannot write standard output: its encoding, latin-1, has no "
+            "character for 'собака' (in the file name '"
+        ), last
+        assert last.endswith(
+            "set PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, which is "
+            "written in UTF-8"
+        ), last
+        # a class name, for profile
+        (run_env / "dogs").rename(run_env / "собаки")
+        code, _, err = _main(["profile", str(run_env), "-f", "csv", "-q", *_args(tmp_path)], capsys)
+        assert code == 2
+        assert "has no character for 'собаки' (in the class 'собаки')" in err, err
     # as it says: -o FILE is written in UTF-8
     out_file = tmp_path / "out.csv"
     args = ["decompose", str(run_env), "-o", str(out_file), "-q", *_args(tmp_path)]

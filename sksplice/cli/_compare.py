@@ -25,6 +25,7 @@ from ._output import (
     _write_significant_rows,
     _write_significant_tail,
     _write_table_records,
+    check_standard_output_encodes,
     no_concept,
     plural,
     significant_values,
@@ -68,6 +69,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         paths_a, paths_b = _two_collections(args)
         _check_outputs_apart(args, paths_a + paths_b)
         plan = _check_options(args)
+        check_standard_output_encodes(
+            getattr(args, "output", None),
+            {"folder name": [args.folder_a, args.folder_b], "concept": plan.concepts},
+        )
     _warn_unknown_extension(args)
     # (as the outputs write a name: see sksplice._image_files.shown_name)
     labels = (shown_name(str(args.folder_a)), shown_name(str(args.folder_b)))

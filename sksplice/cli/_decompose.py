@@ -26,7 +26,15 @@ from ._checks import (
 )
 from ._inputs import collect_images
 from ._logging import CLIError, RunError, UsageError, _interruption, _reader_gone, _usage
-from ._output import _Output, _printable, _Writer, no_concept, plural, significant
+from ._output import (
+    _Output,
+    _printable,
+    _Writer,
+    check_standard_output_encodes,
+    no_concept,
+    plural,
+    significant,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -707,6 +715,7 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(args, before_model=lambda: refuse_one_input_unpublished(args, paths))
+        check_standard_output_encodes(args.output, {"file name": paths, "concept": plan.concepts})
     _warn_unknown_extension(args)
     try:
         if _streams(args, plan):

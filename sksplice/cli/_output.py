@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -288,6 +289,34 @@ def naming_write_errors(where: str) -> Iterator[None]:
         # (standard output in an encoding other than UTF-8: PYTHONIOENCODING, the locale;
         # a file is written in UTF-8, which encodes every name)
         raise CLIError(_encoding_error(where, exc)) from exc
+
+
+def check_standard_output_encodes(output: str | None, names: dict[str, Sequence[Any]]) -> None:
+    """Refuse, before any image is embedded, names that standard output's encoding (one
+    other than UTF-8: PYTHONIOENCODING, the locale) cannot write: ``names`` by what they
+    are (``"file name"``: paths, shown as the results show them; ``"concept"``,
+    ``"class"``). The run failed once it came to write the first such name, after the
+    work (a file is written in UTF-8, which encodes every name)."""
+    if output not in (None, "-") or sys.stdout is None:
+        return
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        if codecs.lookup(encoding).name == "utf-8":
+            return
+    except LookupError:
+        return
+    for kind, texts in names.items():
+        for text in (shown_name(str(t)) for t in texts):
+            try:
+                text.encode(encoding)
+            except UnicodeEncodeError as exc:
+                bad = text[exc.start : exc.end]
+                raise CLIError(
+                    f"cannot write standard output: its encoding, {encoding}, has no "
+                    f"character for {bad!r} (in the {kind} {text!r}); set "
+                    "PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, which is "
+                    "written in UTF-8"
+                ) from None
 
 
 def _encoding_error(where: str, exc: UnicodeEncodeError) -> str:

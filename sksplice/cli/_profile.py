@@ -19,6 +19,7 @@ from ._output import (
     _write_significant_rows,
     _write_significant_tail,
     _write_table_records,
+    check_standard_output_encodes,
     no_concept,
     plural,
     significant_values,
@@ -168,6 +169,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         paths, labels = _labelled(args)
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
+        check_standard_output_encodes(
+            getattr(args, "output", None), {"class": sorted(set(labels)), "concept": plan.concepts}
+        )
     _warn_unknown_extension(args)
     dec, _, ranking = _profile(args, paths, labels, plan)
     _report_skipped(dec.skipped, len(paths))

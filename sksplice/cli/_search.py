@@ -25,7 +25,7 @@ from ._decompose import (
 )
 from ._inputs import collect_images
 from ._logging import _usage
-from ._output import no_concept, significant
+from ._output import check_standard_output_encodes, no_concept, significant
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
             before_model=lambda: refuse_one_input_unpublished(args, paths),
         )
         query = _check_query_concepts(query, plan.concepts, args.concepts)
+        check_standard_output_encodes(
+            getattr(args, "output", None), {"file name": paths, "concept": plan.concepts}
+        )
     _warn_unknown_extension(args)
     dec = _decompose(args, paths, plan)
     splice = dec.splice
