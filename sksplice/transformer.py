@@ -147,11 +147,12 @@ def _own_text_embedder(embedder: Any) -> str | None:
     """How the advice names an estimator's own text embedder that is no CLIPEmbedder (a
     sentence-transformers model: CLIPEmbedder's embeddings would be of another model);
     None for a CLIPEmbedder or none."""
+    from ._protocols import TextEmbedder
     from .embedders import CLIPEmbedder
 
     if embedder is None or isinstance(embedder, CLIPEmbedder):
         return None
-    if not callable(getattr(embedder, "embed_text", None)):
+    if not isinstance(embedder, TextEmbedder):
         return None
     return type(embedder).__name__
 
