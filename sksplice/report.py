@@ -42,7 +42,7 @@ import pandas as pd
 from ._atomic import PAGE_EXTENSIONS, atomic_write, check_writable, remove_stale_temporaries
 from ._gc import gc_paused
 from ._image_files import shown_message, shown_name
-from ._names import a_type, plural
+from ._names import a_type
 from ._stack import warn_user
 
 __all__ = ["ImageResult", "render_report", "thumbnail_data_uri", "write_report"]
@@ -806,7 +806,7 @@ def _profile_bar(
     if n is None or not math.isfinite(low):
         return concept, share, _share_text(share), None, None, concept
     tip = (
-        f"{concept}: {int(count):,} of {plural(n, 'image')}, "
+        f"{concept}: {int(count):,} of {n:,} image{'' if n == 1 else 's'}, "
         f"95% interval {_share_text(low)} to {_share_text(high)}"
     )
     return concept, share, _share_text(share), low, high, tip

@@ -325,8 +325,9 @@
         // (a group of one image holding the concept is at 100%: the whisker, its 95%
         // interval, says how little that is)
         const ci = intervals ? intervals[k] : null;
-        const row = el("div", { class: "bar-row", title: ci ? shown + ": " + ci[2] +
-          " of " + DATA.groupSizes[k] + (DATA.groupSizes[k] === 1 ? " image" : " images") +
+        const row = el("div", { class: "bar-row", title: ci ? shown + ": " +
+          ci[2].toLocaleString("en-US") + " of " + DATA.groupSizes[k].toLocaleString("en-US") +
+          (DATA.groupSizes[k] === 1 ? " image" : " images") +
           ", 95% interval " + pct(ci[0]) + " to " + pct(ci[1]) : shown });
         row.append(el("span", { class: "cls" }, shown));
         const track = el("span", { class: "track" });
