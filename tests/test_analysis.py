@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tracemalloc
+import types
 from pathlib import Path
 
 import numpy as np
@@ -639,6 +640,10 @@ def test_profile_and_ranking_invariants(data, n, c):
     pd.testing.assert_frame_equal(ranking, sparse)
 
 
+#: What the profile command's option checks return, where a test stubs them.
+_NO_PLAN = types.SimpleNamespace(concepts=[])
+
+
 def _cli_ranking(W, y, names, top_k=8):
     """The ranking table ``sksplice profile`` builds: one-vs-rest, p-values adjusted over
     all classes together, top rows per class."""
@@ -668,7 +673,8 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
     W[::2, 2] = 1.0
     ranking = _cli_ranking(W, y, ["sea", "sky", "grass"])
     dec = types.SimpleNamespace(skipped=[], metadata={})
-    monkeypatch.setattr(profile_command, "_check_options", lambda args: None)
+    # (the plan of the options: no concepts to check against the output's encoding)
+    monkeypatch.setattr(profile_command, "_check_options", lambda args: _NO_PLAN)
     monkeypatch.setattr(profile_command, "_labelled", lambda args: ([], []))
     monkeypatch.setattr(
         profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, ranking)
@@ -721,7 +727,8 @@ def test_the_profile_table_names_the_classes_its_tests_cover(monkeypatch, tmp_pa
     y = np.array(["coast"] * 20 + ["forest"] * 20)
     ranking = _cli_ranking(W, y, ["sea", "sky"])
     dec = types.SimpleNamespace(skipped=[], metadata={"classes": sizes} if sizes else {})
-    monkeypatch.setattr(profile_command, "_check_options", lambda args: None)
+    # (the plan of the options: no concepts to check against the output's encoding)
+    monkeypatch.setattr(profile_command, "_check_options", lambda args: _NO_PLAN)
     monkeypatch.setattr(profile_command, "_labelled", lambda args: ([], []))
     monkeypatch.setattr(
         profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, ranking)
