@@ -497,13 +497,13 @@ def splice_validation_curve(
         fit_params=fit_params,
         score_params=score_params,
     )
-    failures = [failure for _, _, fold in folds for failure in fold]
+    failures = [failure for _, _, fold, _ in folds for failure in fold]
     _report_failures(failures, len(splits) * len(penalties), error_score, "validation curve")
 
-    if any(isinstance(s, Mapping) for _, on_test, _ in folds for s in on_test):
+    if any(isinstance(s, Mapping) for _, on_test, _, _ in folds for s in on_test):
         raise TypeError(f"scoring returned several metrics (a dict){_ONE_METRIC}")
-    train_scores = np.column_stack([_fold_column(on, None, error_score) for on, _, _ in folds])
-    test_scores = np.column_stack([_fold_column(on, None, error_score) for _, on, _ in folds])
+    train_scores = np.column_stack([_fold_column(on, None, error_score) for on, _, _, _ in folds])
+    test_scores = np.column_stack([_fold_column(on, None, error_score) for _, on, _, _ in folds])
     return train_scores, test_scores
 
 
@@ -837,6 +837,8 @@ def _scored_folds(
         start = time.perf_counter()
         shared = _shared_path(transformer, X, penalties, splits)
         n_folds = len(splits)
+        # (the one path of a fixed centre serves every fold: each its share of it)
+        shared_seconds = (time.perf_counter() - start) / n_folds if shared is not None else 0.0
         if shared is not None:
             logger.info(
                 "%s: the transformer's centre is fixed: one path over %d rows served every "
@@ -869,6 +871,7 @@ def _scored_folds(
                 test,
                 penalties,
                 shared=shared,
+                shared_seconds=shared_seconds,
                 **kwargs,
             )
             for train, test in splits
@@ -981,10 +984,11 @@ def _fold_scores(
     *,
     train_score: bool = True,
     shared: tuple[SplicePath, np.ndarray] | None = None,
+    shared_seconds: float = 0.0,
     error_score: Any = "raise",
     fit_params: Mapping[str, Any] | None = None,
     score_params: Mapping[str, Any] | None = None,
-) -> tuple[list[Any] | None, list[Any], list[str]]:
+) -> tuple[list[Any] | None, list[Any], list[str], list[tuple[float, float]]]:
     """Train and test scores of one fold at every penalty (in the order of ``penalties``).
 
     The transformer is cloned and fitted once on the training part, and the
@@ -1003,7 +1007,11 @@ def _fold_scores(
     several metrics). With ``error_score="raise"`` a failing fit or score
     raises; otherwise the scores of a penalty whose probe fit or scoring fails
     (all penalties, if the fold's transformer fit or path fails) are None, and
-    the third item lists the failures (the penalty and the traceback).
+    the third item lists the failures (the penalty and the traceback). The fourth
+    holds, per penalty, the seconds of its fit (its share of the fold's transformer
+    fit and path, or of ``shared_seconds``, the shared path's share of this fold,
+    split evenly among the penalties, and the probe's fit) and of its scoring (on the
+    test rows, and the training rows where scored), as ``GridSearchCV`` times them.
     ``fit_params`` go to every fit of the probe, an array with one entry per
     row of ``X`` cut to the fold's training rows (as scikit-learn cuts them),
     and ``score_params`` (routed metadata) to the scorer, cut to the rows it
@@ -1019,9 +1027,11 @@ def _fold_scores(
     score_train = _check_method_params(X, score_params or {}, train)
     score_test = _check_method_params(X, score_params or {}, test)
     failures: list[str] = []
+    decomposed = shared_seconds
     if shared is None:
         # The training and test rows in one path (one batch: fewer, fuller chunks).
         rows = np.concatenate([train, test])
+        started = time.perf_counter()
         try:
             fitted = clone(transformer).fit(_safe_indexing(X, train), y_train)
             path = splice_path(fitted, _safe_indexing(X, rows), penalties)
@@ -1030,7 +1040,14 @@ def _fold_scores(
                 raise
             failed = f"every l1_penalty of the fold (the transformer):\n{traceback.format_exc()}"
             none = [None] * len(penalties)
-            return (list(none) if train_score else None), none, [failed] * len(penalties)
+            share = (time.perf_counter() - started) / len(penalties)
+            return (
+                (list(none) if train_score else None),
+                none,
+                [failed] * len(penalties),
+                [(share, 0.0)] * len(penalties),
+            )
+        decomposed = time.perf_counter() - started
         train, test = np.arange(len(train)), np.arange(len(train), len(rows))
     else:
         path, row_in_path = shared
@@ -1055,11 +1072,16 @@ def _fold_scores(
         test_weights = [in_container(W, kind, rows, names) for W in test_weights]
     train_scores: list[Any] | None = [] if train_score else None
     test_scores: list[Any] = []
+    times: list[tuple[float, float]] = []
+    share = decomposed / len(penalties)
     for penalty in penalties:
         k = column[float(penalty)]
         on_train = on_test = None
+        started = time.perf_counter()
+        fitted_at = None
         try:
             probe = _quiet_editors(clone(estimator)).fit(train_weights[k], y_train, **probe_params)
+            fitted_at = time.perf_counter()
             if train_scores is not None:
                 on_train = scorer(probe, train_weights[k], y_train, **score_train)
             on_test = scorer(probe, test_weights[k], y_test, **score_test)
@@ -1068,7 +1090,11 @@ def _fold_scores(
                 raise
             on_train = on_test = None
             failures.append(f"l1_penalty={float(penalty):g}:\n{traceback.format_exc()}")
+        ended = time.perf_counter()
+        if fitted_at is None:  # (the fit failed: its time is the fit's, as scikit-learn's)
+            fitted_at = ended
+        times.append((share + fitted_at - started, ended - fitted_at))
         if train_scores is not None:
             train_scores.append(on_train)
         test_scores.append(on_test)
-    return train_scores, test_scores, failures
+    return train_scores, test_scores, failures, times

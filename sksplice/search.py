@@ -151,7 +151,9 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
     Attributes
     ----------
     cv_results_ : dict of numpy (masked) ndarrays
-        Keyed like ``GridSearchCV``'s: ``param_<step>__l1_penalty`` (masked
+        Keyed like ``GridSearchCV``'s: ``mean_fit_time``, ``std_fit_time``,
+        ``mean_score_time`` and ``std_score_time`` (seconds, see Notes),
+        ``param_<step>__l1_penalty`` (masked
         array), ``params``, ``split{k}_test_score``, ``mean_test_score``,
         ``std_test_score``, ``rank_test_score`` and, with
         ``return_train_score=True``, the same train keys (no rank); with
@@ -197,9 +199,13 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
     Notes
     -----
     The penalties of one fold share their transformer fit and their path
-    (with a fixed centre, all folds share one fit and one path), so
-    ``cv_results_`` has no per-candidate fit and score times
-    (``mean_fit_time`` and friends of ``GridSearchCV``). Only the folds run in
+    (with a fixed centre, all folds share one fit and one path): a candidate's
+    fit time in ``cv_results_`` is its even share of that (the fold's fit and
+    path, or the fold's share of the one path) plus its probe's fit, and its
+    score time that of scoring its probe (on the test rows, and the training
+    rows with ``return_train_score``), so that code written for
+    ``GridSearchCV``'s ``mean_fit_time`` and friends reads them; summed over
+    the candidates they are the time of the search's folds. Only the folds run in
     parallel (``n_jobs``), not the candidates. The probe gets the concept
     weights as the pipeline would give them: CSR matrices (dense arrays with
     the transformer's ``output="dense"``), or with ``set_output(transform=
@@ -614,24 +620,32 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             score_params=score_params,
         )
         _report_failures(
-            [failure for _, _, fold in folds for failure in fold],
+            [failure for _, _, fold, _ in folds for failure in fold],
             len(splits) * len(penalties),
             self.error_score,
             "search",
         )
-        metrics = _metrics_of([on_test for _, on_test, _ in folds])
+        metrics = _metrics_of([on_test for _, on_test, _, _ in folds])
         if metrics is not None and names is None:
             # A callable scoring that returns several metrics.
             self._check_refit(metrics)
         key = f"{name}__l1_penalty"
         candidates = list(self.l1_penalties)
+        # (as GridSearchCV's: seconds per candidate and fold, first; a fold's transformer
+        # fit and path, shared by its penalties, split evenly among them)
+        times = np.array([fold[3] for fold in folds], dtype=np.float64)  # (fold, penalty, 2)
         results: dict[str, Any] = {
+            "mean_fit_time": times[:, :, 0].mean(axis=0),
+            "std_fit_time": times[:, :, 0].std(axis=0),
+            "mean_score_time": times[:, :, 1].mean(axis=0),
+            "std_score_time": times[:, :, 1].std(axis=0),
             f"param_{key}": np.ma.MaskedArray(penalties, mask=np.zeros(len(penalties), bool)),
             "params": [{key: value} for value in candidates],
         }
         kinds = [("test", 1, True)] + ([("train", 0, False)] if self.return_train_score else [])
-        for kind, at, rank in kinds:
-            for metric in ["score"] if metrics is None else metrics:
+        # (each metric's test keys, then its train keys: GridSearchCV's order)
+        for metric in ["score"] if metrics is None else metrics:
+            for kind, at, rank in kinds:
                 which = None if metrics is None else metric
                 scores = np.column_stack(
                     [_fold_column(fold[at], which, self.error_score) for fold in folds]

@@ -39,8 +39,10 @@ def probe():
 def assert_same_results(search, grid, return_train_score):
     """The cv_results_ and best_* of the path search equal GridSearchCV's."""
     results, expected = search.cv_results_, grid.cv_results_
-    timings = {k for k in expected if k.endswith("_time")}
-    assert set(results) == set(expected) - timings
+    # the same keys, in the same order (a DataFrame of them has GridSearchCV's columns)
+    assert list(results) == list(expected)
+    for key in ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time"):
+        assert results[key].shape == expected[key].shape and (results[key] >= 0).all(), key
     assert results["params"] == expected["params"]
     param = results[f"param_{KEY}"]
     assert isinstance(param, np.ma.MaskedArray) and not param.mask.any()
@@ -661,7 +663,7 @@ def test_several_metrics_equal_grid_search(problem):
     metrics = {"ll": "neg_log_loss", "acc": "accuracy"}
     search, grid = search_and_grid(problem, scoring=metrics, refit="ll", return_train_score=True)
     results, expected = search.cv_results_, grid.cv_results_
-    assert set(results) == {k for k in expected if not k.endswith("_time")}
+    assert list(results) == list(expected)  # (timings included, GridSearchCV's order)
     for name in metrics:
         for kind in ("test", "train"):
             for stat in ("mean", "std"):
@@ -1109,3 +1111,31 @@ def test_the_early_probe_check_follows_skip_parameter_validation():
         _check_probe_params(bad)
     with sklearn.config_context(skip_parameter_validation=True):
         _check_probe_params(bad)  # (nothing refused)
+
+
+def test_fit_and_score_times_add_up_to_the_time_of_the_folds(problem):
+    # cv_results_ had no timings: code written for GridSearchCV that reads
+    # mean_fit_time failed with a KeyError. A candidate's fit time is its share of its
+    # fold's transformer fit and path plus its probe's fit.
+    import time
+
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    search = SplicePathSearchCV(pipe, PENALTIES, cv=3, refit=False, return_train_score=True)
+    started = time.perf_counter()
+    search.fit(X, y)
+    elapsed = time.perf_counter() - started
+    results = search.cv_results_
+    fit, score = results["mean_fit_time"], results["mean_score_time"]
+    assert fit.shape == score.shape == (len(PENALTIES),)
+    assert (fit > 0).all() and (score > 0).all()
+    assert (results["std_fit_time"] >= 0).all() and (results["std_score_time"] >= 0).all()
+    total = search.n_splits_ * (fit.sum() + score.sum())
+    assert 0.3 * elapsed < total <= elapsed
+    frame = pd.DataFrame(results)
+    assert list(frame.columns[:4]) == [
+        "mean_fit_time",
+        "std_fit_time",
+        "mean_score_time",
+        "std_score_time",
+    ]
