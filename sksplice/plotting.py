@@ -585,8 +585,13 @@ def plot_class_profile(
                 ax.errorbar(
                     values[order][shown],
                     positions[shown],
-                    xerr=np.vstack(
-                        [values[order][shown] - low[shown], high[shown] - values[order][shown]]
+                    # (at least 0: sizes that disagree with the prevalences, as in a table
+                    # edited by hand, put the bar outside its interval)
+                    xerr=np.maximum(
+                        np.vstack(
+                            [values[order][shown] - low[shown], high[shown] - values[order][shown]]
+                        ),
+                        0.0,
                     ),
                     fmt="none",
                     ecolor="0.25",
@@ -830,7 +835,10 @@ def plot_concept_prevalence(
             ax.errorbar(
                 positions[shown],
                 values[shown],
-                yerr=np.vstack([values[shown] - low[shown], high[shown] - values[shown]]),
+                # (at least 0: sizes that disagree with the prevalences put the bar outside)
+                yerr=np.maximum(
+                    np.vstack([values[shown] - low[shown], high[shown] - values[shown]]), 0.0
+                ),
                 fmt="none",
                 ecolor="0.25",
                 elinewidth=1.0,

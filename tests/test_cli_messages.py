@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -342,7 +343,7 @@ def test_a_centre_file_is_checked_as_an_output_before_any_work(run_env, tmp_path
 
 
 def test_standard_output_that_cannot_encode_a_name_says_what_to_do(
-    run_env, tmp_path, capsys, monkeypatch
+    run_env, tmp_path, capsys, monkeypatch, caplog
 ):
     (run_env / "dogs" / "2.png").rename(run_env / "dogs" / "собака.png")
     code, out, err = _main(["decompose", str(run_env), "-f", "csv", "-q", *_args(tmp_path)], capsys)
@@ -375,6 +376,22 @@ def test_standard_output_that_cannot_encode_a_name_says_what_to_do(
         code, _, err = _main(["profile", str(run_env), "-f", "csv", "-q", *_args(tmp_path)], capsys)
         assert code == 2
         assert "has no character for 'собаки' (in the class 'собаки')" in err, err
+    # an encoding with a handler that writes every name (replace, backslashreplace) is
+    # no reason to refuse the run
+    with monkeypatch.context() as patched:
+        stdout = io.TextIOWrapper(io.BytesIO(), encoding="latin-1", errors="backslashreplace")
+        patched.setattr(sys, "stdout", stdout)
+        code, _, err = _main(
+            ["decompose", str(run_env), "-f", "csv", "-q", *_args(tmp_path)], capsys
+        )
+        assert code == 0, err
+        stdout.flush()
+        assert "\\u0441\\u043e" in stdout.buffer.getvalue().decode("latin-1")
+    # a concept it cannot write is warned about: the results may never hold it
+    with monkeypatch.context() as patched, caplog.at_level(logging.WARNING):
+        patched.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="latin-1"))
+        _output.check_standard_output_encodes(None, {"file name": ["a.png"]}, {"concept": ["空"]})
+    assert "has no character for '空' (in the concept '空'): the run stops if" in caplog.text
     # as it says: -o FILE is written in UTF-8
     out_file = tmp_path / "out.csv"
     args = ["decompose", str(run_env), "-o", str(out_file), "-q", *_args(tmp_path)]

@@ -1798,3 +1798,15 @@ def test_class_profiles_in_a_row_of_subplots_keep_to_their_own_column():
         for ax, cls in zip(axes, classes, strict=True):
             plot_class_profile(profiles, cls, ax=ax, k=4)
     plt.close(fig)
+
+
+def test_sizes_that_disagree_with_the_prevalences_draw_no_negative_whisker(labelled):
+    # (a table edited by hand: the interval, from the counts and sizes, may leave the
+    # bar outside it; matplotlib refused negative error lengths)
+    W, y = labelled
+    profiles = concept_profiles(W, y, NAMES)
+    profiles.attrs["n_samples"] = {**profiles.attrs["n_samples"], "woman": 30}
+    ax = plot_class_profile(profiles, "woman")
+    (intervals,) = ax.containers[1:]
+    assert len(intervals.lines[2][0].get_segments()) == len(_bars(ax))
+    plot_concept_prevalence(profiles, "bikini")

@@ -71,7 +71,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         plan = _check_options(args)
         check_standard_output_encodes(
             getattr(args, "output", None),
-            {"folder name": [args.folder_a, args.folder_b], "concept": plan.concepts},
+            {"folder name": [args.folder_a, args.folder_b]},
+            {"concept": plan.concepts},
         )
     _warn_unknown_extension(args)
     # (as the outputs write a name: see sksplice._image_files.shown_name)

@@ -715,7 +715,7 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(args, before_model=lambda: refuse_one_input_unpublished(args, paths))
-        check_standard_output_encodes(args.output, {"file name": paths, "concept": plan.concepts})
+        check_standard_output_encodes(args.output, {"file name": paths}, {"concept": plan.concepts})
     _warn_unknown_extension(args)
     try:
         if _streams(args, plan):

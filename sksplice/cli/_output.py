@@ -291,32 +291,56 @@ def naming_write_errors(where: str) -> Iterator[None]:
         raise CLIError(_encoding_error(where, exc)) from exc
 
 
-def check_standard_output_encodes(output: str | None, names: dict[str, Sequence[Any]]) -> None:
-    """Refuse, before any image is embedded, names that standard output's encoding (one
-    other than UTF-8: PYTHONIOENCODING, the locale) cannot write: ``names`` by what they
-    are (``"file name"``: paths, shown as the results show them; ``"concept"``,
-    ``"class"``). The run failed once it came to write the first such name, after the
-    work (a file is written in UTF-8, which encodes every name)."""
+def check_standard_output_encodes(
+    output: str | None,
+    written: dict[str, Sequence[Any]],
+    possible: dict[str, Sequence[Any]] | None = None,
+) -> None:
+    """Before any image is embedded, the names standard output cannot write (its
+    encoding other than UTF-8, with its ``errors`` handler: PYTHONIOENCODING, the
+    locale): the run failed once it came to write the first of them, after the work.
+
+    ``written`` (by what they are: ``"file name"``, shown as the results show them,
+    ``"class"``, ``"folder name"``) go into the results whatever they find: such a
+    name is refused. ``possible`` (the vocabulary's concepts; the paths of which a
+    search shows only the best) go in only where the results hold them: such a name
+    is warned about, as the run may never write it. A file is written in UTF-8, which
+    encodes every name.
+    """
     if output not in (None, "-") or sys.stdout is None:
         return
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    errors = getattr(sys.stdout, "errors", None) or "strict"
     try:
-        if codecs.lookup(encoding).name == "utf-8":
-            return
+        if codecs.lookup(encoding).name == "utf-8" or errors != "strict":
+            return  # (a handler such as replace or backslashreplace writes every name)
     except LookupError:
         return
-    for kind, texts in names.items():
-        for text in (shown_name(str(t)) for t in texts):
-            try:
-                text.encode(encoding)
-            except UnicodeEncodeError as exc:
-                bad = text[exc.start : exc.end]
-                raise CLIError(
-                    f"cannot write standard output: its encoding, {encoding}, has no "
-                    f"character for {bad!r} (in the {kind} {text!r}); set "
-                    "PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, which is "
-                    "written in UTF-8"
-                ) from None
+    advice = (
+        "set PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, which is written in UTF-8"
+    )
+    for refuse, names in ((True, written), (False, possible or {})):
+        for kind, texts in names.items():
+            for text in (shown_name(str(t)) for t in texts):
+                try:
+                    text.encode(encoding)
+                except UnicodeEncodeError as exc:
+                    bad = text[exc.start : exc.end]
+                    if refuse:
+                        raise CLIError(
+                            f"cannot write standard output: its encoding, {encoding}, has no "
+                            f"character for {bad!r} (in the {kind} {text!r}); {advice}"
+                        ) from None
+                    logger.warning(
+                        "standard output's encoding, %s, has no character for %r (in the %s "
+                        "%r): the run stops if the results come to hold it; %s",
+                        encoding,
+                        bad,
+                        kind,
+                        text,
+                        advice,
+                    )
+                    break  # (one line a kind)
 
 
 def _encoding_error(where: str, exc: UnicodeEncodeError) -> str:

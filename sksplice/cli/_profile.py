@@ -170,7 +170,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
         check_standard_output_encodes(
-            getattr(args, "output", None), {"class": sorted(set(labels)), "concept": plan.concepts}
+            getattr(args, "output", None),
+            {"class": sorted(set(labels))},
+            {"concept": plan.concepts},
         )
     _warn_unknown_extension(args)
     dec, _, ranking = _profile(args, paths, labels, plan)

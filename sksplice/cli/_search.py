@@ -48,7 +48,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         )
         query = _check_query_concepts(query, plan.concepts, args.concepts)
         check_standard_output_encodes(
-            getattr(args, "output", None), {"file name": paths, "concept": plan.concepts}
+            getattr(args, "output", None), {}, {"file name": paths, "concept": plan.concepts}
         )
     _warn_unknown_extension(args)
     dec = _decompose(args, paths, plan)
