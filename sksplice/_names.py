@@ -113,18 +113,12 @@ def row_fingerprints(W: Any) -> np.ndarray | None:
     weights without a non-zero value (which no column misreads). Vectorised: about
     a hundred milliseconds for ten million non-zero weights.
     """
-    if scipy.sparse.issparse(W) and W.ndim == 2:
+    kind = row_fingerprints_kind(W)
+    if kind == "sparse":
         csr = W if W.format == "csr" else W.tocsr()
-        if csr.dtype.kind != "f":
-            return None
         counts = np.diff(csr.indptr)
         columns, values = csr.indices, csr.data
-    elif (
-        isinstance(W, np.ndarray)
-        and not isinstance(W, np.matrix)
-        and W.ndim == 2
-        and W.dtype.kind == "f"
-    ):
+    elif kind == "dense":
         # (in blocks of rows: the indices of a whole dense array's non-zeros took
         # gigabytes; a row of a dense block is a row of a CSR matrix of it)
         step = max(1, _DENSE_BLOCK // max(W.shape[1], 1))

@@ -41,6 +41,7 @@ import weakref
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import numpy as np
@@ -846,10 +847,10 @@ _claims_lock = threading.Lock()
 def _identity(path: Path) -> tuple[int, int, int] | None:
     """(inode, size, time) of the file ``path``; None where there is none."""
     try:
-        stat = path.stat()
+        found = path.stat()
     except OSError:
         return None
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns) if path.is_file() else None
+    return (found.st_ino, found.st_size, found.st_mtime_ns) if S_ISREG(found.st_mode) else None
 
 
 def _process_alive(pid: int) -> bool:
@@ -1201,8 +1202,6 @@ def _embed_calls(
             embedded_here += len(batch)
             if bar.n < done:  # (an embedder whose calls show no sksplice bar)
                 bar.update(done - bar.n)
-            if blocks is not None:
-                blocks.renew()
             now = time.perf_counter()
             if timed and number == 0:
                 first_started = now  # (the warm-up call is not timed)
