@@ -125,7 +125,7 @@ def resolve_concepts(
             )
         # (load_vocabulary's rule for the size: the first ones of the full list, which
         # for a named vocabulary, or a copy of one, is most frequent first)
-        with size_cut_by_caller():  # (warned below, of the size kept)
+        with size_cut_by_caller(vocabulary_size):  # (warned below, of the size kept)
             items = list(load_vocabulary(vocab, size=None, data_home=data_home))
         if isinstance(vocab, str) and vocab in VOCABULARIES:
             what = f"the {vocab!r} vocabulary"
@@ -225,7 +225,7 @@ def raw_concept_embeddings(
         elif isinstance(vocabulary, str | os.PathLike):
             from .vocabulary import load_vocabulary, size_cut_by_caller
 
-            with size_cut_by_caller():  # (resolve_concepts warned of the size kept)
+            with size_cut_by_caller(len(concepts)):  # (resolve_concepts warned of the size kept)
                 full = load_vocabulary(vocabulary, size=None, data_home=data_home)
         else:  # (a list, checked by resolve_concepts)
             full = [item.strip() for item in vocabulary]

@@ -19,6 +19,9 @@ Warnings (subclasses of :class:`UserWarning`):
 - :class:`DuplicateConceptWarning`: concepts of a vocabulary with the same
   embedding (a weight of exactly equal ones split equally); its ``groups`` attribute lists
   them.
+- :class:`RepeatedConceptWarning`: a vocabulary file or list that names a
+  concept more than once (only the first is kept); its ``repeats`` attribute
+  gives their positions.
 - :class:`SkippedInputWarning`: inputs skipped with ``on_error="skip"``; its
   ``skipped`` attribute lists them as :class:`SkippedInput` records.
 - :class:`InconsistentVersionWarning`: an estimator loaded from a pickle saved
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
     from ._persistence import InconsistentVersionWarning
     from .dictionary import DictionaryCacheWarning, DuplicateConceptWarning
     from .embedders import SkippedInput, SkippedInputWarning
+    from .vocabulary import RepeatedConceptWarning
 
 __all__ = [
     "CalibrationStartWarning",
@@ -71,6 +75,7 @@ __all__ = [
     "ImageFileWarning",
     "InconsistentVersionWarning",
     "InvalidImageError",
+    "RepeatedConceptWarning",
     "SkippedInput",
     "SkippedInputWarning",
     "SmallMeanSampleWarning",
@@ -88,6 +93,7 @@ _DEFINED_IN = {
     "ImageFileWarning": "._images",
     "InconsistentVersionWarning": "._persistence",
     "InvalidImageError": "._images",
+    "RepeatedConceptWarning": ".vocabulary",
     "SkippedInput": ".embedders",
     "SkippedInputWarning": ".embedders",
     "SmallMeanSampleWarning": "._means",

@@ -31,6 +31,7 @@ __all__ = [
     "IMAGE_MEANS",
     "UPSTREAM_URL",
     "VOCABULARIES",
+    "RepeatedConceptWarning",
     "as_mean_vector",
     "authors_index_to_concept",
     "load_image_mean",
@@ -125,18 +126,88 @@ IMAGE_MEANS: dict[tuple[str, str], RemoteFile] = {
 }
 
 
-def _clean(items: Iterable[str], source: str) -> list[str]:
-    """Strip, drop blanks and keep the first occurrence of each concept, in order."""
-    seen: set[str] = set()
+class RepeatedConceptWarning(UserWarning):
+    """A vocabulary file or list names a concept more than once.
+
+    Only the first of each is kept, so the concepts (and the columns of the
+    weights) are fewer than the file's lines or the list's entries, and a
+    concept's position among them is not its line. ``repeats`` maps each
+    repeated concept to its positions (line numbers of a file, from 1; indices
+    of a list, from 0).
+    """
+
+    def __init__(self, message: str, repeats: dict[str, list[int]]) -> None:
+        super().__init__(message)
+        self.repeats = repeats
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickled with its repeats: a warning recorded in a worker process)
+        return (type(self), (str(self.args[0]) if self.args else "", self.repeats), self.__dict__)
+
+
+#: Repeated concepts a RepeatedConceptWarning names (the rest are counted).
+_REPEATS_SHOWN = 3
+
+
+def _clean(
+    items: Iterable[str],
+    source: str,
+    *,
+    positions: Literal["line", "index"] | None = None,
+    first: int = 0,
+    keep: int | None = None,
+) -> list[str]:
+    """Strip, drop blanks and keep the first occurrence of each concept, in order.
+
+    With ``positions``, repeated concepts among the first ``keep`` kept (all with
+    None) are named in a :class:`RepeatedConceptWarning`: ``"line"`` numbers
+    the items ``first + 1``, ``first + 2``, ... (a file's lines), ``"index"``
+    ``first``, ``first + 1``, ... (a list's entries).
+    """
+    seen: dict[str, int] = {}
     out: list[str] = []
-    for item in items:
+    repeats: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
         concept = item.strip()
-        if concept and concept not in seen:
-            seen.add(concept)
+        if not concept:
+            continue
+        if concept not in seen:
+            seen[concept] = i
             out.append(concept)
+        elif keep is None or len(out) < keep:  # (before the last concept kept)
+            repeats.setdefault(concept, [seen[concept]]).append(i)
     if not out:
         raise ValueError(f"The vocabulary {source} holds no concept (only blank entries)")
+    if positions is not None and repeats:
+        _warn_repeats(repeats, source, positions, first, len(out) if keep is None else keep)
     return out
+
+
+def _warn_repeats(
+    repeats: dict[str, list[int]], source: str, positions: str, first: int, n_kept: int
+) -> None:
+    shift = first + (1 if positions == "line" else 0)
+    where = {c: [shift + i for i in at] for c, at in repeats.items()}
+    word = "lines" if positions == "line" else "entries"
+    shown = "; ".join(
+        f"{c!r} at {word} {', '.join(map(str, at))}"
+        for c, at in list(where.items())[:_REPEATS_SHOWN]
+    )
+    more = len(where) - _REPEATS_SHOWN
+    if more > 0:
+        shown += f"; and {more} more"
+    n_dropped = sum(len(at) - 1 for at in where.values())
+    warn_user(
+        RepeatedConceptWarning(
+            f"The vocabulary {source} repeats {len(where)} concept"
+            f"{'s' if len(where) > 1 else ''} ({shown}): only the first of each is kept, "
+            f"{n_dropped} {'entry' if n_dropped == 1 else 'entries'} dropped, so the "
+            f"concepts after a repeat are not at their {'line' if positions == 'line' else 'index'}"
+            " (name weight columns with get_feature_names_out()). Remove the repeats to keep "
+            f"one concept per {'line' if positions == 'line' else 'entry'}.",
+            where,
+        )
+    )
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -467,10 +538,14 @@ def load_vocabulary(
         pinned file's: its first lines are kept, the rarest concepts of an
         edited copy of the authors' file (with the published file in the data
         home, only when most of them are among its less frequent half).
+    RepeatedConceptWarning
+        If a file or list repeats a concept before the last concept returned
+        (the concepts after it are no longer at their line or index); the
+        message names the repeats and their lines (from 1) or indices (from 0).
 
     Examples
     --------
-    >>> load_vocabulary(["  dog", "cat", "", "dog", "tree  "])
+    >>> load_vocabulary(["  dog", "cat", "", "tree  "])
     ['dog', 'cat', 'tree']
     >>> load_vocabulary(["dog", "cat", "tree"], size=2)
     ['dog', 'cat']
@@ -504,8 +579,16 @@ def load_vocabulary(
         source = f"file {str(path)!r}"
         if order == "authors":
             _check_size(size, len(_authors_lines(lines, None)), "lines", f"the vocabulary {source}")
-            return _clean(_authors_lines(lines, size), source)
-        concepts = _clean(lines, source)
+            kept = _authors_lines(lines, size)
+            return _clean(
+                kept, source, positions="line", first=len(_authors_lines(lines, None)) - len(kept)
+            )
+        concepts = _clean(
+            lines,
+            source,
+            positions="line",
+            keep=_CALLER_SIZE.get() if _SIZE_CUT_BY_CALLER.get() else size,
+        )
         _check_size(size, len(concepts), "concepts", f"the vocabulary {source}")
         if not _SIZE_CUT_BY_CALLER.get():
             _warn_first_lines_of_a_copy(path, size, concepts, data_home=data_home, published=False)
@@ -524,8 +607,9 @@ def load_vocabulary(
             )
     if order == "authors":
         _check_size(size, len(items), "entries", "the list")
-        return _clean(items if size is None else items[-size:], "list")
-    concepts = _clean(items, "list")
+        kept = items if size is None else items[-size:]
+        return _clean(kept, "list", positions="index", first=len(items) - len(kept))
+    concepts = _clean(items, "list", positions="index", keep=size)
     cleaned = " (without its blank and repeated entries)" if len(concepts) < len(items) else ""
     _check_size(size, len(concepts), "concepts", f"the list{cleaned}")
     return concepts[:size]
@@ -549,16 +633,22 @@ def _published_at_hand(name: str, data_home: Any) -> list[str] | None:
 #: and cut it to their own size themselves: they warn of a copy's order with that
 #: size (:func:`_warn_first_lines_of_a_copy`), so the full read does not.
 _SIZE_CUT_BY_CALLER: ContextVar[bool] = ContextVar("sksplice_size_cut_by_caller", default=False)
+#: The number of concepts the caller of ``size_cut_by_caller`` keeps: repeated
+#: concepts after the last of them are not warned about (they move none it keeps).
+_CALLER_SIZE: ContextVar[int | None] = ContextVar("sksplice_caller_size", default=None)
 
 
 @contextlib.contextmanager
-def size_cut_by_caller() -> Iterator[None]:
+def size_cut_by_caller(size: int | None = None) -> Iterator[None]:
     """Within the block, ``load_vocabulary`` leaves the warning of a copy's order to
-    the caller (see :data:`_SIZE_CUT_BY_CALLER`)."""
+    the caller (see :data:`_SIZE_CUT_BY_CALLER`), who keeps the first ``size``
+    concepts (None: all)."""
     token = _SIZE_CUT_BY_CALLER.set(True)
+    size_token = _CALLER_SIZE.set(size)
     try:
         yield
     finally:
+        _CALLER_SIZE.reset(size_token)
         _SIZE_CUT_BY_CALLER.reset(token)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +12,14 @@ import pytest
 import requests
 import torch
 
-from sksplice import vocabulary
+from sksplice import SpliceTransformer, vocabulary
 from sksplice._data import file_sha256
 from sksplice._download import DataFetchError, RemoteFile
 from sksplice.vocabulary import (
     IMAGE_MEANS,
     UPSTREAM_URL,
     VOCABULARIES,
+    RepeatedConceptWarning,
     as_mean_vector,
     authors_index_to_concept,
     load_image_mean,
@@ -285,15 +288,77 @@ def test_float64_mean_is_returned_as_float32(tmp_path, monkeypatch, no_network):
 # ------------------------------------------------------------------ custom vocabularies
 
 
+@pytest.mark.filterwarnings("ignore::sksplice.vocabulary.RepeatedConceptWarning")
 def test_list_cleaning_is_deterministic():
     items = ["  dog", "cat\t", "", "   ", "dog", "Dog", "tree  ", "cat", "hot dog"]
-    assert load_vocabulary(items) == ["dog", "cat", "Dog", "tree", "hot dog"]
+    with pytest.warns(RepeatedConceptWarning):
+        assert load_vocabulary(items) == ["dog", "cat", "Dog", "tree", "hot dog"]
     assert load_vocabulary(items, size=2) == ["dog", "cat"]
     assert load_vocabulary(items, size=None) == load_vocabulary(items, size=5)
     assert load_vocabulary(tuple(items)) == load_vocabulary(items)
     assert load_vocabulary(np.array(items)) == load_vocabulary(items)
     assert load_vocabulary(iter(items)) == load_vocabulary(items)
     assert all(type(c) is str for c in load_vocabulary(np.array(items)))
+
+
+def test_repeated_concepts_of_a_file_or_list_are_named(tmp_path):
+    # Concepts after a repeat are no longer at their line: said, with the lines.
+    path = tmp_path / "mine.txt"
+    path.write_text("dog\ncat\n\ndog \ntree\ncat\nbird\nfish\nbird\n")
+    with pytest.warns(RepeatedConceptWarning) as record:
+        assert load_vocabulary(path) == ["dog", "cat", "tree", "bird", "fish"]
+    (warning,) = record
+    message = str(warning.message)
+    assert f"file {str(path)!r} repeats 3 concepts" in message, message
+    assert "'dog' at lines 1, 4; 'cat' at lines 2, 6; 'bird' at lines 7, 9" in message
+    assert "3 entries dropped" in message
+    assert warning.message.repeats == {"dog": [1, 4], "cat": [2, 6], "bird": [7, 9]}
+    # Only repeats before the last concept kept move a kept concept.
+    with pytest.warns(RepeatedConceptWarning) as record:
+        load_vocabulary(path, size=3)  # (tree, line 5, comes after the repeat at 4)
+    assert record[0].message.repeats == {"dog": [1, 4]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_vocabulary(path, size=2) == ["dog", "cat"]
+    # The authors' order keeps the last lines: numbered as lines of the file.
+    with pytest.warns(RepeatedConceptWarning) as record:
+        assert load_vocabulary(path, size=4, order="authors") == ["cat", "bird", "fish"]
+    assert record[0].message.repeats == {"bird": [7, 9]}
+    # A list: indices from 0; more than three repeats are counted.
+    items = ["a", "b", "c", "d", "e", "a", "b", "c", "d", "e", "a"]
+    with pytest.warns(RepeatedConceptWarning) as record:
+        assert load_vocabulary(items) == ["a", "b", "c", "d", "e"]
+    message = str(record[0].message)
+    assert "list repeats 5 concepts ('a' at entries 0, 5, 10; 'b' at entries 1, 6;" in message
+    assert "; and 2 more)" in message and "6 entries dropped" in message
+    # Blank lines are not repeats; a warning survives pickling with its positions.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_vocabulary(["a", "", "b", "  ", "c"])
+    again = pickle.loads(pickle.dumps(record[0].message))
+    assert again.repeats == record[0].message.repeats and str(again) == message
+
+
+def test_a_transformer_warns_of_the_repeats_it_keeps(tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_text("dog\ncat\ndog\ntree\n")
+    X = np.random.default_rng(0).normal(size=(120, 6))
+    E = np.random.default_rng(1).normal(size=(3, 6))
+
+    def fit(size):
+        return SpliceTransformer(
+            vocabulary=path,
+            vocabulary_size=size,
+            concept_embeddings=E[: size or 3],
+            image_mean=None,
+            l1_penalty=0.1,
+        ).fit(X)
+
+    with pytest.warns(RepeatedConceptWarning, match=r"'dog' at lines 1, 3"):
+        assert list(fit(None).get_feature_names_out()) == ["dog", "cat", "tree"]
+    with warnings.catch_warnings():  # (the two concepts kept are at their lines)
+        warnings.simplefilter("error")
+        assert list(fit(2).get_feature_names_out()) == ["dog", "cat"]
 
 
 def test_list_errors():
@@ -441,6 +506,7 @@ def test_numpy_integer_size():
     assert load_vocabulary(["a", "b", "c"], size=np.int64(2)) == ["a", "b"]
 
 
+@pytest.mark.filterwarnings("ignore::sksplice.vocabulary.RepeatedConceptWarning")
 def test_text_file_in_file_order(tmp_path):
     path = tmp_path / "concepts.txt"
     path.write_bytes("\ufeffzebra\r\n  giraffe \r\n\r\nzebra\r\ncafé\u2028latte\nend".encode())

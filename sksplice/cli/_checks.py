@@ -106,14 +106,14 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         if size is None:
             size = min(DEFAULT_SIZE, len(concepts))
     elif path.is_file():
+        if size is None:  # (a copy of a published vocabulary: its 10,000 most frequent)
+            size = auto_size(path)
         try:
-            with size_cut_by_caller():  # (warned below, in the command line's terms)
+            with size_cut_by_caller(size):  # (warned below, in the command line's terms)
                 concepts = load_vocabulary(path, size=None)
         except ValueError as exc:
             raise CLIError(f"--vocabulary {path}: {exc}") from exc
         what = f"vocabulary file {path}"
-        if size is None:  # (a copy of a published vocabulary: its 10,000 most frequent)
-            size = auto_size(path)
     elif path.exists():
         raise CLIError(f"--vocabulary {path} is not a file")
     else:
