@@ -69,17 +69,13 @@ def config_widths() -> dict[str, int] | None:
     out otherwise, a file of ``$SKSPLICE_MODEL_CONFIGS`` that is not a config):
     the caller then asks open_clip, whose errors say what is wrong.
     """
-    import importlib.util
     import json
     import os
 
-    try:
-        spec = importlib.util.find_spec("open_clip")
-    except (ImportError, ValueError):
+    package = _open_clip_folder()
+    if package is None:
         return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folders = [os.path.join(next(iter(spec.submodule_search_locations)), "model_configs")]
+    folders = [os.path.join(package, "model_configs")]
     if not os.path.isdir(folders[0]):
         return None
     folders += [path for _, path in env_config_entries()]
@@ -106,3 +102,95 @@ def config_widths() -> dict[str, int] | None:
         if index > 0 and len(widths) == found:
             return None  # (a folder named that holds no config: the same)
     return widths or None
+
+
+def _open_clip_folder() -> str | None:
+    """The folder of the installed open_clip package, found without importing it."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("open_clip")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return str(next(iter(spec.submodule_search_locations)))
+
+
+def pretrained_tags() -> dict[str, list[str]] | None:
+    """Each model's pretrained weights tags, as ``open_clip.list_pretrained_tags_by_model``
+    gives them, without importing open_clip (which takes seconds).
+
+    Read from the source of open_clip's ``pretrained.py``, without running it: its
+    table ``_PRETRAINED`` maps a model name to ``dict(tag=...)`` (written in place or
+    as a module-level name), and each model with tags of ``quick_gelu=True`` has a
+    ``-quickgelu`` twin holding those tags. None where the file is not laid out so
+    (another open_clip release): the caller then asks open_clip.
+    """
+    import ast
+    import os
+
+    folder = _open_clip_folder()
+    if folder is None:
+        return None
+    try:
+        with open(os.path.join(folder, "pretrained.py"), encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+    def tags_of(node: ast.expr, named: dict[str, ast.expr]) -> dict[str, bool] | None:
+        # (a tag -> whether its config says quick_gelu=True)
+        if isinstance(node, ast.Name):
+            node = named.get(node.id, node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id != "dict" or node.args:
+                return None
+            pairs: list[tuple[object, ast.expr]] = [(k.arg, k.value) for k in node.keywords]
+        elif isinstance(node, ast.Dict):
+            pairs = [
+                (k.value if isinstance(k, ast.Constant) else None, v)
+                for k, v in zip(node.keys, node.values, strict=True)
+            ]
+        else:
+            return None
+        out: dict[str, bool] = {}
+        for tag, value in pairs:
+            if not isinstance(tag, str) or not isinstance(value, ast.Call):
+                return None
+            out[tag] = any(
+                k.arg == "quick_gelu"
+                and isinstance(k.value, ast.Constant)
+                and k.value.value is True
+                for k in value.keywords
+            )
+        return out
+
+    named: dict[str, ast.expr] = {}
+    table: ast.expr | None = None
+    for statement in tree.body:
+        if (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+        ):
+            name = statement.targets[0].id
+            if name == "_PRETRAINED":
+                table = statement.value
+            else:
+                named[name] = statement.value
+    if not isinstance(table, ast.Dict):
+        return None
+    found: dict[str, list[str]] = {}
+    quick: dict[str, list[str]] = {}
+    for key, value in zip(table.keys, table.values, strict=True):
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            return None
+        tags = tags_of(value, named)
+        if tags is None:
+            return None
+        found[key.value] = list(tags)
+        if any(tags.values()):
+            quick[key.value + "-quickgelu"] = [tag for tag, q in tags.items() if q]
+    found.update(quick)
+    return found

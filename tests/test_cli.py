@@ -472,6 +472,16 @@ def test_a_device_torch_cannot_parse_is_refused_before_torch_is_imported(
         (["--model", "ViT-B-33"], "(close matches: ViT-B-32"),
         (["--target-l0", "50"], "--target-l0 50 cannot be reached"),
         (["--image-mean", "pretrained"], "no published image mean for --model sksplice-test-tiny"),
+        (
+            ["--model", "ViT-B-32", "--pretrained", "laion2b_s34b_b78k"],
+            "--pretrained 'laion2b_s34b_b78k' is neither a pretrained tag of ViT-B-32 nor a "
+            "checkpoint file (close matches: laion2b_s34b_b79k); tags of ViT-B-32: openai, ",
+        ),
+        (
+            ["--model", "ViT-B-32-quickgelu", "--pretrained", "laion2b_s34b_b79k"],
+            "tags of ViT-B-32-quickgelu: openai, laion400m_e31, laion400m_e32, metaclip_400m",
+        ),
+        (["--pretrained", "openai"], "tags of sksplice-test-tiny: none; --pretrained none"),
     ],
 )
 def test_what_the_model_config_tells_is_refused_before_open_clip_is_imported(
@@ -495,6 +505,30 @@ def test_what_the_model_config_tells_is_refused_before_open_clip_is_imported(
     assert code == 2 and out == "", err
     last = err.strip().splitlines()[-1]
     assert last.startswith("sksplice: error: ") and said in last, last
+
+
+def test_the_pretrained_tags_read_without_open_clip_are_those_open_clip_lists(
+    tmp_path, monkeypatch
+):
+    import open_clip
+
+    from sksplice import _model_names
+
+    tags = _model_names.pretrained_tags()
+    assert tags is not None and tags["ViT-B-32"][0] == "openai"
+    assert tags == {
+        model: open_clip.list_pretrained_tags_by_model(model)
+        for model in {model for model, _ in open_clip.list_pretrained()}
+    }
+    # A pretrained.py laid out otherwise (another open_clip release): None, open_clip decides.
+    monkeypatch.setattr(_model_names, "_open_clip_folder", lambda: str(tmp_path))
+    source = tmp_path / "pretrained.py"
+    source.write_text("_PRETRAINED = build_table()\n")
+    assert _model_names.pretrained_tags() is None
+    source.write_text("_PRETRAINED = {'m': dict(a=_pcfg(), b=3)}\n")
+    assert _model_names.pretrained_tags() is None
+    source.write_text("_M = dict(a=_pcfg(quick_gelu=True), b=_pcfg())\n_PRETRAINED = {'m': _M}\n")
+    assert _model_names.pretrained_tags() == {"m": ["a", "b"], "m-quickgelu": ["a"]}
 
 
 def test_the_model_configs_read_without_open_clip_are_those_open_clip_lists(monkeypatch, tmp_path):

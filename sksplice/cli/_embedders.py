@@ -76,7 +76,26 @@ def model_width_early(args: argparse.Namespace) -> int | None:
     name = model if model in widths else model.replace("/", "-")
     if name not in widths:
         raise _unknown_model(model, sorted(widths))
+    pretrained = args.pretrained
+    if pretrained is not None and not Path(pretrained).expanduser().is_file():
+        from .._model_names import clean_tag, pretrained_tags
+
+        tags = pretrained_tags()
+        if tags is not None:
+            listed = tags.get(name, [])
+            if clean_tag(pretrained) not in {clean_tag(t) for t in listed}:
+                raise _unknown_pretrained(name, pretrained, listed)
     return widths[name]
+
+
+def _unknown_pretrained(model: str, pretrained: str, tags: Sequence[str]) -> CLIError:
+    """The error of a ``--pretrained`` that is neither a tag of ``model`` nor a file."""
+    listed = ", ".join(tags) if tags else "none"
+    return CLIError(
+        f"--pretrained {pretrained!r} is neither a pretrained tag of {model} nor a "
+        f"checkpoint file{_close(pretrained, tags)}; tags of {model}: {listed}; "
+        "--pretrained none gives random weights"
+    )
 
 
 def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
@@ -109,18 +128,15 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
             raise _unknown_model(model, models)
         model = model if model in models else model.replace("/", "-")
         if pretrained is not None:
+            from .._model_names import clean_tag
+
             tags = open_clip.list_pretrained_tags_by_model(model)
-            clean = {t.lower().replace("-", "_"): t for t in tags}
-            key = pretrained.lower().replace("-", "_")
+            clean = {clean_tag(t): t for t in tags}
+            key = clean_tag(pretrained)
             if key in clean:
                 pretrained = clean[key]
             elif not Path(pretrained).expanduser().is_file():
-                listed = ", ".join(tags) if tags else "none"
-                raise CLIError(
-                    f"--pretrained {pretrained!r} is neither a pretrained tag of {model} nor a "
-                    f"checkpoint file{_close(pretrained, tags)}; tags of {model}: {listed}; "
-                    "--pretrained none gives random weights"
-                )
+                raise _unknown_pretrained(model, pretrained, tags)
             else:
                 _check_checkpoint(pretrained)
     embedder = CLIPEmbedder(model=model, pretrained=pretrained, device="cpu")
