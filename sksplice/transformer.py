@@ -36,6 +36,7 @@ from ._means import (
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._persistence import VersionStampMixin
 from ._progress import progress, verbose_logging
+from ._set_after_fit import params_at_fit, warn_set_after_fit
 from ._stack import warn_user
 from ._validation import (
     SKIPPED_ROWS_HINT,
@@ -74,6 +75,26 @@ logger = logging.getLogger(__name__)
 #: Default of ``SpliceTransformer(l1_penalty=...)``; other values given with
 #: ``target_l0`` are warned about (the calibration decides the penalty).
 _DEFAULT_L1_PENALTY = 0.25
+
+_CONCEPTS = "the fitted concepts (concepts_) and dictionary (dictionary_)"
+_CENTRE = "the fitted centre (mean_)"
+#: The parameters fit reads (and what a fitted transformer uses in their place); the
+#: penalty's are said with the fitted penalty. (data_home and cache_dir only say where
+#: the same files are; the others are read by transform.)
+_FIT_PARAMS: dict[str, str] = {
+    "embedder": _CONCEPTS,
+    "vocabulary": _CONCEPTS,
+    "vocabulary_size": _CONCEPTS,
+    "concept_embeddings": _CONCEPTS,
+    "concepts_centered": _CONCEPTS,
+    "image_mean": _CENTRE,
+    "modality": _CENTRE,
+    "text_mean": _CENTRE,
+    "l1_penalty": "",
+    "target_l0": "",
+    "calibration_samples": "",
+    "random_state": "",
+}
 
 
 class TransformStats(NamedTuple):
@@ -989,29 +1010,38 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             self.__dict__.pop("calibration_l0_", None)  # of an earlier fit with target_l0
         else:
             self.l1_penalty_, self.calibration_l0_ = self._calibrate(X)
-        self._penalty_params_at_fit = (self.l1_penalty, self.target_l0)
+        self._params_at_fit = params_at_fit(self, _FIT_PARAMS)
         return self
 
-    def _warn_if_penalty_set_after_fit(self) -> None:
-        """Warn that ``l1_penalty`` or ``target_l0`` set after ``fit`` is not used yet.
+    def _warn_if_set_after_fit(self, *, penalty: bool = True) -> None:
+        """Warn about parameters that ``fit`` reads, set since ``fit``.
 
-        ``transform`` solves at the fitted ``l1_penalty_`` (the penalty, or the
-        one calibrated for ``target_l0``); ``set_params(l1_penalty=...)`` on a
-        fitted transformer changes nothing until ``fit`` runs again.
+        ``transform`` solves with the fitted concepts, dictionary and centre at
+        the fitted ``l1_penalty_`` (the penalty, or the one calibrated for
+        ``target_l0``); ``set_params(vocabulary=...)`` or
+        ``set_params(l1_penalty=...)`` on a fitted transformer changes nothing
+        until ``fit`` runs again. ``penalty=False``: not the parameters of the
+        penalty (``inverse_transform`` uses none).
         """
-        at_fit = getattr(self, "_penalty_params_at_fit", None)
-        if at_fit is None:
+        at_fit = getattr(self, "_params_at_fit", None)
+        if not at_fit:
             return
-        changed = []
-        if self.target_l0 is None and at_fit[1] is None and self.l1_penalty != at_fit[0]:
-            changed.append(f"l1_penalty={self.l1_penalty!r} (fitted with {at_fit[0]!r})")
-        if self.target_l0 != at_fit[1]:
-            changed.append(f"target_l0={self.target_l0!r} (fitted with {at_fit[1]!r})")
-        if changed:
-            warn_user(
-                f"{' and '.join(changed)} was set after fit: the codes use the fitted "
-                f"l1_penalty_={self.l1_penalty_:g} until fit is called again"
-            )
+        at_fit = dict(at_fit)
+        penalty_now = f"the fitted l1_penalty_={self.l1_penalty_:g}"
+        calibrated = at_fit.get("target_l0") is not None
+        if not penalty:
+            for name in ("l1_penalty", "target_l0", "calibration_samples", "random_state"):
+                at_fit.pop(name, None)
+        elif calibrated or self.target_l0 is not None:
+            # (a calibration starts its search from l1_penalty: changing it is no news)
+            at_fit.pop("l1_penalty", None)
+        if not calibrated:  # (they only matter to a calibration)
+            at_fit.pop("calibration_samples", None)
+            at_fit.pop("random_state", None)
+        uses = {name: what for name, what in _FIT_PARAMS.items() if what}
+        uses.update({"l1_penalty": penalty_now, "target_l0": penalty_now})
+        uses.update({"calibration_samples": penalty_now, "random_state": penalty_now})
+        warn_set_after_fit(self, at_fit, uses, "what it fitted")
 
     # ------------------------------------------------------------- solving
     def _get_lasso(self) -> Any:
@@ -1096,7 +1126,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         return self._weights_and_stats(X)[0]
 
     def _weights_and_stats(self, X: np.ndarray) -> tuple[scipy.sparse.csr_matrix, TransformStats]:
-        self._warn_if_penalty_set_after_fit()
+        self._warn_if_set_after_fit()
         quiet = not self.verbose or X.shape[0] < _BAR_MIN_ROWS
         with progress(X.shape[0], desc="decomposing", unit="row", disable=quiet) as bar:
             codes = self._solve(self._targets(X), self.l1_penalty_, on_rows=bar.update)

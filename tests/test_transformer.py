@@ -614,8 +614,8 @@ def test_a_penalty_set_after_fit_is_named_until_the_next_fit(problem):
     est.set_params(l1_penalty=0.1)
     with pytest.warns(
         UserWarning,
-        match=r"l1_penalty=0.1 \(fitted with 0.25\) was set after fit: "
-        r"the codes use the fitted l1_penalty_=0.25 until fit",
+        match=r"SpliceTransformer: l1_penalty=0.1 \(fitted with 0.25\) was set after fit; "
+        r"it still uses the fitted l1_penalty_=0.25 until fit is called again",
     ):
         W = est.transform(X)
     np.testing.assert_array_equal(W.toarray(), expected)
@@ -632,8 +632,66 @@ def test_a_penalty_set_after_fit_is_named_until_the_next_fit(problem):
         cal.set_params(l1_penalty=0.5).transform(X)
         # a transformer pickled before fit recorded its parameters is not warned about
         old = pickle.loads(pickle.dumps(make(concepts, raw).fit(X)))
-        del old._penalty_params_at_fit
+        del old._params_at_fit
         old.set_params(l1_penalty=0.1).transform(X)
+
+
+@pytest.mark.filterwarnings("ignore::sksplice.exceptions.SmallMeanSampleWarning")
+def test_every_parameter_fit_reads_set_after_fit_is_named(problem):
+    # set_params(vocabulary=...), (image_mean=...), (embedder=...) on a fitted
+    # transformer changed nothing and said nothing (only the penalty's were named): the
+    # columns stayed the fitted concepts, the centre the fitted one.
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.25).fit(X)
+    W = est.transform(X)
+    expected, recomposed = W.toarray(), est.inverse_transform(W)
+
+    def said(**params):
+        est.set_params(**params)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = est.transform(X).toarray()
+            back = est.inverse_transform(W)
+        np.testing.assert_array_equal(got, expected)  # (what was fitted, as warned)
+        np.testing.assert_array_equal(back, recomposed)
+        texts = [str(w.message) for w in caught if "set after fit" in str(w.message)]
+        return texts
+
+    texts = said(vocabulary=concepts[::-1])
+    assert len(texts) == 2, texts  # (transform, inverse_transform)
+    assert texts[0].startswith(
+        f"SpliceTransformer: vocabulary=a list of {len(concepts)} (fitted with a list of"
+    )
+    assert "still uses the fitted concepts (concepts_) and dictionary (dictionary_)" in texts[0]
+    est.set_params(vocabulary=concepts)
+    texts = said(image_mean=np.ones(DIM))
+    assert f"image_mean=an array of shape ({DIM},) (fitted with None) was set after fit" in texts[0]
+    assert "the fitted centre (mean_) until fit is called again" in texts[0]
+    texts = said(image_mean=None, modality="text", vocabulary_size=10)
+    assert (
+        "vocabulary_size=10 (fitted with 'auto'), modality='text' (fitted with 'image') "
+        in (texts[0])
+    )
+    assert "were set after fit; it still uses the fitted concepts" in texts[0]
+    assert "and the fitted centre (mean_)" in texts[0]
+    # Equal values (a copy of the fitted array, the same list again) are no news.
+    est.set_params(modality="image", vocabulary_size="auto", vocabulary=list(concepts))
+    assert said(concept_embeddings=raw.copy()) == []
+    # The penalty: only transform uses it.
+    texts = said(concept_embeddings=raw, l1_penalty=0.5)
+    assert len(texts) == 1 and "l1_penalty=0.5 (fitted with 0.25)" in texts[0]
+    # Transform-time parameters are read by transform: no news.
+    est.set_params(l1_penalty=0.25)
+    assert said(output="sparse", verbose=0, memory_budget=2**26) == []
+    est.set_params(solver="admm", tol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.transform(X)
+    # A refit reads them all.
+    est.set_params(vocabulary_size=10).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.transform(X)
 
 
 @pytest.mark.parametrize("seed", ["x", 1.5, -1, np.random.default_rng(0)])

@@ -801,3 +801,17 @@ def test_a_clip_embedder_is_checked_before_its_model_is_loaded(tiny_clip_model, 
     X = np.ones((3, width + 1))
     with pytest.raises(ValueError, match=f"have {width} dimensions but X has {width + 1}"):
         ZeroShotClassifier(embedder, classes=["a", "b"]).fit(X)
+
+
+def test_classes_set_after_fit_are_named():
+    # set_params(classes=[...]) on a fitted classifier kept the fitted classes silently.
+    emb = HashEmbedder(dim=16)
+    X = emb.embed_text(["dog", "cat"])
+    clf = ZeroShotClassifier(emb, classes=["dog", "cat"], templates=["{}"]).fit(X)
+    clf.set_params(classes=["cat", "dog", "bird"])
+    with pytest.warns(UserWarning, match=r"classes=\['cat', 'dog', 'bird'\] \(fitted with "):
+        assert list(clf.predict(X)) == ["dog", "cat"]
+    clf.set_params(classes=["dog", "cat"], temperature=0.5)  # (read by predict_proba)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict_proba(X)
