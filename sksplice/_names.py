@@ -70,7 +70,7 @@ def check_concept_names(
 # ConceptEditor's ``splice``, ``concepts=`` of the analysis functions) checks that they
 # are the same concepts: in a Pipeline, the matrix a step returns is the one the next
 # step is given.
-_SOURCES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+_SOURCES: dict[int, tuple[weakref.ref, np.ndarray, Any]] = {}
 
 # The same record by content, for copies and row subsets of such a matrix: ``W.copy()``,
 # a pickled and loaded one, ``W.astype(np.float64)``, ``W.toarray()``, ``W.tocsc()``,
@@ -80,7 +80,7 @@ _SOURCES: dict[int, tuple[weakref.ref, np.ndarray]] = {}
 # sorted, and its concepts; the matrices themselves are not held. The most recently
 # made or read are kept: at most :data:`_MAX_RECORDS` matrices and :data:`_MAX_ROWS`
 # rows in all (8 bytes a row).
-_RECORDS: OrderedDict[int, tuple[int, np.ndarray, Any, int]] = OrderedDict()
+_RECORDS: OrderedDict[int, tuple[int, np.ndarray, Any, int, Any]] = OrderedDict()
 _MAX_RECORDS = 64
 _MAX_ROWS = 1 << 22
 #: Values of a dense matrix looked at a block of rows at a time by row_fingerprints.
@@ -168,13 +168,17 @@ def row_fingerprints_kind(W: Any) -> str | None:
     return None
 
 
-def remember_concepts(W: Any, concepts: np.ndarray, *, sparse_of: Any = None) -> Any:
+def remember_concepts(
+    W: Any, concepts: np.ndarray, *, sparse_of: Any = None, maker: Any = None
+) -> Any:
     """Record that the columns of ``W`` (a matrix just made) are ``concepts``; returns ``W``.
 
     The record is kept by identity (while ``W`` exists) and by content
     (:func:`row_fingerprints`), so that copies of ``W`` and of its rows are
     recognised too. ``sparse_of``: the sparse matrix ``W`` is the dense array of,
     whose rows are fingerprinted instead (ten times faster than the dense array's).
+    ``maker``: what recomposes them as they were made (a transformer's
+    ``recomposition_key``), None where unknown; see :func:`recorded_makers`.
     """
     key = id(W)
 
@@ -186,7 +190,7 @@ def remember_concepts(W: Any, concepts: np.ndarray, *, sparse_of: Any = None) ->
         ref = weakref.ref(W, forget)
     except TypeError:  # (an object without weak references: nothing is recorded)
         return W
-    _SOURCES[key] = (ref, concepts)
+    _SOURCES[key] = (ref, concepts, maker)
     source = W if sparse_of is None else sparse_of
     fingerprints = row_fingerprints(source)
     if fingerprints is None:
@@ -194,10 +198,10 @@ def remember_concepts(W: Any, concepts: np.ndarray, *, sparse_of: Any = None) ->
     fingerprints = np.unique(fingerprints[:_MAX_ROWS])
     densest = int(_row_sizes(source).max())
     with _RECORDS_LOCK:
-        _RECORDS[next(_NEXT_RECORD)] = (int(W.shape[1]), fingerprints, concepts, densest)
+        _RECORDS[next(_NEXT_RECORD)] = (int(W.shape[1]), fingerprints, concepts, densest, maker)
         total = sum(record[1].size for record in _RECORDS.values())
         while len(_RECORDS) > _MAX_RECORDS or total > _MAX_ROWS:
-            _, (_, dropped, _, _) = _RECORDS.popitem(last=False)
+            _, (_, dropped, _, _, _) = _RECORDS.popitem(last=False)
             total -= dropped.size
     return W
 
@@ -217,16 +221,34 @@ def _recorded_concepts(W: Any) -> np.ndarray | None:
     """The concepts recorded for ``W``, or for the matrices some of its rows are rows
     of; None if none, or if its rows are rows of weights of different concepts (weights
     of the same values made by transformers of other concepts: which made these?)."""
+    found = _recorded(W)
+    if not found or any(not _same_names(c, found[0][0]) for c, _ in found[1:]):
+        return None
+    return found[0][0]
+
+
+def recorded_makers(W: Any) -> set[Any]:
+    """The makers (see :func:`remember_concepts`) recorded for ``W`` or for matrices
+    some of its rows are rows of; empty where none is known."""
+    return {maker for _, maker in _recorded(W) if maker is not None}
+
+
+def _recorded(W: Any) -> list[tuple[Any, Any]]:
+    """(concepts, maker) of each record ``W`` is, or some of whose rows it holds."""
     entry = _SOURCES.get(id(W))
     if entry is not None and entry[0]() is W:
-        return entry[1]
+        return [(entry[1], entry[2])]
+    return _recorded_by_rows(W)
+
+
+def _recorded_by_rows(W: Any) -> list[tuple[Any, Any]]:
     shape = getattr(W, "shape", None)
     if not _RECORDS or shape is None or len(shape) != 2:
-        return None
+        return []
     with _RECORDS_LOCK:  # (only widths made here are worth fingerprints)
         densest = [r[3] for r in _RECORDS.values() if r[0] == shape[1]]
     if not densest or row_fingerprints_kind(W) is None:
-        return None
+        return []
     # Only rows no denser than a recorded row can be one: embeddings of as many
     # dimensions as a transformer had concepts (dense rows) are not fingerprinted
     # (that took 13 s for 200,000 x 512).
@@ -235,23 +257,21 @@ def _recorded_concepts(W: Any) -> np.ndarray | None:
     sizes = _row_sizes(W)
     candidates = (sizes > 0) & (sizes <= max(densest))
     if not candidates.any():
-        return None
+        return []
     fingerprints = row_fingerprints(W if candidates.all() else W[np.flatnonzero(candidates)])
     if fingerprints is None:
-        return None
+        return []
     fingerprints = np.unique(fingerprints)
-    found: list[Any] = []
+    found: list[tuple[Any, Any]] = []
     with _RECORDS_LOCK:
-        for key, (width, known, concepts, _) in list(_RECORDS.items()):
+        for key, (width, known, concepts, _, maker) in list(_RECORDS.items()):
             if width != shape[1]:
                 continue
             at = np.minimum(np.searchsorted(known, fingerprints), known.size - 1)
             if np.any(known[at] == fingerprints):
-                found.append(concepts)
+                found.append((concepts, maker))
                 _RECORDS.move_to_end(key)  # (read: kept as if made now)
-    if not found or any(not _same_names(c, found[0]) for c in found[1:]):
-        return None
-    return found[0]
+    return found
 
 
 def name_differences(given: Any, expected: Any, n: int = 5) -> tuple[list[Any], list[Any]]:

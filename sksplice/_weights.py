@@ -15,8 +15,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, shortest_floats, unit_rows
 from ._gc import gc_paused
-from ._names import check_source, name_differences, remember_concepts
+from ._names import check_source, name_differences, recorded_makers, remember_concepts
 from ._pandas import as_pandas, frame_values, is_polars_frame, sparse_frame, transform_output
+from ._stack import warn_user
 from ._validation import (
     check_finite_rows,
     check_input_features,
@@ -123,11 +124,13 @@ def format_weights(
     kind = transform_output(est)
     if est.output == "dense":
         if wrapped or kind in (None, "default"):
-            return remember_concepts(W.toarray(), est.concepts_, sparse_of=W)
+            return remember_concepts(
+                W.toarray(), est.concepts_, sparse_of=W, maker=recomposition_key(est)
+            )
         return in_container(W.toarray(), kind, X_in, est.concepts_)
     check_output(est)
     if kind in (None, "default"):
-        return remember_concepts(W, est.concepts_)
+        return remember_concepts(W, est.concepts_, maker=recomposition_key(est))
     return in_container(W, kind, X_in, est.concepts_)
 
 
@@ -167,6 +170,49 @@ def _prefix_hint(columns: list[Any], concepts: set[Any]) -> str:
         f"W[[c for c in W.columns if c.startswith('{prefix}__')]].rename(columns=lambda c: "
         "c.split('__', 1)[1]), or build the ColumnTransformer with "
         "verbose_feature_names_out=False"
+    )
+
+
+def recomposition_key(est: Any) -> tuple[str, str]:
+    """What ``inverse_transform`` of the fitted transformer ``est`` recomposes with: the
+    content digests of its dictionary (computed in fit) and of its centre ``mean_``."""
+    from .solvers._cache import digest
+
+    dictionary = getattr(est, "_dictionary_digest", None) or digest(est.dictionary_)
+    return (dictionary, digest(np.asarray(est.mean_, dtype=np.float64)))
+
+
+def check_recomposer(W: Any, key: tuple[str, str], what: str, *, in_pipeline: bool = False) -> None:
+    """Warn when weights ``W`` were made by a transformer that recomposes otherwise.
+
+    ``W`` (or the weights some of its rows are rows of) was returned by a transformer
+    of the same concepts (:func:`check_source` has checked the concepts) whose
+    dictionary or centre is not ``key``'s (:func:`recomposition_key` of ``what``):
+    recomposed with ``what``, the embeddings are not those the weights were solved
+    for. Weights of unknown origin are not checked. ``in_pipeline``: ``what`` is a
+    ConceptEditor's frozen transformer (the advice says how its pipeline agrees).
+    """
+    makers = recorded_makers(W)
+    if not makers or key in makers:
+        return
+    if all(maker[0] != key[0] for maker in makers):
+        other = (
+            "another dictionary (the same concepts embedded by another model, or other "
+            "concept_embeddings)"
+        )
+        advice = "recompose them with the transformer that made them"
+    else:
+        other = "another centre (mean_: another image_mean, or one learned from other rows)"
+        advice = "recompose them with the transformer that made them"
+        if in_pipeline:
+            advice = (
+                "in a pipeline, give its SpliceTransformer the frozen transformer's centre "
+                "(image_mean=frozen.mean_) so that every fit decomposes around the centre "
+                "the editor recomposes with"
+            )
+    warn_user(
+        f"these weights were made by a SpliceTransformer with {other} than {what}: "
+        "recomposed with it, they do not give back the embeddings they were solved for; " + advice
     )
 
 
@@ -476,7 +522,9 @@ class ConceptSpaceMixin:
         """
         check_is_fitted(self)
         # (cast: SpliceTransformer is the one class of this mixin)
+        cast("SpliceTransformer", self)._warn_if_set_after_fit(penalty=False)
         W = check_weights(cast("SpliceTransformer", self), X)
+        check_recomposer(X, recomposition_key(self), "this transformer")
         check_non_negative_rows(
             W,
             "weights",

@@ -31,6 +31,7 @@ from ._names import (
     check_concept_names,
     check_source,
     name_differences,
+    recorded_makers,
     remember_concepts,
     unknown_names_hints,
 )
@@ -43,6 +44,7 @@ from ._pandas import (
 )
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
+from ._set_after_fit import params_at_fit, warn_set_after_fit
 from ._stack import warn_user
 from ._validation import (
     check_finite_rows,
@@ -57,6 +59,7 @@ from ._validation import (
     shown_rows,
     vectors_in_cells,
 )
+from ._weights import check_recomposer, recomposition_key
 
 __all__ = ["ConceptEditor", "ConceptProjector", "concept_neighbors", "project_out"]
 
@@ -116,7 +119,8 @@ def check_editor_names(editor: Any, concepts: Sequence[str], step: str) -> None:
     For a :class:`ConceptEditor` right after a ``SpliceTransformer`` in a pipeline
     (its names are the transformer's columns): a misspelt name in ``remove`` or
     ``keep`` is otherwise found only after the whole vocabulary is embedded. An
-    editor with its own ``splice``, with ``ignore_unknown=True`` or with
+    editor with its own fitted ``splice`` is checked against that transformer's
+    concepts (which its ``fit`` edits by); one with ``ignore_unknown=True`` or with
     parameters that its ``fit`` refuses anyway is left to that ``fit``.
 
     Raises
@@ -124,10 +128,13 @@ def check_editor_names(editor: Any, concepts: Sequence[str], step: str) -> None:
     ValueError
         Naming ``step`` and the unknown concepts, as :meth:`ConceptEditor.fit` does.
     """
-    if not isinstance(editor, ConceptEditor) or editor.splice is not None:
+    if not isinstance(editor, ConceptEditor) or editor.ignore_unknown is not False:
         return
-    if editor.ignore_unknown is not False:
-        return
+    if editor.splice is not None:
+        try:  # (the frozen transformer names the concepts its fit edits by)
+            concepts = list(_splice_parts(editor.splice)[0])
+        except (TypeError, ValueError, AttributeError):
+            return  # (its fit says what is wrong)
     try:
         remove = _name_list(editor.remove, "remove")
         keep = None if editor.keep is None else _name_list(editor.keep, "keep")
@@ -207,6 +214,35 @@ def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expa
         + ". (In a search over l1_penalty, a large penalty may leave it out of every row "
         "of one fit only.)"
     )
+
+
+def _warn_split_twins(splice: Any, names: np.ndarray, mask: np.ndarray) -> None:
+    """Warn about concepts with the same embedding that the edit separates.
+
+    The transformer splits a weight equally between concepts whose embeddings are
+    exactly the same (its ``DuplicateConceptWarning`` at fit): zeroing some of them
+    leaves the rest of that weight, the same direction, in the others.
+    """
+    groups = getattr(splice, "_duplicate_columns", None) or []
+    split = [g for g in groups if mask[g].any() and not mask[g].all()]
+    if not split:
+        return
+    shown = "; ".join(
+        f"{', '.join(repr(str(names[j])) for j in g[~mask[g]])} zeroed, "
+        f"{', '.join(repr(str(names[j])) for j in g[mask[g]])} kept"
+        for g in split[:3]
+    )
+    more = f"; and {len(split) - 3} more groups" if len(split) > 3 else ""
+    warn_user(
+        f"the edit separates concepts whose embeddings are the same ({shown}{more}): "
+        "`splice` splits a weight equally between such concepts, so the kept ones still "
+        "carry the zeroed ones' direction (half of a pair's weight). Name every concept of "
+        "a group in `remove` (or `keep`) to edit that direction"
+    )
+
+
+#: The parameters ConceptEditor.fit reads (output is read by transform).
+_EDITOR_FIT_PARAMS = ("remove", "keep", "n_neighbors", "similarity_threshold", "splice")
 
 
 def _check_neighbor_params(n_neighbors: Any, similarity_threshold: Any) -> None:
@@ -461,8 +497,13 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     on the pipeline); recomposition needs the fitted dictionary and modality
     centre, which the editor gets from ``splice``. ``FrozenEstimator`` makes
     that reference survive ``clone``; in a grid search over the upstream
-    ``l1_penalty`` the dictionary and centre do not change, so a frozen
-    transformer fitted once is the right reference.
+    ``l1_penalty`` the dictionary does not change, so a frozen transformer
+    fitted once is the right reference. The centre does where the upstream
+    transformer learns it from each fold (``image_mean=None``): give it the
+    frozen one's (``image_mean=frozen.mean_``) so that ``output="embedding"``
+    recomposes around the centre the weights were solved for (weights made in
+    the process around another centre, or with another dictionary, are
+    warned about).
 
     Sparse (CSR) input gives sparse output and is never densified, except by
     ``output="embedding"``, whose result is dense by nature.
@@ -597,9 +638,18 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         if self.splice is not None:
             names, dictionary = _splice_parts(self.splice)
             if names.shape[0] != n_concepts:
+                width = getattr(self.splice, "n_features_in_", None)
+                looks = (
+                    f" ({n_concepts} columns is the width of the embeddings it decomposes: "
+                    "these look like embeddings; decompose them first, W = "
+                    "splice.transform(X))"
+                    if n_concepts == width
+                    else ""
+                )
                 raise ValueError(
                     f"the weights have {n_concepts} columns but `splice` has "
-                    f"{names.shape[0]} concepts: give the weights this transformer produced"
+                    f"{names.shape[0]} concepts: give the weights this transformer "
+                    f"produced{looks}"
                 )
             check_source(X_in, names, "`splice`")
             if names_in is not None and not np.array_equal(names_in, names):
@@ -664,6 +714,8 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                     # (not in the folds of SplicePathSearchCV, where large penalties leave
                     # concepts out of every row of a fold; its refit says it)
                     _warn_idle_removals(X, table, index, expand)
+            if self.splice is not None:
+                _warn_split_twins(self.splice, names, mask)
             if not mask.any():
                 raise ValueError(
                     f"this edit zeroes all {n_concepts} concepts: "
@@ -686,6 +738,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         self.mask_ = mask
         self.removed_concepts_ = names[~mask] if names is not None else np.array([], dtype=object)
         self.splice_ = self.splice
+        self._params_at_fit = params_at_fit(self, _EDITOR_FIT_PARAMS)
         return self
 
     @staticmethod
@@ -734,6 +787,18 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         check_is_fitted(self)
         # (checked in fit too, but read here: one set after fit is not left unread)
         check_option(self.output, "output", _OUTPUTS)
+        if self.output == "embedding" and getattr(self, "splice_", None) is None:
+            raise ValueError(
+                "output='embedding' needs the `splice` this editor was fitted with, and it "
+                "was fitted without one (output was set after fit): set splice= (a fitted "
+                "SpliceTransformer, wrapped in sklearn.frozen.FrozenEstimator) and fit again"
+            )
+        warn_set_after_fit(
+            self,
+            getattr(self, "_params_at_fit", None),
+            {"splice": "the transformer it was fitted with (splice_)"},
+            "the fitted edit (removed_concepts_)",
+        )
         X_in = X
         X = self._validate(X, reset=False)
         concepts = getattr(self, "concepts_", None)
@@ -776,6 +841,13 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 )
         elif concepts is not None:
             check_source(X_in, concepts, "this editor (concepts_)")
+        if self.output == "embedding":
+            check_recomposer(
+                X_in,
+                recomposition_key(self.splice_),
+                "`splice` (the transformer this editor recomposes with)",
+                in_pipeline=True,
+            )
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)
             W.data[~self.mask_[W.indices]] = 0
@@ -795,7 +867,11 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             # transformer's weights have it: without it, a transformer of other concepts
             # (or of the same in another order) would read them by position. (Without
             # concepts, nothing can be removed: the weights are those given.)
-            remember_concepts(W, concepts)
+            # (and of what recomposes them as they were made, where one transformer made
+            # them: edited rows are still that transformer's to recompose)
+            makers = recorded_makers(X_in)
+            maker = next(iter(makers)) if len(makers) == 1 else None
+            remember_concepts(W, concepts, maker=maker)
         return W
 
     def _warn_emptied_rows(self, rows: np.ndarray, n_rows: int, labels: Any) -> None:

@@ -42,7 +42,7 @@ from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._progress import verbose_logging
 from ._stack import warn_user
 from ._validation import check_flag, check_labels
-from ._weights import in_container
+from ._weights import in_container, recomposition_key
 
 __all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
 
@@ -252,10 +252,11 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     started = time.perf_counter()
     solved = transformer._solve_path(V, penalties.tolist())
     elapsed = time.perf_counter() - started
+    maker = recomposition_key(transformer)
     for codes in solved:
         W = transformer._codes_weights(codes, dtype)
         # (recorded with its concepts, as transform's weights are: see check_source)
-        weights.append(remember_concepts(W, transformer.concepts_))
+        weights.append(remember_concepts(W, transformer.concepts_, maker=maker))
         mean_l0.append(float(np.mean(np.diff(W.indptr))))
         recomposed = transformer.inverse_transform(W)
         cosine.append(float(np.mean(np.sum(Xn * recomposed, axis=1))))

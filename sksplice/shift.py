@@ -187,10 +187,20 @@ def compare_datasets(
     if differ.size:
         j = int(differ[0])
         frames = isinstance(W_a, pd.DataFrame) and isinstance(W_b, pd.DataFrame)
+        same_set = len(names) == len(names_b) and set(names.astype(str)) == set(names_b.astype(str))
+        if same_set:
+            fix = "give both with their columns in the same order" + (
+                " (W_b[W_a.columns])" if frames else ""
+            )
+        else:
+            fix = (
+                "they hold different concepts (weights of transformers of different "
+                "vocabularies): decompose both collections with the same fitted "
+                "SpliceTransformer"
+            )
         raise ValueError(
             f"W_a and W_b have different concept columns: column {j} is {str(names[j])!r} "
-            f"in W_a and {str(names_b[j])!r} in W_b ({differ.size} columns differ); give "
-            "both with their columns in the same order" + (" (W_b[W_a.columns])" if frames else "")
+            f"in W_a and {str(names_b[j])!r} in W_b ({differ.size} columns differ); {fix}"
         )
     W_a = _as_weights(W_a, "W_a")
     W_b = _as_weights(W_b, "W_b")

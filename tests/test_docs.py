@@ -340,6 +340,7 @@ EXCEPTIONS = {
     "SmallMeanSampleWarning": "sksplice._means",
     "DictionaryCacheWarning": "sksplice.dictionary",
     "DuplicateConceptWarning": "sksplice.dictionary",
+    "RepeatedConceptWarning": "sksplice.vocabulary",
     "SkippedInputWarning": "sksplice.embedders",
     "SkippedInput": "sksplice.embedders",
     "InconsistentVersionWarning": "sksplice._persistence",

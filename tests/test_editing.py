@@ -1150,3 +1150,102 @@ def test_projector_refuses_an_embedder_of_another_width_before_embedding():
     assert embedder.texts == []
     fitted = ConceptProjector(concepts=["dog"], embedder=embedder).fit(np.ones((5, 8)))
     assert embedder.texts == ["dog"] and fitted.directions_.shape == (1, 8)
+
+
+def test_an_edit_that_separates_concepts_of_the_same_embedding_is_warned_about():
+    # The transformer splits a weight equally between 'dog' and 'Dog' (one embedding):
+    # removing 'dog' alone left half of it in 'Dog', without a word.
+    from sksplice.exceptions import DuplicateConceptWarning
+
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(5, 8))
+    E[1] = E[0]
+    X = np.abs(rng.normal(size=(150, 5))) @ E + 0.1 * rng.normal(size=(150, 8))
+    names = ["dog", "Dog", "cat", "sky", "sea"]
+    with pytest.warns(DuplicateConceptWarning):
+        splice = SpliceTransformer(
+            vocabulary=names, concept_embeddings=E, image_mean=None, l1_penalty=0.05
+        ).fit(X)
+    W = splice.transform(X)
+    frozen = FrozenEstimator(splice)
+    said = r"separates concepts whose embeddings are the same \('dog' zeroed, 'Dog' kept\)"
+    with pytest.warns(UserWarning, match=said):
+        edited = ConceptEditor(remove=["dog"], splice=frozen).fit_transform(W)
+    assert edited[:, 1].sum() > 0 and edited[:, 0].sum() == 0  # (the warned case)
+    with pytest.warns(UserWarning, match=r"\('Dog' zeroed, 'dog' kept\)"):
+        ConceptEditor(keep=["dog", "cat"], splice=frozen).fit(W)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        both = ConceptEditor(remove=["dog", "Dog"], splice=frozen).fit_transform(W)
+        ConceptEditor(remove=["cat"], splice=frozen).fit(W)
+    assert both[:, :2].sum() == 0
+
+
+def test_an_edit_set_after_fit_is_named_and_a_missing_splice_is_said(small_setup):
+    # set_params(remove=["cat"]) on a fitted editor kept removing "dog" without a word;
+    # output="embedding" set after a fit without splice failed with an AttributeError.
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    names = list(splice.get_feature_names_out())
+    frame = pd.DataFrame(W.toarray(), columns=names)
+    editor = ConceptEditor(remove=[names[0]]).fit(frame)
+    expected = editor.transform(frame)
+    editor.set_params(remove=[names[1]])
+    with pytest.warns(
+        UserWarning, match=r"ConceptEditor: remove=\[.*\] \(fitted with \[.*\]\) was"
+    ):
+        np.testing.assert_array_equal(editor.transform(frame), expected)
+    editor.set_params(remove=[names[0]], output="embedding", splice=FrozenEstimator(splice))
+    with pytest.raises(ValueError, match=r"output='embedding' needs the `splice` this editor was"):
+        editor.transform(frame)
+    editor.fit(frame)  # (reads splice: no news)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert editor.transform(frame).shape == (W.shape[0], splice.dictionary_.shape[1])
+
+
+def test_embeddings_given_for_weights_are_named(small_setup):
+    splice, X, _ = small_setup
+    with pytest.raises(ValueError, match=r"these look like embeddings; decompose them first"):
+        ConceptEditor(remove=[NAMES[0]], splice=FrozenEstimator(splice)).fit(X)
+
+
+def test_weights_recomposed_around_another_centre_or_dictionary_are_warned_about():
+    # A frozen transformer with a learned centre recomposed the weights of one with
+    # another centre (a grid's fold, a fixed image_mean) without a word: the embeddings
+    # were not those the weights were solved for.
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(6, 8))
+    X = np.abs(rng.normal(size=(150, 6))) @ E + 0.1 * rng.normal(size=(150, 8))
+    names = ["dog", "cow", "cat", "sky", "sea", "car"]
+
+    def fitted(**kwargs):
+        kwargs = {"concept_embeddings": E, "image_mean": None, **kwargs}
+        return SpliceTransformer(vocabulary=names, l1_penalty=0.05, device="cpu", **kwargs).fit(X)
+
+    learned, fixed = fitted(), fitted(image_mean=np.full(8, 0.1))
+    other_model = fitted(image_mean=np.full(8, 0.1), concept_embeddings=E + 0.01)
+    W = fixed.transform(X)
+    centre = r"made by a SpliceTransformer with another centre \(mean_"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixed.inverse_transform(W[:5])  # (its own)
+        learned.inverse_transform(np.abs(rng.normal(size=(3, 6))))  # (made elsewhere)
+    for rows in (W, W[:5], W.toarray(), W[[3, 1]]):
+        with pytest.warns(UserWarning, match=centre + r".* than this transformer"):
+            learned.inverse_transform(rows)
+    with pytest.warns(UserWarning, match=r"with another dictionary \(the same concepts embedded"):
+        other_model.inverse_transform(W)
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(learned), output="embedding")
+    with pytest.warns(UserWarning, match=centre + r".*give its SpliceTransformer the frozen"):
+        editor.fit(W).transform(W)
+    # Edited weights keep the record of the transformer that made them.
+    edited = ConceptEditor(remove=["dog"], splice=FrozenEstimator(fixed)).fit(W).transform(W)
+    with pytest.warns(UserWarning, match=centre):
+        learned.inverse_transform(edited)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixed.inverse_transform(edited)
+        # The advice: the pipeline's transformer decomposes around the frozen one's centre.
+        agreed = fitted(image_mean=learned.mean_).transform(X)
+        editor.fit(agreed).transform(agreed)

@@ -962,10 +962,13 @@ class _CountingEmbedder:
 
 
 @pytest.mark.parametrize("who", ["search", "curve"])
-@pytest.mark.parametrize("probe_steps", ["editor_and_probe", "editor_then_pipeline"])
+@pytest.mark.parametrize("probe_steps", ["editor_and_probe", "editor_then_pipeline", "frozen"])
 def test_a_misspelt_editor_concept_is_refused_before_the_vocabulary_is_embedded(who, probe_steps):
     """A ConceptEditor after the transformer names its concepts: a typo fails every
-    fold, so it is refused before anything is fitted or embedded, naming the step."""
+    fold, so it is refused before anything is fitted or embedded, naming the step.
+    An editor with its own frozen transformer was left to its fit in every fold."""
+    from sklearn.frozen import FrozenEstimator
+
     from sksplice import splice_validation_curve
 
     embedder = _CountingEmbedder()
@@ -973,15 +976,16 @@ def test_a_misspelt_editor_concept_is_refused_before_the_vocabulary_is_embedded(
     rng = np.random.default_rng(0)
     X = embedder.embed_text(words) @ rng.random((16, 16)) + 0.1 * rng.normal(size=(16,))
     X = np.vstack([X, X + 0.05 * rng.normal(size=X.shape)] * 3)
-    _CountingEmbedder.n_texts = 0
     y = np.arange(len(X)) % 2
     splicer = SpliceTransformer(
         embedder=embedder, vocabulary=words, image_mean=unit_mean(X), device="cpu"
     ).set_output(transform="pandas")
+    frozen = FrozenEstimator(clone(splicer).fit(X)) if probe_steps == "frozen" else None
+    _CountingEmbedder.n_texts = 0
 
     def run(remove):
-        editor = ConceptEditor(remove=remove)
-        if probe_steps == "editor_and_probe":
+        editor = ConceptEditor(remove=remove, splice=frozen)
+        if probe_steps in ("editor_and_probe", "frozen"):
             rest = [editor, probe()]
         else:
             rest = [make_pipeline(editor, StandardScaler(with_mean=False), probe())]

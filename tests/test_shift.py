@@ -661,3 +661,14 @@ def test_a_column_mismatch_names_the_columns_as_text():
     W_b = pd.DataFrame(np.eye(3), columns=["dog", "car", "cat"])
     with pytest.raises(ValueError, match=r"column 1 is 'cat' in W_a and 'car' in W_b"):
         compare_datasets(W_a, W_b, concepts=np.array(["dog", "cat", "car"]))
+
+
+def test_frames_of_other_concepts_are_told_to_use_one_transformer():
+    # Told to reorder (W_b[W_a.columns]), which then failed with a KeyError.
+    W_a = pd.DataFrame(np.eye(3), columns=["dog", "cat", "car"])
+    W_b = pd.DataFrame(np.eye(3), columns=["dog", "bus", "tree"])
+    with pytest.raises(ValueError, match=r"different concepts .* with the same fitted") as info:
+        compare_datasets(W_a, W_b)
+    assert "W_b[W_a.columns]" not in str(info.value)
+    with pytest.raises(ValueError, match=r"same order \(W_b\[W_a.columns\]\)"):
+        compare_datasets(W_a, W_a[["cat", "dog", "car"]])
