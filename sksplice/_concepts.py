@@ -225,7 +225,8 @@ def raw_concept_embeddings(
         elif isinstance(vocabulary, str | os.PathLike):
             from .vocabulary import load_vocabulary, size_cut_by_caller
 
-            with size_cut_by_caller(len(concepts)):  # (resolve_concepts warned of the size kept)
+            # (resolve_concepts read the file and warned of the size kept and of repeats)
+            with size_cut_by_caller(len(concepts), repeats_said=True):
                 full = load_vocabulary(vocabulary, size=None, data_home=data_home)
         else:  # (a list, checked by resolve_concepts)
             full = [item.strip() for item in vocabulary]

@@ -117,6 +117,38 @@ def _open_clip_folder() -> str | None:
     return str(next(iter(spec.submodule_search_locations)))
 
 
+def _reads_only(statement: object) -> bool:
+    """Whether the module-level ``statement`` (after the table is built) only reads
+    ``_PRETRAINED``: the loop that builds the ``-quickgelu`` twins from it."""
+    import ast
+
+    if not isinstance(statement, ast.For):
+        return False
+    # (for k, v in _PRETRAINED.items(): ... writing _PRETRAINED_quickgelu only)
+    for node in ast.walk(statement):
+        if (
+            isinstance(node, ast.Name)
+            and node.id == "_PRETRAINED"
+            and not isinstance(node.ctx, ast.Load)
+        ):
+            return False
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "_PRETRAINED"
+            and node.attr not in ("items", "keys", "values", "get")
+        ):
+            return False
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "_PRETRAINED"
+            and not isinstance(node.ctx, ast.Load)
+        ):
+            return False
+    return True
+
+
 def pretrained_tags() -> dict[str, list[str]] | None:
     """Each model's pretrained weights tags, as ``open_clip.list_pretrained_tags_by_model``
     gives them, without importing open_clip (which takes seconds).
@@ -168,6 +200,7 @@ def pretrained_tags() -> dict[str, list[str]] | None:
 
     named: dict[str, ast.expr] = {}
     table: ast.expr | None = None
+    twins = False  # (the -quickgelu twins added the way this reading adds them)
     for statement in tree.body:
         if (
             isinstance(statement, ast.Assign)
@@ -176,10 +209,25 @@ def pretrained_tags() -> dict[str, list[str]] | None:
         ):
             name = statement.targets[0].id
             if name == "_PRETRAINED":
+                if table is not None:
+                    return None  # (built twice: not the layout read here)
                 table = statement.value
-            else:
-                named[name] = statement.value
-    if not isinstance(table, ast.Dict):
+                continue
+            named[name] = statement.value
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        if ast.unparse(statement) == "_PRETRAINED.update(_PRETRAINED_quickgelu)":
+            twins = True
+        elif (
+            table is not None
+            and any(
+                isinstance(node, ast.Name) and node.id == "_PRETRAINED"
+                for node in ast.walk(statement)
+            )
+            and not _reads_only(statement)
+        ):
+            return None  # (another change of the table: open_clip's own answer is needed)
+    if not isinstance(table, ast.Dict) or not twins:
         return None
     found: dict[str, list[str]] = {}
     quick: dict[str, list[str]] = {}

@@ -217,24 +217,32 @@ def _same_names(a: Any, b: Any) -> bool:
     return len(a) == len(b) and bool(np.array_equal(a, b))
 
 
-def _recorded_concepts(W: Any) -> np.ndarray | None:
+def _recorded_concepts(W: Any, found: list[tuple[Any, Any]] | None = None) -> np.ndarray | None:
     """The concepts recorded for ``W``, or for the matrices some of its rows are rows
     of; None if none, or if its rows are rows of weights of different concepts (weights
-    of the same values made by transformers of other concepts: which made these?)."""
-    found = _recorded(W)
+    of the same values made by transformers of other concepts: which made these?).
+    ``found``: what :func:`recorded` gave for ``W`` (looked up once for both checks)."""
+    found = recorded(W) if found is None else found
     if not found or any(not _same_names(c, found[0][0]) for c, _ in found[1:]):
         return None
     return found[0][0]
 
 
-def recorded_makers(W: Any) -> set[Any]:
+def recorded_makers(W: Any, found: list[tuple[Any, Any]] | None = None) -> list[Any]:
     """The makers (see :func:`remember_concepts`) recorded for ``W`` or for matrices
-    some of its rows are rows of; empty where none is known."""
-    return {maker for _, maker in _recorded(W) if maker is not None}
+    some of its rows are rows of; empty where none is known. ``found``: what
+    :func:`recorded` gave for ``W``."""
+    found = recorded(W) if found is None else found
+    makers: list[Any] = []
+    for _, maker in found:
+        if maker is not None and not any(maker is m for m in makers):
+            makers.append(maker)
+    return makers
 
 
-def _recorded(W: Any) -> list[tuple[Any, Any]]:
-    """(concepts, maker) of each record ``W`` is, or some of whose rows it holds."""
+def recorded(W: Any) -> list[tuple[Any, Any]]:
+    """(concepts, maker) of each record ``W`` is, or some of whose rows it holds: the
+    rows are fingerprinted once, for :func:`check_source` and :func:`recorded_makers`."""
     entry = _SOURCES.get(id(W))
     if entry is not None and entry[0]() is W:
         return [(entry[1], entry[2])]
@@ -281,7 +289,7 @@ def name_differences(given: Any, expected: Any, n: int = 5) -> tuple[list[Any], 
     return [c for c in given if c not in known][:n], [c for c in expected if c not in seen][:n]
 
 
-def check_source(W: Any, names: Any, what: str) -> None:
+def check_source(W: Any, names: Any, what: str, found: list[tuple[Any, Any]] | None = None) -> None:
     """Refuse a matrix made by a SpliceTransformer whose concepts are not ``names``.
 
     ``W`` was returned by a transformer's ``transform`` (see :func:`remember_concepts`)
@@ -290,9 +298,9 @@ def check_source(W: Any, names: Any, what: str) -> None:
     Copies of such a matrix, and matrices of some of its rows (slices, a fold), are
     recognised by their rows (see :func:`row_fingerprints`) while the record is kept;
     matrices of unknown origin (arrays made elsewhere, or in another process) are not
-    checked.
+    checked. ``found``: what :func:`recorded` gave for ``W``.
     """
-    source = _recorded_concepts(W)
+    source = _recorded_concepts(W, found)
     if source is None:
         return
     if source is names or _same_names(source, names):

@@ -110,7 +110,9 @@ class VersionStampMixin:
     def __getstate__(self) -> dict[str, Any]:
         inherited = super().__getstate__()  # type: ignore[misc]
         # (the estimators' base class, scikit-learn's BaseEstimator, returns a dict)
-        state = {**cast("dict[str, Any]", inherited), STATE_KEY: __version__}
+        from ._set_after_fit import pack_state
+
+        state = {**pack_state(cast("dict[str, Any]", inherited)), STATE_KEY: __version__}
         digests = input_file_digests(self, self._input_files)
         if digests:
             state[FILES_KEY] = digests
@@ -129,6 +131,9 @@ class VersionStampMixin:
                 )
             )
         super().__setstate__(state)  # type: ignore[misc]
+        from ._set_after_fit import unpack_state
+
+        unpack_state(self)
 
 
 def input_file_digests(estimator: Any, names: tuple[str, ...]) -> dict[str, str]:

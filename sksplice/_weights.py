@@ -7,7 +7,7 @@ summaries computed from them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import scipy.sparse
@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, shortest_floats, unit_rows
 from ._gc import gc_paused
-from ._names import check_source, name_differences, recorded_makers, remember_concepts
+from ._names import check_source, name_differences, recorded, recorded_makers, remember_concepts
 from ._pandas import as_pandas, frame_values, is_polars_frame, sparse_frame, transform_output
 from ._stack import warn_user
 from ._validation import (
@@ -173,16 +173,43 @@ def _prefix_hint(columns: list[Any], concepts: set[Any]) -> str:
     )
 
 
-def recomposition_key(est: Any) -> tuple[str, str]:
-    """What ``inverse_transform`` of the fitted transformer ``est`` recomposes with: the
-    content digests of its dictionary (computed in fit) and of its centre ``mean_``."""
+class RecompositionKey(NamedTuple):
+    """What ``inverse_transform`` of a fitted transformer recomposes with: the content
+    digest of its dictionary (computed in fit) and its centre ``mean_`` (float64)."""
+
+    dictionary: str
+    mean: np.ndarray
+
+    def same_centre(self, other: RecompositionKey) -> bool:
+        """Whether the centres are the same up to rounding (a float32 copy of a centre,
+        one learned from the same rows in another order)."""
+        a, b = self.mean, other.mean
+        if a.shape != b.shape:
+            return False
+        scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
+        return float(np.linalg.norm(a - b)) <= _SAME_CENTRE * scale
+
+
+#: Centres whose difference is at most this fraction of their norm are the same one.
+_SAME_CENTRE = 1e-5
+
+
+def recomposition_key(est: Any) -> RecompositionKey:
+    """The :class:`RecompositionKey` of the fitted transformer ``est``."""
     from .solvers._cache import digest
 
     dictionary = getattr(est, "_dictionary_digest", None) or digest(est.dictionary_)
-    return (dictionary, digest(np.asarray(est.mean_, dtype=np.float64)))
+    return RecompositionKey(dictionary, np.array(est.mean_, dtype=np.float64))
 
 
-def check_recomposer(W: Any, key: tuple[str, str], what: str, *, in_pipeline: bool = False) -> None:
+def check_recomposer(
+    W: Any,
+    key: RecompositionKey,
+    what: str,
+    *,
+    in_pipeline: bool = False,
+    found: list[tuple[Any, Any]] | None = None,
+) -> None:
     """Warn when weights ``W`` were made by a transformer that recomposes otherwise.
 
     ``W`` (or the weights some of its rows are rows of) was returned by a transformer
@@ -191,11 +218,15 @@ def check_recomposer(W: Any, key: tuple[str, str], what: str, *, in_pipeline: bo
     recomposed with ``what``, the embeddings are not those the weights were solved
     for. Weights of unknown origin are not checked. ``in_pipeline``: ``what`` is a
     ConceptEditor's frozen transformer (the advice says how its pipeline agrees).
+    ``found``: what :func:`~sksplice._names.recorded` gave for ``W``.
     """
-    makers = recorded_makers(W)
-    if not makers or key in makers:
+    makers = recorded_makers(W, found)
+    if not makers:
         return
-    if all(maker[0] != key[0] for maker in makers):
+    same_dictionary = [m for m in makers if m.dictionary == key.dictionary]
+    if any(key.same_centre(m) for m in same_dictionary):
+        return
+    if not same_dictionary:
         other = (
             "another dictionary (the same concepts embedded by another model, or other "
             "concept_embeddings)"
@@ -216,11 +247,14 @@ def check_recomposer(W: Any, key: tuple[str, str], what: str, *, in_pipeline: bo
     )
 
 
-def check_weights(est: SpliceTransformer, W: Any) -> Any:
-    """Validate concept weights; returns CSR or a 2-D float ndarray."""
+def check_weights(
+    est: SpliceTransformer, W: Any, found: list[tuple[Any, Any]] | None = None
+) -> Any:
+    """Validate concept weights; returns CSR or a 2-D float ndarray. ``found``: what
+    :func:`~sksplice._names.recorded` gave for ``W`` (None: looked up here)."""
     n_concepts = est.concepts_.shape[0]
     W = as_pandas(W)  # (a polars frame's columns name its concepts too)
-    check_source(W, est.concepts_, "this transformer")
+    check_source(W, est.concepts_, "this transformer", found)
     labels = row_labels(W)
     if is_dataframe(W):
         columns = list(W.columns)
@@ -520,11 +554,18 @@ class ConceptSpaceMixin:
             or negative (SpLiCE weights are non-negative: a negative weight
             would recompose the opposite of its concept).
         """
+        return self._inverse_transform(X)
+
+    def _inverse_transform(self, X: Any, *, recorded_origin: bool = True) -> np.ndarray:
+        """``inverse_transform``; ``recorded_origin=False`` for weights whose origin the
+        caller has checked (a ConceptEditor's edit of weights it has looked up)."""
         check_is_fitted(self)
         # (cast: SpliceTransformer is the one class of this mixin)
         cast("SpliceTransformer", self)._warn_if_set_after_fit(penalty=False)
-        W = check_weights(cast("SpliceTransformer", self), X)
-        check_recomposer(X, recomposition_key(self), "this transformer")
+        found = recorded(X) if recorded_origin else []
+        W = check_weights(cast("SpliceTransformer", self), X, found)
+        if recorded_origin:
+            check_recomposer(X, recomposition_key(self), "this transformer", found=found)
         check_non_negative_rows(
             W,
             "weights",

@@ -31,6 +31,7 @@ from ._names import (
     check_concept_names,
     check_source,
     name_differences,
+    recorded,
     recorded_makers,
     remember_concepts,
     unknown_names_hints,
@@ -839,14 +840,23 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                     f"not among the columns {missing}; give the weights of the transformer "
                     "it was fitted for"
                 )
-        elif concepts is not None:
-            check_source(X_in, concepts, "this editor (concepts_)")
+        # (the records of X's rows, looked up once for every check below that needs them)
+        looked_up: list[list[tuple[Any, Any]]] = []
+
+        def found() -> list[tuple[Any, Any]]:
+            if not looked_up:
+                looked_up.append(recorded(X_in))
+            return looked_up[0]
+
+        if not (isinstance(X_in, pd.DataFrame) or is_polars_frame(X_in)) and concepts is not None:
+            check_source(X_in, concepts, "this editor (concepts_)", found())
         if self.output == "embedding":
             check_recomposer(
                 X_in,
                 recomposition_key(self.splice_),
                 "`splice` (the transformer this editor recomposes with)",
                 in_pipeline=True,
+                found=found(),
             )
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)
@@ -858,6 +868,11 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             # (rows holding a weight before the edit and none after; sparse or dense alike)
             held, left = (np.asarray((M != 0).sum(axis=1)).ravel() > 0 for M in (X, W))
             self._warn_emptied_rows(np.flatnonzero(held & ~left), X.shape[0], row_labels(X_in))
+            # (the origin of the weights is checked above: not looked up again for the
+            # edited rows, nor warned about twice)
+            inner = getattr(self.splice_, "estimator", self.splice_)  # (a FrozenEstimator's)
+            if hasattr(inner, "_inverse_transform"):
+                return np.asarray(inner._inverse_transform(W, recorded_origin=False))
             return np.asarray(self.splice_.inverse_transform(W))
         if sp.issparse(W) and transform_output(self) == "pandas":
             index = X_in.index if isinstance(X_in, pd.DataFrame) else None
@@ -869,8 +884,8 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             # concepts, nothing can be removed: the weights are those given.)
             # (and of what recomposes them as they were made, where one transformer made
             # them: edited rows are still that transformer's to recompose)
-            makers = recorded_makers(X_in)
-            maker = next(iter(makers)) if len(makers) == 1 else None
+            makers = recorded_makers(X_in, found())
+            maker = makers[0] if len(makers) == 1 else None
             remember_concepts(W, concepts, maker=maker)
         return W
 

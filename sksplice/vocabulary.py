@@ -166,6 +166,7 @@ def _clean(
     """
     seen: dict[str, int] = {}
     out: list[str] = []
+    at: list[int] = []  # (the item position of each concept kept)
     repeats: dict[str, list[int]] = {}
     for i, item in enumerate(items):
         concept = item.strip()
@@ -174,12 +175,18 @@ def _clean(
         if concept not in seen:
             seen[concept] = i
             out.append(concept)
-        elif keep is None or len(out) < keep:  # (before the last concept kept)
+            at.append(i)
+        else:
             repeats.setdefault(concept, [seen[concept]]).append(i)
     if not out:
         raise ValueError(f"The vocabulary {source} holds no concept (only blank entries)")
-    if positions is not None and repeats:
-        _warn_repeats(repeats, source, positions, first, len(out) if keep is None else keep)
+    if positions is not None and repeats and not _REPEATS_SAID.get():
+        # (only a repeat before the last concept kept moves a kept concept off its place)
+        last = at[min(len(out), len(out) if keep is None else keep) - 1]
+        moving = {c: [p[0]] + [i for i in p[1:] if i < last] for c, p in repeats.items()}
+        moving = {c: p for c, p in moving.items() if len(p) > 1}
+        if moving:
+            _warn_repeats(moving, source, positions, first, len(out) if keep is None else keep)
     return out
 
 
@@ -636,18 +643,23 @@ _SIZE_CUT_BY_CALLER: ContextVar[bool] = ContextVar("sksplice_size_cut_by_caller"
 #: The number of concepts the caller of ``size_cut_by_caller`` keeps: repeated
 #: concepts after the last of them are not warned about (they move none it keeps).
 _CALLER_SIZE: ContextVar[int | None] = ContextVar("sksplice_caller_size", default=None)
+#: Set where the caller reads a file again whose repeated concepts it has warned about.
+_REPEATS_SAID: ContextVar[bool] = ContextVar("sksplice_repeats_said", default=False)
 
 
 @contextlib.contextmanager
-def size_cut_by_caller(size: int | None = None) -> Iterator[None]:
+def size_cut_by_caller(size: int | None = None, *, repeats_said: bool = False) -> Iterator[None]:
     """Within the block, ``load_vocabulary`` leaves the warning of a copy's order to
     the caller (see :data:`_SIZE_CUT_BY_CALLER`), who keeps the first ``size``
-    concepts (None: all)."""
+    concepts (None: all); with ``repeats_said``, also the warning of repeated
+    concepts (the caller read the file before and warned of them)."""
     token = _SIZE_CUT_BY_CALLER.set(True)
     size_token = _CALLER_SIZE.set(size)
+    said_token = _REPEATS_SAID.set(repeats_said)
     try:
         yield
     finally:
+        _REPEATS_SAID.reset(said_token)
         _CALLER_SIZE.reset(size_token)
         _SIZE_CUT_BY_CALLER.reset(token)
 

@@ -527,8 +527,23 @@ def test_the_pretrained_tags_read_without_open_clip_are_those_open_clip_lists(
     assert _model_names.pretrained_tags() is None
     source.write_text("_PRETRAINED = {'m': dict(a=_pcfg(), b=3)}\n")
     assert _model_names.pretrained_tags() is None
-    source.write_text("_M = dict(a=_pcfg(quick_gelu=True), b=_pcfg())\n_PRETRAINED = {'m': _M}\n")
+    table = "_M = dict(a=_pcfg(quick_gelu=True), b=_pcfg())\n_PRETRAINED = {'m': _M}\n"
+    twins = (
+        "_PRETRAINED_quickgelu = {}\nfor k, v in _PRETRAINED.items():\n"
+        "    _PRETRAINED_quickgelu[k + '-quickgelu'] = v\n"
+        "_PRETRAINED.update(_PRETRAINED_quickgelu)\n"
+    )
+    source.write_text(table + twins)
     assert _model_names.pretrained_tags() == {"m": ["a", "b"], "m-quickgelu": ["a"]}
+    # Tags added otherwise, or twins made otherwise, are not guessed: open_clip answers.
+    for other in (
+        table + twins + "_PRETRAINED['n'] = dict(c=_pcfg())\n",
+        table + twins + "_PRETRAINED.update(more_tags())\n",
+        table,  # (no twins added: this reading would add them)
+        table + "for k in list(_PRETRAINED): _PRETRAINED.pop(k)\n" + twins,
+    ):
+        source.write_text(other)
+        assert _model_names.pretrained_tags() is None, other
 
 
 def test_the_model_configs_read_without_open_clip_are_those_open_clip_lists(monkeypatch, tmp_path):

@@ -304,9 +304,9 @@ def test_list_cleaning_is_deterministic():
 def test_repeated_concepts_of_a_file_or_list_are_named(tmp_path):
     # Concepts after a repeat are no longer at their line: said, with the lines.
     path = tmp_path / "mine.txt"
-    path.write_text("dog\ncat\n\ndog \ntree\ncat\nbird\nfish\nbird\n")
+    path.write_text("dog\ncat\n\ndog \ntree\ncat\nbird\nfish\nbird\nowl\n")
     with pytest.warns(RepeatedConceptWarning) as record:
-        assert load_vocabulary(path) == ["dog", "cat", "tree", "bird", "fish"]
+        assert load_vocabulary(path) == ["dog", "cat", "tree", "bird", "fish", "owl"]
     (warning,) = record
     message = str(warning.message)
     assert f"file {str(path)!r} repeats 3 concepts" in message, message
@@ -320,17 +320,18 @@ def test_repeated_concepts_of_a_file_or_list_are_named(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert load_vocabulary(path, size=2) == ["dog", "cat"]
+        assert load_vocabulary(["a", "b", "a"]) == ["a", "b"]  # (it moves nothing)
     # The authors' order keeps the last lines: numbered as lines of the file.
     with pytest.warns(RepeatedConceptWarning) as record:
-        assert load_vocabulary(path, size=4, order="authors") == ["cat", "bird", "fish"]
+        assert load_vocabulary(path, size=4, order="authors") == ["bird", "fish", "owl"]
     assert record[0].message.repeats == {"bird": [7, 9]}
     # A list: indices from 0; more than three repeats are counted.
-    items = ["a", "b", "c", "d", "e", "a", "b", "c", "d", "e", "a"]
+    items = ["a", "b", "c", "d", "e", "a", "b", "c", "d", "e", "f"]
     with pytest.warns(RepeatedConceptWarning) as record:
-        assert load_vocabulary(items) == ["a", "b", "c", "d", "e"]
+        assert load_vocabulary(items) == ["a", "b", "c", "d", "e", "f"]
     message = str(record[0].message)
-    assert "list repeats 5 concepts ('a' at entries 0, 5, 10; 'b' at entries 1, 6;" in message
-    assert "; and 2 more)" in message and "6 entries dropped" in message
+    assert "list repeats 5 concepts ('a' at entries 0, 5; 'b' at entries 1, 6;" in message
+    assert "; and 2 more)" in message and "5 entries dropped" in message
     # Blank lines are not repeats; a warning survives pickling with its positions.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -359,6 +360,20 @@ def test_a_transformer_warns_of_the_repeats_it_keeps(tmp_path):
     with warnings.catch_warnings():  # (the two concepts kept are at their lines)
         warnings.simplefilter("error")
         assert list(fit(2).get_feature_names_out()) == ["dog", "cat"]
+
+    # With an embedder, the file is read again to embed a beginning of it: said once.
+    class Embedder:
+        def embed_text(self, texts):
+            return np.random.default_rng(len(texts)).normal(size=(len(texts), 6))
+
+    path.write_text("dog\ncat\ndog\ntree\nbird\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SpliceTransformer(
+            embedder=Embedder(), vocabulary=path, vocabulary_size=3, image_mean=None
+        ).fit(X)
+    said = [w for w in caught if issubclass(w.category, RepeatedConceptWarning)]
+    assert len(said) == 1, [str(w.message) for w in said]
 
 
 def test_list_errors():
