@@ -28,9 +28,16 @@ ATTRIBUTE = "_params_at_fit"
 _SAME = ("sksplice: the parameter's value",)
 
 
-def params_at_fit(estimator: Any, names: Iterable[str]) -> dict[str, Any]:
-    """The values of the parameters ``names`` of ``estimator``, as its fit read them."""
-    return {name: getattr(estimator, name) for name in names}
+def record_params(estimator: Any, names: Iterable[str]) -> None:
+    """Record the values of the parameters ``names`` of ``estimator`` as its fit read
+    them (in :data:`ATTRIBUTE`)."""
+    setattr(estimator, ATTRIBUTE, {name: getattr(estimator, name) for name in names})
+
+
+def params_at_fit(estimator: Any) -> dict[str, Any] | None:
+    """The parameters :func:`record_params` recorded (None: fitted by a release that
+    did not record them)."""
+    return getattr(estimator, ATTRIBUTE, None)
 
 
 def pack_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -116,13 +123,15 @@ def changed_since_fit(estimator: Any, at_fit: dict[str, Any] | None) -> list[str
 
 
 def warn_set_after_fit(
-    estimator: Any, at_fit: dict[str, Any] | None, uses: dict[str, str], default: str
+    estimator: Any, uses: dict[str, str], default: str, at_fit: dict[str, Any] | None = None
 ) -> None:
-    """Warn about the parameters of ``at_fit`` set since ``fit``, saying what is used instead.
+    """Warn about the parameters recorded at ``fit`` (or those of ``at_fit``) set since,
+    saying what is used instead.
 
     ``uses`` maps a parameter name to what the estimator uses in its place (e.g.
     ``"the fitted concepts (concepts_)"``), ``default`` for names not in it.
     """
+    at_fit = params_at_fit(estimator) if at_fit is None else at_fit
     changed = changed_since_fit(estimator, at_fit)
     if not changed:
         return

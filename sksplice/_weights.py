@@ -226,15 +226,14 @@ def check_recomposer(
     same_dictionary = [m for m in makers if m.dictionary == key.dictionary]
     if any(key.same_centre(m) for m in same_dictionary):
         return
+    advice = "recompose them with the transformer that made them"
     if not same_dictionary:
         other = (
             "another dictionary (the same concepts embedded by another model, or other "
             "concept_embeddings)"
         )
-        advice = "recompose them with the transformer that made them"
     else:
         other = "another centre (mean_: another image_mean, or one learned from other rows)"
-        advice = "recompose them with the transformer that made them"
         if in_pipeline:
             advice = (
                 "in a pipeline, give its SpliceTransformer the frozen transformer's centre "

@@ -45,7 +45,7 @@ from ._pandas import (
 )
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
-from ._set_after_fit import params_at_fit, warn_set_after_fit
+from ._set_after_fit import record_params, warn_set_after_fit
 from ._stack import warn_user
 from ._validation import (
     check_finite_rows,
@@ -739,7 +739,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         self.mask_ = mask
         self.removed_concepts_ = names[~mask] if names is not None else np.array([], dtype=object)
         self.splice_ = self.splice
-        self._params_at_fit = params_at_fit(self, _EDITOR_FIT_PARAMS)
+        record_params(self, _EDITOR_FIT_PARAMS)
         return self
 
     @staticmethod
@@ -796,7 +796,6 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             )
         warn_set_after_fit(
             self,
-            getattr(self, "_params_at_fit", None),
             {"splice": "the transformer it was fitted with (splice_)"},
             "the fitted edit (removed_concepts_)",
         )
@@ -840,23 +839,19 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                     f"not among the columns {missing}; give the weights of the transformer "
                     "it was fitted for"
                 )
-        # (the records of X's rows, looked up once for every check below that needs them)
-        looked_up: list[list[tuple[Any, Any]]] = []
-
-        def found() -> list[tuple[Any, Any]]:
-            if not looked_up:
-                looked_up.append(recorded(X_in))
-            return looked_up[0]
-
+        # (the records of X's rows, looked up once for every check below; a frame has
+        # none: its columns carry the names)
+        needed = concepts is not None or self.output == "embedding"
+        found = recorded(X_in) if needed else []
         if not (isinstance(X_in, pd.DataFrame) or is_polars_frame(X_in)) and concepts is not None:
-            check_source(X_in, concepts, "this editor (concepts_)", found())
+            check_source(X_in, concepts, "this editor (concepts_)", found)
         if self.output == "embedding":
             check_recomposer(
                 X_in,
                 recomposition_key(self.splice_),
                 "`splice` (the transformer this editor recomposes with)",
                 in_pipeline=True,
-                found=found(),
+                found=found,
             )
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)
@@ -870,9 +865,9 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             self._warn_emptied_rows(np.flatnonzero(held & ~left), X.shape[0], row_labels(X_in))
             # (the origin of the weights is checked above: not looked up again for the
             # edited rows, nor warned about twice)
-            inner = getattr(self.splice_, "estimator", self.splice_)  # (a FrozenEstimator's)
-            if hasattr(inner, "_inverse_transform"):
-                return np.asarray(inner._inverse_transform(W, recorded_origin=False))
+            # (a FrozenEstimator gives its transformer's attributes)
+            if hasattr(self.splice_, "_inverse_transform"):
+                return np.asarray(self.splice_._inverse_transform(W, recorded_origin=False))
             return np.asarray(self.splice_.inverse_transform(W))
         if sp.issparse(W) and transform_output(self) == "pandas":
             index = X_in.index if isinstance(X_in, pd.DataFrame) else None
@@ -884,7 +879,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             # concepts, nothing can be removed: the weights are those given.)
             # (and of what recomposes them as they were made, where one transformer made
             # them: edited rows are still that transformer's to recompose)
-            makers = recorded_makers(X_in, found())
+            makers = recorded_makers(X_in, found)
             maker = makers[0] if len(makers) == 1 else None
             remember_concepts(W, concepts, maker=maker)
         return W

@@ -36,7 +36,7 @@ from ._means import (
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._persistence import VersionStampMixin
 from ._progress import progress, verbose_logging
-from ._set_after_fit import params_at_fit, warn_set_after_fit
+from ._set_after_fit import params_at_fit, record_params, warn_set_after_fit
 from ._stack import warn_user
 from ._validation import (
     SKIPPED_ROWS_HINT,
@@ -1010,7 +1010,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             self.__dict__.pop("calibration_l0_", None)  # of an earlier fit with target_l0
         else:
             self.l1_penalty_, self.calibration_l0_ = self._calibrate(X)
-        self._params_at_fit = params_at_fit(self, _FIT_PARAMS)
+        record_params(self, _FIT_PARAMS)
         return self
 
     def _warn_if_set_after_fit(self, *, penalty: bool = True) -> None:
@@ -1023,7 +1023,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         until ``fit`` runs again. ``penalty=False``: not the parameters of the
         penalty (``inverse_transform`` uses none).
         """
-        at_fit = getattr(self, "_params_at_fit", None)
+        at_fit = params_at_fit(self)
         if not at_fit:
             return
         at_fit = dict(at_fit)
@@ -1038,10 +1038,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if not calibrated:  # (they only matter to a calibration)
             at_fit.pop("calibration_samples", None)
             at_fit.pop("random_state", None)
-        uses = {name: what for name, what in _FIT_PARAMS.items() if what}
-        uses.update({"l1_penalty": penalty_now, "target_l0": penalty_now})
-        uses.update({"calibration_samples": penalty_now, "random_state": penalty_now})
-        warn_set_after_fit(self, at_fit, uses, "what it fitted")
+        uses = {name: what or penalty_now for name, what in _FIT_PARAMS.items()}
+        warn_set_after_fit(self, uses, "what it fitted", at_fit)
 
     # ------------------------------------------------------------- solving
     def _get_lasso(self) -> Any:

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -180,19 +180,18 @@ def _clean(
             repeats.setdefault(concept, [seen[concept]]).append(i)
     if not out:
         raise ValueError(f"The vocabulary {source} holds no concept (only blank entries)")
-    if positions is not None and repeats and not _REPEATS_SAID.get():
+    caller = _SIZE_CUT_BY_CALLER.get()
+    if positions is not None and repeats and not (caller and caller.repeats_said):
         # (only a repeat before the last concept kept moves a kept concept off its place)
-        last = at[min(len(out), len(out) if keep is None else keep) - 1]
+        last = at[len(out) - 1 if keep is None else min(keep, len(out)) - 1]
         moving = {c: [p[0]] + [i for i in p[1:] if i < last] for c, p in repeats.items()}
         moving = {c: p for c, p in moving.items() if len(p) > 1}
         if moving:
-            _warn_repeats(moving, source, positions, first, len(out) if keep is None else keep)
+            _warn_repeats(moving, source, positions, first)
     return out
 
 
-def _warn_repeats(
-    repeats: dict[str, list[int]], source: str, positions: str, first: int, n_kept: int
-) -> None:
+def _warn_repeats(repeats: dict[str, list[int]], source: str, positions: str, first: int) -> None:
     shift = first + (1 if positions == "line" else 0)
     where = {c: [shift + i for i in at] for c, at in repeats.items()}
     word = "lines" if positions == "line" else "entries"
@@ -590,14 +589,12 @@ def load_vocabulary(
             return _clean(
                 kept, source, positions="line", first=len(_authors_lines(lines, None)) - len(kept)
             )
+        caller = _SIZE_CUT_BY_CALLER.get()
         concepts = _clean(
-            lines,
-            source,
-            positions="line",
-            keep=_CALLER_SIZE.get() if _SIZE_CUT_BY_CALLER.get() else size,
+            lines, source, positions="line", keep=size if caller is None else caller.size
         )
         _check_size(size, len(concepts), "concepts", f"the vocabulary {source}")
-        if not _SIZE_CUT_BY_CALLER.get():
+        if caller is None:
             _warn_first_lines_of_a_copy(path, size, concepts, data_home=data_home, published=False)
         return concepts[:size]
 
@@ -636,15 +633,22 @@ def _published_at_hand(name: str, data_home: Any) -> list[str] | None:
         return None
 
 
+class _CallerCut(NamedTuple):
+    """What a caller that cuts a file's full list itself keeps and has said."""
+
+    #: The number of concepts it keeps (None: all): repeated concepts after the last
+    #: of them move none it keeps and are not warned about.
+    size: int | None
+    #: It read the file before and warned of its repeated concepts.
+    repeats_said: bool
+
+
 #: Set by callers that read a file's full list with ``load_vocabulary(size=None)``
 #: and cut it to their own size themselves: they warn of a copy's order with that
 #: size (:func:`_warn_first_lines_of_a_copy`), so the full read does not.
-_SIZE_CUT_BY_CALLER: ContextVar[bool] = ContextVar("sksplice_size_cut_by_caller", default=False)
-#: The number of concepts the caller of ``size_cut_by_caller`` keeps: repeated
-#: concepts after the last of them are not warned about (they move none it keeps).
-_CALLER_SIZE: ContextVar[int | None] = ContextVar("sksplice_caller_size", default=None)
-#: Set where the caller reads a file again whose repeated concepts it has warned about.
-_REPEATS_SAID: ContextVar[bool] = ContextVar("sksplice_repeats_said", default=False)
+_SIZE_CUT_BY_CALLER: ContextVar[_CallerCut | None] = ContextVar(
+    "sksplice_size_cut_by_caller", default=None
+)
 
 
 @contextlib.contextmanager
@@ -653,14 +657,10 @@ def size_cut_by_caller(size: int | None = None, *, repeats_said: bool = False) -
     the caller (see :data:`_SIZE_CUT_BY_CALLER`), who keeps the first ``size``
     concepts (None: all); with ``repeats_said``, also the warning of repeated
     concepts (the caller read the file before and warned of them)."""
-    token = _SIZE_CUT_BY_CALLER.set(True)
-    size_token = _CALLER_SIZE.set(size)
-    said_token = _REPEATS_SAID.set(repeats_said)
+    token = _SIZE_CUT_BY_CALLER.set(_CallerCut(size, repeats_said))
     try:
         yield
     finally:
-        _REPEATS_SAID.reset(said_token)
-        _CALLER_SIZE.reset(size_token)
         _SIZE_CUT_BY_CALLER.reset(token)
 
 

@@ -17,7 +17,7 @@ from ._array import l2_normalize, unit_rows
 from ._names import a_type, close_matches
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
-from ._set_after_fit import params_at_fit, warn_set_after_fit
+from ._set_after_fit import record_params, warn_set_after_fit
 from ._stack import warn_user
 from ._validation import (
     SKIPPED_ROWS_HINT,
@@ -374,7 +374,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         self.classes_ = classes
         self.class_embeddings_ = l2_normalize(emb)
         _warn_classes_alike(self.class_embeddings_, classes)
-        self._params_at_fit = params_at_fit(self, ("embedder", "classes", "templates"))
+        record_params(self, ("embedder", "classes", "templates"))
         return self
 
     def __sklearn_tags__(self) -> Any:
@@ -404,7 +404,6 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         check_is_fitted(self)
         warn_set_after_fit(
             self,
-            getattr(self, "_params_at_fit", None),
             {},
             "the fitted classes (classes_) and their prompts' embeddings (class_embeddings_)",
         )

@@ -291,6 +291,12 @@ def naming_write_errors(where: str) -> Iterator[None]:
         raise CLIError(_encoding_error(where, exc)) from exc
 
 
+#: What to do when standard output's encoding has no character for a name.
+_ENCODING_ADVICE = (
+    "set PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, which is written in UTF-8"
+)
+
+
 def check_standard_output_encodes(
     output: str | None,
     written: dict[str, Sequence[Any]],
@@ -316,9 +322,7 @@ def check_standard_output_encodes(
             return  # (a handler such as replace or backslashreplace writes every name)
     except LookupError:
         return
-    advice = (
-        "set PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, which is written in UTF-8"
-    )
+    advice = _ENCODING_ADVICE
     for refuse, names in ((True, written), (False, possible or {})):
         for kind, texts in names.items():
             for text in (shown_name(str(t)) for t in texts):
@@ -355,8 +359,7 @@ def _encoding_error(where: str, exc: UnicodeEncodeError) -> str:
     bad = text[exc.start : exc.end]
     return (
         f"cannot write {where}: its encoding, {exc.encoding}, has no character for {bad!r} "
-        f"(in {line!r}); set PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or give -o FILE, "
-        "which is written in UTF-8"
+        f"(in {line!r}); {_ENCODING_ADVICE}"
     )
 
 
