@@ -155,6 +155,23 @@ def fisher_exact_pvalues(
     return p_value
 
 
+def smallest_p_value(n1: int, n2: int, alternative: str) -> float:
+    """The smallest p-value :func:`fisher_exact_pvalues` gives on any table of groups of
+    ``n1`` and ``n2`` samples, whatever the counts.
+
+    It is that of a concept in every sample of one group and in none of the other
+    (``1 / C(n1 + n2, n1)`` for ``"greater"``): where it is ``alpha`` or more, no
+    concept of a comparison of such groups can be significant, before any correction
+    (adjusting makes a p-value no smaller). 1 where a group is empty.
+    """
+    if n1 <= 0 or n2 <= 0:
+        return 1.0
+    extremes = fisher_exact_pvalues(
+        np.array([n1, 0.0]), float(n1), np.array([0.0, n2]), float(n2), alternative
+    )
+    return float(extremes.min())
+
+
 def _two_sided(
     x: np.ndarray,
     big_k: np.ndarray,

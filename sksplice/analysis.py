@@ -21,8 +21,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from ._fisher import fisher_exact_pvalues
-from ._names import carried_names, check_concept_names, check_source, reconcile_names
+from ._fisher import fisher_exact_pvalues, smallest_p_value
+from ._names import carried_names, check_concept_names, check_source, plural, reconcile_names
 from ._pandas import as_pandas, frame_values
 from ._validation import (
     check_finite_rows,
@@ -38,7 +38,13 @@ from ._validation import (
     shown_label,
 )
 
-__all__ = ["ALL_GROUP", "concept_profiles", "rank_concepts", "rank_each_class"]
+__all__ = [
+    "ALL_GROUP",
+    "TooFewSamplesWarning",
+    "concept_profiles",
+    "rank_concepts",
+    "rank_each_class",
+]
 
 #: Name of the column group holding statistics over the whole dataset.
 ALL_GROUP = "all"
@@ -53,6 +59,65 @@ def _below_alpha(p: Any, alpha: float) -> Any:
     """Whether the p-values ``p`` are below ``alpha``, those within :data:`_ALPHA_RTOL`
     (relative) of it counting as ``alpha`` itself (see there)."""
     return np.asarray(p) < alpha * (1.0 - _ALPHA_RTOL)
+
+
+class TooFewSamplesWarning(UserWarning):
+    """Groups too small for any concept to be significant, whatever the counts.
+
+    Fisher's exact test gives no p-value below that of a concept in every sample of
+    one group and in none of the other (``1 / C(n1 + n2, n1)`` one-sided): for one
+    sample against two that is 1/3, so at ``alpha=0.05`` no concept can be
+    significant, and a table without significant concepts says nothing about such a
+    group. ``groups`` lists each one as ``(group, samples, samples compared with,
+    smallest p-value)``; tables record the smallest p-value of every group in
+    ``attrs["smallest_p_value"]``.
+    """
+
+    def __init__(self, message: str, groups: list[tuple[Any, int, int, float]]) -> None:
+        super().__init__(message)
+        self.groups = groups
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self.args[0]) if self.args else "", self.groups), self.__dict__)
+
+
+def _warn_too_few_samples(
+    groups: list[tuple[Any, int, int, float]], alpha: float, what: str, against: str
+) -> None:
+    """Warn (:class:`TooFewSamplesWarning`) about the ``groups`` (group, its samples,
+    the samples it is compared with, the smallest p-value possible) where no concept
+    can be significant at ``alpha``; ``what`` names a group in the message (``"class
+    {}"``; several groups are classes), ``against`` what it is compared with (``"in
+    the rest"``)."""
+    untestable = [g for g in groups if not _below_alpha(g[3], alpha)]
+    if not untestable:
+        return
+    from ._stack import warn_user
+
+    def sizes(n: int, m: int) -> str:
+        return f"{plural(n, 'sample')} against {m} {against}"
+
+    if len(untestable) == 1:
+        group, n, m, p = untestable[0]
+        said = (
+            f"no concept of {what.format(shown_label(group))} can be significant at "
+            f"alpha={alpha:g}: with {sizes(n, m)}, Fisher's exact test gives no p-value "
+            f"below {p:.2g}, whatever the counts. That none is significant says nothing "
+            "about it; more samples are needed"
+        )
+    else:
+        shown = "; ".join(
+            f"{what.format(shown_label(group))}, {sizes(n, m)}: {p:.2g}"
+            for group, n, m, p in untestable[:5]
+        )
+        more = f"; and {len(untestable) - 5} more" if len(untestable) > 5 else ""
+        said = (
+            f"no concept of {len(untestable)} classes can be significant at alpha={alpha:g}: "
+            "for groups of their sizes Fisher's exact test gives no p-value below the one "
+            f"named, whatever the counts ({shown}{more}). That none is significant says "
+            "nothing about them; more samples are needed"
+        )
+    warn_user(TooFewSamplesWarning(said, untestable))
 
 
 def _ranked_first(exact_diff: np.ndarray, alternative: str) -> np.ndarray:
@@ -427,14 +492,25 @@ def _adjust_tied_pvalues(values: np.ndarray, counts: np.ndarray, method: str | N
     return np.clip(adjusted, 0.0, 1.0)
 
 
+#: The two-proportion z statistic is given where every expected count of its 2x2 table is
+#: at least this (the usual condition for its normal approximation), NaN elsewhere.
+_Z_MIN_EXPECTED = 5.0
+
+
 def _z_statistic(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float) -> np.ndarray:
-    """The two-proportion z statistic of ``x1/n1`` against ``x2/n2`` (0 where the pooled
-    proportion is 0 or 1)."""
+    """The two-proportion z statistic of ``x1/n1`` against ``x2/n2``, NaN where an
+    expected count of the table ``[[x1, n1 - x1], [x2, n2 - x2]]`` under equal
+    proportions is below :data:`_Z_MIN_EXPECTED`: there its normal approximation does
+    not hold (one sample against many gave z = 11 beside a p-value of 0.29)."""
     p1, p2 = x1 / n1, x2 / n2
-    pooled = (x1 + x2) / (n1 + n2)
+    present = x1 + x2
+    pooled = present / (n1 + n2)
     se = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2))
+    # (the smallest expected count: of the smaller group, in the rarer of present/absent)
+    expected = min(n1, n2) * np.minimum(pooled, 1.0 - pooled)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(se > 0, (p1 - p2) / np.where(se > 0, se, 1.0), 0.0)
+        z = (p1 - p2) / np.where(se > 0, se, 1.0)
+    return np.where(expected >= _Z_MIN_EXPECTED * (1.0 - 1e-12), z, np.nan)
 
 
 def _two_by_two_tests(
@@ -610,10 +686,13 @@ def rank_concepts(
         ``2 asin sqrt(p1) - 2 asin sqrt(p2)``), ``log_odds_ratio`` (of the
         prevalences shrunk toward the pooled prevalence, see Notes), ``z`` (the
         two-proportion z statistic, a description of the difference: the
-        p-value does not come from it), ``test`` (``"fisher"``, the test that
-        gave the p-value, on every row), ``p_value``, ``p_adjusted``,
-        ``significant``.
-        ``ranking.attrs`` records the group sizes and the settings.
+        p-value does not come from it; NaN where an expected count of the 2x2
+        table is below 5, where its normal approximation does not hold),
+        ``test`` (``"fisher"``, the test that gave the p-value, on every row),
+        ``p_value``, ``p_adjusted``, ``significant``.
+        ``ranking.attrs`` records the group sizes, the settings and
+        ``smallest_p_value`` (the smallest p-value the test can give for groups
+        of these sizes: no concept is significant where it is ``alpha`` or more).
 
     Raises
     ------
@@ -651,14 +730,25 @@ def rank_concepts(
     ``prevalence_diff`` otherwise (a concept in every sample, or in none, has
     0).
 
+    Cohen's h, the log odds ratio and the prevalence difference describe the
+    samples at hand and carry no uncertainty: a concept in the one sample of a
+    class and in none of the rest has the largest h there is (pi) and a p-value
+    that no correction makes significant. Read them beside ``p_adjusted``, and
+    select rows by ``significant``, not by the size of an effect. ``z`` is left
+    out (NaN) where its normal approximation does not hold, and groups too small
+    for any concept to be significant are warned about
+    (:class:`TooFewSamplesWarning`; ``attrs["smallest_p_value"]`` records the
+    smallest p-value the test can give for the two groups' sizes).
+
     Examples
     --------
     >>> import numpy as np
     >>> from sksplice.analysis import rank_concepts
-    >>> W = np.array([[1.0, 0.0], [1.0, 0.2], [0.0, 0.3], [0.0, 0.1]])
-    >>> y = ["woman", "woman", "man", "man"]
-    >>> rank_concepts(W, y, "woman", concepts=["bikini", "suit"]).index[0]
-    'bikini'
+    >>> W = np.array([[1.0, 0.0], [1.0, 0.2], [0.0, 0.3], [0.0, 0.1]] * 3)
+    >>> y = ["woman", "woman", "man", "man"] * 3
+    >>> ranking = rank_concepts(W, y, "woman", concepts=["bikini", "suit"])
+    >>> ranking.index[0], round(float(ranking.loc["bikini", "p_value"]), 4)
+    ('bikini', 0.0011)
     """
     _check_test_options(correction, alpha, min_count, alternative)
     # (before the weights are read: concept names given where concept_profiles takes
@@ -729,6 +819,7 @@ def rank_concepts(
     ranking = ranking.iloc[
         np.lexsort((ranking["p_value"].to_numpy(), _ranked_first(exact_diff, alternative)))
     ]
+    smallest = smallest_p_value(int(n1), int(n2), alternative)
     ranking.attrs.update(
         positive=positive,
         negative=negative_label,
@@ -738,7 +829,10 @@ def rank_concepts(
         correction=correction,
         alpha=alpha,
         alternative=alternative,
+        smallest_p_value=smallest,
     )
+    against = "in the rest" if negative is None else f"of class {shown_label(negative)}"
+    _warn_too_few_samples([(positive, int(n1), int(n2), smallest)], alpha, "class {}", against)
     return ranking
 
 
@@ -922,6 +1016,11 @@ def _each_class_attrs(
         # (each class's images; the rest are the others: n_samples less the class's)
         class_sizes={cls: int(k) for cls, k in zip(classes, sizes.tolist(), strict=True)},
         n_samples=int(n),
+        # (no concept of a class can be significant where this is alpha or more)
+        smallest_p_value={
+            cls: smallest_p_value(int(k), int(n - k), alternative)
+            for cls, k in zip(classes, sizes.tolist(), strict=True)
+        },
     )
 
 
@@ -979,7 +1078,10 @@ def rank_each_class(
         ``alternative``), ``one_vs_rest`` (True) and ``negative`` (``"rest"``),
         as :func:`rank_concepts` records them, ``adjusted_over``
         (``"all classes"``), ``n_tests``, ``n_classes``, ``class_sizes`` (the
-        samples of each class) and ``n_samples``.
+        samples of each class), ``n_samples`` and ``smallest_p_value`` (of each
+        class: the smallest p-value its test against the rest can give; no
+        concept of a class is significant where it is ``alpha`` or more, and
+        :class:`TooFewSamplesWarning` names such classes).
 
     Raises
     ------
@@ -1013,15 +1115,15 @@ def rank_each_class(
     --------
     >>> import numpy as np
     >>> from sksplice.analysis import rank_each_class
-    >>> W = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
-    >>> y = ["sea", "sea", "forest", "forest"]
+    >>> W = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]] * 3)
+    >>> y = ["sea", "sea", "forest", "forest"] * 3
     >>> ranking = rank_each_class(W, y, ["water", "tree"])
-    >>> ranking[["class", "concept", "count_positive", "count_negative"]]
-        class concept  count_positive  count_negative
-    0  forest    tree               2               0
-    1  forest   water               0               2
-    2     sea   water               2               0
-    3     sea    tree               0               2
+    >>> ranking[["class", "concept", "count_positive", "count_negative", "significant"]]
+        class concept  count_positive  count_negative  significant
+    0  forest    tree               6               0         True
+    1  forest   water               0               6        False
+    2     sea   water               6               0         True
+    3     sea    tree               0               6        False
     """
     _check_test_options(correction, alpha, min_count, alternative)
     if isinstance(concepts, str):
@@ -1120,4 +1222,11 @@ def rank_each_class(
     table["p_adjusted"] = adjusted
     table["significant"] = _below_alpha(adjusted, alpha)
     _each_class_attrs(table, correction, alpha, alternative, classes, sizes, n)
+    smallest = table.attrs["smallest_p_value"]
+    _warn_too_few_samples(
+        [(cls, int(k), int(n - k), smallest[cls]) for cls, k in zip(classes, sizes.tolist())],
+        alpha,
+        "class {}",
+        "in the rest",
+    )
     return table

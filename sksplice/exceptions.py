@@ -22,6 +22,9 @@ Warnings (subclasses of :class:`UserWarning`):
 - :class:`RepeatedConceptWarning`: a vocabulary file or list that names a
   concept more than once (only the first is kept); its ``repeats`` attribute
   gives their positions.
+- :class:`TooFewSamplesWarning`: classes or collections too small for any
+  concept to be significant, whatever the counts; its ``groups`` attribute
+  names them with their sizes and the smallest p-value the test can give.
 - :class:`SkippedInputWarning`: inputs skipped with ``on_error="skip"``; its
   ``skipped`` attribute lists them as :class:`SkippedInput` records.
 - :class:`InconsistentVersionWarning`: an estimator loaded from a pickle saved
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
     from ._means import SmallMeanSampleWarning
     from ._models import CheckpointFormatError, WeightsUnavailableError
     from ._persistence import InconsistentVersionWarning
+    from .analysis import TooFewSamplesWarning
     from .dictionary import DictionaryCacheWarning, DuplicateConceptWarning
     from .embedders import SkippedInput, SkippedInputWarning
     from .vocabulary import RepeatedConceptWarning
@@ -79,6 +83,7 @@ __all__ = [
     "SkippedInput",
     "SkippedInputWarning",
     "SmallMeanSampleWarning",
+    "TooFewSamplesWarning",
     "WeightsUnavailableError",
 ]
 
@@ -97,6 +102,7 @@ _DEFINED_IN = {
     "SkippedInput": ".embedders",
     "SkippedInputWarning": ".embedders",
     "SmallMeanSampleWarning": "._means",
+    "TooFewSamplesWarning": ".analysis",
     "WeightsUnavailableError": "._models",
 }
 

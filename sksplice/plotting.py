@@ -148,6 +148,14 @@ def _say_on_empty_axes(ax: Axes, text: str) -> None:
             bbox={"facecolor": ax.get_facecolor(), "edgecolor": "none", "pad": 2.0})  # fmt: skip
 
 
+def _literal(text: str) -> str:
+    """``text`` drawn as written: matplotlib reads a text with two ``$`` as
+    mathematics (``"price $10 and $20"`` lost its dollars and ``"$$"`` failed to draw),
+    so every ``$`` of a name from the data is escaped (``\\$``, drawn as ``$``).
+    Titles given by the caller are not: they may hold mathematics on purpose."""
+    return text.replace("$", r"\$")
+
+
 def _shortened(name: str) -> str:
     return name if len(name) <= _MAX_LABEL else name[: _MAX_LABEL - 1] + "\u2026"
 
@@ -338,6 +346,8 @@ def _wrapped(text: Any, content: str, room: float, *, vertical: bool = False) ->
                 lo = mid
             else:
                 hi = mid - 1
+        if line[lo - 1 : lo + 1] == "\\$":  # (not between an escape and its dollar)
+            lo -= 1
         return line[:lo].rstrip() + "\u2026"
 
     if text.get_usetex() or cbook.is_math_text(content) or width(content) <= room:
@@ -471,7 +481,10 @@ def plot_decomposition(
     # barh draws bottom-up: reverse so the largest weight is on top.
     shown = order[::-1]
     ax.barh(np.arange(len(shown)), values[shown], color=color)
-    ax.set_yticks(np.arange(len(shown)), _shortened_apart([str(n) for n in names[shown]]))
+    ax.set_yticks(
+        np.arange(len(shown)),
+        [_literal(n) for n in _shortened_apart([str(n) for n in names[shown]])],
+    )
     if not len(shown):  # an empty axis would say nothing
         _say_on_empty_axes(ax, "no concept: every weight of this row is zero")
         # (weights are not negative; on its own the empty axis ran from 0 to 0.055)
@@ -600,7 +613,7 @@ def plot_class_profile(
                     label=f"{_INTERVAL_LEVEL:.0%} interval (Wilson)",
                 )
             )
-    ax.set_yticks(positions, _shortened_apart([str(n) for n in names]))
+    ax.set_yticks(positions, [_literal(n) for n in _shortened_apart([str(n) for n in names])])
     ax.set_xlabel(statistic.replace("_", " "))
     if not len(order):  # an empty axis would say nothing
         ax.set_xlim(0.0, 1.0)  # (as for an empty decomposition: not 0 to 0.055)
@@ -608,7 +621,7 @@ def plot_class_profile(
         _say_on_empty_axes(ax, f"no concept has a {statistic.replace('_', ' ')} above 0 here")
     # ("class" before the name, unless the name says it already: "class 3", not "class class 3")
     # (whole: a title is wrapped where it is too wide)
-    named = _with_size(cls, sizes)
+    named = _literal(_with_size(cls, sizes))
     default = named if re.match(r"class\b", str(cls), re.IGNORECASE) else f"class {named}"
     _legend_above(ax, title if title is not None else default, handles)
     if given:
@@ -671,13 +684,13 @@ def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
     is put on one entry a row, then its longest label cut to 24 and 12 characters; a
     title too wide is wrapped (:func:`_wrapped`).
     """
-    labels = [_shortened(h.get_label()) for h in handles]
+    labels = [_shortened(h.get_label()) for h in handles]  # (raw: cut, then escaped)
     ncols = len(handles)
     # (a narrower legend may let the layout move the axes: the room is measured again)
     while True:
         legend = ax.legend(
             handles,
-            labels,
+            [_literal(label) for label in labels],
             loc="lower center",
             bbox_to_anchor=(0.5, 1.0),
             ncols=ncols,
@@ -813,7 +826,9 @@ def plot_concept_prevalence(
     # ending under its own bar; the figure is made taller by the room they take.
     turned = len(classes) > 6 or max(len(str(c)) for c in classes) > 12
     short = _shortened_apart([str(c) for c in classes])
-    ticks = [_with_size(c, sizes, " " if turned else "\n", t) for c, t in zip(classes, short)]
+    ticks = [
+        _literal(_with_size(c, sizes, " " if turned else "\n", t)) for c, t in zip(classes, short)
+    ]
     longest = max(len(line) for tick in ticks for line in tick.split("\n"))
     height = 3.5 + (0.07 * min(longest, _MAX_LABEL) if turned else 0.0)
     given = ax is not None
@@ -861,7 +876,7 @@ def plot_concept_prevalence(
     if not np.any(values > 0):
         _say_on_empty_axes(ax, "no sample of these classes has this concept")
     # (the legend between the title and the axes covers no bar)
-    _legend_above(ax, title if title is not None else str(concept), handles)
+    _legend_above(ax, title if title is not None else _literal(str(concept)), handles)
     if given:
         _warn_unfit_ticks(ax)
     return ax
@@ -1237,7 +1252,7 @@ def _place_labels(
         if alternatives is not None:
             at.extend((float(a), float(b)) for a, b in np.reshape(alternatives[i], (-1, 2)))
         for length in _LABEL_LENGTHS:
-            text = name if len(name) <= length else name[: length - 1] + "\u2026"
+            text = _literal(name if len(name) <= length else name[: length - 1] + "\u2026")
             probe.set_text(text)
             extent = probe.get_window_extent()
             for point in at:
@@ -1389,7 +1404,7 @@ def plot_dataset_shift(
         raise TypeError(
             "`comparison` must be the DataFrame returned by sksplice.shift.compare_datasets"
         )
-    label_a, label_b = comparison.attrs.get("labels", ("A", "B"))
+    label_a, label_b = (_literal(str(label)) for label in comparison.attrs.get("labels", "AB"))
     x = comparison[f"{statistic}_a"].to_numpy(dtype=np.float64)
     y = comparison[f"{statistic}_b"].to_numpy(dtype=np.float64)
     significant = comparison["significant"].to_numpy(dtype=bool)
@@ -1843,7 +1858,9 @@ def plot_sparsity_tradeoff(
         if log_l0:
             order = order[values["mean_l0"][order] > 0]
         l0 = values["mean_l0"][order]
-        (drawn,) = ax.plot(l0, values["cosine"][order], "o-", color=color, label=label or None)
+        (drawn,) = ax.plot(
+            l0, values["cosine"][order], "o-", color=color, label=_literal(label) or None
+        )
         # (a leader to a penalty's label ends at the edge of its marker)
         marker = 0.5 * (drawn.get_markersize() + drawn.get_markeredgewidth())
         if annotate:
@@ -1854,7 +1871,7 @@ def plot_sparsity_tradeoff(
                 named[label], label, y, estimator, transformers.get(label), cv
             )
             assert accuracy_ax is not None  # (given with ax, or made with it above)
-            accuracy_ax.plot(l0, accuracy[order], "s-", color=color, label=label or None)
+            accuracy_ax.plot(l0, accuracy[order], "s-", color=color, label=_literal(label) or None)
     xlabel = "mean number of concepts per sample (l0" + (", log scale)" if log_l0 else ")")
     axes = [ax] if accuracy_ax is None else [ax, accuracy_ax]
     for a in axes:

@@ -691,6 +691,50 @@ def _left_out_text(left_out: int, ranking: pd.DataFrame | None = None) -> str:
     return " ".join(texts)
 
 
+def _untestable_text(ranking: pd.DataFrame | None) -> str:
+    """What the page says of the classes (or collections) too small for any concept to be
+    significant: those whose smallest possible p-value (``attrs["smallest_p_value"]``,
+    see :class:`~sksplice.analysis.TooFewSamplesWarning`) is ``alpha`` or more. A table
+    without highlighted rows for them is no finding about them."""
+    from .analysis import _below_alpha
+
+    attrs = {} if ranking is None else ranking.attrs
+    smallest, alpha = attrs.get("smallest_p_value"), attrs.get("alpha")
+    if smallest is None or not isinstance(alpha, numbers.Real):
+        return ""
+    if not isinstance(smallest, Mapping):  # (one comparison: a pair, or collections)
+        if _below_alpha(float(smallest), float(alpha)):
+            return ""
+        return (
+            f"Too few images to test: for groups of these sizes Fisher's exact test gives "
+            f"no p-value below {float(smallest):.2g}, whatever the counts, so no concept can "
+            "be significant here; that none is highlighted says nothing."
+        )
+    sizes = _class_sizes(ranking, "positive") if ranking is not None else {}
+    named = [
+        f"{label} ({_plural_images(sizes[str(label)])}: {float(p):.2g})"
+        if str(label) in sizes
+        else f"{label} ({float(p):.2g})"
+        for label, p in smallest.items()
+        if not _below_alpha(float(p), float(alpha))
+    ]
+    if not named:
+        return ""
+    one = len(named) == 1
+    listed = named[0] if one else ", ".join(named[:-1]) + " and " + named[-1]
+    return (
+        f"Too few images to test {'class' if one else 'classes'} {listed}: for classes of "
+        "these sizes Fisher's exact test gives no p-value below the one in brackets, "
+        "whatever the counts, so no concept of "
+        f"{'it' if one else 'them'} can be significant; that none is highlighted says "
+        "nothing."
+    )
+
+
+def _plural_images(n: int) -> str:
+    return "1 image" if n == 1 else f"{n:,} images"
+
+
 def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
     """Heading, column titles and wording of the ranking table, for a ranking or a comparison.
 
@@ -1347,6 +1391,7 @@ def render_report(
             "ranking_text": {
                 **_ranking_text(ranking),
                 "left_out": _left_out_text(left_out, ranking),
+                "untestable": _untestable_text(ranking),
             },
         }
     )

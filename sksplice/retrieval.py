@@ -235,6 +235,9 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         it is at least this value (with ``n_neighbors``: the nearest
         ``n_neighbors`` among those). Needs ``splice``.
 
+        Both are read at each query, as ``mode`` and ``metric`` are: set after
+        ``fit``, they expand the next query as a fit with them would.
+
     Attributes
     ----------
     concepts_ : ndarray of shape (n_concepts,), dtype object
@@ -395,18 +398,10 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
             own = _concept_names(self.splice, "splice") if splice_names is None else splice_names
             assert own is not None  # (splice is not None)
             _check_same_concepts(own, names)
+        # (a refit without neighbours keeps no dictionary of an earlier fit's `splice`)
+        self._neighbours = None
         if expand:
-            D = np.asarray(self.splice.dictionary_, dtype=np.float64)
-            if D.shape[0] != W.shape[1]:
-                raise ValueError(
-                    f"`splice` has {D.shape[0]} concepts but the weights have {W.shape[1]} "
-                    "columns: give the weights this transformer produced"
-                )
-            # The neighbours come from the dictionary's rows: each column takes the row
-            # of its own concept (columns named by `concepts=` in another order than the
-            # transformer's).
-            rows = _dictionary_rows(names, splice_names)
-            self._unit_dictionary = l2_normalize(D if rows is None else D[rows])
+            self._neighbours = self._unit_dictionary(names, splice_names, W.shape[1])
         W.eliminate_zeros()
         self.weights_ = W.tocsc()
         self.weights_.sort_indices()
@@ -415,6 +410,51 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         self._index = {str(name): j for j, name in enumerate(names)}
         logger.debug("indexed %d items x %d concepts (%d weights)", *W.shape, W.nnz)
         return self
+
+    def _unit_dictionary(
+        self, names: np.ndarray, splice_names: np.ndarray | None, n_columns: int
+    ) -> tuple[Any, np.ndarray]:
+        """``splice`` and its dictionary's rows of the concepts ``names`` (the columns),
+        each of unit norm: the neighbours of a concept are read from there."""
+        D = np.asarray(self.splice.dictionary_, dtype=np.float64)
+        if D.shape[0] != n_columns:
+            raise ValueError(
+                f"`splice` has {D.shape[0]} concepts but the weights have {n_columns} "
+                "columns: give the weights this transformer produced"
+            )
+        # The neighbours come from the dictionary's rows: each column takes the row of
+        # its own concept (columns named by `concepts=` in another order than the
+        # transformer's).
+        rows = _dictionary_rows(names, splice_names)
+        return self.splice, l2_normalize(D if rows is None else D[rows])
+
+    def _neighbour_dictionary(self) -> np.ndarray:
+        """The unit dictionary rows of the columns, for ``n_neighbors`` and
+        ``similarity_threshold``: those fit made, or, where they were set after fit
+        (or ``splice`` was), made now from ``splice`` (they are read at each query, as
+        ``mode`` and ``metric`` are)."""
+        check_int(self.n_neighbors, "n_neighbors", low=0)
+        check_number(
+            self.similarity_threshold, "similarity_threshold", low=-1.0, high=1.0, allow_none=True
+        )
+        made = getattr(self, "_neighbours", None)
+        if made is not None and made[0] is self.splice:
+            return made[1]
+        if self.splice is None:
+            raise ValueError(
+                "n_neighbors / similarity_threshold need `splice` (a fitted SpliceTransformer) "
+                "whose dictionary defines the neighbours: set_params(splice=...) with the "
+                "transformer that produced the collection"
+            )
+        if not hasattr(self.splice, "get_feature_names_out"):
+            raise _not_a_transformer(self.splice)
+        splice_names = _concept_names(self.splice, "splice")
+        assert splice_names is not None  # (splice is not None)
+        _check_same_concepts(splice_names, self.concepts_)  # (`splice` set after fit)
+        self._neighbours = self._unit_dictionary(
+            self.concepts_, splice_names, self.weights_.shape[1]
+        )
+        return self._neighbours[1]
 
     def _query_vector(self, query: Any) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and positive weights of a concept query."""
@@ -484,7 +524,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         groups = np.arange(cols.size)
         if self.n_neighbors == 0 and self.similarity_threshold is None:
             return cols, q, groups
-        D = self._unit_dictionary
+        D = self._neighbour_dictionary()
         sims = D[cols] @ D.T  # (n_query_concepts, n_concepts), one product for all
         sims[:, cols] = -np.inf  # (no query concept is another's neighbour, nor its own)
         selected = ranked_neighbors(sims, self.n_neighbors, self.similarity_threshold)

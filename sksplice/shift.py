@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._fisher import smallest_p_value
 from ._names import carried_names, check_source
 from ._pandas import as_pandas
+from ._validation import shown_label
 from .analysis import (
     _as_weights,
     _check_test_options,
@@ -26,6 +28,7 @@ from .analysis import (
     _n_columns,
     _resolve_concepts,
     _test_columns,
+    _warn_too_few_samples,
 )
 
 __all__ = ["compare_datasets"]
@@ -107,13 +110,20 @@ def compare_datasets(
         ``logit((x_b + p) / (n_b + 1)) - logit((x_a + p) / (n_a + 1))``: 0
         exactly for equal prevalences, of the sign of ``prevalence_diff``
         otherwise), ``z`` (two-proportion z statistic, a description: the
-        p-value does not come from it), ``test`` (``"fisher"``, the test that
+        p-value does not come from it; NaN where an expected count of the 2x2
+        table is below 5), ``test`` (``"fisher"``, the test that
         gave the p-value, every row), ``p_value``, ``p_adjusted``,
         ``significant`` (a p-value below the
         smallest float64, about 5e-324, is 0; the command line and the report
         show it as ``<1e-300``). ``comparison.attrs`` records the labels,
         collection sizes (``n_a``, ``n_b``), the number of concepts compared
-        (``n_concepts``, the rows) and the settings.
+        (``n_concepts``, the rows), the settings and ``smallest_p_value`` (the
+        smallest p-value the test can give for collections of these sizes: no
+        concept is significant where it is ``alpha`` or more, and a
+        :class:`~sksplice.analysis.TooFewSamplesWarning` says so). The effect
+        sizes describe the samples at hand and carry no uncertainty (one sample
+        against many can give the largest Cohen's h, pi): select rows by
+        ``significant``, not by them.
 
     Raises
     ------
@@ -243,5 +253,14 @@ def compare_datasets(
         correction=correction,
         alpha=alpha,
         alternative=alternative,
+        # (B is the table's first row; no concept can be significant where this is alpha
+        # or more)
+        smallest_p_value=smallest_p_value(int(n_b), int(n_a), alternative),
+    )
+    _warn_too_few_samples(
+        [(labels[1], int(n_b), int(n_a), comparison.attrs["smallest_p_value"])],
+        alpha,
+        "collection {}",
+        f"in {shown_label(labels[0])}",
     )
     return comparison

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tracemalloc
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sksplice.analysis import _adjust_pvalues, concept_profiles, rank_concepts, rank_each_class
+from sksplice.analysis import (
+    TooFewSamplesWarning,
+    _adjust_pvalues,
+    concept_profiles,
+    rank_concepts,
+    rank_each_class,
+)
 
 
 def _random_weights(rng, n=60, c=8, density=0.3):
@@ -247,9 +254,14 @@ def test_rank_statistics_against_chi_square_and_fisher():
         table = np.array([[x1, n1 - x1], [x2, n2 - x2]])
         chi2, _, _, _ = stats.chi2_contingency(table, correction=False)
         assert row["p_value"] == pytest.approx(stats.fisher_exact(table).pvalue, rel=1e-10)
-        # the z statistic is still given, as a description
-        assert row["z"] ** 2 == pytest.approx(chi2, rel=1e-9)
-        assert np.sign(row["z"]) == np.sign(x1 / n1 - x2 / n2)
+        # the z statistic is still given, as a description, where every expected count
+        # is 5 or more (its normal approximation holds): not for "tie" (2.4 expected)
+        expected = stats.contingency.expected_freq(table).min()
+        if expected >= 5:
+            assert row["z"] ** 2 == pytest.approx(chi2, rel=1e-9)
+            assert np.sign(row["z"]) == np.sign(x1 / n1 - x2 / n2)
+        else:
+            assert name == "tie" and np.isnan(row["z"])
         assert row["prevalence_diff"] == pytest.approx(x1 / n1 - x2 / n2)
         assert row["count_positive"] == x1 and row["count_negative"] == x2
         expected_h = 2 * np.arcsin(np.sqrt(x1 / n1)) - 2 * np.arcsin(np.sqrt(x2 / n2))
@@ -267,7 +279,10 @@ def test_one_image_against_five_is_not_significant():
     """One image of class A (with the concept) against five of B (without): Fisher, 1/6."""
     W = np.array([[1.0, 0.3]] + [[0.0, 0.2]] * 5)
     y = ["A"] + ["B"] * 5
-    ranking = rank_concepts(W, y, "A", concepts=["sky", "tree"])
+    # no table of these groups can be significant: said, and recorded
+    with pytest.warns(TooFewSamplesWarning, match=r"class 'A'.*1 sample against 5.*0\.17"):
+        ranking = rank_concepts(W, y, "A", concepts=["sky", "tree"])
+    assert ranking.attrs["smallest_p_value"] == pytest.approx(1 / 6, rel=1e-12)
     row = ranking.loc["sky"]
     assert row["test"] == "fisher"
     # one-sided hypergeometric tail by hand: P(the single "sky" image is the A image) = 1/6
@@ -280,8 +295,9 @@ def test_one_image_against_five_is_not_significant():
     assert ranking.loc["tree", "p_value"] == pytest.approx(1.0)
     assert row["p_adjusted"] == pytest.approx(1 / 3, rel=1e-12)
     assert not ranking["significant"].any()
-    # the z-test would have claimed z = 2.449 (two-sided p = 0.0143, BH-adjusted 0.029)
-    assert row["z"] == pytest.approx(2.4494897427831783, rel=1e-12)
+    # the z-test would have claimed z = 2.449 (two-sided p = 0.0143, BH-adjusted 0.029):
+    # with expected counts of 1/6 its normal approximation does not hold, and z is not given
+    assert np.isnan(row["z"])
 
 
 def test_large_expected_counts_use_the_exact_test_too():
@@ -488,6 +504,74 @@ def test_small_tables_match_scipy_fisher_exact(n1, n2, data, alternative):
     assert row["p_value"] == pytest.approx(expected, rel=1e-9, abs=1e-15)
 
 
+@pytest.mark.parametrize("alternative", ["greater", "two-sided", "less"])
+def test_the_smallest_p_value_is_that_of_the_most_extreme_table(alternative):
+    """The smallest p-value any table of groups of n1 and n2 samples gives, by brute
+    force over every table with scipy: below it no concept can be significant."""
+    from sksplice._fisher import smallest_p_value
+
+    for n1 in range(1, 8):
+        for n2 in range(1, 8):
+            best = min(
+                stats.fisher_exact([[a, n1 - a], [b, n2 - b]], alternative=alternative).pvalue
+                for a in range(n1 + 1)
+                for b in range(n2 + 1)
+            )
+            assert smallest_p_value(n1, n2, alternative) == pytest.approx(best, rel=1e-9)
+    assert smallest_p_value(0, 5, alternative) == 1.0
+
+
+def test_classes_and_collections_too_small_to_test_are_named():
+    """A class of one image among three cannot have a significant concept (1/3 at best):
+    every function that tests says so once, naming the groups, and records the smallest
+    p-value; groups large enough are not named."""
+    from sksplice.shift import compare_datasets
+
+    W = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]] + [[0.0, 1.0]] * 37)
+    y = np.array(["lone", "pair", "pair"] + ["many"] * 37)
+    # 1 image of 40 could be significant (1/40 < 0.05): nothing said, all recorded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TooFewSamplesWarning)
+        ranking = rank_each_class(W, y, ["x", "z"])
+    assert ranking.attrs["smallest_p_value"]["lone"] == pytest.approx(1 / 40)
+    assert ranking.attrs["smallest_p_value"]["pair"] == pytest.approx(1 / 780)
+    few = np.isin(y, ["lone", "pair"])
+    with pytest.warns(TooFewSamplesWarning, match=r"no concept of 2 classes") as record:
+        rank_each_class(W[few], y[few], ["x", "z"])
+    assert len(record) == 1
+    assert [group[:3] for group in record[0].message.groups] == [("lone", 1, 2), ("pair", 2, 1)]
+    assert "class 'lone', 1 sample against 2 in the rest: 0.33" in str(record[0].message)
+    with pytest.warns(TooFewSamplesWarning, match=r"class 'lone'.*against 2 of class 'pair'"):
+        rank_concepts(W, y, "lone", "pair", concepts=["x", "z"])
+    with pytest.warns(TooFewSamplesWarning, match=r"collection 'B'.*2 samples against 1 in 'A'"):
+        shift = compare_datasets(W[:1], W[1:3], concepts=["x", "z"])
+    assert shift.attrs["smallest_p_value"] == pytest.approx(1 / 3)
+    # large enough: nothing said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TooFewSamplesWarning)
+        rank_concepts(W, y, "many", concepts=["x", "z"])
+        compare_datasets(W[:20], W[20:], concepts=["x", "z"])
+
+
+def test_z_is_given_only_where_its_normal_approximation_holds():
+    """One caption against 120: z was 11.0 beside a p-value of 0.29; every expected count
+    of 5 or more gives z, a smaller one NaN."""
+    from sksplice.shift import compare_datasets
+
+    W_a = np.zeros((120, 2))
+    W_a[:60, 1] = 1.0
+    W_b = np.array([[1.0, 1.0]])
+    shift = compare_datasets(W_a, W_b, concepts=["rare", "half"])
+    assert np.isnan(shift.loc["rare", "z"]) and np.isnan(shift.loc["half", "z"])
+    W_b = np.zeros((20, 2))
+    W_b[:15, 1] = 1.0
+    shift = compare_datasets(W_a, W_b, concepts=["rare", "half"])
+    table = np.array([[15, 5], [60, 60]])
+    chi2 = stats.chi2_contingency(table, correction=False)[0]
+    assert shift.loc["half", "z"] ** 2 == pytest.approx(chi2, rel=1e-9)
+    assert "rare" not in shift.index  # (in no sample: not tested)
+
+
 def test_rank_one_vs_rest_and_min_count(rng):
     W, y = _random_weights(rng, n=90, c=6)
     W[y == "b", 4] = 1.0  # present in every "b" row
@@ -635,7 +719,14 @@ def test_profile_and_ranking_invariants(data, n, c):
     assert (ranking["p_adjusted"] >= ranking["p_value"] - 1e-15).all()
     assert (ranking["p_adjusted"] <= 1).all()
     assert ranking["prevalence_diff"].is_monotonic_decreasing
-    assert (np.sign(ranking["z"]) == np.sign(ranking["prevalence_diff"])).all()
+    z = ranking["z"].to_numpy()
+    finite = np.isfinite(z)
+    assert (np.sign(z[finite]) == np.sign(ranking["prevalence_diff"].to_numpy()[finite])).all()
+    # no p-value is below the smallest the groups' sizes allow; none significant above alpha
+    smallest = ranking.attrs["smallest_p_value"]
+    assert (ranking["p_value"] >= smallest * (1 - 1e-12)).all()
+    if smallest >= 0.05:
+        assert not ranking["significant"].any()
     sparse = rank_concepts(sp.csr_matrix(W), y, 0, concepts=names, correction=correction)
     pd.testing.assert_frame_equal(ranking, sparse)
 
@@ -677,7 +768,7 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
     monkeypatch.setattr(profile_command, "_check_options", lambda args: _NO_PLAN)
     monkeypatch.setattr(profile_command, "_labelled", lambda args: ([], []))
     monkeypatch.setattr(
-        profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, ranking)
+        profile_command, "_profile", lambda args, paths, labels, plan, **_: (dec, None, ranking)
     )
     out = tmp_path / "profile.out"
     args = types.SimpleNamespace(output=str(out), format=fmt, top_k=10)
@@ -731,7 +822,7 @@ def test_the_profile_table_names_the_classes_its_tests_cover(monkeypatch, tmp_pa
     monkeypatch.setattr(profile_command, "_check_options", lambda args: _NO_PLAN)
     monkeypatch.setattr(profile_command, "_labelled", lambda args: ([], []))
     monkeypatch.setattr(
-        profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, ranking)
+        profile_command, "_profile", lambda args, paths, labels, plan, **_: (dec, None, ranking)
     )
     out = tmp_path / "profile.out"
     args = types.SimpleNamespace(output=str(out), format="table", top_k=10)
@@ -745,7 +836,7 @@ def test_the_profile_table_names_the_classes_its_tests_cover(monkeypatch, tmp_pa
     only_coast.attrs = ranking.attrs
     dec.metadata = {"classes": {"coast": 20, "forest": 20, "desert": 20}}
     monkeypatch.setattr(
-        profile_command, "_profile", lambda args, paths, labels, plan: (dec, None, only_coast)
+        profile_command, "_profile", lambda args, paths, labels, plan, **_: (dec, None, only_coast)
     )
     assert profile_command._cmd_profile(args) == 0
     assert "of all 3 classes together\n" in out.read_text()

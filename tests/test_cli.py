@@ -302,6 +302,43 @@ def _main(args: list[str], capsys) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def test_classes_too_small_to_test_are_said_once_where_the_output_says_it(
+    vocab_file, inproc, tmp_path, capsys
+):
+    """One image against two: Fisher's exact test gives no p-value below 1/3, so no
+    concept can be significant, and "none" would read as "no shortcut". The table says
+    so in place of "none" (and standard error does not say it again); records say it on
+    standard error and in their metadata; a comparison says it as well."""
+    root = tmp_path / "few"
+    rng = np.random.default_rng(5)
+    for cls, n in (("a", 1), ("b", 2)):
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            arr = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
+            Image.fromarray(arr).save(root / cls / f"{i}.png")
+    code, out, err = _main(["profile", str(root), "--quiet", *_model_args(vocab_file)], capsys)
+    assert code == 0
+    assert "class a (1 image; 2 in the others)" in out
+    assert out.count("  none can be: with ") == 2
+    assert "with 1 image against 2, Fisher's exact test gives no p-value below 0.33" in out
+    assert "can be significant" not in err
+    code, out, err = _main(
+        ["profile", str(root), "-f", "json", "--quiet", *_model_args(vocab_file)], capsys
+    )
+    assert code == 0
+    smallest = json.loads(out)["metadata"]["smallest_p_value"]
+    assert smallest == {"a": pytest.approx(1 / 3), "b": pytest.approx(1 / 3)}
+    assert "no concept of 2 classes can be significant at alpha=0.05" in err
+    assert "class 'a', 1 sample against 2 in the rest: 0.33" in err
+    code, out, err = _main(
+        ["compare", str(root / "a"), str(root / "b"), "--quiet", *_model_args(vocab_file)],
+        capsys,
+    )
+    assert code == 0
+    assert "  none can be: with 2 images against 1, Fisher's exact test" in out
+    assert "can be significant" not in err
+
+
 def _parse(fmt: str, text: str) -> int:
     """Parse an output of ``fmt``; return the number of records."""
     if fmt == "json":

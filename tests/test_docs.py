@@ -341,6 +341,7 @@ EXCEPTIONS = {
     "DictionaryCacheWarning": "sksplice.dictionary",
     "DuplicateConceptWarning": "sksplice.dictionary",
     "RepeatedConceptWarning": "sksplice.vocabulary",
+    "TooFewSamplesWarning": "sksplice.analysis",
     "SkippedInputWarning": "sksplice.embedders",
     "SkippedInput": "sksplice.embedders",
     "InconsistentVersionWarning": "sksplice._persistence",

@@ -527,6 +527,42 @@ def test_plot_dataset_shift_errors(shifted, labelled):
         plot_dataset_shift(shifted, k=0)
 
 
+def _drawn_texts(fig):
+    """Every text of ``fig`` as matplotlib draws it: (the string, whether as mathematics)."""
+    from matplotlib.text import Text
+
+    return [t._preprocess_math(t.get_text()) for t in fig.findobj(Text) if t.get_text()]
+
+
+def test_names_with_dollars_are_drawn_as_written_not_as_mathematics():
+    # matplotlib reads a text with two "$" as mathematics: "price $10 and $20" lost its
+    # dollars, "$$" failed to draw (and laion.txt holds "$$", "$$$" and "($)")
+    rng = np.random.default_rng(3)
+    names = ["price $10 and $20", "$$", r"costs $\euro$", "dog"]
+    W = rng.random((40, 4)) + 0.05
+    y = np.array(["$cheap$ things", "b"] * 20)
+    profiles = concept_profiles(W, y, concepts=names)
+    shift = compare_datasets(W[:20], W[20:] * (np.arange(4) < 2), concepts=names,
+                             labels=("$A$ set", "B $"))  # fmt: skip
+    axes = [
+        plot_decomposition(W[0], names),
+        plot_class_profile(profiles, "$cheap$ things"),
+        plot_concept_prevalence(profiles, "$$"),
+        plot_dataset_shift(shift, k=4),
+    ]
+    drawn = set()
+    for ax in axes:
+        texts = _drawn_texts(_drawn(ax))  # (drawing raised on "$$" before)
+        assert not any(math for _, math in texts)
+        drawn |= {text for text, _ in texts}
+    shown = "\n".join(drawn)
+    for name in [*names, "$cheap$ things", "$A$ set", "B $"]:
+        assert name in shown
+    # a title given by the caller keeps its mathematics
+    ax = plot_decomposition(W[0], names, title=r"$\alpha$ weights")
+    assert (r"$\alpha$ weights", True) in _drawn_texts(_drawn(ax))
+
+
 @pytest.fixture
 def small_paths(rng):
     """splice_path on a random 40-concept dictionary, for two dictionary sizes."""

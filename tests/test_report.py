@@ -980,6 +980,42 @@ def test_a_one_sided_comparison_says_its_direction(alternative, heading, test, c
         )
 
 
+def test_a_page_says_which_classes_are_too_small_to_test():
+    """Two images against two: Fisher's exact test gives no p-value below 1/6, so no row
+    can be highlighted; the page says so (that no row is highlighted is no finding about
+    those classes), and says nothing where classes are large enough."""
+    from sksplice.analysis import TooFewSamplesWarning, concept_profiles, rank_each_class
+    from sksplice.shift import compare_datasets
+
+    W = np.array([[0.5, 0.0], [0.4, 0.1], [0.0, 0.3], [0.1, 0.2]])
+    labels = np.array(["autumn", "autumn", "<b>winter</b>", "<b>winter</b>"])
+    results = [
+        ImageResult(f"{i}.png", [("leaf", 0.5)], 1, 0.9, label=c, thumbnail=_png_uri())
+        for i, c in enumerate(labels)
+    ]
+    profiles = concept_profiles(W, labels, ["leaf", "snow"])
+    with pytest.warns(TooFewSamplesWarning):
+        ranking = rank_each_class(W, labels, ["leaf", "snow"])
+    page = render_report(results, ranking=ranking, profiles=profiles)
+    assert (
+        "Too few images to test classes &lt;b&gt;winter&lt;/b&gt; (2 images: 0.17) and autumn "
+        "(2 images: 0.17): for classes of these sizes Fisher&#39;s exact test gives no "
+        "p-value below the one in brackets"
+    ) in page
+    with pytest.warns(TooFewSamplesWarning):
+        comparison = compare_datasets(W[:2], W[2:], concepts=["leaf", "snow"])
+    page = render_report(results, ranking=comparison, profiles=profiles)
+    assert "Too few images to test: for groups of these sizes" in page
+    assert "no p-value below 0.33, whatever the counts" in page
+    # classes large enough: nothing said
+    W = np.tile(W, (10, 1))
+    labels = np.tile(labels, 10)
+    page = render_report(
+        results, ranking=rank_each_class(W, labels, ["leaf", "snow"]), profiles=profiles
+    )
+    assert "Too few images" not in page
+
+
 def test_a_comparison_page_calls_its_two_collections_collections():
     # The summary said "2 classes", the cards "Classes: their most prevalent concepts" and
     # an image "class autumn", of the two folders compared.

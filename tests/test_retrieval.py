@@ -131,6 +131,44 @@ def test_neighbor_expansion_matches_brute_force(rng, mode):
             np.testing.assert_allclose(scores, ref_scores, rtol=1e-10)
 
 
+def test_neighbours_set_after_fit_are_those_of_a_fit_with_them(rng):
+    """n_neighbors and similarity_threshold are read at each query: set after a fit
+    without them they raised AttributeError, and a refit without them kept the dictionary
+    of the earlier fit's `splice` (neighbours of another transformer, silently)."""
+    W, names = _collection(rng, n=200, c=30, density=0.15)
+    splice = _fitted_splice(rng, names)
+    other = _fitted_splice(rng, names)  # (the same concepts, other embeddings)
+    query = {names[0]: 1.0, names[3]: 0.5}
+
+    def fresh(**params):
+        return ConceptRetriever(**params).fit(W).search(query, None)
+
+    retriever = ConceptRetriever(splice=splice).fit(W)
+    for params in ({"n_neighbors": 3}, {"similarity_threshold": 0.2}):
+        retriever.set_params(**params)
+        expected = fresh(splice=splice, **params)
+        for got, want in zip(retriever.search(query, None), expected, strict=True):
+            np.testing.assert_array_equal(got, want)
+        retriever.set_params(n_neighbors=0, similarity_threshold=None)
+    # neighbours of `other` after a refit without neighbours, then with them again
+    retriever = ConceptRetriever(splice=splice, n_neighbors=3).fit(W)
+    retriever.set_params(splice=other, n_neighbors=0).fit(W)
+    retriever.set_params(n_neighbors=3)
+    expected = fresh(splice=other, n_neighbors=3)
+    assert not np.array_equal(expected[0], fresh(splice=splice, n_neighbors=3)[0])
+    for got, want in zip(retriever.search(query, None), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    # and pickled, the neighbours come back with their transformer
+    copy = pickle.loads(pickle.dumps(retriever))
+    np.testing.assert_array_equal(copy.search(query, None)[0], expected[0])
+    # without a transformer, or with a bad value, the query says what to do
+    bare = ConceptRetriever(concepts=names).fit(W).set_params(n_neighbors=3)
+    with pytest.raises(ValueError, match=r"need `splice`.*set_params\(splice=\.\.\.\)"):
+        bare.search(query)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        retriever.set_params(n_neighbors=-2).search(query)
+
+
 @pytest.mark.parametrize("mode", ["and", "min", "or"])
 @pytest.mark.parametrize("metric", ["dot", "cosine"])
 def test_query_concepts_that_are_each_others_neighbours_stay_separate_groups(rng, mode, metric):

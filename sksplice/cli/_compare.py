@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from ._output import (
     no_concept,
     plural,
     significant_values,
+    untestable,
 )
 from ._profile import _CORRECTIONS
 from ._report import _write_explorer
@@ -62,6 +64,7 @@ def written_comparison(comparison: Any) -> Any:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..analysis import TooFewSamplesWarning
     from ..shift import compare_datasets
 
     with _usage():
@@ -93,13 +96,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     in_a = {str(p) for p in paths_a}
     from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
     W = dec.splice.transform(dec.X)
-    comparison = compare_datasets(
-        W[from_a],
-        W[~from_a],
-        concepts=dec.splice.get_feature_names_out(),
-        labels=labels,
-        alternative=args.alternative,
-    )
+    with warnings.catch_warnings():
+        if args.format == "table":  # (the table says why no concept can be significant)
+            warnings.simplefilter("ignore", TooFewSamplesWarning)
+        comparison = compare_datasets(
+            W[from_a],
+            W[~from_a],
+            concepts=dec.splice.get_feature_names_out(),
+            labels=labels,
+            alternative=args.alternative,
+        )
     table = written_comparison(comparison if args.top_k is None else comparison.head(args.top_k))
     metadata = {
         **dec.metadata,
@@ -111,6 +117,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         "concepts_tested": len(comparison),
         # (all of them, also those beyond -k: rows come by p-value, they come first)
         "concepts_significant": int(comparison["significant"].sum()),
+        # (of B against A: no concept can be significant where this is alpha or more)
+        "smallest_p_value": comparison.attrs["smallest_p_value"],
     }
     beyond = metadata["concepts_significant"] - int(table["significant"].sum())
     if beyond and args.format != "table":  # (the table says it under its rows)
@@ -193,5 +201,6 @@ def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, A
         )
         n_significant = metadata.get("concepts_significant", len(sig))
         tested = metadata["concepts_tested"]
-        _write_significant_tail(fh, len(sig), n_significant, tested, len(table), "p-value")
+        why = untestable(b["images"], a["images"], metadata.get("smallest_p_value"), alpha)
+        _write_significant_tail(fh, len(sig), n_significant, tested, len(table), "p-value", why)
     fh.flush()

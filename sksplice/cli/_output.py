@@ -631,19 +631,42 @@ def _write_significant_rows(
 
 
 def _write_significant_tail(
-    fh: _TextSink, shown: int, significant: int, tested: int, listed: int, order: str
+    fh: _TextSink,
+    shown: int,
+    significant: int,
+    tested: int,
+    listed: int,
+    order: str,
+    untestable: str | None = None,
 ) -> None:
     """The table format's line under the ``shown`` significant rows of a group: that
     there is none among the ``tested`` concepts, or how many more of the
     ``significant`` there are (``-k`` is what cut them) and the ``-k`` that lists
     them all; nothing when every significant row is shown. ``listed``: the rows
-    ``-f csv`` gives, the top ones by ``order``."""
-    if not significant:
+    ``-f csv`` gives, the top ones by ``order``. ``untestable``: why no concept of the
+    group can be significant (see :func:`untestable`), said in place of "none"."""
+    if untestable is not None:
+        fh.write(f"  none can be: {untestable}\n")
+    elif not significant:
         top = "the first" if listed == 1 else f"the top {listed}"
         fh.write(f"  none ({plural(tested, 'concept')} tested; -f csv lists {top} by {order})\n")
     elif significant > shown:
         more = plural(significant - shown, "more significant concept")
         fh.write(f"  ({more}: -k {significant} lists them all)\n")
+
+
+def untestable(n: int, n_other: int, smallest: Any, alpha: float) -> str | None:
+    """Why no concept of a group of ``n`` images compared with ``n_other`` can be
+    significant at ``alpha``, when its ``smallest`` possible p-value (a ranking's
+    ``attrs["smallest_p_value"]``) is ``alpha`` or more; None otherwise."""
+    from ..analysis import _below_alpha
+
+    if smallest is None or _below_alpha(float(smallest), alpha):
+        return None
+    return (
+        f"with {plural(n, 'image')} against {n_other}, Fisher's exact test gives no p-value "
+        f"below {float(smallest):.2g}, whatever the counts (more images are needed)"
+    )
 
 
 def significant(value: float, digits: int = 4) -> str:

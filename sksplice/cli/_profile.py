@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from ._output import (
     no_concept,
     plural,
     significant_values,
+    untestable,
 )
 
 logger = logging.getLogger(__name__)
@@ -35,15 +37,19 @@ def _profile(
     plan: _Plan,
     *,
     fewer_ok: bool = False,
+    said_in_output: bool = False,
 ):
     """Decompose the images and profile their classes: (decomposition, profiles, ranking).
+
+    With ``said_in_output`` (the table format, the report), classes too small for any
+    concept to be significant are said in the output, not warned about as well.
 
     A class whose images are all unreadable is found once the images are embedded,
     before the vocabulary is. With ``fewer_ok`` (the report), fewer than two classes
     (given, or left with readable images) give the decomposition alone, with a
     warning, as a folder of one class does; else it is an error.
     """
-    from ..analysis import concept_profiles, rank_each_class
+    from ..analysis import TooFewSamplesWarning, concept_profiles, rank_each_class
 
     if fewer_ok and len(set(labels)) < 2:  # (said when the labels were read)
         return _decompose(args, paths, plan), None, None
@@ -74,7 +80,10 @@ def _profile(
     dec.metadata["classes"] = {cls: int(np.count_nonzero(y == cls)) for cls in classes}
     # every class against the rest, the p-values adjusted over all classes' tests
     # together: the table shows them together
-    ranking = rank_each_class(W, y, concepts)
+    with warnings.catch_warnings():
+        if said_in_output:
+            warnings.simplefilter("ignore", TooFewSamplesWarning)
+        ranking = rank_each_class(W, y, concepts)
     return dec, profiles, ranking
 
 
@@ -175,7 +184,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             {"concept": plan.concepts},
         )
     _warn_unknown_extension(args)
-    dec, _, ranking = _profile(args, paths, labels, plan)
+    dec, _, ranking = _profile(args, paths, labels, plan, said_in_output=args.format == "table")
     _report_skipped(dec.skipped, len(paths))
     # (the table lists each class's significant concepts, at most -k of them; the
     # records are the top -k rows of each class, significant or not)
@@ -194,6 +203,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         "significant_concepts": {
             str(cls): int(n) for cls, n in ranking.groupby("class")["significant"].sum().items()
         },
+        # (no concept of a class can be significant where this is alpha or more)
+        "smallest_p_value": {str(cls): float(p) for cls, p in attrs["smallest_p_value"].items()},
     }
     out = _Output(args.output)
     with out.writing():
@@ -262,5 +273,7 @@ def _write_profile(
                 fh, shown, "{:6.1%} vs {:6.1%}", "prevalence_positive", "prevalence_negative", alpha
             )
             listed = len(frame) if top_k is None else min(top_k, len(frame))
-            _write_significant_tail(fh, len(shown), len(sig), len(frame), listed, "difference")
+            smallest = metadata.get("smallest_p_value", {}).get(str(cls))
+            why = None if n is None else untestable(n, total - n, smallest, alpha)
+            _write_significant_tail(fh, len(shown), len(sig), len(frame), listed, "difference", why)
     fh.flush()

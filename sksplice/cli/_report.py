@@ -66,7 +66,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         plan = _check_options(args, before_model=before_model)
     _warn_unknown_extension(args)
     if labelled:
-        dec, profiles, ranking = _profile(args, paths, labels, plan, fewer_ok=True)
+        dec, profiles, ranking = _profile(
+            args, paths, labels, plan, fewer_ok=True, said_in_output=True
+        )
         if ranking is not None:
             ranking = _top_per_class(ranking, args.top_k, said_elsewhere=True)
         label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
