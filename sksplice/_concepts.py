@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -215,21 +215,8 @@ def raw_concept_embeddings(
     check_text_embedder(embedder)
     logger.debug("concept dictionary: %d concepts", len(concepts))
     full = None
-    if n_full is not None and n_full >= len(concepts):
-        # (the concepts begin the whole list: a cached longer or shorter beginning of it
-        # is reused, so that a sweep over vocabulary_size embeds each concept once)
-        if n_full == len(concepts):
-            full = concepts
-        elif is_cached(embedder, concepts, cache_dir):
-            pass  # (read as they are: the whole list is not loaded again)
-        elif isinstance(vocabulary, str | os.PathLike):
-            from .vocabulary import load_vocabulary, size_cut_by_caller
-
-            # (resolve_concepts read the file and warned of the size kept and of repeats)
-            with size_cut_by_caller(len(concepts), repeats_said=True):
-                full = load_vocabulary(vocabulary, size=None, data_home=data_home)
-        else:  # (a list, checked by resolve_concepts)
-            full = [item.strip() for item in vocabulary]
+    if not is_cached(embedder, concepts, cache_dir):  # (else read as they are)
+        full = whole_vocabulary(vocabulary, concepts, n_full, data_home)
     return embed_vocabulary(
         embedder,
         concepts,
@@ -237,6 +224,27 @@ def raw_concept_embeddings(
         n_features=n_features,
         prefix_of=full,
     )
+
+
+def whole_vocabulary(
+    vocabulary: Any, concepts: list[str], n_full: int | None, data_home: Any
+) -> list[str] | None:
+    """The whole list that ``concepts`` (``vocabulary`` cut to a size, of ``n_full``
+    entries) begin, or None where it is not known: a cached longer or shorter beginning
+    of it is reused, so that a sweep over ``vocabulary_size`` embeds each concept once."""
+    if n_full is None or n_full < len(concepts):
+        return None
+    if n_full == len(concepts):
+        return concepts
+    if isinstance(vocabulary, str | os.PathLike):
+        from .vocabulary import load_vocabulary, size_cut_by_caller
+
+        # (resolve_concepts read the file and warned of the size kept and of repeats)
+        with size_cut_by_caller(len(concepts), repeats_said=True):
+            return load_vocabulary(vocabulary, size=None, data_home=data_home)
+    if not isinstance(vocabulary, Iterable):
+        return None
+    return [item.strip() for item in vocabulary]  # (a list, checked by resolve_concepts)
 
 
 def _set_centred(A: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ rows L2-normalised, centred by their mean, L2-normalised again.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import logging
@@ -657,24 +658,44 @@ class _Same:
 
 
 def is_cached(
-    embedder: Any, concepts: Sequence[str], cache_dir: str | os.PathLike[str] | None = None
+    embedder: Any,
+    concepts: Sequence[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    prefix_of: Sequence[str] | None = None,
 ) -> bool:
     """Whether :func:`embed_vocabulary` would find ``concepts`` cached (in process or on disk).
 
-    Cheap: no model is loaded and no file is read (a disk cache file that turns out
-    to be unreadable is rebuilt by :func:`embed_vocabulary`).
+    With ``prefix_of`` (a longer list that ``concepts`` begin, as
+    :func:`embed_vocabulary` takes it), also whether a cached longer beginning of
+    that list holds them: they are then cut from it, not embedded. Cheap: no model
+    is loaded and no file is read (a disk cache file that turns out to be
+    unreadable is rebuilt by :func:`embed_vocabulary`).
     """
     key_fn = getattr(embedder, "cache_key", None)
     key = key_fn() if callable(key_fn) else None
     cache_key = None if key is None else str(key)
-    if _memory_get(_memory_key(embedder, cache_key, concepts)) is not None:
-        return True
-    if cache_key is None:
-        return False
-    try:
-        return dictionary_cache_path(cache_key, concepts, cache_dir).exists()
-    except (OSError, ValueError):  # no usable cache folder
-        return False
+    lists = [list(concepts)]
+    if prefix_of is not None:
+        full, k = list(prefix_of), len(concepts)
+        if len(full) > k and full[:k] == lists[0]:
+            with _memory_lock:
+                seen = set(
+                    _prefix_sizes_seen.get((cache_key, vocabulary_hash(full), len(full)), ())
+                )
+            sizes = {*PREFIX_SIZES, *seen, *_sizes_on_disk(cache_key, cache_dir), len(full)}
+            lists += [full[:j] for j in sorted(sizes) if k < j <= len(full)]
+    for listed in lists:
+        if _memory_get(_memory_key(embedder, cache_key, listed)) is not None:
+            return True
+        if cache_key is None:
+            continue
+        try:
+            if dictionary_cache_path(cache_key, listed, cache_dir).exists():
+                return True
+        except (OSError, ValueError):  # no usable cache folder
+            return False
+    return False
 
 
 def _memory_get(key: tuple) -> np.ndarray | None:
@@ -1349,13 +1370,34 @@ def _embed_calls(
 
 
 #: Sizes at which :func:`~sksplice.dictionary.embed_vocabulary` looks for a cached
-#: beginning of a longer list, besides the list's own length and the sizes asked for
-#: in this process: the sizes a sweep over ``vocabulary_size`` is likely to take.
+#: beginning of a longer list, besides the list's own length, the sizes asked for in
+#: this process and those of the files in the cache folder: the sizes a sweep over
+#: ``vocabulary_size`` is likely to take.
 PREFIX_SIZES = (1000, 2000, 3000, 5000, 10000, 15000, 20000, 30000)
 
 # Sizes of beginnings of a longer list asked for in this process, by (cache key, list),
 # for embedders with a cache key (the most recently used lists only).
 _prefix_sizes_seen: LRUCache[tuple, set[int]] = LRUCache(maxsize=64)
+
+
+def _sizes_on_disk(cache_key: str | None, cache_dir: Any) -> set[int]:
+    """The sizes of the lists cached on disk under a name of ``cache_key``: where a
+    beginning of a longer list may be cached at a size that is not among
+    :data:`PREFIX_SIZES` (2,048 concepts, cached by another process). Each size is a
+    candidate only: :func:`_cached_array` reads a file of the list's own name and key."""
+    if cache_key is None:
+        return set()
+    stem = dictionary_cache_path(cache_key, ["-"], cache_dir).name.rsplit("-", 2)[0]
+    sizes: set[int] = set()
+    try:
+        folder = get_cache_dir(cache_dir) / "dictionaries"
+        for path in folder.glob(f"{glob.escape(stem)}-*-*.npz"):
+            size = path.name[len(stem) + 1 :].split("-", 1)[0]
+            if size.isdigit():
+                sizes.add(int(size))
+    except OSError:  # (no cache folder, or one that cannot be listed)
+        return set()
+    return sizes
 
 
 def _cached_array(
@@ -1404,7 +1446,8 @@ def _from_cached_prefix(
             sizes_seen = set(seen)
             seen.add(k)
         seen = sizes_seen
-    sizes = sorted({*PREFIX_SIZES, *seen, len(full)} - {k})
+    on_disk = _sizes_on_disk(cache_key, cache_dir) if disk_cache else set()
+    sizes = sorted({*PREFIX_SIZES, *seen, *on_disk, len(full)} - {k})
     for j in (j for j in sizes if k < j <= len(full)):
         found = _cached_array(embedder, cache_key, full[:j], cache_dir, disk_cache, n_features)
         if found is not None:
@@ -1487,8 +1530,9 @@ def embed_vocabulary(
     prefix_of : sequence of str, default=None
         A longer list that ``concepts`` begins (a named vocabulary or a file
         cut to a size). When ``concepts`` are not cached, a cached longer
-        beginning of that list (of ``PREFIX_SIZES`` concepts, or of
-        another size cached in this process) is read and cut, or a cached
+        beginning of that list (of a size cached in the cache folder, of
+        ``PREFIX_SIZES`` concepts, or of another size cached in this process)
+        is read and cut, or a cached
         shorter one is read and only the concepts after it are embedded: a
         sweep over vocabulary sizes embeds each concept once.
 

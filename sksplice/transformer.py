@@ -715,15 +715,16 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             data_home=self.data_home,
         )
 
-    def _concept_width(self, concepts: list[str]) -> int | None:
+    def _concept_width(self, concepts: list[str], n_full: int | None) -> int | None:
         """The dimension of the concept embeddings when it is known without computing them.
 
         From ``concept_embeddings``, or the model configuration of a
         :class:`~sksplice.CLIPEmbedder` (no weights are loaded), or an
         embedder's ``embedding_dim_``, or its ``get_embedding_dimension()`` (a
         :class:`~sksplice.sentence.SentenceTransformerEmbedder` loads its model:
-        only asked when the dictionary is not cached, as it is then needed
-        anyway); None otherwise.
+        only asked when the dictionary is not cached, nor a longer beginning of
+        the ``n_full`` entries the concepts begin, as it is then needed anyway);
+        None otherwise.
         """
         if self.concept_embeddings is not None:
             shape = np.shape(self.concept_embeddings)
@@ -738,9 +739,14 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         dim = getattr(self.embedder, "embedding_dim_", None)
         get = getattr(self.embedder, "get_embedding_dimension", None)
         if dim is None and callable(get):
+            from ._concepts import whole_vocabulary
             from .dictionary import is_cached
 
-            if is_cached(self.embedder, concepts, self.cache_dir):
+            cached = is_cached(self.embedder, concepts, self.cache_dir)
+            if not cached:  # (or cut from a cached longer beginning of the whole list)
+                full = whole_vocabulary(self.vocabulary, concepts, n_full, self.data_home)
+                cached = is_cached(self.embedder, concepts, self.cache_dir, prefix_of=full)
+            if cached:
                 return None  # read from the cache in a moment, and checked then
             try:
                 dim = get()
@@ -949,7 +955,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # Everything that does not need the concepts' embeddings is checked before
         # they are computed (minutes for a large vocabulary on a CPU): the centre
         # (published, given or learned) against the width of X, and target_l0.
-        width = self._concept_width(concepts)
+        width = self._concept_width(concepts, n_full)
         if width is not None and X.shape[1] != width:
             raise self._width_error(X.shape[1], width, columns)
         if self.target_l0 is not None:
