@@ -400,6 +400,27 @@ def find_label(label: Any, classes: Any) -> Any | None:
     return None
 
 
+def alike_labels(labels: Any) -> list[list[str]]:
+    """The groups of text labels equal but for case or spaces (``"Temple"``,
+    ``"temple"``, ``"temple  "``): different classes to every count, one class to the
+    person who typed them, perhaps."""
+    groups: dict[str, list[str]] = {}
+    for label in dict.fromkeys(np.asarray(labels, dtype=object).ravel().tolist()):
+        if isinstance(label, str):
+            groups.setdefault(" ".join(label.split()).casefold(), []).append(label)
+    return [sorted(group) for group in groups.values() if len(group) > 1]
+
+
+def alike_labels_message(groups: list[list[str]], fix: str) -> str:
+    """The warning about :func:`alike_labels` ``groups``, with how to merge them (``fix``)."""
+    shown = "; ".join(" and ".join(repr(label) for label in group) for group in groups[:5])
+    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    return (
+        f"labels that differ only in case or spaces are counted as different classes: "
+        f"{shown}{more}; if they name one class, give them one label ({fix})"
+    )
+
+
 def check_labels(y: Any, name: str = "y") -> np.ndarray:
     """Labels as a 1-D-or-more array, with missing labels refused by row.
 

@@ -25,6 +25,8 @@ from ._fisher import fisher_exact_pvalues, smallest_p_value
 from ._names import carried_names, check_concept_names, check_source, plural, reconcile_names
 from ._pandas import as_pandas, frame_values
 from ._validation import (
+    alike_labels,
+    alike_labels_message,
     check_finite_rows,
     check_flag,
     check_int,
@@ -266,6 +268,14 @@ def _as_labels(y: Any, n_samples: int, W: Any = None) -> np.ndarray:
         raise ValueError(f"labels `y` have {len(y)} entries but the weights have {n_samples} rows")
     check_label_index(W, y)  # (labels go to rows by position)
     y = check_labels(y, "y")  # (missing or unorderable labels refused)
+    alike = alike_labels(y)
+    if alike:  # ("Temple" and "temple": two classes, each half of one, without a word)
+        from ._stack import warn_user
+
+        warn_user(
+            alike_labels_message(alike, 'y = [" ".join(label.split()).lower() for label in y]'),
+            UserWarning,
+        )
     return y
 
 

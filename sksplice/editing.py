@@ -277,7 +277,10 @@ def _splice_parts(splice: Any) -> tuple[np.ndarray, np.ndarray]:
             f"{type(splice).__name__}: fit it first (splice.fit(X)). Inside GridSearchCV "
             "or cross_val_score, scikit-learn's clone returns unfitted copies of estimator "
             "parameters: wrap the fitted transformer as "
-            "sklearn.frozen.FrozenEstimator(splice) so that it stays fitted"
+            "sklearn.frozen.FrozenEstimator(splice) so that it stays fitted; where the "
+            "search changes the transformer itself (its vocabulary or l1_penalty), give no "
+            "`splice` and let the pipeline's transformer name its columns instead "
+            "(SpliceTransformer(...).set_output(transform='pandas'))"
         ) from exc
     names = np.asarray(splice.get_feature_names_out(), dtype=object)
     dictionary = np.asarray(splice.dictionary_)
@@ -687,7 +690,9 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             raise ValueError(
                 "the concept weights carry no concept names, so the concepts to edit cannot "
                 "be found: give `splice=` (a fitted SpliceTransformer) or pass a pandas "
-                "DataFrame whose columns are the concepts (set_output(transform='pandas'))"
+                "DataFrame whose columns are the concepts (in a pipeline, "
+                "SpliceTransformer(...).set_output(transform='pandas') before the editor: "
+                "also where a search changes the transformer)"
             )
 
         mask = np.ones(n_concepts, dtype=bool)

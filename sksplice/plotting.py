@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, cast
 
@@ -268,6 +269,12 @@ def _not_in_profiles(said: str, requested: list[Any], groups: list[Any]) -> str:
             "with labels `y` (concept_profiles(W, y, concepts))"
         )
     message = f"{said} not in the profiles; classes are {groups}"
+    if any(isinstance(cls, str) and cls == ALL_GROUP for cls in requested):
+        # (the whole dataset's column, which plot_class_profile marks on every class)
+        return (
+            f"{message} ({ALL_GROUP!r} is the whole dataset, not a class: its concepts are "
+            f"plot_decomposition(profiles['prevalence'][{ALL_GROUP!r}], k=10))"
+        )
     for cls in requested:
         for group in groups:
             if _is_bool(cls) != _is_bool(group):
@@ -299,7 +306,12 @@ def _lay_out(ax: Axes) -> None:
     fig = ax.figure
     while not isinstance(fig, Figure):  # (a SubFigure's figure is its parent)
         fig = fig.figure
-    fig.draw_without_rendering()
+    with warnings.catch_warnings():
+        # (a layout on the way, before the titles are wrapped and the legends put on one
+        # entry a row: matplotlib's "constrained_layout not applied" of a figure that is
+        # fine in the end; _warn_unfit_texts says where the end is not)
+        warnings.filterwarnings("ignore", message="constrained_layout not applied")
+        fig.draw_without_rendering()
 
 
 def _room_above(ax: Axes) -> float:

@@ -195,6 +195,8 @@ class _Column(NamedTuple):
     concept: str | None = None
     maker: str | None = None
     derived: bool = False
+    #: (of a derived column: whether concept columns went into it)
+    of_concepts: bool = False
 
 
 #: Steps whose output columns are functions of their input columns (splines,
@@ -216,8 +218,10 @@ def _step_names(step: Any, n_in: int | None) -> np.ndarray | None:
     return names if names.ndim == 1 else None
 
 
-def _made_by(step: Any, n_out: int, *, derived: bool = False) -> list[_Column]:
-    return [_Column(maker=type(step).__name__, derived=derived)] * n_out
+def _made_by(
+    step: Any, n_out: int, *, derived: bool = False, of_concepts: bool = False
+) -> list[_Column]:
+    return [_Column(maker=type(step).__name__, derived=derived, of_concepts=of_concepts)] * n_out
 
 
 def _trace(step: Any, columns: list[_Column] | None) -> list[_Column] | None:
@@ -271,7 +275,9 @@ def _trace(step: Any, columns: list[_Column] | None) -> list[_Column] | None:
     if type(step).__name__ in _DERIVING and not (
         type(step).__name__ == "KBinsDiscretizer" and getattr(step, "encode", "") == "ordinal"
     ):
-        return _made_by(step, names.size, derived=True)
+        # (a OneHotEncoder of a metadata column in a ColumnTransformer is given no concept)
+        of_concepts = columns is None or any(c.concept is not None for c in columns)
+        return _made_by(step, names.size, derived=True, of_concepts=of_concepts)
     one_to_one = getattr(step, "feature_names_out", None) == "one-to-one"  # (FunctionTransformer)
     if (
         one_to_one
@@ -463,9 +469,10 @@ def _given_names(concepts: Any, what: str) -> np.ndarray | None:
 
 def _why_not(column: _Column) -> str:
     if column.derived:
+        source = "the concept weights" if column.of_concepts else "its input columns"
         return (
-            f"{column.maker} derives them from the concept weights; the coefficient of "
-            "such a column is no one concept's"
+            f"{column.maker} derives them from {source}; the coefficient of such a column "
+            "is no one concept's"
         )
     if column.maker is not None:
         return f"{column.maker} makes them"

@@ -208,9 +208,10 @@ def compare_datasets(
                 "vocabularies): decompose both collections with the same fitted "
                 "SpliceTransformer"
             )
+        differs = "1 column differs" if differ.size == 1 else f"{differ.size} columns differ"
         raise ValueError(
             f"W_a and W_b have different concept columns: column {j} is {str(names[j])!r} "
-            f"in W_a and {str(names_b[j])!r} in W_b ({differ.size} columns differ); {fix}"
+            f"in W_a and {str(names_b[j])!r} in W_b ({differs}); {fix}"
         )
     W_a = _as_weights(W_a, "W_a")
     W_b = _as_weights(W_b, "W_b")

@@ -553,6 +553,22 @@ def test_classes_and_collections_too_small_to_test_are_named():
         compare_datasets(W[:20], W[20:], concepts=["x", "z"])
 
 
+def test_labels_alike_but_for_case_or_spaces_are_warned_about():
+    """'Temple' and 'temple' (a typed labels file) became two classes of half the
+    images each, and 'the rest' of each held the other, without a word."""
+    W = np.eye(4)
+    y = ["Temple", "temple", "temple", "flower"]
+    with pytest.warns(UserWarning, match=r"'Temple' and 'temple'; if they name one class"):
+        profiles = concept_profiles(W, y, ["a", "b", "c", "d"])
+    assert "Temple" in profiles["prevalence"].columns  # (still counted apart: only said)
+    with pytest.warns(UserWarning, match=r"'Flower pot' and 'flower  pot'"):
+        concept_profiles(W, ["flower  pot", "Flower pot", "x", "x"], ["a", "b", "c", "d"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        concept_profiles(W, ["cat", "car", "cats", "x"], ["a", "b", "c", "d"])
+        concept_profiles(W, [1, 2, 2, 1], ["a", "b", "c", "d"])
+
+
 def test_z_is_given_only_where_its_normal_approximation_holds():
     """One caption against 120: z was 11.0 beside a p-value of 0.29; every expected count
     of 5 or more gives z, a smaller one NaN."""

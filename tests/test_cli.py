@@ -302,6 +302,24 @@ def _main(args: list[str], capsys) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def test_class_folders_alike_but_for_case_are_said_once_before_embedding(
+    vocab_file, inproc, tmp_path, capsys
+):
+    root = tmp_path / "alike"
+    rng = np.random.default_rng(6)
+    for cls in ("Temple", "temple"):
+        (root / cls).mkdir(parents=True)
+        for i in range(2):
+            arr = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
+            Image.fromarray(arr).save(root / cls / f"{i}.png")
+    code, _, err = _main(["profile", str(root), *_model_args(vocab_file)], capsys)
+    assert code == 0
+    said = "labels that differ only in case or spaces are counted as different classes"
+    assert err.count(said) == 1
+    assert "'Temple' and 'temple'; if they name one class, give them one label" in err
+    assert err.index(said) < err.index("CLIP images")  # (before the images are embedded)
+
+
 def test_classes_too_small_to_test_are_said_once_where_the_output_says_it(
     vocab_file, inproc, tmp_path, capsys
 ):

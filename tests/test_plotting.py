@@ -233,6 +233,9 @@ def test_profile_plot_errors(labelled):
         plot_concept_prevalence(prof, "bikinis")
     with pytest.raises(ValueError, match="not in the profiles"):
         plot_class_profile(prof, "child")
+    # the whole dataset's column is not a class: where its concepts are plotted is said
+    with pytest.raises(ValueError, match=r"'all' is the whole dataset.*plot_decomposition"):
+        plot_class_profile(prof, "all")
     with pytest.raises(ValueError, match="statistic"):
         plot_class_profile(prof, "man", statistic="median")
     with pytest.raises(TypeError, match="concept_profiles"):
@@ -525,6 +528,25 @@ def test_plot_dataset_shift_errors(shifted, labelled):
         plot_dataset_shift(shifted, scale="log")
     with pytest.raises(ValueError, match="k"):
         plot_dataset_shift(shifted, k=0)
+
+
+def test_class_profiles_side_by_side_that_fit_give_no_layout_warnings():
+    """Three class profiles on plt.subplots(1, 3, layout="constrained") at the default
+    size fit, but matplotlib's "constrained_layout not applied" came twice from the
+    layouts drawn while titles and legends were fitted; the figure's own check stays."""
+    rng = np.random.default_rng(0)
+    names = [f"concept {i}" for i in range(30)]
+    W = rng.random((90, 30)) * (rng.random((90, 30)) < 0.3)
+    classes = ["cat", "dog", "a photograph of a very long class name here"]
+    profiles = concept_profiles(W, np.repeat(classes, 30), names)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig, axes = plt.subplots(1, 3, layout="constrained", sharex=True)
+        for ax, cls in zip(axes, classes):
+            plot_class_profile(profiles, cls, ax=ax, k=8)
+        _drawn(axes[0])
+    assert [str(w.message) for w in caught] == []
+    plt.close(fig)
 
 
 def _drawn_texts(fig):

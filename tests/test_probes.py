@@ -557,6 +557,24 @@ def test_steps_that_derive_columns_are_refused(rng, deriving):
         zero_concept_coefficients(pipe, ["w1"])
 
 
+def test_one_hot_codes_of_a_metadata_column_are_not_said_to_come_from_concepts(rng):
+    # A OneHotEncoder of a column beside the concepts ("source") was said to derive its
+    # codes "from the concept weights".
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    pipe, X, names = _concept_pipeline(rng)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)])
+    frame["source"] = ["web", "book"] * 45
+    ct = make_column_transformer(
+        (pipe[0], [f"f{i}" for i in range(8)]), (OneHotEncoder(), ["source"])
+    )
+    model = make_pipeline(ct, LogisticRegression(C=10.0)).fit(frame, np.arange(90) % 2)
+    with pytest.warns(UserWarning, match=r"OneHotEncoder derives them from its input columns"):
+        table = probe_concepts(model, k=3)
+    assert set(table["concept"]) <= set(names)
+
+
 def test_the_concepts_argument_says_what_is_wrong_and_what_is_accepted(rng):
     pipe, _, names = _concept_pipeline(rng)
     accepted = r"accepted: a list, tuple, numpy array, pandas Index or Series of concept names"

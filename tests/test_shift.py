@@ -149,8 +149,11 @@ def test_mismatched_collections_are_named():
         compare_datasets(np.ones((3, 2)), np.ones((3, 3)), concepts=["a", "b"])
     A = pd.DataFrame(np.ones((3, 2)), columns=["dog", "snow"])
     B = pd.DataFrame(np.ones((3, 2)), columns=["snow", "dog"])
-    with pytest.raises(ValueError, match="column 0 is 'dog' in W_a and 'snow' in W_b"):
+    with pytest.raises(ValueError, match=r"column 0 is 'dog' in W_a and 'snow' in W_b \(2 "):
         compare_datasets(A, B)
+    C = pd.DataFrame(np.ones((3, 2)), columns=["dog", "sand"])
+    with pytest.raises(ValueError, match=r"\(1 column differs\)"):
+        compare_datasets(A, C)
     with pytest.raises(ValueError, match="concept names"):
         compare_datasets(np.ones((3, 2)), np.ones((3, 2)))
     with pytest.raises(ValueError, match="no rows"):

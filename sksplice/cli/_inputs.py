@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .._image_files import IMAGE_EXTENSIONS, broken_link, shown_name, undecodable
+from .._validation import alike_labels, alike_labels_message
 from ._logging import CLIError
 from ._output import _printable, plural
 
@@ -749,6 +750,10 @@ def _labelled(args: argparse.Namespace, command: str = "profile") -> tuple[list[
         where = f"the class sub-folders of {root}"
         left_out = _class_folders_left_out(root, walks[root], set(labels))
     classes = sorted(set(labels))
+    alike = alike_labels(classes)
+    if alike:  # (told before the images are embedded; the profiles do not tell it again)
+        fix = "in the labels file" if args.labels else "rename the class folders"
+        logger.warning("%s", alike_labels_message(alike, fix))
     if len(classes) >= 2:  # (else the classes found are told, and these with them)
         for name, note in left_out.items():
             if name not in walks[root].unreadable:  # (the walk told those)

@@ -283,6 +283,9 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
             # the transformer's warning that no row holds a concept: the command says it
             # once, for every image of the run, not per chunk of rows decomposed
             warnings.filterwarnings("ignore", message=r"every one of the \d+ rows decomposes to")
+            # labels alike but for case or spaces: the command says it when it reads them,
+            # before the images are embedded, not again when it profiles them
+            warnings.filterwarnings("ignore", message="labels that differ only in case or spaces")
             yield
     finally:
         root.removeHandler(handler)
