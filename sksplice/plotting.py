@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "plot_class_profile",
+    "plot_concept_histogram",
     "plot_concept_prevalence",
     "plot_dataset_shift",
     "plot_decomposition",
@@ -748,8 +749,11 @@ def plot_concept_prevalence(
 ) -> Axes:
     """Bar chart of one concept's prevalence (or mean weight) in every class.
 
-    This is the histogram the SpLiCE paper uses to show a spurious correlation
-    (for example how often "swimwear" occurs among images of each class).
+    One bar per class: how often the concept occurs among its images (how
+    often "swimwear" does among images of each class). The distribution of the
+    weights themselves over the images of each class, the histogram of the
+    SpLiCE paper's spurious-correlation figure, is
+    :func:`plot_concept_histogram`.
 
     Parameters
     ----------
@@ -891,6 +895,154 @@ def plot_concept_prevalence(
     _legend_above(ax, title if title is not None else _literal(str(concept)), handles)
     if given:
         _warn_unfit_ticks(ax)
+    return ax
+
+
+#: Most classes :func:`plot_concept_histogram` overlays (one colour each).
+_MAX_HISTOGRAM_CLASSES = 10
+
+
+def plot_concept_histogram(
+    W: Any,
+    y: Any,
+    selected: Any,
+    *,
+    concepts: Any = None,
+    classes: Any = None,
+    bins: int = 20,
+    log: bool = True,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Histogram, per class, of each image's mean weight on some concepts.
+
+    The figure of the SpLiCE paper that shows a spurious correlation
+    (``experiments/concept_histogram.py`` of the authors' code): for every
+    image of the classes shown, the mean of its weights on the ``selected``
+    concepts (``["trunks", "underwear", "bra", "swimwear"]`` for the classes
+    "man" and "woman"), and the histogram of those values for each class, on
+    one set of bins, the counts on a log scale. Where
+    :func:`plot_concept_prevalence` counts the images holding a concept, this
+    shows how much weight they give it: a class whose images lean on the
+    concepts has a long tail to the right.
+
+    Parameters
+    ----------
+    W : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_concepts)
+        Concept weights, as :class:`~sksplice.transformer.SpliceTransformer`
+        gives them. Sparse input is not densified (only the selected columns
+        are read).
+    y : array-like of shape (n_samples,)
+        Class labels, matched to the rows of ``W`` by position.
+    selected : str or sequence of str
+        The concepts whose weights are averaged per image (one concept: its
+        weight).
+    concepts : sequence of str or fitted transformer, default=None
+        The names of the columns of ``W`` (see
+        :func:`~sksplice.analysis.concept_profiles`); a DataFrame's columns
+        name them otherwise.
+    classes : sequence of labels, default=None
+        The classes to show, in this order; all classes by default, at most
+        10.
+    bins : int, default=20
+        Number of bins, shared by the classes (the authors' 20).
+    log : bool, default=True
+        Counts on a log scale, as in the paper (the images of a class that
+        give the concepts no weight are most of it).
+    ax : matplotlib Axes, default=None
+        Axes to draw into; a new figure is made when omitted.
+    title : str, default=None
+        Axes title; none by default.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        One translucent histogram per class, labelled with its number of
+        images.
+
+    Raises
+    ------
+    ValueError
+        If a selected concept is not a column of ``W`` (close names are
+        suggested), a requested class is not in ``y``, more than 10 classes
+        are to be shown, ``bins`` is not a positive integer, or ``W`` and
+        ``y`` are refused as :func:`~sksplice.analysis.concept_profiles`
+        refuses them.
+    TypeError
+        If ``classes`` is a single label rather than a sequence of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sksplice.plotting import plot_concept_histogram
+    >>> W = np.array([[0.3, 0.0], [0.2, 0.1], [0.0, 0.0], [0.0, 0.2]])
+    >>> y = ["woman", "woman", "man", "man"]
+    >>> ax = plot_concept_histogram(W, y, ["bikini", "swimwear"], concepts=["bikini", "swimwear"])
+    >>> ax.get_xlabel()
+    'mean weight of bikini, swimwear'
+    """
+    from ._pandas import as_pandas
+    from .analysis import _as_labels, _as_weights, _n_columns, _resolve_concepts
+
+    check_int(bins, "bins", low=1)
+    check_flag(log, "log")
+    W = as_pandas(W)
+    names = _resolve_concepts(W, concepts, _n_columns(W))
+    given = W
+    W = _as_weights(W)
+    y = _as_labels(y, W.shape[0], given)
+    chosen = [selected] if isinstance(selected, str) else list(selected)
+    if not chosen:
+        raise ValueError("`selected` is empty: name the concepts whose weights to average")
+    index = {str(name): j for j, name in enumerate(names)}
+    missing = [name for name in chosen if str(name) not in index]
+    if missing:
+        from ._names import close_matches
+
+        close = close_matches(str(missing[0]), list(index))
+        hint = f"; did you mean {close}?" if close else ""
+        raise ValueError(f"concept {missing[0]!r} is not a column of the weights{hint}")
+    groups = np.unique(y).tolist()
+    if classes is None:
+        classes = groups
+    else:
+        if isinstance(classes, str | bytes) or not hasattr(classes, "__iter__"):
+            raise TypeError(
+                f"`classes` must be a sequence of class labels, not a single label: "
+                f"pass classes=[{classes!r}]"
+            )
+        found = [find_label(c, groups) for c in classes]
+        absent = [c for c, f in zip(classes, found) if f is None]
+        if absent or not found:
+            raise ValueError(f"classes {absent} are not labels of `y`; labels are {groups}")
+        classes = found
+    if len(classes) > _MAX_HISTOGRAM_CLASSES:
+        raise ValueError(
+            f"{len(classes)} classes are too many to overlay (at most "
+            f"{_MAX_HISTOGRAM_CLASSES}): pass `classes=` with the ones to compare"
+        )
+    columns = W[:, [index[str(name)] for name in chosen]]
+    per_image = np.asarray(columns.mean(axis=1), dtype=np.float64).ravel()
+    values = [per_image[y == cls] for cls in classes]
+    # (from 0: weights are not negative, and a class of none but zero weights is a bar at 0)
+    top = float(max((v.max() for v in values if v.size), default=0.0))
+    edges = np.histogram_bin_edges(per_image[:0], bins=bins, range=(0.0, top or 1.0))
+    ax = _new_axes(ax, (6.0, 4.0))
+    for i, (cls, shown) in enumerate(zip(classes, values, strict=True)):
+        label = _literal(f"{_shortened(str(cls))} (n={shown.size})")
+        ax.hist(shown, bins=edges, color=f"C{i}", alpha=0.45, label=label)
+        ax.hist(shown, bins=edges, color=f"C{i}", histtype="step", linewidth=1.2)
+    if log:
+        ax.set_yscale("log")
+    what = ", ".join(str(name) for name in chosen)
+    ax.set_xlabel(_literal(f"mean weight of {_shortened(what)}" if len(chosen) > 1 else
+                           f"weight of {_shortened(what)}"))  # fmt: skip
+    ax.set_ylabel("images")
+    ax.legend(fontsize=8)
+    if title is not None:
+        _set_title(ax, title)
     return ax
 
 

@@ -530,6 +530,45 @@ def test_plot_dataset_shift_errors(shifted, labelled):
         plot_dataset_shift(shifted, k=0)
 
 
+def test_concept_histogram_is_the_papers_per_image_mean_weight_per_class(tmp_path):
+    """experiments/concept_histogram.py of the authors: each image's mean weight on the
+    chosen concepts, a histogram per class on shared bins (20), counts on a log scale."""
+    from sksplice.plotting import plot_concept_histogram
+
+    rng = np.random.default_rng(4)
+    y = np.repeat(["man", "woman", "child"], 50)
+    W = rng.random((150, 5)) * (rng.random((150, 5)) < 0.3)
+    names = ["bikini", "swimwear", "tree", "car", "dog"]
+    ax = plot_concept_histogram(sp.csr_matrix(W), y, ["bikini", "swimwear"], concepts=names,
+                                classes=["woman", "man"])  # fmt: skip
+    _save_png(ax, tmp_path)
+    per_image = W[:, :2].mean(axis=1)
+    edges = np.linspace(0.0, per_image[y != "child"].max(), 21)
+    filled = [p for p in ax.patches if p.get_alpha() is not None]
+    for i, cls in enumerate(["woman", "man"]):
+        expected, _ = np.histogram(per_image[y == cls], bins=edges)
+        heights = [p.get_height() for p in filled[20 * i : 20 * (i + 1)]]
+        np.testing.assert_allclose(heights, expected)
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["woman (n=50)", "man (n=50)"]
+    assert ax.get_xlabel() == "mean weight of bikini, swimwear"
+    # one concept: its weight; a DataFrame names its columns; a single label is refused
+    frame = pd.DataFrame(W, columns=names)
+    ax = plot_concept_histogram(frame, y, "tree", log=False)
+    assert ax.get_xlabel() == "weight of tree" and ax.get_yscale() == "linear"
+    with pytest.raises(ValueError, match=r"'swimwaer' is not a column .*did you mean"):
+        plot_concept_histogram(frame, y, ["swimwaer"])
+    with pytest.raises(TypeError, match=r"pass classes=\['man'\]"):
+        plot_concept_histogram(frame, y, "tree", classes="man")
+    with pytest.raises(ValueError, match=r"classes \['adult'\] are not labels"):
+        plot_concept_histogram(frame, y, "tree", classes=["adult"])
+    with pytest.raises(ValueError, match="too many to overlay"):
+        plot_concept_histogram(frame.iloc[:11], list("abcdefghijk"), "tree")
+    with pytest.raises(ValueError, match="bins"):
+        plot_concept_histogram(frame, y, "tree", bins=0)
+    plt.close("all")
+
+
 def test_class_profiles_side_by_side_that_fit_give_no_layout_warnings():
     """Three class profiles on plt.subplots(1, 3, layout="constrained") at the default
     size fit, but matplotlib's "constrained_layout not applied" came twice from the
