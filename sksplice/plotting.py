@@ -1028,7 +1028,7 @@ def plot_concept_histogram(
     values = [per_image[y == cls] for cls in classes]
     # (from 0: weights are not negative, and a class of none but zero weights is a bar at 0)
     top = float(max((v.max() for v in values if v.size), default=0.0))
-    edges = np.histogram_bin_edges(per_image[:0], bins=bins, range=(0.0, top or 1.0))
+    edges = np.histogram_bin_edges(per_image[:0], bins=bins, range=(0.0, top or 1.0)).tolist()
     ax = _new_axes(ax, (6.0, 4.0))
     for i, (cls, shown) in enumerate(zip(classes, values, strict=True)):
         label = _literal(f"{_shortened(str(cls))} (n={shown.size})")
