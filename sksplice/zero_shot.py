@@ -127,6 +127,30 @@ def _warn_classes_alike(class_embeddings: np.ndarray, classes: np.ndarray) -> No
     )
 
 
+def _prompt_embeddings(embedder: Any, prompts: list[str]) -> np.ndarray:
+    """``embedder.embed_text(prompts)`` as float64, held in memory by the embedder's
+    ``cache_key()`` (the model and its weights) and the prompts, as concept dictionaries
+    are: the folds of a search clone the classifier, and each fit embedded every prompt
+    again (1,280 prompts, 80 of them distinct, in a grid of 3 candidates and 5 folds).
+    An embedder without a cache key is asked every time."""
+    from .dictionary import _memory_get, _memory_key, _memory_put
+
+    key_fn = getattr(embedder, "cache_key", None)
+    key = key_fn() if callable(key_fn) else None
+    if key is None:
+        return np.asarray(embedder.embed_text(prompts), dtype=np.float64)
+    # (a key of its own: a concept dictionary of the same texts is float32)
+    memory_key = ("prompts", _memory_key(embedder, str(key), prompts))
+    found = _memory_get(memory_key)
+    if found is not None:
+        return found
+    emb = np.array(embedder.embed_text(prompts), dtype=np.float64)
+    if emb.ndim == 2 and emb.shape[0] == len(prompts) and np.isfinite(emb).all():
+        emb.setflags(write=False)
+        _memory_put(memory_key, emb)
+    return emb
+
+
 class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
     """Classify embeddings by cosine similarity to text prompts of the class names.
 
@@ -363,7 +387,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         # An embedder that tells its width is checked against X before the prompts are
         # embedded (a model run); the width of the others is checked once they are.
         _check_width(_declared_width(self.embedder), X)
-        emb = np.asarray(self.embedder.embed_text(prompts), dtype=np.float64)
+        emb = _prompt_embeddings(self.embedder, prompts)
         if emb.ndim != 2 or emb.shape[0] != len(prompts):
             raise ValueError(
                 f"the embedder returned shape {emb.shape} for {len(prompts)} prompts; "

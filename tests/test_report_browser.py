@@ -287,6 +287,48 @@ def test_a_very_long_class_name_leaves_every_column_in_view(browser, tmp_path):
     page.close()
 
 
+def test_names_alike_but_for_their_end_read_apart(browser, tmp_path, artifacts):
+    # Two long class folders that differ in their last word read "a very long cl..." alike
+    # in the class column and the thumbnails' captions, and two long concepts alike in the
+    # class cards; each now shows its beginning cut and its last word whole.
+    stem = "a very long class name describing a photograph taken with a camera of "
+    classes = [stem + "temples", stem + "flowers"]
+    stem_c = "a very long concept name that ends with end "
+    names = [stem_c + "A", stem_c + "B", "dog"]
+    y = np.array(classes * 4)
+    W = np.tile([[0.5, 0.4, 0.1], [0.0, 0.4, 0.1]], (4, 1))
+    results = [
+        ImageResult(f"/d/{y[i]}/{i}.png", [(names[1], 0.4)], 1, 0.9, label=str(y[i]),
+                    thumbnail=_thumb((9, 9, 9)))
+        for i in range(8)
+    ]  # fmt: skip
+    ranking = rank_concepts(W, y, classes[0], concepts=names)
+    ranking = ranking.reset_index(names="concept").assign(**{"class": classes[0]})
+    ranking = pd.concat([ranking, ranking.assign(**{"class": classes[1]})], ignore_index=True)
+    path = tmp_path / "alike.html"
+    write_report(path, results, ranking=ranking, profiles=concept_profiles(W, y, names))
+    page = Page(browser, path, width=1280)
+
+    def shown(selector: str) -> list[str]:
+        # the last word, whole and inside its box, of each name cut in its middle
+        return page.page.eval_on_selector_all(
+            selector,
+            """els => els.map(e => {
+                 const t = e.querySelector('.tail'), b = e.getBoundingClientRect(),
+                       r = t.getBoundingClientRect();
+                 return r.left >= b.left - 0.5 && r.right <= b.right + 0.5
+                        ? t.textContent : null; })""",
+        )
+
+    assert set(shown("#ranking-table td.cls > .cutname")) == {" temples", " flowers"}
+    assert set(shown("#gallery .thumb .cap .dir .cutname")) == {" temples/", " flowers/"}
+    assert set(shown(".cards .bar-row > a.concept > .cutname")) == {" A", " B"}
+    # the text read or copied is the name, whole, without a break between the parts
+    assert set(page.texts("#ranking-table tbody td.cls")) == set(classes)
+    assert page.captions()[0] == f"{y[0]}/0.png"
+    page.close(artifacts, "report_names_alike")
+
+
 @pytest.mark.parametrize(
     "l0",
     [

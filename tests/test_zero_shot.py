@@ -763,6 +763,38 @@ class _CountingEmbedder(HashEmbedder):
         return super().embed_text(texts)
 
 
+def test_the_prompts_are_embedded_once_for_the_folds_of_a_search():
+    """Each fold's clone embedded every prompt again (a grid of 3 candidates and 5 folds
+    embedded 1,280 prompts, 80 distinct); an embedder with a cache key is asked once per
+    prompt list (and one without a key every time, as it may change)."""
+    from sklearn.model_selection import cross_val_score
+
+    from ._helpers_transformer import CountingEmbedder
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 8))
+    y = np.array(["cat", "dog", "bird"] * 10)
+    CountingEmbedder.reset()
+    embedder = CountingEmbedder(dim=8, key="prompts-once")
+    clf = ZeroShotClassifier(embedder, classes=["cat", "dog", "bird"], templates=["a {}", "the {}"])
+    search = GridSearchCV(clf, {"temperature": [0.01, 0.1, 1.0]}, cv=5).fit(X, y)
+    assert CountingEmbedder.n_calls == 1 and CountingEmbedder.n_texts == 6
+    fresh = clone(search.best_estimator_).fit(X, y)  # (the same values as a first fit)
+    np.testing.assert_array_equal(fresh.class_embeddings_, search.best_estimator_.class_embeddings_)
+    cross_val_score(clf.set_params(templates=["a photo of a {}."]), X, y, cv=3)
+    assert CountingEmbedder.n_texts == 9  # (another prompt list: embedded, once)
+
+    class Keyless(HashEmbedder):
+        texts = 0  # (on the class: the folds' clones are deep copies)
+
+        def embed_text(self, texts):
+            type(self).texts += len(texts)
+            return super().embed_text(texts)
+
+    cross_val_score(ZeroShotClassifier(Keyless(8), classes=["cat", "dog", "bird"]), X, y, cv=3)
+    assert Keyless.texts == 9
+
+
 @pytest.mark.parametrize("tells", ["attribute", "method"])
 def test_the_width_of_x_is_checked_before_the_prompts_are_embedded(tells):
     X = np.ones((3, 4))

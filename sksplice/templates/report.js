@@ -61,13 +61,38 @@
   const shortName = (p) => p.split(separators).filter((s) => s !== "").slice(-2).join("/");
   const className = (c) => (c < 0 ? "" : DATA.classes[c]);
 
-  function conceptLink(name) {
-    const a = el("a", { class: "concept", href: "#", "data-concept": name, title: name }, name);
+  // A name that may be cut where it is shown: its beginning, cut with an ellipsis where
+  // there is no room, then its last word (or last 12 characters), always shown, so that
+  // names alike but for their end (two long class folders, "... of temples" and "... of
+  // flowers") read apart. The name's text is the two parts' text, whole.
+  function cutName(text) {
+    const chars = Array.from(String(text));  // (by code point: an emoji is not split)
+    let cut = chars.length;
+    if (chars.length > 18) {
+      const space = chars.lastIndexOf(" ", chars.length - 2);
+      cut = space > 0 && chars.length - space <= 17 ? space : chars.length - 12;
+    }
+    // (inline boxes, not flex items: the text copied, or read as innerText, is the name
+    // without a line break between the parts; the tail's width is given in characters)
+    if (cut === chars.length) return el("span", null, text);  // (short: cut at its end)
+    const span = el("span", { class: "cutname",
+                              style: "--tail:" + (chars.length - cut + 1) + "ch" });
+    span.append(el("span", { class: "head" }, chars.slice(0, cut).join("")),
+                el("span", { class: "tail" }, chars.slice(cut).join("")));
+    return span;
+  }
+  // a concept's link; ``cut``: in a column of its own width (a bar's label), where a long
+  // name is cut in its middle (in the ranking table the column takes the name's width)
+  function conceptLink(name, cut) {
+    if (!cut) return el("a", { class: "concept", href: "#", "data-concept": name, title: name },
+                        name);
+    const a = el("a", { class: "concept", href: "#", "data-concept": name, title: name });
+    a.append(cutName(name));
     return a;
   }
   function weightRow(name, weight, label) {
     const row = el("div", { class: "bar-row" });
-    row.append(conceptLink(name));
+    row.append(conceptLink(name, true));
     const track = el("span", { class: "track" });
     const width = Math.max(0, Math.min(100, (100 * weight) / DATA.scale));
     track.append(el("span", { class: "fill", style: "width:" + width.toFixed(1) + "%" }));
@@ -89,7 +114,11 @@
     // name no longer hides the file names (they differ where the folders do not)
     const parts = shortName(img.p).split("/");
     const cap = el("span", { class: "cap" });
-    if (parts.length > 1) cap.append(el("span", { class: "dir" }, parts[0] + "/"));
+    if (parts.length > 1) {
+      const dir = el("span", { class: "dir" });
+      dir.append(cutName(parts[0] + "/"));  // (class folders alike but for their end)
+      cap.append(dir);
+    }
     cap.append(el("span", { class: "file" }, parts[parts.length - 1]));
     button.append(cap);
     if (extra !== undefined) button.append(el("span", { class: "w" }, extra));
@@ -145,7 +174,7 @@
         const tr = el("tr", r[7] ? { class: "sig" } : null);
         if (!oneGroup) {
           const cell = el("td", { class: "cls", title: r[0] });
-          cell.append(el("span", null, r[0]));  // (cut with an ellipsis when very long)
+          cell.append(cutName(r[0]));  // (cut in its middle when very long)
           tr.append(cell);
         }
         const td = el("td");
@@ -392,6 +421,12 @@
       showImage(Number(target.getAttribute("data-image")), target);
     }
   });
+
+  // the bars of the page (frequent concepts, class cards): their long names cut in the
+  // middle, as the bars this script draws
+  for (const a of document.querySelectorAll(".bar-row > a.concept")) {
+    a.replaceChildren(cutName(a.textContent));
+  }
 
   window.__skspliceReadyMs = performance.now();
   document.body.setAttribute("data-ready", "1");
