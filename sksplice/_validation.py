@@ -557,6 +557,7 @@ def check_finite_rows(
     first_row: int = 0,
     block_index: int | None = None,
     nan_rows_hint: str | None = None,
+    hint: str | None = None,
 ) -> None:
     """Refuse a 2-D array whose rows hold NaN or infinite values, naming the rows.
 
@@ -581,6 +582,8 @@ def check_finite_rows(
     nan_rows_hint : str, optional
         Said after the message when every refused row is NaN throughout (for
         embeddings: the rows ``on_error="skip"`` gives for unreadable inputs).
+    hint : str, optional
+        Said after the message otherwise (what to do).
 
     Raises
     ------
@@ -599,15 +602,15 @@ def check_finite_rows(
         X, rows = _rows_where(X, lambda values: ~np.isfinite(values))
         if not rows.size:
             return
-    hint = ""
+    said = f"; {hint}" if hint else ""
     if nan_rows_hint and _all_nan(X, np.asarray(rows)):
-        hint = f": {nan_rows_hint}"
+        said = f": {nan_rows_hint}"
     if block_index is not None:
         first_row = 0
     rows = np.asarray(rows) + first_row
     shown = shown_rows(rows, labels, first_row=first_row, block_index=block_index)
     verb = "hold" if " " in name and name.endswith("s") else "holds"  # ("concept weights")
-    raise ValueError(f"{name} {verb} NaN or infinite values in {rows.size} row(s): {shown}{hint}")
+    raise ValueError(f"{name} {verb} NaN or infinite values in {rows.size} row(s): {shown}{said}")
 
 
 def _rows_where(X: Any, bad: Callable[[np.ndarray], np.ndarray]) -> tuple[Any, np.ndarray]:

@@ -250,7 +250,13 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
         )
     if W.shape[0] == 0:
         raise ValueError(f"{what} {'have' if name is None else 'has'} no rows (0 samples)")
-    check_finite_rows(W, what, labels)
+    check_finite_rows(
+        W,
+        what,
+        labels,
+        hint="the weights SpliceTransformer.transform gives are finite: decompose the "
+        "embeddings with it, or leave these rows out of the weights and of `y`",
+    )
     # (a negative weight would count as present in a prevalence; most often embeddings
     # given where their weights were meant: say how to get them)
     hint = "Embeddings are decomposed into weights first: W = splice.transform(X)"

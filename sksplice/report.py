@@ -684,8 +684,10 @@ def _left_out_text(left_out: int, ranking: pd.DataFrame | None = None) -> str:
         texts.append(cut + ".")
     if left_out:
         rows, they = ("1 row", "it is") if left_out == 1 else (f"{left_out:,} rows", "they are")
+        pair = None if ranking is None else _pair(ranking)
+        of = "the class" if pair is None else pair[0]  # (one class against another: named)
         texts.append(
-            f"Not listed: {rows} of a concept in no image of the class, which the one-sided "
+            f"Not listed: {rows} of a concept in no image of {of}, which the one-sided "
             f"test can never find significant ({they} counted in the adjustment)."
         )
     return " ".join(texts)

@@ -1186,8 +1186,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         W = self._weights(X)
         if W.shape[0] > 1 and W.nnz == 0 and not getattr(_BLOCK_OF_MORE, "active", False):
             # (a penalty just below 2 is accepted, and gives this; the CLI says it too)
+            # (without the number of rows: the folds of a search, of other sizes, gave as
+            # many warnings as folds for one setting)
             warn_user(
-                f"every one of the {W.shape[0]} rows decomposes to no concept at "
+                f"every row of X decomposes to no concept at "
                 f"l1_penalty={self.l1_penalty_:g}: no concept's correlation with a row "
                 "reaches the penalty. A smaller l1_penalty keeps more concepts (useful "
                 "penalties lie mostly from 0.05 to 0.5), or set target_l0 to have fit find "

@@ -1165,6 +1165,12 @@ def test_rows_that_can_never_be_significant_are_left_out_and_said():
     rows = "1 row" if n == 1 else f"{n} rows"
     assert f"Not listed: {rows} of a concept in no image of the class" in page
     assert f"over the {len(ranking)} tests of all 3 classes together" in page
+    # one class against another: the class is named
+    W = np.tile(np.eye(3), (10, 1))
+    y = np.tile(["coast", "forest", "desert"], 10)
+    pair = rank_concepts(W, y, "coast", "forest", concepts=["sea", "tree", "sand"])
+    page = render_report([], ranking=pair)
+    assert "Not listed: 1 row of a concept in no image of coast, which" in page
 
 
 @pytest.mark.parametrize("alternative", ["two-sided", "less"])

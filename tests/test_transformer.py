@@ -819,11 +819,15 @@ def test_a_penalty_that_leaves_every_row_empty_is_warned_about(problem):
     # l1_penalty=1.99 is accepted (2 is refused) and gave an all-zero matrix in silence
     concepts, raw, X = problem
     est = make(concepts, raw, l1_penalty=1.99).fit(X)
-    with pytest.warns(
-        UserWarning, match=r"every one of the \d+ rows decomposes to no concept"
-    ) as told:
+    with pytest.warns(UserWarning, match=r"every row of X decomposes to no concept") as told:
         W = est.transform(X)
     assert W.nnz == 0 and "l1_penalty=1.99" in str(told[0].message)
+    # the same words for every X, of any size: the folds of a search say it once
+    with warnings.catch_warnings(record=True) as folds:
+        warnings.simplefilter("default")
+        for rows in (slice(0, 7), slice(7, None), slice(0, 5)):
+            est.transform(X[rows])
+    assert len(folds) == 1
     assert told[0].filename == __file__
     fitted = make(concepts, raw).fit(X)  # (few rows: a warning of the centre)
     with warnings.catch_warnings():
