@@ -255,7 +255,7 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
         what,
         labels,
         hint="the weights SpliceTransformer.transform gives are finite: decompose the "
-        "embeddings with it, or leave these rows out of the weights and of `y`",
+        "embeddings with it, or leave these rows out (and their labels)",
     )
     # (a negative weight would count as present in a prevalence; most often embeddings
     # given where their weights were meant: say how to get them)

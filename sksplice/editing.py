@@ -1177,6 +1177,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         norms = np.linalg.norm(U, axis=1, keepdims=True)
         self.directions_ = U / norms
         self.basis_ = _orthonormal_basis(self.directions_, 1e-6)
+        record_params(self, ("embedder", "concepts", "directions"))
         return self
 
     def transform(self, X: Any) -> np.ndarray:
@@ -1194,6 +1195,8 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
             dtype of ``X``.
         """
         check_is_fitted(self)
+        # (normalize is read here; the directions removed are those fit made)
+        warn_set_after_fit(self, {}, "the fitted directions (directions_)")
         X = self._validate(X, reset=False)
         out = project_out(X, self.basis_, normalize=self.normalize)
         return out.astype(X.dtype, copy=False)

@@ -973,7 +973,7 @@ def test_nullable_and_boolean_weight_frames():
         {"a": pd.array([0.5, None], dtype="Float64"), "b": pd.array([0.1, 0.2], dtype="Float64")}
     )
     with pytest.raises(
-        ValueError, match=r"NaN or infinite values in 1 row\(s\): 1; .*leave these rows out"
+        ValueError, match=r"NaN or infinite values in 1 row\(s\): 1; .*leave these rows out \(and"
     ):
         concept_profiles(frame)
     present = concept_profiles(pd.DataFrame({"a": [True, False], "b": [True, True]}))

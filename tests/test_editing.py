@@ -821,6 +821,21 @@ def test_project_out_removes_the_direction():
         project_out(X, np.ones(5))
 
 
+def test_a_projector_s_directions_set_after_fit_are_named_at_transform():
+    # set_params(directions=...) or (concepts=...) after fit changed nothing and said
+    # nothing, as the other estimators' did before
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    projector = ConceptProjector(directions=np.eye(4)[:1]).fit(X)
+    before = projector.transform(X)
+    projector.set_params(directions=np.eye(4)[1:2])
+    with pytest.warns(UserWarning, match=r"directions=.* set after fit; it still uses the fitted"):
+        np.testing.assert_array_equal(projector.transform(X), before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        projector.fit(X).transform(X)  # (refitted: nothing to say)
+        projector.set_params(normalize=False).transform(X)  # (read by transform)
+
+
 def test_project_out_refuses_zero_directions_and_keeps_float32_as_the_projector():
     # A zero direction removed nothing, silently (ConceptProjector refuses it), and
     # float32 embeddings came back as float64 (the projector keeps float32).

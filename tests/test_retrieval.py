@@ -381,7 +381,7 @@ def test_names_of_a_dataframe_index_are_shown_with_nan_rows():
 
     W = pd.DataFrame(np.eye(3), columns=["a", "b", "c"], index=["x", "y", "z"])
     W.iloc[1, 2] = np.nan
-    with pytest.raises(ValueError, match=r"NaN or infinite values in 1 row\(s\): 'y' \(row 1\)$"):
+    with pytest.raises(ValueError, match=r"NaN or infinite values in 1 row\(s\): 'y' \(row 1\); "):
         ConceptRetriever().fit(W)
 
 
