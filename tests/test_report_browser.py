@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sksplice.analysis import concept_profiles, rank_concepts
+from sksplice.analysis import concept_profiles, rank_concepts, rank_each_class
 from sksplice.report import ImageResult, thumbnail_data_uri, write_report
 
 from .conftest import TESTS_DATA
@@ -869,3 +869,43 @@ def test_a_phone_wide_window_shows_the_summary_without_scrolling_sideways(browse
     assert p.locator("#skipped td.path").inner_text() == "photos/corrupt.jpg"
     assert p.locator("#skipped td.path").evaluate("e => e.getBoundingClientRect().height") < 40
     page.close()
+
+
+def test_a_table_wider_than_its_box_shows_a_shadow_where_columns_lie_beyond(browser, tmp_path):
+    # At 420 px the ranking's p-value and significance columns lay beyond the box's right
+    # edge with nothing to say so; a shadow now marks an edge with more columns beyond it.
+    import io
+
+    rng = np.random.default_rng(0)
+    names = [f"concept {j}" for j in range(30)]
+    W = rng.random((60, 30)) * (rng.random((60, 30)) < 0.5)  # (no difference: no highlight)
+    y = np.tile(["coast", "forest"], 30)
+    ranking = rank_each_class(W, y, names)
+    results = [ImageResult(f"/d/{i}.png", [], 0, 0.5, label=str(y[i])) for i in range(60)]
+    path = tmp_path / "wide.html"
+    write_report(path, results, ranking=ranking, profiles=concept_profiles(W, y, names))
+
+    def edges(page: Page) -> tuple[int, int]:
+        # the grey of the box's left and right edges, at the height of the first row
+        box = page.page.locator("#ranking .table-wrap")
+        shot = Image.open(io.BytesIO(box.screenshot())).convert("L")
+        # (the lightest pixel of a column 4 px inside each edge, below the header: the
+        # cells' padding there holds no text, only the rows' borders)
+        rows = range(40, shot.height - 10)
+        return (
+            max(shot.getpixel((4, r)) for r in rows),
+            max(shot.getpixel((shot.width - 5, r)) for r in rows),
+        )
+
+    narrow = Page(browser, path, width=420)
+    box = narrow.page.locator("#ranking .table-wrap")
+    assert box.evaluate("e => e.scrollWidth > e.clientWidth")  # (the case at hand)
+    left, right = edges(narrow)
+    assert left == 255 and right < 248  # (more columns to the right)
+    narrow.page.locator("#ranking .table-wrap").evaluate("e => e.scrollLeft = e.scrollWidth")
+    left, right = edges(narrow)
+    assert left < 248 and right == 255  # (scrolled to the end: the columns are to the left)
+    narrow.close()
+    wide = Page(browser, path, width=1400)
+    assert edges(wide) == (255, 255)  # (the whole table in view: no shadow)
+    wide.close()
