@@ -247,6 +247,11 @@ _EDITOR_FIT_PARAMS = ("remove", "keep", "n_neighbors", "similarity_threshold", "
 
 
 def _check_neighbor_params(n_neighbors: Any, similarity_threshold: Any) -> None:
+    """Check ``n_neighbors`` and ``similarity_threshold`` (of the editor and the retriever)."""
+    if n_neighbors is None:  # (None for "off", as a grid may write it)
+        raise TypeError(
+            "n_neighbors must be a non-negative integer, got None; 0 adds no neighbours"
+        )
     check_int(n_neighbors, "n_neighbors", low=0)
     check_number(similarity_threshold, "similarity_threshold", low=-1.0, high=1.0, allow_none=True)
 

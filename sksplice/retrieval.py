@@ -37,7 +37,7 @@ from ._protocols import check_text_embedder
 from ._stack import warn_user
 from ._validation import check_int, check_number, check_option, restored_on_failure
 from .analysis import _as_weights
-from .editing import ranked_neighbors
+from .editing import _check_neighbor_params, ranked_neighbors
 
 __all__ = ["ConceptRetriever"]
 
@@ -350,8 +350,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         self._check_mode(self.mode)
         check_option(self.metric, "metric", _METRICS)
         n_nb, threshold = self.n_neighbors, self.similarity_threshold
-        check_int(n_nb, "n_neighbors", low=0)
-        check_number(threshold, "similarity_threshold", low=-1.0, high=1.0, allow_none=True)
+        _check_neighbor_params(n_nb, threshold)
         expand = n_nb > 0 or threshold is not None
         if expand and self.splice is None:
             raise ValueError(
@@ -433,10 +432,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         ``similarity_threshold``: those fit made, or, where they were set after fit
         (or ``splice`` was), made now from ``splice`` (they are read at each query, as
         ``mode`` and ``metric`` are)."""
-        check_int(self.n_neighbors, "n_neighbors", low=0)
-        check_number(
-            self.similarity_threshold, "similarity_threshold", low=-1.0, high=1.0, allow_none=True
-        )
+        _check_neighbor_params(self.n_neighbors, self.similarity_threshold)
         made = getattr(self, "_neighbours", None)
         if made is not None and made[0] is self.splice:
             return made[1]

@@ -821,6 +821,15 @@ def test_project_out_removes_the_direction():
         project_out(X, np.ones(5))
 
 
+def test_n_neighbors_none_says_that_0_turns_neighbours_off():
+    from sksplice.retrieval import ConceptRetriever
+
+    W = np.eye(3)
+    for estimator in (ConceptEditor(remove=["a"]), ConceptRetriever(concepts=["a", "b", "c"])):
+        with pytest.raises(TypeError, match="got None; 0 adds no neighbours"):
+            estimator.set_params(n_neighbors=None).fit(pd.DataFrame(W, columns=["a", "b", "c"]))
+
+
 def test_a_projector_s_directions_set_after_fit_are_named_at_transform():
     # set_params(directions=...) or (concepts=...) after fit changed nothing and said
     # nothing, as the other estimators' did before
