@@ -279,7 +279,7 @@ def _as_labels(y: Any, n_samples: int, W: Any = None) -> np.ndarray:
         from ._stack import warn_user
 
         warn_user(
-            alike_labels_message(alike, 'y = [" ".join(label.split()).lower() for label in y]'),
+            alike_labels_message(alike, 'y = [" ".join(label.split()).casefold() for label in y]'),
             UserWarning,
         )
     return y

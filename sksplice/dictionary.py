@@ -709,7 +709,8 @@ def _memory_put(key: tuple, value: np.ndarray) -> None:
 
 
 def clear_memory_cache() -> None:
-    """Forget every concept dictionary held in process (the disk cache is kept)."""
+    """Forget every concept dictionary held in process, and the class embeddings of
+    :class:`~sksplice.zero_shot.ZeroShotClassifier`'s prompts (the disk cache is kept)."""
     with _memory_lock:
         _memory_cache.clear()
         _prefix_sizes_seen.clear()
@@ -1387,15 +1388,15 @@ def _sizes_on_disk(cache_key: str | None, cache_dir: Any) -> set[int]:
     candidate only: :func:`_cached_array` reads a file of the list's own name and key."""
     if cache_key is None:
         return set()
-    stem = dictionary_cache_path(cache_key, ["-"], cache_dir).name.rsplit("-", 2)[0]
     sizes: set[int] = set()
     try:
+        stem = dictionary_cache_path(cache_key, ["-"], cache_dir).name.rsplit("-", 2)[0]
         folder = get_cache_dir(cache_dir) / "dictionaries"
         for path in folder.glob(f"{glob.escape(stem)}-*-*.npz"):
             size = path.name[len(stem) + 1 :].split("-", 1)[0]
             if size.isdigit():
                 sizes.add(int(size))
-    except OSError:  # (no cache folder, or one that cannot be listed)
+    except (OSError, ValueError):  # (no usable cache folder, or one that cannot be listed)
         return set()
     return sizes
 

@@ -256,8 +256,13 @@ def _check_neighbor_params(n_neighbors: Any, similarity_threshold: Any) -> None:
     check_number(similarity_threshold, "similarity_threshold", low=-1.0, high=1.0, allow_none=True)
 
 
-def _splice_parts(splice: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Concept names and dictionary of a fitted SpliceTransformer (or a wrapper of one)."""
+def _splice_parts(splice: Any, *, needed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Concept names and dictionary of a fitted SpliceTransformer (or a wrapper of one).
+
+    ``needed``: whether the caller could do without ``splice`` (an editor of named
+    weights that neither recomposes nor looks for neighbours); then the error of an
+    unfitted one also says how to do without it in a search.
+    """
     if not hasattr(splice, "fit") or not hasattr(splice, "get_feature_names_out"):
         # (scikit-learn's check_is_fitted would say "... is not an estimator instance",
         # naming no parameter)
@@ -282,10 +287,14 @@ def _splice_parts(splice: Any) -> tuple[np.ndarray, np.ndarray]:
             f"{type(splice).__name__}: fit it first (splice.fit(X)). Inside GridSearchCV "
             "or cross_val_score, scikit-learn's clone returns unfitted copies of estimator "
             "parameters: wrap the fitted transformer as "
-            "sklearn.frozen.FrozenEstimator(splice) so that it stays fitted; where the "
-            "search changes the transformer itself (its vocabulary or l1_penalty), give no "
-            "`splice` and let the pipeline's transformer name its columns instead "
-            "(SpliceTransformer(...).set_output(transform='pandas'))"
+            "sklearn.frozen.FrozenEstimator(splice) so that it stays fitted"
+            + (
+                ""
+                if needed
+                else "; where the search changes the transformer itself (its vocabulary or "
+                "l1_penalty), give no `splice` and let the pipeline's transformer name its "
+                "columns instead (SpliceTransformer(...).set_output(transform='pandas'))"
+            )
         ) from exc
     names = np.asarray(splice.get_feature_names_out(), dtype=object)
     dictionary = np.asarray(splice.dictionary_)
@@ -645,7 +654,9 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
 
         dictionary = None
         if self.splice is not None:
-            names, dictionary = _splice_parts(self.splice)
+            # (recomposing and neighbours need it; naming the columns does not)
+            needed = self.output == "embedding" or expand
+            names, dictionary = _splice_parts(self.splice, needed=needed)
             if names.shape[0] != n_concepts:
                 width = getattr(self.splice, "n_features_in_", None)
                 looks = (

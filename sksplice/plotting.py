@@ -274,7 +274,7 @@ def _not_in_profiles(said: str, requested: list[Any], groups: list[Any]) -> str:
         # (the whole dataset's column, which plot_class_profile marks on every class)
         return (
             f"{message} ({ALL_GROUP!r} is the whole dataset, not a class: its concepts are "
-            f"plot_decomposition(profiles['prevalence'][{ALL_GROUP!r}], k=10))"
+            f"plot_decomposition(profiles['mean_weight'][{ALL_GROUP!r}], k=10))"
         )
     for cls in requested:
         for group in groups:
@@ -996,6 +996,8 @@ def plot_concept_histogram(
     chosen = [selected] if isinstance(selected, str) else list(selected)
     if not chosen:
         raise ValueError("`selected` is empty: name the concepts whose weights to average")
+    if len({str(name) for name in chosen}) != len(chosen):  # (counted twice in the mean)
+        raise ValueError(f"`selected` names a concept twice: {chosen}")
     index = {str(name): j for j, name in enumerate(names)}
     missing = [name for name in chosen if str(name) not in index]
     if missing:
@@ -1015,8 +1017,12 @@ def plot_concept_histogram(
             )
         found = [find_label(c, groups) for c in classes]
         absent = [c for c, f in zip(classes, found) if f is None]
-        if absent or not found:
+        if not found:
+            raise ValueError(f"`classes` is empty: give some of the labels {groups}")
+        if absent:
             raise ValueError(f"classes {absent} are not labels of `y`; labels are {groups}")
+        if len(set(found)) != len(found):  # (drawn twice)
+            raise ValueError(f"`classes` names a class twice: {list(classes)}")
         classes = found
     if len(classes) > _MAX_HISTOGRAM_CLASSES:
         raise ValueError(

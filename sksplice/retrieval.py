@@ -400,7 +400,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         # (a refit without neighbours keeps no dictionary of an earlier fit's `splice`)
         self._neighbours = None
         if expand:
-            self._neighbours = self._unit_dictionary(names, splice_names, W.shape[1])
+            self._neighbours = self._unit_rows(names, splice_names, W.shape[1])
         W.eliminate_zeros()
         self.weights_ = W.tocsc()
         self.weights_.sort_indices()
@@ -410,7 +410,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         logger.debug("indexed %d items x %d concepts (%d weights)", *W.shape, W.nnz)
         return self
 
-    def _unit_dictionary(
+    def _unit_rows(
         self, names: np.ndarray, splice_names: np.ndarray | None, n_columns: int
     ) -> tuple[Any, np.ndarray]:
         """``splice`` and its dictionary's rows of the concepts ``names`` (the columns),
@@ -447,9 +447,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         splice_names = _concept_names(self.splice, "splice")
         assert splice_names is not None  # (splice is not None)
         _check_same_concepts(splice_names, self.concepts_)  # (`splice` set after fit)
-        self._neighbours = self._unit_dictionary(
-            self.concepts_, splice_names, self.weights_.shape[1]
-        )
+        self._neighbours = self._unit_rows(self.concepts_, splice_names, self.weights_.shape[1])
         return self._neighbours[1]
 
     def _query_vector(self, query: Any) -> tuple[np.ndarray, np.ndarray]:

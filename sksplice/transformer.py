@@ -739,14 +739,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         dim = getattr(self.embedder, "embedding_dim_", None)
         get = getattr(self.embedder, "get_embedding_dimension", None)
         if dim is None and callable(get):
-            from ._concepts import whole_vocabulary
-            from .dictionary import is_cached
-
-            cached = is_cached(self.embedder, concepts, self.cache_dir)
-            if not cached:  # (or cut from a cached longer beginning of the whole list)
-                full = whole_vocabulary(self.vocabulary, concepts, n_full, self.data_home)
-                cached = is_cached(self.embedder, concepts, self.cache_dir, prefix_of=full)
-            if cached:
+            if self._concepts_cached(concepts, n_full):
                 return None  # read from the cache in a moment, and checked then
             try:
                 dim = get()
@@ -897,8 +890,19 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         except Exception:  # (said when the model is loaded)
             return ""
 
+    def _concepts_cached(self, concepts: list[str], n_full: int | None) -> bool:
+        """Whether the embeddings of ``concepts`` are cached, or cut from a cached longer
+        beginning of the ``n_full`` entries they begin: no model is needed for them."""
+        from ._concepts import whole_vocabulary
+        from .dictionary import is_cached
+
+        if is_cached(self.embedder, concepts, self.cache_dir):
+            return True
+        full = whole_vocabulary(self.vocabulary, concepts, n_full, self.data_home)
+        return is_cached(self.embedder, concepts, self.cache_dir, prefix_of=full)
+
     def _fetched_mean(
-        self, X: np.ndarray, concepts: list[str], width: int | None
+        self, X: np.ndarray, concepts: list[str], n_full: int | None, width: int | None
     ) -> tuple[np.ndarray, str, int | None]:
         """The modality centre (:func:`resolve_mean`); a published mean that cannot be
         downloaded is said with the CLIP weights the fit needs next that are not cached
@@ -908,10 +912,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         try:
             return resolve_mean(self, X, X.shape[1], d_of_x=width is None)
         except DataFetchError as exc:
-            from .dictionary import is_cached
-
             note = self._uncached_weights_note()
-            if note and not is_cached(self.embedder, concepts, self.cache_dir):
+            if note and not self._concepts_cached(concepts, n_full):
                 raise type(exc)(f"{exc} {note}") from None
             raise
 
@@ -988,7 +990,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     def _fit(self, X: Any) -> SpliceTransformer:
         X, concepts, n_full, width, columns = self._checked_before_embedding(X)
         needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)
-        centre = None if needs_concepts else self._fetched_mean(X, concepts, width)
+        centre = None if needs_concepts else self._fetched_mean(X, concepts, n_full, width)
         raw = self._raw_concept_embeddings(concepts, n_full)
         duplicates = warn_duplicate_concepts(raw, concepts)
         if self.concepts_centered:

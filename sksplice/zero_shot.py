@@ -127,28 +127,40 @@ def _warn_classes_alike(class_embeddings: np.ndarray, classes: np.ndarray) -> No
     )
 
 
-def _prompt_embeddings(embedder: Any, prompts: list[str]) -> np.ndarray:
-    """``embedder.embed_text(prompts)`` as float64, held in memory by the embedder's
-    ``cache_key()`` (the model and its weights) and the prompts, as concept dictionaries
-    are: the folds of a search clone the classifier, and each fit embedded every prompt
-    again (1,280 prompts, 80 of them distinct, in a grid of 3 candidates and 5 folds).
-    An embedder without a cache key is asked every time."""
+def _class_embeddings(embedder: Any, prompts: list[str], n_templates: int) -> np.ndarray:
+    """The class embeddings of ``prompts`` (``n_templates`` consecutive prompts per
+    class): each prompt's unit embedding, averaged over its class's templates and made
+    unit again, float64.
+
+    Held in memory by the embedder's ``cache_key()`` (the model and its weights) and the
+    prompts, as concept dictionaries are: the folds of a search clone the classifier, and
+    each fit embedded every prompt again (a grid of 3 candidates and 5 folds: 16 times).
+    What is held is the class embeddings (1,000 classes of 80 templates: 1,000 rows, not
+    the 80,000 of the prompts). An embedder without a cache key is asked every time.
+    """
     from .dictionary import _memory_get, _memory_key, _memory_put
 
     key_fn = getattr(embedder, "cache_key", None)
     key = key_fn() if callable(key_fn) else None
-    if key is None:
-        return np.asarray(embedder.embed_text(prompts), dtype=np.float64)
-    # (a key of its own: a concept dictionary of the same texts is float32)
-    memory_key = ("prompts", _memory_key(embedder, str(key), prompts))
-    found = _memory_get(memory_key)
-    if found is not None:
-        return found
-    emb = np.array(embedder.embed_text(prompts), dtype=np.float64)
-    if emb.ndim == 2 and emb.shape[0] == len(prompts) and np.isfinite(emb).all():
-        emb.setflags(write=False)
-        _memory_put(memory_key, emb)
-    return emb
+    memory_key = None
+    if key is not None:
+        memory_key = ("class prompts", n_templates, _memory_key(embedder, str(key), prompts))
+        found = _memory_get(memory_key)
+        if found is not None:
+            return found.copy()  # (each classifier its own: a fitted attribute is writable)
+    emb = np.asarray(embedder.embed_text(prompts), dtype=np.float64)
+    if emb.ndim != 2 or emb.shape[0] != len(prompts):
+        raise ValueError(
+            f"the embedder returned shape {emb.shape} for {len(prompts)} prompts; "
+            f"expected ({len(prompts)}, d)"
+        )
+    n_classes = len(prompts) // n_templates
+    classes = l2_normalize(l2_normalize(emb).reshape(n_classes, n_templates, -1).mean(axis=1))
+    if memory_key is not None and np.isfinite(classes).all():
+        held = classes.copy()
+        held.setflags(write=False)
+        _memory_put(memory_key, held)
+    return classes
 
 
 class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
@@ -387,16 +399,10 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         # An embedder that tells its width is checked against X before the prompts are
         # embedded (a model run); the width of the others is checked once they are.
         _check_width(_declared_width(self.embedder), X)
-        emb = _prompt_embeddings(self.embedder, prompts)
-        if emb.ndim != 2 or emb.shape[0] != len(prompts):
-            raise ValueError(
-                f"the embedder returned shape {emb.shape} for {len(prompts)} prompts; "
-                f"expected ({len(prompts)}, d)"
-            )
+        emb = _class_embeddings(self.embedder, prompts, len(templates))
         _check_width(emb.shape[1], X)
-        emb = l2_normalize(emb).reshape(classes.shape[0], len(templates), -1).mean(axis=1)
         self.classes_ = classes
-        self.class_embeddings_ = l2_normalize(emb)
+        self.class_embeddings_ = emb
         _warn_classes_alike(self.class_embeddings_, classes)
         record_params(self, ("embedder", "classes", "templates"))
         return self

@@ -548,6 +548,14 @@ def test_errors_without_names_or_splice(small_setup):
         ConceptEditor(remove=["dog"], n_neighbors=3).fit(frame)
     with pytest.raises(ValueError, match=r"got an unfitted SpliceTransformer: fit it first.*Froz"):
         ConceptEditor(remove=["dog"], splice=clone(splice)).fit(W)
+    # doing without `splice` in a search is advised only where the editor can do without it
+    with pytest.raises(ValueError, match=r"give no `splice`.*set_output\(transform='pandas'\)"):
+        ConceptEditor(remove=["dog"], splice=clone(splice)).fit(W)
+    for needs in ({"output": "embedding"}, {"n_neighbors": 2}):
+        with pytest.raises(ValueError) as refused:
+            ConceptEditor(remove=["dog"], splice=clone(splice), **needs).fit(W)
+        assert "FrozenEstimator(splice)" in str(refused.value)
+        assert "give no `splice`" not in str(refused.value)
     # frozen before it was fitted: the advice to freeze it was the one followed already
     with pytest.raises(ValueError) as refused:
         ConceptEditor(remove=["dog"], splice=FrozenEstimator(clone(splice))).fit(W)

@@ -566,6 +566,12 @@ def test_concept_histogram_is_the_papers_per_image_mean_weight_per_class(tmp_pat
         plot_concept_histogram(frame.iloc[:11], list("abcdefghijk"), "tree")
     with pytest.raises(ValueError, match="bins"):
         plot_concept_histogram(frame, y, "tree", bins=0)
+    with pytest.raises(ValueError, match="`classes` is empty"):
+        plot_concept_histogram(frame, y, "tree", classes=[])
+    with pytest.raises(ValueError, match="names a class twice"):
+        plot_concept_histogram(frame, y, "tree", classes=["man", "man"])
+    with pytest.raises(ValueError, match="names a concept twice"):
+        plot_concept_histogram(frame, y, ["tree", "tree"])
     plt.close("all")
 
 

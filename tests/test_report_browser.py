@@ -287,12 +287,14 @@ def test_a_very_long_class_name_leaves_every_column_in_view(browser, tmp_path):
     page.close()
 
 
-def test_names_alike_but_for_their_end_read_apart(browser, tmp_path, artifacts):
+@pytest.mark.parametrize("ends", [("temples", "flowers"), ("WMWMWM", "MWMWMW")])
+def test_names_alike_but_for_their_end_read_apart(browser, tmp_path, artifacts, ends):
     # Two long class folders that differ in their last word read "a very long cl..." alike
     # in the class column and the thumbnails' captions, and two long concepts alike in the
-    # class cards; each now shows its beginning cut and its last word whole.
+    # class cards; each now shows its beginning cut and its last word whole (also a word
+    # of wide letters, wider than the characters' count says).
     stem = "a very long class name describing a photograph taken with a camera of "
-    classes = [stem + "temples", stem + "flowers"]
+    classes = [stem + ends[0], stem + ends[1]]
     stem_c = "a very long concept name that ends with end "
     names = [stem_c + "A", stem_c + "B", "dog"]
     y = np.array(classes * 4)
@@ -320,13 +322,14 @@ def test_names_alike_but_for_their_end_read_apart(browser, tmp_path, artifacts):
                         ? t.textContent : null; })""",
         )
 
-    assert set(shown("#ranking-table td.cls > .cutname")) == {" temples", " flowers"}
-    assert set(shown("#gallery .thumb .cap .dir .cutname")) == {" temples/", " flowers/"}
+    tails = {" " + end for end in ends}
+    assert set(shown("#ranking-table td.cls > .cutname")) == tails
+    assert set(shown("#gallery .thumb .cap .dir .cutname")) == {tail + "/" for tail in tails}
     assert set(shown(".cards .bar-row > a.concept > .cutname")) == {" A", " B"}
     # the text read or copied is the name, whole, without a break between the parts
     assert set(page.texts("#ranking-table tbody td.cls")) == set(classes)
     assert page.captions()[0] == f"{y[0]}/0.png"
-    page.close(artifacts, "report_names_alike")
+    page.close(artifacts, f"report_names_alike_{ends[0]}")
 
 
 @pytest.mark.parametrize(

@@ -161,6 +161,12 @@ def test_neighbours_set_after_fit_are_those_of_a_fit_with_them(rng):
     # and pickled, the neighbours come back with their transformer
     copy = pickle.loads(pickle.dumps(retriever))
     np.testing.assert_array_equal(copy.search(query, None)[0], expected[0])
+    # a retriever pickled by the release before holds `_unit_dictionary` (an array) and no
+    # `_neighbours`: its neighbours are made again from its `splice`
+    old = pickle.loads(pickle.dumps(retriever))
+    old.__dict__["_unit_dictionary"] = old.__dict__.pop("_neighbours")[1]
+    old = pickle.loads(pickle.dumps(old))
+    np.testing.assert_array_equal(old.search(query, None)[0], expected[0])
     # without a transformer, or with a bad value, the query says what to do
     bare = ConceptRetriever(concepts=names).fit(W).set_params(n_neighbors=3)
     with pytest.raises(ValueError, match=r"need `splice`.*set_params\(splice=\.\.\.\)"):

@@ -781,6 +781,9 @@ def test_the_prompts_are_embedded_once_for_the_folds_of_a_search():
     assert CountingEmbedder.n_calls == 1 and CountingEmbedder.n_texts == 6
     fresh = clone(search.best_estimator_).fit(X, y)  # (the same values as a first fit)
     np.testing.assert_array_equal(fresh.class_embeddings_, search.best_estimator_.class_embeddings_)
+    # each classifier holds its own copy of what is kept
+    search.best_estimator_.class_embeddings_[0, 0] = 5.0
+    assert clone(clf).fit(X, y).class_embeddings_[0, 0] == fresh.class_embeddings_[0, 0] != 5.0
     cross_val_score(clf.set_params(templates=["a photo of a {}."]), X, y, cv=3)
     assert CountingEmbedder.n_texts == 9  # (another prompt list: embedded, once)
 

@@ -81,6 +81,15 @@
                 el("span", { class: "tail" }, chars.slice(cut).join("")));
     return span;
   }
+  // The tails' widths as drawn, in place of the estimate in characters (short for wide
+  // letters, "MMMWWW"): all read first, then all written (one layout).
+  function fitTails(root) {
+    const spans = Array.from(root.querySelectorAll(".cutname"));
+    const widths = spans.map((s) => s.lastElementChild.getBoundingClientRect().width);
+    spans.forEach((s, i) => {
+      if (widths[i] > 0) s.style.setProperty("--tail", Math.ceil(widths[i]) + 1 + "px");
+    });
+  }
   // a concept's link; ``cut``: in a column of its own width (a bar's label), where a long
   // name is cut in its middle (in the ranking table the column takes the name's width)
   function conceptLink(name, cut) {
@@ -187,6 +196,7 @@
         frag.append(tr);
       }
       tbody.append(frag);
+      fitTails(tbody);
       const nSig = RANK.filter((r) => r[7]).length;
       count.textContent = rows.length + " of " + RANK.length + " rows, " + nSig +
         " significant";
@@ -252,6 +262,7 @@
     const frag = document.createDocumentFragment();
     for (const i of shown.slice(0, galleryLimit)) frag.append(thumb(i));
     gallery.append(frag);
+    fitTails(gallery);
     imageCount.textContent = "showing " + Math.min(shown.length, galleryLimit) + " of " +
       shown.length + " images" + (shown.length !== images.length ? " (" + images.length +
       " in all)" : "");
@@ -297,6 +308,7 @@
       nodes.splice(1, 0, back);
     }
     detail.replaceChildren(...nodes);
+    fitTails(detail);
     status.textContent = message;
     const aside = document.getElementById("detail");
     aside.scrollTop = 0;
@@ -427,6 +439,7 @@
   for (const a of document.querySelectorAll(".bar-row > a.concept")) {
     a.replaceChildren(cutName(a.textContent));
   }
+  fitTails(document);
 
   window.__skspliceReadyMs = performance.now();
   document.body.setAttribute("data-ready", "1");
