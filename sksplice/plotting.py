@@ -810,23 +810,9 @@ def plot_concept_prevalence(
     groups = [g for g in table.columns if g != ALL_GROUP]
     if not groups:
         raise ValueError("`profiles` has no per-class columns: compute them with labels `y`")
-    if classes is None:
-        classes = groups
-    else:
-        if isinstance(classes, str | bytes) or not hasattr(classes, "__iter__"):
-            # (a string's letters would be looked up as classes)
-            raise TypeError(
-                f"`classes` must be a sequence of class labels, not a single label: "
-                f"pass classes=[{classes!r}]"
-            )
-        classes = list(classes)
-        if not classes:
-            raise ValueError(f"`classes` is empty: give some of the classes {groups}")
-        found = [find_label(c, groups) for c in classes]
-        missing = [c for c, f in zip(classes, found) if f is None]
-        if missing:
-            raise ValueError(_not_in_profiles(f"classes {missing} are", missing, groups))
-        classes = found
+    classes = _chosen_classes(
+        classes, groups, lambda missing: _not_in_profiles(f"classes {missing} are", missing, groups)
+    )
     if ax is None and len(classes) > _MAX_CLASSES:
         raise ValueError(
             f"{len(classes)} classes are too many for one legible figure (at most "
@@ -1007,23 +993,11 @@ def plot_concept_histogram(
         hint = f"; did you mean {close}?" if close else ""
         raise ValueError(f"concept {missing[0]!r} is not a column of the weights{hint}")
     groups = np.unique(y).tolist()
-    if classes is None:
-        classes = groups
-    else:
-        if isinstance(classes, str | bytes) or not hasattr(classes, "__iter__"):
-            raise TypeError(
-                f"`classes` must be a sequence of class labels, not a single label: "
-                f"pass classes=[{classes!r}]"
-            )
-        found = [find_label(c, groups) for c in classes]
-        absent = [c for c, f in zip(classes, found) if f is None]
-        if not found:
-            raise ValueError(f"`classes` is empty: give some of the labels {groups}")
-        if absent:
-            raise ValueError(f"classes {absent} are not labels of `y`; labels are {groups}")
-        if len(set(found)) != len(found):  # (drawn twice)
-            raise ValueError(f"`classes` names a class twice: {list(classes)}")
-        classes = found
+    classes = _chosen_classes(
+        classes,
+        groups,
+        lambda absent: f"classes {absent} are not labels of `y`; labels are {groups}",
+    )
     if len(classes) > _MAX_HISTOGRAM_CLASSES:
         raise ValueError(
             f"{len(classes)} classes are too many to overlay (at most "
@@ -1050,6 +1024,30 @@ def plot_concept_histogram(
     if title is not None:
         _set_title(ax, title)
     return ax
+
+
+def _chosen_classes(classes: Any, groups: list[Any], absent: Any) -> list[Any]:
+    """The classes to draw: all ``groups`` for None, else ``classes`` as the labels of
+    ``groups`` they name (a bool is not the class 1), in their order; ``absent`` makes
+    the message for those that name none."""
+    if classes is None:
+        return list(groups)
+    if isinstance(classes, str | bytes) or not hasattr(classes, "__iter__"):
+        # (a string's letters would be looked up as classes)
+        raise TypeError(
+            f"`classes` must be a sequence of class labels, not a single label: "
+            f"pass classes=[{classes!r}]"
+        )
+    classes = list(classes)
+    if not classes:
+        raise ValueError(f"`classes` is empty: give some of the classes {groups}")
+    found = [find_label(c, groups) for c in classes]
+    missing = [c for c, f in zip(classes, found, strict=True) if f is None]
+    if missing:
+        raise ValueError(absent(missing))
+    if len(set(found)) != len(found):  # (a class drawn twice)
+        raise ValueError(f"`classes` names a class twice: {classes}")
+    return found
 
 
 def _prevalence_intervals(

@@ -302,16 +302,21 @@ def _main(args: list[str], capsys) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def _class_folders(root: Path, counts: dict[str, int], seed: int) -> Path:
+    """Folders of small random PNG images under ``root``: ``counts`` of each class."""
+    rng = np.random.default_rng(seed)
+    for cls, n in counts.items():
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            arr = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
+            Image.fromarray(arr).save(root / cls / f"{i}.png")
+    return root
+
+
 def test_class_folders_alike_but_for_case_are_said_once_before_embedding(
     vocab_file, inproc, tmp_path, capsys
 ):
-    root = tmp_path / "alike"
-    rng = np.random.default_rng(6)
-    for cls in ("Temple", "temple"):
-        (root / cls).mkdir(parents=True)
-        for i in range(2):
-            arr = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
-            Image.fromarray(arr).save(root / cls / f"{i}.png")
+    root = _class_folders(tmp_path / "alike", {"Temple": 2, "temple": 2}, seed=6)
     code, _, err = _main(["profile", str(root), *_model_args(vocab_file)], capsys)
     assert code == 0
     said = "labels that differ only in case or spaces are counted as different classes"
@@ -327,13 +332,7 @@ def test_classes_too_small_to_test_are_said_once_where_the_output_says_it(
     concept can be significant, and "none" would read as "no shortcut". The table says
     so in place of "none" (and standard error does not say it again); records say it on
     standard error and in their metadata; a comparison says it as well."""
-    root = tmp_path / "few"
-    rng = np.random.default_rng(5)
-    for cls, n in (("a", 1), ("b", 2)):
-        (root / cls).mkdir(parents=True)
-        for i in range(n):
-            arr = rng.integers(0, 255, (36, 36, 3), dtype=np.uint8)
-            Image.fromarray(arr).save(root / cls / f"{i}.png")
+    root = _class_folders(tmp_path / "few", {"a": 1, "b": 2}, seed=5)
     code, out, err = _main(["profile", str(root), "--quiet", *_model_args(vocab_file)], capsys)
     assert code == 0
     assert "class a (1 image; 2 in the others)" in out
