@@ -257,6 +257,19 @@ def _duplicates_of(raw: np.ndarray) -> list[list[int]]:
     return found
 
 
+def shown_groups(groups: Sequence[Sequence[str]], short: Any = repr) -> str:
+    """Groups of names alike as a message shows them: at most five groups of at most five
+    names each (``'a' = 'à'; 'e' = 'è' = 'é'``), then how many more there are (a tokenizer
+    that reads a thousand names as one unknown token makes a group of a thousand)."""
+
+    def one(group: Sequence[str]) -> str:
+        names = " = ".join(short(name) for name in group[:5])
+        return names + (f" = ... ({len(group) - 5} more)" if len(group) > 5 else "")
+
+    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    return "; ".join(one(group) for group in groups[:5]) + more
+
+
 def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> list[list[int]]:
     """Warn (:class:`DuplicateConceptWarning`) about concepts with the same embedding.
 
@@ -274,13 +287,12 @@ def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> list[li
     def short(name: str) -> str:
         return repr(name if len(name) <= 40 else name[:37] + "...")
 
-    shown = "; ".join(" = ".join(short(name) for name in group) for group in groups[:5])
-    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    shown = shown_groups(groups, short)
     n_extra = sum(len(g) - 1 for g in groups)
     warn_user(
         DuplicateConceptWarning(
             f"{n_extra} concept(s) of the vocabulary have the same embedding as another "
-            f"concept: {shown}{more}. A row's weight of concepts whose embeddings are "
+            f"concept: {shown}. A row's weight of concepts whose embeddings are "
             "exactly the same is split equally between them (that of concepts whose "
             "embeddings nearly are, as the solver finds it), so no one of them stands for "
             "the group. "

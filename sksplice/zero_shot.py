@@ -109,16 +109,15 @@ def _warn_classes_alike(class_embeddings: np.ndarray, classes: np.ndarray) -> No
     """Warn about classes whose prompts the model embeds alike (``'Dog'`` and ``'dog'``
     for a text tower that lower-cases): a score ties them, and every row goes to the
     first of them, never to the others."""
-    from .dictionary import duplicate_concepts
+    from .dictionary import duplicate_concepts, shown_groups
 
     groups = duplicate_concepts(class_embeddings)
     if not groups:
         return
-    shown = "; ".join(" = ".join(repr(str(classes[i])) for i in group) for group in groups[:5])
-    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    shown = shown_groups([[str(classes[i]) for i in group] for group in groups])
     firsts = ", ".join(repr(str(classes[group[0]])) for group in groups[:5])
     warn_user(
-        f"classes whose prompts the model embeds alike: {shown}{more}. Their scores are "
+        f"classes whose prompts the model embeds alike: {shown}. Their scores are "
         f"equal, so predict gives every such row the first of each group ({firsts}) and "
         "never the others. (Text towers lower-case their input, and some strip accents.) "
         "Name the classes so that the model tells them apart (e.g. 'crane bird' and "

@@ -1060,6 +1060,19 @@ def test_a_beginning_cached_at_any_size_serves_a_shorter_vocabulary_without_the_
     assert (_LoadingEmbedder.n_texts, _LoadingEmbedder.loads) == (452, 1)
 
 
+def test_a_large_group_of_duplicates_is_named_in_a_short_warning():
+    from sksplice.dictionary import DuplicateConceptWarning, warn_duplicate_concepts
+
+    raw = np.vstack([np.ones((30, 4)), np.eye(4)])
+    names = [f"unknown {i}" for i in range(30)] + ["a", "b", "c", "d"]
+    with pytest.warns(DuplicateConceptWarning) as told:
+        warn_duplicate_concepts(raw, names)
+    message = str(told[0].message)
+    assert "'unknown 0' = 'unknown 1' = 'unknown 2' = 'unknown 3' = 'unknown 4' = ... " in message
+    assert "(25 more)" in message and "'unknown 5'" not in message
+    assert len(told[0].message.groups[0]) == 30  # (all of them in `groups`)
+
+
 def test_duplicate_concepts_is_fast_for_many_equal_rows_and_exact_for_float16():
     import time
 

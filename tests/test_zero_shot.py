@@ -87,6 +87,22 @@ def test_classes_learned_from_y(minilm, animal_data):
     assert clf.score(X, y) >= 11 / 12
 
 
+def test_a_thousand_classes_embedded_alike_are_named_in_a_short_message():
+    # one group of 1,000 classes (an embedder that reads them all as one unknown token)
+    # listed every name: a message of 1,000 names
+    class OneVector:
+        def embed_text(self, texts):
+            return np.ones((len(texts), 4))
+
+    classes = [f"class {i:04d}" for i in range(1000)]
+    with pytest.warns(UserWarning, match="embeds alike") as told:
+        ZeroShotClassifier(OneVector(), classes=classes).fit(np.ones((2, 4)))
+    message = str(told[0].message)
+    shown = "'class 0000' = 'class 0001' = 'class 0002' = 'class 0003' = 'class 0004' = "
+    assert shown + "... (995 more)" in message and "class 0005" not in message
+    assert len(message) < 600
+
+
 def test_classes_the_model_embeds_alike_are_warned_about(minilm, animal_data):
     # MiniLM lower-cases: 'Dog' and 'dog' had one embedding, and every dog went to 'Dog'
     # (the first in sorted order) without a word; scored against 'dog', all wrong
