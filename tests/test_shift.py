@@ -675,3 +675,33 @@ def test_frames_of_other_concepts_are_told_to_use_one_transformer():
     assert "W_b[W_a.columns]" not in str(info.value)
     with pytest.raises(ValueError, match=r"same order \(W_b\[W_a.columns\]\)"):
         compare_datasets(W_a, W_a[["cat", "dog", "car"]])
+
+
+def test_concepts_chosen_beforehand_are_tested_with_the_numbers_the_page_quotes():
+    # docs/shift.md, "Testing a few concepts chosen beforehand": a concept in 39 of 60
+    # samples of A and 21 of 60 of B among 560 concepts that do not differ
+    from pathlib import Path
+
+    rng = np.random.default_rng(0)
+    m = 560
+    names = [f"c{j}" for j in range(m)]
+    names[0] = "grass"
+    p = rng.uniform(0.02, 0.4, m)
+    A = (rng.random((60, m)) < p) * 1.0
+    B = (rng.random((60, m)) < p) * 1.0
+    A[:, 0], B[:, 0] = 0.0, 0.0
+    A[:39, 0], B[:21, 0] = 1.0, 1.0
+    every = compare_datasets(sp.csr_matrix(A), sp.csr_matrix(B), concepts=names)
+    columns = list(range(10))
+    few = compare_datasets(
+        sp.csr_matrix(A)[:, columns], sp.csr_matrix(B)[:, columns], concepts=names[:10]
+    )
+    p_value = every.loc["grass", "p_value"]
+    said = (
+        f"p-value of {p_value:.2g}: adjusted over the 560 concepts it is "
+        f"{every.loc['grass', 'p_adjusted']:.2f}, over 10 chosen beforehand\n"
+        f"{few.loc['grass', 'p_adjusted']:.2g}."
+    )
+    page = (Path(__file__).parents[1] / "docs" / "shift.md").read_text(encoding="utf-8")
+    assert said in page, said
+    assert not every.loc["grass", "significant"] and few.loc["grass", "significant"]
