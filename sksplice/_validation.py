@@ -411,13 +411,25 @@ def alike_labels(labels: Any) -> list[list[str]]:
     return [sorted(group) for group in groups.values() if len(group) > 1]
 
 
+def shown_groups(groups: Sequence[Sequence[str]], short: Any = repr, sep: str = " = ") -> str:
+    """Groups of names alike as a message shows them: at most five groups of at most five
+    names each (``'a' = 'à'; 'e' = 'è' = 'é'``), then how many more there are (a tokenizer
+    that reads a thousand names as one unknown token makes a group of a thousand)."""
+
+    def one(group: Sequence[str]) -> str:
+        names = sep.join(short(name) for name in group[:5])
+        return names + (f"{sep}... ({len(group) - 5} more)" if len(group) > 5 else "")
+
+    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
+    return "; ".join(one(group) for group in groups[:5]) + more
+
+
 def alike_labels_message(groups: list[list[str]], fix: str) -> str:
     """The warning about :func:`alike_labels` ``groups``, with how to merge them (``fix``)."""
-    shown = "; ".join(" and ".join(repr(label) for label in group) for group in groups[:5])
-    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
     return (
         f"labels that differ only in case or spaces are counted as different classes: "
-        f"{shown}{more}; if they name one class, give them one label ({fix})"
+        f"{shown_groups(groups, sep=' and ')}; if they name one class, give them one label "
+        f"({fix})"
     )
 
 

@@ -1020,6 +1020,8 @@ def _each_class_attrs(
     n: int,
 ) -> None:
     """Record rank_each_class's test and samples in ``table.attrs``."""
+    # (one smallest p-value per size of class: classes of one size share their margins)
+    by_size = {k: smallest_p_value(k, int(n - k), alternative) for k in set(sizes.tolist())}
     table.attrs.update(
         correction=correction,
         alpha=alpha,
@@ -1033,10 +1035,7 @@ def _each_class_attrs(
         class_sizes={cls: int(k) for cls, k in zip(classes, sizes.tolist(), strict=True)},
         n_samples=int(n),
         # (no concept of a class can be significant where this is alpha or more)
-        smallest_p_value={
-            cls: smallest_p_value(int(k), int(n - k), alternative)
-            for cls, k in zip(classes, sizes.tolist(), strict=True)
-        },
+        smallest_p_value={cls: by_size[k] for cls, k in zip(classes, sizes.tolist(), strict=True)},
     )
 
 

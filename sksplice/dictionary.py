@@ -55,7 +55,7 @@ from ._names import plural
 from ._progress import counted_by, progress
 from ._protocols import check_text_embedder
 from ._stack import warn_user
-from ._validation import check_finite_rows, check_int
+from ._validation import check_finite_rows, check_int, shown_groups
 
 __all__ = [
     "PREFIX_SIZES",
@@ -255,19 +255,6 @@ def _duplicates_of(raw: np.ndarray) -> list[list[int]]:
         with _memory_lock:
             _duplicates_found[key] = found
     return found
-
-
-def shown_groups(groups: Sequence[Sequence[str]], short: Any = repr) -> str:
-    """Groups of names alike as a message shows them: at most five groups of at most five
-    names each (``'a' = 'à'; 'e' = 'è' = 'é'``), then how many more there are (a tokenizer
-    that reads a thousand names as one unknown token makes a group of a thousand)."""
-
-    def one(group: Sequence[str]) -> str:
-        names = " = ".join(short(name) for name in group[:5])
-        return names + (f" = ... ({len(group) - 5} more)" if len(group) > 5 else "")
-
-    more = f"; and {len(groups) - 5} more groups" if len(groups) > 5 else ""
-    return "; ".join(one(group) for group in groups[:5]) + more
 
 
 def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> list[list[int]]:

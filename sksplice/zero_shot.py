@@ -27,6 +27,7 @@ from ._validation import (
     float_dtypes,
     restored_on_failure,
     row_labels,
+    shown_groups,
     shown_label,
     shown_rows,
     vectors_in_cells,
@@ -109,7 +110,7 @@ def _warn_classes_alike(class_embeddings: np.ndarray, classes: np.ndarray) -> No
     """Warn about classes whose prompts the model embeds alike (``'Dog'`` and ``'dog'``
     for a text tower that lower-cases): a score ties them, and every row goes to the
     first of them, never to the others."""
-    from .dictionary import duplicate_concepts, shown_groups
+    from .dictionary import duplicate_concepts
 
     groups = duplicate_concepts(class_embeddings)
     if not groups:
