@@ -6,7 +6,7 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -83,8 +83,13 @@ _SOURCES: dict[int, tuple[weakref.ref, np.ndarray, Any]] = {}
 _RECORDS: OrderedDict[int, tuple[int, np.ndarray, Any, int, Any]] = OrderedDict()
 _MAX_RECORDS = 64
 _MAX_ROWS = 1 << 22
-#: Values of a dense matrix looked at a block of rows at a time by row_fingerprints.
-_DENSE_BLOCK = 1 << 22
+#: Rows are fingerprinted a block at a time, of at most this many stored values of
+#: sparse weights (the temporaries of each: a few 8-byte values per stored value) or
+#: entries of a dense array (whose non-zero values are taken as a sparse block), so
+#: that looking up or recording weights takes a few megabytes whatever their size,
+#: not copies of them: a dense 20,000 x 300 float64 array of weights was copied whole.
+_SPARSE_BLOCK = 1 << 16
+_DENSE_BLOCK = 1 << 19
 _RECORDS_LOCK = threading.Lock()
 _NEXT_RECORD = iter(range(1 << 62))
 
@@ -102,7 +107,7 @@ def _mixed(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def row_fingerprints(W: Any) -> np.ndarray | None:
+def row_fingerprints(W: Any, densest: int | None = None) -> np.ndarray | None:
     """A 64-bit fingerprint of each non-empty row of concept weights ``W``, in row order.
 
     A row's fingerprint depends on its set of (column, non-zero value) pairs only, the
@@ -110,26 +115,49 @@ def row_fingerprints(W: Any) -> np.ndarray | None:
     float64 cast, in a dense or any sparse format of it, with explicit zeros or not,
     and in any slice of its rows. None for anything but a scipy sparse matrix or
     array and a 2-D floating-point ndarray (a DataFrame carries its names), and for
-    weights without a non-zero value (which no column misreads). Vectorised: about
-    a hundred milliseconds for ten million non-zero weights.
+    weights without a non-zero value (which no column misreads). ``densest``: rows of
+    more stored values than this are left out (they cannot be rows of weights whose
+    densest row has that many). Vectorised, a block of rows at a time: about a
+    hundred milliseconds for ten million non-zero weights.
     """
     kind = row_fingerprints_kind(W)
-    if kind == "sparse":
-        csr = W if W.format == "csr" else W.tocsr()
-        counts = np.diff(csr.indptr)
-        columns, values = csr.indices, csr.data
-    elif kind == "dense":
-        # (in blocks of rows: the indices of a whole dense array's non-zeros took
-        # gigabytes; a row of a dense block is a row of a CSR matrix of it)
-        step = max(1, _DENSE_BLOCK // max(W.shape[1], 1))
-        parts = [
-            row_fingerprints(scipy.sparse.csr_array(W[start : start + step]))
-            for start in range(0, W.shape[0], step)
-        ]
-        found = [part for part in parts if part is not None]
-        return np.concatenate(found) if found else None
-    else:
+    if kind is None:
         return None
+    if kind == "sparse" and W.format != "csr":
+        W = W.tocsr()  # (rows are taken in blocks; a COO matrix takes no index)
+    found = [part for part in map(_block_fingerprints, _row_blocks(W, densest)) if part.size]
+    return np.concatenate(found) if found else None
+
+
+def _row_blocks(W: Any, densest: int | None) -> Iterator[Any]:
+    """Consecutive blocks of the rows of ``W`` (CSR or a dense array) as CSR matrices,
+    of at most about :data:`_SPARSE_BLOCK` stored values or :data:`_DENSE_BLOCK`
+    entries (or one row), without the rows of more than ``densest`` values."""
+    n_rows = W.shape[0]
+    sparse = scipy.sparse.issparse(W)
+    start = 0
+    while start < n_rows:
+        if sparse:
+            reach = W.indptr[start] + _SPARSE_BLOCK
+            stop = int(np.searchsorted(W.indptr, reach, side="right")) - 1
+        else:
+            stop = start + _DENSE_BLOCK // max(W.shape[1], 1)
+        stop = min(max(stop, start + 1), n_rows)
+        block = W[start:stop]
+        if densest is not None:
+            sizes = np.diff(block.indptr) if sparse else np.count_nonzero(block, axis=1)
+            keep = sizes <= densest
+            if not keep.all():
+                block = block[np.flatnonzero(keep)]
+        if block.shape[0]:
+            yield block if sparse else scipy.sparse.csr_array(block)
+        start = stop
+
+
+def _block_fingerprints(csr: Any) -> np.ndarray:
+    """:func:`row_fingerprints` of a CSR block: one per row with a non-zero value."""
+    counts = np.diff(csr.indptr)
+    columns, values = csr.indices, csr.data
     values32 = np.ascontiguousarray(values, dtype=np.float32)
     rows = None
     if values32.size and not np.all(values32 != 0):
@@ -139,7 +167,7 @@ def row_fingerprints(W: Any) -> np.ndarray | None:
         rows = np.repeat(np.arange(csr.shape[0]), counts)[keep]
         columns, values32 = columns[keep], values32[keep]
     if not values32.size:
-        return None
+        return np.empty(0, dtype=np.uint64)
     bits = values32.view(np.uint32).astype(np.uint64)
     mixed = _mixed(((columns.astype(np.uint64) << np.uint64(32)) | bits) ^ _SEED)
     if rows is None:  # (CSR without zeros: its rows are the runs of indptr)
@@ -255,18 +283,12 @@ def _recorded_by_rows(W: Any) -> list[tuple[Any, Any]]:
         return []
     with _RECORDS_LOCK:  # (only widths made here are worth fingerprints)
         densest = [r[3] for r in _RECORDS.values() if r[0] == shape[1]]
-    if not densest or row_fingerprints_kind(W) is None:
+    if not densest:
         return []
     # Only rows no denser than a recorded row can be one: embeddings of as many
     # dimensions as a transformer had concepts (dense rows) are not fingerprinted
     # (that took 13 s for 200,000 x 512).
-    if scipy.sparse.issparse(W):
-        W = W.tocsr()  # (rows taken below; a COO matrix takes no index)
-    sizes = _row_sizes(W)
-    candidates = (sizes > 0) & (sizes <= max(densest))
-    if not candidates.any():
-        return []
-    fingerprints = row_fingerprints(W if candidates.all() else W[np.flatnonzero(candidates)])
+    fingerprints = row_fingerprints(W, densest=max(densest))
     if fingerprints is None:
         return []
     fingerprints = np.unique(fingerprints)

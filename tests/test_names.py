@@ -509,6 +509,28 @@ def test_the_record_by_content_keeps_the_latest(monkeypatch):
     _names.check_source(_weights(3), names[::-1], "`x`")
 
 
+@pytest.mark.parametrize("block", [1, 2, 7, 64])
+def test_rows_fingerprinted_a_block_at_a_time_are_fingerprinted_alike(monkeypatch, block):
+    """Blocks of a few values (a row wider than a block is a block of its own) give
+    the fingerprints of the whole, with and without the rows left out as too dense."""
+    from sksplice import _names
+
+    W = _weights(seed=4, shape=(60, 9))
+    W.data[::6] = 0  # (stored zeros)
+    D = W.toarray()
+    whole = _names.row_fingerprints(W)
+    sizes = np.count_nonzero(D, axis=1)
+    monkeypatch.setattr(_names, "_SPARSE_BLOCK", block)
+    monkeypatch.setattr(_names, "_DENSE_BLOCK", block)
+    for M in (W, D, W.tocoo()):
+        np.testing.assert_array_equal(_names.row_fingerprints(M), whole)
+    # (a row's size: its stored values, as a record counts them)
+    W.eliminate_zeros()
+    for M in (W, D):
+        some = _names.row_fingerprints(M, densest=2)
+        np.testing.assert_array_equal(some, whole[sizes[sizes > 0] <= 2])
+
+
 def test_embeddings_as_wide_as_recorded_weights_are_not_fingerprinted(monkeypatch):
     # (a ZeroShotClassifier checks its input against the records: dense embeddings as
     # wide as a transformer's weights were fingerprinted whole, 13 s for 200,000 x 512)
@@ -518,15 +540,15 @@ def test_embeddings_as_wide_as_recorded_weights_are_not_fingerprinted(monkeypatc
     names = np.asarray(list("abcdefghi"), dtype=object)
     W = _names.remember_concepts(_weights(), names)
     calls = []
-    real = _names.row_fingerprints
-    monkeypatch.setattr(_names, "row_fingerprints", lambda M: calls.append(M.shape) or real(M))
+    real = _names._block_fingerprints
+    monkeypatch.setattr(_names, "_block_fingerprints", lambda M: calls.append(M.shape) or real(M))
     embeddings = np.random.default_rng(0).normal(size=(500, 9))
     assert _names._recorded_concepts(embeddings) is None
     assert calls == []
     # rows as sparse as the weights' are looked at, and only they
     mixed = np.vstack([embeddings[:3], W[:4].toarray()])
     assert _names._recorded_concepts(mixed) is names
-    assert calls and all(shape[0] <= 4 for shape in calls), calls
+    assert calls and sum(shape[0] for shape in calls) <= 4, calls
 
 
 def test_a_dense_output_is_recorded_by_the_rows_of_its_sparse_weights(monkeypatch):

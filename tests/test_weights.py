@@ -101,18 +101,24 @@ def test_inverse_transform_block_by_block_gives_the_whole_product(splicer, dtype
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("dense", [False, True])
-def test_inverse_transform_peak_memory_is_about_its_result(splicer, dtype, dense, monkeypatch):
+@pytest.mark.parametrize("records", [False, True])
+def test_inverse_transform_peak_memory_is_about_its_result(
+    splicer, dtype, dense, records, monkeypatch
+):
     """No temporaries the size of the result: the product, the norms' squares and the
-    quotients of two full normalisations came to ~4x the result (782 MB for 205 MB)."""
+    quotients of two full normalisations came to ~4x the result (782 MB for 205 MB).
+    Nor of the weights: their rows are looked up among the records of weights made in
+    the process where one of their width exists, and that fingerprinted them whole (10.3
+    MB for a result of 3.8 MB) and copied dense weights (48 MB for 7.7 MB)."""
     monkeypatch.setattr(_weights, "_RECOMPOSE_BLOCK_ITEMS", 256 * DIM, raising=False)
-    # (the rows of weights are looked up among the records of weights made in this process
-    # only where one of that width exists: whether earlier tests in this worker left one
-    # decided the peak, 10.3 MB against 3.8 MB; measured here without any)
     from collections import OrderedDict
 
     from sksplice import _names
 
     monkeypatch.setattr(_names, "_RECORDS", OrderedDict())
+    if records:  # (weights of this width made here)
+        splicer.transform(np.random.default_rng(3).normal(size=(20, DIM)))
+        assert _names._RECORDS
     W = _weights_matrix(20_000, dtype, seed=2, negative=False)
     W = W.toarray() if dense else W
     splicer.inverse_transform(W[:10])  # warm-up: first-call allocations
