@@ -7,7 +7,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse
@@ -120,19 +120,33 @@ def row_fingerprints(W: Any, densest: int | None = None) -> np.ndarray | None:
     densest row has that many). Vectorised, a block of rows at a time: about a
     hundred milliseconds for ten million non-zero weights.
     """
+    found = _fingerprints_and_rows(W, densest)
+    return None if found is None else found[0]
+
+
+def _fingerprints_and_rows(W: Any, densest: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`row_fingerprints` of ``W`` and the position in ``W`` of each row they are of."""
     kind = row_fingerprints_kind(W)
     if kind is None:
         return None
     if kind == "sparse" and W.format != "csr":
         W = W.tocsr()  # (rows are taken in blocks; a COO matrix takes no index)
-    found = [part for part in map(_block_fingerprints, _row_blocks(W, densest)) if part.size]
-    return np.concatenate(found) if found else None
+    parts, positions = [], []
+    for block, rows in _row_blocks(W, densest):
+        fingerprints, kept = _block_fingerprints(block)
+        if fingerprints.size:
+            parts.append(fingerprints)
+            positions.append(rows[kept])
+    if not parts:
+        return None
+    return np.concatenate(parts), np.concatenate(positions)
 
 
-def _row_blocks(W: Any, densest: int | None) -> Iterator[Any]:
+def _row_blocks(W: Any, densest: int | None) -> Iterator[tuple[Any, np.ndarray]]:
     """Consecutive blocks of the rows of ``W`` (CSR or a dense array) as CSR matrices,
     of at most about :data:`_SPARSE_BLOCK` stored values or :data:`_DENSE_BLOCK`
-    entries (or one row), without the rows of more than ``densest`` values."""
+    entries (or one row), without the rows of more than ``densest`` values; each with
+    the positions in ``W`` of its rows."""
     n_rows = W.shape[0]
     sparse = scipy.sparse.issparse(W)
     start = 0
@@ -143,19 +157,20 @@ def _row_blocks(W: Any, densest: int | None) -> Iterator[Any]:
         else:
             stop = start + _DENSE_BLOCK // max(W.shape[1], 1)
         stop = min(max(stop, start + 1), n_rows)
-        block = W[start:stop]
+        block, rows = W[start:stop], np.arange(start, stop)
         if densest is not None:
             sizes = np.diff(block.indptr) if sparse else np.count_nonzero(block, axis=1)
             keep = sizes <= densest
             if not keep.all():
-                block = block[np.flatnonzero(keep)]
+                block, rows = block[np.flatnonzero(keep)], rows[keep]
         if block.shape[0]:
-            yield block if sparse else scipy.sparse.csr_array(block)
+            yield (block if sparse else scipy.sparse.csr_array(block)), rows
         start = stop
 
 
-def _block_fingerprints(csr: Any) -> np.ndarray:
-    """:func:`row_fingerprints` of a CSR block: one per row with a non-zero value."""
+def _block_fingerprints(csr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`row_fingerprints` of a CSR block, one per row with a non-zero value, and
+    the positions of those rows in the block."""
     counts = np.diff(csr.indptr)
     columns, values = csr.indices, csr.data
     values32 = np.ascontiguousarray(values, dtype=np.float32)
@@ -167,19 +182,21 @@ def _block_fingerprints(csr: Any) -> np.ndarray:
         rows = np.repeat(np.arange(csr.shape[0]), counts)[keep]
         columns, values32 = columns[keep], values32[keep]
     if not values32.size:
-        return np.empty(0, dtype=np.uint64)
+        return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.intp)
     bits = values32.view(np.uint32).astype(np.uint64)
     mixed = _mixed(((columns.astype(np.uint64) << np.uint64(32)) | bits) ^ _SEED)
     if rows is None:  # (CSR without zeros: its rows are the runs of indptr)
-        starts = csr.indptr[:-1][counts > 0]
-        sizes = counts[counts > 0]
+        present = np.flatnonzero(counts > 0)
+        starts = csr.indptr[:-1][present]
+        sizes = counts[present]
     else:
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         sizes = np.diff(np.r_[starts, rows.size])
+        present = rows[starts]
     # (a row's pairs summed: their order within the row does not matter; the sum mixed
     # again with the row's size)
     sums = np.add.reduceat(mixed, starts)
-    return _mixed(sums ^ (sizes.astype(np.uint64) * _SEED))
+    return _mixed(sums ^ (sizes.astype(np.uint64) * _SEED)), present
 
 
 def row_fingerprints_kind(W: Any) -> str | None:
@@ -245,39 +262,40 @@ def _same_names(a: Any, b: Any) -> bool:
     return len(a) == len(b) and bool(np.array_equal(a, b))
 
 
-def _recorded_concepts(W: Any, found: list[tuple[Any, Any]] | None = None) -> np.ndarray | None:
-    """The concepts recorded for ``W``, or for the matrices some of its rows are rows
-    of; None if none, or if its rows are rows of weights of different concepts (weights
-    of the same values made by transformers of other concepts: which made these?).
-    ``found``: what :func:`recorded` gave for ``W`` (looked up once for both checks)."""
-    found = recorded(W) if found is None else found
-    if not found or any(not _same_names(c, found[0][0]) for c, _ in found[1:]):
-        return None
-    return found[0][0]
+class Found(NamedTuple):
+    """A record that some rows of a matrix are rows of (see :func:`recorded`)."""
+
+    #: The concepts of the record's columns.
+    concepts: Any
+    #: What recomposes the record's weights as they were made (see :func:`remember_concepts`).
+    maker: Any
+    #: The positions of the matrix's rows found among the record's; None: the matrix
+    #: is the recorded one.
+    rows: np.ndarray | None
 
 
-def recorded_makers(W: Any, found: list[tuple[Any, Any]] | None = None) -> list[Any]:
+def recorded_makers(W: Any, found: list[Found] | None = None) -> list[Any]:
     """The makers (see :func:`remember_concepts`) recorded for ``W`` or for matrices
     some of its rows are rows of; empty where none is known. ``found``: what
     :func:`recorded` gave for ``W``."""
     found = recorded(W) if found is None else found
     makers: list[Any] = []
-    for _, maker in found:
-        if maker is not None and not any(maker is m for m in makers):
-            makers.append(maker)
+    for record in found:
+        if record.maker is not None and not any(record.maker is m for m in makers):
+            makers.append(record.maker)
     return makers
 
 
-def recorded(W: Any) -> list[tuple[Any, Any]]:
-    """(concepts, maker) of each record ``W`` is, or some of whose rows it holds: the
-    rows are fingerprinted once, for :func:`check_source` and :func:`recorded_makers`."""
+def recorded(W: Any) -> list[Found]:
+    """Each record ``W`` is, or some of whose rows it holds: the rows are fingerprinted
+    once, for :func:`check_source` and :func:`recorded_makers`."""
     entry = _SOURCES.get(id(W))
     if entry is not None and entry[0]() is W:
-        return [(entry[1], entry[2])]
+        return [Found(entry[1], entry[2], None)]
     return _recorded_by_rows(W)
 
 
-def _recorded_by_rows(W: Any) -> list[tuple[Any, Any]]:
+def _recorded_by_rows(W: Any) -> list[Found]:
     shape = getattr(W, "shape", None)
     if not _RECORDS or shape is None or len(shape) != 2:
         return []
@@ -288,18 +306,19 @@ def _recorded_by_rows(W: Any) -> list[tuple[Any, Any]]:
     # Only rows no denser than a recorded row can be one: embeddings of as many
     # dimensions as a transformer had concepts (dense rows) are not fingerprinted
     # (that took 13 s for 200,000 x 512).
-    fingerprints = row_fingerprints(W, densest=max(densest))
-    if fingerprints is None:
+    fingerprinted = _fingerprints_and_rows(W, densest=max(densest))
+    if fingerprinted is None:
         return []
-    fingerprints = np.unique(fingerprints)
-    found: list[tuple[Any, Any]] = []
+    fingerprints, positions = fingerprinted
+    found: list[Found] = []
     with _RECORDS_LOCK:
         for key, (width, known, concepts, _, maker) in list(_RECORDS.items()):
             if width != shape[1]:
                 continue
             at = np.minimum(np.searchsorted(known, fingerprints), known.size - 1)
-            if np.any(known[at] == fingerprints):
-                found.append((concepts, maker))
+            hits = known[at] == fingerprints
+            if hits.any():
+                found.append(Found(concepts, maker, positions[hits]))
                 _RECORDS.move_to_end(key)  # (read: kept as if made now)
     return found
 
@@ -311,23 +330,34 @@ def name_differences(given: Any, expected: Any, n: int = 5) -> tuple[list[Any], 
     return [c for c in given if c not in known][:n], [c for c in expected if c not in seen][:n]
 
 
-def check_source(W: Any, names: Any, what: str, found: list[tuple[Any, Any]] | None = None) -> None:
+def check_source(W: Any, names: Any, what: str, found: list[Found] | None = None) -> None:
     """Refuse a matrix made by a SpliceTransformer whose concepts are not ``names``.
 
     ``W`` was returned by a transformer's ``transform`` (see :func:`remember_concepts`)
     and ``names``, given by ``what``, are to label its columns: with other concepts, or
     the same in another order, every column would be read as another concept.
-    Copies of such a matrix, and matrices of some of its rows (slices, a fold), are
-    recognised by their rows (see :func:`row_fingerprints`) while the record is kept;
-    matrices of unknown origin (arrays made elsewhere, or in another process) are not
-    checked. ``found``: what :func:`recorded` gave for ``W``.
+    Copies of such a matrix, and matrices of some of its rows (slices, a fold, rows
+    stacked with others), are recognised by their rows (see :func:`row_fingerprints`)
+    while the record is kept: a matrix is refused where some of its rows were made
+    with other concepts and not also (the same values) with ``names``. Matrices of
+    unknown origin (arrays made elsewhere, or in another process) are not checked.
+    ``found``: what :func:`recorded` gave for ``W``.
     """
-    source = _recorded_concepts(W, found)
-    if source is None:
+    found = recorded(W) if found is None else found
+    same = [f for f in found if f.concepts is names or _same_names(f.concepts, names)]
+    other = [f for f in found if not any(f is g for g in same)]
+    if not other:
         return
-    if source is names or _same_names(source, names):
-        return
-    made, given = [str(c) for c in source], [str(c) for c in names]
+    source, foreign = other[0], None
+    if source.rows is not None:  # (rows recognised: those made with other concepts only)
+        # (all found by their rows: the matrix itself is one record, found alone)
+        ours = [f.rows for f in same if f.rows is not None] or [np.empty(0, dtype=np.intp)]
+        theirs = [(f, f.rows) for f in other if f.rows is not None]
+        foreign = np.setdiff1d(np.concatenate([rows for _, rows in theirs]), np.concatenate(ours))
+        if not foreign.size:
+            return
+        source = next(f for f, rows in theirs if np.isin(rows, foreign).any())
+    made, given = [str(c) for c in source.concepts], [str(c) for c in names]
     if len(made) != len(given):
         detail = f"{len(made)} concepts there, {len(given)} in {what}"
     else:
@@ -335,12 +365,25 @@ def check_source(W: Any, names: Any, what: str, found: list[tuple[Any, Any]] | N
         detail = f"column {j} is {made[j]!r} there but {given[j]!r} in {what}"
         if sorted(made) == sorted(given):
             detail += " (the same concepts in another order)"
+    these, others = "these weights were", ""
+    if same and foreign is not None:
+        these = f"{plural(foreign.size, 'row')} of these weights ({_shown_positions(foreign)}) " + (
+            "was" if foreign.size == 1 else "were"
+        )
+        others = " (other rows by one whose concepts are)"
     raise ValueError(
-        "these weights were made by a SpliceTransformer whose concepts are not those of "
-        f"{what}: {detail}. Each column would be read as another concept; give the "
+        f"{these} made by a SpliceTransformer whose concepts are not those of "
+        f"{what}{others}: {detail}. Each column would be read as another concept; give the "
         "transformer that made the weights (or one fitted on the same vocabulary), or "
         "pandas output (set_output(transform='pandas')), whose columns carry the names"
     )
+
+
+def _shown_positions(rows: np.ndarray, n: int = 5) -> str:
+    """``rows 3, 7, 9 and 2 more`` (the first ``n`` positions)."""
+    shown = ", ".join(str(int(r)) for r in rows[:n])
+    more = f" and {rows.size - n} more" if rows.size > n else ""
+    return ("row " if rows.size == 1 else "rows ") + shown + more
 
 
 def reconcile_names(

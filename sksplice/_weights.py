@@ -15,7 +15,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, shortest_floats, unit_rows
 from ._gc import gc_paused
-from ._names import check_source, name_differences, recorded, recorded_makers, remember_concepts
+from ._names import (
+    Found,
+    check_source,
+    name_differences,
+    recorded,
+    recorded_makers,
+    remember_concepts,
+)
 from ._pandas import as_pandas, frame_values, is_polars_frame, sparse_frame, transform_output
 from ._stack import warn_user
 from ._validation import (
@@ -208,7 +215,7 @@ def check_recomposer(
     what: str,
     *,
     in_pipeline: bool = False,
-    found: list[tuple[Any, Any]] | None = None,
+    found: list[Found] | None = None,
 ) -> None:
     """Warn when weights ``W`` were made by a transformer that recomposes otherwise.
 
@@ -246,9 +253,7 @@ def check_recomposer(
     )
 
 
-def check_weights(
-    est: SpliceTransformer, W: Any, found: list[tuple[Any, Any]] | None = None
-) -> Any:
+def check_weights(est: SpliceTransformer, W: Any, found: list[Found] | None = None) -> Any:
     """Validate concept weights; returns CSR or a 2-D float ndarray. ``found``: what
     :func:`~sksplice._names.recorded` gave for ``W`` (None: looked up here)."""
     n_concepts = est.concepts_.shape[0]

@@ -74,7 +74,7 @@ def _refuse_concept_weights(X: Any) -> None:
     """
     import scipy.sparse
 
-    from ._names import _recorded_concepts
+    from ._names import recorded
     from ._pandas import is_sparse_frame
 
     sparse_frame = is_sparse_frame(X)  # (pandas output of a transformer of sparse weights)
@@ -85,7 +85,7 @@ def _refuse_concept_weights(X: Any) -> None:
             f"X is {what}, but ZeroShotClassifier scores dense embeddings (sparse "
             f"input is not supported): recompose concept weights {_RECOMPOSE}"
         )
-    if _recorded_concepts(X) is not None:
+    if recorded(X):
         raise ValueError(
             "X is concept weights that a SpliceTransformer returned, but ZeroShotClassifier "
             f"scores embeddings: recompose them {_RECOMPOSE}"

@@ -442,6 +442,42 @@ def test_rows_of_recorded_weights_are_checked(monkeypatch):
     _names.check_source(W[:, :8], names[:8][::-1], "`x`")  # (another width: not its rows)
 
 
+def test_rows_of_weights_of_two_vocabularies_stacked_are_checked(monkeypatch):
+    # weights of another vocabulary stacked with one row of the right one were taken
+    # whole, and read by position: a terrier caption explained as "penguin, fine"
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
+    names = np.asarray(list("abcdefghi"), dtype=object)
+    ours = _names.remember_concepts(_weights(0), names)
+    theirs = _names.remember_concepts(_weights(1), names[::-1])
+    stacked = sp.vstack([ours[:3], theirs]).tocsr()
+    theirs_rows = 3 + np.flatnonzero(theirs.getnnz(axis=1))
+    with pytest.raises(ValueError) as refused:
+        _names.check_source(stacked, names, "`x`")
+    shown = ", ".join(str(r) for r in theirs_rows[:5])
+    assert (
+        f"{theirs_rows.size} rows of these weights (rows {shown} and "
+        f"{theirs_rows.size - 5} more) were made by a SpliceTransformer whose concepts are "
+        "not those of `x` (other rows by one whose concepts are): column 0 is 'i' there but "
+        "'a' in `x`"
+    ) in str(refused.value)
+    with pytest.raises(ValueError, match=r"^3 rows of these weights \(rows 0, 1, 2\) were"):
+        _names.check_source(stacked, names[::-1], "`y`")
+    with pytest.raises(ValueError, match=r"^1 row of these weights \(row 3\) was made"):
+        _names.check_source(sp.vstack([ours[:3], theirs[:1]]), names, "`x`")
+    # rows of weights of two other vocabularies: refused by the first
+    third = _names.remember_concepts(_weights(2), np.roll(names, 1))
+    with pytest.raises(ValueError, match=r"^these weights were made by"):
+        _names.check_source(sp.vstack([third[:2], theirs[:2]]), names, "`x`")
+    # rows made alike with the names given and with others: taken (made with them too)
+    both = _weights(3)
+    _names.remember_concepts(both, names)
+    _names.remember_concepts(both.copy(), names[::-1])
+    _names.check_source(both[:4].copy(), names, "`x`")
+    _names.check_source(sp.vstack([both[:4], ours[:2]]), names, "`x`")
+
+
 def test_a_copy_of_recorded_weights_is_checked_without_holding_them(monkeypatch):
     import gc
     import weakref
@@ -543,11 +579,11 @@ def test_embeddings_as_wide_as_recorded_weights_are_not_fingerprinted(monkeypatc
     real = _names._block_fingerprints
     monkeypatch.setattr(_names, "_block_fingerprints", lambda M: calls.append(M.shape) or real(M))
     embeddings = np.random.default_rng(0).normal(size=(500, 9))
-    assert _names._recorded_concepts(embeddings) is None
+    assert _names.recorded(embeddings) == []
     assert calls == []
     # rows as sparse as the weights' are looked at, and only they
     mixed = np.vstack([embeddings[:3], W[:4].toarray()])
-    assert _names._recorded_concepts(mixed) is names
+    assert [f.concepts for f in _names.recorded(mixed)] == [names]
     assert calls and sum(shape[0] for shape in calls) <= 4, calls
 
 
