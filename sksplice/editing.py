@@ -266,11 +266,7 @@ def _splice_parts(splice: Any, *, needed: bool = True) -> tuple[np.ndarray, np.n
     if not hasattr(splice, "fit") or not hasattr(splice, "get_feature_names_out"):
         # (scikit-learn's check_is_fitted would say "... is not an estimator instance",
         # naming no parameter)
-        shown = f" ({splice!r})" if isinstance(splice, str) else ""
-        raise TypeError(
-            "`splice` must be a fitted SpliceTransformer (wrapped in "
-            f"sklearn.frozen.FrozenEstimator), got {a_type(splice)}{shown}"
-        )
+        raise not_a_splice_transformer(splice)
     try:
         check_is_fitted(splice)
     except NotFittedError as exc:
@@ -296,9 +292,42 @@ def _splice_parts(splice: Any, *, needed: bool = True) -> tuple[np.ndarray, np.n
                 "columns instead (SpliceTransformer(...).set_output(transform='pandas'))"
             )
         ) from exc
+    if not hasattr(splice, "dictionary_"):  # (a fitted Pipeline, another transformer)
+        raise not_a_splice_transformer(splice)
     names = np.asarray(splice.get_feature_names_out(), dtype=object)
     dictionary = np.asarray(splice.dictionary_)
     return names, dictionary
+
+
+def pipeline_in(splice: Any) -> Any:
+    """``splice`` if it is a Pipeline, the Pipeline a FrozenEstimator ``splice`` wraps;
+    else None."""
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import Pipeline
+
+    inner = splice.estimator if isinstance(splice, FrozenEstimator) else splice
+    return inner if isinstance(inner, Pipeline) else None
+
+
+def not_a_splice_transformer(splice: Any) -> TypeError:
+    """The error for a ``splice`` that is no SpliceTransformer (a string, a list, another
+    transformer; a Pipeline, such as ``probe[:-1]``, is told which step to give)."""
+    shown = f" ({splice!r})" if isinstance(splice, str) else ""
+    inner = pipeline_in(splice)
+    advice = ""
+    if inner is not None:
+        shown = " of a Pipeline" if inner is not splice else ""
+        steps = [name for name, step in inner.steps if hasattr(step, "dictionary_")]
+        step = f"pipeline.named_steps[{steps[0]!r}]" if steps else ""
+        advice = (
+            f": give its SpliceTransformer step, FrozenEstimator({step})"
+            if steps
+            else ", of no fitted SpliceTransformer step"
+        )
+    return TypeError(
+        "`splice` must be a fitted SpliceTransformer (wrapped in "
+        f"sklearn.frozen.FrozenEstimator), got {a_type(splice)}{shown}{advice}"
+    )
 
 
 def ranked_neighbors(
@@ -573,6 +602,18 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         return tags
 
     def _validate(self, X: Any, *, reset: bool) -> Any:
+        from .transformer import _not_embeddings
+
+        mistake = _not_embeddings(
+            X,
+            instead=(
+                "concept weights: ConceptEditor edits the weights a fitted SpliceTransformer "
+                "returns (W = splice.transform(embeddings)), or follows one in a pipeline: "
+                "make_pipeline(CLIPEmbedder(...), SpliceTransformer(...), ConceptEditor(...))"
+            ),
+        )
+        if mistake is not None:
+            raise mistake
         labels = row_labels(X)
         options: dict[str, Any] = {
             "accept_sparse": "csr",
@@ -1103,6 +1144,17 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         return tags
 
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
+        from .transformer import _not_embeddings
+
+        mistake = _not_embeddings(
+            X,
+            estimator="ConceptProjector",
+            verb="projects",
+            embedder=self.embedder,
+            variable="projector",
+        )
+        if mistake is not None:
+            raise mistake
         cells = vectors_in_cells(X)
         if cells is not None:
             raise ValueError(cells)

@@ -527,7 +527,8 @@ def _feature_names(model: Any, n_features: int, concepts: Any, what: str = "`con
         if given.shape != (n_features,):
             raise ValueError(
                 f"there are {given.shape[0]} concept names but the model has {n_features} "
-                f"coefficients per class; give one name per input column in {what}"
+                f"coefficients per class; give one name per input column in {what}, or the "
+                "fitted SpliceTransformer whose weights the model was trained on"
             )
         labels = reconcile_names(given, carried, what, source)
     elif carried is not None:
@@ -740,7 +741,14 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     the named concepts, and nothing else changes (the other coefficients and
     the intercepts stay as fitted). On the model's inputs this is the same as
     setting those concepts' weights to zero (as
-    :class:`sksplice.editing.ConceptEditor` does) before the unedited model.
+    :class:`sksplice.editing.ConceptEditor` does) before the unedited model,
+    where the steps between the concepts and the classifier keep a zero weight
+    at zero (no step, ``MaxAbsScaler``, ``StandardScaler(with_mean=False)``).
+    After a step that centres or shifts (``StandardScaler()``,
+    ``MinMaxScaler``), a zeroed coefficient holds the concept at the weight
+    the step maps to zero instead (``StandardScaler()``: its training mean);
+    to remove it as a zero weight there, put the editor in front of the
+    unedited model.
 
     Parameters
     ----------

@@ -37,7 +37,12 @@ from ._protocols import check_text_embedder
 from ._stack import warn_user
 from ._validation import check_int, check_number, check_option, restored_on_failure
 from .analysis import _as_weights
-from .editing import _check_neighbor_params, ranked_neighbors
+from .editing import (
+    _check_neighbor_params,
+    not_a_splice_transformer,
+    pipeline_in,
+    ranked_neighbors,
+)
 
 __all__ = ["ConceptRetriever"]
 
@@ -80,7 +85,7 @@ def _concept_names(
             ) from error
         label = f"`{param}`.get_feature_names_out()"
     elif param == "splice":
-        raise _not_a_transformer(source)
+        raise not_a_splice_transformer(source)
     elif isinstance(source, str | bytes):
         raise TypeError(
             f"`{param}` must be a sequence of concept names, not a single string "
@@ -99,15 +104,6 @@ def _concept_names(
     if check:
         check_concept_names(names, label)
     return np.asarray(names, dtype=object)
-
-
-def _not_a_transformer(splice: Any) -> TypeError:
-    """The error for a ``splice`` that is no fitted transformer (a string, a list ...)."""
-    shown = f" ({splice!r})" if isinstance(splice, str) else ""
-    return TypeError(
-        f"`splice` must be a fitted SpliceTransformer (or a FrozenEstimator of one), got "
-        f"{a_type(splice)}{shown}"
-    )
 
 
 def _as_csr(W: Any) -> sp.csr_matrix:
@@ -358,8 +354,10 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
                 "whose dictionary defines the neighbours"
             )
         given = _concept_names(self.concepts, check=True)
-        if self.splice is not None and not hasattr(self.splice, "get_feature_names_out"):
-            raise _not_a_transformer(self.splice)
+        if self.splice is not None and (
+            not hasattr(self.splice, "get_feature_names_out") or pipeline_in(self.splice)
+        ):
+            raise not_a_splice_transformer(self.splice)
         splice_names = None
         if given is None or expand:
             splice_names = _concept_names(self.splice, "splice", check=given is None)
@@ -415,6 +413,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
     ) -> tuple[Any, np.ndarray]:
         """``splice`` and its dictionary's rows of the concepts ``names`` (the columns),
         each of unit norm: the neighbours of a concept are read from there."""
+        if not hasattr(self.splice, "dictionary_"):  # (a Pipeline names concepts, no more)
+            raise not_a_splice_transformer(self.splice)
         D = np.asarray(self.splice.dictionary_, dtype=np.float64)
         if D.shape[0] != n_columns:
             raise ValueError(
@@ -442,8 +442,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
                 "whose dictionary defines the neighbours: set_params(splice=...) with the "
                 "transformer that produced the collection"
             )
-        if not hasattr(self.splice, "get_feature_names_out"):
-            raise _not_a_transformer(self.splice)
+        if not hasattr(self.splice, "get_feature_names_out") or pipeline_in(self.splice):
+            raise not_a_splice_transformer(self.splice)
         splice_names = _concept_names(self.splice, "splice")
         assert splice_names is not None  # (splice is not None)
         _check_same_concepts(splice_names, self.concepts_)  # (`splice` set after fit)

@@ -185,6 +185,7 @@ def _not_embeddings(
     verb: str = "decomposes",
     embedder: Any = None,
     variable: str = "splice",
+    instead: str | None = None,
 ) -> Exception | None:
     """The error for an ``X`` that holds images, file paths or texts, not embeddings.
 
@@ -194,11 +195,18 @@ def _not_embeddings(
     (numbers of any other shape are left to scikit-learn's checks). The advice names
     ``estimator`` (what it does with embeddings: ``verb``), and for texts the
     estimator's own ``embedder`` where that is no CLIPEmbedder (``variable`` is what
-    the advice calls the estimator).
+    the advice calls the estimator). ``instead``: the error is ``X <what it holds>,
+    not <instead>`` (for an estimator of concept weights), and numbers of one
+    dimension are left to scikit-learn's checks.
     """
     from ._image_files import IMAGE_EXTENSIONS
 
     common = {"estimator": estimator, "verb": verb}
+    if instead is not None:
+        found = _not_embeddings(X)
+        if found is None or "not embeddings: " not in str(found):
+            return None
+        return type(found)(str(found).split(", not embeddings: ")[0] + f", not {instead}")
 
     def is_path(item: Any) -> bool:
         if isinstance(item, os.PathLike):
@@ -396,7 +404,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         frequent first for a published vocabulary, else the first ones).
         ``None`` keeps all. ``"auto"`` keeps the 10,000 most frequent concepts
         of a published vocabulary (by name, or a file holding one; the setting
-        of the authors' README and scripts) and every entry of any other file
+        of the authors' README and scripts), all 15,000 of ``"laion_bigrams"``
+        (its two-word concepts are its least frequent lines), and every entry of any other file
         or list (a list in the authors' order, least frequent first, would
         otherwise lose its most frequent concepts). An integer larger than the
         vocabulary (named, a file or a list) is a ``ValueError`` giving its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import (
     check_estimator,
     check_get_params_invariance,
@@ -599,6 +601,62 @@ def test_an_option_of_the_wrong_type_is_a_type_error_naming_it(small_setup, para
     if "splice" in params:
         with pytest.raises(TypeError, match=match):
             concept_neighbors(params["splice"], ["dog"])
+
+
+def test_a_fitted_pipeline_as_splice_is_told_which_step_to_give(small_setup):
+    # splice=probe[:-1] (as scikit-learn's own hint for a whole probe suggests) gave
+    # "AttributeError: 'Pipeline' object has no attribute 'dictionary_'"
+    from sksplice import ConceptRetriever
+
+    splice, X, y = small_setup
+    probe = make_pipeline(clone(splice), LogisticRegression()).fit(X, y)
+    W = probe[:-1].transform(X)
+    step = re.escape(
+        "give its SpliceTransformer step, "
+        "FrozenEstimator(pipeline.named_steps['splicetransformer'])"
+    )
+    for given, what in [
+        (probe[:-1], "a Pipeline"),
+        (FrozenEstimator(probe[:-1]), "a FrozenEstimator of a Pipeline"),
+        (probe, "a Pipeline"),
+    ]:
+        match = f"`splice` must be a fitted SpliceTransformer .*got {what}: {step}$"
+        with pytest.raises(TypeError, match=match):
+            ConceptEditor(remove=["dog"], splice=given).fit(W)
+        with pytest.raises(TypeError, match=match):
+            concept_neighbors(given, ["dog"])
+        with pytest.raises(TypeError, match=match):
+            ConceptRetriever(splice=given, n_neighbors=2).fit(W)
+    scaler = make_pipeline(StandardScaler()).fit(X)
+    with pytest.raises(TypeError, match=r"got a Pipeline, of no fitted SpliceTransformer step$"):
+        concept_neighbors(scaler, ["dog"])
+
+
+def test_texts_paths_and_images_given_for_weights_or_embeddings_are_named(small_setup):
+    # ConceptEditor().fit(captions) said numpy's "could not convert string to float"
+    splice, X, _ = small_setup
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice))
+    weights = "ConceptEditor edits the weights a fitted SpliceTransformer returns"
+    with pytest.raises(
+        TypeError, match=rf"^X holds strings \('a dog' first\), not concept weights: {weights}"
+    ):
+        editor.fit(["a dog", "a cat"])
+    editor.fit(splice.transform(X))
+    with pytest.raises(
+        TypeError, match=r"^X holds file paths \('a.jpg' first\), not concept weights"
+    ):
+        editor.transform(["a.jpg"])
+    with pytest.raises(
+        ValueError,
+        match=r"^X has shape \(2, 4, 4, 3\): a batch of images perhaps, not concept weights",
+    ):
+        editor.transform(np.zeros((2, 4, 4, 3)))
+    projector = ConceptProjector(concepts=["dog"], directions=np.ones((1, 12)))
+    with pytest.raises(
+        TypeError,
+        match=r"^X holds strings \('a dog' first\), not embeddings: ConceptProjector projects",
+    ):
+        projector.fit(["a dog"])
 
 
 def test_nan_rows_are_named_as_by_the_transformer(small_setup):

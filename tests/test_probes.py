@@ -120,6 +120,33 @@ def test_zeroing_returns_an_edited_fitted_copy(rng):
     np.testing.assert_array_equal(edited.predict(X), pipe[-1].predict(editor.transform(W)))
 
 
+def test_zeroing_after_a_centring_scaler_holds_the_concept_where_it_maps_zero(rng):
+    """As docs/probes.md says: after a step that keeps zero at zero, zeroing the
+    coefficients is the editor in front of the model; after StandardScaler(), the
+    decisions differ by the coefficient times the scaled zero weight."""
+    from sklearn.preprocessing import MaxAbsScaler, StandardScaler
+
+    names = [f"w{j}" for j in range(12)]
+    X, y = rng.normal(size=(80, 8)), np.arange(80) % 2
+    for scaler in (MaxAbsScaler(), StandardScaler(with_mean=False), StandardScaler()):
+        splice = SpliceTransformer(
+            vocabulary=names,
+            concept_embeddings=rng.normal(size=(12, 8)),
+            l1_penalty=0.05,
+            output="dense",  # (StandardScaler() centres no sparse matrix)
+        )
+        pipe = make_pipeline(splice, scaler, LogisticRegression(C=10.0)).fit(X, y)
+        W = pipe[0].transform(X)
+        j = int(np.argmax(np.abs(pipe[-1].coef_[0]) * np.count_nonzero(W, axis=0)))
+        edited = zero_concept_coefficients(pipe, names[j])
+        editor = ConceptEditor(remove=[names[j]], splice=pipe[0]).fit(W)
+        in_front = pipe[1:].decision_function(editor.transform(W))
+        shift = pipe[-1].coef_[0, j] * pipe[1].transform(np.zeros((1, 12)))[0, j]
+        centres = isinstance(scaler, StandardScaler) and scaler.with_mean
+        assert (shift != 0) == centres
+        np.testing.assert_allclose(edited.decision_function(X), in_front - shift, atol=1e-9)
+
+
 def test_zeroing_a_bare_estimator_and_sparse_coefficients(rng):
     model, X = _binary_model(rng)
     edited = zero_concept_coefficients(model, "snow")
