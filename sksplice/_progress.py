@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import os
 import re
 import sys
 import threading
@@ -99,6 +100,22 @@ def _is_terminal(stream: Any) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError, OSError):  # (no isatty, or a closed file)
         return False
+
+
+#: The size tqdm is given on a terminal that says it has no columns or no lines.
+_FALLBACK_SIZE = {"ncols": 80, "nrows": 24}
+
+
+def _zero_size(stream: Any) -> dict[str, int]:
+    """tqdm's ``ncols`` and ``nrows`` where the terminal ``stream`` is on says it is 0
+    columns wide or 0 lines high (the pseudo terminal of ``script``, ``docker exec -t``
+    and some CI runners), where tqdm draws nothing at all; else nothing."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return {}
+    zero = {"ncols": size.columns == 0, "nrows": size.lines == 0}
+    return {key: value for key, value in _FALLBACK_SIZE.items() if zero[key]}
 
 
 def _notebook_tqdm() -> Any:
@@ -198,6 +215,7 @@ def progress(
         if notebook is not None:
             return notebook(total=total, desc=desc, unit=unit, **kwargs)
     if _is_terminal(stream):
+        kwargs = {**_zero_size(stream), **kwargs}
         return tqdm(total=total, desc=desc, unit=unit, file=stream, **kwargs)
     return tqdm(
         total=total,

@@ -380,23 +380,34 @@ def _published_name(path: Path) -> str | None:
 #: Concepts of a published vocabulary kept by default (``vocabulary_size="auto"``): the
 #: setting of the authors' README and scripts.
 DEFAULT_SIZE = 10000
+#: Published vocabularies kept whole by default: the 5,001 two-word concepts of
+#: ``laion_bigrams`` are its least frequent lines, of which its 10,000 most frequent
+#: concepts hold one ("vector image").
+_KEPT_WHOLE = ("laion_bigrams",)
+
+
+def named_auto_size(name: str) -> int:
+    """The number of concepts ``vocabulary_size="auto"`` keeps of the published
+    vocabulary ``name``: :data:`DEFAULT_SIZE`, or all of those kept whole."""
+    return _VOCABULARY_COUNTS[name][1] if name in _KEPT_WHOLE else DEFAULT_SIZE
 
 
 def auto_size(vocabulary: Any) -> int | None:
     """The number of concepts ``vocabulary_size="auto"`` keeps of ``vocabulary``.
 
-    :data:`DEFAULT_SIZE` (the most frequent ones) of a published vocabulary,
+    :func:`named_auto_size` (the most frequent ones) of a published vocabulary,
     given by its name or as a file holding it; None (every entry) for any other
     file or list, whose order is the caller's: a list in the authors' order
     starts with the least frequent concepts, and cutting it would keep those.
     """
     if isinstance(vocabulary, str) and vocabulary in VOCABULARIES:
-        return DEFAULT_SIZE
+        return named_auto_size(vocabulary)
     if isinstance(vocabulary, str | os.PathLike) and not isinstance(os.fspath(vocabulary), bytes):
         path = Path(os.fspath(vocabulary)).expanduser()
         try:
-            if path.is_file() and _published_name(path) is not None:
-                return DEFAULT_SIZE
+            published = _published_name(path) if path.is_file() else None
+            if published is not None:
+                return named_auto_size(published)
         except OSError:  # (unreadable: load_vocabulary says why)
             return None
     return None
@@ -494,7 +505,8 @@ def load_vocabulary(
         ``size`` of any other file or list. None returns all of them.
         ``"auto"`` (as ``SpliceTransformer(vocabulary_size="auto")``) is 10,000
         for a named vocabulary or a copy of one (the setting of the authors'
-        README and scripts) and None for any other file
+        README and scripts; all 15,000 of ``"laion_bigrams"``, whose two-word
+        concepts are its least frequent lines) and None for any other file
         or list (so a short list or file is returned whole). An integer
         ``size`` larger than the number of concepts is an error, for a named
         vocabulary, a file or a list alike: the message gives the number.
@@ -750,22 +762,23 @@ def _warn_whole_copy(
 ) -> None:
     """The warning of :func:`_warn_first_lines_of_a_copy` for a file used whole."""
     quoted = shlex.quote(str(path))
+    size = named_auto_size(named)
     if command_line:
         remedy = (
             f"tac {quoted} > reversed.txt writes its lines in reverse order; then "
-            f"--vocabulary reversed.txt --vocabulary-size {DEFAULT_SIZE}"
+            f"--vocabulary reversed.txt --vocabulary-size {size}"
         )
     else:
         remedy = (
-            f"tac reverses its lines; then give the size {DEFAULT_SIZE}: size= of "
+            f"tac reverses its lines; then give the size {size}: size= of "
             "load_vocabulary, vocabulary_size= of a SpliceTransformer), or take its last "
-            f"lines with load_vocabulary(path, {DEFAULT_SIZE}, order='authors') as the "
+            f"lines with load_vocabulary(path, {size}, order='authors') as the "
             "authors' loader does (vocabulary= of a SpliceTransformer takes that list"
         )
     warn_user(
         f"the vocabulary file {str(path)!r} is read in file order (its content is not the "
         f"published file's) and all of its {n_concepts} concepts are used: {found}, so its "
-        f"columns run rarest first, where the {named!r} vocabulary keeps its {DEFAULT_SIZE} "
+        f"columns run rarest first, where the {named!r} vocabulary keeps its {size} "
         f"most frequent. Put the most frequent first in the file and give a size ({remedy})"
     )
 

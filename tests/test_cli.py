@@ -463,7 +463,8 @@ _OPTION_CASES = {
     ),
     "pretrained-missing-file": (
         ["--pretrained", "{tmp}/missing/weights.pt"],
-        "--pretrained '{tmp}/missing/weights.pt' is neither a pretrained tag",
+        "--pretrained '{tmp}/missing/weights.pt': no such checkpoint file; or give a "
+        "pretrained tag of sksplice-test-tiny: none",
     ),
     "model-hugging-face-repo": (
         ["--model", "openai/clip-vit-base-patch32"],
@@ -525,6 +526,12 @@ def test_a_device_torch_cannot_parse_is_refused_before_torch_is_imported(
         (["--model", "sksplice-test-tinyy"], "--model 'sksplice-test-tinyy' is not an open_clip"),
         (["--model", "ViT-B-33"], "(close matches: ViT-B-32"),
         (["--target-l0", "50"], "--target-l0 50 cannot be reached"),
+        # (a named vocabulary not read yet: its size is known, and the width suffices)
+        (
+            ["--vocabulary", "laion", "--target-l0", "40"],
+            "--target-l0 40 cannot be reached: codes have at most as many non-zero weights as "
+            "the embedding dimension (32)",
+        ),
         (["--image-mean", "pretrained"], "no published image mean for --model sksplice-test-tiny"),
         (
             ["--model", "ViT-B-32", "--pretrained", "laion2b_s34b_b78k"],
@@ -536,6 +543,12 @@ def test_a_device_torch_cannot_parse_is_refused_before_torch_is_imported(
             "tags of ViT-B-32-quickgelu: openai, laion400m_e31, laion400m_e32, metaclip_400m",
         ),
         (["--pretrained", "openai"], "tags of sksplice-test-tiny: none; --pretrained none"),
+        # (a path meant, not a tag: told that the file is not there)
+        (
+            ["--model", "ViT-B-32", "--pretrained", "/nonexistent/weights.bin"],
+            "--pretrained '/nonexistent/weights.bin': no such checkpoint file; or give a "
+            "pretrained tag of ViT-B-32: openai, ",
+        ),
     ],
 )
 def test_what_the_model_config_tells_is_refused_before_open_clip_is_imported(
@@ -1378,6 +1391,8 @@ def test_a_swallowed_ctrl_c_leaves_the_previous_report(image_tree, vocab_file, e
     assert result.returncode == 130, result.stderr
     assert out.read_text() == "previous report\n"
     assert result.stderr.count("sksplice: error: interrupted") == 1, result.stderr
+    # (as the other commands say how far they went: a report is written at its end)
+    assert "sksplice: error: interrupted: nothing was written\n" in result.stderr
 
 
 # ------------------------------ a failing standard error; signals at the start and the end
@@ -3424,6 +3439,17 @@ def test_a_file_holding_a_published_vocabulary_keeps_its_default_size(splice_dat
     mine.write_text("\n".join(f"word{i}" for i in range(10_050)) + "\n", encoding="utf-8")
     args = argparse.Namespace(vocabulary=str(mine), vocabulary_size=None, data_home=None)
     assert len(_check_vocabulary(args)[0]) == 10_050  # (any other file: all of it)
+    # laion_bigrams whole (its 10,000 most frequent held one of its two-word concepts),
+    # by name and as a file holding it
+    args = argparse.Namespace(
+        vocabulary="laion_bigrams", vocabulary_size=None, data_home=splice_data_dir
+    )
+    kept, _ = _check_vocabulary(args)
+    assert len(kept) == 15_000 and sum(" " in c for c in kept) == 5001
+    copy = tmp_path / "laion_bigrams.txt"
+    copy.write_bytes((splice_data_dir / "vocab" / "laion_bigrams.txt").read_bytes())
+    args = argparse.Namespace(vocabulary=str(copy), vocabulary_size=None, data_home=None)
+    assert _check_vocabulary(args)[0] == kept
 
 
 def test_a_signal_before_the_run_is_not_lost_in_a_callback(tmp_path):

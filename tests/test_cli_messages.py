@@ -447,6 +447,24 @@ def test_a_query_concept_of_a_named_vocabulary_at_hand_is_checked_before_the_mod
     assert err.splitlines() == [f"{_RDE} (did you mean 'red', 'ride', 'rode'?)"]
 
 
+def test_a_query_concept_beyond_the_vocabulary_size_is_told_the_size_that_keeps_it(
+    run_env, tmp_path, capsys
+):
+    # 'chased' of laion beyond its 10,000 most frequent was "not in the vocabulary (did
+    # you mean 'chase', ...)"; here 'grass' is the 10th of the 11 concepts of the file
+    argv = ["search", str(run_env), "--concepts", "grass,dog", *_args(tmp_path)]
+    code, out, err = _main([*argv, "--vocabulary-size", "8"], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        "sksplice: error: --concepts names concepts beyond the 8 that --vocabulary-size keeps "
+        "of the 11 of the vocabulary ('grass' is concept 10, in the order it keeps them): give "
+        "--vocabulary-size 10 or more"
+    ]
+    code, _, err = _main([*argv, "--vocabulary-size", "8", "--concepts", "grass,rde"], capsys)
+    rde = _RDE[len("sksplice: error: ") :]
+    assert code == 2 and err.strip().endswith(f"or more; and {rde} (did you mean 'red'?)"), err
+
+
 def test_a_query_concept_of_a_named_vocabulary_to_download_is_checked_after_the_model(
     run_env, tmp_path, capsys, monkeypatch
 ):
@@ -1005,3 +1023,39 @@ def test_a_published_file_of_another_digest_is_said_to_be_there(
     (line,) = err.strip().splitlines()
     assert f"to put in the folder {str(means)!r} as 'open_clip_ViT-B-32_image.pt', SHA-256 " in line
     assert "; the file there has another digest), which the data folder lacks" in line
+
+
+def test_a_repeated_line_of_a_vocabulary_file_is_told_in_the_words_of_the_command_line(
+    run_env, tmp_path, capsys
+):
+    # (it advised naming weight columns with get_feature_names_out(), which no command
+    # line user has: the output names each concept)
+    vocab = tmp_path / "repeats.txt"
+    vocab.write_text("\n".join([*VOCAB[:4], "dog", *VOCAB[4:]]) + "\n", encoding="utf-8")
+    args = ["decompose", str(run_env), "-f", "jsonl", *_args(tmp_path, "--vocabulary", str(vocab))]
+    code, out, err = _main(args, capsys)
+    assert code == 0 and out.count("\n") == len(list(run_env.rglob("*.png"))), err
+    assert "repeats 1 concept ('dog' at lines 2, 5): only the first of each is kept" in err
+    assert "get_feature_names_out" not in err
+    assert "are not at their line. Remove the repeats to keep one concept per line." in err
+
+
+def test_another_librarys_log_lines_name_it():
+    # (--debug showed open_clip's lines, logged on the root logger, as sksplice's own:
+    # "sksplice: Loaded built-in ViT-B-32 model config.")
+    from sksplice.cli._logging import _Formatter
+
+    def shown(name, level, path, text):
+        return _Formatter().format(logging.LogRecord(name, level, path, 1, text, None, None))
+
+    factory = "/venv/lib/python3.11/site-packages/open_clip/factory.py"
+    assert (
+        shown("root", logging.INFO, factory, "Loaded config.")
+        == "sksplice: open_clip: Loaded config."
+    )
+    assert (
+        shown("urllib3.connectionpool", logging.WARNING, "/x/urllib3/connectionpool.py", "Retrying")
+        == "sksplice: warning: urllib3: Retrying"
+    )
+    ours = shown("sksplice.cli._decompose", logging.INFO, "/x/sksplice/cli/_decompose.py", "done")
+    assert ours == "sksplice: done"

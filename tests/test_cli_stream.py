@@ -341,6 +341,31 @@ def test_an_interruption_while_a_learned_centre_needs_every_image_says_nothing_w
     assert "(8 of 60 embedded): no record was written" in captured.err
 
 
+def test_an_interrupted_json_run_of_a_learned_centre_counts_the_records_it_holds(
+    stream_inputs, inproc, tmp_path, monkeypatch, capsys
+):
+    # (every image embedded first, then decomposed a chunk at a time: the metadata,
+    # written first, said "decomposed": 60 where the document held the 8 finished)
+    images, vocab, _ = stream_inputs
+    monkeypatch.setattr(_decompose, "_CHUNK", 4)
+    real, chunks = _decompose._chunk_rows, []
+
+    def chunk_rows(*args, **kwargs):
+        chunks.append(1)
+        if len(chunks) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_decompose, "_chunk_rows", chunk_rows)
+    argv = ["decompose", str(images), "-f", "json", "--batch-size", "8"] + _args(vocab, "data")
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 130, captured.err
+    data = json.loads(captured.out)
+    assert data["complete"] is False and data["written"] == len(data["images"]) == 8
+    assert data["metadata"]["decomposed"] == 8 and data["metadata"]["images"] == 60
+
+
 @pytest.mark.parametrize("command", ["profile", "compare", "report"])
 def test_the_commands_that_write_once_every_image_is_decomposed_say_how_far_they_went(
     stream_inputs, inproc, tmp_path, monkeypatch, capsys, command

@@ -365,3 +365,39 @@ def test_a_log_keeps_its_interval_when_the_work_slows_down(monkeypatch):
     gaps = np.diff(printed)
     assert len(printed) >= 20, printed
     assert gaps.max() <= 11.0, printed
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo terminals are POSIX")
+@pytest.mark.parametrize("size", [(0, 0), (0, 30), (100, 0), (100, 30)])
+def test_a_terminal_of_no_columns_or_lines_shows_the_bar(size, monkeypatch):
+    # The pseudo terminal of `script` or `docker exec -t` says it is 0 x 0: tqdm drew
+    # nothing there (no width, and a bar below the last of 0 lines is hidden)
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main, sub = pty.openpty()
+    columns, lines = size
+    fcntl.ioctl(sub, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+    with open(sub, "w", closefd=True) as stream:
+        assert stream.isatty()
+        # (standard error: where tqdm asks the terminal its size)
+        monkeypatch.setattr(sys, "stderr", stream)
+        with _progress.progress(4, desc="decomposing", unit="image") as bar:
+            bar.update(4)
+        monkeypatch.undo()
+    os.set_blocking(main, False)
+    parts = []
+    try:
+        while True:
+            try:
+                parts.append(os.read(main, 65536))
+            except OSError:  # (nothing more: EAGAIN, or EIO once the other end is closed)
+                break
+    finally:
+        os.close(main)
+    shown = b"".join(parts).decode()
+    assert "decomposing: 100%" in shown and "4/4" in shown, shown
+    if columns:
+        assert max(len(part) for part in shown.split("\r")) <= columns

@@ -420,6 +420,26 @@ def test_auto_size_keeps_every_entry_of_a_list_or_file_of_ones_own(tmp_path, spl
         load_vocabulary(items, size="AUTO")
 
 
+def test_auto_size_keeps_the_two_word_concepts_of_laion_bigrams(tmp_path, splice_data_dir):
+    # Its two-word concepts are its 5,001 least frequent lines: the 10,000 most frequent
+    # held one ("vector image"), and a user who chose it decomposed over words alone.
+    def pairs(concepts):
+        return [c for c in concepts if " " in c]
+
+    at_10000 = load_vocabulary("laion_bigrams", size=10000, data_home=splice_data_dir)
+    assert pairs(at_10000) == ["vector image"]
+    auto = load_vocabulary("laion_bigrams", data_home=splice_data_dir)
+    assert auto == load_vocabulary("laion_bigrams", size=None, data_home=splice_data_dir)
+    assert len(auto) == 15000 and len(pairs(auto)) == 5001
+    copy = tmp_path / "bigrams_copy.txt"
+    copy.write_bytes((splice_data_dir / "vocab" / "laion_bigrams.txt").read_bytes())
+    assert load_vocabulary(copy) == auto
+    assert len(load_vocabulary("laion", data_home=splice_data_dir)) == 10000
+    assert len(load_vocabulary("mscoco", data_home=splice_data_dir)) == 10000
+    splice = SpliceTransformer(vocabulary="laion_bigrams", data_home=splice_data_dir)
+    assert len(splice._resolve_concepts()[0]) == 15000
+
+
 def test_a_size_larger_than_a_list_or_file_is_refused_naming_its_length(tmp_path):
     # It was cut silently to what was there (a named vocabulary refused it): a setting
     # of 10 concepts ran with 3, and results differed from those asked for.

@@ -84,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # decomposed; decompose says what it kept itself)
                 done, total = embedded
                 said += f" while embedding images ({done} of {total} embedded): nothing was written"
+            elif getattr(args, "command", None) in ("search", "profile", "compare", "report"):
+                said += ": nothing was written"  # (they write their output once at the end)
             logger.error("%s", said)
             return code
         except UsageError as exc:

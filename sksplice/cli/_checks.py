@@ -90,10 +90,10 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     """The concepts kept and all of them, with --vocabulary-size checked against the
     vocabulary's length."""
     from ..vocabulary import (
-        DEFAULT_SIZE,
         VOCABULARIES,
         auto_size,
         load_vocabulary,
+        named_auto_size,
         size_cut_by_caller,
     )
 
@@ -104,9 +104,9 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             concepts = load_vocabulary(name, size=None, data_home=args.data_home)
         what = f"the {name!r} vocabulary"
         if size is None:
-            size = min(DEFAULT_SIZE, len(concepts))
+            size = min(named_auto_size(name), len(concepts))
     elif path.is_file():
-        if size is None:  # (a copy of a published vocabulary: its 10,000 most frequent)
+        if size is None:  # (a copy of a published vocabulary: its most frequent)
             size = auto_size(path)
         try:
             with size_cut_by_caller(size):  # (warned below, in the command line's terms)
@@ -524,9 +524,20 @@ def _published_files_missing(args: argparse.Namespace, *, vocabulary: bool = Tru
     )
 
 
+def _named_size(args: argparse.Namespace) -> int | None:
+    """The number of concepts a named ``--vocabulary`` keeps, known without reading it
+    (its length is pinned with its file); None for a file."""
+    from ..vocabulary import VOCABULARIES, named_auto_size, named_size_exceeded
+
+    if args.vocabulary not in VOCABULARIES:
+        return None
+    size = args.vocabulary_size or named_auto_size(args.vocabulary)
+    return named_size_exceeded(args.vocabulary, size) or size
+
+
 def _check_options(
     args: argparse.Namespace,
-    vocabulary_check: Callable[[list[str]], object] | None = None,
+    vocabulary_check: Callable[[list[str], list[str]], object] | None = None,
     *,
     before_model: Callable[[], object] | None = None,
 ) -> _Plan:
@@ -544,7 +555,8 @@ def _check_options(
     args : argparse.Namespace
         The command line.
     vocabulary_check : callable, default=None
-        Called with the concepts kept (e.g. to check a query's concepts) before the
+        Called with the concepts kept and every concept of the vocabulary (e.g. to
+        check a query's concepts) before the
         device and the model are checked when the vocabulary can be read without a
         download (a file, or a named vocabulary already in the data home); else
         once it is read, after the model. It raises :class:`CLIError` to refuse.
@@ -566,15 +578,16 @@ def _check_options(
         if vocabulary is None and _named_vocabulary_at_hand(args):
             vocabulary = _check_vocabulary(args)
         if vocabulary is not None:
-            vocabulary_check(vocabulary[0])
+            vocabulary_check(*vocabulary)
     # What the model's name, its config file and the table of published means tell,
     # before torch and open_clip are imported (seconds): an unknown --model, a
     # --target-l0 out of reach, --image-mean pretrained for weights of none
     width = _embedders.model_width_early(args)
-    if width is not None and args.target_l0 is not None and vocabulary is not None:
+    n_concepts = len(vocabulary[0]) if vocabulary is not None else _named_size(args)
+    if width is not None and args.target_l0 is not None and n_concepts is not None:
         from .._calibration import check_target_l0
 
-        check_target_l0(args.target_l0, len(vocabulary[0]), width)
+        check_target_l0(args.target_l0, n_concepts, width)
     if getattr(args, "image_mean", None) == "pretrained" and not has_published_mean(args):
         raise _no_published_mean(args.model, args.pretrained)
     _check_mean_file_width(args, width)
@@ -605,7 +618,7 @@ def _check_options(
                 raise type(exc)(f"{exc} {also}") from exc
             raise
         if vocabulary_check is not None:
-            vocabulary_check(vocabulary[0])
+            vocabulary_check(*vocabulary)
     concepts, all_concepts = vocabulary
     if args.target_l0 is not None:
         from .._calibration import check_target_l0
@@ -626,13 +639,18 @@ def _check_options(
 
 
 def _check_query_concepts(
-    query: dict[str, float] | None, concepts: list[str], raw: str | None = None
+    query: dict[str, float] | None,
+    concepts: list[str],
+    raw: str | None = None,
+    every: list[str] | None = None,
 ) -> dict[str, float] | None:
     """The ``--concepts`` query, every concept of it in the vocabulary.
 
     An item of ``raw`` (the option as given) that is a concept of the vocabulary is
     read whole: ``16:9`` names that concept if there is one (else ``16`` weighed 9);
-    ``16:9:2`` is it weighed 2 (the weight follows the last colon).
+    ``16:9:2`` is it weighed 2 (the weight follows the last colon). ``every``: all
+    the concepts of the vocabulary, of which ``concepts`` are the first kept; a
+    concept among them beyond ``--vocabulary-size`` is told the size that keeps it.
     """
     from ..retrieval import unknown_concepts_error
 
@@ -647,8 +665,23 @@ def _check_query_concepts(
             if len(whole) == len(query):
                 query = whole
     unknown = [name for name in query or {} if name not in known]
+    beyond = ""
+    if unknown and every is not None and len(every) > len(concepts):
+        wanted = set(unknown)
+        position = {name: i + 1 for i, name in enumerate(every) if name in wanted}
+        if position:
+            shown = ", ".join(f"{name!r} is concept {position[name]}" for name in position)
+            beyond = (
+                f"--concepts names concepts beyond the {len(concepts)} that --vocabulary-size "
+                f"keeps of the {len(every)} of the vocabulary ({shown}, in the order it keeps "
+                f"them): give --vocabulary-size {max(position.values())} or more"
+            )
+            unknown = [name for name in unknown if name not in position]
+            if not unknown:
+                raise CLIError(beyond)
     if unknown:
         message = str(unknown_concepts_error(unknown, concepts, "--concepts"))
+        message = f"{beyond}; and {message}" if beyond else message
         # ("dog snow" for two concepts: each of its words is one, the phrase is not)
         spaced = [n for n in unknown if len(n.split()) > 1 and all(w in known for w in n.split())]
         if spaced:

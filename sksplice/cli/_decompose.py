@@ -742,10 +742,16 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
             with_concepts += rec["l0"] > 0
             yield rec
 
+    # (a json document writes its metadata first: it holds its records until the end,
+    # so that an interrupted one counts those it holds as decomposed)
     code = _write_records(
         args.output,
         args.format,
-        (lambda n: _metadata(args, dec, n)) if _streams(args, plan) else dec.metadata,
+        (
+            (lambda n: _metadata(args, dec, n))
+            if _streams(args, plan) or args.format == "json"
+            else dec.metadata
+        ),
         counted(),
         len(paths) if _streams(args, plan) else len(dec.paths),
         "images",

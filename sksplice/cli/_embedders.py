@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -91,10 +92,33 @@ def model_width_early(args: argparse.Namespace) -> int | None:
 def _unknown_pretrained(model: str, pretrained: str, tags: Sequence[str]) -> CLIError:
     """The error of a ``--pretrained`` that is neither a tag of ``model`` nor a file."""
     listed = ", ".join(tags) if tags else "none"
+    if _looks_like_a_path(pretrained):  # (a file meant: say that it is not there)
+        path = Path(pretrained).expanduser()
+        what = "a folder, not a checkpoint file" if path.is_dir() else "no such checkpoint file"
+        expanded = f" ({str(path)!r})" if str(path) != pretrained else ""
+        return CLIError(
+            f"--pretrained {pretrained!r}{expanded}: {what}; or give a pretrained tag of "
+            f"{model}: {listed}"
+        )
     return CLIError(
         f"--pretrained {pretrained!r} is neither a pretrained tag of {model} nor a "
         f"checkpoint file{_close(pretrained, tags)}; tags of {model}: {listed}; "
         "--pretrained none gives random weights"
+    )
+
+
+#: Endings of the checkpoint files open_clip reads.
+_CHECKPOINT_SUFFIXES = (".bin", ".pt", ".pth", ".safetensors", ".ckpt")
+
+
+def _looks_like_a_path(pretrained: str) -> bool:
+    """Whether ``pretrained`` names a file rather than a tag: a folder separator, a
+    leading ``~`` or ``.``, or a checkpoint's file ending (tags have none of them)."""
+    return (
+        "/" in pretrained
+        or os.sep in pretrained
+        or pretrained.startswith(("~", "."))
+        or pretrained.lower().endswith(_CHECKPOINT_SUFFIXES)
     )
 
 

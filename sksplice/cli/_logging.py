@@ -10,6 +10,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from .._image_files import file_being_read, shown_message
@@ -124,6 +125,8 @@ _PHRASES = (
     ("image_mean='pretrained'", "--image-mean pretrained"),
     ("device='cpu'", "--device cpu"),
     (" (or pass cache_dir=...)", ""),
+    # (the command's output names each concept)
+    (" (name weight columns with get_feature_names_out())", ""),
 )
 _ASSIGNMENT = re.compile(r"\b(" + "|".join(_FLAGS) + r")=('[^']*'|\"[^\"]*\"|[^\s,;:)]+)")
 _BARE = re.compile(
@@ -176,10 +179,24 @@ def _warning_fix(category: type[Warning], text: str) -> str | None:
     return None
 
 
+def _origin(record: logging.LogRecord) -> str | None:
+    """The library a record not of sksplice's loggers comes from (``open_clip``, which
+    logs on the root logger: the package of the file that logged it); None for
+    sksplice's own."""
+    if record.name == "sksplice" or record.name.startswith("sksplice."):
+        return None
+    if record.name != "root":
+        return record.name.split(".")[0]
+    return Path(record.pathname).parent.name or None
+
+
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # (a file name that is not valid UTF-8 as the outputs write it: \xNN escapes)
         text = shown_message(_cli_words(record.getMessage()))
+        origin = _origin(record)
+        if origin is not None:  # (another library's message, told apart from the run's)
+            text = f"{origin}: {text}"
         if record.levelno >= logging.ERROR:
             text = f"sksplice: error: {text}"
         elif record.levelno >= logging.WARNING:

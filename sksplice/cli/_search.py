@@ -43,10 +43,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
         _check_outputs_apart(args, paths)
         plan = _check_options(
             args,
-            lambda concepts: _check_query_concepts(query, concepts, args.concepts),
+            lambda concepts, every: _check_query_concepts(query, concepts, args.concepts, every),
             before_model=lambda: refuse_one_input_unpublished(args, paths),
         )
-        query = _check_query_concepts(query, plan.concepts, args.concepts)
+        query = _check_query_concepts(query, plan.concepts, args.concepts, plan.all_concepts)
         check_standard_output_encodes(
             getattr(args, "output", None), {}, {"file name": paths, "concept": plan.concepts}
         )
