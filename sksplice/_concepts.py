@@ -247,6 +247,34 @@ def whole_vocabulary(
     return [item.strip() for item in vocabulary]  # (a list, checked by resolve_concepts)
 
 
+def positions_beyond(
+    kept: Sequence[str], whole: Sequence[str] | None, names: Sequence[str]
+) -> dict[str, int]:
+    """The positions (from 1, in the order ``vocabulary_size`` keeps them) in the whole
+    vocabulary of those of ``names`` it holds beyond the concepts ``kept`` (its
+    beginning); empty where none is, or where ``whole`` is None (not known)."""
+    if whole is None or len(whole) <= len(kept):
+        return {}
+    wanted = {str(name) for name in names}
+    return {str(c): i + 1 for i, c in enumerate(whole) if str(c) in wanted}
+
+
+def beyond_message(
+    where: dict[str, int], n_kept: int, n_whole: int | None, what: str, noun: str = "concepts"
+) -> str:
+    """The error for the concepts ``where`` (see :func:`positions_beyond`) named in
+    ``what``: they are in the vocabulary, beyond the ``n_kept`` concepts kept. ``noun``:
+    what the message calls them (``names in `concepts```)."""
+    shown = ", ".join(f"{c!r} is concept {i}" for c, i in where.items())
+    of = f" of the {n_whole}" if n_whole is not None else ""
+    them = "it" if len(where) == 1 else "them"
+    return (
+        f"{noun} in {what} beyond the {n_kept} that vocabulary_size keeps{of} of the "
+        f"vocabulary ({shown}, in the order it keeps them): vocabulary_size="
+        f"{max(where.values())} or more keeps {them}"
+    )
+
+
 def _set_centred(A: np.ndarray) -> np.ndarray:
     """Unit rows of ``A``, less their mean, made unit again.
 

@@ -14,7 +14,7 @@ comparison:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -92,10 +92,13 @@ def _lookup(
     param: str,
     ignore_unknown: bool,
     skipped: list[str] | None = None,
+    beyond: Callable[[list[str]], tuple[dict[str, int], int | None]] | None = None,
 ) -> list[int]:
     """Positions of ``names`` in the vocabulary; unknown names raise (or warn) with hints.
 
     With ``ignore_unknown``, the unknown names are appended to ``skipped`` when given.
+    ``beyond``: where unknown names are in the vocabulary beyond the concepts
+    ``vocabulary_size`` keeps (see :func:`beyond_kept`), which the message says.
     """
     found, unknown = [], []
     for name in names:
@@ -104,8 +107,18 @@ def _lookup(
         else:
             unknown.append(name)
     if unknown:
-        hints = unknown_names_hints(unknown, index)
-        message = f"concepts in `{param}` not in the vocabulary: {hints}"
+        from ._concepts import beyond_message
+
+        positions, n_whole = beyond(unknown) if beyond else ({}, None)
+        absent = [name for name in unknown if name not in positions]
+        parts = [f"concepts in `{param}` not in the vocabulary: "]
+        parts[0] += unknown_names_hints(absent, index) if absent else ""
+        if not absent:
+            parts = []
+        if positions:
+            noun = "names" if param == "concepts" else "concepts"  # (not "concepts in `concepts`")
+            parts.append(beyond_message(positions, len(index), n_whole, f"`{param}`", noun))
+        message = "; ".join(parts)
         if not ignore_unknown:
             raise ValueError(message + "; pass ignore_unknown=True to skip them")
         warn_user(message + "; they are ignored", UserWarning)
@@ -114,7 +127,20 @@ def _lookup(
     return list(dict.fromkeys(found))
 
 
-def check_editor_names(editor: Any, concepts: Sequence[str], step: str) -> None:
+def beyond_kept(splice: Any, names: Sequence[str]) -> tuple[dict[str, int], int | None]:
+    """Where the vocabulary of the fitted transformer ``splice`` (or None) holds those of
+    ``names`` beyond the concepts ``vocabulary_size`` keeps, and its length (see
+    :func:`~sksplice._concepts.positions_beyond`); nothing where it is not known."""
+    positions = getattr(splice, "_concepts_beyond", None) if splice is not None else None
+    return positions(names) if callable(positions) else ({}, None)
+
+
+def check_editor_names(
+    editor: Any,
+    concepts: Sequence[str],
+    step: str,
+    beyond: Callable[[list[str]], tuple[dict[str, int], int | None]] | None = None,
+) -> None:
     """Refuse, before any fit, the names of ``editor`` that ``concepts`` lack.
 
     For a :class:`ConceptEditor` right after a ``SpliceTransformer`` in a pipeline
@@ -145,7 +171,7 @@ def check_editor_names(editor: Any, concepts: Sequence[str], step: str) -> None:
     for param, names in (("keep", keep), ("remove", remove)):
         if names:
             try:
-                _lookup(names, index, param, ignore_unknown=False)
+                _lookup(names, index, param, ignore_unknown=False, beyond=beyond)
             except ValueError as exc:
                 raise ValueError(f"step {step!r} of the pipeline: {exc}") from None
 
@@ -460,7 +486,13 @@ def concept_neighbors(
     check_flag(ignore_unknown, "ignore_unknown")
     names, dictionary = _splice_parts(splice)
     index = {str(n): i for i, n in enumerate(names)}
-    queries = _lookup(_name_list(concepts, "concepts"), index, "concepts", ignore_unknown)
+    queries = _lookup(
+        _name_list(concepts, "concepts"),
+        index,
+        "concepts",
+        ignore_unknown,
+        beyond=lambda unknown: beyond_kept(splice, unknown),
+    )
     return _neighbor_table(names, dictionary, queries, n_neighbors, similarity_threshold)
 
 
@@ -756,12 +788,17 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         tables = []
         if names is not None:
             index = {str(n): i for i, n in enumerate(names)}
+            splice = self.splice
+
+            def beyond(unknown: list[str]) -> tuple[dict[str, int], int | None]:
+                return beyond_kept(splice, unknown)
+
             n_nb = self.n_neighbors
             thr = self.similarity_threshold
             basis = dictionary if expand else None
             skipped: list[str] = []
             if keep is not None:
-                kept = _lookup(keep, index, "keep", self.ignore_unknown, skipped)
+                kept = _lookup(keep, index, "keep", self.ignore_unknown, skipped, beyond)
                 if not kept:
                     raise ValueError(_keeps_nothing(keep, skipped))
                 table = self._expand(names, basis, kept, n_nb, thr, "keep")
@@ -769,7 +806,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 mask[[index[c] for c in table["concept"]]] = True
                 tables.append(table)
             if remove:
-                removed = _lookup(remove, index, "remove", self.ignore_unknown)
+                removed = _lookup(remove, index, "remove", self.ignore_unknown, None, beyond)
                 table = self._expand(names, basis, removed, n_nb, thr, "remove")
                 mask[[index[c] for c in table["concept"]]] = False
                 tables.append(table)

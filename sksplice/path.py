@@ -810,8 +810,16 @@ def _check_editor_names(transformer: Any, estimator: Any, step: str = "estimator
     if not isinstance(estimator, ConceptEditor):
         return
     # (a vocabulary file or list, or a named vocabulary from the data home: no embedding)
-    concepts, _ = clone(transformer)._resolve_concepts()
-    check_editor_names(estimator, concepts, step)
+    unfitted = clone(transformer)
+    concepts, n_full = unfitted._resolve_concepts()
+
+    def beyond(unknown: list[str]) -> tuple[dict[str, int], int | None]:
+        from ._concepts import positions_beyond, whole_vocabulary
+
+        whole = whole_vocabulary(unfitted.vocabulary, concepts, n_full, unfitted.data_home)
+        return positions_beyond(concepts, whole, unknown), n_full
+
+    check_editor_names(estimator, concepts, step, beyond)
 
 
 def _scored_folds(

@@ -39,6 +39,7 @@ from ._validation import check_int, check_number, check_option, restored_on_fail
 from .analysis import _as_weights
 from .editing import (
     _check_neighbor_params,
+    beyond_kept,
     not_a_splice_transformer,
     pipeline_in,
     ranked_neighbors,
@@ -52,13 +53,29 @@ _MODES = ("or", "and", "min")
 _METRICS = ("dot", "cosine")
 
 
-def unknown_concepts_error(unknown: Sequence[str], known: Sequence[str], param: str) -> ValueError:
+def unknown_concepts_error(
+    unknown: Sequence[str],
+    known: Sequence[str],
+    param: str,
+    beyond: tuple[dict[str, int], int | None] = ({}, None),
+) -> ValueError:
     """A ``ValueError`` naming the unknown concepts, the first few with their closest
-    known names (:func:`sksplice._names.unknown_names_hints`)."""
-    hints = unknown_names_hints(unknown, known)
+    known names (:func:`sksplice._names.unknown_names_hints`). ``beyond``: the
+    positions of those the vocabulary holds beyond the ``known`` concepts kept (told
+    the size that keeps them instead), and the vocabulary's length (see
+    :func:`sksplice._concepts.positions_beyond`)."""
+    from ._concepts import beyond_message
+
     where = param if param.startswith("-") else f"`{param}`"  # (an option, or a parameter)
     what = "names" if param == "concepts" else "concepts"  # (not "concepts in `concepts`")
-    return ValueError(f"{what} in {where} not in the vocabulary: {hints}")
+    positions, n_whole = beyond
+    absent = [name for name in unknown if str(name) not in positions]
+    parts = [f"{what} in {where} not in the vocabulary: {unknown_names_hints(absent, known)}"]
+    if not absent:
+        parts = []
+    if positions:
+        parts.append(beyond_message(positions, len(known), n_whole, where, what))
+    return ValueError("; ".join(parts))
 
 
 def _concept_names(
@@ -488,7 +505,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
             raise TypeError(f"concept names are strings; the query has {shown}: {what}")
         unknown = [name for name, _ in items if str(name) not in self._index]
         if unknown:
-            raise unknown_concepts_error(unknown, list(self._index), "query")
+            beyond = beyond_kept(self.splice, unknown)
+            raise unknown_concepts_error(unknown, list(self._index), "query", beyond)
         weights: dict[int, float] = {}
         first: dict[int, Any] = {}
         for name, value in items:

@@ -899,6 +899,22 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         except Exception:  # (said when the model is loaded)
             return ""
 
+    def _concepts_beyond(self, names: Sequence[str]) -> tuple[dict[str, int], int | None]:
+        """:func:`~sksplice._concepts.positions_beyond` of ``names`` for the concepts this
+        fitted transformer keeps of its vocabulary, and the length of the vocabulary;
+        nothing where the whole vocabulary is not known."""
+        from ._concepts import positions_beyond, whole_vocabulary
+
+        kept = [str(c) for c in getattr(self, "concepts_", ())]
+        n_full = getattr(self, "_n_vocabulary", None)
+        if n_full is None or n_full <= len(kept):
+            return {}, n_full
+        try:  # (for an error's message: never an error of its own)
+            whole = whole_vocabulary(self.vocabulary, kept, n_full, self.data_home)
+        except Exception:
+            return {}, n_full
+        return positions_beyond(kept, whole, names), n_full
+
     def _concepts_cached(self, concepts: list[str], n_full: int | None) -> bool:
         """Whether the embeddings of ``concepts`` are cached, or cut from a cached longer
         beginning of the ``n_full`` entries they begin: no model is needed for them."""
@@ -1012,6 +1028,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if centre is None:
             centre = resolve_mean(self, X, d, concept_mean=concept_mean)
         self.concepts_ = np.asarray(concepts, dtype=object)
+        self._n_vocabulary = n_full  # (the entries the concepts kept begin: see concepts_beyond)
         # Stored in float64; the solver computes its large products in float32
         # and certifies (and if needed finishes) every row in float64.
         self.dictionary_ = np.ascontiguousarray(dictionary, dtype=np.float64)

@@ -1339,3 +1339,43 @@ def test_weights_recomposed_around_another_centre_or_dictionary_are_warned_about
         # The advice: the pipeline's transformer decomposes around the frozen one's centre.
         agreed = fitted(image_mean=learned.mean_).transform(X)
         editor.fit(agreed).transform(agreed)
+
+
+def test_a_name_beyond_the_vocabulary_size_is_told_the_size_that_keeps_it():
+    # 'chased' of laion, beyond the 10,000 kept by default, was "not in the vocabulary
+    # (did you mean 'chase', ...)": it is in the vocabulary, past the size kept
+    from sklearn.pipeline import make_pipeline as pipeline
+
+    from sksplice import ConceptRetriever, SplicePathSearchCV
+
+    rng = np.random.default_rng(0)
+    names = [f"c{i}" for i in range(20)]
+    raw = rng.normal(size=(20, 8))
+    splice = SpliceTransformer(
+        vocabulary=names, vocabulary_size=10, concept_embeddings=raw, device="cpu"
+    ).fit(rng.normal(size=(120, 8)))
+    W = splice.transform(rng.normal(size=(5, 8)))
+    beyond = (
+        r"beyond the 10 that vocabulary_size keeps of the 20 of the vocabulary \('c15' is "
+        r"concept 16, in the order it keeps them\): vocabulary_size=16 or more keeps it"
+    )
+    for given in (splice, FrozenEstimator(splice)):
+        with pytest.raises(ValueError, match=rf"^concepts in `remove` {beyond}; pass ignore"):
+            ConceptEditor(remove=["c15"], splice=given).fit(W)
+    with pytest.raises(ValueError, match=rf"^names in `concepts` {beyond}"):
+        concept_neighbors(splice, ["c15"])
+    with pytest.raises(ValueError, match=rf"^concepts in `query` {beyond}$"):
+        ConceptRetriever(splice=splice).fit(W).search({"c15": 1.0})
+    # a name of no concept is told as before, first
+    with pytest.raises(
+        ValueError, match=rf"not in the vocabulary: 'zzz'; concepts in `remove` {beyond}"
+    ):
+        ConceptEditor(remove=["zzz", "c15"], splice=splice).fit(W)
+    # before any fold of a search over penalties, from the pipeline's transformer
+    unfitted = SpliceTransformer(
+        vocabulary=names, vocabulary_size=10, concept_embeddings=raw, device="cpu"
+    ).set_output(transform="pandas")
+    pipe = pipeline(unfitted, ConceptEditor(remove=["c15"]), LogisticRegression())
+    X, y = rng.normal(size=(120, 8)), np.arange(120) % 2
+    with pytest.raises(ValueError, match=rf"step 'concepteditor' of the pipeline: .*{beyond}"):
+        SplicePathSearchCV(pipe, [0.1, 0.2], cv=2).fit(X, y)

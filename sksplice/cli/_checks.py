@@ -665,23 +665,11 @@ def _check_query_concepts(
             if len(whole) == len(query):
                 query = whole
     unknown = [name for name in query or {} if name not in known]
-    beyond = ""
-    if unknown and every is not None and len(every) > len(concepts):
-        wanted = set(unknown)
-        position = {name: i + 1 for i, name in enumerate(every) if name in wanted}
-        if position:
-            shown = ", ".join(f"{name!r} is concept {position[name]}" for name in position)
-            beyond = (
-                f"--concepts names concepts beyond the {len(concepts)} that --vocabulary-size "
-                f"keeps of the {len(every)} of the vocabulary ({shown}, in the order it keeps "
-                f"them): give --vocabulary-size {max(position.values())} or more"
-            )
-            unknown = [name for name in unknown if name not in position]
-            if not unknown:
-                raise CLIError(beyond)
     if unknown:
-        message = str(unknown_concepts_error(unknown, concepts, "--concepts"))
-        message = f"{beyond}; and {message}" if beyond else message
+        from .._concepts import positions_beyond
+
+        beyond = positions_beyond(concepts, every, unknown), None if every is None else len(every)
+        message = str(unknown_concepts_error(unknown, concepts, "--concepts", beyond))
         # ("dog snow" for two concepts: each of its words is one, the phrase is not)
         spaced = [n for n in unknown if len(n.split()) > 1 and all(w in known for w in n.split())]
         if spaced:
