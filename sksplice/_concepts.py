@@ -252,9 +252,12 @@ def positions_beyond(
 ) -> dict[str, int]:
     """The positions (from 1, in the order ``vocabulary_size`` keeps them) in the whole
     vocabulary of those of ``names`` it holds beyond the concepts ``kept`` (its
-    beginning); empty where none is, or where ``whole`` is None (not known)."""
+    beginning); empty where none is, where ``whole`` is None (not known), or where it
+    does not begin with ``kept`` (a vocabulary changed since the concepts were cut)."""
     if whole is None or len(whole) <= len(kept):
         return {}
+    if [str(c) for c in whole[: len(kept)]] != [str(c) for c in kept]:
+        return {}  # (the vocabulary read now is not the one the concepts were cut from)
     wanted = {str(name) for name in names}
     return {str(c): i + 1 for i, c in enumerate(whole) if str(c) in wanted}
 

@@ -86,8 +86,9 @@ _MAX_ROWS = 1 << 22
 #: Rows are fingerprinted a block at a time, of at most this many stored values of
 #: sparse weights (the temporaries of each: a few 8-byte values per stored value) or
 #: entries of a dense array (whose non-zero values are taken as a sparse block), so
-#: that looking up or recording weights takes a few megabytes whatever their size,
-#: not copies of them: a dense 20,000 x 300 float64 array of weights was copied whole.
+#: that looking up or recording weights takes a few megabytes besides 16 bytes a row
+#: (each row's fingerprint and position), not copies of them: a dense 20,000 x 300
+#: float64 array of weights was copied whole.
 _SPARSE_BLOCK = 1 << 16
 _DENSE_BLOCK = 1 << 19
 _RECORDS_LOCK = threading.Lock()
@@ -152,7 +153,7 @@ def _row_blocks(W: Any, densest: int | None) -> Iterator[tuple[Any, np.ndarray]]
     start = 0
     while start < n_rows:
         if sparse:
-            reach = W.indptr[start] + _SPARSE_BLOCK
+            reach = int(W.indptr[start]) + _SPARSE_BLOCK  # (no int32 overflow)
             stop = int(np.searchsorted(W.indptr, reach, side="right")) - 1
         else:
             stop = start + _DENSE_BLOCK // max(W.shape[1], 1)
@@ -164,7 +165,10 @@ def _row_blocks(W: Any, densest: int | None) -> Iterator[tuple[Any, np.ndarray]]
             if not keep.all():
                 block, rows = block[np.flatnonzero(keep)], rows[keep]
         if block.shape[0]:
-            yield (block if sparse else scipy.sparse.csr_array(block)), rows
+            if not sparse:  # (scipy takes no float16; fingerprints read float32 values)
+                block = block.astype(np.float32) if block.dtype == np.float16 else block
+                block = scipy.sparse.csr_array(block)
+            yield block, rows
         start = stop
 
 
@@ -366,16 +370,19 @@ def check_source(W: Any, names: Any, what: str, found: list[Found] | None = None
         if sorted(made) == sorted(given):
             detail += " (the same concepts in another order)"
     these, others = "these weights were", ""
-    if same and foreign is not None:
-        these = f"{plural(foreign.size, 'row')} of these weights ({_shown_positions(foreign)}) " + (
-            "was" if foreign.size == 1 else "were"
+    if foreign is not None and foreign.size < W.shape[0]:  # (not every row: name them)
+        verb = "was" if foreign.size == 1 else "were"
+        these = (
+            f"{plural(foreign.size, 'row')} of these weights ({_shown_positions(foreign)}) {verb}"
         )
+    advice = "give the transformer that made the weights (or one fitted on the same vocabulary)"
+    if same:
         others = " (other rows by one whose concepts are)"
+        advice = "keep the weights of each transformer apart, or decompose those rows again"
     raise ValueError(
         f"{these} made by a SpliceTransformer whose concepts are not those of "
-        f"{what}{others}: {detail}. Each column would be read as another concept; give the "
-        "transformer that made the weights (or one fitted on the same vocabulary), or "
-        "pandas output (set_output(transform='pandas')), whose columns carry the names"
+        f"{what}{others}: {detail}. Each column would be read as another concept; {advice}, "
+        "or use pandas output (set_output(transform='pandas')), whose columns carry the names"
     )
 
 

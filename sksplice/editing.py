@@ -111,12 +111,12 @@ def _lookup(
 
         positions, n_whole = beyond(unknown) if beyond else ({}, None)
         absent = [name for name in unknown if name not in positions]
-        parts = [f"concepts in `{param}` not in the vocabulary: "]
-        parts[0] += unknown_names_hints(absent, index) if absent else ""
-        if not absent:
-            parts = []
+        noun = "names" if param == "concepts" else "concepts"  # (not "concepts in `concepts`")
+        parts = []
+        if absent:
+            hints = unknown_names_hints(absent, index)
+            parts.append(f"{noun} in `{param}` not in the vocabulary: {hints}")
         if positions:
-            noun = "names" if param == "concepts" else "concepts"  # (not "concepts in `concepts`")
             parts.append(beyond_message(positions, len(index), n_whole, f"`{param}`", noun))
         message = "; ".join(parts)
         if not ignore_unknown:
@@ -289,7 +289,11 @@ def _splice_parts(splice: Any, *, needed: bool = True) -> tuple[np.ndarray, np.n
     weights that neither recomposes nor looks for neighbours); then the error of an
     unfitted one also says how to do without it in a search.
     """
-    if not hasattr(splice, "fit") or not hasattr(splice, "get_feature_names_out"):
+    if (
+        not hasattr(splice, "fit")
+        or not hasattr(splice, "get_feature_names_out")
+        or pipeline_in(splice) is not None  # (told which step to give, fitted or not)
+    ):
         # (scikit-learn's check_is_fitted would say "... is not an estimator instance",
         # naming no parameter)
         raise not_a_splice_transformer(splice)
@@ -634,9 +638,9 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         return tags
 
     def _validate(self, X: Any, *, reset: bool) -> Any:
-        from .transformer import _not_embeddings
+        from .transformer import refuse_non_embeddings
 
-        mistake = _not_embeddings(
+        refuse_non_embeddings(
             X,
             instead=(
                 "concept weights: ConceptEditor edits the weights a fitted SpliceTransformer "
@@ -644,8 +648,6 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 "make_pipeline(CLIPEmbedder(...), SpliceTransformer(...), ConceptEditor(...))"
             ),
         )
-        if mistake is not None:
-            raise mistake
         labels = row_labels(X)
         options: dict[str, Any] = {
             "accept_sparse": "csr",
@@ -1181,17 +1183,15 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         return tags
 
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
-        from .transformer import _not_embeddings
+        from .transformer import refuse_non_embeddings
 
-        mistake = _not_embeddings(
+        refuse_non_embeddings(
             X,
             estimator="ConceptProjector",
             verb="projects",
             embedder=self.embedder,
             variable="projector",
         )
-        if mistake is not None:
-            raise mistake
         cells = vectors_in_cells(X)
         if cells is not None:
             raise ValueError(cells)

@@ -744,9 +744,9 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     :class:`sksplice.editing.ConceptEditor` does) before the unedited model,
     where the steps between the concepts and the classifier keep a zero weight
     at zero (no step, ``MaxAbsScaler``, ``StandardScaler(with_mean=False)``).
-    After a step that centres or shifts (``StandardScaler()``,
-    ``MinMaxScaler``), a zeroed coefficient holds the concept at the weight
-    the step maps to zero instead (``StandardScaler()``: its training mean);
+    After a step that centres or shifts (``StandardScaler()``), a zeroed
+    coefficient holds the concept at the weight the step maps to zero instead
+    (``StandardScaler()``: its training mean);
     to remove it as a zero weight there, put the editor in front of the
     unedited model.
 

@@ -70,9 +70,10 @@ def unknown_concepts_error(
     what = "names" if param == "concepts" else "concepts"  # (not "concepts in `concepts`")
     positions, n_whole = beyond
     absent = [name for name in unknown if str(name) not in positions]
-    parts = [f"{what} in {where} not in the vocabulary: {unknown_names_hints(absent, known)}"]
-    if not absent:
-        parts = []
+    parts = []
+    if absent:
+        hints = unknown_names_hints(absent, known)
+        parts.append(f"{what} in {where} not in the vocabulary: {hints}")
     if positions:
         parts.append(beyond_message(positions, len(known), n_whole, where, what))
     return ValueError("; ".join(parts))

@@ -202,11 +202,6 @@ def _not_embeddings(
     from ._image_files import IMAGE_EXTENSIONS
 
     common = {"estimator": estimator, "verb": verb}
-    if instead is not None:
-        found = _not_embeddings(X)
-        if found is None or "not embeddings: " not in str(found):
-            return None
-        return type(found)(str(found).split(", not embeddings: ")[0] + f", not {instead}")
 
     def is_path(item: Any) -> bool:
         if isinstance(item, os.PathLike):
@@ -215,6 +210,8 @@ def _not_embeddings(
 
     def strings(shown: str, first: Any) -> TypeError:
         own = _own_text_embedder(embedder)
+        if instead is not None:
+            return TypeError(f"X {shown}, not {instead}")
         if is_path(first):
             words = {
                 "what": "the image files",
@@ -227,7 +224,7 @@ def _not_embeddings(
             # (the concepts' model: CLIPEmbedder's embeddings would be of another one)
             decomposes = verb == "decomposes"
             modality = ", and decompose them with modality='text'" if decomposes else ""
-            of = "concepts" if decomposes else "class prompts"
+            of = "class prompts" if verb == "classifies" else "concepts"
             return TypeError(
                 f"X {shown}, not embeddings: {estimator} {verb} embeddings, a dense array of "
                 f"shape (n_samples, d). Embed the texts first with the model of the {of} "
@@ -245,6 +242,8 @@ def _not_embeddings(
         return TypeError(f"X {shown}, not embeddings: " + _EMBED_FIRST.format(**common, **words))
 
     def images(shown: str, error: type[Exception]) -> Exception:
+        if instead is not None:
+            return error(f"X {shown}, not {instead}")
         words = {
             "what": "the images",
             "embedder": _IMAGE_EMBEDDER,
@@ -267,7 +266,8 @@ def _not_embeddings(
             return None
         if isinstance(first, str | bytes | os.PathLike):
             kind = "file paths" if is_path(first) else "strings"
-            return strings(f"holds {kind} ({first!r} first)", first)
+            shown = repr(first if isinstance(first, bytes | os.PathLike) else str(first))
+            return strings(f"holds {kind} ({shown} first)", first)  # (not np.str_('a'))
         if type(first).__module__.startswith("PIL."):
             return images(f"holds PIL images ({type(first).__name__} first)", TypeError)
         first_ndim = getattr(first, "ndim", None)
@@ -276,8 +276,10 @@ def _not_embeddings(
                 f"holds arrays of shape {tuple(first.shape)} (images perhaps)", ValueError
             )
         # (a number, or a 0-d array or tensor: an element of a 1-D torch tensor is one)
-        if (isinstance(first, int | float | np.number) or first_ndim == 0) and not isinstance(
-            first, bool
+        if (
+            instead is None
+            and (isinstance(first, int | float | np.number) or first_ndim == 0)
+            and not isinstance(first, bool)
         ):
             shown = f"has shape {tuple(shape)}" if shape is not None else f"is {len(X)} numbers"
             return ValueError(
@@ -286,6 +288,13 @@ def _not_embeddings(
                 "for one embedding"
             )
     return None
+
+
+def refuse_non_embeddings(X: Any, **advice: Any) -> None:
+    """Raise the error of :func:`_not_embeddings` (given ``advice``) where there is one."""
+    mistake = _not_embeddings(X, **advice)
+    if mistake is not None:
+        raise mistake
 
 
 def _columns_not_numbers(X: Any) -> ValueError | None:
@@ -790,9 +799,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 f"of {self.n_features_in_} features (inverse_transform turns weights back "
                 "into embeddings)"
             )
-        mistake = _not_embeddings(X, embedder=self.embedder)
-        if mistake is not None:
-            raise mistake
+        refuse_non_embeddings(X, embedder=self.embedder)
         cells = vectors_in_cells(X)
         if cells is not None:
             raise ValueError(cells)

@@ -704,7 +704,8 @@ def _warn_first_lines_of_a_copy(
     used (``size`` None or the whole file: an edited copy read with
     ``vocabulary_size="auto"``), it warns only where the published file tells that
     the file's first concepts are its rarest: the columns then run rarest first, and
-    every concept is used where the named vocabulary keeps its 10,000 most frequent.
+    every concept is used where the named vocabulary keeps its most frequent
+    (:func:`named_auto_size`).
     ``command_line``: the advice in the command line's terms.
     """
     n_concepts = len(concepts)

@@ -417,17 +417,15 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         """Refuse images, file paths, texts or one embedding of one dimension given for
         ``X``, with the advice SpliceTransformer gives (scikit-learn's messages were
         "could not convert string to float" and every number of a 1-D row)."""
-        from .transformer import _not_embeddings
+        from .transformer import refuse_non_embeddings
 
-        mistake = _not_embeddings(
+        refuse_non_embeddings(
             X,
             estimator="ZeroShotClassifier",
             verb="classifies",
             embedder=self.embedder,
             variable="classifier",
         )
-        if mistake is not None:
-            raise mistake
 
     def _embeddings(self, X: Any) -> np.ndarray:
         """``X`` checked: fitted, its features, finite rows (float64 or float32)."""

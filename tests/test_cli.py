@@ -463,8 +463,8 @@ _OPTION_CASES = {
     ),
     "pretrained-missing-file": (
         ["--pretrained", "{tmp}/missing/weights.pt"],
-        "--pretrained '{tmp}/missing/weights.pt': no such checkpoint file; or give a "
-        "pretrained tag of sksplice-test-tiny: none",
+        "--pretrained '{tmp}/missing/weights.pt': no such checkpoint file; or give "
+        "--pretrained none (random weights: sksplice-test-tiny has no pretrained tags)",
     ),
     "model-hugging-face-repo": (
         ["--model", "openai/clip-vit-base-patch32"],

@@ -465,6 +465,12 @@ def test_a_query_concept_beyond_the_vocabulary_size_is_told_the_size_that_keeps_
     code, _, err = _main([*argv, "--vocabulary-size", "8", "--concepts", "grass,rde"], capsys)
     assert code == 2
     assert err.splitlines() == [f"{_RDE} (did you mean 'red'?); {beyond}"]
+    # a phrase of the vocabulary beyond the size is not told to be split at a comma
+    phrases = tmp_path / "phrases.txt"
+    phrases.write_text("cat\ndog\nred\nblue\nred dog\n", encoding="utf-8")
+    argv = ["search", str(run_env), "--concepts", "red dog", *_args(tmp_path)]
+    code, _, err = _main([*argv, "--vocabulary", str(phrases), "--vocabulary-size", "4"], capsys)
+    assert code == 2 and "'red dog' is concept 5" in err and "separated by commas" not in err
 
 
 def test_a_query_concept_of_a_named_vocabulary_to_download_is_checked_after_the_model(
@@ -1042,22 +1048,46 @@ def test_a_repeated_line_of_a_vocabulary_file_is_told_in_the_words_of_the_comman
     assert "are not at their line. Remove the repeats to keep one concept per line." in err
 
 
-def test_another_librarys_log_lines_name_it():
+def test_another_librarys_log_lines_name_it(tmp_path, monkeypatch):
     # (--debug showed open_clip's lines, logged on the root logger, as sksplice's own:
     # "sksplice: Loaded built-in ViT-B-32 model config.")
     from sksplice.cli._logging import _Formatter
 
     def shown(name, level, path, text):
-        return _Formatter().format(logging.LogRecord(name, level, path, 1, text, None, None))
+        return _Formatter().format(logging.LogRecord(name, level, str(path), 1, text, None, None))
 
-    factory = "/venv/lib/python3.11/site-packages/open_clip/factory.py"
+    site = tmp_path / "site-packages"
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "scripts"), str(site)])
+    factory = site / "open_clip" / "factory.py"
+    assert shown("root", logging.INFO, factory, "Loaded.") == "sksplice: open_clip: Loaded."
+    # (the package, not the folder of the file; a top-level module by its name)
+    deep = site / "transformers" / "models" / "fnet" / "modeling_fnet.py"
+    assert shown("root", logging.INFO, deep, "a") == "sksplice: transformers: a"
+    module = site / "typing_extensions.py"
+    assert shown("root", logging.INFO, module, "b") == "sksplice: typing_extensions: b"
+    script = tmp_path / "scripts" / "mine.py"
+    assert shown("root", logging.INFO, script, "c") == "sksplice: mine: c"
+    assert shown("root", logging.INFO, "/elsewhere/x.py", "d") == "sksplice: d"
     assert (
-        shown("root", logging.INFO, factory, "Loaded config.")
-        == "sksplice: open_clip: Loaded config."
-    )
-    assert (
-        shown("urllib3.connectionpool", logging.WARNING, "/x/urllib3/connectionpool.py", "Retrying")
+        shown("urllib3.connectionpool", logging.WARNING, site / "urllib3" / "p.py", "Retrying")
         == "sksplice: warning: urllib3: Retrying"
     )
-    ours = shown("sksplice.cli._decompose", logging.INFO, "/x/sksplice/cli/_decompose.py", "done")
+    ours = shown("sksplice.cli._decompose", logging.INFO, site / "sksplice" / "cli.py", "done")
     assert ours == "sksplice: done"
+
+
+def test_a_missing_pretrained_file_is_told_where_it_was_looked_for(tmp_path, monkeypatch):
+    # (a relative path is looked for in the working folder, which may be the mistake)
+    from sksplice.cli._embedders import _unknown_pretrained
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights").mkdir()
+    said = str(_unknown_pretrained("ViT-B-32", "./nothere.pt", ["openai", "laion2b_s34b_b79k"]))
+    assert said == (
+        f"--pretrained './nothere.pt' ({str(tmp_path / 'nothere.pt')!r}): no such checkpoint "
+        "file; or give a pretrained tag of ViT-B-32: openai, laion2b_s34b_b79k"
+    )
+    said = str(_unknown_pretrained("ViT-B-32", "weights", ["openai"]))
+    assert "--pretrained 'weights'" in said and "is neither a pretrained tag" in said
+    said = str(_unknown_pretrained("ViT-B-32", "weights/", ["openai"]))
+    assert said.startswith(f"--pretrained 'weights/' ({str(tmp_path / 'weights')!r}): a folder")

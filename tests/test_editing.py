@@ -1371,6 +1371,14 @@ def test_a_name_beyond_the_vocabulary_size_is_told_the_size_that_keeps_it():
         ValueError, match=rf"not in the vocabulary: 'zzz'; concepts in `remove` {beyond}"
     ):
         ConceptEditor(remove=["zzz", "c15"], splice=splice).fit(W)
+    # a vocabulary changed since the fit (set_params, a file edited) tells nothing of it
+    import copy
+
+    changed = copy.deepcopy(splice).set_params(vocabulary=names[::-1])
+    with pytest.raises(ValueError) as refused:
+        ConceptEditor(remove=["c15"], splice=changed).fit(W)
+    assert "not in the vocabulary: 'c15'" in str(refused.value)
+    assert "vocabulary_size" not in str(refused.value)
     # before any fold of a search over penalties, from the pipeline's transformer
     unfitted = SpliceTransformer(
         vocabulary=names, vocabulary_size=10, concept_embeddings=raw, device="cpu"

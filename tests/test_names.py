@@ -442,12 +442,15 @@ def test_rows_of_recorded_weights_are_checked(monkeypatch):
     _names.check_source(W[:, :8], names[:8][::-1], "`x`")  # (another width: not its rows)
 
 
-def test_rows_of_weights_of_two_vocabularies_stacked_are_checked(monkeypatch):
+@pytest.mark.parametrize("block", [None, 7], ids=["one-block", "blocks-of-7-values"])
+def test_rows_of_weights_of_two_vocabularies_stacked_are_checked(monkeypatch, block):
     # weights of another vocabulary stacked with one row of the right one were taken
     # whole, and read by position: a terrier caption explained as "penguin, fine"
     from sksplice import _names
 
     monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
+    if block is not None:  # (the rows named across blocks of rows)
+        monkeypatch.setattr(_names, "_SPARSE_BLOCK", block)
     names = np.asarray(list("abcdefghi"), dtype=object)
     ours = _names.remember_concepts(_weights(0), names)
     theirs = _names.remember_concepts(_weights(1), names[::-1])
@@ -466,6 +469,13 @@ def test_rows_of_weights_of_two_vocabularies_stacked_are_checked(monkeypatch):
         _names.check_source(stacked, names[::-1], "`y`")
     with pytest.raises(ValueError, match=r"^1 row of these weights \(row 3\) was made"):
         _names.check_source(sp.vstack([ours[:3], theirs[:1]]), names, "`x`")
+    assert "keep the weights of each transformer apart, or decompose those rows" in str(
+        refused.value
+    )
+    # one recognised row among rows of unknown origin: that row is named
+    unknown = sp.random(6, 9, density=0.5, format="csr", dtype=np.float32, random_state=9)
+    with pytest.raises(ValueError, match=r"^1 row of these weights \(row 6\) was made by"):
+        _names.check_source(sp.vstack([unknown, theirs[:1]]), names, "`x`")
     # rows of weights of two other vocabularies: refused by the first
     third = _names.remember_concepts(_weights(2), np.roll(names, 1))
     with pytest.raises(ValueError, match=r"^these weights were made by"):
@@ -560,6 +570,13 @@ def test_rows_fingerprinted_a_block_at_a_time_are_fingerprinted_alike(monkeypatc
     monkeypatch.setattr(_names, "_DENSE_BLOCK", block)
     for M in (W, D, W.tocoo()):
         np.testing.assert_array_equal(_names.row_fingerprints(M), whole)
+    # dense float16 weights (which scipy.sparse does not take) as their float32 values
+    eighths = W.copy()
+    eighths.data = np.round(eighths.data * 8) / 8
+    np.testing.assert_array_equal(
+        _names.row_fingerprints(eighths.toarray().astype(np.float16)),
+        _names.row_fingerprints(eighths),
+    )
     # (a row's size: its stored values, as a record counts them)
     W.eliminate_zeros()
     for M in (W, D):

@@ -121,14 +121,16 @@ def test_zeroing_returns_an_edited_fitted_copy(rng):
 
 
 def test_zeroing_after_a_centring_scaler_holds_the_concept_where_it_maps_zero(rng):
-    """As docs/probes.md says: after a step that keeps zero at zero, zeroing the
-    coefficients is the editor in front of the model; after StandardScaler(), the
-    decisions differ by the coefficient times the scaled zero weight."""
-    from sklearn.preprocessing import MaxAbsScaler, StandardScaler
+    """As docs/probes.md says: after a step that keeps zero at zero (MinMaxScaler() too,
+    for a concept some training row lacks), zeroing the coefficients is the editor in
+    front of the model; after StandardScaler(), the decisions differ by the coefficient
+    times the scaled zero weight."""
+    from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, StandardScaler
 
     names = [f"w{j}" for j in range(12)]
     X, y = rng.normal(size=(80, 8)), np.arange(80) % 2
-    for scaler in (MaxAbsScaler(), StandardScaler(with_mean=False), StandardScaler()):
+    scalers = (MaxAbsScaler(), MinMaxScaler(), StandardScaler(with_mean=False), StandardScaler())
+    for scaler in scalers:
         splice = SpliceTransformer(
             vocabulary=names,
             concept_embeddings=rng.normal(size=(12, 8)),
@@ -144,6 +146,8 @@ def test_zeroing_after_a_centring_scaler_holds_the_concept_where_it_maps_zero(rn
         shift = pipe[-1].coef_[0, j] * pipe[1].transform(np.zeros((1, 12)))[0, j]
         centres = isinstance(scaler, StandardScaler) and scaler.with_mean
         assert (shift != 0) == centres
+        if isinstance(scaler, MinMaxScaler):  # (zero kept: a training row lacks the concept)
+            assert scaler.data_min_[j] == 0
         np.testing.assert_allclose(edited.decision_function(X), in_front - shift, atol=1e-9)
 
 

@@ -527,12 +527,12 @@ def _published_files_missing(args: argparse.Namespace, *, vocabulary: bool = Tru
 def _named_size(args: argparse.Namespace) -> int | None:
     """The number of concepts a named ``--vocabulary`` keeps, known without reading it
     (its length is pinned with its file); None for a file."""
-    from ..vocabulary import VOCABULARIES, named_auto_size, named_size_exceeded
+    from ..vocabulary import VOCABULARIES, named_auto_size
 
     if args.vocabulary not in VOCABULARIES:
         return None
-    size = args.vocabulary_size or named_auto_size(args.vocabulary)
-    return named_size_exceeded(args.vocabulary, size) or size
+    # (a size beyond the vocabulary is refused before, with the local files)
+    return int(args.vocabulary_size or named_auto_size(args.vocabulary))
 
 
 def _check_options(
@@ -671,7 +671,11 @@ def _check_query_concepts(
         beyond = positions_beyond(concepts, every, unknown), None if every is None else len(every)
         message = str(unknown_concepts_error(unknown, concepts, "--concepts", beyond))
         # ("dog snow" for two concepts: each of its words is one, the phrase is not)
-        spaced = [n for n in unknown if len(n.split()) > 1 and all(w in known for w in n.split())]
+        spaced = [
+            n
+            for n in unknown
+            if n not in beyond[0] and len(n.split()) > 1 and all(w in known for w in n.split())
+        ]
         if spaced:
             given = raw if raw is not None else ",".join(query or {})
             commas = ",".join(

@@ -95,10 +95,13 @@ def _unknown_pretrained(model: str, pretrained: str, tags: Sequence[str]) -> CLI
     if _looks_like_a_path(pretrained):  # (a file meant: say that it is not there)
         path = Path(pretrained).expanduser()
         what = "a folder, not a checkpoint file" if path.is_dir() else "no such checkpoint file"
-        expanded = f" ({str(path)!r})" if str(path) != pretrained else ""
+        # (where a relative path was looked for: the working folder may be the mistake)
+        absolute = str(path.absolute())
+        shown = f" ({absolute!r})" if absolute != pretrained else ""
+        tags_said = f"a pretrained tag of {model}: {listed}" if tags else "--pretrained none"
         return CLIError(
-            f"--pretrained {pretrained!r}{expanded}: {what}; or give a pretrained tag of "
-            f"{model}: {listed}"
+            f"--pretrained {pretrained!r}{shown}: {what}; or give {tags_said}"
+            + ("" if tags else f" (random weights: {model} has no pretrained tags)")
         )
     return CLIError(
         f"--pretrained {pretrained!r} is neither a pretrained tag of {model} nor a "

@@ -10,7 +10,6 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from .._image_files import file_being_read, shown_message
@@ -180,14 +179,21 @@ def _warning_fix(category: type[Warning], text: str) -> str | None:
 
 
 def _origin(record: logging.LogRecord) -> str | None:
-    """The library a record not of sksplice's loggers comes from (``open_clip``, which
-    logs on the root logger: the package of the file that logged it); None for
-    sksplice's own."""
+    """The library a record not of sksplice's loggers comes from: its logger's first
+    name, or for the root logger (on which open_clip logs) the top-level module of the
+    file that logged it, as found on ``sys.path``; None for sksplice's own, and where
+    the file is on no entry of ``sys.path``."""
     if record.name == "sksplice" or record.name.startswith("sksplice."):
         return None
     if record.name != "root":
         return record.name.split(".")[0]
-    return Path(record.pathname).parent.name or None
+    path = os.path.abspath(record.pathname)
+    entries = [os.path.abspath(entry or os.getcwd()) for entry in sys.path]
+    found = [entry for entry in entries if path.startswith(entry.rstrip(os.sep) + os.sep)]
+    if not found:
+        return None
+    top = os.path.relpath(path, max(found, key=len)).split(os.sep)[0]
+    return top.removesuffix(".py") or None
 
 
 class _Formatter(logging.Formatter):
