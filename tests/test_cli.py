@@ -3784,16 +3784,16 @@ def test_a_json_run_interrupted_while_its_held_records_are_written_is_one_docume
         }
         for i in range(5)
     ]
-    real_write = _output._Writer.write
+    real_write = _output._Writer.write_json
     calls = []
 
-    def write(self, rec):
-        calls.append(rec["path"])
+    def write(self, text):  # (held records are written as their lines of JSON)
+        calls.append(json.loads(text)["path"])
         if len(calls) == 3:
             raise KeyboardInterrupt
-        real_write(self, rec)
+        real_write(self, text)
 
-    monkeypatch.setattr(_output._Writer, "write", write)
+    monkeypatch.setattr(_output._Writer, "write_json", write)
     output = tmp_path / "out.json"
     code = _decompose._write_records(
         str(output) if to_file else None,
@@ -3813,3 +3813,41 @@ def test_a_json_run_interrupted_while_its_held_records_are_written_is_one_docume
     assert [r["path"] for r in data["images"]] == ["0.png", "1.png"]
     assert calls == ["0.png", "1.png", "2.png"]  # (none written twice)
     assert "interrupted: 2 of 5 images written" in caplog.text
+
+
+def test_records_a_json_document_holds_go_to_disk_beyond_a_size(tmp_path, monkeypatch):
+    # (held as dicts until the metadata was known: about 3 KB a record at -k 10, 3 GB for
+    # a million images; now as their lines of JSON, on disk beyond _HELD_IN_MEMORY bytes)
+    records = [
+        {
+            "path": f"{i}.png",
+            "concepts": [{"concept": "a\nb", "weight": 0.5}],
+            "l0": 1,
+            "cosine": 0.9,
+        }
+        for i in range(50)
+    ]
+    rolled = []
+    real_close = _decompose._Held.close
+
+    def close(self):
+        rolled.append(self._file._rolled)
+        real_close(self)
+
+    monkeypatch.setattr(_decompose._Held, "close", close)
+
+    def written(limit):
+        monkeypatch.setattr(_decompose, "_HELD_IN_MEMORY", limit)
+        out = tmp_path / f"out{limit}.json"
+        code = _decompose._write_records(
+            str(out), "json", lambda n: {"held": n}, iter(records), 50, "images", [], 50
+        )
+        assert code == 0
+        return out.read_text(encoding="utf-8")
+
+    in_memory, on_disk = written(1 << 20), written(100)
+    assert rolled == [False, True]
+    assert in_memory == on_disk
+    data = json.loads(on_disk)
+    assert [r["path"] for r in data["images"]] == [f"{i}.png" for i in range(50)]
+    assert data["images"][0]["concepts"][0]["concept"] == "a\nb"

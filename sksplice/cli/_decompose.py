@@ -27,6 +27,7 @@ from ._checks import (
 from ._inputs import collect_images
 from ._logging import CLIError, RunError, UsageError, _interruption, _reader_gone, _usage
 from ._output import (
+    _json_record,
     _Output,
     _printable,
     _Writer,
@@ -569,6 +570,44 @@ def _report_skipped(skipped: list[Any], n_total: int) -> None:
     logger.warning("skipped %d of %d images:%s", len(skipped), n_total, lines)
 
 
+#: Bytes of the records a json document holds in memory before it holds them on disk.
+_HELD_IN_MEMORY = 64 << 20
+
+
+class _Held:
+    """Records held until a json document's metadata is known, as lines of JSON in a
+    temporary file that stays in memory up to :data:`_HELD_IN_MEMORY` bytes (dicts of
+    a million records took about 3 GB)."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self.n = 0
+        self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by __exit__)
+            max_size=_HELD_IN_MEMORY, mode="w+", encoding="utf-8", newline="\n"
+        )
+
+    def add(self, rec: dict[str, Any]) -> None:
+        # (a record's line of JSON holds no line break: texts escape theirs)
+        self._file.write(_json_record(rec) + "\n")
+        self.n += 1
+
+    def lines(self) -> Iterator[str]:
+        """The records held, in order, as lines of JSON."""
+        self._file.seek(0)
+        for line in self._file:
+            yield line.removesuffix("\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> _Held:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 def _write_records(
     output: str | None,
     fmt: str,
@@ -592,33 +631,36 @@ def _write_records(
     ``metadata`` given as a function is known only once ``records`` are all
     made (it counts what they found: a streamed run): ``json``, which writes it
     first, holds the records until then (or until an interruption, when the
-    function, given the count of records held, says what the run found so far).
+    function, given the count of records held, says what the run found so far),
+    as lines of JSON in a temporary file beyond :data:`_HELD_IN_MEMORY` bytes.
     """
     out = _Output(output)
     writer = None
-    held: list[dict[str, Any]] | None = None
+    held: _Held | None = None
 
     def start(interrupted: bool = False) -> _Writer:
         nonlocal held, writer
-        n_held = len(held) if interrupted and held is not None else None
+        n_held = held.n if interrupted and held is not None else None
         told = metadata(n_held) if callable(metadata) else metadata
         # (the writer is known, and the records taken, before any is written: an
         # interrupt while they are written ends this document; it began a second one)
         writer = _Writer(out.fh, fmt, told, extra=extra)
-        pending, held = held or [], None
-        for rec in pending:
-            writer.write(rec)
+        pending, held = held, None
+        if pending is not None:
+            with pending:
+                for text in pending.lines():
+                    writer.write_json(text)
         return writer
 
     try:
         with out.writing(keep_interrupted=True):
             if fmt == "json" and callable(metadata):
-                held = []
+                held = _Held()
             else:
                 writer = _Writer(out.fh, fmt, {} if callable(metadata) else metadata, extra=extra)
             for rec in records:
                 if held is not None:
-                    held.append(rec)
+                    held.add(rec)
                 else:
                     writer.write(rec)  # type: ignore[union-attr]
             if writer is None:
@@ -627,7 +669,7 @@ def _write_records(
             writer.close()
             out.summary = plural(writer.n, what.removesuffix("s"))
     except KeyboardInterrupt as exc:
-        n = writer.n if writer is not None else len(held or ())
+        n = writer.n if writer is not None else (held.n if held is not None else 0)
         in_place = out.path is None or out.partial == out.path
         if n == 0 and (writer is None or not in_place):
             # Nothing finished: no output at all (no empty json document), and a file
@@ -658,6 +700,9 @@ def _write_records(
         # (an output that cannot be written, an error of the work: exit 1, after the summary)
         _report_skipped(skipped, n_paths)
         raise
+    finally:
+        if held is not None:  # (records not written: an interruption before any finished)
+            held.close()
     _report_skipped(skipped, n_paths)
     return 0
 

@@ -60,11 +60,20 @@ class _Writer:
             fh.write('{"metadata": ' + head + ',\n "images": [')
 
     def write(self, rec: dict[str, Any]) -> None:
+        if self.fmt in ("json", "jsonl"):
+            self.write_json(_json_record(rec))
+        else:
+            self._write(rec)
+
+    def write_json(self, text: str) -> None:
+        """Write a record given as its line of JSON (:func:`_json_record`)."""
+        fh = self.fh
+        fh.write(text + "\n" if self.fmt == "jsonl" else ("," if self.n else "") + "\n  " + text)
+        self._written()
+
+    def _write(self, rec: dict[str, Any]) -> None:
         fmt, fh = self.fmt, self.fh
-        if fmt in ("json", "jsonl"):
-            text = _json_record(rec)
-            fh.write(text + "\n" if fmt == "jsonl" else ("," if self.n else "") + "\n  " + text)
-        elif fmt == "csv":
+        if fmt == "csv":
             rec = self._shown(rec)
             head = [rec[e] for e in self.extra]
             for rank, c in enumerate(rec["concepts"], start=1):
@@ -84,8 +93,12 @@ class _Writer:
                 fh.write(f"  {c['weight']:#8.4g}  {c['concept']}\n")
             if not rec["concepts"]:
                 fh.write("  (no concept above the penalty)\n")
+        self._written()
+
+    def _written(self) -> None:
         # Counted once written: an interrupt while the flush waits on a full pipe still
         # sends this record (what is left in the buffer goes out at exit).
+        fh = self.fh
         self.n += 1
         fh.flush()
         self.sent = self.n  # (a closed pipe fails the flush: this record was not sent)
