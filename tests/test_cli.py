@@ -3768,6 +3768,19 @@ def test_a_sweep_over_vocabulary_sizes_embeds_each_concept_once(tmp_path, tiny_c
     assert counted == [2000, 1000]
 
 
+def _records(n: int, concept: str) -> list[dict]:
+    """``n`` records of one concept each, as decompose makes them (``0.png``, ...)."""
+    return [
+        {
+            "path": f"{i}.png",
+            "concepts": [{"concept": concept, "weight": 0.5}],
+            "l0": 1,
+            "cosine": 0.9,
+        }
+        for i in range(n)
+    ]
+
+
 @pytest.mark.parametrize("to_file", [True, False], ids=["file", "stdout"])
 def test_a_json_run_interrupted_while_its_held_records_are_written_is_one_document(
     to_file, tmp_path, monkeypatch, capsys, caplog
@@ -3775,15 +3788,7 @@ def test_a_json_run_interrupted_while_its_held_records_are_written_is_one_docume
     # A streamed json run holds its records until its metadata is known; Ctrl-C while
     # they were written began a second document after the first, cut short: two
     # "metadata" keys, and json.load failed
-    records = [
-        {
-            "path": f"{i}.png",
-            "concepts": [{"concept": "dog", "weight": 0.5}],
-            "l0": 1,
-            "cosine": 0.9,
-        }
-        for i in range(5)
-    ]
+    records = _records(5, "dog")
     real_write = _output._Writer.write_json
     calls = []
 
@@ -3818,15 +3823,7 @@ def test_a_json_run_interrupted_while_its_held_records_are_written_is_one_docume
 def test_records_a_json_document_holds_go_to_disk_beyond_a_size(tmp_path, monkeypatch):
     # (held as dicts until the metadata was known: about 3 KB a record at -k 10, 3 GB for
     # a million images; now as their lines of JSON, on disk beyond _HELD_IN_MEMORY bytes)
-    records = [
-        {
-            "path": f"{i}.png",
-            "concepts": [{"concept": "a\nb", "weight": 0.5}],
-            "l0": 1,
-            "cosine": 0.9,
-        }
-        for i in range(50)
-    ]
+    records = _records(50, "a\nb")
     rolled = []
     real_close = _decompose._Held.close
 
