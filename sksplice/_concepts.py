@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse
 
 from ._array import unit_rows
-from ._names import check_concept_names, plural
+from ._names import check_concept_names, plural, unknown_names_hints
 from ._protocols import TextEmbedder, check_text_embedder
 from ._validation import check_finite_rows, check_int
 from .dictionary import embed_vocabulary, is_cached
@@ -262,20 +262,53 @@ def positions_beyond(
     return {str(c): i + 1 for i, c in enumerate(whole) if str(c) in wanted}
 
 
-def beyond_message(
-    where: dict[str, int], n_kept: int, n_whole: int | None, what: str, noun: str = "concepts"
+def positions_in_vocabulary(
+    vocabulary: Any, kept: Sequence[str], n_full: int | None, data_home: Any, names: Sequence[str]
+) -> tuple[dict[str, int], int | None]:
+    """:func:`positions_beyond` of ``names`` in ``vocabulary`` (of ``n_full`` entries)
+    cut to the concepts ``kept``, and ``n_full``: nothing where its whole list is not
+    known, or cannot be read now (this serves an error's message: never an error of
+    its own)."""
+    if n_full is None or n_full <= len(kept):
+        return {}, n_full
+    try:
+        whole = whole_vocabulary(vocabulary, list(kept), n_full, data_home)
+    except Exception:
+        return {}, n_full
+    return positions_beyond(kept, whole, names), n_full
+
+
+def unknown_concepts_message(
+    unknown: Sequence[str],
+    known: Iterable[str],
+    param: str,
+    beyond: tuple[dict[str, int], int | None] = ({}, None),
 ) -> str:
-    """The error for the concepts ``where`` (see :func:`positions_beyond`) named in
-    ``what``: they are in the vocabulary, beyond the ``n_kept`` concepts kept. ``noun``:
-    what the message calls them (``names in `concepts```)."""
-    shown = ", ".join(f"{c!r} is concept {i}" for c, i in where.items())
-    of = f" of the {n_whole}" if n_whole is not None else ""
-    them = "it" if len(where) == 1 else "them"
-    return (
-        f"{noun} in {what} beyond the {n_kept} that vocabulary_size keeps{of} of the "
-        f"vocabulary ({shown}, in the order it keeps them): vocabulary_size="
-        f"{max(where.values())} or more keeps {them}"
-    )
+    """The error naming the ``unknown`` concepts given in ``param``, the first few with
+    their closest ``known`` names (:func:`sksplice._names.unknown_names_hints`).
+    ``beyond``: the positions of those the vocabulary holds beyond the ``known``
+    concepts kept (told the size that keeps them instead), and the vocabulary's length
+    (see :func:`positions_in_vocabulary`)."""
+    known = list(known)
+    where = param if param.startswith("-") else f"`{param}`"  # (an option, or a parameter)
+    noun = "names" if param == "concepts" else "concepts"  # (not "concepts in `concepts`")
+    positions, n_whole = beyond
+    absent = [name for name in unknown if str(name) not in positions]
+    parts = []
+    if absent:
+        parts.append(
+            f"{noun} in {where} not in the vocabulary: {unknown_names_hints(absent, known)}"
+        )
+    if positions:
+        shown = ", ".join(f"{c!r} is concept {i}" for c, i in positions.items())
+        of = f" of the {n_whole}" if n_whole is not None else ""
+        them = "it" if len(positions) == 1 else "them"
+        parts.append(
+            f"{noun} in {where} beyond the {len(known)} that vocabulary_size keeps{of} of the "
+            f"vocabulary ({shown}, in the order it keeps them): vocabulary_size="
+            f"{max(positions.values())} or more keeps {them}"
+        )
+    return "; ".join(parts)
 
 
 def _set_centred(A: np.ndarray) -> np.ndarray:

@@ -34,7 +34,6 @@ from ._names import (
     recorded,
     recorded_makers,
     remember_concepts,
-    unknown_names_hints,
 )
 from ._pandas import (
     is_polars_frame,
@@ -107,18 +106,10 @@ def _lookup(
         else:
             unknown.append(name)
     if unknown:
-        from ._concepts import beyond_message
+        from ._concepts import unknown_concepts_message
 
-        positions, n_whole = beyond(unknown) if beyond else ({}, None)
-        absent = [name for name in unknown if name not in positions]
-        noun = "names" if param == "concepts" else "concepts"  # (not "concepts in `concepts`")
-        parts = []
-        if absent:
-            hints = unknown_names_hints(absent, index)
-            parts.append(f"{noun} in `{param}` not in the vocabulary: {hints}")
-        if positions:
-            parts.append(beyond_message(positions, len(index), n_whole, f"`{param}`", noun))
-        message = "; ".join(parts)
+        where = beyond(unknown) if beyond else ({}, None)
+        message = unknown_concepts_message(unknown, index, param, where)
         if not ignore_unknown:
             raise ValueError(message + "; pass ignore_unknown=True to skip them")
         warn_user(message + "; they are ignored", UserWarning)
@@ -289,14 +280,9 @@ def _splice_parts(splice: Any, *, needed: bool = True) -> tuple[np.ndarray, np.n
     weights that neither recomposes nor looks for neighbours); then the error of an
     unfitted one also says how to do without it in a search.
     """
-    if (
-        not hasattr(splice, "fit")
-        or not hasattr(splice, "get_feature_names_out")
-        or pipeline_in(splice) is not None  # (told which step to give, fitted or not)
-    ):
-        # (scikit-learn's check_is_fitted would say "... is not an estimator instance",
-        # naming no parameter)
-        raise not_a_splice_transformer(splice)
+    # (scikit-learn's check_is_fitted would say "... is not an estimator instance",
+    # naming no parameter)
+    check_splice_kind(splice)
     try:
         check_is_fitted(splice)
     except NotFittedError as exc:
@@ -337,6 +323,17 @@ def pipeline_in(splice: Any) -> Any:
 
     inner = splice.estimator if isinstance(splice, FrozenEstimator) else splice
     return inner if isinstance(inner, Pipeline) else None
+
+
+def check_splice_kind(splice: Any) -> None:
+    """Refuse a ``splice`` that is no transformer, or a Pipeline (told which step to
+    give, fitted or not), with :func:`not_a_splice_transformer`."""
+    if (
+        not hasattr(splice, "fit")
+        or not hasattr(splice, "get_feature_names_out")
+        or pipeline_in(splice) is not None
+    ):
+        raise not_a_splice_transformer(splice)
 
 
 def not_a_splice_transformer(splice: Any) -> TypeError:

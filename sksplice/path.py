@@ -814,10 +814,10 @@ def _check_editor_names(transformer: Any, estimator: Any, step: str = "estimator
     concepts, n_full = unfitted._resolve_concepts()
 
     def beyond(unknown: list[str]) -> tuple[dict[str, int], int | None]:
-        from ._concepts import positions_beyond, whole_vocabulary
+        from ._concepts import positions_in_vocabulary
 
-        whole = whole_vocabulary(unfitted.vocabulary, concepts, n_full, unfitted.data_home)
-        return positions_beyond(concepts, whole, unknown), n_full
+        vocabulary, data_home = unfitted.vocabulary, unfitted.data_home
+        return positions_in_vocabulary(vocabulary, concepts, n_full, data_home, unknown)
 
     check_editor_names(estimator, concepts, step, beyond)
 

@@ -29,7 +29,6 @@ from ._names import (
     check_concept_names,
     check_source,
     name_differences,
-    unknown_names_hints,
 )
 from ._pandas import frame_values
 from ._persistence import VersionStampMixin
@@ -40,8 +39,8 @@ from .analysis import _as_weights
 from .editing import (
     _check_neighbor_params,
     beyond_kept,
+    check_splice_kind,
     not_a_splice_transformer,
-    pipeline_in,
     ranked_neighbors,
 )
 
@@ -59,24 +58,10 @@ def unknown_concepts_error(
     param: str,
     beyond: tuple[dict[str, int], int | None] = ({}, None),
 ) -> ValueError:
-    """A ``ValueError`` naming the unknown concepts, the first few with their closest
-    known names (:func:`sksplice._names.unknown_names_hints`). ``beyond``: the
-    positions of those the vocabulary holds beyond the ``known`` concepts kept (told
-    the size that keeps them instead), and the vocabulary's length (see
-    :func:`sksplice._concepts.positions_beyond`)."""
-    from ._concepts import beyond_message
+    """A ``ValueError`` of :func:`sksplice._concepts.unknown_concepts_message`."""
+    from ._concepts import unknown_concepts_message
 
-    where = param if param.startswith("-") else f"`{param}`"  # (an option, or a parameter)
-    what = "names" if param == "concepts" else "concepts"  # (not "concepts in `concepts`")
-    positions, n_whole = beyond
-    absent = [name for name in unknown if str(name) not in positions]
-    parts = []
-    if absent:
-        hints = unknown_names_hints(absent, known)
-        parts.append(f"{what} in {where} not in the vocabulary: {hints}")
-    if positions:
-        parts.append(beyond_message(positions, len(known), n_whole, where, what))
-    return ValueError("; ".join(parts))
+    return ValueError(unknown_concepts_message(unknown, known, param, beyond))
 
 
 def _concept_names(
@@ -372,10 +357,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
                 "whose dictionary defines the neighbours"
             )
         given = _concept_names(self.concepts, check=True)
-        if self.splice is not None and (
-            not hasattr(self.splice, "get_feature_names_out") or pipeline_in(self.splice)
-        ):
-            raise not_a_splice_transformer(self.splice)
+        if self.splice is not None:
+            check_splice_kind(self.splice)
         splice_names = None
         if given is None or expand:
             splice_names = _concept_names(self.splice, "splice", check=given is None)
@@ -460,8 +443,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
                 "whose dictionary defines the neighbours: set_params(splice=...) with the "
                 "transformer that produced the collection"
             )
-        if not hasattr(self.splice, "get_feature_names_out") or pipeline_in(self.splice):
-            raise not_a_splice_transformer(self.splice)
+        check_splice_kind(self.splice)
         splice_names = _concept_names(self.splice, "splice")
         assert splice_names is not None  # (splice is not None)
         _check_same_concepts(splice_names, self.concepts_)  # (`splice` set after fit)

@@ -907,20 +907,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             return ""
 
     def _concepts_beyond(self, names: Sequence[str]) -> tuple[dict[str, int], int | None]:
-        """:func:`~sksplice._concepts.positions_beyond` of ``names`` for the concepts this
-        fitted transformer keeps of its vocabulary, and the length of the vocabulary;
-        nothing where the whole vocabulary is not known."""
-        from ._concepts import positions_beyond, whole_vocabulary
+        """:func:`~sksplice._concepts.positions_in_vocabulary` of ``names`` for the
+        concepts this fitted transformer keeps of its vocabulary."""
+        from ._concepts import positions_in_vocabulary
 
         kept = [str(c) for c in getattr(self, "concepts_", ())]
         n_full = getattr(self, "_n_vocabulary", None)
-        if n_full is None or n_full <= len(kept):
-            return {}, n_full
-        try:  # (for an error's message: never an error of its own)
-            whole = whole_vocabulary(self.vocabulary, kept, n_full, self.data_home)
-        except Exception:
-            return {}, n_full
-        return positions_beyond(kept, whole, names), n_full
+        return positions_in_vocabulary(self.vocabulary, kept, n_full, self.data_home, names)
 
     def _concepts_cached(self, concepts: list[str], n_full: int | None) -> bool:
         """Whether the embeddings of ``concepts`` are cached, or cut from a cached longer
