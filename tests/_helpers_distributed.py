@@ -27,9 +27,18 @@ class GatedSpliceTransformer(SpliceTransformer):
     """
 
     gate_dir: str | None = None
+    #: A block whose first value is :data:`FAIL_MARK` fails, as a block holding NaN
+    #: does, but only once another block has entered the gate (a NaN row fails before
+    #: the transform, at once: the other block was at times cancelled before it began).
+    fail_marked: bool = False
 
     def transform(self, X: Any) -> Any:
         gate = self.gate_dir
+        if gate is not None and self.fail_marked and np.asarray(X)[0, 0] == FAIL_MARK:
+            deadline = time.monotonic() + GATE_TIMEOUT_S
+            while not started_pids(gate) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            raise ValueError("X holds NaN or infinite values in row 0 (a block made to fail)")
         if gate is not None:
             folder = Path(gate)
             (folder / f"started-{os.getpid()}-{uuid.uuid4().hex}").touch()
@@ -41,11 +50,18 @@ class GatedSpliceTransformer(SpliceTransformer):
         return super().transform(X)
 
 
-def gated_copy(splice: SpliceTransformer, gate_dir: str | os.PathLike) -> GatedSpliceTransformer:
+#: The first value of a block that a GatedSpliceTransformer with ``fail_marked`` fails.
+FAIL_MARK = 123.0
+
+
+def gated_copy(
+    splice: SpliceTransformer, gate_dir: str | os.PathLike, *, fail_marked: bool = False
+) -> GatedSpliceTransformer:
     """A fitted GatedSpliceTransformer with the state of ``splice``."""
     gated = GatedSpliceTransformer(**splice.get_params(deep=False))
     gated.__dict__.update(splice.__dict__)
     gated.gate_dir = os.fspath(gate_dir)
+    gated.fail_marked = fail_marked
     return gated
 
 

@@ -39,6 +39,7 @@ from sksplice.transformer import SpliceTransformer
 
 try:
     from ._helpers_distributed import (
+        FAIL_MARK,
         LoggingHashEmbedder,
         gated_copy,
         install_load_counter,
@@ -47,6 +48,7 @@ try:
     )
 except ImportError:
     from _helpers_distributed import (
+        FAIL_MARK,
         LoggingHashEmbedder,
         gated_copy,
         install_load_counter,
@@ -757,16 +759,19 @@ def test_worker_killed_mid_run_loses_and_duplicates_no_rows(client, problem, ref
 
 @pytest.mark.parametrize("writer", [to_zarr, write_parquet])
 def test_a_failed_write_leaves_no_temporary_folder_behind(client, problem, writer, tmp_path):
-    # block 0 fails at once (a NaN row) while block 1 is held at the gate on the other
-    # worker: the folder must be removed only once block 1 stopped writing into it
+    # block 0 fails (as a block holding NaN does) while block 1 is held at the gate on
+    # the other worker: the folder must be removed only once block 1 stopped writing into
+    # it. (Block 0 fails once block 1 has entered the gate: a NaN row failed it at once,
+    # and block 1 was at times cancelled before it began.)
     X, splice = problem
     bad = np.array(X[:1_000], copy=True)
-    bad[3, 0] = np.nan
+    bad[0, 0] = FAIL_MARK
     gate = tmp_path / "gate"
     gate.mkdir()
     out = tmp_path / "out"
     out.mkdir()
-    W = transform_dask(gated_copy(splice, gate), bad, chunk_size=500, client=client)
+    gated = gated_copy(splice, gate, fail_marked=True)
+    W = transform_dask(gated, bad, chunk_size=500, client=client)
     release = threading.Timer(2.0, (gate / "release").touch)
     release.start()
     try:
