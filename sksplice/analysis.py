@@ -853,8 +853,80 @@ def rank_concepts(
 
 
 #: ``ranking.attrs["adjusted_over"]`` of a table of every class against the rest whose
-#: p-values are adjusted over the tests of all classes together.
+#: p-values are adjusted over the tests of all classes together (a family-wise error
+#: rate: Holm, Bonferroni; or none).
 ALL_CLASSES = "all classes"
+
+#: ``ranking.attrs["adjusted_over"]`` of a table of every class against the rest whose
+#: p-values are adjusted in two levels (a false discovery rate): the classes first, then
+#: the concepts of each class that differs from the rest (see
+#: :func:`_two_level_adjustment`).
+CLASSES_THEN_CONCEPTS = "classes, then each class's concepts"
+
+_FALSE_DISCOVERY_RATES = ("fdr_bh", "fdr_by")
+
+
+def _two_levels_phrase(n_classes: int, n_differing: int) -> str:
+    """How the texts that say what a correction covered describe the two levels of
+    :func:`_two_level_adjustment`, for ``n_differing`` of ``n_classes`` classes found to
+    differ from the rest: ``"in two levels: each class against the rest as a whole (all
+    3 classes: 2 differ), then the concepts of each class that differs, at alpha x 2/3"``.
+    """
+    if n_differing == n_classes:
+        differ = "all differ" if n_classes > 2 else "both differ"
+    else:
+        differ = (
+            "none differs"
+            if n_differing == 0
+            else f"{n_differing} " + ("differs" if n_differing == 1 else "differ")
+        )
+    level = f", at alpha x {n_differing}/{n_classes}" if 0 < n_differing < n_classes else ""
+    return (
+        f"in two levels: each class against the rest as a whole "
+        f"({_all_classes_phrase(n_classes)}: {differ}), then the concepts of each class "
+        f"that differs{level}"
+    )
+
+
+def _two_level_adjustment(
+    p: np.ndarray, method: str, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Adjust the p-values ``p`` ``(classes, concepts)`` of every class against the
+    rest in two levels, for a false discovery rate (Benjamini & Bogomolov, 2014).
+
+    Each class's concepts are one family, adjusted by ``method`` on their own as
+    :func:`rank_concepts` adjusts them. A class differs from the rest at all where the
+    smallest of its adjusted p-values (Simes' test of the class, for Benjamini-Hochberg)
+    is significant once adjusted, by ``method`` again, over the classes; the ``R`` of
+    the ``C`` classes that do are tested at ``alpha R / C`` each. A row's adjusted
+    p-value is the larger of its class's and its own times ``C / R``: it is below
+    ``alpha`` where both levels pass.
+
+    Adjusted over all classes' tests together (one family), the strong concepts of some
+    classes raised Benjamini-Hochberg's threshold until every concept of a class of one
+    image, 1 of 1 against 0 of 120 (p = 1/121), was significant; within each class alone,
+    a chance concept was listed in some class of 20 without any difference far more often
+    than ``alpha``. The two levels keep the average false discovery rate of the classes
+    listed at ``alpha`` and, where no class differs, list one with probability at most
+    ``alpha`` (as Benjamini-Hochberg itself, exactly for independent tests).
+
+    Returns the adjusted p-values ``(classes, concepts)`` and each class's adjusted
+    p-value ``(classes,)``.
+    """
+    n_classes, m = p.shape
+    within = np.ones_like(p)
+    rows = max(1, _BLOCK_ENTRIES // max(m, 1))
+    for start in range(0, n_classes if m else 0, rows):
+        block = p[start : start + rows]
+        within[start : start + rows] = stats.false_discovery_control(
+            block, axis=-1, method=method[-2:]
+        )
+    class_p = within.min(axis=1) if m else np.ones(n_classes)
+    class_adjusted = _adjust_pvalues(class_p, method)
+    n_selected = int(np.count_nonzero(_below_alpha(class_adjusted, alpha)))
+    if n_selected < n_classes:  # (all of them: each class's own adjusted p-values)
+        within = np.minimum(within * (n_classes / max(n_selected, 1)), 1.0)
+    return np.maximum(within, class_adjusted[:, None]), class_adjusted
 
 
 def _all_classes_phrase(n_classes: int) -> str:
@@ -1018,17 +1090,25 @@ def _each_class_attrs(
     classes: list[Any],
     sizes: np.ndarray,
     n: int,
+    class_adjusted: np.ndarray | None = None,
 ) -> None:
     """Record rank_each_class's test and samples in ``table.attrs``."""
     # (one smallest p-value per size of class: classes of one size share their margins)
     by_size = {k: smallest_p_value(k, int(n - k), alternative) for k in set(sizes.tolist())}
+    if class_adjusted is not None:  # (the two levels' first: which classes differ)
+        table.attrs["class_p_adjusted"] = {
+            cls: float(q) for cls, q in zip(classes, class_adjusted.tolist(), strict=True)
+        }
+        table.attrs["n_classes_differing"] = int(
+            np.count_nonzero(_below_alpha(class_adjusted, alpha))
+        )
     table.attrs.update(
         correction=correction,
         alpha=alpha,
         alternative=alternative,
         one_vs_rest=True,
         negative="rest",
-        adjusted_over=ALL_CLASSES,
+        adjusted_over=ALL_CLASSES if class_adjusted is None else CLASSES_THEN_CONCEPTS,
         n_tests=len(table),
         n_classes=len(classes),
         # (each class's images; the rest are the others: n_samples less the class's)
@@ -1049,17 +1129,32 @@ def rank_each_class(
     min_count: int = 1,
     alternative: str = "greater",
 ) -> pd.DataFrame:
-    """Rank the concepts of every class against the rest, in one table, corrected as one family.
+    """Rank the concepts of every class against the rest, in one table, corrected for all classes.
 
     The rows of :func:`rank_concepts` for each class of ``y`` against all other
     samples, one class after the other (classes in sorted order, each class's rows
-    in the order :func:`rank_concepts` gives them), with the p-values of all
-    classes adjusted together over the ``C x m`` tests of ``C`` classes and ``m``
-    concepts. A table of every class's significant concepts is one claim:
-    adjusting each class's concepts on its own lets chance differences through in
-    some class far more often than ``alpha`` says. This is the table that
+    in the order :func:`rank_concepts` gives them). This is the table that
     ``sksplice profile`` and ``sksplice report`` show, and one that
     :func:`sksplice.report.render_report` describes in full from its ``attrs``.
+
+    A table of every class's significant concepts is read class by class, and its
+    p-values are adjusted for that. With a false discovery rate (``"fdr_bh"``, the
+    default, or ``"fdr_by"``), in two levels (Benjamini and Bogomolov, 2014): each
+    class is first tested as a whole against the rest (the smallest of its own
+    adjusted p-values, those :func:`rank_concepts` gives, adjusted over the ``C``
+    classes), then the concepts of the ``R`` classes that differ are tested at
+    ``alpha R / C``; a row's ``p_adjusted`` is the larger of its class's adjusted
+    p-value and its own times ``C / R`` (equal to :func:`rank_concepts`' where every
+    class differs). Each class's concepts adjusted on their own let a chance concept
+    through in some class of many far more often than ``alpha``; all ``C x m`` tests
+    adjusted as one family let the strong concepts of some classes loosen the
+    threshold for the others, until every concept of a class of one image was
+    significant. The two levels keep the false discovery rate of the classes listed,
+    on average, at ``alpha``, and list a concept of some class where none differs
+    with probability at most ``alpha`` (``docs/examples/analysis_false_discoveries.py``
+    measures all three). With a family-wise error rate (``"holm"``,
+    ``"bonferroni"``), which holds for any part of the table, the ``C x m`` tests
+    are one family.
 
     Parameters
     ----------
@@ -1071,10 +1166,12 @@ def rank_each_class(
     concepts : sequence of str or fitted transformer, default=None
         Concept names (see :func:`concept_profiles`).
     correction : {"fdr_bh", "fdr_by", "holm", "bonferroni"} or None, default="fdr_bh"
-        Multiple-testing correction over all the table's tests (see
-        :func:`rank_concepts`).
+        Multiple-testing correction: in two levels for ``"fdr_bh"`` and
+        ``"fdr_by"``, over all the table's tests for ``"holm"`` and
+        ``"bonferroni"`` (see above).
     alpha : float, default=0.05
-        Level for the ``significant`` column.
+        Level for the ``significant`` column (and, in two levels, for the classes
+        that differ, on which ``p_adjusted`` then depends).
     min_count : int, default=1
         Only concepts present in at least this many samples are tested (the same
         concepts for every class; a ``UserWarning`` says when that leaves none of
@@ -1091,8 +1188,11 @@ def rank_each_class(
         ``negative`` group of each row being the samples of the other classes).
         ``ranking.attrs`` records the settings (``correction``, ``alpha``,
         ``alternative``), ``one_vs_rest`` (True) and ``negative`` (``"rest"``),
-        as :func:`rank_concepts` records them, ``adjusted_over``
-        (``"all classes"``), ``n_tests``, ``n_classes``, ``class_sizes`` (the
+        as :func:`rank_concepts` records them, ``adjusted_over`` (``"classes, then
+        each class's concepts"`` in two levels, with ``class_p_adjusted``, each
+        class's adjusted p-value as a whole, and ``n_classes_differing``, the ``R``
+        classes below ``alpha``; ``"all classes"`` otherwise), ``n_tests``,
+        ``n_classes``, ``class_sizes`` (the
         samples of each class), ``n_samples`` and ``smallest_p_value`` (of each
         class: the smallest p-value its test against the rest can give; no
         concept of a class is significant where it is ``alpha`` or more, and
@@ -1113,17 +1213,19 @@ def rank_each_class(
 
     Notes
     -----
-    The values are those of :func:`rank_concepts` called for each class with
-    ``correction=None`` and put together, then adjusted as one family, computed at
-    once: ``W`` is checked and converted once, the per-class sums are one product
-    (a class's rest is the total less the class, except for the weight sums, see
-    ``_rest_sums``), and the classes of one size share one call of the tests (the
-    same 2x2 margins), which computes each distinct table (the concept's count in the
-    class and in all samples) once; each distinct p-value is adjusted once. The
-    values are the same floats (``tests/test_analysis_each_class.py`` compares them
-    with those of :func:`rank_concepts` run class by class). Tables of
-    :func:`rank_concepts` put together with :func:`pandas.concat` lose their ``attrs``
-    (they differ in ``positive``), so a report of such a table cannot say in which
+    The values are those of :func:`rank_concepts` called for each class and put
+    together, then adjusted as said above, computed at once: ``W`` is checked and
+    converted once, the per-class sums are one product (a class's rest is the total
+    less the class, except for the weight sums, see ``_rest_sums``), and the classes
+    of one size share one call of the tests (the same 2x2 margins), which computes
+    each distinct table (the concept's count in the class and in all samples) once;
+    the classes' own adjustments are one call of
+    :func:`scipy.stats.false_discovery_control` a block of classes at a time (over
+    all tests, each distinct p-value is adjusted once). The values are the same floats
+    (``tests/test_analysis_each_class.py`` compares them with those of
+    :func:`rank_concepts` run class by class). Tables of :func:`rank_concepts` put
+    together with :func:`pandas.concat` lose their ``attrs`` (they differ in
+    ``positive``), so a report of such a table cannot say in which
     direction the test was one-sided.
 
     Examples
@@ -1229,14 +1331,19 @@ def rank_each_class(
         pairs["count_positive"][pair_id.ravel()],
         pairs["count_negative"][pair_id.ravel()],
     )
-    # each distinct p-value adjusted once, for all the rows that hold it
-    p_values, p_of_pair = np.unique(pairs["p_value"], return_inverse=True)
-    held = np.zeros(p_values.shape[0], dtype=np.int64)
-    np.add.at(held, p_of_pair, np.bincount(pair_id.ravel(), minlength=n_pairs))
-    adjusted = _adjust_tied_pvalues(p_values, held, correction)[p_of_pair][pair_id.ravel()]
+    class_adjusted = None
+    if correction in _FALSE_DISCOVERY_RATES:
+        adjusted, class_adjusted = _two_level_adjustment(out["p_value"], correction, alpha)
+        adjusted = adjusted.ravel()
+    else:  # (a family-wise error rate holds for any part of the table: one family)
+        # each distinct p-value adjusted once, for all the rows that hold it
+        p_values, p_of_pair = np.unique(pairs["p_value"], return_inverse=True)
+        held = np.zeros(p_values.shape[0], dtype=np.int64)
+        np.add.at(held, p_of_pair, np.bincount(pair_id.ravel(), minlength=n_pairs))
+        adjusted = _adjust_tied_pvalues(p_values, held, correction)[p_of_pair][pair_id.ravel()]
     table["p_adjusted"] = adjusted
     table["significant"] = _below_alpha(adjusted, alpha)
-    _each_class_attrs(table, correction, alpha, alternative, classes, sizes, n)
+    _each_class_attrs(table, correction, alpha, alternative, classes, sizes, n, class_adjusted)
     smallest = table.attrs["smallest_p_value"]
     _warn_too_few_samples(
         [(cls, int(k), int(n - k), smallest[cls]) for cls, k in zip(classes, sizes.tolist())],

@@ -614,20 +614,32 @@ def _adjusted_text(ranking: pd.DataFrame | None) -> str:
     """What the adjusted p-values of ``ranking`` are adjusted over, from its ``attrs``
     (or, for rankings of several classes put together that do not record it, from its
     p-values, see :func:`_found_adjustment`)."""
-    from .analysis import ALL_CLASSES, _all_classes_phrase
+    from .analysis import (
+        ALL_CLASSES,
+        CLASSES_THEN_CONCEPTS,
+        _all_classes_phrase,
+        _two_levels_phrase,
+    )
 
     attrs = {} if ranking is None else ranking.attrs
     correction = attrs.get("correction", "")
     if "correction" in attrs and correction is None:
         return _NOT_ADJUSTED
     several = ranking is not None and "class" in ranking.columns and ranking["class"].nunique() > 1
+    recorded = attrs.get("adjusted_over") in (ALL_CLASSES, CLASSES_THEN_CONCEPTS)
     over = None
-    if several and ranking is not None and attrs.get("adjusted_over") != ALL_CLASSES:
+    if several and ranking is not None and not recorded:
         over, correction = _found_adjustment(ranking)
         if correction == "none":
             return _NOT_ADJUSTED
     method = _CORRECTION_NAMES.get(correction)  # type: ignore[arg-type]
     how = f"p adjusted ({method})" if method else "p adjusted"
+    differing = attrs.get("n_classes_differing")
+    if attrs.get("adjusted_over") == CLASSES_THEN_CONCEPTS and isinstance(differing, int):
+        n_classes = attrs.get("n_classes")
+        if not isinstance(n_classes, int) and ranking is not None:
+            n_classes = ranking["class"].nunique()
+        return f"{how} {_two_levels_phrase(int(n_classes or 0), differing)}"
     # (ranking is not None when several is true: repeated for the type checker)
     if several and ranking is not None and attrs.get("adjusted_over") == ALL_CLASSES:
         n_tests, n_classes = attrs.get("n_tests"), ranking["class"].nunique()
@@ -697,15 +709,18 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
     """What the page says of the classes (or collections) too small for any concept to be
     significant: those whose smallest possible p-value (``attrs["smallest_p_value"]``,
     see :class:`~sksplice.analysis.TooFewSamplesWarning`) is ``alpha`` or more. A table
-    without highlighted rows for them is no finding about them."""
+    without highlighted rows for them is no finding about them. Then, of a ranking
+    adjusted in two levels, the classes that do not differ from the rest as a whole
+    (``attrs["class_p_adjusted"]``), whose concepts none is significant."""
     from .analysis import _below_alpha
 
     attrs = {} if ranking is None else ranking.attrs
     smallest, alpha = attrs.get("smallest_p_value"), attrs.get("alpha")
     if smallest is None or not isinstance(alpha, numbers.Real):
         return ""
+    alpha = float(alpha)
     if not isinstance(smallest, Mapping):  # (one comparison: a pair, or collections)
-        if _below_alpha(float(smallest), float(alpha)):
+        if _below_alpha(float(smallest), alpha):
             return ""
         return (
             f"Too few images to test: for groups of these sizes Fisher's exact test gives "
@@ -713,24 +728,49 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
             "be significant here; that none is highlighted says nothing."
         )
     sizes = _class_sizes(ranking, "positive") if ranking is not None else {}
+
+    def bracketed(label: Any, p: float) -> str:
+        images = f"{_plural_images(sizes[str(label)])}: " if str(label) in sizes else ""
+        return f"{label} ({images}{float(p):.2g})"
+
     named = [
-        f"{label} ({_plural_images(sizes[str(label)])}: {float(p):.2g})"
-        if str(label) in sizes
-        else f"{label} ({float(p):.2g})"
-        for label, p in smallest.items()
-        if not _below_alpha(float(p), float(alpha))
+        bracketed(label, p) for label, p in smallest.items() if not _below_alpha(float(p), alpha)
     ]
-    if not named:
-        return ""
-    one = len(named) == 1
-    listed = named[0] if one else ", ".join(named[:-1]) + " and " + named[-1]
-    return (
-        f"Too few images to test {'class' if one else 'classes'} {listed}: for classes of "
-        "these sizes Fisher's exact test gives no p-value below the one in brackets, "
-        "whatever the counts, so no concept of "
-        f"{'it' if one else 'them'} can be significant; that none is highlighted says "
-        "nothing."
+    texts = []
+    if named:
+        one = len(named) == 1
+        texts.append(
+            f"Too few images to test {'class' if one else 'classes'} {_listed(named)}: for "
+            "classes of these sizes Fisher's exact test gives no p-value below the one in "
+            "brackets, whatever the counts, so no concept of "
+            f"{'it' if one else 'them'} can be significant; that none is highlighted says "
+            "nothing."
+        )
+    # (the first of two levels: a class that does not differ from the rest as a whole has
+    # no significant concept; those too small to test are named above)
+    class_p = attrs.get("class_p_adjusted")
+    undiffering = (
+        [
+            bracketed(label, q)
+            for label, q in class_p.items()
+            if not _below_alpha(float(q), alpha) and _below_alpha(smallest.get(label, 0.0), alpha)
+        ]
+        if isinstance(class_p, Mapping)
+        else []
     )
+    if undiffering:
+        one = len(undiffering) == 1
+        texts.append(
+            f"{'Class' if one else 'Classes'} {_listed(undiffering)} "
+            f"{'does' if one else 'do'} not differ from the rest as a whole (adjusted p in "
+            f"brackets), so no concept of {'it' if one else 'them'} is significant."
+        )
+    return " ".join(texts)
+
+
+def _listed(names: list[str]) -> str:
+    """``"a"``, ``"a and b"``, ``"a, b and c"``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _plural_images(n: int) -> str:

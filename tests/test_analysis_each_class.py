@@ -1,6 +1,7 @@
 """``rank_each_class`` (behind ``sksplice profile`` and ``report``) against the
-straightforward computation: :func:`rank_concepts` for each class, put together and
-adjusted as one family."""
+straightforward computation: :func:`rank_concepts` for each class, put together, and
+adjusted in two levels (a false discovery rate: each class's own adjusted p-values, the
+classes selected by the smallest of them) or as one family (a family-wise error rate)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,24 @@ import pytest
 import scipy.sparse as sp
 
 from sksplice import analysis
-from sksplice.analysis import ALL_CLASSES, _adjust_pvalues, rank_concepts, rank_each_class
+from sksplice.analysis import (
+    ALL_CLASSES,
+    CLASSES_THEN_CONCEPTS,
+    _adjust_pvalues,
+    _below_alpha,
+    rank_concepts,
+    rank_each_class,
+)
 
 
 def _reference(
     W, y, concepts, *, correction="fdr_bh", alpha=0.05, min_count=1, alternative="greater"
 ):
-    """One rank_concepts per class, concatenated, p-values adjusted over all of them."""
+    """One rank_concepts per class, concatenated. Benjamini-Hochberg or -Yekutieli: a
+    class differs where the smallest of its own adjusted p-values (rank_concepts') is
+    significant adjusted over the classes; each row is the larger of its class's adjusted
+    p-value and its own times (classes / classes that differ). Otherwise the p-values are
+    adjusted over all rows."""
     analysis._check_test_options(correction, alpha, min_count, alternative)
     parts = []
     for cls in sorted(set(np.asarray(y).tolist())):
@@ -26,7 +38,7 @@ def _reference(
             cls,
             None,
             concepts=concepts,
-            correction=None,
+            correction=correction,
             alpha=alpha,
             min_count=min_count,
             alternative=alternative,
@@ -35,9 +47,22 @@ def _reference(
         parts.append(r)
     table = pd.concat(parts, ignore_index=True)
     table.attrs = {}
-    adjusted = _adjust_pvalues(table["p_value"].to_numpy(dtype=np.float64), correction)
+    if correction in ("fdr_bh", "fdr_by"):
+        own = [part["p_adjusted"].to_numpy(dtype=np.float64) for part in parts]
+        smallest = np.array([p.min() if p.size else 1.0 for p in own])
+        class_p = _adjust_pvalues(smallest, correction)
+        differing = int(_below_alpha(class_p, alpha).sum())
+        scale = len(parts) / max(differing, 1)
+        adjusted = np.concatenate(
+            [
+                np.maximum(np.minimum(p * scale, 1.0) if scale != 1 else p, q)
+                for p, q in zip(own, class_p, strict=True)
+            ]
+        )
+    else:
+        adjusted = _adjust_pvalues(table["p_value"].to_numpy(dtype=np.float64), correction)
     table["p_adjusted"] = adjusted
-    table["significant"] = adjusted < alpha
+    table["significant"] = _below_alpha(adjusted, alpha)
     return table
 
 
@@ -61,7 +86,9 @@ def _assert_same(W, y, concepts, **kwargs):
     want = _reference(W, y, concepts, **kwargs)
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert got.attrs["n_tests"] == len(want)
-    assert got.attrs["adjusted_over"] == ALL_CLASSES
+    fdr = kwargs.get("correction", "fdr_bh") in ("fdr_bh", "fdr_by")
+    assert got.attrs["adjusted_over"] == (CLASSES_THEN_CONCEPTS if fdr else ALL_CLASSES)
+    assert ("class_p_adjusted" in got.attrs) == fdr
     return got
 
 
@@ -183,7 +210,7 @@ def test_rank_each_class_is_public_and_its_report_names_the_direction():
     W, y, names = _data()
     ranking = analysis.rank_each_class(W, y, concepts=names)
     assert ranking.attrs["alternative"] == "greater"
-    assert ranking.attrs["adjusted_over"] == ALL_CLASSES
+    assert ranking.attrs["adjusted_over"] == CLASSES_THEN_CONCEPTS
     assert ranking.attrs["one_vs_rest"] is True and ranking.attrs["negative"] == "rest"
     results = [ImageResult("a.png", [("concept 0", 1.0)], 1, 0.9, thumbnail=None)]
     page = render_report(results, ranking=ranking)
@@ -314,3 +341,55 @@ def test_distinct_pairs_and_key_ranks():
     np.testing.assert_array_equal(
         np.argsort(ranks[keys], axis=1, kind="stable"), np.lexsort((p[keys], first[keys]), axis=-1)
     )
+
+
+def test_a_class_of_one_image_is_not_given_every_concept_of_that_image():
+    """Adjusted over all classes' tests together, the many strong concepts of two large
+    classes raised Benjamini-Hochberg's threshold until every concept of a class of one
+    image (1 of 1 against 0 of 240, p = 1/241) was significant, although that class as
+    a whole does not differ from the rest: each image of the others has concepts of its
+    own too. Tested as a whole first, it is not; the large classes keep their concepts."""
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    n_strong, n_own = 200, 1
+    y = np.array(["a"] * 120 + ["b"] * 120 + ["lone"])
+    strong = np.zeros((241, n_strong))
+    in_a = np.where(np.arange(n_strong) < 100, 0.8, 0.1)  # (half of them frequent in a,
+    strong[:120] = rng.random((120, n_strong)) < in_a  # the other half in b)
+    strong[120:240] = rng.random((120, n_strong)) < in_a[::-1]
+    own = np.zeros((241, 240 * n_own + 12))  # (concepts of one image each)
+    for i in range(240):
+        own[i, i * n_own : (i + 1) * n_own] = 1.0
+    own[240, -12:] = 1.0  # (the lone image's twelve)
+    W = np.hstack([strong, own])
+    names = [f"c{j}" for j in range(W.shape[1])]
+    ranking = rank_each_class(W, y, names)
+    lone = (ranking["class"] == "lone").to_numpy()
+    assert np.allclose(ranking.loc[lone, "p_value"].nsmallest(12), 1 / 241)
+    pooled = stats.false_discovery_control(ranking["p_value"].to_numpy(), method="bh")
+    assert np.count_nonzero(pooled[lone] < 0.05) == 12  # (as one family: all twelve)
+    assert not ranking.loc[lone, "significant"].any()
+    assert ranking.attrs["class_p_adjusted"]["lone"] > 0.05
+    assert ranking.attrs["n_classes_differing"] == 2
+    found = ranking[ranking["significant"]]
+    assert set(found["class"]) == {"a", "b"}
+    a_strong = {f"c{j}" for j in range(100)}
+    assert len(a_strong & set(found.loc[found["class"] == "a", "concept"])) >= 95
+
+
+def test_the_false_discovery_example_runs_its_scenarios():
+    """docs/examples/analysis_false_discoveries.py (its numbers are in docs/analysis.md)
+    on made-up prevalences and a few datasets: the three adjustments of each scenario."""
+    from ._helpers_editing import load_example
+
+    example = load_example("analysis_false_discoveries")
+    prevalence = np.geomspace(0.002, 0.3, 150)
+    first = example.no_difference(prevalence, 3)
+    second = example.one_image_class(prevalence, 3)
+    ways = {"each class", "together", "two levels"}
+    assert set(first) == set(second) == ways
+    assert all(0.0 <= value <= 1.0 for value in first.values())
+    assert first["two levels"] <= first["each class"]
+    assert second["two levels"]["lone listed"] == 0.0
+    assert all(second[way]["true found"] > 0.9 for way in ways)

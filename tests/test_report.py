@@ -841,26 +841,43 @@ def test_ranking_rows_carry_the_counts_behind_each_share():
 
 def test_the_ranking_text_says_what_the_adjustment_covers():
     """Every class against the rest, as `sksplice report` of a labelled folder shows it:
-    the p-values are adjusted over the tests of all classes together, and the page says
-    so (it said "within each class" for all of them)."""
+    the p-values are adjusted in two levels (a false discovery rate) or over the tests of
+    all classes together (a family-wise error rate), and the page says so (it said
+    "within each class" for all of them), and names the classes that do not differ."""
     from sksplice.analysis import rank_each_class
     from sksplice.report import _ranking_text
 
     rng = np.random.default_rng(0)
     W = (rng.random((60, 4)) < 0.3).astype(float)
+    W[:20, 0] = 1.0  # ("sea" in every coast image)
     y = np.repeat(["coast", "forest", "desert"], 20)
-    pooled = rank_each_class(W, y, ["sea", "sky", "sand", "tree"])
+    names = ["sea", "sky", "sand", "tree"]
+    pooled = rank_each_class(W, y, names, correction="holm")
     text = _ranking_text(pooled)
     assert text["adjusted"] == (
-        "p adjusted (Benjamini-Hochberg) over the 12 tests of all 3 classes together (each "
-        "class against the rest)"
+        "p adjusted (Holm) over the 12 tests of all 3 classes together (each class against "
+        "the rest)"
     )
+    assert "over the 12 tests of all 3 classes together" in render_report([], ranking=pooled)
+    two_levels = rank_each_class(W, y, names)
+    assert two_levels.attrs["n_classes_differing"] == 1
+    text = _ranking_text(two_levels)
+    assert text["adjusted"] == (
+        "p adjusted (Benjamini-Hochberg) in two levels: each class against the rest as a "
+        "whole (all 3 classes: 1 differs), then the concepts of each class that differs, at "
+        "alpha x 1/3"
+    )
+    class_p = two_levels.attrs["class_p_adjusted"]
+    page = render_report([], ranking=two_levels)
+    assert (
+        f"Classes desert (20 images: {class_p['desert']:.2g}) and forest (20 images: "
+        f"{class_p['forest']:.2g}) do not differ from the rest as a whole (adjusted p in "
+        "brackets), so no concept of them is significant."
+    ) in page
     assert text["test"] == (
         "Fisher's exact test, one-sided (for concepts more frequent in its class than outside it)"
     )
     assert text["heading"] == "Concepts more frequent in a class than outside it"
-    page = render_report([], ranking=pooled)
-    assert "over the 12 tests of all 3 classes together" in page
     assert "within each class" not in page and "z-test" not in page
     # rankings concatenated by hand, each adjusted on its own, are said to be
     parts = [
@@ -929,10 +946,17 @@ def test_the_ranking_text_of_two_classes_says_both():
     rng = np.random.default_rng(1)
     W = (rng.random((40, 3)) < 0.4).astype(float)
     y = np.repeat(["coast", "forest"], 20)
+    W[:20, 0] = 1.0
+    W[20:, 2] = 1.0
     text = _ranking_text(rank_each_class(W, y, ["sea", "sky", "tree"]))
     assert text["adjusted"] == (
-        "p adjusted (Benjamini-Hochberg) over the 6 tests of both classes together (each "
-        "class against the rest)"
+        "p adjusted (Benjamini-Hochberg) in two levels: each class against the rest as a "
+        "whole (both classes: both differ), then the concepts of each class that differs"
+    )
+    text = _ranking_text(rank_each_class(W, y, ["sea", "sky", "tree"], correction="bonferroni"))
+    assert text["adjusted"] == (
+        "p adjusted (Bonferroni) over the 6 tests of both classes together (each class "
+        "against the rest)"
     )
 
 
@@ -1164,7 +1188,7 @@ def test_rows_that_can_never_be_significant_are_left_out_and_said():
     n = int(absent.sum())
     rows = "1 row" if n == 1 else f"{n} rows"
     assert f"Not listed: {rows} of a concept in no image of the class" in page
-    assert f"over the {len(ranking)} tests of all 3 classes together" in page
+    assert "in two levels: each class against the rest as a whole (all 3 classes:" in page
     # one class against another: the class is named
     W = np.tile(np.eye(3), (10, 1))
     y = np.tile(["coast", "forest", "desert"], 10)

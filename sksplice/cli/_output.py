@@ -651,18 +651,29 @@ def _write_significant_tail(
     listed: int,
     order: str,
     untestable: str | None = None,
+    undiffering: float | None = None,
 ) -> None:
     """The table format's line under the ``shown`` significant rows of a group: that
     there is none among the ``tested`` concepts, or how many more of the
     ``significant`` there are (``-k`` is what cut them) and the ``-k`` that lists
     them all; nothing when every significant row is shown. ``listed``: the rows
     ``-f csv`` gives, the top ones by ``order``. ``untestable``: why no concept of the
-    group can be significant (see :func:`untestable`), said in place of "none"."""
+    group can be significant (see :func:`untestable`), said in place of "none".
+    ``undiffering``: the adjusted p-value of a class that does not differ from the rest
+    as a whole (the first level of a ranking adjusted in two), said beside "none"."""
     if untestable is not None:
         fh.write(f"  none can be: {untestable}\n")
     elif not significant:
         top = "the first" if listed == 1 else f"the top {listed}"
-        fh.write(f"  none ({plural(tested, 'concept')} tested; -f csv lists {top} by {order})\n")
+        whole = (
+            ""
+            if undiffering is None
+            else "the class as a whole does not differ from the rest, adjusted p="
+            f"{format_p_value(undiffering)}; "
+        )
+        fh.write(
+            f"  none ({whole}{plural(tested, 'concept')} tested; -f csv lists {top} by {order})\n"
+        )
     elif significant > shown:
         more = plural(significant - shown, "more significant concept")
         fh.write(f"  ({more}: -k {significant} lists them all)\n")

@@ -389,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-class concept profiles and the concepts that separate classes",
         description="Rank, for each class, the concepts that occur in it significantly "
         "more often than in the other classes (Fisher's exact test, one-sided; "
-        "Benjamini-Hochberg corrected over the tests of all classes together).",
+        "Benjamini-Hochberg corrected in two levels: which classes differ from the rest "
+        "at all, then the concepts of each class that does).",
     )
     p.add_argument("folder", metavar="FOLDER", help="images, one sub-folder per class")
     p.add_argument("--labels", default=None, help="CSV of path,label (instead of sub-folders)")

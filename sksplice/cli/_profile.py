@@ -78,8 +78,8 @@ def _profile(
     profiles = concept_profiles(W, y, concepts, drop_empty=True)
     classes = sorted(set(y.tolist()))
     dec.metadata["classes"] = {cls: int(np.count_nonzero(y == cls)) for cls in classes}
-    # every class against the rest, the p-values adjusted over all classes' tests
-    # together: the table shows them together
+    # every class against the rest, the p-values adjusted in two levels: the table
+    # lists the concepts of each class that differs from the rest at all
     with warnings.catch_warnings():
         if said_in_output:
             warnings.simplefilter("ignore", TooFewSamplesWarning)
@@ -196,9 +196,21 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         "alternative": attrs["alternative"],
         "correction": attrs["correction"],
         "alpha": attrs["alpha"],
-        # (what the correction covers: every class's concepts, not each class's alone)
+        # (what the correction covers: every class's concepts together, or in two levels,
+        # the classes first)
         "adjusted_over": attrs["adjusted_over"],
         "tests": attrs["n_tests"],
+        **(
+            {
+                # (the first of the two levels: which classes differ from the rest at all)
+                "class_p_adjusted": {
+                    str(cls): float(q) for cls, q in attrs["class_p_adjusted"].items()
+                },
+                "classes_differing": attrs["n_classes_differing"],
+            }
+            if "class_p_adjusted" in attrs
+            else {}
+        ),
         # (of every row, also those beyond -k: the records hold the top -k of each class)
         "significant_concepts": {
             str(cls): int(n) for cls, n in ranking.groupby("class")["significant"].sum().items()
@@ -247,18 +259,23 @@ def _write_profile(
         _write_table_records(fh, table, fmt, metadata, "ranking")
     else:
         # only what the statistics support is listed; the rest is counted
+        from ..analysis import _all_classes_phrase, _below_alpha, _two_levels_phrase
+
         if table.empty:  # (an empty table would say nothing)
             fh.write(f"no concept to rank: {no_concept(total)}\n")
         elif "tests" in metadata:
-            from ..analysis import _all_classes_phrase
-
             correction = str(metadata.get("correction"))  # (as the text shows it)
             sided = "two-sided" if metadata.get("alternative") == "two-sided" else "one-sided"
+            n_classes = len(sizes) or table["class"].nunique()
+            over = (
+                _two_levels_phrase(len(metadata["class_p_adjusted"]), metadata["classes_differing"])
+                if "classes_differing" in metadata
+                else f"over the {plural(metadata['tests'], 'test')} of "
+                f"{_all_classes_phrase(n_classes)} together"
+            )
             fh.write(
                 f"p-values of Fisher's exact test ({sided}), "
-                f"{_CORRECTIONS.get(correction, correction)}-adjusted over the "
-                f"{plural(metadata['tests'], 'test')} of "
-                f"{_all_classes_phrase(len(sizes) or table['class'].nunique())} together\n"
+                f"{_CORRECTIONS.get(correction, correction)}-adjusted {over}\n"
             )
         for cls, frame in table.groupby("class", sort=True):
             sig = frame[frame["significant"]]
@@ -275,5 +292,9 @@ def _write_profile(
             listed = len(frame) if top_k is None else min(top_k, len(frame))
             smallest = metadata.get("smallest_p_value", {}).get(str(cls))
             why = None if n is None else untestable(n, total - n, smallest, alpha)
-            _write_significant_tail(fh, len(shown), len(sig), len(frame), listed, "difference", why)
+            class_p = metadata.get("class_p_adjusted", {}).get(str(cls))
+            undiffering = None if class_p is None or _below_alpha(class_p, alpha) else class_p
+            _write_significant_tail(
+                fh, len(shown), len(sig), len(frame), listed, "difference", why, undiffering
+            )
     fh.flush()
