@@ -410,6 +410,26 @@ def concept_profiles(
     return profiles
 
 
+def _top_of_group(profiles: pd.DataFrame, group: Any, statistic: str = "prevalence") -> np.ndarray:
+    """Positions of the concepts of ``group`` in ``profiles`` (:func:`concept_profiles`'
+    table, or a table of one statistic) with a positive ``statistic``, largest first.
+
+    Ties (a prevalence of 1.0 for every concept of a class of one sample) are broken by
+    the other statistic, then by position: by position alone, the vocabulary's order
+    chose which of the tied concepts were shown, the weakest ones included. The plots
+    and the report's class profiles show the concepts in this order.
+    """
+    two = isinstance(profiles.columns, pd.MultiIndex)
+    values = np.asarray((profiles[statistic] if two else profiles)[group], dtype=np.float64)
+    positive = np.flatnonzero(values > 0)
+    other = "mean_weight" if statistic == "prevalence" else "prevalence"
+    if two and other in profiles.columns.get_level_values(0):
+        second = np.asarray(profiles[other][group], dtype=np.float64)[positive]
+    else:  # (a table of one statistic)
+        second = np.zeros(positive.size)
+    return positive[np.lexsort((-second, -values[positive]))]
+
+
 def _profile_frame(
     sums: np.ndarray, counts: np.ndarray, sizes: np.ndarray, groups: list[Any], names: Any
 ) -> pd.DataFrame:

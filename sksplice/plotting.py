@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from ._names import a_type, carried_names, reconcile_names
 from ._proportions import INTERVAL_LEVEL as _INTERVAL_LEVEL
 from ._validation import check_flag, check_int, check_labels, check_option, find_label
-from .analysis import ALL_GROUP, _group_sizes
+from .analysis import ALL_GROUP, _group_sizes, _top_of_group
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Sequence
@@ -574,16 +574,8 @@ def plot_class_profile(
     cls = found
     values = table[cls].to_numpy(dtype=np.float64)
     overall = table[ALL_GROUP].to_numpy(dtype=np.float64)
-    nonzero = np.flatnonzero(values)
-    # Ties (a prevalence of 1.0 for every concept of a class of one sample) broken by
-    # the other statistic, then by column order: the vocabulary's order chose which
-    # of the tied concepts were shown, the weakest ones included
-    other = "mean_weight" if statistic == "prevalence" else "prevalence"
-    try:
-        second = np.asarray(profiles[other][cls], dtype=np.float64)[nonzero]
-    except (KeyError, TypeError, ValueError):  # (a table of one statistic)
-        second = np.zeros(nonzero.size)
-    order = nonzero[np.lexsort((-second, -values[nonzero]))][:k][::-1]
+    # (ties broken by the other statistic, as the report's class profiles break them)
+    order = _top_of_group(profiles, cls, statistic)[:k][::-1]
     names = table.index.to_numpy()[order]
     given = ax is not None
     # (a third of an inch more than plot_decomposition: the legend is above the axes;

@@ -1370,6 +1370,8 @@ def render_report(
     cosine = np.array([r.cosine for r in results], dtype=np.float64)
     class_profiles = []
     if groups:
+        from .analysis import _top_of_group
+
         # (the exact shares: the cards' percentages are rounded from them, once)
         shares = _prevalences(cast("pd.DataFrame", profiles))
         concept_names = [str(name) for name in shares.index]
@@ -1379,8 +1381,10 @@ def render_report(
         counts, low, high = _prevalence_intervals(cast("pd.DataFrame", profiles), sizes)
         row_of = {name: i for i, name in enumerate(concept_names)}
         for j, (group, name) in enumerate(zip(groups, names, strict=True)):
-            top = table[group].dropna().sort_values(ascending=False, kind="mergesort")
-            top = top[top > 0].head(10)
+            # (ties broken by mean weight, as plot_class_profile breaks them; the groups
+            # are the columns' labels as text)
+            label = shares.columns[j]
+            top = table[group].iloc[_top_of_group(cast("pd.DataFrame", profiles), label)[:10]]
             class_profiles.append(
                 (
                     name,

@@ -457,6 +457,36 @@ def test_a_histogram_of_one_value_is_one_bar_labelled_once_under_its_middle(inte
     assert hist["lo_x"] == 150.0 and hist["lo_anchor"] == "middle"
 
 
+def test_class_cards_break_ties_as_the_class_profile_plot_does():
+    """A class of 4 images has many concepts at 75%: the card kept the vocabulary's order
+    among them and showed two other concepts than plot_class_profile, which breaks ties
+    by mean weight."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sksplice.plotting import plot_class_profile
+
+    rng = np.random.default_rng(3)
+    n_concepts = 14
+    W = np.zeros((24, n_concepts))
+    W[:4, :] = 0.01 + 0.1 * np.arange(n_concepts)  # (the strongest last in the vocabulary)
+    W[3, :] = 0.0  # (each concept in 3 of the class's 4 images: all tied at 75%)
+    W[3, 0] = 0.5
+    W[4:] = rng.random((20, n_concepts)) * (rng.random((20, n_concepts)) < 0.3)
+    y = np.array(["small"] * 4 + ["big"] * 20)
+    names = [f"c{j:02d}" for j in range(n_concepts)]
+    profiles = concept_profiles(W, y, names)
+    ax = plot_class_profile(profiles, "small", k=10)
+    plotted = [t.get_text() for t in ax.get_yticklabels()][::-1]  # (largest on top)
+    page = render_report([], profiles=profiles)
+    cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
+    card = cards.split('<h3 title="small (n=4)">small (n=4)</h3>')[1].split("</h3>")[0]
+    shown = re.findall(r'data-concept="([^"]+)"', card)
+    assert shown == plotted
+    assert shown[0] == "c00" and shown[1:] == [f"c{j:02d}" for j in range(13, 4, -1)]
+
+
 def test_class_cards_and_panel_give_each_group_its_number_of_images():
     # "bird 75%" alone hides that it is 3 of 4 images; long names keep a tooltip
     import numpy as np
