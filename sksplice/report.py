@@ -84,7 +84,9 @@ class ImageResult:
     thumbnail : str or None, default=None
         The image as a ``data:image/(png|jpeg|gif|webp);base64,...`` URI. None
         makes one from ``path`` when the report is rendered (with
-        :func:`thumbnail_data_uri`, the images in threads, side by side).
+        :func:`thumbnail_data_uri`, the images in threads, side by side; a
+        warning counts the files that cannot be read as images). ``""``: no
+        preview, ``path`` not read (a caption, or an image not at hand).
 
     Raises
     ------
@@ -125,14 +127,15 @@ class ImageResult:
         _check_values(self, where)
         if self.label is not None and pd.api.types.is_scalar(self.label) and pd.isna(self.label):
             self.label = None  # (a missing label, not the class "nan")
-        if self.thumbnail is not None and (
+        if self.thumbnail not in (None, "") and (
             not isinstance(self.thumbnail, str) or _DATA_URI.fullmatch(self.thumbnail) is None
         ):
             shown = repr(self.thumbnail)
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             raise ValueError(
                 f"ImageResult(path={self.path!r}): `thumbnail` must be a "
-                f"'data:image/(png|jpeg|gif|webp);base64,...' URI or None, got {shown}"
+                f"'data:image/(png|jpeg|gif|webp);base64,...' URI, '' (no preview) or None, "
+                f"got {shown}"
             )
 
 
@@ -328,6 +331,22 @@ def _thumbnails(
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sksplice-thumbs") as pool:
         return list(pool.map(one, paths))
+
+
+def _warn_unread(paths: list[str], thumbnails: list[str | None]) -> None:
+    """Warn that the files of ``paths`` whose thumbnail is None cannot be read as images:
+    a page of "no preview" for every image, said nowhere, read as a working report."""
+    unread = [path for path, uri in zip(paths, thumbnails, strict=True) if uri is None]
+    if not unread:
+        return
+    first = repr(unread[0]) + (", ..." if len(unread) > 1 else "")
+    relative = not os.path.isabs(unread[0])
+    where = f" (relative paths are read from {os.getcwd()!r})" if relative else ""
+    warn_user(
+        f"{len(unread)} of {len(paths)} images have no preview: their files cannot be read "
+        f"as images ({first}){where}. The page shows 'no preview' for them; give an "
+        "ImageResult thumbnail='' to show none without reading its file"
+    )
 
 
 # ---------------------------------------------------------------------------- data
@@ -1312,9 +1331,12 @@ def render_report(
     isfinite, index = math.isfinite, concept_index.setdefault
     # (the thumbnails not given, made side by side)
     missing = [r.path for r in results if r.thumbnail is None]
-    made = iter(_thumbnails(missing))
+    thumbnails = _thumbnails(missing)
+    _warn_unread(missing, thumbnails)
+    made = iter(thumbnails)
     for r in results:
         thumb = r.thumbnail if r.thumbnail is not None else next(made)
+        thumb = thumb or None  # ("": no preview)
         shown = [(str(name), float(weight)) for name, weight in r.concepts]
         shown = [(name, weight) for name, weight in shown if weight != 0 and isfinite(weight)]
         # 4 significant digits: a small weight stays non-zero (round(w, 4) made 3e-5 a 0)

@@ -457,6 +457,39 @@ def test_a_histogram_of_one_value_is_one_bar_labelled_once_under_its_middle(inte
     assert hist["lo_x"] == 150.0 and hist["lo_anchor"] == "middle"
 
 
+def test_images_whose_files_cannot_be_read_are_counted_in_a_warning(tmp_path, monkeypatch):
+    """Paths joined wrongly gave a page of "no preview" for every image, without a word;
+    ``thumbnail=""`` shows none without reading the file, and is not warned about."""
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(tmp_path / "red.png")
+    results = [
+        ImageResult("red.png", [("sky", 1.0)], 1, 0.9),
+        ImageResult("captions/a.txt", [("sky", 1.0)], 1, 0.9),
+        ImageResult("captions/b.txt", [("sea", 1.0)], 1, 0.9),
+    ]
+    with pytest.warns(UserWarning) as caught:
+        page = render_report(results)
+    said = [str(w.message) for w in caught]
+    assert said == [
+        "2 of 3 images have no preview: their files cannot be read as images "
+        f"('captions/a.txt', ...) (relative paths are read from {str(tmp_path)!r}). The page "
+        "shows 'no preview' for them; give an ImageResult thumbnail='' to show none without "
+        "reading its file"
+    ]
+    assert [bool(image["t"]) for image in _data(page)["images"]] == [True, False, False]
+    captions = [
+        ImageResult(f"captions/{c}.txt", [("sky", 1.0)], 1, 0.9, thumbnail="") for c in "ab"
+    ]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        page = render_report(captions)
+    assert [image["t"] for image in _data(page)["images"]] == [None, None]
+    with pytest.raises(ValueError, match=r"URI, '' \(no preview\) or None, got 'x'"):
+        ImageResult("a.png", [("sky", 1.0)], 1, 0.9, thumbnail="x")
+
+
 def test_class_cards_break_ties_as_the_class_profile_plot_does():
     """A class of 4 images has many concepts at 75%: the card kept the vocabulary's order
     among them and showed two other concepts than plot_class_profile, which breaks ties

@@ -69,7 +69,7 @@ def caption_card(text: str, label: str, size: int = 96) -> str:
 
 def class_rankings(W: Any, y: np.ndarray, concepts: Any):
     """Every class against the rest in one table with a ``class`` column, the p-values
-    adjusted over all classes' tests together: the table the command line's report shows."""
+    adjusted in two levels: the table the command line's report shows."""
     from sksplice.analysis import rank_each_class
 
     return rank_each_class(W, y, concepts)

@@ -125,7 +125,8 @@ def _write_explorer(
             l0=rec["l0"],
             cosine=rec["cosine"],
             label=label_of.get(rec["path"]),
-            thumbnail=thumb,
+            # (an image embedded whose file is no longer read: no preview, not read again)
+            thumbnail="" if thumb is None else thumb,
         )
         for rec, thumb in zip(records, thumbs, strict=True)
     ]
