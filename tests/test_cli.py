@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -1680,6 +1681,26 @@ def test_the_table_escapes_control_characters_of_a_file_name():
     assert json.loads(fh.getvalue())["path"] == name
 
 
+def test_csv_quotes_a_name_holding_a_carriage_return():
+    """The rows ended in "\\n" and a field holding "\\r" was written bare: pandas and the
+    csv module read its row as two, and the rows no longer lined up with the images."""
+    name = "a\rb.png"
+    fh = io.StringIO()
+    _output._Writer(fh, "csv", {}).write(
+        {"path": name, "concepts": [{"concept": "dog", "weight": 0.5}], "l0": 1, "cosine": 0.5}
+    )
+    text = fh.getvalue()
+    assert text.endswith("\n") and "\r\n" not in text
+    rows = pd.read_csv(io.StringIO(text))
+    assert rows["path"].tolist() == [name] and rows["concept"].tolist() == ["dog"]
+    assert list(csv.reader(io.StringIO(text, newline="")))[1][0] == name
+    fh = io.StringIO()
+    table = pd.DataFrame({"class": ["x\ry", "z"], "concept": ["dog", "cat"]})
+    _output._write_table_records(fh, table, "csv", {}, "ranking")
+    assert fh.getvalue() == 'class,concept\n"x\ry",dog\nz,cat\n'
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(fh.getvalue())), table)
+
+
 @pytest.mark.parametrize("n", [0, 2])
 def test_interrupted_json_says_it_is_incomplete(n):
     fh = io.StringIO()
@@ -2209,6 +2230,41 @@ def test_an_empty_pretrained_is_refused_not_taken_for_random_weights(value, caps
         f"sksplice: error: decompose: argument --pretrained: {value!r} is empty (an unset "
         "variable?): give a pretrained tag or a checkpoint path; 'none' gives random weights; "
         "see sksplice decompose --help"
+    ], err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["decompose", ""], "decompose: argument IMAGE_OR_FOLDER"),
+        (["decompose", "a.png", ""], "decompose: argument IMAGE_OR_FOLDER"),
+        (["search", "", "--concepts", "dog"], "search: argument IMAGE_OR_FOLDER"),
+        (["profile", ""], "profile: argument FOLDER"),
+        (["compare", "a", ""], "compare: argument B_FOLDER"),
+        (["report", "", "-o", "r.html"], "report: argument FOLDER"),
+        (["report", "a", "", "-o", "r.html"], "report: argument IMAGE"),
+    ],
+)
+def test_an_empty_input_is_refused_not_taken_for_the_current_folder(argv, message, capsys):
+    # `sksplice decompose "$PHOTOS"` with the variable unset walked the working folder
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        f"sksplice: error: {message}: '' is empty (an unset variable?): give an image or a "
+        f"folder; see sksplice {argv[0]} --help"
+    ], err
+
+
+@pytest.mark.parametrize("command", ["profile", "report"])
+def test_empty_labels_are_refused_not_ignored(command, capsys):
+    # profile and report then grouped the images by their sub-folders, without a word
+    code = cli.main([command, "imgs", "--labels", "", "-o", "out.html"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        f"sksplice: error: {command}: argument --labels: '' is empty (an unset variable?): "
+        f"give the CSV file of path,label rows; see sksplice {command} --help"
     ], err
 
 

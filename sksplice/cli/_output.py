@@ -32,6 +32,23 @@ class _TextSink(Protocol):
     def flush(self) -> None: ...
 
 
+class _UnixRows:
+    """A text sink for a CSV writer whose ``lineterminator`` is ``"\r\n"``: each row it
+    writes (one call each) ends with ``"\n"`` instead.
+
+    The csv module quotes a field holding a character of the line terminator: with
+    ``"\n"``, a file or class name holding a carriage return was written bare, and
+    pandas and :mod:`csv` read that row as two (the rows no longer lined up with the
+    images). With ``"\r\n"`` such a field is quoted; the rows still end in ``"\n"``.
+    """
+
+    def __init__(self, fh: Any) -> None:
+        self.fh = fh
+
+    def write(self, row: str) -> int:
+        return self.fh.write(row[:-2] + "\n" if row.endswith("\r\n") else row)
+
+
 class _Writer:
     """Streams records in one of the output formats; output stays valid when interrupted.
 
@@ -53,7 +70,7 @@ class _Writer:
         self.extra = tuple(extra)
         metadata = shown(metadata)
         if fmt == "csv":
-            self._csv = csv.writer(fh, lineterminator="\n")
+            self._csv = csv.writer(_UnixRows(fh), lineterminator="\r\n")
             self._csv.writerow([*self.extra, "path", "rank", "concept", "weight", "l0", "cosine"])
         elif fmt == "json":
             head = json.dumps(metadata, ensure_ascii=False, indent=None)
@@ -507,7 +524,7 @@ def _write_table_records(
             rounded = rounded.where(~whole, exact)
         table = table.assign(p_adjusted=rounded)
     if fmt == "csv":
-        table.to_csv(fh, index=False)
+        table.to_csv(_UnixRows(fh), index=False, lineterminator="\r\n")
         return
     if fmt == "json":
         if len(table) == 0:  # (``"key": []``, as json.dump writes an empty list)

@@ -35,6 +35,23 @@ def _pretrained(value: str) -> str | None:
     return None if value.lower() in {"none", "random"} else value
 
 
+def _given_path(what: str) -> Callable[[str], str]:
+    """The type of an argument naming ``what`` (``"an image or a folder"``): an empty
+    value is refused, not read as the current folder (``sksplice decompose "$PHOTOS"``
+    with the variable unset walked the whole working folder)."""
+
+    def path(value: str) -> str:
+        if value == "":
+            raise argparse.ArgumentTypeError(f"'' is empty (an unset variable?): give {what}")
+        return value
+
+    return path
+
+
+_input_path = _given_path("an image or a folder")
+_labels_path = _given_path("the CSV file of path,label rows")
+
+
 def _positive_float(value: str) -> float:
     try:
         out = float(value)
@@ -379,7 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Decompose each image into its top concepts, with weights, the number "
         "of non-zero concepts (l0) and the cosine similarity of the recomposition.",
     )
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="images or folders")
+    p.add_argument(
+        "inputs", nargs="+", type=_input_path, metavar="IMAGE_OR_FOLDER", help="images or folders"
+    )
     _add_output_options(p, 10, "concepts per image")
     _add_model_options(p)
     p.set_defaults(func=_cmd_decompose)
@@ -392,8 +411,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Benjamini-Hochberg corrected in two levels: which classes differ from the rest "
         "at all, then the concepts of each class that does).",
     )
-    p.add_argument("folder", metavar="FOLDER", help="images, one sub-folder per class")
-    p.add_argument("--labels", default=None, help="CSV of path,label (instead of sub-folders)")
+    p.add_argument(
+        "folder", type=_input_path, metavar="FOLDER", help="images, one sub-folder per class"
+    )
+    p.add_argument(
+        "--labels",
+        type=_labels_path,
+        default=None,
+        help="CSV of path,label (instead of sub-folders)",
+    )
     _add_output_options(p, 10, "concepts per class")
     _add_model_options(p)
     p.set_defaults(func=_cmd_profile)
@@ -406,8 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
         "exact test, two-sided by default, Benjamini-Hochberg corrected). Rows are sorted "
         "by p-value.",
     )
-    p.add_argument("folder_a", metavar="A_FOLDER", help="images of collection A")
-    p.add_argument("folder_b", metavar="B_FOLDER", help="images of collection B")
+    p.add_argument("folder_a", type=_input_path, metavar="A_FOLDER", help="images of collection A")
+    p.add_argument("folder_b", type=_input_path, metavar="B_FOLDER", help="images of collection B")
     p.add_argument(
         "--alternative",
         choices=("two-sided", "greater", "less"),
@@ -434,7 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
         "weighted sum of their weights, 'and' only those holding every one, 'min' those by "
         "their weakest query concept.",
     )
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="images or folders")
+    p.add_argument(
+        "inputs", nargs="+", type=_input_path, metavar="IMAGE_OR_FOLDER", help="images or folders"
+    )
     q = p.add_mutually_exclusive_group(required=True)
     q.add_argument("--concepts", default=None, help="comma-separated concepts, e.g. dog,snow")
     q.add_argument("--text", default=None, help="a query text, decomposed into concepts")
@@ -462,9 +490,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a static HTML page: thumbnails next to their concept bars, and "
         "for labelled folders the class profiles and the ranking table.",
     )
-    p.add_argument("folder", nargs="?", default=None, metavar="FOLDER", help="images folder")
-    p.add_argument("inputs", nargs="*", default=[], metavar="IMAGE", help="more images")
-    p.add_argument("--labels", default=None, help="CSV of path,label")
+    p.add_argument(
+        "folder", nargs="?", type=_input_path, default=None, metavar="FOLDER", help="images folder"
+    )
+    p.add_argument(
+        "inputs", nargs="*", type=_input_path, default=[], metavar="IMAGE", help="more images"
+    )
+    p.add_argument("--labels", type=_labels_path, default=None, help="CSV of path,label")
     p.add_argument(
         "-k",
         "--top-k",
