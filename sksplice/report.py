@@ -559,6 +559,27 @@ def _compared(ranking: pd.DataFrame) -> tuple[str, str] | None:
     return str(a), str(b)
 
 
+def _in_comparison_order(profiles: pd.DataFrame, ranking: pd.DataFrame) -> pd.DataFrame:
+    """``profiles`` with the collections of the comparison ``ranking`` first, A then B
+    (after the group of all images): sorted by name, B came before A where its name
+    does (the cards of "train" against "shifted test" read B, A)."""
+    compared = _compared(ranking)
+    two = isinstance(profiles.columns, pd.MultiIndex)
+    groups = list(profiles.columns.get_level_values(1).unique() if two else profiles.columns)
+    if compared is None:
+        return profiles
+    first = [g for label in compared for g in groups if str(g) == label]
+    if len(first) != 2:
+        return profiles
+    from .analysis import ALL_GROUP
+
+    lead = [ALL_GROUP] if two and ALL_GROUP in groups and ALL_GROUP not in first else []
+    order = lead + first + [g for g in groups if g not in first and g not in lead]
+    if order == groups:
+        return profiles
+    return profiles.reindex(columns=order, level=1) if two else profiles[order]
+
+
 def _pair(ranking: pd.DataFrame) -> tuple[str, str] | None:
     """The two classes of a ranking of one class against another (``rank_concepts``
     with ``negative=``), None for one class against the rest or several rankings."""
@@ -1322,6 +1343,8 @@ def render_report(
         _check_profiles(profiles)
     if ranking is not None:
         _check_ranking(ranking)
+    if profiles is not None and ranking is not None:
+        profiles = _in_comparison_order(profiles, ranking)
     skipped_rows = _skipped_rows(skipped)
     concept_index: dict[str, int] = {}
     class_index: dict[str, int] = {}

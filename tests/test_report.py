@@ -490,6 +490,35 @@ def test_images_whose_files_cannot_be_read_are_counted_in_a_warning(tmp_path, mo
         ImageResult("a.png", [("sky", 1.0)], 1, 0.9, thumbnail="x")
 
 
+def test_the_cards_of_a_comparison_are_in_its_order_a_then_b():
+    """Profiles of "train" (A) and "shifted test" (B) are sorted by name: the page showed
+    B's card before A's, under a ranking headed "between A (train) and B (shifted test)"."""
+    from sksplice.shift import compare_datasets
+
+    rng = np.random.default_rng(0)
+    Wa = (rng.random((30, 5)) < 0.4).astype(float)
+    Wb = (rng.random((30, 5)) < 0.4).astype(float)
+    names = list("vwxyz")
+    comparison = compare_datasets(Wa, Wb, concepts=names, labels=("train", "shifted test"))
+    profiles = concept_profiles(np.vstack([Wa, Wb]), ["train"] * 30 + ["shifted test"] * 30, names)
+    assert list(profiles["prevalence"].columns) == ["all", "shifted test", "train"]
+    page = render_report([], profiles=profiles, ranking=comparison)
+    cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
+    assert re.findall(r"<h3 [^>]*>([^<]*)</h3>", cards) == [
+        "all images (n=60)",
+        "train (n=30)",
+        "shifted test (n=30)",
+    ]
+    data = _data(page)
+    assert data["groups"] == ["all", "train", "shifted test"]
+    assert data["prevalence"]["v"] == [
+        float(f"{profiles['prevalence'].loc['v', g]:.3g}") for g in data["groups"]
+    ]
+    # a ranking of classes leaves the order as it is
+    page = render_report([], profiles=profiles)
+    assert _data(page)["groups"] == ["all", "shifted test", "train"]
+
+
 def test_class_cards_break_ties_as_the_class_profile_plot_does():
     """A class of 4 images has many concepts at 75%: the card kept the vocabulary's order
     among them and showed two other concepts than plot_class_profile, which breaks ties
