@@ -257,6 +257,14 @@ def _mark_on(artist: Any, bars: Any, width: float) -> None:
     artist.set_path_effects([patheffects.withStroke(linewidth=width + 1.5, foreground=outline)])
 
 
+def _class_colour(cls: Any, groups: list[Any]) -> str:
+    """The colour of class ``cls`` among the sorted classes ``groups`` of the labels (or of
+    the profiles): the same class has the same colour in every figure of the labels, also
+    where a figure draws some classes only, or in another order (by their position in
+    ``classes=``, orange was "dog" in one histogram and "cat" in the next)."""
+    return f"C{groups.index(cls) % 10}"
+
+
 def _is_bool(value: Any) -> bool:
     return isinstance(value, bool | np.bool_)
 
@@ -582,12 +590,13 @@ def plot_class_profile(
     # another for the interval's entry, on a row of its own where the class name is long)
     ax = _new_axes(ax, (6.0, 0.35 * max(len(order), 3) + 1.7))
     positions = np.arange(len(order))
-    bars = ax.barh(positions, values[order], color="C1", label=_shortened(str(cls)))
+    colour = _class_colour(cls, groups)
+    bars = ax.barh(positions, values[order], color=colour, label=_shortened(str(cls)))
     # (the legend shows an empty bar container in the default colour: a swatch of C0)
-    swatch = bars if len(order) else Patch(color="C1", label=bars.get_label())
+    swatch = bars if len(order) else Patch(color=colour, label=bars.get_label())
     marks = ax.scatter(overall[order], positions, marker="|", s=200, zorder=3, label="all samples")
     # (cast: a collection's widths, one per point, which the stubs also allow as a float)
-    _mark_on(marks, "C1", float(cast("Sequence[float]", marks.get_linewidth())[0]))
+    _mark_on(marks, colour, float(cast("Sequence[float]", marks.get_linewidth())[0]))
     handles: list[Any] = [swatch, marks]
     sizes = _group_sizes(profiles)
     if statistic == "prevalence" and len(order) and "count" in profiles.columns.get_level_values(0):
@@ -828,9 +837,9 @@ def plot_concept_prevalence(
     given = ax is not None
     ax = _new_axes(ax, (min(max(4.0, 0.6 * len(classes) + 2.0), _MAX_WIDTH), height))
     positions = np.arange(len(classes))
-    ax.bar(positions, values, color="C2")
+    ax.bar(positions, values, color=[_class_colour(c, groups) for c in classes])
     mean = ax.axhline(float(row[ALL_GROUP]), linestyle="--", linewidth=1, label="all samples")
-    _mark_on(mean, "C2", 1.0)
+    _mark_on(mean, _class_colour(classes[0], groups), 1.0)
     handles: list[Any] = [mean]
     bounds = None
     if statistic == "prevalence" and np.any(values > 0):  # (else a message says it all)
@@ -899,7 +908,11 @@ def plot_concept_histogram(
     image of the classes shown, the mean of its weights on the ``selected``
     concepts (``["trunks", "underwear", "bra", "swimwear"]`` for the classes
     "man" and "woman"), and the histogram of those values for each class, on
-    one set of bins, the counts on a log scale. Where
+    one set of bins, the counts on a log scale. The classes' bars stand side by
+    side in each bin (the authors' overlaid histograms hid a class whose count
+    in a bin was another's), each in its class's colour, the one
+    :func:`plot_class_profile` and :func:`plot_concept_prevalence` give it (by
+    its rank among the sorted labels). Where
     :func:`plot_concept_prevalence` counts the images holding a concept, this
     shows how much weight they give it: a class whose images lean on the
     concepts has a long tail to the right.
@@ -1002,10 +1015,15 @@ def plot_concept_histogram(
     top = float(max((v.max() for v in values if v.size), default=0.0))
     edges = np.histogram_bin_edges(per_image[:0], bins=bins, range=(0.0, top or 1.0)).tolist()
     ax = _new_axes(ax, (6.0, 4.0))
-    for i, (cls, shown) in enumerate(zip(classes, values, strict=True)):
-        label = _literal(f"{_shortened(str(cls))} (n={shown.size})")
-        ax.hist(shown, bins=edges, color=f"C{i}", alpha=0.45, label=label)
-        ax.hist(shown, bins=edges, color=f"C{i}", histtype="step", linewidth=1.2)
+    # the classes' bars side by side in each bin: overlaid, a class with the count of
+    # another in a bin was hidden behind it (cat's 120 images at 0 under dog's 120)
+    ax.hist(
+        values,
+        bins=edges,
+        color=[_class_colour(cls, groups) for cls in classes],
+        label=[_literal(f"{_shortened(str(cls))} (n={v.size})") for cls, v in zip(classes, values)],
+        rwidth=0.9,
+    )
     if log:
         ax.set_yscale("log")
     what = ", ".join(str(name) for name in chosen)

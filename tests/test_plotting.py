@@ -544,11 +544,14 @@ def test_concept_histogram_is_the_papers_per_image_mean_weight_per_class(tmp_pat
     _save_png(ax, tmp_path)
     per_image = W[:, :2].mean(axis=1)
     edges = np.linspace(0.0, per_image[y != "child"].max(), 21)
-    filled = [p for p in ax.patches if p.get_alpha() is not None]
-    for i, cls in enumerate(["woman", "man"]):
+    for bars, cls in zip(ax.containers, ["woman", "man"], strict=True):
         expected, _ = np.histogram(per_image[y == cls], bins=edges)
-        heights = [p.get_height() for p in filled[20 * i : 20 * (i + 1)]]
-        np.testing.assert_allclose(heights, expected)
+        np.testing.assert_allclose([p.get_height() for p in bars], expected)
+    # side by side in each bin (overlaid, a class with the count of another was hidden)
+    woman, man = ax.containers
+    assert all(
+        a.get_x() + a.get_width() <= b.get_x() + 1e-9 for a, b in zip(woman, man, strict=True)
+    )
     assert ax.get_yscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["woman (n=50)", "man (n=50)"]
     assert ax.get_xlabel() == "mean weight of bikini, swimwear"
@@ -1782,6 +1785,35 @@ def test_concept_prevalence_refuses_a_single_class_for_classes(labelled):
     assert len(_bars(ax)) == 1 and _ticklabels(ax, "x") == ["ab\n(n=2)"]
 
 
+def test_a_class_has_one_colour_in_every_figure():
+    """Orange was "dog" in the class profile (every class C1), "cat" in a histogram of
+    all classes and "dog" in one of `classes=["dog", "cat"]` (by position in `classes`):
+    a class's colour is now that of its rank among the sorted labels, in every figure."""
+    from matplotlib.colors import same_color
+
+    from sksplice.plotting import plot_concept_histogram
+
+    rng = np.random.default_rng(5)
+    y = np.repeat(["bird", "cat", "dog"], 20)
+    W = rng.random((60, 4)) * (rng.random((60, 4)) < 0.6)
+    names = ["snow", "sofa", "tree", "sky"]
+    profiles = concept_profiles(W, y, names)
+    colour = {"bird": "C0", "cat": "C1", "dog": "C2"}
+    for cls in colour:
+        ax = plot_class_profile(profiles, cls, k=3)
+        assert all(same_color(bar.get_facecolor(), colour[cls]) for bar in ax.patches)
+    for classes in (None, ["dog", "cat"], ["cat", "dog"]):
+        ax = plot_concept_histogram(W, y, "snow", concepts=names, classes=classes)
+        drawn = classes or ["bird", "cat", "dog"]
+        for bars, cls in zip(ax.containers, drawn, strict=True):
+            assert same_color(bars[0].get_facecolor(), colour[cls])
+        ax = plot_concept_prevalence(profiles, "snow", classes=classes)
+        bars = [p for p in ax.patches if p.get_height() > 0]
+        assert [same_color(b.get_facecolor(), colour[c]) for b, c in zip(bars, drawn)] == [
+            True
+        ] * len(drawn)
+
+
 @pytest.mark.parametrize("statistic", ["prevalence", "mean_weight"])
 def test_empty_profiles_and_decompositions_have_a_legend_and_axis_that_fit(statistic):
     """A class without concepts: its legend swatch was C0 (blue), the colour of an empty
@@ -1794,11 +1826,13 @@ def test_empty_profiles_and_decompositions_have_a_legend_and_axis_that_fit(stati
     empty = concept_profiles(Z, np.repeat([0, 1, 2], 3), list("abc"))
     ax = plot_class_profile(empty, 2, statistic=statistic)
     swatch = ax.get_legend().legend_handles[0]
-    assert same_color(swatch.get_facecolor(), "C1")
+    assert same_color(swatch.get_facecolor(), "C2")  # (the third class's colour)
     assert ax.get_xlim() == (0.0, 1.0)
-    # the same swatch as a class with bars
-    full = plot_class_profile(empty, 0, statistic=statistic).get_legend().legend_handles[0]
-    assert same_color(full.get_facecolor(), swatch.get_facecolor())
+    # a class with bars: its bars' colour
+    ax = plot_class_profile(empty, 0, statistic=statistic)
+    full = ax.get_legend().legend_handles[0]
+    assert same_color(full.get_facecolor(), "C0")
+    assert all(same_color(bar.get_facecolor(), "C0") for bar in ax.patches)
     ax = plot_decomposition(np.zeros(len(NAMES)), NAMES)
     assert ax.get_xlim() == (0.0, 1.0)
 
