@@ -916,11 +916,14 @@ def _share_text(share: float) -> str:
     """A share as a whole percentage, as the class cards show it: ``"75%"``; one that is
     neither none nor all is never shown as ``"0%"`` or ``"100%"`` (``"<1%"``, ``">99%"``)."""
     percent = 100.0 * share
-    if percent > 0.0 and round(percent) == 0:
+    # (halves up, as people round: Python's round and format round half to even, and
+    # float noise on top gave 3/40 "8%" but 5/40 "12%")
+    whole = math.floor(percent + 0.5 + 1e-9)
+    if percent > 0.0 and whole == 0:
         return "<1%"
-    if percent < 100.0 and round(percent) >= 100:
+    if percent < 100.0 and whole >= 100:
         return ">99%"
-    return f"{percent:.0f}%"
+    return f"{whole}%"
 
 
 def _profile_bar(

@@ -727,6 +727,20 @@ def test_a_significant_p_value_reads_below_the_level_of_the_heading():
     assert "p_adj=0.0496  c0" in fh.getvalue()
 
 
+def test_the_profile_table_keeps_its_concepts_in_one_column():
+    # p-values of other widths pushed the concept names apart ("p_adj=1e-15  blond",
+    # "p_adj=2.1e-13  transfers")
+    fh = io.StringIO()
+    from sksplice.cli import _profile
+
+    _profile._write_profile(
+        fh, _ranked([1e-15, 2.1e-13, 0.0]), "table", {"classes": {"a": 3}}, 0.05
+    )
+    rows = [line for line in fh.getvalue().splitlines() if "p_adj=" in line]
+    assert [row.index(f"c{i}") for i, row in enumerate(rows)] == [rows[0].index("c0")] * 3
+    assert rows[1].endswith("p_adj=2.1e-13  c1") and rows[0].endswith("p_adj=1e-15    c0")
+
+
 def test_the_profile_table_lists_significant_concepts_that_rank_below_the_top_k(caplog):
     # 10 images of "x" against 1,000 of "y": ten concepts in 10 of 10 and 750 of 1,000
     # (not significant) rank above "rare", 2 of 10 against 0 of 1,000 (significant); -k 10

@@ -653,10 +653,12 @@ def _write_significant_rows(
     heading names) and the concept (the header names the test: Fisher's exact test
     for every row).
     """
-    for _, row in sig.iterrows():
+    p_texts = [format_p_value(p, below=alpha) for p in sig["p_adjusted"]]
+    width = max(map(len, p_texts), default=0)  # (the concepts in one column)
+    for (_, row), p_text in zip(sig.iterrows(), p_texts, strict=True):
         fh.write(
             f"  {prevalences.format(row[first], row[second])}"
-            f"  p_adj={format_p_value(row['p_adjusted'], below=alpha)}  {row['concept']}\n"
+            f"  p_adj={p_text:<{width}}  {row['concept']}\n"
         )
 
 
