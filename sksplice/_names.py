@@ -479,6 +479,15 @@ def numbered_prefix(names: Any) -> str | None:
     return None
 
 
+def label_hint(label: Any, labels: Any) -> str:
+    """``"; did you mean 'dog'?"`` for a text ``label`` close to text ``labels`` (``"Dog"``,
+    ``"dgo"``), ``""`` otherwise: the labels alone left the user to spot the case."""
+    if not isinstance(label, str):
+        return ""
+    close = close_matches(label, [x for x in labels if isinstance(x, str)])
+    return f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+
+
 def close_matches(word: str, options: Any, n: int = 3, cutoff: float = 0.6) -> list[str]:
     """The ``options`` closest to a misspelt ``word``, closest first.
 

@@ -22,7 +22,14 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ._fisher import fisher_exact_pvalues, smallest_p_value
-from ._names import carried_names, check_concept_names, check_source, plural, reconcile_names
+from ._names import (
+    carried_names,
+    check_concept_names,
+    check_source,
+    label_hint,
+    plural,
+    reconcile_names,
+)
 from ._pandas import as_pandas, frame_values
 from ._validation import (
     alike_labels,
@@ -810,6 +817,7 @@ def rank_concepts(
     if find_label(positive, classes.tolist()) is None:
         raise ValueError(
             f"`positive`={positive!r} is not a label of `y`; labels are {classes.tolist()}"
+            + label_hint(positive, classes.tolist())
         )
     pos_mask = y == positive
     if negative is None:
@@ -819,6 +827,7 @@ def rank_concepts(
         if find_label(negative, classes.tolist()) is None:
             raise ValueError(
                 f"`negative`={negative!r} is not a label of `y`; labels are {classes.tolist()}"
+                + label_hint(negative, classes.tolist())
             )
         if negative == positive:
             raise ValueError("`negative` must differ from `positive`")

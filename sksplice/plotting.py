@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._names import a_type, carried_names, reconcile_names
+from ._names import a_type, carried_names, label_hint, reconcile_names
 from ._proportions import INTERVAL_LEVEL as _INTERVAL_LEVEL
 from ._validation import check_flag, check_int, check_labels, check_option, find_label
 from .analysis import ALL_GROUP, _group_sizes, _top_of_group
@@ -297,7 +297,7 @@ def _not_in_profiles(said: str, requested: list[Any], groups: list[Any]) -> str:
                         f"{message} ({cls!r} is {kinds[0]} and the class {group!r} "
                         f"{kinds[1]}: pass {group!r})"
                     )
-    return message
+    return message + (label_hint(requested[0], groups) if len(requested) == 1 else "")
 
 
 #: Points kept between a title or legend and the left or right edge of the figure.

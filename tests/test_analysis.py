@@ -1236,3 +1236,25 @@ def test_ranking_without_labels_says_they_are_required(function):
     args = (W, None, "dog") if function is rank_concepts else (W, None)
     with pytest.raises(ValueError, match=r"labels `y` are required.*concept_profiles\(W\)"):
         function(*args, concepts=["dog", "cat"])
+
+
+def test_a_label_written_in_another_case_gets_a_suggestion():
+    # the labels were listed, and the user left to spot 'dog' for 'Dog'
+    from sksplice.plotting import plot_class_profile
+
+    W = np.eye(3).repeat(4, axis=0)
+    y = ["bird"] * 4 + ["cat"] * 4 + ["dog"] * 4
+    names = ["a", "b", "c"]
+    with pytest.raises(
+        ValueError, match=r"labels are \['bird', 'cat', 'dog'\]; did you mean 'dog'\?$"
+    ):
+        rank_concepts(W, y, "Dog", concepts=names)
+    with pytest.raises(ValueError, match=r"`negative`='dgo' .*; did you mean 'dog'\?$"):
+        rank_concepts(W, y, "cat", "dgo", concepts=names)
+    pytest.importorskip("matplotlib")
+    with pytest.raises(
+        ValueError, match=r"classes are \['bird', 'cat', 'dog'\]; did you mean 'dog'\?$"
+    ):
+        plot_class_profile(concept_profiles(W, y, names), "Dog")
+    with pytest.raises(ValueError, match=r"classes are \['bird', 'cat', 'dog'\]$"):
+        plot_class_profile(concept_profiles(W, y, names), "zebra")  # (nothing close)
