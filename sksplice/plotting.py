@@ -323,6 +323,19 @@ def _lay_out(ax: Axes) -> None:
         fig.draw_without_rendering()
 
 
+def _beside_others(ax: Axes) -> bool:
+    """Whether other visible axes of the figure stand beside ``ax`` (a row of panels)."""
+    box = ax.bbox
+    return any(
+        other is not ax
+        and other.get_visible()
+        and other.bbox.y1 > box.y0
+        and other.bbox.y0 < box.y1
+        and (other.bbox.x0 >= box.x1 or other.bbox.x1 <= box.x0)
+        for other in ax.figure.axes
+    )
+
+
 def _room_above(ax: Axes) -> float:
     """The width, in pixels, a text centred over ``ax`` may take inside its figure, on
     the figure's current layout: up to the figure's edges, and no further than halfway
@@ -544,9 +557,10 @@ def plot_class_profile(
         Axes title; defaults to the class name and its number of samples
         (``"class bat (n=1)"``). A title too wide for the figure is wrapped at
         spaces onto at most three lines, a word too long for a line cut with an
-        ellipsis; a legend too wide is put on two rows, then its class name
-        cut. Both are fitted to the figure's size at the call: draw into axes
-        of the final size rather than resizing the figure after.
+        ellipsis; a legend too wide for one row, or beside other axes, is put
+        one entry a row, then its class name cut. Both are fitted to the
+        figure's size at the call: draw into axes of the final size rather than
+        resizing the figure after.
 
     Returns
     -------
@@ -557,7 +571,8 @@ def plot_class_profile(
         their 95% Wilson score interval (from the concept's count and the
         class's size, as in :func:`plot_concept_prevalence`): every concept of
         a class of one sample is at 1.0, with an interval from 0.21 to 1. The
-        legend is in one row (one entry a row when that is too wide) between
+        legend is in one row (one entry a row when that is too wide, and
+        beside other axes, so the panels of a row are alike) between
         the title and the axes, where it covers no bar; title and legend keep
         within the figure and halfway into the gap to an axes beside these.
         Given axes whose concept names, title or legend run out of the figure
@@ -699,7 +714,10 @@ def _legend_above(ax: Axes, title: str, handles: list[Any]) -> None:
     title too wide is wrapped (:func:`_wrapped`).
     """
     labels = [_shortened(h.get_label()) for h in handles]  # (raw: cut, then escaped)
-    ncols = len(handles)
+    # one entry a row beside other axes: their room shrinks as the panels of a row are
+    # drawn (the first panel of `plt.subplots(1, 3)` got a legend of one row, the others
+    # one entry a row, and the titles of the row stood at different heights)
+    ncols = 1 if _beside_others(ax) else len(handles)
     # (a narrower legend may let the layout move the axes: the room is measured again)
     while True:
         legend = ax.legend(

@@ -1947,3 +1947,24 @@ def test_sizes_that_disagree_with_the_prevalences_draw_no_negative_whisker(label
     (intervals,) = ax.containers[1:]
     assert len(intervals.lines[2][0].get_segments()) == len(_bars(ax))
     plot_concept_prevalence(profiles, "bikini")
+
+
+def test_class_profiles_side_by_side_have_legends_and_titles_alike():
+    """The layout the docs suggest, `plt.subplots(1, 3, layout="constrained")`: the first
+    panel, drawn while its neighbours were empty, got a legend of one row, the others one
+    entry a row, and the titles of the row stood at different heights."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(["cat", "dog", "horse", "bird"], [120, 120, 4, 60])
+    W = rng.random((304, 30)) * (rng.random((304, 30)) < 0.3)
+    profiles = concept_profiles(W, y, [f"concept number {j}" for j in range(30)])
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, layout="constrained")
+    for ax, cls in zip(axes, ["cat", "dog", "horse"], strict=True):
+        plot_class_profile(profiles, cls, k=8, ax=ax)
+    _drawn(axes[0])
+    assert len({ax.get_legend()._ncols for ax in axes}) == 1
+    heights = [ax.title.get_window_extent().y0 for ax in axes]
+    assert max(heights) - min(heights) < 1.0
+    plt.close(fig)
+    # alone, the legend keeps to one row
+    ax = plot_class_profile(profiles, "cat", k=8)
+    assert ax.get_legend()._ncols == 3
