@@ -341,6 +341,31 @@ def test_an_interruption_while_a_learned_centre_needs_every_image_says_nothing_w
     assert "(8 of 60 embedded): no record was written" in captured.err
 
 
+def test_an_interruption_after_the_embedding_says_no_record_was_written(
+    stream_inputs, inproc, tmp_path, monkeypatch, capsys
+):
+    """Ctrl-C once every image is embedded, while the transformer is fitted (its centre
+    learned, its dictionary built): the line said a bare "interrupted" (other runs say how
+    many records were written)."""
+    from sksplice import transformer
+
+    images, vocab, _ = stream_inputs
+
+    def interrupted(self, X, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transformer.SpliceTransformer, "fit", interrupted)
+    out = tmp_path / "out.csv"
+    out.write_text("previous\n")
+    argv = ["decompose", str(images), "-f", "csv", "-o", str(out)] + _args(vocab, "data")
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 130
+    assert captured.err.splitlines()[-1] == "sksplice: error: interrupted: no record was written"
+    assert out.read_text() == "previous\n"
+    assert not (tmp_path / "out.csv.partial").exists()
+
+
 def test_an_interrupted_json_run_of_a_learned_centre_counts_the_records_it_holds(
     stream_inputs, inproc, tmp_path, monkeypatch, capsys
 ):

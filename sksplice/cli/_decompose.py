@@ -769,15 +769,18 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
             dec = _decompose(args, paths, plan)
             rows = _iter_rows(dec, args.top_k, args.quiet)
     except KeyboardInterrupt as exc:
+        # (before any record is written: the images embedded, the dictionary built, the
+        # weights solved; it said a bare "interrupted" unless the embedding was under way)
         embedded = getattr(exc, "_sksplice_embedded", None)
-        if embedded is None:
-            raise
         code, said = _interruption(exc)
-        logger.error(
-            "%s while embedding images (%d of %d embedded): no record was written",
-            said,
-            *embedded,
-        )
+        if embedded is None:
+            logger.error("%s: no record was written", said)
+        else:
+            logger.error(
+                "%s while embedding images (%d of %d embedded): no record was written",
+                said,
+                *embedded,
+            )
         return code
     with_concepts = 0
 
