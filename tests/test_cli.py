@@ -2256,6 +2256,17 @@ def test_an_empty_input_is_refused_not_taken_for_the_current_folder(argv, messag
     ], err
 
 
+def test_a_blank_title_is_refused(capsys):
+    # it made a page headed by nothing, with an empty <title>
+    code = cli.main(["report", "imgs", "-o", "r.html", "--title", " "])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        "sksplice: error: report: argument --title: ' ' is blank (an unset variable?): give "
+        "a title, or leave --title out for the default; see sksplice report --help"
+    ], err
+
+
 @pytest.mark.parametrize("command", ["profile", "report"])
 def test_empty_labels_are_refused_not_ignored(command, capsys):
     # profile and report then grouped the images by their sub-folders, without a word
@@ -2873,6 +2884,23 @@ def test_files_without_an_image_extension_are_counted_per_folder(tmp_path, caplo
     (said,) = [r.getMessage() for r in caplog.records]
     assert "left out 5 files" in said and "labels.csv" not in said, said
     assert capsys.readouterr().out == ""
+
+
+def test_the_runs_own_outputs_in_its_folder_are_no_file_left_out(
+    image_tree, vocab_file, inproc, capsys
+):
+    """`decompose photos -o photos/out.csv` warned at every later run that it left out
+    out.csv, its own earlier output (and an interrupted run's out.csv.partial)."""
+    out = image_tree / "out.csv"
+    args = ["decompose", str(image_tree), "-f", "csv", "-o", str(out), *_model_args(vocab_file)]
+    code, _, err = _main(args, capsys)
+    assert code == 0 and out.exists(), err
+    (image_tree / "out.csv.partial").write_text("path\n")
+    (image_tree / "notes.txt").write_text("x")
+    code, _, err = _main(args, capsys)
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "left out" in line]
+    assert len(said) == 1 and said[0].endswith(": notes.txt"), said
 
 
 def test_every_image_extension_of_a_folder_is_decoded(tmp_path):
@@ -3904,3 +3932,36 @@ def test_records_a_json_document_holds_go_to_disk_beyond_a_size(tmp_path, monkey
     data = json.loads(on_disk)
     assert [r["path"] for r in data["images"]] == [f"{i}.png" for i in range(50)]
     assert data["images"][0]["concepts"][0]["concept"] == "a\nb"
+
+
+@pytest.mark.parametrize(
+    ("command", "length", "said"),
+    [
+        (
+            "decompose",
+            250,
+            "its name is 250 bytes long, and qqqqqqqqqqqq....partial, which keeps the records "
+            "of an interrupted run, would be 258, beyond the 255 a file name may have there; "
+            "give a name of at most 247 bytes (-o)",
+        ),
+        (
+            "decompose",
+            256,
+            "its name is 256 bytes long, beyond the 255 bytes a file name may have there; give "
+            "a name of at most 247 bytes (-o)",
+        ),
+    ],
+)
+def test_an_output_name_too_long_for_its_partial_file_is_refused_naming_it(
+    command, length, said, tmp_path, capsys
+):
+    # 248 to 255 bytes were refused with a bare "File name too long" naming FILE.partial
+    image = tmp_path / "a.png"
+    Image.new("RGB", (4, 4)).save(image)
+    name = "q" * (length - 4) + ".csv"
+    code = cli.main([command, str(image), "-o", str(tmp_path / name)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        f"sksplice: error: cannot write output file {tmp_path / name}: {said}"
+    ], err

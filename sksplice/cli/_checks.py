@@ -214,6 +214,9 @@ def _check_output(path: str | None, option: str = "-o", command: str | None = No
         return
     _check_output_named(path, option, command)
     target = Path(path)
+    # (decompose and search keep an interrupted run's records in FILE.partial)
+    partial_too = option == "-o" and command in (None, "decompose", "search")
+    _check_name_length(target, Path(os.path.realpath(target)).parent, option, partial_too)
     if target.is_dir():
         raise CLIError(f"cannot write output file {target}: it is a directory ({option})")
     if path.endswith(("/", os.sep)) or os.path.basename(path) in (".", ".."):
@@ -296,6 +299,31 @@ def _check_save_image_mean(path: str | None) -> None:
             "--save-image-mean mean.npy)"
         )
     _check_output(path, "--save-image-mean")
+
+
+def _check_name_length(target: Path, folder: Path, option: str, partial_too: bool) -> None:
+    """The name of an output file, and with ``partial_too`` of the ``FILE.partial``
+    beside it, fit the file names of its folder (255 bytes on most file systems): a name
+    of 248 to 255 bytes was refused with a bare "File name too long" naming a file that
+    was not asked for."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # (no such query: Windows)
+        limit = 255
+    size = len(os.fsencode(target.name))
+    extra = len(".partial") if partial_too else 0
+    if size + extra <= limit:
+        return
+    why = (
+        f"beyond the {limit} bytes a file name may have there"
+        if size > limit
+        else f"and {target.name[:12]}....partial, which keeps the records of an interrupted "
+        f"run, would be {size + extra}, beyond the {limit} a file name may have there"
+    )
+    raise CLIError(
+        f"cannot write output file {target}: its name is {size} bytes long, {why}; give a "
+        f"name of at most {limit - extra} bytes ({option})"
+    )
 
 
 def _check_output_named(path: str, option: str, command: str | None = None) -> None:

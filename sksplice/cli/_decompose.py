@@ -24,7 +24,7 @@ from ._checks import (
     _warn_unknown_extension,
     has_published_mean,
 )
-from ._inputs import collect_images
+from ._inputs import _collect_images, _outputs_of
 from ._logging import CLIError, RunError, UsageError, _interruption, _reader_gone, _usage
 from ._output import (
     _json_record,
@@ -756,7 +756,7 @@ def refuse_one_input_unpublished(
 
 def _cmd_decompose(args: argparse.Namespace) -> int:
     with _usage():
-        paths = collect_images(args.inputs)
+        paths = _collect_images(args.inputs, _outputs_of(args))
         refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(args, before_model=lambda: refuse_one_input_unpublished(args, paths))

@@ -275,6 +275,14 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return _collect_images(inputs)
 
 
+def _outputs_of(args: argparse.Namespace) -> list[str]:
+    """The files the run writes (``-o``, ``--report``, ``--save-image-mean``) and the
+    ``FILE.partial`` of each: in a folder walked, they are no input left out (a run
+    writing into its images' folder warned of its own earlier output at every run)."""
+    given = [getattr(args, name, None) for name in ("output", "report", "save_image_mean")]
+    return [f"{path}{end}" for path in given if path and path != "-" for end in ("", ".partial")]
+
+
 def _collect_images(
     inputs: Sequence[str | os.PathLike[str]],
     expected: Sequence[str | os.PathLike[str]] = (),
@@ -740,7 +748,7 @@ def _labelled(args: argparse.Namespace, command: str = "profile") -> tuple[list[
     _check_folder(root)
     labels_file = [args.labels] if args.labels else []
     walks: dict[Path, _Walk] = {}
-    paths = _collect_images([root], expected=labels_file, walks=walks)
+    paths = _collect_images([root], expected=labels_file + _outputs_of(args), walks=walks)
     left_out: dict[str, str] = {}
     if args.labels:
         labels = _read_labels(Path(args.labels), root, paths)
@@ -777,8 +785,9 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     folders = [Path(args.folder_a), Path(args.folder_b)]
     for folder in folders:
         _check_folder(folder)
-    paths_a = _collect_images([folders[0]], note_names=False)
-    paths_b = _collect_images([folders[1]], note_names=False)
+    outputs = _outputs_of(args)
+    paths_a = _collect_images([folders[0]], outputs, note_names=False)
+    paths_b = _collect_images([folders[1]], outputs, note_names=False)
     _note_undecodable(paths_a + paths_b)
     real_a = {os.path.realpath(p) for p in paths_a}
     shared = [p for p in paths_b if os.path.realpath(p) in real_a]

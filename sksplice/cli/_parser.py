@@ -52,6 +52,16 @@ _input_path = _given_path("an image or a folder")
 _labels_path = _given_path("the CSV file of path,label rows")
 
 
+def _title(value: str) -> str:
+    """A page title: a blank one (an unset variable) made a page headed by nothing."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is blank (an unset variable?): give a title, or leave --title out for "
+            "the default"
+        )
+    return value
+
+
 def _positive_float(value: str) -> float:
     try:
         out = float(value)
@@ -506,7 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", required=True, help="output HTML file")
     p.add_argument(
-        "--title", default="sksplice concept report", help="page title (default: %(default)s)"
+        "--title",
+        type=_title,
+        default="sksplice concept report",
+        help="page title (default: %(default)s)",
     )
     _add_model_options(p)
     p.set_defaults(func=_cmd_report)

@@ -22,7 +22,7 @@ from ._decompose import (
     refuse_one_input_early,
     refuse_one_input_unpublished,
 )
-from ._inputs import _has_class_folders, _labelled, collect_images
+from ._inputs import _collect_images, _has_class_folders, _labelled, _outputs_of
 from ._logging import CLIError, _usage, committing, raise_if_signalled
 from ._output import naming_write_errors, no_concept, plural, say_wrote, significant
 from ._profile import _profile, _top_per_class
@@ -56,7 +56,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             before_model = None
         else:
             inputs = [args.folder, *args.inputs] if args.folder is not None else args.inputs
-            paths = collect_images(inputs)
+            paths = _collect_images(inputs, _outputs_of(args))
             refuse_one_input_early(args, paths, inputs)
 
             def before_model() -> None:

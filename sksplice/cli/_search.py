@@ -23,7 +23,7 @@ from ._decompose import (
     refuse_one_input_unpublished,
     rounded,
 )
-from ._inputs import collect_images
+from ._inputs import _collect_images, _outputs_of
 from ._logging import _usage
 from ._output import check_standard_output_encodes, no_concept, significant
 
@@ -38,7 +38,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     with _usage():
         query = _parse_query(args)
-        paths = collect_images(args.inputs)
+        paths = _collect_images(args.inputs, _outputs_of(args))
         refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(
