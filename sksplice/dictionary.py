@@ -852,6 +852,30 @@ def _embedder_settings(embedder: Any, batch_size: int | None) -> dict[str, Any]:
     return settings
 
 
+#: The settings of :func:`_embedder_settings` as messages say them (None: not set).
+_SETTING_WORDS: dict[str, Callable[[Any], str]] = {
+    "batch_size": lambda v: "in calls of the default size" if v is None else f"{v} concepts a call",
+    "device": lambda v: f"on {v}",
+    "embedder_batch_size": lambda v: f"in batches of {v}",
+}
+
+
+def _settings_text(then: Any, now: dict[str, Any]) -> tuple[str, str]:
+    """The settings that differ between a finished block (``then``) and this run, in
+    words: ``("in batches of 64", "in batches of 32")`` (the dicts themselves read as
+    Python, and a command line's --batch-size is the embedder's batch size)."""
+    if not isinstance(then, dict):
+        return "with settings that are not recorded", "with its own"
+    differ = [k for k in sorted(set(then) | set(now)) if then.get(k) != now.get(k)]
+
+    def said(settings: dict[str, Any]) -> str:
+        return ", ".join(
+            _SETTING_WORDS.get(k, lambda v, k=k: f"{k} {v}")(settings.get(k)) for k in differ
+        )
+
+    return said(then), said(now)
+
+
 class _OtherSettings(ValueError):
     """A finished block embedded by the same model with other settings (a device, a
     batch size): embedded again, said at INFO level rather than warned about."""
@@ -961,9 +985,8 @@ class _Blocks:
                 if header.get(field) != expected[field]:
                     raise ValueError(f"its {field} does not match this embedding's")
             if header.get("settings") != self.settings:
-                raise _OtherSettings(
-                    f"it was embedded with {header.get('settings')}, this run with {self.settings}"
-                )
+                then, now = _settings_text(header.get("settings"), self.settings)
+                raise _OtherSettings(f"it was embedded {then}, this run {now}")
 
         try:
             out = _read_npz(path, check, len(self.rows[block]), n_features)

@@ -385,8 +385,14 @@ class _DeviceEmbedder(_StoppedEmbedder):
         self.batch_size = batch_size
 
 
-@pytest.mark.parametrize("other", [{"batch_size": 64}, {"device": "meta"}])
-def test_blocks_of_other_settings_are_not_reused(tmp_path, caplog, other):
+@pytest.mark.parametrize(
+    ("other", "said"),
+    [
+        ({"batch_size": 64}, "it was embedded in batches of 32, this run in batches of 64"),
+        ({"device": "meta"}, "it was embedded on cpu, this run on meta"),
+    ],
+)
+def test_blocks_of_other_settings_are_not_reused(tmp_path, caplog, other, said):
     concepts = [f"concept {i}" for i in range(2000)]
     clear_memory_cache()
     with pytest.raises(KeyboardInterrupt):
@@ -399,7 +405,9 @@ def test_blocks_of_other_settings_are_not_reused(tmp_path, caplog, other):
         embed_vocabulary(embedder, concepts, cache_dir=tmp_path, batch_size=256)
     assert sum(len(call) for call in embedder.calls) == 2000
     assert not any(m.startswith("resuming") for m in _messages(caplog))
-    assert any("not reusing the finished block" in m for m in _messages(caplog))
+    notes = [m for m in _messages(caplog) if m.startswith("not reusing the finished block")]
+    # (in words: the settings' dicts read as Python, {'embedder_batch_size': 32, ...})
+    assert notes and all(f"({said}); embedding it again" in note for note in notes)
     # and another batch_size of embed_vocabulary (other calls) reuses none either
     clear_memory_cache()
     with pytest.raises(KeyboardInterrupt):
@@ -508,7 +516,7 @@ def test_the_command_stopped_while_embedding_resumes(run_env, tmp_path, monkeypa
     assert code == 130
     folder = next((tmp_path / "cache" / "dictionaries").glob("*.partial"))
     assert f"sksplice: warning: stopped: 2 of 3 blocks kept in {folder}; run again to resume" in err
-    assert err.rstrip().endswith("sksplice: error: interrupted")
+    assert err.rstrip().endswith("sksplice: error: interrupted: no record was written")
 
     monkeypatch.setattr(CLIPEmbedder, "embed_text", embed_text)
     code, err = run(str(tmp_path / "cache"))
