@@ -21,7 +21,7 @@ the in-process path up to the solver's tolerance. A block that was running on
 a worker that died is simply run again on another worker: blocks are pure
 functions of their input rows, so no row is lost or duplicated.
 
-See ``docs/scaling.md`` for a walk-through.
+See :doc:`/scaling` for a walk-through.
 """
 
 from __future__ import annotations

@@ -389,7 +389,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     concept embeddings and L2-normalised again. ``transform`` returns the
     weights ``w``; ``inverse_transform`` recomposes
     ``normalise(normalise(w @ D) + mean_)``. The rules below are those of
-    ``docs/transformer.md``, which gives their reasons and examples.
+    :doc:`/transformer`, which gives their reasons and examples.
 
     Parameters
     ----------

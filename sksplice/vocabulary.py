@@ -3,7 +3,7 @@
 The files are downloaded from their upstream address on first use, verified
 against pinned SHA-256 digests and cached in the data home (see
 :func:`sksplice.get_data_home`) under the upstream layout
-(``vocab/<name>.txt``, ``means/<file>.pt``). See ``docs/vocabularies.md``.
+(``vocab/<name>.txt``, ``means/<file>.pt``). See :doc:`/vocabularies`.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from ._logging import (
 from ._parser import build_parser as build_parser
 from ._parser import output_format, parse_command_line
 
-__all__ = ["IMAGE_EXTENSIONS", "collect_images", "main"]
+__all__ = ["IMAGE_EXTENSIONS", "CLIError", "collect_images", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     -------
     code : int
         The exit status: 0 also after ``--help`` and ``--version``, 2 for a wrong
-        command line (whose message is on stderr), 130 after Ctrl-C.
+        command line (whose message is on stderr), 1 for an error of the run, 130
+        after Ctrl-C, 143 after SIGTERM and 129 after SIGHUP (see the module's
+        docstring, and "Errors and exit codes" in the command-line guide).
     """
     try:
         args = parse_command_line(argv)

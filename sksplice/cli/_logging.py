@@ -19,7 +19,12 @@ logger = logging.getLogger(__name__)
 
 
 class CLIError(Exception):
-    """A runtime error reported to the user as one line (exit code 1)."""
+    """An error of a run of the command line, reported to the user as one line (exit
+    code 1; its subclass for a wrong command line, found before any work, exit code 2).
+
+    :func:`sksplice.cli.collect_images` raises it for an input that does not exist, a
+    folder that holds no image or cannot be read.
+    """
 
 
 class UsageError(CLIError):
