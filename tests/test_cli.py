@@ -3648,6 +3648,14 @@ def test_a_labels_file_of_paths_from_the_working_folder_says_where_paths_are_rea
         f"dog/1.png (a relative path is read from the folder {root}), or for its absolute "
         f"path; 1 row of lab.csv names no image under {root}"
     )
+    # every row names an image, and one image has none: the folder holds more than labelled
+    Path("lab.csv").write_text("cat/0.png,cat\ncat/1.png,cat\ndog/0.png,dog\n")
+    with pytest.raises(cli.CLIError) as refused:
+        _inputs._read_labels(Path("lab.csv"), root, cli.collect_images([root]))
+    assert str(refused.value).endswith(
+        f"or for its absolute path; every image under {root} needs a label: label the "
+        "others, or move them out of the folder"
+    )
     # label,path in place of path,label (no header): the columns look swapped
     Path("lab.csv").write_text("cat,cat/0.png\ncat,cat/1.png\ndog,dog/0.png\ndog,dog/1.png\n")
     with pytest.raises(cli.CLIError) as refused:

@@ -667,6 +667,11 @@ def _no_label(
             f"; {plural(unmatched, 'row')} of {labels_csv} name"
             f"{'s' if unmatched == 1 else ''} no image under {root}"
         )
+    else:  # (every row found its image: the folder holds more images than were labelled)
+        text += (
+            f"; every image under {root} needs a label: label the others, or move them out of "
+            "the folder"
+        )
     if from_cwd:
         line, key = from_cwd[0]
         some = (
