@@ -303,6 +303,13 @@ def _main(args: list[str], capsys) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def _refused(args: list[str], capsys) -> list[str]:
+    """The lines of standard error of a command line refused (exit status 2)."""
+    code, _, err = _main(args, capsys)
+    assert code == 2, err
+    return err.splitlines()
+
+
 def _class_folders(root: Path, counts: dict[str, int], seed: int) -> Path:
     """Folders of small random PNG images under ``root``: ``counts`` of each class."""
     rng = np.random.default_rng(seed)
@@ -2247,36 +2254,27 @@ def test_an_empty_pretrained_is_refused_not_taken_for_random_weights(value, caps
 )
 def test_an_empty_input_is_refused_not_taken_for_the_current_folder(argv, message, capsys):
     # `sksplice decompose "$PHOTOS"` with the variable unset walked the working folder
-    code = cli.main(argv)
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.splitlines() == [
+    assert _refused(argv, capsys) == [
         f"sksplice: error: {message}: '' is empty (an unset variable?): give an image or a "
         f"folder; see sksplice {argv[0]} --help"
-    ], err
+    ]
 
 
 def test_a_blank_title_is_refused(capsys):
     # it made a page headed by nothing, with an empty <title>
-    code = cli.main(["report", "imgs", "-o", "r.html", "--title", " "])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.splitlines() == [
+    assert _refused(["report", "imgs", "-o", "r.html", "--title", " "], capsys) == [
         "sksplice: error: report: argument --title: ' ' is blank (an unset variable?): give "
         "a title, or leave --title out for the default; see sksplice report --help"
-    ], err
+    ]
 
 
 @pytest.mark.parametrize("command", ["profile", "report"])
 def test_empty_labels_are_refused_not_ignored(command, capsys):
     # profile and report then grouped the images by their sub-folders, without a word
-    code = cli.main([command, "imgs", "--labels", "", "-o", "out.html"])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.splitlines() == [
+    assert _refused([command, "imgs", "--labels", "", "-o", "out.html"], capsys) == [
         f"sksplice: error: {command}: argument --labels: '' is empty (an unset variable?): "
         f"give the CSV file of path,label rows; see sksplice {command} --help"
-    ], err
+    ]
 
 
 def test_a_table_of_concepts_and_counts_is_warned_about_once(
@@ -3967,9 +3965,6 @@ def test_an_output_name_too_long_for_its_partial_file_is_refused_naming_it(
     image = tmp_path / "a.png"
     Image.new("RGB", (4, 4)).save(image)
     name = "q" * (length - 4) + ".csv"
-    code = cli.main([command, str(image), "-o", str(tmp_path / name)])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.splitlines() == [
+    assert _refused([command, str(image), "-o", str(tmp_path / name)], capsys) == [
         f"sksplice: error: cannot write output file {tmp_path / name}: {said}"
-    ], err
+    ]
