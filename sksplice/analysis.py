@@ -928,8 +928,10 @@ def _two_level_adjustment(
     smallest of its adjusted p-values (Simes' test of the class, for Benjamini-Hochberg)
     is significant once adjusted, by ``method`` again, over the classes; the ``R`` of
     the ``C`` classes that do are tested at ``alpha R / C`` each. A row's adjusted
-    p-value is the larger of its class's and its own times ``C / R``: it is below
-    ``alpha`` where both levels pass.
+    p-value is its own times ``C / R`` (``rank_concepts``' own where every class
+    differs), and at least its class's where the class does not differ: it is below
+    ``alpha`` where both levels pass. ``R`` is counted at ``alpha``: the adjusted
+    p-values hold for that level only.
 
     Adjusted over all classes' tests together (one family), the strong concepts of some
     classes raised Benjamini-Hochberg's threshold until every concept of a class of one
@@ -937,7 +939,8 @@ def _two_level_adjustment(
     a chance concept was listed in some class of 20 without any difference far more often
     than ``alpha``. The two levels keep the average false discovery rate of the classes
     listed at ``alpha`` and, where no class differs, list one with probability at most
-    ``alpha`` (as Benjamini-Hochberg itself, exactly for independent tests).
+    ``alpha`` (exactly for independent tests, as Benjamini-Hochberg's own guarantee; the
+    tests of classes against the rest share that rest).
 
     Returns the adjusted p-values ``(classes, concepts)`` and each class's adjusted
     p-value ``(classes,)``.
@@ -952,10 +955,13 @@ def _two_level_adjustment(
         )
     class_p = within.min(axis=1) if m else np.ones(n_classes)
     class_adjusted = _adjust_pvalues(class_p, method)
-    n_selected = int(np.count_nonzero(_below_alpha(class_adjusted, alpha)))
+    differ = _below_alpha(class_adjusted, alpha)
+    n_selected = int(np.count_nonzero(differ))
     if n_selected < n_classes:  # (all of them: each class's own adjusted p-values)
         within = np.minimum(within * (n_classes / max(n_selected, 1)), 1.0)
-    return np.maximum(within, class_adjusted[:, None]), class_adjusted
+    # (a class that does not differ has no significant concept: its rows at least its own)
+    within[~differ] = np.maximum(within[~differ], class_adjusted[~differ, None])
+    return within, class_adjusted
 
 
 def _all_classes_phrase(n_classes: int) -> str:
@@ -1172,16 +1178,20 @@ def rank_each_class(
     class is first tested as a whole against the rest (the smallest of its own
     adjusted p-values, those :func:`rank_concepts` gives, adjusted over the ``C``
     classes), then the concepts of the ``R`` classes that differ are tested at
-    ``alpha R / C``; a row's ``p_adjusted`` is the larger of its class's adjusted
-    p-value and its own times ``C / R`` (equal to :func:`rank_concepts`' where every
-    class differs). Each class's concepts adjusted on their own let a chance concept
+    ``alpha R / C``; a row's ``p_adjusted`` is its own times ``C / R`` (equal to
+    :func:`rank_concepts`' where every class differs), and at least its class's
+    adjusted p-value where the class does not differ. ``R`` is counted at ``alpha``, so
+    ``p_adjusted`` is for that level only: for another, call again with its
+    ``alpha``. Each class's concepts adjusted on their own let a chance concept
     through in some class of many far more often than ``alpha``; all ``C x m`` tests
     adjusted as one family let the strong concepts of some classes loosen the
     threshold for the others, until every concept of a class of one image was
     significant. The two levels keep the false discovery rate of the classes listed,
     on average, at ``alpha``, and list a concept of some class where none differs
-    with probability at most ``alpha`` (``docs/examples/analysis_false_discoveries.py``
-    measures all three). With a family-wise error rate (``"holm"``,
+    with probability at most ``alpha`` (exactly for independent tests;
+    ``docs/examples/analysis_false_discoveries.py`` measures, for the three ways,
+    how often a concept is listed where no class differs or where the class is one
+    image, and how many true differences are found). With a family-wise error rate (``"holm"``,
     ``"bonferroni"``), which holds for any part of the table, the ``C x m`` tests
     are one family.
 
@@ -1200,7 +1210,8 @@ def rank_each_class(
         ``"bonferroni"`` (see above).
     alpha : float, default=0.05
         Level for the ``significant`` column (and, in two levels, for the classes
-        that differ, on which ``p_adjusted`` then depends).
+        that differ, on which ``p_adjusted`` then depends: compare it with this
+        ``alpha`` only).
     min_count : int, default=1
         Only concepts present in at least this many samples are tested (the same
         concepts for every class; a ``UserWarning`` says when that leaves none of

@@ -855,8 +855,10 @@ def _embedder_settings(embedder: Any, batch_size: int | None) -> dict[str, Any]:
 #: The settings of :func:`_embedder_settings` as messages say them (None: not set).
 _SETTING_WORDS: dict[str, Callable[[Any], str]] = {
     "batch_size": lambda v: "in calls of the default size" if v is None else f"{v} concepts a call",
-    "device": lambda v: f"on {v}",
-    "embedder_batch_size": lambda v: f"in batches of {v}",
+    "device": lambda v: "on the default device" if v is None else f"on {v}",
+    "embedder_batch_size": lambda v: (
+        "in batches of the default size" if v is None else f"in batches of {v}"
+    ),
 }
 
 

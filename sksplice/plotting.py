@@ -1019,11 +1019,14 @@ def plot_concept_histogram(
     classes = _chosen_classes(
         classes,
         groups,
-        lambda absent: f"classes {absent} are not labels of `y`; labels are {groups}",
+        lambda absent: (
+            f"classes {absent} are not labels of `y`; labels are {groups}"
+            + (label_hint(absent[0], groups) if len(absent) == 1 else "")
+        ),
     )
     if len(classes) > _MAX_HISTOGRAM_CLASSES:
         raise ValueError(
-            f"{len(classes)} classes are too many to overlay (at most "
+            f"{len(classes)} classes are too many for one histogram (at most "
             f"{_MAX_HISTOGRAM_CLASSES}): pass `classes=` with the ones to compare"
         )
     columns = W[:, [index[str(name)] for name in chosen]]
@@ -1035,10 +1038,13 @@ def plot_concept_histogram(
     ax = _new_axes(ax, (6.0, 4.0))
     # the classes' bars side by side in each bin: overlaid, a class with the count of
     # another in a bin was hidden behind it (cat's 120 images at 0 under dog's 120)
+    colours = [_class_colour(cls, groups) for cls in classes]
+    if len(set(colours)) < len(colours):  # (of more than 10 labels: the colours repeat)
+        colours = [f"C{i}" for i in range(len(classes))]
     ax.hist(
         values,
         bins=edges,
-        color=[_class_colour(cls, groups) for cls in classes],
+        color=colours,
         label=[_literal(f"{_shortened(str(cls))} (n={v.size})") for cls, v in zip(classes, values)],
         rwidth=0.9,
     )

@@ -573,7 +573,8 @@ def _in_comparison_order(profiles: pd.DataFrame, ranking: pd.DataFrame) -> pd.Da
         return profiles
     from .analysis import ALL_GROUP
 
-    lead = [ALL_GROUP] if two and ALL_GROUP in groups and ALL_GROUP not in first else []
+    # (the group of all images stays first, in a table of one statistic too)
+    lead = [groups[0]] if groups[0] == ALL_GROUP and groups[0] not in first else []
     order = lead + first + [g for g in groups if g not in first and g not in lead]
     if order == groups:
         return profiles
@@ -788,7 +789,7 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
         )
     # (the first of two levels: a class that does not differ from the rest as a whole has
     # no significant concept; those too small to test are named above)
-    class_p = attrs.get("class_p_adjusted")
+    class_p = attrs.get("class_p_adjusted") if ranking is not None and len(ranking) else None
     undiffering = (
         [
             bracketed(label, q)
@@ -1293,9 +1294,11 @@ def render_report(
         column titles): shown as a sortable, searchable table, significant rows
         highlighted. The text above it names the test, its direction where it
         is one-sided (``attrs["alternative"]``) and what the p-values are
-        adjusted over: all classes together where ``attrs["adjusted_over"]`` is
-        ``"all classes"`` (the rankings of ``sksplice profile`` and
-        ``sksplice report``; ``attrs["n_tests"]`` gives the number of tests);
+        adjusted over: in two levels where ``attrs["adjusted_over"]`` is
+        ``"classes, then each class's concepts"`` (the rankings of ``sksplice
+        profile`` and ``sksplice report``, with the classes that do not differ
+        from the rest as a whole named), all classes together where it is
+        ``"all classes"`` (``attrs["n_tests"]`` gives the number of tests);
         for rankings of several classes put together without it, what their
         ``p_value`` column shows (within each class, or over all rows
         together), and where it does not tell, that the table does not record

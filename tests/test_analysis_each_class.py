@@ -26,9 +26,9 @@ def _reference(
 ):
     """One rank_concepts per class, concatenated. Benjamini-Hochberg or -Yekutieli: a
     class differs where the smallest of its own adjusted p-values (rank_concepts') is
-    significant adjusted over the classes; each row is the larger of its class's adjusted
-    p-value and its own times (classes / classes that differ). Otherwise the p-values are
-    adjusted over all rows."""
+    significant adjusted over the classes; each row is its own times (classes / classes
+    that differ), at least its class's adjusted p-value where the class does not differ.
+    Otherwise the p-values are adjusted over all rows."""
     analysis._check_test_options(correction, alpha, min_count, alternative)
     parts = []
     for cls in sorted(set(np.asarray(y).tolist())):
@@ -55,7 +55,9 @@ def _reference(
         scale = len(parts) / max(differing, 1)
         adjusted = np.concatenate(
             [
-                np.maximum(np.minimum(p * scale, 1.0) if scale != 1 else p, q)
+                (np.minimum(p * scale, 1.0) if scale != 1 else p)
+                if _below_alpha(q, alpha)
+                else np.maximum(np.minimum(p * scale, 1.0), q)
                 for p, q in zip(own, class_p, strict=True)
             ]
         )
@@ -376,6 +378,24 @@ def test_a_class_of_one_image_is_not_given_every_concept_of_that_image():
     assert set(found["class"]) == {"a", "b"}
     a_strong = {f"c{j}" for j in range(100)}
     assert len(a_strong & set(found.loc[found["class"] == "a", "concept"])) >= 95
+
+
+def test_where_every_class_differs_the_rows_are_those_of_rank_concepts():
+    """The two levels change nothing where every class differs from the rest: each class's
+    rows, p_adjusted included, are rank_concepts' own (the same floats)."""
+    rng = np.random.default_rng(7)
+    y = np.repeat(["a", "b", "c"], 30)
+    W = (rng.random((90, 12)) < 0.2).astype(float)
+    for k, cls in enumerate("abc"):
+        W[y == cls, k] = 1.0  # (a concept of its own: every class differs)
+    names = [f"c{j}" for j in range(12)]
+    ranking = rank_each_class(W, y, names)
+    assert ranking.attrs["n_classes_differing"] == 3
+    for cls in "abc":
+        own = rank_concepts(W, y, cls, concepts=names)
+        rows = ranking[ranking["class"] == cls].set_index("concept")
+        np.testing.assert_array_equal(rows["p_adjusted"], own["p_adjusted"].to_numpy())
+        np.testing.assert_array_equal(rows["significant"], own["significant"].to_numpy())
 
 
 def test_the_false_discovery_example_runs_its_scenarios():

@@ -393,6 +393,13 @@ class _DeviceEmbedder(_StoppedEmbedder):
     ],
 )
 def test_blocks_of_other_settings_are_not_reused(tmp_path, caplog, other, said):
+    from sksplice.dictionary import _settings_text
+
+    # (a setting not given is said so, not "None")
+    assert _settings_text({"device": None, "embedder_batch_size": None}, {"device": "cpu"}) == (
+        "on the default device",
+        "on cpu",
+    )
     concepts = [f"concept {i}" for i in range(2000)]
     clear_memory_cache()
     with pytest.raises(KeyboardInterrupt):

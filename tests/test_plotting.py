@@ -565,7 +565,7 @@ def test_concept_histogram_is_the_papers_per_image_mean_weight_per_class(tmp_pat
         plot_concept_histogram(frame, y, "tree", classes="man")
     with pytest.raises(ValueError, match=r"classes \['adult'\] are not labels"):
         plot_concept_histogram(frame, y, "tree", classes=["adult"])
-    with pytest.raises(ValueError, match="too many to overlay"):
+    with pytest.raises(ValueError, match="too many for one histogram"):
         plot_concept_histogram(frame.iloc[:11], list("abcdefghijk"), "tree")
     with pytest.raises(ValueError, match="bins"):
         plot_concept_histogram(frame, y, "tree", bins=0)
@@ -1812,6 +1812,14 @@ def test_a_class_has_one_colour_in_every_figure():
         assert [same_color(b.get_facecolor(), colour[c]) for b, c in zip(bars, drawn)] == [
             True
         ] * len(drawn)
+    # of more than 10 labels the colours repeat: a histogram of two classes of one colour
+    # draws them in two
+    y12 = np.repeat([f"k{i:02d}" for i in range(12)], 5)
+    ax = plot_concept_histogram(W, y12, "snow", concepts=names, classes=["k00", "k10"])
+    first, second = (bars[0].get_facecolor() for bars in ax.containers)
+    assert not same_color(first, second)
+    with pytest.raises(ValueError, match=r"; did you mean 'dog'\?$"):
+        plot_concept_histogram(W, y, "snow", concepts=names, classes=["Dog"])
 
 
 @pytest.mark.parametrize("statistic", ["prevalence", "mean_weight"])

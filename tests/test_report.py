@@ -514,6 +514,9 @@ def test_the_cards_of_a_comparison_are_in_its_order_a_then_b():
     assert data["prevalence"]["v"] == [
         float(f"{profiles['prevalence'].loc['v', g]:.3g}") for g in data["groups"]
     ]
+    # a table of one statistic: the group of all images stays first
+    page = render_report([], profiles=profiles["prevalence"], ranking=comparison)
+    assert _data(page)["groups"] == ["all", "train", "shifted test"]
     # a ranking of classes leaves the order as it is
     page = render_report([], profiles=profiles)
     assert _data(page)["groups"] == ["all", "shifted test", "train"]
