@@ -719,9 +719,11 @@ def _note_closed_output(exc: BrokenPipeError, where: str, written: str | None = 
             where,
         )
     else:
+        # (sent: a pipe holds what was written until its reader takes it, so `| head -3`
+        # read 3 records of the 227 said to be written to it)
         logger.info(
-            "%s was closed by its reader after %s had been written to it; the rest were not "
-            "written",
+            "%s was closed by its reader after %s had been sent to it (the reader may have "
+            "read fewer); the rest were not written",
             where,
             written,
         )
