@@ -145,6 +145,8 @@ def _exact_difference(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float) -> n
 
 
 _CORRECTIONS = ("fdr_bh", "fdr_by", "holm", "bonferroni", None)
+#: The corrections of :data:`_CORRECTIONS` that control a false discovery rate.
+_FALSE_DISCOVERY_RATES = ("fdr_bh", "fdr_by")
 _ALTERNATIVES = ("greater", "two-sided", "less")
 
 
@@ -496,7 +498,7 @@ def _adjust_pvalues(p: np.ndarray, method: str | None) -> np.ndarray:
     m = p.shape[0]
     if method is None or m == 0:
         return p.copy()
-    if method in ("fdr_bh", "fdr_by"):
+    if method in _FALSE_DISCOVERY_RATES:
         return stats.false_discovery_control(p, method=method[-2:])
     if method == "bonferroni":
         return np.minimum(p * m, 1.0)
@@ -891,8 +893,6 @@ ALL_CLASSES = "all classes"
 #: the concepts of each class that differs from the rest (see
 #: :func:`_two_level_adjustment`).
 CLASSES_THEN_CONCEPTS = "classes, then each class's concepts"
-
-_FALSE_DISCOVERY_RATES = ("fdr_bh", "fdr_by")
 
 
 def _two_levels_phrase(n_classes: int, n_differing: int) -> str:
