@@ -111,6 +111,76 @@ def _plain_foreign_roles(app, what, name, obj, options, lines):
     lines[:] = [_SPHINX_ROLE.sub(text, line) for line in lines]
 
 
+_DEFAULT_ROLE = re.compile(r"(?<![`:\w])`([^`]+)`(?![`_\w])")
+_VERSION_NOTE = re.compile(r"^(\s*)\.\. version(added|changed):: *(\S+)\s*$")
+
+
+def _foreign_version_notes(app, what, name, obj, options, lines):
+    """A method inherited from scikit-learn says its version notes are scikit-learn's,
+    and shows its single-backquoted names as code, as scikit-learn's pages do.
+
+    Its docstring's ``.. versionadded:: 1.4`` would read "Added in version 1.4" on a
+    page of sksplice, whose own versions are numbered otherwise; the note becomes
+    "Added in scikit-learn 1.4: ..." with the note's text.
+    """
+    module = getattr(obj, "__module__", None) or ""
+    if not module.startswith("sklearn."):
+        return
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        match = _VERSION_NOTE.match(lines[i])
+        i += 1
+        if match is None:
+            kept.append(lines[i - 1])
+            continue
+        indent, kind, number = match.groups()
+        body = []
+        # (the note's text: the lines indented under it, up to a blank line)
+        while i < len(lines) and lines[i].strip() and lines[i].startswith(indent + " "):
+            body.append(lines[i].strip())
+            i += 1
+        word = "Added" if kind == "added" else "Changed"
+        text = f": {' '.join(body)}" if body else "."
+        kept.append(f"{indent}*{word} in scikit-learn {number}*{text}")
+    # (scikit-learn's documentation reads `x` as code, its default role; here as code too)
+    lines[:] = [_DEFAULT_ROLE.sub(r"``\1``", line) for line in kept]
+
+
+#: Characters of inline code in a table after which a line may break.
+#: (a dot between two word characters: not in an ellipsis, nor in ``.pt``)
+_CODE_BREAKS = re.compile(r"([_(,=/]|(?<=\w)\.(?=\w))(?=[^<>\s)])")
+_TABLE = re.compile(r"<table\b.*?</table>", re.S)
+_CODE = re.compile(r"(<code\b[^>]*>)(.*?)(</code>)", re.S)
+_TEXT = re.compile(r"(?<=>)([^<]+)(?=<)")
+
+
+def _code_break_points(html: str) -> str:
+    """``<wbr>`` after the dots, underscores, brackets, commas, equals signs and slashes
+    of inline code in tables.
+
+    A narrow column then breaks ``CLIPEmbedder.embed_images(on_error="raise")``
+    between its parts rather than inside a word (tables.css breaks a word only where
+    a part is still too wide); copying the code copies no extra character.
+    """
+
+    def code(match: re.Match) -> str:
+        inner = _TEXT.sub(lambda t: _CODE_BREAKS.sub(r"\1<wbr>", t.group(1)), f">{match.group(2)}<")
+        return match.group(1) + inner[1:-1] + match.group(3)
+
+    def table(match: re.Match) -> str:
+        found = match.group(0)
+        # (an API summary keeps each name whole, tables.css)
+        return found if "autosummary" in found[: found.index(">")] else _CODE.sub(code, found)
+
+    return _TABLE.sub(table, html)
+
+
+def _break_points_in_tables(app, pagename, templatename, context, doctree):
+    if "body" in context:
+        context["body"] = _code_break_points(context["body"])
+
+
 def _skip_tuple_members(app, what, name, obj, skip, options):
     """A named tuple's field accessors and ``count``/``index`` are not documented.
 
@@ -154,5 +224,7 @@ def _comment_of_reexported_data(app, what, name, obj, options, lines):
 
 def setup(app):
     app.connect("autodoc-process-docstring", _plain_foreign_roles)
+    app.connect("autodoc-process-docstring", _foreign_version_notes)
+    app.connect("html-page-context", _break_points_in_tables)
     app.connect("autodoc-process-docstring", _comment_of_reexported_data)
     app.connect("autodoc-skip-member", _skip_tuple_members)

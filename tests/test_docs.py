@@ -132,6 +132,13 @@ def test_sphinx_build_without_warnings(built_docs):
     embedders = (tmp_path / "html" / "embedders.html").read_text(encoding="utf-8")
     assert 'href="_static/tables.css' in embedders
     assert "span.pre" in (tmp_path / "html" / "_static" / "tables.css").read_text()
+    # ... between the parts of a name (after its dots and underscores), not inside a
+    # word: a narrow column read "CLIPEmbe / dder.emb / ed_image / s"
+    migrating = (tmp_path / "html" / "migrating.html").read_text(encoding="utf-8")
+    assert '<span class="pre">splice.<wbr>available_<wbr>models()</span>' in migrating
+    assert "vocabulary_<wbr>size=<wbr>...," in migrating  # (an ellipsis stays whole)
+    api = (tmp_path / "html" / "api.html").read_text(encoding="utf-8")
+    assert "authors_index_to_concept" in api and "<wbr>" not in api  # (API summary: whole)
     # no empty left sidebar narrowing the guide's pages: their table of contents is the
     # index page's and the header's (and the drawer's on a narrow screen)
     transformer = (tmp_path / "html" / "transformer.html").read_text(encoding="utf-8")
@@ -145,6 +152,9 @@ def test_sphinx_build_without_warnings(built_docs):
         assert f'id="sksplice.SpliceTransformer.{method}"' in page, method
     top = _section(page, "sksplice.SpliceTransformer.top_concepts")
     assert "as_frame" in top and "Parameters" in top and "Returns" in top
+    # the version notes of methods inherited from scikit-learn say they are its versions
+    set_output = _section(page, "sksplice.SpliceTransformer.set_output")
+    assert "Added in scikit-learn 1.4" in set_output and "Added in version" not in page
     # ... and the functions and classes of the modules documented as a whole
     page = (generated / "sksplice.distributed.html").read_text(encoding="utf-8")
     for name in ("transform_dask", "embed_images_dask", "write_parquet", "to_zarr"):
