@@ -761,7 +761,9 @@ def test_the_profile_table_lists_significant_concepts_that_rank_below_the_top_k(
     fh = io.StringIO()
     _profile._write_profile(fh, _profile.written_ranking(ranking), "table", metadata, 0.05, 10)
     x = fh.getvalue().split("class x")[1].split("class y")[0].splitlines()
-    assert x[1].endswith("  rare") and "20.0% vs   0.0%" in x[1] and len(x) == 2
+    assert x[1].endswith("  rare") and len(x) == 2
+    # the shares with their counts: 2 of 10 images of x, 0 of the 1,000 others
+    assert x[1].startswith("   20.0%  (2/10) vs   0.0%    (0/1000)  p_adj="), x[1]
     y_block = fh.getvalue().split("class y")[1].splitlines()
     assert y_block[1:] == ["  none (11 concepts tested; -f csv lists the top 10 by difference)"]
     # more significant than -k lists: counted, with the -k that lists them
@@ -813,6 +815,9 @@ def test_the_compare_table_counts_the_significant_concepts_beyond_the_top_k():
     lines = fh.getvalue().splitlines()
     assert len(lines) == 2 + 20 + 1
     assert lines[-1] == "  (10 more significant concepts: -k 30 lists them all)"
+    # each share with its count of the collection's images (a share alone read the
+    # same for 3 images as for 300)
+    assert lines[2] == "  A 100.0%  (3/40) -> B   0.0%  (0/40)  p_adj=0.001  c0"
     fh = io.StringIO()
     _compare._write_comparison(
         fh, table.assign(significant=False), "table", {**metadata, "concepts_significant": 0}

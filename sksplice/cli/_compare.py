@@ -197,7 +197,7 @@ def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, A
         sig = table[table["significant"]]
         alpha = metadata["alpha"]
         _write_significant_rows(
-            fh, sig, "A {:6.1%} -> B {:6.1%}", "prevalence_a", "prevalence_b", alpha
+            fh, sig, ("A ", "-> B "), ("count_a", "count_b"), (a["images"], b["images"]), alpha
         )
         n_significant = metadata.get("concepts_significant", len(sig))
         tested = metadata["concepts_tested"]

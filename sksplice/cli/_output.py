@@ -644,22 +644,38 @@ def format_p_value(p: float, below: float | None = None) -> str:
 
 
 def _write_significant_rows(
-    fh: _TextSink, sig: Any, prevalences: str, first: str, second: str, alpha: float
+    fh: _TextSink,
+    sig: Any,
+    sides: tuple[str, str],
+    columns: tuple[str, str],
+    sizes: tuple[int | None, int | None],
+    alpha: float,
 ) -> None:
     """The table format's rows, one per significant concept.
 
-    Each row is ``prevalences`` formatted with the row's columns ``first`` and
-    ``second``, then the adjusted p-value (reading below ``alpha``, the level the
+    Each row gives the share of each side with its count of images (``sides``: the
+    words before each, ``columns``: the row's count columns, their prevalences
+    beside them, ``sizes``: the images of each side, None where unknown: then the
+    share alone), then the adjusted p-value (reading below ``alpha``, the level the
     heading names) and the concept (the header names the test: Fisher's exact test
-    for every row).
+    for every row). ``100.0% (3/3)`` and ``100.0% (300/300)`` weigh differently.
     """
     p_texts = [format_p_value(p, below=alpha) for p in sig["p_adjusted"]]
     width = max(map(len, p_texts), default=0)  # (the concepts in one column)
+
+    def share(row: Any, side: str, column: str, size: int | None) -> str:
+        prevalence = row[column.replace("count_", "prevalence_")]
+        if size is None:
+            return f"{side}{prevalence:6.1%}"
+        counted = f"({int(row[column])}/{size})"  # (right-aligned: "(0/28)" under "(30/30)")
+        return f"{side}{prevalence:6.1%} {counted:>{2 * len(str(size)) + 3}}"
+
     for (_, row), p_text in zip(sig.iterrows(), p_texts, strict=True):
-        fh.write(
-            f"  {prevalences.format(row[first], row[second])}"
-            f"  p_adj={p_text:<{width}}  {row['concept']}\n"
+        shares = " ".join(
+            share(row, side, column, size)
+            for side, column, size in zip(sides, columns, sizes, strict=True)
         )
+        fh.write(f"  {shares}  p_adj={p_text:<{width}}  {row['concept']}\n")
 
 
 def _write_significant_tail(

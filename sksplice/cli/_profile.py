@@ -287,7 +287,12 @@ def _write_profile(
             )
             shown = sig if top_k is None else sig.head(top_k)
             _write_significant_rows(
-                fh, shown, "{:6.1%} vs {:6.1%}", "prevalence_positive", "prevalence_negative", alpha
+                fh,
+                shown,
+                ("", "vs "),
+                ("count_positive", "count_negative"),
+                (n, None if n is None else total - n),
+                alpha,
             )
             listed = len(frame) if top_k is None else min(top_k, len(frame))
             smallest = metadata.get("smallest_p_value", {}).get(str(cls))
