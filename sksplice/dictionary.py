@@ -671,6 +671,68 @@ def is_cached(
     is loaded and no file is read (a disk cache file that turns out to be
     unreadable is rebuilt by :func:`embed_vocabulary`).
     """
+    cache_key, lists = _cached_lists(embedder, concepts, prefix_of, cache_dir)
+    for listed in lists:
+        if _memory_get(_memory_key(embedder, cache_key, listed)) is not None:
+            return True
+        if cache_key is None:
+            continue
+        try:
+            if dictionary_cache_path(cache_key, listed, cache_dir).exists():
+                return True
+        except (OSError, ValueError):  # no usable cache folder
+            return False
+    return False
+
+
+def cached_width(
+    embedder: Any,
+    concepts: Sequence[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    prefix_of: Sequence[str] | None = None,
+) -> int | None:
+    """The width of the cached embeddings :func:`embed_vocabulary` would use for
+    ``concepts`` (see :func:`is_cached`), None where none is cached.
+
+    Read from the array held in process, or from the header of the cache file (its
+    array is not read): the width of embeddings ``X`` is checked against it before
+    any concept is embedded, where a cache of another width would be passed over
+    and the whole vocabulary embedded first. A file whose header cannot be read
+    counts as none.
+    """
+    cache_key, lists = _cached_lists(embedder, concepts, prefix_of, cache_dir)
+    for listed in lists:
+        held = _memory_get(_memory_key(embedder, cache_key, listed))
+        if held is not None:
+            return int(held.shape[1])
+        if cache_key is None:
+            continue
+        try:
+            path = dictionary_cache_path(cache_key, listed, cache_dir)
+            if not path.exists():
+                continue
+            with (
+                zipfile.ZipFile(path) as archive,
+                archive.open(_member(archive, "embeddings")) as handle,
+            ):
+                shape = _npy_header(handle)[0]
+        except Exception:  # (no usable cache folder or file: rebuilt when it is read)
+            continue
+        if len(shape) == 2 and shape[0] == len(listed) and 1 <= shape[1] <= _MAX_CACHED_DIM:
+            return int(shape[1])
+    return None
+
+
+def _cached_lists(
+    embedder: Any,
+    concepts: Sequence[str],
+    prefix_of: Sequence[str] | None,
+    cache_dir: str | os.PathLike[str] | None,
+) -> tuple[str | None, list[list[str]]]:
+    """The embedder's cache key and the lists whose cached embeddings hold those of
+    ``concepts``: the concepts themselves, then the longer beginnings of ``prefix_of``
+    that may be cached, shortest first (as :func:`embed_vocabulary` looks for them)."""
     key_fn = getattr(embedder, "cache_key", None)
     key = key_fn() if callable(key_fn) else None
     cache_key = None if key is None else str(key)
@@ -684,17 +746,7 @@ def is_cached(
                 )
             sizes = {*PREFIX_SIZES, *seen, *_sizes_on_disk(cache_key, cache_dir), len(full)}
             lists += [full[:j] for j in sorted(sizes) if k < j <= len(full)]
-    for listed in lists:
-        if _memory_get(_memory_key(embedder, cache_key, listed)) is not None:
-            return True
-        if cache_key is None:
-            continue
-        try:
-            if dictionary_cache_path(cache_key, listed, cache_dir).exists():
-                return True
-        except (OSError, ValueError):  # no usable cache folder
-            return False
-    return False
+    return cache_key, lists
 
 
 def _memory_get(key: tuple) -> np.ndarray | None:

@@ -738,11 +738,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
         From ``concept_embeddings``, or the model configuration of a
         :class:`~sksplice.CLIPEmbedder` (no weights are loaded), or an
-        embedder's ``embedding_dim_``, or its ``get_embedding_dimension()`` (a
-        :class:`~sksplice.sentence.SentenceTransformerEmbedder` loads its model:
-        only asked when the dictionary is not cached, nor a longer beginning of
-        the ``n_full`` entries the concepts begin, as it is then needed anyway);
-        None otherwise.
+        embedder's ``embedding_dim_``; for an embedder with
+        ``get_embedding_dimension()``, the width of the cached dictionary (or of a
+        cached longer beginning of the ``n_full`` entries the concepts begin, read
+        from its file's header), else that method's answer (a
+        :class:`~sksplice.sentence.SentenceTransformerEmbedder` loads its model,
+        needed then anyway); None otherwise.
         """
         if self.concept_embeddings is not None:
             shape = np.shape(self.concept_embeddings)
@@ -757,12 +758,15 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         dim = getattr(self.embedder, "embedding_dim_", None)
         get = getattr(self.embedder, "get_embedding_dimension", None)
         if dim is None and callable(get):
-            if self._concepts_cached(concepts, n_full):
-                return None  # read from the cache in a moment, and checked then
-            try:
-                dim = get()
-            except Exception:  # the model cannot be loaded now: its width is known later
-                return None
+            # (the width of the cached embeddings, from the cache file's header: a cache
+            # of another width than X's would be passed over, and every concept embedded
+            # before X's width was found wrong)
+            dim = self._cached_width(concepts, n_full)
+            if dim is None:
+                try:
+                    dim = get()
+                except Exception:  # the model cannot be loaded now: its width is known later
+                    return None
         if isinstance(dim, int | np.integer) and not isinstance(dim, bool) and dim > 0:
             return int(dim)
         return None
@@ -925,6 +929,18 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             return True
         full = whole_vocabulary(self.vocabulary, concepts, n_full, self.data_home)
         return is_cached(self.embedder, concepts, self.cache_dir, prefix_of=full)
+
+    def _cached_width(self, concepts: list[str], n_full: int | None) -> int | None:
+        """The width of the cached embeddings that :meth:`_concepts_cached` finds, read
+        without the model (None where none is cached)."""
+        from ._concepts import whole_vocabulary
+        from .dictionary import cached_width
+
+        found = cached_width(self.embedder, concepts, self.cache_dir)
+        if found is None:
+            full = whole_vocabulary(self.vocabulary, concepts, n_full, self.data_home)
+            found = cached_width(self.embedder, concepts, self.cache_dir, prefix_of=full)
+        return found
 
     def _fetched_mean(
         self, X: np.ndarray, concepts: list[str], n_full: int | None, width: int | None

@@ -1060,6 +1060,35 @@ def test_a_beginning_cached_at_any_size_serves_a_shorter_vocabulary_without_the_
     assert (_LoadingEmbedder.n_texts, _LoadingEmbedder.loads) == (452, 1)
 
 
+@pytest.mark.parametrize("size", [2048, 1000])
+def test_embeddings_of_another_width_than_a_cached_dictionary_are_refused_first(tmp_path, size):
+    """X 5 wide, the cached dictionary (of these concepts, or a longer beginning of
+    them) 8 wide: the cache was passed over as of another width, and every concept
+    embedded and cached again, before X's width was refused (MiniLM, 600 concepts:
+    10 s, against an error at once without a cache)."""
+    from sksplice import SpliceTransformer
+
+    words = [f"word {i}" for i in range(3000)]
+    embedder = _LoadingEmbedder(dim=8, key="cached-width")
+    clear_memory_cache()
+    embed_vocabulary(embedder, words[:2048], cache_dir=tmp_path)
+    if size == 1000:
+        embed_vocabulary(embedder, words[:1000], cache_dir=tmp_path)
+    files = sorted(tmp_path.rglob("*.npz"))
+    X = np.random.default_rng(0).standard_normal((4, 5))
+    for held in (True, False):  # (in this process's memory, then on disk only)
+        if not held:
+            clear_memory_cache()
+        _LoadingEmbedder.reset()
+        _LoadingEmbedder.loads = 0
+        with pytest.raises(ValueError, match="5 features"):
+            SpliceTransformer(
+                embedder, vocabulary=words, vocabulary_size=1000, cache_dir=tmp_path
+            ).fit(X)
+        assert (_LoadingEmbedder.n_texts, _LoadingEmbedder.loads) == (0, 0)
+        assert sorted(tmp_path.rglob("*.npz")) == files  # (no dictionary written)
+
+
 def test_a_large_group_of_duplicates_is_named_in_a_short_warning():
     from sksplice.dictionary import DuplicateConceptWarning, warn_duplicate_concepts
 
