@@ -151,6 +151,9 @@ def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray
             f"which other rows are in X. Fit on more rows, or pass {alternative} "
             "or a precomputed mean",
             SmallMeanSampleWarning,
+            # (once for every fit of a search, whatever the rows of each fold)
+            once_as=f"{param}=None learns the modality centre from fewer than "
+            f"{MIN_MEAN_SAMPLES} rows",
         )
     return mean, "data", int(n)
 

@@ -37,6 +37,22 @@ def test_default_shows_a_text_once_per_line():
     assert {w.filename for w in caught} == {__file__}
 
 
+def test_a_warning_keyed_once_as_another_text_is_shown_once_for_all_its_texts():
+    def rows(n):
+        return lambda: _stack.warn_user(f"centre from {n} rows", once_as="centre from few rows")
+
+    caught = _shown("default", [rows(53), rows(54), rows(80)])
+    assert [str(w.message) for w in caught] == ["centre from 53 rows"]
+    # filters still match the warning's own text
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", message="centre from 5")
+        _stack._SHOWN.clear()
+        rows(53)()
+        rows(80)()
+    assert [str(w.message) for w in log] == ["centre from 80 rows"]
+
+
 def test_once_and_module_key_on_less():
     def line_a():
         _stack.warn_user("same text")

@@ -1489,6 +1489,7 @@ def test_a_warning_of_every_fold_is_shown_once_per_line(problem, monkeypatch):
 
     monkeypatch.setattr(_stack, "_SHOWN", set(), raising=False)
     concepts, raw, X = problem
+    X = X[:38]  # (folds of 30 and 31 rows, and the refit's 38)
     y = np.arange(len(X)) % 2
     pipe = make_pipeline(make(concepts, raw), LogisticRegression())
     grid = {"splicetransformer__l1_penalty": [0.05, 0.1, 0.2]}
@@ -1496,8 +1497,9 @@ def test_a_warning_of_every_fold_is_shown_once_per_line(problem, monkeypatch):
         warnings.simplefilter("default")
         GridSearchCV(pipe, grid, cv=5).fit(X, y)
     texts = [str(w.message) for w in caught if issubclass(w.category, SmallMeanSampleWarning)]
-    # one per row count: the folds' (all of one size here) and the refit's on all of X
-    assert len(texts) == len(set(texts)) == 2, texts
+    # one, whatever the rows of each fit: its text held the count, so folds of 53 and
+    # 54 rows and the refit on all of X showed it three times
+    assert len(texts) == 1, texts
     assert {Path(w.filename).name for w in caught} == {Path(__file__).name}
 
     # "always" (as pytest.warns sets) still shows every one
