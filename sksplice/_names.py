@@ -334,6 +334,13 @@ def name_differences(given: Any, expected: Any, n: int = 5) -> tuple[list[Any], 
     return [c for c in given if c not in known][:n], [c for c in expected if c not in seen][:n]
 
 
+def repeated(names: Any, n: int = 5) -> list[Any]:
+    """Up to ``n`` names that ``names`` holds more than once, in their order."""
+    from collections import Counter
+
+    return [name for name, count in Counter(names).items() if count > 1][:n]
+
+
 def check_source(W: Any, names: Any, what: str, found: list[Found] | None = None) -> None:
     """Refuse a matrix made by a SpliceTransformer whose concepts are not ``names``.
 

@@ -880,8 +880,12 @@ def check_input_features(est: Any, input_features: Any) -> np.ndarray | None:
         return None
     names = np.asarray(input_features, dtype=object)
     if names.shape != (est.n_features_in_,):
+        from ._names import plural
+
+        got = plural(len(names), "name") if names.ndim == 1 else f"an array of shape {names.shape}"
         raise ValueError(
-            f"input_features should have length {est.n_features_in_}, got {names.shape}"
+            f"input_features should have length {est.n_features_in_} (one name per input "
+            f"feature), got {got}"
         )
     names_in = getattr(est, "feature_names_in_", None)
     if names_in is not None and not np.array_equal(names, names_in):

@@ -22,6 +22,7 @@ from ._names import (
     recorded,
     recorded_makers,
     remember_concepts,
+    repeated,
 )
 from ._pandas import as_pandas, frame_values, is_polars_frame, sparse_frame, transform_output
 from ._stack import warn_user
@@ -275,9 +276,15 @@ def check_weights(est: SpliceTransformer, W: Any, found: list[Found] | None = No
                     if not missing
                     else ""
                 )
+                # (neither unknown nor missing: a concept's column given twice)
+                wrong = [
+                    f"{what} {names}"
+                    for what, names in (("unknown columns", unknown), ("missing concepts", missing))
+                    if names
+                ]
                 raise ValueError(
                     "the DataFrame columns must be the concepts of get_feature_names_out(); "
-                    f"unknown columns {unknown}, missing concepts {missing}"
+                    + (", ".join(wrong) or f"repeated columns {repeated(columns)}")
                     + (_prefix_hint(columns, known) or select)
                 )
         import pandas as pd

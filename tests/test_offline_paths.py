@@ -519,6 +519,11 @@ def test_dataframe_features_are_checked_and_recognised():
     assert list(splice.get_feature_names_out(columns)) == concepts
     with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
         splice.get_feature_names_out(columns[::-1])
+    # a length, not a shape ("should have length 8, got (1,)")
+    with pytest.raises(
+        ValueError, match=rf"length {DIM} \(one name per input feature\), got 1 name$"
+    ):
+        splice.get_feature_names_out(columns[:1])
     # A frame with the fitted columns is embeddings, whatever the shapes say.
     weights = splice.transform(frame)
     assert (

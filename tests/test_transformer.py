@@ -292,6 +292,11 @@ def test_inverse_transform_formula_and_zero_rows(problem):
         est.inverse_transform(np.zeros((2, N_CONCEPTS + 1)))
     with pytest.raises(ValueError, match="unknown columns"):
         est.inverse_transform(frame.rename(columns={concepts[0]: "nope"}))
+    # only what is wrong is named ("unknown columns [], missing concepts ['sit']")
+    with pytest.raises(ValueError, match=rf"\(\); missing concepts \['{concepts[-1]}'\]$"):
+        est.inverse_transform(frame[concepts[:-1]])
+    with pytest.raises(ValueError, match=rf"\(\); repeated columns \['{concepts[0]}'\];"):
+        est.inverse_transform(frame[[concepts[0], *concepts]])
     with pytest.raises(ValueError, match="NaN"):
         est.inverse_transform(np.full((1, N_CONCEPTS), np.nan))
 
@@ -1701,7 +1706,7 @@ def test_a_weights_frame_with_an_added_column_is_told_its_column(problem, output
     for call in (est.top_concepts, est.l0, est.inverse_transform):
         with pytest.raises(
             ValueError,
-            match=r"unknown columns \['target_class'\], missing concepts \[\]; give the "
+            match=r"get_feature_names_out\(\); unknown columns \['target_class'\]; give the "
             r"concepts' columns only: W\[splice.get_feature_names_out\(\)\]",
         ):
             call(W)
