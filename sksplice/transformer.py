@@ -810,6 +810,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         mistake = _columns_not_numbers(X)
         if mistake is not None:
             raise mistake
+        kind = getattr(getattr(X, "dtype", None), "kind", None)
+        if kind == "c":  # (scikit-learn's message held the whole array)
+            raise ValueError(
+                f"X holds complex numbers (dtype {X.dtype}) of shape {shape}: embeddings are "
+                "real (X.real, if their imaginary parts are zero)"
+            )
         fitted_width = getattr(self, "n_features_in_", None)
         if (
             not reset

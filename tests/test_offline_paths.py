@@ -519,6 +519,10 @@ def test_dataframe_features_are_checked_and_recognised():
     assert list(splice.get_feature_names_out(columns)) == concepts
     with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
         splice.get_feature_names_out(columns[::-1])
+    # complex embeddings are named without the whole array in the message
+    for method in (_make(concepts, raw).fit, splice.transform):
+        with pytest.raises(ValueError, match=r"X holds complex numbers \(dtype complex128\) of"):
+            method(X.astype(complex))
     # a length, not a shape ("should have length 8, got (1,)")
     with pytest.raises(
         ValueError, match=rf"length {DIM} \(one name per input feature\), got 1 name$"
