@@ -34,6 +34,7 @@ from ._names import (
     recorded,
     recorded_makers,
     remember_concepts,
+    repeated,
 )
 from ._pandas import (
     is_polars_frame,
@@ -898,13 +899,12 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             "the fitted edit (removed_concepts_)",
         )
         X_in = X
-        X = self._validate(X, reset=False)
         concepts = getattr(self, "concepts_", None)
         if (isinstance(X_in, pd.DataFrame) or is_polars_frame(X_in)) and concepts is not None:
             # A frame whose columns are this editor's concepts in another order would be
-            # edited by position (fitted on named columns, validate_data has refused it
-            # already; fitted on an unnamed matrix with `splice`, only warned). A polars
-            # frame's columns are a list of its names.
+            # edited by position (fitted on named columns, validate_data refuses it below,
+            # saying only that the order differs; fitted on an unnamed matrix with
+            # `splice`, it only warns). A polars frame's columns are a list of its names.
             columns = carried_names(X_in.columns)
             text = None if columns is None else [str(c) for c in columns]
             mine = [str(c) for c in concepts]
@@ -931,12 +931,20 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 # (other concepts: each column would be edited, and named, as another;
                 # columns that are not strings are positions, as scikit-learn reads them)
                 unknown, missing = name_differences(text, mine)
+                wrong = [
+                    f"{what} {names}"
+                    for what, names in (
+                        ("columns not among its concepts", unknown),
+                        ("its concepts not among the columns", missing),
+                    )
+                    if names
+                ] or [f"columns repeated {repeated(text)}"]
                 raise ValueError(
                     "the columns of X differ from the concepts of this editor "
-                    f"(concepts_): columns not among its concepts {unknown}, its concepts "
-                    f"not among the columns {missing}; give the weights of the transformer "
+                    f"(concepts_): {', '.join(wrong)}; give the weights of the transformer "
                     "it was fitted for"
                 )
+        X = self._validate(X, reset=False)
         # (the records of X's rows, looked up once for every check below; a frame has
         # none: its columns carry the names)
         needed = concepts is not None or self.output == "embedding"
