@@ -222,6 +222,9 @@ def run_env(tmp_path, tiny_clip_model, monkeypatch) -> Path:
     from ._helpers_cli import VOCAB
 
     monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(TESTS_DATA / f"{tiny_clip_model}.json"))
+    # (an empty data home, as one set up for the run: a chosen one that does not exist
+    # is warned about before a download)
+    (tmp_path / "data_home").mkdir()
     monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
     monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

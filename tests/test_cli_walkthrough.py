@@ -104,6 +104,73 @@ def test_a_failed_vocabulary_download_in_the_command_leaves_no_folder(
     assert not (tmp_path / "x").exists()
 
 
+# ------------------------------------------------ the data home, checked before the model
+
+
+@pytest.fixture
+def no_model_checked(monkeypatch):
+    from sksplice.cli import _checks
+
+    def guard(*args, **kwargs):
+        raise _Decoded("the device and the model were checked before the data home")
+
+    monkeypatch.setattr(_checks, "_check_device", guard)
+
+
+@pytest.mark.parametrize("option", ["--data-home", "--cache-dir"])
+def test_a_blank_folder_option_is_a_wrong_command_line(run_env, tmp_path, capsys, option):
+    # --data-home "" failed after 12 s (exit 1), telling to leave it unset "(None)"
+    args = ["decompose", str(run_env), *_args(tmp_path), option, " "]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == ""
+    assert f"argument {option}: ' ' is blank (an unset variable?): give a folder, or leave " in err
+    assert "None" not in err
+
+
+@pytest.mark.parametrize("source", ["option", "variable"])
+def test_a_data_home_that_is_a_file_is_refused_before_the_model(
+    run_env, tmp_path, capsys, monkeypatch, no_model_checked, source
+):
+    # refused after torch and the model were loaded (~10 s); from $SKSPLICE_DATA the
+    # message told to set $SKSPLICE_DATA, without saying the wrong value came from it
+    (tmp_path / "dh_file").write_text("not a folder")
+    args = ["decompose", str(run_env), *_args(tmp_path)]
+    args[args.index("--vocabulary") + 1] = "laion"
+    if source == "option":
+        args += ["--data-home", str(tmp_path / "dh_file")]
+        told = f"--data-home {tmp_path / 'dh_file'} is a file, not a folder; give --data-home"
+    else:
+        monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "dh_file"))
+        told = f"$SKSPLICE_DATA ({tmp_path / 'dh_file'}) is a file, not a folder; set $SKSPLICE"
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == "" and told in err, err
+
+
+def test_a_chosen_data_home_that_does_not_exist_is_said_before_a_download(
+    run_env, tmp_path, monkeypatch, capsys
+):
+    # a misspelt --data-home was only a download destination: offline, "put the file in
+    # the folder .../splce/vocab (create it first)"; online, filled with a second copy
+    block_network(monkeypatch, OFFLINE)
+    home = tmp_path / "splce"
+    args = ["decompose", str(run_env), *_args(tmp_path), "--data-home", str(home)]
+    args[args.index("--vocabulary") + 1] = "laion"
+    code, out, err = _main(args, capsys)
+    assert code == 1 and out == ""
+    warning, error = err.splitlines()[:2]
+    assert warning == (
+        f"sksplice: warning: --data-home {home} does not exist: it is created to hold the "
+        "published files this run downloads (the vocabulary, the image mean); check the path "
+        "if it should already hold them"
+    )
+    assert "Could not download 'vocab/laion.txt'" in error
+    # no file of it needed (a vocabulary file, a centre learned from the images): no word
+    code, _, err = _main(
+        ["decompose", str(run_env), *_args(tmp_path), "--data-home", str(home)], capsys
+    )
+    assert code == 0 and "does not exist" not in err, err
+
+
 # ------------------------------------------- a --pretrained file that is no checkpoint
 
 

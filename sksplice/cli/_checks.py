@@ -455,6 +455,48 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
     )
 
 
+def _check_data_home(args: argparse.Namespace) -> None:
+    """The data home (``--data-home``, ``$SKSPLICE_DATA`` or the default) is a folder, or
+    one that can be created, checked with the cache folder (it was found a file only
+    once torch and the model were loaded, seconds later). A chosen one that does not
+    exist, where the run needs a published file (a named vocabulary, a published
+    image mean), is warned about: it is created for the downloads (a misspelt path
+    would be filled with a second copy of them), and offline the download's error
+    comes next."""
+    from .._data import DATA_HOME_ENV, get_data_home, unwritable_reason
+
+    env = os.environ.get(DATA_HOME_ENV, "")
+    if args.data_home is not None:
+        given, named = args.data_home, f"--data-home {args.data_home}"
+        fix = "give --data-home a folder"
+    elif env.strip():
+        given, named = env, f"${DATA_HOME_ENV} ({env})"
+        fix = f"set ${DATA_HOME_ENV} to a folder, or give --data-home"
+    else:
+        return  # (the default: created, or its problems said, when a file is needed)
+    try:
+        folder = get_data_home(given, create=False)
+    except NotADirectoryError as exc:
+        raise CLIError(f"{named} is a file, not a folder; {fix}") from exc
+    except OSError as exc:
+        why = unwritable_reason(Path(os.path.expanduser(given))) or exc.strerror or str(exc)
+        raise CLIError(f"{named} does not exist and cannot be created ({why}); {fix}") from exc
+    if folder.is_dir():
+        return
+    from ..vocabulary import VOCABULARIES
+
+    needs = args.vocabulary in VOCABULARIES or (
+        getattr(args, "image_mean", None) in ("auto", "pretrained") and has_published_mean(args)
+    )
+    if needs:
+        logger.warning(
+            "%s does not exist: it is created to hold the published files this run "
+            "downloads (the vocabulary, the image mean); check the path if it should "
+            "already hold them",
+            named,
+        )
+
+
 def _check_local_files(args: argparse.Namespace) -> tuple[list[str], list[str]] | None:
     """The checks of local files that need neither torch nor the model, made before the
     model is looked at: a ``--vocabulary`` file (its concepts and ``--vocabulary-size``;
@@ -599,6 +641,7 @@ def _check_options(
     _check_save_image_mean(getattr(args, "save_image_mean", None))
     _check_solver(args.solver)
     cache_note = _check_cache_dir(args.cache_dir)
+    _check_data_home(args)
     vocabulary = _check_local_files(args)
     if vocabulary_check is not None:
         # (a mistake in the concepts is found before torch and open_clip are imported,

@@ -48,6 +48,22 @@ def _given_path(what: str) -> Callable[[str], str]:
     return path
 
 
+def _folder(option: str, env: str) -> Callable[[str], str]:
+    """The type of ``--data-home`` and ``--cache-dir``: a blank value is refused (an
+    unset variable: a folder read as the current one, or a run that failed seconds
+    later), saying what leaving the option out means."""
+
+    def folder(value: str) -> str:
+        if not value.strip():
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is blank (an unset variable?): give a folder, or leave {option} "
+                f"out to use ${env} or the default folder"
+            )
+        return value
+
+    return folder
+
+
 _input_path = _given_path("an image or a folder")
 _labels_path = _given_path("the CSV file of path,label rows")
 
@@ -197,12 +213,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default: auto)")
     r.add_argument(
         "--data-home",
+        type=_folder("--data-home", "SKSPLICE_DATA"),
         default=None,
         help="folder for vocabularies and image means; may be read-only "
         "(default: $SKSPLICE_DATA or ~/.cache/sksplice)",
     )
     r.add_argument(
         "--cache-dir",
+        type=_folder("--cache-dir", "SKSPLICE_CACHE"),
         default=None,
         help="folder for the embedded-vocabulary cache; a read-only one is read, not written "
         "(default: $SKSPLICE_CACHE, else the per-user cache folder, ~/.cache/sksplice on Linux)",
