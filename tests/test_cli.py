@@ -2619,7 +2619,8 @@ def test_a_closed_standard_output_is_noted_on_standard_error(
     assert "skipped 1 of 11 images" in err and "broken.png" in err
     assert last == (
         "sksplice: standard output was closed by its reader after 3 of 10 images had been "
-        "sent to it (the reader may have read fewer); the rest were not written"
+        "sent to it in full (and perhaps part of the next; the reader may have read fewer); "
+        "the rest were not written"
     ), last
 
 

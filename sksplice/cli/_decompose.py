@@ -720,10 +720,12 @@ def _note_closed_output(exc: BrokenPipeError, where: str, written: str | None = 
         )
     else:
         # (sent: a pipe holds what was written until its reader takes it, so `| head -3`
-        # read 3 records of the 227 said to be written to it)
+        # read 3 records of the 227 said to be written to it; in full: a long record
+        # reaches the pipe in parts, so `-f csv | head -5` read rows of the first image
+        # of "0 of 3000 images")
         logger.info(
-            "%s was closed by its reader after %s had been sent to it (the reader may have "
-            "read fewer); the rest were not written",
+            "%s was closed by its reader after %s had been sent to it in full (and perhaps "
+            "part of the next; the reader may have read fewer); the rest were not written",
             where,
             written,
         )
