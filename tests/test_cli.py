@@ -1451,7 +1451,9 @@ def test_standard_error_closed_by_its_reader_loses_no_results(
         code = proc.wait(timeout=120)
     finally:
         proc.kill()
-    assert first.startswith(b"CLIP "), first  # (the first progress line, all it read)
+    # (the first line, all it read: the images' progress, or before it that the vocabulary
+    # is not cached yet)
+    assert first.startswith((b"CLIP ", b"sksplice: the ")), first
     assert code == 0
     assert _results_of(command, out) == _COMPLETE[command]
 
@@ -1871,9 +1873,48 @@ def test_commands_get_their_embedders_from_one_module(
     data = json.loads(out)
     assert len(data["images"]) == 10
     assert data["metadata"]["model"] == "toy"
-    assert made == ["image", "text"]
+    # (the text embedder first: whether the vocabulary is cached is said before the images)
+    assert made == ["text", "image"]
     cli_files = Path(cli.__file__).parent.glob("*.py")
     assert [p.name for p in cli_files if "CLIPEmbedder" in p.read_text()] == ["_embedders.py"]
+
+
+@pytest.mark.parametrize("centre", ["data", "file"])
+def test_a_vocabulary_not_cached_yet_is_said_or_embedded_before_the_images(
+    image_tree, vocab_file, inproc, capsys, monkeypatch, tmp_path, centre
+):
+    # A first run learned that the vocabulary was still to embed only after every image
+    # (a centre learned from them), or saw its bar start under the images' bar at 0% (a
+    # centre given: the run streams); the vocabulary is embedded once in either case.
+    from sksplice.cli import _embedders
+
+    calls = []
+
+    class Images(_LetterImages):
+        def embed_images(self, images, return_skipped=False):
+            calls.append("images")
+            return super().embed_images(images, return_skipped)
+
+    class Texts(_LetterTexts):
+        def embed_text(self, texts):
+            calls.append("texts")
+            return super().embed_text(texts)
+
+    monkeypatch.setattr(_embedders, "check_model", lambda args: ("toy", None, 16))
+    monkeypatch.setattr(_embedders, "image_embedder", lambda *a, **k: Images())
+    monkeypatch.setattr(_embedders, "text_embedder", lambda *a, **k: Texts())
+    np.save(tmp_path / "mean.npy", np.full(16, 0.1, dtype=np.float32))
+    mean = ["--image-mean", str(tmp_path / "mean.npy")] if centre == "file" else []
+    args = ["decompose", str(image_tree), "-o", str(tmp_path / "out.csv"), *mean]
+    code, _, err = _main(args + _model_args(vocab_file, "--model", "toy"), capsys)
+    assert code == 0, err
+    said = "concepts of the vocabulary are not cached for this model yet: they are embedded"
+    if centre == "data":
+        assert calls[0] == "images" and "texts" in calls
+        assert err.index(said) < err.index("CLIP images")
+    else:
+        assert calls[0] == "texts" and said not in err
+        assert calls.index("images") > max(i for i, c in enumerate(calls) if c == "texts")
 
 
 # ------------------------------------------------ the command line checked before any work

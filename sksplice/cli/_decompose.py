@@ -175,6 +175,9 @@ def _decompose(
         _refuse_one_input(paths, getattr(args, "inputs", ()))
     if plan.cache_note is not None:
         logger.warning("%s", plan.cache_note)
+    # (the images are checked first: a run whose images cannot be read fails before
+    # the vocabulary is embedded; said now, not after the images)
+    texts = _vocabulary_first(args, plan, embed=False)
     images = _embedders.image_embedder(
         plan.model, plan.pretrained, on_error="raise" if args.strict else "skip", **_common(args)
     )
@@ -198,7 +201,7 @@ def _decompose(
         )
     if plan.image_mean is None:
         _check_learnable_centre(X)  # (before the vocabulary is embedded)
-    splice = _fitted(args, plan, X)
+    splice = _fitted(args, plan, X, texts)
     if splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES:
         logger.warning(
             "the image mean (modality centre) is learned from only %d images, fewer than %d: "
@@ -301,13 +304,51 @@ def _none_read(skipped: list[Any], n_paths: int) -> None:
     raise CLIError(f"none of the {n_paths} images could be read{detail}")
 
 
-def _fitted(args: argparse.Namespace, plan: _Plan, X: np.ndarray) -> Any:
-    """The transformer of the run (the concept dictionary built), fitted on ``X``."""
+def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> Any:
+    """The text embedder of the run, for :func:`_fitted`; a vocabulary not cached for
+    the model yet is, before any image is embedded, embedded now (``embed``: the
+    transformer's fit then reads it from memory), or said to be embedded once the images
+    are (a first run learned of it only then, when the centre is learned from the
+    images, or saw its bar start under the images' bar at 0%, when the centre is
+    given)."""
+    from ..dictionary import embed_vocabulary, is_cached
+
+    embedder = _embedders.text_embedder(plan.model, plan.pretrained, **_common(args))
+    full = plan.all_concepts or plan.concepts
+    if is_cached(embedder, plan.concepts, args.cache_dir, prefix_of=full):
+        return embedder
+    if not embed:
+        logger.info(
+            "the %s of the vocabulary are not cached for this model yet: they are embedded "
+            "once the images are (once: later runs read them from the cache)",
+            plural(len(plan.concepts), "concept"),
+        )
+        return embedder
+    with warnings.catch_warnings():
+        _quiet_cache_note(plan)
+        embed_vocabulary(embedder, plan.concepts, cache_dir=args.cache_dir, prefix_of=full)
+    return embedder
+
+
+def _quiet_cache_note(plan: _Plan) -> None:
+    """A cache folder that takes no file was said before the run: not warned again
+    (inside ``warnings.catch_warnings``)."""
+    if plan.cache_note is not None:
+        from ..exceptions import DictionaryCacheWarning
+
+        warnings.filterwarnings(
+            "ignore", "cannot write the concept dictionary cache", DictionaryCacheWarning
+        )
+
+
+def _fitted(args: argparse.Namespace, plan: _Plan, X: np.ndarray, embedder: Any) -> Any:
+    """The transformer of the run (the concept dictionary built), fitted on ``X``, with
+    the text ``embedder`` of :func:`_vocabulary_first`."""
     from ..transformer import SmallMeanSampleWarning, SpliceTransformer
 
     common = _common(args)
     splice = SpliceTransformer(
-        embedder=_embedders.text_embedder(plan.model, plan.pretrained, **common),
+        embedder=embedder,
         vocabulary=plan.all_concepts or plan.concepts,
         vocabulary_size=len(plan.concepts),
         l1_penalty=args.l1_penalty if args.l1_penalty is not None else 0.25,
@@ -321,12 +362,7 @@ def _fitted(args: argparse.Namespace, plan: _Plan, X: np.ndarray) -> Any:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallMeanSampleWarning)  # said below, in CLI words
-        if plan.cache_note is not None:  # (said before the run: the cache takes no file)
-            from ..exceptions import DictionaryCacheWarning
-
-            warnings.filterwarnings(
-                "ignore", "cannot write the concept dictionary cache", DictionaryCacheWarning
-            )
+        _quiet_cache_note(plan)
         splice.fit(X)
     return splice
 
@@ -480,6 +516,9 @@ def _stream(
     """
     if plan.cache_note is not None:
         logger.warning("%s", plan.cache_note)
+    # (the centre does not depend on the images: the dictionary first, its bar and
+    # its time estimate before the images' bar, not under it at 0%)
+    texts = _vocabulary_first(args, plan, embed=True)
     images = _embedders.image_embedder(
         plan.model, plan.pretrained, on_error="raise" if args.strict else "skip", **_common(args)
     )
@@ -496,7 +535,7 @@ def _stream(
             break
     if not kept:
         _none_read(skipped, len(paths))
-    splice = _fitted(args, plan, parts[0])
+    splice = _fitted(args, plan, parts[0], texts)
     dec = _Decomposition(
         paths=kept, X=parts[0][:0], splice=splice, skipped=skipped, plan=plan, n_inputs=len(paths)
     )
