@@ -546,6 +546,11 @@ def test_a_device_torch_cannot_parse_is_refused_before_torch_is_imported(
             "--pretrained 'laion2b_s34b_b78k' is neither a pretrained tag of ViT-B-32 nor a "
             "checkpoint file (close matches: laion2b_s34b_b79k); tags of ViT-B-32: openai, ",
         ),
+        # (a tag typed in part: the tags it begins first, the default among them)
+        (
+            ["--model", "ViT-B-32", "--pretrained", "laion2b"],
+            "(close matches: laion2b_e16, laion2b_s34b_b79k, ",
+        ),
         (
             ["--model", "ViT-B-32-quickgelu", "--pretrained", "laion2b_s34b_b79k"],
             "tags of ViT-B-32-quickgelu: openai, laion400m_e31, laion400m_e32, metaclip_400m",

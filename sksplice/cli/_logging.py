@@ -449,8 +449,15 @@ def _signals_as_interrupt() -> Iterator[None]:
 
 
 def _close(word: str, options: Sequence[str], n: int = 5) -> str:
-    """`` (close matches: a, b)`` for a misspelt option value, or ``""``."""
+    """`` (close matches: a, b)`` for a misspelt option value, or ``""``.
+
+    The options that the value begins come first, in their order: a tag typed in part
+    (``--pretrained laion2b``) is most likely one of them, which spelling distance
+    ranks below shorter tags (``laion2b_e16`` before ``laion2b_s34b_b79k``).
+    """
     from .._names import close_matches
 
-    found = close_matches(word, options, n=n)
+    typed = word.strip().casefold()
+    begun = [o for o in options if typed and o.casefold().startswith(typed)] if typed else []
+    found = [*begun, *(o for o in close_matches(word, options, n=n) if o not in begun)][:n]
     return f" (close matches: {', '.join(found)})" if found else ""
