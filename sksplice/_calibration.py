@@ -49,6 +49,11 @@ def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
         more than the tolerance).
     """
     reachable = min(n_concepts, n_features)  # (the stricter of the two bounds below)
+    # (a target a little above the bound is accepted, and its mean l0 within ±10%)
+    within = (
+        f" (targets up to {reachable * (1 + _L0_RTOL):g} are accepted: the calibration "
+        "reaches a mean l0 within ±10% of the target)"
+    )
     if target > n_concepts * (1 + _L0_RTOL):
         also = (
             f", and codes have at most as many non-zero weights as the embedding dimension "
@@ -58,7 +63,7 @@ def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
         )
         raise ValueError(
             f"target_l0={target:g} cannot be reached: the dictionary has only "
-            f"{n_concepts} concepts{also}: at most {reachable} can be reached"
+            f"{n_concepts} concepts{also}: at most {reachable} can be reached{within}"
         )
     # A non-negative lasso has a solution on at most n_features linearly
     # independent concepts, the one found for data in general position.
@@ -66,7 +71,7 @@ def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
         raise ValueError(
             f"target_l0={target:g} cannot be reached: codes have at most as many "
             f"non-zero weights as the embedding dimension ({n_features}): at most "
-            f"{n_features} can be reached"
+            f"{n_features} can be reached{within}"
         )
 
 
