@@ -3,6 +3,9 @@ the command line reads them before torch and open_clip are imported)."""
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 #: The prefix of a model on the Hugging Face Hub (``hf-hub:ORG/REPO``), which brings its
 #: own weights.
 HF_HUB_PREFIX = "hf-hub:"
@@ -37,8 +40,6 @@ def config_files(where: str) -> list[str] | None:
     """The JSON files a model-config entry names: those of a folder (sorted), the file
     itself, or None where ``where`` is neither (as open_clip's ``add_model_config`` reads
     it)."""
-    import os
-
     if os.path.isdir(where):
         names = sorted(name for name in os.listdir(where) if name.endswith(".json"))
         return [os.path.join(where, name) for name in names]
@@ -47,8 +48,6 @@ def config_files(where: str) -> list[str] | None:
 
 def env_config_entries() -> list[tuple[str, str]]:
     """The entries of ``$SKSPLICE_MODEL_CONFIGS``: (as written, absolute path)."""
-    import os
-
     value = os.environ.get(MODEL_CONFIGS_ENV, "")
     return [
         (entry, os.path.abspath(os.path.expanduser(entry.strip())))
@@ -70,7 +69,6 @@ def config_widths() -> dict[str, int] | None:
     the caller then asks open_clip, whose errors say what is wrong.
     """
     import json
-    import os
 
     package = _open_clip_folder()
     if package is None:
@@ -160,7 +158,6 @@ def pretrained_tags() -> dict[str, list[str]] | None:
     (another open_clip release): the caller then asks open_clip.
     """
     import ast
-    import os
 
     folder = _open_clip_folder()
     if folder is None:
@@ -242,3 +239,75 @@ def pretrained_tags() -> dict[str, list[str]] | None:
             quick[key.value + "-quickgelu"] = [tag for tag, q in tags.items() if q]
     found.update(quick)
     return found
+
+
+#: The number a legacy ``torch.save`` pickle starts with (``torch.serialization.MAGIC_NUMBER``,
+#: written here so that a file is judged before torch is imported).
+TORCH_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
+
+
+def checkpoint_file_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the file ``path`` is not a checkpoint open_clip can load, or None if it may be.
+
+    Only the start of the file is read (a checkpoint may be gigabytes), so None is
+    no promise that it loads: it is in a format open_clip reads, as open_clip
+    chooses it by the name (``.safetensors``; ``.npz`` or ``.npy``, big_vision
+    weights; else :func:`torch.load`: a zip archive of ``torch.save`` or a
+    TorchScript archive, or the legacy pickle that starts with torch's magic number).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An existing file.
+
+    Returns
+    -------
+    str or None
+        A short reason (``"it is empty"``, ``"it is not in torch.save's format"``), or
+        None. A file that cannot be read gives None: that is for the loading to report.
+    """
+    import io
+    import pickle
+    import tarfile
+    import zipfile
+    from pathlib import Path
+
+    text = os.fspath(path)
+    try:
+        size = os.path.getsize(text)
+        with open(text, "rb") as fh:
+            head = fh.read(256)
+        if size == 0:
+            return "it is empty"
+        if text.endswith(".safetensors"):  # (open_clip's tests of the name)
+            n = int.from_bytes(head[:8], "little") if len(head) >= 8 else -1
+            if not (2 <= n <= size - 8 and head[8:9] == b"{"):
+                return "it is not in the safetensors format"
+            return None
+        suffix = Path(text).suffix
+        if suffix == ".npz":
+            return None if zipfile.is_zipfile(text) else "it is not a .npz archive"
+        if suffix == ".npy":
+            return None if head.startswith(b"\x93NUMPY") else "it is not a .npy file"
+        if zipfile.is_zipfile(text):
+            with zipfile.ZipFile(text) as archive:
+                names = archive.namelist()
+            if any(name.endswith("data.pkl") for name in names):
+                return None
+            return "it is a zip archive, but not one torch.save writes"
+        if tarfile.is_tarfile(text):  # (torch's oldest format)
+            return None
+    except (OSError, zipfile.BadZipFile, tarfile.TarError):
+        return None
+
+    class _NoGlobals(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            raise pickle.UnpicklingError(f"global {module}.{name}")
+
+    try:
+        first = _NoGlobals(io.BytesIO(head)).load()
+    except Exception:
+        first = None
+    if isinstance(first, int) and first == TORCH_MAGIC_NUMBER:
+        return None
+    return "it is not in torch.save's format"

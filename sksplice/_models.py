@@ -33,6 +33,7 @@ from ._interrupt import import_whole
 from ._model_names import CONFIG_KEYS, config_files, env_config_entries
 from ._model_names import HF_HUB_PREFIX as HF_HUB_PREFIX
 from ._model_names import MODEL_CONFIGS_ENV as MODEL_CONFIGS_ENV
+from ._model_names import checkpoint_file_problem as checkpoint_file_problem
 from ._model_names import clean_tag as _clean_tag
 from ._names import a_type
 
@@ -339,73 +340,6 @@ def _checkpoint_reason(exc: BaseException) -> str:
         return f"{type(exc).__name__}: torch's weights-only loading refuses it"
     text = text[:120] + ("..." if len(text) > 120 else "")
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def checkpoint_file_problem(path: str | os.PathLike[str]) -> str | None:
-    """Why the file ``path`` is not a checkpoint open_clip can load, or None if it may be.
-
-    Only the start of the file is read (a checkpoint may be gigabytes), so None is
-    no promise that it loads: it is in a format open_clip reads, as open_clip
-    chooses it by the name (``.safetensors``; ``.npz`` or ``.npy``, big_vision
-    weights; else :func:`torch.load`: a zip archive of ``torch.save`` or a
-    TorchScript archive, or the legacy pickle that starts with torch's magic number).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        An existing file.
-
-    Returns
-    -------
-    str or None
-        A short reason (``"it is empty"``, ``"it is not in torch.save's format"``), or
-        None. A file that cannot be read gives None: that is for the loading to report.
-    """
-    import io
-    import pickle
-    import tarfile
-    import zipfile
-    from pathlib import Path
-
-    text = os.fspath(path)
-    try:
-        size = os.path.getsize(text)
-        with open(text, "rb") as fh:
-            head = fh.read(256)
-        if size == 0:
-            return "it is empty"
-        if text.endswith(".safetensors"):  # (open_clip's tests of the name)
-            n = int.from_bytes(head[:8], "little") if len(head) >= 8 else -1
-            if not (2 <= n <= size - 8 and head[8:9] == b"{"):
-                return "it is not in the safetensors format"
-            return None
-        suffix = Path(text).suffix
-        if suffix == ".npz":
-            return None if zipfile.is_zipfile(text) else "it is not a .npz archive"
-        if suffix == ".npy":
-            return None if head.startswith(b"\x93NUMPY") else "it is not a .npy file"
-        if zipfile.is_zipfile(text):
-            with zipfile.ZipFile(text) as archive:
-                names = archive.namelist()
-            if any(name.endswith("data.pkl") for name in names):
-                return None
-            return "it is a zip archive, but not one torch.save writes"
-        if tarfile.is_tarfile(text):  # (torch's oldest format)
-            return None
-    except (OSError, zipfile.BadZipFile, tarfile.TarError):
-        return None
-
-    class _NoGlobals(pickle.Unpickler):
-        def find_class(self, module: str, name: str) -> Any:
-            raise pickle.UnpicklingError(f"global {module}.{name}")
-
-    try:
-        first = _NoGlobals(io.BytesIO(head)).load()
-    except Exception:
-        first = None
-    if isinstance(first, int) and first == torch.serialization.MAGIC_NUMBER:
-        return None
-    return "it is not in torch.save's format"
 
 
 def _weights_location(model: str, tag: str, cache_dir: str | None) -> str:

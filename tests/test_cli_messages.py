@@ -507,6 +507,27 @@ def test_an_image_mean_file_of_another_width_is_refused_before_the_model(run_env
     ]
 
 
+def test_a_pretrained_file_that_is_no_checkpoint_is_refused_before_torch(run_env, tmp_path):
+    # (refused once torch and open_clip were imported: 11 to 13 s, where a misspelt tag
+    # takes under a second)
+    args = _args(tmp_path)
+    args[args.index("--pretrained") + 1] = str(tmp_path / "vocab.txt")
+    proc = _in_a_fresh_process(["decompose", str(run_env), *args])
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"sksplice: error: --pretrained {tmp_path / 'vocab.txt'} is not a model checkpoint "
+        "open_clip can load: it is not in torch.save's format"
+    ]
+
+
+def test_the_torch_magic_number_is_torch_s():
+    import torch
+
+    from sksplice._model_names import TORCH_MAGIC_NUMBER
+
+    assert TORCH_MAGIC_NUMBER == torch.serialization.MAGIC_NUMBER
+
+
 # ---------------------------------------- p-values and a text query's weights: 6 digits
 
 

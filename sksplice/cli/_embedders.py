@@ -78,14 +78,19 @@ def model_width_early(args: argparse.Namespace) -> int | None:
     if name not in widths:
         raise _unknown_model(model, sorted(widths))
     pretrained = args.pretrained
-    if pretrained is not None and not Path(pretrained).expanduser().is_file():
+    if pretrained is not None:
         from .._model_names import clean_tag, pretrained_tags
 
         tags = pretrained_tags()
-        if tags is not None:
-            listed = tags.get(name, [])
-            if clean_tag(pretrained) not in {clean_tag(t) for t in listed}:
-                raise _unknown_pretrained(name, pretrained, listed)
+        listed = None if tags is None else tags.get(name, [])
+        is_tag = listed is not None and clean_tag(pretrained) in {clean_tag(t) for t in listed}
+        if Path(pretrained).expanduser().is_file():
+            if not is_tag:
+                # (only its start is read: a text file given was refused once torch and
+                # open_clip were imported, 11 s later)
+                _check_checkpoint(pretrained)
+        elif listed is not None and not is_tag:
+            raise _unknown_pretrained(name, pretrained, listed)
     return widths[name]
 
 
@@ -182,7 +187,7 @@ def _check_checkpoint(pretrained: str) -> None:
     any image is embedded, and is a wrong command line too
     (:class:`sksplice._models.CheckpointFormatError`, exit code 2).
     """
-    from .._models import checkpoint_file_problem
+    from .._model_names import checkpoint_file_problem
 
     problem = checkpoint_file_problem(Path(pretrained).expanduser())
     if problem is not None:
