@@ -139,10 +139,24 @@ _BARE = re.compile(
 )
 
 
+#: PIL's decompression-bomb limit as the library says it (an image refused as too large),
+#: and as the command line sets it.
+_PIXEL_LIMIT = re.compile(
+    r"PIL's decompression-bomb limit \(PIL\.Image\.MAX_IMAGE_PIXELS = (\w+)\); if you "
+    r"trust this file, raise that limit before embedding it \(in Python, set "
+    r"PIL\.Image\.MAX_IMAGE_PIXELS; on the command line, --max-image-pixels\)"
+)
+
+
 def _cli_words(text: str) -> str:
     """Say a library message in the words of the command line (options, not keywords)."""
     for old, new in _PHRASES:
         text = text.replace(old, new)
+    text = _PIXEL_LIMIT.sub(
+        r"the decompression-bomb limit (--max-image-pixels \1); if you trust this file, "
+        r"give a larger --max-image-pixels (0: no limit)",
+        text,
+    )
 
     def option(match: re.Match[str]) -> str:
         value = match.group(2)
