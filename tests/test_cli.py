@@ -749,7 +749,7 @@ def test_cache_dir_checked_before_embedding(
         f"sksplice: error: --cache-dir {cache} is a file, not a folder; give --cache-dir a folder"
         if where == "file"
         else f"sksplice: error: --cache-dir {cache} cannot be created ({afile} is not a "
-        "folder); give --cache-dir a folder that can be"
+        "folder); give --cache-dir a folder that can be created"
     )
     assert last == expected, last
     # the same folder through $SKSPLICE_CACHE is named as such, with what to set
@@ -760,8 +760,9 @@ def test_cache_dir_checked_before_embedding(
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"sksplice: error: $SKSPLICE_CACHE ({cache}) "), last
     assert last.endswith(
-        "set $SKSPLICE_CACHE to a folder, or give --cache-dir"
-        + ("" if where == "file" else " that can be")
+        "set $SKSPLICE_CACHE to a folder"
+        + ("" if where == "file" else " that can be created")
+        + ", or give --cache-dir"
     ), last
 
 

@@ -1131,3 +1131,16 @@ def test_a_missing_pretrained_file_is_told_where_it_was_looked_for(tmp_path, mon
     assert "--pretrained 'weights'" in said and "is neither a pretrained tag" in said
     said = str(_unknown_pretrained("ViT-B-32", "weights/", ["openai"]))
     assert said.startswith(f"--pretrained 'weights/' ({str(tmp_path / 'weights')!r}): a folder")
+
+
+def test_a_full_cache_disk_is_not_told_to_give_a_writable_folder():
+    # (the folder of a full disk is writable: "give --cache-dir a writable folder" said
+    # nothing a user could do)
+    from sksplice.cli._logging import _warning_fix
+    from sksplice.exceptions import DictionaryCacheWarning
+
+    start = "cannot write the concept dictionary cache /c/x.npz "
+    full = _warning_fix(DictionaryCacheWarning, start + "([Errno 28] No space left on device)")
+    assert full is not None and full.startswith("free space on that disk, or give --cache-dir")
+    read_only = _warning_fix(DictionaryCacheWarning, start + "(Permission denied)")
+    assert read_only is not None and read_only.startswith("give --cache-dir a writable folder")

@@ -433,17 +433,18 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
         folder = get_cache_dir(cache_dir, create=False)
     except OSError as exc:
         # (in the words of the command line: the option or variable, the folder as given)
+        kind = "a folder" if isinstance(exc, NotADirectoryError) else "a folder that can be created"
         if cache_dir is not None:
-            given, named, fix = cache_dir, f"--cache-dir {cache_dir}", "give --cache-dir a folder"
+            given, named, fix = cache_dir, f"--cache-dir {cache_dir}", f"give --cache-dir {kind}"
         else:
             given = os.environ[CACHE_DIR_ENV]
             named = f"${CACHE_DIR_ENV} ({given})"
-            fix = f"set ${CACHE_DIR_ENV} to a folder, or give --cache-dir"
+            fix = f"set ${CACHE_DIR_ENV} to {kind}, or give --cache-dir"
         if isinstance(exc, NotADirectoryError):
             raise CLIError(f"{named} is a file, not a folder; {fix}") from exc
         path = Path(os.path.expanduser(given))
         why = unwritable_reason(path) or exc.strerror or str(exc)
-        raise CLIError(f"{named} cannot be created ({why}); {fix} that can be") from exc
+        raise CLIError(f"{named} cannot be created ({why}); {fix}") from exc
     reason = unwritable_reason(folder / "dictionaries")
     if reason is None:
         return None

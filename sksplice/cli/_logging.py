@@ -172,7 +172,14 @@ def _cli_words(text: str) -> str:
 #: message holds, or "" for any, the advice); the first that fits is given, none when
 #: none fits.
 _WARNING_FIXES = (
-    # a cache file that cannot be written (a read-only or full cache folder)
+    # a cache file that cannot be written: a full disk (the folder is writable), then a
+    # read-only cache folder
+    (
+        "DictionaryCacheWarning",
+        "No space left",
+        "free space on that disk, or give --cache-dir a folder on another one, to keep the "
+        "dictionary for later runs",
+    ),
     (
         "DictionaryCacheWarning",
         "cannot write",
