@@ -511,7 +511,7 @@ def test_options_checked_before_embedding(
     assert "=" not in last.split("--", 1)[0]  # no keyword arguments before the options
 
 
-@pytest.mark.parametrize("device", ["CPU", "Cuda:0", "cuda: 0", "cuda:-1", "gpu 0"])
+@pytest.mark.parametrize("device", ["CPU", "Cuda:0", "cuda: 0", "cuda:-1", "gpu 0", "gpu", "GPU:1"])
 def test_a_device_torch_cannot_parse_is_refused_before_torch_is_imported(
     device, image_tree, vocab_file, inproc, capsys, monkeypatch
 ):
@@ -526,6 +526,8 @@ def test_a_device_torch_cannot_parse_is_refused_before_torch_is_imported(
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"sksplice: error: --device {device!r} is not a device"), last
     assert last.endswith("; use auto, cpu, cuda or cuda:N"), last
+    if device.lower().startswith("gpu"):  # (torch's name for it, not "close matches: cpu")
+        assert "(did you mean cuda?)" in last, last
 
 
 @pytest.mark.parametrize(

@@ -48,17 +48,20 @@ _COMMON_DEVICES = ("auto", "cpu", "cuda", "mps")
 _DEVICE_SYNTAX = re.compile(r"[a-z][a-z0-9_]*(:[0-9]+)?")
 
 
+#: Names of a GPU that torch does not know, and torch's name for it.
+_GPU_NAMES = {"gpu": "cuda", "nvidia": "cuda", "cuda0": "cuda:0"}
+
+
 def _check_device(device: str) -> None:
     def refused() -> CLIError:
-        base = device.split(":", 1)[0]
-        return CLIError(
-            f"--device {device!r} is not a device{_close(base.lower(), _COMMON_DEVICES)}; "
-            "use auto, cpu, cuda or cuda:N"
-        )
+        base = re.split(r"[:\s]", device.strip(), maxsplit=1)[0]
+        meant = _GPU_NAMES.get(base.lower())
+        hint = f" (did you mean {meant}?)" if meant else _close(base.lower(), _COMMON_DEVICES)
+        return CLIError(f"--device {device!r} is not a device{hint}; use auto, cpu, cuda or cuda:N")
 
     # (what torch cannot parse is refused before it is imported, which takes seconds;
-    # "auto" has the same form)
-    if not _DEVICE_SYNTAX.fullmatch(device):
+    # "auto" has the same form; so are the names torch gives no GPU)
+    if not _DEVICE_SYNTAX.fullmatch(device) or device.split(":")[0] in _GPU_NAMES:
         raise refused()
     from ._embedders import import_model_libraries
 
