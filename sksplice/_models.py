@@ -476,10 +476,16 @@ def _weight_files(filename: str) -> list[str]:
 
 
 def _how_to_get_weights(what: str, where: str, reason: str, checkpoint: bool) -> str:
+    # (offline mode already on: a run that downloads needs it off, and a copied cache
+    # needs nothing more; it said to set what was set)
+    setting = _hub_offline_setting()
+    online, copied = (
+        (f" and without {setting}", "") if setting else ("", " and set HF_HUB_OFFLINE=1")
+    )
     return (
         f"{what} are not in the local cache ({where}) and cannot be downloaded: {reason}. "
-        "To get them: run once with a network connection (they are cached for later runs); "
-        "or copy a filled cache there and set HF_HUB_OFFLINE=1"
+        f"To get them: run once with a network connection{online} (they are cached for "
+        f"later runs); or copy a filled cache there{copied}"
         + ("; or pass pretrained=<path to a checkpoint file>." if checkpoint else ".")
     )
 

@@ -1167,6 +1167,10 @@ def test_offline_without_weights_fails_fast_with_advice(
     assert "not in the local cache" in last and str(tmp_path / "empty_hf_home") in last
     for advice in ("network connection", "HF_HUB_OFFLINE=1"):
         assert advice in last, last
+    # offline mode on: a downloading run needs it off, a copied cache nothing more (it
+    # was told to set the variable that was set)
+    assert ("and set HF_HUB_OFFLINE=1" in last) == (not offline), last
+    assert ("network connection and without HF_HUB_OFFLINE=1" in last) == offline, last
     # a checkpoint file is the third way for tags (--pretrained is ignored for hf-hub:)
     assert ("--pretrained PATH" in last) == (not model.startswith("hf-hub:")), last
     assert "Retrying" not in proc.stderr
