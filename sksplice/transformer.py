@@ -811,10 +811,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if mistake is not None:
             raise mistake
         kind = getattr(getattr(X, "dtype", None), "kind", None)
-        if kind == "c":  # (scikit-learn's message held the whole array)
+        if kind == "c":  # (scikit-learn's message, which held the whole array, begun alike)
             raise ValueError(
-                f"X holds complex numbers (dtype {X.dtype}) of shape {shape}: embeddings are "
-                "real (X.real, if their imaginary parts are zero)"
+                f"Complex data not supported: X holds complex numbers (dtype {X.dtype}) of "
+                f"shape {shape}, and embeddings are real (X.real, if their imaginary parts "
+                "are zero)"
             )
         fitted_width = getattr(self, "n_features_in_", None)
         if (
