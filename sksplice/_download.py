@@ -393,11 +393,6 @@ def fetch_file(
         stale_note = (
             f" The file already there has SHA-256 {actual} instead of {sha256} and is not used."
         )
-        warn_user(
-            f"Cached file {str(target)!r} has SHA-256 {actual}, expected {sha256}; "
-            f"it is not used and will be downloaded again from {url}",
-            UserWarning,
-        )
     elif mode is not None:
         raise DataFetchError(
             f"{str(target)!r} exists but is not a regular file; remove it so that "
@@ -431,6 +426,14 @@ def fetch_file(
             f"SHA-256 {sha256}), or point data_home (or ${DATA_HOME_ENV}) to a folder that "
             f"holds {relative_path!r}."
         ) from None
+    if stale_note:
+        # (said once the download has replaced it: where it fails, its error says it, and
+        # a warning before it said the same again)
+        warn_user(
+            f"The file {str(target)!r} of the data home had SHA-256 {actual}, expected "
+            f"{sha256}: it was not used, and was replaced by a fresh download from {url}",
+            UserWarning,
+        )
     return target
 
 

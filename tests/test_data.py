@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -511,7 +512,7 @@ def test_corrupted_cache_is_refetched(tmp_path, server):
     target = tmp_path / "vocab" / "test.txt"
     target.parent.mkdir()
     target.write_bytes(GOOD[:-5] + b"xxxx\n")
-    with pytest.warns(UserWarning, match="downloaded again"):
+    with pytest.warns(UserWarning, match="was not used, and was replaced by a fresh download"):
         path = fetch_file(
             "vocab/test.txt", url=server.url("/good.txt"), sha256=GOOD_SHA, data_home=tmp_path
         )
@@ -525,11 +526,14 @@ def test_corrupted_cache_offline_is_never_used(tmp_path, closed_port_url):
     target.parent.mkdir()
     target.write_bytes(b"corrupted")
     bad_sha = sha256_bytes(b"corrupted")
-    with pytest.warns(UserWarning), pytest.raises(DataFetchError) as info:
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(DataFetchError) as info:
+        warnings.simplefilter("always")
         fetch_file("vocab/test.txt", url=closed_port_url, sha256=GOOD_SHA, data_home=tmp_path)
     message = str(info.value)
     assert bad_sha in message and GOOD_SHA in message
     assert "not used" in message
+    # said once, in the error (a warning before it said the same)
+    assert [str(w.message) for w in caught] == []
 
 
 @pytest.mark.parametrize("route", ["/truncated.txt", "/short.txt", "/wrong.txt"])
