@@ -151,13 +151,14 @@ def _foreign_version_notes(app, what, name, obj, options, lines):
 #: (a dot between two word characters: not in an ellipsis, nor in ``.pt``)
 _CODE_BREAKS = re.compile(r"([_(,=/]|(?<=\w)\.(?=\w))(?=[^<>\s)])")
 _TABLE = re.compile(r"<table\b.*?</table>", re.S)
+_OPTION = re.compile(r"--?\w[\w-]*|\$\w+")  # (an option, or an environment variable)
 _CODE = re.compile(r"(<code\b[^>]*>)(.*?)(</code>)", re.S)
 _TEXT = re.compile(r"(?<=>)([^<]+)(?=<)")
 
 
 def _code_break_points(html: str) -> str:
     """``<wbr>`` after the dots, underscores, brackets, commas, equals signs and slashes
-    of inline code in tables.
+    of inline code in tables, and a command-line option (``--batch-size``) kept whole.
 
     A narrow column then breaks ``CLIPEmbedder.embed_images(on_error="raise")``
     between its parts rather than inside a word (tables.css breaks a word only where
@@ -165,6 +166,11 @@ def _code_break_points(html: str) -> str:
     """
 
     def code(match: re.Match) -> str:
+        if _OPTION.fullmatch(re.sub(r"<[^>]*>", "", match.group(2))):
+            # (a command-line option or variable stays whole: "--batch-size" broke at its
+            # hyphens, "$SKSPLICE_DATA" at its underscore)
+            start = match.group(1).replace('class="', 'class="sksplice-option ', 1)
+            return start + match.group(2) + match.group(3)
         inner = _TEXT.sub(lambda t: _CODE_BREAKS.sub(r"\1<wbr>", t.group(1)), f">{match.group(2)}<")
         return match.group(1) + inner[1:-1] + match.group(3)
 

@@ -137,6 +137,12 @@ def test_sphinx_build_without_warnings(built_docs):
     migrating = (tmp_path / "html" / "migrating.html").read_text(encoding="utf-8")
     assert '<span class="pre">splice.<wbr>available_<wbr>models()</span>' in migrating
     assert "vocabulary_<wbr>size=<wbr>...," in migrating  # (an ellipsis stays whole)
+    # (an option or a variable stays whole: "--batch-\nsize", "$SKSPLICE_\nDATA")
+    cli_page = (tmp_path / "html" / "cli.html").read_text(encoding="utf-8")
+    for whole in ("--batch-size", "$SKSPLICE_DATA"):
+        assert (
+            f'sksplice-option docutils literal notranslate"><span class="pre">{whole}<' in cli_page
+        )
     api = (tmp_path / "html" / "api.html").read_text(encoding="utf-8")
     assert "authors_index_to_concept" in api and "<wbr>" not in api  # (API summary: whole)
     # no empty left sidebar narrowing the guide's pages: their table of contents is the
