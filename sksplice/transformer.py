@@ -733,7 +733,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             data_home=self.data_home,
         )
 
-    def _concept_width(self, concepts: list[str], n_full: int | None) -> int | None:
+    def _concept_width(
+        self, concepts: list[str], n_full: int | None, n_features: int | None = None
+    ) -> int | None:
         """The dimension of the concept embeddings when it is known without computing them.
 
         From ``concept_embeddings``, or the model configuration of a
@@ -743,7 +745,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         cached longer beginning of the ``n_full`` entries the concepts begin, read
         from its file's header), else that method's answer (a
         :class:`~sksplice.sentence.SentenceTransformerEmbedder` loads its model,
-        needed then anyway); None otherwise.
+        needed then anyway); also where the cache's width is not ``n_features``, the
+        width of ``X``: the model decides (a cache left under a key that now names
+        another model is rebuilt, not taken for the model's width); None otherwise.
         """
         if self.concept_embeddings is not None:
             shape = np.shape(self.concept_embeddings)
@@ -758,15 +762,17 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         dim = getattr(self.embedder, "embedding_dim_", None)
         get = getattr(self.embedder, "get_embedding_dimension", None)
         if dim is None and callable(get):
-            # (the width of the cached embeddings, from the cache file's header: a cache
-            # of another width than X's would be passed over, and every concept embedded
-            # before X's width was found wrong)
-            dim = self._cached_width(concepts, n_full)
-            if dim is None:
+            # (the width of the cached embeddings, from the cache file's header, without
+            # the model: a wrong X was found only once every concept was embedded again,
+            # the cache passed over as of another width; where the two differ, the
+            # model's width decides whether X or the cache is wrong)
+            cached = self._cached_width(concepts, n_full)
+            dim = cached
+            if cached is None or (n_features is not None and cached != n_features):
                 try:
                     dim = get()
                 except Exception:  # the model cannot be loaded now: its width is known later
-                    return None
+                    dim = cached
         if isinstance(dim, int | np.integer) and not isinstance(dim, bool) and dim > 0:
             return int(dim)
         return None
@@ -810,10 +816,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         mistake = _columns_not_numbers(X)
         if mistake is not None:
             raise mistake
-        kind = getattr(getattr(X, "dtype", None), "kind", None)
-        if kind == "c":  # (scikit-learn's message, which held the whole array, begun alike)
+        # (an array's dtype, or a DataFrame's columns', each of its own)
+        of_columns = getattr(X, "dtypes", None)
+        held = [getattr(X, "dtype", None), *(() if of_columns is None else list(of_columns))]
+        found = next((t for t in held if getattr(t, "kind", None) == "c"), None)
+        if found is not None:  # (begun as scikit-learn's message, which held the whole array)
             raise ValueError(
-                f"Complex data not supported: X holds complex numbers (dtype {X.dtype}) of "
+                f"Complex data not supported: X holds complex numbers (dtype {found}) of "
                 f"shape {shape}, and embeddings are real (X.real, if their imaginary parts "
                 "are zero)"
             )
@@ -1005,7 +1014,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # Everything that does not need the concepts' embeddings is checked before
         # they are computed (minutes for a large vocabulary on a CPU): the centre
         # (published, given or learned) against the width of X, and target_l0.
-        width = self._concept_width(concepts, n_full)
+        width = self._concept_width(concepts, n_full, X.shape[1])
         if width is not None and X.shape[1] != width:
             raise self._width_error(X.shape[1], width, columns)
         if self.target_l0 is not None:

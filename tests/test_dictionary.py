@@ -1085,8 +1085,31 @@ def test_embeddings_of_another_width_than_a_cached_dictionary_are_refused_first(
             SpliceTransformer(
                 embedder, vocabulary=words, vocabulary_size=1000, cache_dir=tmp_path
             ).fit(X)
-        assert (_LoadingEmbedder.n_texts, _LoadingEmbedder.loads) == (0, 0)
+        # (the model asked for its width, as the cache's and X's differ: no concept embedded)
+        assert (_LoadingEmbedder.n_texts, _LoadingEmbedder.loads) == (0, 1)
         assert sorted(tmp_path.rglob("*.npz")) == files  # (no dictionary written)
+
+
+def test_a_cache_of_another_model_under_the_same_key_is_rebuilt_not_taken_for_its_width(
+    tmp_path,
+):
+    """A key that now names another model (an embedder's ``name`` reused after its model
+    changed): the cache's width is not the model's, and X of the model's width is right."""
+    from sksplice import SpliceTransformer
+
+    words = [f"word {i}" for i in range(50)]
+    clear_memory_cache()
+    embed_vocabulary(_LoadingEmbedder(dim=8, key="reused"), words, cache_dir=tmp_path)
+    clear_memory_cache()
+    X = np.random.default_rng(0).standard_normal((4, 5))
+    _LoadingEmbedder.reset()
+    fitted = SpliceTransformer(
+        _LoadingEmbedder(dim=5, key="reused"),
+        vocabulary=words,
+        image_mean=0.3 * _unit(X[0]),
+        cache_dir=tmp_path,
+    ).fit(X)
+    assert fitted.dictionary_.shape == (50, 5) and _LoadingEmbedder.n_texts == 50
 
 
 def test_a_large_group_of_duplicates_is_named_in_a_short_warning():

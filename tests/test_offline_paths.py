@@ -520,7 +520,11 @@ def test_dataframe_features_are_checked_and_recognised():
     with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
         splice.get_feature_names_out(columns[::-1])
     # complex embeddings are named without the whole array in the message
-    for method in (_make(concepts, raw).fit, splice.transform):
+    for method in (
+        _make(concepts, raw).fit,
+        splice.transform,
+        lambda Z: splice.transform(pd.DataFrame(Z)),
+    ):
         with pytest.raises(
             ValueError,
             match=r"^Complex data not supported: X holds complex numbers \(dtype complex128\) of",
