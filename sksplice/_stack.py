@@ -140,10 +140,18 @@ def warn_user(
     :func:`warnings.warn`. ``once_as``: the text this record keys the warning on in
     place of its own, for a warning whose text holds a count that differs from fit
     to fit (the rows of each fold: folds of 53 and 54 rows and a refit on 80 showed
-    one warning three times); filters still match its own text.
+    one warning three times); filters still match its own text. The warning carries it,
+    so that one recorded in a worker process and issued again here (the folds of
+    ``SplicePathSearchCV(n_jobs=2)``) is keyed alike.
     """
     if isinstance(message, Warning):
         category = type(message)
+        # (a warning recorded in a worker process and issued again in the caller's keeps
+        # the text it is shown once as)
+        once_as = getattr(message, "_sksplice_once_as", None) if once_as is None else once_as
+    elif once_as is not None:
+        message = category(message)
+        message._sksplice_once_as = once_as  # type: ignore[attr-defined]
     # (level 1 is this function, as for the warnings.warn calls below; in a worker,
     # where no caller is outside the library, the line that called this one)
     here = inspect.currentframe()

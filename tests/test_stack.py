@@ -53,6 +53,22 @@ def test_a_warning_keyed_once_as_another_text_is_shown_once_for_all_its_texts():
     assert [str(w.message) for w in log] == ["centre from 80 rows"]
 
 
+def test_a_warning_keyed_once_as_another_text_keeps_its_key_through_pickling():
+    # (the folds of SplicePathSearchCV(n_jobs=2) record their warnings in worker processes
+    # and issue them again in the caller's: three warnings for folds of 30, 31 and 38 rows)
+    import pickle
+
+    recorded = []
+    for n in (30, 31, 38):
+        with warnings.catch_warnings(record=True) as log:
+            warnings.simplefilter("always")
+            _stack.warn_user(f"centre from {n} rows", RuntimeWarning, once_as="few rows")
+        recorded += [pickle.loads(pickle.dumps(w.message)) for w in log]
+    assert [type(w) for w in recorded] == [RuntimeWarning] * 3
+    caught = _shown("default", [lambda w=w: _stack.warn_user(w) for w in recorded])
+    assert [str(w.message) for w in caught] == ["centre from 30 rows"]
+
+
 def test_once_and_module_key_on_less():
     def line_a():
         _stack.warn_user("same text")
