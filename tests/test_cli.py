@@ -527,7 +527,7 @@ def test_a_device_torch_cannot_parse_is_refused_before_torch_is_imported(
     assert last.startswith(f"sksplice: error: --device {device!r} is not a device"), last
     assert last.endswith("; use auto, cpu, cuda or cuda:N"), last
     if device.lower().startswith("gpu"):  # (torch's name for it, not "close matches: cpu")
-        assert "(did you mean cuda?)" in last, last
+        assert f"(did you mean {'cuda:1' if device.endswith(':1') else 'cuda'}?)" in last, last
 
 
 @pytest.mark.parametrize(

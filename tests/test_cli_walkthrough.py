@@ -146,6 +146,16 @@ def test_a_data_home_that_is_a_file_is_refused_before_the_model(
     assert code == 2 and out == "" and told in err, err
 
 
+def test_a_run_that_reads_nothing_from_the_data_home_is_not_refused_for_it(
+    run_env, tmp_path, capsys
+):
+    # a vocabulary file and a centre learned from the images: no published file is read
+    (tmp_path / "dh_file").write_text("not a folder")
+    args = ["decompose", str(run_env), *_args(tmp_path), "--data-home", str(tmp_path / "dh_file")]
+    code, out, err = _main([*args, "--image-mean", "data"], capsys)
+    assert code == 0 and out and "data-home" not in err, err
+
+
 def test_a_chosen_data_home_that_does_not_exist_is_said_before_a_download(
     run_env, tmp_path, monkeypatch, capsys
 ):

@@ -56,6 +56,9 @@ def _check_device(device: str) -> None:
     def refused() -> CLIError:
         base = re.split(r"[:\s]", device.strip(), maxsplit=1)[0]
         meant = _GPU_NAMES.get(base.lower())
+        index = device.partition(":")[2].strip()
+        if meant == "cuda" and index.isdigit():  # (gpu:1 is cuda:1)
+            meant = f"cuda:{index}"
         hint = f" (did you mean {meant}?)" if meant else _close(base.lower(), _COMMON_DEVICES)
         return CLIError(f"--device {device!r} is not a device{hint}; use auto, cpu, cuda or cuda:N")
 
@@ -452,47 +455,58 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
     if reason is None:
         return None
     named = f"--cache-dir {folder}" if cache_dir is not None else f"the cache folder {folder}"
+    keep = (
+        "free space on that disk, or give --cache-dir a folder on another one"
+        if "No space left" in reason
+        else "give --cache-dir a writable folder"
+    )
     return (
         f"cannot write the concept dictionary cache in {named} ({reason}): a dictionary "
         "it holds is read from it, one it does not hold is embedded for this run and not "
-        "saved (give --cache-dir a writable folder to keep it for later runs)"
+        f"saved ({keep} to keep it for later runs)"
     )
 
 
 def _check_data_home(args: argparse.Namespace) -> None:
-    """The data home (``--data-home``, ``$SKSPLICE_DATA`` or the default) is a folder, or
-    one that can be created, checked with the cache folder (it was found a file only
-    once torch and the model were loaded, seconds later). A chosen one that does not
-    exist, where the run needs a published file (a named vocabulary, a published
-    image mean), is warned about: it is created for the downloads (a misspelt path
-    would be filled with a second copy of them), and offline the download's error
-    comes next."""
+    """Where the run needs a published file (a named vocabulary, a published image
+    mean), the data home (``--data-home`` or ``$SKSPLICE_DATA``) is a folder, or one
+    that can be created, checked with the cache folder (it was found a file only once
+    torch and the model were loaded, seconds later); a run that reads nothing from it
+    is not refused for it. A chosen one that does not exist is warned about: it is
+    created for the downloads (a misspelt path would be filled with a second copy of
+    them), and offline the download's error comes next."""
     from .._data import DATA_HOME_ENV, get_data_home, unwritable_reason
-
-    env = os.environ.get(DATA_HOME_ENV, "")
-    if args.data_home is not None:
-        given, named = args.data_home, f"--data-home {args.data_home}"
-        fix = "give --data-home a folder"
-    elif env.strip():
-        given, named = env, f"${DATA_HOME_ENV} ({env})"
-        fix = f"set ${DATA_HOME_ENV} to a folder, or give --data-home"
-    else:
-        return  # (the default: created, or its problems said, when a file is needed)
-    try:
-        folder = get_data_home(given, create=False)
-    except NotADirectoryError as exc:
-        raise CLIError(f"{named} is a file, not a folder; {fix}") from exc
-    except OSError as exc:
-        why = unwritable_reason(Path(os.path.expanduser(given))) or exc.strerror or str(exc)
-        raise CLIError(f"{named} does not exist and cannot be created ({why}); {fix}") from exc
-    if folder.is_dir():
-        return
     from ..vocabulary import VOCABULARIES
 
     needs = args.vocabulary in VOCABULARIES or (
         getattr(args, "image_mean", None) in ("auto", "pretrained") and has_published_mean(args)
     )
-    if needs:
+    if not needs:
+        return
+    env = os.environ.get(DATA_HOME_ENV, "")
+    if args.data_home is not None:
+        given, named, option = args.data_home, f"--data-home {args.data_home}", True
+    elif env.strip():
+        given, named, option = env, f"${DATA_HOME_ENV} ({env})", False
+    else:
+        return  # (the default: created, or its problems said, when a file is needed)
+
+    def fix(kind: str) -> str:
+        if option:
+            return f"give --data-home {kind}"
+        return f"set ${DATA_HOME_ENV} to {kind}, or give --data-home"
+
+    try:
+        folder = get_data_home(given, create=False)
+    except NotADirectoryError as exc:
+        raise CLIError(f"{named} is a file, not a folder; {fix('a folder')}") from exc
+    except OSError as exc:
+        why = unwritable_reason(Path(os.path.expanduser(given))) or exc.strerror or str(exc)
+        raise CLIError(
+            f"{named} does not exist and cannot be created ({why}); "
+            f"{fix('a folder that can be created')}"
+        ) from exc
+    if not folder.is_dir():
         logger.warning(
             "%s does not exist: it is created to hold the published files this run "
             "downloads (the vocabulary, the image mean); check the path if it should "

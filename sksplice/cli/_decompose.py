@@ -320,10 +320,15 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
     if not embed:
         logger.info(
             "the %s of the vocabulary are not cached for this model yet: they are embedded "
-            "once the images are (once: later runs read them from the cache)",
+            "once the images are%s",
             plural(len(plan.concepts), "concept"),
+            # (a cache folder that takes no file, said just before: nothing is kept)
+            " (once: later runs read them from the cache)" if plan.cache_note is None else "",
         )
         return embedder
+    load = getattr(embedder, "_load", None)
+    if load is not None:
+        load()  # (a checkpoint that does not fit is refused before the vocabulary's lines)
     with warnings.catch_warnings():
         _quiet_cache_note(plan)
         embed_vocabulary(embedder, plan.concepts, cache_dir=args.cache_dir, prefix_of=full)
