@@ -278,6 +278,13 @@ def test_a_checkpoint_of_another_model_is_a_wrong_command_line(
     code, _, err = _main([a for a in args if a != "-q"], capsys)
     assert code == 2 and "does not fit open_clip model" in err, err
     assert "CLIP images" not in err
+    # ... and before the vocabulary's lines, whether it is embedded first (a centre given:
+    # the run streams) or said to come after the images
+    np.save(tmp_path / "mean.npy", np.full(32, 0.05, dtype=np.float32))
+    for centre in (["--image-mean", str(tmp_path / "mean.npy")], ["--image-mean", "data"]):
+        code, _, err = _main([*(a for a in args if a != "-q"), *centre], capsys)
+        assert code == 2 and "does not fit open_clip model" in err, err
+        assert "concepts" not in err.split("does not fit")[0], err
     # a file named relative to the working folder is named so (it was shown resolved)
     monkeypatch.chdir(tmp_path)
     code, _, err = _main([path.name if a == str(path) else a for a in args], capsys)

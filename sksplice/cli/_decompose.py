@@ -317,6 +317,11 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
     full = plan.all_concepts or plan.concepts
     if is_cached(embedder, plan.concepts, args.cache_dir, prefix_of=full):
         return embedder
+    load = getattr(embedder, "_load", None)
+    if load is not None:
+        # (a checkpoint that does not fit is refused before the vocabulary's lines; the
+        # images' embedder shares the model loaded)
+        load()
     if not embed:
         logger.info(
             "the %s of the vocabulary are not cached for this model yet: they are embedded "
@@ -326,9 +331,6 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
             " (once: later runs read them from the cache)" if plan.cache_note is None else "",
         )
         return embedder
-    load = getattr(embedder, "_load", None)
-    if load is not None:
-        load()  # (a checkpoint that does not fit is refused before the vocabulary's lines)
     with warnings.catch_warnings():
         _quiet_cache_note(plan)
         embed_vocabulary(embedder, plan.concepts, cache_dir=args.cache_dir, prefix_of=full)
