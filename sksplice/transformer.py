@@ -733,9 +733,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             data_home=self.data_home,
         )
 
-    def _concept_width(
-        self, concepts: list[str], n_full: int | None, n_features: int | None = None
-    ) -> int | None:
+    def _concept_width(self, concepts: list[str], n_full: int | None) -> int | None:
         """The dimension of the concept embeddings when it is known without computing them.
 
         From ``concept_embeddings``, or the model configuration of a
@@ -745,9 +743,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         cached longer beginning of the ``n_full`` entries the concepts begin, read
         from its file's header), else that method's answer (a
         :class:`~sksplice.sentence.SentenceTransformerEmbedder` loads its model,
-        needed then anyway); also where the cache's width is not ``n_features``, the
-        width of ``X``: the model decides (a cache left under a key that now names
-        another model is rebuilt, not taken for the model's width); None otherwise.
+        needed then anyway); None otherwise.
         """
         if self.concept_embeddings is not None:
             shape = np.shape(self.concept_embeddings)
@@ -764,15 +760,13 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if dim is None and callable(get):
             # (the width of the cached embeddings, from the cache file's header, without
             # the model: a wrong X was found only once every concept was embedded again,
-            # the cache passed over as of another width; where the two differ, the
-            # model's width decides whether X or the cache is wrong)
-            cached = self._cached_width(concepts, n_full)
-            dim = cached
-            if cached is None or (n_features is not None and cached != n_features):
+            # the cache passed over as of another width)
+            dim = self._cached_width(concepts, n_full)
+            if dim is None:
                 try:
                     dim = get()
                 except Exception:  # the model cannot be loaded now: its width is known later
-                    dim = cached
+                    return None
         if isinstance(dim, int | np.integer) and not isinstance(dim, bool) and dim > 0:
             return int(dim)
         return None
@@ -1014,17 +1008,44 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # Everything that does not need the concepts' embeddings is checked before
         # they are computed (minutes for a large vocabulary on a CPU): the centre
         # (published, given or learned) against the width of X, and target_l0.
-        width = self._concept_width(concepts, n_full, X.shape[1])
+        width = self._concept_width(concepts, n_full)
         if width is not None and X.shape[1] != width:
-            raise self._width_error(X.shape[1], width, columns)
+            raise self._width_error(X.shape[1], width, columns, self._cached_as(concepts, n_full))
         if self.target_l0 is not None:
             check_target_l0(float(self.target_l0), len(concepts), X.shape[1])
         return X, concepts, n_full, width, columns
 
-    def _width_error(self, n_features: int, d: int, names: list[Any] | None) -> ValueError:
+    def _cached_as(self, concepts: list[str], n_full: int | None) -> tuple[str, int] | None:
+        """The cache key and width of the cached dictionary the concepts are read from, for
+        an embedder named by its user (not a :class:`~sksplice.CLIPEmbedder`, whose key
+        names its weights); None otherwise. Asked before the concepts are read, where
+        the cache alone told their width."""
+        from .embedders import CLIPEmbedder
+
+        key_fn = getattr(self.embedder, "cache_key", None)
+        if isinstance(self.embedder, CLIPEmbedder) or not callable(key_fn):
+            return None
+        width = self._cached_width(concepts, n_full)
+        return None if width is None else (str(key_fn()), width)
+
+    def _width_error(
+        self,
+        n_features: int,
+        d: int,
+        names: list[Any] | None,
+        cached: tuple[str, int] | None = None,
+    ) -> ValueError:
         """The error for embeddings ``X`` of another width than the concepts' ``d`` (``names``:
-        the column names of a frame ``X``, or None)."""
+        the column names of a frame ``X``, or None; ``cached``: the key and width of the
+        cached dictionary the concepts were read from, see :meth:`_cached_as`)."""
         hint = ""
+        if cached is not None and cached[1] == d:
+            # (a key reused after its model changed: the cache is another model's)
+            hint = (
+                f" (d is that of the dictionary cached for the embedder's key {cached[0]!r}: "
+                "if that key now names another model, give the embedder another name, or "
+                "remove that key's files from the cache folder)"
+            )
         # (fitted on a DataFrame just now, with a column or two more than the concepts'
         # width: a label or an id left in it; many more is another model's embeddings)
         if names and len(names) == n_features and 0 < n_features - d <= 3:

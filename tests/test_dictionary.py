@@ -1085,31 +1085,34 @@ def test_embeddings_of_another_width_than_a_cached_dictionary_are_refused_first(
             SpliceTransformer(
                 embedder, vocabulary=words, vocabulary_size=1000, cache_dir=tmp_path
             ).fit(X)
-        # (the model asked for its width, as the cache's and X's differ: no concept embedded)
-        assert (_LoadingEmbedder.n_texts, _LoadingEmbedder.loads) == (0, 1)
+        assert (_LoadingEmbedder.n_texts, _LoadingEmbedder.loads) == (0, 0)
         assert sorted(tmp_path.rglob("*.npz")) == files  # (no dictionary written)
 
 
-def test_a_cache_of_another_model_under_the_same_key_is_rebuilt_not_taken_for_its_width(
-    tmp_path,
-):
+def test_a_cache_of_another_model_under_the_same_key_is_named_in_the_width_error(tmp_path):
     """A key that now names another model (an embedder's ``name`` reused after its model
-    changed): the cache's width is not the model's, and X of the model's width is right."""
+    changed): the cached width refuses X before any model is loaded, and the error says
+    where that width comes from and what to do."""
     from sksplice import SpliceTransformer
+
+    class Named(_LoadingEmbedder):
+        def cache_key(self) -> str:  # (the name its user gave, whatever the model)
+            return "reused"
 
     words = [f"word {i}" for i in range(50)]
     clear_memory_cache()
-    embed_vocabulary(_LoadingEmbedder(dim=8, key="reused"), words, cache_dir=tmp_path)
+    embed_vocabulary(Named(dim=8), words, cache_dir=tmp_path)
     clear_memory_cache()
     X = np.random.default_rng(0).standard_normal((4, 5))
     _LoadingEmbedder.reset()
-    fitted = SpliceTransformer(
-        _LoadingEmbedder(dim=5, key="reused"),
-        vocabulary=words,
-        image_mean=0.3 * _unit(X[0]),
-        cache_dir=tmp_path,
-    ).fit(X)
-    assert fitted.dictionary_.shape == (50, 5) and _LoadingEmbedder.n_texts == 50
+    _LoadingEmbedder.loads = 0
+    with pytest.raises(
+        ValueError,
+        match=r"d=8 .* \(d is that of the dictionary cached for the "
+        r"embedder's key 'reused': if that key now names another model, give",
+    ):
+        SpliceTransformer(Named(dim=5), vocabulary=words, cache_dir=tmp_path).fit(X)
+    assert (_LoadingEmbedder.n_texts, _LoadingEmbedder.loads) == (0, 0)
 
 
 def test_a_large_group_of_duplicates_is_named_in_a_short_warning():
