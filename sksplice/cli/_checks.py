@@ -438,19 +438,10 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
     try:
         folder = get_cache_dir(cache_dir, create=False)
     except OSError as exc:
-        # (in the words of the command line: the option or variable, the folder as given)
-        kind = "a folder" if isinstance(exc, NotADirectoryError) else "a folder that can be created"
-        if cache_dir is not None:
-            given, named, fix = cache_dir, f"--cache-dir {cache_dir}", f"give --cache-dir {kind}"
-        else:
-            given = os.environ[CACHE_DIR_ENV]
-            named = f"${CACHE_DIR_ENV} ({given})"
-            fix = f"set ${CACHE_DIR_ENV} to {kind}, or give --cache-dir"
-        if isinstance(exc, NotADirectoryError):
-            raise CLIError(f"{named} is a file, not a folder; {fix}") from exc
-        path = Path(os.path.expanduser(given))
-        why = unwritable_reason(path) or exc.strerror or str(exc)
-        raise CLIError(f"{named} cannot be created ({why}); {fix}") from exc
+        given = cache_dir if cache_dir is not None else os.environ[CACHE_DIR_ENV]
+        raise _folder_error(
+            exc, "--cache-dir", CACHE_DIR_ENV, given, cache_dir is not None
+        ) from exc
     reason = unwritable_reason(folder / "dictionaries")
     if reason is None:
         return None
@@ -467,6 +458,21 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
     )
 
 
+def _folder_error(exc: OSError, option: str, env: str, given: str, from_option: bool) -> CLIError:
+    """The error of a chosen folder (``option``, or the variable ``env``, set to ``given``)
+    that is a file or cannot be created, in the words of the command line: the option or
+    variable, the folder as given, and what to set."""
+    from .._data import unwritable_reason
+
+    kind = "a folder" if isinstance(exc, NotADirectoryError) else "a folder that can be created"
+    named = f"{option} {given}" if from_option else f"${env} ({given})"
+    fix = f"give {option} {kind}" if from_option else f"set ${env} to {kind}, or give {option}"
+    if isinstance(exc, NotADirectoryError):
+        return CLIError(f"{named} is a file, not a folder; {fix}")
+    why = unwritable_reason(Path(os.path.expanduser(given))) or exc.strerror or str(exc)
+    return CLIError(f"{named} cannot be created ({why}); {fix}")
+
+
 def _check_data_home(args: argparse.Namespace) -> None:
     """Where the run needs a published file (a named vocabulary, a published image
     mean), the data home (``--data-home`` or ``$SKSPLICE_DATA``) is a folder, or one
@@ -475,43 +481,27 @@ def _check_data_home(args: argparse.Namespace) -> None:
     is not refused for it. A chosen one that does not exist is warned about: it is
     created for the downloads (a misspelt path would be filled with a second copy of
     them), and offline the download's error comes next."""
-    from .._data import DATA_HOME_ENV, get_data_home, unwritable_reason
+    from .._data import DATA_HOME_ENV, get_data_home
     from ..vocabulary import VOCABULARIES
 
     needs = args.vocabulary in VOCABULARIES or (
         getattr(args, "image_mean", None) in ("auto", "pretrained") and has_published_mean(args)
     )
-    if not needs:
-        return
     env = os.environ.get(DATA_HOME_ENV, "")
-    if args.data_home is not None:
-        given, named, option = args.data_home, f"--data-home {args.data_home}", True
-    elif env.strip():
-        given, named, option = env, f"${DATA_HOME_ENV} ({env})", False
-    else:
+    if not needs or (args.data_home is None and not env.strip()):
         return  # (the default: created, or its problems said, when a file is needed)
-
-    def fix(kind: str) -> str:
-        if option:
-            return f"give --data-home {kind}"
-        return f"set ${DATA_HOME_ENV} to {kind}, or give --data-home"
-
+    given = args.data_home if args.data_home is not None else env
     try:
         folder = get_data_home(given, create=False)
-    except NotADirectoryError as exc:
-        raise CLIError(f"{named} is a file, not a folder; {fix('a folder')}") from exc
     except OSError as exc:
-        why = unwritable_reason(Path(os.path.expanduser(given))) or exc.strerror or str(exc)
-        raise CLIError(
-            f"{named} does not exist and cannot be created ({why}); "
-            f"{fix('a folder that can be created')}"
-        ) from exc
+        chosen = args.data_home is not None
+        raise _folder_error(exc, "--data-home", DATA_HOME_ENV, given, chosen) from exc
     if not folder.is_dir():
         logger.warning(
             "%s does not exist: it is created to hold the published files this run "
             "downloads (the vocabulary, the image mean); check the path if it should "
             "already hold them",
-            named,
+            f"--data-home {given}" if args.data_home is not None else f"${DATA_HOME_ENV} ({env})",
         )
 
 
