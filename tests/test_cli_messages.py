@@ -1014,7 +1014,7 @@ def test_offline_weights_error_also_names_the_published_files_to_fetch(
     )
     assert code == 1 and out == ""
     (line,) = err.strip().splitlines()
-    assert line.startswith("sksplice: error: The pretrained weights of open_clip model")
+    assert line.startswith("sksplice: error: the pretrained weights of open_clip model")
     data_home = tmp_path / "data_home"
     for relative in listed:
         folder, name = relative.split("/")
@@ -1044,7 +1044,7 @@ def test_a_vocabulary_that_cannot_be_fetched_is_said_with_the_image_mean_to_fetc
     )
     assert code == 1 and out == ""
     (line,) = err.strip().splitlines()
-    assert line.startswith("sksplice: error: Could not download 'vocab/laion.txt'")
+    assert line.startswith("sksplice: error: could not download 'vocab/laion.txt'")
     means = tmp_path / "data_home" / "means"
     assert (
         f"The run also needs the image mean of ViT-B-32 laion2b_s34b_b79k (https://raw."
@@ -1144,3 +1144,17 @@ def test_a_full_cache_disk_is_not_told_to_give_a_writable_folder():
     assert full is not None and full.startswith("free space on that disk, or give --cache-dir")
     read_only = _warning_fix(DictionaryCacheWarning, start + "(Permission denied)")
     assert read_only is not None and read_only.startswith("give --cache-dir a writable folder")
+
+
+def test_library_sentences_start_in_lower_case_after_the_command_s_prefix():
+    # ("sksplice: error: The sksplice data home ...", "--vocabulary e.txt: The vocabulary
+    # file ...", "sksplice: warning: Cached file ...": the command's own lines are lower case)
+    from sksplice.cli._logging import _lower_start
+
+    assert _lower_start("The vocabulary holds no concept") == "the vocabulary holds no concept"
+    assert _lower_start("--vocabulary e.txt: The vocabulary file") == (
+        "--vocabulary e.txt: the vocabulary file"
+    )
+    assert _lower_start("Could not download x") == "could not download x"
+    for kept in ("Theory of x", "ViT-B-32 is a model", "PIL cannot read it"):
+        assert _lower_start(kept) == kept

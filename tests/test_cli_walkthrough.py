@@ -100,7 +100,7 @@ def test_a_failed_vocabulary_download_in_the_command_leaves_no_folder(
     args[args.index("--vocabulary") + 1] = "laion"
     code, out, err = _main([*args, "--data-home", str(home)], capsys)
     assert code == 1 and out == ""
-    assert "Could not download 'vocab/laion.txt'" in err
+    assert "could not download 'vocab/laion.txt'" in err
     assert not (tmp_path / "x").exists()
 
 
@@ -173,7 +173,7 @@ def test_a_chosen_data_home_that_does_not_exist_is_said_before_a_download(
         "published files this run downloads (the vocabulary, the image mean); check the path "
         "if it should already hold them"
     )
-    assert "Could not download 'vocab/laion.txt'" in error
+    assert "could not download 'vocab/laion.txt'" in error
     # no file of it needed (a vocabulary file, a centre learned from the images): no word
     code, _, err = _main(
         ["decompose", str(run_env), *_args(tmp_path), "--data-home", str(home)], capsys

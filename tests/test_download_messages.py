@@ -78,7 +78,7 @@ def test_the_command_says_a_failed_download_in_one_line_and_the_chain_with_debug
     assert code == 1 and out == ""
     lines = [line for line in err.splitlines() if line.startswith("sksplice: error:")]
     assert len(lines) == 1 and len(err.strip().splitlines()) == 1, err
-    assert lines[0].startswith(f"sksplice: error: Could not download 'vocab/laion.txt' from {url}")
+    assert lines[0].startswith(f"sksplice: error: could not download 'vocab/laion.txt' from {url}")
     assert "Traceback" not in err
     # --debug shows the errors behind it too
     assert cli.main([*args, "--debug"]) == 1

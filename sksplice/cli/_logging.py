@@ -222,10 +222,20 @@ def _origin(record: logging.LogRecord) -> str | None:
     return top.removesuffix(".py") or None
 
 
+#: The capitalised starts of library messages (sentences in Python), said in lower case
+#: after the command line's "sksplice: error:" and after an option's "--vocabulary F:",
+#: as the command line's own messages are.
+_SENTENCE_START = re.compile(r"(^|: )(The|Cannot|Could not|Cached) ")
+
+
+def _lower_start(text: str) -> str:
+    return _SENTENCE_START.sub(lambda m: f"{m.group(1)}{m.group(2).lower()} ", text)
+
+
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         # (a file name that is not valid UTF-8 as the outputs write it: \xNN escapes)
-        text = shown_message(_cli_words(record.getMessage()))
+        text = shown_message(_lower_start(_cli_words(record.getMessage())))
         origin = _origin(record)
         if origin is not None:  # (another library's message, told apart from the run's)
             text = f"{origin}: {text}"
