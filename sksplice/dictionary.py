@@ -672,17 +672,46 @@ def is_cached(
     unreadable is rebuilt by :func:`embed_vocabulary`).
     """
     cache_key, lists = _cached_lists(embedder, concepts, prefix_of, cache_dir)
-    for listed in lists:
-        if _memory_get(_memory_key(embedder, cache_key, listed)) is not None:
-            return True
-        if cache_key is None:
-            continue
-        try:
-            if dictionary_cache_path(cache_key, listed, cache_dir).exists():
-                return True
-        except (OSError, ValueError):  # no usable cache folder
-            return False
-    return False
+    return any(_held(embedder, cache_key, listed, cache_dir) for listed in lists)
+
+
+def _held(embedder: Any, cache_key: str | None, listed: list[str], cache_dir: Any) -> bool:
+    """Whether the embeddings of ``listed`` are held in process or in a cache file (which
+    may still turn out unreadable)."""
+    if _memory_get(_memory_key(embedder, cache_key, listed)) is not None:
+        return True
+    if cache_key is None:
+        return False
+    try:
+        return dictionary_cache_path(cache_key, listed, cache_dir).exists()
+    except (OSError, ValueError):  # no usable cache folder
+        return False
+
+
+def cached_beginning(
+    embedder: Any,
+    concepts: Sequence[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    prefix_of: Sequence[str] | None = None,
+) -> int:
+    """How many of the first ``concepts`` a cached shorter beginning of ``prefix_of`` (a
+    longer list they begin, or themselves) holds: :func:`embed_vocabulary` embeds only
+    the rest. 0 where none is cached. Cheap, as :func:`is_cached`."""
+    key_fn = getattr(embedder, "cache_key", None)
+    key = key_fn() if callable(key_fn) else None
+    cache_key = None if key is None else str(key)
+    concepts = list(concepts)
+    full, k = (concepts if prefix_of is None else list(prefix_of)), len(concepts)
+    if full[:k] != concepts:
+        return 0
+    with _memory_lock:
+        seen = set(_prefix_sizes_seen.get((cache_key, vocabulary_hash(full), len(full)), ()))
+    sizes = {*PREFIX_SIZES, *seen, *_sizes_on_disk(cache_key, cache_dir)}
+    for j in sorted((j for j in sizes if 0 < j < k), reverse=True):
+        if _held(embedder, cache_key, full[:j], cache_dir):
+            return j
+    return 0
 
 
 def cached_width(

@@ -1115,6 +1115,23 @@ def test_a_cache_of_another_model_under_the_same_key_is_named_in_the_width_error
     assert (_LoadingEmbedder.n_texts, _LoadingEmbedder.loads) == (0, 0)
 
 
+def test_the_cached_beginning_of_a_longer_list_is_counted(tmp_path):
+    from sksplice.dictionary import cached_beginning
+
+    words = [f"word {i}" for i in range(3000)]
+    embedder = CountingEmbedder(dim=8, key="beginning")
+    clear_memory_cache()
+    assert cached_beginning(embedder, words[:2500], tmp_path, prefix_of=words) == 0
+    embed_vocabulary(embedder, words[:1000], cache_dir=tmp_path)
+    embed_vocabulary(embedder, words[:1700], cache_dir=tmp_path)  # (a size of no list)
+    clear_memory_cache()  # (another process: read from the files' names)
+    assert cached_beginning(embedder, words[:2500], tmp_path, prefix_of=words) == 1700
+    assert cached_beginning(embedder, words[:1500], tmp_path, prefix_of=words) == 1000
+    assert cached_beginning(embedder, words[:900], tmp_path, prefix_of=words) == 0
+    # (a list that the longer one does not begin has none)
+    assert cached_beginning(embedder, ["other", *words[1:2500]], tmp_path, prefix_of=words) == 0
+
+
 def test_a_large_group_of_duplicates_is_named_in_a_short_warning():
     from sksplice.dictionary import DuplicateConceptWarning, warn_duplicate_concepts
 

@@ -311,7 +311,7 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
     are (a first run learned of it only then, when the centre is learned from the
     images, or saw its bar start under the images' bar at 0%, when the centre is
     given)."""
-    from ..dictionary import embed_vocabulary, is_cached
+    from ..dictionary import cached_beginning, embed_vocabulary, is_cached
 
     embedder = _embedders.text_embedder(plan.model, plan.pretrained, **_common(args))
     full = plan.all_concepts or plan.concepts
@@ -323,10 +323,13 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
         # images' embedder shares the model loaded)
         load()
     if not embed:
+        k = len(plan.concepts)
+        held = cached_beginning(embedder, plan.concepts, args.cache_dir, prefix_of=full)
         logger.info(
             "the %s of the vocabulary are not cached for this model yet: they are embedded "
             "once the images are%s",
-            plural(len(plan.concepts), "concept"),
+            # (a shorter beginning cached: only the rest is embedded)
+            plural(k, "concept") if not held else f"last {k - held} of the {k} concepts",
             # (a cache folder that takes no file, said just before: nothing is kept)
             " (once: later runs read them from the cache)" if plan.cache_note is None else "",
         )
