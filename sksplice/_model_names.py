@@ -46,6 +46,58 @@ def config_files(where: str) -> list[str] | None:
     return [where] if os.path.isfile(where) else None
 
 
+def _not_a_config(config: object) -> str | None:
+    """Why ``config`` (parsed JSON) is no open_clip model config; None if it is one."""
+    if not isinstance(config, dict):
+        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        return f"it holds {kinds.get(type(config), 'a number')}, not an object"
+    missing = [key for key, kind in CONFIG_KEYS.items() if not isinstance(config.get(key), kind)]
+    return f"it has no {' or '.join(missing)} of the right kind" if missing else None
+
+
+def check_env_config(entry: str, path: str) -> None:
+    """Refuse an entry of ``$SKSPLICE_MODEL_CONFIGS`` (as written, and its absolute
+    ``path``) that open_clip would skip or fail on: neither a file nor a folder, a file
+    that is no readable JSON model config, a folder with none. Read without open_clip,
+    so that the command line refuses it before torch is imported."""
+    import json
+
+    files = config_files(path)
+    if files is None:
+        raise ValueError(
+            f"{MODEL_CONFIGS_ENV} names {entry!r}, which is neither an open_clip model "
+            "config JSON file nor a folder of them"
+        )
+    configs, first_problem = 0, None
+    for file in files:
+        try:
+            with open(file, encoding="utf-8") as handle:
+                config = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"{MODEL_CONFIGS_ENV}: {file!r} is not a readable JSON model config: {exc}"
+            ) from exc
+        # (open_clip leaves out, without a word, a config that lacks one of these)
+        problem = _not_a_config(config)
+        if problem is None:
+            configs += 1
+        elif first_problem is None:
+            first_problem = f"{file!r} is not an open_clip model config: {problem}"
+    if os.path.isdir(path) and not files:
+        raise ValueError(
+            f"{MODEL_CONFIGS_ENV}: the folder {entry!r} holds no JSON file, so no open_clip "
+            "model config"
+        )
+    if first_problem is not None and (not os.path.isdir(path) or not configs):
+        # (a file named is refused; a folder only when none of its JSON files is a
+        # config: open_clip skips the others, such as a Hub snapshot's config.json)
+        where = "" if not os.path.isdir(path) else f"{entry!r} holds no model config: "
+        raise ValueError(
+            f"{MODEL_CONFIGS_ENV}: {where}{first_problem} (a config holds embed_dim, a "
+            "number, and vision_cfg and text_cfg, objects; see open_clip's model_configs)"
+        )
+
+
 def env_config_entries() -> list[tuple[str, str]]:
     """The entries of ``$SKSPLICE_MODEL_CONFIGS``: (as written, absolute path)."""
     value = os.environ.get(MODEL_CONFIGS_ENV, "")

@@ -30,12 +30,11 @@ from cachetools import cached
 
 from ._data import file_sha256
 from ._interrupt import import_whole
-from ._model_names import CONFIG_KEYS, config_files, env_config_entries
 from ._model_names import HF_HUB_PREFIX as HF_HUB_PREFIX
 from ._model_names import MODEL_CONFIGS_ENV as MODEL_CONFIGS_ENV
+from ._model_names import check_env_config, env_config_entries
 from ._model_names import checkpoint_file_problem as checkpoint_file_problem
 from ._model_names import clean_tag as _clean_tag
-from ._names import a_type
 
 #: Seed of the random initialisation used when ``pretrained=None``.
 RANDOM_INIT_SEED = 0
@@ -92,14 +91,6 @@ def clear_model_cache() -> None:
     _load_model.cache_clear()
 
 
-def _not_a_config(config: Any) -> str | None:
-    """Why ``config`` (parsed JSON) is no open_clip model config; None if it is one."""
-    if not isinstance(config, dict):
-        return f"it holds {a_type(config)}, not an object"
-    missing = [key for key, kind in CONFIG_KEYS.items() if not isinstance(config.get(key), kind)]
-    return f"it has no {' or '.join(missing)} of the right kind" if missing else None
-
-
 def _register_env_model_configs() -> None:
     """Register the model configs named in ``$SKSPLICE_MODEL_CONFIGS`` with open_clip."""
     open_clip = import_whole("open_clip")
@@ -108,40 +99,7 @@ def _register_env_model_configs() -> None:
         with _CACHE_LOCK:
             if path in _REGISTERED_CONFIG_PATHS:
                 continue
-        files = config_files(path)
-        if files is None:
-            raise ValueError(
-                f"{MODEL_CONFIGS_ENV} names {entry!r}, which is neither an open_clip model "
-                "config JSON file nor a folder of them"
-            )
-        configs, first_problem = 0, None
-        for file in files:
-            try:
-                with open(file, encoding="utf-8") as handle:
-                    config = json.load(handle)
-            except (OSError, ValueError) as exc:
-                raise ValueError(
-                    f"{MODEL_CONFIGS_ENV}: {file!r} is not a readable JSON model config: {exc}"
-                ) from exc
-            # (open_clip leaves out, without a word, a config that lacks one of these)
-            problem = _not_a_config(config)
-            if problem is None:
-                configs += 1
-            elif first_problem is None:
-                first_problem = f"{file!r} is not an open_clip model config: {problem}"
-        if os.path.isdir(path) and not files:
-            raise ValueError(
-                f"{MODEL_CONFIGS_ENV}: the folder {entry!r} holds no JSON file, so no open_clip "
-                "model config"
-            )
-        if first_problem is not None and (not os.path.isdir(path) or not configs):
-            # (a file named is refused; a folder only when none of its JSON files is a
-            # config: open_clip skips the others, such as a Hub snapshot's config.json)
-            where = "" if not os.path.isdir(path) else f"{entry!r} holds no model config: "
-            raise ValueError(
-                f"{MODEL_CONFIGS_ENV}: {where}{first_problem} (a config holds embed_dim, a "
-                "number, and vision_cfg and text_cfg, objects; see open_clip's model_configs)"
-            )
+        check_env_config(entry, path)
         with _CACHE_LOCK:
             if path not in _REGISTERED_CONFIG_PATHS:
                 open_clip.add_model_config(path)

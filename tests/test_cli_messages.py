@@ -520,6 +520,18 @@ def test_a_pretrained_file_that_is_no_checkpoint_is_refused_before_torch(run_env
     ]
 
 
+def test_a_wrong_model_configs_variable_is_refused_before_torch(run_env, tmp_path, monkeypatch):
+    # (refused once open_clip was imported: 5.5 s)
+    (tmp_path / "bad.json").write_text("{bad json")
+    monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(tmp_path / "bad.json"))
+    proc = _in_a_fresh_process(["decompose", str(run_env), *_args(tmp_path)])
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert proc.stderr.startswith(
+        f"sksplice: error: SKSPLICE_MODEL_CONFIGS: {str(tmp_path / 'bad.json')!r} is not a "
+        "readable JSON model config: "
+    ), proc.stderr
+
+
 def test_the_torch_magic_number_is_torch_s():
     import torch
 

@@ -64,8 +64,15 @@ def model_width_early(args: argparse.Namespace) -> int | None:
     open_clip are imported (seconds): an unknown name is refused as :func:`check_model`
     refuses it; returns the model's embedding width (None for a Hub model, or where the
     files cannot be read: :func:`check_model` then decides)."""
-    from .._model_names import HF_HUB_PREFIX, config_widths
+    from .._model_names import HF_HUB_PREFIX, check_env_config, config_widths, env_config_entries
 
+    # (a wrong $SKSPLICE_MODEL_CONFIGS, read before torch and open_clip are imported: it
+    # was refused 5.5 s later, once they were)
+    for entry, path in env_config_entries():
+        try:
+            check_env_config(entry, path)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from exc
     model = args.model
     if model.startswith(HF_HUB_PREFIX) or "open_clip" in sys.modules:
         # (loaded already, open_clip answers at once, also for the configs a program
