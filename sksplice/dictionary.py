@@ -698,17 +698,14 @@ def cached_beginning(
     """How many of the first ``concepts`` a cached shorter beginning of ``prefix_of`` (a
     longer list they begin, or themselves) holds: :func:`embed_vocabulary` embeds only
     the rest. 0 where none is cached. Cheap, as :func:`is_cached`."""
-    key_fn = getattr(embedder, "cache_key", None)
-    key = key_fn() if callable(key_fn) else None
-    cache_key = None if key is None else str(key)
+    cache_key = _key_of(embedder)
     concepts = list(concepts)
     full, k = (concepts if prefix_of is None else list(prefix_of)), len(concepts)
     if full[:k] != concepts:
         return 0
-    with _memory_lock:
-        seen = set(_prefix_sizes_seen.get((cache_key, vocabulary_hash(full), len(full)), ()))
-    sizes = {*PREFIX_SIZES, *seen, *_sizes_on_disk(cache_key, cache_dir)}
-    for j in sorted((j for j in sizes if 0 < j < k), reverse=True):
+    for j in sorted(
+        (j for j in _sizes_to_try(cache_key, full, cache_dir) if 0 < j < k), reverse=True
+    ):
         if _held(embedder, cache_key, full[:j], cache_dir):
             return j
     return 0
@@ -762,20 +759,29 @@ def _cached_lists(
     """The embedder's cache key and the lists whose cached embeddings hold those of
     ``concepts``: the concepts themselves, then the longer beginnings of ``prefix_of``
     that may be cached, shortest first (as :func:`embed_vocabulary` looks for them)."""
-    key_fn = getattr(embedder, "cache_key", None)
-    key = key_fn() if callable(key_fn) else None
-    cache_key = None if key is None else str(key)
+    cache_key = _key_of(embedder)
     lists = [list(concepts)]
     if prefix_of is not None:
         full, k = list(prefix_of), len(concepts)
         if len(full) > k and full[:k] == lists[0]:
-            with _memory_lock:
-                seen = set(
-                    _prefix_sizes_seen.get((cache_key, vocabulary_hash(full), len(full)), ())
-                )
-            sizes = {*PREFIX_SIZES, *seen, *_sizes_on_disk(cache_key, cache_dir), len(full)}
+            sizes = _sizes_to_try(cache_key, full, cache_dir)
             lists += [full[:j] for j in sorted(sizes) if k < j <= len(full)]
     return cache_key, lists
+
+
+def _key_of(embedder: Any) -> str | None:
+    """The embedder's cache key as a string, None where it has none."""
+    key_fn = getattr(embedder, "cache_key", None)
+    key = key_fn() if callable(key_fn) else None
+    return None if key is None else str(key)
+
+
+def _sizes_to_try(cache_key: str | None, full: list[str], cache_dir: Any) -> set[int]:
+    """The sizes at which a beginning of ``full`` may be cached: :data:`PREFIX_SIZES`,
+    those asked for in this process, those of files on disk, and the whole list."""
+    with _memory_lock:
+        seen = set(_prefix_sizes_seen.get((cache_key, vocabulary_hash(full), len(full)), ()))
+    return {*PREFIX_SIZES, *seen, *_sizes_on_disk(cache_key, cache_dir), len(full)}
 
 
 def _memory_get(key: tuple) -> np.ndarray | None:

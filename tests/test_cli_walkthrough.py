@@ -184,6 +184,9 @@ def test_a_chosen_data_home_that_does_not_exist_is_said_before_a_download(
 def test_the_first_run_line_counts_only_the_concepts_still_to_embed(run_env, tmp_path, capsys):
     # (a shorter beginning of the vocabulary cached by an earlier run: only the rest is
     # embedded, where the line said all of them)
+    from sksplice.dictionary import clear_memory_cache
+
+    clear_memory_cache()  # (nothing another test of this process embedded)
     args = ["decompose", str(run_env), *model_args(tmp_path), "--image-mean", "data"]
     code, _, err = _main([*args, "--vocabulary-size", "6"], capsys)
     assert code == 0 and "the 6 concepts of the vocabulary are not cached" in err, err
