@@ -192,10 +192,18 @@ def raw_concept_embeddings(
         k = len(concepts)
         if raw.shape[0] not in (k, n_full):
             counts = f"{k}" if k == n_full else f"{k} (the concepts kept) or {n_full} (all)"
+            # (the authors' cached mscoco dictionary: 10,000 rows for 9,999 concepts)
+            blank = (
+                " (one row more than the concepts: a row of a blank line, which "
+                "load_vocabulary leaves out? The authors' mscoco dictionary has one: drop the "
+                "row where authors_index_to_concept(name, size) gives None)"
+                if raw.shape[0] == k + 1
+                else ""
+            )
             raise ValueError(
                 f"concept_embeddings has {raw.shape[0]} rows but the vocabulary has "
                 f"{counts} concepts; give one row per concept, in the order of "
-                "load_vocabulary(vocabulary, size=None)"
+                f"load_vocabulary(vocabulary, size=None){blank}"
             )
         if not np.issubdtype(raw.dtype, np.number) or np.issubdtype(raw.dtype, np.complexfloating):
             raise TypeError(f"concept_embeddings must be real numbers; got dtype {raw.dtype}")

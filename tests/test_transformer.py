@@ -889,6 +889,9 @@ def test_bad_vocabulary_and_concept_embeddings(problem):
         make([*concepts[:2], 7, *concepts[3:]], raw).fit(X)
     with pytest.raises(ValueError, match="concept_embeddings has 29 rows but the vocabulary has"):
         make(concepts, raw[:-1]).fit(X)
+    # one row more: the row of a blank line, as in the authors' mscoco dictionary
+    with pytest.raises(ValueError, match=r"has 30 concepts; .*\(one row more than the concepts"):
+        make(concepts, np.vstack([raw, raw[:1]])).fit(X)
     with pytest.raises(ValueError, match="empty list"):
         make([], raw).fit(X)
     with pytest.raises(ValueError, match="needs either an embedder"):
