@@ -334,11 +334,18 @@ def name_differences(given: Any, expected: Any, n: int = 5) -> tuple[list[Any], 
     return [c for c in given if c not in known][:n], [c for c in expected if c not in seen][:n]
 
 
-def repeated(names: Any, n: int = 5) -> list[Any]:
-    """Up to ``n`` names that ``names`` holds more than once, in their order."""
+def differences_said(
+    given: Any, unknown: list[Any], missing: list[Any], words: tuple[str, str], n: int = 5
+) -> str:
+    """The ``unknown`` and ``missing`` names of :func:`name_differences`, each after its
+    word of ``words`` and only where there are some; where there are none, the names
+    that ``given`` repeats (the same names as expected, one twice)."""
+    said = [f"{word} {names}" for word, names in zip(words, (unknown, missing)) if names]
+    if said:
+        return ", ".join(said)
     from collections import Counter
 
-    return [name for name, count in Counter(names).items() if count > 1][:n]
+    return f"repeated columns {[name for name, k in Counter(given).items() if k > 1][:n]}"
 
 
 def check_source(W: Any, names: Any, what: str, found: list[Found] | None = None) -> None:

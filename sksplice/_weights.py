@@ -18,11 +18,11 @@ from ._gc import gc_paused
 from ._names import (
     Found,
     check_source,
+    differences_said,
     name_differences,
     recorded,
     recorded_makers,
     remember_concepts,
-    repeated,
 )
 from ._pandas import as_pandas, frame_values, is_polars_frame, sparse_frame, transform_output
 from ._stack import warn_user
@@ -276,15 +276,12 @@ def check_weights(est: SpliceTransformer, W: Any, found: list[Found] | None = No
                     if not missing
                     else ""
                 )
-                # (neither unknown nor missing: a concept's column given twice)
-                wrong = [
-                    f"{what} {names}"
-                    for what, names in (("unknown columns", unknown), ("missing concepts", missing))
-                    if names
-                ]
+                said = differences_said(
+                    columns, unknown, missing, ("unknown columns", "missing concepts")
+                )
                 raise ValueError(
                     "the DataFrame columns must be the concepts of get_feature_names_out(); "
-                    + (", ".join(wrong) or f"repeated columns {repeated(columns)}")
+                    + said
                     + (_prefix_hint(columns, known) or select)
                 )
         import pandas as pd

@@ -30,11 +30,11 @@ from ._names import (
     carried_names,
     check_concept_names,
     check_source,
+    differences_said,
     name_differences,
     recorded,
     recorded_makers,
     remember_concepts,
-    repeated,
 )
 from ._pandas import (
     is_polars_frame,
@@ -931,18 +931,15 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 # (other concepts: each column would be edited, and named, as another;
                 # columns that are not strings are positions, as scikit-learn reads them)
                 unknown, missing = name_differences(text, mine)
-                wrong = [
-                    f"{what} {names}"
-                    for what, names in (
-                        ("columns not among its concepts", unknown),
-                        ("its concepts not among the columns", missing),
-                    )
-                    if names
-                ] or [f"columns repeated {repeated(text)}"]
+                said = differences_said(
+                    text,
+                    unknown,
+                    missing,
+                    ("columns not among its concepts", "its concepts not among the columns"),
+                )
                 raise ValueError(
                     "the columns of X differ from the concepts of this editor "
-                    f"(concepts_): {', '.join(wrong)}; give the weights of the transformer "
-                    "it was fitted for"
+                    f"(concepts_): {said}; give the weights of the transformer it was fitted for"
                 )
         X = self._validate(X, reset=False)
         # (the records of X's rows, looked up once for every check below; a frame has

@@ -489,6 +489,6 @@ def _close(word: str, options: Sequence[str], n: int = 5) -> str:
     from .._names import close_matches
 
     typed = word.strip().casefold()
-    begun = [o for o in options if typed and o.casefold().startswith(typed)] if typed else []
+    begun = [o for o in options if o.casefold().startswith(typed)] if typed else []
     found = [*begun, *(o for o in close_matches(word, options, n=n) if o not in begun)][:n]
     return f" (close matches: {', '.join(found)})" if found else ""
