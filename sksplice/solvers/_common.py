@@ -32,6 +32,9 @@ import torch
 _INF = float("inf")
 # Floor of the relative-gap denominator, as a fraction of ||v||^2.
 _GAP_FLOOR = 1e-12
+# A correlation (D r)_j below this fraction of ||r|| ||d_j|| is round-off (see
+# ``binding_max``).
+_ZERO_CORRELATION = 1e-13
 
 
 @dataclass
@@ -46,8 +49,30 @@ class RowResult:
     stage: torch.Tensor | None = None  # (m,) position in a path of penalties (None: 0)
 
 
+def binding_max(corr: torch.Tensor, norms: torch.Tensor, r_norm: torch.Tensor) -> torch.Tensor:
+    """The largest of each row's correlations ``(D r)_j`` that bind the dual scale.
+
+    ``corr`` and ``norms`` (the concepts' norms ``||d_j||``) have shape (m, k),
+    ``r_norm`` (the residuals' norms ``||r||``) shape (m,). A correlation at
+    most ``1e-13 ||r|| ||d_j||`` is round-off and does not bind (relative to
+    the concept's own norm: a concept of norm 1e-14 along the residual binds
+    it fully). ``-inf`` where none binds.
+    """
+    floor = (r_norm * _ZERO_CORRELATION).unsqueeze(1)
+    return torch.where(corr > floor * norms, corr, -_INF).amax(dim=1)
+
+
+def candidate_max(
+    D64: torch.Tensor, norms: torch.Tensor, r64: torch.Tensor, top: torch.Tensor
+) -> torch.Tensor:
+    """:func:`binding_max` over the concepts ``top`` (shape (m, k)), in float64."""
+    corr = torch.einsum("mkd,md->mk", D64[top], r64)
+    return binding_max(corr, norms[top], torch.linalg.vector_norm(r64, dim=1))
+
+
 def gap_from_candidates(
     D64: torch.Tensor,
+    norms: torch.Tensor,
     v64: torch.Tensor,
     r64: torch.Tensor,
     wsum: torch.Tensor,
@@ -56,14 +81,15 @@ def gap_from_candidates(
 ) -> torch.Tensor:
     """Relative duality gap given the indices of the largest correlations.
 
-    ``lam`` is one penalty or a float64 tensor of shape (m,), one per row.
+    ``norms`` holds the norms of the rows of ``D64``; ``lam`` is one penalty
+    or a float64 tensor of shape (m,), one per row.
     """
-    cmax = torch.einsum("mkd,md->mk", D64[top], r64).amax(dim=1)
-    return _gap_from_cmax(v64, r64, wsum, lam, cmax)
+    return gap_from_cmax(v64, r64, wsum, lam, candidate_max(D64, norms, r64, top))
 
 
 def relative_gap(
     D64: torch.Tensor,
+    norms: torch.Tensor,
     v64: torch.Tensor,
     r64: torch.Tensor,
     wsum: torch.Tensor,
@@ -78,27 +104,26 @@ def relative_gap(
     """
     k = min(n_refine, corr.shape[1])
     top = corr.topk(k, dim=1).indices
-    return gap_from_candidates(D64, v64, r64, wsum, lam, top)
+    return gap_from_candidates(D64, norms, v64, r64, wsum, lam, top)
 
 
-def _gap_from_cmax(
+def gap_from_cmax(
     v64: torch.Tensor,
     r64: torch.Tensor,
     wsum: torch.Tensor,
     lam: float | torch.Tensor,
     cmax: torch.Tensor,
 ) -> torch.Tensor:
-    """Relative gap of the scaled residual, ``cmax = max_j (D r)_j``."""
+    """Relative gap of the scaled residual, ``cmax = max_j (D r)_j`` over the
+    correlations that bind (:func:`binding_max`; ``-inf`` where none does)."""
     # r.r, r.v and v.v of each row from one batched product (few small kernels:
     # on GPUs this runs on every polishing round).
     RV = torch.stack((r64, v64), dim=1)
     gram = RV @ RV.transpose(1, 2)
     rr, rv, vv = gram[:, 0, 0], gram[:, 0, 1], gram[:, 1, 1]
     primal = rr + lam * wsum
-    # A numerically zero positive correlation does not bind the dual scale.
-    binding = cmax > rr.sqrt().mul_(1e-13)
     s = torch.where(rr > 0, rv / rr.clamp_min(1e-300), 0.0).clamp_min_(0.0)
-    smax = torch.where(binding, (0.5 * lam) / cmax, _INF)
+    smax = torch.where(cmax > 0, (0.5 * lam) / cmax, _INF)
     s = torch.minimum(s, smax)
     # primal - dual with dual = 2 s rv - s^2 rr = 2 s (rv - s rr / 2).
     gap = torch.addcmul(primal, s, torch.addcmul(rv, s, rr, value=-0.5), value=-2.0)
@@ -127,6 +152,20 @@ class Problem:
     lam: float
     threads: int = 0
     group_rows: bool = False
+    norms: torch.Tensor | None = None  # (c,) float64 norms of the rows of D64 (None: formed)
+    max_norm: float = -1.0  # the largest of them (negative: formed)
+
+    def __post_init__(self) -> None:
+        if self.norms is None:
+            self.norms = torch.linalg.vector_norm(self.D64, dim=1)
+        if self.max_norm < 0:
+            self.max_norm = float(self.norms.max()) if self.norms.numel() else 0.0
+
+    @property
+    def atom_norms(self) -> torch.Tensor:
+        """The norms of the rows of ``D64`` (float64, shape (c,))."""
+        assert self.norms is not None  # (formed in __post_init__)
+        return self.norms
 
 
 @contextlib.contextmanager

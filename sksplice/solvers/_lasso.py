@@ -127,6 +127,7 @@ class NonNegLasso:
         self._DtD64: torch.Tensor | None = None
         self._DtD: torch.Tensor | None = None
         self._factors: dict[float, torch.Tensor] = {}
+        self._atom_norms64: torch.Tensor | None = None
         self._max_atom_norm64: float | None = None
 
     # ------------------------------------------------------------------ cache
@@ -137,15 +138,21 @@ class NonNegLasso:
         return self._D64
 
     @property
-    def _max_atom_norm(self) -> float:
-        """The largest row norm of the dictionary, in float64 (for the penalty floor).
+    def _atom_norms(self) -> torch.Tensor:
+        """The row norms of the dictionary, in float64 (for the certificate).
 
-        Computed once: every solve needs it, and for 15,000 concepts of 512
-        dimensions it took 7 ms, a third of the time of decomposing one row.
+        Computed once: every solve needs them, and for 15,000 concepts of 512
+        dimensions they took 7 ms, a third of the time of decomposing one row.
         """
+        if self._atom_norms64 is None:
+            self._atom_norms64 = torch.linalg.vector_norm(self._dictionary64, dim=1)
+        return self._atom_norms64
+
+    @property
+    def _max_atom_norm(self) -> float:
+        """The largest row norm of the dictionary, in float64 (for the penalty floor)."""
         if self._max_atom_norm64 is None:
-            norms = torch.linalg.vector_norm(self._dictionary64, dim=1)
-            self._max_atom_norm64 = float(norms.max())
+            self._max_atom_norm64 = float(self._atom_norms.max())
         return self._max_atom_norm64
 
     @property
@@ -188,6 +195,7 @@ class NonNegLasso:
         state.setdefault("_D64_given", False)
         state.setdefault("_DtD64", None)
         state.setdefault("_max_atom_norm64", None)
+        state.setdefault("_atom_norms64", None)
         self.__dict__.update(state)
 
     # ------------------------------------------------------------------ solve
@@ -369,7 +377,16 @@ class NonNegLasso:
         about machine epsilon times ``||r|| / l1_penalty``, so very small
         positive penalties cannot certify very small ``tol`` (for unit-norm
         rows: below about 1e-9 at ``tol=1e-6``); ``l1_penalty=0``
-        (non-negative least squares) is fine.
+        (non-negative least squares) is fine. The dual point's scale needs the
+        largest correlation ``(D r)_j`` over every concept: it is recomputed
+        in float64 for the row's working set and its strongest concepts, and
+        bounded for the others (their correlation in storage precision before
+        the float64 refinement moved ``r``, plus how far it moved times the
+        largest norm of a concept, plus the round-off of the product); where
+        the bound could exceed the recomputed maximum, all of the row's
+        correlations are formed in float64. The concepts need not have unit
+        norm: the small solves are regularised relative to each concept's own
+        norm.
 
         Without ``warm_start``, the working-set method reaches a positive
         penalty below about 3e-3 times the one that zeroes the solutions (a
@@ -561,6 +578,8 @@ class NonNegLasso:
         prob = Problem(
             D=self.dictionary,
             D64=self._dictionary64,
+            norms=self._atom_norms,
+            max_norm=self._max_atom_norm,
             lam=lams[0],
             threads=threads,
             group_rows=on_cpu,

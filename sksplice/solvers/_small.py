@@ -24,6 +24,8 @@ _INF = float("inf")
 # are mostly per-call overhead: split, the path of 5 penalties on 1,000 LAION
 # captions (sets of up to about 100 concepts) took 2.25 s instead of 2.01 s.
 _PART_MIN_WIDTH = 128
+# Scale of the ridge of a concept of norm zero (its ridges stay normal numbers).
+_TINY_SCALE = 1e-280
 _PART_MIN_ROWS = 32
 
 
@@ -52,13 +54,18 @@ def _in_parts(fn: Callable[[slice], Any], m: int, workers: int, width: int) -> A
 
 
 def _ridge(G: torch.Tensor, P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The small ridge of the set solves, ``1e-13 * scale`` per row, and the scale.
+    """The small ridge of the set solves, ``1e-13 * scale``, and the scale.
 
-    ``scale`` is the largest diagonal entry of ``G`` on ``P`` (at least 1);
-    forming it once lets every solve on a subset of ``P`` reuse it.
+    ``scale`` holds each concept's own diagonal entry of ``G`` (its squared
+    norm; 1 outside ``P``), so that the ridge is the same relative change for
+    every concept: a ridge scaled by the largest entry of the row swamped the
+    concepts of small norm beside large ones (norms 1e-3 beside 500), and an
+    absolute floor swamped a dictionary of small norms (a concept of norm 1e-7:
+    weights off by 75%). Forming it once lets every solve on a subset of ``P``
+    reuse it.
     """
     diag = G.diagonal(dim1=1, dim2=2)
-    scale = (diag * P).amax(dim=1, keepdim=True).clamp_min_(1.0)
+    scale = torch.where(P, diag, 1.0).clamp_min_(_TINY_SCALE)
     return 1e-13 * scale, scale
 
 
@@ -478,11 +485,11 @@ def refine_support_parts(
     lam: torch.Tensor,
     gram: torch.Tensor,
     workers: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`refine_support` (``lam`` one per row, of shape (m, 1)), its rows shared by
     ``workers`` threads when the supports are wide (see :func:`_in_parts`)."""
 
-    def part(rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+    def part(rows: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return refine_support(D64, v64[rows], idx[rows], w[rows], lam[rows], gram=gram[rows])
 
     m, k = w.shape
@@ -497,7 +504,7 @@ def refine_support(
     lam: float | torch.Tensor,
     steps: int = 2,
     gram: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Newton refinement in float64 of the weights on their support.
 
     The small problems are set up from products in storage precision; the
@@ -508,7 +515,8 @@ def refine_support(
     sets), serves as the Newton matrix (the residuals, which decide the result,
     stay exact); otherwise it is formed in float64.
     ``lam`` is one penalty or a float64 tensor of shape (m, 1), one per row.
-    Returns the residual and the weights.
+    Returns the residual, the weights and the correlations ``(D r)_j`` of the
+    concepts ``idx`` with that residual (in float64, for the certificate).
 
     The steps run without host synchronisation; a failed factorisation in any of
     them (checked once at the end) repeats the refinement with checked solves.
@@ -541,4 +549,4 @@ def refine_support(
             r64 = r64 - torch.einsum("mk,mkd->md", w_new - w, DS)
             w = w_new
             S = w > 0
-    return r64, w
+    return r64, w, torch.bmm(DS, r64.unsqueeze(-1)).squeeze(-1)

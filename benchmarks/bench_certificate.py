@@ -1,0 +1,139 @@
+"""The duality-gap certificate against the gap over every concept, and its cost.
+
+For each penalty the problem is solved (``NonNegLasso.solve``, ``solver="auto"``,
+``tol=1e-6``, float32 storage, CPU) best of ``--repeats`` in wall-clock time, and
+every row's reported relative duality gap (``row_gaps``) is compared with its gap
+recomputed here in float64 from the returned weights, the maximum correlation taken
+over every concept (one full product, independent of the solver). A row whose
+recomputed gap exceeds its reported one by more than the resolution of float64
+sums (``1e-14 ||v|| max_j ||d_j|| / lam``) is *understated*.
+
+Results are merged into ``benchmarks/results/certificate.json`` under ``--label``
+(other labels in the file are kept), so that a run of an older checkout
+(``--sksplice PATH``) and of this one sit side by side.
+
+Problems: ``laion`` (the 10,000 most frequent LAION words and 1,000 template
+captions embedded with MiniLM, as in ``bench_solvers.py``) or ``synthetic``
+(clustered concepts, ``bench_solvers.py``), each as the solver of a
+``SpliceTransformer`` fitted on the targets sees it (its dictionary and the
+targets centred by the mean it learned; float32 storage).
+
+Example
+-------
+    python benchmarks/bench_certificate.py --label after
+    python benchmarks/bench_certificate.py --label before --sksplice /tmp/old --commit abc123
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _record import REPO, git_commit, machine, save_labelled
+
+
+def exact_gaps(D: np.ndarray, V: np.ndarray, W: np.ndarray, lam: float) -> np.ndarray:
+    """Relative duality gaps in float64, the dual scale from every concept's correlation."""
+    R = V - W @ D
+    rr, rv, vv = (R * R).sum(1), (R * V).sum(1), (V * V).sum(1)
+    primal = rr + lam * W.sum(1)
+    cmax = (R @ D.T).max(1)
+    s = np.where(rr > 0, rv / np.where(rr > 0, rr, 1.0), 0.0).clip(min=0.0)
+    s = np.where(cmax > 0, np.minimum(s, 0.5 * lam / np.where(cmax > 0, cmax, 1.0)), s)
+    return np.maximum(primal - (2 * s * rv - s * s * rr), 0.0) / np.maximum(primal, 1e-12 * vv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--label", default="after", help="key of this run in the result file")
+    p.add_argument("--sksplice", type=Path, default=REPO, help="folder of the sksplice package")
+    p.add_argument("--commit", default=None, help="commit of --sksplice (default: git rev-parse)")
+    p.add_argument("--problem", choices=("laion", "synthetic"), default="laion")
+    p.add_argument("--penalties", default="0.35,0.25,0.15,0.05")
+    p.add_argument("--n-targets", type=int, default=1000)
+    p.add_argument("--n-concepts", type=int, default=10_000)
+    p.add_argument("--n-features", type=int, default=512, help="synthetic problem only")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "splice")
+    p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "sksplice-bench")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "certificate.json")
+    args = p.parse_args(argv)
+    args.sksplice = args.sksplice.resolve()
+    sys.path.insert(0, str(args.sksplice))
+    sys.path.insert(1, str(REPO / "benchmarks"))
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from sksplice import SpliceTransformer
+
+    # Imported after sksplice: bench_solvers puts this checkout first on sys.path.
+    bench = importlib.import_module("bench_solvers")
+    if args.problem == "laion":
+        from sksplice.vocabulary import load_vocabulary
+
+        words = load_vocabulary("laion", size=args.n_concepts, data_home=args.data_dir)
+        raw = bench._embed(words, args.cache_dir / f"laion{args.n_concepts // 1000}k_minilm.npy")
+        texts = bench.captions(args.n_targets)
+        X = bench._embed(texts, args.cache_dir / f"captions{args.n_targets}_minilm.npy")
+        raw, X = raw.astype(np.float32), X.astype(np.float32)
+    else:
+        raw, X = bench.synthetic_problem(args.n_targets, c=args.n_concepts, d=args.n_features)
+        words = [f"concept {i}" for i in range(len(raw))]
+    # The problem a fitted transformer solves: its dictionary and centred targets.
+    splice = SpliceTransformer(vocabulary=words, concept_embeddings=raw, device="cpu").fit(X)
+    solver = splice._get_lasso()
+    D64 = np.asarray(splice.dictionary_, dtype=np.float64)
+    V = splice._center(X)
+    V64 = V.astype(np.float64)
+    solver.solve(V[:8], 0.25)  # cached float64 dictionary and norms
+    load = [os.getloadavg()]
+    penalties = {}
+    for lam in (float(x) for x in args.penalties.split(",")):
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            codes = solver.solve(V, lam)
+            times.append(time.perf_counter() - start)
+        load.append(os.getloadavg())
+        W = codes.to_dense().astype(np.float64)
+        exact = exact_gaps(D64, V64, W, lam)
+        resolution = 1e-14 * np.linalg.norm(V64, axis=1) * np.linalg.norm(D64, axis=1).max() / lam
+        reported = np.asarray(codes.row_gaps, dtype=np.float64)
+        r = V64 - W @ D64
+        penalties[str(lam)] = {
+            "seconds": times,
+            "best_s": min(times),
+            "worst_reported_gap": float(reported.max()),
+            "worst_exact_gap": float(exact.max()),
+            "rows_understated": int((exact > reported + resolution).sum()),
+            "rows_understated_tenfold": int((exact > 10 * reported + resolution).sum()),
+            "converged": bool(codes.converged),
+            "mean_objective": float(((r * r).sum(1) + lam * W.sum(1)).mean()),
+            "mean_l0": float((W > 0).sum(1).mean()),
+        }
+        print(f"[{args.label}] l1 {lam}: {penalties[str(lam)]}", flush=True)
+    run = {
+        "sksplice": str(args.sksplice),
+        "commit": args.commit or git_commit(args.sksplice),
+        "problem": {"name": args.problem, "n_concepts": D64.shape[0], "n_targets": V.shape[0]},
+        "d": D64.shape[1],
+        "threads": args.threads,
+        "torch": torch.__version__,
+        "penalties": penalties,
+        "machine": machine(load),
+        "command": "python benchmarks/bench_certificate.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+    }
+    save_labelled(args.out, args.label, run)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
