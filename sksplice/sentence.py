@@ -308,7 +308,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
                     except ImportError as exc:  # pragma: no cover - optional dependency
                         raise ImportError(
                             "SentenceTransformerEmbedder needs the sentence-transformers "
-                            "package: pip install sentence-transformers"
+                            "package to load a model by name: pip install "
+                            "'sksplice[sentence-transformers]'"
                         ) from exc
                     try:
                         # (a folder as a path with ~ expanded: sentence-transformers

@@ -135,3 +135,37 @@ def test_the_package_type_checks(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert result.stdout.startswith("Success: no issues found")
+
+
+def test_the_source_distribution_holds_what_its_tests_and_readme_need(tmp_path):
+    """An sdist without the tests' helpers, ``tests/data`` or ``constraints.txt`` could not
+    run its own tests or the README's commands (MANIFEST.in)."""
+    setuptools = pytest.importorskip("setuptools")
+    if int(setuptools.__version__.split(".")[0]) < 68:
+        pytest.skip(f"building needs setuptools>=68, not {setuptools.__version__}")
+    import shutil
+    import tarfile
+
+    tracked = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "ls-files"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    source = tmp_path / "src"
+    for name in tracked:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_ROOT / name, source / name)
+    (source / "tests" / "__pycache__").mkdir(exist_ok=True)
+    (source / "tests" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"")
+    code = "from setuptools import build_meta; print(build_meta.build_sdist('dist'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=source, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    name = out.stdout.split()[-1]
+    with tarfile.open(source / "dist" / name) as sdist:
+        names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
+    wanted = {n for n in tracked if n.startswith(("sksplice/", "tests/", "docs/", "benchmarks/"))}
+    wanted |= {"constraints.txt", "README.md", "LICENSE", "pyproject.toml", "DEVELOPERS.md"}
+    assert not wanted - names, sorted(wanted - names)[:10]
+    assert not [n for n in names if "__pycache__" in n]
