@@ -583,7 +583,9 @@ def _load_file(path: str, shrink_to: int | None = None) -> Image.Image:
     except UnidentifiedImageError as exc:
         if _empty_file(path):  # (an interrupted download or copy)
             raise InvalidImageError(f"{path!r} is an empty file (0 bytes)") from exc
-        raise InvalidImageError(f"{path!r} is not an image file PIL can read") from exc
+        raise InvalidImageError(
+            f"{path!r} is not an image file PIL can read{_array_file_hint(path)}"
+        ) from exc
     except InvalidImageError:
         raise
     except Exception as exc:
@@ -608,6 +610,25 @@ def _unreadable_message(path: str, exc: OSError) -> str:
     else:
         advice = ""
     return f"{path!r} could not be read ({reason}){advice}"
+
+
+#: Files of arrays (embeddings computed already, say) that a user may give in place of images.
+_ARRAY_SUFFIXES = frozenset(
+    {".npy", ".npz", ".pt", ".pth", ".parquet", ".csv", ".h5", ".hdf5", ".safetensors", ".pkl"}
+)
+
+
+def _array_file_hint(path: str) -> str:
+    """What to do with a file of arrays given as an image (nothing for other files)."""
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix not in _ARRAY_SUFFIXES:
+        return ""
+    return (
+        f" (a {suffix} file holds data, not a picture: embeddings computed already are "
+        "decomposed in Python, without embedding them again: "
+        "SpliceTransformer(...).fit_transform(X) with X read from the file; the command "
+        "line embeds images)"
+    )
 
 
 def _empty_file(path: str) -> bool:

@@ -350,6 +350,19 @@ def test_a_single_input_that_is_no_image_is_named_as_such(run_env, tmp_path, cap
     assert "single image" not in err
 
 
+def test_a_file_of_embeddings_given_as_an_image_is_told_where_it_goes(run_env, tmp_path, capsys):
+    # (it was "not an image file PIL can read", with no word of what to do instead)
+    import numpy as np
+
+    embeddings = tmp_path / "X.npy"
+    np.save(embeddings, np.ones((3, 32), dtype=np.float32))
+    code, out, err = _main(["decompose", str(embeddings), *_args(tmp_path)], capsys)
+    assert code == 1 and out == ""
+    last = err.strip().splitlines()[-1]
+    assert f"{str(embeddings)!r} is not an image file PIL can read (a .npy file holds data" in last
+    assert "SpliceTransformer(...).fit_transform(X)" in last, last
+
+
 def test_every_input_skipped_is_named_with_its_reason(run_env, tmp_path, capsys):
     names = [tmp_path / "a.txt", tmp_path / "b.png"]
     names[0].write_text("hello\n")
