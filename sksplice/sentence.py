@@ -309,7 +309,8 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
                         raise ImportError(
                             "SentenceTransformerEmbedder needs the sentence-transformers "
                             "package to load a model by name: pip install "
-                            "'sksplice[sentence-transformers]'"
+                            "sentence-transformers (or sksplice's sentence_transformers "
+                            "extra)"
                         ) from exc
                     try:
                         # (a folder as a path with ~ expanded: sentence-transformers
