@@ -557,3 +557,23 @@ def test_bench_vocabulary_without_reference_files_downloads_nothing(tmp_path, mo
     monkeypatch.setattr(sksplice.vocabulary, "fetch_remote_file", no_download)
     words, source = bench_text.benchmark_vocabulary(50, tmp_path / "missing")
     assert source == "clip-bpe-words" and len(words) == 50
+
+
+def test_bench_certificate_dry_run(tmp_path):
+    """The certificate benchmark runs end to end on a small synthetic problem: every
+    reported gap is at least the gap over all concepts (none understated), and a second
+    label joins the first in the result file."""
+    out = tmp_path / "certificate.json"
+    small = ("--problem", "synthetic", "--n-targets", "30", "--n-concepts", "400")
+    small += ("--n-features", "24", "--penalties", "0.3,0.1", "--repeats", "1")
+    for label in ("before", "after"):
+        _dry_run("benchmarks/bench_certificate.py", *small, "--label", label, "--out", str(out))
+    result = json.loads(out.read_text())
+    assert set(result) == {"before", "after"}
+    for run in result.values():
+        assert run["problem"] == {"name": "synthetic", "n_concepts": 400, "n_targets": 30}
+        assert set(run["penalties"]) == {"0.3", "0.1"}
+        for part in run["penalties"].values():
+            assert part["converged"] and part["rows_understated"] == 0
+            assert 0 < part["best_s"] == min(part["seconds"])
+            assert part["worst_exact_gap"] <= 1e-6 and part["mean_l0"] > 0
