@@ -89,3 +89,21 @@ def test_scaling_the_dictionary_scales_the_weights(scale):
     Ws = NonNegLasso(scale * D, device="cpu").solve(V, scale * 0.2).to_dense()
     np.testing.assert_array_equal(Ws > 0, W > 0)
     np.testing.assert_allclose(Ws * scale, W, rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_values_whose_products_overflow_are_refused_with_the_scaling_that_helps(dtype):
+    # (V of 1e160 gave a NaN gap and "gap of nan > tol on 0 of 1 row(s)"; a dictionary of
+    # 1e160 an internal torch assertion from its factorisation)
+    rng = np.random.default_rng(2)
+    D, V = random_dictionary(rng, 20, 6), unit_rows(rng.standard_normal((2, 6)))
+    huge = 1e160 if dtype == "float64" else 1e30
+    with pytest.raises(ValueError, match=r"^V holds values up to .*l1_penalty / s are those"):
+        NonNegLasso(D, device="cpu", dtype=dtype).solve(V * huge, 0.3 * huge)
+    with pytest.raises(ValueError, match=r"^dictionary holds values up to .* overflow above"):
+        NonNegLasso(D * huge, device="cpu", dtype=dtype)
+    # the largest values accepted give the scaled weights
+    scale = 1e150 if dtype == "float64" else 1e16
+    W = NonNegLasso(D, device="cpu", dtype=dtype).solve(V, 0.3).to_dense()
+    Ws = NonNegLasso(D, device="cpu", dtype=dtype).solve(V * scale, 0.3 * scale).to_dense()
+    np.testing.assert_allclose(Ws / scale, W, rtol=1e-5, atol=1e-7)

@@ -21,7 +21,13 @@ from ._codes import SparseCodes
 from ._common import Problem, RowResult, in_threads, intra_op_threads
 from ._registry import METHODS, SOLVERS
 from ._rows import LazyRows
-from ._validation import as_tensor_2d, check_penalty, resolve_dtype, shared_tensor
+from ._validation import (
+    as_tensor_2d,
+    check_magnitude,
+    check_penalty,
+    resolve_dtype,
+    shared_tensor,
+)
 
 # Resolution of the certificate: the relative gap it can show at a penalty ``lam``
 # is about this constant times ``||v|| max_j ||d_j|| / lam`` (measured: 8e-11 at
@@ -116,6 +122,13 @@ class NonNegLasso:
             )
         check_finite_rows(D, "dictionary")
         self.dtype = resolve_dtype(dtype, D.dtype, self.device)
+        check_magnitude(
+            D,
+            "dictionary",
+            self.dtype,
+            "the weights with dictionary / s and l1_penalty / s are s times those with "
+            "dictionary and l1_penalty",
+        )
         self.dictionary = D.to(device=self.device, dtype=self.dtype).contiguous()
         self.n_concepts, self.n_features = (int(s) for s in self.dictionary.shape)
         # A float64 dictionary is kept as given for the float64 work (no copy on
@@ -219,6 +232,12 @@ class NonNegLasso:
                 f"{tuple(self.dictionary.shape)})"
             )
         check_finite_rows(Vt, "V")
+        check_magnitude(
+            Vt,
+            "V",
+            self.dtype,
+            "the weights of V / s at l1_penalty / s are those of V divided by s",
+        )
         return Vt
 
     def _check_warm_start(self, warm_start: Any, n: int) -> Any:

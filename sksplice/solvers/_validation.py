@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -87,3 +88,17 @@ def check_penalty(l1_penalty: Any) -> float:
     if isinstance(l1_penalty, np.ndarray) and l1_penalty.size == 1:
         l1_penalty = l1_penalty.item()
     return check_number(l1_penalty, "l1_penalty", low=0.0, closed="left")
+
+
+def check_magnitude(t: torch.Tensor, name: str, dtype: torch.dtype, scaled: str) -> None:
+    """Refuse values whose products overflow ``dtype`` (a sum of ``d`` squares must stay
+    finite); ``scaled`` says how the solution of the scaled-down problem relates."""
+    low, high = torch.aminmax(t)
+    largest = max(-float(low), float(high))
+    limit = math.sqrt(torch.finfo(dtype).max / (4 * max(1, t.shape[1])))
+    if largest > limit:
+        raise ValueError(
+            f"{name} holds values up to {largest:.3g} in absolute value: the products of "
+            f"the solver ({str(dtype).removeprefix('torch.')}) overflow above about "
+            f"{limit:.2g}; scale it down ({scaled})"
+        )
