@@ -613,9 +613,7 @@ def _unreadable_message(path: str, exc: OSError) -> str:
 
 
 #: Files of arrays (embeddings computed already, say) that a user may give in place of images.
-_ARRAY_SUFFIXES = frozenset(
-    {".npy", ".npz", ".pt", ".pth", ".parquet", ".csv", ".h5", ".hdf5", ".safetensors", ".pkl"}
-)
+_ARRAY_SUFFIXES = frozenset({".npy", ".npz", ".pt", ".pth", ".parquet", ".h5", ".hdf5"})
 
 
 def _array_file_hint(path: str) -> str:
@@ -624,10 +622,9 @@ def _array_file_hint(path: str) -> str:
     if suffix not in _ARRAY_SUFFIXES:
         return ""
     return (
-        f" (a {suffix} file holds data, not a picture: embeddings computed already are "
-        "decomposed in Python, without embedding them again: "
-        "SpliceTransformer(...).fit_transform(X) with X read from the file; the command "
-        "line embeds images)"
+        f" (a {suffix} file holds arrays, not a picture: embeddings computed already are "
+        "decomposed without embedding them again, by SpliceTransformer(...).fit_transform(X) "
+        "in Python with X read from the file)"
     )
 
 

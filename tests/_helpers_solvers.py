@@ -74,3 +74,17 @@ def brute_force_optimum(D: np.ndarray, v: np.ndarray, lam: float, n_iter: int = 
         y = w_next + (t - 1.0) / t_next * (w_next - w)
         w, t = w_next, t_next
     return objective(D, v, w, lam)
+
+
+def exact_gaps(D: np.ndarray, V: np.ndarray, W: np.ndarray, lam: float) -> np.ndarray:
+    """Relative duality gap of each row of ``W`` (float64), the dual point scaled by the
+    largest correlation over every concept (independent of the solver; the formula of
+    ``sksplice/solvers/_common.py``). Also used by ``benchmarks/bench_certificate.py``."""
+    R = V - W @ D
+    rr, rv, vv = (R * R).sum(1), (R * V).sum(1), (V * V).sum(1)
+    primal = rr + lam * W.sum(1)
+    cmax = (R @ D.T).max(1)
+    scale = np.where(rr > 0, rv / np.where(rr > 0, rr, 1.0), 0.0).clip(min=0.0)
+    scale = np.where(cmax > 0, np.minimum(scale, 0.5 * lam / np.where(cmax > 0, cmax, 1.0)), scale)
+    gap = np.maximum(primal - (2 * scale * rv - scale**2 * rr), 0.0)
+    return gap / np.maximum(primal, 1e-12 * vv)

@@ -577,3 +577,4 @@ def test_bench_certificate_dry_run(tmp_path):
             assert part["converged"] and part["rows_understated"] == 0
             assert 0 < part["best_s"] == min(part["seconds"])
             assert part["worst_exact_gap"] <= 1e-6 and part["mean_l0"] > 0
+            assert part["rows_full_product_per_solve"] >= 0  # (this checkout counts them)

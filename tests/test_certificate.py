@@ -11,24 +11,15 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import torch
 
 from sksplice.solvers import NonNegLasso
+from sksplice.solvers._common import Problem, gap_from_cmax
+from sksplice.solvers._working_set import _certify, _unseen_max
 
-from ._helpers_solvers import random_dictionary, unit_rows
+from ._helpers_solvers import exact_gaps, random_dictionary, unit_rows
 
 METHODS = ["working_set", "admm"]
-
-
-def exact_gaps(D: np.ndarray, V: np.ndarray, W: np.ndarray, lam: float) -> np.ndarray:
-    """Relative duality gap of each row of ``W``, the maximum taken over every concept."""
-    R = V - W @ D
-    rr, rv, vv = (R * R).sum(1), (R * V).sum(1), (V * V).sum(1)
-    primal = rr + lam * W.sum(1)
-    cmax = (R @ D.T).max(1)
-    scale = np.where(rr > 0, rv / np.where(rr > 0, rr, 1.0), 0.0).clip(min=0.0)
-    scale = np.where(cmax > 0, np.minimum(scale, 0.5 * lam / np.where(cmax > 0, cmax, 1.0)), scale)
-    gap = np.maximum(primal - (2 * scale * rv - scale**2 * rr), 0.0)
-    return gap / np.maximum(primal, 1e-12 * vv)
 
 
 def mixed_norm_problems(wanted: set[int]) -> Iterator[tuple[np.ndarray, np.ndarray, float]]:
@@ -107,3 +98,52 @@ def test_values_whose_products_overflow_are_refused_with_the_scaling_that_helps(
     W = NonNegLasso(D, device="cpu", dtype=dtype).solve(V, 0.3).to_dense()
     Ws = NonNegLasso(D, device="cpu", dtype=dtype).solve(V * scale, 0.3 * scale).to_dense()
     np.testing.assert_allclose(Ws / scale, W, rtol=1e-5, atol=1e-7)
+
+
+def _moved_residual_case() -> tuple[Problem, dict]:
+    """A refined row whose residual moved towards a concept of norm 100 that was neither
+    in its working set nor among its strongest candidates before the refinement: at the
+    refined residual its correlation (2.0) is the largest, above the set's (1.0)."""
+    D = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 100.0]], dtype=torch.float64)
+    r = torch.tensor([[1.0, 0.0, 0.0]])  # the residual of the round (float32)
+    r64 = torch.tensor([[1.0, 0.0, 0.02]], dtype=torch.float64)  # after the refinement
+    return Problem(D=D.float(), D64=D, lam=2.0), {
+        "v64": torch.tensor([[2.0, 0.0, 0.02]], dtype=torch.float64),
+        "r64": r64,
+        "w": torch.tensor([[1.0]], dtype=torch.float64),
+        "lam": torch.tensor([2.0], dtype=torch.float64),
+        "idx": torch.tensor([[0]]),
+        "c_set": torch.tensor([[1.0]], dtype=torch.float64),
+        "top": torch.tensor([[1]]),
+        "unseen": torch.tensor([0.0], dtype=torch.float64),  # concept 2's correlation at r
+        "r": r,
+    }
+
+
+def test_the_certificate_takes_every_correlation_where_the_residual_moved_far():
+    prob, row = _moved_residual_case()
+    gap = _certify(prob, **row)
+    v64, r64, w, lam = row["v64"], row["r64"], row["w"], row["lam"]
+    true_max = (r64 @ prob.D64.T).amax(dim=1)
+    assert float(true_max) == pytest.approx(2.0)
+    assert torch.equal(gap, gap_from_cmax(v64, r64, w.sum(dim=1), lam, true_max))
+    # the recomputed concepts alone (as the certificate did before) understate the gap
+    understated = gap_from_cmax(v64, r64, w.sum(dim=1), lam, torch.tensor([1.0]).double())
+    assert float(understated) < 0.5 * float(gap)
+    # and a residual that did not move is certified from the recomputed concepts
+    still = dict(row, r64=row["r"].double(), v64=row["v64"] - torch.tensor([[0, 0, 0.02]]))
+    assert float(_certify(prob, **still)) == float(
+        gap_from_cmax(still["v64"], still["r64"], w.sum(dim=1), lam, torch.tensor([1.0]).double())
+    )
+
+
+@pytest.mark.parametrize("n_cand", [4, 8, 9, 16])
+def test_the_concepts_not_recomputed_are_bounded_by_the_next_candidate(n_cand):
+    # The working set's correlations (columns 0 and 2 refined), and the candidates
+    # outside it, strongest first: the first 8 are recomputed, the rest are bounded by
+    # the next one; with 8 or fewer, by the last (the concepts beyond the candidates).
+    mem_val = torch.tensor([[0.9, 0.7, 0.95, -torch.inf]])
+    cand_val = torch.linspace(0.8, 0.1, n_cand).unsqueeze(0).double()
+    unseen = _unseen_max(mem_val, torch.tensor([[0, 2]]), cand_val)
+    beyond = float(cand_val[0, min(8, n_cand - 1)])
+    assert float(unseen) == pytest.approx(max(0.7, beyond))

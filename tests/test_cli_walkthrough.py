@@ -359,7 +359,8 @@ def test_a_file_of_embeddings_given_as_an_image_is_told_where_it_goes(run_env, t
     code, out, err = _main(["decompose", str(embeddings), *_args(tmp_path)], capsys)
     assert code == 1 and out == ""
     last = err.strip().splitlines()[-1]
-    assert f"{str(embeddings)!r} is not an image file PIL can read (a .npy file holds data" in last
+    said = f"{str(embeddings)!r} is not an image file PIL can read (a .npy file holds arrays"
+    assert said in last, last
     assert "SpliceTransformer(...).fit_transform(X)" in last, last
 
 

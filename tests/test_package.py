@@ -147,8 +147,9 @@ def test_the_source_distribution_holds_what_its_tests_and_readme_need(tmp_path):
     import tarfile
 
     tracked = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "ls-files"], capture_output=True, text=True, check=False
-    ).stdout.split()
+        ["git", "-C", str(REPO_ROOT), "ls-files", "-z"], capture_output=True, text=True, check=False
+    ).stdout.split("\0")
+    tracked = [name for name in tracked if name]
     if not tracked:
         pytest.skip("not a git checkout")
     source = tmp_path / "src"
@@ -165,7 +166,9 @@ def test_the_source_distribution_holds_what_its_tests_and_readme_need(tmp_path):
     name = out.stdout.split()[-1]
     with tarfile.open(source / "dist" / name) as sdist:
         names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
-    wanted = {n for n in tracked if n.startswith(("sksplice/", "tests/", "docs/", "benchmarks/"))}
+    parts = ("sksplice/", "tests/", "docs/", "benchmarks/", "tools/")
+    wanted = {n for n in tracked if n.startswith(parts)}
     wanted |= {"constraints.txt", "README.md", "LICENSE", "pyproject.toml", "DEVELOPERS.md"}
+    wanted |= {".ci/run"}
     assert not wanted - names, sorted(wanted - names)[:10]
     assert not [n for n in names if "__pycache__" in n]

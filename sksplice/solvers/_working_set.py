@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import torch
 
 from ._common import (
-    _ZERO_CORRELATION,
     Method,
     Problem,
     RowResult,
@@ -27,7 +26,6 @@ from ._common import (
     check_stopped,
     dense_product,
     gap_from_cmax,
-    relative_gap,
 )
 from ._small import (
     _INF,
@@ -255,9 +253,17 @@ def _unseen_max(mem_val: torch.Tensor, order: torch.Tensor, cand_val: torch.Tens
     candidate's correlation.
     """
     rest = mem_val.scatter(1, order, -_INF).amax(dim=1)
-    if cand_val.shape[1] > _EXACT_CANDIDATES:
-        rest = torch.maximum(rest, cand_val[:, _EXACT_CANDIDATES])
-    return rest.to(torch.float64)
+    # (with fewer candidates than that, all are recomputed and the last bounds the others)
+    beyond = cand_val[:, min(_EXACT_CANDIDATES, cand_val.shape[1] - 1)]
+    return torch.maximum(rest, beyond).to(torch.float64)
+
+
+def _product_eps(D: torch.Tensor) -> float:
+    """Unit round-off of a product with ``D``: TF32's where a user let CUDA use it for
+    float32 products (``torch.backends.cuda.matmul.allow_tf32``), else the dtype's."""
+    if D.dtype == torch.float32 and D.is_cuda and torch.backends.cuda.matmul.allow_tf32:
+        return 2.0**-10
+    return torch.finfo(D.dtype).eps
 
 
 def _certify(
@@ -296,10 +302,9 @@ def _certify(
     corr = torch.cat([c_set, torch.einsum("mkd,md->mk", D64[top], r64)], dim=1)
     exact = binding_max(corr, norms[cols], r_norm)
     drift = torch.linalg.vector_norm(r64 - r, dim=1)
-    off = prob.D.shape[1] * torch.finfo(prob.D.dtype).eps
-    bound = unseen + prob.max_norm * (drift + off * r_norm)
-    floor = (_ZERO_CORRELATION * prob.max_norm) * r_norm
-    sel = (bound > torch.maximum(exact, floor)).nonzero().flatten()
+    off = prob.D.shape[1] * _product_eps(prob.D)
+    bound = unseen + prob.max_norm * (drift + off * torch.linalg.vector_norm(r, dim=1))
+    sel = (bound > exact).nonzero().flatten()
     if sel.numel():
         full = r64[sel] @ D64.T
         exact[sel] = binding_max(full, norms.expand_as(full), r_norm[sel])
@@ -696,7 +701,22 @@ def solve_chunk(
         v_sel = v64[sel]
         zero = torch.zeros(sel.numel(), dtype=torch.float64, device=device)
         corr_sel = corr[sel] if warm is None else dense_product(prob, V[sel], D.T)
-        gap = relative_gap(prob.D64, prob.atom_norms, v_sel, v_sel, zero, lam, corr_sel)
+        # The residual is the target: the strongest correlations are recomputed, and the
+        # others bounded by the next one (as for refined rows, ``_certify``).
+        k = min(_EXACT_CANDIDATES + 1, corr_sel.shape[1])
+        top_val, top = corr_sel.topk(k, dim=1)
+        gap = _certify(
+            prob,
+            v_sel,
+            v_sel,
+            zero.unsqueeze(1),
+            torch.full_like(zero, lam),
+            top[:, :0],
+            zero.unsqueeze(1)[:, :0],
+            top[:, :_EXACT_CANDIDATES],
+            top_val[:, -1].to(torch.float64),
+            V[sel],
+        )
         results.append(
             RowResult(
                 rows=sel,
