@@ -6,7 +6,9 @@ every row's reported relative duality gap (``row_gaps``) is compared with its ga
 recomputed here in float64 from the returned weights, the maximum correlation taken
 over every concept (one full product, independent of the solver). A row whose
 recomputed gap exceeds its reported one by more than the resolution of float64
-sums (``1e-14 ||v|| max_j ||d_j|| / lam``) is *understated*.
+sums (``1e-14 ||v|| max_j ||d_j|| / lam``) is *understated*. Where the certificate
+can form all of a row's correlations in float64 when in doubt, the rows that did so
+are counted (``rows_full_product_per_solve``).
 
 Results are merged into ``benchmarks/results/certificate.json`` under ``--label``
 (other labels in the file are kept), so that a run of an older checkout
@@ -38,17 +40,6 @@ import numpy as np
 from _record import REPO, git_commit, machine, save_labelled
 
 
-def exact_gaps(D: np.ndarray, V: np.ndarray, W: np.ndarray, lam: float) -> np.ndarray:
-    """Relative duality gaps in float64, the dual scale from every concept's correlation."""
-    R = V - W @ D
-    rr, rv, vv = (R * R).sum(1), (R * V).sum(1), (V * V).sum(1)
-    primal = rr + lam * W.sum(1)
-    cmax = (R @ D.T).max(1)
-    s = np.where(rr > 0, rv / np.where(rr > 0, rr, 1.0), 0.0).clip(min=0.0)
-    s = np.where(cmax > 0, np.minimum(s, 0.5 * lam / np.where(cmax > 0, cmax, 1.0)), s)
-    return np.maximum(primal - (2 * s * rv - s * s * rr), 0.0) / np.maximum(primal, 1e-12 * vv)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--label", default="after", help="key of this run in the result file")
@@ -68,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     args.sksplice = args.sksplice.resolve()
     sys.path.insert(0, str(args.sksplice))
     sys.path.insert(1, str(REPO / "benchmarks"))
+    sys.path.insert(2, str(REPO / "tests"))
     import torch
+    from _helpers_solvers import exact_gaps  # (the tests' independent gap)
 
     torch.set_num_threads(args.threads)
     from sksplice import SpliceTransformer
@@ -93,10 +86,25 @@ def main(argv: list[str] | None = None) -> int:
     V = splice._center(X)
     V64 = V.astype(np.float64)
     solver.solve(V[:8], 0.25)  # cached float64 dictionary and norms
+    # Rows whose certificate formed all their correlations in float64 (None: a checkout
+    # without that fallback).
+    full_rows: list[int] | None = None
+    ws = importlib.import_module("sksplice.solvers._working_set")
+    if hasattr(ws, "_certify"):
+        full_rows, inner = [0], ws.binding_max
+
+        def counted(corr, norms, r_norm):
+            if corr.shape[1] == D64.shape[0]:
+                full_rows[0] += corr.shape[0]
+            return inner(corr, norms, r_norm)
+
+        ws.binding_max = counted
     load = [os.getloadavg()]
     penalties = {}
     for lam in (float(x) for x in args.penalties.split(",")):
         times = []
+        if full_rows is not None:
+            full_rows[0] = 0
         for _ in range(args.repeats):
             start = time.perf_counter()
             codes = solver.solve(V, lam)
@@ -117,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             "converged": bool(codes.converged),
             "mean_objective": float(((r * r).sum(1) + lam * W.sum(1)).mean()),
             "mean_l0": float((W > 0).sum(1).mean()),
+            "rows_full_product_per_solve": None
+            if full_rows is None
+            else full_rows[0] / args.repeats,
         }
         print(f"[{args.label}] l1 {lam}: {penalties[str(lam)]}", flush=True)
     run = {

@@ -103,7 +103,6 @@ def _phase_targets() -> list[tuple[str, object, str]]:
         ("working-set updates", _working_set._Sets, "resize"),
         ("float64 refinement", _working_set, "refine_support_parts"),
         ("certificate", _working_set, "_certify"),
-        ("certificate", _working_set, "relative_gap"),
         ("warm-start residual", _working_set, "_warm_residual"),
         ("rest of the rounds (selection)", _working_set, "working_set_rounds"),
         ("seeding", _lasso.NonNegLasso, "_solve_one_chunk"),
