@@ -39,6 +39,27 @@ def machine(load: list[tuple[float, float, float]]) -> dict[str, Any]:
     }
 
 
+def save_run(
+    args: Any,
+    argv: list[str] | None,
+    script: str,
+    load: list[tuple[float, float, float]],
+    **fields: Any,
+) -> None:
+    """Save the run of the checkout ``args.sksplice`` under ``args.label`` in ``args.out``:
+    where it came from (the folder, its commit: ``args.commit`` or git's), ``fields``,
+    the machine and the command line of ``benchmarks/<script>`` that made it."""
+    run = {
+        "sksplice": str(args.sksplice),
+        "commit": args.commit or git_commit(args.sksplice),
+        **fields,
+        "machine": machine(load),
+        "command": f"python benchmarks/{script} "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+    }
+    save_labelled(args.out, args.label, run)
+
+
 def save_labelled(out: Path, label: str, run: dict[str, Any]) -> None:
     """Put ``run`` under ``label`` in the JSON file ``out``, keeping its other labels
     (written whole or not at all)."""

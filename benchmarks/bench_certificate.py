@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _record import REPO, git_commit, machine, save_labelled
+from _record import REPO, save_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,19 +130,18 @@ def main(argv: list[str] | None = None) -> int:
             else full_rows[0] / args.repeats,
         }
         print(f"[{args.label}] l1 {lam}: {penalties[str(lam)]}", flush=True)
-    run = {
-        "sksplice": str(args.sksplice),
-        "commit": args.commit or git_commit(args.sksplice),
-        "problem": {"name": args.problem, "n_concepts": D64.shape[0], "n_targets": V.shape[0]},
-        "d": D64.shape[1],
-        "threads": args.threads,
-        "torch": torch.__version__,
-        "penalties": penalties,
-        "machine": machine(load),
-        "command": "python benchmarks/bench_certificate.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-    }
-    save_labelled(args.out, args.label, run)
+    problem = {"name": args.problem, "n_concepts": D64.shape[0], "n_targets": V.shape[0]}
+    save_run(
+        args,
+        argv,
+        "bench_certificate.py",
+        load,
+        problem=problem,
+        d=D64.shape[1],
+        threads=args.threads,
+        torch=torch.__version__,
+        penalties=penalties,
+    )
     return 0
 
 

@@ -41,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _record import REPO, git_commit, machine, save_labelled
+from _record import REPO, save_run
 
 CASES = ("fixed", "target_l0")
 _MiB = float(1 << 20)
@@ -164,15 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             load.append(os.getloadavg())
         cases[case] = record
         print(f"[{args.label}] {case}: {json.dumps(record)}", flush=True)
-    run = {
-        "sksplice": str(args.sksplice),
-        "commit": args.commit or git_commit(args.sksplice),
-        "cases": cases,
-        "machine": machine(load),
-        "command": "python benchmarks/bench_memory.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-    }
-    save_labelled(args.out, args.label, run)
+    save_run(args, argv, "bench_memory.py", load, cases=cases)
     return 0
 
 

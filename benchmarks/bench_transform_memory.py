@@ -38,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _record import REPO, git_commit, machine, save_labelled
+from _record import REPO, save_run
 
 _MB = 1e6  # decimal megabytes, as the docs quote them
 
@@ -172,24 +172,16 @@ def main(argv: list[str] | None = None) -> int:
         record["tracemalloc_peak_above_before_bytes"] / _MB, 1
     )
     record["peak_rss_above_before_mb"] = round(record["peak_rss_above_before_bytes"] / _MB, 1)
-    run = {
-        "sksplice": str(args.sksplice),
-        "commit": args.commit or git_commit(args.sksplice),
-        "problem": {
-            "n_rows": args.n_rows,
-            "n_concepts": args.n_concepts,
-            "dim": args.dim,
-            "seed": args.seed,
-            "l1_penalty": 0.25,
-            "memory_budget": "default",
-        },
-        "result": record,
-        "machine": machine(load),
-        "command": "python benchmarks/bench_transform_memory.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-    }
     print(f"[{args.label}] {json.dumps(record)}", flush=True)
-    save_labelled(args.out, args.label, run)
+    problem = {
+        "n_rows": args.n_rows,
+        "n_concepts": args.n_concepts,
+        "dim": args.dim,
+        "seed": args.seed,
+        "l1_penalty": 0.25,
+        "memory_budget": "default",
+    }
+    save_run(args, argv, "bench_transform_memory.py", load, problem=problem, result=record)
     return 0
 
 
