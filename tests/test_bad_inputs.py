@@ -1265,6 +1265,16 @@ CASES: list[Case] = [
         names=lambda env: ["V holds NaN or infinite values in 1 row(s): 4"],
     ),
     Case(
+        id="lasso-overflow",
+        entry="NonNegLasso.solve",
+        given="targets of values up to 1e160 (finite; their squares overflow)",
+        expected="ValueError naming V, its largest value, the precision's limit and the "
+        "scaling that helps",
+        run=lambda env: env.lasso.solve(env.X.astype(np.float64) * 1e160, 0.1),
+        error=ValueError,
+        names=lambda env: ["V holds values up to", "overflow above about", "l1_penalty / s"],
+    ),
+    Case(
         id="lasso-n-features",
         entry="NonNegLasso.solve",
         given="5 features for an 8-d dictionary",
@@ -1363,6 +1373,15 @@ CASES: list[Case] = [
         run=lambda env: NonNegLasso(_nan_at(env.D.T, 1).T, device="cpu"),
         error=ValueError,
         names=lambda env: ["dictionary holds NaN or infinite values in 1 row(s): 1"],
+    ),
+    Case(
+        id="lasso-dictionary-overflow",
+        entry="NonNegLasso",
+        given="a dictionary of values up to 1e160 (finite; their squares overflow)",
+        expected="ValueError naming the dictionary, its largest value and the scaling that helps",
+        run=lambda env: NonNegLasso(env.D.astype(np.float64) * 1e160, device="cpu"),
+        error=ValueError,
+        names=lambda env: ["dictionary holds values up to", "dictionary / s"],
     ),
     Case(
         id="lasso-dictionary-empty",
