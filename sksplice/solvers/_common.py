@@ -1,7 +1,9 @@
 """What the solver methods share: the problem, the row results, threads and the certificate.
 
 Each method (one module per method, listed in :mod:`._registry`) solves a chunk
-of rows and returns :class:`RowResult` groups certified by :func:`relative_gap`.
+of rows and returns :class:`RowResult` groups certified by their relative duality gap
+(:func:`gap_from_cmax`; the working-set rounds bound the correlations they do not
+recompute, see ``_working_set._certify``).
 
 Duality gap
 -----------

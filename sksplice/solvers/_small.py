@@ -24,9 +24,9 @@ _INF = float("inf")
 # are mostly per-call overhead: split, the path of 5 penalties on 1,000 LAION
 # captions (sets of up to about 100 concepts) took 2.25 s instead of 2.01 s.
 _PART_MIN_WIDTH = 128
+_PART_MIN_ROWS = 32
 # Scale of the ridge of a concept of norm zero (its ridges stay normal numbers).
 _TINY_SCALE = 1e-280
-_PART_MIN_ROWS = 32
 
 
 def _in_parts(fn: Callable[[slice], Any], m: int, workers: int, width: int) -> Any:
