@@ -64,31 +64,6 @@ def binding_max(corr: torch.Tensor, norms: torch.Tensor, r_norm: torch.Tensor) -
     return torch.where(corr > floor * norms, corr, -_INF).amax(dim=1)
 
 
-def candidate_max(
-    D64: torch.Tensor, norms: torch.Tensor, r64: torch.Tensor, top: torch.Tensor
-) -> torch.Tensor:
-    """:func:`binding_max` over the concepts ``top`` (shape (m, k)), in float64."""
-    corr = torch.einsum("mkd,md->mk", D64[top], r64)
-    return binding_max(corr, norms[top], torch.linalg.vector_norm(r64, dim=1))
-
-
-def gap_from_candidates(
-    D64: torch.Tensor,
-    norms: torch.Tensor,
-    v64: torch.Tensor,
-    r64: torch.Tensor,
-    wsum: torch.Tensor,
-    lam: float | torch.Tensor,
-    top: torch.Tensor,
-) -> torch.Tensor:
-    """Relative duality gap given the indices of the largest correlations.
-
-    ``norms`` holds the norms of the rows of ``D64``; ``lam`` is one penalty
-    or a float64 tensor of shape (m,), one per row.
-    """
-    return gap_from_cmax(v64, r64, wsum, lam, candidate_max(D64, norms, r64, top))
-
-
 def relative_gap(
     D64: torch.Tensor,
     norms: torch.Tensor,
@@ -103,10 +78,13 @@ def relative_gap(
 
     ``corr`` holds ``D r`` for every concept (possibly in float32); its largest
     entries are recomputed in float64 so that the dual scaling is exact.
+    ``norms`` holds the norms of the rows of ``D64``; ``lam`` is one penalty or
+    a float64 tensor of shape (m,), one per row.
     """
-    k = min(n_refine, corr.shape[1])
-    top = corr.topk(k, dim=1).indices
-    return gap_from_candidates(D64, norms, v64, r64, wsum, lam, top)
+    top = corr.topk(min(n_refine, corr.shape[1]), dim=1).indices
+    exact = torch.einsum("mkd,md->mk", D64[top], r64)
+    cmax = binding_max(exact, norms[top], torch.linalg.vector_norm(r64, dim=1))
+    return gap_from_cmax(v64, r64, wsum, lam, cmax)
 
 
 def gap_from_cmax(
