@@ -441,11 +441,14 @@ def _neighbor_table(
     return pd.DataFrame(rows, columns=["query", "concept", "similarity", "rank"])
 
 
+_PREVIEW_NEIGHBORS = 10  # neighbours listed by concept_neighbors without a limit or threshold
+
+
 def concept_neighbors(
     splice: Any,
     concepts: str | Sequence[str],
     *,
-    n_neighbors: int = 10,
+    n_neighbors: int | None = None,
     similarity_threshold: float | None = None,
     ignore_unknown: bool = False,
 ) -> pd.DataFrame:
@@ -453,7 +456,10 @@ def concept_neighbors(
 
     Similarity is the cosine between rows of ``splice.dictionary_`` (the
     centred concept embeddings). Use it to preview what
-    ``ConceptEditor(n_neighbors=..., similarity_threshold=...)`` will remove.
+    ``ConceptEditor(n_neighbors=..., similarity_threshold=...)`` will remove:
+    called with the editor's ``n_neighbors`` and ``similarity_threshold``
+    (or with neither left to its default), it lists the concepts the editor
+    removes.
 
     Parameters
     ----------
@@ -461,11 +467,13 @@ def concept_neighbors(
         Gives the concept names and dictionary.
     concepts : str or sequence of str
         Query concepts (must be in the vocabulary).
-    n_neighbors : int, default=10
+    n_neighbors : int, default=None
         Largest number of neighbours per query; 0 for no limit: then
         ``similarity_threshold`` alone selects neighbours, and without a
         threshold none are listed (only the query's own row, as
-        ``ConceptEditor`` then removes no neighbour).
+        ``ConceptEditor`` then removes no neighbour). ``None`` means no limit
+        when ``similarity_threshold`` is given (as ``ConceptEditor``'s default,
+        ``n_neighbors=0``) and the 10 nearest when it is not.
     similarity_threshold : float, default=None
         Only neighbours with cosine similarity at least this are selected.
     ignore_unknown : bool, default=False
@@ -484,6 +492,8 @@ def concept_neighbors(
         If ``splice`` is not fitted or a name is not in the vocabulary (the
         message suggests close names).
     """
+    if n_neighbors is None:
+        n_neighbors = 0 if similarity_threshold is not None else _PREVIEW_NEIGHBORS
     _check_neighbor_params(n_neighbors, similarity_threshold)
     check_flag(ignore_unknown, "ignore_unknown")
     names, dictionary = _splice_parts(splice)

@@ -448,6 +448,33 @@ def test_neighbor_expansion_matches_dictionary_cosines(small_setup):
     assert list(preview["concept"]) == list(table["concept"])
 
 
+def test_preview_with_the_editors_arguments_lists_what_it_removes(small_setup):
+    # concept_neighbors cut a threshold-only preview at 10 neighbours while the editor
+    # (n_neighbors=0 by default) removed every concept above the threshold
+    splice, X, _ = small_setup
+    W = splice.transform(X)
+    D = splice.dictionary_.astype(np.float64)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    sims = np.sort(np.delete(D @ D[0], 0))[::-1]
+    threshold = float(sims[12]) - 1e-6  # 13 neighbours above it
+    editor = ConceptEditor(
+        remove=["dog"], similarity_threshold=threshold, splice=FrozenEstimator(splice)
+    ).fit(W)
+    preview = concept_neighbors(splice, "dog", similarity_threshold=threshold)
+    assert len(editor.removed_concepts_) == 14
+    assert set(preview["concept"]) == set(editor.removed_concepts_)
+    # alone, the preview lists the 10 nearest; the editor alone removes no neighbour
+    assert list(concept_neighbors(splice, "dog")["rank"]) == list(range(11))
+    alone = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice)).fit(W)
+    assert list(alone.removed_concepts_) == ["dog"]
+    for n in (0, 3):
+        preview = concept_neighbors(splice, "dog", n_neighbors=n, similarity_threshold=0.0)
+        editor = ConceptEditor(
+            remove=["dog"], n_neighbors=n, similarity_threshold=0.0, splice=FrozenEstimator(splice)
+        ).fit(W)
+        assert set(preview["concept"]) == set(editor.removed_concepts_)
+
+
 def test_unknown_names(small_setup):
     splice, X, _ = small_setup
     W = splice.transform(X)
