@@ -122,6 +122,15 @@ def _next_log_penalty(
     return guess
 
 
+def _rows_not_zero(X: np.ndarray, block: int = 4096) -> np.ndarray:
+    """Indices of the rows of ``X`` with a non-zero value (in blocks of rows)."""
+    found = [
+        first + np.flatnonzero(np.any(X[first : first + block] != 0, axis=1))
+        for first in range(0, X.shape[0], block)
+    ]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+
+
 def calibrate_penalty(
     X: np.ndarray,
     *,
@@ -141,8 +150,9 @@ def calibrate_penalty(
     Parameters
     ----------
     X : ndarray of shape (n_samples, d)
-        Validated embeddings; at most ``calibration_samples`` rows of them,
-        drawn with ``random_state``, are used.
+        Validated embeddings; at most ``calibration_samples`` of their rows
+        that are not zero, drawn with ``random_state``, are used (and of
+        those, the rows not zero once centred).
     dictionary : ndarray of shape (n_concepts, d)
         The concept dictionary.
     target_l0 : float
@@ -184,11 +194,27 @@ def calibrate_penalty(
     # check of --target-l0 reads this module before scikit-learn is needed)
 
     rng = check_random_state(random_state)
-    n = X.shape[0]
-    if n > calibration_samples:
-        rows = np.sort(rng.choice(n, calibration_samples, replace=False))
-        X = X[rows]
-    V = center(X)
+    # Rows whose codes are zero at any penalty (all-zero rows, and rows whose
+    # centred embedding is zero) would pull the mean l0 down: the other rows
+    # would get more than the target. They are left out of the sample.
+    rows = _rows_not_zero(X)
+    if rows.size > calibration_samples:
+        rows = np.sort(rng.choice(rows, calibration_samples, replace=False))
+    V = center(X[rows] if rows.size < X.shape[0] else X)
+    centred = np.any(V != 0, axis=1)
+    if not centred.all():
+        V = V[centred]
+    if verbose and V.shape[0] < min(X.shape[0], calibration_samples):
+        logger.info(
+            "calibrating target_l0=%g: %d row(s) of X left out (zero, or zero once centred)",
+            target,
+            X.shape[0] - rows.size + int((~centred).sum()),
+        )
+    if V.shape[0] == 0:
+        raise ValueError(
+            f"target_l0={target:g} cannot be reached: every row of X is zero, or zero once "
+            "centred (its weights are zero at any penalty)"
+        )
     # The smallest penalty at which every code of the sample is zero:
     # w = 0 is optimal iff 2 D v <= penalty for every concept. Each block of V
     # is cast to the dictionary's dtype, never the dictionary to V's.

@@ -447,7 +447,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         the log mean l0, safeguarded inside a bracket), on a sample of at
         most ``calibration_samples`` rows of ``X``, until the mean number of
         non-zero weights is within ±10% of this value, and stores the penalty
-        in ``l1_penalty_``.
+        in ``l1_penalty_``. Rows whose weights are zero at any penalty (all-zero
+        rows of ``X``, and rows whose centred embedding is zero) are left out
+        of the sample, so that the other rows get the target on average.
     solver : str, default="auto"
         Solver passed to :meth:`sksplice.solvers.NonNegLasso.solve`.
     device : str or torch.device, default="auto"

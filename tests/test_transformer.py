@@ -587,6 +587,21 @@ def test_target_l0_calibrates_the_penalty():
     assert make(concepts, raw, target_l0=2.0).fit(X).l1_penalty_ > est.l1_penalty_
 
 
+def test_target_l0_is_met_by_the_rows_that_can_take_weights():
+    # all-zero rows (padding, say) have no weights at any penalty: counted in the mean,
+    # they gave the other rows about twice the target
+    rng = np.random.default_rng(5)
+    concepts, raw, X = random_vocabulary(120), rng.normal(size=(120, 32)), rng.normal(size=(60, 32))
+    padded = np.vstack([X, np.zeros((60, 32))])
+    with pytest.warns(UserWarning, match="zero"):
+        est = make(concepts, raw, target_l0=4.0).fit(padded)
+    alone = make(concepts, raw, target_l0=4.0).fit(X)
+    assert est.l1_penalty_ == alone.l1_penalty_
+    assert abs(est.l0(X) - 4.0) <= 0.4 and est.calibration_l0_ == pytest.approx(est.l0(X))
+    with pytest.raises(ValueError, match="every row of X is zero, or zero once centred"):
+        make(concepts, raw, target_l0=4.0, image_mean=np.full(32, 0.1)).fit(np.zeros((5, 32)))
+
+
 def test_a_refit_without_target_l0_forgets_the_calibration():
     rng = np.random.default_rng(5)
     concepts, raw, X = random_vocabulary(120), rng.normal(size=(120, 32)), rng.normal(size=(60, 32))
