@@ -20,7 +20,7 @@ import scipy.sparse
 from ._array import unit_rows
 from ._names import check_concept_names, plural, unknown_names_hints
 from ._protocols import TextEmbedder, check_text_embedder
-from ._validation import check_finite_rows, check_int
+from ._validation import check_finite_rows, check_int, tensor_as_array
 from .dictionary import embed_vocabulary, is_cached
 
 __all__ = [
@@ -184,7 +184,11 @@ def raw_concept_embeddings(
 ) -> np.ndarray:
     if concept_embeddings is not None:
         sparse = scipy.sparse.issparse(concept_embeddings)
-        raw = concept_embeddings.toarray() if sparse else np.asarray(concept_embeddings)
+        raw = (
+            concept_embeddings.toarray()
+            if sparse
+            else np.asarray(tensor_as_array(concept_embeddings))
+        )
         if raw.ndim != 2:
             raise ValueError(
                 f"concept_embeddings must be a 2-D array (n_concepts, d); got shape {raw.shape}"

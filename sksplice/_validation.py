@@ -739,6 +739,34 @@ def all_float16(X: Any) -> bool:
     return getattr(X, "dtype", None) == np.float16
 
 
+def tensor_as_array(X: Any) -> Any:
+    """A torch tensor as the NumPy array of its values; anything else as it is.
+
+    The tensor is detached from autograd and copied to the CPU where it lies
+    elsewhere; float32, float16 and float64 keep their dtype, bfloat16 (which
+    NumPy lacks) becomes float32. ``model.encode_image(...)`` output can so be
+    given where embeddings are expected, and keeps its precision as an array does.
+    Torch is not imported for this: a tensor exists only once it is.
+
+    Parameters
+    ----------
+    X : object
+        The input about to be validated.
+
+    Returns
+    -------
+    object
+        ``X``, or the array of a tensor.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(X, torch.Tensor):
+        return X
+    t = X.detach()
+    if t.dtype == torch.bfloat16:
+        t = t.to(torch.float32)
+    return t.cpu().resolve_conj().resolve_neg().numpy()
+
+
 def float_dtypes(X: Any) -> list[type]:
     """The float dtypes ``validate_data(dtype=...)`` may keep for ``X``, the preferred first.
 

@@ -58,6 +58,7 @@ from ._validation import (
     restored_on_failure,
     row_labels,
     shown_rows,
+    tensor_as_array,
     vectors_in_cells,
 )
 from ._weights import check_recomposer, recomposition_key
@@ -1197,6 +1198,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
         from .transformer import refuse_non_embeddings
 
+        X = tensor_as_array(X)
         refuse_non_embeddings(
             X,
             estimator="ConceptProjector",

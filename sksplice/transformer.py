@@ -52,6 +52,7 @@ from ._validation import (
     float_dtypes,
     restored_on_failure,
     row_labels,
+    tensor_as_array,
     validate_params,
     vectors_in_cells,
 )
@@ -783,6 +784,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         """
         from ._pandas import is_sparse_frame
 
+        X = tensor_as_array(X)
         if scipy.sparse.issparse(X) or is_sparse_frame(X):
             raise TypeError(
                 f"X must be dense embeddings of shape (n_samples, d); got sparse data of shape "

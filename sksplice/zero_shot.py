@@ -30,6 +30,7 @@ from ._validation import (
     shown_groups,
     shown_label,
     shown_rows,
+    tensor_as_array,
     vectors_in_cells,
 )
 
@@ -318,6 +319,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
     def _fit(self, X: Any, y: Any) -> ZeroShotClassifier:
         """:meth:`fit` (the classifier's attributes are put back when it raises)."""
         templates = self._check_params()
+        X = tensor_as_array(X)
         _refuse_concept_weights(X)
         self._refuse_non_embeddings(X)
         labels = row_labels(X)
@@ -435,6 +437,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
             {},
             "the fitted classes (classes_) and their prompts' embeddings (class_embeddings_)",
         )
+        X = tensor_as_array(X)
         _refuse_concept_weights(X)
         self._refuse_non_embeddings(X)
         shape = getattr(X, "shape", None)

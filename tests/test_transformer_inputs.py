@@ -396,3 +396,44 @@ def test_texts_given_to_a_transformer_of_a_sentence_model_are_told_its_own_embed
         )
         with pytest.raises(TypeError, match=r"CLIPEmbedder\(modality='text'\) and decompose"):
             splice.fit(["a dog", "a cat"])
+
+
+def test_torch_tensors_are_solved_as_the_arrays_they_hold():
+    # model.encode_image(...) output: a float32 tensor gave float64 weights (twice the
+    # memory of the float32 array's), bfloat16 and tensors that require grad raw errors
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    X = (rng.normal(size=(120, 96)) + 2.0).astype(np.float32)
+    splice = _wide_splice().fit(X)
+    expected = splice.transform(X)
+    assert expected.dtype == np.float32
+    for given in (torch.from_numpy(X), torch.from_numpy(X).requires_grad_()):
+        got = splice.transform(given)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(_wide_splice().fit(given).mean_, splice.mean_)
+    halves = torch.from_numpy(X).to(torch.bfloat16)
+    got = splice.transform(halves)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, splice.transform(halves.to(torch.float32).numpy()))
+    half = torch.from_numpy(X.astype(np.float16))
+    np.testing.assert_array_equal(splice.transform(half), splice.transform(half.numpy()))
+
+
+def test_concept_embeddings_and_other_estimators_take_tensors():
+    torch = pytest.importorskip("torch")
+    from sksplice.editing import ConceptProjector
+
+    rng = np.random.default_rng(5)
+    concepts, E = random_vocabulary(N_CONCEPTS), rng.normal(size=(N_CONCEPTS, DIM))
+    X = _X(seed=5).astype(np.float32)
+    E16 = torch.from_numpy(E).to(torch.bfloat16)
+    given = SpliceTransformer(vocabulary=concepts, concept_embeddings=E16, device="cpu").fit(X)
+    as_array = SpliceTransformer(
+        vocabulary=concepts, concept_embeddings=E16.to(torch.float32).numpy(), device="cpu"
+    ).fit(X)
+    np.testing.assert_array_equal(given.dictionary_, as_array.dictionary_)
+    projector = ConceptProjector(directions=E[:2]).fit(X)
+    out = projector.transform(torch.from_numpy(X).requires_grad_())
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, projector.transform(X))
