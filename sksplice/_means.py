@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -92,13 +92,7 @@ def resolve_mean(
         model = getattr(est.embedder, "model", None)
         pretrained = getattr(est.embedder, "pretrained", None)
         if not isinstance(model, str):
-            raise ValueError(
-                "image_mean='pretrained' needs an embedder with .model and .pretrained "
-                f"(such as CLIPEmbedder); got embedder={type(est.embedder).__name__}. "
-                "Without one, pass the published mean itself: image_mean="
-                "sksplice.vocabulary.load_image_mean('ViT-B-32', 'laion2b_s34b_b79k') "
-                "(the model and weights of your embeddings)"
-            )
+            raise ValueError(_no_published_mean(est.embedder))
         from .vocabulary import load_image_mean
 
         mean = np.asarray(load_image_mean(model, pretrained, data_home=est.data_home))
@@ -106,6 +100,30 @@ def resolve_mean(
     else:
         mean, source, kind = est.image_mean, "image_mean", "given"
     return _mean_vector(mean, d, source, width), kind, None
+
+
+def _no_published_mean(embedder: Any) -> str:
+    """Why ``image_mean='pretrained'`` finds no mean for ``embedder``, and what to do."""
+    from .vocabulary import IMAGE_MEANS
+
+    models = ", ".join(sorted({f"{m}/{p}" for m, p in IMAGE_MEANS}))
+    said = (
+        "image_mean='pretrained' needs an embedder with .model and .pretrained (such as "
+        "CLIPEmbedder) to find the published image mean of its CLIP model; got "
+    )
+    if embedder is None:
+        return (
+            f"{said}embedder=None. Pass the published mean of the CLIP model of your "
+            "embeddings itself: image_mean=sksplice.vocabulary.load_image_mean(model, "
+            f"pretrained), published for {models}; or learn the centre from X with "
+            "image_mean=None"
+        )
+    return (
+        f"{said}embedder={type(embedder).__name__}, which names no CLIP model. Image "
+        f"means are published only for CLIP models ({models}): learn the centre from X "
+        "with image_mean=None, or pass a mean of your own embeddings as an array of "
+        "shape (d,); for text embeddings, modality='text' with text_mean"
+    )
 
 
 def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray, str, int]:

@@ -129,8 +129,24 @@ def test_pretrained_image_mean_is_read_from_the_data_home(splice_data_dir):
         map_location="cpu",
     ).numpy()
     np.testing.assert_allclose(est.mean_, expected)
-    with pytest.raises(ValueError, match=r"image_mean='pretrained' needs an embedder"):
+    with pytest.raises(ValueError, match=r"image_mean='pretrained' needs an embedder") as info:
         make(random_vocabulary(12), raw, image_mean="pretrained").fit(rng.normal(size=(5, 512)))
+    assert "embedder=None. Pass the published mean" in str(info.value)
+    assert "ViT-B-32/laion2b_s34b_b79k" in str(info.value)
+
+    class Sentences:  # a text model of another family, as SentenceTransformerEmbedder
+        def embed_text(self, texts):
+            return np.ones((len(texts), 512))
+
+    with pytest.raises(ValueError, match=r"which names no CLIP model") as info:
+        SpliceTransformer(
+            embedder=Sentences(),
+            vocabulary=random_vocabulary(12),
+            concept_embeddings=raw,
+            image_mean="pretrained",
+        ).fit(rng.normal(size=(5, 512)))
+    assert "load_image_mean" not in str(info.value)  # (a CLIP mean would not fit its width)
+    assert "image_mean=None" in str(info.value)
 
 
 # --------------------------------------------------------------- transform
