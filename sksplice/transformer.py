@@ -375,6 +375,10 @@ def block_of_more() -> Iterator[None]:
         _BLOCK_OF_MORE.active = before
 
 
+#: The parameters read when solving (``transform`` and its kin), set after ``fit`` or not.
+_SOLVE_PARAMS = ("tol", "transform_max_iter", "memory_budget", "verbose")
+
+
 class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, BaseEstimator):
     """Sparse Linear Concept Embeddings (SpLiCE) as a scikit-learn transformer.
 
@@ -1167,6 +1171,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         return LazyRows(X, make, norm_bound=2.0)
 
     def _solver_options(self) -> dict[str, Any]:
+        # The parameters read when solving, settable after fit: checked by the rules
+        # and names of fit (the solver's own checks name max_iter, and allow tol=0)
+        from .solvers import SOLVERS
+
+        validate_params(self, {name: self._param_rules[name] for name in _SOLVE_PARAMS})
+        check_option(self.solver, "solver", SOLVERS)
         kwargs: dict[str, Any] = {"solver": self.solver, "tol": self.tol}
         if self.transform_max_iter is not None:
             kwargs["max_iter"] = self.transform_max_iter

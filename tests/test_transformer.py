@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -673,6 +674,31 @@ def test_a_penalty_set_after_fit_is_named_until_the_next_fit(problem):
 
 
 @pytest.mark.filterwarnings("ignore::sksplice.exceptions.SmallMeanSampleWarning")
+@pytest.mark.parametrize(
+    ("param", "value", "message"),
+    [
+        ("tol", 0, "tol must be a positive finite number, got 0"),
+        ("transform_max_iter", 0, "transform_max_iter must be a positive integer or None"),
+        ("verbose", -1, "verbose must be 0 (quiet) or more, got -1"),
+        ("memory_budget", 0, "memory_budget must be a positive integer or None, got 0"),
+        ("solver", "admmm", "solver must be one of"),
+    ],
+)
+def test_solving_parameters_set_after_fit_are_checked_as_fit_checks_them(
+    problem, param, value, message
+):
+    # transform took tol=0 (then warned that no row converged), named max_iter for
+    # transform_max_iter, and took verbose=-1 without a word
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.25).fit(X)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        clone(est).set_params(**{param: value}).fit(X)
+    est.set_params(**{param: value})
+    for method in (est.transform, est.transform_with_stats, est.score):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            method(X)
+
+
 def test_every_parameter_fit_reads_set_after_fit_is_named(problem):
     # set_params(vocabulary=...), (image_mean=...), (embedder=...) on a fitted
     # transformer changed nothing and said nothing (only the penalty's were named): the
