@@ -418,7 +418,7 @@ def test_pretrained_image_mean_needs_an_embedder_with_a_model_name():
     splice = _make(concepts, raw, embedder=CountingEmbedder(dim=DIM), image_mean="pretrained")
     with pytest.raises(ValueError, match=r"needs an embedder with .model .*CountingEmbedder"):
         splice.fit(X)
-    with pytest.raises(ValueError, match="embedder=None. ") as raised:
+    with pytest.raises(ValueError, match=r"embedder=None\. ") as raised:
         _make(concepts, raw, image_mean="pretrained").fit(X)
     # (concept embeddings of one's own, no model at hand: the published mean itself)
     assert "image_mean=sksplice.vocabulary.load_image_mean(model, pretrained)" in str(
