@@ -217,7 +217,7 @@ def raw_concept_embeddings(
         # precompute_concept_embeddings does), so no model call is made for it.
         named = isinstance(vocabulary, str | os.PathLike)
         if named and isinstance(embedder, TextEmbedder):
-            check_alignment(embedder, concepts, raw)
+            _check_given_order(embedder, concepts, raw, vocabulary, cache_dir)
         return raw
     if embedder is None:
         raise ValueError(
@@ -333,11 +333,53 @@ def _set_centred(A: np.ndarray) -> np.ndarray:
     return unit_rows(A - A.mean(axis=0))
 
 
-def check_alignment(embedder: Any, concepts: list[str], raw: np.ndarray) -> None:
+def _check_given_order(
+    embedder: Any, concepts: list[str], raw: np.ndarray, vocabulary: Any, cache_dir: Any
+) -> None:
+    """:func:`check_alignment` of the rows given for a named vocabulary, against the
+    embedder's cached dictionary where there is one (no model is loaded), else
+    against the embedder's embeddings of a few concepts; warned about, not done,
+    where the model cannot run here (its weights unavailable offline, its device
+    absent): given concept embeddings need no model otherwise."""
+    from ._device import resolve_device
+    from ._models import WeightsUnavailableError
+
+    if is_cached(embedder, concepts, cache_dir):
+        cached = embed_vocabulary(embedder, concepts, cache_dir=cache_dir)
+        check_alignment(embedder, concepts, raw, embeddings=cached)
+        return
+    reason = None
+    device = getattr(embedder, "device", None)
+    if device is not None and device != "auto":
+        try:
+            resolve_device(device)
+        except ValueError as exc:  # (a device this machine does not have)
+            reason = str(exc)
+    if reason is None:
+        try:
+            check_alignment(embedder, concepts, raw)
+            return
+        except WeightsUnavailableError as exc:
+            reason = str(exc).splitlines()[0]
+    from ._stack import warn_user
+
+    warn_user(
+        f"the order of the rows of concept_embeddings for vocabulary={str(vocabulary)!r} "
+        f"was not checked: that embeds {_N_ALIGNMENT_CHECKS} of its concepts with the "
+        f"embedder, which cannot run here ({reason}). Row i must hold concept i of "
+        "get_feature_names_out() (most frequent first); pass the concepts as a list "
+        "(load_vocabulary(...)) to say so and skip the check"
+    )
+
+
+def check_alignment(
+    embedder: Any, concepts: list[str], raw: np.ndarray, *, embeddings: Any = None
+) -> None:
     """Embed a few concepts and check that their rows of ``raw`` are theirs.
 
     At most ``_N_ALIGNMENT_CHECKS`` concepts, evenly spaced over the
-    dictionary (first and last included), are embedded with the embedder;
+    dictionary (first and last included), are embedded with the embedder
+    (or read from ``embeddings``, the embedder's rows of every concept);
     each must be closer (cosine) to its own row than to the rows of the
     other checked concepts. This tolerates another precision or prompt
     template but not rows in another order.
@@ -352,7 +394,10 @@ def check_alignment(embedder: Any, concepts: list[str], raw: np.ndarray) -> None
     if k < 2:
         return
     idx = np.unique(np.linspace(0, k - 1, min(_N_ALIGNMENT_CHECKS, k)).round().astype(int))
-    E = np.asarray(embedder.embed_text([concepts[i] for i in idx]), dtype=np.float64)
+    E = np.asarray(
+        embedder.embed_text([concepts[i] for i in idx]) if embeddings is None else embeddings[idx],
+        dtype=np.float64,
+    )
     if E.ndim != 2 or E.shape[1] != raw.shape[1]:
         raise ValueError(
             f"the embedder gives embeddings of shape {E.shape} but concept_embeddings has "

@@ -229,6 +229,50 @@ def test_reversed_rows_are_reported_as_the_authors_order(tmp_path):
     assert not hasattr(splice, "dictionary_")
 
 
+class _OfflineEmbedder(CountingEmbedder):
+    """A text model whose weights cannot be had here, or that is set up for a GPU."""
+
+    def __init__(self, dim=DIM, key="offline-fake", seed=0, device="auto"):
+        super().__init__(dim=dim, key=key, seed=seed)
+        self.device = device
+
+    def embed_text(self, texts):
+        from sksplice.exceptions import WeightsUnavailableError
+
+        raise WeightsUnavailableError("the weights are not in the local cache")
+
+
+@pytest.mark.parametrize("device", ["auto", "cuda:0"])
+def test_given_rows_of_a_named_vocabulary_need_no_model_that_cannot_run(
+    tmp_path, device, monkeypatch
+):
+    # The order check loaded the model: given embeddings of a named vocabulary failed to
+    # fit offline or without the embedder's GPU, although no other step needs the model
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    concepts = random_vocabulary(20)
+    raw = CountingEmbedder(dim=DIM, key="offline-fake").embed_text(concepts)
+    path = _vocab_file(tmp_path, concepts)
+    embedder = _OfflineEmbedder(device=device)
+    fit = {"embedder": embedder, "vocabulary": path, "device": "cpu", "cache_dir": tmp_path}
+    X = np.random.default_rng(1).normal(size=(120, DIM)) + 0.3
+    reason = "CUDA is not available" if device != "auto" else "not in the local cache"
+    with pytest.warns(UserWarning, match="concept_embeddings for vocabulary=.* was not") as info:
+        splice = SpliceTransformer(**fit, concept_embeddings=raw[::-1]).fit(X)
+    assert reason in str(info[0].message)
+    assert list(splice.get_feature_names_out()) == concepts
+    # with the embedder's dictionary cached, the rows are checked against it, no model
+    from sksplice.dictionary import embed_vocabulary
+
+    embed_vocabulary(CountingEmbedder(dim=DIM, key="offline-fake"), concepts, cache_dir=tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SpliceTransformer(**fit, concept_embeddings=raw).fit(X)
+        with pytest.raises(ValueError, match="reverse order"):
+            SpliceTransformer(**fit, concept_embeddings=raw[::-1]).fit(X)
+
+
 def test_swapped_rows_are_named_without_the_reverse_hint(tmp_path):
     concepts = random_vocabulary(20)
     embedder = CountingEmbedder(dim=DIM)
@@ -421,9 +465,7 @@ def test_pretrained_image_mean_needs_an_embedder_with_a_model_name():
     with pytest.raises(ValueError, match=r"embedder=None\. ") as raised:
         _make(concepts, raw, image_mean="pretrained").fit(X)
     # (concept embeddings of one's own, no model at hand: the published mean itself)
-    assert "image_mean=sksplice.vocabulary.load_image_mean(model, pretrained)" in str(
-        raised.value
-    )
+    assert "image_mean=sksplice.vocabulary.load_image_mean(model, pretrained)" in str(raised.value)
 
 
 class _NamedEmbedder(CountingEmbedder):
