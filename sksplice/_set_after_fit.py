@@ -28,10 +28,52 @@ ATTRIBUTE = "_params_at_fit"
 _SAME = ("sksplice: the parameter's value",)
 
 
+#: The attribute holding the settings (``get_params(deep=True)``) of the parameters
+#: that are unfitted estimators (an embedder) as the fit read them: the object is
+#: the same after ``set_params(embedder__model=...)``, its settings are not.
+SETTINGS_ATTRIBUTE = "_param_settings_at_fit"
+
+
 def record_params(estimator: Any, names: Iterable[str]) -> None:
     """Record the values of the parameters ``names`` of ``estimator`` as its fit read
-    them (in :data:`ATTRIBUTE`)."""
-    setattr(estimator, ATTRIBUTE, {name: getattr(estimator, name) for name in names})
+    them (in :data:`ATTRIBUTE`), and the settings of those that are unfitted
+    estimators (in :data:`SETTINGS_ATTRIBUTE`)."""
+    values = {name: getattr(estimator, name) for name in names}
+    setattr(estimator, ATTRIBUTE, values)
+    settings = {name: _settings(value) for name, value in values.items()}
+    setattr(
+        estimator,
+        SETTINGS_ATTRIBUTE,
+        {name: held for name, held in settings.items() if held is not None},
+    )
+
+
+#: Settings of an embedder that say how it runs, not what it computes: changing them
+#: after fit is no news (matched on the last part of a nested name).
+_HOW_IT_RUNS = frozenset(
+    ("batch_size", "verbose", "device", "num_workers", "n_jobs", "cache_dir", "on_error")
+)
+
+
+def _settings(value: Any) -> dict[str, Any] | None:
+    """``value.get_params(deep=True)`` for an estimator that holds no fitted state
+    (an embedder: two with the same settings embed alike), less the settings of
+    :data:`_HOW_IT_RUNS`; None for anything else (a fitted transformer is more than
+    its settings)."""
+    get = getattr(value, "get_params", None)
+    if not callable(get) or isinstance(value, type):
+        return None
+    is_fitted = getattr(value, "__sklearn_is_fitted__", None)
+    if callable(is_fitted):
+        if is_fitted():
+            return None
+    elif any(key.endswith("_") and not key.startswith("__") for key in vars(value)):
+        return None
+    try:
+        params = get(deep=True)
+    except Exception:  # (an object whose get_params fails: compared as an object)
+        return None
+    return {k: v for k, v in params.items() if k.rsplit("__", 1)[-1] not in _HOW_IT_RUNS}
 
 
 def params_at_fit(estimator: Any) -> dict[str, Any] | None:
@@ -112,14 +154,52 @@ def _change(name: str, now: Any, then: Any) -> str:
     objects = not isinstance(now, (*_SIMPLE, np.ndarray, list, tuple))
     if objects and type(now) is type(then):
         return f"{name}=another {type(now).__name__} than the one fitted with"
-    return f"{name}={shown(now)} (fitted with {shown(then)})"
+    where = ""
+    if isinstance(now, list | tuple) and shown(now) == shown(then):
+        # (two long lists of one length show alike: say where they differ)
+        first = next((i for i, (a, b) in enumerate(zip(now, then)) if not _same(a, b)), None)
+        if first is not None:
+            where = f"; entry {first} is {shown(now[first])}, was {shown(then[first])}"
+    return f"{name}={shown(now)} (fitted with {shown(then)}{where})"
+
+
+def _changes(estimator: Any, at_fit: dict[str, Any]) -> dict[str, str]:
+    """The parameters of ``at_fit`` whose value has changed since, each with what the
+    message says of it.
+
+    An estimator recorded with its settings (:func:`_settings`) has changed when its
+    settings have (``embedder__model``, set on the very object the fit read), and
+    not when it was replaced by another of its class with the same settings.
+    """
+    settings = getattr(estimator, SETTINGS_ATTRIBUTE, None) or {}
+    found: dict[str, str] = {}
+    for name, then in at_fit.items():
+        now = getattr(estimator, name)
+        before = settings.get(name)
+        if before is not None and type(now) is type(then):
+            after = _settings(now)
+            if after is not None:
+                nested = [
+                    f"{name}__{key}={shown(after.get(key))} (fitted with {shown(value)})"
+                    for key, value in before.items()
+                    if key not in after or not _same(after[key], value)
+                ]
+                nested += [
+                    f"{name}__{key}={shown(value)} (fitted without it)"
+                    for key, value in after.items()
+                    if key not in before
+                ]
+                if nested:
+                    found[name] = ", ".join(nested)
+                continue
+        if not _same(now, then):
+            found[name] = _change(name, now, then)
+    return found
 
 
 def changed_since_fit(estimator: Any, at_fit: dict[str, Any] | None) -> list[str]:
     """The names of the parameters of ``at_fit`` whose value has changed since."""
-    if not at_fit:
-        return []
-    return [name for name, then in at_fit.items() if not _same(getattr(estimator, name), then)]
+    return list(_changes(estimator, at_fit)) if at_fit else []
 
 
 def warn_set_after_fit(
@@ -132,11 +212,10 @@ def warn_set_after_fit(
     ``"the fitted concepts (concepts_)"``), ``default`` for names not in it.
     """
     at_fit = params_at_fit(estimator) if at_fit is None else at_fit
-    changed = changed_since_fit(estimator, at_fit)
-    if not changed:
+    changes = _changes(estimator, at_fit) if at_fit else {}
+    if not changes:
         return
-    assert at_fit is not None
-    parts = [_change(name, getattr(estimator, name), at_fit[name]) for name in changed]
+    changed, parts = list(changes), list(changes.values())
     used = list(dict.fromkeys(uses.get(name, default) for name in changed))
     verb = "was" if len(changed) == 1 else "were"
     warn_user(

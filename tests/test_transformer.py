@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import Lasso, LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -674,6 +674,45 @@ def test_a_penalty_set_after_fit_is_named_until_the_next_fit(problem):
 
 
 @pytest.mark.filterwarnings("ignore::sksplice.exceptions.SmallMeanSampleWarning")
+class _SettingsEmbedder(BaseEstimator):
+    """A text embedder with settings (as CLIPEmbedder): ``seed`` changes what it
+    computes, ``batch_size`` only how it runs."""
+
+    def __init__(self, seed=0, batch_size=8):
+        self.seed = seed
+        self.batch_size = batch_size
+
+    def embed_text(self, texts):
+        return CountingEmbedder(dim=DIM, seed=self.seed).embed_text(texts)
+
+
+def test_an_embedder_changed_after_fit_is_named_by_its_settings(problem):
+    # set_params(embedder__model=...) changed the very object fit read: no warning; an
+    # embedder of the same settings put in its place: "another ... than the one fitted"
+    concepts, _, X = problem
+    est = SpliceTransformer(embedder=_SettingsEmbedder(), vocabulary=concepts, device="cpu")
+    est.fit(X)
+
+    def said(**params):
+        est.set_params(**params)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est.transform(X)
+        return [str(w.message) for w in caught if "set after fit" in str(w.message)]
+
+    texts = said(embedder__seed=3)
+    assert len(texts) == 1 and "embedder__seed=3 (fitted with 0) was set after fit" in texts[0]
+    assert said(embedder__seed=0) == []
+    assert said(embedder__batch_size=64) == []  # (how it runs, not what it computes)
+    assert said(embedder=_SettingsEmbedder(batch_size=2)) == []
+    texts = said(embedder=_SettingsEmbedder(seed=1))
+    assert "embedder__seed=1 (fitted with 0)" in texts[0]
+    loaded = pickle.loads(pickle.dumps(est.set_params(embedder=_SettingsEmbedder())))
+    loaded.set_params(embedder__seed=2)
+    with pytest.warns(UserWarning, match=r"embedder__seed=2 \(fitted with 0\)"):
+        loaded.transform(X)
+
+
 @pytest.mark.parametrize(
     ("param", "value", "message"),
     [
@@ -724,6 +763,7 @@ def test_every_parameter_fit_reads_set_after_fit_is_named(problem):
     assert texts[0].startswith(
         f"SpliceTransformer: vocabulary=a list of {len(concepts)} (fitted with a list of"
     )
+    assert f"; entry 0 is {concepts[-1]!r}, was {concepts[0]!r}) was set" in texts[0]
     assert "still uses the fitted concepts (concepts_) and dictionary (dictionary_)" in texts[0]
     est.set_params(vocabulary=concepts)
     texts = said(image_mean=np.ones(DIM))
