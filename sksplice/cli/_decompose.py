@@ -735,7 +735,10 @@ def _write_records(
         _report_skipped(skipped, n_paths)
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
         code, said = _interruption(exc)
-        logger.error("%s: %d of %d %s written%s", said, n, n_records, what, kept)
+        if n == 0:  # (as an interruption before the records begin says it)
+            logger.error("%s: no record was written", said)
+        else:
+            logger.error("%s: %d of %d %s written%s", said, n, n_records, what, kept)
         return code
     except BrokenPipeError as exc:
         _report_skipped(skipped, n_paths)
