@@ -483,7 +483,7 @@ _OPTION_CASES = {
     "vocabulary-size": (["--vocabulary-size", "50"], "--vocabulary-size 50 is larger than the 11"),
     "vocabulary-size-one": (
         ["--vocabulary-size", "1"],
-        "--vocabulary-size 1: SpLiCE needs at least two concepts",
+        "argument --vocabulary-size: must be 2 or more: SpLiCE needs at least two concepts",
     ),
     "solver-typo": (["--solver", "fista"], "--solver 'fista' is not a solver"),
     "device-unknown": (["--device", "tpu"], "--device 'tpu' is not a device"),
@@ -1985,7 +1985,7 @@ def test_report_of_class_folders_refuses_more_images(
     assert code == 2
     assert "takes no other images (got 1, first " + str(extra) in err
     code, _, err = _main(["report", "-o", str(tmp_path / "r.html")], capsys)
-    assert code == 2 and "report needs a FOLDER or images" in err
+    assert code == 2 and "the following arguments are required: FOLDER_OR_IMAGE" in err
     assert not (tmp_path / "r.html").exists()
 
 
@@ -2308,7 +2308,7 @@ def test_an_empty_pretrained_is_refused_not_taken_for_random_weights(value, caps
         (["search", "", "--concepts", "dog"], "search: argument IMAGE_OR_FOLDER"),
         (["profile", ""], "profile: argument FOLDER"),
         (["compare", "a", ""], "compare: argument B_FOLDER"),
-        (["report", "", "-o", "r.html"], "report: argument FOLDER"),
+        (["report", "", "-o", "r.html"], "report: argument FOLDER_OR_IMAGE"),
         (["report", "a", "", "-o", "r.html"], "report: argument IMAGE"),
     ],
 )

@@ -116,6 +116,10 @@ def _int_at_least(low: int, what: str) -> Callable[[str], int]:
 
 
 _positive_int = _int_at_least(1, "a positive integer")
+# (refused as it is read, not once torch is imported: seconds later)
+_vocabulary_size = _int_at_least(
+    2, "2 or more: SpLiCE needs at least two concepts (the dictionary is centred by their mean)"
+)
 _non_negative_int = _int_at_least(0, "0 or more")
 
 
@@ -169,7 +173,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--vocabulary-size",
-        type=_positive_int,
+        type=_vocabulary_size,
         default=None,
         help="number of concepts to use: the most frequent ones of a named vocabulary "
         "(default 10000, all 15000 of laion_bigrams; also of a file holding one), the first "
@@ -226,7 +230,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "(default: $SKSPLICE_CACHE, else the per-user cache folder, ~/.cache/sksplice on Linux)",
     )
     r.add_argument(
-        "--batch-size", type=_positive_int, default=64, help="images per forward pass (default: 64)"
+        "--batch-size",
+        type=_positive_int,
+        default=64,
+        help="images per forward pass, also the batches the vocabulary is embedded in: a "
+        "stopped vocabulary embedding resumes with the same value (default: 64)",
     )
     r.add_argument(
         "--max-image-pixels",
@@ -519,7 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
         "for labelled folders the class profiles and the ranking table.",
     )
     p.add_argument(
-        "folder", nargs="?", type=_input_path, default=None, metavar="FOLDER", help="images folder"
+        "folder",
+        type=_input_path,
+        metavar="FOLDER_OR_IMAGE",
+        help="images folder (labelled by its class sub-folders or --labels), or an image",
     )
     p.add_argument(
         "inputs", nargs="*", type=_input_path, default=[], metavar="IMAGE", help="more images"

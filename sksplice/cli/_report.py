@@ -32,18 +32,12 @@ logger = logging.getLogger(__name__)
 
 def _cmd_report(args: argparse.Namespace) -> int:
     with _usage():
-        if args.folder is None and not args.inputs:
-            raise CLIError(
-                "report needs a FOLDER or images (e.g. sksplice report photos/ -o r.html)"
-            )
         if args.output == "-":
             raise CLIError(
                 "-o needs a file name: the report is an HTML page with its images "
                 "(e.g. -o report.html)"
             )
-        labelled = args.folder is not None and (
-            args.labels is not None or _has_class_folders(Path(args.folder))
-        )
+        labelled = args.labels is not None or _has_class_folders(Path(args.folder))
         if labelled:
             if args.inputs:
                 how = f"--labels {args.labels}" if args.labels else "its class sub-folders"
@@ -55,7 +49,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             paths, labels = _labelled(args, "report")
             before_model = None
         else:
-            inputs = [args.folder, *args.inputs] if args.folder is not None else args.inputs
+            inputs = [args.folder, *args.inputs]
             paths = _collect_images(inputs, _outputs_of(args))
             refuse_one_input_early(args, paths, inputs)
 
