@@ -217,7 +217,9 @@ def raw_concept_embeddings(
         # precompute_concept_embeddings does), so no model call is made for it.
         named = isinstance(vocabulary, str | os.PathLike)
         if named and isinstance(embedder, TextEmbedder):
-            _check_given_order(embedder, concepts, raw, vocabulary, cache_dir)
+            _check_given_order(
+                embedder, concepts, raw, vocabulary, n_full, cache_dir, data_home
+            )
         return raw
     if embedder is None:
         raise ValueError(
@@ -334,42 +336,63 @@ def _set_centred(A: np.ndarray) -> np.ndarray:
 
 
 def _check_given_order(
-    embedder: Any, concepts: list[str], raw: np.ndarray, vocabulary: Any, cache_dir: Any
+    embedder: Any,
+    concepts: list[str],
+    raw: np.ndarray,
+    vocabulary: Any,
+    n_full: int,
+    cache_dir: Any,
+    data_home: Any,
 ) -> None:
-    """:func:`check_alignment` of the rows given for a named vocabulary, against the
-    embedder's cached dictionary where there is one (no model is loaded), else
-    against the embedder's embeddings of a few concepts; warned about, not done,
-    where the model cannot run here (its weights unavailable offline, its device
-    absent): given concept embeddings need no model otherwise."""
-    from ._device import resolve_device
+    """:func:`check_alignment` of the rows given for a named vocabulary or a file:
+    against the embedder's cached dictionary where there is one (no model is
+    loaded), else against the embedder's embeddings of a few concepts; warned
+    about, not done, where the model cannot run here (its weights unavailable
+    offline, its device absent): given concept embeddings need no model otherwise."""
     from ._models import WeightsUnavailableError
+    from .dictionary import cached_embeddings
 
-    if is_cached(embedder, concepts, cache_dir):
-        cached = embed_vocabulary(embedder, concepts, cache_dir=cache_dir)
-        check_alignment(embedder, concepts, raw, embeddings=cached)
-        return
     reason = None
-    device = getattr(embedder, "device", None)
-    if device is not None and device != "auto":
-        try:
-            resolve_device(device)
-        except ValueError as exc:  # (a device this machine does not have)
-            reason = str(exc)
-    if reason is None:
-        try:
+    try:
+        full = whole_vocabulary(vocabulary, concepts, n_full, data_home)
+        cached = cached_embeddings(embedder, concepts, cache_dir, prefix_of=full)
+        if cached is not None:
+            check_alignment(embedder, concepts, raw, embeddings=cached)
+            return
+        reason = _cannot_run(embedder)
+        if reason is None:
             check_alignment(embedder, concepts, raw)
             return
-        except WeightsUnavailableError as exc:
-            reason = str(exc).splitlines()[0]
+    except WeightsUnavailableError as exc:
+        reason = str(exc).splitlines()[0]
     from ._stack import warn_user
+    from .vocabulary import VOCABULARIES
 
+    named = isinstance(vocabulary, str) and vocabulary in VOCABULARIES
+    order = f"get_feature_names_out() ({'most frequent first' if named else 'its lines'})"
     warn_user(
         f"the order of the rows of concept_embeddings for vocabulary={str(vocabulary)!r} "
         f"was not checked: that embeds {_N_ALIGNMENT_CHECKS} of its concepts with the "
         f"embedder, which cannot run here ({reason}). Row i must hold concept i of "
-        "get_feature_names_out() (most frequent first); pass the concepts as a list "
-        "(load_vocabulary(...)) to say so and skip the check"
+        f"{order}; pass the concepts as a list (load_vocabulary(...)) to say so and skip "
+        "the check"
     )
+
+
+def _cannot_run(embedder: Any) -> str | None:
+    """Why an embedder of sksplice cannot run on this machine (its ``device`` absent),
+    or None (for other embedders: their devices are theirs to check)."""
+    from ._device import resolve_device
+    from .embedders import CLIPEmbedder
+    from .sentence import SentenceTransformerEmbedder
+
+    if not isinstance(embedder, CLIPEmbedder | SentenceTransformerEmbedder):
+        return None
+    try:
+        resolve_device(embedder.device)
+    except ValueError as exc:  # (a device this machine does not have)
+        return str(exc)
+    return None
 
 
 def check_alignment(

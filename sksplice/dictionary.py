@@ -675,6 +675,25 @@ def is_cached(
     return any(_held(embedder, cache_key, listed, cache_dir) for listed in lists)
 
 
+def cached_embeddings(
+    embedder: Any,
+    concepts: Sequence[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    prefix_of: Sequence[str] | None = None,
+) -> np.ndarray | None:
+    """The embeddings of ``concepts`` where they are cached (in process or on disk, or in
+    a cached longer beginning of ``prefix_of``), without embedding anything and without
+    loading the model; None where they are not (a file that cannot be read counts as
+    none: it is not rebuilt here)."""
+    cache_key, lists = _cached_lists(embedder, concepts, prefix_of, cache_dir)
+    for listed in lists:
+        found = _cached_array(embedder, cache_key, listed, cache_dir, True, None)
+        if found is not None:
+            return found[: len(concepts)]
+    return None
+
+
 def _held(embedder: Any, cache_key: str | None, listed: list[str], cache_dir: Any) -> bool:
     """Whether the embeddings of ``listed`` are held in process or in a cache file (which
     may still turn out unreadable)."""

@@ -429,8 +429,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         ``load_vocabulary(vocabulary, size=None)``: every concept of the
         vocabulary or exactly the concepts kept. For a named vocabulary or a
         file, a given embedder spot-checks the order on at most 8 concepts
-        (a ``ValueError`` names the first row that does not match); otherwise
-        the order is the caller's promise.
+        (a ``ValueError`` names the first row that does not match), read from
+        its cached dictionary where there is one; where its model cannot run
+        here (weights offline, device absent) the check is skipped with a
+        ``UserWarning``. Otherwise the order is the caller's promise.
     concepts_centered : bool, default=False
         True uses ``concept_embeddings`` (unit-norm rows, already normalised,
         centred and normalised, such as the authors' cached dictionaries) as

@@ -230,11 +230,7 @@ def test_reversed_rows_are_reported_as_the_authors_order(tmp_path):
 
 
 class _OfflineEmbedder(CountingEmbedder):
-    """A text model whose weights cannot be had here, or that is set up for a GPU."""
-
-    def __init__(self, dim=DIM, key="offline-fake", seed=0, device="auto"):
-        super().__init__(dim=dim, key=key, seed=seed)
-        self.device = device
+    """A text model whose weights cannot be had here."""
 
     def embed_text(self, texts):
         from sksplice.exceptions import WeightsUnavailableError
@@ -242,35 +238,60 @@ class _OfflineEmbedder(CountingEmbedder):
         raise WeightsUnavailableError("the weights are not in the local cache")
 
 
-@pytest.mark.parametrize("device", ["auto", "cuda:0"])
+class _DeviceNumberEmbedder(CountingEmbedder):
+    """An embedder of another library, whose ``device`` is a number (its own business)."""
+
+    device = 0
+
+
 def test_given_rows_of_a_named_vocabulary_need_no_model_that_cannot_run(
-    tmp_path, device, monkeypatch
+    tmp_path, monkeypatch, tiny_clip_model
 ):
-    # The order check loaded the model: given embeddings of a named vocabulary failed to
-    # fit offline or without the embedder's GPU, although no other step needs the model
+    # The order check loaded the model: given embeddings of a named vocabulary (or a
+    # file) failed to fit offline or without the embedder's GPU, although no other step
+    # of the fit needs the model
     import torch
+
+    from sksplice import CLIPEmbedder
+    from sksplice.dictionary import embed_vocabulary
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     concepts = random_vocabulary(20)
-    raw = CountingEmbedder(dim=DIM, key="offline-fake").embed_text(concepts)
     path = _vocab_file(tmp_path, concepts)
-    embedder = _OfflineEmbedder(device=device)
-    fit = {"embedder": embedder, "vocabulary": path, "device": "cpu", "cache_dir": tmp_path}
     X = np.random.default_rng(1).normal(size=(120, DIM)) + 0.3
-    reason = "CUDA is not available" if device != "auto" else "not in the local cache"
-    with pytest.warns(UserWarning, match="concept_embeddings for vocabulary=.* was not") as info:
-        splice = SpliceTransformer(**fit, concept_embeddings=raw[::-1]).fit(X)
-    assert reason in str(info[0].message)
+    fit = {"vocabulary": path, "device": "cpu", "cache_dir": tmp_path}
+    raw = CountingEmbedder(dim=DIM, key="offline-fake").embed_text(concepts)
+    offline = _OfflineEmbedder(dim=DIM, key="offline-fake")
+    with pytest.warns(UserWarning, match="was not checked") as info:
+        splice = SpliceTransformer(embedder=offline, **fit, concept_embeddings=raw[::-1]).fit(X)
+    message = str(info[0].message)
+    assert "not in the local cache" in message and "get_feature_names_out() (its lines)" in message
     assert list(splice.get_feature_names_out()) == concepts
-    # with the embedder's dictionary cached, the rows are checked against it, no model
-    from sksplice.dictionary import embed_vocabulary
-
+    # with the embedder's dictionary cached, the rows are checked against it: no model
     embed_vocabulary(CountingEmbedder(dim=DIM, key="offline-fake"), concepts, cache_dir=tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        SpliceTransformer(**fit, concept_embeddings=raw).fit(X)
+        SpliceTransformer(embedder=offline, **fit, concept_embeddings=raw).fit(X)
         with pytest.raises(ValueError, match="reverse order"):
-            SpliceTransformer(**fit, concept_embeddings=raw[::-1]).fit(X)
+            SpliceTransformer(embedder=offline, **fit, concept_embeddings=raw[::-1]).fit(X)
+        # (a device this check does not know is the embedder's own: it embeds as before)
+        numbered = _DeviceNumberEmbedder(dim=DIM, key="numbered")
+        SpliceTransformer(embedder=numbered, **fit, concept_embeddings=raw).fit(X)
+    # a cache file that cannot be read is no cache (not rebuilt with the model here)
+    from sksplice.dictionary import clear_memory_cache, dictionary_cache_path
+
+    clear_memory_cache()
+    dictionary_cache_path(offline.cache_key(), concepts, tmp_path).write_bytes(b"damaged")
+    with pytest.warns(UserWarning, match="was not checked"):
+        SpliceTransformer(embedder=offline, **fit, concept_embeddings=raw).fit(X)
+    # a CLIP model set up for a GPU, on a machine without one
+    clip = CLIPEmbedder(tiny_clip_model, pretrained=None, modality="text", device="cuda")
+    width = CLIPEmbedder(tiny_clip_model, pretrained=None, modality="text").embed_text(["a"])
+    E = np.random.default_rng(2).normal(size=(len(concepts), width.shape[1]))
+    Xc = np.random.default_rng(3).normal(size=(120, width.shape[1]))
+    with pytest.warns(UserWarning, match="was not checked") as info:
+        SpliceTransformer(embedder=clip, **fit, concept_embeddings=E).fit(Xc)
+    assert "CUDA is not available" in str(info[0].message)
 
 
 def test_swapped_rows_are_named_without_the_reverse_hint(tmp_path):

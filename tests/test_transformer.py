@@ -673,7 +673,6 @@ def test_a_penalty_set_after_fit_is_named_until_the_next_fit(problem):
         old.set_params(l1_penalty=0.1).transform(X)
 
 
-@pytest.mark.filterwarnings("ignore::sksplice.exceptions.SmallMeanSampleWarning")
 class _SettingsEmbedder(BaseEstimator):
     """A text embedder with settings (as CLIPEmbedder): ``seed`` changes what it
     computes, ``batch_size`` only how it runs."""
@@ -738,6 +737,7 @@ def test_solving_parameters_set_after_fit_are_checked_as_fit_checks_them(
             method(X)
 
 
+@pytest.mark.filterwarnings("ignore::sksplice.exceptions.SmallMeanSampleWarning")
 def test_every_parameter_fit_reads_set_after_fit_is_named(problem):
     # set_params(vocabulary=...), (image_mean=...), (embedder=...) on a fitted
     # transformer changed nothing and said nothing (only the penalty's were named): the
