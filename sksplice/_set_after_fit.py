@@ -56,19 +56,20 @@ _HOW_IT_RUNS = frozenset(
 
 
 def _settings(value: Any) -> dict[str, Any] | None:
-    """``value.get_params(deep=True)`` for an estimator that holds no fitted state
-    (an embedder: two with the same settings embed alike), less the settings of
-    :data:`_HOW_IT_RUNS`; None for anything else (a fitted transformer is more than
-    its settings)."""
+    """``value.get_params(deep=True)`` for an embedder (with ``embed_text``: two with
+    the same settings embed alike, fitted or not) or an estimator that holds no fitted
+    state, less the settings of :data:`_HOW_IT_RUNS`; None for anything else (a
+    fitted transformer is more than its settings)."""
     get = getattr(value, "get_params", None)
     if not callable(get) or isinstance(value, type):
         return None
-    is_fitted = getattr(value, "__sklearn_is_fitted__", None)
-    if callable(is_fitted):
-        if is_fitted():
+    if not callable(getattr(value, "embed_text", None)):
+        is_fitted = getattr(value, "__sklearn_is_fitted__", None)
+        if callable(is_fitted):
+            if is_fitted():
+                return None
+        elif any(k.endswith("_") and not k.startswith("__") for k in getattr(value, "__dict__", {})):
             return None
-    elif any(key.endswith("_") and not key.startswith("__") for key in vars(value)):
-        return None
     try:
         params = get(deep=True)
     except Exception:  # (an object whose get_params fails: compared as an object)
@@ -93,7 +94,26 @@ def pack_state(state: dict[str, Any]) -> dict[str, Any]:
         name: _SAME if name in state and state[name] is value else value
         for name, value in at_fit.items()
     }
-    return {**state, ATTRIBUTE: packed}
+    state = {**state, ATTRIBUTE: packed}
+    settings = state.get(SETTINGS_ATTRIBUTE)
+    if isinstance(settings, dict):  # (an embedder's array settings, likewise)
+        state[SETTINGS_ATTRIBUTE] = {
+            name: {
+                key: _SAME if key in now and now[key] is value else value
+                for key, value in held.items()
+            }
+            for name, held in settings.items()
+            for now in [_params_now(state.get(name))]
+        }
+    return state
+
+
+def _params_now(value: Any) -> dict[str, Any]:
+    """``value.get_params(deep=True)``, or nothing where it has none (or it fails)."""
+    try:
+        return dict(value.get_params(deep=True))
+    except Exception:
+        return {}
 
 
 def unpack_state(estimator: Any) -> None:
@@ -104,6 +124,13 @@ def unpack_state(estimator: Any) -> None:
         for name, value in at_fit.items():
             if isinstance(value, tuple) and value == _SAME:
                 at_fit[name] = getattr(estimator, name)
+    settings = estimator.__dict__.get(SETTINGS_ATTRIBUTE)
+    if isinstance(settings, dict):
+        for name, held in settings.items():
+            now = _params_now(getattr(estimator, name, None))
+            for key, value in held.items():
+                if isinstance(value, tuple) and value == _SAME:
+                    held[key] = now.get(key)
 
 
 def _same(now: Any, then: Any) -> bool:
@@ -163,16 +190,16 @@ def _change(name: str, now: Any, then: Any) -> str:
     return f"{name}={shown(now)} (fitted with {shown(then)}{where})"
 
 
-def _changes(estimator: Any, at_fit: dict[str, Any]) -> dict[str, str]:
+def _changes(estimator: Any, at_fit: dict[str, Any]) -> dict[str, list[str]]:
     """The parameters of ``at_fit`` whose value has changed since, each with what the
-    message says of it.
+    message says of it (one part per setting changed).
 
     An estimator recorded with its settings (:func:`_settings`) has changed when its
     settings have (``embedder__model``, set on the very object the fit read), and
     not when it was replaced by another of its class with the same settings.
     """
     settings = getattr(estimator, SETTINGS_ATTRIBUTE, None) or {}
-    found: dict[str, str] = {}
+    found: dict[str, list[str]] = {}
     for name, then in at_fit.items():
         now = getattr(estimator, name)
         before = settings.get(name)
@@ -190,16 +217,11 @@ def _changes(estimator: Any, at_fit: dict[str, Any]) -> dict[str, str]:
                     if key not in before
                 ]
                 if nested:
-                    found[name] = ", ".join(nested)
+                    found[name] = nested
                 continue
         if not _same(now, then):
-            found[name] = _change(name, now, then)
+            found[name] = [_change(name, now, then)]
     return found
-
-
-def changed_since_fit(estimator: Any, at_fit: dict[str, Any] | None) -> list[str]:
-    """The names of the parameters of ``at_fit`` whose value has changed since."""
-    return list(_changes(estimator, at_fit)) if at_fit else []
 
 
 def warn_set_after_fit(
@@ -215,9 +237,10 @@ def warn_set_after_fit(
     changes = _changes(estimator, at_fit) if at_fit else {}
     if not changes:
         return
-    changed, parts = list(changes), list(changes.values())
+    changed = list(changes)
+    parts = [part for said in changes.values() for part in said]
     used = list(dict.fromkeys(uses.get(name, default) for name in changed))
-    verb = "was" if len(changed) == 1 else "were"
+    verb = "was" if len(parts) == 1 else "were"
     warn_user(
         f"{type(estimator).__name__}: {', '.join(parts)} {verb} set after fit; it "
         f"still uses {' and '.join(used)} until fit is called again"
