@@ -91,7 +91,8 @@ def resolve_mean(
     if isinstance(est.image_mean, str):  # "pretrained", checked in _check_params
         model = getattr(est.embedder, "model", None)
         pretrained = getattr(est.embedder, "pretrained", None)
-        if not isinstance(model, str):
+        if not isinstance(model, str) or not hasattr(est.embedder, "pretrained"):
+            # (a SentenceTransformerEmbedder has a model name, and no CLIP weights)
             raise ValueError(_no_published_mean(est.embedder))
         from .vocabulary import load_image_mean
 
@@ -119,10 +120,12 @@ def _no_published_mean(embedder: Any) -> str:
             "image_mean=None"
         )
     return (
-        f"{said}embedder={type(embedder).__name__}, which names no CLIP model. Image "
-        f"means are published only for CLIP models ({models}): learn the centre from X "
-        "with image_mean=None, or pass a mean of your own embeddings as an array of "
-        "shape (d,); for text embeddings, modality='text' with text_mean"
+        f"{said}embedder={type(embedder).__name__}, which names no CLIP model and weights. "
+        f"Image means are published only for CLIP models ({models}): for embeddings of "
+        "one of them, pass its mean (image_mean=sksplice.vocabulary.load_image_mean(model, "
+        "pretrained)); for embeddings of another model, learn the centre from X with "
+        "image_mean=None or pass a mean of your own embeddings as an array of shape (d,) "
+        "(for text embeddings, modality='text' with text_mean)"
     )
 
 

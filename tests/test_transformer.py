@@ -139,15 +139,19 @@ def test_pretrained_image_mean_is_read_from_the_data_home(splice_data_dir):
         def embed_text(self, texts):
             return np.ones((len(texts), 512))
 
-    with pytest.raises(ValueError, match=r"which names no CLIP model") as info:
+    Sentences.model = "sentence-transformers/all-MiniLM-L6-v2"  # (a name, no weights tag)
+    with pytest.raises(ValueError, match=r"which names no CLIP model and weights") as info:
         SpliceTransformer(
             embedder=Sentences(),
             vocabulary=random_vocabulary(12),
             concept_embeddings=raw,
             image_mean="pretrained",
         ).fit(rng.normal(size=(5, 512)))
-    assert "load_image_mean" not in str(info.value)  # (a CLIP mean would not fit its width)
-    assert "image_mean=None" in str(info.value)
+    # (no mean of one named model, which would not fit another's width)
+    assert "load_image_mean('ViT-B-32'" not in str(info.value)
+    assert "for embeddings of another model, learn the centre from X with image_mean=None" in (
+        str(info.value)
+    )
 
 
 # --------------------------------------------------------------- transform
