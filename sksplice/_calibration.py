@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ._means import zero_rows
+
 __all__ = ["calibrate_penalty", "check_target_l0"]
 
 #: Relative tolerance on the mean l0 accepted by the ``target_l0`` calibration.
@@ -122,15 +124,6 @@ def _next_log_penalty(
     return guess
 
 
-def _rows_not_zero(X: np.ndarray, block: int = 4096) -> np.ndarray:
-    """Indices of the rows of ``X`` with a non-zero value (in blocks of rows)."""
-    found = [
-        first + np.flatnonzero(np.any(X[first : first + block] != 0, axis=1))
-        for first in range(0, X.shape[0], block)
-    ]
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
-
-
 def calibrate_penalty(
     X: np.ndarray,
     *,
@@ -197,18 +190,21 @@ def calibrate_penalty(
     # Rows whose codes are zero at any penalty (all-zero rows, and rows whose
     # centred embedding is zero) would pull the mean l0 down: the other rows
     # would get more than the target. They are left out of the sample.
-    rows = _rows_not_zero(X)
+    rows = np.flatnonzero(~zero_rows(X))
+    n_zero = X.shape[0] - rows.size
     if rows.size > calibration_samples:
         rows = np.sort(rng.choice(rows, calibration_samples, replace=False))
     V = center(X[rows] if rows.size < X.shape[0] else X)
     centred = np.any(V != 0, axis=1)
     if not centred.all():
         V = V[centred]
-    if verbose and V.shape[0] < min(X.shape[0], calibration_samples):
+    if verbose and (n_zero or not centred.all()):
         logger.info(
-            "calibrating target_l0=%g: %d row(s) of X left out (zero, or zero once centred)",
+            "calibrating target_l0=%g: left out %d all-zero row(s) of X and %d row(s) of "
+            "the sample zero once centred",
             target,
-            X.shape[0] - rows.size + int((~centred).sum()),
+            n_zero,
+            int((~centred).sum()),
         )
     if V.shape[0] == 0:
         raise ValueError(

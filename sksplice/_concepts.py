@@ -217,9 +217,7 @@ def raw_concept_embeddings(
         # precompute_concept_embeddings does), so no model call is made for it.
         named = isinstance(vocabulary, str | os.PathLike)
         if named and isinstance(embedder, TextEmbedder):
-            _check_given_order(
-                embedder, concepts, raw, vocabulary, n_full, cache_dir, data_home
-            )
+            _check_given_order(embedder, concepts, raw, vocabulary, n_full, cache_dir, data_home)
         return raw
     if embedder is None:
         raise ValueError(

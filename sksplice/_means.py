@@ -205,17 +205,20 @@ def center_rows(X: np.ndarray, mean: np.ndarray, *, warn_zero: bool = True) -> n
 _ZERO_CHECK_ROWS = 8192
 
 
-def warn_zero_rows(X: np.ndarray) -> None:
-    """Warn, as :func:`center_rows` does, about the all-zero rows of ``X``.
-
-    The rows are looked at in blocks, with no temporary the size of ``X``.
-    """
+def zero_rows(X: np.ndarray) -> np.ndarray:
+    """Whether each row of ``X`` is all zero, looked at in blocks of rows (no temporary
+    the size of ``X``)."""
     n = X.shape[0]
     zero = np.zeros(n, dtype=bool)
     for start in range(0, n, _ZERO_CHECK_ROWS):
         stop = min(n, start + _ZERO_CHECK_ROWS)
         zero[start:stop] = ~X[start:stop].any(axis=1)
-    _warn_zero(zero)
+    return zero
+
+
+def warn_zero_rows(X: np.ndarray) -> None:
+    """Warn, as :func:`center_rows` does, about the all-zero rows of ``X``."""
+    _warn_zero(zero_rows(X))
 
 
 def _warn_zero(zero: np.ndarray) -> None:

@@ -68,7 +68,7 @@ def _settings(value: Any) -> dict[str, Any] | None:
         if callable(is_fitted):
             if is_fitted():
                 return None
-        elif any(k.endswith("_") and not k.startswith("__") for k in getattr(value, "__dict__", {})):
+        elif any(k.endswith("_") and not k.startswith("__") for k in _attributes(value)):
             return None
     try:
         params = get(deep=True)
@@ -106,6 +106,11 @@ def pack_state(state: dict[str, Any]) -> dict[str, Any]:
             for now in [_params_now(state.get(name))]
         }
     return state
+
+
+def _attributes(value: Any) -> Any:
+    """The names of ``value``'s instance attributes (none for an object of ``__slots__``)."""
+    return getattr(value, "__dict__", {})
 
 
 def _params_now(value: Any) -> dict[str, Any]:

@@ -619,6 +619,12 @@ def test_target_l0_is_met_by_the_rows_that_can_take_weights():
     alone = make(concepts, raw, target_l0=4.0).fit(X)
     assert est.l1_penalty_ == alone.l1_penalty_
     assert abs(est.l0(X) - 4.0) <= 0.4 and est.calibration_l0_ == pytest.approx(est.l0(X))
+    # rows zero once centred (along a centre of unit norm) take no weights either
+    centre = np.full(32, 1 / np.sqrt(32))
+    along = np.vstack([X, np.tile(3 * centre, (60, 1))])
+    given = make(concepts, raw, target_l0=4.0, image_mean=centre).fit(along)
+    alone = make(concepts, raw, target_l0=4.0, image_mean=centre).fit(X)
+    assert given.l1_penalty_ == alone.l1_penalty_
     with pytest.raises(ValueError, match="every row of X is zero, or zero once centred"):
         make(concepts, raw, target_l0=4.0, image_mean=np.full(32, 0.1)).fit(np.zeros((5, 32)))
 
@@ -743,9 +749,9 @@ def test_an_embedder_s_array_setting_is_pickled_once(problem, tmp_path):
     # joblib writes each array it meets: the settings recorded at fit wrote the table twice
     concepts, _, X = problem
     table = np.random.default_rng(0).normal(size=(200_000,))
-    est = SpliceTransformer(
-        embedder=_ArrayEmbedder(table), vocabulary=concepts, device="cpu"
-    ).fit(X)
+    est = SpliceTransformer(embedder=_ArrayEmbedder(table), vocabulary=concepts, device="cpu").fit(
+        X
+    )
     joblib.dump(est, tmp_path / "est.joblib")
     assert (tmp_path / "est.joblib").stat().st_size < 1.5 * table.nbytes
     loaded = joblib.load(tmp_path / "est.joblib")
