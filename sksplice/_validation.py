@@ -762,6 +762,8 @@ def tensor_as_array(X: Any) -> Any:
     if torch is None or not isinstance(X, torch.Tensor):
         return X
     t = X.detach()
+    if t.layout != torch.strided:  # (a sparse tensor: its values, as a dense array)
+        t = t.to_dense()
     if t.dtype == torch.bfloat16:
         t = t.to(torch.float32)
     return t.cpu().resolve_conj().resolve_neg().numpy()

@@ -649,6 +649,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     def _validate(self, X: Any, *, reset: bool) -> Any:
         from .transformer import refuse_non_embeddings
 
+        X = tensor_as_array(X)
         refuse_non_embeddings(
             X,
             instead=(
@@ -1085,10 +1086,10 @@ def project_out(
     array([[0., 1.]])
     """
     check_flag(normalize, "normalize")
-    X = np.asarray(X)
+    X = np.asarray(tensor_as_array(X))
     dtype = np.float32 if X.dtype == np.float32 else np.float64  # (as ConceptProjector)
     X = X.astype(np.float64, copy=False)
-    U = np.atleast_2d(np.asarray(directions, dtype=np.float64))
+    U = np.atleast_2d(np.asarray(tensor_as_array(directions), dtype=np.float64))
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, d), got shape {X.shape}")
     if U.ndim != 2 or U.shape[1] != X.shape[1]:
@@ -1257,7 +1258,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         d = X.shape[1]
         given = None
         if self.directions is not None:
-            given = np.atleast_2d(np.asarray(self.directions, dtype=np.float64))
+            given = np.atleast_2d(np.asarray(tensor_as_array(self.directions), dtype=np.float64))
             if given.ndim != 2 or given.shape[1] != d:
                 raise ValueError(
                     f"directions have shape {given.shape} but X has {d} features; give "

@@ -25,7 +25,7 @@ import numpy as np
 from ._download import RemoteFile, fetch_remote_file
 from ._names import a_type
 from ._stack import warn_user
-from ._validation import VOCABULARY_SIZE, check_int, check_option
+from ._validation import VOCABULARY_SIZE, check_int, check_option, tensor_as_array
 
 __all__ = [
     "IMAGE_MEANS",
@@ -1154,10 +1154,7 @@ def _mean_vector(mean: object, d: int | None, source: str, width: str) -> np.nda
 
         if not isinstance(mean, torch.Tensor):
             raise ValueError(f"{source} holds {a_type(mean)}, expected one tensor")
-        mean = mean.detach().cpu()
-        if mean.dtype == torch.bfloat16:
-            mean = mean.float()
-        mean = mean.numpy()
+        mean = tensor_as_array(mean)
     if isinstance(mean, dict | list | tuple) and not mean:
         raise ValueError(f"{source} is empty; expected a 1-D vector of length d")
     try:

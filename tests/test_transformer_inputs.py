@@ -437,3 +437,24 @@ def test_concept_embeddings_and_other_estimators_take_tensors():
     out = projector.transform(torch.from_numpy(X).requires_grad_())
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, projector.transform(X))
+    directions = torch.from_numpy(E[:2]).requires_grad_()
+    np.testing.assert_array_equal(ConceptProjector(directions=directions).fit(X).transform(X), out)
+    # weights: the editor keeps a float32 tensor's dtype, as of the array
+    from sksplice.editing import ConceptEditor
+
+    W = given.set_params(output="dense").transform(X)
+    editor = ConceptEditor(remove=[concepts[0]], splice=given).fit(W)
+    edited = editor.transform(torch.from_numpy(W))
+    assert edited.dtype == np.float32
+    np.testing.assert_array_equal(edited, editor.transform(W))
+    # a sparse tensor: its values
+    sparse = torch.from_numpy(X).to_sparse()
+    np.testing.assert_array_equal(given.transform(sparse), given.transform(X))
+    # the zero-shot classifier
+    from sksplice.zero_shot import ZeroShotClassifier
+
+    clf = ZeroShotClassifier(CountingEmbedder(dim=DIM), classes=concepts[:3]).fit(X)
+    np.testing.assert_array_equal(
+        clf.predict_proba(torch.from_numpy(X).to(torch.bfloat16)),
+        clf.predict_proba(torch.from_numpy(X).to(torch.bfloat16).float().numpy()),
+    )
