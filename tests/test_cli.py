@@ -3534,6 +3534,8 @@ def test_compare_refuses_a_folder_of_unreadable_images_before_the_vocabulary_is_
             ["--vocabulary", "laion_bigrams", "--vocabulary-size", "15001"],
             "--vocabulary-size 15001 is larger than the 15000 concepts of the 'laion_bigrams'",
         ),
+        # (refused once the model was checked: 6 s)
+        (["--vocabulary", "laion", "--vocabulary-size", "1"], "must be 2 or more: SpLiCE needs"),
     ],
 )
 def test_local_files_are_checked_before_torch_is_imported(

@@ -138,11 +138,6 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             f"--vocabulary-size {size} is larger than the {len(concepts)} concepts of {what}; "
             f"use --vocabulary-size {len(concepts)} or less"
         )
-    if size is not None and size < 2 <= len(concepts):
-        raise CLIError(
-            f"--vocabulary-size {size}: SpLiCE needs at least two concepts (the dictionary is "
-            "centred by their mean)"
-        )
     if name not in VOCABULARIES:
         from ..vocabulary import _warn_first_lines_of_a_copy
 
