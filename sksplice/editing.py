@@ -458,9 +458,8 @@ def concept_neighbors(
     Similarity is the cosine between rows of ``splice.dictionary_`` (the
     centred concept embeddings). Use it to preview what
     ``ConceptEditor(n_neighbors=..., similarity_threshold=...)`` will remove:
-    called with the editor's ``n_neighbors`` and ``similarity_threshold``
-    (or with neither left to its default), it lists the concepts the editor
-    removes.
+    called with the values the editor is given for them (leaving out here those
+    left out there), it lists the concepts the editor removes.
 
     Parameters
     ----------
@@ -468,7 +467,7 @@ def concept_neighbors(
         Gives the concept names and dictionary.
     concepts : str or sequence of str
         Query concepts (must be in the vocabulary).
-    n_neighbors : int, default=None
+    n_neighbors : int or None, default=None
         Largest number of neighbours per query; 0 for no limit: then
         ``similarity_threshold`` alone selects neighbours, and without a
         threshold none are listed (only the query's own row, as

@@ -234,7 +234,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=64,
         help="images per forward pass, also the batches the vocabulary is embedded in: a "
-        "stopped vocabulary embedding resumes with the same value (default: 64)",
+        "stopped vocabulary embedding resumes only when run again with the same value "
+        "(default: 64)",
     )
     r.add_argument(
         "--max-image-pixels",
