@@ -1478,6 +1478,7 @@ def _embed_calls(
             )
         raise
     now = time.perf_counter()
+    bar.close()  # (its last line before the summary's, on a file or pipe too)
     shared = done - done_before - embedded_here  # (blocks another process embedded)
     if report and shared:
         logger.info(
