@@ -751,7 +751,7 @@ def tensor_as_array(X: Any) -> Any:
     Parameters
     ----------
     X : object
-        The input about to be validated.
+        Data as given (a tensor is converted; anything else is returned).
 
     Returns
     -------
