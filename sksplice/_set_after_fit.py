@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ._protocols import TextEmbedder
 from ._stack import warn_user
 
 _SIMPLE = (str, bytes, numbers.Number, np.generic, type(None), os.PathLike)
@@ -63,7 +64,7 @@ def _settings(value: Any) -> dict[str, Any] | None:
     get = getattr(value, "get_params", None)
     if not callable(get) or isinstance(value, type):
         return None
-    if not callable(getattr(value, "embed_text", None)):
+    if not isinstance(value, TextEmbedder):
         is_fitted = getattr(value, "__sklearn_is_fitted__", None)
         if callable(is_fitted):
             if is_fitted():
