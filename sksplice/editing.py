@@ -48,6 +48,7 @@ from ._protocols import check_text_embedder
 from ._set_after_fit import record_params, warn_set_after_fit
 from ._stack import warn_user
 from ._validation import (
+    all_float16,
     check_finite_rows,
     check_flag,
     check_input_features,
@@ -1210,7 +1211,9 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         if cells is not None:
             raise ValueError(cells)
         labels = row_labels(X)
-        X = validate_data(self, X, reset=reset, dtype=float_dtypes(X), ensure_all_finite=False)
+        # (float16 rows projected in float32, as SpliceTransformer solves them)
+        dtypes = [np.float32, np.float64] if all_float16(X) else float_dtypes(X)
+        X = validate_data(self, X, reset=reset, dtype=dtypes, ensure_all_finite=False)
         check_finite_rows(X, "X", labels)
         return X
 
@@ -1316,6 +1319,14 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         check_is_fitted(self)
         # (normalize is read here; the directions removed are those fit made)
         warn_set_after_fit(self, {}, "the fitted directions (directions_)")
+        labels = row_labels(X)
         X = self._validate(X, reset=False)
         out = project_out(X, self.basis_, normalize=self.normalize)
+        emptied = np.flatnonzero(~out.any(axis=1) & X.any(axis=1))
+        if emptied.size:  # (as SpliceTransformer and ZeroShotClassifier warn of zero rows)
+            warn_user(
+                f"X row(s) {shown_rows(emptied, labels)} lie in the span of the directions "
+                "removed: projected, they are zero, with no direction left (a classifier "
+                "downstream scores them all alike)"
+            )
         return out.astype(X.dtype, copy=False)

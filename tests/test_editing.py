@@ -1417,3 +1417,24 @@ def test_a_name_beyond_the_vocabulary_size_is_told_the_size_that_keeps_it():
     X, y = rng.normal(size=(120, 8)), np.arange(120) % 2
     with pytest.raises(ValueError, match=rf"step 'concepteditor' of the pipeline: .*{beyond}"):
         SplicePathSearchCV(pipe, [0.1, 0.2], cv=2).fit(X, y)
+
+
+def test_projector_warns_of_rows_it_leaves_without_direction_and_keeps_float16_as_float32():
+    # rows in the span of the removed directions became zero without a word (the
+    # transformer and the zero-shot classifier warn of zero rows); float16 became float64
+    X = np.random.default_rng(0).normal(size=(6, 4))
+    X[2] = [2.0, 0.0, 0.0, 0.0]  # along the direction removed
+    X[4] = 0.0  # zero already: no news
+    projector = ConceptProjector(directions=np.eye(4)[:1]).fit(X)
+    with pytest.warns(UserWarning, match=r"^X row\(s\) 2 lie in the span") as caught:
+        out = projector.transform(X)
+    assert len(caught) == 1
+    assert not out[[2, 4]].any() and out[[0, 1, 3, 5]].any(axis=1).all()
+    frame = pd.DataFrame(X, index=[f"img{i}" for i in range(6)])
+    with pytest.warns(UserWarning, match=r"'img2' \(row 2\) lie in the span"):
+        ConceptProjector(directions=np.eye(4)[:1]).fit(frame).transform(frame)
+    halves = projector.transform(X[[0, 1]].astype(np.float16))
+    assert halves.dtype == np.float32
+    np.testing.assert_allclose(
+        halves, projector.transform(X[[0, 1]].astype(np.float16).astype(np.float32))
+    )
