@@ -71,6 +71,15 @@ def check_two_concepts(concepts: list[str], n_full: int | None) -> None:
             "concepts: the dictionary is centred by their mean, which leaves nothing of a "
             "single one (concepts_centered=True takes precomputed embeddings as they are)"
         )
+    if len(concepts) == 2:
+        from ._stack import warn_user
+
+        warn_user(
+            f"the vocabulary {concepts!r} holds two concepts: centred by their mean, their "
+            "rows of the dictionary are exact opposites (u and -u), so every row is given "
+            "one of them at most, whatever the embeddings; use a larger vocabulary "
+            "(concepts_centered=True takes precomputed embeddings as they are)"
+        )
 
 
 def _pandas_column(obj: Any) -> bool:

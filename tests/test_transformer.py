@@ -651,6 +651,23 @@ def test_one_concept_is_refused_before_any_embedding(vocabulary, size):
     assert ("(vocabulary_size=1 of its 2)" in str(info.value)) == (size == 1)
 
 
+@pytest.mark.filterwarnings("ignore::sksplice.exceptions.SmallMeanSampleWarning")
+def test_two_concepts_are_warned_about_as_opposites():
+    # accepted without a word, although centring leaves rows u and -u: at most one
+    # concept per row, whatever the embeddings
+    rng = np.random.default_rng(0)
+    raw, X = rng.normal(size=(2, DIM)), rng.normal(size=(40, DIM))
+    with pytest.warns(UserWarning, match=r"holds two concepts: .* exact opposites") as caught:
+        est = make(["dog", "cat"], raw).fit(X)
+    assert len([w for w in caught if "two concepts" in str(w.message)]) == 1
+    np.testing.assert_allclose(est.dictionary_[0], -est.dictionary_[1], atol=1e-12)
+    assert (np.count_nonzero(est.transform(X).toarray(), axis=1) <= 1).all()
+    with warnings.catch_warnings():  # (rows taken as they are: no centring)
+        warnings.simplefilter("error", UserWarning)
+        unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+        make(["dog", "cat"], unit, concepts_centered=True, image_mean=np.zeros(DIM)).fit(X)
+
+
 def test_a_penalty_set_after_fit_is_named_until_the_next_fit(problem):
     # set_params(l1_penalty=...) on a fitted transformer changed nothing, silently: the
     # codes stayed those of the fitted l1_penalty_.
