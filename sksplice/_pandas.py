@@ -230,3 +230,20 @@ def _csr_of_columns(frame: Any) -> sp.csr_matrix | None:
         shape=frame.shape,
     )
     return csc.tocsr()
+
+
+def in_order_of(X: Any, names: Any) -> Any:
+    """A pandas or polars frame whose columns are ``names`` in another order, with its
+    columns in the order of ``names`` (selected by name, as ``inverse_transform`` reads
+    weights); anything else as it is."""
+    pandas = sys.modules.get("pandas")  # (a frame exists only once its library is imported)
+    pandas_frame = pandas is not None and isinstance(X, pandas.DataFrame)
+    if not (pandas_frame or is_polars_frame(X)) or names is None:
+        return X
+    columns = list(X.columns)
+    text, mine = [str(c) for c in columns], [str(n) for n in names]
+    if text == mine or len(set(text)) != len(text) or sorted(text) != sorted(mine):
+        return X
+    label = dict(zip(text, columns))
+    ordered = [label[name] for name in mine]
+    return X.select(ordered) if is_polars_frame(X) else X[ordered]

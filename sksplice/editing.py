@@ -37,6 +37,7 @@ from ._names import (
     remember_concepts,
 )
 from ._pandas import (
+    in_order_of,
     is_polars_frame,
     is_sparse_frame,
     sparse_frame,
@@ -732,6 +733,9 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         remove = _name_list(self.remove, "remove")
         keep = None if self.keep is None else _name_list(self.keep, "keep")
         expand = self.n_neighbors > 0 or self.similarity_threshold is not None
+        # (the concepts of a fitted `splice` in another order: read by name; a FrozenEstimator
+        # gives its transformer's attributes)
+        X = in_order_of(X, getattr(self.splice, "concepts_", None))
         X_in = X
         X = self._validate(X, reset=True)
         n_concepts = X.shape[1]
@@ -913,10 +917,11 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         X_in = X
         concepts = getattr(self, "concepts_", None)
         if (isinstance(X_in, pd.DataFrame) or is_polars_frame(X_in)) and concepts is not None:
-            # A frame whose columns are this editor's concepts in another order would be
-            # edited by position (fitted on named columns, validate_data refuses it below,
-            # saying only that the order differs; fitted on an unnamed matrix with
-            # `splice`, it only warns). A polars frame's columns are a list of its names.
+            # A frame whose columns are this editor's concepts in another order is read by
+            # name, as inverse_transform reads weights (by position, it would be edited
+            # wrongly: fitted on named columns, validate_data would refuse it, saying only
+            # that the order differs; fitted on an unnamed matrix with `splice`, it would
+            # only warn). A polars frame's columns are a list of its names.
             columns = carried_names(X_in.columns)
             text = None if columns is None else [str(c) for c in columns]
             mine = [str(c) for c in concepts]
@@ -927,13 +932,8 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 and text != mine
                 and sorted(text) == sorted(mine)
             ):
-                j = next(k for k, (a, b) in enumerate(zip(text, mine)) if a != b)
-                raise ValueError(
-                    f"the columns of X are the concepts of this editor in another order: "
-                    f"column {j} is {columns[j]!r} in X but {concepts[j]!r} here; pass "
-                    "X[editor.concepts_] (the columns in the order of the weights it was "
-                    "fitted on)"
-                )
+                X = X_in = in_order_of(X_in, concepts)
+                columns = text = None  # (the editor's own order now)
             if (
                 columns is not None
                 and text is not None

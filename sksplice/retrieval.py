@@ -30,7 +30,7 @@ from ._names import (
     check_source,
     name_differences,
 )
-from ._pandas import frame_values
+from ._pandas import frame_values, in_order_of
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._stack import warn_user
@@ -362,6 +362,8 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         splice_names = None
         if given is None or expand:
             splice_names = _concept_names(self.splice, "splice", check=given is None)
+        # (a frame of these concepts in another order: read by name, as the editor does)
+        X = in_order_of(X, given if given is not None else splice_names)
         W = _as_csr(X)
         # n_features_in_ and feature_names_in_ as scikit-learn sets them (a DataFrame's
         # columns name the concepts when all of them are strings)

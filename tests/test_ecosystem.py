@@ -243,9 +243,10 @@ def test_a_fitted_path_search_displays_its_refitted_pipeline(problem):
     assert search.best_estimator_[0].l1_penalty == best != pipe[0].l1_penalty
 
 
-def test_an_editor_refuses_polars_weights_in_another_order(problem):
+def test_an_editor_reads_polars_weights_in_another_order_by_name(problem):
     # An editor fitted on an unnamed array (with `splice`) zeroed column 0 of a polars
-    # frame whose columns were reversed: another concept than the one named.
+    # frame whose columns were reversed: another concept than the one named. (Refused
+    # then, read by name now.)
     pytest.importorskip("polars")
     from sksplice import ConceptEditor
 
@@ -254,14 +255,13 @@ def test_an_editor_refuses_polars_weights_in_another_order(problem):
     W = splice.transform(X)
     editor = ConceptEditor(remove=[concepts[0]], splice=splice).fit(W)
     W_polars = splice.set_output(transform="polars").transform(X)
-    with pytest.raises(ValueError, match="in another order"):
-        editor.transform(_reversed(W_polars))
     with pytest.raises(ValueError, match="differ from the concepts of this editor"):
         editor.transform(W_polars.rename({concepts[1]: "not a concept"}))
     edited = editor.set_output(transform="default").transform(W_polars)
     assert not np.any(np.asarray(edited)[:, 0]) and np.array_equal(
         np.asarray(edited)[:, 1:], W[:, 1:]
     )
+    np.testing.assert_array_equal(np.asarray(editor.transform(_reversed(W_polars))), edited)
 
 
 def test_an_arrow_list_column_of_embeddings_is_refused_saying_how_to_stack_it(problem):
