@@ -77,8 +77,7 @@ def check_two_concepts(concepts: list[str], n_full: int | None) -> None:
         warn_user(
             f"the vocabulary {concepts!r} holds two concepts: centred by their mean, their "
             "rows of the dictionary are exact opposites (u and -u), so every row is given "
-            "one of them at most, whatever the embeddings; use a larger vocabulary "
-            "(concepts_centered=True takes precomputed embeddings as they are)"
+            "one of them at most, whatever the embeddings; use a larger vocabulary"
         )
 
 
