@@ -3090,6 +3090,16 @@ def test_a_write_protected_output_file_is_refused_before_any_work(
             f"it writable (chmod u+w {locked}) or give another file ({option})"
         )
         assert locked.read_text() == "kept\n"
+    # a file whose mode allows writing (immutable, on a read-only mount): no chmod advice
+    locked.chmod(0o644)
+    args = ["decompose", str(image_tree / "cats"), "-o", str(locked), *_model_args(vocab_file)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and err.strip().splitlines()[-1] == (
+        f"sksplice: error: cannot write output file {locked}: it cannot be written, though "
+        "its mode allows it (a file marked immutable, a read-only file system, or access "
+        "rules); give another file (-o)"
+    )
+    assert locked.read_text() == "kept\n"
 
 
 @pytest.mark.parametrize("command", ["decompose", "report", "compare"])

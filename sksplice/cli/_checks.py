@@ -260,9 +260,16 @@ def _check_output(path: str | None, option: str = "-o", command: str | None = No
         # The file would be replaced by a new one (renamed over it), which its folder's
         # permissions allow: refused as the shell's ">" refuses it (a superuser, whom
         # os.access lets through, writes it as ">" would).
+        if not mode & stat.S_IWUSR:
+            raise CLIError(
+                f"cannot write output file {target}: it is write-protected; make it "
+                f"writable (chmod u+w {target}) or give another file ({option})"
+            )
+        # (its mode allows writing: an immutable file, a read-only mount, access rules)
         raise CLIError(
-            f"cannot write output file {target}: it is write-protected; make it writable "
-            f"(chmod u+w {target}) or give another file ({option})"
+            f"cannot write output file {target}: it cannot be written, though its mode "
+            "allows it (a file marked immutable, a read-only file system, or access rules); "
+            f"give another file ({option})"
         )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CLIError(
