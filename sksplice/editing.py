@@ -914,26 +914,19 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             {"splice": "the transformer it was fitted with (splice_)"},
             "the fitted edit (removed_concepts_)",
         )
-        X_in = X
         concepts = getattr(self, "concepts_", None)
+        # A frame whose columns are this editor's concepts in another order is read by
+        # name, as inverse_transform reads weights (by position, it would be edited
+        # wrongly: fitted on named columns, validate_data would refuse it, saying only
+        # that the order differs; fitted on an unnamed matrix with `splice`, it would
+        # only warn).
+        X = X_in = in_order_of(X, concepts)
         if (isinstance(X_in, pd.DataFrame) or is_polars_frame(X_in)) and concepts is not None:
-            # A frame whose columns are this editor's concepts in another order is read by
-            # name, as inverse_transform reads weights (by position, it would be edited
-            # wrongly: fitted on named columns, validate_data would refuse it, saying only
-            # that the order differs; fitted on an unnamed matrix with `splice`, it would
-            # only warn). A polars frame's columns are a list of its names.
+            # (A polars frame's columns are a list of its names.)
             columns = carried_names(X_in.columns)
             text = None if columns is None else [str(c) for c in columns]
             mine = [str(c) for c in concepts]
             # (text is None exactly when columns is: both are tested for the type checker)
-            if (
-                columns is not None
-                and text is not None
-                and text != mine
-                and sorted(text) == sorted(mine)
-            ):
-                X = X_in = in_order_of(X_in, concepts)
-                columns = text = None  # (the editor's own order now)
             if (
                 columns is not None
                 and text is not None

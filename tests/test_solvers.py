@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from sksplice.solvers import NonNegLasso, SparseCodes
-from sksplice.solvers._common import relative_gap
+from sksplice.solvers._common import binding_max, gap_from_cmax
 from sksplice.solvers._lasso import _GAP_RESOLUTION
 from sksplice.solvers._small import solve_small
 
@@ -182,14 +182,15 @@ def test_gap_bounds_suboptimality_and_vanishes_at_optimum():
         for _ in range(5):
             w = np.maximum(rng.standard_normal(D.shape[0]) * 0.05, 0.0)
             r = V[i] - D.T @ w
-            rel = relative_gap(
-                D64,
-                torch.linalg.vector_norm(D64, dim=1),
-                torch.from_numpy(V[i][None]),
-                torch.from_numpy(r[None]),
-                torch.tensor([w.sum()]),
-                lam,
-                torch.from_numpy((D @ r)[None]),
+            # (the dual point scaled by every concept's correlation, as the solvers do)
+            r64 = torch.from_numpy(r[None])
+            cmax = binding_max(
+                r64 @ D64.T,
+                torch.linalg.vector_norm(D64, dim=1).expand(1, -1),
+                torch.linalg.vector_norm(r64, dim=1),
+            )
+            rel = gap_from_cmax(
+                torch.from_numpy(V[i][None]), r64, torch.tensor([w.sum()]), lam, cmax
             ).item()
             primal = objective(D, V[i], w, lam)
             assert rel >= (primal - best) / primal - 1e-9

@@ -64,29 +64,6 @@ def binding_max(corr: torch.Tensor, norms: torch.Tensor, r_norm: torch.Tensor) -
     return torch.where(corr > floor * norms, corr, -_INF).amax(dim=1)
 
 
-def relative_gap(
-    D64: torch.Tensor,
-    norms: torch.Tensor,
-    v64: torch.Tensor,
-    r64: torch.Tensor,
-    wsum: torch.Tensor,
-    lam: float | torch.Tensor,
-    corr: torch.Tensor,
-    n_refine: int = 8,
-) -> torch.Tensor:
-    """Relative duality gap of each row from its residual.
-
-    ``corr`` holds ``D r`` for every concept (possibly in float32); its largest
-    entries are recomputed in float64 so that the dual scaling is exact.
-    ``norms`` holds the norms of the rows of ``D64``; ``lam`` is one penalty or
-    a float64 tensor of shape (m,), one per row.
-    """
-    top = corr.topk(min(n_refine, corr.shape[1]), dim=1).indices
-    exact = torch.einsum("mkd,md->mk", D64[top], r64)
-    cmax = binding_max(exact, norms[top], torch.linalg.vector_norm(r64, dim=1))
-    return gap_from_cmax(v64, r64, wsum, lam, cmax)
-
-
 def gap_from_cmax(
     v64: torch.Tensor,
     r64: torch.Tensor,
