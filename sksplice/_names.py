@@ -12,6 +12,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse
 
+#: The group of all samples in class profiles (``sksplice.analysis.ALL_GROUP``), here so
+#: that the command line can refuse a class of that name before it imports the analysis.
+ALL_GROUP = "all"
+
 
 def carried_names(labels: Any) -> np.ndarray | None:
     """The names a DataFrame's columns (or a Series' index) carry; None for bare positions.

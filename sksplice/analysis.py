@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ._fisher import fisher_exact_pvalues, smallest_p_value
+from ._names import ALL_GROUP as _ALL_GROUP
 from ._names import (
     carried_names,
     check_concept_names,
@@ -56,7 +57,7 @@ __all__ = [
 ]
 
 #: Name of the column group holding statistics over the whole dataset.
-ALL_GROUP = "all"
+ALL_GROUP = _ALL_GROUP
 
 #: Adjusted p-values within this relative distance of ``alpha`` count as ``alpha`` itself
 #: (not significant): the exact test's p-value is a sum of probabilities in floating

@@ -2860,9 +2860,12 @@ def test_a_class_named_as_the_group_of_all_images_is_refused_before_any_work(
     how, reserved, vocab_file, inproc, tmp_path, capsys, no_embedding, monkeypatch
 ):
     # It was refused by the profiles (exit 1), once every image and the vocabulary
-    # had been embedded. The name is the analysis module's, not a copy of it.
-    from sksplice import analysis
+    # had been embedded. The name is the one the analysis uses (kept in sksplice._names,
+    # which the command line reads before it imports the analysis), not a copy of it.
+    from sksplice import _names, analysis
 
+    assert analysis.ALL_GROUP is _names.ALL_GROUP
+    monkeypatch.setattr(_names, "ALL_GROUP", reserved)
     monkeypatch.setattr(analysis, "ALL_GROUP", reserved)
     command, source = how.split("-")
     root = _classes(tmp_path / "data", reserved if source == "folders" else "cat", "dog")
@@ -2885,7 +2888,7 @@ def test_a_class_named_as_the_group_of_all_images_is_refused_before_any_work(
 
         from sksplice.cli._inputs import _labelled
 
-        monkeypatch.setattr(analysis, "ALL_GROUP", "zzz")
+        monkeypatch.setattr(_names, "ALL_GROUP", "zzz")
 
         args = argparse.Namespace(
             folder=str(root), labels=extra[-1] if source == "labels" else None
@@ -3572,6 +3575,44 @@ def test_local_files_are_checked_before_torch_is_imported(
         timeout=300,
     )
     assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert expected in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["compare", "{cats}", "{tmp}/nope"], "no such folder"),
+        (["compare", "{cats}", "{cats}"], "share 5 images"),
+        (["profile", "{cats}"], "is not inside a class sub-folder"),
+        (["profile", "{root}", "--labels", "{tmp}/nope.csv"], "labels file"),
+        (["search", "{root}", "--concepts", "nosuchword"], "not in the vocabulary"),
+    ],
+)
+def test_profile_compare_and_search_check_their_inputs_before_the_analysis_is_imported(
+    command, expected, image_tree, vocab_file, env, tmp_path
+):
+    """The statistics (scipy.stats, scikit-learn: a second or two to import) are loaded
+    once the command line is accepted: a misspelt folder or concept is refused at once,
+    as decompose refuses it."""
+    fill = {"cats": image_tree / "cats", "root": image_tree, "tmp": tmp_path}
+    args = [part.format(**fill) for part in command] + _model_args(vocab_file)
+    code = (
+        "import sys\n"
+        "from sksplice.cli import main\n"
+        f"code = main({args!r})\n"
+        "heavy = ('sksplice.analysis', 'scipy.stats', 'sklearn', 'torch')\n"
+        "print(code, *[m in sys.modules for m in heavy])\n"
+    )
+    repo = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": repo},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.stdout.split() == ["2", "False", "False", "False", "False"], proc.stderr
     assert expected in proc.stderr, proc.stderr
 
 

@@ -733,8 +733,6 @@ def _check_query_concepts(
     the concepts of the vocabulary, of which ``concepts`` are the first kept; a
     concept among them beyond ``--vocabulary-size`` is told the size that keeps it.
     """
-    from ..retrieval import unknown_concepts_error
-
     known = set(concepts)
     if query is not None and raw is not None:
         items = [item.strip() for item in raw.split(",")]
@@ -747,10 +745,10 @@ def _check_query_concepts(
                 query = whole
     unknown = [name for name in query or {} if name not in known]
     if unknown:
-        from .._concepts import positions_beyond
+        from .._concepts import positions_beyond, unknown_concepts_message
 
         beyond = positions_beyond(concepts, every, unknown), None if every is None else len(every)
-        message = str(unknown_concepts_error(unknown, concepts, "--concepts", beyond))
+        message = unknown_concepts_message(unknown, concepts, "--concepts", beyond)
         # ("dog snow" for two concepts: each of its words is one, the phrase is not)
         spaced = [
             n

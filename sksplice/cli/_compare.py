@@ -64,9 +64,6 @@ def written_comparison(comparison: Any) -> Any:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from ..analysis import TooFewSamplesWarning
-    from ..shift import compare_datasets
-
     with _usage():
         _check_report_output(args)
         paths_a, paths_b = _two_collections(args)
@@ -77,6 +74,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             {"folder name": [args.folder_a, args.folder_b]},
             {"concept": plan.concepts},
         )
+    # (a second of imports, after the checks: a misspelt folder is refused at once)
+    from ..analysis import TooFewSamplesWarning
+    from ..shift import compare_datasets
+
     _warn_unknown_extension(args)
     # (as the outputs write a name: see sksplice._image_files.shown_name)
     labels = (shown_name(str(args.folder_a)), shown_name(str(args.folder_b)))

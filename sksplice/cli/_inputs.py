@@ -494,7 +494,7 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     """
     import pandas as pd
 
-    from ..analysis import ALL_GROUP as reserved
+    from .._names import ALL_GROUP as reserved
 
     if not labels_csv.is_file():
         raise CLIError(f"labels file {labels_csv} does not exist or is not a file")
@@ -694,7 +694,7 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
     A folder name that is not valid UTF-8 gives the class its name as the outputs
     write it (:func:`sksplice._image_files.shown_name`: ``caf\\xe9``).
     """
-    from ..analysis import ALL_GROUP
+    from .._names import ALL_GROUP
 
     labels = []
     for p in paths:

@@ -31,11 +31,6 @@ logger = logging.getLogger(__name__)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    import scipy.sparse
-    from sklearn.base import clone
-
-    from ..retrieval import ConceptRetriever
-
     with _usage():
         query = _parse_query(args)
         paths = _collect_images(args.inputs, _outputs_of(args))
@@ -51,6 +46,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
             getattr(args, "output", None), {}, {"file name": paths, "concept": plan.concepts}
         )
     _warn_unknown_extension(args)
+    # (a second of imports, after the checks: a misspelt folder is refused at once)
+    import scipy.sparse
+    from sklearn.base import clone
+
+    from ..retrieval import ConceptRetriever
+
     dec = _decompose(args, paths, plan)
     splice = dec.splice
     W = dec.W = splice.transform(dec.X)
