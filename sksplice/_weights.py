@@ -28,6 +28,7 @@ from ._pandas import as_pandas, frame_values, is_polars_frame, sparse_frame, tra
 from ._stack import warn_user
 from ._validation import (
     check_finite_rows,
+    check_flag,
     check_input_features,
     check_int,
     check_non_negative_rows,
@@ -697,27 +698,46 @@ class ConceptSpaceMixin:
         counts = counts.astype(np.int64)
         return counts if per_sample else float(counts.mean())
 
-    def cosine_similarity(self, X: Any) -> np.ndarray:
+    def cosine_similarity(self, X: Any, *, baseline: bool = False) -> np.ndarray:
         """Cosine similarity between each embedding and its recomposition.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, d)
             Embeddings.
+        baseline : bool, default=False
+            Instead, the cosine similarity between each embedding and the centre
+            alone (``mean_`` normalised), which is what a recomposition from no
+            concept scores: the baseline to read the cosines of the recompositions
+            against. It is not small: the embeddings of a modality share much of
+            their direction, and over the embeddings the centre is the mean of, its
+            mean is the centre's norm (0.56 to 0.70 for the published CLIP image
+            means). A recomposition explains an embedding as far as its cosine rises
+            above this one. Nothing is decomposed.
 
         Returns
         -------
         ndarray of shape (n_samples,)
-            ``cos(x, inverse_transform(transform(x)))`` per sample (float32 for
-            float32 and float16 embeddings, float64 otherwise).
+            ``cos(x, inverse_transform(transform(x)))`` per sample, or with
+            ``baseline`` ``cos(x, mean_)`` (0 where the centre is zero); float32
+            for float32 and float16 embeddings, float64 otherwise.
         """
         check_is_fitted(self)
+        check_flag(baseline, "baseline")
         # (float16 rows, a memory-mapped .npy perhaps, are decomposed as transform does
         # it, in float32 a chunk at a time, not copied whole into float64)
         X = self._validate_X(X, reset=False, keep_float16=True)
+        block = max(1, _COSINE_BLOCK_ITEMS // X.shape[1])
+        if baseline:
+            centre = l2_normalize(self.mean_.astype(_float32_if_half(X[:0]).dtype))
+            return np.concatenate(
+                [
+                    unit_rows(_float32_if_half(X[s : s + block])) @ centre
+                    for s in range(0, X.shape[0], block)
+                ]
+            )
         W = self._weights(X)
         # Recomposed and compared a block of rows at a time: no dense array of every row.
-        block = max(1, _COSINE_BLOCK_ITEMS // X.shape[1])
         return np.concatenate(
             [
                 np.sum(

@@ -87,17 +87,24 @@ class ImageResult:
         :func:`thumbnail_data_uri`, the images in threads, side by side; a
         warning counts the files that cannot be read as images). ``""``: no
         preview, ``path`` not read (a caption, or an image not at hand).
+    baseline_cosine : float, default=nan
+        Cosine similarity between the embedding and the centre alone, what a
+        recomposition from no concept scores
+        (``SpliceTransformer.cosine_similarity(X, baseline=True)``): the page
+        shows it beside ``cosine``, its mean beside the mean cosine. NaN (not
+        known) leaves it out.
 
     Raises
     ------
     TypeError
         If ``path`` is not a path, ``concepts`` not a list of pairs, or
-        ``l0`` or ``cosine`` (or a concept's weight) not a number.
+        ``l0``, ``cosine`` or ``baseline_cosine`` (or a concept's weight) not
+        a number.
     ValueError
         If a concept is not a (name, weight) pair or its weight is not
         positive, ``l0`` is not a whole number of at least 0 or is below the
-        number of concepts given, ``cosine`` is outside -1 to 1 (NaN, not
-        known, is shown as such),
+        number of concepts given, ``cosine`` or ``baseline_cosine`` is outside
+        -1 to 1 (NaN, not known, is shown as such),
         or ``thumbnail`` is not such a data URI.
     """
 
@@ -107,6 +114,7 @@ class ImageResult:
     cosine: float
     label: str | None = None
     thumbnail: str | None = field(default=None, repr=False)
+    baseline_cosine: float = math.nan
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, (str, os.PathLike)):
@@ -124,6 +132,12 @@ class ImageResult:
                 f"and its recomposition), got {_given(self.cosine)}"
             )
         self.cosine = float(self.cosine)
+        if not _is_number(self.baseline_cosine):
+            raise TypeError(
+                f"{where}: `baseline_cosine` must be a number (the cosine similarity of the "
+                f"embedding and the centre alone), got {_given(self.baseline_cosine)}"
+            )
+        self.baseline_cosine = float(self.baseline_cosine)
         _check_values(self, where)
         if self.label is not None and pd.api.types.is_scalar(self.label) and pd.isna(self.label):
             self.label = None  # (a missing label, not the class "nan")
@@ -148,11 +162,12 @@ def _check_values(result: ImageResult, where: str) -> None:
     of 5.000, a negative weight counted as present, ``l0`` 0 beside a concept); put the
     concepts largest first. NaN (not known) stays, as the page shows it: a NaN cosine as
     none, a concept of NaN weight left out."""
-    cosine = result.cosine
-    if not (math.isnan(cosine) or abs(cosine) <= 1.0 + _COSINE_SLACK):
-        raise ValueError(
-            f"{where}: `cosine` must be a cosine similarity, between -1 and 1, got {cosine!r}"
-        )
+    for name in ("cosine", "baseline_cosine"):
+        cosine = getattr(result, name)
+        if not (math.isnan(cosine) or abs(cosine) <= 1.0 + _COSINE_SLACK):
+            raise ValueError(
+                f"{where}: `{name}` must be a cosine similarity, between -1 and 1, got {cosine!r}"
+            )
     bad = next((i for i, (_, w) in enumerate(result.concepts) if not (w > 0.0 or w != w)), None)
     if bad is not None:
         name, weight = result.concepts[bad]
@@ -1380,6 +1395,7 @@ def render_report(
                 "c": -1 if label is None else class_index.setdefault(label, len(class_index)),
                 "l0": int(r.l0),
                 "cos": _finite(r.cosine),
+                "base": _finite(r.baseline_cosine),
                 "t": thumb,
                 "w": weights,
             }
@@ -1419,6 +1435,7 @@ def render_report(
     frequent = sorted(frequency.items(), key=lambda kv: (-kv[1], kv[0]))[:_N_FREQUENT]
     l0 = np.array([r.l0 for r in results], dtype=np.float64)
     cosine = np.array([r.cosine for r in results], dtype=np.float64)
+    baseline = np.array([r.baseline_cosine for r in results], dtype=np.float64)
     class_profiles = []
     if groups:
         from .analysis import _top_of_group
@@ -1472,6 +1489,8 @@ def render_report(
         "n_concepts": n_concepts,
         "mean_l0": f"{l0.mean():.1f}" if l0.size else "-",
         "mean_cosine": f"{np.nanmean(cosine):.3f}" if np.isfinite(cosine).any() else "-",
+        # (shown only where known: the images of a report made in Python may lack it)
+        "mean_baseline": f"{np.nanmean(baseline):.3f}" if np.isfinite(baseline).any() else None,
     }
     # Every text as the page shows it: a file or folder name that is not valid UTF-8
     # with \xNN escapes (the page is UTF-8), also where a reason quotes it.

@@ -249,6 +249,36 @@ def test_interrupt_leaves_valid_output(image_tree, vocab_file, inproc, tmp_path,
     assert len(data["images"]) == 2
 
 
+def test_each_image_carries_the_cosine_of_the_centre_alone(image_tree, vocab_file, inproc, capsys):
+    """Beside the cosine of its recomposition, each image has its baseline: the cosine of
+    the centre alone, which an image without concepts scores (a cosine of 0.93 is no fit
+    when the centre alone gives 0.98)."""
+
+    def records(penalty):
+        args = ["decompose", str(image_tree), "-f", "json", "--quiet", *_model_args(vocab_file)]
+        code, out, err = _main([*args, "--l1-penalty", penalty], capsys)
+        assert code == 0, err
+        return {r["path"]: r for r in json.loads(out)["images"]}
+
+    kept, none = records("0.05"), records("1.99")
+    assert kept.keys() == none.keys() and len(kept) == 10
+    for path, rec in none.items():
+        # no concept: the recomposition is the centre alone
+        assert rec["l0"] == 0 and rec["cosine"] == pytest.approx(rec["baseline_cosine"], abs=2e-6)
+        # the centre does not depend on the penalty
+        assert kept[path]["baseline_cosine"] == pytest.approx(rec["baseline_cosine"], abs=2e-6)
+    assert all(r["l0"] > 0 and r["cosine"] != r["baseline_cosine"] for r in kept.values())
+    code, out, _ = _main(
+        ["decompose", str(image_tree), "--quiet", *_model_args(vocab_file)], capsys
+    )
+    assert code == 0
+    first = out.splitlines()[0]
+    rec = kept[first.split("  (")[0]]
+    assert first.endswith(
+        f"(l0={rec['l0']}, cosine={rec['cosine']:.3f}, baseline={rec['baseline_cosine']:.3f})"
+    )
+
+
 def test_profile_finds_class_concepts(image_tree, vocab_file, inproc, tmp_path, capsys):
     out = tmp_path / "profile.csv"
     code = cli.main(
@@ -1691,10 +1721,11 @@ def test_the_table_escapes_control_characters_of_a_file_name():
     # image heading (shown as Python escapes them); csv and json keep the name as it is.
     name = "a\nb\tc \x1b[31m é.png"
     record = {"path": name, "concepts": [{"concept": "dog", "weight": 0.5}], "l0": 1}
+    record["baseline_cosine"] = 0.25
     fh = io.StringIO()
     _output._Writer(fh, "table", {}).write({**record, "cosine": 0.5})
     assert fh.getvalue().splitlines() == [
-        "a\\nb\\tc \\x1b[31m é.png  (l0=1, cosine=0.500)",
+        "a\\nb\\tc \\x1b[31m é.png  (l0=1, cosine=0.500, baseline=0.250)",
         "    0.5000  dog",
     ]
     fh = io.StringIO()
@@ -1708,7 +1739,13 @@ def test_csv_quotes_a_name_holding_a_carriage_return():
     name = "a\rb.png"
     fh = io.StringIO()
     _output._Writer(fh, "csv", {}).write(
-        {"path": name, "concepts": [{"concept": "dog", "weight": 0.5}], "l0": 1, "cosine": 0.5}
+        {
+            "path": name,
+            "concepts": [{"concept": "dog", "weight": 0.5}],
+            "l0": 1,
+            "cosine": 0.5,
+            "baseline_cosine": 0.25,
+        }
     )
     text = fh.getvalue()
     assert text.endswith("\n") and "\r\n" not in text
@@ -2149,7 +2186,7 @@ def test_the_output_file_extension_chooses_the_format(
         if parse is not None:
             assert len(parse(text)["images"]) == 5
         elif name.endswith("CSV"):
-            assert text.startswith("path,rank,concept,weight,l0,cosine")
+            assert text.startswith("path,rank,concept,weight,l0,cosine,baseline_cosine\n")
         else:
             assert "(l0=" in text  # the table format
     # -f wins over the extension, with a warning (there was none)
@@ -3265,6 +3302,8 @@ def test_the_writer_escapes_texts_that_are_not_utf8_wherever_they_are(fmt):
         {"cls": "dogs", "path": "d.png", "l0": 2, "cosine": 0.75,
          "concepts": [{"concept": "d\udc80g", "weight": 0.5}, {"concept": "cat", "weight": 0.1}]},
     ]  # fmt: skip
+    for rec in records:
+        rec["baseline_cosine"] = 0.125
 
     def written(recs):
         fh = io.StringIO()

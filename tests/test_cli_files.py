@@ -90,7 +90,7 @@ def test_a_closed_standard_output_is_no_matter_with_an_output_file(run_env, tmp_
         preexec_fn=lambda: os.close(1),
     )
     assert closed.returncode == 0, closed.stderr
-    assert out.read_text().startswith("path,rank,concept,weight,l0,cosine")
+    assert out.read_text().startswith("path,rank,concept,weight,l0,cosine,baseline_cosine\n")
     # without -o, refused at once (the run embedded every image, then failed with
     # "'NoneType' object has no attribute 'flush'", exit 1)
     closed = subprocess.run(

@@ -134,6 +134,7 @@ def test_the_table_shows_a_small_weight_in_significant_digits():
         "concepts": [{"concept": "dog", "weight": 0.5}, {"concept": "red", "weight": 1.1e-05}],
         "l0": 2,
         "cosine": 0.5,
+        "baseline_cosine": 0.25,
     }
     fh = io.StringIO()
     _output._Writer(fh, "table", {}).write(record)
@@ -151,6 +152,9 @@ class _Splice:
 
     def inverse_transform(self, W):
         return np.ones((1, 2)) / np.sqrt(2)
+
+    def cosine_similarity(self, X, baseline):
+        return np.full(len(X), 0.5)
 
     def l0(self, W, kind, per_sample):
         return (W > 0).sum(axis=1)

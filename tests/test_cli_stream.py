@@ -274,7 +274,7 @@ def test_an_interrupted_streamed_run_keeps_the_finished_records(stream_inputs, e
     assert int(said.group(1)) == int(said.group(2)) == len(records) == 36
     expected = [f"a{i:02d}.png" for i in range(40) if i != 5][:36]
     assert [Path(r["path"]).name for r in records] == expected
-    assert all(set(r) == {"path", "l0", "cosine", "concepts"} for r in records)
+    assert all(set(r) == {"path", "l0", "cosine", "baseline_cosine", "concepts"} for r in records)
     assert "skipped 1 of 60 images" in err  # (the summary of those skipped so far)
 
 
@@ -452,7 +452,9 @@ def test_an_interruption_before_the_first_record_keeps_an_earlier_partial_file(
     captured = capsys.readouterr()
     assert code == 130
     # (csv: its header line, written as the output starts)
-    assert captured.out == ("path,rank,concept,weight,l0,cosine\n" if fmt == "csv" else "")
+    assert captured.out == (
+        "path,rank,concept,weight,l0,cosine,baseline_cosine\n" if fmt == "csv" else ""
+    )
     assert captured.err.splitlines()[-1] == "sksplice: error: interrupted: no record was written"
     assert "finished records are in" not in captured.err
 

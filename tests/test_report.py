@@ -1245,7 +1245,8 @@ def test_plain_pairs_and_numbers_are_not_walked_one_by_one(monkeypatch):
         ImageResult(f"img{i}.png", pairs, 40, 0.9, label=f"c{i % 2}", thumbnail=_png_uri())
         for i in range(50)
     ]
-    assert calls["_is_number"] == 2 * 50  # (l0 and cosine of each image; no weight)
+    # (l0, cosine and baseline_cosine of each image; no weight)
+    assert calls["_is_number"] == 3 * 50
     calls["_shown_texts"] = 0
     render_report(results)
     # (about 2 per image and per text: 2,000 weights and their lists are not walked)
@@ -1588,6 +1589,25 @@ def test_values_no_decomposition_has_are_refused(concepts, l0, cosine, message):
     # a cosine of 1 rounded above it in float32 is a cosine; smallest-first is put in order
     r = ImageResult("a.png", [("cat", 0.1), ("dog", 0.9)], 2, float(np.float32(1.00001)))
     assert r.concepts == [("dog", 0.9), ("cat", 0.1)]
+
+
+def test_the_baseline_cosine_is_shown_beside_the_cosine_where_known():
+    """The mean cosine of the recompositions read alone looked like a fit: the page puts
+    the mean cosine of the centre alone beside it, and each image's beside its own."""
+    results = [
+        ImageResult(f"{i}.png", [("sky", 0.5)], 1, 0.8, thumbnail="", baseline_cosine=0.6 + i / 10)
+        for i in range(3)
+    ]
+    page = render_report(results)
+    assert re.search(r'id="baseline"[^>]*><span class="num">0\.700</span>', page), page
+    assert [img["base"] for img in _data(page)["images"]] == [0.6, 0.7, 0.8]
+    # not known (a report made in Python from older records): no card, no value
+    page = render_report([ImageResult("a.png", [("sky", 0.5)], 1, 0.8, thumbnail="")])
+    assert 'id="baseline"' not in page and _data(page)["images"][0]["base"] is None
+    with pytest.raises(ValueError, match=r"`baseline_cosine` must be a cosine similarity"):
+        ImageResult("a.png", [("sky", 0.5)], 1, 0.8, baseline_cosine=1.5)
+    with pytest.raises(TypeError, match=r"`baseline_cosine` must be a number"):
+        ImageResult("a.png", [("sky", 0.5)], 1, 0.8, baseline_cosine="high")
 
 
 def test_a_report_named_for_another_format_is_warned_about(tmp_path):

@@ -510,6 +510,32 @@ def test_score_and_cosine_similarity(problem):
     assert loose.score(X) > est.score(X)
 
 
+def test_the_baseline_cosine_is_that_of_a_recomposition_from_no_concept(problem):
+    """``cosine_similarity(X, baseline=True)``: each embedding's cosine with the centre
+    alone, what the recomposition of a sample without concepts scores (and what its
+    ordinary cosine is, where the penalty leaves it none)."""
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.25).fit(X)
+    base = est.cosine_similarity(X, baseline=True)
+    nothing = scipy.sparse.csr_matrix((X.shape[0], len(concepts)))
+    R0 = est.inverse_transform(nothing)
+    np.testing.assert_allclose(base, np.sum(_unit(X) * R0, axis=1), atol=1e-12)
+    np.testing.assert_allclose(base, _unit(X) @ (est.mean_ / np.linalg.norm(est.mean_)))
+    assert base.dtype == np.float64
+    for dtype in (np.float32, np.float16):
+        b = est.cosine_similarity(X.astype(dtype), baseline=True)
+        assert b.dtype == np.float32
+        np.testing.assert_allclose(b, base, atol=2e-3 if dtype == np.float16 else 1e-6)
+    # where no concept is left, the cosine is the baseline
+    empty = make(concepts, raw, l1_penalty=1.99).fit(X)
+    assert empty.l0(X) == 0
+    np.testing.assert_allclose(
+        empty.cosine_similarity(X), empty.cosine_similarity(X, baseline=True), atol=1e-12
+    )
+    with pytest.raises(TypeError, match="baseline must be a bool, got 'yes'"):
+        est.cosine_similarity(X, baseline="yes")
+
+
 def test_top_concepts_give_float32_weights_as_their_shortest_decimals(problem):
     # A float32 weight of 0.3 was listed as 0.30000001192092896 (a Python float of the
     # float32), in the lists and the frame alike.

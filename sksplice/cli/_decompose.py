@@ -491,6 +491,7 @@ def _chunk_rows(
     W = splice.transform(X) if W is None else W
     R = splice.inverse_transform(W)
     cos = np.sum(unit_rows(X) * R, axis=1)  # (as SpliceTransformer.cosine_similarity)
+    baseline = splice.cosine_similarity(X, baseline=True)  # (the centre alone's)
     l0 = splice.l0(W, kind="weights", per_sample=True)
     tops = splice.top_concepts(W, k=top_k, kind="weights")
     for i in range(X.shape[0]):
@@ -498,6 +499,7 @@ def _chunk_rows(
             "path": str(paths[i]),
             "l0": int(l0[i]),
             "cosine": round(float(cos[i]), 6),
+            "baseline_cosine": round(float(baseline[i]), 6),
             "concepts": [{"concept": c, "weight": rounded(w)} for c, w in tops[i]],
         }
 

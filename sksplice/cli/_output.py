@@ -71,7 +71,18 @@ class _Writer:
         metadata = shown(metadata)
         if fmt == "csv":
             self._csv = csv.writer(_UnixRows(fh), lineterminator="\r\n")
-            self._csv.writerow([*self.extra, "path", "rank", "concept", "weight", "l0", "cosine"])
+            self._csv.writerow(
+                [
+                    *self.extra,
+                    "path",
+                    "rank",
+                    "concept",
+                    "weight",
+                    "l0",
+                    "cosine",
+                    "baseline_cosine",
+                ]
+            )
         elif fmt == "json":
             head = json.dumps(metadata, ensure_ascii=False, indent=None)
             fh.write('{"metadata": ' + head + ',\n "images": [')
@@ -93,17 +104,19 @@ class _Writer:
         if fmt == "csv":
             rec = self._shown(rec)
             head = [rec[e] for e in self.extra]
+            tail = [rec["l0"], rec["cosine"], rec["baseline_cosine"]]
             for rank, c in enumerate(rec["concepts"], start=1):
-                self._csv.writerow(
-                    [*head, rec["path"], rank, c["concept"], c["weight"], rec["l0"], rec["cosine"]]
-                )
+                self._csv.writerow([*head, rec["path"], rank, c["concept"], c["weight"], *tail])
             if not rec["concepts"]:
-                self._csv.writerow([*head, rec["path"], "", "", "", rec["l0"], rec["cosine"]])
+                self._csv.writerow([*head, rec["path"], "", "", "", *tail])
         else:
             rec = self._shown(rec)
             prefix = "".join(f"{e}={rec[e]}, " for e in self.extra)
             path = _printable(rec["path"])
-            fh.write(f"{path}  ({prefix}l0={rec['l0']}, cosine={rec['cosine']:.3f})\n")
+            fh.write(
+                f"{path}  ({prefix}l0={rec['l0']}, cosine={rec['cosine']:.3f}, "
+                f"baseline={rec['baseline_cosine']:.3f})\n"
+            )
             for c in rec["concepts"]:
                 # (4 significant digits, trailing zeros kept: 0.5000, 0.05674, 1.100e-05;
                 # 4 decimals showed a weight of 1.1e-05 as 0.0000)

@@ -431,7 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
         "decompose",
         help="concept decomposition of images",
         description="Decompose each image into its top concepts, with weights, the number "
-        "of non-zero concepts (l0) and the cosine similarity of the recomposition.",
+        "of non-zero concepts (l0), the cosine similarity of the recomposition and its "
+        "baseline (the cosine of the centre alone, which an image without concepts "
+        "scores).",
     )
     p.add_argument(
         "inputs", nargs="+", type=_input_path, metavar="IMAGE_OR_FOLDER", help="images or folders"

@@ -118,6 +118,7 @@ def _write_explorer(
             concepts=[(c["concept"], c["weight"]) for c in rec["concepts"]],
             l0=rec["l0"],
             cosine=rec["cosine"],
+            baseline_cosine=rec["baseline_cosine"],
             label=label_of.get(rec["path"]),
             # (an image embedded whose file is no longer read: no preview, not read again)
             thumbnail="" if thumb is None else thumb,

@@ -404,7 +404,8 @@
     const meta = [];
     if (img.c >= 0) meta.push(DATA.labelWord + " " + className(img.c));
     meta.push(img.l0 + (img.l0 === 1 ? " concept" : " concepts"),
-              "cosine " + (img.cos === null ? "-" : img.cos.toFixed(3)));
+              "cosine " + (img.cos === null ? "-" : img.cos.toFixed(3)) +
+              (img.base === null ? "" : " (centre alone " + img.base.toFixed(3) + ")"));
     nodes.push(el("p", { class: "meta" }, meta.join(" \u00b7 ")));
     const bars = el("div", { id: "image-concepts" });
     const ws = img.w.slice().sort((a, b) => b[1] - a[1]);
