@@ -756,12 +756,25 @@ def test_a_significant_p_value_reads_below_the_level_of_the_heading():
     assert format_p_value(0.0496, below=0.05) == "0.0496"
     assert format_p_value(0.0499999, below=0.05) == "0.0499999"
     assert format_p_value(0.012, below=0.05) == "0.012"
-    assert format_p_value(0.0496) == "0.05" and format_p_value(0.0, below=0.05) == "<1e-300"
+    assert format_p_value(0.0496) == "0.050" and format_p_value(0.0, below=0.05) == "<1e-300"
+    # two significant digits, a zero among them kept (the report writes 3.0e-25 too)
+    assert format_p_value(3e-25) == "3.0e-25" and format_p_value(0.1) == "0.10"
     fh = io.StringIO()
     from sksplice.cli import _profile
 
     _profile._write_profile(fh, _ranked([0.0496]), "table", {"classes": {"a": 3}}, 0.05)
     assert "p_adj=0.0496  c0" in fh.getvalue()
+
+
+def test_the_metadata_writes_its_p_values_to_six_digits_as_the_records_do():
+    # smallest_p_value and class_p_adjusted were written whole (4.390987777610989e-87)
+    from sksplice.cli._output import p_value_written
+
+    assert p_value_written(4.390987777610989e-87, 0.05) == 4.39099e-87
+    assert p_value_written(0.10000000000000006, 0.05) == 0.1
+    # below the level, never rounded up to it (a class that can differ reads so)
+    assert p_value_written(0.04999999, 0.05) == 0.04999999
+    assert p_value_written(0.0, 0.05) == 0.0
 
 
 def test_the_profile_table_keeps_its_concepts_in_one_column():
@@ -775,7 +788,8 @@ def test_the_profile_table_keeps_its_concepts_in_one_column():
     )
     rows = [line for line in fh.getvalue().splitlines() if "p_adj=" in line]
     assert [row.index(f"c{i}") for i, row in enumerate(rows)] == [rows[0].index("c0")] * 3
-    assert rows[1].endswith("p_adj=2.1e-13  c1") and rows[0].endswith("p_adj=1e-15    c0")
+    assert rows[1].endswith("p_adj=2.1e-13  c1") and rows[0].endswith("p_adj=1.0e-15  c0")
+    assert rows[2].endswith("p_adj=<1e-300  c2")
 
 
 def test_the_profile_table_lists_significant_concepts_that_rank_below_the_top_k(caplog):
@@ -854,7 +868,7 @@ def test_the_compare_table_counts_the_significant_concepts_beyond_the_top_k():
     assert lines[-1] == "  (10 more significant concepts: -k 30 lists them all)"
     # each share with its count of the collection's images (a share alone read the
     # same for 3 images as for 300)
-    assert lines[2] == "  A 100.0%  (3/40) -> B   0.0%  (0/40)  p_adj=0.001  c0"
+    assert lines[2] == "  A 100.0%  (3/40) -> B   0.0%  (0/40)  p_adj=0.0010  c0"
     fh = io.StringIO()
     _compare._write_comparison(
         fh, table.assign(significant=False), "table", {**metadata, "concepts_significant": 0}

@@ -28,6 +28,7 @@ from ._output import (
     _write_table_records,
     check_standard_output_encodes,
     no_concept,
+    p_value_written,
     plural,
     significant_values,
     untestable,
@@ -119,7 +120,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         # (all of them, also those beyond -k: rows come by p-value, they come first)
         "concepts_significant": int(comparison["significant"].sum()),
         # (of B against A: no concept can be significant where this is alpha or more)
-        "smallest_p_value": comparison.attrs["smallest_p_value"],
+        "smallest_p_value": p_value_written(
+            comparison.attrs["smallest_p_value"], comparison.attrs["alpha"]
+        ),
     }
     beyond = metadata["concepts_significant"] - int(table["significant"].sum())
     if beyond and args.format != "table":  # (the table says it under its rows)
@@ -202,6 +205,9 @@ def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, A
         )
         n_significant = metadata.get("concepts_significant", len(sig))
         tested = metadata["concepts_tested"]
-        why = untestable(b["images"], a["images"], metadata.get("smallest_p_value"), alpha)
+        # (the smallest p-value does not depend on which side is tested: A is named first)
+        why = untestable(
+            a["images"], b["images"], metadata.get("smallest_p_value"), alpha, ("A", "B")
+        )
         _write_significant_tail(fh, len(sig), n_significant, tested, len(table), "p-value", why)
     fh.flush()

@@ -649,10 +649,11 @@ def format_p_value(p: float, below: float | None = None) -> str:
     """
     if p == 0:
         return "<1e-300"
-    text, digits = f"{p:.2g}", 2
+    # ("#": the digits kept whatever they are, 3.0e-25 and 0.010 as the report shows them)
+    text, digits = f"{p:#.2g}", 2
     while below is not None and p < below and float(text) >= below and digits < 17:
         digits += 1
-        text = f"{p:.{digits}g}"
+        text = f"{p:#.{digits}g}"
     return text
 
 
@@ -727,16 +728,24 @@ def _write_significant_tail(
         fh.write(f"  ({more}: -k {significant} lists them all)\n")
 
 
-def untestable(n: int, n_other: int, smallest: Any, alpha: float) -> str | None:
+def untestable(
+    n: int, n_other: int, smallest: Any, alpha: float, sides: tuple[str, str] | None = None
+) -> str | None:
     """Why no concept of a group of ``n`` images compared with ``n_other`` can be
     significant at ``alpha``, when its ``smallest`` possible p-value (a ranking's
-    ``attrs["smallest_p_value"]``) is ``alpha`` or more; None otherwise."""
+    ``attrs["smallest_p_value"]``) is ``alpha`` or more; None otherwise. ``sides``
+    names the two groups (``("A", "B")``: "1 image in A against 2 in B")."""
     from ..analysis import _below_alpha
 
     if smallest is None or _below_alpha(float(smallest), alpha):
         return None
+    counts = (
+        f"{plural(n, 'image')} against {n_other}"
+        if sides is None
+        else f"{plural(n, 'image')} in {sides[0]} against {n_other} in {sides[1]}"
+    )
     return (
-        f"with {plural(n, 'image')} against {n_other}, Fisher's exact test gives no p-value "
+        f"with {counts}, Fisher's exact test gives no p-value "
         f"below {float(smallest):.2g}, whatever the counts (more images are needed)"
     )
 
@@ -748,6 +757,13 @@ def significant(value: float, digits: int = 4) -> str:
     would show a small non-zero value as zero (``0.0``, ``0.0000``).
     """
     return f"{float(value):.{digits}g}"
+
+
+def p_value_written(p: float, alpha: float) -> float:
+    """A p-value of the metadata to 6 significant digits, as the records write theirs;
+    one below ``alpha`` that 6 digits round to it or above keeps its digits."""
+    rounded = float(significant(p, 6))
+    return float(p) if p < alpha <= rounded else rounded
 
 
 def significant_values(values: Any, digits: int = 6) -> Any:

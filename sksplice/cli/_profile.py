@@ -22,6 +22,7 @@ from ._output import (
     _write_table_records,
     check_standard_output_encodes,
     no_concept,
+    p_value_written,
     plural,
     significant_values,
     untestable,
@@ -204,7 +205,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             {
                 # (the first of the two levels: which classes differ from the rest at all)
                 "class_p_adjusted": {
-                    str(cls): float(q) for cls, q in attrs["class_p_adjusted"].items()
+                    str(cls): p_value_written(q, attrs["alpha"])
+                    for cls, q in attrs["class_p_adjusted"].items()
                 },
                 "classes_differing": attrs["n_classes_differing"],
             }
@@ -216,7 +218,10 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             str(cls): int(n) for cls, n in ranking.groupby("class")["significant"].sum().items()
         },
         # (no concept of a class can be significant where this is alpha or more)
-        "smallest_p_value": {str(cls): float(p) for cls, p in attrs["smallest_p_value"].items()},
+        "smallest_p_value": {
+            str(cls): p_value_written(p, attrs["alpha"])
+            for cls, p in attrs["smallest_p_value"].items()
+        },
     }
     out = _Output(args.output)
     with out.writing():
