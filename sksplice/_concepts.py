@@ -18,7 +18,14 @@ import numpy as np
 import scipy.sparse
 
 from ._array import unit_rows
-from ._names import check_concept_names, plural, unknown_names_hints
+from ._names import (
+    SUGGESTED,
+    _all_normalised,
+    _close_matches,
+    check_concept_names,
+    plural,
+    unknown_names_hints,
+)
 from ._protocols import TextEmbedder, check_text_embedder
 from ._validation import check_finite_rows, check_int, tensor_as_array
 from .dictionary import embed_vocabulary, is_cached
@@ -320,7 +327,18 @@ def unknown_concepts_message(
             f"{noun} in {where} not in the vocabulary: {unknown_names_hints(absent, known)}"
         )
     if positions:
-        shown = ", ".join(f"{c!r} is concept {i}" for c, i in positions.items())
+        # (a rare word beyond the size is often a typo of a kept concept, "forrest" of
+        # "forest": the kept concepts close to it are suggested before a larger size)
+        given = [str(k) for k in known]
+        names = _all_normalised(given)
+
+        def hint(concept: str, k: int) -> str:
+            close = _close_matches(concept, given, names) if k < SUGGESTED else []
+            return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+
+        shown = ", ".join(
+            f"{c!r} is concept {i}{hint(c, k)}" for k, (c, i) in enumerate(positions.items())
+        )
         of = f" of the {n_whole}" if n_whole is not None else ""
         them = "it" if len(positions) == 1 else "them"
         parts.append(

@@ -1375,6 +1375,23 @@ def test_weights_recomposed_around_another_centre_or_dictionary_are_warned_about
         editor.fit(agreed).transform(agreed)
 
 
+def test_a_rare_word_beyond_the_size_is_told_the_kept_concepts_close_to_it():
+    # "forrest" is a rare LAION word beyond the 10,000 kept: the advice was only to keep
+    # 14,558 concepts, never the "forest" meant
+    rng = np.random.default_rng(0)
+    names = ["forest", "beach", "snow", "dog", "cat", "tree", "sky", "sea", "forrest", "bech"]
+    splice = SpliceTransformer(
+        vocabulary=names, vocabulary_size=8, concept_embeddings=rng.normal(size=(10, 8))
+    ).fit(rng.normal(size=(120, 8)))
+    W = splice.transform(rng.normal(size=(5, 8)))
+    with pytest.raises(ValueError) as refused:
+        ConceptEditor(remove=["forrest", "bech"], splice=splice).fit(W)
+    assert (
+        "('forrest' is concept 9 (did you mean 'forest'?), 'bech' is concept 10 (did you mean "
+        "'beach'?), in the order it keeps them): vocabulary_size=10 or more keeps them"
+    ) in str(refused.value)
+
+
 def test_a_name_beyond_the_vocabulary_size_is_told_the_size_that_keeps_it():
     # 'chased' of laion, beyond the 10,000 kept by default, was "not in the vocabulary
     # (did you mean 'chase', ...)": it is in the vocabulary, past the size kept
@@ -1391,7 +1408,8 @@ def test_a_name_beyond_the_vocabulary_size_is_told_the_size_that_keeps_it():
     W = splice.transform(rng.normal(size=(5, 8)))
     beyond = (
         r"beyond the 10 that vocabulary_size keeps of the 20 of the vocabulary \('c15' is "
-        r"concept 16, in the order it keeps them\): vocabulary_size=16 or more keeps it"
+        r"concept 16 \(did you mean 'c1', 'c5'\?\), in the order it keeps them\): "
+        r"vocabulary_size=16 or more keeps it"
     )
     for given in (splice, FrozenEstimator(splice)):
         with pytest.raises(ValueError, match=rf"^concepts in `remove` {beyond}; pass ignore"):
