@@ -206,7 +206,21 @@ def test_the_report_records_the_run(run_env, tmp_path, capsys):
     )
     assert code == 0, err
     settings = _settings(out.read_text(encoding="utf-8"))
-    assert settings["target l0"] == "2" and settings["solver"] == "auto"
+    # (the method that ran, and that auto chose it)
+    assert settings["target l0"] == "2" and settings["solver"] == "working_set (auto)"
+    assert "labels" not in settings
+    # classes from a labels file: the file is named, with its digest
+    labels = tmp_path / "labels.csv"
+    rows = [f"{c}/{i}.png,{'odd' if i % 2 else 'even'}" for c in ("cats", "dogs") for i in range(3)]
+    labels.write_text("path,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code, _, err = _main(
+        ["report", str(run_env), "-o", str(out), "-q", "--labels", str(labels), *_args(tmp_path)],
+        capsys,
+    )
+    assert code == 0, err
+    settings = _settings(out.read_text(encoding="utf-8"))
+    assert settings["labels"] == str(labels)
+    assert settings["labels sha256"] == file_sha256(labels)
 
 
 # ------------------------------------------------------------ which run made which file

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._image_files import shown_message
 from .._version import __version__
+from ..solvers._names import resolved_solver
 from . import _embedders
 from ._checks import (
     _check_options,
@@ -449,7 +450,8 @@ def _metadata(
         "concepts": len(splice.concepts_),
         "l1_penalty": float(splice.l1_penalty_),
         "target_l0": args.target_l0,
-        "solver": args.solver,
+        # (the method that ran: "auto" is named by what it chose)
+        "solver": resolved_solver(args.solver),
         "image_mean": mean,
         "images": dec.n_inputs,
         "decomposed": len(dec.paths) if decomposed is None else decomposed,
@@ -473,7 +475,7 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
 
     n = dec.X.shape[0]
     # (weights decomposed already, by a transform with its own bar: the records are made)
-    desc = "decomposing" if dec.W is None else "records"
+    desc = "decomposing" if dec.W is None else "top concepts"
     with progress(n, desc=desc, unit="image", disable=quiet) as bar:
         for start in range(0, n, _CHUNK):
             X = dec.X[start : start + _CHUNK]

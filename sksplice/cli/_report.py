@@ -12,6 +12,7 @@ from typing import Any
 
 from .._atomic import atomic_write, remove_stale_temporaries
 from .._version import __version__
+from ..solvers._names import resolved_solver
 from ._checks import _check_options, _check_outputs_apart, _warn_unknown_extension
 from ._decompose import (
     _decompose,
@@ -163,10 +164,16 @@ def _settings(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
     settings["l1 penalty"] = significant(dec.splice.l1_penalty_)
     if args.target_l0 is not None:
         settings["target l0"] = f"{args.target_l0:g}"
-    settings["solver"] = args.solver
+    solver = resolved_solver(args.solver)
+    settings["solver"] = solver if args.solver == solver else f"{solver} ({args.solver})"
     settings["image mean"] = _mean_summary(metadata)
     if metadata["image_mean"].get("sha256"):
         settings["image mean sha256"] = metadata["image_mean"]["sha256"]
+    if getattr(args, "labels", None):  # (the classes came from this file)
+        from .._data import file_sha256
+
+        settings["labels"] = str(args.labels)
+        settings["labels sha256"] = file_sha256(Path(args.labels).expanduser())
     settings["sksplice version"] = __version__
     settings["date"] = datetime.now().astimezone().isoformat(sep=" ", timespec="seconds")
     return settings

@@ -19,6 +19,7 @@ from .._stack import warn_user
 from .._validation import check_finite_rows, check_int, check_number, check_option
 from ._codes import SparseCodes
 from ._common import Problem, RowResult, in_threads, intra_op_threads
+from ._names import resolved_solver
 from ._registry import METHODS, SOLVERS
 from ._rows import LazyRows
 from ._validation import (
@@ -214,12 +215,7 @@ class NonNegLasso:
     # ------------------------------------------------------------------ solve
     def _resolve_solver(self, solver: str) -> str:
         check_option(solver, "solver", SOLVERS)
-        if solver == "auto":
-            # The working set is the faster method on CPUs and on GPUs alike (an
-            # H200: 1.24x to 1.45x the ADMM's throughput in every run of
-            # benchmarks/gpu_check.py, at l1 0.25 and 0.15).
-            return "working_set"
-        return solver
+        return resolved_solver(solver)
 
     def _check_targets(self, V: Any) -> torch.Tensor:
         Vt = as_tensor_2d(V, "V")
