@@ -76,7 +76,9 @@ html_css_files = ["tables.css", "names.css"]
 # The page's table of contents lists a class's methods as "fit()", not
 # "SpliceTransformer.fit()": the page is the class's, and the sidebar is narrow.
 toc_object_entries_show_parents = "hide"
-html_theme_options = {"navigation_with_keys": False}
+# Two guide pages in the header, the rest under "More": with more, their long titles
+# wrapped the header onto three lines (136 px), which hid a heading jumped to by its link.
+html_theme_options = {"navigation_with_keys": False, "header_links_before_dropdown": 2}
 # The user guide's table of contents is the index page's and the header's: the left
 # sidebar ("Section Navigation") would stay empty on every page and narrow the article.
 html_sidebars = {"**": []}
