@@ -18,14 +18,7 @@ import numpy as np
 import scipy.sparse
 
 from ._array import unit_rows
-from ._names import (
-    SUGGESTED,
-    _all_normalised,
-    _close_matches,
-    check_concept_names,
-    plural,
-    unknown_names_hints,
-)
+from ._names import check_concept_names, closest_known, plural, unknown_names_hints
 from ._protocols import TextEmbedder, check_text_embedder
 from ._validation import check_finite_rows, check_int, tensor_as_array
 from .dictionary import embed_vocabulary, is_cached
@@ -329,24 +322,31 @@ def unknown_concepts_message(
     if positions:
         # (a rare word beyond the size is often a typo of a kept concept, "forrest" of
         # "forest": the kept concepts close to it are suggested before a larger size)
-        given = [str(k) for k in known]
-        names = _all_normalised(given)
-
-        def hint(concept: str, k: int) -> str:
-            close = _close_matches(concept, given, names) if k < SUGGESTED else []
-            return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-
-        shown = ", ".join(
-            f"{c!r} is concept {i}{hint(c, k)}" for k, (c, i) in enumerate(positions.items())
-        )
+        shown = ", ".join(f"{c!r} is concept {i}" for c, i in positions.items())
         of = f" of the {n_whole}" if n_whole is not None else ""
         them = "it" if len(positions) == 1 else "them"
+        close = [
+            (name, found)
+            for name, found in zip(positions, closest_known(list(positions), known))
+            if found
+        ]
+        if len(positions) == 1 and close:
+            alike = f" (or, if misspelt, kept concepts close to it: {_listed(close[0][1])})"
+        elif close:
+            each = "; ".join(f"{name!r}: {_listed(found)}" for name, found in close)
+            alike = f" (or, if misspelt, kept concepts close to them: {each})"
+        else:
+            alike = ""
         parts.append(
             f"{noun} in {where} beyond the {len(known)} that vocabulary_size keeps{of} of the "
             f"vocabulary ({shown}, in the order it keeps them): vocabulary_size="
-            f"{max(positions.values())} or more keeps {them}"
+            f"{max(positions.values())} or more keeps {them}{alike}"
         )
     return "; ".join(parts)
+
+
+def _listed(names: Sequence[str]) -> str:
+    return ", ".join(repr(name) for name in names)
 
 
 def _set_centred(A: np.ndarray) -> np.ndarray:

@@ -613,19 +613,28 @@ def unknown_names_hints(unknown: Sequence[Any], known: Any) -> str:
         The names, separated by ``"; "``.
     """
     unknown = list(unknown)
-    shown = unknown[:SUGGESTED]
-    given = list(map(str, known)) if shown else []
-    names = _all_normalised(given)
     hints = []
-    for name in shown:
-        suffix = f"__{name}"
-        prefixed = [c for c in given if c.endswith(suffix)][:3]
-        close = prefixed or _close_matches(str(name), given, names)
+    for name, close in zip(unknown, closest_known(unknown, known)):
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         hints.append(f"{name!r}{hint}")
     if len(unknown) > SUGGESTED:
         hints.append(f"and {len(unknown) - SUGGESTED} more")
     return "; ".join(hints)
+
+
+def closest_known(unknown: Sequence[Any], known: Any) -> list[list[str]]:
+    """The closest ``known`` names (:func:`close_matches`, at most 3) of each of the
+    first :data:`SUGGESTED` ``unknown`` names, the known names normalised once;
+    those ending in ``__`` and the name (a union's columns) first."""
+    shown = list(unknown)[:SUGGESTED]
+    given = list(map(str, known)) if shown else []
+    names = _all_normalised(given)
+    found = []
+    for name in shown:
+        suffix = f"__{name}"
+        prefixed = [c for c in given if c.endswith(suffix)][:3]
+        found.append(prefixed or _close_matches(str(name), given, names))
+    return found
 
 
 def _normalised(name: str) -> str:

@@ -729,10 +729,14 @@ class ConceptSpaceMixin:
         X = self._validate_X(X, reset=False, keep_float16=True)
         block = max(1, _COSINE_BLOCK_ITEMS // X.shape[1])
         if baseline:
+            # (the fitted centre, which a mean set since the fit does not move: said)
+            cast("SpliceTransformer", self)._warn_if_set_after_fit(penalty=False)
             centre = l2_normalize(self.mean_.astype(_float32_if_half(X[:0]).dtype))
+            # (summed as the recompositions' cosines are, not a matrix product: a row
+            # without concepts gets its cosine's bits, whatever rows come with it)
             return np.concatenate(
                 [
-                    unit_rows(_float32_if_half(X[s : s + block])) @ centre
+                    np.sum(unit_rows(_float32_if_half(X[s : s + block])) * centre, axis=1)
                     for s in range(0, X.shape[0], block)
                 ]
             )

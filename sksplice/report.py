@@ -1489,8 +1489,13 @@ def render_report(
         "n_concepts": n_concepts,
         "mean_l0": f"{l0.mean():.1f}" if l0.size else "-",
         "mean_cosine": f"{np.nanmean(cosine):.3f}" if np.isfinite(cosine).any() else "-",
-        # (shown only where known: the images of a report made in Python may lack it)
-        "mean_baseline": f"{np.nanmean(baseline):.3f}" if np.isfinite(baseline).any() else None,
+        # (shown where every image with a cosine has it: a mean of other images than the
+        # mean cosine's would not be its baseline; results made in Python may lack it)
+        "mean_baseline": (
+            f"{np.mean(baseline[np.isfinite(cosine)]):.3f}"
+            if np.isfinite(cosine).any() and np.isfinite(baseline[np.isfinite(cosine)]).all()
+            else None
+        ),
     }
     # Every text as the page shows it: a file or folder name that is not valid UTF-8
     # with \xNN escapes (the page is UTF-8), also where a reason quotes it.

@@ -249,6 +249,17 @@ def test_interrupt_leaves_valid_output(image_tree, vocab_file, inproc, tmp_path,
     assert len(data["images"]) == 2
 
 
+@pytest.mark.parametrize(("solver", "recorded"), [("auto", "working_set"), ("admm", "admm")])
+def test_the_metadata_records_the_solver_that_ran(
+    solver, recorded, image_tree, vocab_file, inproc, capsys
+):
+    # "auto" was recorded as given: the metadata names the method that ran
+    args = ["decompose", str(image_tree), "-f", "json", "-q", *_model_args(vocab_file)]
+    code, out, err = _main([*args, "--solver", solver], capsys)
+    assert code == 0, err
+    assert json.loads(out)["metadata"]["solver"] == recorded
+
+
 def test_each_image_carries_the_cosine_of_the_centre_alone(image_tree, vocab_file, inproc, capsys):
     """Beside the cosine of its recomposition, each image has its baseline: the cosine of
     the centre alone, which an image without concepts scores (a cosine of 0.93 is no fit
@@ -261,6 +272,12 @@ def test_each_image_carries_the_cosine_of_the_centre_alone(image_tree, vocab_fil
         return {r["path"]: r for r in json.loads(out)["images"]}
 
     kept, none = records("0.05"), records("1.99")
+    # the CSV rows carry the same values
+    args = ["decompose", str(image_tree), "-f", "csv", "--quiet", *_model_args(vocab_file)]
+    code, out, _ = _main([*args, "--l1-penalty", "0.05"], capsys)
+    assert code == 0
+    for row in csv.DictReader(io.StringIO(out)):
+        assert float(row["baseline_cosine"]) == kept[row["path"]]["baseline_cosine"]
     assert kept.keys() == none.keys() and len(kept) == 10
     for path, rec in none.items():
         # no concept: the recomposition is the centre alone
@@ -392,6 +409,17 @@ def test_classes_too_small_to_test_are_said_once_where_the_output_says_it(
     assert code == 0
     assert "  none can be: with 1 image in A against 2 in B, Fisher's exact test" in out
     assert "can be significant" not in err
+    # the other formats warn, in the same words
+    code, out, err = _main(
+        ["compare", str(root / "a"), str(root / "b"), "-f", "json", *_model_args(vocab_file)],
+        capsys,
+    )
+    assert code == 0 and json.loads(out)["metadata"]["smallest_p_value"] == 0.333333
+    assert (
+        "sksplice: warning: no concept can be significant at alpha=0.05: with 1 image in A "
+        "against 2 in B, Fisher's exact test gives no p-value below 0.33"
+    ) in err
+    assert "sample" not in err
 
 
 def _parse(fmt: str, text: str) -> int:

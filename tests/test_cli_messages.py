@@ -771,7 +771,7 @@ def test_a_significant_p_value_reads_below_the_level_of_the_heading():
     assert format_p_value(0.0499999, below=0.05) == "0.0499999"
     assert format_p_value(0.012, below=0.05) == "0.012"
     assert format_p_value(0.0496) == "0.050" and format_p_value(0.0, below=0.05) == "<1e-300"
-    # two significant digits, a zero among them kept (the report writes 3.0e-25 too)
+    # two significant digits, a zero among them kept
     assert format_p_value(3e-25) == "3.0e-25" and format_p_value(0.1) == "0.10"
     fh = io.StringIO()
     from sksplice.cli import _profile

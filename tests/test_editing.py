@@ -1387,9 +1387,20 @@ def test_a_rare_word_beyond_the_size_is_told_the_kept_concepts_close_to_it():
     with pytest.raises(ValueError) as refused:
         ConceptEditor(remove=["forrest", "bech"], splice=splice).fit(W)
     assert (
-        "('forrest' is concept 9 (did you mean 'forest'?), 'bech' is concept 10 (did you mean "
-        "'beach'?), in the order it keeps them): vocabulary_size=10 or more keeps them"
+        "('forrest' is concept 9, 'bech' is concept 10, in the order it keeps them): "
+        "vocabulary_size=10 or more keeps them (or, if misspelt, kept concepts close to them: "
+        "'forrest': 'forest'; 'bech': 'beach')"
     ) in str(refused.value)
+    # one name alone; none close: the size alone
+    with pytest.raises(ValueError, match=r"keeps it \(or, if misspelt, kept concepts close to "):
+        ConceptEditor(remove=["forrest"], splice=splice).fit(W)
+    far = SpliceTransformer(
+        vocabulary=[*names[:8], "qqqqqq", "zzzzzz"],
+        vocabulary_size=8,
+        concept_embeddings=rng.normal(size=(10, 8)),
+    ).fit(rng.normal(size=(120, 8)))
+    with pytest.raises(ValueError, match=r"vocabulary_size=9 or more keeps it; pass ignore"):
+        ConceptEditor(remove=["qqqqqq"], splice=far).fit(far.transform(rng.normal(size=(5, 8))))
 
 
 def test_a_name_beyond_the_vocabulary_size_is_told_the_size_that_keeps_it():
@@ -1408,8 +1419,8 @@ def test_a_name_beyond_the_vocabulary_size_is_told_the_size_that_keeps_it():
     W = splice.transform(rng.normal(size=(5, 8)))
     beyond = (
         r"beyond the 10 that vocabulary_size keeps of the 20 of the vocabulary \('c15' is "
-        r"concept 16 \(did you mean 'c1', 'c5'\?\), in the order it keeps them\): "
-        r"vocabulary_size=16 or more keeps it"
+        r"concept 16, in the order it keeps them\): vocabulary_size=16 or more keeps it "
+        r"\(or, if misspelt, kept concepts close to it: 'c1', 'c5'\)"
     )
     for given in (splice, FrozenEstimator(splice)):
         with pytest.raises(ValueError, match=rf"^concepts in `remove` {beyond}; pass ignore"):

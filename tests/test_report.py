@@ -1604,6 +1604,14 @@ def test_the_baseline_cosine_is_shown_beside_the_cosine_where_known():
     # not known (a report made in Python from older records): no card, no value
     page = render_report([ImageResult("a.png", [("sky", 0.5)], 1, 0.8, thumbnail="")])
     assert 'id="baseline"' not in page and _data(page)["images"][0]["base"] is None
+    # known for some images only: no mean of other images than the mean cosine's
+    page = render_report([*results, ImageResult("b.png", [("sky", 0.5)], 1, 0.8, thumbnail="")])
+    assert 'id="baseline"' not in page
+    # an image without a cosine is in neither mean
+    page = render_report(
+        [*results, ImageResult("c.png", [], 0, float("nan"), thumbnail="", baseline_cosine=0.1)]
+    )
+    assert re.search(r'id="baseline"[^>]*><span class="num">0\.700</span>', page)
     with pytest.raises(ValueError, match=r"`baseline_cosine` must be a cosine similarity"):
         ImageResult("a.png", [("sky", 0.5)], 1, 0.8, baseline_cosine=1.5)
     with pytest.raises(TypeError, match=r"`baseline_cosine` must be a number"):

@@ -99,8 +99,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
     W = dec.splice.transform(dec.X)
     with warnings.catch_warnings():
-        if args.format == "table":  # (the table says why no concept can be significant)
-            warnings.simplefilter("ignore", TooFewSamplesWarning)
+        # (the table says why no concept can be significant, the other formats warn below,
+        # in the command line's words: A before B, images)
+        warnings.simplefilter("ignore", TooFewSamplesWarning)
         comparison = compare_datasets(
             W[from_a],
             W[~from_a],
@@ -124,6 +125,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             comparison.attrs["smallest_p_value"], comparison.attrs["alpha"]
         ),
     }
+    why = untestable(
+        metadata["a"]["images"],
+        metadata["b"]["images"],
+        metadata["smallest_p_value"],
+        metadata["alpha"],
+        ("A", "B"),
+    )
+    if why is not None and args.format != "table":  # (the table says it under its rows)
+        logger.warning("no concept can be significant at alpha=%g: %s", metadata["alpha"], why)
     beyond = metadata["concepts_significant"] - int(table["significant"].sum())
     if beyond and args.format != "table":  # (the table says it under its rows)
         # (a warning: the records say it nowhere else, and -q keeps warnings)

@@ -649,7 +649,7 @@ def format_p_value(p: float, below: float | None = None) -> str:
     """
     if p == 0:
         return "<1e-300"
-    # ("#": the digits kept whatever they are, 3.0e-25 and 0.010 as the report shows them)
+    # ("#": both digits kept whatever they are, 3.0e-25 and 0.010, not 3e-25 and 0.01)
     text, digits = f"{p:#.2g}", 2
     while below is not None and p < below and float(text) >= below and digits < 17:
         digits += 1

@@ -48,8 +48,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
                     f"{args.inputs[0]}): put them in a class folder, or leave them out"
                 )
             paths, labels = _labelled(args, "report")
+            # (the file as it was read: hashed now, not once the images are decomposed)
+            labels_sha256 = _labels_sha256(args)
             before_model = None
         else:
+            labels_sha256 = None
             inputs = [args.folder, *args.inputs]
             paths = _collect_images(inputs, _outputs_of(args))
             refuse_one_input_early(args, paths, inputs)
@@ -80,6 +83,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         label_of=label_of,
         profiles=profiles,
         ranking=ranking,
+        labels_sha256=labels_sha256,
     )
     if not with_concepts:  # (as decompose says it; the page says it too)
         logger.warning("%s", no_concept(len(dec.paths)))
@@ -97,6 +101,7 @@ def _write_explorer(
     profiles: Any,
     ranking: Any,
     settings: dict[str, Any] | None = None,
+    labels_sha256: str | None = None,
 ) -> int:
     """Write the HTML explorer of ``dec`` (images labelled by ``label_of``) to ``output``.
 
@@ -126,7 +131,7 @@ def _write_explorer(
         )
         for rec, thumb in zip(records, thumbs, strict=True)
     ]
-    settings = {**_settings(args, dec), **(settings or {})}
+    settings = {**_settings(args, dec, labels_sha256), **(settings or {})}
     remove_stale_temporaries(os.path.realpath(output), time.time())  # left by killed runs
     page = render_report(
         results,
@@ -146,9 +151,21 @@ def _write_explorer(
     return sum(result.l0 > 0 for result in results)
 
 
-def _settings(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
+def _labels_sha256(args: argparse.Namespace) -> str | None:
+    """The SHA-256 of the ``--labels`` file, where one gave the classes."""
+    if not getattr(args, "labels", None):
+        return None
+    from .._data import file_sha256
+
+    return file_sha256(Path(args.labels).expanduser())
+
+
+def _settings(
+    args: argparse.Namespace, dec: _Decomposition, labels_sha256: str | None = None
+) -> dict[str, Any]:
     """The settings of the run as the report lists them: enough to tell which run made
-    the page and to make it again (files are told apart by their SHA-256)."""
+    the page and to make it again (files are told apart by their SHA-256; that of the
+    ``--labels`` file, ``labels_sha256``, taken when it was read)."""
     metadata = dec.metadata
     settings: dict[str, Any] = {
         "model": args.model,
@@ -169,11 +186,9 @@ def _settings(args: argparse.Namespace, dec: _Decomposition) -> dict[str, Any]:
     settings["image mean"] = _mean_summary(metadata)
     if metadata["image_mean"].get("sha256"):
         settings["image mean sha256"] = metadata["image_mean"]["sha256"]
-    if getattr(args, "labels", None):  # (the classes came from this file)
-        from .._data import file_sha256
-
+    if labels_sha256 is not None:  # (the classes came from this file)
         settings["labels"] = str(args.labels)
-        settings["labels sha256"] = file_sha256(Path(args.labels).expanduser())
+        settings["labels sha256"] = labels_sha256
     settings["sksplice version"] = __version__
     settings["date"] = datetime.now().astimezone().isoformat(sep=" ", timespec="seconds")
     return settings
