@@ -330,7 +330,13 @@ def test_profile_with_labels_csv(image_tree, vocab_file, inproc, tmp_path):
         + ["--quiet", *_model_args(vocab_file)]
     )
     assert code == 0
-    assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"A", "B"}
+    written = json.loads(out.read_text())
+    assert {r["class"] for r in written["ranking"]} == {"A", "B"}
+    # the metadata names the file the classes came from, with its digest
+    from sksplice._data import file_sha256
+
+    assert written["metadata"]["labels"] == str(labels)
+    assert written["metadata"]["labels_sha256"] == file_sha256(labels)
 
     bad = tmp_path / "bad.csv"
     bad.write_text("path,label\ncats/0.png,A\n")

@@ -743,6 +743,16 @@ def _check_folder(folder: Path) -> None:
     raise CLIError(f"not a folder: {folder}{what}")
 
 
+def labels_sha256(args: argparse.Namespace) -> str | None:
+    """The SHA-256 of the ``--labels`` file, where one gives the classes (taken when it
+    is read: a file replaced during the run is recorded as it was read)."""
+    if not getattr(args, "labels", None):
+        return None
+    from .._data import file_sha256
+
+    return file_sha256(Path(args.labels).expanduser())
+
+
 def _labelled(args: argparse.Namespace, command: str = "profile") -> tuple[list[Path], list[str]]:
     """The images of ``args.folder`` and their labels (``--labels``, else class folders).
 

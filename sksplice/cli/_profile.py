@@ -12,7 +12,7 @@ import numpy as np
 
 from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
 from ._decompose import _decompose, _report_skipped
-from ._inputs import _labelled
+from ._inputs import _labelled, labels_sha256
 from ._logging import CLIError, _usage
 from ._output import (
     _Output,
@@ -177,6 +177,7 @@ def written_ranking(ranking: Any) -> Any:
 def _cmd_profile(args: argparse.Namespace) -> int:
     with _usage():
         paths, labels = _labelled(args)
+        labels_digest = labels_sha256(args)  # (the file as it was read)
         _check_outputs_apart(args, paths)
         plan = _check_options(args)
         check_standard_output_encodes(
@@ -194,6 +195,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     attrs = ranking.attrs
     metadata = {
         **dec.metadata,
+        # (the classes' file, where --labels gave them; null for class folders)
+        "labels": None if args.labels is None else str(args.labels),
+        "labels_sha256": labels_digest,
         "alternative": attrs["alternative"],
         "correction": attrs["correction"],
         "alpha": attrs["alpha"],

@@ -24,6 +24,7 @@ from ._decompose import (
     refuse_one_input_unpublished,
 )
 from ._inputs import _collect_images, _has_class_folders, _labelled, _outputs_of
+from ._inputs import labels_sha256 as labels_sha256_of
 from ._logging import CLIError, _usage, committing, raise_if_signalled
 from ._output import naming_write_errors, no_concept, plural, say_wrote, significant
 from ._profile import _profile, _top_per_class
@@ -49,7 +50,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 )
             paths, labels = _labelled(args, "report")
             # (the file as it was read: hashed now, not once the images are decomposed)
-            labels_sha256 = _labels_sha256(args)
+            labels_sha256 = labels_sha256_of(args)
             before_model = None
         else:
             labels_sha256 = None
@@ -149,15 +150,6 @@ def _write_explorer(
         fh.write(page)
     say_wrote(out, plural(len(results), "image"))
     return sum(result.l0 > 0 for result in results)
-
-
-def _labels_sha256(args: argparse.Namespace) -> str | None:
-    """The SHA-256 of the ``--labels`` file, where one gave the classes."""
-    if not getattr(args, "labels", None):
-        return None
-    from .._data import file_sha256
-
-    return file_sha256(Path(args.labels).expanduser())
 
 
 def _settings(
