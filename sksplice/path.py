@@ -74,6 +74,11 @@ class SplicePath:
         are solved in one batch, so there is no time per penalty).
     concepts : ndarray of str objects, shape (n_concepts,)
         The concept names (the columns of every weight matrix).
+    baseline_cosine : float, default=nan
+        Mean cosine similarity between the embeddings and the centre alone
+        (:meth:`SpliceTransformer.cosine_similarity` with ``baseline=True``),
+        what recompositions from no concept score: the floor ``cosine`` is read
+        against. NaN where not known.
     """
 
     l1_penalties: np.ndarray
@@ -84,6 +89,7 @@ class SplicePath:
     n_iter: np.ndarray
     time_s: float
     concepts: np.ndarray = field(repr=False)
+    baseline_cosine: float = float("nan")
 
     def __len__(self) -> int:
         return len(self.l1_penalties)
@@ -271,6 +277,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         n_iter=np.asarray(n_iter),
         time_s=elapsed,
         concepts=np.asarray(transformer.concepts_, dtype=object),
+        baseline_cosine=float(np.mean(transformer.cosine_similarity(X, baseline=True))),
     )
 
 

@@ -12,6 +12,8 @@ in a checkout).
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 import sys
 import warnings
@@ -1775,6 +1777,10 @@ def _shared_label(names: list[str]) -> tuple[str, list[str]]:
     return f"{_shortened(names[0])[: _MAX_LABEL - 6]}\u2026 +{len(names) - 1}", names[1:]
 
 
+#: The gid of the dotted lines of :func:`plot_sparsity_tradeoff` at a path's baseline.
+_BASELINE_GID = "sksplice-baseline-cosine"
+
+
 def _path_arrays(path: Any, label: str) -> dict[str, np.ndarray]:
     """``l1_penalties``, ``mean_l0`` and ``cosine`` of a path result (object or DataFrame)."""
     arrays = {}
@@ -1802,6 +1808,10 @@ def _path_arrays(path: Any, label: str) -> dict[str, np.ndarray]:
     lengths = {k: v.shape[0] for k, v in arrays.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"{_path_name(label)}: arrays of different lengths {lengths}")
+    # (of the path as a whole: the cosine of the centre alone, where the result has it)
+    baseline = getattr(path, "baseline_cosine", None)
+    if isinstance(baseline, numbers.Real) and math.isfinite(float(baseline)):
+        arrays["baseline"] = np.asarray([float(baseline)])
     return arrays
 
 
@@ -2063,6 +2073,12 @@ def plot_sparsity_tradeoff(
         (drawn,) = ax.plot(
             l0, values["cosine"][order], "o-", color=color, label=_literal(label) or None
         )
+        if "baseline" in values:
+            # the cosine of no concept at all: the floor the line is read against
+            ax.axhline(
+                float(values["baseline"][0]), color=color, linestyle=":", linewidth=1.2,
+                gid=_BASELINE_GID,
+            )  # fmt: skip
         # (a leader to a penalty's label ends at the edge of its marker)
         marker = 0.5 * (drawn.get_markersize() + drawn.get_markeredgewidth())
         if annotate:
@@ -2086,7 +2102,11 @@ def plot_sparsity_tradeoff(
             a.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             a.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
             # (a labelled tick at or below the fewest concepts: 2 for points near 2.5)
-            shown = [np.asarray(line.get_xdata()) for line in a.get_lines()]
+            shown = [
+                np.asarray(line.get_xdata())
+                for line in a.get_lines()
+                if line.get_gid() != _BASELINE_GID  # (axes coordinates: 0 to 1)
+            ]
             least = min((float(np.min(v)) for v in shown if len(v)), default=None)
             if least is not None and least > 0:
                 decade = 10.0 ** np.floor(np.log10(least))
@@ -2094,11 +2114,21 @@ def plot_sparsity_tradeoff(
                 a.set_xlim(left=min(a.get_xlim()[0], tick))
         if len(named) > 1 or "" not in named:
             a.legend(loc="lower right", fontsize=8)
+    handles, texts = ax.get_legend_handles_labels()
+    if any(line.get_gid() == _BASELINE_GID for line in ax.get_lines()):
+        # what the dotted lines are: the cosine of each path's centre alone
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color="0.4", linestyle=":", linewidth=1.2))
+        texts.append("centre alone (no concept)")
+    # (labels only beside handles: matplotlib cannot pair two empty lists)
+    entries: dict[str, Any] = {"handles": handles, **({"labels": texts} if handles else {})}
     if annotate:
         # what the numbers at the points are (in the legend's title, or alone)
-        handles = ax.get_legend_handles_labels()[0]
-        ax.legend(handles=handles, loc="lower right", fontsize=8, title="labels: l1_penalty",
+        ax.legend(**entries, loc="lower right", fontsize=8, title="labels: l1_penalty",
                   title_fontsize=8)  # fmt: skip
+    elif handles:
+        ax.legend(**entries, loc="lower right", fontsize=8)
     ax.set_ylabel("cosine(embedding, recomposition)")
     if accuracy_ax is not None:
         _at_least_span(accuracy_ax, _MIN_ACCURACY_SPAN)

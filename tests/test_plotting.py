@@ -678,6 +678,27 @@ def test_plot_sparsity_tradeoff_points_are_the_path_numbers(small_paths, tmp_pat
         )
 
 
+def test_plot_sparsity_tradeoff_draws_each_paths_baseline(small_paths):
+    """A dotted line at each path's cosine of the centre alone, in its colour: the floor
+    its cosines are read against (no concept at all scores it)."""
+    X, _, transformers, paths = small_paths
+    for label, path in paths.items():
+        expected = np.mean(transformers[label].cosine_similarity(X, baseline=True))
+        assert path.baseline_cosine == pytest.approx(expected)
+    ax = plot_sparsity_tradeoff(paths)
+    dotted = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert len(dotted) == 2
+    for line, (label, path) in zip(dotted, paths.items(), strict=True):
+        assert list(line.get_ydata()) == [path.baseline_cosine] * 2
+        assert line.get_color() == _line(ax, label).get_color()
+    assert "centre alone (no concept)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # the log axis still starts from the points, not from the line's axes coordinates
+    assert ax.get_xlim()[0] > 0.5
+    # a summary without it (to_frame) draws none
+    frame_ax = plot_sparsity_tradeoff({k: p.to_frame() for k, p in paths.items()})
+    assert not [line for line in frame_ax.get_lines() if line.get_linestyle() == ":"]
+
+
 def test_plot_sparsity_tradeoff_accuracy_zero_shot_and_probe(small_paths):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
@@ -805,6 +826,10 @@ def test_tradeoff_worked_example_plots_the_path_numbers(laion_minilm, minilm, tm
         assert rows[key][0] == pytest.approx(l0, abs=0.5), key
         assert rows[key][1] == pytest.approx(cos, abs=0.002), key
         assert rows[key][2] == pytest.approx(acc, abs=1 / 120 + 1e-9), key  # one caption
+    # the dotted baseline the page quotes: one text centre for the three vocabularies
+    assert "0.180 here, for all three vocabularies" in " ".join(page.split())
+    for path in paths.values():
+        assert path.baseline_cosine == pytest.approx(0.180, abs=5e-4)
 
 
 def test_the_shift_legend_leaves_the_largest_shift_visible():

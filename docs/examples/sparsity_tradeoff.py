@@ -163,6 +163,7 @@ def main(
         print(label)
         for pen, l0, cos, a in zip(path.l1_penalties, path.mean_l0, path.cosine, acc):
             print(f"  l1 {pen:<5g} mean l0 {l0:6.2f}  cosine {cos:.3f}  zero-shot accuracy {a:.3f}")
+        print(f"  the centre alone (no concept): cosine {path.baseline_cosine:.3f}")
     print(f"zero-shot accuracy on the dense caption embeddings: {dense_accuracy:.3f}")
     path_png = out / "sparsity_tradeoff.png"
     ax.figure.savefig(path_png, dpi=110)
