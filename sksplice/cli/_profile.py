@@ -196,7 +196,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     metadata = {
         **dec.metadata,
         # (the classes' file, where --labels gave them; null for class folders)
-        "labels": None if args.labels is None else str(args.labels),
+        "labels": None if getattr(args, "labels", None) is None else str(args.labels),
         "labels_sha256": labels_digest,
         "alternative": attrs["alternative"],
         "correction": attrs["correction"],
