@@ -7,6 +7,7 @@ summaries computed from them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
@@ -728,27 +729,27 @@ class ConceptSpaceMixin:
         # it, in float32 a chunk at a time, not copied whole into float64)
         X = self._validate_X(X, reset=False, keep_float16=True)
         block = max(1, _COSINE_BLOCK_ITEMS // X.shape[1])
+        other: Callable[[int], np.ndarray]
         if baseline:
             # (the fitted centre, which a mean set since the fit does not move: said)
             cast("SpliceTransformer", self)._warn_if_set_after_fit(penalty=False)
             centre = l2_normalize(self.mean_.astype(_float32_if_half(X[:0]).dtype))
-            # (summed as the recompositions' cosines are, not a matrix product: a row
-            # without concepts gets its cosine's bits, whatever rows come with it)
-            return np.concatenate(
-                [
-                    np.sum(unit_rows(_float32_if_half(X[s : s + block])) * centre, axis=1)
-                    for s in range(0, X.shape[0], block)
-                ]
-            )
-        W = self._weights(X)
-        # Recomposed and compared a block of rows at a time: no dense array of every row.
+
+            def other(start: int) -> np.ndarray:
+                return centre
+
+        else:
+            W = self._weights(X)
+
+            def other(start: int) -> np.ndarray:
+                return self._recompose(W[start : start + block])
+
+        # Compared a block of rows at a time, with no dense array of every row; the
+        # centre too is summed row by row, not in a matrix product: a row without
+        # concepts gets its cosine's bits, whatever rows come with it.
         return np.concatenate(
             [
-                np.sum(
-                    unit_rows(_float32_if_half(X[s : s + block]))
-                    * self._recompose(W[s : s + block]),
-                    axis=1,
-                )
+                np.sum(unit_rows(_float32_if_half(X[s : s + block])) * other(s), axis=1)
                 for s in range(0, X.shape[0], block)
             ]
         )

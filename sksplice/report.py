@@ -1436,6 +1436,7 @@ def render_report(
     l0 = np.array([r.l0 for r in results], dtype=np.float64)
     cosine = np.array([r.cosine for r in results], dtype=np.float64)
     baseline = np.array([r.baseline_cosine for r in results], dtype=np.float64)
+    known = np.isfinite(cosine)  # (the images the mean cosine is of)
     class_profiles = []
     if groups:
         from .analysis import _top_of_group
@@ -1488,12 +1489,12 @@ def render_report(
         "n_skipped": len(skipped_rows),
         "n_concepts": n_concepts,
         "mean_l0": f"{l0.mean():.1f}" if l0.size else "-",
-        "mean_cosine": f"{np.nanmean(cosine):.3f}" if np.isfinite(cosine).any() else "-",
+        "mean_cosine": f"{np.mean(cosine[known]):.3f}" if known.any() else "-",
         # (shown where every image with a cosine has it: a mean of other images than the
         # mean cosine's would not be its baseline; results made in Python may lack it)
         "mean_baseline": (
-            f"{np.mean(baseline[np.isfinite(cosine)]):.3f}"
-            if np.isfinite(cosine).any() and np.isfinite(baseline[np.isfinite(cosine)]).all()
+            f"{np.mean(baseline[known]):.3f}"
+            if known.any() and np.isfinite(baseline[known]).all()
             else None
         ),
     }

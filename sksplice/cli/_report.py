@@ -23,8 +23,13 @@ from ._decompose import (
     refuse_one_input_early,
     refuse_one_input_unpublished,
 )
-from ._inputs import _collect_images, _has_class_folders, _labelled, _outputs_of
-from ._inputs import labels_sha256 as labels_sha256_of
+from ._inputs import (
+    _collect_images,
+    _has_class_folders,
+    _labelled,
+    _outputs_of,
+    labels_sha256,
+)
 from ._logging import CLIError, _usage, committing, raise_if_signalled
 from ._output import naming_write_errors, no_concept, plural, say_wrote, significant
 from ._profile import _profile, _top_per_class
@@ -50,10 +55,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 )
             paths, labels = _labelled(args, "report")
             # (the file as it was read: hashed now, not once the images are decomposed)
-            labels_sha256 = labels_sha256_of(args)
+            labels_digest = labels_sha256(args)
             before_model = None
         else:
-            labels_sha256 = None
+            labels_digest = None
             inputs = [args.folder, *args.inputs]
             paths = _collect_images(inputs, _outputs_of(args))
             refuse_one_input_early(args, paths, inputs)
@@ -84,7 +89,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         label_of=label_of,
         profiles=profiles,
         ranking=ranking,
-        labels_sha256=labels_sha256,
+        labels_digest=labels_digest,
     )
     if not with_concepts:  # (as decompose says it; the page says it too)
         logger.warning("%s", no_concept(len(dec.paths)))
@@ -102,7 +107,7 @@ def _write_explorer(
     profiles: Any,
     ranking: Any,
     settings: dict[str, Any] | None = None,
-    labels_sha256: str | None = None,
+    labels_digest: str | None = None,
 ) -> int:
     """Write the HTML explorer of ``dec`` (images labelled by ``label_of``) to ``output``.
 
@@ -132,7 +137,7 @@ def _write_explorer(
         )
         for rec, thumb in zip(records, thumbs, strict=True)
     ]
-    settings = {**_settings(args, dec, labels_sha256), **(settings or {})}
+    settings = {**_settings(args, dec, labels_digest), **(settings or {})}
     remove_stale_temporaries(os.path.realpath(output), time.time())  # left by killed runs
     page = render_report(
         results,
@@ -153,11 +158,11 @@ def _write_explorer(
 
 
 def _settings(
-    args: argparse.Namespace, dec: _Decomposition, labels_sha256: str | None = None
+    args: argparse.Namespace, dec: _Decomposition, labels_digest: str | None = None
 ) -> dict[str, Any]:
     """The settings of the run as the report lists them: enough to tell which run made
     the page and to make it again (files are told apart by their SHA-256; that of the
-    ``--labels`` file, ``labels_sha256``, taken when it was read)."""
+    ``--labels`` file, ``labels_digest``, taken when it was read)."""
     metadata = dec.metadata
     settings: dict[str, Any] = {
         "model": args.model,
@@ -178,9 +183,9 @@ def _settings(
     settings["image mean"] = _mean_summary(metadata)
     if metadata["image_mean"].get("sha256"):
         settings["image mean sha256"] = metadata["image_mean"]["sha256"]
-    if labels_sha256 is not None:  # (the classes came from this file)
+    if labels_digest is not None:  # (the classes came from this file)
         settings["labels"] = str(args.labels)
-        settings["labels sha256"] = labels_sha256
+        settings["labels sha256"] = labels_digest
     settings["sksplice version"] = __version__
     settings["date"] = datetime.now().astimezone().isoformat(sep=" ", timespec="seconds")
     return settings
