@@ -191,7 +191,8 @@ def progress(
         Nothing is shown on a stream a write to which has failed; a write of
         the bar that fails ends its lines there (see :func:`_write_diagnostics`).
     **kwargs
-        Passed on to tqdm (``unit_scale``, ``unit_divisor``).
+        Passed on to tqdm (``unit_scale``, ``unit_divisor``; ``delay``: seconds
+        before the bar shows, and nothing at all for work done sooner).
 
     Returns
     -------

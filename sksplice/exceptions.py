@@ -32,6 +32,9 @@ Warnings (subclasses of :class:`UserWarning`):
 - :class:`ImageFileWarning`: an image file embedded despite a problem (damaged
   EXIF data, PIL's warnings about damaged data), once per file and message;
   its ``path`` attribute names the file.
+- :class:`DenseCodesWarning`: codes of ``transform`` that keep more concepts
+  than half the dimensions of the embeddings on average (a penalty far below
+  the useful range); its ``mean_l0`` attribute holds that mean.
 - :class:`CalibrationStartWarning`: ``l1_penalty`` given with ``target_l0``,
   which calibrates the penalty (``l1_penalty`` is only where that starts).
 
@@ -67,12 +70,14 @@ if TYPE_CHECKING:
     from .analysis import TooFewSamplesWarning
     from .dictionary import DictionaryCacheWarning, DuplicateConceptWarning
     from .embedders import SkippedInput, SkippedInputWarning
+    from .transformer import DenseCodesWarning
     from .vocabulary import RepeatedConceptWarning
 
 __all__ = [
     "CalibrationStartWarning",
     "CheckpointFormatError",
     "DataFetchError",
+    "DenseCodesWarning",
     "DictionaryCacheWarning",
     "DigestMismatchError",
     "DuplicateConceptWarning",
@@ -92,6 +97,7 @@ _DEFINED_IN = {
     "CalibrationStartWarning": "._calibration",
     "CheckpointFormatError": "._models",
     "DataFetchError": "._download",
+    "DenseCodesWarning": ".transformer",
     "DictionaryCacheWarning": ".dictionary",
     "DigestMismatchError": "._download",
     "DuplicateConceptWarning": ".dictionary",

@@ -64,12 +64,19 @@ from .dictionary import (
     warn_duplicate_concepts,
 )
 
-__all__ = ["MIN_MEAN_SAMPLES", "SmallMeanSampleWarning", "SpliceTransformer", "TransformStats"]
+__all__ = [
+    "MIN_MEAN_SAMPLES",
+    "DenseCodesWarning",
+    "SmallMeanSampleWarning",
+    "SpliceTransformer",
+    "TransformStats",
+]
 
-#: Fewest rows for which a verbose ``transform`` shows a progress bar: fewer take about a
-#: second or less, and callers that decompose in pieces (a search's text query, the
-#: command line's chunks of images under their own bar) would print one bar per call.
-_BAR_MIN_ROWS = 1024
+#: Seconds a verbose ``transform`` runs before its progress bar shows: a quick one (a
+#: search's text query, one row of ``cosine_similarity``) shows none, a slow one does
+#: whatever its number of rows (a small penalty can take seconds a row). Blocks of a
+#: larger ``X`` decomposed under their caller's own bar (:func:`block_of_more`) show none.
+_BAR_DELAY = 2.0
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +103,44 @@ _FIT_PARAMS: dict[str, str] = {
     "calibration_samples": "",
     "random_state": "",
 }
+
+
+#: Fewest concepts a row, on average, of codes said to be nearly dense (with more than
+#: half the dimensions): SpLiCE's decompositions are read at a few to a few tens.
+_DENSE_MIN_L0 = 64
+
+
+def _nearly_dense(mean_l0: float, d: int) -> bool:
+    """Whether codes of ``mean_l0`` concepts a row on average, of embeddings of ``d``
+    dimensions, are said to be nearly dense (:class:`DenseCodesWarning`)."""
+    return mean_l0 > max(d / 2, _DENSE_MIN_L0)
+
+
+class DenseCodesWarning(UserWarning):
+    """The codes of ``transform`` are nearly dense: their rows keep, on average, more
+    concepts than half the dimensions of the embeddings.
+
+    A decomposition that long explains an embedding with hundreds of concepts,
+    which nobody reads, and it is slow to find (each row's solve grows with the
+    number of concepts it keeps: about 0.6 s a row at ``l1_penalty=0.001`` over
+    the 10,000 LAION concepts with 384-dimensional text embeddings, against
+    3 ms at 0.3, on two CPU cores). It comes from a penalty far below the useful range (0.05 to
+    0.5 for CLIP). Only said of codes of more than 64 concepts a row on average
+    (SpLiCE's decompositions are read at a few to a few tens of concepts), so
+    that embeddings of a few dimensions, as in examples, are not warned about.
+    ``mean_l0`` holds the mean number of concepts per row, ``n_features`` the
+    dimensions and ``l1_penalty`` the penalty.
+    """
+
+    def __init__(self, message: str, mean_l0: float, n_features: int, l1_penalty: float) -> None:
+        super().__init__(message)
+        self.mean_l0 = mean_l0
+        self.n_features = n_features
+        self.l1_penalty = l1_penalty
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        text = str(self.args[0]) if self.args else ""
+        return (type(self), (text, self.mean_l0, self.n_features, self.l1_penalty), self.__dict__)
 
 
 class TransformStats(NamedTuple):
@@ -358,15 +403,18 @@ def _columns_not_numbers(X: Any) -> ValueError | None:
     )
 
 
-#: Set (per thread) while a block of a larger ``X`` is transformed (a Dask task): rows of
-#: one block that hold no concept say nothing of the whole ``X`` (see :func:`block_of_more`).
+#: Set (per thread) while a block of a larger ``X`` is transformed (a Dask task, a chunk
+#: of the command line's images): rows of one block that hold no concept say nothing of
+#: the whole ``X``, and the block's rows are counted by its caller's bar, if any (see
+#: :func:`block_of_more`).
 _BLOCK_OF_MORE = threading.local()
 
 
 @contextlib.contextmanager
 def block_of_more() -> Iterator[None]:
     """While the block runs, :meth:`SpliceTransformer.transform` in this thread is given a
-    block of a larger ``X``: no warning that none of its rows holds a concept."""
+    block of a larger ``X``: no warning that none of its rows holds a concept, and no
+    progress bar of its own."""
     before = getattr(_BLOCK_OF_MORE, "active", False)
     _BLOCK_OF_MORE.active = True
     try:
@@ -509,9 +557,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         sample an estimate of the time left, then its progress) and each step
         of the ``target_l0`` calibration. These are INFO messages of the ``sksplice`` loggers;
         where the program has configured logging, its handlers show them
-        instead. ``transform`` of 1,024 rows or more then shows a progress
-        bar of the rows decomposed (updated as each chunk of the solver is
-        done).
+        instead. ``transform`` then shows a progress bar of the rows
+        decomposed once it has run for 2 s (updated as each chunk of the
+        solver is done).
 
     Attributes
     ----------
@@ -1228,8 +1276,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
     def _weights_and_stats(self, X: np.ndarray) -> tuple[scipy.sparse.csr_matrix, TransformStats]:
         self._warn_if_set_after_fit()
-        quiet = not self.verbose or X.shape[0] < _BAR_MIN_ROWS
-        with progress(X.shape[0], desc="decomposing", unit="row", disable=quiet) as bar:
+        quiet = not self.verbose or getattr(_BLOCK_OF_MORE, "active", False)
+        with progress(
+            X.shape[0], desc="decomposing", unit="row", disable=quiet, delay=_BAR_DELAY
+        ) as bar:
             codes = self._solve(self._targets(X), self.l1_penalty_, on_rows=bar.update)
         W = self._codes_weights(codes, _weights_dtype(X))
         gaps = np.asarray(codes.row_gaps, dtype=np.float64).copy()
@@ -1274,6 +1324,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         UserWarning
             If ``X`` has two rows or more and none of them holds a concept (a
             penalty just below 2).
+        DenseCodesWarning
+            If the rows keep more concepts than half the dimensions of ``X`` on
+            average (a penalty far below the useful range).
         """
         check_is_fitted(self)
         _weights.check_output(self)  # before the solve, not after it
@@ -1281,7 +1334,14 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         X = self._validate_X(X, reset=False, keep_float16=True)
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W = self._weights(X)
-        if W.shape[0] > 1 and W.nnz == 0 and not getattr(_BLOCK_OF_MORE, "active", False):
+        self._warn_about_codes(W)
+        return _weights.format_weights(self, W, X_in, wrapped=True)
+
+    def _warn_about_codes(self, W: scipy.sparse.csr_matrix) -> None:
+        """Warn when the weights ``W`` of a transform hold no concept at all, or are
+        nearly dense (:class:`DenseCodesWarning`): the penalty is far from useful."""
+        n, d = W.shape[0], self.n_features_in_
+        if n > 1 and W.nnz == 0 and not getattr(_BLOCK_OF_MORE, "active", False):
             # (a penalty just below 2 is accepted, and gives this; the CLI says it too)
             # (without the number of rows: the folds of a search, of other sizes, gave as
             # many warnings as folds for one setting)
@@ -1293,7 +1353,24 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 "the penalty for a number of concepts",
                 UserWarning,
             )
-        return _weights.format_weights(self, W, X_in, wrapped=True)
+        mean_l0 = W.nnz / n if n else 0.0
+        if _nearly_dense(mean_l0, d):
+            # (the mean differs from fold to fold of a search: shown once per penalty)
+            once_as = f"nearly dense codes at l1_penalty={self.l1_penalty_:g}"
+            warn_user(
+                DenseCodesWarning(
+                    f"the rows of X decompose to {mean_l0:.0f} concepts each on average at "
+                    f"l1_penalty={self.l1_penalty_:g}, more than half the {d} dimensions "
+                    "of the embeddings: codes this dense explain little and are slow to "
+                    "find. A larger l1_penalty keeps fewer concepts (useful penalties lie "
+                    "mostly from 0.05 to 0.5), or set target_l0 to have fit find the "
+                    "penalty for a number of concepts",
+                    mean_l0,
+                    d,
+                    self.l1_penalty_,
+                ),
+                once_as=once_as,
+            )
 
     def transform_with_stats(self, X: Any) -> tuple[Any, TransformStats]:
         """Decompose embeddings and report how the solver did on them.
@@ -1336,6 +1413,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         X = self._validate_X(X, reset=False, keep_float16=True)
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W, stats = self._weights_and_stats(X)
+        self._warn_about_codes(W)
         return _weights.format_weights(self, W, X_in), stats
 
     # --------------------------------------------------------- calibration

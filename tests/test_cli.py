@@ -3977,6 +3977,35 @@ def test_a_penalty_that_leaves_no_concept_says_so(image_tree, vocab_file, inproc
     ]
 
 
+def test_a_penalty_that_keeps_nearly_every_concept_says_so_once(
+    image_tree, vocab_file, inproc, capsys, monkeypatch
+):
+    # A tiny penalty (1e-4, a scikit-learn Lasso's habit) gave codes of hundreds of concepts,
+    # slow to find, without a word. The library's warning is said once, in the command
+    # line's words, on standard error. (Ten images of the tiny model keep a few concepts
+    # each, far from nearly dense: codes of more than one concept are said to be.)
+    from sksplice import transformer as transformer_module
+
+    small = ["--l1-penalty", "0.0001"]
+    with monkeypatch.context() as patched:
+        patched.setattr(transformer_module, "_nearly_dense", lambda mean_l0, d: mean_l0 > 1)
+        code, out, err = _main(
+            ["decompose", str(image_tree), "-q", "-f", "csv", *_model_args(vocab_file), *small],
+            capsys,
+        )
+    assert code == 0 and out.startswith("path,rank,concept,weight,l0"), err
+    dense = [ln for ln in err.splitlines() if "decompose to" in ln]
+    assert len(dense) == 1, err
+    assert dense[0].startswith("sksplice: warning: the embeddings decompose to "), dense
+    assert "at --l1-penalty 0.0001, more than half the 32 dimensions" in dense[0], dense
+    assert "A larger --l1-penalty keeps fewer concepts" in dense[0]
+    assert "or give --target-l0 to have the run find it for a number of concepts" in dense[0]
+    assert "l1_penalty" not in err and "rows of X" not in err and "fit" not in err
+    # the default penalty, judged as it is: no such warning
+    code, out, err = _main(["decompose", str(image_tree), "-q", *_model_args(vocab_file)], capsys)
+    assert code == 0 and "decompose to" not in err, err
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
 def test_machine_readable_results_without_any_concept_say_why_on_stderr(
     image_tree, vocab_file, inproc, capsys, fmt

@@ -363,6 +363,7 @@ EXCEPTIONS = {
     "InconsistentVersionWarning": "sksplice._persistence",
     "ImageFileWarning": "sksplice._images",
     "CalibrationStartWarning": "sksplice._calibration",
+    "DenseCodesWarning": "sksplice.transformer",
     "InvalidImageError": "sksplice._images",
     "WeightsUnavailableError": "sksplice._models",
     "CheckpointFormatError": "sksplice._models",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import pickle
 import re
+import time
 import warnings
 from pathlib import Path
 
@@ -1656,15 +1657,11 @@ def test_verbose_transform_shows_the_rows_decomposed(problem, monkeypatch, capsy
     # A transform of many rows (a million embeddings: minutes on a CPU) showed nothing
     # until it was done. With verbose, a bar counts the rows as the solver's chunks end.
     from sksplice import _progress
+    from sksplice import transformer as transformer_module
 
     monkeypatch.setattr(_progress, "LOG_INTERVAL", 0.0)  # (a line per update, not a tty)
-    from sksplice import transformer as transformer_module
-    from sksplice.cli import _decompose
-
+    monkeypatch.setattr(transformer_module, "_BAR_DELAY", 0.0)  # (every transform is slow)
     concepts, raw, X = problem
-    # (the command line decomposes under its own bar, in chunks too small for this one)
-    assert _decompose._CHUNK < transformer_module._BAR_MIN_ROWS
-    monkeypatch.setattr(transformer_module, "_BAR_MIN_ROWS", 100)
     X = np.vstack([X] * 5)  # 200 rows
     # a budget that cuts them into several chunks
     est = make(concepts, raw, verbose=1, memory_budget=20_000).fit(X)
@@ -1681,9 +1678,101 @@ def test_verbose_transform_shows_the_rows_decomposed(problem, monkeypatch, capsy
     capsys.readouterr()
     assert abs(quiet.transform(X) - W).max() == 0
     assert capsys.readouterr().err == ""
-    # a few rows (a text query of a search, one row of cosine_similarity): no bar
-    est.transform(X[:99])
+    # a block of a larger X, counted by its caller's bar (the command line's chunks of
+    # images, a Dask task): no bar of its own
+    with transformer_module.block_of_more():
+        est.transform(X)
     assert "decomposing" not in capsys.readouterr().err
+
+
+def test_verbose_transform_shows_a_bar_by_time_not_by_rows(problem, monkeypatch, capsys):
+    # The bar was shown from 1,024 rows on: fewer rows at a small penalty (seconds a row)
+    # ran for minutes without a word. It now shows once a transform has run _BAR_DELAY
+    # seconds, whatever its rows, and a quick one shows nothing.
+    from sksplice import _progress
+    from sksplice import transformer as transformer_module
+
+    monkeypatch.setattr(_progress, "LOG_INTERVAL", 0.0)
+    concepts, raw, X = problem
+    est = make(concepts, raw, verbose=1, memory_budget=20_000).fit(X)
+    capsys.readouterr()
+    est.transform(X)  # (40 rows, in a moment)
+    assert "decomposing" not in capsys.readouterr().err
+    solve = est._solve
+
+    def slow(*args, **kwargs):  # (each chunk solved as slowly as at a tiny penalty)
+        on_rows = kwargs.pop("on_rows")
+
+        def late(n):
+            time.sleep(0.3)
+            on_rows(n)
+
+        return solve(*args, on_rows=late, **kwargs)
+
+    monkeypatch.setattr(transformer_module, "_BAR_DELAY", 0.2)
+    monkeypatch.setattr(est, "_solve", slow)
+    est.transform(X)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("decomposing")]
+    assert lines and lines[-1].startswith("decomposing: 100%") and "40/40" in lines[-1], lines
+
+
+def _overcomplete(d=128, n_concepts=400, n=60, seed=0):
+    """Concepts and rows in as many dimensions as small real embeddings (a tiny penalty
+    keeps most of d concepts a row)."""
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(size=(n_concepts, d))
+    return random_vocabulary(n_concepts), raw, rng.normal(size=(n, d)) + 0.3
+
+
+def test_nearly_dense_codes_are_warned_about_with_their_mean():
+    # l1_penalty=1e-4 (a scikit-learn Lasso's habit) kept 379 of 384 dimensions' worth of
+    # concepts a row, about 2 s a row, and said nothing.
+    from sksplice.exceptions import DenseCodesWarning
+
+    concepts, raw, X = _overcomplete()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)
+        est = make(concepts, raw, l1_penalty=0.01).fit(X)
+    with pytest.warns(DenseCodesWarning, match=r"l1_penalty=0\.01, more than half the 128") as got:
+        W = est.transform(X)
+    (warning,) = [w.message for w in got if isinstance(w.message, DenseCodesWarning)]
+    assert warning.mean_l0 == pytest.approx(W.nnz / X.shape[0])
+    assert warning.mean_l0 > 64 and warning.n_features == 128 and warning.l1_penalty == 0.01
+    assert f"decompose to {warning.mean_l0:.0f} concepts each" in str(warning)
+    assert "larger l1_penalty" in str(warning) and "target_l0" in str(warning)
+    # the same from transform_with_stats; a copy through pickle (a worker process's) alike
+    with pytest.warns(DenseCodesWarning):
+        est.transform_with_stats(X)
+    copy = pickle.loads(pickle.dumps(warning))
+    assert (str(copy), copy.mean_l0, copy.n_features) == (
+        str(warning),
+        warning.mean_l0,
+        warning.n_features,
+    )
+    # a useful penalty, and codes of few dimensions (examples, tests): no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DenseCodesWarning)
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)
+        assert make(concepts, raw, l1_penalty=0.3).fit(X).transform(X).getnnz(axis=1).mean() < 64
+        small_concepts, small_raw, small_X = _overcomplete(d=16, n_concepts=40)
+        W = make(small_concepts, small_raw, l1_penalty=0.01).fit(small_X).transform(small_X)
+        assert W.getnnz(axis=1).mean() > 8  # (more than half of 16, fewer than 64)
+
+
+def test_nearly_dense_codes_are_warned_about_once_per_penalty_in_a_search():
+    # The mean differs from fold to fold: the warning is shown once for a penalty, not once
+    # per fold.
+    from sksplice.exceptions import DenseCodesWarning
+
+    concepts, raw, X = _overcomplete(n=150)
+    y = np.arange(150) % 2
+    pipe = make_pipeline(make(concepts, raw), LogisticRegression(max_iter=200))
+    search = GridSearchCV(pipe, {"splicetransformer__l1_penalty": [0.01, 0.3]}, cv=3)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        search.fit(X, y)
+    dense = [w.message for w in seen if isinstance(w.message, DenseCodesWarning)]
+    assert len(dense) == 1 and dense[0].l1_penalty == 0.01, [str(w) for w in dense]
 
 
 def test_the_solver_reports_every_row_once(problem):

@@ -489,8 +489,11 @@ def _chunk_rows(
 ) -> Iterator[dict[str, Any]]:
     """The records of one chunk of rows ``X`` (decomposed now, unless ``W`` is given)."""
     from .._array import unit_rows
+    from ..transformer import block_of_more
 
-    W = splice.transform(X) if W is None else W
+    if W is None:
+        with block_of_more():  # (counted by the run's own bar; no bar of the chunk's)
+            W = splice.transform(X)
     R = splice.inverse_transform(W)
     cos = np.sum(unit_rows(X) * R, axis=1)  # (as SpliceTransformer.cosine_similarity)
     baseline = splice.cosine_similarity(X, baseline=True)  # (the centre alone's)

@@ -128,6 +128,8 @@ _PHRASES = (
     ("image_mean=None", "--image-mean data"),
     ("image_mean='pretrained'", "--image-mean pretrained"),
     ("device='cpu'", "--device cpu"),
+    ("the rows of X decompose to", "the embeddings decompose to"),
+    ("set target_l0 to have fit find the penalty", "give --target-l0 to have the run find it"),
     (" (or pass cache_dir=...)", ""),
     # (the command's output names each concept)
     (" (name weight columns with get_feature_names_out())", ""),
