@@ -937,6 +937,9 @@ def test_tradeoff_penalty_labels_stay_apart_and_inside():
         ([0.9625, 0.971], (0.902, 1.002)),  # moved down: 1 plus a margin is the top
         ([0.0, 0.01], (-0.002, 0.098)),  # moved up: 0 less a margin is the bottom
         ([0.5, 0.9], None),  # wide enough: left as drawn
+        # flat at 1: matplotlib's own padding (0.945 to 1.055) ticked an accuracy at 1.04
+        ([1.0, 1.0], (0.8928, 1.0022)),
+        ([0.5, 1.0], (0.461, 1.011)),  # wide: moved down, off the padding above 1
     ],
 )
 def test_an_accuracy_axis_spans_at_least_a_tenth(values, expected):
@@ -954,6 +957,9 @@ def test_an_accuracy_axis_spans_at_least_a_tenth(values, expected):
     else:
         assert after == pytest.approx(expected, abs=1e-2 * 0.1)
         assert after[0] <= min(values) and max(values) <= after[1]
+        assert after[1] - after[0] >= 0.1 - 1e-9
+        ticks = [t for t in ax.get_yticks() if after[0] <= t <= after[1]]
+        assert max(ticks) <= 1.0 + 1e-9, ticks
 
 
 def _realistic_shift(n_concepts, n_samples, n_shifted, seed=0):
