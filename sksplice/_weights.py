@@ -219,6 +219,7 @@ def check_recomposer(
     *,
     in_pipeline: bool = False,
     found: list[Found] | None = None,
+    modality: str = "image",
 ) -> None:
     """Warn when weights ``W`` were made by a transformer that recomposes otherwise.
 
@@ -228,7 +229,8 @@ def check_recomposer(
     recomposed with ``what``, the embeddings are not those the weights were solved
     for. Weights of unknown origin are not checked. ``in_pipeline``: ``what`` is a
     ConceptEditor's frozen transformer (the advice says how its pipeline agrees).
-    ``found``: what :func:`~sksplice._names.recorded` gave for ``W``.
+    ``found``: what :func:`~sksplice._names.recorded` gave for ``W``; ``modality``:
+    that of ``what`` (the advice names its centre's parameter, ``text_mean`` for texts).
     """
     makers = recorded_makers(W, found)
     if not makers:
@@ -243,11 +245,12 @@ def check_recomposer(
             "concept_embeddings)"
         )
     else:
-        other = "another centre (mean_: another image_mean, or one learned from other rows)"
+        centre = "text_mean" if modality == "text" else "image_mean"
+        other = f"another centre (mean_: another {centre}, or one learned from other rows)"
         if in_pipeline:
             advice = (
                 "in a pipeline, give its SpliceTransformer the frozen transformer's centre "
-                "(image_mean=frozen.mean_) so that every fit decomposes around the centre "
+                f"({centre}=frozen.mean_) so that every fit decomposes around the centre "
                 "the editor recomposes with"
             )
     warn_user(
@@ -575,7 +578,9 @@ class ConceptSpaceMixin:
         found = recorded(X) if recorded_origin else []
         W = check_weights(cast("SpliceTransformer", self), X, found)
         if recorded_origin:
-            check_recomposer(X, recomposition_key(self), "this transformer", found=found)
+            check_recomposer(
+                X, recomposition_key(self), "this transformer", found=found, modality=self.modality
+            )
         check_non_negative_rows(
             W,
             "weights",

@@ -593,10 +593,10 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     ``l1_penalty`` the dictionary does not change, so a frozen transformer
     fitted once is the right reference. The centre does where the upstream
     transformer learns it from each fold (``image_mean=None``): give it the
-    frozen one's (``image_mean=frozen.mean_``) so that ``output="embedding"``
-    recomposes around the centre the weights were solved for (weights made in
-    the process around another centre, or with another dictionary, are
-    warned about).
+    frozen one's (``image_mean=frozen.mean_``, or ``text_mean`` for texts) so
+    that ``output="embedding"`` recomposes around the centre the weights were
+    solved for (weights made in the process around another centre, or with
+    another dictionary, are warned about).
 
     Sparse (CSR) input gives sparse output and is never densified, except by
     ``output="embedding"``, whose result is dense by nature.
@@ -960,6 +960,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 "`splice` (the transformer this editor recomposes with)",
                 in_pipeline=True,
                 found=found,
+                modality=getattr(self.splice_, "modality", "image"),
             )
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)

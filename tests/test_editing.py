@@ -1373,6 +1373,21 @@ def test_weights_recomposed_around_another_centre_or_dictionary_are_warned_about
         # The advice: the pipeline's transformer decomposes around the frozen one's centre.
         agreed = fitted(image_mean=learned.mean_).transform(X)
         editor.fit(agreed).transform(agreed)
+    # Texts: the advice names text_mean (image_mean with modality="text" is refused).
+    text = {"image_mean": None, "modality": "text"}
+    text_learned, text_fixed = fitted(**text), fitted(**text, text_mean=np.full(8, 0.1))
+    W_text = text_fixed.transform(X)
+    text_editor = ConceptEditor(
+        remove=["dog"], splice=FrozenEstimator(text_learned), output="embedding"
+    )
+    with pytest.warns(UserWarning, match=r"another text_mean, .*\(text_mean=frozen\.mean_\)"):
+        text_editor.fit(W_text).transform(W_text)
+    with pytest.warns(UserWarning, match=r"another centre \(mean_: another text_mean"):
+        text_learned.inverse_transform(W_text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        agreed = fitted(**text, text_mean=text_learned.mean_).transform(X)
+        text_editor.fit(agreed).transform(agreed)
 
 
 def test_a_rare_word_beyond_the_size_is_told_the_kept_concepts_close_to_it():
