@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO
 
 __all__ = [
+    "KeptElsewhereError",
     "atomic_write",
     "check_writable",
     "remove_stale_temporaries",
@@ -86,9 +87,46 @@ def _not_a_file(path: Path, mode: int) -> OSError:
     )
 
 
+class KeptElsewhereError(OSError):
+    """What :func:`atomic_write` wrote could not be put where it belongs (a folder made
+    read-only during the write, a target another program holds open): it is kept in
+    ``kept``, which the message names, rather than removed."""
+
+    def __init__(self, errno_: int | None, message: str, kept: Path) -> None:
+        super().__init__(errno_, message)
+        self.kept = kept
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.errno, self.strerror, self.kept))
+
+
+def _kept_elsewhere(exc: OSError, tmp: Path, complete: Path | None, what: str) -> OSError:
+    """The error of a write whose temporary file ``tmp`` could not be renamed into place
+    (``exc``): the file is moved to ``complete`` where it can be, else left as it is,
+    and the error names where it is (``what``: what it holds)."""
+    kept = tmp
+    if complete is not None:
+        try:
+            os.replace(tmp, complete)
+            kept = complete
+        except OSError:
+            pass
+    reason = exc.strerror or str(exc)
+    later = (
+        ""
+        if kept != tmp
+        else " (move it away before writing there again: a later write removes such "
+        "temporary files)"
+    )
+    return KeptElsewhereError(exc.errno, f"{reason}; {what} is kept in {kept}{later}", kept)
+
+
 @contextlib.contextmanager
 def atomic_write(
-    path: str | os.PathLike[str], *, partial: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    partial: str | os.PathLike[str] | None = None,
+    keep_complete: bool = False,
 ) -> Iterator[IO[bytes]]:
     """Write a file atomically: readers see the old file or the complete new one.
 
@@ -116,7 +154,15 @@ def atomic_write(
         Where what was written goes when the block is interrupted
         (``KeyboardInterrupt``): the temporary file is renamed to it, replacing
         a file of that name. None removes it like any other error. Unused for
-        a target written through.
+        a target written through. Where that rename fails, the temporary file
+        is kept and :class:`KeptElsewhereError` names it.
+    keep_complete : bool, default=False
+        What to do with the complete content when it cannot be renamed over
+        ``path`` (a folder made read-only meanwhile; on Windows, a target open
+        in another program): True keeps it, as ``<path>.new`` where it can be
+        renamed to, else in the temporary file, and raises
+        :class:`KeptElsewhereError` naming it (for results that took long to
+        make); False removes it (a cache, made again next time).
 
     Yields
     ------
@@ -127,6 +173,10 @@ def atomic_write(
     ------
     IsADirectoryError
         If ``path`` is a folder.
+    KeptElsewhereError
+        If the content (complete, with ``keep_complete``; or what was written
+        before an interruption, with ``partial``) could not be renamed where
+        it belongs and is kept elsewhere: its ``kept`` attribute says where.
     OSError
         If ``path`` is a block device or a socket (the message names the path
         and what it is), or cannot be written.
@@ -185,12 +235,25 @@ def atomic_write(
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            if not keep_complete:
+                raise
+            complete = target.with_name(target.name + ".new")
+            raise _kept_elsewhere(exc, tmp, complete, "the complete content") from exc
+    except KeptElsewhereError:
+        raise
     except BaseException as exc:
         if partial is not None and isinstance(exc, KeyboardInterrupt):
-            with contextlib.suppress(OSError):
+            try:
                 _fsync_file(tmp)  # what was written reaches the disk before it is kept
                 os.replace(tmp, partial)
+            except FileNotFoundError:
+                pass  # (no temporary file: nothing was kept)
+            except OSError as error:
+                what = "what was written before the interruption"
+                raise _kept_elsewhere(error, tmp, None, what) from exc
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise

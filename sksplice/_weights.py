@@ -576,10 +576,15 @@ class ConceptSpaceMixin:
         # (cast: SpliceTransformer is the one class of this mixin)
         cast("SpliceTransformer", self)._warn_if_set_after_fit(penalty=False)
         found = recorded(X) if recorded_origin else []
-        W = check_weights(cast("SpliceTransformer", self), X, found)
+        splice = cast("SpliceTransformer", self)
+        W = check_weights(splice, X, found)
         if recorded_origin:
             check_recomposer(
-                X, recomposition_key(self), "this transformer", found=found, modality=self.modality
+                X,
+                recomposition_key(self),
+                "this transformer",
+                found=found,
+                modality=splice.modality,
             )
         check_non_negative_rows(
             W,

@@ -491,3 +491,96 @@ def test_the_partial_file_is_named_as_the_command_line_named_its_file(tmp_path, 
     kept = out.keep_partial()
     assert kept is not None and kept.is_absolute()
     assert kept == Path(os.path.realpath(tmp_path / "elsewhere" / "real.jsonl.partial"))
+
+
+def _refusing_renames_onto(monkeypatch, *refused: Path) -> None:
+    """Make ``os.replace`` refuse a rename onto each of ``refused`` (a folder made
+    read-only during the run; on Windows, an output open in a spreadsheet)."""
+    import sksplice._atomic as atomic_module
+
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst) in refused:
+            raise PermissionError(13, "Permission denied")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic_module.os, "replace", replace)
+
+
+def test_results_that_cannot_be_put_in_place_are_kept_and_named(
+    stream_inputs, inproc, tmp_path, monkeypatch, capsys
+):
+    # The complete results of a run whose output folder became read-only were left in a
+    # hidden temporary file that no message named ("cannot write rw/out.jsonl: Permission
+    # denied"), which the next run removed; where the rename alone failed, they were removed
+    # at once.
+    images, vocab, mean = stream_inputs
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+    _refusing_renames_onto(monkeypatch, out)
+    argv = ["decompose", str(images), "-f", "jsonl", "-o", str(out), *_args(vocab, mean)]
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    new = Path(f"{out}.new")
+    assert captured.err.splitlines()[-1] == (
+        f"sksplice: error: cannot write {out}: Permission denied; the complete content is "
+        f"kept in {new}"
+    )
+    assert out.read_text() == "previous\n"
+    records = [json.loads(line) for line in new.read_text().splitlines()]
+    assert len({r["path"] for r in records}) == 59  # (every readable image: a05 is not)
+    # a folder where nothing can be renamed: the temporary file, named, is kept
+    new.unlink()
+    _refusing_renames_onto(monkeypatch, out, new)
+    code = cli.main(argv)
+    last = capsys.readouterr().err.splitlines()[-1]
+    kept = re.search(r"kept in (\S+) \(move it away before writing there again", last)
+    assert code == 1 and kept, last
+    assert len(Path(kept.group(1)).read_text().splitlines()) == len(records)
+
+
+def test_an_interruption_whose_partial_file_cannot_be_made_says_where_the_records_are(
+    tmp_path, monkeypatch, caplog
+):
+    # "the 1024 finished records are in rw/out.jsonl.partial", a file that did not exist:
+    # the records were in a hidden temporary file, which the next run removed.
+    from sksplice.cli._output import _Output
+
+    monkeypatch.chdir(tmp_path)
+    _refusing_renames_onto(monkeypatch, tmp_path / "out.jsonl.partial")
+    out = _Output("out.jsonl")
+    out.fh.write("{}\n")
+    kept = out.keep_partial()
+    assert kept is not None and kept.name.startswith(".out.jsonl.") and kept.suffix == ".tmp"
+    assert kept.read_text() == "{}\n" and not (tmp_path / "out.jsonl.partial").exists()
+    err = caplog.text
+    assert "cannot keep the finished records as out.jsonl.partial: Permission denied; " in err
+    assert f"is kept in {kept} (move it away before writing there again" in err
+
+
+def test_a_partial_file_replaced_by_a_shorter_one_is_said_with_both_sizes(
+    tmp_path, monkeypatch, caplog
+):
+    # A run interrupted again, sooner, replaced the 1,536 records an earlier one had kept
+    # in FILE.partial with its 1,024 without a word.
+    from sksplice.cli._output import _Output
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.jsonl.partial").write_text("{}\n" * 1500)  # (4.5 kB)
+    out = _Output("out.jsonl")
+    out.fh.write("{}\n" * 10)
+    assert out.keep_partial() == Path("out.jsonl.partial")
+    assert (tmp_path / "out.jsonl.partial").read_text() == "{}\n" * 10
+    assert (
+        "replaced out.jsonl.partial, the records an earlier interrupted run had finished "
+        "(4 kB), with this run's (30 bytes)"
+    ) in caplog.text
+    # none before: nothing said
+    caplog.clear()
+    (tmp_path / "out.jsonl.partial").unlink()
+    out = _Output("out.jsonl")
+    out.fh.write("{}\n")
+    out.keep_partial()
+    assert "replaced" not in caplog.text

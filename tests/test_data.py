@@ -320,6 +320,83 @@ def test_atomic_write_keeps_an_interrupted_write_as_partial(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.csv", "file.csv.partial"]
 
 
+def _refusing_renames_to(monkeypatch, *refused):
+    """Make ``os.replace`` in sksplice._atomic refuse a rename onto each path of ``refused``
+    (a folder made read-only meanwhile, a file another program holds open)."""
+    import sksplice._atomic as atomic_module
+
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if Path(dst) in refused:
+            raise PermissionError(13, "Permission denied")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic_module.os, "replace", replace)
+
+
+def test_atomic_write_keeps_complete_content_it_cannot_put_in_place(tmp_path, monkeypatch):
+    # The rename of a complete run's results failed (a folder made read-only during the
+    # run; on Windows, the target open in a spreadsheet): the results were deleted, or
+    # left in a hidden temporary file that no message named.
+    from sksplice._atomic import KeptElsewhereError
+
+    target, new = tmp_path / "out.csv", tmp_path / "out.csv.new"
+    target.write_bytes(b"old")
+    _refusing_renames_to(monkeypatch, target)
+    with (
+        pytest.raises(KeptElsewhereError) as refused,
+        atomic_write(target, keep_complete=True) as fh,
+    ):
+        fh.write(b"every row")
+    assert refused.value.kept == new and new.read_bytes() == b"every row"
+    assert refused.value.errno == 13
+    assert str(refused.value.strerror) == (
+        f"Permission denied; the complete content is kept in {new}"
+    )
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.csv.new"]
+    # no rename at all (a read-only folder): the temporary file, named, is kept
+    new.unlink()
+    _refusing_renames_to(monkeypatch, target, new)
+    with (
+        pytest.raises(KeptElsewhereError) as refused,
+        atomic_write(target, keep_complete=True) as fh,
+    ):
+        fh.write(b"every row")
+    kept = refused.value.kept
+    assert kept.parent == tmp_path and kept.name.startswith(".out.csv.") and kept.suffix == ".tmp"
+    assert kept.read_bytes() == b"every row"
+    assert f"the complete content is kept in {kept} (move it away before writing" in str(
+        refused.value
+    )
+    kept.unlink()
+    # without keep_complete (a cache, made again next time): removed, the error as it was
+    with pytest.raises(PermissionError) as plain, atomic_write(target) as fh:
+        fh.write(b"cache")
+    assert not isinstance(plain.value, KeptElsewhereError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_atomic_write_names_where_an_interrupted_write_is_kept(tmp_path, monkeypatch):
+    # FILE.partial could not be made: the records were said to be in it all the same.
+    import pickle
+
+    from sksplice._atomic import KeptElsewhereError
+
+    target, partial = tmp_path / "out.csv", tmp_path / "out.csv.partial"
+    _refusing_renames_to(monkeypatch, partial)
+    with pytest.raises(KeptElsewhereError) as refused, atomic_write(target, partial=partial) as fh:
+        fh.write(b"rows so far")
+        raise KeyboardInterrupt
+    kept = refused.value.kept
+    assert isinstance(refused.value.__cause__, KeyboardInterrupt)
+    assert kept.read_bytes() == b"rows so far" and not partial.exists()
+    assert "what was written before the interruption is kept in" in str(refused.value)
+    copy = pickle.loads(pickle.dumps(refused.value))
+    assert (copy.kept, copy.strerror) == (kept, refused.value.strerror)
+
+
 def test_atomic_write_syncs_the_partial_file_before_keeping_it(tmp_path, monkeypatch):
     """The rows kept in FILE.partial are on disk before the rename, like a complete write."""
     import sksplice._atomic as atomic_module

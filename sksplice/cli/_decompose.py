@@ -402,7 +402,7 @@ def _save_image_mean(path: str, dec: _Decomposition) -> None:
 
     mean = np.asarray(dec.splice.mean_, dtype=np.float64)
     remove_stale_temporaries(os.path.realpath(path), time.time())  # left by killed runs
-    with naming_write_errors(path), atomic_write(Path(path)) as fh:
+    with naming_write_errors(path), atomic_write(Path(path), keep_complete=True) as fh:
         np.save(fh, mean, allow_pickle=False)
     logger.info(
         "wrote %s (the image mean, %s): a later run given --image-mean %s centres its "

@@ -186,7 +186,7 @@ class _Output:
         target = Path(os.path.realpath(self.path))
         partial = target.with_name(target.name + ".partial")
         remove_stale_temporaries(target, time.time())  # left by killed runs
-        file = atomic_write(self.path, partial=partial)
+        file = atomic_write(self.path, partial=partial, keep_complete=True)
         try:
             raw = file.__enter__()
         except OSError as exc:
@@ -287,8 +287,35 @@ class _Output:
         Returns where it is, in the words of the command line (``out.jsonl.partial``,
         not its absolute path) unless ``FILE`` is a link to a file elsewhere.
         """
-        self._end(KeyboardInterrupt())
-        return self._shown(self.partial)
+        from .._atomic import KeptElsewhereError
+
+        earlier = None  # (the size of the FILE.partial of an earlier interrupted run)
+        if self._stale_partial is not None:
+            with contextlib.suppress(OSError):
+                info = os.lstat(self._stale_partial)
+                earlier = info.st_size if stat.S_ISREG(info.st_mode) else None
+        try:
+            self._end(KeyboardInterrupt())
+        except KeptElsewhereError as exc:
+            # (FILE.partial could not be made: the records are where the message says)
+            logger.warning(
+                "cannot keep the finished records as %s: %s",
+                self._shown(self.partial),
+                exc.strerror,
+            )
+            return exc.kept
+        where = self._shown(self.partial)
+        if earlier is not None and self.partial is not None:
+            # (a run interrupted again, sooner: the earlier, longer records are lost)
+            with contextlib.suppress(OSError):
+                logger.warning(
+                    "replaced %s, the records an earlier interrupted run had finished "
+                    "(%s), with this run's (%s)",
+                    where,
+                    _size(earlier),
+                    _size(os.stat(self.partial).st_size),
+                )
+        return where
 
     def _shown(self, partial: Path | None) -> Path | None:
         """``partial`` as the command line would name it: beside ``FILE`` as given."""
@@ -419,15 +446,15 @@ def say_wrote(path: str | os.PathLike[str], summary: str | None = None) -> None:
         info = None
     notes = [] if summary is None else [summary]
     if info is not None and stat.S_ISREG(info.st_mode):
-        size = info.st_size
-        notes.append(
-            f"{size / 1e6:.1f} MB"
-            if size >= 1e6
-            else f"{size / 1e3:.0f} kB"
-            if size >= 1e3
-            else plural(size, "byte")
-        )
+        notes.append(_size(info.st_size))
     logger.info("wrote %s%s", path, f" ({', '.join(notes)})" if notes else "")
+
+
+def _size(size: int) -> str:
+    """A file's size in words: ``12 kB``."""
+    if size >= 1e6:
+        return f"{size / 1e6:.1f} MB"
+    return f"{size / 1e3:.0f} kB" if size >= 1e3 else plural(size, "byte")
 
 
 class _Discarded(Exception):

@@ -151,7 +151,11 @@ def _write_explorer(
     out = Path(output)
     # (a signal while the page is renamed into place waits for it; a pipe is written through)
     renamed = not out.exists() or out.is_file()
-    with naming_write_errors(output), committing(wait=renamed), atomic_write(out) as fh:
+    with (
+        naming_write_errors(output),
+        committing(wait=renamed),
+        atomic_write(out, keep_complete=True) as fh,
+    ):
         fh.write(page)
     say_wrote(out, plural(len(results), "image"))
     return sum(result.l0 > 0 for result in results)
