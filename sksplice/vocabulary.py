@@ -1052,6 +1052,22 @@ def _read_mean(path: Path) -> np.ndarray:
     return mean
 
 
+def _npz_members(path: Path) -> list[str]:
+    """The names of the arrays of the ``.npz`` archive ``path`` (its members are ``.npy``
+    files at the top of the archive, where torch's zip files hold a folder); empty for
+    another kind of zip file."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return []
+    if not members or not all(m.endswith(".npy") and "/" not in m for m in members):
+        return []
+    return [m.removesuffix(".npy") for m in members]
+
+
 def _torch_load_tensor(path: Path) -> object:
     """``torch.load`` of a mean file, weights only; its refusal in one line."""
     import torch
@@ -1132,8 +1148,16 @@ def _mean_vector(mean: object, d: int | None, source: str, width: str) -> np.nda
                 start = fh.read(8)
             # (told by their first bytes: numpy would speak of pickled data, torch of
             # its weights_only default; torch.save writes a zip archive, or a pickle)
+            if not start:
+                raise ValueError("it is empty (0 bytes)")
             if start.startswith(b"\x93NUMPY"):
                 mean = np.load(path, allow_pickle=False)
+            elif start.startswith(b"PK\x03\x04") and _npz_members(path):
+                names = ", ".join(repr(name) for name in _npz_members(path))
+                raise ValueError(
+                    f"it is a .npz archive (numpy.savez) of the arrays {names}, not one "
+                    "array; save the mean alone with numpy.save('mean.npy', mean)"
+                )
             elif path.suffix.lower() == ".npy":
                 raise ValueError("it is not a .npy file: it lacks the format's header")
             elif start.startswith(b"PK\x03\x04") or start[:1] == b"\x80":

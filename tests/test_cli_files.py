@@ -4,6 +4,7 @@ names holding a line break."""
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import subprocess
@@ -125,6 +126,43 @@ def test_a_labels_file_that_is_not_utf8_names_its_line(run_env, tmp_path, capsys
     assert err.strip().splitlines()[-1] == (
         f"sksplice: error: labels file {labels}, line 2: not valid UTF-8 (byte 0xe9); save "
         "the labels file as UTF-8"
+    )
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_utf16_labels_file_is_told_to_be_saved_as_utf8(
+    run_env, tmp_path, capsys, no_embedding, encoding
+):
+    # A spreadsheet's "Unicode Text" export (UTF-16 with a byte order mark) was "not a text
+    # file (it holds binary data)": nothing said that saving it as UTF-8 would do.
+    labels = tmp_path / "labels.txt"
+    rows = [f"{p.relative_to(run_env).as_posix()}\t{p.parent.name}" for p in run_env.rglob("*.png")]
+    data = "\n".join(rows).encode(encoding)
+    if encoding == "utf-16-be":
+        data = codecs.BOM_UTF16_BE + data
+    labels.write_bytes(data)
+    args = ["profile", str(run_env), "--labels", str(labels), *_args(tmp_path)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: labels file {labels} is UTF-16 text, not UTF-8 (as a spreadsheet's "
+        "'Unicode Text' export writes it); save it as 'CSV UTF-8' (comma-separated)"
+    )
+
+
+@pytest.mark.parametrize(("content", "said"), [(b"", "0 bytes"), (b"\n \r\n", "blank")])
+def test_an_empty_labels_file_is_said_to_be_empty(
+    run_env, tmp_path, capsys, no_embedding, content, said
+):
+    # (was pandas' "cannot read labels file L.csv: No columns to parse from file")
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes(content)
+    args = ["profile", str(run_env), "--labels", str(labels), *_args(tmp_path)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: labels file {labels} is empty ({said}); --labels takes a CSV of "
+        "path,label lines, one image a line (e.g. cats/001.jpg,cat)"
     )
 
 

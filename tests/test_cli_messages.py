@@ -525,6 +525,22 @@ def test_an_image_mean_file_of_another_width_is_refused_before_the_model(run_env
     ]
 
 
+def test_an_image_mean_archive_is_refused_before_the_model_without_naming_it(run_env, tmp_path):
+    # A .npz archive (numpy.savez) was read as a torch file once the model had loaded:
+    # "RuntimeError: [enforce fail at inline_container.cc:180] ... (model sksplice-test-tiny)"
+    archive = tmp_path / "means.npz"
+    np.savez(archive, mean=np.full(32, 0.05))
+    proc = _in_a_fresh_process(
+        ["decompose", str(run_env), "--image-mean", str(archive), *_args(tmp_path)]
+    )
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"sksplice: error: cannot read --image-mean file {str(archive)!r} (expected a .npy "
+        "array or a torch file holding one tensor): it is a .npz archive (numpy.savez) of the "
+        "arrays 'mean', not one array; save the mean alone with numpy.save('mean.npy', mean)"
+    ]
+
+
 def test_a_pretrained_file_that_is_no_checkpoint_is_refused_before_torch(run_env, tmp_path):
     # (refused once torch and open_clip were imported: 11 to 13 s, where a misspelt tag
     # takes under a second)

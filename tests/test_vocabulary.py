@@ -841,6 +841,25 @@ def test_a_mean_file_that_is_not_npy_is_named_as_such(tmp_path):
     with pytest.raises(ValueError, match=r"holds objects other than tensors") as info:
         as_mean_vector(tmp_path / "objects.pt", 4)
     assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
+    # an empty file, and a .npz archive (numpy.savez): said as such (were "lacks the
+    # format's header" and torch's "[enforce fail at inline_container.cc:180]")
+    empty = tmp_path / "empty.npy"
+    empty.write_bytes(b"")
+    with pytest.raises(
+        ValueError, match=r"image_mean file .*empty\.npy.*: it is empty \(0 bytes\)$"
+    ):
+        as_mean_vector(empty, 4)
+    np.savez(tmp_path / "means.npz", image=np.zeros(4), text=np.zeros(4))
+    with pytest.raises(ValueError) as info:
+        as_mean_vector(tmp_path / "means.npz", 4)
+    assert str(info.value).endswith(
+        "it is a .npz archive (numpy.savez) of the arrays 'image', 'text', not one array; save "
+        "the mean alone with numpy.save('mean.npy', mean)"
+    ), str(info.value)
+    assert "enforce" not in str(info.value)
+    # a torch file (a zip archive too) is still read as one
+    torch.save(torch.tensor([0.5, 0.25, 0.0, 0.0]), tmp_path / "mean.pt")
+    np.testing.assert_allclose(as_mean_vector(tmp_path / "mean.pt", 4), [0.5, 0.25, 0.0, 0.0])
 
 
 def test_a_size_of_a_file_named_like_a_published_vocabulary_warns_of_its_first_lines(

@@ -201,11 +201,7 @@ def _check_image_mean(
             f"--image-mean: no such file {path} (or use {', '.join(_MEAN_KEYWORDS)})"
             f"{_close(choice, _MEAN_KEYWORDS)}"
         )
-    try:
-        mean = as_mean_vector(path, d, source="--image-mean")
-    except ValueError as exc:
-        raise CLIError(f"{exc} (model {model})") from exc
-    return mean, "file", str(path)
+    return _mean_file(path, d, model), "file", str(path)
 
 
 def _check_output(path: str | None, option: str = "-o", command: str | None = None) -> None:
@@ -548,7 +544,6 @@ def _check_local_files(args: argparse.Namespace) -> tuple[list[str], list[str]] 
 def _check_mean_file_width(args: argparse.Namespace, width: int | None) -> None:
     """An ``--image-mean`` ``.npy`` file of another width than the model's, refused with
     the width its config file gives, before open_clip loads the model (seconds)."""
-    from ..vocabulary import as_mean_vector
 
     choice = getattr(args, "image_mean", None)
     if width is None or choice is None or choice in _MEAN_KEYWORDS:
@@ -556,20 +551,35 @@ def _check_mean_file_width(args: argparse.Namespace, width: int | None) -> None:
     path = Path(choice).expanduser()
     if _torch_file(path):  # (read with torch, after the model)
         return
+    _mean_file(path, width, args.model)
+
+
+def _mean_file(path: Path, width: int | None, model: str) -> np.ndarray:
+    """The ``--image-mean`` file ``path``, of ``width`` values (the ``model``'s, named
+    where the width differs; not where the file holds no mean at all)."""
+    from ..vocabulary import as_mean_vector
+
     try:
-        as_mean_vector(path, width, source="--image-mean")
+        mean = as_mean_vector(path, source="--image-mean")
     except ValueError as exc:
-        raise CLIError(f"{exc} (model {args.model})") from exc
+        raise CLIError(str(exc)) from exc
+    try:
+        return as_mean_vector(mean, width, source=f"--image-mean file {str(path)!r}")
+    except ValueError as exc:
+        raise CLIError(f"{exc} (model {model})") from exc
 
 
 def _torch_file(path: Path) -> bool:
-    """Whether ``path`` starts as a file of ``torch.save`` does (a zip archive, a pickle)."""
+    """Whether ``path`` starts as a file of ``torch.save`` does (a zip archive that is no
+    ``.npz`` archive, a pickle)."""
+    from ..vocabulary import _npz_members
+
     try:
         with open(path, "rb") as fh:
             start = fh.read(4)
     except OSError:
         return False
-    return start == b"PK\x03\x04" or start[:1] == b"\x80"
+    return (start == b"PK\x03\x04" and not _npz_members(path)) or start[:1] == b"\x80"
 
 
 def _named_vocabulary_at_hand(args: argparse.Namespace) -> bool:

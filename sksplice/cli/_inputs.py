@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import logging
 import os
 import stat
@@ -467,13 +468,25 @@ def _nfc(text: str) -> str:
 
 
 def _check_text_file(labels_csv: Path) -> None:
-    """Refuse a labels file that holds binary data (an image given as ``--labels``),
-    which pandas would report as a tokenizing error of its C parser."""
+    """Refuse a labels file that is empty, UTF-16 text or binary data (an image given as
+    ``--labels``), which pandas would report in its own words ("No columns to parse
+    from file", a tokenizing error of its C parser)."""
     try:
         with open(labels_csv, "rb") as fh:
             head = fh.read(8192)
     except OSError:
         return  # (read_csv says what is wrong)
+    if not head.strip():
+        raise CLIError(
+            f"labels file {labels_csv} is empty ({'0 bytes' if not head else 'blank'}); "
+            "--labels takes a CSV of path,label lines, one image a line (e.g. cats/001.jpg,cat)"
+        )
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # (a spreadsheet's "Unicode Text" export: UTF-16, with a byte order mark)
+        raise CLIError(
+            f"labels file {labels_csv} is UTF-16 text, not UTF-8 (as a spreadsheet's "
+            "'Unicode Text' export writes it); save it as 'CSV UTF-8' (comma-separated)"
+        )
     if b"\0" not in head:
         return
     image = os.path.splitext(labels_csv.name)[1].lower() in IMAGE_EXTENSIONS
