@@ -14,6 +14,7 @@ comparison:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -150,7 +151,12 @@ def check_editor_names(
     ValueError
         Naming ``step`` and the unknown concepts, as :meth:`ConceptEditor.fit` does.
     """
-    if not isinstance(editor, ConceptEditor) or editor.ignore_unknown is not False:
+    if not isinstance(editor, ConceptEditor):
+        return
+    missing = _splice_missing(editor)
+    if missing is not None:
+        raise ValueError(f"step {step!r} of the pipeline: {missing}")
+    if editor.ignore_unknown is not False:
         return
     if editor.splice is not None:
         try:  # (the frozen transformer names the concepts its fit edits by)
@@ -169,6 +175,29 @@ def check_editor_names(
                 _lookup(names, index, param, ignore_unknown=False, beyond=beyond)
             except ValueError as exc:
                 raise ValueError(f"step {step!r} of the pipeline: {exc}") from None
+
+
+def _splice_missing(editor: ConceptEditor) -> str | None:
+    """Why ``editor`` needs a ``splice`` it lacks (recomposing embeddings, or finding
+    neighbours of the concepts named), or None. Its other settings are checked first by
+    its ``fit``, which says what is wrong with them."""
+    if editor.splice is not None:
+        return None
+    if editor.output == "embedding":
+        return (
+            "output='embedding' needs `splice` (a fitted SpliceTransformer, wrapped in "
+            "sklearn.frozen.FrozenEstimator) to recompose embeddings"
+        )
+    n_neighbors = editor.n_neighbors
+    if (isinstance(n_neighbors, numbers.Integral) and n_neighbors > 0) or (
+        editor.similarity_threshold is not None
+    ):
+        return (
+            "n_neighbors / similarity_threshold need `splice` (a fitted SpliceTransformer) "
+            "whose dictionary defines the neighbours (a pipeline whose editor names its "
+            "columns, with set_output(transform='pandas'), has none to give it)"
+        )
+    return None
 
 
 def _keeps_nothing(keep: list[str], skipped: list[str]) -> str:
@@ -781,16 +810,9 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             names = np.asarray(names_in, dtype=object)
         else:
             names = None
-        if self.output == "embedding" and self.splice is None:
-            raise ValueError(
-                "output='embedding' needs `splice` (a fitted SpliceTransformer, wrapped in "
-                "sklearn.frozen.FrozenEstimator) to recompose embeddings"
-            )
-        if expand and self.splice is None:
-            raise ValueError(
-                "n_neighbors / similarity_threshold need `splice` (a fitted "
-                "SpliceTransformer) whose dictionary defines the neighbours"
-            )
+        missing = _splice_missing(self)
+        if missing is not None:
+            raise ValueError(missing)
         if names is None and (remove or keep is not None):
             raise ValueError(
                 "the concept weights carry no concept names, so the concepts to edit cannot "

@@ -1000,6 +1000,17 @@ def test_a_misspelt_editor_concept_is_refused_before_the_vocabulary_is_embedded(
     with pytest.raises(ValueError, match=match):
         run(["dgo", "cat"])
     assert _CountingEmbedder.n_texts == 0
+    # An editor that needs `splice` for its neighbours (or to recompose), without one,
+    # likewise: it failed every fold ("All 4 fits of the search failed").
+    if who == "search" and probe_steps == "editor_and_probe":
+        expanding = ConceptEditor(remove=["dog"], n_neighbors=2)
+        recomposing = ConceptEditor(remove=["dog"], output="embedding")
+        for editor, said in ((expanding, "n_neighbors"), (recomposing, "output='embedding'")):
+            pipe = make_pipeline(clone(splicer), editor, probe())
+            refused = r"step 'concepteditor' of the pipeline: " + said + r".* needs? `splice`"
+            with pytest.raises(ValueError, match=refused):
+                SplicePathSearchCV(pipe, [0.1, 0.2], cv=2).fit(X, y)
+            assert _CountingEmbedder.n_texts == 0
     # Known names go on to the fits (which embed the vocabulary).
     run(["dog", "cat"])
     assert _CountingEmbedder.n_texts >= len(words)
