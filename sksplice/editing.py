@@ -810,9 +810,9 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             names = np.asarray(names_in, dtype=object)
         else:
             names = None
-        missing = _splice_missing(self)
-        if missing is not None:
-            raise ValueError(missing)
+        lacking = _splice_missing(self)
+        if lacking is not None:
+            raise ValueError(lacking)
         if names is None and (remove or keep is not None):
             raise ValueError(
                 "the concept weights carry no concept names, so the concepts to edit cannot "

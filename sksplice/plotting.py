@@ -30,7 +30,7 @@ from ._validation import check_flag, check_int, check_labels, check_option, find
 from .analysis import ALL_GROUP, _group_sizes, _top_of_group
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from matplotlib.axes import Axes
 
@@ -320,12 +320,37 @@ def _lay_out(ax: Axes) -> None:
     fig = ax.figure
     while not isinstance(fig, Figure):  # (a SubFigure's figure is its parent)
         fig = fig.figure
-    with warnings.catch_warnings():
-        # (a layout on the way, before the titles are wrapped and the legends put on one
-        # entry a row: matplotlib's "constrained_layout not applied" of a figure that is
-        # fine in the end; _warn_unfit_texts says where the end is not)
-        warnings.filterwarnings("ignore", message="constrained_layout not applied")
-        fig.draw_without_rendering()
+    fig._sksplice_laying_out = True  # type: ignore[attr-defined]  # (see _check_when_drawn)
+    try:
+        with warnings.catch_warnings():
+            # (a layout on the way, before the titles are wrapped and the legends put on one
+            # entry a row: matplotlib's "constrained_layout not applied" of a figure that is
+            # fine in the end; _warn_unfit_texts says where the end is not)
+            warnings.filterwarnings("ignore", message="constrained_layout not applied")
+            fig.draw_without_rendering()
+    finally:
+        fig._sksplice_laying_out = False  # type: ignore[attr-defined]
+
+
+def _check_when_drawn(ax: Axes, check: Callable[[Axes], None]) -> None:
+    """Run ``check(ax)`` once, when the figure is next drawn (saved, shown, or displayed
+    by a notebook): after the caller's own layout (``fig.tight_layout()``, a call that
+    comes after the plot's), where the texts of the axes have their final places.
+    Drawn at once, the check warned of labels that the layout then moved apart."""
+    from matplotlib.figure import Figure
+
+    fig = ax.figure
+    while not isinstance(fig, Figure):
+        fig = fig.figure
+    cid = 0
+
+    def on_draw(event: Any) -> None:
+        if getattr(fig, "_sksplice_laying_out", False):
+            return  # (the layout of a plot drawn on other axes of the figure meanwhile)
+        fig.canvas.mpl_disconnect(cid)
+        check(ax)
+
+    cid = fig.canvas.mpl_connect("draw_event", on_draw)
 
 
 def _beside_others(ax: Axes) -> bool:
@@ -581,8 +606,9 @@ def plot_class_profile(
         the title and the axes, where it covers no bar; title and legend keep
         within the figure and halfway into the gap to an axes beside these.
         Given axes whose concept names, title or legend run out of the figure
-        or over other axes are warned about (make subplots with
-        ``layout="constrained"``, which makes room for them).
+        or over other axes are warned about when the figure is drawn (saved or
+        shown: after a ``fig.tight_layout()`` that comes later); make subplots
+        with ``layout="constrained"``, which makes room for them.
 
     Raises
     ------
@@ -659,7 +685,7 @@ def plot_class_profile(
     default = named if re.match(r"class\b", str(cls), re.IGNORECASE) else f"class {named}"
     _legend_above(ax, title if title is not None else default, handles)
     if given:
-        _warn_unfit_texts(ax)
+        _check_when_drawn(ax, _warn_unfit_texts)
     return ax
 
 
@@ -669,7 +695,6 @@ def _warn_unfit_texts(ax: Axes) -> None:
     them: ``plt.subplots(1, 3)`` without a layout)."""
     from ._stack import warn_user
 
-    _lay_out(ax)  # (the title was wrapped after the last layout)
     texts: list[Any] = [t for t in ax.get_yticklabels() if t.get_text()]
     texts += [t for t in (ax.title, ax.get_legend()) if t is not None and t.get_visible()]
     boxes = [t.get_window_extent() for t in texts]
@@ -796,8 +821,9 @@ def plot_concept_prevalence(
         is 0.6 inch wider per class, up to 24 inches, and holds at most 80
         classes: with more (and no ``ax``), pass a subset here, such as the
         classes where the concept is most prevalent. Axes given in ``ax``
-        take any number; a warning says when their class labels run out of
-        the figure or overlap (make such figures with
+        take any number; a warning says, when the figure is drawn (saved or
+        shown, after the caller's own ``fig.tight_layout()``), when their
+        class labels run out of the figure or overlap (make such figures with
         ``plt.subplots(..., layout="constrained")``, which makes room for
         turned labels, and wide enough for the classes).
     title : str, default=None
@@ -904,7 +930,7 @@ def plot_concept_prevalence(
     # (the legend between the title and the axes covers no bar)
     _legend_above(ax, title if title is not None else _literal(str(concept)), handles)
     if given:
-        _warn_unfit_ticks(ax)
+        _check_when_drawn(ax, _warn_unfit_ticks)
     return ax
 
 

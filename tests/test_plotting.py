@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import warnings
@@ -1550,23 +1551,68 @@ def test_prevalence_in_given_axes_warns_when_class_labels_do_not_fit():
     W = rng.random((60, 2))
     profiles = concept_profiles(W, y, ["snow", "grass"])
     fig, ax = plt.subplots(figsize=(8, 4))  # (no layout: no room for turned labels)
-    with pytest.warns(UserWarning, match="12 class labels of the given axes run out") as record:
+    # (said when the figure is drawn, saved or shown: the caller may lay it out before)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         assert plot_concept_prevalence(profiles, "snow", ax=ax) is ax
+    with pytest.warns(UserWarning, match="12 class labels of the given axes run out") as record:
+        fig.savefig(io.BytesIO())
     assert 'layout="constrained"' in str(record[0].message)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot_concept_prevalence(profiles, "snow", ax=ax)
+        fig.savefig(io.BytesIO())
     plt.close(fig)
     many = concept_profiles(rng.random((81, 2)), np.arange(81), ["snow", "grass"])
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+    plot_concept_prevalence(many, "snow", ax=ax)
     with pytest.warns(UserWarning, match="81 class labels of the given axes overlap") as record:
-        plot_concept_prevalence(many, "snow", ax=ax)
+        fig.canvas.draw()
     # (laid out already: only a larger figure or fewer classes make room)
     assert str(record[0].message).endswith(
         "overlap: make the figure larger (figsize), or pass fewer `classes=`"
     )
+    plt.close(fig)
+
+
+def test_given_axes_laid_out_after_the_plot_are_not_warned_about():
+    # A grid of class profiles and prevalences laid out with fig.tight_layout() after the
+    # plots (the usual idiom) warned that names "run out of the figure", "run over other
+    # axes" and "class labels overlap": checked before the layout, saved clean.
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    names = [f"a fairly long concept name {i}" for i in range(12)]
+    y = np.repeat([f"class {i}" for i in range(6)], 10)
+    profiles = concept_profiles(rng.random((60, 12)) * (rng.random((60, 12)) < 0.4), y, names)
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    for ax, cls in zip(axes.flat, sorted(set(y))):
+        plot_class_profile(profiles, cls, k=5, ax=ax)
+    fig.tight_layout()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(io.BytesIO())
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, concept in zip(axes, names):
+        plot_concept_prevalence(profiles, concept, ax=ax)
+    fig.tight_layout()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(io.BytesIO())
+    plt.close(fig)
+    # without the layout, the same figures are warned about once, when saved
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    for ax, cls in zip(axes.flat, sorted(set(y))):
+        plot_class_profile(profiles, cls, k=5, ax=ax)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        fig.savefig(io.BytesIO())
+        fig.savefig(io.BytesIO())
+    said = [str(w.message) for w in seen if "of the given axes" in str(w.message)]
+    assert 1 <= len(said) <= 6 and all("concept names, title or legend" in m for m in said), said
     plt.close(fig)
 
 
@@ -1970,9 +2016,10 @@ def test_class_profiles_in_a_row_of_subplots_keep_to_their_own_column():
     assert all(t.get_window_extent().x0 >= 0 for ax in axes for t in ax.get_yticklabels())
     plt.close(fig)
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.2))  # (no layout: names run over)
+    for ax, cls in zip(axes, classes, strict=True):
+        plot_class_profile(profiles, cls, ax=ax, k=4)
     with pytest.warns(UserWarning, match=r"layout=\"constrained\""):
-        for ax, cls in zip(axes, classes, strict=True):
-            plot_class_profile(profiles, cls, ax=ax, k=4)
+        fig.savefig(io.BytesIO())  # (said when drawn)
     plt.close(fig)
 
 
