@@ -1234,6 +1234,23 @@ def _meets_box(a: np.ndarray, b: np.ndarray, box: tuple[float, ...]) -> bool:
     return t0 <= t1
 
 
+#: The radius (points) of the markers of points of lesser rank that labels keep off
+#: (the grey ones of :func:`plot_dataset_shift`, of size 10: a diameter of about 3.2).
+_LESSER_MARK_RADIUS = 1.6
+
+#: The passes of :func:`_place_labels` over the places of a label, each with rules less
+#: strict than the last: (clear of ``avoid_lines`` near the point, a leader over points
+#: that are not labelled allowed, clear of the points of lesser rank, text and leader).
+#: The first two are skipped where there are no points of lesser rank.
+_PLACE_PASSES = (
+    (True, False, True),
+    (False, False, True),
+    (True, False, False),
+    (False, False, False),
+    (False, True, False),
+)
+
+
 def _place_labels(
     ax: Axes,
     x: np.ndarray,
@@ -1242,6 +1259,7 @@ def _place_labels(
     *,
     avoid: np.ndarray | None = None,
     avoid_lines: tuple[Any, ...] = (),
+    beneath: np.ndarray | None = None,
     fontsize: float = 8.0,
     colors: list[str] | None = None,
     marker: float = 2.5,
@@ -1275,7 +1293,11 @@ def _place_labels(
     passes over none of them either. Where no such position is free with a leader of
     40 points or less, one farther away or over a line of ``avoid_lines`` is taken;
     when none is free either, the label is cut to 24, then 12 characters, and left out
-    when it fits nowhere even so. ``alternatives`` gives each label other points (data
+    when it fits nowhere even so. ``beneath`` (data coordinates, shape (n, 2)) holds
+    points of lesser rank (a shift's concepts that are not significant, drawn smaller:
+    :data:`_LESSER_MARK_RADIUS`): where a place is free of them, a label and its leader
+    cover none of them (in a crowd of them, the places above are taken, over them).
+    ``alternatives`` gives each label other points (data
     coordinates, shape (n, 2)) it may be placed at, in turn, when its own point has no
     place free: the others of its group of overlapping points.
 
@@ -1307,6 +1329,8 @@ def _place_labels(
         for a, b in pairwise(to_display(line.get_xydata())):
             obstacles.append(_along(a, b, 2.0 * scale))
     points = np.vstack(obstacles)
+    lesser = to_display(np.reshape(np.empty(0) if beneath is None else beneath, (-1, 2)))
+    lesser_radius = _LESSER_MARK_RADIUS * scale
     radius = marker * scale
     same_px = max(same * scale, 0.5)
     placed: list[tuple[float, ...]] = []  # boxes (x0, y0, x1, y1) no label may overlap
@@ -1331,6 +1355,7 @@ def _place_labels(
         clear: bool,
         mine: tuple,
         over: bool = False,
+        off_lesser: bool = False,
     ) -> bool:
         own, distinct, others, labelled = mine
         x0, y0, x1, y1 = box
@@ -1355,6 +1380,14 @@ def _place_labels(
             & (distinct[:, 0] < x1 + radius)
             & (distinct[:, 1] > y0 - radius)
             & (distinct[:, 1] < y1 + radius)
+        ):
+            return False
+        # ... nor, where a place is free of them, a point of lesser rank
+        if off_lesser and np.any(
+            (lesser[:, 0] > x0 - lesser_radius)
+            & (lesser[:, 0] < x1 + lesser_radius)
+            & (lesser[:, 1] > y0 - lesser_radius)
+            & (lesser[:, 1] < y1 + lesser_radius)
         ):
             return False
         # (below, points at its place or touching it, which it names too, do not count)
@@ -1392,6 +1425,8 @@ def _place_labels(
             if np.any(_to_segment(others, start, edge) < 2.0 * radius):
                 return False
             if np.any(_to_segment(distinct, start, edge) < radius + scale):
+                return False
+            if off_lesser and np.any(_to_segment(lesser, near, edge) < lesser_radius + 2 * scale):
                 return False
             # ... through no other label, and crosses or touches no other leader
             if any(_meets_box(near, own, b) for b in placed):
@@ -1464,7 +1499,7 @@ def _place_labels(
                 axis=1,
             )
         order = order[inside[order]]
-        for clear, over in ((True, False), (False, False), (False, True)):
+        for clear, over, off_lesser in _PLACE_PASSES if len(lesser) else _PLACE_PASSES[2:]:
             for j in order:
                 if clear and not near_enough[j]:
                     continue
@@ -1472,7 +1507,7 @@ def _place_labels(
                 near = own + np.array([dx, dy]) * scale
                 x0, x1 = (near[0], near[0] + width) if side > 0 else (near[0] - width, near[0])
                 box = (x0, near[1] - height / 2, x1, near[1] + height / 2)
-                if free(box, near, side, clear, mine, over):
+                if free(box, near, side, clear, mine, over, off_lesser):
                     return side, (dx, dy), box, near
         return None
 
@@ -1601,7 +1636,9 @@ def plot_dataset_shift(
         has a thin line to the edge of the point's marker, which crosses no
         other line or label and passes over no other coloured point (where
         there is no other place, over none that is labelled nor near the
-        marker); and a label with no such place left is left out with a
+        marker); where a place is free of them, labels and their lines keep
+        off the grey points and the diagonal; and a label with no such place
+        left is left out with a
         warning.
         They are placed for the figure's size at the call: draw into axes of
         the final size (``figsize``) rather than resizing the figure after.
@@ -1653,7 +1690,9 @@ def plot_dataset_shift(
     ):
         ax.scatter(x[mask], y[mask], s=size, color=colour, label=label if mask.any() else None)
     top = max(float(np.max(x, initial=0.0)), float(np.max(y, initial=0.0))) * 1.08 or 1.0
-    ax.plot([0.0, top], [0.0, top], color=_ink(), linewidth=0.8, linestyle="--", zorder=0)
+    (diagonal,) = ax.plot(
+        [0.0, top], [0.0, top], color=_ink(), linewidth=0.8, linestyle="--", zorder=0
+    )
     # Each axis starts a little below 0, so that points on an axis (concepts of one
     # collection only, the largest shifts) show whole.
     low = -0.02 * top
@@ -1750,6 +1789,10 @@ def plot_dataset_shift(
             y[[m[0] for m in groups]],
             texts,
             avoid=np.column_stack([x[significant], y[significant]]),
+            # (a label over a grey point, or across the diagonal, near a crowd of them,
+            # was read as split in two, its second half naming the grey point)
+            avoid_lines=(diagonal,),
+            beneath=np.column_stack([x[~significant], y[~significant]]),
             marker=marker,
             same=overlap,
             # (a shared label may be placed at any of its points)

@@ -2054,3 +2054,29 @@ def test_class_profiles_side_by_side_have_legends_and_titles_alike():
     # alone, the legend keeps to one row
     ax = plot_class_profile(profiles, "cat", k=8)
     assert ax.get_legend()._ncols == 3
+
+
+def test_shift_labels_keep_off_the_points_that_are_not_significant():
+    # A label written over a grey point (not significant) beside it read as two labels,
+    # its second half naming the grey point.
+    n = 100
+    W_a, W_b = np.zeros((n, 3)), np.zeros((n, 3))
+    W_b[:12, 0] = 0.1  # (0, 0.12): significant, its label ran right ...
+    W_a[:4, 1] = W_b[:12, 1] = 0.1  # (0.04, 0.12): ... over this one, not significant
+    W_a[:5, 2] = W_b[:11, 2] = 0.1  # (0.05, 0.11): nor this one
+    names = ["a concept with a long name", "plain", "other"]
+    shift = compare_datasets(W_a, W_b, concepts=names)
+    assert shift["significant"].tolist() == [True, False, False]
+    ax = plot_dataset_shift(shift, k=3)
+    _drawn(ax)
+    (label,) = [t for t in ax.texts if t.get_text().startswith("a concept")]
+    box = label.get_window_extent()
+    grey = ax.transData.transform(shift.loc[["plain", "other"], ["prevalence_a", "prevalence_b"]])
+    margin = 1.6 * ax.figure.dpi / 72.0  # (a grey marker's radius)
+    covered = (
+        (grey[:, 0] > box.x0 - margin)
+        & (grey[:, 0] < box.x1 + margin)
+        & (grey[:, 1] > box.y0 - margin)
+        & (grey[:, 1] < box.y1 + margin)
+    )
+    assert not covered.any(), (box, grey)
