@@ -411,6 +411,16 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         logger.debug("indexed %d items x %d concepts (%d weights)", *W.shape, W.nnz)
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        # The unit dictionary rows of the neighbours are made again, from `splice`, at the
+        # first query that needs them (milliseconds): saved, they were a second float64
+        # copy of the dictionary (a file twice the transformer's; `_unit_dictionary`: the
+        # same, of an earlier release).
+        state.pop("_neighbours", None)
+        state.pop("_unit_dictionary", None)
+        return state
+
     def _unit_rows(
         self, names: np.ndarray, splice_names: np.ndarray | None, n_columns: int
     ) -> tuple[Any, np.ndarray]:
