@@ -101,11 +101,14 @@ class SplicePath:
         -------
         pandas.DataFrame
             Columns ``l1_penalty``, ``mean_l0``, ``cosine``, ``worst_gap`` and
-            ``n_iter``, largest penalty first.
+            ``n_iter``, largest penalty first; ``attrs["baseline_cosine"]`` holds
+            :attr:`baseline_cosine`, one value for the whole path (which
+            :func:`~sksplice.plotting.plot_sparsity_tradeoff` draws from the
+            frame as it does from the path).
         """
         import pandas as pd
 
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "l1_penalty": self.l1_penalties,
                 "mean_l0": self.mean_l0,
@@ -114,6 +117,8 @@ class SplicePath:
                 "n_iter": self.n_iter,
             }
         )
+        frame.attrs["baseline_cosine"] = float(self.baseline_cosine)
+        return frame
 
 
 def _check_penalties(l1_penalties: Any) -> np.ndarray:

@@ -1881,7 +1881,11 @@ def _path_arrays(path: Any, label: str) -> dict[str, np.ndarray]:
     if len(set(lengths.values())) != 1:
         raise ValueError(f"{_path_name(label)}: arrays of different lengths {lengths}")
     # (of the path as a whole: the cosine of the centre alone, where the result has it)
-    baseline = getattr(path, "baseline_cosine", None)
+    baseline = (
+        path.attrs.get("baseline_cosine")
+        if isinstance(path, pd.DataFrame)
+        else getattr(path, "baseline_cosine", None)
+    )
     if isinstance(baseline, numbers.Real) and math.isfinite(float(baseline)):
         arrays["baseline"] = np.asarray([float(baseline)])
     return arrays

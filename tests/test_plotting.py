@@ -695,8 +695,16 @@ def test_plot_sparsity_tradeoff_draws_each_paths_baseline(small_paths):
     assert "centre alone (no concept)" in [t.get_text() for t in ax.get_legend().get_texts()]
     # the log axis still starts from the points, not from the line's axes coordinates
     assert ax.get_xlim()[0] > 0.5
-    # a summary without it (to_frame) draws none
-    frame_ax = plot_sparsity_tradeoff({k: p.to_frame() for k, p in paths.items()})
+    # the path's frame carries it (attrs), and draws it alike; a frame without it, none
+    frames = {k: p.to_frame() for k, p in paths.items()}
+    for label, frame in frames.items():
+        assert frame.attrs["baseline_cosine"] == paths[label].baseline_cosine
+    frame_ax = plot_sparsity_tradeoff(frames)
+    dotted = [line for line in frame_ax.get_lines() if line.get_linestyle() == ":"]
+    assert [line.get_ydata()[0] for line in dotted] == [p.baseline_cosine for p in paths.values()]
+    for frame in frames.values():
+        frame.attrs.clear()
+    frame_ax = plot_sparsity_tradeoff(frames)
     assert not [line for line in frame_ax.get_lines() if line.get_linestyle() == ":"]
 
 
