@@ -102,7 +102,7 @@ class SplicePath:
         pandas.DataFrame
             Columns ``l1_penalty``, ``mean_l0``, ``cosine``, ``worst_gap`` and
             ``n_iter``, largest penalty first; ``attrs["baseline_cosine"]`` holds
-            :attr:`baseline_cosine`, one value for the whole path (which
+            ``baseline_cosine``, one value for the whole path (which
             :func:`~sksplice.plotting.plot_sparsity_tradeoff` draws from the
             frame as it does from the path).
         """
