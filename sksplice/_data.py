@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 from pathlib import Path, PurePosixPath
@@ -40,6 +41,8 @@ __all__ = [
     "safe_cache_name",
 ]
 
+logger = logging.getLogger(__name__)
+
 #: Environment variable that names the data home when no argument is given.
 DATA_HOME_ENV = "SKSPLICE_DATA"
 #: Environment variable that names the cache folder when no argument is given.
@@ -47,6 +50,33 @@ CACHE_DIR_ENV = "SKSPLICE_CACHE"
 
 _DEFAULT_DATA_HOME = Path("~") / ".cache" / "sksplice"
 _CHUNK_SIZE = 1 << 20
+
+
+#: The environment variables found set but blank, each said once (see :func:`_env_folder`).
+_BLANK_SAID: set[str] = set()
+
+
+def _env_folder(name: str) -> str | None:
+    """The folder the environment variable ``name`` names, or None where it is unset or
+    blank. A blank one (``export SKSPLICE_DATA=$DATA`` with ``DATA`` unset) is taken as
+    unset, as an XDG variable is, and said once, at WARNING: it is most likely a mistake,
+    and the files would otherwise be looked for (or embedded again) elsewhere without a
+    word."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    if value.strip():
+        return value
+    if name not in _BLANK_SAID:
+        _BLANK_SAID.add(name)
+        what = "data home" if name == DATA_HOME_ENV else "cache folder"
+        logger.warning(
+            "$%s is set but empty: it is taken as unset, and the default %s is used; "
+            "unset it, or set it to a folder",
+            name,
+            what,
+        )
+    return None
 
 
 def get_data_home(data_home: str | os.PathLike[str] | None = None, *, create: bool = True) -> Path:
@@ -89,8 +119,8 @@ def get_data_home(data_home: str | os.PathLike[str] | None = None, *, create: bo
     (True, True)
     """
     if data_home is None:
-        env = os.environ.get(DATA_HOME_ENV, "")
-        data_home = env if env.strip() else _DEFAULT_DATA_HOME
+        env = _env_folder(DATA_HOME_ENV)
+        data_home = env if env is not None else _DEFAULT_DATA_HOME
     elif not isinstance(data_home, str | os.PathLike):
         raise TypeError(
             f"data_home must be a str, an os.PathLike or None, got {type(data_home).__name__}"
@@ -191,7 +221,7 @@ def cache_dir_chosen(cache_dir: str | os.PathLike[str] | None) -> bool:
     """Whether the cache folder is a choice (``cache_dir``, or ``$SKSPLICE_CACHE``), not
     the platform's default: a chosen folder that cannot be used is an error, a default
     one only costs the disk cache."""
-    return cache_dir is not None or bool(os.environ.get(CACHE_DIR_ENV, "").strip())
+    return cache_dir is not None or _env_folder(CACHE_DIR_ENV) is not None
 
 
 def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None, *, create: bool = True) -> Path:

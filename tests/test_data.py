@@ -103,6 +103,39 @@ def test_get_data_home_env_then_default(tmp_path, monkeypatch):
     assert default.is_dir()
 
 
+def test_a_blank_environment_variable_is_said_once(tmp_path, monkeypatch, caplog):
+    # `export SKSPLICE_CACHE=$CACHE` with CACHE unset: taken as unset without a word, the
+    # vocabulary was embedded again into the default cache folder (and a blank
+    # SKSPLICE_DATA gave a download error that did not say why).
+    from sksplice import _data
+    from sksplice._data import get_cache_dir
+
+    monkeypatch.setattr(_data, "_BLANK_SAID", set())
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("SKSPLICE_DATA", "")
+    monkeypatch.setenv("SKSPLICE_CACHE", " ")
+    with caplog.at_level("WARNING", logger="sksplice"):
+        assert get_data_home() == tmp_path / "home" / ".cache" / "sksplice"
+        get_data_home()
+        assert get_cache_dir().is_relative_to(tmp_path / "xdg")
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [
+        "$SKSPLICE_DATA is set but empty: it is taken as unset, and the default data home is "
+        "used; unset it, or set it to a folder",
+        "$SKSPLICE_CACHE is set but empty: it is taken as unset, and the default cache folder "
+        "is used; unset it, or set it to a folder",
+    ]
+    # unset, or given as an argument: nothing said
+    caplog.clear()
+    monkeypatch.setattr(_data, "_BLANK_SAID", set())
+    monkeypatch.delenv("SKSPLICE_DATA")
+    with caplog.at_level("WARNING", logger="sksplice"):
+        get_data_home()
+        get_cache_dir(tmp_path / "given")
+    assert not caplog.records
+
+
 def test_get_data_home_expands_user(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert get_data_home("~/data") == tmp_path / "data"
