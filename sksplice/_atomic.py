@@ -235,25 +235,28 @@ def atomic_write(
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            if not keep_complete:
-                raise
-            complete = target.with_name(target.name + ".new")
-            raise _kept_elsewhere(exc, tmp, complete, "the complete content") from exc
-    except KeptElsewhereError:
-        raise
     except BaseException as exc:
         if partial is not None and isinstance(exc, KeyboardInterrupt):
+            # what was written reaches the disk before it is kept (where the system lets a
+            # read-only handle sync it: Windows does not)
+            with contextlib.suppress(OSError):
+                _fsync_file(tmp)
             try:
-                _fsync_file(tmp)  # what was written reaches the disk before it is kept
                 os.replace(tmp, partial)
             except FileNotFoundError:
                 pass  # (no temporary file: nothing was kept)
             except OSError as error:
                 what = "what was written before the interruption"
                 raise _kept_elsewhere(error, tmp, None, what) from exc
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    try:
+        os.replace(tmp, target)
+    except BaseException as exc:
+        if keep_complete and isinstance(exc, OSError) and os.path.lexists(tmp):
+            complete = target.with_name(target.name + ".new")
+            raise _kept_elsewhere(exc, tmp, complete, "the complete content") from exc
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise

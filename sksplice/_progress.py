@@ -76,6 +76,8 @@ class _Lines:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._count = ""
+        #: Called once, after the first line (a bar shown after a delay: see progress).
+        self.after_first_line: Any = None
 
     def write(self, text: str) -> None:
         # (tqdm moves the cursor, "\x1b[A", to redraw a bar below another open one)
@@ -85,6 +87,9 @@ class _Lines:
         if line and count != self._count:
             _write_diagnostics(self._stream, line + "\n")
             self._count = count
+            if self.after_first_line is not None:
+                after, self.after_first_line = self.after_first_line, None
+                after()
 
     def flush(self) -> None:
         if _stream_failed(self._stream) or not hasattr(self._stream, "flush"):
@@ -218,12 +223,16 @@ def progress(
     if _is_terminal(stream):
         kwargs = {**_zero_size(stream), **kwargs}
         return tqdm(total=total, desc=desc, unit=unit, file=stream, **kwargs)
-    return tqdm(
+    lines = _Lines(stream)
+    # (with a delay, the first line comes at the first update after it, not LOG_INTERVAL
+    # seconds in, and the next ones every LOG_INTERVAL seconds)
+    delay = float(kwargs.get("delay", 0.0))
+    bar = tqdm(
         total=total,
         desc=desc,
         unit=unit,
-        file=_Lines(stream),
-        mininterval=LOG_INTERVAL,
+        file=lines,
+        mininterval=min(LOG_INTERVAL, delay) if delay > 0 else LOG_INTERVAL,
         # (tqdm would otherwise learn "a line every N units" from the first interval and,
         # with no maxinterval to correct it, space the lines out when the work slows down)
         miniters=1,
@@ -234,6 +243,9 @@ def progress(
         ncols=0,
         **kwargs,
     )
+    if delay > 0:
+        lines.after_first_line = lambda: setattr(bar, "mininterval", LOG_INTERVAL)
+    return bar
 
 
 #: Fits with ``verbose`` running now (threads of a search may overlap) and what the

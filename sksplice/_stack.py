@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["in_estimator_display", "user_stacklevel", "warn_user"]
+__all__ = ["in_estimator_display", "user_line", "user_stacklevel", "warn_at", "warn_user"]
 
 
 def _library_folders() -> tuple[str, ...]:
@@ -46,6 +46,35 @@ def user_stacklevel() -> int:
     """
     found = _first_user_frame(inspect.currentframe())
     return 1 if found is None else found[0]  # (in a worker: the line that warns)
+
+
+def user_line() -> tuple[str, int, dict[str, Any]] | None:
+    """Where the first caller outside the library is (file name, line, module globals),
+    for a warning issued later, from elsewhere (:func:`warn_at`); None where every
+    frame is the library's."""
+    found = _first_user_frame(inspect.currentframe())
+    if found is None:
+        return None
+    frame = found[1]
+    try:
+        return frame.f_code.co_filename, frame.f_lineno, frame.f_globals
+    finally:
+        del frame, found
+
+
+def warn_at(
+    line: tuple[str, int, dict[str, Any]] | None, message: str, category: type[Warning]
+) -> None:
+    """Warn as if from ``line`` (:func:`user_line`, taken when the user's call ran): a
+    warning issued from a callback (a figure's draw) names the user's line that led
+    to it, under the filters and registry of that line's module, as Python would."""
+    if line is None:
+        warnings.warn(message, category, stacklevel=2)
+        return
+    filename, lineno, module_globals = line
+    registry = module_globals.setdefault("__warningregistry__", {})
+    module = module_globals.get("__name__", "<string>")
+    warnings.warn_explicit(message, category, filename, lineno, module, registry, module_globals)
 
 
 def _first_user_frame(frame: Any) -> tuple[int, Any] | None:
@@ -148,7 +177,10 @@ def warn_user(
         category = type(message)
         # (a warning recorded in a worker process and issued again in the caller's keeps
         # the text it is shown once as)
-        once_as = getattr(message, "_sksplice_once_as", None) if once_as is None else once_as
+        if once_as is None:
+            once_as = getattr(message, "_sksplice_once_as", None)
+        else:
+            message._sksplice_once_as = once_as  # type: ignore[attr-defined]
     elif once_as is not None:
         message = category(message)
         message._sksplice_once_as = once_as  # type: ignore[attr-defined]

@@ -325,30 +325,40 @@ def _lay_out(ax: Axes) -> None:
         with warnings.catch_warnings():
             # (a layout on the way, before the titles are wrapped and the legends put on one
             # entry a row: matplotlib's "constrained_layout not applied" of a figure that is
-            # fine in the end; _warn_unfit_texts says where the end is not)
+            # fine in the end; _unfit_texts says where the end is not)
             warnings.filterwarnings("ignore", message="constrained_layout not applied")
             fig.draw_without_rendering()
     finally:
         fig._sksplice_laying_out = False  # type: ignore[attr-defined]
 
 
-def _check_when_drawn(ax: Axes, check: Callable[[Axes], None]) -> None:
-    """Run ``check(ax)`` once, when the figure is next drawn (saved, shown, or displayed
-    by a notebook): after the caller's own layout (``fig.tight_layout()``, a call that
-    comes after the plot's), where the texts of the axes have their final places.
-    Drawn at once, the check warned of labels that the layout then moved apart."""
+def _check_when_drawn(ax: Axes, check: Callable[[Axes], str | None]) -> None:
+    """Warn with what ``check(ax)`` says is wrong (a message, or None), once, when the
+    figure is next drawn (saved, shown, or displayed by a notebook): after the caller's
+    own layout (``fig.tight_layout()``, a call that comes after the plot's), where the
+    texts of the axes have their final places. Drawn at once, the check warned of
+    labels that the layout then moved apart. The warning names the user's line that
+    made the plot, not matplotlib's that draws it; an axes removed from its figure
+    meanwhile is not checked."""
     from matplotlib.figure import Figure
+
+    from ._stack import user_line, warn_at
 
     fig = ax.figure
     while not isinstance(fig, Figure):
         fig = fig.figure
+    line = user_line()
     cid = 0
 
     def on_draw(event: Any) -> None:
         if getattr(fig, "_sksplice_laying_out", False):
             return  # (the layout of a plot drawn on other axes of the figure meanwhile)
         fig.canvas.mpl_disconnect(cid)
-        check(ax)
+        if ax.figure is None or ax not in fig.get_axes():
+            return  # (ax.remove(), fig.delaxes(ax), fig.clf())
+        message = check(ax)
+        if message is not None:
+            warn_at(line, message, UserWarning)
 
     cid = fig.canvas.mpl_connect("draw_event", on_draw)
 
@@ -685,16 +695,14 @@ def plot_class_profile(
     default = named if re.match(r"class\b", str(cls), re.IGNORECASE) else f"class {named}"
     _legend_above(ax, title if title is not None else default, handles)
     if given:
-        _check_when_drawn(ax, _warn_unfit_texts)
+        _check_when_drawn(ax, _unfit_texts)
     return ax
 
 
-def _warn_unfit_texts(ax: Axes) -> None:
-    """Warn when the concept names beside given axes, or the title and legend above them,
-    run out of the figure or over other axes of it (subplots made without room for
-    them: ``plt.subplots(1, 3)`` without a layout)."""
-    from ._stack import warn_user
-
+def _unfit_texts(ax: Axes) -> str | None:
+    """Why the concept names beside given axes, or the title and legend above them, do
+    not fit: they run out of the figure or over other axes of it (subplots made without
+    room for them: ``plt.subplots(1, 3)`` without a layout); None when they fit."""
     texts: list[Any] = [t for t in ax.get_yticklabels() if t.get_text()]
     texts += [t for t in (ax.title, ax.get_legend()) if t is not None and t.get_visible()]
     boxes = [t.get_window_extent() for t in texts]
@@ -710,12 +718,10 @@ def _warn_unfit_texts(ax: Axes) -> None:
     # (a twin of the axes shares its box: only axes elsewhere count)
     others = [o for o in others if not o.fully_overlaps(ax.bbox) and not ax.bbox.fully_overlaps(o)]
     over = any(b.overlaps(o) for b in boxes for o in others)
-    if outside or over:
-        why = "run out of the figure" if outside else "run over other axes"
-        warn_user(
-            f"the concept names, title or legend of the given axes {why}: {_room_advice(ax)}",
-            UserWarning,
-        )
+    if not (outside or over):
+        return None
+    why = "run out of the figure" if outside else "run over other axes"
+    return f"the concept names, title or legend of the given axes {why}: {_room_advice(ax)}"
 
 
 def _room_advice(ax: Axes) -> str:
@@ -930,7 +936,7 @@ def plot_concept_prevalence(
     # (the legend between the title and the axes covers no bar)
     _legend_above(ax, title if title is not None else _literal(str(concept)), handles)
     if given:
-        _check_when_drawn(ax, _warn_unfit_ticks)
+        _check_when_drawn(ax, _unfit_ticks)
     return ax
 
 
@@ -1131,14 +1137,13 @@ def _prevalence_intervals(
     return wilson_interval(k, n, _INTERVAL_LEVEL)
 
 
-def _warn_unfit_ticks(ax: Axes) -> None:
-    """Warn when the class labels under given axes run out of the figure or pile onto
-    each other (the axes, not made here, may be too small or laid out without room)."""
-    from ._stack import warn_user
-
+def _unfit_ticks(ax: Axes) -> str | None:
+    """Why the class labels under given axes do not fit: they run out of the figure or
+    pile onto each other (the axes, not made here, may be too small or laid out without
+    room); None when they fit."""
     ticks = [t for t in ax.get_xticklabels() if t.get_text()]
     if not ticks:
-        return
+        return None
     boxes = [t.get_window_extent() for t in ticks]
     figure_box = ax.figure.bbox
     outside = any(b.y0 < figure_box.y0 - 0.5 or b.x0 < figure_box.x0 - 0.5 for b in boxes)
@@ -1149,13 +1154,13 @@ def _warn_unfit_ticks(ax: Axes) -> None:
     height = cast(float, ticks[0].get_fontsize()) * ax.figure.dpi / 72.0
     piled = line is None and abs(float(spacing[0])) < height
     piled = piled or (line is not None and any(a.overlaps(b) for a, b in pairwise(boxes)))
-    if outside or piled:
-        why = "run out of the figure" if outside else "overlap"
-        warn_user(
-            f"the {len(ticks)} class labels of the given axes {why}: {_room_advice(ax)}, or "
-            "pass fewer `classes=`",
-            UserWarning,
-        )
+    if not (outside or piled):
+        return None
+    why = "run out of the figure" if outside else "overlap"
+    return (
+        f"the {len(ticks)} class labels of the given axes {why}: {_room_advice(ax)}, or "
+        "pass fewer `classes=`"
+    )
 
 
 def _path_name(label: str) -> str:

@@ -127,7 +127,8 @@ class DenseCodesWarning(UserWarning):
     3 ms at 0.3, on two CPU cores). It comes from a penalty far below the useful range (0.05 to
     0.5 for CLIP). Only said of codes of more than 64 concepts a row on average
     (SpLiCE's decompositions are read at a few to a few tens of concepts), so
-    that embeddings of a few dimensions, as in examples, are not warned about.
+    that embeddings of a few dimensions, as in examples, are not warned about;
+    nor where ``target_l0`` asked for codes that long.
     ``mean_l0`` holds the mean number of concepts per row, ``n_features`` the
     dimensions and ``l1_penalty`` the penalty.
     """
@@ -1354,7 +1355,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
                 UserWarning,
             )
         mean_l0 = W.nnz / n if n else 0.0
-        if _nearly_dense(mean_l0, d):
+        # (not where target_l0 asked for codes this long: the penalty follows from it)
+        if self.target_l0 is None and _nearly_dense(mean_l0, d):
             # (the mean differs from fold to fold of a search: shown once per penalty)
             once_as = f"nearly dense codes at l1_penalty={self.l1_penalty_:g}"
             warn_user(

@@ -150,7 +150,10 @@ def test_a_utf16_labels_file_is_told_to_be_saved_as_utf8(
     )
 
 
-@pytest.mark.parametrize(("content", "said"), [(b"", "0 bytes"), (b"\n \r\n", "blank")])
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [(b"", "0 bytes"), (b"\n \r\n", "blank"), (codecs.BOM_UTF8 + b"\r\n", "blank")],
+)
 def test_an_empty_labels_file_is_said_to_be_empty(
     run_env, tmp_path, capsys, no_embedding, content, said
 ):

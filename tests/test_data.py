@@ -430,6 +430,48 @@ def test_atomic_write_names_where_an_interrupted_write_is_kept(tmp_path, monkeyp
     assert (copy.kept, copy.strerror) == (kept, refused.value.strerror)
 
 
+def test_atomic_write_keeps_a_partial_file_the_system_will_not_sync(tmp_path, monkeypatch):
+    # Windows refuses fsync through a read-only handle ("Bad file descriptor"): the rename
+    # to FILE.partial was not tried, and the records were said to be kept elsewhere.
+    import sksplice._atomic as atomic_module
+
+    def refused(path):
+        raise OSError(9, "Bad file descriptor")
+
+    monkeypatch.setattr(atomic_module, "_fsync_file", refused)
+    target, partial = tmp_path / "file.csv", tmp_path / "file.csv.partial"
+    with pytest.raises(KeyboardInterrupt), atomic_write(target, partial=partial) as fh:
+        fh.write(b"rows so far")
+        raise KeyboardInterrupt
+    assert partial.read_bytes() == b"rows so far"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.csv.partial"]
+
+
+def test_atomic_write_whose_temporary_file_vanished_names_no_file_kept(tmp_path):
+    # (a cleaner removed it during the write: nothing is kept, so no file is named)
+    from sksplice._atomic import KeptElsewhereError
+
+    target = tmp_path / "out.csv"
+    with pytest.raises(FileNotFoundError) as gone, atomic_write(target, keep_complete=True) as fh:
+        fh.write(b"rows")
+        for tmp in tmp_path.iterdir():
+            tmp.unlink()
+    assert not isinstance(gone.value, KeptElsewhereError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_inner_write_leaves_no_temporary_file_of_the_outer_one(tmp_path, monkeypatch):
+    from sksplice._atomic import KeptElsewhereError
+
+    inner = tmp_path / "inner.csv"
+    _refusing_renames_to(monkeypatch, inner)
+    with pytest.raises(KeptElsewhereError), atomic_write(tmp_path / "outer.csv") as outer:
+        outer.write(b"outer rows")
+        with atomic_write(inner, keep_complete=True) as fh:
+            fh.write(b"inner rows")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inner.csv.new"]
+
+
 def test_atomic_write_syncs_the_partial_file_before_keeping_it(tmp_path, monkeypatch):
     """The rows kept in FILE.partial are on disk before the rename, like a complete write."""
     import sksplice._atomic as atomic_module

@@ -1010,6 +1010,9 @@ def test_a_misspelt_editor_concept_is_refused_before_the_vocabulary_is_embedded(
             refused = r"step 'concepteditor' of the pipeline: " + said + r".* needs? `splice`"
             with pytest.raises(ValueError, match=refused):
                 SplicePathSearchCV(pipe, [0.1, 0.2], cv=2).fit(X, y)
+            after = make_pipeline(clone(editor), probe())
+            with pytest.raises(ValueError, match=refused):
+                splice_validation_curve(clone(splicer), after, X, y, [0.1, 0.2], cv=2)
             assert _CountingEmbedder.n_texts == 0
     # Known names go on to the fits (which embed the vocabulary).
     run(["dog", "cat"])

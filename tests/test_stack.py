@@ -67,6 +67,16 @@ def test_a_warning_keyed_once_as_another_text_keeps_its_key_through_pickling():
     assert [type(w) for w in recorded] == [RuntimeWarning] * 3
     caught = _shown("default", [lambda w=w: _stack.warn_user(w) for w in recorded])
     assert [str(w.message) for w in caught] == ["centre from 30 rows"]
+    # a warning object given with its key (DenseCodesWarning) carries it alike
+    _stack._SHOWN.clear()
+    recorded = []
+    for n in (30, 31, 38):
+        with warnings.catch_warnings(record=True) as log:
+            warnings.simplefilter("always")
+            _stack.warn_user(UserWarning(f"{n} concepts a row"), once_as="dense codes")
+        recorded += [pickle.loads(pickle.dumps(w.message)) for w in log]
+    caught = _shown("default", [lambda w=w: _stack.warn_user(w) for w in recorded])
+    assert [str(w.message) for w in caught] == ["30 concepts a row"]
 
 
 def test_once_and_module_key_on_less():

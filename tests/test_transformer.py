@@ -1689,10 +1689,10 @@ def test_verbose_transform_shows_a_bar_by_time_not_by_rows(problem, monkeypatch,
     # The bar was shown from 1,024 rows on: fewer rows at a small penalty (seconds a row)
     # ran for minutes without a word. It now shows once a transform has run _BAR_DELAY
     # seconds, whatever its rows, and a quick one shows nothing.
-    from sksplice import _progress
     from sksplice import transformer as transformer_module
 
-    monkeypatch.setattr(_progress, "LOG_INTERVAL", 0.0)
+    # (standard error is no terminal here: lines at most every LOG_INTERVAL, 30 s, as in
+    # a log file; the first comes at the first update after the delay all the same)
     concepts, raw, X = problem
     est = make(concepts, raw, verbose=1, memory_budget=20_000).fit(X)
     capsys.readouterr()
@@ -1713,7 +1713,9 @@ def test_verbose_transform_shows_a_bar_by_time_not_by_rows(problem, monkeypatch,
     monkeypatch.setattr(est, "_solve", slow)
     est.transform(X)
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("decomposing")]
-    assert lines and lines[-1].startswith("decomposing: 100%") and "40/40" in lines[-1], lines
+    assert len(lines) >= 2, lines  # (the first chunk's line, and the last's: 0.3 s apart)
+    assert lines[-1].startswith("decomposing: 100%") and "40/40" in lines[-1], lines
+    assert not lines[0].startswith("decomposing: 100%"), lines
 
 
 def _overcomplete(d=128, n_concepts=400, n=60, seed=0):
@@ -1749,10 +1751,13 @@ def test_nearly_dense_codes_are_warned_about_with_their_mean():
         warning.mean_l0,
         warning.n_features,
     )
-    # a useful penalty, and codes of few dimensions (examples, tests): no warning
+    # a useful penalty, codes of few dimensions (examples, tests), and codes as long as
+    # target_l0 asked for: no warning
     with warnings.catch_warnings():
         warnings.simplefilter("error", DenseCodesWarning)
         warnings.simplefilter("ignore", SmallMeanSampleWarning)
+        asked = make(concepts, raw, target_l0=80).fit(X)
+        assert asked.transform(X).getnnz(axis=1).mean() > 64
         assert make(concepts, raw, l1_penalty=0.3).fit(X).transform(X).getnnz(axis=1).mean() < 64
         small_concepts, small_raw, small_X = _overcomplete(d=16, n_concepts=40)
         W = make(small_concepts, small_raw, l1_penalty=0.01).fit(small_X).transform(small_X)

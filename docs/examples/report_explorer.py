@@ -251,6 +251,7 @@ def report_parts(html: Path) -> dict:
         "ranking_fields": len(ranking[0]) if ranking else 0,
         "profiles_bytes": size(data["prevalence"]),
         "profile_concepts": len(data["prevalence"]),
+        "intervals_bytes": size(data.get("prevalenceInterval", {})),
     }
 
 

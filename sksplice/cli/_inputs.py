@@ -476,7 +476,7 @@ def _check_text_file(labels_csv: Path) -> None:
             head = fh.read(8192)
     except OSError:
         return  # (read_csv says what is wrong)
-    if not head.strip():
+    if not head.removeprefix(codecs.BOM_UTF8).strip():
         raise CLIError(
             f"labels file {labels_csv} is empty ({'0 bytes' if not head else 'blank'}); "
             "--labels takes a CSV of path,label lines, one image a line (e.g. cats/001.jpg,cat)"
