@@ -128,6 +128,11 @@ def _at_least_span(ax: Axes, span: float) -> None:
         lo, hi = middle - 0.5 * span, middle + 0.5 * span
     margin = 0.02 * (hi - lo)
     floor, ceiling = 0.0 - margin, 1.0 + margin
+    values = [np.asarray(line.get_ydata(), dtype=np.float64) for line in ax.get_lines()]
+    drawn = np.concatenate(values) if values else np.empty(0)
+    drawn = drawn[np.isfinite(drawn)]
+    if np.any((drawn < 0.0) | (drawn > 1.0)):  # (given axes holding other data: shown whole)
+        floor, ceiling = -np.inf, np.inf
     if hi - lo <= ceiling - floor:  # (moved inside whole, its span kept)
         shift = max(0.0, hi - ceiling) - max(0.0, floor - lo)
         lo, hi = lo - shift, hi - shift

@@ -421,6 +421,11 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         state.pop("_unit_dictionary", None)
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # (an earlier release's unit dictionary: never read, made again from `splice`)
+        self.__dict__.pop("_unit_dictionary", None)
+
     def _unit_rows(
         self, names: np.ndarray, splice_names: np.ndarray | None, n_columns: int
     ) -> tuple[Any, np.ndarray]:

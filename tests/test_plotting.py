@@ -950,6 +950,7 @@ def test_tradeoff_penalty_labels_stay_apart_and_inside():
         # flat at 1: matplotlib's own padding (0.945 to 1.055) ticked an accuracy at 1.04
         ([1.0, 1.0], (0.8928, 1.0022)),
         ([0.5, 1.0], (0.461, 1.011)),  # wide: moved down, off the padding above 1
+        ([0.5, 1.3], None),  # (given axes holding other data beyond 1: left whole)
     ],
 )
 def test_an_accuracy_axis_spans_at_least_a_tenth(values, expected):

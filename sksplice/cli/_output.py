@@ -294,8 +294,12 @@ class _Output:
             with contextlib.suppress(OSError):
                 info = os.lstat(self._stale_partial)
                 earlier = info.st_size if stat.S_ISREG(info.st_mode) else None
+        # (a second signal while the records are synced and renamed waits for it, as one
+        # during a commit does: cut short, they were left in a temporary file unnamed)
+        renamed = self._file is not None and self.partial != self.path
         try:
-            self._end(KeyboardInterrupt())
+            with committing(wait=renamed):
+                self._end(KeyboardInterrupt())
         except KeptElsewhereError as exc:
             # (FILE.partial could not be made: the records are where the message says)
             logger.warning(
