@@ -85,3 +85,22 @@ def dead_writers_name(name: str, suffix: str = ".tmp") -> str:
     from sksplice._atomic import temporary_name
 
     return temporary_name(name, suffix=suffix).replace(f".{os.getpid()}.", f".{dead_pid()}.", 1)
+
+
+def refuse_renames_onto(monkeypatch: Any, *refused: Any) -> None:
+    """Make ``os.replace`` in sksplice._atomic refuse a rename onto each path of
+    ``refused`` (a folder made read-only during a run; on Windows, a file another
+    program holds open)."""
+    from pathlib import Path
+
+    import sksplice._atomic as atomic_module
+
+    real_replace = os.replace
+    paths = {Path(p) for p in refused}
+
+    def replace(src: Any, dst: Any) -> None:
+        if Path(dst) in paths:
+            raise PermissionError(13, "Permission denied")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic_module.os, "replace", replace)

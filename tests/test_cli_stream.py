@@ -25,6 +25,8 @@ from PIL import Image
 from sksplice import cli
 from sksplice.cli import _decompose, _embedders
 
+from ._helpers_faults import refuse_renames_onto
+
 VOCAB = [f"concept {i}" for i in range(24)]
 
 
@@ -493,21 +495,6 @@ def test_the_partial_file_is_named_as_the_command_line_named_its_file(tmp_path, 
     assert kept == Path(os.path.realpath(tmp_path / "elsewhere" / "real.jsonl.partial"))
 
 
-def _refusing_renames_onto(monkeypatch, *refused: Path) -> None:
-    """Make ``os.replace`` refuse a rename onto each of ``refused`` (a folder made
-    read-only during the run; on Windows, an output open in a spreadsheet)."""
-    import sksplice._atomic as atomic_module
-
-    real_replace = os.replace
-
-    def replace(src, dst):
-        if Path(dst) in refused:
-            raise PermissionError(13, "Permission denied")
-        return real_replace(src, dst)
-
-    monkeypatch.setattr(atomic_module.os, "replace", replace)
-
-
 def test_results_that_cannot_be_put_in_place_are_kept_and_named(
     stream_inputs, inproc, tmp_path, monkeypatch, capsys
 ):
@@ -518,7 +505,7 @@ def test_results_that_cannot_be_put_in_place_are_kept_and_named(
     images, vocab, mean = stream_inputs
     out = tmp_path / "out.jsonl"
     out.write_text("previous\n")
-    _refusing_renames_onto(monkeypatch, out)
+    refuse_renames_onto(monkeypatch, out)
     argv = ["decompose", str(images), "-f", "jsonl", "-o", str(out), *_args(vocab, mean)]
     code = cli.main(argv)
     captured = capsys.readouterr()
@@ -533,7 +520,7 @@ def test_results_that_cannot_be_put_in_place_are_kept_and_named(
     assert len({r["path"] for r in records}) == 59  # (every readable image: a05 is not)
     # a folder where nothing can be renamed: the temporary file, named, is kept
     new.unlink()
-    _refusing_renames_onto(monkeypatch, out, new)
+    refuse_renames_onto(monkeypatch, out, new)
     code = cli.main(argv)
     last = capsys.readouterr().err.splitlines()[-1]
     kept = re.search(r"kept in (\S+) \(move it away before writing there again", last)
@@ -549,7 +536,7 @@ def test_an_interruption_whose_partial_file_cannot_be_made_says_where_the_record
     from sksplice.cli._output import _Output
 
     monkeypatch.chdir(tmp_path)
-    _refusing_renames_onto(monkeypatch, tmp_path / "out.jsonl.partial")
+    refuse_renames_onto(monkeypatch, tmp_path / "out.jsonl.partial")
     out = _Output("out.jsonl")
     out.fh.write("{}\n")
     kept = out.keep_partial()

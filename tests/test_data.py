@@ -38,6 +38,7 @@ from sksplice._download import (
 )
 
 from ._helpers_data import LocalServer, Route, block_network, sha256_bytes, start_server
+from ._helpers_faults import refuse_renames_onto
 
 GOOD = b"".join(f"concept {i}\n".encode() for i in range(5000))  # ~60 kB, several chunks
 GOOD_SHA = sha256_bytes(GOOD)
@@ -353,21 +354,6 @@ def test_atomic_write_keeps_an_interrupted_write_as_partial(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.csv", "file.csv.partial"]
 
 
-def _refusing_renames_to(monkeypatch, *refused):
-    """Make ``os.replace`` in sksplice._atomic refuse a rename onto each path of ``refused``
-    (a folder made read-only meanwhile, a file another program holds open)."""
-    import sksplice._atomic as atomic_module
-
-    real_replace = os.replace
-
-    def replace(src, dst):
-        if Path(dst) in refused:
-            raise PermissionError(13, "Permission denied")
-        return real_replace(src, dst)
-
-    monkeypatch.setattr(atomic_module.os, "replace", replace)
-
-
 def test_atomic_write_keeps_complete_content_it_cannot_put_in_place(tmp_path, monkeypatch):
     # The rename of a complete run's results failed (a folder made read-only during the
     # run; on Windows, the target open in a spreadsheet): the results were deleted, or
@@ -376,7 +362,7 @@ def test_atomic_write_keeps_complete_content_it_cannot_put_in_place(tmp_path, mo
 
     target, new = tmp_path / "out.csv", tmp_path / "out.csv.new"
     target.write_bytes(b"old")
-    _refusing_renames_to(monkeypatch, target)
+    refuse_renames_onto(monkeypatch, target)
     with (
         pytest.raises(KeptElsewhereError) as refused,
         atomic_write(target, keep_complete=True) as fh,
@@ -391,7 +377,7 @@ def test_atomic_write_keeps_complete_content_it_cannot_put_in_place(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.csv.new"]
     # no rename at all (a read-only folder): the temporary file, named, is kept
     new.unlink()
-    _refusing_renames_to(monkeypatch, target, new)
+    refuse_renames_onto(monkeypatch, target, new)
     with (
         pytest.raises(KeptElsewhereError) as refused,
         atomic_write(target, keep_complete=True) as fh,
@@ -418,7 +404,7 @@ def test_atomic_write_names_where_an_interrupted_write_is_kept(tmp_path, monkeyp
     from sksplice._atomic import KeptElsewhereError
 
     target, partial = tmp_path / "out.csv", tmp_path / "out.csv.partial"
-    _refusing_renames_to(monkeypatch, partial)
+    refuse_renames_onto(monkeypatch, partial)
     with pytest.raises(KeptElsewhereError) as refused, atomic_write(target, partial=partial) as fh:
         fh.write(b"rows so far")
         raise KeyboardInterrupt
@@ -464,7 +450,7 @@ def test_a_failing_inner_write_leaves_no_temporary_file_of_the_outer_one(tmp_pat
     from sksplice._atomic import KeptElsewhereError
 
     inner = tmp_path / "inner.csv"
-    _refusing_renames_to(monkeypatch, inner)
+    refuse_renames_onto(monkeypatch, inner)
     with pytest.raises(KeptElsewhereError), atomic_write(tmp_path / "outer.csv") as outer:
         outer.write(b"outer rows")
         with atomic_write(inner, keep_complete=True) as fh:
