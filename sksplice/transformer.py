@@ -124,8 +124,8 @@ class DenseCodesWarning(UserWarning):
     which nobody reads, and it is slow to find (each row's solve grows with the
     number of concepts it keeps: about 0.6 s a row at ``l1_penalty=0.001`` over
     the 10,000 LAION concepts with 384-dimensional text embeddings, against
-    3 ms at 0.3, on two CPU cores). It comes from a penalty far below the useful range (0.05 to
-    0.5 for CLIP). Only said of codes of more than 64 concepts a row on average
+    3 ms at 0.3, on two CPU cores). It comes from a penalty far below the
+    useful range (0.05 to 0.5 for CLIP). Only said of codes of more than 64 concepts a row on average
     (SpLiCE's decompositions are read at a few to a few tens of concepts), so
     that embeddings of a few dimensions, as in examples, are not warned about;
     nor where ``target_l0`` asked for codes that long.
@@ -1326,8 +1326,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             If ``X`` has two rows or more and none of them holds a concept (a
             penalty just below 2).
         DenseCodesWarning
-            If the rows keep more concepts than half the dimensions of ``X`` on
-            average (a penalty far below the useful range).
+            If the rows keep more concepts than half the dimensions of ``X``,
+            and more than 64, on average (a penalty far below the useful range;
+            not where ``target_l0`` asked for such codes).
         """
         check_is_fitted(self)
         _weights.check_output(self)  # before the solve, not after it
