@@ -125,9 +125,10 @@ class DenseCodesWarning(UserWarning):
     number of concepts it keeps: about 0.6 s a row at ``l1_penalty=0.001`` over
     the 10,000 LAION concepts with 384-dimensional text embeddings, against
     3 ms at 0.3, on two CPU cores). It comes from a penalty far below the
-    useful range (0.05 to 0.5 for CLIP). Only said of codes of more than 64 concepts a row on average
-    (SpLiCE's decompositions are read at a few to a few tens of concepts), so
-    that embeddings of a few dimensions, as in examples, are not warned about;
+    useful range (0.05 to 0.5 for CLIP). Only said of codes of more than 64
+    concepts a row on average (SpLiCE's decompositions are read at a few to a
+    few tens of concepts), so that embeddings of a few dimensions, as in
+    examples, are not warned about;
     nor where ``target_l0`` asked for codes that long.
     ``mean_l0`` holds the mean number of concepts per row, ``n_features`` the
     dimensions and ``l1_penalty`` the penalty.

@@ -129,7 +129,7 @@ def test_a_labels_file_that_is_not_utf8_names_its_line(run_env, tmp_path, capsys
     )
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
 def test_a_utf16_labels_file_is_told_to_be_saved_as_utf8(
     run_env, tmp_path, capsys, no_embedding, encoding
 ):
@@ -144,8 +144,9 @@ def test_a_utf16_labels_file_is_told_to_be_saved_as_utf8(
     args = ["profile", str(run_env), "--labels", str(labels), *_args(tmp_path)]
     code, out, err = _main(args, capsys)
     assert code == 2 and out == ""
+    wide = encoding[:6].upper()
     assert err.strip().splitlines()[-1] == (
-        f"sksplice: error: labels file {labels} is UTF-16 text, not UTF-8 (as a spreadsheet's "
+        f"sksplice: error: labels file {labels} is {wide} text, not UTF-8 (as a spreadsheet's "
         "'Unicode Text' export writes it); save it as 'CSV UTF-8' (comma-separated)"
     )
 

@@ -481,10 +481,17 @@ def _check_text_file(labels_csv: Path) -> None:
             f"labels file {labels_csv} is empty ({'0 bytes' if not head else 'blank'}); "
             "--labels takes a CSV of path,label lines, one image a line (e.g. cats/001.jpg,cat)"
         )
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    wide = (
+        "UTF-32"
+        if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE))
+        else "UTF-16"
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        else None
+    )
+    if wide is not None:
         # (a spreadsheet's "Unicode Text" export: UTF-16, with a byte order mark)
         raise CLIError(
-            f"labels file {labels_csv} is UTF-16 text, not UTF-8 (as a spreadsheet's "
+            f"labels file {labels_csv} is {wide} text, not UTF-8 (as a spreadsheet's "
             "'Unicode Text' export writes it); save it as 'CSV UTF-8' (comma-separated)"
         )
     if b"\0" not in head:
