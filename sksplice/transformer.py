@@ -1282,7 +1282,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         with progress(
             X.shape[0], desc="decomposing", unit="row", disable=quiet, delay=_BAR_DELAY
         ) as bar:
-            codes = self._solve(self._targets(X), self.l1_penalty_, on_rows=bar.update)
+            on_rows = None if quiet else bar.update  # (only a bar shown cuts the rows finer)
+            codes = self._solve(self._targets(X), self.l1_penalty_, on_rows=on_rows)
         W = self._codes_weights(codes, _weights_dtype(X))
         gaps = np.asarray(codes.row_gaps, dtype=np.float64).copy()
         stats = TransformStats(

@@ -1694,7 +1694,8 @@ def test_verbose_transform_shows_a_bar_by_time_not_by_rows(problem, monkeypatch,
     # (standard error is no terminal here: lines at most every LOG_INTERVAL, 30 s, as in
     # a log file; the first comes at the first update after the delay all the same)
     concepts, raw, X = problem
-    est = make(concepts, raw, verbose=1, memory_budget=20_000).fit(X)
+    # (one chunk of the memory budget: a bar cuts them into ten or more, of 16 at least)
+    est = make(concepts, raw, verbose=1).fit(X)
     capsys.readouterr()
     est.transform(X)  # (40 rows, in a moment)
     assert "decomposing" not in capsys.readouterr().err
@@ -1714,6 +1715,8 @@ def test_verbose_transform_shows_a_bar_by_time_not_by_rows(problem, monkeypatch,
     est.transform(X)
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("decomposing")]
     assert len(lines) >= 2, lines  # (the first chunk's line, and the last's: 0.3 s apart)
+    first = re.search(r" (\d+)/40 ", lines[0])
+    assert first and 0 < int(first.group(1)) < 40, lines  # (a chunk's rows, not all of them)
     assert lines[-1].startswith("decomposing: 100%") and "40/40" in lines[-1], lines
     assert not lines[0].startswith("decomposing: 100%"), lines
 

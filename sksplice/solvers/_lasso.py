@@ -356,7 +356,8 @@ class NonNegLasso:
             Called with a number of rows each time a chunk of that many rows is
             solved (the counts add up to ``n_samples``), e.g. the ``update``
             method of a tqdm bar. Chunks solved side by side in threads call it
-            from those threads.
+            from those threads. With it, the rows are solved in ten chunks or
+            more (of 16 rows at least), so that it is called along the way.
 
         Returns
         -------
@@ -560,6 +561,10 @@ class NonNegLasso:
         """
         n = int(Vt.shape[0])
         chunk = self._chunk_size(method, n, memory_budget)
+        if progress is not None:
+            # (a bar counts chunks: a few hundred rows at a small penalty, minutes of work,
+            # were one chunk, and the bar showed nothing until they were done)
+            chunk = min(chunk, max(_PROGRESS_MIN_ROWS, -(-n // _PROGRESS_STEPS)))
         floor = self._penalty_floor(Vt, lams, tol, chunk)
         low = [lam for lam in lams if 0.0 < lam < floor]
         budgets = [
@@ -854,6 +859,12 @@ class NonNegLasso:
 # most torch threads for which they do (measured on 2 cores; with many threads, the
 # Python threads that dispatch many short operations would contend for the GIL).
 _CHUNK_MIN_ROWS = 64
+
+#: With a ``progress`` callback, the rows are solved in at least this many chunks (of at
+#: least _PROGRESS_MIN_ROWS rows), so that a bar moves while they are (the callback is
+#: called as each chunk ends).
+_PROGRESS_STEPS = 10
+_PROGRESS_MIN_ROWS = 16
 _CHUNK_MAX_THREADS = 4
 
 
