@@ -32,6 +32,8 @@ Warnings (subclasses of :class:`UserWarning`):
 - :class:`ImageFileWarning`: an image file embedded despite a problem (damaged
   EXIF data, PIL's warnings about damaged data), once per file and message;
   its ``path`` attribute names the file.
+- :class:`FigureLayoutWarning`: texts of axes given to a plot that do not fit
+  where the figure is drawn (issued when it is drawn, naming the plot's line).
 - :class:`DenseCodesWarning`: codes of ``transform`` that keep more concepts
   than half the dimensions of the embeddings on average (a penalty far below
   the useful range); its ``mean_l0`` attribute holds that mean.
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
     from .analysis import TooFewSamplesWarning
     from .dictionary import DictionaryCacheWarning, DuplicateConceptWarning
     from .embedders import SkippedInput, SkippedInputWarning
+    from .plotting import FigureLayoutWarning
     from .transformer import DenseCodesWarning
     from .vocabulary import RepeatedConceptWarning
 
@@ -81,6 +84,7 @@ __all__ = [
     "DictionaryCacheWarning",
     "DigestMismatchError",
     "DuplicateConceptWarning",
+    "FigureLayoutWarning",
     "ImageFileWarning",
     "InconsistentVersionWarning",
     "InvalidImageError",
@@ -101,6 +105,7 @@ _DEFINED_IN = {
     "DictionaryCacheWarning": ".dictionary",
     "DigestMismatchError": "._download",
     "DuplicateConceptWarning": ".dictionary",
+    "FigureLayoutWarning": ".plotting",
     "ImageFileWarning": "._images",
     "InconsistentVersionWarning": "._persistence",
     "InvalidImageError": "._images",

@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
 __all__ = [
+    "FigureLayoutWarning",
     "plot_class_profile",
     "plot_concept_histogram",
     "plot_concept_prevalence",
@@ -337,6 +338,27 @@ def _lay_out(ax: Axes) -> None:
         fig._sksplice_laying_out = False  # type: ignore[attr-defined]
 
 
+class FigureLayoutWarning(UserWarning):
+    """Texts of axes given to a plot of ``sksplice.plotting`` do not fit where the
+    figure is drawn: concept names, a title, a legend or class labels run out of the
+    figure, over other axes, or over each other.
+
+    It is issued when the figure is drawn (saved, shown, or displayed by a notebook),
+    after the caller's own layout, and names the line of the plot's call; a filter
+    that ignores it where the plot is made (``warnings.catch_warnings()`` around the
+    call) or anywhere (``warnings.filterwarnings("ignore",
+    category=FigureLayoutWarning)``) silences it.
+    """
+
+
+def _inline_display() -> bool:
+    """Whether figures are displayed by a notebook's inline backend, which saves them
+    with ``bbox_inches="tight"``: texts beyond the figure's edge are in the image."""
+    import matplotlib
+
+    return _in_jupyter_kernel() and "inline" in str(matplotlib.get_backend()).lower()
+
+
 def _check_when_drawn(ax: Axes, check: Callable[[Axes], str | None]) -> None:
     """Warn with what ``check(ax)`` says is wrong (a message, or None), once, when the
     figure is next drawn (saved, shown, or displayed by a notebook): after the caller's
@@ -344,15 +366,20 @@ def _check_when_drawn(ax: Axes, check: Callable[[Axes], str | None]) -> None:
     texts of the axes have their final places. Drawn at once, the check warned of
     labels that the layout then moved apart. The warning names the user's line that
     made the plot, not matplotlib's that draws it; an axes removed from its figure
-    meanwhile is not checked."""
+    meanwhile is not checked. Filters that ignore a :class:`FigureLayoutWarning` where
+    the plot is made (a ``catch_warnings`` around the call) leave it unchecked."""
     from matplotlib.figure import Figure
 
-    from ._stack import user_line, warn_at
+    from ._stack import _action, user_line, warn_at
 
     fig = ax.figure
     while not isinstance(fig, Figure):
         fig = fig.figure
     line = user_line()
+    if line is not None:
+        module = line[2].get("__name__", "<string>")
+        if _action("the ", FigureLayoutWarning, module, line[1]) == "ignore":
+            return
     cid = 0
 
     def on_draw(event: Any) -> None:
@@ -363,7 +390,7 @@ def _check_when_drawn(ax: Axes, check: Callable[[Axes], str | None]) -> None:
             return  # (ax.remove(), fig.delaxes(ax), fig.clf())
         message = check(ax)
         if message is not None:
-            warn_at(line, message, UserWarning)
+            warn_at(line, message, FigureLayoutWarning)
 
     cid = fig.canvas.mpl_connect("draw_event", on_draw)
 
@@ -712,7 +739,8 @@ def _unfit_texts(ax: Axes) -> str | None:
     texts += [t for t in (ax.title, ax.get_legend()) if t is not None and t.get_visible()]
     boxes = [t.get_window_extent() for t in texts]
     figure_box = ax.figure.bbox
-    outside = any(
+    # (a notebook's inline display takes in texts beyond the figure's edge)
+    outside = not _inline_display() and any(
         b.x0 < figure_box.x0 - 0.5
         or b.y0 < figure_box.y0 - 0.5
         or b.x1 > figure_box.x1 + 0.5
@@ -725,7 +753,11 @@ def _unfit_texts(ax: Axes) -> str | None:
     over = any(b.overlaps(o) for b in boxes for o in others)
     if not (outside or over):
         return None
-    why = "run out of the figure" if outside else "run over other axes"
+    # (over other axes first: there they hide what those axes show)
+    why = " and ".join(
+        ([] if not over else ["run over other axes"])
+        + ([] if not outside else ["run out of the figure"])
+    )
     return f"the concept names, title or legend of the given axes {why}: {_room_advice(ax)}"
 
 
@@ -1151,7 +1183,9 @@ def _unfit_ticks(ax: Axes) -> str | None:
         return None
     boxes = [t.get_window_extent() for t in ticks]
     figure_box = ax.figure.bbox
-    outside = any(b.y0 < figure_box.y0 - 0.5 or b.x0 < figure_box.x0 - 0.5 for b in boxes)
+    outside = not _inline_display() and any(
+        b.y0 < figure_box.y0 - 0.5 or b.x0 < figure_box.x0 - 0.5 for b in boxes
+    )
     # (turned labels: one line of text needs its height between neighbouring bars)
     line = min(b.height for b in boxes) if ticks[0].get_rotation() == 0 else None
     spacing = np.diff(ax.transData.transform(np.column_stack([np.arange(2), [0, 0]]))[:, 0])
@@ -1161,7 +1195,9 @@ def _unfit_ticks(ax: Axes) -> str | None:
     piled = piled or (line is not None and any(a.overlaps(b) for a, b in pairwise(boxes)))
     if not (outside or piled):
         return None
-    why = "run out of the figure" if outside else "overlap"
+    why = " and ".join(
+        ([] if not piled else ["overlap"]) + ([] if not outside else ["run out of the figure"])
+    )
     return (
         f"the {len(ticks)} class labels of the given axes {why}: {_room_advice(ax)}, or "
         "pass fewer `classes=`"

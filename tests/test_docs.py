@@ -364,6 +364,7 @@ EXCEPTIONS = {
     "ImageFileWarning": "sksplice._images",
     "CalibrationStartWarning": "sksplice._calibration",
     "DenseCodesWarning": "sksplice.transformer",
+    "FigureLayoutWarning": "sksplice.plotting",
     "InvalidImageError": "sksplice._images",
     "WeightsUnavailableError": "sksplice._models",
     "CheckpointFormatError": "sksplice._models",

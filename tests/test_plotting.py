@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 
 from sksplice.analysis import concept_profiles  # noqa: E402
 from sksplice.plotting import (  # noqa: E402
+    FigureLayoutWarning,
     plot_class_profile,
     plot_concept_prevalence,
     plot_dataset_shift,
@@ -1565,7 +1566,7 @@ def test_prevalence_in_given_axes_warns_when_class_labels_do_not_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert plot_concept_prevalence(profiles, "snow", ax=ax) is ax
-    with pytest.warns(UserWarning, match="12 class labels of the given axes run out") as record:
+    with pytest.warns(FigureLayoutWarning, match="12 class labels of the given axes ") as record:
         fig.savefig(io.BytesIO())
     assert 'layout="constrained"' in str(record[0].message)
     plt.close(fig)
@@ -1578,7 +1579,7 @@ def test_prevalence_in_given_axes_warns_when_class_labels_do_not_fit():
     many = concept_profiles(rng.random((81, 2)), np.arange(81), ["snow", "grass"])
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     plot_concept_prevalence(many, "snow", ax=ax)
-    with pytest.warns(UserWarning, match="81 class labels of the given axes overlap") as record:
+    with pytest.warns(FigureLayoutWarning, match="81 class labels of the given axes") as record:
         fig.canvas.draw()
     # (laid out already: only a larger figure or fewer classes make room)
     assert str(record[0].message).endswith(
@@ -1587,7 +1588,7 @@ def test_prevalence_in_given_axes_warns_when_class_labels_do_not_fit():
     plt.close(fig)
 
 
-def test_given_axes_laid_out_after_the_plot_are_not_warned_about():
+def test_given_axes_laid_out_after_the_plot_are_not_warned_about(monkeypatch):
     # A grid of class profiles and prevalences laid out with fig.tight_layout() after the
     # plots (the usual idiom) warned that names "run out of the figure", "run over other
     # axes" and "class labels overlap": checked before the layout, saved clean.
@@ -1631,6 +1632,32 @@ def test_given_axes_laid_out_after_the_plot_are_not_warned_about():
     assert all(w.filename == __file__ and w.lineno == plotted for w in said), said
     assert all("concept names, title or legend" in str(w.message) for w in said)
     for fig in figures:
+        plt.close(fig)
+    # ignored where the plot is made, it is not said when the figure is drawn; in a
+    # notebook's inline display (saved with bbox_inches="tight"), texts beyond the edge
+    # are in the image: only those over other axes are said
+    fig, axes = plt.subplots(1, 3, figsize=(6.4, 4.8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FigureLayoutWarning)
+        plot_class_profile(profiles, "class 0", k=5, ax=axes[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.savefig(io.BytesIO())
+    plt.close(fig)
+    from sksplice import plotting
+
+    for inline, said in ((False, "run over other axes and run out of the figure"), (True, None)):
+        fig, axes = plt.subplots(1, 3, figsize=(6.4, 4.8))
+        plot_class_profile(profiles, "class 0", k=5, ax=axes[1])
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            monkeypatch.setattr(plotting, "_inline_display", lambda inline=inline: inline)
+            fig.savefig(io.BytesIO())
+        texts = [str(w.message) for w in seen if issubclass(w.category, FigureLayoutWarning)]
+        if said is None:
+            assert all("run out of the figure" not in t for t in texts), texts
+        else:
+            assert len(texts) == 1 and said in texts[0], texts
         plt.close(fig)
     # an axes removed before the figure is drawn is not checked (its figure is gone)
     fig, axes = plt.subplots(1, 3, figsize=(6.4, 4.8))
