@@ -257,14 +257,18 @@ def _duplicates_of(raw: np.ndarray) -> list[list[int]]:
     return found
 
 
-def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> list[list[int]]:
+def warn_duplicate_concepts(
+    raw: np.ndarray, concepts: Sequence[str], named: str | None = None
+) -> list[list[int]]:
     """Warn (:class:`DuplicateConceptWarning`) about concepts with the same embedding.
 
     A text tower that lower-cases its input embeds ``"Dog"`` as ``"dog"``, and
     one with a context of 77 tokens cuts longer concepts at their end; two
     concepts can also be the same text spelt differently. The warning names up
     to five groups (a long name is shortened in the message, not in ``groups``)
-    and says what to do. Returns the groups of rows (:func:`duplicate_concepts`).
+    and says what to do (``named``: the vocabulary's name, where it is a published
+    one, which the advice shows how to keep one concept of each group of). Returns
+    the groups of rows (:func:`duplicate_concepts`).
     """
     found = _duplicates_of(raw)
     if not found:
@@ -286,7 +290,16 @@ def warn_duplicate_concepts(raw: np.ndarray, concepts: Sequence[str]) -> list[li
             "(Text towers that lower-case their input, or strip its accents, embed such "
             "variants alike ('Dog' = 'dog', 'à' = 'a'), and a concept longer than the "
             "model's context is cut at its end.) Keep one concept "
-            "of each group in the vocabulary; the warning's `groups` attribute lists them.",
+            "of each group in the vocabulary; the warning's `groups` attribute lists them"
+            + (
+                ""
+                if named is None
+                else f" (for the published {named!r}: vocabulary=[c for c in "
+                f"load_vocabulary({named!r}) if c not in dropped], with dropped the "
+                "others of each group; or, as their weight is split, filter this "
+                "warning by its class, sksplice.exceptions.DuplicateConceptWarning)"
+            )
+            + ".",
             groups,
         )
     )

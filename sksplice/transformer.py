@@ -1130,7 +1130,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         needs_concepts = self.modality == "text" and isinstance(self.text_mean, str)
         centre = None if needs_concepts else self._fetched_mean(X, concepts, n_full, width)
         raw = self._raw_concept_embeddings(concepts, n_full)
-        duplicates = warn_duplicate_concepts(raw, concepts)
+        from .vocabulary import VOCABULARIES
+
+        named = self.vocabulary if isinstance(self.vocabulary, str) else None
+        named = named if named in VOCABULARIES else None
+        duplicates = warn_duplicate_concepts(raw, concepts, named)
         if self.concepts_centered:
             dictionary, concept_mean = centred_dictionary(raw)
         else:

@@ -1145,6 +1145,29 @@ def test_a_large_group_of_duplicates_is_named_in_a_short_warning():
     assert len(told[0].message.groups[0]) == 30  # (all of them in `groups`)
 
 
+def test_duplicates_of_a_published_vocabulary_are_told_how_to_drop(isolated_folders):
+    # "Keep one concept of each group in the vocabulary" said nothing a user who passed
+    # vocabulary="laion" could do (MiniLM embeds 'a' and 'à' alike, in every fit).
+    from sksplice import SpliceTransformer
+    from sksplice.dictionary import DuplicateConceptWarning, warn_duplicate_concepts
+
+    raw = np.vstack([np.ones((2, 4)), np.eye(4)])
+    names = ["a", "à", "b", "c", "d", "e"]
+    with pytest.warns(DuplicateConceptWarning) as told:
+        warn_duplicate_concepts(raw, names, named="laion")
+    assert str(told[0].message).endswith(
+        "(for the published 'laion': vocabulary=[c for c in load_vocabulary('laion') if c not "
+        "in dropped], with dropped the others of each group; or, as their weight is split, "
+        "filter this warning by its class, sksplice.exceptions.DuplicateConceptWarning)."
+    )
+    # a list or a file: the advice as it was
+    rng = np.random.default_rng(0)
+    fit = SpliceTransformer(vocabulary=names, concept_embeddings=raw, device="cpu")
+    with pytest.warns(DuplicateConceptWarning) as told:
+        fit.fit(rng.normal(size=(120, 4)))
+    assert str(told[0].message).endswith("the warning's `groups` attribute lists them.")
+
+
 def test_duplicate_concepts_is_fast_for_many_equal_rows_and_exact_for_float16():
     import time
 
