@@ -318,14 +318,21 @@ _EDGE = 4.0
 _TITLE_LINES = 3
 
 
-def _lay_out(ax: Axes) -> None:
-    """Run the layout of the figure holding ``ax`` (the root figure of a subfigure), so
-    that the axes and their texts have their places on the screen."""
+def _root_figure(ax: Axes) -> Any:
+    """The figure holding ``ax`` (the root figure of a subfigure: a SubFigure's figure is
+    its parent), which is laid out and drawn."""
     from matplotlib.figure import Figure
 
     fig = ax.figure
-    while not isinstance(fig, Figure):  # (a SubFigure's figure is its parent)
+    while not isinstance(fig, Figure):
         fig = fig.figure
+    return fig
+
+
+def _lay_out(ax: Axes) -> None:
+    """Run the layout of the figure holding ``ax`` (the root figure of a subfigure), so
+    that the axes and their texts have their places on the screen."""
+    fig = _root_figure(ax)
     fig._sksplice_laying_out = True  # type: ignore[attr-defined]  # (see _check_when_drawn)
     try:
         with warnings.catch_warnings():
@@ -368,13 +375,9 @@ def _check_when_drawn(ax: Axes, check: Callable[[Axes], str | None]) -> None:
     made the plot, not matplotlib's that draws it; an axes removed from its figure
     meanwhile is not checked. Filters that ignore a :class:`FigureLayoutWarning` where
     the plot is made (a ``catch_warnings`` around the call) leave it unchecked."""
-    from matplotlib.figure import Figure
-
     from ._stack import _action, user_line, warn_at
 
-    fig = ax.figure
-    while not isinstance(fig, Figure):
-        fig = fig.figure
+    fig = _root_figure(ax)
     line = user_line()
     if line is not None:
         module = line[2].get("__name__", "<string>")

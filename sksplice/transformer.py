@@ -1132,8 +1132,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         raw = self._raw_concept_embeddings(concepts, n_full)
         from .vocabulary import VOCABULARIES
 
-        named = self.vocabulary if isinstance(self.vocabulary, str) else None
-        named = named if named in VOCABULARIES else None
+        vocabulary = self.vocabulary
+        named = vocabulary if isinstance(vocabulary, str) and vocabulary in VOCABULARIES else None
         duplicates = warn_duplicate_concepts(raw, concepts, named)
         if self.concepts_centered:
             dictionary, concept_mean = centred_dictionary(raw)

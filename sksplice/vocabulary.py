@@ -1150,10 +1150,11 @@ def _mean_vector(mean: object, d: int | None, source: str, width: str) -> np.nda
             # its weights_only default; torch.save writes a zip archive, or a pickle)
             if not start:
                 raise ValueError("it is empty (0 bytes)")
+            arrays = _npz_members(path) if start.startswith(b"PK\x03\x04") else []
             if start.startswith(b"\x93NUMPY"):
                 mean = np.load(path, allow_pickle=False)
-            elif start.startswith(b"PK\x03\x04") and _npz_members(path):
-                names = ", ".join(repr(name) for name in _npz_members(path))
+            elif arrays:
+                names = ", ".join(repr(name) for name in arrays)
                 raise ValueError(
                     f"it is a .npz archive (numpy.savez) of the arrays {names}, not one "
                     "array; save the mean alone with numpy.save('mean.npy', mean)"
