@@ -358,12 +358,13 @@ class FigureLayoutWarning(UserWarning):
     """
 
 
-def _inline_display() -> bool:
-    """Whether figures are displayed by a notebook's inline backend, which saves them
-    with ``bbox_inches="tight"``: texts beyond the figure's edge are in the image."""
-    import matplotlib
-
-    return _in_jupyter_kernel() and "inline" in str(matplotlib.get_backend()).lower()
+def _dry_run(renderer: Any) -> bool:
+    """Whether a draw is matplotlib's dry run, which places the artists but paints
+    nothing (``fig.draw_without_rendering()``, and ``savefig`` before a layout or a
+    ``bbox_inches="tight"`` crop): the texts of the figure may still move or, cropped
+    to, come inside the image (a notebook's inline display saves figures so)."""
+    # (matplotlib's renderer._draw_disabled() sets its draw_* methods on the instance)
+    return "draw_path" in getattr(renderer, "__dict__", {})
 
 
 def _check_when_drawn(ax: Axes, check: Callable[[Axes], str | None]) -> None:
@@ -388,6 +389,8 @@ def _check_when_drawn(ax: Axes, check: Callable[[Axes], str | None]) -> None:
     def on_draw(event: Any) -> None:
         if getattr(fig, "_sksplice_laying_out", False):
             return  # (the layout of a plot drawn on other axes of the figure meanwhile)
+        if _dry_run(event.renderer):
+            return  # (the painted draw comes next, on the crop of bbox_inches="tight")
         fig.canvas.mpl_disconnect(cid)
         if ax.figure is None or ax not in fig.get_axes():
             return  # (ax.remove(), fig.delaxes(ax), fig.clf())
@@ -742,8 +745,7 @@ def _unfit_texts(ax: Axes) -> str | None:
     texts += [t for t in (ax.title, ax.get_legend()) if t is not None and t.get_visible()]
     boxes = [t.get_window_extent() for t in texts]
     figure_box = ax.figure.bbox
-    # (a notebook's inline display takes in texts beyond the figure's edge)
-    outside = not _inline_display() and any(
+    outside = any(
         b.x0 < figure_box.x0 - 0.5
         or b.y0 < figure_box.y0 - 0.5
         or b.x1 > figure_box.x1 + 0.5
@@ -1186,9 +1188,7 @@ def _unfit_ticks(ax: Axes) -> str | None:
         return None
     boxes = [t.get_window_extent() for t in ticks]
     figure_box = ax.figure.bbox
-    outside = not _inline_display() and any(
-        b.y0 < figure_box.y0 - 0.5 or b.x0 < figure_box.x0 - 0.5 for b in boxes
-    )
+    outside = any(b.y0 < figure_box.y0 - 0.5 or b.x0 < figure_box.x0 - 0.5 for b in boxes)
     # (turned labels: one line of text needs its height between neighbouring bars)
     line = min(b.height for b in boxes) if ticks[0].get_rotation() == 0 else None
     spacing = np.diff(ax.transData.transform(np.column_stack([np.arange(2), [0, 0]]))[:, 0])

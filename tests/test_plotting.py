@@ -1588,7 +1588,7 @@ def test_prevalence_in_given_axes_warns_when_class_labels_do_not_fit():
     plt.close(fig)
 
 
-def test_given_axes_laid_out_after_the_plot_are_not_warned_about(monkeypatch):
+def test_given_axes_laid_out_after_the_plot_are_not_warned_about():
     # A grid of class profiles and prevalences laid out with fig.tight_layout() after the
     # plots (the usual idiom) warned that names "run out of the figure", "run over other
     # axes" and "class labels overlap": checked before the layout, saved clean.
@@ -1633,9 +1633,10 @@ def test_given_axes_laid_out_after_the_plot_are_not_warned_about(monkeypatch):
     assert all("concept names, title or legend" in str(w.message) for w in said)
     for fig in figures:
         plt.close(fig)
-    # ignored where the plot is made, it is not said when the figure is drawn; in a
-    # notebook's inline display (saved with bbox_inches="tight"), texts beyond the edge
-    # are in the image: only those over other axes are said
+    # ignored where the plot is made, it is not said when the figure is drawn; saved with
+    # bbox_inches="tight" (as a notebook's inline display saves figures), texts beyond
+    # the edge are in the image: only those over other axes are said, in the painted
+    # draw on the crop, not in matplotlib's dry run before it
     fig, axes = plt.subplots(1, 3, figsize=(6.4, 4.8))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FigureLayoutWarning)
@@ -1644,20 +1645,31 @@ def test_given_axes_laid_out_after_the_plot_are_not_warned_about(monkeypatch):
         warnings.simplefilter("error")
         fig.savefig(io.BytesIO())
     plt.close(fig)
-    from sksplice import plotting
-
-    for inline, said in ((False, "run over other axes and run out of the figure"), (True, None)):
+    for bbox, said in (
+        (None, "run over other axes and run out of the figure"),
+        ("tight", "run over other axes: "),
+    ):
         fig, axes = plt.subplots(1, 3, figsize=(6.4, 4.8))
         plot_class_profile(profiles, "class 0", k=5, ax=axes[1])
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
-            monkeypatch.setattr(plotting, "_inline_display", lambda inline=inline: inline)
-            fig.savefig(io.BytesIO())
+            fig.savefig(io.BytesIO(), bbox_inches=bbox)
         texts = [str(w.message) for w in seen if issubclass(w.category, FigureLayoutWarning)]
-        if said is None:
-            assert all("run out of the figure" not in t for t in texts), texts
-        else:
-            assert len(texts) == 1 and said in texts[0], texts
+        assert len(texts) == 1 and said in texts[0], texts
+        plt.close(fig)
+    # a single axes whose names run out of the figure: right where it is cropped to its
+    # texts, and for a dry run (fig.draw_without_rendering()), said at the painted draw
+    for bbox, said in (("tight", False), (None, True)):
+        fig, ax = plt.subplots(figsize=(2.0, 1.5))
+        fig.subplots_adjust(left=0.05)
+        plot_class_profile(profiles, "class 0", k=5, ax=ax)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            fig.draw_without_rendering()
+            assert not [w for w in seen if issubclass(w.category, FigureLayoutWarning)]
+            fig.savefig(io.BytesIO(), bbox_inches=bbox)
+        texts = [str(w.message) for w in seen if issubclass(w.category, FigureLayoutWarning)]
+        assert texts == [] if not said else len(texts) == 1 and "run out of the figure" in texts[0]
         plt.close(fig)
     # an axes removed before the figure is drawn is not checked (its figure is gone)
     fig, axes = plt.subplots(1, 3, figsize=(6.4, 4.8))
