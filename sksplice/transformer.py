@@ -145,6 +145,21 @@ class DenseCodesWarning(UserWarning):
         return (type(self), (text, self.mean_l0, self.n_features, self.l1_penalty), self.__dict__)
 
 
+def _dense_codes(mean_l0: float, d: int, l1_penalty: float) -> DenseCodesWarning:
+    """The :class:`DenseCodesWarning` of codes of ``mean_l0`` concepts a row on average,
+    of embeddings of ``d`` dimensions, at ``l1_penalty``."""
+    return DenseCodesWarning(
+        f"the rows of X decompose to {mean_l0:.0f} concepts each on average at "
+        f"l1_penalty={l1_penalty:g}, more than half the {d} dimensions of the embeddings: "
+        "codes this dense explain little and are slow to find. A larger l1_penalty keeps "
+        "fewer concepts (useful penalties lie mostly from 0.05 to 0.5), or set target_l0 "
+        "to have fit find the penalty for a number of concepts",
+        mean_l0,
+        d,
+        l1_penalty,
+    )
+
+
 class TransformStats(NamedTuple):
     """Solver statistics of one :meth:`~sksplice.SpliceTransformer.transform_with_stats` call.
 
@@ -1366,20 +1381,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if self.target_l0 is None and _nearly_dense(mean_l0, d):
             # (the mean differs from fold to fold of a search: shown once per penalty)
             once_as = f"nearly dense codes at l1_penalty={self.l1_penalty_:g}"
-            warn_user(
-                DenseCodesWarning(
-                    f"the rows of X decompose to {mean_l0:.0f} concepts each on average at "
-                    f"l1_penalty={self.l1_penalty_:g}, more than half the {d} dimensions "
-                    "of the embeddings: codes this dense explain little and are slow to "
-                    "find. A larger l1_penalty keeps fewer concepts (useful penalties lie "
-                    "mostly from 0.05 to 0.5), or set target_l0 to have fit find the "
-                    "penalty for a number of concepts",
-                    mean_l0,
-                    d,
-                    self.l1_penalty_,
-                ),
-                once_as=once_as,
-            )
+            warn_user(_dense_codes(mean_l0, d, self.l1_penalty_), once_as=once_as)
 
     def transform_with_stats(self, X: Any) -> tuple[Any, TransformStats]:
         """Decompose embeddings and report how the solver did on them.

@@ -489,10 +489,12 @@ def _chunk_rows(
 ) -> Iterator[dict[str, Any]]:
     """The records of one chunk of rows ``X`` (decomposed now, unless ``W`` is given)."""
     from .._array import unit_rows
-    from ..transformer import block_of_more
+    from ..transformer import DenseCodesWarning, block_of_more
 
     if W is None:
-        with block_of_more():  # (counted by the run's own bar; no bar of the chunk's)
+        with block_of_more(), warnings.catch_warnings():  # (counted by the run's own bar)
+            # (codes nearly dense are said once the run has its mean, not a chunk's)
+            warnings.simplefilter("ignore", DenseCodesWarning)
             W = splice.transform(X)
     R = splice.inverse_transform(W)
     cos = np.sum(unit_rows(X) * R, axis=1)  # (as SpliceTransformer.cosine_similarity)
@@ -845,12 +847,14 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
                 *embedded,
             )
         return code
-    with_concepts = 0
+    with_concepts = n_written = n_concepts = 0
 
     def counted() -> Iterator[dict[str, Any]]:
-        nonlocal with_concepts
+        nonlocal with_concepts, n_written, n_concepts
         for rec in rows:
             with_concepts += rec["l0"] > 0
+            n_written += 1
+            n_concepts += rec["l0"]
             yield rec
 
     # (a json document writes its metadata first: it holds its records until the end,
@@ -872,4 +876,18 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
     if code == 0 and not with_concepts:
         # (each image says "no concept above the penalty": the run says why, and what to do)
         logger.warning("%s", no_concept(len(dec.paths)))
+    if code == 0 and n_written:
+        _say_if_dense(dec.splice, n_concepts / n_written)
     return code
+
+
+def _say_if_dense(splice: Any, mean_l0: float) -> None:
+    """Say that the run's codes are nearly dense, with their mean over the whole run
+    (the transformer would say the mean of the first chunk of images that has them)."""
+    from ..transformer import _dense_codes, _nearly_dense
+
+    if splice.target_l0 is None and _nearly_dense(mean_l0, splice.n_features_in_):
+        logger.warning(
+            "%s",
+            " ".join(str(_dense_codes(mean_l0, splice.n_features_in_, splice.l1_penalty_)).split()),
+        )
