@@ -636,9 +636,12 @@ class ConceptSpaceMixin:
         -------
         list of list of (str, float) or DataFrame
             Per sample, ``(concept, weight)`` pairs by decreasing weight; or a
-            DataFrame with columns ``sample``, ``rank`` (from 1), ``concept``,
-            ``weight``, where ``sample`` is the row's label in the index of a
-            DataFrame ``X`` (its position otherwise). A float32 weight is given
+            DataFrame with columns ``sample``, ``rank`` (from 1; nullable
+            ``Int64``), ``concept``, ``weight``, where ``sample`` is the row's
+            label in the index of a DataFrame ``X`` (its position otherwise). A
+            sample without any concept is one row of missing values (rank
+            ``<NA>``, concept None, weight NaN), so that each sample is in the
+            frame (``frame.dropna(subset=["concept"])`` drops them). A float32 weight is given
             as the shortest decimal that reads back as the same float32
             (``0.3``, not ``0.30000001192092896``): ``numpy.float32(weight)``
             is the weight.
@@ -659,29 +662,7 @@ class ConceptSpaceMixin:
             with gc_paused():  # (a list and k tuples a row, none in a reference cycle)
                 pairs = list(zip(concepts, weights.tolist(), strict=True))
                 return [pairs[a:b] for a, b in bounds]
-        import pandas as pd
-
-        columns = ["sample", "rank", "concept", "weight"]
-        if not concepts:  # what the frame of no (sample, rank, concept, weight) rows was
-            return pd.DataFrame([], columns=columns)
-        rows = np.repeat(np.arange(W.shape[0], dtype=np.int64), counts)
-        first = np.cumsum(counts) - counts
-        rank = np.arange(1, len(rows) + 1, dtype=np.int64) - np.repeat(first, counts)
-        if labels is None:
-            sample: Any = rows
-        else:
-            label_list = list(labels)
-            # A list of the labels, typed by pandas as the rows of tuples were.
-            sample = [label_list[i] for i in rows.tolist()]
-        return pd.DataFrame(
-            {
-                "sample": sample,
-                "rank": rank,
-                "concept": concepts,
-                "weight": weights,
-            },
-            columns=columns,
-        )
+        return _top_frame(concepts, weights, counts, labels)
 
     def l0(self, X: Any, *, kind: str = "auto", per_sample: bool = False) -> Any:
         """Number of non-zero concept weights.
@@ -780,3 +761,32 @@ class ConceptSpaceMixin:
             Mean of :meth:`cosine_similarity`; higher is better (at most 1).
         """
         return float(np.mean(self.cosine_similarity(X)))
+
+
+def _top_frame(concepts: list[str], weights: np.ndarray, counts: np.ndarray, labels: Any) -> Any:
+    """The tidy frame of :meth:`top_concepts`: ``sample, rank, concept, weight``, the
+    ``counts[i]`` top concepts of each sample in turn, and one row of missing values
+    (rank ``<NA>``, concept None, weight NaN) for a sample without any, so that every
+    sample is in it (a frame saved as a table had lost the samples without concepts)."""
+    import pandas as pd
+
+    slots = np.maximum(counts, 1)
+    rows = np.repeat(np.arange(len(counts), dtype=np.int64), slots)
+    held = np.repeat(counts > 0, slots)  # (the rows that hold a concept)
+    first = np.cumsum(slots) - slots
+    rank = pd.array(np.arange(1, len(rows) + 1, dtype=np.int64) - np.repeat(first, slots))
+    rank[~held] = pd.NA
+    concept = np.full(len(rows), None, dtype=object)
+    concept[held] = concepts
+    weight = np.full(len(rows), np.nan)
+    weight[held] = weights
+    if labels is None:
+        sample: Any = rows
+    else:
+        label_list = list(labels)
+        # A list of the labels, typed by pandas as the rows of tuples were.
+        sample = [label_list[i] for i in rows.tolist()]
+    return pd.DataFrame(
+        {"sample": sample, "rank": rank, "concept": concept, "weight": weight},
+        columns=["sample", "rank", "concept", "weight"],
+    )

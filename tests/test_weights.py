@@ -151,13 +151,18 @@ def _reference_top(est, W, k):
 
 
 def _reference_frame(top, labels=None):
+    # (a sample without concepts is one row of missing values: every sample is there)
     names = range(len(top)) if labels is None else list(labels)
     rows = [
-        (name, rank + 1, concept, weight)
+        (name, rank + 1, concept, weight) if concept is not None else (name, pd.NA, None, np.nan)
         for name, pairs in zip(names, top, strict=True)
-        for rank, (concept, weight) in enumerate(pairs)
+        for rank, (concept, weight) in enumerate(pairs or [(None, None)])
     ]
-    return pd.DataFrame(rows, columns=["sample", "rank", "concept", "weight"])
+    frame = pd.DataFrame(rows, columns=["sample", "rank", "concept", "weight"])
+    types = {"rank": "Int64", "weight": np.float64}
+    if labels is None:
+        types["sample"] = np.int64
+    return frame.astype(types)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -171,6 +176,7 @@ def test_top_concepts_match_a_row_by_row_sort(splicer, dtype, k):
     assert all(type(c) is str and type(w) is float for row in top for c, w in row)
     frame = splicer.top_concepts(W, k=k, as_frame=True)
     pd.testing.assert_frame_equal(frame, _reference_frame(expected))
+    assert frame["sample"].nunique() == W.shape[0]  # (those without concepts too)
     dense = W.toarray()  # (each row's weights in column order: ties in that order)
     assert splicer.top_concepts(dense, k=k) == _reference_top(splicer, dense, k)
 
