@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIN_MEAN_SAMPLES",
+    "CentreMismatchWarning",
     "SmallMeanSampleWarning",
     "center_rows",
     "learned_mean",
@@ -31,6 +32,19 @@ MIN_MEAN_SAMPLES = 100
 #: A centred row is zero when its norm is below this many ``sqrt(d) * eps``.
 _ZERO_NORM_ULPS = 4.0
 
+#: Fewest non-zero rows of ``X`` whose mean direction ``fit`` compares with an image
+#: centre it did not learn from them (:class:`CentreMismatchWarning`): for embeddings
+#: of the centre's model the cosine of even a few rows is well above the threshold,
+#: below which a handful of rows of one subject could still fall.
+MIN_CENTRE_CHECK_ROWS = 10
+#: Most rows of ``X`` read for that comparison (evenly spaced over it).
+_CENTRE_CHECK_MAX_ROWS = 10_000
+#: Cosine between the mean direction of the rows and a centre below which the rows are
+#: said not to lie around it. The published image means of different CLIP weights of
+#: the same width are nearly orthogonal to each other (cosines from -0.009 to 0.023):
+#: rows of one model around another's centre score near 0.
+CENTRE_MISMATCH_COSINE = 0.3
+
 
 class SmallMeanSampleWarning(UserWarning):
     """The modality centre was learned from fewer than ``MIN_MEAN_SAMPLES`` rows.
@@ -39,6 +53,135 @@ class SmallMeanSampleWarning(UserWarning):
     other rows were in ``X``; give a published or precomputed mean, or fit on
     more rows.
     """
+
+
+class CentreMismatchWarning(UserWarning):
+    """The image centre given to ``fit`` (published, or an array) does not point where
+    the rows of ``X`` lie: the mean direction of its rows has a cosine below
+    ``CENTRE_MISMATCH_COSINE`` (0.3) with it.
+
+    Embeddings of a CLIP model lie in a narrow cone around their mean direction,
+    which a centre for them shares; the published means of different CLIP weights
+    of the same width are nearly orthogonal (``ViT-B-32`` trained on LAION-2B and by
+    OpenAI: cosine 0.023). Such a centre leaves the offset of the embeddings in every
+    centred row, and the concepts found explain it instead of the image: ``X`` was
+    made by other weights than the centre's (OpenAI's ``ViT-B-32``, say, where the
+    default is the LAION one), or holds text embeddings. Checked on at least 10 rows
+    of ``X``. ``cosine`` holds the cosine, ``n_samples`` the rows it was measured on.
+    """
+
+    def __init__(self, message: str, cosine: float, n_samples: int) -> None:
+        super().__init__(message)
+        self.cosine = cosine
+        self.n_samples = n_samples
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        text = str(self.args[0]) if self.args else ""
+        return (type(self), (text, self.cosine, self.n_samples), self.__dict__)
+
+
+def _mean_direction(X: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """The mean of the unit-norm non-zero rows of ``X`` (at most
+    ``_CENTRE_CHECK_MAX_ROWS`` of them, evenly spaced) and their number; None when
+    fewer than ``MIN_CENTRE_CHECK_ROWS``."""
+    n = X.shape[0]
+    if n > _CENTRE_CHECK_MAX_ROWS:
+        X = X[np.linspace(0, n - 1, _CENTRE_CHECK_MAX_ROWS).astype(np.intp)]
+    U = unit_rows(np.asarray(X, dtype=np.float64))
+    U = U[U.any(axis=1)]
+    if U.shape[0] < MIN_CENTRE_CHECK_ROWS:
+        return None, U.shape[0]
+    return U.mean(axis=0), U.shape[0]
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / norms if norms > 0 else 0.0
+
+
+class CentreMismatch(NamedTuple):
+    """How far the rows of ``X`` lie from a centre (:func:`centre_mismatch`)."""
+
+    cosine: float  # (of the mean direction of the rows with the centre)
+    n_samples: int  # (the rows it was measured on)
+    fits: tuple[str, str, float] | None  # (a published mean that fits: model, tag, cosine)
+
+
+def centre_mismatch(
+    X: np.ndarray, mean: np.ndarray, data_home: Any = None
+) -> CentreMismatch | None:
+    """How far the rows of ``X`` lie from the image centre ``mean``, where they do not lie
+    around it (:class:`CentreMismatchWarning`); None where they do, where ``X`` has too
+    few non-zero rows to tell, or where the centre is zero (no centring asked for)."""
+    mean = np.asarray(mean, dtype=np.float64)
+    if not mean.any():
+        return None
+    direction, n = _mean_direction(X)
+    if direction is None:
+        return None
+    cosine = _cosine(direction, mean)
+    if cosine >= CENTRE_MISMATCH_COSINE:
+        return None
+    return CentreMismatch(cosine, n, _published_mean_that_fits(direction, data_home))
+
+
+def warn_if_centre_mismatched(
+    X: np.ndarray, mean: np.ndarray, source: str, data_home: Any = None
+) -> None:
+    """Warn (:class:`CentreMismatchWarning`) when the image centre ``mean`` (said as
+    ``source``) does not point where the rows of ``X`` lie; name a published image mean
+    of the same width, already in the data home, that fits them."""
+    found = centre_mismatch(X, mean, data_home)
+    if found is None:
+        return
+    instead = (
+        f" (X fits the published image mean of {found.fits[0]!r}/{found.fits[1]!r}: "
+        f"cosine {found.fits[2]:.2f})"
+        if found.fits is not None
+        else ""
+    )
+    warn_user(
+        CentreMismatchWarning(
+            f"the rows of X do not lie around {source}: the mean direction of "
+            f"{found.n_samples} of them has cosine {found.cosine:.2f} with it (below "
+            f"{CENTRE_MISMATCH_COSINE}), so every centred row keeps their common offset and "
+            "the concepts found explain it. X may be embeddings of other CLIP weights (the "
+            "published means of different weights are nearly orthogonal) or of texts. Give "
+            f"the embedder (or image_mean) of the model and weights that made X{instead}, or "
+            "learn the centre from X with image_mean=None",
+            found.cosine,
+            found.n_samples,
+        )
+    )
+
+
+def _published_mean_that_fits(
+    direction: np.ndarray, data_home: Any
+) -> tuple[str, str, float] | None:
+    """The published image mean of the width of ``direction`` that fits it best, above
+    ``CENTRE_MISMATCH_COSINE``, among those already in the data home (nothing is
+    downloaded): ``(model, pretrained, cosine)``, or None."""
+    from ._data import resolve_in_data_home
+    from .vocabulary import IMAGE_MEANS, load_image_mean
+
+    best: tuple[str, str, float] | None = None
+    seen: set[str] = set()
+    for (model, pretrained), remote in IMAGE_MEANS.items():
+        if remote.path in seen:  # (a -quickgelu name shares its model's file)
+            continue
+        seen.add(remote.path)
+        try:
+            if not resolve_in_data_home(remote.path, data_home, create=False).is_file():
+                continue
+            mean = np.asarray(load_image_mean(model, pretrained, data_home=data_home))
+        except Exception:  # (a file that cannot be read is said where it is used)
+            continue
+        if mean.shape != direction.shape:
+            continue
+        cosine = _cosine(direction, mean.astype(np.float64))
+        if cosine >= CENTRE_MISMATCH_COSINE and (best is None or cosine > best[2]):
+            best = (model, pretrained, cosine)
+    return best
 
 
 def learned_mean(X: np.ndarray) -> np.ndarray:

@@ -14,6 +14,9 @@ Warnings (subclasses of :class:`UserWarning`):
 
 - :class:`SmallMeanSampleWarning`: a modality centre learned from fewer than
   100 rows.
+- :class:`CentreMismatchWarning`: an image centre given to ``fit`` (published,
+  or an array) that does not point where the rows of ``X`` lie (embeddings of
+  other CLIP weights, or of texts); its ``cosine`` attribute holds how far.
 - :class:`DictionaryCacheWarning`: a cached concept dictionary was unusable
   (rebuilt) or could not be written.
 - :class:`DuplicateConceptWarning`: concepts of a vocabulary with the same
@@ -66,7 +69,7 @@ if TYPE_CHECKING:
     from ._calibration import CalibrationStartWarning
     from ._download import DataFetchError, DigestMismatchError
     from ._images import ImageFileWarning, InvalidImageError
-    from ._means import SmallMeanSampleWarning
+    from ._means import CentreMismatchWarning, SmallMeanSampleWarning
     from ._models import CheckpointFormatError, WeightsUnavailableError
     from ._persistence import InconsistentVersionWarning
     from .analysis import TooFewSamplesWarning
@@ -78,6 +81,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CalibrationStartWarning",
+    "CentreMismatchWarning",
     "CheckpointFormatError",
     "DataFetchError",
     "DenseCodesWarning",
@@ -99,6 +103,7 @@ __all__ = [
 #: Public name -> the module that defines it.
 _DEFINED_IN = {
     "CalibrationStartWarning": "._calibration",
+    "CentreMismatchWarning": "._means",
     "CheckpointFormatError": "._models",
     "DataFetchError": "._download",
     "DenseCodesWarning": ".transformer",

@@ -28,9 +28,11 @@ from ._concepts import (
 )
 from ._means import (
     MIN_MEAN_SAMPLES,
+    CentreMismatchWarning,
     SmallMeanSampleWarning,
     center_rows,
     resolve_mean,
+    warn_if_centre_mismatched,
     warn_zero_rows,
 )
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
@@ -66,6 +68,7 @@ from .dictionary import (
 
 __all__ = [
     "MIN_MEAN_SAMPLES",
+    "CentreMismatchWarning",
     "DenseCodesWarning",
     "SmallMeanSampleWarning",
     "SpliceTransformer",
@@ -965,6 +968,17 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             or an ``X`` of file paths, texts or PIL images (the message names
             the ``CLIPEmbedder`` to apply first).
 
+        Warns
+        -----
+        SmallMeanSampleWarning
+            If the centre is learned from fewer than 100 rows.
+        CentreMismatchWarning
+            If an image centre not learned from ``X`` (the published mean, or
+            the array given) does not point where 10 or more rows of ``X`` lie
+            (cosine below 0.3 with their mean direction): ``X`` made by other
+            CLIP weights than the centre's, or text embeddings. Said before the
+            vocabulary is embedded.
+
         Notes
         -----
         A fit that raises, or is interrupted (``KeyboardInterrupt``), leaves the
@@ -1036,12 +1050,21 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         from ._download import DataFetchError
 
         try:
-            return resolve_mean(self, X, X.shape[1], d_of_x=width is None)
+            centre = resolve_mean(self, X, X.shape[1], d_of_x=width is None)
         except DataFetchError as exc:
             note = self._uncached_weights_note()
             if note and not self._concepts_cached(concepts, n_full):
                 raise type(exc)(f"{exc} {note}") from None
             raise
+        if self.modality == "image" and centre[1] != "data":
+            # (said before the concepts are embedded: minutes, the first time)
+            if centre[1] == "pretrained":
+                model, pretrained = self.embedder.model, self.embedder.pretrained
+                source = f"the published image mean of {model!r}/{pretrained!r}"
+            else:
+                source = "the image_mean given"
+            warn_if_centre_mismatched(X, centre[0], source, self.data_home)
+        return centre
 
     def _checked_before_embedding(
         self, X: Any

@@ -4016,6 +4016,43 @@ def test_a_penalty_that_keeps_nearly_every_concept_says_so_once(
     assert code == 0 and "decompose to" not in err, err
 
 
+def test_an_image_mean_file_the_images_do_not_lie_around_is_said_once(
+    image_tree, vocab_file, inproc, capsys, tmp_path, monkeypatch
+):
+    # A mean file of other CLIP weights (OpenAI's ViT-B-32 for LAION's, nearly orthogonal)
+    # centred every image wrongly, silently. (The tiny model's images: their own centre,
+    # saved by a run, and that centre turned around.)
+    from sksplice.cli import _decompose
+
+    own, other = tmp_path / "own.npy", tmp_path / "other.npy"
+    args = ["decompose", str(image_tree), "-q", "-f", "csv", *_model_args(vocab_file)]
+    code, out, err = _main([*args, "--image-mean", "data", "--save-image-mean", str(own)], capsys)
+    assert code == 0 and "do not lie around" not in err, err
+    np.save(other, -np.load(own))
+    code, out, err = _main([*args, "--image-mean", str(own)], capsys)
+    assert code == 0 and "do not lie around" not in err, err
+    for streams in (True, False):  # (said the same, from the same images, either way)
+        with monkeypatch.context() as patched:
+            if not streams:
+                patched.setattr(_decompose, "_streams", lambda args, plan: False)
+            code, out, err = _main([*args, "--image-mean", str(other)], capsys)
+        assert code == 0 and out.startswith("path,rank,concept"), err
+        said = [line for line in err.splitlines() if "do not lie around" in line]
+        assert said == [
+            f"sksplice: warning: the images do not lie around the image mean in {other}: the "
+            "mean direction of 10 of them has cosine -1.00 with it (below 0.3), so their "
+            "concepts explain that offset rather than the images. The mean is likely of other "
+            "CLIP weights than the run's (sksplice-test-tiny, random): give --image-mean auto "
+            "(the model's published mean, where there is one) or data (learned from the images)"
+        ], err
+    # profile checks its images the same way
+    code, out, err = _main(
+        ["profile", str(image_tree), "-q", *_model_args(vocab_file), "--image-mean", str(other)],
+        capsys,
+    )
+    assert code == 0 and err.count("do not lie around the image mean in") == 1, err
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
 def test_machine_readable_results_without_any_concept_say_why_on_stderr(
     image_tree, vocab_file, inproc, capsys, fmt

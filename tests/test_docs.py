@@ -354,6 +354,7 @@ def test_examples_call_sksplice_with_keywords_it_takes():
 # The warning and error classes users filter or catch: the module defining each.
 EXCEPTIONS = {
     "SmallMeanSampleWarning": "sksplice._means",
+    "CentreMismatchWarning": "sksplice._means",
     "DictionaryCacheWarning": "sksplice.dictionary",
     "DuplicateConceptWarning": "sksplice.dictionary",
     "RepeatedConceptWarning": "sksplice.vocabulary",

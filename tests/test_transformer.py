@@ -176,6 +176,108 @@ def _objective(est, X, W, penalty):
     return np.sum(R**2, axis=1) + penalty * np.abs(W).sum(axis=1)
 
 
+def _cone(centre, n, seed):
+    """``n`` unit rows in a narrow cone around ``centre``, as CLIP's embeddings of one
+    model lie around their mean (the mean of the unit rows is about ``centre``)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(size=(n, centre.size))
+    noise *= np.sqrt(1.0 - centre @ centre) / np.linalg.norm(noise, axis=1, keepdims=True)
+    return centre + noise
+
+
+def _far_centres(d, seed=0):
+    """Two centres of norm 0.6 at right angles: the means of two models' embeddings."""
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, 2)))
+    return 0.6 * q[:, 0], 0.6 * q[:, 1]
+
+
+def test_a_given_image_centre_the_rows_do_not_lie_around_is_said_before_embedding():
+    # Embeddings of other CLIP weights (OpenAI's ViT-B-32 for the LAION one's mean, the
+    # default) decomposed silently into concepts that explain their offset.
+    from sksplice.exceptions import CentreMismatchWarning
+
+    concepts = random_vocabulary(N_CONCEPTS)
+    raw = np.random.default_rng(1).normal(size=(N_CONCEPTS, DIM))
+    ours, theirs = _far_centres(DIM)
+    X = _cone(theirs, 40, seed=2)
+
+    class Counting:  # (when the warning comes: before the concepts are embedded)
+        def __init__(self):
+            self.seen_at_first_call = None
+
+        def embed_text(self, texts):
+            if self.seen_at_first_call is None:
+                self.seen_at_first_call = len(caught)
+            return raw[[concepts.index(t) for t in texts]]
+
+    embedder = Counting()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = SpliceTransformer(
+            embedder=embedder, vocabulary=concepts, image_mean=ours, device="cpu"
+        ).fit(X)
+    said = [w.message for w in caught if w.category is CentreMismatchWarning]
+    assert len(said) == 1, [str(w.message) for w in caught]
+    assert embedder.seen_at_first_call == 1 and caught[0].category is CentreMismatchWarning
+    assert said[0].n_samples == 40 and abs(said[0].cosine) < 0.3
+    text = str(said[0])
+    assert text.startswith("the rows of X do not lie around the image_mean given: the mean ")
+    assert f"direction of 40 of them has cosine {said[0].cosine:.2f} with it (below 0.3)" in text
+    assert "or learn the centre from X with image_mean=None" in text
+    assert caught[0].filename == __file__  # (the user's line)
+    np.testing.assert_allclose(est.mean_, ours)  # (a warning: the centre is as given)
+    # no warning: the centre the rows lie around, a centre learned from them, fewer than
+    # 10 rows (a handful of one subject), text embeddings with a text centre
+    for kwargs, rows in (
+        ({"image_mean": theirs}, X),
+        ({"image_mean": None}, X),
+        ({"image_mean": ours}, X[:9]),
+        ({"modality": "text", "text_mean": ours}, X),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CentreMismatchWarning)
+            make(concepts, raw, **kwargs).fit(rows)
+    # float16 rows (a clip-retrieval .npy), all-zero rows left out of the count
+    X16 = np.vstack([X, np.zeros((5, DIM))]).astype(np.float16)
+    with pytest.warns(CentreMismatchWarning, match=r"direction of 40 of them"):
+        make(concepts, raw, image_mean=ours).fit(X16)
+
+
+def test_a_mismatched_centre_names_the_published_mean_that_fits(splice_data_dir):
+    from sksplice.exceptions import CentreMismatchWarning
+    from sksplice.vocabulary import load_image_mean
+
+    class NamedEmbedder:
+        model = "ViT-B-32"
+        pretrained = "laion2b_s34b_b79k"
+
+    openai = np.asarray(load_image_mean("ViT-B-32", "openai", data_home=splice_data_dir))
+    X = _cone(openai.astype(np.float64), 300, seed=3)  # (as OpenAI's ViT-B-32 embeds)
+    raw = np.random.default_rng(0).normal(size=(12, 512))
+    est = SpliceTransformer(
+        embedder=NamedEmbedder(),
+        vocabulary=random_vocabulary(12),
+        concept_embeddings=raw,
+        image_mean="pretrained",
+        data_home=splice_data_dir,
+        device="cpu",
+    )
+    with pytest.warns(CentreMismatchWarning) as said:
+        est.fit(X)
+    text = str(said[0].message)
+    assert text.startswith(
+        "the rows of X do not lie around the published image mean of "
+        "'ViT-B-32'/'laion2b_s34b_b79k': the mean direction of 300 of them has cosine 0.0"
+    ), text
+    fits = r"\(X fits the published image mean of 'ViT-B-32'/'openai': cosine (0\.9\d|1\.00)\)"
+    assert re.search(fits, text), text
+    # the rows of the default model's own cone: nothing said
+    X = _cone(est.mean_, 300, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CentreMismatchWarning)
+        est.fit(X)
+
+
 def test_transform_solves_the_splice_problem(problem):
     concepts, raw, X = problem
     est = make(concepts, raw, l1_penalty=0.2).fit(X)

@@ -352,10 +352,13 @@ def _quiet_cache_note(plan: _Plan) -> None:
         )
 
 
-def _fitted(args: argparse.Namespace, plan: _Plan, X: np.ndarray, embedder: Any) -> Any:
+def _fitted(
+    args: argparse.Namespace, plan: _Plan, X: np.ndarray, embedder: Any, streamed: bool = False
+) -> Any:
     """The transformer of the run (the concept dictionary built), fitted on ``X``, with
-    the text ``embedder`` of :func:`_vocabulary_first`."""
-    from ..transformer import SmallMeanSampleWarning, SpliceTransformer
+    the text ``embedder`` of :func:`_vocabulary_first`; ``X`` holds every image of the
+    run, or only its first ones where it is ``streamed``."""
+    from ..transformer import CentreMismatchWarning, SmallMeanSampleWarning, SpliceTransformer
 
     common = _common(args)
     splice = SpliceTransformer(
@@ -373,9 +376,51 @@ def _fitted(args: argparse.Namespace, plan: _Plan, X: np.ndarray, embedder: Any)
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallMeanSampleWarning)  # said below, in CLI words
+        warnings.simplefilter("ignore", CentreMismatchWarning)  # (and this one)
         _quiet_cache_note(plan)
         splice.fit(X)
+    if not streamed:
+        _say_if_centre_mismatched(plan, splice, X[:_CHUNK])
     return splice
+
+
+def _say_if_centre_mismatched(plan: _Plan, splice: Any, X: np.ndarray) -> None:
+    """Say that the images ``X`` do not lie around the centre of the run (a mean file of
+    other CLIP weights than the run's): the first :data:`_CHUNK` images of the run, the
+    same rows whether it streams (its first chunk decomposed) or embeds every image
+    first, so that both say the same."""
+    from .._means import CENTRE_MISMATCH_COSINE, centre_mismatch
+
+    if splice.mean_source_ == "data":
+        return
+    found = centre_mismatch(X, splice.mean_, splice.data_home)
+    if found is None:
+        return
+    model = f"{plan.model}/{plan.pretrained}" if plan.pretrained else f"{plan.model}, random"
+    where = (
+        f"the image mean in {plan.mean_file}"
+        if plan.mean_file is not None
+        else f"the published image mean of {model}"
+    )
+    fits = (
+        f" (they fit the published image mean of {found.fits[0]}/{found.fits[1]}: cosine "
+        f"{found.fits[2]:.2f})"
+        if found.fits is not None
+        else ""
+    )
+    logger.warning(
+        "the images do not lie around %s: the mean direction of %d of them has cosine %.2f "
+        "with it (below %s), so their concepts explain that offset rather than the images. "
+        "The mean is likely of other CLIP weights than the run's (%s)%s: give --image-mean "
+        "auto (the model's published mean, where there is one) or data (learned from the "
+        "images)",
+        where,
+        found.n_samples,
+        found.cosine,
+        CENTRE_MISMATCH_COSINE,
+        model,
+        fits,
+    )
 
 
 def _fitted_note(args: argparse.Namespace, dec: _Decomposition, said_mean: bool) -> None:
@@ -554,7 +599,7 @@ def _stream(
             break
     if not kept:
         _none_read(skipped, len(paths))
-    splice = _fitted(args, plan, parts[0], texts)
+    splice = _fitted(args, plan, parts[0], texts, streamed=True)
     dec = _Decomposition(
         paths=kept, X=parts[0][:0], splice=splice, skipped=skipped, plan=plan, n_inputs=len(paths)
     )
@@ -588,6 +633,8 @@ def _stream(
                     X = np.concatenate(parts) if len(parts) > 1 else parts[0]
                     n = min(_CHUNK, X.shape[0])
                     parts[:] = [X[n:]]
+                    if not done:  # (the rows a run that embeds every image first checks)
+                        _say_if_centre_mismatched(plan, splice, X[:n])
                     yield from _chunk_rows(splice, X[:n], kept[done : done + n], args.top_k)
                     done += n
                     bar.update(n)
