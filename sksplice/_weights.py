@@ -690,7 +690,9 @@ class ConceptSpaceMixin:
         counts = counts.astype(np.int64)
         return counts if per_sample else float(counts.mean())
 
-    def cosine_similarity(self, X: Any, *, baseline: bool = False) -> np.ndarray:
+    def cosine_similarity(
+        self, X: Any, *, baseline: bool = False, weights: Any = None
+    ) -> np.ndarray:
         """Cosine similarity between each embedding and its recomposition.
 
         Parameters
@@ -706,19 +708,40 @@ class ConceptSpaceMixin:
             mean is the centre's norm (0.56 to 0.70 for the published CLIP image
             means). A recomposition explains an embedding as far as its cosine rises
             above this one. Nothing is decomposed.
+        weights : {array-like, sparse matrix} of shape (n_samples, n_concepts), default=None
+            The concept weights of ``X`` that :meth:`transform` returned (any of its
+            containers, a DataFrame too): recomposed as they are, without decomposing
+            ``X`` again (which takes as long as the ``transform`` did). Not with
+            ``baseline``.
 
         Returns
         -------
         ndarray of shape (n_samples,)
-            ``cos(x, inverse_transform(transform(x)))`` per sample, or with
+            ``cos(x, inverse_transform(transform(x)))`` per sample (with
+            ``weights``, ``cos(x, inverse_transform(weights))``), or with
             ``baseline`` ``cos(x, mean_)`` (0 where the centre is zero); float32
             for float32 and float16 embeddings, float64 otherwise.
         """
         check_is_fitted(self)
         check_flag(baseline, "baseline")
+        if baseline and weights is not None:
+            raise ValueError(
+                "cosine_similarity takes weights or baseline=True, not both: the baseline "
+                "is the cosine of the centre alone, which recomposes no weights"
+            )
         # (float16 rows, a memory-mapped .npy perhaps, are decomposed as transform does
         # it, in float32 a chunk at a time, not copied whole into float64)
         X = self._validate_X(X, reset=False, keep_float16=True)
+        if weights is not None:
+            # (as CSR whatever the container: recomposed as transform's own weights are)
+            weights = scipy.sparse.csr_matrix(
+                check_weights(cast("SpliceTransformer", self), weights)
+            )
+            if weights.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"weights has {weights.shape[0]} rows for the {X.shape[0]} rows of X: "
+                    "give the weights that transform returned for this X"
+                )
         block = max(1, _COSINE_BLOCK_ITEMS // X.shape[1])
         other: Callable[[int], np.ndarray]
         if baseline:
@@ -730,7 +753,7 @@ class ConceptSpaceMixin:
                 return centre
 
         else:
-            W = self._weights(X)
+            W = self._weights(X) if weights is None else weights
 
             def other(start: int) -> np.ndarray:
                 return self._recompose(W[start : start + block])

@@ -613,6 +613,32 @@ def test_score_and_cosine_similarity(problem):
     assert loose.score(X) > est.score(X)
 
 
+def test_cosine_similarity_of_the_weights_a_transform_returned(problem, monkeypatch):
+    # cosine_similarity(X) decomposed X again (as long as the transform) for what the
+    # weights in hand give.
+    concepts, raw, X = problem
+    X16 = X.astype(np.float16)
+    for output, frame in (("sparse", False), ("dense", False), ("sparse", True)):
+        est = make(concepts, raw, l1_penalty=0.25, output=output)
+        est = (est.set_output(transform="pandas") if frame else est).fit(X)
+        for rows in (X, X16):
+            W = est.transform(rows)
+            expected = est.cosine_similarity(rows)
+            with monkeypatch.context() as patched:  # (nothing decomposed)
+                patched.setattr(type(est), "_weights", lambda *a, **k: pytest.fail("solved"))
+                got = est.cosine_similarity(rows, weights=W)
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
+    est = make(concepts, raw, l1_penalty=0.25).fit(X)
+    W = est.transform(X)
+    with pytest.raises(ValueError, match=r"weights has 39 rows for the 40 rows of X: give the"):
+        est.cosine_similarity(X, weights=W[1:])
+    with pytest.raises(ValueError, match=r"takes weights or baseline=True, not both"):
+        est.cosine_similarity(X, weights=W, baseline=True)
+    with pytest.raises(ValueError, match=r"weights"):  # (embeddings given as weights)
+        est.cosine_similarity(X, weights=X)
+
+
 def test_the_baseline_cosine_is_that_of_a_recomposition_from_no_concept(problem):
     """``cosine_similarity(X, baseline=True)``: each embedding's cosine with the centre
     alone, what the recomposition of a sample without concepts scores (and what its

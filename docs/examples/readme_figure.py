@@ -56,7 +56,7 @@ def run(data_home: str | None, out: Path, l1_penalty: float = 0.3) -> list[tuple
     x = embedder.embed_text([SENTENCE])
     W = splice.transform(x)
     concepts = splice.top_concepts(W, k=W.shape[1])[0]
-    cosine = float(splice.cosine_similarity(x)[0])
+    cosine = float(splice.cosine_similarity(x, weights=W)[0])
 
     fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
     plot_decomposition(

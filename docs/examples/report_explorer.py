@@ -108,7 +108,7 @@ def build(
     ).fit(X)
     W = splice.transform(X)
     tops = splice.top_concepts(W, k=W.shape[1], kind="weights")
-    cosine = splice.cosine_similarity(X)
+    cosine = splice.cosine_similarity(X, weights=W)
     l0 = splice.l0(W, kind="weights", per_sample=True)
     results = [
         ImageResult(

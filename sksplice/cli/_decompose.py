@@ -533,7 +533,6 @@ def _chunk_rows(
     splice: Any, X: np.ndarray, paths: Sequence[Path], top_k: int, W: Any = None
 ) -> Iterator[dict[str, Any]]:
     """The records of one chunk of rows ``X`` (decomposed now, unless ``W`` is given)."""
-    from .._array import unit_rows
     from ..transformer import DenseCodesWarning, block_of_more
 
     if W is None:
@@ -541,8 +540,7 @@ def _chunk_rows(
             # (codes nearly dense are said once the run has its mean, not a chunk's)
             warnings.simplefilter("ignore", DenseCodesWarning)
             W = splice.transform(X)
-    R = splice.inverse_transform(W)
-    cos = np.sum(unit_rows(X) * R, axis=1)  # (as SpliceTransformer.cosine_similarity)
+    cos = splice.cosine_similarity(X, weights=W)
     baseline = splice.cosine_similarity(X, baseline=True)  # (the centre alone's)
     l0 = splice.l0(W, kind="weights", per_sample=True)
     tops = splice.top_concepts(W, k=top_k, kind="weights")
