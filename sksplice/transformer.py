@@ -266,6 +266,7 @@ def _not_embeddings(
     dimension are left to scikit-learn's checks.
     """
     from ._image_files import IMAGE_EXTENSIONS
+    from ._images import _ARRAY_SUFFIXES
 
     common = {"estimator": estimator, "verb": verb}
 
@@ -278,6 +279,26 @@ def _not_embeddings(
         own = _own_text_embedder(embedder)
         if instead is not None:
             return TypeError(f"X {shown}, not {instead}")
+        named = isinstance(first, str | os.PathLike)
+        suffix = os.path.splitext(os.fspath(first))[1].lower() if named else ""
+        if suffix in _ARRAY_SUFFIXES:
+            # (embeddings computed already, named by their file: read them)
+            many = first is not X  # (a list of files: the parts of one collection)
+            read = (
+                f"with the library that wrote {'them' if many else 'it'} (np.load for .npz, "
+                "torch.load for .pt)"
+                if suffix != ".npy"
+                else "X = np.concatenate([np.load(path) for path in paths])"
+                if many
+                else f"X = np.load({os.fspath(first)!r}) (mmap_mode='r' reads a large file "
+                "as needed)"
+            )
+            return TypeError(
+                f"X {shown}, not embeddings: {estimator} {verb} embeddings, a dense array of "
+                f"shape (n_samples, d), not the name{'s' if many else ''} of "
+                f"{'files' if many else 'a file'} holding them: read "
+                f"{'them' if many else 'it'} first, {read}"
+            )
         if is_path(first):
             words = {
                 "what": "the image files",

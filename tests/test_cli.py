@@ -2117,8 +2117,22 @@ def test_a_labels_file_of_more_columns_needs_a_header_naming_them(
     assert code == 0, err
     assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
 
-    # a spreadsheet's trailing empty column is no column; a header of two names the order
     pairs = [(str(p.relative_to(image_tree)), p.parent.name) for p in images]
+    # exported metadata's names (clip-retrieval's image_path), with or without more columns;
+    # a header whose path column has a name of its own is no row naming no image
+    for header, extra in (
+        ("image_path,label", ""),
+        ("image_path,label,source", ",web"),
+        ("name,label", ""),
+    ):
+        table = tmp_path / "exported.csv"
+        table.write_text(header + "\n" + "".join(f"{a},{b}{extra}\n" for a, b in pairs))
+        args = ["profile", str(image_tree), "--labels", str(table), "-f", "json", "-o", str(out)]
+        code, _, err = _main([*args, "-q", *_model_args(vocab_file)], capsys)
+        assert code == 0 and "names no image" not in err, (header, err)
+        assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
+
+    # a spreadsheet's trailing empty column is no column; a header of two names the order
     trailing = tmp_path / "trailing.csv"
     trailing.write_text("".join(f"{a},{b},\n" for a, b in pairs))
     swapped = tmp_path / "swapped.csv"

@@ -362,6 +362,21 @@ def test_a_file_of_embeddings_given_as_an_image_is_told_where_it_goes(run_env, t
     said = f"{str(embeddings)!r} is not an image file PIL can read (a .npy file holds arrays"
     assert said in last, last
     assert "SpliceTransformer(...).fit_transform(X)" in last, last
+    # a folder of them (clip-retrieval's img_emb/), and a file of them where a folder is
+    # expected, are told the same (they were "no image files under folder", "not a folder")
+    folder = tmp_path / "img_emb"
+    folder.mkdir()
+    (folder / "img_emb_0.npy").write_bytes(embeddings.read_bytes())
+    code, out, err = _main(["decompose", str(folder), *_args(tmp_path)], capsys)
+    assert code == 2 and out == "", err
+    assert f"under folder {folder}: it holds img_emb_0.npy (a .npy file holds arrays" in err
+    labels = tmp_path / "labels.csv"
+    labels.write_text("a.png,cat\n")
+    code, out, err = _main(
+        ["profile", str(embeddings), "--labels", str(labels), *_args(tmp_path)], capsys
+    )
+    assert code == 2 and out == "", err
+    assert f"not a folder: {embeddings} (a file: a .npy file holds arrays, not a picture" in err
 
 
 def test_every_input_skipped_is_named_with_its_reason(run_env, tmp_path, capsys):

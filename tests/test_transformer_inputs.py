@@ -370,6 +370,24 @@ def test_a_float16_frame_is_solved_as_the_float16_array():
     np.testing.assert_array_equal(got, expected)
 
 
+def test_files_of_embeddings_given_as_x_are_told_how_to_read_them():
+    # fit("img_emb_0.npy") was told to embed the texts first with CLIPEmbedder
+    splice = SpliceTransformer(vocabulary=random_vocabulary(5), concept_embeddings=np.eye(5, DIM))
+    for X, said in (
+        ("emb/img_emb_0.npy", "read it first, X = np.load('emb/img_emb_0.npy') (mmap_mode='r'"),
+        (
+            ["img_emb_0.npy", "img_emb_1.npy"],
+            "read them first, X = np.concatenate([np.load(path) for path in paths])",
+        ),
+        ("X.pt", "read it first, with the library that wrote it (np.load for .npz, torch.load"),
+    ):
+        with pytest.raises(TypeError) as info:
+            splice.fit(X)
+        message = str(info.value)
+        assert "not embeddings: SpliceTransformer decomposes embeddings" in message, message
+        assert said in message and "CLIPEmbedder" not in message, message
+
+
 def test_texts_given_to_a_transformer_of_a_sentence_model_are_told_its_own_embedder():
     # CLIPEmbedder(modality='text'), the advice for a transformer without an embedder,
     # gives embeddings of another model than the concepts'

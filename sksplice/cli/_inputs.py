@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .._image_files import IMAGE_EXTENSIONS, broken_link, shown_name, undecodable
+from .._images import _array_file_hint
 from .._validation import alike_labels, alike_labels_message
 from ._logging import CLIError
 from ._output import _printable, plural
@@ -317,6 +318,12 @@ def _collect_images(
                         f"folder: {first}{', ...' if len(walk.hidden) > 1 else ''}; name a "
                         "hidden file to read it)"
                     )
+                arrays = [p for p in walk.others if _array_file_hint(str(p))]
+                if arrays and not hidden:
+                    # (a folder of embeddings computed already: clip-retrieval's img_emb/)
+                    hidden = f": it holds {arrays[0].relative_to(path)}" + _array_file_hint(
+                        str(arrays[0])
+                    )
                 raise CLIError(
                     f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder "
                     f"{path}{hidden}"
@@ -413,10 +420,23 @@ def _note_undecodable(paths: Sequence[Path]) -> None:
     )
 
 
-_PATH_HEADERS = {"path", "file", "filename", "image"}
+#: Names of the path and label columns in a labels file's header (exported metadata,
+#: clip-retrieval's among them, names its path column image_path).
+_PATH_HEADERS = {
+    "path",
+    "file",
+    "filename",
+    "filepath",
+    "file_path",
+    "image",
+    "image_path",
+    "image_file",
+    "img",
+    "img_path",
+}
 #: Separators of the lists that spreadsheets write where a CSV has commas.
 _OTHER_SEPARATORS = (("\t", "tabs"), (";", "semicolons"), ("|", "vertical bars"))
-_LABEL_HEADERS = {"label", "class", "category"}
+_LABEL_HEADERS = {"label", "labels", "class", "class_name", "category"}
 
 
 def _other_separator(lines: list[str]) -> str | None:
@@ -563,7 +583,14 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         )
     rows = [(str(k).strip(), str(v).strip()) for k, v in zip(table[path_col], table[label_col])]
     first_line = 1
-    if rows and rows[0][0].lower() in _PATH_HEADERS:
+    if rows and (
+        rows[0][0].lower() in _PATH_HEADERS
+        # (a header whose path column has a name of its own: no image is named so)
+        or (
+            rows[0][1].lower() in _LABEL_HEADERS
+            and os.path.splitext(rows[0][0])[1].lower() not in IMAGE_EXTENSIONS
+        )
+    ):
         rows, first_line = rows[1:], 2
 
     # Paths relative to the folder, compared as absolute paths (a row may give an
@@ -760,6 +787,8 @@ def _check_folder(folder: Path) -> None:
     if not os.path.lexists(folder):
         raise CLIError(f"no such folder: {folder}")
     what = " (a broken link)" if not folder.exists() else " (a file)" if folder.is_file() else ""
+    if folder.is_file():
+        what = _array_file_hint(str(folder)).replace(" (a ", " (a file: a ", 1) or what
     raise CLIError(f"not a folder: {folder}{what}")
 
 
