@@ -89,9 +89,13 @@ def _problem(args: argparse.Namespace) -> tuple[Path, Path]:
 def _worker(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(args.sksplice))
     import numpy as np
+    import torch
 
     import sksplice
     from sksplice.transformer import SpliceTransformer
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     if Path(sksplice.__file__).resolve().parents[1] != args.sksplice:
         raise RuntimeError(f"imported {sksplice.__file__}, not the package in {args.sksplice}")
@@ -105,6 +109,10 @@ def _worker(args: argparse.Namespace) -> dict:
         device="cpu",
     ).fit(X)
     out = {"sksplice_file": sksplice.__file__, "X_shape": list(X.shape), "X_bytes": X.nbytes}
+    # (the solver's threads each solve a chunk of rows at once: the resident peak grows
+    # with their number, by about 50 MB from 1 thread to 2 here)
+    out["torch_threads"] = torch.get_num_threads()
+    out["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS")
     if args.trace:
         import tracemalloc
 
@@ -138,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-concepts", type=int, default=2_000)
     p.add_argument("--dim", type=int, default=384)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads of the measured processes (default: torch's own, one per core)",
+    )
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "sksplice-bench")
     p.add_argument(
         "--out", type=Path, default=REPO / "benchmarks" / "results" / "transform_memory.json"
@@ -157,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     common += ["--sksplice", str(args.sksplice), "--cache-dir", str(args.cache_dir)]
     common += ["--n-rows", str(args.n_rows), "--n-concepts", str(args.n_concepts)]
     common += ["--dim", str(args.dim), "--seed", str(args.seed)]
+    common += [] if args.threads is None else ["--threads", str(args.threads)]
     record = {}
     load = [os.getloadavg()]
     for trace in (False, True):
@@ -180,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "l1_penalty": 0.25,
         "memory_budget": "default",
+        "torch_threads": record["torch_threads"],
     }
     save_run(args, argv, "bench_transform_memory.py", load, problem=problem, result=record)
     return 0

@@ -33,9 +33,8 @@ MIN_MEAN_SAMPLES = 100
 _ZERO_NORM_ULPS = 4.0
 
 #: Fewest non-zero rows of ``X`` whose mean direction ``fit`` compares with an image
-#: centre it did not learn from them (:class:`CentreMismatchWarning`): for embeddings
-#: of the centre's model the cosine of even a few rows is well above the threshold,
-#: below which a handful of rows of one subject could still fall.
+#: centre it did not learn from them (:class:`CentreMismatchWarning`): fewer, of one
+#: subject perhaps, say little of where the model's embeddings lie.
 MIN_CENTRE_CHECK_ROWS = 10
 #: Most rows of ``X`` read for that comparison (evenly spaced over it).
 _CENTRE_CHECK_MAX_ROWS = 10_000
@@ -87,11 +86,8 @@ def _mean_direction(X: np.ndarray) -> tuple[np.ndarray | None, int]:
     n = X.shape[0]
     if n > _CENTRE_CHECK_MAX_ROWS:
         X = X[np.linspace(0, n - 1, _CENTRE_CHECK_MAX_ROWS).astype(np.intp)]
-    U = unit_rows(np.asarray(X, dtype=np.float64))
-    U = U[U.any(axis=1)]
-    if U.shape[0] < MIN_CENTRE_CHECK_ROWS:
-        return None, U.shape[0]
-    return U.mean(axis=0), U.shape[0]
+    n_rows = int(np.asarray(X).any(axis=1).sum())
+    return (learned_mean(X) if n_rows >= MIN_CENTRE_CHECK_ROWS else None), n_rows
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
