@@ -109,8 +109,8 @@ def _worker(args: argparse.Namespace) -> dict:
         device="cpu",
     ).fit(X)
     out = {"sksplice_file": sksplice.__file__, "X_shape": list(X.shape), "X_bytes": X.nbytes}
-    # (the solver's threads each solve a chunk of rows at once: the resident peak grows
-    # with their number, by about 50 MB from 1 thread to 2 here)
+    # (on 2 to 4 threads the working-set solver solves chunks side by side, one a thread:
+    # the resident peak grows with their number)
     out["torch_threads"] = torch.get_num_threads()
     out["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS")
     if args.trace:
@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        p.error(f"--threads must be 1 or more, got {args.threads}")
     args.sksplice = args.sksplice.resolve()
     if not (args.sksplice / "sksplice" / "__init__.py").is_file():
         p.error(f"--sksplice {args.sksplice} holds no sksplice package (sksplice/__init__.py)")

@@ -621,8 +621,9 @@ def _array_file_hint(path: str) -> str:
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix not in _ARRAY_SUFFIXES:
         return ""
+    holds = "a table" if suffix == ".parquet" else "arrays"
     return (
-        f" (a {suffix} file holds arrays, not a picture: embeddings computed already are "
+        f" (a {suffix} file holds {holds}, not a picture: embeddings computed already are "
         "decomposed without embedding them again, by SpliceTransformer(...).fit_transform(X) "
         "in Python with X read from the file)"
     )

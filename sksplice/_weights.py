@@ -640,8 +640,9 @@ class ConceptSpaceMixin:
             ``Int64``), ``concept``, ``weight``, where ``sample`` is the row's
             label in the index of a DataFrame ``X`` (its position otherwise). A
             sample without any concept is one row of missing values (rank
-            ``<NA>``, concept None, weight NaN), so that each sample is in the
-            frame (``frame.dropna(subset=["concept"])`` drops them). A float32 weight is given
+            ``<NA>``, concept and weight missing: None or NaN, as pandas stores
+            them), so that each sample is in the frame
+            (``frame.dropna(subset=["concept"])`` drops them). A float32 weight is given
             as the shortest decimal that reads back as the same float32
             (``0.3``, not ``0.30000001192092896``): ``numpy.float32(weight)``
             is the weight.
@@ -711,8 +712,9 @@ class ConceptSpaceMixin:
         weights : {array-like, sparse matrix} of shape (n_samples, n_concepts), default=None
             The concept weights of ``X`` that :meth:`transform` returned (any of its
             containers, a DataFrame too): recomposed as they are, without decomposing
-            ``X`` again (which takes as long as the ``transform`` did). Not with
-            ``baseline``.
+            ``X`` again (which takes as long as the ``transform`` did): concept
+            weights, not sample weights. Not with ``baseline``; a frame's rows must be
+            labelled as those of a frame ``X``.
 
         Returns
         -------
@@ -728,6 +730,14 @@ class ConceptSpaceMixin:
             raise ValueError(
                 "cosine_similarity takes weights or baseline=True, not both: the baseline "
                 "is the cosine of the centre alone, which recomposes no weights"
+            )
+        # (rows of a frame X and of the weights' frame, taken in one order only if alike)
+        x_rows, w_rows = row_labels(X), row_labels(weights)
+        if x_rows is not None and w_rows is not None and not x_rows.equals(w_rows):
+            raise ValueError(
+                "the rows of weights are labelled otherwise than the rows of X (another "
+                "order, or other samples): give the weights of X in its order, "
+                "weights.loc[X.index]"
             )
         # (float16 rows, a memory-mapped .npy perhaps, are decomposed as transform does
         # it, in float32 a chunk at a time, not copied whole into float64)
@@ -789,7 +799,7 @@ class ConceptSpaceMixin:
 def _top_frame(concepts: list[str], weights: np.ndarray, counts: np.ndarray, labels: Any) -> Any:
     """The tidy frame of :meth:`top_concepts`: ``sample, rank, concept, weight``, the
     ``counts[i]`` top concepts of each sample in turn, and one row of missing values
-    (rank ``<NA>``, concept None, weight NaN) for a sample without any, so that every
+    (rank ``<NA>``, concept and weight missing) for a sample without any, so that every
     sample is in it (a frame saved as a table had lost the samples without concepts)."""
     import pandas as pd
 

@@ -363,8 +363,10 @@ def _dry_run(renderer: Any) -> bool:
     nothing (``fig.draw_without_rendering()``, and ``savefig`` before a layout or a
     ``bbox_inches="tight"`` crop): the texts of the figure may still move or, cropped
     to, come inside the image (a notebook's inline display saves figures so)."""
-    # (matplotlib's renderer._draw_disabled() sets its draw_* methods on the instance)
-    return "draw_path" in getattr(renderer, "__dict__", {})
+    # (matplotlib's renderer._draw_disabled() sets its draw_* methods on the instance; the
+    # vector formats' MixedModeRenderer passes the call on to the renderer it wraps)
+    inner = getattr(renderer, "__dict__", {}).get("_renderer")
+    return any("draw_path" in getattr(r, "__dict__", {}) for r in (renderer, inner))
 
 
 def _check_when_drawn(ax: Axes, check: Callable[[Axes], str | None]) -> None:

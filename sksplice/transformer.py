@@ -226,6 +226,16 @@ _EMBED_FIRST = (
     "Embed {what} first with {embedder}{also}: X = {embedder}.fit_transform({items}), or "
     "make_pipeline({embedder}, {estimator}({params}...))"
 )
+#: How a file of embeddings of each kind is read, for the advice to read it first.
+_ARRAY_READERS = {
+    ".npy": "np.load(path)",
+    ".npz": "np.load(path)[name]",
+    ".pt": "torch.load(path)",
+    ".pth": "torch.load(path)",
+    ".parquet": "pandas.read_parquet(path) (a column of vectors: np.stack(frame[column]))",
+    ".h5": "h5py.File(path)[name][:]",
+    ".hdf5": "h5py.File(path)[name][:]",
+}
 _IMAGE_EMBEDDER = "CLIPEmbedder(modality='image')"
 _TEXT_EMBEDDER = "CLIPEmbedder(modality='text')"
 
@@ -282,22 +292,28 @@ def _not_embeddings(
         named = isinstance(first, str | os.PathLike)
         suffix = os.path.splitext(os.fspath(first))[1].lower() if named else ""
         if suffix in _ARRAY_SUFFIXES:
-            # (embeddings computed already, named by their file: read them)
-            many = first is not X  # (a list of files: the parts of one collection)
+            # (embeddings computed already, named by their files: read them; a list of files
+            # of one kind holds the parts of one collection, as clip-retrieval writes them)
+            listed = first is not X
+            parts = listed and all(
+                isinstance(x, str | os.PathLike) and os.fspath(x).lower().endswith(suffix)
+                for x in list(X[:100])  # (the first items only: what is cheap to see)
+            )
+            reader = _ARRAY_READERS.get(suffix, "the library that wrote it")
             read = (
-                f"with the library that wrote {'them' if many else 'it'} (np.load for .npz, "
-                "torch.load for .pt)"
-                if suffix != ".npy"
-                else "X = np.concatenate([np.load(path) for path in paths])"
-                if many
+                "X = np.concatenate([np.load(path) for path in paths])"
+                if parts and suffix == ".npy"
                 else f"X = np.load({os.fspath(first)!r}) (mmap_mode='r' reads a large file "
                 "as needed)"
+                if suffix == ".npy" and not listed
+                else f"each with {reader}"
+                if listed
+                else f"with {reader}"
             )
+            files, them = ("names of files", "them") if listed else ("name of a file", "it")
             return TypeError(
                 f"X {shown}, not embeddings: {estimator} {verb} embeddings, a dense array of "
-                f"shape (n_samples, d), not the name{'s' if many else ''} of "
-                f"{'files' if many else 'a file'} holding them: read "
-                f"{'them' if many else 'it'} first, {read}"
+                f"shape (n_samples, d), not the {files} holding them: read {them} first, {read}"
             )
         if is_path(first):
             words = {

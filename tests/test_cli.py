@@ -3992,7 +3992,7 @@ def test_a_penalty_that_leaves_no_concept_says_so(image_tree, vocab_file, inproc
 
 
 def test_a_penalty_that_keeps_nearly_every_concept_says_so_once(
-    image_tree, vocab_file, inproc, capsys, monkeypatch
+    image_tree, vocab_file, inproc, capsys, monkeypatch, tmp_path
 ):
     # A tiny penalty (1e-4, a scikit-learn Lasso's habit) gave codes of hundreds of concepts,
     # slow to find, without a word. The library's warning is said once, in the command
@@ -4014,7 +4014,8 @@ def test_a_penalty_that_keeps_nearly_every_concept_says_so_once(
             capsys,
         )
     assert code == 0 and out.startswith("path,rank,concept,weight,l0"), err
-    l0 = [int(v) for v in dict(row.split(",")[0::4] for row in out.splitlines()[1:]).values()]
+    rows = csv.DictReader(io.StringIO(out))
+    l0 = [int(v) for v in {row["path"]: row["l0"] for row in rows}.values()]
     mean = np.mean(l0)
     assert len(l0) == 10 and mean > 6 and round(mean) != next(k for k in l0 if k > 6), l0
     dense = [ln for ln in err.splitlines() if "decompose to" in ln]
@@ -4025,6 +4026,15 @@ def test_a_penalty_that_keeps_nearly_every_concept_says_so_once(
     assert "A larger --l1-penalty keeps fewer concepts" in dense[0]
     assert "or give --target-l0 to have the run find it for a number of concepts" in dense[0]
     assert "l1_penalty" not in err and "rows of X" not in err and "fit" not in err
+    # a report of unlabelled images decomposes them a chunk at a time too: said once, with
+    # the mean of the run
+    with monkeypatch.context() as patched:
+        patched.setattr(transformer_module, "_nearly_dense", lambda mean_l0, d: mean_l0 > 6)
+        patched.setattr(_decompose, "_CHUNK", 1)
+        report = ["report", str(image_tree), "-o", str(tmp_path / "r.html"), "-q"]
+        code, out, err = _main([*report, *_model_args(vocab_file), *small], capsys)
+    assert code == 0, err
+    assert [line for line in err.splitlines() if "decompose to" in line] == dense, err
     # the default penalty, judged as it is: no such warning
     code, out, err = _main(["decompose", str(image_tree), "-q", *_model_args(vocab_file)], capsys)
     assert code == 0 and "decompose to" not in err, err

@@ -241,6 +241,15 @@ def test_a_given_image_centre_the_rows_do_not_lie_around_is_said_before_embeddin
     X16 = np.vstack([X, np.zeros((5, DIM))]).astype(np.float16)
     with pytest.warns(CentreMismatchWarning, match=r"direction of 40 of them"):
         make(concepts, raw, image_mean=ours).fit(X16)
+    # said once in a search, whatever the cosine and rows of each fold (4 fits)
+    y = np.arange(40) % 2
+    pipe = make_pipeline(make(concepts, raw, image_mean=ours), LogisticRegression())
+    search = GridSearchCV(pipe, {"splicetransformer__l1_penalty": [0.2, 0.3]}, cv=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        search.fit(X, y)
+    said = [w for w in caught if w.category is CentreMismatchWarning]
+    assert len(said) == 1, [str(w.message) for w in said]
 
 
 def test_a_mismatched_centre_names_the_published_mean_that_fits(splice_data_dir):
@@ -637,6 +646,15 @@ def test_cosine_similarity_of_the_weights_a_transform_returned(problem, monkeypa
         est.cosine_similarity(X, weights=W, baseline=True)
     with pytest.raises(ValueError, match=r"weights"):  # (embeddings given as weights)
         est.cosine_similarity(X, weights=X)
+    # frames of rows labelled otherwise (reordered): refused, not cosines of other rows
+    est.set_output(transform="pandas")
+    frame = pd.DataFrame(X, index=[f"img{i}" for i in range(40)])
+    W = est.transform(frame)
+    np.testing.assert_array_equal(
+        est.cosine_similarity(frame, weights=W), est.cosine_similarity(frame)
+    )
+    with pytest.raises(ValueError, match=r"labelled otherwise than the rows of X .*X.index\]"):
+        est.cosine_similarity(frame, weights=W.iloc[::-1])
 
 
 def test_the_baseline_cosine_is_that_of_a_recomposition_from_no_concept(problem):

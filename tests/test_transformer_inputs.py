@@ -379,7 +379,9 @@ def test_files_of_embeddings_given_as_x_are_told_how_to_read_them():
             ["img_emb_0.npy", "img_emb_1.npy"],
             "read them first, X = np.concatenate([np.load(path) for path in paths])",
         ),
-        ("X.pt", "read it first, with the library that wrote it (np.load for .npz, torch.load"),
+        (["img_emb_0.npy", "a.jpg"], "read them first, each with np.load(path)"),
+        ("X.pt", "read it first, with torch.load(path)"),
+        ("meta.parquet", "read it first, with pandas.read_parquet(path) (a column of vectors: "),
     ):
         with pytest.raises(TypeError) as info:
             splice.fit(X)

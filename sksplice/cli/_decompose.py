@@ -391,17 +391,13 @@ def _say_if_centre_mismatched(plan: _Plan, splice: Any, X: np.ndarray) -> None:
     first, so that both say the same."""
     from .._means import CENTRE_MISMATCH_COSINE, centre_mismatch
 
-    if splice.mean_source_ == "data":
+    if plan.mean_file is None:  # (a centre learned from these images, or the model's own)
         return
     found = centre_mismatch(X, splice.mean_, splice.data_home)
     if found is None:
         return
     model = f"{plan.model}/{plan.pretrained}" if plan.pretrained else f"{plan.model}, random"
-    where = (
-        f"the image mean in {plan.mean_file}"
-        if plan.mean_file is not None
-        else f"the published image mean of {model}"
-    )
+    where = f"the image mean in {plan.mean_file}"
     fits = (
         f" (they fit the published image mean of {found.fits[0]}/{found.fits[1]}: cosine "
         f"{found.fits[2]:.2f})"

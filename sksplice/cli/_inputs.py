@@ -318,7 +318,11 @@ def _collect_images(
                         f"folder: {first}{', ...' if len(walk.hidden) > 1 else ''}; name a "
                         "hidden file to read it)"
                     )
-                arrays = [p for p in walk.others if _array_file_hint(str(p))]
+                # (.npy first: clip-retrieval's folders hold a metadata .parquet beside them)
+                arrays = sorted(
+                    (p for p in walk.others if _array_file_hint(str(p))),
+                    key=lambda p: p.suffix.lower() != ".npy",
+                )
                 if arrays and not hidden:
                     # (a folder of embeddings computed already: clip-retrieval's img_emb/)
                     hidden = f": it holds {arrays[0].relative_to(path)}" + _array_file_hint(
@@ -426,11 +430,13 @@ _PATH_HEADERS = {
     "path",
     "file",
     "filename",
+    "file_name",
     "filepath",
     "file_path",
     "image",
     "image_path",
     "image_file",
+    "image_name",
     "img",
     "img_path",
 }

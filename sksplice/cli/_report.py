@@ -20,6 +20,7 @@ from ._decompose import (
     _iter_rows,
     _mean_summary,
     _report_skipped,
+    _say_if_dense,
     refuse_one_input_early,
     refuse_one_input_unpublished,
 )
@@ -120,7 +121,10 @@ def _write_explorer(
     from ..report import ImageResult, _thumbnails, render_report
 
     # all non-zero concepts: a click on an image shows its whole decomposition
+    decomposes = dec.W is None  # (an unlabelled report: decomposed a chunk at a time)
     records = list(_iter_rows(dec, len(dec.splice.concepts_), args.quiet))
+    if decomposes and records:  # (the chunks say nothing of it: the run's mean is said)
+        _say_if_dense(dec.splice, sum(rec["l0"] for rec in records) / len(records))
     # (each image read again, made small: in threads, as the images were decoded)
     with progress(len(records), desc="thumbnails", unit="image", disable=args.quiet) as bar:
         thumbs = _thumbnails([rec["path"] for rec in records], bar=bar)
