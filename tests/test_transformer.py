@@ -108,23 +108,31 @@ def test_image_mean_array_is_used_as_given(problem):
         make(concepts, raw, modality="text", text_mean="concept").fit(X)
 
 
+class _LaionB32:
+    """An embedder named as CLIPEmbedder() names its model (its published image mean)."""
+
+    model = "ViT-B-32"
+    pretrained = "laion2b_s34b_b79k"
+
+
+def _with_published_mean(raw, data_home):
+    """A transformer of the concepts ``raw`` (512 wide), centred by the published mean."""
+    return SpliceTransformer(
+        embedder=_LaionB32(),
+        vocabulary=random_vocabulary(len(raw)),
+        concept_embeddings=raw,
+        image_mean="pretrained",
+        data_home=data_home,
+        device="cpu",
+    )
+
+
 def test_pretrained_image_mean_is_read_from_the_data_home(splice_data_dir):
     import torch
 
-    class NamedEmbedder:
-        model = "ViT-B-32"
-        pretrained = "laion2b_s34b_b79k"
-
     rng = np.random.default_rng(0)
     raw = rng.normal(size=(12, 512))
-    est = SpliceTransformer(
-        embedder=NamedEmbedder(),
-        vocabulary=random_vocabulary(12),
-        concept_embeddings=raw,
-        image_mean="pretrained",
-        data_home=splice_data_dir,
-        device="cpu",
-    ).fit(rng.normal(size=(5, 512)))
+    est = _with_published_mean(raw, splice_data_dir).fit(rng.normal(size=(5, 512)))
     expected = torch.load(
         splice_data_dir / "means" / "open_clip_ViT-B-32_image.pt",
         weights_only=True,
@@ -256,21 +264,9 @@ def test_a_mismatched_centre_names_the_published_mean_that_fits(splice_data_dir)
     from sksplice.exceptions import CentreMismatchWarning
     from sksplice.vocabulary import load_image_mean
 
-    class NamedEmbedder:
-        model = "ViT-B-32"
-        pretrained = "laion2b_s34b_b79k"
-
     openai = np.asarray(load_image_mean("ViT-B-32", "openai", data_home=splice_data_dir))
     X = _cone(openai.astype(np.float64), 300, seed=3)  # (as OpenAI's ViT-B-32 embeds)
-    raw = np.random.default_rng(0).normal(size=(12, 512))
-    est = SpliceTransformer(
-        embedder=NamedEmbedder(),
-        vocabulary=random_vocabulary(12),
-        concept_embeddings=raw,
-        image_mean="pretrained",
-        data_home=splice_data_dir,
-        device="cpu",
-    )
+    est = _with_published_mean(np.random.default_rng(0).normal(size=(12, 512)), splice_data_dir)
     with pytest.warns(CentreMismatchWarning) as said:
         est.fit(X)
     text = str(said[0].message)
