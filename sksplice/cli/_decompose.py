@@ -927,8 +927,6 @@ def _say_if_dense(splice: Any, mean_l0: float) -> None:
     (the transformer would say the mean of the first chunk of images that has them)."""
     from ..transformer import _dense_codes, _nearly_dense
 
-    if splice.target_l0 is None and _nearly_dense(mean_l0, splice.n_features_in_):
-        logger.warning(
-            "%s",
-            " ".join(str(_dense_codes(mean_l0, splice.n_features_in_, splice.l1_penalty_)).split()),
-        )
+    d = splice.n_features_in_
+    if splice.target_l0 is None and _nearly_dense(mean_l0, d):
+        logger.warning("%s", _dense_codes(mean_l0, d, splice.l1_penalty_))
