@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import threading
@@ -297,7 +298,7 @@ def _not_embeddings(
             listed = first is not X
             parts = listed and all(
                 isinstance(x, str | os.PathLike) and os.fspath(x).lower().endswith(suffix)
-                for x in list(X[:100])  # (the first items only: what is cheap to see)
+                for x in itertools.islice(X, 100)  # (the first items: what is cheap to see)
             )
             reader = _ARRAY_READERS.get(suffix, "the library that wrote it")
             read = (
