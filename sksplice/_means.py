@@ -44,6 +44,15 @@ _CENTRE_CHECK_BLOCK = 1024
 #: the same width are nearly orthogonal to each other (cosines from -0.009 to 0.023):
 #: rows of one model around another's centre score near 0.
 CENTRE_MISMATCH_COSINE = 0.3
+#: A cosine at or below this one: the centre points away from the rows, as a negated mean.
+_OPPOSITE = -0.9
+#: What made ``X`` lie away from the centre, by whether the centre points the opposite way.
+_CAUSES = {
+    False: "embeddings of other CLIP weights (the published means of different weights are "
+    "nearly orthogonal) or of texts",
+    True: "embeddings of these weights centred by a mean whose sign was flipped (it points "
+    "the opposite way)",
+}
 
 
 class SmallMeanSampleWarning(UserWarning):
@@ -147,8 +156,7 @@ def warn_if_centre_mismatched(
             f"the rows of X do not lie around {source}: the mean direction of "
             f"{found.n_samples} of them has cosine {found.cosine:.2f} with it (below "
             f"{CENTRE_MISMATCH_COSINE}), so every centred row keeps their common offset and "
-            "the concepts found explain it. X may be embeddings of other CLIP weights (the "
-            "published means of different weights are nearly orthogonal) or of texts. Give "
+            f"the concepts found explain it. X may be {_CAUSES[found.cosine <= _OPPOSITE]}. Give "
             f"the embedder (or image_mean) of the model and weights that made X{instead}, or "
             "learn the centre from X with image_mean=None",
             found.cosine,

@@ -392,7 +392,10 @@ def _check_when_drawn(ax: Axes, check: Callable[[Axes], str | None]) -> None:
         if getattr(fig, "_sksplice_laying_out", False):
             return  # (the layout of a plot drawn on other axes of the figure meanwhile)
         if _dry_run(event.renderer):
-            return  # (the painted draw comes next, on the crop of bbox_inches="tight")
+            # (the painted draw comes next, on the crop of bbox_inches="tight", with the
+            # layout engine that savefig turns off for it: kept for _room_advice)
+            fig._sksplice_engine_laid_out = fig.get_layout_engine()  # type: ignore[attr-defined]
+            return
         fig.canvas.mpl_disconnect(cid)
         if ax.figure is None or ax not in fig.get_axes():
             return  # (ax.remove(), fig.delaxes(ax), fig.clf())
@@ -771,9 +774,12 @@ def _unfit_texts(ax: Axes) -> str | None:
 def _room_advice(ax: Axes) -> str:
     """What makes room for the texts of given axes: a larger figure, and a layout where
     it has none (a figure laid out already has no more room to give: it is too small)."""
-    from matplotlib.layout_engine import ConstrainedLayoutEngine
+    from matplotlib.layout_engine import ConstrainedLayoutEngine, PlaceHolderLayoutEngine
 
-    if isinstance(ax.figure.get_layout_engine(), ConstrainedLayoutEngine):
+    engine = _root_figure(ax).get_layout_engine()
+    if isinstance(engine, PlaceHolderLayoutEngine):  # (savefig's, after its own layout)
+        engine = getattr(_root_figure(ax), "_sksplice_engine_laid_out", engine)
+    if isinstance(engine, ConstrainedLayoutEngine):
         return "make the figure larger (figsize)"
     return (
         "make the figure larger or lay it out with room for them (plt.subplots(..., "

@@ -1677,6 +1677,23 @@ def test_given_axes_laid_out_after_the_plot_are_not_warned_about():
         assert len(texts) == int(said), (fmt, texts)
         assert all("run out of the figure" in text for text in texts), (fmt, texts)
         plt.close(fig)
+    # a constrained figure too small for three columns of long names is told to grow, not
+    # to take the layout it has (savefig turns the layout off for its painted draw)
+    long = [f"an extraordinarily long concept name number {i} that runs on" for i in range(12)]
+    wordy = concept_profiles(rng.random((60, 12)) * (rng.random((60, 12)) < 0.4), y, long)
+    for bbox in (None, "tight"):
+        fig, axes = plt.subplots(1, 3, figsize=(6.4, 4.8), sharex=True, layout="constrained")
+        for ax, cls in zip(axes, sorted(set(y))):
+            plot_class_profile(wordy, cls, k=8, ax=ax)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            fig.savefig(io.BytesIO(), bbox_inches=bbox)
+        texts = [str(w.message) for w in seen if issubclass(w.category, FigureLayoutWarning)]
+        assert texts and all(t.endswith(": make the figure larger (figsize)") for t in texts), (
+            bbox,
+            texts,
+        )
+        plt.close(fig)
     # an axes removed before the figure is drawn is not checked (its figure is gone)
     fig, axes = plt.subplots(1, 3, figsize=(6.4, 4.8))
     plot_class_profile(profiles, "class 0", k=5, ax=axes[0])

@@ -245,6 +245,11 @@ def test_a_given_image_centre_the_rows_do_not_lie_around_is_said_before_embeddin
         with warnings.catch_warnings():
             warnings.simplefilter("error", CentreMismatchWarning)
             make(concepts, raw, **kwargs).fit(rows)
+    # a centre whose sign was flipped is told so, not taken for other weights
+    with pytest.warns(
+        CentreMismatchWarning, match=r"cosine -(0\.9\d|1\.00) .* a mean whose sign was"
+    ):
+        make(concepts, raw, image_mean=-theirs).fit(X)
     # float16 rows (a clip-retrieval .npy), all-zero rows left out of the count
     X16 = np.vstack([X, np.zeros((5, DIM))]).astype(np.float16)
     with pytest.warns(CentreMismatchWarning, match=r"direction of 40 of them"):

@@ -389,7 +389,7 @@ def _say_if_centre_mismatched(plan: _Plan, splice: Any, X: np.ndarray) -> None:
     other CLIP weights than the run's): the first :data:`_CHUNK` images of the run, the
     same rows whether it streams (its first chunk decomposed) or embeds every image
     first, so that both say the same."""
-    from .._means import CENTRE_MISMATCH_COSINE, centre_mismatch
+    from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
 
     if plan.mean_file is None:  # (a centre learned from these images, or the model's own)
         return
@@ -407,14 +407,15 @@ def _say_if_centre_mismatched(plan: _Plan, splice: Any, X: np.ndarray) -> None:
     logger.warning(
         "the images do not lie around %s: the mean direction of %d of them has cosine %.2f "
         "with it (below %s), so their concepts explain that offset rather than the images. "
-        "The mean is likely of other CLIP weights than the run's (%s)%s: give --image-mean "
-        "auto (the model's published mean, where there is one) or data (learned from the "
-        "images)",
+        "%s%s: give --image-mean auto (the model's published mean, where there is one) or "
+        "data (learned from the images)",
         where,
         found.n_samples,
         found.cosine,
         CENTRE_MISMATCH_COSINE,
-        model,
+        "The mean points the opposite way (its sign flipped?)"
+        if found.cosine <= _OPPOSITE
+        else f"The mean is likely of other CLIP weights than the run's ({model})",
         fits,
     )
 
