@@ -367,6 +367,14 @@ def _collect_images(
             paths.append(item)
         for (real, _), index in mine.items():
             seen.setdefault(real, paths[index])
+    arrays = [p for p in paths if _array_file_hint(str(p))]
+    if arrays and len(arrays) == len(paths):
+        # (files of embeddings only: refused before the model loads, as a folder of them is)
+        shown = ", ".join(map(str, arrays[:3])) + (", ..." if len(arrays) > 3 else "")
+        raise CLIError(
+            f"not {'an image file' if len(arrays) == 1 else 'image files'}: {shown}"
+            + _array_file_hint(str(arrays[0]))
+        )
     if repeats:
         # One entry per file, with the other names it was given by.
         again_as: dict[Path, list[str]] = {}
