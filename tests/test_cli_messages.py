@@ -438,12 +438,19 @@ def _in_a_fresh_process(argv: list[str]) -> subprocess.CompletedProcess:
     )
 
 
+def _refused_before_torch(argv: list[str]) -> str:
+    """The standard error of ``sksplice ARGV`` in a new process, which exits with status 2
+    without importing torch or open_clip."""
+    proc = _in_a_fresh_process(argv)
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    return proc.stderr
+
+
 def test_a_query_concept_of_a_vocabulary_file_is_checked_before_torch(run_env, tmp_path):
     # In a fresh process: neither torch nor open_clip is imported when the query is
     # refused.
-    proc = _in_a_fresh_process(["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)])
-    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
-    assert proc.stderr.splitlines() == [f"{_RDE} (did you mean 'red'?)"]
+    err = _refused_before_torch(["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)])
+    assert err.splitlines() == [f"{_RDE} (did you mean 'red'?)"]
 
 
 def test_a_query_concept_of_a_named_vocabulary_at_hand_is_checked_before_the_model(
@@ -512,11 +519,10 @@ def test_an_image_mean_file_of_another_width_is_refused_before_the_model(run_env
     # file gives its width). In a fresh process: neither torch nor open_clip imported.
     mean = tmp_path / "mean64.npy"
     np.save(mean, np.full(64, 0.05))
-    proc = _in_a_fresh_process(
+    err = _refused_before_torch(
         ["decompose", str(run_env), "--image-mean", str(mean), *_args(tmp_path)]
     )
-    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
-    assert proc.stderr.splitlines() == [
+    assert err.splitlines() == [
         f"sksplice: error: --image-mean file {str(mean)!r} has shape (64,) but the concept "
         "dictionary has d=32 dimensions (model sksplice-test-tiny)"
     ]
@@ -527,11 +533,10 @@ def test_an_image_mean_archive_is_refused_before_the_model_without_naming_it(run
     # "RuntimeError: [enforce fail at inline_container.cc:180] ... (model sksplice-test-tiny)"
     archive = tmp_path / "means.npz"
     np.savez(archive, mean=np.full(32, 0.05))
-    proc = _in_a_fresh_process(
+    err = _refused_before_torch(
         ["decompose", str(run_env), "--image-mean", str(archive), *_args(tmp_path)]
     )
-    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
-    assert proc.stderr.splitlines() == [
+    assert err.splitlines() == [
         f"sksplice: error: cannot read --image-mean file {str(archive)!r} (expected a .npy "
         "array or a torch file holding one tensor): it is a .npz archive (numpy.savez) of the "
         "arrays 'mean', not one array; save the mean alone with numpy.save('mean.npy', mean)"
@@ -543,9 +548,8 @@ def test_a_pretrained_file_that_is_no_checkpoint_is_refused_before_torch(run_env
     # takes under a second)
     args = _args(tmp_path)
     args[args.index("--pretrained") + 1] = str(tmp_path / "vocab.txt")
-    proc = _in_a_fresh_process(["decompose", str(run_env), *args])
-    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
-    assert proc.stderr.splitlines() == [
+    err = _refused_before_torch(["decompose", str(run_env), *args])
+    assert err.splitlines() == [
         f"sksplice: error: --pretrained {tmp_path / 'vocab.txt'} is not a model checkpoint "
         "open_clip can load: it is not in torch.save's format"
     ]
@@ -555,12 +559,11 @@ def test_a_wrong_model_configs_variable_is_refused_before_torch(run_env, tmp_pat
     # (refused once open_clip was imported: 5.5 s)
     (tmp_path / "bad.json").write_text("{bad json")
     monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(tmp_path / "bad.json"))
-    proc = _in_a_fresh_process(["decompose", str(run_env), *_args(tmp_path)])
-    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
-    assert proc.stderr.startswith(
+    err = _refused_before_torch(["decompose", str(run_env), *_args(tmp_path)])
+    assert err.startswith(
         f"sksplice: error: SKSPLICE_MODEL_CONFIGS: {str(tmp_path / 'bad.json')!r} is not a "
         "readable JSON model config: "
-    ), proc.stderr
+    ), err
 
 
 def test_the_torch_magic_number_is_torch_s():
