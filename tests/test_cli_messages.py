@@ -7,9 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from sksplice._data import file_sha256
 from sksplice._version import __version__
 from sksplice.cli import _decompose, _output
 
-from ._helpers_cli import VOCAB
+from ._helpers_cli import VOCAB, refused_before_torch
 from ._helpers_cli import model_args as _args
 from ._helpers_cli import run_main as _main
 
@@ -420,36 +418,10 @@ def test_standard_output_that_cannot_encode_a_name_says_what_to_do(
 _RDE = "sksplice: error: concepts in --concepts not in the vocabulary: 'rde'"
 
 
-def _in_a_fresh_process(argv: list[str]) -> subprocess.CompletedProcess:
-    """``sksplice ARGV`` in a new process, which prints its exit status and whether torch
-    and open_clip were imported (importing them takes seconds)."""
-    script = (
-        "import sys\n"
-        "from sksplice import cli\n"
-        "code = cli.main(sys.argv[1:])\n"
-        "print(code, 'torch' in sys.modules, 'open_clip' in sys.modules)\n"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", script, *argv],
-        capture_output=True,
-        text=True,
-        env={**os.environ},
-        timeout=300,
-    )
-
-
-def _refused_before_torch(argv: list[str]) -> str:
-    """The standard error of ``sksplice ARGV`` in a new process, which exits with status 2
-    without importing torch or open_clip."""
-    proc = _in_a_fresh_process(argv)
-    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
-    return proc.stderr
-
-
 def test_a_query_concept_of_a_vocabulary_file_is_checked_before_torch(run_env, tmp_path):
     # In a fresh process: neither torch nor open_clip is imported when the query is
     # refused.
-    err = _refused_before_torch(["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)])
+    err = refused_before_torch(["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)])
     assert err.splitlines() == [f"{_RDE} (did you mean 'red'?)"]
 
 
@@ -519,7 +491,7 @@ def test_an_image_mean_file_of_another_width_is_refused_before_the_model(run_env
     # file gives its width). In a fresh process: neither torch nor open_clip imported.
     mean = tmp_path / "mean64.npy"
     np.save(mean, np.full(64, 0.05))
-    err = _refused_before_torch(
+    err = refused_before_torch(
         ["decompose", str(run_env), "--image-mean", str(mean), *_args(tmp_path)]
     )
     assert err.splitlines() == [
@@ -533,7 +505,7 @@ def test_an_image_mean_archive_is_refused_before_the_model_without_naming_it(run
     # "RuntimeError: [enforce fail at inline_container.cc:180] ... (model sksplice-test-tiny)"
     archive = tmp_path / "means.npz"
     np.savez(archive, mean=np.full(32, 0.05))
-    err = _refused_before_torch(
+    err = refused_before_torch(
         ["decompose", str(run_env), "--image-mean", str(archive), *_args(tmp_path)]
     )
     assert err.splitlines() == [
@@ -543,23 +515,23 @@ def test_an_image_mean_archive_is_refused_before_the_model_without_naming_it(run
     ]
 
 
-def test_a_pretrained_file_that_is_no_checkpoint_is_refused_before_torch(run_env, tmp_path):
+def test_a_pretrained_file_that_is_no_checkpoint_isrefused_before_torch(run_env, tmp_path):
     # (refused once torch and open_clip were imported: 11 to 13 s, where a misspelt tag
     # takes under a second)
     args = _args(tmp_path)
     args[args.index("--pretrained") + 1] = str(tmp_path / "vocab.txt")
-    err = _refused_before_torch(["decompose", str(run_env), *args])
+    err = refused_before_torch(["decompose", str(run_env), *args])
     assert err.splitlines() == [
         f"sksplice: error: --pretrained {tmp_path / 'vocab.txt'} is not a model checkpoint "
         "open_clip can load: it is not in torch.save's format"
     ]
 
 
-def test_a_wrong_model_configs_variable_is_refused_before_torch(run_env, tmp_path, monkeypatch):
+def test_a_wrong_model_configs_variable_isrefused_before_torch(run_env, tmp_path, monkeypatch):
     # (refused once open_clip was imported: 5.5 s)
     (tmp_path / "bad.json").write_text("{bad json")
     monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(tmp_path / "bad.json"))
-    err = _refused_before_torch(["decompose", str(run_env), *_args(tmp_path)])
+    err = refused_before_torch(["decompose", str(run_env), *_args(tmp_path)])
     assert err.startswith(
         f"sksplice: error: SKSPLICE_MODEL_CONFIGS: {str(tmp_path / 'bad.json')!r} is not a "
         "readable JSON model config: "
