@@ -351,31 +351,23 @@ def test_a_single_input_that_is_no_image_is_named_as_such(run_env, tmp_path, cap
 
 
 def test_a_file_of_embeddings_given_as_an_image_is_told_where_it_goes(run_env, tmp_path, capsys):
-    # (it was "not an image file PIL can read", with no word of what to do instead)
+    # (it was "not an image file PIL can read", with no word of what to do instead; a
+    # .npy file alone is decomposed as embeddings: tests/test_cli_embeddings.py)
     import numpy as np
 
     embeddings = tmp_path / "X.npy"
     np.save(embeddings, np.ones((3, 32), dtype=np.float32))
-    code, out, err = _main(["decompose", str(embeddings), *_args(tmp_path)], capsys)
+    archive = tmp_path / "X.npz"
+    np.savez(archive, X=np.ones((3, 32), dtype=np.float32))
+    code, out, err = _main(["decompose", str(archive), *_args(tmp_path)], capsys)
     # (refused before any work, as a folder of them is: it loaded the model, and showed
     # the bar of the images embedded, to skip the file)
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
-        f"sksplice: error: not an image file: {embeddings} (a .npy file holds arrays, not a "
+        f"sksplice: error: not an image file: {archive} (a .npz file holds arrays, not a "
         "picture: embeddings computed already are decomposed without embedding them again, "
         "by SpliceTransformer(...).fit_transform(X) in Python with X read from the file)"
     ], err
-    # with images beside it, it is one unreadable file skipped (named, with the hint)
-    images = [tmp_path / "beside" / f"{i}.png" for i in range(2)]
-    images[0].parent.mkdir()
-    for i, image in enumerate(images):
-        Image.new("RGB", (8, 8), (200, 30 * i, 30)).save(image)
-    code, out, err = _main(
-        ["decompose", str(embeddings), *map(str, images), *_args(tmp_path)], capsys
-    )
-    assert code == 0 and "1.png" in out, err
-    said = f"{str(embeddings)!r} is not an image file PIL can read (a .npy file holds arrays"
-    assert said in err, err
     # a folder of them (clip-retrieval's img_emb/), and a file of them where a folder is
     # expected, are told the same (they were "no image files under folder", "not a folder")
     folder = tmp_path / "only_npy"
@@ -391,6 +383,7 @@ def test_a_file_of_embeddings_given_as_an_image_is_told_where_it_goes(run_env, t
     )
     assert code == 2 and out == "", err
     assert f"not a folder: {embeddings} (a file: a .npy file holds arrays, not a picture" in err
+    assert "sksplice decompose given .npy files alone decomposes them" in err
 
 
 def test_every_input_skipped_is_named_with_its_reason(run_env, tmp_path, capsys):

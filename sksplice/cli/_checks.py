@@ -630,6 +630,7 @@ def _check_options(
     vocabulary_check: Callable[[list[str], list[str]], object] | None = None,
     *,
     before_model: Callable[[], object] | None = None,
+    width_check: Callable[[int], object] | None = None,
 ) -> _Plan:
     """Check every option (cheap checks first) before any image or concept is embedded.
 
@@ -655,6 +656,10 @@ def _check_options(
         checked: before torch and open_clip are imported where open_clip's config files
         tell the name (the refusal of one image whose centre would be learned from it),
         else once open_clip has checked it.
+    width_check : callable, default=None
+        Called with the model's embedding width as soon as it is known (from open_clip's
+        config files, before torch is imported, where they tell it): embeddings computed
+        already are checked to fit the model before it loads.
     """
     _check_output(getattr(args, "output", None), command=getattr(args, "command", None))
     _check_standard_output(getattr(args, "output", None))
@@ -674,6 +679,8 @@ def _check_options(
     # before torch and open_clip are imported (seconds): an unknown --model, a
     # --target-l0 out of reach, --image-mean pretrained for weights of none
     width = _embedders.model_width_early(args)
+    if width is not None and width_check is not None:
+        width_check(width)
     n_concepts = len(vocabulary[0]) if vocabulary is not None else _named_size(args)
     if width is not None and args.target_l0 is not None and n_concepts is not None:
         from .._calibration import check_target_l0
@@ -696,6 +703,8 @@ def _check_options(
         if also:
             raise type(exc)(f"{exc} {also}") from exc
         raise
+    if width is None and width_check is not None:
+        width_check(d)
     if before_model is not None and width is None:
         before_model()  # (after the model's name, checked by open_clip just now)
     if vocabulary is None:
@@ -861,6 +870,13 @@ def _input_files(args: argparse.Namespace) -> list[tuple[str, str]]:
     pretrained = getattr(args, "pretrained", None)
     if pretrained is not None and Path(pretrained).expanduser().is_file():  # a checkpoint
         inputs.append(("--pretrained", str(pretrained)))
+    inputs += [("--names", str(names)) for names in getattr(args, "names", None) or []]
+    given = getattr(args, "inputs", None) or []
+    if getattr(args, "command", None) == "decompose":
+        from ._embeddings import are_embeddings
+
+        if are_embeddings(given):
+            inputs += [("input embeddings", str(path)) for path in given]
     return inputs
 
 

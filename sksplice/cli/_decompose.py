@@ -45,7 +45,7 @@ _CHUNK = 512
 
 @dataclass
 class _Decomposition:
-    paths: list[Path]
+    paths: Sequence[Path | str]  # (the names of the rows of embeddings given as .npy files)
     X: np.ndarray
     splice: Any
     skipped: list[Any]
@@ -53,6 +53,8 @@ class _Decomposition:
     n_inputs: int
     W: Any = None  # concept weights of all of X, once computed (CSR)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The .npy files and names of a run given embeddings computed already (metadata)
+    embeddings: dict[str, Any] | None = None
 
 
 def _one_image_advice() -> str:
@@ -170,8 +172,6 @@ def _decompose(
     once the images are embedded and before the vocabulary is: a check of what was
     read (every class still has images) that fails before the dictionary is built.
     """
-    from ..transformer import MIN_MEAN_SAMPLES
-
     if plan.image_mean is None and len(paths) < 2:
         _refuse_one_input(paths, getattr(args, "inputs", ()))
     if plan.cache_note is not None:
@@ -203,22 +203,30 @@ def _decompose(
     if plan.image_mean is None:
         _check_learnable_centre(X)  # (before the vocabulary is embedded)
     splice = _fitted(args, plan, X, texts)
-    if splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES:
-        logger.warning(
-            "the image mean (modality centre) is learned from only %d images, fewer than %d: "
-            "each image's concepts depend on which other images are in the run; decompose "
-            "more images at once, or give --image-mean FILE.npy (the centre of a larger run "
-            "of this model, written by its --save-image-mean FILE.npy)",
-            X.shape[0],
-            MIN_MEAN_SAMPLES,
-        )
+    said_small = _say_if_small_mean(splice, X.shape[0])
     dec = _Decomposition(
         paths=kept, X=X, splice=splice, skipped=list(skipped), plan=plan, n_inputs=len(paths)
     )
-    _fitted_note(
-        args, dec, said_mean=not (splice.mean_source_ == "data" and X.shape[0] < MIN_MEAN_SAMPLES)
-    )
+    _fitted_note(args, dec, said_mean=not said_small)
     return dec
+
+
+def _say_if_small_mean(splice: Any, n_rows: int) -> bool:
+    """Warn that the centre is learned from fewer than ``MIN_MEAN_SAMPLES`` images (the
+    ``n_rows`` of the run); whether it did."""
+    from .._means import MIN_MEAN_SAMPLES
+
+    if splice.mean_source_ != "data" or n_rows >= MIN_MEAN_SAMPLES:
+        return False
+    logger.warning(
+        "the image mean (modality centre) is learned from only %d images, fewer than %d: "
+        "each image's concepts depend on which other images are in the run; decompose "
+        "more images at once, or give --image-mean FILE.npy (the centre of a larger run "
+        "of this model, written by its --save-image-mean FILE.npy)",
+        n_rows,
+        MIN_MEAN_SAMPLES,
+    )
+    return True
 
 
 def _common(args: argparse.Namespace) -> dict[str, Any]:
@@ -273,12 +281,22 @@ def _embedded(
                 s._replace(
                     index=s.index + start,
                     item=shown_message(s.item),
-                    reason=shown_message(s.reason),
+                    reason=shown_message(_command_hint(str(s.item), s.reason)),
                 )
                 for s in skipped
             ]
             keep = ~np.isnan(X).any(axis=1)
             yield X[keep], [p for p, k in zip(chunk, keep, strict=True) if k], skipped
+
+
+def _command_hint(item: str, reason: str) -> str:
+    """The reason an input is skipped, with what the command line does with a file of
+    arrays in place of what Python does (:func:`._inputs._array_file_hint`)."""
+    from .._images import _array_file_hint as library_hint
+    from ._inputs import _array_file_hint
+
+    python = library_hint(item)
+    return reason.replace(python, _array_file_hint(item)) if python else reason
 
 
 def _gone(args: argparse.Namespace, chunk: list[Path], start: int, n_paths: int) -> list[Any]:
@@ -384,39 +402,58 @@ def _fitted(
     return splice
 
 
-def _say_if_centre_mismatched(plan: _Plan, splice: Any, X: np.ndarray) -> None:
+def _say_if_centre_mismatched(
+    plan: _Plan, splice: Any, X: np.ndarray, embeddings: bool = False
+) -> None:
     """Say that the images ``X`` do not lie around the centre of the run (a mean file of
     other CLIP weights than the run's): the first :data:`_CHUNK` images of the run, the
     same rows whether it streams (its first chunk decomposed) or embeds every image
-    first, so that both say the same."""
+    first, so that both say the same. ``embeddings``: the rows were given as ``.npy``
+    files, made by whatever model, and are checked against a published centre too."""
     from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
 
-    if plan.mean_file is None:  # (a centre learned from these images, or the model's own)
-        return
+    if plan.mean_file is None and not (embeddings and plan.mean_source == "pretrained"):
+        return  # (a centre learned from these images, or the model's own for its images)
     found = centre_mismatch(X, splice.mean_, splice.data_home)
     if found is None:
         return
     model = f"{plan.model}/{plan.pretrained}" if plan.pretrained else f"{plan.model}, random"
-    where = f"the image mean in {plan.mean_file}"
+    what = "the embeddings" if embeddings else "the images"
+    if plan.mean_file is not None:
+        where = f"the image mean in {plan.mean_file}"
+        advice = (
+            "give --image-mean auto (the model's published mean, where there is one) or data "
+            f"(learned from {what})"
+        )
+    else:
+        where = f"the published image mean of {model}"
+        advice = (
+            "give the --model and --pretrained that made them, or --image-mean data (learned "
+            "from them)"
+        )
     fits = (
         f" (they fit the published image mean of {found.fits[0]}/{found.fits[1]}: cosine "
         f"{found.fits[2]:.2f})"
         if found.fits is not None
         else ""
     )
+    if found.cosine <= _OPPOSITE:
+        cause = "The mean points the opposite way (its sign flipped?)"
+    elif plan.mean_file is not None:
+        cause = f"The mean is likely of other CLIP weights than the run's ({model})"
+    else:
+        cause = "They are likely embeddings of other CLIP weights, or of texts"
     logger.warning(
-        "the images do not lie around %s: the mean direction of %d of them has cosine %.2f "
-        "with it (below %s), so their concepts explain that offset rather than the images. "
-        "%s%s: give --image-mean auto (the model's published mean, where there is one) or "
-        "data (learned from the images)",
+        "%s do not lie around %s: the mean direction of %d of them has cosine %.2f with it "
+        "(below %s), so their concepts explain that offset rather than the images. %s%s: %s",
+        what[0].upper() + what[1:],
         where,
         found.n_samples,
         found.cosine,
         CENTRE_MISMATCH_COSINE,
-        "The mean points the opposite way (its sign flipped?)"
-        if found.cosine <= _OPPOSITE
-        else f"The mean is likely of other CLIP weights than the run's ({model})",
+        cause,
         fits,
+        advice,
     )
 
 
@@ -498,6 +535,7 @@ def _metadata(
         "images": dec.n_inputs,
         "decomposed": len(dec.paths) if decomposed is None else decomposed,
         "skipped": [{"path": s.item, "reason": s.reason} for s in dec.skipped],
+        **({} if dec.embeddings is None else {"embeddings": dec.embeddings}),
     }
 
 
@@ -527,7 +565,7 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
 
 
 def _chunk_rows(
-    splice: Any, X: np.ndarray, paths: Sequence[Path], top_k: int, W: Any = None
+    splice: Any, X: np.ndarray, paths: Sequence[Path | str], top_k: int, W: Any = None
 ) -> Iterator[dict[str, Any]]:
     """The records of one chunk of rows ``X`` (decomposed now, unless ``W`` is given)."""
     from ..transformer import DenseCodesWarning, block_of_more
@@ -862,6 +900,13 @@ def refuse_one_input_unpublished(
 
 
 def _cmd_decompose(args: argparse.Namespace) -> int:
+    from ._embeddings import are_embeddings, check_names_options
+
+    embeddings = are_embeddings(args.inputs)
+    with _usage():
+        check_names_options(args, embeddings)
+    if embeddings:
+        return _decompose_embeddings(args)
     with _usage():
         paths = _collect_images(args.inputs, _outputs_of(args))
         refuse_one_input_early(args, paths)
@@ -889,6 +934,79 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
                 *embedded,
             )
         return code
+    streamed = _streams(args, plan)
+    return _write_run(args, dec, rows, len(paths) if streamed else len(dec.paths), streamed)
+
+
+def _decompose_embeddings(args: argparse.Namespace) -> int:
+    """``decompose`` given ``.npy`` files: their rows, embeddings computed already, are
+    decomposed (only the vocabulary is embedded), in the chunks of :func:`_iter_rows`.
+
+    Everything is checked first (:mod:`._embeddings`: the files, the names, the width
+    against the model's). The transformer is fitted on the first chunk of rows where
+    its centre does not depend on them, else on all of them.
+    """
+    from ._embeddings import check_width, read_embeddings
+
+    with _usage():
+        emb = read_embeddings(args)
+        if emb.n_rows < 2 and getattr(args, "image_mean", None) == "data":
+            raise UsageError(_one_image_advice())
+        _check_outputs_apart(args)
+        plan = _check_options(
+            args,
+            before_model=lambda: _refuse_one_row_unpublished(args, emb.n_rows),
+            width_check=lambda width: check_width(emb, width, args.model),
+        )
+        check_standard_output_encodes(
+            args.output, {"file name": emb.names}, {"concept": plan.concepts}
+        )
+    _warn_unknown_extension(args)
+    try:
+        if plan.cache_note is not None:
+            logger.warning("%s", plan.cache_note)
+        texts = _vocabulary_first(args, plan, embed=True)
+        X = emb.rows()
+        if plan.image_mean is None:
+            _check_learnable_centre(X)
+        whole = plan.image_mean is None or args.target_l0 is not None
+        splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True)
+        _say_if_centre_mismatched(plan, splice, X[:_CHUNK], embeddings=True)
+        said_small = _say_if_small_mean(splice, X.shape[0])
+        dec = _Decomposition(
+            paths=emb.names,
+            X=X,
+            splice=splice,
+            skipped=[],
+            plan=plan,
+            n_inputs=emb.n_rows,
+            embeddings=emb.metadata(),
+        )
+        _fitted_note(args, dec, said_mean=not said_small)
+    except KeyboardInterrupt as exc:
+        code, said = _interruption(exc)
+        logger.error("%s: no record was written", said)
+        return code
+    return _write_run(args, dec, _iter_rows(dec, args.top_k, args.quiet), emb.n_rows, False)
+
+
+def _refuse_one_row_unpublished(args: argparse.Namespace, n_rows: int) -> None:
+    """One embedding whose centre would be learned from it (``--image-mean auto`` for a
+    model without a published mean) is refused, as one image is."""
+    if getattr(args, "image_mean", None) == "auto" and n_rows < 2 and not has_published_mean(args):
+        raise UsageError(_one_image_advice())
+
+
+def _write_run(
+    args: argparse.Namespace,
+    dec: _Decomposition,
+    rows: Iterator[dict[str, Any]],
+    n_records: int,
+    streamed: bool,
+) -> int:
+    """Write the records of a decomposition (``streamed``: its metadata known only once
+    they are all made), then say what the whole run found (no concept in any image,
+    codes nearly dense)."""
     with_concepts = n_written = n_concepts = 0
 
     def counted() -> Iterator[dict[str, Any]]:
@@ -906,14 +1024,14 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         args.format,
         (
             (lambda n: _metadata(args, dec, n))
-            if _streams(args, plan) or args.format == "json"
+            if streamed or args.format == "json"
             else dec.metadata
         ),
         counted(),
-        len(paths) if _streams(args, plan) else len(dec.paths),
+        n_records,
         "images",
         dec.skipped,
-        len(paths),
+        dec.n_inputs,
     )
     if code == 0 and not with_concepts:
         # (each image says "no concept above the penalty": the run says why, and what to do)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .._image_files import IMAGE_EXTENSIONS, broken_link, shown_name, undecodable
-from .._images import _array_file_hint
+from .._images import _array_file_hint as _library_array_hint
 from .._validation import alike_labels, alike_labels_message
 from ._logging import CLIError
 from ._output import _printable, plural
@@ -54,6 +54,20 @@ def _relative(path: str, given: Path) -> str:
     except (ValueError, OSError):  # (another drive; a working folder since removed)
         return path
     return path if relative == ".." or relative.startswith(".." + os.sep) else relative
+
+
+def _array_file_hint(path: str) -> str:
+    """What to do with a file of arrays given to a command as an image: a ``.npy`` file
+    is read as embeddings by ``decompose`` given such files alone (nothing for other
+    files)."""
+    if not path.lower().endswith(".npy"):
+        return _library_array_hint(path)
+    return (
+        " (a .npy file holds arrays, not a picture: sksplice decompose given .npy files "
+        "alone decomposes them as image embeddings computed already, as in sksplice "
+        "decompose emb/*.npy; in Python, SpliceTransformer(...).fit_transform(X) with X "
+        "read from the file)"
+    )
 
 
 def _hidden(name: str) -> bool:

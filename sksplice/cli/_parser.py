@@ -433,12 +433,36 @@ def build_parser() -> argparse.ArgumentParser:
         description="Decompose each image into its top concepts, with weights, the number "
         "of non-zero concepts (l0), the cosine similarity of the recomposition and its "
         "baseline (the cosine of the centre alone, which an image without concepts "
-        "scores).",
+        "scores). Given only .npy files, decompose their rows: image embeddings computed "
+        "already by the --model and --pretrained given (clip-retrieval's img_emb_0.npy), "
+        "named by --names.",
     )
     p.add_argument(
-        "inputs", nargs="+", type=_input_path, metavar="IMAGE_OR_FOLDER", help="images or folders"
+        "inputs",
+        nargs="+",
+        type=_input_path,
+        metavar="IMAGE_OR_FOLDER",
+        help="images or folders; or .npy files of image embeddings, one row per image",
     )
     _add_output_options(p, 10, "concepts per image")
+    names = p.add_argument_group("embeddings computed already (.npy inputs)")
+    names.add_argument(
+        "--names",
+        action="append",
+        type=_given_path("a file of names"),
+        default=None,
+        metavar="FILE",
+        help="the names of the rows, in their order: a text file of one name per line, or a "
+        ".csv, .tsv or .parquet table with a header (its column image_path, path, url, key, "
+        "caption, ... is read, as clip-retrieval's metadata holds them); once per .npy file, or "
+        "once for all (default: FILE.npy[ROW], from 0)",
+    )
+    names.add_argument(
+        "--names-column",
+        default=None,
+        metavar="COLUMN",
+        help="the column of the --names table that holds the names",
+    )
     _add_model_options(p)
     p.set_defaults(func=_cmd_decompose)
 

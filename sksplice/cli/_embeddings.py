@@ -1,0 +1,355 @@
+"""Embeddings computed already, given to ``decompose`` as ``.npy`` files.
+
+clip-retrieval (and most scripts that embed a collection once) writes image
+embeddings as ``.npy`` files of one row per image, with the rows' names (the
+image paths, URLs, captions) in a separate metadata table. ``decompose`` given
+only such files decomposes their rows without embedding anything but the
+vocabulary; ``--names`` reads the rows' names from the metadata. Everything is
+checked (each file's shape and type, every value finite, the names' count, the
+width against the model's) before torch is imported where open_clip's config
+files tell the model's width, and always before the vocabulary is embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._names import plural
+from ._logging import CLIError, UsageError
+
+#: The suffix of the files ``decompose`` reads as embeddings (numpy's own format, in which
+#: clip-retrieval writes ``img_emb/img_emb_0.npy``).
+EMBEDDING_SUFFIX = ".npy"
+
+#: Suffixes of the ``--names`` files read as tables (a header, then one row per name);
+#: any other file holds one name per line.
+_TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+
+#: Headers of the column of names, after the path columns that a labels file knows, in
+#: the order they are preferred (clip-retrieval's metadata holds image_path where it
+#: embedded files, url and caption where it embedded a web dataset).
+_NAME_HEADERS = ("url", "key", "id", "name", "caption", "text")
+
+#: Rows read at a time while every value is checked to be finite.
+_SCAN_ROWS = 65_536
+
+
+def are_embeddings(inputs: Sequence[str]) -> bool:
+    """Whether every input of the command line names a ``.npy`` file (no folder)."""
+    return bool(inputs) and all(
+        str(raw).lower().endswith(EMBEDDING_SUFFIX) and not os.path.isdir(raw) for raw in inputs
+    )
+
+
+def position_name(path: Path, row: int) -> str:
+    """The name of a row that has none: its file and its position, as numpy indexes it
+    (``img_emb_0.npy[17]``, from 0)."""
+    return f"{path}[{row}]"
+
+
+@dataclass
+class EmbeddingInputs:
+    """The ``.npy`` files of a run, read (memory-mapped), and the names of their rows."""
+
+    files: list[Path]
+    arrays: list[np.ndarray]  # 2-D, memory-mapped
+    names: list[str]
+    names_files: list[Path]
+    names_column: str | None
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.names)
+
+    @property
+    def width(self) -> int:
+        return int(self.arrays[0].shape[1])
+
+    def rows(self) -> np.ndarray:
+        """Every row: the file's own, memory-mapped, where there is one file; the files'
+        rows read into one array where there are several."""
+        if len(self.arrays) == 1:
+            return self.arrays[0]
+        return np.concatenate(self.arrays)
+
+    def metadata(self) -> dict[str, Any]:
+        """The files and the names of the run, for the JSON metadata (``embeddings``)."""
+        from .._data import file_sha256
+
+        return {
+            "files": [
+                {
+                    "path": str(path),
+                    "sha256": file_sha256(path),
+                    "rows": int(array.shape[0]),
+                    "width": int(array.shape[1]),
+                    "dtype": str(array.dtype),
+                }
+                for path, array in zip(self.files, self.arrays, strict=True)
+            ],
+            "names": (
+                None
+                if not self.names_files
+                else {
+                    "files": [
+                        {"path": str(path), "sha256": file_sha256(path)}
+                        for path in self.names_files
+                    ],
+                    "column": self.names_column,
+                }
+            ),
+        }
+
+
+def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
+    """``--names`` and ``--names-column`` only where they name the rows of embeddings."""
+    names, column = getattr(args, "names", None), getattr(args, "names_column", None)
+    if names and not embeddings:
+        raise UsageError(
+            "--names names the rows of embeddings given as .npy files; images are named by "
+            "their paths (give only .npy files to decompose embeddings computed already)"
+        )
+    if column is not None and not names:
+        raise UsageError("--names-column picks the column of a --names table: give --names too")
+
+
+def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
+    """The ``.npy`` files of ``args.inputs`` and the names of their rows, every one
+    checked: a file numpy reads as one float array of one row per image, all of one
+    width, every value finite; names (``--names``), one per row."""
+    files = [Path(raw) for raw in args.inputs]
+    arrays = [_open(path) for path in files]
+    for path, array in zip(files[1:], arrays[1:], strict=True):
+        if array.shape[1] != arrays[0].shape[1]:
+            raise CLIError(
+                f"{path} holds embeddings of width {array.shape[1]}, {files[0]} of width "
+                f"{arrays[0].shape[1]}: the files of one run hold embeddings of one model; "
+                "decompose them in separate runs, each with the --model that made it"
+            )
+    for path, array in zip(files, arrays, strict=True):
+        _check_finite(path, array)
+    names_files = [Path(p) for p in (getattr(args, "names", None) or [])]
+    column = getattr(args, "names_column", None)
+    names: list[str] = []
+    if names_files:
+        read = [_read_names(path, column) for path in names_files]
+        _check_names_count(files, arrays, names_files, [n for n, _ in read])
+        names = [name for found, _ in read for name in found]
+        column = read[0][1]
+    else:
+        names = [""] * sum(int(a.shape[0]) for a in arrays)
+    # (a row without a name, or with a blank one, is named by its file and position)
+    start = 0
+    for path, array in zip(files, arrays, strict=True):
+        for i in range(int(array.shape[0])):
+            if not names[start + i].strip():
+                names[start + i] = position_name(path, i)
+        start += int(array.shape[0])
+    return EmbeddingInputs(files, arrays, names, names_files, column)
+
+
+def check_width(embeddings: EmbeddingInputs, width: int, model: str) -> None:
+    """The rows are as wide as the ``model``'s embeddings (``width``)."""
+    if embeddings.width == width:
+        return
+    shape = embeddings.arrays[0].shape
+    raise CLIError(
+        f"{embeddings.files[0]} holds embeddings of width {embeddings.width} (shape "
+        f"{shape[0]} x {shape[1]}), and {model} embeds images to {width} values: give the "
+        "--model (and --pretrained) that made them"
+    )
+
+
+def _open(path: Path) -> np.ndarray:
+    """The array of the ``.npy`` file ``path``, memory-mapped, as 2-D rows (a 1-D file
+    holds one embedding)."""
+    what = f"{path} is not a .npy file of embeddings"
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise CLIError(f"no such file: {path}") from exc
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except EOFError as exc:
+        raise CLIError(f"{what}: it is empty (0 bytes)" if _empty(path) else what) from exc
+    except ValueError as exc:
+        text = str(exc)
+        if "pickled" in text:
+            why = "numpy's .npy header is missing (a file of another kind, renamed?)"
+        elif "Python objects" in text or "Object arrays" in text:
+            why = "it holds Python objects, not numbers"
+        elif "greater than file size" in text:
+            why = "it is shorter than its header says (cut off while written or copied?)"
+        else:
+            why = " ".join(text.split())
+        raise CLIError(f"{what}: {why}") from exc
+    if not isinstance(array, np.ndarray):  # (an .npz archive, renamed)
+        if hasattr(array, "close"):
+            array.close()
+        raise CLIError(
+            f"{what}: it is an .npz archive of arrays (named {', '.join(array.files)}); save "
+            "the array of embeddings alone with numpy.save"
+        )
+    if array.dtype.kind != "f":
+        raise CLIError(
+            f"{path} holds values of type {array.dtype}, not floating-point numbers: embeddings "
+            "are float16, float32 or float64"
+        )
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    if array.ndim != 2:
+        raise CLIError(
+            f"{path} holds an array of shape {array.shape}: embeddings are one row per image, "
+            "of shape (images, width)"
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise CLIError(f"{path} holds no embedding (shape {array.shape})")
+    return array
+
+
+def _empty(path: Path) -> bool:
+    try:
+        return os.path.getsize(path) == 0
+    except OSError:
+        return False
+
+
+def _check_finite(path: Path, array: np.ndarray) -> None:
+    """Every value of ``array`` (the file ``path``) is finite: a row that is not is named."""
+    first, n = None, 0
+    for start in range(0, array.shape[0], _SCAN_ROWS):
+        bad = ~np.isfinite(np.asarray(array[start : start + _SCAN_ROWS])).all(axis=1)
+        if bad.any():
+            first = start + int(np.flatnonzero(bad)[0]) if first is None else first
+            n += int(bad.sum())
+    if first is not None:
+        raise CLIError(
+            f"{position_name(path, first)} holds values that are not finite (NaN or "
+            f"infinite), as {plural(n, 'row')} of {path} do{'es' if n == 1 else ''}, which no "
+            "decomposition explains: drop them (numpy.isfinite(X).all(axis=1) keeps the "
+            "others) or embed those images again"
+        )
+
+
+def _read_names(path: Path, column: str | None) -> tuple[list[str], str | None]:
+    """The names ``path`` holds, one per row, and the column they were read from (None
+    for a file of one name per line)."""
+    if not path.is_file():
+        raise CLIError(
+            f"--names {path}: " + ("no such file" if not os.path.lexists(path) else "not a file")
+        )
+    if path.suffix.lower() not in _TABLE_SUFFIXES:
+        if column is not None:
+            raise CLIError(
+                f"--names-column picks a column of a .csv, .tsv or .parquet file; {path} is "
+                "read as one name per line"
+            )
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CLIError(
+                f"--names {path} is not UTF-8 text (byte {exc.start} cannot be read): save it "
+                "as UTF-8"
+            ) from exc
+        except OSError as exc:
+            raise CLIError(f"cannot read --names {path}: {exc.strerror or exc}") from exc
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()  # (the end of the last line)
+        return [line.removesuffix("\r") for line in lines], None
+    table = _read_table(path)
+    chosen = _names_column(path, [str(c) for c in table.columns], column)
+    values = table[table.columns[[str(c) for c in table.columns].index(chosen)]]
+    return ["" if _missing(v) else str(v) for v in values.tolist()], chosen
+
+
+def _read_table(path: Path) -> Any:
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            try:
+                return pd.read_parquet(path)
+            except ImportError as exc:
+                raise CLIError(
+                    f"reading --names {path} needs pyarrow (pip install pyarrow); or give the "
+                    "names as a .csv file, or as a text file of one name per line"
+                ) from exc
+        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
+    except CLIError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"--names {path} is not UTF-8 text: save it as UTF-8") from exc
+    except OSError as exc:
+        raise CLIError(f"cannot read --names {path}: {exc.strerror or exc}") from exc
+    except Exception as exc:  # (pandas' and pyarrow's errors of a malformed file)
+        raise CLIError(f"cannot read --names {path}: {' '.join(str(exc).split())}") from exc
+
+
+def _names_column(path: Path, columns: list[str], column: str | None) -> str:
+    """The column of ``columns`` that holds the names: ``column`` where given, else the
+    first path column, else the first of :data:`_NAME_HEADERS`, else the only one."""
+    from ._inputs import _PATH_HEADERS
+
+    if column is not None:
+        if column not in columns:
+            raise CLIError(
+                f"--names {path} has no column {column!r}; its columns: {', '.join(columns)}"
+            )
+        return column
+    lower = [c.lower() for c in columns]
+    for i, header in enumerate(lower):
+        if header in _PATH_HEADERS:
+            return columns[i]
+    for header in _NAME_HEADERS:
+        if header in lower:
+            return columns[lower.index(header)]
+    if len(columns) == 1:
+        return columns[0]
+    raise CLIError(
+        f"--names {path} has {len(columns)} columns ({', '.join(columns)}), none of them "
+        f"named as a column of names is ({', '.join(sorted(_PATH_HEADERS))}, "
+        f"{', '.join(_NAME_HEADERS)}): pick one with --names-column"
+    )
+
+
+def _missing(value: Any) -> bool:
+    """A table's cell without a value (None, or NaN in a column of numbers)."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _check_names_count(
+    files: list[Path], arrays: list[np.ndarray], names_files: list[Path], found: list[list[str]]
+) -> None:
+    """One name per row: a names file per ``.npy`` file, pair by pair where there are as
+    many of each, else all the names for all the rows."""
+    rows = [int(a.shape[0]) for a in arrays]
+    if len(names_files) == len(files) > 1:
+        for path, n_rows, names_path, names in zip(files, rows, names_files, found, strict=True):
+            if len(names) != n_rows:
+                raise CLIError(
+                    f"--names {names_path} gives {plural(len(names), 'name')} for the "
+                    f"{plural(n_rows, 'row')} of {path} (each --names file names the rows of "
+                    "the .npy file in the same place on the command line)"
+                )
+        return
+    n_names, n_rows = sum(map(len, found)), sum(rows)
+    if n_names != n_rows:
+        of = (
+            f"the {plural(n_rows, 'row')} of {files[0]}"
+            if len(files) == 1
+            else f"the {plural(n_rows, 'row')} of the {len(files)} .npy files"
+        )
+        given = names_files[0] if len(names_files) == 1 else f"{len(names_files)} files"
+        raise CLIError(
+            f"--names {given} gives {plural(n_names, 'name')} for {of}: give one name per "
+            "row, in the order of the rows"
+        )

@@ -1,0 +1,347 @@
+"""``sksplice decompose`` given embeddings computed already, as ``.npy`` files."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ._helpers_cli import model_args as _args
+from ._helpers_cli import refused_before_torch
+from ._helpers_cli import run_main as _main
+
+
+def _image_paths(images: Path) -> list[Path]:
+    return sorted(images.rglob("*.png"))
+
+
+def _embedded(images: Path, tiny_clip_model: str) -> np.ndarray:
+    """The tiny model's embeddings of the images of ``run_env``, in path order."""
+    from sksplice import CLIPEmbedder
+
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu")
+    return embedder.fit_transform([str(p) for p in _image_paths(images)])
+
+
+def _records(out: str) -> list[dict]:
+    return json.loads(out)["images"]
+
+
+def test_embeddings_are_decomposed_as_the_images_they_were_computed_from(
+    run_env, tmp_path, capsys, tiny_clip_model
+):
+    paths = _image_paths(run_env)
+    X = _embedded(run_env, tiny_clip_model)
+    np.save(tmp_path / "img_emb_0.npy", X.astype(np.float32))
+    # clip-retrieval's metadata: a header, the path column named image_path
+    rows = "".join(f"{p},{p.parent.name}\n" for p in paths)
+    (tmp_path / "metadata.csv").write_text("image_path,label\n" + rows, encoding="utf-8")
+    code, out, err = _main(["decompose", str(run_env), "-f", "json", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    from_images = _records(out)
+    argv = ["decompose", str(tmp_path / "img_emb_0.npy"), "--names", str(tmp_path / "metadata.csv")]
+    code, out, err = _main([*argv, "-f", "json", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    from_embeddings = _records(out)
+    assert [r["path"] for r in from_embeddings] == [str(p) for p in paths]
+    assert [r["path"] for r in from_embeddings] == [r["path"] for r in from_images]
+    for a, b in zip(from_embeddings, from_images, strict=True):
+        assert a["l0"] == b["l0"] and a["cosine"] == pytest.approx(b["cosine"], abs=1e-5)
+        assert [c["concept"] for c in a["concepts"]] == [c["concept"] for c in b["concepts"]]
+    metadata = json.loads(out)["metadata"]
+    assert metadata["images"] == metadata["decomposed"] == len(paths)
+    assert metadata["image_mean"]["source"] == "data"
+    files = metadata["embeddings"]["files"]
+    assert [(f["path"], f["rows"], f["width"], f["dtype"]) for f in files] == [
+        (str(tmp_path / "img_emb_0.npy"), len(paths), 32, "float32")
+    ]
+    assert metadata["embeddings"]["names"]["column"] == "image_path"
+    assert "CLIP images" not in err  # (no image was embedded)
+
+
+def test_rows_without_names_are_named_by_file_and_position(run_env, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    first, second = tmp_path / "img_emb_0.npy", tmp_path / "img_emb_1.npy"
+    np.save(first, rng.normal(size=(4, 32)).astype(np.float16))
+    np.save(second, rng.normal(size=(3, 32)).astype(np.float16))
+    code, out, err = _main(
+        ["decompose", str(first), str(second), "-f", "csv", "-k", "1", *_args(tmp_path)], capsys
+    )
+    assert code == 0, err
+    named = list(dict.fromkeys(line.split(",")[0] for line in out.splitlines()[1:]))
+    assert named == [f"{first}[{i}]" for i in range(4)] + [f"{second}[{i}]" for i in range(3)]
+
+
+def test_names_come_from_one_file_per_npy_file_or_one_for_all(run_env, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    files = [tmp_path / "a.npy", tmp_path / "b.npy"]
+    np.save(files[0], rng.normal(size=(3, 32)))
+    np.save(files[1], rng.normal(size=(2, 32)))
+    (tmp_path / "a.txt").write_text("cat 1\ncat 2\n\n", encoding="utf-8")  # a blank name
+    (tmp_path / "b.txt").write_text("dog 1\r\ndog 2", encoding="utf-8")  # (no last newline)
+    npy = [str(f) for f in files]
+    names = ["--names", str(tmp_path / "a.txt"), "--names", str(tmp_path / "b.txt")]
+    code, out, err = _main(["decompose", *npy, *names, "-f", "json", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert [r["path"] for r in _records(out)] == [
+        "cat 1",
+        "cat 2",
+        f"{files[0]}[2]",  # (its blank name: its position)
+        "dog 1",
+        "dog 2",
+    ]
+    # one file of five names for both
+    (tmp_path / "all.txt").write_text("".join(f"n{i}\n" for i in range(5)), encoding="utf-8")
+    argv = ["decompose", *npy, "--names", str(tmp_path / "all.txt"), "-f", "json"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert [r["path"] for r in _records(out)] == [f"n{i}" for i in range(5)]
+    # a pair that does not match is named
+    (tmp_path / "b.txt").write_text("dog 1\n", encoding="utf-8")
+    code, out, err = _main(["decompose", *npy, *names, *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        f"sksplice: error: --names {tmp_path / 'b.txt'} gives 1 name for the 2 rows of "
+        f"{files[1]} (each --names file names the rows of the .npy file in the same place on "
+        "the command line)"
+    )
+    code, out, err = _main(["decompose", npy[0], "--names", str(tmp_path / "all.txt"),
+                            *_args(tmp_path)], capsys)  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        f"sksplice: error: --names {tmp_path / 'all.txt'} gives 5 names for the 3 rows of "
+        f"{files[0]}: give one name per row, in the order of the rows"
+    )
+
+
+def test_the_column_of_names_of_a_table_is_found_or_picked(run_env, tmp_path, capsys):
+    X = tmp_path / "text_emb_0.npy"
+    np.save(X, np.random.default_rng(2).normal(size=(2, 32)).astype(np.float32))
+    table = tmp_path / "meta.csv"
+    table.write_text("key,caption,width\n000,a dog,500\n001,a cat,375\n", encoding="utf-8")
+    code, out, err = _main(["decompose", str(X), "--names", str(table), "-f", "json",
+                            *_args(tmp_path)], capsys)  # fmt: skip
+    assert code == 0, err
+    assert [r["path"] for r in _records(out)] == ["000", "001"]  # (key before caption)
+    argv = ["decompose", str(X), "--names", str(table), "--names-column", "caption", "-f", "json"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert [r["path"] for r in _records(out)] == ["a dog", "a cat"]
+    assert json.loads(out)["metadata"]["embeddings"]["names"]["column"] == "caption"
+    table.write_text("width,height\n500,375\n640,480\n", encoding="utf-8")
+    code, out, err = _main(["decompose", str(X), "--names", str(table), *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith(
+        f"sksplice: error: --names {table} has 2 columns (width, height), none of them named as "
+        "a column of names is ("
+    ), err
+    assert err.strip().endswith("pick one with --names-column")
+    argv = ["decompose", str(X), "--names", str(table), "--names-column", "Width"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 2
+    assert err.strip() == (
+        f"sksplice: error: --names {table} has no column 'Width'; its columns: width, height"
+    )
+
+
+def test_a_parquet_table_of_names_is_read(run_env, tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(3).normal(size=(3, 32)))
+    meta = tmp_path / "metadata_0.parquet"
+    pd.DataFrame({"url": ["u0", "u1", "u2"], "caption": ["c0", None, "c2"]}).to_parquet(meta)
+    argv = ["decompose", str(X), "--names", str(meta), "--names-column", "caption", "-f", "json"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert [r["path"] for r in _records(out)] == ["c0", f"{X}[1]", "c2"]  # (a missing one)
+
+
+def test_embeddings_of_another_width_are_refused_before_torch(run_env, tmp_path):
+    X = tmp_path / "text_emb.npy"
+    np.save(X, np.zeros((300, 384), dtype=np.float32))
+    err = refused_before_torch(["decompose", str(X), *_args(tmp_path)])
+    assert err.splitlines() == [
+        f"sksplice: error: {X} holds embeddings of width 384 (shape 300 x 384), and "
+        "sksplice-test-tiny embeds images to 32 values: give the --model (and --pretrained) "
+        "that made them"
+    ]
+
+
+def test_a_row_that_is_not_finite_is_named_before_torch(run_env, tmp_path):
+    X = np.random.default_rng(4).normal(size=(70_000, 32)).astype(np.float16)
+    X[66_000, 3] = np.nan
+    X[69_999, 0] = np.inf
+    path = tmp_path / "img_emb_0.npy"
+    np.save(path, X)
+    err = refused_before_torch(["decompose", str(path), *_args(tmp_path)])
+    assert err.splitlines() == [
+        f"sksplice: error: {path}[66000] holds values that are not finite (NaN or infinite), "
+        f"as 2 rows of {path} do, which no decomposition explains: drop them "
+        "(numpy.isfinite(X).all(axis=1) keeps the others) or embed those images again"
+    ]
+
+
+def _bad_files(tmp_path: Path) -> list[tuple[Path, str]]:
+    """Files given as embeddings that are not, and what is said of each."""
+    cases = []
+    empty = tmp_path / "empty.npy"
+    empty.write_bytes(b"")
+    cases.append((empty, "it is empty (0 bytes)"))
+    text = tmp_path / "text.npy"
+    text.write_text("a,b\n1,2\n")
+    cases.append((text, "numpy's .npy header is missing (a file of another kind, renamed?)"))
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    cases.append((objects, "it holds Python objects, not numbers"))
+    archive = tmp_path / "archive.npy"
+    with open(archive, "wb") as fh:
+        np.savez(fh, X=np.zeros((2, 32)))
+    cases.append(
+        (
+            archive,
+            "it is an .npz archive of arrays (named X); save the array of embeddings alone "
+            "with numpy.save",
+        )
+    )
+    cut = tmp_path / "cut.npy"
+    np.save(cut, np.zeros((100, 32), dtype=np.float32))
+    cut.write_bytes(cut.read_bytes()[:500])
+    cases.append((cut, "it is shorter than its header says (cut off while written or copied?)"))
+    return [
+        (p, f"sksplice: error: {p} is not a .npy file of embeddings: {why}") for p, why in cases
+    ]
+
+
+def test_files_that_hold_no_embeddings_are_refused_with_why(
+    run_env, tmp_path, capsys, no_embedding
+):
+    for path, said in _bad_files(tmp_path):
+        code, out, err = _main(["decompose", str(path), *_args(tmp_path)], capsys)
+        assert code == 2 and out == ""
+        assert err.strip() == said
+    ints = tmp_path / "ints.npy"
+    np.save(ints, np.ones((3, 32), dtype=np.int8))
+    cube = tmp_path / "cube.npy"
+    np.save(cube, np.ones((3, 4, 32)))
+    none = tmp_path / "none.npy"
+    np.save(none, np.ones((0, 32)))
+    for path, said in [
+        (ints, f"{ints} holds values of type int8, not floating-point numbers: embeddings are "
+         "float16, float32 or float64"),
+        (cube, f"{cube} holds an array of shape (3, 4, 32): embeddings are one row per image, "
+         "of shape (images, width)"),
+        (none, f"{none} holds no embedding (shape (0, 32))"),
+    ]:  # fmt: skip
+        code, out, err = _main(["decompose", str(path), *_args(tmp_path)], capsys)
+        assert code == 2 and out == ""
+        assert err.strip() == f"sksplice: error: {said}"
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    np.save(a, np.ones((2, 32)))
+    np.save(b, np.ones((2, 16)))
+    code, out, err = _main(["decompose", str(a), str(b), *_args(tmp_path)], capsys)
+    assert code == 2
+    assert err.strip() == (
+        f"sksplice: error: {b} holds embeddings of width 16, {a} of width 32: the files of one "
+        "run hold embeddings of one model; decompose them in separate runs, each with the "
+        "--model that made it"
+    )
+
+
+def test_names_options_without_embeddings_and_outputs_onto_them_are_refused(
+    run_env, tmp_path, capsys, no_embedding
+):
+    names = tmp_path / "names.txt"
+    names.write_text("a\nb\n", encoding="utf-8")
+    code, out, err = _main(["decompose", str(run_env), "--names", str(names), *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        "sksplice: error: --names names the rows of embeddings given as .npy files; images are "
+        "named by their paths (give only .npy files to decompose embeddings computed already)"
+    )
+    X = tmp_path / "X.npy"
+    np.save(X, np.ones((2, 32)))
+    code, out, err = _main(["decompose", str(X), "--names-column", "path", *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert code == 2
+    assert err.strip() == (
+        "sksplice: error: --names-column picks the column of a --names table: give --names too"
+    )
+    for output in (X, names):
+        argv = ["decompose", str(X), "--names", str(names), "-o", str(output), "-f", "csv"]
+        code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+        assert code == 2, err
+        what = "input embeddings" if output == X else "--names"
+        assert f"is the {what} file of this run" in err, err
+    assert np.load(X).shape == (2, 32) and names.read_text() == "a\nb\n"
+
+
+def test_one_embedding_is_decomposed_around_a_given_centre_and_refused_without(
+    run_env, tmp_path, capsys
+):
+    one = tmp_path / "one.npy"
+    np.save(one, np.random.default_rng(5).normal(size=32).astype(np.float32))  # (1-D: one row)
+    code, out, err = _main(["decompose", str(one), "--image-mean", "data", *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert code == 2 and out == ""
+    assert "cannot be learned from a single image" in err, err
+    mean = tmp_path / "mean.npy"
+    np.save(mean, np.full(32, 0.1, dtype=np.float32))
+    argv = ["decompose", str(one), "--image-mean", str(mean), "-f", "json"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert [r["path"] for r in _records(out)] == [f"{one}[0]"]
+    assert json.loads(out)["metadata"]["embeddings"]["files"][0]["rows"] == 1
+
+
+def test_embeddings_of_other_weights_than_the_published_mean_are_told(splice_data_dir, caplog):
+    # A run given ViT-B-32/laion2b_s34b_b79k and its published centre, on embeddings that
+    # lie around the published mean of ViT-B-32/openai (clip-retrieval's default model).
+    from sksplice.cli._checks import _Plan
+    from sksplice.cli._decompose import _say_if_centre_mismatched
+    from sksplice.vocabulary import load_image_mean
+
+    laion = load_image_mean("ViT-B-32", "laion2b_s34b_b79k", data_home=splice_data_dir)
+    openai = load_image_mean("ViT-B-32", "openai", data_home=splice_data_dir)
+    rng = np.random.default_rng(6)
+    X = openai + 0.05 * rng.normal(size=(300, openai.size))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    plan = _Plan("ViT-B-32", "laion2b_s34b_b79k", 512, ["a", "b"], laion, "pretrained")
+
+    class Fitted:
+        mean_ = laion
+        data_home = splice_data_dir
+
+    with caplog.at_level(logging.WARNING, logger="sksplice"):
+        _say_if_centre_mismatched(plan, Fitted(), X)  # images the run embedded: not checked
+        assert caplog.messages == []
+        _say_if_centre_mismatched(plan, Fitted(), X, embeddings=True)
+    (said,) = caplog.messages
+    assert said.startswith(
+        "The embeddings do not lie around the published image mean of "
+        "ViT-B-32/laion2b_s34b_b79k: the mean direction of 300 of them has cosine "
+    ), said
+    assert said.endswith(
+        "They are likely embeddings of other CLIP weights, or of texts (they fit the published "
+        f"image mean of ViT-B-32/openai: cosine {said.split('cosine ')[-1].split(')')[0]}): "
+        "give the --model and --pretrained that made them, or --image-mean data (learned from "
+        "them)"
+    ), said
+
+
+def test_a_npy_file_beside_images_is_skipped_with_what_the_command_does(run_env, tmp_path, capsys):
+    X = tmp_path / "X.npy"
+    np.save(X, np.ones((3, 32), dtype=np.float32))
+    image = _image_paths(run_env)[0]
+    code, out, err = _main(["decompose", str(X), str(image), str(_image_paths(run_env)[1]),
+                            *_args(tmp_path)], capsys)  # fmt: skip
+    assert code == 0 and str(image) in out, err
+    assert (
+        f"{str(X)!r} is not an image file PIL can read (a .npy file holds arrays, not a picture: "
+        "sksplice decompose given .npy files alone decomposes them as image embeddings "
+        "computed already, as in sksplice decompose emb/*.npy;"
+    ) in err, err
