@@ -120,6 +120,28 @@ def _nearly_dense(mean_l0: float, d: int) -> bool:
     return mean_l0 > max(d / 2, _DENSE_MIN_L0)
 
 
+#: Fewest rows of which more than half without a concept are said to be mostly empty
+#: codes (every row without one is said from two rows on).
+_EMPTY_MIN_ROWS = 10
+
+
+def _mostly_empty(n_empty: int, n: int) -> bool:
+    """Whether ``n_empty`` rows of ``n`` without a concept are said to be too many: more
+    than half, of 10 rows or more."""
+    return n >= _EMPTY_MIN_ROWS and 2 * n_empty > n
+
+
+def _mostly_empty_message(n_empty: int, n: int, l1_penalty: float) -> str:
+    """Say that ``n_empty`` of the ``n`` rows of X decompose to no concept at
+    ``l1_penalty`` (the command line says it in its words)."""
+    return (
+        f"{n_empty} of the {n} rows of X decompose to no concept at l1_penalty={l1_penalty:g}: "
+        "no concept's correlation with them reaches the penalty, so their codes say nothing "
+        "of them. A smaller l1_penalty keeps more concepts (useful penalties lie mostly from "
+        "0.05 to 0.5), or set target_l0 to have fit find the penalty for a number of concepts"
+    )
+
+
 class DenseCodesWarning(UserWarning):
     """The codes of ``transform`` are nearly dense: their rows keep, on average, more
     concepts than half the dimensions of the embeddings.
@@ -1406,7 +1428,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         -----
         UserWarning
             If ``X`` has two rows or more and none of them holds a concept (a
-            penalty just below 2).
+            penalty just below 2), or 10 rows or more and more than half of them
+            hold none (a penalty above the useful range; not where ``target_l0``
+            asked for so few concepts).
         DenseCodesWarning
             If the rows keep more concepts than half the dimensions of ``X``,
             and more than 64, on average (a penalty far below the useful range;
@@ -1425,7 +1449,16 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         """Warn when the weights ``W`` of a transform hold no concept at all, or are
         nearly dense (:class:`DenseCodesWarning`): the penalty is far from useful."""
         n, d = W.shape[0], self.n_features_in_
-        if n > 1 and W.nnz == 0 and not getattr(_BLOCK_OF_MORE, "active", False):
+        whole = not getattr(_BLOCK_OF_MORE, "active", False)  # (not a chunk of a run)
+        empty = n - int(np.count_nonzero(np.diff(W.indptr)))
+        if whole and W.nnz and self.target_l0 is None and _mostly_empty(empty, n):
+            # (the counts differ from fold to fold of a search: shown once per penalty)
+            warn_user(
+                _mostly_empty_message(empty, n, self.l1_penalty_),
+                UserWarning,
+                once_as=f"most rows without a concept at l1_penalty={self.l1_penalty_:g}",
+            )
+        if n > 1 and W.nnz == 0 and whole:
             # (a penalty just below 2 is accepted, and gives this; the CLI says it too)
             # (without the number of rows: the folds of a search, of other sizes, gave as
             # many warnings as folds for one setting)

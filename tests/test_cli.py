@@ -3991,6 +3991,49 @@ def test_a_penalty_that_leaves_no_concept_says_so(image_tree, vocab_file, inproc
     ]
 
 
+def test_a_penalty_that_leaves_most_images_without_a_concept_says_so_once(
+    image_tree, vocab_file, inproc, capsys, monkeypatch, tmp_path
+):
+    # At 0.42, 7 of the 10 images kept no concept, each said "(no concept above the
+    # penalty)" and the run nothing (it spoke only where every image had none).
+    from sksplice.cli import _decompose
+
+    args = [*_model_args(vocab_file), "--l1-penalty", "0.42"]
+    with monkeypatch.context() as patched:
+        patched.setattr(_decompose, "_CHUNK", 3)  # (chunks say nothing: the run does)
+        code, out, err = _main(["decompose", str(image_tree), "-q", "-f", "csv", *args], capsys)
+    assert code == 0, err
+    l0 = {row["path"]: int(row["l0"]) for row in csv.DictReader(io.StringIO(out))}
+    n_empty = sum(k == 0 for k in l0.values())
+    assert len(l0) == 10 and 5 < n_empty < 10, l0
+    said = [line for line in err.splitlines() if "no concept at" in line]
+    assert said == [
+        f"sksplice: warning: {n_empty} of the 10 images decompose to no concept at "
+        "--l1-penalty 0.42: no concept's correlation with them reaches the penalty, so their "
+        "codes say nothing of them. A smaller --l1-penalty keeps more concepts (useful "
+        "penalties lie mostly from 0.05 to 0.5), or give --target-l0 to have the run find it "
+        "for a number of concepts"
+    ], err
+    # a labelled run (the library's warning, in the command line's words) and a report of
+    # unlabelled images (decomposed in chunks) say the same
+    code, out, err = _main(["profile", str(image_tree), "-q", *args], capsys)
+    assert code == 0, err
+    assert [line for line in err.splitlines() if "no concept at" in line] == said, err
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path in sorted(image_tree.rglob("*.png")):
+        (flat / f"{path.parent.name}_{path.name}").write_bytes(path.read_bytes())
+    code, out, err = _main(["decompose", str(flat), "-q", *args], capsys)
+    said_flat = [line for line in err.splitlines() if "no concept at" in line]
+    assert code == 0 and len(said_flat) == 1, err
+    report = ["report", str(flat), "-o", str(tmp_path / "r.html"), "-q"]
+    with monkeypatch.context() as patched:
+        patched.setattr(_decompose, "_CHUNK", 3)
+        code, out, err = _main([*report, *args], capsys)
+    assert code == 0, err
+    assert [line for line in err.splitlines() if "no concept at" in line] == said_flat, err
+
+
 def test_a_penalty_that_keeps_nearly_every_concept_says_so_once(
     image_tree, vocab_file, inproc, capsys, monkeypatch, tmp_path
 ):

@@ -1036,9 +1036,20 @@ def _write_run(
     if code == 0 and not with_concepts:
         # (each image says "no concept above the penalty": the run says why, and what to do)
         logger.warning("%s", no_concept(len(dec.paths)))
+    elif code == 0 and args.target_l0 is None:
+        _say_if_mostly_empty(dec.splice, n_written - with_concepts, n_written)
     if code == 0 and n_written:
         _say_if_dense(dec.splice, n_concepts / n_written)
     return code
+
+
+def _say_if_mostly_empty(splice: Any, n_empty: int, n: int) -> None:
+    """Say that more than half the ``n`` images of the run have no concept."""
+    from ..transformer import _mostly_empty, _mostly_empty_message
+    from ._logging import _cli_words
+
+    if _mostly_empty(n_empty, n):
+        logger.warning("%s", _cli_words(_mostly_empty_message(n_empty, n, splice.l1_penalty_)))
 
 
 def _say_if_dense(splice: Any, mean_l0: float) -> None:

@@ -129,6 +129,7 @@ _PHRASES = (
     ("image_mean='pretrained'", "--image-mean pretrained"),
     ("device='cpu'", "--device cpu"),
     ("the rows of X decompose to", "the embeddings decompose to"),
+    (" rows of X decompose to no concept", " images decompose to no concept"),
     ("set target_l0 to have fit find the penalty", "give --target-l0 to have the run find it"),
     (" (or pass cache_dir=...)", ""),
     # (the command's output names each concept)

@@ -21,6 +21,7 @@ from ._decompose import (
     _mean_summary,
     _report_skipped,
     _say_if_dense,
+    _say_if_mostly_empty,
     refuse_one_input_early,
     refuse_one_input_unpublished,
 )
@@ -94,6 +95,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     )
     if not with_concepts:  # (as decompose says it; the page says it too)
         logger.warning("%s", no_concept(len(dec.paths)))
+    elif dec.W is None and args.target_l0 is None:  # (decomposed in chunks, which say nothing)
+        _say_if_mostly_empty(dec.splice, len(dec.paths) - with_concepts, len(dec.paths))
     return 0
 
 
