@@ -483,6 +483,39 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
     return arr
 
 
+def _n_items(obj: Any) -> int | None:
+    """The number of items (rows) of ``obj``, or None where it has none to count."""
+    shape = getattr(obj, "shape", None)
+    if isinstance(shape, tuple):
+        return int(shape[0]) if shape else None
+    if isinstance(obj, str | bytes) or not hasattr(obj, "__len__"):
+        return None
+    try:
+        return len(obj)
+    except TypeError:
+        return None
+
+
+def check_y_length(X: Any, y: Any, rows: str = "rows") -> None:
+    """Refuse, in ``fit``, a ``y`` of another length than ``X`` (``rows``: what X's items
+    are, ``"inputs"`` or ``"rows"``).
+
+    A Pipeline gives the ``y`` of its final estimator to every step: the step that
+    reads it would find the mismatch only once this one had done its work (embedded
+    every image, or the vocabulary). Nothing is checked where either has no length
+    to count (a generator, a single path).
+    """
+    if y is None or X is None:
+        return
+    n_x, n_y = _n_items(X), _n_items(y)
+    if n_x is None or n_y is None or n_x == n_y:
+        return
+    raise ValueError(
+        f"y has {n_y} labels for the {n_x} {rows} of X: give one label per {rows[:-1]}, in "
+        "their order (a Pipeline gives y to every step, which checks it before its work)"
+    )
+
+
 def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> None:
     """Refuse labels ``y`` (a pandas Series) indexed otherwise than the rows of ``X`` (a
     DataFrame): labels go to rows by position, so a Series in another order, or indexed

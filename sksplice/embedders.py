@@ -57,7 +57,7 @@ from ._progress import progress
 from ._stack import in_estimator_display, warn_user
 from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
-from ._validation import check_flag, check_int, check_option
+from ._validation import check_flag, check_int, check_option, check_y_length
 
 __all__ = [
     "DECODE_THREADS",
@@ -487,8 +487,10 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         ----------
         X : ignored
             Accepted for pipeline compatibility; the inputs are not read.
-        y : ignored
-            Not used.
+        y : array-like of shape (n_samples,), default=None
+            Not used, but a ``y`` of another length than ``X`` is refused
+            (``ValueError``): a Pipeline gives its ``y`` to every step, and this
+            one checks it before its transform embeds every input.
 
         Returns
         -------
@@ -496,6 +498,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             This embedder, with ``embedding_dim_`` set.
         """
         config = self._config()
+        check_y_length(X, y, "inputs")  # (before a Pipeline's transform embeds X)
         self.embedding_dim_ = config.embed_dim
         return self
 

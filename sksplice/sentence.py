@@ -25,7 +25,7 @@ from ._names import a_type
 from ._persistence import FILES_KEY, VersionStampMixin
 from ._stack import in_estimator_display
 from ._text import to_text_list
-from ._validation import check_int
+from ._validation import check_int, check_y_length
 
 __all__ = ["SentenceTransformerEmbedder"]
 
@@ -339,8 +339,10 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         ----------
         X : ignored
             Accepted for scikit-learn API compatibility.
-        y : ignored
-            Accepted for scikit-learn API compatibility.
+        y : array-like of shape (n_samples,), default=None
+            Not used, but a ``y`` of another length than ``X`` is refused
+            (``ValueError``): a Pipeline gives its ``y`` to every step, and this
+            one checks it before its transform embeds every input.
 
         Returns
         -------
@@ -361,6 +363,7 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
             wrong type or value.
         """
         self._check_params()
+        check_y_length(X, y, "inputs")  # (before a Pipeline's transform embeds X)
         return self
 
     def transform(self, X: Sequence[str]) -> np.ndarray:

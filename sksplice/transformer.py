@@ -52,6 +52,7 @@ from ._validation import (
     all_float16,
     check_finite_rows,
     check_option,
+    check_y_length,
     float_dtypes,
     restored_on_failure,
     row_labels,
@@ -997,8 +998,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         ----------
         X : array-like of shape (n_samples, d)
             Dense embeddings of one modality (need not be normalised).
-        y : None
-            Ignored; present for API consistency.
+        y : array-like of shape (n_samples,), default=None
+            Not used, but a ``y`` of another length than ``X`` is refused
+            (``ValueError``) before the vocabulary is embedded: a Pipeline gives
+            its ``y`` to every step.
 
         Returns
         -------
@@ -1046,6 +1049,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         dictionary, centre and penalty of that fit, or not fitted.
         """
         self._check_params()
+        check_y_length(X, y)  # (before the vocabulary is embedded)
         # (a fit that fails or is interrupted, Ctrl-C while the vocabulary is embedded or
         # target_l0 calibrated, leaves the transformer as it was)
         with restored_on_failure(self), verbose_logging(self.verbose):

@@ -192,6 +192,28 @@ class Case:
     check: Callable[[Env, Any], None] | None = None
 
 
+class _NeverEmbeds(KeylessEmbedder):
+    """A text embedder that fails the case if anything is embedded."""
+
+    def embed_text(self, texts: Any) -> np.ndarray:
+        raise AssertionError("the vocabulary was embedded before y was checked")
+
+
+def _pipeline_of_images(env: Env) -> Any:
+    """Images to concepts to a probe, whose first step fails the case if it embeds."""
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    class Guarded(CLIPEmbedder):
+        def _embed_images(self, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("an image was embedded before y was checked")
+
+    images = Guarded(**clone(env.image_embedder).get_params())
+    splice = SpliceTransformer(vocabulary=VOCAB, concept_embeddings=env.D, device="cpu")
+    return make_pipeline(images, splice, LogisticRegression())
+
+
 def _nan_at(X: np.ndarray, row: int, value: float = np.nan) -> np.ndarray:
     out = np.array(X, dtype=np.float64)
     out[row, 1] = value
@@ -439,6 +461,27 @@ CASES: list[Case] = [
         run=lambda env: _bomb(env, env.image_embedder),
         error=ValueError,
         names=lambda env: [env.path("good.png"), "MAX_IMAGE_PIXELS"],
+    ),
+    Case(
+        id="pipeline-y-length",
+        entry="make_pipeline(CLIPEmbedder, SpliceTransformer, LogisticRegression).fit",
+        given="6 images and 5 labels",
+        expected="ValueError naming both counts, raised by the first step before any image is "
+        "embedded (it was the probe's, after every image and the vocabulary)",
+        run=lambda env: _pipeline_of_images(env).fit([env.path("good.png")] * 6, env.y[:5]),
+        error=ValueError,
+        names=lambda env: ["y has 5 labels for the 6 inputs of X"],
+    ),
+    Case(
+        id="transformer-fit-y-length",
+        entry="SpliceTransformer.fit",
+        given="X of 6 rows and y of 5 labels",
+        expected="ValueError naming both counts, before the vocabulary is embedded",
+        run=lambda env: SpliceTransformer(embedder=_NeverEmbeds(DIM), vocabulary=VOCAB).fit(
+            env.X, env.y[:5]
+        ),
+        error=ValueError,
+        names=lambda env: ["y has 5 labels for the 6 rows of X"],
     ),
     Case(
         id="embedder-bomb-skip",
