@@ -1006,7 +1006,7 @@ def plot_concept_histogram(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """Histogram, per class, of each image's mean weight on some concepts.
+    """Histogram, per class, of each sample's mean weight on some concepts.
 
     The figure of the SpLiCE paper that shows a spurious correlation
     (``experiments/concept_histogram.py`` of the authors' code): for every
@@ -1053,14 +1053,17 @@ def plot_concept_histogram(
     Returns
     -------
     ax : matplotlib.axes.Axes
-        One translucent histogram per class, labelled with its number of
-        images.
+        The classes' bars side by side in each bin, each labelled with its
+        number of rows; the y axis counts "images" or "texts" by the
+        modality of a transformer given as ``concepts``, else "samples".
 
     Raises
     ------
     ValueError
         If a selected concept is not a column of ``W`` (close names are
-        suggested), a requested class is not in ``y``, more than 10 classes
+        suggested; where ``concepts`` is the fitted transformer, a concept of
+        its vocabulary beyond ``vocabulary_size`` is told the size that keeps
+        it), a requested class is not in ``y``, more than 10 classes
         are to be shown, ``bins`` is not a positive integer, or ``W`` and
         ``y`` are refused as :func:`~sksplice.analysis.concept_profiles`
         refuses them.
@@ -1097,8 +1100,13 @@ def plot_concept_histogram(
     index = {str(name): j for j, name in enumerate(names)}
     missing = [name for name in chosen if str(name) not in index]
     if missing:
+        from ._concepts import unknown_concepts_message
         from ._names import close_matches
 
+        beyond = getattr(_unwrapped(concepts), "_concepts_beyond", None)
+        where = beyond([str(name) for name in missing]) if beyond is not None else ({}, None)
+        if where[0]:  # (words of the vocabulary that vocabulary_size cut: said so)
+            raise ValueError(unknown_concepts_message(missing, index, "selected", where))
         close = close_matches(str(missing[0]), list(index))
         hint = f"; did you mean {close}?" if close else ""
         raise ValueError(f"concept {missing[0]!r} is not a column of the weights{hint}")
@@ -1140,11 +1148,24 @@ def plot_concept_histogram(
     what = ", ".join(str(name) for name in chosen)
     ax.set_xlabel(_literal(f"mean weight of {_shortened(what)}" if len(chosen) > 1 else
                            f"weight of {_shortened(what)}"))  # fmt: skip
-    ax.set_ylabel("images")
+    ax.set_ylabel(_rows_counted(concepts))
     ax.legend(fontsize=8)
     if title is not None:
         _set_title(ax, title)
     return ax
+
+
+def _unwrapped(estimator: Any) -> Any:
+    """The transformer a ``FrozenEstimator`` holds, or ``estimator`` itself."""
+    inner = getattr(estimator, "estimator", None)
+    return inner if inner is not None and hasattr(inner, "get_feature_names_out") else estimator
+
+
+def _rows_counted(concepts: Any) -> str:
+    """What an axis counting the rows of the weights calls them: the modality of the
+    transformer given as ``concepts`` (``"images"``, ``"texts"``), else ``"samples"``."""
+    modality = getattr(_unwrapped(concepts), "modality", None)
+    return {"image": "images", "text": "texts"}.get(modality, "samples")
 
 
 def _chosen_classes(classes: Any, groups: list[Any], absent: Any) -> list[Any]:

@@ -581,6 +581,49 @@ def test_concept_histogram_is_the_papers_per_image_mean_weight_per_class(tmp_pat
     plt.close("all")
 
 
+def test_concept_histogram_counts_the_rows_by_their_modality_and_tells_a_cut_concept():
+    # The y axis read "images" for captions; "labrador", beyond the 3,000 concepts kept,
+    # was "not a column of the weights; did you mean ['library', ...]"
+    from sklearn.frozen import FrozenEstimator
+
+    from sksplice import SpliceTransformer
+    from sksplice.plotting import plot_concept_histogram
+
+    rng = np.random.default_rng(5)
+    names = ["dog", "snow", "beach", "cat", "car", "sky", "sea", "tree", "labrador", "liberty"]
+    X, y = rng.normal(size=(120, 8)), np.repeat(["a", "b"], 60)
+    fitted = {}
+    for modality in ("image", "text"):
+        splice = SpliceTransformer(
+            vocabulary=names,
+            vocabulary_size=8,
+            concept_embeddings=rng.normal(size=(10, 8)),
+            modality=modality,
+            l1_penalty=0.1,
+            device="cpu",
+        ).fit(X)
+        fitted[modality] = (splice, splice.transform(X))
+    for modality, label in (("image", "images"), ("text", "texts")):
+        splice, W = fitted[modality]
+        for given in (splice, FrozenEstimator(splice)):
+            ax = plot_concept_histogram(W, y, "snow", concepts=given)
+            assert ax.get_ylabel() == label
+            plt.close("all")
+    splice, W = fitted["text"]
+    ax = plot_concept_histogram(W, y, "snow", concepts=list(splice.concepts_))
+    assert ax.get_ylabel() == "samples"  # (nothing says what the rows are)
+    with pytest.raises(ValueError) as cut:
+        plot_concept_histogram(W, y, ["snow", "labrador"], concepts=FrozenEstimator(splice))
+    assert str(cut.value) == (
+        "concepts in `selected` beyond the 8 that vocabulary_size keeps of the 10 of the "
+        "vocabulary ('labrador' is concept 9, in the order it keeps them): vocabulary_size=9 "
+        "or more keeps it"
+    )
+    with pytest.raises(ValueError, match=r"'snwo' is not a column of the weights; did you"):
+        plot_concept_histogram(W, y, "snwo", concepts=splice)
+    plt.close("all")
+
+
 def test_class_profiles_side_by_side_that_fit_give_no_layout_warnings():
     """Three class profiles on plt.subplots(1, 3, layout="constrained") at the default
     size fit, but matplotlib's "constrained_layout not applied" came twice from the
