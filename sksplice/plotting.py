@@ -1165,7 +1165,7 @@ def _rows_counted(concepts: Any) -> str:
     """What an axis counting the rows of the weights calls them: the modality of the
     transformer given as ``concepts`` (``"images"``, ``"texts"``), else ``"samples"``."""
     modality = getattr(_unwrapped(concepts), "modality", None)
-    return {"image": "images", "text": "texts"}.get(modality, "samples")
+    return {"image": "images", "text": "texts"}.get(str(modality), "samples")
 
 
 def _chosen_classes(classes: Any, groups: list[Any], absent: Any) -> list[Any]:
