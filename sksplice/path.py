@@ -362,7 +362,10 @@ def splice_validation_curve(
     n_jobs : int, optional
         Folds run in parallel in this many joblib workers (None: one after the
         other; -1: one per core). Each worker's torch threads are limited by
-        joblib, so that the workers share the cores.
+        joblib, so that the workers share the cores. With a fixed centre the
+        one path is solved in this process first and the workers only fit and
+        score the probes, which pays only where the probes are slow (see
+        :class:`~sksplice.SplicePathSearchCV`).
     error_score : 'raise' or float, default=np.nan
         As for :func:`~sklearn.model_selection.validation_curve`: the score
         recorded for a penalty whose probe fit or scoring fails on a fold (for
