@@ -282,22 +282,18 @@ def warn_duplicate_concepts(
     n_extra = sum(len(g) - 1 for g in groups)
     warn_user(
         DuplicateConceptWarning(
-            f"{n_extra} concept(s) of the vocabulary have the same embedding as another "
-            f"concept: {shown}. A row's weight of concepts whose embeddings are "
-            "exactly the same is split equally between them (that of concepts whose "
-            "embeddings nearly are, as the solver finds it), so no one of them stands for "
-            "the group. "
-            "(Text towers that lower-case their input, or strip its accents, embed such "
-            "variants alike ('Dog' = 'dog', 'à' = 'a'), and a concept longer than the "
-            "model's context is cut at its end.) Keep one concept "
-            "of each group in the vocabulary; the warning's `groups` attribute lists them"
+            f"{n_extra} concept(s) of the vocabulary have the same embedding as another: "
+            f"{shown} (a text tower that lower-cases its input or strips its accents embeds "
+            "such variants alike, and one cuts a concept longer than its context). A row's "
+            "weight on such a group is split equally between its concepts, so none of them "
+            "stands for it alone. Keep one concept of each group (the warning's `groups` "
+            "lists them)"
             + (
                 ""
                 if named is None
-                else f" (for the published {named!r}: vocabulary=[c for c in "
-                f"load_vocabulary({named!r}) if c not in dropped], with dropped the "
-                "others of each group; or, as their weight is split, filter this "
-                "warning by its class, sksplice.exceptions.DuplicateConceptWarning)"
+                else f": vocabulary=[c for c in load_vocabulary({named!r}) if c not in "
+                "dropped], with dropped the others of each group; or filter this warning by "
+                "its class, sksplice.exceptions.DuplicateConceptWarning"
             )
             + ".",
             groups,

@@ -1155,17 +1155,24 @@ def test_duplicates_of_a_published_vocabulary_are_told_how_to_drop(isolated_fold
     names = ["a", "à", "b", "c", "d", "e"]
     with pytest.warns(DuplicateConceptWarning) as told:
         warn_duplicate_concepts(raw, names, named="laion")
-    assert str(told[0].message).endswith(
-        "(for the published 'laion': vocabulary=[c for c in load_vocabulary('laion') if c not "
-        "in dropped], with dropped the others of each group; or, as their weight is split, "
-        "filter this warning by its class, sksplice.exceptions.DuplicateConceptWarning)."
+    assert str(told[0].message) == (
+        "1 concept(s) of the vocabulary have the same embedding as another: 'a' = 'à' (a text "
+        "tower that lower-cases its input or strips its accents embeds such variants alike, "
+        "and one cuts a concept longer than its context). A row's weight on such a group is "
+        "split equally between its concepts, so none of them stands for it alone. Keep one "
+        "concept of each group (the warning's `groups` lists them): vocabulary=[c for c in "
+        "load_vocabulary('laion') if c not in dropped], with dropped the others of each "
+        "group; or filter this warning by its class, "
+        "sksplice.exceptions.DuplicateConceptWarning."
     )
     # a list or a file: the advice as it was
     rng = np.random.default_rng(0)
     fit = SpliceTransformer(vocabulary=names, concept_embeddings=raw, device="cpu")
     with pytest.warns(DuplicateConceptWarning) as told:
         fit.fit(rng.normal(size=(120, 4)))
-    assert str(told[0].message).endswith("the warning's `groups` attribute lists them.")
+    assert str(told[0].message).endswith(
+        "Keep one concept of each group (the warning's `groups` lists them)."
+    )
 
 
 def test_duplicate_concepts_is_fast_for_many_equal_rows_and_exact_for_float16():
