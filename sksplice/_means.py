@@ -196,16 +196,37 @@ def _published_mean_that_fits(
     return best
 
 
+#: Rows of ``X`` read at a time to learn its centre, or to check that it leaves one: a
+#: large (memory-mapped, float16) ``X`` is not copied whole as float64.
+_MEAN_BLOCK = 16_384
+
+
 def learned_mean(X: np.ndarray) -> np.ndarray:
-    """Mean of the unit-norm non-zero rows of ``X`` (float64)."""
-    U = unit_rows(np.asarray(X, dtype=np.float64, order="C"))  # (one copy at most)
-    nonzero = U.any(axis=1)
-    if not nonzero.any():
+    """Mean of the unit-norm non-zero rows of ``X`` (float64), read
+    :data:`_MEAN_BLOCK` rows at a time (one block: the same bits as their mean)."""
+    total = np.zeros(X.shape[1], dtype=np.float64)
+    count = 0
+    for start in range(0, X.shape[0], _MEAN_BLOCK):
+        U = unit_rows(np.asarray(X[start : start + _MEAN_BLOCK], dtype=np.float64, order="C"))
+        nonzero = U.any(axis=1)
+        total += U[nonzero].sum(axis=0)
+        count += int(nonzero.sum())
+    if not count:
         raise ValueError(
             "every row of X is zero: the centre of the embeddings cannot be learned from "
             "them (give image_mean, or text_mean with modality='text')"
         )
-    return U[nonzero].mean(axis=0)
+    return total / count
+
+
+def any_centred_row(X: np.ndarray, mean: np.ndarray) -> bool:
+    """Whether a row of ``X`` keeps a direction once centred by ``mean`` (not where
+    they all point the same way): read :data:`_MEAN_BLOCK` rows at a time, up to the
+    first block that has one."""
+    return any(
+        center_rows(X[start : start + _MEAN_BLOCK], mean, warn_zero=False).any()
+        for start in range(0, X.shape[0], _MEAN_BLOCK)
+    )
 
 
 def resolve_mean(
@@ -290,7 +311,7 @@ def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray
     Rows that are all zero have no direction: the centre is learned from the others,
     and counted on them.
     """
-    n_zero = int((~np.asarray(X).any(axis=1)).sum())
+    n_zero = int(zero_rows(X).sum())
     n = X.shape[0] - n_zero
     left_out = (
         f", besides {n_zero} all-zero row{'s' if n_zero != 1 else ''} without a direction"
@@ -312,7 +333,7 @@ def _learn_mean(X: np.ndarray, param: str, alternative: str) -> tuple[np.ndarray
             f"least {MIN_MEAN_SAMPLES} give a stable centre), or pass "
             f"{alternative} or a precomputed mean array of shape (d,)"
         )
-    if not center_rows(X, mean, warn_zero=False).any():
+    if not any_centred_row(X, mean):
         raise ValueError(
             f"{param}=None cannot learn the modality centre from X ({n} rows of "
             f"{X.shape[1]} feature(s)): its rows all point the same way (the same embedding "

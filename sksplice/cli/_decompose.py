@@ -146,9 +146,9 @@ def _raise_strict(exc: BaseException, paths: Sequence[Path], offset: int = 0) ->
 def _check_learnable_centre(X: np.ndarray) -> None:
     """Images whose embeddings all point the same way (copies of one picture) leave no
     centre to learn: every centred embedding, and every weight, would be zero."""
-    from .._means import center_rows, learned_mean
+    from .._means import any_centred_row, learned_mean
 
-    if not center_rows(X, learned_mean(X), warn_zero=False).any():
+    if not any_centred_row(X, learned_mean(X)):
         raise CLIError(
             f"the image mean (the modality centre) cannot be learned from these {X.shape[0]} "
             "images: their embeddings are all the same (copies of one picture?), so every "
@@ -965,10 +965,10 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
     try:
         if plan.cache_note is not None:
             logger.warning("%s", plan.cache_note)
-        texts = _vocabulary_first(args, plan, embed=True)
         X = emb.rows()
         if plan.image_mean is None:
-            _check_learnable_centre(X)
+            _check_learnable_centre(X)  # (before the vocabulary is embedded)
+        texts = _vocabulary_first(args, plan, embed=True)
         whole = plan.image_mean is None or args.target_l0 is not None
         splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True)
         _say_if_centre_mismatched(plan, splice, X[:_CHUNK], embeddings=True)
