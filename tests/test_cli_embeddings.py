@@ -345,3 +345,27 @@ def test_a_npy_file_beside_images_is_skipped_with_what_the_command_does(run_env,
         "sksplice decompose given .npy files alone decomposes them as image embeddings "
         "computed already, as in sksplice decompose emb/*.npy;"
     ) in err, err
+
+
+def test_the_metadata_says_a_published_centre_is_the_published_one(splice_data_dir):
+    # The transformer is given the published mean as an array (its mean_source_ is
+    # "given"): the metadata said {"source": "given"}, not the documented "pretrained".
+    import argparse
+
+    from sksplice.cli._checks import _Plan
+    from sksplice.cli._decompose import _Decomposition, _metadata
+    from sksplice.vocabulary import load_image_mean
+
+    laion = load_image_mean("ViT-B-32", "laion2b_s34b_b79k", data_home=splice_data_dir)
+    plan = _Plan("ViT-B-32", "laion2b_s34b_b79k", 512, ["a", "b"], laion, "pretrained")
+
+    class Fitted:
+        mean_source_ = "given"
+        concepts_ = ["a", "b"]
+        l1_penalty_ = 0.25
+        embedder = None
+
+    args = argparse.Namespace(vocabulary="laion", target_l0=None, solver="auto")
+    dec = _Decomposition(paths=["a"], X=np.zeros((1, 512)), splice=Fitted(), skipped=[],
+                         plan=plan, n_inputs=1)  # fmt: skip
+    assert _metadata(args, dec)["image_mean"] == {"source": "pretrained"}

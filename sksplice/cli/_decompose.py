@@ -506,7 +506,10 @@ def _metadata(
     from ..vocabulary import VOCABULARIES
 
     splice, plan = dec.splice, dec.plan
-    mean: dict[str, Any] = {"source": splice.mean_source_ if plan.mean_source != "file" else "file"}
+    # (the transformer is given the published or read centre as an array: its
+    # mean_source_ is "given"; the run says where it came from)
+    source = plan.mean_source if plan.mean_source in ("file", "pretrained") else splice.mean_source_
+    mean: dict[str, Any] = {"source": source}
     if plan.mean_file is not None:
         mean["file"] = plan.mean_file
         mean["sha256"] = file_sha256(plan.mean_file)
