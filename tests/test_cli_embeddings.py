@@ -361,7 +361,7 @@ def test_the_metadata_says_a_published_centre_is_the_published_one(splice_data_d
 
     class Fitted:
         mean_source_ = "given"
-        concepts_ = ["a", "b"]
+        concepts_ = ("a", "b")
         l1_penalty_ = 0.25
         embedder = None
 
@@ -369,3 +369,67 @@ def test_the_metadata_says_a_published_centre_is_the_published_one(splice_data_d
     dec = _Decomposition(paths=["a"], X=np.zeros((1, 512)), splice=Fitted(), skipped=[],
                          plan=plan, n_inputs=1)  # fmt: skip
     assert _metadata(args, dec)["image_mean"] == {"source": "pretrained"}
+
+
+def _around(mean: np.ndarray, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    X = mean + 0.05 * rng.normal(size=(n, mean.size))
+    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(np.float16)
+
+
+def _centre_run(X: Path, data_home: Path, tmp_path: Path) -> list[str]:
+    return ["decompose", str(X), "--model", "ViT-B-32", "--pretrained", "laion2b_s34b_b79k",
+            "--data-home", str(data_home), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+
+
+@pytest.fixture
+def model_not_reached(monkeypatch):
+    """The run stops where it would check (load or download) the model."""
+    from sksplice.cli import _embedders
+    from sksplice.cli._logging import CLIError
+
+    def stop(*args, **kwargs):
+        raise CLIError("the model is reached")
+
+    monkeypatch.setattr(_embedders, "check_model", stop)
+
+
+def test_embeddings_of_other_published_weights_are_refused_before_the_model_loads(
+    splice_data_dir, tmp_path, capsys, model_not_reached
+):
+    # OpenAI ViT-B-32 embeddings (clip-retrieval's default) decomposed with the default
+    # LAION weights were warned about once the weights were loaded (a download) and the
+    # vocabulary embedded, and the run wrote concepts explaining the offset, exit 0.
+    from sksplice.vocabulary import load_image_mean
+
+    openai = load_image_mean("ViT-B-32", "openai", data_home=splice_data_dir)
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, _around(openai, 600, 7))
+    code, out, err = _main(_centre_run(X, splice_data_dir, tmp_path), capsys)
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(
+        f"sksplice: error: the embeddings of {X} do not lie around the published image mean "
+        "of ViT-B-32/laion2b_s34b_b79k: the mean direction of 512 of them has cosine "
+    ), line
+    assert line.endswith(
+        "with the published image mean of ViT-B-32/openai: they are embeddings of "
+        "ViT-B-32/openai, whose text tower must embed the concepts: give --model ViT-B-32 "
+        "--pretrained openai (or --image-mean data to centre them by their own mean)"
+    ), line
+
+
+def test_embeddings_around_no_published_mean_are_warned_about_before_the_model_loads(
+    splice_data_dir, tmp_path, capsys, model_not_reached
+):
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, _around(np.random.default_rng(8).normal(size=512) / 30, 600, 9))
+    code, out, err = _main(_centre_run(X, splice_data_dir, tmp_path), capsys)
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert lines[-1] == "sksplice: error: the model is reached", err
+    assert lines[0].startswith(
+        f"sksplice: warning: the embeddings of {X} do not lie around the published image mean "
+        "of ViT-B-32/laion2b_s34b_b79k: "
+    ), err
+    assert "They are likely embeddings of other CLIP weights, or of texts: give the --model" in err

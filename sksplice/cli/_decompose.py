@@ -949,7 +949,14 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
     against the model's). The transformer is fitted on the first chunk of rows where
     its centre does not depend on them, else on all of them.
     """
-    from ._embeddings import check_width, read_embeddings
+    from ._embeddings import check_centre_early, check_width, read_embeddings
+
+    checked = False  # (the centre, before the model loads: not again after the fit)
+
+    def before_model() -> None:
+        nonlocal checked
+        _refuse_one_row_unpublished(args, emb.n_rows)
+        checked = check_centre_early(args, emb)
 
     with _usage():
         emb = read_embeddings(args)
@@ -958,7 +965,7 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         _check_outputs_apart(args)
         plan = _check_options(
             args,
-            before_model=lambda: _refuse_one_row_unpublished(args, emb.n_rows),
+            before_model=before_model,
             width_check=lambda width: check_width(emb, width, args.model),
         )
         check_standard_output_encodes(
@@ -974,7 +981,8 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         texts = _vocabulary_first(args, plan, embed=True)
         whole = plan.image_mean is None or args.target_l0 is not None
         splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True)
-        _say_if_centre_mismatched(plan, splice, X[:_CHUNK], embeddings=True)
+        if not checked:  # (a centre downloaded with the model, or read by torch)
+            _say_if_centre_mismatched(plan, splice, X[:_CHUNK], embeddings=True)
         said_small = _say_if_small_mean(splice, X.shape[0])
         dec = _Decomposition(
             paths=emb.names,

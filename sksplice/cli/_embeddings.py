@@ -40,6 +40,9 @@ _NAME_HEADERS = ("url", "key", "id", "name", "caption", "text")
 #: Rows read at a time while every value is checked to be finite.
 _SCAN_ROWS = 65_536
 
+#: Rows of the first file checked against the centre (those of the first chunk decomposed).
+_CENTRE_ROWS = 512
+
 
 def are_embeddings(inputs: Sequence[str]) -> bool:
     """Whether every input of the command line names a ``.npy`` file (no folder)."""
@@ -353,3 +356,94 @@ def _check_names_count(
             f"--names {given} gives {plural(n_names, 'name')} for {of}: give one name per "
             "row, in the order of the rows"
         )
+
+
+def centre_at_hand(args: argparse.Namespace) -> tuple[np.ndarray, str] | None:
+    """The centre the run will use, where it is known without the model or a download:
+    the published mean of ``--model``/``--pretrained`` already in the data home, or an
+    ``--image-mean`` ``.npy`` file; with what it is (``"the published image mean of
+    M/P"``). None otherwise (learned from the rows, or to be downloaded)."""
+    from .._data import resolve_in_data_home
+    from ..vocabulary import IMAGE_MEANS, as_mean_vector, image_mean_key, load_image_mean
+    from ._checks import _MEAN_KEYWORDS, _torch_file, has_published_mean
+
+    choice = getattr(args, "image_mean", None)
+    if choice in ("auto", "pretrained"):
+        if not has_published_mean(args):
+            return None
+        remote = IMAGE_MEANS[image_mean_key(args.model, args.pretrained)]
+        try:
+            if not resolve_in_data_home(remote.path, args.data_home, create=False).is_file():
+                return None
+            mean = load_image_mean(args.model, args.pretrained, data_home=args.data_home)
+        except Exception:  # (said where the run reads it)
+            return None
+        return np.asarray(mean), f"the published image mean of {args.model}/{args.pretrained}"
+    if choice is None or choice in _MEAN_KEYWORDS:
+        return None
+    path = Path(choice).expanduser()
+    if not path.is_file() or _torch_file(path):
+        return None
+    try:
+        return np.asarray(
+            as_mean_vector(path, source="--image-mean")
+        ), f"the image mean in {choice}"
+    except ValueError:
+        return None
+
+
+def check_centre_early(args: argparse.Namespace, embeddings: EmbeddingInputs) -> bool:
+    """Check, before the model loads, that the rows lie around the centre of the run
+    (:func:`centre_at_hand`); whether it was checked.
+
+    Rows that fit the published mean of other weights, where the run would centre
+    them by a published one, are refused (exit 2): they were made by those weights,
+    whose text tower must embed the concepts, and every concept found would explain
+    the offset between the two centres. Rows that fit none are warned about.
+    """
+    import logging
+
+    from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
+
+    at_hand = centre_at_hand(args)
+    if at_hand is None:
+        return False
+    mean, where = at_hand
+    first = embeddings.arrays[0][:_CENTRE_ROWS]
+    found = centre_mismatch(first, mean, args.data_home)
+    if found is None:
+        return True
+    published = where.startswith("the published")
+    said = (
+        f"the embeddings of {embeddings.files[0]} do not lie around {where}: the mean "
+        f"direction of {found.n_samples} of them has cosine {found.cosine:.2f} with it (below "
+        f"{CENTRE_MISMATCH_COSINE})"
+    )
+    if found.fits is not None and published and found.cosine > _OPPOSITE:
+        model, pretrained, cosine = found.fits
+        raise UsageError(
+            f"{said}, and {cosine:.2f} with the published image mean of {model}/{pretrained}: "
+            f"they are embeddings of {model}/{pretrained}, whose text tower must embed the "
+            f"concepts: give --model {model} --pretrained {pretrained} (or --image-mean data "
+            "to centre them by their own mean)"
+        )
+    fits = (
+        f" (they fit the published image mean of {found.fits[0]}/{found.fits[1]}: cosine "
+        f"{found.fits[2]:.2f}: --model {found.fits[0]} --pretrained {found.fits[1]})"
+        if found.fits is not None
+        else ""
+    )
+    if found.cosine <= _OPPOSITE:
+        cause = "The mean points the opposite way (its sign flipped?)"
+    elif published:
+        cause = "They are likely embeddings of other CLIP weights, or of texts"
+    else:
+        cause = "The mean is likely of other CLIP weights than the embeddings'"
+    logging.getLogger(__name__).warning(
+        "%s, so their concepts explain that offset rather than the images. %s%s: give the "
+        "--model and --pretrained that made them, or --image-mean data (learned from them)",
+        said,
+        cause,
+        fits,
+    )
+    return True
