@@ -631,6 +631,7 @@ def _check_options(
     *,
     before_model: Callable[[], object] | None = None,
     width_check: Callable[[int], object] | None = None,
+    before_weights: Callable[[], object] | None = None,
 ) -> _Plan:
     """Check every option (cheap checks first) before any image or concept is embedded.
 
@@ -660,6 +661,10 @@ def _check_options(
         Called with the model's embedding width as soon as it is known (from open_clip's
         config files, before torch is imported, where they tell it): embeddings computed
         already are checked to fit the model before it loads.
+    before_weights : callable, default=None
+        Called once torch is imported and before the model and its weights are
+        checked (a download, where they are not cached): embeddings computed already
+        are checked against a centre at hand.
     """
     _check_output(getattr(args, "output", None), command=getattr(args, "command", None))
     _check_standard_output(getattr(args, "output", None))
@@ -692,6 +697,8 @@ def _check_options(
     if before_model is not None and width is not None:
         before_model()  # (after the model's name, which open_clip's files told: valid)
     _check_device(args.device)  # (imports torch)
+    if before_weights is not None:
+        before_weights()
     from .._models import WeightsUnavailableError
 
     try:

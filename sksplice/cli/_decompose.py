@@ -953,9 +953,8 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
 
     checked = False  # (the centre, before the model loads: not again after the fit)
 
-    def before_model() -> None:
+    def before_weights() -> None:
         nonlocal checked
-        _refuse_one_row_unpublished(args, emb.n_rows)
         checked = check_centre_early(args, emb)
 
     with _usage():
@@ -965,8 +964,9 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         _check_outputs_apart(args)
         plan = _check_options(
             args,
-            before_model=before_model,
+            before_model=lambda: _refuse_one_row_unpublished(args, emb.n_rows),
             width_check=lambda width: check_width(emb, width, args.model),
+            before_weights=before_weights,
         )
         check_standard_output_encodes(
             args.output, {"file name": emb.names}, {"concept": plan.concepts}
