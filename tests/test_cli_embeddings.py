@@ -171,18 +171,45 @@ def test_embeddings_of_another_width_are_refused_before_torch(run_env, tmp_path)
     ]
 
 
-def test_a_row_that_is_not_finite_is_named_before_torch(run_env, tmp_path):
+def test_rows_that_are_not_finite_are_skipped_and_named_or_stop_a_strict_run(
+    run_env, tmp_path, capsys
+):
+    # (one NaN row stopped the run, as no unreadable image does)
     X = np.random.default_rng(4).normal(size=(70_000, 32)).astype(np.float16)
     X[66_000, 3] = np.nan
     X[69_999, 0] = np.inf
+    X[5] = 0  # (no direction: named once, with no concept)
     path = tmp_path / "img_emb_0.npy"
     np.save(path, X)
-    err = refused_before_torch(["decompose", str(path), *_args(tmp_path)])
+    err = refused_before_torch(["decompose", str(path), "--strict", *_args(tmp_path)])
     assert err.splitlines() == [
         f"sksplice: error: {path}[66000] holds values that are not finite (NaN or infinite), "
-        f"as 2 rows of {path} do, which no decomposition explains: drop them "
-        "(numpy.isfinite(X).all(axis=1) keeps the others) or embed those images again"
+        f"as 2 rows of {path} do, which no decomposition explains (--strict stops at the "
+        "first; without it, such rows are skipped and named)"
     ]
+    small = tmp_path / "small.npy"
+    np.save(small, X[[0, 1, 5, 66_000, 2, 69_999, 3]])
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"image {i}\n" for i in range(7)), encoding="utf-8")
+    argv = ["decompose", str(small), "--names", str(names), "-f", "json"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 0, err
+    document = json.loads(out)
+    assert [r["path"] for r in document["images"]] == [f"image {i}" for i in (0, 1, 2, 4, 6)]
+    reason = "its values are not all finite (NaN or infinite)"
+    assert document["metadata"]["skipped"] == [
+        {"path": "image 3", "reason": reason},
+        {"path": "image 5", "reason": reason},
+    ]
+    meta = document["metadata"]
+    assert (meta["images"], meta["decomposed"], meta["image_mean"]["n_samples"]) == (7, 5, 4)
+    assert "sksplice: warning: skipped 2 of 7 images:" in err, err
+    assert (
+        "sksplice: warning: 1 row is all zero (image 2): an embedding without a direction "
+        "holds no concept, and is left out of a centre learned from the rows"
+    ) in err.splitlines(), err
+    assert "X row(s)" not in err
+    assert next(r for r in document["images"] if r["path"] == "image 2")["l0"] == 0
 
 
 def _bad_files(tmp_path: Path) -> list[tuple[Path, str]]:
@@ -433,3 +460,60 @@ def test_embeddings_around_no_published_mean_are_warned_about_before_the_model_l
         "of ViT-B-32/laion2b_s34b_b79k: "
     ), err
     assert "They are likely embeddings of other CLIP weights, or of texts: give the --model" in err
+
+
+def test_shards_and_their_names_are_given_as_the_shell_lists_them(run_env, tmp_path, capsys):
+    # clip-retrieval's shards: img_emb_0 ... img_emb_10, metadata_0 ... metadata_10. The
+    # shell lists both as 0, 1, 10, 2, ...: `--names metadata/*.parquet` gave only the first
+    # file to --names (the others were taken for images), and one names table joined in the
+    # numbers' order named most rows wrongly, silently.
+    rng = np.random.default_rng(10)
+    (tmp_path / "img_emb").mkdir()
+    (tmp_path / "metadata").mkdir()
+    shards = [0, 1, 10, 2]  # (as the shell sorts them)
+    for k in shards:
+        np.save(tmp_path / "img_emb" / f"img_emb_{k}.npy", rng.normal(size=(2, 32)))
+        (tmp_path / "metadata" / f"metadata_{k}.csv").write_text(
+            f"image_path\nshard{k}/a.png\nshard{k}/b.png\n", encoding="utf-8"
+        )
+    npy = [str(tmp_path / "img_emb" / f"img_emb_{k}.npy") for k in shards]
+    tables = [str(tmp_path / "metadata" / f"metadata_{k}.csv") for k in shards]
+    code, out, err = _main(["decompose", *npy, "--names", *tables, "-f", "json",
+                            *_args(tmp_path)], capsys)  # fmt: skip
+    assert code == 0, err
+    assert [r["path"] for r in _records(out)] == [
+        f"shard{k}/{x}.png" for k in shards for x in ("a", "b")
+    ]
+    assert "order" not in err  # (one names file per .npy file: paired in the same order)
+    # one table for all: the order the rows are read in is said
+    joined = tmp_path / "all.csv"
+    joined.write_text(
+        "image_path\n" + "".join(f"shard{k}/{x}.png\n" for k in (0, 1, 2, 10) for x in "ab"),
+        encoding="utf-8",
+    )
+    code, out, err = _main(["decompose", *npy, "--names", str(joined), *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert code == 0
+    assert (
+        f"sksplice: warning: the .npy files are read in the order given, {npy[2]} before "
+        f"{npy[3]} (as the shell sorts numbered files), not in the order of their numbers: "
+        f"--names {joined} must name their rows in that order; give one --names file per .npy "
+        "file (--names metadata/*.parquet pairs them in the same order)"
+    ) in err.splitlines(), err
+    # a names file among the inputs; .npy files after --names; a count of names files
+    # that fits neither; a file given twice
+    for argv, said in [
+        ([npy[0], tables[0]], f"{tables[0]} is given as an input beside .npy files: a file of "
+         "names goes after --names, which takes one per .npy file, in their order (sksplice "
+         "decompose img_emb/*.npy --names metadata/*.parquet)"),
+        ([npy[0], "--names", tables[0], npy[1]], f"--names {npy[1]}: a .npy file is no file of "
+         "names (--names takes every file that follows it): give the .npy files first "
+         "(sksplice decompose img_emb/*.npy --names metadata/*.parquet)"),
+        ([*npy[:3], "--names", *tables[:2]], "--names gives 2 files for 3 .npy files: give one "
+         "per .npy file, in their order, or one for all their rows"),
+        ([npy[0], npy[1], npy[0]], f"{npy[0]} is given twice: its rows would be decomposed "
+         "twice, and counted twice in a learned centre; give each file once"),
+    ]:  # fmt: skip
+        code, out, err = _main(["decompose", *argv, *_args(tmp_path)], capsys)
+        assert code == 2 and out == ""
+        assert err.strip() == f"sksplice: error: {said}"

@@ -577,6 +577,8 @@ def _chunk_rows(
         with block_of_more(), warnings.catch_warnings():  # (counted by the run's own bar)
             # (codes nearly dense are said once the run has its mean, not a chunk's)
             warnings.simplefilter("ignore", DenseCodesWarning)
+            # (rows all zero, numbered within the chunk: the run names them, once)
+            warnings.filterwarnings("ignore", r"X row\(s\) .* are all zero", UserWarning)
             W = splice.transform(X)
     cos = splice.cosine_similarity(X, weights=W)
     baseline = splice.cosine_similarity(X, baseline=True)  # (the centre alone's)
@@ -975,7 +977,10 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
     try:
         if plan.cache_note is not None:
             logger.warning("%s", plan.cache_note)
-        X = emb.rows()
+        X, names, skipped = emb.decomposable()
+        if not names:
+            _none_read(skipped, emb.n_rows)
+        _say_zero_rows(X, names)
         if plan.image_mean is None:
             _check_learnable_centre(X)  # (before the vocabulary is embedded)
         texts = _vocabulary_first(args, plan, embed=True)
@@ -985,10 +990,10 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
             _say_if_centre_mismatched(plan, splice, X[:_CHUNK], embeddings=True)
         said_small = _say_if_small_mean(splice, X.shape[0])
         dec = _Decomposition(
-            paths=emb.names,
+            paths=names,
             X=X,
             splice=splice,
-            skipped=[],
+            skipped=skipped,
             plan=plan,
             n_inputs=emb.n_rows,
             embeddings=emb.metadata(),
@@ -998,7 +1003,23 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         code, said = _interruption(exc)
         logger.error("%s: no record was written", said)
         return code
-    return _write_run(args, dec, _iter_rows(dec, args.top_k, args.quiet), emb.n_rows, False)
+    return _write_run(args, dec, _iter_rows(dec, args.top_k, args.quiet), len(names), False)
+
+
+def _say_zero_rows(X: np.ndarray, names: Sequence[str]) -> None:
+    """Name the rows of ``X`` that are all zero: without a direction, they hold no
+    concept (and are left out of a learned centre)."""
+    from .._means import zero_rows
+
+    zero = np.flatnonzero(zero_rows(X))
+    if zero.size:
+        shown = ", ".join(names[i] for i in zero[:3]) + (", ..." if zero.size > 3 else "")
+        logger.warning(
+            "%s all zero (%s): an embedding without a direction holds no concept, and is left "
+            "out of a centre learned from the rows",
+            "1 row is" if zero.size == 1 else f"{zero.size} rows are",
+            shown,
+        )
 
 
 def _refuse_one_row_unpublished(args: argparse.Namespace, n_rows: int) -> None:

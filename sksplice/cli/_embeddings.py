@@ -13,9 +13,11 @@ files tell the model's width, and always before the vocabulary is embedded.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ import numpy as np
 
 from .._names import plural
 from ._logging import CLIError, UsageError
+
+logger = logging.getLogger(__name__)
 
 #: The suffix of the files ``decompose`` reads as embeddings (numpy's own format, in which
 #: clip-retrieval writes ``img_emb/img_emb_0.npy``).
@@ -51,6 +55,40 @@ def are_embeddings(inputs: Sequence[str]) -> bool:
     )
 
 
+def _names_file(raw: str) -> bool:
+    """Whether ``raw`` names a file of names (a table or a text file), not embeddings."""
+    return raw.lower().endswith((*_TABLE_SUFFIXES, ".txt")) and not os.path.isdir(raw)
+
+
+def _natural(path: Path) -> list[Any]:
+    """A key that orders numbered files by their numbers (``img_emb_2`` before
+    ``img_emb_10``, which the shell's patterns sort the other way)."""
+    parts = re.split(r"(\d+)", str(path))
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
+
+
+def _warn_if_out_of_order(files: list[Path], names_files: list[Path]) -> None:
+    """Warn where one ``--names`` file names the rows of several ``.npy`` files that are
+    given out of the order of their numbers: the rows are read in the order given,
+    and a names table joined in the order of the numbers would name most of them
+    wrongly."""
+    if len(names_files) != 1 or len(files) < 2:
+        return
+    ordered = sorted(files, key=_natural)
+    if ordered == files:
+        return
+    at = next(i for i, (a, b) in enumerate(zip(files, ordered, strict=True)) if a != b)
+    logger.warning(
+        "the .npy files are read in the order given, %s before %s (as the shell sorts "
+        "numbered files), not in the order of their numbers: --names %s must name their rows "
+        "in that order; give one --names file per .npy file (--names metadata/*.parquet "
+        "pairs them in the same order)",
+        files[at],
+        ordered[at],
+        names_files[0],
+    )
+
+
 def position_name(path: Path, row: int) -> str:
     """The name of a row that has none: its file and its position, as numpy indexes it
     (``img_emb_0.npy[17]``, from 0)."""
@@ -66,6 +104,7 @@ class EmbeddingInputs:
     names: list[str]
     names_files: list[Path]
     names_column: str | None
+    not_finite: list[int] = field(default_factory=list)  # (rows, counted over all the files)
 
     @property
     def n_rows(self) -> int:
@@ -81,6 +120,22 @@ class EmbeddingInputs:
         if len(self.arrays) == 1:
             return self.arrays[0]
         return np.concatenate(self.arrays)
+
+    def decomposable(self) -> tuple[np.ndarray, list[str], list[Any]]:
+        """The rows to decompose, their names, and the rows skipped for values that are
+        not finite (as :class:`~sksplice.embedders.SkippedInput`, named)."""
+        from ..embedders import SkippedInput
+
+        X = self.rows()
+        if not self.not_finite:
+            return X, self.names, []
+        keep = np.ones(self.n_rows, dtype=bool)
+        keep[self.not_finite] = False
+        skipped = [
+            SkippedInput(i, self.names[i], "its values are not all finite (NaN or infinite)")
+            for i in self.not_finite
+        ]
+        return X[keep], [n for n, k in zip(self.names, keep, strict=True) if k], skipped
 
     def metadata(self) -> dict[str, Any]:
         """The files and the names of the run, for the JSON metadata (``embeddings``)."""
@@ -112,8 +167,27 @@ class EmbeddingInputs:
 
 
 def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
-    """``--names`` and ``--names-column`` only where they name the rows of embeddings."""
+    """``--names`` and ``--names-column`` only where they name the rows of embeddings; a
+    file of names given as an input beside ``.npy`` files is told to go after
+    ``--names``; ``.npy`` files after ``--names`` (which takes every file that follows
+    it) are told to come first."""
     names, column = getattr(args, "names", None), getattr(args, "names_column", None)
+    inputs = [str(raw) for raw in getattr(args, "inputs", None) or []]
+    arrays = [raw for raw in inputs if raw.lower().endswith(EMBEDDING_SUFFIX)]
+    tables = [raw for raw in inputs if _names_file(raw)]
+    if arrays and tables and len(arrays) + len(tables) == len(inputs):
+        raise UsageError(
+            f"{tables[0]} is given as an input beside .npy files: a file of names goes after "
+            "--names, which takes one per .npy file, in their order (sksplice decompose "
+            "img_emb/*.npy --names metadata/*.parquet)"
+        )
+    swallowed = [raw for raw in names or [] if str(raw).lower().endswith(EMBEDDING_SUFFIX)]
+    if swallowed:
+        raise UsageError(
+            f"--names {swallowed[0]}: a .npy file is no file of names (--names takes every "
+            "file that follows it): give the .npy files first (sksplice decompose "
+            "img_emb/*.npy --names metadata/*.parquet)"
+        )
     if names and not embeddings:
         raise UsageError(
             "--names names the rows of embeddings given as .npy files; images are named by "
@@ -128,6 +202,14 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
     checked: a file numpy reads as one float array of one row per image, all of one
     width, every value finite; names (``--names``), one per row."""
     files = [Path(raw) for raw in args.inputs]
+    for i, path in enumerate(files):
+        for other in files[:i]:
+            if _same_file(path, other):
+                raise CLIError(
+                    f"{path} is given twice{'' if str(path) == str(other) else f' (as {other})'}: "
+                    "its rows would be decomposed twice, and counted twice in a learned "
+                    "centre; give each file once"
+                )
     arrays = [_open(path) for path in files]
     for path, array in zip(files[1:], arrays[1:], strict=True):
         if array.shape[1] != arrays[0].shape[1]:
@@ -136,12 +218,25 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
                 f"{arrays[0].shape[1]}: the files of one run hold embeddings of one model; "
                 "decompose them in separate runs, each with the --model that made it"
             )
+    not_finite: list[int] = []
+    start = 0
     for path, array in zip(files, arrays, strict=True):
-        _check_finite(path, array)
+        rows = _not_finite(array)
+        if len(rows) and getattr(args, "strict", False):
+            _refuse_not_finite(path, rows)
+        not_finite += (start + rows).tolist()
+        start += int(array.shape[0])
     names_files = [Path(p) for p in (getattr(args, "names", None) or [])]
     column = getattr(args, "names_column", None)
     names: list[str] = []
+    if len(names_files) not in (0, 1, len(files)):
+        raise CLIError(
+            f"--names gives {plural(len(names_files), 'file')} for "
+            f"{plural(len(files), '.npy file')}: give one per .npy file, in their order, or "
+            "one for all their rows"
+        )
     if names_files:
+        _warn_if_out_of_order(files, names_files)
         read = [_read_names(path, column) for path in names_files]
         _check_names_count(files, arrays, names_files, [n for n, _ in read])
         names = [name for found, _ in read for name in found]
@@ -155,7 +250,7 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
             if not names[start + i].strip():
                 names[start + i] = position_name(path, i)
         start += int(array.shape[0])
-    return EmbeddingInputs(files, arrays, names, names_files, column)
+    return EmbeddingInputs(files, arrays, names, names_files, column, not_finite)
 
 
 def check_width(embeddings: EmbeddingInputs, width: int, model: str) -> None:
@@ -217,6 +312,13 @@ def _open(path: Path) -> np.ndarray:
     return array
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def _empty(path: Path) -> bool:
     try:
         return os.path.getsize(path) == 0
@@ -224,21 +326,24 @@ def _empty(path: Path) -> bool:
         return False
 
 
-def _check_finite(path: Path, array: np.ndarray) -> None:
-    """Every value of ``array`` (the file ``path``) is finite: a row that is not is named."""
-    first, n = None, 0
-    for start in range(0, array.shape[0], _SCAN_ROWS):
-        bad = ~np.isfinite(np.asarray(array[start : start + _SCAN_ROWS])).all(axis=1)
-        if bad.any():
-            first = start + int(np.flatnonzero(bad)[0]) if first is None else first
-            n += int(bad.sum())
-    if first is not None:
-        raise CLIError(
-            f"{position_name(path, first)} holds values that are not finite (NaN or "
-            f"infinite), as {plural(n, 'row')} of {path} do{'es' if n == 1 else ''}, which no "
-            "decomposition explains: drop them (numpy.isfinite(X).all(axis=1) keeps the "
-            "others) or embed those images again"
-        )
+def _not_finite(array: np.ndarray) -> np.ndarray:
+    """The rows of ``array`` that hold a value that is not finite (NaN or infinite)."""
+    found = [
+        start + np.flatnonzero(~np.isfinite(np.asarray(array[start : start + _SCAN_ROWS])).all(1))
+        for start in range(0, array.shape[0], _SCAN_ROWS)
+    ]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.intp)
+
+
+def _refuse_not_finite(path: Path, rows: np.ndarray) -> None:
+    """The error of ``--strict`` for the ``rows`` of ``path`` that are not finite."""
+    n = len(rows)
+    raise CLIError(
+        f"{position_name(path, int(rows[0]))} holds values that are not finite (NaN or "
+        f"infinite), as {plural(n, 'row')} of {path} do{'es' if n == 1 else ''}, which no "
+        "decomposition explains (--strict stops at the first; without it, such rows are "
+        "skipped and named)"
+    )
 
 
 def _read_names(path: Path, column: str | None) -> tuple[list[str], str | None]:
@@ -401,8 +506,6 @@ def check_centre_early(args: argparse.Namespace, embeddings: EmbeddingInputs) ->
     whose text tower must embed the concepts, and every concept found would explain
     the offset between the two centres. Rows that fit none are warned about.
     """
-    import logging
-
     from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
 
     at_hand = centre_at_hand(args)
@@ -439,7 +542,7 @@ def check_centre_early(args: argparse.Namespace, embeddings: EmbeddingInputs) ->
         cause = "They are likely embeddings of other CLIP weights, or of texts"
     else:
         cause = "The mean is likely of other CLIP weights than the embeddings'"
-    logging.getLogger(__name__).warning(
+    logger.warning(
         "%s, so their concepts explain that offset rather than the images. %s%s: give the "
         "--model and --pretrained that made them, or --image-mean data (learned from them)",
         said,

@@ -257,7 +257,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     o.add_argument(
         "--strict",
         action="store_true",
-        help="stop at the first unreadable image instead of skipping it",
+        help="stop at the first unreadable image (of .npy inputs, the first row that is not "
+        "finite) instead of skipping it",
     )
     talk.add_argument(
         "--debug", action="store_true", help="debug messages and tracebacks of errors (not with -q)"
@@ -448,14 +449,16 @@ def build_parser() -> argparse.ArgumentParser:
     names = p.add_argument_group("embeddings computed already (.npy inputs)")
     names.add_argument(
         "--names",
-        action="append",
+        action="extend",
+        nargs="+",
         type=_given_path("a file of names"),
         default=None,
         metavar="FILE",
-        help="the names of the rows, in their order: a text file of one name per line, or a "
-        ".csv, .tsv or .parquet table with a header (its column image_path, path, url, key, "
-        "caption, ... is read, as clip-retrieval's metadata holds them); once per .npy file, or "
-        "once for all (default: FILE.npy[ROW], from 0)",
+        help="the names of the rows, in their order: text files of one name per line, or "
+        ".csv, .tsv or .parquet tables with a header (its column image_path, path, url, key, "
+        "caption, ... is read, as clip-retrieval's metadata holds them); one per .npy file, "
+        "in their order (--names metadata/*.parquet), or one for all (default: "
+        "FILE.npy[ROW], from 0)",
     )
     names.add_argument(
         "--names-column",
