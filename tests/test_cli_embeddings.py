@@ -58,7 +58,8 @@ def test_embeddings_are_decomposed_as_the_images_they_were_computed_from(
     assert [(f["path"], f["rows"], f["width"], f["dtype"]) for f in files] == [
         (str(tmp_path / "img_emb_0.npy"), len(paths), 32, "float32")
     ]
-    assert metadata["embeddings"]["names"]["column"] == "image_path"
+    (names,) = metadata["embeddings"]["names"]["files"]
+    assert (names["path"], names["column"]) == (str(tmp_path / "metadata.csv"), "image_path")
     assert "CLIP images" not in err  # (no image was embedded)
 
 
@@ -130,7 +131,7 @@ def test_the_column_of_names_of_a_table_is_found_or_picked(run_env, tmp_path, ca
     code, out, err = _main([*argv, *_args(tmp_path)], capsys)
     assert code == 0, err
     assert [r["path"] for r in _records(out)] == ["a dog", "a cat"]
-    assert json.loads(out)["metadata"]["embeddings"]["names"]["column"] == "caption"
+    assert json.loads(out)["metadata"]["embeddings"]["names"]["files"][0]["column"] == "caption"
     table.write_text("width,height\n500,375\n640,480\n", encoding="utf-8")
     code, out, err = _main(["decompose", str(X), "--names", str(table), *_args(tmp_path)], capsys)
     assert code == 2 and out == ""
@@ -360,13 +361,23 @@ def test_embeddings_of_other_weights_than_the_published_mean_are_told(splice_dat
     ), said
 
 
-def test_a_npy_file_beside_images_is_skipped_with_what_the_command_does(run_env, tmp_path, capsys):
+def test_a_npy_file_beside_images_is_refused_before_any_work(run_env, tmp_path, capsys):
+    # (it was skipped once every image was decomposed: "not an image file PIL can read")
     X = tmp_path / "X.npy"
     np.save(X, np.ones((3, 32), dtype=np.float32))
-    image = _image_paths(run_env)[0]
-    code, out, err = _main(["decompose", str(X), str(image), str(_image_paths(run_env)[1]),
-                            *_args(tmp_path)], capsys)  # fmt: skip
-    assert code == 0 and str(image) in out, err
+    images = [str(p) for p in _image_paths(run_env)[:2]]
+    for argv in ([str(X), *images], [str(X), str(run_env)]):
+        code, out, err = _main(["decompose", *argv, *_args(tmp_path)], capsys)
+        assert code == 2 and out == ""
+        assert err.strip() == (
+            f"sksplice: error: {X} is a file of embeddings given beside images: decompose the "
+            f"embeddings in a run of their own (sksplice decompose {X}), and the images "
+            "without it"
+        )
+    # search and report skip it, with what decompose does
+    code, out, err = _main(["search", str(X), *images, "--concepts", "dog", *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert code == 0, err
     assert (
         f"{str(X)!r} is not an image file PIL can read (a .npy file holds arrays, not a picture: "
         "sksplice decompose given .npy files alone decomposes them as image embeddings "
@@ -517,3 +528,44 @@ def test_shards_and_their_names_are_given_as_the_shell_lists_them(run_env, tmp_p
         code, out, err = _main(["decompose", *argv, *_args(tmp_path)], capsys)
         assert code == 2 and out == ""
         assert err.strip() == f"sksplice: error: {said}"
+
+
+def test_names_files_of_other_kinds_are_read_or_told_what_is_wrong(run_env, tmp_path, capsys):
+    import gzip
+
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(11).normal(size=(3, 32)))
+    rows = "".join(f"img{i}.png\n" for i in range(3))
+    read = {
+        "names.csv.gz": gzip.compress(("image_path\n" + rows).encode()),
+        "names.jsonl": "".join(f'{{"image_path": "img{i}.png", "n": {i}}}\n' for i in range(3)),
+    }
+    for name, content in read.items():
+        path = tmp_path / name
+        (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+        code, out, err = _main(["decompose", str(X), "--names", str(path), "-f", "json",
+                                *_args(tmp_path)], capsys)  # fmt: skip
+        assert code == 0, err
+        assert [r["path"] for r in _records(out)] == [f"img{i}.png" for i in range(3)]
+    told = {
+        "names.txt.gz": (gzip.compress(rows.encode()), "is compressed (.gz) text: decompress "
+                         "it, or give a compressed table (.csv.gz, .tsv.gz, .jsonl.gz)"),
+        "semi.csv": ("image_path;n\n" + rows, "its header 'image_path;n' is one column of a "
+                     ".csv file, separated by semicolons: save it with commas between the "
+                     "columns (a spreadsheet's list separator), or with tabs as a .tsv file"),
+        "bare.csv": (rows, "gives 2 names for the 3 rows of " + str(X) + ": give one name per "
+                     "row, in the order of the rows (a table's first line is its header: "
+                     "'img0.png' was read as the name of the column, not of a row)"),
+        "blank.txt": (rows + "\n\n", "gives 5 names for the 3 rows of " + str(X) + ": give "
+                      "one name per row, in the order of the rows (its last 2 lines are "
+                      "blank)"),
+    }  # fmt: skip
+    for name, (content, said) in told.items():
+        path = tmp_path / name
+        (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
+        code, out, err = _main(["decompose", str(X), "--names", str(path), *_args(tmp_path)],
+                               capsys)  # fmt: skip
+        assert code == 2 and out == ""
+        assert err.strip() == f"sksplice: error: --names {path}: {said}".replace(
+            f"{path}: gives", f"{path} gives"
+        ).replace(f"{path}: is compressed", f"{path} is compressed"), err

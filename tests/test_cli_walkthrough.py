@@ -365,8 +365,9 @@ def test_a_file_of_embeddings_given_as_an_image_is_told_where_it_goes(run_env, t
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
         f"sksplice: error: not an image file: {archive} (a .npz file holds arrays, not a "
-        "picture: embeddings computed already are decomposed without embedding them again, "
-        "by SpliceTransformer(...).fit_transform(X) in Python with X read from the file)"
+        "picture: sksplice decompose reads embeddings computed already from .npy files "
+        "(numpy.save writes one); they are also decomposed without embedding them again, by "
+        "SpliceTransformer(...).fit_transform(X) in Python with X read from the file)"
     ], err
     # a folder of them (clip-retrieval's img_emb/), and a file of them where a folder is
     # expected, are told the same (they were "no image files under folder", "not a folder")

@@ -13,6 +13,7 @@ files tell the model's width, and always before the vocabulary is embedded.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import re
@@ -32,9 +33,15 @@ logger = logging.getLogger(__name__)
 #: clip-retrieval writes ``img_emb/img_emb_0.npy``).
 EMBEDDING_SUFFIX = ".npy"
 
-#: Suffixes of the ``--names`` files read as tables (a header, then one row per name);
-#: any other file holds one name per line.
-_TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+#: Suffixes of the ``--names`` files read as tables (a header, then one row per name;
+#: JSON lines: one object per name); any other file holds one name per line.
+_TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl")
+
+#: Suffixes of compressed files, which pandas reads (a compressed table: ``.csv.gz``).
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+#: Separators a spreadsheet may write in a ``.csv`` file in place of commas.
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 
 #: Headers of the column of names, after the path columns that a labels file knows, in
 #: the order they are preferred (clip-retrieval's metadata holds image_path where it
@@ -103,7 +110,7 @@ class EmbeddingInputs:
     arrays: list[np.ndarray]  # 2-D, memory-mapped
     names: list[str]
     names_files: list[Path]
-    names_column: str | None
+    names_columns: list[str | None]  # (each names file's; None: a file of lines)
     not_finite: list[int] = field(default_factory=list)  # (rows, counted over all the files)
 
     @property
@@ -157,10 +164,9 @@ class EmbeddingInputs:
                 if not self.names_files
                 else {
                     "files": [
-                        {"path": str(path), "sha256": file_sha256(path)}
-                        for path in self.names_files
+                        {"path": str(path), "sha256": file_sha256(path), "column": column}
+                        for path, column in zip(self.names_files, self.names_columns, strict=True)
                     ],
-                    "column": self.names_column,
                 }
             ),
         }
@@ -181,6 +187,14 @@ def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
             "--names, which takes one per .npy file, in their order (sksplice decompose "
             "img_emb/*.npy --names metadata/*.parquet)"
         )
+    if arrays and not embeddings:
+        files = [raw for raw in arrays if not os.path.isdir(raw)]
+        if files:  # (beside images: it was skipped once every image was decomposed)
+            raise UsageError(
+                f"{files[0]} is a file of embeddings given beside images: decompose the "
+                f"embeddings in a run of their own (sksplice decompose {files[0]}), and the "
+                "images without it"
+            )
     swallowed = [raw for raw in names or [] if str(raw).lower().endswith(EMBEDDING_SUFFIX)]
     if swallowed:
         raise UsageError(
@@ -229,6 +243,7 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
     names_files = [Path(p) for p in (getattr(args, "names", None) or [])]
     column = getattr(args, "names_column", None)
     names: list[str] = []
+    columns: list[str | None] = []
     if len(names_files) not in (0, 1, len(files)):
         raise CLIError(
             f"--names gives {plural(len(names_files), 'file')} for "
@@ -238,9 +253,9 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
     if names_files:
         _warn_if_out_of_order(files, names_files)
         read = [_read_names(path, column) for path in names_files]
-        _check_names_count(files, arrays, names_files, [n for n, _ in read])
+        _check_names_count(files, arrays, names_files, read)
         names = [name for found, _ in read for name in found]
-        column = read[0][1]
+        columns = [chosen for _, chosen in read]
     else:
         names = [""] * sum(int(a.shape[0]) for a in arrays)
     # (a row without a name, or with a blank one, is named by its file and position)
@@ -250,7 +265,7 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
             if not names[start + i].strip():
                 names[start + i] = position_name(path, i)
         start += int(array.shape[0])
-    return EmbeddingInputs(files, arrays, names, names_files, column, not_finite)
+    return EmbeddingInputs(files, arrays, names, names_files, columns, not_finite)
 
 
 def check_width(embeddings: EmbeddingInputs, width: int, model: str) -> None:
@@ -353,11 +368,17 @@ def _read_names(path: Path, column: str | None) -> tuple[list[str], str | None]:
         raise CLIError(
             f"--names {path}: " + ("no such file" if not os.path.lexists(path) else "not a file")
         )
-    if path.suffix.lower() not in _TABLE_SUFFIXES:
+    kind = _kind(path)
+    if kind in _COMPRESSED:
+        raise CLIError(
+            f"--names {path} is compressed ({kind}) text: decompress it, or give a compressed "
+            "table (.csv.gz, .tsv.gz, .jsonl.gz)"
+        )
+    if kind not in _TABLE_SUFFIXES:
         if column is not None:
             raise CLIError(
-                f"--names-column picks a column of a .csv, .tsv or .parquet file; {path} is "
-                "read as one name per line"
+                f"--names-column picks a column of a .csv, .tsv, .parquet or .jsonl file; "
+                f"{path} is read as one name per line"
             )
         try:
             text = path.read_text(encoding="utf-8")
@@ -372,17 +393,38 @@ def _read_names(path: Path, column: str | None) -> tuple[list[str], str | None]:
         if lines and lines[-1] == "":
             lines.pop()  # (the end of the last line)
         return [line.removesuffix("\r") for line in lines], None
-    table = _read_table(path)
-    chosen = _names_column(path, [str(c) for c in table.columns], column)
+    table = _read_table(path, kind)
+    columns = [str(c) for c in table.columns]
+    if kind == ".csv" and len(columns) == 1:
+        other = [name for sep, name in _OTHER_SEPARATORS.items() if sep in columns[0]]
+        if other:
+            raise CLIError(
+                f"--names {path}: its header {columns[0]!r} is one column of a .csv file, "
+                f"separated by {other[0]}: save it with commas between the columns (a "
+                "spreadsheet's list separator), or with tabs as a .tsv file"
+            )
+    chosen = _names_column(path, columns, column)
     values = table[table.columns[[str(c) for c in table.columns].index(chosen)]]
     return ["" if _missing(v) else str(v) for v in values.tolist()], chosen
 
 
-def _read_table(path: Path) -> Any:
+def _kind(path: Path) -> str:
+    """The suffix that tells how ``path`` is read: that before a compression suffix
+    (``.csv`` of ``names.csv.gz``), or the compression suffix of a file of lines."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        inner = suffixes[-2] if len(suffixes) > 1 else ""
+        return inner if inner in _TABLE_SUFFIXES and inner != ".parquet" else suffixes[-1]
+    return suffixes[-1] if suffixes else ""
+
+
+def _read_table(path: Path, kind: str) -> Any:
     import pandas as pd
 
     try:
-        if path.suffix.lower() == ".parquet":
+        if kind == ".jsonl":
+            return pd.read_json(path, lines=True, dtype=False)
+        if kind == ".parquet":
             try:
                 return pd.read_parquet(path)
             except ImportError as exc:
@@ -390,7 +432,7 @@ def _read_table(path: Path) -> Any:
                     f"reading --names {path} needs pyarrow (pip install pyarrow); or give the "
                     "names as a .csv file, or as a text file of one name per line"
                 ) from exc
-        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        sep = "\t" if kind == ".tsv" else ","
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
     except CLIError:
         raise
@@ -435,21 +477,28 @@ def _missing(value: Any) -> bool:
 
 
 def _check_names_count(
-    files: list[Path], arrays: list[np.ndarray], names_files: list[Path], found: list[list[str]]
+    files: list[Path],
+    arrays: list[np.ndarray],
+    names_files: list[Path],
+    read: list[tuple[list[str], str | None]],
 ) -> None:
     """One name per row: a names file per ``.npy`` file, pair by pair where there are as
-    many of each, else all the names for all the rows."""
+    many of each, else all the names for all the rows (``read``: each names file's
+    names and the column they were read from, None for a file of lines)."""
     rows = [int(a.shape[0]) for a in arrays]
     if len(names_files) == len(files) > 1:
-        for path, n_rows, names_path, names in zip(files, rows, names_files, found, strict=True):
+        for path, n_rows, names_path, (names, column) in zip(
+            files, rows, names_files, read, strict=True
+        ):
             if len(names) != n_rows:
                 raise CLIError(
                     f"--names {names_path} gives {plural(len(names), 'name')} for the "
                     f"{plural(n_rows, 'row')} of {path} (each --names file names the rows of "
                     "the .npy file in the same place on the command line)"
+                    + _why(names, column, n_rows)
                 )
         return
-    n_names, n_rows = sum(map(len, found)), sum(rows)
+    n_names, n_rows = sum(len(names) for names, _ in read), sum(rows)
     if n_names != n_rows:
         of = (
             f"the {plural(n_rows, 'row')} of {files[0]}"
@@ -457,10 +506,25 @@ def _check_names_count(
             else f"the {plural(n_rows, 'row')} of the {len(files)} .npy files"
         )
         given = names_files[0] if len(names_files) == 1 else f"{len(names_files)} files"
+        why = _why(*read[0], n_rows) if len(read) == 1 else ""
         raise CLIError(
             f"--names {given} gives {plural(n_names, 'name')} for {of}: give one name per "
-            "row, in the order of the rows"
+            f"row, in the order of the rows{why}"
         )
+
+
+def _why(names: list[str], column: str | None, n_rows: int) -> str:
+    """Why a names file gives a name fewer or more than ``n_rows``, where it can be
+    told: a table's header, blank lines at the end of a file of lines."""
+    if column is not None and len(names) == n_rows - 1:
+        return (
+            f" (a table's first line is its header: {column!r} was read as the name of the "
+            "column, not of a row)"
+        )
+    blank = len(names) - len(list(itertools.dropwhile(lambda n: not n.strip(), names[::-1])))
+    if column is None and blank and len(names) - blank <= n_rows < len(names):
+        return f" (its last {plural(blank, 'line')} {'is' if blank == 1 else 'are'} blank)"
+    return ""
 
 
 def centre_at_hand(args: argparse.Namespace) -> tuple[np.ndarray, str] | None:

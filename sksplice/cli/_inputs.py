@@ -61,7 +61,14 @@ def _array_file_hint(path: str) -> str:
     is read as embeddings by ``decompose`` given such files alone (nothing for other
     files)."""
     if not path.lower().endswith(".npy"):
-        return _library_array_hint(path)
+        hint = _library_array_hint(path)
+        # (a .npz, .pt, ... file: the command reads embeddings from .npy files)
+        return hint.replace(
+            "embeddings computed already are decomposed",
+            "sksplice decompose reads embeddings computed already from .npy files "
+            "(numpy.save writes one); they are also decomposed",
+            1,
+        )
     return (
         " (a .npy file holds arrays, not a picture: sksplice decompose given .npy files "
         "alone decomposes them as image embeddings computed already, as in sksplice "

@@ -455,8 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="FILE",
         help="the names of the rows, in their order: text files of one name per line, or "
-        ".csv, .tsv or .parquet tables with a header (its column image_path, path, url, key, "
-        "caption, ... is read, as clip-retrieval's metadata holds them); one per .npy file, "
+        ".csv, .tsv, .parquet or .jsonl tables with a header (its column image_path, path, "
+        "url, key, caption, ... is read, as clip-retrieval's metadata holds them); one per "
+        ".npy file, "
         "in their order (--names metadata/*.parquet), or one for all (default: "
         "FILE.npy[ROW], from 0)",
     )
