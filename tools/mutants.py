@@ -301,8 +301,9 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "learned-mean-unnormalised",
         "sksplice/_means.py",
-        '    U = unit_rows(np.asarray(X, dtype=np.float64, order="C"))  # (one copy at most)\n',
-        '    U = np.asarray(X, dtype=np.float64, order="C")\n',
+        "        U = unit_rows(np.asarray(X[start : start + _MEAN_BLOCK], dtype=np.float64, "
+        'order="C"))\n',
+        '        U = np.asarray(X[start : start + _MEAN_BLOCK], dtype=np.float64, order="C")\n',
         TRANSFORMER_TESTS,
         "the learned modality centre averages rows before normalising them",
     ),
