@@ -326,39 +326,33 @@ def test_one_embedding_is_decomposed_around_a_given_centre_and_refused_without(
     assert json.loads(out)["metadata"]["embeddings"]["files"][0]["rows"] == 1
 
 
-def test_embeddings_of_other_weights_than_the_published_mean_are_told(splice_data_dir, caplog):
-    # A run given ViT-B-32/laion2b_s34b_b79k and its published centre, on embeddings that
-    # lie around the published mean of ViT-B-32/openai (clip-retrieval's default model).
+def test_a_centre_known_only_once_the_model_loads_is_checked_after_the_fit(
+    splice_data_dir, tmp_path, caplog
+):
+    # Where the published mean was not in the data home before the run (downloaded with
+    # the model) the rows are checked against it once it is: the same refusal. Images
+    # the run embedded itself are not checked against the model's own published mean.
     from sksplice.cli._checks import _Plan
-    from sksplice.cli._decompose import _say_if_centre_mismatched
+    from sksplice.cli._decompose import _say_if_centre_mismatched, _where_centred
+    from sksplice.cli._embeddings import EmbeddingInputs, check_centre
+    from sksplice.cli._logging import UsageError
     from sksplice.vocabulary import load_image_mean
 
     laion = load_image_mean("ViT-B-32", "laion2b_s34b_b79k", data_home=splice_data_dir)
     openai = load_image_mean("ViT-B-32", "openai", data_home=splice_data_dir)
-    rng = np.random.default_rng(6)
-    X = openai + 0.05 * rng.normal(size=(300, openai.size))
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    X = _around(openai, 300, 6)
     plan = _Plan("ViT-B-32", "laion2b_s34b_b79k", 512, ["a", "b"], laion, "pretrained")
+    emb = EmbeddingInputs([tmp_path / "X.npy"], [X], ["x"] * 300, [], [])
+    with pytest.raises(UsageError, match=r"give --model ViT-B-32 --pretrained openai \(or"):
+        check_centre(emb, laion, _where_centred(plan), splice_data_dir)
 
     class Fitted:
         mean_ = laion
         data_home = splice_data_dir
 
     with caplog.at_level(logging.WARNING, logger="sksplice"):
-        _say_if_centre_mismatched(plan, Fitted(), X)  # images the run embedded: not checked
-        assert caplog.messages == []
-        _say_if_centre_mismatched(plan, Fitted(), X, embeddings=True)
-    (said,) = caplog.messages
-    assert said.startswith(
-        "The embeddings do not lie around the published image mean of "
-        "ViT-B-32/laion2b_s34b_b79k: the mean direction of 300 of them has cosine "
-    ), said
-    assert said.endswith(
-        "They are likely embeddings of other CLIP weights, or of texts (they fit the published "
-        f"image mean of ViT-B-32/openai: cosine {said.split('cosine ')[-1].split(')')[0]}): "
-        "give the --model and --pretrained that made them, or --image-mean data (learned from "
-        "them)"
-    ), said
+        _say_if_centre_mismatched(plan, Fitted(), X)
+    assert caplog.messages == []
 
 
 def test_a_npy_file_beside_images_is_refused_before_any_work(run_env, tmp_path, capsys):

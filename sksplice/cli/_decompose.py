@@ -402,58 +402,39 @@ def _fitted(
     return splice
 
 
-def _say_if_centre_mismatched(
-    plan: _Plan, splice: Any, X: np.ndarray, embeddings: bool = False
-) -> None:
+def _say_if_centre_mismatched(plan: _Plan, splice: Any, X: np.ndarray) -> None:
     """Say that the images ``X`` do not lie around the centre of the run (a mean file of
     other CLIP weights than the run's): the first :data:`_CHUNK` images of the run, the
     same rows whether it streams (its first chunk decomposed) or embeds every image
-    first, so that both say the same. ``embeddings``: the rows were given as ``.npy``
-    files, made by whatever model, and are checked against a published centre too."""
+    first, so that both say the same."""
     from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
 
-    if plan.mean_file is None and not (embeddings and plan.mean_source == "pretrained"):
-        return  # (a centre learned from these images, or the model's own for its images)
+    if plan.mean_file is None:  # (a centre learned from these images, or the model's own)
+        return
     found = centre_mismatch(X, splice.mean_, splice.data_home)
     if found is None:
         return
     model = f"{plan.model}/{plan.pretrained}" if plan.pretrained else f"{plan.model}, random"
-    what = "the embeddings" if embeddings else "the images"
-    if plan.mean_file is not None:
-        where = f"the image mean in {plan.mean_file}"
-        advice = (
-            "give --image-mean auto (the model's published mean, where there is one) or data "
-            f"(learned from {what})"
-        )
-    else:
-        where = f"the published image mean of {model}"
-        advice = (
-            "give the --model and --pretrained that made them, or --image-mean data (learned "
-            "from them)"
-        )
+    where = f"the image mean in {plan.mean_file}"
     fits = (
         f" (they fit the published image mean of {found.fits[0]}/{found.fits[1]}: cosine "
         f"{found.fits[2]:.2f})"
         if found.fits is not None
         else ""
     )
-    if found.cosine <= _OPPOSITE:
-        cause = "The mean points the opposite way (its sign flipped?)"
-    elif plan.mean_file is not None:
-        cause = f"The mean is likely of other CLIP weights than the run's ({model})"
-    else:
-        cause = "They are likely embeddings of other CLIP weights, or of texts"
     logger.warning(
-        "%s do not lie around %s: the mean direction of %d of them has cosine %.2f with it "
-        "(below %s), so their concepts explain that offset rather than the images. %s%s: %s",
-        what[0].upper() + what[1:],
+        "the images do not lie around %s: the mean direction of %d of them has cosine %.2f "
+        "with it (below %s), so their concepts explain that offset rather than the images. "
+        "%s%s: give --image-mean auto (the model's published mean, where there is one) or "
+        "data (learned from the images)",
         where,
         found.n_samples,
         found.cosine,
         CENTRE_MISMATCH_COSINE,
-        cause,
+        "The mean points the opposite way (its sign flipped?)"
+        if found.cosine <= _OPPOSITE
+        else f"The mean is likely of other CLIP weights than the run's ({model})",
         fits,
-        advice,
     )
 
 
@@ -951,7 +932,7 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
     against the model's). The transformer is fitted on the first chunk of rows where
     its centre does not depend on them, else on all of them.
     """
-    from ._embeddings import check_centre_early, check_width, read_embeddings
+    from ._embeddings import check_centre, check_centre_early, check_width, read_embeddings
 
     checked = False  # (the centre, before the model loads: not again after the fit)
 
@@ -986,8 +967,9 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         texts = _vocabulary_first(args, plan, embed=True)
         whole = plan.image_mean is None or args.target_l0 is not None
         splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True)
-        if not checked:  # (a centre downloaded with the model, or read by torch)
-            _say_if_centre_mismatched(plan, splice, X[:_CHUNK], embeddings=True)
+        if not checked and plan.mean_source != "data":
+            # (a centre downloaded with the model, or read by torch: checked now)
+            check_centre(emb, splice.mean_, _where_centred(plan), splice.data_home)
         said_small = _say_if_small_mean(splice, X.shape[0])
         dec = _Decomposition(
             paths=names,
@@ -1020,6 +1002,13 @@ def _say_zero_rows(X: np.ndarray, names: Sequence[str]) -> None:
             "1 row is" if zero.size == 1 else f"{zero.size} rows are",
             shown,
         )
+
+
+def _where_centred(plan: _Plan) -> str:
+    """The centre of the run, as the messages name it (a file, or a published mean)."""
+    if plan.mean_file is not None:
+        return f"the image mean in {plan.mean_file}"
+    return f"the published image mean of {plan.model}/{plan.pretrained}"
 
 
 def _refuse_one_row_unpublished(args: argparse.Namespace, n_rows: int) -> None:

@@ -570,16 +570,22 @@ def check_centre_early(args: argparse.Namespace, embeddings: EmbeddingInputs) ->
     whose text tower must embed the concepts, and every concept found would explain
     the offset between the two centres. Rows that fit none are warned about.
     """
-    from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
-
     at_hand = centre_at_hand(args)
     if at_hand is None:
         return False
-    mean, where = at_hand
+    check_centre(embeddings, *at_hand, args.data_home)
+    return True
+
+
+def check_centre(embeddings: EmbeddingInputs, mean: Any, where: str, data_home: Any) -> None:
+    """Refuse or warn (:func:`check_centre_early`) where the first rows do not lie around
+    the centre ``mean`` of the run (said as ``where``)."""
+    from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
+
     first = embeddings.arrays[0][:_CENTRE_ROWS]
-    found = centre_mismatch(first, mean, args.data_home)
+    found = centre_mismatch(first, mean, data_home)
     if found is None:
-        return True
+        return
     published = where.startswith("the published")
     said = (
         f"the embeddings of {embeddings.files[0]} do not lie around {where}: the mean "
@@ -613,4 +619,3 @@ def check_centre_early(args: argparse.Namespace, embeddings: EmbeddingInputs) ->
         cause,
         fits,
     )
-    return True
