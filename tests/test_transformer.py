@@ -1914,18 +1914,25 @@ def test_nearly_dense_codes_are_warned_about_with_their_mean():
         assert W.getnnz(axis=1).mean() > 8  # (more than half of 16, fewer than 64)
 
 
+def _warned_in_a_search(concepts, raw, X, penalties):
+    """The warnings of a 3-fold GridSearchCV of a probe over ``penalties``, under Python's
+    default filter (a warning once per line)."""
+    y = np.arange(X.shape[0]) % 2
+    pipe = make_pipeline(make(concepts, raw), LogisticRegression(max_iter=200))
+    search = GridSearchCV(pipe, {"splicetransformer__l1_penalty": penalties}, cv=3)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        search.fit(X, y)
+    return seen
+
+
 def test_nearly_dense_codes_are_warned_about_once_per_penalty_in_a_search():
     # The mean differs from fold to fold: the warning is shown once for a penalty, not once
     # per fold.
     from sksplice.exceptions import DenseCodesWarning
 
     concepts, raw, X = _overcomplete(n=150)
-    y = np.arange(150) % 2
-    pipe = make_pipeline(make(concepts, raw), LogisticRegression(max_iter=200))
-    search = GridSearchCV(pipe, {"splicetransformer__l1_penalty": [0.01, 0.3]}, cv=3)
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("default")
-        search.fit(X, y)
+    seen = _warned_in_a_search(concepts, raw, X, [0.01, 0.3])
     dense = [w.message for w in seen if isinstance(w.message, DenseCodesWarning)]
     assert len(dense) == 1 and dense[0].l1_penalty == 0.01, [str(w) for w in dense]
 
@@ -1960,12 +1967,7 @@ def test_codes_mostly_without_a_concept_are_warned_about_once_per_penalty():
         asked = make(concepts, raw, target_l0=0.2).fit(X)
         assert (asked.transform(X).getnnz(axis=1) == 0).sum() > 75
     # in a search, the folds (of other counts) say it once for the penalty
-    y = np.arange(150) % 2
-    pipe = make_pipeline(make(concepts, raw), LogisticRegression(max_iter=200))
-    search = GridSearchCV(pipe, {"splicetransformer__l1_penalty": [0.3, 0.6]}, cv=3)
-    with warnings.catch_warnings(record=True) as seen:
-        warnings.simplefilter("default")
-        search.fit(X, y)
+    seen = _warned_in_a_search(concepts, raw, X, [0.3, 0.6])
     empty = [str(w.message) for w in seen if "decompose to no concept" in str(w.message)]
     assert len(empty) == 1 and "at l1_penalty=0.6:" in empty[0], empty
 
