@@ -487,7 +487,9 @@ def _n_items(obj: Any) -> int | None:
     """The number of items (rows) of ``obj``, or None where it has none to count."""
     shape = getattr(obj, "shape", None)
     if isinstance(shape, tuple):
-        return int(shape[0]) if shape else None
+        if not shape or not isinstance(shape[0], numbers.Integral):
+            return None  # (a 0-d array; a dask array's unknown length, NaN)
+        return int(shape[0])
     if isinstance(obj, str | bytes) or not hasattr(obj, "__len__"):
         return None
     try:

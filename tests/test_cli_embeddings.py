@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ._helpers_cli import in_a_fresh_process, refused_before_torch
 from ._helpers_cli import model_args as _args
-from ._helpers_cli import refused_before_torch
 from ._helpers_cli import run_main as _main
 
 
@@ -182,8 +182,10 @@ def test_rows_that_are_not_finite_are_skipped_and_named_or_stop_a_strict_run(
     X[5] = 0  # (no direction: named once, with no concept)
     path = tmp_path / "img_emb_0.npy"
     np.save(path, X)
-    err = refused_before_torch(["decompose", str(path), "--strict", *_args(tmp_path)])
-    assert err.splitlines() == [
+    proc = in_a_fresh_process(["decompose", str(path), "--strict", *_args(tmp_path)])
+    # (an error of the run, exit 1, as --strict's first unreadable image; before torch)
+    assert proc.stdout.split() == ["1", "False", "False"], proc.stderr
+    assert proc.stderr.splitlines() == [
         f"sksplice: error: {path}[66000] holds values that are not finite (NaN or infinite), "
         f"as 2 rows of {path} do, which no decomposition explains (--strict stops at the "
         "first; without it, such rows are skipped and named)"
@@ -316,7 +318,7 @@ def test_one_embedding_is_decomposed_around_a_given_centre_and_refused_without(
     code, out, err = _main(["decompose", str(one), "--image-mean", "data", *_args(tmp_path)],
                            capsys)  # fmt: skip
     assert code == 2 and out == ""
-    assert "cannot be learned from a single image" in err, err
+    assert "cannot be learned from a single embedding: its centred" in err, err
     mean = tmp_path / "mean.npy"
     np.save(mean, np.full(32, 0.1, dtype=np.float32))
     argv = ["decompose", str(one), "--image-mean", str(mean), "-f", "json"]
@@ -563,3 +565,112 @@ def test_names_files_of_other_kinds_are_read_or_told_what_is_wrong(run_env, tmp_
         assert err.strip() == f"sksplice: error: --names {path}: {said}".replace(
             f"{path}: gives", f"{path} gives"
         ).replace(f"{path}: is compressed", f"{path} is compressed"), err
+
+
+def test_too_few_rows_left_are_told_before_the_model_and_all_zero_rows_refused(
+    run_env, tmp_path, capsys, no_embedding
+):
+    two = tmp_path / "two.npy"
+    np.save(two, np.array([[np.nan] * 32, [0.1] * 32]))
+    code, out, err = _main(["decompose", str(two), "--image-mean", "data", *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        "sksplice: error: the image mean (the modality centre) cannot be learned from a single "
+        "embedding (the only one of the 2 rows with finite values): its centred embedding "
+        "would be zero. Decompose it together with other embeddings of the same model (at "
+        "least 100 give a stable centre), or give --image-mean FILE.npy (the mean image "
+        "embedding of the model that made it; --image-mean pretrained where that model has a "
+        "published mean)"
+    )
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.full((3, 32), np.nan))
+    code, out, err = _main(["decompose", str(nan), *_args(tmp_path)], capsys)
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        "sksplice: error: none of the 3 rows can be decomposed: every one holds values that "
+        "are not finite (NaN or infinite)"
+    )
+
+
+def test_all_zero_rows_leave_no_centre_to_learn(run_env, tmp_path, capsys):
+    zeros = tmp_path / "zeros.npy"
+    np.save(zeros, np.zeros((4, 32), dtype=np.float32))
+    code, out, err = _main(["decompose", str(zeros), *_args(tmp_path)], capsys)
+    assert code == 1 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        "sksplice: error: every one of the 4 rows decomposed is all zero: no centre can be "
+        "learned from them, and none holds a concept"
+    ), err
+
+
+def test_the_centre_is_checked_on_finite_rows_and_after_the_fit_where_torch_reads_it(
+    run_env, tmp_path, capsys, splice_data_dir
+):
+    # An infinite value among the first rows made the centre check warn that the rows
+    # were of other weights (cosine 0.0); a centre read with torch (a .pt file) is known
+    # only once torch and the model are, and was not checked at all.
+    import torch
+
+    from sksplice.cli._embeddings import EmbeddingInputs, check_centre
+    from sksplice.vocabulary import load_image_mean
+
+    laion = load_image_mean("ViT-B-32", "laion2b_s34b_b79k", data_home=splice_data_dir)
+    X = _around(laion, 300, 12).astype(np.float32)
+    X[0, 0] = np.inf
+    emb = EmbeddingInputs([tmp_path / "X.npy"], [X], ["x"] * 300, [], [], [0])
+    check_centre(emb, laion, "the published image mean", splice_data_dir)  # (no warning)
+    assert capsys.readouterr().err == ""
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.random.default_rng(13).normal(size=(50, 32)) + 1.0)
+    mean = tmp_path / "mean.pt"
+    torch.save(torch.full((32,), -0.15), mean)
+    code, _, err = _main(["decompose", str(rows), "--image-mean", str(mean), "-q",
+                            *_args(tmp_path)], capsys)  # fmt: skip
+    assert code == 0, err
+    assert (
+        f"sksplice: warning: the embeddings of {rows} do not lie around the image mean in " in err
+    )
+    assert "The mean points the opposite way (its sign flipped?)" in err, err
+
+
+def test_names_read_as_written(run_env, tmp_path, capsys):
+    X = tmp_path / "a_1.npy"
+    np.save(X, np.random.default_rng(14).normal(size=(3, 32)))
+    other = tmp_path / "b.npy"
+    np.save(other, np.random.default_rng(15).normal(size=(2, 32)))
+    (tmp_path / "one.csv").write_text("image_path\nx.png\n\nz.png\n", encoding="utf-8")
+    (tmp_path / "bom.txt").write_text("\ufeffx.png\ny.png\nz.png\n", encoding="utf-8")
+    for names, expected in (("one.csv", ["x.png", f"{X}[1]", "z.png"]),
+                            ("bom.txt", ["x.png", "y.png", "z.png"])):  # fmt: skip
+        code, out, err = _main(["decompose", str(X), "--names", str(tmp_path / names), "-f",
+                                "json", *_args(tmp_path)], capsys)  # fmt: skip
+        assert code == 0, err
+        assert [r["path"] for r in _records(out)] == expected
+    # unnumbered files read as given: no word of their numbers' order; a header that is one
+    (tmp_path / "all.txt").write_text("".join(f"n{i}\n" for i in range(5)), encoding="utf-8")
+    code, out, err = _main(["decompose", str(X), str(other), "--names", str(tmp_path / "all.txt"),
+                            *_args(tmp_path)], capsys)  # fmt: skip
+    assert code == 0 and "order" not in err, err
+    (tmp_path / "short.csv").write_text("image_path\nx.png\ny.png\n", encoding="utf-8")
+    code, out, err = _main(["decompose", str(X), "--names", str(tmp_path / "short.csv"),
+                            *_args(tmp_path)], capsys)  # fmt: skip
+    assert code == 2 and "header" not in err, err
+    # a table's column of encoded pictures is no column of names; a compressed names file
+    # among the inputs is told to go after --names
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    table = tmp_path / "images.parquet"
+    pd.DataFrame({"image": [b"\x89PNG", b"\x89PNG", b"\x89PNG"], "text": list("abc")}).to_parquet(
+        table
+    )
+    code, out, err = _main(["decompose", str(X), "--names", str(table), *_args(tmp_path)], capsys)
+    assert code == 2
+    assert err.strip() == (
+        f"sksplice: error: --names {table}: its column 'image' holds bytes values, not names: "
+        "pick the column of names with --names-column (its columns: image, text)"
+    )
+    gz = tmp_path / "names.csv.gz"
+    gz.write_bytes(b"")
+    code, out, err = _main(["decompose", str(X), str(gz), *_args(tmp_path)], capsys)
+    assert code == 2 and "is given as an input beside .npy files" in err, err

@@ -515,7 +515,7 @@ def test_an_image_mean_archive_is_refused_before_the_model_without_naming_it(run
     ]
 
 
-def test_a_pretrained_file_that_is_no_checkpoint_isrefused_before_torch(run_env, tmp_path):
+def test_a_pretrained_file_that_is_no_checkpoint_is_refused_before_torch(run_env, tmp_path):
     # (refused once torch and open_clip were imported: 11 to 13 s, where a misspelt tag
     # takes under a second)
     args = _args(tmp_path)
@@ -527,7 +527,7 @@ def test_a_pretrained_file_that_is_no_checkpoint_isrefused_before_torch(run_env,
     ]
 
 
-def test_a_wrong_model_configs_variable_isrefused_before_torch(run_env, tmp_path, monkeypatch):
+def test_a_wrong_model_configs_variable_is_refused_before_torch(run_env, tmp_path, monkeypatch):
     # (refused once open_clip was imported: 5.5 s)
     (tmp_path / "bad.json").write_text("{bad json")
     monkeypatch.setenv("SKSPLICE_MODEL_CONFIGS", str(tmp_path / "bad.json"))

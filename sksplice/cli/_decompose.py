@@ -53,8 +53,9 @@ class _Decomposition:
     n_inputs: int
     W: Any = None  # concept weights of all of X, once computed (CSR)
     metadata: dict[str, Any] = field(default_factory=dict)
-    # The .npy files and names of a run given embeddings computed already (metadata)
-    embeddings: dict[str, Any] | None = None
+    # The .npy files and names of a run given embeddings computed already, described for
+    # the JSON metadata (their digests taken only where it is written)
+    embeddings: Callable[[], dict[str, Any]] | None = None
 
 
 def _one_image_advice() -> str:
@@ -216,6 +217,7 @@ def _say_if_small_mean(splice: Any, n_rows: int) -> bool:
     ``n_rows`` of the run); whether it did."""
     from .._means import MIN_MEAN_SAMPLES
 
+    n_rows = getattr(splice, "n_mean_samples_", None) or n_rows  # (all-zero rows left out)
     if splice.mean_source_ != "data" or n_rows >= MIN_MEAN_SAMPLES:
         return False
     logger.warning(
@@ -519,7 +521,11 @@ def _metadata(
         "images": dec.n_inputs,
         "decomposed": len(dec.paths) if decomposed is None else decomposed,
         "skipped": [{"path": s.item, "reason": s.reason} for s in dec.skipped],
-        **({} if dec.embeddings is None else {"embeddings": dec.embeddings}),
+        **(
+            {"embeddings": dec.embeddings()}
+            if dec.embeddings is not None and getattr(args, "format", None) == "json"
+            else {}
+        ),
     }
 
 
@@ -942,12 +948,18 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
 
     with _usage():
         emb = read_embeddings(args)
-        if emb.n_rows < 2 and getattr(args, "image_mean", None) == "data":
-            raise UsageError(_one_image_advice())
+        n_left = emb.n_rows - len(emb.not_finite)  # (rows not finite are skipped)
+        if not n_left:
+            raise RunError(
+                f"none of the {plural(emb.n_rows, 'row')} can be decomposed: every one holds "
+                "values that are not finite (NaN or infinite)"
+            )
+        if n_left < 2 and getattr(args, "image_mean", None) == "data":
+            raise UsageError(_one_embedding_advice(emb.n_rows))
         _check_outputs_apart(args)
         plan = _check_options(
             args,
-            before_model=lambda: _refuse_one_row_unpublished(args, emb.n_rows),
+            before_model=lambda: _refuse_one_row_unpublished(args, n_left, emb.n_rows),
             width_check=lambda width: check_width(emb, width, args.model),
             before_weights=before_weights,
         )
@@ -961,7 +973,11 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         X, names, skipped = emb.decomposable()
         if not names:
             _none_read(skipped, emb.n_rows)
-        _say_zero_rows(X, names)
+        if _say_zero_rows(X, names) == len(names) and plan.image_mean is None:
+            raise CLIError(
+                f"every one of the {plural(len(names), 'row')} decomposed is all zero: no "
+                "centre can be learned from them, and none holds a concept"
+            )
         if plan.image_mean is None:
             _check_learnable_centre(X)  # (before the vocabulary is embedded)
         texts = _vocabulary_first(args, plan, embed=True)
@@ -978,7 +994,7 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
             skipped=skipped,
             plan=plan,
             n_inputs=emb.n_rows,
-            embeddings=emb.metadata(),
+            embeddings=lambda: emb.described,
         )
         _fitted_note(args, dec, said_mean=not said_small)
     except KeyboardInterrupt as exc:
@@ -988,9 +1004,9 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
     return _write_run(args, dec, _iter_rows(dec, args.top_k, args.quiet), len(names), False)
 
 
-def _say_zero_rows(X: np.ndarray, names: Sequence[str]) -> None:
+def _say_zero_rows(X: np.ndarray, names: Sequence[str]) -> int:
     """Name the rows of ``X`` that are all zero: without a direction, they hold no
-    concept (and are left out of a learned centre)."""
+    concept (and are left out of a learned centre); how many there are."""
     from .._means import zero_rows
 
     zero = np.flatnonzero(zero_rows(X))
@@ -1002,6 +1018,7 @@ def _say_zero_rows(X: np.ndarray, names: Sequence[str]) -> None:
             "1 row is" if zero.size == 1 else f"{zero.size} rows are",
             shown,
         )
+    return int(zero.size)
 
 
 def _where_centred(plan: _Plan) -> str:
@@ -1011,11 +1028,27 @@ def _where_centred(plan: _Plan) -> str:
     return f"the published image mean of {plan.model}/{plan.pretrained}"
 
 
-def _refuse_one_row_unpublished(args: argparse.Namespace, n_rows: int) -> None:
-    """One embedding whose centre would be learned from it (``--image-mean auto`` for a
-    model without a published mean) is refused, as one image is."""
-    if getattr(args, "image_mean", None) == "auto" and n_rows < 2 and not has_published_mean(args):
-        raise UsageError(_one_image_advice())
+def _refuse_one_row_unpublished(args: argparse.Namespace, n_left: int, n_rows: int) -> None:
+    """One embedding (``n_left`` of the ``n_rows`` given, the others skipped) whose centre
+    would be learned from it (``--image-mean auto`` for a model without a published mean)
+    is refused, as one image is."""
+    if getattr(args, "image_mean", None) == "auto" and n_left < 2 and not has_published_mean(args):
+        raise UsageError(_one_embedding_advice(n_rows))
+
+
+def _one_embedding_advice(n_rows: int) -> str:
+    """Why one embedding (of the ``n_rows`` given, the others not finite) cannot give
+    the centre, and what to give instead: the model that made it is given already."""
+    from .._means import MIN_MEAN_SAMPLES
+
+    left = "" if n_rows < 2 else f" (the only one of the {n_rows} rows with finite values)"
+    return (
+        f"the image mean (the modality centre) cannot be learned from a single embedding"
+        f"{left}: its centred embedding would be zero. Decompose it together with other "
+        f"embeddings of the same model (at least {MIN_MEAN_SAMPLES} give a stable centre), "
+        "or give --image-mean FILE.npy (the mean image embedding of the model that made it; "
+        "--image-mean pretrained where that model has a published mean)"
+    )
 
 
 def _write_run(

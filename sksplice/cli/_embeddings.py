@@ -13,6 +13,7 @@ files tell the model's width, and always before the vocabulary is embedded.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import logging
 import os
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._names import plural
-from ._logging import CLIError, UsageError
+from ._logging import CLIError, RunError, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ _TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl")
 #: Suffixes of compressed files, which pandas reads (a compressed table: ``.csv.gz``).
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
-#: Separators a spreadsheet may write in a ``.csv`` file in place of commas.
-_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 
 #: Headers of the column of names, after the path columns that a labels file knows, in
 #: the order they are preferred (clip-retrieval's metadata holds image_path where it
@@ -64,7 +63,8 @@ def are_embeddings(inputs: Sequence[str]) -> bool:
 
 def _names_file(raw: str) -> bool:
     """Whether ``raw`` names a file of names (a table or a text file), not embeddings."""
-    return raw.lower().endswith((*_TABLE_SUFFIXES, ".txt")) and not os.path.isdir(raw)
+    kind = _kind(Path(raw))
+    return kind in (*_TABLE_SUFFIXES, *_COMPRESSED, ".txt") and not os.path.isdir(raw)
 
 
 def _natural(path: Path) -> list[Any]:
@@ -81,6 +81,9 @@ def _warn_if_out_of_order(files: list[Path], names_files: list[Path]) -> None:
     wrongly."""
     if len(names_files) != 1 or len(files) < 2:
         return
+    patterns = {re.sub(r"\d+", "#", str(path)) for path in files}
+    if len(patterns) != 1 or "#" not in next(iter(patterns)):
+        return  # (not numbered alike: train.npy test.npy are read as given, said nowhere)
     ordered = sorted(files, key=_natural)
     if ordered == files:
         return
@@ -144,8 +147,10 @@ class EmbeddingInputs:
         ]
         return X[keep], [n for n, k in zip(self.names, keep, strict=True) if k], skipped
 
-    def metadata(self) -> dict[str, Any]:
-        """The files and the names of the run, for the JSON metadata (``embeddings``)."""
+    @functools.cached_property
+    def described(self) -> dict[str, Any]:
+        """The files and the names of the run, for the JSON metadata (``embeddings``):
+        their digests are taken once, where a JSON document is written."""
         from .._data import file_sha256
 
         return {
@@ -353,7 +358,7 @@ def _not_finite(array: np.ndarray) -> np.ndarray:
 def _refuse_not_finite(path: Path, rows: np.ndarray) -> None:
     """The error of ``--strict`` for the ``rows`` of ``path`` that are not finite."""
     n = len(rows)
-    raise CLIError(
+    raise RunError(
         f"{position_name(path, int(rows[0]))} holds values that are not finite (NaN or "
         f"infinite), as {plural(n, 'row')} of {path} do{'es' if n == 1 else ''}, which no "
         "decomposition explains (--strict stops at the first; without it, such rows are "
@@ -381,7 +386,7 @@ def _read_names(path: Path, column: str | None) -> tuple[list[str], str | None]:
                 f"{path} is read as one name per line"
             )
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise CLIError(
                 f"--names {path} is not UTF-8 text (byte {exc.start} cannot be read): save it "
@@ -396,7 +401,9 @@ def _read_names(path: Path, column: str | None) -> tuple[list[str], str | None]:
     table = _read_table(path, kind)
     columns = [str(c) for c in table.columns]
     if kind == ".csv" and len(columns) == 1:
-        other = [name for sep, name in _OTHER_SEPARATORS.items() if sep in columns[0]]
+        from ._inputs import _OTHER_SEPARATORS
+
+        other = [name for sep, name in _OTHER_SEPARATORS if sep in columns[0]]
         if other:
             raise CLIError(
                 f"--names {path}: its header {columns[0]!r} is one column of a .csv file, "
@@ -404,8 +411,17 @@ def _read_names(path: Path, column: str | None) -> tuple[list[str], str | None]:
                 "spreadsheet's list separator), or with tabs as a .tsv file"
             )
     chosen = _names_column(path, columns, column)
-    values = table[table.columns[[str(c) for c in table.columns].index(chosen)]]
-    return ["" if _missing(v) else str(v) for v in values.tolist()], chosen
+    values = table[table.columns[columns.index(chosen)]].tolist()
+    held = next(
+        (v for v in values if not _missing(v) and not isinstance(v, str | int | float)), None
+    )
+    if held is not None:  # (an image column of encoded pictures, as datasets' tables hold)
+        raise CLIError(
+            f"--names {path}: its column {chosen!r} holds {type(held).__name__} values, not "
+            f"names: pick the column of names with --names-column (its columns: "
+            f"{', '.join(columns)})"
+        )
+    return ["" if _missing(v) else str(v) for v in values], chosen
 
 
 def _kind(path: Path) -> str:
@@ -433,7 +449,14 @@ def _read_table(path: Path, kind: str) -> Any:
                     "names as a .csv file, or as a text file of one name per line"
                 ) from exc
         sep = "\t" if kind == ".tsv" else ","
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8")
+        return pd.read_csv(
+            path,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8",
+            skip_blank_lines=False,
+        )
     except CLIError:
         raise
     except UnicodeDecodeError as exc:
@@ -516,7 +539,10 @@ def _check_names_count(
 def _why(names: list[str], column: str | None, n_rows: int) -> str:
     """Why a names file gives a name fewer or more than ``n_rows``, where it can be
     told: a table's header, blank lines at the end of a file of lines."""
-    if column is not None and len(names) == n_rows - 1:
+    from ._inputs import _PATH_HEADERS
+
+    known = {*_PATH_HEADERS, *_NAME_HEADERS}
+    if column is not None and len(names) == n_rows - 1 and column.lower() not in known:
         return (
             f" (a table's first line is its header: {column!r} was read as the name of the "
             "column, not of a row)"
@@ -582,7 +608,11 @@ def check_centre(embeddings: EmbeddingInputs, mean: Any, where: str, data_home: 
     the centre ``mean`` of the run (said as ``where``)."""
     from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
 
-    first = embeddings.arrays[0][:_CENTRE_ROWS]
+    mean = np.asarray(mean)
+    if mean.shape != (embeddings.width,):  # (a centre of another width: refused as such)
+        return
+    first = np.asarray(embeddings.arrays[0][:_CENTRE_ROWS])
+    first = first[np.isfinite(first).all(axis=1)]  # (rows skipped are not decomposed)
     found = centre_mismatch(first, mean, data_home)
     if found is None:
         return
