@@ -520,10 +520,25 @@ def test_shards_and_their_names_are_given_as_the_shell_lists_them(run_env, tmp_p
          "per .npy file, in their order, or one for all their rows"),
         ([npy[0], npy[1], npy[0]], f"{npy[0]} is given twice: its rows would be decomposed "
          "twice, and counted twice in a learned centre; give each file once"),
+        ([npy[0], npy[1], "--names", tables[0], tables[0]], f"--names {tables[0]} is given "
+         "twice: give each file of names once"),
+        ([npy[2], npy[3], "--names", tables[3], tables[2]], f"--names pairs {npy[2]} with "
+         f"{tables[3]}, numbered 10 and 2: give the files of names in the order of the .npy "
+         "files (the shell lists img_emb/*.npy and metadata/*.parquet alike; a list written "
+         "by hand may not)"),
     ]:  # fmt: skip
         code, out, err = _main(["decompose", *argv, *_args(tmp_path)], capsys)
         assert code == 2 and out == ""
         assert err.strip() == f"sksplice: error: {said}"
+    # --names first takes the .npy files too, which left no input ("IMAGE_OR_FOLDER is
+    # required"): said as when it follows an input
+    code, out, err = _main(["decompose", "--names", tables[0], npy[0], *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        f"sksplice: error: decompose: --names {npy[0]}: a .npy file is no file of names "
+        "(--names takes every file that follows it): give the .npy files first (sksplice "
+        "decompose img_emb/*.npy --names metadata/*.parquet); see sksplice decompose --help"
+    )
 
 
 def test_names_files_of_other_kinds_are_read_or_told_what_is_wrong(run_env, tmp_path, capsys):

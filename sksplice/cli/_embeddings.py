@@ -74,6 +74,25 @@ def _natural(path: Path) -> list[Any]:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
 
 
+def _check_pairs(files: list[Path], names_files: list[Path]) -> None:
+    """A names file given twice is refused, and so, where there is one per ``.npy`` file,
+    is a pair whose files carry different numbers (``img_emb_2.npy`` with
+    ``metadata_10.parquet``: the names given in another order than the files)."""
+    for i, path in enumerate(names_files):
+        if any(_same_file(path, other) for other in names_files[:i]):
+            raise CLIError(f"--names {path} is given twice: give each file of names once")
+    if len(names_files) != len(files) or len(files) < 2:
+        return
+    for npy, names in zip(files, names_files, strict=True):
+        a, b = re.findall(r"\d+", npy.name), re.findall(r"\d+", names.name)
+        if a and b and int(a[-1]) != int(b[-1]):
+            raise CLIError(
+                f"--names pairs {npy} with {names}, numbered {int(a[-1])} and {int(b[-1])}: "
+                "give the files of names in the order of the .npy files (the shell lists "
+                "img_emb/*.npy and metadata/*.parquet alike; a list written by hand may not)"
+            )
+
+
 def _warn_if_out_of_order(files: list[Path], names_files: list[Path]) -> None:
     """Warn where one ``--names`` file names the rows of several ``.npy`` files that are
     given out of the order of their numbers: the rows are read in the order given,
@@ -256,6 +275,7 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
             "one for all their rows"
         )
     if names_files:
+        _check_pairs(files, names_files)
         _warn_if_out_of_order(files, names_files)
         read = [_read_names(path, column) for path in names_files]
         _check_names_count(files, arrays, names_files, read)

@@ -319,6 +319,21 @@ class _Formatter(argparse.HelpFormatter):
                 self._action_max_length = max(self._action_max_length, length)
 
 
+def _refuse_npy_after_names(parser: argparse.ArgumentParser, words: list[str]) -> None:
+    """``decompose --names n.txt a.npy``: ``--names`` takes every file that follows it,
+    which left no input (argparse said only that one is required)."""
+    if "--names" not in words:
+        return
+    at = words.index("--names")
+    after = [w for w in words[at + 1 :] if w.lower().endswith(".npy")]
+    if after and not any(w.lower().endswith(".npy") for w in words[:at]):
+        parser.error(
+            f"--names {after[0]}: a .npy file is no file of names (--names takes every file "
+            "that follows it): give the .npy files first (sksplice decompose img_emb/*.npy "
+            "--names metadata/*.parquet)"
+        )
+
+
 def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The parsed command line; an unknown option is refused by its command's parser.
 
@@ -339,6 +354,8 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             f"{command!r} is not a command (choose from {', '.join(commands)})"
             f"{_close(command, commands, n=3)}"
         )
+    if command == "decompose":
+        _refuse_npy_after_names(_commands(parser)[command], words)
     args, extras = parser.parse_known_args(words)
     if extras and words.index(extras[0]) > words.index(args.command):
         # Images or folders after an option (``decompose A -k 1 B``): argparse takes the
