@@ -346,7 +346,7 @@ def test_a_centre_known_only_once_the_model_loads_is_checked_after_the_fit(
     plan = _Plan("ViT-B-32", "laion2b_s34b_b79k", 512, ["a", "b"], laion, "pretrained")
     emb = EmbeddingInputs([tmp_path / "X.npy"], [X], ["x"] * 300, [], [])
     with pytest.raises(UsageError, match=r"give --model ViT-B-32 --pretrained openai \(or"):
-        check_centre(emb, laion, _where_centred(plan), splice_data_dir)
+        check_centre(emb, laion, _where_centred(plan), splice_data_dir, published=True)
 
     class Fitted:
         mean_ = laion
@@ -634,7 +634,7 @@ def test_the_centre_is_checked_on_finite_rows_and_after_the_fit_where_torch_read
     X = _around(laion, 300, 12).astype(np.float32)
     X[0, 0] = np.inf
     emb = EmbeddingInputs([tmp_path / "X.npy"], [X], ["x"] * 300, [], [], [0])
-    check_centre(emb, laion, "the published image mean", splice_data_dir)  # (no warning)
+    check_centre(emb, laion, "the published image mean", splice_data_dir, published=True)
     assert capsys.readouterr().err == ""
     rows = tmp_path / "rows.npy"
     np.save(rows, np.random.default_rng(13).normal(size=(50, 32)) + 1.0)

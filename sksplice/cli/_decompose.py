@@ -970,9 +970,7 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
     try:
         if plan.cache_note is not None:
             logger.warning("%s", plan.cache_note)
-        X, names, skipped = emb.decomposable()
-        if not names:
-            _none_read(skipped, emb.n_rows)
+        X, names, skipped = emb.decomposable()  # (some row is left: refused above if not)
         if _say_zero_rows(X, names) == len(names) and plan.image_mean is None:
             raise CLIError(
                 f"every one of the {plural(len(names), 'row')} decomposed is all zero: no "
@@ -985,7 +983,13 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True)
         if not checked and plan.mean_source != "data":
             # (a centre downloaded with the model, or read by torch: checked now)
-            check_centre(emb, splice.mean_, _where_centred(plan), splice.data_home)
+            check_centre(
+                emb,
+                splice.mean_,
+                _where_centred(plan),
+                splice.data_home,
+                published=plan.mean_file is None,
+            )
         said_small = _say_if_small_mean(splice, X.shape[0])
         dec = _Decomposition(
             paths=names,

@@ -78,9 +78,9 @@ def _check_pairs(files: list[Path], names_files: list[Path]) -> None:
     """A names file given twice is refused, and so, where there is one per ``.npy`` file,
     is a pair whose files carry different numbers (``img_emb_2.npy`` with
     ``metadata_10.parquet``: the names given in another order than the files)."""
-    for i, path in enumerate(names_files):
-        if any(_same_file(path, other) for other in names_files[:i]):
-            raise CLIError(f"--names {path} is given twice: give each file of names once")
+    twice = _given_twice(names_files)
+    if twice is not None:
+        raise CLIError(f"--names {twice[0]} is given twice: give each file of names once")
     if len(names_files) != len(files) or len(files) < 2:
         return
     for npy, names in zip(files, names_files, strict=True):
@@ -240,14 +240,14 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
     checked: a file numpy reads as one float array of one row per image, all of one
     width, every value finite; names (``--names``), one per row."""
     files = [Path(raw) for raw in args.inputs]
-    for i, path in enumerate(files):
-        for other in files[:i]:
-            if _same_file(path, other):
-                raise CLIError(
-                    f"{path} is given twice{'' if str(path) == str(other) else f' (as {other})'}: "
-                    "its rows would be decomposed twice, and counted twice in a learned "
-                    "centre; give each file once"
-                )
+    twice = _given_twice(files)
+    if twice is not None:
+        path, other = twice
+        raise CLIError(
+            f"{path} is given twice{'' if str(path) == str(other) else f' (as {other})'}: "
+            "its rows would be decomposed twice, and counted twice in a learned centre; give "
+            "each file once"
+        )
     arrays = [_open(path) for path in files]
     for path, array in zip(files[1:], arrays[1:], strict=True):
         if array.shape[1] != arrays[0].shape[1]:
@@ -352,11 +352,15 @@ def _open(path: Path) -> np.ndarray:
     return array
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+def _given_twice(paths: list[Path]) -> tuple[Path, Path] | None:
+    """The first of ``paths`` that names the file of an earlier one, and that one."""
+    from ._checks import _same_file
+
+    for i, path in enumerate(paths):
+        for other in paths[:i]:
+            if _same_file(path, other):
+                return path, other
+    return None
 
 
 def _empty(path: Path) -> bool:
@@ -573,11 +577,12 @@ def _why(names: list[str], column: str | None, n_rows: int) -> str:
     return ""
 
 
-def centre_at_hand(args: argparse.Namespace) -> tuple[np.ndarray, str] | None:
+def centre_at_hand(args: argparse.Namespace) -> tuple[np.ndarray, str, bool] | None:
     """The centre the run will use, where it is known without the model or a download:
     the published mean of ``--model``/``--pretrained`` already in the data home, or an
     ``--image-mean`` ``.npy`` file; with what it is (``"the published image mean of
-    M/P"``). None otherwise (learned from the rows, or to be downloaded)."""
+    M/P"``) and whether it is a published one. None otherwise (learned from the rows, or
+    to be downloaded)."""
     from .._data import resolve_in_data_home
     from ..vocabulary import IMAGE_MEANS, as_mean_vector, image_mean_key, load_image_mean
     from ._checks import _MEAN_KEYWORDS, _torch_file, has_published_mean
@@ -593,16 +598,15 @@ def centre_at_hand(args: argparse.Namespace) -> tuple[np.ndarray, str] | None:
             mean = load_image_mean(args.model, args.pretrained, data_home=args.data_home)
         except Exception:  # (said where the run reads it)
             return None
-        return np.asarray(mean), f"the published image mean of {args.model}/{args.pretrained}"
+        return np.asarray(mean), f"the published image mean of {args.model}/{args.pretrained}", True
     if choice is None or choice in _MEAN_KEYWORDS:
         return None
     path = Path(choice).expanduser()
     if not path.is_file() or _torch_file(path):
         return None
     try:
-        return np.asarray(
-            as_mean_vector(path, source="--image-mean")
-        ), f"the image mean in {choice}"
+        mean = as_mean_vector(path, source="--image-mean")
+        return np.asarray(mean), f"the image mean in {choice}", False
     except ValueError:
         return None
 
@@ -619,13 +623,17 @@ def check_centre_early(args: argparse.Namespace, embeddings: EmbeddingInputs) ->
     at_hand = centre_at_hand(args)
     if at_hand is None:
         return False
-    check_centre(embeddings, *at_hand, args.data_home)
+    mean, where, published = at_hand
+    check_centre(embeddings, mean, where, args.data_home, published=published)
     return True
 
 
-def check_centre(embeddings: EmbeddingInputs, mean: Any, where: str, data_home: Any) -> None:
+def check_centre(
+    embeddings: EmbeddingInputs, mean: Any, where: str, data_home: Any, *, published: bool
+) -> None:
     """Refuse or warn (:func:`check_centre_early`) where the first rows do not lie around
-    the centre ``mean`` of the run (said as ``where``)."""
+    the centre ``mean`` of the run (said as ``where``; ``published``: a published mean,
+    else a file given)."""
     from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
 
     mean = np.asarray(mean)
@@ -636,7 +644,6 @@ def check_centre(embeddings: EmbeddingInputs, mean: Any, where: str, data_home: 
     found = centre_mismatch(first, mean, data_home)
     if found is None:
         return
-    published = where.startswith("the published")
     said = (
         f"the embeddings of {embeddings.files[0]} do not lie around {where}: the mean "
         f"direction of {found.n_samples} of them has cosine {found.cosine:.2f} with it (below "
