@@ -35,6 +35,7 @@ from ._means import (
     resolve_mean,
     warn_if_centre_mismatched,
     warn_zero_rows,
+    zero_rows,
 )
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._persistence import VersionStampMixin
@@ -1434,7 +1435,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             If ``X`` has two rows or more and none of them holds a concept (a
             penalty just below 2), or 10 rows or more and more than half of them
             hold none (a penalty above the useful range; not where ``target_l0``
-            asked for so few concepts).
+            asked for so few concepts). Rows of ``X`` that are all zero (warned
+            about as such) are not counted.
         DenseCodesWarning
             If the rows keep more concepts than half the dimensions of ``X``,
             and more than 64, on average (a penalty far below the useful range;
@@ -1446,15 +1448,21 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         X = self._validate_X(X, reset=False, keep_float16=True)
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W = self._weights(X)
-        self._warn_about_codes(W)
+        self._warn_about_codes(W, X)
         return _weights.format_weights(self, W, X_in, wrapped=True)
 
-    def _warn_about_codes(self, W: scipy.sparse.csr_matrix) -> None:
-        """Warn when the weights ``W`` of a transform hold no concept at all, or are
-        nearly dense (:class:`DenseCodesWarning`): the penalty is far from useful."""
+    def _warn_about_codes(self, W: scipy.sparse.csr_matrix, X: np.ndarray) -> None:
+        """Warn when the weights ``W`` of a transform of ``X`` hold no concept at all, or
+        are nearly dense (:class:`DenseCodesWarning`): the penalty is far from useful.
+        The rows of ``X`` that are all zero (warned about as such) hold no concept at any
+        penalty, and are not counted."""
         n, d = W.shape[0], self.n_features_in_
         whole = not getattr(_BLOCK_OF_MORE, "active", False)  # (not a chunk of a run)
         empty = n - int(np.count_nonzero(np.diff(W.indptr)))
+        if whole and (W.nnz == 0 or _mostly_empty(empty, n)):
+            # (looked for only where a warning would follow: one more pass over X)
+            n_zero = int(zero_rows(X).sum())
+            n, empty = n - n_zero, empty - n_zero
         if whole and W.nnz and self.target_l0 is None and _mostly_empty(empty, n):
             # (the counts differ from fold to fold of a search: shown once per penalty)
             warn_user(
@@ -1522,7 +1530,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         X = self._validate_X(X, reset=False, keep_float16=True)
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W, stats = self._weights_and_stats(X)
-        self._warn_about_codes(W)
+        self._warn_about_codes(W, X)
         return _weights.format_weights(self, W, X_in), stats
 
     # --------------------------------------------------------- calibration

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 from pathlib import Path
@@ -689,3 +691,77 @@ def test_names_read_as_written(run_env, tmp_path, capsys):
     gz.write_bytes(b"")
     code, out, err = _main(["decompose", str(X), str(gz), *_args(tmp_path)], capsys)
     assert code == 2 and "is given as an input beside .npy files" in err, err
+
+
+def test_options_are_checked_before_every_value_is_read(run_env, tmp_path, capsys, monkeypatch):
+    # Every value of every file was read for finiteness before the options were checked:
+    # on gigabytes of shards, a misspelt option cost a full scan before its one-line error.
+    from sksplice.cli import _embeddings
+
+    scanned = []
+    scan = _embeddings._not_finite
+    monkeypatch.setattr(_embeddings, "_not_finite", lambda a: scanned.append(a.shape) or scan(a))
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(14).normal(size=(20, 32)).astype(np.float32))
+    missing = tmp_path / "no-such-vocabulary.txt"
+    argv = ["decompose", str(X), *_args(tmp_path), "--vocabulary", str(missing)]
+    code, out, err = _main(argv, capsys)
+    assert code == 2 and out == "" and str(missing) in err, err
+    code, out, err = _main(["decompose", str(X), "--image-mean", "data", "-o",
+                            str(tmp_path / "no-such-folder" / "out.csv"), *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert code == 2 and out == "" and "no-such-folder" in err, err
+    assert scanned == []
+    code, out, err = _main(["decompose", str(X), "-q", *_args(tmp_path)], capsys)
+    assert code == 0 and scanned == [(20, 32)], err
+
+
+def test_a_shard_of_other_weights_among_the_shards_is_found(
+    splice_data_dir, tmp_path, capsys, model_not_reached
+):
+    # Only the first rows of the first file were looked at: a shard of other weights
+    # given after it was decomposed around a centre it does not lie around.
+    from sksplice.vocabulary import load_image_mean
+
+    laion = load_image_mean("ViT-B-32", "laion2b_s34b_b79k", data_home=splice_data_dir)
+    openai = load_image_mean("ViT-B-32", "openai", data_home=splice_data_dir)
+    shards = [tmp_path / f"img_emb_{i}.npy" for i in range(3)]
+    np.save(shards[0], _around(laion, 600, 15))
+    np.save(shards[1], _around(laion, 5, 16))  # (too few to tell: taken with the next)
+    np.save(shards[2], _around(openai, 40, 17))
+    argv = _centre_run(shards[0], splice_data_dir, tmp_path)
+    code, out, err = _main([*argv[:2], *map(str, shards[1:]), *argv[2:]], capsys)
+    assert code == 2 and out == ""
+    (line,) = err.splitlines()
+    assert line.startswith(
+        f"sksplice: error: the embeddings of {shards[1]} to {shards[2]} do not lie around the "
+        "published image mean of ViT-B-32/laion2b_s34b_b79k: the mean direction of 45 of them "
+    ), line
+    assert "they are embeddings of ViT-B-32/openai" in line, line
+    np.save(shards[2], _around(laion, 40, 17))
+    code, out, err = _main([*argv[:2], *map(str, shards[1:]), *argv[2:]], capsys)
+    assert err.splitlines() == ["sksplice: error: the model is reached"], err
+
+
+def test_rows_all_zero_are_not_counted_as_left_without_a_concept_by_the_penalty(
+    run_env, tmp_path, capsys
+):
+    # 12 rows a job never filled, beside 8 that hold concepts, were said to be "12 of the
+    # 20 images decompose to no concept at --l1-penalty 0.25 ... A smaller --l1-penalty
+    # keeps more concepts": no penalty gives them one.
+    rng = np.random.default_rng(18)
+    X = np.vstack([np.zeros((12, 32)), rng.normal(size=(8, 32))]).astype(np.float32)
+    path, mean = tmp_path / "img_emb_0.npy", tmp_path / "mean.npy"
+    np.save(path, X)
+    np.save(mean, rng.normal(size=32) * 0.1)
+    argv = ["decompose", str(path), "-f", "csv", "--image-mean", str(mean), *_args(tmp_path)]
+    code, out, err = _main(argv, capsys)
+    assert code == 0, err
+    l0 = [int(row["l0"]) for row in csv.DictReader(io.StringIO(out))]
+    assert "12 rows are all zero" in err, err
+    assert "no concept at" not in err and "no concept has a non-zero weight" not in err, err
+    np.save(path, np.zeros((12, 32), dtype=np.float32))
+    code, out, err = _main(argv, capsys)
+    assert code == 0 and "no concept has a non-zero weight" not in err, err
+    assert "12 rows are all zero" in err, err
+    assert l0 and min(l0) == 0 and max(l0) > 0

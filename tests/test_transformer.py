@@ -1966,6 +1966,21 @@ def test_codes_mostly_without_a_concept_are_warned_about_once_per_penalty():
         assert 0 < (W.getnnz(axis=1) == 0).sum() <= 75
         asked = make(concepts, raw, target_l0=0.2).fit(X)
         assert (asked.transform(X).getnnz(axis=1) == 0).sum() > 75
+    # rows all zero (a job that never filled them) hold no concept at any penalty: said
+    # as such, and not counted as rows the penalty left without one
+    held_rows = X[held][:8]
+    zero_and_held = np.vstack([np.zeros((12, X.shape[1])), held_rows])
+    with pytest.warns(UserWarning, match="are all zero") as got:
+        W = est.set_params(l1_penalty=0.6).fit(X).transform(zero_and_held)
+    assert (W.getnnz(axis=1) == 0).sum() == 12
+    assert not [w for w in got if "decompose to no concept" in str(w.message)]
+    with pytest.warns(UserWarning, match="are all zero") as got:
+        W = est.transform(np.vstack([np.zeros((12, X.shape[1])), X]))
+    said = [str(w.message) for w in got if "decompose to no concept" in str(w.message)]
+    assert said and said[0].startswith(f"{n_empty} of the 150 rows of X decompose"), said
+    with pytest.warns(UserWarning, match="are all zero") as got:
+        est.transform(np.zeros((3, X.shape[1])))
+    assert not [w for w in got if "every row of X decomposes" in str(w.message)]
     # in a search, the folds (of other counts) say it once for the penalty
     seen = _warned_in_a_search(concepts, raw, X, [0.3, 0.6])
     empty = [str(w.message) for w in seen if "decompose to no concept" in str(w.message)]

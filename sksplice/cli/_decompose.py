@@ -56,6 +56,7 @@ class _Decomposition:
     # The .npy files and names of a run given embeddings computed already, described for
     # the JSON metadata (their digests taken only where it is written)
     embeddings: Callable[[], dict[str, Any]] | None = None
+    n_zero: int = 0  # (rows of X that are all zero: without a concept at any penalty)
 
 
 def _one_image_advice() -> str:
@@ -946,9 +947,10 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         nonlocal checked
         checked = check_centre_early(args, emb)
 
-    with _usage():
-        emb = read_embeddings(args)
-        n_left = emb.n_rows - len(emb.not_finite)  # (rows not finite are skipped)
+    def before_model() -> None:
+        # (every value is read once the options are checked: a mistake in them is found
+        # before a scan of gigabytes)
+        n_left = emb.find_not_finite(strict=getattr(args, "strict", False))
         if not n_left:
             raise RunError(
                 f"none of the {plural(emb.n_rows, 'row')} can be decomposed: every one holds "
@@ -956,10 +958,14 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
             )
         if n_left < 2 and getattr(args, "image_mean", None) == "data":
             raise UsageError(_one_embedding_advice(emb.n_rows))
+        _refuse_one_row_unpublished(args, n_left, emb.n_rows)
+
+    with _usage():
+        emb = read_embeddings(args)
         _check_outputs_apart(args)
         plan = _check_options(
             args,
-            before_model=lambda: _refuse_one_row_unpublished(args, n_left, emb.n_rows),
+            before_model=before_model,
             width_check=lambda width: check_width(emb, width, args.model),
             before_weights=before_weights,
         )
@@ -971,7 +977,8 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         if plan.cache_note is not None:
             logger.warning("%s", plan.cache_note)
         X, names, skipped = emb.decomposable()  # (some row is left: refused above if not)
-        if _say_zero_rows(X, names) == len(names) and plan.image_mean is None:
+        n_zero = _say_zero_rows(X, names)
+        if n_zero == len(names) and plan.image_mean is None:
             raise CLIError(
                 f"every one of the {plural(len(names), 'row')} decomposed is all zero: no "
                 "centre can be learned from them, and none holds a concept"
@@ -999,6 +1006,7 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
             plan=plan,
             n_inputs=emb.n_rows,
             embeddings=lambda: emb.described,
+            n_zero=n_zero,
         )
         _fitted_note(args, dec, said_mean=not said_small)
     except KeyboardInterrupt as exc:
@@ -1091,11 +1099,13 @@ def _write_run(
         dec.skipped,
         dec.n_inputs,
     )
-    if code == 0 and not with_concepts:
+    # (rows all zero, said already, hold no concept at any penalty: not counted)
+    n_zero = min(dec.n_zero, n_written)  # (an interrupted run wrote fewer)
+    if code == 0 and not with_concepts and not (n_zero and n_zero == n_written):
         # (each image says "no concept above the penalty": the run says why, and what to do)
-        logger.warning("%s", no_concept(len(dec.paths)))
+        logger.warning("%s", no_concept(len(dec.paths) - dec.n_zero))
     elif code == 0 and args.target_l0 is None:
-        _say_if_mostly_empty(dec.splice, n_written - with_concepts, n_written)
+        _say_if_mostly_empty(dec.splice, n_written - with_concepts - n_zero, n_written - n_zero)
     if code == 0 and n_written:
         _say_if_dense(dec.splice, n_concepts / n_written)
     return code

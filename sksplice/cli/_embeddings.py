@@ -18,8 +18,8 @@ import itertools
 import logging
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ _SCAN_ROWS = 65_536
 
 #: Rows of the first file checked against the centre (those of the first chunk decomposed).
 _CENTRE_ROWS = 512
+# (a run of many files: at least _CENTRE_ROWS_EACH rows of each, about _CENTRE_ROWS_ALL in all)
+_CENTRE_ROWS_EACH = 64
+_CENTRE_ROWS_ALL = 16_384
 
 
 def are_embeddings(inputs: Sequence[str]) -> bool:
@@ -133,7 +136,9 @@ class EmbeddingInputs:
     names: list[str]
     names_files: list[Path]
     names_columns: list[str | None]  # (each names file's; None: a file of lines)
-    not_finite: list[int] = field(default_factory=list)  # (rows, counted over all the files)
+    # (the rows, counted over all the files, holding a value that is not finite: found by
+    # :meth:`find_not_finite`, which reads every value, once the cheap checks are done)
+    not_finite: list[int] | None = None
 
     @property
     def n_rows(self) -> int:
@@ -150,12 +155,31 @@ class EmbeddingInputs:
             return self.arrays[0]
         return np.concatenate(self.arrays)
 
+    def find_not_finite(self, strict: bool = False) -> int:
+        """Read every value, and find the rows that hold one that is not finite (NaN or
+        infinite); how many rows are left to decompose. ``strict``: refuse the first
+        file that has such a row (:class:`RunError`)."""
+        if self.not_finite is None:
+            found: list[int] = []
+            start = 0
+            for path, array in zip(self.files, self.arrays, strict=True):
+                rows = _not_finite(array)
+                if len(rows) and strict:
+                    _refuse_not_finite(path, rows)
+                found += (start + rows).tolist()
+                start += int(array.shape[0])
+            self.not_finite = found
+        return self.n_rows - len(self.not_finite)
+
     def decomposable(self) -> tuple[np.ndarray, list[str], list[Any]]:
         """The rows to decompose, their names, and the rows skipped for values that are
-        not finite (as :class:`~sksplice.embedders.SkippedInput`, named)."""
+        not finite (as :class:`~sksplice.embedders.SkippedInput`, named; found by
+        :meth:`find_not_finite` first)."""
         from ..embedders import SkippedInput
 
         X = self.rows()
+        if self.not_finite is None:
+            raise RuntimeError("find_not_finite() reads the rows before they are decomposed")
         if not self.not_finite:
             return X, self.names, []
         keep = np.ones(self.n_rows, dtype=bool)
@@ -256,14 +280,6 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
                 f"{arrays[0].shape[1]}: the files of one run hold embeddings of one model; "
                 "decompose them in separate runs, each with the --model that made it"
             )
-    not_finite: list[int] = []
-    start = 0
-    for path, array in zip(files, arrays, strict=True):
-        rows = _not_finite(array)
-        if len(rows) and getattr(args, "strict", False):
-            _refuse_not_finite(path, rows)
-        not_finite += (start + rows).tolist()
-        start += int(array.shape[0])
     names_files = [Path(p) for p in (getattr(args, "names", None) or [])]
     column = getattr(args, "names_column", None)
     names: list[str] = []
@@ -290,7 +306,7 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
             if not names[start + i].strip():
                 names[start + i] = position_name(path, i)
         start += int(array.shape[0])
-    return EmbeddingInputs(files, arrays, names, names_files, columns, not_finite)
+    return EmbeddingInputs(files, arrays, names, names_files, columns)
 
 
 def check_width(embeddings: EmbeddingInputs, width: int, model: str) -> None:
@@ -628,24 +644,46 @@ def check_centre_early(args: argparse.Namespace, embeddings: EmbeddingInputs) ->
     return True
 
 
+def _centre_samples(embeddings: EmbeddingInputs) -> Iterator[tuple[str, np.ndarray]]:
+    """The first finite rows of each file (at most ``_CENTRE_ROWS``, fewer where there are
+    many files), with the file's name: the rows that :func:`check_centre` looks at, so
+    that shards of other weights mixed into a run are found. A file of too few rows to
+    tell is taken together with the files that follow it (named by the first and the
+    last); the last files, where they hold too few, are not looked at."""
+    from .._means import MIN_CENTRE_CHECK_ROWS
+
+    each = max(_CENTRE_ROWS_EACH, _CENTRE_ROWS_ALL // len(embeddings.files))
+    group: list[np.ndarray] = []
+    first: Path | None = None
+    for path, array in zip(embeddings.files, embeddings.arrays, strict=True):
+        rows = np.asarray(array[: min(each, _CENTRE_ROWS)])
+        group.append(rows[np.isfinite(rows).all(axis=1)])  # (rows skipped are not decomposed)
+        first = path if first is None else first
+        if sum(len(r) for r in group) >= MIN_CENTRE_CHECK_ROWS:
+            yield (str(path) if first == path else f"{first} to {path}"), np.concatenate(group)
+            group, first = [], None
+
+
 def check_centre(
     embeddings: EmbeddingInputs, mean: Any, where: str, data_home: Any, *, published: bool
 ) -> None:
-    """Refuse or warn (:func:`check_centre_early`) where the first rows do not lie around
-    the centre ``mean`` of the run (said as ``where``; ``published``: a published mean,
-    else a file given)."""
+    """Refuse or warn (:func:`check_centre_early`) where the first rows of a file (of
+    :func:`_centre_samples`) do not lie around the centre ``mean`` of the run (said as
+    ``where``; ``published``: a published mean, else a file given)."""
     from .._means import _OPPOSITE, CENTRE_MISMATCH_COSINE, centre_mismatch
 
     mean = np.asarray(mean)
     if mean.shape != (embeddings.width,):  # (a centre of another width: refused as such)
         return
-    first = np.asarray(embeddings.arrays[0][:_CENTRE_ROWS])
-    first = first[np.isfinite(first).all(axis=1)]  # (rows skipped are not decomposed)
-    found = centre_mismatch(first, mean, data_home)
+    mismatches = (
+        (files, centre_mismatch(rows, mean, data_home))
+        for files, rows in _centre_samples(embeddings)
+    )
+    files, found = next(((f, m) for f, m in mismatches if m is not None), ("", None))
     if found is None:
         return
     said = (
-        f"the embeddings of {embeddings.files[0]} do not lie around {where}: the mean "
+        f"the embeddings of {files} do not lie around {where}: the mean "
         f"direction of {found.n_samples} of them has cosine {found.cosine:.2f} with it (below "
         f"{CENTRE_MISMATCH_COSINE})"
     )
