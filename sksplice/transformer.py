@@ -31,6 +31,7 @@ from ._means import (
     MIN_MEAN_SAMPLES,
     CentreMismatchWarning,
     SmallMeanSampleWarning,
+    as_solved,
     center_rows,
     resolve_mean,
     warn_if_centre_mismatched,
@@ -915,8 +916,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
 
         With ``keep_float16``, float16 embeddings (a memory-mapped ``.npy`` file
         perhaps) are kept as they are, not copied whole into float64: the
-        caller then reads them only through :meth:`_weights`, whose solver
-        chunks are made in float32 a chunk of rows at a time (:meth:`_targets`).
+        caller then reads them a block of rows at a time, in float32 where they
+        are solved (:meth:`_targets`, :func:`~sksplice._means.as_solved`) and in
+        float64 where a centre is learned from them.
         """
         from ._pandas import is_sparse_frame
 
@@ -1146,7 +1148,9 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # feature_names_in_ only where all are strings)
         columns = getattr(X, "columns", None) if getattr(X, "ndim", None) == 2 else None
         columns = None if columns is None else list(columns)
-        X = self._validate_X(X, reset=True)
+        # (float16 rows, a memory-mapped file perhaps, are read a block at a time: not
+        # copied whole into float64)
+        X = self._validate_X(X, reset=True, keep_float16=True)
         from ._download import DataFetchError
 
         try:
@@ -1322,9 +1326,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         mean = self.mean_
 
         def make(rows: np.ndarray) -> np.ndarray:
-            if rows.dtype == np.float16:  # (solved in float32, as the float32 rows would be)
-                rows = rows.astype(np.float32)
-            return center_rows(rows, mean, warn_zero=False)
+            # (float16 rows are solved in float32, as the float32 rows would be)
+            return center_rows(as_solved(rows), mean, warn_zero=False)
 
         # A centred row has norm 1 up to rounding in X.dtype, or 0.
         return LazyRows(X, make, norm_bound=2.0)
@@ -1543,7 +1546,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             l1_penalty=self.l1_penalty,
             calibration_samples=self.calibration_samples,
             random_state=self.random_state,
-            center=self._center,
+            center=lambda rows: self._center(as_solved(rows)),
             solve=self._solve,
             verbose=self.verbose,
             logger=logger,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -145,12 +146,14 @@ def _raise_strict(exc: BaseException, paths: Sequence[Path], offset: int = 0) ->
     ) from exc
 
 
-def _check_learnable_centre(X: np.ndarray) -> None:
+def _check_learnable_centre(X: np.ndarray) -> np.ndarray:
     """Images whose embeddings all point the same way (copies of one picture) leave no
-    centre to learn: every centred embedding, and every weight, would be zero."""
+    centre to learn: every centred embedding, and every weight, would be zero. The
+    centre learned (given to :func:`_fitted`, which does not learn it again)."""
     from .._means import any_centred_row, learned_mean
 
-    if not any_centred_row(X, learned_mean(X)):
+    mean = learned_mean(X)
+    if not any_centred_row(X, mean):
         raise CLIError(
             f"the image mean (the modality centre) cannot be learned from these {X.shape[0]} "
             "images: their embeddings are all the same (copies of one picture?), so every "
@@ -160,6 +163,7 @@ def _check_learnable_centre(X: np.ndarray) -> None:
             "or use a model with a published mean "
             "(--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
         )
+    return mean
 
 
 def _decompose(
@@ -202,9 +206,9 @@ def _decompose(
             f"only 1 of the {len(paths)} images could be read (skipped: "
             f"{_skipped_names(skipped)}): {_one_image_advice()}"
         )
-    if plan.image_mean is None:
-        _check_learnable_centre(X)  # (before the vocabulary is embedded)
-    splice = _fitted(args, plan, X, texts)
+    # (before the vocabulary is embedded)
+    mean = _check_learnable_centre(X) if plan.image_mean is None else None
+    splice = _fitted(args, plan, X, texts, learned=mean)
     said_small = _say_if_small_mean(splice, X.shape[0])
     dec = _Decomposition(
         paths=kept, X=X, splice=splice, skipped=list(skipped), plan=plan, n_inputs=len(paths)
@@ -374,11 +378,18 @@ def _quiet_cache_note(plan: _Plan) -> None:
 
 
 def _fitted(
-    args: argparse.Namespace, plan: _Plan, X: np.ndarray, embedder: Any, streamed: bool = False
+    args: argparse.Namespace,
+    plan: _Plan,
+    X: np.ndarray,
+    embedder: Any,
+    streamed: bool = False,
+    learned: np.ndarray | None = None,
 ) -> Any:
     """The transformer of the run (the concept dictionary built), fitted on ``X``, with
     the text ``embedder`` of :func:`_vocabulary_first`; ``X`` holds every image of the
-    run, or only its first ones where it is ``streamed``."""
+    run, or only its first ones where it is ``streamed``. ``learned``: the centre
+    learned from ``X`` already (:func:`_check_learnable_centre`), not learned again."""
+    from .._means import learned_mean_known
     from ..transformer import CentreMismatchWarning, SmallMeanSampleWarning, SpliceTransformer
 
     common = _common(args)
@@ -399,7 +410,8 @@ def _fitted(
         warnings.simplefilter("ignore", SmallMeanSampleWarning)  # said below, in CLI words
         warnings.simplefilter("ignore", CentreMismatchWarning)  # (and this one)
         _quiet_cache_note(plan)
-        splice.fit(X)
+        with learned_mean_known(X, learned) if learned is not None else contextlib.nullcontext():
+            splice.fit(X)
     if not streamed:
         _say_if_centre_mismatched(plan, splice, X[:_CHUNK])
     return splice
@@ -983,11 +995,11 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
                 f"every one of the {plural(len(names), 'row')} decomposed is all zero: no "
                 "centre can be learned from them, and none holds a concept"
             )
-        if plan.image_mean is None:
-            _check_learnable_centre(X)  # (before the vocabulary is embedded)
+        # (before the vocabulary is embedded)
+        mean = _check_learnable_centre(X) if plan.image_mean is None else None
         texts = _vocabulary_first(args, plan, embed=True)
         whole = plan.image_mean is None or args.target_l0 is not None
-        splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True)
+        splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True, learned=mean)
         if not checked and plan.mean_source != "data":
             # (a centre downloaded with the model, or read by torch: checked now)
             check_centre(
