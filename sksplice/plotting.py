@@ -2267,7 +2267,7 @@ def plot_sparsity_tradeoff(
                 tick = max(m * decade for m in (1.0, 2.0, 5.0) if m * decade <= least)
                 a.set_xlim(left=min(a.get_xlim()[0], tick))
         if len(named) > 1 or "" not in named:
-            a.legend(loc="lower right", fontsize=8)
+            a.legend(loc="best", fontsize=8)  # (where it covers the fewest points)
     handles, texts = ax.get_legend_handles_labels()
     if any(line.get_gid() == _BASELINE_GID for line in ax.get_lines()):
         # what the dotted lines are: the cosine of each path's centre alone
@@ -2279,10 +2279,10 @@ def plot_sparsity_tradeoff(
     entries: dict[str, Any] = {"handles": handles, **({"labels": texts} if handles else {})}
     if annotate:
         # what the numbers at the points are (in the legend's title, or alone)
-        ax.legend(**entries, loc="lower right", fontsize=8, title="labels: l1_penalty",
+        ax.legend(**entries, loc="best", fontsize=8, title="labels: l1_penalty",
                   title_fontsize=8)  # fmt: skip
     elif handles:
-        ax.legend(**entries, loc="lower right", fontsize=8)
+        ax.legend(**entries, loc="best", fontsize=8)
     ax.set_ylabel("cosine(embedding, recomposition)")
     if accuracy_ax is not None:
         _at_least_span(accuracy_ax, _MIN_ACCURACY_SPAN)

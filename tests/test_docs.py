@@ -83,6 +83,7 @@ def built_docs(tmp_path_factory):
         REPO_ROOT / "docs", source, ignore=shutil.ignore_patterns("generated", "_build")
     )
     (source / "nitpick_probe.md").write_text(_NITPICK_PROBE, encoding="utf-8")
+    shutil.copy(REPO_ROOT / "README.md", tmp_path)  # (the quick start includes its tour)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(

@@ -2213,3 +2213,25 @@ def test_shift_labels_keep_off_the_points_that_are_not_significant():
         & (grey[:, 1] < box.y1 + margin)
     )
     assert not covered.any(), (box, grey)
+
+
+def test_the_tradeoff_legend_covers_no_point():
+    # The legend sat in the lower right corner whatever was there: with a centre-alone
+    # baseline above every cosine, the points of the longest codes lay under it.
+    import pandas as pd
+
+    frames = {}
+    for label, shift in (("1k words", 0.0), ("10k words", 0.03)):
+        frame = pd.DataFrame({
+            "l1_penalty": [0.05, 0.1, 0.2, 0.3],
+            "mean_l0": [40.0, 22.0, 11.0, 5.0],
+            "cosine": np.array([0.3, 0.22, 0.14, 0.08]) + shift,
+        })  # fmt: skip
+        frame.attrs["baseline_cosine"] = 0.97
+        frames[label] = frame
+    ax = plot_sparsity_tradeoff(frames)
+    _drawn(ax)
+    box = ax.get_legend().get_window_extent()
+    for label, frame in frames.items():
+        for x, y in ax.transData.transform(frame[["mean_l0", "cosine"]].to_numpy()):
+            assert not box.padded(4).contains(x, y), (label, x, y)

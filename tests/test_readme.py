@@ -81,6 +81,9 @@ def test_readme_tour_runs(tiny_clip_model, monkeypatch):
     assert hasattr(search, "best_estimator_")  # the tour fitted the grid search
     scores = search.cv_results_["mean_test_score"]
     assert len(scores) == 3 and search.best_score_ == np.max(scores)
+    path_search = namespace["path_search"]  # (the same search, one path a fold)
+    assert path_search.best_params_ == search.best_params_
+    np.testing.assert_allclose(path_search.cv_results_["mean_test_score"], scores, atol=1e-12)
     edited = namespace["edited"]
     editor = edited.named_steps["concepteditor"]
     assert "flower" in editor.removed_concepts_ and len(editor.removed_concepts_) == 6

@@ -124,7 +124,8 @@ def main(
         W
     )
     projector = ConceptProjector(embedder, concepts=["dog"]).fit(X_dog)
-    reference = embedder.embed_text(["a dog", "a photo of a dog"]).astype(np.float64)
+    # (phrases that are none of the captions: a caption would count its own cosine, 1)
+    reference = embedder.embed_text(["a dog", "a picture of a dog"]).astype(np.float64)
 
     def similarity(Z: np.ndarray) -> float:
         return float((np.asarray(Z, dtype=np.float64) @ reference.T).mean())
@@ -136,7 +137,7 @@ def main(
         "remove 'dog' + 10 neighbours": similarity(expanded.transform(W)),
         "project out 'dog'": similarity(projector.transform(X_dog)),
     }
-    print("mean cosine of the dog captions to 'a dog' / 'a photo of a dog':")
+    print("mean cosine of the dog captions to 'a dog' / 'a picture of a dog':")
     for name, value in variants.items():
         print(f"  {name:30s} {value:.3f}")
     print("removed with neighbours:", ", ".join(expanded.removed_concepts_))
@@ -146,7 +147,7 @@ def main(
     names = list(variants)
     ax_bar.barh(np.arange(len(names))[::-1], [variants[n] for n in names], color="C0")
     ax_bar.set_yticks(np.arange(len(names))[::-1], names)
-    ax_bar.set_xlabel("cosine to 'a dog'")
+    ax_bar.set_xlabel("mean cosine to 'a dog' / 'a picture of a dog'")
     ax_bar.set_title("dog captions after removal")
     i = DOG.index("a photo of a dog")
     plot_decomposition(W[i], splice, k=8, ax=ax_before, title=f"'{DOG[i]}'")
