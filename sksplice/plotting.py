@@ -1136,7 +1136,7 @@ def plot_concept_histogram(
     colours = [_class_colour(cls, groups) for cls in classes]
     if len(set(colours)) < len(colours):  # (of more than 10 labels: the colours repeat)
         colours = [f"C{i}" for i in range(len(classes))]
-    ax.hist(
+    counts, _, _ = ax.hist(
         values,
         bins=edges,
         color=colours,
@@ -1144,7 +1144,17 @@ def plot_concept_histogram(
         rwidth=0.9,
     )
     if log:
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
         ax.set_yscale("log")
+        # counts read as counts (1, 2, 3 ... up to 10; 1, 2, 5, 10, 20 ... beyond), not
+        # 2x10^0; a bar of one image rises from below 1, the bottom (0.5) unlabelled
+        most = float(np.max(counts)) if np.size(counts) else 1.0
+        ax.set_ylim(0.5, max(most, 1.0) * 1.6)  # (room above the tallest bar, for the legend)
+        few = most <= 6
+        ax.yaxis.set_major_locator(LogLocator(subs=range(1, 10) if few else (1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}" if v >= 1 else ""))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     what = ", ".join(str(name) for name in chosen)
     ax.set_xlabel(_literal(f"mean weight of {_shortened(what)}" if len(chosen) > 1 else
                            f"weight of {_shortened(what)}"))  # fmt: skip

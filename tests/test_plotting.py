@@ -533,6 +533,16 @@ def test_plot_dataset_shift_errors(shifted, labelled):
         plot_dataset_shift(shifted, k=0)
 
 
+def _count_ticks(ax) -> list[str]:
+    """The labels of the y axis within its limits, as drawn."""
+    low, high = ax.get_ylim()
+    return [
+        t.get_text()
+        for t in ax.get_yticklabels()
+        if low <= t.get_position()[1] <= high and t.get_text()
+    ]
+
+
 def test_concept_histogram_is_the_papers_per_image_mean_weight_per_class(tmp_path):
     """experiments/concept_histogram.py of the authors: each image's mean weight on the
     chosen concepts, a histogram per class on shared bins (20), counts on a log scale."""
@@ -556,6 +566,16 @@ def test_concept_histogram_is_the_papers_per_image_mean_weight_per_class(tmp_pat
         a.get_x() + a.get_width() <= b.get_x() + 1e-9 for a, b in zip(woman, man, strict=True)
     )
     assert ax.get_yscale() == "log"
+    # counts read as counts (the log axis said 2x10^0, 3x10^0, and nothing from 2 to 9
+    # once it reached 10), with room above the tallest bar
+    _drawn(ax)
+    ticks = _count_ticks(ax)
+    assert ticks[:5] == ["1", "2", "5", "10", "20"] and all(t.isdigit() for t in ticks), ticks
+    assert ax.get_ylim()[1] > max(p.get_height() for c in ax.containers for p in c)
+    few = plot_concept_histogram(sp.csr_matrix(W[:6]), y[:6], "bikini", concepts=names)
+    _drawn(few)
+    ticks = _count_ticks(few)  # (a few images: every count)
+    assert ticks == [str(i) for i in range(1, len(ticks) + 1)] and len(ticks) >= 3, ticks
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["woman (n=50)", "man (n=50)"]
     assert ax.get_xlabel() == "mean weight of bikini, swimwear"
     # one concept: its weight; a DataFrame names its columns; a single label is refused

@@ -287,6 +287,48 @@ def test_a_very_long_class_name_leaves_every_column_in_view(browser, tmp_path):
     page.close()
 
 
+def test_very_long_concepts_leave_every_column_in_view(browser, tmp_path):
+    # A vocabulary file of phrases: the concept column took each phrase's width (1717 px
+    # of table in an 848 px box), and every number was out of view. Cut in its middle,
+    # whole in its tooltip and when read or copied.
+    stem = "game coins less meaning gives disc bedrooms au display letter bearings "
+    names = [stem + "furniture trends band ways", stem + "wheels", "dog"]
+    y = np.array(["a", "b"] * 4)
+    W = np.tile([[0.5, 0.0, 0.1], [0.0, 0.4, 0.1]], (4, 1))
+    results = [
+        ImageResult(f"/d/{y[i]}/{i}.png", [(names[0], 0.5)], 1, 0.9, label=str(y[i]),
+                    thumbnail=_thumb((9, 9, 9)))
+        for i in range(8)
+    ]  # fmt: skip
+    ranking = pd.concat(
+        [
+            rank_concepts(W, y, c, concepts=names)
+            .reset_index(names="concept")
+            .assign(**{"class": c})
+            for c in ("a", "b")
+        ],
+        ignore_index=True,
+    )
+    path = tmp_path / "phrases.html"
+    write_report(path, results, ranking=ranking, profiles=concept_profiles(W, y, names))
+    page = Page(browser, path, width=1280)
+    wrap = page.page.locator("#ranking .table-wrap")
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
+    links = page.page.locator("#ranking-table td.con a.concept")
+    assert set(links.evaluate_all("els => els.map(e => e.title)")) == set(names)
+    assert set(page.texts("#ranking-table tbody td.con")) == set(names)
+    tails = page.page.eval_on_selector_all(
+        "#ranking-table td.con .cutname",
+        """els => els.map(e => {
+             const t = e.querySelector('.tail'), b = e.getBoundingClientRect(),
+                   r = t.getBoundingClientRect();
+             return r.left >= b.left - 0.5 && r.right <= b.right + 0.5
+                    ? t.textContent : null; })""",
+    )
+    assert set(tails) == {" ways", " wheels"}
+    page.close()
+
+
 @pytest.mark.parametrize("ends", [("temples", "flowers"), ("WMWMWM", "MWMWMW")])
 def test_names_alike_but_for_their_end_read_apart(browser, tmp_path, artifacts, ends):
     # Two long class folders that differ in their last word read "a very long cl..." alike

@@ -90,8 +90,8 @@
       if (widths[i] > 0) s.style.setProperty("--tail", Math.ceil(widths[i]) + 1 + "px");
     });
   }
-  // a concept's link; ``cut``: in a column of its own width (a bar's label), where a long
-  // name is cut in its middle (in the ranking table the column takes the name's width)
+  // a concept's link; ``cut``: in a column of its own width (a bar's label, the ranking
+  // table's column of concepts), where a long name is cut in its middle
   function conceptLink(name, cut) {
     if (!cut) return el("a", { class: "concept", href: "#", "data-concept": name, title: name },
                         name);
@@ -186,8 +186,8 @@
           cell.append(cutName(r[0]));  // (cut in its middle when very long)
           tr.append(cell);
         }
-        const td = el("td");
-        td.append(conceptLink(r[1]));
+        const td = el("td", { class: "con" });
+        td.append(conceptLink(r[1], true));  // (a long phrase cut in its middle)
         tr.append(td);
         tr.append(shareCell(r[2], r[8], r[9]), shareCell(r[3], r[10], r[11]),
                   el("td", { class: "num" }, pts(r[4])), el("td", null, r[5]),
