@@ -2694,7 +2694,8 @@ def test_a_corrupt_dictionary_cache_gets_its_own_advice(
     dictionary.clear_memory_cache()
     code, _, err = _main(args, capsys)
     assert code == 0, err
-    (cached,) = [p for p in Path(inproc["SKSPLICE_CACHE"]).rglob("*") if p.is_file()]
+    dictionaries = Path(inproc["SKSPLICE_CACHE"], "dictionaries")
+    (cached,) = [p for p in dictionaries.rglob("*") if p.is_file()]
     data = bytearray(cached.read_bytes())
     data[len(data) // 2 :] = bytes(len(data) - len(data) // 2)  # the second half zeroed
     cached.write_bytes(bytes(data))

@@ -127,15 +127,20 @@ def _raise_strict(exc: BaseException, paths: Sequence[Path], offset: int = 0) ->
     """Under ``--strict``, the unreadable image that stopped the run, named.
 
     The embedder numbers its inputs from 0 in the order given (``offset``: the
-    position in ``paths`` of the first image of the call); the command names the
-    file, and says which image it was of how many (``image 8 of 40``). Any other
-    error is left as it is.
+    position in ``paths`` of the first image of the chunk; a call of the images of the
+    chunk that the cache did not hold gives their places in it, ``_sksplice_positions``);
+    the command names the file, and says which image it was of how many (``image 8 of
+    40``). Any other error is left as it is.
     """
     cause = exc.__cause__
     found = _INPUT_ERROR.match(str(exc))
-    if cause is None or found is None or offset + int(found.group(1)) >= len(paths):
+    positions = getattr(exc, "_sksplice_positions", None)
+    if cause is None or found is None:
         return
-    index = offset + int(found.group(1))
+    k = int(found.group(1))
+    index = offset + (positions[k] if positions is not None and k < len(positions) else k)
+    if index >= len(paths):
+        return
     path = str(paths[index])
     reason = " ".join(str(cause).split())
     if path not in reason and repr(path) not in reason:
@@ -189,7 +194,7 @@ def _decompose(
         plan.model, plan.pretrained, on_error="raise" if args.strict else "skip", **_common(args)
     )
     parts, kept, skipped = [], [], []
-    for X_part, kept_part, skipped_part in _embedded(args, images, paths):
+    for X_part, kept_part, skipped_part in _embedded(args, images, paths, plan.embed_dim):
         if X_part is not None:
             parts.append(X_part)
         kept += kept_part
@@ -248,7 +253,7 @@ def _embed_step(batch_size: int) -> int:
 
 
 def _embedded(
-    args: argparse.Namespace, images: Any, paths: list[Path]
+    args: argparse.Namespace, images: Any, paths: list[Path], width: int
 ) -> Iterator[tuple[np.ndarray | None, list[Path], list[Any]]]:
     """Embed ``paths`` a few batches at a time, under one progress bar.
 
@@ -256,7 +261,9 @@ def _embedded(
     images skipped (named as the outputs write them); the embeddings are None for a
     call whose files have all gone since the run started (each is skipped). An
     interruption (Ctrl-C, SIGTERM, SIGHUP) goes through with ``_sksplice_embedded`` set to
-    ``(done, total)``.
+    ``(done, total)``. The embeddings of images embedded by an earlier run (of any
+    command) with the same model are read from the cache folder, and those embedded
+    now kept there (:mod:`sksplice._image_cache`), unless ``--no-image-cache``.
     """
     from .._progress import counted_by, progress
 
@@ -264,6 +271,7 @@ def _embedded(
     load = getattr(images, "_load", None)
     if load is not None:
         load()  # (a model that cannot be loaded is refused before the progress bar shows)
+    cache = _image_cache(args, images, width)
     with progress(len(paths), desc="CLIP images", unit="image", disable=args.quiet) as bar:
         for start in range(0, len(paths), step):
             chunk = paths[start : start + step]
@@ -275,8 +283,7 @@ def _embedded(
                 yield None, [], gone
                 continue
             try:
-                with counted_by(bar):
-                    X, skipped = images.embed_images([str(p) for p in chunk], return_skipped=True)
+                X, skipped = _embedded_chunk(images, chunk, cache, bar, counted_by)
             except KeyboardInterrupt as exc:
                 exc._sksplice_embedded = (bar.n, len(paths))  # type: ignore[attr-defined]
                 raise
@@ -294,6 +301,55 @@ def _embedded(
             ]
             keep = ~np.isnan(X).any(axis=1)
             yield X[keep], [p for p, k in zip(chunk, keep, strict=True) if k], skipped
+    if cache is not None and cache.n_read and not args.quiet:
+        logger.info(
+            "%s read from the cache of image embeddings (%s; --no-image-cache embeds them all)",
+            plural(cache.n_read, "embedding"),
+            cache.folder,
+        )
+
+
+def _image_cache(args: argparse.Namespace, images: Any, width: int) -> Any:
+    """The cache of the run's image embeddings, or None (``--no-image-cache``, or no
+    cache folder to be had)."""
+    if getattr(args, "no_image_cache", False):
+        return None
+    from .._image_cache import ImageEmbeddingCache
+
+    return ImageEmbeddingCache.for_embedder(images, width, args.cache_dir)
+
+
+def _embedded_chunk(
+    images: Any, chunk: list[Path], cache: Any, bar: Any, counted_by: Any
+) -> tuple[np.ndarray, list[Any]]:
+    """The embeddings of the images of ``chunk`` (a row of NaN for each one skipped, as
+    ``embed_images`` gives them) and those skipped (their index in ``chunk``): read from
+    ``cache`` where it holds them, else embedded (in one call) and kept there."""
+    if cache is None:
+        with counted_by(bar):
+            return images.embed_images([str(p) for p in chunk], return_skipped=True)
+    from .._image_cache import file_digest
+
+    digests = [file_digest(p) for p in chunk]
+    found = cache.get(digests)
+    bar.update(len(found))
+    missing = [i for i in range(len(chunk)) if i not in found]
+    X = np.full((len(chunk), cache.width), np.nan, dtype=np.float32)
+    for i, vector in found.items():
+        X[i] = vector
+    if not missing:
+        return X, []
+    try:
+        with counted_by(bar):
+            embedded, skipped = images.embed_images(
+                [str(chunk[i]) for i in missing], return_skipped=True
+            )
+    except (OSError, ValueError) as exc:
+        exc._sksplice_positions = missing  # type: ignore[union-attr]  # (for --strict)
+        raise
+    X[missing] = embedded
+    cache.put([digests[i] for i in missing], embedded)
+    return X, [s._replace(index=missing[s.index]) for s in skipped]
 
 
 def _command_hint(item: str, reason: str) -> str:
@@ -624,7 +680,7 @@ def _stream(
     images = _embedders.image_embedder(
         plan.model, plan.pretrained, on_error="raise" if args.strict else "skip", **_common(args)
     )
-    chunks = _embedded(args, images, paths)
+    chunks = _embedded(args, images, paths, plan.embed_dim)
     parts: list[np.ndarray] = []
     kept: list[Path] = []
     skipped: list[Any] = []

@@ -226,8 +226,16 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         "--cache-dir",
         type=_folder("--cache-dir", "SKSPLICE_CACHE"),
         default=None,
-        help="folder for the embedded-vocabulary cache; a read-only one is read, not written "
-        "(default: $SKSPLICE_CACHE, else the per-user cache folder, ~/.cache/sksplice on Linux)",
+        help="folder for the caches of embedded vocabularies and images; a read-only one is "
+        "read, not written (default: $SKSPLICE_CACHE, else the per-user cache folder, "
+        "~/.cache/sksplice on Linux)",
+    )
+    r.add_argument(
+        "--no-image-cache",
+        action="store_true",
+        help="embed every image again: by default the embedding of each image is kept in the "
+        "cache folder, keyed by the file's content and the model, and read back by later "
+        "runs of any command",
     )
     r.add_argument(
         "--batch-size",

@@ -1,0 +1,144 @@
+"""The command line run twice on one folder of images: the image-embedding cache.
+
+A researcher runs several commands over one collection (``decompose``, then
+``profile``, ``report``, ``search``), and each embedded every image again. Three
+runs of ``sksplice decompose FOLDER -f csv`` on the same JPEG files (``--size``,
+default 500x375, written once by ``bench_pipeline.make_jpegs``), same model
+(random weights: the cost of trained ones), each in a process of its own, as a
+user runs them:
+
+* ``no_cache``: ``--no-image-cache``, every image embedded (what every run did
+  before the cache);
+* ``first``: the cache empty: every image embedded, and kept (the cost of the
+  digests and the files written);
+* ``second``: the cache full: every embedding read back.
+
+The vocabulary (``--n-concepts`` words written by the benchmark) is embedded
+before the timed runs (a run on one image), so that none of them embeds it. The
+outputs of ``first`` and ``second`` must be the same bytes; ``no_cache`` against
+``second`` gives the largest difference of a weight. The result goes to
+``benchmarks/results/image_cache<tag>.json``.
+
+Example
+-------
+    python benchmarks/bench_image_cache.py --n-images 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_pipeline import make_jpegs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(argv: list[str], env: dict[str, str], out: Path) -> float:
+    """Wall time of ``sksplice ARGV -o OUT`` in a new process (it must exit 0)."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "sksplice", *argv, "-o", str(out), "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"sksplice {' '.join(argv)} failed:\n{proc.stderr}")
+    return took
+
+
+def _weights(path: Path) -> dict[tuple[str, str], float]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {(r["path"], r["concept"]): float(r["weight"] or 0) for r in csv.DictReader(fh)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="ViT-B-32")
+    p.add_argument("--n-images", type=int, default=1000)
+    p.add_argument("--size", default="500x375", help="JPEG width x height")
+    p.add_argument("--n-concepts", type=int, default=2000)
+    p.add_argument("--device", default="cpu")
+    tmp = Path(tempfile.gettempdir()) / "sksplice-bench"
+    p.add_argument("--image-dir", type=Path, default=None, help="default: <work-dir>/jpegs-WxH")
+    p.add_argument("--work-dir", type=Path, default=tmp)
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    p.add_argument("--tag", default="", help="suffix of the result file name")
+    args = p.parse_args(argv)
+
+    width, height = (int(v) for v in args.size.split("x"))
+    images = args.image_dir or args.work_dir / f"jpegs-{width}x{height}"
+    paths = make_jpegs(images / "all", args.n_images, (width, height), os.cpu_count() or 1)
+    folder = args.work_dir / f"cache-run-{args.n_images}"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "images").mkdir(parents=True)
+    for path in paths:  # (a folder of exactly these images: links to the files written once)
+        os.link(path, folder / "images" / Path(path).name)
+    vocabulary = folder / "vocabulary.txt"
+    vocabulary.write_text("".join(f"concept {i}\n" for i in range(args.n_concepts)), "utf-8")
+    env = dict(os.environ, SKSPLICE_CACHE=str(folder / "cache"))
+    common = ["--model", args.model, "--pretrained", "none", "--vocabulary", str(vocabulary),
+              "--image-mean", "data", "--device", args.device, "-f", "csv"]  # fmt: skip
+    (folder / "one").mkdir()
+    os.link(paths[0], folder / "one" / "a.jpg")
+    os.link(paths[1], folder / "one" / "b.jpg")
+    # (the vocabulary embedded, untimed; its two images not kept: the timed runs start
+    # from an empty cache of images)
+    _run(["decompose", str(folder / "one"), *common, "--no-image-cache"], env, folder / "warm.csv")
+    load = [os.getloadavg()]
+    runs = {}
+    for name, extra in (("no_cache", ["--no-image-cache"]), ("first", []), ("second", [])):
+        runs[name] = _run(["decompose", str(folder / "images"), *common, *extra], env,
+                          folder / f"{name}.csv")  # fmt: skip
+        load.append(os.getloadavg())
+    first, second = (folder / "first.csv").read_bytes(), (folder / "second.csv").read_bytes()
+    plain, cached = _weights(folder / "no_cache.csv"), _weights(folder / "second.csv")
+    result = {
+        "what": "sksplice decompose FOLDER -f csv, three runs in processes of their own",
+        "model": args.model,
+        "n_images": args.n_images,
+        "size": args.size,
+        "n_concepts": args.n_concepts,
+        "device": args.device,
+        "seconds": {k: round(v, 3) for k, v in runs.items()},
+        "images_per_second": {k: round(args.n_images / v, 1) for k, v in runs.items()},
+        "second_vs_no_cache": round(runs["no_cache"] / runs["second"], 2),
+        "first_vs_no_cache": round(runs["first"] / runs["no_cache"], 3),
+        "same_bytes_first_second": first == second,
+        "same_rows_no_cache_second": set(plain) == set(cached),
+        "max_weight_difference_no_cache_second": max(
+            (abs(plain[k] - cached.get(k, 0.0)) for k in plain), default=0.0
+        ),
+        "cache_bytes": sum(
+            f.stat().st_size for f in (folder / "cache" / "images").rglob("*") if f.is_file()
+        ),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "load_average": load,
+        },
+        "command": "python benchmarks/bench_image_cache.py " + " ".join(sys.argv[1:]),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / f"image_cache{args.tag}.json"
+    target.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

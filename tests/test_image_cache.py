@@ -1,0 +1,194 @@
+"""The cache of image embeddings that the command line keeps between runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ._helpers_cli import model_args as _args
+from ._helpers_cli import run_main as _main
+
+
+@pytest.fixture
+def embedded(monkeypatch):
+    """The lists of images each ``embed_images`` call of the run embedded."""
+    from sksplice.embedders import CLIPEmbedder
+
+    calls: list[list[str]] = []
+    original = CLIPEmbedder.embed_images
+
+    def counted(self, images, *args, **kwargs):
+        calls.append([Path(p).name for p in images])
+        return original(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_images", counted)
+    return calls
+
+
+def _assert_close(a: str, b: str) -> None:
+    """Two CSV outputs name the same concepts of the same images, with the same weights
+    up to float32 rounding."""
+    rows_a, rows_b = (list(csv.DictReader(io.StringIO(t))) for t in (a, b))
+    named = [[(r["path"], r["concept"]) for r in rows] for rows in (rows_a, rows_b)]
+    assert named[0] == named[1]
+    for x, y in zip(rows_a, rows_b, strict=True):
+        assert float(x["weight"] or 0) == pytest.approx(float(y["weight"] or 0), abs=1e-5)
+
+
+def _cached_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "cache" / "images").rglob("*.npy"))
+
+
+def test_a_second_run_of_any_command_reads_the_embeddings_of_the_first(
+    run_env, tmp_path, capsys, embedded
+):
+    # Each command embedded every image again: decompose, then profile, then report of
+    # one folder embedded it three times (minutes a command for a few thousand images).
+    argv = ["decompose", str(run_env), "-f", "csv", *_args(tmp_path)]
+    code, first, err = _main(argv, capsys)
+    assert code == 0, err
+    assert sum(map(len, embedded)) == 6 and len(_cached_files(tmp_path)) == 6
+    (folder,) = (tmp_path / "cache" / "images").iterdir()
+    key = json.loads((folder / "key.json").read_text(encoding="utf-8"))
+    assert key["embedder"].startswith("open_clip/sksplice-test-tiny/") and key["sksplice"]
+    embedded.clear()
+    code, second, err = _main(argv, capsys)
+    assert code == 0 and second == first and embedded == [], err
+    assert (
+        f"sksplice: 6 embeddings read from the cache of image embeddings ({folder}; "
+        "--no-image-cache embeds them all)"
+    ) in err.splitlines(), err
+    code, _, err = _main(["profile", str(run_env), "-q", *_args(tmp_path)], capsys)
+    assert code == 0 and embedded == [], err
+    assert "read from the cache" not in err  # (-q)
+    # --no-image-cache: every image embedded, nothing read or written
+    for path in _cached_files(tmp_path):
+        path.unlink()
+    code, plain, err = _main([*argv, "--no-image-cache"], capsys)
+    assert code == 0 and plain == first and sum(map(len, embedded)) == 6, err
+    assert _cached_files(tmp_path) == []
+
+
+def test_an_image_changed_is_embedded_again_and_a_copy_is_found(
+    run_env, tmp_path, capsys, embedded
+):
+    from PIL import Image
+
+    argv = ["decompose", str(run_env), "-f", "json", *_args(tmp_path)]
+    code, _, err = _main(argv, capsys)
+    assert code == 0, err
+    embedded.clear()
+    changed = run_env / "cats" / "1.png"
+    Image.fromarray(np.full((32, 32, 3), 200, dtype=np.uint8)).save(changed)
+    (run_env / "dogs" / "copy.png").write_bytes((run_env / "dogs" / "0.png").read_bytes())
+    code, out, err = _main(argv, capsys)
+    assert code == 0, err
+    assert embedded == [["1.png"]]  # (the copy has the content of a file embedded already)
+    records = {r["path"]: r for r in json.loads(out)["images"]}
+    same = records[str(run_env / "dogs" / "copy.png")], records[str(run_env / "dogs" / "0.png")]
+    assert same[0]["concepts"] == same[1]["concepts"]
+    # the run gives what a run without the cache gives (the images it embeds now are
+    # embedded in a call of their own: the same values up to float32 rounding)
+    code, plain, err = _main([*argv, "--no-image-cache"], capsys)
+    assert code == 0, err
+    for a, b in zip(json.loads(out)["images"], json.loads(plain)["images"], strict=True):
+        assert a["path"] == b["path"] and a["cosine"] == pytest.approx(b["cosine"], abs=1e-5)
+        assert [c["concept"] for c in a["concepts"]] == [c["concept"] for c in b["concepts"]]
+
+
+def test_an_unreadable_image_is_skipped_on_every_run_and_a_damaged_file_embedded_again(
+    run_env, tmp_path, capsys, embedded
+):
+    (run_env / "cats" / "broken.png").write_bytes(b"not an image")
+    argv = ["decompose", str(run_env), "-f", "csv", *_args(tmp_path)]
+    code, first, err = _main(argv, capsys)
+    assert code == 0 and "skipped 1 of 7 images" in err, err
+    assert len(_cached_files(tmp_path)) == 6  # (nothing kept of the image skipped)
+    embedded.clear()
+    damaged = _cached_files(tmp_path)[0]
+    damaged.write_bytes(damaged.read_bytes()[:40])  # (cut short)
+    wrong = _cached_files(tmp_path)[1]
+    np.save(wrong, np.ones(7, dtype=np.float32))  # (not of the model's width)
+    code, second, err = _main(argv, capsys)
+    assert code == 0 and "skipped 1 of 7 images" in err, err
+    _assert_close(second, first)  # (two images embedded in a call of their own)
+    assert sorted(map(len, embedded)) == [3]  # (the two files, and the broken image)
+    assert np.load(damaged).shape == np.load(wrong).shape == (32,)  # (replaced)
+
+
+def test_the_cache_reads_only_whole_vectors_of_its_width_and_stops_writing_where_it_cannot(
+    tmp_path, caplog
+):
+    from sksplice._image_cache import ImageEmbeddingCache, file_digest
+
+    cache = ImageEmbeddingCache(tmp_path / "c", 4, {"embedder": "e"})
+    X = np.array([[1, 2, 3, 4], [np.nan] * 4, [5, 6, 7, 8]], dtype=np.float32)
+    cache.put(["aa11", "bb22", None], X)  # (a skipped image, an image without a digest)
+    assert cache.n_written == 1
+    found = cache.get(["aa11", "bb22", None, "cc33"])
+    assert list(found) == [0] and np.array_equal(found[0], X[0]) and cache.n_read == 1
+    assert json.loads((tmp_path / "c" / "key.json").read_text()) == {"embedder": "e"}
+    assert not [p for p in (tmp_path / "c").rglob("*.tmp")]
+    for bad in (np.ones(4), np.ones(5, dtype=np.float32), np.array([1, np.inf, 0, 0], "f4")):
+        np.save(tmp_path / "c" / "aa" / "11.npy", bad)
+        assert cache.get(["aa11"]) == {}
+    # a file that cannot be read has no digest (the embedder says why it is skipped)
+    assert file_digest(tmp_path / "missing.png") is None
+    assert file_digest(tmp_path / "c" / "key.json") is not None
+    # a folder that takes no file: said once, and the run goes on
+    (tmp_path / "file").write_text("x")
+    blocked = ImageEmbeddingCache(tmp_path / "file" / "c", 4)
+    with caplog.at_level(logging.WARNING, logger="sksplice"):
+        blocked.put(["aa11", "dd44"], X[[0, 2]])
+        blocked.put(["ee55"], X[:1])
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith(
+        "the embeddings of the images are not kept for later runs: "
+    ), said
+    assert blocked.n_written == 0 and blocked.get(["aa11"]) == {}
+
+
+def test_embeddings_of_other_weights_or_releases_are_kept_apart(tmp_path, monkeypatch):
+    from sksplice import _version
+    from sksplice._image_cache import ImageEmbeddingCache
+
+    class Embedder:
+        def __init__(self, key):
+            self.key = key
+
+        def cache_key(self):
+            return self.key
+
+    folders = {
+        ImageEmbeddingCache.for_embedder(Embedder(key), 32, tmp_path).folder
+        for key in ("open_clip/ViT-B-32/openai", "open_clip/ViT-B-32/laion2b_s34b_b79k")
+    }
+    same = ImageEmbeddingCache.for_embedder(Embedder("open_clip/ViT-B-32/openai"), 32, tmp_path)
+    assert len(folders) == 2 and same.folder in folders
+    assert all(f.parent == tmp_path / "images" for f in folders)
+    monkeypatch.setattr(_version, "__version__", "9.9.9")  # (another release reads images
+    other = ImageEmbeddingCache.for_embedder(Embedder("open_clip/ViT-B-32/openai"), 32, tmp_path)
+    assert other.folder not in folders and other.key["sksplice"] == "9.9.9"  # (its own way)
+    assert ImageEmbeddingCache.for_embedder(Embedder(None), 32, tmp_path) is None
+
+
+def test_strict_names_the_unreadable_image_by_its_place_in_the_run(run_env, tmp_path, capsys):
+    # The images the cache held are not given to the embedder: the position in its error
+    # is of the images it was given, and was read as the position in the run.
+    argv = ["decompose", str(run_env), "-f", "csv", *_args(tmp_path)]
+    code, _, err = _main(argv, capsys)
+    assert code == 0, err
+    broken = run_env / "dogs" / "1b.png"  # (the 6th of 7 in the order of the run)
+    broken.write_bytes(b"not an image")
+    code, out, err = _main([*argv, "--strict"], capsys)
+    assert code == 1 and out == "", err
+    assert err.strip().splitlines()[-1].endswith(
+        "(image 6 of 7; --strict stops at the first image that cannot be read)"
+    ), err
+    assert str(broken) in err
