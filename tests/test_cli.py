@@ -260,6 +260,18 @@ def test_the_metadata_records_the_solver_that_ran(
     assert json.loads(out)["metadata"]["solver"] == recorded
 
 
+def test_the_metadata_records_what_the_records_are_cut_to(image_tree, vocab_file, inproc, capsys):
+    # A list of 3 concepts read as an image's whole decomposition, or as its first 3: the
+    # metadata did not say which.
+    args = ["decompose", str(image_tree), "-f", "json", "-q", *_model_args(vocab_file)]
+    for given, recorded in (([], 10), (["-k", "3"], 3)):
+        code, out, err = _main([*args, *given], capsys)
+        assert code == 0, err
+        document = json.loads(out)
+        assert document["metadata"]["top_k"] == recorded
+        assert max(len(r["concepts"]) for r in document["images"]) <= recorded
+
+
 def test_each_image_carries_the_cosine_of_the_centre_alone(image_tree, vocab_file, inproc, capsys):
     """Beside the cosine of its recomposition, each image has its baseline: the cosine of
     the centre alone, which an image without concepts scores (a cosine of 0.93 is no fit

@@ -188,7 +188,9 @@ def test_strict_names_the_unreadable_image_by_its_place_in_the_run(run_env, tmp_
     broken.write_bytes(b"not an image")
     code, out, err = _main([*argv, "--strict"], capsys)
     assert code == 1 and out == "", err
-    assert err.strip().splitlines()[-1].endswith(
-        "(image 6 of 7; --strict stops at the first image that cannot be read)"
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .endswith("(image 6 of 7; --strict stops at the first image that cannot be read)")
     ), err
     assert str(broken) in err

@@ -584,6 +584,8 @@ def _metadata(
         "concepts": len(splice.concepts_),
         "l1_penalty": float(splice.l1_penalty_),
         "target_l0": args.target_l0,
+        # (what the records are cut to: a list of 10 concepts may be an image's 10 first)
+        "top_k": getattr(args, "top_k", None),
         # (the method that ran: "auto" is named by what it chose)
         "solver": resolved_solver(args.solver),
         "image_mean": mean,
