@@ -28,28 +28,82 @@ import json
 import logging
 import os
 import uuid
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 logger = logging.getLogger("sksplice")
 
-#: Bytes of an image file read at a time to take its digest.
-_READ = 1 << 20
+#: The longest header of a ``.npy`` file of one vector read back (numpy writes 128 bytes).
+_MAX_HEADER = 4096
+
+#: Files hashed at once (hashlib releases the GIL: a photo of 5 MB takes about 14 ms).
+_HASH_THREADS = 8
 
 
-def file_digest(path: str | os.PathLike[str]) -> str | None:
-    """The SHA-256 of the bytes of ``path`` (hex), or None where it cannot be read (the
-    embedder then says why, as it would without the cache)."""
-    digest = hashlib.sha256()
+class Seen(NamedTuple):
+    """An image file as its digest was taken: its SHA-256 and what changes when the file
+    is written (:func:`sksplice._models._file_version`)."""
+
+    digest: str
+    version: tuple[int, int, int, int]
+
+
+def _seen(path: str | os.PathLike[str]) -> Seen | None:
+    """The digest of ``path`` with its version, or None where it cannot be read or
+    changed while it was read (the embedder then reads it, or says why it cannot)."""
+    from ._data import file_sha256
+    from ._models import _file_version
+
     try:
-        with open(path, "rb") as fh:
-            while block := fh.read(_READ):
-                digest.update(block)
+        before = _file_version(os.stat(path))
+        digest = file_sha256(path)
+        after = _file_version(os.stat(path))
     except OSError:
         return None
-    return digest.hexdigest()
+    return Seen(digest, after) if before == after else None
+
+
+def seen_files(paths: Sequence[str | os.PathLike[str]]) -> list[Seen | None]:
+    """:func:`_seen` of every path, in threads."""
+    with ThreadPoolExecutor(max_workers=min(_HASH_THREADS, os.cpu_count() or 1)) as pool:
+        return list(pool.map(_seen, paths))
+
+
+def digest_if_unchanged(path: str | os.PathLike[str], seen: Seen | None) -> str | None:
+    """The digest ``seen`` took of ``path`` where it is still that file (so that an
+    embedding made of it now is of the content of that digest), else None."""
+    from ._models import _file_version
+
+    if seen is None:
+        return None
+    try:
+        return seen.digest if _file_version(os.stat(path)) == seen.version else None
+    except OSError:
+        return None
+
+
+def within_pixel_limit(path: str | os.PathLike[str]) -> bool:
+    """Whether the image ``path`` has no more pixels than PIL's decompression-bomb limit
+    of the run (``--max-image-pixels``), read from its header: an embedding read from
+    the cache is of an image the run would decode, else the embedder refuses it."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if not limit:
+        return True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (a DecompressionBombWarning: told below)
+            with Image.open(path) as image:
+                width, height = image.size
+    except Exception:  # (over twice the limit, or unreadable now: the embedder says)
+        return False
+    return width * height <= limit
 
 
 class ImageEmbeddingCache:
@@ -88,7 +142,7 @@ class ImageEmbeddingCache:
         key = cache_key() if callable(cache_key) else None
         if key is None:
             return None
-        what = {"embedder": key, "sksplice": __version__}
+        what = {"embedder": key, "sksplice": __version__, **_pipeline(embedder)}
         name = hashlib.sha256(json.dumps(what, sort_keys=True).encode("utf-8")).hexdigest()
         try:
             folder = get_cache_dir(cache_dir, create=False) / "images" / name[:20]
@@ -113,22 +167,38 @@ class ImageEmbeddingCache:
         return found
 
     def _read(self, path: Path) -> np.ndarray | None:
+        """The vector ``path`` holds, where it is a whole ``.npy`` file of one finite
+        float32 vector of the model's width; None otherwise (its header is read first,
+        so that a file that claims a huge shape allocates nothing)."""
         try:
-            vector = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
+            with open(path, "rb") as fh:
+                data = fh.read(_MAX_HEADER + 4 * self.width + 1)
+        except OSError:  # (none yet, or unreadable: embedded again)
             return None
-        except (OSError, ValueError, EOFError):  # (cut short, or not a .npy: embedded again)
+        try:
+            with io.BytesIO(data) as handle:
+                version = np.lib.format.read_magic(handle)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = read_header(handle)
+                start = handle.tell()
+        except (ValueError, EOFError, OSError):  # (cut short, or not a .npy)
             return None
-        if vector.dtype != np.float32 or vector.shape != (self.width,):
+        if shape != (self.width,) or dtype != np.dtype("<f4") or fortran:
             return None
-        if not np.isfinite(vector).all():
+        if len(data) != start + 4 * self.width:  # (cut short, or more after it)
             return None
-        return vector
+        vector = np.frombuffer(data, dtype="<f4", offset=start).copy()
+        return vector if np.isfinite(vector).all() else None
 
     def put(self, digests: list[str | None], X: np.ndarray) -> None:
         """Keep the rows of ``X`` (embeddings of the images of ``digests``) that are
-        finite and whose image has a digest. A folder that takes no file stops the
-        writing for the run, said once."""
+        finite and whose image has a digest (None: an image changed since its digest
+        was taken, or not read). A folder that takes no file stops the writing for the
+        run, said once."""
         if not self._writable:
             return
         for digest, row in zip(digests, X, strict=True):
@@ -140,7 +210,7 @@ class ImageEmbeddingCache:
                 self._writable = False
                 logger.warning(
                     "the embeddings of the images are not kept for later runs: %s cannot be "
-                    "written (%s)",
+                    "written (%s); give --cache-dir a writable folder, or --no-image-cache",
                     self.folder,
                     exc.strerror or exc,
                 )
@@ -163,10 +233,33 @@ def _renamed_into_place(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it to ``path``: a
     reader sees no file or a whole one. (No fsync: a file cut short by a crash is not
     read back, and its image is embedded again.)"""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _pipeline(embedder: Any) -> dict[str, str]:
+    """What besides the weights makes an image's embedding: the libraries that decode
+    and preprocess it and run the model, and the kind of device (a GPU's convolutions
+    round otherwise than a CPU's)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("torch", "torchvision", "open_clip_torch", "pillow"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:  # pragma: no cover - installed with sksplice
+            found[package] = "none"
+    device = getattr(embedder, "device", None)
+    if isinstance(device, str):
+        from ._device import resolve_device
+
+        try:
+            found["device"] = resolve_device(device).split(":")[0]
+        except Exception:  # (said where the model is loaded)
+            found["device"] = device
+    return found

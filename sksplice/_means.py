@@ -215,11 +215,12 @@ def learned_mean_known(X: np.ndarray, mean: np.ndarray) -> Iterator[None]:
     computed from them already (by :func:`learned_mean`), and they are not read again:
     a run that checks the centre of a million rows before the vocabulary is embedded
     does not read them once more in ``fit``."""
+    before = getattr(_KNOWN, "value", None)
     _KNOWN.value = (_layout(X), np.array(mean, dtype=np.float64))
     try:
         yield
     finally:
-        _KNOWN.value = None
+        _KNOWN.value = before
 
 
 def _layout(X: np.ndarray) -> tuple[Any, ...]:

@@ -1462,18 +1462,19 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         n, d = W.shape[0], self.n_features_in_
         whole = not getattr(_BLOCK_OF_MORE, "active", False)  # (not a chunk of a run)
         empty = n - int(np.count_nonzero(np.diff(W.indptr)))
+        counted = n  # (the rows with a direction)
         if whole and (W.nnz == 0 or _mostly_empty(empty, n)):
-            # (looked for only where a warning would follow: one more pass over X)
+            # (the zero rows looked for only where a warning would follow: one more pass)
             n_zero = int(zero_rows(X).sum())
-            n, empty = n - n_zero, empty - n_zero
-        if whole and W.nnz and self.target_l0 is None and _mostly_empty(empty, n):
+            counted, empty = n - n_zero, empty - n_zero
+        if whole and W.nnz and self.target_l0 is None and _mostly_empty(empty, counted):
             # (the counts differ from fold to fold of a search: shown once per penalty)
             warn_user(
-                _mostly_empty_message(empty, n, self.l1_penalty_),
+                _mostly_empty_message(empty, counted, self.l1_penalty_),
                 UserWarning,
                 once_as=f"most rows without a concept at l1_penalty={self.l1_penalty_:g}",
             )
-        if n > 1 and W.nnz == 0 and whole:
+        if counted > 1 and W.nnz == 0 and whole:
             # (a penalty just below 2 is accepted, and gives this; the CLI says it too)
             # (without the number of rows: the folds of a search, of other sizes, gave as
             # many warnings as folds for one setting)

@@ -67,12 +67,16 @@ def test_a_second_run_of_any_command_reads_the_embeddings_of_the_first(
     code, _, err = _main(["profile", str(run_env), "-q", *_args(tmp_path)], capsys)
     assert code == 0 and embedded == [], err
     assert "read from the cache" not in err  # (-q)
-    # --no-image-cache: every image embedded, nothing read or written
-    for path in _cached_files(tmp_path):
-        path.unlink()
+    # --no-image-cache: every image embedded though the cache holds it, nothing written
+    kept = {path: path.stat().st_mtime_ns for path in _cached_files(tmp_path)}
     code, plain, err = _main([*argv, "--no-image-cache"], capsys)
     assert code == 0 and plain == first and sum(map(len, embedded)) == 6, err
-    assert _cached_files(tmp_path) == []
+    assert "read from the cache" not in err
+    assert {path: path.stat().st_mtime_ns for path in _cached_files(tmp_path)} == kept
+    for path in _cached_files(tmp_path):
+        path.unlink()
+    code, _, err = _main([*argv, "--no-image-cache"], capsys)
+    assert code == 0 and _cached_files(tmp_path) == [], err
 
 
 def test_an_image_changed_is_embedded_again_and_a_copy_is_found(
@@ -125,7 +129,7 @@ def test_an_unreadable_image_is_skipped_on_every_run_and_a_damaged_file_embedded
 def test_the_cache_reads_only_whole_vectors_of_its_width_and_stops_writing_where_it_cannot(
     tmp_path, caplog
 ):
-    from sksplice._image_cache import ImageEmbeddingCache, file_digest
+    from sksplice._image_cache import ImageEmbeddingCache, seen_files
 
     cache = ImageEmbeddingCache(tmp_path / "c", 4, {"embedder": "e"})
     X = np.array([[1, 2, 3, 4], [np.nan] * 4, [5, 6, 7, 8]], dtype=np.float32)
@@ -138,9 +142,19 @@ def test_the_cache_reads_only_whole_vectors_of_its_width_and_stops_writing_where
     for bad in (np.ones(4), np.ones(5, dtype=np.float32), np.array([1, np.inf, 0, 0], "f4")):
         np.save(tmp_path / "c" / "aa" / "11.npy", bad)
         assert cache.get(["aa11"]) == {}
+    # a file that claims a huge shape allocates nothing; one cut short is not read
+    np.save(tmp_path / "c" / "aa" / "11.npy", X[0])
+    whole = (tmp_path / "c" / "aa" / "11.npy").read_bytes()
+    assert np.array_equal(cache.get(["aa11"])[0], X[0])
+    header = whole[: whole.index(b"}") + 1].replace(b"(4,)", b"(100000000000,)")
+    huge = header + b" " * (128 - len(header) - 1) + b"\n" + whole[128:]
+    (tmp_path / "c" / "aa" / "11.npy").write_bytes(huge)
+    assert cache.get(["aa11"]) == {}
+    (tmp_path / "c" / "aa" / "11.npy").write_bytes(whole[:-3])
+    assert cache.get(["aa11"]) == {}
     # a file that cannot be read has no digest (the embedder says why it is skipped)
-    assert file_digest(tmp_path / "missing.png") is None
-    assert file_digest(tmp_path / "c" / "key.json") is not None
+    missing, key = seen_files([tmp_path / "missing.png", tmp_path / "c" / "key.json"])
+    assert missing is None and key is not None and len(key.digest) == 64
     # a folder that takes no file: said once, and the run goes on
     (tmp_path / "file").write_text("x")
     blocked = ImageEmbeddingCache(tmp_path / "file" / "c", 4)
@@ -194,3 +208,61 @@ def test_strict_names_the_unreadable_image_by_its_place_in_the_run(run_env, tmp_
         .endswith("(image 6 of 7; --strict stops at the first image that cannot be read)")
     ), err
     assert str(broken) in err
+
+
+def test_an_image_rewritten_while_it_is_embedded_is_not_kept(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # The digest was taken before the embedder read the file: a file rewritten in between
+    # left the embedding of its new picture under its old content's digest, for good.
+    from PIL import Image
+
+    from sksplice.embedders import CLIPEmbedder
+
+    target = run_env / "cats" / "0.png"
+    old = target.read_bytes()
+    original = CLIPEmbedder.embed_images
+
+    def rewritten_first(self, images, *args, **kwargs):
+        Image.fromarray(np.full((32, 32, 3), 30, dtype=np.uint8)).save(target)
+        return original(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_images", rewritten_first)
+    argv = ["decompose", str(run_env), "-f", "csv", *_args(tmp_path)]
+    code, _, err = _main(argv, capsys)
+    assert code == 0, err
+    assert len(_cached_files(tmp_path)) == 5  # (all but the image rewritten)
+    monkeypatch.setattr(CLIPEmbedder, "embed_images", original)
+    target.write_bytes(old)  # (the old content back: embedded, not another's embedding)
+    code, cached, err = _main(argv, capsys)
+    assert code == 0, err
+    code, plain, err = _main([*argv, "--no-image-cache"], capsys)
+    assert code == 0, err
+    _assert_close(cached, plain)
+
+
+def test_an_image_over_the_pixel_limit_is_refused_though_the_cache_holds_it(
+    run_env, tmp_path, capsys
+):
+    argv = ["decompose", str(run_env), "-f", "csv", *_args(tmp_path)]
+    code, _, err = _main(argv, capsys)
+    assert code == 0, err
+    code, out, err = _main([*argv, "--max-image-pixels", "500", "--strict"], capsys)
+    assert code == 1 and out == "", err  # (32 x 32 = 1024 pixels)
+    assert "--max-image-pixels" in err.splitlines()[-1], err
+    code, out, err = _main([*argv, "--max-image-pixels", "2000"], capsys)
+    assert code == 0 and "6 embeddings read from the cache" in err, err
+
+
+def test_a_streamed_run_reads_and_keeps_the_embeddings_too(run_env, tmp_path, capsys, embedded):
+    # (a centre that does not depend on the images: the records are written as the
+    # images are embedded, in chunks)
+    mean = tmp_path / "mean.npy"
+    np.save(mean, np.full(32, 0.01, dtype=np.float32))
+    argv = ["decompose", str(run_env), "-f", "jsonl", "--image-mean", str(mean),
+            "--batch-size", "2", *_args(tmp_path)]  # fmt: skip
+    code, first, err = _main(argv, capsys)
+    assert code == 0 and len(_cached_files(tmp_path)) == 6, err
+    embedded.clear()
+    code, second, err = _main(argv, capsys)
+    assert code == 0 and second == first and embedded == [], err

@@ -328,10 +328,12 @@ def _embedded_chunk(
     if cache is None:
         with counted_by(bar):
             return images.embed_images([str(p) for p in chunk], return_skipped=True)
-    from .._image_cache import file_digest
+    from .._image_cache import digest_if_unchanged, seen_files, within_pixel_limit
 
-    digests = [file_digest(p) for p in chunk]
-    found = cache.get(digests)
+    seen = seen_files(chunk)
+    found = cache.get([None if s is None else s.digest for s in seen])
+    # (an image over this run's --max-image-pixels is embedded, so that it is refused)
+    found = {i: vector for i, vector in found.items() if within_pixel_limit(chunk[i])}
     bar.update(len(found))
     missing = [i for i in range(len(chunk)) if i not in found]
     X = np.full((len(chunk), cache.width), np.nan, dtype=np.float32)
@@ -348,7 +350,9 @@ def _embedded_chunk(
         exc._sksplice_positions = missing  # type: ignore[union-attr]  # (for --strict)
         raise
     X[missing] = embedded
-    cache.put([digests[i] for i in missing], embedded)
+    # (kept only where the file is still the one whose digest was taken: one rewritten
+    # meanwhile would leave the embedding of its new content under the old one's digest)
+    cache.put([digest_if_unchanged(chunk[i], seen[i]) for i in missing], embedded)
     return X, [s._replace(index=missing[s.index]) for s in skipped]
 
 
