@@ -29,7 +29,7 @@ import logging
 import os
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -153,15 +153,19 @@ class ImageEmbeddingCache:
     def _path(self, digest: str) -> Path:
         return self.folder / digest[:2] / f"{digest[2:]}.npy"
 
-    def get(self, digests: list[str | None]) -> dict[int, np.ndarray]:
+    def get(
+        self, digests: list[str | None], usable: Callable[[int], bool] | None = None
+    ) -> dict[int, np.ndarray]:
         """The embeddings held for ``digests`` (of images), by their position; a digest
-        of None, or without a usable file, is not among them."""
+        of None, or without a usable file, is not among them, nor a position that
+        ``usable`` refuses (an image the run would not decode: it embeds it, and says
+        why it cannot)."""
         found: dict[int, np.ndarray] = {}
         for i, digest in enumerate(digests):
             if digest is None:
                 continue
             vector = self._read(self._path(digest))
-            if vector is not None:
+            if vector is not None and (usable is None or usable(i)):
                 found[i] = vector
         self.n_read += len(found)
         return found

@@ -265,7 +265,7 @@ def _embedded(
     command) with the same model are read from the cache folder, and those embedded
     now kept there (:mod:`sksplice._image_cache`), unless ``--no-image-cache``.
     """
-    from .._progress import counted_by, progress
+    from .._progress import progress
 
     step = _embed_step(int(args.batch_size))
     load = getattr(images, "_load", None)
@@ -283,7 +283,7 @@ def _embedded(
                 yield None, [], gone
                 continue
             try:
-                X, skipped = _embedded_chunk(images, chunk, cache, bar, counted_by)
+                X, skipped = _embedded_chunk(images, chunk, cache, bar)
             except KeyboardInterrupt as exc:
                 exc._sksplice_embedded = (bar.n, len(paths))  # type: ignore[attr-defined]
                 raise
@@ -320,20 +320,24 @@ def _image_cache(args: argparse.Namespace, images: Any, width: int) -> Any:
 
 
 def _embedded_chunk(
-    images: Any, chunk: list[Path], cache: Any, bar: Any, counted_by: Any
+    images: Any, chunk: list[Path], cache: Any, bar: Any
 ) -> tuple[np.ndarray, list[Any]]:
     """The embeddings of the images of ``chunk`` (a row of NaN for each one skipped, as
     ``embed_images`` gives them) and those skipped (their index in ``chunk``): read from
     ``cache`` where it holds them, else embedded (in one call) and kept there."""
+    from .._progress import counted_by
+
     if cache is None:
         with counted_by(bar):
             return images.embed_images([str(p) for p in chunk], return_skipped=True)
     from .._image_cache import digest_if_unchanged, seen_files, within_pixel_limit
 
     seen = seen_files(chunk)
-    found = cache.get([None if s is None else s.digest for s in seen])
-    # (an image over this run's --max-image-pixels is embedded, so that it is refused)
-    found = {i: vector for i, vector in found.items() if within_pixel_limit(chunk[i])}
+    found = cache.get(
+        [None if s is None else s.digest for s in seen],
+        # (an image over this run's --max-image-pixels is embedded, so that it is refused)
+        usable=lambda i: within_pixel_limit(chunk[i]),
+    )
     bar.update(len(found))
     missing = [i for i in range(len(chunk)) if i not in found]
     X = np.full((len(chunk), cache.width), np.nan, dtype=np.float32)
