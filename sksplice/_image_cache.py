@@ -27,7 +27,6 @@ import io
 import json
 import logging
 import os
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -93,17 +92,18 @@ def within_pixel_limit(path: str | os.PathLike[str]) -> bool:
     the cache is of an image the run would decode, else the embedder refuses it."""
     from PIL import Image
 
-    limit = Image.MAX_IMAGE_PIXELS
-    if not limit:
+    from ._images import _check_pixel_limit
+
+    if not Image.MAX_IMAGE_PIXELS:
         return True
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # (a DecompressionBombWarning: told below)
+            warnings.simplefilter("ignore")  # (a DecompressionBombWarning: checked below)
             with Image.open(path) as image:
-                width, height = image.size
-    except Exception:  # (over twice the limit, or unreadable now: the embedder says)
+                _check_pixel_limit(image, os.fspath(path))  # (the decoder's own rule)
+    except Exception:  # (over the limit, or unreadable now: the embedder says why)
         return False
-    return width * height <= limit
+    return True
 
 
 class ImageEmbeddingCache:
@@ -179,15 +179,11 @@ class ImageEmbeddingCache:
                 data = fh.read(_MAX_HEADER + 4 * self.width + 1)
         except OSError:  # (none yet, or unreadable: embedded again)
             return None
+        from .dictionary import _npy_header
+
         try:
             with io.BytesIO(data) as handle:
-                version = np.lib.format.read_magic(handle)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, fortran, dtype = read_header(handle)
+                shape, fortran, dtype = _npy_header(handle)
                 start = handle.tell()
         except (ValueError, EOFError, OSError):  # (cut short, or not a .npy)
             return None
@@ -235,9 +231,12 @@ class ImageEmbeddingCache:
 
 def _renamed_into_place(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it to ``path``: a
-    reader sees no file or a whole one. (No fsync: a file cut short by a crash is not
-    read back, and its image is embedded again.)"""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    reader sees no file or a whole one. (Not :func:`~sksplice._atomic.atomic_write`: no
+    fsync for each of thousands of small files; a file cut short by a crash is not read
+    back, and its image is embedded again.)"""
+    from ._atomic import temporary_name
+
+    tmp = path.with_name(temporary_name(path.name))
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)

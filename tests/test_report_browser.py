@@ -287,6 +287,19 @@ def test_a_very_long_class_name_leaves_every_column_in_view(browser, tmp_path):
     page.close()
 
 
+def _whole_tails(page: Page, selector: str) -> list[str | None]:
+    """The last word, whole and inside its box, of each name cut in its middle (None
+    for one whose last word is cut too)."""
+    return page.page.eval_on_selector_all(
+        selector,
+        """els => els.map(e => {
+             const t = e.querySelector('.tail'), b = e.getBoundingClientRect(),
+                   r = t.getBoundingClientRect();
+             return r.left >= b.left - 0.5 && r.right <= b.right + 0.5
+                    ? t.textContent : null; })""",
+    )
+
+
 def test_very_long_concepts_leave_every_column_in_view(browser, tmp_path):
     # A vocabulary file of phrases: the concept column took each phrase's width (1717 px
     # of table in an 848 px box), and every number was out of view. Cut in its middle,
@@ -317,15 +330,7 @@ def test_very_long_concepts_leave_every_column_in_view(browser, tmp_path):
     links = page.page.locator("#ranking-table td.con a.concept")
     assert set(links.evaluate_all("els => els.map(e => e.title)")) == set(names)
     assert set(page.texts("#ranking-table tbody td.con")) == set(names)
-    tails = page.page.eval_on_selector_all(
-        "#ranking-table td.con .cutname",
-        """els => els.map(e => {
-             const t = e.querySelector('.tail'), b = e.getBoundingClientRect(),
-                   r = t.getBoundingClientRect();
-             return r.left >= b.left - 0.5 && r.right <= b.right + 0.5
-                    ? t.textContent : null; })""",
-    )
-    assert set(tails) == {" ways", " wheels"}
+    assert set(_whole_tails(page, "#ranking-table td.con .cutname")) == {" ways", " wheels"}
     page.close()
 
 
@@ -353,21 +358,11 @@ def test_names_alike_but_for_their_end_read_apart(browser, tmp_path, artifacts, 
     write_report(path, results, ranking=ranking, profiles=concept_profiles(W, y, names))
     page = Page(browser, path, width=1280)
 
-    def shown(selector: str) -> list[str]:
-        # the last word, whole and inside its box, of each name cut in its middle
-        return page.page.eval_on_selector_all(
-            selector,
-            """els => els.map(e => {
-                 const t = e.querySelector('.tail'), b = e.getBoundingClientRect(),
-                       r = t.getBoundingClientRect();
-                 return r.left >= b.left - 0.5 && r.right <= b.right + 0.5
-                        ? t.textContent : null; })""",
-        )
-
     tails = {" " + end for end in ends}
-    assert set(shown("#ranking-table td.cls > .cutname")) == tails
-    assert set(shown("#gallery .thumb .cap .dir .cutname")) == {tail + "/" for tail in tails}
-    assert set(shown(".cards .bar-row > a.concept > .cutname")) == {" A", " B"}
+    assert set(_whole_tails(page, "#ranking-table td.cls > .cutname")) == tails
+    folders = _whole_tails(page, "#gallery .thumb .cap .dir .cutname")
+    assert set(folders) == {tail + "/" for tail in tails}
+    assert set(_whole_tails(page, ".cards .bar-row > a.concept > .cutname")) == {" A", " B"}
     # the text read or copied is the name, whole, without a break between the parts
     assert set(page.texts("#ranking-table tbody td.cls")) == set(classes)
     assert page.captions()[0] == f"{y[0]}/0.png"

@@ -1178,10 +1178,10 @@ def _write_run(
         dec.n_inputs,
     )
     # (rows all zero, said already, hold no concept at any penalty: not counted)
-    n_zero = min(dec.n_zero, n_written)  # (an interrupted run wrote fewer)
+    n_zero = dec.n_zero  # (said only for a run that wrote every record: code 0)
     if code == 0 and not with_concepts and not (n_zero and n_zero == n_written):
         # (each image says "no concept above the penalty": the run says why, and what to do)
-        logger.warning("%s", no_concept(len(dec.paths) - dec.n_zero))
+        logger.warning("%s", no_concept(len(dec.paths) - n_zero))
     elif code == 0 and args.target_l0 is None:
         _say_if_mostly_empty(dec.splice, n_written - with_concepts - n_zero, n_written - n_zero)
     if code == 0 and n_written:
