@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal, NamedTuple, cast, overload
 
@@ -146,6 +146,19 @@ def _skipped_warning(
         "lists them all",
         skipped,
     )
+
+
+@contextlib.contextmanager
+def _rows_done_on_interrupt(out: np.ndarray, done: Callable[[], int]) -> Iterator[None]:
+    """An interruption (Ctrl-C, or SIGTERM or SIGHUP where the command line turns them
+    into one) raised in the block carries ``rows_done``: ``out`` and the number of its
+    first rows that are final (``done()``), so that a caller keeping embeddings (the
+    command line's cache of images) keeps those of the batches embedded."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        exc.rows_done = (out, done())  # type: ignore[attr-defined]
+        raise
 
 
 def _item_message(items: Sequence[Any], index: int, error: Exception, first_index: int) -> str:
@@ -778,7 +791,8 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             # (closed here, on this thread, when the loop ends early: an error of an item,
             # Ctrl-C. Left to the garbage collector, the generator of the threads could be
             # closed on one of its own threads, whose pool then cannot join itself.)
-            with contextlib.closing(batches):
+            done = 0  # (the items of the batches embedded: their rows of out are final)
+            with contextlib.closing(batches), _rows_done_on_interrupt(out, lambda: done):
                 for batch in batches:
                     _images.issue_file_warnings(batch.warnings)
                     for offset, error in batch.errors:
@@ -803,6 +817,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                             Callable[[torch.Tensor], torch.Tensor], loaded.model.encode_image
                         )
                         out[rows] = self._encode(encode_image, batch.tensors, config)
+                    done = batch.start + batch.size
                     bar.update(batch.size)
 
         if return_skipped:

@@ -84,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if embedded is not None:
                 # (profile, compare, report: their output comes once every image is
                 # decomposed; decompose says what it kept itself)
-                done, total = embedded
-                said += f" while embedding images ({done} of {total} embedded): nothing was written"
+                from ._decompose import interrupted_embedding
+
+                said += f" {interrupted_embedding(embedded)}: nothing was written"
             elif getattr(args, "command", None) in ("search", "profile", "compare", "report"):
                 said += ": nothing was written"  # (they write their output once at the end)
             logger.error("%s", said)

@@ -261,17 +261,24 @@ def _embedded(
     images skipped (named as the outputs write them); the embeddings are None for a
     call whose files have all gone since the run started (each is skipped). An
     interruption (Ctrl-C, SIGTERM, SIGHUP) goes through with ``_sksplice_embedded`` set to
-    ``(done, total)``. The embeddings of images embedded by an earlier run (of any
+    ``(done, total, kept)`` (:func:`interrupted_embedding`; ``kept``: embeddings in the
+    cache, read or written by the run). The embeddings of images embedded by an earlier run (of any
     command) with the same model are read from the cache folder, and those embedded
     now kept there (:mod:`sksplice._image_cache`), unless ``--no-image-cache``.
     """
     from .._progress import progress
 
     step = _embed_step(int(args.batch_size))
-    load = getattr(images, "_load", None)
-    if load is not None:
-        load()  # (a model that cannot be loaded is refused before the progress bar shows)
     cache = _image_cache(args, images, width)
+    # The first call's images looked up in the cache now: where one is missing, the
+    # model is loaded before the progress bar shows (what cannot be loaded is refused
+    # first); where none is, it is loaded by the first call that embeds an image, if
+    # any (a run whose images are all in the cache loads no model: seconds). An entry
+    # is of these very weights, which an earlier run loaded.
+    first = None if cache is None else _looked_up(cache, paths[:step])
+    load = getattr(images, "_load", None)
+    if load is not None and (first is None or len(first[1]) < len(paths[:step])):
+        load()
     with progress(len(paths), desc="CLIP images", unit="image", disable=args.quiet) as bar:
         for start in range(0, len(paths), step):
             chunk = paths[start : start + step]
@@ -283,9 +290,12 @@ def _embedded(
                 yield None, [], gone
                 continue
             try:
-                X, skipped = _embedded_chunk(images, chunk, cache, bar)
+                X, skipped = _embedded_chunk(
+                    images, chunk, cache, bar, first if start == 0 else None
+                )
             except KeyboardInterrupt as exc:
-                exc._sksplice_embedded = (bar.n, len(paths))  # type: ignore[attr-defined]
+                kept = 0 if cache is None else cache.n_read + cache.n_written
+                exc._sksplice_embedded = (bar.n, len(paths), kept)  # type: ignore[attr-defined]
                 raise
             except (OSError, ValueError) as exc:
                 _raise_strict(exc, paths, offset=start)
@@ -309,6 +319,14 @@ def _embedded(
         )
 
 
+def interrupted_embedding(embedded: tuple[int, int, int]) -> str:
+    """Where a run interrupted while embedding images stood: ``embedded`` is the
+    ``(done, total, kept)`` of :func:`_embedded`."""
+    done, total, kept = embedded
+    also = f", {kept} of them kept for a run started again" if kept else ""
+    return f"while embedding images ({done} of {total} embedded{also})"
+
+
 def _image_cache(args: argparse.Namespace, images: Any, width: int) -> Any:
     """The cache of the run's image embeddings, or None (``--no-image-cache``, or no
     cache folder to be had)."""
@@ -319,18 +337,10 @@ def _image_cache(args: argparse.Namespace, images: Any, width: int) -> Any:
     return ImageEmbeddingCache.for_embedder(images, width, args.cache_dir)
 
 
-def _embedded_chunk(
-    images: Any, chunk: list[Path], cache: Any, bar: Any
-) -> tuple[np.ndarray, list[Any]]:
-    """The embeddings of the images of ``chunk`` (a row of NaN for each one skipped, as
-    ``embed_images`` gives them) and those skipped (their index in ``chunk``): read from
-    ``cache`` where it holds them, else embedded (in one call) and kept there."""
-    from .._progress import counted_by
-
-    if cache is None:
-        with counted_by(bar):
-            return images.embed_images([str(p) for p in chunk], return_skipped=True)
-    from .._image_cache import digest_if_unchanged, seen_files, within_pixel_limit
+def _looked_up(cache: Any, chunk: list[Path]) -> tuple[list[Any], dict[int, np.ndarray]]:
+    """The digests of the images of ``chunk`` (:func:`~sksplice._image_cache.seen_files`)
+    and the embeddings ``cache`` holds of them, by position."""
+    from .._image_cache import seen_files, within_pixel_limit
 
     seen = seen_files(chunk)
     found = cache.get(
@@ -338,6 +348,28 @@ def _embedded_chunk(
         # (an image over this run's --max-image-pixels is embedded, so that it is refused)
         usable=lambda i: within_pixel_limit(chunk[i]),
     )
+    return seen, found
+
+
+def _embedded_chunk(
+    images: Any,
+    chunk: list[Path],
+    cache: Any,
+    bar: Any,
+    looked_up: tuple[list[Any], dict[int, np.ndarray]] | None = None,
+) -> tuple[np.ndarray, list[Any]]:
+    """The embeddings of the images of ``chunk`` (a row of NaN for each one skipped, as
+    ``embed_images`` gives them) and those skipped (their index in ``chunk``): read from
+    ``cache`` where it holds them (``looked_up``: :func:`_looked_up` of ``chunk``, done
+    already), else embedded (in one call) and kept there."""
+    from .._progress import counted_by
+
+    if cache is None:
+        with counted_by(bar):
+            return images.embed_images([str(p) for p in chunk], return_skipped=True)
+    from .._image_cache import digest_if_unchanged
+
+    seen, found = looked_up if looked_up is not None else _looked_up(cache, chunk)
     bar.update(len(found))
     missing = [i for i in range(len(chunk)) if i not in found]
     X = np.full((len(chunk), cache.width), np.nan, dtype=np.float32)
@@ -352,6 +384,19 @@ def _embedded_chunk(
             )
     except (OSError, ValueError) as exc:
         exc._sksplice_positions = missing  # type: ignore[union-attr]  # (for --strict)
+        raise
+    except KeyboardInterrupt as exc:
+        # (the images of the batches embedded before it are kept: a run started again
+        # resumes from them, not from the start of this call's ~_CHUNK images)
+        rows, n_done = getattr(exc, "rows_done", (X, 0))
+        if n_done:
+            from .._console import signals_held
+
+            with signals_held():  # (a second Ctrl-C waits for these few files)
+                cache.put(
+                    [digest_if_unchanged(chunk[i], seen[i]) for i in missing[:n_done]],
+                    rows[:n_done],
+                )
         raise
     X[missing] = embedded
     # (kept only where the file is still the one whose digest was taken: one rewritten
@@ -999,11 +1044,7 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
         if embedded is None:
             logger.error("%s: no record was written", said)
         else:
-            logger.error(
-                "%s while embedding images (%d of %d embedded): no record was written",
-                said,
-                *embedded,
-            )
+            logger.error("%s %s: no record was written", said, interrupted_embedding(embedded))
         return code
     streamed = _streams(args, plan)
     return _write_run(args, dec, rows, len(paths) if streamed else len(dec.paths), streamed)
