@@ -12,6 +12,7 @@ model learned from those concepts without retraining it.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
@@ -317,6 +318,7 @@ def _input_indices(ct: Any) -> dict[str, np.ndarray] | None:
         return recorded
     names_in = [str(n) for n in getattr(ct, "feature_names_in_", [])]
     positions = np.arange(n_in)
+    where_named = {c: j for j, c in reversed(list(enumerate(names_in)))}  # (the first)
     indices: dict[str, np.ndarray] = {}
     for name, _, selection in ct.transformers_:
         if callable(selection):
@@ -331,12 +333,12 @@ def _input_indices(ct: Any) -> dict[str, np.ndarray] | None:
                 continue
             chosen = list(np.atleast_1d(np.asarray(selection, dtype=object)))
             if chosen and all(isinstance(c, str) for c in chosen):
-                indices[name] = np.asarray([names_in.index(c) for c in chosen], dtype=np.intp)
+                indices[name] = np.asarray([where_named[c] for c in chosen], dtype=np.intp)
             elif chosen and all(isinstance(c, bool | np.bool_) for c in chosen):
                 indices[name] = positions[np.asarray(chosen, dtype=bool)]
             else:
                 indices[name] = positions[np.asarray(chosen, dtype=np.intp)]
-        except (ValueError, IndexError, TypeError):
+        except (KeyError, ValueError, IndexError, TypeError):
             return None
     return indices
 
@@ -488,7 +490,7 @@ def _concept_inputs(
         names = np.asarray([c.concept or f"column {j}" for j, c in enumerate(traced)], dtype=object)
     where = np.asarray([j for j, c in enumerate(traced) if c.concept is not None], dtype=np.intp)
     concepts = [str(traced[j].concept) for j in where]
-    twice = {c for c in concepts if concepts.count(c) > 1}  # (two SpliceTransformer blocks)
+    twice = {c for c, n in Counter(concepts).items() if n > 1}  # (two SpliceTransformer blocks)
     labels = np.full(n_features, None, dtype=object)
     labels[where] = [str(names[j]) if c in twice else c for j, c in zip(where, concepts)]
     if given is not None:
