@@ -343,7 +343,7 @@ def as_weights(est: SpliceTransformer, X: Any, kind: str) -> Any:
         kind = guess_kind(est, X)
     if kind == "weights":
         return check_weights(est, X)
-    return est._weights(est._validate_X(X, reset=False, keep_float16=True))
+    return est._decomposed(est._validate_X(X, reset=False, keep_float16=True))
 
 
 def guess_kind(est: SpliceTransformer, X: Any) -> str:
@@ -511,7 +511,7 @@ class ConceptSpaceMixin:
     The names of the concepts, recomposition, the largest weights, sparsity
     and recomposition quality. It relies on the fitted ``concepts_``,
     ``dictionary_`` and ``mean_`` and, for embeddings, on ``_validate_X`` and
-    ``_weights`` of the estimator.
+    ``_decomposed`` of the estimator.
     """
 
     if TYPE_CHECKING:  # (what the estimator provides, declared for type checkers)
@@ -521,7 +521,7 @@ class ConceptSpaceMixin:
 
         def _validate_X(self, X: Any, *, reset: bool, keep_float16: bool = False) -> np.ndarray: ...
 
-        def _weights(self, X: np.ndarray) -> scipy.sparse.csr_matrix: ...
+        def _decomposed(self, X: np.ndarray) -> scipy.sparse.csr_matrix: ...
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """The concept strings, the names of the output columns.
@@ -646,6 +646,12 @@ class ConceptSpaceMixin:
             as the shortest decimal that reads back as the same float32
             (``0.3``, not ``0.30000001192092896``): ``numpy.float32(weight)``
             is the weight.
+
+        Warns
+        -----
+        UserWarning, DenseCodesWarning
+            Where embeddings are decomposed, as :meth:`transform` warns: a penalty
+            that leaves the rows without a concept, or nearly dense codes.
         """
         check_int(k, "k")
         labels = getattr(X, "index", None) if hasattr(X, "iloc") else None
@@ -682,6 +688,12 @@ class ConceptSpaceMixin:
         -------
         float or ndarray of shape (n_samples,)
             Mean number of non-zero weights, or the per-sample counts.
+
+        Warns
+        -----
+        UserWarning, DenseCodesWarning
+            Where embeddings are decomposed, as :meth:`transform` warns: a penalty
+            that leaves the rows without a concept, or nearly dense codes.
         """
         W = as_weights(cast("SpliceTransformer", self), X, kind)
         if scipy.sparse.issparse(W):
@@ -723,6 +735,12 @@ class ConceptSpaceMixin:
             ``weights``, ``cos(x, inverse_transform(weights))``), or with
             ``baseline`` ``cos(x, mean_)`` (0 where the centre is zero); float32
             for float32 and float16 embeddings, float64 otherwise.
+
+        Warns
+        -----
+        UserWarning, DenseCodesWarning
+            Where embeddings are decomposed, as :meth:`transform` warns: a penalty
+            that leaves the rows without a concept, or nearly dense codes.
         """
         check_is_fitted(self)
         check_flag(baseline, "baseline")
@@ -763,7 +781,7 @@ class ConceptSpaceMixin:
                 return centre
 
         else:
-            W = self._weights(X) if weights is None else weights
+            W = self._decomposed(X) if weights is None else weights
 
             def other(start: int) -> np.ndarray:
                 return self._recompose(W[start : start + block])
@@ -792,6 +810,12 @@ class ConceptSpaceMixin:
         -------
         float
             Mean of :meth:`cosine_similarity`; higher is better (at most 1).
+
+        Warns
+        -----
+        UserWarning, DenseCodesWarning
+            Where embeddings are decomposed, as :meth:`transform` warns: a penalty
+            that leaves the rows without a concept, or nearly dense codes.
         """
         return float(np.mean(self.cosine_similarity(X)))
 

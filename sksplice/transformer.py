@@ -1386,6 +1386,14 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         """CSR weights of validated embeddings ``X`` (dtype follows ``X``)."""
         return self._weights_and_stats(X)[0]
 
+    def _decomposed(self, X: np.ndarray) -> scipy.sparse.csr_matrix:
+        """:meth:`_weights` of ``X`` with the warnings :meth:`transform` gives about them
+        (a penalty that leaves the rows without a concept, or nearly dense): for the
+        methods that decompose embeddings themselves (``score``, ``l0``, ...)."""
+        W = self._weights(X)
+        self._warn_about_codes(W, X)
+        return W
+
     def _weights_and_stats(self, X: np.ndarray) -> tuple[scipy.sparse.csr_matrix, TransformStats]:
         self._warn_if_set_after_fit()
         quiet = not self.verbose or getattr(_BLOCK_OF_MORE, "active", False)
@@ -1450,8 +1458,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         X_in = X
         X = self._validate_X(X, reset=False, keep_float16=True)
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
-        W = self._weights(X)
-        self._warn_about_codes(W, X)
+        W = self._decomposed(X)
         return _weights.format_weights(self, W, X_in, wrapped=True)
 
     def _warn_about_codes(self, W: scipy.sparse.csr_matrix, X: np.ndarray) -> None:

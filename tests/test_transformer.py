@@ -2318,3 +2318,37 @@ def test_float16_rows_are_fitted_without_a_copy_and_a_known_centre_is_not_read_a
         fitted = make(concepts, raw).fit(mapped)
     assert np.array_equal(fitted.mean_, known)
     assert np.array_equal(_means.learned_mean(mapped), est.mean_)  # (the block is left)
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        lambda est, X: est.score(X),
+        lambda est, X: est.cosine_similarity(X),
+        lambda est, X: est.l0(X),
+        lambda est, X: est.top_concepts(X),
+    ],
+    ids=["score", "cosine_similarity", "l0", "top_concepts"],
+)
+def test_methods_that_decompose_embeddings_warn_as_transform_does(problem, method):
+    # score(X) at a penalty that leaves every row without a concept gave the cosine of the
+    # centre alone (a plausible 0.5) in silence, where transform(X) says why; and a search
+    # over the transformer alone scores through score.
+    from sksplice.exceptions import DenseCodesWarning
+
+    concepts, raw, X = problem
+    empty = make(concepts, raw, l1_penalty=1.99).fit(X)
+    with pytest.warns(UserWarning, match=r"every row of X decomposes to no concept"):
+        method(empty, X)
+    dense_concepts, dense_raw, dense_X = _overcomplete()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)
+        dense = make(dense_concepts, dense_raw, l1_penalty=0.01).fit(dense_X)
+    with pytest.warns(DenseCodesWarning, match=r"l1_penalty=0\.01"):
+        method(dense, dense_X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)
+        useful = make(concepts, raw, l1_penalty=0.3).fit(X)
+    with warnings.catch_warnings():  # (a useful penalty: nothing to say)
+        warnings.simplefilter("error")
+        method(useful, X)
