@@ -387,6 +387,18 @@ def _not_embeddings(
     ndim = getattr(X, "ndim", None)
     shape = getattr(X, "shape", None)
     if isinstance(ndim, int) and ndim >= 3 and shape is not None:
+        dtype = getattr(X, "dtype", None)  # (numpy's or torch's)
+        floating = getattr(dtype, "kind", "") == "f" or getattr(dtype, "is_floating_point", False)
+        if floating and sum(int(n) != 1 for n in tuple(shape)[1:]) == 1:
+            # (embeddings with an axis of size 1 too, (n, d, 1) or (n, 1, d): a model's
+            # output kept whole; images have two axes of pixels)
+            what = (
+                f"embeddings with an axis of size 1 perhaps; {estimator} {verb} embeddings, "
+                "a dense array of shape (n_samples, d)"
+                if instead is None
+                else f"{instead} with an axis of size 1 perhaps"
+            )
+            return ValueError(f"X has shape {tuple(shape)}: {what}: give X.reshape(len(X), -1)")
         return images(f"has shape {tuple(shape)}: a batch of images perhaps", ValueError)
     if isinstance(X, list | tuple) or (isinstance(ndim, int) and ndim == 1):
         try:

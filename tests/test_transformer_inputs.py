@@ -218,6 +218,31 @@ def test_images_paths_or_texts_given_for_embeddings_are_named(case, method):
     assert "shape (n_samples, d)" in message
 
 
+@pytest.mark.parametrize("extra", ["last", "middle", "torch"])
+def test_embeddings_with_an_axis_of_size_one_are_told_to_be_reshaped(extra):
+    # A (240, 384, 1) float array (a model's output kept whole) was told to be "a batch of
+    # images perhaps", with advice to embed images.
+    import torch
+
+    X = _X()
+    splice = _splice().fit(X)
+    given = {
+        "last": X[:, :, None],
+        "middle": X[:, None, :],
+        "torch": torch.from_numpy(np.ascontiguousarray(X[:, :, None])),
+    }[extra]
+    with pytest.raises(ValueError) as info:
+        splice.transform(given)
+    message = str(info.value)
+    assert message.startswith(
+        f"X has shape {tuple(given.shape)}: embeddings with an axis of size 1"
+    )
+    assert message.endswith("give X.reshape(len(X), -1)") and "images" not in message
+    np.testing.assert_array_equal(
+        splice.transform(given.reshape(len(given), -1)).toarray(), splice.transform(X).toarray()
+    )
+
+
 def test_embeddings_in_other_containers_are_not_taken_for_images():
     X = _X()
     splice = _splice().fit([list(row) for row in X])  # a list of lists of numbers
