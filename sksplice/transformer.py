@@ -382,6 +382,18 @@ def _not_embeddings(
         }
         return error(f"X {shown}, not embeddings: " + _EMBED_FIRST.format(**common, **words))
 
+    def text_numbers(first: Any) -> Exception:
+        # (scikit-learn refuses arrays of strings; numpy would parse those that are numbers)
+        shown = repr(bytes(first) if isinstance(first, bytes) else str(first))
+        try:
+            float(first)
+        except (TypeError, ValueError):
+            return strings(f"holds strings ({shown} first)", str(first))
+        return TypeError(
+            f"X holds numbers written as text ({shown} first), not {instead or 'embeddings'}: "
+            "convert them explicitly, X = np.asarray(X, dtype=np.float32)"
+        )
+
     if isinstance(X, str | bytes | os.PathLike):
         return strings(f"is one {'path' if is_path(X) else 'string'} ({X!r})", X)
     ndim = getattr(X, "ndim", None)
@@ -400,11 +412,15 @@ def _not_embeddings(
             )
             return ValueError(f"X has shape {tuple(shape)}: {what}: give X.reshape(len(X), -1)")
         return images(f"has shape {tuple(shape)}: a batch of images perhaps", ValueError)
+    if ndim == 2 and getattr(getattr(X, "dtype", None), "kind", "") in ("U", "S") and X.size:
+        return text_numbers(X[0, 0])  # (an array of strings: a table read as text)
     if isinstance(X, list | tuple) or (isinstance(ndim, int) and ndim == 1):
         try:
             first = X[0] if isinstance(X, list | tuple) else next(iter(X))
         except (IndexError, KeyError, TypeError, StopIteration):
             return None
+        if isinstance(first, list | tuple) and first and isinstance(first[0], str | bytes):
+            return text_numbers(first[0])  # (rows of csv.reader, say)
         if isinstance(first, str | bytes | os.PathLike):
             kind = "file paths" if is_path(first) else "strings"
             shown = repr(first if isinstance(first, bytes | os.PathLike) else str(first))

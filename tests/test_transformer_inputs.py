@@ -243,6 +243,28 @@ def test_embeddings_with_an_axis_of_size_one_are_told_to_be_reshaped(extra):
     )
 
 
+@pytest.mark.parametrize("container", ["str", "bytes", "rows"])
+def test_numbers_written_as_text_are_refused_as_scikit_learn_refuses_them(container):
+    # An array of numeric strings (a table read with dtype=str) was parsed in silence, where
+    # scikit-learn's check_array refuses strings and the docs say texts are refused.
+    X = _X()
+    splice = _splice().fit(X)
+    given = {
+        "str": X[:4].astype(str),
+        "bytes": X[:4].astype(bytes),
+        "rows": X[:4].astype(str).tolist(),  # (csv.reader's rows)
+    }[container]
+    for method in (splice.transform, _splice().fit):
+        with pytest.raises(TypeError) as info:
+            method(given)
+        message = str(info.value)
+        assert message.startswith("X holds numbers written as text ("), message
+        assert message.endswith("X = np.asarray(X, dtype=np.float32)"), message
+    # strings that are not numbers: texts, as before
+    with pytest.raises(TypeError, match=r"^X holds strings \('dog' first\), not embeddings"):
+        splice.transform(np.full((3, X.shape[1]), "dog"))
+
+
 def test_embeddings_in_other_containers_are_not_taken_for_images():
     X = _X()
     splice = _splice().fit([list(row) for row in X])  # a list of lists of numbers
