@@ -938,9 +938,13 @@ def plot_concept_prevalence(
         _literal(_with_size(c, sizes, " " if turned else "\n", t)) for c, t in zip(classes, short)
     ]
     longest = max(len(line) for tick in ticks for line in tick.split("\n"))
-    height = 3.5 + (0.07 * min(longest, _MAX_LABEL) if turned else 0.0)
+    # (a turned label reaches left of its bar by about as much as it reaches down: the
+    # first one's reach is added to the width, else the bars get what the labels leave)
+    reach = 0.07 * min(longest, _MAX_LABEL) if turned else 0.0
+    height = 3.5 + reach
+    width = max(4.0, 0.6 * len(classes) + 2.0 + 0.75 * reach)
     given = ax is not None
-    ax = _new_axes(ax, (min(max(4.0, 0.6 * len(classes) + 2.0), _MAX_WIDTH), height))
+    ax = _new_axes(ax, (min(width, _MAX_WIDTH), height))
     positions = np.arange(len(classes))
     ax.bar(positions, values, color=[_class_colour(c, groups) for c in classes])
     mean = ax.axhline(float(row[ALL_GROUP]), linestyle="--", linewidth=1, label="all samples")

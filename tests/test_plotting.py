@@ -1314,6 +1314,24 @@ def test_a_long_concept_name_titles_the_prevalence_inside_the_figure(concept, tm
     _save_png(ax, tmp_path)
 
 
+def test_long_class_names_leave_the_bars_of_the_prevalence_room(tmp_path):
+    # Three classes with names of 40 characters or more drew a figure 4 inches wide, whose
+    # turned labels left the bars about a third of it.
+    names = [
+        "a very long class name describing animals in many words",
+        "vehicles of every kind and shape, long name too",
+    ]
+    rng = np.random.default_rng(0)
+    W = (rng.random((60, 2)) < 0.4).astype(float)
+    y = np.array([names[0]] * 28 + [names[1]] * 29 + ["tiny"] * 3)
+    ax = plot_concept_prevalence(concept_profiles(W, y, ["snow", "sea"]), "snow")
+    ax.figure.canvas.draw()
+    assert _texts_outside(ax) == []
+    box = ax.get_position()  # (in figure fractions, once laid out)
+    assert box.width >= 0.45, box
+    _save_png(ax, tmp_path)
+
+
 @pytest.mark.parametrize(
     "class_name",
     [
