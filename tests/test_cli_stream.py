@@ -280,6 +280,29 @@ def test_an_interrupted_streamed_run_keeps_the_finished_records(stream_inputs, e
     assert "skipped 1 of 60 images" in err  # (the summary of those skipped so far)
 
 
+def test_the_records_of_the_first_chunk_are_written_before_the_next_images_are_embedded(
+    tmp_path_factory, env, tmp_path
+):
+    # They waited for the embedding of the second chunk: in a run of fewer than two
+    # chunks (700 images, 512 a chunk) no record came before every image was embedded, and
+    # Ctrl-C at 640 of 700 kept none.
+    images, vocab, mean = _write_inputs(
+        tmp_path_factory.mktemp("first"),
+        ["a00", "a01", "a02", "a03"] + [f"zz{i:02d}" for i in range(8)],
+        "zz07",
+        seed=1,
+    )
+    out = tmp_path / "out.jsonl"
+    argv = ["decompose", str(images), "-o", str(out), "--batch-size", "1"]
+    code, _, err = _interrupted_when_blocked(argv + _args(vocab, mean), env)
+    assert code == 130, err
+    records = [
+        json.loads(line) for line in (tmp_path / "out.jsonl.partial").read_text().splitlines()
+    ]
+    assert [Path(r["path"]).name for r in records] == ["a00.png", "a01.png", "a02.png", "a03.png"]
+    assert "interrupted: 4 of 12 images written" in err, err
+
+
 def test_an_interrupted_streamed_json_run_is_a_document_that_says_so(stream_inputs, env, tmp_path):
     images, vocab, mean = stream_inputs
     argv = ["decompose", str(images), "-f", "json", "--batch-size", "1"]

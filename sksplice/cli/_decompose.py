@@ -767,17 +767,11 @@ def _stream(
             len(paths) - len(skipped), desc="decomposing", unit="image", disable=args.quiet, **line
         ) as bar:
             more = True
-            while more:
-                try:
-                    X_part, kept_part, skipped_part = next(chunks)
-                    if X_part is not None:
-                        parts.append(X_part)
-                    kept.extend(kept_part)
-                    skipped.extend(skipped_part)
-                    bar.total = len(paths) - len(skipped)
-                except StopIteration:
-                    more = False
-                # whole chunks of _CHUNK rows, then the rest at the end, as _iter_rows does
+            while True:
+                # whole chunks of _CHUNK rows, then the rest at the end, as _iter_rows does;
+                # those at hand before the next images are embedded (the first chunk's
+                # records waited for the embedding of the second: of every image, in a run
+                # of fewer than two chunks, and an interruption kept none)
                 while len(kept) - done >= _CHUNK or (not more and len(kept) > done):
                     X = np.concatenate(parts) if len(parts) > 1 else parts[0]
                     n = min(_CHUNK, X.shape[0])
@@ -787,6 +781,17 @@ def _stream(
                     yield from _chunk_rows(splice, X[:n], kept[done : done + n], args.top_k)
                     done += n
                     bar.update(n)
+                if not more:
+                    break
+                try:
+                    X_part, kept_part, skipped_part = next(chunks)
+                    if X_part is not None:
+                        parts.append(X_part)
+                    kept.extend(kept_part)
+                    skipped.extend(skipped_part)
+                    bar.total = len(paths) - len(skipped)
+                except StopIteration:
+                    more = False
 
     return dec, rows()
 
