@@ -251,7 +251,7 @@ def test_a_file_name_holding_a_line_break_keeps_each_message_one_line(run_env, t
     assert "left out 1 file without an image extension" in err
     assert "cats/read\\nme.txt" in err
     skipped = repr(str(run_env / "cats" / "bad\nname.png"))
-    assert f"\n  {skipped} is not an image file PIL can read\n" in err, err
+    assert f"\nsksplice:   {skipped} is not an image file PIL can read\n" in err, err
 
 
 # ------------------------------------------------ folders and links that cannot be read

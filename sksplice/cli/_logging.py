@@ -248,6 +248,9 @@ class _Formatter(logging.Formatter):
             text = f"sksplice: warning: {text}"
         else:
             text = f"sksplice: {text}"
+        # (the lines of a list, such as the images skipped, start as every line does: a log
+        # searched for "^sksplice: " keeps them)
+        text = text.replace("\n", "\nsksplice: ")
         if record.exc_info and logging.getLogger("sksplice").isEnabledFor(logging.DEBUG):
             text += "\n" + self.formatException(record.exc_info)
         return text
