@@ -2494,7 +2494,11 @@ def test_a_missing_folder_is_told_from_a_file(image_tree, tmp_path, capsys):
     for argv, message in (
         (["compare", str(image_tree / "cats"), str(tmp_path / "nope")], "no such folder: "),
         (["profile", str(tmp_path / "nope")], "no such folder: "),
-        (["compare", str(image_tree / "cats"), str(a_file)], f"not a folder: {a_file} (a file)"),
+        (
+            ["compare", str(image_tree / "cats"), str(a_file)],
+            f"not a folder: {a_file} (a file); compare takes two folders of images, "
+            "A_FOLDER B_FOLDER\n",
+        ),
     ):
         code, out, err = _main(argv, capsys)
         assert code == 2 and out == "" and f"sksplice: error: {message}" in err, err

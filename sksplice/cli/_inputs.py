@@ -815,8 +815,9 @@ def _class_folders_left_out(root: Path, walk: _Walk, classes: set[str]) -> dict[
     return notes
 
 
-def _check_folder(folder: Path) -> None:
-    """``folder`` is a folder: else "no such folder" or "not a folder (a file)"."""
+def _check_folder(folder: Path, wanted: str = "") -> None:
+    """``folder`` is a folder: else "no such folder" or "not a folder (a file)", followed
+    by ``wanted`` (what the command takes, for a file given)."""
     if folder.is_dir():
         return
     if not os.path.lexists(folder):
@@ -824,7 +825,7 @@ def _check_folder(folder: Path) -> None:
     what = " (a broken link)" if not folder.exists() else " (a file)" if folder.is_file() else ""
     if folder.is_file():
         what = _array_file_hint(str(folder)).replace(" (a ", " (a file: a ", 1) or what
-    raise CLIError(f"not a folder: {folder}{what}")
+    raise CLIError(f"not a folder: {folder}{what}{wanted}")
 
 
 def labels_sha256(args: argparse.Namespace) -> str | None:
@@ -883,7 +884,7 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     """The images of the two folders of ``compare``; they must not share an image."""
     folders = [Path(args.folder_a), Path(args.folder_b)]
     for folder in folders:
-        _check_folder(folder)
+        _check_folder(folder, "; compare takes two folders of images, A_FOLDER B_FOLDER")
     outputs = _outputs_of(args)
     paths_a = _collect_images([folders[0]], outputs, note_names=False)
     paths_b = _collect_images([folders[1]], outputs, note_names=False)
