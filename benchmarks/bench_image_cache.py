@@ -4,7 +4,8 @@ A researcher runs several commands over one collection (``decompose``, then
 ``profile``, ``report``, ``search``), and each embedded every image again. Three
 runs of ``sksplice decompose FOLDER -f csv`` on the same JPEG files (``--size``,
 default 500x375, written once by ``bench_pipeline.make_jpegs``), same model
-(random weights: the cost of trained ones), each in a process of its own, as a
+(random weights: the cost of trained ones; with ``--checkpoint`` they are read from
+a checkpoint file, as trained weights are), each in a process of its own, as a
 user runs them:
 
 * ``no_cache``: ``--no-image-cache``, every image embedded (what every run did
@@ -72,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="500x375", help="JPEG width x height")
     p.add_argument("--n-concepts", type=int, default=2000)
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="give the model's random weights as a checkpoint file (--pretrained FILE), so "
+        "that every run loads weights from disk as one of trained weights does",
+    )
     tmp = Path(tempfile.gettempdir()) / "sksplice-bench"
     p.add_argument("--image-dir", type=Path, default=None, help="default: <work-dir>/jpegs-WxH")
     p.add_argument("--work-dir", type=Path, default=tmp)
@@ -90,7 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     vocabulary = folder / "vocabulary.txt"
     vocabulary.write_text("".join(f"concept {i}\n" for i in range(args.n_concepts)), "utf-8")
     env = dict(os.environ, SKSPLICE_CACHE=str(folder / "cache"))
-    common = ["--model", args.model, "--pretrained", "none", "--vocabulary", str(vocabulary),
+    weights = "none"
+    if args.checkpoint:
+        weights = str(args.work_dir / f"{args.model}-random.pt")
+        if not Path(weights).exists():
+            import open_clip
+            import torch
+
+            model = open_clip.create_model(args.model, pretrained=None)
+            torch.save(model.state_dict(), weights + ".tmp")
+            os.replace(weights + ".tmp", weights)
+    common = ["--model", args.model, "--pretrained", weights, "--vocabulary", str(vocabulary),
               "--image-mean", "data", "--device", args.device, "-f", "csv"]  # fmt: skip
     (folder / "one").mkdir()
     os.link(paths[0], folder / "one" / "a.jpg")
@@ -113,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "size": args.size,
         "n_concepts": args.n_concepts,
         "device": args.device,
+        "weights": "random, from a checkpoint file" if args.checkpoint else "random",
         "seconds": {k: round(v, 3) for k, v in runs.items()},
         "images_per_second": {k: round(args.n_images / v, 1) for k, v in runs.items()},
         "second_vs_no_cache": round(runs["no_cache"] / runs["second"], 2),
