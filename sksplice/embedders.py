@@ -817,8 +817,10 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                             Callable[[torch.Tensor], torch.Tensor], loaded.model.encode_image
                         )
                         out[rows] = self._encode(encode_image, batch.tensors, config)
-                    done = batch.start + batch.size
                     bar.update(batch.size)
+                    # (after the count: an interruption between the two keeps no more
+                    # rows than the bars said were embedded)
+                    done = batch.start + batch.size
 
         if return_skipped:
             return out, skipped

@@ -382,17 +382,30 @@ def _not_embeddings(
         }
         return error(f"X {shown}, not embeddings: " + _EMBED_FIRST.format(**common, **words))
 
-    def text_numbers(first: Any) -> Exception:
-        # (scikit-learn refuses arrays of strings; numpy would parse those that are numbers)
-        shown = repr(bytes(first) if isinstance(first, bytes) else str(first))
+    def is_number(item: Any) -> bool:
         try:
-            float(first)
+            float(item)
         except (TypeError, ValueError):
-            return strings(f"holds strings ({shown} first)", str(first))
-        return TypeError(
-            f"X holds numbers written as text ({shown} first), not {instead or 'embeddings'}: "
-            "convert them explicitly, X = np.asarray(X, dtype=np.float32)"
-        )
+            return False
+        return True
+
+    def text_numbers(row: Sequence[Any]) -> Exception:
+        # (scikit-learn refuses arrays of strings, ValueError; numpy would parse those
+        # that are numbers)
+        first = row[0]
+        shown = repr(bytes(first) if isinstance(first, bytes) else str(first))
+        if is_number(first):
+            return ValueError(
+                f"X holds numbers written as text ({shown} first), not "
+                f"{instead or 'embeddings'}: convert them explicitly, "
+                "X = np.asarray(X, dtype=np.float32)"
+            )
+        if any(is_number(item) for item in itertools.islice(row, 1, 17)):
+            return ValueError(
+                f"X has rows of text and numbers ({shown} first): a column of labels or "
+                "names perhaps; give only the columns of numbers"
+            )
+        return strings(f"holds strings ({shown} first)", str(first))
 
     if isinstance(X, str | bytes | os.PathLike):
         return strings(f"is one {'path' if is_path(X) else 'string'} ({X!r})", X)
@@ -413,14 +426,14 @@ def _not_embeddings(
             return ValueError(f"X has shape {tuple(shape)}: {what}: give X.reshape(len(X), -1)")
         return images(f"has shape {tuple(shape)}: a batch of images perhaps", ValueError)
     if ndim == 2 and getattr(getattr(X, "dtype", None), "kind", "") in ("U", "S") and X.size:
-        return text_numbers(X[0, 0])  # (an array of strings: a table read as text)
+        return text_numbers(X[0])  # (an array of strings: a table read as text)
     if isinstance(X, list | tuple) or (isinstance(ndim, int) and ndim == 1):
         try:
             first = X[0] if isinstance(X, list | tuple) else next(iter(X))
         except (IndexError, KeyError, TypeError, StopIteration):
             return None
         if isinstance(first, list | tuple) and first and isinstance(first[0], str | bytes):
-            return text_numbers(first[0])  # (rows of csv.reader, say)
+            return text_numbers(first)  # (rows of csv.reader, say)
         if isinstance(first, str | bytes | os.PathLike):
             kind = "file paths" if is_path(first) else "strings"
             shown = repr(first if isinstance(first, bytes | os.PathLike) else str(first))

@@ -99,7 +99,8 @@ def _records(fmt: str, text: str) -> list[str]:
 def test_a_streamed_run_writes_the_bytes_of_a_run_that_embeds_first(
     stream_inputs, inproc, tmp_path, monkeypatch, capsys, fmt
 ):
-    """Chunks of 4 rows across embedding calls of 3 images (an unreadable one among them):
+    """Chunks of 4 rows across embedding calls of 6 images (two batches of 3, the fewest
+    whole batches that hold a chunk; an unreadable image among them):
     the same records, in the same order, byte for byte, as the run that embeds every
     image before decomposing them; the skipped image is reported the same way."""
     images, vocab, mean = stream_inputs
@@ -119,7 +120,7 @@ def test_a_streamed_run_writes_the_bytes_of_a_run_that_embeds_first(
     argv = ["decompose", str(images), "-f", fmt, "--batch-size", "3", "-q"] + _args(vocab, mean)
     assert cli.main(argv) == 0
     streamed = capsys.readouterr()
-    assert calls == [3] * 20  # embedded a few batches at a time
+    assert calls == [6] * 10  # embedded a few batches at a time
     calls.clear()
     monkeypatch.setattr(_decompose, "_streams", lambda args, plan: False)
     assert cli.main(argv) == 0

@@ -332,3 +332,35 @@ def test_an_interrupted_run_keeps_the_batches_it_embedded(run_env, tmp_path, cap
     # the same records as a run that was not interrupted
     code, plain, err = _main([*argv, "--no-image-cache"], capsys)
     assert code == 0 and plain == resumed, err
+
+
+def test_a_signal_while_the_finished_batches_are_kept_waits_for_them():
+    # The files of the batches finished before a Ctrl-C are written while the run ends; a
+    # second signal (Ctrl-C again, a job killer's SIGTERM) then cut them short: holding it
+    # for the main thread did nothing where another thread (tqdm's monitor, torch's
+    # workers) took it. Recorded instead, as the command line's handler does when it
+    # commits its output.
+    import os
+    import signal
+    import threading
+    import time
+
+    from sksplice.cli._logging import _signals_as_interrupt, signals_recorded
+
+    other = threading.Event()
+    threading.Thread(target=other.wait, daemon=True).start()  # (a thread that takes signals)
+    written = []
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt), _signals_as_interrupt():
+            with signals_recorded():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)  # (the handler has run by now)
+                written.append("files")
+            os.kill(os.getpid(), signal.SIGINT)  # (outside the block: at once)
+            time.sleep(1)
+            written.append("not reached")
+    finally:
+        other.set()
+        signal.signal(signal.SIGINT, previous)
+    assert written == ["files"]

@@ -255,14 +255,18 @@ def test_numbers_written_as_text_are_refused_as_scikit_learn_refuses_them(contai
         "rows": X[:4].astype(str).tolist(),  # (csv.reader's rows)
     }[container]
     for method in (splice.transform, _splice().fit):
-        with pytest.raises(TypeError) as info:
+        with pytest.raises(ValueError) as info:  # (as scikit-learn's check_array)
             method(given)
         message = str(info.value)
         assert message.startswith("X holds numbers written as text ("), message
         assert message.endswith("X = np.asarray(X, dtype=np.float32)"), message
-    # strings that are not numbers: texts, as before
+    # strings that are not numbers: texts, told as a list of texts is; a label before the
+    # numbers of each row: the columns to keep
     with pytest.raises(TypeError, match=r"^X holds strings \('dog' first\), not embeddings"):
         splice.transform(np.full((3, X.shape[1]), "dog"))
+    labelled = [["cat", *row] for row in X[:3, 1:].astype(str).tolist()]
+    with pytest.raises(ValueError, match=r"^X has rows of text and numbers \('cat' first\)"):
+        splice.transform(labelled)
 
 
 def test_embeddings_in_other_containers_are_not_taken_for_images():

@@ -248,8 +248,10 @@ def _common(args: argparse.Namespace) -> dict[str, Any]:
 
 def _embed_step(batch_size: int) -> int:
     """Images embedded per call: whole batches of the embedder (the batches, and so the
-    embeddings, are those of one call for every image), about :data:`_CHUNK` of them."""
-    return batch_size * max(1, _CHUNK // batch_size)
+    embeddings, are those of one call for every image), at least :data:`_CHUNK` of them
+    (so that a streamed run decomposes and writes the first call's records before it
+    embeds the next images, unless some of them are skipped)."""
+    return batch_size * -(-_CHUNK // batch_size)
 
 
 def _embedded(
@@ -273,8 +275,10 @@ def _embedded(
     # The first call's images looked up in the cache now: where one is missing, the
     # model is loaded before the progress bar shows (what cannot be loaded is refused
     # first); where none is, it is loaded by the first call that embeds an image, if
-    # any (a run whose images are all in the cache loads no model: seconds). An entry
-    # is of these very weights, which an earlier run loaded.
+    # any, under the bar (a run whose images are all in the cache loads no model:
+    # seconds). An entry is of these very weights, which an earlier run loaded; a load
+    # that fails then (weights removed since) ends the run as a later unreadable image
+    # does under --strict, after the records a streamed run has written.
     first = None if cache is None else _looked_up(cache, paths[:step])
     load = getattr(images, "_load", None)
     if load is not None and (first is None or len(first[1]) < len(paths[:step])):
@@ -390,9 +394,9 @@ def _embedded_chunk(
         # resumes from them, not from the start of this call's ~_CHUNK images)
         rows, n_done = getattr(exc, "rows_done", (X, 0))
         if n_done:
-            from .._console import signals_held
+            from ._logging import signals_recorded
 
-            with signals_held():  # (a second Ctrl-C waits for these few files)
+            with signals_recorded():  # (a second Ctrl-C waits for these few files)
                 cache.put(
                     [digest_if_unchanged(chunk[i], seen[i]) for i in missing[:n_done]],
                     rows[:n_done],

@@ -817,7 +817,7 @@ def _class_folders_left_out(root: Path, walk: _Walk, classes: set[str]) -> dict[
 
 def _check_folder(folder: Path, wanted: str = "") -> None:
     """``folder`` is a folder: else "no such folder" or "not a folder (a file)", followed
-    by ``wanted`` (what the command takes, for a file given)."""
+    by ``wanted`` (what the command takes) where it is a file."""
     if folder.is_dir():
         return
     if not os.path.lexists(folder):
@@ -825,7 +825,7 @@ def _check_folder(folder: Path, wanted: str = "") -> None:
     what = " (a broken link)" if not folder.exists() else " (a file)" if folder.is_file() else ""
     if folder.is_file():
         what = _array_file_hint(str(folder)).replace(" (a ", " (a file: a ", 1) or what
-    raise CLIError(f"not a folder: {folder}{what}{wanted}")
+    raise CLIError(f"not a folder: {folder}{what}{wanted if folder.is_file() else ''}")
 
 
 def labels_sha256(args: argparse.Namespace) -> str | None:

@@ -426,6 +426,20 @@ def raise_if_signalled() -> None:
 
 
 @contextlib.contextmanager
+def signals_recorded() -> Iterator[None]:
+    """A signal that arrives in the block is recorded, not raised: for the few files an
+    interruption being handled still writes (the run ends with that interruption).
+    Python runs the handler on the main thread whichever thread the signal reached,
+    so this holds where masking the signal for one thread would not."""
+    before = _RUN.committing
+    _RUN.committing = True
+    try:
+        yield
+    finally:
+        _RUN.committing = before
+
+
+@contextlib.contextmanager
 def committing(*, wait: bool = True) -> Iterator[None]:
     """The block puts the run's output in place; from its end, a signal leaves it there.
 
