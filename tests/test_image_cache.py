@@ -334,6 +334,37 @@ def test_an_interrupted_run_keeps_the_batches_it_embedded(run_env, tmp_path, cap
     assert code == 0 and plain == resumed, err
 
 
+def test_a_streamed_run_interrupted_while_embedding_says_what_it_kept(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # It said the records written, not that the embeddings of its finished batches were
+    # kept, as a run that writes at the end says.
+    from sksplice.embedders import CLIPEmbedder
+
+    mean = np.random.default_rng(0).standard_normal(32)
+    np.save(tmp_path / "mean.npy", mean / np.linalg.norm(mean))
+    encoded: list[int] = []
+    original = CLIPEmbedder._encode
+
+    def interrupted_third(encode, batch, config):
+        if batch.ndim == 4:  # (images; the concepts are embedded first here)
+            encoded.append(len(batch))
+            if len(encoded) == 3:
+                raise KeyboardInterrupt
+        return original(encode, batch, config)
+
+    monkeypatch.setattr(CLIPEmbedder, "_encode", staticmethod(interrupted_third))
+    monkeypatch.setattr("sksplice.cli._decompose._CHUNK", 4)
+    argv = ["decompose", str(run_env), "-f", "jsonl", "--batch-size", "2", *_args(tmp_path)]
+    code, out, err = _main([*argv, "--image-mean", str(tmp_path / "mean.npy")], capsys)
+    assert code == 130 and len(out.splitlines()) == 4, err  # (the first chunk's records)
+    assert err.splitlines()[-1] == (
+        "sksplice: error: interrupted: 4 of 6 images written; 4 image embeddings kept for a "
+        "run started again"
+    ), err
+    assert len(_cached_files(tmp_path)) == 4
+
+
 def test_a_signal_while_the_finished_batches_are_kept_waits_for_them():
     # The files of the batches finished before a Ctrl-C are written while the run ends; a
     # second signal (Ctrl-C again, a job killer's SIGTERM) then cut them short: holding it

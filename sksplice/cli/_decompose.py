@@ -949,8 +949,11 @@ def _write_records(
         _report_skipped(skipped, n_paths)
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
         code, said = _interruption(exc)
+        embedded = getattr(exc, "_sksplice_embedded", None)  # (a streamed run's, embedding)
+        if embedded is not None and embedded[2]:
+            kept += f"; {plural(embedded[2], 'image embedding')} kept for a run started again"
         if n == 0:  # (as an interruption before the records begin says it)
-            logger.error("%s: no record was written", said)
+            logger.error("%s: no record was written%s", said, kept)
         else:
             logger.error("%s: %d of %d %s written%s", said, n, n_records, what, kept)
         return code
