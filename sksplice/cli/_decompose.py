@@ -262,11 +262,12 @@ def _embedded(
     Yields, for each call, the embeddings of the images read, their paths and the
     images skipped (named as the outputs write them); the embeddings are None for a
     call whose files have all gone since the run started (each is skipped). An
-    interruption (Ctrl-C, SIGTERM, SIGHUP) goes through with ``_sksplice_embedded`` set to
-    ``(done, total, kept)`` (:func:`interrupted_embedding`; ``kept``: embeddings in the
-    cache, read or written by the run). The embeddings of images embedded by an earlier run (of any
-    command) with the same model are read from the cache folder, and those embedded
-    now kept there (:mod:`sksplice._image_cache`), unless ``--no-image-cache``.
+    interruption (Ctrl-C, SIGTERM, SIGHUP) goes through with ``_sksplice_embedded`` set
+    to ``(done, total, kept)`` (:func:`interrupted_embedding`; ``kept``: embeddings in
+    the cache, read or written by the run). The embeddings of images embedded by an
+    earlier run (of any command) with the same model are read from the cache folder,
+    and those embedded now kept there (:mod:`sksplice._image_cache`), unless
+    ``--no-image-cache``.
     """
     from .._progress import progress
 
