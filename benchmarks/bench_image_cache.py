@@ -14,6 +14,11 @@ user runs them:
   digests and the files written);
 * ``second``: the cache full: every embedding read back.
 
+Then ``--repeats`` more runs with the cache full, in turn with ``second_open_clip``:
+the same run in a process that imports open_clip before the command starts, as
+every run did before a run whose embeddings are all cached stopped importing it
+(its model tables are read from its files): the best of each, and their ratio.
+
 The vocabulary (``--n-concepts`` words written by the benchmark) is embedded
 before the timed runs (a run on one image), so that none of them embeds it. The
 outputs of ``first`` and ``second`` must be the same bytes; ``no_cache`` against
@@ -46,11 +51,17 @@ from bench_pipeline import make_jpegs
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _run(argv: list[str], env: dict[str, str], out: Path) -> float:
-    """Wall time of ``sksplice ARGV -o OUT`` in a new process (it must exit 0)."""
+#: ``python -m sksplice``, in a process that imports open_clip first.
+_OPEN_CLIP_FIRST = "import sys, open_clip; from sksplice._console import main; sys.exit(main())"
+
+
+def _run(argv: list[str], env: dict[str, str], out: Path, open_clip: bool = False) -> float:
+    """Wall time of ``sksplice ARGV -o OUT`` in a new process (it must exit 0); with
+    ``open_clip``, a process that imports open_clip before the command runs."""
     start = time.perf_counter()
+    command = ["-c", _OPEN_CLIP_FIRST] if open_clip else ["-m", "sksplice"]
     proc = subprocess.run(
-        [sys.executable, "-m", "sksplice", *argv, "-o", str(out), "-q"],
+        [sys.executable, *command, *argv, "-o", str(out), "-q"],
         env=env,
         capture_output=True,
         text=True,
@@ -72,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-images", type=int, default=1000)
     p.add_argument("--size", default="500x375", help="JPEG width x height")
     p.add_argument("--n-concepts", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=3, help="runs of each with the cache full")
     p.add_argument("--device", default="cpu")
     p.add_argument(
         "--checkpoint",
@@ -121,7 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         runs[name] = _run(["decompose", str(folder / "images"), *common, *extra], env,
                           folder / f"{name}.csv")  # fmt: skip
         load.append(os.getloadavg())
+    again: dict[str, list[float]] = {"second": [], "second_open_clip": []}
+    for _ in range(args.repeats):
+        for name in again:
+            argv = ["decompose", str(folder / "images"), *common]
+            out = folder / f"{name}.csv"
+            again[name].append(_run(argv, env, out, open_clip=name != "second"))
+    load.append(os.getloadavg())
     first, second = (folder / "first.csv").read_bytes(), (folder / "second.csv").read_bytes()
+    same_open_clip = (folder / "second_open_clip.csv").read_bytes() == second
     plain, cached = _weights(folder / "no_cache.csv"), _weights(folder / "second.csv")
     result = {
         "what": "sksplice decompose FOLDER -f csv, three runs in processes of their own",
@@ -135,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         "images_per_second": {k: round(args.n_images / v, 1) for k, v in runs.items()},
         "second_vs_no_cache": round(runs["no_cache"] / runs["second"], 2),
         "first_vs_no_cache": round(runs["first"] / runs["no_cache"], 3),
+        "cache_full_seconds": {k: [round(t, 3) for t in v] for k, v in again.items()},
+        "cache_full_best": {k: round(min(v), 3) for k, v in again.items()},
+        "second_open_clip_vs_second": round(
+            min(again["second_open_clip"]) / min(again["second"]), 2
+        ),
+        "same_bytes_second_open_clip": same_open_clip,
         "same_bytes_first_second": first == second,
         "same_rows_no_cache_second": set(plain) == set(cached),
         "max_weight_difference_no_cache_second": max(

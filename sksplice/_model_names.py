@@ -4,7 +4,11 @@ the command line reads them before torch and open_clip are imported)."""
 from __future__ import annotations
 
 import os
-from typing import Any
+import re
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, NamedTuple, cast
 
 #: The prefix of a model on the Hugging Face Hub (``hf-hub:ORG/REPO``), which brings its
 #: own weights.
@@ -108,17 +112,55 @@ def env_config_entries() -> list[tuple[str, str]]:
     ]
 
 
+#: What :func:`_parsed` read, by file, modification time, size and parser.
+_PARSED: dict[tuple[str, int, int, Callable[[str], Any]], Any] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _parsed(path: str, parse: Callable[[str], Any]) -> Any:
+    """``parse`` of the text of the file ``path``, kept while the file keeps its
+    modification time and size (as Python keeps a compiled module): every embedder's
+    settings ask open_clip's tables, tens of times a run, of files that do not change.
+    Raises what reading the file or ``parse`` raises (not kept)."""
+    stat = os.stat(path)
+    key = (path, stat.st_mtime_ns, stat.st_size, parse)
+    with _PARSED_LOCK:
+        if key in _PARSED:
+            return _PARSED[key]
+    with open(path, encoding="utf-8") as handle:
+        value = parse(handle.read())
+    with _PARSED_LOCK:
+        _PARSED[key] = value
+    return value
+
+
 def config_widths() -> dict[str, int] | None:
     """The open_clip model names and their embedding widths, without importing open_clip.
 
-    Read from the files open_clip itself reads (the JSON files of its
-    ``model_configs`` folder, a config being one with ``embed_dim``,
-    ``vision_cfg`` and ``text_cfg``) and those of ``$SKSPLICE_MODEL_CONFIGS``:
-    the names ``open_clip.list_models()`` lists to the command line, in a
-    fraction of a second instead of the seconds open_clip takes to import.
-    None where they cannot all be read (no open_clip installed, its folder laid
-    out otherwise, a file of ``$SKSPLICE_MODEL_CONFIGS`` that is not a config):
-    the caller then asks open_clip, whose errors say what is wrong.
+    Read from the files open_clip itself reads (:func:`_config_table`): the names
+    ``open_clip.list_models()`` lists to the command line, in a fraction of a second
+    instead of the seconds open_clip takes to import. None where they cannot all be
+    read: the caller then asks open_clip, whose errors say what is wrong.
+    """
+    table = _config_table()
+    return None if table is None else {name: cfg["embed_dim"] for name, cfg in table.items()}
+
+
+def _natural_key(name: str) -> list[int | str]:
+    """The order of ``open_clip.list_models()``: case-blind, numbers by value."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower())]
+
+
+def _config_table() -> dict[str, dict[str, Any]] | None:
+    """open_clip's model configs by name, as ``open_clip.get_model_config`` gives them and
+    in the order of ``open_clip.list_models()``, without importing open_clip.
+
+    Read from the JSON files of open_clip's ``model_configs`` folder (a config being
+    one with ``embed_dim``, ``vision_cfg`` and ``text_cfg``) and then those of
+    ``$SKSPLICE_MODEL_CONFIGS`` (a later file of a name replaces an earlier one, as
+    ``open_clip.add_model_config`` does). None where they cannot all be read (no
+    open_clip installed, its folder laid out otherwise, a file of
+    ``$SKSPLICE_MODEL_CONFIGS`` that is not a config).
     """
     import json
 
@@ -129,29 +171,28 @@ def config_widths() -> dict[str, int] | None:
     if not os.path.isdir(folders[0]):
         return None
     folders += [path for _, path in env_config_entries()]
-    widths: dict[str, int] = {}
+    table: dict[str, dict[str, Any]] = {}
     for index, where in enumerate(folders):
         files = config_files(where)
         if files is None:
             return None
-        found = len(widths)
+        found = len(table)
         for file in files:
             try:
-                with open(file, encoding="utf-8") as handle:
-                    config = json.load(handle)
+                config = _parsed(file, json.loads)
             except (OSError, ValueError):
                 return None
             if is_config(config):
-                widths[os.path.splitext(os.path.basename(file))[0]] = config["embed_dim"]
+                table[os.path.splitext(os.path.basename(file))[0]] = config
             elif (isinstance(config, dict) and all(key in config for key in CONFIG_KEYS)) or (
                 index > 0 and not os.path.isdir(where)
             ):
                 # (one open_clip lists, of values of other kinds; a file named that is no
                 # config: open_clip's path decides, and says why)
                 return None
-        if index > 0 and len(widths) == found:
+        if index > 0 and len(table) == found:
             return None  # (a folder named that holds no config: the same)
-    return widths or None
+    return dict(sorted(table.items(), key=lambda item: _natural_key(item[0]))) or None
 
 
 def _open_clip_folder() -> str | None:
@@ -201,24 +242,39 @@ def _reads_only(statement: object) -> bool:
 
 def pretrained_tags() -> dict[str, list[str]] | None:
     """Each model's pretrained weights tags, as ``open_clip.list_pretrained_tags_by_model``
-    gives them, without importing open_clip (which takes seconds).
+    gives them, without importing open_clip (which takes seconds); None where
+    :func:`_pretrained_table` cannot tell them (the caller then asks open_clip)."""
+    table = _pretrained_table()
+    return None if table is None else {model: list(tags) for model, tags in table.items()}
+
+
+def _pretrained_table() -> dict[str, dict[str, bool]] | None:
+    """Each model's pretrained weights tags, each with whether open_clip's config of it
+    says ``quick_gelu=True``, without importing open_clip.
 
     Read from the source of open_clip's ``pretrained.py``, without running it: its
     table ``_PRETRAINED`` maps a model name to ``dict(tag=...)`` (written in place or
     as a module-level name), and each model with tags of ``quick_gelu=True`` has a
     ``-quickgelu`` twin holding those tags. None where the file is not laid out so
-    (another open_clip release): the caller then asks open_clip.
+    (another open_clip release).
     """
-    import ast
-
     folder = _open_clip_folder()
     if folder is None:
         return None
     try:
-        with open(os.path.join(folder, "pretrained.py"), encoding="utf-8") as handle:
-            tree = ast.parse(handle.read())
+        return cast(
+            "dict[str, dict[str, bool]] | None",
+            _parsed(os.path.join(folder, "pretrained.py"), _pretrained_table_of),
+        )
     except (OSError, ValueError, SyntaxError):
         return None
+
+
+def _pretrained_table_of(source: str) -> dict[str, dict[str, bool]] | None:
+    """:func:`_pretrained_table` of the source of ``pretrained.py``."""
+    import ast
+
+    tree = ast.parse(source)
 
     def tags_of(node: ast.expr, named: dict[str, ast.expr]) -> dict[str, bool] | None:
         # (a tag -> whether its config says quick_gelu=True)
@@ -278,19 +334,88 @@ def pretrained_tags() -> dict[str, list[str]] | None:
             return None  # (another change of the table: open_clip's own answer is needed)
     if not isinstance(table, ast.Dict) or not twins:
         return None
-    found: dict[str, list[str]] = {}
-    quick: dict[str, list[str]] = {}
+    found: dict[str, dict[str, bool]] = {}
+    quick: dict[str, dict[str, bool]] = {}
     for key, value in zip(table.keys, table.values, strict=True):
         if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
             return None
         tags = tags_of(value, named)
         if tags is None:
             return None
-        found[key.value] = list(tags)
+        found[key.value] = tags
         if any(tags.values()):
-            quick[key.value + "-quickgelu"] = [tag for tag, q in tags.items() if q]
+            quick[key.value + "-quickgelu"] = {tag: True for tag, q in tags.items() if q}
     found.update(quick)
     return found
+
+
+def _open_clip_version() -> str | None:
+    """``open_clip.__version__``, read from its ``version.py`` without importing it (None
+    where the file does not say it in one assignment of a string)."""
+    folder = _open_clip_folder()
+    if folder is None:
+        return None
+    try:
+        return cast("str | None", _parsed(os.path.join(folder, "version.py"), _version_of))
+    except (OSError, ValueError, SyntaxError):
+        return None
+
+
+def _version_of(source: str) -> str | None:
+    """:func:`_open_clip_version` of the source of ``version.py``."""
+    import ast
+
+    tree = ast.parse(source)
+    values = [
+        statement.value.value
+        for statement in tree.body
+        if isinstance(statement, ast.Assign)
+        and [ast.unparse(target) for target in statement.targets] == ["__version__"]
+        and isinstance(statement.value, ast.Constant)
+    ]
+    return values[0] if len(values) == 1 and isinstance(values[0], str) else None
+
+
+class OpenClipTables(NamedTuple):
+    """What open_clip's registry of models and weights answers, read from its files
+    without importing it (:func:`open_clip_tables`); the methods are named and answer as
+    open_clip's functions of the same names."""
+
+    configs: dict[str, dict[str, Any]]  # (by model name, in open_clip's order)
+    tags: dict[str, dict[str, bool]]  # (model -> tag -> quick_gelu)
+    version: str
+
+    def list_models(self) -> list[str]:
+        return list(self.configs)
+
+    def get_model_config(self, model: str) -> dict[str, Any] | None:
+        import copy
+
+        config = self.configs.get(model)
+        return None if config is None else copy.deepcopy(config)
+
+    def list_pretrained_tags_by_model(self, model: str) -> list[str]:
+        return list(self.tags.get(model, {}))
+
+    def tag_quick_gelu(self, model: str, tag: str) -> bool:
+        """Whether open_clip's config of the weights ``tag`` says ``quick_gelu=True``."""
+        return self.tags.get(model, {}).get(clean_tag(tag), False)
+
+
+def open_clip_tables() -> OpenClipTables | None:
+    """open_clip's model configs, weights tags and version, read from its files (in
+    milliseconds: importing open_clip takes seconds, also where every embedding a run
+    needs is cached). None once open_clip is imported (a program may have registered
+    configs of its own with it: open_clip is then asked) or where its files cannot be
+    read so."""
+    if "open_clip" in sys.modules:
+        return None
+    configs = _config_table()
+    tags = _pretrained_table()
+    version = _open_clip_version()
+    if configs is None or tags is None or version is None:
+        return None
+    return OpenClipTables(configs, tags, version)
 
 
 #: The number a legacy ``torch.save`` pickle starts with (``torch.serialization.MAGIC_NUMBER``,

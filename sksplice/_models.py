@@ -32,7 +32,7 @@ from ._data import file_sha256
 from ._interrupt import import_whole
 from ._model_names import HF_HUB_PREFIX as HF_HUB_PREFIX
 from ._model_names import MODEL_CONFIGS_ENV as MODEL_CONFIGS_ENV
-from ._model_names import check_env_config, env_config_entries
+from ._model_names import OpenClipTables, check_env_config, env_config_entries, open_clip_tables
 from ._model_names import checkpoint_file_problem as checkpoint_file_problem
 from ._model_names import clean_tag as _clean_tag
 
@@ -104,6 +104,37 @@ def _register_env_model_configs() -> None:
             if path not in _REGISTERED_CONFIG_PATHS:
                 open_clip.add_model_config(path)
                 _REGISTERED_CONFIG_PATHS.add(path)
+
+
+class _ImportedRegistry:
+    """open_clip's registry of models and weights, asked of open_clip itself (imported,
+    with the configs of ``$SKSPLICE_MODEL_CONFIGS`` registered): the methods of
+    :class:`~sksplice._model_names.OpenClipTables`."""
+
+    def __init__(self) -> None:
+        self.open_clip = import_whole("open_clip")
+        _register_env_model_configs()
+        self.version = str(self.open_clip.__version__)
+
+    def list_models(self) -> list[str]:
+        return list(self.open_clip.list_models())
+
+    def get_model_config(self, model: str) -> dict[str, Any] | None:
+        return cast("dict[str, Any] | None", self.open_clip.get_model_config(model))
+
+    def list_pretrained_tags_by_model(self, model: str) -> list[str]:
+        return list(self.open_clip.list_pretrained_tags_by_model(model))
+
+    def tag_quick_gelu(self, model: str, tag: str) -> bool:
+        return bool((self.open_clip.get_pretrained_cfg(model, tag) or {}).get("quick_gelu"))
+
+
+def _registry() -> OpenClipTables | _ImportedRegistry:
+    """What open_clip knows of model names, configs and weights tags: read from its files
+    where open_clip is not imported yet (a run whose embeddings are all cached never
+    imports it, seconds saved), else asked of open_clip."""
+    tables = open_clip_tables()
+    return tables if tables is not None else _ImportedRegistry()
 
 
 def _close_matches(word: str, options: Sequence[str]) -> str:
@@ -583,14 +614,12 @@ def _quick_gelu_needed(model: str, pretrained: str | None, pretrained_kind: str)
     logs a warning). True when the tag is so marked and the model config does
     not already ask for QuickGELU (the ``-quickgelu`` names do).
     """
-    open_clip = import_whole("open_clip")
-
     if pretrained_kind != "tag" or pretrained is None:
         return False
-    tag_cfg = open_clip.get_pretrained_cfg(model, pretrained) or {}
-    if not tag_cfg.get("quick_gelu", False):
+    registry = _registry()
+    if not registry.tag_quick_gelu(model, pretrained):
         return False
-    model_cfg = open_clip.get_model_config(model) or {}
+    model_cfg = registry.get_model_config(model) or {}
     return not model_cfg.get("quick_gelu", False)
 
 
@@ -642,6 +671,9 @@ def _create_model(config: _Config) -> _LoadedModel:
 
 def _create_model_logged(config: _Config) -> _LoadedModel:
     open_clip = import_whole("open_clip")
+    # (the config of a model of $SKSPLICE_MODEL_CONFIGS: read from its file so far, where
+    # open_clip was not imported yet)
+    _register_env_model_configs()
 
     if config.pretrained_kind == "hub":
         _ensure_hub_weights(config.model[len(HF_HUB_PREFIX) :], config.cache_dir)

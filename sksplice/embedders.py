@@ -33,7 +33,7 @@ from . import _images
 from ._device import check_device_name, resolve_device
 from ._image_files import looks_like_image_paths
 from ._images import ImageFileWarning, InvalidImageError
-from ._interrupt import import_whole
+from ._model_names import open_clip_tables
 from ._models import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._models import (
     HF_HUB_PREFIX,
@@ -48,7 +48,7 @@ from ._models import (
     _hub_config,
     _load_model,
     _quick_gelu_needed,
-    _register_env_model_configs,
+    _registry,
     clear_model_cache,
     repo_name_hint,
 )
@@ -373,8 +373,6 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         :meth:`_checked_options`): for what does not depend on it, such as the cache key
         and the width of the embeddings.
         """
-        open_clip = import_whole("open_clip")
-
         device, cache_dir = self._checked_options(device_check)
         if not isinstance(self.model, str):
             raise TypeError(f"model must be a string, got {type(self.model).__name__}")
@@ -392,7 +390,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             )
             precision = "fp32"
 
-        embed_dim = int(open_clip.get_model_config(model)["embed_dim"])
+        embed_dim = int(cast(dict, _registry().get_model_config(model))["embed_dim"])
         return _Config(
             model=model,
             pretrained=pretrained,
@@ -406,10 +404,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
     def _model_name(self) -> str:
         """The open_clip name of ``model`` (``/`` read as ``-``); a name open_clip does
         not know is refused with close matches."""
-        open_clip = import_whole("open_clip")
-
-        _register_env_model_configs()
-        models = open_clip.list_models()
+        models = _registry().list_models()
         model = self.model if self.model in models else self.model.replace("/", "-")
         if model not in models:
             # (a Hugging Face repo name: close matches of the whole name mislead)
@@ -452,15 +447,14 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         )
 
     def _resolve_pretrained(self, model: str) -> tuple[str | None, str]:
-        open_clip = import_whole("open_clip")
-
+        registry = _registry()
         pretrained = self.pretrained
         if pretrained is None:
             return None, "random"
         if isinstance(pretrained, str) and not pretrained.strip():
             # (most often an unset setting or environment variable: random weights
             # would give embeddings that mean nothing, with no sign of it)
-            tags = open_clip.list_pretrained_tags_by_model(model)
+            tags = registry.list_pretrained_tags_by_model(model)
             listed = f" (tags of {model!r}: {', '.join(repr(t) for t in tags)})" if tags else ""
             raise ValueError(
                 f"pretrained={pretrained!r} is empty (an unset setting or environment "
@@ -472,7 +466,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                 "pretrained must be an open_clip pretrained tag, a checkpoint path or None, "
                 f"got {type(pretrained).__name__}"
             )
-        tags = open_clip.list_pretrained_tags_by_model(model)
+        tags = registry.list_pretrained_tags_by_model(model)
         if isinstance(pretrained, str):
             by_clean = {_clean_tag(tag): tag for tag in tags}
             if _clean_tag(pretrained) in by_clean:
@@ -559,8 +553,10 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         """
         if in_estimator_display():
             # (a notebook showing the estimator: open_clip is not imported, nor a Hub
-            # model's config fetched, only to show it)
-            if "open_clip" not in sys.modules or str(self.model).startswith(HF_HUB_PREFIX):
+            # model's config fetched, only to show it; its files tell the width)
+            if str(self.model).startswith(HF_HUB_PREFIX) or (
+                "open_clip" not in sys.modules and open_clip_tables() is None
+            ):
                 raise RuntimeError("the width of the embeddings is not known yet")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # (precision='fp16' on the CPU: said in use)
@@ -599,8 +595,6 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             precision. None when the weights cannot be identified (not the
             case for any configuration accepted today).
         """
-        open_clip = import_whole("open_clip")
-
         # (the key of the weights, whatever the device: a dictionary a GPU embedded is
         # found on a machine without one)
         config = self._config("known")
@@ -615,11 +609,12 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             weights = _ensure_hub_weights(config.model[len(HF_HUB_PREFIX) :], config.cache_dir)
             key = f"open_clip/{config.model}/file-sha256-{_file_sha256(weights)}"
         else:
-            model_cfg = json.dumps(open_clip.get_model_config(config.model), sort_keys=True)
+            registry = _registry()
+            model_cfg = json.dumps(registry.get_model_config(config.model), sort_keys=True)
             cfg_hash = hashlib.sha256(model_cfg.encode("utf-8")).hexdigest()[:16]
             key = (
                 f"open_clip/{config.model}/random-init-seed{RANDOM_INIT_SEED}-cfg-{cfg_hash}"
-                f"-torch-{torch.__version__}-open_clip-{open_clip.__version__}"
+                f"-torch-{torch.__version__}-open_clip-{registry.version}"
             )
         if config.precision != "fp32":
             key += f"/{config.precision}"

@@ -1953,6 +1953,7 @@ def test_commands_get_their_embedders_from_one_module(
 
     made = []
     monkeypatch.setattr(_embedders, "check_model", lambda args: ("toy", None, 16))
+    monkeypatch.setattr(_embedders, "check_weights", lambda model, pretrained: None)
     monkeypatch.setattr(
         _embedders, "image_embedder", lambda *a, **k: made.append("image") or _LetterImages()
     )
@@ -1968,8 +1969,9 @@ def test_commands_get_their_embedders_from_one_module(
     data = json.loads(out)
     assert len(data["images"]) == 10
     assert data["metadata"]["model"] == "toy"
-    # (the text embedder first: whether the vocabulary is cached is said before the images)
-    assert made == ["text", "image"]
+    # (the text embedder first: whether the vocabulary is cached is asked with the options,
+    # to know whether the weights are needed, and said before the images)
+    assert made == ["text", "text", "image"]
     cli_files = Path(cli.__file__).parent.glob("*.py")
     assert [p.name for p in cli_files if "CLIPEmbedder" in p.read_text()] == ["_embedders.py"]
 
@@ -1996,6 +1998,7 @@ def test_a_vocabulary_not_cached_yet_is_said_or_embedded_before_the_images(
             return super().embed_text(texts)
 
     monkeypatch.setattr(_embedders, "check_model", lambda args: ("toy", None, 16))
+    monkeypatch.setattr(_embedders, "check_weights", lambda model, pretrained: None)
     monkeypatch.setattr(_embedders, "image_embedder", lambda *a, **k: Images())
     monkeypatch.setattr(_embedders, "text_embedder", lambda *a, **k: Texts())
     np.save(tmp_path / "mean.npy", np.full(16, 0.1, dtype=np.float32))

@@ -479,10 +479,13 @@ def test_a_query_concept_of_a_named_vocabulary_to_download_is_checked_after_the_
     monkeypatch.setattr(
         _checks._embedders, "check_model", lambda args: calls.append("model") or ("m", None, 8)
     )
+    monkeypatch.setattr(
+        _checks._embedders, "check_weights", lambda model, pretrained: calls.append("weights")
+    )
     monkeypatch.setattr(_checks, "_check_vocabulary", lambda args: (["red", "dog"],) * 2)
     argv = ["search", str(run_env), "--concepts", "rde,dog", *_args(tmp_path)]
     code, _, err = _main([*argv, "--vocabulary", "laion"], capsys)
-    assert code == 2 and calls == ["cpu", "model"]
+    assert code == 2 and calls == ["cpu", "model", "weights"]
     assert err.splitlines() == [f"{_RDE} (did you mean 'red'?)"]
 
 
@@ -1068,6 +1071,7 @@ def test_a_vocabulary_that_cannot_be_fetched_is_said_with_the_image_mean_to_fetc
     monkeypatch.setattr(
         _embedders, "check_model", lambda args: ("ViT-B-32", "laion2b_s34b_b79k", 512)
     )
+    monkeypatch.setattr(_embedders, "check_weights", lambda model, pretrained: None)
     # (a host that never resolves, RFC 2606: no download is tried on any machine)
     unreachable = VOCABULARIES["laion"]._replace(url="https://sksplice-test.invalid/laion.txt")
     monkeypatch.setitem(VOCABULARIES, "laion", unreachable)

@@ -27,15 +27,21 @@ logger = logging.getLogger(__name__)
 DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 
 
-def import_model_libraries() -> None:
-    """Import torch and open_clip (seconds), with Ctrl-C, SIGTERM and SIGHUP held until they are
-    loaded: raised inside torch's import, a ``KeyboardInterrupt`` can abort the process
-    (it goes through C++ code) instead of ending the run with one line."""
+def import_model_libraries(*, open_clip: bool = True) -> None:
+    """Import torch and (unless ``open_clip=False``) open_clip, seconds each, with Ctrl-C,
+    SIGTERM and SIGHUP held until they are loaded: raised inside torch's import, a
+    ``KeyboardInterrupt`` can abort the process (it goes through C++ code) instead of
+    ending the run with one line. Nothing is held where they are imported already."""
     from .._console import signals_held
 
+    wanted = ["torch", "open_clip"] if open_clip else ["torch"]
+    if all(name in sys.modules for name in wanted):
+        return
     with signals_held():
-        import open_clip  # noqa: F401
         import torch  # noqa: F401
+
+        if open_clip:
+            import open_clip as _  # noqa: F401
 
 
 def _unknown_model(model: str, models: Sequence[str]) -> CLIError:
@@ -141,16 +147,16 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
     """``--model`` and ``--pretrained`` checked: the model, its weights and its dimension.
 
     Fails fast (a :class:`CLIError` with close matches) for an unknown model or
-    weights tag, and offline for weights that are not in the local cache.
+    weights tag. open_clip is not imported where its files tell the names and tags
+    (an ``hf-hub:`` model imports it): :func:`check_weights` does, where the run
+    needs the weights.
     """
-    import_model_libraries()
-    import open_clip
-
-    from .._models import HF_HUB_PREFIX, _ensure_tag_weights
+    from .._models import HF_HUB_PREFIX, _registry
     from ..embedders import CLIPEmbedder
 
     model, pretrained = args.model, args.pretrained
     if model.startswith(HF_HUB_PREFIX):
+        import_model_libraries()
         if pretrained not in (None, DEFAULT_PRETRAINED):
             logger.warning(
                 "--pretrained %s is ignored: %s models bring their own weights",
@@ -159,17 +165,15 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
             )
         pretrained = None
     else:
-        from .._models import _register_env_model_configs
-
-        _register_env_model_configs()
-        models = open_clip.list_models()
+        registry = _registry()  # (open_clip's files, where it is not imported yet)
+        models = registry.list_models()
         if model not in models and model.replace("/", "-") not in models:
             raise _unknown_model(model, models)
         model = model if model in models else model.replace("/", "-")
         if pretrained is not None:
             from .._model_names import clean_tag
 
-            tags = open_clip.list_pretrained_tags_by_model(model)
+            tags = registry.list_pretrained_tags_by_model(model)
             clean = {clean_tag(t): t for t in tags}
             key = clean_tag(pretrained)
             if key in clean:
@@ -180,10 +184,21 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
                 _check_checkpoint(pretrained)
     embedder = CLIPEmbedder(model=model, pretrained=pretrained, device="cpu")
     config = embedder._config()  # an hf-hub: model fetches its config here (or fails fast)
+    return model, pretrained, config.embed_dim
+
+
+def check_weights(model: str, pretrained: str | None) -> None:
+    """The weights of a pretrained tag of :func:`check_model` found in the local cache, or
+    fetchable (offline, not cached: :class:`~sksplice._models.WeightsUnavailableError`
+    now, not once the model is loaded); open_clip is imported (seconds)."""
+    import_model_libraries()
+    from .._models import _ensure_tag_weights
+    from ..embedders import CLIPEmbedder
+
+    config = CLIPEmbedder(model=model, pretrained=pretrained, device="cpu")._config()
     if config.pretrained_kind == "tag":
         assert config.pretrained is not None  # (a "tag" config has the tag)
-        _ensure_tag_weights(config.model, config.pretrained, None)  # offline: fail now
-    return model, pretrained, config.embed_dim
+        _ensure_tag_weights(config.model, config.pretrained, None)
 
 
 def _check_checkpoint(pretrained: str) -> None:
