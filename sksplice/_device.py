@@ -17,7 +17,22 @@ from typing import Any
 
 import torch
 
-__all__ = ["resolve_device"]
+__all__ = ["DeviceUnavailableError", "resolve_device"]
+
+
+class DeviceUnavailableError(ValueError):
+    """A device torch understands that this machine does not have: CUDA where torch sees
+    none, a CUDA index beyond the devices it sees, or another type (``"mps"``,
+    ``"xpu"``, ...) whose backend it lacks here.
+
+    ``why`` says so (``"MPS is not available on this machine (...)"``), and
+    ``instead`` names the device to use instead (``"cpu"``, or the last CUDA device).
+    """
+
+    def __init__(self, message: str, why: str, instead: str) -> None:
+        super().__init__(message)
+        self.why = why
+        self.instead = instead
 
 
 def resolve_device(device: Any) -> str:
@@ -53,15 +68,21 @@ def resolve_device(device: Any) -> str:
     device, parsed = _parsed(device)
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} but CUDA is not available; use device='cpu'")
+            raise DeviceUnavailableError(
+                f"device={device!r} but CUDA is not available; use device='cpu'",
+                "CUDA is not available on this machine",
+                "cpu",
+            )
         if parsed.index is None:  # "cuda" and "cuda:<current>" share one cached model
             parsed = torch.device("cuda", torch.cuda.current_device())
         count = torch.cuda.device_count()
         if parsed.index >= count:
             which = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
-            raise ValueError(
-                f"device={device!r} but torch sees {count} CUDA device"
-                f"{'' if count == 1 else 's'} ({which}); use an index below {count}"
+            sees = f"torch sees {count} CUDA device{'' if count == 1 else 's'} ({which})"
+            raise DeviceUnavailableError(
+                f"device={device!r} but {sees}; use an index below {count}",
+                f"{sees} on this machine",
+                f"cuda:{count - 1}",
             )
     elif parsed.type not in ("cpu", "meta"):
         _check_available(device, parsed)
@@ -124,7 +145,9 @@ def _check_available(device: str, parsed: torch.device) -> None:
             reason = f"{type(exc).__name__}: {words}" if words else type(exc).__name__
     if reason is not None:
         auto = "cuda" if torch.cuda.is_available() else "cpu"
-        raise ValueError(
+        raise DeviceUnavailableError(
             f"device={device!r} but {kind.upper()} is not available ({reason}); use "
-            f"device='cpu', or 'auto' ({auto} here)"
+            f"device='cpu', or 'auto' ({auto} here)",
+            f"{kind.upper()} is not available on this machine ({reason})",
+            "cpu",
         )

@@ -797,6 +797,46 @@ def test_cuda_device_without_cuda_is_refused_before_embedding(
     assert "--device cuda: CUDA is not available on this machine; use --device cpu" in err
 
 
+@pytest.mark.parametrize(
+    ("device", "said"),
+    [
+        (
+            "mps",
+            "--device mps: MPS is not available on this machine (torch.backends.mps."
+            "is_available() is False); use --device cpu (or --device auto)",
+        ),
+        (
+            "xpu:1",
+            "--device xpu:1: XPU is not available on this machine (torch.xpu.is_available() "
+            "is False); use --device cpu (or --device auto)",
+        ),
+        (
+            "meta",
+            "--device meta: torch's meta device holds shapes, not numbers: nothing can be "
+            "embedded or solved there; use auto, cpu, cuda or cuda:N",
+        ),
+    ],
+)
+def test_a_device_this_machine_has_not_is_refused_as_such_before_embedding(
+    device, said, image_tree, vocab_file, inproc, capsys, monkeypatch, no_embedding
+):
+    # A device torch knows was refused as a misspelling ("'mps' is not a device (close
+    # matches: mps)"); torch's meta device passed, and the run failed once it embedded
+    # ("unsupported scalarType").
+    import torch
+
+    def is_available():
+        return False
+
+    is_available.__wrapped__ = is_available  # (torch._dynamo reads it)
+    monkeypatch.setattr(torch.backends.mps, "is_available", is_available)
+    monkeypatch.setattr(torch.xpu, "is_available", is_available)
+    args = ["decompose", str(image_tree), *_model_args(vocab_file, "--device", device)]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == "", err
+    assert err.strip().splitlines()[-1] == f"sksplice: error: {said}"
+
+
 def test_output_directory_and_labels_before_embedding(
     image_tree, vocab_file, inproc, capsys, tmp_path, no_embedding
 ):

@@ -66,19 +66,23 @@ def _check_device(device: str) -> None:
     # "auto" has the same form; so are the names torch gives no GPU)
     if not _DEVICE_SYNTAX.fullmatch(device) or device.split(":")[0] in _GPU_NAMES:
         raise refused()
+    if device.split(":")[0] == "meta":  # (torch's, but where a run fails once it embeds)
+        raise CLIError(
+            f"--device {device}: torch's meta device holds shapes, not numbers: nothing can "
+            "be embedded or solved there; use auto, cpu, cuda or cuda:N"
+        )
     from ._embedders import import_model_libraries
 
     import_model_libraries(open_clip=False)  # (torch, with Ctrl-C held until it is loaded)
+    from .._device import DeviceUnavailableError
     from .._device import resolve_device as _resolve_device
 
     try:
         _resolve_device(device)
+    except DeviceUnavailableError as exc:  # (one torch knows, that this machine has not)
+        auto = " (or --device auto)" if exc.instead == "cpu" else ""
+        raise CLIError(f"--device {device}: {exc.why}; use --device {exc.instead}{auto}") from exc
     except ValueError as exc:
-        if "CUDA is not available" in str(exc):
-            raise CLIError(
-                f"--device {device}: CUDA is not available on this machine; use --device cpu "
-                "(or --device auto)"
-            ) from exc
         raise refused() from exc
 
 
