@@ -150,6 +150,25 @@ def test_the_column_of_names_of_a_table_is_found_or_picked(run_env, tmp_path, ca
     )
 
 
+def test_names_that_repeat_are_said(run_env, tmp_path, capsys):
+    # A column of captions picked, every one 'c': 50 records of one name, and no word.
+    X = tmp_path / "text_emb_0.npy"
+    np.save(X, np.random.default_rng(2).normal(size=(4, 32)).astype(np.float32))
+    table = tmp_path / "meta.csv"
+    table.write_text("key,caption\n000,c\n001,c\n002,c\n003,d\n", encoding="utf-8")
+    argv = ["decompose", str(X), "--names", str(table), "-f", "json", *_args(tmp_path)]
+    code, out, err = _main([*argv, "--names-column", "caption"], capsys)
+    assert code == 0, err
+    assert [r["path"] for r in _records(out)] == ["c", "c", "c", "d"]
+    assert (
+        f"sksplice: warning: 3 of the 4 rows share their name with another row ('c' "
+        f"names 3 rows; names from column 'caption' of {table}): their records are told "
+        "apart only by their order; --names-column picks a column of one name per row"
+    ) in err
+    code, out, err = _main(argv, capsys)  # (the keys: one name per row, nothing said)
+    assert code == 0 and "share their name" not in err, err
+
+
 def test_a_parquet_table_of_names_is_read(run_env, tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")

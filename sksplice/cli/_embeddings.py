@@ -297,6 +297,7 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
         _check_names_count(files, arrays, names_files, read)
         names = [name for found, _ in read for name in found]
         columns = [chosen for _, chosen in read]
+        _warn_if_names_repeat(names, names_files, columns)
     else:
         names = [""] * sum(int(a.shape[0]) for a in arrays)
     # (a row without a name, or with a blank one, is named by its file and position)
@@ -307,6 +308,32 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
                 names[start + i] = position_name(path, i)
         start += int(array.shape[0])
     return EmbeddingInputs(files, arrays, names, names_files, columns)
+
+
+def _warn_if_names_repeat(
+    names: list[str], names_files: list[Path], columns: list[str | None]
+) -> None:
+    """Warn where rows share a name (a column of captions or labels picked, not of ids):
+    their records cannot be told apart by it."""
+    from collections import Counter
+
+    counts = Counter(name for name in names if name.strip())
+    shared = sum(n for n in counts.values() if n > 1)
+    if not shared:
+        return
+    common, n_common = counts.most_common(1)[0]
+    picked = [f"column {c!r} of " if c else "" for c in columns]
+    where = ", ".join(f"{p}{path}" for p, path in zip(picked, names_files, strict=True))
+    logger.warning(
+        "%d of the %s share their name with another row (%r names %s; names from %s): "
+        "their records are told apart only by their order%s",
+        shared,
+        plural(len(names), "row"),
+        common,
+        plural(n_common, "row"),
+        where,
+        "; --names-column picks a column of one name per row" if any(columns) else "",
+    )
 
 
 def check_width(embeddings: EmbeddingInputs, width: int, model: str) -> None:
