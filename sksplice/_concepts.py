@@ -222,10 +222,13 @@ def raw_concept_embeddings(
         raw = raw[:k]
         # With a named vocabulary or a file, sksplice decides which concept each
         # row stands for: check a few. A list names its rows itself (as
-        # precompute_concept_embeddings does), so no model call is made for it.
+        # precompute_concept_embeddings does): checked only where that loads no model
+        # (a worker fitting a clone makes no model call), else its rows are trusted.
         named = isinstance(vocabulary, str | os.PathLike)
         if named and isinstance(embedder, TextEmbedder):
             _check_given_order(embedder, concepts, raw, vocabulary, n_full, cache_dir, data_home)
+        elif isinstance(embedder, TextEmbedder):
+            _check_listed_order(embedder, concepts, raw, cache_dir)
         return raw
     if embedder is None:
         raise ValueError(
@@ -401,6 +404,27 @@ def _check_given_order(
         f"{order}; pass the concepts as a list (load_vocabulary(...)) to say so and skip "
         "the check"
     )
+
+
+def _check_listed_order(
+    embedder: Any, concepts: list[str], raw: np.ndarray, cache_dir: Any
+) -> None:
+    """:func:`check_alignment` of the rows given for a list vocabulary, where it loads no
+    model: against the embedder's cached dictionary of the list, or with its model
+    already loaded in this process (8 concepts embedded); else nothing is checked."""
+    from .dictionary import cached_embeddings
+
+    cached = cached_embeddings(embedder, concepts, cache_dir)
+    if cached is not None:
+        check_alignment(embedder, concepts, raw, embeddings=cached)
+        return
+    is_loaded = getattr(embedder, "_is_loaded", None)  # (sksplice's embedders)
+    try:
+        loaded = callable(is_loaded) and bool(is_loaded())
+    except (TypeError, ValueError, OSError):  # (settings refused where they are used)
+        loaded = False
+    if loaded:
+        check_alignment(embedder, concepts, raw)
 
 
 def _cannot_run(embedder: Any) -> str | None:

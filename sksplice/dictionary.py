@@ -291,8 +291,9 @@ def warn_duplicate_concepts(
             + (
                 ""
                 if named is None
-                else f": vocabulary=[c for c in load_vocabulary({named!r}) if c not in "
-                "dropped], with dropped the others of each group; or filter this warning by "
+                else f": vocabulary=[c for c in load_vocabulary({named!r}, size={len(concepts)})"
+                " if c not in dropped], with dropped the others of each group; or filter this "
+                "warning by "
                 "its class, sksplice.exceptions.DuplicateConceptWarning"
             )
             + ".",

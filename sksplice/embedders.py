@@ -34,8 +34,8 @@ from ._device import check_device_name, resolve_device
 from ._image_files import looks_like_image_paths
 from ._images import ImageFileWarning, InvalidImageError
 from ._model_names import open_clip_tables
-from ._models import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._models import (
+    _MODEL_CACHE,
     HF_HUB_PREFIX,
     MODEL_CONFIGS_ENV,
     RANDOM_INIT_SEED,
@@ -52,6 +52,7 @@ from ._models import (
     clear_model_cache,
     repo_name_hint,
 )
+from ._models import CONNECT_TIMEOUT as CONNECT_TIMEOUT
 from ._persistence import VersionStampMixin
 from ._progress import progress
 from ._stack import in_estimator_display, warn_user
@@ -743,6 +744,10 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         return self._embed_images(images, return_skipped=return_skipped)
 
     # -- internals ----------------------------------------------------------
+
+    def _is_loaded(self) -> bool:
+        """Whether the model is in the in-process cache (used before, in this process)."""
+        return self._config().model_key() in _MODEL_CACHE
 
     def _load(self) -> None:
         """Load the model now (once per process, as the embedding would): what cannot be

@@ -1247,6 +1247,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         the column names of a frame ``X``, or None; ``cached``: the key and width of the
         cached dictionary the concepts were read from, see :meth:`_cached_as`)."""
         hint = ""
+        if self.concept_embeddings is not None:
+            # (which of the two is of another model, only the caller knows: both named)
+            hint = (
+                f" (the concept dictionary is the concept_embeddings given, of d={d}: if X "
+                "is right, they are another model's)"
+            )
         if cached is not None and cached[1] == d:
             # (a key reused after its model changed: the cache is another model's)
             hint = (

@@ -1147,7 +1147,9 @@ def test_a_large_group_of_duplicates_is_named_in_a_short_warning():
 
 def test_duplicates_of_a_published_vocabulary_are_told_how_to_drop(isolated_folders):
     # "Keep one concept of each group in the vocabulary" said nothing a user who passed
-    # vocabulary="laion" could do (MiniLM embeds 'a' and 'à' alike, in every fit).
+    # vocabulary="laion" could do (MiniLM embeds 'a' and 'à' alike, in every fit); the
+    # concepts kept of it are as many as the fit's (a list keeps every entry: followed
+    # from vocabulary_size=2000, the advice gave 9,999 concepts to embed).
     from sksplice import SpliceTransformer
     from sksplice.dictionary import DuplicateConceptWarning, warn_duplicate_concepts
 
@@ -1161,7 +1163,7 @@ def test_duplicates_of_a_published_vocabulary_are_told_how_to_drop(isolated_fold
         "and one cuts a concept longer than its context). A row's weight on such a group is "
         "split equally between its concepts, so none of them stands for it alone. Keep one "
         "concept of each group (the warning's `groups` lists them): vocabulary=[c for c in "
-        "load_vocabulary('laion') if c not in dropped], with dropped the others of each "
+        "load_vocabulary('laion', size=6) if c not in dropped], with dropped the others of each "
         "group; or filter this warning by its class, "
         "sksplice.exceptions.DuplicateConceptWarning."
     )

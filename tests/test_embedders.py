@@ -53,6 +53,11 @@ def random_images(n: int, seed: int = 0, size: tuple[int, int] = (40, 52)) -> li
     return [rng.integers(0, 256, size=(*size, 3), dtype=np.uint8) for _ in range(n)]
 
 
+def random_unit_rows(n: int, d: int, seed: int = 0) -> np.ndarray:
+    X = np.random.default_rng(seed).normal(size=(n, d))
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
 def save_png(path: Path, array: np.ndarray) -> Path:
     Image.fromarray(array).save(path)
     return path
@@ -81,6 +86,26 @@ def test_text_embeddings_shape_dtype_unit_norm(make_embedder):
     np.testing.assert_array_equal(Z, embedder.embed_text(TEXTS))
     # embed_text works whatever the modality
     np.testing.assert_allclose(make_embedder().embed_text(TEXTS), Z, atol=1e-6)
+
+
+def test_a_list_vocabulary_is_checked_with_a_model_loaded_already(make_embedder):
+    # Rows made with the embedder just before, in another order than the list: the model
+    # is loaded, so 8 concepts embedded check them (a clone on a worker loads nothing).
+    from sksplice import SpliceTransformer
+    from sksplice.embedders import clear_model_cache
+
+    clear_model_cache()
+    embedder = make_embedder(modality="text")
+    assert not embedder._is_loaded()
+    words = [f"word {i}" for i in range(12)]
+    rows = embedder.embed_text(words)
+    assert embedder._is_loaded() and clone(embedder)._is_loaded()
+    assert not make_embedder(modality="text", precision="bf16")._is_loaded()
+    splice = SpliceTransformer(
+        embedder=embedder, vocabulary=words, concept_embeddings=rows[::-1], device="cpu"
+    )
+    with pytest.raises(ValueError, match="row 0 does not hold the embedding of concept"):
+        splice.fit(random_unit_rows(120, 32))
 
 
 def test_embed_images_regardless_of_modality(make_embedder):

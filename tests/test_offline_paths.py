@@ -229,6 +229,46 @@ def test_reversed_rows_are_reported_as_the_authors_order(tmp_path):
     assert not hasattr(splice, "dictionary_")
 
 
+class _LoadedEmbedder(CountingEmbedder):
+    """A text model already loaded in this process, or not (``loaded``)."""
+
+    loaded = True
+
+    def _is_loaded(self) -> bool:
+        return self.loaded
+
+
+@pytest.mark.parametrize("where", ["loaded", "cached", "neither"])
+def test_rows_of_a_list_vocabulary_are_checked_where_that_loads_no_model(where):
+    # A list and the rows of its concepts in another order, with the embedder that made
+    # them: accepted silently ("a dog on the beach" came out as 'cat', 'snow'). Checked
+    # where the model is at hand or the list's dictionary cached; a worker fitting a
+    # clone with the model not loaded makes no model call.
+    concepts = random_vocabulary(20)
+    embedder = _LoadedEmbedder(dim=DIM, key=f"list-order-{where}")
+    embedder.loaded = where == "loaded"
+    raw = embedder.embed_text(concepts)
+    if where == "cached":
+        from sksplice.dictionary import embed_vocabulary
+
+        embed_vocabulary(embedder, concepts)
+    _LoadedEmbedder.reset()
+    X = np.random.default_rng(1).normal(size=(5, DIM)) + 0.3
+    splice = SpliceTransformer(
+        embedder=embedder, vocabulary=concepts, concept_embeddings=raw[::-1], device="cpu"
+    )
+    if where == "neither":
+        splice.fit(X)  # (the caller's promise, as documented)
+        assert _LoadedEmbedder.n_calls == 0
+        return
+    with pytest.raises(ValueError, match="row 0 does not hold the embedding of concept"):
+        splice.fit(X)
+    assert _LoadedEmbedder.n_texts == (8 if where == "loaded" else 0)
+    _LoadedEmbedder.reset()
+    splice.set_params(concept_embeddings=raw).fit(X)  # (in order: accepted)
+    assert list(splice.get_feature_names_out()) == concepts
+
+
 class _OfflineEmbedder(CountingEmbedder):
     """A text model whose weights cannot be had here."""
 

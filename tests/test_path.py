@@ -63,6 +63,29 @@ def test_path_equals_independent_solves(problem):
     assert list(path.concepts) == list(splicer.concepts_)
 
 
+def test_a_path_of_a_frame_warns_nothing(problem):
+    # The baseline was taken of the frame's values: scikit-learn warned that "X does not
+    # have valid feature names" (once a fold in a search over the path).
+    import warnings
+
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from sksplice import splice_validation_curve
+
+    splicer, X = problem
+    frame = pd.DataFrame(X, columns=[f"d{i}" for i in range(X.shape[1])])
+    y = np.arange(len(X)) % 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = clone(splicer).fit(frame)
+        path = splice_path(fitted, frame, [0.1, 0.3])
+        splice_validation_curve(clone(splicer), LogisticRegression(), frame, y, [0.1, 0.3], cv=2)
+    said = [str(w.message) for w in caught]
+    assert not [m for m in said if "feature names" in m], said
+    assert path.baseline_cosine == splice_path(fitted, X, [0.1, 0.3]).baseline_cosine
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_path_weights_have_the_dtype_of_transforms(problem, dtype):
     # float16 rows gave float32 weights from transform and float64 ones from the path

@@ -1532,6 +1532,21 @@ def test_width_checks_fail_only_for_the_width():
         est.fit(np.random.default_rng(0).normal(size=(10, 2)))
 
 
+def test_a_width_error_with_concept_embeddings_given_names_them():
+    # "X has 384 features but the concept dictionary has d=100 dimensions: X must be
+    # embeddings from the same model" blamed X where the rows given were cut.
+    rng = np.random.default_rng(0)
+    est = SpliceTransformer(
+        vocabulary=["a", "b", "c", "d"], concept_embeddings=rng.normal(size=(4, 3)), device="cpu"
+    )
+    with pytest.raises(ValueError) as info:
+        est.fit(rng.normal(size=(10, 5)))
+    assert str(info.value).endswith(
+        "(the concept dictionary is the concept_embeddings given, of d=3: if X is right, "
+        "they are another model's)"
+    )
+
+
 # ------------------------------------------------------- CLIP pipeline, images
 def _write_images(folder, n_per_class=12):
     from PIL import Image
