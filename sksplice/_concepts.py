@@ -228,7 +228,7 @@ def raw_concept_embeddings(
         if named and isinstance(embedder, TextEmbedder):
             _check_given_order(embedder, concepts, raw, vocabulary, n_full, cache_dir, data_home)
         elif isinstance(embedder, TextEmbedder):
-            _check_listed_order(embedder, concepts, raw, cache_dir)
+            _check_listed_order(embedder, concepts, raw)
         return raw
     if embedder is None:
         raise ValueError(
@@ -406,18 +406,11 @@ def _check_given_order(
     )
 
 
-def _check_listed_order(
-    embedder: Any, concepts: list[str], raw: np.ndarray, cache_dir: Any
-) -> None:
-    """:func:`check_alignment` of the rows given for a list vocabulary, where it loads no
-    model: against the embedder's cached dictionary of the list, or with its model
-    already loaded in this process (8 concepts embedded); else nothing is checked."""
-    from .dictionary import cached_embeddings
-
-    cached = cached_embeddings(embedder, concepts, cache_dir)
-    if cached is not None:
-        check_alignment(embedder, concepts, raw, embeddings=cached)
-        return
+def _check_listed_order(embedder: Any, concepts: list[str], raw: np.ndarray) -> None:
+    """:func:`check_alignment` of the rows given for a list vocabulary where the embedder's
+    model is loaded in this process already (8 concepts embedded, in milliseconds);
+    else nothing is checked: not even the embedder's cache key is asked, which for some
+    models needs their weights (an ``hf-hub:`` model's, a loader's)."""
     is_loaded = getattr(embedder, "_is_loaded", None)  # (sksplice's embedders)
     try:
         loaded = callable(is_loaded) and bool(is_loaded())

@@ -12,7 +12,9 @@ back: a Ctrl-C that arrives meanwhile is raised as soon as the import is done.
 Only Python's own handler of SIGINT (``signal.default_int_handler``, that of a
 script, an interactive session and a Jupyter kernel) is held back, and only in
 the main thread, the one where Python runs signal handlers: a program that
-handles SIGINT itself (the ``sksplice`` command) keeps its own handling.
+handles SIGINT itself keeps its own handling, unless it says how to hold its
+signals during such an import (:func:`holding_signals_on_import`, as the
+``sksplice`` command does).
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ import importlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from types import FrameType, ModuleType
+from typing import Any
+
+#: How a program that handles its signals itself holds them while a large library is
+#: imported (:func:`holding_signals_on_import`, the last one given); empty: Python's own
+#: SIGINT handler is held back (:func:`interrupt_deferred`).
+_HOLD: list[Callable[[], AbstractContextManager[Any]]] = []
 
 
 @contextlib.contextmanager
@@ -74,8 +83,23 @@ def _imported(name: str) -> bool:
 
 def import_whole(name: str) -> ModuleType:
     """``importlib.import_module(name)``, with a Ctrl-C held back until it is done
-    (see :func:`interrupt_deferred`)."""
+    (see :func:`interrupt_deferred`, or the hold of :func:`holding_signals_on_import`)."""
     if _imported(name):
         return sys.modules[name]
-    with interrupt_deferred():
+    with _HOLD[-1]() if _HOLD else interrupt_deferred():
         return importlib.import_module(name)
+
+
+@contextlib.contextmanager
+def holding_signals_on_import(
+    hold: Callable[[], AbstractContextManager[Any]],
+) -> Iterator[None]:
+    """In the block, :func:`import_whole` imports under ``hold()`` (a context manager
+    that holds the program's own signal handling back, such as
+    :class:`sksplice._console.signals_held`): for a program whose handlers raise in
+    the middle of an import, wherever a library is imported first."""
+    _HOLD.append(hold)
+    try:
+        yield
+    finally:
+        _HOLD.remove(hold)

@@ -47,7 +47,8 @@ def config_files(where: str) -> list[str] | None:
     if os.path.isdir(where):
         names = sorted(name for name in os.listdir(where) if name.endswith(".json"))
         return [os.path.join(where, name) for name in names]
-    return [where] if os.path.isfile(where) else None
+    # (open_clip reads a file named only where it ends in .json, as it is written)
+    return [where] if os.path.isfile(where) and where.endswith(".json") else None
 
 
 def _not_a_config(config: object) -> str | None:
@@ -67,6 +68,11 @@ def check_env_config(entry: str, path: str) -> None:
     import json
 
     files = config_files(path)
+    if files is None and os.path.isfile(path):
+        raise ValueError(
+            f"{MODEL_CONFIGS_ENV} names {entry!r}, a file whose name does not end in "
+            ".json, which open_clip does not read: rename it to end in .json"
+        )
     if files is None:
         raise ValueError(
             f"{MODEL_CONFIGS_ENV} names {entry!r}, which is neither an open_clip model "
@@ -112,18 +118,20 @@ def env_config_entries() -> list[tuple[str, str]]:
     ]
 
 
-#: What :func:`_parsed` read, by file, modification time, size and parser.
-_PARSED: dict[tuple[str, int, int, Callable[[str], Any]], Any] = {}
+#: What :func:`_parsed` read, by file, its version (size, times, inode) and parser.
+_PARSED: dict[tuple[str, int, int, int, int, Callable[[str], Any]], Any] = {}
 _PARSED_LOCK = threading.Lock()
 
 
 def _parsed(path: str, parse: Callable[[str], Any]) -> Any:
-    """``parse`` of the text of the file ``path``, kept while the file keeps its
-    modification time and size (as Python keeps a compiled module): every embedder's
+    """``parse`` of the text of the file ``path``, kept while the file keeps its size,
+    modification and change times and inode (as Python keeps a compiled module): every embedder's
     settings ask open_clip's tables, tens of times a run, of files that do not change.
     Raises what reading the file or ``parse`` raises (not kept)."""
     stat = os.stat(path)
-    key = (path, stat.st_mtime_ns, stat.st_size, parse)
+    # (the change time and inode too: a copy that keeps the modification time, cp -p,
+    # still moves them)
+    key = (path, stat.st_mtime_ns, stat.st_size, stat.st_ctime_ns, stat.st_ino, parse)
     with _PARSED_LOCK:
         if key in _PARSED:
             return _PARSED[key]
@@ -176,7 +184,7 @@ def _config_table() -> dict[str, dict[str, Any]] | None:
         files = config_files(where)
         if files is None:
             return None
-        found = len(table)
+        found = 0
         for file in files:
             try:
                 config = _parsed(file, json.loads)
@@ -184,13 +192,14 @@ def _config_table() -> dict[str, dict[str, Any]] | None:
                 return None
             if is_config(config):
                 table[os.path.splitext(os.path.basename(file))[0]] = config
+                found += 1
             elif (isinstance(config, dict) and all(key in config for key in CONFIG_KEYS)) or (
                 index > 0 and not os.path.isdir(where)
             ):
                 # (one open_clip lists, of values of other kinds; a file named that is no
                 # config: open_clip's path decides, and says why)
                 return None
-        if index > 0 and len(table) == found:
+        if index > 0 and not found:
             return None  # (a folder named that holds no config: the same)
     return dict(sorted(table.items(), key=lambda item: _natural_key(item[0]))) or None
 
@@ -248,7 +257,7 @@ def pretrained_tags() -> dict[str, list[str]] | None:
     return None if table is None else {model: list(tags) for model, tags in table.items()}
 
 
-def _pretrained_table() -> dict[str, dict[str, bool]] | None:
+def _pretrained_table() -> dict[str, dict[str, dict[str, Any]]] | None:
     """Each model's pretrained weights tags, each with whether open_clip's config of it
     says ``quick_gelu=True``, without importing open_clip.
 
@@ -263,21 +272,21 @@ def _pretrained_table() -> dict[str, dict[str, bool]] | None:
         return None
     try:
         return cast(
-            "dict[str, dict[str, bool]] | None",
+            "dict[str, dict[str, dict[str, Any]]] | None",
             _parsed(os.path.join(folder, "pretrained.py"), _pretrained_table_of),
         )
     except (OSError, ValueError, SyntaxError):
         return None
 
 
-def _pretrained_table_of(source: str) -> dict[str, dict[str, bool]] | None:
+def _pretrained_table_of(source: str) -> dict[str, dict[str, dict[str, Any]]] | None:
     """:func:`_pretrained_table` of the source of ``pretrained.py``."""
     import ast
 
     tree = ast.parse(source)
 
-    def tags_of(node: ast.expr, named: dict[str, ast.expr]) -> dict[str, bool] | None:
-        # (a tag -> whether its config says quick_gelu=True)
+    def tags_of(node: ast.expr, named: dict[str, ast.expr]) -> dict[str, dict[str, Any]] | None:
+        # (a tag -> where its weights come from, and whether it says quick_gelu=True)
         if isinstance(node, ast.Name):
             node = named.get(node.id, node)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -291,16 +300,21 @@ def _pretrained_table_of(source: str) -> dict[str, dict[str, bool]] | None:
             ]
         else:
             return None
-        out: dict[str, bool] = {}
+        out: dict[str, dict[str, Any]] = {}
         for tag, value in pairs:
-            if not isinstance(tag, str) or not isinstance(value, ast.Call):
+            if not isinstance(tag, str) or not isinstance(value, ast.Call) or value.args:
                 return None
-            out[tag] = any(
-                k.arg == "quick_gelu"
-                and isinstance(k.value, ast.Constant)
-                and k.value.value is True
-                for k in value.keywords
-            )
+            words = {k.arg: k.value for k in value.keywords}
+            cfg: dict[str, Any] = {"url": "", "hf_hub": ""}  # (open_clip's defaults)
+            for key in cfg:
+                if key in words:
+                    given = words[key]
+                    if not (isinstance(given, ast.Constant) and isinstance(given.value, str)):
+                        return None  # (written otherwise: open_clip's own answer)
+                    cfg[key] = given.value
+            quick = words.get("quick_gelu")
+            cfg["quick_gelu"] = isinstance(quick, ast.Constant) and quick.value is True
+            out[tag] = cfg
         return out
 
     named: dict[str, ast.expr] = {}
@@ -334,8 +348,8 @@ def _pretrained_table_of(source: str) -> dict[str, dict[str, bool]] | None:
             return None  # (another change of the table: open_clip's own answer is needed)
     if not isinstance(table, ast.Dict) or not twins:
         return None
-    found: dict[str, dict[str, bool]] = {}
-    quick: dict[str, dict[str, bool]] = {}
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    quick: dict[str, dict[str, dict[str, Any]]] = {}
     for key, value in zip(table.keys, table.values, strict=True):
         if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
             return None
@@ -343,8 +357,9 @@ def _pretrained_table_of(source: str) -> dict[str, dict[str, bool]] | None:
         if tags is None:
             return None
         found[key.value] = tags
-        if any(tags.values()):
-            quick[key.value + "-quickgelu"] = {tag: True for tag, q in tags.items() if q}
+        twin = {tag: cfg for tag, cfg in tags.items() if cfg["quick_gelu"]}
+        if twin:
+            quick[key.value + "-quickgelu"] = twin
     found.update(quick)
     return found
 
@@ -382,7 +397,7 @@ class OpenClipTables(NamedTuple):
     open_clip's functions of the same names."""
 
     configs: dict[str, dict[str, Any]]  # (by model name, in open_clip's order)
-    tags: dict[str, dict[str, bool]]  # (model -> tag -> quick_gelu)
+    tags: dict[str, dict[str, dict[str, Any]]]  # (model -> tag -> url, hf_hub, quick_gelu)
     version: str
 
     def list_models(self) -> list[str]:
@@ -397,9 +412,14 @@ class OpenClipTables(NamedTuple):
     def list_pretrained_tags_by_model(self, model: str) -> list[str]:
         return list(self.tags.get(model, {}))
 
+    def get_pretrained_cfg(self, model: str, tag: str) -> dict[str, Any]:
+        """What open_clip's config of the weights ``tag`` says of where they come from
+        (``url``, ``hf_hub``) and of ``quick_gelu``; empty for a tag it does not have."""
+        return dict(self.tags.get(model, {}).get(clean_tag(tag), {}))
+
     def tag_quick_gelu(self, model: str, tag: str) -> bool:
         """Whether open_clip's config of the weights ``tag`` says ``quick_gelu=True``."""
-        return self.tags.get(model, {}).get(clean_tag(tag), False)
+        return bool(self.get_pretrained_cfg(model, tag).get("quick_gelu", False))
 
 
 def open_clip_tables() -> OpenClipTables | None:

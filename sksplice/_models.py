@@ -125,8 +125,11 @@ class _ImportedRegistry:
     def list_pretrained_tags_by_model(self, model: str) -> list[str]:
         return list(self.open_clip.list_pretrained_tags_by_model(model))
 
+    def get_pretrained_cfg(self, model: str, tag: str) -> dict[str, Any]:
+        return dict(self.open_clip.get_pretrained_cfg(model, tag) or {})
+
     def tag_quick_gelu(self, model: str, tag: str) -> bool:
-        return bool((self.open_clip.get_pretrained_cfg(model, tag) or {}).get("quick_gelu"))
+        return bool(self.get_pretrained_cfg(model, tag).get("quick_gelu"))
 
 
 def _registry() -> OpenClipTables | _ImportedRegistry:
@@ -333,9 +336,7 @@ def _checkpoint_reason(exc: BaseException) -> str:
 
 def _weights_location(model: str, tag: str, cache_dir: str | None) -> str:
     """Where open_clip fetches and caches the weights of a pretrained tag."""
-    open_clip = import_whole("open_clip")
-
-    cfg = open_clip.get_pretrained_cfg(model, tag)
+    cfg = _registry().get_pretrained_cfg(model, tag)
     hf_hub = cfg.get("hf_hub", "")
     url = cfg.get("url", "")
     if hf_hub:
@@ -507,9 +508,7 @@ def _check_fetchable(
 def _tag_weights(model: str, tag: str, cache_dir: str | None) -> tuple[str, bool] | None:
     """The address the weights of a pretrained tag come from (the Hub's, or the tag's
     URL) and whether they are cached; None for a tag open_clip gives neither."""
-    open_clip = import_whole("open_clip")
-
-    cfg = open_clip.get_pretrained_cfg(model, tag)
+    cfg = _registry().get_pretrained_cfg(model, tag)
     hf_hub = cfg.get("hf_hub", "")
     if hf_hub:
         if hf_hub.endswith("/"):  # open_clip's rule: the default file name

@@ -746,8 +746,18 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
     # -- internals ----------------------------------------------------------
 
     def _is_loaded(self) -> bool:
-        """Whether the model is in the in-process cache (used before, in this process)."""
-        return self._config().model_key() in _MODEL_CACHE
+        """Whether the model is in the in-process cache (used before, in this process);
+        nothing is fetched to tell (an ``hf-hub:`` model's config is not looked up)."""
+        if not _MODEL_CACHE:
+            return False
+        if str(self.model).startswith(HF_HUB_PREFIX):
+            device, _ = self._checked_options()
+            fp16_on_cpu = self.precision == "fp16" and device == "cpu"
+            precision = "fp32" if fp16_on_cpu else self.precision
+            return (self.model, None, device, precision) in _MODEL_CACHE
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (precision='fp16' on the CPU: said in use)
+            return self._config().model_key() in _MODEL_CACHE
 
     def _load(self) -> None:
         """Load the model now (once per process, as the embedding would): what cannot be

@@ -88,7 +88,7 @@ def test_text_embeddings_shape_dtype_unit_norm(make_embedder):
     np.testing.assert_allclose(make_embedder().embed_text(TEXTS), Z, atol=1e-6)
 
 
-def test_a_list_vocabulary_is_checked_with_a_model_loaded_already(make_embedder):
+def test_a_list_vocabulary_is_checked_with_a_model_loaded_already(make_embedder, monkeypatch):
     # Rows made with the embedder just before, in another order than the list: the model
     # is loaded, so 8 concepts embedded check them (a clone on a worker loads nothing).
     from sksplice import SpliceTransformer
@@ -106,6 +106,14 @@ def test_a_list_vocabulary_is_checked_with_a_model_loaded_already(make_embedder)
     )
     with pytest.raises(ValueError, match="row 0 does not hold the embedding of concept"):
         splice.fit(random_unit_rows(120, 32))
+    # A model not loaded is asked nothing: an hf-hub: model's config and weights (not
+    # on this machine, offline) are not looked for.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    hub = CLIPEmbedder("hf-hub:sksplice-test/not-on-this-machine", device="cpu")
+    assert not hub._is_loaded()
+    SpliceTransformer(
+        embedder=hub, vocabulary=words, concept_embeddings=rows[::-1], device="cpu"
+    ).fit(random_unit_rows(120, 32))
 
 
 def test_embed_images_regardless_of_modality(make_embedder):

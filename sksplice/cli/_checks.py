@@ -602,25 +602,6 @@ def _named_vocabulary_at_hand(args: argparse.Namespace) -> bool:
         return False  # (read, and its errors said, once the model is checked)
 
 
-def _model_needed(
-    args: argparse.Namespace,
-    model: str,
-    pretrained: str | None,
-    vocabulary: tuple[list[str], list[str]],
-    text_model: bool,
-) -> bool:
-    """Whether the run is sure to load the model (:func:`_check_options`): a text to
-    embed, images embedded without the cache (``--no-image-cache``), or a concept
-    dictionary not cached for the model."""
-    if text_model or getattr(args, "no_image_cache", False):
-        return True
-    from ..dictionary import is_cached
-
-    concepts, every = vocabulary
-    embedder = _embedders.text_embedder(model, pretrained, device=args.device)
-    return not is_cached(embedder, concepts, args.cache_dir, prefix_of=every)
-
-
 def _published_files_missing(args: argparse.Namespace, *, vocabulary: bool = True) -> str:
     """The published files (the vocabulary, the image mean) that the run needs and the
     data home lacks, with where to put each; empty when none is missing. Said beside
@@ -655,7 +636,6 @@ def _check_options(
     before_model: Callable[[], object] | None = None,
     width_check: Callable[[int], object] | None = None,
     before_weights: Callable[[], object] | None = None,
-    text_model: bool = False,
 ) -> _Plan:
     """Check every option (cheap checks first) before any image or concept is embedded.
 
@@ -689,14 +669,6 @@ def _check_options(
         Called once torch is imported and before the model and its weights are
         checked (a download, where they are not cached): embeddings computed already
         are checked against a centre at hand.
-    text_model : bool, default=False
-        Whether the run embeds a text with the model (a text query), whatever the
-        caches hold: its weights are then checked with the options. Otherwise they
-        are checked (and open_clip imported, seconds) only where the concept
-        dictionary is not cached or the images are embedded without the cache of image
-        embeddings: a run whose embeddings are all cached loads no model, and where an
-        image is not in that cache the model is loaded before the first image is
-        embedded (:func:`~sksplice.cli._decompose._embedded`).
     """
     _check_output(getattr(args, "output", None), command=getattr(args, "command", None))
     _check_standard_output(getattr(args, "output", None))
@@ -731,27 +703,24 @@ def _check_options(
     _check_device(args.device)  # (imports torch)
     if before_weights is not None:
         before_weights()
+    from .._models import WeightsUnavailableError
+
     model, pretrained, d = _embedders.check_model(args)
+    try:
+        # (whatever the caches hold: a run whose embeddings are all cached needs no
+        # weights, but one image more does, and the run says every missing file at once)
+        _embedders.check_weights(model, pretrained)
+    except WeightsUnavailableError as exc:
+        # (offline, the published files the run would download next are said now too:
+        # one error lists everything to fetch by hand)
+        also = _published_files_missing(args)
+        if also:
+            raise type(exc)(f"{exc} {also}") from exc
+        raise
     if width is None and width_check is not None:
         width_check(d)
     if before_model is not None and width is None:
         before_model()  # (after the model's name, checked by open_clip just now)
-    if vocabulary is None and _named_vocabulary_at_hand(args):
-        vocabulary = _check_vocabulary(args)  # (no download: the dictionary may be cached)
-        if vocabulary_check is not None:
-            vocabulary_check(*vocabulary)
-    if vocabulary is None or _model_needed(args, model, pretrained, vocabulary, text_model):
-        from .._models import WeightsUnavailableError
-
-        try:
-            _embedders.check_weights(model, pretrained)
-        except WeightsUnavailableError as exc:
-            # (offline, the published files the run would download next are said now
-            # too: one error lists everything to fetch by hand)
-            also = _published_files_missing(args)
-            if also:
-                raise type(exc)(f"{exc} {also}") from exc
-            raise
     if vocabulary is None:
         from .._download import DataFetchError
 

@@ -283,7 +283,6 @@ def _embedded(
     first = None if cache is None else _looked_up(cache, paths[:step])
     load = getattr(images, "_load", None)
     if load is not None and (first is None or len(first[1]) < len(paths[:step])):
-        _embedders.import_model_libraries()  # (not yet where the options did not need it)
         load()
     with progress(len(paths), desc="CLIP images", unit="image", disable=args.quiet) as bar:
         for start in range(0, len(paths), step):
@@ -383,7 +382,6 @@ def _embedded_chunk(
         X[i] = vector
     if not missing:
         return X, []
-    _embedders.import_model_libraries()  # (the first image not cached: signals held)
     try:
         with counted_by(bar):
             embedded, skipped = images.embed_images(

@@ -148,8 +148,8 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
 
     Fails fast (a :class:`CLIError` with close matches) for an unknown model or
     weights tag. open_clip is not imported where its files tell the names and tags
-    (an ``hf-hub:`` model imports it): :func:`check_weights` does, where the run
-    needs the weights.
+    (an ``hf-hub:`` model imports it): a run whose embeddings are all cached never
+    imports it.
     """
     from .._models import HF_HUB_PREFIX, _registry
     from ..embedders import CLIPEmbedder
@@ -190,8 +190,8 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
 def check_weights(model: str, pretrained: str | None) -> None:
     """The weights of a pretrained tag of :func:`check_model` found in the local cache, or
     fetchable (offline, not cached: :class:`~sksplice._models.WeightsUnavailableError`
-    now, not once the model is loaded); open_clip is imported (seconds)."""
-    import_model_libraries()
+    now, not once the model is loaded). Where they come from is read from open_clip's
+    files (:func:`~sksplice._model_names.open_clip_tables`): open_clip is not imported."""
     from .._models import _ensure_tag_weights
     from ..embedders import CLIPEmbedder
 

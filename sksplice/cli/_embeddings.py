@@ -323,7 +323,10 @@ def _warn_if_names_repeat(
         return
     common, n_common = counts.most_common(1)[0]
     picked = [f"column {c!r} of " if c else "" for c in columns]
-    where = ", ".join(f"{p}{path}" for p, path in zip(picked, names_files, strict=True))
+    shown = [f"{p}{path}" for p, path in zip(picked, names_files, strict=True)]
+    # (clip-retrieval writes a metadata file per shard: hundreds of them)
+    more = f" and {len(shown) - 3} more" if len(shown) > 4 else ""
+    where = ", ".join(shown[:3] if more else shown) + more
     logger.warning(
         "%d of the %s share their name with another row (%r names %s; names from %s): "
         "their records are told apart only by their order%s",

@@ -489,8 +489,14 @@ def _signals_as_interrupt() -> Iterator[None]:
             installed.append((signum, signal.signal(signum, handler)))
     except ValueError:  # not the main thread: leave signals alone
         pass
+    from .._console import signals_held
+    from .._interrupt import holding_signals_on_import
+
     try:
-        yield
+        # (open_clip, imported by the run only where it needs it, wherever that is: a
+        # signal raised halfway through its import was swallowed, and the run went on)
+        with holding_signals_on_import(signals_held):
+            yield
     finally:
         _RUN.ended += 1  # (before the handlers of the caller are back)
         for signum, previous in installed:

@@ -40,7 +40,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
             args,
             lambda concepts, every: _check_query_concepts(query, concepts, args.concepts, every),
             before_model=lambda: refuse_one_input_unpublished(args, paths),
-            text_model=args.text is not None,  # (the query: embedded whatever is cached)
         )
         query = _check_query_concepts(query, plan.concepts, args.concepts, plan.all_concepts)
         check_standard_output_encodes(
