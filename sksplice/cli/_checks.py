@@ -705,8 +705,8 @@ def _check_options(
         before_weights()
     from .._models import WeightsUnavailableError
 
-    model, pretrained, d = _embedders.check_model(args)
     try:
+        model, pretrained, d = _embedders.check_model(args)  # (an hf-hub: model's config)
         # (whatever the caches hold: a run whose embeddings are all cached needs no
         # weights, but one image more does, and the run says every missing file at once)
         _embedders.check_weights(model, pretrained)
