@@ -18,6 +18,9 @@ Then ``--repeats`` more runs with the cache full, in turn with ``second_open_cli
 the same run in a process that imports open_clip before the command starts, as
 every run did before a run whose embeddings are all cached stopped importing it
 (its model tables are read from its files): the best of each, and their ratio.
+With ``--checkpoint`` also ``second_digest_taken``: the same run with the kept
+digest of the checkpoint file removed first (``<cache>/checkpoints``), so that it
+hashes the file, as every run did before the digest was kept.
 
 The vocabulary (``--n-concepts`` words written by the benchmark) is embedded
 before the timed runs (a run on one image), so that none of them embeds it. The
@@ -134,11 +137,15 @@ def main(argv: list[str] | None = None) -> int:
                           folder / f"{name}.csv")  # fmt: skip
         load.append(os.getloadavg())
     again: dict[str, list[float]] = {"second": [], "second_open_clip": []}
+    if args.checkpoint:
+        again["second_digest_taken"] = []
     for _ in range(args.repeats):
         for name in again:
             argv = ["decompose", str(folder / "images"), *common]
             out = folder / f"{name}.csv"
-            again[name].append(_run(argv, env, out, open_clip=name != "second"))
+            if name == "second_digest_taken":
+                shutil.rmtree(folder / "cache" / "checkpoints")  # (kept by the run before)
+            again[name].append(_run(argv, env, out, open_clip=name == "second_open_clip"))
     load.append(os.getloadavg())
     first, second = (folder / "first.csv").read_bytes(), (folder / "second.csv").read_bytes()
     same_open_clip = (folder / "second_open_clip.csv").read_bytes() == second
@@ -161,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
             min(again["second_open_clip"]) / min(again["second"]), 2
         ),
         "same_bytes_second_open_clip": same_open_clip,
+        **(
+            {
+                "second_digest_taken_vs_second": round(
+                    min(again["second_digest_taken"]) / min(again["second"]), 2
+                )
+            }
+            if args.checkpoint
+            else {}
+        ),
         "same_bytes_first_second": first == second,
         "same_rows_no_cache_second": set(plain) == set(cached),
         "max_weight_difference_no_cache_second": max(

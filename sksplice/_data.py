@@ -27,6 +27,7 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 __all__ = [
@@ -269,6 +270,38 @@ def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None, *, create: bo
             f"cache_dir must be a str, an os.PathLike or None, got {type(cache_dir).__name__}"
         )
     return _ensure_folder(cache_dir, "cache folder", "cache_dir", CACHE_DIR_ENV, create=create)
+
+
+#: The cache folders (their option as given: None for the default) under which the
+#: digests of checkpoint files are remembered across processes, the last one in use
+#: (:func:`checkpoint_digests_kept`); none: in this process only.
+_DIGEST_FOLDERS: list[str | os.PathLike[str] | None] = []
+
+
+@contextlib.contextmanager
+def checkpoint_digests_kept(cache_dir: str | os.PathLike[str] | None) -> Iterator[None]:
+    """In the block, the digest of a checkpoint file (which identifies its weights in the
+    caches of embeddings) is also kept in ``<cache dir>/checkpoints/`` and read back
+    from there while the file keeps its size, times and inode: the command line runs a
+    process for each command, and hashing a checkpoint takes about half a second per
+    600 MB. Not on Windows, where no time tells that a file was written in place."""
+    _DIGEST_FOLDERS.append(cache_dir)
+    try:
+        yield
+    finally:
+        _DIGEST_FOLDERS.pop()
+
+
+def digest_memo(path: str, version: tuple[int, int, int, int]) -> Path | None:
+    """The file that keeps the digest of ``path`` at ``version``, or None (not kept)."""
+    if not _DIGEST_FOLDERS or os.name == "nt":
+        return None
+    try:
+        folder = get_cache_dir(_DIGEST_FOLDERS[-1], create=False) / "checkpoints"
+    except (OSError, ValueError):  # (said where the caches are used)
+        return None
+    what = "\0".join([os.path.realpath(path), *map(str, version)])
+    return folder / f"{hashlib.sha256(what.encode('utf-8')).hexdigest()[:32]}.sha256"
 
 
 def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = _CHUNK_SIZE) -> str:

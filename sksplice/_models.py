@@ -368,7 +368,23 @@ def _file_sha256(path: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _file_version_sha256(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
     """The digest of ``path`` as it is at this size, these times and this inode."""
-    return file_sha256(path)
+    from ._data import digest_memo
+
+    version = (size, mtime_ns, ctime_ns, inode)
+    memo = digest_memo(path, version)
+    if memo is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            kept = memo.read_text(encoding="ascii").strip()
+            if re.fullmatch(r"[0-9a-f]{64}", kept):
+                return kept
+    digest = file_sha256(path)
+    if memo is not None and _file_version(os.stat(path)) == version:  # (not written meanwhile)
+        from ._image_cache import _renamed_into_place
+
+        with contextlib.suppress(OSError):  # (a cache that takes no file: hashed each run)
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            _renamed_into_place(memo, digest.encode("ascii"))
+    return digest
 
 
 class WeightsUnavailableError(RuntimeError):

@@ -71,7 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # a program that calls main gets the status, as the docstring says)
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     limit = _pixel_limit(getattr(args, "max_image_pixels", None))
-    with _stderr_logging(args.quiet, args.debug), _signals_as_interrupt(), limit:
+    from .._data import checkpoint_digests_kept
+
+    # (a --pretrained FILE is hashed once, not by every run: read back from the cache)
+    digests = checkpoint_digests_kept(getattr(args, "cache_dir", None))
+    with _stderr_logging(args.quiet, args.debug), _signals_as_interrupt(), limit, digests:
         # (--debug adds the traceback to the error line)
         try:
             code = int(args.func(args))
