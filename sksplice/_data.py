@@ -23,6 +23,7 @@ in :mod:`sksplice._atomic`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import logging
 import os
@@ -272,36 +273,54 @@ def get_cache_dir(cache_dir: str | os.PathLike[str] | None = None, *, create: bo
     return _ensure_folder(cache_dir, "cache folder", "cache_dir", CACHE_DIR_ENV, create=create)
 
 
-#: The cache folders (their option as given: None for the default) under which the
-#: digests of checkpoint files are remembered across processes, the last one in use
-#: (:func:`checkpoint_digests_kept`); none: in this process only.
-_DIGEST_FOLDERS: list[str | os.PathLike[str] | None] = []
+#: The cache folder (its option as given: None for the default) under which the digests
+#: of checkpoint files are remembered across processes (:func:`checkpoint_digests_kept`),
+#: in this context (a thread of its own, a run of its own); unset: in this process only.
+_DIGEST_FOLDER: contextvars.ContextVar[tuple[str | os.PathLike[str] | None] | None] = (
+    contextvars.ContextVar("sksplice_digest_folder", default=None)
+)
+
+#: Seconds within which a file's times may not yet tell a write that follows (the
+#: granularity of some file systems' times, as git's "racily clean" rule has it): the
+#: digest of a file written that recently is not kept.
+_RACY_SECONDS = 2.0
 
 
 @contextlib.contextmanager
 def checkpoint_digests_kept(cache_dir: str | os.PathLike[str] | None) -> Iterator[None]:
     """In the block, the digest of a checkpoint file (which identifies its weights in the
     caches of embeddings) is also kept in ``<cache dir>/checkpoints/`` and read back
-    from there while the file keeps its size, times and inode: the command line runs a
-    process for each command, and hashing a checkpoint takes about half a second per
-    600 MB. Not on Windows, where no time tells that a file was written in place."""
-    _DIGEST_FOLDERS.append(cache_dir)
+    from there while the file keeps its device, inode, size and times: the command line
+    runs a process for each command, and hashing a checkpoint takes about half a second
+    per 600 MB. Not on Windows, where no time tells that a file was written in place."""
+    token = _DIGEST_FOLDER.set((cache_dir,))
     try:
         yield
     finally:
-        _DIGEST_FOLDERS.pop()
+        _DIGEST_FOLDER.reset(token)
 
 
 def digest_memo(path: str, version: tuple[int, int, int, int]) -> Path | None:
-    """The file that keeps the digest of ``path`` at ``version``, or None (not kept)."""
-    if not _DIGEST_FOLDERS or os.name == "nt":
+    """The file that keeps the digest of ``path`` at ``version`` (its size, times and
+    inode), or None (not kept)."""
+    chosen = _DIGEST_FOLDER.get()
+    if chosen is None or os.name == "nt":
         return None
     try:
-        folder = get_cache_dir(_DIGEST_FOLDERS[-1], create=False) / "checkpoints"
+        folder = get_cache_dir(chosen[0], create=False) / "checkpoints"
+        device = os.stat(path).st_dev
     except (OSError, ValueError):  # (said where the caches are used)
         return None
-    what = "\0".join([os.path.realpath(path), *map(str, version)])
+    what = "\0".join([os.path.realpath(path), str(device), *map(str, version)])
     return folder / f"{hashlib.sha256(what.encode('utf-8')).hexdigest()[:32]}.sha256"
+
+
+def settled(stat: os.stat_result) -> bool:
+    """Whether the file of ``stat`` was last written long enough ago that a write now
+    would show in its times (:data:`_RACY_SECONDS`)."""
+    import time
+
+    return time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > _RACY_SECONDS * 1e9
 
 
 def file_sha256(path: str | os.PathLike[str], *, chunk_size: int = _CHUNK_SIZE) -> str:

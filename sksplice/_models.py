@@ -368,7 +368,7 @@ def _file_sha256(path: str) -> str:
 @functools.lru_cache(maxsize=256)
 def _file_version_sha256(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
     """The digest of ``path`` as it is at this size, these times and this inode."""
-    from ._data import digest_memo
+    from ._data import digest_memo, settled
 
     version = (size, mtime_ns, ctime_ns, inode)
     memo = digest_memo(path, version)
@@ -378,7 +378,15 @@ def _file_version_sha256(path: str, size: int, mtime_ns: int, ctime_ns: int, ino
             if re.fullmatch(r"[0-9a-f]{64}", kept):
                 return kept
     digest = file_sha256(path)
-    if memo is not None and _file_version(os.stat(path)) == version:  # (not written meanwhile)
+    if memo is None:
+        return digest
+    try:
+        after = os.stat(path)
+    except OSError:  # (removed meanwhile: its digest is not kept)
+        return digest
+    # (kept only for a file not written meanwhile, nor so recently that a write in the
+    # same tick of its times would not show)
+    if _file_version(after) == version and settled(after):
         from ._image_cache import _renamed_into_place
 
         with contextlib.suppress(OSError):  # (a cache that takes no file: hashed each run)

@@ -831,6 +831,7 @@ def test_checkpoint_file_as_pretrained(make_embedder, tmp_path):
 def test_the_digest_of_a_checkpoint_is_kept_for_the_next_process(tmp_path, monkeypatch):
     # Each command of the command line is a process, which hashed a --pretrained file of
     # 605 MB anew (about 0.5 s of a 3 s run whose embeddings were all cached).
+    from sksplice import _data
     from sksplice._data import checkpoint_digests_kept
 
     checkpoint = tmp_path / "weights.pt"
@@ -841,16 +842,24 @@ def test_the_digest_of_a_checkpoint_is_kept_for_the_next_process(tmp_path, monke
     def new_process():  # (what a process remembered is gone)
         _models._file_version_sha256.cache_clear()
 
+    def digest_now():
+        new_process()
+        return _models._file_sha256(str(checkpoint))
+
     hashed = []
     monkeypatch.setattr(_models, "file_sha256", lambda path: hashed.append(path) or digest)
-    new_process()
-    assert _models._file_sha256(str(checkpoint)) == digest  # (outside: not kept)
-    assert hashed and not cache.exists()
+    # a file written within the last 2 s (the times may not show a write in the same
+    # tick): hashed, not kept
     with checkpoint_digests_kept(cache):
-        for _ in range(2):
-            new_process()
-            assert _models._file_sha256(str(checkpoint)) == digest
-    assert len(hashed) == 2  # (the second process read it back)
+        assert digest_now() == digest
+    assert len(hashed) == 1 and not cache.exists()
+    monkeypatch.setattr(_data, "_RACY_SECONDS", -1.0)  # (as if written long ago)
+    assert digest_now() == digest  # (outside the block: not kept)
+    assert len(hashed) == 2 and not cache.exists()
+    with checkpoint_digests_kept(cache):
+        assert digest_now() == digest
+        assert digest_now() == digest
+    assert len(hashed) == 3  # (the second process read it back)
     (kept,) = (cache / "checkpoints").iterdir()
     assert kept.read_text() == digest
     # a file written again (its size and times kept: its change time moves) is hashed again
@@ -858,16 +867,30 @@ def test_the_digest_of_a_checkpoint_is_kept_for_the_next_process(tmp_path, monke
     checkpoint.write_bytes(b"WEIGHTS" * 1000)
     os.utime(checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     with checkpoint_digests_kept(cache):
-        new_process()
-        _models._file_sha256(str(checkpoint))
-    assert len(hashed) == 3
+        digest_now()
+    assert len(hashed) == 4
+
+    # a file written while it is hashed: its digest is not kept
+    def hash_and_write(path):
+        hashed.append(path)
+        checkpoint.write_bytes(b"written meanwhile")
+        return digest
+
+    monkeypatch.setattr(_models, "file_sha256", hash_and_write)
+    before = sorted(p.name for p in (cache / "checkpoints").iterdir())
+    with checkpoint_digests_kept(cache):
+        digest_now()
+    assert sorted(p.name for p in (cache / "checkpoints").iterdir()) == before
+    monkeypatch.setattr(_models, "file_sha256", lambda path: hashed.append(path) or digest)
     # a kept digest that is not one (a file cut short) is not taken, and is written again
+    with checkpoint_digests_kept(cache):
+        digest_now()
+    n = len(hashed)
     for memo in (cache / "checkpoints").iterdir():
         memo.write_text("0123")
     with checkpoint_digests_kept(cache):
-        new_process()
-        assert _models._file_sha256(str(checkpoint)) == digest
-    assert len(hashed) == 4
+        assert digest_now() == digest
+    assert len(hashed) == n + 1
     assert digest in [memo.read_text() for memo in (cache / "checkpoints").iterdir()]
 
 

@@ -294,22 +294,30 @@ def test_weights_not_at_hand_are_said_with_the_options_whatever_is_cached(cached
 def test_a_library_imported_by_a_run_is_imported_with_its_signals_held(monkeypatch):
     # open_clip is imported by a run only where it needs it (a model loaded, the tables
     # unreadable): a Ctrl-C raised by the command's handler halfway through that import
-    # was swallowed by the import machinery, and the run went on to its end.
+    # was swallowed by the import machinery, and the run went on to its end. Another
+    # thread may take the signal, whose handler Python then runs in the main thread,
+    # halfway through the import: it is recorded, and raised once the import is done.
     import signal
     import types
 
     from sksplice import _interrupt
     from sksplice.cli._logging import _signals_as_interrupt
 
-    held = []
+    held, done = [], []
 
     def import_module(name):
         held.append(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        if name.endswith("_a"):
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # (the handler, as run)
+        done.append(name)
         return types.ModuleType(name)
 
     monkeypatch.setattr(_interrupt.importlib, "import_module", import_module)
     with _signals_as_interrupt():
-        _interrupt.import_whole("sksplice_test_library_a")
+        with pytest.raises(KeyboardInterrupt):
+            _interrupt.import_whole("sksplice_test_library_a")
+        assert done == ["sksplice_test_library_a"]  # (the import went to its end first)
         assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
-    _interrupt.import_whole("sksplice_test_library_b")  # (Python's handler: deferred)
-    assert held == [True, False]
+        _interrupt.import_whole("sksplice_test_library_b")  # (no signal: nothing raised)
+    _interrupt.import_whole("sksplice_test_library_c")  # (Python's handler: deferred)
+    assert held == [True, True, False]

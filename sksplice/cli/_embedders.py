@@ -29,19 +29,15 @@ DEFAULT_PRETRAINED = "laion2b_s34b_b79k"
 
 def import_model_libraries(*, open_clip: bool = True) -> None:
     """Import torch and (unless ``open_clip=False``) open_clip, seconds each, with Ctrl-C,
-    SIGTERM and SIGHUP held until they are loaded: raised inside torch's import, a
+    SIGTERM and SIGHUP held until they are loaded (:func:`sksplice._interrupt.import_whole`,
+    which a run makes hold its signals): raised inside torch's import, a
     ``KeyboardInterrupt`` can abort the process (it goes through C++ code) instead of
-    ending the run with one line. Nothing is held where they are imported already."""
-    from .._console import signals_held
+    ending the run with one line."""
+    from .._interrupt import import_whole
 
-    wanted = ["torch", "open_clip"] if open_clip else ["torch"]
-    if all(name in sys.modules for name in wanted):
-        return
-    with signals_held():
-        import torch  # noqa: F401
-
-        if open_clip:
-            import open_clip as _  # noqa: F401
+    import_whole("torch")
+    if open_clip:
+        import_whole("open_clip")
 
 
 def _unknown_model(model: str, models: Sequence[str]) -> CLIError:

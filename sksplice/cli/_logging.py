@@ -440,6 +440,22 @@ def signals_recorded() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _recorded_while_importing() -> Iterator[None]:
+    """For the import of a large library during a run (open_clip, where the run needs
+    it): a signal that arrives is recorded, not raised halfway through the import (the
+    import machinery swallowed it, and the run went on to its end), and raised once the
+    import is done. Held for this thread too (:class:`sksplice._console.signals_held`):
+    raised inside a callback of torch's C++ code, it could abort the process."""
+    from .._console import signals_held
+
+    arrived = len(_SIGNALLED)
+    with signals_recorded(), signals_held():
+        yield
+    if len(_SIGNALLED) > arrived and not _RUN.committed:
+        raise type(_SIGNALLED[arrived])()
+
+
+@contextlib.contextmanager
 def committing(*, wait: bool = True) -> Iterator[None]:
     """The block puts the run's output in place; from its end, a signal leaves it there.
 
@@ -489,13 +505,12 @@ def _signals_as_interrupt() -> Iterator[None]:
             installed.append((signum, signal.signal(signum, handler)))
     except ValueError:  # not the main thread: leave signals alone
         pass
-    from .._console import signals_held
     from .._interrupt import holding_signals_on_import
 
     try:
         # (open_clip, imported by the run only where it needs it, wherever that is: a
         # signal raised halfway through its import was swallowed, and the run went on)
-        with holding_signals_on_import(signals_held):
+        with holding_signals_on_import(_recorded_while_importing):
             yield
     finally:
         _RUN.ended += 1  # (before the handlers of the caller are back)
