@@ -770,6 +770,11 @@ class ConceptSpaceMixin:
                     f"weights has {weights.shape[0]} rows for the {X.shape[0]} rows of X: "
                     "give the weights that transform returned for this X"
                 )
+        return self._cosines(X, baseline=baseline, weights=weights)
+
+    def _cosines(self, X: np.ndarray, *, baseline: bool = False, weights: Any = None) -> np.ndarray:
+        """:meth:`cosine_similarity` of validated embeddings ``X`` (``weights``: CSR of
+        as many rows, or None), for callers that validated ``X`` already."""
         block = max(1, _COSINE_BLOCK_ITEMS // X.shape[1])
         other: Callable[[int], np.ndarray]
         if baseline:

@@ -382,15 +382,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         model = self._model_name()
         pretrained, kind = self._resolve_pretrained(model)
 
-        precision = self.precision
-        if precision == "fp16" and device == "cpu":
-            warn_user(
-                "precision='fp16' is not supported on the CPU; using 'fp32' (use 'bf16' for "
-                "reduced precision on the CPU)",
-                UserWarning,
-            )
-            precision = "fp32"
-
+        precision = self._precision_on(device)
         embed_dim = int(cast(dict, _registry().get_model_config(model))["embed_dim"])
         return _Config(
             model=model,
@@ -428,14 +420,23 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             )
         return repo_id
 
+    def _precision_on(self, device: str, *, warn: bool = True) -> str:
+        """The precision the model runs in on ``device``: ``"fp16"`` falls back to
+        ``"fp32"`` on the CPU (said with a ``UserWarning``, unless ``warn=False``)."""
+        if self.precision == "fp16" and device == "cpu":
+            if warn:
+                warn_user(
+                    "precision='fp16' is not supported on the CPU; using 'fp32' (use 'bf16' "
+                    "for reduced precision on the CPU)",
+                    UserWarning,
+                )
+            return "fp32"
+        return str(self.precision)
+
     def _hub_config(self, device: str, cache_dir: str | None) -> _Config:
         """Settings of an ``hf-hub:ORG/REPO`` model (``pretrained`` is ignored)."""
         repo_id = self._hub_repo_id()
-        if self.precision == "fp16" and device == "cpu":
-            warn_user("precision='fp16' is not supported on the CPU; using 'fp32'", UserWarning)
-            precision = "fp32"
-        else:
-            precision = self.precision
+        precision = self._precision_on(device)
         hub = _hub_config(repo_id, cache_dir)
         return _Config(
             model=self.model,
@@ -752,9 +753,8 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             return False
         if str(self.model).startswith(HF_HUB_PREFIX):
             device, _ = self._checked_options()
-            fp16_on_cpu = self.precision == "fp16" and device == "cpu"
-            precision = "fp32" if fp16_on_cpu else self.precision
-            return (self.model, None, device, precision) in _MODEL_CACHE
+            key = (self.model, None, device, self._precision_on(device, warn=False))
+            return key in _MODEL_CACHE
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # (precision='fp16' on the CPU: said in use)
             return self._config().model_key() in _MODEL_CACHE

@@ -252,7 +252,6 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         check_is_fitted(transformer)
     except Exception:
         transformer = clone(transformer).fit(X)
-    given = X  # (a frame's column names checked again by cosine_similarity below)
     # (float16 rows kept, as transform keeps them: the weights are float32, as its are)
     X = transformer._validate_X(X, reset=False, keep_float16=True)
     V = transformer._targets(X)
@@ -283,7 +282,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         n_iter=np.asarray(n_iter),
         time_s=elapsed,
         concepts=np.asarray(transformer.concepts_, dtype=object),
-        baseline_cosine=float(np.mean(transformer.cosine_similarity(given, baseline=True))),
+        baseline_cosine=float(np.mean(transformer._cosines(X, baseline=True))),
     )
 
 
