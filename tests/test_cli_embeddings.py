@@ -391,14 +391,19 @@ def test_a_npy_file_beside_images_is_refused_before_any_work(run_env, tmp_path, 
             f"embeddings in a run of their own (sksplice decompose {X}), and the images "
             "without it"
         )
-    # search and report skip it, with what decompose does
     code, out, err = _main(["search", str(X), *images, "--concepts", "dog", *_args(tmp_path)],
                            capsys)  # fmt: skip
+    assert code == 2 and out == ""
+    assert f"(sksplice search {X}), and the images without it" in err, err
+    # the report skips it, saying which commands read it
+    output = tmp_path / "report.html"
+    code, out, err = _main(["report", images[0], images[1], str(X), "-o", str(output),
+                            *_args(tmp_path)], capsys)  # fmt: skip
     assert code == 0, err
     assert (
         f"{str(X)!r} is not an image file PIL can read (a .npy file holds arrays, not a picture: "
-        "sksplice decompose given .npy files alone decomposes them as image embeddings "
-        "computed already, as in sksplice decompose emb/*.npy;"
+        "sksplice decompose, search and compare, given .npy files alone, decompose their rows "
+        "as image embeddings computed already, as in sksplice decompose emb/*.npy;"
     ) in err, err
 
 
@@ -784,3 +789,119 @@ def test_rows_all_zero_are_not_counted_as_left_without_a_concept_by_the_penalty(
     assert code == 0 and "no concept has a non-zero weight" not in err, err
     assert "12 rows are all zero" in err, err
     assert l0 and min(l0) == 0 and max(l0) > 0
+
+
+def test_search_ranks_embeddings_as_the_images_they_were_computed_from(
+    run_env, tmp_path, capsys, tiny_clip_model
+):
+    paths = _image_paths(run_env)
+    np.save(tmp_path / "img_emb_0.npy", _embedded(run_env, tiny_clip_model).astype(np.float32))
+    (tmp_path / "names.txt").write_text("".join(f"{p}\n" for p in paths), encoding="utf-8")
+    embeddings = [str(tmp_path / "img_emb_0.npy"), "--names", str(tmp_path / "names.txt")]
+    for query in (["--concepts", "cat,dog:2"], ["--text", "a red car"]):
+        results = []
+        for inputs in ([str(run_env)], embeddings):
+            argv = ["search", *inputs, *query, "-n", "6", "-f", "json", *_args(tmp_path)]
+            code, out, err = _main([*argv, "--l1-penalty", "0.05"], capsys)
+            assert code == 0, err
+            results.append(json.loads(out))
+        from_images, from_embeddings = results
+        assert from_embeddings["images"], "the query matched nothing: the test shows nothing"
+        assert [r["path"] for r in from_embeddings["images"]] == [
+            r["path"] for r in from_images["images"]
+        ]
+        for a, b in zip(from_embeddings["images"], from_images["images"], strict=True):
+            assert a["score"] == pytest.approx(b["score"], rel=1e-4)
+        assert from_embeddings["metadata"]["query"]["concepts"].keys() == (
+            from_images["metadata"]["query"]["concepts"].keys()
+        )
+        metadata = from_embeddings["metadata"]
+        assert metadata["images"] == len(paths) and metadata["results"] == len(
+            from_embeddings["images"]
+        )
+        assert metadata["embeddings"]["files"][0]["rows"] == len(paths)
+        assert "CLIP images" not in err  # (no image was embedded)
+
+
+def test_search_of_embeddings_refuses_an_unknown_concept_before_torch(run_env, tmp_path):
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(3).normal(size=(8, 32)).astype(np.float32))
+    err = refused_before_torch(["search", str(X), "--concepts", "dgo", *_args(tmp_path)])
+    assert "dgo" in err and "dog" in err, err
+    # a file of names given as an input, .npy files after --names: told where they go
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"n{i}\n" for i in range(8)), encoding="utf-8")
+    err = refused_before_torch(["search", str(X), str(names), "--concepts", "dog",
+                                *_args(tmp_path)])  # fmt: skip
+    assert err.strip() == (
+        f"sksplice: error: {names} is given as an input beside .npy files: a file of names goes "
+        "after --names, which takes one per .npy file, in their order (sksplice search "
+        "img_emb/*.npy --names metadata/*.parquet)"
+    )
+    err = refused_before_torch(["search", "--concepts", "dog", "--names", str(names), str(X),
+                                *_args(tmp_path)])  # fmt: skip
+    assert "give the .npy files first (sksplice search img_emb/*.npy" in err, err
+    err = refused_before_torch(["search", str(run_env), "--concepts", "dog", "--names",
+                                str(names), *_args(tmp_path)])  # fmt: skip
+    assert "--names names the rows of embeddings given as .npy files" in err, err
+
+
+def test_compare_tests_two_npy_files_as_the_folders_they_were_computed_from(
+    run_env, tmp_path, capsys, tiny_clip_model
+):
+    folders = [run_env / "cats", run_env / "dogs"]
+    X = _embedded(run_env, tiny_clip_model)  # (cats first, in path order)
+    files = [tmp_path / "a.npy", tmp_path / "b.npy"]
+    np.save(files[0], X[:3].astype(np.float32))
+    np.save(files[1], X[3:].astype(np.float32))
+    names = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    paths = _image_paths(run_env)
+    names[0].write_text("".join(f"{p}\n" for p in paths[:3]), encoding="utf-8")
+    names[1].write_text("".join(f"{p}\n" for p in paths[3:]), encoding="utf-8")
+    tables = []
+    for inputs in (
+        [str(f) for f in folders],
+        [str(f) for f in files] + ["--names", *map(str, names)],
+    ):
+        argv = ["compare", *inputs, "-k", "30", "-f", "json", "--l1-penalty", "0.05"]
+        code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+        assert code == 0, err
+        tables.append(json.loads(out))
+    from_folders, from_files = tables
+    assert from_files["comparison"], "no concept tested: the test shows nothing"
+    assert [(r["concept"], r["count_a"], r["count_b"]) for r in from_files["comparison"]] == [
+        (r["concept"], r["count_a"], r["count_b"]) for r in from_folders["comparison"]
+    ]
+    assert from_files["metadata"]["a"] == {"folder": str(files[0]), "images": 3}
+    assert from_files["metadata"]["b"] == {"folder": str(files[1]), "images": 3}
+    assert [f["rows"] for f in from_files["metadata"]["embeddings"]["files"]] == [3, 3]
+    assert "CLIP images" not in err  # (no image was embedded)
+    # the explorer shows the rows by their names: the images' thumbnails where they are read
+    report = tmp_path / "compare.html"
+    argv = ["compare", *map(str, files), "--names", *map(str, names), "--report", str(report)]
+    code, out, err = _main([*argv, "-q", "--l1-penalty", "0.05", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    page = report.read_text(encoding="utf-8")
+    assert all(str(p) in page for p in paths) and page.count("data:image/") >= len(paths)
+
+
+def test_compare_of_npy_files_refuses_mixed_inputs_and_an_unusable_side_before_the_vocabulary(
+    run_env, tmp_path, capsys, no_embedding
+):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    np.save(a, np.random.default_rng(4).normal(size=(5, 32)).astype(np.float32))
+    err = refused_before_torch(["compare", str(a), str(run_env / "dogs"), *_args(tmp_path)])
+    assert err.strip() == (
+        f"sksplice: error: {a} is a file of embeddings and {run_env / 'dogs'} is not: compare "
+        "takes two folders of images, or two .npy files of embeddings computed by one model "
+        "(A.npy B.npy)"
+    )
+    np.save(b, np.full((4, 32), np.nan, dtype=np.float32))
+    code, out, err = _main(["compare", str(a), str(b), *_args(tmp_path)], capsys)
+    assert code == 1 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: none of the 4 rows of {b} can be decomposed: every one holds values "
+        "that are not finite (NaN or infinite)"
+    )
+    code, out, err = _main(["compare", str(a), str(a), *_args(tmp_path)], capsys)
+    assert code == 2 and out == "" and f"{a} is given twice" in err, err

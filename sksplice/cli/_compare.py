@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ from ._checks import (
     _check_report_output,
     _warn_unknown_extension,
 )
-from ._decompose import _decompose, _report_skipped
+from ._decompose import _decompose, _report_skipped, check_embeddings_run, decompose_embeddings
+from ._embeddings import EMBEDDING_SUFFIX
 from ._inputs import _two_collections
-from ._logging import CLIError, _usage
+from ._logging import CLIError, RunError, _usage
 from ._output import (
     _Output,
     _TextSink,
@@ -65,23 +67,27 @@ def written_comparison(comparison: Any) -> Any:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from ._embeddings import are_embeddings, check_names_options
+
+    sides = [str(args.folder_a), str(args.folder_b)]
+    embeddings = are_embeddings(sides)
     with _usage():
         _check_report_output(args)
+        _check_one_kind(sides, embeddings)
+        args.inputs = sides  # (the inputs, as the checks of .npy inputs read them)
+        check_names_options(args, embeddings)
+    if embeddings:
+        return _compare_embeddings(args)
+    with _usage():
         paths_a, paths_b = _two_collections(args)
         _check_outputs_apart(args, paths_a + paths_b)
         plan = _check_options(args)
         check_standard_output_encodes(
-            getattr(args, "output", None),
-            {"folder name": [args.folder_a, args.folder_b]},
-            {"concept": plan.concepts},
+            getattr(args, "output", None), {"folder name": sides}, {"concept": plan.concepts}
         )
-    # (a second of imports, after the checks: a misspelt folder is refused at once)
-    from ..analysis import TooFewSamplesWarning
-    from ..shift import compare_datasets
-
     _warn_unknown_extension(args)
     # (as the outputs write a name: see sksplice._image_files.shown_name)
-    labels = (shown_name(str(args.folder_a)), shown_name(str(args.folder_b)))
+    labels = (shown_name(sides[0]), shown_name(sides[1]))
     n_total = len(paths_a) + len(paths_b)
 
     def folders_read(kept: list[Path], skipped: list[Any]) -> None:
@@ -97,6 +103,55 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     _report_skipped(dec.skipped, n_total)
     in_a = {str(p) for p in paths_a}
     from_a = np.array([str(p) in in_a for p in dec.paths], dtype=bool)
+    return _compare(args, dec, from_a, [*paths_a, *paths_b], labels)
+
+
+def _check_one_kind(sides: list[str], embeddings: bool) -> None:
+    """Two folders of images, or two ``.npy`` files of embeddings: not one of each."""
+    arrays = [side for side in sides if side.lower().endswith(EMBEDDING_SUFFIX)]
+    if arrays and not embeddings and not any(os.path.isdir(side) for side in arrays):
+        other = next(side for side in sides if side not in arrays)
+        raise CLIError(
+            f"{arrays[0]} is a file of embeddings and {other} is not: compare takes two folders "
+            "of images, or two .npy files of embeddings computed by one model (A.npy B.npy)"
+        )
+
+
+def _compare_embeddings(args: argparse.Namespace) -> int:
+    """``compare`` given two ``.npy`` files: the rows of each, embeddings computed already,
+    are a collection (only the vocabulary is embedded)."""
+    sides = [str(args.folder_a), str(args.folder_b)]
+    run = check_embeddings_run(args, lambda emb: ({"folder name": sides}, {}))
+    emb = run.embeddings
+    n_a = int(emb.arrays[0].shape[0])
+    left = np.ones(emb.n_rows, dtype=bool)
+    left[emb.not_finite] = False  # (read by the checks, before the model loaded)
+    with _usage():
+        for path, rows in ((sides[0], left[:n_a]), (sides[1], left[n_a:])):
+            if not rows.any():
+                raise RunError(
+                    f"none of the {plural(len(rows), 'row')} of {path} can be decomposed: every "
+                    "one holds values that are not finite (NaN or infinite)"
+                )
+    dec = decompose_embeddings(args, run)
+    _report_skipped(dec.skipped, emb.n_rows)
+    labels = (shown_name(sides[0]), shown_name(sides[1]))
+    return _compare(args, dec, (np.arange(emb.n_rows) < n_a)[left], emb.names, labels)
+
+
+def _compare(
+    args: argparse.Namespace,
+    dec: Any,
+    from_a: np.ndarray,
+    inputs: list[Any],
+    labels: tuple[str, str],
+) -> int:
+    """Test the concepts of the rows of ``dec`` of collection A (``from_a``) against those
+    of B, and write the comparison (and the explorer of ``--report``; ``inputs``: the
+    images, or the names of the rows, given, as the skipped ones are numbered)."""
+    from ..analysis import TooFewSamplesWarning
+    from ..shift import compare_datasets
+
     W = dec.splice.transform(dec.X)
     with warnings.catch_warnings():
         # (the table says why no concept can be significant, the other formats warn below,
@@ -150,7 +205,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         _write_explorer(
             args,
             dec,
-            paths_a + paths_b,
+            inputs,
             args.report,
             title=f"sksplice compare: {labels[0]} vs {labels[1]}",
             label_of=label_of,

@@ -1065,13 +1065,43 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
 
 def _decompose_embeddings(args: argparse.Namespace) -> int:
     """``decompose`` given ``.npy`` files: their rows, embeddings computed already, are
-    decomposed (only the vocabulary is embedded), in the chunks of :func:`_iter_rows`.
+    decomposed (only the vocabulary is embedded), in the chunks of :func:`_iter_rows`."""
+    run = check_embeddings_run(args, lambda emb: ({"file name": emb.names}, {}))
+    try:
+        dec = decompose_embeddings(args, run)
+    except KeyboardInterrupt as exc:
+        code, said = _interruption(exc)
+        logger.error("%s: no record was written", said)
+        return code
+    return _write_run(args, dec, _iter_rows(dec, args.top_k, args.quiet), len(dec.paths), False)
+
+
+@dataclass
+class EmbeddingsRun:
+    """The ``.npy`` inputs of a run and its plan, every one checked
+    (:func:`check_embeddings_run`)."""
+
+    embeddings: Any  # (._embeddings.EmbeddingInputs)
+    plan: _Plan
+    # whether the rows were checked to lie around the run's centre before the model loaded
+    centre_checked: bool
+
+
+def check_embeddings_run(
+    args: argparse.Namespace,
+    encoded: Callable[[Any], tuple[dict[str, Sequence[Any]], dict[str, Sequence[Any]]]],
+    vocabulary_check: Callable[[list[str], list[str]], object] | None = None,
+) -> EmbeddingsRun:
+    """Read and check the ``.npy`` files of ``args.inputs`` and the names of their rows,
+    then every option (:func:`~._checks._check_options`, given ``vocabulary_check``),
+    before the vocabulary is embedded.
 
     Everything is checked first (:mod:`._embeddings`: the files, the names, the width
-    against the model's). The transformer is fitted on the first chunk of rows where
-    its centre does not depend on them, else on all of them.
+    against the model's, the rows against a centre at hand). ``encoded`` gives, for the
+    embeddings read, the names that standard output must encode: those every run writes,
+    and those it may write (:func:`~._output.check_standard_output_encodes`).
     """
-    from ._embeddings import check_centre, check_centre_early, check_width, read_embeddings
+    from ._embeddings import check_centre_early, check_width, read_embeddings
 
     checked = False  # (the centre, before the model loads: not again after the fit)
 
@@ -1097,55 +1127,66 @@ def _decompose_embeddings(args: argparse.Namespace) -> int:
         _check_outputs_apart(args)
         plan = _check_options(
             args,
+            vocabulary_check,
             before_model=before_model,
             width_check=lambda width: check_width(emb, width, args.model),
             before_weights=before_weights,
         )
+        written, possible = encoded(emb)
         check_standard_output_encodes(
-            args.output, {"file name": emb.names}, {"concept": plan.concepts}
+            getattr(args, "output", None), written, {**possible, "concept": plan.concepts}
         )
     _warn_unknown_extension(args)
-    try:
-        if plan.cache_note is not None:
-            logger.warning("%s", plan.cache_note)
-        X, names, skipped = emb.decomposable()  # (some row is left: refused above if not)
-        n_zero = _say_zero_rows(X, names)
-        if n_zero == len(names) and plan.image_mean is None:
-            raise CLIError(
-                f"every one of the {plural(len(names), 'row')} decomposed is all zero: no "
-                "centre can be learned from them, and none holds a concept"
-            )
-        # (before the vocabulary is embedded)
-        mean = _check_learnable_centre(X) if plan.image_mean is None else None
-        texts = _vocabulary_first(args, plan, embed=True)
-        whole = plan.image_mean is None or args.target_l0 is not None
-        splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True, learned=mean)
-        if not checked and plan.mean_source != "data":
-            # (a centre downloaded with the model, or read by torch: checked now)
-            check_centre(
-                emb,
-                splice.mean_,
-                _where_centred(plan),
-                splice.data_home,
-                published=plan.mean_file is None,
-            )
-        said_small = _say_if_small_mean(splice, X.shape[0])
-        dec = _Decomposition(
-            paths=names,
-            X=X,
-            splice=splice,
-            skipped=skipped,
-            plan=plan,
-            n_inputs=emb.n_rows,
-            embeddings=lambda: emb.described,
-            n_zero=n_zero,
+    return EmbeddingsRun(emb, plan, checked)
+
+
+def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decomposition:
+    """Fit the decomposition of the rows of a run given embeddings computed already
+    (checked by :func:`check_embeddings_run`); its rows named by their names.
+
+    The transformer is fitted on the first chunk of rows where its centre does not
+    depend on them, else on all of them. Rows that hold values that are not finite are
+    skipped (named as skipped images are).
+    """
+    from ._embeddings import check_centre
+
+    emb, plan = run.embeddings, run.plan
+    if plan.cache_note is not None:
+        logger.warning("%s", plan.cache_note)
+    X, names, skipped = emb.decomposable()  # (some row is left: refused above if not)
+    n_zero = _say_zero_rows(X, names)
+    if n_zero == len(names) and plan.image_mean is None:
+        raise CLIError(
+            f"every one of the {plural(len(names), 'row')} decomposed is all zero: no "
+            "centre can be learned from them, and none holds a concept"
         )
-        _fitted_note(args, dec, said_mean=not said_small)
-    except KeyboardInterrupt as exc:
-        code, said = _interruption(exc)
-        logger.error("%s: no record was written", said)
-        return code
-    return _write_run(args, dec, _iter_rows(dec, args.top_k, args.quiet), len(names), False)
+    # (before the vocabulary is embedded)
+    mean = _check_learnable_centre(X) if plan.image_mean is None else None
+    texts = _vocabulary_first(args, plan, embed=True)
+    whole = plan.image_mean is None or args.target_l0 is not None
+    splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True, learned=mean)
+    if not run.centre_checked and plan.mean_source != "data":
+        # (a centre downloaded with the model, or read by torch: checked now)
+        check_centre(
+            emb,
+            splice.mean_,
+            _where_centred(plan),
+            splice.data_home,
+            published=plan.mean_file is None,
+        )
+    said_small = _say_if_small_mean(splice, X.shape[0])
+    dec = _Decomposition(
+        paths=names,
+        X=X,
+        splice=splice,
+        skipped=skipped,
+        plan=plan,
+        n_inputs=emb.n_rows,
+        embeddings=lambda: emb.described,
+        n_zero=n_zero,
+    )
+    _fitted_note(args, dec, said_mean=not said_small)
+    return dec
 
 
 def _say_zero_rows(X: np.ndarray, names: Sequence[str]) -> int:

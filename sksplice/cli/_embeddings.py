@@ -226,13 +226,14 @@ def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
     ``--names``; ``.npy`` files after ``--names`` (which takes every file that follows
     it) are told to come first."""
     names, column = getattr(args, "names", None), getattr(args, "names_column", None)
+    prog = f"sksplice {getattr(args, 'command', None) or 'decompose'}"
     inputs = [str(raw) for raw in getattr(args, "inputs", None) or []]
     arrays = [raw for raw in inputs if raw.lower().endswith(EMBEDDING_SUFFIX)]
     tables = [raw for raw in inputs if _names_file(raw)]
     if arrays and tables and len(arrays) + len(tables) == len(inputs):
         raise UsageError(
             f"{tables[0]} is given as an input beside .npy files: a file of names goes after "
-            "--names, which takes one per .npy file, in their order (sksplice decompose "
+            f"--names, which takes one per .npy file, in their order ({prog} "
             "img_emb/*.npy --names metadata/*.parquet)"
         )
     if arrays and not embeddings:
@@ -240,14 +241,14 @@ def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
         if files:  # (beside images: it was skipped once every image was decomposed)
             raise UsageError(
                 f"{files[0]} is a file of embeddings given beside images: decompose the "
-                f"embeddings in a run of their own (sksplice decompose {files[0]}), and the "
+                f"embeddings in a run of their own ({prog} {files[0]}), and the "
                 "images without it"
             )
     swallowed = [raw for raw in names or [] if str(raw).lower().endswith(EMBEDDING_SUFFIX)]
     if swallowed:
         raise UsageError(
             f"--names {swallowed[0]}: a .npy file is no file of names (--names takes every "
-            "file that follows it): give the .npy files first (sksplice decompose "
+            f"file that follows it): give the .npy files first ({prog} "
             "img_emb/*.npy --names metadata/*.parquet)"
         )
     if names and not embeddings:

@@ -337,7 +337,7 @@ def _refuse_npy_after_names(parser: argparse.ArgumentParser, words: list[str]) -
     if after and not any(w.lower().endswith(".npy") for w in words[:at]):
         parser.error(
             f"--names {after[0]}: a .npy file is no file of names (--names takes every file "
-            "that follows it): give the .npy files first (sksplice decompose img_emb/*.npy "
+            f"that follows it): give the .npy files first ({parser.prog} img_emb/*.npy "
             "--names metadata/*.parquet)"
         )
 
@@ -362,7 +362,7 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             f"{command!r} is not a command (choose from {', '.join(commands)})"
             f"{_close(command, commands, n=3)}"
         )
-    if command == "decompose":
+    if command in ("decompose", "search", "compare"):
         _refuse_npy_after_names(_commands(parser)[command], words)
     args, extras = parser.parse_known_args(words)
     if extras and words.index(extras[0]) > words.index(args.command):
@@ -433,6 +433,31 @@ def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPar
     raise LookupError("the parser has no commands")  # pragma: no cover
 
 
+def _add_names_options(p: argparse.ArgumentParser) -> None:
+    """``--names`` and ``--names-column``: the names of the rows of ``.npy`` inputs."""
+    names = p.add_argument_group("embeddings computed already (.npy inputs)")
+    names.add_argument(
+        "--names",
+        action="extend",
+        nargs="+",
+        type=_given_path("a file of names"),
+        default=None,
+        metavar="FILE",
+        help="the names of the rows, in their order: text files of one name per line, or "
+        ".csv, .tsv, .parquet or .jsonl tables with a header (its column image_path, path, "
+        "url, key, caption, ... is read, as clip-retrieval's metadata holds them); one per "
+        ".npy file, "
+        "in their order (--names metadata/*.parquet), or one for all (default: "
+        "FILE.npy[ROW], from 0)",
+    )
+    names.add_argument(
+        "--names-column",
+        default=None,
+        metavar="COLUMN",
+        help="the column of the --names table that holds the names",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sksplice`` command.
 
@@ -471,27 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="images or folders; or .npy files of image embeddings, one row per image",
     )
     _add_output_options(p, 10, "concepts per image")
-    names = p.add_argument_group("embeddings computed already (.npy inputs)")
-    names.add_argument(
-        "--names",
-        action="extend",
-        nargs="+",
-        type=_given_path("a file of names"),
-        default=None,
-        metavar="FILE",
-        help="the names of the rows, in their order: text files of one name per line, or "
-        ".csv, .tsv, .parquet or .jsonl tables with a header (its column image_path, path, "
-        "url, key, caption, ... is read, as clip-retrieval's metadata holds them); one per "
-        ".npy file, "
-        "in their order (--names metadata/*.parquet), or one for all (default: "
-        "FILE.npy[ROW], from 0)",
-    )
-    names.add_argument(
-        "--names-column",
-        default=None,
-        metavar="COLUMN",
-        help="the column of the --names table that holds the names",
-    )
+    _add_names_options(p)
     _add_model_options(p)
     p.set_defaults(func=_cmd_decompose)
 
@@ -519,13 +524,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "compare",
         help="the concepts whose prevalence differs between two image folders",
-        description="Decompose two image collections with one dictionary and modality centre "
-        "and test, concept by concept, whether its prevalence differs between them (Fisher's "
-        "exact test, two-sided by default, Benjamini-Hochberg corrected). Rows are sorted "
-        "by p-value.",
+        description="Decompose two image collections (two folders, or two .npy files of "
+        "embeddings computed already by the --model and --pretrained given) with one "
+        "dictionary and modality centre and test, concept by concept, whether its prevalence "
+        "differs between them (Fisher's exact test, two-sided by default, Benjamini-Hochberg "
+        "corrected). Rows are sorted by p-value.",
     )
-    p.add_argument("folder_a", type=_input_path, metavar="A_FOLDER", help="images of collection A")
-    p.add_argument("folder_b", type=_input_path, metavar="B_FOLDER", help="images of collection B")
+    p.add_argument(
+        "folder_a",
+        type=_input_path,
+        metavar="A_FOLDER",
+        help="images of collection A; or a .npy file of their embeddings, one row per image",
+    )
+    p.add_argument(
+        "folder_b",
+        type=_input_path,
+        metavar="B_FOLDER",
+        help="images of collection B; or a .npy file of their embeddings, as A's",
+    )
     p.add_argument(
         "--alternative",
         choices=("two-sided", "greater", "less"),
@@ -533,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="greater: more frequent in B than in A; less: less frequent in B (default: two-sided)",
     )
     _add_output_options(p, 20, "rows (smallest p-values)")
+    _add_names_options(p)
     p.add_argument(
         "--report",
         default=None,
@@ -553,7 +570,11 @@ def build_parser() -> argparse.ArgumentParser:
         "their weakest query concept.",
     )
     p.add_argument(
-        "inputs", nargs="+", type=_input_path, metavar="IMAGE_OR_FOLDER", help="images or folders"
+        "inputs",
+        nargs="+",
+        type=_input_path,
+        metavar="IMAGE_OR_FOLDER",
+        help="images or folders; or .npy files of image embeddings, one row per image",
     )
     q = p.add_mutually_exclusive_group(required=True)
     q.add_argument("--concepts", default=None, help="comma-separated concepts, e.g. dog,snow")
@@ -573,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="images returned at most (default: 10)",
     )
     _add_output_options(p, 5, "concepts per image")
+    _add_names_options(p)
     _add_model_options(p)
     p.set_defaults(func=_cmd_search)
 

@@ -17,8 +17,11 @@ from ._checks import (
 )
 from ._decompose import (
     _decompose,
+    _Decomposition,
     _iter_rows,
     _write_records,
+    check_embeddings_run,
+    decompose_embeddings,
     refuse_one_input_early,
     refuse_one_input_unpublished,
     rounded,
@@ -31,14 +34,34 @@ logger = logging.getLogger(__name__)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    from ._embeddings import are_embeddings, check_names_options
+
+    embeddings = are_embeddings(args.inputs)
     with _usage():
+        check_names_options(args, embeddings)
         query = _parse_query(args)
+
+    def vocabulary_check(concepts: list[str], every: list[str]) -> object:
+        return _check_query_concepts(query, concepts, args.concepts, every)
+
+    if embeddings:
+        # embeddings computed already (.npy files): only the vocabulary is embedded
+        run = check_embeddings_run(
+            args, lambda emb: ({}, {"file name": emb.names}), vocabulary_check
+        )
+        with _usage():
+            query = _check_query_concepts(
+                query, run.plan.concepts, args.concepts, run.plan.all_concepts
+            )
+        dec = decompose_embeddings(args, run)
+        return _search(args, dec, query)
+    with _usage():
         paths = _collect_images(args.inputs, _outputs_of(args))
         refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(
             args,
-            lambda concepts, every: _check_query_concepts(query, concepts, args.concepts, every),
+            vocabulary_check,
             before_model=lambda: refuse_one_input_unpublished(args, paths),
         )
         query = _check_query_concepts(query, plan.concepts, args.concepts, plan.all_concepts)
@@ -46,13 +69,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
             getattr(args, "output", None), {}, {"file name": paths, "concept": plan.concepts}
         )
     _warn_unknown_extension(args)
+    return _search(args, _decompose(args, paths, plan), query)
+
+
+def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, float] | None) -> int:
+    """Rank the rows of ``dec`` by the ``query`` (None: by the concepts of ``--text``) and
+    write the results."""
     # (a second of imports, after the checks: a misspelt folder is refused at once)
     import scipy.sparse
     from sklearn.base import clone
 
     from ..retrieval import ConceptRetriever
 
-    dec = _decompose(args, paths, plan)
     splice = dec.splice
     W = dec.W = splice.transform(dec.X)
     if query is None:
@@ -114,6 +142,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
         len(indices),
         "results",
         dec.skipped,
-        len(paths),
+        dec.n_inputs,
         extra=("result", "score"),
     )
