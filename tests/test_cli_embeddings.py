@@ -402,8 +402,8 @@ def test_a_npy_file_beside_images_is_refused_before_any_work(run_env, tmp_path, 
     assert code == 0, err
     assert (
         f"{str(X)!r} is not an image file PIL can read (a .npy file holds arrays, not a picture: "
-        "sksplice decompose, search and compare, given .npy files alone, decompose their rows "
-        "as image embeddings computed already, as in sksplice decompose emb/*.npy;"
+        "sksplice decompose, search, compare and profile, given .npy files alone, decompose "
+        "their rows as image embeddings computed already, as in sksplice decompose emb/*.npy;"
     ) in err, err
 
 
@@ -905,3 +905,135 @@ def test_compare_of_npy_files_refuses_mixed_inputs_and_an_unusable_side_before_t
     )
     code, out, err = _main(["compare", str(a), str(a), *_args(tmp_path)], capsys)
     assert code == 2 and out == "" and f"{a} is given twice" in err, err
+
+
+def test_profile_ranks_the_classes_of_npy_rows_as_those_of_the_class_folders(
+    run_env, tmp_path, capsys, tiny_clip_model
+):
+    paths = _image_paths(run_env)  # (cats, then dogs)
+    X = _embedded(run_env, tiny_clip_model).astype(np.float32)
+    np.save(tmp_path / "img_emb_0.npy", X[:4])
+    np.save(tmp_path / "img_emb_1.npy", X[4:])
+    for i, part in enumerate((paths[:4], paths[4:])):
+        rows = "".join(f"{p},{p.parent.name},caption {p.name}\n" for p in part)
+        (tmp_path / f"metadata_{i}.csv").write_text(
+            "image_path,label,caption\n" + rows, encoding="utf-8"
+        )
+    npy = [str(tmp_path / "img_emb_0.npy"), str(tmp_path / "img_emb_1.npy")]
+    names = ["--names", str(tmp_path / "metadata_0.csv"), str(tmp_path / "metadata_1.csv")]
+    (tmp_path / "classes.txt").write_text(
+        "".join(f"{p.parent.name}\n" for p in paths), encoding="utf-8"
+    )
+    rankings = []
+    for inputs in (
+        [str(run_env)],
+        [*npy, *names, "--labels-column", "label"],
+        [*npy, "--labels", str(tmp_path / "classes.txt")],
+    ):
+        argv = ["profile", *inputs, "-f", "json", "-k", "20", "--l1-penalty", "0.05"]
+        code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+        assert code == 0, err
+        rankings.append(json.loads(out))
+    from_folders = rankings[0]
+    assert from_folders["ranking"], "nothing ranked: the test shows nothing"
+    for ranked in rankings[1:]:
+        assert [(r["class"], r["concept"], r["count_positive"]) for r in ranked["ranking"]] == [
+            (r["class"], r["concept"], r["count_positive"]) for r in from_folders["ranking"]
+        ]
+        assert ranked["metadata"]["classes"] == {"cats": 3, "dogs": 3}
+    assert rankings[1]["metadata"]["labels_column"] == "label"
+    assert rankings[2]["metadata"]["labels"] == str(tmp_path / "classes.txt")
+    assert rankings[2]["metadata"]["labels_sha256"] is not None
+
+
+def test_profile_of_npy_rows_refuses_missing_or_miscounted_classes_before_torch(run_env, tmp_path):
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(5).normal(size=(4, 32)).astype(np.float32))
+    labels = tmp_path / "labels.txt"
+    names = tmp_path / "names.txt"
+    names.write_text("a\nb\nc\nd\n", encoding="utf-8")
+    cases = {
+        (): (
+            "profile needs the class of each row of the .npy files: give --labels FILE (one "
+            "label per row, in their order: a text file of one per line, or a table with a "
+            "label column) or --labels-column COLUMN (a column of the --names tables)"
+        ),
+        ("--labels", str(labels)): (
+            f"--labels {labels} gives 5 labels for the 4 rows of the .npy files: give one label "
+            "per row, in the order of the rows (its last line is blank)"
+        ),
+        ("--labels-column", "label"): (
+            "--labels-column label picks the column of classes of the --names tables (or of a "
+            "--labels table): give --names too, or --labels FILE"
+        ),
+        ("--names", str(names), "--labels-column", "label"): (
+            f"--labels-column label picks a column of the --names tables, and --names {names} "
+            "is a file of one name per line: give the classes with --labels FILE (one label per "
+            "row, in their order)"
+        ),
+    }
+    labels.write_text("cat\ndog\ncat\ndog\n\n", encoding="utf-8")
+    for extra, message in cases.items():
+        err = refused_before_torch(["profile", str(X), *extra, *_args(tmp_path)])
+        assert err.strip() == f"sksplice: error: {message}", err
+    labels.write_text("cat\n\ncat\ndog\n", encoding="utf-8")
+    err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
+    assert err.strip() == (
+        f"sksplice: error: --labels {labels} gives no label for {X}[1] (row 1 of the rows, from "
+        "0): every row needs its class (leave the rows without one out of the .npy file, or "
+        "label them)"
+    )
+    labels.write_text("cat\ncat\ncat\ncat\n", encoding="utf-8")
+    err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
+    assert err.strip() == "sksplice: error: profile needs at least two classes, found 1: 'cat'"
+    table = tmp_path / "labels.csv"
+    table.write_text("file,kind,split\nx,cat,a\ny,dog,a\nz,cat,b\nw,dog,b\n", encoding="utf-8")
+    err = refused_before_torch(["profile", str(X), "--labels", str(table), *_args(tmp_path)])
+    assert err.strip() == (
+        f"sksplice: error: --labels {table} has 3 columns (file, kind, split), none of them "
+        "named as a column of labels is (label, labels, class, category, target, y): pick one "
+        "with --labels-column"
+    )
+    err = refused_before_torch(["profile", str(run_env), "--labels-column", "kind",
+                                *_args(tmp_path)])  # fmt: skip
+    assert "--labels-column picks the column of classes for .npy inputs" in err, err
+    err = refused_before_torch(["profile", str(run_env), str(X), *_args(tmp_path)])
+    assert f"profile takes one folder of images, or .npy files of embeddings (got {X}" in err
+
+
+def test_profile_of_npy_rows_reads_a_table_of_labels_and_drops_a_class_left_without_rows(
+    run_env, tmp_path, capsys
+):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(9, 32)).astype(np.float32) + 1
+    X[8] = np.nan  # (the only row of class "bird")
+    np.save(tmp_path / "img_emb_0.npy", X)
+    table = tmp_path / "labels.csv"
+    kinds = ["cat", "dog"] * 4 + ["bird"]
+    table.write_text("kind\n" + "".join(f"{k}\n" for k in kinds), encoding="utf-8")
+    argv = ["profile", str(tmp_path / "img_emb_0.npy"), "--labels", str(table), "-f", "json"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert json.loads(out)["metadata"]["classes"] == {"cat": 4, "dog": 4}
+    assert "none of the 1 images of class 'bird' could be read" in err, err
+    assert f"{tmp_path / 'img_emb_0.npy'}[8]: its values are not all finite" in err, err
+
+
+def test_outputs_onto_the_npy_inputs_of_search_compare_and_profile_are_refused(
+    run_env, tmp_path, capsys, no_embedding
+):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    for path in (a, b):
+        np.save(path, np.ones((3, 32), dtype=np.float32))
+    labels = tmp_path / "labels.txt"
+    labels.write_text("x\ny\nx\n", encoding="utf-8")
+    for argv in (
+        ["search", str(a), "--concepts", "dog", "-o", str(a), "-f", "csv"],
+        ["compare", str(a), str(b), "-o", str(b), "-f", "csv"],
+        ["compare", str(a), str(b), "--report", str(a)],
+        ["profile", str(a), "--labels", str(labels), "-o", str(a), "-f", "csv"],
+    ):
+        code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+        assert code == 2 and out == "", err
+        assert "is the input embeddings file of this run" in err, err
+    assert np.load(a).shape == np.load(b).shape == (3, 32)

@@ -885,12 +885,11 @@ def _input_files(args: argparse.Namespace) -> list[tuple[str, str]]:
     if pretrained is not None and Path(pretrained).expanduser().is_file():  # a checkpoint
         inputs.append(("--pretrained", str(pretrained)))
     inputs += [("--names", str(names)) for names in getattr(args, "names", None) or []]
-    given = getattr(args, "inputs", None) or []
-    if getattr(args, "command", None) == "decompose":
-        from ._embeddings import are_embeddings
+    from ._embeddings import are_embeddings
 
-        if are_embeddings(given):
-            inputs += [("input embeddings", str(path)) for path in given]
+    given = getattr(args, "inputs", None) or []
+    if are_embeddings(given):  # (.npy files of decompose, search, compare and profile)
+        inputs += [("input embeddings", str(path)) for path in given]
     return inputs
 
 

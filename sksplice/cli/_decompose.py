@@ -1091,6 +1091,7 @@ def check_embeddings_run(
     args: argparse.Namespace,
     encoded: Callable[[Any], tuple[dict[str, Sequence[Any]], dict[str, Sequence[Any]]]],
     vocabulary_check: Callable[[list[str], list[str]], object] | None = None,
+    after_read: Callable[[Any], object] | None = None,
 ) -> EmbeddingsRun:
     """Read and check the ``.npy`` files of ``args.inputs`` and the names of their rows,
     then every option (:func:`~._checks._check_options`, given ``vocabulary_check``),
@@ -1100,6 +1101,8 @@ def check_embeddings_run(
     against the model's, the rows against a centre at hand). ``encoded`` gives, for the
     embeddings read, the names that standard output must encode: those every run writes,
     and those it may write (:func:`~._output.check_standard_output_encodes`).
+    ``after_read``, when given, is called with the embeddings read, before the options are
+    checked (the classes of the rows, read and checked).
     """
     from ._embeddings import check_centre_early, check_width, read_embeddings
 
@@ -1124,6 +1127,8 @@ def check_embeddings_run(
 
     with _usage():
         emb = read_embeddings(args)
+        if after_read is not None:
+            after_read(emb)
         _check_outputs_apart(args)
         plan = _check_options(
             args,

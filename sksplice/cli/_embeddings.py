@@ -47,6 +47,10 @@ _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 #: embedded files, url and caption where it embedded a web dataset).
 _NAME_HEADERS = ("url", "key", "id", "name", "caption", "text")
 
+#: Headers of the column of classes of a ``--labels`` table of rows (``profile`` given
+#: ``.npy`` files), in the order they are preferred.
+_LABEL_HEADERS = ("label", "labels", "class", "category", "target", "y")
+
 #: Rows read at a time while every value is checked to be finite.
 _SCAN_ROWS = 65_536
 
@@ -437,39 +441,44 @@ def _refuse_not_finite(path: Path, rows: np.ndarray) -> None:
     )
 
 
-def _read_names(path: Path, column: str | None) -> tuple[list[str], str | None]:
+def _read_names(
+    path: Path, column: str | None, option: str = "--names"
+) -> tuple[list[str], str | None]:
     """The names ``path`` holds, one per row, and the column they were read from (None
-    for a file of one name per line)."""
+    for a file of one name per line). ``option``: ``--names``, or ``--labels`` for the
+    classes of the rows (a table's column of labels is then looked for, picked by
+    ``--labels-column``)."""
+    pick = f"{option}-column"
     if not path.is_file():
         raise CLIError(
-            f"--names {path}: " + ("no such file" if not os.path.lexists(path) else "not a file")
+            f"{option} {path}: " + ("no such file" if not os.path.lexists(path) else "not a file")
         )
     kind = _kind(path)
     if kind in _COMPRESSED:
         raise CLIError(
-            f"--names {path} is compressed ({kind}) text: decompress it, or give a compressed "
+            f"{option} {path} is compressed ({kind}) text: decompress it, or give a compressed "
             "table (.csv.gz, .tsv.gz, .jsonl.gz)"
         )
     if kind not in _TABLE_SUFFIXES:
         if column is not None:
             raise CLIError(
-                f"--names-column picks a column of a .csv, .tsv, .parquet or .jsonl file; "
-                f"{path} is read as one name per line"
+                f"{pick} picks a column of a .csv, .tsv, .parquet or .jsonl file; "
+                f"{path} is read as one {option.removeprefix('--').removesuffix('s')} per line"
             )
         try:
             text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise CLIError(
-                f"--names {path} is not UTF-8 text (byte {exc.start} cannot be read): save it "
-                "as UTF-8"
+                f"{option} {path} is not UTF-8 text (byte {exc.start} cannot be read): save "
+                "it as UTF-8"
             ) from exc
         except OSError as exc:
-            raise CLIError(f"cannot read --names {path}: {exc.strerror or exc}") from exc
+            raise CLIError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()  # (the end of the last line)
         return [line.removesuffix("\r") for line in lines], None
-    table = _read_table(path, kind)
+    table = _read_table(path, kind, option)
     columns = [str(c) for c in table.columns]
     if kind == ".csv" and len(columns) == 1:
         from ._inputs import _OTHER_SEPARATORS
@@ -477,19 +486,20 @@ def _read_names(path: Path, column: str | None) -> tuple[list[str], str | None]:
         other = [name for sep, name in _OTHER_SEPARATORS if sep in columns[0]]
         if other:
             raise CLIError(
-                f"--names {path}: its header {columns[0]!r} is one column of a .csv file, "
+                f"{option} {path}: its header {columns[0]!r} is one column of a .csv file, "
                 f"separated by {other[0]}: save it with commas between the columns (a "
                 "spreadsheet's list separator), or with tabs as a .tsv file"
             )
-    chosen = _names_column(path, columns, column)
+    chosen = _names_column(path, columns, column, option)
     values = table[table.columns[columns.index(chosen)]].tolist()
     held = next(
         (v for v in values if not _missing(v) and not isinstance(v, str | int | float)), None
     )
     if held is not None:  # (an image column of encoded pictures, as datasets' tables hold)
         raise CLIError(
-            f"--names {path}: its column {chosen!r} holds {type(held).__name__} values, not "
-            f"names: pick the column of names with --names-column (its columns: "
+            f"{option} {path}: its column {chosen!r} holds {type(held).__name__} values, not "
+            f"{option.removeprefix('--')}: pick the column of {option.removeprefix('--')} with "
+            f"{pick} (its columns: "
             f"{', '.join(columns)})"
         )
     return ["" if _missing(v) else str(v) for v in values], chosen
@@ -505,7 +515,7 @@ def _kind(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def _read_table(path: Path, kind: str) -> Any:
+def _read_table(path: Path, kind: str, option: str = "--names") -> Any:
     import pandas as pd
 
     try:
@@ -516,8 +526,8 @@ def _read_table(path: Path, kind: str) -> Any:
                 return pd.read_parquet(path)
             except ImportError as exc:
                 raise CLIError(
-                    f"reading --names {path} needs pyarrow (pip install pyarrow); or give the "
-                    "names as a .csv file, or as a text file of one name per line"
+                    f"reading {option} {path} needs pyarrow (pip install pyarrow); or give it "
+                    "as a .csv file, or as a text file of one value per line"
                 ) from exc
         sep = "\t" if kind == ".tsv" else ","
         return pd.read_csv(
@@ -531,37 +541,42 @@ def _read_table(path: Path, kind: str) -> Any:
     except CLIError:
         raise
     except UnicodeDecodeError as exc:
-        raise CLIError(f"--names {path} is not UTF-8 text: save it as UTF-8") from exc
+        raise CLIError(f"{option} {path} is not UTF-8 text: save it as UTF-8") from exc
     except OSError as exc:
-        raise CLIError(f"cannot read --names {path}: {exc.strerror or exc}") from exc
+        raise CLIError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
     except Exception as exc:  # (pandas' and pyarrow's errors of a malformed file)
-        raise CLIError(f"cannot read --names {path}: {' '.join(str(exc).split())}") from exc
+        raise CLIError(f"cannot read {option} {path}: {' '.join(str(exc).split())}") from exc
 
 
-def _names_column(path: Path, columns: list[str], column: str | None) -> str:
+def _names_column(
+    path: Path, columns: list[str], column: str | None, option: str = "--names"
+) -> str:
     """The column of ``columns`` that holds the names: ``column`` where given, else the
-    first path column, else the first of :data:`_NAME_HEADERS`, else the only one."""
+    first path column, else the first of :data:`_NAME_HEADERS`, else the only one (of
+    ``--labels``: the first of :data:`_LABEL_HEADERS`, else the only one)."""
     from ._inputs import _PATH_HEADERS
 
     if column is not None:
         if column not in columns:
             raise CLIError(
-                f"--names {path} has no column {column!r}; its columns: {', '.join(columns)}"
+                f"{option} {path} has no column {column!r}; its columns: {', '.join(columns)}"
             )
         return column
     lower = [c.lower() for c in columns]
-    for i, header in enumerate(lower):
-        if header in _PATH_HEADERS:
-            return columns[i]
-    for header in _NAME_HEADERS:
+    headers = (*sorted(_PATH_HEADERS), *_NAME_HEADERS) if option == "--names" else _LABEL_HEADERS
+    if option == "--names":
+        for i, header in enumerate(lower):
+            if header in _PATH_HEADERS:
+                return columns[i]
+    for header in headers:
         if header in lower:
             return columns[lower.index(header)]
     if len(columns) == 1:
         return columns[0]
+    what = "names" if option == "--names" else "labels"
     raise CLIError(
-        f"--names {path} has {len(columns)} columns ({', '.join(columns)}), none of them "
-        f"named as a column of names is ({', '.join(sorted(_PATH_HEADERS))}, "
-        f"{', '.join(_NAME_HEADERS)}): pick one with --names-column"
+        f"{option} {path} has {len(columns)} columns ({', '.join(columns)}), none of them "
+        f"named as a column of {what} is ({', '.join(headers)}): pick one with {option}-column"
     )
 
 
@@ -620,7 +635,7 @@ def _why(names: list[str], column: str | None, n_rows: int) -> str:
         )
     blank = len(names) - len(list(itertools.dropwhile(lambda n: not n.strip(), names[::-1])))
     if column is None and blank and len(names) - blank <= n_rows < len(names):
-        return f" (its last {plural(blank, 'line')} {'is' if blank == 1 else 'are'} blank)"
+        return " (its last line is blank)" if blank == 1 else f" (its last {blank} lines are blank)"
     return ""
 
 
@@ -745,3 +760,56 @@ def check_centre(
         cause,
         fits,
     )
+
+
+def read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[str]:
+    """The class of each row of ``embeddings`` (``profile`` given ``.npy`` files): one per
+    row, in their order, from ``--labels FILE`` (one label per line, or a table's column
+    of labels) or from the ``--labels-column`` of the ``--names`` tables."""
+    column = getattr(args, "labels_column", None)
+    if getattr(args, "labels", None):
+        path = Path(args.labels)
+        labels, chosen = _read_names(path, column, "--labels")
+        where, read = f"--labels {path}", [(labels, chosen)]
+    elif column is not None:
+        if not embeddings.names_files:
+            raise CLIError(
+                f"--labels-column {column} picks the column of classes of the --names tables "
+                "(or of a --labels table): give --names too, or --labels FILE"
+            )
+        lines = [p for p, c in zip(embeddings.names_files, embeddings.names_columns) if c is None]
+        if lines:
+            raise CLIError(
+                f"--labels-column {column} picks a column of the --names tables, and --names "
+                f"{lines[0]} is a file of one name per line: give the classes with --labels FILE "
+                "(one label per row, in their order)"
+            )
+        read = [_read_names(path, column) for path in embeddings.names_files]
+        labels = [label for found, _ in read for label in found]
+        shown = [str(p) for p in embeddings.names_files]
+        where = f"column {column!r} of --names {', '.join(shown[:3])}" + (
+            f" and {len(shown) - 3} more" if len(shown) > 4 else ""
+        )
+    else:
+        raise CLIError(
+            "profile needs the class of each row of the .npy files: give --labels FILE (one "
+            "label per row, in their order: a text file of one per line, or a table with a "
+            "label column) or --labels-column COLUMN (a column of the --names tables)"
+        )
+    if len(labels) != embeddings.n_rows:
+        why = _why(*read[0], embeddings.n_rows) if len(read) == 1 else ""
+        raise CLIError(
+            f"{where} gives {plural(len(labels), 'label')} for the "
+            f"{plural(embeddings.n_rows, 'row')} of the .npy files: give one label per row, "
+            f"in the order of the rows{why}"
+        )
+    blank = [i for i, label in enumerate(labels) if not label.strip()]
+    if blank:
+        first = embeddings.names[blank[0]]
+        more = f" (and {plural(len(blank) - 1, 'other row')})" if len(blank) > 1 else ""
+        raise CLIError(
+            f"{where} gives no label for {first} (row {blank[0]} of the rows, from 0){more}: "
+            "every row needs its "
+            "class (leave the rows without one out of the .npy file, or label them)"
+        )
+    return labels

@@ -362,7 +362,7 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             f"{command!r} is not a command (choose from {', '.join(commands)})"
             f"{_close(command, commands, n=3)}"
         )
-    if command in ("decompose", "search", "compare"):
+    if command in ("decompose", "search", "compare", "profile"):
         _refuse_npy_after_names(_commands(parser)[command], words)
     args, extras = parser.parse_known_args(words)
     if extras and words.index(extras[0]) > words.index(args.command):
@@ -506,18 +506,42 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rank, for each class, the concepts that occur in it significantly "
         "more often than in the other classes (Fisher's exact test, one-sided; "
         "Benjamini-Hochberg corrected in two levels: which classes differ from the rest "
-        "at all, then the concepts of each class that does).",
+        "at all, then the concepts of each class that does). The classes are a folder's "
+        "sub-folders, or given by --labels; of .npy files of embeddings computed already, by "
+        "--labels or --labels-column.",
     )
     p.add_argument(
-        "folder", type=_input_path, metavar="FOLDER", help="images, one sub-folder per class"
+        "folder",
+        type=_input_path,
+        metavar="FOLDER",
+        help="images, one sub-folder per class; or a .npy file of image embeddings, one row "
+        "per image",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        type=_input_path,
+        default=[],
+        metavar="NPY",
+        help="more .npy files of embeddings",
     )
     p.add_argument(
         "--labels",
         type=_labels_path,
         default=None,
-        help="CSV of path,label (instead of sub-folders)",
+        help="CSV of path,label (instead of sub-folders); of .npy inputs, the class of each "
+        "row, in their order: a text file of one per line, or a table with a header (its "
+        "column label, class, ... is read)",
     )
     _add_output_options(p, 10, "concepts per class")
+    _add_names_options(p)
+    p.add_argument(
+        "--labels-column",
+        default=None,
+        metavar="COLUMN",
+        help="of .npy inputs: the column of the --labels table, or else of the --names "
+        "tables, that holds the classes",
+    )
     _add_model_options(p)
     p.set_defaults(func=_cmd_profile)
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._checks import _check_options, _check_outputs_apart, _Plan, _warn_unknown_extension
-from ._decompose import _decompose, _report_skipped
+from ._decompose import (
+    _decompose,
+    _Decomposition,
+    _report_skipped,
+    check_embeddings_run,
+    decompose_embeddings,
+)
 from ._inputs import _labelled, labels_sha256
 from ._logging import CLIError, _usage
 from ._output import (
@@ -50,8 +57,6 @@ def _profile(
     (given, or left with readable images) give the decomposition alone, with a
     warning, as a folder of one class does; else it is an error.
     """
-    from ..analysis import TooFewSamplesWarning, concept_profiles, rank_each_class
-
     if fewer_ok and len(set(labels)) < 2:  # (said when the labels were read)
         return _decompose(args, paths, plan), None, None
 
@@ -74,6 +79,14 @@ def _profile(
             f"class {next(iter(left))!r} alone" if left else "no class",
         )
         return dec, None, None
+    return _profiled(dec, y, said_in_output=said_in_output)
+
+
+def _profiled(dec: _Decomposition, y: np.ndarray, *, said_in_output: bool = False):
+    """The class profiles and the ranking of the rows of ``dec``, of classes ``y``:
+    (``dec``, with its weights and classes, profiles, ranking)."""
+    from ..analysis import TooFewSamplesWarning, concept_profiles, rank_each_class
+
     W = dec.W = dec.splice.transform(dec.X)
     concepts = dec.splice.get_feature_names_out()
     profiles = concept_profiles(W, y, concepts, drop_empty=True)
@@ -127,7 +140,7 @@ def _top_per_class(ranking: Any, k: int | None, *, said_elsewhere: bool = False)
 
 
 def _check_classes_left(
-    skipped: list[Any], paths: list[Path], labels: list[str], left: set[str]
+    skipped: list[Any], paths: Sequence[Any], labels: list[str], left: set[str]
 ) -> None:
     """Say which classes lost every image to unreadable files; refuse fewer than two left."""
     lost = sorted(set(labels) - left)
@@ -175,6 +188,24 @@ def written_ranking(ranking: Any) -> Any:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
+    from ._embeddings import are_embeddings, check_names_options
+
+    args.inputs = [str(args.folder), *(str(i) for i in args.inputs)]
+    embeddings = are_embeddings(args.inputs)
+    with _usage():
+        if not embeddings and len(args.inputs) > 1:
+            raise CLIError(
+                f"profile takes one folder of images, or .npy files of embeddings (got "
+                f"{args.inputs[1]} after {args.folder}): put the images in the folder"
+            )
+        check_names_options(args, embeddings)
+        if not embeddings and getattr(args, "labels_column", None) is not None:
+            raise CLIError(
+                "--labels-column picks the column of classes for .npy inputs; the --labels "
+                "CSV of images is read as path,label"
+            )
+    if embeddings:
+        return _profile_embeddings(args)
     with _usage():
         paths, labels = _labelled(args)
         labels_digest = labels_sha256(args)  # (the file as it was read)
@@ -188,6 +219,57 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     _warn_unknown_extension(args)
     dec, _, ranking = _profile(args, paths, labels, plan, said_in_output=args.format == "table")
     _report_skipped(dec.skipped, len(paths))
+    return _write_profile_run(args, dec, ranking, labels_digest)
+
+
+def _profile_embeddings(args: argparse.Namespace) -> int:
+    """``profile`` given ``.npy`` files: their rows, embeddings computed already, are
+    profiled by the classes of ``--labels`` or ``--labels-column`` (only the vocabulary
+    is embedded)."""
+    from .._validation import alike_labels, alike_labels_message
+    from ._embeddings import read_labels
+
+    labels: list[str] = []
+
+    def classes_read(emb: Any) -> None:
+        nonlocal labels
+        labels = read_labels(args, emb)
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise CLIError(f"profile needs at least two classes, found 1: {classes[0]!r}")
+        alike = alike_labels(classes)
+        if alike:  # (told before the vocabulary is embedded)
+            logger.warning("%s", alike_labels_message(alike, "in the labels"))
+
+    run = check_embeddings_run(
+        args, lambda emb: ({"class": sorted(set(labels))}, {}), after_read=classes_read
+    )
+    from ..embedders import SkippedInput  # (torch: once the checks are done)
+
+    emb = run.embeddings
+    left = np.ones(emb.n_rows, dtype=bool)
+    left[emb.not_finite] = False  # (read by the checks, before the model loaded)
+    with _usage():
+        # (classes that lost every row to values that are not finite: before the vocabulary)
+        skipped = [
+            SkippedInput(i, emb.names[i], "its values are not all finite (NaN or infinite)")
+            for i in emb.not_finite
+        ]
+        kept = {lab for lab, k in zip(labels, left, strict=True) if k}
+        _check_classes_left(skipped, emb.names, labels, kept)
+    digest = labels_sha256(args)
+    dec = decompose_embeddings(args, run)
+    y = np.asarray(labels, dtype=object)[left].astype(str)
+    dec, _, ranking = _profiled(dec, y, said_in_output=args.format == "table")
+    _report_skipped(dec.skipped, emb.n_rows)
+    return _write_profile_run(args, dec, ranking, digest)
+
+
+def _write_profile_run(
+    args: argparse.Namespace, dec: _Decomposition, ranking: Any, labels_digest: str | None
+) -> int:
+    """Write the ranking of a profile run (its records, or the table of each class's
+    significant concepts) with its metadata."""
     # (the table lists each class's significant concepts, at most -k of them; the
     # records are the top -k rows of each class, significant or not)
     table_format = args.format == "table"
@@ -198,6 +280,12 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         # (the classes' file, where --labels gave them; null for class folders)
         "labels": None if getattr(args, "labels", None) is None else str(args.labels),
         "labels_sha256": labels_digest,
+        # (.npy inputs: the column of the --labels or --names tables that held the classes)
+        **(
+            {"labels_column": args.labels_column}
+            if getattr(args, "labels_column", None) is not None
+            else {}
+        ),
         "alternative": attrs["alternative"],
         "correction": attrs["correction"],
         "alpha": attrs["alpha"],
