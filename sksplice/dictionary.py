@@ -6,7 +6,8 @@ many times. :func:`embed_vocabulary` therefore keeps the raw concept
 embeddings
 
 * in process, keyed by the embedder's ``cache_key()`` (or, without one, by the
-  embedder object itself), the vocabulary content hash and its size;
+  embedder object itself, which the copies that ``clone`` makes of it share: see
+  ``note_clone``), the vocabulary content hash and its size;
 * on disk under ``get_cache_dir(cache_dir) / "dictionaries"`` (the cache folder,
   apart from the data home: ``$SKSPLICE_CACHE``, else the per-user cache folder) as
   uncompressed ``.npz`` files that carry a small header: the cache key, the
@@ -632,9 +633,54 @@ def _memory_key(embedder: Any, cache_key: str | None, concepts: Sequence[str]) -
     if cache_key is not None:
         ident: Any = ("key", cache_key)
     else:
-        # Without a cache key the embedder object itself identifies the model.
-        ident = ("object", _Same(embedder))
+        # Without a cache key the embedder object itself identifies the model: the
+        # object it was cloned from, where it is a copy that clone made.
+        ident = ("object", _Same(_original(embedder)))
     return (ident, vocabulary_hash(concepts), len(concepts))
+
+
+# Copies of embedders without a cache key, made by sklearn's clone (which deep-copies a
+# parameter that is no estimator: a search's every fit gets one), by ``id``: a weak
+# reference to the copy and one to the object it was copied from (the first of a chain
+# of copies). While that one lives, a copy finds the dictionary it holds in process.
+_copies: dict[int, tuple[weakref.ref[Any], weakref.ref[Any]]] = {}
+
+
+def note_clone(copy: Any, original: Any) -> None:
+    """Record that ``copy`` is a copy of the embedder ``original`` made by clone: an
+    embedder without ``cache_key()`` then finds, in process, the dictionary embedded by
+    the object it was copied from, as an embedder with a key finds it by the key
+    (a 5-fold search with such an embedder embedded its vocabulary at every fit).
+
+    Nothing is recorded for an embedder with a cache key, for the object itself, or for
+    objects that take no weak reference (they are told apart as before).
+    """
+    if copy is original or _key_of(copy) is not None:
+        return
+    root = _original(original)
+    key = id(copy)
+
+    def forget(_: weakref.ref[Any]) -> None:  # (the copy is gone: its id may be reused)
+        _copies.pop(key, None)
+
+    try:
+        copy_ref = weakref.ref(copy, forget)
+        root_ref = weakref.ref(root)
+    except TypeError:  # (no weak reference to one of them)
+        return
+    with _memory_lock:
+        _copies[key] = (copy_ref, root_ref)
+
+
+def _original(embedder: Any) -> Any:
+    """The object ``embedder`` was copied from by clone (:func:`note_clone`), while it
+    lives; else ``embedder`` itself."""
+    with _memory_lock:
+        found = _copies.get(id(embedder))
+    if found is None or found[0]() is not embedder:
+        return embedder
+    root = found[1]()
+    return embedder if root is None else root
 
 
 class _Same:

@@ -51,6 +51,9 @@ Errors:
   neither cached nor downloadable.
 - :class:`CheckpointFormatError` (a :class:`RuntimeError`): a ``pretrained``
   file that is not a checkpoint of the model.
+- :class:`DeviceUnavailableError` (a :class:`ValueError`): a ``device`` torch
+  understands that this machine does not have (``"cuda"`` where torch sees no
+  GPU); its ``instead`` attribute names the device to use.
 - :class:`DataFetchError` (an :class:`OSError`): a published data file
   (vocabulary, image mean) neither cached nor downloadable, and its subclass
   :class:`DigestMismatchError`: a download without the pinned SHA-256 digest.
@@ -67,6 +70,7 @@ from ._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._calibration import CalibrationStartWarning
+    from ._device import DeviceUnavailableError
     from ._download import DataFetchError, DigestMismatchError
     from ._images import ImageFileWarning, InvalidImageError
     from ._means import CentreMismatchWarning, SmallMeanSampleWarning
@@ -85,6 +89,7 @@ __all__ = [
     "CheckpointFormatError",
     "DataFetchError",
     "DenseCodesWarning",
+    "DeviceUnavailableError",
     "DictionaryCacheWarning",
     "DigestMismatchError",
     "DuplicateConceptWarning",
@@ -107,6 +112,7 @@ _DEFINED_IN = {
     "CheckpointFormatError": "._models",
     "DataFetchError": "._download",
     "DenseCodesWarning": ".transformer",
+    "DeviceUnavailableError": "._device",
     "DictionaryCacheWarning": ".dictionary",
     "DigestMismatchError": "._download",
     "DuplicateConceptWarning": ".dictionary",

@@ -66,6 +66,7 @@ from ._weights import ConceptSpaceMixin
 from .dictionary import (
     build_dictionary,
     exact_duplicate_columns,
+    note_clone,
     split_duplicate_weights,
     warn_duplicate_concepts,
 )
@@ -800,6 +801,15 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         self.random_state = random_state
         self.memory_budget = memory_budget
         self.verbose = verbose
+
+    def __sklearn_clone__(self) -> SpliceTransformer:
+        # clone deep-copies an embedder that is no estimator (a search's every fit gets a
+        # copy): one without cache_key() is recorded as a copy of this one's, so that it
+        # finds the vocabulary this one's embedded, held in process (see note_clone)
+        new = cast("SpliceTransformer", super().__sklearn_clone__())
+        if new.embedder is not None and self.embedder is not None:
+            note_clone(new.embedder, self.embedder)
+        return new
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):

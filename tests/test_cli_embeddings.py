@@ -983,6 +983,21 @@ def test_profile_of_npy_rows_refuses_missing_or_miscounted_classes_before_torch(
         "0): every row needs its class (leave the rows without one out of the .npy file, or "
         "label them)"
     )
+    labels.write_text("label\ncat\ndog\ncat\ndog\n", encoding="utf-8")
+    err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
+    assert err.strip() == (
+        f"sksplice: error: --labels {labels} gives 5 labels for the 4 rows of the .npy files: "
+        "give one label per row, in the order of the rows (its first line, 'label', reads as a "
+        "header: a text file holds one value per line and no header; a table with a header is "
+        "a .csv file)"
+    )
+    labels.write_text("cat\nall\ncat\ndog\n", encoding="utf-8")
+    err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
+    assert err.strip() == (
+        f"sksplice: error: --labels {labels} gives the label 'all' to {X}[1] (row 1 of the rows, "
+        "from 0), a label reserved for the group of all images in the class profiles; give "
+        "that class another name"
+    )
     labels.write_text("cat\ncat\ncat\ncat\n", encoding="utf-8")
     err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
     assert err.strip() == "sksplice: error: profile needs at least two classes, found 1: 'cat'"

@@ -218,6 +218,25 @@ def test_the_report_records_the_run(run_env, tmp_path, capsys):
     assert settings["labels sha256"] == file_sha256(labels)
 
 
+def test_a_report_of_images_named_with_labels_is_told_to_give_their_folder(
+    run_env, tmp_path, capsys, no_embedding
+):
+    # "report cats/0.png profiles the classes of cats/0.png ... put them in a class folder"
+    # called an image a folder, and --labels has no class folders
+    images = [str(p) for p in sorted((run_env / "cats").glob("*.png"))]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\n0.png,a\n1.png,b\n", encoding="utf-8")
+    for given in (images[:1], images[:2]):
+        argv = ["report", *given, "--labels", str(labels), "-o", str(tmp_path / "r.html")]
+        code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+        assert code == 2 and out == ""
+        assert err.strip() == (
+            f"sksplice: error: not a folder: {images[0]} (a file); --labels {labels} labels the "
+            f"images of a folder (sksplice report FOLDER --labels {labels}, its paths relative "
+            "to FOLDER)"
+        )
+
+
 # ------------------------------------------------------------ which run made which file
 
 

@@ -302,6 +302,37 @@ def test_a_run_whose_images_are_all_in_the_cache_loads_no_model(
     assert "zz_new.png" in third and "6 embeddings read from the cache" in err, err
 
 
+def test_files_that_cannot_be_read_make_a_run_cached_otherwise_load_no_model(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # A damaged file is never cached: every run loaded the model (seconds to a minute)
+    # to skip it again, though the cache held every other image.
+    import sksplice.embedders as embedders
+    from sksplice._models import clear_model_cache
+
+    loaded: list[str] = []
+    original = embedders._load_model
+    monkeypatch.setattr(embedders, "_load_model", lambda c: loaded.append(c.model) or original(c))
+    (run_env / "cats" / "broken.png").write_bytes(b"not an image")
+    (run_env / "dogs" / "empty.jpg").write_bytes(b"")
+    argv = ["decompose", str(run_env), "-f", "csv", *_args(tmp_path)]
+    code, first, first_err = _main(argv, capsys)
+    assert code == 0 and loaded and "skipped 2 of 8 images" in first_err, first_err
+    for chunk in (512, 3):  # (the files in the first call, and in a later one)
+        monkeypatch.setattr("sksplice.cli._decompose._CHUNK", chunk)
+        clear_model_cache()
+        loaded.clear()
+        code, again, err = _main([*argv, "--batch-size", "3"], capsys)
+        assert code == 0 and again == first and loaded == [], err
+        skipped = [line for line in err.splitlines() if "broken.png" in line or "empty.jpg" in line]
+        assert skipped == [
+            line for line in first_err.splitlines() if "broken.png" in line or "empty.jpg" in line
+        ]
+    # under --strict the first one stops the run, named as before
+    code, out, err = _main([*argv, "--strict"], capsys)
+    assert code == 1 and out == "" and "broken.png" in err, err
+
+
 def test_an_interrupted_run_keeps_the_batches_it_embedded(run_env, tmp_path, capsys, monkeypatch):
     # Ctrl-C lost every embedding of the call in progress (about 512 images: minutes of a
     # large model on a CPU); now those of its finished batches are kept.

@@ -8,6 +8,7 @@ import re
 import time
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import joblib
 import numpy as np
@@ -2367,3 +2368,34 @@ def test_methods_that_decompose_embeddings_warn_as_transform_does(problem, metho
     with warnings.catch_warnings():  # (a useful penalty: nothing to say)
         warnings.simplefilter("error")
         method(useful, X)
+
+
+def test_a_search_with_a_keyless_embedder_embeds_the_vocabulary_once(problem):
+    # clone deep-copies an embedder that is no estimator: each fit of a search got a copy,
+    # which held no dictionary in process, and embedded the whole vocabulary again
+    concepts, _, X = problem
+    emb = KeylessEmbedder(dim=DIM)
+    calls = []
+    embed = KeylessEmbedder.embed_text
+    with mock.patch.object(
+        KeylessEmbedder,
+        "embed_text",
+        lambda self, texts: calls.append(len(texts)) or embed(self, texts),
+    ):
+        search = GridSearchCV(
+            SpliceTransformer(embedder=emb, vocabulary=concepts, device="cpu"),
+            param_grid={"l1_penalty": [0.05, 0.2]},
+            cv=3,
+        ).fit(X)
+        assert calls == [len(concepts)]
+        # a copy of a copy is the same model; another object (another model) is not
+        copy = clone(clone(search.best_estimator_))
+        copy.fit(X)
+        assert calls == [len(concepts)]
+        SpliceTransformer(embedder=KeylessEmbedder(dim=DIM), vocabulary=concepts, device="cpu").fit(
+            X
+        )
+        assert calls == [len(concepts), len(concepts)]
+    np.testing.assert_allclose(
+        copy.transform(X).toarray(), search.best_estimator_.transform(X).toarray(), atol=1e-7
+    )

@@ -866,3 +866,23 @@ def test_classes_set_after_fit_are_named():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.predict_proba(X)
+
+
+@pytest.mark.parametrize("bad", ["nan", "zero"])
+def test_a_prompt_embedded_to_nan_or_zero_is_refused_by_name(bad):
+    # such a class embedding was the zero vector, and the class won every row whose
+    # cosines with the other classes were all negative (10 of 150 random rows)
+    class Bad:
+        def embed_text(self, texts):
+            rows = np.random.default_rng(1).standard_normal((len(texts), 8))
+            rows[3] = np.nan if bad == "nan" else 0.0
+            return rows
+
+    X = np.random.default_rng(0).standard_normal((150, 8))
+    clf = ZeroShotClassifier(Bad(), classes=["a", "b", "c", "d"], templates=["{}"])
+    with pytest.raises(ValueError) as raised:
+        clf.fit(X)
+    message = str(raised.value)
+    assert "'d'" in message and "Bad.embed_text" in message, message
+    assert ("NaN or infinite" if bad == "nan" else "is the zero vector") in message, message
+    assert not hasattr(clf, "class_embeddings_")

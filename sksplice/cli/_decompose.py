@@ -283,7 +283,10 @@ def _embedded(
     first = None if cache is None else _looked_up(cache, paths[:step])
     load = getattr(images, "_load", None)
     if load is not None and (first is None or len(first[1]) < len(paths[:step])):
-        load()
+        missing = [p for i, p in enumerate(paths[:step]) if first is None or i not in first[1]]
+        # (files that no cache holds because they cannot be read: no model for them)
+        if first is None or _all_undecodable(images, missing) is None:
+            load()
     with progress(len(paths), desc="CLIP images", unit="image", disable=args.quiet) as bar:
         for start in range(0, len(paths), step):
             chunk = paths[start : start + step]
@@ -382,6 +385,15 @@ def _embedded_chunk(
         X[i] = vector
     if not missing:
         return X, []
+    loaded = getattr(images, "_is_loaded", None)
+    if loaded is not None and not loaded():
+        # Files the cache lacks because they cannot be read (damaged, empty, not images)
+        # are found without the model: a run whose other images are all cached loads none
+        # (each run loaded it, seconds to a minute, to skip the same files again).
+        unread = _all_undecodable(images, [chunk[i] for i in missing])
+        if unread is not None:
+            bar.update(len(missing))
+            return X, [s._replace(index=missing[s.index]) for s in unread]
     try:
         with counted_by(bar):
             embedded, skipped = images.embed_images(
@@ -408,6 +420,38 @@ def _embedded_chunk(
     # meanwhile would leave the embedding of its new content under the old one's digest)
     cache.put([digest_if_unchanged(chunk[i], seen[i]) for i in missing], embedded)
     return X, [s._replace(index=missing[s.index]) for s in skipped]
+
+
+#: The most files the cache lacks that are decoded to find whether any can be read
+#: before the model is loaded for them (:func:`_all_undecodable`).
+_UNREAD_CHECKED = 64
+
+
+def _all_undecodable(images: Any, paths: list[Path]) -> list[Any] | None:
+    """The skipped records of ``paths`` (by position) where none of them can be decoded,
+    as the embedder would give them; None where one can (it stops there), where there are
+    more than :data:`_UNREAD_CHECKED`, or under ``--strict`` (the embedder raises the
+    first error, as it would).
+
+    A file that cannot be read is never cached, and embedding it loads the model first.
+    """
+    if not paths or len(paths) > _UNREAD_CHECKED or getattr(images, "on_error", None) != "skip":
+        return None
+    from .._images import ITEM_ERRORS, collected_warnings, load_rgb
+    from ..embedders import SkippedInput
+
+    skipped = []
+    for i, path in enumerate(paths):
+        with collected_warnings():  # (the embedder issues them, where it decodes a file)
+            try:
+                load_rgb(str(path))
+            except ITEM_ERRORS as exc:
+                skipped.append(SkippedInput(i, str(path), str(exc)))
+                continue
+            except Exception:  # (the embedder says what else may go wrong)
+                return None
+        return None
+    return skipped
 
 
 def _command_hint(item: str, reason: str) -> str:

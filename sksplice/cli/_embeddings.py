@@ -627,11 +627,16 @@ def _why(names: list[str], column: str | None, n_rows: int) -> str:
     told: a table's header, blank lines at the end of a file of lines."""
     from ._inputs import _PATH_HEADERS
 
-    known = {*_PATH_HEADERS, *_NAME_HEADERS}
+    known = {*_PATH_HEADERS, *_NAME_HEADERS, *_LABEL_HEADERS}
     if column is not None and len(names) == n_rows - 1 and column.lower() not in known:
         return (
             f" (a table's first line is its header: {column!r} was read as the name of the "
             "column, not of a row)"
+        )
+    if column is None and len(names) == n_rows + 1 and names[0].strip().lower() in known:
+        return (
+            f" (its first line, {names[0]!r}, reads as a header: a text file holds one value "
+            "per line and no header; a table with a header is a .csv file)"
         )
     blank = len(names) - len(list(itertools.dropwhile(lambda n: not n.strip(), names[::-1])))
     if column is None and blank and len(names) - blank <= n_rows < len(names):
@@ -802,6 +807,16 @@ def read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[s
             f"{where} gives {plural(len(labels), 'label')} for the "
             f"{plural(embeddings.n_rows, 'row')} of the .npy files: give one label per row, "
             f"in the order of the rows{why}"
+        )
+    from .._names import ALL_GROUP
+
+    reserved = [i for i, label in enumerate(labels) if label == ALL_GROUP]
+    if reserved:
+        first = embeddings.names[reserved[0]]
+        raise CLIError(
+            f"{where} gives the label {ALL_GROUP!r} to {first} (row {reserved[0]} of the rows, "
+            "from 0), a label reserved for the group of all images in the class profiles; "
+            "give that class another name"
         )
     blank = [i for i, label in enumerate(labels) if not label.strip()]
     if blank:

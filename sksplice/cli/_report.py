@@ -26,6 +26,7 @@ from ._decompose import (
     refuse_one_input_unpublished,
 )
 from ._inputs import (
+    _check_folder,
     _collect_images,
     _has_class_folders,
     _labelled,
@@ -48,6 +49,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
             )
         labelled = args.labels is not None or _has_class_folders(Path(args.folder))
         if labelled:
+            if args.labels is not None and not Path(args.folder).is_dir():
+                # (images given by name: --labels labels the images of one folder)
+                _check_folder(
+                    Path(args.folder),
+                    f"; --labels {args.labels} labels the images of a folder (sksplice report "
+                    f"FOLDER --labels {args.labels}, its paths relative to FOLDER)",
+                )
             if args.inputs:
                 how = f"--labels {args.labels}" if args.labels else "its class sub-folders"
                 raise CLIError(
