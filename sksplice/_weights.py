@@ -381,9 +381,13 @@ def guess_kind(est: SpliceTransformer, X: Any) -> str:
     if n_cols == n_concepts and n_cols != d:
         return "weights"
     if n_cols == d == n_concepts:
+        # (weights are never negative: a negative value tells embeddings, for certain)
+        values = np.asarray(X)
+        if values.dtype.kind in "fiu" and values.size and np.nanmin(values) < 0:
+            return "embeddings"
         raise ValueError(
-            f"cannot tell embeddings from weights: both have {d} columns; "
-            "pass kind='embeddings' or kind='weights'"
+            f"cannot tell embeddings from weights: both have {d} columns, and X holds no "
+            "negative value (weights never do); pass kind='embeddings' or kind='weights'"
         )
     raise ValueError(
         f"X has {n_cols} columns: expected embeddings ({d} columns) or concept weights "
@@ -615,7 +619,7 @@ class ConceptSpaceMixin:
         return R
 
     def top_concepts(
-        self, X: Any, k: int = 10, *, kind: str = "auto", as_frame: bool = False
+        self, X: Any, k: int | None = 10, *, kind: str = "auto", as_frame: bool = False
     ) -> Any:
         """The ``k`` largest concept weights of each sample.
 
@@ -624,8 +628,10 @@ class ConceptSpaceMixin:
         X : array-like, sparse matrix or DataFrame
             Embeddings of shape (n_samples, d), which are transformed first, or
             concept weights of shape (n_samples, n_concepts).
-        k : int, default=10
-            Number of concepts per sample (fewer when fewer are non-zero).
+        k : int or None, default=10
+            Number of concepts per sample (fewer when fewer are non-zero); None for
+            every non-zero one (as :meth:`sksplice.ConceptRetriever.search` takes
+            ``k=None`` for every match).
         kind : {"auto", "embeddings", "weights"}, default="auto"
             What ``X`` holds; ``"auto"`` decides from its type and shape
             (sparse input and DataFrames with concept columns are weights).
@@ -653,10 +659,10 @@ class ConceptSpaceMixin:
             Where embeddings are decomposed, as :meth:`transform` warns: a penalty
             that leaves the rows without a concept, or nearly dense codes.
         """
-        check_int(k, "k")
+        k = check_int(k, "k", allow_none=True)
         labels = getattr(X, "index", None) if hasattr(X, "iloc") else None
         W = scipy.sparse.csr_matrix(as_weights(cast("SpliceTransformer", self), X, kind))
-        chosen, counts = _top_entries(W, int(k))
+        chosen, counts = _top_entries(W, W.shape[1] if k is None else int(k))
         names = self.concepts_
         if set(map(type, names.tolist())) != {str}:  # (in C: 10k names in 0.2 ms)
             names = np.array([str(c) for c in names], dtype=object)

@@ -310,8 +310,8 @@ def splice_validation_curve(
     transformer: Any,
     estimator: Any,
     X: Any,
-    y: Any,
-    l1_penalties: Any,
+    y: Any = None,
+    l1_penalties: Any = None,
     *,
     groups: Any = None,
     cv: Any = None,
@@ -346,10 +346,11 @@ def splice_validation_curve(
         cloned for every fold and penalty.
     X : array-like of shape (n_samples, d)
         Embeddings, as given to :meth:`SpliceTransformer.fit`.
-    y : array-like of shape (n_samples,)
-        Targets of the probe.
+    y : array-like of shape (n_samples,), default=None
+        Targets of the probe (None for a probe without targets).
     l1_penalties : sequence of float
-        The penalties, in (0, 2); the scores come back in this order.
+        The penalties, in (0, 2); the scores come back in this order. Required (its
+        default None is refused, as is a pipeline given as ``transformer``).
     groups : array-like of shape (n_samples,), optional
         Group labels for group-aware splitters (without metadata routing; with
         it, pass them in ``params``, as ``validation_curve`` takes them).
@@ -444,8 +445,15 @@ def splice_validation_curve(
     >>> test.shape
     (2, 3)
     """
-    # Refuse bad arguments before any fit.
+    # Refuse bad arguments before any fit. (y and l1_penalties default to None so that a
+    # pipeline given whole, splice_validation_curve(pipe, X, y, penalties), is told what
+    # to give, not only that an argument is missing; y=None: a probe without targets.)
     _check_transformer(transformer)
+    if l1_penalties is None:
+        raise TypeError(
+            "splice_validation_curve() needs l1_penalties: splice_validation_curve("
+            "transformer, estimator, X, y, l1_penalties)"
+        )
     if not hasattr(estimator, "fit"):
         raise TypeError(
             "estimator must be the probe to fit on the weights (an estimator with fit, "

@@ -149,6 +149,15 @@ class RepeatedConceptWarning(UserWarning):
 _REPEATS_SHOWN = 3
 
 
+class _NoConceptError(ValueError):
+    """A vocabulary without a concept: ``empty`` where it holds no entry at all, else
+    only blank ones."""
+
+    def __init__(self, message: str, *, empty: bool) -> None:
+        super().__init__(message)
+        self.empty = empty
+
+
 def _clean(
     items: Iterable[str],
     source: str,
@@ -168,7 +177,9 @@ def _clean(
     out: list[str] = []
     at: list[int] = []  # (the item position of each concept kept)
     repeats: dict[str, list[int]] = {}
+    i, written = -1, False  # (the last item's position; whether an item holds a character)
     for i, item in enumerate(items):
+        written = written or bool(item)
         concept = item.strip()
         if not concept:
             continue
@@ -179,7 +190,13 @@ def _clean(
         else:
             repeats.setdefault(concept, [seen[concept]]).append(i)
     if not out:
-        raise ValueError(f"The vocabulary {source} holds no concept (only blank entries)")
+        entries = "lines" if positions == "line" else "entries"
+        empty = i < 1 and not written  # (a file of 0 bytes reads as one empty line)
+        raise _NoConceptError(
+            f"The vocabulary {source} holds no concept "
+            f"({'it is empty' if empty else f'only blank {entries}'})",
+            empty=empty,
+        )
     caller = _SIZE_CUT_BY_CALLER.get()
     if positions is not None and repeats and not (caller and caller.repeats_said):
         # (only a repeat before the last concept kept moves a kept concept off its place)

@@ -747,10 +747,6 @@ def test_profile_and_ranking_invariants(data, n, c):
     pd.testing.assert_frame_equal(ranking, sparse)
 
 
-#: What the profile command's option checks return, where a test stubs them.
-_NO_PLAN = types.SimpleNamespace(concepts=[])
-
-
 def _cli_ranking(W, y, names, top_k=8, **kwargs):
     """The ranking table ``sksplice profile`` builds: one-vs-rest, p-values adjusted in
     two levels, top rows per class."""
@@ -763,10 +759,9 @@ def _cli_ranking(W, y, names, top_k=8, **kwargs):
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
-def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
+def test_profile_output_shows_significance(tmp_path, fmt):
     """`sksplice profile` lists a concept as separating classes only when it is significant."""
     import json
-    import types
 
     from sksplice.cli import _profile as profile_command
 
@@ -780,15 +775,9 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
     W[::2, 2] = 1.0
     ranking = _cli_ranking(W, y, ["sea", "sky", "grass"])
     dec = types.SimpleNamespace(skipped=[], metadata={})
-    # (the plan of the options: no concepts to check against the output's encoding)
-    monkeypatch.setattr(profile_command, "_check_options", lambda args: _NO_PLAN)
-    monkeypatch.setattr(profile_command, "_labelled", lambda args: ([], []))
-    monkeypatch.setattr(
-        profile_command, "_profile", lambda args, paths, labels, plan, **_: (dec, None, ranking)
-    )
     out = tmp_path / "profile.out"
     args = types.SimpleNamespace(output=str(out), format=fmt, top_k=10)
-    assert profile_command._cmd_profile(args) == 0
+    assert profile_command._write_profile_run(args, dec, ranking, None) == 0
     text = out.read_text()
     if fmt == "table":
         block = text.split("class lone:")[1]
@@ -831,11 +820,10 @@ def test_profile_output_shows_significance(monkeypatch, tmp_path, fmt):
 @pytest.mark.parametrize(
     ("sizes", "said"), [({"coast": 20, "forest": 20}, "both classes"), ({}, "both classes")]
 )
-def test_the_profile_table_names_the_classes_its_tests_cover(monkeypatch, tmp_path, sizes, said):
+def test_the_profile_table_names_the_classes_its_tests_cover(tmp_path, sizes, said):
     """The header of `sksplice profile`'s table says which classes the adjustment covers:
     "both classes" for two ("all 2 classes" before), and every class counted, also one the
     table lists no row of."""
-    import types
 
     from sksplice.cli import _profile as profile_command
 
@@ -845,15 +833,9 @@ def test_the_profile_table_names_the_classes_its_tests_cover(monkeypatch, tmp_pa
     y = np.array(["coast"] * 20 + ["forest"] * 20)
     ranking = _cli_ranking(W, y, ["sea", "sky"])
     dec = types.SimpleNamespace(skipped=[], metadata={"classes": sizes} if sizes else {})
-    # (the plan of the options: no concepts to check against the output's encoding)
-    monkeypatch.setattr(profile_command, "_check_options", lambda args: _NO_PLAN)
-    monkeypatch.setattr(profile_command, "_labelled", lambda args: ([], []))
-    monkeypatch.setattr(
-        profile_command, "_profile", lambda args, paths, labels, plan, **_: (dec, None, ranking)
-    )
     out = tmp_path / "profile.out"
     args = types.SimpleNamespace(output=str(out), format="table", top_k=10)
-    assert profile_command._cmd_profile(args) == 0
+    assert profile_command._write_profile_run(args, dec, ranking, None) == 0
     assert out.read_text().startswith(
         "p-values of Fisher's exact test (one-sided), Benjamini-Hochberg-adjusted in two "
         f"levels: each class against the rest as a whole ({said}: 1 differs), then the "
@@ -865,10 +847,7 @@ def test_the_profile_table_names_the_classes_its_tests_cover(monkeypatch, tmp_pa
     only_coast = ranking[ranking["class"] == "coast"].reset_index(drop=True)
     only_coast.attrs = ranking.attrs
     dec.metadata = {"classes": {"coast": 20, "forest": 20, "desert": 20}}
-    monkeypatch.setattr(
-        profile_command, "_profile", lambda args, paths, labels, plan, **_: (dec, None, only_coast)
-    )
-    assert profile_command._cmd_profile(args) == 0
+    assert profile_command._write_profile_run(args, dec, only_coast, None) == 0
     assert "of all 3 classes together\n" in out.read_text()
 
 
@@ -877,7 +856,6 @@ def test_profile_lists_no_chance_difference_in_some_class_of_many(monkeypatch):
     first tested as a whole against the rest, over all classes. Adjusted within each
     class only, a chance difference was listed in some class of 20 (of 100 images each)
     in 31% of datasets without any difference."""
-    import types
 
     from sksplice.cli import _profile as profile_command
 

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -2261,13 +2262,40 @@ def test_max_image_pixels_lifts_the_decompression_bomb_limit(
         "if you trust this file, give a larger --max-image-pixels (0: no limit)"
     ) in err
     assert "PIL.Image" not in err and "Python" not in err
-    for limit in ("2000", "0"):  # 0: no limit
+    for limit in ("2000", "2e3", "0"):  # 0: no limit; a whole number written as a float
         code, out, err = _main([*args, "--max-image-pixels", limit], capsys)
         assert code == 0, err
         assert len(out.splitlines()) == 5
     assert Image.MAX_IMAGE_PIXELS == 500  # the run's limit is the run's only
     code = cli.main([*args, "--max-image-pixels", "-1"])
     assert code == 2
+    for value in ("1.5", "1e400", "nan", "many"):
+        code, out, err = _main([*args, "--max-image-pixels", value], capsys)
+        assert code == 2 and f"not an integer: {value!r}" in err, err
+
+
+def test_an_html_output_of_the_table_commands_is_told_where_the_page_comes_from(caplog):
+    # compare -o shift.html wrote the text table into shift.html; the warning named the
+    # text formats only, not the page the name asks for
+    import argparse
+
+    from sksplice.cli._checks import _warn_unknown_extension
+
+    for command, advice in (
+        ("compare", "for the HTML page, give --report shift.html"),
+        ("profile", "for the HTML page, run sksplice report -o shift.html"),
+        ("decompose", "for the HTML page, run sksplice report -o shift.html"),
+    ):
+        args = argparse.Namespace(
+            command=command, output="shift.html", format="table", format_from_extension=True
+        )
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="sksplice"):
+            _warn_unknown_extension(args)
+        assert [r.getMessage() for r in caplog.records] == [
+            "-o shift.html: .html is not an output format, so the file gets the table format; "
+            f"give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another; {advice}"
+        ]
 
 
 def test_the_output_file_extension_chooses_the_format(
@@ -3736,7 +3764,8 @@ def _run_and_look_at_modules(args, modules, env, tmp_path):
     ("command", "expected"),
     [
         (["compare", "{cats}", "{tmp}/nope"], "no such folder"),
-        (["compare", "{cats}", "{cats}"], "share 5 images"),
+        (["compare", "{cats}", "{cats}"], "is given as both A and B"),
+        (["compare", "{cats}/..", "{cats}"], "share 5 images"),
         (["profile", "{cats}"], "is not inside a class sub-folder"),
         (["profile", "{root}", "--labels", "{tmp}/nope.csv"], "labels file"),
         (["search", "{root}", "--concepts", "nosuchword"], "not in the vocabulary"),

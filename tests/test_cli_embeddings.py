@@ -903,8 +903,13 @@ def test_compare_of_npy_files_refuses_mixed_inputs_and_an_unusable_side_before_t
         f"sksplice: error: none of the 4 rows of {b} can be decomposed: every one holds values "
         "that are not finite (NaN or infinite)"
     )
-    code, out, err = _main(["compare", str(a), str(a), *_args(tmp_path)], capsys)
-    assert code == 2 and out == "" and f"{a} is given twice" in err, err
+    for same in (a, run_env):  # (they said "given twice: its rows would be decomposed
+        # twice", and "share 6 images")
+        code, out, err = _main(["compare", str(same), str(same), *_args(tmp_path)], capsys)
+        assert code == 2 and out == "", err
+        assert err.strip() == (
+            f"sksplice: error: {same} is given as both A and B: compare two different collections"
+        )
 
 
 def test_profile_ranks_the_classes_of_npy_rows_as_those_of_the_class_folders(

@@ -237,6 +237,37 @@ def test_a_report_of_images_named_with_labels_is_told_to_give_their_folder(
         )
 
 
+def test_a_vocabulary_file_without_a_concept_is_said_as_one_of_too_few(
+    run_env, tmp_path, capsys, no_embedding
+):
+    # "--vocabulary v.txt: the vocabulary file 'v.txt' holds no concept (only blank
+    # entries)", of a file of 0 bytes too, beside "vocabulary file v.txt holds 1 concept"
+    for text, why in (("", "it is empty"), ("\n  \n", "only blank lines")):
+        vocabulary = tmp_path / "v.txt"
+        vocabulary.write_text(text, encoding="utf-8")
+        argv = ["decompose", str(run_env), *_args(tmp_path), "--vocabulary", str(vocabulary)]
+        code, out, err = _main(argv, capsys)
+        assert code == 2 and out == ""
+        assert err.strip() == (
+            f"sksplice: error: vocabulary file {vocabulary} holds no concept ({why}); SpLiCE "
+            "needs at least two (the dictionary is centred by their mean)"
+        )
+
+
+def test_a_report_of_two_folders_says_they_are_pooled(run_env, tmp_path, capsys):
+    folders = [str(run_env / "cats"), str(run_env / "dogs")]
+    page = tmp_path / "r.html"
+    code, out, err = _main(["report", *folders, "-o", str(page), *_args(tmp_path)], capsys)
+    assert code == 0 and page.is_file(), err
+    assert (
+        "sksplice: the images of the 2 folders are shown together, without classes (sksplice "
+        f"compare {folders[0]} {folders[1]} --report OUT.html shows two folders as two "
+        "collections; a folder of class sub-folders is profiled by class)"
+    ) in err.splitlines(), err
+    code, out, err = _main(["report", folders[0], "-o", str(page), *_args(tmp_path)], capsys)
+    assert code == 0 and out == "" and "shown together" not in err, err
+
+
 # ------------------------------------------------------------ which run made which file
 
 

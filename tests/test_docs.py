@@ -370,6 +370,7 @@ EXCEPTIONS = {
     "InvalidImageError": "sksplice._images",
     "WeightsUnavailableError": "sksplice._models",
     "CheckpointFormatError": "sksplice._models",
+    "DeviceUnavailableError": "sksplice._device",
     "DataFetchError": "sksplice._download",
     "DigestMismatchError": "sksplice._download",
 }

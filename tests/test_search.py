@@ -882,6 +882,23 @@ def test_a_callable_scoring_with_several_metrics_refits_by_name(problem):
         picked.score(X, y)
 
 
+def test_a_pipeline_given_whole_to_the_validation_curve_is_told_what_to_give(problem):
+    # splice_validation_curve(pipe, X, y, penalties), as SplicePathSearchCV takes the
+    # pipeline, met only Python's "missing 1 required positional argument"
+    from sksplice import splice_validation_curve
+
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    with pytest.raises(TypeError, match=r"got a Pipeline: pass its SpliceTransformer"):
+        splice_validation_curve(pipe, X, y, PENALTIES, cv=3)
+    with pytest.raises(TypeError, match=r"got a Pipeline: pass its SpliceTransformer"):
+        splice_validation_curve(pipe, X, y, l1_penalties=PENALTIES, cv=3)
+    with pytest.raises(TypeError, match=r"^splice_validation_curve\(\) needs l1_penalties: "):
+        splice_validation_curve(splicer, probe(), X, y, cv=3)
+    with pytest.raises(TypeError, match=r"^splice_validation_curve\(\) needs l1_penalties: "):
+        splice_validation_curve(splicer, probe(), X)
+
+
 def test_a_negative_or_non_integer_verbose_is_refused_before_any_fit(problem, monkeypatch, capsys):
     # verbose=-1 was taken and, being true, showed every fold although "0 is quiet".
     from sksplice import splice_validation_curve
@@ -1014,9 +1031,11 @@ def test_a_misspelt_editor_concept_is_refused_before_the_vocabulary_is_embedded(
             with pytest.raises(ValueError, match=refused):
                 splice_validation_curve(clone(splicer), after, X, y, [0.1, 0.2], cv=2)
             assert _CountingEmbedder.n_texts == 0
-    # Known names go on to the fits (which embed the vocabulary).
+    # Known names go on to the fits, which embed the vocabulary once for all of them
+    # (the copies clone makes of the embedder find it); with the frozen transformer,
+    # whose fit embedded it already, not at all.
     run(["dog", "cat"])
-    assert _CountingEmbedder.n_texts >= len(words)
+    assert _CountingEmbedder.n_texts == (0 if probe_steps == "frozen" else len(words))
 
 
 def test_a_generator_of_penalties_is_refused_by_name(problem):

@@ -452,7 +452,7 @@ def test_cli_compare_checks_before_embedding(two_folders, capsys, monkeypatch, t
     (a, b), _, model_args = two_folders
     cases = [
         ([str(a), str(tmp_path / "missing")], [], "no such folder"),
-        ([str(a), str(a)], [], "share 6 images"),
+        ([str(a), str(a)], [], "is given as both A and B"),
         ([str(a), str(b)], ["--solver", "fista"], "--solver 'fista' is not a solver"),
         ([str(a), str(b)], ["-o", str(tmp_path / "missing" / "x.csv")], "does not exist"),
         ([str(a), str(b)], ["--report", str(tmp_path / "missing" / "x.html")], "does not exist"),

@@ -765,15 +765,23 @@ def test_top_concepts_and_l0_helpers(problem):
         est.l0(np.zeros((2, 5)))
 
 
-def test_helpers_ask_when_embeddings_and_weights_have_the_same_width():
+def test_helpers_tell_embeddings_from_weights_of_the_same_width_by_their_signs():
+    # with as many concepts as dimensions, top_concepts and l0 refused every X, though
+    # weights are never negative: an array without a negative value is still asked about
     rng = np.random.default_rng(0)
     est = make(random_vocabulary(DIM), rng.normal(size=(DIM, DIM))).fit(rng.normal(size=(9, DIM)))
-    with pytest.raises(ValueError, match="kind="):
-        est.l0(rng.normal(size=(2, DIM)))
-    Z = rng.normal(size=(2, DIM))
-    assert est.l0(Z, kind="embeddings") == pytest.approx(
-        np.count_nonzero(est.transform(Z).toarray(), axis=1).mean()
+    Z = rng.normal(size=(5, DIM))
+    W = est.transform(Z)
+    assert W.nnz > 0, "no concept: the test shows nothing"
+    assert (
+        est.l0(Z)
+        == est.l0(Z, kind="embeddings")
+        == pytest.approx(np.count_nonzero(W.toarray(), axis=1).mean())
     )
+    assert est.top_concepts(Z, k=3) == est.top_concepts(W, k=3)
+    with pytest.raises(ValueError, match=r"X holds no negative value \(weights never do\); pass"):
+        est.top_concepts(W.toarray(), k=3)
+    assert est.top_concepts(W.toarray(), k=3, kind="weights") == est.top_concepts(W, k=3)
 
 
 # ---------------------------------------------------------------- target_l0
@@ -2399,3 +2407,17 @@ def test_a_search_with_a_keyless_embedder_embeds_the_vocabulary_once(problem):
     np.testing.assert_allclose(
         copy.transform(X).toarray(), search.best_estimator_.transform(X).toarray(), atol=1e-7
     )
+
+
+def test_top_concepts_k_none_gives_every_concept_of_each_row(problem):
+    concepts, _, X = problem
+    est = SpliceTransformer(
+        embedder=CountingEmbedder(dim=DIM), vocabulary=concepts, l1_penalty=0.05, device="cpu"
+    ).fit(X)
+    W = est.transform(X[:6])
+    every = est.top_concepts(W, k=None)
+    assert [len(pairs) for pairs in every] == np.diff(W.indptr).tolist()
+    assert max(len(p) for p in every) > 1, "one concept a row: the test shows nothing"
+    assert every == est.top_concepts(W, k=len(concepts))
+    frame = est.top_concepts(W, k=None, as_frame=True)
+    assert len(frame.dropna(subset=["concept"])) == W.nnz

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import warnings
 from pathlib import Path
 
@@ -1038,3 +1039,20 @@ def test_a_first_fit_of_a_cut_copy_warns_of_the_size_only(tmp_path, splice_data_
         splice.fit(np.random.default_rng(0).normal(size=(3, 6)))
     said = [str(w.message) for w in caught if "read in file order" in str(w.message)]
     assert len(said) == 1 and "the size 50 keeps its first lines" in said[0], said
+
+
+def test_a_vocabulary_without_a_concept_says_whether_it_is_empty_or_blank(tmp_path):
+    # (a file of 0 bytes was said to hold "only blank entries")
+    cases = {
+        "": "The vocabulary file '{}' holds no concept (it is empty)",
+        "\n \n": "The vocabulary file '{}' holds no concept (only blank lines)",
+    }
+    for i, (text, message) in enumerate(cases.items()):
+        path = tmp_path / f"v{i}.txt"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ValueError) as raised:
+            load_vocabulary(path)
+        assert str(raised.value) == message.format(path)
+    for given, why in (([], "it is empty"), (["", " "], "only blank entries")):
+        with pytest.raises(ValueError, match=re.escape(f"holds no concept ({why})")):
+            load_vocabulary(given)

@@ -101,6 +101,7 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     vocabulary's length."""
     from ..vocabulary import (
         VOCABULARIES,
+        _NoConceptError,
         auto_size,
         load_vocabulary,
         named_auto_size,
@@ -118,12 +119,18 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     elif path.is_file():
         if size is None:  # (a copy of a published vocabulary: its most frequent)
             size = auto_size(path)
+        what = f"vocabulary file {path}"
         try:
             with size_cut_by_caller(size):  # (warned below, in the command line's terms)
                 concepts = load_vocabulary(path, size=None)
+        except _NoConceptError as exc:  # (said as a file of too few concepts is)
+            why = "it is empty" if exc.empty else "only blank lines"
+            raise CLIError(
+                f"{what} holds no concept ({why}); SpLiCE needs at least two (the dictionary "
+                "is centred by their mean)"
+            ) from exc
         except ValueError as exc:
             raise CLIError(f"--vocabulary {path}: {exc}") from exc
-        what = f"vocabulary file {path}"
     elif path.exists():
         raise CLIError(f"--vocabulary {path} is not a file")
     else:
@@ -406,11 +413,20 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
         return
     suffix = Path(output).suffix.lower()  # (as output_format reads it)
     if suffix[1:].isalpha() and suffix not in _TEXT_EXTENSIONS and named == "table":
+        # (a page named: the HTML explorer is compare's --report, or the report command)
+        page = ""
+        if suffix in PAGE_EXTENSIONS:
+            page = (
+                f"; for the HTML page, give --report {output}"
+                if getattr(args, "command", None) == "compare"
+                else f"; for the HTML page, run sksplice report -o {output}"
+            )
         logger.warning(
             "-o %s: %s is not an output format, so the file gets the table format; "
-            "give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another",
+            "give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another%s",
             output,
             suffix,
+            page,
         )
 
 

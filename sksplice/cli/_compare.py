@@ -107,7 +107,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _check_one_kind(sides: list[str], embeddings: bool) -> None:
-    """Two folders of images, or two ``.npy`` files of embeddings: not one of each."""
+    """Two folders of images, or two ``.npy`` files of embeddings: not one of each, and
+    not one given as both."""
+    from ._checks import _same_file
+
+    if all(os.path.exists(side) for side in sides) and _same_file(*sides):
+        also = "" if sides[0] == sides[1] else f" (as {sides[1]})"
+        raise CLIError(
+            f"{sides[0]} is given as both A and B{also}: compare two different collections"
+        )
     arrays = [side for side in sides if side.lower().endswith(EMBEDDING_SUFFIX)]
     if arrays and not embeddings and not any(os.path.isdir(side) for side in arrays):
         other = next(side for side in sides if side not in arrays)

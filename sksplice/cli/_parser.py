@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -107,7 +108,13 @@ def _int_at_least(low: int, what: str) -> Callable[[str], int]:
         try:
             out = int(value)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from exc
+            try:  # (a whole number written as a float: --max-image-pixels 1e8, 2.0)
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if not (math.isfinite(number) and number.is_integer()):
+                raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from exc
+            out = int(number)
         if out < low:
             raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}")
         return out

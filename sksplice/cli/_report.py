@@ -72,6 +72,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
             inputs = [args.folder, *args.inputs]
             paths = _collect_images(inputs, _outputs_of(args))
             refuse_one_input_early(args, paths, inputs)
+            folders = [str(i) for i in inputs if os.path.isdir(i)]
+            if len(folders) > 1:  # (pooled: a user may expect them as groups)
+                logger.info(
+                    "the images of the %d folders are shown together, without classes "
+                    "(sksplice compare %s %s --report OUT.html shows two folders as two "
+                    "collections; a folder of class sub-folders is profiled by class)",
+                    len(folders),
+                    folders[0],
+                    folders[1],
+                )
 
             def before_model() -> None:
                 refuse_one_input_unpublished(args, paths, inputs)
