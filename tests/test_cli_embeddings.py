@@ -395,16 +395,11 @@ def test_a_npy_file_beside_images_is_refused_before_any_work(run_env, tmp_path, 
                            capsys)  # fmt: skip
     assert code == 2 and out == ""
     assert f"(sksplice search {X}), and the images without it" in err, err
-    # the report skips it, saying which commands read it
     output = tmp_path / "report.html"
     code, out, err = _main(["report", images[0], images[1], str(X), "-o", str(output),
                             *_args(tmp_path)], capsys)  # fmt: skip
-    assert code == 0, err
-    assert (
-        f"{str(X)!r} is not an image file PIL can read (a .npy file holds arrays, not a picture: "
-        "sksplice decompose, search, compare and profile, given .npy files alone, decompose "
-        "their rows as image embeddings computed already, as in sksplice decompose emb/*.npy;"
-    ) in err, err
+    assert code == 2 and not output.exists()
+    assert f"(sksplice report {X}), and the images without it" in err, err
 
 
 def test_the_metadata_says_a_published_centre_is_the_published_one(splice_data_dir):
@@ -1057,3 +1052,36 @@ def test_outputs_onto_the_npy_inputs_of_search_compare_and_profile_are_refused(
         assert code == 2 and out == "", err
         assert "is the input embeddings file of this run" in err, err
     assert np.load(a).shape == np.load(b).shape == (3, 32)
+
+
+def test_report_shows_npy_rows_by_their_names_with_their_classes(
+    run_env, tmp_path, capsys, tiny_clip_model
+):
+    paths = _image_paths(run_env)  # (cats, then dogs)
+    np.save(tmp_path / "img_emb_0.npy", _embedded(run_env, tiny_clip_model).astype(np.float32))
+    rows = "".join(f"{p},{p.parent.name}\n" for p in paths)
+    (tmp_path / "metadata.csv").write_text("image_path,label\n" + rows, encoding="utf-8")
+    npy = [str(tmp_path / "img_emb_0.npy"), "--names", str(tmp_path / "metadata.csv")]
+    pages = {}
+    for name, inputs in (
+        ("folder", [str(run_env)]),
+        ("labelled", [*npy, "--labels-column", "label"]),
+        ("unlabelled", npy),
+    ):
+        page = tmp_path / f"{name}.html"
+        argv = ["report", *inputs, "-o", str(page), "-q", "--l1-penalty", "0.05"]
+        code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+        assert code == 0 and out == "", err
+        pages[name] = page.read_text(encoding="utf-8")
+    for name, page in pages.items():
+        # every row by its name, with the thumbnail of the image it names
+        assert all(str(p) in page for p in paths) and page.count("data:image/") >= len(paths)
+        assert ("Concepts more frequent in a class than outside it" in page) == (
+            name != "unlabelled"
+        ), name
+    # the same classes, with the same counts, as the folders give
+    for text in ("cats (n=3)", "dogs (n=3)"):
+        assert text in pages["folder"] and text in pages["labelled"]
+    code, out, err = _main(["report", str(run_env), "--labels-column", "label", "-o",
+                            str(tmp_path / "x.html"), *_args(tmp_path)], capsys)  # fmt: skip
+    assert code == 2 and "--labels-column picks the column of classes for .npy inputs" in err

@@ -365,31 +365,21 @@ def test_a_file_of_embeddings_given_as_an_image_is_told_where_it_goes(run_env, t
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [
         f"sksplice: error: not an image file: {archive} (a .npz file holds arrays, not a "
-        "picture: sksplice decompose, search, compare and profile read embeddings computed "
-        "already from .npy files "
+        "picture: every command of sksplice reads embeddings computed already from .npy "
+        "files "
         "(numpy.save writes one); they are also decomposed without embedding them again, by "
         "SpliceTransformer(...).fit_transform(X) in Python with X read from the file)"
     ], err
-    # a folder of them (clip-retrieval's img_emb/), and a file of them where a folder is
-    # expected, are told the same (they were "no image files under folder", "not a folder")
+    # a folder of them (clip-retrieval's img_emb/) is told the same (it was "no image
+    # files under folder"); a .npy file given alone is read as embeddings by every
+    # command (tests/test_cli_embeddings.py)
     folder = tmp_path / "only_npy"
     folder.mkdir()
     (folder / "img_emb_0.npy").write_bytes(embeddings.read_bytes())
     code, out, err = _main(["decompose", str(folder), *_args(tmp_path)], capsys)
     assert code == 2 and out == "", err
     assert f"under folder {folder}: it holds img_emb_0.npy (a .npy file holds arrays" in err
-    labels = tmp_path / "labels.csv"
-    labels.write_text("a.png,cat\n")
-    output = tmp_path / "report.html"
-    code, out, err = _main(
-        ["report", str(embeddings), "--labels", str(labels), "-o", str(output), *_args(tmp_path)],
-        capsys,
-    )
-    assert code == 2 and out == "", err
-    assert f"not a folder: {embeddings} (a file: a .npy file holds arrays, not a picture" in err
-    assert (
-        "sksplice decompose, search, compare and profile, given .npy files alone, decompose" in err
-    )
+    assert "every command of sksplice, given .npy files alone, decomposes their rows" in err
 
 
 def test_every_input_skipped_is_named_with_its_reason(run_env, tmp_path, capsys):

@@ -58,22 +58,20 @@ def _relative(path: str, given: Path) -> str:
 
 def _array_file_hint(path: str) -> str:
     """What to do with a file of arrays given to a command as an image: a ``.npy`` file
-    is read as embeddings by ``decompose``, ``search``, ``compare`` and ``profile`` given such files
-    alone (nothing for other files)."""
+    is read as embeddings by every command given such files alone (nothing for other
+    files)."""
     if not path.lower().endswith(".npy"):
         hint = _library_array_hint(path)
         # (a .npz, .pt, ... file: the command reads embeddings from .npy files)
         return hint.replace(
             "embeddings computed already are decomposed",
-            "sksplice decompose, search, compare and profile read embeddings computed "
-            "already from .npy files "
+            "every command of sksplice reads embeddings computed already from .npy files "
             "(numpy.save writes one); they are also decomposed",
             1,
         )
     return (
-        " (a .npy file holds arrays, not a picture: sksplice decompose, search, compare and "
-        "profile, given .npy files alone, decompose their rows as image embeddings computed "
-        "already, "
+        " (a .npy file holds arrays, not a picture: every command of sksplice, given .npy "
+        "files alone, decomposes their rows as image embeddings computed already, "
         "as in sksplice decompose emb/*.npy; in Python, SpliceTransformer(...).fit_transform(X) "
         "with X read from the file)"
     )

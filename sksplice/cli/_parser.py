@@ -369,7 +369,7 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             f"{command!r} is not a command (choose from {', '.join(commands)})"
             f"{_close(command, commands, n=3)}"
         )
-    if command in ("decompose", "search", "compare", "profile"):
+    if command in ("decompose", "search", "compare", "profile", "report"):
         _refuse_npy_after_names(_commands(parser)[command], words)
     args, extras = parser.parse_known_args(words)
     if extras and words.index(extras[0]) > words.index(args.command):
@@ -465,6 +465,17 @@ def _add_names_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_labels_column_option(p: argparse.ArgumentParser) -> None:
+    """``--labels-column``: where the classes of the rows of ``.npy`` inputs are read."""
+    p.add_argument(
+        "--labels-column",
+        default=None,
+        metavar="COLUMN",
+        help="of .npy inputs: the column of the --labels table, or else of the --names "
+        "tables, that holds the classes",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sksplice`` command.
 
@@ -542,13 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(p, 10, "concepts per class")
     _add_names_options(p)
-    p.add_argument(
-        "--labels-column",
-        default=None,
-        metavar="COLUMN",
-        help="of .npy inputs: the column of the --labels table, or else of the --names "
-        "tables, that holds the classes",
-    )
+    _add_labels_column_option(p)
     _add_model_options(p)
     p.set_defaults(func=_cmd_profile)
 
@@ -633,18 +638,31 @@ def build_parser() -> argparse.ArgumentParser:
         "report",
         help="a self-contained HTML report",
         description="Write a static HTML page: thumbnails next to their concept bars, and "
-        "for labelled folders the class profiles and the ranking table.",
+        "for labelled folders the class profiles and the ranking table. Given .npy files of "
+        "embeddings computed already, their rows (named by --names; a thumbnail where a name "
+        "is the path of an image), classed by --labels or --labels-column.",
     )
     p.add_argument(
         "folder",
         type=_input_path,
         metavar="FOLDER_OR_IMAGE",
-        help="images folder (labelled by its class sub-folders or --labels), or an image",
+        help="images folder (labelled by its class sub-folders or --labels), or an image; or "
+        "a .npy file of image embeddings, one row per image",
     )
     p.add_argument(
-        "inputs", nargs="*", type=_input_path, default=[], metavar="IMAGE", help="more images"
+        "inputs",
+        nargs="*",
+        type=_input_path,
+        default=[],
+        metavar="IMAGE",
+        help="more images (or .npy files)",
     )
-    p.add_argument("--labels", type=_labels_path, default=None, help="CSV of path,label")
+    p.add_argument(
+        "--labels",
+        type=_labels_path,
+        default=None,
+        help="CSV of path,label; of .npy inputs, the class of each row, as for profile",
+    )
     p.add_argument(
         "-k",
         "--top-k",
@@ -659,6 +677,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="sksplice concept report",
         help="page title (default: %(default)s)",
     )
+    _add_names_options(p)
+    _add_labels_column_option(p)
     _add_model_options(p)
     p.set_defaults(func=_cmd_report)
     return parser

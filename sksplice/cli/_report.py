@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .._atomic import atomic_write, remove_stale_temporaries
 from .._version import __version__
 from ..solvers._names import resolved_solver
@@ -22,6 +24,8 @@ from ._decompose import (
     _report_skipped,
     _say_if_dense,
     _say_if_mostly_empty,
+    check_embeddings_run,
+    decompose_embeddings,
     refuse_one_input_early,
     refuse_one_input_unpublished,
 )
@@ -35,18 +39,32 @@ from ._inputs import (
 )
 from ._logging import CLIError, _usage, committing, raise_if_signalled
 from ._output import naming_write_errors, no_concept, plural, say_wrote, significant
-from ._profile import _profile, _top_per_class
+from ._profile import _profile, _profiled, _top_per_class
 
 logger = logging.getLogger(__name__)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from ._embeddings import are_embeddings, check_names_options
+
+    given = [str(args.folder), *(str(i) for i in args.inputs)]
+    embeddings = are_embeddings(given)
     with _usage():
         if args.output == "-":
             raise CLIError(
                 "-o needs a file name: the report is an HTML page with its images "
                 "(e.g. -o report.html)"
             )
+        check_names_options(argparse.Namespace(**{**vars(args), "inputs": given}), embeddings)
+        if not embeddings and getattr(args, "labels_column", None) is not None:
+            raise CLIError(
+                "--labels-column picks the column of classes for .npy inputs; the --labels "
+                "CSV of images is read as path,label"
+            )
+    if embeddings:
+        args.inputs = given  # (the .npy files, as the checks of .npy inputs read them)
+        return _report_embeddings(args)
+    with _usage():
         labelled = args.labels is not None or _has_class_folders(Path(args.folder))
         if labelled:
             if args.labels is not None and not Path(args.folder).is_dir():
@@ -100,10 +118,24 @@ def _cmd_report(args: argparse.Namespace) -> int:
         dec = _decompose(args, paths, plan)
         label_of, profiles, ranking = {}, None, None
     _report_skipped(dec.skipped, len(paths))
+    return _write_report(args, dec, paths, label_of, profiles, ranking, labels_digest)
+
+
+def _write_report(
+    args: argparse.Namespace,
+    dec: _Decomposition,
+    inputs: list[Any],
+    label_of: dict[str, str],
+    profiles: Any,
+    ranking: Any,
+    labels_digest: str | None,
+) -> int:
+    """Write the page of ``report`` (``inputs``: the images, or the names of the rows,
+    given, as the skipped ones are numbered) and say what it found."""
     with_concepts = _write_explorer(
         args,
         dec,
-        paths,
+        inputs,
         args.output,
         title=args.title,
         label_of=label_of,
@@ -116,6 +148,50 @@ def _cmd_report(args: argparse.Namespace) -> int:
     elif dec.W is None and args.target_l0 is None:  # (decomposed in chunks, which say nothing)
         _say_if_mostly_empty(dec.splice, len(dec.paths) - with_concepts, len(dec.paths))
     return 0
+
+
+def _report_embeddings(args: argparse.Namespace) -> int:
+    """``report`` given ``.npy`` files: their rows, embeddings computed already, named by
+    ``--names`` (a thumbnail where a name is the path of an image that can be read), and
+    classed by ``--labels`` or ``--labels-column`` where given (only the vocabulary is
+    embedded)."""
+    from .._validation import alike_labels, alike_labels_message
+    from ._embeddings import read_labels
+
+    labels: list[str] = []
+    labelled = bool(args.labels) or getattr(args, "labels_column", None) is not None
+
+    def classes_read(emb: Any) -> None:
+        nonlocal labels
+        if not labelled:
+            return
+        labels = read_labels(args, emb)
+        classes = sorted(set(labels))
+        alike = alike_labels(classes)
+        if alike:  # (told before the vocabulary is embedded)
+            logger.warning("%s", alike_labels_message(alike, "in the labels"))
+
+    run = check_embeddings_run(args, lambda emb: ({}, {}), after_read=classes_read)
+    emb = run.embeddings
+    digest = labels_sha256(args)
+    dec = decompose_embeddings(args, run)
+    _report_skipped(dec.skipped, emb.n_rows)
+    profiles = ranking = None
+    if labelled:
+        left = np.ones(emb.n_rows, dtype=bool)
+        left[emb.not_finite] = False
+        y = np.asarray(labels, dtype=object)[left].astype(str)
+        if len(set(y.tolist())) < 2:  # (a row of each is left: decomposed above)
+            logger.warning(
+                "no class profiles: profiles need at least two classes, found 1 among the "
+                "rows decomposed: %r; the report shows the rows without them",
+                str(y[0]),
+            )
+        else:
+            dec, profiles, ranking = _profiled(dec, y, said_in_output=True)
+            ranking = _top_per_class(ranking, args.top_k, said_elsewhere=True)
+    label_of = dict(zip(emb.names, labels, strict=True)) if labelled else {}
+    return _write_report(args, dec, emb.names, label_of, profiles, ranking, digest)
 
 
 def _write_explorer(
