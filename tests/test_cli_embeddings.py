@@ -1082,6 +1082,15 @@ def test_report_shows_npy_rows_by_their_names_with_their_classes(
     # the same classes, with the same counts, as the folders give
     for text in ("cats (n=3)", "dogs (n=3)"):
         assert text in pages["folder"] and text in pages["labelled"]
+    # the settings name the file of the rows, with its digest, and the column of classes
+    from sksplice._data import file_sha256
+
+    for text in (
+        f"{tmp_path / 'img_emb_0.npy'} (6 rows)",
+        file_sha256(tmp_path / "img_emb_0.npy"),
+    ):
+        assert text in pages["labelled"] and text in pages["unlabelled"], text
+    assert "labels column" in pages["labelled"] and "labels column" not in pages["unlabelled"]
     code, out, err = _main(["report", str(run_env), "--labels-column", "label", "-o",
                             str(tmp_path / "x.html"), *_args(tmp_path)], capsys)  # fmt: skip
     assert code == 2 and "--labels-column picks the column of classes for .npy inputs" in err

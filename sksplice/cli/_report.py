@@ -291,6 +291,14 @@ def _settings(
     if labels_digest is not None:  # (the classes came from this file)
         settings["labels"] = str(args.labels)
         settings["labels sha256"] = labels_digest
+    if getattr(args, "labels_column", None) is not None:
+        settings["labels column"] = args.labels_column
+    if dec.embeddings is not None:  # (.npy inputs: the files of the rows, by digest)
+        described = dec.embeddings()
+        for i, file in enumerate(described["files"]):
+            n = "" if len(described["files"]) == 1 else f" {i + 1}"
+            settings[f"embeddings{n}"] = f"{file['path']} ({plural(file['rows'], 'row')})"
+            settings[f"embeddings{n} sha256"] = file["sha256"]
     settings["sksplice version"] = __version__
     settings["date"] = datetime.now().astimezone().isoformat(sep=" ", timespec="seconds")
     return settings
