@@ -639,10 +639,10 @@ def _memory_key(embedder: Any, cache_key: str | None, concepts: Sequence[str]) -
     return (ident, vocabulary_hash(concepts), len(concepts))
 
 
-# Copies of embedders without a cache key, made by sklearn's clone (which deep-copies a
-# parameter that is no estimator: a search's every fit gets one), by ``id``: a weak
-# reference to the copy and one to the object it was copied from (the first of a chain
-# of copies). While that one lives, a copy finds the dictionary it holds in process.
+# Copies of embedders that are no estimators, made by sklearn's clone (which deep-copies
+# such a parameter: a search's every fit gets one), by ``id``: a weak reference to the
+# copy and one to the object it was copied from (the first of a chain of copies). While
+# that one lives, a copy without a cache key finds the dictionary it holds in process.
 _copies: dict[int, tuple[weakref.ref[Any], weakref.ref[Any]]] = {}
 
 
@@ -652,15 +652,20 @@ def note_clone(copy: Any, original: Any) -> None:
     the object it was copied from, as an embedder with a key finds it by the key
     (a 5-fold search with such an embedder embedded its vocabulary at every fit).
 
-    Nothing is recorded for an embedder with a cache key, for the object itself, or for
-    objects that take no weak reference (they are told apart as before).
+    Only embedders that are no estimators are recorded: clone copies them whole, and a
+    search has no way to change them (an estimator is made anew from its parameters,
+    which a search sets: ``embedder__seed``, another model). Nothing is asked of the
+    embedder (no ``cache_key()``: clone stays cheap and cannot fail), and nothing is
+    recorded for the object itself or for objects that take no weak reference (they are
+    told apart as before).
     """
-    if copy is original or _key_of(copy) is not None:
+    if copy is original or hasattr(copy, "get_params") or hasattr(original, "get_params"):
         return
     root = _original(original)
     key = id(copy)
 
     def forget(_: weakref.ref[Any]) -> None:  # (the copy is gone: its id may be reused)
+        # (no lock: the collector may run this while the lock is held, on this thread)
         _copies.pop(key, None)
 
     try:

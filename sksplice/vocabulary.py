@@ -191,7 +191,8 @@ def _clean(
             repeats.setdefault(concept, [seen[concept]]).append(i)
     if not out:
         entries = "lines" if positions == "line" else "entries"
-        empty = i < 1 and not written  # (a file of 0 bytes reads as one empty line)
+        # (a file of 0 bytes reads as one empty line; a list of one "" holds an entry)
+        empty = i < 0 or (positions == "line" and i == 0 and not written)
         raise _NoConceptError(
             f"The vocabulary {source} holds no concept "
             f"({'it is empty' if empty else f'only blank {entries}'})",

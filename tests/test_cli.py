@@ -2269,7 +2269,7 @@ def test_max_image_pixels_lifts_the_decompression_bomb_limit(
     assert Image.MAX_IMAGE_PIXELS == 500  # the run's limit is the run's only
     code = cli.main([*args, "--max-image-pixels", "-1"])
     assert code == 2
-    for value in ("1.5", "1e400", "nan", "many"):
+    for value in ("1.5", "inf", "nan", "many"):
         code, out, err = _main([*args, "--max-image-pixels", value], capsys)
         assert code == 2 and f"not an integer: {value!r}" in err, err
 
@@ -2281,20 +2281,27 @@ def test_an_html_output_of_the_table_commands_is_told_where_the_page_comes_from(
 
     from sksplice.cli._checks import _warn_unknown_extension
 
-    for command, advice in (
-        ("compare", "for the HTML page, give --report shift.html"),
-        ("profile", "for the HTML page, run sksplice report -o shift.html"),
-        ("decompose", "for the HTML page, run sksplice report -o shift.html"),
-    ):
+    for command, inputs, advice in (
+        ("compare", ["a", "b"], "; for the HTML page, give --report shift.html"),
+        ("profile", ["data set/"], "; for the HTML page, run sksplice report 'data set/' -o "
+         "shift.html"),
+        ("decompose", list("abcd"), "; for the HTML page, run sksplice report a b c ... -o "
+         "shift.html"),
+        ("search", ["a"], ""),  # (a page of all the images would leave the query out)
+    ):  # fmt: skip
         args = argparse.Namespace(
-            command=command, output="shift.html", format="table", format_from_extension=True
+            command=command,
+            inputs=inputs,
+            output="shift.html",
+            format="table",
+            format_from_extension=True,
         )
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="sksplice"):
             _warn_unknown_extension(args)
         assert [r.getMessage() for r in caplog.records] == [
             "-o shift.html: .html is not an output format, so the file gets the table format; "
-            f"give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another; {advice}"
+            f"give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another{advice}"
         ]
 
 

@@ -979,9 +979,8 @@ def test_profile_of_npy_rows_refuses_missing_or_miscounted_classes_before_torch(
     labels.write_text("cat\n\ncat\ndog\n", encoding="utf-8")
     err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
     assert err.strip() == (
-        f"sksplice: error: --labels {labels} gives no label for {X}[1] (row 1 of the rows, from "
-        "0): every row needs its class (leave the rows without one out of the .npy file, or "
-        "label them)"
+        f"sksplice: error: --labels {labels}, line 2 gives no label for {X}[1]: every row needs "
+        "its class (leave the rows without one out of the .npy file, or label them)"
     )
     labels.write_text("label\ncat\ndog\ncat\ndog\n", encoding="utf-8")
     err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
@@ -994,9 +993,9 @@ def test_profile_of_npy_rows_refuses_missing_or_miscounted_classes_before_torch(
     labels.write_text("cat\nall\ncat\ndog\n", encoding="utf-8")
     err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
     assert err.strip() == (
-        f"sksplice: error: --labels {labels} gives the label 'all' to {X}[1] (row 1 of the rows, "
-        "from 0), a label reserved for the group of all images in the class profiles; give "
-        "that class another name"
+        f"sksplice: error: --labels {labels}, line 2 gives the label 'all' to {X}[1], a label "
+        "reserved for the group of all images in the class profiles; give that class another "
+        "name"
     )
     labels.write_text("cat\ncat\ncat\ncat\n", encoding="utf-8")
     err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
@@ -1030,7 +1029,10 @@ def test_profile_of_npy_rows_reads_a_table_of_labels_and_drops_a_class_left_with
     code, out, err = _main([*argv, *_args(tmp_path)], capsys)
     assert code == 0, err
     assert json.loads(out)["metadata"]["classes"] == {"cat": 4, "dog": 4}
-    assert "none of the 1 images of class 'bird' could be read" in err, err
+    assert (
+        "none of the 1 rows of class 'bird' can be decomposed (their values are not all "
+        "finite): left out of the profiles (2 classes left)"
+    ) in err, err
     assert f"{tmp_path / 'img_emb_0.npy'}[8]: its values are not all finite" in err, err
 
 
@@ -1094,3 +1096,110 @@ def test_report_shows_npy_rows_by_their_names_with_their_classes(
     code, out, err = _main(["report", str(run_env), "--labels-column", "label", "-o",
                             str(tmp_path / "x.html"), *_args(tmp_path)], capsys)  # fmt: skip
     assert code == 2 and "--labels-column picks the column of classes for .npy inputs" in err
+
+
+def test_labels_of_npy_rows_in_a_table_of_paths_are_matched_by_name(run_env, tmp_path, capsys):
+    # a path,label file, as profile takes for images, was read in the order of its rows:
+    # shuffled, it gave the rows wrong classes without a word
+    rng = np.random.default_rng(7)
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, (rng.normal(size=(8, 32)) + 1).astype(np.float32))
+    names = [f"img{i}.jpg" for i in range(8)]
+    (tmp_path / "names.txt").write_text("".join(f"{n}\n" for n in names), encoding="utf-8")
+    classes = ["cat", "dog"] * 4
+    ordered, shuffled = tmp_path / "ordered.txt", tmp_path / "labels.csv"
+    ordered.write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
+    rows = [f"{n},{c}\n" for n, c in zip(names, classes, strict=True)]
+    shuffled.write_text("path,label\n" + "".join(rows[::-1]) + "extra.jpg,cat\n", encoding="utf-8")
+    outputs = []
+    for labels in (ordered, shuffled):
+        argv = ["profile", str(X), "--names", str(tmp_path / "names.txt"), "--labels", str(labels)]
+        code, out, err = _main([*argv, "-f", "csv", "--l1-penalty", "0.05", *_args(tmp_path)],
+                               capsys)  # fmt: skip
+        assert code == 0, err
+        outputs.append(out)
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") > 2
+    assert f"--labels {shuffled}: 1 row of its column 'path' names no row of the .npy files" in err
+    # rows without names, or a row the table lacks, are told
+    code, out, err = _main(["profile", str(X), "--labels", str(shuffled), *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert code == 2 and f"--labels {shuffled} names its rows by its column 'path'" in err, err
+    shuffled.write_text("path,label\n" + "".join(rows[1:]), encoding="utf-8")
+    argv = ["profile", str(X), "--names", str(tmp_path / "names.txt"), "--labels", str(shuffled)]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert f"--labels {shuffled} has no label for img0.jpg: its column 'path' names" in err, err
+
+
+def test_a_blank_label_of_many_names_tables_is_named_in_its_file(run_env, tmp_path):
+    rng = np.random.default_rng(8)
+    npy, tables = [], []
+    for i in range(4):
+        np.save(tmp_path / f"img_emb_{i}.npy", rng.normal(size=(3, 32)).astype(np.float32))
+        rows = [f"f{i}_{j}.jpg,{'cat' if j % 2 else 'dog'}\n" for j in range(3)]
+        if i == 3:
+            rows[1] = "f3_1.jpg,\n"
+        (tmp_path / f"metadata_{i}.csv").write_text("image_path,label\n" + "".join(rows))
+        npy.append(str(tmp_path / f"img_emb_{i}.npy"))
+        tables.append(str(tmp_path / f"metadata_{i}.csv"))
+    argv = ["profile", *npy, "--names", *tables, "--labels-column", "label", *_args(tmp_path)]
+    err = refused_before_torch(argv)
+    assert err.strip() == (
+        f"sksplice: error: column 'label' of --names {tables[3]}, row 2 gives no label for "
+        "f3_1.jpg: every row needs its class (leave the rows without one out of the .npy file, "
+        "or label them)"
+    )
+
+
+def test_rows_lost_to_values_not_finite_are_told_before_the_model_loads(
+    run_env, tmp_path, capsys, monkeypatch, no_embedding
+):
+    import sksplice.embedders as embedders
+
+    def load(config):
+        raise AssertionError("the model was loaded before the rows left were checked")
+
+    monkeypatch.setattr(embedders, "_load_model", load)
+    X = np.random.default_rng(9).normal(size=(6, 32)).astype(np.float32)
+    X[3:] = np.nan  # (every row of class "dog")
+    np.save(tmp_path / "a.npy", X[:3])
+    np.save(tmp_path / "b.npy", X[3:])
+    np.save(tmp_path / "all.npy", X)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("cat\ncat\ncat\ndog\ndog\ndog\n", encoding="utf-8")
+    argv = ["profile", str(tmp_path / "all.npy"), "--labels", str(labels), *_args(tmp_path)]
+    code, out, err = _main(argv, capsys)
+    assert code == 1 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        "sksplice: error: none of the 3 rows of class 'dog' can be decomposed (their values "
+        "are not all finite) (see the skipped rows above); classes with rows: 'cat'; profiles "
+        "need at least two"
+    )
+    assert f"{tmp_path / 'all.npy'}[3]: its values are not all finite" in err, err
+    argv = ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), *_args(tmp_path)]
+    code, out, err = _main(argv, capsys)
+    assert code == 1 and out == ""
+    assert f"{tmp_path / 'b.npy'}[0]: its values are not all finite" in err, err
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: none of the 3 rows of {tmp_path / 'b.npy'} can be decomposed: every "
+        "one holds values that are not finite (NaN or infinite)"
+    )
+
+
+def test_report_classes_rows_that_share_a_name_by_their_position(run_env, tmp_path, capsys):
+    # the page took each row's class by its name: rows sharing one all showed the last's
+    import re
+
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, (np.random.default_rng(10).normal(size=(8, 32)) + 1).astype(np.float32))
+    (tmp_path / "names.txt").write_text("same.jpg\n" * 8, encoding="utf-8")
+    (tmp_path / "labels.txt").write_text("cat\ndog\n" * 4, encoding="utf-8")
+    page = tmp_path / "r.html"
+    argv = ["report", str(X), "--names", str(tmp_path / "names.txt"), "--labels",
+            str(tmp_path / "labels.txt"), "-o", str(page), "-q", *_args(tmp_path)]  # fmt: skip
+    code, out, err = _main(argv, capsys)
+    assert code == 0 and out == "", err
+    data = re.search(r'<script[^>]*application/json">(.*?)</script>', page.read_text(), re.S)
+    shown = json.loads(data.group(1))
+    classes = [shown["classes"][image["c"]] for image in shown["images"]]
+    assert classes == ["cat", "dog"] * 4

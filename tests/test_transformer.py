@@ -2409,6 +2409,33 @@ def test_a_search_with_a_keyless_embedder_embeds_the_vocabulary_once(problem):
     )
 
 
+def test_a_clone_of_a_keyless_estimator_embedder_with_other_parameters_is_another_model():
+    # a search over embedder__seed fitted every candidate with the first model's
+    # dictionary: the copy's parameters change after clone, as a search sets them
+    from sklearn.base import BaseEstimator
+
+    class SeededEmbedder(BaseEstimator):
+        def __init__(self, seed=0):
+            self.seed = seed
+
+        def embed_text(self, texts):
+            # (as KeylessEmbedder embeds: its seed is the model)
+            return KeylessEmbedder(dim=DIM, seed=self.seed).embed_text(texts)
+
+    concepts = random_vocabulary(30)
+    X = np.random.default_rng(0).normal(size=(40, DIM))
+    base = SpliceTransformer(embedder=SeededEmbedder(0), vocabulary=concepts, device="cpu").fit(X)
+    changed = clone(base).set_params(embedder__seed=1).fit(X)
+    fresh = SpliceTransformer(embedder=SeededEmbedder(1), vocabulary=concepts, device="cpu").fit(X)
+    np.testing.assert_allclose(changed.dictionary_, fresh.dictionary_)
+    assert not np.allclose(changed.dictionary_, base.dictionary_)
+    # clone asks nothing of the embedder (a model name that does not exist is refused by
+    # fit, not by clone: a search clones before it fits)
+    from sksplice import CLIPEmbedder
+
+    clone(SpliceTransformer(embedder=CLIPEmbedder("no-such-model"), vocabulary=concepts))
+
+
 def test_top_concepts_k_none_gives_every_concept_of_each_row(problem):
     concepts, _, X = problem
     est = SpliceTransformer(

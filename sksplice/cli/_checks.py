@@ -415,12 +415,15 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
     if suffix[1:].isalpha() and suffix not in _TEXT_EXTENSIONS and named == "table":
         # (a page named: the HTML explorer is compare's --report, or the report command)
         page = ""
-        if suffix in PAGE_EXTENSIONS:
-            page = (
-                f"; for the HTML page, give --report {output}"
-                if getattr(args, "command", None) == "compare"
-                else f"; for the HTML page, run sksplice report -o {output}"
-            )
+        command = getattr(args, "command", None)
+        if suffix in PAGE_EXTENSIONS and command == "compare":
+            page = f"; for the HTML page, give --report {output}"
+        elif suffix in PAGE_EXTENSIONS and command in ("decompose", "profile"):
+            import shlex
+
+            given = [str(i) for i in getattr(args, "inputs", None) or []]
+            shown = " ".join(shlex.quote(i) for i in given[:3]) + (" ..." if given[3:] else "")
+            page = f"; for the HTML page, run sksplice report {shown} -o {output}"
         logger.warning(
             "-o %s: %s is not an output format, so the file gets the table format; "
             "give -f csv, json or jsonl (or a .csv, .json or .jsonl file) for another%s",

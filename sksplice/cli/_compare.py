@@ -129,22 +129,27 @@ def _compare_embeddings(args: argparse.Namespace) -> int:
     """``compare`` given two ``.npy`` files: the rows of each, embeddings computed already,
     are a collection (only the vocabulary is embedded)."""
     sides = [str(args.folder_a), str(args.folder_b)]
-    run = check_embeddings_run(args, lambda emb: ({"folder name": sides}, {}))
-    emb = run.embeddings
-    n_a = int(emb.arrays[0].shape[0])
-    left = np.ones(emb.n_rows, dtype=bool)
-    left[emb.not_finite] = False  # (read by the checks, before the model loaded)
-    with _usage():
-        for path, rows in ((sides[0], left[:n_a]), (sides[1], left[n_a:])):
+
+    def sides_left(emb: Any) -> None:
+        # each file still has a row: checked once every value is read, before the model
+        kept, n_a = emb.kept(), int(emb.arrays[0].shape[0])
+        for path, rows in ((sides[0], kept[:n_a]), (sides[1], kept[n_a:])):
             if not rows.any():
+                _report_skipped(emb.skipped(), emb.n_rows)  # (every one, before the error)
                 raise RunError(
                     f"none of the {plural(len(rows), 'row')} of {path} can be decomposed: every "
                     "one holds values that are not finite (NaN or infinite)"
                 )
+
+    run = check_embeddings_run(
+        args, lambda emb: ({"folder name": sides}, {}), after_scan=sides_left
+    )
+    emb = run.embeddings
     dec = decompose_embeddings(args, run)
     _report_skipped(dec.skipped, emb.n_rows)
     labels = (shown_name(sides[0]), shown_name(sides[1]))
-    return _compare(args, dec, (np.arange(emb.n_rows) < n_a)[left], emb.names, labels)
+    from_a = (np.arange(emb.n_rows) < int(emb.arrays[0].shape[0]))[emb.kept()]
+    return _compare(args, dec, from_a, emb.names, labels)
 
 
 def _compare(

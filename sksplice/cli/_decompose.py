@@ -282,10 +282,12 @@ def _embedded(
     # does under --strict, after the records a streamed run has written.
     first = None if cache is None else _looked_up(cache, paths[:step])
     load = getattr(images, "_load", None)
+    unread = None  # (the first call's files the cache lacks, where none can be read)
     if load is not None and (first is None or len(first[1]) < len(paths[:step])):
-        missing = [p for i, p in enumerate(paths[:step]) if first is None or i not in first[1]]
-        # (files that no cache holds because they cannot be read: no model for them)
-        if first is None or _all_undecodable(images, missing) is None:
+        if first is not None:  # (files no cache holds because they cannot be read: no model)
+            missing = [p for i, p in enumerate(paths[:step]) if i not in first[1]]
+            unread = _all_undecodable(images, missing)
+        if unread is None:
             load()
     with progress(len(paths), desc="CLIP images", unit="image", disable=args.quiet) as bar:
         for start in range(0, len(paths), step):
@@ -299,7 +301,12 @@ def _embedded(
                 continue
             try:
                 X, skipped = _embedded_chunk(
-                    images, chunk, cache, bar, first if start == 0 else None
+                    images,
+                    chunk,
+                    cache,
+                    bar,
+                    first if start == 0 else None,
+                    unread if start == 0 else None,
                 )
             except KeyboardInterrupt as exc:
                 kept = 0 if cache is None else cache.n_read + cache.n_written
@@ -365,11 +372,13 @@ def _embedded_chunk(
     cache: Any,
     bar: Any,
     looked_up: tuple[list[Any], dict[int, np.ndarray]] | None = None,
+    unread: list[Any] | None = None,
 ) -> tuple[np.ndarray, list[Any]]:
     """The embeddings of the images of ``chunk`` (a row of NaN for each one skipped, as
     ``embed_images`` gives them) and those skipped (their index in ``chunk``): read from
     ``cache`` where it holds them (``looked_up``: :func:`_looked_up` of ``chunk``, done
-    already), else embedded (in one call) and kept there."""
+    already), else embedded (in one call) and kept there. ``unread``: the files the cache
+    lacks, found already to be all unreadable (:func:`_all_undecodable`)."""
     from .._progress import counted_by
 
     if cache is None:
@@ -390,7 +399,8 @@ def _embedded_chunk(
         # Files the cache lacks because they cannot be read (damaged, empty, not images)
         # are found without the model: a run whose other images are all cached loads none
         # (each run loaded it, seconds to a minute, to skip the same files again).
-        unread = _all_undecodable(images, [chunk[i] for i in missing])
+        if unread is None:
+            unread = _all_undecodable(images, [chunk[i] for i in missing])
         if unread is not None:
             bar.update(len(missing))
             return X, [s._replace(index=missing[s.index]) for s in unread]
@@ -1136,6 +1146,7 @@ def check_embeddings_run(
     encoded: Callable[[Any], tuple[dict[str, Sequence[Any]], dict[str, Sequence[Any]]]],
     vocabulary_check: Callable[[list[str], list[str]], object] | None = None,
     after_read: Callable[[Any], object] | None = None,
+    after_scan: Callable[[Any], object] | None = None,
 ) -> EmbeddingsRun:
     """Read and check the ``.npy`` files of ``args.inputs`` and the names of their rows,
     then every option (:func:`~._checks._check_options`, given ``vocabulary_check``),
@@ -1146,7 +1157,9 @@ def check_embeddings_run(
     embeddings read, the names that standard output must encode: those every run writes,
     and those it may write (:func:`~._output.check_standard_output_encodes`).
     ``after_read``, when given, is called with the embeddings read, before the options are
-    checked (the classes of the rows, read and checked).
+    checked (the classes of the rows, read and checked); ``after_scan`` once every value
+    is read, before the model (what the rows skipped for values that are not finite leave:
+    each collection, each class).
     """
     from ._embeddings import check_centre_early, check_width, read_embeddings
 
@@ -1168,6 +1181,8 @@ def check_embeddings_run(
         if n_left < 2 and getattr(args, "image_mean", None) == "data":
             raise UsageError(_one_embedding_advice(emb.n_rows))
         _refuse_one_row_unpublished(args, n_left, emb.n_rows)
+        if after_scan is not None:
+            after_scan(emb)
 
     with _usage():
         emb = read_embeddings(args)

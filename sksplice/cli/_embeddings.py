@@ -175,24 +175,34 @@ class EmbeddingInputs:
             self.not_finite = found
         return self.n_rows - len(self.not_finite)
 
-    def decomposable(self) -> tuple[np.ndarray, list[str], list[Any]]:
-        """The rows to decompose, their names, and the rows skipped for values that are
-        not finite (as :class:`~sksplice.embedders.SkippedInput`, named; found by
+    def kept(self) -> np.ndarray:
+        """Which rows are decomposed: those without a value that is not finite (found by
         :meth:`find_not_finite` first)."""
-        from ..embedders import SkippedInput
-
-        X = self.rows()
         if self.not_finite is None:
             raise RuntimeError("find_not_finite() reads the rows before they are decomposed")
-        if not self.not_finite:
-            return X, self.names, []
         keep = np.ones(self.n_rows, dtype=bool)
         keep[self.not_finite] = False
-        skipped = [
+        return keep
+
+    def skipped(self) -> list[Any]:
+        """The rows skipped for values that are not finite, as
+        :class:`~sksplice.embedders.SkippedInput` records, named."""
+        from ..embedders import SkippedInput
+
+        return [
             SkippedInput(i, self.names[i], "its values are not all finite (NaN or infinite)")
-            for i in self.not_finite
+            for i in self.not_finite or []
         ]
-        return X[keep], [n for n, k in zip(self.names, keep, strict=True) if k], skipped
+
+    def decomposable(self) -> tuple[np.ndarray, list[str], list[Any]]:
+        """The rows to decompose, their names, and the rows skipped for values that are
+        not finite (:meth:`skipped`; found by :meth:`find_not_finite` first)."""
+        X = self.rows()
+        keep = self.kept()
+        if keep.all():
+            return X, self.names, []
+        names = [n for n, k in zip(self.names, keep, strict=True) if k]
+        return X[keep], names, self.skipped()
 
     @functools.cached_property
     def described(self) -> dict[str, Any]:
@@ -768,14 +778,25 @@ def check_centre(
 
 
 def read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[str]:
-    """The class of each row of ``embeddings`` (``profile`` given ``.npy`` files): one per
-    row, in their order, from ``--labels FILE`` (one label per line, or a table's column
-    of labels) or from the ``--labels-column`` of the ``--names`` tables."""
+    """The class of each row of ``embeddings`` (``profile`` and ``report`` given ``.npy``
+    files): from ``--labels FILE`` (one label per row, in their order: a text file of one
+    per line, or a table's column of labels; a table with a column of paths, as for
+    images, is matched to the rows by their names) or from the ``--labels-column`` of the
+    ``--names`` tables."""
     column = getattr(args, "labels_column", None)
     if getattr(args, "labels", None):
         path = Path(args.labels)
+        by_name = _labels_by_name(path, column, embeddings)
+        if by_name is not None:
+            return _checked_labels(by_name, embeddings, lambda i: f"--labels {path}")
         labels, chosen = _read_names(path, column, "--labels")
-        where, read = f"--labels {path}", [(labels, chosen)]
+        read = [(labels, chosen)]
+
+        def where(i: int | None) -> str:
+            if i is None:
+                return f"--labels {path}"
+            return f"--labels {path}, {'line' if chosen is None else 'row'} {i + 1}"
+
     elif column is not None:
         if not embeddings.names_files:
             raise CLIError(
@@ -791,40 +812,111 @@ def read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[s
             )
         read = [_read_names(path, column) for path in embeddings.names_files]
         labels = [label for found, _ in read for label in found]
-        shown = [str(p) for p in embeddings.names_files]
-        where = f"column {column!r} of --names {', '.join(shown[:3])}" + (
-            f" and {len(shown) - 3} more" if len(shown) > 4 else ""
-        )
+        # (the file of each label, and its row there: one names file per .npy file, or one
+        # for all)
+        starts = np.cumsum([0, *(len(found) for found, _ in read)])
+
+        def where(i: int | None) -> str:
+            if i is None:
+                return f"column {column!r} of --names"
+            at = int(np.searchsorted(starts, i, side="right")) - 1
+            row = i - int(starts[at]) + 1  # (its rows from 1, after the header)
+            return f"column {column!r} of --names {embeddings.names_files[at]}, row {row}"
+
     else:
         raise CLIError(
-            "profile needs the class of each row of the .npy files: give --labels FILE (one "
-            "label per row, in their order: a text file of one per line, or a table with a "
-            "label column) or --labels-column COLUMN (a column of the --names tables)"
+            f"{getattr(args, 'command', None) or 'profile'} needs the class of each row of the "
+            ".npy files: give --labels FILE (one label per row, in their order: a text file of "
+            "one per line, or a table with a label column) or --labels-column COLUMN (a column "
+            "of the --names tables)"
         )
+    # (the counts of the names tables match the rows': checked when they were read)
     if len(labels) != embeddings.n_rows:
-        why = _why(*read[0], embeddings.n_rows) if len(read) == 1 else ""
+        why = _why(*read[0], embeddings.n_rows)
         raise CLIError(
-            f"{where} gives {plural(len(labels), 'label')} for the "
+            f"{where(None)} gives {plural(len(labels), 'label')} for the "
             f"{plural(embeddings.n_rows, 'row')} of the .npy files: give one label per row, "
             f"in the order of the rows{why}"
         )
+    return _checked_labels(labels, embeddings, where)
+
+
+def _checked_labels(labels: list[str], embeddings: EmbeddingInputs, where: Any) -> list[str]:
+    """``labels``, one per row, refused where one is blank or the reserved ``all``; the
+    message names the row's place (``where(i)``: the file, and its line or row) and
+    name."""
     from .._names import ALL_GROUP
 
     reserved = [i for i, label in enumerate(labels) if label == ALL_GROUP]
     if reserved:
-        first = embeddings.names[reserved[0]]
         raise CLIError(
-            f"{where} gives the label {ALL_GROUP!r} to {first} (row {reserved[0]} of the rows, "
-            "from 0), a label reserved for the group of all images in the class profiles; "
-            "give that class another name"
+            f"{where(reserved[0])} gives the label {ALL_GROUP!r} to "
+            f"{embeddings.names[reserved[0]]}, a label reserved for the group of all images "
+            "in the class profiles; give that class another name"
         )
     blank = [i for i, label in enumerate(labels) if not label.strip()]
     if blank:
-        first = embeddings.names[blank[0]]
         more = f" (and {plural(len(blank) - 1, 'other row')})" if len(blank) > 1 else ""
         raise CLIError(
-            f"{where} gives no label for {first} (row {blank[0]} of the rows, from 0){more}: "
-            "every row needs its "
-            "class (leave the rows without one out of the .npy file, or label them)"
+            f"{where(blank[0])} gives no label for {embeddings.names[blank[0]]}{more}: every "
+            "row needs its class (leave the rows without one out of the .npy file, or label "
+            "them)"
         )
     return labels
+
+
+def _labels_by_name(
+    path: Path, column: str | None, embeddings: EmbeddingInputs
+) -> list[str] | None:
+    """The classes of the rows from a ``--labels`` table with a column of paths (as one
+    for images holds), matched to the rows by their names (``--names``); None for a file
+    without such a column (read in the order of the rows)."""
+    from ._inputs import _PATH_HEADERS
+
+    kind = _kind(path)
+    if kind not in _TABLE_SUFFIXES or not path.is_file():
+        return None
+    table = _read_table(path, kind, "--labels")
+    columns = [str(c) for c in table.columns]
+    keys = [c for c in columns if c.lower() in _PATH_HEADERS and c != column]
+    if not keys:
+        return None
+    key = keys[0]
+    chosen = _names_column(path, columns, column, "--labels")
+    if not embeddings.names_files:
+        raise CLIError(
+            f"--labels {path} names its rows by its column {key!r}, and the rows of the .npy "
+            "files have no names: give --names (their metadata, whose names are those of "
+            f"{key!r}), or a --labels file without a column of paths (one label per row, in "
+            "their order)"
+        )
+    found: dict[str, str] = {}
+    values = zip(
+        table[table.columns[columns.index(key)]], table[table.columns[columns.index(chosen)]]
+    )
+    for line, (name, label) in enumerate(values, start=2):
+        name, label = ("" if _missing(v) else str(v) for v in (name, label))
+        if found.get(name, label) != label:
+            raise CLIError(
+                f"--labels {path}, line {line}: {name} is given two labels "
+                f"({found[name]!r}, {label!r})"
+            )
+        found[name] = label
+    missing = [i for i, name in enumerate(embeddings.names) if name not in found]
+    if missing:
+        more = f" (and {plural(len(missing) - 1, 'other row')})" if len(missing) > 1 else ""
+        raise CLIError(
+            f"--labels {path} has no label for {embeddings.names[missing[0]]}{more}: its "
+            f"column {key!r} names the rows as --names does (or give a --labels file without "
+            "a column of paths: one label per row, in their order)"
+        )
+    unused = len(set(found) - set(embeddings.names))
+    if unused:
+        logger.warning(
+            "--labels %s: %s of its column %r name%s no row of the .npy files",
+            path,
+            plural(unused, "row"),
+            key,
+            "s" if unused == 1 else "",
+        )
+    return [found[name] for name in embeddings.names]

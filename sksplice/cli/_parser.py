@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import math
+import decimal
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -108,11 +108,11 @@ def _int_at_least(low: int, what: str) -> Callable[[str], int]:
         try:
             out = int(value)
         except ValueError as exc:
-            try:  # (a whole number written as a float: --max-image-pixels 1e8, 2.0)
-                number = float(value)
-            except ValueError:
-                number = math.nan
-            if not (math.isfinite(number) and number.is_integer()):
+            try:  # (a whole number written as a float: --max-image-pixels 1e8, 2.0; exact)
+                number = decimal.Decimal(value.strip())
+            except decimal.InvalidOperation:
+                number = decimal.Decimal("nan")
+            if not (number.is_finite() and number == number.to_integral_value()):
                 raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from exc
             out = int(number)
         if out < low:

@@ -20,7 +20,7 @@ from ._decompose import (
     decompose_embeddings,
 )
 from ._inputs import _labelled, labels_sha256
-from ._logging import CLIError, _usage
+from ._logging import CLIError, RunError, _usage
 from ._output import (
     _Output,
     _TextSink,
@@ -140,20 +140,31 @@ def _top_per_class(ranking: Any, k: int | None, *, said_elsewhere: bool = False)
 
 
 def _check_classes_left(
-    skipped: list[Any], paths: Sequence[Any], labels: list[str], left: set[str]
+    skipped: list[Any],
+    paths: Sequence[Any],
+    labels: list[str],
+    left: set[str],
+    *,
+    rows: bool = False,
 ) -> None:
-    """Say which classes lost every image to unreadable files; refuse fewer than two left."""
+    """Say which classes lost every image to unreadable files (``rows``: every row of
+    ``.npy`` inputs to values that are not finite); refuse fewer than two left."""
     lost = sorted(set(labels) - left)
     if not lost:
         return
     counts = {cls: labels.count(cls) for cls in lost}
-    named = "; ".join(f"none of the {counts[c]} images of class {c!r} could be read" for c in lost)
+    if rows:
+        lost_all = "rows of class {!r} can be decomposed (their values are not all finite)"
+    else:
+        lost_all = "images of class {!r} could be read"
+    named = "; ".join(f"none of the {counts[c]} {lost_all.format(c)}" for c in lost)
     if len(left) < 2:
         _report_skipped(skipped, len(paths))
         remaining = ", ".join(repr(cls) for cls in sorted(left)) or "none"
-        raise CLIError(
-            f"{named} (see the skipped images above); "
-            f"classes with images: {remaining}; profiles need at least two"
+        what = "rows" if rows else "images"
+        raise RunError(
+            f"{named} (see the skipped {what} above); "
+            f"classes with {what}: {remaining}; profiles need at least two"
         )
     logger.warning(
         "%s: left out of the profiles (%d classes left)",
@@ -241,22 +252,20 @@ def _profile_embeddings(args: argparse.Namespace) -> int:
         if alike:  # (told before the vocabulary is embedded)
             logger.warning("%s", alike_labels_message(alike, "in the labels"))
 
-    run = check_embeddings_run(
-        args, lambda emb: ({"class": sorted(set(labels))}, {}), after_read=classes_read
-    )
-    from ..embedders import SkippedInput  # (torch: once the checks are done)
+    def classes_left(emb: Any) -> None:
+        # (classes that lost every row to values that are not finite: before the model)
+        if emb.not_finite:
+            kept = {lab for lab, k in zip(labels, emb.kept(), strict=True) if k}
+            _check_classes_left(emb.skipped(), emb.names, labels, kept, rows=True)
 
+    run = check_embeddings_run(
+        args,
+        lambda emb: ({"class": sorted(set(labels))}, {}),
+        after_read=classes_read,
+        after_scan=classes_left,
+    )
     emb = run.embeddings
-    left = np.ones(emb.n_rows, dtype=bool)
-    left[emb.not_finite] = False  # (read by the checks, before the model loaded)
-    with _usage():
-        # (classes that lost every row to values that are not finite: before the vocabulary)
-        skipped = [
-            SkippedInput(i, emb.names[i], "its values are not all finite (NaN or infinite)")
-            for i in emb.not_finite
-        ]
-        kept = {lab for lab, k in zip(labels, left, strict=True) if k}
-        _check_classes_left(skipped, emb.names, labels, kept)
+    left = emb.kept()
     digest = labels_sha256(args)
     dec = decompose_embeddings(args, run)
     y = np.asarray(labels, dtype=object)[left].astype(str)

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,7 @@ def _write_report(
     profiles: Any,
     ranking: Any,
     labels_digest: str | None,
+    row_labels: Sequence[str] | None = None,
 ) -> int:
     """Write the page of ``report`` (``inputs``: the images, or the names of the rows,
     given, as the skipped ones are numbered) and say what it found."""
@@ -142,6 +144,7 @@ def _write_report(
         profiles=profiles,
         ranking=ranking,
         labels_digest=labels_digest,
+        row_labels=row_labels,
     )
     if not with_concepts:  # (as decompose says it; the page says it too)
         logger.warning("%s", no_concept(len(dec.paths)))
@@ -176,11 +179,9 @@ def _report_embeddings(args: argparse.Namespace) -> int:
     digest = labels_sha256(args)
     dec = decompose_embeddings(args, run)
     _report_skipped(dec.skipped, emb.n_rows)
-    profiles = ranking = None
+    profiles = ranking = y = None
     if labelled:
-        left = np.ones(emb.n_rows, dtype=bool)
-        left[emb.not_finite] = False
-        y = np.asarray(labels, dtype=object)[left].astype(str)
+        y = np.asarray(labels, dtype=object)[emb.kept()].astype(str)
         if len(set(y.tolist())) < 2:  # (a row of each is left: decomposed above)
             logger.warning(
                 "no class profiles: profiles need at least two classes, found 1 among the "
@@ -190,8 +191,9 @@ def _report_embeddings(args: argparse.Namespace) -> int:
         else:
             dec, profiles, ranking = _profiled(dec, y, said_in_output=True)
             ranking = _top_per_class(ranking, args.top_k, said_elsewhere=True)
-    label_of = dict(zip(emb.names, labels, strict=True)) if labelled else {}
-    return _write_report(args, dec, emb.names, label_of, profiles, ranking, digest)
+    # (each row's class by its position: rows may share a name)
+    rows = None if y is None else y.tolist()
+    return _write_report(args, dec, emb.names, {}, profiles, ranking, digest, rows)
 
 
 def _write_explorer(
@@ -206,8 +208,10 @@ def _write_explorer(
     ranking: Any,
     settings: dict[str, Any] | None = None,
     labels_digest: str | None = None,
+    row_labels: Sequence[str] | None = None,
 ) -> int:
-    """Write the HTML explorer of ``dec`` (images labelled by ``label_of``) to ``output``.
+    """Write the HTML explorer of ``dec`` (images labelled by ``label_of``, or, by
+    position, by ``row_labels``: rows of ``.npy`` inputs may share a name) to ``output``.
 
     Returns
     -------
@@ -232,11 +236,11 @@ def _write_explorer(
             l0=rec["l0"],
             cosine=rec["cosine"],
             baseline_cosine=rec["baseline_cosine"],
-            label=label_of.get(rec["path"]),
+            label=label_of.get(rec["path"]) if row_labels is None else row_labels[k],
             # (an image embedded whose file is no longer read: no preview, not read again)
             thumbnail="" if thumb is None else thumb,
         )
-        for rec, thumb in zip(records, thumbs, strict=True)
+        for k, (rec, thumb) in enumerate(zip(records, thumbs, strict=True))
     ]
     settings = {**_settings(args, dec, labels_digest), **(settings or {})}
     remove_stale_temporaries(os.path.realpath(output), time.time())  # left by killed runs
