@@ -235,7 +235,8 @@ class EmbeddingInputs:
 
 
 def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
-    """``--names`` and ``--names-column`` only where they name the rows of embeddings; a
+    """``--names``, ``--names-column`` and ``--labels-column`` only where they name (or
+    class) the rows of embeddings; a
     file of names given as an input beside ``.npy`` files is told to go after
     ``--names``; ``.npy`` files after ``--names`` (which takes every file that follows
     it) are told to come first."""
@@ -272,6 +273,11 @@ def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
         )
     if column is not None and not names:
         raise UsageError("--names-column picks the column of a --names table: give --names too")
+    if getattr(args, "labels_column", None) is not None and not embeddings:
+        raise UsageError(
+            "--labels-column picks the column of classes for .npy inputs; the --labels CSV of "
+            "images is read as path,label"
+        )
 
 
 def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
@@ -782,7 +788,19 @@ def read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[s
     files): from ``--labels FILE`` (one label per row, in their order: a text file of one
     per line, or a table's column of labels; a table with a column of paths, as for
     images, is matched to the rows by their names) or from the ``--labels-column`` of the
-    ``--names`` tables."""
+    ``--names`` tables. Classes whose names differ only in case or spaces are warned
+    about."""
+    labels = _read_labels(args, embeddings)
+    from .._validation import alike_labels, alike_labels_message
+
+    alike = alike_labels(sorted(set(labels)))
+    if alike:  # (told before the vocabulary is embedded)
+        logger.warning("%s", alike_labels_message(alike, "in the labels"))
+    return labels
+
+
+def _read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[str]:
+    """The labels of :func:`read_labels`, checked (one per row, none blank or reserved)."""
     column = getattr(args, "labels_column", None)
     if getattr(args, "labels", None):
         path = Path(args.labels)

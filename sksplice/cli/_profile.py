@@ -210,11 +210,6 @@ def _cmd_profile(args: argparse.Namespace) -> int:
                 f"{args.inputs[1]} after {args.folder}): put the images in the folder"
             )
         check_names_options(args, embeddings)
-        if not embeddings and getattr(args, "labels_column", None) is not None:
-            raise CLIError(
-                "--labels-column picks the column of classes for .npy inputs; the --labels "
-                "CSV of images is read as path,label"
-            )
     if embeddings:
         return _profile_embeddings(args)
     with _usage():
@@ -237,7 +232,6 @@ def _profile_embeddings(args: argparse.Namespace) -> int:
     """``profile`` given ``.npy`` files: their rows, embeddings computed already, are
     profiled by the classes of ``--labels`` or ``--labels-column`` (only the vocabulary
     is embedded)."""
-    from .._validation import alike_labels, alike_labels_message
     from ._embeddings import read_labels
 
     labels: list[str] = []
@@ -248,9 +242,6 @@ def _profile_embeddings(args: argparse.Namespace) -> int:
         classes = sorted(set(labels))
         if len(classes) < 2:
             raise CLIError(f"profile needs at least two classes, found 1: {classes[0]!r}")
-        alike = alike_labels(classes)
-        if alike:  # (told before the vocabulary is embedded)
-            logger.warning("%s", alike_labels_message(alike, "in the labels"))
 
     def classes_left(emb: Any) -> None:
         # (classes that lost every row to values that are not finite: before the model)

@@ -57,11 +57,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 "(e.g. -o report.html)"
             )
         check_names_options(argparse.Namespace(**{**vars(args), "inputs": given}), embeddings)
-        if not embeddings and getattr(args, "labels_column", None) is not None:
-            raise CLIError(
-                "--labels-column picks the column of classes for .npy inputs; the --labels "
-                "CSV of images is read as path,label"
-            )
     if embeddings:
         args.inputs = given  # (the .npy files, as the checks of .npy inputs read them)
         return _report_embeddings(args)
@@ -158,7 +153,6 @@ def _report_embeddings(args: argparse.Namespace) -> int:
     ``--names`` (a thumbnail where a name is the path of an image that can be read), and
     classed by ``--labels`` or ``--labels-column`` where given (only the vocabulary is
     embedded)."""
-    from .._validation import alike_labels, alike_labels_message
     from ._embeddings import read_labels
 
     labels: list[str] = []
@@ -166,13 +160,8 @@ def _report_embeddings(args: argparse.Namespace) -> int:
 
     def classes_read(emb: Any) -> None:
         nonlocal labels
-        if not labelled:
-            return
-        labels = read_labels(args, emb)
-        classes = sorted(set(labels))
-        alike = alike_labels(classes)
-        if alike:  # (told before the vocabulary is embedded)
-            logger.warning("%s", alike_labels_message(alike, "in the labels"))
+        if labelled:
+            labels = read_labels(args, emb)
 
     run = check_embeddings_run(args, lambda emb: ({}, {}), after_read=classes_read)
     emb = run.embeddings
