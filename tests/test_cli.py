@@ -4399,3 +4399,29 @@ def test_an_output_name_too_long_for_its_partial_file_is_refused_naming_it(
     assert _refused([command, str(image), "-o", str(tmp_path / name)], capsys) == [
         f"sksplice: error: cannot write output file {tmp_path / name}: {said}"
     ]
+
+
+def test_help_as_a_command_prints_the_help_of_sksplice_or_of_a_command(capsys):
+    # "sksplice help" was refused: "'help' is not a command"
+    from sksplice.cli._parser import build_parser, parse_command_line
+
+    parser = build_parser()
+    for words, expected in (([], parser.format_help()), (["search"], None)):
+        with pytest.raises(SystemExit) as exited:
+            parse_command_line(["help", *words])
+        assert exited.value.code == 0
+        out = capsys.readouterr().out
+        if expected is not None:
+            assert out == expected
+        else:
+            assert out.startswith("usage: sksplice search ") and "--concepts" in out
+    for words, said in (
+        (["serch"], "help serch: give one command, sksplice help COMMAND (choose from "
+         "decompose, profile, compare, search, report) (close matches: search)"),
+        (["search", "x"], "help search x: give one command, sksplice help COMMAND (choose from "
+         "decompose, profile, compare, search, report); see sksplice --help"),
+    ):  # fmt: skip
+        with pytest.raises(SystemExit) as exited:
+            parse_command_line(["help", *words])
+        assert exited.value.code == 2
+        assert said in capsys.readouterr().err

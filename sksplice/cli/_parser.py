@@ -362,6 +362,8 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
     # top-level options take no value: the first other word is the command).
     command = next((w for w in words if not w.startswith("-")), None)
     commands = list(_commands(parser))
+    if command == "help" and words[0] == "help":  # (sksplice help [COMMAND], as git's)
+        _help(parser, words[1:], commands)
     if command is None:
         _refuse_no_command(parser, words, commands)
     if command is not None and command not in commands:
@@ -399,6 +401,22 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             close = " (quote a query of several words: --text 'a dog in the snow')"
         command_parser.error(f"unrecognized arguments: {' '.join(extras)}{close}")
     return args
+
+
+def _help(parser: argparse.ArgumentParser, words: Sequence[str], commands: list[str]) -> NoReturn:
+    """``sksplice help``: the help of ``sksplice``; ``sksplice help COMMAND``: that of the
+    command (as ``--help`` prints them, on standard output, exit 0)."""
+    if not words:
+        parser.print_help()
+        parser.exit(0)
+    if len(words) > 1 or words[0] not in commands:
+        close = "" if words[0] in commands else _close(words[0], commands, n=3)
+        parser.error(
+            f"help {' '.join(words)}: give one command, sksplice help COMMAND (choose from "
+            f"{', '.join(commands)}){close}"
+        )
+    _commands(parser)[words[0]].print_help()
+    parser.exit(0)
 
 
 def _refuse_no_command(
