@@ -596,6 +596,23 @@ SKIPPED_ROWS_HINT = (
 )
 
 
+def refuse_zero_rows(
+    U: np.ndarray,
+    what: str,
+    labels: Sequence[Any] | None = None,
+    *,
+    why: str = "which has no direction to remove",
+) -> None:
+    """Refuse a zero row of ``U`` (it has no direction), named by ``what`` (a format
+    string given its row, or its label's repr) and said ``why`` it cannot be used."""
+    zero = np.flatnonzero(~U.any(axis=1))
+    if zero.size:
+        i = int(zero[0])
+        raise ValueError(
+            f"{what.format(i if labels is None else repr(labels[i]))} is the zero vector, {why}"
+        )
+
+
 def check_finite_rows(
     X: Any,
     name: str,

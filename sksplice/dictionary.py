@@ -659,7 +659,7 @@ def note_clone(copy: Any, original: Any) -> None:
     recorded for the object itself or for objects that take no weak reference (they are
     told apart as before).
     """
-    if copy is original or hasattr(copy, "get_params") or hasattr(original, "get_params"):
+    if copy is original or hasattr(copy, "get_params"):  # (as the original: its copy)
         return
     root = _original(original)
     key = id(copy)

@@ -58,6 +58,7 @@ from ._validation import (
     check_number,
     check_option,
     float_dtypes,
+    refuse_zero_rows,
     restored_on_failure,
     row_labels,
     shown_rows,
@@ -1116,7 +1117,7 @@ def project_out(
     check_finite_rows(X, "X")
     check_finite_rows(U, "directions")
     # (a zero direction removed nothing, silently, where ConceptProjector refuses it)
-    _refuse_zero_rows(U, "directions row {}")
+    refuse_zero_rows(U, "directions row {}")
     basis = _orthonormal_basis(U, rcond)
     if normalize:
         # (rows of any scale: a row of norm 1e-13 is projected as the unscaled row, not
@@ -1124,18 +1125,6 @@ def project_out(
         X = unit_rows(X)
     out = X - (X @ basis.T) @ basis
     return (l2_normalize(out) if normalize else out).astype(dtype, copy=False)
-
-
-def _refuse_zero_rows(U: np.ndarray, what: str, labels: Sequence[Any] | None = None) -> None:
-    """Refuse a zero row of ``U`` (it has no direction), named by ``what`` and its row
-    (or its label)."""
-    zero = np.flatnonzero(~U.any(axis=1))
-    if zero.size:
-        i = int(zero[0])
-        raise ValueError(
-            f"{what.format(i if labels is None else repr(labels[i]))} is the zero vector, "
-            "which has no direction to remove"
-        )
 
 
 def _orthonormal_basis(U: np.ndarray, rcond: float) -> np.ndarray:
@@ -1283,7 +1272,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
                     "directions in the space of the embeddings"
                 )
             check_finite_rows(given, "directions")
-            _refuse_zero_rows(given, "directions row {}")
+            refuse_zero_rows(given, "directions row {}")
         if not names and given is None:
             raise ValueError("nothing to remove: give `concepts` (with `embedder`) or `directions`")
         parts = []
@@ -1307,7 +1296,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
                 )
             what = f"the embeddings of `concepts` by {type(self.embedder).__name__}.embed_text"
             check_finite_rows(embedded, what, names)
-            _refuse_zero_rows(embedded, "the embedding of concept {}", names)
+            refuse_zero_rows(embedded, "the embedding of concept {}", names)
             parts.append(embedded)
         if given is not None:
             parts.append(given)

@@ -25,6 +25,7 @@ from ._validation import (
     check_labels,
     check_number,
     float_dtypes,
+    refuse_zero_rows,
     restored_on_failure,
     row_labels,
     shown_groups,
@@ -157,13 +158,14 @@ def _class_embeddings(embedder: Any, prompts: list[str], n_templates: int) -> np
         )
     what = f"the output of {type(embedder).__name__}.embed_text for the prompts"
     check_finite_rows(emb, what, prompts)
-    zero = np.flatnonzero(~emb.any(axis=1))
-    if zero.size:  # (a class of it would score 0 against every row, and win where all else is <0)
-        raise ValueError(
-            f"the embedding of the prompt {prompts[int(zero[0])]!r} by "
-            f"{type(embedder).__name__}.embed_text is the zero vector, which has no direction "
-            "to compare embeddings with; check the embedder (its output for this text)"
-        )
+    # (a class of it would score 0 against every row, and win where all else is < 0)
+    refuse_zero_rows(
+        emb,
+        f"the embedding of the prompt {{}} by {type(embedder).__name__}.embed_text",
+        prompts,
+        why="which has no direction to compare embeddings with; check the embedder (its "
+        "output for this text)",
+    )
     n_classes = len(prompts) // n_templates
     classes = l2_normalize(l2_normalize(emb).reshape(n_classes, n_templates, -1).mean(axis=1))
     if memory_key is not None and np.isfinite(classes).all():

@@ -148,7 +148,7 @@ def _compare_embeddings(args: argparse.Namespace) -> int:
     dec = decompose_embeddings(args, run)
     _report_skipped(dec.skipped, emb.n_rows)
     labels = (shown_name(sides[0]), shown_name(sides[1]))
-    from_a = (np.arange(emb.n_rows) < int(emb.arrays[0].shape[0]))[emb.kept()]
+    from_a = emb.of_kept(np.arange(emb.n_rows) < int(emb.arrays[0].shape[0]))
     return _compare(args, dec, from_a, emb.names, labels)
 
 
@@ -213,7 +213,6 @@ def _compare(
         )
     if args.report is not None:
         # the explorer: the two collections as its two classes, every tested concept ranked
-        label_of = {str(p): labels[0 if a else 1] for p, a in zip(dec.paths, from_a, strict=True)}
         dec.W = W
         _write_explorer(
             args,
@@ -221,7 +220,7 @@ def _compare(
             inputs,
             args.report,
             title=f"sksplice compare: {labels[0]} vs {labels[1]}",
-            label_of=label_of,
+            row_labels=[labels[0 if a else 1] for a in from_a.tolist()],
             profiles=_shares(comparison, labels, int(from_a.sum()), int((~from_a).sum())),
             ranking=comparison,
             settings={

@@ -184,6 +184,11 @@ class EmbeddingInputs:
         keep[self.not_finite] = False
         return keep
 
+    def of_kept(self, values: Any) -> np.ndarray:
+        """The entries of ``values`` (one per row: their classes, their collection) of the
+        rows decomposed (:meth:`kept`), in order."""
+        return np.asarray(values)[self.kept()]
+
     def skipped(self) -> list[Any]:
         """The rows skipped for values that are not finite, as
         :class:`~sksplice.embedders.SkippedInput` records, named."""
@@ -458,12 +463,12 @@ def _refuse_not_finite(path: Path, rows: np.ndarray) -> None:
 
 
 def _read_names(
-    path: Path, column: str | None, option: str = "--names"
+    path: Path, column: str | None, option: str = "--names", table: Any = None
 ) -> tuple[list[str], str | None]:
     """The names ``path`` holds, one per row, and the column they were read from (None
     for a file of one name per line). ``option``: ``--names``, or ``--labels`` for the
     classes of the rows (a table's column of labels is then looked for, picked by
-    ``--labels-column``)."""
+    ``--labels-column``); ``table``: the file read already, as a table."""
     pick = f"{option}-column"
     if not path.is_file():
         raise CLIError(
@@ -494,7 +499,7 @@ def _read_names(
         if lines and lines[-1] == "":
             lines.pop()  # (the end of the last line)
         return [line.removesuffix("\r") for line in lines], None
-    table = _read_table(path, kind, option)
+    table = _read_table(path, kind, option) if table is None else table
     columns = [str(c) for c in table.columns]
     if kind == ".csv" and len(columns) == 1:
         from ._inputs import _OTHER_SEPARATORS
@@ -804,10 +809,10 @@ def _read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[
     column = getattr(args, "labels_column", None)
     if getattr(args, "labels", None):
         path = Path(args.labels)
-        by_name = _labels_by_name(path, column, embeddings)
+        by_name, table = _labels_by_name(path, column, embeddings)
         if by_name is not None:
             return _checked_labels(by_name, embeddings, lambda i: f"--labels {path}")
-        labels, chosen = _read_names(path, column, "--labels")
+        labels, chosen = _read_names(path, column, "--labels", table)
         read = [(labels, chosen)]
 
         def where(i: int | None) -> str:
@@ -885,20 +890,21 @@ def _checked_labels(labels: list[str], embeddings: EmbeddingInputs, where: Any) 
 
 def _labels_by_name(
     path: Path, column: str | None, embeddings: EmbeddingInputs
-) -> list[str] | None:
+) -> tuple[list[str] | None, Any]:
     """The classes of the rows from a ``--labels`` table with a column of paths (as one
     for images holds), matched to the rows by their names (``--names``); None for a file
-    without such a column (read in the order of the rows)."""
+    without such a column (read in the order of the rows). With the table read (None
+    for a file of lines), not to be read again."""
     from ._inputs import _PATH_HEADERS
 
     kind = _kind(path)
     if kind not in _TABLE_SUFFIXES or not path.is_file():
-        return None
+        return None, None
     table = _read_table(path, kind, "--labels")
     columns = [str(c) for c in table.columns]
     keys = [c for c in columns if c.lower() in _PATH_HEADERS and c != column]
     if not keys:
-        return None
+        return None, table
     key = keys[0]
     chosen = _names_column(path, columns, column, "--labels")
     if not embeddings.names_files:
@@ -937,4 +943,4 @@ def _labels_by_name(
             key,
             "s" if unused == 1 else "",
         )
-    return [found[name] for name in embeddings.names]
+    return [found[name] for name in embeddings.names], table

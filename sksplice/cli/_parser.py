@@ -458,8 +458,9 @@ def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPar
     raise LookupError("the parser has no commands")  # pragma: no cover
 
 
-def _add_names_options(p: argparse.ArgumentParser) -> None:
-    """``--names`` and ``--names-column``: the names of the rows of ``.npy`` inputs."""
+def _add_names_options(p: argparse.ArgumentParser, *, classes: bool = False) -> None:
+    """``--names`` and ``--names-column``: the names of the rows of ``.npy`` inputs; with
+    ``classes``, ``--labels-column``: where their classes are read."""
     names = p.add_argument_group("embeddings computed already (.npy inputs)")
     names.add_argument(
         "--names",
@@ -481,17 +482,14 @@ def _add_names_options(p: argparse.ArgumentParser) -> None:
         metavar="COLUMN",
         help="the column of the --names table that holds the names",
     )
-
-
-def _add_labels_column_option(p: argparse.ArgumentParser) -> None:
-    """``--labels-column``: where the classes of the rows of ``.npy`` inputs are read."""
-    p.add_argument(
-        "--labels-column",
-        default=None,
-        metavar="COLUMN",
-        help="of .npy inputs: the column of the --labels table, or else of the --names "
-        "tables, that holds the classes",
-    )
+    if classes:
+        names.add_argument(
+            "--labels-column",
+            default=None,
+            metavar="COLUMN",
+            help="the column of the --labels table, or else of the --names tables, that "
+            "holds the classes",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -571,8 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
         "rows by their --names)",
     )
     _add_output_options(p, 10, "concepts per class")
-    _add_names_options(p)
-    _add_labels_column_option(p)
+    _add_names_options(p, classes=True)
     _add_model_options(p)
     p.set_defaults(func=_cmd_profile)
 
@@ -696,8 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="sksplice concept report",
         help="page title (default: %(default)s)",
     )
-    _add_names_options(p)
-    _add_labels_column_option(p)
+    _add_names_options(p, classes=True)
     _add_model_options(p)
     p.set_defaults(func=_cmd_report)
     return parser

@@ -256,10 +256,9 @@ def _profile_embeddings(args: argparse.Namespace) -> int:
         after_scan=classes_left,
     )
     emb = run.embeddings
-    left = emb.kept()
     digest = labels_sha256(args)
     dec = decompose_embeddings(args, run)
-    y = np.asarray(labels, dtype=object)[left].astype(str)
+    y = emb.of_kept(labels)
     dec, _, ranking = _profiled(dec, y, said_in_output=args.format == "table")
     _report_skipped(dec.skipped, emb.n_rows)
     return _write_profile_run(args, dec, ranking, digest)

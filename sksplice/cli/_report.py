@@ -11,8 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._atomic import atomic_write, remove_stale_temporaries
 from .._version import __version__
 from ..solvers._names import resolved_solver
@@ -110,36 +108,36 @@ def _cmd_report(args: argparse.Namespace) -> int:
         if ranking is not None:
             ranking = _top_per_class(ranking, args.top_k, said_elsewhere=True)
         label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
+        rows: list[str] | None = [label_of[str(p)] for p in dec.paths]
     else:
         dec = _decompose(args, paths, plan)
-        label_of, profiles, ranking = {}, None, None
+        rows, profiles, ranking = None, None, None
     _report_skipped(dec.skipped, len(paths))
-    return _write_report(args, dec, paths, label_of, profiles, ranking, labels_digest)
+    return _write_report(args, dec, paths, profiles, ranking, labels_digest, rows)
 
 
 def _write_report(
     args: argparse.Namespace,
     dec: _Decomposition,
     inputs: list[Any],
-    label_of: dict[str, str],
     profiles: Any,
     ranking: Any,
     labels_digest: str | None,
     row_labels: Sequence[str] | None = None,
 ) -> int:
     """Write the page of ``report`` (``inputs``: the images, or the names of the rows,
-    given, as the skipped ones are numbered) and say what it found."""
+    given, as the skipped ones are numbered; ``row_labels``: the class of each row of
+    ``dec``) and say what it found."""
     with_concepts = _write_explorer(
         args,
         dec,
         inputs,
         args.output,
         title=args.title,
-        label_of=label_of,
+        row_labels=row_labels,
         profiles=profiles,
         ranking=ranking,
         labels_digest=labels_digest,
-        row_labels=row_labels,
     )
     if not with_concepts:  # (as decompose says it; the page says it too)
         logger.warning("%s", no_concept(len(dec.paths)))
@@ -170,7 +168,7 @@ def _report_embeddings(args: argparse.Namespace) -> int:
     _report_skipped(dec.skipped, emb.n_rows)
     profiles = ranking = y = None
     if labelled:
-        y = np.asarray(labels, dtype=object)[emb.kept()].astype(str)
+        y = emb.of_kept(labels)
         if len(set(y.tolist())) < 2:  # (a row of each is left: decomposed above)
             logger.warning(
                 "no class profiles: profiles need at least two classes, found 1 among the "
@@ -182,7 +180,7 @@ def _report_embeddings(args: argparse.Namespace) -> int:
             ranking = _top_per_class(ranking, args.top_k, said_elsewhere=True)
     # (each row's class by its position: rows may share a name)
     rows = None if y is None else y.tolist()
-    return _write_report(args, dec, emb.names, {}, profiles, ranking, digest, rows)
+    return _write_report(args, dec, emb.names, profiles, ranking, digest, rows)
 
 
 def _write_explorer(
@@ -192,15 +190,14 @@ def _write_explorer(
     output: str,
     *,
     title: str,
-    label_of: dict[str, str],
+    row_labels: Sequence[str] | None,
     profiles: Any,
     ranking: Any,
     settings: dict[str, Any] | None = None,
     labels_digest: str | None = None,
-    row_labels: Sequence[str] | None = None,
 ) -> int:
-    """Write the HTML explorer of ``dec`` (images labelled by ``label_of``, or, by
-    position, by ``row_labels``: rows of ``.npy`` inputs may share a name) to ``output``.
+    """Write the HTML explorer of ``dec`` (its rows labelled by ``row_labels``, by
+    position: rows of ``.npy`` inputs may share a name; None: no classes) to ``output``.
 
     Returns
     -------
@@ -225,7 +222,7 @@ def _write_explorer(
             l0=rec["l0"],
             cosine=rec["cosine"],
             baseline_cosine=rec["baseline_cosine"],
-            label=label_of.get(rec["path"]) if row_labels is None else row_labels[k],
+            label=None if row_labels is None else row_labels[k],
             # (an image embedded whose file is no longer read: no preview, not read again)
             thumbnail="" if thumb is None else thumb,
         )
