@@ -523,20 +523,25 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
     DataFrame): labels go to rows by position, so a Series in another order, or indexed
     by other labels, would give each row the label of another sample, silently.
 
-    Nothing is checked unless both are pandas objects (an array has no index: its
-    order is the caller's), nor where ``X`` has the default index ``0 .. n-1`` (its
-    rows carry no names) and ``y``'s index does not hold those positions (the labels
-    of rows kept by ``train_test_split`` of an array and a Series): those labels can
-    only be meant by position. Call it once the lengths are known to be equal. Raises
+    Nothing is checked unless ``y`` is a Series. The rows of an ``X`` that is no
+    DataFrame (an array, a sparse matrix) carry no names: they are taken as those of
+    the default index ``0 .. n-1``, as the output of a transformer of arrays has. Where
+    ``X`` has that index and ``y``'s index does not hold those positions (the labels
+    of rows kept by ``train_test_split`` of an array and a Series), the labels can
+    only be meant by position and nothing is refused; a ``y`` indexed by those
+    positions in another order is refused whatever ``X`` is (labels shuffled alone, or
+    together with the data: only the caller knows). Call it once the lengths are known to be equal. Raises
     ``ValueError`` naming the first position where the two indexes differ and saying
     how to align the labels (``y.loc[X.index]``) or to use them by position (first, for
     an ``X`` of the default index: labels shuffled together with an array of the data
     hold its positions in another order, and aligning them would mislabel every row).
     """
-    pd = sys.modules.get("pandas")  # (not imported: X and y are no pandas objects)
-    if pd is None or not isinstance(X, pd.DataFrame) or not isinstance(y, pd.Series):
+    pd = sys.modules.get("pandas")  # (not imported: y is no pandas object)
+    if pd is None or not isinstance(y, pd.Series):
         return
-    rows, labels = X.index, y.index
+    framed = isinstance(X, pd.DataFrame)
+    rows = X.index if framed else pd.RangeIndex(len(y))
+    labels = y.index
     if len(rows) != len(labels) or rows.equals(labels):
         return
     a = np.asarray(rows, dtype=object)
@@ -559,12 +564,18 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
         # (the labels name positions of X's rows in another order: they were shuffled or
         # split together with an array of the data, rows still matched by position, or
         # shuffled alone, which aligning puts back; only the caller knows which)
-        fix = (
+        nameless = (
             f"{x_name}'s rows carry no names (its index is 0 .. n-1, as for the output of "
-            f"an array), so if {y_name} was shuffled or split together with the data "
+            "an array)"
+            if framed
+            else f"{x_name} is no DataFrame: its rows carry no names"
+        )
+        align = f"{y_name}.loc[{x_name}.index]" if framed else f"{y_name}.sort_index()"
+        fix = (
+            f"{nameless}, so if {y_name} was shuffled or split together with the data "
             f"(sklearn.utils.shuffle, train_test_split), its labels are in the order of the "
             f"rows: pass {by_position}; only if {y_name}'s index numbers the rows of "
-            f"{x_name} in their own order, align them with {y_name}.loc[{x_name}.index]"
+            f"{x_name} in their own order, align them with {align}"
         )
     elif alignable:
         fix = (
@@ -579,7 +590,8 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
         )
     raise ValueError(
         f"labels `{y_name}` are indexed differently from the rows of {x_name}: at position "
-        f"{at}, {y_name}.index holds {b[at]!r} and {x_name}.index {a[at]!r}. Labels are "
+        f"{at}, {y_name}.index holds {b[at]!r}"
+        f"{f' and {x_name}.index {a[at]!r}' if framed else f', not {at}'}. Labels are "
         f"matched to rows by position, so {risk}; {fix}"
     )
 

@@ -1236,3 +1236,26 @@ def test_a_label_written_in_another_case_gets_a_suggestion():
         plot_class_profile(concept_profiles(W, y, names), "Dog")
     with pytest.raises(ValueError, match=r"classes are \['bird', 'cat', 'dog'\]$"):
         plot_class_profile(concept_profiles(W, y, names), "zebra")  # (nothing close)
+
+
+@pytest.mark.parametrize("container", ["csr", "array"])
+def test_labels_in_another_order_are_refused_beside_weights_without_an_index(rng, container):
+    # Weights without an index (CSR, the default output; an array) took a Series of
+    # labels shuffled alone by position, silently, where a DataFrame of the same
+    # weights refused it: the same rule for both
+    frame, y = _indexed_weights(rng)
+    W = sp.csr_matrix(frame.to_numpy()) if container == "csr" else frame.to_numpy()
+    names = list(frame.columns)
+    labels = y.reset_index(drop=True)
+    shuffled = labels.iloc[[1, 0, *range(2, len(labels))]]
+    with pytest.raises(ValueError) as info:
+        rank_concepts(W, shuffled, labels.iloc[0], concepts=names)
+    message = str(info.value)
+    assert "at position 0, y.index holds 1, not 0" in message
+    assert "W is no DataFrame: its rows carry no names" in message
+    assert "y.reset_index(drop=True)" in message and "y.sort_index()" in message
+    expected = concept_profiles(W, labels, names)
+    pd.testing.assert_frame_equal(concept_profiles(W, shuffled.sort_index(), names), expected)
+    # labels of the rows a split kept (other positions) can only be meant by position
+    kept = labels.set_axis(np.arange(len(labels)) * 3 + 7)
+    pd.testing.assert_frame_equal(concept_profiles(W, kept, names), expected)
