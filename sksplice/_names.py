@@ -82,8 +82,9 @@ _SOURCES: dict[int, tuple[weakref.ref, np.ndarray, Any]] = {}
 # ``W[train]``, ``W[[0]]`` (the rows a user looks at, or a fold). Each record holds the
 # fingerprints of the non-empty rows of one matrix (see :func:`row_fingerprints`),
 # sorted, and its concepts; the matrices themselves are not held. The most recently
-# made or read are kept: at most :data:`_MAX_RECORDS` matrices and :data:`_MAX_ROWS`
-# rows in all (8 bytes a row).
+# made or read are kept: at most :data:`_MAX_ROWS` rows in all (8 bytes a row) and
+# :data:`_MAX_RECORDS` matrices, of which the smallest older ones go first (see
+# :func:`_evict`).
 _RECORDS: OrderedDict[int, tuple[int, np.ndarray, Any, int, Any]] = OrderedDict()
 _MAX_RECORDS = 64
 _MAX_ROWS = 1 << 22
@@ -252,11 +253,27 @@ def remember_concepts(
     densest = int(_row_sizes(source).max())
     with _RECORDS_LOCK:
         _RECORDS[next(_NEXT_RECORD)] = (int(W.shape[1]), fingerprints, concepts, densest, maker)
-        total = sum(record[1].size for record in _RECORDS.values())
-        while len(_RECORDS) > _MAX_RECORDS or total > _MAX_ROWS:
-            _, (_, dropped, _, _, _) = _RECORDS.popitem(last=False)
-            total -= dropped.size
+        _evict()
     return W
+
+
+def _evict() -> None:
+    """Drop records beyond :data:`_MAX_ROWS` rows (the least recently made or read
+    first) and beyond :data:`_MAX_RECORDS` matrices (among the older half, the one of
+    fewest rows first: a loop that decomposes one row at a time would otherwise push
+    out, within 64 calls, the record of a large matrix made just before; of matrices of
+    about one size, the least recently made or read goes first). Call it with
+    :data:`_RECORDS_LOCK` held."""
+    total = sum(record[1].size for record in _RECORDS.values())
+    while total > _MAX_ROWS and len(_RECORDS) > 1:
+        _, (_, dropped, _, _, _) = _RECORDS.popitem(last=False)
+        total -= dropped.size
+    while len(_RECORDS) > _MAX_RECORDS:
+        older = list(_RECORDS.items())[: len(_RECORDS) - _MAX_RECORDS // 2]
+        # (the oldest of those whose number of rows has the fewest binary digits: of
+        # matrices of about one size, the least recently made or read goes first)
+        _, key = min((item[1][1].size.bit_length(), i) for i, item in enumerate(older))
+        del _RECORDS[older[key][0]]
 
 
 def _row_sizes(W: Any) -> np.ndarray:

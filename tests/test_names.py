@@ -621,3 +621,25 @@ def test_a_dense_output_is_recorded_by_the_rows_of_its_sparse_weights(monkeypatc
     np.testing.assert_array_equal(
         _names.row_fingerprints(tiny), _names.row_fingerprints(tiny.astype(np.float32))
     )
+
+
+def test_a_loop_of_one_row_matrices_keeps_the_record_of_a_large_one(monkeypatch):
+    # 65 one-row transforms pushed out the record of a large matrix made just before:
+    # its weights were then read by position by a transformer of other concepts
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
+    names = np.asarray(list("abcdefghi"), dtype=object)
+    large = _weights(0, shape=(200, 9))
+    _names.remember_concepts(large, names)
+    rows = np.random.default_rng(0).uniform(0.1, 1.0, size=(400, 1, 9))
+    for row in rows:
+        _names.remember_concepts(sp.csr_matrix(row), names)
+    assert len(_names._RECORDS) == _names._MAX_RECORDS
+    with pytest.raises(ValueError, match="not those of `x`"):
+        _names.check_source(large[large.getnnz(axis=1) > 0][:1], names[::-1], "`x`")
+    # the newest half are kept whatever their size: the last one-row matrix is known,
+    # the first long forgotten
+    with pytest.raises(ValueError, match="not those of `x`"):
+        _names.check_source(sp.csr_matrix(rows[-1]), names[::-1], "`x`")
+    _names.check_source(sp.csr_matrix(rows[0]), names[::-1], "`x`")
