@@ -530,7 +530,8 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
     of rows kept by ``train_test_split`` of an array and a Series), the labels can
     only be meant by position and nothing is refused; a ``y`` indexed by those
     positions in another order is refused whatever ``X`` is (labels shuffled alone, or
-    together with the data: only the caller knows). Call it once the lengths are known to be equal. Raises
+    together with the data: only the caller knows). Call it once the lengths are known
+    to be equal. Raises
     ``ValueError`` naming the first position where the two indexes differ and saying
     how to align the labels (``y.loc[X.index]``) or to use them by position (first, for
     an ``X`` of the default index: labels shuffled together with an array of the data
@@ -565,8 +566,7 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
         # split together with an array of the data, rows still matched by position, or
         # shuffled alone, which aligning puts back; only the caller knows which)
         nameless = (
-            f"{x_name}'s rows carry no names (its index is 0 .. n-1, as for the output of "
-            "an array)"
+            f"{x_name}'s rows carry no names (its index is 0 .. n-1, as for the output of an array)"
             if framed
             else f"{x_name} is no DataFrame: its rows carry no names"
         )

@@ -185,10 +185,13 @@ def _prefix_hint(columns: list[Any], concepts: set[Any]) -> str:
 
 class RecompositionKey(NamedTuple):
     """What ``inverse_transform`` of a fitted transformer recomposes with: the content
-    digest of its dictionary (computed in fit) and its centre ``mean_`` (float64)."""
+    digest of its dictionary (computed in fit) and its centre ``mean_`` (float64); and
+    the penalty the weights were solved at (``l1_penalty_``; None where unknown), which
+    the analysis functions compare (see :func:`check_one_decomposition`)."""
 
     dictionary: str
     mean: np.ndarray
+    penalty: float | None = None
 
     def same_centre(self, other: RecompositionKey) -> bool:
         """Whether the centres are the same up to rounding (a float32 copy of a centre,
@@ -209,7 +212,12 @@ def recomposition_key(est: Any) -> RecompositionKey:
     from .solvers._cache import digest
 
     dictionary = getattr(est, "_dictionary_digest", None) or digest(est.dictionary_)
-    return RecompositionKey(dictionary, np.array(est.mean_, dtype=np.float64))
+    penalty = getattr(est, "l1_penalty_", None)
+    return RecompositionKey(
+        dictionary,
+        np.array(est.mean_, dtype=np.float64),
+        None if penalty is None else float(penalty),
+    )
 
 
 def check_recomposer(

@@ -24,14 +24,18 @@ from scipy import stats
 from ._fisher import fisher_exact_pvalues, smallest_p_value
 from ._names import ALL_GROUP as _ALL_GROUP
 from ._names import (
+    Found,
     carried_names,
     check_concept_names,
     check_source,
     label_hint,
     plural,
     reconcile_names,
+    recorded,
+    recorded_makers,
 )
 from ._pandas import as_pandas, frame_values
+from ._provenance import check_one_decomposition
 from ._validation import (
     alike_labels,
     alike_labels_message,
@@ -151,13 +155,16 @@ _FALSE_DISCOVERY_RATES = ("fdr_bh", "fdr_by")
 _ALTERNATIVES = ("greater", "two-sided", "less")
 
 
-def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
+def _resolve_concepts(
+    W: Any, concepts: Any, n_concepts: int, found: list[Found] | None = None
+) -> np.ndarray:
     """Concept names for the columns of ``W``.
 
     Taken from ``concepts`` (a sequence of names, or a fitted object with
     ``get_feature_names_out``), else from the columns of a DataFrame ``W``.
     When both name the columns, they must name the same concepts (in another
     order, the frame's columns label the data; see :func:`reconcile_names`).
+    ``found``: what :func:`~sksplice._names.recorded` gave for ``W``.
     """
     given = concepts is not None and not hasattr(concepts, "get_feature_names_out")
     width = getattr(concepts, "n_features_in_", None)  # (of a fitted SpliceTransformer)
@@ -199,7 +206,7 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
     if isinstance(W, pd.DataFrame):
         names = reconcile_names(names, carried_names(W.columns), "`concepts`", "the columns of W")
     else:
-        check_source(W, names, "`concepts`")
+        check_source(W, names, "`concepts`", found)
     text = [str(name) for name in names]
     if len(set(text)) != len(text):  # (tables indexed by concept would hold a name twice)
         seen: dict[str, int] = {}
@@ -211,6 +218,24 @@ def _resolve_concepts(W: Any, concepts: Any, n_concepts: int) -> np.ndarray:
                 )
             seen[name] = j
     return names
+
+
+#: What to do about weights of several decompositions analysed together.
+_ONE_DECOMPOSITION = (
+    "decompose all the rows with one fitted SpliceTransformer (fit it once, transform "
+    "every collection with it) to compare their concepts"
+)
+
+
+def _decompositions_checked(W: Any) -> list[Found] | None:
+    """What :func:`~sksplice._names.recorded` gives for bare weights ``W`` (None for a
+    DataFrame, whose columns name its concepts), warning where their rows were made by
+    decompositions that differ (:func:`~sksplice._weights.check_one_decomposition`)."""
+    if isinstance(W, pd.DataFrame):
+        return None
+    found = recorded(W)
+    check_one_decomposition([("W", recorded_makers(W, found))], _ONE_DECOMPOSITION)
+    return found
 
 
 def _n_columns(W: Any) -> int:
@@ -388,7 +413,8 @@ def concept_profiles(
     """
     check_flag(drop_empty, "drop_empty")  # ("False" dropped them: a non-empty string)
     W = as_pandas(W)  # (a polars frame's columns name its concepts too)
-    names = _resolve_concepts(W, concepts, _n_columns(W))
+    found = _decompositions_checked(W)
+    names = _resolve_concepts(W, concepts, _n_columns(W), found)
     given = W
     W = _as_weights(W)
     n = W.shape[0]
@@ -653,7 +679,8 @@ def _ranking_inputs(W: Any, y: Any, concepts: Any) -> tuple[Any, Any, np.ndarray
             "for the concepts of the whole dataset use concept_profiles(W)"
         )
     W = as_pandas(W)  # (a polars frame's columns name its concepts too)
-    names = _resolve_concepts(W, concepts, _n_columns(W))
+    found = _decompositions_checked(W)
+    names = _resolve_concepts(W, concepts, _n_columns(W), found)
     given = W
     W = _as_weights(W)
     y = _as_labels(y, W.shape[0], given)

@@ -42,6 +42,9 @@ Warnings (subclasses of :class:`UserWarning`):
   the useful range); its ``mean_l0`` attribute holds that mean.
 - :class:`CalibrationStartWarning`: ``l1_penalty`` given with ``target_l0``,
   which calibrates the penalty (``l1_penalty`` is only where that starts).
+- :class:`MixedDecompositionWarning`: weights compared or pooled by an analysis
+  function (``compare_datasets``, ``rank_concepts``, ...) that SpliceTransformers of
+  another dictionary, centre or penalty made; its ``made`` attribute says what differs.
 
 Errors:
 
@@ -54,6 +57,8 @@ Errors:
 - :class:`DeviceUnavailableError` (a :class:`ValueError`): a ``device`` torch
   understands that this machine does not have (``"cuda"`` where torch sees no
   GPU); its ``instead`` attribute names the device to use.
+- :class:`EmptyVocabularyError` (a :class:`ValueError`): a vocabulary file or list
+  that holds no concept (empty, or blank lines only).
 - :class:`DataFetchError` (an :class:`OSError`): a published data file
   (vocabulary, image mean) neither cached nor downloadable, and its subclass
   :class:`DigestMismatchError`: a download without the pinned SHA-256 digest.
@@ -76,12 +81,13 @@ if TYPE_CHECKING:
     from ._means import CentreMismatchWarning, SmallMeanSampleWarning
     from ._models import CheckpointFormatError, WeightsUnavailableError
     from ._persistence import InconsistentVersionWarning
+    from ._provenance import MixedDecompositionWarning
     from .analysis import TooFewSamplesWarning
     from .dictionary import DictionaryCacheWarning, DuplicateConceptWarning
     from .embedders import SkippedInput, SkippedInputWarning
     from .plotting import FigureLayoutWarning
     from .transformer import DenseCodesWarning
-    from .vocabulary import RepeatedConceptWarning
+    from .vocabulary import EmptyVocabularyError, RepeatedConceptWarning
 
 __all__ = [
     "CalibrationStartWarning",
@@ -93,10 +99,12 @@ __all__ = [
     "DictionaryCacheWarning",
     "DigestMismatchError",
     "DuplicateConceptWarning",
+    "EmptyVocabularyError",
     "FigureLayoutWarning",
     "ImageFileWarning",
     "InconsistentVersionWarning",
     "InvalidImageError",
+    "MixedDecompositionWarning",
     "RepeatedConceptWarning",
     "SkippedInput",
     "SkippedInputWarning",
@@ -116,10 +124,12 @@ _DEFINED_IN = {
     "DictionaryCacheWarning": ".dictionary",
     "DigestMismatchError": "._download",
     "DuplicateConceptWarning": ".dictionary",
+    "EmptyVocabularyError": ".vocabulary",
     "FigureLayoutWarning": ".plotting",
     "ImageFileWarning": "._images",
     "InconsistentVersionWarning": "._persistence",
     "InvalidImageError": "._images",
+    "MixedDecompositionWarning": "._provenance",
     "RepeatedConceptWarning": ".vocabulary",
     "SkippedInput": ".embedders",
     "SkippedInputWarning": ".embedders",

@@ -264,10 +264,12 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
     solved = transformer._solve_path(V, penalties.tolist())
     elapsed = time.perf_counter() - started
     maker = recomposition_key(transformer)
-    for codes in solved:
+    for codes, penalty in zip(solved, penalties.tolist(), strict=True):
         W = transformer._codes_weights(codes, dtype)
-        # (recorded with its concepts, as transform's weights are: see check_source)
-        weights.append(remember_concepts(W, transformer.concepts_, maker=maker))
+        # (recorded with its concepts, as transform's weights are: see check_source; and
+        # with the penalty it was solved at)
+        made = maker._replace(penalty=float(penalty))
+        weights.append(remember_concepts(W, transformer.concepts_, maker=made))
         mean_l0.append(float(np.mean(np.diff(W.indptr))))
         recomposed = transformer.inverse_transform(W)
         cosine.append(float(np.mean(np.sum(Xn * recomposed, axis=1))))

@@ -17,8 +17,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._fisher import smallest_p_value
-from ._names import carried_names, check_source
+from ._names import carried_names, check_source, recorded, recorded_makers
 from ._pandas import as_pandas
+from ._provenance import check_one_decomposition
 from ._validation import shown_label
 from .analysis import (
     _as_weights,
@@ -181,18 +182,28 @@ def compare_datasets(
     # (a matrix without names that a transformer made is checked against the names the
     # other collection's columns carry: read by position, each column would be read as
     # another concept)
+    # (bare weights are looked up once: made by which transformers)
+    found_a, found_b = (None if isinstance(W, pd.DataFrame) else recorded(W) for W in (W_a, W_b))
     if concepts is None and not isinstance(W_a, pd.DataFrame):
-        names = names_b = _resolve_concepts(W_b, None, c_b)
-        check_source(W_a, names, "the columns of W_b")
+        names = names_b = _resolve_concepts(W_b, None, c_b, found_b)
+        check_source(W_a, names, "the columns of W_b", found_a)
     else:
-        names = _resolve_concepts(W_a, concepts, c_a)
+        names = _resolve_concepts(W_a, concepts, c_a, found_a)
         if concepts is not None:
-            names_b = _resolve_concepts(W_b, concepts, c_b)
+            names_b = _resolve_concepts(W_b, concepts, c_b, found_b)
         else:
             carried = carried_names(W_b.columns) if isinstance(W_b, pd.DataFrame) else None
             names_b = names if carried is None else carried
             if not isinstance(W_b, pd.DataFrame):
-                check_source(W_b, names, "the columns of W_a")
+                check_source(W_b, names, "the columns of W_a", found_b)
+    check_one_decomposition(
+        [
+            (name, [] if found is None else recorded_makers(W, found))
+            for name, W, found in (("W_a", W_a, found_a), ("W_b", W_b, found_b))
+        ],
+        "decompose both collections with one fitted SpliceTransformer (fit it once, on "
+        "both or on a reference set, and transform each with it)",
+    )
     differ = np.flatnonzero(names.astype(str) != names_b.astype(str))
     if differ.size:
         j = int(differ[0])

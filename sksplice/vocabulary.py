@@ -31,6 +31,7 @@ __all__ = [
     "IMAGE_MEANS",
     "UPSTREAM_URL",
     "VOCABULARIES",
+    "EmptyVocabularyError",
     "RepeatedConceptWarning",
     "as_mean_vector",
     "authors_index_to_concept",
@@ -149,13 +150,26 @@ class RepeatedConceptWarning(UserWarning):
 _REPEATS_SHOWN = 3
 
 
-class _NoConceptError(ValueError):
-    """A vocabulary without a concept: ``empty`` where it holds no entry at all, else
-    only blank ones."""
+class EmptyVocabularyError(ValueError):
+    """A vocabulary (a file, a list) that holds no concept.
+
+    Attributes
+    ----------
+    empty : bool
+        True where it holds no entry at all, False where it holds only blank ones.
+    """
 
     def __init__(self, message: str, *, empty: bool) -> None:
         super().__init__(message)
         self.empty = empty
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_empty_vocabulary_error, (str(self), self.empty))
+
+
+def _empty_vocabulary_error(message: str, empty: bool) -> EmptyVocabularyError:
+    """An :class:`EmptyVocabularyError` made again (unpickled)."""
+    return EmptyVocabularyError(message, empty=empty)
 
 
 def _clean(
@@ -193,7 +207,7 @@ def _clean(
         entries = "lines" if positions == "line" else "entries"
         # (a file of 0 bytes reads as one empty line; a list of one "" holds an entry)
         empty = i < 0 or (positions == "line" and i == 0 and not written)
-        raise _NoConceptError(
+        raise EmptyVocabularyError(
             f"The vocabulary {source} holds no concept "
             f"({'it is empty' if empty else f'only blank {entries}'})",
             empty=empty,

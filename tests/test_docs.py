@@ -365,6 +365,8 @@ EXCEPTIONS = {
     "InconsistentVersionWarning": "sksplice._persistence",
     "ImageFileWarning": "sksplice._images",
     "CalibrationStartWarning": "sksplice._calibration",
+    "MixedDecompositionWarning": "sksplice._provenance",
+    "EmptyVocabularyError": "sksplice.vocabulary",
     "DenseCodesWarning": "sksplice.transformer",
     "FigureLayoutWarning": "sksplice.plotting",
     "InvalidImageError": "sksplice._images",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -705,3 +706,72 @@ def test_concepts_chosen_beforehand_are_tested_with_the_numbers_the_page_quotes(
     page = (Path(__file__).parents[1] / "docs" / "shift.md").read_text(encoding="utf-8")
     assert said in page, said
     assert not every.loc["grass", "significant"] and few.loc["grass", "significant"]
+
+
+def _two_decompositions(**second):
+    from sksplice import SpliceTransformer
+
+    rng = np.random.default_rng(0)
+    names = [f"c{j}" for j in range(12)]
+    raw = rng.normal(size=(12, 16))
+    kwargs = {"l1_penalty": 0.1, "device": "cpu", "vocabulary": names, "concept_embeddings": raw}
+    X = rng.normal(size=(40, 16))
+    first = SpliceTransformer(**kwargs).fit(X)
+    other = SpliceTransformer(**{**kwargs, **second}).fit(X[20:] if not second else X)
+    return first, other, X
+
+
+@pytest.mark.parametrize(
+    ("second", "differs"),
+    [({}, r"centre \(mean_\)"), ({"l1_penalty": 0.3}, r"penalty \(l1_penalty_ 0.1 and 0.3\)")],
+)
+def test_collections_of_two_decompositions_are_warned_about(second, differs):
+    # Weights of A and B from transformers of other centres or penalties were compared
+    # without a word: the prevalences then differ by the decomposition (76 concepts
+    # "significant" in one population decomposed at two penalties)
+    from sksplice.exceptions import MixedDecompositionWarning
+
+    first, other, X = _two_decompositions(**second)
+    W_a, W_b = first.transform(X[:20]), other.transform(X[20:])
+    said = rf"W_a and W_b .* differ in their {differs}"
+    with pytest.warns(MixedDecompositionWarning, match=said):
+        compare_datasets(W_a, W_b, concepts=first)
+    with pytest.warns(MixedDecompositionWarning, match="one fitted SpliceTransformer"):
+        compare_datasets(W_a[:5].copy(), W_b.toarray(), concepts=first)  # (rows, copies)
+    # one transformer, or weights of unknown origin: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixedDecompositionWarning)
+        compare_datasets(W_a, first.transform(X[20:]), concepts=first)
+        compare_datasets(W_a, W_b.toarray() * 1.001, concepts=first)  # (made elsewhere)
+
+
+def test_rows_of_two_decompositions_stacked_are_warned_about_by_the_analysis():
+    from sksplice.analysis import concept_profiles, rank_concepts, rank_each_class
+    from sksplice.exceptions import MixedDecompositionWarning
+
+    first, other, X = _two_decompositions(l1_penalty=0.3)
+    W = sp.vstack([first.transform(X[:20]), other.transform(X[20:])]).tocsr()
+    y = ["a"] * 20 + ["b"] * 20
+    for call in (
+        lambda: rank_concepts(W, y, "a", concepts=first),
+        lambda: rank_each_class(W, y, first),
+        lambda: concept_profiles(W, y, first),
+    ):
+        with pytest.warns(MixedDecompositionWarning, match="the rows of W were made by"):
+            call()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixedDecompositionWarning)
+        rank_concepts(first.transform(X), y, "a", concepts=first)
+
+
+def test_weights_of_a_path_are_recorded_with_their_penalties():
+    from sksplice.exceptions import MixedDecompositionWarning
+    from sksplice.path import splice_path
+
+    first, _, X = _two_decompositions()
+    path = splice_path(first, X, [0.1, 0.3])
+    with pytest.warns(MixedDecompositionWarning, match=r"l1_penalty_ 0.3 and 0.1"):
+        compare_datasets(path.weights[0], path.weights[1], concepts=first)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixedDecompositionWarning)
+        compare_datasets(path.weights[1], first.transform(X), concepts=first)  # (0.1)

@@ -101,7 +101,7 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     vocabulary's length."""
     from ..vocabulary import (
         VOCABULARIES,
-        _NoConceptError,
+        EmptyVocabularyError,
         auto_size,
         load_vocabulary,
         named_auto_size,
@@ -123,7 +123,7 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         try:
             with size_cut_by_caller(size):  # (warned below, in the command line's terms)
                 concepts = load_vocabulary(path, size=None)
-        except _NoConceptError as exc:  # (said as a file of too few concepts is)
+        except EmptyVocabularyError as exc:  # (said as a file of too few concepts is)
             why = "it is empty" if exc.empty else "only blank lines"
             raise CLIError(
                 f"{what} holds no concept ({why}); SpLiCE needs at least two (the dictionary "
