@@ -1203,3 +1203,40 @@ def test_report_classes_rows_that_share_a_name_by_their_position(run_env, tmp_pa
     shown = json.loads(data.group(1))
     classes = [shown["classes"][image["c"]] for image in shown["images"]]
     assert classes == ["cat", "dog"] * 4
+
+
+def test_search_lists_the_query_concepts_a_result_holds_beyond_its_top_concepts(
+    run_env, tmp_path, capsys, tiny_clip_model
+):
+    # A result's own top 5 concepts were listed, the concept searched for often not
+    # among them: only its score said that it held it
+    np.save(tmp_path / "img_emb_0.npy", _embedded(run_env, tiny_clip_model).astype(np.float32))
+    base = [str(tmp_path / "img_emb_0.npy"), "--l1-penalty", "0.05"]
+    every = ["decompose", *base, "-k", "1000", "-f", "json", *_args(tmp_path)]
+    code, out, err = _main(every, capsys)
+    assert code == 0, err
+    whole = {r["path"]: r["concepts"] for r in json.loads(out)["images"]}
+    # the concept of the most rows at the 3rd rank or later: what -k 2 does not show
+    counts: dict[str, int] = {}
+    for concepts in whole.values():
+        for c in concepts[2:]:
+            counts[c["concept"]] = counts.get(c["concept"], 0) + 1
+    assert counts, "no image holds a third concept: the test shows nothing"
+    query = max(counts, key=counts.get)
+    argv = ["search", *base, "-n", "20", "--concepts", query, "-k", "2", *_args(tmp_path)]
+    code, out, err = _main([*argv, "-f", "json"], capsys)
+    assert code == 0, err
+    results = json.loads(out)["images"]
+    assert any(len(r["concepts"]) == 3 for r in results), results
+    for r in results:
+        ranks = [c["concept"] for c in whole[r["path"]]]
+        top, more = r["concepts"][:2], r["concepts"][2:]
+        assert [c["concept"] for c in top] == ranks[:2] and all("rank" not in c for c in top)
+        assert query in [c["concept"] for c in r["concepts"]]
+        for c in more:
+            assert c["concept"] == query and c["rank"] == ranks.index(query) + 1 > 2
+    code, out, err = _main([*argv, "-f", "csv"], capsys)
+    rows = [row for row in csv.DictReader(io.StringIO(out)) if row["concept"] == query]
+    assert len(rows) == len(results) and any(int(row["rank"]) > 2 for row in rows)
+    code, out, err = _main(argv, capsys)
+    assert f"  {query}  (query, rank " in out, out

@@ -106,7 +106,9 @@ class _Writer:
             head = [rec[e] for e in self.extra]
             tail = [rec["l0"], rec["cosine"], rec["baseline_cosine"]]
             for rank, c in enumerate(rec["concepts"], start=1):
-                self._csv.writerow([*head, rec["path"], rank, c["concept"], c["weight"], *tail])
+                # (a concept listed beyond the top ones says its rank: search's query)
+                at = c.get("rank", rank)
+                self._csv.writerow([*head, rec["path"], at, c["concept"], c["weight"], *tail])
             if not rec["concepts"]:
                 self._csv.writerow([*head, rec["path"], "", "", "", *tail])
         else:
@@ -120,7 +122,8 @@ class _Writer:
             for c in rec["concepts"]:
                 # (4 significant digits, trailing zeros kept: 0.5000, 0.05674, 1.100e-05;
                 # 4 decimals showed a weight of 1.1e-05 as 0.0000)
-                fh.write(f"  {c['weight']:#8.4g}  {c['concept']}\n")
+                at = f"  (query, rank {c['rank']})" if "rank" in c else ""
+                fh.write(f"  {c['weight']:#8.4g}  {c['concept']}{at}\n")
             if not rec["concepts"]:
                 fh.write("  (no concept above the penalty)\n")
         self._written()

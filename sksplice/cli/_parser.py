@@ -645,7 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=10,
         help="images returned at most (default: 10)",
     )
-    _add_output_options(p, 5, "concepts per image")
+    _add_output_options(p, 5, "concepts per image, besides the query concepts it holds")
     _add_names_options(p)
     _add_model_options(p)
     p.set_defaults(func=_cmd_search)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -128,8 +129,11 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
     found = dataclasses.replace(
         dec, paths=[dec.paths[int(i)] for i in indices], X=dec.X[indices], W=W[indices]
     )
+    # (a query concept a result holds beyond its top -k concepts is listed after them,
+    # with its rank: the concepts searched for are always shown)
+    ranked = splice.top_concepts(found.W, k=None, kind="weights") if query else []
     records = (
-        {"result": rank, "score": rounded(score), **rec}
+        {"result": rank, "score": rounded(score), **_with_query(rec, ranked[rank - 1], query)}
         for rank, (rec, score) in enumerate(
             zip(_iter_rows(found, args.top_k, True), scores, strict=True), start=1
         )
@@ -145,3 +149,18 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
         dec.n_inputs,
         extra=("result", "score"),
     )
+
+
+def _with_query(
+    rec: dict[str, Any], ranked: list[tuple[str, float]], query: dict[str, float] | None
+) -> dict[str, Any]:
+    """The record ``rec`` of a result with the concepts of the ``query`` it holds beyond
+    its top concepts appended, each with its ``rank`` among all of the row's concepts
+    (``ranked``, in the order of ``top_concepts``)."""
+    listed = {c["concept"] for c in rec["concepts"]}
+    more = [
+        {"concept": name, "weight": rounded(weight), "rank": at}
+        for at, (name, weight) in enumerate(ranked, start=1)
+        if name in (query or {}) and name not in listed
+    ]
+    return {**rec, "concepts": [*rec["concepts"], *more]} if more else rec
