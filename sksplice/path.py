@@ -222,6 +222,15 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         on every weight is zero), an empty or non 1-D ``l1_penalties``, or
         embeddings ``transform`` would refuse.
 
+    Warns
+    -----
+    UserWarning, DenseCodesWarning
+        As :meth:`SpliceTransformer.transform` warns, once per penalty: most rows
+        (or every row) without a concept, or codes nearly dense (a penalty far from
+        the useful range). :class:`SplicePathSearchCV` and
+        :func:`splice_validation_curve` solve paths, and so warn as a grid search
+        over ``l1_penalty`` does.
+
     See Also
     --------
     sklearn.linear_model.lasso_path : The same idea for the lasso.
@@ -270,6 +279,10 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         # with the penalty it was solved at)
         made = maker._replace(penalty=float(penalty))
         weights.append(remember_concepts(W, transformer.concepts_, maker=made))
+        # (a penalty that leaves the rows without a concept, or nearly dense: warned about
+        # as transform warns, once per penalty, so that a search over a path says what a
+        # grid search says)
+        transformer._warn_about_codes(W, X, float(penalty))
         mean_l0.append(float(np.mean(np.diff(W.indptr))))
         recomposed = transformer.inverse_transform(W)
         cosine.append(float(np.mean(np.sum(Xn * recomposed, axis=1))))

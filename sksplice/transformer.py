@@ -1518,12 +1518,18 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         W = self._decomposed(X)
         return _weights.format_weights(self, W, X_in, wrapped=True)
 
-    def _warn_about_codes(self, W: scipy.sparse.csr_matrix, X: np.ndarray) -> None:
+    def _warn_about_codes(
+        self, W: scipy.sparse.csr_matrix, X: np.ndarray, penalty: float | None = None
+    ) -> None:
         """Warn when the weights ``W`` of a transform of ``X`` hold no concept at all, or
         are nearly dense (:class:`DenseCodesWarning`): the penalty is far from useful.
         The rows of ``X`` that are all zero (warned about as such) hold no concept at any
-        penalty, and are not counted."""
+        penalty, and are not counted. ``penalty``: the penalty of weights of a path
+        (:func:`~sksplice.path.splice_path`), given whatever ``target_l0`` is; None: the
+        fitted ``l1_penalty_``."""
         n, d = W.shape[0], self.n_features_in_
+        asked = self.target_l0 is None or penalty is not None  # (not calibrated for)
+        penalty = self.l1_penalty_ if penalty is None else penalty
         whole = not getattr(_BLOCK_OF_MORE, "active", False)  # (not a chunk of a run)
         empty = n - int(np.count_nonzero(np.diff(W.indptr)))
         counted = n  # (the rows with a direction)
@@ -1531,12 +1537,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             # (the zero rows looked for only where a warning would follow: one more pass)
             n_zero = int(zero_rows(X).sum())
             counted, empty = n - n_zero, empty - n_zero
-        if whole and W.nnz and self.target_l0 is None and _mostly_empty(empty, counted):
+        if whole and W.nnz and asked and _mostly_empty(empty, counted):
             # (the counts differ from fold to fold of a search: shown once per penalty)
             warn_user(
-                _mostly_empty_message(empty, counted, self.l1_penalty_),
+                _mostly_empty_message(empty, counted, penalty),
                 UserWarning,
-                once_as=f"most rows without a concept at l1_penalty={self.l1_penalty_:g}",
+                once_as=f"most rows without a concept at l1_penalty={penalty:g}",
             )
         if counted > 1 and W.nnz == 0 and whole:
             # (a penalty just below 2 is accepted, and gives this; the CLI says it too)
@@ -1544,7 +1550,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             # many warnings as folds for one setting)
             warn_user(
                 f"every row of X decomposes to no concept at "
-                f"l1_penalty={self.l1_penalty_:g}: no concept's correlation with a row "
+                f"l1_penalty={penalty:g}: no concept's correlation with a row "
                 "reaches the penalty. A smaller l1_penalty keeps more concepts (useful "
                 "penalties lie mostly from 0.05 to 0.5), or set target_l0 to have fit find "
                 "the penalty for a number of concepts",
@@ -1552,10 +1558,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             )
         mean_l0 = W.nnz / n if n else 0.0
         # (not where target_l0 asked for codes this long: the penalty follows from it)
-        if self.target_l0 is None and _nearly_dense(mean_l0, d):
+        if asked and _nearly_dense(mean_l0, d):
             # (the mean differs from fold to fold of a search: shown once per penalty)
-            once_as = f"nearly dense codes at l1_penalty={self.l1_penalty_:g}"
-            warn_user(_dense_codes(mean_l0, d, self.l1_penalty_), once_as=once_as)
+            once_as = f"nearly dense codes at l1_penalty={penalty:g}"
+            warn_user(_dense_codes(mean_l0, d, penalty), once_as=once_as)
 
     def transform_with_stats(self, X: Any) -> tuple[Any, TransformStats]:
         """Decompose embeddings and report how the solver did on them.

@@ -1176,3 +1176,30 @@ def test_fit_and_score_times_add_up_to_the_time_of_the_folds(problem):
         "mean_score_time",
         "std_score_time",
     ]
+
+
+def test_penalties_far_from_the_useful_range_are_warned_about_as_by_grid_search(problem):
+    # GridSearchCV's transforms warned about a penalty that left the rows without a
+    # concept, or nearly dense; the path search returned the same scores in silence
+    from sksplice.path import splice_validation_curve
+
+    splicer, X, y = problem
+    penalties = [0.05, 1.95]
+    pipe = make_pipeline(clone(splicer), probe())
+    cv = StratifiedKFold(2, shuffle=True, random_state=0)
+
+    def said(run):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run()
+        return {
+            (type(w.message).__name__, re.sub(r"\d+ of \d+", "N", str(w.message)).split(":")[0])
+            for w in caught
+            if issubclass(w.category, UserWarning) and "l1_penalty" in str(w.message)
+        }
+
+    grid = said(lambda: GridSearchCV(pipe, {KEY: penalties}, cv=cv, refit=False).fit(X, y))
+    assert ("UserWarning", "every row of X decomposes to no concept at l1_penalty=1.95") in grid
+    assert said(lambda: SplicePathSearchCV(pipe, penalties, cv=cv, refit=False).fit(X, y)) == grid
+    curve = said(lambda: splice_validation_curve(clone(splicer), probe(), X, y, penalties, cv=cv))
+    assert curve == grid
