@@ -1244,3 +1244,56 @@ def test_library_sentences_start_in_lower_case_after_the_command_s_prefix():
     assert _lower_start("Could not download x") == "could not download x"
     for kept in ("Theory of x", "ViT-B-32 is a model", "PIL cannot read it"):
         assert _lower_start(kept) == kept
+
+
+@pytest.mark.parametrize(
+    ("library", "said", "gone"),
+    [
+        (
+            "l1_penalty=1e-09 is below the smallest penalty the duality-gap certificate "
+            "supports at tol=1e-06 for these targets (about 1.1e-09); the rows are solved "
+            "with max_iter=10 and may not reach tol. Use an l1_penalty of at least about "
+            "1.1e-09 or a larger tol",
+            "--l1-penalty 1e-09 is below the smallest penalty the duality-gap certificate "
+            "supports at tol=1e-06 for these targets (about 1.1e-09); the rows are solved "
+            "in at most 10 rounds and may not converge. Use an --l1-penalty of at least "
+            "about 1.1e-09",
+            "larger tol",
+        ),
+        (
+            "NonNegLasso (working_set) stopped after max_iter=10 with a worst relative "
+            "duality gap of 0.9 > tol=1e-06 on 6 of 12 row(s); increase max_iter "
+            "(SpliceTransformer's transform_max_iter) or tol",
+            "NonNegLasso (working_set) stopped after 10 rounds with a worst relative "
+            "duality gap of 0.9 > tol=1e-06 on 6 of 12 row(s)",
+            "max_iter",
+        ),
+        (
+            "... so none of them stands for it alone. Keep one concept of each group (the "
+            "warning's `groups` lists them): vocabulary=[c for c in load_vocabulary('laion', "
+            "size=10000) if c not in dropped], with dropped the others of each group; or "
+            "filter this warning by its class, sksplice.exceptions.DuplicateConceptWarning.",
+            "... so none of them stands for it alone. Keep one concept of each group: give "
+            "--vocabulary a file without the others of each group.",
+            "groups`",
+        ),
+    ],
+)
+def test_library_advice_is_said_in_the_words_of_the_command_line(library, said, gone):
+    # The advice named the solver's tol and max_iter and a warning's attribute, which
+    # the command line has no option for
+    from sksplice.cli._logging import _cli_words
+
+    assert _cli_words(library) == said
+    assert gone not in _cli_words(library)
+
+
+def test_the_smallest_certified_penalty_is_rounded_up():
+    # "1e-09 is below ... (about 1e-09)": the limit, 1.04e-09, rounded to the penalty
+    from sksplice.solvers._lasso import _rounded_up
+
+    assert _rounded_up(1.04e-9) == "1.1e-09"
+    assert _rounded_up(1.001e-9) == "1.1e-09"
+    assert _rounded_up(0.0123) == "0.013"
+    assert _rounded_up(2.5e-7) == "2.5e-07"  # (no rounding error takes it a step up)
+    assert _rounded_up(0.99) == "0.99" and _rounded_up(0.991) == "1"

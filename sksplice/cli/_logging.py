@@ -151,8 +151,37 @@ _PIXEL_LIMIT = re.compile(
 )
 
 
+#: Advice of library messages that names what the command line has no option for
+#: (the solver's ``tol`` and ``max_iter``, a warning's attribute), and what it says
+#: instead.
+_PYTHON_ADVICE = (
+    (
+        re.compile(r" and may not reach tol\. Use (.*?) or a larger tol\b"),
+        r" and may not converge. Use \1",
+    ),
+    (re.compile(r"solved with max_iter=(\d+) "), r"solved in at most \1 rounds "),
+    (re.compile(r"stopped after max_iter=(\d+) "), r"stopped after \1 rounds "),
+    (re.compile(r"\(max_iter=(\d+)\)"), r"(of at most \1)"),
+    (re.compile(r"; increase max_iter \(SpliceTransformer's transform_max_iter\) or tol"), ""),
+    (
+        re.compile(r"a larger tol or l1_penalty would let them converge"),
+        "a larger l1_penalty would let them converge",
+    ),
+    (
+        re.compile(
+            r"Keep one concept of each group \(the warning's `groups` lists them\)"
+            r"(: vocabulary=\[.*?DuplicateConceptWarning)?\."
+        ),
+        "Keep one concept of each group: give --vocabulary a file without the others of "
+        "each group.",
+    ),
+)
+
+
 def _cli_words(text: str) -> str:
     """Say a library message in the words of the command line (options, not keywords)."""
+    for pattern, replacement in _PYTHON_ADVICE:
+        text = pattern.sub(replacement, text)
     for old, new in _PHRASES:
         text = text.replace(old, new)
     text = _PIXEL_LIMIT.sub(

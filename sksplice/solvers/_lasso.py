@@ -580,12 +580,14 @@ class NonNegLasso:
             # every round (and the float64 redo) to the full budget.
             shown = ", ".join(f"{lam:g}" for lam in low)
             budget = budgets[lams.index(low[0])]
+            # (rounded up: "1e-09 is below about 1e-09" hid the limit, 1.04e-09)
+            least = _rounded_up(floor)
             warn_user(
                 f"l1_penalty={shown} is below the smallest penalty the duality-gap "
-                f"certificate supports at tol={tol:g} for these targets (about {floor:.2g}); "
+                f"certificate supports at tol={tol:g} for these targets (about {least}); "
                 f"the rows are solved with max_iter={budget} and may not reach tol. Use "
                 + ("l1_penalty=0 (non-negative least squares), " if _ZERO_PENALTY.get() else "")
-                + f"an l1_penalty of at least about {floor:.2g} or a larger tol",
+                + f"an l1_penalty of at least about {least} or a larger tol",
                 UserWarning,
             )
 
@@ -980,3 +982,13 @@ def _assemble(
         row_gaps=gaps,
         row_n_iter=np.asarray(iters, dtype=np.int64),
     )
+
+
+def _rounded_up(value: float) -> str:
+    """``value`` (positive) rounded up to 2 significant digits: a limit said so is one
+    the number said reaches (1.04e-09 as 1.1e-09, where ``:.2g`` gave 1e-09, the very
+    penalty it was said to be above)."""
+    import math
+
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return f"{math.ceil(value / step - 1e-9) * step:.2g}"
