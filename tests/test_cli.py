@@ -3773,7 +3773,7 @@ def _run_and_look_at_modules(args, modules, env, tmp_path):
         (["compare", "{cats}", "{tmp}/nope"], "no such folder"),
         (["compare", "{cats}", "{cats}"], "is given as both A and B"),
         (["compare", "{cats}/..", "{cats}"], "share 5 images"),
-        (["profile", "{cats}"], "is not inside a class sub-folder"),
+        (["profile", "{cats}"], "has no class sub-folders: its 5 images lie in it directly"),
         (["profile", "{root}", "--labels", "{tmp}/nope.csv"], "labels file"),
         (["search", "{root}", "--concepts", "nosuchword"], "not in the vocabulary"),
     ],

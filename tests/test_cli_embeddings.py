@@ -1012,7 +1012,8 @@ def test_profile_of_npy_rows_refuses_missing_or_miscounted_classes_before_torch(
                                 *_args(tmp_path)])  # fmt: skip
     assert "--labels-column picks the column of classes for .npy inputs" in err, err
     err = refused_before_torch(["profile", str(run_env), str(X), *_args(tmp_path)])
-    assert f"profile takes one folder of images, or .npy files of embeddings (got {X}" in err
+    assert "profile takes one folder of images, its classes in its sub-folders" in err, err
+    assert f"got {X} after {run_env}: give the .npy files without the images" in err, err
 
 
 def test_profile_of_npy_rows_reads_a_table_of_labels_and_drops_a_class_left_without_rows(

@@ -458,3 +458,33 @@ def test_images_in_folders_below_a_class_folder_belong_to_that_class(tmp_path):
     (root / "x.png").write_bytes(b"")
     with pytest.raises(CLIError, match=r"image .*x\.png is not inside a class sub-folder of"):
         _labels_from_folders(root, _collect_images([root]))
+    # a folder without any class folder: said of the folder, not of its first image
+    flat = tmp_path / "flat"
+    for name in ("a.png", "b.png"):
+        (flat / name).parent.mkdir(parents=True, exist_ok=True)
+        (flat / name).write_bytes(b"")
+    with pytest.raises(CLIError, match=r"flat has no class sub-folders: its 2 images lie in it"):
+        _labels_from_folders(flat, _collect_images([flat]))
+
+
+@pytest.mark.parametrize(
+    ("inputs", "said"),
+    [
+        (["ds/cats", "ds/dogs"], "give the folder they are in (sksplice profile ds); to "
+         "compare two folders with each other, sksplice compare ds/cats ds/dogs"),
+        (["ds/cats", "ds/dogs", "ds/birds"], "give the folder they are in (sksplice profile ds)"),
+        (["ds/cats", "x.npy"], "give the .npy files without the images (x.npy is one)"),
+        (["ds/cats", "other/a.png"], "put the images of each class in a sub-folder of one"),
+    ],
+)  # fmt: skip
+def test_profile_given_several_inputs_says_what_to_give(inputs, said, tmp_path, monkeypatch):
+    from sksplice.cli._profile import _several_inputs_message
+
+    for folder in ("ds/cats", "ds/dogs", "ds/birds", "other"):
+        (tmp_path / folder).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    message = _several_inputs_message(inputs)
+    assert message.startswith(f"profile takes one folder of images, its classes in its sub-"
+                              f"folders (or given by --labels), or .npy files of embeddings; "
+                              f"got {inputs[1]} after {inputs[0]}: ")  # fmt: skip
+    assert said in message, message

@@ -779,12 +779,20 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
     from .._names import ALL_GROUP
 
     labels = []
+    flat = [p for p in paths if len(p.relative_to(root).parts) < 2]
+    if flat and len(flat) == len(paths):  # (no class folder at all: not one image's fault)
+        raise CLIError(
+            f"{root} has no class sub-folders: its {plural(len(paths), 'image')} lie in "
+            "it directly; give --labels labels.csv (path,label), or put each class in its "
+            "own sub-folder"
+        )
     for p in paths:
         rel = p.relative_to(root)
         if len(rel.parts) < 2:
             raise CLIError(
-                f"image {p} is not inside a class sub-folder of {root}; "
-                "give --labels labels.csv or put each class in its own sub-folder"
+                f"image {p} is not inside a class sub-folder of {root} ({len(flat)} of its "
+                f"{len(paths)} images are not); give --labels labels.csv or put each class "
+                "in its own sub-folder"
             )
         if rel.parts[0] == ALL_GROUP:
             raise CLIError(

@@ -205,10 +205,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     embeddings = are_embeddings(args.inputs)
     with _usage():
         if not embeddings and len(args.inputs) > 1:
-            raise CLIError(
-                f"profile takes one folder of images, or .npy files of embeddings (got "
-                f"{args.inputs[1]} after {args.folder}): put the images in the folder"
-            )
+            raise CLIError(_several_inputs_message(args.inputs))
         check_names_options(args, embeddings)
     if embeddings:
         return _profile_embeddings(args)
@@ -399,3 +396,36 @@ def _write_profile(
                 fh, len(shown), len(sig), len(frame), listed, "difference", why, undiffering
             )
     fh.flush()
+
+
+def _several_inputs_message(inputs: list[str]) -> str:
+    """The error of ``profile`` given several inputs that are not all ``.npy`` files, with
+    what to give instead: the folder the class folders are in, ``compare`` for two
+    folders, or the ``.npy`` files alone."""
+    import os
+
+    first, second = inputs[0], inputs[1]
+    said = (
+        f"profile takes one folder of images, its classes in its sub-folders (or given by "
+        f"--labels), or .npy files of embeddings; got {second} after {first}"
+    )
+    npy = [i for i in inputs if i.lower().endswith(".npy")]
+    if npy:
+        return (
+            f"{said}: give the .npy files without the images ({npy[0]} is one), or the folder alone"
+        )
+    parents = {os.path.dirname(os.path.abspath(i.rstrip(os.sep))) for i in inputs}
+    if len(parents) == 1 and all(os.path.isdir(i) for i in inputs):
+        parent = os.path.relpath(parents.pop())
+        two = (
+            f"; to compare two folders with each other, sksplice compare {first} {second}"
+            if len(inputs) == 2
+            else ""
+        )
+        return (
+            f"{said}: if they are classes, give the folder they are in (sksplice profile "
+            f"{parent}){two}"
+        )
+    return (
+        f"{said}: put the images of each class in a sub-folder of one folder, and give that folder"
+    )
