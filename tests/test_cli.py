@@ -4416,8 +4416,10 @@ def test_help_as_a_command_prints_the_help_of_sksplice_or_of_a_command(capsys):
         else:
             assert out.startswith("usage: sksplice search ") and "--concepts" in out
     for words, said in (
-        (["serch"], "help serch: give one command, sksplice help COMMAND (choose from "
+        (["serch"], "help serch: 'serch' is not a command (choose from "
          "decompose, profile, compare, search, report) (close matches: search)"),
+        (["bogus"], "help bogus: 'bogus' is not a command (choose from "),
+        (["bogus", "x"], "help bogus: 'bogus' is not a command (choose from "),
         (["search", "x"], "help search x: give one command, sksplice help COMMAND (choose from "
          "decompose, profile, compare, search, report); see sksplice --help"),
     ):  # fmt: skip
@@ -4425,3 +4427,13 @@ def test_help_as_a_command_prints_the_help_of_sksplice_or_of_a_command(capsys):
             parse_command_line(["help", *words])
         assert exited.value.code == 2
         assert said in capsys.readouterr().err
+    # "help help" was "give one command": the help of sksplice, which names help
+    with pytest.raises(SystemExit) as exited:
+        parse_command_line(["help", "help"])
+    assert exited.value.code == 0
+    assert "sksplice help COMMAND" in capsys.readouterr().out
+    # --version after a command was "the following arguments are required"
+    with pytest.raises(SystemExit) as exited:
+        parse_command_line(["decompose", "--version"])
+    assert exited.value.code == 2
+    assert "--version comes before the command: sksplice --version" in capsys.readouterr().err

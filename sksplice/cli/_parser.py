@@ -372,6 +372,8 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
             f"{_close(command, commands, n=3)}"
         )
     if command in ("decompose", "search", "compare", "profile", "report"):
+        if "--version" in words[words.index(command) + 1 :]:  # (not an option of a command)
+            parser.error("--version comes before the command: sksplice --version")
         _refuse_npy_after_names(_commands(parser)[command], words)
     args, extras = parser.parse_known_args(words)
     if extras and words.index(extras[0]) > words.index(args.command):
@@ -409,12 +411,15 @@ def _help(parser: argparse.ArgumentParser, words: Sequence[str], commands: list[
     if not words:
         parser.print_help()
         parser.exit(0)
-    if len(words) > 1 or words[0] not in commands:
-        close = "" if words[0] in commands else _close(words[0], commands, n=3)
-        parser.error(
-            f"help {' '.join(words)}: give one command, sksplice help COMMAND (choose from "
-            f"{', '.join(commands)}){close}"
-        )
+    if words == ["help"]:  # (the help of help: sksplice's, which says what it does)
+        parser.print_help()
+        parser.exit(0)
+    choose = f"choose from {', '.join(commands)}"
+    if words[0] not in commands:
+        close = _close(words[0], commands, n=3)
+        parser.error(f"help {words[0]}: {words[0]!r} is not a command ({choose}){close}")
+    if len(words) > 1:
+        parser.error(f"help {' '.join(words)}: give one command, sksplice help COMMAND ({choose})")
     _commands(parser)[words[0]].print_help()
     parser.exit(0)
 
@@ -506,7 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
         description="Explain CLIP embeddings of images as sparse combinations of "
         "human-readable concepts (SpLiCE).",
-        epilog="The first run with a pretrained model downloads its weights and the "
+        epilog="sksplice help COMMAND (or sksplice COMMAND --help) prints the help of a "
+        "command. The first run with a pretrained model downloads its weights and the "
         "vocabulary and caches them; later runs work offline.",
     )
     parser.add_argument("--version", action="version", version=f"sksplice {__version__}")
