@@ -180,6 +180,24 @@ def test_a_parquet_table_of_names_is_read(run_env, tmp_path, capsys):
     code, out, err = _main([*argv, *_args(tmp_path)], capsys)
     assert code == 0, err
     assert [r["path"] for r in _records(out)] == ["c0", f"{X}[1]", "c2"]  # (a missing one)
+    # rows without a name were named by position in silence: a wrong column, or a join's
+    # missing values
+    assert (
+        f"sksplice: warning: --names {meta}: 1 of its 3 rows has no name in its column "
+        "'caption' (the first: row 1); those rows are named by their .npy file and row instead"
+    ) in err, err
+    pd.DataFrame({"image_path": [None] * 3, "caption": ["a", "b", "c"]}).to_parquet(meta)
+    code, out, err = _main(["decompose", str(X), "--names", str(meta), *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert (
+        f"--names {meta}: none of its 3 rows has a name in its column 'image_path' (pick "
+        "another with --names-column)"
+    ) in err, err
+    lines = tmp_path / "names.txt"
+    lines.write_text("x\n\nz\n", encoding="utf-8")
+    code, out, err = _main(["decompose", str(X), "--names", str(lines), *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert f"--names {lines}: 1 of its 3 lines is blank (the first: line 2)" in err, err
 
 
 def test_embeddings_of_another_width_are_refused_before_torch(run_env, tmp_path):

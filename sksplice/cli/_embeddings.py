@@ -324,6 +324,8 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
         names = [name for found, _ in read for name in found]
         columns = [chosen for _, chosen in read]
         _warn_if_names_repeat(names, names_files, columns)
+        for path, (found, chosen) in zip(names_files, read, strict=True):
+            _warn_if_names_missing(path, found, chosen)
     else:
         names = [""] * sum(int(a.shape[0]) for a in arrays)
     # (a row without a name, or with a blank one, is named by its file and position)
@@ -334,6 +336,33 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
                 names[start + i] = position_name(path, i)
         start += int(array.shape[0])
     return EmbeddingInputs(files, arrays, names, names_files, columns)
+
+
+def _warn_if_names_missing(path: Path, names: list[str], column: str | None) -> None:
+    """Warn that rows of the ``--names`` file ``path`` have no name (a missing cell of its
+    ``column``, a blank line): they are named by their file and position instead, which
+    most often means the wrong column, or missing values a join left."""
+    blank = [i for i, name in enumerate(names) if not name.strip()]
+    if not blank:
+        return
+    n, k = len(names), len(blank)
+    verb = "is" if k == 1 else "are"
+    if column is None:
+        which = f"{k} of its {n} lines {verb} blank (the first: line {blank[0] + 1})"
+    elif k == n:
+        which = (
+            f"none of its {plural(n, 'row')} has a name in its column {column!r} (pick "
+            "another with --names-column)"
+        )
+    else:
+        has = "has" if k == 1 else "have"
+        which = (
+            f"{k} of its {n} rows {has} no name in its column {column!r} (the first: row "
+            f"{blank[0]})"
+        )
+    logger.warning(
+        "--names %s: %s; those rows are named by their .npy file and row instead", path, which
+    )
 
 
 def _warn_if_names_repeat(
