@@ -225,7 +225,24 @@ def test_a_labels_file_of_another_list_separator_says_so(
     expected = f"sksplice: error: {labels}, line 1: expected two columns 'path,label', found 1"
     if said is not None:
         expected += f"; its columns are separated by {said}: save it with commas (CSV)"
+        expected += ", or name it .tsv" if said == "tabs" else ""
     assert err.strip().splitlines()[-1] == expected
+
+
+def test_a_tsv_labels_file_is_read_with_tabs(run_env, tmp_path, capsys, no_embedding):
+    # "its columns are separated by tabs: save it with commas", of a file named .tsv
+    rows = [p.relative_to(run_env).as_posix() for p in sorted(run_env.rglob("*.png"))]
+    lines = ["path\tlabel", *(f"{r}\t{r.split('/')[0]}" for r in rows)]
+    (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "labels.csv").write_text(
+        "\n".join(line.replace("\t", ",") for line in lines) + "\n", encoding="utf-8"
+    )
+    from sksplice.cli._inputs import _collect_images, _read_labels
+
+    paths = _collect_images([run_env])
+    by_tabs = _read_labels(tmp_path / "labels.tsv", run_env, paths)
+    assert by_tabs == _read_labels(tmp_path / "labels.csv", run_env, paths)
+    assert len(set(by_tabs)) >= 2
 
 
 # ------------------------------------------------------ empty files, odd file names

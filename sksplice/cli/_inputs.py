@@ -574,9 +574,12 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     if not labels_csv.is_file():
         raise CLIError(f"labels file {labels_csv} does not exist or is not a file")
     _check_text_file(labels_csv)
+    # (a .tsv file is read with tabs between its columns, as --names reads one)
+    tabs = labels_csv.suffix.lower() in (".tsv", ".tab")
     try:
         table = pd.read_csv(
             labels_csv,
+            sep="\t" if tabs else ",",
             header=None,
             dtype=str,
             keep_default_na=False,
@@ -596,6 +599,7 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         other = _other_separator([str(v) for v in table.iloc[:20, 0]] if table.size else [])
         hint = (
             f"; its columns are separated by {other}: save it with commas (CSV)"
+            + (", or name it .tsv" if other == "tabs" else "")
             if other is not None
             else ""
         )
