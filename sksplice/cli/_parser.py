@@ -569,10 +569,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--labels",
         type=_labels_path,
         default=None,
-        help="CSV of path,label (instead of sub-folders; a .tsv file with tabs); of .npy inputs, the class of each "
-        "row, in their order: a text file of one per line, or a table with a header (its "
-        "column label, class, ... is read; a table with a column of paths is matched to the "
-        "rows by their --names)",
+        help="CSV of path,label (instead of sub-folders; a .tsv file with tabs); of .npy "
+        "inputs, the class of each row, in their order: a text file of one per line, or a "
+        "table with a header (its column label, class, ... is read; a table with a column "
+        "of paths is matched to the rows by their --names)",
     )
     _add_output_options(p, 10, "concepts per class")
     _add_names_options(p, classes=True)
