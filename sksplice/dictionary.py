@@ -1528,8 +1528,12 @@ def _embed_calls(
             # (stopped, or out of disk or memory: running again resumes; an error of the
             # embedder's own comes again until it is fixed)
             interrupted = isinstance(exc, KeyboardInterrupt | SystemExit | OSError | MemoryError)
+            # (in concepts, as the resuming run counts them: the bar counts the concepts
+            # of the block being embedded too, which is not kept)
             logger.warning(
-                "stopped: %d of %d blocks kept in %s; %s",
+                "stopped: %d of %d concepts kept (%d of %d blocks) in %s; %s",
+                sum(len(blocks.rows[b]) for b in blocks.kept),
+                len(concepts),
                 len(blocks.kept),
                 len(blocks),
                 blocks.folder,
@@ -1714,7 +1718,7 @@ def embed_vocabulary(
         stopped resumes from them
         (only for the same cache key, vocabulary, ``batch_size`` and the
         embedder's ``device`` and ``batch_size``); the ``sksplice.dictionary``
-        logger says ``stopped: N of M blocks kept in <folder>; run again to
+        logger says ``stopped: K of N concepts kept (B of M blocks) in <folder>; run again to
         resume``, then ``resuming: N of M blocks already embedded``.
     n_features : int, default=None
         Expected embedding width ``d``: a cache file of another width is rebuilt.

@@ -101,8 +101,8 @@ FAULTS: list[Fault] = [
         "test_first_run.py::test_a_stopped_embedding_resumes_where_it_stopped",
         "KeyboardInterrupt from the embedder while the 3rd of 3 blocks of 2,000 concepts "
         "is embedded (or the last of 3 blocks of 5,000)",
-        "'stopped: 2 of 3 blocks kept in <name>.partial'; the next run embeds only the "
-        "other block, gives the same array bit for bit and removes the folder",
+        "'stopped: N of 2000 concepts kept (2 of 3 blocks) in <name>.partial'; the next run "
+        "embeds only the other block, gives the same array bit for bit and removes the folder",
     ),
     Fault(
         "dictionary-block-damaged",

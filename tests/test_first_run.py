@@ -279,7 +279,13 @@ def test_a_stopped_embedding_resumes_where_it_stopped(
     first = _StoppedEmbedder()
     folder, said = _stop_after(tmp_path, caplog, concepts, batch_size, stop_at)
     n_kept = 2
-    assert said == f"stopped: {n_kept} of {n_blocks} blocks kept in {folder}; run again to resume"
+    # (said in concepts, as the resuming run counts them: blocks hid how little was kept)
+    stopped = re.fullmatch(
+        rf"stopped: (\d+) of {len(concepts)} concepts kept \({n_kept} of {n_blocks} blocks\) in "
+        rf"{re.escape(str(folder))}; run again to resume",
+        said,
+    )
+    assert stopped, said
     width = 4
     names = sorted(p.name for p in folder.iterdir())
     assert names == [f"block-{b:0{width}d}-of-{n_blocks:0{width}d}.npz" for b in range(n_kept)]
@@ -299,6 +305,7 @@ def test_a_stopped_embedding_resumes_where_it_stopped(
     embed_vocabulary(interrupted, concepts, batch_size=batch_size, disk_cache=False)
     kept = {c for call in interrupted.calls[:kept_calls] for c in call}
     assert sorted(embedded) == sorted(set(concepts) - kept)
+    assert int(stopped.group(1)) == len(kept)  # (the concepts the message said were kept)
     # the dictionary is the one an uninterrupted run gives, bit for bit, and cached
     np.testing.assert_array_equal(raw, reference)
     path = dictionary_cache_path(first.cache_key(), concepts, tmp_path)
@@ -321,10 +328,11 @@ def test_blocks_kept_after_an_error_of_the_embedder_say_it_must_be_fixed(tmp_pat
         )
     path = dictionary_cache_path(_StoppedEmbedder().cache_key(), concepts, tmp_path)
     folder = path.with_name(path.stem + ".partial")
-    assert _messages(caplog)[-1] == (
-        f"stopped: 2 of 3 blocks kept in {folder}; a run after the RuntimeError is fixed "
-        "resumes from them"
-    )
+    assert re.fullmatch(
+        rf"stopped: \d+ of 2000 concepts kept \(2 of 3 blocks\) in {re.escape(str(folder))}; "
+        "a run after the RuntimeError is fixed resumes from them",
+        _messages(caplog)[-1],
+    ), _messages(caplog)[-1]
 
 
 def test_blocks_left_beside_a_written_cache_file_are_removed_when_it_is_read(tmp_path):
@@ -522,7 +530,11 @@ def test_the_command_stopped_while_embedding_resumes(run_env, tmp_path, monkeypa
     code, err = run(str(tmp_path / "cache"))
     assert code == 130
     folder = next((tmp_path / "cache" / "dictionaries").glob("*.partial"))
-    assert f"sksplice: warning: stopped: 2 of 3 blocks kept in {folder}; run again to resume" in err
+    assert re.search(
+        rf"sksplice: warning: stopped: \d+ of \d+ concepts kept \(2 of 3 blocks\) in "
+        rf"{re.escape(str(folder))}; run again to resume",
+        err,
+    ), err
     assert err.rstrip().endswith("sksplice: error: interrupted: no record was written")
 
     monkeypatch.setattr(CLIPEmbedder, "embed_text", embed_text)
