@@ -54,12 +54,15 @@ def test_a_second_run_of_any_command_reads_the_embeddings_of_the_first(
     code, first, err = _main(argv, capsys)
     assert code == 0, err
     assert sum(map(len, embedded)) == 6 and len(_cached_files(tmp_path)) == 6
+    assert "CLIP images: 100% 6/6" in err, err
     (folder,) = (tmp_path / "cache" / "images").iterdir()
     key = json.loads((folder / "key.json").read_text(encoding="utf-8"))
     assert key["embedder"].startswith("open_clip/sksplice-test-tiny/") and key["sksplice"]
     embedded.clear()
     code, second, err = _main(argv, capsys)
     assert code == 0 and second == first and embedded == [], err
+    # (no bar of images "embedded" at 100,000 a second: the line below says where from)
+    assert "CLIP images" not in err, err
     assert (
         f"sksplice: 6 embeddings read from the cache of image embeddings ({folder}; "
         "--no-image-cache embeds them all)"
