@@ -1259,3 +1259,27 @@ def test_search_lists_the_query_concepts_a_result_holds_beyond_its_top_concepts(
     assert len(rows) == len(results) and any(int(row["rank"]) > 2 for row in rows)
     code, out, err = _main(argv, capsys)
     assert f"  {query}  (query, rank " in out, out
+
+
+def test_embeddings_saved_as_columns_are_told_to_be_transposed(run_env, tmp_path):
+    # a (32, 10) array for a model of width 32 was said to be "of width 10"
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(0).normal(size=(32, 10)).astype(np.float32))
+    err = refused_before_torch(["decompose", str(X), *_args(tmp_path)])
+    assert err.splitlines() == [
+        f"sksplice: error: {X} holds 32 x 10 values: 10 embeddings of sksplice-test-tiny's "
+        "32 values as columns, not rows? Save the transposed array, one embedding per row "
+        "(np.save(path, X.T))"
+    ]
+
+
+def test_a_text_query_of_no_concept_says_what_to_do(run_env, tmp_path, capsys):
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(0).normal(size=(6, 32)).astype(np.float32))
+    argv = ["search", str(X), "--text", "zzz qqq", "--l1-penalty", "1.9", *_args(tmp_path)]
+    code, out, err = _main(argv, capsys)
+    assert code == 0 and out == "", err
+    assert (
+        "the query text decomposes to no concept at --l1-penalty 1.9; nothing matches (a "
+        "smaller --l1-penalty keeps more concepts, or give them with --concepts)"
+    ) in err, err

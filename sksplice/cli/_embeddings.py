@@ -399,6 +399,12 @@ def check_width(embeddings: EmbeddingInputs, width: int, model: str) -> None:
     if embeddings.width == width:
         return
     shape = embeddings.arrays[0].shape
+    if all(a.shape[0] == width for a in embeddings.arrays):  # (one embedding a column)
+        raise CLIError(
+            f"{embeddings.files[0]} holds {shape[0]} x {shape[1]} values: {shape[1]} "
+            f"embeddings of {model}'s {width} values as columns, not rows? Save the "
+            "transposed array, one embedding per row (np.save(path, X.T))"
+        )
     raise CLIError(
         f"{embeddings.files[0]} holds embeddings of width {embeddings.width} (shape "
         f"{shape[0]} x {shape[1]}), and {model} embeds images to {width} values: give the "

@@ -95,7 +95,11 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
             shown = ", ".join(f"{name} {significant(weight, 3)}" for name, weight in query.items())
             logger.info("the query text decomposes into: %s", shown)
         else:
-            logger.warning("the query text decomposes to no concept; nothing matches")
+            logger.warning(
+                "the query text decomposes to no concept at --l1-penalty %g; nothing matches "
+                "(a smaller --l1-penalty keeps more concepts, or give them with --concepts)",
+                splice.l1_penalty_,
+            )
     else:
         retriever = ConceptRetriever(concepts=splice.get_feature_names_out(), mode=args.mode)
         retriever.fit(W)
