@@ -846,7 +846,29 @@ def _load_published(name: str, path: Path, size: int | None, order: str) -> list
             f"size={size} is larger than the {len(concepts)} concepts of the {name!r} "
             "vocabulary; use size=None to load all of them"
         )
+    _warn_if_no_phrase_kept(name, concepts, size)
     return concepts[:size]
+
+
+def _warn_if_no_phrase_kept(name: str, concepts: list[str], size: int | None) -> None:
+    """Warn where the ``size`` most frequent ``concepts`` of the published vocabulary
+    ``name`` hold next to none (under 1%) of its phrases of several words:
+    ``laion_bigrams`` lists its two-word concepts after its words (as less frequent),
+    so that a size of 10,000 keeps one of its 5,001, which its name does not lead one
+    to expect."""
+    if size is None or size >= len(concepts):
+        return
+    phrases = [i for i, c in enumerate(concepts) if len(c.split()) > 1]
+    kept = sum(i < size for i in phrases)
+    if not phrases or kept * 100 >= len(phrases):
+        return
+    warn_user(
+        f"the {size} most frequent concepts of the {name!r} vocabulary hold {kept} of its "
+        f"{len(phrases)} phrases of two words or more: they come after its words, from "
+        f"concept {phrases[0] + 1} on; the whole vocabulary keeps them all "
+        f"(vocabulary_size={len(concepts)})",
+        UserWarning,
+    )
 
 
 def authors_index_to_concept(

@@ -1056,3 +1056,28 @@ def test_a_vocabulary_without_a_concept_says_whether_it_is_empty_or_blank(tmp_pa
     for given, why in (([], "it is empty"), (["", " "], "only blank entries")):
         with pytest.raises(ValueError, match=re.escape(f"holds no concept ({why})")):
             load_vocabulary(given)
+
+
+def test_a_size_that_keeps_next_to_none_of_a_vocabularys_phrases_is_warned_about():
+    # --vocabulary laion_bigrams --vocabulary-size 10000 kept 1 of its 5,001 two-word
+    # concepts (they follow its words): a vocabulary chosen for its phrases, without them
+    from sksplice.vocabulary import _warn_if_no_phrase_kept
+
+    concepts = [f"w{i}" for i in range(300)] + [f"a b{i}" for i in range(200)]
+    with pytest.warns(UserWarning, match=r"the 300 most frequent concepts of the 'v' vocabulary "
+                      r"hold 0 of its 200 phrases .* from concept 301 on; the whole vocabulary "
+                      r"keeps them all \(vocabulary_size=500\)"):  # fmt: skip
+        _warn_if_no_phrase_kept("v", concepts, 300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_no_phrase_kept("v", concepts, 302)  # (2 of 200: 1% kept)
+        _warn_if_no_phrase_kept("v", concepts, None)
+        _warn_if_no_phrase_kept("v", concepts[:300], 100)  # (no phrase at all)
+
+
+def test_laion_bigrams_cut_to_its_words_is_warned_about(splice_data_dir, monkeypatch):
+    from sksplice.vocabulary import load_vocabulary
+
+    monkeypatch.setenv("SKSPLICE_DATA", str(splice_data_dir))
+    with pytest.warns(UserWarning, match=r"hold 1 of its 5001 phrases"):
+        load_vocabulary("laion_bigrams", size=10000)

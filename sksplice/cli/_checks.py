@@ -149,7 +149,11 @@ def _check_vocabulary(args: argparse.Namespace) -> tuple[list[str], list[str]]:
             f"--vocabulary-size {size} is larger than the {len(concepts)} concepts of {what}; "
             f"use --vocabulary-size {len(concepts)} or less"
         )
-    if name not in VOCABULARIES:
+    if name in VOCABULARIES:
+        from ..vocabulary import _warn_if_no_phrase_kept
+
+        _warn_if_no_phrase_kept(name, concepts, size)
+    else:
         from ..vocabulary import _warn_first_lines_of_a_copy
 
         _warn_first_lines_of_a_copy(
