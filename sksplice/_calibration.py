@@ -124,6 +124,10 @@ def _next_log_penalty(
     return guess
 
 
+#: Fewer calibration samples than this, chosen though X has more rows, are warned about.
+_FEW_SAMPLES = 100
+
+
 def calibrate_penalty(
     X: np.ndarray,
     *,
@@ -187,6 +191,18 @@ def calibrate_penalty(
     # check of --target-l0 reads this module before scikit-learn is needed)
 
     rng = check_random_state(random_state)
+    if calibration_samples < _FEW_SAMPLES and X.shape[0] > calibration_samples:
+        # (a penalty found for the mean of a handful of rows: the mean of the others may
+        # differ widely, 8 concepts on 1 row against 10.9 on all 500)
+        from ._stack import warn_user
+
+        warn_user(
+            f"calibration_samples={calibration_samples} calibrates target_l0={target:g} on "
+            f"{calibration_samples} of the {X.shape[0]} rows of X: the mean l0 of the other "
+            f"rows may differ widely from the target; give calibration_samples of "
+            f"{_FEW_SAMPLES} or more",
+            UserWarning,
+        )
     # Rows whose codes are zero at any penalty (all-zero rows, and rows whose
     # centred embedding is zero) would pull the mean l0 down: the other rows
     # would get more than the target. They are left out of the sample.

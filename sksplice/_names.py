@@ -30,6 +30,29 @@ def carried_names(labels: Any) -> np.ndarray | None:
     return np.asarray(list(labels), dtype=object)
 
 
+def _invisible(char: str) -> bool:
+    """Whether ``char`` shows nothing: white space, or a format character (a zero-width
+    space, joiner or mark, a byte order mark: Unicode category Cf)."""
+    import unicodedata
+
+    return char.isspace() or unicodedata.category(char) == "Cf"
+
+
+def visible_text(item: str) -> str:
+    """``item`` without the characters that show nothing at its ends (:func:`_invisible`):
+    ``"\u200b"`` is a blank entry, ``"dog\u200b"`` is ``"dog"`` (a column that printed
+    as blank, or a second ``dog`` its text tower embeds alike)."""
+    item = item.strip()
+    if item and (_invisible(item[0]) or _invisible(item[-1])):
+        start, stop = 0, len(item)
+        while start < stop and _invisible(item[start]):
+            start += 1
+        while stop > start and _invisible(item[stop - 1]):
+            stop -= 1
+        item = item[start:stop]
+    return item
+
+
 def check_concept_names(
     names: Any, label: str, *, distinct: bool = True, blank: str = "remove it"
 ) -> None:
@@ -49,7 +72,7 @@ def check_concept_names(
             shown = "" if item is None else f" ({item!r})"
             raise TypeError(f"{label} entry {i} is {a_type(item)}{shown}, not a string")
         bare = item.strip()
-        if not bare:
+        if not visible_text(bare):  # (white space, a zero-width space: nothing shows)
             raise ValueError(f"{label} entry {i} is blank ({item!r}); {blank}")
         if not distinct:
             continue

@@ -745,7 +745,8 @@ def _left_out_text(left_out: int, ranking: pd.DataFrame | None = None) -> str:
     k = attrs.get("rows_per_class")
     if isinstance(k, int):
         beyond = int(attrs.get("significant_not_listed", 0))
-        cut = f"Listed: the top {k:,} rows of each class by difference"
+        top = "the first row" if k == 1 else f"the top {k:,} rows"
+        cut = f"Listed: {top} of each class by difference"
         if beyond:
             rows = "1 significant row" if beyond == 1 else f"{beyond:,} significant rows"
             cut += f"; {rows} below them {'is' if beyond == 1 else 'are'} left out"
@@ -786,8 +787,8 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
     sizes = _class_sizes(ranking, "positive") if ranking is not None else {}
 
     def bracketed(label: Any, p: float) -> str:
-        images = f"{_plural_images(sizes[str(label)])}: " if str(label) in sizes else ""
-        return f"{label} ({images}{float(p):.2g})"
+        images = f"{_plural_images(sizes[str(label)])}, " if str(label) in sizes else ""
+        return f"{label} ({images}p {float(p):.2g})"
 
     named = [
         bracketed(label, p) for label, p in smallest.items() if not _below_alpha(float(p), alpha)

@@ -611,7 +611,9 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         Returns
         -------
         indices : ndarray of shape (n_results,), int64
-            Row indices of the matching items, best first.
+            Positions (from 0) of the matching rows of the weights given to
+            ``fit``, best first, as ``NearestNeighbors`` returns them: of a
+            DataFrame, ``W.index[indices]`` are their labels.
         scores : ndarray of shape (n_results,), float64
             Their scores, non-increasing.
 
@@ -707,8 +709,9 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         Returns
         -------
         indices : ndarray of shape (n_results,), int64
-            Row indices of the matching items, best first; empty when the
-            text decomposes to no concept.
+            Positions (from 0) of the matching rows of the weights given to
+            ``fit``, best first (of a DataFrame, ``W.index[indices]`` are their
+            labels); empty when the text decomposes to no concept.
         scores : ndarray of shape (n_results,), float64
             Their scores, non-increasing.
         """

@@ -639,7 +639,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     transform_max_iter : int, default=None
         Iteration limit of the solver run by ``transform`` (named as in
         :class:`sklearn.decomposition.SparseCoder`); ``None`` uses the
-        solver's default.
+        solver's default. With ``solver="admm"`` it bounds the ADMM iterations
+        only: the rows they leave uncertified are then finished by the
+        working-set method with its own budget, so the answers are certified
+        (and ``TransformStats.n_iter`` may exceed it); with ``"working_set"``
+        it bounds its rounds, and rows left uncertified are warned about
+        (``ConvergenceWarning``).
     image_mean : None, "pretrained", array-like of shape (d,) or path, default=None
         Centre of the image embeddings (``modality="image"``): ``None`` learns
         it in ``fit`` as the mean of the L2-normalised non-zero rows of ``X``;
@@ -666,7 +671,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         Folder of the on-disk dictionary cache (``None``: ``$SKSPLICE_CACHE``,
         else the per-user cache folder).
     calibration_samples : int, default=2000
-        Largest number of rows of ``X`` used to calibrate ``target_l0``.
+        Largest number of rows of ``X`` used to calibrate ``target_l0``. The
+        calibrated penalty reaches ``target_l0`` on average over these rows; a
+        sample of fewer than 100 rows (a smaller value, or a smaller ``X``) is
+        warned about, as the mean of the other rows may then differ widely.
     random_state : int, RandomState instance or None, default=0
         Seed of the calibration sample (rows drawn by position, so the same
         rows in another order may calibrate another penalty within the

@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from ._download import RemoteFile, fetch_remote_file
-from ._names import a_type
+from ._names import a_type, visible_text
 from ._stack import warn_user
 from ._validation import VOCABULARY_SIZE, check_int, check_option, tensor_as_array
 
@@ -194,7 +194,7 @@ def _clean(
     i, written = -1, False  # (the last item's position; whether an item holds a character)
     for i, item in enumerate(items):
         written = written or bool(item)
-        concept = item.strip()
+        concept = visible_text(item)
         if not concept:
             continue
         if concept not in seen:

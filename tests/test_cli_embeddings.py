@@ -1049,7 +1049,7 @@ def test_profile_of_npy_rows_reads_a_table_of_labels_and_drops_a_class_left_with
     assert code == 0, err
     assert json.loads(out)["metadata"]["classes"] == {"cat": 4, "dog": 4}
     assert (
-        "none of the 1 rows of class 'bird' can be decomposed (their values are not all "
+        "the only row of class 'bird' cannot be decomposed (its values are not all "
         "finite): left out of the profiles (2 classes left)"
     ) in err, err
     assert f"{tmp_path / 'img_emb_0.npy'}[8]: its values are not all finite" in err, err

@@ -38,6 +38,12 @@ def test_a_report_whose_weights_are_all_zero_says_why(run_env, tmp_path, capsys,
         "sksplice: warning: no concept has a non-zero weight in any of the 6 images (a smaller "
         "--l1-penalty, or a larger --target-l0, keeps more concepts)"
     ) in err.splitlines()
+    # the page says it where it is read first, with the same advice (a grey line of the
+    # side panel said it, without advice, and the sections it lacks went unexplained)
+    page = out.read_text(encoding="utf-8")
+    summary = page[page.index('<section id="summary">') : page.index('<div class="row-panels">')]
+    assert '<p class="panel notice" id="no-concept" role="note">No image has a concept' in summary
+    assert "<code>--l1-penalty</code>" in summary and "<code>--target-l0</code>" in summary
 
 
 # ------------------------------------------------- errors of the command line: one line
@@ -1035,7 +1041,7 @@ def test_profile_compare_and_report_say_what_k_leaves_out_end_to_end(
         else f"{left} significant rows below them are"
     )
     assert (
-        f"Listed: the top 1 rows of each class by difference; {rows} left out." in page.read_text()
+        f"Listed: the first row of each class by difference; {rows} left out." in page.read_text()
     )
     # compare: the table's count, the records' standard error and metadata, the report's sizes
     a, b = tinted_classes / "red", tinted_classes / "blue"

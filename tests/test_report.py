@@ -965,7 +965,7 @@ def test_the_ranking_text_says_what_the_adjustment_covers():
     class_p = two_levels.attrs["class_p_adjusted"]
     page = render_report([], ranking=two_levels)
     assert (
-        f"Classes desert (20 images: {class_p['desert']:.2g}) and forest (20 images: "
+        f"Classes desert (20 images, p {class_p['desert']:.2g}) and forest (20 images, p "
         f"{class_p['forest']:.2g}) do not differ from the rest as a whole (adjusted p in "
         "brackets), so no concept of them is significant."
     ) in page
@@ -1117,8 +1117,8 @@ def test_a_page_says_which_classes_are_too_small_to_test():
         ranking = rank_each_class(W, labels, ["leaf", "snow"])
     page = render_report(results, ranking=ranking, profiles=profiles)
     assert (
-        "Too few images to test classes &lt;b&gt;winter&lt;/b&gt; (2 images: 0.17) and autumn "
-        "(2 images: 0.17): for classes of these sizes Fisher&#39;s exact test gives no "
+        "Too few images to test classes &lt;b&gt;winter&lt;/b&gt; (2 images, p 0.17) and autumn "
+        "(2 images, p 0.17): for classes of these sizes Fisher&#39;s exact test gives no "
         "p-value below the one in brackets"
     ) in page
     with pytest.warns(TooFewSamplesWarning):

@@ -2448,3 +2448,21 @@ def test_top_concepts_k_none_gives_every_concept_of_each_row(problem):
     assert every == est.top_concepts(W, k=len(concepts))
     frame = est.top_concepts(W, k=None, as_frame=True)
     assert len(frame.dropna(subset=["concept"])) == W.nnz
+
+
+def test_a_calibration_sample_of_few_rows_chosen_is_warned_about():
+    from sksplice.exceptions import SmallMeanSampleWarning
+
+    # calibration_samples=1 calibrated target_l0=8 on one row (10.86 concepts on average
+    # over X) without a word
+    rng = np.random.default_rng(6)
+    concepts, raw = random_vocabulary(80), rng.normal(size=(80, 16))
+    X = rng.normal(size=(300, 16))
+    said = r"calibration_samples=5 calibrates target_l0=4 on 5 of the 300 rows of X: .* 100 or"
+    with pytest.warns(UserWarning, match=said):
+        make(concepts, raw, target_l0=4, calibration_samples=5).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make(concepts, raw, target_l0=4, calibration_samples=100).fit(X)
+        warnings.simplefilter("ignore", SmallMeanSampleWarning)  # (a centre of 5 rows)
+        make(concepts, raw, target_l0=4, calibration_samples=5).fit(X[:5])  # (all of X)

@@ -1081,3 +1081,16 @@ def test_laion_bigrams_cut_to_its_words_is_warned_about(splice_data_dir, monkeyp
     monkeypatch.setenv("SKSPLICE_DATA", str(splice_data_dir))
     with pytest.warns(UserWarning, match=r"hold 1 of its 5001 phrases"):
         load_vocabulary("laion_bigrams", size=10000)
+
+
+def test_entries_of_characters_that_show_nothing_are_blank():
+    # a zero-width space was kept as a concept (a column that printed as blank), and
+    # "dog\u200b" beside "dog" was caught only as a duplicate embedding
+    from sksplice._names import check_concept_names
+
+    with pytest.warns(RepeatedConceptWarning, match=r"'dog' at entries 0, 3"):
+        concepts = load_vocabulary(["dog", "\u200b", "cat", "dog\u200b", " \ufeffsnow\u200d "])
+    assert concepts == ["dog", "cat", "snow"]
+    assert load_vocabulary(["a\u200bb", "c"]) == ["a\u200bb", "c"]  # (inside: kept as it is)
+    with pytest.raises(ValueError, match=r"`concepts` entry 1 is blank \('\\u200b'\)"):
+        check_concept_names(["a", "\u200b"], "`concepts`")

@@ -153,11 +153,24 @@ def _check_classes_left(
     if not lost:
         return
     counts = {cls: labels.count(cls) for cls in lost}
-    if rows:
-        lost_all = "rows of class {!r} can be decomposed (their values are not all finite)"
-    else:
-        lost_all = "images of class {!r} could be read"
-    named = "; ".join(f"none of the {counts[c]} {lost_all.format(c)}" for c in lost)
+
+    def lost_all(cls: str) -> str:
+        n = counts[cls]
+        if rows:
+            if n == 1:
+                return (
+                    f"the only row of class {cls!r} cannot be decomposed (its values are not "
+                    "all finite)"
+                )
+            return (
+                f"none of the {n} rows of class {cls!r} can be decomposed (their values are "
+                "not all finite)"
+            )
+        if n == 1:
+            return f"the only image of class {cls!r} could not be read"
+        return f"none of the {n} images of class {cls!r} could be read"
+
+    named = "; ".join(lost_all(c) for c in lost)
     if len(left) < 2:
         _report_skipped(skipped, len(paths))
         remaining = ", ".join(repr(cls) for cls in sorted(left)) or "none"

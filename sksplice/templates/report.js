@@ -263,9 +263,11 @@
     for (const i of shown.slice(0, galleryLimit)) frag.append(thumb(i));
     gallery.append(frag);
     fitTails(gallery);
-    imageCount.textContent = "showing " + Math.min(shown.length, galleryLimit) + " of " +
-      shown.length + " images" + (shown.length !== images.length ? " (" + images.length +
-      " in all)" : "");
+    const n = Math.min(shown.length, galleryLimit);
+    imageCount.textContent = (n === shown.length
+      ? (shown.length === 1 ? "1 image" : shown.length + " images")
+      : "showing " + n + " of " + shown.length + " images") +
+      (shown.length !== images.length ? " (" + images.length + " in all)" : "");
     galleryMore.hidden = shown.length <= galleryLimit;
   }
   imageSearch.addEventListener("input", () => { galleryLimit = PAGE_IMAGES; renderGallery(); });
