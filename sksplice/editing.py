@@ -1124,6 +1124,23 @@ def project_out(
         # taken for a row that the projection leaves at zero)
         X = unit_rows(X)
     out = X - (X @ basis.T) @ basis
+    # (rows the directions span entirely are left at zero: every cosine with them is 0
+    # or NaN afterwards; ConceptEditor refuses an edit that removes every concept)
+    norms = np.linalg.norm(out, axis=1)
+    gone = np.flatnonzero((norms <= 1e-6 * np.linalg.norm(X, axis=1)) & np.any(X != 0, axis=1))
+    if gone.size:
+        spans = (
+            f"the {basis.shape[0]} directions span the whole space (d={X.shape[1]})"
+            if basis.shape[0] >= X.shape[1]
+            else "they lie within the span of the directions"
+        )
+        shown = ", ".join(str(int(i)) for i in gone[:5]) + (" ..." if gone.size > 5 else "")
+        warn_user(
+            f"project_out left {gone.size} of the {X.shape[0]} rows of X at zero "
+            f"({'row' if gone.size == 1 else 'rows'} {shown}): {spans}, so nothing of them "
+            "is left to compare; remove fewer directions",
+            UserWarning,
+        )
     return (l2_normalize(out) if normalize else out).astype(dtype, copy=False)
 
 

@@ -73,8 +73,9 @@ def compare_datasets(
         Concept names, one per column, or a fitted object with
         ``get_feature_names_out``. Defaults to the columns of ``W_a`` (or
         ``W_b``) when it is a DataFrame; two DataFrames must have the same
-        columns in the same order. A DataFrame whose columns are these
-        concepts in another order is labelled by its columns (see
+        columns (those of ``W_b`` are read by name, in the order of
+        ``W_a``'s). A DataFrame whose columns are these concepts in another
+        order is labelled by its columns (see
         :func:`~sksplice.analysis.concept_profiles`); both collections must
         then still line up. A matrix without names beside a DataFrame is read
         by the DataFrame's columns; one that a transformer of other concepts
@@ -172,6 +173,18 @@ def compare_datasets(
     ):
         raise ValueError(f"`labels` must be two different non-empty strings, got {labels!r}")
     W_a, W_b = as_pandas(W_a), as_pandas(W_b)  # (a polars frame's columns name its concepts)
+    if (
+        isinstance(W_a, pd.DataFrame)
+        and isinstance(W_b, pd.DataFrame)
+        and W_a.columns.is_unique
+        and W_b.columns.is_unique
+        and len(W_a.columns) == len(W_b.columns)
+        and not W_a.columns.equals(W_b.columns)
+        and set(W_a.columns) == set(W_b.columns)
+    ):
+        # (the same concepts in another order: read by name, as the other functions
+        # read a frame's columns)
+        W_b = W_b[W_a.columns]
     c_a, c_b = _n_columns(W_a), _n_columns(W_b)
     if c_a != c_b:
         raise ValueError(

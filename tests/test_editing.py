@@ -1486,3 +1486,16 @@ def test_projector_warns_of_rows_it_leaves_without_direction_and_keeps_float16_a
     np.testing.assert_allclose(
         halves, projector.transform(X[[0, 1]].astype(np.float16).astype(np.float32))
     )
+
+
+def test_project_out_warns_of_rows_it_leaves_at_zero():
+    # a full basis left every row at zero, in silence: every later cosine 0 or NaN
+    X = np.random.default_rng(0).normal(size=(3, 8))
+    with pytest.warns(UserWarning, match=r"left 3 of the 3 rows of X at zero \(rows 0, 1, 2\): "
+                      r"the 8 directions span the whole space"):  # fmt: skip
+        project_out(X, np.eye(8))
+    with pytest.warns(UserWarning, match=r"left 1 of the 3 rows of X at zero \(row 0\): they lie"):
+        project_out(X, X[:1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        project_out(X, np.eye(8)[:2])
