@@ -84,7 +84,7 @@ def resolve_device(device: Any) -> str:
                 f"{sees} on this machine",
                 f"cuda:{count - 1}",
             )
-    elif parsed.type not in ("cpu", "meta"):
+    elif parsed.type != "cpu":
         _check_available(device, parsed)
     return str(parsed)
 
@@ -116,11 +116,17 @@ def _parsed(device: Any) -> tuple[str, torch.device]:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        return device, torch.device(device)
+        parsed = torch.device(device)
     except (RuntimeError, ValueError) as exc:
         raise ValueError(
             f"device={device!r} is not a device torch understands (try 'auto', 'cpu' or 'cuda')"
         ) from exc
+    if parsed.type == "meta":  # (accepted by fit, then torch's error in transform)
+        raise ValueError(
+            f"device={device!r}: torch's meta device holds shapes, not numbers: nothing can "
+            "be embedded or solved there; use 'auto', 'cpu' or 'cuda'"
+        )
+    return device, parsed
 
 
 def _check_available(device: str, parsed: torch.device) -> None:

@@ -33,11 +33,26 @@ def no_cuda(monkeypatch):
         ("cpu:0", "cpu:0"),
         (torch.device("cpu"), "cpu"),
         ("auto", "cpu"),
-        ("meta", "meta"),
     ],
 )
 def test_accepted_without_cuda(no_cuda, device, expected):
     assert resolve_device(device) == expected
+
+
+@pytest.mark.parametrize("device", ["meta", torch.device("meta")])
+def test_the_meta_device_is_refused_before_any_work(device):
+    # fit accepted it, then transform failed with torch's "Tensor.item() cannot be
+    # called on meta tensors"
+    import numpy as np
+
+    from sksplice import SpliceTransformer
+
+    with pytest.raises(ValueError, match=r"meta device holds shapes, not numbers"):
+        resolve_device(device)
+    E = np.random.default_rng(0).normal(size=(5, 8))
+    splice = SpliceTransformer(vocabulary=list("abcde"), concept_embeddings=E, device=device)
+    with pytest.raises(ValueError, match=r"device='meta': torch's meta device"):
+        splice.fit(E)
 
 
 @pytest.fixture
