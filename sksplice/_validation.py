@@ -942,8 +942,15 @@ def vectors_in_cells(X: Any) -> str | None:
 
 
 def shown_label(label: Any) -> str:
-    """``repr`` of a row's label, a NumPy scalar as the Python one (``7``, not ``np.int64(7)``)."""
-    return repr(label.item() if isinstance(label, np.generic) else label)
+    """``repr`` of a row's label, a NumPy scalar as the Python one (``7``, not
+    ``np.int64(7)``), also within a tuple (a row of a MultiIndex: ``('dog', 0)``)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, tuple):
+            return tuple(plain(v) for v in value)
+        return value.item() if isinstance(value, np.generic) else value
+
+    return repr(plain(label))
 
 
 def row_labels(X: Any) -> Any | None:

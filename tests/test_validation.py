@@ -450,3 +450,13 @@ def test_public_entry_points_still_check_what_they_are_given(monkeypatch):
     assert calls == ["X", "weights", "V"]
     assert check_targets.call_count == 1
     assert check_weights.call_count == 1
+
+
+def test_row_labels_are_shown_as_python_values_also_within_a_tuple():
+    # a MultiIndex row was shown as ('dog', np.int64(0)) in the editor's warning
+    from sksplice._validation import shown_label, shown_rows
+
+    assert shown_label(("dog", np.int64(0))) == "('dog', 0)"
+    assert shown_label(np.float32(1.5)) == "1.5" and shown_label("cap7") == "'cap7'"
+    labels = [("dog", np.int64(0)), ("dog", np.int64(1))]
+    assert shown_rows(np.array([0, 1]), labels) == "('dog', 0) (row 0), ('dog', 1) (row 1)"
