@@ -32,7 +32,9 @@ class CalibrationStartWarning(UserWarning):
     """
 
 
-def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
+def check_target_l0(
+    target: float, n_concepts: int, n_features: int, *, centred: bool = False
+) -> None:
     """Refuse a ``target_l0`` that no penalty reaches within ±10% (known before any solve).
 
     Parameters
@@ -43,29 +45,42 @@ def check_target_l0(target: float, n_concepts: int, n_features: int) -> None:
         Number of concepts of the dictionary.
     n_features : int
         Embedding dimension.
+    centred : bool, default=False
+        Whether the dictionary's rows are the concepts centred by their own mean
+        (then normalised), as ``fit`` makes them from raw embeddings: a combination
+        of them with positive weights is zero, so a solution never holds all of them
+        (dropping one lowers the l1 norm for the same recomposition), and at most
+        ``n_concepts - 1`` are reached.
 
     Raises
     ------
     ValueError
-        When ``target`` is above the number of concepts or the dimension (by
-        more than the tolerance).
+        When ``target`` is above the number of concepts (less one, ``centred``)
+        or the dimension (by more than the tolerance).
     """
-    reachable = min(n_concepts, n_features)  # (the stricter of the two bounds below)
+    most = n_concepts - 1 if centred else n_concepts
+    reachable = min(most, n_features)  # (the stricter of the two bounds below)
     # (a target a little above the bound is accepted, and its mean l0 within ±10%)
     within = (
         f" (targets up to {reachable * (1 + _L0_RTOL):g} are accepted: the calibration "
         "reaches a mean l0 within ±10% of the target)"
     )
-    if target > n_concepts * (1 + _L0_RTOL):
+    if target > most * (1 + _L0_RTOL):
         also = (
             f", and codes have at most as many non-zero weights as the embedding dimension "
             f"({n_features})"
-            if n_features < n_concepts
+            if n_features < most
+            else ""
+        )
+        centring = (
+            " (centred by their mean: a positive combination of them is zero, so a code "
+            "never holds all of them)"
+            if centred
             else ""
         )
         raise ValueError(
             f"target_l0={target:g} cannot be reached: the dictionary has only "
-            f"{n_concepts} concepts{also}: at most {reachable} can be reached{within}"
+            f"{n_concepts} concepts{centring}{also}: at most {reachable} can be reached{within}"
         )
     # A non-negative lasso has a solution on at most n_features linearly
     # independent concepts, the one found for data in general position.

@@ -1238,7 +1238,12 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         if width is not None and X.shape[1] != width:
             raise self._width_error(X.shape[1], width, columns, self._cached_as(concepts, n_full))
         if self.target_l0 is not None:
-            check_target_l0(float(self.target_l0), len(concepts), X.shape[1])
+            check_target_l0(
+                float(self.target_l0),
+                len(concepts),
+                X.shape[1],
+                centred=not self.concepts_centered,  # (fit centres raw embeddings)
+            )
         return X, concepts, n_full, width, columns
 
     def _cached_as(self, concepts: list[str], n_full: int | None) -> tuple[str, int] | None:

@@ -696,6 +696,26 @@ def test_an_unreachable_target_states_the_range_reachable():
     check_target_l0(35.2, n_concepts=200, n_features=32)
     with pytest.raises(ValueError, match=r"up to 35\.2 are accepted"):
         check_target_l0(35.3, n_concepts=200, n_features=32)
+    # concepts centred by their mean: never all of them at once (5 of 5 was accepted,
+    # then failed after the calibration's solves: "only reaches 4")
+    with pytest.raises(ValueError, match=r"only 5 concepts \(centred by their mean: .*\): at "
+                       r"most 4 can be reached \(targets up to 4\.4 are accepted"):  # fmt: skip
+        check_target_l0(5, n_concepts=5, n_features=32, centred=True)
+    check_target_l0(5, n_concepts=5, n_features=32)  # (a dictionary given centred already)
+    check_target_l0(4.4, n_concepts=5, n_features=32, centred=True)
+
+
+def test_a_target_of_every_concept_is_refused_before_the_calibration(monkeypatch):
+    from sksplice import SpliceTransformer
+
+    rng = np.random.default_rng(0)
+    raw, X = rng.normal(size=(5, 16)), rng.normal(size=(120, 16))
+    solves = []
+    monkeypatch.setattr(SpliceTransformer, "_solve", lambda *a, **k: solves.append(a))
+    splice = SpliceTransformer(vocabulary=list("abcde"), concept_embeddings=raw, target_l0=5)
+    with pytest.raises(ValueError, match=r"at most 4 can be reached"):
+        splice.set_params(device="cpu").fit(X)
+    assert solves == []
 
 
 @pytest.mark.parametrize("target", [1, 2, 4, 6])

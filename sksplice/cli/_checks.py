@@ -717,7 +717,7 @@ def _check_options(
     if width is not None and args.target_l0 is not None and n_concepts is not None:
         from .._calibration import check_target_l0
 
-        check_target_l0(args.target_l0, n_concepts, width)
+        check_target_l0(args.target_l0, n_concepts, width, centred=True)
     if getattr(args, "image_mean", None) == "pretrained" and not has_published_mean(args):
         raise _no_published_mean(args.model, args.pretrained)
     _check_mean_file_width(args, width)
@@ -760,7 +760,7 @@ def _check_options(
     if args.target_l0 is not None:
         from .._calibration import check_target_l0
 
-        check_target_l0(args.target_l0, len(concepts), d)
+        check_target_l0(args.target_l0, len(concepts), d, centred=True)
     mean, source, mean_file = _check_image_mean(args, model, pretrained, d)
     return _Plan(
         model,
