@@ -1109,6 +1109,9 @@ def test_report_shows_npy_rows_by_their_names_with_their_classes(
     for text in (
         f"{tmp_path / 'img_emb_0.npy'} (6 rows)",
         file_sha256(tmp_path / "img_emb_0.npy"),
+        # (and the file of their names, as the JSON metadata has it)
+        f"{tmp_path / 'metadata.csv'} (column image_path)",
+        file_sha256(tmp_path / "metadata.csv"),
     ):
         assert text in pages["labelled"] and text in pages["unlabelled"], text
     assert "labels column" in pages["labelled"] and "labels column" not in pages["unlabelled"]

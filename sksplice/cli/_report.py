@@ -289,6 +289,12 @@ def _settings(
             n = "" if len(described["files"]) == 1 else f" {i + 1}"
             settings[f"embeddings{n}"] = f"{file['path']} ({plural(file['rows'], 'row')})"
             settings[f"embeddings{n} sha256"] = file["sha256"]
+        names = (described["names"] or {}).get("files", [])
+        for i, file in enumerate(names):  # (the --names files, as the JSON metadata has them)
+            n = "" if len(names) == 1 else f" {i + 1}"
+            column = "" if file["column"] is None else f" (column {file['column']})"
+            settings[f"names{n}"] = f"{file['path']}{column}"
+            settings[f"names{n} sha256"] = file["sha256"]
     settings["sksplice version"] = __version__
     settings["date"] = datetime.now().astimezone().isoformat(sep=" ", timespec="seconds")
     return settings
