@@ -703,6 +703,12 @@ class ConceptSpaceMixin:
         float or ndarray of shape (n_samples,)
             Mean number of non-zero weights, or the per-sample counts.
 
+        Raises
+        ------
+        ValueError
+            For the mean of weights without a row (with ``per_sample=True`` the
+            counts are an empty array).
+
         Warns
         -----
         UserWarning, DenseCodesWarning
@@ -715,6 +721,11 @@ class ConceptSpaceMixin:
         else:
             counts = np.count_nonzero(W, axis=1)
         counts = counts.astype(np.int64)
+        if not per_sample and not counts.size:  # (the mean of nothing: NaN, and numpy's warnings)
+            raise ValueError(
+                "weights have no rows (0 samples): their mean l0 is undefined; "
+                "l0(W, per_sample=True) gives the counts of every row (none)"
+            )
         return counts if per_sample else float(counts.mean())
 
     def cosine_similarity(

@@ -2466,3 +2466,15 @@ def test_a_calibration_sample_of_few_rows_chosen_is_warned_about():
         make(concepts, raw, target_l0=4, calibration_samples=100).fit(X)
         warnings.simplefilter("ignore", SmallMeanSampleWarning)  # (a centre of 5 rows)
         make(concepts, raw, target_l0=4, calibration_samples=5).fit(X[:5])  # (all of X)
+
+
+def test_the_mean_l0_of_no_row_is_refused(problem):
+    # l0(W[:0]) was nan, with two numpy RuntimeWarnings
+    concepts, raw, X = problem
+    est = make(concepts, raw, l1_penalty=0.3).fit(X)
+    W = est.transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"weights have no rows \(0 samples\)"):
+            est.l0(W[:0])
+        assert est.l0(W[:0], per_sample=True).shape == (0,)
