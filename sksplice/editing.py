@@ -15,6 +15,7 @@ comparison:
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -1103,6 +1104,7 @@ def project_out(
     array([[0., 1.]])
     """
     check_flag(normalize, "normalize")
+    given = X
     X = np.asarray(tensor_as_array(X))
     dtype = np.float32 if X.dtype == np.float32 else np.float64  # (as ConceptProjector)
     X = X.astype(np.float64, copy=False)
@@ -1124,24 +1126,22 @@ def project_out(
         # taken for a row that the projection leaves at zero)
         X = unit_rows(X)
     out = X - (X @ basis.T) @ basis
-    # (rows the directions span entirely are left at zero: every cosine with them is 0
-    # or NaN afterwards; ConceptEditor refuses an edit that removes every concept)
-    norms = np.linalg.norm(out, axis=1)
-    gone = np.flatnonzero((norms <= 1e-6 * np.linalg.norm(X, axis=1)) & np.any(X != 0, axis=1))
-    if gone.size:
-        spans = (
-            f"the {basis.shape[0]} directions span the whole space (d={X.shape[1]})"
-            if basis.shape[0] >= X.shape[1]
-            else "they lie within the span of the directions"
-        )
-        shown = ", ".join(str(int(i)) for i in gone[:5]) + (" ..." if gone.size > 5 else "")
-        warn_user(
-            f"project_out left {gone.size} of the {X.shape[0]} rows of X at zero "
-            f"({'row' if gone.size == 1 else 'rows'} {shown}): {spans}, so nothing of them "
-            "is left to compare; remove fewer directions",
-            UserWarning,
-        )
+    # (a full basis left every row at zero in silence: every later cosine 0 or NaN)
+    _warn_rows_in_span(X, out, row_labels(given))
     return (l2_normalize(out) if normalize else out).astype(dtype, copy=False)
+
+
+def _warn_rows_in_span(X: np.ndarray, out: np.ndarray, labels: Any) -> None:
+    """Warn of the rows of ``X`` (not zero) that the projection ``out`` leaves at zero, up
+    to rounding: they lie in the span of the directions removed."""
+    norms = np.linalg.norm(out, axis=1)
+    emptied = np.flatnonzero((norms <= 1e-6 * np.linalg.norm(X, axis=1)) & X.any(axis=1))
+    if emptied.size:  # (as SpliceTransformer and ZeroShotClassifier warn of zero rows)
+        warn_user(
+            f"X row(s) {shown_rows(emptied, labels)} lie in the span of the directions "
+            "removed: projected, they are zero, with no direction left (a classifier "
+            "downstream scores them all alike)"
+        )
 
 
 def _orthonormal_basis(U: np.ndarray, rcond: float) -> np.ndarray:
@@ -1343,12 +1343,10 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         warn_set_after_fit(self, {}, "the fitted directions (directions_)")
         labels = row_labels(X)
         X = self._validate(X, reset=False)
-        out = project_out(X, self.basis_, normalize=self.normalize)
-        emptied = np.flatnonzero(~out.any(axis=1) & X.any(axis=1))
-        if emptied.size:  # (as SpliceTransformer and ZeroShotClassifier warn of zero rows)
-            warn_user(
-                f"X row(s) {shown_rows(emptied, labels)} lie in the span of the directions "
-                "removed: projected, they are zero, with no direction left (a classifier "
-                "downstream scores them all alike)"
-            )
+        with warnings.catch_warnings():  # (said below, with the rows' labels)
+            warnings.filterwarnings("ignore", r"X row\(s\) .* lie in the span", UserWarning)
+            out = project_out(X, self.basis_, normalize=self.normalize)
+        _warn_rows_in_span(
+            np.asarray(X, dtype=np.float64), np.asarray(out, dtype=np.float64), labels
+        )
         return out.astype(X.dtype, copy=False)

@@ -1491,11 +1491,14 @@ def test_projector_warns_of_rows_it_leaves_without_direction_and_keeps_float16_a
 def test_project_out_warns_of_rows_it_leaves_at_zero():
     # a full basis left every row at zero, in silence: every later cosine 0 or NaN
     X = np.random.default_rng(0).normal(size=(3, 8))
-    with pytest.warns(UserWarning, match=r"left 3 of the 3 rows of X at zero \(rows 0, 1, 2\): "
-                      r"the 8 directions span the whole space"):  # fmt: skip
+    with pytest.warns(UserWarning, match=r"^X row\(s\) 0, 1, 2 lie in the span of the direct"):
         project_out(X, np.eye(8))
-    with pytest.warns(UserWarning, match=r"left 1 of the 3 rows of X at zero \(row 0\): they lie"):
-        project_out(X, X[:1])
+    with pytest.warns(UserWarning, match=r"^X row\(s\) 0 lie in the span") as caught:
+        project_out(X, X[:1], normalize=False)  # (rounding left: still zero)
+    assert len(caught) == 1
+    frame = pd.DataFrame(X, index=["a", "b", "c"])
+    with pytest.warns(UserWarning, match=r"^X row\(s\) 'a' \(row 0\) lie in the span"):
+        project_out(frame, X[:1])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         project_out(X, np.eye(8)[:2])
