@@ -217,6 +217,8 @@ def calibrate_penalty(
             f"rows may differ widely from the target; give calibration_samples of "
             f"{_FEW_SAMPLES} or more",
             UserWarning,
+            # (once, not once per fold of a search, whose X has other sizes)
+            once_as=f"calibration_samples={calibration_samples} below {_FEW_SAMPLES}",
         )
     # Rows whose codes are zero at any penalty (all-zero rows, and rows whose
     # centred embedding is zero) would pull the mean l0 down: the other rows

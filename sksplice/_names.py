@@ -30,12 +30,17 @@ def carried_names(labels: Any) -> np.ndarray | None:
     return np.asarray(list(labels), dtype=object)
 
 
-def _invisible(char: str) -> bool:
-    """Whether ``char`` shows nothing: white space, or a format character (a zero-width
-    space, joiner or mark, a byte order mark: Unicode category Cf)."""
-    import unicodedata
+#: Characters that show nothing and mean nothing at the ends of a concept: the
+#: zero-width space, non-joiner and joiner, the left-to-right and right-to-left marks,
+#: the word joiner, the byte order mark (zero-width no-break space), the soft hyphen
+#: and the Mongolian vowel separator. (Not every format character: the tags that end
+#: a subdivision flag emoji, or the Arabic number sign, are part of what shows.)
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad\u180e")
 
-    return char.isspace() or unicodedata.category(char) == "Cf"
+
+def _invisible(char: str) -> bool:
+    """Whether ``char`` shows nothing: white space, or one of :data:`_INVISIBLE`."""
+    return char.isspace() or char in _INVISIBLE
 
 
 def visible_text(item: str) -> str:

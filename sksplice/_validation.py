@@ -529,9 +529,10 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
     ``X`` has that index and ``y``'s index does not hold those positions (the labels
     of rows kept by ``train_test_split`` of an array and a Series), the labels can
     only be meant by position and nothing is refused; a ``y`` indexed by those
-    positions in another order is refused whatever ``X`` is (labels shuffled alone, or
-    together with the data: only the caller knows). Call it once the lengths are known
-    to be equal. Raises
+    positions in another order (labels shuffled alone, or together with the data: only
+    the caller knows) is refused beside a DataFrame, and warned about (``UserWarning``)
+    beside weights without an index, where a frame sampled or sorted together with the
+    data is the common case. Call it once the lengths are known to be equal. Raises
     ``ValueError`` naming the first position where the two indexes differ and saying
     how to align the labels (``y.loc[X.index]``) or to use them by position (first, for
     an ``X`` of the default index: labels shuffled together with an array of the data
@@ -558,6 +559,23 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
         # of an array): y indexed by other labels, e.g. the rows kept by
         # train_test_split(embeddings, df.label), can only be meant by position.
         return
+    if not framed:
+        # Weights without an index (CSR, an array) beside labels indexed by their
+        # positions in another order: most often a frame sampled or sorted together
+        # with the data (rows and labels in one order), sometimes labels shuffled alone.
+        # Refusing would break the first, which pandas output refuses since its index
+        # says which; said, not refused.
+        from ._stack import warn_user
+
+        warn_user(
+            f"labels `{y_name}` are matched to the rows of {x_name} by position, but "
+            f"{y_name}.index holds their positions in another order (at position {at}: "
+            f"{b[at]!r}): if {y_name} was sampled, sorted or split together with the data, "
+            f"this is right (pass {y_name}.to_numpy() to say so); if {y_name} alone was "
+            f"reordered, {y_name}.sort_index() puts it back",
+            UserWarning,
+        )
+        return
     by_position = f"{y_name}.reset_index(drop=True)" if default else f"{y_name}.to_numpy()"
     risk = "they would go to other samples"
     if alignable and default:
@@ -565,17 +583,12 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
         # (the labels name positions of X's rows in another order: they were shuffled or
         # split together with an array of the data, rows still matched by position, or
         # shuffled alone, which aligning puts back; only the caller knows which)
-        nameless = (
-            f"{x_name}'s rows carry no names (its index is 0 .. n-1, as for the output of an array)"
-            if framed
-            else f"{x_name} is no DataFrame: its rows carry no names"
-        )
-        align = f"{y_name}.loc[{x_name}.index]" if framed else f"{y_name}.sort_index()"
         fix = (
-            f"{nameless}, so if {y_name} was shuffled or split together with the data "
+            f"{x_name}'s rows carry no names (its index is 0 .. n-1, as for the output of "
+            f"an array), so if {y_name} was shuffled or split together with the data "
             f"(sklearn.utils.shuffle, train_test_split), its labels are in the order of the "
             f"rows: pass {by_position}; only if {y_name}'s index numbers the rows of "
-            f"{x_name} in their own order, align them with {align}"
+            f"{x_name} in their own order, align them with {y_name}.loc[{x_name}.index]"
         )
     elif alignable:
         fix = (
@@ -590,8 +603,7 @@ def check_label_index(X: Any, y: Any, x_name: str = "W", y_name: str = "y") -> N
         )
     raise ValueError(
         f"labels `{y_name}` are indexed differently from the rows of {x_name}: at position "
-        f"{at}, {y_name}.index holds {b[at]!r}"
-        f"{f' and {x_name}.index {a[at]!r}' if framed else f', not {at}'}. Labels are "
+        f"{at}, {y_name}.index holds {b[at]!r} and {x_name}.index {a[at]!r}. Labels are "
         f"matched to rows by position, so {risk}; {fix}"
     )
 

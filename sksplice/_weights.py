@@ -192,6 +192,8 @@ class RecompositionKey(NamedTuple):
     dictionary: str
     mean: np.ndarray
     penalty: float | None = None
+    #: The ``target_l0`` the penalty was calibrated for (None: the penalty was given).
+    target: float | None = None
 
     def same_centre(self, other: RecompositionKey) -> bool:
         """Whether the centres are the same up to rounding (a float32 copy of a centre,
@@ -213,10 +215,12 @@ def recomposition_key(est: Any) -> RecompositionKey:
 
     dictionary = getattr(est, "_dictionary_digest", None) or digest(est.dictionary_)
     penalty = getattr(est, "l1_penalty_", None)
+    target = getattr(est, "target_l0", None)
     return RecompositionKey(
         dictionary,
         np.array(est.mean_, dtype=np.float64),
         None if penalty is None else float(penalty),
+        None if target is None else float(target),
     )
 
 

@@ -227,15 +227,16 @@ _ONE_DECOMPOSITION = (
 )
 
 
-def _decompositions_checked(W: Any) -> list[Found] | None:
-    """What :func:`~sksplice._names.recorded` gives for bare weights ``W`` (None for a
-    DataFrame, whose columns name its concepts), warning where their rows were made by
-    decompositions that differ (:func:`~sksplice._weights.check_one_decomposition`)."""
-    if isinstance(W, pd.DataFrame):
-        return None
-    found = recorded(W)
-    check_one_decomposition([("W", recorded_makers(W, found))], _ONE_DECOMPOSITION)
-    return found
+def _concepts_of(W: Any, concepts: Any) -> np.ndarray:
+    """:func:`_resolve_concepts` of ``W``, then a warning where the rows of bare weights
+    ``W`` were made by decompositions that differ
+    (:func:`~sksplice._provenance.check_one_decomposition`); the records of ``W`` are
+    looked up once, for both."""
+    found = None if isinstance(W, pd.DataFrame) else recorded(W)
+    names = _resolve_concepts(W, concepts, _n_columns(W), found)
+    if found is not None:  # (after the concepts: another vocabulary is an error first)
+        check_one_decomposition([("W", recorded_makers(W, found))], _ONE_DECOMPOSITION)
+    return names
 
 
 def _n_columns(W: Any) -> int:
@@ -413,8 +414,7 @@ def concept_profiles(
     """
     check_flag(drop_empty, "drop_empty")  # ("False" dropped them: a non-empty string)
     W = as_pandas(W)  # (a polars frame's columns name its concepts too)
-    found = _decompositions_checked(W)
-    names = _resolve_concepts(W, concepts, _n_columns(W), found)
+    names = _concepts_of(W, concepts)
     given = W
     W = _as_weights(W)
     n = W.shape[0]
@@ -679,8 +679,7 @@ def _ranking_inputs(W: Any, y: Any, concepts: Any) -> tuple[Any, Any, np.ndarray
             "for the concepts of the whole dataset use concept_profiles(W)"
         )
     W = as_pandas(W)  # (a polars frame's columns name its concepts too)
-    found = _decompositions_checked(W)
-    names = _resolve_concepts(W, concepts, _n_columns(W), found)
+    names = _concepts_of(W, concepts)
     given = W
     W = _as_weights(W)
     y = _as_labels(y, W.shape[0], given)

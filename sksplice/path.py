@@ -277,7 +277,7 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         W = transformer._codes_weights(codes, dtype)
         # (recorded with its concepts, as transform's weights are: see check_source; and
         # with the penalty it was solved at)
-        made = maker._replace(penalty=float(penalty))
+        made = maker._replace(penalty=float(penalty), target=None)  # (given, not calibrated)
         weights.append(remember_concepts(W, transformer.concepts_, maker=made))
         # (a penalty that leaves the rows without a concept, or nearly dense: warned about
         # as transform warns, once per penalty, so that a search over a path says what a

@@ -1541,7 +1541,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         (:func:`~sksplice.path.splice_path`), given whatever ``target_l0`` is; None: the
         fitted ``l1_penalty_``."""
         n, d = W.shape[0], self.n_features_in_
-        asked = self.target_l0 is None or penalty is not None  # (not calibrated for)
+        path = penalty is not None
+        asked = self.target_l0 is None or path  # (not calibrated for)
         penalty = self.l1_penalty_ if penalty is None else penalty
         whole = not getattr(_BLOCK_OF_MORE, "active", False)  # (not a chunk of a run)
         empty = n - int(np.count_nonzero(np.diff(W.indptr)))
@@ -1561,12 +1562,17 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             # (a penalty just below 2 is accepted, and gives this; the CLI says it too)
             # (without the number of rows: the folds of a search, of other sizes, gave as
             # many warnings as folds for one setting)
+            # (a path's penalties are the caller's: target_l0 does not choose them)
+            target = (
+                ""
+                if path
+                else ", or set target_l0 to have fit find the penalty for a number of concepts"
+            )
             warn_user(
                 f"every row of X decomposes to no concept at "
                 f"l1_penalty={penalty:g}: no concept's correlation with a row "
                 "reaches the penalty. A smaller l1_penalty keeps more concepts (useful "
-                "penalties lie mostly from 0.05 to 0.5), or set target_l0 to have fit find "
-                "the penalty for a number of concepts",
+                f"penalties lie mostly from 0.05 to 0.5){target}",
                 UserWarning,
             )
         mean_l0 = W.nnz / n if n else 0.0

@@ -1239,23 +1239,30 @@ def test_a_label_written_in_another_case_gets_a_suggestion():
 
 
 @pytest.mark.parametrize("container", ["csr", "array"])
-def test_labels_in_another_order_are_refused_beside_weights_without_an_index(rng, container):
+def test_labels_in_another_order_are_said_beside_weights_without_an_index(rng, container):
     # Weights without an index (CSR, the default output; an array) took a Series of
-    # labels shuffled alone by position, silently, where a DataFrame of the same
-    # weights refused it: the same rule for both
+    # labels shuffled alone by position, without a word; a frame sampled or sorted
+    # together with the data holds the same index, and is right: said, not refused
     frame, y = _indexed_weights(rng)
     W = sp.csr_matrix(frame.to_numpy()) if container == "csr" else frame.to_numpy()
     names = list(frame.columns)
     labels = y.reset_index(drop=True)
     shuffled = labels.iloc[[1, 0, *range(2, len(labels))]]
-    with pytest.raises(ValueError) as info:
-        rank_concepts(W, shuffled, labels.iloc[0], concepts=names)
-    message = str(info.value)
-    assert "at position 0, y.index holds 1, not 0" in message
-    assert "W is no DataFrame: its rows carry no names" in message
-    assert "y.reset_index(drop=True)" in message and "y.sort_index()" in message
+    with pytest.warns(UserWarning) as caught:
+        ranked = rank_concepts(W, shuffled, labels.iloc[0], concepts=names)
+    (message,) = [str(w.message) for w in caught if "matched to the rows" in str(w.message)]
+    assert message == (
+        "labels `y` are matched to the rows of W by position, but y.index holds their "
+        "positions in another order (at position 0: 1): if y was sampled, sorted or split "
+        "together with the data, this is right (pass y.to_numpy() to say so); if y alone "
+        "was reordered, y.sort_index() puts it back"
+    )
+    pd.testing.assert_frame_equal(
+        ranked, rank_concepts(W, shuffled.to_numpy(), labels.iloc[0], concepts=names)
+    )
     expected = concept_profiles(W, labels, names)
-    pd.testing.assert_frame_equal(concept_profiles(W, shuffled.sort_index(), names), expected)
-    # labels of the rows a split kept (other positions) can only be meant by position
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pd.testing.assert_frame_equal(concept_profiles(W, shuffled.sort_index(), names), expected)
     kept = labels.set_axis(np.arange(len(labels)) * 3 + 7)
     pd.testing.assert_frame_equal(concept_profiles(W, kept, names), expected)

@@ -1270,9 +1270,10 @@ def test_embeddings_saved_as_columns_are_told_to_be_transposed(run_env, tmp_path
     np.save(X, np.random.default_rng(0).normal(size=(32, 10)).astype(np.float32))
     err = refused_before_torch(["decompose", str(X), *_args(tmp_path)])
     assert err.splitlines() == [
-        f"sksplice: error: {X} holds 32 x 10 values: 10 embeddings of sksplice-test-tiny's "
-        "32 values as columns, not rows? Save the transposed array, one embedding per row "
-        "(np.save(path, X.T))"
+        f"sksplice: error: {X} holds embeddings of width 10 (shape 32 x 10), and "
+        "sksplice-test-tiny embeds images to 32 values: give the --model (and --pretrained) "
+        "that made them; or, if its 10 columns are embeddings of 32 values, save the "
+        "transposed array, one embedding per row (np.save(path, X.T))"
     ]
 
 
@@ -1286,3 +1287,24 @@ def test_a_text_query_of_no_concept_says_what_to_do(run_env, tmp_path, capsys):
         "the query text decomposes to no concept at --l1-penalty 1.9; nothing matches (a "
         "smaller --l1-penalty keeps more concepts, or give them with --concepts)"
     ) in err, err
+
+
+def test_rows_without_names_in_many_names_files_are_said_once(run_env, tmp_path, capsys):
+    # one warning a file: hundreds of lines for sharded metadata
+    rng = np.random.default_rng(0)
+    argv = ["decompose"]
+    for i in range(3):
+        np.save(tmp_path / f"img_emb_{i}.npy", rng.normal(size=(3, 32)).astype(np.float32))
+        argv.append(str(tmp_path / f"img_emb_{i}.npy"))
+    argv.append("--names")
+    for i in range(3):
+        (tmp_path / f"metadata_{i}.txt").write_text("a\n\nc\n" if i else "a\nb\nc\n")
+        argv.append(str(tmp_path / f"metadata_{i}.txt"))
+    code, _, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 0, err
+    said = [line for line in err.splitlines() if "--names" in line]
+    assert said == [
+        f"sksplice: warning: --names {tmp_path / 'metadata_1.txt'}: 1 of its 3 lines is blank "
+        "(the first: line 2); so does 1 other file of the 3 (2 rows in all); those rows are "
+        "named by their .npy file and row instead"
+    ], err

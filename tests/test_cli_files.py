@@ -243,6 +243,9 @@ def test_a_tsv_labels_file_is_read_with_tabs(run_env, tmp_path, capsys, no_embed
     by_tabs = _read_labels(tmp_path / "labels.tsv", run_env, paths)
     assert by_tabs == _read_labels(tmp_path / "labels.csv", run_env, paths)
     assert len(set(by_tabs)) >= 2
+    # a .tsv file of commas (read as CSV before) is read so still
+    (tmp_path / "commas.tsv").write_bytes((tmp_path / "labels.csv").read_bytes())
+    assert _read_labels(tmp_path / "commas.tsv", run_env, paths) == by_tabs
 
 
 # ------------------------------------------------------ empty files, odd file names

@@ -1092,5 +1092,10 @@ def test_entries_of_characters_that_show_nothing_are_blank():
         concepts = load_vocabulary(["dog", "\u200b", "cat", "dog\u200b", " \ufeffsnow\u200d "])
     assert concepts == ["dog", "cat", "snow"]
     assert load_vocabulary(["a\u200bb", "c"]) == ["a\u200bb", "c"]  # (inside: kept as it is)
+    # format characters that are part of what shows are kept: the tags of subdivision
+    # flags (England, Scotland), which would all become one black flag
+    flags = ["\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+             "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"]  # fmt: skip
+    assert load_vocabulary(flags) == flags
     with pytest.raises(ValueError, match=r"`concepts` entry 1 is blank \('\\u200b'\)"):
         check_concept_names(["a", "\u200b"], "`concepts`")

@@ -324,8 +324,7 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
         names = [name for found, _ in read for name in found]
         columns = [chosen for _, chosen in read]
         _warn_if_names_repeat(names, names_files, columns)
-        for path, (found, chosen) in zip(names_files, read, strict=True):
-            _warn_if_names_missing(path, found, chosen)
+        _warn_if_names_missing(names_files, read)
     else:
         names = [""] * sum(int(a.shape[0]) for a in arrays)
     # (a row without a name, or with a blank one, is named by its file and position)
@@ -338,13 +337,22 @@ def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
     return EmbeddingInputs(files, arrays, names, names_files, columns)
 
 
-def _warn_if_names_missing(path: Path, names: list[str], column: str | None) -> None:
-    """Warn that rows of the ``--names`` file ``path`` have no name (a missing cell of its
-    ``column``, a blank line): they are named by their file and position instead, which
-    most often means the wrong column, or missing values a join left."""
-    blank = [i for i, name in enumerate(names) if not name.strip()]
-    if not blank:
+def _warn_if_names_missing(
+    names_files: list[Path], read: list[tuple[list[str], str | None]]
+) -> None:
+    """Warn that rows of the ``--names`` files have no name (a missing cell of the column
+    read, a blank line): they are named by their file and position instead, which most
+    often means the wrong column, or missing values a join left. Once for all the files
+    (``read``: the names of each, and the column they come from): the first file with
+    such rows is named, and how many others have some."""
+    lacking = [
+        (path, names, column, [i for i, name in enumerate(names) if not name.strip()])
+        for path, (names, column) in zip(names_files, read, strict=True)
+    ]
+    lacking = [entry for entry in lacking if entry[3]]
+    if not lacking:
         return
+    path, names, column, blank = lacking[0]
     n, k = len(names), len(blank)
     verb = "is" if k == 1 else "are"
     if column is None:
@@ -360,8 +368,19 @@ def _warn_if_names_missing(path: Path, names: list[str], column: str | None) -> 
             f"{k} of its {n} rows {has} no name in its column {column!r} (the first: row "
             f"{blank[0]})"
         )
+    others = ""
+    if len(lacking) > 1:
+        rows = sum(len(entry[3]) for entry in lacking)
+        others = (
+            f"; so {'does' if len(lacking) == 2 else 'do'} "
+            f"{plural(len(lacking) - 1, 'other file')} of the {len(names_files)} "
+            f"({rows} rows in all)"
+        )
     logger.warning(
-        "--names %s: %s; those rows are named by their .npy file and row instead", path, which
+        "--names %s: %s%s; those rows are named by their .npy file and row instead",
+        path,
+        which,
+        others,
     )
 
 
@@ -399,16 +418,18 @@ def check_width(embeddings: EmbeddingInputs, width: int, model: str) -> None:
     if embeddings.width == width:
         return
     shape = embeddings.arrays[0].shape
-    if all(a.shape[0] == width for a in embeddings.arrays):  # (one embedding a column)
-        raise CLIError(
-            f"{embeddings.files[0]} holds {shape[0]} x {shape[1]} values: {shape[1]} "
-            f"embeddings of {model}'s {width} values as columns, not rows? Save the "
-            "transposed array, one embedding per row (np.save(path, X.T))"
-        )
+    # (as many rows as the model's width: perhaps one embedding a column, perhaps as
+    # many embeddings of another model: both are said)
+    columns = (
+        f"; or, if its {shape[1]} columns are embeddings of {width} values, save the "
+        "transposed array, one embedding per row (np.save(path, X.T))"
+        if all(a.shape[0] == width for a in embeddings.arrays)
+        else ""
+    )
     raise CLIError(
         f"{embeddings.files[0]} holds embeddings of width {embeddings.width} (shape "
         f"{shape[0]} x {shape[1]}), and {model} embeds images to {width} values: give the "
-        "--model (and --pretrained) that made them"
+        f"--model (and --pretrained) that made them{columns}"
     )
 
 

@@ -559,6 +559,15 @@ def _check_text_file(labels_csv: Path) -> None:
     )
 
 
+def _holds_tabs(path: Path, n_lines: int = 20) -> bool:
+    """Whether one of the first ``n_lines`` lines of the text file ``path`` holds a tab."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return any("\t" in line for line, _ in zip(fh, range(n_lines)))
+    except OSError:
+        return True  # (read as a .tsv file: the read says what is wrong)
+
+
 def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     """Labels for ``paths`` from a CSV of path,label.
 
@@ -574,8 +583,9 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
     if not labels_csv.is_file():
         raise CLIError(f"labels file {labels_csv} does not exist or is not a file")
     _check_text_file(labels_csv)
-    # (a .tsv file is read with tabs between its columns, as --names reads one)
-    tabs = labels_csv.suffix.lower() in (".tsv", ".tab")
+    # (a .tsv file is read with tabs between its columns, as --names reads one; one
+    # without a tab on its first lines, with commas, as the CSV it was read as before)
+    tabs = labels_csv.suffix.lower() in (".tsv", ".tab") and _holds_tabs(labels_csv)
     try:
         table = pd.read_csv(
             labels_csv,
