@@ -187,7 +187,8 @@ class RecompositionKey(NamedTuple):
     """What ``inverse_transform`` of a fitted transformer recomposes with: the content
     digest of its dictionary (computed in fit) and its centre ``mean_`` (float64); and
     the penalty the weights were solved at (``l1_penalty_``; None where unknown), which
-    the analysis functions compare (see :func:`check_one_decomposition`)."""
+    the analysis functions compare (see
+    :func:`~sksplice._provenance.check_one_decomposition`)."""
 
     dictionary: str
     mean: np.ndarray
