@@ -1104,10 +1104,15 @@ def test_unreachable_target_l0_names_target_and_range(problem):
     concepts, raw, X = problem
     with pytest.raises(ValueError, match=r"target_l0=500 cannot be reached.*only 30 concepts"):
         make(concepts, raw, target_l0=500).fit(X)
-    # 5 concepts in 32 dimensions: even the smallest penalty keeps fewer than
-    # 4.5 of them on average, so the search ends at its floor.
-    with pytest.raises(ValueError, match=r"target_l0=4.5 cannot be reached.*range reached 0 to"):
+    # 5 concepts centred by fit: at most 4 at once, refused before any solve
+    with pytest.raises(ValueError, match=r"target_l0=4.5 cannot be reached.*at most 4 can be"):
         make(concepts[:5], raw[:5], target_l0=4.5).fit(X)
+    # 5 concepts given centred already (no such bound), in 32 dimensions: even the
+    # smallest penalty keeps fewer than 4.5 of them on average, so the search ends at
+    # its floor
+    unit = raw[:5] / np.linalg.norm(raw[:5], axis=1, keepdims=True)
+    with pytest.raises(ValueError, match=r"target_l0=4.5 cannot be reached.*range reached 0 to"):
+        make(concepts[:5], unit, concepts_centered=True, target_l0=4.5).fit(X)
     with pytest.raises(ValueError, match="target_l0 must be a positive"):
         make(concepts, raw, target_l0=0).fit(X)
 
