@@ -1261,7 +1261,8 @@ def test_library_sentences_start_in_lower_case_after_the_command_s_prefix():
             "with max_iter=10 and may not reach tol. Use an l1_penalty of at least about "
             "1.1e-09 or a larger tol",
             "--l1-penalty 1e-09 is below the smallest penalty the duality-gap certificate "
-            "supports at tol=1e-06 for these targets (about 1.1e-09); the rows are solved "
+            "supports at the solver's tolerance (1e-06) for these targets (about 1.1e-09); "
+            "the rows are solved "
             "in at most 10 rounds and may not converge. Use an --l1-penalty of at least "
             "about 1.1e-09",
             "larger tol",
@@ -1271,8 +1272,8 @@ def test_library_sentences_start_in_lower_case_after_the_command_s_prefix():
             "duality gap of 0.9 > tol=1e-06 on 6 of 12 row(s); increase max_iter "
             "(SpliceTransformer's transform_max_iter) or tol",
             "NonNegLasso (working_set) stopped after 10 rounds with a worst relative "
-            "duality gap of 0.9 > tol=1e-06 on 6 of 12 row(s)",
-            "max_iter",
+            "duality gap of 0.9 > 1e-06, the solver's tolerance, on 6 of 12 row(s)",
+            "tol=",
         ),
         (
             "... so none of them stands for it alone. Keep one concept of each group (the "

@@ -162,6 +162,9 @@ _PYTHON_ADVICE = (
     (re.compile(r"solved with max_iter=(\d+) "), r"solved in at most \1 rounds "),
     (re.compile(r"stopped after max_iter=(\d+) "), r"stopped after \1 rounds "),
     (re.compile(r"\(max_iter=(\d+)\)"), r"(of at most \1)"),
+    # (the solver's tolerance, which no option sets: said as a number, not a keyword)
+    (re.compile(r" > tol=(\S+?)( |$)"), r" > \1, the solver's tolerance,\2"),
+    (re.compile(r" at tol=(\S+) "), r" at the solver's tolerance (\1) "),
     (re.compile(r"; increase max_iter \(SpliceTransformer's transform_max_iter\) or tol"), ""),
     (
         re.compile(r"a larger tol or l1_penalty would let them converge"),
