@@ -65,7 +65,8 @@ def check_concept_names(
 
     Every entry must be a string (``TypeError``) that is not blank (``ValueError``);
     with ``distinct``, no entry may repeat an earlier one, nor be one up to
-    surrounding whitespace (``ValueError``: the text embeddings of ``"dog"`` and
+    surrounding white space or zero-width characters (:func:`visible_text`;
+    ``ValueError``: the text embeddings of ``"dog"`` and
     ``" dog"`` nearly agree, and a name that labels two columns finds one of them).
     Messages name ``label`` (``"vocabulary"``, ``"`concepts`"``) and the entry's index;
     ``blank`` says what to do about a blank entry.
@@ -76,8 +77,8 @@ def check_concept_names(
         if not isinstance(item, str):
             shown = "" if item is None else f" ({item!r})"
             raise TypeError(f"{label} entry {i} is {a_type(item)}{shown}, not a string")
-        bare = item.strip()
-        if not visible_text(bare):  # (white space, a zero-width space: nothing shows)
+        bare = visible_text(item)  # (without white space and zero-width characters)
+        if not bare:  # (nothing shows)
             raise ValueError(f"{label} entry {i} is blank ({item!r}); {blank}")
         if not distinct:
             continue
@@ -90,7 +91,8 @@ def check_concept_names(
             j = stripped[bare]
             raise ValueError(
                 f"{label} entry {i} ({item!r}) is entry {j} ({names[j]!r}) up to "
-                "surrounding whitespace; concepts must be distinct (strip the entries)"
+                "surrounding white space or zero-width characters; concepts must be distinct "
+                "(strip the entries)"
             )
         seen[item] = i
         stripped[bare] = i

@@ -863,9 +863,9 @@ def _warn_if_no_phrase_kept(name: str, concepts: list[str], size: int | None) ->
     if not phrases or kept * 100 >= len(phrases):
         return
     warn_user(
-        f"the {size} most frequent concepts of the {name!r} vocabulary hold {kept} of its "
-        f"{len(phrases)} phrases of two words or more: they come after its words, from "
-        f"concept {phrases[0] + 1} on; the whole vocabulary keeps them all "
+        f"the {size:,} most frequent concepts of the {name!r} vocabulary hold {kept:,} of "
+        f"its {len(phrases):,} phrases of two words or more: they come after its words, from "
+        f"concept {phrases[0] + 1:,} on; the whole vocabulary keeps them all "
         f"(vocabulary_size={len(concepts)})",
         UserWarning,
     )

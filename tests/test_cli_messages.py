@@ -1304,3 +1304,6 @@ def test_the_smallest_certified_penalty_is_rounded_up():
     assert _rounded_up(0.0123) == "0.013"
     assert _rounded_up(2.5e-7) == "2.5e-07"  # (no rounding error takes it a step up)
     assert _rounded_up(0.99) == "0.99" and _rounded_up(0.991) == "1"
+    # (a limit a hair above the penalty: "1e-09" in the library's own message)
+    assert _rounded_up(1.0000000001e-9, [1e-9]) == "1.1e-09"
+    assert _rounded_up(1.23456e-3, [1.2345e-3, 1.23e-3]) == "0.0013"

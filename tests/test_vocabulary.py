@@ -1079,7 +1079,7 @@ def test_laion_bigrams_cut_to_its_words_is_warned_about(splice_data_dir, monkeyp
     from sksplice.vocabulary import load_vocabulary
 
     monkeypatch.setenv("SKSPLICE_DATA", str(splice_data_dir))
-    with pytest.warns(UserWarning, match=r"hold 1 of its 5001 phrases"):
+    with pytest.warns(UserWarning, match=r"hold 1 of its 5,001 phrases"):
         load_vocabulary("laion_bigrams", size=10000)
 
 
@@ -1099,3 +1099,15 @@ def test_entries_of_characters_that_show_nothing_are_blank():
     assert load_vocabulary(flags) == flags
     with pytest.raises(ValueError, match=r"`concepts` entry 1 is blank \('\\u200b'\)"):
         check_concept_names(["a", "\u200b"], "`concepts`")
+
+
+def test_a_concept_repeated_behind_a_zero_width_character_is_refused_in_a_list():
+    # SpliceTransformer(vocabulary=["dog", ..., "dog\u200b"]) kept two columns that
+    # print alike
+    from sksplice import SpliceTransformer
+
+    E = np.random.default_rng(0).normal(size=(3, 8))
+    splice = SpliceTransformer(vocabulary=["dog", "cat", "dog\u200b"], concept_embeddings=E)
+    with pytest.raises(ValueError, match=r"entry 2 \('dog\\u200b'\) is entry 0 \('dog'\) up to "
+                       r"surrounding white space or zero-width characters"):  # fmt: skip
+        splice.set_params(device="cpu").fit(E)

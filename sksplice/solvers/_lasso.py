@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -581,7 +581,7 @@ class NonNegLasso:
             shown = ", ".join(f"{lam:g}" for lam in low)
             budget = budgets[lams.index(low[0])]
             # (rounded up: "1e-09 is below about 1e-09" hid the limit, 1.04e-09)
-            least = _rounded_up(floor)
+            least = _rounded_up(floor, low)
             warn_user(
                 f"l1_penalty={shown} is below the smallest penalty the duality-gap "
                 f"certificate supports at tol={tol:g} for these targets (about {least}); "
@@ -984,11 +984,21 @@ def _assemble(
     )
 
 
-def _rounded_up(value: float) -> str:
-    """``value`` (positive) rounded up to 2 significant digits: a limit said so is one
-    the number said reaches (1.04e-09 as 1.1e-09, where ``:.2g`` gave 1e-09, the very
-    penalty it was said to be above)."""
+def _rounded_up(value: float, below: Sequence[float] = ()) -> str:
+    """``value`` (positive) rounded up to 2 significant digits, or to more (up to 6)
+    where that would show it no larger than a number of ``below``: a limit said so is
+    one the numbers said to be below it are below (1.04e-09 as 1.1e-09, where ``:.2g``
+    gave 1e-09, the very penalty it was said to be above)."""
     import math
 
-    step = 10.0 ** (math.floor(math.log10(value)) - 1)
-    return f"{math.ceil(value / step - 1e-9) * step:.2g}"
+    largest = max(below, default=0.0)
+    text = f"{value:g}"
+    for digits in range(2, 7):
+        step = 10.0 ** (math.floor(math.log10(value)) - digits + 1)
+        rounded = float(f"{value:.{digits}g}")
+        if rounded < value:
+            rounded += step
+        text = f"{rounded:.{digits}g}"
+        if float(text) > largest:
+            return text
+    return text
