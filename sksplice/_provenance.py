@@ -49,9 +49,7 @@ def _differences(a: Any, b: Any) -> list[str]:
     said = []
     if a.dictionary != b.dictionary:
         said.append("dictionary")
-    elif a.mean.shape != b.mean.shape or np.linalg.norm(a.mean - b.mean) > (
-        _SAME_POPULATION * max(np.linalg.norm(a.mean), np.linalg.norm(b.mean))
-    ):
+    elif not a.same_centre(b, within=_SAME_POPULATION):
         said.append("centre (mean_)")
     target_a, target_b = getattr(a, "target", None), getattr(b, "target", None)
     calibrated_alike = target_a is not None and target_a == target_b

@@ -196,14 +196,16 @@ class RecompositionKey(NamedTuple):
     #: The ``target_l0`` the penalty was calibrated for (None: the penalty was given).
     target: float | None = None
 
-    def same_centre(self, other: RecompositionKey) -> bool:
+    def same_centre(self, other: RecompositionKey, within: float | None = None) -> bool:
         """Whether the centres are the same up to rounding (a float32 copy of a centre,
-        one learned from the same rows in another order)."""
+        one learned from the same rows in another order); ``within``: up to that
+        fraction of their norm instead."""
         a, b = self.mean, other.mean
         if a.shape != b.shape:
             return False
         scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)))
-        return float(np.linalg.norm(a - b)) <= _SAME_CENTRE * scale
+        tolerance = _SAME_CENTRE if within is None else within
+        return float(np.linalg.norm(a - b)) <= tolerance * scale
 
 
 #: Centres whose difference is at most this fraction of their norm are the same one.

@@ -15,7 +15,6 @@ comparison:
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -1104,7 +1103,14 @@ def project_out(
     array([[0., 1.]])
     """
     check_flag(normalize, "normalize")
-    given = X
+    return _project_out(X, directions, normalize=normalize, rcond=rcond, labels=row_labels(X))
+
+
+def _project_out(
+    X: Any, directions: Any, *, normalize: bool, rcond: float = 1e-6, labels: Any = None
+) -> np.ndarray:
+    """:func:`project_out`; its warning of the rows it leaves at zero names them by
+    ``labels`` (a DataFrame's index, as :meth:`ConceptProjector.transform` has it)."""
     X = np.asarray(tensor_as_array(X))
     dtype = np.float32 if X.dtype == np.float32 else np.float64  # (as ConceptProjector)
     X = X.astype(np.float64, copy=False)
@@ -1127,7 +1133,7 @@ def project_out(
         X = unit_rows(X)
     out = X - (X @ basis.T) @ basis
     # (a full basis left every row at zero in silence: every later cosine 0 or NaN)
-    _warn_rows_in_span(X, out, row_labels(given))
+    _warn_rows_in_span(X, out, labels)
     return (l2_normalize(out) if normalize else out).astype(dtype, copy=False)
 
 
@@ -1343,10 +1349,5 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         warn_set_after_fit(self, {}, "the fitted directions (directions_)")
         labels = row_labels(X)
         X = self._validate(X, reset=False)
-        with warnings.catch_warnings():  # (said below, with the rows' labels)
-            warnings.filterwarnings("ignore", r"X row\(s\) .* lie in the span", UserWarning)
-            out = project_out(X, self.basis_, normalize=self.normalize)
-        _warn_rows_in_span(
-            np.asarray(X, dtype=np.float64), np.asarray(out, dtype=np.float64), labels
-        )
+        out = _project_out(X, self.basis_, normalize=self.normalize, labels=labels)
         return out.astype(X.dtype, copy=False)
