@@ -55,6 +55,7 @@ from ._validation import (
     check_flag,
     check_input_features,
     check_int,
+    check_non_negative_rows,
     check_number,
     check_option,
     float_dtypes,
@@ -337,8 +338,9 @@ def _splice_parts(splice: Any, *, needed: bool = True) -> tuple[np.ndarray, np.n
             + (
                 ""
                 if needed
-                else "; where the search changes the transformer itself (its vocabulary or "
-                "l1_penalty), give no `splice` and let the pipeline's transformer name its "
+                else "; a search over the transformer's l1_penalty keeps that frozen one (the "
+                "names and the dictionary do not change with the penalty), but where it changes "
+                "the vocabulary, give no `splice` and let the pipeline's transformer name its "
                 "columns instead (SpliceTransformer(...).set_output(transform='pandas'))"
             )
         ) from exc
@@ -628,8 +630,16 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     solved for (weights made in the process around another centre, or with
     another dictionary, are warned about).
 
-    Sparse (CSR) input gives sparse output and is never densified, except by
+    Sparse (CSR) input gives sparse output of the same container (a
+    ``csr_array`` stays one) and is never densified, except by
     ``output="embedding"``, whose result is dense by nature.
+
+    The weights ``transform`` gives are non-negative; weights that a step has
+    centred or scaled (``StandardScaler``) are not, and zeroing a column of them
+    would set the concept to its mean weight rather than remove it. An editor
+    that zeroes some concept (or recomposes) refuses negative weights with a
+    ``ValueError`` naming the rows: put it before such a step. One that zeroes
+    nothing passes any input through.
 
     An edit that would zero every concept is refused with a ``ValueError``
     in ``fit``: ``keep=[]``, a ``keep`` whose names are all unknown (and
@@ -915,6 +925,13 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             when pandas output is configured). With ``output="embedding"``:
             dense recomposed embeddings of shape (n_samples, d).
 
+        Raises
+        ------
+        ValueError
+            If ``X`` holds negative weights (centred or scaled by an earlier step)
+            and the editor zeroes some concept or recomposes, naming the rows; if
+            polars output is set for sparse weights.
+
         Warns
         -----
         UserWarning
@@ -985,10 +1002,38 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 found=found,
                 modality=getattr(self.splice_, "modality", "image"),
             )
+        config = transform_output(self)
+        if (
+            sp.issparse(X)
+            and self.output == "weights"
+            and config not in ("default", "pandas", None)
+        ):
+            # (scikit-learn's own message would advise a dense output, which is the
+            # transformer's to give, not the editor's)
+            raise ValueError(
+                f"{config} output of sparse weights is not supported: the editor returns "
+                "weights as it gets them; make them dense where they are made "
+                "(SpliceTransformer(output='dense')) or use set_output(transform='pandas')"
+            )
+        if not self.mask_.all() or self.output == "embedding":
+            # (zeroing a column of centred or scaled weights would set the concept to its
+            # mean weight, not take it out: weights are refused as inverse_transform
+            # refuses them. An editor that zeroes nothing passes any input through.)
+            check_non_negative_rows(
+                X,
+                "X",
+                row_labels(X_in),
+                hint="ConceptEditor edits the weights SpliceTransformer.transform gives; a "
+                "step that centres or scales them (StandardScaler) makes some negative, and "
+                "zeroing a column of them sets the concept to its mean weight rather than "
+                "removing it: put the editor before that step",
+            )
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)
             W.data[~self.mask_[W.indices]] = 0
             W.eliminate_zeros()
+            if isinstance(X, sp.sparray):  # (the container given is the one returned)
+                W = sp.csr_array(W)
         else:
             W = X * self.mask_.astype(X.dtype)
         if self.output == "embedding":
@@ -1001,10 +1046,10 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             if hasattr(self.splice_, "_inverse_transform"):
                 return np.asarray(self.splice_._inverse_transform(W, recorded_origin=False))
             return np.asarray(self.splice_.inverse_transform(W))
-        if sp.issparse(W) and transform_output(self) == "pandas":
+        if sp.issparse(W) and config == "pandas":
             index = X_in.index if isinstance(X_in, pd.DataFrame) else None
             return sparse_frame(W, self.get_feature_names_out(), index=index)
-        if concepts is not None and transform_output(self) in (None, "default"):
+        if concepts is not None and config in (None, "default"):
             # Bare edited weights keep the record of the concepts of their columns, as the
             # transformer's weights have it: without it, a transformer of other concepts
             # (or of the same in another order) would read them by position. (Without

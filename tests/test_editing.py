@@ -286,6 +286,52 @@ def test_sparse_input_is_not_densified(small_setup, monkeypatch):
     assert sp.issparse(out) and out.shape == W.shape
 
 
+def test_a_sparse_array_is_returned_as_a_sparse_array(small_setup):
+    """scikit-learn's transformers return the sparse container they are given."""
+    splice, X, _ = small_setup
+    W = sp.csr_array(splice.transform(X))
+    for editor in (ConceptEditor(), ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice))):
+        out = editor.fit_transform(W)
+        assert isinstance(out, sp.csr_array), type(out)
+        expected = W.toarray()
+        expected[:, NAMES.index("dog")] *= editor.remove is None
+        np.testing.assert_array_equal(out.toarray(), expected)
+
+
+def test_polars_output_of_sparse_weights_says_where_to_make_them_dense(small_setup):
+    pytest.importorskip("polars")
+    splice, X, _ = small_setup
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice))
+    with pytest.raises(ValueError, match=r"SpliceTransformer\(output='dense'\)"):
+        editor.set_output(transform="polars").fit_transform(splice.transform(X))
+    frame = editor.fit_transform(splice.transform(X).toarray())  # dense weights: a frame
+    assert list(frame.columns) == NAMES and not frame["dog"].to_numpy().any()
+
+
+def test_centred_weights_are_refused_where_a_concept_is_zeroed(small_setup):
+    """Zeroing a standardised column sets the concept to its mean weight, not to none."""
+    splice, X, y = small_setup
+    dense = SpliceTransformer(
+        vocabulary=NAMES, concept_embeddings=splice.concept_embeddings, l1_penalty=0.05,
+        device="cpu", output="dense",
+    )  # fmt: skip
+    pipe = make_pipeline(
+        dense, StandardScaler(), ConceptEditor(remove=["dog"]), LogisticRegression()
+    )
+    with pytest.raises(
+        ValueError, match=r"Negative values in data: X .*row\(s\) hold negative values: 0, 1"
+    ) as info:
+        pipe.set_output(transform="pandas").fit(X, y)
+    assert "put the editor before that step" in str(info.value)
+    # (the editor first, as the message says: the same pipeline fits)
+    make_pipeline(
+        clone(dense), ConceptEditor(remove=["dog"]), StandardScaler(), LogisticRegression()
+    ).set_output(transform="pandas").fit(X, y)
+    # an editor that zeroes nothing passes any input through, as check_estimator feeds it
+    W = -splice.transform(X).toarray()
+    np.testing.assert_array_equal(ConceptEditor().fit_transform(W), W)
+
+
 def test_keep_and_keep_with_remove(small_setup):
     splice, X, _ = small_setup
     W = splice.transform(
