@@ -100,6 +100,14 @@ class LoggingHashEmbedder:
             return [tuple(int(v) for v in line.split()) for line in handle if line.strip()]
 
 
+class KeyedLoggingHashEmbedder(LoggingHashEmbedder):
+    """:class:`LoggingHashEmbedder` with a ``cache_key``: its embedded vocabulary is kept
+    in, and read back from, the transformer's cache folder."""
+
+    def cache_key(self) -> str:
+        return f"test-logging-hash-{self.dim}"
+
+
 # ---------------------------------------------------------------- model loads per worker
 
 _LOADS = {"count": 0}

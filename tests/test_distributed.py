@@ -40,6 +40,7 @@ from sksplice.transformer import SpliceTransformer
 try:
     from ._helpers_distributed import (
         FAIL_MARK,
+        KeyedLoggingHashEmbedder,
         LoggingHashEmbedder,
         gated_copy,
         install_load_counter,
@@ -49,6 +50,7 @@ try:
 except ImportError:
     from _helpers_distributed import (
         FAIL_MARK,
+        KeyedLoggingHashEmbedder,
         LoggingHashEmbedder,
         gated_copy,
         install_load_counter,
@@ -714,6 +716,36 @@ def test_grid_search_on_dask_backend_embeds_vocabulary_once(client, tmp_path):
         naive.fit(X, y)
     worker_calls = [pid for pid, _ in embedder.calls() if pid != os.getpid()]
     assert len(worker_calls) >= 1
+
+
+def test_grid_search_on_dask_backend_reads_a_shared_cache_folder(client, tmp_path):
+    """docs/scaling.md: the transformer given the cache folder that the precomputation
+    filled ships no embeddings, and its fits on the workers embed nothing."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    words = [f"word{i}" for i in range(60)]
+    X, y = _classification_data(LoggingHashEmbedder(tmp_path / "unused.log"), words)
+    embedder = KeyedLoggingHashEmbedder(tmp_path / "calls.log")
+    splice = SpliceTransformer(
+        embedder=embedder, vocabulary=words, tol=1e-4, device="cpu", cache_dir=tmp_path / "cache"
+    )
+    precomputed = precompute_concept_embeddings(splice)
+    assert embedder.calls() == [(os.getpid(), 60)]
+    grid = {"splicetransformer__l1_penalty": [0.05, 0.1, 0.2]}
+    search = GridSearchCV(make_pipeline(splice, LogisticRegression(max_iter=500)), grid, cv=3)
+    with get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
+        search.fit(X, y)
+    workers = set(client.scheduler_info()["workers"])
+    assert {record["worker"] for record in stream.data} <= workers
+    assert embedder.calls() == [(os.getpid(), 60)]  # read from the folder, not embedded
+    serial = GridSearchCV(make_pipeline(precomputed, LogisticRegression(max_iter=500)), grid, cv=3)
+    serial.fit(X, y)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
 
 
 # ------------------------------------------------------------------------ worker death
