@@ -799,7 +799,7 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
         texts.append(
             f"Too few images to test {'class' if one else 'classes'} {_listed(named)}: for "
             "classes of these sizes Fisher's exact test gives no p-value below the one in "
-            "brackets, whatever the counts, so no concept of "
+            "parentheses, whatever the counts, so no concept of "
             f"{'it' if one else 'them'} can be significant; that none is highlighted says "
             "nothing."
         )
@@ -820,7 +820,7 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
         texts.append(
             f"{'Class' if one else 'Classes'} {_listed(undiffering)} "
             f"{'does' if one else 'do'} not differ from the rest as a whole (adjusted p in "
-            f"brackets), so no concept of {'it' if one else 'them'} is significant."
+            f"parentheses), so no concept of {'it' if one else 'them'} is significant."
         )
     return " ".join(texts)
 

@@ -2944,6 +2944,15 @@ def test_images_after_an_option_join_the_inputs(tmp_path, monkeypatch, capsys):
         "unrecognized arguments: cat (quote a query of several words: --text 'a dog in the snow')"
         "; see sksplice search --help"
     )
+    # a third folder for compare: what takes more than two
+    with pytest.raises(SystemExit) as exited:
+        parse_command_line(["compare", "A", "B", "C"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.rstrip() == (
+        "sksplice: error: compare: unrecognized arguments: C (compare takes two collections, "
+        "A and B; to compare more folders, give their parent folder to sksplice profile, one "
+        "class per sub-folder); see sksplice compare --help"
+    )
     # a word after an unknown option is not taken for an image: the option is refused
     with pytest.raises(SystemExit) as exited:
         parse_command_line(["decompose", "A", "--nope", "B"])
@@ -3109,21 +3118,29 @@ def test_files_without_an_image_extension_are_counted_per_folder(tmp_path, caplo
     labels = root / "labels.csv"
     labels.write_text("".join(f"{c}/{i}.png,{c}\n" for c in ("cat", "dog") for i in range(2)))
     other = _classes(tmp_path / "other", "a", n=1)  # (nothing left out: nothing said)
-    with caplog.at_level("WARNING", logger="sksplice.cli"):
+    (root / "dog" / "emb.npy").write_bytes(b"x")
+    with caplog.at_level("INFO", logger="sksplice.cli"):
         paths = cli.collect_images([root, other])
     assert len(paths) == 5
     said = [
         r.getMessage() for r in caplog.records if "without an image extension" in r.getMessage()
     ]
-    assert len(said) == 1 and said[0].startswith(f"folder {root}: left out 6 files "), said
-    assert said[0].endswith(": cat/noext, cat/x.jpeg.bak, dog/README and 3 more"), said
-    assert caplog.records[0].levelname == "WARNING"
+    assert len(said) == 1 and said[0].startswith(f"folder {root}: left out 4 files "), said
+    assert said[0].endswith(": cat/noext, cat/x.jpeg.bak, dog/README and 1 more"), said
+    # notes, tables and arrays: an information line, not a warning at every run
+    levels = {r.getMessage(): r.levelname for r in caplog.records}
+    assert levels == {
+        said[0]: "WARNING",
+        f"folder {root}: left out 3 files of text or data: dog/emb.npy, dog/notes.txt, "
+        "labels.csv": "INFO",
+    }, levels
     # the --labels file of the run, in the folder, is no file left out
     caplog.clear()
-    with caplog.at_level("WARNING", logger="sksplice.cli"):
+    with caplog.at_level("INFO", logger="sksplice.cli"):
         _labelled(argparse.Namespace(folder=str(root), labels=str(labels)))
-    (said,) = [r.getMessage() for r in caplog.records]
-    assert "left out 5 files" in said and "labels.csv" not in said, said
+    said = [r.getMessage() for r in caplog.records]
+    assert f"folder {root}: left out 2 files of text or data: dog/emb.npy, dog/notes.txt" in said
+    assert "left out 4 files" in said[1] and "labels.csv" not in " ".join(said), said
     assert capsys.readouterr().out == ""
 
 
@@ -3319,7 +3336,7 @@ def test_a_refused_run_says_only_why_and_system_files_are_not_counted(
         "sksplice: error: the output path of -o is empty: give a file name, or - for standard "
         "output"
     ]
-    with caplog.at_level("WARNING", logger="sksplice.cli"):
+    with caplog.at_level("INFO", logger="sksplice.cli"):
         cli.collect_images([root])
     (said,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
     assert said.endswith(": notes.txt") and "left out 1 file " in said, said
@@ -3650,6 +3667,33 @@ def test_a_link_beside_its_file_counts_once_in_the_learned_centre(
     assert len(data["images"]) == 3 and data["metadata"]["images"] == 3
     assert data["metadata"]["image_mean"]["n_samples"] == 3
     assert "zz_link.png" not in {Path(r["path"]).name for r in data["images"]}
+
+
+def test_a_link_across_sub_folders_is_decomposed_once_where_they_are_no_classes(
+    image_tree, vocab_file, inproc, capsys, tmp_path
+):
+    # decompose and search have no classes: a file linked from one sub-folder into
+    # another was decomposed twice and counted twice in the learned centre, silently;
+    # profile keeps it in both classes
+    root = tmp_path / "photos"
+    for sub in ("x", "y"):
+        (root / sub).mkdir(parents=True)
+        for p in sorted((image_tree / "cats").glob("*.png"))[:3]:
+            (root / sub / f"{sub}{p.name}").write_bytes(p.read_bytes())
+    original = root / "x" / "x0.png"
+    (root / "y" / "link.png").symlink_to(original)
+    code, out, err = _main(["decompose", str(root), "-f", "json", *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert len(data["images"]) == 6 and data["metadata"]["image_mean"]["n_samples"] == 6
+    assert "link.png" not in {Path(r["path"]).name for r in data["images"]}
+    assert (
+        f"1 image file given more than once: {original} (again as {root / 'y' / 'link.png'}); "
+        "each is decomposed once"
+    ) in err, err
+    code, out, err = _main(["profile", str(root), "-f", "json", *_model_args(vocab_file)], capsys)
+    assert code == 0 and "more than once" not in err, err
+    assert json.loads(out)["metadata"]["classes"] == {"x": 3, "y": 4}
 
 
 def test_strict_names_the_unreadable_image_and_its_place(

@@ -1250,6 +1250,11 @@ def test_search_lists_the_query_concepts_a_result_holds_beyond_its_top_concepts(
     assert code == 0, err
     results = json.loads(out)["images"]
     assert any(len(r["concepts"]) == 3 for r in results), results
+    # (fewer results than -n: said, lest the list read as cut short)
+    n, k = len(whole), len(results)
+    assert k < n < 20
+    said = f"{k} of the {n} images hold any concept of the query (--mode or): {k} results, not 20"
+    assert f"sksplice: {said}" in err.splitlines(), err
     for r in results:
         ranks = [c["concept"] for c in whole[r["path"]]]
         top, more = r["concepts"][:2], r["concepts"][2:]

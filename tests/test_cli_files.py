@@ -17,6 +17,48 @@ from sksplice import cli
 from ._helpers_cli import model_args as _args
 from ._helpers_cli import run_main as _main
 
+# ----------------------------------------------- an output file in a folder that takes none
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "redirect"),
+    [("decompose", "-o", True), ("report", "-o", False), ("compare", "--report", False)],
+)
+def test_an_existing_output_file_in_a_folder_that_takes_no_file_is_told_why(
+    command, option, redirect, run_env, tmp_path, capsys, no_embedding, monkeypatch
+):
+    # "folder ... is not writable", where the user could write the file itself: why the
+    # folder matters, and the redirection that writes the file in place
+    from sksplice.cli import _checks
+
+    existing = tmp_path / "out" / "existing.html"
+    existing.parent.mkdir()
+    existing.write_text("kept\n")
+
+    def refusal(folder):
+        if os.fspath(folder) != os.fspath(existing.parent):
+            return None
+        return OSError(errno.EROFS, f"cannot make a file in {folder}: Read-only file system")
+
+    monkeypatch.setattr(_checks, "folder_refusal", refusal)
+    inputs = (
+        [str(run_env / "cats"), str(run_env / "dogs")] if command == "compare" else [str(run_env)]
+    )
+    argv = [command, *inputs, option, str(existing), *_args(tmp_path)]
+    code, out, err = _main(argv, capsys)
+    assert code == 2 and out == "", err
+    said = (
+        f"sksplice: error: cannot write output file {existing}: cannot make a file in "
+        f"{existing.parent}: Read-only file system; {option} writes a new file beside it and "
+        "renames it over it, so that a run that fails leaves it as it was: give a file in a "
+        "writable folder"
+        + (f", or write standard output into it (> {existing})" if redirect else "")
+        + f" ({option})"
+    )
+    assert err.strip().splitlines()[-1] == said
+    assert existing.read_text() == "kept\n"
+
+
 # --------------------------------------------------------- an output path ending in /
 
 
@@ -262,14 +304,14 @@ def test_an_empty_image_file_is_said_to_be_empty(run_env, tmp_path, capsys):
 
 def test_a_file_name_holding_a_line_break_keeps_each_message_one_line(run_env, tmp_path, capsys):
     (run_env / "cats" / "bad\nname.png").write_text("not an image\n")
-    (run_env / "cats" / "read\nme.txt").write_text("notes\n")
+    (run_env / "cats" / "read\nme").write_text("notes\n")
     code, _, err = _main(["decompose", str(run_env), "-q", *_args(tmp_path)], capsys)
     assert code == 0, err
     # every line of standard error is a message, or a skipped image under its summary
     for line in err.splitlines():
         assert line.startswith(("sksplice: ", "  '")), err
     assert "left out 1 file without an image extension" in err
-    assert "cats/read\\nme.txt" in err
+    assert "cats/read\\nme" in err
     skipped = repr(str(run_env / "cats" / "bad\nname.png"))
     assert f"\nsksplice:   {skipped} is not an image file PIL can read\n" in err, err
 

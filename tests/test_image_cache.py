@@ -127,6 +127,13 @@ def test_an_unreadable_image_is_skipped_on_every_run_and_a_damaged_file_embedded
     _assert_close(second, first)  # (two images embedded in a call of their own)
     assert sorted(map(len, embedded)) == [3]  # (the two files, and the broken image)
     assert np.load(damaged).shape == np.load(wrong).shape == (32,)  # (replaced)
+    # every image read from the cache, the broken one skipped again: no bar of seven
+    # images "embedded" (it was shown for the one file decoded to be skipped)
+    embedded.clear()
+    code, third, err = _main(argv, capsys)
+    assert code == 0 and embedded == [], err
+    _assert_close(third, second)
+    assert "skipped 1 of 7 images" in err and "CLIP images" not in err, err
 
 
 def test_the_cache_reads_only_whole_vectors_of_its_width_and_stops_writing_where_it_cannot(

@@ -967,7 +967,7 @@ def test_the_ranking_text_says_what_the_adjustment_covers():
     assert (
         f"Classes desert (20 images, p {class_p['desert']:.2g}) and forest (20 images, p "
         f"{class_p['forest']:.2g}) do not differ from the rest as a whole (adjusted p in "
-        "brackets), so no concept of them is significant."
+        "parentheses), so no concept of them is significant."
     ) in page
     assert text["test"] == (
         "Fisher's exact test, one-sided (for concepts more frequent in its class than outside it)"
@@ -1119,7 +1119,7 @@ def test_a_page_says_which_classes_are_too_small_to_test():
     assert (
         "Too few images to test classes &lt;b&gt;winter&lt;/b&gt; (2 images, p 0.17) and autumn "
         "(2 images, p 0.17): for classes of these sizes Fisher&#39;s exact test gives no "
-        "p-value below the one in brackets"
+        "p-value below the one in parentheses"
     ) in page
     with pytest.warns(TooFewSamplesWarning):
         comparison = compare_datasets(W[:2], W[2:], concepts=["leaf", "snow"])

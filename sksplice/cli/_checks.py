@@ -282,9 +282,22 @@ def _check_output(path: str | None, option: str = "-o", command: str | None = No
             "allows it (a file marked immutable, a read-only file system, or access rules); "
             f"give another file ({option})"
         )
+    # (a file that exists and could be written in place: why its folder matters, and
+    # the redirection that writes it as it is, where the command writes standard output)
+    why = ""
+    if mode is not None:
+        why = (
+            f"; {option} writes a new file beside it and renames it over it, so that a run "
+            "that fails leaves it as it was: give a file in a writable folder"
+            + (
+                f", or write standard output into it (> {target})"
+                if option == "-o" and command != "report"
+                else ""
+            )
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CLIError(
-            f"cannot write output file {target}: folder {folder} is not writable ({option})"
+            f"cannot write output file {target}: folder {folder} is not writable{why} ({option})"
         )
     # The output is written to a temporary file in that folder, then renamed over the
     # file: one is made and removed now, so that a folder that takes no new file, or
@@ -292,7 +305,7 @@ def _check_output(path: str | None, option: str = "-o", command: str | None = No
     # a superuser through; an append-only folder), is refused before the run.
     refusal = folder_refusal(folder)
     if refusal is not None:
-        raise CLIError(f"cannot write output file {target}: {refusal.strerror} ({option})")
+        raise CLIError(f"cannot write output file {target}: {refusal.strerror}{why} ({option})")
 
 
 def _check_standard_output(path: str | None) -> None:

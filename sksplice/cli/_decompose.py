@@ -289,9 +289,14 @@ def _embedded(
             unread = _all_undecodable(images, missing)
         if unread is None:
             load()
-    # (no bar where every image is read from the cache at once: "100% 25/25,
-    # 116508 image/s" read as if they were embedded; the line after it says so)
-    cached = first is not None and len(first[1]) == len(paths) <= step
+    # (no bar where every image is read from the cache at once, the others being files
+    # that cannot be decoded: "100% 25/25, 116508 image/s" read as if they were
+    # embedded; the line after it says so, and the warning names those files)
+    cached = (
+        first is not None
+        and len(paths) <= step
+        and (len(first[1]) == len(paths) or unread is not None)
+    )
     quiet = args.quiet or cached
     with progress(len(paths), desc="CLIP images", unit="image", disable=quiet) as bar:
         for start in range(0, len(paths), step):
@@ -399,15 +404,14 @@ def _embedded_chunk(
     if not missing:
         return X, []
     loaded = getattr(images, "_is_loaded", None)
-    if loaded is not None and not loaded():
+    if unread is None and loaded is not None and not loaded():
         # Files the cache lacks because they cannot be read (damaged, empty, not images)
         # are found without the model: a run whose other images are all cached loads none
         # (each run loaded it, seconds to a minute, to skip the same files again).
-        if unread is None:
-            unread = _all_undecodable(images, [chunk[i] for i in missing])
-        if unread is not None:
-            bar.update(len(missing))
-            return X, [s._replace(index=missing[s.index]) for s in unread]
+        unread = _all_undecodable(images, [chunk[i] for i in missing])
+    if unread is not None:  # (found so now, or before the run: not decoded again)
+        bar.update(len(missing))
+        return X, [s._replace(index=missing[s.index]) for s in unread]
     try:
         with counted_by(bar):
             embedded, skipped = images.embed_images(
@@ -1095,7 +1099,7 @@ def _cmd_decompose(args: argparse.Namespace) -> int:
     if embeddings:
         return _decompose_embeddings(args)
     with _usage():
-        paths = _collect_images(args.inputs, _outputs_of(args))
+        paths = _collect_images(args.inputs, _outputs_of(args), classes=False)
         refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(args, before_model=lambda: refuse_one_input_unpublished(args, paths))

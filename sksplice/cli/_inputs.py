@@ -223,6 +223,39 @@ def _system_file(relative: Path) -> bool:
     return relative.name in _SYSTEM_FILES or any(part.startswith(".") for part in relative.parts)
 
 
+#: Extensions of files that are no images and often lie beside them (notes, labels,
+#: annotations, embeddings computed already, code): left out with an information line.
+_NOT_IMAGE_EXTENSIONS = frozenset(
+    [
+        ".csv",
+        ".gz",
+        ".htm",
+        ".html",
+        ".ipynb",
+        ".json",
+        ".jsonl",
+        ".log",
+        ".md",
+        ".npy",
+        ".npz",
+        ".parquet",
+        ".pdf",
+        ".pkl",
+        ".pt",
+        ".pth",
+        ".py",
+        ".rst",
+        ".tar",
+        ".tsv",
+        ".txt",
+        ".xml",
+        ".yaml",
+        ".yml",
+        ".zip",
+    ]
+)
+
+
 def _note_other_files(
     folder: Path,
     others: Sequence[Path],
@@ -238,6 +271,21 @@ def _note_other_files(
         for p in others
         if os.path.realpath(p) not in known and not _system_file(p.relative_to(folder))
     ]
+    # (notes, tables and arrays beside the images: said once in an information line, not
+    # warned about at every run of every command; a file that may be an image in a
+    # format not read, or of no extension, is warned about)
+    data = [p for p in left if p.suffix.lower() in _NOT_IMAGE_EXTENSIONS]
+    if data:
+        names = [_printable(str(p.relative_to(folder))) for p in data]
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        logger.info(
+            "folder %s: left out %s of text or data: %s%s",
+            folder,
+            plural(len(names), "file"),
+            ", ".join(names[:3]),
+            more,
+        )
+        left = [p for p in left if p.suffix.lower() not in _NOT_IMAGE_EXTENSIONS]
     said = []
     for files, noun, why in (
         (left, "file", f"without an image extension ({' '.join(sorted(IMAGE_EXTENSIONS))})"),
@@ -288,7 +336,9 @@ def collect_images(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     -----
     The files a folder holds without an image extension are left out, and so
     are its hidden files with one (``.ipynb_checkpoints/x.png``, macOS's
-    ``._x.png``): a warning per folder counts them and names a few. A
+    ``._x.png``): a warning per folder counts them and names a few (an
+    information line, for notes, tables and arrays: ``.txt``, ``.csv``, ``.npy``
+    ...). A
     sub-folder that cannot be read, and a link of no image name that leads
     nowhere, are named in a warning. Paths whose
     names are not valid UTF-8 are counted in a warning that shows the first as
@@ -312,12 +362,15 @@ def _collect_images(
     *,
     note_names: bool = True,
     walks: dict[Path, _Walk] | None = None,
+    classes: bool = True,
 ) -> list[Path]:
     """:func:`collect_images`; the files of ``expected`` (a labels file in the folder)
     are left out of a folder's images without a warning. ``note_names=False`` leaves
     the warning about names that are not valid UTF-8 to the caller
     (:func:`_note_undecodable`), which collects more images. ``walks``, when given,
-    receives the walk of each folder of ``inputs``."""
+    receives the walk of each folder of ``inputs``. ``classes=False`` (a command whose
+    sub-folders are no classes: decompose, search, compare) leaves out a file that a
+    folder holds twice in any two of its sub-folders, not only in one."""
     paths: list[Path] = []
     seen: dict[str, Path] = {}  # real path -> the path of an earlier input that reached it
     repeats: list[tuple[Path, Path]] = []
@@ -366,15 +419,15 @@ def _collect_images(
         # A file that an earlier input reached already is left out, and so is a file
         # reached twice within one sub-folder of a folder (a link beside its file): it
         # would be decomposed twice, and counted twice in a learned centre. Within one
-        # folder a file linked into two sub-folders stays in both (an image of two
-        # classes).
+        # folder whose sub-folders are classes, a file linked into two of them stays in
+        # both (an image of two classes); where they are none, it is left out too.
         mine: dict[tuple[str, str], int] = {}  # (real path, sub-folder) -> index in paths
         for item in found:
             real = os.path.realpath(item)
             if real in seen:
                 repeats.append((item, seen[real]))
                 continue
-            key = (real, _first_part(item, path) if is_folder else "")
+            key = (real, _first_part(item, path) if is_folder and classes else "")
             if key in mine:
                 index = mine[key]
                 kept = paths[index]
@@ -805,8 +858,8 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
         if len(rel.parts) < 2:
             raise CLIError(
                 f"image {p} is not inside a class sub-folder of {root} ({len(flat)} of its "
-                f"{len(paths)} images are not); give --labels labels.csv or put each class "
-                "in its own sub-folder"
+                f"{len(paths)} images {'is' if len(flat) == 1 else 'are'} not); give --labels "
+                "labels.csv or put each class in its own sub-folder"
             )
         if rel.parts[0] == ALL_GROUP:
             raise CLIError(
@@ -908,8 +961,8 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     for folder in folders:
         _check_folder(folder, "; compare takes two folders of images, A_FOLDER B_FOLDER")
     outputs = _outputs_of(args)
-    paths_a = _collect_images([folders[0]], outputs, note_names=False)
-    paths_b = _collect_images([folders[1]], outputs, note_names=False)
+    paths_a = _collect_images([folders[0]], outputs, note_names=False, classes=False)
+    paths_b = _collect_images([folders[1]], outputs, note_names=False, classes=False)
     _note_undecodable(paths_a + paths_b)
     real_a = {os.path.realpath(p) for p in paths_a}
     shared = [p for p in paths_b if os.path.realpath(p) in real_a]

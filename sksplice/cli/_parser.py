@@ -401,6 +401,12 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         close = _close_option(unknown[0], options) if unknown else ""
         if not unknown and any(a in ("--text", "--concepts") for a in words):
             close = " (quote a query of several words: --text 'a dog in the snow')"
+        elif not unknown and args.command == "compare":
+            # (a third folder: compare takes two collections, profile any number)
+            close = (
+                " (compare takes two collections, A and B; to compare more folders, give "
+                "their parent folder to sksplice profile, one class per sub-folder)"
+            )
         command_parser.error(f"unrecognized arguments: {' '.join(extras)}{close}")
     return args
 

@@ -29,7 +29,7 @@ from ._decompose import (
 )
 from ._inputs import _collect_images, _outputs_of
 from ._logging import _usage
-from ._output import check_standard_output_encodes, no_concept, significant
+from ._output import check_standard_output_encodes, no_concept, plural, significant
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         dec = decompose_embeddings(args, run)
         return _search(args, dec, query)
     with _usage():
-        paths = _collect_images(args.inputs, _outputs_of(args))
+        paths = _collect_images(args.inputs, _outputs_of(args), classes=False)
         refuse_one_input_early(args, paths)
         _check_outputs_apart(args, paths)
         plan = _check_options(
@@ -109,13 +109,24 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
             # (the penalty, not the query, is the cause: say so, and what to do)
             logger.warning("%s", no_concept(W.shape[0]))
         elif not len(indices):
-            how = {"or": "any", "and": "every", "min": "every"}[args.mode]
             logger.warning(
                 "no image of the %d holds %s concept of the query (%s, --mode %s)",
                 W.shape[0],
-                how,
+                _how(args.mode),
                 ", ".join(query),
                 args.mode,
+            )
+        elif len(indices) < args.n_results:
+            # (fewer results than asked for: the others hold no query concept, not a
+            # weaker match; said, lest the list read as cut short)
+            logger.info(
+                "%d of the %d images hold %s concept of the query (--mode %s): %s, not %d",
+                len(indices),
+                W.shape[0],
+                _how(args.mode),
+                args.mode,
+                plural(len(indices), "result"),
+                args.n_results,
             )
     else:
         indices, scores = np.array([], dtype=np.int64), np.array([], dtype=np.float64)
@@ -153,6 +164,11 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
         dec.n_inputs,
         extra=("result", "score"),
     )
+
+
+def _how(mode: str) -> str:
+    """Which concepts of the query an image must hold to be a result of ``mode``."""
+    return {"or": "any", "and": "every", "min": "every"}[mode]
 
 
 def _with_query(
