@@ -720,13 +720,18 @@ def _adjusted_text(ranking: pd.DataFrame | None) -> str:
     return f"{how} for the number of concepts tested"
 
 
+def _one_test(ranking: pd.DataFrame | None) -> bool:
+    """Whether every p-value of ``ranking`` is of Fisher's exact test (the text above
+    the table names it; the Test column is then left out)."""
+    if ranking is None or "test" not in ranking.columns:
+        return True
+    return set(ranking["test"].astype(str).unique().tolist()) <= {"fisher"}
+
+
 def _test_text(ranking: pd.DataFrame | None, sided: str | None) -> str:
     """The test behind the p-values: its name and, where ``attrs`` records it, whether
     it is two-sided or, ``sided``, the one direction it tests."""
-    tests = set()
-    if ranking is not None and "test" in ranking.columns:
-        tests = set(ranking["test"].astype(str).unique().tolist())
-    name = "Fisher's exact test" if tests <= {"fisher"} else "the test in the Test column"
+    name = "Fisher's exact test" if _one_test(ranking) else "the test in the Test column"
     alternative = None if ranking is None else ranking.attrs.get("alternative")
     if sided is not None:
         return f"{name}, one-sided (for concepts {sided})"
@@ -1537,6 +1542,9 @@ def render_report(
         cosine_hist=_histogram(cosine, integer=False),
         n_images=max(len(results), 1),
         has_ranking=bool(rows),
+        # (every p-value of Fisher's exact test, as the text above the table says: no
+        # column repeating it in every row, which pushed the last columns out of view)
+        one_test=_one_test(ranking),
         has_intervals=any(low is not None for _, top in class_profiles for *_, low, _h, _t in top),
         # (written into the page, not only by its script: read without JavaScript too)
         alpha=f"{data['alpha']:g}",

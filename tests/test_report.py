@@ -276,10 +276,9 @@ def test_ranking_rows_key_columns_and_significance():
         "In class",
         "Outside",
         "Difference",
-        "Test",
         "p adjusted",
         "Significant",
-    ]
+    ]  # (no Test column: every p-value is of Fisher's exact test, as the text says)
     data = _data(page)
     assert data["rankClasses"] == ["coast"]
     rows = {data["concepts"][r[1]]: r for r in data["ranking"]}

@@ -207,8 +207,23 @@ def test_sort_a_column_with_the_keyboard(browser, explorer, artifacts):
     sorts = page.page.eval_on_selector_all(
         "#ranking-table th", "ths => ths.map(th => th.getAttribute('aria-sort'))"
     )
-    assert sorts == [None, None, None, "ascending", None, None, None, None]
+    assert sorts == [None, None, None, "ascending", None, None, None]  # (no Test column)
     page.close(artifacts, "report_sorted_by_keyboard")
+
+
+def test_every_column_of_a_class_ranking_is_in_view_at_1200_pixels(browser, explorer, artifacts):
+    # the last column (Significant) lay behind a horizontal scrollbar: a Test column
+    # repeated "fisher" in every row, and each share wrapped its counts to a line of its own
+    path, *_ = explorer
+    page = Page(browser, path, width=1200)
+    assert "Test" not in page.texts("#ranking-table th")
+    wrap = page.page.locator("#ranking .table-wrap")
+    assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
+    heights = page.page.eval_on_selector_all(
+        "#ranking-table tbody tr", "trs => trs.map(tr => tr.getBoundingClientRect().height)"
+    )
+    assert max(heights) < 2 * min(heights)  # (one line a row: no share wrapped)
+    page.close(artifacts, "report_ranking_at_1200")
 
 
 def test_search_and_significant_only(browser, explorer, artifacts):
@@ -229,7 +244,7 @@ def test_search_and_significant_only(browser, explorer, artifacts):
     assert n_sig >= 1
     assert rows.count() == n_sig
     assert page.page.locator("#ranking-table tbody tr.sig").count() == n_sig
-    assert set(_column(page, 7)) == {"yes"}
+    assert set(_column(page, 6)) == {"yes"}
     # the significant row: "sea" in "beach" (10 of 10 against 0 of 20)
     assert ("beach", "sea") in zip(_column(page, 0), _column(page, 1))
     page.close(artifacts, "report_significant")
@@ -624,7 +639,9 @@ def test_cli_compare_report_in_chromium(browser, tiny_clip_model, tmp_path, monk
     assert page.page.inner_text("#n-classes") == "2"
     assert page.page.locator("#ranking-table tbody tr").count() == len(expected)
     assert _column(page, 0) == [row["concept"] for row in expected]
-    assert _column(page, 4) == [row["test"] for row in expected]
+    # every p-value of Fisher's exact test, which the text names: no Test column
+    assert {row["test"] for row in expected} == {"fisher"} and "Test" not in headers
+    assert "Test: Fisher's exact test" in page.page.inner_text("#ranking p")
     # every column is in view: the table is no wider than its frame
     wrap = page.page.locator("#ranking .table-wrap")
     assert wrap.evaluate("e => e.scrollWidth <= e.clientWidth")
@@ -737,7 +754,7 @@ def test_shares_show_their_counts_and_an_underflowed_p_value_a_bound(browser, tm
     cells = row.locator("td").all_inner_texts()
     assert cells[0] == "lake"
     assert [" ".join(c.split()) for c in cells[1:3]] == ["100.0% 2000/2000", "0.0% 0/2000"]
-    assert cells[5] == "<1e-300"
+    assert cells[4] == "<1e-300"
     page.close()
 
 
@@ -782,7 +799,7 @@ def test_a_significant_p_value_reads_below_the_level(browser, tmp_path):
     shown = {}
     for row in page.page.locator("#ranking-table tbody tr").all():
         cells = row.locator("td").all_inner_texts()
-        shown[cells[-7]] = cells[-2]  # (concept ... p adjusted, significant)
+        shown[cells[-6]] = cells[-2]  # (concept ... p adjusted, significant)
     assert shown == {"sea": "0.0496", "sky": "0.012", "sand": "0.050"}
     page.close()
 

@@ -148,6 +148,8 @@
     const state = { col: null, dir: 1, limit: PAGE_ROWS };
     // a comparison has one group (A vs B): its table has no column repeating it
     const oneGroup = table.classList.contains("one-group");
+    // every p-value of one test, named above the table: no column repeating it
+    const oneTest = table.classList.contains("one-test");
     // rows arrive as indices (class, concept, test); decode them once
     const TESTS = ["z", "fisher"];
     const RANK = DATA.ranking.map((r) => [DATA.rankClasses[r[0]], concepts[r[1]], r[2], r[3], r[4],
@@ -190,8 +192,9 @@
         td.append(conceptLink(r[1], true));  // (a long phrase cut in its middle)
         tr.append(td);
         tr.append(shareCell(r[2], r[8], r[9]), shareCell(r[3], r[10], r[11]),
-                  el("td", { class: "num" }, pts(r[4])), el("td", null, r[5]),
-                  el("td", { class: "num" }, pfmt(r[6], r[7] ? DATA.alpha : undefined)),
+                  el("td", { class: "num" }, pts(r[4])));
+        if (!oneTest) tr.append(el("td", null, r[5]));
+        tr.append(el("td", { class: "num" }, pfmt(r[6], r[7] ? DATA.alpha : undefined)),
                   el("td", null, r[7] ? "yes" : "no"));
         frag.append(tr);
       }
