@@ -245,10 +245,10 @@ def _renamed_into_place(path: Path, data: bytes) -> None:
         raise
 
 
-def _pipeline(embedder: Any) -> dict[str, str]:
-    """What besides the weights makes an image's embedding: the libraries that decode
-    and preprocess it and run the model, and the kind of device (a GPU's convolutions
-    round otherwise than a CPU's)."""
+def installed_libraries() -> dict[str, str]:
+    """The versions of the libraries that decode and preprocess an image and run the
+    model, as a folder's ``key.json`` records them: a folder of other versions is read
+    by no run of this installation."""
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
@@ -257,6 +257,14 @@ def _pipeline(embedder: Any) -> dict[str, str]:
             found[package] = version(package)
         except PackageNotFoundError:  # pragma: no cover - installed with sksplice
             found[package] = "none"
+    return found
+
+
+def _pipeline(embedder: Any) -> dict[str, str]:
+    """What besides the weights makes an image's embedding: the libraries that decode
+    and preprocess it and run the model, and the kind of device (a GPU's convolutions
+    round otherwise than a CPU's)."""
+    found = installed_libraries()
     device = getattr(embedder, "device", None)
     if isinstance(device, str):
         from ._device import resolve_device

@@ -138,7 +138,7 @@ def test_a_misspelt_command_gets_close_matches(word, expected, capsys):
     assert code == 2
     assert err.splitlines() == [
         f"sksplice: error: {word!r} is not a command (choose from decompose, profile, "
-        f"compare, search, report){' ' + expected if expected else ''}; see sksplice --help"
+        f"compare, search, report, cache){' ' + expected if expected else ''}; see sksplice --help"
     ], err
 
 
@@ -4461,11 +4461,11 @@ def test_help_as_a_command_prints_the_help_of_sksplice_or_of_a_command(capsys):
             assert out.startswith("usage: sksplice search ") and "--concepts" in out
     for words, said in (
         (["serch"], "help serch: 'serch' is not a command (choose from "
-         "decompose, profile, compare, search, report) (close matches: search)"),
+         "decompose, profile, compare, search, report, cache) (close matches: search)"),
         (["bogus"], "help bogus: 'bogus' is not a command (choose from "),
         (["bogus", "x"], "help bogus: 'bogus' is not a command (choose from "),
         (["search", "x"], "help search x: give one command, sksplice help COMMAND (choose from "
-         "decompose, profile, compare, search, report); see sksplice --help"),
+         "decompose, profile, compare, search, report, cache); see sksplice --help"),
     ):  # fmt: skip
         with pytest.raises(SystemExit) as exited:
             parse_command_line(["help", *words])

@@ -459,6 +459,8 @@ def say_wrote(path: str | os.PathLike[str], summary: str | None = None) -> None:
 
 def _size(size: int) -> str:
     """A file's size in words: ``12 kB``."""
+    if size >= 1e9:
+        return f"{size / 1e9:.1f} GB"
     if size >= 1e6:
         return f"{size / 1e6:.1f} MB"
     return f"{size / 1e3:.0f} kB" if size >= 1e3 else plural(size, "byte")

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._penalty import ZERO_CODE_PENALTY
 from .._version import __version__
+from ._cache import CLEARABLE, _cmd_cache
 from ._compare import _cmd_compare
 from ._decompose import _cmd_decompose
 from ._embedders import DEFAULT_PRETRAINED
@@ -509,8 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     parser : argparse.ArgumentParser
-        The parser, with sub-commands ``decompose``, ``profile``, ``compare``, ``search``
-        and ``report``.
+        The parser, with sub-commands ``decompose``, ``profile``, ``compare``, ``search``,
+        ``report`` and ``cache``.
     """
     parser = _Parser(
         prog="sksplice",
@@ -708,4 +709,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_names_options(p, classes=True)
     _add_model_options(p)
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser(
+        "cache",
+        help="what the cache folder holds (image embeddings, vocabularies); clear it",
+        description="List the entries of the cache folder: a folder of image embeddings per "
+        "model and release (stale: made with other releases of sksplice, torch, torchvision, "
+        "open_clip or Pillow than the installed ones, and read by no run any more), the "
+        "embedded vocabularies and the checkpoint digests, with their files, sizes and "
+        "times. Nothing limits the size of the image embeddings: --clear removes entries.",
+    )
+    p.add_argument(
+        "--clear",
+        choices=CLEARABLE,
+        default=None,
+        help="remove the stale image folders, the image embeddings, the dictionaries (and "
+        "stopped vocabulary embeddings), the checkpoint digests, or all; the entries removed "
+        "are listed",
+    )
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=("table", "json"),
+        default=None,
+        help="output format (default: table)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=_folder("--cache-dir", "SKSPLICE_CACHE"),
+        default=None,
+        help="the cache folder (default: $SKSPLICE_CACHE, else the per-user cache folder, "
+        "~/.cache/sksplice on Linux)",
+    )
+    talk = p.add_mutually_exclusive_group()
+    talk.add_argument("-q", "--quiet", action="store_true", help="no information lines")
+    talk.add_argument("--debug", action="store_true", help="tracebacks of errors (not with -q)")
+    p.set_defaults(func=_cmd_cache)
     return parser

@@ -1,0 +1,251 @@
+"""The ``cache`` command: what the cache folder holds, and clearing it.
+
+The cache folder (``--cache-dir``, ``$SKSPLICE_CACHE``, else the per-user cache
+folder) holds what sksplice computed and keeps for later runs:
+
+* ``images/<digest>/``: the embeddings of images, one folder per model, weights,
+  precision, device kind and release of sksplice, torch, torchvision, open_clip
+  and Pillow (its ``key.json`` says which); a folder of other releases than the
+  installed ones is read by no run any more (*stale*), and nothing else limits
+  the size of this part;
+* ``dictionaries/<name>.npz``: embedded vocabularies, and ``<name>.partial/``,
+  the blocks of an embedding that was stopped (the next run resumes from them);
+* ``checkpoints/``: the digests of ``--pretrained`` checkpoint files.
+
+``sksplice cache`` lists them on standard output, one row per entry;
+``--clear WHAT`` removes the entries of one kind (or the stale ones) and lists
+what it removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ._logging import CLIError
+from ._output import _size, plural
+
+logger = logging.getLogger(__name__)
+
+#: What ``--clear`` takes: a kind of entry, the stale image folders, or everything.
+CLEARABLE = ("stale", "images", "dictionaries", "checkpoints", "all")
+
+
+@dataclass
+class Entry:
+    """One entry of the cache folder, as the listing shows it."""
+
+    kind: str  # images, dictionary, partial dictionary, checkpoints
+    path: str
+    files: int
+    bytes: int  # on disk
+    modified: str  # the newest file's time (:func:`_when`)
+    what: str
+    stale: str  # why no run of this installation reads it, or ""
+
+
+def _on_disk(st: os.stat_result) -> int:
+    """The bytes a file takes on disk (its blocks, where the system counts them: a file
+    of 2 kB takes a block of 4 KiB), else its size."""
+    blocks = getattr(st, "st_blocks", None)
+    return blocks * 512 if blocks else st.st_size
+
+
+def _walk_size(path: Path) -> tuple[int, int, float]:
+    """Files, bytes on disk and newest modification time under ``path`` (a file or a
+    folder)."""
+    if path.is_file():
+        st = path.stat()
+        return 1, _on_disk(st), st.st_mtime
+    files = size = 0
+    newest = 0.0
+    for root, _, names in os.walk(path):
+        for name in names:
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:  # (removed while listed)
+                continue
+            files += 1
+            size += _on_disk(st)
+            newest = max(newest, st.st_mtime)
+    return files, size, newest
+
+
+def _when(seconds: float) -> str:
+    """A time as ISO 8601 to the minute, UTC (``2026-12-06T13:09Z``); "" for none."""
+    return "" if not seconds else time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(seconds))
+
+
+def _image_folder(folder: Path, installed: dict[str, str], release: str) -> Entry:
+    """The entry of one folder of image embeddings, stale where its ``key.json`` records
+    other releases than the installed ones."""
+    try:
+        key = json.loads((folder / "key.json").read_text(encoding="utf-8"))
+        if not isinstance(key, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError):
+        key = {}
+    recorded = {"sksplice": release, **installed}
+    other = [
+        f"{name} {key[name]} (installed: {version})"
+        for name, version in recorded.items()
+        if name in key and str(key[name]) != version
+    ]
+    files, size, newest = _walk_size(folder)
+    what = str(key.get("embedder", "no key.json: what it holds is not known"))
+    if key.get("device"):
+        what += f" on {key['device']}"
+    stale = f"made with {', '.join(other)}" if other else ""
+    return Entry("images", str(folder), files, size, _when(newest), what, stale)
+
+
+def _dictionary(path: Path) -> Entry:
+    """The entry of an embedded vocabulary (``.npz``) or of a stopped one (``.partial``)."""
+    files, size, newest = _walk_size(path)
+    if path.suffix == ".partial":
+        return Entry(
+            "partial dictionary",
+            str(path),
+            files,
+            size,
+            _when(newest),
+            "the blocks of a vocabulary embedding that was stopped (the next run resumes)",
+            "",
+        )
+    what = path.stem
+    try:
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as npz:
+            header = json.loads(str(npz["header"]))
+        key = json.loads(header["key"])
+        what = f"{key['embedder']}, {int(key['size'])} concepts"
+    except Exception:  # (a file of another layout, or damaged: named by its file)
+        pass
+    return Entry("dictionary", str(path), files, size, _when(newest), what, "")
+
+
+def cache_entries(folder: Path) -> list[Entry]:
+    """Every entry of the cache folder ``folder``, image folders first."""
+    from .._image_cache import installed_libraries
+    from .._version import __version__
+
+    entries: list[Entry] = []
+    images = folder / "images"
+    if images.is_dir():
+        installed = installed_libraries()
+        for sub in sorted(p for p in images.iterdir() if p.is_dir()):
+            entries.append(_image_folder(sub, installed, __version__))
+    dictionaries = folder / "dictionaries"
+    if dictionaries.is_dir():
+        for path in sorted(dictionaries.iterdir()):
+            if path.suffix in (".npz", ".partial"):
+                entries.append(_dictionary(path))
+    checkpoints = folder / "checkpoints"
+    if checkpoints.is_dir():
+        files, size, newest = _walk_size(checkpoints)
+        if files:
+            what = "digests of --pretrained checkpoint files, so that each is hashed once"
+            entries.append(
+                Entry("checkpoints", str(checkpoints), files, size, _when(newest), what, "")
+            )
+    return entries
+
+
+def _chosen(entry: Entry, what: str) -> bool:
+    """Whether ``--clear what`` removes ``entry``."""
+    if what == "all":
+        return True
+    if what == "stale":
+        return bool(entry.stale)
+    if what == "dictionaries":
+        return entry.kind in ("dictionary", "partial dictionary")
+    return entry.kind == what
+
+
+def _entries(n: int) -> str:
+    return f"{n} entr{'y' if n == 1 else 'ies'}"
+
+
+def _write(entries: list[Entry], fmt: str, folder: Path, cleared: str | None) -> None:
+    """The listing on standard output: a table, or JSON with the folder and the totals."""
+    out = sys.stdout
+    if fmt == "json":
+        document = {
+            "cache_dir": str(folder),
+            "cleared" if cleared else "entries": [asdict(e) for e in entries],
+            "files": sum(e.files for e in entries),
+            "bytes": sum(e.bytes for e in entries),
+        }
+        out.write(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+        return
+    for e in entries:
+        state = f"  [stale: {e.stale}]" if e.stale else ""
+        out.write(
+            f"{e.kind:<18} {plural(e.files, 'file'):>13} {_size(e.bytes):>10}  "
+            f"{e.modified:<17}  "
+            f"{e.what}{state}\n    {e.path}\n"
+        )
+    out.flush()
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .._data import get_cache_dir
+
+    try:
+        folder = get_cache_dir(args.cache_dir, create=False)
+    except OSError as exc:
+        raise CLIError(str(exc)) from exc
+    if not folder.is_dir():
+        logger.info("the cache folder %s does not exist: nothing is cached yet", folder)
+        _write([], args.format, folder, args.clear)
+        return 0
+    entries = cache_entries(folder)
+    if args.clear is None:
+        _write(entries, args.format, folder, None)
+        stale = [e for e in entries if e.stale]
+        if stale:
+            logger.info(
+                "%d image folder%s of other releases (%s), read by no run of this "
+                "installation: sksplice cache --clear stale removes them",
+                len(stale),
+                "" if len(stale) == 1 else "s",
+                _size(sum(e.bytes for e in stale)),
+            )
+        logger.info(
+            "%s, %s in %s", _entries(len(entries)), _size(sum(e.bytes for e in entries)), folder
+        )
+        return 0
+    chosen = [e for e in entries if _chosen(e, args.clear)]
+    removed: list[Entry] = []
+    for entry in chosen:
+        path = Path(entry.path)
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:  # (removed meanwhile: by another process)
+            pass
+        except OSError as exc:
+            # (the entries removed so far are listed; the run fails on this one)
+            _write(removed, args.format, folder, args.clear)
+            raise CLIError(
+                f"cannot remove {path}: {exc.strerror or exc}; {len(removed)} of "
+                f"{len(chosen)} entries removed"
+            ) from exc
+        removed.append(entry)
+    _write(removed, args.format, folder, args.clear)
+    if not removed:
+        logger.info("nothing to remove (--clear %s) in %s", args.clear, folder)
+    else:
+        size = _size(sum(e.bytes for e in removed))
+        logger.info("removed %s, %s, from %s", _entries(len(removed)), size, folder)
+    return 0

@@ -1,0 +1,122 @@
+"""The ``cache`` command: what the cache folder holds, and clearing it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ._helpers_cli import VOCAB
+from ._helpers_cli import model_args as _args
+from ._helpers_cli import run_main as _main
+
+
+def _filled(run_env: Path, tmp_path: Path, capsys) -> Path:
+    """The cache folder after one decompose run (image embeddings and a dictionary)."""
+    from sksplice import dictionary
+
+    dictionary.clear_memory_cache()  # (an earlier test's dictionary: not written again)
+    code, _, err = _main(["decompose", str(run_env), "-q", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    return tmp_path / "cache"
+
+
+def _stale_copy(cache: Path) -> Path:
+    """A copy of the image folder recorded as made with another torch."""
+    (current,) = (cache / "images").iterdir()
+    stale = cache / "images" / "0123456789abcdef0123"
+    shutil.copytree(current, stale)
+    key = json.loads((stale / "key.json").read_text(encoding="utf-8"))
+    key["torch"] = "1.0.0"
+    (stale / "key.json").write_text(json.dumps(key), encoding="utf-8")
+    return stale
+
+
+def test_the_listing_names_each_entry_and_the_stale_image_folders(run_env, tmp_path, capsys):
+    from importlib.metadata import version
+
+    cache = _filled(run_env, tmp_path, capsys)
+    stale = _stale_copy(cache)
+    code, out, err = _main(["cache", "-f", "json"], capsys)
+    assert code == 0, err
+    listing = json.loads(out)
+    assert listing["cache_dir"] == str(cache)
+    entries = {Path(e["path"]).name: e for e in listing["entries"]}
+    (current,) = (p for p in (cache / "images").iterdir() if p != stale)
+    assert entries[current.name]["kind"] == "images" and entries[current.name]["stale"] == ""
+    assert entries[current.name]["files"] == 7  # (six images and key.json)
+    assert entries[current.name]["what"].startswith("open_clip/sksplice-test-tiny/")
+    assert entries[stale.name]["stale"] == f"made with torch 1.0.0 (installed: {version('torch')})"
+    (dictionary,) = (e for e in listing["entries"] if e["kind"] == "dictionary")
+    assert dictionary["what"].endswith(f", {len(VOCAB)} concepts") and dictionary["bytes"] > 0
+    assert listing["bytes"] == sum(e["bytes"] for e in listing["entries"])
+    assert (
+        "sksplice: 1 image folder of other releases (" in err
+        and "sksplice cache --clear stale removes them" in err
+    ), err
+    # the table: one row per entry, its path below it; results only on standard output
+    code, out, err = _main(["cache"], capsys)
+    assert code == 0 and not any(line.startswith("sksplice:") for line in out.splitlines())
+    rows = [line for line in out.splitlines() if not line.startswith("    ")]
+    assert len(rows) == len(listing["entries"]) == 3
+    assert any(line.endswith(f"[stale: {entries[stale.name]['stale']}]") for line in rows), out
+    assert f"    {stale}" in out.splitlines()
+
+
+def test_clear_stale_removes_only_folders_no_run_reads(run_env, tmp_path, capsys):
+    cache = _filled(run_env, tmp_path, capsys)
+    stale = _stale_copy(cache)
+    kept = sorted(p for p in cache.rglob("*") if stale not in p.parents and p != stale)
+    code, out, err = _main(["cache", "--clear", "stale", "-f", "json"], capsys)
+    assert code == 0, err
+    assert [e["path"] for e in json.loads(out)["cleared"]] == [str(stale)]
+    assert not stale.exists() and sorted(cache.rglob("*")) == kept
+    assert "removed 1 entry, " in err and f"from {cache}" in err, err
+    # the next run still reads every image from the cache
+    code, _, err = _main(["decompose", str(run_env), *_args(tmp_path)], capsys)
+    assert code == 0 and "6 embeddings read from the cache" in err, err
+    code, out, err = _main(["cache", "--clear", "stale"], capsys)
+    assert code == 0 and out == "" and f"nothing to remove (--clear stale) in {cache}" in err
+
+
+@pytest.mark.parametrize(
+    ("what", "left"),
+    [("images", {"dictionaries"}), ("dictionaries", {"images"}), ("all", set())],
+)
+def test_clear_a_kind_removes_its_entries(run_env, tmp_path, capsys, what, left):
+    cache = _filled(run_env, tmp_path, capsys)
+    code, out, err = _main(["cache", "--clear", what, "-f", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["cleared"]
+    holding = {p.name for p in cache.iterdir() if any(p.iterdir())}
+    assert holding == left
+
+
+def test_a_cache_folder_not_made_yet_holds_nothing(tmp_path, capsys):
+    missing = tmp_path / "none"
+    code, out, err = _main(["cache", "--cache-dir", str(missing), "-f", "json"], capsys)
+    assert code == 0 and json.loads(out)["entries"] == [], err
+    assert f"the cache folder {missing} does not exist: nothing is cached yet" in err
+    assert not missing.exists()
+
+
+def test_an_entry_that_cannot_be_removed_is_named_with_those_removed(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    from sksplice.cli import _cache
+
+    cache = _filled(run_env, tmp_path, capsys)
+    (folder,) = (cache / "images").iterdir()
+
+    def refused(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(_cache.shutil, "rmtree", refused)
+    code, out, err = _main(["cache", "--clear", "all"], capsys)
+    assert code == 1 and out == "", err
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: cannot remove {folder}: Permission denied; 0 of 2 entries removed"
+    )
+    assert folder.is_dir()
