@@ -724,6 +724,11 @@ def _rows_where(X: Any, bad: Callable[[np.ndarray], np.ndarray]) -> tuple[Any, n
     return X, np.concatenate(found)
 
 
+def negative_rows(W: Any) -> np.ndarray:
+    """The rows of ``W`` (an array or a sparse matrix) holding a negative value."""
+    return _rows_where(W, lambda values: values < 0)[1]
+
+
 def check_non_negative_rows(
     W: Any, name: str, labels: Sequence[Any] | None = None, *, hint: str = ""
 ) -> None:
@@ -747,7 +752,7 @@ def check_non_negative_rows(
         ``"Negative values in data: <name> must be non-negative (SpLiCE weights
         are); <k> row(s) hold negative values: <rows>"``, then ``hint``.
     """
-    _, rows = _rows_where(W, lambda values: values < 0)
+    rows = negative_rows(W)
     if not rows.size:
         return
     shown = shown_rows(rows, labels)

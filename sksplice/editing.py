@@ -59,6 +59,7 @@ from ._validation import (
     check_number,
     check_option,
     float_dtypes,
+    negative_rows,
     refuse_zero_rows,
     restored_on_failure,
     row_labels,
@@ -635,11 +636,13 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
     ``output="embedding"``, whose result is dense by nature.
 
     The weights ``transform`` gives are non-negative; weights that a step has
-    centred or scaled (``StandardScaler``) are not, and zeroing a column of them
-    would set the concept to its mean weight rather than remove it. An editor
-    that zeroes some concept (or recomposes) refuses negative weights with a
-    ``ValueError`` naming the rows: put it before such a step. One that zeroes
-    nothing passes any input through.
+    centred (``StandardScaler``) are not, and zeroing a column of them sets the
+    concept to its mean weight rather than to none. For a probe trained with
+    the edit in its pipeline that is the same (the column is constant either
+    way); for weights given to a model trained without the edit it is not. An
+    editor that zeroes some concept warns of negative weights (``UserWarning``);
+    ``output="embedding"`` refuses them (``ValueError``, naming the rows), as
+    ``inverse_transform`` does. Put the editor before such a step.
 
     An edit that would zero every concept is refused with a ``ValueError``
     in ``fit``: ``keep=[]``, a ``keep`` whose names are all unknown (and
@@ -928,14 +931,15 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         Raises
         ------
         ValueError
-            If ``X`` holds negative weights (centred or scaled by an earlier step)
-            and the editor zeroes some concept or recomposes, naming the rows; if
-            polars output is set for sparse weights.
+            With ``output="embedding"``, if ``X`` holds negative weights (centred
+            by an earlier step), naming the rows; if polars output is set for
+            sparse weights.
 
         Warns
         -----
         UserWarning
-            With ``output="embedding"``, if the edit removes every concept of
+            If ``X`` holds negative weights and the edit zeroes some concept (see
+            Notes). With ``output="embedding"``, if the edit removes every concept of
             some rows (rows that held none before are not counted): recomposed,
             each is the centre, the same vector for all of them. The message
             names the first rows and counts them.
@@ -1015,18 +1019,28 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 "weights as it gets them; make them dense where they are made "
                 "(SpliceTransformer(output='dense')) or use set_output(transform='pandas')"
             )
-        if not self.mask_.all() or self.output == "embedding":
-            # (zeroing a column of centred or scaled weights would set the concept to its
-            # mean weight, not take it out: weights are refused as inverse_transform
-            # refuses them. An editor that zeroes nothing passes any input through.)
+        if self.output == "embedding":
+            # (refused before the edit, as inverse_transform refuses them after it)
             check_non_negative_rows(
                 X,
                 "X",
                 row_labels(X_in),
-                hint="ConceptEditor edits the weights SpliceTransformer.transform gives; a "
-                "step that centres or scales them (StandardScaler) makes some negative, and "
-                "zeroing a column of them sets the concept to its mean weight rather than "
-                "removing it: put the editor before that step",
+                hint="ConceptEditor recomposes the weights SpliceTransformer.transform "
+                "gives; a step that centres them (StandardScaler) makes some negative: put "
+                "the editor before that step",
+            )
+        elif not self.mask_.all() and negative_rows(X).size:
+            # Zeroing a column of centred weights sets the concept to its mean weight, not
+            # to none: the same for a probe trained with the edit in its pipeline (the
+            # column is constant either way), not for weights given to a model trained
+            # without it. (One text, whatever the rows: said once, not at every fold.)
+            warn_user(
+                "X holds negative weights: ConceptEditor edits the weights "
+                "SpliceTransformer.transform gives, and after a step that centres them "
+                "(StandardScaler) zeroing a column sets the concept to its mean weight, not "
+                "to none. A probe trained with the edit in its pipeline learns the same "
+                "either way; to edit the weights given to a model trained without it, put "
+                "the editor before that step"
             )
         if sp.issparse(X):
             W = sp.csr_matrix(X, copy=True)

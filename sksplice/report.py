@@ -448,8 +448,8 @@ def _ranking_rows(
     if "test" in frame.columns:
         fisher = frame["test"].astype(str).to_numpy(dtype=object)[kept] == "fisher"
         fisher = fisher.astype(int).tolist()
-    else:
-        fisher = [0] * kept.shape[0]
+    else:  # (as the text above the table names the test of such a ranking: Fisher's)
+        fisher = [1] * kept.shape[0]
     if "significant" in frame.columns:
         significant = frame["significant"].astype(bool).to_numpy()[kept].astype(int).tolist()
     else:

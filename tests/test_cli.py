@@ -2950,8 +2950,8 @@ def test_images_after_an_option_join_the_inputs(tmp_path, monkeypatch, capsys):
     assert exited.value.code == 2
     assert capsys.readouterr().err.rstrip() == (
         "sksplice: error: compare: unrecognized arguments: C (compare takes two collections, "
-        "A and B; to compare more folders, give their parent folder to sksplice profile, one "
-        "class per sub-folder); see sksplice compare --help"
+        "A and B; to compare more, use sksplice profile: a folder of one sub-folder per "
+        "class, or .npy files with --labels); see sksplice compare --help"
     )
     # a word after an unknown option is not taken for an image: the option is refused
     with pytest.raises(SystemExit) as exited:
@@ -3694,6 +3694,19 @@ def test_a_link_across_sub_folders_is_decomposed_once_where_they_are_no_classes(
     code, out, err = _main(["profile", str(root), "-f", "json", *_model_args(vocab_file)], capsys)
     assert code == 0 and "more than once" not in err, err
     assert json.loads(out)["metadata"]["classes"] == {"x": 3, "y": 4}
+    # so do search, compare and a report of several inputs (no classes)
+    other = tmp_path / "other"
+    other.mkdir()
+    for p in sorted((image_tree / "dogs").glob("*.png"))[:3]:
+        (other / p.name).write_bytes(p.read_bytes())
+    for argv in (
+        ["search", str(root), "--concepts", "cat,dog", "-n", "50"],
+        ["compare", str(root), str(other)],
+        ["report", str(other), str(root), "-o", str(tmp_path / "r.html")],
+    ):
+        code, out, err = _main([*argv, "-q", *_model_args(vocab_file)], capsys)
+        assert code == 0, err
+        assert f"{original} (again as {root / 'y' / 'link.png'})" in err, (argv, err)
 
 
 def test_strict_names_the_unreadable_image_and_its_place(

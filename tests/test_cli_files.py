@@ -21,17 +21,22 @@ from ._helpers_cli import run_main as _main
 
 
 @pytest.mark.parametrize(
-    ("command", "option", "redirect"),
-    [("decompose", "-o", True), ("report", "-o", False), ("compare", "--report", False)],
+    ("command", "option", "name", "redirect"),
+    [
+        ("decompose", "-o", "existing.txt", "> {}"),
+        ("search", "-o", "my results.csv", "-f csv > '{}'"),  # (the format -o chose)
+        ("report", "-o", "existing.html", None),
+        ("compare", "--report", "existing.html", None),
+    ],
 )
 def test_an_existing_output_file_in_a_folder_that_takes_no_file_is_told_why(
-    command, option, redirect, run_env, tmp_path, capsys, no_embedding, monkeypatch
+    command, option, name, redirect, run_env, tmp_path, capsys, no_embedding, monkeypatch
 ):
     # "folder ... is not writable", where the user could write the file itself: why the
     # folder matters, and the redirection that writes the file in place
     from sksplice.cli import _checks
 
-    existing = tmp_path / "out" / "existing.html"
+    existing = tmp_path / "out" / name
     existing.parent.mkdir()
     existing.write_text("kept\n")
 
@@ -44,7 +49,8 @@ def test_an_existing_output_file_in_a_folder_that_takes_no_file_is_told_why(
     inputs = (
         [str(run_env / "cats"), str(run_env / "dogs")] if command == "compare" else [str(run_env)]
     )
-    argv = [command, *inputs, option, str(existing), *_args(tmp_path)]
+    query = ["--concepts", "dog"] if command == "search" else []
+    argv = [command, *inputs, *query, option, str(existing), *_args(tmp_path)]
     code, out, err = _main(argv, capsys)
     assert code == 2 and out == "", err
     said = (
@@ -52,7 +58,12 @@ def test_an_existing_output_file_in_a_folder_that_takes_no_file_is_told_why(
         f"{existing.parent}: Read-only file system; {option} writes a new file beside it and "
         "renames it over it, so that a run that fails leaves it as it was: give a file in a "
         "writable folder"
-        + (f", or write standard output into it (> {existing})" if redirect else "")
+        + (
+            f", or write standard output into it ({redirect.format(existing)}; a run that "
+            "fails then leaves it cut short)"
+            if redirect
+            else ""
+        )
         + f" ({option})"
     )
     assert err.strip().splitlines()[-1] == said

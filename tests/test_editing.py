@@ -308,8 +308,9 @@ def test_polars_output_of_sparse_weights_says_where_to_make_them_dense(small_set
     assert list(frame.columns) == NAMES and not frame["dog"].to_numpy().any()
 
 
-def test_centred_weights_are_refused_where_a_concept_is_zeroed(small_setup):
-    """Zeroing a standardised column sets the concept to its mean weight, not to none."""
+def test_centred_weights_are_warned_about_where_a_concept_is_zeroed(small_setup):
+    """Zeroing a standardised column sets the concept to its mean weight, not to none:
+    the same for a probe trained with the edit, not for a model trained without it."""
     splice, X, y = small_setup
     dense = SpliceTransformer(
         vocabulary=NAMES, concept_embeddings=splice.concept_embeddings, l1_penalty=0.05,
@@ -317,19 +318,29 @@ def test_centred_weights_are_refused_where_a_concept_is_zeroed(small_setup):
     )  # fmt: skip
     pipe = make_pipeline(
         dense, StandardScaler(), ConceptEditor(remove=["dog"]), LogisticRegression()
-    )
-    with pytest.raises(
-        ValueError, match=r"Negative values in data: X .*row\(s\) hold negative values: 0, 1"
-    ) as info:
-        pipe.set_output(transform="pandas").fit(X, y)
-    assert "put the editor before that step" in str(info.value)
-    # (the editor first, as the message says: the same pipeline fits)
-    make_pipeline(
+    ).set_output(transform="pandas")
+    with pytest.warns(UserWarning, match=r"^X holds negative weights: .*put the editor before"):
+        pipe.fit(X, y)
+    # (the probe learns the same as with the editor first: the column is constant)
+    first = make_pipeline(
         clone(dense), ConceptEditor(remove=["dog"]), StandardScaler(), LogisticRegression()
-    ).set_output(transform="pandas").fit(X, y)
-    # an editor that zeroes nothing passes any input through, as check_estimator feeds it
-    W = -splice.transform(X).toarray()
-    np.testing.assert_array_equal(ConceptEditor().fit_transform(W), W)
+    ).set_output(transform="pandas")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # (nothing to warn of in this order)
+        warnings.filterwarnings("ignore", message=".*learns the modality centre")
+        first.fit(X, y)
+    np.testing.assert_allclose(pipe.predict_proba(X), first.predict_proba(X), atol=1e-6)
+    # recomposing centred weights is refused, naming the rows
+    W = splice.transform(X).toarray()
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice), output="embedding")
+    with pytest.raises(
+        ValueError, match=r"Negative values in data: X .* hold negative values: 0, 1"
+    ):
+        editor.fit(W).transform(W - W.mean(axis=0))
+    # an editor that zeroes nothing passes any weights through, as check_estimator feeds it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(ConceptEditor().fit_transform(-W), -W)
 
 
 def test_keep_and_keep_with_remove(small_setup):

@@ -289,12 +289,20 @@ def _check_output(path: str | None, option: str = "-o", command: str | None = No
         why = (
             f"; {option} writes a new file beside it and renames it over it, so that a run "
             "that fails leaves it as it was: give a file in a writable folder"
-            + (
-                f", or write standard output into it (> {target})"
-                if option == "-o" and command != "report"
-                else ""
-            )
         )
+        if option == "-o" and command != "report":
+            import shlex
+
+            from ._parser import output_format
+
+            # (the format -o would have chosen by the extension: standard output's is
+            # the table; and the shell empties the file before the run)
+            fmt = output_format(None, str(target))
+            chosen = "" if fmt == "table" else f"-f {fmt} "
+            why += (
+                f", or write standard output into it ({chosen}> {shlex.quote(str(target))}; a "
+                "run that fails then leaves it cut short)"
+            )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise CLIError(
             f"cannot write output file {target}: folder {folder} is not writable{why} ({option})"

@@ -271,20 +271,19 @@ def _note_other_files(
         for p in others
         if os.path.realpath(p) not in known and not _system_file(p.relative_to(folder))
     ]
+
     # (notes, tables and arrays beside the images: said once in an information line, not
     # warned about at every run of every command; a file that may be an image in a
     # format not read, or of no extension, is warned about)
+    def counted(files: Sequence[Path], noun: str, why: str) -> str:
+        # (a name holding a line break keeps the message one line)
+        names = [_printable(str(p.relative_to(folder))) for p in files]
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        return f"{plural(len(names), noun)} {why}: {', '.join(names[:3])}{more}"
+
     data = [p for p in left if p.suffix.lower() in _NOT_IMAGE_EXTENSIONS]
     if data:
-        names = [_printable(str(p.relative_to(folder))) for p in data]
-        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        logger.info(
-            "folder %s: left out %s of text or data: %s%s",
-            folder,
-            plural(len(names), "file"),
-            ", ".join(names[:3]),
-            more,
-        )
+        logger.info("folder %s: left out %s", folder, counted(data, "file", "of text or data"))
         left = [p for p in left if p.suffix.lower() not in _NOT_IMAGE_EXTENSIONS]
     said = []
     for files, noun, why in (
@@ -296,12 +295,8 @@ def _note_other_files(
             ".ipynb_checkpoints/ and macOS's ._ files; move or rename one to read it)",
         ),
     ):
-        if not files:
-            continue
-        # (a name holding a line break keeps the warning one line)
-        names = [_printable(str(p.relative_to(folder))) for p in files]
-        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        said.append(f"{plural(len(names), noun)} {why}: {', '.join(names[:3])}{more}")
+        if files:
+            said.append(counted(files, noun, why))
     if said:
         logger.warning("folder %s: left out %s", folder, "; and ".join(said))
 
@@ -369,8 +364,9 @@ def _collect_images(
     the warning about names that are not valid UTF-8 to the caller
     (:func:`_note_undecodable`), which collects more images. ``walks``, when given,
     receives the walk of each folder of ``inputs``. ``classes=False`` (a command whose
-    sub-folders are no classes: decompose, search, compare) leaves out a file that a
-    folder holds twice in any two of its sub-folders, not only in one."""
+    sub-folders are no classes: decompose, search, compare, a report without classes)
+    leaves out a file that a folder holds twice in any two of its sub-folders, not only
+    in one."""
     paths: list[Path] = []
     seen: dict[str, Path] = {}  # real path -> the path of an earlier input that reached it
     repeats: list[tuple[Path, Path]] = []

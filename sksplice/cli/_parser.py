@@ -405,8 +405,8 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         elif not unknown and args.command == "compare":
             # (a third folder: compare takes two collections, profile any number)
             close = (
-                " (compare takes two collections, A and B; to compare more folders, give "
-                "their parent folder to sksplice profile, one class per sub-folder)"
+                " (compare takes two collections, A and B; to compare more, use sksplice "
+                "profile: a folder of one sub-folder per class, or .npy files with --labels)"
             )
         command_parser.error(f"unrecognized arguments: {' '.join(extras)}{close}")
     return args

@@ -82,7 +82,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         else:
             labels_digest = None
             inputs = [args.folder, *args.inputs]
-            paths = _collect_images(inputs, _outputs_of(args))
+            paths = _collect_images(inputs, _outputs_of(args), classes=False)
             refuse_one_input_early(args, paths, inputs)
             folders = [str(i) for i in inputs if os.path.isdir(i)]
             if len(folders) > 1:  # (pooled: a user may expect them as groups)

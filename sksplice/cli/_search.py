@@ -116,7 +116,7 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
                 ", ".join(query),
                 args.mode,
             )
-        elif len(indices) < args.n_results:
+        elif len(indices) < min(args.n_results, W.shape[0]):
             # (fewer results than asked for: the others hold no query concept, not a
             # weaker match; said, lest the list read as cut short)
             logger.info(
