@@ -59,7 +59,8 @@ def test_the_listing_names_each_entry_and_the_stale_image_folders(run_env, tmp_p
     # the table: one row per entry, its path below it; results only on standard output
     code, out, err = _main(["cache"], capsys)
     assert code == 0 and not any(line.startswith("sksplice:") for line in out.splitlines())
-    rows = [line for line in out.splitlines() if not line.startswith("    ")]
+    header, *rows = [line for line in out.splitlines() if not line.startswith("    ")]
+    assert header.split() == ["kind", "files", "on", "disk", "newest", "(UTC)", "what"]
     assert len(rows) == len(listing["entries"]) == 3
     assert any(line.endswith(f"[stale: {entries[stale.name]['stale']}]") for line in rows), out
     assert f"    {stale}" in out.splitlines()
@@ -102,6 +103,50 @@ def test_a_cache_folder_not_made_yet_holds_nothing(tmp_path, capsys):
     assert not missing.exists()
 
 
+def test_an_entry_that_cannot_be_removed_whole_is_set_apart_and_named(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # rmtree stops at the first file it cannot remove: the half of a stale folder left
+    # (its key.json gone) was listed as a folder of unknown images, no longer stale
+    from sksplice.cli import _cache
+
+    cache = _filled(run_env, tmp_path, capsys)
+    stale = _stale_copy(cache)
+    rmtree = _cache.shutil.rmtree
+
+    def stops_half_way(path, *args, **kwargs):
+        (Path(path) / "key.json").unlink()  # (removed before the file that stops it)
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(_cache.shutil, "rmtree", stops_half_way)
+    code, out, err = _main(["cache", "--clear", "stale"], capsys)
+    left = stale.with_name(f".{stale.name}.removing")
+    assert code == 1 and out == "", err
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: cannot remove {stale}: Operation not permitted (what was not "
+        f"removed is in {left}: the next --clear removes it); 0 of 1 entry removed"
+    )
+    assert left.is_dir() and not stale.exists()
+    code, out, err = _main(["cache", "-f", "json"], capsys)
+    kinds = {Path(e["path"]).name: e["kind"] for e in json.loads(out)["entries"]}
+    assert kinds[left.name] == "partly removed" and len(kinds) == 3, kinds
+    monkeypatch.setattr(_cache.shutil, "rmtree", rmtree)
+    code, out, err = _main(["cache", "--clear", "stale", "-f", "json"], capsys)
+    assert code == 0 and [e["path"] for e in json.loads(out)["cleared"]] == [str(left)], err
+    assert not left.exists() and len(list((cache / "images").iterdir())) == 1
+
+
+def test_a_link_among_the_entries_is_removed_not_what_it_leads_to(run_env, tmp_path, capsys):
+    cache = _filled(run_env, tmp_path, capsys)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "ab").mkdir(parents=True)
+    (elsewhere / "ab" / "kept.npy").write_bytes(b"x")
+    (cache / "images" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    code, out, err = _main(["cache", "--clear", "images", "-f", "json"], capsys)
+    assert code == 0 and len(json.loads(out)["cleared"]) == 2, err
+    assert (elsewhere / "ab" / "kept.npy").exists() and not any((cache / "images").iterdir())
+
+
 def test_an_entry_that_cannot_be_removed_is_named_with_those_removed(
     run_env, tmp_path, capsys, monkeypatch
 ):
@@ -114,9 +159,10 @@ def test_an_entry_that_cannot_be_removed_is_named_with_those_removed(
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(_cache.shutil, "rmtree", refused)
+    monkeypatch.setattr(_cache.os, "replace", refused)  # (the folder cannot be renamed)
     code, out, err = _main(["cache", "--clear", "all"], capsys)
     assert code == 1 and out == "", err
     assert err.strip().splitlines()[-1] == (
         f"sksplice: error: cannot remove {folder}: Permission denied; 0 of 2 entries removed"
     )
-    assert folder.is_dir()
+    assert folder.is_dir() and (folder / "key.json").is_file()  # (left whole)

@@ -20,6 +20,8 @@ what it removed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
 import json
 import logging
 import os
@@ -29,13 +31,20 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ._logging import CLIError
+from ._logging import CLIError, UsageError
 from ._output import _size, plural
 
 logger = logging.getLogger(__name__)
 
 #: What ``--clear`` takes: a kind of entry, the stale image folders, or everything.
 CLEARABLE = ("stale", "images", "dictionaries", "checkpoints", "all")
+
+#: The libraries of an image folder's key as the documentation names them.
+_SAID = {"open_clip_torch": "open_clip", "pillow": "Pillow"}
+
+#: The end of the name an entry is given while it is removed (:func:`_remove`): a
+#: removal that failed part-way leaves it so, listed and removed by any ``--clear``.
+_REMOVING = ".removing"
 
 
 @dataclass
@@ -67,6 +76,8 @@ def _walk_size(path: Path) -> tuple[int, int, float]:
     files = size = 0
     newest = 0.0
     for root, _, names in os.walk(path):
+        with contextlib.suppress(OSError):  # (a folder's own blocks: 256 in one of images)
+            size += _on_disk(os.stat(root))
         for name in names:
             try:
                 st = os.stat(os.path.join(root, name))
@@ -86,20 +97,23 @@ def _when(seconds: float) -> str:
 def _image_folder(folder: Path, installed: dict[str, str], release: str) -> Entry:
     """The entry of one folder of image embeddings, stale where its ``key.json`` records
     other releases than the installed ones."""
+    unknown = "no key.json: what it holds is not known"
     try:
         key = json.loads((folder / "key.json").read_text(encoding="utf-8"))
         if not isinstance(key, dict):
             raise ValueError("not an object")
-    except (OSError, ValueError):
+    except FileNotFoundError:
         key = {}
+    except (OSError, ValueError):
+        key, unknown = {}, "its key.json cannot be read: what it holds is not known"
     recorded = {"sksplice": release, **installed}
     other = [
-        f"{name} {key[name]} (installed: {version})"
+        f"{_SAID.get(name, name)} {key[name]} (installed: {version})"
         for name, version in recorded.items()
         if name in key and str(key[name]) != version
     ]
     files, size, newest = _walk_size(folder)
-    what = str(key.get("embedder", "no key.json: what it holds is not known"))
+    what = str(key.get("embedder", unknown))
     if key.get("device"):
         what += f" on {key['device']}"
     stale = f"made with {', '.join(other)}" if other else ""
@@ -110,15 +124,11 @@ def _dictionary(path: Path) -> Entry:
     """The entry of an embedded vocabulary (``.npz``) or of a stopped one (``.partial``)."""
     files, size, newest = _walk_size(path)
     if path.suffix == ".partial":
-        return Entry(
-            "partial dictionary",
-            str(path),
-            files,
-            size,
-            _when(newest),
-            "the blocks of a vocabulary embedding that was stopped (the next run resumes)",
-            "",
+        what = (
+            f"{path.stem}: the blocks of a vocabulary embedding that was stopped, or is "
+            "running (the next run resumes from them)"
         )
+        return Entry("partial dictionary", str(path), files, size, _when(newest), what, "")
     what = path.stem
     try:
         import numpy as np
@@ -142,12 +152,18 @@ def cache_entries(folder: Path) -> list[Entry]:
     if images.is_dir():
         installed = installed_libraries()
         for sub in sorted(p for p in images.iterdir() if p.is_dir()):
-            entries.append(_image_folder(sub, installed, __version__))
+            if not sub.name.endswith(_REMOVING):
+                entries.append(_image_folder(sub, installed, __version__))
     dictionaries = folder / "dictionaries"
     if dictionaries.is_dir():
         for path in sorted(dictionaries.iterdir()):
             if path.suffix in (".npz", ".partial"):
                 entries.append(_dictionary(path))
+    for part in (images, dictionaries):
+        for path in sorted(part.glob(f".*{_REMOVING}")) if part.is_dir() else []:
+            files, size, newest = _walk_size(path)
+            what = "what a --clear that failed part-way left: removed by any --clear"
+            entries.append(Entry("partly removed", str(path), files, size, _when(newest), what, ""))
     checkpoints = folder / "checkpoints"
     if checkpoints.is_dir():
         files, size, newest = _walk_size(checkpoints)
@@ -161,7 +177,7 @@ def cache_entries(folder: Path) -> list[Entry]:
 
 def _chosen(entry: Entry, what: str) -> bool:
     """Whether ``--clear what`` removes ``entry``."""
-    if what == "all":
+    if what == "all" or entry.kind == "partly removed":
         return True
     if what == "stale":
         return bool(entry.stale)
@@ -170,11 +186,35 @@ def _chosen(entry: Entry, what: str) -> bool:
     return entry.kind == what
 
 
+def _remove(path: Path) -> None:
+    """Remove the entry at ``path``: renamed first (in its folder, to a name no run
+    reads), so that a removal that fails part-way leaves no entry that runs read or
+    that the listing takes for a whole one; then deleted (a link: itself, not what it
+    leads to)."""
+    trash = path if path.name.endswith(_REMOVING) else path.with_name(f".{path.name}{_REMOVING}")
+    if trash != path:
+        os.replace(path, trash)
+    if trash.is_dir() and not trash.is_symlink():
+        shutil.rmtree(trash)
+    else:
+        trash.unlink()
+
+
 def _entries(n: int) -> str:
     return f"{n} entr{'y' if n == 1 else 'ies'}"
 
 
 def _write(entries: list[Entry], fmt: str, folder: Path, cleared: str | None) -> None:
+    """The listing on standard output, which a full disk fails as a run's error."""
+    try:
+        _write_listing(entries, fmt, folder, cleared)
+    except BrokenPipeError:  # (its reader went away: ``sksplice cache | head``)
+        raise
+    except OSError as exc:
+        raise CLIError(f"cannot write standard output: {exc.strerror or exc}") from exc
+
+
+def _write_listing(entries: list[Entry], fmt: str, folder: Path, cleared: str | None) -> None:
     """The listing on standard output: a table, or JSON with the folder and the totals."""
     out = sys.stdout
     if fmt == "json":
@@ -186,6 +226,8 @@ def _write(entries: list[Entry], fmt: str, folder: Path, cleared: str | None) ->
         }
         out.write(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
         return
+    if entries:
+        out.write(f"{'kind':<18} {'files':>13} {'on disk':>10}  {'newest (UTC)':<17}  what\n")
     for e in entries:
         state = f"  [stale: {e.stale}]" if e.stale else ""
         out.write(
@@ -198,6 +240,12 @@ def _write(entries: list[Entry], fmt: str, folder: Path, cleared: str | None) ->
 
 def _cmd_cache(args: argparse.Namespace) -> int:
     from .._data import get_cache_dir
+
+    if sys.stdout is None:  # (closed by the shell: >&-)
+        raise UsageError(
+            "standard output is closed (as by >&-): the listing would have nowhere to go; "
+            "open standard output (> FILE, or a pipe)"
+        )
 
     try:
         folder = get_cache_dir(args.cache_dir, create=False)
@@ -228,24 +276,27 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     for entry in chosen:
         path = Path(entry.path)
         try:
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+            _remove(path)
         except FileNotFoundError:  # (removed meanwhile: by another process)
             pass
         except OSError as exc:
             # (the entries removed so far are listed; the run fails on this one)
             _write(removed, args.format, folder, args.clear)
+            left = [p for p in path.parent.glob(f".{glob.escape(path.name)}{_REMOVING}")]
+            where = (
+                f" (what was not removed is in {left[0]}: the next --clear removes it)"
+                if left
+                else ""
+            )
             raise CLIError(
-                f"cannot remove {path}: {exc.strerror or exc}; {len(removed)} of "
-                f"{len(chosen)} entries removed"
+                f"cannot remove {path}: {exc.strerror or exc}{where}; {len(removed)} of "
+                f"{_entries(len(chosen))} removed"
             ) from exc
         removed.append(entry)
-    _write(removed, args.format, folder, args.clear)
     if not removed:
         logger.info("nothing to remove (--clear %s) in %s", args.clear, folder)
     else:
         size = _size(sum(e.bytes for e in removed))
         logger.info("removed %s, %s, from %s", _entries(len(removed)), size, folder)
+    _write(removed, args.format, folder, args.clear)
     return 0
