@@ -555,6 +555,40 @@ def _read_cache_file(
     return _read_npz(path, check_key, n_concepts, n_features)
 
 
+def _npz_header(archive: zipfile.ZipFile) -> dict[str, Any]:
+    """The header of a file of :func:`_write_npz` (its ``key``, ``shape`` ...), read
+    alone and bounded in size; ``ValueError`` says what is wrong with it."""
+    header_info = _member(archive, "header")
+    if header_info.file_size > _MAX_HEADER_BYTES:
+        raise ValueError(f"its header entry holds {header_info.file_size} bytes")
+    with archive.open(header_info) as handle:
+        header_array = np.lib.format.read_array(handle, allow_pickle=False)
+    if header_array.shape != () or header_array.dtype.kind != "U":
+        raise ValueError("its header entry is not a string")
+    header = json.loads(str(header_array[()]))
+    if not isinstance(header, dict):
+        raise ValueError("its header is not a JSON object")
+    if header.get("format") != _FORMAT_VERSION:
+        raise ValueError(f"format version {header.get('format')!r} != {_FORMAT_VERSION}")
+    return header
+
+
+def cached_dictionary_key(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a cached dictionary file holds: the key it was written under (``embedder``,
+    ``size``, ``vocabulary`` digest), from its header alone.
+
+    Raises
+    ------
+    OSError, ValueError, zipfile.BadZipFile
+        If the file cannot be read or is not a dictionary file of this release.
+    """
+    with zipfile.ZipFile(path) as archive:
+        key = json.loads(_npz_header(archive)["key"])
+    if not isinstance(key, dict):
+        raise ValueError("its key is not a JSON object")
+    return key
+
+
 def _read_npz(
     path: Path,
     check_header: Callable[[dict[str, Any]], None],
@@ -567,18 +601,7 @@ def _read_npz(
     expected; it is called before the array is read.
     """
     with zipfile.ZipFile(path) as archive:
-        header_info = _member(archive, "header")
-        if header_info.file_size > _MAX_HEADER_BYTES:
-            raise ValueError(f"its header entry holds {header_info.file_size} bytes")
-        with archive.open(header_info) as handle:
-            header_array = np.lib.format.read_array(handle, allow_pickle=False)
-        if header_array.shape != () or header_array.dtype.kind != "U":
-            raise ValueError("its header entry is not a string")
-        header = json.loads(str(header_array[()]))
-        if not isinstance(header, dict):
-            raise ValueError("its header is not a JSON object")
-        if header.get("format") != _FORMAT_VERSION:
-            raise ValueError(f"format version {header.get('format')!r} != {_FORMAT_VERSION}")
+        header = _npz_header(archive)
         check_header(header)
 
         info = _member(archive, "embeddings")

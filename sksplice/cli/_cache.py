@@ -129,13 +129,11 @@ def _dictionary(path: Path) -> Entry:
             "running (the next run resumes from them)"
         )
         return Entry("partial dictionary", str(path), files, size, _when(newest), what, "")
+    from ..dictionary import cached_dictionary_key
+
     what = path.stem
     try:
-        import numpy as np
-
-        with np.load(path, allow_pickle=False) as npz:
-            header = json.loads(str(npz["header"]))
-        key = json.loads(header["key"])
+        key = cached_dictionary_key(path)
         what = f"{key['embedder']}, {int(key['size'])} concepts"
     except Exception:  # (a file of another layout, or damaged: named by its file)
         pass
