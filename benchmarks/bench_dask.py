@@ -49,22 +49,12 @@ def make_problem(n: int, d: int, c: int, seed: int = 0):
 def time_dask(splice, X, n_workers: int, chunk_size: int, reference) -> dict:
     """Time transform_dask on a fresh LocalCluster of ``n_workers`` processes."""
     import dask.array as da
-    from distributed import Client, LocalCluster, wait
+    from _cluster import local_client
+    from distributed import wait
 
     from sksplice.distributed import transform_dask
 
-    with (
-        LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=50,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        client.wait_for_workers(n_workers, timeout=120)
+    with local_client(n_workers) as client:
         warm = transform_dask(
             splice, X[: chunk_size * n_workers], client=client, chunk_size=chunk_size
         )

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from distributed import Client, LocalCluster
+    from _cluster import local_client
 
     from sksplice import SpliceTransformer
     from sksplice.distributed import precompute_concept_embeddings
@@ -159,18 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         ways = {"precomputed": precomputed, "shared-cache": base}
         runs: dict[str, list[dict]] = {name: [] for name in ways}
         chosen = {}
-        with (
-            LocalCluster(
-                n_workers=args.workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=50,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
-            client.wait_for_workers(args.workers, timeout=120)
+        with local_client(args.workers):
             for repeat in range(args.repeats):
                 for name, splice in ways.items():
                     search, seconds, sizes = run_search(splice, X, y, penalties, cv)

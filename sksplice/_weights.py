@@ -588,16 +588,17 @@ class ConceptSpaceMixin:
         """
         return self._inverse_transform(X)
 
-    def _inverse_transform(self, X: Any, *, recorded_origin: bool = True) -> np.ndarray:
-        """``inverse_transform``; ``recorded_origin=False`` for weights whose origin the
-        caller has checked (a ConceptEditor's edit of weights it has looked up)."""
+    def _inverse_transform(self, X: Any, *, checked: bool = False) -> np.ndarray:
+        """``inverse_transform``; ``checked=True`` for weights whose origin and sign the
+        caller has checked (a ConceptEditor's edit of weights it has looked up and found
+        non-negative)."""
         check_is_fitted(self)
         # (cast: SpliceTransformer is the one class of this mixin)
         cast("SpliceTransformer", self)._warn_if_set_after_fit(penalty=False)
-        found = recorded(X) if recorded_origin else []
+        found = [] if checked else recorded(X)
         splice = cast("SpliceTransformer", self)
         W = check_weights(splice, X, found)
-        if recorded_origin:
+        if not checked:
             check_recomposer(
                 X,
                 recomposition_key(self),
@@ -605,14 +606,14 @@ class ConceptSpaceMixin:
                 found=found,
                 modality=splice.modality,
             )
-        check_non_negative_rows(
-            W,
-            "weights",
-            row_labels(X),
-            hint="inverse_transform recomposes the weights transform gives (a step that "
-            "centres or scales them, such as StandardScaler, makes some negative); to take "
-            "a concept out, set its column to zero",
-        )
+            check_non_negative_rows(
+                W,
+                "weights",
+                row_labels(X),
+                hint="inverse_transform recomposes the weights transform gives (a step "
+                "that centres or scales them, such as StandardScaler, makes some negative); "
+                "to take a concept out, set its column to zero",
+            )
         return self._recompose(W)
 
     def _recompose(self, W: Any) -> np.ndarray:

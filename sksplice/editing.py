@@ -1058,7 +1058,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             # edited rows, nor warned about twice)
             # (a FrozenEstimator gives its transformer's attributes)
             if hasattr(self.splice_, "_inverse_transform"):
-                return np.asarray(self.splice_._inverse_transform(W, recorded_origin=False))
+                return np.asarray(self.splice_._inverse_transform(W, checked=True))
             return np.asarray(self.splice_.inverse_transform(W))
         if sp.issparse(W) and config == "pandas":
             index = X_in.index if isinstance(X_in, pd.DataFrame) else None

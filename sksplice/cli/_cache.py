@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import json
 import logging
 import os
@@ -184,12 +183,18 @@ def _chosen(entry: Entry, what: str) -> bool:
     return entry.kind == what
 
 
+def _set_apart(path: Path) -> Path:
+    """The name the entry at ``path`` is given while it is removed (itself for one
+    that a failed removal left so)."""
+    return path if path.name.endswith(_REMOVING) else path.with_name(f".{path.name}{_REMOVING}")
+
+
 def _remove(path: Path) -> None:
     """Remove the entry at ``path``: renamed first (in its folder, to a name no run
     reads), so that a removal that fails part-way leaves no entry that runs read or
     that the listing takes for a whole one; then deleted (a link: itself, not what it
     leads to)."""
-    trash = path if path.name.endswith(_REMOVING) else path.with_name(f".{path.name}{_REMOVING}")
+    trash = _set_apart(path)
     if trash != path:
         os.replace(path, trash)
     if trash.is_dir() and not trash.is_symlink():
@@ -280,10 +285,10 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         except OSError as exc:
             # (the entries removed so far are listed; the run fails on this one)
             _write(removed, args.format, folder, args.clear)
-            left = [p for p in path.parent.glob(f".{glob.escape(path.name)}{_REMOVING}")]
+            left = _set_apart(path)
             where = (
-                f" (what was not removed is in {left[0]}: the next --clear removes it)"
-                if left
+                f" (what was not removed is in {left}: the next --clear removes it)"
+                if left != path and os.path.lexists(left)
                 else ""
             )
             raise CLIError(
