@@ -261,6 +261,17 @@ def test_the_metadata_records_the_solver_that_ran(
     assert json.loads(out)["metadata"]["solver"] == recorded
 
 
+def test_the_metadata_spells_random_weights_as_the_option_does(
+    image_tree, vocab_file, inproc, capsys
+):
+    # ``--pretrained none`` was recorded as null, where the report and the option say none
+    args = ["decompose", str(image_tree), "-f", "json", "-q", *_model_args(vocab_file)]
+    code, out, err = _main(args, capsys)
+    assert code == 0, err
+    metadata = json.loads(out)["metadata"]
+    assert metadata["pretrained"] == "none" and metadata["pretrained_sha256"] is None
+
+
 def test_the_metadata_records_what_the_records_are_cut_to(image_tree, vocab_file, inproc, capsys):
     # A list of 3 concepts read as an image's whole decomposition, or as its first 3: the
     # metadata did not say which.

@@ -692,7 +692,7 @@ def _metadata(
     return {
         "sksplice_version": __version__,
         "model": plan.model,
-        "pretrained": plan.pretrained,
+        "pretrained": plan.pretrained or "none",  # (as the option spells random weights)
         # (files are named by path, and told apart by content: two files at one path)
         "pretrained_sha256": _embedders.weights_sha256(splice.embedder),
         "vocabulary": args.vocabulary,
