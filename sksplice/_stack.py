@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["in_estimator_display", "user_line", "user_stacklevel", "warn_at", "warn_user"]
+__all__ = [
+    "in_estimator_display",
+    "shown_afresh",
+    "user_line",
+    "user_stacklevel",
+    "warn_at",
+    "warn_user",
+]
 
 
 def _library_folders() -> tuple[str, ...]:
@@ -94,6 +102,25 @@ def _first_user_frame(frame: Any) -> tuple[int, Any] | None:
 #: Warnings already shown, by what Python's registry would key them on (see ``warn_user``).
 _SHOWN: set[tuple[Any, ...]] = set()
 _SHOWN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def shown_afresh() -> Iterator[None]:
+    """Within the block, :func:`warn_user` keeps a record of shown warnings of its own,
+    empty at the start; the caller's is back after it.
+
+    For a run of the command line called in a process that ran one before (tests, a
+    notebook calling ``sksplice.cli.main``): each run shows its warnings once, as a
+    process of its own would, not only the first run.
+    """
+    global _SHOWN
+    with _SHOWN_LOCK:
+        saved, _SHOWN = _SHOWN, set()
+    try:
+        yield
+    finally:
+        with _SHOWN_LOCK:
+            _SHOWN = saved
 
 
 def _action(

@@ -410,35 +410,40 @@ def test_class_folders_alike_but_for_case_are_said_once_before_embedding(
     assert err.index(said) < err.index("CLIP images")  # (before the images are embedded)
 
 
-def test_classes_too_small_to_test_are_said_once_where_the_output_says_it(
+def test_classes_too_small_to_test_are_said_in_the_output_and_on_stderr(
     vocab_file, inproc, tmp_path, capsys
 ):
     """One image against two: Fisher's exact test gives no p-value below 1/3, so no
     concept can be significant, and "none" would read as "no shortcut". The table says
-    so in place of "none" (and standard error does not say it again); records say it on
-    standard error and in their metadata; a comparison says it as well."""
+    so in place of "none"; records say it in their metadata; standard error says it
+    whatever the format (the table said it alone, and a table sent to a file left a
+    clean-looking run on the terminal); a comparison says it as well."""
     root = _class_folders(tmp_path / "few", {"a": 1, "b": 2}, seed=5)
+    warned = "sksplice: warning: no concept of 2 classes can be significant at alpha=0.05"
     code, out, err = _main(["profile", str(root), "--quiet", *_model_args(vocab_file)], capsys)
     assert code == 0
     assert "class a (1 image; 2 in the others)" in out
     assert out.count("  none can be: with ") == 2
     assert "with 1 image against 2, Fisher's exact test gives no p-value below 0.33" in out
-    assert "can be significant" not in err
+    assert err.count(warned) == 1 and "can be significant" not in out
     code, out, err = _main(
         ["profile", str(root), "-f", "json", "--quiet", *_model_args(vocab_file)], capsys
     )
     assert code == 0
     smallest = json.loads(out)["metadata"]["smallest_p_value"]
     assert smallest == {"a": 0.333333, "b": 0.333333}  # (6 significant digits)
-    assert "no concept of 2 classes can be significant at alpha=0.05" in err
-    assert "class 'a', 1 sample against 2 in the rest: 0.33" in err
+    assert err.count(warned) == 1
+    # (in the command line's words: images, not samples)
+    assert "class 'a', 1 image against 2 in the rest: 0.33" in err
+    assert "class 'b', 2 images against 1 in the rest: 0.33" in err
+    assert "more images are needed" in err and "sample" not in err
     code, out, err = _main(
         ["compare", str(root / "a"), str(root / "b"), "--quiet", *_model_args(vocab_file)],
         capsys,
     )
     assert code == 0
     assert "  none can be: with 1 image in A against 2 in B, Fisher's exact test" in out
-    assert "can be significant" not in err
+    assert err.count("sksplice: warning: no concept can be significant at alpha=0.05") == 1
     # the other formats warn, in the same words
     code, out, err = _main(
         ["compare", str(root / "a"), str(root / "b"), "-f", "json", *_model_args(vocab_file)],
@@ -4295,13 +4300,12 @@ def test_an_image_mean_file_the_images_do_not_lie_around_is_said_once(
     assert code == 0 and err.count("do not lie around the image mean in") == 1, err
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl"])
-def test_machine_readable_results_without_any_concept_say_why_on_stderr(
-    image_tree, vocab_file, inproc, capsys, fmt
-):
+@pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "table"])
+def test_results_without_any_concept_say_why_on_stderr(image_tree, vocab_file, inproc, capsys, fmt):
     # profile and compare wrote an empty ranking (a csv header, "ranking": []) without a
     # word, and search blamed the query ("no image of the 10 holds any concept of the
-    # query") where the penalty had left no concept in any image.
+    # query") where the penalty had left no concept in any image. The table said it on
+    # standard output alone: sent to a file, it left a clean-looking run on the terminal.
     why = (
         "no concept has a non-zero weight in any of the 10 images (a smaller --l1-penalty, "
         "or a larger --target-l0, keeps more concepts)"

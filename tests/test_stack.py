@@ -229,3 +229,24 @@ def test_each_record_block_records_a_warning_once():
             warn()
         counts.append(len(log))
     assert counts == [1, 1, 1, 1, 1]
+
+
+def test_a_block_shown_afresh_shows_again_what_was_shown_and_keeps_its_own_record():
+    # Each command-line run in one process (tests, a notebook calling sksplice.cli.main)
+    # showed a warning only in the first run: the record of shown warnings outlived it.
+    def here():
+        _stack.warn_user("no concept of 2 classes can be significant")
+
+    def afresh():
+        with _stack.shown_afresh():
+            here()
+            here()
+
+    caught = _shown("default", [here, afresh, afresh, here])
+    assert len(caught) == 3  # (before; once in each block; not again after them)
+    before = set(_stack._SHOWN)
+    with _stack.shown_afresh():
+        inside = _stack._SHOWN
+        assert not inside
+    after = _stack._SHOWN
+    assert after == before

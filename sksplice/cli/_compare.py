@@ -200,7 +200,7 @@ def _compare(
         metadata["alpha"],
         ("A", "B"),
     )
-    if why is not None and args.format != "table":  # (the table says it under its rows)
+    if why is not None:  # (the table says it under its rows as well: it may go to a file)
         logger.warning("no concept can be significant at alpha=%g: %s", metadata["alpha"], why)
     beyond = metadata["concepts_significant"] - int(table["significant"].sum())
     if beyond and args.format != "table":  # (the table says it under its rows)
@@ -245,10 +245,11 @@ def _shares(comparison: Any, labels: tuple[str, str], n_a: int, n_b: int) -> Any
 
 
 def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any]) -> None:
+    if metadata.get("concepts_tested") == 0:  # (an empty comparison, unexplained; said
+        # whatever the format: the table may go to a file)
+        n_images = metadata["a"]["images"] + metadata["b"]["images"]
+        logger.warning("no concept to test: %s", no_concept(n_images))
     if fmt != "table":
-        if metadata.get("concepts_tested") == 0:  # (an empty comparison, unexplained)
-            n_images = metadata["a"]["images"] + metadata["b"]["images"]
-            logger.warning("no concept to test: %s", no_concept(n_images))
         _write_table_records(fh, table, fmt, metadata, "comparison")
     else:
         a, b = metadata["a"], metadata["b"]

@@ -160,6 +160,12 @@ _PYTHON_ADVICE = (
         r" and may not converge. Use \1",
     ),
     (re.compile(r"solved with max_iter=(\d+) "), r"solved in at most \1 rounds "),
+    # (classes too small to test: the rows of the command line are images)
+    (
+        re.compile(r"\b(\d+) sample(s?) against (\d+) in the rest"),
+        r"\1 image\2 against \3 in the rest",
+    ),
+    (re.compile(r"; more samples are needed$"), "; more images are needed"),
     (re.compile(r"stopped after max_iter=(\d+) "), r"stopped after \1 rounds "),
     (re.compile(r"\(max_iter=(\d+)\)"), r"(of at most \1)"),
     # (the solver's tolerance, which no option sets: said as a number, not a keyword)
@@ -366,8 +372,10 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
     package.setLevel(level)
     package.propagate = True
     _TOLD.clear()
+    from .._stack import shown_afresh
+
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), shown_afresh():
             warnings.showwarning = _show_warning
             # PIL's warning for an image over its pixel limit: the run skips that image and
             # names it, with its size and --max-image-pixels, in the summary

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,12 +44,8 @@ def _profile(
     plan: _Plan,
     *,
     fewer_ok: bool = False,
-    said_in_output: bool = False,
 ):
     """Decompose the images and profile their classes: (decomposition, profiles, ranking).
-
-    With ``said_in_output`` (the table format, the report), classes too small for any
-    concept to be significant are said in the output, not warned about as well.
 
     A class whose images are all unreadable is found once the images are embedded,
     before the vocabulary is. With ``fewer_ok`` (the report), fewer than two classes
@@ -79,13 +74,13 @@ def _profile(
             f"class {next(iter(left))!r} alone" if left else "no class",
         )
         return dec, None, None
-    return _profiled(dec, y, said_in_output=said_in_output)
+    return _profiled(dec, y)
 
 
-def _profiled(dec: _Decomposition, y: np.ndarray, *, said_in_output: bool = False):
+def _profiled(dec: _Decomposition, y: np.ndarray):
     """The class profiles and the ranking of the rows of ``dec``, of classes ``y``:
     (``dec``, with its weights and classes, profiles, ranking)."""
-    from ..analysis import TooFewSamplesWarning, concept_profiles, rank_each_class
+    from ..analysis import concept_profiles, rank_each_class
 
     W = dec.W = dec.splice.transform(dec.X)
     concepts = dec.splice.get_feature_names_out()
@@ -93,11 +88,10 @@ def _profiled(dec: _Decomposition, y: np.ndarray, *, said_in_output: bool = Fals
     classes = sorted(set(y.tolist()))
     dec.metadata["classes"] = {cls: int(np.count_nonzero(y == cls)) for cls in classes}
     # every class against the rest, the p-values adjusted in two levels: the table
-    # lists the concepts of each class that differs from the rest at all
-    with warnings.catch_warnings():
-        if said_in_output:
-            warnings.simplefilter("ignore", TooFewSamplesWarning)
-        ranking = rank_each_class(W, y, concepts)
+    # lists the concepts of each class that differs from the rest at all (classes too
+    # small for any concept to be significant are warned about in every format: the
+    # table, which says it too, or the report may go to a file)
+    ranking = rank_each_class(W, y, concepts)
     return dec, profiles, ranking
 
 
@@ -233,7 +227,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             {"concept": plan.concepts},
         )
     _warn_unknown_extension(args)
-    dec, _, ranking = _profile(args, paths, labels, plan, said_in_output=args.format == "table")
+    dec, _, ranking = _profile(args, paths, labels, plan)
     _report_skipped(dec.skipped, len(paths))
     return _write_profile_run(args, dec, ranking, labels_digest)
 
@@ -269,7 +263,7 @@ def _profile_embeddings(args: argparse.Namespace) -> int:
     digest = labels_sha256(args)
     dec = decompose_embeddings(args, run)
     y = emb.of_kept(labels)
-    dec, _, ranking = _profiled(dec, y, said_in_output=args.format == "table")
+    dec, _, ranking = _profiled(dec, y)
     _report_skipped(dec.skipped, emb.n_rows)
     return _write_profile_run(args, dec, ranking, digest)
 
@@ -359,9 +353,10 @@ def _write_profile(
     """
     sizes = metadata.get("classes", {})
     total = sum(sizes.values())
+    if table.empty:  # (an empty ranking, unexplained, reads as a failure; and standard
+        # error says it whatever the format: the table may go to a file)
+        logger.warning("no concept to rank: %s", no_concept(total))
     if fmt != "table":
-        if table.empty:  # (an empty ranking, unexplained, reads as a failure)
-            logger.warning("no concept to rank: %s", no_concept(total))
         _write_table_records(fh, table, fmt, metadata, "ranking")
     else:
         # only what the statistics support is listed; the rest is counted

@@ -102,9 +102,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         plan = _check_options(args, before_model=before_model)
     _warn_unknown_extension(args)
     if labelled:
-        dec, profiles, ranking = _profile(
-            args, paths, labels, plan, fewer_ok=True, said_in_output=True
-        )
+        dec, profiles, ranking = _profile(args, paths, labels, plan, fewer_ok=True)
         if ranking is not None:
             ranking = _top_per_class(ranking, args.top_k, said_elsewhere=True)
         label_of = {str(p): lab for p, lab in zip(paths, labels, strict=True)}
@@ -176,7 +174,7 @@ def _report_embeddings(args: argparse.Namespace) -> int:
                 str(y[0]),
             )
         else:
-            dec, profiles, ranking = _profiled(dec, y, said_in_output=True)
+            dec, profiles, ranking = _profiled(dec, y)
             ranking = _top_per_class(ranking, args.top_k, said_elsewhere=True)
     # (each row's class by its position: rows may share a name)
     rows = None if y is None else y.tolist()
