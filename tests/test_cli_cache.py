@@ -50,7 +50,11 @@ def test_the_listing_names_each_entry_and_the_stale_image_folders(run_env, tmp_p
     assert entries[current.name]["what"].startswith("open_clip/sksplice-test-tiny/")
     assert entries[stale.name]["stale"] == f"made with torch 1.0.0 (installed: {version('torch')})"
     (dictionary,) = (e for e in listing["entries"] if e["kind"] == "dictionary")
-    assert dictionary["what"].endswith(f", {len(VOCAB)} concepts") and dictionary["bytes"] > 0
+    assert (
+        f", {len(VOCAB)} concepts: a vocabulary file or list (its concepts' digest "
+        in (dictionary["what"])
+    )
+    assert dictionary["bytes"] >= Path(dictionary["path"]).stat().st_size > 0
     assert listing["bytes"] == sum(e["bytes"] for e in listing["entries"])
     assert (
         "sksplice: 1 image folder of other releases (" in err
@@ -166,3 +170,34 @@ def test_an_entry_that_cannot_be_removed_is_named_with_those_removed(
         f"sksplice: error: cannot remove {folder}: Permission denied; 0 of 2 entries removed"
     )
     assert folder.is_dir() and (folder / "key.json").is_file()  # (left whole)
+
+
+def test_a_dictionary_of_a_named_vocabulary_is_named(
+    run_env, tmp_path, capsys, monkeypatch, splice_data_dir
+):
+    # An MSCOCO dictionary of 2,000 concepts read "minilm-l6-v2, 2000 concepts", as a
+    # LAION one or a file of that size would: which vocabulary it held was not said.
+    from sksplice import dictionary
+
+    dictionary.clear_memory_cache()
+    monkeypatch.setenv("SKSPLICE_DATA", str(splice_data_dir))
+    for vocabulary in ("laion", "mscoco"):
+        args = [vocabulary if a == str(tmp_path / "vocab.txt") else a for a in _args(tmp_path)]
+        code, _, err = _main(
+            ["decompose", str(run_env), "-q", "--vocabulary-size", "40", *args], capsys
+        )
+        assert code == 0, err
+    code, out, err = _main(["cache", "-f", "json"], capsys)
+    assert code == 0, err
+    said = sorted(e["what"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary")
+    assert [what.split(", ", 1)[1] for what in said] == [
+        "40 concepts: the first 40 of laion",
+        "40 concepts: the first 40 of mscoco",
+    ]
+    # (a data folder without the vocabulary: nothing downloaded, the digest said)
+    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
+    code, out, err = _main(["cache", "-f", "json"], capsys)
+    assert code == 0, err
+    said = [e["what"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary"]
+    assert all("a vocabulary file or list (its concepts' digest " in what for what in said)
+    assert not any((tmp_path / "data_home").iterdir())

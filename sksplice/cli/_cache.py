@@ -119,8 +119,39 @@ def _image_folder(folder: Path, installed: dict[str, str], release: str) -> Entr
     return Entry("images", str(folder), files, size, _when(newest), what, stale)
 
 
+def _named_vocabulary(digest: str, size: int) -> str | None:
+    """The named vocabulary whose first ``size`` concepts, in one of its orders, have the
+    :func:`~sksplice.dictionary.vocabulary_hash` ``digest`` (``laion``, ``laion in the
+    authors' order``), among those whose file is in the data folder already (nothing is
+    downloaded); None for none."""
+    import warnings
+
+    from .._data import get_data_home, resolve_in_data_home
+    from ..dictionary import vocabulary_hash
+    from ..vocabulary import VOCABULARIES, load_vocabulary
+
+    try:
+        home = get_data_home(create=False)
+    except (OSError, ValueError):
+        return None
+    for name, remote in VOCABULARIES.items():
+        if not resolve_in_data_home(remote.path, home, create=False).is_file():
+            continue
+        for order, said in (("frequency", name), ("authors", f"{name} in the authors' order")):
+            try:
+                with warnings.catch_warnings():  # (its repeated lines: said by the runs)
+                    warnings.simplefilter("ignore")
+                    concepts = load_vocabulary(name, size, home, order=order)
+            except Exception:  # (a size it has not, a damaged file: not this vocabulary)
+                continue
+            if vocabulary_hash(concepts) == digest:
+                return said
+    return None
+
+
 def _dictionary(path: Path) -> Entry:
-    """The entry of an embedded vocabulary (``.npz``) or of a stopped one (``.partial``)."""
+    """The entry of an embedded vocabulary (``.npz``) or of a stopped one (``.partial``):
+    its model and size, and which vocabulary it is where it is a named one."""
     files, size, newest = _walk_size(path)
     if path.suffix == ".partial":
         what = (
@@ -133,7 +164,15 @@ def _dictionary(path: Path) -> Entry:
     what = path.stem
     try:
         key = cached_dictionary_key(path)
-        what = f"{key['embedder']}, {int(key['size'])} concepts"
+        n_concepts = int(key["size"])
+        named = _named_vocabulary(str(key["vocabulary"]), n_concepts)
+        digest = str(key["vocabulary"])
+        of = (
+            f"the first {n_concepts} of {named}"
+            if named
+            else f"a vocabulary file or list (its concepts' digest {digest[:12]})"
+        )
+        what = f"{key['embedder']}, {n_concepts} concepts: {of}"
     except Exception:  # (a file of another layout, or damaged: named by its file)
         pass
     return Entry("dictionary", str(path), files, size, _when(newest), what, "")
