@@ -194,10 +194,28 @@ def test_a_dictionary_of_a_named_vocabulary_is_named(
         "40 concepts: the first 40 of laion",
         "40 concepts: the first 40 of mscoco",
     ]
-    # (a data folder without the vocabulary: nothing downloaded, the digest said)
-    monkeypatch.setenv("SKSPLICE_DATA", str(tmp_path / "data_home"))
-    code, out, err = _main(["cache", "-f", "json"], capsys)
-    assert code == 0, err
-    said = [e["what"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary"]
-    assert all("a vocabulary file or list (its concepts' digest " in what for what in said)
-    assert not any((tmp_path / "data_home").iterdir())
+    # (a data folder without the vocabularies, or with a laion.txt of another digest:
+    # nothing downloaded, nothing read, the digest said)
+    import sksplice._download
+
+    fetched = []
+
+    def no_download(*args, **kwargs):
+        fetched.append(args)
+        raise OSError("offline")
+
+    monkeypatch.setattr(sksplice._download, "fetch_file", no_download)
+    home = tmp_path / "data_home"
+    monkeypatch.setenv("SKSPLICE_DATA", str(home))
+    for damaged in (False, True):
+        if damaged:
+            (home / "vocab").mkdir()
+            shutil.copy(splice_data_dir / "vocab" / "laion.txt", home / "vocab" / "laion.txt")
+            with open(home / "vocab" / "laion.txt", "a", encoding="utf-8") as fh:
+                fh.write("one more line\n")
+        code, out, err = _main(["cache", "-f", "json"], capsys)
+        assert code == 0, err
+        said = [e["what"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary"]
+        assert len(said) == 2
+        assert all("a vocabulary file or list (its concepts' digest " in what for what in said)
+        assert not fetched

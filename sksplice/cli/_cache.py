@@ -126,7 +126,7 @@ def _named_vocabulary(digest: str, size: int) -> str | None:
     downloaded); None for none."""
     import warnings
 
-    from .._data import get_data_home, resolve_in_data_home
+    from .._data import file_sha256, get_data_home, resolve_in_data_home
     from ..dictionary import vocabulary_hash
     from ..vocabulary import VOCABULARIES, load_vocabulary
 
@@ -135,7 +135,10 @@ def _named_vocabulary(digest: str, size: int) -> str | None:
     except (OSError, ValueError):
         return None
     for name, remote in VOCABULARIES.items():
-        if not resolve_in_data_home(remote.path, home, create=False).is_file():
+        try:  # (a file of another digest would be downloaded again: left alone)
+            if file_sha256(resolve_in_data_home(remote.path, home, create=False)) != remote.sha256:
+                continue
+        except OSError:
             continue
         for order, said in (("frequency", name), ("authors", f"{name} in the authors' order")):
             try:
