@@ -489,7 +489,21 @@ def _weight_files(filename: str) -> list[str]:
     return [*out, filename]
 
 
-def _how_to_get_weights(what: str, where: str, reason: str, checkpoint: bool) -> str:
+def _checkpoint_advice(model: str, tag: str, file_url: str) -> str:
+    """How to pass the weights of a pretrained tag as a checkpoint file: the file's
+    address, and the published image mean that a file (no tag) does not bring along."""
+    from .vocabulary import IMAGE_MEANS, image_mean_key
+
+    advice = f"; or pass pretrained=<path to a checkpoint file> (these weights: {file_url})"
+    if image_mean_key(model, tag) in IMAGE_MEANS:
+        advice += (
+            f", with image_mean=sksplice.vocabulary.load_image_mean({model!r}, {tag!r}) for "
+            "their published mean (a file is no tag: no mean is looked up for it)"
+        )
+    return advice
+
+
+def _how_to_get_weights(what: str, where: str, reason: str, checkpoint: str) -> str:
     # (offline mode already on: a run that downloads needs it off, and a copied cache
     # needs nothing more; it said to set what was set)
     setting = _hub_offline_setting()
@@ -499,8 +513,7 @@ def _how_to_get_weights(what: str, where: str, reason: str, checkpoint: bool) ->
     return (
         f"{what} are not in the local cache ({where}) and cannot be downloaded: {reason}. "
         f"To get them: run once with a network connection{online} (they are cached for "
-        f"later runs); or copy a filled cache there{copied}"
-        + ("; or pass pretrained=<path to a checkpoint file>." if checkpoint else ".")
+        f"later runs); or copy a filled cache there{copied}{checkpoint}."
     )
 
 
@@ -510,7 +523,7 @@ def _check_fetchable(
     url: str,
     cached: bool,
     timeout: float | None = None,
-    checkpoint: bool = True,
+    checkpoint: str = "",
 ) -> None:
     """Raise :class:`WeightsUnavailableError` at once when uncached files cannot be fetched."""
     if cached:
@@ -529,9 +542,10 @@ def _check_fetchable(
         )
 
 
-def _tag_weights(model: str, tag: str, cache_dir: str | None) -> tuple[str, bool] | None:
+def _tag_weights(model: str, tag: str, cache_dir: str | None) -> tuple[str, bool, str] | None:
     """The address the weights of a pretrained tag come from (the Hub's, or the tag's
-    URL) and whether they are cached; None for a tag open_clip gives neither."""
+    URL), whether they are cached, and the address of their file (to download by hand);
+    None for a tag open_clip gives neither."""
     cfg = _registry().get_pretrained_cfg(model, tag)
     hf_hub = cfg.get("hf_hub", "")
     if hf_hub:
@@ -539,11 +553,13 @@ def _tag_weights(model: str, tag: str, cache_dir: str | None) -> tuple[str, bool
             repo_id, filename = hf_hub.rstrip("/"), "open_clip_pytorch_model.bin"
         else:
             repo_id, filename = os.path.split(hf_hub)
-        return _hub_endpoint(), _hf_cached(repo_id, _weight_files(filename), cache_dir) is not None
+        endpoint = _hub_endpoint()
+        cached = _hf_cached(repo_id, _weight_files(filename), cache_dir) is not None
+        return endpoint, cached, f"{endpoint.rstrip('/')}/{repo_id}/resolve/main/{filename}"
     url = cfg.get("url", "")
     if url:
         folder = cache_dir or os.path.expanduser("~/.cache/clip")
-        return url, os.path.isfile(os.path.join(folder, os.path.basename(url)))
+        return url, os.path.isfile(os.path.join(folder, os.path.basename(url))), url
     return None
 
 
@@ -552,7 +568,14 @@ def _ensure_tag_weights(model: str, tag: str, cache_dir: str | None) -> None:
     found = _tag_weights(model, tag, cache_dir)
     if found is not None:
         what = f"The pretrained weights of open_clip model {model!r} (pretrained={tag!r})"
-        _check_fetchable(what, _weights_location(model, tag, cache_dir), *found)
+        address, cached, file_url = found
+        _check_fetchable(
+            what,
+            _weights_location(model, tag, cache_dir),
+            address,
+            cached,
+            checkpoint=_checkpoint_advice(model, tag, file_url),
+        )
 
 
 def uncached_weights_note(model: str, tag: str, cache_dir: str | None) -> str:
@@ -570,8 +593,7 @@ def uncached_weights_note(model: str, tag: str, cache_dir: str | None) -> str:
         f"The pretrained weights of open_clip model {model!r} (pretrained={tag!r}) are not "
         f"in the local cache ({_weights_location(model, tag, cache_dir)}) either: they are "
         "downloaded when the vocabulary is first embedded; without network access copy a "
-        "filled cache there and set HF_HUB_OFFLINE=1, or pass pretrained=<path to a "
-        "checkpoint file>."
+        f"filled cache there and set HF_HUB_OFFLINE=1{_checkpoint_advice(model, tag, found[2])}."
     )
 
 
@@ -588,7 +610,7 @@ def _hub_config(repo_id: str, cache_dir: str | None) -> dict[str, Any]:
     except (ImportError, AttributeError):  # pragma: no cover
         where = cache_dir or "the Hugging Face cache"
     where = f"Hugging Face Hub repository {repo_id!r}, cache {where!r}"
-    _check_fetchable(what, where, _hub_endpoint(), cached is not None, checkpoint=False)
+    _check_fetchable(what, where, _hub_endpoint(), cached is not None)
     path = cached or hf_hub_download(repo_id, "open_clip_config.json", cache_dir=cache_dir)
     with open(path, encoding="utf-8") as handle:
         config = json.load(handle)

@@ -1021,13 +1021,48 @@ def load_image_mean(
     remote = IMAGE_MEANS.get(image_mean_key(model, pretrained))
     if remote is None:
         known = ", ".join(f"({m!r}, {p!r})" for m, p in IMAGE_MEANS)
+        hint = checkpoint_mean_hint(model, pretrained)
         raise ValueError(
             f"No published image mean for model={model!r}, pretrained={pretrained!r}. "
-            f"Published means exist for: {known}. Learn the mean from your own images "
-            "instead (image_mean=None estimates it from the data given to fit)."
+            + (
+                f"{hint[0].upper()}{hint[1:]}. Else learn"
+                if hint
+                else f"Published means exist for: {known}. Learn"
+            )
+            + " the mean from your own images instead (image_mean=None estimates it from the "
+            "data given to fit)."
         )
     path = fetch_remote_file(remote, data_home=data_home)
     return _read_mean(path)
+
+
+def published_mean_tags(model: str) -> list[str]:
+    """The pretrained tags of ``model`` whose image mean is published (none: [])."""
+    return [tag for name, tag in IMAGE_MEANS if name == model]
+
+
+def checkpoint_mean_hint(model: str, pretrained: str | None) -> str | None:
+    """What to do for the published image mean of weights given as a checkpoint file.
+
+    A file is no pretrained tag, so no published mean is looked up for it, even where
+    it holds the weights of a tag whose mean is published (a checkpoint downloaded by
+    hand, offline). None where ``pretrained`` is no file or ``model`` has no published
+    mean.
+    """
+    if pretrained is None or not os.path.isfile(os.path.expanduser(pretrained)):
+        return None
+    tags = published_mean_tags(model)
+    if not tags:
+        return None
+    means = "; ".join(
+        f"image_mean=sksplice.vocabulary.load_image_mean({model!r}, {tag!r}) where they are "
+        f"those of pretrained={tag!r}"
+        for tag in tags
+    )
+    return (
+        f"pass the published mean of the weights in pretrained={pretrained!r} yourself (a "
+        f"checkpoint file is no tag: no published mean is looked up for it): {means}"
+    )
 
 
 def _published_files_missing(

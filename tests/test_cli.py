@@ -1304,8 +1304,18 @@ def test_offline_without_weights_fails_fast_with_advice(
     # was told to set the variable that was set)
     assert ("and set HF_HUB_OFFLINE=1" in last) == (not offline), last
     assert ("network connection and without HF_HUB_OFFLINE=1" in last) == offline, last
-    # a checkpoint file is the third way for tags (--pretrained is ignored for hf-hub:)
+    # a checkpoint file is the third way for tags (--pretrained is ignored for hf-hub:),
+    # with the file to download and the published mean it does not bring along (a file is
+    # no tag: a run given one learned the centre, and refused a single image)
     assert ("--pretrained PATH" in last) == (not model.startswith("hf-hub:")), last
+    if not model.startswith("hf-hub:"):
+        mean = Path(env["SKSPLICE_DATA"]) / "means" / "open_clip_ViT-B-32_image.pt"
+        assert (
+            "or pass --pretrained PATH (these weights: https://hub.sksplice-test.invalid/laion/"
+            "CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_pytorch_model.bin), with "
+            f"--image-mean {mean} for their published mean (a file is no tag: no mean is "
+            "looked up for it)."
+        ) in last, last
     assert "Retrying" not in proc.stderr
 
 

@@ -1307,3 +1307,57 @@ def test_the_smallest_certified_penalty_is_rounded_up():
     # (a limit a hair above the penalty: "1e-09" in the library's own message)
     assert _rounded_up(1.0000000001e-9, [1e-9]) == "1.1e-09"
     assert _rounded_up(1.23456e-3, [1.2345e-3, 1.23e-3]) == "0.0013"
+
+
+def test_a_checkpoint_file_of_a_model_with_a_published_mean_is_told_how_to_give_it(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # Offline, the weights of ViT-B-32/laion2b_s34b_b79k downloaded by hand and given as
+    # --pretrained FILE: the published mean, in the data folder already, was not used (a
+    # file is no tag), one image was refused, and the advice was to use the very model
+    # given ("use a model with a published mean (--model ViT-B-32 --pretrained ...)");
+    # --image-mean pretrained was refused without a word of how to give it. (The tiny
+    # model stands in for ViT-B-32: its published mean is registered for the test.)
+    import open_clip
+    import torch
+
+    from sksplice import vocabulary
+
+    monkeypatch.setitem(
+        vocabulary.IMAGE_MEANS,
+        ("sksplice-test-tiny", "laion2b_s34b_b79k"),
+        vocabulary.IMAGE_MEANS[("ViT-B-32", "laion2b_s34b_b79k")],
+    )
+    checkpoint = tmp_path / "downloaded by hand.pt"
+    torch.save(open_clip.create_model("sksplice-test-tiny").state_dict(), checkpoint)
+    mean = tmp_path / "data_home" / "means" / "open_clip_ViT-B-32_image.pt"
+    advice = (
+        f"give the published mean of the weights in --pretrained '{checkpoint}' yourself (a "
+        "checkpoint file is no tag: no published mean is looked up for it): --image-mean "
+        f"{mean} where they are those of --pretrained laion2b_s34b_b79k"
+    )
+    one = next((run_env / "cats").iterdir())
+    code, _, err = _main(
+        ["decompose", str(one), *_args(tmp_path, pretrained=str(checkpoint))], capsys
+    )
+    assert code == 2 and f"one a larger run learns), or {advice}\n" in err, err
+    assert "use a model with a published mean" not in err
+    code, _, err = _main(
+        ["decompose", str(run_env), "--image-mean", "pretrained"]
+        + _args(tmp_path, pretrained=str(checkpoint)),
+        capsys,
+    )
+    assert code == 2 and f"({advice}); use --image-mean data" in err, err
+    # the library says it in its words
+    with pytest.raises(ValueError) as caught:
+        vocabulary.load_image_mean("sksplice-test-tiny", str(checkpoint))
+    assert (
+        f"pretrained={str(checkpoint)!r}. Pass the published mean of the weights in "
+        f"pretrained={str(checkpoint)!r} yourself (a checkpoint file is no tag: no published "
+        "mean is looked up for it): image_mean=sksplice.vocabulary.load_image_mean("
+        "'sksplice-test-tiny', 'laion2b_s34b_b79k') where they are those of "
+        "pretrained='laion2b_s34b_b79k'. Else learn the mean from your own images"
+    ) in str(caught.value)
+    # a tag, or a model without a published mean, gets the advice as before
+    code, _, err = _main(["decompose", str(one), *_args(tmp_path)], capsys)
+    assert code == 2 and "use a model with a published mean" in err and "checkpoint" not in err

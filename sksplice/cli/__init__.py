@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # (a --pretrained FILE is hashed once, not by every run: read back from the cache)
     digests = checkpoint_digests_kept(getattr(args, "cache_dir", None))
-    with _stderr_logging(args.quiet, args.debug), _signals_as_interrupt(), limit, digests:
+    logging_of_run = _stderr_logging(args.quiet, args.debug, getattr(args, "data_home", None))
+    with logging_of_run, _signals_as_interrupt(), limit, digests:
         # (--debug adds the traceback to the error line)
         try:
             code = int(args.func(args))

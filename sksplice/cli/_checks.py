@@ -181,14 +181,17 @@ def _published(model: str, pretrained: str | None) -> bool:
 
 
 def _no_published_mean(model: str, pretrained: str | None) -> CLIError:
-    """The error of ``--image-mean pretrained`` for weights of no published mean."""
-    from ..vocabulary import IMAGE_MEANS
+    """The error of ``--image-mean pretrained`` for weights of no published mean (for a
+    checkpoint file of a model that has one: how to give it)."""
+    from ..vocabulary import IMAGE_MEANS, checkpoint_mean_hint
 
+    hint = checkpoint_mean_hint(model, pretrained)
     known = ", ".join(f"--model {m} --pretrained {p}" for m, p in IMAGE_MEANS)
     return CLIError(
         f"--image-mean pretrained: no published image mean for --model {model} "
-        f"--pretrained {pretrained or 'none'} (published: {known}); use --image-mean "
-        "data to learn it from the images, or --image-mean FILE.npy"
+        f"--pretrained {pretrained or 'none'} "
+        + (f"({hint})" if hint else f"(published: {known})")
+        + "; use --image-mean data to learn it from the images, or --image-mean FILE.npy"
     )
 
 

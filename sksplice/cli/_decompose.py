@@ -60,7 +60,7 @@ class _Decomposition:
     n_zero: int = 0  # (rows of X that are all zero: without a concept at any penalty)
 
 
-def _one_image_advice() -> str:
+def _one_image_advice(args: argparse.Namespace | None = None) -> str:
     from .._means import MIN_MEAN_SAMPLES  # (not through the transformer: sklearn, seconds)
 
     return (
@@ -68,9 +68,21 @@ def _one_image_advice() -> str:
         "centred embedding would be zero. Decompose it together with other images of the "
         f"kind (at least {MIN_MEAN_SAMPLES} give a stable centre), give --image-mean FILE.npy "
         "(the mean embedding of this model's images: --save-image-mean FILE.npy writes the "
-        "one a larger run learns), or use a model with a published mean "
-        "(--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
+        f"one a larger run learns), or {_published_mean_advice(args)}"
     )
+
+
+def _published_mean_advice(args: argparse.Namespace | None) -> str:
+    """The last advice of a centre that cannot be learned: a model with a published mean;
+    for a ``--pretrained`` checkpoint file of such a model, how to give that mean (a
+    file is no tag: no mean is looked up for it)."""
+    from ..vocabulary import checkpoint_mean_hint
+
+    model = getattr(args, "model", None)
+    hint = checkpoint_mean_hint(model, getattr(args, "pretrained", None)) if model else None
+    if hint is not None:
+        return hint
+    return "use a model with a published mean (--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
 
 
 def _other_files(inputs: Sequence[str]) -> str:
@@ -95,7 +107,9 @@ def _other_files(inputs: Sequence[str]) -> str:
     return f" ({'; '.join(notes)})" if notes else ""
 
 
-def _refuse_one_input(paths: list[Path], inputs: Sequence[str] = ()) -> None:
+def _refuse_one_input(
+    paths: list[Path], inputs: Sequence[str] = (), args: argparse.Namespace | None = None
+) -> None:
     """Refuse a run of one input whose centre would be learned from the images.
 
     One image is a wrong command line (exit 2: the advice says what to give, and
@@ -115,7 +129,7 @@ def _refuse_one_input(paths: list[Path], inputs: Sequence[str] = ()) -> None:
                 f"{' '.join(str(exc).split())}: it is skipped, and no image is left to decompose"
             ) from exc
     # (a wrong command line: exit 2)
-    raise UsageError(_one_image_advice() + _other_files(inputs))
+    raise UsageError(_one_image_advice(args) + _other_files(inputs))
 
 
 #: The start of the error the embedder raises for the first unreadable image under
@@ -151,7 +165,7 @@ def _raise_strict(exc: BaseException, paths: Sequence[Path], offset: int = 0) ->
     ) from exc
 
 
-def _check_learnable_centre(X: np.ndarray) -> np.ndarray:
+def _check_learnable_centre(X: np.ndarray, args: argparse.Namespace) -> np.ndarray:
     """Images whose embeddings all point the same way (copies of one picture) leave no
     centre to learn: every centred embedding, and every weight, would be zero. The
     centre learned (given to :func:`_fitted`, which does not learn it again)."""
@@ -165,8 +179,7 @@ def _check_learnable_centre(X: np.ndarray) -> np.ndarray:
             "centred embedding, and every weight, would be zero. Decompose them together with "
             "other images of the kind, give --image-mean FILE.npy (the mean embedding of this "
             "model's images: --save-image-mean FILE.npy writes the one a larger run learns), "
-            "or use a model with a published mean "
-            "(--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
+            f"or {_published_mean_advice(args)}"
         )
     return mean
 
@@ -184,7 +197,7 @@ def _decompose(
     read (every class still has images) that fails before the dictionary is built.
     """
     if plan.image_mean is None and len(paths) < 2:
-        _refuse_one_input(paths, getattr(args, "inputs", ()))
+        _refuse_one_input(paths, getattr(args, "inputs", ()), args)
     if plan.cache_note is not None:
         logger.warning("%s", plan.cache_note)
     # (the images are checked first: a run whose images cannot be read fails before
@@ -209,10 +222,10 @@ def _decompose(
         _report_skipped(skipped, len(paths))
         raise CLIError(
             f"only 1 of the {len(paths)} images could be read (skipped: "
-            f"{_skipped_names(skipped)}): {_one_image_advice()}"
+            f"{_skipped_names(skipped)}): {_one_image_advice(args)}"
         )
     # (before the vocabulary is embedded)
-    mean = _check_learnable_centre(X) if plan.image_mean is None else None
+    mean = _check_learnable_centre(X, args) if plan.image_mean is None else None
     splice = _fitted(args, plan, X, texts, learned=mean)
     said_small = _say_if_small_mean(splice, X.shape[0])
     dec = _Decomposition(
@@ -1071,7 +1084,7 @@ def refuse_one_input_early(
     (:func:`_refuse_one_input`), before the options are checked (``auto`` waits for
     them: :func:`refuse_one_input_unpublished`)."""
     if getattr(args, "image_mean", None) == "data" and len(paths) < 2:
-        _refuse_one_input(paths, getattr(args, "inputs", ()) if inputs is None else inputs)
+        _refuse_one_input(paths, getattr(args, "inputs", ()) if inputs is None else inputs, args)
 
 
 def refuse_one_input_unpublished(
@@ -1087,7 +1100,7 @@ def refuse_one_input_unpublished(
         and len(paths) < 2
         and not has_published_mean(args)
     ):
-        _refuse_one_input(paths, getattr(args, "inputs", ()) if inputs is None else inputs)
+        _refuse_one_input(paths, getattr(args, "inputs", ()) if inputs is None else inputs, args)
 
 
 def _cmd_decompose(args: argparse.Namespace) -> int:
@@ -1187,7 +1200,7 @@ def check_embeddings_run(
                 "values that are not finite (NaN or infinite)"
             )
         if n_left < 2 and getattr(args, "image_mean", None) == "data":
-            raise UsageError(_one_embedding_advice(emb.n_rows))
+            raise UsageError(_one_embedding_advice(emb.n_rows, args))
         _refuse_one_row_unpublished(args, n_left, emb.n_rows)
         if after_scan is not None:
             after_scan(emb)
@@ -1233,7 +1246,7 @@ def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decom
             "centre can be learned from them, and none holds a concept"
         )
     # (before the vocabulary is embedded)
-    mean = _check_learnable_centre(X) if plan.image_mean is None else None
+    mean = _check_learnable_centre(X, args) if plan.image_mean is None else None
     texts = _vocabulary_first(args, plan, embed=True)
     whole = plan.image_mean is None or args.target_l0 is not None
     splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True, learned=mean)
@@ -1290,13 +1303,17 @@ def _refuse_one_row_unpublished(args: argparse.Namespace, n_left: int, n_rows: i
     would be learned from it (``--image-mean auto`` for a model without a published mean)
     is refused, as one image is."""
     if getattr(args, "image_mean", None) == "auto" and n_left < 2 and not has_published_mean(args):
-        raise UsageError(_one_embedding_advice(n_rows))
+        raise UsageError(_one_embedding_advice(n_rows, args))
 
 
-def _one_embedding_advice(n_rows: int) -> str:
+def _one_embedding_advice(n_rows: int, args: argparse.Namespace) -> str:
     """Why one embedding (of the ``n_rows`` given, the others not finite) cannot give
     the centre, and what to give instead: the model that made it is given already."""
     from .._means import MIN_MEAN_SAMPLES
+    from ..vocabulary import checkpoint_mean_hint
+
+    model = getattr(args, "model", None)
+    hint = checkpoint_mean_hint(model, getattr(args, "pretrained", None)) if model else None
 
     left = "" if n_rows < 2 else f" (the only one of the {n_rows} rows with finite values)"
     return (
@@ -1305,6 +1322,7 @@ def _one_embedding_advice(n_rows: int) -> str:
         f"embeddings of the same model (at least {MIN_MEAN_SAMPLES} give a stable centre), "
         "or give --image-mean FILE.npy (the mean image embedding of the model that made it; "
         "--image-mean pretrained where that model has a published mean)"
+        + (f"; {hint}" if hint else "")
     )
 
 

@@ -151,6 +151,29 @@ _PIXEL_LIMIT = re.compile(
 )
 
 
+#: The ``--data-home`` of the run (None: $SKSPLICE_DATA or the default), where a published
+#: image mean that a message names lies.
+_DATA_HOME: str | None = None
+
+
+def _published_mean_option(match: re.Match[str]) -> str:
+    """``--image-mean FILE`` for the library's ``image_mean=...load_image_mean(model,
+    tag)``: the published mean's file in the data folder of the run."""
+    import shlex
+
+    from .._data import get_data_home, resolve_in_data_home
+    from ..vocabulary import IMAGE_MEANS, image_mean_key
+
+    remote = IMAGE_MEANS.get(image_mean_key(match.group(1), match.group(2)))
+    if remote is None:  # pragma: no cover - the library names published means only
+        return match.group(0)
+    try:
+        path = resolve_in_data_home(remote.path, get_data_home(_DATA_HOME, create=False))
+    except (OSError, ValueError):
+        return f"--image-mean <the data folder>/{remote.path}"
+    return f"--image-mean {shlex.quote(str(path))}"
+
+
 #: Advice of library messages that names what the command line has no option for
 #: (the solver's ``tol`` and ``max_iter``, a warning's attribute), and what it says
 #: instead.
@@ -160,6 +183,15 @@ _PYTHON_ADVICE = (
         r" and may not converge. Use \1",
     ),
     (re.compile(r"solved with max_iter=(\d+) "), r"solved in at most \1 rounds "),
+    # (a published mean given by hand: its file)
+    (
+        re.compile(r"image_mean=sksplice\.vocabulary\.load_image_mean\('([^']+)', '([^']+)'\)"),
+        _published_mean_option,
+    ),
+    (
+        re.compile(r"\bpass the published mean of the weights in\b"),
+        "give the published mean of the weights in",
+    ),
     # (classes too small to test: the rows of the command line are images)
     (
         re.compile(r"\b(\d+) sample(s?) against (\d+) in the rest"),
@@ -200,10 +232,12 @@ def _cli_words(text: str) -> str:
     )
 
     def option(match: re.Match[str]) -> str:
+        import shlex
+
         value = match.group(2)
         if value[:1] in "'\"":
             value = value[1:-1]
-        return f"{_FLAGS[match.group(1)]} {value}"
+        return f"{_FLAGS[match.group(1)]} {shlex.quote(value)}"
 
     text = _ASSIGNMENT.sub(option, text)
     return _BARE.sub(lambda m: _FLAGS[m.group(1)], text)
@@ -359,8 +393,10 @@ class _StderrHandler(logging.StreamHandler):
 
 
 @contextlib.contextmanager
-def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
-    """One stderr handler for the run: INFO (WARNING with -q, DEBUG with --debug)."""
+def _stderr_logging(quiet: bool, debug: bool, data_home: str | None = None) -> Iterator[None]:
+    """One stderr handler for the run: INFO (WARNING with -q, DEBUG with --debug);
+    ``data_home``: its ``--data-home``, where messages find the files they name."""
+    global _DATA_HOME
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     handler = _StderrHandler(sys.stderr)
     handler.setLevel(level)
@@ -372,6 +408,7 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
     package.setLevel(level)
     package.propagate = True
     _TOLD.clear()
+    saved_home, _DATA_HOME = _DATA_HOME, data_home
     from .._stack import shown_afresh
 
     try:
@@ -393,6 +430,7 @@ def _stderr_logging(quiet: bool, debug: bool) -> Iterator[None]:
             warnings.filterwarnings("ignore", message="labels that differ only in case or spaces")
             yield
     finally:
+        _DATA_HOME = saved_home
         root.removeHandler(handler)
         root.setLevel(saved[0])
         package.setLevel(saved[1])
