@@ -32,6 +32,9 @@ class CalibrationStartWarning(UserWarning):
     """
 
 
+CalibrationStartWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
+
+
 def check_target_l0(
     target: float, n_concepts: int, n_features: int, *, centred: bool = False
 ) -> None:

@@ -35,6 +35,9 @@ class DeviceUnavailableError(ValueError):
         self.instead = instead
 
 
+DeviceUnavailableError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
+
+
 def resolve_device(device: Any) -> str:
     """The torch device string that ``device`` stands for.
 

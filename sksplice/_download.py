@@ -71,8 +71,14 @@ class DataFetchError(OSError):
     """A data file is neither cached (with the right digest) nor downloadable."""
 
 
+DataFetchError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
+
+
 class DigestMismatchError(DataFetchError):
     """A downloaded file does not have the pinned SHA-256 digest."""
+
+
+DigestMismatchError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 def _is_loopback(host: str | None) -> bool:

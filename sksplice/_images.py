@@ -58,6 +58,9 @@ class InvalidImageError(ValueError):
     """
 
 
+InvalidImageError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
+
+
 ITEM_ERRORS = (FileNotFoundError, IsADirectoryError, InvalidImageError)
 
 
@@ -82,6 +85,9 @@ class ImageFileWarning(UserWarning):
         # (pickled with its file: a warning of a DataLoader worker process is sent back
         # and issued in the caller's)
         return (type(self), (self.path, self.text), self.__dict__)
+
+
+ImageFileWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 #: The warnings about image files collected in this thread (see :func:`collected_warnings`).

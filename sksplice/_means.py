@@ -67,6 +67,9 @@ class SmallMeanSampleWarning(UserWarning):
     """
 
 
+SmallMeanSampleWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
+
+
 class CentreMismatchWarning(UserWarning):
     """The image centre given to ``fit`` (published, or an array) does not point where
     the rows of ``X`` lie: the mean direction of its rows has a cosine below
@@ -90,6 +93,9 @@ class CentreMismatchWarning(UserWarning):
     def __reduce__(self) -> tuple[Any, ...]:
         text = str(self.args[0]) if self.args else ""
         return (type(self), (text, self.cosine, self.n_samples), self.__dict__)
+
+
+CentreMismatchWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 def _mean_direction(X: np.ndarray) -> tuple[np.ndarray | None, int]:

@@ -250,6 +250,9 @@ class CheckpointFormatError(RuntimeError):
     """
 
 
+CheckpointFormatError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
+
+
 #: Errors of reading a file that is not a checkpoint: garbage unpickles as any of these.
 _FORMAT_ERRORS: tuple[type[BaseException], ...] = (
     EOFError,
@@ -397,6 +400,9 @@ def _file_version_sha256(path: str, size: int, mtime_ns: int, ctime_ns: int, ino
 
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights are neither cached nor downloadable (offline)."""
+
+
+WeightsUnavailableError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 def _hub_offline_setting() -> str | None:

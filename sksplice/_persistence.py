@@ -88,6 +88,9 @@ class InconsistentVersionWarning(UserWarning):
         )
 
 
+InconsistentVersionWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
+
+
 class VersionStampMixin:
     """Record the sksplice version in the pickled state; warn when it differs on load.
 

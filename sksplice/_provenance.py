@@ -38,6 +38,9 @@ class MixedDecompositionWarning(UserWarning):
         self.made = made
 
 
+MixedDecompositionWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
+
+
 #: Centres that differ by at most this fraction of their norm count as one here: those
 #: of the training folds of a cross-validation over 200 captions differ by 0.10 to
 #: 0.15, of two random halves by 0.16; of captions of snow and of beaches by 1.0.

@@ -82,8 +82,42 @@ def collector_passes() -> Iterator[list[int]]:
         gc.callbacks.remove(count)
 
 
+#: Set for the worker processes of a suite started with SIGHUP ignored (``nohup``).
+_HANGUP_IGNORED = "SKSPLICE_TESTS_HANGUP_IGNORED"
+
+
+def _ignore_hangup(signum, frame) -> None:
+    """A hangup, ignored as ``nohup`` asked (by a handler, not SIG_IGN: see below)."""
+
+
+def _default_signal_dispositions() -> None:
+    """The signal tests need the default dispositions of SIGINT and SIGHUP, in this
+    process and in the command-line processes they start; a suite started in the
+    background of a script (``pytest &``: SIGINT ignored) or under ``nohup`` (SIGHUP
+    ignored) had 14 of them fail (a signal the program rightly kept ignored).
+
+    An ignored signal stays ignored across ``exec``, a handler does not: SIGINT gets
+    Python's own handler (a job in the background gets no Ctrl-C from the terminal);
+    SIGHUP gets a handler that ignores it, so the suite still outlives the terminal
+    (and so do its workers, told through the environment) while the processes it starts
+    begin with the default.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None:  # (Windows)
+        return
+    if signal.getsignal(hangup) is signal.SIG_IGN or os.environ.get(_HANGUP_IGNORED):
+        os.environ[_HANGUP_IGNORED] = "1"  # (inherited by the workers of pytest-xdist)
+        signal.signal(hangup, _ignore_hangup)
+
+
 def pytest_configure(config):
-    """In a worker process of pytest-xdist, share the cores with the other workers.
+    """Default signal dispositions for the signal tests (see
+    :func:`_default_signal_dispositions`); in a worker process of pytest-xdist, share
+    the cores with the other workers.
 
     Each worker would otherwise run torch, BLAS and OpenMP on every core, so on a
     2-core machine 2 workers ran 4 threads that waited on each other: the suite took
@@ -92,6 +126,7 @@ def pytest_configure(config):
     command-line subprocesses of the tests (through the environment) and does not
     apply to ``-n 0``.
     """
+    _default_signal_dispositions()
     workers = getattr(config, "workerinput", {}).get("workercount")
     if not workers:
         return
@@ -150,7 +185,11 @@ def splice_data_dir() -> Path:
     """The SpLiCE authors' reference files (vocabularies, image means)."""
     path = _splice_data_dir()
     if path is None:
-        pytest.skip("the SpLiCE reference data folder (../shared/data/splice) is absent")
+        pytest.skip(
+            "the SpLiCE authors' reference files are absent: set $SKSPLICE_REFERENCE_DATA to "
+            "a folder that holds their vocab/ and means/ (as the data home does; default "
+            "../shared/data/splice), see DEVELOPERS.md"
+        )
     return path
 
 

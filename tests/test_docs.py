@@ -390,6 +390,11 @@ def test_exceptions_module_reexports_the_raised_classes():
         assert getattr(sksplice.exceptions, name) is getattr(
             importlib.import_module(module), name
         ), name
+        # a traceback names a class of a private module by the public name the docs use
+        # (it said sksplice._models.WeightsUnavailableError)
+        cls = getattr(sksplice.exceptions, name)
+        public = module if not module.rpartition(".")[2].startswith("_") else "sksplice.exceptions"
+        assert cls.__module__ == public, name
     from sksplice.exceptions import SkippedInputWarning, SmallMeanSampleWarning
 
     assert issubclass(SmallMeanSampleWarning, UserWarning)
