@@ -79,7 +79,7 @@ def _normalise(X: np.ndarray) -> np.ndarray:
 def authors_vocabulary(path: str | os.PathLike[str], k: int) -> list[str]:
     """Their vocabulary: the last k lines of the file, in file order."""
     with open(path, encoding="utf-8") as handle:
-        return [line.strip().split(", ")[0] for line in handle.readlines()[-k:]]
+        return [line.strip() for line in handle.readlines()[-k:]]
 
 
 def authors_dictionary(raw: np.ndarray) -> np.ndarray:
