@@ -497,15 +497,14 @@ def _weight_files(filename: str) -> list[str]:
 
 def _checkpoint_advice(model: str, tag: str, file_url: str) -> str:
     """How to pass the weights of a pretrained tag as a checkpoint file: the file's
-    address, and the published image mean that a file (no tag) does not bring along."""
-    from .vocabulary import IMAGE_MEANS, image_mean_key
+    address, and what a file (no tag) does not bring along (the published image mean,
+    the QuickGELU of OpenAI's weights)."""
+    from .vocabulary import _settings_of_tag_file
 
     advice = f"; or pass pretrained=<path to a checkpoint file> (these weights: {file_url})"
-    if image_mean_key(model, tag) in IMAGE_MEANS:
-        advice += (
-            f", with image_mean=sksplice.vocabulary.load_image_mean({model!r}, {tag!r}) for "
-            "their published mean (a file is no tag: no mean is looked up for it)"
-        )
+    settings, why = _settings_of_tag_file(model, tag)
+    if settings:
+        advice += f", with {' and '.join(settings)} for {why} (a file is no tag)"
     return advice
 
 

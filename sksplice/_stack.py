@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import inspect
 import os
 import sys
@@ -103,6 +104,11 @@ def _first_user_frame(frame: Any) -> tuple[int, Any] | None:
 _SHOWN: set[tuple[Any, ...]] = set()
 _SHOWN_LOCK = threading.Lock()
 
+#: The record of a block of :func:`shown_afresh`, in its context (None: ``_SHOWN``).
+_RUN_SHOWN: contextvars.ContextVar[set[tuple[Any, ...]] | None] = contextvars.ContextVar(
+    "sksplice_run_shown", default=None
+)
+
 
 @contextlib.contextmanager
 def shown_afresh() -> Iterator[None]:
@@ -111,16 +117,15 @@ def shown_afresh() -> Iterator[None]:
 
     For a run of the command line called in a process that ran one before (tests, a
     notebook calling ``sksplice.cli.main``): each run shows its warnings once, as a
-    process of its own would, not only the first run.
+    process of its own would, not only the first run. The record is the block's
+    context's (a ``contextvars`` variable): runs in two threads at once keep theirs
+    apart, and threads started in the block use the process's.
     """
-    global _SHOWN
-    with _SHOWN_LOCK:
-        saved, _SHOWN = _SHOWN, set()
+    token = _RUN_SHOWN.set(set())
     try:
         yield
     finally:
-        with _SHOWN_LOCK:
-            _SHOWN = saved
+        _RUN_SHOWN.reset(token)
 
 
 def _action(
@@ -240,10 +245,13 @@ def warn_user(
     # (under other filters for it, as after resetwarnings() or a new simplefilter, Python
     # shows a warning again; a search's per-fit copies of the filters are equal to them)
     key += (_filters_key(text, category, module, lineno), _destination())
+    record = _RUN_SHOWN.get()
     with _SHOWN_LOCK:
-        if key in _SHOWN:
+        if record is None:
+            record = _SHOWN
+        if key in record:
             return
-        _SHOWN.add(key)
+        record.add(key)
     warnings.warn(message, category, stacklevel=level)
 
 

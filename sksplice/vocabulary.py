@@ -1021,7 +1021,7 @@ def load_image_mean(
     remote = IMAGE_MEANS.get(image_mean_key(model, pretrained))
     if remote is None:
         known = ", ".join(f"({m!r}, {p!r})" for m, p in IMAGE_MEANS)
-        hint = checkpoint_mean_hint(model, pretrained)
+        hint = _checkpoint_mean_hint(model, pretrained)
         raise ValueError(
             f"No published image mean for model={model!r}, pretrained={pretrained!r}. "
             + (
@@ -1036,32 +1036,63 @@ def load_image_mean(
     return _read_mean(path)
 
 
-def published_mean_tags(model: str) -> list[str]:
-    """The pretrained tags of ``model`` whose image mean is published (none: [])."""
-    return [tag for name, tag in IMAGE_MEANS if name == model]
+def _quick_gelu_name(model: str, tag: str) -> str | None:
+    """The ``-quickgelu`` model that the weights of ``tag`` need when they come from a
+    file: open_clip marks the tag ``quick_gelu`` and ``model``'s config lacks it (a tag
+    builds QuickGELU itself, a file does not); None otherwise."""
+    from ._model_names import open_clip_tables
+
+    tables: Any = open_clip_tables()
+    if tables is None:  # (open_clip imported: asked of it; torch is imported already)
+        from ._models import _registry
+
+        tables = _registry()
+    try:
+        if not tables.tag_quick_gelu(model, tag):
+            return None
+        if (tables.get_model_config(model) or {}).get("quick_gelu", False):
+            return None
+    except Exception:  # (a model or tag open_clip does not know: nothing to add)
+        return None
+    name = f"{model}-quickgelu"
+    return name if tables.get_model_config(name) is not None else None
 
 
-def checkpoint_mean_hint(model: str, pretrained: str | None) -> str | None:
-    """What to do for the published image mean of weights given as a checkpoint file.
+def _settings_of_tag_file(model: str, tag: str) -> tuple[list[str], str]:
+    """The settings that weights of ``tag`` given as a checkpoint file need besides the
+    file (a file is no tag: neither its published mean nor its QuickGELU comes along),
+    in the library's words (``model='ViT-B-32-quickgelu'``, ``image_mean=...``), and why."""
+    settings, why = [], []
+    quick_gelu = _quick_gelu_name(model, tag)
+    if quick_gelu is not None:
+        settings.append(f"model={quick_gelu!r}")
+        why.append("the QuickGELU they were trained with")
+    key = image_mean_key(quick_gelu or model, tag)
+    if key in IMAGE_MEANS:
+        settings.append(f"image_mean=sksplice.vocabulary.load_image_mean({key[0]!r}, {key[1]!r})")
+        why.append("their published mean")
+    return settings, " and ".join(why)
 
-    A file is no pretrained tag, so no published mean is looked up for it, even where
-    it holds the weights of a tag whose mean is published (a checkpoint downloaded by
-    hand, offline). None where ``pretrained`` is no file or ``model`` has no published
-    mean.
-    """
+
+def _checkpoint_mean_hint(model: str, pretrained: str | None) -> str | None:
+    """What to pass for weights given as a checkpoint file that hold those of a tag whose
+    image mean is published (a file is no tag: no mean is looked up for it, even for a
+    checkpoint downloaded by hand, offline). None where ``pretrained`` is no file or
+    ``model`` has no published mean."""
     if pretrained is None or not os.path.isfile(os.path.expanduser(pretrained)):
         return None
-    tags = published_mean_tags(model)
+    model = _normalise_model_name(model)
+    tags = sorted({tag for name, tag in IMAGE_MEANS if name == model})
     if not tags:
         return None
-    means = "; ".join(
-        f"image_mean=sksplice.vocabulary.load_image_mean({model!r}, {tag!r}) where they are "
-        f"those of pretrained={tag!r}"
+    cases = "; ".join(
+        f"{' and '.join(_settings_of_tag_file(model, tag)[0])} where they are those of "
+        f"pretrained={tag!r}"
         for tag in tags
     )
     return (
-        f"pass the published mean of the weights in pretrained={pretrained!r} yourself (a "
-        f"checkpoint file is no tag: no published mean is looked up for it): {means}"
+        f"pass the settings of the weights in pretrained={pretrained!r} yourself (a "
+        f"checkpoint file is no tag: no published mean is looked up for it): {cases}"
     )
 
 

@@ -82,42 +82,59 @@ def collector_passes() -> Iterator[list[int]]:
         gc.callbacks.remove(count)
 
 
-#: Set for the worker processes of a suite started with SIGHUP ignored (``nohup``).
-_HANGUP_IGNORED = "SKSPLICE_TESTS_HANGUP_IGNORED"
+#: The signals a suite was started with ignored, for the worker processes of pytest-xdist.
+_IGNORED_AT_START = "SKSPLICE_TESTS_SIGNALS_IGNORED"
 
 
-def _ignore_hangup(signum, frame) -> None:
-    """A hangup, ignored as ``nohup`` asked (by a handler, not SIG_IGN: see below)."""
+def _ignore(signum, frame) -> None:
+    """A signal the suite was started with ignored, still ignored (by a handler: see
+    :func:`_signals_ignored_by_handlers`)."""
 
 
-def _default_signal_dispositions() -> None:
-    """The signal tests need the default dispositions of SIGINT and SIGHUP, in this
-    process and in the command-line processes they start; a suite started in the
-    background of a script (``pytest &``: SIGINT ignored) or under ``nohup`` (SIGHUP
-    ignored) had 14 of them fail (a signal the program rightly kept ignored).
+def _signals_ignored_by_handlers() -> None:
+    """SIGINT and SIGHUP that the suite was started with ignored (``pytest &`` in a
+    script ignores SIGINT, ``nohup`` SIGHUP) stay ignored, by a handler that does
+    nothing instead of SIG_IGN.
 
-    An ignored signal stays ignored across ``exec``, a handler does not: SIGINT gets
-    Python's own handler (a job in the background gets no Ctrl-C from the terminal);
-    SIGHUP gets a handler that ignores it, so the suite still outlives the terminal
-    (and so do its workers, told through the environment) while the processes it starts
-    begin with the default.
+    An ignored signal stays ignored across ``exec``, a handler does not: the command-line
+    processes the signal tests start then begin with the default dispositions, as they
+    would from a terminal (14 of those tests failed: the program rightly kept the
+    inherited SIG_IGN), while the suite and its workers (told through the environment)
+    still outlive a Ctrl-C aimed at the script or a hangup. A run of the command line in
+    this process (``cli.main``) installs its own handlers over these, as it does over any
+    handler but SIG_IGN: a hangup while one runs ends that run (exit 129), and its test
+    fails.
     """
     import signal
 
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    hangup = getattr(signal, "SIGHUP", None)
-    if hangup is None:  # (Windows)
-        return
-    if signal.getsignal(hangup) is signal.SIG_IGN or os.environ.get(_HANGUP_IGNORED):
-        os.environ[_HANGUP_IGNORED] = "1"  # (inherited by the workers of pytest-xdist)
-        signal.signal(hangup, _ignore_hangup)
+    names = {"SIGINT", "SIGHUP"} & set(dir(signal))  # (no SIGHUP on Windows)
+    inherited = set(filter(None, os.environ.get(_IGNORED_AT_START, "").split(",")))
+    ignored = {n for n in names if signal.getsignal(getattr(signal, n)) is signal.SIG_IGN}
+    for name in sorted(ignored | (inherited & names)):
+        signal.signal(getattr(signal, name), _ignore)
+    if ignored | inherited:
+        os.environ[_IGNORED_AT_START] = ",".join(sorted(ignored | inherited))
+
+
+@pytest.fixture
+def sigint_interrupts() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt in this process during the test (Python's
+    default), also in a suite started with SIGINT ignored (see
+    :func:`_signals_ignored_by_handlers`): for the tests that interrupt this process."""
+    import signal
+
+    saved = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved if saved is not None else signal.SIG_DFL)
 
 
 def pytest_configure(config):
-    """Default signal dispositions for the signal tests (see
-    :func:`_default_signal_dispositions`); in a worker process of pytest-xdist, share
-    the cores with the other workers.
+    """Signals ignored at the start stay ignored by handlers, which the processes the
+    tests start do not inherit (see :func:`_signals_ignored_by_handlers`); in a worker
+    process of pytest-xdist, share the cores with the other workers.
 
     Each worker would otherwise run torch, BLAS and OpenMP on every core, so on a
     2-core machine 2 workers ran 4 threads that waited on each other: the suite took
@@ -126,7 +143,7 @@ def pytest_configure(config):
     command-line subprocesses of the tests (through the environment) and does not
     apply to ``-n 0``.
     """
-    _default_signal_dispositions()
+    _signals_ignored_by_handlers()
     workers = getattr(config, "workerinput", {}).get("workercount")
     if not workers:
         return

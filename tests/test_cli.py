@@ -1309,12 +1309,15 @@ def test_offline_without_weights_fails_fast_with_advice(
     # no tag: a run given one learned the centre, and refused a single image)
     assert ("--pretrained PATH" in last) == (not model.startswith("hf-hub:")), last
     if not model.startswith("hf-hub:"):
-        mean = Path(env["SKSPLICE_DATA"]) / "means" / "open_clip_ViT-B-32_image.pt"
+        from sksplice.vocabulary import IMAGE_MEANS
+
+        remote = IMAGE_MEANS[("ViT-B-32", "laion2b_s34b_b79k")]
+        mean = Path(env["SKSPLICE_DATA"]) / remote.path  # (not there: its address said)
         assert (
             "or pass --pretrained PATH (these weights: https://hub.sksplice-test.invalid/laion/"
             "CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_pytorch_model.bin), with "
-            f"--image-mean {mean} for their published mean (a file is no tag: no mean is "
-            "looked up for it)."
+            f"--image-mean {mean} (download {remote.url} to that file first, SHA-256 "
+            f"{remote.sha256}) for their published mean (a file is no tag)."
         ) in last, last
     assert "Retrying" not in proc.stderr
 
@@ -1987,7 +1990,10 @@ def test_hf_hub_model_loads_from_a_filled_cache_offline(
     np.testing.assert_allclose(result["X"], direct, atol=1e-5)
     assert result["key"].startswith("open_clip/hf-hub:sksplice-test/tiny/file-sha256-")
     assert result["code"] == 0
-    assert json.loads(out.read_text())["metadata"]["model"] == "hf-hub:sksplice-test/tiny"
+    metadata = json.loads(out.read_text())["metadata"]
+    assert metadata["model"] == "hf-hub:sksplice-test/tiny"
+    # (the Hub model's own weights: no tag, and not "none", which says random weights)
+    assert metadata["pretrained"] is None and metadata["pretrained_sha256"]
 
 
 class _LetterImages:

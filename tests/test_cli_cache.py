@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ._helpers_cli import VOCAB
@@ -50,10 +51,8 @@ def test_the_listing_names_each_entry_and_the_stale_image_folders(run_env, tmp_p
     assert entries[current.name]["what"].startswith("open_clip/sksplice-test-tiny/")
     assert entries[stale.name]["stale"] == f"made with torch 1.0.0 (installed: {version('torch')})"
     (dictionary,) = (e for e in listing["entries"] if e["kind"] == "dictionary")
-    assert (
-        f", {len(VOCAB)} concepts: a vocabulary file or list (its concepts' digest "
-        in (dictionary["what"])
-    )
+    assert dictionary["what"].endswith(f", {len(VOCAB)} concepts")
+    assert dictionary["vocabulary"].startswith("a vocabulary file or list (its concepts' digest ")
     assert dictionary["bytes"] >= Path(dictionary["path"]).stat().st_size > 0
     assert listing["bytes"] == sum(e["bytes"] for e in listing["entries"])
     assert (
@@ -177,25 +176,38 @@ def test_a_dictionary_of_a_named_vocabulary_is_named(
 ):
     # An MSCOCO dictionary of 2,000 concepts read "minilm-l6-v2, 2000 concepts", as a
     # LAION one or a file of that size would: which vocabulary it held was not said.
-    from sksplice import dictionary
+    from sksplice import CLIPEmbedder, SpliceTransformer, dictionary
+    from sksplice.vocabulary import load_vocabulary
 
     dictionary.clear_memory_cache()
-    monkeypatch.setenv("SKSPLICE_DATA", str(splice_data_dir))
     for vocabulary in ("laion", "mscoco"):
         args = [vocabulary if a == str(tmp_path / "vocab.txt") else a for a in _args(tmp_path)]
         code, _, err = _main(
-            ["decompose", str(run_env), "-q", "--vocabulary-size", "40", *args], capsys
+            ["decompose", str(run_env), "-q", "--vocabulary-size", "40", "--data-home"]
+            + [str(splice_data_dir), *args],
+            capsys,
         )
         assert code == 0, err
-    code, out, err = _main(["cache", "-f", "json"], capsys)
+    # (the authors' order: their last 30 lines, given as a list)
+    authors = load_vocabulary("laion", 30, splice_data_dir, order="authors")
+    SpliceTransformer(
+        embedder=CLIPEmbedder("sksplice-test-tiny", pretrained=None, modality="text"),
+        vocabulary=authors,
+        image_mean=np.zeros(32),
+        cache_dir=tmp_path / "cache",
+    ).fit(np.eye(2, 32))
+    code, out, err = _main(["cache", "-f", "json", "--data-home", str(splice_data_dir)], capsys)
     assert code == 0, err
-    said = sorted(e["what"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary")
-    assert [what.split(", ", 1)[1] for what in said] == [
-        "40 concepts: the first 40 of laion",
-        "40 concepts: the first 40 of mscoco",
+    said = sorted(e["vocabulary"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary")
+    assert said == [
+        "the first 30 of laion in the authors' order",
+        "the first 40 of laion",
+        "the first 40 of mscoco",
     ]
-    # (a data folder without the vocabularies, or with a laion.txt of another digest:
-    # nothing downloaded, nothing read, the digest said)
+    code, out, _ = _main(["cache", "--data-home", str(splice_data_dir)], capsys)
+    assert code == 0 and out.count(" concepts: the first 40 of ") == 2, out
+    # (the default data folder, without the vocabularies, or with a laion.txt of another
+    # digest: nothing downloaded, nothing read, the digest said)
     import sksplice._download
 
     fetched = []
@@ -206,7 +218,6 @@ def test_a_dictionary_of_a_named_vocabulary_is_named(
 
     monkeypatch.setattr(sksplice._download, "fetch_file", no_download)
     home = tmp_path / "data_home"
-    monkeypatch.setenv("SKSPLICE_DATA", str(home))
     for damaged in (False, True):
         if damaged:
             (home / "vocab").mkdir()
@@ -215,7 +226,8 @@ def test_a_dictionary_of_a_named_vocabulary_is_named(
                 fh.write("one more line\n")
         code, out, err = _main(["cache", "-f", "json"], capsys)
         assert code == 0, err
-        said = [e["what"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary"]
-        assert len(said) == 2
-        assert all("a vocabulary file or list (its concepts' digest " in what for what in said)
+        said = [e["vocabulary"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary"]
+        assert len(said) == 3
+        digest = "a vocabulary file or list (its concepts' digest "
+        assert all(what.startswith(digest) for what in said), said
         assert not fetched

@@ -1323,41 +1323,84 @@ def test_a_checkpoint_file_of_a_model_with_a_published_mean_is_told_how_to_give_
 
     from sksplice import vocabulary
 
-    monkeypatch.setitem(
-        vocabulary.IMAGE_MEANS,
-        ("sksplice-test-tiny", "laion2b_s34b_b79k"),
-        vocabulary.IMAGE_MEANS[("ViT-B-32", "laion2b_s34b_b79k")],
-    )
+    remote = vocabulary.IMAGE_MEANS[("ViT-B-32", "laion2b_s34b_b79k")]
+    monkeypatch.setitem(vocabulary.IMAGE_MEANS, ("sksplice-test-tiny", "laion2b_s34b_b79k"), remote)
     checkpoint = tmp_path / "downloaded by hand.pt"
     torch.save(open_clip.create_model("sksplice-test-tiny").state_dict(), checkpoint)
-    mean = tmp_path / "data_home" / "means" / "open_clip_ViT-B-32_image.pt"
-    advice = (
-        f"give the published mean of the weights in --pretrained '{checkpoint}' yourself (a "
-        "checkpoint file is no tag: no published mean is looked up for it): --image-mean "
-        f"{mean} where they are those of --pretrained laion2b_s34b_b79k"
-    )
+    mean = tmp_path / "data_home" / remote.path
     one = next((run_env / "cats").iterdir())
-    code, _, err = _main(
-        ["decompose", str(one), *_args(tmp_path, pretrained=str(checkpoint))], capsys
-    )
-    assert code == 2 and f"one a larger run learns), or {advice}\n" in err, err
-    assert "use a model with a published mean" not in err
-    code, _, err = _main(
-        ["decompose", str(run_env), "--image-mean", "pretrained"]
-        + _args(tmp_path, pretrained=str(checkpoint)),
-        capsys,
-    )
-    assert code == 2 and f"({advice}); use --image-mean data" in err, err
-    # the library says it in its words
-    with pytest.raises(ValueError) as caught:
-        vocabulary.load_image_mean("sksplice-test-tiny", str(checkpoint))
-    assert (
-        f"pretrained={str(checkpoint)!r}. Pass the published mean of the weights in "
-        f"pretrained={str(checkpoint)!r} yourself (a checkpoint file is no tag: no published "
-        "mean is looked up for it): image_mean=sksplice.vocabulary.load_image_mean("
-        "'sksplice-test-tiny', 'laion2b_s34b_b79k') where they are those of "
-        "pretrained='laion2b_s34b_b79k'. Else learn the mean from your own images"
-    ) in str(caught.value)
+    for there in (False, True):
+        if there:  # (the mean in the data folder: its path alone)
+            mean.parent.mkdir(parents=True)
+            mean.write_bytes(b"the published mean")
+        fetch = (
+            ""
+            if there
+            else (f" (download {remote.url} to that file first, SHA-256 {remote.sha256})")
+        )
+        advice = (
+            f"give the settings of the weights in --pretrained '{checkpoint}' yourself (a "
+            "checkpoint file is no tag: no published mean is looked up for it): --image-mean "
+            f"{mean}{fetch} where they are those of --pretrained laion2b_s34b_b79k"
+        )
+        code, _, err = _main(
+            ["decompose", str(one), *_args(tmp_path, pretrained=str(checkpoint))], capsys
+        )
+        assert code == 2 and f"one a larger run learns), or {advice}\n" in err, err
+        assert "use a model with a published mean" not in err
+        code, _, err = _main(
+            ["decompose", str(run_env), "--image-mean", "pretrained"]
+            + _args(tmp_path, pretrained=str(checkpoint)),
+            capsys,
+        )
+        # (the file said once, quoted for the shell)
+        assert (
+            code == 2
+            and (
+                "no published image mean for --model sksplice-test-tiny --pretrained "
+                f"'{checkpoint}' ({advice}); use --image-mean data"
+            )
+            in err
+        ), err
+    # the library says it in its words, also of a model named as OpenAI names it
+    for model in ("sksplice-test-tiny", "sksplice/test-tiny"):
+        with pytest.raises(ValueError) as caught:
+            vocabulary.load_image_mean(model, str(checkpoint))
+        assert (
+            f"Pass the settings of the weights in pretrained={str(checkpoint)!r} yourself (a "
+            "checkpoint file is no tag: no published mean is looked up for it): image_mean="
+            "sksplice.vocabulary.load_image_mean('sksplice-test-tiny', 'laion2b_s34b_b79k') "
+            "where they are those of pretrained='laion2b_s34b_b79k'. Else learn the mean"
+        ) in str(caught.value)
     # a tag, or a model without a published mean, gets the advice as before
     code, _, err = _main(["decompose", str(one), *_args(tmp_path)], capsys)
     assert code == 2 and "use a model with a published mean" in err and "checkpoint" not in err
+
+
+def test_the_file_of_openai_weights_is_told_with_the_quickgelu_model_they_need():
+    # A tag trained with QuickGELU builds it, a file of its weights does not: the advice
+    # to pass OpenAI's weights as a file with their published mean ran them on GELU.
+    from sksplice.cli._logging import _cli_words
+    from sksplice.vocabulary import _settings_of_tag_file
+
+    settings, why = _settings_of_tag_file("ViT-B-32", "openai")
+    assert settings == [
+        "model='ViT-B-32-quickgelu'",
+        "image_mean=sksplice.vocabulary.load_image_mean('ViT-B-32-quickgelu', 'openai')",
+    ]
+    assert why == "the QuickGELU they were trained with and their published mean"
+    assert _cli_words(settings[0]) == "--model ViT-B-32-quickgelu"
+    for model, tag in (("ViT-B-32", "laion2b_s34b_b79k"), ("ViT-B-32-quickgelu", "openai")):
+        settings, why = _settings_of_tag_file(model, tag)
+        assert (
+            settings == [f"image_mean=sksplice.vocabulary.load_image_mean({model!r}, {tag!r})"]
+            and why == "their published mean"
+        )
+    from sksplice._models import _checkpoint_advice
+
+    assert _checkpoint_advice("RN50", "openai", "URL") == (
+        "; or pass pretrained=<path to a checkpoint file> (these weights: URL), with "
+        "model='RN50-quickgelu' and image_mean=sksplice.vocabulary.load_image_mean("
+        "'RN50-quickgelu', 'openai') for the QuickGELU they were trained with and their "
+        "published mean (a file is no tag)"
+    )

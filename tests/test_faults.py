@@ -372,6 +372,7 @@ def _slow_weights(n_blocks: int, seconds: float):
     return da.from_array(dense.astype(np.float32), chunks=(50, -1)).map_blocks(slow), dense
 
 
+@pytest.mark.usefixtures("sigint_interrupts")
 @pytest.mark.parametrize("writer", ["zarr", "parquet"])
 def test_interrupted_dataset_write_waits_for_its_running_blocks(tmp_path, writer):
     # Ctrl-C during to_zarr with Dask's threaded scheduler: the temporary folder was

@@ -88,6 +88,7 @@ def test_interrupt_is_not_held_back_where_sigint_has_another_handler():
         signal.signal(signal.SIGINT, previous)
 
 
+@pytest.mark.usefixtures("sigint_interrupts")
 def test_a_held_interrupt_is_raised_also_when_the_import_failed():
     # The Ctrl-C was lost where the import raised: a caller catching ImportError (an
     # optional dependency looked for) went on as if nothing had been pressed.
@@ -106,6 +107,7 @@ def test_a_held_interrupt_is_raised_also_when_the_import_failed():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.usefixtures("sigint_interrupts")
 def test_a_sigint_handler_installed_during_the_import_is_kept():
     # A library imported in the block that installs its own handler lost it to Python's
     # default; one that calls on the handler it found (the held one) still interrupts.

@@ -244,9 +244,39 @@ def test_a_block_shown_afresh_shows_again_what_was_shown_and_keeps_its_own_recor
 
     caught = _shown("default", [here, afresh, afresh, here])
     assert len(caught) == 3  # (before; once in each block; not again after them)
-    before = set(_stack._SHOWN)
-    with _stack.shown_afresh():
-        inside = _stack._SHOWN
-        assert not inside
+
+
+def test_blocks_shown_afresh_in_two_threads_at_once_keep_their_records_apart():
+    # The record was swapped for the whole process: with block A entered, then B, then A
+    # left, B's end put A's own record in place of the process's.
+    import threading
+
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a():
+        with _stack.shown_afresh():
+            _stack.warn_user("a's warning")
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    process_record = _stack._SHOWN
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("default")
+        _stack.warn_user("shown before any run")
+        before = set(process_record)
+        thread = threading.Thread(target=a)
+        thread.start()
+        a_in.wait(10)
+        with _stack.shown_afresh():
+            _stack.warn_user("b's warning")
+            b_in.set()
+            a_out.wait(10)
+        thread.join(10)
+    assert sorted(str(w.message) for w in log) == [
+        "a's warning",
+        "b's warning",
+        "shown before any run",
+    ]
     after = _stack._SHOWN
-    assert after == before
+    assert after is process_record and after == before

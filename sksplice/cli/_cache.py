@@ -57,6 +57,7 @@ class Entry:
     modified: str  # the newest file's time (:func:`_when`)
     what: str
     stale: str  # why no run of this installation reads it, or ""
+    vocabulary: str = ""  # of a dictionary: which (the first N of a named one, or a digest)
 
 
 def _on_disk(st: os.stat_result) -> int:
@@ -119,42 +120,55 @@ def _image_folder(folder: Path, installed: dict[str, str], release: str) -> Entr
     return Entry("images", str(folder), files, size, _when(newest), what, stale)
 
 
-def _named_vocabulary(digest: str, size: int) -> str | None:
-    """The named vocabulary whose first ``size`` concepts, in one of its orders, have the
-    :func:`~sksplice.dictionary.vocabulary_hash` ``digest`` (``laion``, ``laion in the
-    authors' order``), among those whose file is in the data folder already (nothing is
-    downloaded); None for none."""
-    import warnings
+class _NamedVocabularies:
+    """The named vocabularies whose files the data folder holds with their pinned digests
+    (nothing is downloaded; a file of another digest would be downloaded again by a run,
+    and is left alone), read once for a listing."""
 
-    from .._data import file_sha256, get_data_home, resolve_in_data_home
-    from ..dictionary import vocabulary_hash
-    from ..vocabulary import VOCABULARIES, load_vocabulary
+    def __init__(self, data_home: str | os.PathLike[str] | None) -> None:
+        from .._data import file_sha256, get_data_home, resolve_in_data_home
+        from ..vocabulary import VOCABULARIES
 
-    try:
-        home = get_data_home(create=False)
-    except (OSError, ValueError):
-        return None
-    for name, remote in VOCABULARIES.items():
-        try:  # (a file of another digest would be downloaded again: left alone)
-            if file_sha256(resolve_in_data_home(remote.path, home, create=False)) != remote.sha256:
-                continue
-        except OSError:
-            continue
-        for order, said in (("frequency", name), ("authors", f"{name} in the authors' order")):
+        self.home: Path | None = None
+        self.names: list[str] = []
+        try:
+            self.home = get_data_home(data_home, create=False)
+        except (OSError, ValueError):
+            return
+        for name, remote in VOCABULARIES.items():
             try:
-                with warnings.catch_warnings():  # (its repeated lines: said by the runs)
-                    warnings.simplefilter("ignore")
-                    concepts = load_vocabulary(name, size, home, order=order)
-            except Exception:  # (a size it has not, a damaged file: not this vocabulary)
+                path = resolve_in_data_home(remote.path, self.home, create=False)
+                if file_sha256(path) == remote.sha256:
+                    self.names.append(name)
+            except OSError:
                 continue
-            if vocabulary_hash(concepts) == digest:
-                return said
-    return None
+
+    def which(self, digest: str, size: int) -> str | None:
+        """The named vocabulary whose first ``size`` concepts, in one of its orders, have
+        the :func:`~sksplice.dictionary.vocabulary_hash` ``digest`` (``laion``, ``laion in
+        the authors' order``); None for none."""
+        import warnings
+
+        from ..dictionary import vocabulary_hash
+        from ..vocabulary import load_vocabulary
+
+        for name in self.names:
+            for order, said in (("frequency", name), ("authors", f"{name} in the authors' order")):
+                try:
+                    with warnings.catch_warnings():  # (its repeated lines: said by the runs)
+                        warnings.simplefilter("ignore")
+                        concepts = load_vocabulary(name, size, self.home, order=order)
+                except Exception:  # (a size it has not: not this vocabulary)
+                    continue
+                if vocabulary_hash(concepts) == digest:
+                    return said
+        return None
 
 
-def _dictionary(path: Path) -> Entry:
+def _dictionary(path: Path, named: _NamedVocabularies) -> Entry:
     """The entry of an embedded vocabulary (``.npz``) or of a stopped one (``.partial``):
-    its model and size, and which vocabulary it is where it is a named one."""
+    its model and size, and which vocabulary it is (``the first 10000 of laion``, else a
+    digest of its concepts)."""
     files, size, newest = _walk_size(path)
     if path.suffix == ".partial":
         what = (
@@ -164,25 +178,25 @@ def _dictionary(path: Path) -> Entry:
         return Entry("partial dictionary", str(path), files, size, _when(newest), what, "")
     from ..dictionary import cached_dictionary_key
 
-    what = path.stem
+    what, vocabulary = path.stem, ""
     try:
         key = cached_dictionary_key(path)
-        n_concepts = int(key["size"])
-        named = _named_vocabulary(str(key["vocabulary"]), n_concepts)
-        digest = str(key["vocabulary"])
-        of = (
-            f"the first {n_concepts} of {named}"
-            if named
+        n_concepts, digest = int(key["size"]), str(key["vocabulary"])
+        what = f"{key['embedder']}, {n_concepts} concepts"
+        name = named.which(digest, n_concepts)
+        vocabulary = (
+            f"the first {n_concepts} of {name}"
+            if name
             else f"a vocabulary file or list (its concepts' digest {digest[:12]})"
         )
-        what = f"{key['embedder']}, {n_concepts} concepts: {of}"
     except Exception:  # (a file of another layout, or damaged: named by its file)
         pass
-    return Entry("dictionary", str(path), files, size, _when(newest), what, "")
+    return Entry("dictionary", str(path), files, size, _when(newest), what, "", vocabulary)
 
 
-def cache_entries(folder: Path) -> list[Entry]:
-    """Every entry of the cache folder ``folder``, image folders first."""
+def cache_entries(folder: Path, data_home: str | os.PathLike[str] | None = None) -> list[Entry]:
+    """Every entry of the cache folder ``folder``, image folders first (``data_home``:
+    where the named vocabularies that name the dictionaries are looked for)."""
     from .._image_cache import installed_libraries
     from .._version import __version__
 
@@ -195,9 +209,10 @@ def cache_entries(folder: Path) -> list[Entry]:
                 entries.append(_image_folder(sub, installed, __version__))
     dictionaries = folder / "dictionaries"
     if dictionaries.is_dir():
-        for path in sorted(dictionaries.iterdir()):
-            if path.suffix in (".npz", ".partial"):
-                entries.append(_dictionary(path))
+        found = sorted(p for p in dictionaries.iterdir() if p.suffix in (".npz", ".partial"))
+        if found:  # (the data folder's vocabularies read once, where there is any to name)
+            named = _NamedVocabularies(data_home)
+            entries += [_dictionary(path, named) for path in found]
     for part in (images, dictionaries):
         for path in sorted(part.glob(f".*{_REMOVING}")) if part.is_dir() else []:
             files, size, newest = _walk_size(path)
@@ -278,7 +293,7 @@ def _write_listing(entries: list[Entry], fmt: str, folder: Path, cleared: str | 
         out.write(
             f"{e.kind:<18} {plural(e.files, 'file'):>13} {_size(e.bytes):>10}  "
             f"{e.modified:<17}  "
-            f"{e.what}{state}\n    {e.path}\n"
+            f"{e.what}{': ' + e.vocabulary if e.vocabulary else ''}{state}\n    {e.path}\n"
         )
     out.flush()
 
@@ -300,7 +315,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         logger.info("the cache folder %s does not exist: nothing is cached yet", folder)
         _write([], args.format, folder, args.clear)
         return 0
-    entries = cache_entries(folder)
+    entries = cache_entries(folder, args.data_home)
     if args.clear is None:
         _write(entries, args.format, folder, None)
         stale = [e for e in entries if e.stale]

@@ -183,13 +183,15 @@ def _published(model: str, pretrained: str | None) -> bool:
 def _no_published_mean(model: str, pretrained: str | None) -> CLIError:
     """The error of ``--image-mean pretrained`` for weights of no published mean (for a
     checkpoint file of a model that has one: how to give it)."""
-    from ..vocabulary import IMAGE_MEANS, checkpoint_mean_hint
+    from ..vocabulary import IMAGE_MEANS, _checkpoint_mean_hint
 
-    hint = checkpoint_mean_hint(model, pretrained)
+    hint = _checkpoint_mean_hint(model, pretrained)
     known = ", ".join(f"--model {m} --pretrained {p}" for m, p in IMAGE_MEANS)
+    from ._logging import shell_word
+
     return CLIError(
         f"--image-mean pretrained: no published image mean for --model {model} "
-        f"--pretrained {pretrained or 'none'} "
+        f"--pretrained {shell_word(pretrained or 'none')} "
         + (f"({hint})" if hint else f"(published: {known})")
         + "; use --image-mean data to learn it from the images, or --image-mean FILE.npy"
     )

@@ -167,8 +167,8 @@ def _compare(
 
     W = dec.splice.transform(dec.X)
     with warnings.catch_warnings():
-        # (the table says why no concept can be significant, the other formats warn below,
-        # in the command line's words: A before B, images)
+        # (why no concept can be significant is warned below, in every format, and said
+        # by the table, in the command line's words: A before B, images)
         warnings.simplefilter("ignore", TooFewSamplesWarning)
         comparison = compare_datasets(
             W[from_a],

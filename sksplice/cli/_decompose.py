@@ -72,14 +72,19 @@ def _one_image_advice(args: argparse.Namespace | None = None) -> str:
     )
 
 
-def _published_mean_advice(args: argparse.Namespace | None) -> str:
-    """The last advice of a centre that cannot be learned: a model with a published mean;
-    for a ``--pretrained`` checkpoint file of such a model, how to give that mean (a
-    file is no tag: no mean is looked up for it)."""
-    from ..vocabulary import checkpoint_mean_hint
+def _checkpoint_hint(args: argparse.Namespace | None) -> str | None:
+    """For a ``--pretrained`` checkpoint file of a model with a published mean: how to
+    give that mean (a file is no tag: no mean is looked up for it); else None."""
+    from ..vocabulary import _checkpoint_mean_hint
 
     model = getattr(args, "model", None)
-    hint = checkpoint_mean_hint(model, getattr(args, "pretrained", None)) if model else None
+    return _checkpoint_mean_hint(model, getattr(args, "pretrained", None)) if model else None
+
+
+def _published_mean_advice(args: argparse.Namespace | None) -> str:
+    """The last advice of a centre that cannot be learned: a model with a published mean,
+    or how to give the mean of a checkpoint file of one (:func:`_checkpoint_hint`)."""
+    hint = _checkpoint_hint(args)
     if hint is not None:
         return hint
     return "use a model with a published mean (--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
@@ -687,6 +692,7 @@ def _metadata(
     decomposed are neither decomposed nor skipped).
     """
     from .._data import file_sha256
+    from .._model_names import HF_HUB_PREFIX
     from ..transformer import MIN_MEAN_SAMPLES
     from ..vocabulary import VOCABULARIES
 
@@ -705,7 +711,8 @@ def _metadata(
     return {
         "sksplice_version": __version__,
         "model": plan.model,
-        "pretrained": plan.pretrained or "none",  # (as the option spells random weights)
+        # (random weights as the option spells them; null for an hf-hub: model's own)
+        "pretrained": plan.pretrained or (None if plan.model.startswith(HF_HUB_PREFIX) else "none"),
         # (files are named by path, and told apart by content: two files at one path)
         "pretrained_sha256": _embedders.weights_sha256(splice.embedder),
         "vocabulary": args.vocabulary,
@@ -1310,11 +1317,8 @@ def _one_embedding_advice(n_rows: int, args: argparse.Namespace) -> str:
     """Why one embedding (of the ``n_rows`` given, the others not finite) cannot give
     the centre, and what to give instead: the model that made it is given already."""
     from .._means import MIN_MEAN_SAMPLES
-    from ..vocabulary import checkpoint_mean_hint
 
-    model = getattr(args, "model", None)
-    hint = checkpoint_mean_hint(model, getattr(args, "pretrained", None)) if model else None
-
+    hint = _checkpoint_hint(args)
     left = "" if n_rows < 2 else f" (the only one of the {n_rows} rows with finite values)"
     return (
         f"the image mean (the modality centre) cannot be learned from a single embedding"

@@ -206,11 +206,13 @@ def _check_checkpoint(pretrained: str) -> None:
     (:class:`sksplice._models.CheckpointFormatError`, exit code 2).
     """
     from .._model_names import checkpoint_file_problem
+    from ._logging import shell_word
 
     problem = checkpoint_file_problem(Path(pretrained).expanduser())
     if problem is not None:
         raise CLIError(
-            f"--pretrained {pretrained} is not a model checkpoint open_clip can load: {problem}"
+            f"--pretrained {shell_word(pretrained)} is not a model checkpoint open_clip can "
+            f"load: {problem}"
         )
 
 

@@ -156,11 +156,20 @@ _PIXEL_LIMIT = re.compile(
 _DATA_HOME: str | None = None
 
 
-def _published_mean_option(match: re.Match[str]) -> str:
-    """``--image-mean FILE`` for the library's ``image_mean=...load_image_mean(model,
-    tag)``: the published mean's file in the data folder of the run."""
+def shell_word(value: str) -> str:
+    """``value`` as one word of a shell command: quoted where the shell would split or
+    expand it (spaces, quotes, ``$``), as it is otherwise (``~/`` left to expand)."""
     import shlex
 
+    if value.startswith("~/") and shlex.quote(value[2:]) == value[2:]:
+        return value
+    return shlex.quote(value)
+
+
+def _published_mean_option(match: re.Match[str]) -> str:
+    """``--image-mean FILE`` for the library's ``image_mean=...load_image_mean(model,
+    tag)``: the published mean's file in the data folder of the run (with its address
+    and digest where it is not there yet)."""
     from .._data import get_data_home, resolve_in_data_home
     from ..vocabulary import IMAGE_MEANS, image_mean_key
 
@@ -170,8 +179,13 @@ def _published_mean_option(match: re.Match[str]) -> str:
     try:
         path = resolve_in_data_home(remote.path, get_data_home(_DATA_HOME, create=False))
     except (OSError, ValueError):
-        return f"--image-mean <the data folder>/{remote.path}"
-    return f"--image-mean {shlex.quote(str(path))}"
+        path = None
+    if path is not None and path.is_file():
+        return f"--image-mean {shell_word(str(path))}"
+    where = f"<the data folder>/{remote.path}" if path is None else shell_word(str(path))
+    return (
+        f"--image-mean {where} (download {remote.url} to that file first, SHA-256 {remote.sha256})"
+    )
 
 
 #: Advice of library messages that names what the command line has no option for
@@ -189,8 +203,8 @@ _PYTHON_ADVICE = (
         _published_mean_option,
     ),
     (
-        re.compile(r"\bpass the published mean of the weights in\b"),
-        "give the published mean of the weights in",
+        re.compile(r"\bpass the settings of the weights in\b"),
+        "give the settings of the weights in",
     ),
     # (classes too small to test: the rows of the command line are images)
     (
@@ -232,12 +246,12 @@ def _cli_words(text: str) -> str:
     )
 
     def option(match: re.Match[str]) -> str:
-        import shlex
-
         value = match.group(2)
         if value[:1] in "'\"":
             value = value[1:-1]
-        return f"{_FLAGS[match.group(1)]} {shlex.quote(value)}"
+        elif "(" in value:  # (a Python expression, not a value: said as it is)
+            return match.group(0)
+        return f"{_FLAGS[match.group(1)]} {shell_word(value)}"
 
     text = _ASSIGNMENT.sub(option, text)
     return _BARE.sub(lambda m: _FLAGS[m.group(1)], text)

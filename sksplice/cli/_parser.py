@@ -741,6 +741,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the cache folder (default: $SKSPLICE_CACHE, else the per-user cache folder, "
         "~/.cache/sksplice on Linux)",
     )
+    p.add_argument(
+        "--data-home",
+        type=_folder("--data-home", "SKSPLICE_DATA"),
+        default=None,
+        help="the folder of the vocabularies, where the named ones that name the cached "
+        "dictionaries are looked for; nothing is downloaded (default: $SKSPLICE_DATA or "
+        "~/.cache/sksplice)",
+    )
     talk = p.add_mutually_exclusive_group()
     talk.add_argument("-q", "--quiet", action="store_true", help="no information lines")
     talk.add_argument("--debug", action="store_true", help="tracebacks of errors (not with -q)")
