@@ -126,10 +126,10 @@ def _warn_too_few_samples(
         )
         more = f"; and {len(untestable) - 5} more" if len(untestable) > 5 else ""
         said = (
-            f"no concept of {len(untestable)} classes can be significant at alpha={alpha:g}: "
-            "for groups of their sizes Fisher's exact test gives no p-value below the one "
-            f"named, whatever the counts ({shown}{more}). That none is significant says "
-            "nothing about them; more samples are needed"
+            f"in none of {len(untestable)} classes can a concept be significant at "
+            f"alpha={alpha:g}: for groups of their sizes Fisher's exact test gives no p-value "
+            f"below the smallest given here for each, whatever the counts ({shown}{more}). "
+            "That none is significant says nothing about them; more samples are needed"
         )
     warn_user(TooFewSamplesWarning(said, untestable))
 

@@ -536,7 +536,7 @@ def test_classes_and_collections_too_small_to_test_are_named():
     assert ranking.attrs["smallest_p_value"]["lone"] == pytest.approx(1 / 40)
     assert ranking.attrs["smallest_p_value"]["pair"] == pytest.approx(1 / 780)
     few = np.isin(y, ["lone", "pair"])
-    with pytest.warns(TooFewSamplesWarning, match=r"no concept of 2 classes") as record:
+    with pytest.warns(TooFewSamplesWarning, match=r"in none of 2 classes can a concept") as record:
         rank_each_class(W[few], y[few], ["x", "z"])
     assert len(record) == 1
     assert [group[:3] for group in record[0].message.groups] == [("lone", 1, 2), ("pair", 2, 1)]

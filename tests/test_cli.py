@@ -419,7 +419,7 @@ def test_classes_too_small_to_test_are_said_in_the_output_and_on_stderr(
     whatever the format (the table said it alone, and a table sent to a file left a
     clean-looking run on the terminal); a comparison says it as well."""
     root = _class_folders(tmp_path / "few", {"a": 1, "b": 2}, seed=5)
-    warned = "sksplice: warning: no concept of 2 classes can be significant at alpha=0.05"
+    warned = "sksplice: warning: in none of 2 classes can a concept be significant at alpha=0.05"
     code, out, err = _main(["profile", str(root), "--quiet", *_model_args(vocab_file)], capsys)
     assert code == 0
     assert "class a (1 image; 2 in the others)" in out
@@ -1316,8 +1316,8 @@ def test_offline_without_weights_fails_fast_with_advice(
         assert (
             "or pass --pretrained PATH (these weights: https://hub.sksplice-test.invalid/laion/"
             "CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_pytorch_model.bin), with "
-            f"--image-mean {mean} (download {remote.url} to that file first, SHA-256 "
-            f"{remote.sha256}) for their published mean (a file is no tag)."
+            f"--image-mean {mean} (download {remote.url} to that file first, creating its "
+            f"folder, SHA-256 {remote.sha256}) for their published mean (a file is no tag)."
         ) in last, last
     assert "Retrying" not in proc.stderr
 
@@ -1842,7 +1842,7 @@ def test_the_table_escapes_control_characters_of_a_file_name():
     _output._Writer(fh, "table", {}).write({**record, "cosine": 0.5})
     assert fh.getvalue().splitlines() == [
         "a\\nb\\tc \\x1b[31m é.png  (l0=1, cosine=0.500, baseline=0.250)",
-        "    0.5000  dog",
+        "     0.5000  dog",
     ]
     fh = io.StringIO()
     _output._Writer(fh, "jsonl", {}).write({**record, "cosine": 0.5})
@@ -4338,6 +4338,8 @@ def test_results_without_any_concept_say_why_on_stderr(image_tree, vocab_file, i
         assert f"sksplice: warning: {what}{why}" in err.splitlines(), (argv, err)
         assert "no image of the" not in err
         assert "warning" not in out
+        if argv[0] == "profile" and fmt == "json":  # (every class counted, none left out)
+            assert json.loads(out)["metadata"]["significant_concepts"] == {"cats": 0, "dogs": 0}
     code, out, err = _main(
         ["profile", str(image_tree), "-f", fmt, *_model_args(vocab_file)], capsys
     )

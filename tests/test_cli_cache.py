@@ -200,12 +200,12 @@ def test_a_dictionary_of_a_named_vocabulary_is_named(
     assert code == 0, err
     said = sorted(e["vocabulary"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary")
     assert said == [
-        "the first 30 of laion in the authors' order",
-        "the first 40 of laion",
-        "the first 40 of mscoco",
+        "the 30 most frequent of laion, in the authors' order",
+        "the 40 most frequent of laion",
+        "the 40 most frequent of mscoco",
     ]
     code, out, _ = _main(["cache", "--data-home", str(splice_data_dir)], capsys)
-    assert code == 0 and out.count(" concepts: the first 40 of ") == 2, out
+    assert code == 0 and out.count(" concepts: the 40 most frequent of ") == 2, out
     # (the default data folder, without the vocabularies, or with a laion.txt of another
     # digest: nothing downloaded, nothing read, the digest said)
     import sksplice._download
@@ -226,6 +226,8 @@ def test_a_dictionary_of_a_named_vocabulary_is_named(
                 fh.write("one more line\n")
         code, out, err = _main(["cache", "-f", "json"], capsys)
         assert code == 0, err
+        # (said on standard error: the listing names fewer than it could)
+        assert f"sksplice: the data folder {home} does not hold " in err, err
         said = [e["vocabulary"] for e in json.loads(out)["entries"] if e["kind"] == "dictionary"]
         assert len(said) == 3
         digest = "a vocabulary file or list (its concepts' digest "

@@ -135,14 +135,23 @@ def test_every_command_of_the_top_level_help_has_its_help_on_its_line(columns, m
 def test_the_table_shows_a_small_weight_in_significant_digits():
     record = {
         "path": "a.png",
-        "concepts": [{"concept": "dog", "weight": 0.5}, {"concept": "red", "weight": 1.1e-05}],
-        "l0": 2,
+        "concepts": [
+            {"concept": "dog", "weight": 0.5},
+            {"concept": "tent", "weight": 0.0003232},
+            {"concept": "red", "weight": 1.1e-05},
+        ],
+        "l0": 3,
         "cosine": 0.5,
         "baseline_cosine": 0.25,
     }
     fh = io.StringIO()
     _output._Writer(fh, "table", {}).write(record)
-    assert fh.getvalue().splitlines()[1:] == ["    0.5000  dog", "  1.100e-05  red"]  # not 0.0000
+    # not 0.0000; and the concepts in one column (0.0003232 pushed its concept one on)
+    assert fh.getvalue().splitlines()[1:] == [
+        "     0.5000  dog",
+        "  0.0003232  tent",
+        "  1.100e-05  red",
+    ]
 
 
 class _Splice:
@@ -1336,7 +1345,10 @@ def test_a_checkpoint_file_of_a_model_with_a_published_mean_is_told_how_to_give_
         fetch = (
             ""
             if there
-            else (f" (download {remote.url} to that file first, SHA-256 {remote.sha256})")
+            else (
+                f" (download {remote.url} to that file first, creating its folder, "
+                f"SHA-256 {remote.sha256})"
+            )
         )
         advice = (
             f"give the settings of the weights in --pretrained '{checkpoint}' yourself (a "

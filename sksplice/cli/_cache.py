@@ -57,7 +57,7 @@ class Entry:
     modified: str  # the newest file's time (:func:`_when`)
     what: str
     stale: str  # why no run of this installation reads it, or ""
-    vocabulary: str = ""  # of a dictionary: which (the first N of a named one, or a digest)
+    vocabulary: str | None = None  # of a dictionary: which (a named one, or a digest)
 
 
 def _on_disk(st: os.stat_result) -> int:
@@ -123,7 +123,7 @@ def _image_folder(folder: Path, installed: dict[str, str], release: str) -> Entr
 class _NamedVocabularies:
     """The named vocabularies whose files the data folder holds with their pinned digests
     (nothing is downloaded; a file of another digest would be downloaded again by a run,
-    and is left alone), read once for a listing."""
+    and is left alone), each read and cleaned once for a listing."""
 
     def __init__(self, data_home: str | os.PathLike[str] | None) -> None:
         from .._data import file_sha256, get_data_home, resolve_in_data_home
@@ -131,9 +131,15 @@ class _NamedVocabularies:
 
         self.home: Path | None = None
         self.names: list[str] = []
+        self._read: dict[tuple[str, str, int | None], list[str]] = {}
         try:
             self.home = get_data_home(data_home, create=False)
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
+            logger.warning(
+                "the data folder cannot be read (%s): each dictionary is listed by the digest "
+                "of its concepts",
+                exc,
+            )
             return
         for name, remote in VOCABULARIES.items():
             try:
@@ -142,33 +148,55 @@ class _NamedVocabularies:
                     self.names.append(name)
             except OSError:
                 continue
+        if len(self.names) < len(VOCABULARIES):  # (said once: the listing names fewer)
+            lacking = ", ".join(n for n in VOCABULARIES if n not in self.names)
+            logger.info(
+                "the data folder %s does not hold %s: a dictionary of %s is listed by the "
+                "digest of its concepts (--data-home names another data folder)",
+                self.home,
+                lacking,
+                "it" if len(VOCABULARIES) - len(self.names) == 1 else "them",
+            )
 
-    def which(self, digest: str, size: int) -> str | None:
-        """The named vocabulary whose first ``size`` concepts, in one of its orders, have
-        the :func:`~sksplice.dictionary.vocabulary_hash` ``digest`` (``laion``, ``laion in
-        the authors' order``); None for none."""
+    def _concepts(self, name: str, order: str, size: int) -> list[str]:
+        """The first ``size`` concepts of ``name`` in ``order`` (a list cut from the whole
+        cleaned vocabulary, read once; the authors' ``size`` counts lines, read per size)."""
         import warnings
 
-        from ..dictionary import vocabulary_hash
         from ..vocabulary import load_vocabulary
 
+        key = (name, order, None if order == "frequency" else size)
+        if key not in self._read:
+            with warnings.catch_warnings():  # (its repeated lines: said by the runs)
+                warnings.simplefilter("ignore")
+                self._read[key] = load_vocabulary(name, key[2], self.home, order=order)
+        concepts = self._read[key]
+        return concepts[:size] if order == "frequency" else concepts
+
+    def which(self, digest: str, size: int) -> str | None:
+        """The named vocabulary whose ``size`` most frequent concepts, in one of its
+        orders, have the :func:`~sksplice.dictionary.vocabulary_hash` ``digest``
+        (``the 10000 most frequent of laion``); None for none."""
+        from ..dictionary import vocabulary_hash
+        from ..vocabulary import _VOCABULARY_COUNTS
+
         for name in self.names:
-            for order, said in (("frequency", name), ("authors", f"{name} in the authors' order")):
+            if size > _VOCABULARY_COUNTS[name][1]:
+                continue
+            for order, said in (("frequency", ""), ("authors", ", in the authors' order")):
                 try:
-                    with warnings.catch_warnings():  # (its repeated lines: said by the runs)
-                        warnings.simplefilter("ignore")
-                        concepts = load_vocabulary(name, size, self.home, order=order)
+                    concepts = self._concepts(name, order, size)
                 except Exception:  # (a size it has not: not this vocabulary)
                     continue
                 if vocabulary_hash(concepts) == digest:
-                    return said
+                    return f"the {size} most frequent of {name}{said}"
         return None
 
 
 def _dictionary(path: Path, named: _NamedVocabularies) -> Entry:
     """The entry of an embedded vocabulary (``.npz``) or of a stopped one (``.partial``):
-    its model and size, and which vocabulary it is (``the first 10000 of laion``, else a
-    digest of its concepts)."""
+    its model and size, and which vocabulary it is (``the 10000 most frequent of laion``,
+    else the start of :func:`~sksplice.dictionary.vocabulary_hash` of its concepts)."""
     files, size, newest = _walk_size(path)
     if path.suffix == ".partial":
         what = (
@@ -178,16 +206,13 @@ def _dictionary(path: Path, named: _NamedVocabularies) -> Entry:
         return Entry("partial dictionary", str(path), files, size, _when(newest), what, "")
     from ..dictionary import cached_dictionary_key
 
-    what, vocabulary = path.stem, ""
+    what, vocabulary = path.stem, None
     try:
         key = cached_dictionary_key(path)
         n_concepts, digest = int(key["size"]), str(key["vocabulary"])
         what = f"{key['embedder']}, {n_concepts} concepts"
-        name = named.which(digest, n_concepts)
-        vocabulary = (
-            f"the first {n_concepts} of {name}"
-            if name
-            else f"a vocabulary file or list (its concepts' digest {digest[:12]})"
+        vocabulary = named.which(digest, n_concepts) or (
+            f"a vocabulary file or list (its concepts' digest {digest[:12]})"
         )
     except Exception:  # (a file of another layout, or damaged: named by its file)
         pass

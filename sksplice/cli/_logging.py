@@ -184,7 +184,8 @@ def _published_mean_option(match: re.Match[str]) -> str:
         return f"--image-mean {shell_word(str(path))}"
     where = f"<the data folder>/{remote.path}" if path is None else shell_word(str(path))
     return (
-        f"--image-mean {where} (download {remote.url} to that file first, SHA-256 {remote.sha256})"
+        f"--image-mean {where} (download {remote.url} to that file first, creating its "
+        f"folder, SHA-256 {remote.sha256})"
     )
 
 

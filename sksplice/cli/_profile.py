@@ -278,6 +278,7 @@ def _write_profile_run(
     table_format = args.format == "table"
     table = written_ranking(ranking if table_format else _top_per_class(ranking, args.top_k))
     attrs = ranking.attrs
+    significant = ranking.groupby("class")["significant"].sum()
     metadata = {
         **dec.metadata,
         # (the classes' file, where --labels gave them; null for class folders)
@@ -309,8 +310,10 @@ def _write_profile_run(
             else {}
         ),
         # (of every row, also those beyond -k: the records hold the top -k of each class)
+        # (every class, also where no concept is ranked at all: 0)
         "significant_concepts": {
-            str(cls): int(n) for cls, n in ranking.groupby("class")["significant"].sum().items()
+            str(cls): int(significant.get(cls, 0))
+            for cls in dec.metadata.get("classes") or significant.index
         },
         # (no concept of a class can be significant where this is alpha or more)
         "smallest_p_value": {
