@@ -184,11 +184,10 @@ def _no_published_mean(model: str, pretrained: str | None) -> CLIError:
     """The error of ``--image-mean pretrained`` for weights of no published mean (for a
     checkpoint file of a model that has one: how to give it)."""
     from ..vocabulary import IMAGE_MEANS, _checkpoint_mean_hint
+    from ._logging import shell_word
 
     hint = _checkpoint_mean_hint(model, pretrained)
     known = ", ".join(f"--model {m} --pretrained {p}" for m, p in IMAGE_MEANS)
-    from ._logging import shell_word
-
     return CLIError(
         f"--image-mean pretrained: no published image mean for --model {model} "
         f"--pretrained {shell_word(pretrained or 'none')} "
