@@ -422,6 +422,20 @@ class OpenClipTables(NamedTuple):
         return bool(self.get_pretrained_cfg(model, tag).get("quick_gelu", False))
 
 
+def quick_gelu_lacking(registry: Any, model: str, tag: str) -> bool:
+    """Whether the weights ``tag`` need a QuickGELU that ``model`` does not build.
+
+    open_clip marks every tag trained with QuickGELU (the ``openai`` tags and a few
+    others) with ``quick_gelu=True`` in its pretrained configs, but builds a plain
+    model name such as ``ViT-B-32`` with GELU whatever the tag (it only logs a
+    warning); the ``-quickgelu`` names ask for it in their config. ``registry``:
+    :func:`open_clip_tables`, or what answers as open_clip does once imported.
+    """
+    if not registry.tag_quick_gelu(model, tag):
+        return False
+    return not (registry.get_model_config(model) or {}).get("quick_gelu", False)
+
+
 def open_clip_tables() -> OpenClipTables | None:
     """open_clip's model configs, weights tags and version, read from its files (in
     milliseconds: importing open_clip takes seconds, also where every embedding a run

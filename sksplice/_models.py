@@ -32,7 +32,13 @@ from ._data import file_sha256
 from ._interrupt import import_whole
 from ._model_names import HF_HUB_PREFIX as HF_HUB_PREFIX
 from ._model_names import MODEL_CONFIGS_ENV as MODEL_CONFIGS_ENV
-from ._model_names import OpenClipTables, check_env_config, env_config_entries, open_clip_tables
+from ._model_names import (
+    OpenClipTables,
+    check_env_config,
+    env_config_entries,
+    open_clip_tables,
+    quick_gelu_lacking,
+)
 from ._model_names import checkpoint_file_problem as checkpoint_file_problem
 from ._model_names import clean_tag as _clean_tag
 
@@ -656,21 +662,12 @@ def _load_model(config: _Config) -> _LoadedModel:
 
 
 def _quick_gelu_needed(model: str, pretrained: str | None, pretrained_kind: str) -> bool:
-    """Whether ``model`` must be built with QuickGELU to match its pretrained tag.
-
-    open_clip marks every tag trained with QuickGELU (the ``openai`` tags and a
-    few others) with ``quick_gelu=True`` in its pretrained configs, but builds a
-    plain model name such as ``ViT-B-32`` with GELU whatever the tag (it only
-    logs a warning). True when the tag is so marked and the model config does
-    not already ask for QuickGELU (the ``-quickgelu`` names do).
-    """
+    """Whether ``model`` must be built with QuickGELU to match its pretrained tag
+    (:func:`~sksplice._model_names.quick_gelu_lacking`; a file builds what its model
+    names)."""
     if pretrained_kind != "tag" or pretrained is None:
         return False
-    registry = _registry()
-    if not registry.tag_quick_gelu(model, pretrained):
-        return False
-    model_cfg = registry.get_model_config(model) or {}
-    return not model_cfg.get("quick_gelu", False)
+    return quick_gelu_lacking(_registry(), model, pretrained)
 
 
 _root_lock = threading.Lock()

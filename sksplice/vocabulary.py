@@ -1040,7 +1040,7 @@ def _quick_gelu_name(model: str, tag: str) -> str | None:
     """The ``-quickgelu`` model that the weights of ``tag`` need when they come from a
     file: open_clip marks the tag ``quick_gelu`` and ``model``'s config lacks it (a tag
     builds QuickGELU itself, a file does not); None otherwise."""
-    from ._model_names import open_clip_tables
+    from ._model_names import open_clip_tables, quick_gelu_lacking
 
     tables: Any = open_clip_tables()
     if tables is None:  # (open_clip imported: asked of it; torch is imported already)
@@ -1048,9 +1048,7 @@ def _quick_gelu_name(model: str, tag: str) -> str | None:
 
         tables = _registry()
     try:
-        if not tables.tag_quick_gelu(model, tag):
-            return None
-        if (tables.get_model_config(model) or {}).get("quick_gelu", False):
+        if not quick_gelu_lacking(tables, model, tag):
             return None
     except Exception:  # (a model or tag open_clip does not know: nothing to add)
         return None

@@ -126,12 +126,15 @@ class _NamedVocabularies:
     and is left alone), each read and cleaned once for a listing."""
 
     def __init__(self, data_home: str | os.PathLike[str] | None) -> None:
-        from .._data import file_sha256, get_data_home, resolve_in_data_home
-        from ..vocabulary import VOCABULARIES
+        import warnings
+
+        from .._data import get_data_home
+        from ..vocabulary import VOCABULARIES, _published_at_hand
 
         self.home: Path | None = None
-        self.names: list[str] = []
-        self._read: dict[tuple[str, str, int | None], list[str]] = {}
+        # (most frequent first, as the files are verified and read for a run)
+        self._frequent: dict[str, list[str]] = {}
+        self._authors: dict[tuple[str, int], list[str]] = {}
         try:
             self.home = get_data_home(data_home, create=False)
         except (OSError, ValueError) as exc:
@@ -141,37 +144,39 @@ class _NamedVocabularies:
                 exc,
             )
             return
-        for name, remote in VOCABULARIES.items():
-            try:
-                path = resolve_in_data_home(remote.path, self.home, create=False)
-                if file_sha256(path) == remote.sha256:
-                    self.names.append(name)
-            except OSError:
-                continue
-        if len(self.names) < len(VOCABULARIES):  # (said once: the listing names fewer)
-            lacking = ", ".join(n for n in VOCABULARIES if n not in self.names)
+        with warnings.catch_warnings():  # (its repeated lines: said by the runs)
+            warnings.simplefilter("ignore")
+            for name in VOCABULARIES:
+                concepts = _published_at_hand(name, self.home)
+                if concepts is not None:
+                    self._frequent[name] = concepts
+        if len(self._frequent) < len(VOCABULARIES):  # (said once: the listing names fewer)
+            lacking = [n for n in VOCABULARIES if n not in self._frequent]
             logger.info(
                 "the data folder %s does not hold %s: a dictionary of %s is listed by the "
                 "digest of its concepts (--data-home names another data folder)",
                 self.home,
-                lacking,
-                "it" if len(VOCABULARIES) - len(self.names) == 1 else "them",
+                ", ".join(lacking),
+                "it" if len(lacking) == 1 else "them",
             )
 
     def _concepts(self, name: str, order: str, size: int) -> list[str]:
-        """The first ``size`` concepts of ``name`` in ``order`` (a list cut from the whole
-        cleaned vocabulary, read once; the authors' ``size`` counts lines, read per size)."""
+        """The first ``size`` concepts of ``name`` in ``order``: cut from the whole list,
+        or, in the authors' order, whose ``size`` counts lines, read for that size."""
         import warnings
 
-        from ..vocabulary import load_vocabulary
+        from ..vocabulary import VOCABULARIES, _load_published
 
-        key = (name, order, None if order == "frequency" else size)
-        if key not in self._read:
-            with warnings.catch_warnings():  # (its repeated lines: said by the runs)
+        if order == "frequency":
+            return self._frequent[name][:size]
+        if (name, size) not in self._authors:
+            assert self.home is not None  # (a name is at hand only in a data folder read)
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._read[key] = load_vocabulary(name, key[2], self.home, order=order)
-        concepts = self._read[key]
-        return concepts[:size] if order == "frequency" else concepts
+                self._authors[name, size] = _load_published(
+                    name, self.home / VOCABULARIES[name].path, size, "authors"
+                )
+        return self._authors[name, size]
 
     def which(self, digest: str, size: int) -> str | None:
         """The named vocabulary whose ``size`` most frequent concepts, in one of its
@@ -180,7 +185,7 @@ class _NamedVocabularies:
         from ..dictionary import vocabulary_hash
         from ..vocabulary import _VOCABULARY_COUNTS
 
-        for name in self.names:
+        for name in self._frequent:
             if size > _VOCABULARY_COUNTS[name][1]:
                 continue
             for order, said in (("frequency", ""), ("authors", ", in the authors' order")):
