@@ -22,19 +22,6 @@ _LOWEST_PENALTY_FRACTION = 1e-4
 _MAX_BISECTIONS = 40
 
 
-class CalibrationStartWarning(UserWarning):
-    """``l1_penalty`` was given with ``target_l0``: ``fit`` calibrates the penalty, and
-    ``l1_penalty`` is only where that search starts.
-
-    A grid search over ``l1_penalty`` of a transformer with ``target_l0`` compares
-    fits of one sparsity; where the start is meant (a penalty calibrated before,
-    given to calibrate faster), filter this class.
-    """
-
-
-CalibrationStartWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
-
-
 def check_target_l0(
     target: float, n_concepts: int, n_features: int, *, centred: bool = False
 ) -> None:

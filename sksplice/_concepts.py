@@ -376,8 +376,8 @@ def _check_given_order(
     loaded), else against the embedder's embeddings of a few concepts; warned
     about, not done, where the model cannot run here (its weights unavailable
     offline, its device absent): given concept embeddings need no model otherwise."""
-    from ._models import WeightsUnavailableError
     from .dictionary import cached_embeddings
+    from .exceptions import WeightsUnavailableError
 
     reason = None
     try:

@@ -17,25 +17,9 @@ from typing import Any
 
 import torch
 
+from .exceptions import DeviceUnavailableError
+
 __all__ = ["DeviceUnavailableError", "resolve_device"]
-
-
-class DeviceUnavailableError(ValueError):
-    """A device torch understands that this machine does not have: CUDA where torch sees
-    none, a CUDA index beyond the devices it sees, or another type (``"mps"``,
-    ``"xpu"``, ...) whose backend it lacks here.
-
-    ``why`` says so (``"MPS is not available on this machine (...)"``), and
-    ``instead`` names the device to use instead (``"cpu"``, or the last CUDA device).
-    """
-
-    def __init__(self, message: str, why: str, instead: str) -> None:
-        super().__init__(message)
-        self.why = why
-        self.instead = instead
-
-
-DeviceUnavailableError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 def resolve_device(device: Any) -> str:

@@ -32,6 +32,7 @@ from typing import IO, NamedTuple
 from ._atomic import atomic_write, remove_stale_temporaries
 from ._data import DATA_HOME_ENV, file_sha256, resolve_in_data_home
 from ._stack import warn_user
+from .exceptions import DataFetchError, DigestMismatchError
 
 __all__ = [
     "DataFetchError",
@@ -65,20 +66,6 @@ class RemoteFile(NamedTuple):
     path: str
     url: str
     sha256: str
-
-
-class DataFetchError(OSError):
-    """A data file is neither cached (with the right digest) nor downloadable."""
-
-
-DataFetchError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
-
-
-class DigestMismatchError(DataFetchError):
-    """A downloaded file does not have the pinned SHA-256 digest."""
-
-
-DigestMismatchError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 def _is_loopback(host: str | None) -> bool:

@@ -27,6 +27,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ._image_files import broken_link, file_being_read, from_pil, reading
 from ._names import a_type
 from ._stack import warn_user
+from .exceptions import ImageFileWarning, InvalidImageError
 
 if TYPE_CHECKING:
     from torch.utils.data import Dataset
@@ -49,45 +50,7 @@ ITEM_ERRORS: tuple[type[Exception], ...]
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
-class InvalidImageError(ValueError):
-    """An input item could not be decoded as an image.
-
-    Raised for files that are not images, truncated or corrupt files, files
-    that cannot be read, and images above PIL's decompression-bomb limit
-    (``PIL.Image.MAX_IMAGE_PIXELS``).
-    """
-
-
-InvalidImageError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
-
-
 ITEM_ERRORS = (FileNotFoundError, IsADirectoryError, InvalidImageError)
-
-
-class ImageFileWarning(UserWarning):
-    """A problem with an image file that did not stop it from being embedded.
-
-    PIL's own warnings about damaged data (``Corrupt EXIF data``, ``Truncated
-    File Read`` ...), which do not say which file, and EXIF data that cannot
-    be read (the image is embedded as stored, not turned upright), issued once
-    per file and message with the file's name first. ``path`` is the file,
-    ``text`` the message without it.
-    """
-
-    def __init__(self, path: str, text: str) -> None:
-        super().__init__(f"{path!r}: {text}")
-        self.path = path
-        self.text = text
-        # (text, category, module, lineno) of the warning of PIL's it stands for, if any
-        self._origin: tuple[Any, ...] | None = None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # (pickled with its file: a warning of a DataLoader worker process is sent back
-        # and issued in the caller's)
-        return (type(self), (self.path, self.text), self.__dict__)
-
-
-ImageFileWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 #: The warnings about image files collected in this thread (see :func:`collected_warnings`).

@@ -12,6 +12,7 @@ import numpy as np
 
 from ._array import unit_rows
 from ._stack import warn_user
+from .exceptions import CentreMismatchWarning, SmallMeanSampleWarning
 
 if TYPE_CHECKING:
     from .transformer import SpliceTransformer
@@ -56,46 +57,6 @@ _CAUSES = {
     True: "embeddings of these weights centred by a mean whose sign was flipped (it points "
     "the opposite way)",
 }
-
-
-class SmallMeanSampleWarning(UserWarning):
-    """The modality centre was learned from fewer than ``MIN_MEAN_SAMPLES`` rows.
-
-    The learned centre, and with it every decomposition, then depends on which
-    other rows were in ``X``; give a published or precomputed mean, or fit on
-    more rows.
-    """
-
-
-SmallMeanSampleWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
-
-
-class CentreMismatchWarning(UserWarning):
-    """The image centre given to ``fit`` (published, or an array) does not point where
-    the rows of ``X`` lie: the mean direction of its rows has a cosine below
-    ``CENTRE_MISMATCH_COSINE`` (0.3) with it.
-
-    Embeddings of a CLIP model lie in a narrow cone around their mean direction,
-    which a centre for them shares; the published means of different CLIP weights
-    of the same width are nearly orthogonal (``ViT-B-32`` trained on LAION-2B and by
-    OpenAI: cosine 0.023). Such a centre leaves the offset of the embeddings in every
-    centred row, and the concepts found explain it instead of the image: ``X`` was
-    made by other weights than the centre's (OpenAI's ``ViT-B-32``, say, where the
-    default is the LAION one), or holds text embeddings. Checked on at least 10 rows
-    of ``X``. ``cosine`` holds the cosine, ``n_samples`` the rows it was measured on.
-    """
-
-    def __init__(self, message: str, cosine: float, n_samples: int) -> None:
-        super().__init__(message)
-        self.cosine = cosine
-        self.n_samples = n_samples
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        text = str(self.args[0]) if self.args else ""
-        return (type(self), (text, self.cosine, self.n_samples), self.__dict__)
-
-
-CentreMismatchWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 def _mean_direction(X: np.ndarray) -> tuple[np.ndarray | None, int]:

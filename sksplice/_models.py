@@ -41,6 +41,7 @@ from ._model_names import (
 )
 from ._model_names import checkpoint_file_problem as checkpoint_file_problem
 from ._model_names import clean_tag as _clean_tag
+from .exceptions import CheckpointFormatError, WeightsUnavailableError
 
 #: Seed of the random initialisation used when ``pretrained=None``.
 RANDOM_INIT_SEED = 0
@@ -245,20 +246,6 @@ def _short_reason(exc: Exception) -> str:
     return short
 
 
-class CheckpointFormatError(RuntimeError):
-    """A ``pretrained`` file that is not a model checkpoint open_clip can load.
-
-    Raised when reading the file fails as a format error (it does not unpickle,
-    torch refuses its content with ``weights_only=True``, it is not a zip archive
-    or safetensors file, it holds no state dict), or when what it holds does not
-    fit the model (the state dict of another model); other failures of loading a
-    checkpoint (out of memory, a read error of the disk) are not this error.
-    """
-
-
-CheckpointFormatError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
-
-
 #: Errors of reading a file that is not a checkpoint: garbage unpickles as any of these.
 _FORMAT_ERRORS: tuple[type[BaseException], ...] = (
     EOFError,
@@ -402,13 +389,6 @@ def _file_version_sha256(path: str, size: int, mtime_ns: int, ctime_ns: int, ino
             memo.parent.mkdir(parents=True, exist_ok=True)
             _renamed_into_place(memo, digest.encode("ascii"))
     return digest
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights are neither cached nor downloadable (offline)."""
-
-
-WeightsUnavailableError.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 def _hub_offline_setting() -> str | None:

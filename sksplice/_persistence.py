@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from ._stack import warn_user
 from ._version import __version__
+from .exceptions import InconsistentVersionWarning
 
 __all__ = ["FILES_KEY", "STATE_KEY", "InconsistentVersionWarning", "VersionStampMixin"]
 
@@ -35,60 +36,6 @@ FILES_KEY = "_sksplice_input_files"
 
 #: Files of at least this size are identified by their metadata, not their content.
 _LARGE_BYTES = 16 << 20
-
-
-class InconsistentVersionWarning(UserWarning):
-    """An estimator was loaded from a pickle saved by another sksplice release.
-
-    Fitted attributes change between releases (added, renamed, computed
-    differently), so such an estimator may fail or give other results than the
-    release that saved it. Refit it with the installed release, or load it with
-    the release that saved it.
-
-    Parameters
-    ----------
-    estimator_name : str
-        The class name of the loaded estimator.
-    original_version : str or None
-        The sksplice version that saved the estimator; None for a pickle that
-        does not record it (saved by a release before the version was recorded).
-    current_version : str
-        The installed sksplice version.
-
-    Notes
-    -----
-    This is not :class:`sklearn.exceptions.InconsistentVersionWarning`, which
-    scikit-learn emits when the scikit-learn version differs: its attributes
-    are named ``original_sklearn_version`` and ``current_sklearn_version`` and
-    its message refers to scikit-learn. Filter both to handle either.
-    """
-
-    def __init__(
-        self, estimator_name: str, original_version: str | None, current_version: str
-    ) -> None:
-        # (the arguments are kept in ``args``, so that the warning pickles, e.g. from
-        # a Dask worker)
-        super().__init__(estimator_name, original_version, current_version)
-        self.estimator_name = estimator_name
-        self.original_version = original_version
-        self.current_version = current_version
-
-    def __str__(self) -> str:
-        if self.original_version is None:
-            saved = "an unknown version of sksplice (one that did not record its version)"
-            use = "the sksplice release that saved it"
-        else:
-            saved = f"sksplice {self.original_version}"
-            use = f"sksplice {self.original_version}, the release that saved it"
-        return (
-            f"{self.estimator_name} was pickled by {saved} and is loaded by sksplice "
-            f"{self.current_version}: its fitted state may not match this release, and "
-            f"using it may fail or give wrong results. Refit it with sksplice "
-            f"{self.current_version}, or load it with {use}."
-        )
-
-
-InconsistentVersionWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 class VersionStampMixin:

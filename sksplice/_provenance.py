@@ -14,31 +14,9 @@ from typing import Any
 import numpy as np
 
 from ._stack import warn_user
+from .exceptions import MixedDecompositionWarning
 
 __all__ = ["MixedDecompositionWarning", "check_one_decomposition"]
-
-
-class MixedDecompositionWarning(UserWarning):
-    """Weights compared or pooled by an analysis function (``compare_datasets``,
-    ``rank_concepts``, ``concept_profiles``, ...) that SpliceTransformers of another
-    dictionary, centre or penalty made: their concepts' prevalences then differ by the
-    decomposition as well as by the data. Its ``made`` attribute describes what
-    differs.
-
-    Known for the bare weights (CSR, arrays) that transformers returned in this process,
-    and for copies and rows of them; not for pandas or polars output. Centres within
-    25% of their norm of each other count as one (those of the folds of a
-    cross-validation over one dataset differ by 10 to 15%), so a subtler shift of the
-    centre between collections fitted apart is not warned about; penalties calibrated
-    for one ``target_l0`` count as the same.
-    """
-
-    def __init__(self, message: str, made: str = "") -> None:
-        super().__init__(message)
-        self.made = made
-
-
-MixedDecompositionWarning.__module__ = "sksplice.exceptions"  # (the public name, in tracebacks)
 
 
 #: Centres that differ by at most this fraction of their norm count as one here: those

@@ -32,14 +32,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from . import _images
 from ._device import check_device_name, resolve_device
 from ._image_files import looks_like_image_paths
-from ._images import ImageFileWarning, InvalidImageError
 from ._model_names import open_clip_tables
 from ._models import (
     _MODEL_CACHE,
     HF_HUB_PREFIX,
     MODEL_CONFIGS_ENV,
     RANDOM_INIT_SEED,
-    WeightsUnavailableError,
     _clean_tag,
     _close_matches,
     _Config,
@@ -59,6 +57,7 @@ from ._stack import in_estimator_display, warn_user
 from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
 from ._validation import check_flag, check_int, check_option, check_y_length
+from .exceptions import ImageFileWarning, InvalidImageError, WeightsUnavailableError
 
 __all__ = [
     "DECODE_THREADS",

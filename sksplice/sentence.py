@@ -105,7 +105,8 @@ def _unavailable(name: str, exc: OSError) -> Exception:
     """The error for a model that could not be loaded: what to do when it is not cached."""
     import os
 
-    from ._models import WeightsUnavailableError, _hub_offline, _offline_reason
+    from ._models import _hub_offline, _offline_reason
+    from .exceptions import WeightsUnavailableError
 
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if os.path.exists(os.path.expanduser(name)):

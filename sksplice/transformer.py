@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import torch
 
 from . import _weights
-from ._calibration import CalibrationStartWarning, calibrate_penalty, check_target_l0
+from ._calibration import calibrate_penalty, check_target_l0
 from ._concepts import (
     centred_dictionary,
     check_two_concepts,
@@ -29,8 +29,6 @@ from ._concepts import (
 )
 from ._means import (
     MIN_MEAN_SAMPLES,
-    CentreMismatchWarning,
-    SmallMeanSampleWarning,
     as_solved,
     center_rows,
     resolve_mean,
@@ -70,6 +68,7 @@ from .dictionary import (
     split_duplicate_weights,
     warn_duplicate_concepts,
 )
+from .exceptions import CalibrationStartWarning, CentreMismatchWarning, SmallMeanSampleWarning
 
 __all__ = [
     "MIN_MEAN_SAMPLES",
@@ -1173,7 +1172,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         """The modality centre (:func:`resolve_mean`); a published mean that cannot be
         downloaded is said with the CLIP weights the fit needs next that are not cached
         either (not when the concepts' embeddings are cached: no weights are needed)."""
-        from ._download import DataFetchError
+        from .exceptions import DataFetchError
 
         try:
             centre = resolve_mean(self, X, X.shape[1], d_of_x=width is None)
@@ -1210,7 +1209,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # (float16 rows, a memory-mapped file perhaps, are read a block at a time: not
         # copied whole into float64)
         X = self._validate_X(X, reset=True, keep_float16=True)
-        from ._download import DataFetchError
+        from .exceptions import DataFetchError
 
         try:
             concepts, n_full = self._resolve_concepts()

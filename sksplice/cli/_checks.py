@@ -74,8 +74,8 @@ def _check_device(device: str) -> None:
     from ._embedders import import_model_libraries
 
     import_model_libraries(open_clip=False)  # (torch, with Ctrl-C held until it is loaded)
-    from .._device import DeviceUnavailableError
     from .._device import resolve_device as _resolve_device
+    from ..exceptions import DeviceUnavailableError
 
     try:
         _resolve_device(device)
@@ -751,7 +751,7 @@ def _check_options(
     _check_device(args.device)  # (imports torch)
     if before_weights is not None:
         before_weights()
-    from .._models import WeightsUnavailableError
+    from ..exceptions import WeightsUnavailableError
 
     try:
         model, pretrained, d = _embedders.check_model(args)  # (an hf-hub: model's config)
@@ -770,7 +770,7 @@ def _check_options(
     if before_model is not None and width is None:
         before_model()  # (after the model's name, checked by open_clip just now)
     if vocabulary is None:
-        from .._download import DataFetchError
+        from ..exceptions import DataFetchError
 
         try:
             vocabulary = _check_vocabulary(args)
