@@ -1316,9 +1316,12 @@ def test_offline_without_weights_fails_fast_with_advice(
         assert (
             "or pass --pretrained PATH (these weights: https://hub.sksplice-test.invalid/laion/"
             "CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_pytorch_model.bin), with "
-            f"--image-mean {mean} (download {remote.url} to that file first, creating its "
-            f"folder, SHA-256 {remote.sha256}) for their published mean (a file is no tag)."
+            f"--image-mean {mean} for their published mean (a file is no tag). The run also "
+            f"needs the image mean of ViT-B-32 laion2b_s34b_b79k ({remote.url}, to put in the "
+            f"folder '{mean.parent}' as '{mean.name}', SHA-256 {remote.sha256})"
         ) in last, last
+        # (said once: the advice of the checkpoint file named it with its address too)
+        assert last.count(remote.url) == 1 and last.count(remote.sha256) == 1, last
     assert "Retrying" not in proc.stderr
 
 

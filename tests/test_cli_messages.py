@@ -1387,6 +1387,31 @@ def test_a_checkpoint_file_of_a_model_with_a_published_mean_is_told_how_to_give_
     # a tag, or a model without a published mean, gets the advice as before
     code, _, err = _main(["decompose", str(one), *_args(tmp_path)], capsys)
     assert code == 2 and "use a model with a published mean" in err and "checkpoint" not in err
+    # weights with a published mean whose centre --image-mean data would learn from one
+    # image are told of their mean (it said to use a model with a published mean: the one
+    # given), with its file, and how to fetch it where the data folder lacks it
+    tag = _args(tmp_path, "--image-mean", "data", pretrained="laion2b_s34b_b79k")
+    for there in (True, False):
+        if not there:
+            mean.unlink()
+        code, _, err = _main(["decompose", str(one), *tag], capsys)
+        told = (
+            f"in {mean}\n"
+            if there
+            else (
+                f"downloaded on first use to {mean} (without network access, download "
+                f"{remote.url} to that file first, creating its folder, SHA-256 "
+                f"{remote.sha256})\n"
+            )
+        )
+        assert (
+            code == 2
+            and (
+                "one a larger run learns), or give --image-mean auto: the published mean of "
+                f"these weights, {told}"
+            )
+            in err
+        ), err
 
 
 def test_the_file_of_openai_weights_is_told_with_the_quickgelu_model_they_need():

@@ -82,8 +82,22 @@ def _checkpoint_hint(args: argparse.Namespace | None) -> str | None:
 
 
 def _published_mean_advice(args: argparse.Namespace | None) -> str:
-    """The last advice of a centre that cannot be learned: a model with a published mean,
-    or how to give the mean of a checkpoint file of one (:func:`_checkpoint_hint`)."""
+    """The last advice of a centre that cannot be learned: the published mean of the
+    weights where there is one (``--image-mean data`` refused it), how to give the mean
+    of a checkpoint file of such weights (:func:`_checkpoint_hint`), else a model with a
+    published mean."""
+    from ._checks import has_published_mean
+    from ._logging import published_mean_file
+
+    found = published_mean_file(args.model, args.pretrained) if args is not None else None
+    if args is not None and has_published_mean(args) and found is not None:
+        where, fetch = found
+        if fetch is None:
+            return f"give --image-mean auto: the published mean of these weights, in {where}"
+        return (
+            "give --image-mean auto: the published mean of these weights, downloaded on "
+            f"first use to {where} (without network access, {fetch})"
+        )
     hint = _checkpoint_hint(args)
     if hint is not None:
         return hint
@@ -584,7 +598,8 @@ def _fitted(
     run, or only its first ones where it is ``streamed``. ``learned``: the centre
     learned from ``X`` already (:func:`_check_learnable_centre`), not learned again."""
     from .._means import learned_mean_known
-    from ..transformer import CentreMismatchWarning, SmallMeanSampleWarning, SpliceTransformer
+    from ..exceptions import CentreMismatchWarning, SmallMeanSampleWarning
+    from ..transformer import SpliceTransformer
 
     common = _common(args)
     splice = SpliceTransformer(

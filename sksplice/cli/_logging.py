@@ -61,7 +61,7 @@ def _usage() -> Iterator[None]:
     exit code 1. What reading the inputs has to say (files left out of a folder,
     links not followed) is held until the checks pass: a refused run says only why.
     """
-    from .._download import DataFetchError
+    from ..exceptions import DataFetchError
 
     inputs = logging.getLogger(_INPUTS_LOGGER)
     held: list[logging.LogRecord] = []
@@ -170,22 +170,33 @@ def _published_mean_option(match: re.Match[str]) -> str:
     """``--image-mean FILE`` for the library's ``image_mean=...load_image_mean(model,
     tag)``: the published mean's file in the data folder of the run (with its address
     and digest where it is not there yet)."""
+    found = published_mean_file(match.group(1), match.group(2))
+    if found is None:  # pragma: no cover - the library names published means only
+        return match.group(0)
+    where, fetch = found
+    return f"--image-mean {where}" + (f" ({fetch})" if fetch else "")
+
+
+def published_mean_file(model: str, tag: str) -> tuple[str, str | None] | None:
+    """Where the published image mean of ``model`` with the weights ``tag`` lies in the
+    data folder of the run (a shell word), and how to fetch it by hand where it is not
+    there yet (``"download URL to that file first, ..."``; None where it is); None where
+    no mean of those weights is published."""
     from .._data import get_data_home, resolve_in_data_home
     from ..vocabulary import IMAGE_MEANS, image_mean_key
 
-    remote = IMAGE_MEANS.get(image_mean_key(match.group(1), match.group(2)))
-    if remote is None:  # pragma: no cover - the library names published means only
-        return match.group(0)
+    remote = IMAGE_MEANS.get(image_mean_key(model, tag))
+    if remote is None:
+        return None
     try:
         path = resolve_in_data_home(remote.path, get_data_home(_DATA_HOME, create=False))
     except (OSError, ValueError):
         path = None
     if path is not None and path.is_file():
-        return f"--image-mean {shell_word(str(path))}"
+        return shell_word(str(path)), None
     where = f"<the data folder>/{remote.path}" if path is None else shell_word(str(path))
-    return (
-        f"--image-mean {where} (download {remote.url} to that file first, creating its "
-        f"folder, SHA-256 {remote.sha256})"
+    return where, (
+        f"download {remote.url} to that file first, creating its folder, SHA-256 {remote.sha256}"
     )
 
 
@@ -234,10 +245,18 @@ _PYTHON_ADVICE = (
 )
 
 
+#: How to fetch a published file named as an option's value (:func:`published_mean_file`).
+_DOWNLOAD_FIRST = re.compile(
+    r" \(download (\S+) to that file first, creating its folder, SHA-256 \w+\)"
+)
+
+
 def _cli_words(text: str) -> str:
     """Say a library message in the words of the command line (options, not keywords)."""
     for pattern, replacement in _PYTHON_ADVICE:
         text = pattern.sub(replacement, text)
+    # (a file the message lists among those to fetch as well is not said twice)
+    text = _DOWNLOAD_FIRST.sub(lambda m: "" if text.count(m.group(1)) > 1 else m.group(0), text)
     for old, new in _PHRASES:
         text = text.replace(old, new)
     text = _PIXEL_LIMIT.sub(
