@@ -163,7 +163,7 @@ def resolve_concepts(
         items = list(vocab)
         if not items:
             raise ValueError("vocabulary is an empty list; give at least one concept")
-        check_concept_names(items, "vocabulary")
+        check_concept_names(items, "vocabulary", one_line=True)
         # Surrounding whitespace is stripped, as load_vocabulary does: the concepts name
         # the output columns (each entry keeps its position: rows of concept_embeddings).
         items = [item.strip() for item in items]

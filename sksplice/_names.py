@@ -58,8 +58,17 @@ def visible_text(item: str) -> str:
     return item
 
 
+#: The characters str.splitlines() breaks lines at.
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def check_concept_names(
-    names: Any, label: str, *, distinct: bool = True, blank: str = "remove it"
+    names: Any,
+    label: str,
+    *,
+    distinct: bool = True,
+    blank: str = "remove it",
+    one_line: bool = False,
 ) -> None:
     """Refuse a list of concept names with an entry that names no concept.
 
@@ -67,9 +76,12 @@ def check_concept_names(
     with ``distinct``, no entry may repeat an earlier one, nor be one up to
     surrounding white space or zero-width characters (:func:`visible_text`;
     ``ValueError``: the text embeddings of ``"dog"`` and
-    ``" dog"`` nearly agree, and a name that labels two columns finds one of them).
-    Messages name ``label`` (``"vocabulary"``, ``"`concepts`"``) and the entry's index;
-    ``blank`` says what to do about a blank entry.
+    ``" dog"`` nearly agree, and a name that labels two columns finds one of them);
+    with ``one_line``, none may hold a line break within its text (a concept of a
+    vocabulary is a word or phrase, one line of a vocabulary file: a break is the
+    mark of a list split otherwise than by lines). Messages name ``label``
+    (``"vocabulary"``, ``"`concepts`"``) and the entry's index; ``blank`` says what to
+    do about a blank entry.
     """
     seen: dict[str, int] = {}
     stripped: dict[str, int] = {}
@@ -80,6 +92,12 @@ def check_concept_names(
         bare = visible_text(item)  # (without white space and zero-width characters)
         if not bare:  # (nothing shows)
             raise ValueError(f"{label} entry {i} is blank ({item!r}); {blank}")
+        if one_line and any(c in _LINE_BREAKS for c in bare):
+            raise ValueError(
+                f"{label} entry {i} ({item!r}) holds a line break: a concept is a word or "
+                "phrase of one line (a list split otherwise than by lines, perhaps: "
+                "text.splitlines() gives one concept a line)"
+            )
         if not distinct:
             continue
         if item in seen:

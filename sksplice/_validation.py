@@ -697,8 +697,22 @@ def check_finite_rows(
         first_row = 0
     rows = np.asarray(rows) + first_row
     shown = shown_rows(rows, labels, first_row=first_row, block_index=block_index)
-    verb = "hold" if " " in name and name.endswith("s") else "holds"  # ("concept weights")
-    raise ValueError(f"{name} {verb} NaN or infinite values in {rows.size} row(s): {shown}{said}")
+    raise ValueError(
+        f"{name} {_agreeing('holds', name)} NaN or infinite values in {rows.size} row(s): "
+        f"{shown}{said}"
+    )
+
+
+def _agreeing(verb: str, subject: str) -> str:
+    """``verb`` (third person singular: ``"holds"``) agreeing with ``subject``, a name
+    (``"X"``, ``"weights"``) or a phrase (``"concept embeddings"``, ``"the output of
+    F.embed_text for the prompts"``): plural where its head noun ends in s."""
+    words = subject.split()
+    if words and words[0] in ("the", "its", "their"):
+        words = words[1:]
+    cut = next((i for i, w in enumerate(words) if w in ("of", "by", "for", "in")), len(words))
+    head = words[cut - 1] if cut else subject
+    return verb.removesuffix("s") if head.endswith("s") and len(head) > 1 else verb
 
 
 def _rows_where(X: Any, bad: Callable[[np.ndarray], np.ndarray]) -> tuple[Any, np.ndarray]:

@@ -766,8 +766,9 @@ class ConceptSpaceMixin:
         ndarray of shape (n_samples,)
             ``cos(x, inverse_transform(transform(x)))`` per sample (with
             ``weights``, ``cos(x, inverse_transform(weights))``), or with
-            ``baseline`` ``cos(x, mean_)`` (0 where the centre is zero); float32
-            for float32 and float16 embeddings, float64 otherwise.
+            ``baseline`` ``cos(x, mean_)`` (0 where the centre is zero); 0 for
+            an all-zero row of ``X``, which has no direction; float32 for
+            float32 and float16 embeddings, float64 otherwise.
 
         Warns
         -----
@@ -847,7 +848,9 @@ class ConceptSpaceMixin:
         Returns
         -------
         float
-            Mean of :meth:`cosine_similarity`; higher is better (at most 1).
+            Mean of :meth:`cosine_similarity`; higher is better (at most 1). An
+            all-zero row of ``X`` (warned about) counts as 0 in the mean: drop
+            such rows to score the others alone.
 
         Warns
         -----

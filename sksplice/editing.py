@@ -220,6 +220,10 @@ def _keeps_nothing(keep: list[str], skipped: list[str]) -> str:
     )
 
 
+#: The concepts a warning of idle removals names, at most (then how many more).
+_IDLE_SHOWN = 10
+
+
 def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expanded: bool) -> None:
     """Warn about the concepts named in ``remove`` that no row of ``X`` holds.
 
@@ -246,7 +250,8 @@ def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expa
     if not idle:
         return
     one = len(idle) == 1
-    shown = ", ".join(repr(name) for name in idle)
+    shown = ", ".join(repr(name) for name in idle[:_IDLE_SHOWN])
+    shown += f" and {len(idle) - _IDLE_SHOWN} more" if len(idle) > _IDLE_SHOWN else ""
     with_neighbours = table["query"].isin(idle) & (table["concept"] != table["query"])
     neighbours = (
         f" (nor does any of the neighbours selected for {'it' if one else 'them'})"
@@ -702,6 +707,14 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 "make_pipeline(CLIPEmbedder(...), SpliceTransformer(...), ConceptEditor(...))"
             ),
         )
+        one_row = isinstance(X, (list, tuple)) and len(X) > 0 and np.isscalar(X[0])
+        if one_row or (not sp.issparse(X) and getattr(X, "ndim", None) == 1):
+            # (scikit-learn's own message printed every value of the row)
+            raise ValueError(
+                f"X has shape {np.shape(X)}: the weights of one sample perhaps, but X must "
+                "be 2-D concept weights (n_samples, n_concepts), a sample a row. Reshape your "
+                "data: np.reshape(X, (1, -1)) for the weights of one sample"
+            )
         labels = row_labels(X)
         options: dict[str, Any] = {
             "accept_sparse": "csr",
@@ -862,12 +875,6 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                 table = self._expand(names, basis, removed, n_nb, thr, "remove")
                 mask[[index[c] for c in table["concept"]]] = False
                 tables.append(table)
-                if not getattr(self, "_quiet_idle_removals", False):
-                    # (not in the folds of SplicePathSearchCV, where large penalties leave
-                    # concepts out of every row of a fold; its refit says it)
-                    _warn_idle_removals(X, table, index, expand)
-            if self.splice is not None:
-                _warn_split_twins(self.splice, names, mask)
             if not mask.any():
                 raise ValueError(
                     f"this edit zeroes all {n_concepts} concepts: "
@@ -880,6 +887,13 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                     + ", so every row would become the same (zero weights; the mean "
                     "embedding with output='embedding'). Leave at least one concept"
                 )
+            # (warned about once the edit is known to be made: not before a refusal)
+            if remove and not getattr(self, "_quiet_idle_removals", False):
+                # (not in the folds of SplicePathSearchCV, where large penalties leave
+                # concepts out of every row of a fold; its refit says it)
+                _warn_idle_removals(X, tables[-1], index, expand)
+            if self.splice is not None:
+                _warn_split_twins(self.splice, names, mask)
             self.concepts_ = names
         elif hasattr(self, "concepts_"):  # (nothing of an earlier fit stays)
             del self.concepts_

@@ -580,8 +580,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     vocabulary : str, path or list of str, default="laion"
         A published vocabulary name (``"laion"``, ``"laion_bigrams"``,
         ``"mscoco"``), a text file with one concept per line, or a list of
-        distinct, non-blank concept strings, used in its order with
-        surrounding whitespace stripped (see :func:`sksplice.load_vocabulary`).
+        distinct, non-blank concept strings of one line each, used in its order
+        with surrounding whitespace stripped (see :func:`sksplice.load_vocabulary`).
         Concepts whose embeddings come out the same (case variants for a
         model that lower-cases, concepts cut at the model's context length)
         are named in a :class:`~sksplice.exceptions.DuplicateConceptWarning`.
@@ -1078,9 +1078,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             infinite values (rows that are NaN throughout are told as the
             inputs ``CLIPEmbedder(on_error="skip")`` could not read), an ``X``
             of 3 or more dimensions (images perhaps), a vocabulary with blank
-            or duplicate entries, a ``concept_embeddings`` row count that does
-            not match the vocabulary, an ``X`` whose number of features differs
-            from the dictionary's dimension, a given centre of another width or
+            or duplicate entries or entries of several lines, a
+            ``concept_embeddings`` row count that does not match the vocabulary,
+            an ``X`` whose number of features differs from the dictionary's
+            dimension, a given centre of another width or
             of norm above 1 (not a mean of L2-normalised embeddings), no
             published mean for ``image_mean="pretrained"``, a centre to learn
             from one row or from rows that all point the same way, or an

@@ -1007,7 +1007,10 @@ CASES: list[Case] = [
         expected="ValueError asking for a 2-D array",
         run=lambda env: env.editor.transform(env.W[0]),
         error=ValueError,
-        names=lambda env: ["Expected 2D array, got 1D array"],
+        names=lambda env: [
+            f"X has shape ({env.W.shape[1]},): the weights of one sample perhaps",
+            "np.reshape(X, (1, -1))",
+        ],
     ),
     Case(
         id="editor-transform-empty",

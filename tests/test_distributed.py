@@ -847,6 +847,8 @@ def _assert_refused_as_fit_refuses(splice, embedder, error, words):
     [
         (["red", 3], TypeError, "vocabulary entry 1 is an int"),
         (["red", "  "], ValueError, "vocabulary entry 1 is blank"),
+        # (a list split otherwise than by lines: a concept of two lines was kept)
+        (["red", "hot\ndog"], ValueError, r"vocabulary entry 1 \('hot\\ndog'\) holds a line"),
         (["red", "blue", "red"], ValueError, r"entry 2 \('red'\) duplicates entry 0"),
         ([], ValueError, "vocabulary is an empty list"),
         (["red"], ValueError, r"the vocabulary \['red'\] holds one concept; SpLiCE needs"),

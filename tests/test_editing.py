@@ -416,6 +416,21 @@ def test_names_are_taken_from_any_list_like_container(small_setup):
         assert list(kept) == [True] * (len(NAMES) - 1) + [False]
 
 
+def test_one_row_of_weights_given_as_1d_is_told_how_to_reshape(small_setup):
+    # scikit-learn's message printed every weight of the row (thousands, for LAION)
+    splice, X, _ = small_setup
+    row = splice.transform(X[:1]).toarray()[0]
+    editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice))
+    said = re.escape(f"X has shape ({len(NAMES)},): the weights of one sample perhaps")
+    for given in (row, list(row), pd.Series(row, index=NAMES)):
+        with pytest.raises(ValueError, match=f"^{said}.*Reshape your data: np.reshape") as e:
+            editor.fit(given)
+        assert "array=[" not in str(e.value)
+    fitted = editor.fit(row.reshape(1, -1))
+    with pytest.raises(ValueError, match=said):
+        fitted.transform(row)
+
+
 def test_removing_concepts_no_row_holds_is_warned_about(small_setup):
     # A study of water/land backgrounds removed "water" and "land": the decompositions
     # carried them with "ocean", "lake", "forest"... and never used those two, so the
@@ -448,6 +463,21 @@ def test_removing_concepts_no_row_holds_is_warned_about(small_setup):
         warnings.simplefilter("error")
         ConceptEditor(remove=["sand"], n_neighbors=1, splice=frozen).fit(W)
         ConceptEditor(remove=["dog"], splice=frozen).fit(W)  # (held: no warning)
+    # Many idle concepts are named as the other lists of names are, the first ones and
+    # how many more (it listed every one: thousands, for a large edit of a large vocabulary)
+    idle = W.copy()
+    idle[:, :12] = 0.0
+    with pytest.warns(UserWarning, match="named in `remove`") as record:
+        ConceptEditor(remove=NAMES[:12], splice=frozen).fit(idle)
+    (message,) = [str(r.message) for r in record if "named in `remove`" in str(r.message)]
+    shown = ", ".join(repr(name) for name in NAMES[:10])
+    assert message.startswith(f"the concepts {shown} and 2 more named in `remove` have"), message
+    # An edit that is refused is not warned about first (the warning listed the idle
+    # concepts, then the fit raised that the edit zeroes every concept)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="zeroes all 16 concepts"):
+            ConceptEditor(remove=NAMES, splice=frozen).fit(idle)
         # a frame of pandas sparse columns, as the transformer's pandas output
         sparse_frame = pd.DataFrame.sparse.from_spmatrix(sp.csr_matrix(W), columns=NAMES)
         ConceptEditor(remove=["dog"]).fit(sparse_frame)
@@ -1060,7 +1090,7 @@ def test_projector_names_the_row_of_directions_at_fault():
     # (the row of an internal stack of the concepts' embeddings and the directions).
     directions = np.vstack([np.ones(4), np.full(4, np.nan)])
     for params in ({}, {"embedder": _UnitEmbedder(4), "concepts": ["dog", "cat"]}):
-        with pytest.raises(ValueError, match=r"^directions holds NaN .* 1 row\(s\): 1$"):
+        with pytest.raises(ValueError, match=r"^directions hold NaN .* 1 row\(s\): 1$"):
             ConceptProjector(directions=directions, **params).fit(np.ones((3, 4)))
     zero = np.vstack([np.ones(4), np.zeros(4)])
     with pytest.raises(ValueError, match=r"^directions row 1 is the zero vector"):

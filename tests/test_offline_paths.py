@@ -184,7 +184,7 @@ def test_concepts_centered_names_a_non_finite_row():
     rows = _unit(raw)
     rows[5, 2] = np.nan
     with pytest.raises(
-        ValueError, match=r"concept_embeddings holds NaN or infinite values in 1 row\(s\): 5"
+        ValueError, match=r"concept_embeddings hold NaN or infinite values in 1 row\(s\): 5"
     ):
         _make(concepts, rows, concepts_centered=True).fit(X)
 

@@ -184,6 +184,18 @@ def test_check_finite_rows_names_the_array_and_rows_in_one_format():
         check_finite_rows(V, "V")
     with pytest.raises(ValueError, match=r"in 1 row\(s\): 'cat' \(row 1\)$"):
         check_finite_rows(V.numpy(), "the concepts", labels=["dog", "cat", "car"])
+    # the verb agrees with the array's name or phrase (it said "weights holds")
+    for name, verb in [
+        ("weights", "hold"),
+        ("concept_embeddings", "hold"),
+        ("concept embeddings", "hold"),
+        ("the embeddings of `concepts` by E.embed_text", "hold"),
+        ("warm_start", "holds"),
+        ("its array", "holds"),
+        ("the output of E.embed_text for the prompts", "holds"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{re.escape(name)} {verb} NaN or infinite"):
+            check_finite_rows(V, name)
 
 
 @pytest.mark.parametrize(
