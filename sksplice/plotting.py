@@ -1275,6 +1275,8 @@ _LAST_STRETCH = 5.0
 _CLEAR_LEADER = 40.0
 #: The longest leader (points): a label farther from its point reads as nobody's.
 _MAX_LEADER = 100.0
+#: How many times labels are placed again, those left out first, while some are left out.
+_LABEL_RETRIES = 3
 
 
 def _along(a: np.ndarray, b: np.ndarray, step: float) -> np.ndarray:
@@ -1392,6 +1394,10 @@ def _place_labels(
     ``alternatives`` gives each label other points (data
     coordinates, shape (n, 2)) it may be placed at, in turn, when its own point has no
     place free: the others of its group of overlapping points.
+
+    Where labels are left out, every label is placed again with those left out so far
+    first (at most ``_LABEL_RETRIES`` times; a greedy placement lets a label take the
+    room that later ones needed), and the placement that leaves the fewest out is drawn.
 
     Call it last, when titles, axis labels and the legend are in place: the figure's
     layout is run first, so that the axes have their final size. Returns the names left
@@ -1605,34 +1611,69 @@ def _place_labels(
 
     # (a probe measures the text boxes; each label is then drawn where it was placed)
     probe = ax.text(0.5, 0.5, "", transform=ax.transAxes, fontsize=fontsize, va="center")
-    left_out = []
-    for i, name in enumerate(names):
-        # (its point, then the others it may be placed at)
-        at = [(float(x[i]), float(y[i]))]
-        if alternatives is not None:
-            at.extend((float(a), float(b)) for a, b in np.reshape(alternatives[i], (-1, 2)))
-        for length in _LABEL_LENGTHS:
-            text = _literal(name if len(name) <= length else name[: length - 1] + "\u2026")
-            probe.set_text(text)
-            extent = probe.get_window_extent()
-            for point in at:
-                px, py = to_display(np.array([point]))[0]
-                chosen = position(px, py, extent.width + 2.0, extent.height)  # (a pixel apart)
-                if chosen is not None:
-                    break
-            if chosen is not None or len(name) <= length:
-                break
-        if chosen is None:  # no room left, even for the shortest text
-            left_out.append(name)
-            continue
-        side, (dx, dy), box, near = chosen
-        placed.append(box)
-        leader = (dx, dy) != (side * _LABEL_GAP, 0.0)
-        if leader:
-            leaders.append((near, np.array([px, py])))
-            kept["leaders"] = np.reshape(leaders, (-1, 2, 2))
-            kept["low"], kept["high"] = kept["leaders"].min(axis=1), kept["leaders"].max(axis=1)
+    fixed = list(placed)  # (the legend's box)
+
+    def attempt(order: list[int]) -> tuple[dict[int, tuple], list[int]]:
+        """Place the labels in ``order``, each where the ones before leave room: each
+        placed label's (text, point, side, offset) and the labels left out."""
+        placed[:] = fixed
+        leaders.clear()
         kept["boxes"] = np.reshape(placed, (-1, 4))
+        kept["leaders"] = np.empty((0, 2, 2))
+        kept["low"] = kept["high"] = np.empty((0, 2))
+        chosen_of: dict[int, tuple] = {}
+        missing = []
+        for i in order:
+            name = names[i]
+            # (its point, then the others it may be placed at)
+            at = [(float(x[i]), float(y[i]))]
+            if alternatives is not None:
+                at.extend((float(a), float(b)) for a, b in np.reshape(alternatives[i], (-1, 2)))
+            for length in _LABEL_LENGTHS:
+                text = _literal(name if len(name) <= length else name[: length - 1] + "\u2026")
+                probe.set_text(text)
+                extent = probe.get_window_extent()
+                for point in at:
+                    px, py = to_display(np.array([point]))[0]
+                    # (a pixel apart)
+                    chosen = position(px, py, extent.width + 2.0, extent.height)
+                    if chosen is not None:
+                        break
+                if chosen is not None or len(name) <= length:
+                    break
+            if chosen is None:  # no room left, even for the shortest text
+                missing.append(i)
+                continue
+            side, (dx, dy), box, near = chosen
+            placed.append(box)
+            if (dx, dy) != (side * _LABEL_GAP, 0.0):  # (a leader)
+                leaders.append((near, np.array([px, py])))
+                kept["leaders"] = np.reshape(leaders, (-1, 2, 2))
+                kept["low"] = kept["leaders"].min(axis=1)
+                kept["high"] = kept["leaders"].max(axis=1)
+            kept["boxes"] = np.reshape(placed, (-1, 4))
+            chosen_of[i] = (text, point, side, (dx, dy))
+        return chosen_of, missing
+
+    chosen_of, missing = attempt(list(range(len(names))))
+    # Greedy placement lets a label take the room that the ones after it needed (the
+    # label of the last of a row of points, set off over the others, blocked their
+    # leaders): the labels are placed again, those left out so far first (in their
+    # order), and a placement is kept where it leaves fewer out.
+    first = list(missing)
+    for _ in range(_LABEL_RETRIES):
+        if not missing:
+            break
+        again = attempt(first + [i for i in range(len(names)) if i not in first])
+        if len(again[1]) < len(missing):
+            chosen_of, missing = again
+        new = [i for i in again[1] if i not in first]
+        if not new:
+            break
+        first = sorted(first + new)
+    for i in sorted(chosen_of):
+        text, point, side, (dx, dy) = chosen_of[i]
+        leader = (dx, dy) != (side * _LABEL_GAP, 0.0)
         label = ax.annotate(
             text,
             point,
@@ -1661,7 +1702,7 @@ def _place_labels(
         )
         label.set_in_layout(False)  # labels must not shrink the axes they were placed on
     probe.remove()
-    return left_out
+    return [names[i] for i in missing]
 
 
 def _first_names(names: list[str]) -> str:

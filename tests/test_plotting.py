@@ -1927,6 +1927,38 @@ def test_label_leaders_neither_cross_nor_name_another_point(seed):
     _assert_leaders_are_clear(ax, np.column_stack([x, y]), radius)
 
 
+def test_a_label_that_took_the_room_of_later_ones_is_placed_again_after_them(monkeypatch):
+    """A row of points at the right edge, the last labelled first: greedily, its label
+    was set off over the others and blocked their leaders, and one was left out with a
+    warning, though the axes above them were empty."""
+    from matplotlib.figure import Figure
+
+    import sksplice.plotting
+    from sksplice.plotting import _place_labels
+
+    def labelled(retries: int) -> tuple[list[str], object]:
+        monkeypatch.setattr(sksplice.plotting, "_LABEL_RETRIES", retries)
+        ax = Figure(figsize=(5.5, 5.0), dpi=100).add_subplot()
+        x, y = np.array([0.97, 0.945, 0.92]), np.zeros(3)
+        ax.scatter(x, y, s=22)  # (the size of the significant points of a shift)
+        ax.set_xlim(-0.02, 1.0)
+        ax.set_ylim(-0.02, 1.0)
+        names = ["lived", "toxic", "soothing"]
+        return _place_labels(ax, x, y, names, marker=_SHIFT_RADIUS), ax
+
+    left_out, _ = labelled(0)
+    assert left_out == ["toxic"]  # (the greedy placement alone)
+    left_out, ax = labelled(3)
+    assert left_out == []
+    # every label drawn once, at its own point, by the rules of every placement
+    assert sorted(t.get_text() for t in ax.texts) == ["lived", "soothing", "toxic"]
+    _drawn(ax)
+    _label_boxes_apart_and_inside(ax, list(ax.texts))
+    _assert_leaders_are_clear(
+        ax, np.column_stack([[0.97, 0.945, 0.92], np.zeros(3)]), _SHIFT_RADIUS
+    )
+
+
 @pytest.mark.parametrize("statistic", ["prevalence", "mean_weight"])
 def test_shift_labels_of_a_stack_of_points_do_not_share_leaders(statistic):
     """Significant concepts stacked along the axis (concepts of collection B only): their
