@@ -58,8 +58,8 @@ def visible_text(item: str) -> str:
     return item
 
 
-#: The characters str.splitlines() breaks lines at.
-_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+#: The line breaks no line of a vocabulary file holds (it is read by them).
+_LINE_BREAKS = frozenset("\n\r")
 
 
 def check_concept_names(
@@ -96,7 +96,7 @@ def check_concept_names(
             raise ValueError(
                 f"{label} entry {i} ({item!r}) holds a line break: a concept is a word or "
                 "phrase of one line (a list split otherwise than by lines, perhaps: "
-                "text.splitlines() gives one concept a line)"
+                "text.split('\\n') gives one concept a line)"
             )
         if not distinct:
             continue

@@ -258,6 +258,10 @@ def _duplicates_of(raw: np.ndarray) -> list[list[int]]:
     return found
 
 
+#: The most concepts to drop that a DuplicateConceptWarning writes out in its advice.
+_DROPPED_SHOWN = 8
+
+
 def warn_duplicate_concepts(
     raw: np.ndarray, concepts: Sequence[str], named: str | None = None
 ) -> list[list[int]]:
@@ -280,24 +284,36 @@ def warn_duplicate_concepts(
         return repr(name if len(name) <= 40 else name[:37] + "...")
 
     shown = shown_groups(groups, short)
-    n_extra = sum(len(g) - 1 for g in groups)
+    dropped = [name for group in groups for name in group[1:]]
+    n_extra = len(dropped)
+    if n_extra <= _DROPPED_SHOWN and all(len(name) <= 40 for name in dropped):
+        # (the names to drop, written out: a notebook shows the message, not the warning
+        # whose `groups` the advice needed)
+        names = "{" + ", ".join(repr(name) for name in dropped) + "}"
+        keep = f"Keep one concept of each group, dropping the others ({names})"
+        how = (
+            " from the vocabulary"
+            if named is None
+            else f": vocabulary=[c for c in load_vocabulary({named!r}, size={len(concepts)})"
+            f" if c not in {names}]; or filter this warning by its class, "
+            "sksplice.exceptions.DuplicateConceptWarning"
+        )
+    else:
+        keep = "Keep one concept of each group (the warning's `groups` lists them)"
+        how = (
+            ""
+            if named is None
+            else f": vocabulary=[c for c in load_vocabulary({named!r}, size={len(concepts)})"
+            " if c not in dropped], with dropped the others of each group; or filter this "
+            "warning by its class, sksplice.exceptions.DuplicateConceptWarning"
+        )
     warn_user(
         DuplicateConceptWarning(
             f"{n_extra} concept(s) of the vocabulary have the same embedding as another: "
             f"{shown} (a text tower that lower-cases its input or strips its accents embeds "
             "such variants alike, and one cuts a concept longer than its context). A row's "
             "weight on such a group is split equally between its concepts, so none of them "
-            "stands for it alone. Keep one concept of each group (the warning's `groups` "
-            "lists them)"
-            + (
-                ""
-                if named is None
-                else f": vocabulary=[c for c in load_vocabulary({named!r}, size={len(concepts)})"
-                " if c not in dropped], with dropped the others of each group; or filter this "
-                "warning by "
-                "its class, sksplice.exceptions.DuplicateConceptWarning"
-            )
-            + ".",
+            f"stands for it alone. {keep}{how}.",
             groups,
         )
     )
@@ -1553,17 +1569,24 @@ def _embed_calls(
             interrupted = isinstance(exc, KeyboardInterrupt | SystemExit | OSError | MemoryError)
             # (in concepts, as the resuming run counts them: the bar counts the concepts
             # of the block being embedded too, which is not kept)
-            logger.warning(
-                "stopped: %d of %d concepts kept (%d of %d blocks) in %s; %s",
-                sum(len(blocks.rows[b]) for b in blocks.kept),
-                len(concepts),
-                len(blocks.kept),
-                len(blocks),
-                blocks.folder,
-                "run again to resume"
-                if interrupted
-                else f"a run after the {type(exc).__name__} is fixed resumes from them",
+            stopped = (
+                f"stopped: {sum(len(blocks.rows[b]) for b in blocks.kept)} of {len(concepts)} "
+                f"concepts kept ({len(blocks.kept)} of {len(blocks)} blocks) in "
+                f"{blocks.folder}; "
+                + (
+                    "run again to resume"
+                    if interrupted
+                    else f"a run after the {type(exc).__name__} is fixed resumes from them"
+                )
             )
+            logger.warning("%s", stopped)
+            if isinstance(exc, KeyboardInterrupt):
+                # Said by the interruption itself, from here: its traceback ran through
+                # the embedder's model (46 frames of torch and transformers, the line
+                # above them out of sight in a notebook). The same object, which callers
+                # mark (the signal of the command line, the rows embedded).
+                exc.args = (stopped,)
+                raise exc.with_traceback(None)  # noqa: B904 (itself, not another)
         raise
     now = time.perf_counter()
     bar.close()  # (its last line before the summary's, on a file or pipe too)

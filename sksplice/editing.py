@@ -713,7 +713,13 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             raise ValueError(
                 f"X has shape {np.shape(X)}: the weights of one sample perhaps, but X must "
                 "be 2-D concept weights (n_samples, n_concepts), a sample a row. Reshape your "
-                "data: np.reshape(X, (1, -1)) for the weights of one sample"
+                "data: "
+                + (
+                    "X.to_frame().T for the weights of one sample (its concepts kept as the "
+                    "columns)"
+                    if isinstance(X, pd.Series)
+                    else "np.reshape(X, (1, -1)) for the weights of one sample"
+                )
             )
         labels = row_labels(X)
         options: dict[str, Any] = {

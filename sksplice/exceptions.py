@@ -298,6 +298,12 @@ class DeviceUnavailableError(ValueError):
         self.why = why
         self.instead = instead
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (pickled with its attributes: raised in a worker process, it reached the caller
+        # as a BrokenProcessPool)
+        text = str(self.args[0]) if self.args else ""
+        return (type(self), (text, self.why, self.instead), self.__dict__)
+
 
 class DataFetchError(OSError):
     """A data file is neither cached (with the right digest) nor downloadable."""

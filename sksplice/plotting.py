@@ -1275,8 +1275,10 @@ _LAST_STRETCH = 5.0
 _CLEAR_LEADER = 40.0
 #: The longest leader (points): a label farther from its point reads as nobody's.
 _MAX_LEADER = 100.0
-#: How many times labels are placed again, those left out first, while some are left out.
+#: How many times labels are placed again, those left out first, while some are left out,
+#: and the most left out for which they are (a crowd leaves many out, whatever the order).
 _LABEL_RETRIES = 3
+_RETRIED_AT_MOST = 5
 
 
 def _along(a: np.ndarray, b: np.ndarray, step: float) -> np.ndarray:
@@ -1395,9 +1397,10 @@ def _place_labels(
     coordinates, shape (n, 2)) it may be placed at, in turn, when its own point has no
     place free: the others of its group of overlapping points.
 
-    Where labels are left out, every label is placed again with those left out so far
-    first (at most ``_LABEL_RETRIES`` times; a greedy placement lets a label take the
-    room that later ones needed), and the placement that leaves the fewest out is drawn.
+    Where a few labels are left out (``_RETRIED_AT_MOST``), every label is placed again
+    with those left out first (at most ``_LABEL_RETRIES`` times; a greedy placement lets
+    a label take the room that later ones needed), and a placement is kept only where it
+    places every label the one before placed, and more.
 
     Call it last, when titles, axis labels and the legend are in place: the figure's
     layout is run first, so that the axes have their final size. Returns the names left
@@ -1658,19 +1661,16 @@ def _place_labels(
     chosen_of, missing = attempt(list(range(len(names))))
     # Greedy placement lets a label take the room that the ones after it needed (the
     # label of the last of a row of points, set off over the others, blocked their
-    # leaders): the labels are placed again, those left out so far first (in their
-    # order), and a placement is kept where it leaves fewer out.
-    first = list(missing)
-    for _ in range(_LABEL_RETRIES):
+    # leaders): where a few are left out, the labels are placed again, those left out
+    # first (in their order), and the placement is kept where it labels every point the
+    # one before did and more (never one of a more important label for a lesser one).
+    for _ in range(_LABEL_RETRIES if len(missing) <= _RETRIED_AT_MOST else 0):
+        again = attempt(missing + [i for i in range(len(names)) if i not in missing])
+        if not set(again[1]) < set(missing):
+            break
+        chosen_of, missing = again
         if not missing:
             break
-        again = attempt(first + [i for i in range(len(names)) if i not in first])
-        if len(again[1]) < len(missing):
-            chosen_of, missing = again
-        new = [i for i in again[1] if i not in first]
-        if not new:
-            break
-        first = sorted(first + new)
     for i in sorted(chosen_of):
         text, point, side, (dx, dy) = chosen_of[i]
         leader = (dx, dy) != (side * _LABEL_GAP, 0.0)
@@ -1702,7 +1702,7 @@ def _place_labels(
         )
         label.set_in_layout(False)  # labels must not shrink the axes they were placed on
     probe.remove()
-    return [names[i] for i in missing]
+    return [names[i] for i in sorted(missing)]
 
 
 def _first_names(names: list[str]) -> str:

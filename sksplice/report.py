@@ -45,7 +45,7 @@ from ._image_files import shown_message, shown_name
 from ._names import a_type
 from ._stack import warn_user
 
-__all__ = ["ImageResult", "render_report", "thumbnail_data_uri", "write_report"]
+__all__ = ["ImageResult", "ReportPage", "render_report", "thumbnail_data_uri", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -1277,6 +1277,36 @@ def _environment():
     return env
 
 
+class ReportPage(str):
+    """The HTML page :func:`render_report` returns: a string, that a notebook shows in a
+    frame of its own.
+
+    It is the page's text in every use of a string (written to a file, compared,
+    searched). Displayed in a Jupyter notebook (the last expression of a cell, or
+    ``IPython.display.display(page)``), it is shown in an ``<iframe>`` of the page, so
+    that its stylesheet and script stay inside: the page given as ``HTML(page)`` would
+    restyle the whole notebook (its tables stretched to full width, its headings and
+    buttons).
+
+    Attributes
+    ----------
+    frame_height : int
+        The height of the frame in the notebook, in CSS pixels (the page scrolls
+        within it).
+    """
+
+    frame_height: int = 800
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (
+            f'<iframe srcdoc="{html.escape(str(self), quote=True)}" '
+            f'style="width: 100%; height: {int(self.frame_height)}px; border: 1px solid #d1d9e0; '
+            'border-radius: 6px;" title="sksplice concept report"></iframe>'
+        )
+
+
 def render_report(
     results: Iterable[ImageResult],
     *,
@@ -1285,7 +1315,7 @@ def render_report(
     profiles: pd.DataFrame | None = None,
     ranking: pd.DataFrame | None = None,
     skipped: Iterable[Any] | None = None,
-) -> str:
+) -> ReportPage:
     """Render a self-contained HTML page that explores image decompositions.
 
     Parameters
@@ -1338,8 +1368,10 @@ def render_report(
 
     Returns
     -------
-    html : str
-        The complete page.
+    html : ReportPage
+        The complete page: a string, which a Jupyter notebook shows in a frame of
+        its own (end a cell with it; ``HTML(html)`` would let its stylesheet
+        restyle the notebook).
 
     Raises
     ------
@@ -1532,24 +1564,28 @@ def render_report(
     data.update(labelWord=label_word, labelsWord=labels_word)
     texts["data"] = _shown_data(data)
     template = _environment().get_template("report.html.j2")
-    return template.render(
-        **texts,
-        group=label_word,
-        groups=labels_word,
-        summary=summary,
-        skipped=skipped_rows,
-        l0_hist=_histogram(l0, integer=True),
-        cosine_hist=_histogram(cosine, integer=False),
-        n_images=max(len(results), 1),
-        has_ranking=bool(rows),
-        # (every p-value of Fisher's exact test, as the text above the table says: no
-        # column repeating it in every row, which pushed the last columns out of view)
-        one_test=_one_test(ranking),
-        has_intervals=any(low is not None for _, top in class_profiles for *_, low, _h, _t in top),
-        # (written into the page, not only by its script: read without JavaScript too)
-        alpha=f"{data['alpha']:g}",
-        css=_asset("report.css"),
-        script=_asset("report.js"),
+    return ReportPage(
+        template.render(
+            **texts,
+            group=label_word,
+            groups=labels_word,
+            summary=summary,
+            skipped=skipped_rows,
+            l0_hist=_histogram(l0, integer=True),
+            cosine_hist=_histogram(cosine, integer=False),
+            n_images=max(len(results), 1),
+            has_ranking=bool(rows),
+            # (every p-value of Fisher's exact test, as the text above the table says: no
+            # column repeating it in every row, which pushed the last columns out of view)
+            one_test=_one_test(ranking),
+            has_intervals=any(
+                low is not None for _, top in class_profiles for *_, low, _h, _t in top
+            ),
+            # (written into the page, not only by its script: read without JavaScript too)
+            alpha=f"{data['alpha']:g}",
+            css=_asset("report.css"),
+            script=_asset("report.js"),
+        )
     )
 
 

@@ -1293,6 +1293,22 @@ def test_library_sentences_start_in_lower_case_after_the_command_s_prefix():
             "--vocabulary a file without the others of each group.",
             "groups`",
         ),
+        (
+            "... so none of them stands for it alone. Keep one concept of each group, dropping "
+            "the others ({'à', 'é'}): vocabulary=[c for c in load_vocabulary('laion', "
+            "size=10000) if c not in {'à', 'é'}]; or filter this warning by its class, "
+            "sksplice.exceptions.DuplicateConceptWarning.",
+            "... so none of them stands for it alone. Keep one concept of each group: give "
+            "--vocabulary a file without the others of each group ('à', 'é').",
+            "load_vocabulary",
+        ),
+        (
+            "... so none of them stands for it alone. Keep one concept of each group, dropping "
+            "the others ({'à'}) from the vocabulary.",
+            "... so none of them stands for it alone. Keep one concept of each group: give "
+            "--vocabulary a file without the others of each group ('à').",
+            "{",
+        ),
     ],
 )
 def test_library_advice_is_said_in_the_words_of_the_command_line(library, said, gone):

@@ -116,6 +116,22 @@ def test_cuda_without_cuda_is_refused(no_cuda, device):
         resolve_device(device)
 
 
+def test_the_refusal_pickles_with_its_attributes(no_cuda):
+    # (it could not be pickled: raised in a worker process, it reached the caller as a
+    # BrokenProcessPool)
+    import copy
+    import pickle
+
+    from sksplice.exceptions import DeviceUnavailableError
+
+    with pytest.raises(DeviceUnavailableError) as refused:
+        resolve_device("cuda")
+    for again in (pickle.loads(pickle.dumps(refused.value)), copy.copy(refused.value)):
+        assert type(again) is DeviceUnavailableError
+        assert str(again) == str(refused.value)
+        assert (again.why, again.instead) == (refused.value.why, refused.value.instead)
+
+
 @pytest.mark.parametrize("device", ["cuda:2", "cuda:7", torch.device("cuda", 2)])
 def test_cuda_index_beyond_the_devices_is_refused(fake_cuda, device):
     with pytest.raises(ValueError, match=r"but torch sees 2 CUDA devices \(cuda:0 to cuda:1\)"):

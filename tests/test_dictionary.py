@@ -1157,21 +1157,37 @@ def test_duplicates_of_a_published_vocabulary_are_told_how_to_drop(isolated_fold
     names = ["a", "à", "b", "c", "d", "e"]
     with pytest.warns(DuplicateConceptWarning) as told:
         warn_duplicate_concepts(raw, names, named="laion")
+    # (the names to drop written out: a notebook shows the message, not the warning whose
+    # `groups` the advice needed)
     assert str(told[0].message) == (
         "1 concept(s) of the vocabulary have the same embedding as another: 'a' = 'à' (a text "
         "tower that lower-cases its input or strips its accents embeds such variants alike, "
         "and one cuts a concept longer than its context). A row's weight on such a group is "
         "split equally between its concepts, so none of them stands for it alone. Keep one "
-        "concept of each group (the warning's `groups` lists them): vocabulary=[c for c in "
-        "load_vocabulary('laion', size=6) if c not in dropped], with dropped the others of each "
-        "group; or filter this warning by its class, "
+        "concept of each group, dropping the others ({'à'}): vocabulary=[c for c in "
+        "load_vocabulary('laion', size=6) if c not in {'à'}]; or filter this warning by its "
+        "class, sksplice.exceptions.DuplicateConceptWarning."
+    )
+    # many to drop: the advice names them by the warning's groups
+    many = [f"c{i}" for i in range(12)]
+    with pytest.warns(DuplicateConceptWarning) as told:
+        warn_duplicate_concepts(np.ones((12, 4)), many, named="laion")
+    assert str(told[0].message).endswith(
+        "Keep one concept of each group (the warning's `groups` lists them): vocabulary=[c for "
+        "c in load_vocabulary('laion', size=12) if c not in dropped], with dropped the others "
+        "of each group; or filter this warning by its class, "
         "sksplice.exceptions.DuplicateConceptWarning."
     )
-    # a list or a file: the advice as it was
+    # a list or a file: the names to leave out of it
     rng = np.random.default_rng(0)
     fit = SpliceTransformer(vocabulary=names, concept_embeddings=raw, device="cpu")
     with pytest.warns(DuplicateConceptWarning) as told:
         fit.fit(rng.normal(size=(120, 4)))
+    assert str(told[0].message).endswith(
+        "Keep one concept of each group, dropping the others ({'à'}) from the vocabulary."
+    )
+    with pytest.warns(DuplicateConceptWarning) as told:
+        warn_duplicate_concepts(np.ones((12, 4)), many)
     assert str(told[0].message).endswith(
         "Keep one concept of each group (the warning's `groups` lists them)."
     )

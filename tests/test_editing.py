@@ -422,10 +422,13 @@ def test_one_row_of_weights_given_as_1d_is_told_how_to_reshape(small_setup):
     row = splice.transform(X[:1]).toarray()[0]
     editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(splice))
     said = re.escape(f"X has shape ({len(NAMES)},): the weights of one sample perhaps")
-    for given in (row, list(row), pd.Series(row, index=NAMES)):
+    for given in (row, list(row)):
         with pytest.raises(ValueError, match=f"^{said}.*Reshape your data: np.reshape") as e:
             editor.fit(given)
         assert "array=[" not in str(e.value)
+    # (a row of a frame: made a frame of one row again, its concepts kept as columns)
+    with pytest.raises(ValueError, match=f"^{said}.*Reshape your data: X.to_frame\\(\\).T"):
+        editor.fit(pd.Series(row, index=NAMES))
     fitted = editor.fit(row.reshape(1, -1))
     with pytest.raises(ValueError, match=said):
         fitted.transform(row)

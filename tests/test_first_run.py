@@ -314,6 +314,42 @@ def test_a_stopped_embedding_resumes_where_it_stopped(
     np.testing.assert_array_equal(embed_vocabulary(first, concepts, cache_dir=tmp_path), reference)
 
 
+def test_the_interruption_itself_says_how_to_resume_and_ends_where_it_is_said(tmp_path):
+    # In a notebook the "run again to resume" line stood above a traceback of 46 frames
+    # through the model (torch, transformers): the interruption now says it itself, with
+    # a traceback that ends in the library, not inside the embedder. It stays the very
+    # KeyboardInterrupt raised (callers mark it: the command line's signal, the rows
+    # embedded).
+    import traceback
+
+    class _Marked(KeyboardInterrupt):
+        signum = 15
+
+    concepts = [f"concept {i}" for i in range(2000)]
+    clear_memory_cache()
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        embed_vocabulary(
+            _StoppedEmbedder(5, error=_Marked), concepts, cache_dir=tmp_path, batch_size=256
+        )
+    exc = stopped.value
+    assert type(exc) is _Marked and exc.signum == 15
+    assert re.fullmatch(
+        r"stopped: \d+ of 2000 concepts kept \(2 of 3 blocks\) in .*\.partial; run again to "
+        "resume",
+        str(exc),
+    ), str(exc)
+    frames = [frame.name for frame in traceback.extract_tb(exc.__traceback__)]
+    assert "embed_text" not in frames, frames  # (the embedder's frame is not shown)
+    assert frames[0] == "test_the_interruption_itself_says_how_to_resume_and_ends_where_it_is_said"
+    assert exc.__suppress_context__ is False and exc.__context__ is None
+    # an interruption before any block was kept is left as it was raised
+    clear_memory_cache()
+    with pytest.raises(KeyboardInterrupt) as early:
+        embed_vocabulary(_StoppedEmbedder(0), concepts, cache_dir=tmp_path / "b", batch_size=256)
+    assert str(early.value) == ""
+    assert "embed_text" in [f.name for f in traceback.extract_tb(early.value.__traceback__)]
+
+
 def test_blocks_kept_after_an_error_of_the_embedder_say_it_must_be_fixed(tmp_path, caplog):
     # running again resumes after Ctrl-C or a full disk, but an error of the embedder's
     # own (a model that fails on some text) comes again until it is fixed

@@ -1959,6 +1959,36 @@ def test_a_label_that_took_the_room_of_later_ones_is_placed_again_after_them(mon
     )
 
 
+def test_labels_placed_again_never_give_up_a_label_placed_before(monkeypatch):
+    """A placement again, those left out first, is kept only where it places every label
+    the one before did: kept where it left out fewer, it gave up the second most
+    significant concept of a shift for lesser ones."""
+    from matplotlib.figure import Figure
+
+    import sksplice.plotting
+    from sksplice.plotting import _place_labels
+
+    def left_out(seed: int, retries: int) -> list[str]:
+        monkeypatch.setattr(sksplice.plotting, "_LABEL_RETRIES", retries)
+        rng = np.random.default_rng(seed)
+        ax = Figure(figsize=(3.0, 3.0)).add_subplot()
+        x, y = rng.random(40), rng.random(40)
+        ax.scatter(x, y, s=22)
+        ax.set_xlim(-0.05, 1.05)
+        ax.set_ylim(-0.05, 1.05)
+        names = [f"concept {i}" for i in range(18)]
+        return _place_labels(ax, x[:18], y[:18], names, avoid=np.column_stack([x, y]), marker=3.0)
+
+    fewer = 0
+    for seed in (3, 7, 11, 16):
+        greedy, placed_again = left_out(seed, 0), left_out(seed, 3)
+        assert set(placed_again) <= set(greedy), (seed, greedy, placed_again)
+        # (named in the order given, the most important first, as the warning lists them)
+        assert placed_again == sorted(placed_again, key=lambda name: int(name.split()[1]))
+        fewer += len(placed_again) < len(greedy)
+    assert fewer >= 2  # (the seeds were chosen where placing again labels more)
+
+
 @pytest.mark.parametrize("statistic", ["prevalence", "mean_weight"])
 def test_shift_labels_of_a_stack_of_points_do_not_share_leaders(statistic):
     """Significant concepts stacked along the axis (concepts of collection B only): their

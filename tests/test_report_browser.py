@@ -966,3 +966,49 @@ def test_a_table_wider_than_its_box_shows_a_shadow_where_columns_lie_beyond(brow
     wide = Page(browser, path, width=1400)
     assert edges(wide) == (255, 255)  # (the whole table in view: no shadow)
     wide.close()
+
+
+def test_a_page_shown_in_a_notebook_keeps_its_style_and_script_in_its_frame(
+    browser, explorer, tmp_path, artifacts
+):
+    # Shown inline as IPython's HTML(page), the report's stylesheet restyled the whole
+    # notebook: every DataFrame above it stretched to full width, its titles cut. The page
+    # displays itself in a frame (its _repr_html_), where it works as the file does.
+    from sksplice.report import ReportPage, render_report
+
+    *_, results, ranking = explorer
+    page = render_report(results, ranking=ranking)
+    assert isinstance(page, ReportPage) and isinstance(page, str)
+    assert str(page).startswith("<!DOCTYPE html>")  # (the text, as before, for files)
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text(
+        "<!DOCTYPE html><html><body>"
+        '<table id="frame-above"><tr><th>concept</th><th>weight</th></tr>'
+        "<tr><td>sea</td><td>0.5</td></tr></table>"
+        f"{page._repr_html_()}"
+        '<table id="frame-below"><tr><td>x</td></tr></table>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    tab = browser.new_page(viewport={"width": 1400, "height": 1200})
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(notebook.as_uri())
+    frame = tab.frame_locator("iframe")
+    frame.locator("body[data-ready]").wait_for(timeout=30_000)
+    # the page's script ran inside the frame (its sortable columns and its rows)
+    assert frame.locator("#ranking-table th > button.sort").count() >= 5
+    assert frame.locator("#ranking-table tbody tr").count() > 0
+    # and the notebook's own tables kept their width and their padding
+    for table in ("#frame-above", "#frame-below"):
+        width = tab.evaluate(f"document.querySelector('{table}').getBoundingClientRect().width")
+        assert width < 400, (table, width)
+    padding = tab.evaluate(
+        "getComputedStyle(document.querySelector('#frame-above td')).paddingLeft"
+    )
+    assert padding == "1px", padding  # (the browser's default, not the report's 0.5rem)
+    frame_height = tab.evaluate("document.querySelector('iframe').getBoundingClientRect().height")
+    assert abs(frame_height - page.frame_height) <= 2, frame_height
+    assert errors == []
+    tab.screenshot(path=str(artifacts / "report_in_a_notebook.png"), full_page=True)
+    tab.close()

@@ -185,7 +185,7 @@ def check_model(args: argparse.Namespace) -> tuple[str, str | None, int]:
 
 def check_weights(model: str, pretrained: str | None) -> None:
     """The weights of a pretrained tag of :func:`check_model` found in the local cache, or
-    fetchable (offline, not cached: :class:`~sksplice._models.WeightsUnavailableError`
+    fetchable (offline, not cached: :class:`~sksplice.exceptions.WeightsUnavailableError`
     now, not once the model is loaded). Where they come from is read from open_clip's
     files (:func:`~sksplice._model_names.open_clip_tables`): open_clip is not imported."""
     from .._models import _ensure_tag_weights
@@ -203,7 +203,7 @@ def _check_checkpoint(pretrained: str) -> None:
     A file that passes may still fail to load (torch refuses what it holds, or it is
     a checkpoint of another model): that is found when the model is loaded, before
     any image is embedded, and is a wrong command line too
-    (:class:`sksplice._models.CheckpointFormatError`, exit code 2).
+    (:class:`sksplice.exceptions.CheckpointFormatError`, exit code 2).
     """
     from .._model_names import checkpoint_file_problem
     from ._logging import shell_word

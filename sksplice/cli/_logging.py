@@ -57,7 +57,7 @@ def _usage() -> Iterator[None]:
     """Errors found while checking the command line are usage errors (exit code 2).
 
     Except errors of the run: :class:`RunError` and a failed download
-    (:class:`sksplice._download.DataFetchError`, an ``OSError``), which keep
+    (:class:`sksplice.exceptions.DataFetchError`, an ``OSError``), which keep
     exit code 1. What reading the inputs has to say (files left out of a folder,
     links not followed) is held until the checks pass: a refused run says only why.
     """
@@ -236,11 +236,14 @@ _PYTHON_ADVICE = (
     ),
     (
         re.compile(
-            r"Keep one concept of each group \(the warning's `groups` lists them\)"
-            r"(: vocabulary=\[.*?DuplicateConceptWarning)?\."
+            r"Keep one concept of each group(?:, dropping the others \(\{(?P<names>.*?)\}\))?"
+            r"(?: \(the warning's `groups` lists them\))?"
+            r"(?:: vocabulary=\[.*?DuplicateConceptWarning| from the vocabulary)?\."
         ),
-        "Keep one concept of each group: give --vocabulary a file without the others of "
-        "each group.",
+        lambda m: (
+            "Keep one concept of each group: give --vocabulary a file without the others of "
+            "each group" + (f" ({m.group('names')})" if m.group("names") else "") + "."
+        ),
     ),
 )
 
@@ -256,7 +259,9 @@ def _cli_words(text: str) -> str:
     for pattern, replacement in _PYTHON_ADVICE:
         text = pattern.sub(replacement, text)
     # (a file the message lists among those to fetch as well is not said twice)
-    text = _DOWNLOAD_FIRST.sub(lambda m: "" if text.count(m.group(1)) > 1 else m.group(0), text)
+    text = _DOWNLOAD_FIRST.sub(
+        lambda m: "" if f"({m.group(1)}, to put in the folder " in text else m.group(0), text
+    )
     for old, new in _PHRASES:
         text = text.replace(old, new)
     text = _PIXEL_LIMIT.sub(
