@@ -1901,21 +1901,28 @@ def _assert_leaders_are_clear(ax, marks, radius):
     return passing
 
 
+def _scattered(seed: int, n: int) -> tuple[object, np.ndarray, np.ndarray]:
+    """Axes of 3 x 3 inches with ``n`` random points in the unit square, and the points."""
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(seed)
+    ax = Figure(figsize=(3.0, 3.0)).add_subplot()
+    x, y = rng.random(n), rng.random(n)
+    ax.scatter(x, y, s=22)
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    return ax, x, y
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_label_leaders_neither_cross_nor_name_another_point(seed):
     """Crowded points labelled with leaders: in the pass that may cover points, leaders
     crossed each other, ran through labels and ended inside their markers (or merged
     into one line to a stack of points)."""
-    from matplotlib.figure import Figure
 
     from sksplice.plotting import _place_labels
 
-    rng = np.random.default_rng(seed)
-    ax = Figure(figsize=(3.0, 3.0)).add_subplot()
-    x, y = rng.random(60), rng.random(60)
-    ax.scatter(x, y, s=22)
-    ax.set_xlim(-0.05, 1.05)
-    ax.set_ylim(-0.05, 1.05)
+    ax, x, y = _scattered(seed, 60)
     names = [f"concept {i}" for i in range(40)]
     radius = _SHIFT_RADIUS
     left_out = _place_labels(ax, x[:40], y[:40], names, avoid=np.column_stack([x, y]),
@@ -1963,19 +1970,13 @@ def test_labels_placed_again_never_give_up_a_label_placed_before(monkeypatch):
     """A placement again, those left out first, is kept only where it places every label
     the one before did: kept where it left out fewer, it gave up the second most
     significant concept of a shift for lesser ones."""
-    from matplotlib.figure import Figure
 
     import sksplice.plotting
     from sksplice.plotting import _place_labels
 
     def left_out(seed: int, retries: int) -> list[str]:
         monkeypatch.setattr(sksplice.plotting, "_LABEL_RETRIES", retries)
-        rng = np.random.default_rng(seed)
-        ax = Figure(figsize=(3.0, 3.0)).add_subplot()
-        x, y = rng.random(40), rng.random(40)
-        ax.scatter(x, y, s=22)
-        ax.set_xlim(-0.05, 1.05)
-        ax.set_ylim(-0.05, 1.05)
+        ax, x, y = _scattered(seed, 40)
         names = [f"concept {i}" for i in range(18)]
         return _place_labels(ax, x[:18], y[:18], names, avoid=np.column_stack([x, y]), marker=3.0)
 
