@@ -995,8 +995,11 @@ def _embed(
         where,
     )
     # One bar for the whole vocabulary where the embedder shows bars (its ``verbose``):
-    # the bars of its calls (the sample, then each block) count into it.
-    verbose = bool(getattr(embedder, "verbose", False))
+    # the bars of its calls (the sample, then each block) count into it. Also where the
+    # messages above are shown (a SpliceTransformer's ``verbose``), whose progress was
+    # missing for embedders without bars of their own (a sentence-transformers model:
+    # nothing between the estimate and the end), counted a call at a time there.
+    verbose = bool(getattr(embedder, "verbose", False)) or logger.isEnabledFor(logging.INFO)
     bar = progress(len(concepts), desc="embedding concepts", unit="concept", disable=not verbose)
     with bar, counted_by(bar) if verbose else contextlib.nullcontext():
         raw = _embed_calls(embedder, concepts, plan, timed, bar, blocks)

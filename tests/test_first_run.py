@@ -218,6 +218,32 @@ def test_one_bar_counts_the_whole_vocabulary(tiny_clip_model, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_a_verbose_transformer_shows_the_progress_of_an_embedder_without_bars(capsys):
+    # SpliceTransformer(verbose=1) said the estimate, then nothing for the rest of the
+    # embedding with an embedder that shows no bar of its own (a sentence-transformers
+    # model: 26 s of silence for 5,000 concepts): its calls are counted in one bar.
+    from sksplice import SpliceTransformer
+
+    concepts = [f"concept number {i}" for i in range(2100)]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 8))
+    for verbose in (1, 0):
+        clear_memory_cache()
+        SpliceTransformer(
+            embedder=CountingEmbedder(dim=8, key=f"no-bar-{verbose}"),
+            vocabulary=concepts,
+            modality="text",
+            verbose=verbose,
+            device="cpu",
+        ).fit(X)
+        err = capsys.readouterr().err
+        bar = [line for line in err.splitlines() if line.startswith("embedding concepts")]
+        if verbose:
+            assert bar and "2100/2100" in bar[-1], err
+        else:
+            assert bar == [], err
+
+
 # -- an embedding that is stopped keeps its finished blocks for the next run
 
 
