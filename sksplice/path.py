@@ -94,6 +94,27 @@ class SplicePath:
     def __len__(self) -> int:
         return len(self.l1_penalties)
 
+    def _heading(self) -> str:
+        rows = self.weights[0].shape[0] if self.weights else 0
+        baseline = (
+            f"; cosine of the centre alone {self.baseline_cosine:.4g}"
+            if np.isfinite(self.baseline_cosine)
+            else ""
+        )
+        return (
+            f"SplicePath of {len(self)} penalt{'y' if len(self) == 1 else 'ies'} ({rows} rows, "
+            f"{len(self.concepts)} concepts; solved in {self.time_s:.3g} s{baseline})"
+        )
+
+    def __repr__(self) -> str:
+        # (the statistics as a table: the dataclass's repr was one long line of arrays)
+        return f"{self._heading()}\n{self.to_frame().to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(self._heading())}</p>{self.to_frame().to_html(index=False)}"
+
     def to_frame(self) -> Any:
         """The per-penalty statistics as a pandas DataFrame (one row per penalty).
 

@@ -63,6 +63,20 @@ def test_path_equals_independent_solves(problem):
     assert list(path.concepts) == list(splicer.concepts_)
 
 
+def test_a_path_shows_itself_as_its_table(problem):
+    # (its repr was the dataclass's, one long line of arrays, in a notebook too)
+    splicer, X = problem
+    path = splice_path(splicer, X[:20], [0.1, 0.3])
+    heading = f"SplicePath of 2 penalties (20 rows, {len(splicer.concepts_)} concepts; solved in "
+    text = repr(path)
+    assert text.startswith(heading) and "array(" not in text
+    lines = text.splitlines()
+    assert lines[1].split() == ["l1_penalty", "mean_l0", "cosine", "worst_gap", "n_iter"]
+    assert [float(line.split()[0]) for line in lines[2:]] == [0.3, 0.1]
+    page = path._repr_html_()
+    assert page.startswith(f"<p>{heading}") and page.count("<tr") == 3  # (a title row, 2 rows)
+
+
 def test_a_path_of_a_frame_warns_nothing(problem):
     # The baseline was taken of the frame's values: scikit-learn warned that "X does not
     # have valid feature names" (once a fold in a search over the path).
