@@ -275,7 +275,7 @@ def _is_checkpoint_format_error(exc: BaseException) -> bool:
     import struct
     import zipfile
 
-    if isinstance(exc, MemoryError | OSError | torch.OutOfMemoryError):
+    if isinstance(exc, MemoryError | OSError | torch.cuda.OutOfMemoryError):
         return False
     message = str(exc)
     decoding = (
@@ -295,7 +295,7 @@ def _is_checkpoint_mismatch(exc: BaseException) -> bool:
 
     Out of memory and operating-system errors never are.
     """
-    if isinstance(exc, MemoryError | OSError | torch.OutOfMemoryError):
+    if isinstance(exc, MemoryError | OSError | torch.cuda.OutOfMemoryError):
         return False
     return _raised_within(exc, {("open_clip.factory", "load_checkpoint")})
 

@@ -495,7 +495,10 @@ def _profile_frame(
         stats, index=index, columns=columns(("mean_weight", "prevalence")), copy=False
     )
     numbers = pd.DataFrame(present, index=index, columns=columns(("count",)), copy=False)
-    return pd.concat([shares, numbers], axis=1)
+    # (pandas < 3 copies both frames in concat unless told not to; 3 copies lazily and
+    # deprecates the keyword)
+    no_copy = {} if int(pd.__version__.split(".")[0]) >= 3 else {"copy": False}
+    return pd.concat([shares, numbers], axis=1, **no_copy)
 
 
 def _group_sizes(profiles: pd.DataFrame) -> dict[Any, int]:

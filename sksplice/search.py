@@ -498,7 +498,12 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             method_mapping=MethodMapping().add(caller="fit", callee="fit"),
         )
         router.add(
-            scorer=check_scoring(self.estimator, scoring=self.scoring),
+            # (scoring=None: the pipeline's score routes by its steps' requests, as
+            # scikit-learn >= 1.8's passthrough scorer; before 1.8 that scorer took the
+            # pipeline's own unset request)
+            scorer=self.estimator
+            if self.scoring is None
+            else check_scoring(self.estimator, scoring=self.scoring),
             method_mapping=MethodMapping()
             .add(caller="score", callee="score")
             .add(caller="fit", callee="score"),

@@ -3569,7 +3569,9 @@ def test_ranking_tables_of_unusual_columns_are_written_as_one_record_at_a_time_w
     import pandas as pd
 
     def reference(table):
-        records = table.to_dict(orient="records")
+        # (a frame without columns: a record of each row, as pandas >= 3.1 gives them; 2.x
+        # and 3.0 give none)
+        records = table.to_dict(orient="records") if table.shape[1] else [{}] * len(table)
         if fmt == "json":
             doc = {"metadata": {}, "ranking": records}
             return json.dumps(doc, indent=1, default=_output._json_scalar) + "\n"

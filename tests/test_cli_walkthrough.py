@@ -319,7 +319,7 @@ def test_a_checkpoint_that_fails_to_load_for_other_reasons_is_an_error_of_the_ru
     path = tmp_path / "good.pt"
     torch.save(_tiny_state_dict(), path)
     failure = {
-        "out of memory": torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
+        "out of memory": torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"),
         "memory": MemoryError(),
         "disk": OSError(5, "Input/output error"),
     }[error]

@@ -76,6 +76,14 @@ def full_length_reference(embedder: CLIPEmbedder, texts: list[str]) -> np.ndarra
     return torch.nn.functional.normalize(features.float(), dim=-1).numpy()
 
 
+def _eos_pooling() -> bool:
+    """Whether open_clip pools a text tower at its ``eos_id`` (``pool_type="eos"``, 3.1)."""
+    import open_clip
+
+    major, minor = (int(part) for part in open_clip.__version__.split(".")[:2])
+    return (major, minor) >= (3, 1)
+
+
 def exact_names() -> list[str]:
     return [name for name, (_, _, exact) in VARIANTS.items() if exact]
 
@@ -89,6 +97,8 @@ def fallback_names() -> list[str]:
     [(None, 1), (None, 3), (None, 64)] + [(name, 3) for name in exact_names()],
 )
 def test_shortened_sequences_equal_the_full_length_pass(text_variants, variant, batch_size):
+    if variant == "sksplice-test-text-eos" and not _eos_pooling():
+        pytest.skip("open_clip before 3.1 has no pooling at the end-of-text id ('eos')")
     model = variant or text_variants
     embedder = make(model, batch_size=batch_size)
     loaded = _models._load_model(embedder._config())

@@ -70,7 +70,7 @@ def _oom_above(monkeypatch, limit: int) -> list[int]:
     def flaky(lasso, prob, V, *args, **kwargs):
         seen.append(int(V.shape[0]))
         if V.shape[0] > limit:
-            raise torch.OutOfMemoryError("simulated")
+            raise torch.cuda.OutOfMemoryError("simulated")
         return original(lasso, prob, V, *args, **kwargs)
 
     monkeypatch.setitem(METHODS, "working_set", dataclasses.replace(method, solve_chunk=flaky))
@@ -110,10 +110,10 @@ def test_out_of_memory_on_one_row_gives_up_naming_chunk_size(monkeypatch):
     _oom_above(monkeypatch, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        with pytest.raises(torch.OutOfMemoryError, match="chunk size of 1 row") as info:
+        with pytest.raises(torch.cuda.OutOfMemoryError, match="chunk size of 1 row") as info:
             NonNegLasso(D, device="cpu").solve(V, 0.2, solver="working_set")
     assert "simulated" in str(info.value)
-    assert isinstance(info.value.__cause__, torch.OutOfMemoryError)
+    assert isinstance(info.value.__cause__, torch.cuda.OutOfMemoryError)
 
 
 def test_out_of_memory_during_transform_gives_same_weights(monkeypatch):

@@ -67,7 +67,11 @@ def _fitted(**kwargs):
     ("value", "error", "message"),
     [
         (True, TypeError, "n must be a positive integer, got True (bool)"),
-        (np.True_, TypeError, "n must be a positive integer, got np.True_ (bool)"),
+        (
+            np.True_,
+            TypeError,
+            f"n must be a positive integer, got {np.True_!r} ({type(np.True_).__name__})",
+        ),
         (2.0, TypeError, "n must be a positive integer, got 2.0 (float)"),
         ("3", TypeError, "n must be a positive integer, got '3' (str)"),
         (None, TypeError, "n must be a positive integer, got None (NoneType)"),

@@ -447,7 +447,9 @@ def _open(path: Path) -> np.ndarray:
         raise CLIError(f"{what}: it is empty (0 bytes)" if _empty(path) else what) from exc
     except ValueError as exc:
         text = str(exc)
-        if "pickled" in text:
+        if _empty(path):  # (numpy < 1.25 says ValueError "pickled data" of an empty file)
+            why = "it is empty (0 bytes)"
+        elif "pickled" in text:
             why = "numpy's .npy header is missing (a file of another kind, renamed?)"
         elif "Python objects" in text or "Object arrays" in text:
             why = "it holds Python objects, not numbers"

@@ -373,7 +373,7 @@ class NonNegLasso:
         TypeError
             For ``V`` that does not hold real numbers, or an option of the wrong
             type (a string or a bool where a number is expected).
-        torch.OutOfMemoryError
+        torch.cuda.OutOfMemoryError
             When the device runs out of memory even on a chunk of one row.
 
         Warns
@@ -791,11 +791,11 @@ class NonNegLasso:
                     )
                     if progress is not None:
                         progress(stop - start)
-            except torch.OutOfMemoryError as exc:
+            except torch.cuda.OutOfMemoryError as exc:
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
                 if stop - start <= 1:
-                    raise torch.OutOfMemoryError(
+                    raise torch.cuda.OutOfMemoryError(
                         f"NonNegLasso ran out of device memory on {self.device} even with "
                         f"a chunk size of 1 row (row {start}; {self.n_concepts} concepts, "
                         f"{self.n_features} features); free memory on the device or use "
