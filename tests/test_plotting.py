@@ -307,8 +307,9 @@ def test_a_notebook_shows_new_figures_without_importing_pyplot(tmp_path):
         "    get_ipython=lambda: shell, version_info=(9, 0)\n"
         ")\n"
         # (matplotlib < 3.9 reads IPython's table of GUI backends)
-        "sys.modules['IPython.core'] = types.SimpleNamespace()\n"
-        "sys.modules['IPython.core.pylabtools'] = types.SimpleNamespace(backend2gui={})\n"
+        "pylabtools = types.SimpleNamespace(backend2gui={})\n"
+        "sys.modules['IPython.core'] = types.SimpleNamespace(pylabtools=pylabtools)\n"
+        "sys.modules['IPython.core.pylabtools'] = pylabtools\n"
         "from sksplice.plotting import plot_decomposition\n"
         "ax = plot_decomposition(np.array([0.5, 0.0, 0.2]), ['a', 'b', 'c'])\n"
         "import matplotlib.pyplot as plt\n"
