@@ -309,7 +309,8 @@ def warn_duplicate_concepts(
         )
     warn_user(
         DuplicateConceptWarning(
-            f"{n_extra} concept(s) of the vocabulary have the same embedding as another: "
+            f"{n_extra} concept{'s' if n_extra > 1 else ''} of the vocabulary "
+            f"{'have' if n_extra > 1 else 'has'} the same embedding as another: "
             f"{shown} (a text tower that lower-cases its input or strips its accents embeds "
             "such variants alike, and one cuts a concept longer than its context). A row's "
             "weight on such a group is split equally between its concepts, so none of them "
@@ -1589,7 +1590,10 @@ def _embed_calls(
                 # above them out of sight in a notebook). The same object, which callers
                 # mark (the signal of the command line, the rows embedded).
                 exc.args = (stopped,)
-                raise exc.with_traceback(None)  # noqa: B904 (itself, not another)
+                raise exc.with_traceback(None) from None
+        elif blocks is not None:  # (stopped in its first block: no folder of nothing left)
+            with contextlib.suppress(OSError):
+                blocks.folder.rmdir()
         raise
     now = time.perf_counter()
     bar.close()  # (its last line before the summary's, on a file or pipe too)

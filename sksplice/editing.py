@@ -270,8 +270,8 @@ def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expa
             if expanded
             else "extend the edit with n_neighbors or similarity_threshold"
         )
-        + ". (In a search over l1_penalty, a large penalty may leave it out of every row "
-        "of one fit only.)"
+        + f". (In a search over l1_penalty, a large penalty may leave {'it' if one else 'them'} "
+        "out of every row of one fit only.)"
     )
 
 

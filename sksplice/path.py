@@ -102,8 +102,9 @@ class SplicePath:
             else ""
         )
         return (
-            f"SplicePath of {len(self)} penalt{'y' if len(self) == 1 else 'ies'} ({rows} rows, "
-            f"{len(self.concepts)} concepts; solved in {self.time_s:.3g} s{baseline})"
+            f"SplicePath of {len(self)} penalt{'y' if len(self) == 1 else 'ies'} ({rows} "
+            f"row{'' if rows == 1 else 's'}, {len(self.concepts)} concepts; solved in "
+            f"{self.time_s:.3g} s{baseline})"
         )
 
     def __repr__(self) -> str:

@@ -1297,6 +1297,14 @@ class ReportPage(str):
 
     frame_height: int = 800
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # (IPython's text of the page, which a notebook keeps beside the frame and a
+        # terminal shows: the whole page, tens of kilobytes, was written out)
+        printer.text(
+            f"<sksplice report page: {len(self):,} characters of HTML; shown in a frame "
+            "where HTML is shown, str(page) is its text>"
+        )
+
     def _repr_html_(self) -> str:
         import html
 

@@ -815,7 +815,8 @@ def test_transformer_warns_of_concepts_with_the_same_embedding(rng):
     raw[7] = raw[6]
     mean = 0.5 * _unit(rng.standard_normal(16))
     splice = SpliceTransformer(vocabulary=concepts, concept_embeddings=raw, image_mean=mean)
-    with pytest.warns(DuplicateConceptWarning, match=r"2 concept\(s\).*'dog' = 'Dog'") as caught:
+    said = r"2 concepts of the vocabulary have.*'dog' = 'Dog'"
+    with pytest.warns(DuplicateConceptWarning, match=said) as caught:
         splice.fit(rng.standard_normal((5, 16)))
     (warning,) = [w.message for w in caught if isinstance(w.message, DuplicateConceptWarning)]
     assert warning.groups == [("dog", "Dog"), ("a" * 60, "a" * 60 + "b")]
@@ -1160,7 +1161,7 @@ def test_duplicates_of_a_published_vocabulary_are_told_how_to_drop(isolated_fold
     # (the names to drop written out: a notebook shows the message, not the warning whose
     # `groups` the advice needed)
     assert str(told[0].message) == (
-        "1 concept(s) of the vocabulary have the same embedding as another: 'a' = 'à' (a text "
+        "1 concept of the vocabulary has the same embedding as another: 'a' = 'à' (a text "
         "tower that lower-cases its input or strips its accents embeds such variants alike, "
         "and one cuts a concept longer than its context). A row's weight on such a group is "
         "split equally between its concepts, so none of them stands for it alone. Keep one "

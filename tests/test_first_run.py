@@ -367,13 +367,15 @@ def test_the_interruption_itself_says_how_to_resume_and_ends_where_it_is_said(tm
     frames = [frame.name for frame in traceback.extract_tb(exc.__traceback__)]
     assert "embed_text" not in frames, frames  # (the embedder's frame is not shown)
     assert frames[0] == "test_the_interruption_itself_says_how_to_resume_and_ends_where_it_is_said"
-    assert exc.__suppress_context__ is False and exc.__context__ is None
-    # an interruption before any block was kept is left as it was raised
+    assert exc.__context__ is None and exc.__cause__ is None
+    # an interruption before any block was kept is left as it was raised, and leaves no
+    # empty folder of blocks behind
     clear_memory_cache()
     with pytest.raises(KeyboardInterrupt) as early:
         embed_vocabulary(_StoppedEmbedder(0), concepts, cache_dir=tmp_path / "b", batch_size=256)
     assert str(early.value) == ""
     assert "embed_text" in [f.name for f in traceback.extract_tb(early.value.__traceback__)]
+    assert not list((tmp_path / "b").rglob("*.partial")), list((tmp_path / "b").rglob("*"))
 
 
 def test_blocks_kept_after_an_error_of_the_embedder_say_it_must_be_fixed(tmp_path, caplog):

@@ -968,6 +968,26 @@ def test_a_table_wider_than_its_box_shows_a_shadow_where_columns_lie_beyond(brow
     wide.close()
 
 
+def _scrolled_to(section) -> bool:
+    """Whether the page of ``section`` (a locator) shows it at its top, or is scrolled as
+    far down as it goes (a section near the end cannot reach the top)."""
+    return section.evaluate(
+        "e => { const top = e.getBoundingClientRect().top; const d = document.scrollingElement;"
+        " return (-2 < top && top < 10) || (top > 0 && d.scrollTop > 0"
+        " && d.scrollTop >= d.scrollHeight - d.clientHeight - 1); }"
+    )
+
+
+def test_the_links_of_the_header_go_to_their_sections(browser, explorer):
+    path, *_ = explorer
+    page = Page(browser, path, height=700)
+    for section in ("ranking", "images", "summary"):
+        page.page.locator(f'header nav a[href="#{section}"]').click()
+        assert _scrolled_to(page.page.locator(f"#{section}")), section
+        assert page.page.evaluate("location.hash") == f"#{section}"  # (an address to share)
+    page.close()
+
+
 def test_a_page_shown_in_a_notebook_keeps_its_style_and_script_in_its_frame(
     browser, explorer, tmp_path, artifacts
 ):
@@ -980,6 +1000,13 @@ def test_a_page_shown_in_a_notebook_keeps_its_style_and_script_in_its_frame(
     page = render_report(results, ranking=ranking)
     assert isinstance(page, ReportPage) and isinstance(page, str)
     assert str(page).startswith("<!DOCTYPE html>")  # (the text, as before, for files)
+    # (IPython's plain text of it, kept by a notebook beside the frame: not the whole page)
+    said: list[str] = []
+    page._repr_pretty_(type("Printer", (), {"text": lambda self, text: said.append(text)})(), False)
+    assert said == [
+        f"<sksplice report page: {len(page):,} characters of HTML; shown in a frame where "
+        "HTML is shown, str(page) is its text>"
+    ]
     notebook = tmp_path / "notebook.html"
     notebook.write_text(
         "<!DOCTYPE html><html><body>"
@@ -1009,6 +1036,13 @@ def test_a_page_shown_in_a_notebook_keeps_its_style_and_script_in_its_frame(
     assert padding == "1px", padding  # (the browser's default, not the report's 0.5rem)
     frame_height = tab.evaluate("document.querySelector('iframe').getBoundingClientRect().height")
     assert abs(frame_height - page.frame_height) <= 2, frame_height
+    # the links of its header scroll the frame to their section (in a frame of srcdoc,
+    # whose address is the host page's, "#ranking" loaded the host page into the frame)
+    for section in ("ranking", "images", "summary"):
+        frame.locator(f'header nav a[href="#{section}"]').click()
+        assert frame.locator("#ranking-table").count() == 1  # (still the report)
+        assert _scrolled_to(frame.locator(f"#{section}")), section
+    assert tab.url == notebook.as_uri()
     assert errors == []
     tab.screenshot(path=str(artifacts / "report_in_a_notebook.png"), full_page=True)
     tab.close()

@@ -430,6 +430,19 @@
   }
 
   document.addEventListener("click", (event) => {
+    // A link to a section of the page: in a frame of a notebook (an iframe's srcdoc, of
+    // the host page's address) "#ranking" loaded the host page into the frame, so the
+    // section is scrolled to here, and the address keeps its fragment where it can.
+    const link = event.target.closest('a[href^="#"]:not([data-concept])');
+    if (link && link.getAttribute("href").length > 1) {
+      const section = document.getElementById(link.getAttribute("href").slice(1));
+      if (section) {
+        event.preventDefault();
+        section.scrollIntoView();
+        if (location.protocol !== "about:") history.replaceState(null, "", link.getAttribute("href"));
+      }
+      return;
+    }
     const target = event.target.closest("[data-concept], [data-image]");
     if (!target) return;
     event.preventDefault();
