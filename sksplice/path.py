@@ -281,7 +281,10 @@ def splice_path(transformer: Any, X: Any, l1_penalties: Any) -> SplicePath:
         )
     try:
         check_is_fitted(transformer)
+        fitted = True
     except Exception:
+        fitted = False
+    if not fitted:  # (fitted outside the handler: its errors are not chained to "not fitted")
         transformer = clone(transformer).fit(X)
     # (float16 rows kept, as transform keeps them: the weights are float32, as its are)
     X = transformer._validate_X(X, reset=False, keep_float16=True)

@@ -77,6 +77,18 @@ def test_a_path_shows_itself_as_its_table(problem):
     assert page.startswith(f"<p>{heading}") and page.count("<tr") == 3  # (a title row, 2 rows)
 
 
+def test_an_unfitted_transformer_fitted_by_the_path_says_only_its_own_error():
+    # (its error was chained to "This SpliceTransformer instance is not fitted yet")
+    rng = np.random.default_rng(0)
+    words = [f"concept {i}" for i in range(10)]
+    splicer = SpliceTransformer(
+        vocabulary=words, concept_embeddings=rng.standard_normal((10, 8)), device="cpu"
+    )
+    with pytest.raises(ValueError, match="cannot learn the modality centre") as refused:
+        splice_path(splicer, rng.standard_normal((1, 8)), [0.1])
+    assert refused.value.__context__ is None
+
+
 def test_a_path_of_a_frame_warns_nothing(problem):
     # The baseline was taken of the frame's values: scikit-learn warned that "X does not
     # have valid feature names" (once a fold in a search over the path).
