@@ -286,27 +286,23 @@ def warn_duplicate_concepts(
     shown = shown_groups(groups, short)
     dropped = [name for group in groups for name in group[1:]]
     n_extra = len(dropped)
-    if n_extra <= _DROPPED_SHOWN and all(len(name) <= 40 for name in dropped):
-        # (the names to drop, written out: a notebook shows the message, not the warning
-        # whose `groups` the advice needed)
-        names = "{" + ", ".join(repr(name) for name in dropped) + "}"
-        keep = f"Keep one concept of each group, dropping the others ({names})"
-        how = (
-            " from the vocabulary"
-            if named is None
-            else f": vocabulary=[c for c in load_vocabulary({named!r}, size={len(concepts)})"
-            f" if c not in {names}]; or filter this warning by its class, "
-            "sksplice.exceptions.DuplicateConceptWarning"
+    # (the names to drop written out where they are few: a notebook shows the message,
+    # not the warning whose `groups` the advice needed)
+    written = n_extra <= _DROPPED_SHOWN and all(len(name) <= 40 for name in dropped)
+    names = "{" + ", ".join(repr(name) for name in dropped) + "}" if written else "dropped"
+    keep = (
+        f"Keep one concept of each group, dropping the others ({names})"
+        if written
+        else "Keep one concept of each group (the warning's `groups` lists them)"
+    )
+    if named is not None:
+        keep += (
+            f": vocabulary=[c for c in load_vocabulary({named!r}, size={len(concepts)}) if c "
+            f"not in {names}]{'' if written else ', with dropped the others of each group'}; "
+            "or filter this warning by its class, sksplice.exceptions.DuplicateConceptWarning"
         )
-    else:
-        keep = "Keep one concept of each group (the warning's `groups` lists them)"
-        how = (
-            ""
-            if named is None
-            else f": vocabulary=[c for c in load_vocabulary({named!r}, size={len(concepts)})"
-            " if c not in dropped], with dropped the others of each group; or filter this "
-            "warning by its class, sksplice.exceptions.DuplicateConceptWarning"
-        )
+    elif written:
+        keep += " from the vocabulary"
     warn_user(
         DuplicateConceptWarning(
             f"{n_extra} concept{'s' if n_extra > 1 else ''} of the vocabulary "
@@ -314,7 +310,7 @@ def warn_duplicate_concepts(
             f"{shown} (a text tower that lower-cases its input or strips its accents embeds "
             "such variants alike, and one cuts a concept longer than its context). A row's "
             "weight on such a group is split equally between its concepts, so none of them "
-            f"stands for it alone. {keep}{how}.",
+            f"stands for it alone. {keep}.",
             groups,
         )
     )

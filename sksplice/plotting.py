@@ -1618,7 +1618,8 @@ def _place_labels(
 
     def attempt(order: list[int]) -> tuple[dict[int, tuple], list[int]]:
         """Place the labels in ``order``, each where the ones before leave room: each
-        placed label's (text, point, side, offset) and the labels left out."""
+        placed label's (text, point, side, offset, whether it has a leader) and the
+        labels left out."""
         placed[:] = fixed
         leaders.clear()
         kept["boxes"] = np.reshape(placed, (-1, 4))
@@ -1649,13 +1650,14 @@ def _place_labels(
                 continue
             side, (dx, dy), box, near = chosen
             placed.append(box)
-            if (dx, dy) != (side * _LABEL_GAP, 0.0):  # (a leader)
+            leader = (dx, dy) != (side * _LABEL_GAP, 0.0)  # (set off from its point's level)
+            if leader:
                 leaders.append((near, np.array([px, py])))
                 kept["leaders"] = np.reshape(leaders, (-1, 2, 2))
                 kept["low"] = kept["leaders"].min(axis=1)
                 kept["high"] = kept["leaders"].max(axis=1)
             kept["boxes"] = np.reshape(placed, (-1, 4))
-            chosen_of[i] = (text, point, side, (dx, dy))
+            chosen_of[i] = (text, point, side, (dx, dy), leader)
         return chosen_of, missing
 
     chosen_of, missing = attempt(list(range(len(names))))
@@ -1672,8 +1674,7 @@ def _place_labels(
         if not missing:
             break
     for i in sorted(chosen_of):
-        text, point, side, (dx, dy) = chosen_of[i]
-        leader = (dx, dy) != (side * _LABEL_GAP, 0.0)
+        text, point, side, (dx, dy), leader = chosen_of[i]
         label = ax.annotate(
             text,
             point,

@@ -89,8 +89,9 @@ def _published_mean_advice(args: argparse.Namespace | None) -> str:
     from ._checks import has_published_mean
     from ._logging import published_mean_file
 
-    found = published_mean_file(args.model, args.pretrained) if args is not None else None
-    if args is not None and has_published_mean(args) and found is not None:
+    if args is not None and has_published_mean(args):
+        found = published_mean_file(args.model, args.pretrained)
+        assert found is not None  # (the same table lookup as has_published_mean's)
         where, fetch = found
         if fetch is None:
             return f"give --image-mean auto: the published mean of these weights, in {where}"
