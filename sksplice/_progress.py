@@ -248,6 +248,43 @@ def progress(
     return bar
 
 
+class StderrHandler(logging.StreamHandler):
+    """A handler of standard error (the command line's, a fit's ``verbose``): on a
+    terminal, each line goes through ``tqdm.write``.
+
+    A progress bar redrawn in place on a terminal has no newline at its end: a
+    line written as it is would be glued onto the bar. ``tqdm.write`` clears the
+    bars drawn on the stream, writes the line and draws them again below it.
+    Anywhere else (a file, a pipe) progress comes as whole lines and a line is
+    written as it is. Once a write fails (standard error is a pipe whose reader
+    went away, or a full disk), nothing more is written to the stream, and the
+    run goes on: its results and exit status do not depend on its messages.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _stream_failed(self.stream):
+            return
+        try:
+            text = self.format(record)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+            return
+        if not _is_terminal(self.stream):
+            _write_diagnostics(self.stream, text + self.terminator, flush=True)
+            return
+        try:
+            from tqdm.std import tqdm
+
+            tqdm.write(text, file=self.stream)
+            self.stream.flush()
+        except UnicodeError:
+            pass
+        except (OSError, ValueError):
+            _stream_fails(self.stream)
+
+
 #: Fits with ``verbose`` running now (threads of a search may overlap) and what the
 #: first of them changed, which the last one puts back.
 _verbose_lock = threading.Lock()
@@ -290,7 +327,8 @@ def verbose_logging(verbose: Any) -> Iterator[None]:
             handler: logging.Handler | None = None
             propagate = package.propagate
             if not _has_handlers(package):
-                handler = logging.StreamHandler(sys.stderr)
+                # (its lines go above a progress bar drawn on a terminal, not onto it)
+                handler = StderrHandler(sys.stderr)
                 handler.setFormatter(logging.Formatter("[sksplice] %(message)s"))
                 handler.setLevel(logging.INFO)
                 package.addHandler(handler)

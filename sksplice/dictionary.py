@@ -985,21 +985,48 @@ def _embed(
         if cache_path is not None
         else "kept in memory for this process only (no disk cache)"
     )
-    logger.info(
-        "embedding %s with %s (not cached yet); the result will be %s",
-        plural(len(concepts), "concept"),
-        cache_key or type(embedder).__name__,
-        where,
-    )
+    raw, reused = _read_finished(blocks, len(concepts))
+    done = sum(len(block) for block in reused.values())
+    with_what = cache_key or type(embedder).__name__
+    if reused:
+        assert blocks is not None
+        # (said instead of "not cached yet", which came just before it)
+        logger.info(
+            "resuming: %d of %d blocks already embedded (%d of %d concepts) in %s; "
+            "embedding the other %d with %s; the result will be %s",
+            len(reused),
+            len(blocks),
+            done,
+            len(concepts),
+            blocks.folder,
+            len(concepts) - done,
+            with_what,
+            where,
+        )
+    else:
+        logger.info(
+            "embedding %s with %s (not cached yet); the result will be %s",
+            plural(len(concepts), "concept"),
+            with_what,
+            where,
+        )
     # One bar for the whole vocabulary where the embedder shows bars (its ``verbose``):
     # the bars of its calls (the sample, then each block) count into it. Also where the
     # messages above are shown (a SpliceTransformer's ``verbose``), whose progress was
     # missing for embedders without bars of their own (a sentence-transformers model:
     # nothing between the estimate and the end), counted a call at a time there.
+    # A resumed run's bar starts at the concepts already embedded, and its rate counts
+    # only those embedded by this run (tqdm's ``initial``).
     verbose = bool(getattr(embedder, "verbose", False)) or logger.isEnabledFor(logging.INFO)
-    bar = progress(len(concepts), desc="embedding concepts", unit="concept", disable=not verbose)
+    bar = progress(
+        len(concepts),
+        desc="embedding concepts",
+        unit="concept",
+        disable=not verbose,
+        initial=done,
+    )
     with bar, counted_by(bar) if verbose else contextlib.nullcontext():
-        raw = _embed_calls(embedder, concepts, plan, timed, bar, blocks)
+        raw = _embed_calls(embedder, concepts, plan, timed, bar, blocks, raw, reused)
     check_finite_rows(raw, f"the output of {type(embedder).__name__}.embed_text", concepts)
     return raw
 
@@ -1376,6 +1403,36 @@ class _Blocks:
         self.kept.add(block)
 
 
+def _read_block(
+    blocks: _Blocks, block: int, raw: np.ndarray | None, n_concepts: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Block ``block`` of ``blocks`` if it is finished, read into its rows of ``raw``
+    (the vocabulary's array, made at the first block read): ``(raw, block's rows)``,
+    the rows None where it is not finished."""
+    found = blocks.read(block, None if raw is None else raw.shape[1])
+    if found is not None:
+        if raw is None:
+            raw = np.empty((n_concepts, found.shape[1]), dtype=np.float32)
+        raw[blocks.rows[block]] = found
+    return raw, found
+
+
+def _read_finished(
+    blocks: _Blocks | None, n_concepts: int
+) -> tuple[np.ndarray | None, dict[int, np.ndarray]]:
+    """The blocks of ``blocks`` that an earlier run finished, read by
+    :func:`_read_block`: the vocabulary's array (None where none was found) and
+    the blocks found, by number."""
+    raw: np.ndarray | None = None
+    reused: dict[int, np.ndarray] = {}
+    for block in range(len(blocks) if blocks is not None else 0):
+        assert blocks is not None
+        raw, found = _read_block(blocks, block, raw, n_concepts)
+        if found is not None:
+            reused[block] = found
+    return raw, reused
+
+
 def _embed_calls(
     embedder: Any,
     concepts: list[str],
@@ -1383,42 +1440,26 @@ def _embed_calls(
     timed: bool,
     bar: Any,
     blocks: _Blocks | None = None,
+    raw: np.ndarray | None = None,
+    reused: dict[int, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The embedding calls of :func:`_embed` (``plan``), with their log lines.
 
-    With ``blocks``, the calls go a block at a time: a block finished by an earlier
-    run (or by another process meanwhile) is read instead of embedded, and each
-    block embedded is kept before the next one starts.
+    With ``blocks``, the calls go a block at a time: the blocks finished by an
+    earlier run (``reused``, read into ``raw`` by :func:`_read_finished`) or by
+    another process meanwhile are read instead of embedded, and each block
+    embedded is kept before the next one starts.
     """
+    reused = {} if reused is None else reused
     groups = blocks.groups if blocks is not None else [list(range(len(plan)))]
-    raw: np.ndarray | None = None
-    reused: dict[int, np.ndarray] = {}
 
     def read_block(block: int) -> np.ndarray | None:
         """A finished block read into ``raw`` (None when there is none to use)."""
         nonlocal raw
         assert blocks is not None
-        found = blocks.read(block, None if raw is None else raw.shape[1])
-        if found is not None:
-            if raw is None:
-                raw = np.empty((len(concepts), found.shape[1]), dtype=np.float32)
-            raw[blocks.rows[block]] = found
+        raw, found = _read_block(blocks, block, raw, len(concepts))
         return found
 
-    if blocks is not None:
-        for block in range(len(blocks)):
-            found = read_block(block)
-            if found is not None:
-                reused[block] = found
-        if reused:
-            logger.info(
-                "resuming: %d of %d blocks already embedded (%d of %d concepts) in %s",
-                len(reused),
-                len(blocks),
-                sum(len(blocks.rows[b]) for b in reused),
-                len(concepts),
-                blocks.folder,
-            )
     # (a resumed run reports its progress, but has no timing sample to estimate from)
     report, timed = timed, timed and not reused
     loop_started = first_started = time.perf_counter()
@@ -1579,14 +1620,16 @@ def _embed_calls(
                     else f"a run after the {type(exc).__name__} is fixed resumes from them"
                 )
             )
-            logger.warning("%s", stopped)
             if isinstance(exc, KeyboardInterrupt):
-                # Said by the interruption itself, from here: its traceback ran through
-                # the embedder's model (46 frames of torch and transformers, the line
-                # above them out of sight in a notebook). The same object, which callers
-                # mark (the signal of the command line, the rows embedded).
+                # Said by the interruption itself, from here, and only there: its
+                # traceback ran through the embedder's model (46 frames of torch and
+                # transformers, a line logged above them out of sight in a notebook).
+                # The same object, which callers mark (the signal of the command line,
+                # the rows embedded); the command line says it in its own words.
                 exc.args = (stopped,)
+                exc._sksplice_stopped = stopped  # type: ignore[attr-defined]
                 raise exc.with_traceback(None) from None
+            logger.warning("%s", stopped)
         elif blocks is not None:  # (stopped in its first block: no folder of nothing left)
             with contextlib.suppress(OSError):
                 blocks.folder.rmdir()
@@ -1766,9 +1809,10 @@ def embed_vocabulary(
         folder beside the cache file until it is written, so that a run that is
         stopped resumes from them
         (only for the same cache key, vocabulary, ``batch_size`` and the
-        embedder's ``device`` and ``batch_size``); the ``sksplice.dictionary``
-        logger says ``stopped: K of N concepts kept (B of M blocks) in <folder>; run again to
-        resume``, then ``resuming: N of M blocks already embedded``.
+        embedder's ``device`` and ``batch_size``): a ``KeyboardInterrupt`` says
+        ``stopped: K of N concepts kept (B of M blocks) in <folder>; run again to
+        resume`` (other errors: the ``sksplice.dictionary`` logger), and the next
+        run logs ``resuming: B of M blocks already embedded``.
     n_features : int, default=None
         Expected embedding width ``d``: a cache file of another width is rebuilt.
         When None, the embedder's ``embedding_dim_`` is used if it has one,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import re
+import sys
 import time
 import types
 
@@ -270,18 +273,20 @@ def _messages(caplog) -> list[str]:
 
 def _stop_after(tmp_path, caplog, concepts, batch_size, stop_at, **kwargs):
     """Embed ``concepts`` until call ``stop_at`` is interrupted; return the folder of
-    the blocks kept and the message said."""
+    the blocks kept and the message the interruption said."""
     clear_memory_cache()
     with (
         caplog.at_level(logging.INFO, logger="sksplice.dictionary"),
-        pytest.raises(KeyboardInterrupt),
+        pytest.raises(KeyboardInterrupt) as stopped,
     ):
         embed_vocabulary(
             _StoppedEmbedder(stop_at, **kwargs), concepts, cache_dir=tmp_path, batch_size=batch_size
         )
     path = dictionary_cache_path(_StoppedEmbedder().cache_key(), concepts, tmp_path)
     assert not path.exists()
-    return path.with_name(path.stem + ".partial"), _messages(caplog)[-1]
+    # said once, by the interruption (a logged line said it a second time above it)
+    assert not [m for m in _messages(caplog) if m.startswith("stopped")], _messages(caplog)
+    return path.with_name(path.stem + ".partial"), str(stopped.value)
 
 
 @pytest.mark.parametrize(
@@ -321,9 +326,15 @@ def test_a_stopped_embedding_resumes_where_it_stopped(
     with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
         raw = embed_vocabulary(first, concepts, cache_dir=tmp_path, batch_size=batch_size)
     messages = _messages(caplog)
-    assert any(
-        m.startswith(f"resuming: {n_kept} of {n_blocks} blocks already embedded") for m in messages
-    )
+    # one line says what is resumed and what is left (not "not cached yet" first)
+    (resuming,) = (m for m in messages if m.startswith("resuming") or "not cached" in m)
+    assert re.fullmatch(
+        rf"resuming: {n_kept} of {n_blocks} blocks already embedded \({stopped.group(1)} of "
+        rf"{len(concepts)} concepts\) in {re.escape(str(folder))}; embedding the other "
+        rf"{len(concepts) - int(stopped.group(1))} with stopped-d8-s0; the result will be cached "
+        rf"in {re.escape(str(dictionary_cache_path(first.cache_key(), concepts, tmp_path)))}",
+        resuming,
+    ), resuming
     # only the concepts of the blocks not kept are embedded, each once
     embedded = [c for call in first.calls for c in call]
     interrupted = _StoppedEmbedder()
@@ -338,6 +349,65 @@ def test_a_stopped_embedding_resumes_where_it_stopped(
     assert path.is_file() and not folder.exists()
     clear_memory_cache()
     np.testing.assert_array_equal(embed_vocabulary(first, concepts, cache_dir=tmp_path), reference)
+
+
+class _Terminal(io.StringIO):
+    """Standard error as a terminal: tqdm redraws its bar in place there."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_resumed_verbose_embedding_says_one_line_and_its_bar_counts_this_run(
+    tmp_path, monkeypatch
+):
+    # Resuming said "embedding 5000 concepts ... (not cached yet)", then "resuming ...";
+    # its bar started at 0, jumped to the concepts read back, and its rate counted them
+    # (4219 concepts/s on the bar, 2048/s said at the end); and on a terminal the lines
+    # of a verbose fit were written onto the bar's line.
+    from sksplice._progress import verbose_logging
+
+    concepts = [f"concept {i}" for i in range(5000)]
+    _, said = _stop_after(tmp_path, _NoCaplog(), concepts, None, 3)
+    kept = int(re.match(r"stopped: (\d+) of", said).group(1))
+
+    bars = []
+    made = dictionary_module.progress
+
+    def kept_bar(*args, **kwargs):
+        bars.append(made(*args, **kwargs))
+        return bars[-1]
+
+    monkeypatch.setattr(dictionary_module, "progress", kept_bar)
+    monkeypatch.setattr(logging.root, "handlers", [])  # (as in a plain script)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    clear_memory_cache()
+    with verbose_logging(1):
+        embed_vocabulary(_StoppedEmbedder(), concepts, cache_dir=tmp_path)
+    monkeypatch.undo()
+    (bar,) = bars
+    # (tqdm's rate is (n - initial) / elapsed: the concepts embedded by this run)
+    assert bar.initial == kept and bar.n == len(concepts)
+    written = terminal.getvalue()
+    # each line of the fit is written on a line of its own (tqdm.write clears the bar
+    # drawn in place, writes the line and draws the bar again below it)
+    lines = [line.rsplit("\r", 1)[-1] for line in written.split("\n")]
+    said_lines = [line for line in lines if "[sksplice]" in line]
+    assert said_lines and all(line.startswith("[sksplice] ") for line in said_lines), written
+    assert not any("not cached" in line for line in said_lines), said_lines
+    assert said_lines[0].startswith(f"[sksplice] resuming: 2 of 3 blocks already embedded ({kept} ")
+    # the bar's first drawing starts at the concepts read back
+    assert re.search(rf"embedding concepts: +\d+%\|[^|]*\| {kept}/5000", written), written
+
+
+class _NoCaplog:
+    """What :func:`_stop_after` reads of pytest's ``caplog``, capturing nothing."""
+
+    records = ()
+
+    def at_level(self, *args, **kwargs):
+        return contextlib.nullcontext()
 
 
 def test_the_interruption_itself_says_how_to_resume_and_ends_where_it_is_said(tmp_path):
@@ -600,6 +670,7 @@ def test_the_command_stopped_while_embedding_resumes(run_env, tmp_path, monkeypa
         err,
     ), err
     assert err.rstrip().endswith("sksplice: error: interrupted: no record was written")
+    assert err.count("stopped: ") == 1, err  # (the command line's line, once)
 
     monkeypatch.setattr(CLIPEmbedder, "embed_text", embed_text)
     code, err = run(str(tmp_path / "cache"))

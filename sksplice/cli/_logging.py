@@ -14,6 +14,7 @@ from typing import Any
 
 from .._image_files import file_being_read, shown_message
 from .._image_files import from_pil as _from_pil
+from .._progress import StderrHandler
 
 logger = logging.getLogger(__name__)
 
@@ -393,51 +394,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _TOLD: set[tuple[str, str]] = set()
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Standard error's handler: on a terminal, each line goes through ``tqdm.write``.
-
-    A progress bar redrawn in place on a terminal has no newline at its end: a
-    line written as it is would be glued onto the bar. ``tqdm.write`` clears the
-    bars drawn on the stream, writes the line and draws them again below it.
-    Anywhere else (a file, a pipe) progress comes as whole lines and a line is
-    written as it is. Once a write fails (standard error is a pipe whose reader
-    went away, or a full disk), nothing more is written to the stream, and the
-    run goes on: its results and exit status do not depend on its messages.
-    """
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from .._progress import _is_terminal, _stream_failed, _stream_fails, _write_diagnostics
-
-        if _stream_failed(self.stream):
-            return
-        try:
-            text = self.format(record)
-        except RecursionError:
-            raise
-        except Exception:
-            self.handleError(record)
-            return
-        if not _is_terminal(self.stream):
-            _write_diagnostics(self.stream, text + self.terminator, flush=True)
-            return
-        try:
-            from tqdm.std import tqdm
-
-            tqdm.write(text, file=self.stream)
-            self.stream.flush()
-        except UnicodeError:
-            pass
-        except (OSError, ValueError):
-            _stream_fails(self.stream)
-
-
 @contextlib.contextmanager
 def _stderr_logging(quiet: bool, debug: bool, data_home: str | None = None) -> Iterator[None]:
     """One stderr handler for the run: INFO (WARNING with -q, DEBUG with --debug);
     ``data_home``: its ``--data-home``, where messages find the files they name."""
     global _DATA_HOME
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
-    handler = _StderrHandler(sys.stderr)
+    handler = StderrHandler(sys.stderr)
     handler.setLevel(level)
     handler.setFormatter(_Formatter())
     root, package = logging.getLogger(), logging.getLogger("sksplice")
@@ -506,9 +469,18 @@ def _reader_gone(path: str | None = None) -> bool:
 
 def _interruption(exc: KeyboardInterrupt) -> tuple[int, str]:
     """The exit status of an interrupted run and the word that says why (``interrupted``,
-    ``terminated``, ``hung up``)."""
+    ``terminated``, ``hung up``).
+
+    An interruption that stopped the embedding of a vocabulary carries what was kept
+    for the next run (``stopped: ... run again to resume``): said here, as a warning
+    line before the run's error line.
+    """
     from .._console import _SIGNALS
 
+    stopped = getattr(exc, "_sksplice_stopped", None)
+    if stopped:
+        logger.warning("%s", stopped)
+        exc._sksplice_stopped = None  # type: ignore[attr-defined]  # (said once)
     return _SIGNALS[getattr(exc, "signum", signal.SIGINT)]
 
 
