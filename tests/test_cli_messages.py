@@ -1457,3 +1457,49 @@ def test_the_file_of_openai_weights_is_told_with_the_quickgelu_model_they_need()
         "'RN50-quickgelu', 'openai') for the QuickGELU they were trained with and their "
         "published mean (a file is no tag)"
     )
+
+
+def test_a_duplicate_warning_of_many_groups_lists_every_group_under_it(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # The warning names five groups ("and 55 more groups") and tells the user to give a
+    # file without the others of each group; the command line named the other groups
+    # nowhere (in Python the warning's `groups` lists them).
+    from sksplice.cli import _logging
+
+    words = [f"word{i}" for i in range(7)]
+    (tmp_path / "vocab.txt").write_text(
+        "\n".join([*words, *(w.upper() for w in words), *(w.title() for w in words[:2])]) + "\n",
+        encoding="utf-8",
+    )
+    code, out, err = _main(
+        ["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "2")], capsys
+    )
+    assert code == 0 and out
+    lines = err.splitlines()
+    (at,) = (i for i, line in enumerate(lines) if "the same embedding as another" in line)
+    assert "; and 2 more groups" in lines[at]
+    assert lines[at + 1] == "sksplice: the 7 groups of concepts with the same embedding:"
+    listed = lines[at + 2 : at + 9]
+    assert listed == [
+        "sksplice:   'word0' = 'WORD0' = 'Word0'",
+        "sksplice:   'word1' = 'WORD1' = 'Word1'",
+        *(f"sksplice:   'word{i}' = 'WORD{i}'" for i in range(2, 7)),
+    ], err
+    # (at most _GROUPS_LISTED of them, then how many more)
+    monkeypatch.setattr(_logging, "_GROUPS_LISTED", 3)
+    from sksplice.dictionary import clear_memory_cache
+
+    clear_memory_cache()
+    code, _, err = _main(["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "2")], capsys)
+    lines = err.splitlines()
+    (at,) = (i for i, line in enumerate(lines) if "the same embedding as another" in line)
+    assert lines[at + 4 : at + 6] == [
+        "sksplice:   'word2' = 'WORD2'",
+        "sksplice:   ... and 4 more groups",
+    ], err
+    # a warning that writes out the names to drop lists nothing under it
+    (tmp_path / "vocab.txt").write_text("word0\nWORD0\nword1\n", encoding="utf-8")
+    code, _, err = _main(["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "2")], capsys)
+    assert "file without the others of each group ('WORD0')." in err
+    assert "groups of concepts with the same embedding" not in err

@@ -387,7 +387,29 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     fix = _warning_fix(category, text)
     if fix and any(option in _cli_words(text) for option in re.findall(r"--[\w-]+", fix)):
         fix = None  # (the message gives that advice itself)
-    logger.warning("%s%s", text, f" ({fix})" if fix else "")
+    logger.warning("%s%s%s", text, f" ({fix})" if fix else "", _groups_listed(message, category))
+
+
+#: The most groups of alike concepts the command line lists under its warning.
+_GROUPS_LISTED = 200
+
+
+def _groups_listed(message: Any, category: type[Warning]) -> str:
+    """The groups of a :class:`~sksplice.exceptions.DuplicateConceptWarning` whose
+    names to drop it does not write out, a line each under it (the warning names five
+    groups; in Python its ``groups`` lists them all, which the command line has no
+    other way to show); an empty string for any other warning."""
+    groups = getattr(message, "groups", None)
+    if category.__name__ != "DuplicateConceptWarning" or not groups:
+        return ""
+    if "dropping the others ({" in str(message):  # (the message writes them)
+        return ""
+    lines = [" = ".join(repr(name) for name in group) for group in groups[:_GROUPS_LISTED]]
+    if len(groups) > _GROUPS_LISTED:
+        lines.append(f"... and {len(groups) - _GROUPS_LISTED} more groups")
+    return f"\nthe {len(groups)} groups of concepts with the same embedding:" + "".join(
+        f"\n  {line}" for line in lines
+    )
 
 
 #: The warnings about image files told in this run, each with its file: told once per file.
