@@ -1072,11 +1072,14 @@ def _settings_of_tag_file(model: str, tag: str) -> tuple[list[str], str]:
     return settings, " and ".join(why)
 
 
-def _checkpoint_mean_hint(model: str, pretrained: str | None) -> str | None:
+def _checkpoint_mean_hint(
+    model: str, pretrained: str | None, *, file_named: bool = False
+) -> str | None:
     """What to pass for weights given as a checkpoint file that hold those of a tag whose
     image mean is published (a file is no tag: no mean is looked up for it, even for a
     checkpoint downloaded by hand, offline). None where ``pretrained`` is no file or
-    ``model`` has no published mean."""
+    ``model`` has no published mean. ``file_named``: the message has named the file and
+    said why no mean is looked up for it already."""
     if pretrained is None or not os.path.isfile(os.path.expanduser(pretrained)):
         return None
     model = _normalise_model_name(model)
@@ -1088,6 +1091,8 @@ def _checkpoint_mean_hint(model: str, pretrained: str | None) -> str | None:
         f"pretrained={tag!r}"
         for tag in tags
     )
+    if file_named:
+        return f"give the settings of these weights yourself: {cases}"
     return (
         f"pass the settings of the weights in pretrained={pretrained!r} yourself (a "
         f"checkpoint file is no tag: no published mean is looked up for it): {cases}"

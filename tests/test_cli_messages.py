@@ -1366,16 +1366,38 @@ def test_a_checkpoint_file_of_a_model_with_a_published_mean_is_told_how_to_give_
                 f"SHA-256 {remote.sha256})"
             )
         )
+        settings = (
+            f"--image-mean {mean}{fetch} where they are those of --pretrained laion2b_s34b_b79k"
+        )
+        # (with --image-mean data, the centre is learned as asked: the file is named in
+        # the advice)
         advice = (
             f"give the settings of the weights in --pretrained '{checkpoint}' yourself (a "
-            "checkpoint file is no tag: no published mean is looked up for it): --image-mean "
-            f"{mean}{fetch} where they are those of --pretrained laion2b_s34b_b79k"
+            f"checkpoint file is no tag: no published mean is looked up for it): {settings}"
         )
         code, _, err = _main(
-            ["decompose", str(one), *_args(tmp_path, pretrained=str(checkpoint))], capsys
+            ["decompose", str(one), "--image-mean", "data"]
+            + _args(tmp_path, pretrained=str(checkpoint)),
+            capsys,
         )
         assert code == 2 and f"one a larger run learns), or {advice}\n" in err, err
         assert "use a model with a published mean" not in err
+        # the default, auto, was asked for, not a centre learned: why it is learned comes
+        # first, and the file is named once
+        code, _, err = _main(
+            ["decompose", str(one), *_args(tmp_path, pretrained=str(checkpoint))], capsys
+        )
+        last = err.strip().splitlines()[-1]
+        assert code == 2 and last.startswith(
+            f"sksplice: error: --pretrained '{checkpoint}' is a checkpoint file, and a file is "
+            "no tag: no published mean is looked up for it, so --image-mean auto learns the "
+            "image mean (the modality centre) from the images, which it cannot from a single "
+            "image: its centred embedding would be zero."
+        ), err
+        assert last.endswith(
+            f"one a larger run learns), or give the settings of these weights yourself: {settings}"
+        ), err
+        assert last.count(str(checkpoint)) == 1 and last.count("is no tag") == 1, last
         code, _, err = _main(
             ["decompose", str(run_env), "--image-mean", "pretrained"]
             + _args(tmp_path, pretrained=str(checkpoint)),

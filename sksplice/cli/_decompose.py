@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import re
+import shlex
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -63,29 +64,43 @@ class _Decomposition:
 def _one_image_advice(args: argparse.Namespace | None = None) -> str:
     from .._means import MIN_MEAN_SAMPLES  # (not through the transformer: sklearn, seconds)
 
+    why = "the image mean (the modality centre) cannot be learned from a single image"
+    file_named = getattr(args, "image_mean", None) == "auto" and _checkpoint_hint(args) is not None
+    if file_named:
+        assert args is not None
+        # (auto was asked for, not a centre learned: why it is learned comes first)
+        why = (
+            f"--pretrained {shlex.quote(args.pretrained)} is a checkpoint file, and a file is "
+            "no tag: no published mean is looked up for it, so --image-mean auto learns the "
+            "image mean (the modality centre) from the images, which it cannot from a single "
+            "image"
+        )
     return (
-        "the image mean (the modality centre) cannot be learned from a single image: its "
+        f"{why}: its "
         "centred embedding would be zero. Decompose it together with other images of the "
         f"kind (at least {MIN_MEAN_SAMPLES} give a stable centre), give --image-mean FILE.npy "
         "(the mean embedding of this model's images: --save-image-mean FILE.npy writes the "
-        f"one a larger run learns), or {_published_mean_advice(args)}"
+        f"one a larger run learns), or {_published_mean_advice(args, file_named=file_named)}"
     )
 
 
-def _checkpoint_hint(args: argparse.Namespace | None) -> str | None:
+def _checkpoint_hint(args: argparse.Namespace | None, file_named: bool = False) -> str | None:
     """For a ``--pretrained`` checkpoint file of a model with a published mean: how to
-    give that mean (a file is no tag: no mean is looked up for it); else None."""
+    give that mean (a file is no tag: no mean is looked up for it, said unless the
+    message has, ``file_named``); else None."""
     from ..vocabulary import _checkpoint_mean_hint
 
     model = getattr(args, "model", None)
-    return _checkpoint_mean_hint(model, getattr(args, "pretrained", None)) if model else None
+    if not model:
+        return None
+    return _checkpoint_mean_hint(model, getattr(args, "pretrained", None), file_named=file_named)
 
 
-def _published_mean_advice(args: argparse.Namespace | None) -> str:
+def _published_mean_advice(args: argparse.Namespace | None, file_named: bool = False) -> str:
     """The last advice of a centre that cannot be learned: the published mean of the
     weights where there is one (``--image-mean data`` refused it), how to give the mean
-    of a checkpoint file of such weights (:func:`_checkpoint_hint`), else a model with a
-    published mean."""
+    of a checkpoint file of such weights (:func:`_checkpoint_hint`; ``file_named``: the
+    message has said why a file has none), else a model with a published mean."""
     from ._checks import has_published_mean
     from ._logging import published_mean_file
 
@@ -99,7 +114,7 @@ def _published_mean_advice(args: argparse.Namespace | None) -> str:
             "give --image-mean auto: the published mean of these weights, downloaded on "
             f"first use to {where} (without network access, {fetch})"
         )
-    hint = _checkpoint_hint(args)
+    hint = _checkpoint_hint(args, file_named)
     if hint is not None:
         return hint
     return "use a model with a published mean (--model ViT-B-32 --pretrained laion2b_s34b_b79k)"
