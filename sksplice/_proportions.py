@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtri
+from scipy.special import betaincinv
 
 #: Confidence level of the prevalence intervals that plots and reports draw.
 INTERVAL_LEVEL = 0.95
 
+#: The method's name, as plots and reports say it.
+INTERVAL_METHOD = "Clopper-Pearson"
 
-def wilson_interval(
+
+def prevalence_interval(
     count: ArrayLike, n: ArrayLike, confidence_level: float = INTERVAL_LEVEL
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided Wilson score intervals of the proportions ``count / n``, elementwise.
+    """Two-sided exact (Clopper-Pearson) intervals of the proportions ``count / n``,
+    elementwise.
 
     The interval of :func:`scipy.stats.binomtest` ``(count, n).proportion_ci(
-    method="wilson")`` (Newcombe 1998, without continuity correction), for whole arrays
-    at once: scipy's takes ~0.3 ms a call, and a report draws one per concept and class.
+    method="exact")``, for whole arrays at once: scipy's takes ~0.3 ms a call, and a
+    report draws one per concept and class. It covers the true proportion at least
+    ``confidence_level`` of the time for every group size and proportion. The Wilson
+    score interval, shorter, covers it as little as 79% of the time for a group of one
+    sample and 83 to 86% for rare concepts in groups of 2 to 100 at a level of 95%,
+    which are the cases these intervals are drawn for (small classes, rare concepts).
 
     Parameters
     ----------
@@ -39,12 +47,14 @@ def wilson_interval(
     size = np.asarray(n, dtype=np.float64)
     k, size = np.broadcast_arrays(k, size)
     valid = np.isfinite(size) & (size > 0) & np.isfinite(k)
-    safe = np.where(valid, size, 1.0)
-    p = np.where(valid, k, 0.0) / safe
-    z = float(ndtri(0.5 + 0.5 * confidence_level))
-    denominator = 2.0 * (safe + z**2)
-    center = (2.0 * safe * p + z**2) / denominator
-    delta = z / denominator * np.sqrt(np.maximum(4.0 * safe * p * (1.0 - p), 0.0) + z**2)
-    low = np.where(k == 0, 0.0, center - delta)
-    high = np.where(k == size, 1.0, center + delta)
+    k = np.where(valid, k, 0.0)
+    size = np.where(valid, size, 1.0)
+    tail = 0.5 * (1.0 - confidence_level)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # (the quantiles of Beta(k, n - k + 1) and Beta(k + 1, n - k); a parameter of 0
+        # is the bound's own end, 0 or 1, set below)
+        low = betaincinv(np.maximum(k, 1e-300), size - k + 1.0, tail)
+        high = betaincinv(k + 1.0, np.maximum(size - k, 1e-300), 1.0 - tail)
+    low = np.where(k == 0, 0.0, low)
+    high = np.where(k == size, 1.0, high)
     return np.where(valid, low, np.nan), np.where(valid, high, np.nan)

@@ -44,6 +44,10 @@ __all__ = [
     "plot_sparsity_tradeoff",
 ]
 
+#: The legend entry of the prevalence intervals: each bar's own interval, not a test of
+#: its difference from the dataset-wide value (see :func:`plot_class_profile`).
+_INTERVAL_LABEL = f"{_INTERVAL_LEVEL:.0%} interval (per bar)"
+
 _STATISTICS = ("prevalence", "mean_weight")
 #: The widest new figure of plot_concept_prevalence, in inches, and the most classes it
 #: shows (a quarter of an inch or more each, where turned labels do not overlap).
@@ -651,9 +655,14 @@ def plot_class_profile(
         One bar per concept (the class's value, largest on top) and a marker
         per concept for the dataset-wide value (black or white, whichever
         stands out on the bars, outlined in the other). Prevalence bars carry
-        their 95% Wilson score interval (from the concept's count and the
-        class's size, as in :func:`plot_concept_prevalence`): every concept of
-        a class of one sample is at 1.0, with an interval from 0.21 to 1. The
+        their exact 95% interval (Clopper-Pearson, from the concept's count and
+        the class's size, as in :func:`plot_concept_prevalence`): every concept
+        of a class of one sample is at 1.0, with an interval from 0.025 to 1.
+        Each interval is the bar's own, not a test: of the many concepts of a
+        class, some intervals miss the dataset-wide value by chance alone (in
+        data where no class differs, one of the ten bars of a class of 30 did
+        in 40% of such plots); :func:`~sksplice.analysis.rank_each_class` tests
+        the differences, adjusted for every concept and class. The
         legend is in one row (one entry a row when that is too wide, and
         beside other axes, so the panels of a row are alike) between
         the title and the axes, where it covers no bar; title and legend keep
@@ -701,10 +710,10 @@ def plot_class_profile(
     if statistic == "prevalence" and len(order) and "count" in profiles.columns.get_level_values(0):
         # (a class of one sample has every one of its concepts at 1.0, as long as a bar
         # of 300 of 300: the interval shows how little it says)
-        from ._proportions import wilson_interval
+        from ._proportions import prevalence_interval
 
         counts = profiles["count"][cls].to_numpy(dtype=np.float64)[order]
-        low, high = wilson_interval(counts, float(sizes.get(cls) or np.nan), _INTERVAL_LEVEL)
+        low, high = prevalence_interval(counts, float(sizes.get(cls) or np.nan), _INTERVAL_LEVEL)
         shown = np.isfinite(low)
         if shown.any():
             handles.append(
@@ -723,7 +732,7 @@ def plot_class_profile(
                     ecolor="0.25",
                     elinewidth=1.0,
                     capsize=3.0,
-                    label=f"{_INTERVAL_LEVEL:.0%} interval (Wilson)",
+                    label=_INTERVAL_LABEL,
                 )
             )
     ax.set_yticks(positions, [_literal(n) for n in _shortened_apart([str(n) for n in names])])
@@ -891,11 +900,14 @@ def plot_concept_prevalence(
     ax : matplotlib.axes.Axes
         One bar per class and a dashed line at the dataset-wide value (black
         or white, whichever stands out on the bars, outlined in the other).
-        Prevalence bars carry the 95% Wilson score interval of their class
-        (the interval of ``scipy.stats.binomtest(...).proportion_ci(method="wilson")``, of the
+        Prevalence bars carry the exact 95% interval of their class
+        (Clopper-Pearson: the interval of
+        ``scipy.stats.binomtest(...).proportion_ci(method="exact")``, of the
         concept's count and the class's size), so that a class of a few
         samples shows how little its prevalence says (one sample holding the
-        concept: 1.0, interval 0.21 to 1).
+        concept: 1.0, interval 0.025 to 1). Each interval is the bar's own, not a
+        test: with many classes, some miss the dashed line by chance alone;
+        :func:`~sksplice.analysis.rank_each_class` tests the differences.
 
     Raises
     ------
@@ -970,7 +982,7 @@ def plot_concept_prevalence(
                 ecolor="0.25",
                 elinewidth=1.0,
                 capsize=3.0,
-                label=f"{_INTERVAL_LEVEL:.0%} interval (Wilson)",
+                label=_INTERVAL_LABEL,
             )
         )
     if turned:
@@ -1209,17 +1221,17 @@ def _chosen_classes(classes: Any, groups: list[Any], absent: Any) -> list[Any]:
 def _prevalence_intervals(
     profiles: pd.DataFrame, concept: Any, classes: list[Any], sizes: dict[Any, int]
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Wilson score intervals of the concept's prevalence in each class (NaN where the
-    class's size is unknown), from the ``count`` columns and the class sizes; None
-    where ``profiles`` has no counts."""
-    from ._proportions import wilson_interval
+    """Exact (Clopper-Pearson) intervals of the concept's prevalence in each class (NaN
+    where the class's size is unknown), from the ``count`` columns and the class sizes;
+    None where ``profiles`` has no counts."""
+    from ._proportions import prevalence_interval
 
     if "count" not in profiles.columns.get_level_values(0):
         return None
     counts = profiles["count"].loc[concept]
     k = np.array([float(counts[cls]) for cls in classes])
     n = np.array([float(sizes.get(cls) or np.nan) for cls in classes])
-    return wilson_interval(k, n, _INTERVAL_LEVEL)
+    return prevalence_interval(k, n, _INTERVAL_LEVEL)
 
 
 def _unfit_ticks(ax: Axes) -> str | None:
@@ -1739,6 +1751,24 @@ _SHIFT_COLUMNS = ("prevalence_a", "prevalence_b", "mean_weight_a", "mean_weight_
 _SCALES = ("linear", "sqrt")
 
 
+#: The corrections of :func:`~sksplice.shift.compare_datasets` as a legend says them.
+_CORRECTIONS_SAID = {"fdr_bh": "BH", "fdr_by": "BY", "holm": "Holm", "bonferroni": "Bonferroni"}
+
+
+def _significance_said(attrs: dict[str, Any]) -> str:
+    """`` (adj. p < 0.05, BH)`` for a comparison's legend: the level and correction of
+    its ``significant`` column (``(p < 0.05)`` without a correction); empty where the
+    table does not record them (a table built or edited by hand)."""
+    alpha = attrs.get("alpha")
+    if not isinstance(alpha, float | int) or "correction" not in attrs:
+        return ""
+    correction = attrs["correction"]
+    if correction is None:
+        return f" (p < {alpha:g}, not adjusted)"
+    said = _CORRECTIONS_SAID.get(correction)
+    return f" (adj. p < {alpha:g}, {said})" if said else f" (adj. p < {alpha:g})"
+
+
 def plot_dataset_shift(
     comparison: pd.DataFrame,
     k: int = 10,
@@ -1816,11 +1846,13 @@ def plot_dataset_shift(
     down = significant & ~up
     ax = _new_axes(ax, (5.5, 5.0))
     # (the legend lists only the kinds of point drawn; the colours are the tested
-    # prevalence, also where the axes show mean weights)
+    # prevalence, also where the axes show mean weights; what "significant" means, the
+    # level and the correction, is said where the table records them)
+    test = _significance_said(comparison.attrs)
     for mask, size, colour, label in (
         (~significant, 10, "0.65", "not significant"),
-        (up, _SHIFT_MARK, "C3", f"prevalence higher in {label_b}"),
-        (down, _SHIFT_MARK, "C0", f"prevalence higher in {label_a}"),
+        (up, _SHIFT_MARK, "C3", f"prevalence higher in {label_b}{test}"),
+        (down, _SHIFT_MARK, "C0", f"prevalence higher in {label_a}{test}"),
     ):
         ax.scatter(x[mask], y[mask], s=size, color=colour, label=label if mask.any() else None)
     top = max(float(np.max(x, initial=0.0)), float(np.max(y, initial=0.0))) * 1.08 or 1.0

@@ -731,6 +731,8 @@ def test_the_share_of_a_concept_in_one_image_of_millions_is_not_written_as_zero(
     assert table.loc["rare", "prevalence_a"] == pytest.approx(1 / n, rel=1e-5)
     assert table.loc["rare", "prevalence_diff"] == pytest.approx(-1 / n, rel=1e-5)  # (B - A)
     assert list(table.columns) == list(cli._compare.WRITTEN_COLUMNS)
+    # (each row says how many images its counts are of)
+    assert table["n_a"].tolist() == [n, n] and table["n_b"].tolist() == [10, 10]
     # equal mean weights (0.1 in 3 images and in 7) differ by a rounding error, not written
     same = sp.csr_matrix(np.full((10, 1), 0.1))
     comparison = compare_datasets(same[:3], same[3:], concepts=["x"], min_count=1)

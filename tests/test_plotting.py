@@ -200,16 +200,16 @@ def test_plot_concept_prevalence(labelled, tmp_path):
     assert [b.get_height() for b in bars] == pytest.approx([0.0, 1.0])
     assert ax.lines[0].get_ydata()[0] == pytest.approx(3 / 5)
     assert ax.get_title() == "bikini"
-    # each prevalence carries its class's 95% Wilson interval: 0 of 2, 3 of 3
+    # each prevalence carries its class's exact 95% interval: 0 of 2, 3 of 3
     (intervals,) = ax.containers[1:]
     (segments,) = intervals.lines[2]
     spans = sorted((float(a[0][1]), float(a[1][1])) for a in segments.get_segments())
-    expected = [binomtest(k, n).proportion_ci(method="wilson") for k, n in ((0, 2), (3, 3))]
+    expected = [binomtest(k, n).proportion_ci(method="exact") for k, n in ((0, 2), (3, 3))]
     np.testing.assert_allclose(spans, [(e.low, e.high) for e in expected], atol=1e-12)
-    assert spans[1][0] == pytest.approx(0.4385, abs=1e-4) and spans[0][1] > 0.6
+    assert spans[1][0] == pytest.approx(0.2924, abs=1e-4) and spans[0][1] > 0.6
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "all samples",
-        "95% interval (Wilson)",
+        "95% interval (per bar)",
     ]
     _save_png(ax, tmp_path)
     ax = plot_concept_prevalence(prof, "bikini", classes=["woman"])
@@ -346,10 +346,11 @@ def test_plot_dataset_shift_points_colours_and_labels(shifted, statistic, tmp_pa
     plotted = {c.get_label(): c.get_offsets() for c in ax.collections}
     up = significant & (shifted["prevalence_diff"].to_numpy() > 0)
     # the colours are the tested prevalence, also where the axes show mean weights
+    # (what significant means, the level and the correction, said in the legend)
     expected = {
         "not significant": ~significant,
-        "prevalence higher in winter": up,
-        "prevalence higher in summer": significant & ~up,
+        "prevalence higher in winter (adj. p < 0.05, BH)": up,
+        "prevalence higher in summer (adj. p < 0.05, BH)": significant & ~up,
     }
     for label, mask in expected.items():
         points = np.asarray(plotted[label])
@@ -369,7 +370,7 @@ def test_the_shift_legend_lists_only_the_kinds_of_point_drawn(shifted):
     fewer.loc[fewer["prevalence_diff"] < 0, "significant"] = False  # none more frequent in A
     ax = plot_dataset_shift(fewer)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["not significant", "prevalence higher in winter"]
+    assert legend == ["not significant", "prevalence higher in winter (adj. p < 0.05, BH)"]
 
 
 def test_the_mean_weight_shift_legend_says_the_colour_is_prevalence():
@@ -381,10 +382,35 @@ def test_the_mean_weight_shift_legend_says_the_colour_is_prevalence():
     assert comparison.loc["x", "significant"] and comparison.loc["x", "prevalence_diff"] > 0
     ax = plot_dataset_shift(comparison, statistic="mean_weight")
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == ["prevalence higher in B"]
-    (red,) = [c for c in ax.collections if c.get_label() == "prevalence higher in B"]
+    assert legend == ["prevalence higher in B (adj. p < 0.05, BH)"]
+    (red,) = [c for c in ax.collections if c.get_label().startswith("prevalence higher in B")]
     x, y = np.asarray(red.get_offsets()).T
     assert (y < x).any()  # below the diagonal: its mean weight is lower in B
+
+
+def test_the_shift_legend_says_the_level_and_correction_of_significant():
+    # "prevalence higher in B" gave neither the level nor the correction of the test
+    W_a = np.r_[np.tile([0.9, 0.1], (10, 1)), np.zeros((10, 2))]
+    W_b = np.tile([0.05, 0.1], (20, 1))
+    said = {}
+    for correction in ("fdr_by", "holm", "bonferroni", None):
+        comparison = compare_datasets(
+            W_a, W_b, concepts=["x", "y"], correction=correction, alpha=0.01
+        )
+        ax = plot_dataset_shift(comparison)
+        said[correction] = [t.get_text() for t in ax.get_legend().get_texts()][-1]
+        plt.close(ax.figure)
+    assert said == {
+        "fdr_by": "prevalence higher in B (adj. p < 0.01, BY)",
+        "holm": "prevalence higher in B (adj. p < 0.01, Holm)",
+        "bonferroni": "prevalence higher in B (adj. p < 0.01, Bonferroni)",
+        None: "prevalence higher in B (p < 0.01, not adjusted)",
+    }
+    # a table that does not record them (built by hand) says nothing it does not know
+    comparison.attrs.clear()
+    ax = plot_dataset_shift(comparison)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "prevalence higher in B"
+    plt.close(ax.figure)
 
 
 def test_shift_points_on_an_axis_show_whole_and_no_concept_is_said(shifted):
@@ -1386,7 +1412,7 @@ def test_ordinary_titles_and_legends_are_left_as_they_are(labelled):
     assert [t.get_text() for t in legend.get_texts()] == [
         "woman",
         "all samples",
-        "95% interval (Wilson)",
+        "95% interval (per bar)",
     ]
     assert plot_concept_prevalence(profiles, "bikini").get_title() == "bikini"
     title = "bikinis among women"
@@ -2210,7 +2236,7 @@ def test_class_profile_ties_are_broken_by_the_other_statistic():
     plt.close(ax.figure)
 
 
-def test_class_profile_bars_carry_their_95_percent_wilson_intervals(labelled):
+def test_class_profile_bars_carry_their_exact_95_percent_intervals(labelled):
     # every concept of a class of one sample is at 1.0, as long as a bar of 300 of 300:
     # the interval shows how little it says
     W, y = labelled
@@ -2220,10 +2246,10 @@ def test_class_profile_bars_carry_their_95_percent_wilson_intervals(labelled):
     (intervals,) = ax.containers[1:]
     (segments,) = intervals.lines[2]
     spans = [(float(a[0][0]), float(a[1][0])) for a in segments.get_segments()]
-    one = binomtest(1, 1).proportion_ci(method="wilson")
+    one = binomtest(1, 1).proportion_ci(method="exact")
     np.testing.assert_allclose(spans, [(one.low, one.high)] * 2, atol=1e-12)
-    assert spans[0][0] == pytest.approx(0.2065, abs=1e-4)
-    assert [t.get_text() for t in ax.get_legend().get_texts()][2] == "95% interval (Wilson)"
+    assert spans[0][0] == pytest.approx(0.025, abs=1e-4)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][2] == "95% interval (per bar)"
     # a mean weight has no such interval
     ax = plot_class_profile(concept_profiles(W, y, NAMES), "bird", statistic="mean_weight")
     assert len(ax.containers) == 1 and len(ax.get_legend().get_texts()) == 2

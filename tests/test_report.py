@@ -566,14 +566,14 @@ def test_class_cards_and_panel_give_each_group_its_number_of_images():
     headings = re.findall(r"<h3 [^>]*>([^<]*)</h3>", cards)
     assert headings == ["all images (n=5)", "bird (n=4)", "cat (n=1)"]
     # (the whole name, its count and its interval are the row's tooltip)
-    assert f'title="{long}: 3 of 4 images, 95% interval 30% to 95%"' in cards
+    assert f'title="{long}: 3 of 4 images, 95% interval 19% to 99%"' in cards
     data = _data(page)
     assert data["groupNames"] == headings
     frequent = re.search(r"<h3>Most frequent concepts.*?</h3>", page).group(0)
     assert "(images)" in frequent
 
 
-def test_prevalence_bars_carry_their_95_percent_wilson_intervals():
+def test_prevalence_bars_carry_their_exact_95_percent_intervals():
     # A class of one image holding a concept is at 100%, a bar as long as 300 of 300:
     # cards and the concept panel draw each share's interval, as the plots do.
     import numpy as np
@@ -591,16 +591,17 @@ def test_prevalence_bars_carry_their_95_percent_wilson_intervals():
         for (low, high, count), k, n in zip(
             data["prevalenceInterval"][concept], counts, (5, 4, 1), strict=True
         ):
-            expected = binomtest(k, n).proportion_ci(method="wilson")
+            expected = binomtest(k, n).proportion_ci(method="exact")
             assert count == k
             assert low == pytest.approx(expected.low, abs=5e-4)
             assert high == pytest.approx(expected.high, abs=5e-4)
     cards = re.search(r'<section id="classes">.*?</section>', page, re.S).group(0)
-    # cat's one image holds "sea": 100%, its whisker from 21% to the end of the track
+    # cat's one image holds "sea": 100%, its whisker from 2.5% to the end of the track
     cat = cards[cards.index("cat (n=1)") :]
-    assert 'title="sea: 1 of 1 image, 95% interval 21% to 100%"' in cat
-    assert '<span class="ci" style="left:20.7%;width:79.3%"></span>' in cat
-    assert "95% interval of that share (Wilson score)" in cards
+    assert 'title="sea: 1 of 1 image, 95% interval 3% to 100%"' in cat
+    assert '<span class="ci" style="left:2.5%;width:97.5%"></span>' in cat
+    assert "exact 95% interval of that share (Clopper-Pearson)" in cards
+    assert "not a test" in cards
 
 
 def test_prevalence_bars_of_groups_of_unknown_size_draw_no_interval():
@@ -1002,9 +1003,12 @@ def test_rankings_put_together_are_said_to_be_adjusted_as_their_p_values_show():
         for c in ("coast", "forest", "desert")
     ]
     each = pd.concat(parts, ignore_index=True)
+    # (and that the highlighted rows of the whole table are then not controlled)
     assert _ranking_text(each)["adjusted"] == (
         "p adjusted (Benjamini-Hochberg) for the number of concepts tested, within each "
-        "class (each class is ranked against the rest on its own)"
+        "class (each class is ranked against the rest on its own), not over the 3 classes: "
+        "where no class differs, some class has a chance concept highlighted far more often "
+        "than the level says (sksplice.analysis.rank_each_class adjusts over the classes too)"
     )
     together = each.assign(p_adjusted=stats.false_discovery_control(each["p_value"]))
     assert _ranking_text(together)["adjusted"] == (

@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 WRITTEN_COLUMNS = (
     "count_a",
     "count_b",
+    "n_a",
+    "n_b",
     "prevalence_a",
     "prevalence_b",
     "prevalence_diff",
@@ -59,7 +61,10 @@ def written_comparison(comparison: Any) -> Any:
     """What ``compare`` writes of a comparison table: ``concept`` and
     :data:`WRITTEN_COLUMNS`, the shares and the weight difference to 6 significant
     digits (as profile writes its shares and decompose its weights: 6 decimals wrote
-    the share of a concept in one image of more than two million as 0.0)."""
+    the share of a concept in one image of more than two million as 0.0). Each row
+    carries the sizes of the collections, ``n_a`` and ``n_b`` (from the table's
+    ``attrs``), so that a row read on its own says how many images its counts are of."""
+    comparison = comparison.assign(n_a=comparison.attrs["n_a"], n_b=comparison.attrs["n_b"])
     table = comparison[list(WRITTEN_COLUMNS)].reset_index(names="concept")
     for column in ("prevalence_a", "prevalence_b", "prevalence_diff", "mean_weight_diff"):
         table[column] = significant_values(table[column])

@@ -387,7 +387,7 @@
         box.append(row);
       });
       if (intervals && intervals.some((ci) => ci)) {
-        box.append(el("p", { class: "muted" }, "Whiskers: 95% intervals (Wilson score)."));
+        box.append(el("p", { class: "muted" }, "Whiskers: exact 95% intervals (Clopper-Pearson), each bar's own."));
       }
       nodes.push(box);
     }
