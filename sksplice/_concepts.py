@@ -12,13 +12,13 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import scipy.sparse
 
 from ._array import unit_rows
-from ._names import check_concept_names, closest_known, plural, unknown_names_hints
+from ._names import check_concept_names, closest_known, plural, unknown_names_hints, visible_text
 from ._protocols import TextEmbedder, check_text_embedder
 from ._validation import check_finite_rows, check_int, tensor_as_array
 from .dictionary import embed_vocabulary, is_cached
@@ -179,6 +179,100 @@ def resolve_concepts(
     return items, (n_full if count_full else None)
 
 
+#: Repeated lines an error names (the rest are counted).
+_REPEATED_SHOWN = 3
+
+
+class _Repeat(NamedTuple):
+    """A repeated line of a vocabulary file."""
+
+    row: int  # (its place among the file's non-blank lines, from 0)
+    first: int  # (the place of the line it repeats)
+    line: int  # (its line number, from 1)
+    first_line: int
+    concept: str
+
+
+def _repeated_lines(vocabulary: Any) -> list[_Repeat]:
+    """The repeated lines of a vocabulary file (not a published vocabulary's name nor a
+    list), in file order; empty for anything else.
+
+    :func:`~sksplice.vocabulary.load_vocabulary` keeps the first of each repeated
+    concept (and leaves blank lines out): rows of embeddings made one per line, as a
+    user embedding the file would, are then one off after each repeat.
+    """
+    from .vocabulary import VOCABULARIES, _read_lines
+
+    if not isinstance(vocabulary, str | os.PathLike) or vocabulary in VOCABULARIES:
+        return []
+    path = Path(os.fspath(vocabulary)).expanduser()
+    try:
+        lines = _read_lines(path)
+    except (OSError, ValueError):  # (read, and refused, by load_vocabulary already)
+        return []
+    seen: dict[str, tuple[int, int]] = {}
+    found: list[_Repeat] = []
+    row = 0
+    for number, line in enumerate(lines, start=1):
+        concept = visible_text(line)
+        if not concept:
+            continue
+        if concept in seen:
+            first, first_line = seen[concept]
+            found.append(_Repeat(row, first, number, first_line, concept))
+        else:
+            seen[concept] = (row, number)
+        row += 1
+    return found
+
+
+def _repeats_said(repeats: list[_Repeat]) -> str:
+    """``line 11 ('c03', as line 4)`` for the first repeated lines, then how many more."""
+    said = ", ".join(
+        f"line {line} ({concept!r}, as line {first_line})"
+        for _, _, line, first_line, concept in repeats[:_REPEATED_SHOWN]
+    )
+    more = len(repeats) - _REPEATED_SHOWN
+    return f"the file repeats {said}" + (f" and {more} more" if more > 0 else "")
+
+
+def _refuse_rows_of_repeated_lines(
+    raw: np.ndarray, vocabulary: Any, repeats: list[_Repeat]
+) -> None:
+    """Refuse ``concept_embeddings`` made one row per line of a vocabulary file that
+    repeats a concept: the row of each repeated line (among the rows given) is the
+    embedding of the line it repeats, which rows made one per concept are not (their
+    row there is another concept's). The row counts agree where such rows are cut at
+    ``vocabulary_size``, and each concept after the first repeat would be named after
+    the row above its own, silently."""
+    inside = [r for r in repeats if r.row < raw.shape[0]]
+    if not inside:
+        return
+    rows = np.array([r.row for r in inside])
+    firsts = np.array([r.first for r in inside])
+    a, b = raw[rows].astype(np.float64), raw[firsts].astype(np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = np.einsum("ij,ij->i", a, b) / norms
+    if not np.all(cosine >= 1.0 - 1e-6):  # (as a duplicate concept's, :func:`duplicate_concepts`)
+        return
+    row, first, line, first_line, concept = inside[0]
+    shown = ", ".join(str(r.row) for r in inside[:_REPEATED_SHOWN])
+    more = len(inside) - _REPEATED_SHOWN
+    raise ValueError(
+        f"concept_embeddings looks like a row per line of the vocabulary file "
+        f"{os.fspath(vocabulary)!r}, repeats included: its row {row} (line {line}, "
+        f"{concept!r} again) is the embedding of its row {first} ({concept!r}, line "
+        f"{first_line}), as the row of every repeated line is its first's. The concepts "
+        "are the file's lines without repeats (load_vocabulary keeps the first of each), "
+        f"so from row {row} on, each concept would be given the row of the concept before it; "
+        "give one row per concept, in the order of load_vocabulary(vocabulary, size=None): "
+        f"drop the rows of the repeated lines (row{'s' if len(inside) > 1 else ''} {shown}"
+        + (f" and {more} more" if more > 0 else "")
+        + "), or remove the repeats from the file"
+    )
+
+
 def raw_concept_embeddings(
     concepts: list[str],
     n_full: int,
@@ -202,6 +296,7 @@ def raw_concept_embeddings(
                 f"concept_embeddings must be a 2-D array (n_concepts, d); got shape {raw.shape}"
             )
         k = len(concepts)
+        repeats = _repeated_lines(vocabulary)
         if raw.shape[0] not in (k, n_full):
             counts = f"{k}" if k == n_full else f"{k} (the concepts kept) or {n_full} (all)"
             # (the authors' cached mscoco dictionary: 10,000 rows for 9,999 concepts)
@@ -209,14 +304,21 @@ def raw_concept_embeddings(
                 " (one row more than the concepts: a row of a blank line, which "
                 "load_vocabulary leaves out? The authors' mscoco dictionary has one: drop the "
                 "row where authors_index_to_concept(name, size) gives None)"
-                if raw.shape[0] == k + 1
+                if raw.shape[0] == k + 1 and not repeats
                 else ""
             )
+            if repeats and raw.shape[0] == n_full + len(repeats):
+                blank = (
+                    f" (a row per line of the file, repeats included? "
+                    f"{_repeats_said(repeats)}; load_vocabulary keeps the first of each "
+                    "repeated concept: drop the rows of the repeated lines)"
+                )
             raise ValueError(
                 f"concept_embeddings has {raw.shape[0]} rows but the vocabulary has "
                 f"{counts} concepts; give one row per concept, in the order of "
                 f"load_vocabulary(vocabulary, size=None){blank}"
             )
+        _refuse_rows_of_repeated_lines(raw, vocabulary, repeats)
         if not np.issubdtype(raw.dtype, np.number) or np.issubdtype(raw.dtype, np.complexfloating):
             raise TypeError(f"concept_embeddings must be real numbers; got dtype {raw.dtype}")
         raw = raw[:k]

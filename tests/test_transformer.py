@@ -1277,6 +1277,41 @@ def test_bad_vocabulary_and_concept_embeddings(problem):
         make(concepts, raw, l1_penalty=-1).fit(X)
 
 
+def test_embeddings_of_a_file_s_lines_with_a_repeat_are_refused_not_misnamed(problem, tmp_path):
+    # A vocabulary file repeating a line, embedded a line at a time by the user: load_vocabulary
+    # keeps the first of each concept, so from the repeat on each concept was given the row
+    # of the concept before it. Cut at vocabulary_size the row counts agree, and the fit
+    # went through with a DuplicateConceptWarning naming the wrong pair; with every row,
+    # the count's hint blamed a blank line.
+    concepts, raw, X = problem
+    lines = [*concepts[:10], concepts[3], *concepts[10:]]
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    per_line = np.vstack([raw[:10], raw[3:4], raw[10:]])
+    refused = (
+        r"concept_embeddings looks like a row per line of the vocabulary file '.*vocab\.txt', "
+        r"repeats included: its row 10 \(line 11, 'concept003' again\) is the embedding of its "
+        r"row 3 \('concept003', line 4\).*drop the rows of the repeated lines \(row 10\)"
+    )
+    for size in (20, 30):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (the file's RepeatedConceptWarning)
+            with pytest.raises(ValueError, match=refused):
+                make(str(path), per_line[:size], vocabulary_size=size).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(
+            ValueError,
+            match=r"\(a row per line of the file, repeats included\? "
+            r"the file repeats line 11 \('concept003', as line 4\)",
+        ):
+            make(str(path), per_line).fit(X)
+        # one row per concept is taken, at any size, and so are rows cut before the repeat
+        for size, rows in ((None, raw), (20, raw[:20]), (10, per_line[:10])):
+            est = make(str(path), rows, vocabulary_size=size).fit(X)
+            assert list(est.concepts_) == concepts[: size or len(concepts)]
+
+
 def test_list_entries_are_stripped_in_their_places(problem):
     # As load_vocabulary cleans lists: the names of the output columns carry no
     # whitespace, and each entry keeps its row of concept_embeddings.
