@@ -826,3 +826,12 @@ def a_type(value: Any) -> str:
 def plural(n: int, noun: str) -> str:
     """``"1 image"``, ``"2 images"``: ``n`` and ``noun`` in the number ``n`` asks for."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def listed(items: Sequence[str], n: int, sep: str = ", ") -> str:
+    """The first ``n`` of ``items`` joined by ``sep``, then how many more there are
+    (``"'a', 'b' and 3 more"``); all of them where that would leave one."""
+    items = list(items)
+    if len(items) <= n + 1:  # ("and 1 more" says less than its name)
+        return sep.join(items)
+    return f"{sep.join(items[:n])} and {len(items) - n} more"

@@ -28,6 +28,7 @@ from ._names import (
     a_type,
     check_concept_names,
     check_source,
+    listed,
     name_differences,
 )
 from ._pandas import frame_values, in_order_of
@@ -623,10 +624,50 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
             If a query concept is not in the vocabulary (the message names it
             and suggests close matches), is named twice, a weight is not
             positive, or ``k`` or ``mode`` is invalid.
+
+        Warns
+        -----
+        UserWarning
+            If no item matches and a query concept is held by no item: the
+            message names such concepts (the decompositions may carry their
+            meaning with other concepts). :meth:`search_text` warns alike of the
+            concepts of its text.
         """
         mode = self._query_mode(k, mode)
         cols, q = self._query_vector(query)
-        return self._rank(cols, q, k, mode)
+        found = self._rank(cols, q, k, mode)
+        if not found[0].size:
+            self._warn_no_match(cols, mode)
+        return found
+
+    def _warn_no_match(self, cols: np.ndarray, mode: str, text: bool = False) -> None:
+        """Say why a query of the concepts ``cols`` matched no item, where a concept of
+        it is held by none: an empty result read as "no such item" where the items hold
+        its meaning with other concepts ("canine" for a query of "dog"). No item holding
+        all of several concepts that each are held (``mode`` ``"and"`` or ``"min"``) is
+        an answer, said by the empty result. ``text``: the concepts of a text query."""
+        holding = np.diff(self.weights_.indptr)[cols]  # (items with a weight on each)
+        unheld = [repr(str(self.concepts_[j])) for j, n in zip(cols, holding) if not n]
+        if not unheld:
+            return
+        one = len(unheld) == 1
+        neighbours = self.n_neighbors != 0 or self.similarity_threshold is not None
+        warn_user(
+            f"no item holds the concept{'' if one else 's'} {listed(unheld, 5)} of the query"
+            + (" (nor any of the neighbours selected for it)" if neighbours else "")
+            + f": {'it has' if one else 'they have'} a non-zero weight in no row of the "
+            "weights given to fit"
+            + (f", so no item matches in mode={mode!r}" if mode != "or" else "")
+            + ". The decompositions may carry that meaning with other concepts: look at the "
+            "nearest concepts in the dictionary (sksplice.editing.concept_neighbors) and "
+            "query those, or widen the query with n_neighbors or similarity_threshold"
+            + (
+                ""
+                if text
+                else ", or call search_text with a text, which is decomposed into the "
+                "concepts the dictionary holds"
+            )
+        )
 
     def decompose_text(self, text: str) -> dict[str, float]:
         """The concepts of a text query, as decomposed by ``splice``.
@@ -721,4 +762,7 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
             logger.info("the query %r decomposes to no concept; nothing matches", text)
             return np.array([], dtype=np.int64), np.array([], dtype=np.float64)
         cols, q = self._query_vector(query)
-        return self._rank(cols, q, k, mode)
+        found = self._rank(cols, q, k, mode)
+        if not found[0].size:
+            self._warn_no_match(cols, mode, text=True)
+        return found

@@ -87,7 +87,8 @@ def test_ties_are_broken_by_index_and_k_cuts_a_tie():
     # a concept no item holds: no match, typed empty results
     empty = ConceptRetriever(concepts=["a", "b", "c"]).fit(sp.hstack([W, sp.csr_matrix((5, 1))]))
     for mode in ("or", "and", "min"):
-        idx, scores = empty.search(["c"], mode=mode)
+        with pytest.warns(UserWarning, match="no item holds the concept 'c'"):
+            idx, scores = empty.search(["c"], mode=mode)
         assert idx.size == scores.size == 0
         assert idx.dtype == np.int64 and scores.dtype == np.float64
     # a pandas Series is a query like a dict
@@ -583,3 +584,31 @@ def test_an_unknown_concepts_error_suggests_for_the_first_few_and_counts_the_res
     assert calls == [1002]
     few = unknown_concepts_error(["dgo"], known, "--concepts")
     assert str(few) == "concepts in --concepts not in the vocabulary: 'dgo' (did you mean 'dog'?)"
+
+
+def test_a_query_that_matches_nothing_says_why():
+    # A search for "dog" over decompositions that say "canine" returned nothing without
+    # a word, read as "no dog in the collection" (ConceptEditor warns in that case).
+    W = sp.csr_matrix(np.array([[1.0, 0, 0, 0], [0, 1, 0, 0], [0.5, 0, 0, 0]]))
+    retriever = ConceptRetriever(concepts=["canine", "cat", "dog", "wolf"]).fit(W)
+    for query, said in (
+        (["dog"], r"no item holds the concept 'dog' of the query: it has a non-zero weight "),
+        (["dog", "wolf"], r"no item holds the concepts 'dog', 'wolf' of the query: they have "),
+    ):
+        with pytest.warns(UserWarning, match=said) as record:
+            idx, scores = retriever.search(query)
+        assert idx.size == scores.size == 0
+        assert "concept_neighbors" in str(record[0].message)
+        assert "search_text" in str(record[0].message)
+    with pytest.warns(
+        UserWarning,
+        match=r"no item holds the concept 'dog' of the query: it has a non-zero weight in no "
+        r"row of the weights given to fit, so no item matches in mode='min'\.",
+    ):
+        assert retriever.search(["canine", "dog"], mode="min")[0].size == 0
+    # a query that matches says nothing, nor one of concepts that are each held, but by
+    # no item together (the empty result is the answer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert retriever.search(["canine"])[0].tolist() == [0, 2]
+        assert retriever.search(["canine", "cat"], mode="and")[0].size == 0
