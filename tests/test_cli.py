@@ -899,6 +899,11 @@ def test_cache_dir_checked_before_embedding(
         + ("" if where == "file" else " that can be created")
         + ", or give --cache-dir"
     ), last
+    # `sksplice cache` says it in the same words, with the same status (it said "The sksplice
+    # cache folder '...' exists but is not a folder; ...", an error of the run, exit 1)
+    if where == "file":
+        code, out, err = _main(["cache", "--cache-dir", str(cache)], capsys)
+        assert (code, out) == (2, "") and err.strip().splitlines()[-1] == expected, err
 
 
 @pytest.mark.parametrize("how", ["--cache-dir", "SKSPLICE_CACHE"])

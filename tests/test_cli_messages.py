@@ -106,7 +106,7 @@ def test_an_unknown_option_without_a_command_is_named(argv, expected, capsys):
     [
         (["--help"], "usage: sksplice [-h]"),
         (["decompose", "--help"], "usage: sksplice decompose [-h]"),
-        (["--vers"], f"sksplice {__version__}"),
+        (["--version"], f"sksplice {__version__}"),
     ],
 )
 def test_help_and_version_are_answered_as_before(argv, start, capsys):
@@ -114,6 +114,25 @@ def test_help_and_version_are_answered_as_before(argv, start, capsys):
     code = cli.main(argv)
     assert code == 0
     assert capsys.readouterr().out.startswith(start)
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # prefixes of options ran as the options: a script would change meaning once another
+        # option shares the prefix
+        (["decompose", "x.png", "--l1", "0.1"], "--l1 0.1 (close matches: --l1-penalty)"),
+        (["decompose", "x.png", "--image", "data"], "--image data (close matches: --image-mean"),
+        (["decompose", "x.png", "--no-image"], "--no-image (close matches: --no-image-cache"),
+        (["--vers"], "--vers (give a command"),
+        # an option of another command says which
+        (["decompose", "x.png", "--concepts", "dog"], "--concepts is an option of sksplice search"),
+    ],
+)
+def test_options_are_taken_by_their_whole_names(argv, said, capsys):
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and said in err, err
 
 
 @pytest.mark.parametrize("columns", ["80", "100"])
@@ -1527,3 +1546,29 @@ def test_a_duplicate_warning_of_many_groups_lists_every_group_under_it(
     code, _, err = _main(["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "2")], capsys)
     assert "file without the others of each group ('WORD0')." in err
     assert "groups of concepts with the same embedding" not in err
+
+
+def test_random_weights_of_a_model_with_published_weights_are_said(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # `--model ViT-B-32 --pretrained none`, read as "no extra checkpoint", printed the
+    # concepts of an untrained model as if they meant something. (The tiny model stands
+    # in for one with published weights.)
+    import open_clip
+
+    code, out, err = _main(
+        ["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "1")], capsys
+    )
+    assert code == 0 and out and "are random" not in err  # (no published weights: not said)
+    tags = {"sksplice-test-tiny": ["openai", "laion2b_s34b_b79k", "datacomp", "commonpool", "x"]}
+    monkeypatch.setattr(open_clip, "list_pretrained_tags_by_model", lambda m: tags.get(m, []))
+    code, out, err = _main(
+        ["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "1")], capsys
+    )
+    assert code == 0 and out
+    assert (
+        "sksplice: warning: --pretrained none: the weights of sksplice-test-tiny are random (no "
+        "pretrained weights are loaded), so its concepts say nothing of the images; give a "
+        "pretrained tag of it for trained weights (--pretrained openai, --pretrained "
+        "laion2b_s34b_b79k, --pretrained datacomp and 2 more)"
+    ) in err.splitlines(), err

@@ -329,7 +329,8 @@ def _write_listing(entries: list[Entry], fmt: str, folder: Path, cleared: str | 
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from .._data import get_cache_dir
+    from .._data import CACHE_DIR_ENV, get_cache_dir
+    from ._checks import _folder_error
 
     if sys.stdout is None:  # (closed by the shell: >&-)
         raise UsageError(
@@ -340,7 +341,11 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     try:
         folder = get_cache_dir(args.cache_dir, create=False)
     except OSError as exc:
-        raise CLIError(str(exc)) from exc
+        # (in the words, and with the exit status, of the other commands: a wrong
+        # command line, or $SKSPLICE_CACHE, exit 2)
+        given = args.cache_dir if args.cache_dir is not None else os.environ[CACHE_DIR_ENV]
+        error = _folder_error(exc, "--cache-dir", CACHE_DIR_ENV, given, args.cache_dir is not None)
+        raise UsageError(str(error)) from exc
     if not folder.is_dir():
         logger.info("the cache folder %s does not exist: nothing is cached yet", folder)
         _write([], args.format, folder, args.clear)

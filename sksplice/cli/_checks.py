@@ -523,6 +523,25 @@ def _folder_error(exc: OSError, option: str, env: str, given: str, from_option: 
     return CLIError(f"{named} cannot be created ({why}); {fix}")
 
 
+def _warn_random_weights(model: str) -> None:
+    """Say that ``--pretrained none`` gives a model with published weights random ones:
+    read as "no extra checkpoint", it printed concepts as if they meant something (a
+    model without published weights, such as a config of one's own, is said nothing)."""
+    import open_clip
+
+    from .._names import listed
+
+    tags = open_clip.list_pretrained_tags_by_model(model)
+    if tags:
+        logger.warning(
+            "--pretrained none: the weights of %s are random (no pretrained weights are "
+            "loaded), so its concepts say nothing of the images; give a pretrained tag of "
+            "it for trained weights (%s)",
+            model,
+            listed([f"--pretrained {tag}" for tag in tags], 3),
+        )
+
+
 def _check_data_home(args: argparse.Namespace) -> None:
     """Where the run needs a published file (a named vocabulary, a published image
     mean), the data home (``--data-home`` or ``$SKSPLICE_DATA``) is a folder, or one
@@ -787,6 +806,8 @@ def _check_options(
 
         check_target_l0(args.target_l0, len(concepts), d, centred=True)
     mean, source, mean_file = _check_image_mean(args, model, pretrained, d)
+    if pretrained is None:
+        _warn_random_weights(model)
     return _Plan(
         model,
         pretrained,

@@ -845,9 +845,9 @@ def _labels_from_folders(root: Path, paths: list[Path]) -> list[str]:
     flat = [p for p in paths if len(p.relative_to(root).parts) < 2]
     if flat and len(flat) == len(paths):  # (no class folder at all: not one image's fault)
         raise CLIError(
-            f"{root} has no class sub-folders: its {plural(len(paths), 'image')} lie in "
-            "it directly; give --labels labels.csv (path,label), or put each class in its "
-            "own sub-folder"
+            f"{root} has no class sub-folders: its {plural(len(paths), 'image')} "
+            f"{'lies' if len(paths) == 1 else 'lie'} in it directly; give --labels labels.csv "
+            "(path,label), or put each class in its own sub-folder"
         )
     for p in paths:
         rel = p.relative_to(root)

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -289,8 +289,15 @@ class _Parser(argparse.ArgumentParser):
     of the command line take the form of every other error of the command, name
     the command and say where its options are listed (``--help``, unchanged).
     The parsers of the commands are of this class too (``add_subparsers`` makes
-    them of the class of the parser).
+    them of the class of the parser). Options are taken by their whole names only:
+    argparse's prefixes (``--l1`` for ``--l1-penalty``) would change meaning in a
+    script once another option shares the prefix, and a misspelt one is refused with
+    its close matches.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         from .._image_files import shown_message
@@ -305,16 +312,33 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
+def _option_of_another(parser: argparse.ArgumentParser, command: str, option: str) -> str:
+    """`` (--concepts is an option of sksplice search)`` where ``option``, refused by
+    ``command``, is one of other commands; else ``""``."""
+    others = [
+        name
+        for name, sub in _commands(parser).items()
+        if name != command and any(option in a.option_strings for a in sub._actions)
+    ]
+    if not others:
+        return ""
+    return f" ({option} is an option of {' and '.join(f'sksplice {n}' for n in others)})"
+
+
 def _close_option(word: str, options: list[str]) -> str:
-    """`` (close matches: --a, --b)`` for a misspelt option, or ``""``: matched on the
-    names without their dashes (``--alpha`` is not close to ``--help`` for the ``--``
-    both begin with)."""
+    """`` (close matches: --a, --b)`` for a misspelt option, or ``""``: the options it
+    begins (``--l1`` for ``--l1-penalty``: options are taken by their whole names
+    only), then those close to it, matched on the names without their dashes
+    (``--alpha`` is not close to ``--help`` for the ``--`` both begin with)."""
     from .._names import close_matches
 
     bare: dict[str, str] = {}
     for option in options:  # (in the parser's order; the first of a name kept)
         bare.setdefault(option.lstrip("-"), option)
-    found = [bare[name] for name in close_matches(word.lstrip("-"), list(bare), n=3)]
+    name = word.lstrip("-")
+    begun = [option for bare_name, option in bare.items() if name and bare_name.startswith(name)]
+    close = [bare[n] for n in close_matches(name, list(bare), n=3)]
+    found = list(dict.fromkeys([*begun, *close]))[:3]
     return f" (close matches: {', '.join(found)})" if found else ""
 
 
@@ -400,6 +424,8 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         options = [s for action in command_parser._actions for s in action.option_strings]
         unknown = [e.split("=", 1)[0] for e in extras if e.startswith("-")]
         close = _close_option(unknown[0], options) if unknown else ""
+        if unknown and not close:  # (an option of another command: decompose --concepts)
+            close = _option_of_another(parser, args.command, unknown[0])
         if not unknown and any(a in ("--text", "--concepts") for a in words):
             close = " (quote a query of several words: --text 'a dog in the snow')"
         elif not unknown and args.command == "compare":
@@ -437,15 +463,10 @@ def _refuse_no_command(
     """A command line without a command: the options it holds that ``sksplice`` alone
     does not take are named (argparse would say only that a command is required).
 
-    ``--help`` and ``--version`` (or an abbreviation of them) are left to argparse.
+    ``--help`` and ``--version`` are left to argparse.
     """
     top = [s for action in parser._actions for s in action.option_strings]
-
-    def answered(word: str) -> bool:  # (--help, --version, --vers: argparse answers them)
-        abbreviation = word.startswith("--") and len(word) > 2
-        return word in top or (abbreviation and any(o.startswith(word) for o in top))
-
-    if any(answered(w) for w in words):
+    if any(w in top for w in words):  # (--help, --version: argparse answers them)
         return
     unknown = [w for w in words if w.startswith("-") and w != "-"]
     choose = f"give a command: {', '.join(commands)}"
