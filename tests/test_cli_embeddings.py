@@ -1262,11 +1262,18 @@ def test_search_lists_the_query_concepts_a_result_holds_beyond_its_top_concepts(
         assert query in [c["concept"] for c in r["concepts"]]
         for c in more:
             assert c["concept"] == query and c["rank"] == ranks.index(query) + 1 > 2
+        # every query concept is marked, among the top ones too
+        assert [c.get("query", False) for c in r["concepts"]] == [
+            c["concept"] == query for c in r["concepts"]
+        ]
+    assert any(c["concept"] == query for r in results for c in r["concepts"][:2])
     code, out, err = _main([*argv, "-f", "csv"], capsys)
     rows = [row for row in csv.DictReader(io.StringIO(out)) if row["concept"] == query]
     assert len(rows) == len(results) and any(int(row["rank"]) > 2 for row in rows)
     code, out, err = _main(argv, capsys)
     assert f"  {query}  (query, rank " in out, out
+    marked = [line for line in out.splitlines() if line.endswith(f"  {query}  (query)")]
+    assert marked and len(marked) + out.count(f"  {query}  (query, rank ") == len(results), out
 
 
 def test_embeddings_saved_as_columns_are_told_to_be_transposed(run_env, tmp_path):

@@ -122,7 +122,15 @@ class _Writer:
             for c in rec["concepts"]:
                 # (4 significant digits, trailing zeros kept: 0.5000, 0.05674, 1.100e-05;
                 # 4 decimals showed a weight of 1.1e-05 as 0.0000)
-                at = f"  (query, rank {c['rank']})" if "rank" in c else ""
+                # (search's query concepts: marked among the top ones, and with their rank
+                # beyond them)
+                at = (
+                    f"  (query, rank {c['rank']})"
+                    if "rank" in c
+                    else "  (query)"
+                    if c.get("query")
+                    else ""
+                )
                 # (9 wide: 0.0003232 and 1.100e-05 in the column of 0.5000)
                 fh.write(f"  {c['weight']:#9.4g}  {c['concept']}{at}\n")
             if not rec["concepts"]:

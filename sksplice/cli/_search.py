@@ -174,13 +174,17 @@ def _how(mode: str) -> str:
 def _with_query(
     rec: dict[str, Any], ranked: list[tuple[str, float]], query: dict[str, float] | None
 ) -> dict[str, Any]:
-    """The record ``rec`` of a result with the concepts of the ``query`` it holds beyond
-    its top concepts appended, each with its ``rank`` among all of the row's concepts
-    (``ranked``, in the order of ``top_concepts``)."""
+    """The record ``rec`` of a result with its concepts of the ``query`` marked
+    (``"query": True``) and those it holds beyond its top concepts appended, each with
+    its ``rank`` among all of the row's concepts (``ranked``, in the order of
+    ``top_concepts``): a text query of 15 concepts left the reader to guess which of
+    the top ones made the score."""
+    query = query or {}
     listed = {c["concept"] for c in rec["concepts"]}
+    top = [{**c, "query": True} if c["concept"] in query else c for c in rec["concepts"]]
     more = [
-        {"concept": name, "weight": rounded(weight), "rank": at}
+        {"concept": name, "weight": rounded(weight), "rank": at, "query": True}
         for at, (name, weight) in enumerate(ranked, start=1)
-        if name in (query or {}) and name not in listed
+        if name in query and name not in listed
     ]
-    return {**rec, "concepts": [*rec["concepts"], *more]} if more else rec
+    return {**rec, "concepts": [*top, *more]}
