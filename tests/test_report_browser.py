@@ -857,6 +857,24 @@ def test_a_click_fills_the_panel_without_moving_the_page_focus_elsewhere(browser
     page.close()
 
 
+def test_images_whose_folder_and_file_read_alike_are_told_apart(browser, tmp_path, artifacts):
+    # data/A/sub/nested.jpg and data/B/sub/nested.jpg were both captioned "sub/ nested.jpg"
+    # (and named so for a screen reader, and in the panel's title): each is shown with
+    # as many of its folders as tell it from the others; the rest keep folder and file.
+    results = []
+    for cls in ("A", "B"):
+        for name in ("sub/nested.jpg", "a_0.jpg"):
+            image = tmp_path / "data" / cls / name
+            image.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (40, 30), (40, 200, 40)).save(image, format="JPEG")
+            results.append(ImageResult(str(image), [("sky", 0.4)], 1, 0.8, label=cls))
+    page = Page(browser, write_report(tmp_path / "alike.html", results))
+    assert page.captions() == ["A/sub/nested.jpg", "A/a_0.jpg", "B/sub/nested.jpg", "B/a_0.jpg"]
+    page.page.locator("#gallery .thumb").nth(2).click()
+    assert page.page.inner_text("#detail-title") == "B/sub/nested.jpg"
+    page.close(artifacts, "alike-names")
+
+
 def test_each_thumbnail_has_one_accessible_name(browser, explorer):
     """The file name once (not the picture's alt text and then the caption again)."""
     path = explorer[0]

@@ -57,8 +57,32 @@
   // the \xNN the outputs write for bytes that are not UTF-8)
   const separators = DATA.windowsPaths ? /[\\/]/ : /\//;
   const baseName = (p) => p.split(separators).pop();
-  // the file name with its folder (the class folder, for labelled folders)
-  const shortName = (p) => p.split(separators).filter((s) => s !== "").slice(-2).join("/");
+  // The file name with its folder (the class folder, for labelled folders), and more of
+  // its folders where another image's would read the same: "A/sub/nested.jpg" beside
+  // "B/sub/nested.jpg", which were both "sub/nested.jpg".
+  const shortNames = new Map();
+  {
+    const parts = images.map((img) => img.p.split(separators).filter((s) => s !== ""));
+    const depth = parts.map((p) => Math.min(2, p.length));
+    for (let grown = true; grown; ) {
+      grown = false;
+      const alike = new Map();
+      parts.forEach((p, i) => {
+        const key = p.slice(-depth[i]).join("/");
+        if (!alike.has(key)) alike.set(key, []);
+        alike.get(key).push(i);
+      });
+      for (const group of alike.values()) {
+        if (group.length < 2) continue;
+        for (const i of group) {
+          if (depth[i] < parts[i].length) { depth[i] += 1; grown = true; }
+        }
+      }
+    }
+    images.forEach((img, i) => shortNames.set(img.p, parts[i].slice(-depth[i]).join("/")));
+  }
+  const shortName = (p) => shortNames.get(p) ??
+    p.split(separators).filter((s) => s !== "").slice(-2).join("/");
   const className = (c) => (c < 0 ? "" : DATA.classes[c]);
 
   // A name that may be cut where it is shown: its beginning, cut with an ellipsis where
@@ -125,7 +149,8 @@
     const cap = el("span", { class: "cap" });
     if (parts.length > 1) {
       const dir = el("span", { class: "dir" });
-      dir.append(cutName(parts[0] + "/"));  // (class folders alike but for their end)
+      // (class folders alike but for their end)
+      dir.append(cutName(parts.slice(0, -1).join("/") + "/"));
       cap.append(dir);
     }
     cap.append(el("span", { class: "file" }, parts[parts.length - 1]));
