@@ -45,6 +45,33 @@ def _cached_files(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "cache" / "images").rglob("*.npy"))
 
 
+def test_the_bar_of_a_run_partly_cached_counts_the_embedded_images_in_its_rate(
+    run_env, tmp_path, capsys, embedded, monkeypatch
+):
+    # "CLIP images: 100% 32/32 [..., 63.61image/s]" counted the images read from the cache
+    # in its rate (a model that embeds 9 images a second read at 31), and said nothing of
+    # them until the line after it.
+    import sksplice._progress as progress_module
+
+    cats = sorted((run_env / "cats").iterdir())
+    code, _, err = _main(["decompose", *map(str, cats[:2]), *_args(tmp_path)], capsys)
+    assert code == 0 and sum(map(len, embedded)) == 2, err
+    bars = []
+    made = progress_module.progress
+
+    def kept(*args, **kwargs):
+        bars.append(made(*args, **kwargs))
+        return bars[-1]
+
+    monkeypatch.setattr(progress_module, "progress", kept)
+    code, _, err = _main(["decompose", str(run_env), *_args(tmp_path)], capsys)
+    assert code == 0, err
+    (bar,) = [b for b in bars if b.desc == "CLIP images"]
+    # (tqdm's rate is (n - initial) / elapsed: the 4 images embedded)
+    assert bar.n == 6 and bar.initial == 2
+    assert "CLIP images: 100% 6/6 [" in err and ", 2 from the cache]" in err, err
+
+
 def test_a_second_run_of_any_command_reads_the_embeddings_of_the_first(
     run_env, tmp_path, capsys, embedded
 ):

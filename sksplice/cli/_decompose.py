@@ -423,6 +423,16 @@ def _looked_up(cache: Any, chunk: list[Path]) -> tuple[list[Any], dict[int, np.n
     return seen, found
 
 
+def _counted_not_embedded(bar: Any, n: int) -> None:
+    """Count ``n`` images that ``bar`` sees done without embedding them (read from the
+    cache, or found unreadable): in its count, not in its rate, which counted them and
+    read as if the model embedded 64 images a second (tqdm's rate is ``(n - initial) /
+    elapsed``)."""
+    if n:
+        bar.initial = getattr(bar, "initial", 0) + n
+        bar.update(n)
+
+
 def _embedded_chunk(
     images: Any,
     chunk: list[Path],
@@ -444,7 +454,9 @@ def _embedded_chunk(
     from .._image_cache import digest_if_unchanged
 
     seen, found = looked_up if looked_up is not None else _looked_up(cache, chunk)
-    bar.update(len(found))
+    _counted_not_embedded(bar, len(found))
+    if found:
+        bar.set_postfix_str(f"{cache.n_read} from the cache", refresh=False)
     missing = [i for i in range(len(chunk)) if i not in found]
     X = np.full((len(chunk), cache.width), np.nan, dtype=np.float32)
     for i, vector in found.items():
@@ -458,7 +470,7 @@ def _embedded_chunk(
         # (each run loaded it, seconds to a minute, to skip the same files again).
         unread = _all_undecodable(images, [chunk[i] for i in missing])
     if unread is not None:  # (found so now, or before the run: not decoded again)
-        bar.update(len(missing))
+        _counted_not_embedded(bar, len(missing))
         return X, [s._replace(index=missing[s.index]) for s in unread]
     try:
         with counted_by(bar):
