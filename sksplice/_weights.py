@@ -24,6 +24,7 @@ from ._names import (
     recorded,
     recorded_makers,
     remember_concepts,
+    rows_of_other_targets,
 )
 from ._pandas import as_pandas, frame_values, is_polars_frame, sparse_frame, transform_output
 from ._stack import warn_user
@@ -123,24 +124,33 @@ def check_dense_fits(est: SpliceTransformer, n_rows: int, dtype: Any) -> None:
 
 
 def format_weights(
-    est: SpliceTransformer, W: scipy.sparse.csr_matrix, X_in: Any, *, wrapped: bool = False
+    est: SpliceTransformer,
+    W: scipy.sparse.csr_matrix,
+    X_in: Any,
+    *,
+    wrapped: bool = False,
+    targets: np.ndarray | None = None,
 ) -> Any:
     """``W`` in the container ``output`` and ``set_output`` ask for.
 
     ``wrapped``: the caller is ``transform``, whose dense output scikit-learn's
     ``set_output`` wraps itself; other callers (``transform_with_stats``, a
-    search's refit) get the same container here.
+    search's refit) get the same container here. ``targets``: the validated
+    embeddings ``W`` was solved for, whose rows are kept paired with its rows (a
+    frame's rows carry labels instead): :meth:`cosine_similarity` given weights of
+    other rows than those of its ``X`` says so.
     """
     kind = transform_output(est)
+    key = recomposition_key(est)
     if est.output == "dense":
         if wrapped or kind in (None, "default"):
             return remember_concepts(
-                W.toarray(), est.concepts_, sparse_of=W, maker=recomposition_key(est)
+                W.toarray(), est.concepts_, sparse_of=W, maker=key, targets=targets
             )
         return in_container(W.toarray(), kind, X_in, est.concepts_)
     check_output(est)
     if kind in (None, "default"):
-        return remember_concepts(W, est.concepts_, maker=recomposition_key(est))
+        return remember_concepts(W, est.concepts_, maker=key, targets=targets)
     return in_container(W, kind, X_in, est.concepts_)
 
 
@@ -271,6 +281,23 @@ def check_recomposer(
     warn_user(
         f"these weights were made by a SpliceTransformer with {other} than {what}: "
         "recomposed with it, they do not give back the embeddings they were solved for; " + advice
+    )
+
+
+def _warn_rows_of_other_targets(W: Any, X: np.ndarray) -> None:
+    """Warn where rows of weights ``W`` given to :meth:`cosine_similarity` were solved by
+    :meth:`transform` for other embeddings than the rows of ``X`` at their places (rows
+    in another order, of other samples): each cosine then compares an embedding with
+    another's recomposition, silently (``W[::-1]`` gave a mean cosine of 0.10 for 0.999)."""
+    others, checked = rows_of_other_targets(W, X)
+    if not others.size:
+        return
+    warn_user(
+        "these weights were solved by transform for other embeddings than the rows of X "
+        f"at their places: {others.size} of the {checked} rows that could be checked, row "
+        f"{int(others[0])} first (another order, other samples, or embeddings changed since "
+        "the transform), so their cosines compare an embedding with another's "
+        "recomposition. Give the weights that transform returned for this X, in its order"
     )
 
 
@@ -775,6 +802,11 @@ class ConceptSpaceMixin:
         UserWarning, DenseCodesWarning
             Where embeddings are decomposed, as :meth:`transform` warns: a penalty
             that leaves the rows without a concept, or nearly dense codes.
+        UserWarning
+            Where rows of ``weights`` were solved by :meth:`transform` (in this
+            process, and not changed since) for other embeddings than the rows of
+            ``X`` at their places: rows in another order, of other samples (each
+            transform keeps a 64-bit hash of the embedding of each row it solves).
         """
         check_is_fitted(self)
         check_flag(baseline, "baseline")
@@ -795,6 +827,7 @@ class ConceptSpaceMixin:
         # it, in float32 a chunk at a time, not copied whole into float64)
         X = self._validate_X(X, reset=False, keep_float16=True)
         if weights is not None:
+            given = weights
             # (as CSR whatever the container: recomposed as transform's own weights are)
             weights = scipy.sparse.csr_matrix(
                 check_weights(cast("SpliceTransformer", self), weights)
@@ -804,6 +837,8 @@ class ConceptSpaceMixin:
                     f"weights has {weights.shape[0]} rows for the {X.shape[0]} rows of X: "
                     "give the weights that transform returned for this X"
                 )
+            if w_rows is None:  # (rows with labels were matched above)
+                _warn_rows_of_other_targets(given, X)
         return self._cosines(X, baseline=baseline, weights=weights)
 
     def _cosines(self, X: np.ndarray, *, baseline: bool = False, weights: Any = None) -> np.ndarray:

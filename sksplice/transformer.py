@@ -1529,7 +1529,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         X = self._validate_X(X, reset=False, keep_float16=True)
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W = self._decomposed(X)
-        return _weights.format_weights(self, W, X_in, wrapped=True)
+        return _weights.format_weights(self, W, X_in, wrapped=True, targets=X)
 
     def _warn_about_codes(
         self, W: scipy.sparse.csr_matrix, X: np.ndarray, penalty: float | None = None
@@ -1624,7 +1624,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         _weights.check_dense_fits(self, X.shape[0], _weights_dtype(X))
         W, stats = self._weights_and_stats(X)
         self._warn_about_codes(W, X)
-        return _weights.format_weights(self, W, X_in), stats
+        return _weights.format_weights(self, W, X_in, targets=X), stats
 
     # --------------------------------------------------------- calibration
     def _calibrate(self, X: np.ndarray) -> tuple[float, float]:

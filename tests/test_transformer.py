@@ -659,6 +659,37 @@ def test_cosine_similarity_of_the_weights_a_transform_returned(problem, monkeypa
         est.cosine_similarity(frame, weights=W.iloc[::-1])
 
 
+def test_cosines_of_weights_solved_for_other_rows_are_warned_about(problem):
+    # Any weights of as many rows were taken: W[::-1] gave a mean cosine of 0.10 for
+    # 0.999, without a word (the docs' retrieval recipe indexes cosines by sample).
+    concepts, raw, X = problem
+    said = (
+        r"these weights were solved by transform for other embeddings than the rows of X at "
+        r"their places: {} of the {} rows that could be checked, row {} first"
+    )
+    for output in ("sparse", "dense"):
+        est = make(concepts, raw, l1_penalty=0.25, output=output).fit(X)
+        W = est.transform(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # (the weights of X, in its order: nothing said)
+            right = est.cosine_similarity(X, weights=W)
+            # (and of its rows taken alike, float32 embeddings, a copy of the weights)
+            est.cosine_similarity(X[5:9].astype(np.float32), weights=W[5:9].copy())
+            # weights changed since (halved) are not checked
+            edited = (W.toarray() if scipy.sparse.issparse(W) else W.copy()) * 0.5
+            est.cosine_similarity(X, weights=edited)
+        n = int(np.count_nonzero(np.asarray(abs(W).sum(axis=1)).ravel()))
+        with pytest.warns(UserWarning, match=said.format(n, n, 0)):
+            flipped = est.cosine_similarity(X, weights=W[::-1])
+        assert flipped.mean() < right.mean()
+        with pytest.warns(UserWarning, match=said.format(2, 2, 0)):
+            est.cosine_similarity(X[:2], weights=W[[1, 0]])
+    # weights of unknown origin (made elsewhere) are not checked
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.cosine_similarity(X, weights=np.abs(np.random.default_rng(0).normal(size=W.shape)))
+
+
 def test_the_baseline_cosine_is_that_of_a_recomposition_from_no_concept(problem):
     """``cosine_similarity(X, baseline=True)``: each embedding's cosine with the centre
     alone, what the recomposition of a sample without concepts scores (and what its
