@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from ._atomic import _process_alive, temporary_files_of, temporary_name
 from ._dask import DEFAULT_CHUNK_SIZE, _require_dask
-from ._names import check_concept_names
+from ._names import check_concept_names, listed
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import dask.array as da
@@ -138,10 +138,9 @@ def _prepare_destination(path: str | os.PathLike, overwrite: bool, kind: str) ->
             )
         if not _written_by_us(path, kind):
             others = sorted(entry.name for entry in path.iterdir())
-            listed = ", ".join(repr(name) for name in others[:3])
-            more = f" and {len(others) - 3} more" if len(others) > 3 else ""
             raise FileExistsError(
-                f"{shown} is not a {kind} dataset written by sksplice (it holds {listed}{more}); "
+                f"{shown} is not a {kind} dataset written by sksplice (it holds "
+                f"{listed(others, 3, repr)}); "
                 "overwrite=True only replaces such datasets. Remove it or choose another path."
             )
         if not overwrite:

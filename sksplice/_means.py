@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 import numpy as np
 
 from ._array import unit_rows
+from ._names import listed
 from ._stack import warn_user
 from .exceptions import CentreMismatchWarning, SmallMeanSampleWarning
 
@@ -404,10 +405,8 @@ def _warn_zero(zero: np.ndarray) -> None:
     if not zero.any():
         return
     rows = np.flatnonzero(zero)
-    shown = ", ".join(str(int(r)) for r in rows[:5])
-    more = f" and {rows.size - 5} more" if rows.size > 5 else ""
     warn_user(
-        f"X row(s) {shown}{more} are all zero: a zero embedding has no direction, "
+        f"X row(s) {listed(rows, 5)} are all zero: a zero embedding has no direction, "
         "so its concept weights are all zero",
         UserWarning,
     )

@@ -41,6 +41,7 @@ from ._model_names import (
 )
 from ._model_names import checkpoint_file_problem as checkpoint_file_problem
 from ._model_names import clean_tag as _clean_tag
+from ._names import listed
 from .exceptions import CheckpointFormatError, WeightsUnavailableError
 
 #: Seed of the random initialisation used when ``pretrained=None``.
@@ -236,8 +237,7 @@ def _short_reason(exc: Exception) -> str:
 
     def cut(match: re.Match[str]) -> str:
         keys = re.findall(r'"([^"]*)"', match.group(2))
-        shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
-        return f"{len(keys)} {match.group(1).lower()} key(s) in the state dict ({shown});"
+        return f"{len(keys)} {match.group(1).lower()} key(s) in the state dict ({listed(keys, 3)});"
 
     found = r"(Missing|Unexpected) key\(s\) in state_dict:((?: \"[^\"]*\",?)+)\."
     short = re.sub(found, cut, text)

@@ -6,7 +6,7 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -930,10 +930,22 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def listed(items: Sequence[str], n: int, sep: str = ", ") -> str:
-    """The first ``n`` of ``items`` joined by ``sep``, then how many more there are
-    (``"'a', 'b' and 3 more"``); all of them where that would leave one."""
-    items = list(items)
-    if len(items) <= n + 1:  # ("and 1 more" says less than its name)
-        return sep.join(items)
-    return f"{sep.join(items[:n])} and {len(items) - n} more"
+def listed(
+    items: Sequence[Any] | np.ndarray,
+    n: int,
+    show: Callable[[Any], str] = str,
+    *,
+    sep: str = ", ",
+    more: str = " and {} more",
+) -> str:
+    """The first ``n`` of ``items``, each as ``show`` writes it, joined by ``sep``, then
+    how many more there are (``more``, formatted with their number: ``"'a', 'b' and 3
+    more"``); all of them where that would leave one ("and 1 more" says less than its
+    name). Only the items shown are written: ``items`` may be the million rows of X
+    (an array of row numbers is written as integers)."""
+    count = len(items)
+    head = items[: count if count <= n + 1 else n]
+    if isinstance(head, np.ndarray) and head.dtype.kind in "iu" and show is str:
+        head = head.tolist()  # ("3", not "np.int64(3)")
+    shown = sep.join(show(item) for item in head)
+    return shown if count <= n + 1 else shown + more.format(count - n)

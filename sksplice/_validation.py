@@ -464,10 +464,11 @@ def check_labels(y: Any, name: str = "y") -> np.ndarray:
     else:
         missing = np.empty(0, dtype=np.intp)
     if missing.size:
-        rows = ", ".join(str(int(i)) for i in missing[:_SHOWN_ROWS])
-        more = f" and {missing.size - _SHOWN_ROWS} more" if missing.size > _SHOWN_ROWS else ""
+        from ._names import listed
+
         raise ValueError(
-            f"labels `{name}` are missing (None or NaN) at row(s) {rows}{more}: give every "
+            f"labels `{name}` are missing (None or NaN) at row(s) "
+            f"{listed(missing, _SHOWN_ROWS)}: give every "
             f"sample a label, or leave those rows out of both the data and `{name}`"
         )
     kinds = {type(v) for v in arr.ravel().tolist()} if arr.dtype == object else set()
@@ -782,14 +783,14 @@ def shown_rows(
     """The first rows of ``rows`` as messages list them (``3, 7``; ``'cap7' (row 7)`` where
     ``labels`` name them, ``labels[r - first_row]``; ``row 3 of block 2``), then how many
     more there are."""
-    shown = ", ".join(
-        (f"row {int(r)} of block {block_index}" if block_index is not None else str(int(r)))
-        if labels is None
-        else f"{shown_label(labels[int(r) - first_row])} (row {int(r)})"
-        for r in rows[:_SHOWN_ROWS]
-    )
-    more = f" and {rows.size - _SHOWN_ROWS} more" if rows.size > _SHOWN_ROWS else ""
-    return shown + more
+    from ._names import listed
+
+    def one(r: Any) -> str:
+        if labels is not None:
+            return f"{shown_label(labels[int(r) - first_row])} (row {int(r)})"
+        return f"row {int(r)} of block {block_index}" if block_index is not None else str(int(r))
+
+    return listed(rows, _SHOWN_ROWS, one)
 
 
 def _all_nan(X: Any, rows: np.ndarray) -> bool:

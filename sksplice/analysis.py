@@ -29,6 +29,7 @@ from ._names import (
     check_concept_names,
     check_source,
     label_hint,
+    listed,
     plural,
     reconcile_names,
     recorded,
@@ -120,15 +121,17 @@ def _warn_too_few_samples(
             "about it; more samples are needed"
         )
     else:
-        shown = "; ".join(
-            f"{what.format(shown_label(group))}, {sizes(n, m)}: {p:.2g}"
-            for group, n, m, p in untestable[:5]
+        shown = listed(
+            untestable,
+            5,
+            lambda g: f"{what.format(shown_label(g[0]))}, {sizes(g[1], g[2])}: {g[3]:.2g}",
+            sep="; ",
+            more="; and {} more",
         )
-        more = f"; and {len(untestable) - 5} more" if len(untestable) > 5 else ""
         said = (
             f"in none of {len(untestable)} classes can a concept be significant at "
             f"alpha={alpha:g}: for groups of their sizes Fisher's exact test gives no p-value "
-            f"below the smallest given here for each, whatever the counts ({shown}{more}). "
+            f"below the smallest given here for each, whatever the counts ({shown}). "
             "That none is significant says nothing about them; more samples are needed"
         )
     warn_user(TooFewSamplesWarning(said, untestable))

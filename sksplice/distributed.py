@@ -39,6 +39,7 @@ import scipy.sparse as sp
 from . import _dask
 from ._dask import _require_dask
 from ._distributed_io import to_zarr, write_parquet
+from ._names import listed
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_image_embedder
 from ._validation import (
@@ -137,9 +138,7 @@ def _check_workers(client: Client | None) -> None:
         return
     missing = sorted(str(worker) for worker, spec in found.items() if spec is None)
     if missing:
-        shown = ", ".join(missing[:3]) + (
-            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        )
+        shown = listed(missing, 3)
         raise RuntimeError(
             f"sksplice is not installed on {len(missing)} of the {len(found)} worker(s) of "
             f"the cluster ({shown}): install it in every worker's environment "

@@ -32,6 +32,7 @@ from ._names import (
     check_concept_names,
     check_source,
     differences_said,
+    listed,
     name_differences,
     recorded,
     recorded_makers,
@@ -250,8 +251,7 @@ def _warn_idle_removals(X: Any, table: pd.DataFrame, index: dict[str, int], expa
     if not idle:
         return
     one = len(idle) == 1
-    shown = ", ".join(repr(name) for name in idle[:_IDLE_SHOWN])
-    shown += f" and {len(idle) - _IDLE_SHOWN} more" if len(idle) > _IDLE_SHOWN else ""
+    shown = listed(idle, _IDLE_SHOWN, repr)
     with_neighbours = table["query"].isin(idle) & (table["concept"] != table["query"])
     neighbours = (
         f" (nor does any of the neighbours selected for {'it' if one else 'them'})"
@@ -286,14 +286,14 @@ def _warn_split_twins(splice: Any, names: np.ndarray, mask: np.ndarray) -> None:
     split = [g for g in groups if mask[g].any() and not mask[g].all()]
     if not split:
         return
-    shown = "; ".join(
-        f"{', '.join(repr(str(names[j])) for j in g[~mask[g]])} zeroed, "
-        f"{', '.join(repr(str(names[j])) for j in g[mask[g]])} kept"
-        for g in split[:3]
-    )
-    more = f"; and {len(split) - 3} more groups" if len(split) > 3 else ""
+
+    def said(g: np.ndarray) -> str:
+        zeroed = ", ".join(repr(str(names[j])) for j in g[~mask[g]])
+        return f"{zeroed} zeroed, {', '.join(repr(str(names[j])) for j in g[mask[g]])} kept"
+
+    shown = listed(split, 3, said, sep="; ", more="; and {} more groups")
     warn_user(
-        f"the edit separates concepts whose embeddings are the same ({shown}{more}): "
+        f"the edit separates concepts whose embeddings are the same ({shown}): "
         "`splice` splits a weight equally between such concepts, so the kept ones still "
         "carry the zeroed ones' direction (half of a pair's weight). Name every concept of "
         "a group in `remove` (or `keep`) to edit that direction"

@@ -51,6 +51,7 @@ from ._models import (
     repo_name_hint,
 )
 from ._models import CONNECT_TIMEOUT as CONNECT_TIMEOUT
+from ._names import listed
 from ._persistence import VersionStampMixin
 from ._progress import progress
 from ._stack import in_estimator_display, warn_user
@@ -133,8 +134,7 @@ def _skipped_warning(
     ``first_index``: the row of the first of those images in a larger collection
     (a Dask task's share of one), named in the message when it is not 0.
     """
-    listed = "; ".join(f"{s.index}: {s.item}" for s in skipped[:5])
-    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    shown = listed(skipped, 5, lambda s: f"{s.index}: {s.item}", sep="; ")
     among = (
         f"{n_items} images"
         if first_index == 0
@@ -142,7 +142,7 @@ def _skipped_warning(
     )
     return SkippedInputWarning(
         f"skipped {len(skipped)} of {among} that could not be loaded "
-        f"(their rows are NaN): {listed}{more}; the warning's .skipped attribute "
+        f"(their rows are NaN): {shown}; the warning's .skipped attribute "
         "lists them all",
         skipped,
     )

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._names import a_type, carried_names, label_hint, reconcile_names
+from ._names import a_type, carried_names, label_hint, listed, reconcile_names
 from ._proportions import INTERVAL_LEVEL as _INTERVAL_LEVEL
 from ._validation import check_flag, check_int, check_labels, check_option, find_label
 from .analysis import ALL_GROUP, _group_sizes, _top_of_group
@@ -2128,8 +2128,7 @@ def _check_probe_labels(y: np.ndarray, estimator: Any, cv: int) -> None:
             raise ValueError(
                 f"fold {fold + 1} of the probe's stratified cv={cv} folds would train it on "
                 f"the single class {y[train].tolist()[0]!r}, testing "
-                + ", ".join(repr(c) for c in tested[:3])
-                + (f" and {len(tested) - 3} more" if len(tested) > 3 else "")
+                + listed(tested, 3, repr)
                 + ": classes with one sample leave no other class to train on; drop them, "
                 "or give more samples of them"
             )

@@ -23,7 +23,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ._names import a_type, numbered_prefix, reconcile_names
+from ._names import a_type, listed, numbered_prefix, reconcile_names
 from ._stack import warn_user
 from ._validation import check_int
 from .retrieval import unknown_concepts_error
@@ -561,8 +561,7 @@ def _left_out_text(names: np.ndarray, reasons: dict[int, str], n: int = 5) -> st
         groups.setdefault(reason, []).append(repr(str(names[j])))
     parts = []
     for reason, shown in groups.items():
-        more = f" and {len(shown) - n} more" if len(shown) > n else ""
-        parts.append(f"{', '.join(shown[:n])}{more} ({reason})")
+        parts.append(f"{listed(shown, n)} ({reason})")
     return "; ".join(parts)
 
 
@@ -705,11 +704,10 @@ def _refuse_concepts_left_out(model: Any, unknown: list[str]) -> None:
         left_out = [c for c in unknown if c in known]
         later = [n for n, s in steps[k + 1 :] if s is not None and s != "passthrough"]
         if left_out and later:
-            shown = ", ".join(repr(c) for c in left_out[:5])
-            more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
             are, it = ("is a concept", "it") if len(left_out) == 1 else ("are concepts", "them")
             raise ValueError(
-                f"{shown}{more} {are} of the pipeline's step {name!r} but not an input of its "
+                f"{listed(left_out, 5, repr)} {are} of the pipeline's step {name!r} but not an "
+                "input of its "
                 f"classifier: a later step ({', '.join(repr(n) for n in later)}) left {it} "
                 f"out, so the classifier gives {it} no weight already; leave {it} out of "
                 "`concepts`"
@@ -724,9 +722,7 @@ def _refuse_concepts_of_several_blocks(unknown: list[str], known: list[str]) -> 
     if not held:
         return
     shown = "; ".join(
-        f"{name!r} is a concept of {len(blocks)} blocks: "
-        + ", ".join(repr(b) for b in blocks[:5])
-        + (f" and {len(blocks) - 5} more" if len(blocks) > 5 else "")
+        f"{name!r} is a concept of {len(blocks)} blocks: " + listed(blocks, 5, repr)
         for name, blocks in list(held.items())[:5]
     )
     raise ValueError(
@@ -844,8 +840,7 @@ def zero_concept_coefficients(model: Any, concepts: Any, *, feature_names: Any =
     unique = list(dict.fromkeys(concepts))
     idle = [name for name in unique if not np.any(coef[:, index[name]])]
     if idle:
-        shown = ", ".join(repr(name) for name in idle[:10])
-        shown += f" and {len(idle) - 10} more" if len(idle) > 10 else ""
+        shown = listed(idle, 10, repr)
         them = "this concept" if len(idle) == 1 else "these concepts"
         if len(idle) == len(unique):
             effect = "so the copy predicts as the model does"

@@ -36,6 +36,7 @@ from ._means import (
     warn_zero_rows,
     zero_rows,
 )
+from ._names import listed
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._persistence import VersionStampMixin
 from ._progress import progress, verbose_logging
@@ -518,8 +519,7 @@ def _columns_not_numbers(X: Any) -> ValueError | None:
                 bad.append((name, dtype))
     if not bad:
         return None
-    shown = ", ".join(f"{name!r} ({dtype})" for name, dtype in bad[:5])
-    shown += f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    shown = listed(bad, 5, lambda column: f"{column[0]!r} ({column[1]})")
     return ValueError(
         f"X has columns that are not numbers: {shown}. X holds embeddings, one column per "
         "dimension: leave the other columns (a label, a file name) out, e.g. "

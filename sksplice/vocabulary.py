@@ -23,7 +23,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from ._download import RemoteFile, fetch_remote_file
-from ._names import a_type, visible_text
+from ._names import a_type, listed, visible_text
 from ._stack import warn_user
 from ._validation import VOCABULARY_SIZE, check_int, check_option, tensor_as_array
 
@@ -227,13 +227,13 @@ def _warn_repeats(repeats: dict[str, list[int]], source: str, positions: str, fi
     shift = first + (1 if positions == "line" else 0)
     where = {c: [shift + i for i in at] for c, at in repeats.items()}
     word = "lines" if positions == "line" else "entries"
-    shown = "; ".join(
-        f"{c!r} at {word} {', '.join(map(str, at))}"
-        for c, at in list(where.items())[:_REPEATS_SHOWN]
+    shown = listed(
+        list(where.items()),
+        _REPEATS_SHOWN,
+        lambda item: f"{item[0]!r} at {word} {', '.join(map(str, item[1]))}",
+        sep="; ",
+        more="; and {} more",
     )
-    more = len(where) - _REPEATS_SHOWN
-    if more > 0:
-        shown += f"; and {more} more"
     n_dropped = sum(len(at) - 1 for at in where.values())
     warn_user(
         RepeatedConceptWarning(

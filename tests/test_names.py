@@ -643,3 +643,15 @@ def test_a_loop_of_one_row_matrices_keeps_the_record_of_a_large_one(monkeypatch)
     with pytest.raises(ValueError, match="not those of `x`"):
         _names.check_source(sp.csr_matrix(rows[-1]), names[::-1], "`x`")
     _names.check_source(sp.csr_matrix(rows[0]), names[::-1], "`x`")
+
+
+def test_listed_names_the_first_and_counts_the_rest_but_never_one():
+    from sksplice._names import listed
+
+    assert listed(["a", "b", "c"], 3) == "a, b, c"
+    assert listed(["a", "b", "c", "d"], 3) == "a, b, c, d"  # ("and 1 more" says less)
+    assert listed(["a", "b", "c", "d", "e"], 3, repr) == "'a', 'b', 'c' and 2 more"
+    assert listed(np.arange(10**6), 2, sep="; ", more="; and {} more rows") == (
+        "0; 1; and 999998 more rows"
+    )
+    assert listed([], 3) == ""

@@ -176,7 +176,7 @@ def test_check_finite_rows_names_the_array_and_rows_in_one_format():
     X = np.ones((9, 3))
     assert check_finite_rows(X, "X") is None
     X[[1, 2, 3, 4, 6, 8], 0] = [np.nan, np.inf, -np.inf, np.nan, np.nan, np.nan]
-    expected = "X holds NaN or infinite values in 6 row(s): 1, 2, 3, 4, 6 and 1 more"
+    expected = "X holds NaN or infinite values in 6 row(s): 1, 2, 3, 4, 6, 8"
     with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
         check_finite_rows(X, "X")
     W = sp.csr_matrix(np.array([[0.0, 1.0], [0.0, 0.0], [np.inf, 0.0]]))

@@ -132,9 +132,9 @@ def _other_files(inputs: Sequence[str]) -> str:
             continue
         others = [str(p.relative_to(folder)) for p in other_files(folder)]
         if others:
-            shown = ", ".join(others[:3]) + (
-                f" and {len(others) - 3} more" if len(others) > 3 else ""
-            )
+            from .._names import listed
+
+            shown = listed(others, 3)
             notes.append(
                 f"folder {folder}: {len(others)} other file{'' if len(others) == 1 else 's'} "
                 f"not read, without an image extension ({shown})"
@@ -946,9 +946,15 @@ def _skipped_line(s: Any) -> str:
 
 def _skipped_names(skipped: list[Any], n: int = 3) -> str:
     """The first ``n`` skipped images with their reasons, for one line."""
-    shown = "; ".join(" ".join(_skipped_line(s).split()) for s in skipped[:n])
-    more = f"; and {len(skipped) - n} more, listed above" if len(skipped) > n else ""
-    return shown + more
+    from .._names import listed
+
+    return listed(
+        skipped,
+        n,
+        lambda s: " ".join(_skipped_line(s).split()),
+        sep="; ",
+        more="; and {} more, listed above",
+    )
 
 
 def _report_skipped(skipped: list[Any], n_total: int) -> None:

@@ -399,8 +399,9 @@ def _warn_if_names_repeat(
     picked = [f"column {c!r} of " if c else "" for c in columns]
     shown = [f"{p}{path}" for p, path in zip(picked, names_files, strict=True)]
     # (clip-retrieval writes a metadata file per shard: hundreds of them)
-    more = f" and {len(shown) - 3} more" if len(shown) > 4 else ""
-    where = ", ".join(shown[:3] if more else shown) + more
+    from .._names import listed
+
+    where = listed(shown, 3)
     logger.warning(
         "%d of the %s share their name with another row (%r names %s; names from %s): "
         "their records are told apart only by their order%s",

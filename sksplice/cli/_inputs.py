@@ -184,13 +184,13 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
                 why,
             )
         else:
-            more = f" and {len(said) - 3} more" if len(said) > 3 else ""
+            from .._names import listed
+
             logger.warning(
-                "%d folders could not be read: %s%s; their images are left out; check "
+                "%d folders could not be read: %s; their images are left out; check "
                 "their permissions",
                 len(said),
-                ", ".join(said[:3]),
-                more,
+                listed(said, 3),
             )
     return _Walk(sorted(found), sorted(others), sorted(hidden), folders, unreadable)
 
@@ -277,9 +277,10 @@ def _note_other_files(
     # format not read, or of no extension, is warned about)
     def counted(files: Sequence[Path], noun: str, why: str) -> str:
         # (a name holding a line break keeps the message one line)
+        from .._names import listed
+
         names = [_printable(str(p.relative_to(folder))) for p in files]
-        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        return f"{plural(len(names), noun)} {why}: {', '.join(names[:3])}{more}"
+        return f"{plural(len(names), noun)} {why}: {listed(names, 3)}"
 
     data = [p for p in left if p.suffix.lower() in _NOT_IMAGE_EXTENSIONS]
     if data:
@@ -452,17 +453,19 @@ def _collect_images(
             names = again_as.setdefault(once, [])
             if str(again) != str(once) and str(again) not in names:
                 names.append(str(again))
-        shown = "; ".join(
-            f"{once} (again as {', '.join(names)})" if names else str(once)
-            for once, names in list(again_as.items())[:3]
+        from .._names import listed
+
+        shown = listed(
+            list(again_as.items()),
+            3,
+            lambda item: f"{item[0]} (again as {', '.join(item[1])})" if item[1] else str(item[0]),
+            sep="; ",
         )
-        more = f" and {len(again_as) - 3} more" if len(again_as) > 3 else ""
         logger.warning(
-            "%d image file%s given more than once: %s%s; each is decomposed once",
+            "%d image file%s given more than once: %s; each is decomposed once",
             len(again_as),
             "" if len(again_as) == 1 else "s",
             shown,
-            more,
         )
     if note_names:
         _note_undecodable(paths)
