@@ -233,3 +233,26 @@ def test_a_dictionary_of_a_named_vocabulary_is_named(
         digest = "a vocabulary file or list (its concepts' digest "
         assert all(what.startswith(digest) for what in said), said
         assert not fetched
+
+
+def test_a_default_cache_folder_that_is_a_file_is_said_as_such(tmp_path, capsys, monkeypatch):
+    # With neither --cache-dir nor $SKSPLICE_CACHE, a default folder that cannot be made
+    # ended the command in "sksplice: error: 'SKSPLICE_CACHE'" (a KeyError); the chosen
+    # folders are said in the words of the option or variable, a wrong command line.
+    blocked = tmp_path / "xdg"
+    blocked.write_text("a file where the cache folders would go\n")
+    monkeypatch.delenv("SKSPLICE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    code, out, err = _main(["cache"], capsys)
+    assert (code, out) == (1, ""), err
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: cannot create the sksplice cache folder '{blocked / 'sksplice'}' "
+        f"({blocked} is not a folder); pass a writable folder as --cache-dir or set "
+        "$SKSPLICE_CACHE"
+    ), err
+    monkeypatch.setenv("SKSPLICE_CACHE", str(blocked))
+    code, out, err = _main(["cache"], capsys)
+    assert (code, out) == (2, "") and err.strip().splitlines()[-1] == (
+        f"sksplice: error: $SKSPLICE_CACHE ({blocked}) is a file, not a folder; set "
+        "$SKSPLICE_CACHE to a folder, or give --cache-dir"
+    ), err

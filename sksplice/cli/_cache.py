@@ -329,8 +329,8 @@ def _write_listing(entries: list[Entry], fmt: str, folder: Path, cleared: str | 
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from .._data import CACHE_DIR_ENV, get_cache_dir
-    from ._checks import _folder_error
+    from .._data import cache_dir_chosen
+    from ._checks import chosen_cache_dir
 
     if sys.stdout is None:  # (closed by the shell: >&-)
         raise UsageError(
@@ -339,13 +339,13 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         )
 
     try:
-        folder = get_cache_dir(args.cache_dir, create=False)
-    except OSError as exc:
+        folder = chosen_cache_dir(args.cache_dir)
+    except CLIError as exc:
+        if not cache_dir_chosen(args.cache_dir):
+            raise  # (the default folder: an error of the run, exit 1)
         # (in the words, and with the exit status, of the other commands: a wrong
         # command line, or $SKSPLICE_CACHE, exit 2)
-        given = args.cache_dir if args.cache_dir is not None else os.environ[CACHE_DIR_ENV]
-        error = _folder_error(exc, "--cache-dir", CACHE_DIR_ENV, given, args.cache_dir is not None)
-        raise UsageError(str(error)) from exc
+        raise UsageError(str(exc)) from exc
     if not folder.is_dir():
         logger.info("the cache folder %s does not exist: nothing is cached yet", folder)
         _write([], args.format, folder, args.clear)

@@ -462,6 +462,25 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
         )
 
 
+def chosen_cache_dir(cache_dir: str | None) -> Path:
+    """The cache folder of ``--cache-dir``, ``$SKSPLICE_CACHE`` or the default (not
+    created); one that is a file or cannot be created is refused in the words of the
+    command line: the option or variable chosen, with what to set (:func:`_folder_error`,
+    a wrong command line), or the default folder as the library says it (an error of
+    the run)."""
+    from .._data import CACHE_DIR_ENV, cache_dir_chosen, get_cache_dir
+
+    try:
+        return get_cache_dir(cache_dir, create=False)
+    except OSError as exc:
+        if not cache_dir_chosen(cache_dir):  # (the default: no option or variable to blame)
+            raise CLIError(str(exc)) from exc
+        given = cache_dir if cache_dir is not None else os.environ[CACHE_DIR_ENV]
+        raise _folder_error(
+            exc, "--cache-dir", CACHE_DIR_ENV, given, cache_dir is not None
+        ) from exc
+
+
 def _check_cache_dir(cache_dir: str | None) -> str | None:
     """``--cache-dir`` (or its default) is a folder or can be created (its errors name
     the folder and the option; see :func:`sksplice._data.get_cache_dir`). Nothing is
@@ -478,20 +497,14 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
     str or None
         That note, or None when the dictionary cache can be written.
     """
-    from .._data import CACHE_DIR_ENV, cache_dir_chosen, get_cache_dir, unwritable_reason
+    from .._data import cache_dir_chosen, unwritable_reason
 
     if not cache_dir_chosen(cache_dir):
         # A default that cannot be made (a read-only home, a file in its place), or that
         # takes no file: the run goes on without the disk cache, warned about before the
         # vocabulary is embedded.
         return None
-    try:
-        folder = get_cache_dir(cache_dir, create=False)
-    except OSError as exc:
-        given = cache_dir if cache_dir is not None else os.environ[CACHE_DIR_ENV]
-        raise _folder_error(
-            exc, "--cache-dir", CACHE_DIR_ENV, given, cache_dir is not None
-        ) from exc
+    folder = chosen_cache_dir(cache_dir)
     reason = unwritable_reason(folder / "dictionaries")
     if reason is None:
         return None
