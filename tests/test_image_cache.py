@@ -6,6 +6,10 @@ import csv
 import io
 import json
 import logging
+import re
+import shutil
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,31 +49,77 @@ def _cached_files(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "cache" / "images").rglob("*.npy"))
 
 
+class _Terminal(io.StringIO):
+    """Standard error as a terminal, where tqdm redraws its bar in place."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_the_bar_of_a_run_partly_cached_counts_the_embedded_images_in_its_rate(
     run_env, tmp_path, capsys, embedded, monkeypatch
 ):
     # "CLIP images: 100% 32/32 [..., 63.61image/s]" counted the images read from the cache
     # in its rate (a model that embeds 9 images a second read at 31), and said nothing of
     # them until the line after it.
-    import sksplice._progress as progress_module
+    from sksplice.embedders import CLIPEmbedder
 
     cats = sorted((run_env / "cats").iterdir())
-    code, _, err = _main(["decompose", *map(str, cats[:2]), *_args(tmp_path)], capsys)
-    assert code == 0 and sum(map(len, embedded)) == 2, err
-    bars = []
-    made = progress_module.progress
+    embed_images = CLIPEmbedder.embed_images
 
-    def kept(*args, **kwargs):
-        bars.append(made(*args, **kwargs))
-        return bars[-1]
+    def slow(self, images, **kwargs):  # (4 images in at least 0.4 s: at most 10 a second)
+        time.sleep(0.4)
+        return embed_images(self, images, **kwargs)
 
-    monkeypatch.setattr(progress_module, "progress", kept)
-    code, _, err = _main(["decompose", str(run_env), *_args(tmp_path)], capsys)
+    rate = r"CLIP images: 100%.* 6/6 \[.*, *([\d.]+)image/s, 2 from the cache\]"
+    for terminal in (False, True):  # (a log's lines; a bar redrawn, its rate smoothed)
+        shutil.rmtree(tmp_path / "cache" / "images", ignore_errors=True)
+        code, _, err = _main(["decompose", *map(str, cats[:2]), *_args(tmp_path)], capsys)
+        assert code == 0 and len(_cached_files(tmp_path)) == 2, err
+        with monkeypatch.context() as patched:
+            patched.setattr(CLIPEmbedder, "embed_images", slow)
+            if terminal:
+                patched.setattr(sys, "stderr", _Terminal())
+            code, _, err = _main(["decompose", str(run_env), *_args(tmp_path)], capsys)
+            err = sys.stderr.getvalue() if terminal else err
+        assert code == 0, err
+        last = [part for part in re.split(r"[\r\n]", err) if "CLIP images: 100%" in part][-1]
+        found = re.fullmatch(rate, last.strip())
+        assert found and float(found.group(1)) <= 10.5, last  # (it said 15: 6 in 0.4 s)
+
+
+def test_images_read_from_the_cache_between_embedded_ones_stay_out_of_the_smoothed_rate(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # A bar redrawn on a terminal shows tqdm's smoothed rate, of the count since its last
+    # drawing: images read from the cache between two embedded calls were counted in it
+    # (1,000 read and 10 embedded at 10 a second showed 96 a second).
+    from sksplice.cli import _decompose
+    from sksplice.embedders import CLIPEmbedder
+
+    dogs = sorted((run_env / "dogs").iterdir())
+    code, _, err = _main(["decompose", *map(str, dogs[:2]), *_args(tmp_path)], capsys)
+    assert code == 0 and len(_cached_files(tmp_path)) == 2, err
+    embed_images = CLIPEmbedder.embed_images
+
+    def slow(self, images, **kwargs):  # (a call in at least 0.4 s)
+        time.sleep(0.4)
+        return embed_images(self, images, **kwargs)
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_images", slow)
+    monkeypatch.setattr(_decompose, "_CHUNK", 3)  # (calls of cats 0-2, then dogs 0-2)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    argv = ["decompose", str(run_env), "--batch-size", "1", *_args(tmp_path)]
+    code, _, _ = _main(argv, capsys)
+    err = sys.stderr.getvalue()
     assert code == 0, err
-    (bar,) = [b for b in bars if b.desc == "CLIP images"]
-    # (tqdm's rate is (n - initial) / elapsed: the 4 images embedded)
-    assert bar.n == 6 and bar.initial == 2
-    assert "CLIP images: 100% 6/6 [" in err and ", 2 from the cache]" in err, err
+    # 4 images embedded in two calls of at least 0.4 s each, 3 then 1: no drawing of the
+    # bar says more than 3 / 0.4 = 7.5 a second, and the last about 5 (the drawing after
+    # the second call said 8.1, its count since the first call's 3 with the 2 read)
+    drawn = [part for part in re.split(r"[\r\n]", err) if part.startswith("CLIP images")]
+    rates = [float(r) for part in drawn for r in re.findall(r"([\d.]+)image/s", part)]
+    assert rates and max(rates) <= 7.5 and rates[-1] <= 6.0, drawn
+    assert " 6/6 [" in drawn[-1] and drawn[-1].endswith(", 2 from the cache]"), drawn
 
 
 def test_a_second_run_of_any_command_reads_the_embeddings_of_the_first(

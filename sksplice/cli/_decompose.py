@@ -426,11 +426,18 @@ def _looked_up(cache: Any, chunk: list[Path]) -> tuple[list[Any], dict[int, np.n
 def _counted_not_embedded(bar: Any, n: int) -> None:
     """Count ``n`` images that ``bar`` sees done without embedding them (read from the
     cache, or found unreadable): in its count, not in its rate, which counted them and
-    read as if the model embedded 64 images a second (tqdm's rate is ``(n - initial) /
-    elapsed``)."""
-    if n:
-        bar.initial = getattr(bar, "initial", 0) + n
+    read as if the model embedded 64 images a second. tqdm's rates leave out what was
+    there before the last update it drew (``last_print_n``: its smoothed rate, of the
+    updates since) and what it started from (``initial``: its average rate), so both
+    move with the count; the count is shown at the bar's next update or its end."""
+    if not n:
+        return
+    if not hasattr(bar, "last_print_n"):  # (a bar that shows nothing)
         bar.update(n)
+        return
+    bar.n += n
+    bar.last_print_n += n
+    bar.initial += n
 
 
 def _embedded_chunk(
