@@ -646,7 +646,12 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         its meaning with other concepts ("canine" for a query of "dog"). No item holding
         all of several concepts that each are held (``mode`` ``"and"`` or ``"min"``) is
         an answer, said by the empty result. ``text``: the concepts of a text query."""
-        holding = np.diff(self.weights_.indptr)[cols]  # (items with a weight on each)
+        # (items with a weight on each query concept or a neighbour selected for it: a
+        # group matches an item holding any of its concepts)
+        expanded, _, groups = self._expand(cols, np.ones(cols.size))
+        holding = np.bincount(
+            groups, weights=np.diff(self.weights_.indptr)[expanded], minlength=cols.size
+        )
         unheld = [repr(str(self.concepts_[j])) for j, n in zip(cols, holding) if not n]
         if not unheld:
             return

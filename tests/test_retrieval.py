@@ -612,3 +612,20 @@ def test_a_query_that_matches_nothing_says_why():
         warnings.simplefilter("error")
         assert retriever.search(["canine"])[0].tolist() == [0, 2]
         assert retriever.search(["canine", "cat"], mode="and")[0].size == 0
+
+
+def test_the_no_match_warning_counts_the_neighbours_of_a_query_concept(rng):
+    # With neighbours, an item holding a neighbour matches its concept's group: the
+    # warning blamed "dog" (held by no item "nor any of its neighbours") where "canine"
+    # was held, and no item matched only for lack of "car".
+    names = ["dog", "canine", "car", "tree"]
+    W = sp.csr_matrix(np.array([[0.0, 1.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.0]]))
+    D = np.array([[1.0, 0, 0], [0.99, 0.14, 0], [0, 0, 1.0], [0, 1.0, 0]])
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    retriever = ConceptRetriever(splice=_fitted_splice(rng, names), n_neighbors=1, mode="and")
+    retriever.fit(W)
+    retriever._neighbour_dictionary = lambda: D  # ("canine" the neighbour of "dog")
+    with pytest.warns(UserWarning) as record:
+        assert retriever.search(["dog", "car"])[0].size == 0
+    (said,) = [str(w.message) for w in record if "no item holds" in str(w.message)]
+    assert said.startswith("no item holds the concept 'car' of the query (nor any of the "), said

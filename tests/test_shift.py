@@ -616,6 +616,7 @@ def test_cli_search_says_when_nothing_matches(two_folders, capsys):
     captured = capsys.readouterr()
     assert code == 0 and captured.out == ""
     assert "no image of the 13 holds every concept of the query (cat, dog" in captured.err
+    assert "no item holds" not in captured.err  # (the library's words, of its parameters)
 
 
 def test_rows_of_equal_p_value_and_difference_keep_the_order_of_the_columns():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -104,7 +105,11 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
         retriever = ConceptRetriever(concepts=splice.get_feature_names_out(), mode=args.mode)
         retriever.fit(W)
     if query:
-        indices, scores = retriever.search(query, k=args.n_results)
+        with warnings.catch_warnings():
+            # (the retriever's advice is of its Python parameters; the command says that no
+            # image holds the query's concepts below, in its own words)
+            warnings.filterwarnings("ignore", message="no item holds the concept")
+            indices, scores = retriever.search(query, k=args.n_results)
         if not len(indices) and not np.any(W.data if scipy.sparse.issparse(W) else W):
             # (the penalty, not the query, is the cause: say so, and what to do)
             logger.warning("%s", no_concept(W.shape[0]))
