@@ -142,9 +142,18 @@ class _Record(NamedTuple):
     concepts: Any
     densest: int  # (the most non-zero values of a row)
     maker: Any
-    # (each non-empty row's fingerprint paired with the hash of the embedding it was
-    # solved for, sorted and unique; None where the embeddings were not given)
-    pairs: np.ndarray | None = None
+    # (the embeddings its rows were solved for, as sketches: see :func:`_Targets`; None
+    # where they were not given, or were dropped for newer ones)
+    targets: _Targets | None = None
+
+
+class _Targets(NamedTuple):
+    """The embeddings the rows of weights were solved for: the fingerprints of the rows
+    that no other row of the matrix shares (sorted) and a sketch of each one's
+    embedding (:func:`_sketches`), in the same order."""
+
+    fingerprints: np.ndarray
+    sketches: np.ndarray
 
 
 _RECORDS: OrderedDict[int, _Record] = OrderedDict()
@@ -301,7 +310,7 @@ def remember_concepts(
     ``maker``: what recomposes them as they were made (a transformer's
     ``recomposition_key``), None where unknown; see :func:`recorded_makers`.
     ``targets``: the embeddings the rows of ``W`` were solved for, row for row: each
-    row is kept paired with its embedding's hash (see :func:`rows_of_other_targets`).
+    row is kept with a sketch of its embedding (see :func:`rows_of_other_targets`).
     """
     key = id(W)
 
@@ -319,88 +328,112 @@ def remember_concepts(
     if found is None:
         return W
     fingerprints, positions = found[0][:_MAX_ROWS], found[1][:_MAX_ROWS]
-    pairs = None
+    kept = None
     if targets is not None and targets.shape[0] == W.shape[0]:
-        pairs = np.unique(_pair_keys(fingerprints, target_hashes(targets, positions)))
+        # (a row two embeddings share, such as the same decomposition of two copies of an
+        # image, says nothing of which one it was solved for: left out)
+        at = positions[:_MAX_TARGET_ROWS]
+        unique, first, counts = np.unique(
+            fingerprints[: at.size], return_index=True, return_counts=True
+        )
+        once = counts == 1
+        kept = _Targets(unique[once], _sketches(targets, at[first[once]]))
     densest = int(_row_sizes(source).max())
-    record = _Record(int(W.shape[1]), np.unique(fingerprints), concepts, densest, maker, pairs)
+    record = _Record(int(W.shape[1]), np.unique(fingerprints), concepts, densest, maker, kept)
     with _RECORDS_LOCK:
         _RECORDS[next(_NEXT_RECORD)] = record
         _evict()
     return W
 
 
-#: Rows of embeddings hashed at a time (of at most this many values in all: the
-#: temporaries of a block, 20 bytes a value, are no copy of a large X).
-_HASH_BLOCK = 1 << 16
+#: Embeddings sketched at a time (of at most this many values in all: the temporaries
+#: of a block are no copy of a large X).
+_SKETCH_BLOCK = 1 << 16
+#: The values of a sketch, and how far two sketches of one embedding may differ: the
+#: same embedding rescaled, or rounded to float16 (a relative 5e-4), stays within it;
+#: two embeddings whose cosine is 0.9 differ by about 0.02 in each value for 512
+#: dimensions, 0.08 for 32.
+_SKETCH_SIZE = 4
+_SKETCH_TOLERANCE = 2e-3
+#: The most rows of weights whose embeddings are kept as sketches (24 bytes a row with
+#: their fingerprints), the oldest records' dropped first.
+_MAX_TARGET_ROWS = 1 << 20
 
 
-def target_hashes(X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-    """A 64-bit hash of each of the ``rows`` of embeddings ``X`` (all with None), of its
-    values as float32: equal for a copy of the row in float32 or float64. A block of
-    rows at a time: the bits of each value times an odd number of its column, summed
-    (modulo 2**64) and mixed: 9 ms for 10,000 rows of 512 values on two CPU cores,
-    where their decomposition takes seconds."""
-    rows = np.arange(X.shape[0]) if rows is None else rows
-    width = max(int(X.shape[1]), 1)
-    step = max(1, _HASH_BLOCK // width)
-    odd = _column_multipliers(width)
-    out = np.empty(rows.size, dtype=np.uint64)
+def _sketches(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A sketch of each of the ``rows`` of embeddings ``X``: its unit vector's projections
+    on :data:`_SKETCH_SIZE` fixed random directions (float32), the same for the row
+    rescaled or rounded (to float16, float32), a block of rows at a time (13 ms for
+    10,000 rows of 512 values on two CPU cores, where their decomposition takes
+    seconds). A row of zeros sketches to zeros."""
+    width = int(X.shape[1])
+    directions = _sketch_directions(width)
+    out = np.empty((rows.size, _SKETCH_SIZE), dtype=np.float32)
+    step = max(1, _SKETCH_BLOCK // max(width, 1))
     for start in range(0, rows.size, step):
-        block = np.ascontiguousarray(X[rows[start : start + step]], dtype=np.float32)
-        bits = block.view(np.uint32).astype(np.uint64)
-        out[start : start + step] = _mixed((bits * odd).sum(axis=1, dtype=np.uint64))
+        block = np.asarray(X[rows[start : start + step]], dtype=np.float64)
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        block /= np.where(norms > 0, norms, 1.0)
+        out[start : start + step] = block @ directions
     return out
 
 
-def _column_multipliers(width: int) -> np.ndarray:
-    """Odd 64-bit numbers, one per column, the same in every process."""
-    rng = np.random.default_rng(0x5B11CE)
-    return rng.integers(0, 1 << 63, size=width, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-
-
-def _pair_keys(fingerprints: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """One 64-bit key of each (row fingerprint, embedding hash) pair."""
-    return _mixed(fingerprints ^ _mixed(hashes ^ _SEED))
+def _sketch_directions(width: int) -> np.ndarray:
+    """:data:`_SKETCH_SIZE` random unit directions of ``width`` dimensions, the same in
+    every process."""
+    directions = np.random.default_rng(0x5B11CE).normal(size=(width, _SKETCH_SIZE))
+    return directions / np.linalg.norm(directions, axis=0, keepdims=True)
 
 
 def rows_of_other_targets(W: Any, X: np.ndarray) -> tuple[np.ndarray, int]:
     """The rows of weights ``W`` recorded as solved for other embeddings than the rows of
-    ``X`` at their places, and how many of its rows were recorded with their embeddings.
+    ``X`` at their places, and how many of its rows could be checked.
 
-    A row of ``W`` whose fingerprint a record paired with the hash of its embedding
-    (:func:`remember_concepts` with ``targets``) is checked against the hash of the row
-    of ``X`` at its place; rows not recorded so (weights edited since, or of unknown
-    origin) are not checked. Returns the positions of the rows found paired with other
-    embeddings and the number of rows checked.
+    A row of ``W`` whose fingerprint a record kept with a sketch of its embedding
+    (:func:`remember_concepts` with ``targets``) is checked against the sketch of the
+    row of ``X`` at its place; rows not recorded so (weights changed since, of unknown
+    origin, or shared by two embeddings) are not checked. Returns the positions of
+    the rows whose recorded embeddings all differ from it, and the number of rows
+    checked.
     """
     shape = getattr(W, "shape", None)
     if shape is None or len(shape) != 2 or shape[0] != X.shape[0]:
         return np.empty(0, dtype=np.intp), 0
     with _RECORDS_LOCK:
-        paired = [r for r in _RECORDS.values() if r.pairs is not None and r.width == shape[1]]
-    if not paired:
+        kept = [r for r in _RECORDS.values() if r.targets is not None and r.width == shape[1]]
+    if not kept:
         return np.empty(0, dtype=np.intp), 0
-    found = _fingerprints_and_rows(W, max(r.densest for r in paired))
+    found = _fingerprints_and_rows(W, max(r.densest for r in kept))
     if found is None:
         return np.empty(0, dtype=np.intp), 0
     fingerprints, positions = found
     known = np.zeros(fingerprints.size, dtype=bool)
     matched = np.zeros(fingerprints.size, dtype=bool)
-    keys = _pair_keys(fingerprints, target_hashes(X, positions))
-    for record in paired:
-        known |= _is_in(fingerprints, record.fingerprints)
-        assert record.pairs is not None
-        matched |= _is_in(keys, record.pairs)
+    sketches: np.ndarray | None = None
+    for record in kept:
+        assert record.targets is not None
+        at, hits = _found_in(fingerprints, record.targets.fingerprints)
+        if not hits.any():
+            continue
+        if sketches is None:  # (sketched once, where some row was recorded)
+            sketches = _sketches(X, positions)
+        close = np.zeros(fingerprints.size, dtype=bool)
+        close[hits] = np.all(
+            np.abs(sketches[hits] - record.targets.sketches[at[hits]]) <= _SKETCH_TOLERANCE,
+            axis=1,
+        )
+        known |= hits
+        matched |= close
     return positions[known & ~matched], int(known.sum())
 
 
-def _is_in(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
-    """Whether each of ``values`` is in the sorted array ``sorted_unique``."""
+def _found_in(values: np.ndarray, sorted_unique: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``values`` is in the sorted array ``sorted_unique`` (its position,
+    valid where found) and whether it is there."""
     if not sorted_unique.size:
-        return np.zeros(values.size, dtype=bool)
+        return np.zeros(values.size, dtype=np.intp), np.zeros(values.size, dtype=bool)
     at = np.minimum(np.searchsorted(sorted_unique, values), sorted_unique.size - 1)
-    return sorted_unique[at] == values
+    return at, sorted_unique[at] == values
 
 
 def _evict() -> None:
@@ -411,13 +444,19 @@ def _evict() -> None:
     about one size, the least recently made or read goes first). Call it with
     :data:`_RECORDS_LOCK` held."""
 
-    def size(record: _Record) -> int:  # (its rows, with their pairs where kept)
-        return record.fingerprints.size + (0 if record.pairs is None else record.pairs.size)
-
-    total = sum(size(record) for record in _RECORDS.values())
+    total = sum(record.fingerprints.size for record in _RECORDS.values())
     while total > _MAX_ROWS and len(_RECORDS) > 1:
         _, dropped = _RECORDS.popitem(last=False)
-        total -= size(dropped)
+        total -= dropped.fingerprints.size
+    # (the sketches of embeddings, of the newest records that fit in _MAX_TARGET_ROWS)
+    sketched = 0
+    for key in list(reversed(_RECORDS)):
+        targets = _RECORDS[key].targets
+        if targets is None:
+            continue
+        sketched += targets.fingerprints.size
+        if sketched > _MAX_TARGET_ROWS:
+            _RECORDS[key] = _RECORDS[key]._replace(targets=None)
     while len(_RECORDS) > _MAX_RECORDS:
         older = list(_RECORDS.items())[: len(_RECORDS) - _MAX_RECORDS // 2]
         # (the oldest of those whose number of rows has the fewest binary digits: of
@@ -475,7 +514,7 @@ def _recorded_by_rows(W: Any) -> list[Found]:
     if not _RECORDS or shape is None or len(shape) != 2:
         return []
     with _RECORDS_LOCK:  # (only widths made here are worth fingerprints)
-        densest = [r[3] for r in _RECORDS.values() if r[0] == shape[1]]
+        densest = [r.densest for r in _RECORDS.values() if r.width == shape[1]]
     if not densest:
         return []
     # Only rows no denser than a recorded row can be one: embeddings of as many
@@ -487,13 +526,12 @@ def _recorded_by_rows(W: Any) -> list[Found]:
     fingerprints, positions = fingerprinted
     found: list[Found] = []
     with _RECORDS_LOCK:
-        for key, (width, known, concepts, _, maker, _) in list(_RECORDS.items()):
-            if width != shape[1]:
+        for key, record in list(_RECORDS.items()):
+            if record.width != shape[1]:
                 continue
-            at = np.minimum(np.searchsorted(known, fingerprints), known.size - 1)
-            hits = known[at] == fingerprints
+            _, hits = _found_in(fingerprints, record.fingerprints)
             if hits.any():
-                found.append(Found(concepts, maker, positions[hits]))
+                found.append(Found(record.concepts, record.maker, positions[hits]))
                 _RECORDS.move_to_end(key)  # (read: kept as if made now)
     return found
 

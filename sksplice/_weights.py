@@ -806,7 +806,8 @@ class ConceptSpaceMixin:
             Where rows of ``weights`` were solved by :meth:`transform` (in this
             process, and not changed since) for other embeddings than the rows of
             ``X`` at their places: rows in another order, of other samples (each
-            transform keeps a 64-bit hash of the embedding of each row it solves).
+            transform keeps a sketch of the embedding of each row it solves, 16
+            bytes, which the embedding rescaled or rounded to float16 keeps).
         """
         check_is_fitted(self)
         check_flag(baseline, "baseline")

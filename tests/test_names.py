@@ -655,3 +655,25 @@ def test_listed_names_the_first_and_counts_the_rest_but_never_one():
         "0; 1; and 999998 more rows"
     )
     assert listed([], 3) == ""
+
+
+def test_sketches_of_embeddings_are_kept_for_the_newest_rows_only(monkeypatch):
+    # (16 bytes a row besides its fingerprint: at most _MAX_TARGET_ROWS rows in all)
+    from sksplice import _names
+
+    monkeypatch.setattr(_names, "_RECORDS", type(_names._RECORDS)())
+    monkeypatch.setattr(_names, "_MAX_TARGET_ROWS", 10)
+    rng = np.random.default_rng(0)
+    made = []
+    for _ in range(2):
+        W = sp.csr_matrix(rng.random((8, 5)) * (rng.random((8, 5)) < 0.5) + np.eye(8, 5))
+        X = rng.normal(size=(8, 16))
+        made.append((_names.remember_concepts(W, np.arange(5), targets=X), X))
+    older, newer = _names._RECORDS.values()
+    assert older.targets is None and newer.targets is not None
+    (W1, X1), (W2, X2) = made
+    assert _names.rows_of_other_targets(W1[::-1], X1)[1] == 0  # (no longer checked)
+    others, checked = _names.rows_of_other_targets(W2[::-1], X2)
+    assert checked == 8 and others.tolist() == list(range(8))
+    # the same embeddings rescaled, or rounded to float16, are the same targets
+    assert _names.rows_of_other_targets(W2, 3 * X2.astype(np.float16))[0].size == 0

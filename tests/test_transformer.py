@@ -673,8 +673,11 @@ def test_cosines_of_weights_solved_for_other_rows_are_warned_about(problem):
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # (the weights of X, in its order: nothing said)
             right = est.cosine_similarity(X, weights=W)
-            # (and of its rows taken alike, float32 embeddings, a copy of the weights)
+            # (and of its rows taken alike, float32 or float16 embeddings, rescaled ones,
+            # a copy of the weights)
             est.cosine_similarity(X[5:9].astype(np.float32), weights=W[5:9].copy())
+            est.cosine_similarity(X.astype(np.float16), weights=W)
+            est.cosine_similarity(2.5 * X, weights=W)
             # weights changed since (halved) are not checked
             edited = (W.toarray() if scipy.sparse.issparse(W) else W.copy()) * 0.5
             est.cosine_similarity(X, weights=edited)
