@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import unicodedata
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, overload
@@ -18,7 +20,14 @@ import numpy as np
 import scipy.sparse
 
 from ._array import unit_rows
-from ._names import check_concept_names, closest_known, plural, unknown_names_hints, visible_text
+from ._names import (
+    check_concept_names,
+    closest_known,
+    listed,
+    plural,
+    unknown_names_hints,
+    visible_text,
+)
 from ._protocols import TextEmbedder, check_text_embedder
 from ._validation import check_finite_rows, check_int, tensor_as_array
 from .dictionary import embed_vocabulary, is_cached
@@ -207,7 +216,9 @@ def _repeated_lines(vocabulary: Any) -> list[_Repeat]:
         return []
     path = Path(os.fspath(vocabulary)).expanduser()
     try:
-        lines = _read_lines(path)
+        with warnings.catch_warnings():  # (its warnings said by load_vocabulary already)
+            warnings.simplefilter("ignore")
+            lines = _read_lines(path)
     except (OSError, ValueError):  # (read, and refused, by load_vocabulary already)
         return []
     seen: dict[str, tuple[int, int]] = {}
@@ -228,24 +239,40 @@ def _repeated_lines(vocabulary: Any) -> list[_Repeat]:
 
 def _repeats_said(repeats: list[_Repeat]) -> str:
     """``line 11 ('c03', as line 4)`` for the first repeated lines, then how many more."""
-    said = ", ".join(
-        f"line {line} ({concept!r}, as line {first_line})"
-        for _, _, line, first_line, concept in repeats[:_REPEATED_SHOWN]
+    return "the file repeats " + listed(
+        repeats, _REPEATED_SHOWN, lambda r: f"line {r.line} ({r.concept!r}, as line {r.first_line})"
     )
-    more = len(repeats) - _REPEATED_SHOWN
-    return f"the file repeats {said}" + (f" and {more} more" if more > 0 else "")
+
+
+def _alike(a: str, b: str) -> bool:
+    """Whether two concept names may be one text to a tokenizer: equal but for case,
+    accents and runs of spaces (``"Dog"`` and ``"dog"``, ``"é"`` and ``"e"``)."""
+
+    def bare(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text)
+        kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+        return " ".join(kept.casefold().split())
+
+    return bare(a) == bare(b)
 
 
 def _refuse_rows_of_repeated_lines(
-    raw: np.ndarray, vocabulary: Any, repeats: list[_Repeat]
+    raw: np.ndarray, vocabulary: Any, repeats: list[_Repeat], concepts: list[str]
 ) -> None:
     """Refuse ``concept_embeddings`` made one row per line of a vocabulary file that
     repeats a concept: the row of each repeated line (among the rows given) is the
     embedding of the line it repeats, which rows made one per concept are not (their
-    row there is another concept's). The row counts agree where such rows are cut at
-    ``vocabulary_size``, and each concept after the first repeat would be named after
-    the row above its own, silently."""
-    inside = [r for r in repeats if r.row < raw.shape[0]]
+    row there is another concept's, ``concepts``). The row counts agree where such
+    rows are cut at ``vocabulary_size``, and from the first repeat on each concept
+    would be given the row of an earlier one, silently. A repeat where the concepts
+    of the two rows may be one text to a tokenizer (``"dog"``, ``"Dog"``) says nothing
+    either way, and is not counted."""
+    inside = [
+        r
+        for r in repeats
+        if r.row < raw.shape[0]
+        and not (r.row < len(concepts) and _alike(concepts[r.row], concepts[r.first]))
+    ]
     if not inside:
         return
     rows = np.array([r.row for r in inside])
@@ -257,19 +284,17 @@ def _refuse_rows_of_repeated_lines(
     if not np.all(cosine >= 1.0 - 1e-6):  # (as a duplicate concept's, :func:`duplicate_concepts`)
         return
     row, first, line, first_line, concept = inside[0]
-    shown = ", ".join(str(r.row) for r in inside[:_REPEATED_SHOWN])
-    more = len(inside) - _REPEATED_SHOWN
+    rows = listed(inside, _REPEATED_SHOWN, lambda r: str(r.row))
     raise ValueError(
         f"concept_embeddings looks like a row per line of the vocabulary file "
         f"{os.fspath(vocabulary)!r}, repeats included: its row {row} (line {line}, "
         f"{concept!r} again) is the embedding of its row {first} ({concept!r}, line "
         f"{first_line}), as the row of every repeated line is its first's. The concepts "
         "are the file's lines without repeats (load_vocabulary keeps the first of each), "
-        f"so from row {row} on, each concept would be given the row of the concept before it; "
-        "give one row per concept, in the order of load_vocabulary(vocabulary, size=None): "
-        f"drop the rows of the repeated lines (row{'s' if len(inside) > 1 else ''} {shown}"
-        + (f" and {more} more" if more > 0 else "")
-        + "), or remove the repeats from the file"
+        f"so from row {row} on, each concept would be given the row of an earlier one (one "
+        "more row back after each repeat); give one row per concept, in the order of "
+        "load_vocabulary(vocabulary, size=None): drop the rows of the repeated lines "
+        f"(row{'s' if len(inside) > 1 else ''} {rows}), or remove the repeats from the file"
     )
 
 
@@ -318,9 +343,9 @@ def raw_concept_embeddings(
                 f"{counts} concepts; give one row per concept, in the order of "
                 f"load_vocabulary(vocabulary, size=None){blank}"
             )
-        _refuse_rows_of_repeated_lines(raw, vocabulary, repeats)
         if not np.issubdtype(raw.dtype, np.number) or np.issubdtype(raw.dtype, np.complexfloating):
             raise TypeError(f"concept_embeddings must be real numbers; got dtype {raw.dtype}")
+        _refuse_rows_of_repeated_lines(raw, vocabulary, repeats, concepts)
         raw = raw[:k]
         # With a named vocabulary or a file, sksplice decides which concept each
         # row stands for: check a few. A list names its rows itself (as

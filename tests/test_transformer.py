@@ -1346,6 +1346,28 @@ def test_embeddings_of_a_file_s_lines_with_a_repeat_are_refused_not_misnamed(pro
             assert list(est.concepts_) == concepts[: size or len(concepts)]
 
 
+def test_a_repeat_beside_names_alike_is_no_evidence_and_dtypes_are_checked_first(problem, tmp_path):
+    # Rows made one per concept were refused where the repeat's two rows were those of
+    # "Dog" and "dog", which a lower-casing tokenizer embeds alike; a string array was
+    # refused for its rows, not its dtype; the file's own warnings were said twice.
+    concepts, raw, X = problem
+    names = ["dog", "cat", "dog", "Dog", *concepts[3:]]  # (line 3 repeats line 1)
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(names) + "\n", encoding="utf-8")
+    kept = ["dog", "cat", "Dog", *concepts[3:]]
+    rows = np.vstack([raw[:2], raw[0], raw[3:]])  # ("Dog" embedded as "dog")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        est = make(str(path), rows[:20], vocabulary_size=20).fit(X)
+    assert list(est.concepts_) == kept[:20]
+    repeated = [w for w in said if "repeats 1 concept" in str(w.message)]
+    assert len(repeated) == 1, [str(w.message) for w in said]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(TypeError, match="concept_embeddings must be real numbers"):
+            make(str(path), rows[:20].astype(str), vocabulary_size=20).fit(X)
+
+
 def test_list_entries_are_stripped_in_their_places(problem):
     # As load_vocabulary cleans lists: the names of the output columns carry no
     # whitespace, and each entry keeps its row of concept_embeddings.
