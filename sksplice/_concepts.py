@@ -284,7 +284,7 @@ def _refuse_rows_of_repeated_lines(
     if not np.all(cosine >= 1.0 - 1e-6):  # (as a duplicate concept's, :func:`duplicate_concepts`)
         return
     row, first, line, first_line, concept = inside[0]
-    rows = listed(inside, _REPEATED_SHOWN, lambda r: str(r.row))
+    to_drop = listed(inside, _REPEATED_SHOWN, lambda r: str(r.row))
     raise ValueError(
         f"concept_embeddings looks like a row per line of the vocabulary file "
         f"{os.fspath(vocabulary)!r}, repeats included: its row {row} (line {line}, "
@@ -294,7 +294,7 @@ def _refuse_rows_of_repeated_lines(
         f"so from row {row} on, each concept would be given the row of an earlier one (one "
         "more row back after each repeat); give one row per concept, in the order of "
         "load_vocabulary(vocabulary, size=None): drop the rows of the repeated lines "
-        f"(row{'s' if len(inside) > 1 else ''} {rows}), or remove the repeats from the file"
+        f"(row{'s' if len(inside) > 1 else ''} {to_drop}), or remove the repeats from the file"
     )
 
 

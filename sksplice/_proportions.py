@@ -9,9 +9,6 @@ from scipy.special import betaincinv
 #: Confidence level of the prevalence intervals that plots and reports draw.
 INTERVAL_LEVEL = 0.95
 
-#: The method's name, as plots and reports say it.
-INTERVAL_METHOD = "Clopper-Pearson"
-
 
 def prevalence_interval(
     count: ArrayLike, n: ArrayLike, confidence_level: float = INTERVAL_LEVEL
@@ -33,7 +30,7 @@ def prevalence_interval(
         Samples that hold the concept, ``0 <= count <= n``.
     n : array-like of int
         Samples of the group; broadcast against ``count``. Where ``n`` is 0 (or not
-        finite) the interval is NaN.
+        finite), or ``count`` is outside 0 to ``n``, the interval is NaN.
     confidence_level : float, default=0.95
         Confidence level of the intervals.
 
@@ -46,7 +43,7 @@ def prevalence_interval(
     k = np.asarray(count, dtype=np.float64)
     size = np.asarray(n, dtype=np.float64)
     k, size = np.broadcast_arrays(k, size)
-    valid = np.isfinite(size) & (size > 0) & np.isfinite(k)
+    valid = np.isfinite(size) & (size > 0) & np.isfinite(k) & (k >= 0) & (k <= size)
     k = np.where(valid, k, 0.0)
     size = np.where(valid, size, 1.0)
     tail = 0.5 * (1.0 - confidence_level)

@@ -993,7 +993,7 @@ def _embed(
         # (said instead of "not cached yet", which came just before it)
         logger.info(
             "resuming: %d of %d blocks already embedded (%d of %d concepts) in %s; "
-            "embedding the other %d with %s; the result will be %s",
+            "embedding the other %d concepts with %s; the result will be %s",
             len(reused),
             len(blocks),
             done,
@@ -1042,6 +1042,23 @@ def partial_folder(cache_path: Path) -> Path:
     """The folder beside the cache file ``cache_path`` that keeps the finished blocks
     of an embedding that was stopped: ``<name>.partial`` for ``<name>.npz``."""
     return cache_path.with_name(cache_path.stem + ".partial")
+
+
+def kept_blocks(
+    embedder: Any, concepts: Sequence[str], cache_dir: str | os.PathLike[str] | None = None
+) -> int:
+    """How many finished blocks a stopped embedding of ``concepts`` by ``embedder`` left
+    for the next one to resume from (files in its ``.partial`` folder, whether or not
+    they turn out to be of the same calls); 0 where none, or where the embedder has no
+    cache key."""
+    cache_key = _key_of(embedder)
+    if cache_key is None:
+        return 0
+    try:
+        folder = partial_folder(dictionary_cache_path(cache_key, concepts, cache_dir))
+        return sum(1 for _ in folder.glob("block-*.npz"))
+    except OSError:
+        return 0
 
 
 def _resume_groups(plan: list[np.ndarray]) -> list[list[int]]:

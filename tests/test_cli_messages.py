@@ -124,7 +124,11 @@ def test_help_and_version_are_answered_as_before(argv, start, capsys):
         (["decompose", "x.png", "--l1", "0.1"], "--l1 0.1 (close matches: --l1-penalty)"),
         (["decompose", "x.png", "--image", "data"], "--image data (close matches: --image-mean"),
         (["decompose", "x.png", "--no-image"], "--no-image (close matches: --no-image-cache"),
-        (["--vers"], "--vers (give a command"),
+        (
+            ["--vers"],
+            "--vers (give a command: decompose, profile, compare, search, report, "
+            "cache) (close matches: --version)",
+        ),
         # an option of another command says which
         (["decompose", "x.png", "--concepts", "dog"], "--concepts is an option of sksplice search"),
     ],
@@ -1559,7 +1563,7 @@ def test_random_weights_of_a_model_with_published_weights_are_said(
     code, out, err = _main(
         ["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "1")], capsys
     )
-    assert code == 0 and out and "are random" not in err  # (no published weights: not said)
+    assert code == 0 and out and "random weights (" not in err  # (none published: not said)
     tags = {"sksplice-test-tiny": ["openai", "laion2b_s34b_b79k", "datacomp", "commonpool", "x"]}
     monkeypatch.setattr(open_clip, "list_pretrained_tags_by_model", lambda m: tags.get(m, []))
     code, out, err = _main(
@@ -1567,8 +1571,21 @@ def test_random_weights_of_a_model_with_published_weights_are_said(
     )
     assert code == 0 and out
     assert (
-        "sksplice: warning: --pretrained none: the weights of sksplice-test-tiny are random (no "
-        "pretrained weights are loaded), so its concepts say nothing of the images; give a "
-        "pretrained tag of it for trained weights (--pretrained openai, --pretrained "
+        "sksplice: warning: sksplice-test-tiny runs with random weights (--pretrained none or "
+        "random: no pretrained weights are loaded), so its concepts say nothing of the images; "
+        "give a pretrained tag of it for trained weights (--pretrained openai, --pretrained "
         "laion2b_s34b_b79k, --pretrained datacomp and 2 more)"
     ) in err.splitlines(), err
+
+
+def test_a_group_of_many_alike_concepts_is_listed_on_one_short_line():
+    # (a tokenizer that reads many names as one unknown token makes one group of them all)
+    from sksplice.cli._logging import _groups_listed
+    from sksplice.exceptions import DuplicateConceptWarning
+
+    group = tuple(f"w{i}" for i in range(60))
+    said = _groups_listed(DuplicateConceptWarning("...", [group]), DuplicateConceptWarning)
+    assert said.splitlines()[1:] == [
+        "the 1 group of concepts with the same embedding:",
+        "  " + " = ".join(repr(n) for n in group[:50]) + " = ... and 10 more",
+    ]

@@ -331,7 +331,8 @@ def test_a_stopped_embedding_resumes_where_it_stopped(
     assert re.fullmatch(
         rf"resuming: {n_kept} of {n_blocks} blocks already embedded \({stopped.group(1)} of "
         rf"{len(concepts)} concepts\) in {re.escape(str(folder))}; embedding the other "
-        rf"{len(concepts) - int(stopped.group(1))} with stopped-d8-s0; the result will be cached "
+        rf"{len(concepts) - int(stopped.group(1))} concepts with stopped-d8-s0; the result will "
+        rf"be cached "
         rf"in {re.escape(str(dictionary_cache_path(first.cache_key(), concepts, tmp_path)))}",
         resuming,
     ), resuming
@@ -675,6 +676,8 @@ def test_the_command_stopped_while_embedding_resumes(run_env, tmp_path, monkeypa
     monkeypatch.setattr(CLIPEmbedder, "embed_text", embed_text)
     code, err = run(str(tmp_path / "cache"))
     assert code == 0 and "resuming: 2 of 3 blocks already embedded" in err
+    # (the line said before the images are embedded names them, not "not cached" alone)
+    assert "are embedded once the images are, from the 2 blocks a stopped run kept" in err, err
     assert not folder.exists()
     clear_memory_cache()  # (the dictionary of this process is in memory)
     code, err = run(str(tmp_path / "uninterrupted"))

@@ -46,3 +46,10 @@ def test_prevalence_intervals_broadcast_and_are_nan_where_the_size_is_unknown():
     # one sample of one: the interval says how little one sample tells
     low, high = prevalence_interval(1, 1)
     assert low == pytest.approx(0.025) and high == 1.0
+
+
+def test_counts_outside_the_group_give_no_interval():
+    # (a half-NaN interval, (nan, 1.0) for 6 of 5, read as one bound)
+    low, high = prevalence_interval([6, -1, 2], 5)
+    assert np.isnan(low[:2]).all() and np.isnan(high[:2]).all()
+    assert np.isfinite(low[2]) and np.isfinite(high[2])

@@ -547,11 +547,11 @@ def _warn_random_weights(model: str) -> None:
     tags = open_clip.list_pretrained_tags_by_model(model)
     if tags:
         logger.warning(
-            "--pretrained none: the weights of %s are random (no pretrained weights are "
-            "loaded), so its concepts say nothing of the images; give a pretrained tag of "
-            "it for trained weights (%s)",
+            "%s runs with random weights (--pretrained none or random: no pretrained "
+            "weights are loaded), so its concepts say nothing of the images; give a "
+            "pretrained tag of it for trained weights (%s)",
             model,
-            listed([f"--pretrained {tag}" for tag in tags], 3),
+            listed(tags, 3, lambda tag: f"--pretrained {tag}"),
         )
 
 

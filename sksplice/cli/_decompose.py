@@ -580,7 +580,7 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
     are (a first run learned of it only then, when the centre is learned from the
     images, or saw its bar start under the images' bar at 0%, when the centre is
     given)."""
-    from ..dictionary import cached_beginning, embed_vocabulary, is_cached
+    from ..dictionary import cached_beginning, embed_vocabulary, is_cached, kept_blocks
 
     embedder = _embedders.text_embedder(plan.model, plan.pretrained, **_common(args))
     full = plan.all_concepts or plan.concepts
@@ -594,11 +594,14 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
     if not embed:
         k = len(plan.concepts)
         held = cached_beginning(embedder, plan.concepts, args.cache_dir, prefix_of=full)
+        # (blocks a stopped run kept: said here, not as if none were, before "resuming")
+        blocks = 0 if held else kept_blocks(embedder, plan.concepts, args.cache_dir)
         logger.info(
             "the %s of the vocabulary are not cached for this model yet: they are embedded "
-            "once the images are%s",
+            "once the images are%s%s",
             # (a shorter beginning cached: only the rest is embedded)
             plural(k, "concept") if not held else f"last {k - held} of the {k} concepts",
+            f", from the {plural(blocks, 'block')} a stopped run kept" if blocks else "",
             # (a cache folder that takes no file, said just before: nothing is kept)
             " (once: later runs read them from the cache)" if plan.cache_note is None else "",
         )

@@ -390,8 +390,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     logger.warning("%s%s%s", text, f" ({fix})" if fix else "", _groups_listed(message, category))
 
 
-#: The most groups of alike concepts the command line lists under its warning.
+#: The most groups of alike concepts the command line lists under its warning, and the
+#: most names of each.
 _GROUPS_LISTED = 200
+_NAMES_LISTED = 50
 
 
 def _groups_listed(message: Any, category: type[Warning]) -> str:
@@ -404,10 +406,19 @@ def _groups_listed(message: Any, category: type[Warning]) -> str:
         return ""
     if "dropping the others ({" in str(message):  # (the message writes them)
         return ""
-    lines = [" = ".join(repr(name) for name in group) for group in groups[:_GROUPS_LISTED]]
-    if len(groups) > _GROUPS_LISTED:
+    from .._names import listed
+
+    # (a tokenizer that reads a thousand names as one unknown token makes a group of a
+    # thousand: each group's names are written up to _NAMES_LISTED, then counted)
+    lines = [
+        listed(group, _NAMES_LISTED, repr, sep=" = ", more=" = ... and {} more")
+        for group in groups[: len(groups) if len(groups) <= _GROUPS_LISTED + 1 else _GROUPS_LISTED]
+    ]
+    if len(groups) > _GROUPS_LISTED + 1:
         lines.append(f"... and {len(groups) - _GROUPS_LISTED} more groups")
-    return f"\nthe {len(groups)} groups of concepts with the same embedding:" + "".join(
+    from .._names import plural
+
+    return f"\nthe {plural(len(groups), 'group')} of concepts with the same embedding:" + "".join(
         f"\n  {line}" for line in lines
     )
 

@@ -471,7 +471,8 @@ def _refuse_no_command(
     unknown = [w for w in words if w.startswith("-") and w != "-"]
     choose = f"give a command: {', '.join(commands)}"
     if unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)} ({choose})")
+        close = _close_option(unknown[0], top)  # (--vers: --version)
+        parser.error(f"unrecognized arguments: {' '.join(unknown)} ({choose}){close}")
     parser.error(f"no command ({choose})")
 
 
