@@ -1415,9 +1415,9 @@ def test_a_checkpoint_file_of_a_model_with_a_published_mean_is_told_how_to_give_
         last = err.strip().splitlines()[-1]
         assert code == 2 and last.startswith(
             f"sksplice: error: --pretrained '{checkpoint}' is a checkpoint file, and a file is "
-            "no tag: no published mean is looked up for it, so --image-mean auto learns the "
-            "image mean (the modality centre) from the images, which it cannot from a single "
-            "image: its centred embedding would be zero."
+            "no tag: no published mean is looked up for it, so --image-mean auto (the default) "
+            "learns the image mean (the modality centre) from the images, which it cannot from "
+            "a single image: its centred embedding would be zero."
         ), err
         assert last.endswith(
             f"one a larger run learns), or give the settings of these weights yourself: {settings}"

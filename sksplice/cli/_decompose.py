@@ -71,9 +71,9 @@ def _one_image_advice(args: argparse.Namespace | None = None) -> str:
         # (auto was asked for, not a centre learned: why it is learned comes first)
         why = (
             f"--pretrained {shlex.quote(args.pretrained)} is a checkpoint file, and a file is "
-            "no tag: no published mean is looked up for it, so --image-mean auto learns the "
-            "image mean (the modality centre) from the images, which it cannot from a single "
-            "image"
+            "no tag: no published mean is looked up for it, so --image-mean auto (the default) "
+            "learns the image mean (the modality centre) from the images, which it cannot "
+            "from a single image"
         )
     return (
         f"{why}: its "
