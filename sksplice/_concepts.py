@@ -563,6 +563,14 @@ def _cannot_run(embedder: Any) -> str | None:
     return None
 
 
+def _own_row_closest(E: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether each embedding of ``E`` is at least as close (cosine, within 1e-6 of the
+    largest) to its own row of ``rows`` as to any other."""
+    similarity = E @ rows.T
+    own = np.diagonal(similarity)
+    return own >= similarity.max(axis=1) - 1e-6 * np.maximum(np.abs(own), 1.0)
+
+
 def check_alignment(
     embedder: Any, concepts: list[str], raw: np.ndarray, *, embeddings: Any = None
 ) -> None:
@@ -572,7 +580,9 @@ def check_alignment(
     dictionary (first and last included), are embedded with the embedder
     (or read from ``embeddings``, the embedder's rows of every concept);
     each must be closer (cosine) to its own row than to the rows of the
-    other checked concepts. This tolerates another precision or prompt
+    other checked concepts, or as close (within rounding: concepts that the
+    embedder embeds alike, ``"dog"`` and ``"Dog"`` for a lower-casing one, are
+    as close to either row). This tolerates another precision or prompt
     template but not rows in another order.
 
     Both sets are compared after removing their own mean (of the unit rows):
@@ -596,13 +606,15 @@ def check_alignment(
         )
     E = _set_centred(E)
     rows = _set_centred(np.asarray(raw[idx], dtype=np.float64))
-    match = (E @ rows.T).argmax(axis=1) == np.arange(idx.size)
+    # (its own row at least as close as the closest, within rounding: a tie between two
+    # concepts embedded alike went to the first row, and correct rows were refused)
+    match = _own_row_closest(E, rows)
     if match.all():
         return
     bad = int(idx[np.flatnonzero(~match)[0]])
     reversed_rows = _set_centred(np.asarray(raw[k - 1 - idx], dtype=np.float64))
     hint = ""
-    if ((E @ reversed_rows.T).argmax(axis=1) == np.arange(idx.size)).all():
+    if _own_row_closest(E, reversed_rows).all():
         hint = (
             " The rows are in reverse order (the authors' order, least frequent first): "
             "pass concept_embeddings[::-1], or keep their order with "

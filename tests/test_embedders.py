@@ -88,6 +88,30 @@ def test_text_embeddings_shape_dtype_unit_norm(make_embedder):
     np.testing.assert_allclose(make_embedder().embed_text(TEXTS), Z, atol=1e-6)
 
 
+def test_rows_of_concepts_embedded_alike_pass_the_order_check(make_embedder):
+    # "dog" and "Dog" (the tokenizer lower-cases): the embedder's own rows, in order, were
+    # refused ("row 1 does not hold the embedding of concept 'Dog'"), the tie between the
+    # two rows going to the first; without an embedder they fitted.
+    import warnings
+
+    from sksplice import SpliceTransformer
+
+    embedder = make_embedder(modality="text")
+    words = ["dog", "Dog", "cat", "tree", "car", "sky"]
+    rows = embedder.embed_text(words)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the duplicate concepts, said)
+        splice = SpliceTransformer(
+            embedder=embedder, vocabulary=words, concept_embeddings=rows, device="cpu"
+        ).fit(random_unit_rows(120, 32))
+        assert list(splice.concepts_) == words
+        # rows in another order are still refused
+        with pytest.raises(ValueError, match="does not hold the embedding of concept"):
+            SpliceTransformer(
+                embedder=embedder, vocabulary=words, concept_embeddings=rows[::-1], device="cpu"
+            ).fit(random_unit_rows(120, 32))
+
+
 def test_a_list_vocabulary_is_checked_with_a_model_loaded_already(make_embedder, monkeypatch):
     # Rows made with the embedder just before, in another order than the list: the model
     # is loaded, so 8 concepts embedded check them (a clone on a worker loads nothing).
