@@ -1589,3 +1589,22 @@ def test_a_group_of_many_alike_concepts_is_listed_on_one_short_line():
         "the 1 group of concepts with the same embedding:",
         "  " + " = ".join(repr(n) for n in group[:50]) + " = ... and 10 more",
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        # argparse said first that a required option was missing, not a word of the typo
+        (["search", "x.png", "--conc", "dog"], "--conc dog (close matches: --concepts)"),
+        (
+            ["report", "x.png", "--output-dir", "r.html"],
+            "--output-dir r.html (close matches: --output)",
+        ),
+        (["decompose", "x.png", "--vers"], "--vers (--version comes before the command"),
+        (["decompose", "x.png", "--h"], "--h (close matches: -h, --help)"),
+    ],
+)
+def test_a_mistyped_option_is_named_before_a_required_one_is_missed(argv, said, capsys):
+    code = cli.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and said in err and "required" not in err, err

@@ -312,6 +312,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
+def _refuse_unknown_options(
+    parser: argparse.ArgumentParser, command: str, words: Sequence[str]
+) -> None:
+    """Refuse the first ``--name`` among the words after ``command`` that is none of its
+    options, with the options it begins or is close to: argparse checked required
+    options first (``search --conc dog`` said that one of --concepts and --text is
+    required, not a word of --conc). Words after ``--`` are not options."""
+    command_parser = _commands(parser)[command]
+    options = [s for action in command_parser._actions for s in action.option_strings]
+    for at, word in enumerate(words):
+        if word == "--":
+            return
+        if not word.startswith("--"):
+            continue
+        name = word.split("=", 1)[0]
+        if name in options:
+            continue
+        # (with the value that follows it, as argparse shows the words it left over)
+        value = words[at + 1] if at + 1 < len(words) and "=" not in word else "-"
+        shown = word if value.startswith("-") else f"{word} {value}"
+        # (--vers: sksplice's --version, before the command; not --solver, close to it)
+        top = [s for action in parser._actions for s in action.option_strings if len(s) > 2]
+        begun = [o for o in top if o.startswith(name) and o not in options]
+        close = (
+            f" ({', '.join(begun)} comes before the command: sksplice {begun[0]})"
+            if begun
+            else _close_option(name, options) or _option_of_another(parser, command, name)
+        )
+        command_parser.error(f"unrecognized arguments: {shown}{close}")
+
+
 def _option_of_another(parser: argparse.ArgumentParser, command: str, option: str) -> str:
     """`` (--concepts is an option of sksplice search)`` where ``option``, refused by
     ``command``, is one of other commands; else ``""``."""
@@ -400,6 +431,8 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if "--version" in words[words.index(command) + 1 :]:  # (not an option of a command)
             parser.error("--version comes before the command: sksplice --version")
         _refuse_npy_after_names(_commands(parser)[command], words)
+    if command is not None:
+        _refuse_unknown_options(parser, command, words[words.index(command) + 1 :])
     args, extras = parser.parse_known_args(words)
     if extras and words.index(extras[0]) > words.index(args.command):
         # Images or folders after an option (``decompose A -k 1 B``): argparse takes the
