@@ -350,11 +350,12 @@ def remember_concepts(
 #: of a block are no copy of a large X).
 _SKETCH_BLOCK = 1 << 16
 #: The values of a sketch, and how far two sketches of one embedding may differ: the
-#: same embedding rescaled, or rounded to float16 (a relative 5e-4), stays within it;
-#: two embeddings whose cosine is 0.9 differ by about 0.02 in each value for 512
-#: dimensions, 0.08 for 32.
+#: same embedding rescaled, rounded to float16 (a relative 5e-4), or made again on
+#: another device (a cosine of 0.99998 with the first) stays within it; two embeddings
+#: whose cosine is 0.9 differ by about 0.02 in each value for 512 dimensions, 0.08 for
+#: 32 (each of four within it for a row in a few hundred).
 _SKETCH_SIZE = 4
-_SKETCH_TOLERANCE = 2e-3
+_SKETCH_TOLERANCE = 1e-2
 #: The most rows of weights whose embeddings are kept as sketches (24 bytes a row with
 #: their fingerprints), the oldest records' dropped first.
 _MAX_TARGET_ROWS = 1 << 20

@@ -1545,6 +1545,12 @@ def test_a_duplicate_warning_of_many_groups_lists_every_group_under_it(
         "sksplice:   'word2' = 'WORD2'",
         "sksplice:   ... and 4 more groups",
     ], err
+    # (a list to act on, not a warning: left out with -q, as information is)
+    clear_memory_cache()
+    code, _, err = _main(
+        ["decompose", str(run_env / "cats"), "-q", *_args(tmp_path, "-k", "2")], capsys
+    )
+    assert "the same embedding as another" in err and "groups of concepts" not in err, err
     # a warning that writes out the names to drop lists nothing under it
     (tmp_path / "vocab.txt").write_text("word0\nWORD0\nword1\n", encoding="utf-8")
     code, _, err = _main(["decompose", str(run_env / "cats"), *_args(tmp_path, "-k", "2")], capsys)

@@ -619,6 +619,22 @@ def test_cli_search_says_when_nothing_matches(two_folders, capsys):
     assert "no item holds" not in captured.err  # (the library's words, of its parameters)
 
 
+def test_cli_search_names_the_query_concepts_no_image_holds():
+    # "--mode and" without a result named the query, not the concept that left it empty
+    import scipy.sparse as sp
+
+    from sksplice.cli._search import _held_by_none
+
+    W = np.array([[0.5, 0.0, 0.0], [0.2, 0.3, 0.0]])
+    names = ["cat", "dog", "snow"]
+    for weights in (W, sp.csr_matrix(W)):
+        assert _held_by_none(weights, names, {"cat": 1.0, "dog": 1.0}) == ""
+        assert _held_by_none(weights, names, {"cat": 1.0, "snow": 1.0}) == (
+            "; no image holds 'snow' (the images may show it with other concepts: look at "
+            "their decompositions)"
+        )
+
+
 def test_rows_of_equal_p_value_and_difference_keep_the_order_of_the_columns():
     # 4 -> 5 of 7 images and 0 -> 1 of 7: the same p-value and difference (1/7), which
     # floats make 0.1428571428571429 and 0.14285714285714285; the order followed the

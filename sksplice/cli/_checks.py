@@ -543,8 +543,13 @@ def _warn_random_weights(model: str) -> None:
     import open_clip
 
     from .._names import listed
+    from ..vocabulary import IMAGE_MEANS
 
-    tags = open_clip.list_pretrained_tags_by_model(model)
+    # (those with a published image mean first: --image-mean auto centres them)
+    tags = sorted(
+        open_clip.list_pretrained_tags_by_model(model),
+        key=lambda tag: (model, tag) not in IMAGE_MEANS,
+    )
     if tags:
         logger.warning(
             "%s runs with random weights (--pretrained none or random: no pretrained "

@@ -601,7 +601,12 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
             "once the images are%s%s",
             # (a shorter beginning cached: only the rest is embedded)
             plural(k, "concept") if not held else f"last {k - held} of the {k} concepts",
-            f", from the {plural(blocks, 'block')} a stopped run kept" if blocks else "",
+            (
+                f" (a stopped run kept {plural(blocks, 'block')} of them, reused where made with "
+                "these settings: the same --batch-size and --device)"
+                if blocks
+                else ""
+            ),
             # (a cache folder that takes no file, said just before: nothing is kept)
             " (once: later runs read them from the cache)" if plan.cache_note is None else "",
         )

@@ -387,7 +387,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     fix = _warning_fix(category, text)
     if fix and any(option in _cli_words(text) for option in re.findall(r"--[\w-]+", fix)):
         fix = None  # (the message gives that advice itself)
-    logger.warning("%s%s%s", text, f" ({fix})" if fix else "", _groups_listed(message, category))
+    logger.warning("%s%s", text, f" ({fix})" if fix else "")
+    listing = _groups_listed(message, category)
+    if listing:  # (a list to act on, not a warning of its own: left out with -q)
+        logger.info("%s", listing.lstrip("\n"))
 
 
 #: The most groups of alike concepts the command line lists under its warning, and the

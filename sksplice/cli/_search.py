@@ -115,11 +115,12 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
             logger.warning("%s", no_concept(W.shape[0]))
         elif not len(indices):
             logger.warning(
-                "no image of the %d holds %s concept of the query (%s, --mode %s)",
+                "no image of the %d holds %s concept of the query (%s, --mode %s)%s",
                 W.shape[0],
                 _how(args.mode),
                 ", ".join(query),
                 args.mode,
+                _held_by_none(W, retriever.concepts_, query),
             )
         elif len(indices) < min(args.n_results, W.shape[0]):
             # (fewer results than asked for: the others hold no query concept, not a
@@ -168,6 +169,29 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
         dec.skipped,
         dec.n_inputs,
         extra=("result", "score"),
+    )
+
+
+def _held_by_none(W: Any, concepts: Any, query: dict[str, float]) -> str:
+    """``; no image holds 'dog'`` for the query concepts that no image holds (with
+    --mode and, the one that leaves no result, among concepts held alike); empty where
+    each is held by some image. The images may show them with other concepts."""
+    import scipy.sparse
+
+    from .._names import listed
+
+    held = (
+        np.diff(scipy.sparse.csc_matrix(W).indptr)
+        if scipy.sparse.issparse(W)
+        else np.count_nonzero(np.asarray(W), axis=0)
+    )
+    column = {str(name): j for j, name in enumerate(concepts)}
+    none = [name for name in query if not held[column[name]]]
+    if not none:
+        return ""
+    return (
+        f"; no image holds {listed(none, 5, repr)} (the images may show "
+        f"{'it' if len(none) == 1 else 'them'} with other concepts: look at their decompositions)"
     )
 
 
