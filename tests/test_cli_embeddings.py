@@ -1268,8 +1268,13 @@ def test_search_lists_the_query_concepts_a_result_holds_beyond_its_top_concepts(
         ]
     assert any(c["concept"] == query for r in results for c in r["concepts"][:2])
     code, out, err = _main([*argv, "-f", "csv"], capsys)
-    rows = [row for row in csv.DictReader(io.StringIO(out)) if row["concept"] == query]
+    every = list(csv.DictReader(io.StringIO(out)))
+    rows = [row for row in every if row["concept"] == query]
     assert len(rows) == len(results) and any(int(row["rank"]) > 2 for row in rows)
+    # (a query column marks the query's concepts, among the top -k too)
+    assert [row["query"] for row in every] == [
+        "True" if row["concept"] == query else "False" for row in every
+    ]
     code, out, err = _main(argv, capsys)
     assert f"  {query}  (query, rank " in out, out
     marked = [line for line in out.splitlines() if line.endswith(f"  {query}  (query)")]

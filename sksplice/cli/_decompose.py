@@ -1028,6 +1028,8 @@ def _write_records(
     skipped: list[Any],
     n_paths: int,
     extra: tuple[str, ...] = (),
+    *,
+    query: bool = False,
 ) -> int:
     """Write ``records`` to ``output``, completely, or up to an interruption.
 
@@ -1054,7 +1056,7 @@ def _write_records(
         told = metadata(n_held) if callable(metadata) else metadata
         # (the writer is known, and the records taken, before any is written: an
         # interrupt while they are written ends this document; it began a second one)
-        writer = _Writer(out.fh, fmt, told, extra=extra)
+        writer = _Writer(out.fh, fmt, told, extra=extra, query=query)
         pending, held = held, None
         if pending is not None:
             with pending:
@@ -1067,7 +1069,9 @@ def _write_records(
             if fmt == "json" and callable(metadata):
                 held = _Held()
             else:
-                writer = _Writer(out.fh, fmt, {} if callable(metadata) else metadata, extra=extra)
+                writer = _Writer(
+                    out.fh, fmt, {} if callable(metadata) else metadata, extra=extra, query=query
+                )
             for rec in records:
                 if held is not None:
                     held.add(rec)

@@ -60,7 +60,13 @@ class _Writer:
     """
 
     def __init__(
-        self, fh: _TextSink, fmt: str, metadata: dict[str, Any], extra: Sequence[str] = ()
+        self,
+        fh: _TextSink,
+        fmt: str,
+        metadata: dict[str, Any],
+        extra: Sequence[str] = (),
+        *,
+        query: bool = False,
     ) -> None:
         self.fh = fh
         self.fmt = fmt
@@ -68,6 +74,9 @@ class _Writer:
         self.sent = 0  # records flushed to the output
         self.closed = False
         self.extra = tuple(extra)
+        # (search's CSV: a column that says which concepts are the query's, as the table's
+        # "(query)" and JSON's "query" key do)
+        self.query = query
         metadata = shown(metadata)
         if fmt == "csv":
             self._csv = csv.writer(_UnixRows(fh), lineterminator="\r\n")
@@ -78,6 +87,7 @@ class _Writer:
                     "rank",
                     "concept",
                     "weight",
+                    *(["query"] if query else []),
                     "l0",
                     "cosine",
                     "baseline_cosine",
@@ -108,9 +118,13 @@ class _Writer:
             for rank, c in enumerate(rec["concepts"], start=1):
                 # (a concept listed beyond the top ones says its rank: search's query)
                 at = c.get("rank", rank)
-                self._csv.writerow([*head, rec["path"], at, c["concept"], c["weight"], *tail])
+                mark: list[Any] = [bool(c.get("query"))] if self.query else []
+                self._csv.writerow(
+                    [*head, rec["path"], at, c["concept"], c["weight"], *mark, *tail]
+                )
             if not rec["concepts"]:
-                self._csv.writerow([*head, rec["path"], "", "", "", *tail])
+                mark = [""] if self.query else []
+                self._csv.writerow([*head, rec["path"], "", "", "", *mark, *tail])
         else:
             rec = self._shown(rec)
             prefix = "".join(f"{e}={rec[e]}, " for e in self.extra)

@@ -169,6 +169,7 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
         dec.skipped,
         dec.n_inputs,
         extra=("result", "score"),
+        query=True,
     )
 
 
