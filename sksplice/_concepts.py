@@ -277,10 +277,7 @@ def _refuse_rows_of_repeated_lines(
         return
     rows = np.array([r.row for r in inside])
     firsts = np.array([r.first for r in inside])
-    a, b = raw[rows].astype(np.float64), raw[firsts].astype(np.float64)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = np.einsum("ij,ij->i", a, b) / norms
+    cosine = np.sum(unit_rows(raw[rows].astype(np.float64)) * unit_rows(raw[firsts]), axis=1)
     if not np.all(cosine >= 1.0 - 1e-6):  # (as a duplicate concept's, :func:`duplicate_concepts`)
         return
     row, first, line, first_line, concept = inside[0]

@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse
 
+from ._array import unit_rows
+
 #: The group of all samples in class profiles (``sksplice.analysis.ALL_GROUP``), here so
 #: that the command line can refuse a class of that name before it imports the analysis.
 ALL_GROUP = "all"
@@ -372,9 +374,7 @@ def _sketches(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
     out = np.empty((rows.size, _SKETCH_SIZE), dtype=np.float32)
     step = max(1, _SKETCH_BLOCK // max(width, 1))
     for start in range(0, rows.size, step):
-        block = np.asarray(X[rows[start : start + step]], dtype=np.float64)
-        norms = np.linalg.norm(block, axis=1, keepdims=True)
-        block /= np.where(norms > 0, norms, 1.0)
+        block = unit_rows(np.asarray(X[rows[start : start + step]], dtype=np.float64))
         out[start : start + step] = block @ directions
     return out
 
@@ -444,7 +444,6 @@ def _evict() -> None:
     out, within 64 calls, the record of a large matrix made just before; of matrices of
     about one size, the least recently made or read goes first). Call it with
     :data:`_RECORDS_LOCK` held."""
-
     total = sum(record.fingerprints.size for record in _RECORDS.values())
     while total > _MAX_ROWS and len(_RECORDS) > 1:
         _, dropped = _RECORDS.popitem(last=False)

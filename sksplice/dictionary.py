@@ -1442,8 +1442,9 @@ def _read_finished(
     the blocks found, by number."""
     raw: np.ndarray | None = None
     reused: dict[int, np.ndarray] = {}
-    for block in range(len(blocks) if blocks is not None else 0):
-        assert blocks is not None
+    if blocks is None:
+        return raw, reused
+    for block in range(len(blocks)):
         raw, found = _read_block(blocks, block, raw, n_concepts)
         if found is not None:
             reused[block] = found

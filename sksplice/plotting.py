@@ -1757,8 +1757,8 @@ _CORRECTIONS_SAID = {"fdr_bh": "BH", "fdr_by": "BY", "holm": "Holm", "bonferroni
 
 def _significance_said(attrs: dict[str, Any]) -> str:
     """`` (adj. p < 0.05, BH)`` for a comparison's legend: the level and correction of
-    its ``significant`` column (`` (p < 0.05, not adjusted)`` without a correction); empty where the
-    table does not record them (a table built or edited by hand)."""
+    its ``significant`` column (`` (p < 0.05, not adjusted)`` without a correction);
+    empty where the table does not record them (a table built or edited by hand)."""
     alpha = attrs.get("alpha")
     if not isinstance(alpha, float | int) or "correction" not in attrs:
         return ""

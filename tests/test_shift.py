@@ -623,13 +623,15 @@ def test_cli_search_names_the_query_concepts_no_image_holds():
     # "--mode and" without a result named the query, not the concept that left it empty
     import scipy.sparse as sp
 
+    from sksplice import ConceptRetriever
     from sksplice.cli._search import _held_by_none
 
     W = np.array([[0.5, 0.0, 0.0], [0.2, 0.3, 0.0]])
     names = ["cat", "dog", "snow"]
     for weights in (W, sp.csr_matrix(W)):
-        assert _held_by_none(weights, names, {"cat": 1.0, "dog": 1.0}) == ""
-        assert _held_by_none(weights, names, {"cat": 1.0, "snow": 1.0}) == (
+        retriever = ConceptRetriever(concepts=names).fit(weights)
+        assert _held_by_none(retriever, {"cat": 1.0, "dog": 1.0}) == ""
+        assert _held_by_none(retriever, {"cat": 1.0, "snow": 1.0}) == (
             "; no image holds 'snow' (the images may show it with other concepts: look at "
             "their decompositions)"
         )

@@ -409,7 +409,7 @@ def _groups_listed(message: Any, category: type[Warning]) -> str:
         return ""
     if "dropping the others ({" in str(message):  # (the message writes them)
         return ""
-    from .._names import listed
+    from .._names import listed, plural
 
     # (a tokenizer that reads a thousand names as one unknown token makes a group of a
     # thousand: each group's names are written up to _NAMES_LISTED, then counted)
@@ -419,8 +419,6 @@ def _groups_listed(message: Any, category: type[Warning]) -> str:
     ]
     if len(groups) > _GROUPS_LISTED + 1:
         lines.append(f"... and {len(groups) - _GROUPS_LISTED} more groups")
-    from .._names import plural
-
     return f"\nthe {plural(len(groups), 'group')} of concepts with the same embedding:" + "".join(
         f"\n  {line}" for line in lines
     )

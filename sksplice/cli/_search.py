@@ -120,7 +120,7 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
                 _how(args.mode),
                 ", ".join(query),
                 args.mode,
-                _held_by_none(W, retriever.concepts_, query),
+                _held_by_none(retriever, query),
             )
         elif len(indices) < min(args.n_results, W.shape[0]):
             # (fewer results than asked for: the others hold no query concept, not a
@@ -173,20 +173,15 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
     )
 
 
-def _held_by_none(W: Any, concepts: Any, query: dict[str, float]) -> str:
-    """``; no image holds 'dog'`` for the query concepts that no image holds (with
-    --mode and, the one that leaves no result, among concepts held alike); empty where
-    each is held by some image. The images may show them with other concepts."""
-    import scipy.sparse
-
+def _held_by_none(retriever: Any, query: dict[str, float]) -> str:
+    """``; no image holds 'dog'`` for the query concepts that no image of the fitted
+    ``retriever`` holds (with --mode and, the one that leaves no result, among concepts
+    held alike); empty where each is held by some image. The images may show them with
+    other concepts."""
     from .._names import listed
 
-    held = (
-        np.diff(scipy.sparse.csc_matrix(W).indptr)
-        if scipy.sparse.issparse(W)
-        else np.count_nonzero(np.asarray(W), axis=0)
-    )
-    column = {str(name): j for j, name in enumerate(concepts)}
+    held = np.diff(retriever.weights_.indptr)  # (its weights by concept: CSC)
+    column = {str(name): j for j, name in enumerate(retriever.concepts_)}
     none = [name for name in query if not held[column[name]]]
     if not none:
         return ""
