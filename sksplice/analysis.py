@@ -153,6 +153,22 @@ def _exact_difference(x1: np.ndarray, n1: float, x2: np.ndarray, n2: float) -> n
 
 
 _CORRECTIONS = ("fdr_bh", "fdr_by", "holm", "bonferroni", None)
+#: The corrections of :data:`_CORRECTIONS` by name: in full, and as a legend says them.
+_CORRECTION_NAMES = {
+    "fdr_bh": ("Benjamini-Hochberg", "BH"),
+    "fdr_by": ("Benjamini-Yekutieli", "BY"),
+    "holm": ("Holm", "Holm"),
+    "bonferroni": ("Bonferroni", "Bonferroni"),
+}
+
+
+def _correction_name(correction: object, *, short: bool = False) -> str | None:
+    """The name of a multiple-testing correction (``"fdr_bh"``: ``"Benjamini-Hochberg"``,
+    or ``"BH"`` where ``short``); None for one that is not among :data:`_CORRECTIONS`."""
+    names = _CORRECTION_NAMES.get(correction) if isinstance(correction, str) else None
+    return None if names is None else names[short]
+
+
 #: The corrections of :data:`_CORRECTIONS` that control a false discovery rate.
 _FALSE_DISCOVERY_RATES = ("fdr_bh", "fdr_by")
 _ALTERNATIVES = ("greater", "two-sided", "less")

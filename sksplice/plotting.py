@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from ._names import a_type, carried_names, label_hint, listed, reconcile_names
 from ._proportions import INTERVAL_LEVEL as _INTERVAL_LEVEL
 from ._validation import check_flag, check_int, check_labels, check_option, find_label
-from .analysis import ALL_GROUP, _group_sizes, _top_of_group
+from .analysis import ALL_GROUP, _correction_name, _group_sizes, _top_of_group
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Sequence
@@ -1751,10 +1751,6 @@ _SHIFT_COLUMNS = ("prevalence_a", "prevalence_b", "mean_weight_a", "mean_weight_
 _SCALES = ("linear", "sqrt")
 
 
-#: The corrections of :func:`~sksplice.shift.compare_datasets` as a legend says them.
-_CORRECTIONS_SAID = {"fdr_bh": "BH", "fdr_by": "BY", "holm": "Holm", "bonferroni": "Bonferroni"}
-
-
 def _significance_said(attrs: dict[str, Any]) -> str:
     """`` (adj. p < 0.05, BH)`` for a comparison's legend: the level and correction of
     its ``significant`` column (`` (p < 0.05, not adjusted)`` without a correction);
@@ -1765,7 +1761,7 @@ def _significance_said(attrs: dict[str, Any]) -> str:
     correction = attrs["correction"]
     if correction is None:
         return f" (p < {alpha:g}, not adjusted)"
-    said = _CORRECTIONS_SAID.get(correction)
+    said = _correction_name(correction, short=True)
     return f" (adj. p < {alpha:g}, {said})" if said else f" (adj. p < {alpha:g})"
 
 

@@ -609,15 +609,6 @@ def _pair(ranking: pd.DataFrame) -> tuple[str, str] | None:
     return str(ranking.attrs.get("positive", "")), str(negative)
 
 
-#: The multiple-testing corrections by name, for the page.
-_CORRECTION_NAMES = {
-    "fdr_bh": "Benjamini-Hochberg",
-    "fdr_by": "Benjamini-Yekutieli",
-    "holm": "Holm",
-    "bonferroni": "Bonferroni",
-}
-
-
 #: What the page says of p-values not adjusted for multiple testing.
 _NOT_ADJUSTED = "p not adjusted for multiple testing"
 
@@ -674,6 +665,7 @@ def _adjusted_text(ranking: pd.DataFrame | None) -> str:
         ALL_CLASSES,
         CLASSES_THEN_CONCEPTS,
         _all_classes_phrase,
+        _correction_name,
         _two_levels_phrase,
     )
 
@@ -688,7 +680,7 @@ def _adjusted_text(ranking: pd.DataFrame | None) -> str:
         over, correction = _found_adjustment(ranking)
         if correction == "none":
             return _NOT_ADJUSTED
-    method = _CORRECTION_NAMES.get(correction)  # type: ignore[arg-type]
+    method = _correction_name(correction)
     how = f"p adjusted ({method})" if method else "p adjusted"
     differing = attrs.get("n_classes_differing")
     if attrs.get("adjusted_over") == CLASSES_THEN_CONCEPTS and isinstance(differing, int):

@@ -35,7 +35,6 @@ from ._output import (
     significant_values,
     untestable,
 )
-from ._profile import _CORRECTIONS
 from ._report import _write_explorer
 
 logger = logging.getLogger(__name__)
@@ -270,12 +269,11 @@ def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, A
         sided = "two-sided" if metadata["alternative"] == "two-sided" else "one-sided"
         tested = plural(metadata["concepts_tested"], "concept")
         # (the correction named, as profile names it: "adjusted" alone says not which)
+        from ..analysis import _correction_name
+
         correction = metadata.get("correction")
-        adjusted = (
-            f", {_CORRECTIONS.get(correction, correction)}-adjusted over the concepts tested"
-            if correction
-            else ""
-        )
+        named = _correction_name(correction) or correction
+        adjusted = f", {named}-adjusted over the concepts tested" if correction else ""
         fh.write(
             f"concepts whose prevalence {sides[metadata['alternative']]} "
             f"(adjusted p < {metadata['alpha']:g}, {tested} tested; Fisher's exact test, "

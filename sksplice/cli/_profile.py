@@ -331,15 +331,6 @@ def _write_profile_run(
     return 0
 
 
-#: The corrections as the table format names them.
-_CORRECTIONS = {
-    "fdr_bh": "Benjamini-Hochberg",
-    "fdr_by": "Benjamini-Yekutieli",
-    "holm": "Holm",
-    "bonferroni": "Bonferroni",
-}
-
-
 def _write_profile(
     fh: _TextSink,
     table: Any,
@@ -363,7 +354,12 @@ def _write_profile(
         _write_table_records(fh, table, fmt, metadata, "ranking")
     else:
         # only what the statistics support is listed; the rest is counted
-        from ..analysis import _all_classes_phrase, _below_alpha, _two_levels_phrase
+        from ..analysis import (
+            _all_classes_phrase,
+            _below_alpha,
+            _correction_name,
+            _two_levels_phrase,
+        )
 
         if table.empty:  # (an empty table would say nothing)
             fh.write(f"no concept to rank: {no_concept(total)}\n")
@@ -379,7 +375,7 @@ def _write_profile(
             )
             fh.write(
                 f"p-values of Fisher's exact test ({sided}), "
-                f"{_CORRECTIONS.get(correction, correction)}-adjusted {over}\n"
+                f"{_correction_name(correction) or correction}-adjusted {over}\n"
             )
         for cls, frame in table.groupby("class", sort=True):
             sig = frame[frame["significant"]]
