@@ -83,7 +83,16 @@ def warn_at(
     filename, lineno, module_globals = line
     registry = module_globals.setdefault("__warningregistry__", {})
     module = module_globals.get("__name__", "<string>")
-    warnings.warn_explicit(message, category, filename, lineno, module, registry, module_globals)
+    try:
+        warnings.warn_explicit(
+            message, category, filename, lineno, module, registry, module_globals
+        )
+    except ImportError:
+        # (a __main__ whose loader has no source to give, which warn_explicit asks for
+        # before it warns: code run by `python -c`, read from a pipe or typed at the
+        # interactive prompt; the warning is then said without its source line, as
+        # warnings.warn says it there)
+        warnings.warn_explicit(message, category, filename, lineno, module, registry)
 
 
 def _first_user_frame(frame: Any) -> tuple[int, Any] | None:

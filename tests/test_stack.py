@@ -280,3 +280,53 @@ def test_blocks_shown_afresh_in_two_threads_at_once_keep_their_records_apart():
     ]
     after = _stack._SHOWN
     assert after is process_record and after == before
+
+
+def test_warn_at_a_main_module_without_source_still_warns():
+    # `python -c`, a script read from a pipe and the interactive prompt run __main__ with
+    # the built-in importer as its loader: warn_explicit asked it for the line's source,
+    # which raised ImportError (a figure's layout warning stopped its savefig there)
+    import importlib.machinery
+
+    main = {"__name__": "__main__", "__loader__": importlib.machinery.BuiltinImporter}
+    with pytest.warns(UserWarning, match="labels run over") as record:
+        _stack.warn_at(("<stdin>", 3, main), "labels run over", UserWarning)
+    assert record[0].filename == "<stdin>" and record[0].lineno == 3
+    # once per line, as Python's own registry keys it
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("default")
+        _stack.warn_at(("<stdin>", 3, main), "labels run over", UserWarning)
+        _stack.warn_at(("<stdin>", 3, main), "labels run over", UserWarning)
+    assert len(again) == 1
+
+
+def test_a_figure_saved_by_code_from_a_pipe_warns_of_its_layout_and_is_written(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "import matplotlib; matplotlib.use('Agg')\n"
+        "import matplotlib.pyplot as plt\n"
+        "from sksplice.analysis import concept_profiles\n"
+        "from sksplice.plotting import plot_class_profile\n"
+        "rng = np.random.default_rng(0)\n"
+        "W = (rng.random((60, 30)) > 0.6) * rng.random((60, 30))\n"
+        "names = [f'a fairly long concept name number {i}' for i in range(30)]\n"
+        "y = np.array(['woman'] * 30 + ['man'] * 30)\n"
+        "profiles = concept_profiles(W, y, names)\n"
+        "fig, axes = plt.subplots(1, 3)\n"
+        "for ax, cls in zip(axes, ['woman', 'man', 'woman']):\n"
+        "    plot_class_profile(profiles, cls, k=10, ax=ax)\n"
+        f"fig.savefig({str(tmp_path / 'crowded.png')!r})\n"
+    )
+    for how in (["-c", script], ["-"]):
+        (tmp_path / "crowded.png").unlink(missing_ok=True)
+        done = subprocess.run(
+            [sys.executable, "-W", "default", *how],
+            input=script if how == ["-"] else None,
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "FigureLayoutWarning" in done.stderr and "ImportError" not in done.stderr
+        assert (tmp_path / "crowded.png").stat().st_size > 0
