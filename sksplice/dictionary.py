@@ -278,7 +278,8 @@ def warn_duplicate_concepts(
     found = _duplicates_of(raw)
     if not found:
         return found
-    groups = [tuple(str(concepts[i]) for i in group) for group in found]
+    # (the one to keep first: the plain spelling, 'a' of 'à' and 'a', whatever the order)
+    groups = [_plain_first([str(concepts[i]) for i in group]) for group in found]
 
     def short(name: str) -> str:
         return repr(name if len(name) <= 40 else name[:37] + "...")
@@ -315,6 +316,19 @@ def warn_duplicate_concepts(
         )
     )
     return found
+
+
+def _plain_first(names: list[str]) -> tuple[str, ...]:
+    """``names`` with the first of them that is its own plain form (lower case, without
+    accents or outer spaces) moved to the front; as they are where none is."""
+    import unicodedata
+
+    def plain(name: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", name)
+        return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+    first = next((i for i, name in enumerate(names) if name == plain(name)), 0)
+    return (names[first], *names[:first], *names[first + 1 :])
 
 
 def exact_duplicate_columns(dictionary: np.ndarray, groups: list[list[int]]) -> list[np.ndarray]:

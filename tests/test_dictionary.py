@@ -1192,6 +1192,18 @@ def test_duplicates_of_a_published_vocabulary_are_told_how_to_drop(isolated_fold
     assert str(told[0].message).endswith(
         "Keep one concept of each group (the warning's `groups` lists them)."
     )
+    # the plain spelling is the one kept, whichever comes first (the authors' order of a
+    # vocabulary put 'à' before 'a', and the advice dropped 'a')
+    for order in (["à", "a", "b", "c", "d", "e"], ["Dog", "dog", "b", "c", "d", "e"]):
+        with pytest.warns(DuplicateConceptWarning) as told:
+            warn_duplicate_concepts(raw, order)
+        assert f"'{order[1]}' = '{order[0]}'" in str(told[0].message)
+        assert str(told[0].message).endswith(f"others ({{'{order[0]}'}}) from the vocabulary.")
+        assert told[0].message.groups == [(order[1], order[0])]
+    # none plain: as they come
+    with pytest.warns(DuplicateConceptWarning) as told:
+        warn_duplicate_concepts(raw, ["Éa", "À", "b", "c", "d", "e"])
+    assert told[0].message.groups == [("Éa", "À")]
 
 
 def test_duplicate_concepts_is_fast_for_many_equal_rows_and_exact_for_float16():
