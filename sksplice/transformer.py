@@ -605,11 +605,6 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         its cached dictionary where there is one; where its model cannot run
         here (weights offline, device absent) the check is skipped with a
         ``UserWarning``. Otherwise the order is the caller's promise.
-    concepts_centered : bool, default=False
-        True uses ``concept_embeddings`` (unit-norm rows, already normalised,
-        centred and normalised, such as the authors' cached dictionaries) as
-        ``dictionary_`` as they are, with a zero ``concept_mean_``;
-        False treats them as raw embeddings.
     l1_penalty : float, default=0.25
         Weight of the L1 penalty, in (0, 2); larger values give sparser codes.
         From 2 on every weight of every row is zero (the centred embeddings
@@ -659,6 +654,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         ``None`` learns it from the texts in ``X``, ``"concepts"`` uses
         ``concept_mean_`` (not with ``concepts_centered=True``, whose
         mean is unknown), an array or a path follows ``image_mean``.
+    concepts_centered : bool, default=False
+        True uses ``concept_embeddings`` (unit-norm rows, already normalised,
+        centred and normalised, such as the authors' cached dictionaries) as
+        ``dictionary_`` as they are, with a zero ``concept_mean_``;
+        False treats them as raw embeddings.
     output : {"sparse", "dense"}, default="sparse"
         Container of ``transform``: a SciPy CSR matrix or a dense ndarray.
         With ``set_output(transform="pandas")``, a DataFrame of pandas sparse

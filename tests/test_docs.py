@@ -848,15 +848,16 @@ def test_architecture_names_the_module_defining_each_exception():
     assert listed == {module.rpartition(".")[2] for module in public}
 
 
-def test_every_parameter_of_a_public_callable_is_documented():
+def test_every_parameter_of_a_public_callable_is_documented_in_order():
     # Each parameter of a public function or class is in its numpydoc Parameters section
-    # (a named tuple's fields may be its Attributes instead).
+    # (a named tuple's fields may be its Attributes instead), in the signature's order
+    # (numpydoc's PR03: SpliceTransformer documented concepts_centered 5th, its 14th).
     import importlib
     import inspect
 
     docscrape = pytest.importorskip("numpydoc.docscrape")
     modules = _public_modules()
-    seen, undocumented = set(), []
+    seen, undocumented, disordered = set(), [], []
     for module_name in modules:
         module = importlib.import_module(module_name)
         for name in module.__all__:
@@ -886,8 +887,17 @@ def test_every_parameter_of_a_public_callable_is_documented():
                     continue
                 if parameter.name != "self" and parameter.name not in documented:
                     undocumented.append(f"{module_name}.{name}: {parameter.name}")
+            listed = [
+                part.strip().lstrip("*")
+                for entry in doc["Parameters"]
+                for part in entry.name.split(",")
+            ]
+            in_signature = [p for p in signature.parameters if p in listed]
+            if [p for p in listed if p in in_signature] != in_signature:
+                disordered.append(f"{module_name}.{name}")
     assert len(seen) > 50, len(seen)
     assert not undocumented, undocumented
+    assert not disordered, disordered
 
 
 def test_transformer_page_names_the_dictionary_cache_file_as_written(tmp_path):
