@@ -8,6 +8,10 @@ a value of the right type that is out of range or not among the options is a
 format: ``"<name> must be <what>, got <value>"`` (with the type added to a
 :class:`TypeError`).
 
+An estimator checking its own parameters raises either as an
+:class:`~sksplice.exceptions.InvalidParameterError` (both, as scikit-learn's own),
+whose message starts with its class (:func:`parameters_of`, :func:`checks_parameters`).
+
 Scalars go through :func:`sklearn.utils.check_scalar`, which decides type and
 range; the rules here add what it leaves out (bools are not integers, NaN and
 infinity are not finite numbers) and word the message. Estimators list their
@@ -23,14 +27,17 @@ its rows, their labels: see :func:`row_labels`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import numbers
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, cast, overload
 
 import numpy as np
+
+from .exceptions import InvalidParameterError
 
 # (scikit-learn and scipy are imported where they are used: the command line reads a
 # vocabulary file through these checks, and refuses a wrong one without loading them)
@@ -48,7 +55,9 @@ __all__ = [
     "check_labels",
     "check_number",
     "check_option",
+    "checks_parameters",
     "find_label",
+    "parameters_of",
     "restored_on_failure",
     "row_labels",
     "shown_label",
@@ -357,6 +366,41 @@ def check_option(
 def check_flag(value: Any, name: str, *, int_ok: bool = False) -> Any:
     """Check a bool parameter; see :class:`Flag`."""
     return Flag(int_ok).check(value, name)
+
+
+@contextlib.contextmanager
+def parameters_of(owner: Any) -> Iterator[None]:
+    """Within the block, a :class:`TypeError` or :class:`ValueError` (those classes, not
+    their subclasses, which say more) is raised as an
+    :class:`~sksplice.exceptions.InvalidParameterError` whose message starts with the
+    class of ``owner``: the block checks the parameters of that estimator (a ``verbose``
+    of which step of a Pipeline). One raised so already (the parameters of an estimator
+    ``owner`` holds, checked by it) goes on as it is.
+    """
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        if type(exc) not in (TypeError, ValueError):
+            raise
+        owner_name = type(owner).__name__
+        message = str(exc)
+        if not message.startswith(owner_name):
+            message = f"{owner_name}: {message}"
+        raise InvalidParameterError(message).with_traceback(exc.__traceback__) from None
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def checks_parameters(method: _Method) -> _Method:
+    """Decorate a method that checks its estimator's parameters: see :func:`parameters_of`."""
+
+    @functools.wraps(method)
+    def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with parameters_of(self):
+            return method(self, *args, **kwargs)
+
+    return cast("_Method", checked)
 
 
 def validate_params(owner: Any, rules: Mapping[str, Rule]) -> None:

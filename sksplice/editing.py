@@ -61,6 +61,7 @@ from ._validation import (
     check_option,
     float_dtypes,
     negative_rows,
+    parameters_of,
     refuse_zero_rows,
     restored_on_failure,
     row_labels,
@@ -789,11 +790,12 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     def _fit(self, X: Any) -> ConceptEditor:
         """:meth:`fit` (the editor's attributes are put back when it raises)."""
-        check_option(self.output, "output", _OUTPUTS)
-        _check_neighbor_params(self.n_neighbors, self.similarity_threshold)
-        check_flag(self.ignore_unknown, "ignore_unknown")
-        remove = _name_list(self.remove, "remove")
-        keep = None if self.keep is None else _name_list(self.keep, "keep")
+        with parameters_of(self):
+            check_option(self.output, "output", _OUTPUTS)
+            _check_neighbor_params(self.n_neighbors, self.similarity_threshold)
+            check_flag(self.ignore_unknown, "ignore_unknown")
+            remove = _name_list(self.remove, "remove")
+            keep = None if self.keep is None else _name_list(self.keep, "keep")
         expand = self.n_neighbors > 0 or self.similarity_threshold is not None
         # (the concepts of a fitted `splice` in another order: read by name; a FrozenEstimator
         # gives its transformer's attributes)
@@ -966,7 +968,8 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         """
         check_is_fitted(self)
         # (checked in fit too, but read here: one set after fit is not left unread)
-        check_option(self.output, "output", _OUTPUTS)
+        with parameters_of(self):
+            check_option(self.output, "output", _OUTPUTS)
         if self.output == "embedding" and getattr(self, "splice_", None) is None:
             raise ValueError(
                 "output='embedding' needs the `splice` this editor was fitted with, and it "
@@ -1359,10 +1362,11 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
 
     def _fit(self, X: Any) -> ConceptProjector:
         """:meth:`fit` (the projector's attributes are put back when it raises)."""
-        check_flag(self.normalize, "normalize")
-        names = _name_list(self.concepts, "concepts")
-        # (a blank name would be embedded as a text of its own and removed)
-        check_concept_names(names, "`concepts`", distinct=False)
+        with parameters_of(self):
+            check_flag(self.normalize, "normalize")
+            names = _name_list(self.concepts, "concepts")
+            # (a blank name would be embedded as a text of its own and removed)
+            check_concept_names(names, "`concepts`", distinct=False)
         X = self._validate(X, reset=True)
         d = X.shape[1]
         given = None

@@ -57,7 +57,7 @@ from ._progress import progress
 from ._stack import in_estimator_display, warn_user
 from ._text import to_text_list
 from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
-from ._validation import check_flag, check_int, check_option, check_y_length
+from ._validation import check_flag, check_int, check_option, check_y_length, checks_parameters
 from .exceptions import ImageFileWarning, InvalidImageError, WeightsUnavailableError
 
 __all__ = [
@@ -320,6 +320,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
 
     # -- validation ---------------------------------------------------------
 
+    @checks_parameters
     def _check_names(self) -> None:
         """Refuse a misspelt model name or pretrained tag (with close matches) and any
         other invalid parameter, before a vocabulary is downloaded or embedded.
@@ -335,6 +336,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             return
         self._resolve_pretrained(self._model_name())
 
+    @checks_parameters
     def _checked_options(self, device_check: str = "available") -> tuple[str, str | None]:
         """The options checked; the device and the weights' cache folder resolved.
 

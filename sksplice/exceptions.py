@@ -48,6 +48,10 @@ Warnings (subclasses of :class:`UserWarning`):
 
 Errors:
 
+- :class:`InvalidParameterError` (both a :class:`ValueError` and a
+  :class:`TypeError`, as scikit-learn's own): a parameter of an estimator of the
+  wrong type or value, found when it is fitted (or used); the message starts with
+  the estimator's class.
 - :class:`InvalidImageError` (a :class:`ValueError`): an input that cannot be
   decoded as an image.
 - :class:`WeightsUnavailableError` (a :class:`RuntimeError`): pretrained weights
@@ -96,6 +100,7 @@ __all__ = [
     "ImageFileWarning",
     "InconsistentVersionWarning",
     "InvalidImageError",
+    "InvalidParameterError",
     "MixedDecompositionWarning",
     "RepeatedConceptWarning",
     "SkippedInput",
@@ -258,6 +263,18 @@ class MixedDecompositionWarning(UserWarning):
     def __init__(self, message: str, made: str = "") -> None:
         super().__init__(message)
         self.made = made
+
+
+class InvalidParameterError(ValueError, TypeError):
+    """A parameter of an estimator has the wrong type or value.
+
+    Both a :class:`ValueError` and a :class:`TypeError`, as scikit-learn's
+    estimators raise for their parameters: ``except ValueError`` catches a
+    misspelt option and a string given for a number alike. The message starts
+    with the estimator's class (``"SpliceTransformer: verbose must be 0 (quiet)
+    or more, got -1"``), which tells apart the parameters of the same name of
+    the steps of a Pipeline.
+    """
 
 
 class InvalidImageError(ValueError):

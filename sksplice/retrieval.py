@@ -35,7 +35,13 @@ from ._pandas import frame_values, in_order_of
 from ._persistence import VersionStampMixin
 from ._protocols import check_text_embedder
 from ._stack import warn_user
-from ._validation import check_int, check_number, check_option, restored_on_failure
+from ._validation import (
+    check_int,
+    check_number,
+    check_option,
+    parameters_of,
+    restored_on_failure,
+)
 from .analysis import _as_weights
 from .editing import (
     _check_neighbor_params,
@@ -347,10 +353,11 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
 
     def _fit(self, X: Any) -> ConceptRetriever:
         """:meth:`fit` (the retriever's attributes are put back when it raises)."""
-        self._check_mode(self.mode)
-        check_option(self.metric, "metric", _METRICS)
         n_nb, threshold = self.n_neighbors, self.similarity_threshold
-        _check_neighbor_params(n_nb, threshold)
+        with parameters_of(self):
+            self._check_mode(self.mode)
+            check_option(self.metric, "metric", _METRICS)
+            _check_neighbor_params(n_nb, threshold)
         expand = n_nb > 0 or threshold is not None
         if expand and self.splice is None:
             raise ValueError(

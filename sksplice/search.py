@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._pandas import transform_output
 from ._persistence import VersionStampMixin
 from ._stack import warn_user
-from ._validation import check_flag, restored_on_failure
+from ._validation import check_flag, checks_parameters, restored_on_failure
 from ._weights import format_weights
 from .path import (
     _check_editor_names,
@@ -350,6 +350,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         probe = rest[0][1] if len(rest) == 1 else Pipeline(rest)
         return name, first, probe
 
+    @checks_parameters
     def _check_params(self) -> tuple[str, Any, Any, np.ndarray, Any, list[Any] | None]:
         """Validate every parameter (nothing is fitted); the pieces the search needs.
 

@@ -25,7 +25,7 @@ from ._names import a_type
 from ._persistence import FILES_KEY, VersionStampMixin
 from ._stack import in_estimator_display
 from ._text import to_text_list
-from ._validation import check_int, check_y_length
+from ._validation import check_int, check_y_length, checks_parameters
 
 __all__ = ["SentenceTransformerEmbedder"]
 
@@ -229,6 +229,7 @@ class SentenceTransformerEmbedder(TransformerMixin, VersionStampMixin, BaseEstim
         self.batch_size = batch_size
         self.name = name
 
+    @checks_parameters
     def _check_params(self) -> str:
         if not (isinstance(self.model, str) and self.model.strip()) and not callable(self.model):
             raise TypeError(

@@ -54,6 +54,7 @@ from ._validation import (
     check_finite_rows,
     check_option,
     check_y_length,
+    checks_parameters,
     float_dtypes,
     restored_on_failure,
     row_labels,
@@ -843,6 +844,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         "concepts_centered": Flag(),
     }
 
+    @checks_parameters
     def _check_params(self) -> None:
         validate_params(self, self._param_rules)
         if self.target_l0 is not None and self.l1_penalty != _DEFAULT_L1_PENALTY:
@@ -1402,6 +1404,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # A centred row has norm 1 up to rounding in X.dtype, or 0.
         return LazyRows(X, make, norm_bound=2.0)
 
+    @checks_parameters
     def _solver_options(self) -> dict[str, Any]:
         # The parameters read when solving, settable after fit: checked by the rules
         # and names of fit (the solver's own checks name max_iter, and allow tol=0)

@@ -24,6 +24,7 @@ from ._validation import (
     check_finite_rows,
     check_labels,
     check_number,
+    checks_parameters,
     float_dtypes,
     refuse_zero_rows,
     restored_on_failure,
@@ -269,6 +270,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         self.templates = templates
         self.temperature = temperature
 
+    @checks_parameters
     def _check_params(self) -> list[str]:
         check_text_embedder(self.embedder, purpose="to embed the prompts")
         raw = self.templates

@@ -709,7 +709,10 @@ def test_errors_without_names_or_splice(small_setup):
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"output": None}, r"^output must be 'weights' or 'embedding', got None \(NoneType\)$"),
+        (
+            {"output": None},
+            r"^ConceptEditor: output must be 'weights' or 'embedding', got None \(NoneType\)$",
+        ),
         ({"splice": "st"}, r"`splice` must be a fitted SpliceTransformer .*got a str \('st'\)"),
         ({"splice": LogisticRegression()}, "`splice` must be .*got a LogisticRegression"),
     ],
@@ -1069,7 +1072,7 @@ def test_rows_of_any_scale_are_projected_as_the_unscaled_rows(scale):
 def test_projector_normalize_must_be_a_bool(value):
     # "False" normalised (a non-empty string is true); None and 0 turned it off.
     X = np.random.default_rng(0).normal(size=(5, 4))
-    with pytest.raises(TypeError, match=r"^normalize must be a bool, got"):
+    with pytest.raises(TypeError, match=r"^ConceptProjector: normalize must be a bool, got"):
         ConceptProjector(directions=np.ones((1, 4)), normalize=value).fit(X)
     with pytest.raises(TypeError, match=r"^normalize must be a bool, got"):
         project_out(X, np.ones(4), normalize=value)
@@ -1084,7 +1087,9 @@ def test_projector_refuses_blank_concepts_before_embedding(concepts):
     embedder = _UnitEmbedder(4)
     embedder.embed_text = None  # (not called: the names are refused first)
     i = len(concepts) - 1
-    with pytest.raises(ValueError, match=rf"^`concepts` entry {i} is blank .*; remove it$"):
+    with pytest.raises(
+        ValueError, match=rf"^ConceptProjector: `concepts` entry {i} is blank .*; remove it$"
+    ):
         ConceptProjector(embedder, concepts).fit(np.ones((3, 4)))
 
 

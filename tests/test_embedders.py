@@ -650,10 +650,22 @@ def test_on_error_skip(make_embedder, tmp_path):
         ({"precision": "fp8"}, ValueError, "precision"),
         ({"on_error": "ignore"}, ValueError, "on_error"),
         # None for a string option is a value of the wrong type, as in SpliceTransformer
-        ({"modality": None}, TypeError, r"^modality must be 'image' or 'text', got None"),
-        ({"precision": None}, TypeError, r"^precision must be one of .*got None \(NoneType\)"),
-        ({"on_error": None}, TypeError, r"^on_error must be 'raise' or 'skip', got None"),
-        ({"modality": 1}, TypeError, r"^modality must be .*got 1 \(int\)$"),
+        (
+            {"modality": None},
+            TypeError,
+            r"^CLIPEmbedder: modality must be 'image' or 'text', got None",
+        ),
+        (
+            {"precision": None},
+            TypeError,
+            r"^CLIPEmbedder: precision must be one of .*got None \(NoneType\)",
+        ),
+        (
+            {"on_error": None},
+            TypeError,
+            r"^CLIPEmbedder: on_error must be 'raise' or 'skip', got None",
+        ),
+        ({"modality": 1}, TypeError, r"^CLIPEmbedder: modality must be .*got 1 \(int\)$"),
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"batch_size": 2.5}, TypeError, "batch_size"),
         ({"batch_size": True}, TypeError, "batch_size"),

@@ -721,12 +721,13 @@ def test_embeddings_no_fold_can_decompose_are_refused_before_any_fold(problem, m
         (
             {"solver": "amdd"},
             ValueError,
-            r"^solver must be one of .*got 'amdd'$",
+            r"^SpliceTransformer: solver must be one of .*got 'amdd'$",
         ),
         (
             {"output": "dens"},
             ValueError,
-            r"^output must be 'sparse' or 'dense', got 'dens'; did you mean 'dense'\?$",
+            r"^SpliceTransformer: output must be 'sparse' or 'dense', got 'dens'; did you mean "
+            r"'dense'\?$",
         ),
         ("missing file", FileNotFoundError, r"^Vocabulary file '.*nope\.txt' does not exist"),
         ({"vocabulary_size": 301}, ValueError, r"vocabulary_size=301 is larger than the 300"),

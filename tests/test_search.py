@@ -912,17 +912,20 @@ def test_a_negative_or_non_integer_verbose_is_refused_before_any_fit(problem, mo
     with monkeypatch.context() as m:
         m.setattr(SpliceTransformer, "fit", fail)
         for bad, error, match in [
-            (-1, ValueError, r"^verbose must be 0 \(quiet\) or more, got -1$"),
-            (np.int64(-2), ValueError, r"^verbose must be 0 \(quiet\) or more, got "),
-            ("yes", TypeError, r"^verbose must be a bool or an int, got 'yes' \(str\)$"),
-            (0.5, TypeError, r"^verbose must be a bool or an int, got 0.5 \(float\)$"),
+            (-1, ValueError, r"verbose must be 0 \(quiet\) or more, got -1$"),
+            (np.int64(-2), ValueError, r"verbose must be 0 \(quiet\) or more, got "),
+            ("yes", TypeError, r"verbose must be a bool or an int, got 'yes' \(str\)$"),
+            (0.5, TypeError, r"verbose must be a bool or an int, got 0.5 \(float\)$"),
         ]:
-            with pytest.raises(error, match=match):
+            # (the estimator's named: each step of a Pipeline may have a verbose)
+            with pytest.raises(error, match="^SplicePathSearchCV: " + match):
                 SplicePathSearchCV(pipe, PENALTIES, cv=3, verbose=bad).fit(X, y)
-            with pytest.raises(error, match=match):
+            with pytest.raises(error, match="^" + match):
                 splice_validation_curve(splicer, probe(), X, y, PENALTIES, cv=3, verbose=bad)
     # (as the transformer refuses it)
-    with pytest.raises(ValueError, match=r"^verbose must be 0 \(quiet\) or more, got -1$"):
+    with pytest.raises(
+        ValueError, match=r"^SpliceTransformer: verbose must be 0 \(quiet\) or more, got -1$"
+    ):
         clone(splicer).set_params(verbose=-1).fit(X)
     capsys.readouterr()
     for quiet in (0, False, np.int64(0), np.False_):

@@ -158,7 +158,12 @@ def test_bad_texts(minilm, texts, error, match):
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"batch_size": 2.5}, TypeError, "batch_size"),
         ({"name": ""}, ValueError, "name"),
-        ({"name": 3}, TypeError, r"^name must be a non-empty string or None, got 3 \(int\)$"),
+        (
+            {"name": 3},
+            TypeError,
+            r"^SentenceTransformerEmbedder: name must be a non-empty string or None, "
+            r"got 3 \(int\)$",
+        ),
         ({"device": "tpu"}, ValueError, "device"),
     ],
 )

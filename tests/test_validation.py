@@ -299,7 +299,7 @@ def _splice_fit(**params):
     [
         pytest.param(
             lambda v: _splice_fit(vocabulary_size=v),
-            "vocabulary_size",
+            "SpliceTransformer: vocabulary_size",
             "'auto' or a positive integer",
             0,
             id="Splice",
@@ -347,10 +347,13 @@ def test_vocabulary_size_same_mistake_same_type_everywhere(check, name, what, to
     ],
 )
 def test_splice_transformer_parameters_type_vs_value(param, bad_type, bad_value):
-    with pytest.raises(TypeError, match=rf"^{param} must be .*\({type(bad_type).__name__}\)$"):
+    with pytest.raises(
+        TypeError, match=rf"^SpliceTransformer: {param} must be .*\({type(bad_type).__name__}\)$"
+    ):
         _splice_fit(**{param: bad_type})
     with pytest.raises(
-        ValueError, match=rf"^{param} must be .*, got {re.escape(repr(bad_value))}$"
+        ValueError,
+        match=rf"^SpliceTransformer: {param} must be .*, got {re.escape(repr(bad_value))}$",
     ):
         _splice_fit(**{param: bad_value})
 
@@ -388,12 +391,13 @@ def test_k_and_neighbours_type_vs_value_across_modules():
         lambda **kw: concept_neighbors(splice, ["concept 1"], **kw),
         lambda **kw: ConceptRetriever(concepts=splice.concepts_, splice=splice, **kw).fit(W),
     ]
-    for use in neighbour_users:
-        with pytest.raises(TypeError, match=r"^n_neighbors must be a non-negative integer"):
+    # (the estimators' messages start with their class, the function's with the parameter)
+    for use, of in zip(neighbour_users, ("ConceptEditor: ", "", "ConceptRetriever: ")):
+        with pytest.raises(TypeError, match=rf"^{of}n_neighbors must be a non-negative integer"):
             use(n_neighbors=True)
-        with pytest.raises(ValueError, match=r"^n_neighbors must be a non-negative integer"):
+        with pytest.raises(ValueError, match=rf"^{of}n_neighbors must be a non-negative integer"):
             use(n_neighbors=-1)
-        threshold = r"^similarity_threshold must be a number in \[-1, 1\]"
+        threshold = rf"^{of}similarity_threshold must be a number in \[-1, 1\]"
         with pytest.raises(TypeError, match=threshold):
             use(similarity_threshold=True)
         with pytest.raises(ValueError, match=threshold):
@@ -401,11 +405,15 @@ def test_k_and_neighbours_type_vs_value_across_modules():
 
 
 def test_other_scalars_type_vs_value():
-    with pytest.raises(TypeError, match=r"^temperature must be a positive finite number"):
+    with pytest.raises(
+        TypeError, match=r"^ZeroShotClassifier: temperature must be a positive finite number"
+    ):
         ZeroShotClassifier(CountingEmbedder(dim=DIM), ["a", "b"], temperature=True).fit(
             np.ones((2, DIM)), ["a", "b"]
         )
-    with pytest.raises(ValueError, match=r"^temperature must be a positive finite number"):
+    with pytest.raises(
+        ValueError, match=r"^ZeroShotClassifier: temperature must be a positive finite number"
+    ):
         ZeroShotClassifier(CountingEmbedder(dim=DIM), ["a", "b"], temperature=0).fit(
             np.ones((2, DIM)), ["a", "b"]
         )
@@ -476,3 +484,43 @@ def test_row_labels_are_shown_as_python_values_also_within_a_tuple():
     assert shown_label(np.float32(1.5)) == "1.5" and shown_label("cap7") == "'cap7'"
     labels = [("dog", np.int64(0)), ("dog", np.int64(1))]
     assert shown_rows(np.array([0, 1]), labels) == "('dog', 0) (row 0), ('dog', 1) (row 1)"
+
+
+def test_parameter_errors_are_both_value_and_type_errors_and_name_their_estimator():
+    # As scikit-learn's InvalidParameterError: `except ValueError` missed a string given
+    # for a number (a TypeError only), and in a Pipeline "verbose must be 0 (quiet) or
+    # more" did not say whose verbose.
+    from sklearn.pipeline import make_pipeline
+
+    from sksplice.exceptions import InvalidParameterError
+
+    assert issubclass(InvalidParameterError, ValueError)
+    assert issubclass(InvalidParameterError, TypeError)
+    for params in ({"l1_penalty": "0.1"}, {"verbose": -1}, {"solver": "lars"}):
+        with pytest.raises(ValueError) as caught:
+            _splice_fit(**params)
+        assert type(caught.value) is InvalidParameterError
+        assert str(caught.value).startswith(f"SpliceTransformer: {next(iter(params))} must be")
+    pipe = make_pipeline(
+        SpliceTransformer(
+            embedder=CountingEmbedder(dim=DIM), vocabulary=list("abcdef"), verbose=-1
+        ),
+        LogisticRegression(),
+    )
+    with pytest.raises(InvalidParameterError, match=r"^SpliceTransformer: verbose must be"):
+        pipe.fit(np.ones((4, DIM)), [0, 1, 0, 1])
+    with pytest.raises(InvalidParameterError, match=r"^ConceptEditor: output must be"):
+        ConceptEditor(remove=["a"], output=3).fit(np.ones((2, 3)))
+    with pytest.raises(InvalidParameterError, match=r"^ZeroShotClassifier: temperature"):
+        ZeroShotClassifier(CountingEmbedder(dim=DIM), ["a", "b"], temperature="1").fit(
+            np.ones((2, DIM))
+        )
+    # the errors of a class of their own keep it (a device this machine lacks)
+    from sksplice.exceptions import DeviceUnavailableError
+
+    if not torch.cuda.is_available():
+        lacking = SpliceTransformer(
+            embedder=CountingEmbedder(dim=DIM), vocabulary=list("abcdef"), device="cuda"
+        )
+        with pytest.raises(DeviceUnavailableError):
+            lacking.fit(np.ones((3, DIM)))

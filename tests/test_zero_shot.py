@@ -214,7 +214,8 @@ def test_templates_with_other_fields_or_stray_braces_are_refused_before_embeddin
     with pytest.raises(ValueError) as caught:
         clf.fit(np.ones((3, 4)))
     assert str(caught.value).startswith(
-        f"each template must be a string with exactly one '{{}}', got {bad}{where}"
+        f"ZeroShotClassifier: each template must be a string with exactly one '{{}}', got "
+        f"{bad}{where}"
     ), caught.value
     assert emb.calls == []
 
