@@ -18,7 +18,7 @@ import re
 import stat
 import threading
 import warnings
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 import numpy as np
@@ -241,8 +241,8 @@ def to_item_list(X: Any, *, what: str) -> list[Any]:
     Raises
     ------
     TypeError
-        If ``X`` is a single item (a string, a path or a PIL image) or not a
-        sequence.
+        If ``X`` is a single item (a string, a path or a PIL image), not a
+        sequence, a set or a mapping (no order of rows) or a SciPy sparse matrix.
     ValueError
         If ``X`` is a multi-column table or an array of a shape that cannot
         hold a sequence of items, or if it is empty.
@@ -257,6 +257,18 @@ def to_item_list(X: Any, *, what: str) -> list[Any]:
         raise TypeError(
             f"expected a sequence of {what}, got a single {type(X).__name__}; "
             "wrap it in a list, e.g. [x]"
+        )
+    if isinstance(X, (set, frozenset, Mapping)):
+        # (in no order of rows: a set's changes with PYTHONHASHSEED; a dict gives its keys)
+        fix = "sorted(...)" if isinstance(X, (set, frozenset)) else "list(d.values()) or list(d)"
+        raise TypeError(
+            f"expected a sequence of {what}, got a {type(X).__name__}, which has no order of "
+            f"rows to match labels or other inputs by: give a list ({fix})"
+        )
+    if type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(
+            f"expected a sequence of {what}, got a sparse {type(X).__name__} (embeddings?): "
+            f"an embedder takes the {what} themselves"
         )
     if hasattr(X, "to_numpy") and hasattr(X, "shape"):  # pandas Series / DataFrame
         X = X.to_numpy(dtype=object)

@@ -426,6 +426,24 @@ def test_empty_and_single_inputs(make_embedder):
         embedder.transform(42)
 
 
+def test_inputs_in_no_order_of_rows_or_sparse_are_refused(make_embedder):
+    # A set gave rows in its hash order (another under another PYTHONHASHSEED, beside
+    # labels in theirs), a dict its keys; a sparse matrix of embeddings was "text input 0
+    # is a csr_matrix".
+    import scipy.sparse as sp
+
+    embedder = make_embedder()
+    for texts, fix in (({"a cat", "a dog"}, "sorted"), ({"a": 1, "b": 2}, "d.values()")):
+        with pytest.raises(TypeError, match=rf"got a {type(texts).__name__}, which has no order"):
+            embedder.embed_text(texts)
+        with pytest.raises(TypeError, match=re.escape(fix)):
+            embedder.transform(frozenset(texts) if fix == "sorted" else texts)
+    with pytest.raises(TypeError, match=r"got a sparse csr_matrix \(embeddings\?\)"):
+        embedder.transform(sp.csr_matrix(np.eye(3)))
+    # an ordered iterable is its order
+    assert embedder.embed_text(iter(["a cat", "a dog"])).shape[0] == 2
+
+
 def test_mixed_and_unsupported_types_name_the_index(make_embedder, tmp_path):
     embedder = make_embedder()
     arrays = random_images(3)
