@@ -54,12 +54,19 @@ class Seen(NamedTuple):
 
 def _seen(path: str | os.PathLike[str]) -> Seen | None:
     """The digest of ``path`` with its version, or None where it cannot be read or
-    changed while it was read (the embedder then reads it, or says why it cannot)."""
+    changed while it was read (the embedder then reads it, or says why it cannot), or is
+    no regular file: a pipe (``<(cat image.png)``) read here would leave nothing for the
+    embedder, and its content is not there to read again; a device may never end."""
+    import stat
+
     from ._data import file_sha256
     from ._models import _file_version
 
     try:
-        before = _file_version(os.stat(path))
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        before = _file_version(status)
         digest = file_sha256(path)
         after = _file_version(os.stat(path))
     except OSError:

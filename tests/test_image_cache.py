@@ -513,3 +513,45 @@ def test_a_signal_while_the_finished_batches_are_kept_waits_for_them():
         other.set()
         signal.signal(signal.SIGINT, previous)
     assert written == ["files"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="named pipes")
+def test_an_image_given_as_a_named_pipe_is_read_once_by_the_embedder(run_env, tmp_path, capsys):
+    # The cache read the pipe to the end to take its digest, and the embedder found it
+    # empty: "'/dev/fd/63' is not an image file PIL can read", exit 0, one image short.
+    import os
+    import threading
+
+    from sksplice._image_cache import seen_files
+
+    dogs = sorted((run_env / "dogs").iterdir())
+    image = dogs[0]
+    argv = ["decompose", "-f", "csv", "-k", "1", *_args(tmp_path)]
+    code, plain, err = _main([*argv, *map(str, dogs), "--no-image-cache"], capsys)
+    assert code == 0, err
+    expected = plain.splitlines()[1:]
+    assert expected[0].startswith(f"{image},")
+    for run in range(2):  # (the second with the image's embedding in the cache)
+        pipe = tmp_path / f"pipe{run}.png"
+        os.mkfifo(pipe)
+
+        def write(pipe=pipe):
+            # the image to the first reader, nothing to any other (a second reading
+            # finds the pipe empty, as a shell's <(cat image.png) would leave it)
+            for n in range(3):
+                with open(pipe, "wb") as fh:
+                    fh.write(image.read_bytes() if n == 0 else b"")
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        code, out, err = _main([*argv, str(pipe), *map(str, dogs[1:])], capsys)
+        while writer.is_alive():  # (the writer waits for readers that do not come)
+            os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))
+            writer.join(0.1)
+        assert code == 0 and "skipped" not in err, err
+        assert out.splitlines()[1:] == [
+            expected[0].replace(str(image), str(pipe)),
+            *expected[1:],
+        ], out
+    # (nothing is hashed that is no regular file: a device may never end)
+    assert seen_files(["/dev/null", str(image)])[0] is None

@@ -512,6 +512,17 @@ def _embedded_chunk(
 _UNREAD_CHECKED = 64
 
 
+def _no_regular_file(path: Path) -> bool:
+    """Whether ``path`` is something other than a regular file (a named pipe such as
+    ``<(cat image.png)``, whose content can be read once only; a device)."""
+    import stat
+
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # (the decoder says why it cannot be read)
+        return False
+
+
 def _all_undecodable(images: Any, paths: list[Path]) -> list[Any] | None:
     """The skipped records of ``paths`` (by position) where none of them can be decoded,
     as the embedder would give them; None where one can (it stops there), where there are
@@ -527,6 +538,8 @@ def _all_undecodable(images: Any, paths: list[Path]) -> list[Any] | None:
 
     skipped = []
     for i, path in enumerate(paths):
+        if _no_regular_file(path):  # (a pipe read here would be empty for the embedder)
+            return None
         with collected_warnings():  # (the embedder issues them, where it decodes a file)
             try:
                 load_rgb(str(path))
