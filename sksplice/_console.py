@@ -187,4 +187,19 @@ def main() -> int:
         raise
     _State.decided = code
     _flush_standard_streams()
+    if code in _INTERRUPTED and _blocked_threads():
+        # (Python would join them at exit, and wait for good for one blocked in open()
+        # of a named pipe that no one writes to: the run has said how it ended)
+        os._exit(code)
     return code
+
+
+def _blocked_threads() -> bool:
+    """Whether threads other than the main one that Python joins at exit are still
+    running (the workers of a run cut short, which it did not wait for)."""
+    import threading
+
+    return any(
+        thread is not threading.main_thread() and thread.is_alive() and not thread.daemon
+        for thread in threading.enumerate()
+    )

@@ -76,8 +76,15 @@ def _seen(path: str | os.PathLike[str]) -> Seen | None:
 
 def seen_files(paths: Sequence[str | os.PathLike[str]]) -> list[Seen | None]:
     """:func:`_seen` of every path, in threads."""
-    with ThreadPoolExecutor(max_workers=min(_HASH_THREADS, os.cpu_count() or 1)) as pool:
-        return list(pool.map(_seen, paths))
+    pool = ThreadPoolExecutor(max_workers=min(_HASH_THREADS, os.cpu_count() or 1))
+    done = False
+    try:
+        seen = list(pool.map(_seen, paths))
+        done = True
+    finally:
+        # (cut short, by Ctrl-C: a worker blocked reading a file is not waited for)
+        pool.shutdown(wait=done, cancel_futures=True)
+    return seen
 
 
 def digest_if_unchanged(path: str | os.PathLike[str], seen: Seen | None) -> str | None:

@@ -867,21 +867,28 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         def load(item: Any) -> tuple[Any, Exception | None, list[ImageFileWarning]]:
             return _images.load_and_preprocess(item, preprocess, pil_locks.get(id(item)))
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sksplice-io") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sksplice-io")
 
-            def submit(start: int) -> list[Future]:
-                stop = min(start + batch_size, n_items)
-                return [pool.submit(load, items[i]) for i in range(start, stop)]
+        def submit(start: int) -> list[Future]:
+            stop = min(start + batch_size, n_items)
+            return [pool.submit(load, items[i]) for i in range(start, stop)]
 
+        done = False
+        pending = []
+        try:
             pending = submit(0)
-            try:
-                for start in range(0, n_items, batch_size):
-                    current = pending
-                    pending = submit(start + batch_size) if start + batch_size < n_items else []
-                    yield _images.collate_decoded([future.result() for future in current], start)
-            finally:
-                for future in pending:
-                    future.cancel()
+            for start in range(0, n_items, batch_size):
+                current = pending
+                pending = submit(start + batch_size) if start + batch_size < n_items else []
+                yield _images.collate_decoded([future.result() for future in current], start)
+            done = True
+        finally:
+            for future in pending:
+                future.cancel()
+            # Cut short (Ctrl-C, an error, the caller stopping), the workers are not waited
+            # for: one blocked in open() of a named pipe that no one writes to would hold
+            # the run for good (what they decode meanwhile is dropped).
+            pool.shutdown(wait=done, cancel_futures=True)
 
     @staticmethod
     def _encode(

@@ -3039,6 +3039,45 @@ def test_a_named_pipe_in_a_folder_is_not_read_but_one_named_is(tmp_path, caplog)
     writer.join(10)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_ends_a_run_held_by_a_named_pipe_no_one_writes_to(
+    image_tree, vocab_file, env, tmp_path, signum
+):
+    # A worker thread blocked in open() of the pipe was waited for as the interrupt
+    # unwound, and again at exit: Ctrl-C and SIGTERM did nothing, with nothing said.
+    import signal
+    import time
+
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    images = sorted(str(p) for p in image_tree.rglob("*.png"))
+    argv = ["decompose", str(pipe), *images, "-f", "csv", *_model_args(vocab_file)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sksplice", *argv],
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        err = ""
+        deadline = time.monotonic() + 120
+        while "CLIP images" not in err and time.monotonic() < deadline:  # (decoding)
+            err += proc.stderr.read(1)
+        time.sleep(1.0)
+        proc.send_signal(getattr(signal, signum))
+        out, rest = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    code, word = {"SIGINT": (130, "interrupted"), "SIGTERM": (143, "terminated")}[signum]
+    assert proc.returncode == code, err + rest
+    assert f"sksplice: error: {word} while embedding images" in rest, rest
+    assert out == ""
+
+
 def test_a_query_concept_holding_a_colon_is_read_whole():
     # a custom vocabulary may hold "16:9": the weight follows the last colon, and a
     # split that names no concept is read whole
