@@ -1288,10 +1288,14 @@ class _Blocks:
         path = self.claim_path(block)
         owner = json.dumps({"pid": os.getpid(), "host": _HOST, "run": _RUN})
         for _ in range(3):
-            try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
+            # (made and named live under the lock: a thread of this process that finds
+            # the file is told by _stale that it is live, not a claim of this process
+            # that no thread holds any more, which it would take over and embed again)
+            with _claims_lock:
+                made = self._make_claim(path, owner)
+                if made:
+                    _live_claims.add(str(path))
+            if made is None:
                 stale = self._stale(path)
                 if stale is None:
                     return False
@@ -1302,21 +1306,32 @@ class _Blocks:
                     if (current.st_ino, current.st_mtime_ns) == stale:
                         path.unlink()
                 continue
-            except OSError:
+            if not made:
                 return True  # (no claim: this run embeds it, as without claims)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(owner)
-            except OSError:  # (a full disk: no claim, and none left half-written)
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                return True
             with self._lock:
                 self.claimed.add(block)
-            with _claims_lock:
-                _live_claims.add(str(path))
             self._keep_renewing()
             return True
+        return True
+
+    def _make_claim(self, path: Path, owner: str) -> bool | None:
+        """Make the claim file ``path`` naming ``owner``: True where it is made, None where
+        one exists, False where none can be made (a folder that takes no file, a full
+        disk: none is left half-written)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return None
+        except OSError:
+            return False
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(owner)
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return False
         return True
 
     def _keep_renewing(self) -> None:
