@@ -578,6 +578,18 @@ def test_shards_and_their_names_are_given_as_the_shell_lists_them(run_env, tmp_p
         "(--names takes every file that follows it): give the .npy files first (sksplice "
         "decompose img_emb/*.npy --names metadata/*.parquet); see sksplice decompose --help"
     )
+    # what --names takes ends at the next option: a .npy after it is an input (refused as
+    # a file of names), or another option's value (the names were blamed on it)
+    argv = ["decompose", "--names", tables[0], "-k", "1", npy[0], "-f", "json"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 0, err
+    assert [r["path"] for r in _records(out)] == ["shard0/a.png", "shard0/b.png"]
+    mean = tmp_path / "mean.npy"
+    np.save(mean, np.ones(32) / np.sqrt(32))
+    argv = ["decompose", str(run_env), "--names", tables[0], "--image-mean", str(mean)]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert "--names names the rows of embeddings given as .npy files" in err, err
 
 
 def test_names_files_of_other_kinds_are_read_or_told_what_is_wrong(run_env, tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import decimal
+import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -396,8 +397,12 @@ def _refuse_npy_after_names(parser: argparse.ArgumentParser, words: list[str]) -
     if "--names" not in words:
         return
     at = words.index("--names")
-    after = [w for w in words[at + 1 :] if w.lower().endswith(".npy")]
-    if after and not any(w.lower().endswith(".npy") for w in words[:at]):
+    # (the words --names takes: up to the next option, as argparse gives them; a .npy
+    # after that is an input, or the value of another option such as --image-mean)
+    taken = len(list(itertools.takewhile(lambda w: not w.startswith("-"), words[at + 1 :])))
+    after = [w for w in words[at + 1 : at + 1 + taken] if w.lower().endswith(".npy")]
+    others = words[:at] + words[at + 1 + taken :]
+    if after and not any(w.lower().endswith(".npy") for w in others):
         parser.error(
             f"--names {after[0]}: a .npy file is no file of names (--names takes every file "
             f"that follows it): give the .npy files first ({parser.prog} img_emb/*.npy "
