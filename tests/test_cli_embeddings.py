@@ -252,6 +252,24 @@ def test_rows_that_are_not_finite_are_skipped_and_named_or_stop_a_strict_run(
     ) in err.splitlines(), err
     assert "X row(s)" not in err
     assert next(r for r in document["images"] if r["path"] == "image 2")["l0"] == 0
+    # nor by the other commands: the library's warning numbered the row among the rows
+    # decomposed, of all files ("X row(s) 6 are all zero" for small.npy[2] after other.npy)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"{'ab'[i % 2]}\n" for i in range(7)), encoding="utf-8")
+    other = tmp_path / "other.npy"
+    np.save(other, X[[6, 7, 8, 9]])
+    for argv in (
+        ["profile", str(small), "--labels", str(labels)],
+        ["compare", str(other), str(small)],
+        ["search", str(small), "--concepts", "dog"],
+    ):
+        code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+        assert code == 0, err
+        said = [line for line in err.splitlines() if "all zero" in line]
+        assert said == [
+            f"sksplice: warning: 1 row is all zero ({small}[2]): an embedding without a "
+            "direction holds no concept, and is left out of a centre learned from the rows"
+        ], (argv, err)
 
 
 def _bad_files(tmp_path: Path) -> list[tuple[Path, str]]:

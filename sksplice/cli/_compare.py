@@ -18,7 +18,13 @@ from ._checks import (
     _check_report_output,
     _warn_unknown_extension,
 )
-from ._decompose import _decompose, _report_skipped, check_embeddings_run, decompose_embeddings
+from ._decompose import (
+    _decompose,
+    _report_skipped,
+    check_embeddings_run,
+    decompose_embeddings,
+    transformed,
+)
 from ._embeddings import EMBEDDING_SUFFIX
 from ._inputs import _two_collections
 from ._logging import CLIError, RunError, _usage
@@ -169,7 +175,7 @@ def _compare(
     from ..analysis import TooFewSamplesWarning
     from ..shift import compare_datasets
 
-    W = dec.splice.transform(dec.X)
+    W = transformed(dec.splice, dec.X)
     with warnings.catch_warnings():
         # (why no concept can be significant is warned below, in every format, and said
         # by the table, in the command line's words: A before B, images)

@@ -846,9 +846,7 @@ def _chunk_rows(
         with block_of_more(), warnings.catch_warnings():  # (counted by the run's own bar)
             # (codes nearly dense are said once the run has its mean, not a chunk's)
             warnings.simplefilter("ignore", DenseCodesWarning)
-            # (rows all zero, numbered within the chunk: the run names them, once)
-            warnings.filterwarnings("ignore", r"X row\(s\) .* are all zero", UserWarning)
-            W = splice.transform(X)
+            W = transformed(splice, X)
     cos = splice.cosine_similarity(X, weights=W)
     baseline = splice.cosine_similarity(X, baseline=True)  # (the centre alone's)
     l0 = splice.l0(W, kind="weights", per_sample=True)
@@ -1360,6 +1358,15 @@ def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decom
     )
     _fitted_note(args, dec, said_mean=not said_small)
     return dec
+
+
+def transformed(splice: Any, X: np.ndarray) -> Any:
+    """``splice.transform(X)``, without the library's warning of rows all zero: numbered
+    within ``X`` (a chunk, or the rows left once others are skipped), they match no row of
+    any input; the run names them by input, once (:func:`_say_zero_rows`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"X row\(s\) .* are all zero", UserWarning)
+        return splice.transform(X)
 
 
 def _say_zero_rows(X: np.ndarray, names: Sequence[str]) -> int:

@@ -17,6 +17,7 @@ from ._decompose import (
     _report_skipped,
     check_embeddings_run,
     decompose_embeddings,
+    transformed,
 )
 from ._inputs import _labelled, labels_sha256
 from ._logging import CLIError, RunError, _usage
@@ -82,7 +83,7 @@ def _profiled(dec: _Decomposition, y: np.ndarray):
     (``dec``, with its weights and classes, profiles, ranking)."""
     from ..analysis import concept_profiles, rank_each_class
 
-    W = dec.W = dec.splice.transform(dec.X)
+    W = dec.W = transformed(dec.splice, dec.X)
     concepts = dec.splice.get_feature_names_out()
     profiles = concept_profiles(W, y, concepts, drop_empty=True)
     classes = sorted(set(y.tolist()))

@@ -27,6 +27,7 @@ from ._decompose import (
     refuse_one_input_early,
     refuse_one_input_unpublished,
     rounded,
+    transformed,
 )
 from ._inputs import _collect_images, _outputs_of
 from ._logging import _usage
@@ -84,7 +85,7 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
     from ..retrieval import ConceptRetriever
 
     splice = dec.splice
-    W = dec.W = splice.transform(dec.X)
+    W = dec.W = transformed(splice, dec.X)
     if query is None:
         # a text query is centred like the vocabulary's texts, not like the images
         text_splice = clone(splice).set_params(image_mean=splice.concept_mean_, verbose=0)
