@@ -194,12 +194,22 @@ def main() -> int:
     return code
 
 
+#: The names of the threads (their prefixes) that read input files: a run cut short
+#: does not wait for them (one may be blocked in open() of a named pipe).
+_READERS = ("sksplice-io", "sksplice-hash")
+
+
 def _blocked_threads() -> bool:
-    """Whether threads other than the main one that Python joins at exit are still
-    running (the workers of a run cut short, which it did not wait for)."""
+    """Whether threads reading input files are still running after a grace of a fifth of
+    a second (those of a run cut short, which it did not wait for; the idle ones end by
+    then), which Python would join at exit."""
     import threading
 
-    return any(
-        thread is not threading.main_thread() and thread.is_alive() and not thread.daemon
+    readers = [
+        thread
         for thread in threading.enumerate()
-    )
+        if thread.name.startswith(_READERS) and not thread.daemon
+    ]
+    for thread in readers:
+        thread.join(0.2)
+    return any(thread.is_alive() for thread in readers)

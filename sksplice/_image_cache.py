@@ -76,7 +76,9 @@ def _seen(path: str | os.PathLike[str]) -> Seen | None:
 
 def seen_files(paths: Sequence[str | os.PathLike[str]]) -> list[Seen | None]:
     """:func:`_seen` of every path, in threads."""
-    pool = ThreadPoolExecutor(max_workers=min(_HASH_THREADS, os.cpu_count() or 1))
+    pool = ThreadPoolExecutor(
+        max_workers=min(_HASH_THREADS, os.cpu_count() or 1), thread_name_prefix="sksplice-hash"
+    )
     done = False
     try:
         seen = list(pool.map(_seen, paths))
