@@ -873,7 +873,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             stop = min(start + batch_size, n_items)
             return [pool.submit(load, items[i]) for i in range(start, stop)]
 
-        done = False
+        interrupted = False
         pending = []
         try:
             pending = submit(0)
@@ -881,14 +881,16 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                 current = pending
                 pending = submit(start + batch_size) if start + batch_size < n_items else []
                 yield _images.collate_decoded([future.result() for future in current], start)
-            done = True
+        except KeyboardInterrupt:  # (and the command line's SIGTERM and SIGHUP)
+            interrupted = True
+            raise
         finally:
             for future in pending:
                 future.cancel()
-            # Cut short (Ctrl-C, an error, the caller stopping), the workers are not waited
-            # for: one blocked in open() of a named pipe that no one writes to would hold
-            # the run for good (what they decode meanwhile is dropped).
-            pool.shutdown(wait=done, cancel_futures=True)
+            # Interrupted, the workers are not waited for: one blocked in open() of a
+            # named pipe that no one writes to would hold the run for good. Otherwise
+            # (done, an item's error, the caller stopping) they are joined here.
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
 
     @staticmethod
     def _encode(

@@ -131,7 +131,7 @@ def test_a_penalty_of_two_or_more_is_refused_before_embedding(penalty):
     with pytest.raises(ValueError) as info:
         _splice(l1_penalty=penalty).fit(_X())
     message = str(info.value)
-    assert message.startswith(f"l1_penalty must be below 2, got {penalty!r}: ")
+    assert message.startswith(f"SpliceTransformer: l1_penalty must be below 2, got {penalty!r}: ")
     assert "no concept at all" in message and "Useful penalties lie below 2" in message
     assert CountingEmbedder.n_calls == 0
 
@@ -141,7 +141,9 @@ def test_penalties_just_below_two_or_where_calibration_starts_are_accepted():
     # with target_l0 the penalty is only where the calibration starts
     splice = _splice(l1_penalty=1e3, target_l0=3).fit(_X())
     assert splice.l1_penalty_ < 2
-    with pytest.raises(ValueError, match=r"^l1_penalty must be a positive finite number"):
+    with pytest.raises(
+        ValueError, match=r"^SpliceTransformer: l1_penalty must be a positive finite number"
+    ):
         _splice(l1_penalty=-1).fit(_X())
 
 
