@@ -195,7 +195,8 @@ def main() -> int:
 
 
 #: The names of the threads (their prefixes) that read input files: a run cut short
-#: does not wait for them (one may be blocked in open() of a named pipe).
+#: does not wait for them (one may be blocked in open() of a named pipe; see
+#: :func:`sksplice._image_files.reading_pool`).
 _READERS = ("sksplice-io", "sksplice-hash")
 
 

@@ -29,7 +29,6 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -76,17 +75,10 @@ def _seen(path: str | os.PathLike[str]) -> Seen | None:
 
 def seen_files(paths: Sequence[str | os.PathLike[str]]) -> list[Seen | None]:
     """:func:`_seen` of every path, in threads."""
-    pool = ThreadPoolExecutor(
-        max_workers=min(_HASH_THREADS, os.cpu_count() or 1), thread_name_prefix="sksplice-hash"
-    )
-    done = False
-    try:
-        seen = list(pool.map(_seen, paths))
-        done = True
-    finally:
-        # (cut short, by Ctrl-C: a worker blocked reading a file is not waited for)
-        pool.shutdown(wait=done, cancel_futures=True)
-    return seen
+    from ._image_files import reading_pool
+
+    with reading_pool(min(_HASH_THREADS, os.cpu_count() or 1), "sksplice-hash") as pool:
+        return list(pool.map(_seen, paths))
 
 
 def digest_if_unchanged(path: str | os.PathLike[str], seen: Seen | None) -> str | None:

@@ -3,6 +3,7 @@ command line reads it without numpy or PIL)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import os
@@ -159,3 +160,24 @@ def broken_link(path: str) -> str | None:
     chained = os.path.islink(os.path.join(os.path.dirname(path), target))
     through = f", then {os.path.realpath(path)!r}" if chained else ""
     return f"a broken symbolic link: it leads to {target!r}{through}, which does not exist"
+
+
+@contextlib.contextmanager
+def reading_pool(workers: int, name: str) -> Iterator[concurrent.futures.ThreadPoolExecutor]:
+    """A pool of ``workers`` threads named ``name`` (``"sksplice-io"``, ``"sksplice-hash"``:
+    the readers of input files the command line looks for, see :mod:`sksplice._console`),
+    shut down at the end of the block with its pending tasks cancelled.
+
+    Its threads are joined, except after an interruption (a ``KeyboardInterrupt``, as
+    the command line raises for SIGTERM and SIGHUP too): one blocked in ``open()`` of a
+    named pipe that no one writes to would hold the run for good.
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=name)
+    interrupted = False
+    try:
+        yield pool
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        pool.shutdown(wait=not interrupted, cancel_futures=True)

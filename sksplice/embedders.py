@@ -21,7 +21,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Literal, NamedTuple, cast, overload
 
 import numpy as np
@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _images
 from ._device import check_device_name, resolve_device
-from ._image_files import looks_like_image_paths
+from ._image_files import looks_like_image_paths, reading_pool
 from ._model_names import open_clip_tables
 from ._models import (
     _MODEL_CACHE,
@@ -867,30 +867,18 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         def load(item: Any) -> tuple[Any, Exception | None, list[ImageFileWarning]]:
             return _images.load_and_preprocess(item, preprocess, pil_locks.get(id(item)))
 
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sksplice-io")
+        # (the pending batch's tasks are cancelled when the loop stops early)
+        with reading_pool(workers, "sksplice-io") as pool:
 
-        def submit(start: int) -> list[Future]:
-            stop = min(start + batch_size, n_items)
-            return [pool.submit(load, items[i]) for i in range(start, stop)]
+            def submit(start: int) -> list[Future]:
+                stop = min(start + batch_size, n_items)
+                return [pool.submit(load, items[i]) for i in range(start, stop)]
 
-        interrupted = False
-        pending = []
-        try:
             pending = submit(0)
             for start in range(0, n_items, batch_size):
                 current = pending
                 pending = submit(start + batch_size) if start + batch_size < n_items else []
                 yield _images.collate_decoded([future.result() for future in current], start)
-        except KeyboardInterrupt:  # (and the command line's SIGTERM and SIGHUP)
-            interrupted = True
-            raise
-        finally:
-            for future in pending:
-                future.cancel()
-            # Interrupted, the workers are not waited for: one blocked in open() of a
-            # named pipe that no one writes to would hold the run for good. Otherwise
-            # (done, an item's error, the caller stopping) they are joined here.
-            pool.shutdown(wait=not interrupted, cancel_futures=True)
 
     @staticmethod
     def _encode(
