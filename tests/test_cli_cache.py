@@ -256,3 +256,22 @@ def test_a_default_cache_folder_that_is_a_file_is_said_as_such(tmp_path, capsys,
         f"sksplice: error: $SKSPLICE_CACHE ({blocked}) is a file, not a folder; set "
         "$SKSPLICE_CACHE to a folder, or give --cache-dir"
     ), err
+
+
+@pytest.mark.parametrize("by_option", [True, False])
+def test_clearing_a_chosen_folder_that_does_not_exist_is_refused(
+    tmp_path, capsys, monkeypatch, by_option
+):
+    # a misspelt folder exited 0 with "nothing is cached yet", as if it were cleared
+    missing = tmp_path / "cahce"
+    if by_option:
+        argv = ["cache", "--cache-dir", str(missing), "--clear", "all"]
+        named = f"--cache-dir {missing}"
+    else:
+        monkeypatch.setenv("SKSPLICE_CACHE", str(missing))
+        argv = ["cache", "--clear", "stale"]
+        named = f"$SKSPLICE_CACHE ({missing})"
+    code, out, err = _main(argv, capsys)
+    assert code == 2 and out == ""
+    assert f"{named} does not exist, so --clear" in err
+    assert not missing.exists()

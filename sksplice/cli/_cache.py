@@ -347,6 +347,21 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         # command line, or $SKSPLICE_CACHE, exit 2)
         raise UsageError(str(exc)) from exc
     if not folder.is_dir():
+        if args.clear is not None and cache_dir_chosen(args.cache_dir):
+            # (a misspelt folder is not an empty cache: nothing cleared is not the
+            # clearing asked for)
+            from .._data import CACHE_DIR_ENV
+
+            named = (
+                f"--cache-dir {args.cache_dir}"
+                if args.cache_dir is not None
+                else f"${CACHE_DIR_ENV} ({os.environ[CACHE_DIR_ENV]})"
+            )
+            raise UsageError(
+                f"{named} does not exist, so --clear {args.clear} has nothing to remove "
+                f"from it; check the folder's name (sksplice cache without --clear lists "
+                f"what a folder holds)"
+            )
         logger.info("the cache folder %s does not exist: nothing is cached yet", folder)
         _write([], args.format, folder, args.clear)
         return 0
