@@ -3,11 +3,13 @@
 :func:`_short_text_encoder` builds, for the open_clip text towers where it is
 exact, an encoder that drops the padding after a batch's longest sequence;
 :func:`_fixed_batches` and :func:`_token_budget_batches` cut the texts into
-batches (of a fixed number of texts, or of at most a number of tokens).
+batches (of a fixed number of texts, or of at most a number of tokens);
+:func:`cut_to_context` finds the texts the tokenizer cut to the context length.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -138,3 +140,22 @@ def _short_text_encoder(model: torch.nn.Module) -> _ShortTextEncoder | None:
     if not torch.equal(mask.detach().float().cpu(), causal):
         return None
     return _ShortTextEncoder(tower, pool_type, eos_id, mask)
+
+
+def cut_to_context(tokenizer: Any, texts: Sequence[str], tokens: torch.Tensor) -> list[int]:
+    """The positions among ``texts`` of those that ``tokenizer`` cut to its context length.
+
+    Known for open_clip's own tokenizer (``SimpleTokenizer``, padding with 0): a text
+    was cut where its row of ``tokens`` is full and its tokens, with the start and end
+    of text, outnumber the places (a text that fills them exactly was not cut). The
+    tokenizers of Hugging Face models give [] (not known).
+    """
+    try:
+        from open_clip.tokenizer import SimpleTokenizer
+    except ImportError:  # pragma: no cover - open_clip layout of another version
+        return []
+    if not isinstance(tokenizer, SimpleTokenizer) or tokens.ndim != 2:
+        return []
+    places = int(tokens.shape[1]) - 2  # (less the start and end of text)
+    full = torch.nonzero(tokens[:, -1] != 0).flatten().tolist()
+    return [i for i in full if len(tokenizer.encode(texts[i])) > places]

@@ -44,6 +44,7 @@ from ._models import (
     _ensure_hub_weights,
     _file_sha256,
     _hub_config,
+    _ImportedRegistry,
     _load_model,
     _quick_gelu_needed,
     _registry,
@@ -56,9 +57,19 @@ from ._persistence import VersionStampMixin
 from ._progress import progress
 from ._stack import in_estimator_display, warn_user
 from ._text import to_text_list
-from ._text_encoder import _fixed_batches, _short_text_encoder, _token_budget_batches
+from ._text_encoder import (
+    _fixed_batches,
+    _short_text_encoder,
+    _token_budget_batches,
+    cut_to_context,
+)
 from ._validation import check_flag, check_int, check_option, check_y_length, checks_parameters
-from .exceptions import ImageFileWarning, InvalidImageError, WeightsUnavailableError
+from .exceptions import (
+    ImageFileWarning,
+    InvalidImageError,
+    TruncatedTextWarning,
+    WeightsUnavailableError,
+)
 
 __all__ = [
     "DECODE_THREADS",
@@ -146,6 +157,46 @@ def _skipped_warning(
         "lists them all",
         skipped,
     )
+
+
+def _cut_texts_warning(
+    texts: Sequence[str], cut: Sequence[int], context_length: int, model: str
+) -> TruncatedTextWarning:
+    """The :class:`TruncatedTextWarning` of the texts at ``cut`` among ``texts``."""
+
+    def show(i: int) -> str:
+        text = texts[i]
+        shown = repr(text) if len(text) <= 43 else f"{text[:40]!r}..."
+        return shown if len(texts) == 1 else f"{i}: {shown}"
+
+    if len(cut) == 1:
+        which, them = f"the text {show(cut[0])} is", "it"
+    else:
+        shown = listed(cut, 3, show, sep="; ")
+        which, them = f"{len(cut)} of {len(texts)} texts ({shown}) are", "them"
+    positions = "" if len(texts) == 1 else " (the warning's .indices attribute gives the positions)"
+    return TruncatedTextWarning(
+        f"{which} longer than the context of {model}'s text tower ({context_length} "
+        f"tokens) and cut to it by its tokenizer: the embedding reads only the "
+        f"beginning; shorten or split {them}{positions}",
+        cut,
+        context_length,
+    )
+
+
+def texts_cut_by(model: str, texts: Sequence[str]) -> TruncatedTextWarning | None:
+    """The :class:`TruncatedTextWarning` that embedding ``texts`` with the open_clip
+    ``model`` will give, known before its weights are loaded (from its tokenizer); None
+    where no text is cut, or where the model's tokenizer is not open_clip's own (a Hugging
+    Face one: not known until it is loaded)."""
+    registry = _ImportedRegistry()
+    cfg = registry.get_model_config(model)
+    if not cfg or cfg.get("text_cfg", {}).get("hf_tokenizer_name"):
+        return None
+    tokenizer = registry.open_clip.get_tokenizer(model)
+    tokens = tokenizer(list(texts))
+    cut = cut_to_context(tokenizer, texts, tokens)
+    return _cut_texts_warning(texts, cut, int(tokens.shape[-1]), model) if cut else None
 
 
 @contextlib.contextmanager
@@ -630,8 +681,10 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         ----------
         texts : sequence of str
             The texts (a list, tuple, numpy array or pandas Series). Texts
-            longer than the model's context length are truncated by its
-            tokenizer.
+            longer than the model's context length (77 tokens for most) are
+            cut to it by its tokenizer, and the embedding reads only their
+            beginning: open_clip's own tokenizer does so without a word, and
+            this warns (:class:`~sksplice.exceptions.TruncatedTextWarning`).
 
         Returns
         -------
@@ -672,10 +725,14 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         )
         batch_size = int(self.batch_size)
         out = np.empty((len(items), config.embed_dim), dtype=np.float32)
+        cut: list[int] = []
+        context_length = 0
         with self._progress(len(items), "texts") as bar:
             for chunk_start in range(0, len(items), TEXT_SORT_CHUNK):
                 chunk = items[chunk_start : chunk_start + TEXT_SORT_CHUNK]
                 tokens = loaded.tokenizer(chunk)
+                context_length = int(tokens.shape[-1])
+                cut += [chunk_start + i for i in cut_to_context(loaded.tokenizer, chunk, tokens)]
                 if short is None:
                     order = np.arange(len(chunk))
                     bounds = _fixed_batches(len(chunk), batch_size)
@@ -690,6 +747,8 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                     batch = tokens[torch.from_numpy(rows)]
                     out[chunk_start + rows] = self._encode(encode, batch, config)
                     bar.update(len(rows))
+        if cut:
+            warn_user(_cut_texts_warning(items, cut, context_length, config.model))
         return out
 
     @overload

@@ -40,6 +40,9 @@ Warnings (subclasses of :class:`UserWarning`):
 - :class:`DenseCodesWarning`: codes of ``transform`` that keep more concepts
   than half the dimensions of the embeddings on average (a penalty far below
   the useful range); its ``mean_l0`` attribute holds that mean.
+- :class:`TruncatedTextWarning`: texts longer than a CLIP text tower's context
+  length, cut to it by its tokenizer; its ``indices`` attribute gives their
+  positions.
 - :class:`CalibrationStartWarning`: ``l1_penalty`` given with ``target_l0``,
   which calibrates the penalty (``l1_penalty`` is only where that starts).
 - :class:`MixedDecompositionWarning`: weights compared or pooled by an analysis
@@ -73,6 +76,7 @@ import torch), so ``import sksplice.exceptions`` itself is fast.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._lazy import lazy_attributes
@@ -107,6 +111,7 @@ __all__ = [
     "SkippedInputWarning",
     "SmallMeanSampleWarning",
     "TooFewSamplesWarning",
+    "TruncatedTextWarning",
     "WeightsUnavailableError",
 ]
 
@@ -230,6 +235,27 @@ class ImageFileWarning(UserWarning):
         # (pickled with its file: a warning of a DataLoader worker process is sent back
         # and issued in the caller's)
         return (type(self), (self.path, self.text), self.__dict__)
+
+
+class TruncatedTextWarning(UserWarning):
+    """Texts longer than the context length of a CLIP text tower, which its tokenizer
+    cuts to that length (77 tokens for most): their embeddings read only the beginning.
+
+    The tokenizers of open_clip cut such a text without a word. A caption, a prompt
+    or a query of ``ConceptRetriever`` longer than the context is then embedded as
+    its first tokens, whatever its end says. ``indices`` holds the positions of the
+    texts cut (among those given to one ``embed_text``), ``context_length`` the
+    model's context length in tokens.
+    """
+
+    def __init__(self, message: str, indices: Sequence[int] = (), context_length: int = 0):
+        super().__init__(message)
+        self.indices = tuple(indices)
+        self.context_length = context_length
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        text = str(self.args[0]) if self.args else ""
+        return (type(self), (text, self.indices, self.context_length), self.__dict__)
 
 
 class CalibrationStartWarning(UserWarning):

@@ -1614,3 +1614,33 @@ def test_a_mistyped_option_is_named_before_a_required_one_is_missed(argv, said, 
     code = cli.main(argv)
     err = capsys.readouterr().err
     assert code == 2 and said in err and "required" not in err, err
+
+
+@pytest.mark.parametrize("from_embeddings", [False, True])
+def test_a_text_query_longer_than_the_context_is_said_before_the_images_once(
+    run_env, tmp_path, capsys, from_embeddings
+):
+    # its end was cut by the tokenizer without a word, once the images were embedded
+    inputs = [str(run_env)]
+    if from_embeddings:
+        inputs = [str(tmp_path / "img_emb_0.npy")]
+        np.save(inputs[0], np.random.default_rng(0).normal(size=(6, 32)).astype(np.float32))
+    query = "a photo of " + "a small red dog and " * 20
+    argv = ["search", *inputs, "--text", query, "-f", "json", *_args(tmp_path)]
+    code, out, err = _main(argv, capsys)
+    assert code == 0 and json.loads(out), err
+    lines = err.splitlines()
+    said = [i for i, line in enumerate(lines) if "text tower" in line]
+    assert len(said) == 1, err
+    assert lines[said[0]] == (
+        "sksplice: warning: --text is longer than the context of sksplice-test-tiny's text "
+        "tower (77 tokens), which its tokenizer cuts it to: the query is only its beginning; "
+        "shorten it"
+    )
+    # before anything is embedded or read from a cache
+    assert all(
+        i > said[0] for i, line in enumerate(lines) if "embed" in line or "concept dict" in line
+    ), err
+    short = ["search", *inputs, "--text", "a red dog", "-f", "json", *_args(tmp_path)]
+    code, out, err = _main(short, capsys)
+    assert code == 0 and "text tower" not in err, err

@@ -15,6 +15,9 @@ from sksplice.embedders import CLIPEmbedder
 
 TESTS_DATA = Path(__file__).resolve().parent / "data"
 
+# (MIXED_TEXTS holds a text longer than the context: its warning is tested on its own)
+pytestmark = pytest.mark.filterwarnings("ignore::sksplice.exceptions.TruncatedTextWarning")
+
 #: Texts of mixed token lengths (one beyond the context length, one empty), not sorted.
 MIXED_TEXTS = [
     "a photo of a big red dog running on the beach in the summer",
@@ -205,3 +208,51 @@ def test_image_paths_given_as_texts_are_warned_about(tiny_clip_model, tmp_path):
         warnings.simplefilter("error")
         embedder.transform(["a photo of a dog", "snow.png"])  # (not every text a file name)
         embedder.transform(["missing.png", "gone.jpg"])  # (no such files)
+
+
+def test_texts_longer_than_the_context_are_warned_about_with_their_positions(
+    text_variants, monkeypatch
+):
+    # open_clip's tokenizer cuts them without a word: a long caption or query was
+    # embedded as its beginning
+    from sksplice.exceptions import TruncatedTextWarning
+
+    monkeypatch.setattr(embedders, "TEXT_SORT_CHUNK", 4)  # (positions across chunks)
+    texts = [*MIXED_TEXTS, "a dog and " * 30]
+    embedder = make(text_variants, batch_size=2)
+    pattern = (
+        r"^2 of 12 texts \(4: 'the the the .*'\.\.\.; 11: 'a dog and a dog .*'\.\.\.\) are "
+        rf"longer than the context of {text_variants}'s text tower \(77 tokens\) and cut to it"
+    )
+    with pytest.warns(TruncatedTextWarning, match=pattern) as got:
+        embedder.embed_text(texts)
+    (warning,) = [w.message for w in got if isinstance(w.message, TruncatedTextWarning)]
+    assert warning.indices == (4, 11) and warning.context_length == 77
+    assert got[0].filename == __file__  # (the caller's line)
+    # the warning the command line gives before the model is loaded is the same
+    before = embedders.texts_cut_by(text_variants, texts)
+    assert str(before) == str(warning) and before.indices == (4, 11)
+
+
+@pytest.mark.parametrize(("words", "cut"), [(75, False), (76, True)])
+def test_a_text_is_warned_about_only_if_it_does_not_fit_the_context(text_variants, words, cut):
+    import warnings
+
+    from sksplice.exceptions import TruncatedTextWarning
+
+    # 75 tokens, with the start and end of text, fill the 77 places exactly: not cut
+    text = " ".join(["word"] * words)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        make(text_variants).embed_text([text])
+    said = [str(w.message) for w in seen if issubclass(w.category, TruncatedTextWarning)]
+    assert said == (
+        [
+            "the text 'word word word word word word word word '... is longer "
+            f"than the context of {text_variants}'s text tower (77 tokens) and cut to it by its "
+            "tokenizer: the embedding reads only the beginning; shorten or split it"
+        ]
+        if cut
+        else []
+    )
+    assert (embedders.texts_cut_by(text_variants, [text]) is not None) == cut

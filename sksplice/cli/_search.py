@@ -56,6 +56,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
             query = _check_query_concepts(
                 query, run.plan.concepts, args.concepts, run.plan.all_concepts
             )
+        _warn_cut_query(args)
         dec = decompose_embeddings(args, run)
         return _search(args, dec, query)
     with _usage():
@@ -72,7 +73,28 @@ def _cmd_search(args: argparse.Namespace) -> int:
             getattr(args, "output", None), {}, {"file name": paths, "concept": plan.concepts}
         )
     _warn_unknown_extension(args)
+    _warn_cut_query(args)
     return _search(args, _decompose(args, paths, plan), query)
+
+
+def _warn_cut_query(args: argparse.Namespace) -> None:
+    """Say before the images are embedded that ``--text`` is longer than the context of the
+    model's text tower (its end would be cut, and said only once they are); the warning
+    of its embedding is then not said again."""
+    from ..embedders import texts_cut_by
+
+    args.query_cut_said = False
+    if args.text is None:
+        return
+    warning = texts_cut_by(args.model, [args.text])
+    if warning is not None:
+        logger.warning(
+            "--text is longer than the context of %s's text tower (%d tokens), which its "
+            "tokenizer cuts it to: the query is only its beginning; shorten it",
+            args.model,
+            warning.context_length,
+        )
+        args.query_cut_said = True
 
 
 def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, float] | None) -> int:
@@ -92,7 +114,12 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
         # (the centre is given, so the rows fit sees only set the dimension)
         text_splice.fit(splice.concept_mean_[None, :])
         retriever = ConceptRetriever(splice=text_splice, mode=args.mode).fit(W)
-        query = retriever.decompose_text(args.text)
+        with warnings.catch_warnings():
+            if getattr(args, "query_cut_said", False):
+                from ..exceptions import TruncatedTextWarning
+
+                warnings.simplefilter("ignore", TruncatedTextWarning)
+            query = retriever.decompose_text(args.text)
         if query:
             shown = ", ".join(f"{name} {significant(weight, 3)}" for name, weight in query.items())
             logger.info("the query text decomposes into: %s", shown)
