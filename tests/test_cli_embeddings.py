@@ -184,7 +184,8 @@ def test_a_parquet_table_of_names_is_read(run_env, tmp_path, capsys):
     # missing values
     assert (
         f"sksplice: warning: --names {meta}: 1 of its 3 rows has no name in its column "
-        "'caption' (the first: row 1); those rows are named by their .npy file and row instead"
+        "'caption' (the first: its 2nd row); those rows are named by their .npy file and row "
+        "instead"
     ) in err, err
     pd.DataFrame({"image_path": [None] * 3, "caption": ["a", "b", "c"]}).to_parquet(meta)
     code, out, err = _main(["decompose", str(X), "--names", str(meta), *_args(tmp_path)], capsys)
@@ -1197,7 +1198,7 @@ def test_a_blank_label_of_many_names_tables_is_named_in_its_file(run_env, tmp_pa
     argv = ["profile", *npy, "--names", *tables, "--labels-column", "label", *_args(tmp_path)]
     err = refused_before_torch(argv)
     assert err.strip() == (
-        f"sksplice: error: column 'label' of --names {tables[3]}, row 2 gives no label for "
+        f"sksplice: error: column 'label' of --names {tables[3]}, line 3 gives no label for "
         "f3_1.jpg: every row needs its class (leave the rows without one out of the .npy file, "
         "or label them)"
     )
@@ -1355,3 +1356,60 @@ def test_rows_without_names_in_many_names_files_are_said_once(run_env, tmp_path,
         "(the first: line 2); so does 1 other file of the 3 (2 rows in all); those rows are "
         "named by their .npy file and row instead"
     ], err
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        (
+            "names.csv",
+            "path,caption\na.jpg,a dog\nb.jpg,a dog, a cat\nc.jpg,snow\n",
+            "line 3 has 3 fields where the lines before it have 2: put a value that holds a "
+            "comma in double quotes",
+        ),
+        (
+            "names.tsv",
+            "path\tcaption\na.jpg\ta dog\nb.jpg\tsnow\tcold\nc.jpg\tx\n",
+            "line 3 has 3 fields where the lines before it have 2: put a value that holds a tab "
+            "in double quotes",
+        ),
+        (
+            "names.jsonl",
+            '{"path": "a.jpg"}\n\n{"path": "b.jpg"}\n{"path": b.jpg}\n',
+            "line 4 is not JSON (Expecting value, column 10)",
+        ),
+        (
+            "names.jsonl",
+            '{"path": "a.jpg"}\n["b.jpg"]\n{"path": "c.jpg"}\n',
+            "line 2 is not a JSON object ({...}) of one row's fields",
+        ),
+    ],
+)
+def test_a_malformed_names_table_is_refused_at_its_line(run_env, tmp_path, name, text, said):
+    # pandas' words: "Error tokenizing data. C error: Expected 2 fields in line 3, saw 3",
+    # "Expected object or value at position 35" (a byte offset)
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(3).normal(size=(3, 32)).astype(np.float32))
+    names = tmp_path / name
+    names.write_text(text, encoding="utf-8")
+    err = refused_before_torch(["decompose", str(X), "--names", str(names), *_args(tmp_path)])
+    assert err.strip() == f"sksplice: error: cannot read --names {names}: {said}", err
+
+
+def test_a_labels_table_giving_a_name_two_labels_is_refused_at_its_row(run_env, tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(3).normal(size=(3, 32)).astype(np.float32))
+    names = tmp_path / "names.txt"
+    names.write_text("a.jpg\nb.jpg\nc.jpg\n", encoding="utf-8")
+    table = {"path": ["a.jpg", "b.jpg", "c.jpg", "a.jpg"], "label": ["cat", "dog", "cat", "dog"]}
+    for suffix, at in ((".csv", "line 5"), (".parquet", "its 4th row")):
+        labels = tmp_path / f"labels{suffix}"
+        frame = pd.DataFrame(table)
+        frame.to_csv(labels, index=False) if suffix == ".csv" else frame.to_parquet(labels)
+        argv = ["profile", str(X), "--names", str(names), "--labels", str(labels)]
+        err = refused_before_torch([*argv, *_args(tmp_path)])
+        assert err.strip() == (
+            f"sksplice: error: --labels {labels}, {at}: a.jpg is given two labels ('cat', 'dog')"
+        ), err

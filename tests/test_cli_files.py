@@ -561,3 +561,20 @@ def test_profile_given_several_inputs_says_what_to_give(inputs, said, tmp_path, 
                               f"folders (or given by --labels), or .npy files of embeddings; "
                               f"got {inputs[1]} after {inputs[0]}: ")  # fmt: skip
     assert said in message, message
+
+
+def test_a_labels_line_with_a_comma_too_many_is_named(run_env, tmp_path, capsys, no_embedding):
+    # (was pandas' "Error tokenizing data. C error: Expected 2 fields in line 3, saw 3")
+    labels = tmp_path / "labels.csv"
+    rows = [p.relative_to(run_env).as_posix() for p in sorted(run_env.rglob("*.png"))]
+    lines = [f"{r},{r.split('/')[0]}" for r in rows]
+    lines[2] += ",fluffy"
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = _main(
+        ["profile", str(run_env), "--labels", str(labels), *_args(tmp_path)], capsys
+    )
+    assert code == 2 and out == ""
+    assert err.strip().splitlines()[-1] == (
+        f"sksplice: error: cannot read labels file {labels}: line 3 has 3 fields where the "
+        "lines before it have 2: put a value that holds a comma in double quotes"
+    )

@@ -365,8 +365,8 @@ def _warn_if_names_missing(
     else:
         has = "has" if k == 1 else "have"
         which = (
-            f"{k} of its {n} rows {has} no name in its column {column!r} (the first: row "
-            f"{blank[0]})"
+            f"{k} of its {n} rows {has} no name in its column {column!r} (the first: "
+            f"{_row_at(path, blank[0])})"
         )
     others = ""
     if len(lacking) > 1:
@@ -625,7 +625,57 @@ def _read_table(path: Path, kind: str, option: str = "--names") -> Any:
     except OSError as exc:
         raise CLIError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
     except Exception as exc:  # (pandas' and pyarrow's errors of a malformed file)
-        raise CLIError(f"cannot read {option} {path}: {' '.join(str(exc).split())}") from exc
+        raise CLIError(f"cannot read {option} {path}: {malformed(path, kind, exc)}") from exc
+
+
+def malformed(path: Path, kind: str, exc: Exception) -> str:
+    """What is wrong with the table ``path`` that pandas or pyarrow failed to read, by
+    its line where it has lines: pandas says "Error tokenizing data. C error: Expected 2
+    fields in line 3, saw 3" of a row with a comma too many, and a byte position of a
+    line of a .jsonl file that is not JSON."""
+    import re
+
+    said = " ".join(str(exc).split())
+    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", said)
+    if ragged:
+        n, line, saw = ragged.groups()
+        sep = "a tab" if kind == ".tsv" else "a comma"
+        return (
+            f"line {line} has {saw} fields where the lines before it have {n}: put a value "
+            f"that holds {sep} in double quotes"
+        )
+    if kind == ".jsonl" and path.suffix.lower() == ".jsonl":  # (not compressed: read again)
+        import json
+
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for line, text in enumerate(fh, start=1):
+                    if not text.strip():
+                        continue
+                    try:
+                        value = json.loads(text)
+                    except json.JSONDecodeError as error:
+                        return f"line {line} is not JSON ({error.msg}, column {error.colno})"
+                    if not isinstance(value, dict):
+                        return f"line {line} is not a JSON object ({{...}}) of one row's fields"
+        except (OSError, UnicodeDecodeError):
+            pass
+    return said
+
+
+def _row_at(path: Path, i: int) -> str:
+    """Where the row ``i`` (from 0) of the table ``path`` is, in words its reader counts
+    alike: the line of a .csv or .tsv file (after its header) or of a .jsonl file, as an
+    editor numbers it; the ordinal row of a .parquet file (no line to count, and its row
+    numbers start from 0 in pandas, from 1 elsewhere)."""
+    kind = _kind(path)
+    if kind in (".csv", ".tsv"):
+        return f"line {i + 2}"
+    if kind == ".jsonl":
+        return f"line {i + 1}"
+    n = i + 1
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"its {n}{suffix} row"
 
 
 def _names_column(
@@ -877,7 +927,7 @@ def _read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[
         def where(i: int | None) -> str:
             if i is None:
                 return f"--labels {path}"
-            return f"--labels {path}, {'line' if chosen is None else 'row'} {i + 1}"
+            return f"--labels {path}, {f'line {i + 1}' if chosen is None else _row_at(path, i)}"
 
     elif column is not None:
         if not embeddings.names_files:
@@ -902,8 +952,9 @@ def _read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[
             if i is None:
                 return f"column {column!r} of --names"
             at = int(np.searchsorted(starts, i, side="right")) - 1
-            row = i - int(starts[at]) + 1  # (its rows from 1, after the header)
-            return f"column {column!r} of --names {embeddings.names_files[at]}, row {row}"
+            names_file = embeddings.names_files[at]
+            row = _row_at(names_file, i - int(starts[at]))
+            return f"column {column!r} of --names {names_file}, {row}"
 
     else:
         raise CLIError(
@@ -977,11 +1028,11 @@ def _labels_by_name(
     values = zip(
         table[table.columns[columns.index(key)]], table[table.columns[columns.index(chosen)]]
     )
-    for line, (name, label) in enumerate(values, start=2):
+    for i, (name, label) in enumerate(values):
         name, label = ("" if _missing(v) else str(v) for v in (name, label))
         if found.get(name, label) != label:
             raise CLIError(
-                f"--labels {path}, line {line}: {name} is given two labels "
+                f"--labels {path}, {_row_at(path, i)}: {name} is given two labels "
                 f"({found[name]!r}, {label!r})"
             )
         found[name] = label

@@ -652,7 +652,12 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         # (pandas reads in blocks: the codec's "position" is not one in the file)
         raise CLIError(_not_utf8(labels_csv, exc)) from exc
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise CLIError(f"cannot read labels file {labels_csv}: {exc}") from exc
+        from ._embeddings import malformed
+
+        raise CLIError(
+            f"cannot read labels file {labels_csv}: "
+            f"{malformed(labels_csv, '.tsv' if tabs else '.csv', exc)}"
+        ) from exc
     # Columns empty on every line (a spreadsheet's trailing commas) are not columns.
     filled = [bool((table[c].str.strip() != "").any()) for c in table.columns]
     table = table.loc[:, filled].set_axis(range(sum(filled)), axis=1)
