@@ -578,3 +578,30 @@ def test_a_labels_line_with_a_comma_too_many_is_named(run_env, tmp_path, capsys,
         f"sksplice: error: cannot read labels file {labels}: line 3 has 3 fields where the "
         "lines before it have 2: put a value that holds a comma in double quotes"
     )
+
+
+def test_a_folder_whose_only_images_cannot_be_read_says_why_it_holds_none(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # the warning naming the folder that could not be read is held back by a refused
+    # run, which said only "no image files under folder"
+    folder = tmp_path / "photos"
+    for name in ("birds", "fish"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "0.png").write_bytes((run_env / "cats" / "0.png").read_bytes())
+    _refuse_to_list(monkeypatch, "birds")
+    (folder / "fish" / "0.png").unlink()
+    code, out, err = _main(["decompose", str(folder), *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert err.strip().endswith(
+        f" under folder {folder}; the folder {folder / 'birds'} in it could not be read "
+        "(Permission denied): check its permissions"
+    ), err
+    assert err.count("\n") == 1, err
+    _refuse_to_list(monkeypatch, "birds", "fish")
+    code, out, err = _main(["decompose", str(folder), *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert err.strip().endswith(
+        f" under folder {folder}; 2 folders in it could not be read: {folder / 'birds'} "
+        f"(Permission denied), {folder / 'fish'} (Permission denied); check their permissions"
+    ), err

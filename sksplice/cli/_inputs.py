@@ -399,6 +399,22 @@ def _collect_images(
                     hidden = f": it holds {arrays[0].relative_to(path)}" + _array_file_hint(
                         str(arrays[0])
                     )
+                if walk.unreadable:
+                    # (the warning naming them is held back by a refused run: said here)
+                    from .._names import listed
+
+                    said = [f"{path / name} ({why})" for name, why in walk.unreadable.items()]
+                    if len(said) == 1:
+                        name, why = next(iter(walk.unreadable.items()))
+                        hidden += (
+                            f"; the folder {path / name} in it could not be read ({why}): "
+                            "check its permissions"
+                        )
+                    else:
+                        hidden += (
+                            f"; {len(said)} folders in it could not be read: "
+                            f"{listed(said, 3)}; check their permissions"
+                        )
                 raise CLIError(
                     f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder "
                     f"{path}{hidden}"
