@@ -2542,6 +2542,28 @@ def test_a_blank_title_is_refused(capsys):
     ]
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "what", "default"),
+    [
+        ("--model", "", "an open_clip model name or hf-hub:ORG/REPO", "ViT-B-32"),
+        ("--vocabulary", "", "laion, laion_bigrams, mscoco or a vocabulary file", "laion"),
+        ("--image-mean", " ", "auto, pretrained, data or a .npy file", "auto"),
+        ("--device", "", "cpu, cuda, cuda:N or auto", "auto"),
+    ],
+)
+@pytest.mark.parametrize("command", ["decompose", "report"])
+def test_a_blank_model_option_is_refused_saying_what_leaving_it_out_gives(
+    command, option, value, what, default, capsys
+):
+    # --vocabulary "" was read as the folder "." ("--vocabulary . is not a file"),
+    # --image-mean "" as "no such file .", --model "" as a model of no name
+    assert _refused([command, "imgs", option, value, "-o", "out.html"], capsys) == [
+        f"sksplice: error: {command}: argument {option}: {value!r} is blank (an unset "
+        f"variable?): give {what}, or leave {option} out for {default}; see sksplice "
+        f"{command} --help"
+    ]
+
+
 @pytest.mark.parametrize("command", ["profile", "report"])
 def test_empty_labels_are_refused_not_ignored(command, capsys):
     # profile and report then grouped the images by their sub-folders, without a word

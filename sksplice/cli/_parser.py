@@ -67,6 +67,22 @@ def _folder(option: str, env: str) -> Callable[[str], str]:
     return folder
 
 
+def _given(what: str, option: str, default: str) -> Callable[[str], str]:
+    """The type of an option naming ``what`` whose blank value is refused, saying what
+    leaving it out means (``--vocabulary ""`` was read as the folder ".", ``--model ""``
+    as a model of no name): most often an unset variable."""
+
+    def given(value: str) -> str:
+        if not value.strip():
+            raise argparse.ArgumentTypeError(
+                f"{value!r} is blank (an unset variable?): give {what}, or leave {option} out "
+                f"for {default}"
+            )
+        return value
+
+    return given
+
+
 _input_path = _given_path("an image or a folder")
 _labels_path = _given_path("the CSV file of path,label rows")
 
@@ -164,6 +180,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and dictionary")
     g.add_argument(
         "--model",
+        type=_given("an open_clip model name or hf-hub:ORG/REPO", "--model", "ViT-B-32"),
         default="ViT-B-32",
         help="open_clip model name, or hf-hub:ORG/REPO (default: %(default)s)",
     )
@@ -176,6 +193,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--vocabulary",
+        type=_given("laion, laion_bigrams, mscoco or a vocabulary file", "--vocabulary", "laion"),
         default="laion",
         help="laion, laion_bigrams, mscoco, or a text file with one concept per line "
         "(default: %(default)s)",
@@ -203,6 +221,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--image-mean",
+        type=_given("auto, pretrained, data or a .npy file", "--image-mean", "auto"),
         default="auto",
         help="modality centre: 'pretrained' (the published mean of the model), 'data' "
         "(learned from the images given; a warning below 100 images), a .npy/.pt file "
@@ -223,7 +242,12 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="lasso solver: auto, admm or working_set (default: %(default)s)",
     )
     r = p.add_argument_group("resources")
-    r.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default: auto)")
+    r.add_argument(
+        "--device",
+        type=_given("cpu, cuda, cuda:N or auto", "--device", "auto"),
+        default="auto",
+        help="cpu, cuda, cuda:1 or auto (default: auto)",
+    )
     r.add_argument(
         "--data-home",
         type=_folder("--data-home", "SKSPLICE_DATA"),
