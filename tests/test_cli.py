@@ -3846,6 +3846,45 @@ def test_compare_rounds_as_profile_does(image_tree, vocab_file, inproc, capsys, 
     assert any(v != round(v, 3) for v in values)  # (rounded, not coarser)
 
 
+def test_compare_warns_of_copies_of_images_in_both_folders_before_embedding(
+    image_tree, vocab_file, inproc, capsys, tmp_path, monkeypatch
+):
+    # links to one file were refused; byte-identical copies were counted in both
+    # collections without a word
+    import shutil
+
+    from sksplice import embedders
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(image_tree / "cats", a)
+    shutil.copytree(image_tree / "dogs", b)
+    images = sorted(a.glob("*.png"))
+    shutil.copy(images[1], b / "copy1.png")
+    shutil.copy(images[0], b / "copy0.png")
+    (b / "renamed.png").write_bytes(images[0].read_bytes()[:-1] + b"\0")  # (same size)
+
+    def refused(*_args, **_kwargs):
+        raise AssertionError("embedded before the copies were said")
+
+    monkeypatch.setattr(embedders.CLIPEmbedder, "embed_images", refused)
+    code, out, err = _main(["compare", str(a), str(b), *_model_args(vocab_file)], capsys)
+    assert code == 1 and out == ""
+    assert err.splitlines()[0] == (
+        f"sksplice: warning: 2 images of {b} are byte-identical to images of {a} (first: "
+        f"{b / 'copy0.png'}, a copy of {images[0]}): each is counted in both collections, "
+        "which makes them look more alike than their distinct images are; remove the copies "
+        "from one folder to compare distinct images"
+    ), err
+    monkeypatch.undo()
+    (b / "copy1.png").unlink()
+    code, out, err = _main(["compare", str(a), str(b), "-q", *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    assert f"1 image of {b} is byte-identical to one of {a} (first: {b / 'copy0.png'}" in err
+    (b / "copy0.png").unlink()
+    code, out, err = _main(["compare", str(a), str(b), "-q", *_model_args(vocab_file)], capsys)
+    assert code == 0 and "byte-identical" not in err, err
+
+
 @pytest.mark.parametrize("broken_side", ["a", "b"])
 def test_compare_refuses_a_folder_of_unreadable_images_before_the_vocabulary_is_embedded(
     broken_side, image_tree, vocab_file, inproc, tmp_path, capsys

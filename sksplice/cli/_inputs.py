@@ -991,7 +991,60 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
             f"{folders[0]} and {folders[1]} share {plural(len(shared), 'image')} "
             f"(first: {shared[0]}); compare two distinct collections"
         )
+    copies = _copies(paths_a, paths_b)
+    if copies:
+        b, a = copies[0]
+        logger.warning(
+            "%s of %s %s byte-identical to %s of %s (first: %s, a copy of %s): each is "
+            "counted in both collections, which makes them look more alike than their "
+            "distinct images are; remove the copies from one folder to compare distinct images",
+            plural(len(copies), "image"),
+            folders[1],
+            "is" if len(copies) == 1 else "are",
+            "one" if len(copies) == 1 else "images",
+            folders[0],
+            b,
+            a,
+        )
     return paths_a, paths_b
+
+
+def _copies(paths_a: list[Path], paths_b: list[Path]) -> list[tuple[Path, Path]]:
+    """The files of ``paths_b`` that hold the same bytes as one of ``paths_a`` (copies, not
+    links: those share a path), each with the first such file of A. Only files of a size
+    that both hold are read (copies have the same size; two photos seldom do)."""
+    from .._data import file_sha256
+
+    def sizes(paths: list[Path]) -> dict[int, list[Path]]:
+        by_size: dict[int, list[Path]] = {}
+        for path in paths:
+            try:
+                st = os.stat(path)
+            except OSError:  # (said when it is decoded)
+                continue
+            if stat.S_ISREG(st.st_mode):  # (a named pipe is read once, when decoded)
+                by_size.setdefault(st.st_size, []).append(path)
+        return by_size
+
+    def digest(path: Path) -> str | None:
+        try:
+            return file_sha256(path)
+        except OSError:
+            return None
+
+    of_a, of_b = sizes(paths_a), sizes(paths_b)
+    found: list[tuple[Path, Path]] = []
+    for size in sorted(of_a.keys() & of_b.keys()):
+        held: dict[str, Path] = {}
+        for path in of_a[size]:
+            key = digest(path)
+            if key is not None:
+                held.setdefault(key, path)
+        for path in of_b[size]:
+            key = digest(path)
+            if key in held:
+                found.append((path, held[key]))
+    return sorted(found)
 
 
 def _has_class_folders(root: Path) -> bool:
