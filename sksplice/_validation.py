@@ -1017,6 +1017,59 @@ def vectors_in_cells(X: Any) -> str | None:
     return None
 
 
+def rows_not_an_array(X: Any, name: str = "X") -> str | None:
+    """What keeps the list (or tuple) of rows ``X`` from being an array of numbers, by its
+    row: NumPy says "setting an array element with a sequence. The requested array has
+    an inhomogeneous shape after 1 dimensions" of rows of two lengths, and scikit-learn
+    "Expected 2D array, got scalar array instead: array=nan" of ``None``. None where
+    ``X`` is no list of rows, or nothing is found."""
+    if X is None:
+        return f"{name} is None: give the rows as an array of shape (n_samples, n_features)"
+    if not isinstance(X, list | tuple):
+        return None
+    width = None
+    for i, row in enumerate(X):
+        if row is None:
+            return (
+                f"{name}: row {i} is None, not a row of numbers: leave it out (its place in "
+                "the other arrays with it), or give a row of NaN"
+            )
+        if isinstance(row, str | bytes) or np.ndim(row) != 1:
+            continue  # (a list of numbers, or of texts: said as scikit-learn says it)
+        n = len(row)
+        if width is None:
+            width = n
+        elif n != width:
+            return (
+                f"{name}: row {i} has {n} values where row 0 has {width}: every row holds "
+                "the same number of values (one embedding, or the weights of every concept)"
+            )
+        for j, value in enumerate(row):
+            if isinstance(value, str | bytes) or value is None:
+                try:
+                    float(value)  # type: ignore[arg-type]
+                except (TypeError, ValueError):
+                    return f"{name}: row {i}, column {j} holds {value!r}, not a number"
+    return None
+
+
+def validated(estimator: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
+    """:func:`sklearn.utils.validation.validate_data`, whose errors of a list of rows
+    that is no array of numbers (rows of two lengths, a ``None`` row, a text among the
+    numbers) name the row (:func:`rows_not_an_array`), and of ``X=None`` say so."""
+    from sklearn.utils.validation import validate_data
+
+    if X is None:
+        raise ValueError(rows_not_an_array(X))
+    try:
+        return validate_data(estimator, X, *args, **kwargs)
+    except ValueError as exc:
+        why = rows_not_an_array(X)
+        if why is None:
+            raise
+        raise ValueError(why) from exc
+
+
 def shown_label(label: Any) -> str:
     """``repr`` of a row's label, a NumPy scalar as the Python one (``7``, not
     ``np.int64(7)``), also within a tuple (a row of a MultiIndex: ``('dog', 0)``)."""

@@ -67,6 +67,7 @@ from ._validation import (
     row_labels,
     shown_rows,
     tensor_as_array,
+    validated,
     vectors_in_cells,
 )
 from ._weights import check_recomposer, recomposition_key
@@ -738,7 +739,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
             validate_data(self, X, reset=reset, skip_check_array=True)
             X = check_array(sparse_frame_to_csr(X, "X"), input_name="X", estimator=self, **options)
         else:
-            X = validate_data(self, X, reset=reset, **options)
+            X = validated(self, X, reset=reset, **options)
         check_finite_rows(X, "X", labels)
         return X
 
@@ -1323,7 +1324,7 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         labels = row_labels(X)
         # (float16 rows projected in float32, as SpliceTransformer solves them)
         dtypes = [np.float32, np.float64] if all_float16(X) else float_dtypes(X)
-        X = validate_data(self, X, reset=reset, dtype=dtypes, ensure_all_finite=False)
+        X = validated(self, X, reset=reset, dtype=dtypes, ensure_all_finite=False)
         check_finite_rows(X, "X", labels)
         return X
 

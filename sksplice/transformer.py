@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 import numpy as np
 import scipy.sparse
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 if TYPE_CHECKING:
     import torch
@@ -60,6 +60,7 @@ from ._validation import (
     row_labels,
     tensor_as_array,
     validate_params,
+    validated,
     vectors_in_cells,
 )
 from ._weights import ConceptSpaceMixin
@@ -1042,7 +1043,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         dtypes: list[Any] = float_dtypes(X)
         if keep_float16 and all_float16(X):
             dtypes.append(np.float16)
-        X = validate_data(
+        X = validated(
             self,
             X,
             reset=reset,

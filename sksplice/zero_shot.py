@@ -11,7 +11,7 @@ import numpy as np
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._array import l2_normalize, unit_rows
 from ._names import a_type, close_matches
@@ -33,6 +33,7 @@ from ._validation import (
     shown_label,
     shown_rows,
     tensor_as_array,
+    validated,
     vectors_in_cells,
 )
 
@@ -337,10 +338,10 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         self._refuse_non_embeddings(X)
         labels = row_labels(X)
         if y is None:
-            X = validate_data(self, X, dtype=float_dtypes(X), ensure_all_finite=False)
+            X = validated(self, X, dtype=float_dtypes(X), ensure_all_finite=False)
         else:
             y = check_labels(y)  # (a missing label is no class "nan")
-            X, y = validate_data(self, X, y, dtype=float_dtypes(X), ensure_all_finite=False)
+            X, y = validated(self, X, y, dtype=float_dtypes(X), ensure_all_finite=False)
             check_classification_targets(y)
         check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
         if self.classes is None:
@@ -464,7 +465,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
                 "model of the classifier's embedder"
             )
         labels = row_labels(X)
-        X = validate_data(self, X, dtype=float_dtypes(X), reset=False, ensure_all_finite=False)
+        X = validated(self, X, dtype=float_dtypes(X), reset=False, ensure_all_finite=False)
         check_finite_rows(X, "X", labels, nan_rows_hint=SKIPPED_ROWS_HINT)
         zero = np.flatnonzero(~X.any(axis=1))
         if zero.size:

@@ -531,3 +531,38 @@ def test_concept_embeddings_and_other_estimators_take_tensors():
         clf.predict_proba(torch.from_numpy(X).to(torch.bfloat16)),
         clf.predict_proba(torch.from_numpy(X).to(torch.bfloat16).float().numpy()),
     )
+
+
+def test_a_list_of_rows_that_is_no_array_of_numbers_is_refused_at_its_row():
+    # NumPy's "setting an array element with a sequence. The requested array has an
+    # inhomogeneous shape after 1 dimensions", scikit-learn's "Expected 2D array, got
+    # scalar array instead: array=nan" of None
+    from sksplice import ConceptEditor, ZeroShotClassifier
+
+    X = _X()
+    rows = X[:3].tolist()
+    splice = _splice().fit(X)
+    cases = {
+        "short": (
+            [rows[0], rows[1][:-1], rows[2]],
+            rf"^X: row 1 has {DIM - 1} values where row 0 "
+            rf"has {DIM}: every row holds the same number of values",
+        ),
+        "long": ([rows[0], rows[1], [*rows[2], 1.0]], rf"^X: row 2 has {DIM + 1} values where"),
+        "none": ([rows[0], None, rows[2]], r"^X: row 1 is None, not a row of numbers: leave it "),
+        "text": (
+            [rows[0], [*rows[1][:3], "n/a", *rows[1][4:]]],
+            r"^X: row 1, column 3 holds "
+            r"'n/a', not a number$",
+        ),
+        "missing": (None, r"^X is None: give the rows as an array of shape \(n_samples, "),
+    }
+    zero_shot = ZeroShotClassifier(CountingEmbedder(dim=DIM), classes=["a", "b"])
+    for given, pattern in cases.values():
+        for method in (splice.transform, _splice().fit, zero_shot.fit):
+            with pytest.raises(ValueError, match=pattern):
+                method(given)
+    weights = splice.transform(X[:3]).toarray().tolist()
+    editor = ConceptEditor(splice=splice, remove=[]).fit(splice.transform(X))
+    with pytest.raises(ValueError, match=r"^X: row 1 has 29 values where row 0 has 30"):
+        editor.transform([weights[0], weights[1][:-1]])
