@@ -198,10 +198,15 @@ class Options:
         The allowed values.
     allow_none : bool, default=False
         Whether None is allowed (it is returned unchanged).
+    meant : tuple of (str, str) pairs, default=()
+        Values that are not allowed but tell what was meant, each with what
+        the message then says to do (``("pandas", "for a DataFrame, ...")``).
     """
 
     options: tuple[str, ...]
     allow_none: bool = False
+    #: Values that are no option but say what the user meant: value -> what to do.
+    meant: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         """The rule in words, as messages show it."""
@@ -222,7 +227,10 @@ class Options:
 
             close = close_matches(value, self.options, n=1)
             error = _value_error(name, self.describe(), value)
-            if close:  # (as misspelt vocabularies and means are told)
+            meant = dict(self.meant).get(value)
+            if meant is not None:
+                error = ValueError(f"{error}; {meant}")
+            elif close:  # (as misspelt vocabularies and means are told)
                 error = ValueError(f"{error}; did you mean {close[0]!r}?")
             raise error
         return value

@@ -29,12 +29,14 @@ from ._names import (
 from ._pandas import as_pandas, frame_values, is_polars_frame, sparse_frame, transform_output
 from ._stack import warn_user
 from ._validation import (
+    Options,
     check_finite_rows,
     check_flag,
     check_input_features,
     check_int,
     check_non_negative_rows,
     check_option,
+    parameters_of,
     row_labels,
 )
 
@@ -65,10 +67,24 @@ def is_dataframe(X: Any) -> bool:
     return isinstance(X, pd.DataFrame)
 
 
+#: The rule of SpliceTransformer's ``output``: "pandas" is no value of it.
+OUTPUT = Options(
+    ("sparse", "dense"),
+    meant=(
+        (
+            "pandas",
+            "weights in a DataFrame are set_output(transform='pandas'), which keeps them "
+            "sparse (output='sparse') or not (output='dense')",
+        ),
+    ),
+)
+
+
 def check_output(est: SpliceTransformer) -> None:
     """Refuse an unknown ``output`` (set after ``fit``, which checks it too) and a
     ``set_output`` container that cannot hold sparse weights (before any solve)."""
-    check_option(est.output, "output", ("sparse", "dense"))
+    with parameters_of(est):
+        OUTPUT.check(est.output, "output")
     config = transform_output(est)
     if est.output != "dense" and config not in ("default", "pandas", None):
         raise ValueError(

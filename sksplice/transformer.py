@@ -63,7 +63,7 @@ from ._validation import (
     validated,
     vectors_in_cells,
 )
-from ._weights import ConceptSpaceMixin
+from ._weights import OUTPUT, ConceptSpaceMixin
 from .dictionary import (
     build_dictionary,
     exact_duplicate_columns,
@@ -839,7 +839,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         "vocabulary_size": VOCABULARY_SIZE,
         "calibration_samples": Integer(),
         "memory_budget": Integer(allow_none=True),
-        "output": Options(("sparse", "dense")),
+        "output": OUTPUT,
         "modality": Options(("image", "text")),
         "verbose": Flag(int_ok=True),
         "concepts_centered": Flag(),

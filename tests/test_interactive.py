@@ -143,8 +143,15 @@ def test_an_unknown_output_set_after_fit_is_refused_not_ignored():
     X = rng.normal(size=(120, 16))
     splice = _splice(KeylessEmbedder()).fit(X)
     splice.set_params(output="pandas")
-    with pytest.raises(ValueError, match="output must be 'sparse' or 'dense', got 'pandas'"):
+    # (as fit says it: the class first, and where a DataFrame of weights comes from)
+    with pytest.raises(
+        ValueError,
+        match=r"^SpliceTransformer: output must be 'sparse' or 'dense', got 'pandas'; weights in "
+        r"a DataFrame are set_output\(transform='pandas'\)",
+    ):
         splice.transform(X)
+    with pytest.raises(ValueError, match=r"^SpliceTransformer: output must be .* set_output"):
+        _splice(KeylessEmbedder(), output="pandas").fit(X)
     with pytest.raises(ValueError, match="output must be"):
         splice.transform_with_stats(X)
     splice.set_params(output="sparse")
