@@ -1001,7 +1001,7 @@ def _embed(
     )
     raw, reused = _read_finished(blocks, len(concepts))
     done = sum(len(block) for block in reused.values())
-    with_what = cache_key or type(embedder).__name__
+    with_what = _embedder_said(embedder, cache_key)
     if reused:
         assert blocks is not None
         # (said instead of "not cached yet", which came just before it)
@@ -1019,7 +1019,7 @@ def _embed(
         )
     else:
         logger.info(
-            "embedding %s with %s (not cached yet); the result will be %s",
+            "embedding %s with %s, not cached yet; the result will be %s",
             plural(len(concepts), "concept"),
             with_what,
             where,
@@ -1461,6 +1461,19 @@ def _read_block(
             raw = np.empty((n_concepts, found.shape[1]), dtype=np.float32)
         raw[blocks.rows[block]] = found
     return raw, found
+
+
+def _embedder_said(embedder: Any, cache_key: str | None) -> str:
+    """The embedder of a vocabulary in a user's words (``ViT-B-32 (laion2b_s34b_b79k)``
+    of a CLIPEmbedder, not its cache key's config digest and releases), else its cache
+    key, else its class."""
+    said = getattr(embedder, "_weights_said", None)
+    if callable(said):
+        try:
+            return str(said())
+        except Exception:  # (a subclass's, or settings that fail later, said there)
+            pass
+    return cache_key or type(embedder).__name__
 
 
 def _read_finished(

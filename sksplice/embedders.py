@@ -674,6 +674,18 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             key += f"/{config.precision}"
         return key
 
+    def _weights_said(self) -> str:
+        """The model and weights in a user's words, for messages (``ViT-B-32
+        (laion2b_s34b_b79k)``): :meth:`cache_key` holds digests and releases."""
+        config = self._config("known")
+        weights = {
+            "tag": config.pretrained,
+            "file": f"checkpoint {config.pretrained}",
+            "random": "random weights",
+        }.get(config.pretrained_kind)
+        said = config.model if weights is None else f"{config.model} ({weights})"
+        return said if config.precision == "fp32" else f"{said}, {config.precision}"
+
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts with the model's text tower.
 

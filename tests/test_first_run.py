@@ -937,3 +937,23 @@ def test_an_unusable_cache_file_is_not_taken_for_another_process_result(tmp_path
         raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path, n_features=8)
     assert raw.shape == (6000, 8)
     assert sum(len(call) for call in embedder.calls) == 6000
+
+
+def test_the_first_run_names_the_clip_model_and_weights_in_a_users_words(
+    tiny_clip_model, tmp_path, caplog
+):
+    # it named the cache key: open_clip/<model>/random-init-seed0-cfg-<digest>-torch-<release>
+    from sksplice.embedders import CLIPEmbedder
+
+    embedder = CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu")
+    assert embedder._weights_said() == f"{tiny_clip_model} (random weights)"
+    clear_memory_cache()
+    with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
+        embed_vocabulary(embedder, ["dog", "cat", "snow"], cache_dir=tmp_path)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("embedding 3")]
+    assert said == [
+        f"embedding 3 concepts with {tiny_clip_model} (random weights), not cached yet; the "
+        f"result will be cached in {dictionary_cache_path(embedder.cache_key(), ['dog', 'cat', 'snow'], tmp_path)}"
+    ]
+    tagged = CLIPEmbedder(model="ViT-B-32", pretrained="laion2b_s34b_b79k", precision="bf16")
+    assert tagged._weights_said() == "ViT-B-32 (laion2b_s34b_b79k), bf16"

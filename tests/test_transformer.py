@@ -1898,7 +1898,7 @@ def test_verbose_fit_shows_the_embedding_and_calibration_on_stderr(monkeypatch, 
     fit = {"embedder": CountingEmbedder(), "vocabulary": vocabulary, "device": "cpu"}
     SpliceTransformer(**fit, target_l0=4, verbose=1).fit(X)
     err = capsys.readouterr().err
-    assert "[sksplice] embedding 60 concepts with counting-fake-d16-s0 (not cached yet)" in err
+    assert "[sksplice] embedding 60 concepts with counting-fake-d16-s0, not cached yet" in err
     assert "will be cached in" in err
     assert "[sksplice] calibrating target_l0=4: l1_penalty=" in err
     # quiet by default, and nothing is left attached
