@@ -789,9 +789,9 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
         )
     sizes = _class_sizes(ranking, "positive") if ranking is not None else {}
 
-    def bracketed(label: Any, p: float) -> str:
+    def bracketed(label: Any, p: float, said: str = "p") -> str:
         images = f"{_plural_images(sizes[str(label)])}, " if str(label) in sizes else ""
-        return f"{label} ({images}p {float(p):.2g})"
+        return f"{label} ({images}{said} {float(p):.2g})"
 
     named = [
         bracketed(label, p) for label, p in smallest.items() if not _below_alpha(float(p), alpha)
@@ -811,19 +811,33 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
     class_p = attrs.get("class_p_adjusted") if ranking is not None and len(ranking) else None
     undiffering = (
         [
-            bracketed(label, q)
+            bracketed(label, q, "adjusted p")
             for label, q in class_p.items()
             if not _below_alpha(float(q), alpha) and _below_alpha(smallest.get(label, 0.0), alpha)
         ]
         if isinstance(class_p, Mapping)
         else []
     )
-    if undiffering:
+    tested = (
+        [label for label in class_p if _below_alpha(smallest.get(label, 0.0), alpha)]
+        if isinstance(class_p, Mapping)
+        else []
+    )
+    if undiffering and len(undiffering) == len(tested) > 2:
+        # (every class tested: said in one line, not a paragraph of every class)
+        values = [float(class_p[label]) for label in tested]
+        low, high = min(values), max(values)
+        span = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g} to {high:.2g}"
+        texts.append(
+            f"None of the {len(tested)} classes{' tested' if named else ''} differs from the "
+            f"rest as a whole (adjusted p {span}), so no concept is significant."
+        )
+    elif undiffering:
         one = len(undiffering) == 1
         texts.append(
             f"{'Class' if one else 'Classes'} {_listed(undiffering)} "
-            f"{'does' if one else 'do'} not differ from the rest as a whole (adjusted p in "
-            f"parentheses), so no concept of {'it' if one else 'them'} is significant."
+            f"{'does' if one else 'do'} not differ from the rest as a whole, so no concept "
+            f"of {'it' if one else 'them'} is significant."
         )
     return " ".join(texts)
 

@@ -2784,6 +2784,10 @@ def test_an_output_beside_the_inputs_is_accepted(image_tree, vocab_file, inproc,
     code, _, err = _main([*args, *_model_args(vocab_file)], capsys)
     assert code == 0, err
     assert out.read_text().startswith("concept,") and "<html" in report.read_text()
+    # (the settings name the correction as the page's text does: not statsmodels' fdr_bh)
+    assert "<dd>Benjamini-Hochberg</dd>" in report.read_text() and "fdr_bh" not in (
+        report.read_text()
+    )
     code, _, err = _main(
         [
             "compare",

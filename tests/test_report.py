@@ -965,10 +965,23 @@ def test_the_ranking_text_says_what_the_adjustment_covers():
     class_p = two_levels.attrs["class_p_adjusted"]
     page = render_report([], ranking=two_levels)
     assert (
-        f"Classes desert (20 images, p {class_p['desert']:.2g}) and forest (20 images, p "
-        f"{class_p['forest']:.2g}) do not differ from the rest as a whole (adjusted p in "
-        "parentheses), so no concept of them is significant."
+        f"Classes desert (20 images, adjusted p {class_p['desert']:.2g}) and forest (20 "
+        f"images, adjusted p {class_p['forest']:.2g}) do not differ from the rest as a whole, "
+        "so no concept of them is significant."
     ) in page
+    # none of them differing: one line, not a paragraph naming each class
+    W_none = (rng.random((60, 4)) < 0.3).astype(float)
+    none = rank_each_class(W_none, y, names)
+    assert none.attrs["n_classes_differing"] == 0
+    low, high = (
+        min(none.attrs["class_p_adjusted"].values()),
+        max(none.attrs["class_p_adjusted"].values()),
+    )
+    span = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g} to {high:.2g}"
+    assert (
+        f"None of the 3 classes differs from the rest as a whole (adjusted p {span}), so no "
+        "concept is significant."
+    ) in render_report([], ranking=none)
     assert text["test"] == (
         "Fisher's exact test, one-sided (for concepts more frequent in its class than outside it)"
     )

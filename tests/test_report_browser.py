@@ -928,6 +928,30 @@ def test_a_64_character_class_name_does_not_widen_a_narrow_page(browser, tmp_pat
     page.close(artifacts, "report_long_class_420")
 
 
+def test_a_long_class_name_in_the_sentence_of_classes_not_differing_wraps(browser, tmp_path):
+    # the bold sentence naming the classes that do not differ from the rest widened a
+    # 390 px page to 759 px with a class name of no spaces
+    long = "a_really_long_class_name_that_goes_on_and_on_without_any_spaces_at_all_for_layout"
+    y = np.array([long] * 6 + ["short"] * 6)
+    W = np.tile(np.eye(len(CONCEPTS))[:2], (6, 1))  # (the same concepts in both classes)
+    results = [
+        ImageResult(f"/d/{i}.png", [(CONCEPTS[i % 2], 1.0)], 1, 0.5, label=str(y[i]))
+        for i in range(12)
+    ]
+    ranking = rank_each_class(W, y, CONCEPTS)
+    assert ranking.attrs["n_classes_differing"] == 0
+    path = tmp_path / "long_sentence.html"
+    write_report(path, results, profiles=concept_profiles(W, y, CONCEPTS), ranking=ranking)
+    page = Page(browser, path, width=390)
+    p = page.page
+    sentence = p.locator("#ranking strong.untestable")
+    assert long in sentence.inner_text().replace("\n", "")
+    assert "(6 images, adjusted p " in sentence.inner_text()
+    assert p.evaluate("document.documentElement.scrollWidth") <= 390
+    assert sentence.evaluate("e => e.getBoundingClientRect().right") <= 390
+    page.close()
+
+
 def test_a_phone_wide_window_shows_the_summary_without_scrolling_sideways(browser, tmp_path):
     # the histograms (drawn 340 px wide) ran past a 380 px window; the skipped images' names
     # broke every few letters beside a wide reason

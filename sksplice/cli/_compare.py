@@ -172,7 +172,7 @@ def _compare(
     """Test the concepts of the rows of ``dec`` of collection A (``from_a``) against those
     of B, and write the comparison (and the explorer of ``--report``; ``inputs``: the
     images, or the names of the rows, given, as the skipped ones are numbered)."""
-    from ..analysis import TooFewSamplesWarning
+    from ..analysis import TooFewSamplesWarning, _correction_name
     from ..shift import compare_datasets
 
     W = transformed(dec.splice, dec.X)
@@ -235,7 +235,9 @@ def _compare(
             ranking=comparison,
             settings={
                 "alternative": args.alternative,
-                "correction": comparison.attrs["correction"],
+                # (the page's words for it, as its text says it: not statsmodels' fdr_bh)
+                "correction": _correction_name(comparison.attrs["correction"])
+                or comparison.attrs["correction"],
             },
         )
     out = _Output(args.output)
