@@ -951,9 +951,10 @@ def test_the_first_run_names_the_clip_model_and_weights_in_a_users_words(
     with caplog.at_level(logging.INFO, logger="sksplice.dictionary"):
         embed_vocabulary(embedder, ["dog", "cat", "snow"], cache_dir=tmp_path)
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("embedding 3")]
+    cached = dictionary_cache_path(embedder.cache_key(), ["dog", "cat", "snow"], tmp_path)
     assert said == [
         f"embedding 3 concepts with {tiny_clip_model} (random weights), not cached yet; the "
-        f"result will be cached in {dictionary_cache_path(embedder.cache_key(), ['dog', 'cat', 'snow'], tmp_path)}"
+        f"result will be cached in {cached}"
     ]
     tagged = CLIPEmbedder(model="ViT-B-32", pretrained="laion2b_s34b_b79k", precision="bf16")
     assert tagged._weights_said() == "ViT-B-32 (laion2b_s34b_b79k), bf16"
