@@ -605,3 +605,22 @@ def test_a_folder_whose_only_images_cannot_be_read_says_why_it_holds_none(
         f" under folder {folder}; 2 folders in it could not be read: {folder / 'birds'} "
         f"(Permission denied), {folder / 'fish'} (Permission denied); check their permissions"
     ), err
+
+
+def test_a_folder_without_images_says_what_it_holds(tmp_path, capsys):
+    # the note naming the files left out is held back by the refused run: the error
+    # said only "no image files under folder F", where a class folder is told in full
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for name in ("a.txt", "b.md", "c.doc", "d.rtf", "e.odt"):
+        (folder / name).write_text("x")
+    code, out, err = _main(["decompose", str(folder), *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert err.strip().endswith(
+        f" under folder {folder}: it holds 5 files, none with an image extension (a.txt, b.md, "
+        "c.doc and 2 more)"
+    ), err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, err = _main(["decompose", str(empty), *_args(tmp_path)], capsys)
+    assert code == 2 and err.strip().endswith(f" under folder {empty}: it holds no file"), err

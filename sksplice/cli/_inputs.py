@@ -399,6 +399,19 @@ def _collect_images(
                     hidden = f": it holds {arrays[0].relative_to(path)}" + _array_file_hint(
                         str(arrays[0])
                     )
+                elif walk.others and not hidden:
+                    # (the note naming them is held back by the refused run: a wrong
+                    # folder is seen at once by what it holds)
+                    from .._names import listed
+
+                    n = len(walk.others)
+                    shown = listed([str(p.relative_to(path)) for p in walk.others], 3)
+                    hidden = (
+                        f": it holds {plural(n, 'file')}, none with an image extension "
+                        f"({shown})"
+                    )
+                elif not hidden and not walk.unreadable:
+                    hidden = ": it holds no file"
                 if walk.unreadable:
                     # (the warning naming them is held back by a refused run: said here)
                     from .._names import listed
