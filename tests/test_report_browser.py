@@ -651,7 +651,9 @@ def test_cli_compare_report_in_chromium(browser, tiny_clip_model, tmp_path, monk
     assert page.page.locator("#ranking-table tbody tr.sig").count() == n_sig
     # the search box searches the concepts, not the "A vs B" every row holds unseen
     page.page.fill("#ranking-search", "summer")  # (a folder's name, no concept's)
-    assert page.page.locator("#ranking-table tbody tr").count() == 0
+    assert page.page.locator("#ranking-table tbody tr").all_inner_texts() == [
+        "No row matches \u201csummer\u201d"
+    ]
     page.page.fill("#ranking-search", "sa")
     assert _column(page, 0) == [row["concept"] for row in expected if "sa" in row["concept"]]
     page.close()
@@ -949,6 +951,18 @@ def test_a_long_class_name_in_the_sentence_of_classes_not_differing_wraps(browse
     assert "(6 images, adjusted p " in sentence.inner_text()
     assert p.evaluate("document.documentElement.scrollWidth") <= 390
     assert sentence.evaluate("e => e.getBoundingClientRect().right") <= 390
+    # "significant only" of a ranking without one: a row says so (the table was empty
+    # under its headers); a search matching nothing alike
+    p.check("#ranking-significant")
+    rows = p.locator("#ranking-table tbody tr")
+    assert rows.count() == 1 and rows.first.inner_text().strip() == "No row is significant"
+    columns = p.locator("#ranking-table thead th").count()
+    assert rows.first.locator("td").get_attribute("colspan") == str(columns)
+    p.uncheck("#ranking-significant")
+    p.fill("#ranking-search", "zzz")
+    assert rows.count() == 1 and rows.first.inner_text().strip() == "No row matches \u201czzz\u201d"
+    p.fill("#ranking-search", "")
+    assert rows.count() > 1 and not rows.locator("td.empty").count()
     page.close()
 
 

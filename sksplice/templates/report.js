@@ -223,9 +223,21 @@
                   el("td", null, r[7] ? "yes" : "no"));
         frag.append(tr);
       }
+      const nSig = RANK.filter((r) => r[7]).length;
+      if (!rows.length) {
+        // (an empty table said nothing of why: say what filtered every row out)
+        const why = sigOnly.checked && !nSig
+          ? "No row is significant"
+          : "No row matches" + (search.value.trim() ? " \u201c" + search.value.trim() + "\u201d" : "") +
+            (sigOnly.checked ? " among the significant ones" : "");
+        const columns = table.querySelectorAll("thead th").length;
+        const cell = el("td", { class: "empty muted", colspan: String(columns) }, why);
+        const tr = el("tr");
+        tr.append(cell);
+        frag.append(tr);
+      }
       tbody.append(frag);
       fitTails(tbody);
-      const nSig = RANK.filter((r) => r[7]).length;
       count.textContent = rows.length + " of " + RANK.length + " rows, " + nSig +
         " significant";
       more.hidden = rows.length <= state.limit;
