@@ -138,7 +138,8 @@ def test_a_misspelt_command_gets_close_matches(word, expected, capsys):
     assert code == 2
     assert err.splitlines() == [
         f"sksplice: error: {word!r} is not a command (choose from decompose, profile, "
-        f"compare, search, report, cache){' ' + expected if expected else ''}; see sksplice --help"
+        f"compare, search, report, cache, help){' ' + expected if expected else ''}; see "
+        "sksplice --help"
     ], err
 
 
@@ -4622,21 +4623,25 @@ def test_help_as_a_command_prints_the_help_of_sksplice_or_of_a_command(capsys):
             assert out.startswith("usage: sksplice search ") and "--concepts" in out
     for words, said in (
         (["serch"], "help serch: 'serch' is not a command (choose from "
-         "decompose, profile, compare, search, report, cache) (close matches: search)"),
+         "decompose, profile, compare, search, report, cache, help) (close matches: search)"),
         (["bogus"], "help bogus: 'bogus' is not a command (choose from "),
         (["bogus", "x"], "help bogus: 'bogus' is not a command (choose from "),
         (["search", "x"], "help search x: give one command, sksplice help COMMAND (choose from "
-         "decompose, profile, compare, search, report, cache); see sksplice --help"),
+         "decompose, profile, compare, search, report, cache, help); see sksplice --help"),
     ):  # fmt: skip
         with pytest.raises(SystemExit) as exited:
             parse_command_line(["help", *words])
         assert exited.value.code == 2
         assert said in capsys.readouterr().err
-    # "help help" was "give one command": the help of sksplice, which names help
-    with pytest.raises(SystemExit) as exited:
-        parse_command_line(["help", "help"])
-    assert exited.value.code == 0
-    assert "sksplice help COMMAND" in capsys.readouterr().out
+    # "help help" was "give one command": the help of help (and so of help --help)
+    for words in (["help"], ["--help"], ["-h"]):
+        with pytest.raises(SystemExit) as exited:
+            parse_command_line(["help", *words])
+        assert exited.value.code == 0
+        assert capsys.readouterr().out.startswith("usage: sksplice help [-h] [COMMAND]")
+    # help is listed with the commands it gives the help of
+    listed = parser.format_help()
+    assert "    help       the help of a command: sksplice help COMMAND\n" in listed
     # --version after a command was "the following arguments are required"
     with pytest.raises(SystemExit) as exited:
         parse_command_line(["decompose", "--version"])

@@ -80,12 +80,12 @@ def test_an_error_of_a_command_line_is_one_line(argv, command, message, capsys):
         (
             ["--bogus"],
             "sksplice: error: unrecognized arguments: --bogus (give a command: decompose, "
-            "profile, compare, search, report, cache); see sksplice --help",
+            "profile, compare, search, report, cache, help); see sksplice --help",
         ),
         (
             [],
             "sksplice: error: no command (give a command: decompose, profile, compare, "
-            "search, report, cache); see sksplice --help",
+            "search, report, cache, help); see sksplice --help",
         ),
         (
             ["-q", "decompose", "a.png"],

@@ -407,8 +407,7 @@ def _collect_images(
                     n = len(walk.others)
                     shown = listed([str(p.relative_to(path)) for p in walk.others], 3)
                     hidden = (
-                        f": it holds {plural(n, 'file')}, none with an image extension "
-                        f"({shown})"
+                        f": it holds {plural(n, 'file')}, none with an image extension ({shown})"
                     )
                 elif not hidden and not walk.unreadable:
                     hidden = ": it holds no file"

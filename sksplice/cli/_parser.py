@@ -506,8 +506,8 @@ def _help(parser: argparse.ArgumentParser, words: Sequence[str], commands: list[
     if not words:
         parser.print_help()
         parser.exit(0)
-    if words == ["help"]:  # (the help of help: sksplice's, which says what it does)
-        parser.print_help()
+    if words in (["help"], ["-h"], ["--help"]):  # (the help of help)
+        _commands(parser)["help"].print_help()
         parser.exit(0)
     choose = f"choose from {', '.join(commands)}"
     if words[0] not in commands:
@@ -595,16 +595,16 @@ def build_parser() -> argparse.ArgumentParser:
     -------
     parser : argparse.ArgumentParser
         The parser, with sub-commands ``decompose``, ``profile``, ``compare``, ``search``,
-        ``report`` and ``cache``.
+        ``report``, ``cache`` and ``help``.
     """
     parser = _Parser(
         prog="sksplice",
         formatter_class=_Formatter,
         description="Explain CLIP embeddings of images as sparse combinations of "
         "human-readable concepts (SpLiCE).",
-        epilog="sksplice help COMMAND (or sksplice COMMAND --help) prints the help of a "
-        "command. The first run with a pretrained model downloads its weights and the "
-        "vocabulary and caches them; later runs work offline.",
+        epilog="sksplice COMMAND --help prints the help of a command too. The first run "
+        "with a pretrained model downloads its weights and the vocabulary and caches them; "
+        "later runs work offline.",
     )
     parser.add_argument("--version", action="version", version=f"sksplice {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -837,4 +837,13 @@ def build_parser() -> argparse.ArgumentParser:
     talk.add_argument("-q", "--quiet", action="store_true", help="no information lines")
     talk.add_argument("--debug", action="store_true", help="tracebacks of errors (not with -q)")
     p.set_defaults(func=_cmd_cache)
+    # (listed with the commands, which it gives the help of; a command line starting with
+    # it is answered before it is parsed: see parse_command_line)
+    p = sub.add_parser(
+        "help",
+        help="the help of a command: sksplice help COMMAND",
+        description="Print the help of a command, as sksplice COMMAND --help does; "
+        "without one, the help of sksplice.",
+    )
+    p.add_argument("topic", nargs="?", metavar="COMMAND", help="the command")
     return parser
