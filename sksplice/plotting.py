@@ -1145,6 +1145,21 @@ def plot_concept_histogram(
     values = [per_image[y == cls] for cls in classes]
     # (from 0: weights are not negative, and a class of none but zero weights is a bar at 0)
     top = float(max((v.max() for v in values if v.size), default=0.0))
+    if top == 0.0:
+        # (one bar of every row at 0 looked like a finding about the classes)
+        from ._stack import warn_user
+
+        drawn = " of the classes drawn" if len(classes) < len(groups) else ""
+        which = (
+            f"the concept {chosen[0]!r} has a non-zero weight in no row of W{drawn}"
+            if len(chosen) == 1
+            else f"none of the concepts {chosen} has a non-zero weight in any row of W{drawn}"
+        )
+        warn_user(
+            f"{which}: "
+            f"every {_rows_counted(concepts)[:-1]} is in the bar at 0; choose concepts the "
+            "rows hold, or decompose with a smaller l1_penalty, which keeps more concepts"
+        )
     edges = np.histogram_bin_edges(per_image[:0], bins=bins, range=(0.0, top or 1.0)).tolist()
     ax = _new_axes(ax, (6.0, 4.0))
     # the classes' bars side by side in each bin: overlaid, a class with the count of

@@ -674,6 +674,31 @@ def test_concept_histogram_counts_the_rows_by_their_modality_and_tells_a_cut_con
     plt.close("all")
 
 
+def test_a_concept_histogram_of_concepts_in_no_row_says_so():
+    # one bar of every image at 0, without a word, looked like a finding about the classes
+    import warnings
+
+    from sksplice.plotting import plot_concept_histogram
+
+    W = np.array([[0.3, 0.0, 0.0], [0.2, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.2]])
+    y = ["woman", "woman", "man", "man"]
+    names = ["bikini", "trunks", "bra"]
+    with pytest.warns(UserWarning) as seen:
+        plot_concept_histogram(W, y, ["trunks", "bra"], concepts=names, classes=["woman"])
+    assert [str(w.message) for w in seen] == [
+        "none of the concepts ['trunks', 'bra'] has a non-zero weight in any row of W of the "
+        "classes drawn: every sample is in the bar at 0; choose concepts the rows hold, or "
+        "decompose with a smaller l1_penalty, which keeps more concepts"
+    ]
+    assert seen[0].filename == __file__
+    with pytest.warns(UserWarning, match=r"^the concept 'trunks' has a non-zero weight in no row"):
+        plot_concept_histogram(W, y, "trunks", concepts=names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_concept_histogram(W, y, ["trunks", "bra"], concepts=names)  # (bra: a man's row)
+    plt.close("all")
+
+
 def test_class_profiles_side_by_side_that_fit_give_no_layout_warnings():
     """Three class profiles on plt.subplots(1, 3, layout="constrained") at the default
     size fit, but matplotlib's "constrained_layout not applied" came twice from the
