@@ -42,6 +42,64 @@ def test_readme_figure_example(splice_data_dir, minilm, tmp_path):
     assert (tmp_path / "readme_decomposition.png").stat().st_size > 5_000
 
 
+def _quoted_outputs() -> list[tuple[str, str, list[str], str]]:
+    """The example scripts whose output a page quotes (all of it, or some of its lines)
+    right after their command: (page, script, its arguments, the block quoted)."""
+    import re
+
+    pattern = re.compile(
+        r"```(?:bash)?\npython (docs/examples/\w+\.py)([^\n]*)\n```\n\n```(?:text)?\n(.*?)```",
+        re.S,
+    )
+    found = []
+    for page in sorted((REPO_ROOT / "docs").glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for match in pattern.finditer(text):
+            found.append((page.name, match[1], match[2].split(), match[3]))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("page", "script", "args", "quoted"),
+    _quoted_outputs(),
+    ids=[f"{page}:{script.rsplit('/', 1)[1]}" for page, script, _, _ in _quoted_outputs()],
+)
+def test_the_output_a_page_quotes_is_what_its_script_prints(
+    page, script, args, quoted, splice_data_dir, minilm, tmp_path
+):
+    # probes.md quoted coefficients the script no longer printed in their 6th decimal
+    pytest.importorskip("matplotlib")
+    args = [str(tmp_path) if a == "docs/_static" else a for a in args]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "SKSPLICE_DATA": str(splice_data_dir),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(REPO_ROOT / script), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # every line quoted is a line printed, in the order printed (a page may quote some)
+    printed = iter(proc.stdout.splitlines())
+    missing = [line for line in quoted.splitlines() if not any(line == got for got in printed)]
+    assert not missing, (page, missing, proc.stdout)
+
+
+def test_pages_quote_the_output_of_example_scripts():
+    # (the test above runs them: a page whose layout it no longer finds is said here)
+    assert {(page, script) for page, script, _, _ in _quoted_outputs()} >= {
+        ("probes.md", "docs/examples/probes_waterbirds.py"),
+        ("transformer.md", "docs/examples/transformer_minilm.py"),
+    }
+
+
 def test_example_image_script_is_deterministic(tmp_path):
     module = _load("make_example_image")
     a, b = module.draw(), module.draw()
