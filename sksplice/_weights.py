@@ -845,9 +845,17 @@ class ConceptSpaceMixin:
         X = self._validate_X(X, reset=False, keep_float16=True)
         if weights is not None:
             given = weights
+            found = recorded(given)
+            splice = cast("SpliceTransformer", self)
             # (as CSR whatever the container: recomposed as transform's own weights are)
-            weights = scipy.sparse.csr_matrix(
-                check_weights(cast("SpliceTransformer", self), weights)
+            weights = scipy.sparse.csr_matrix(check_weights(splice, weights, found))
+            # (recomposed as inverse_transform recomposes them, and warned about alike)
+            check_recomposer(
+                given,
+                recomposition_key(self),
+                "this transformer",
+                found=found,
+                modality=splice.modality,
             )
             if weights.shape[0] != X.shape[0]:
                 raise ValueError(

@@ -1455,6 +1455,13 @@ def test_weights_recomposed_around_another_centre_or_dictionary_are_warned_about
             learned.inverse_transform(rows)
     with pytest.warns(UserWarning, match=r"with another dictionary \(the same concepts embedded"):
         other_model.inverse_transform(W)
+    # cosine_similarity recomposes the weights it is given as inverse_transform does
+    # (it said nothing)
+    with pytest.warns(UserWarning, match=centre + r".* than this transformer"):
+        learned.cosine_similarity(X, weights=W)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fixed.cosine_similarity(X, weights=W)
     editor = ConceptEditor(remove=["dog"], splice=FrozenEstimator(learned), output="embedding")
     with pytest.warns(UserWarning, match=centre + r".*give its SpliceTransformer the frozen"):
         editor.fit(W).transform(W)
