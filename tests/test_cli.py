@@ -337,6 +337,16 @@ def test_profile_finds_class_concepts(image_tree, vocab_file, inproc, tmp_path, 
         # the counts behind the prevalences: 5 images per class
         assert float(r["prevalence_positive"]) == pytest.approx(int(r["count_positive"]) / 5)
         assert float(r["prevalence_negative"]) == pytest.approx(int(r["count_negative"]) / 5)
+    # (adjusted in two levels: each row's class's own adjusted p stands beside its
+    # p_adjusted, which a class that does not differ as a whole leaves no evidence)
+    header = out.read_text().splitlines()[0].split(",")
+    assert header[header.index("p_adjusted") - 1] == "class_p_adjusted"
+    code = cli.main(["profile", str(image_tree), "-f", "json", "--quiet", *_model_args(vocab_file)])
+    assert code == 0
+    document = json.loads(capsys.readouterr().out)
+    class_p = document["metadata"]["class_p_adjusted"]
+    assert {cls: float(r["class_p_adjusted"]) for r in rows for cls in [r["class"]]} == class_p
+    assert all(r["class_p_adjusted"] == class_p[r["class"]] for r in document["ranking"])
     code = cli.main(["profile", str(image_tree), "--quiet", *_model_args(vocab_file)])
     assert code == 0
     text = capsys.readouterr().out

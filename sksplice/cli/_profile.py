@@ -203,6 +203,19 @@ def written_ranking(ranking: Any) -> Any:
     table = ranking[list(WRITTEN_COLUMNS)].copy()
     for share in ("prevalence_positive", "prevalence_negative", "prevalence_diff"):
         table[share] = significant_values(table[share])
+    class_p = ranking.attrs.get("class_p_adjusted")
+    if isinstance(class_p, dict):
+        # (adjusted in two levels: the p_adjusted of every concept of a class that does
+        # not differ as a whole is 1, capped, whatever its counts; the class's own beside
+        # it says why)
+        alpha = ranking.attrs.get("alpha", 0.05)
+        # (as the metadata writes them)
+        by_class = {str(cls): p_value_written(q, alpha) for cls, q in class_p.items()}
+        table.insert(
+            table.columns.get_loc("p_adjusted"),
+            "class_p_adjusted",
+            [by_class.get(str(cls)) for cls in table["class"]],
+        )
     return table
 
 
