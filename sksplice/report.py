@@ -1066,7 +1066,8 @@ def _label_width(text: str) -> float:
 
 
 def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str, Any]:
-    """A histogram for the inline SVG of the summary: bars in a 300 x 100 box, and its axes.
+    """A histogram for the inline SVG of the summary: bars in a 300 x 100 box, and its axes;
+    ``bins`` bars at most, and no more than the square root of the number of values.
 
     ``ticks`` are the labelled counts of the y axis (``y``: their height in the box, where
     the tallest bar ends at the largest count); ``left`` is the room the axis needs to the
@@ -1078,6 +1079,9 @@ def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str
         return {"bars": [], "lo": "", "hi": "", "ticks": [], "n": 0, "top": 0, "left": 8}
     lo, hi = float(values.min()), float(values.max())
     single = hi <= lo  # (every image has the same value: one bar, as wide as the box)
+    # (at most the square root of the count of values: 12 images in 20 bars were bars
+    # of 1 between gaps)
+    bins = min(bins, max(3, math.ceil(math.sqrt(values.size))))
     if integer:
         width = max(1, math.ceil((hi - lo + 1) / bins))
         edges = np.arange(lo, hi + width + 1, width) - 0.5

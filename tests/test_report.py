@@ -441,6 +441,18 @@ def test_a_small_weight_stays_non_zero_on_the_page():
     assert sorted(w for _, w in data["images"][0]["w"]) == [3.142e-05, 0.5]
 
 
+def test_a_histogram_of_few_values_has_few_bars():
+    # 12 images in 20 bars were bars of one image between gaps
+    from sksplice.report import _histogram
+
+    rng = np.random.default_rng(0)
+    for n, most in ((12, 4), (50, 8), (5000, 20)):
+        cosine = _histogram(rng.uniform(0.7, 0.9, n), integer=False)
+        assert len(cosine["bars"]) == most
+        l0 = _histogram(rng.integers(1, 60, n), integer=True)
+        assert len(l0["bars"]) <= most and sum(b["h"] > 0 for b in l0["bars"]) >= 3
+
+
 @pytest.mark.parametrize("integer, value, label", [(False, 0.8, "0.800"), (True, 7, "7")])
 def test_a_histogram_of_one_value_is_one_bar_labelled_once_under_its_middle(integer, value, label):
     # A cosine shared by every image was a thin bar at the left end of a made-up
