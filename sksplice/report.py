@@ -818,14 +818,19 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
         if isinstance(class_p, Mapping)
         else []
     )
+    # (the adjusted p of each class large enough to test)
     tested = (
-        [label for label in class_p if _below_alpha(smallest.get(label, 0.0), alpha)]
+        {
+            label: float(q)
+            for label, q in class_p.items()
+            if _below_alpha(smallest.get(label, 0.0), alpha)
+        }
         if isinstance(class_p, Mapping)
-        else []
+        else {}
     )
     if undiffering and len(undiffering) == len(tested) > 2:
         # (every class tested: said in one line, not a paragraph of every class)
-        values = [float(class_p[label]) for label in tested]
+        values = list(tested.values())
         low, high = min(values), max(values)
         span = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g} to {high:.2g}"
         texts.append(
