@@ -246,7 +246,7 @@ def test_rows_that_are_not_finite_are_skipped_and_named_or_stop_a_strict_run(
     ]
     meta = document["metadata"]
     assert (meta["images"], meta["decomposed"], meta["image_mean"]["n_samples"]) == (7, 5, 4)
-    assert "sksplice: warning: skipped 2 of 7 images:" in err, err
+    assert "sksplice: warning: skipped 2 of 7 rows:" in err, err
     assert (
         "sksplice: warning: 1 row is all zero (image 2): an embedding without a direction "
         "holds no concept, and is left out of a centre learned from the rows"

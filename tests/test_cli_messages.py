@@ -127,7 +127,7 @@ def test_help_and_version_are_answered_as_before(argv, start, capsys):
         (
             ["--vers"],
             "--vers (give a command: decompose, profile, compare, search, report, "
-            "cache) (close matches: --version)",
+            "cache, help) (close matches: --version)",
         ),
         # an option of another command says which
         (["decompose", "x.png", "--concepts", "dog"], "--concepts is an option of sksplice search"),

@@ -145,7 +145,7 @@ def _compare_embeddings(args: argparse.Namespace) -> int:
         kept, n_a = emb.kept(), int(emb.arrays[0].shape[0])
         for path, rows in ((sides[0], kept[:n_a]), (sides[1], kept[n_a:])):
             if not rows.any():
-                _report_skipped(emb.skipped(), emb.n_rows)  # (every one, before the error)
+                _report_skipped(emb.skipped(), emb.n_rows, "rows")  # (every one, before the error)
                 raise RunError(
                     f"none of the {plural(len(rows), 'row')} of {path} can be decomposed: every "
                     "one holds values that are not finite (NaN or infinite)"
@@ -156,7 +156,7 @@ def _compare_embeddings(args: argparse.Namespace) -> int:
     )
     emb = run.embeddings
     dec = decompose_embeddings(args, run)
-    _report_skipped(dec.skipped, emb.n_rows)
+    _report_skipped(dec.skipped, emb.n_rows, "rows")
     labels = (shown_name(sides[0]), shown_name(sides[1]))
     from_a = emb.of_kept(np.arange(emb.n_rows) < int(emb.arrays[0].shape[0]))
     return _compare(args, dec, from_a, emb.names, labels)

@@ -270,21 +270,26 @@ def _decompose(
     return dec
 
 
-def _say_if_small_mean(splice: Any, n_rows: int) -> bool:
+def _say_if_small_mean(splice: Any, n_rows: int, unit: str = "image") -> bool:
     """Warn that the centre is learned from fewer than ``MIN_MEAN_SAMPLES`` images (the
-    ``n_rows`` of the run); whether it did."""
+    ``n_rows`` of the run; ``unit="row"``: rows of embeddings given as ``.npy`` files);
+    whether it did."""
     from .._means import MIN_MEAN_SAMPLES
 
     n_rows = getattr(splice, "n_mean_samples_", None) or n_rows  # (all-zero rows left out)
     if splice.mean_source_ != "data" or n_rows >= MIN_MEAN_SAMPLES:
         return False
     logger.warning(
-        "the image mean (modality centre) is learned from only %d images, fewer than %d: "
-        "each image's concepts depend on which other images are in the run; decompose "
-        "more images at once, or give --image-mean FILE.npy (the centre of a larger run "
+        "the image mean (modality centre) is learned from only %d %ss, fewer than %d: "
+        "each %s's concepts depend on which other %ss are in the run; decompose "
+        "more %ss at once, or give --image-mean FILE.npy (the centre of a larger run "
         "of this model, written by its --save-image-mean FILE.npy)",
         n_rows,
+        unit,
         MIN_MEAN_SAMPLES,
+        unit,
+        unit,
+        unit,
     )
     return True
 
@@ -983,12 +988,14 @@ def _skipped_names(skipped: list[Any], n: int = 3) -> str:
     )
 
 
-def _report_skipped(skipped: list[Any], n_total: int) -> None:
+def _report_skipped(skipped: list[Any], n_total: int, unit: str = "images") -> None:
+    """Say which of the ``n_total`` inputs were skipped, and why: ``unit`` names them
+    (``"rows"`` of embeddings given as ``.npy`` files, not images)."""
     if not skipped:
         return
     # A reason that already names the file (most do) is shown as it is.
     lines = "".join(f"\n  {_skipped_line(s)}" for s in skipped)
-    logger.warning("skipped %d of %d images:%s", len(skipped), n_total, lines)
+    logger.warning("skipped %d of %d %s:%s", len(skipped), n_total, unit, lines)
 
 
 #: Bytes of the records a json document holds in memory before it holds them on disk.
@@ -1041,6 +1048,7 @@ def _write_records(
     extra: tuple[str, ...] = (),
     *,
     query: bool = False,
+    unit: str = "images",
 ) -> int:
     """Write ``records`` to ``output``, completely, or up to an interruption.
 
@@ -1108,7 +1116,7 @@ def _write_records(
             if writer is not None:
                 writer.close(interrupted=True)
             where = out.keep_partial()
-        _report_skipped(skipped, n_paths)
+        _report_skipped(skipped, n_paths, unit)
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
         code, said = _interruption(exc)
         embedded = getattr(exc, "_sksplice_embedded", None)  # (a streamed run's, embedding)
@@ -1120,7 +1128,7 @@ def _write_records(
             logger.error("%s: %d of %d %s written%s", said, n, n_records, what, kept)
         return code
     except BrokenPipeError as exc:
-        _report_skipped(skipped, n_paths)
+        _report_skipped(skipped, n_paths, unit)
         if not _reader_gone(None if out.path is None else str(out.path)):
             raise  # (not from the output: an error of the run)
         # the reader went away (``sksplice ... | head``): the command stops quietly (exit 0)
@@ -1129,12 +1137,12 @@ def _write_records(
         raise
     except Exception:
         # (an output that cannot be written, an error of the work: exit 1, after the summary)
-        _report_skipped(skipped, n_paths)
+        _report_skipped(skipped, n_paths, unit)
         raise
     finally:
         if held is not None:  # (records not written: an interruption before any finished)
             held.close()
-    _report_skipped(skipped, n_paths)
+    _report_skipped(skipped, n_paths, unit)
     return 0
 
 
@@ -1345,7 +1353,7 @@ def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decom
             splice.data_home,
             published=plan.mean_file is None,
         )
-    said_small = _say_if_small_mean(splice, X.shape[0])
+    said_small = _say_if_small_mean(splice, X.shape[0], "row")
     dec = _Decomposition(
         paths=names,
         X=X,
@@ -1450,9 +1458,10 @@ def _write_run(
         ),
         counted(),
         n_records,
-        "images",
+        "images" if dec.embeddings is None else "rows",
         dec.skipped,
         dec.n_inputs,
+        unit="images" if dec.embeddings is None else "rows",
     )
     # (rows all zero, said already, hold no concept at any penalty: not counted)
     n_zero = dec.n_zero  # (said only for a run that wrote every record: code 0)

@@ -278,7 +278,7 @@ def _profile_embeddings(args: argparse.Namespace) -> int:
     dec = decompose_embeddings(args, run)
     y = emb.of_kept(labels)
     dec, _, ranking = _profiled(dec, y)
-    _report_skipped(dec.skipped, emb.n_rows)
+    _report_skipped(dec.skipped, emb.n_rows, "rows")
     return _write_profile_run(args, dec, ranking, digest)
 
 

@@ -163,7 +163,7 @@ def _report_embeddings(args: argparse.Namespace) -> int:
     emb = run.embeddings
     digest = labels_sha256(args)
     dec = decompose_embeddings(args, run)
-    _report_skipped(dec.skipped, emb.n_rows)
+    _report_skipped(dec.skipped, emb.n_rows, "rows")
     profiles = ranking = y = None
     if labelled:
         y = emb.of_kept(labels)

@@ -198,6 +198,7 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
         dec.n_inputs,
         extra=("result", "score"),
         query=True,
+        unit="images" if dec.embeddings is None else "rows",
     )
 
 
