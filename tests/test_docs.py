@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +43,21 @@ def test_readme_figure_example(splice_data_dir, minilm, tmp_path):
     assert (tmp_path / "readme_decomposition.png").stat().st_size > 5_000
 
 
+def _run_example(
+    script: Path, args: list[str], cwd: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run an example script as the pages say to, offline, with this checkout's sksplice."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", **env}
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 def _quoted_outputs() -> list[tuple[str, str, list[str], str]]:
     """The example scripts whose output a page quotes (all of it, or some of its lines)
     right after their command: (page, script, its arguments, the block quoted)."""
@@ -71,20 +87,7 @@ def test_the_output_a_page_quotes_is_what_its_script_prints(
     # probes.md quoted coefficients the script no longer printed in their 6th decimal
     pytest.importorskip("matplotlib")
     args = [str(tmp_path) if a == "docs/_static" else a for a in args]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO_ROOT),
-        "HF_HUB_OFFLINE": "1",
-        "SKSPLICE_DATA": str(splice_data_dir),
-    }
-    proc = subprocess.run(
-        [sys.executable, str(REPO_ROOT / script), *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = _run_example(REPO_ROOT / script, args, tmp_path, SKSPLICE_DATA=str(splice_data_dir))
     assert proc.returncode == 0, proc.stderr[-3000:]
     # every line quoted is a line printed, in the order printed (a page may quote some)
     printed = iter(proc.stdout.splitlines())
@@ -561,15 +564,7 @@ def test_readme_lists_every_user_guide_page():
 @pytest.mark.parametrize("name", ["transformer_minilm", "migrating_equivalence"])
 def test_example_scripts_take_options(name, tmp_path):
     # --help is an option, not the data home (the examples' common --data-home is)
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLES / f"{name}.py"), "--help"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = _run_example(EXAMPLES / f"{name}.py", ["--help"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "--data-home" in proc.stdout
     assert not any(tmp_path.iterdir())  # no folder named --help

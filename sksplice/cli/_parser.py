@@ -51,50 +51,38 @@ def _given_path(what: str) -> Callable[[str], str]:
     return path
 
 
-def _folder(option: str, env: str) -> Callable[[str], str]:
-    """The type of ``--data-home`` and ``--cache-dir``: a blank value is refused (an
-    unset variable: a folder read as the current one, or a run that failed seconds
-    later), saying what leaving the option out means."""
-
-    def folder(value: str) -> str:
-        if not value.strip():
-            raise argparse.ArgumentTypeError(
-                f"{value!r} is blank (an unset variable?): give a folder, or leave {option} "
-                f"out to use ${env} or the default folder"
-            )
-        return value
-
-    return folder
-
-
-def _given(what: str, option: str, default: str) -> Callable[[str], str]:
-    """The type of an option naming ``what`` whose blank value is refused, saying what
-    leaving it out means (``--vocabulary ""`` was read as the folder ".", ``--model ""``
-    as a model of no name): most often an unset variable."""
+def _not_blank(what: str, left_out: str) -> Callable[[str], str]:
+    """The type of an option whose blank value is refused, most often an unset variable:
+    the message says to give ``what``, or to leave the option out (``left_out``: the
+    option and what that gives). ``--vocabulary ""`` was read as the folder ".",
+    ``--data-home ""`` as the working folder, ``--model ""`` as a model of no name."""
 
     def given(value: str) -> str:
         if not value.strip():
             raise argparse.ArgumentTypeError(
-                f"{value!r} is blank (an unset variable?): give {what}, or leave {option} out "
-                f"for {default}"
+                f"{value!r} is blank (an unset variable?): give {what}, or leave {left_out}"
             )
         return value
 
     return given
 
 
+def _folder(option: str, env: str) -> Callable[[str], str]:
+    """The type of ``--data-home`` and ``--cache-dir`` (:func:`_not_blank`)."""
+    return _not_blank("a folder", f"{option} out to use ${env} or the default folder")
+
+
+def _given(what: str, option: str, default: str) -> Callable[[str], str]:
+    """The type of an option naming ``what``, ``default`` when left out (:func:`_not_blank`)."""
+    return _not_blank(what, f"{option} out for {default}")
+
+
 _input_path = _given_path("an image or a folder")
 _labels_path = _given_path("the CSV file of path,label rows")
 
 
-def _title(value: str) -> str:
-    """A page title: a blank one (an unset variable) made a page headed by nothing."""
-    if not value.strip():
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is blank (an unset variable?): give a title, or leave --title out for "
-            "the default"
-        )
-    return value
+#: A page title: a blank one (an unset variable) made a page headed by nothing.
+_title = _not_blank("a title", "--title out for the default")
 
 
 def _positive_float(value: str) -> float:
