@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import weakref
@@ -961,6 +962,14 @@ def a_type(value: Any) -> str:
         return "None"
     name = type(value).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def natural_key(path: str | os.PathLike[str]) -> list[tuple[int, int, str]]:
+    """A sort key that orders numbered names by their numbers, as file browsers do
+    (``p2.png`` before ``p10.png``, ``img_emb_2`` before ``img_emb_10``, which plain
+    sorting and the shell's patterns put the other way)."""
+    parts = re.split(r"(\d+)", os.fspath(path))
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
 
 
 def plural(n: int, noun: str) -> str:

@@ -624,3 +624,22 @@ def test_a_folder_without_images_says_what_it_holds(tmp_path, capsys):
     empty.mkdir()
     code, out, err = _main(["decompose", str(empty), *_args(tmp_path)], capsys)
     assert code == 2 and err.strip().endswith(f" under folder {empty}: it holds no file"), err
+
+
+def test_images_of_a_folder_come_in_the_order_of_their_numbers(run_env, tmp_path, capsys):
+    # p10.png came before p2.png (plain sorting), in the table, the CSV and the report
+    folder = tmp_path / "numbered"
+    folder.mkdir()
+    sources = sorted(run_env.rglob("*.png"))
+    for source, name in zip(sources, ("p10.png", "p2.png", "p1.png", "IMG_9.png", "IMG_10.png")):
+        (folder / name).write_bytes(source.read_bytes())
+    code, out, err = _main(["decompose", str(folder), "-f", "csv", "-q", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    paths = dict.fromkeys(line.split(",")[0] for line in out.splitlines()[1:])  # (in order)
+    assert [p.rsplit("/", 1)[-1] for p in paths] == [
+        "IMG_9.png",
+        "IMG_10.png",
+        "p1.png",
+        "p2.png",
+        "p10.png",
+    ]

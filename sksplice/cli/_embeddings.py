@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .._names import plural
+from .._names import natural_key, plural
 from ._logging import CLIError, RunError, UsageError
 
 logger = logging.getLogger(__name__)
@@ -74,13 +74,6 @@ def _names_file(raw: str) -> bool:
     return kind in (*_TABLE_SUFFIXES, *_COMPRESSED, ".txt") and not os.path.isdir(raw)
 
 
-def _natural(path: Path) -> list[Any]:
-    """A key that orders numbered files by their numbers (``img_emb_2`` before
-    ``img_emb_10``, which the shell's patterns sort the other way)."""
-    parts = re.split(r"(\d+)", str(path))
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
-
-
 def _check_pairs(files: list[Path], names_files: list[Path]) -> None:
     """A names file given twice is refused, and so, where there is one per ``.npy`` file,
     is a pair whose files carry different numbers (``img_emb_2.npy`` with
@@ -110,7 +103,7 @@ def _warn_if_out_of_order(files: list[Path], names_files: list[Path]) -> None:
     patterns = {re.sub(r"\d+", "#", str(path)) for path in files}
     if len(patterns) != 1 or "#" not in next(iter(patterns)):
         return  # (not numbered alike: train.npy test.npy are read as given, said nowhere)
-    ordered = sorted(files, key=_natural)
+    ordered = sorted(files, key=natural_key)
     if ordered == files:
         return
     at = next(i for i, (a, b) in enumerate(zip(files, ordered, strict=True)) if a != b)

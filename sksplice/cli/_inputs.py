@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from .._image_files import IMAGE_EXTENSIONS, broken_link, shown_name, undecodable
 from .._images import _array_file_hint as _library_array_hint
+from .._names import natural_key
 from .._validation import alike_labels, alike_labels_message
 from ._logging import CLIError
 from ._output import _printable, plural
@@ -124,7 +125,7 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
         own.add(os.path.realpath(top))
     for step, (top, dirs, files) in enumerate(os.walk(folder, onerror=unread, followlinks=True)):
         keep = []
-        for name in sorted(dirs):
+        for name in sorted(dirs, key=natural_key):
             sub = Path(top) / name
             if _hidden(name):
                 # (counted, not read: its links are not followed)
@@ -192,7 +193,14 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
                 len(said),
                 listed(said, 3),
             )
-    return _Walk(sorted(found), sorted(others), sorted(hidden), folders, unreadable)
+    # (in the order of a file browser: p2.png before p10.png)
+    return _Walk(
+        sorted(found, key=natural_key),
+        sorted(others, key=natural_key),
+        sorted(hidden, key=natural_key),
+        folders,
+        unreadable,
+    )
 
 
 def unreadable_folder(folder: Path, exc: OSError) -> str:
