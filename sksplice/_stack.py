@@ -190,7 +190,11 @@ def _destination() -> Any:
 
 
 def warn_user(
-    message: str | Warning, category: type[Warning] = UserWarning, *, once_as: str | None = None
+    message: str | Warning,
+    category: type[Warning] = UserWarning,
+    *,
+    once_as: str | None = None,
+    of_the_data: bool = False,
 ) -> None:
     """``warnings.warn`` naming the user's line (:func:`user_stacklevel`), shown once
     per line even where scikit-learn resets Python's record of shown warnings.
@@ -212,7 +216,10 @@ def warn_user(
     to fit (the rows of each fold: folds of 53 and 54 rows and a refit on 80 showed
     one warning three times); filters still match its own text. The warning carries it,
     so that one recorded in a worker process and issued again here (the folds of
-    ``SplicePathSearchCV(n_jobs=2)``) is keyed alike.
+    ``SplicePathSearchCV(n_jobs=2)``) is keyed alike. ``of_the_data``: a warning about
+    data that any line may meet again (the concepts of a vocabulary with the same
+    embedding, which every fit of that vocabulary finds), shown once per process under
+    the default filter, not once per line that meets it.
     """
     if isinstance(message, Warning):
         category = type(message)
@@ -242,11 +249,11 @@ def warn_user(
     text = str(message)
     action = _action(text, category, module, lineno)
     shown_as = text if once_as is None else once_as
-    if action == "default":
+    if action == "default" and not of_the_data:
         key: tuple[Any, ...] = (shown_as, category, filename, lineno)
     elif action == "module":
         key = (shown_as, category, filename)
-    elif action == "once":
+    elif action in ("once", "default"):  # (of the data: once, wherever it is met)
         key = (shown_as, category)
     else:
         warnings.warn(message, category, stacklevel=level)

@@ -313,7 +313,8 @@ def warn_duplicate_concepts(
             "weight on such a group is split equally between its concepts, so none of them "
             f"stands for it alone. {keep}.",
             groups,
-        )
+        ),
+        of_the_data=True,  # (every fit of the vocabulary finds them: said once)
     )
     return found
 

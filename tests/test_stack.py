@@ -37,6 +37,23 @@ def test_default_shows_a_text_once_per_line():
     assert {w.filename for w in caught} == {__file__}
 
 
+def test_a_warning_of_the_data_is_shown_once_whatever_line_meets_it():
+    # the concepts of a vocabulary embedded alike were said again by every fit of it
+    def first():
+        _stack.warn_user("'dog' = 'Dog'", of_the_data=True)
+
+    def second():
+        _stack.warn_user("'dog' = 'Dog'", of_the_data=True)
+
+    def line():
+        _stack.warn_user("'dog' = 'Dog'")
+
+    caught = _shown("default", [first, second, first])
+    assert [str(w.message) for w in caught] == ["'dog' = 'Dog'"]
+    assert len(_shown("always", [first, second])) == 2  # (as Python's filters say)
+    assert len(_shown("default", [line, line, lambda: line()])) == 1  # (one line)
+
+
 def test_a_warning_keyed_once_as_another_text_is_shown_once_for_all_its_texts():
     def rows(n):
         return lambda: _stack.warn_user(f"centre from {n} rows", once_as="centre from few rows")
