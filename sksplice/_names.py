@@ -964,12 +964,25 @@ def a_type(value: Any) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
-def natural_key(path: str | os.PathLike[str]) -> list[tuple[int, int, str]]:
-    """A sort key that orders numbered names by their numbers, as file browsers do
-    (``p2.png`` before ``p10.png``, ``img_emb_2`` before ``img_emb_10``, which plain
-    sorting and the shell's patterns put the other way)."""
-    parts = re.split(r"(\d+)", os.fspath(path))
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
+def natural_key(path: str | os.PathLike[str]) -> tuple[Any, ...]:
+    """A sort key that orders paths as file browsers list them: folder by folder, the
+    numbers in a name by their value and letters whatever their case (``p2.png`` before
+    ``p10.png``, ``img_emb_2`` before ``img_emb_10``, which plain sorting and the shell's
+    patterns put the other way; ``cat/`` before ``cat 2/``). Names that only differ in
+    case or in zeros (``p1.png``, ``p01.png``) are ordered by their text: the order
+    never depends on the one a folder was listed in."""
+    text = os.fspath(path)
+    parts = re.split(r"[\\/]", text) if os.sep == "\\" else text.split("/")
+
+    def of_name(name: str) -> list[tuple[int, int, str]]:
+        # (the odd places of the split are the runs of decimal digits it split on)
+        pieces = re.split(r"(\d+)", name)
+        return [
+            (0, int(piece), "") if i % 2 else (1, 0, piece.casefold())
+            for i, piece in enumerate(pieces)
+        ]
+
+    return (tuple(tuple(of_name(part)) for part in parts), text)
 
 
 def plural(n: int, noun: str) -> str:

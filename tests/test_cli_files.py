@@ -9,7 +9,9 @@ import errno
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sksplice import cli
@@ -643,3 +645,39 @@ def test_images_of_a_folder_come_in_the_order_of_their_numbers(run_env, tmp_path
         "p2.png",
         "p10.png",
     ]
+
+
+def test_copies_of_large_files_of_one_size_are_told_apart_by_their_whole_content(
+    tmp_path, monkeypatch
+):
+    # uncompressed images of one size (BMP, PPM) all have the same size: their beginnings
+    # tell most apart, and only files with the same beginning are read whole
+    from sksplice.cli import _inputs
+
+    rng = np.random.default_rng(0)
+    original = rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    files = {
+        "a/x.ppm": original,
+        "a/other.ppm": rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes(),
+        "b/y.ppm": original,  # (a copy)
+        "b/z.ppm": original[:-1] + bytes([original[-1] ^ 1]),  # (its last byte differs)
+        "b/w.ppm": rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes(),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    from sksplice import _data
+
+    hashed = []
+    real = _data.file_sha256
+
+    def counted(path, **kwargs):
+        hashed.append(Path(path).name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(_data, "file_sha256", counted)
+    a = sorted((tmp_path / "a").iterdir())
+    b = sorted((tmp_path / "b").iterdir())
+    assert _inputs._copies(a, b) == [(tmp_path / "b/y.ppm", tmp_path / "a/x.ppm")]
+    assert sorted(hashed) == ["x.ppm", "y.ppm", "z.ppm"]  # (not other.ppm, w.ppm)

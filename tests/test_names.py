@@ -677,3 +677,35 @@ def test_sketches_of_embeddings_are_kept_for_the_newest_rows_only(monkeypatch):
     assert checked == 8 and others.tolist() == list(range(8))
     # the same embeddings rescaled, or rounded to float16, are the same targets
     assert _names.rows_of_other_targets(W2, 3 * X2.astype(np.float16))[0].size == 0
+
+
+def test_natural_key_orders_paths_as_a_file_browser_lists_them():
+    import random
+
+    from sksplice._names import natural_key
+
+    ordered = [
+        "a.png",
+        "B.png",
+        "cat/p2.png",
+        "cat/p10.png",
+        "cat/y.png",
+        "cat 2/x.png",  # (after cat/: folder by folder, not "cat 2/" < "cat/" as text)
+        "imgs/9",
+        "imgs/10\u00b2",  # (a superscript two is no digit of the number: no error)
+        "p01.png",
+        "p1.png",  # (equal but for a zero: ordered by their text, whatever came first)
+    ]
+    for seed in range(5):
+        shuffled = ordered[:]
+        random.Random(seed).shuffle(shuffled)
+        assert sorted(shuffled, key=natural_key) == ordered
+
+
+@given(st.lists(st.text(alphabet="ab01/ .²٣", max_size=8), max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_natural_key_is_a_total_order_of_any_names(names):
+    from sksplice._names import natural_key
+
+    # any names sort, the same whatever their order given (no error, no tie)
+    assert sorted(names, key=natural_key) == sorted(sorted(names), key=natural_key)

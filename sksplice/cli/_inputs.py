@@ -10,7 +10,7 @@ import stat
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .._image_files import IMAGE_EXTENSIONS, broken_link, shown_name, undecodable
 from .._images import _array_file_hint as _library_array_hint
@@ -1014,15 +1014,17 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     copies = _copies(paths_a, paths_b)
     if copies:
         b, a = copies[0]
+        one = len(copies) == 1
         logger.warning(
-            "%s of %s %s byte-identical to %s of %s (first: %s, a copy of %s): each is "
-            "counted in both collections, which makes them look more alike than their "
-            "distinct images are; remove the copies from one folder to compare distinct images",
+            "%s of %s %s byte-identical to %s of %s (%s%s, a copy of %s): each is counted "
+            "in both collections, which makes them look more alike than their distinct "
+            "images are; remove the copies from one folder to compare distinct images",
             plural(len(copies), "image"),
             folders[1],
-            "is" if len(copies) == 1 else "are",
-            "one" if len(copies) == 1 else "images",
+            "is" if one else "are",
+            "one" if one else "images",
             folders[0],
+            "" if one else "first: ",
             b,
             a,
         )
@@ -1031,9 +1033,20 @@ def _two_collections(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
 
 def _copies(paths_a: list[Path], paths_b: list[Path]) -> list[tuple[Path, Path]]:
     """The files of ``paths_b`` that hold the same bytes as one of ``paths_a`` (copies, not
-    links: those share a path), each with the first such file of A. Only files of a size
-    that both hold are read (copies have the same size; two photos seldom do)."""
+    links: those share a path), each with the first such file of A, in the order of the
+    run. Only files of a size that both hold are read (copies have the same size; two
+    photos seldom do), and of those only the beginning where the beginnings differ
+    (uncompressed images of one size, BMP or PPM, all have the same size)."""
+    import hashlib
+
     from .._data import file_sha256
+
+    def beginning(path: Path) -> str | None:
+        try:
+            with open(path, "rb") as fh:
+                return hashlib.sha256(fh.read(_BEGINNING)).hexdigest()
+        except OSError:
+            return None
 
     def sizes(paths: list[Path]) -> dict[int, list[Path]]:
         by_size: dict[int, list[Path]] = {}
@@ -1052,19 +1065,33 @@ def _copies(paths_a: list[Path], paths_b: list[Path]) -> list[tuple[Path, Path]]
         except OSError:
             return None
 
+    def alike(a: list[Path], b: list[Path], key: Any) -> list[tuple[list[Path], list[Path]]]:
+        """The groups of ``a`` and ``b`` that share a ``key`` (files it could not read
+        left out)."""
+        keyed_a: dict[str, list[Path]] = {}
+        for path in a:
+            k = key(path)
+            if k is not None:
+                keyed_a.setdefault(k, []).append(path)
+        keyed_b: dict[str, list[Path]] = {}
+        for path in b:
+            k = key(path)
+            if k in keyed_a:
+                keyed_b.setdefault(k, []).append(path)
+        return [(keyed_a[k], keyed_b[k]) for k in keyed_b]
+
     of_a, of_b = sizes(paths_a), sizes(paths_b)
     found: list[tuple[Path, Path]] = []
-    for size in sorted(of_a.keys() & of_b.keys()):
-        held: dict[str, Path] = {}
-        for path in of_a[size]:
-            key = digest(path)
-            if key is not None:
-                held.setdefault(key, path)
-        for path in of_b[size]:
-            key = digest(path)
-            if key in held:
-                found.append((path, held[key]))
-    return sorted(found)
+    for size in of_a.keys() & of_b.keys():
+        pairs = alike(of_a[size], of_b[size], beginning)
+        if size > _BEGINNING:  # (else the beginning is the whole file)
+            pairs = [p for a, b in pairs for p in alike(a, b, digest)]
+        found += [(path, a[0]) for a, b in pairs for path in b]
+    return sorted(found, key=lambda pair: natural_key(pair[0]))
+
+
+#: The bytes of a file read first to tell it apart from others of its size.
+_BEGINNING = 1 << 16
 
 
 def _has_class_folders(root: Path) -> bool:
