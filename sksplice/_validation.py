@@ -1025,25 +1025,47 @@ def vectors_in_cells(X: Any) -> str | None:
     return None
 
 
+#: The words of NumPy and scikit-learn for a list of rows that is no array of numbers.
+_NOT_AN_ARRAY = ("inhomogeneous", "setting an array element", "could not convert", "scalar array")
+
+
 def rows_not_an_array(X: Any, name: str = "X") -> str | None:
     """What keeps the list (or tuple) of rows ``X`` from being an array of numbers, by its
     row: NumPy says "setting an array element with a sequence. The requested array has
     an inhomogeneous shape after 1 dimensions" of rows of two lengths, and scikit-learn
     "Expected 2D array, got scalar array instead: array=nan" of ``None``. None where
-    ``X`` is no list of rows, or nothing is found."""
+    ``X`` is no list of rows, or nothing is found. (A ``None`` among the numbers of a
+    row is NaN to NumPy, and said as a NaN is.)"""
     if X is None:
         return f"{name} is None: give the rows as an array of shape (n_samples, n_features)"
     if not isinstance(X, list | tuple):
         return None
+
+    def dims(row: Any) -> int | None:
+        try:
+            return int(np.ndim(row))
+        except ValueError:  # (cells of several lengths: NumPy's own words)
+            return None
+
+    shapes = [None if row is None or isinstance(row, str | bytes) else dims(row) for row in X]
+    rows_of_values = any(ndim is not None and ndim >= 1 for ndim in shapes)
     width = None
-    for i, row in enumerate(X):
+    for i, (row, ndim) in enumerate(zip(X, shapes, strict=True)):
         if row is None:
             return (
                 f"{name}: row {i} is None, not a row of numbers: leave it out (its place in "
                 "the other arrays with it), or give a row of NaN"
             )
-        if isinstance(row, str | bytes) or np.ndim(row) != 1:
-            continue  # (a list of numbers, or of texts: said as scikit-learn says it)
+        if isinstance(row, str | bytes):
+            continue  # (texts: said as scikit-learn says it)
+        if ndim is None or (ndim > 1 and isinstance(row, list | tuple)):
+            return f"{name}: row {i} holds sequences in its cells, not one number in each"
+        if ndim == 0:
+            if rows_of_values:  # (a number among rows; a list of numbers is 1-D X)
+                return f"{name}: row {i} is {row!r}, not a row of numbers"
+            continue
+        if ndim != 1:
+            continue
         n = len(row)
         if width is None:
             width = n
@@ -1053,10 +1075,10 @@ def rows_not_an_array(X: Any, name: str = "X") -> str | None:
                 "the same number of values (one embedding, or the weights of every concept)"
             )
         for j, value in enumerate(row):
-            if isinstance(value, str | bytes) or value is None:
+            if isinstance(value, str | bytes):
                 try:
-                    float(value)  # type: ignore[arg-type]
-                except (TypeError, ValueError):
+                    float(value)
+                except ValueError:
                     return f"{name}: row {i}, column {j} holds {value!r}, not a number"
     return None
 
@@ -1064,7 +1086,8 @@ def rows_not_an_array(X: Any, name: str = "X") -> str | None:
 def validated(estimator: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
     """:func:`sklearn.utils.validation.validate_data`, whose errors of a list of rows
     that is no array of numbers (rows of two lengths, a ``None`` row, a text among the
-    numbers) name the row (:func:`rows_not_an_array`), and of ``X=None`` say so."""
+    numbers) name the row (:func:`rows_not_an_array`), and of ``X=None`` say so; its
+    other errors (a width other than the fitted one) are scikit-learn's."""
     from sklearn.utils.validation import validate_data
 
     if X is None:
@@ -1072,7 +1095,8 @@ def validated(estimator: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return validate_data(estimator, X, *args, **kwargs)
     except ValueError as exc:
-        why = rows_not_an_array(X)
+        said = str(exc)
+        why = rows_not_an_array(X) if any(w in said for w in _NOT_AN_ARRAY) else None
         if why is None:
             raise
         raise ValueError(why) from exc

@@ -537,7 +537,7 @@ def test_a_list_of_rows_that_is_no_array_of_numbers_is_refused_at_its_row():
     # NumPy's "setting an array element with a sequence. The requested array has an
     # inhomogeneous shape after 1 dimensions", scikit-learn's "Expected 2D array, got
     # scalar array instead: array=nan" of None
-    from sksplice import ConceptEditor, ZeroShotClassifier
+    from sksplice import ConceptEditor, ConceptProjector, ZeroShotClassifier
 
     X = _X()
     rows = X[:3].tolist()
@@ -557,11 +557,21 @@ def test_a_list_of_rows_that_is_no_array_of_numbers_is_refused_at_its_row():
         ),
         "missing": (None, r"^X is None: give the rows as an array of shape \(n_samples, "),
     }
+    cases["nested"] = (
+        [[rows[0][0], rows[0][1:3], *rows[0][3:]], rows[1]],
+        r"^X: row 0 holds sequences in its cells, not one number in each$",
+    )
+    cases["scalar"] = ([rows[0], 3.0], r"^X: row 1 is 3\.0, not a row of numbers$")
     zero_shot = ZeroShotClassifier(CountingEmbedder(dim=DIM), classes=["a", "b"])
+    projector = ConceptProjector(directions=np.eye(DIM)[:1])
     for given, pattern in cases.values():
-        for method in (splice.transform, _splice().fit, zero_shot.fit):
+        for method in (splice.transform, _splice().fit, zero_shot.fit, projector.fit):
             with pytest.raises(ValueError, match=pattern):
                 method(given)
+    # a None among the numbers is NaN to NumPy: another error is said as it is
+    narrow = [[*rows[0][:-2], None], rows[1][:-1]]
+    with pytest.raises(ValueError, match=rf"^X has {DIM - 1} features, but SpliceTransformer"):
+        splice.transform(narrow)
     weights = splice.transform(X[:3]).toarray().tolist()
     editor = ConceptEditor(splice=splice, remove=[]).fit(splice.transform(X))
     with pytest.raises(ValueError, match=r"^X: row 1 has 29 values where row 0 has 30"):
