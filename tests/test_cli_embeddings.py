@@ -1413,3 +1413,27 @@ def test_a_labels_table_giving_a_name_two_labels_is_refused_at_its_row(run_env, 
         assert err.strip() == (
             f"sksplice: error: --labels {labels}, {at}: a.jpg is given two labels ('cat', 'dog')"
         ), err
+
+
+def test_rows_of_a_json_lines_file_are_named_by_their_lines_blank_ones_counted(
+    run_env, tmp_path, capsys
+):
+    # pandas reads no row of a blank line: its 2nd row was said to be on line 2 where it
+    # was on line 3; and a compressed file's bad line was a byte offset of its text
+    import gzip
+
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(3).normal(size=(3, 32)).astype(np.float32))
+    names = tmp_path / "names.jsonl"
+    names.write_text('{"path": "a.jpg"}\n\n{"path": null}\n{"path": "c.jpg"}\n', "utf-8")
+    argv = ["decompose", str(X), "--names", str(names), "-f", "csv", *_args(tmp_path)]
+    code, out, err = _main(argv, capsys)
+    assert code == 0 and f"{X}[1]" in out, err  # (named by its place instead)
+    assert "no name in its column 'path' (the first: line 3)" in err, err
+    packed = tmp_path / "names.jsonl.gz"
+    packed.write_bytes(gzip.compress(b'{"path": "a.jpg"}\n\n{"path": "b.jpg"}\n{"path": b}\n'))
+    err = refused_before_torch(["decompose", str(X), "--names", str(packed), *_args(tmp_path)])
+    assert err.strip() == (
+        f"sksplice: error: cannot read --names {packed}: line 4 is not JSON (Expecting value, "
+        "column 10)"
+    ), err

@@ -624,10 +624,9 @@ def _read_table(path: Path, kind: str, option: str = "--names") -> Any:
 def malformed(path: Path, kind: str, exc: Exception) -> str:
     """What is wrong with the table ``path`` that pandas or pyarrow failed to read, by
     its line where it has lines: pandas says "Error tokenizing data. C error: Expected 2
-    fields in line 3, saw 3" of a row with a comma too many, and a byte position of a
-    line of a .jsonl file that is not JSON."""
-    import re
-
+    fields in line 3, saw 3" of a row with a comma too many, and a byte position (in the
+    decompressed text, of a compressed file) of a line of a .jsonl file that is not
+    JSON."""
     said = " ".join(str(exc).split())
     ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", said)
     if ragged:
@@ -637,35 +636,56 @@ def malformed(path: Path, kind: str, exc: Exception) -> str:
             f"line {line} has {saw} fields where the lines before it have {n}: put a value "
             f"that holds {sep} in double quotes"
         )
-    if kind == ".jsonl" and path.suffix.lower() == ".jsonl":  # (not compressed: read again)
+    if kind == ".jsonl":
         import json
 
-        try:
-            with open(path, encoding="utf-8") as fh:
-                for line, text in enumerate(fh, start=1):
-                    if not text.strip():
-                        continue
-                    try:
-                        value = json.loads(text)
-                    except json.JSONDecodeError as error:
-                        return f"line {line} is not JSON ({error.msg}, column {error.colno})"
-                    if not isinstance(value, dict):
-                        return f"line {line} is not a JSON object ({{...}}) of one row's fields"
-        except (OSError, UnicodeDecodeError):
-            pass
+        for line, text in _json_lines(path):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as error:
+                return f"line {line} is not JSON ({error.msg}, column {error.colno})"
+            if not isinstance(value, dict):
+                return f"line {line} is not a JSON object ({{...}}) of one row's fields"
     return said
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The lines of the .jsonl file ``path`` that are not blank (pandas reads no row of
+    those), with their numbers from 1, as an editor numbers them; a compressed file
+    (``.jsonl.gz``, ``.bz2``, ``.xz``) read through its compression. Nothing where it
+    cannot be read (its error is pandas')."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener: Any = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(
+        path.suffix.lower(), open
+    )
+    if opener is open and path.suffix.lower() != ".jsonl":  # (.zst, .zip: not read here)
+        return
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for line, text in enumerate(fh, start=1):
+                if text.strip():
+                    yield line, text
+    except (OSError, UnicodeDecodeError, EOFError, lzma.LZMAError):
+        return
 
 
 def _row_at(path: Path, i: int) -> str:
     """Where the row ``i`` (from 0) of the table ``path`` is, in words its reader counts
-    alike: the line of a .csv or .tsv file (after its header) or of a .jsonl file, as an
-    editor numbers it; the ordinal row of a .parquet file (no line to count, and its row
-    numbers start from 0 in pandas, from 1 elsewhere)."""
+    alike: the line of a .csv or .tsv file (after its header) or of a .jsonl file (blank
+    lines counted), as an editor numbers it; the ordinal row of a .parquet file (no line
+    to count, and its row numbers start from 0 in pandas, from 1 elsewhere), and of a
+    .jsonl file that cannot be read again."""
     kind = _kind(path)
     if kind in (".csv", ".tsv"):
         return f"line {i + 2}"
     if kind == ".jsonl":
-        return f"line {i + 1}"
+        # (the i-th line that is not blank: pandas reads no row of a blank one)
+        line = next(itertools.islice((n for n, _ in _json_lines(path)), i, None), None)
+        if line is not None:
+            return f"line {line}"
     n = i + 1
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"its {n}{suffix} row"
