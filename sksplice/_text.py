@@ -5,17 +5,29 @@
 :func:`to_text_list`. A sequence of texts is read like any other sequence of inputs (a list, a
 numpy array, a pandas Series or single-column DataFrame) and every item must
 be a string; a single string is refused rather than read as its characters.
+
+:data:`cut_texts_kept` lets a caller of many ``embed_text`` calls (the embedding of
+a vocabulary in blocks) say the texts cut to the context once, at their places in
+the whole.
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 from typing import Any
 
 from ._images import describe_item, item_kind, to_item_list
 from ._names import a_type
 
-__all__ = ["to_text_list"]
+__all__ = ["cut_texts_kept", "to_text_list"]
+
+#: Where ``CLIPEmbedder.embed_text`` keeps what it would warn of, where set (a list):
+#: ``(positions among its texts, context length, model)`` of the texts it cut, one
+#: tuple a call; unset, it warns (:class:`~sksplice.exceptions.TruncatedTextWarning`).
+cut_texts_kept: contextvars.ContextVar[list[tuple[list[int], int, str]] | None] = (
+    contextvars.ContextVar("sksplice_cut_texts_kept", default=None)
+)
 
 
 def _looks_like_an_image(item: Any) -> bool:

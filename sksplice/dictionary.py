@@ -56,6 +56,7 @@ from ._names import plural
 from ._progress import counted_by, progress
 from ._protocols import check_text_embedder
 from ._stack import warn_user
+from ._text import cut_texts_kept
 from ._validation import check_finite_rows, check_int, shown_groups
 
 __all__ = [
@@ -1530,6 +1531,8 @@ def _embed_calls(
     if bar.n < done:
         bar.update(done - bar.n)
     embedded_here = 0  # (concepts embedded by this run, not read from blocks)
+    # (the concepts the text tower cut to its context, by their places in the vocabulary)
+    cut: list[tuple[list[int], int, str]] = []
 
     def embed_group(block: int, numbers: list[int]) -> None:
         """Embed the calls ``numbers`` of ``plan`` (block ``block``), and keep the block."""
@@ -1537,7 +1540,14 @@ def _embed_calls(
         for number in numbers:
             rows = plan[number]
             batch = [concepts[i] for i in rows]
-            out = np.asarray(embedder.embed_text(batch))
+            kept: list[tuple[list[int], int, str]] = []
+            token = cut_texts_kept.set(kept)
+            try:
+                out = np.asarray(embedder.embed_text(batch))
+            finally:
+                cut_texts_kept.reset(token)
+            for positions, context_length, model in kept:  # (said once, at the end)
+                cut.append(([rows[i] for i in positions], context_length, model))
             if out.ndim != 2 or out.shape[0] != len(batch):
                 raise ValueError(
                     f"{type(embedder).__name__}.embed_text returned shape {out.shape} for "
@@ -1715,6 +1725,11 @@ def _embed_calls(
             now - loop_started,
             (done - done_before) / max(now - loop_started, 1e-9),
         )
+    if cut:
+        from .embedders import _cut_texts_warning
+
+        positions = sorted(i for found, _, _ in cut for i in found)
+        warn_user(_cut_texts_warning(concepts, positions, cut[0][1], cut[0][2], "concepts"))
     assert raw is not None  # (the vocabulary is not empty)
     return raw
 

@@ -56,7 +56,7 @@ from ._names import listed
 from ._persistence import VersionStampMixin
 from ._progress import progress
 from ._stack import in_estimator_display, warn_user
-from ._text import to_text_list
+from ._text import cut_texts_kept, to_text_list
 from ._text_encoder import (
     _fixed_batches,
     _short_text_encoder,
@@ -160,21 +160,28 @@ def _skipped_warning(
 
 
 def _cut_texts_warning(
-    texts: Sequence[str], cut: Sequence[int], context_length: int, model: str
+    texts: Sequence[str],
+    cut: Sequence[int],
+    context_length: int,
+    model: str,
+    what: str = "texts",
 ) -> TruncatedTextWarning:
-    """The :class:`TruncatedTextWarning` of the texts at ``cut`` among ``texts``."""
+    """The :class:`TruncatedTextWarning` of the texts at ``cut`` among ``texts`` (``what``
+    they are: ``"concepts"`` of a vocabulary)."""
 
-    def show(i: int) -> str:
+    def shown(i: int) -> str:
         text = texts[i]
-        shown = repr(text) if len(text) <= 43 else f"{text[:40]!r}..."
-        return shown if len(texts) == 1 else f"{i}: {shown}"
+        return repr(text) if len(text) <= 43 else f"{text[:40]!r}..."
 
-    if len(cut) == 1:
-        which, them = f"the text {show(cut[0])} is", "it"
+    one = what[:-1]
+    if len(texts) == 1:
+        which, them = f"the {one} {shown(cut[0])} is", "it"
+    elif len(cut) == 1:
+        which, them = f"the {one} at position {cut[0]} ({shown(cut[0])}) is", "it"
     else:
-        shown = listed(cut, 3, show, sep="; ")
-        which, them = f"{len(cut)} of {len(texts)} texts ({shown}) are", "them"
-    positions = "" if len(texts) == 1 else " (the warning's .indices attribute gives the positions)"
+        listing = listed(cut, 3, lambda i: f"{i}: {shown(i)}", sep="; ")
+        which, them = f"{len(cut)} of {len(texts)} {what} ({listing}) are", "them"
+    positions = " (the warning's .indices attribute gives them all)" if len(cut) > 4 else ""
     return TruncatedTextWarning(
         f"{which} longer than the context of {model}'s text tower ({context_length} "
         f"tokens) and cut to it by its tokenizer: the embedding reads only the "
@@ -189,12 +196,17 @@ def texts_cut_by(model: str, texts: Sequence[str]) -> TruncatedTextWarning | Non
     ``model`` will give, known before its weights are loaded (from its tokenizer); None
     where no text is cut, or where the model's tokenizer is not open_clip's own (a Hugging
     Face one: not known until it is loaded)."""
-    registry = _ImportedRegistry()
-    cfg = registry.get_model_config(model)
-    if not cfg or cfg.get("text_cfg", {}).get("hf_tokenizer_name"):
+    if model.startswith(HF_HUB_PREFIX):  # (its config is the hub's: a download)
         return None
-    tokenizer = registry.open_clip.get_tokenizer(model)
-    tokens = tokenizer(list(texts))
+    try:
+        registry = _ImportedRegistry()
+        cfg = registry.get_model_config(model)
+        if not cfg or cfg.get("text_cfg", {}).get("hf_tokenizer_name"):
+            return None
+        tokenizer = registry.open_clip.get_tokenizer(model)
+        tokens = tokenizer(list(texts))
+    except Exception:  # (a warning said early, not an error: the run says those)
+        return None
     cut = cut_to_context(tokenizer, texts, tokens)
     return _cut_texts_warning(texts, cut, int(tokens.shape[-1]), model) if cut else None
 
@@ -760,7 +772,11 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
                     out[chunk_start + rows] = self._encode(encode, batch, config)
                     bar.update(len(rows))
         if cut:
-            warn_user(_cut_texts_warning(items, cut, context_length, config.model))
+            kept = cut_texts_kept.get()
+            if kept is not None:  # (the caller warns once for all its calls)
+                kept.append((cut, context_length, config.model))
+            else:
+                warn_user(_cut_texts_warning(items, cut, context_length, config.model))
         return out
 
     @overload

@@ -256,3 +256,7 @@ def test_a_text_is_warned_about_only_if_it_does_not_fit_the_context(text_variant
         else []
     )
     assert (embedders.texts_cut_by(text_variants, [text]) is not None) == cut
+    # (a model of the Hugging Face Hub, or one open_clip does not know: not known early,
+    # and no download or error for an early warning)
+    assert embedders.texts_cut_by("hf-hub:nobody/nothing", [text]) is None
+    assert embedders.texts_cut_by("no-such-model", [text]) is None

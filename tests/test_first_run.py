@@ -958,3 +958,39 @@ def test_the_first_run_names_the_clip_model_and_weights_in_a_users_words(
     ]
     tagged = CLIPEmbedder(model="ViT-B-32", pretrained="laion2b_s34b_b79k", precision="bf16")
     assert tagged._weights_said() == "ViT-B-32 (laion2b_s34b_b79k), bf16"
+
+
+def test_concepts_cut_to_the_context_are_said_once_at_their_places_in_the_vocabulary(
+    tiny_clip_model,
+):
+    # each call of the embedding (the sample, then each block) warned of its own texts,
+    # counted within it: "1 of 1024 texts (17: ...)"
+    import warnings
+
+    from sksplice.embedders import CLIPEmbedder
+    from sksplice.exceptions import TruncatedTextWarning
+
+    concepts = [f"concept number {i}" for i in range(2100)]
+    concepts[7] = "a dog and " * 30
+    concepts[2050] = "a cat and " * 30
+    embedder = CLIPEmbedder(model=tiny_clip_model, pretrained=None, device="cpu")
+    clear_memory_cache()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        embed_vocabulary(embedder, concepts, disk_cache=False)
+    cut = [w.message for w in seen if issubclass(w.category, TruncatedTextWarning)]
+    assert len(cut) == 1, [str(w) for w in cut]
+    assert cut[0].indices == (7, 2050)
+    assert str(cut[0]).startswith(
+        "2 of 2100 concepts (7: 'a dog and a dog and a dog and a dog and '...; 2050: 'a cat "
+    )
+    # (a single one is named by its position)
+    assert str(embedders_warning(["x", "a b " * 60], tiny_clip_model)).startswith(
+        "the text at position 1 ('a b a b a b a b a b a b a b a b a b a b '...) is longer than"
+    )
+
+
+def embedders_warning(texts, model):
+    from sksplice.embedders import texts_cut_by
+
+    return texts_cut_by(model, texts)
