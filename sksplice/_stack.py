@@ -224,14 +224,21 @@ def warn_user(
     if isinstance(message, Warning):
         category = type(message)
         # (a warning recorded in a worker process and issued again in the caller's keeps
-        # the text it is shown once as)
+        # the text it is shown once as, and whether it is of the data)
         if once_as is None:
             once_as = getattr(message, "_sksplice_once_as", None)
         else:
             message._sksplice_once_as = once_as  # type: ignore[attr-defined]
-    elif once_as is not None:
+        if of_the_data:
+            message._sksplice_of_the_data = True  # type: ignore[attr-defined]
+        else:
+            of_the_data = bool(getattr(message, "_sksplice_of_the_data", False))
+    elif once_as is not None or of_the_data:
         message = category(message)
-        message._sksplice_once_as = once_as  # type: ignore[attr-defined]
+        if once_as is not None:
+            message._sksplice_once_as = once_as  # type: ignore[attr-defined]
+        if of_the_data:
+            message._sksplice_of_the_data = True  # type: ignore[attr-defined]
     # (level 1 is this function, as for the warnings.warn calls below; in a worker,
     # where no caller is outside the library, the line that called this one)
     here = inspect.currentframe()

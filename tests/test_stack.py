@@ -50,6 +50,25 @@ def test_a_warning_of_the_data_is_shown_once_whatever_line_meets_it():
 
     caught = _shown("default", [first, second, first])
     assert [str(w.message) for w in caught] == ["'dog' = 'Dog'"]
+    # recorded in a worker process and issued again here (the folds of a search), at
+    # two lines: still once
+    import pickle
+
+    from sksplice.dictionary import DuplicateConceptWarning
+
+    _stack._SHOWN.clear()
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
+        _stack.warn_user(DuplicateConceptWarning("'a' = 'A'", [("a", "A")]), of_the_data=True)
+    (recorded,) = [pickle.loads(pickle.dumps(w.message)) for w in log]
+    def issued_here():
+        _stack.warn_user(recorded)
+
+    def issued_there():
+        _stack.warn_user(recorded)
+
+    again = _shown("default", [issued_here, issued_there])
+    assert len(again) == 1 and again[0].message.groups == [("a", "A")]
     assert len(_shown("always", [first, second])) == 2  # (as Python's filters say)
     assert len(_shown("default", [line, line, lambda: line()])) == 1  # (one line)
 
