@@ -596,15 +596,15 @@ def test_a_folder_whose_only_images_cannot_be_read_says_why_it_holds_none(
     code, out, err = _main(["decompose", str(folder), *_args(tmp_path)], capsys)
     assert code == 2 and out == ""
     assert err.strip().endswith(
-        f" under folder {folder}; the folder {folder / 'birds'} in it could not be read "
-        "(Permission denied): check its permissions"
+        f" under folder {folder}; folder {folder / 'birds'} could not be read (Permission "
+        "denied): check its permissions"
     ), err
     assert err.count("\n") == 1, err
     _refuse_to_list(monkeypatch, "birds", "fish")
     code, out, err = _main(["decompose", str(folder), *_args(tmp_path)], capsys)
     assert code == 2 and out == ""
     assert err.strip().endswith(
-        f" under folder {folder}; 2 folders in it could not be read: {folder / 'birds'} "
+        f" under folder {folder}; 2 folders could not be read: {folder / 'birds'} "
         f"(Permission denied), {folder / 'fish'} (Permission denied); check their permissions"
     ), err
 
@@ -625,7 +625,15 @@ def test_a_folder_without_images_says_what_it_holds(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     code, out, err = _main(["decompose", str(empty), *_args(tmp_path)], capsys)
-    assert code == 2 and err.strip().endswith(f" under folder {empty}: it holds no file"), err
+    assert code == 2 and err.strip().endswith(
+        f" under folder {empty}: it holds no file that is read (hidden files are not)"
+    ), err
+    (folder / "only.txt").mkdir()  # (a folder named as a file: none of the files)
+    for name in ("a.txt", "b.md", "c.doc", "d.rtf", "e.odt"):
+        (folder / name).unlink()
+    (folder / "notes.txt").write_text("x")
+    code, out, err = _main(["decompose", str(folder), *_args(tmp_path)], capsys)
+    assert err.strip().endswith(": it holds 1 file, without an image extension (notes.txt)")
 
 
 def test_images_of_a_folder_come_in_the_order_of_their_numbers(run_env, tmp_path, capsys):

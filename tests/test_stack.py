@@ -61,6 +61,7 @@ def test_a_warning_of_the_data_is_shown_once_whatever_line_meets_it():
         warnings.simplefilter("always")
         _stack.warn_user(DuplicateConceptWarning("'a' = 'A'", [("a", "A")]), of_the_data=True)
     (recorded,) = [pickle.loads(pickle.dumps(w.message)) for w in log]
+
     def issued_here():
         _stack.warn_user(recorded)
 

@@ -176,23 +176,15 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
                 continue
             (found if image else others).append(path)
     if unreadable and warn:
-        said = [f"{folder / name} ({why})" for name, why in sorted(unreadable.items())]
-        if len(said) == 1:
-            name, why = next(iter(unreadable.items()))
-            logger.warning(
-                "folder %s could not be read (%s): its images are left out; check its permissions",
-                folder / name,
-                why,
-            )
-        else:
-            from .._names import listed
-
-            logger.warning(
-                "%d folders could not be read: %s; their images are left out; check "
-                "their permissions",
-                len(said),
-                listed(said, 3),
-            )
+        said, one = _unreadable_said(folder, unreadable)
+        their = "its" if one else "their"
+        logger.warning(
+            "%s%s %s images are left out; check %s permissions",
+            said,
+            ":" if one else ";",
+            their,
+            their,
+        )
     # (in the order of a file browser: p2.png before p10.png)
     return _Walk(
         sorted(found, key=natural_key),
@@ -201,6 +193,19 @@ def _walk(folder: Path, warn: bool = True) -> _Walk:
         folders,
         unreadable,
     )
+
+
+def _unreadable_said(folder: Path, unreadable: dict[str, str]) -> tuple[str, bool]:
+    """The folders under ``folder`` that could not be read (``unreadable``: their paths
+    relative to it, and why), in words (``folder F could not be read (Permission
+    denied)``, ``2 folders could not be read: ...``), and whether there is one."""
+    from .._names import listed
+
+    if len(unreadable) == 1:
+        ((name, why),) = unreadable.items()
+        return f"folder {folder / name} could not be read ({why})", True
+    said = [f"{folder / name} ({why})" for name, why in sorted(unreadable.items())]
+    return f"{len(said)} folders could not be read: {listed(said, 3)}", False
 
 
 def unreadable_folder(folder: Path, exc: OSError) -> str:
@@ -414,27 +419,16 @@ def _collect_images(
 
                     n = len(walk.others)
                     shown = listed([str(p.relative_to(path)) for p in walk.others], 3)
+                    without = "none with" if n > 1 else "without"
                     hidden = (
-                        f": it holds {plural(n, 'file')}, none with an image extension ({shown})"
+                        f": it holds {plural(n, 'file')}, {without} an image extension ({shown})"
                     )
                 elif not hidden and not walk.unreadable:
-                    hidden = ": it holds no file"
+                    hidden = ": it holds no file that is read (hidden files are not)"
                 if walk.unreadable:
                     # (the warning naming them is held back by a refused run: said here)
-                    from .._names import listed
-
-                    said = [f"{path / name} ({why})" for name, why in walk.unreadable.items()]
-                    if len(said) == 1:
-                        name, why = next(iter(walk.unreadable.items()))
-                        hidden += (
-                            f"; the folder {path / name} in it could not be read ({why}): "
-                            "check its permissions"
-                        )
-                    else:
-                        hidden += (
-                            f"; {len(said)} folders in it could not be read: "
-                            f"{listed(said, 3)}; check their permissions"
-                        )
+                    said, one = _unreadable_said(path, walk.unreadable)
+                    hidden += f"; {said}{':' if one else ';'} check {'its' if one else 'their'} permissions"
                 raise CLIError(
                     f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder "
                     f"{path}{hidden}"
