@@ -428,7 +428,8 @@ def _collect_images(
                 if walk.unreadable:
                     # (the warning naming them is held back by a refused run: said here)
                     said, one = _unreadable_said(path, walk.unreadable)
-                    hidden += f"; {said}{':' if one else ';'} check {'its' if one else 'their'} permissions"
+                    their = "its" if one else "their"
+                    hidden += f"; {said}{':' if one else ';'} check {their} permissions"
                 raise CLIError(
                     f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under folder "
                     f"{path}{hidden}"
