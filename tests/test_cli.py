@@ -4649,6 +4649,12 @@ def test_help_as_a_command_prints_the_help_of_sksplice_or_of_a_command(capsys):
             parse_command_line(["help", *words])
         assert exited.value.code == 0
         assert capsys.readouterr().out.startswith("usage: sksplice help [-h] [COMMAND]")
+    # the help asked for twice (help search --help) is given once
+    for words in (["search", "--help"], ["-h", "search"]):
+        with pytest.raises(SystemExit) as exited:
+            parse_command_line(["help", *words])
+        assert exited.value.code == 0
+        assert capsys.readouterr().out.startswith("usage: sksplice search ")
     # help is listed with the commands it gives the help of
     listed = parser.format_help()
     assert "    help       the help of a command: sksplice help COMMAND\n" in listed

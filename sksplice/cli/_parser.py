@@ -497,6 +497,8 @@ def _help(parser: argparse.ArgumentParser, words: Sequence[str], commands: list[
     if words in (["help"], ["-h"], ["--help"]):  # (the help of help)
         _commands(parser)["help"].print_help()
         parser.exit(0)
+    # (help decompose --help, help -h decompose: the help asked for twice)
+    words = [w for w in words if w not in ("-h", "--help")] or ["help"]
     choose = f"choose from {', '.join(commands)}"
     if words[0] not in commands:
         close = _close(words[0], commands, n=3)
