@@ -348,8 +348,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     if not folder.is_dir():
         if args.clear is not None and cache_dir_chosen(args.cache_dir):
-            # (a misspelt folder is not an empty cache: nothing cleared is not the
-            # clearing asked for)
+            # (a misspelt folder is not an empty cache: said as a warning, which -q keeps;
+            # a script clearing a folder that may not exist yet still succeeds)
             from .._data import CACHE_DIR_ENV
 
             named = (
@@ -357,12 +357,14 @@ def _cmd_cache(args: argparse.Namespace) -> int:
                 if args.cache_dir is not None
                 else f"${CACHE_DIR_ENV} ({os.environ[CACHE_DIR_ENV]})"
             )
-            raise UsageError(
-                f"{named} does not exist, so --clear {args.clear} has nothing to remove "
-                f"from it; check the folder's name (sksplice cache without --clear lists "
-                f"what a folder holds)"
+            logger.warning(
+                "%s does not exist, so --clear %s removed nothing; check the folder's name "
+                "if a cache was meant to be there",
+                named,
+                args.clear,
             )
-        logger.info("the cache folder %s does not exist: nothing is cached yet", folder)
+        else:
+            logger.info("the cache folder %s does not exist: nothing is cached yet", folder)
         _write([], args.format, folder, args.clear)
         return 0
     entries = cache_entries(folder, args.data_home)
