@@ -1437,3 +1437,17 @@ def test_rows_of_a_json_lines_file_are_named_by_their_lines_blank_ones_counted(
         f"sksplice: error: cannot read --names {packed}: line 4 is not JSON (Expecting value, "
         "column 10)"
     ), err
+
+
+def test_rows_of_embeddings_without_concepts_are_called_rows(run_env, tmp_path, capsys):
+    # "in any of the 6 images" of the rows of a .npy file
+    X = tmp_path / "img_emb_0.npy"
+    np.save(X, np.random.default_rng(3).normal(size=(6, 32)).astype(np.float32))
+    for command in (["decompose", str(X)], ["report", str(X), "-o", str(tmp_path / "r.html")]):
+        argv = [*command, "-q", *_args(tmp_path, "--l1-penalty", "1.99")]
+        code, _, err = _main(argv, capsys)
+        assert code == 0, err
+        assert (
+            "sksplice: warning: no concept has a non-zero weight in any of the 6 rows (a "
+            "smaller --l1-penalty, or a larger --target-l0, keeps more concepts)"
+        ) in err.splitlines(), err

@@ -60,6 +60,12 @@ class _Decomposition:
     embeddings: Callable[[], dict[str, Any]] | None = None
     n_zero: int = 0  # (rows of X that are all zero: without a concept at any penalty)
 
+    @property
+    def unit(self) -> str:
+        """What the messages call the rows decomposed: images, or the rows of embeddings
+        given as ``.npy`` files."""
+        return "images" if self.embeddings is None else "rows"
+
 
 def _one_image_advice(args: argparse.Namespace | None = None) -> str:
     from .._means import MIN_MEAN_SAMPLES  # (not through the transformer: sklearn, seconds)
@@ -1458,16 +1464,16 @@ def _write_run(
         ),
         counted(),
         n_records,
-        "images" if dec.embeddings is None else "rows",
+        dec.unit,
         dec.skipped,
         dec.n_inputs,
-        unit="images" if dec.embeddings is None else "rows",
+        unit=dec.unit,
     )
     # (rows all zero, said already, hold no concept at any penalty: not counted)
     n_zero = dec.n_zero  # (said only for a run that wrote every record: code 0)
     if code == 0 and not with_concepts and not (n_zero and n_zero == n_written):
         # (each image says "no concept above the penalty": the run says why, and what to do)
-        logger.warning("%s", no_concept(len(dec.paths) - n_zero))
+        logger.warning("%s", no_concept(len(dec.paths) - n_zero, dec.unit))
     elif code == 0 and args.target_l0 is None:
         _say_if_mostly_empty(dec.splice, n_written - with_concepts - n_zero, n_written - n_zero)
     if code == 0 and n_written:

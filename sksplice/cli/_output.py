@@ -881,9 +881,10 @@ def _significant_array(x: Any, digits: int) -> Any:
     return out
 
 
-def no_concept(n_images: int) -> str:
-    """Why no concept is listed: every weight of the ``n_images`` images is zero."""
+def no_concept(n_images: int, unit: str = "images") -> str:
+    """Why no concept is listed: every weight of the ``n_images`` images (``unit``:
+    ``"rows"`` of embeddings given as ``.npy`` files) is zero."""
     return (
-        f"no concept has a non-zero weight in any of the {plural(n_images, 'image')} (a "
+        f"no concept has a non-zero weight in any of the {plural(n_images, unit[:-1])} (a "
         "smaller --l1-penalty, or a larger --target-l0, keeps more concepts)"
     )

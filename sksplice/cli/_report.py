@@ -138,7 +138,7 @@ def _write_report(
         labels_digest=labels_digest,
     )
     if not with_concepts:  # (as decompose says it; the page says it too)
-        logger.warning("%s", no_concept(len(dec.paths)))
+        logger.warning("%s", no_concept(len(dec.paths), dec.unit))
     elif dec.W is None and args.target_l0 is None:  # (decomposed in chunks, which say nothing)
         _say_if_mostly_empty(dec.splice, len(dec.paths) - with_concepts, len(dec.paths))
     return 0

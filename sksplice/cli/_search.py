@@ -140,7 +140,7 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
             indices, scores = retriever.search(query, k=args.n_results)
         if not len(indices) and not np.any(W.data if scipy.sparse.issparse(W) else W):
             # (the penalty, not the query, is the cause: say so, and what to do)
-            logger.warning("%s", no_concept(W.shape[0]))
+            logger.warning("%s", no_concept(W.shape[0], dec.unit))
         elif not len(indices):
             logger.warning(
                 "no image of the %d holds %s concept of the query (%s, --mode %s)%s",
@@ -198,7 +198,7 @@ def _search(args: argparse.Namespace, dec: _Decomposition, query: dict[str, floa
         dec.n_inputs,
         extra=("result", "score"),
         query=True,
-        unit="images" if dec.embeddings is None else "rows",
+        unit=dec.unit,
     )
 
 
