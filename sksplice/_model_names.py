@@ -155,7 +155,9 @@ def config_widths() -> dict[str, int] | None:
 
 
 def _natural_key(name: str) -> list[int | str]:
-    """The order of ``open_clip.list_models()``: case-blind, numbers by value."""
+    """The order of ``open_clip.list_models()``: case-blind, numbers by value (open_clip's
+    own key, which the listing must match; :func:`sksplice._names.natural_key` orders
+    paths)."""
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower())]
 
 

@@ -638,17 +638,11 @@ class ConceptSpaceMixin:
         check_is_fitted(self)
         # (cast: SpliceTransformer is the one class of this mixin)
         cast("SpliceTransformer", self)._warn_if_set_after_fit(penalty=False)
-        found = [] if checked else recorded(X)
         splice = cast("SpliceTransformer", self)
-        W = check_weights(splice, X, found)
-        if not checked:
-            check_recomposer(
-                X,
-                recomposition_key(self),
-                "this transformer",
-                found=found,
-                modality=splice.modality,
-            )
+        if checked:
+            W = check_weights(splice, X, [])
+        else:
+            W = self._weights_to_recompose(X)
             check_non_negative_rows(
                 W,
                 "weights",
@@ -658,6 +652,19 @@ class ConceptSpaceMixin:
                 "to take a concept out, set its column to zero",
             )
         return self._recompose(W)
+
+    def _weights_to_recompose(self, W: Any) -> Any:
+        """Weights given to be recomposed (``inverse_transform``, ``cosine_similarity``)
+        checked against this transformer's concepts (:func:`check_weights`: CSR or a 2-D
+        array), warned about where a transformer of another centre or dictionary made
+        them (:func:`check_recomposer`)."""
+        found = recorded(W)
+        splice = cast("SpliceTransformer", self)
+        checked = check_weights(splice, W, found)
+        check_recomposer(
+            W, recomposition_key(self), "this transformer", found=found, modality=splice.modality
+        )
+        return checked
 
     def _recompose(self, W: Any) -> np.ndarray:
         """``inverse_transform`` of weights that are already checked (CSR or ndarray)."""
@@ -845,18 +852,9 @@ class ConceptSpaceMixin:
         X = self._validate_X(X, reset=False, keep_float16=True)
         if weights is not None:
             given = weights
-            found = recorded(given)
-            splice = cast("SpliceTransformer", self)
-            # (as CSR whatever the container: recomposed as transform's own weights are)
-            weights = scipy.sparse.csr_matrix(check_weights(splice, weights, found))
-            # (recomposed as inverse_transform recomposes them, and warned about alike)
-            check_recomposer(
-                given,
-                recomposition_key(self),
-                "this transformer",
-                found=found,
-                modality=splice.modality,
-            )
+            # (as CSR whatever the container: recomposed as transform's own weights are,
+            # and as inverse_transform recomposes them)
+            weights = scipy.sparse.csr_matrix(self._weights_to_recompose(weights))
             if weights.shape[0] != X.shape[0]:
                 raise ValueError(
                     f"weights has {weights.shape[0]} rows for the {X.shape[0]} rows of X: "

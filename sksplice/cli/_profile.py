@@ -203,20 +203,24 @@ def written_ranking(ranking: Any) -> Any:
     table = ranking[list(WRITTEN_COLUMNS)].copy()
     for share in ("prevalence_positive", "prevalence_negative", "prevalence_diff"):
         table[share] = significant_values(table[share])
-    class_p = ranking.attrs.get("class_p_adjusted")
-    if isinstance(class_p, dict):
+    if isinstance(ranking.attrs.get("class_p_adjusted"), dict):
         # (adjusted in two levels: the p_adjusted of every concept of a class that does
         # not differ as a whole is 1, capped, whatever its counts; the class's own beside
         # it says why)
-        alpha = ranking.attrs.get("alpha", 0.05)
-        # (as the metadata writes them)
-        by_class = {str(cls): p_value_written(q, alpha) for cls, q in class_p.items()}
+        by_class = _class_p_written(ranking.attrs)
         table.insert(
             table.columns.get_loc("p_adjusted"),
             "class_p_adjusted",
             [by_class.get(str(cls)) for cls in table["class"]],
         )
     return table
+
+
+def _class_p_written(attrs: dict[str, Any]) -> dict[str, float]:
+    """The adjusted p of each class as a whole (the first of two levels), by class name,
+    as the metadata and the rows write them."""
+    alpha = attrs["alpha"]
+    return {str(cls): p_value_written(q, alpha) for cls, q in attrs["class_p_adjusted"].items()}
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
@@ -314,10 +318,7 @@ def _write_profile_run(
         **(
             {
                 # (the first of the two levels: which classes differ from the rest at all)
-                "class_p_adjusted": {
-                    str(cls): p_value_written(q, attrs["alpha"])
-                    for cls, q in attrs["class_p_adjusted"].items()
-                },
+                "class_p_adjusted": _class_p_written(attrs),
                 "classes_differing": attrs["n_classes_differing"],
             }
             if "class_p_adjusted" in attrs
