@@ -1072,7 +1072,8 @@ def _label_width(text: str) -> float:
 
 def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str, Any]:
     """A histogram for the inline SVG of the summary: bars in a 300 x 100 box, and its axes;
-    ``bins`` bars at most, and no more than the square root of the number of values.
+    ``bins`` bars at most, and no more than the square root of the number of values (at
+    least 3).
 
     ``ticks`` are the labelled counts of the y axis (``y``: their height in the box, where
     the tallest bar ends at the largest count); ``left`` is the room the axis needs to the
