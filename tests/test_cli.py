@@ -4557,6 +4557,35 @@ def test_a_json_run_interrupted_while_its_held_records_are_written_is_one_docume
     assert "interrupted: 2 of 5 images written" in caplog.text
 
 
+def test_an_interruption_before_the_first_record_says_how_far_the_embedding_got(caplog):
+    # a streamed run stopped in its first block said only "interrupted: no record was
+    # written", where one stopped before the records began said what was embedded
+    def records():
+        stop = KeyboardInterrupt()
+        stop._sksplice_embedded = (512, 1500, 0)
+        raise stop
+        yield  # (a generator)
+
+    code = _decompose._write_records(None, "csv", {}, records(), 1500, "images", [], 1500)
+    assert code == 130
+    assert "interrupted while embedding images (512 of 1500 embedded): no record was written" in (
+        caplog.text
+    )
+    caplog.clear()
+
+    def kept():
+        stop = KeyboardInterrupt()
+        stop._sksplice_embedded = (512, 1500, 512)
+        raise stop
+        yield  # (a generator)
+
+    assert _decompose._write_records(None, "csv", {}, kept(), 1500, "images", [], 1500) == 130
+    assert caplog.text.count("kept for a run started again") == 1, caplog.text
+    assert "(512 of 1500 embedded, 512 of them kept for a run started again): no record" in (
+        caplog.text
+    )
+
+
 def test_records_a_json_document_holds_go_to_disk_beyond_a_size(tmp_path, monkeypatch):
     # (held as dicts until the metadata was known: about 3 KB a record at -k 10, 3 GB for
     # a million images; now as their lines of JSON, on disk beyond _HELD_IN_MEMORY bytes)

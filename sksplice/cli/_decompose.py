@@ -1126,6 +1126,13 @@ def _write_records(
         kept = f"; the {n} finished records are in {where}" if where is not None else ""
         code, said = _interruption(exc)
         embedded = getattr(exc, "_sksplice_embedded", None)  # (a streamed run's, embedding)
+        if n == 0 and embedded is not None:
+            # (in its first block: how far the embedding got, as an interruption before
+            # the records begin says it, the embeddings kept with it)
+            logger.error(
+                "%s %s: no record was written%s", said, interrupted_embedding(embedded), kept
+            )
+            return code
         if embedded is not None and embedded[2]:
             kept += f"; {plural(embedded[2], 'image embedding')} kept for a run started again"
         if n == 0:  # (as an interruption before the records begin says it)
