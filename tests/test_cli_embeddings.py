@@ -1451,3 +1451,28 @@ def test_rows_of_embeddings_without_concepts_are_called_rows(run_env, tmp_path, 
             "sksplice: warning: no concept has a non-zero weight in any of the 6 rows (a "
             "smaller --l1-penalty, or a larger --target-l0, keeps more concepts)"
         ) in err.splitlines(), err
+
+
+def test_compare_and_profile_of_npy_rows_count_rows_not_images(run_env, tmp_path, capsys):
+    # classes and collections too small for any concept to be significant: what the
+    # table, its warning and the library's warning count are rows of embeddings
+    rng = np.random.default_rng(5)
+    a, b, X = tmp_path / "a.npy", tmp_path / "b.npy", tmp_path / "x.npy"
+    np.save(a, rng.normal(size=(2, 32)).astype(np.float32))
+    np.save(b, rng.normal(size=(3, 32)).astype(np.float32))
+    np.save(X, rng.normal(size=(11, 32)).astype(np.float32))
+    labels = tmp_path / "labels.txt"
+    labels.write_text("cat\n" + "dog\n" * 10, encoding="utf-8")
+    for command in (["compare", str(a), str(b)], ["profile", str(X), "--labels", str(labels)]):
+        code, out, err = _main([*command, "-q", *_args(tmp_path, "--l1-penalty", "0.05")], capsys)
+        assert code == 0, err
+        assert "image" not in out.replace("image mean", ""), out
+        assert "more rows are needed" in out and "more rows are needed" in err, (out, err)
+    # (the last run is profile)
+    assert "class cat (1 row; 10 in the others)" in out, out
+    assert "class 'cat', 1 row against 10 in the rest" in err, err
+    code, out, err = _main(
+        ["compare", str(a), str(b), "-q", *_args(tmp_path, "--l1-penalty", "0.05")], capsys
+    )
+    assert out.startswith(f"A: {a} (2 rows)  B: {b} (3 rows)\n"), out
+    assert "with 2 rows in A against 3 in B" in err, err

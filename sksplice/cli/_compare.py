@@ -209,6 +209,7 @@ def _compare(
         metadata["smallest_p_value"],
         metadata["alpha"],
         ("A", "B"),
+        dec.unit,
     )
     if why is not None:  # (the table says it under its rows as well: it may go to a file)
         logger.warning("no concept can be significant at alpha=%g: %s", metadata["alpha"], why)
@@ -242,7 +243,7 @@ def _compare(
         )
     out = _Output(args.output)
     with out.writing():
-        _write_comparison(out.fh, table, args.format, metadata)
+        _write_comparison(out.fh, table, args.format, metadata, dec.unit)
         if args.format != "table":  # (the table lists the significant rows only)
             out.summary = plural(len(table), "concept")
     return 0
@@ -256,22 +257,26 @@ def _shares(comparison: Any, labels: tuple[str, str], n_a: int, n_b: int) -> Any
     return shares
 
 
-def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any]) -> None:
+def _write_comparison(
+    fh: _TextSink, table: Any, fmt: str, metadata: dict[str, Any], unit: str = "images"
+) -> None:
+    """Write a comparison: records, or the table of its significant concepts (``unit``:
+    what the collections hold, ``"rows"`` of embeddings given as ``.npy`` files)."""
     if metadata.get("concepts_tested") == 0:  # (an empty comparison, unexplained; said
         # whatever the format: the table may go to a file)
         n_images = metadata["a"]["images"] + metadata["b"]["images"]
-        logger.warning("no concept to test: %s", no_concept(n_images))
+        logger.warning("no concept to test: %s", no_concept(n_images, unit))
     if fmt != "table":
         _write_table_records(fh, table, fmt, metadata, "comparison")
     else:
         a, b = metadata["a"], metadata["b"]
         sides = {"two-sided": "differs", "greater": "is higher in B", "less": "is lower in B"}
         fh.write(
-            f"A: {a['folder']} ({plural(a['images'], 'image')})  "
-            f"B: {b['folder']} ({plural(b['images'], 'image')})\n"
+            f"A: {a['folder']} ({plural(a['images'], unit[:-1])})  "
+            f"B: {b['folder']} ({plural(b['images'], unit[:-1])})\n"
         )
         if not metadata["concepts_tested"]:  # (nothing tested: "none of the top 0" says nothing)
-            fh.write(f"no concept to test: {no_concept(a['images'] + b['images'])}\n")
+            fh.write(f"no concept to test: {no_concept(a['images'] + b['images'], unit)}\n")
             fh.flush()
             return
         sided = "two-sided" if metadata["alternative"] == "two-sided" else "one-sided"
@@ -296,7 +301,7 @@ def _write_comparison(fh: _TextSink, table: Any, fmt: str, metadata: dict[str, A
         tested = metadata["concepts_tested"]
         # (the smallest p-value does not depend on which side is tested: A is named first)
         why = untestable(
-            a["images"], b["images"], metadata.get("smallest_p_value"), alpha, ("A", "B")
+            a["images"], b["images"], metadata.get("smallest_p_value"), alpha, ("A", "B"), unit
         )
         _write_significant_tail(fh, len(sig), n_significant, tested, len(table), "p-value", why)
     fh.flush()

@@ -1341,7 +1341,9 @@ def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decom
     skipped (named as skipped images are).
     """
     from ._embeddings import check_centre
+    from ._logging import ROWS_CALLED
 
+    ROWS_CALLED.set("row")  # (the library's messages about samples: rows, not images)
     emb, plan = run.embeddings, run.plan
     if plan.cache_note is not None:
         logger.warning("%s", plan.cache_note)

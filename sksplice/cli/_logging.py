@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import re
@@ -201,6 +202,12 @@ def published_mean_file(model: str, tag: str) -> tuple[str, str | None] | None:
     )
 
 
+#: What the messages call the rows of the run: ``"image"``, or ``"row"`` where they are
+#: rows of embeddings given as ``.npy`` files (set by the run that reads them; each run
+#: starts with images, see :func:`_stderr_logging`).
+ROWS_CALLED: contextvars.ContextVar[str] = contextvars.ContextVar("rows_called", default="image")
+
+
 #: Advice of library messages that names what the command line has no option for
 #: (the solver's ``tol`` and ``max_iter``, a warning's attribute), and what it says
 #: instead.
@@ -219,12 +226,16 @@ _PYTHON_ADVICE = (
         re.compile(r"\bpass the settings of the weights in\b"),
         "give the settings of the weights in",
     ),
-    # (classes too small to test: the rows of the command line are images)
+    # (classes too small to test: the rows of the command line are images, or rows of
+    # embeddings given as .npy files)
     (
         re.compile(r"\b(\d+) sample(s?) against (\d+) in the rest"),
-        r"\1 image\2 against \3 in the rest",
+        lambda m: f"{m[1]} {ROWS_CALLED.get()}{m[2]} against {m[3]} in the rest",
     ),
-    (re.compile(r"; more samples are needed$"), "; more images are needed"),
+    (
+        re.compile(r"; more samples are needed$"),
+        lambda m: f"; more {ROWS_CALLED.get()}s are needed",
+    ),
     (re.compile(r"stopped after max_iter=(\d+) "), r"stopped after \1 rounds "),
     (re.compile(r"\(max_iter=(\d+)\)"), r"(of at most \1)"),
     # (the solver's tolerance, which no option sets: said as a number, not a keyword)
@@ -445,6 +456,7 @@ def _stderr_logging(quiet: bool, debug: bool, data_home: str | None = None) -> I
     package.propagate = True
     _TOLD.clear()
     saved_home, _DATA_HOME = _DATA_HOME, data_home
+    rows_called = ROWS_CALLED.set("image")
     from .._stack import shown_afresh
 
     try:
@@ -467,6 +479,7 @@ def _stderr_logging(quiet: bool, debug: bool, data_home: str | None = None) -> I
             yield
     finally:
         _DATA_HOME = saved_home
+        ROWS_CALLED.reset(rows_called)
         root.removeHandler(handler)
         root.setLevel(saved[0])
         package.setLevel(saved[1])

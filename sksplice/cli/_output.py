@@ -788,24 +788,31 @@ def _write_significant_tail(
 
 
 def untestable(
-    n: int, n_other: int, smallest: Any, alpha: float, sides: tuple[str, str] | None = None
+    n: int,
+    n_other: int,
+    smallest: Any,
+    alpha: float,
+    sides: tuple[str, str] | None = None,
+    unit: str = "images",
 ) -> str | None:
     """Why no concept of a group of ``n`` images compared with ``n_other`` can be
     significant at ``alpha``, when its ``smallest`` possible p-value (a ranking's
     ``attrs["smallest_p_value"]``) is ``alpha`` or more; None otherwise. ``sides``
-    names the two groups (``("A", "B")``: "1 image in A against 2 in B")."""
+    names the two groups (``("A", "B")``: "1 image in A against 2 in B"); ``unit``:
+    ``"rows"`` of embeddings given as ``.npy`` files."""
     from ..analysis import _below_alpha
 
     if smallest is None or _below_alpha(float(smallest), alpha):
         return None
+    counted = plural(n, unit[:-1])
     counts = (
-        f"{plural(n, 'image')} against {n_other}"
+        f"{counted} against {n_other}"
         if sides is None
-        else f"{plural(n, 'image')} in {sides[0]} against {n_other} in {sides[1]}"
+        else f"{counted} in {sides[0]} against {n_other} in {sides[1]}"
     )
     return (
         f"with {counts}, Fisher's exact test gives no p-value "
-        f"below {float(smallest):.2g}, whatever the counts (more images are needed)"
+        f"below {float(smallest):.2g}, whatever the counts (more {unit} are needed)"
     )
 
 

@@ -338,7 +338,7 @@ def _write_profile_run(
     }
     out = _Output(args.output)
     with out.writing():
-        _write_profile(out.fh, table, args.format, metadata, attrs["alpha"], args.top_k)
+        _write_profile(out.fh, table, args.format, metadata, attrs["alpha"], args.top_k, dec.unit)
         if args.format != "table":  # (the table lists the significant rows only)
             n_classes = table["class"].nunique()
             classes = "1 class" if n_classes == 1 else f"{n_classes} classes"
@@ -353,18 +353,20 @@ def _write_profile(
     metadata: dict[str, Any],
     alpha: float,
     top_k: int | None = None,
+    unit: str = "images",
 ) -> None:
     """Write a ranking: records, or the table of each class's significant concepts.
 
     The table format is given every row of each class and lists its significant
     ones, largest difference first, at most ``top_k`` of them (then how many more
-    there are); the other formats write ``table`` as it is.
+    there are); the other formats write ``table`` as it is. ``unit``: what the
+    classes hold, ``"rows"`` of embeddings given as ``.npy`` files.
     """
     sizes = metadata.get("classes", {})
     total = sum(sizes.values())
     if table.empty:  # (an empty ranking, unexplained, reads as a failure; and standard
         # error says it whatever the format: the table may go to a file)
-        logger.warning("no concept to rank: %s", no_concept(total))
+        logger.warning("no concept to rank: %s", no_concept(total, unit))
     if fmt != "table":
         _write_table_records(fh, table, fmt, metadata, "ranking")
     else:
@@ -377,7 +379,7 @@ def _write_profile(
         )
 
         if table.empty:  # (an empty table would say nothing)
-            fh.write(f"no concept to rank: {no_concept(total)}\n")
+            fh.write(f"no concept to rank: {no_concept(total, unit)}\n")
         elif "tests" in metadata:
             correction = str(metadata.get("correction"))  # (as the text shows it)
             sided = "two-sided" if metadata.get("alternative") == "two-sided" else "one-sided"
@@ -395,7 +397,7 @@ def _write_profile(
         for cls, frame in table.groupby("class", sort=True):
             sig = frame[frame["significant"]]
             n = sizes.get(cls)
-            counted = "" if n is None else f" ({plural(n, 'image')}; {total - n} in the others)"
+            counted = "" if n is None else f" ({plural(n, unit[:-1])}; {total - n} in the others)"
             fh.write(
                 f"class {cls}{counted}: concepts significantly more frequent than in the "
                 f"other classes (adjusted p < {alpha:g})\n"
@@ -411,7 +413,7 @@ def _write_profile(
             )
             listed = len(frame) if top_k is None else min(top_k, len(frame))
             smallest = metadata.get("smallest_p_value", {}).get(str(cls))
-            why = None if n is None else untestable(n, total - n, smallest, alpha)
+            why = None if n is None else untestable(n, total - n, smallest, alpha, unit=unit)
             class_p = metadata.get("class_p_adjusted", {}).get(str(cls))
             undiffering = None if class_p is None or _below_alpha(class_p, alpha) else class_p
             _write_significant_tail(
