@@ -738,7 +738,7 @@ def _test_text(ranking: pd.DataFrame | None, sided: str | None) -> str:
     return name
 
 
-def _left_out_text(left_out: int, ranking: pd.DataFrame | None = None) -> str:
+def _left_out_text(left_out: int, ranking: pd.DataFrame | None = None, unit: str = "image") -> str:
     """What the page says of the ranking rows it leaves out: those that can never be
     significant (see :func:`_never_significant`) and, for a ranking cut to its first
     rows per class (``attrs["rows_per_class"]``, ``sksplice report -k``), the cut and
@@ -755,17 +755,21 @@ def _left_out_text(left_out: int, ranking: pd.DataFrame | None = None) -> str:
             cut += f"; {rows} below them {'is' if beyond == 1 else 'are'} left out"
         texts.append(cut + ".")
     if left_out:
-        rows, they = ("1 row", "it is") if left_out == 1 else (f"{left_out:,} rows", "they are")
+        # (table rows, not the rows of embeddings a page of them calls rows)
+        row = "row" if unit != "row" else "table row"
+        rows, they = (
+            (f"1 {row}", "it is") if left_out == 1 else (f"{left_out:,} {row}s", "they are")
+        )
         pair = None if ranking is None else _pair(ranking)
         of = "the class" if pair is None else pair[0]  # (one class against another: named)
         texts.append(
-            f"Not listed: {rows} of a concept in no image of {of}, which the one-sided "
+            f"Not listed: {rows} of a concept in no {unit} of {of}, which the one-sided "
             f"test can never find significant ({they} counted in the adjustment)."
         )
     return " ".join(texts)
 
 
-def _untestable_text(ranking: pd.DataFrame | None) -> str:
+def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
     """What the page says of the classes (or collections) too small for any concept to be
     significant: those whose smallest possible p-value (``attrs["smallest_p_value"]``,
     see :class:`~sksplice.analysis.TooFewSamplesWarning`) is ``alpha`` or more. A table
@@ -783,15 +787,15 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
         if _below_alpha(float(smallest), alpha):
             return ""
         return (
-            f"Too few images to test: for groups of these sizes Fisher's exact test gives "
+            f"Too few {unit}s to test: for groups of these sizes Fisher's exact test gives "
             f"no p-value below {float(smallest):.2g}, whatever the counts, so no concept can "
             "be significant here; that none is highlighted says nothing."
         )
     sizes = _class_sizes(ranking, "positive") if ranking is not None else {}
 
     def bracketed(label: Any, p: float, said: str = "p") -> str:
-        images = f"{_plural_images(sizes[str(label)])}, " if str(label) in sizes else ""
-        return f"{label} ({images}{said} {float(p):.2g})"
+        counted = f"{_counted(sizes[str(label)], unit)}, " if str(label) in sizes else ""
+        return f"{label} ({counted}{said} {float(p):.2g})"
 
     named = [
         bracketed(label, p) for label, p in smallest.items() if not _below_alpha(float(p), alpha)
@@ -800,7 +804,7 @@ def _untestable_text(ranking: pd.DataFrame | None) -> str:
     if named:
         one = len(named) == 1
         texts.append(
-            f"Too few images to test {'class' if one else 'classes'} {_listed(named)}: for "
+            f"Too few {unit}s to test {'class' if one else 'classes'} {_listed(named)}: for "
             "classes of these sizes Fisher's exact test gives no p-value below the one in "
             "parentheses, whatever the counts, so no concept of "
             f"{'it' if one else 'them'} can be significant; that none is highlighted says "
@@ -852,8 +856,14 @@ def _listed(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _plural_images(n: int) -> str:
-    return "1 image" if n == 1 else f"{n:,} images"
+def _counted(n: int, unit: str = "image") -> str:
+    """``"1 image"``, ``"1,024 images"``: ``n`` of ``unit``."""
+    return f"1 {unit}" if n == 1 else f"{n:,} {unit}s"
+
+
+def _with_article(unit: str) -> str:
+    """``"an image"``, ``"a row"``."""
+    return f"{'an' if unit[:1].lower() in 'aeiou' else 'a'} {unit}"
 
 
 def _ranking_text(ranking: pd.DataFrame | None) -> dict[str, str]:
@@ -966,7 +976,13 @@ def _share_text(share: float) -> str:
 
 
 def _profile_bar(
-    concept: str, share: float, count: float, low: float, high: float, n: int | None
+    concept: str,
+    share: float,
+    count: float,
+    low: float,
+    high: float,
+    n: int | None,
+    unit: str = "image",
 ) -> tuple[str, float, str, float | None, float | None, str]:
     """One bar of a class card: (concept, share, share as text, the 95% interval's low
     and high ends or None, the bar's tooltip: "cat: 3 of 4 images, 95% interval 19% to
@@ -974,7 +990,7 @@ def _profile_bar(
     if n is None or not math.isfinite(low):
         return concept, share, _share_text(share), None, None, concept
     tip = (
-        f"{concept}: {int(count):,} of {n:,} image{'' if n == 1 else 's'}, "
+        f"{concept}: {int(count):,} of {n:,} {unit}{'' if n == 1 else 's'}, "
         f"95% interval {_share_text(low)} to {_share_text(high)}"
     )
     return concept, share, _share_text(share), low, high, tip
@@ -1003,7 +1019,9 @@ def _group_sizes_shown(profiles: pd.DataFrame, groups: list[str]) -> list[int | 
     return [sizes.get(group) for group in groups]
 
 
-def _group_names(profiles: pd.DataFrame, groups: list[str], sizes: list[int | None]) -> list[str]:
+def _group_names(
+    profiles: pd.DataFrame, groups: list[str], sizes: list[int | None], unit: str = "image"
+) -> list[str]:
     """Each group as the report shows it: ``"bird (n=4)"``, the first ``"all images (n=40)"``.
 
     A share alone (75%) hides whether it is 3 of 4 images or 300 of 400.
@@ -1015,7 +1033,7 @@ def _group_names(profiles: pd.DataFrame, groups: list[str], sizes: list[int | No
     dataset_wide = isinstance(profiles.columns, pd.MultiIndex)
     shown = []
     for k, (group, n) in enumerate(zip(groups, sizes, strict=True)):
-        name = "all images" if dataset_wide and k == 0 and group == ALL_GROUP else group
+        name = f"all {unit}s" if dataset_wide and k == 0 and group == ALL_GROUP else group
         shown.append(name if n is None else f"{name} (n={n})")
     return shown
 
@@ -1070,7 +1088,9 @@ def _label_width(text: str) -> float:
     return 6.6 * len(text)
 
 
-def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str, Any]:
+def _histogram(
+    values: np.ndarray, *, integer: bool, bins: int = 20, unit: str = "image"
+) -> dict[str, Any]:
     """A histogram for the inline SVG of the summary: bars in a 300 x 100 box, and its axes;
     ``bins`` bars at most, and no more than the square root of the number of values (at
     least 3).
@@ -1112,7 +1132,7 @@ def _histogram(values: np.ndarray, *, integer: bool, bins: int = 20) -> dict[str
                 "y": round(100.0 - height, 2),
                 "w": round(max(step - 1.0, 0.5), 2),
                 "h": round(height, 2),
-                "title": f"{span}: {int(count)} image{'s' if count != 1 else ''}",
+                "title": f"{span}: {int(count)} {unit}{'s' if count != 1 else ''}",
             }
         )
     ticks = [
@@ -1346,6 +1366,7 @@ def render_report(
     profiles: pd.DataFrame | None = None,
     ranking: pd.DataFrame | None = None,
     skipped: Iterable[Any] | None = None,
+    unit: str = "image",
 ) -> ReportPage:
     """Render a self-contained HTML page that explores image decompositions.
 
@@ -1396,6 +1417,11 @@ def render_report(
         Images that could not be decomposed: objects with ``item`` and
         ``reason`` attributes (as the embedders report them) or ``(path,
         reason)`` pairs. Listed in the summary.
+    unit : str, default="image"
+        What one result is, as the page's text names it: ``"row"`` for the
+        rows of embeddings computed already (``"40 rows"``, ``"Concepts per
+        row (l0)"``), as ``sksplice report`` names the rows of ``.npy`` files.
+        A singular noun; the page adds an "s" for its plural.
 
     Returns
     -------
@@ -1408,11 +1434,12 @@ def render_report(
     ------
     TypeError
         If an argument is not of the kind described above (an entry of
-        ``results`` that is no :class:`ImageResult`, a ``title`` that is no
-        text, ``profiles`` or ``ranking`` that is no DataFrame).
+        ``results`` that is no :class:`ImageResult`, a ``title`` or ``unit``
+        that is no text, ``profiles`` or ``ranking`` that is no DataFrame).
     ValueError
         If ``profiles`` or ``ranking`` is not such a table (a ranking given
-        as ``profiles`` or the other way round, columns missing).
+        as ``profiles`` or the other way round, columns missing), or ``unit``
+        is blank or has spaces around it.
 
     Notes
     -----
@@ -1424,6 +1451,13 @@ def render_report(
     results = _check_results(results)
     if not isinstance(title, str):
         raise TypeError(f"`title` must be text (a str), got {_given(title)}")
+    if not isinstance(unit, str):
+        raise TypeError(f"`unit` must be text (a str, such as 'row'), got {_given(unit)}")
+    if not unit.strip() or unit != unit.strip():
+        raise ValueError(
+            f"`unit` must be a noun without spaces around it (such as 'image' or 'row'), "
+            f"got {unit!r}"
+        )
     if settings is not None and not isinstance(settings, Mapping):
         raise TypeError(
             f"`settings` must be a mapping of setting names to values (a dict), got "
@@ -1479,7 +1513,7 @@ def render_report(
     if profiles is not None and len(profiles):
         groups, prevalence = _profile_rows(profiles)
         sizes = _group_sizes_shown(profiles, groups)
-        names = _group_names(profiles, groups, sizes)
+        names = _group_names(profiles, groups, sizes, unit)
     rank_classes: list[str] = []
     rows: list[list[Any]] = []
     left_out = 0
@@ -1534,6 +1568,7 @@ def render_report(
                             float(low[row_of[str(k)], j]),
                             float(high[row_of[str(k)], j]),
                             sizes[j],
+                            unit,
                         )
                         for k, v in top.items()
                     ],
@@ -1581,8 +1616,8 @@ def render_report(
             "class_profiles": class_profiles,
             "ranking_text": {
                 **_ranking_text(ranking),
-                "left_out": _left_out_text(left_out, ranking),
-                "untestable": _untestable_text(ranking),
+                "left_out": _left_out_text(left_out, ranking, unit),
+                "untestable": _untestable_text(ranking, unit),
             },
         }
     )
@@ -1592,7 +1627,7 @@ def render_report(
         if ranking is not None and _compared(ranking) is not None
         else ("class", "classes")
     )
-    data.update(labelWord=label_word, labelsWord=labels_word)
+    data.update(labelWord=label_word, labelsWord=labels_word, unit=unit, units=f"{unit}s")
     texts["data"] = _shown_data(data)
     template = _environment().get_template("report.html.j2")
     return ReportPage(
@@ -1602,8 +1637,11 @@ def render_report(
             groups=labels_word,
             summary=summary,
             skipped=skipped_rows,
-            l0_hist=_histogram(l0, integer=True),
-            cosine_hist=_histogram(cosine, integer=False),
+            unit=unit,
+            units=f"{unit}s",
+            a_unit=_with_article(unit),
+            l0_hist=_histogram(l0, integer=True, unit=unit),
+            cosine_hist=_histogram(cosine, integer=False, unit=unit),
             n_images=max(len(results), 1),
             has_ranking=bool(rows),
             # (every p-value of Fisher's exact test, as the text above the table says: no

@@ -1131,6 +1131,10 @@ def test_report_shows_npy_rows_by_their_names_with_their_classes(
         assert ("Concepts more frequent in a class than outside it" in page) == (
             name != "unlabelled"
         ), name
+    # the rows of .npy files counted as rows, the images of a folder as images
+    for name, page in pages.items():
+        unit = "image" if name == "folder" else "row"
+        assert f"<span>{unit}s</span>" in page and f"learned from 6 {unit}s" in page, name
     # the same classes, with the same counts, as the folders give
     for text in ("cats (n=3)", "dogs (n=3)"):
         assert text in pages["folder"] and text in pages["labelled"]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sksplice.analysis import concept_profiles, rank_concepts
+from sksplice.analysis import concept_profiles, rank_concepts, rank_each_class
 from sksplice.report import ImageResult, render_report, thumbnail_data_uri, write_report
 
 HOSTILE = "</script><script>window.__pwned=1</script>\"'&<b>ü猫"
@@ -1660,3 +1660,45 @@ def test_a_report_named_for_another_format_is_warned_about(tmp_path):
         warnings.simplefilter("error")
         write_report(tmp_path / "r.html", results)
         write_report(tmp_path / "r", results)
+
+
+def test_a_page_of_rows_calls_them_rows_everywhere_it_counts_them():
+    # rows of embeddings computed already (sksplice report of .npy files): the page's
+    # text counts rows, its histograms and class cards too; "image" is left only in names
+    rng = np.random.default_rng(4)
+    concepts = ["sea", "sand", "tree"]
+    W = rng.random((12, 3)) * (rng.random((12, 3)) < 0.6)
+    W[:2] = 0.0  # (a concept in no row of class a: the left-out ranking rows are said)
+    W[:, 0] = np.r_[np.zeros(6), 0.5 + rng.random(6)]
+    y = np.repeat(["a", "b"], 6)
+    results = [
+        ImageResult(f"x.npy:{i}", [(concepts[j], float(W[i, j])) for j in np.flatnonzero(W[i])],
+                    int((W[i] > 0).sum()), 0.8, label=str(y[i]), thumbnail="")
+        for i in range(12)
+    ]  # fmt: skip
+    ranking = rank_each_class(W, y, concepts)
+    page = render_report(
+        results,
+        profiles=concept_profiles(W, y, concepts),
+        ranking=ranking,
+        skipped=[("x.npy:12", "values that are not finite")],
+        unit="row",
+    )
+    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style).*?</\1>", "", page,
+                                                        flags=re.S)))  # fmt: skip
+    assert "image" not in text.lower(), re.findall(r".{30}image.{30}", text, flags=re.I)
+    for said in ("12 rows", "concepts per row (mean)", "Concepts per row (l0)",
+                 "1 row could not be decomposed", "all rows (n=12)", "(rows)",
+                 "the share of rows in which", "or a row to see all its concepts",
+                 "table row"):  # fmt: skip
+        assert said in " ".join(text.split()), said
+    data = _data(page)
+    assert (data["unit"], data["units"]) == ("row", "rows")
+    assert re.search(r"<title>\d+(-\d+)?: \d+ rows?</title>", page)  # (the histogram's bars)
+    # the default page counts images, as before
+    assert "12 images" in render_report(results)
+    with pytest.raises(TypeError, match=r"^`unit` must be text \(a str, such as 'row'\), got "):
+        render_report(results, unit=None)
+    for blank in ("", " row"):
+        with pytest.raises(ValueError, match=r"^`unit` must be a noun without spaces"):
+            render_report(results, unit=blank)

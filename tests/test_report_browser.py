@@ -1102,3 +1102,39 @@ def test_a_page_shown_in_a_notebook_keeps_its_style_and_script_in_its_frame(
     assert errors == []
     tab.screenshot(path=str(artifacts / "report_in_a_notebook.png"), full_page=True)
     tab.close()
+
+
+def test_a_page_of_rows_counts_rows_in_what_its_script_writes(browser, tmp_path, artifacts):
+    # the gallery's count, a concept's panel and what the status line announces: rows of
+    # embeddings computed already, not images
+    from sksplice.analysis import concept_profiles
+    from sksplice.report import ImageResult, write_report
+
+    W = np.array([[0.4, 0.0], [0.2, 0.1], [0.0, 0.3]])
+    results = [
+        ImageResult(f"x.npy:{i}", [(c, float(w)) for c, w in zip("ab", W[i]) if w],
+                    int((W[i] > 0).sum()), 0.8, label=k, thumbnail="")
+        for i, k in enumerate("ppq")
+    ]  # fmt: skip
+    profiles = concept_profiles(W, list("ppq"), ["a", "b"])
+    page = Page(browser, write_report(tmp_path / "rows.html", results, profiles=profiles,
+                                      unit="row"))  # fmt: skip
+    assert page.texts("nav a")[-1] == "Rows"
+    assert page.page.inner_text("#image-count") == "3 rows"
+    page.page.fill("#image-search", "x.npy:1")
+    assert page.page.inner_text("#image-count") == "1 row (3 in all)"
+    page.page.fill("#image-search", "")
+    page.page.locator('.frequent a.concept[data-concept="a"]').click()
+    detail = page.page.inner_text("#detail")
+    assert "non-zero in 2 of 3 rows" in detail and "Rows where it is strongest" in detail
+    assert (
+        page.page.locator("#detail .prevalence .bar-row")
+        .first.get_attribute("title")
+        .startswith("all rows (n=3): 2 of 3 rows, 95% interval")
+    )
+    status = page.page.inner_text("#detail-status")
+    assert status.startswith("Showing concept \u201ca\u201d: 2 rows"), status
+    page.page.locator('#gallery .thumb[data-image="2"]').click()
+    assert page.page.inner_text("#detail-status").startswith("Showing row \u201cx.npy:2\u201d")
+    assert "image" not in page.page.inner_text("body").lower()
+    page.close(artifacts, "report_rows")

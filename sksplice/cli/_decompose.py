@@ -733,7 +733,7 @@ def _fitted_note(args: argparse.Namespace, dec: _Decomposition, said_mean: bool)
     """The metadata of the fitted run, the line on its centre, and ``--save-image-mean``."""
     dec.metadata = _metadata(args, dec)
     if said_mean:
-        logger.info("image mean: %s", _mean_summary(dec.metadata))
+        logger.info("image mean: %s", _mean_summary(dec.metadata, dec.unit))
     if getattr(args, "save_image_mean", None) is not None:
         _save_image_mean(args.save_image_mean, dec)
 
@@ -757,10 +757,11 @@ def _save_image_mean(path: str, dec: _Decomposition) -> None:
         np.save(fh, mean, allow_pickle=False)
     logger.info(
         "wrote %s (the image mean, %s): a later run given --image-mean %s centres its "
-        "images as this one did",
+        "%s as this one did",
         path,
-        _mean_summary(dec.metadata),
+        _mean_summary(dec.metadata, dec.unit),
         path,
+        dec.unit,
     )
 
 
@@ -822,11 +823,13 @@ def _metadata(
     }
 
 
-def _mean_summary(metadata: dict[str, Any]) -> str:
+def _mean_summary(metadata: dict[str, Any], unit: str = "images") -> str:
+    """Where the centre of the run comes from, as its messages and report say it
+    (``unit``: what it is learned from, ``"rows"`` of embeddings given as ``.npy`` files)."""
     mean = metadata["image_mean"]
     if mean["source"] == "data":
         note = "" if mean["stable"] else f", fewer than {mean['min_stable_samples']}: unstable"
-        return f"learned from {mean['n_samples']} images{note}"
+        return f"learned from {plural(mean['n_samples'], unit[:-1])}{note}"
     if mean["source"] == "file":
         return f"from {mean['file']}"
     return f"published mean of {metadata['model']} / {metadata['pretrained']}"
@@ -839,7 +842,7 @@ def _iter_rows(dec: _Decomposition, top_k: int, quiet: bool) -> Iterator[dict[st
     n = dec.X.shape[0]
     # (weights decomposed already, by a transform with its own bar: the records are made)
     desc = "decomposing" if dec.W is None else "top concepts"
-    with progress(n, desc=desc, unit="image", disable=quiet) as bar:
+    with progress(n, desc=desc, unit=dec.unit[:-1], disable=quiet) as bar:
         for start in range(0, n, _CHUNK):
             X = dec.X[start : start + _CHUNK]
             W = None if dec.W is None else dec.W[start : start + _CHUNK]

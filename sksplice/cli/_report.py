@@ -200,7 +200,7 @@ def _write_explorer(
     Returns
     -------
     int
-        The number of images with a concept (a non-zero weight).
+        The number of images (or rows) with a concept (a non-zero weight).
     """
     from .._progress import progress
     from ..report import ImageResult, _thumbnails, render_report
@@ -211,7 +211,7 @@ def _write_explorer(
     if decomposes and records:  # (the chunks say nothing of it: the run's mean is said)
         _say_if_dense(dec.splice, sum(rec["l0"] for rec in records) / len(records))
     # (each image read again, made small: in threads, as the images were decoded)
-    with progress(len(records), desc="thumbnails", unit="image", disable=args.quiet) as bar:
+    with progress(len(records), desc="thumbnails", unit=dec.unit[:-1], disable=args.quiet) as bar:
         thumbs = _thumbnails([rec["path"] for rec in records], bar=bar)
     results = [
         ImageResult(
@@ -235,6 +235,7 @@ def _write_explorer(
         profiles=profiles,
         ranking=ranking,
         skipped=[(str(paths[s.index]), s.reason) for s in dec.skipped],
+        unit=dec.unit[:-1],  # (rows of embeddings given as .npy files: "40 rows")
     ).encode("utf-8")
     raise_if_signalled()  # a Ctrl-C swallowed on the way leaves the old page in place
     out = Path(output)
@@ -246,7 +247,7 @@ def _write_explorer(
         atomic_write(out, keep_complete=True) as fh,
     ):
         fh.write(page)
-    say_wrote(out, plural(len(results), "image"))
+    say_wrote(out, plural(len(results), dec.unit[:-1]))
     return sum(result.l0 > 0 for result in results)
 
 
@@ -273,7 +274,7 @@ def _settings(
         settings["target l0"] = f"{args.target_l0:g}"
     solver = resolved_solver(args.solver)
     settings["solver"] = solver if args.solver == solver else f"{solver} ({args.solver})"
-    settings["image mean"] = _mean_summary(metadata)
+    settings["image mean"] = _mean_summary(metadata, dec.unit)
     if metadata["image_mean"].get("sha256"):
         settings["image mean sha256"] = metadata["image_mean"]["sha256"]
     if labels_digest is not None:  # (the classes came from this file)

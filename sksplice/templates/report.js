@@ -5,6 +5,9 @@
   const concepts = DATA.concepts;
   const conceptIndex = new Map(concepts.map((name, i) => [name, i]));
   const images = DATA.images;
+  // what one result is called: an image, or a row of embeddings computed already
+  const UNIT = DATA.unit, UNITS = DATA.units;
+  const counted = (n) => n + " " + (n === 1 ? UNIT : UNITS);
   const PAGE_ROWS = 500;
   const PAGE_IMAGES = 120;
 
@@ -305,8 +308,8 @@
     fitTails(gallery);
     const n = Math.min(shown.length, galleryLimit);
     imageCount.textContent = (n === shown.length
-      ? (shown.length === 1 ? "1 image" : shown.length + " images")
-      : "showing " + n + " of " + shown.length + " images") +
+      ? counted(shown.length)
+      : "showing " + n + " of " + counted(shown.length)) +
       (shown.length !== images.length ? " (" + images.length + " in all)" : "");
     galleryMore.hidden = shown.length <= galleryLimit;
   }
@@ -329,7 +332,7 @@
   // the link or thumbnail that opened the panel (not one in the panel), for "Back to ..."
   let opener = null;
   let openerSection = null;
-  const PLACES = { ranking: "the ranking table", classes: "the " + DATA.labelsWord, images: "the images",
+  const PLACES = { ranking: "the ranking table", classes: "the " + DATA.labelsWord, images: "the " + UNITS,
                    summary: "the summary" };
 
   // Fill the panel. The panel itself is not a live region (a screen reader would read it
@@ -397,20 +400,20 @@
     }
     hits.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
     nodes.push(el("p", { class: "meta" }, "non-zero in " + hits.length + " of " +
-      images.length + " images"));
+      counted(images.length)));
     const prev = DATA.prevalence[name];
     if (prev) {
       const box = el("div", { class: "prevalence" });
       box.append(el("h3", null, "Prevalence per " + DATA.labelWord));
       const intervals = (DATA.prevalenceInterval || {})[name];
       DATA.groups.forEach((g, k) => {
-        const shown = DATA.groupNames[k] || g;  // (with its number of images)
+        const shown = DATA.groupNames[k] || g;  // (with its number of images or rows)
         // (a group of one image holding the concept is at 100%: the whisker, its 95%
         // interval, says how little that is)
         const ci = intervals ? intervals[k] : null;
         const row = el("div", { class: "bar-row", title: ci ? shown + ": " +
           ci[2].toLocaleString("en-US") + " of " + DATA.groupSizes[k].toLocaleString("en-US") +
-          (DATA.groupSizes[k] === 1 ? " image" : " images") +
+          " " + (DATA.groupSizes[k] === 1 ? UNIT : UNITS) +
           ", 95% interval " + pct(ci[0]) + " to " + pct(ci[1]) : shown });
         row.append(el("span", { class: "cls" }, shown));
         const track = el("span", { class: "track" });
@@ -429,13 +432,14 @@
       nodes.push(box);
     }
     const top = hits.slice(0, 30);
-    nodes.push(el("h3", null, top.length ? "Images where it is strongest" +
-      (hits.length > top.length ? " (top " + top.length + ")" : "") : "No image has it"));
+    nodes.push(el("h3", null, top.length ? UNITS.charAt(0).toUpperCase() + UNITS.slice(1) +
+      " where it is strongest" + (hits.length > top.length ? " (top " + top.length + ")" : "")
+      : "No " + UNIT + " has it"));
     const grid = el("div", { class: "gallery", id: "concept-images" });
     for (const [i, w] of top) grid.append(thumb(i, wfmt(w)));
     nodes.push(grid);
-    showDetail(nodes, "Showing concept \u201c" + name + "\u201d: " + hits.length +
-      (hits.length === 1 ? " image" : " images"), from);
+    showDetail(nodes, "Showing concept \u201c" + name + "\u201d: " + counted(hits.length),
+      from);
   }
 
   function showImage(i, from) {
@@ -458,7 +462,7 @@
       nodes.push(el("p", { class: "muted" }, "the report holds " + ws.length + " of its " +
         img.l0 + " non-zero concepts"));
     }
-    showDetail(nodes, "Showing image \u201c" + shortName(img.p) + "\u201d: " + img.l0 +
+    showDetail(nodes, "Showing " + UNIT + " \u201c" + shortName(img.p) + "\u201d: " + img.l0 +
       (img.l0 === 1 ? " concept" : " concepts"), from);
     for (const t of document.querySelectorAll(".thumb.active")) t.classList.remove("active");
     for (const t of document.querySelectorAll('.thumb[data-image="' + i + '"]')) {
