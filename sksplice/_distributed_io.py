@@ -54,6 +54,25 @@ def _concept_names(concepts: Any) -> list[str]:
     return names
 
 
+def _check_made_with(W: Any, names: list[str]) -> None:
+    """Refuse weights made in this process by a transformer whose concepts are not
+    ``names`` (another's, or the same in another order): each column would be written
+    as another concept. Arrays of :func:`sksplice.distributed.transform_dask` are
+    known as they are (not sliced or rechunked: their rows are not computed to be
+    recognised); weights of unknown origin are not checked."""
+    from ._names import check_source, recorded_lazily
+
+    shape = getattr(W, "shape", None)
+    if shape is None or len(shape) != 2 or shape[1] != len(names):
+        return  # (refused for its shape: see _as_weights_array)
+    if getattr(W, "dask", None) is not None:  # (a lazy array: known by itself only)
+        found = recorded_lazily(W)
+        if found:
+            check_source(W, names, "`concepts`", found)
+    else:
+        check_source(W, names, "`concepts`")
+
+
 def _as_weights_array(W: Any, n_concepts: int) -> da.Array:
     """A 2-D Dask array of weights with known row chunks and a single column chunk."""
     _require_dask()
@@ -309,10 +328,16 @@ def write_parquet(
         cannot import sksplice (checked before anything is written).
     ValueError
         If ``W`` and ``concepts`` disagree on the number of concepts, two
-        concepts have the same name, or ``W`` has unknown row chunks.
+        concepts have the same name, ``W`` has unknown row chunks, or ``W``
+        was made in this process by a transformer whose concepts are not
+        ``concepts`` (another's, or the same in another order: each column
+        would be written as another concept; checked for weights of
+        ``transform`` and their rows, and for the array of
+        :func:`transform_dask` as it returns it).
     """
     dask = _require_dask()
     names = _concept_names(concepts)
+    _check_made_with(W, names)
     W = _as_weights_array(W, len(names))
     _check_cluster()
     path, tmp = _prepare_destination(path, overwrite, "parquet")
@@ -525,7 +550,12 @@ def to_zarr(
         cannot import sksplice (checked before anything is written).
     ValueError
         If ``W`` and ``concepts`` disagree on the number of concepts, two
-        concepts have the same name, or ``W`` has unknown row chunks.
+        concepts have the same name, ``W`` has unknown row chunks, or ``W``
+        was made in this process by a transformer whose concepts are not
+        ``concepts`` (another's, or the same in another order: each column
+        would be written as another concept; checked for weights of
+        ``transform`` and their rows, and for the array of
+        :func:`transform_dask` as it returns it).
     """
     _require_dask()
     import dask.array as da
@@ -536,6 +566,7 @@ def to_zarr(
         raise ImportError("to_zarr needs zarr; install it with `pip install zarr`") from exc
 
     names = _concept_names(concepts)
+    _check_made_with(W, names)
     W = _as_weights_array(W, len(names))
     dense = W.map_blocks(_densify_block, dtype=W.dtype, meta=np.zeros((0, 0), dtype=W.dtype))
     rows = [n for n in W.chunks[0] if n]  # (a block of no rows stores nothing)

@@ -315,17 +315,8 @@ def remember_concepts(
     ``targets``: the embeddings the rows of ``W`` were solved for, row for row: each
     row is kept with a sketch of its embedding (see :func:`rows_of_other_targets`).
     """
-    key = id(W)
-
-    def forget(ref: weakref.ref, key: int = key) -> None:
-        if _SOURCES.get(key, (None,))[0] is ref:
-            del _SOURCES[key]
-
-    try:
-        ref = weakref.ref(W, forget)
-    except TypeError:  # (an object without weak references: nothing is recorded)
+    if not _remember_identity(W, concepts, maker):
         return W
-    _SOURCES[key] = (ref, concepts, maker)
     source = W if sparse_of is None else sparse_of
     found = _fingerprints_and_rows(source, None)
     if found is None:
@@ -499,6 +490,39 @@ def recorded_makers(W: Any, found: list[Found] | None = None) -> list[Any]:
         if record.maker is not None and not any(record.maker is m for m in makers):
             makers.append(record.maker)
     return makers
+
+
+def remember_lazy_concepts(W: Any, concepts: np.ndarray) -> Any:
+    """Record, by identity only, that the columns of ``W`` (a lazy matrix, such as the
+    Dask array of :func:`sksplice.distributed.transform_dask`, whose rows are not
+    computed to be fingerprinted) are ``concepts``; returns ``W``. See
+    :func:`recorded_lazily`."""
+    _remember_identity(W, concepts, None)
+    return W
+
+
+def _remember_identity(W: Any, concepts: Any, maker: Any) -> bool:
+    """Record ``W`` by identity, while it exists (see :func:`recorded`); False where it
+    takes no weak reference (then nothing is recorded)."""
+    key = id(W)
+
+    def forget(ref: weakref.ref, key: int = key) -> None:
+        if _SOURCES.get(key, (None,))[0] is ref:
+            del _SOURCES[key]
+
+    try:
+        ref = weakref.ref(W, forget)
+    except TypeError:
+        return False
+    _SOURCES[key] = (ref, concepts, maker)
+    return True
+
+
+def recorded_lazily(W: Any) -> list[Found]:
+    """The record of ``W`` itself (see :func:`remember_lazy_concepts`), or none: the
+    rows of a lazy matrix are not read to find it among the records of others."""
+    entry = _SOURCES.get(id(W))
+    return [Found(entry[1], entry[2], None)] if entry is not None and entry[0]() is W else []
 
 
 def recorded(W: Any) -> list[Found]:

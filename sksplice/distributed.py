@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from . import _dask
 from ._dask import _require_dask
 from ._distributed_io import to_zarr, write_parquet
-from ._names import listed
+from ._names import listed, remember_lazy_concepts
 from ._pandas import is_sparse_frame, sparse_frame_to_csr
 from ._protocols import check_image_embedder
 from ._validation import (
@@ -317,7 +317,7 @@ def transform_dask(
     else:
         meta = np.zeros((0, 0), dtype=dtype)
     name = "splice-transform-" + tokenize(X.name, getattr(shared, "key", shared), output, dtype)
-    return X.map_blocks(
+    W = X.map_blocks(
         _transform_block,
         shared,
         output,
@@ -328,6 +328,9 @@ def transform_dask(
         meta=meta,
         name=name,
     )
+    # (its concepts, for the writers to refuse other names: the blocks are computed later,
+    # maybe elsewhere, and are recorded where they are)
+    return remember_lazy_concepts(W, splice.concepts_)
 
 
 def precompute_concept_embeddings(splice: Any) -> Any:

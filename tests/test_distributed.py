@@ -301,7 +301,7 @@ def _writer(kind: str):
 @pytest.mark.parametrize("writer", ["parquet", "zarr"])
 def test_overwrite_refuses_what_this_writer_did_not_write(reference, tmp_path, writer):
     write = _writer(writer)
-    names = [f"c{i}" for i in range(N_CONCEPTS)]
+    names = [f"concept_{i:03d}" for i in range(N_CONCEPTS)]
     W = reference[:50]
     # A folder of other files (one of which even looks like a part) is not deleted.
     folder = tmp_path / "thesis"
@@ -337,7 +337,7 @@ def test_overwrite_refuses_what_this_writer_did_not_write(reference, tmp_path, w
 
 
 def test_overwrite_replaces_a_parquet_dataset_written_before_the_marker(reference, tmp_path):
-    names = [f"c{i}" for i in range(N_CONCEPTS)]
+    names = [f"concept_{i:03d}" for i in range(N_CONCEPTS)]
     path = write_parquet(reference[:50], tmp_path / "old.parquet", names)
     (path / "_sksplice_dataset.json").unlink()  # as written by an earlier version
     write_parquet(reference[:20], path, names, overwrite=True)
@@ -403,7 +403,7 @@ def test_without_overwrite_what_overwrite_would_refuse_is_said_first(reference, 
     # "already exists; pass overwrite=True to replace it" was said of a file and of
     # a folder of other files, which overwrite=True then refused to replace.
     write = _writer(writer)
-    names = [f"c{i}" for i in range(N_CONCEPTS)]
+    names = [f"concept_{i:03d}" for i in range(N_CONCEPTS)]
     plain = tmp_path / "notes.txt"
     plain.write_bytes(b"keep me")
     folder = tmp_path / "thesis"
@@ -1082,3 +1082,36 @@ def test_a_dask_dataframe_is_read_a_partition_per_block(problem, reference):
         W = transform_dask(splice, frame, chunk_size=200)
         assert W.chunks[0] == (200, 200, 200, 200, 100)
         np.testing.assert_allclose(W[:10].compute().toarray(), reference[:10].toarray(), atol=ATOL)
+
+
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_weights_are_not_written_under_another_transformers_concepts(problem, tmp_path, writer):
+    # The same concepts in another order (or another vocabulary): every column would be
+    # written as another concept, silently; the in-memory consumers refuse such names.
+    X, splice = problem
+    write = _writer(writer)
+    W = splice.transform(X[:300])
+    names = list(splice.concepts_)
+    reordered = (
+        clone(splice)
+        .set_params(vocabulary=names[::-1], concept_embeddings=splice.concept_embeddings[::-1])
+        .fit(X[:300])
+    )
+    said = (
+        r"^these weights were made by a SpliceTransformer whose concepts are not those of "
+        r"`concepts`: column 0 is 'concept_000' there but 'concept_199' in `concepts` \(the "
+        r"same concepts in another order\)"
+    )
+    lazy = transform_dask(splice, da.from_array(X[:300], chunks=100))
+    for weights, concepts in (
+        (W, reordered),
+        (W[50:120].toarray(), names[::-1]),  # (rows of them, made dense)
+        (lazy, reordered),  # (transform_dask's array as it returns it)
+    ):
+        with pytest.raises(ValueError, match=said):
+            write(weights, tmp_path / "weights", concepts)
+        assert list(tmp_path.iterdir()) == []  # (nothing written, nothing begun)
+    # the transformer that made them, or its names, write them
+    for weights in (W, lazy):
+        path = write(weights, tmp_path / f"ok-{len(list(tmp_path.iterdir()))}", splice)
+        assert path.is_dir()
