@@ -849,6 +849,14 @@ def rank_concepts(
     # them, after y, land in `positive` or `negative`, and were told as weights that
     # carry no concept names)
     for label, param in ((positive, "positive"), (negative, "negative")):
+        if hasattr(label, "get_feature_names_out"):  # (a transformer, given where the
+            # other functions of this module take it: its repr is no label's)
+            raise TypeError(
+                f"`{param}` must be one label of `y`, got a {type(label).__name__}: "
+                "rank_concepts takes the classes to compare third and fourth, and the "
+                "transformer (or the concept names) as concepts= (rank_concepts(W, y, "
+                "positive, concepts=splice))"
+            )
         if not isinstance(label, Hashable):
             items = list(label) if isinstance(label, Iterable) else []
             shown, hint = repr(label), ""

@@ -774,7 +774,7 @@ def test_profile_output_shows_significance(tmp_path, fmt):
     W[40, 1] = 1.0
     W[::2, 2] = 1.0
     ranking = _cli_ranking(W, y, ["sea", "sky", "grass"])
-    dec = types.SimpleNamespace(skipped=[], metadata={})
+    dec = types.SimpleNamespace(skipped=[], metadata={}, unit="images")
     out = tmp_path / "profile.out"
     args = types.SimpleNamespace(output=str(out), format=fmt, top_k=10)
     assert profile_command._write_profile_run(args, dec, ranking, None) == 0
@@ -832,7 +832,9 @@ def test_the_profile_table_names_the_classes_its_tests_cover(tmp_path, sizes, sa
     W[::2, 1] = 1.0
     y = np.array(["coast"] * 20 + ["forest"] * 20)
     ranking = _cli_ranking(W, y, ["sea", "sky"])
-    dec = types.SimpleNamespace(skipped=[], metadata={"classes": sizes} if sizes else {})
+    dec = types.SimpleNamespace(
+        skipped=[], metadata={"classes": sizes} if sizes else {}, unit="images"
+    )
     out = tmp_path / "profile.out"
     args = types.SimpleNamespace(output=str(out), format="table", top_k=10)
     assert profile_command._write_profile_run(args, dec, ranking, None) == 0
@@ -1196,6 +1198,28 @@ def test_rank_concepts_names_concept_names_given_as_the_class_to_compare_with():
     ):
         rank_concepts(W, y, [0, 1], concepts=names)
     assert rank_concepts(W, y, 1, concepts=names).shape[0] > 0
+
+
+def test_rank_concepts_names_a_transformer_given_as_the_class_to_compare_with():
+    # rank_concepts(W, y, "cat", splice), as concept_profiles(W, y, splice) takes it: the
+    # message said the weights carried no names, or printed the transformer's whole repr
+    from sksplice import SpliceTransformer
+
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(8, 6))
+    splice = SpliceTransformer(vocabulary=[f"c{i}" for i in range(8)], concept_embeddings=E)
+    splice.fit(rng.normal(size=(30, 6)))
+    W = splice.transform(rng.normal(size=(30, 6)))
+    y = np.arange(30) % 2
+    for W_given in (W, pd.DataFrame(W.toarray(), columns=splice.get_feature_names_out())):
+        with pytest.raises(TypeError) as info:
+            rank_concepts(W_given, y, 1, splice)
+        assert str(info.value) == (
+            "`negative` must be one label of `y`, got a SpliceTransformer: rank_concepts "
+            "takes the classes to compare third and fourth, and the transformer (or the "
+            "concept names) as concepts= (rank_concepts(W, y, positive, concepts=splice))"
+        )
+    assert rank_concepts(W, y, 1, concepts=splice).shape[0] > 0
 
 
 @pytest.mark.parametrize("value", ["False", "yes", None, 1])
