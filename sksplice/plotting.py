@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import reprlib
 import sys
 import warnings
+from collections.abc import Hashable
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, cast
 
@@ -916,9 +918,17 @@ def plot_concept_prevalence(
         suggests close concept names; a bool is not the class ``1``), or, with
         no ``ax``, more than 80 classes are to be shown.
     TypeError
-        If ``classes`` is a single label rather than a sequence of them.
+        If ``classes`` is a single label rather than a sequence of them, or
+        ``concept`` is not one name (a list of them).
     """
     table = _check_profiles(profiles, statistic)
+    if not isinstance(concept, Hashable) or isinstance(concept, tuple):
+        # (a list of names, as plot_concept_histogram takes: unhashable, said as such)
+        raise TypeError(
+            f"`concept` must be one concept name, got a {type(concept).__name__}: "
+            f"{reprlib.repr(concept)}; plot_concept_prevalence draws one concept, so call it "
+            "once per concept (plot_concept_histogram draws several)"
+        )
     if concept not in table.index:
         from ._names import close_matches
 

@@ -190,6 +190,21 @@ def test_plot_class_profile(labelled, tmp_path):
     assert ax.get_xlabel() == "mean weight"
 
 
+def test_plot_concept_prevalence_of_several_concepts_says_to_call_it_per_concept(labelled):
+    # a list of names, as plot_concept_histogram takes: "unhashable type: 'list'"
+    W, y = labelled
+    prof = concept_profiles(W, y, NAMES)
+    for given, shown in ((["bikini", "tree"], "list: ['bikini', 'tree']"),
+                         (("bikini",), "tuple: ('bikini',)")):  # fmt: skip
+        with pytest.raises(TypeError) as info:
+            plot_concept_prevalence(prof, given)
+        assert str(info.value) == (
+            f"`concept` must be one concept name, got a {shown}; plot_concept_prevalence "
+            "draws one concept, so call it once per concept (plot_concept_histogram draws "
+            "several)"
+        )
+
+
 def test_plot_concept_prevalence(labelled, tmp_path):
     W, y = labelled
     prof = concept_profiles(W, y, NAMES)
