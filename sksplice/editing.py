@@ -1194,7 +1194,11 @@ def _project_out(
 ) -> np.ndarray:
     """:func:`project_out`; its warning of the rows it leaves at zero names them by
     ``labels`` (a DataFrame's index, as :meth:`ConceptProjector.transform` has it)."""
-    X = np.asarray(tensor_as_array(X))
+    from .transformer import refuse_concept_weights
+
+    X = tensor_as_array(X)
+    refuse_concept_weights(X, estimator="project_out", verb="projects", step="projection")
+    X = np.asarray(X)
     dtype = np.float32 if X.dtype == np.float32 else np.float64  # (as ConceptProjector)
     X = X.astype(np.float64, copy=False)
     U = np.atleast_2d(np.asarray(tensor_as_array(directions), dtype=np.float64))
@@ -1308,9 +1312,10 @@ class ConceptProjector(OneToOneFeatureMixin, TransformerMixin, VersionStampMixin
         return tags
 
     def _validate(self, X: Any, *, reset: bool) -> np.ndarray:
-        from .transformer import refuse_non_embeddings
+        from .transformer import refuse_concept_weights, refuse_non_embeddings
 
         X = tensor_as_array(X)
+        refuse_concept_weights(X, estimator="ConceptProjector", verb="projects", step="projector")
         refuse_non_embeddings(
             X,
             estimator="ConceptProjector",

@@ -463,6 +463,38 @@ def _not_embeddings(
     return None
 
 
+def refuse_concept_weights(X: Any, *, estimator: str, verb: str, step: str) -> None:
+    """Refuse concept weights (sparse, or recorded as a transformer's) given as ``X`` to
+    ``estimator``, which ``verb`` dense embeddings (``step``: what the advice calls it in
+    a pipeline, "classifier").
+
+    Taken as embeddings they fail on their sparse format, or on their width, with
+    messages that point elsewhere (to ``toarray()``, which then fails on the width).
+    """
+    import scipy.sparse
+
+    from ._names import recorded
+    from ._pandas import is_sparse_frame
+
+    recompose = (
+        "into embeddings with splice.inverse_transform(W), or in a Pipeline with "
+        f"ConceptEditor(..., output='embedding') before the {step}"
+    )
+    sparse_frame = is_sparse_frame(X)  # (pandas output of a transformer of sparse weights)
+    if scipy.sparse.issparse(X) or sparse_frame:
+        # (a TypeError, as scikit-learn's refusal of sparse input)
+        what = "a DataFrame of sparse columns" if sparse_frame else "a sparse matrix"
+        raise TypeError(
+            f"X is {what}, but {estimator} {verb} dense embeddings (sparse input is not "
+            f"supported): recompose concept weights {recompose}"
+        )
+    if recorded(X):
+        raise ValueError(
+            f"X is concept weights that a SpliceTransformer returned, but {estimator} "
+            f"{verb} embeddings: recompose them {recompose}"
+        )
+
+
 def refuse_non_embeddings(X: Any, **advice: Any) -> None:
     """Raise the error of :func:`_not_embeddings` (given ``advice``) where there is one."""
     mistake = _not_embeddings(X, **advice)

@@ -67,33 +67,15 @@ def _declared_width(embedder: Any) -> int | None:
 _RECOMPOSE = (
     "into embeddings with splice.inverse_transform(W), or in a Pipeline with "
     "ConceptEditor(..., output='embedding') before the classifier"
-)
+)  # (as refuse_concept_weights says it)
 
 
 def _refuse_concept_weights(X: Any) -> None:
-    """Refuse concept weights (sparse, or recorded as a transformer's) given as ``X``.
+    """Refuse concept weights given as ``X`` (see
+    :func:`sksplice.transformer.refuse_concept_weights`), and embeddings in cells."""
+    from .transformer import refuse_concept_weights
 
-    Scored as embeddings they fail on their sparse format, or on their width, with
-    messages that point elsewhere (to ``toarray()``, to the text model).
-    """
-    import scipy.sparse
-
-    from ._names import recorded
-    from ._pandas import is_sparse_frame
-
-    sparse_frame = is_sparse_frame(X)  # (pandas output of a transformer of sparse weights)
-    if scipy.sparse.issparse(X) or sparse_frame:
-        # (a TypeError, as scikit-learn's refusal of sparse input)
-        what = "a DataFrame of sparse columns" if sparse_frame else "a sparse matrix"
-        raise TypeError(
-            f"X is {what}, but ZeroShotClassifier scores dense embeddings (sparse "
-            f"input is not supported): recompose concept weights {_RECOMPOSE}"
-        )
-    if recorded(X):
-        raise ValueError(
-            "X is concept weights that a SpliceTransformer returned, but ZeroShotClassifier "
-            f"scores embeddings: recompose them {_RECOMPOSE}"
-        )
+    refuse_concept_weights(X, estimator="ZeroShotClassifier", verb="scores", step="classifier")
     cells = vectors_in_cells(X)
     if cells is not None:
         raise ValueError(cells)

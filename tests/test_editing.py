@@ -1604,3 +1604,30 @@ def test_project_out_warns_of_rows_it_leaves_at_zero():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         project_out(X, np.eye(8)[:2])
+
+
+def test_a_projector_given_concept_weights_says_to_recompose_them(small_setup):
+    # after a SpliceTransformer in a pipeline: scikit-learn said to call .toarray(), which
+    # then failed on the width (16 concepts are no 12-d embeddings)
+    splice, X, _ = small_setup
+    directions = splice.concept_embeddings[:2]
+    recompose = (
+        "recompose concept weights into embeddings with splice.inverse_transform(W), or in "
+        "a Pipeline with ConceptEditor(..., output='embedding') before the projector"
+    )
+    pipe = make_pipeline(FrozenEstimator(splice), ConceptProjector(directions=directions))
+    with pytest.raises(TypeError) as info:
+        pipe.fit_transform(X)
+    assert str(info.value) == (
+        "X is a sparse matrix, but ConceptProjector projects dense embeddings (sparse input "
+        f"is not supported): {recompose}"
+    )
+    projector = ConceptProjector(directions=directions).fit(X)
+    with pytest.raises(ValueError, match=r"^X is concept weights that a SpliceTransformer "
+                       r"returned, but ConceptProjector projects embeddings: recompose them "
+                       r"into embeddings with splice\.inverse_transform\(W\)"):  # fmt: skip
+        projector.transform(splice.transform(X).toarray())
+    with pytest.raises(TypeError, match=r"^X is a sparse matrix, but project_out projects"):
+        project_out(splice.transform(X), directions)
+    # recomposed, they are projected
+    assert projector.transform(splice.inverse_transform(splice.transform(X))).shape == X.shape
