@@ -410,6 +410,23 @@ def test_the_weights_of_a_row_do_not_depend_on_the_layout_of_x(dtype):
         np.testing.assert_array_equal(refit.transform(X), expected)
 
 
+def test_a_list_of_float32_rows_is_solved_as_the_float32_array():
+    # [model.encode(t) for t in texts]: a list has no dtype, and scikit-learn made it
+    # float64 (float64 weights, twice the memory), where the stacked array stays float32
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    X = (rng.normal(size=(40, 96)) + 2.0).astype(np.float32)
+    splice = _wide_splice().fit(X)
+    expected = splice.transform(X)
+    assert expected.dtype == np.float32
+    for given in (list(X), tuple(X), [torch.from_numpy(row) for row in X]):
+        got = splice.transform(given)
+        assert got.dtype == np.float32, type(given[0])
+        np.testing.assert_array_equal(got, expected)
+    # Python floats are float64, as scikit-learn reads them
+    assert splice.transform(X.tolist()).dtype == np.float64
+
+
 def test_a_float16_frame_is_solved_as_the_float16_array():
     # The weights are float32 for float16 rows, in an array or in a DataFrame.
     pd = pytest.importorskip("pandas")
