@@ -2281,6 +2281,18 @@ def plot_sparsity_tradeoff(
         zero_shot = isinstance(estimator, ZeroShotClassifier)
         if not isinstance(transformers, dict):
             transformers = {label: transformers for label in named}
+        elif isinstance(paths, dict):
+            # (a key that names no path: its transformer would be left unused, and the
+            # path it was meant for said to have none)
+            unknown = [key for key in transformers if str(key) not in named]
+            if unknown:
+                raise ValueError(
+                    f"`transformers` has {'a key' if len(unknown) == 1 else 'keys'} "
+                    f"{listed(unknown, 5, repr)} that "
+                    f"{'names' if len(unknown) == 1 else 'name'} no path; the paths are "
+                    f"{list(named)}: key each transformer by the name of the path it made"
+                )
+            transformers = {str(key): value for key, value in transformers.items()}
         for label, path in named.items():
             weights = getattr(path, "weights", None)
             if weights is None or len(weights) != arrays[label]["cosine"].shape[0]:
@@ -2297,6 +2309,16 @@ def plot_sparsity_tradeoff(
                 raise ValueError(
                     f"a ZeroShotClassifier is scored on recomposed embeddings: give the "
                     f"fitted SpliceTransformer of {_path_name(label)} in `transformers`"
+                )
+            given = transformers.get(label)
+            if given is not None and hasattr(given, "concepts_"):
+                # (the transformer of another path: said for this one, by its name)
+                from ._names import check_source
+
+                check_source(
+                    weights[0],
+                    given.concepts_,
+                    f"the transformer given for {_path_name(label)} in `transformers`",
                 )
         if not zero_shot:
             _check_probe_labels(y, estimator, cv)

@@ -843,6 +843,40 @@ def test_plot_sparsity_tradeoff_draws_each_paths_baseline(small_paths):
     assert not [line for line in frame_ax.get_lines() if line.get_linestyle() == ":"]
 
 
+def test_transformers_keyed_by_no_path_or_of_another_path_are_named(small_paths):
+    # a key that names no path was said as "give the fitted SpliceTransformer of path
+    # '20 words'", and swapped transformers as weights of other concepts, naming no path
+    from sksplice.zero_shot import ZeroShotClassifier
+
+    X, y, transformers, paths = small_paths
+    zero_shot = ZeroShotClassifier(_ClassMeans(X, y), classes=["a", "b", "c"]).fit(X, y)
+    figures = plt.get_fignums()
+    with pytest.raises(ValueError) as info:
+        plot_sparsity_tradeoff(paths, y=y, estimator=zero_shot,
+                               transformers={"20": transformers["20 words"]})  # fmt: skip
+    assert str(info.value) == (
+        "`transformers` has a key '20' that names no path; the paths are ['20 words', "
+        "'40 words']: key each transformer by the name of the path it made"
+    )
+    swapped = {"20 words": transformers["40 words"], "40 words": transformers["20 words"]}
+    with pytest.raises(ValueError, match=r"^these weights were made by a SpliceTransformer "
+                       r"whose concepts are not those of the transformer given for path "
+                       r"'20 words' in `transformers`: 20 concepts there, 40 in "):  # fmt: skip
+        plot_sparsity_tradeoff(paths, y=y, estimator=zero_shot, transformers=swapped)
+    assert plt.get_fignums() == figures  # (refused before anything is drawn)
+
+
+class _ClassMeans:
+    """Class prompts: the mean embedding of each class's samples."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def embed_text(self, texts):
+        rows = [self.X[self.y == t.split()[-1].rstrip(".")].mean(axis=0) for t in texts]
+        return np.asarray(rows) / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
 def test_plot_sparsity_tradeoff_accuracy_zero_shot_and_probe(small_paths):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
