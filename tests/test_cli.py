@@ -1839,6 +1839,39 @@ def test_a_record_interrupted_in_its_flush_is_counted():
     assert writer.n == 1 and json.loads(fh.getvalue()) == record
 
 
+class _Interrupting(float):
+    """A weight whose writing is interrupted (Ctrl-C between two rows of a record)."""
+
+    def __repr__(self):
+        raise KeyboardInterrupt
+
+    def __str__(self):
+        raise KeyboardInterrupt
+
+    def __format__(self, spec):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("fmt", ["csv", "table"])
+def test_a_record_interrupted_between_its_rows_leaves_none_of_them(fmt):
+    # FILE.partial kept the first rows of a record whose writing Ctrl-C stopped, under a
+    # count that left it out: a record is written whole, or not at all
+    fh = io.StringIO()
+    writer = _output._Writer(fh, fmt, {})
+    concepts = [{"concept": "dog", "weight": 0.5}, {"concept": "sky", "weight": 0.25}]
+    whole = {"path": "a.png", "l0": 2, "cosine": 0.5, "baseline_cosine": 0.25, "concepts": concepts}
+    writer.write(whole)
+    before = fh.getvalue()
+    cut = {**whole, "path": "b.png"}
+    cut["concepts"] = [whole["concepts"][0], {"concept": "sky", "weight": _Interrupting(0.25)}]
+    with pytest.raises(KeyboardInterrupt):
+        writer.write(cut)
+    assert fh.getvalue() == before and writer.n == 1
+    assert "a.png" in before and before.count("dog") == 1
+    writer.write({**whole, "path": "c.png"})  # (nothing of b.png comes with the next one)
+    assert "b.png" not in fh.getvalue() and fh.getvalue().count("dog") == 2
+
+
 def test_a_json_output_interrupted_while_closing_is_ended_once():
     fh = _BlockedPipe()
     writer = _output._Writer(fh, "json", {})

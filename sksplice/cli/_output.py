@@ -49,6 +49,24 @@ class _UnixRows:
         return self.fh.write(row[:-2] + "\n" if row.endswith("\r\n") else row)
 
 
+class _Lines:
+    """A text sink that keeps what is written, for one ``write`` of it all: a record's
+    rows or lines go out together, so that an interrupt between two of them leaves no
+    part of a record in the output (``FILE.partial`` kept the first rows of one)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def pop(self) -> str:
+        """Everything written since the last call."""
+        text, self.parts = "".join(self.parts), []
+        return text
+
+
 class _Writer:
     """Streams records in one of the output formats; output stays valid when interrupted.
 
@@ -78,8 +96,10 @@ class _Writer:
         # "(query)" and JSON's "query" key do)
         self.query = query
         metadata = shown(metadata)
+        # (each record's rows, or lines, gathered here and written in one call)
+        self._record = _Lines()
         if fmt == "csv":
-            self._csv = csv.writer(_UnixRows(fh), lineterminator="\r\n")
+            self._csv = csv.writer(_UnixRows(self._record), lineterminator="\r\n")
             self._csv.writerow(
                 [
                     *self.extra,
@@ -93,6 +113,7 @@ class _Writer:
                     "baseline_cosine",
                 ]
             )
+            fh.write(self._record.pop())
         elif fmt == "json":
             head = json.dumps(metadata, ensure_ascii=False, indent=None)
             fh.write('{"metadata": ' + head + ',\n "images": [')
@@ -110,7 +131,8 @@ class _Writer:
         self._written()
 
     def _write(self, rec: dict[str, Any]) -> None:
-        fmt, fh = self.fmt, self.fh
+        fmt, fh = self.fmt, self._record
+        fh.pop()  # (rows of a record an interrupt stopped: none of them is written)
         if fmt == "csv":
             rec = self._shown(rec)
             head = [rec[e] for e in self.extra]
@@ -149,6 +171,7 @@ class _Writer:
                 fh.write(f"  {c['weight']:#9.4g}  {c['concept']}{at}\n")
             if not rec["concepts"]:
                 fh.write("  (no concept above the penalty)\n")
+        self.fh.write(self._record.pop())  # (the whole record, or none of it)
         self._written()
 
     def _written(self) -> None:
