@@ -655,19 +655,27 @@ def test_names_files_of_other_kinds_are_read_or_told_what_is_wrong(run_env, tmp_
 def test_too_few_rows_left_are_told_before_the_model_and_all_zero_rows_refused(
     run_env, tmp_path, capsys, no_embedding
 ):
+    # one row left once the others are skipped is a finding of the run (exit 1, the
+    # skipped rows named), as one image left of several is; one row given is exit 2
     two = tmp_path / "two.npy"
     np.save(two, np.array([[np.nan] * 32, [0.1] * 32]))
-    code, out, err = _main(["decompose", str(two), "--image-mean", "data", *_args(tmp_path)],
-                           capsys)  # fmt: skip
-    assert code == 2 and out == ""
-    assert err.strip() == (
-        "sksplice: error: the image mean (the modality centre) cannot be learned from a single "
-        "embedding (the only one of the 2 rows with finite values): its centred embedding "
-        "would be zero. Decompose it together with other embeddings of the same model (at "
-        "least 100 give a stable centre), or give --image-mean FILE.npy (the mean image "
-        "embedding of the model that made it; --image-mean pretrained where that model has a "
-        "published mean)"
-    )
+    for image_mean in ("data", "auto"):
+        code, out, err = _main(
+            ["decompose", str(two), "--image-mean", image_mean, *_args(tmp_path)], capsys
+        )
+        assert code == 1 and out == ""
+        assert err.strip() == (
+            "sksplice: error: the image mean (the modality centre) cannot be learned from a "
+            "single embedding (the only one of the 2 rows with finite values): its centred "
+            "embedding would be zero. Decompose it together with other embeddings of the same "
+            "model (at least 100 give a stable centre), or give --image-mean FILE.npy (the mean "
+            "image embedding of the model that made it; --image-mean pretrained where that "
+            f"model has a published mean) (skipped for values that are not finite: {two}[0])"
+        )
+    one = tmp_path / "one.npy"
+    np.save(one, np.array([[0.1] * 32]))
+    code, out, err = _main(["decompose", str(one), *_args(tmp_path)], capsys)
+    assert code == 2 and "cannot be learned from a single embedding: its centred" in err
     nan = tmp_path / "nan.npy"
     np.save(nan, np.full((3, 32), np.nan))
     code, out, err = _main(["decompose", str(nan), *_args(tmp_path)], capsys)
@@ -678,15 +686,52 @@ def test_too_few_rows_left_are_told_before_the_model_and_all_zero_rows_refused(
     )
 
 
-def test_all_zero_rows_leave_no_centre_to_learn(run_env, tmp_path, capsys):
-    zeros = tmp_path / "zeros.npy"
+def test_rows_that_leave_no_centre_to_learn_are_refused_before_the_vocabulary(
+    run_env, tmp_path, capsys, no_embedding
+):
+    # all zero, or all the same: found once every value is read (before the model loads
+    # where its name gives its width, as ViT-B-32's does), not after the vocabulary is
+    # embedded; no advice of another model (the rows are of theirs)
+    zeros, same = tmp_path / "zeros.npy", tmp_path / "same.npy"
     np.save(zeros, np.zeros((4, 32), dtype=np.float32))
+    np.save(same, np.tile(np.linspace(0.1, 1.0, 32, dtype=np.float32), (5, 1)))
     code, out, err = _main(["decompose", str(zeros), *_args(tmp_path)], capsys)
     assert code == 1 and out == ""
     assert err.strip().splitlines()[-1] == (
-        "sksplice: error: every one of the 4 rows decomposed is all zero: no centre can be "
+        "sksplice: error: every one of the 4 rows to decompose is all zero: no centre can be "
         "learned from them, and none holds a concept"
     ), err
+    code, out, err = _main(["decompose", str(same), "--image-mean", "data", *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        "sksplice: error: the image mean (the modality centre) cannot be learned from these 5 "
+        "rows: they all point the same way (copies of one embedding?), so every centred "
+        "embedding, and every weight, would be zero. Decompose them together with other "
+        "embeddings of the same model, or give --image-mean FILE.npy (the mean image embedding "
+        "of the model that made them; --image-mean pretrained where that model has a "
+        "published mean)"
+    ), err
+
+
+def test_rows_all_zero_are_refused_before_a_model_whose_name_gives_its_width(run_env, tmp_path):
+    # In a process of its own (one that imported open_clip asks it for the width, after
+    # loading it): offline, with no weights at hand, the rows are refused first; had the
+    # model been reached, its weights would be the error.
+    import subprocess
+    import sys
+
+    wide = tmp_path / "wide.npy"
+    np.save(wide, np.zeros((4, 512), dtype=np.float32))
+    argv = ["decompose", str(wide), "--model", "ViT-B-32", "--pretrained", "laion2b_s34b_b79k",
+            "--image-mean", "data", "--vocabulary", str(tmp_path / "vocab.txt")]  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "sksplice", *argv], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines()[-1] == (
+        "sksplice: error: every one of the 4 rows to decompose is all zero: no centre can be "
+        "learned from them, and none holds a concept"
+    ), done.stderr
 
 
 def test_the_centre_is_checked_on_finite_rows_and_after_the_fit_where_torch_reads_it(

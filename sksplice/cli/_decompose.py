@@ -206,13 +206,25 @@ def _raise_strict(exc: BaseException, paths: Sequence[Path], offset: int = 0) ->
     ) from exc
 
 
-def _check_learnable_centre(X: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+def _check_learnable_centre(
+    X: np.ndarray, args: argparse.Namespace, rows: bool = False
+) -> np.ndarray:
     """Images whose embeddings all point the same way (copies of one picture) leave no
     centre to learn: every centred embedding, and every weight, would be zero. The
-    centre learned (given to :func:`_fitted`, which does not learn it again)."""
+    centre learned (given to :func:`_fitted`, which does not learn it again). ``rows``:
+    ``X`` holds rows of embeddings given as ``.npy`` files (their model is given)."""
     from .._means import any_centred_row, learned_mean
 
     mean = learned_mean(X)
+    if not any_centred_row(X, mean) and rows:
+        raise RunError(
+            f"the image mean (the modality centre) cannot be learned from these "
+            f"{X.shape[0]} rows: they all point the same way (copies of one embedding?), so "
+            "every centred embedding, and every weight, would be zero. Decompose them "
+            "together with other embeddings of the same model, or give --image-mean "
+            "FILE.npy (the mean image embedding of the model that made them; --image-mean "
+            "pretrained where that model has a published mean)"
+        )
     if not any_centred_row(X, mean):
         raise CLIError(
             f"the image mean (the modality centre) cannot be learned from these {X.shape[0]} "
@@ -1270,6 +1282,10 @@ class EmbeddingsRun:
     plan: _Plan
     # whether the rows were checked to lie around the run's centre before the model loaded
     centre_checked: bool
+    # the rows all zero, named, and the centre learned from the rows, where the run
+    # learns it and knew so before the model loaded (None: not found yet)
+    n_zero: int | None = None
+    learned: np.ndarray | None = None
 
 
 def check_embeddings_run(
@@ -1295,6 +1311,7 @@ def check_embeddings_run(
     from ._embeddings import check_centre_early, check_width, read_embeddings
 
     checked = False  # (the centre, before the model loads: not again after the fit)
+    early: dict[str, Any] = {}  # (what the rows tell before the model: see EmbeddingsRun)
 
     def before_weights() -> None:
         nonlocal checked
@@ -1310,8 +1327,14 @@ def check_embeddings_run(
                 "values that are not finite (NaN or infinite)"
             )
         if n_left < 2 and getattr(args, "image_mean", None) == "data":
-            raise UsageError(_one_embedding_advice(emb.n_rows, args))
-        _refuse_one_row_unpublished(args, n_left, emb.n_rows)
+            _refuse_one_embedding(emb, args)
+        _refuse_one_row_unpublished(args, n_left, emb)
+        if _learns_centre(args):
+            # (every row is read: what leaves no centre to learn is said now, not once the
+            # model and the vocabulary are loaded)
+            X, names, _ = emb.decomposable()
+            early["n_zero"] = _refuse_all_zero(X, names)
+            early["learned"] = _check_learnable_centre(X, args, rows=True)
         if after_scan is not None:
             after_scan(emb)
 
@@ -1332,7 +1355,34 @@ def check_embeddings_run(
             getattr(args, "output", None), written, {**possible, "concept": plan.concepts}
         )
     _warn_unknown_extension(args)
-    return EmbeddingsRun(emb, plan, checked)
+    return EmbeddingsRun(emb, plan, checked, **early)
+
+
+def _learns_centre(args: argparse.Namespace) -> bool:
+    """Whether the run learns its centre from the rows, as known before the model loads
+    (``--image-mean data``, or ``auto`` for weights without a published mean; a model of
+    the Hugging Face Hub may bring its own, known once it loads)."""
+    from .._model_names import HF_HUB_PREFIX
+
+    image_mean = getattr(args, "image_mean", None)
+    if image_mean == "data":
+        return True
+    model = getattr(args, "model", None) or ""
+    if image_mean != "auto" or model.startswith(HF_HUB_PREFIX):
+        return False
+    return not has_published_mean(args)
+
+
+def _refuse_all_zero(X: np.ndarray, names: Sequence[str]) -> int:
+    """Name the rows of ``X`` that are all zero (:func:`_say_zero_rows`), and refuse rows
+    that are all zero, which leave no centre to learn; how many there are."""
+    n_zero = _say_zero_rows(X, names)
+    if n_zero == len(names):
+        raise RunError(
+            f"every one of the {plural(len(names), 'row')} to decompose is all zero: no "
+            "centre can be learned from them, and none holds a concept"
+        )
+    return n_zero
 
 
 def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decomposition:
@@ -1351,14 +1401,13 @@ def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decom
     if plan.cache_note is not None:
         logger.warning("%s", plan.cache_note)
     X, names, skipped = emb.decomposable()  # (some row is left: refused above if not)
-    n_zero = _say_zero_rows(X, names)
-    if n_zero == len(names) and plan.image_mean is None:
-        raise CLIError(
-            f"every one of the {plural(len(names), 'row')} decomposed is all zero: no "
-            "centre can be learned from them, and none holds a concept"
-        )
-    # (before the vocabulary is embedded)
-    mean = _check_learnable_centre(X, args) if plan.image_mean is None else None
+    if run.learned is not None:  # (found before the model loaded)
+        n_zero, mean = run.n_zero or 0, run.learned
+    elif plan.image_mean is None:  # (a centre the model did not bring after all)
+        n_zero = _refuse_all_zero(X, names)
+        mean = _check_learnable_centre(X, args, rows=True)
+    else:
+        n_zero, mean = _say_zero_rows(X, names), None
     texts = _vocabulary_first(args, plan, embed=True)
     whole = plan.image_mean is None or args.target_l0 is not None
     splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True, learned=mean)
@@ -1419,12 +1468,26 @@ def _where_centred(plan: _Plan) -> str:
     return f"the published image mean of {plan.model}/{plan.pretrained}"
 
 
-def _refuse_one_row_unpublished(args: argparse.Namespace, n_left: int, n_rows: int) -> None:
-    """One embedding (``n_left`` of the ``n_rows`` given, the others skipped) whose centre
+def _refuse_one_row_unpublished(args: argparse.Namespace, n_left: int, emb: Any) -> None:
+    """One embedding (``n_left`` of the rows of ``emb``, the others skipped) whose centre
     would be learned from it (``--image-mean auto`` for a model without a published mean)
     is refused, as one image is."""
     if getattr(args, "image_mean", None) == "auto" and n_left < 2 and not has_published_mean(args):
-        raise UsageError(_one_embedding_advice(n_rows, args))
+        _refuse_one_embedding(emb, args)
+
+
+def _refuse_one_embedding(emb: Any, args: argparse.Namespace) -> None:
+    """Refuse one embedding left to learn the centre from, as one image is: one row given
+    is a wrong command line (exit 2); one left after the others were skipped for values
+    that are not finite is a finding of the run (exit 1), with the rows skipped."""
+    from .._names import listed
+
+    advice = _one_embedding_advice(emb.n_rows, args)
+    if emb.n_rows < 2:
+        raise UsageError(advice)
+    # (named here: the records of skipped rows come with the library, seconds to import)
+    skipped = listed([emb.names[i] for i in emb.not_finite or []], 3)
+    raise RunError(f"{advice} (skipped for values that are not finite: {skipped})")
 
 
 def _one_embedding_advice(n_rows: int, args: argparse.Namespace) -> str:

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +136,10 @@ class EmbeddingInputs:
     # (the rows, counted over all the files, holding a value that is not finite: found by
     # :meth:`find_not_finite`, which reads every value, once the cheap checks are done)
     not_finite: list[int] | None = None
+    # (what :meth:`decomposable` gives, once made)
+    _decomposable: tuple[np.ndarray, list[str], list[Any]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def n_rows(self) -> int:
@@ -194,13 +198,17 @@ class EmbeddingInputs:
 
     def decomposable(self) -> tuple[np.ndarray, list[str], list[Any]]:
         """The rows to decompose, their names, and the rows skipped for values that are
-        not finite (:meth:`skipped`; found by :meth:`find_not_finite` first)."""
-        X = self.rows()
-        keep = self.kept()
-        if keep.all():
-            return X, self.names, []
-        names = [n for n, k in zip(self.names, keep, strict=True) if k]
-        return X[keep], names, self.skipped()
+        not finite (:meth:`skipped`; found by :meth:`find_not_finite` first). Made once:
+        rows of several files, or those left by the skipped ones, are a copy."""
+        if self._decomposable is None:
+            X = self.rows()
+            keep = self.kept()
+            if keep.all():
+                self._decomposable = (X, self.names, [])
+            else:
+                names = [n for n, k in zip(self.names, keep, strict=True) if k]
+                self._decomposable = (X[keep], names, self.skipped())
+        return self._decomposable
 
     @functools.cached_property
     def described(self) -> dict[str, Any]:
