@@ -597,16 +597,30 @@ def _unreadable_message(path: str, exc: OSError) -> str:
 _ARRAY_SUFFIXES = frozenset({".npy", ".npz", ".pt", ".pth", ".parquet", ".h5", ".hdf5"})
 
 
+#: Compressions a file of arrays may come in (``emb.npy.gz``), with the command that
+#: undoes each.
+_DECOMPRESSORS = {".gz": "gunzip", ".bz2": "bunzip2", ".xz": "unxz", ".zst": "unzstd"}
+
+
 def _array_file_hint(path: str) -> str:
-    """What to do with a file of arrays given as an image (nothing for other files)."""
-    suffix = os.path.splitext(str(path))[1].lower()
+    """What to do with a file of arrays given as an image (nothing for other files),
+    also compressed (``emb.npy.gz``: decompressed first)."""
+    stem, suffix = os.path.splitext(str(path))
+    suffix = suffix.lower()
+    tool = _DECOMPRESSORS.get(suffix)
+    first = ""
+    if tool is not None and os.path.splitext(stem)[1].lower() in _ARRAY_SUFFIXES:
+        # (read as an image, it was "not an image file PIL can read", and skipped)
+        suffix = os.path.splitext(stem)[1].lower()
+        first = f"decompress it first ({tool} {os.path.basename(str(path))}); "
     if suffix not in _ARRAY_SUFFIXES:
         return ""
     holds = "a table" if suffix == ".parquet" else "arrays"
+    compressed = "compressed " if first else ""
     return (
-        f" (a {suffix} file holds {holds}, not a picture: embeddings computed already are "
-        "decomposed without embedding them again, by SpliceTransformer(...).fit_transform(X) "
-        "in Python with X read from the file)"
+        f" (a {compressed}{suffix} file holds {holds}, not a picture: {first}embeddings "
+        "computed already are decomposed without embedding them again, by "
+        "SpliceTransformer(...).fit_transform(X) in Python with X read from the file)"
     )
 
 

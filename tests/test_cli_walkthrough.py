@@ -370,6 +370,19 @@ def test_a_file_of_embeddings_given_as_an_image_is_told_where_it_goes(run_env, t
         "(numpy.save writes one); they are also decomposed without embedding them again, by "
         "SpliceTransformer(...).fit_transform(X) in Python with X read from the file)"
     ], err
+    # compressed, it is decompressed first (it was "not an image file PIL can read: it is
+    # skipped", exit 1)
+    import gzip
+
+    packed = tmp_path / "X.npy.gz"
+    packed.write_bytes(gzip.compress(embeddings.read_bytes()))
+    code, out, err = _main(["decompose", str(packed), *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    assert err.strip().startswith(
+        f"sksplice: error: not an image file: {packed} (a compressed .npy file holds arrays, "
+        "not a picture: decompress it first (gunzip X.npy.gz); every command of sksplice "
+        "reads embeddings computed already from .npy files"
+    ), err
     # a folder of them (clip-retrieval's img_emb/) is told the same (it was "no image
     # files under folder"); a .npy file given alone is read as embeddings by every
     # command (tests/test_cli_embeddings.py)

@@ -62,7 +62,7 @@ def _array_file_hint(path: str) -> str:
     is read as embeddings by every command given such files alone (nothing for other
     files)."""
     if not path.lower().endswith(".npy"):
-        hint = _library_array_hint(path)
+        hint = _library_array_hint(path)  # (a compressed .npy file too: decompressed first)
         # (a .npz, .pt, ... file: the command reads embeddings from .npy files)
         return hint.replace(
             "embeddings computed already are decomposed",
