@@ -2993,6 +2993,30 @@ def test_a_table_s_reader_that_closes_early_is_noted_as_such(
     ), err
 
 
+def test_a_json_lines_table_is_written_a_few_hundred_lines_at_a_time():
+    # One write of a block's 343 kB into a pipe whose reader had gone (profile -f jsonl |
+    # head -c 10) ended with no BrokenPipeError: no line said the rest was not written.
+    import pandas as pd
+
+    class Writes:
+        def __init__(self):
+            self.calls = []
+
+        def write(self, text):
+            self.calls.append(text)
+            return len(text)
+
+        def flush(self):
+            pass
+
+    table = pd.DataFrame({"concept": [f"c{i}" for i in range(1000)], "count": range(1000)})
+    sink = Writes()
+    _output._write_table_records(sink, table, "jsonl", {}, "ranking")
+    assert max(text.count("\n") for text in sink.calls) <= 256 and len(sink.calls) == 4
+    rows = [json.loads(line) for line in "".join(sink.calls).splitlines()]
+    assert rows == table.to_dict(orient="records")
+
+
 @pytest.mark.parametrize(
     ("query", "name", "advice"),
     [("cat,cat", "cat", "cat:2"), ("dog:2, snow ,dog:0.5", "dog", "dog:2.5")],

@@ -637,7 +637,15 @@ def _write_table_records(
         fh.write(tail + "\n")
     else:
         for lines in _json_rows(table):
-            fh.write("\n".join(lines) + "\n")
+            # (a few hundred lines a write: one write of a block's 343 kB into a pipe whose
+            # reader went away ended without a BrokenPipeError, so without the line that
+            # says the rest was not written)
+            for start in range(0, len(lines), _LINES_PER_WRITE):
+                fh.write("\n".join(lines[start : start + _LINES_PER_WRITE]) + "\n")
+
+
+#: Lines of a JSON Lines table written at a time (see :func:`_write_table_records`).
+_LINES_PER_WRITE = 256
 
 
 #: Rows of a table encoded together by :func:`_json_rows`.
