@@ -1525,3 +1525,19 @@ def test_compare_and_profile_of_npy_rows_count_rows_not_images(run_env, tmp_path
     )
     assert out.startswith(f"A: {a} (2 rows)  B: {b} (3 rows)\n"), out
     assert "with 2 rows in A against 3 in B" in err, err
+
+
+def test_options_of_images_given_with_embeddings_are_said_to_do_nothing(run_env, tmp_path, capsys):
+    # --no-image-cache and --max-image-pixels were accepted without a word with .npy inputs
+    X = tmp_path / "x.npy"
+    np.save(X, np.random.default_rng(2).normal(size=(6, 32)).astype(np.float32))
+    argv = ["decompose", str(X), "-q", "--no-image-cache", "--max-image-pixels", "5"]
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 0 and out, err
+    said = [line for line in err.splitlines() if "no effect" in line]
+    assert said == [
+        "sksplice: warning: --no-image-cache and --max-image-pixels have no effect on rows of "
+        ".npy files: they apply to images, and the rows are embeddings computed already"
+    ], err
+    code, out, err = _main(["decompose", str(X), "-q", *_args(tmp_path)], capsys)
+    assert code == 0 and "no effect" not in err

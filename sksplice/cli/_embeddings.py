@@ -284,6 +284,25 @@ def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
             "--labels-column picks the column of classes for .npy inputs; the --labels CSV of "
             "images is read as path,label"
         )
+    if embeddings:
+        # (options of images, given to a run of embeddings computed already: said, not
+        # refused, as a script may give the same options to runs of either kind)
+        unused = [
+            option
+            for option, given in (
+                ("--no-image-cache", getattr(args, "no_image_cache", False)),
+                ("--max-image-pixels", getattr(args, "max_image_pixels", None) is not None),
+            )
+            if given
+        ]
+        if unused:
+            logger.warning(
+                "%s %s no effect on rows of .npy files: %s images, and the rows are "
+                "embeddings computed already",
+                " and ".join(unused),
+                "has" if len(unused) == 1 else "have",
+                "it applies to" if len(unused) == 1 else "they apply to",
+            )
 
 
 def read_embeddings(args: argparse.Namespace) -> EmbeddingInputs:
