@@ -46,7 +46,7 @@ def test_the_listing_names_each_entry_and_the_stale_image_folders(run_env, tmp_p
     assert listing["cache_dir"] == str(cache)
     entries = {Path(e["path"]).name: e for e in listing["entries"]}
     (current,) = (p for p in (cache / "images").iterdir() if p != stale)
-    assert entries[current.name]["kind"] == "images" and entries[current.name]["stale"] == ""
+    assert entries[current.name]["kind"] == "images" and entries[current.name]["stale"] is None
     assert entries[current.name]["files"] == 7  # (six images and key.json)
     assert entries[current.name]["what"].startswith("open_clip/sksplice-test-tiny/")
     assert entries[stale.name]["stale"] == f"made with torch 1.0.0 (installed: {version('torch')})"

@@ -310,7 +310,10 @@ def _write_listing(entries: list[Entry], fmt: str, folder: Path, cleared: str | 
     if fmt == "json":
         document = {
             "cache_dir": str(folder),
-            "cleared" if cleared else "entries": [asdict(e) for e in entries],
+            # ("stale": why no run reads the entry, null where one does)
+            "cleared" if cleared else "entries": [
+                {**asdict(e), "stale": e.stale or None} for e in entries
+            ],
             "files": sum(e.files for e in entries),
             "bytes": sum(e.bytes for e in entries),
         }
