@@ -565,6 +565,14 @@ def test_shards_and_their_names_are_given_as_the_shell_lists_them(run_env, tmp_p
         f"--names {joined} must name their rows in that order; give one --names file per .npy "
         "file (--names metadata/*.parquet pairs them in the same order)"
     ) in err.splitlines(), err
+    # an order typed by hand is no shell's
+    typed = [npy[1], npy[0], npy[3], npy[2]]
+    code, out, err = _main(["decompose", *typed, "--names", str(joined), *_args(tmp_path)],
+                           capsys)  # fmt: skip
+    assert (
+        f"sksplice: warning: the .npy files are read in the order given, {npy[1]} before "
+        f"{npy[0]}, not in the order of their numbers: "
+    ) in err, err
     # a names file among the inputs; .npy files after --names; a count of names files
     # that fits neither; a file given twice
     for argv, said in [

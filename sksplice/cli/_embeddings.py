@@ -107,13 +107,16 @@ def _warn_if_out_of_order(files: list[Path], names_files: list[Path]) -> None:
     if ordered == files:
         return
     at = next(i for i, (a, b) in enumerate(zip(files, ordered, strict=True)) if a != b)
+    # (the order of a shell's img_emb/*.npy puts img_emb_10 before img_emb_2; an order
+    # typed by hand is said as it is)
+    shell = " (as the shell sorts numbered files)" if files == sorted(files, key=str) else ""
     logger.warning(
-        "the .npy files are read in the order given, %s before %s (as the shell sorts "
-        "numbered files), not in the order of their numbers: --names %s must name their rows "
-        "in that order; give one --names file per .npy file (--names metadata/*.parquet "
-        "pairs them in the same order)",
+        "the .npy files are read in the order given, %s before %s%s, not in the order of "
+        "their numbers: --names %s must name their rows in that order; give one --names file "
+        "per .npy file (--names metadata/*.parquet pairs them in the same order)",
         files[at],
         ordered[at],
+        shell,
         names_files[0],
     )
 
