@@ -65,6 +65,15 @@ def _check_made_with(W: Any, names: list[str]) -> None:
     shape = getattr(W, "shape", None)
     if shape is None or len(shape) != 2 or shape[1] != len(names):
         return  # (refused for its shape: see _as_weights_array)
+    columns = getattr(W, "columns", None)
+    if columns is not None and [str(c) for c in columns] != names:
+        # (pandas output: its columns name the concepts, which the file would not keep)
+        j = next(k for k, (a, b) in enumerate(zip(map(str, columns), names)) if a != b)
+        raise ValueError(
+            f"the columns of W are not `concepts`: column {j} is {str(columns[j])!r} in W "
+            f"but {names[j]!r} in `concepts`. Each column would be written as another "
+            "concept; give concepts=list(W.columns), or the transformer that made W"
+        )
     if getattr(W, "dask", None) is not None:  # (a lazy array: known by itself only)
         found = recorded_lazily(W)
         if found:

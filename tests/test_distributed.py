@@ -1111,7 +1111,13 @@ def test_weights_are_not_written_under_another_transformers_concepts(problem, tm
         with pytest.raises(ValueError, match=said):
             write(weights, tmp_path / "weights", concepts)
         assert list(tmp_path.iterdir()) == []  # (nothing written, nothing begun)
+    # pandas output: written under its columns, which must be the concepts given
+    frame = clone(splice).set_output(transform="pandas").fit(X[:300]).transform(X[:300])
+    with pytest.raises(ValueError, match=r"^the columns of W are not `concepts`: column 0 is "
+                       r"'concept_000' in W but 'concept_199' in `concepts`"):  # fmt: skip
+        write(frame, tmp_path / "weights", names[::-1])
+    assert list(tmp_path.iterdir()) == []
     # the transformer that made them, or its names, write them
-    for weights in (W, lazy):
+    for weights in (W, lazy, frame):
         path = write(weights, tmp_path / f"ok-{len(list(tmp_path.iterdir()))}", splice)
         assert path.is_dir()
