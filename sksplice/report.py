@@ -348,19 +348,25 @@ def _thumbnails(
         return list(pool.map(one, paths))
 
 
-def _warn_unread(paths: list[str], thumbnails: list[str | None]) -> None:
+def _warn_unread(paths: list[str], thumbnails: list[str | None], unit: str = "image") -> None:
     """Warn that the files of ``paths`` whose thumbnail is None cannot be read as images:
-    a page of "no preview" for every image, said nowhere, read as a working report."""
+    a page of "no preview" for every image, said nowhere, read as a working report
+    (``unit``: what the results are, as :func:`render_report` names them)."""
     unread = [path for path, uri in zip(paths, thumbnails, strict=True) if uri is None]
     if not unread:
         return
     first = repr(unread[0]) + (", ..." if len(unread) > 1 else "")
     relative = not os.path.isabs(unread[0])
     where = f" (relative paths are read from {os.getcwd()!r})" if relative else ""
+    why = (
+        "their files cannot be read as images"
+        if unit == "image"
+        else "their names are not paths of image files that can be read"
+    )
     warn_user(
-        f"{len(unread)} of {len(paths)} images have no preview: their files cannot be read "
-        f"as images ({first}){where}. The page shows 'no preview' for them; give an "
-        "ImageResult thumbnail='' to show none without reading its file"
+        f"{len(unread)} of {len(paths)} {unit}s have no preview: {why} ({first}){where}. "
+        "The page shows 'no preview' for them; give an ImageResult thumbnail='' to show none "
+        "without reading its file"
     )
 
 
@@ -745,18 +751,18 @@ def _left_out_text(left_out: int, ranking: pd.DataFrame | None = None, unit: str
     the significant rows it left out (``attrs["significant_not_listed"]``)."""
     texts = []
     attrs = {} if ranking is None else ranking.attrs
+    # (table rows, told apart from the rows of embeddings a page of them calls rows)
+    row = "row" if unit != "row" else "table row"
     k = attrs.get("rows_per_class")
     if isinstance(k, int):
         beyond = int(attrs.get("significant_not_listed", 0))
-        top = "the first row" if k == 1 else f"the top {k:,} rows"
+        top = f"the first {row}" if k == 1 else f"the top {k:,} {row}s"
         cut = f"Listed: {top} of each class by difference"
         if beyond:
-            rows = "1 significant row" if beyond == 1 else f"{beyond:,} significant rows"
+            rows = f"1 significant {row}" if beyond == 1 else f"{beyond:,} significant {row}s"
             cut += f"; {rows} below them {'is' if beyond == 1 else 'are'} left out"
         texts.append(cut + ".")
     if left_out:
-        # (table rows, not the rows of embeddings a page of them calls rows)
-        row = "row" if unit != "row" else "table row"
         rows, they = (
             (f"1 {row}", "it is") if left_out == 1 else (f"{left_out:,} {row}s", "they are")
         )
@@ -1479,7 +1485,7 @@ def render_report(
     # (the thumbnails not given, made side by side)
     missing = [r.path for r in results if r.thumbnail is None]
     thumbnails = _thumbnails(missing)
-    _warn_unread(missing, thumbnails)
+    _warn_unread(missing, thumbnails, unit)
     made = iter(thumbnails)
     for r in results:
         thumb = r.thumbnail if r.thumbnail is not None else next(made)

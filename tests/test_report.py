@@ -1692,8 +1692,20 @@ def test_a_page_of_rows_calls_them_rows_everywhere_it_counts_them():
                  "the share of rows in which", "or a row to see all its concepts",
                  "table row"):  # fmt: skip
         assert said in " ".join(text.split()), said
+    # the ranking table's rows are table rows there, told apart from the rows decomposed
+    said = " ".join(text.split())
+    assert "Highlighted table rows are significant" in said and "Show more table rows" in said
+    assert "Highlighted rows" not in said and "Show more rows" in said  # (the rows' gallery)
     data = _data(page)
     assert (data["unit"], data["units"]) == ("row", "rows")
+    # rows without a thumbnail, named by no image file: said as rows
+    said = (
+        r"^12 of 12 rows have no preview: their names are not paths of image files that can "
+        r"be read \('x\.npy:0', \.\.\.\)"
+    )
+    bare = [ImageResult(r.path, r.concepts, r.l0, r.cosine) for r in results]
+    with pytest.warns(UserWarning, match=said):
+        render_report(bare, unit="row")
     assert re.search(r"<title>\d+(-\d+)?: \d+ rows?</title>", page)  # (the histogram's bars)
     # the default page counts images, as before
     assert "12 images" in render_report(results)

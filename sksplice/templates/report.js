@@ -8,6 +8,8 @@
   // what one result is called: an image, or a row of embeddings computed already
   const UNIT = DATA.unit, UNITS = DATA.units;
   const counted = (n) => n + " " + (n === 1 ? UNIT : UNITS);
+  // the ranking table's rows, told apart from rows of embeddings on a page of them
+  const TROW = UNIT === "row" ? "table row" : "row";
   const PAGE_ROWS = 500;
   const PAGE_IMAGES = 120;
 
@@ -230,8 +232,8 @@
       if (!rows.length) {
         // (an empty table said nothing of why: say what filtered every row out)
         const why = sigOnly.checked && !nSig
-          ? "No row is significant"
-          : "No row matches" + (search.value.trim() ? " \u201c" + search.value.trim() + "\u201d" : "") +
+          ? "No " + TROW + " is significant"
+          : "No " + TROW + " matches" + (search.value.trim() ? " \u201c" + search.value.trim() + "\u201d" : "") +
             (sigOnly.checked ? " among the significant ones" : "");
         const columns = table.querySelectorAll("thead th").length;
         const cell = el("td", { class: "empty muted", colspan: String(columns) }, why);
@@ -241,7 +243,7 @@
       }
       tbody.append(frag);
       fitTails(tbody);
-      count.textContent = rows.length + " of " + RANK.length + " rows, " + nSig +
+      count.textContent = rows.length + " of " + RANK.length + " " + TROW + "s, " + nSig +
         " significant";
       more.hidden = rows.length <= state.limit;
     }
