@@ -922,8 +922,8 @@ def float_dtypes(X: Any) -> list[type]:
 
     float64 and float32, float32 first for a DataFrame whose columns are all float32
     (or float16) of another kind than NumPy's: polars ``Float32``, pandas' nullable
-    ``Float32`` or ``float32[pyarrow]``, and for a list of rows whose first row is a
-    float32 (or float16) array or tensor. scikit-learn keeps the dtype of a NumPy array
+    ``Float32`` or ``float32[pyarrow]``, and for a list of rows that are all float32 (or
+    float16) arrays or tensors. scikit-learn keeps the dtype of a NumPy array
     and of NumPy columns of a pandas DataFrame, but converts those frames to the first
     dtype listed, so float32 embeddings given so would become float64 (twice the
     memory, and weights of another dtype than the same embeddings given as an array).
@@ -944,8 +944,9 @@ def float_dtypes(X: Any) -> list[type]:
     if isinstance(X, list | tuple) and X:
         # rows as a list of float32 arrays or tensors ([model.encode(t) for t in texts]):
         # a list has no dtype, and scikit-learn converts it to the first dtype listed
-        first = getattr(X[0], "dtype", None)
-        if first is not None and str(first).removeprefix("torch.") in ("float32", "float16"):
+        # (every row looked at: one float64 row among them keeps float64)
+        narrow = ("float32", "float16")
+        if all(str(getattr(row, "dtype", "")).removeprefix("torch.") in narrow for row in X):
             return [np.float32, np.float64]
     return [np.float64, np.float32]
 

@@ -423,8 +423,9 @@ def test_a_list_of_float32_rows_is_solved_as_the_float32_array():
         got = splice.transform(given)
         assert got.dtype == np.float32, type(given[0])
         np.testing.assert_array_equal(got, expected)
-    # Python floats are float64, as scikit-learn reads them
+    # Python floats are float64, as scikit-learn reads them; so is a list with a float64 row
     assert splice.transform(X.tolist()).dtype == np.float64
+    assert splice.transform([*X[:-1], X[-1].astype(np.float64)]).dtype == np.float64
 
 
 def test_a_float16_frame_is_solved_as_the_float16_array():
