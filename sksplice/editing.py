@@ -1197,7 +1197,7 @@ def _project_out(
     from .transformer import refuse_concept_weights
 
     X = tensor_as_array(X)
-    refuse_concept_weights(X, estimator="project_out", verb="projects", step="projection")
+    refuse_concept_weights(X, estimator="project_out", verb="projects", step=None)
     X = np.asarray(X)
     dtype = np.float32 if X.dtype == np.float32 else np.float64  # (as ConceptProjector)
     X = X.astype(np.float64, copy=False)

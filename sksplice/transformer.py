@@ -463,10 +463,20 @@ def _not_embeddings(
     return None
 
 
-def refuse_concept_weights(X: Any, *, estimator: str, verb: str, step: str) -> None:
+def recompose_advice(step: str | None) -> str:
+    """How to turn concept weights into the embeddings an estimator takes (``step``: what
+    the advice calls it in a pipeline, "classifier"; None: a function, no pipeline)."""
+    advice = "into embeddings with splice.inverse_transform(W)"
+    if step is None:
+        return advice
+    return (
+        f"{advice}, or in a Pipeline with ConceptEditor(..., output='embedding') before the {step}"
+    )
+
+
+def refuse_concept_weights(X: Any, *, estimator: str, verb: str, step: str | None) -> None:
     """Refuse concept weights (sparse, or recorded as a transformer's) given as ``X`` to
-    ``estimator``, which ``verb`` dense embeddings (``step``: what the advice calls it in
-    a pipeline, "classifier").
+    ``estimator``, which ``verb`` dense embeddings (``step``: see :func:`recompose_advice`).
 
     Taken as embeddings they fail on their sparse format, or on their width, with
     messages that point elsewhere (to ``toarray()``, which then fails on the width).
@@ -476,10 +486,7 @@ def refuse_concept_weights(X: Any, *, estimator: str, verb: str, step: str) -> N
     from ._names import recorded
     from ._pandas import is_sparse_frame
 
-    recompose = (
-        "into embeddings with splice.inverse_transform(W), or in a Pipeline with "
-        f"ConceptEditor(..., output='embedding') before the {step}"
-    )
+    recompose = recompose_advice(step)
     sparse_frame = is_sparse_frame(X)  # (pandas output of a transformer of sparse weights)
     if scipy.sparse.issparse(X) or sparse_frame:
         # (a TypeError, as scikit-learn's refusal of sparse input)

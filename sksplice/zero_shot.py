@@ -64,10 +64,11 @@ def _declared_width(embedder: Any) -> int | None:
     return None
 
 
-_RECOMPOSE = (
-    "into embeddings with splice.inverse_transform(W), or in a Pipeline with "
-    "ConceptEditor(..., output='embedding') before the classifier"
-)  # (as refuse_concept_weights says it)
+def _recompose() -> str:
+    """How concept weights become the embeddings the classifier scores."""
+    from .transformer import recompose_advice
+
+    return recompose_advice("classifier")
 
 
 def _refuse_concept_weights(X: Any) -> None:
@@ -84,7 +85,7 @@ def _refuse_concept_weights(X: Any) -> None:
 def _check_width(width: int | None, X: np.ndarray) -> None:
     """The text embeddings' ``width`` (None: not known yet) is ``X``'s number of features."""
     if width is not None and width != X.shape[1]:
-        weights = f"; if X holds concept weights, recompose them {_RECOMPOSE}"
+        weights = f"; if X holds concept weights, recompose them {_recompose()}"
         weights = weights if X.shape[1] > width else ""
         raise ValueError(
             f"the embedder's text embeddings have {width} dimensions but X has "
