@@ -674,11 +674,11 @@ def test_too_few_rows_left_are_told_before_the_model_and_all_zero_rows_refused(
         assert code == 1 and out == ""
         assert err.strip() == (
             "sksplice: error: the image mean (the modality centre) cannot be learned from a "
-            "single embedding (the only one of the 2 rows with finite values): its centred "
-            "embedding would be zero. Decompose it together with other embeddings of the same "
-            "model (at least 100 give a stable centre), or give --image-mean FILE.npy (the mean "
-            "image embedding of the model that made it; --image-mean pretrained where that "
-            f"model has a published mean) (skipped for values that are not finite: {two}[0])"
+            f"single embedding (the only one of the 2 rows with finite values; skipped: "
+            f"{two}[0]): its centred embedding would be zero. Decompose it together with other "
+            "embeddings of the same model (at least 100 give a stable centre), or give "
+            "--image-mean FILE.npy (the mean image embedding of the model that made it; "
+            "--image-mean pretrained where that model has a published mean)"
         )
     one = tmp_path / "one.npy"
     np.save(one, np.array([[0.1] * 32]))
@@ -1533,6 +1533,12 @@ def test_compare_and_profile_of_npy_rows_count_rows_not_images(run_env, tmp_path
     )
     assert out.startswith(f"A: {a} (2 rows)  B: {b} (3 rows)\n"), out
     assert "with 2 rows in A against 3 in B" in err, err
+    # a run of images after them, in the same process, counts images again
+    code, out, err = _main(["profile", str(run_env), "-q", *_args(tmp_path, "--l1-penalty",
+                                                                   "0.05")], capsys)  # fmt: skip
+    assert code == 0, err
+    assert "class cats (3 images; 3 in the others)" in out, out
+    assert "3 images against 3 in the rest" in err and " rows" not in err, err
 
 
 def test_options_of_images_given_with_embeddings_are_said_to_do_nothing(run_env, tmp_path, capsys):

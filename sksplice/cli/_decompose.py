@@ -212,29 +212,32 @@ def _check_learnable_centre(
     """Images whose embeddings all point the same way (copies of one picture) leave no
     centre to learn: every centred embedding, and every weight, would be zero. The
     centre learned (given to :func:`_fitted`, which does not learn it again). ``rows``:
-    ``X`` holds rows of embeddings given as ``.npy`` files (their model is given)."""
+    ``X`` holds rows of embeddings given as ``.npy`` files (their model is given: no
+    other is advised)."""
     from .._means import any_centred_row, learned_mean
 
     mean = learned_mean(X)
-    if not any_centred_row(X, mean) and rows:
-        raise RunError(
-            f"the image mean (the modality centre) cannot be learned from these "
-            f"{X.shape[0]} rows: they all point the same way (copies of one embedding?), so "
-            "every centred embedding, and every weight, would be zero. Decompose them "
-            "together with other embeddings of the same model, or give --image-mean "
-            "FILE.npy (the mean image embedding of the model that made them; --image-mean "
-            "pretrained where that model has a published mean)"
+    if any_centred_row(X, mean):
+        return mean
+    if rows:
+        what = f"{X.shape[0]} rows: they all point the same way (copies of one embedding?)"
+        instead = (
+            "other embeddings of the same model, or give --image-mean FILE.npy (the mean "
+            "image embedding of the model that made them; --image-mean pretrained where that "
+            "model has a published mean)"
         )
-    if not any_centred_row(X, mean):
-        raise CLIError(
-            f"the image mean (the modality centre) cannot be learned from these {X.shape[0]} "
-            "images: their embeddings are all the same (copies of one picture?), so every "
-            "centred embedding, and every weight, would be zero. Decompose them together with "
+    else:
+        what = f"{X.shape[0]} images: their embeddings are all the same (copies of one picture?)"
+        instead = (
             "other images of the kind, give --image-mean FILE.npy (the mean embedding of this "
             "model's images: --save-image-mean FILE.npy writes the one a larger run learns), "
             f"or {_published_mean_advice(args)}"
         )
-    return mean
+    raise RunError(
+        f"the image mean (the modality centre) cannot be learned from these {what}, so every "
+        f"centred embedding, and every weight, would be zero. Decompose them together with "
+        f"{instead}"
+    )
 
 
 def _decompose(
@@ -1401,13 +1404,14 @@ def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decom
     if plan.cache_note is not None:
         logger.warning("%s", plan.cache_note)
     X, names, skipped = emb.decomposable()  # (some row is left: refused above if not)
-    if run.learned is not None:  # (found before the model loaded)
+    if plan.image_mean is not None:  # (a centre given, published, or the model's own)
+        n_zero = run.n_zero if run.n_zero is not None else _say_zero_rows(X, names)
+        mean = None
+    elif run.learned is not None:  # (learned before the model loaded)
         n_zero, mean = run.n_zero or 0, run.learned
-    elif plan.image_mean is None:  # (a centre the model did not bring after all)
+    else:  # (a model of the Hub that brought no centre)
         n_zero = _refuse_all_zero(X, names)
         mean = _check_learnable_centre(X, args, rows=True)
-    else:
-        n_zero, mean = _say_zero_rows(X, names), None
     texts = _vocabulary_first(args, plan, embed=True)
     whole = plan.image_mean is None or args.target_l0 is not None
     splice = _fitted(args, plan, X if whole else X[:_CHUNK], texts, streamed=True, learned=mean)
@@ -1482,21 +1486,22 @@ def _refuse_one_embedding(emb: Any, args: argparse.Namespace) -> None:
     that are not finite is a finding of the run (exit 1), with the rows skipped."""
     from .._names import listed
 
-    advice = _one_embedding_advice(emb.n_rows, args)
     if emb.n_rows < 2:
-        raise UsageError(advice)
+        raise UsageError(_one_embedding_advice(emb.n_rows, args))
     # (named here: the records of skipped rows come with the library, seconds to import)
     skipped = listed([emb.names[i] for i in emb.not_finite or []], 3)
-    raise RunError(f"{advice} (skipped for values that are not finite: {skipped})")
+    raise RunError(_one_embedding_advice(emb.n_rows, args, skipped))
 
 
-def _one_embedding_advice(n_rows: int, args: argparse.Namespace) -> str:
-    """Why one embedding (of the ``n_rows`` given, the others not finite) cannot give
-    the centre, and what to give instead: the model that made it is given already."""
+def _one_embedding_advice(n_rows: int, args: argparse.Namespace, skipped: str = "") -> str:
+    """Why one embedding (of the ``n_rows`` given, the others not finite: ``skipped``
+    names them) cannot give the centre, and what to give instead: the model that made it
+    is given already."""
     from .._means import MIN_MEAN_SAMPLES
 
     hint = _checkpoint_hint(args)
-    left = "" if n_rows < 2 else f" (the only one of the {n_rows} rows with finite values)"
+    named = f"; skipped: {skipped}" if skipped else ""
+    left = "" if n_rows < 2 else f" (the only one of the {n_rows} rows with finite values{named})"
     return (
         f"the image mean (the modality centre) cannot be learned from a single embedding"
         f"{left}: its centred embedding would be zero. Decompose it together with other "
