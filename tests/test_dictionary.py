@@ -359,7 +359,7 @@ def test_a_new_keyless_embedder_never_gets_a_dead_ones_dictionary(kind):
     make = Unhashable if kind == "unhashable" else Slotted
     concepts = [f"c{i}" for i in range(5)]
     ids, wrong = set(), []
-    for seed in range(10):  # (each gc.collect walks a worker's whole heap: a second)
+    for seed in range(30):
         emb = make(seed)
         ids.add(id(emb))
         got = embed_vocabulary(emb, concepts, disk_cache=False)
@@ -372,7 +372,7 @@ def test_a_new_keyless_embedder_never_gets_a_dead_ones_dictionary(kind):
     if kind == "unhashable":
         # Freed at once (the entry holds a weak reference): ids were reused, so the
         # case in point happened.
-        assert len(ids) < 10
+        assert len(ids) < 30
     else:
         # No weak reference: the entry holds the object, so its id cannot be taken
         # by a new object while the entry lives (whether CPython reuses an id once
