@@ -233,6 +233,14 @@ def test_a_dictionary_of_a_named_vocabulary_is_named(
         digest = "a vocabulary file or list (its concepts' digest "
         assert all(what.startswith(digest) for what in said), said
         assert not fetched
+    # (a --data-home that does not exist, mistyped perhaps: said as such, as a warning)
+    missing = tmp_path / "no_such_folder"
+    code, out, err = _main(["cache", "-f", "json", "--data-home", str(missing)], capsys)
+    assert code == 0, err
+    assert f"sksplice: warning: the data folder {missing} does not exist: " in err, err
+    assert "does not hold" not in err and not missing.exists()
+    listed = [e for e in json.loads(out)["entries"] if e["kind"] == "dictionary"]
+    assert len(listed) == 3 and all(e["vocabulary"].startswith(digest) for e in listed)
 
 
 def test_a_default_cache_folder_that_is_a_file_is_said_as_such(tmp_path, capsys, monkeypatch):

@@ -150,7 +150,13 @@ class _NamedVocabularies:
                 concepts = _published_at_hand(name, self.home)
                 if concepts is not None:
                     self._frequent[name] = concepts
-        if len(self._frequent) < len(VOCABULARIES):  # (said once: the listing names fewer)
+        if not self.home.is_dir():  # (a folder mistyped: said as such, not as one lacking files)
+            logger.warning(
+                "the data folder %s does not exist: each dictionary is listed by the digest of "
+                "its concepts (--data-home names the folder of the vocabularies)",
+                self.home,
+            )
+        elif len(self._frequent) < len(VOCABULARIES):  # (said once: the listing names fewer)
             lacking = [n for n in VOCABULARIES if n not in self._frequent]
             logger.info(
                 "the data folder %s does not hold %s: a dictionary of %s is listed by the "
