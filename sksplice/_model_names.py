@@ -3,11 +3,13 @@ the command line reads them before torch and open_clip are imported)."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, cast
 
 #: The prefix of a model on the Hugging Face Hub (``hf-hub:ORG/REPO``), which brings its
@@ -524,3 +526,33 @@ def checkpoint_file_problem(path: str | os.PathLike[str]) -> str | None:
     if isinstance(first, int) and first == TORCH_MAGIC_NUMBER:
         return None
     return "it is not in torch.save's format"
+
+
+#: True while the caller centres the images by a mean of its own (given, or learned
+#: from the data): the published mean is then not among what a checkpoint file given
+#: instead of a tag would need (``sksplice._models._checkpoint_advice``); None where
+#: nobody has said. See :func:`own_centre`.
+_OWN_CENTRE: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
+    "sksplice_own_centre", default=None
+)
+
+
+@contextlib.contextmanager
+def own_centre(own: bool = True, *, unless_said: bool = False) -> Iterator[None]:
+    """Within the block, with ``own``, the advice for weights that cannot be fetched
+    leaves out the published image mean: the caller centres by a mean of its own.
+    ``unless_said``: an enclosing block's word stands (the command line knows whether
+    the mean it passes to a transformer as an array is the published one)."""
+    if unless_said and _OWN_CENTRE.get() is not None:
+        yield
+        return
+    token = _OWN_CENTRE.set(own)
+    try:
+        yield
+    finally:
+        _OWN_CENTRE.reset(token)
+
+
+def published_mean_used() -> bool:
+    """Whether the caller may centre by the published image mean (see :func:`own_centre`)."""
+    return not _OWN_CENTRE.get()

@@ -37,6 +37,7 @@ from ._model_names import (
     check_env_config,
     env_config_entries,
     open_clip_tables,
+    published_mean_used,
     quick_gelu_lacking,
 )
 from ._model_names import checkpoint_file_problem as checkpoint_file_problem
@@ -484,11 +485,12 @@ def _weight_files(filename: str) -> list[str]:
 def _checkpoint_advice(model: str, tag: str, file_url: str) -> str:
     """How to pass the weights of a pretrained tag as a checkpoint file: the file's
     address, and what a file (no tag) does not bring along (the published image mean,
-    the QuickGELU of OpenAI's weights)."""
+    unless the caller centres by its own: :func:`~._model_names.own_centre`; the QuickGELU of
+    OpenAI's weights)."""
     from .vocabulary import _settings_of_tag_file
 
     advice = f"; or pass pretrained=<path to a checkpoint file> (these weights: {file_url})"
-    settings, why = _settings_of_tag_file(model, tag)
+    settings, why = _settings_of_tag_file(model, tag, mean=published_mean_used())
     if settings:
         advice += f", with {' and '.join(settings)} for {why} (a file is no tag)"
     return advice

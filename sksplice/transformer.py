@@ -36,6 +36,7 @@ from ._means import (
     warn_zero_rows,
     zero_rows,
 )
+from ._model_names import own_centre
 from ._names import listed
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._persistence import VersionStampMixin
@@ -1156,7 +1157,11 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         check_y_length(X, y)  # (before the vocabulary is embedded)
         # (a fit that fails or is interrupted, Ctrl-C while the vocabulary is embedded or
         # target_l0 calibrated, leaves the transformer as it was)
-        with restored_on_failure(self), verbose_logging(self.verbose):
+        # (the embedder's weights, if they cannot be fetched, are said with what a file in
+        # their stead would need: the published mean only where this centre is that mean)
+        published = isinstance(self.image_mean, str) and self.image_mean == "pretrained"
+        centre = own_centre(not published, unless_said=True)
+        with restored_on_failure(self), verbose_logging(self.verbose), centre:
             return self._fit(X)
 
     def _uncached_weights_note(self) -> str:

@@ -1056,17 +1056,18 @@ def _quick_gelu_name(model: str, tag: str) -> str | None:
     return name if tables.get_model_config(name) is not None else None
 
 
-def _settings_of_tag_file(model: str, tag: str) -> tuple[list[str], str]:
+def _settings_of_tag_file(model: str, tag: str, *, mean: bool = True) -> tuple[list[str], str]:
     """The settings that weights of ``tag`` given as a checkpoint file need besides the
     file (a file is no tag: neither its published mean nor its QuickGELU comes along),
-    in the library's words (``model='ViT-B-32-quickgelu'``, ``image_mean=...``), and why."""
+    in the library's words (``model='ViT-B-32-quickgelu'``, ``image_mean=...``), and why;
+    ``mean=False`` leaves the published mean out (the caller centres by its own)."""
     settings, why = [], []
     quick_gelu = _quick_gelu_name(model, tag)
     if quick_gelu is not None:
         settings.append(f"model={quick_gelu!r}")
         why.append("the QuickGELU they were trained with")
     key = image_mean_key(quick_gelu or model, tag)
-    if key in IMAGE_MEANS:
+    if mean and key in IMAGE_MEANS:
         settings.append(f"image_mean=sksplice.vocabulary.load_image_mean({key[0]!r}, {key[1]!r})")
         why.append("their published mean")
     return settings, " and ".join(why)

@@ -1506,6 +1506,76 @@ def test_the_file_of_openai_weights_is_told_with_the_quickgelu_model_they_need()
     )
 
 
+def test_the_file_of_weights_is_told_without_the_published_mean_to_an_own_centre():
+    # A run centred by a mean file of its own (or learned from its images) was told to
+    # pass a checkpoint file "with --image-mean <published mean>": a mean it does not use.
+    from sksplice._model_names import own_centre, published_mean_used
+    from sksplice._models import _checkpoint_advice
+
+    with own_centre():
+        assert _checkpoint_advice("RN50", "openai", "URL") == (
+            "; or pass pretrained=<path to a checkpoint file> (these weights: URL), with "
+            "model='RN50-quickgelu' for the QuickGELU they were trained with (a file is no tag)"
+        )
+        assert _checkpoint_advice("ViT-B-32", "laion2b_s34b_b79k", "URL") == (
+            "; or pass pretrained=<path to a checkpoint file> (these weights: URL)"
+        )
+        # (a transformer given the published mean as an array by the command line keeps
+        # the word of the command line, which knows where the array came from)
+        with own_centre(False, unless_said=True):
+            assert not published_mean_used()
+    with own_centre(False), own_centre(True, unless_said=True):
+        assert published_mean_used()
+    assert published_mean_used() and "published mean" in _checkpoint_advice(
+        "ViT-B-32", "laion2b_s34b_b79k", "URL"
+    )
+
+
+@pytest.mark.parametrize("image_mean", ["auto", "pretrained", "data", "file"])
+def test_a_run_says_whether_it_is_centred_by_a_published_mean(
+    image_mean, run_env, tmp_path, capsys, monkeypatch
+):
+    # What the advice for weights that cannot be fetched reads while the model is
+    # loaded to embed the concepts: the published mean for a run centred by it (auto,
+    # pretrained), not for one centred by a file or by its own rows; and the transformer
+    # of the Python API says the same for its image_mean.
+    import sksplice._models
+    from sksplice import SpliceTransformer, dictionary
+    from sksplice._model_names import published_mean_used
+
+    seen = []
+    create = sksplice._models._create_model  # (where weights not fetched are refused)
+
+    def recording(config):
+        seen.append(published_mean_used())
+        return create(config)
+
+    def afresh():  # (the model and the concepts' embeddings made again, not remembered)
+        sksplice._models.clear_model_cache()
+        dictionary.clear_memory_cache()
+
+    monkeypatch.setattr(sksplice._models, "_create_model", recording)
+    afresh()
+    X = np.random.default_rng(0).normal(size=(12, 32)).astype(np.float32)
+    np.save(tmp_path / "rows.npy", X)
+    np.save(tmp_path / "mean.npy", X.mean(axis=0) / np.linalg.norm(X.mean(axis=0)) / 2)
+    mean = str(tmp_path / "mean.npy") if image_mean == "file" else image_mean
+    argv = ["decompose", str(tmp_path / "rows.npy"), "-q", "--image-mean", mean]
+    code, _, err = _main(argv + _args(tmp_path, "--cache-dir", str(tmp_path / "c")), capsys)
+    # (the tiny model has no published mean: "pretrained" is refused before any embedding)
+    assert code == (2 if image_mean == "pretrained" else 0), err
+    assert seen == ([] if image_mean == "pretrained" else [image_mean == "auto"]), seen
+    # (the fit itself, recorded: the tiny model has no published mean to load)
+    monkeypatch.setattr(
+        SpliceTransformer, "_fit", lambda self, X: seen.append(published_mean_used())
+    )
+    seen.clear()
+    for given in (None, np.zeros(32), "pretrained"):
+        SpliceTransformer(vocabulary=["red"], image_mean=given).fit(X)
+    SpliceTransformer(vocabulary=["red"], modality="text").fit(X)
+    assert seen == [False, False, True, False]
+
+
 def test_a_duplicate_warning_of_many_groups_lists_every_group_under_it(
     run_env, tmp_path, capsys, monkeypatch
 ):

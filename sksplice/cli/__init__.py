@@ -76,7 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (a --pretrained FILE is hashed once, not by every run: read back from the cache)
     digests = checkpoint_digests_kept(getattr(args, "cache_dir", None))
     logging_of_run = _stderr_logging(args.quiet, args.debug, getattr(args, "data_home", None))
-    with logging_of_run, _signals_as_interrupt(), limit, digests:
+    from .._model_names import own_centre
+
+    # (weights that cannot be fetched are said with what a file in their stead needs:
+    # the published mean only for a run centred by it, not by a file or its own images)
+    centre = own_centre(getattr(args, "image_mean", "auto") not in ("auto", "pretrained"))
+    with logging_of_run, _signals_as_interrupt(), limit, digests, centre:
         # (--debug adds the traceback to the error line)
         try:
             code = int(args.func(args))
