@@ -137,11 +137,22 @@ def beyond_kept(splice: Any, names: Sequence[str]) -> tuple[dict[str, int], int 
     return positions(names) if callable(positions) else ({}, None)
 
 
+#: Why an editor without ``splice`` that names concepts cannot edit weights without names.
+_NO_NAMES = (
+    "the concept weights carry no concept names, so the concepts to edit cannot be found: "
+    "give `splice=` (a fitted SpliceTransformer) or pass a pandas DataFrame whose columns "
+    "are the concepts (in a pipeline, SpliceTransformer(...).set_output(transform='pandas') "
+    "before the editor: also where a search changes the transformer)"
+)
+
+
 def check_editor_names(
     editor: Any,
     concepts: Sequence[str],
     step: str,
     beyond: Callable[[list[str]], tuple[dict[str, int], int | None]] | None = None,
+    *,
+    named: bool = True,
 ) -> None:
     """Refuse, before any fit, the names of ``editor`` that ``concepts`` lack.
 
@@ -150,18 +161,28 @@ def check_editor_names(
     ``keep`` is otherwise found only after the whole vocabulary is embedded. An
     editor with its own fitted ``splice`` is checked against that transformer's
     concepts (which its ``fit`` edits by); one with ``ignore_unknown=True`` or with
-    parameters that its ``fit`` refuses anyway is left to that ``fit``.
+    parameters that its ``fit`` refuses anyway is left to that ``fit``. ``named``:
+    whether the transformer's output names its columns (a DataFrame); an editor
+    that names concepts without ``splice`` cannot find them in an array.
 
     Raises
     ------
     ValueError
-        Naming ``step`` and the unknown concepts, as :meth:`ConceptEditor.fit` does.
+        Naming ``step`` and the unknown concepts, as :meth:`ConceptEditor.fit` does,
+        or saying that the weights will carry no names to find them by.
     """
     if not isinstance(editor, ConceptEditor):
         return
     missing = _splice_missing(editor)
     if missing is not None:
         raise ValueError(f"step {step!r} of the pipeline: {missing}")
+    try:
+        remove = _name_list(editor.remove, "remove")
+        keep = None if editor.keep is None else _name_list(editor.keep, "keep")
+    except TypeError:
+        return  # (its fit says what is wrong)
+    if not named and editor.splice is None and (remove or keep is not None):
+        raise ValueError(f"step {step!r} of the pipeline: {_NO_NAMES}")
     if editor.ignore_unknown is not False:
         return
     if editor.splice is not None:
@@ -169,11 +190,6 @@ def check_editor_names(
             concepts = list(_splice_parts(editor.splice)[0])
         except (TypeError, ValueError, AttributeError):
             return  # (its fit says what is wrong)
-    try:
-        remove = _name_list(editor.remove, "remove")
-        keep = None if editor.keep is None else _name_list(editor.keep, "keep")
-    except TypeError:
-        return  # (its fit says what is wrong)
     index = {str(c): i for i, c in enumerate(concepts)}
     for param, names in (("keep", keep), ("remove", remove)):
         if names:
@@ -850,13 +866,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         if lacking is not None:
             raise ValueError(lacking)
         if names is None and (remove or keep is not None):
-            raise ValueError(
-                "the concept weights carry no concept names, so the concepts to edit cannot "
-                "be found: give `splice=` (a fitted SpliceTransformer) or pass a pandas "
-                "DataFrame whose columns are the concepts (in a pipeline, "
-                "SpliceTransformer(...).set_output(transform='pandas') before the editor: "
-                "also where a search changes the transformer)"
-            )
+            raise ValueError(_NO_NAMES)
 
         mask = np.ones(n_concepts, dtype=bool)
         tables = []

@@ -529,7 +529,7 @@ def splice_validation_curve(
     _check_embeddings(transformer, X, penalties[0])
     _check_targets(estimator, y)
     cv = check_cv(cv, y, classifier=is_classifier(estimator))
-    scorer = check_scoring(estimator, scoring=scoring)
+    scorer = checked_scoring(estimator, scoring, "splice_validation_curve")
     if routing:
         router = _curve_router(estimator, cv, scorer)
         try:
@@ -862,10 +862,25 @@ def _check_probe_params(estimator: Any, what: str = "the probe") -> None:
                         pending.append((f"{where}, step {item[0]!r}", item[1]))
 
 
+def checked_scoring(estimator: Any, scoring: Any, who: str) -> Any:
+    """``check_scoring(estimator, scoring=scoring)``, its refusal of a ``scoring`` it
+    does not know naming ``who`` (the caller's function or class, as ``GridSearchCV``
+    names itself), not scikit-learn's ``check_scoring``, which the user did not call."""
+    try:
+        return check_scoring(estimator, scoring=scoring)
+    except (TypeError, ValueError) as exc:
+        said = str(exc)
+        named = said.replace("parameter of check_scoring ", f"parameter of {who} ", 1)
+        if named == said:
+            raise
+        raise type(exc)(named) from None
+
+
 def _check_editor_names(transformer: Any, estimator: Any, step: str = "estimator") -> None:
     """Refuse the unknown concept names of a ConceptEditor that takes the transformer's
     output (``estimator`` itself, or the first step of a Pipeline) before any fit: found
     in the first fold, after the vocabulary is embedded, they would fail every fit."""
+    from ._pandas import transform_output
     from .editing import ConceptEditor, check_editor_names
 
     if isinstance(estimator, Pipeline) and estimator.steps:
@@ -882,7 +897,9 @@ def _check_editor_names(transformer: Any, estimator: Any, step: str = "estimator
         vocabulary, data_home = unfitted.vocabulary, unfitted.data_home
         return positions_in_vocabulary(vocabulary, concepts, n_full, data_home, unknown)
 
-    check_editor_names(estimator, concepts, step, beyond)
+    # (a DataFrame names the columns; an array does not, and the editor needs `splice`)
+    named = transform_output(transformer) not in (None, "default")
+    check_editor_names(estimator, concepts, step, beyond, named=named)
 
 
 def _scored_folds(

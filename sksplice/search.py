@@ -49,6 +49,7 @@ from .path import (
     _route,
     _routing_enabled,
     _scored_folds,
+    checked_scoring,
 )
 
 __all__ = ["SplicePathSearchCV"]
@@ -190,9 +191,11 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
         Class labels of ``best_estimator_`` (only when ``refit`` is not False
         and the probe is a classifier).
     n_features_in_ : int
-        Number of columns of the embeddings ``X`` seen during ``fit``.
+        Number of columns of the embeddings ``X`` seen during ``fit`` (only
+        when ``refit`` is not False, as in ``GridSearchCV``).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Column names of ``X``, when ``X`` has string column names.
+        Column names of ``X``, when ``X`` has string column names (only when
+        ``refit`` is not False).
 
     See Also
     --------
@@ -385,7 +388,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
                     f"scoring is an empty {type(self.scoring).__name__}: name at least one metric"
                 )
         # (check_scoring refuses unknown names, duplicates and wrong types.)
-        fold_scorer = check_scoring(probe, scoring=self.scoring)
+        fold_scorer = checked_scoring(probe, self.scoring, "SplicePathSearchCV")
         self._check_refit(names)
         return name, transformer, probe, penalties, fold_scorer, names
 
@@ -649,7 +652,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             "std_fit_time": times[:, :, 0].std(axis=0),
             "mean_score_time": times[:, :, 1].mean(axis=0),
             "std_score_time": times[:, :, 1].std(axis=0),
-            f"param_{key}": np.ma.MaskedArray(penalties, mask=np.zeros(len(penalties), bool)),
+            f"param_{key}": _param_column(candidates),
             "params": [{key: value} for value in candidates],
         }
         kinds = [("test", 1, True)] + ([("train", 0, False)] if self.return_train_score else [])
@@ -675,7 +678,8 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             self.best_index_ = self._best_index(results, metric)
             self.best_params_ = results["params"][self.best_index_]
             if not callable(self.refit):
-                self.best_score_ = float(results[f"mean_test_{metric}"][self.best_index_])
+                # (a NumPy float, as GridSearchCV's)
+                self.best_score_ = results[f"mean_test_{metric}"][self.best_index_]
         if self.refit:
             started = time.perf_counter()
             best = clone(self.estimator).set_params(**clone(self.best_params_, safe=False))
@@ -685,12 +689,16 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
             self.best_estimator_ = best
             if hasattr(best, "classes_"):
                 self.classes_ = best.classes_
+        else:  # (as GridSearchCV's: the input's width and names are those of the refit)
+            for attr in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(attr, None)
         return self
 
-    def _best_index(self, results: dict[str, Any], metric: Any) -> int:
-        """The candidate ``refit`` picks: a callable's choice, else the first ranked 1."""
+    def _best_index(self, results: dict[str, Any], metric: Any) -> Any:
+        """The candidate ``refit`` picks: a callable's choice (as it returned it), else the
+        first ranked 1 (a NumPy integer, as GridSearchCV's)."""
         if not callable(self.refit):
-            return int(np.argmin(results[f"rank_test_{metric}"]))
+            return np.argmin(results[f"rank_test_{metric}"])
         index = self.refit(results)
         n = len(results["params"])
         if not isinstance(index, numbers.Integral) or isinstance(index, (bool, np.bool_)):
@@ -703,7 +711,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
                 f"refit={self.refit!r} returned {index}, out of range for the {n} candidates "
                 "in cv_results_"
             )
-        return int(index)
+        return index
 
     # ------------------------------------------------------------- delegation
     @available_if(_refit_and_has("predict"))
@@ -908,6 +916,17 @@ def _refit_from_path(
     rest.fit(format_weights(transformer, W, X), y, **params)
     best.steps[1:] = rest.steps
     return True
+
+
+def _param_column(values: list[Any]) -> np.ma.MaskedArray:
+    """The ``param_*`` column of ``cv_results_`` for the candidates' ``values``: of their
+    common NumPy type, as GridSearchCV makes it (int64 for integers, float32 for a float32
+    grid), object where they have none."""
+    try:
+        dtype = np.result_type(*values)
+    except (TypeError, ValueError):
+        dtype = np.dtype(object)
+    return np.ma.MaskedArray(values, mask=np.zeros(len(values), bool), dtype=dtype)
 
 
 def _metrics_of(folds: list[list[Any]]) -> list[Any] | None:

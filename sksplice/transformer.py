@@ -894,8 +894,10 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             warn_user(
                 f"l1_penalty={self.l1_penalty!r} is given with target_l0={self.target_l0!r}: "
                 "fit calibrates the penalty to reach target_l0, and l1_penalty is only where "
-                "that search starts (to compare sparsities, search over target_l0; to fix the "
-                "penalty, set target_l0=None; where the start is meant, filter "
+                "that search starts (to compare sparsities, search over target_l0 with "
+                f"l1_penalty left at its default, {_DEFAULT_L1_PENALTY:g}, where every fit "
+                "then starts; to fix the penalty, set target_l0=None; where the start is "
+                "meant, filter "
                 "sksplice.exceptions.CalibrationStartWarning)",
                 CalibrationStartWarning,
             )

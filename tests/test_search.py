@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -47,6 +48,7 @@ def assert_same_results(search, grid, return_train_score):
     param = results[f"param_{KEY}"]
     assert isinstance(param, np.ma.MaskedArray) and not param.mask.any()
     np.testing.assert_array_equal(param, expected[f"param_{KEY}"])
+    assert param.dtype == expected[f"param_{KEY}"].dtype
     kinds = ("test", "train") if return_train_score else ("test",)
     for kind in kinds:
         for k in range(grid.n_splits_):
@@ -64,6 +66,9 @@ def assert_same_results(search, grid, return_train_score):
     assert search.best_index_ == grid.best_index_
     assert search.best_params_ == grid.best_params_
     assert search.best_score_ == pytest.approx(grid.best_score_, rel=1e-4)
+    # (NumPy scalars, as GridSearchCV's: code that asks for np.floating or .item() works)
+    for attr in ("best_index_", "best_score_"):
+        assert type(getattr(search, attr)) is type(getattr(grid, attr)), attr
     assert search.n_splits_ == grid.n_splits_
     assert search.multimetric_ is False
 
@@ -233,6 +238,10 @@ def test_without_refit_there_is_no_best_estimator(problem):
     assert search.best_params_[KEY] in PENALTIES
     assert not hasattr(search, "best_estimator_") and not hasattr(search, "refit_time_")
     assert not hasattr(search, "classes_")
+    # (nor the input's width, which GridSearchCV takes from its refit pipeline)
+    grid = GridSearchCV(pipe, {KEY: PENALTIES}, cv=3, refit=False).fit(X, y)
+    assert not hasattr(search, "n_features_in_") and not hasattr(grid, "n_features_in_")
+    assert SplicePathSearchCV(pipe, PENALTIES, cv=3).fit(X, y).n_features_in_ == X.shape[1]
     # As with GridSearchCV, the AttributeError's cause says why.
     for method in ("predict", "score"):
         with pytest.raises(AttributeError, match=method) as refused:
@@ -402,6 +411,39 @@ def test_refusals_name_the_problem_before_any_fit(problem, monkeypatch, name):
     monkeypatch.setattr(LogisticRegression, "fit", fail)
     with pytest.raises(error, match=match):
         SplicePathSearchCV(estimator, penalties, cv=3, **options).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "penalties", [np.array([0.3, 0.1], dtype=np.float32), [1, 1.5], [1]], ids=str
+)
+def test_the_penalty_column_keeps_the_type_of_the_grid_as_in_grid_search(problem, penalties):
+    # It was always float64: GridSearchCV keeps a float32 grid's float32, integers' int64.
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (rows without a concept at 1.5)
+        search = SplicePathSearchCV(pipe, penalties, cv=2).fit(X, y)
+        grid = GridSearchCV(pipe, {KEY: penalties}, cv=2).fit(X, y)
+    column, expected = search.cv_results_[f"param_{KEY}"], grid.cv_results_[f"param_{KEY}"]
+    assert column.dtype == expected.dtype and not column.mask.any()
+    np.testing.assert_array_equal(column, expected)
+    assert search.cv_results_["params"] == grid.cv_results_["params"]
+
+
+def test_a_misspelt_scoring_is_refused_in_the_name_of_the_caller(problem):
+    # It named scikit-learn's check_scoring ("The 'scoring' parameter of check_scoring
+    # must be ..."), a function the user did not call; GridSearchCV names itself.
+    from sksplice import splice_validation_curve
+
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    with pytest.raises(ValueError, match=r"The 'scoring' parameter of GridSearchCV must"):
+        GridSearchCV(pipe, {KEY: PENALTIES}, scoring="acuracy").fit(X, y)
+    with pytest.raises(ValueError, match=r"The 'scoring' parameter of SplicePathSearchCV must"):
+        SplicePathSearchCV(pipe, PENALTIES, scoring="acuracy").fit(X, y)
+    said = r"The 'scoring' parameter of splice_validation_curve must"
+    with pytest.raises(ValueError, match=said):
+        splice_validation_curve(clone(splicer), probe(), X, y, PENALTIES, scoring="acuracy")
 
 
 def test_search_without_targets_equals_grid_search(problem):
@@ -1034,6 +1076,29 @@ def test_a_misspelt_editor_concept_is_refused_before_the_vocabulary_is_embedded(
             with pytest.raises(ValueError, match=refused):
                 splice_validation_curve(clone(splicer), after, X, y, [0.1, 0.2], cv=2)
             assert _CountingEmbedder.n_texts == 0
+        # An editor that names concepts without `splice`, after a transformer whose
+        # output names no columns (an array): every fold fitted the transformer, solved
+        # its path and failed ("All 4 fits of the search failed", the cause in tracebacks).
+        from sksplice import dictionary
+
+        unnamed = SpliceTransformer(
+            embedder=embedder, vocabulary=words, image_mean=unit_mean(X), device="cpu"
+        )
+        refused = r"step 'concepteditor' of the pipeline: the concept weights carry no concept"
+        for editor in (ConceptEditor(remove=["dog"]), ConceptEditor(keep=["dog", "cat"])):
+            pipe = make_pipeline(clone(unnamed), editor, probe())
+            with pytest.raises(ValueError, match=refused):
+                SplicePathSearchCV(pipe, [0.1, 0.2], cv=2).fit(X, y)
+            after = make_pipeline(clone(editor), probe())
+            with pytest.raises(ValueError, match=refused):
+                splice_validation_curve(clone(unnamed), after, X, y, [0.1, 0.2], cv=2)
+            assert _CountingEmbedder.n_texts == 0
+            # (the same pipeline given pandas output as a whole is taken)
+            with sklearn.config_context(transform_output="pandas"):
+                search = SplicePathSearchCV(clone(pipe), [0.1, 0.2], cv=2).fit(X, y)
+            assert np.isfinite(search.best_score_)
+            dictionary.clear_memory_cache()  # (what the last lines count: embedded afresh)
+            _CountingEmbedder.n_texts = 0
     # Known names go on to the fits, which embed the vocabulary once for all of them
     # (the copies clone makes of the embedder find it); with the frozen transformer,
     # whose fit embedded it already, not at all.

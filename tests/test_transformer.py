@@ -2323,7 +2323,10 @@ def test_a_penalty_given_with_target_l0_is_warned_about_before_any_work(problem)
         CalibrationStartWarning, match=r"l1_penalty=0.35 is given with target_l0=3"
     ) as seen:
         splice.fit(X)
-    assert "search over target_l0" in str(seen[0].message)
+    # (a search over target_l0 that kept the penalty started every fit from it: told to
+    # leave it at its default)
+    said = "search over target_l0 with l1_penalty left at its default, 0.25, where every fit"
+    assert said in str(seen[0].message), seen[0].message
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.simplefilter("ignore", SmallMeanSampleWarning)  # (40 rows)
