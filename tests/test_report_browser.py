@@ -783,6 +783,40 @@ def test_a_share_that_is_neither_none_nor_all_reads_neither(browser, tmp_path):
     page.close()
 
 
+def test_the_shares_read_as_the_command_line_table_rounds_them(browser, tmp_path):
+    # The page rounded shares that the data held rounded to 4 decimals: 34 of 74
+    # (45.946%) read "46.0%" beside the table's "45.9%"; and toFixed rounds a value
+    # exactly halfway up, 1 of 16 (6.25%) to "6.3%", where Python's format writes "6.2%".
+    W = np.zeros((90, 3))
+    W[:34, 0] = 1.0  # sea: 34 of the 74 coast images, 1 of the 16 others
+    W[74, 0] = 1.0
+    W[:3, 1] = 1.0  # sky: 3 of 74, none of 16
+    W[74:77, 2] = 1.0  # sand: 0 of 74, 3 of 16 (18.75%)
+    W[:20, 2] = 1.0  # and 20 of 74
+    y = np.array(["coast"] * 74 + ["rest"] * 16)
+    ranking = rank_concepts(
+        W, y, "coast", "rest", concepts=["sea", "sky", "sand"], alternative="two-sided"
+    )
+    page = Page(browser, write_report(tmp_path / "r.html", [], ranking=ranking))
+    shown = {}
+    for row in page.page.locator("#ranking-table tbody tr").all():
+        cells = [" ".join(c.split()) for c in row.locator("td").all_inner_texts()]
+        shown[cells[0]] = cells[1:4]
+    expected = {}
+    for concept, r in ranking.iterrows():
+        expected[concept] = [
+            f"{r.prevalence_positive:.1%} {r.count_positive}/74",
+            f"{r.prevalence_negative:.1%} {r.count_negative}/16",
+            f"{100 * r.prevalence_diff:+.1f} pp",
+        ]
+    assert shown == expected
+    # (the cases themselves: what the data's 4 decimals and toFixed made of them)
+    assert shown["sea"][0] == "45.9% 34/74" and shown["sea"][1] == "6.2% 1/16"
+    assert shown["sky"][0] == "4.1% 3/74" and shown["sand"][1] == "18.8% 3/16"
+    assert not page.errors
+    page.close()
+
+
 def test_a_significant_p_value_reads_below_the_level(browser, tmp_path):
     # 0.0496 on a significant row read "0.050" under "adjusted p < 0.05"
     ranking = pd.DataFrame(

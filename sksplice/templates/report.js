@@ -32,13 +32,30 @@
     const away = (t) =>
       (v !== 0 && Number(t) === 0) || (Math.abs(v) < 1 && Math.abs(Number(t)) >= 100);
     let digits = 1;
-    let text = (100 * v).toFixed(digits);
+    let text = fixed(100 * v, digits);
     while (away(text) && digits < 4) {
       digits += 1;
-      text = (100 * v).toFixed(digits);
+      text = fixed(100 * v, digits);
     }
     return text;
   };
+  // x.toFixed(d), but a value exactly halfway rounded to an even last digit, as Python's
+  // format (the command line's tables) rounds it: toFixed rounds 6.25 (1 of 16) to "6.3",
+  // the command line to "6.2". toFixed(100) writes the double's exact decimals.
+  function fixed(x, d) {
+    const text = x.toFixed(d);
+    if (!(Math.abs(x) < 1e21)) return text;
+    const exact = x.toFixed(100);
+    const cut = exact.indexOf(".") + 1 + d;
+    if (!/^50*$/.test(exact.slice(cut))) return text;
+    const down = exact.slice(0, cut);  // (halfway: toFixed went up, away from zero)
+    return Number(down.charAt(down.length - 1)) % 2 === 0 ? down : text;
+  }
+  // a share of a ranking's row: from its counts where the page has them (the command
+  // line's tables round count / size; the share in the data is rounded already, and
+  // rounding it again read 46.0% beside 34/74, 45.946%, where the table reads 45.9%)
+  const shareOf = (share, count, size) =>
+    count !== null && size !== null && size > 0 ? count / size : share;
   const pct = (v) => (v === null ? "" : percent(v) + "%");
   const pts = (v) => (v === null ? "" : (v > 0 ? "+" : "") + percent(v) + " pp");
   // a p-value to 2 significant digits, and more where a significant row's (below the
@@ -188,7 +205,7 @@
     // a share with the counts behind it ("100.0% 2/2"): a share alone hides whether
     // it is 2 of 2 images or 200 of 200
     function shareCell(share, count, size) {
-      const td = el("td", { class: "num" }, pct(share));
+      const td = el("td", { class: "num" }, pct(shareOf(share, count, size)));
       if (count !== null) {
         // (a space, not a margin: copied from the page, the cell reads "100.0% 2/2")
         td.append(" ", el("span", { class: "count" }, size !== null ? count + "/" + size : count));
@@ -221,8 +238,13 @@
         const td = el("td", { class: "con" });
         td.append(conceptLink(r[1], true));  // (a long phrase cut in its middle)
         tr.append(td);
+        // (the difference from the counts too, as the analysis computes it: one division
+        // of the exact difference of the counts, c1 n2 - c2 n1, by n1 n2)
+        const counted = r[8] !== null && r[9] !== null && r[10] !== null && r[11] !== null &&
+          r[9] > 0 && r[11] > 0;
+        const diff = counted ? (r[8] * r[11] - r[10] * r[9]) / (r[9] * r[11]) : r[4];
         tr.append(shareCell(r[2], r[8], r[9]), shareCell(r[3], r[10], r[11]),
-                  el("td", { class: "num" }, pts(r[4])));
+                  el("td", { class: "num" }, pts(diff)));
         if (!oneTest) tr.append(el("td", null, r[5]));
         tr.append(el("td", { class: "num" }, pfmt(r[6], r[7] ? DATA.alpha : undefined)),
                   el("td", null, r[7] ? "yes" : "no"));
@@ -425,7 +447,8 @@
           track.append(el("span", { class: "ci", style: "left:" + (100 * ci[0]).toFixed(1) +
             "%;width:" + (100 * (ci[1] - ci[0])).toFixed(1) + "%" }));
         }
-        row.append(track, el("span", { class: "val" }, pct(prev[k])));
+        row.append(track, el("span", { class: "val" },
+                             pct(ci ? shareOf(prev[k], ci[2], DATA.groupSizes[k]) : prev[k])));
         box.append(row);
       });
       if (intervals && intervals.some((ci) => ci)) {
