@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -888,6 +889,20 @@ def test_rows_all_zero_are_not_counted_as_left_without_a_concept_by_the_penalty(
     assert l0 and min(l0) == 0 and max(l0) > 0
 
 
+def test_rows_without_a_concept_at_the_penalty_are_counted_as_rows(run_env, tmp_path, capsys):
+    # "191 of the 200 images decompose to no concept" for rows of a .npy file: the
+    # library's "rows of X" was always said as images.
+    rng = np.random.default_rng(19)
+    X = rng.normal(size=(10, 32)).astype(np.float32)
+    np.save(tmp_path / "rows.npy", X)
+    argv = ["decompose", str(tmp_path / "rows.npy"), "-f", "csv", "--l1-penalty", "0.7"]
+    code, _, err = _main([*argv, "--image-mean", "data", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    said = re.search(r"sksplice: warning: (\d+) of the 10 (\w+) decompose to no concept", err)
+    assert said is not None and said[2] == "rows", err
+    assert "images" not in err, err
+
+
 def test_search_ranks_embeddings_as_the_images_they_were_computed_from(
     run_env, tmp_path, capsys, tiny_clip_model
 ):
@@ -980,6 +995,37 @@ def test_compare_tests_two_npy_files_as_the_folders_they_were_computed_from(
     assert code == 0, err
     page = report.read_text(encoding="utf-8")
     assert all(str(p) in page for p in paths) and page.count("data:image/") >= len(paths)
+
+
+def test_compare_of_npy_files_warns_of_rows_of_b_that_are_rows_of_a(run_env, tmp_path, capsys):
+    # A copy of A.npy compared with it gave "none" without a word, where images copied
+    # from one folder to the other are warned about: each copy counts in both collections.
+    rng = np.random.default_rng(21)
+    A = rng.normal(size=(12, 32)).astype(np.float32)
+    B = rng.normal(size=(9, 32)).astype(np.float32)
+    B[[2, 5]] = A[[7, 3]]
+    B[4] = np.nan  # (a skipped row is no copy, nor counted among B's rows)
+    paths = {}
+    for name, array in (("a", A), ("copy", A.astype(np.float64)), ("b", B), ("c", B[:2])):
+        paths[name] = tmp_path / f"{name}.npy"
+        np.save(paths[name], array)
+    said = {}
+    for other in ("copy", "b", "c"):
+        argv = ["compare", str(paths["a"]), str(paths[other]), "-f", "csv", "-q"]
+        code, _, err = _main([*argv, "--image-mean", "data", *_args(tmp_path)], capsys)
+        assert code == 0, err
+        said[other] = [line for line in err.splitlines() if "hold" in line]
+    assert said["copy"] == [
+        f"sksplice: warning: all 12 rows of {paths['copy']} hold the values of rows of "
+        f"{paths['a']} (first: {paths['copy']}[0], those of {paths['a']}[0]): each is counted "
+        "in both collections, which makes them look more alike than their distinct rows are; "
+        "leave the copies out of one file to compare distinct embeddings"
+    ]
+    assert len(said["b"]) == 1 and said["b"][0].startswith(
+        f"sksplice: warning: 2 rows of {paths['b']} hold the values of rows of {paths['a']} "
+        f"(first: {paths['b']}[2], those of {paths['a']}[7]): "
+    )
+    assert said["c"] == []
 
 
 def test_compare_of_npy_files_refuses_mixed_inputs_and_an_unusable_side_before_the_vocabulary(
@@ -1239,6 +1285,15 @@ def test_labels_of_npy_rows_in_a_table_of_paths_are_matched_by_name(run_env, tmp
     code, out, err = _main([*argv, *_args(tmp_path)], capsys)
     assert code == 2 and out == ""
     assert f"--labels {shuffled} has no label for img0.jpg: its column 'path' names" in err, err
+    # a blank label of a table matched by name: the line that names the row (it said the
+    # file alone, where a table read in the order of the rows says its line)
+    blank = [*rows[::-1]]
+    blank[1] = f"{names[len(names) - 2]},\n"
+    shuffled.write_text("path,label\n" + "".join(blank), encoding="utf-8")
+    code, out, err = _main([*argv, *_args(tmp_path)], capsys)
+    assert code == 2 and out == ""
+    said = f"--labels {shuffled}, line 3 gives no label for {names[len(names) - 2]}: every row"
+    assert said in err, err
 
 
 def test_a_blank_label_of_many_names_tables_is_named_in_its_file(run_env, tmp_path):
@@ -1286,6 +1341,7 @@ def test_rows_lost_to_values_not_finite_are_told_before_the_model_loads(
         "need at least two"
     )
     assert f"{tmp_path / 'all.npy'}[3]: its values are not all finite" in err, err
+    assert "sksplice: warning: skipped 3 of 6 rows:" in err, err  # (it said "images")
     argv = ["compare", str(tmp_path / "a.npy"), str(tmp_path / "b.npy"), *_args(tmp_path)]
     code, out, err = _main(argv, capsys)
     assert code == 1 and out == ""

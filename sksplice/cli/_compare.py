@@ -151,15 +151,82 @@ def _compare_embeddings(args: argparse.Namespace) -> int:
                     "one holds values that are not finite (NaN or infinite)"
                 )
 
-    run = check_embeddings_run(
-        args, lambda emb: ({"folder name": sides}, {}), after_scan=sides_left
-    )
+    def scanned(emb: Any) -> None:
+        sides_left(emb)
+        _say_shared_rows(emb, sides)
+
+    run = check_embeddings_run(args, lambda emb: ({"folder name": sides}, {}), after_scan=scanned)
     emb = run.embeddings
     dec = decompose_embeddings(args, run)
     _report_skipped(dec.skipped, emb.n_rows, "rows")
     labels = (shown_name(sides[0]), shown_name(sides[1]))
     from_a = emb.of_kept(np.arange(emb.n_rows) < int(emb.arrays[0].shape[0]))
     return _compare(args, dec, from_a, emb.names, labels)
+
+
+#: Rows whose keys are taken at a time (:func:`_row_keys`): 4,096 rows of 512 values
+#: take 16 MiB of keys' terms.
+_KEY_ROWS = 4096
+
+
+def _row_keys(array: np.ndarray) -> np.ndarray:
+    """A 64-bit key of each row of ``array``, from the bits of its float32 values: rows of
+    the same values have the same key (a weighted sum of the bits, modulo 2**64)."""
+    weights = np.random.default_rng(0).integers(1, 2**63, size=array.shape[1], dtype=np.uint64)
+    weights |= np.uint64(1)
+    keys = np.empty(array.shape[0], dtype=np.uint64)
+    for start in range(0, array.shape[0], _KEY_ROWS):
+        block = np.ascontiguousarray(array[start : start + _KEY_ROWS], dtype=np.float32)
+        terms = block.view(np.uint32).astype(np.uint64)
+        terms *= weights  # (wraps around, as the sum does: a key, not a number)
+        keys[start : start + _KEY_ROWS] = terms.sum(axis=1, dtype=np.uint64)
+    return keys
+
+
+def _say_shared_rows(emb: Any, sides: list[str]) -> None:
+    """Warn of the rows of B that hold the values of a row of A (a copy of the file, or of
+    some of its rows), as ``compare`` warns of images copied from one folder to the other:
+    each is counted in both collections, which makes them look more alike."""
+    a, b = emb.arrays
+    kept = emb.kept()
+    n_a = int(a.shape[0])
+    keys_a, keys_b = _row_keys(a), _row_keys(b)
+    rows_a = np.flatnonzero(kept[:n_a])
+    order = rows_a[np.argsort(keys_a[rows_a], kind="stable")]
+    sorted_a = keys_a[order]
+    rows_b = np.flatnonzero(kept[n_a:])
+    if not len(order) or not len(rows_b):
+        return
+    at = np.minimum(np.searchsorted(sorted_a, keys_b[rows_b]), len(order) - 1)
+    candidates = sorted_a[at] == keys_b[rows_b]
+    rows_b, at = rows_b[candidates], at[candidates]
+    same = np.zeros(len(rows_b), dtype=bool)  # (the values themselves, not only the keys)
+    for start in range(0, len(rows_b), _KEY_ROWS):
+        part = slice(start, start + _KEY_ROWS)
+        in_a = np.asarray(a[order[at[part]]], dtype=np.float32)
+        in_b = np.asarray(b[rows_b[part]], dtype=np.float32)
+        same[part] = (in_a.view(np.uint32) == in_b.view(np.uint32)).all(axis=1)
+    copied = rows_b[same]
+    if not copied.size:
+        return
+    first_b, first_a = emb.names[n_a + int(copied[0])], emb.names[int(order[at[same][0]])]
+    n_b_kept = int(kept[n_a:].sum())
+    one = copied.size == 1
+    logger.warning(
+        "%s of %s %s the values of %s of %s (%s%s, those of %s): each is counted in both "
+        "collections, which makes them look more alike than their distinct rows are; leave "
+        "the copies out of one file to compare distinct embeddings",
+        f"all {n_b_kept} rows"
+        if copied.size == n_b_kept and not one
+        else plural(copied.size, "row"),
+        sides[1],
+        "holds" if one else "hold",
+        "a row" if one else "rows",
+        sides[0],
+        "" if one else "first: ",
+        first_b,
+        first_a,
+    )
 
 
 def _compare(

@@ -961,9 +961,13 @@ def _read_labels(args: argparse.Namespace, embeddings: EmbeddingInputs) -> list[
     column = getattr(args, "labels_column", None)
     if getattr(args, "labels", None):
         path = Path(args.labels)
-        by_name, table = _labels_by_name(path, column, embeddings)
+        by_name, table, at = _labels_by_name(path, column, embeddings)
         if by_name is not None:
-            return _checked_labels(by_name, embeddings, lambda i: f"--labels {path}")
+            # (a row's label is on the line of the table that names it)
+            def where_named(i: int | None) -> str:
+                return f"--labels {path}" + ("" if i is None else f", {_row_at(path, at[i])}")
+
+            return _checked_labels(by_name, embeddings, where_named)
         labels, chosen = _read_names(path, column, "--labels", table)
         read = [(labels, chosen)]
 
@@ -1043,21 +1047,22 @@ def _checked_labels(labels: list[str], embeddings: EmbeddingInputs, where: Any) 
 
 def _labels_by_name(
     path: Path, column: str | None, embeddings: EmbeddingInputs
-) -> tuple[list[str] | None, Any]:
+) -> tuple[list[str] | None, Any, list[int]]:
     """The classes of the rows from a ``--labels`` table with a column of paths (as one
     for images holds), matched to the rows by their names (``--names``); None for a file
     without such a column (read in the order of the rows). With the table read (None
-    for a file of lines), not to be read again."""
+    for a file of lines), not to be read again, and the row of the table that gives
+    each row its class (empty where the table is not matched by name)."""
     from ._inputs import _PATH_HEADERS
 
     kind = _kind(path)
     if kind not in _TABLE_SUFFIXES or not path.is_file():
-        return None, None
+        return None, None, []
     table = _read_table(path, kind, "--labels")
     columns = [str(c) for c in table.columns]
     keys = [c for c in columns if c.lower() in _PATH_HEADERS and c != column]
     if not keys:
-        return None, table
+        return None, table, []
     key = keys[0]
     chosen = _names_column(path, columns, column, "--labels")
     if not embeddings.names_files:
@@ -1068,6 +1073,7 @@ def _labels_by_name(
             "their order)"
         )
     found: dict[str, str] = {}
+    first: dict[str, int] = {}  # (the row of the table that first names each name)
     values = zip(
         table[table.columns[columns.index(key)]], table[table.columns[columns.index(chosen)]]
     )
@@ -1079,6 +1085,7 @@ def _labels_by_name(
                 f"({found[name]!r}, {label!r})"
             )
         found[name] = label
+        first.setdefault(name, i)
     missing = [i for i, name in enumerate(embeddings.names) if name not in found]
     if missing:
         more = f" (and {plural(len(missing) - 1, 'other row')})" if len(missing) > 1 else ""
@@ -1096,4 +1103,5 @@ def _labels_by_name(
             key,
             "s" if unused == 1 else "",
         )
-    return [found[name] for name in embeddings.names], table
+    names = embeddings.names
+    return [found[name] for name in names], table, [first[name] for name in names]

@@ -131,7 +131,6 @@ _PHRASES = (
     ("image_mean='pretrained'", "--image-mean pretrained"),
     ("device='cpu'", "--device cpu"),
     ("the rows of X decompose to", "the embeddings decompose to"),
-    (" rows of X decompose to no concept", " images decompose to no concept"),
     ("set target_l0 to have fit find the penalty", "give --target-l0 to have the run find it"),
     (" (or pass cache_dir=...)", ""),
     # (the command's output names each concept)
@@ -235,6 +234,10 @@ _PYTHON_ADVICE = (
     (
         re.compile(r"; more samples are needed$"),
         lambda m: f"; more {ROWS_CALLED.get()}s are needed",
+    ),
+    (
+        re.compile(r" rows of X decompose to no concept"),
+        lambda m: f" {ROWS_CALLED.get()}s decompose to no concept",
     ),
     (re.compile(r"stopped after max_iter=(\d+) "), r"stopped after \1 rounds "),
     (re.compile(r"\(max_iter=(\d+)\)"), r"(of at most \1)"),

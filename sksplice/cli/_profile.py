@@ -167,9 +167,9 @@ def _check_classes_left(
 
     named = "; ".join(lost_all(c) for c in lost)
     if len(left) < 2:
-        _report_skipped(skipped, len(paths))
-        remaining = ", ".join(repr(cls) for cls in sorted(left)) or "none"
         what = "rows" if rows else "images"
+        _report_skipped(skipped, len(paths), what)
+        remaining = ", ".join(repr(cls) for cls in sorted(left)) or "none"
         raise RunError(
             f"{named} (see the skipped {what} above); "
             f"classes with {what}: {remaining}; profiles need at least two"
