@@ -54,32 +54,54 @@ def _concept_names(concepts: Any) -> list[str]:
     return names
 
 
-def _check_made_with(W: Any, names: list[str]) -> None:
-    """Refuse weights made in this process by a transformer whose concepts are not
-    ``names`` (another's, or the same in another order): each column would be written
-    as another concept. Arrays of :func:`sksplice.distributed.transform_dask` are
-    known as they are (not sliced or rechunked: their rows are not computed to be
-    recognised); weights of unknown origin are not checked."""
+def _checked_weights(W: Any, names: list[str]) -> Any:
+    """``W``, refused where it was made in this process by a transformer whose concepts
+    are not ``names`` (another's, or the same in another order): each column would be
+    written as another concept. Arrays of :func:`sksplice.distributed.transform_dask`
+    are known as they are (not sliced or rechunked: their rows are not computed to be
+    recognised); weights of unknown origin are not checked. A pandas DataFrame comes
+    back as its values (a CSR matrix for sparse columns, not densified), its columns
+    checked to be ``names``, and its values to be those of a transformer of these
+    concepts (columns relabelled, by a rename or by assigning ``W.columns``, would
+    write each column as another concept)."""
     from ._names import check_source, recorded_lazily
+    from ._pandas import frame_values
 
     shape = getattr(W, "shape", None)
-    if shape is None or len(shape) != 2 or shape[1] != len(names):
-        return  # (refused for its shape: see _as_weights_array)
     columns = getattr(W, "columns", None)
-    if columns is not None and [str(c) for c in columns] != names:
-        # (pandas output: its columns name the concepts, which the file would not keep)
-        j = next(k for k, (a, b) in enumerate(zip(map(str, columns), names)) if a != b)
-        raise ValueError(
-            f"the columns of W are not `concepts`: column {j} is {str(columns[j])!r} in W "
-            f"but {names[j]!r} in `concepts`. Each column would be written as another "
-            "concept; give concepts=list(W.columns), or the transformer that made W"
+    if columns is not None and getattr(W, "dask", None) is not None:
+        raise TypeError(
+            "W is a Dask DataFrame: give its Dask array, W.to_dask_array(lengths=True) (which "
+            "computes the length of each partition), with concepts=list(W.columns)"
         )
+    if shape is None or len(shape) != 2 or shape[1] != len(names):
+        return W  # (refused for its shape: see _as_weights_array)
+    if columns is not None:
+        if [str(c) for c in columns] != names:
+            # (pandas output: its columns name the concepts, which the file would not keep)
+            j = next(k for k, (a, b) in enumerate(zip(map(str, columns), names)) if a != b)
+            raise ValueError(
+                f"the columns of W are not `concepts`: column {j} is {str(columns[j])!r} in W "
+                f"but {names[j]!r} in `concepts`. Each column would be written as another "
+                "concept; give concepts=list(W.columns), or the transformer that made W"
+            )
+        W = frame_values(W, "W")
+        check_source(
+            W,
+            names,
+            "the columns of W",
+            advice="give the frame with the columns the transformer gave it (a frame whose "
+            "columns were renamed, or assigned in another order, is refused), or the "
+            "weights with the transformer that made them",
+        )
+        return W
     if getattr(W, "dask", None) is not None:  # (a lazy array: known by itself only)
         found = recorded_lazily(W)
         if found:
             check_source(W, names, "`concepts`", found)
     else:
         check_source(W, names, "`concepts`")
+    return W
 
 
 def _as_weights_array(W: Any, n_concepts: int) -> da.Array:
@@ -93,9 +115,13 @@ def _as_weights_array(W: Any, n_concepts: int) -> da.Array:
             meta = sp.csr_matrix((0, 0), dtype=W.dtype)
             W = da.from_array(W, chunks=(DEFAULT_CHUNK_SIZE, -1), asarray=False, meta=meta)
         else:
-            W = da.from_array(np.asarray(W), chunks=(DEFAULT_CHUNK_SIZE, -1))
+            W = np.asarray(W)
+            if W.ndim == 2:
+                W = da.from_array(W, chunks=(DEFAULT_CHUNK_SIZE, -1))
     if W.ndim != 2:
         raise ValueError(f"W must be 2-dimensional (rows, concepts), got shape {W.shape}")
+    if not (np.issubdtype(W.dtype, np.number) and not np.issubdtype(W.dtype, np.complexfloating)):
+        raise TypeError(f"W must hold concept weights (real numbers), got dtype {W.dtype}")
     if any(np.isnan(c) for c in W.chunks[0]):
         raise ValueError(
             "W has unknown row chunk sizes, which writing it needs: give transform_dask "
@@ -108,7 +134,30 @@ def _as_weights_array(W: Any, n_concepts: int) -> da.Array:
         raise ValueError(f"W has {W.shape[1]} columns but {n_concepts} concept names were given")
     if len(W.chunks[1]) > 1:
         W = W.rechunk({1: -1})
-    return W
+    # (each block checked as it is written: a value no transformer gives is not stored)
+    return W.map_blocks(_checked_block, dtype=W.dtype, meta=W._meta)
+
+
+def _checked_block(block: Any, block_info: Any = None) -> Any:
+    """A block of weights, refused where it holds values that are not finite or are
+    negative (no decomposition gives them: embeddings given for weights, perhaps),
+    naming the rows in the whole array."""
+    from ._validation import check_finite_rows, check_non_negative_rows
+
+    first = int(block_info[0]["array-location"][0][0]) if block_info else 0
+    check_finite_rows(
+        block,
+        "W",
+        first_row=first,
+        hint="the weights SpliceTransformer.transform gives are finite",
+    )
+    check_non_negative_rows(
+        block,
+        "W",
+        first_row=first,
+        hint="Embeddings are decomposed into weights first: W = splice.transform(X)",
+    )
+    return block
 
 
 #: File written into every dataset folder by :func:`write_parquet` and
@@ -346,8 +395,7 @@ def write_parquet(
     """
     dask = _require_dask()
     names = _concept_names(concepts)
-    _check_made_with(W, names)
-    W = _as_weights_array(W, len(names))
+    W = _as_weights_array(_checked_weights(W, names), len(names))
     _check_cluster()
     path, tmp = _prepare_destination(path, overwrite, "parquet")
     meta = {
@@ -575,8 +623,7 @@ def to_zarr(
         raise ImportError("to_zarr needs zarr; install it with `pip install zarr`") from exc
 
     names = _concept_names(concepts)
-    _check_made_with(W, names)
-    W = _as_weights_array(W, len(names))
+    W = _as_weights_array(_checked_weights(W, names), len(names))
     dense = W.map_blocks(_densify_block, dtype=W.dtype, meta=np.zeros((0, 0), dtype=W.dtype))
     rows = [n for n in W.chunks[0] if n]  # (a block of no rows stores nothing)
     if len(rows) != len(W.chunks[0]) or (

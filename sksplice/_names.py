@@ -582,7 +582,9 @@ def differences_said(
     return f"repeated columns {[name for name, k in Counter(given).items() if k > 1][:n]}"
 
 
-def check_source(W: Any, names: Any, what: str, found: list[Found] | None = None) -> None:
+def check_source(
+    W: Any, names: Any, what: str, found: list[Found] | None = None, *, advice: str | None = None
+) -> None:
     """Refuse a matrix made by a SpliceTransformer whose concepts are not ``names``.
 
     ``W`` was returned by a transformer's ``transform`` (see :func:`remember_concepts`)
@@ -593,7 +595,8 @@ def check_source(W: Any, names: Any, what: str, found: list[Found] | None = None
     while the record is kept: a matrix is refused where some of its rows were made
     with other concepts and not also (the same values) with ``names``. Matrices of
     unknown origin (arrays made elsewhere, or in another process) are not checked.
-    ``found``: what :func:`recorded` gave for ``W``.
+    ``found``: what :func:`recorded` gave for ``W``; ``advice``: what the message ends
+    with, instead of how to give the weights with their names.
     """
     found = recorded(W) if found is None else found
     same = [f for f in found if f.concepts is names or _same_names(f.concepts, names)]
@@ -623,14 +626,18 @@ def check_source(W: Any, names: Any, what: str, found: list[Found] | None = None
         these = (
             f"{plural(foreign.size, 'row')} of these weights ({_shown_positions(foreign)}) {verb}"
         )
-    advice = "give the transformer that made the weights (or one fitted on the same vocabulary)"
+    how = "give the transformer that made the weights (or one fitted on the same vocabulary)"
     if same:
         others = " (other rows by one whose concepts are)"
-        advice = "keep the weights of each transformer apart, or decompose those rows again"
+        how = "keep the weights of each transformer apart, or decompose those rows again"
+    if advice is None:
+        advice = (
+            f"{how}, or use pandas output (set_output(transform='pandas')), whose columns carry "
+            "the names"
+        )
     raise ValueError(
         f"{these} made by a SpliceTransformer whose concepts are not those of "
-        f"{what}{others}: {detail}. Each column would be read as another concept; {advice}, "
-        "or use pandas output (set_output(transform='pandas')), whose columns carry the names"
+        f"{what}{others}: {detail}. Each column would be read as another concept; {advice}"
     )
 
 

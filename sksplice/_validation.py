@@ -797,7 +797,7 @@ def negative_rows(W: Any) -> np.ndarray:
 
 
 def check_non_negative_rows(
-    W: Any, name: str, labels: Sequence[Any] | None = None, *, hint: str = ""
+    W: Any, name: str, labels: Sequence[Any] | None = None, *, hint: str = "", first_row: int = 0
 ) -> None:
     """Refuse concept weights of which some are negative, naming the rows.
 
@@ -812,6 +812,9 @@ def check_non_negative_rows(
         A name per row, as for :func:`check_finite_rows`.
     hint : str, default=""
         What to do, said after the rows.
+    first_row : int, default=0
+        The number of ``W``'s first row where ``W`` is a block of a larger array
+        (a Dask block): rows are named in the larger array.
 
     Raises
     ------
@@ -819,10 +822,10 @@ def check_non_negative_rows(
         ``"Negative values in data: <name> must be non-negative (SpLiCE weights
         are); <k> row(s) hold negative values: <rows>"``, then ``hint``.
     """
-    rows = negative_rows(W)
+    rows = negative_rows(W) + first_row
     if not rows.size:
         return
-    shown = shown_rows(rows, labels)
+    shown = shown_rows(rows, labels, first_row=first_row)
     raise ValueError(
         f"Negative values in data: {name} must be non-negative (SpLiCE weights are); "
         f"{rows.size} row(s) hold negative values: {shown}" + (f". {hint}" if hint else "")

@@ -163,10 +163,14 @@ def format_weights(
             return remember_concepts(
                 W.toarray(), est.concepts_, sparse_of=W, maker=key, targets=targets
             )
+        # (the frame's values are known by their rows, as the other outputs are: a frame
+        # whose columns are relabelled is refused where its values are written by name)
+        remember_concepts(W, est.concepts_, maker=key)
         return in_container(W.toarray(), kind, X_in, est.concepts_)
     check_output(est)
     if kind in (None, "default"):
         return remember_concepts(W, est.concepts_, maker=key, targets=targets)
+    remember_concepts(W, est.concepts_, maker=key)
     return in_container(W, kind, X_in, est.concepts_)
 
 

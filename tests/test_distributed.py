@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -1117,7 +1118,73 @@ def test_weights_are_not_written_under_another_transformers_concepts(problem, tm
                        r"'concept_000' in W but 'concept_199' in `concepts`"):  # fmt: skip
         write(frame, tmp_path / "weights", names[::-1])
     assert list(tmp_path.iterdir()) == []
+    # ... and its values those of a transformer of these concepts: a frame whose columns
+    # were relabelled (assigned in another order, or renamed) was written under its labels
+    relabelled, renamed = frame.copy(), frame.rename(columns={"concept_003": "hound"})
+    relabelled.columns = names[::-1]
+    cases = (
+        (relabelled, "column 0 is 'concept_000' there but 'concept_199' in the columns of W"),
+        (renamed, "column 3 is 'concept_003' there but 'hound' in the columns of W"),
+    )
+    for weights, detail in cases:
+        with pytest.raises(ValueError, match=re.escape(detail) + ".*give the frame with the"):
+            write(weights, tmp_path / "weights", list(weights.columns))
+        assert list(tmp_path.iterdir()) == []
     # the transformer that made them, or its names, write them
     for weights in (W, lazy, frame):
         path = write(weights, tmp_path / f"ok-{len(list(tmp_path.iterdir()))}", splice)
         assert path.is_dir()
+
+
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_a_sparse_frame_is_written_as_its_sparse_matrix_not_densified(
+    problem, tmp_path, writer, monkeypatch
+):
+    # np.asarray(frame) made the dense matrix of transform's pandas output in the client
+    # (48 MB where its CSR held 12.5 MB, at 0.6% density), before any block was written.
+    import sksplice._distributed_io as io
+
+    X, splice = problem
+    frame = clone(splice).set_output(transform="pandas").fit(X[:300]).transform(X[:300])
+    given = []
+    as_array = io._as_weights_array
+    monkeypatch.setattr(io, "_as_weights_array", lambda W, n: given.append(W) or as_array(W, n))
+    path = _writer(writer)(frame, tmp_path / "weights", splice)
+    assert len(given) == 1 and sp.issparse(given[0]), type(given[0])
+    np.testing.assert_array_equal(given[0].toarray(), frame.sparse.to_dense().to_numpy())
+    assert path.is_dir()
+
+
+@pytest.mark.parametrize("writer", ["parquet", "zarr"])
+def test_weights_no_decomposition_gives_are_refused_by_row(tmp_path, writer):
+    # NaN, infinite and negative weights were stored without a word (the analyses refuse
+    # them when the dataset is read back); a 1-D array met dask's "Chunks do not add up
+    # to shape", and strings numpy's ufunc error.
+    write = _writer(writer)
+    dense = np.vstack([np.ones((5, 2)), [[1.0, -0.5]], np.ones((2, 2))])
+    cases = [
+        (np.array([[np.nan, 1.0]]), ValueError, r"W holds NaN or infinite values in 1 row\(s\): 0"),
+        (sp.csr_matrix([[0, 1.0], [0, np.inf]]), ValueError, r"infinite values in 1 row\(s\): 1"),
+        (dense, ValueError, r"W must be non-negative .* 1 row\(s\) hold negative values: 5"),
+        (da.from_array(dense, chunks=4), ValueError, r"hold negative values: 5\. Embeddings"),
+        (np.zeros(5), ValueError, r"W must be 2-dimensional \(rows, concepts\), got shape"),
+        (np.array([["a", "b"]]), TypeError, r"W must hold concept weights \(real numbers\)"),
+    ]
+    for weights, error, said in cases:
+        names = ["a", "b"] if weights.ndim == 2 else list("abcde")
+        with pytest.raises(error, match=said):
+            write(weights, tmp_path / "weights", names)
+        assert list(tmp_path.iterdir()) == []  # (nothing left, nothing begun)
+
+
+def test_a_dask_dataframe_of_weights_is_refused_with_its_array_as_advice(tmp_path):
+    # It was computed whole in the client and written as one file.
+    dd = pytest.importorskip("dask.dataframe")
+    frame = dd.from_pandas(pd.DataFrame(np.ones((6, 2)), columns=["a", "b"]), npartitions=2)
+    for write in (write_parquet, to_zarr):
+        with pytest.raises(TypeError, match=r"W is a Dask DataFrame: give its Dask array, "
+                           r"W\.to_dask_array\(lengths=True\)"):  # fmt: skip
+            write(frame, tmp_path / "weights", ["a", "b"])
+        path = write(frame.to_dask_array(lengths=True), tmp_path / "weights", ["a", "b"])
+        assert path.is_dir()
+        shutil.rmtree(path)
