@@ -274,6 +274,15 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
     weights" (and ``W`` for a DataFrame's column).
     """
     what = "concept weights" if name is None else name
+    if getattr(W, "dask", None) is not None and hasattr(W, "compute"):
+        # (np.asarray of the lazy array of transform_dask is an array of CSR blocks: it
+        # read "must be numeric, got dtype object")
+        raise TypeError(
+            f"{what} {'are' if name is None else 'is'} a Dask collection (lazy): compute the "
+            "weights first, W.compute() (for the array of transform_dask, a sparse matrix), "
+            "or write them with sksplice.distributed.write_parquet and read back the rows "
+            "needed"
+        )
     labels = row_labels(W)
     if isinstance(W, pd.DataFrame):
         # (pandas sparse columns stay sparse; pd.NA becomes NaN, which the row check names)

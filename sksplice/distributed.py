@@ -195,9 +195,17 @@ def _transform_block(
         first_row = block_info[0]["array-location"][0][0]
         # (NaN where X's chunk sizes are unknown: rows are then named within their block)
         known = first_row is not None and not math.isnan(first_row)
+        # (a block fails on its own: the rows of the others are not named, and may hold
+        # values that are not finite too; the in-memory transform names every row)
+        where = (
+            f"X's block of rows {int(first_row)} to {int(first_row) + block.shape[0] - 1} (the "
+            "first block found to hold any: others may as well)"
+            if known
+            else "X"
+        )
         check_finite_rows(
             block,
-            "X",
+            where,
             first_row=int(first_row) if known else 0,
             block_index=None if known else int(block_info[0]["chunk-location"][0]),
             nan_rows_hint=SKIPPED_ROWS_HINT,
@@ -250,8 +258,8 @@ def transform_dask(
     chunk_size : int, optional
         Rows per block. Defaults to 4096 for NumPy input and to the existing
         row chunks for Dask input (the array is re-chunked when given).
-    dtype : dtype, default=np.float32
-        Dtype of the weights.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Dtype of the weights (what SciPy's sparse matrices hold: not float16).
 
     Returns
     -------
@@ -264,9 +272,13 @@ def transform_dask(
     ------
     sklearn.exceptions.NotFittedError
         If ``splice`` is not fitted.
+    TypeError
+        If ``splice`` is a Pipeline (the message names its transformer step).
     ValueError
-        If ``output`` or ``chunk_size`` is invalid, or ``X`` is not 2-D with as
-        many columns as ``splice`` was fitted on.
+        If ``output``, ``chunk_size`` or ``dtype`` is invalid, or ``X`` is not
+        2-D with as many columns as ``splice`` was fitted on. Rows of ``X`` that
+        are not finite are refused by the block that holds them, as it is
+        computed: named in ``X``, those of that block only.
     """
     _require_dask()
     import dask.array as da
@@ -275,10 +287,22 @@ def transform_dask(
 
     output = _check_output(output)
     chunk_size = check_int(chunk_size, "chunk_size", allow_none=True)
+    steps = getattr(splice, "steps", None)
+    if isinstance(steps, list):
+        # (a Pipeline met "no attribute 'dictionary_'" in the first block)
+        names = [name for name, step in steps if hasattr(step, "dictionary_")]
+        where = f"pipeline.named_steps[{names[0]!r}]" if names else "its fitted SpliceTransformer"
+        raise TypeError(
+            f"splice must be a fitted SpliceTransformer, got a {type(splice).__name__}: give "
+            f"its transformer step, {where}, with the embeddings that step takes (the "
+            "output of the steps before it)"
+        )
     check_is_fitted(splice)
     dtype = np.dtype(dtype)
-    if not np.issubdtype(dtype, np.floating):
-        raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        # (float16 passed, then failed in every block with scipy's message: sparse
+        # matrices take neither it nor longdouble, and dense blocks are made from them)
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
 
     if not isinstance(X, da.Array) and hasattr(X, "to_dask_array") and hasattr(X, "npartitions"):
         # A Dask DataFrame: its partitions become the blocks (np.asarray computed every
@@ -373,7 +397,11 @@ def precompute_concept_embeddings(splice: Any) -> Any:
 
     params = splice.get_params(deep=False)
     if params.get("concept_embeddings") is not None:
-        return clone(splice)
+        # (embedded already, given or by an earlier call: the options are checked all
+        # the same, as the docs promise, not in the first fit of every worker)
+        checked = clone(splice)
+        checked._check_params()
+        return checked
     embedder = params.get("embedder")
     if embedder is None:
         raise ValueError(

@@ -395,10 +395,13 @@ class ConceptRetriever(VersionStampMixin, BaseEstimator):
         check_source(X, names, what)
         if columns is not None and not np.array_equal(columns, names):
             j = next(k for k, (a, b) in enumerate(zip(columns, names)) if a != b)
+            # (the same names in another order are read by name above: these differ, and
+            # X[names] would raise a KeyError)
             raise ValueError(
                 f"the DataFrame columns differ from the concept names given: column {j} is "
-                f"{columns[j]!r} in X but {names[j]!r} in the names; pass the columns in the "
-                "order of the names (X[names]), or the weights as an array"
+                f"{columns[j]!r} in X but {names[j]!r} in the names, which X does not hold "
+                "all; give the frame with the columns the transformer gave it (not renamed), "
+                "or the names its columns are"
             )
         if self.splice is not None:
             # (text queries are decomposed by `splice` and read by its concepts' names: a

@@ -884,6 +884,11 @@ def test_precompute_rejects_the_options_fit_rejects_before_embedding(
     embedder = LoggingHashEmbedder(tmp_path / "calls.log", dim=8)
     splice = SpliceTransformer(embedder=embedder, vocabulary=["red", "green", "blue"], **params)
     _assert_refused_as_fit_refuses(splice, embedder, error, words)
+    # (and where the vocabulary is embedded already: given, or by an earlier call, the
+    # options went unchecked to the fits of the search)
+    given = splice.set_params(concept_embeddings=np.eye(3, 8))
+    with pytest.raises(error, match=words):
+        precompute_concept_embeddings(given)
 
 
 def test_precompute_loads_a_vocabulary_file_as_fit_does(tmp_path):
@@ -922,8 +927,14 @@ def test_non_finite_rows_are_named_by_their_row_of_x(problem):
     bad = np.array(X, dtype=np.float64, copy=True)
     last = bad.shape[0] - 1
     bad[last, 0] = np.nan
-    result = transform_dask(splice, bad, chunk_size=max(1, bad.shape[0] // 3))
-    with pytest.raises(ValueError, match=rf"X holds NaN or infinite values in 1 row\(s\): {last}$"):
+    size = max(1, bad.shape[0] // 3)
+    result = transform_dask(splice, bad, chunk_size=size)
+    start = last // size * size
+    said = (
+        rf"X's block of rows {start} to {last} \(the first block found to hold any: others may "
+        rf"as well\) holds NaN or infinite values in 1 row\(s\): {last}$"
+    )
+    with pytest.raises(ValueError, match=said):
         result.compute(scheduler="sync")
 
 
@@ -1188,3 +1199,37 @@ def test_a_dask_dataframe_of_weights_is_refused_with_its_array_as_advice(tmp_pat
         path = write(frame.to_dask_array(lengths=True), tmp_path / "weights", ["a", "b"])
         assert path.is_dir()
         shutil.rmtree(path)
+
+
+def test_the_lazy_weights_of_transform_dask_are_told_to_be_computed_first(problem):
+    # compare_datasets and ConceptRetriever.fit said "must be numeric, got dtype object"
+    # (np.asarray of an array of CSR blocks) of float32 weights.
+    from sksplice.retrieval import ConceptRetriever
+    from sksplice.shift import compare_datasets
+
+    X, splice = problem
+    W = transform_dask(splice, da.from_array(X[:200], chunks=100))
+    said = r"is a Dask collection \(lazy\): compute the weights first, W\.compute\(\)"
+    with pytest.raises(TypeError, match="W_a " + said):
+        compare_datasets(W, W, concepts=splice)
+    with pytest.raises(TypeError, match="concept weights are a Dask collection"):
+        ConceptRetriever(splice=splice).fit(W)
+    computed = W.compute()
+    assert ConceptRetriever(splice=splice).fit(computed).n_features_in_ == computed.shape[1]
+
+
+def test_a_pipeline_or_a_half_precision_dtype_is_refused_by_name(problem):
+    # A Pipeline met "'Pipeline' object has no attribute 'dictionary_'" and float16
+    # scipy's "does not support dtype float16" in every block, naming neither.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, splice = problem
+    pipe = make_pipeline(FunctionTransformer(), clone(splice)).fit(X[:200])
+    with pytest.raises(TypeError, match=r"got a Pipeline: give its transformer step, "
+                       r"pipeline\.named_steps\['splicetransformer'\]"):  # fmt: skip
+        transform_dask(pipe, X[:200])
+    for dtype in ("float16", np.longdouble, "int32"):
+        with pytest.raises(ValueError, match=r"dtype must be float32 or float64, got"):
+            transform_dask(splice, X[:200], dtype=dtype)
+    assert transform_dask(splice, X[:200], dtype=np.float64).compute().dtype == np.float64

@@ -325,6 +325,18 @@ def test_names_from_dataframe_splice_or_list(rng):
     assert list(ConceptRetriever(concepts=splice).fit(W).concepts_) == names
 
 
+def test_a_renamed_frame_is_refused_without_advice_that_raises(rng):
+    # The message said "pass the columns in the order of the names (X[names])", which
+    # raises a KeyError for a frame whose columns were renamed.
+    W, names = _collection(rng, n=20, c=6, density=0.5)
+    frame = pd.DataFrame(W.toarray(), columns=names).rename(columns={names[2]: "renamed"})
+    said = r"column 2 is 'renamed' in X but .* which X does not hold all; give the frame with"
+    with pytest.raises(ValueError, match=said):
+        ConceptRetriever(concepts=names).fit(frame)
+    with pytest.raises(KeyError):
+        frame[names]  # (what the message said to do)
+
+
 def test_weights_of_another_transformer_are_refused(rng):
     # Weights a transformer made, searched with the names of another (other concepts, or
     # the same in another order): every query read other columns (a search for the top
