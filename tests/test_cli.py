@@ -2648,7 +2648,7 @@ def test_the_profile_table_counts_in_words_that_agree():
     for counts, expected in (
         ((0, 0, 1, 1), "none (1 concept tested; -f csv lists the first by difference)"),
         ((0, 0, 30, 3), "none (30 concepts tested; -f csv lists the top 3 by difference)"),
-        ((3, 4, 30, 3), "(1 more significant concept: -k 4 lists them all)"),
+        ((3, 4, 30, 3), "(1 more significant concept: -k 4 lists it too)"),
         ((3, 9, 30, 3), "(6 more significant concepts: -k 9 lists them all)"),
         ((3, 3, 30, 10), ""),
     ):

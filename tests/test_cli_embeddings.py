@@ -1142,9 +1142,13 @@ def test_profile_of_npy_rows_refuses_missing_or_miscounted_classes_before_torch(
     err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
     assert err.strip() == (
         f"sksplice: error: --labels {labels}, line 2 gives the label 'all' to {X}[1], a label "
-        "reserved for the group of all images in the class profiles; give that class another "
+        "reserved for the group of all rows in the class profiles; give that class another "
         "name"
     )
+    # (a centre to learn from the rows, not from images, where no mean is published)
+    argv = ["profile", str(X), "--labels", str(labels), "--image-mean", "pretrained"]
+    err = refused_before_torch([*argv, *_args(tmp_path)])
+    assert "; use --image-mean data to learn it from the rows, or --image-mean FILE" in err, err
     labels.write_text("cat\ncat\ncat\ncat\n", encoding="utf-8")
     err = refused_before_torch(["profile", str(X), "--labels", str(labels), *_args(tmp_path)])
     assert err.strip() == "sksplice: error: profile needs at least two classes, found 1: 'cat'"

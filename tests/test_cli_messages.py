@@ -17,6 +17,7 @@ from PIL import Image
 
 from sksplice import cli
 from sksplice._data import file_sha256
+from sksplice._names import plural
 from sksplice._version import __version__
 from sksplice.cli import _decompose, _output
 
@@ -931,7 +932,7 @@ def test_the_profile_table_lists_significant_concepts_that_rank_below_the_top_k(
     assert top.attrs["significant_not_listed"] == 1
     assert (
         "-k 10 leaves out 1 significant concept (class x: 1) whose differences rank below "
-        "their class's top 10; -k 11 keeps them" in caplog.text
+        "their class's top 10; -k 11 keeps it" in caplog.text  # (one: not "them")
     )
 
 
@@ -1048,15 +1049,16 @@ def test_profile_compare_and_report_say_what_k_leaves_out_end_to_end(
             first = every[(every["class"] == cls) & every["significant"]].iloc[0]["concept"]
             assert block[0].endswith(f"  {first}")
         if n > 1:
-            more = "concept" if n == 2 else "concepts"
-            assert block[1] == f"  ({n - 1} more significant {more}: -k {n} lists them all)"
+            more, them = ("concept", "it too") if n == 2 else ("concepts", "them all")
+            assert block[1] == f"  ({n - 1} more significant {more}: -k {n} lists {them})"
     # the records: the top row of each class; standard error and the metadata count the rest
     code, out, err = _main([*base, "-k", "1", "-f", "json"], capsys)
     assert code == 0, err
     document = json.loads(out)
     assert len(document["ranking"]) == 3
     assert document["metadata"]["significant_concepts"] == {c: int(n) for c, n in counts.items()}
-    assert "-k 1 leaves out" in err and "keeps them" in err
+    beyond = sum(counts.values()) - sum(1 for n in counts.values() if n)
+    assert "-k 1 leaves out" in err and ("keeps it" if beyond == 1 else "keeps them") in err
     # a warning, which -q keeps: the records say it nowhere else
     code, out, err = _main([*base, "-k", "1", "-f", "csv", "-q"], capsys)
     assert code == 0 and "sksplice: warning: -k 1 leaves out" in err, err
@@ -1090,8 +1092,8 @@ def test_profile_compare_and_report_say_what_k_leaves_out_end_to_end(
     )
     assert json.loads(out)["metadata"]["concepts_significant"] == n_significant
     assert (
-        f"sksplice: warning: -k 1 leaves out {n_significant - 1} significant concepts; "
-        f"-k {n_significant} keeps them" in err
+        f"sksplice: warning: -k 1 leaves out {plural(n_significant - 1, 'significant concept')}"
+        f"; -k {n_significant} keeps {'it' if n_significant == 2 else 'them'}" in err
     )
     page = tmp_path / "c.html"
     code, out, err = _main(

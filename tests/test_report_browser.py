@@ -1155,6 +1155,11 @@ def test_a_page_of_rows_counts_rows_in_what_its_script_writes(browser, tmp_path,
                                       unit="row"))  # fmt: skip
     assert page.texts("nav a")[-1] == "Rows"
     assert page.page.inner_text("#image-count") == "3 rows"
+    # (each row by its name: no grey "no preview" box for each, which pages of images keep
+    # for an image that could not be read)
+    tiles = page.page.locator("#gallery .thumb")
+    assert tiles.count() == 3 and page.page.locator("#gallery .noimg").count() == 0
+    assert all("bare" in (tiles.nth(i).get_attribute("class") or "") for i in range(3))
     page.page.fill("#image-search", "x.npy:1")
     assert page.page.inner_text("#image-count") == "1 row (3 in all)"
     page.page.fill("#image-search", "")
@@ -1172,3 +1177,7 @@ def test_a_page_of_rows_counts_rows_in_what_its_script_writes(browser, tmp_path,
     assert page.page.inner_text("#detail-status").startswith("Showing row \u201cx.npy:2\u201d")
     assert "image" not in page.page.inner_text("body").lower()
     page.close(artifacts, "report_rows")
+    # (a page of images without their pictures keeps the box that says so)
+    images = Page(browser, write_report(tmp_path / "images.html", results, profiles=profiles))
+    assert images.page.locator("#gallery .noimg").all_inner_texts() == ["no preview"] * 3
+    images.close()

@@ -180,9 +180,17 @@ def _published(model: str, pretrained: str | None) -> bool:
     return pretrained is not None and image_mean_key(model, pretrained) in IMAGE_MEANS
 
 
-def _no_published_mean(model: str, pretrained: str | None) -> CLIError:
+def _no_published_mean(
+    model: str, pretrained: str | None, args: argparse.Namespace | None = None
+) -> CLIError:
     """The error of ``--image-mean pretrained`` for weights of no published mean (for a
-    checkpoint file of a model that has one: how to give it)."""
+    checkpoint file of a model that has one: how to give it); ``args``: the command
+    line, whose inputs are images or rows of ``.npy`` files (what a centre is learned
+    from)."""
+    from ._embeddings import are_embeddings
+
+    inputs = [str(i) for i in getattr(args, "inputs", None) or []]
+    learned_from = "rows" if are_embeddings(inputs) else "images"
     from ..vocabulary import IMAGE_MEANS, _checkpoint_mean_hint
     from ._logging import shell_word
 
@@ -192,7 +200,7 @@ def _no_published_mean(model: str, pretrained: str | None) -> CLIError:
         f"--image-mean pretrained: no published image mean for --model {model} "
         f"--pretrained {shell_word(pretrained or 'none')} "
         + (f"({hint})" if hint else f"(published: {known})")
-        + "; use --image-mean data to learn it from the images, or --image-mean FILE.npy"
+        + f"; use --image-mean data to learn it from the {learned_from}, or --image-mean FILE.npy"
     )
 
 
@@ -210,7 +218,7 @@ def _check_image_mean(
         return None, "data", None
     if choice == "pretrained":
         if not published:
-            raise _no_published_mean(model, pretrained)
+            raise _no_published_mean(model, pretrained, args)
         with _of_the_run():  # (a download, or a file in the data folder)
             mean = load_image_mean(model, pretrained, data_home=args.data_home)
         return as_mean_vector(mean, d), "pretrained", None
@@ -781,7 +789,7 @@ def _check_options(
 
         check_target_l0(args.target_l0, n_concepts, width, centred=True)
     if getattr(args, "image_mean", None) == "pretrained" and not has_published_mean(args):
-        raise _no_published_mean(args.model, args.pretrained)
+        raise _no_published_mean(args.model, args.pretrained, args)
     _check_mean_file_width(args, width)
     if before_model is not None and width is not None:
         before_model()  # (after the model's name, which open_clip's files told: valid)

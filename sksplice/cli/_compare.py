@@ -284,10 +284,11 @@ def _compare(
     if beyond and args.format != "table":  # (the table says it under its rows)
         # (a warning: the records say it nowhere else, and -q keeps warnings)
         logger.warning(
-            "-k %d leaves out %s; -k %d keeps them",
+            "-k %d leaves out %s; -k %d keeps %s",
             args.top_k,
             plural(beyond, "significant concept"),
             metadata["concepts_significant"],
+            "it" if beyond == 1 else "them",
         )
     if args.report is not None:
         # the explorer: the two collections as its two classes, every tested concept ranked

@@ -1031,7 +1031,7 @@ def _checked_labels(labels: list[str], embeddings: EmbeddingInputs, where: Any) 
     if reserved:
         raise CLIError(
             f"{where(reserved[0])} gives the label {ALL_GROUP!r} to "
-            f"{embeddings.names[reserved[0]]}, a label reserved for the group of all images "
+            f"{embeddings.names[reserved[0]]}, a label reserved for the group of all rows "
             "in the class profiles; give that class another name"
         )
     blank = [i for i, label in enumerate(labels) if not label.strip()]

@@ -815,7 +815,8 @@ def _write_significant_tail(
         )
     elif significant > shown:
         more = plural(significant - shown, "more significant concept")
-        fh.write(f"  ({more}: -k {significant} lists them all)\n")
+        them = "it too" if significant - shown == 1 else "them all"
+        fh.write(f"  ({more}: -k {significant} lists {them})\n")
 
 
 def untestable(

@@ -124,12 +124,13 @@ def _top_per_class(ranking: Any, k: int | None, *, said_elsewhere: bool = False)
         logger.log(
             logging.INFO if said_elsewhere else logging.WARNING,
             "-k %d leaves out %s (%s) whose differences rank below their class's top %d; "
-            "-k %d keeps them",
+            "-k %d keeps %s",
             k,
             plural(int(beyond.sum()), "significant concept"),
             classes,
             k,
             int(position[significant].max()) + 1,
+            "it" if int(beyond.sum()) == 1 else "them",
         )
     return top
 

@@ -51,7 +51,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     with _usage():
         if args.output == "-":
             raise CLIError(
-                "-o needs a file name: the report is an HTML page with its images "
+                "-o needs a file name: the report is an HTML page to open in a browser "
                 "(e.g. -o report.html)"
             )
         check_names_options(argparse.Namespace(**{**vars(args), "inputs": given}), embeddings)

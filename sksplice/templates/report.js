@@ -164,6 +164,10 @@
     // (not loaded lazily: the thumbnails are in the page already, 120 shown at a time,
     // and a printed or captured page shows them all)
     if (img.t) button.append(el("img", { src: img.t, alt: "" }));
+    // (a row of embeddings whose name is no image to read is shown by its name alone: a
+    // grey "no preview" box for each of 200 rows said nothing; an image that could not
+    // be read keeps its box, which says so)
+    else if (UNIT === "row") button.classList.add("bare");
     else button.append(el("span", { class: "noimg" }, "no preview"));
     // the folder and the file name on a line each, each cut on its own: a long folder
     // name no longer hides the file names (they differ where the folders do not)
