@@ -360,6 +360,10 @@ def test_random_weights_and_named_files_have_no_digest():
         ("profile", "json", "ranking rows, 2 classes"),
         ("search", "jsonl", "results"),
         ("compare", "csv", "concepts"),
+        # (a table file: the significant concepts it lists, as its lines do; it said its
+        # size alone)
+        ("profile", "txt", "significant concept"),
+        ("compare", "txt", "significant concept"),
     ],
 )
 def test_a_file_written_is_said(run_env, tmp_path, capsys, command, fmt, said):
@@ -379,6 +383,9 @@ def test_a_file_written_is_said(run_env, tmp_path, capsys, command, fmt, said):
     shown = f"{size / 1e3:.0f} kB" if size >= 1e3 else f"{size} bytes"
     assert line.startswith(f"sksplice: wrote {out} (") and line.endswith(f", {shown})"), line
     assert said in line, line
+    if fmt == "txt":
+        listed = out.read_text(encoding="utf-8").count("p_adj=")
+        assert re.search(rf"\(({listed}|{listed} of \d+) significant concepts?, ", line), line
     code, _, err = _main([*args, "-q"], capsys)  # silent with -q
     assert code == 0 and "wrote" not in err, err
 

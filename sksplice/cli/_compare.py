@@ -35,6 +35,7 @@ from ._output import (
     _write_significant_tail,
     _write_table_records,
     check_standard_output_encodes,
+    listed_of,
     no_concept,
     p_value_written,
     plural,
@@ -312,8 +313,11 @@ def _compare(
     out = _Output(args.output)
     with out.writing():
         _write_comparison(out.fh, table, args.format, metadata, dec.unit)
-        if args.format != "table":  # (the table lists the significant rows only)
+        if args.format != "table":
             out.summary = plural(len(table), "concept")
+        else:  # (the table lists the significant rows only, the first -k of them)
+            listed = int(table["significant"].sum())
+            out.summary = listed_of(listed, int(metadata["concepts_significant"]))
     return 0
 
 

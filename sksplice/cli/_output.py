@@ -486,6 +486,13 @@ def _encoding_error(where: str, exc: UnicodeEncodeError) -> str:
     )
 
 
+def listed_of(listed: int, significant: int) -> str:
+    """What a table of significant concepts holds, as the line of its file says it."""
+    if listed == significant:
+        return plural(significant, "significant concept")
+    return f"{listed} of {plural(significant, 'significant concept')}"
+
+
 def say_wrote(path: str | os.PathLike[str], summary: str | None = None) -> None:
     """Say on standard error that the file ``path`` is written (an information line,
     which ``-q`` leaves out): ``wrote out.csv (243 images, 12 kB)``.

@@ -28,6 +28,7 @@ from ._output import (
     _write_significant_tail,
     _write_table_records,
     check_standard_output_encodes,
+    listed_of,
     no_concept,
     p_value_written,
     plural,
@@ -340,10 +341,14 @@ def _write_profile_run(
     out = _Output(args.output)
     with out.writing():
         _write_profile(out.fh, table, args.format, metadata, attrs["alpha"], args.top_k, dec.unit)
-        if args.format != "table":  # (the table lists the significant rows only)
-            n_classes = table["class"].nunique()
-            classes = "1 class" if n_classes == 1 else f"{n_classes} classes"
+        n_classes = table["class"].nunique()
+        classes = "1 class" if n_classes == 1 else f"{n_classes} classes"
+        if args.format != "table":
             out.summary = f"{plural(len(table), 'ranking row')}, {classes}"
+        else:  # (the table lists the significant rows only, the first -k of each class)
+            per_class = table["class"][table["significant"].to_numpy(dtype=bool)].value_counts()
+            listed = int(per_class.clip(upper=args.top_k).sum())
+            out.summary = f"{listed_of(listed, int(per_class.sum()))}, {classes}"
     return 0
 
 
