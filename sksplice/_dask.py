@@ -25,3 +25,13 @@ def _require_dask() -> ModuleType:
             "sksplice"
         ) from exc
     return dask
+
+
+def is_dask_collection(obj: object) -> bool:
+    """Whether ``obj`` is a Dask collection (an array, a DataFrame, a bag): asked of dask
+    where it is imported already (an object of dask's cannot exist otherwise), not of an
+    attribute named ``dask``, which a pandas frame with a column of that name has."""
+    import sys
+
+    base = sys.modules.get("dask.base")
+    return base is not None and bool(base.is_dask_collection(obj))

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._atomic import _process_alive, temporary_files_of, temporary_name
-from ._dask import DEFAULT_CHUNK_SIZE, _require_dask
+from ._dask import DEFAULT_CHUNK_SIZE, _require_dask, is_dask_collection
 from ._names import check_concept_names, listed
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -64,12 +64,12 @@ def _checked_weights(W: Any, names: list[str]) -> Any:
     checked to be ``names``, and its values to be those of a transformer of these
     concepts (columns relabelled, by a rename or by assigning ``W.columns``, would
     write each column as another concept)."""
-    from ._names import check_source, recorded_lazily
+    from ._names import _same_names, check_source, recorded, recorded_lazily, recorded_orders
     from ._pandas import frame_values
 
     shape = getattr(W, "shape", None)
     columns = getattr(W, "columns", None)
-    if columns is not None and getattr(W, "dask", None) is not None:
+    if columns is not None and is_dask_collection(W):
         raise TypeError(
             "W is a Dask DataFrame: give its Dask array, W.to_dask_array(lengths=True) (which "
             "computes the length of each partition), with concepts=list(W.columns)"
@@ -85,17 +85,32 @@ def _checked_weights(W: Any, names: list[str]) -> Any:
                 f"but {names[j]!r} in `concepts`. Each column would be written as another "
                 "concept; give concepts=list(W.columns), or the transformer that made W"
             )
-        W = frame_values(W, "W")
-        check_source(
-            W,
-            names,
-            "the columns of W",
-            advice="give the frame with the columns the transformer gave it (a frame whose "
-            "columns were renamed, or assigned in another order, is refused), or the "
-            "weights with the transformer that made them",
+        advice = (
+            "give the frame with the columns the transformer gave it (a frame whose columns "
+            "were renamed, or assigned in another order, is refused), or the weights with "
+            "the transformer that made them"
         )
-        return W
-    if getattr(W, "dask", None) is not None:  # (a lazy array: known by itself only)
+        # (columns reordered by name, frame[other_order], stay labelled: read back in the
+        # order of a transformer of these concepts, the values are its own)
+        for order in recorded_orders(len(names)):
+            order = [str(c) for c in order]
+            if order != names and sorted(order) == sorted(names):
+                at = {name: j for j, name in enumerate(names)}
+                reordered = frame_values(W.iloc[:, [at[name] for name in order]], "W")
+                found = recorded(reordered)
+                # (recognised as weights of that order, and of no other: values of unknown
+                # origin are no evidence that the labels are right)
+                if not any(_same_names(f.concepts, order) for f in found):
+                    continue
+                try:
+                    check_source(reordered, order, "the columns of W", found)
+                except ValueError:
+                    continue
+                return frame_values(W, "W")
+        values = frame_values(W, "W")
+        check_source(values, names, "the columns of W", advice=advice)
+        return values
+    if is_dask_collection(W):  # (a lazy array: known by itself only)
         found = recorded_lazily(W)
         if found:
             check_source(W, names, "`concepts`", found)
@@ -356,8 +371,10 @@ def write_parquet(
 
     Parameters
     ----------
-    W : dask.array.Array, scipy sparse matrix or ndarray of shape (n_samples, n_concepts)
+    W : dask.array.Array, sparse matrix, ndarray or DataFrame of shape (n_samples, n_concepts)
         Concept weights, e.g. from :func:`transform_dask`. Row chunks must be known.
+        A DataFrame (pandas output) is written under its columns, which must be
+        ``concepts``; its sparse columns as the sparse matrix they hold.
     path : str or path-like
         Folder of the dataset (local or shared filesystem). A relative path is
         taken from this process's working folder (not from the workers').
@@ -391,7 +408,12 @@ def write_parquet(
         ``concepts`` (another's, or the same in another order: each column
         would be written as another concept; checked for weights of
         ``transform`` and their rows, and for the array of
-        :func:`transform_dask` as it returns it).
+        :func:`transform_dask` as it returns it; a DataFrame whose columns were
+        relabelled), or a block of ``W`` holds values that are not finite or are
+        negative (found as the block is written: nothing is left behind).
+    TypeError
+        If ``W`` is a Dask DataFrame (give ``W.to_dask_array(lengths=True)``) or
+        does not hold real numbers.
     """
     dask = _require_dask()
     names = _concept_names(concepts)
@@ -573,10 +595,11 @@ def to_zarr(
 
     Parameters
     ----------
-    W : dask.array.Array, scipy sparse matrix or ndarray of shape (n_samples, n_concepts)
+    W : dask.array.Array, sparse matrix, ndarray or DataFrame of shape (n_samples, n_concepts)
         Concept weights (sparse or dense blocks). Row chunks must be known; they
         are made regular (the size of the first chunk that has rows) when they
-        are not.
+        are not. A DataFrame (pandas output) is written under its columns, which
+        must be ``concepts``.
     path : str or path-like
         Folder of the Zarr array (local or shared filesystem). A relative path
         is taken from this process's working folder (not from the workers').
@@ -612,7 +635,12 @@ def to_zarr(
         ``concepts`` (another's, or the same in another order: each column
         would be written as another concept; checked for weights of
         ``transform`` and their rows, and for the array of
-        :func:`transform_dask` as it returns it).
+        :func:`transform_dask` as it returns it; a DataFrame whose columns were
+        relabelled), or a block of ``W`` holds values that are not finite or are
+        negative (found as the block is written: nothing is left behind).
+    TypeError
+        If ``W`` is a Dask DataFrame (give ``W.to_dask_array(lengths=True)``) or
+        does not hold real numbers.
     """
     _require_dask()
     import dask.array as da

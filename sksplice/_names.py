@@ -518,6 +518,18 @@ def _remember_identity(W: Any, concepts: Any, maker: Any) -> bool:
     return True
 
 
+def recorded_orders(width: int) -> list[Any]:
+    """The concepts, in their order, of each transformer whose weights of ``width``
+    columns are recorded (by their rows; see :func:`remember_concepts`), once each."""
+    with _RECORDS_LOCK:
+        orders = [r.concepts for r in _RECORDS.values() if r.width == width]
+    distinct: list[Any] = []
+    for order in orders:
+        if not any(order is o or _same_names(order, o) for o in distinct):
+            distinct.append(order)
+    return distinct
+
+
 def recorded_lazily(W: Any) -> list[Found]:
     """The record of ``W`` itself (see :func:`remember_lazy_concepts`), or none: the
     rows of a lazy matrix are not read to find it among the records of others."""

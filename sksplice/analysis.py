@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
+from ._dask import is_dask_collection
 from ._fisher import fisher_exact_pvalues, smallest_p_value
 from ._names import ALL_GROUP as _ALL_GROUP
 from ._names import (
@@ -274,12 +275,13 @@ def _as_weights(W: Any, name: str | None = None) -> np.ndarray | sp.csr_matrix:
     weights" (and ``W`` for a DataFrame's column).
     """
     what = "concept weights" if name is None else name
-    if getattr(W, "dask", None) is not None and hasattr(W, "compute"):
+    if is_dask_collection(W):
         # (np.asarray of the lazy array of transform_dask is an array of CSR blocks: it
         # read "must be numeric, got dtype object")
         raise TypeError(
             f"{what} {'are' if name is None else 'is'} a Dask collection (lazy): compute the "
-            "weights first, W.compute() (for the array of transform_dask, a sparse matrix), "
+            f"weights first, {name or 'W'}.compute() (for the array of transform_dask, a "
+            "sparse matrix), "
             "or write them with sksplice.distributed.write_parquet and read back the rows "
             "needed"
         )

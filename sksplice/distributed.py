@@ -421,7 +421,14 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     )
     if not params.get("concepts_centered"):
         check_two_concepts(concepts, None)
-    raw = embed_vocabulary(embedder, concepts, cache_dir=params.get("cache_dir"))
+    from ._model_names import own_centre
+
+    # (weights that cannot be fetched are told as fit tells them: the published mean
+    # among what a checkpoint file needs only where the transformer is centred by it)
+    image_mean = params.get("image_mean")
+    published = isinstance(image_mean, str) and image_mean == "pretrained"
+    with own_centre(not published, unless_said=True):
+        raw = embed_vocabulary(embedder, concepts, cache_dir=params.get("cache_dir"))
     return clone(splice).set_params(vocabulary=concepts, concept_embeddings=np.asarray(raw))
 
 

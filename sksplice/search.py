@@ -919,14 +919,22 @@ def _refit_from_path(
 
 
 def _param_column(values: list[Any]) -> np.ma.MaskedArray:
-    """The ``param_*`` column of ``cv_results_`` for the candidates' ``values``: of their
-    common NumPy type, as GridSearchCV makes it (int64 for integers, float32 for a float32
-    grid), object where they have none."""
+    """The ``param_*`` column of ``cv_results_`` for the candidates' ``values``, of the
+    type GridSearchCV gives it: that of ``np.array(values)`` (int64 for integers,
+    float32 for a float32 grid, float64 for one that mixes float32 and Python floats),
+    object where that is not a 1-D array of numbers."""
+    dtype_object = np.dtype(object)
     try:
-        dtype = np.result_type(*values)
-    except (TypeError, ValueError):
-        dtype = np.dtype(object)
-    return np.ma.MaskedArray(values, mask=np.zeros(len(values), bool), dtype=dtype)
+        inferred = np.array(values)
+    except ValueError:
+        dtype = dtype_object
+    else:
+        numbers_1d = inferred.dtype.kind != "U" and inferred.ndim == 1
+        dtype = inferred.dtype if numbers_1d else dtype_object
+    column = np.ma.MaskedArray(np.empty(len(values), dtype=dtype), mask=True)
+    for i, value in enumerate(values):
+        column[i] = value  # (unmasked as it is set)
+    return column
 
 
 def _metrics_of(folds: list[list[Any]]) -> list[Any] | None:

@@ -241,6 +241,12 @@ def test_a_dictionary_of_a_named_vocabulary_is_named(
     assert "does not hold" not in err and not missing.exists()
     listed = [e for e in json.loads(out)["entries"] if e["kind"] == "dictionary"]
     assert len(listed) == 3 and all(e["vocabulary"].startswith(digest) for e in listed)
+    # (the default folder, not given, only not made yet: an information line, not a warning)
+    monkeypatch.setenv("SKSPLICE_DATA", str(missing))
+    code, out, err = _main(["cache", "-f", "json"], capsys)
+    assert code == 0 and f"sksplice: the data folder {missing} does not exist: " in err, err
+    code, out, err = _main(["cache", "-f", "json", "-q"], capsys)
+    assert code == 0 and err == "", err
 
 
 def test_a_default_cache_folder_that_is_a_file_is_said_as_such(tmp_path, capsys, monkeypatch):

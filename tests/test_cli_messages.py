@@ -1583,6 +1583,21 @@ def test_a_run_says_whether_it_is_centred_by_a_published_mean(
         SpliceTransformer(vocabulary=["red"], image_mean=given).fit(X)
     SpliceTransformer(vocabulary=["red"], modality="text").fit(X)
     assert seen == [False, False, True, False]
+    # (and precompute_concept_embeddings, which embeds the vocabulary outside fit)
+    from sksplice import CLIPEmbedder
+    from sksplice.distributed import precompute_concept_embeddings
+
+    seen.clear()
+    monkeypatch.setattr(
+        dictionary,
+        "embed_vocabulary",
+        lambda embedder, concepts, **kw: seen.append(published_mean_used()) or np.eye(2, 32),
+    )
+    text = CLIPEmbedder("sksplice-test-tiny", pretrained=None, modality="text")
+    for given in (None, "pretrained"):
+        splice = SpliceTransformer(embedder=text, vocabulary=["red", "blue"], image_mean=given)
+        precompute_concept_embeddings(splice)
+    assert seen == [False, True]
 
 
 def test_a_duplicate_warning_of_many_groups_lists_every_group_under_it(

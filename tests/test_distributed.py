@@ -1141,6 +1141,16 @@ def test_weights_are_not_written_under_another_transformers_concepts(problem, tm
         with pytest.raises(ValueError, match=re.escape(detail) + ".*give the frame with the"):
             write(weights, tmp_path / "weights", list(weights.columns))
         assert list(tmp_path.iterdir()) == []
+    # (columns reordered by name stay labelled: taken, each concept's weights under it)
+    swapped = frame[[names[1], names[0], *names[2:]]]
+    path = write(swapped, tmp_path / "swapped", list(swapped.columns))
+    if writer == "parquet":
+        back = pd.read_parquet(path)
+        first = back[back["concept"] == names[0]].set_index("row")["weight"]
+        expected = frame[names[0]].sparse.to_dense()
+        np.testing.assert_allclose(first, expected[expected != 0].loc[first.index], rtol=1e-6)
+        assert len(first) == int((expected != 0).sum()) > 0
+    shutil.rmtree(path)
     # the transformer that made them, or its names, write them
     for weights in (W, lazy, frame):
         path = write(weights, tmp_path / f"ok-{len(list(tmp_path.iterdir()))}", splice)
@@ -1209,8 +1219,8 @@ def test_the_lazy_weights_of_transform_dask_are_told_to_be_computed_first(proble
 
     X, splice = problem
     W = transform_dask(splice, da.from_array(X[:200], chunks=100))
-    said = r"is a Dask collection \(lazy\): compute the weights first, W\.compute\(\)"
-    with pytest.raises(TypeError, match="W_a " + said):
+    said = r"W_a is a Dask collection \(lazy\): compute the weights first, W_a\.compute\(\)"
+    with pytest.raises(TypeError, match=said):
         compare_datasets(W, W, concepts=splice)
     with pytest.raises(TypeError, match="concept weights are a Dask collection"):
         ConceptRetriever(splice=splice).fit(W)

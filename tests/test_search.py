@@ -414,7 +414,9 @@ def test_refusals_name_the_problem_before_any_fit(problem, monkeypatch, name):
 
 
 @pytest.mark.parametrize(
-    "penalties", [np.array([0.3, 0.1], dtype=np.float32), [1, 1.5], [1]], ids=str
+    "penalties",
+    [np.array([0.3, 0.1], dtype=np.float32), [1, 1.5], [1], [np.float32(0.3), 0.1]],
+    ids=str,
 )
 def test_the_penalty_column_keeps_the_type_of_the_grid_as_in_grid_search(problem, penalties):
     # It was always float64: GridSearchCV keeps a float32 grid's float32, integers' int64.

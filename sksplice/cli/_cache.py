@@ -151,7 +151,9 @@ class _NamedVocabularies:
                 if concepts is not None:
                     self._frequent[name] = concepts
         if not self.home.is_dir():  # (a folder mistyped: said as such, not as one lacking files)
-            logger.warning(
+            # (a warning for a --data-home given; the default folder is only not made yet)
+            logger.log(
+                logging.INFO if data_home is None else logging.WARNING,
                 "the data folder %s does not exist: each dictionary is listed by the digest of "
                 "its concepts (--data-home names the folder of the vocabularies)",
                 self.home,

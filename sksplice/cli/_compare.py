@@ -192,10 +192,11 @@ def _say_shared_rows(emb: Any, sides: list[str]) -> None:
     kept = emb.kept()
     n_a = int(a.shape[0])
     keys_a, keys_b = _row_keys(a), _row_keys(b)
-    rows_a = np.flatnonzero(kept[:n_a])
+    # (rows all zero, keys of 0, are no copies: they hold no embedding, and are said apart)
+    rows_a = np.flatnonzero(kept[:n_a] & (keys_a != 0))
     order = rows_a[np.argsort(keys_a[rows_a], kind="stable")]
     sorted_a = keys_a[order]
-    rows_b = np.flatnonzero(kept[n_a:])
+    rows_b = np.flatnonzero(kept[n_a:] & (keys_b != 0))
     if not len(order) or not len(rows_b):
         return
     at = np.minimum(np.searchsorted(sorted_a, keys_b[rows_b]), len(order) - 1)
