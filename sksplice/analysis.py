@@ -419,7 +419,8 @@ def concept_profiles(
         the sorted class labels; ``profiles["prevalence"]`` is thus a
         concept-by-group table. A ``"count"`` statistic holds the number of
         samples in which the concept is present. ``profiles.attrs["n_samples"]``
-        maps each group to its number of samples.
+        maps each group to its number of samples; with ``drop_empty``,
+        ``profiles.attrs["dropped_empty"]`` is the number of concepts dropped.
 
     Raises
     ------
@@ -473,6 +474,8 @@ def concept_profiles(
     # (the samples of each group: a prevalence of 1.0 in a class of one sample is no
     # evidence, and plots say so)
     profiles.attrs["n_samples"] = {g: int(n) for g, n in zip(groups, sizes, strict=True)}
+    if drop_empty:  # (a concept looked up later and not found may be one of those dropped)
+        profiles.attrs["dropped_empty"] = len(names) - len(profiles)
     return profiles
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._names import a_type, carried_names, label_hint, listed, reconcile_names
+from ._names import a_type, carried_names, label_hint, listed, plural, reconcile_names
 from ._proportions import INTERVAL_LEVEL as _INTERVAL_LEVEL
 from ._validation import check_flag, check_int, check_labels, check_option, find_label
 from .analysis import ALL_GROUP, _correction_name, _group_sizes, _top_of_group
@@ -159,10 +159,11 @@ def _with_size(label: Any, sizes: dict[Any, int], sep: str = " ", text: str | No
 _MAX_LABEL = 40
 
 
-def _say_on_empty_axes(ax: Axes, text: str) -> None:
-    """Write ``text`` in the middle of axes that have nothing to show."""
+def _say_on_empty_axes(ax: Axes, text: str, y: float = 0.5) -> None:
+    """Write ``text`` in the middle of axes that have nothing to show (``y``: its height
+    in the axes, above what they do show)."""
     # (on a box of the axes' colour, above lines that cross the middle, e.g. a diagonal)
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9,
+    ax.text(0.5, y, text, transform=ax.transAxes, ha="center", va="center", fontsize=9,
             color="0.3", zorder=5,
             bbox={"facecolor": ax.get_facecolor(), "edgecolor": "none", "pad": 2.0})  # fmt: skip
 
@@ -934,6 +935,14 @@ def plot_concept_prevalence(
 
         close = close_matches(str(concept), [str(c) for c in table.index])
         hint = f"; did you mean {close}?" if close else ""
+        dropped = profiles.attrs.get("dropped_empty")
+        if isinstance(dropped, int) and dropped > 0:
+            # (a concept of the vocabulary that no sample holds is no typo)
+            hint = (
+                f" (they were computed with drop_empty=True, which left out "
+                f"{plural(dropped, 'concept')} that no sample holds: if it is in the "
+                "vocabulary, no sample holds it)" + hint
+            )
         raise ValueError(f"concept {concept!r} is not in the profiles{hint}")
     groups = [g for g in table.columns if g != ALL_GROUP]
     if not groups:
@@ -973,7 +982,9 @@ def plot_concept_prevalence(
     _mark_on(mean, _class_colour(classes[0], groups), 1.0)
     handles: list[Any] = [mean]
     bounds = None
-    if statistic == "prevalence" and np.any(values > 0):  # (else a message says it all)
+    if statistic == "prevalence":
+        # (also where no class holds it: 0 of 20 samples is a prevalence up to 0.17, 0 of
+        # 2,000 up to 0.002, which the bars of 0 do not tell apart)
         bounds = _prevalence_intervals(profiles, concept, classes, sizes)
     if bounds is not None:
         # (a class of one sample that holds the concept has prevalence 1.0, a bar as tall
@@ -1008,7 +1019,10 @@ def plot_concept_prevalence(
     ax.set_ylim(0.0, min(limit, 1.15) if statistic == "prevalence" else limit)
     ax.set_ylabel(statistic.replace("_", " "))
     if not np.any(values > 0):
-        _say_on_empty_axes(ax, "no sample of these classes has this concept")
+        # (above the whiskers of the intervals, where they are drawn)
+        _say_on_empty_axes(
+            ax, "no sample of these classes has this concept", 0.5 if bounds is None else 0.88
+        )
     # (the legend between the title and the axes covers no bar)
     _legend_above(ax, title if title is not None else _literal(str(concept)), handles)
     if given:

@@ -587,7 +587,8 @@ def load_vocabulary(
         published vocabulary (``laion_edited.txt``) whose content is not the
         pinned file's: its first lines are kept, the rarest concepts of an
         edited copy of the authors' file (with the published file in the data
-        home, only when most of them are among its less frequent half).
+        home, only when most of them are among the file's less frequent half, as
+        the published file ranks them).
     RepeatedConceptWarning
         If a file or list repeats a concept before the last concept returned
         (the concepts after it are no longer at their line or index); the
@@ -758,11 +759,16 @@ def _warn_first_lines_of_a_copy(
         rank = {concept: i for i, concept in enumerate(order)}
         first = min(n_concepts, _FIRST_COMPARED) if whole else size
         kept = [rank[c] for c in concepts[:first] if c in rank]
-        if not kept or sum(r >= len(order) // 2 for r in kept) * 2 <= len(kept):
+        # (the less frequent half of the file's own concepts, as the published file ranks
+        # them: the 3,000 most frequent lines of the authors' file, least frequent first,
+        # are all in its more frequent half, and a size kept the rarest of them unsaid)
+        ranks = sorted(rank[c] for c in concepts if c in rank)
+        middle = ranks[len(ranks) // 2] if ranks else 0
+        if not kept or sum(r >= middle for r in kept) * 2 <= len(kept):
             return  # (most frequent first already, or not the published concepts)
         found = (
-            f"most of the first {first} of its {n_concepts} concepts are among the less "
-            f"frequent half of the published {named!r} vocabulary"
+            f"most of the first {first} of its {n_concepts} concepts are among its less "
+            f"frequent half, as the published {named!r} vocabulary ranks them"
         )
         if whole:
             return _warn_whole_copy(path, named, n_concepts, found, command_line)

@@ -234,7 +234,15 @@ def test_plot_concept_prevalence(labelled, tmp_path):
     W0 = np.array(W, dtype=float, copy=True)
     W0[:, NAMES.index("bikini")] = 0.0
     absent = plot_concept_prevalence(concept_profiles(W0, y, NAMES), "bikini")
-    assert absent.get_ylim() == pytest.approx((0.0, 1.0))
+    # (a concept no class holds keeps its intervals: 0 of 2 is a prevalence up to 0.84,
+    # which a bar of 0 does not say; the scale leaves room above the tallest whisker)
+    (intervals,) = absent.containers[1:]
+    (segments,) = intervals.lines[2]
+    spans = sorted((float(a[0][1]), float(a[1][1])) for a in segments.get_segments())
+    uppers = [binomtest(0, n).proportion_ci(method="exact").high for n in (3, 2)]
+    np.testing.assert_allclose(spans, [(0.0, u) for u in uppers], atol=1e-12)
+    assert absent.get_ylim() == pytest.approx((0.0, min(1.3 * uppers[1], 1.15)))
+    assert "no sample of these classes has this concept" in [t.get_text() for t in absent.texts]
     # sizes lost with the attrs (a pandas operation): read from counts and prevalences
     copied = prof.copy()
     copied.attrs = {}
@@ -242,6 +250,23 @@ def test_plot_concept_prevalence(labelled, tmp_path):
         "man\n(n=2)",
         "woman\n(n=3)",
     ]
+
+
+def test_a_concept_dropped_as_empty_is_not_said_to_be_a_typo(labelled):
+    # With drop_empty=True, a concept of the vocabulary that no sample holds was "not in
+    # the profiles; did you mean [...]", as a misspelt one is.
+    W, y = labelled
+    W0 = np.array(W, dtype=float, copy=True)
+    W0[:, NAMES.index("bikini")] = 0.0
+    prof = concept_profiles(W0, y, NAMES, drop_empty=True)
+    assert prof.attrs["dropped_empty"] == int((W0 == 0).all(axis=0).sum()) >= 1
+    said = r"computed with drop_empty=True, which left out \d+ concepts? that no sample holds"
+    with pytest.raises(ValueError, match=r"concept 'bikini' is not in the profiles \(.*" + said):
+        plot_concept_prevalence(prof, "bikini")
+    full = concept_profiles(W0, y, NAMES)
+    assert "dropped_empty" not in full.attrs
+    with pytest.raises(ValueError, match=r"concept 'bikinni' is not in the profiles; did you"):
+        plot_concept_prevalence(full, "bikinni")
 
 
 def test_profile_plot_errors(labelled):

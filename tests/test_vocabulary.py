@@ -929,7 +929,8 @@ def test_with_the_published_file_at_hand_only_a_copy_that_starts_rare_is_warned_
     with pytest.warns(
         UserWarning,
         match=r"keeps its first lines: most of the first 500 of its 37444 concepts are among "
-        r"the less frequent half of the published 'laion' vocabulary\. Put the most frequent",
+        r"its less frequent half, as the published 'laion' vocabulary ranks them\. Put the most "
+        r"frequent",
     ):
         load_vocabulary(edited, 500, data_home=splice_data_dir)
     frequent_first = tmp_path / "laion_frequent_first.txt"
@@ -939,6 +940,18 @@ def test_with_the_published_file_at_hand_only_a_copy_that_starts_rare_is_warned_
         top = load_vocabulary(frequent_first, 500, data_home=splice_data_dir)
         assert len(load_vocabulary(frequent_first, None, data_home=splice_data_dir)) == 5000
     assert top == load_vocabulary("laion", 500, data_home=splice_data_dir)
+    # (the authors' 3,000 most frequent lines, least frequent first: all in the more
+    # frequent half of the published file, so a size kept their rarest without a word)
+    top_3000 = tmp_path / "laion_top.txt"
+    top_3000.write_text("\n".join(lines[-3000:]) + "\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"most of the first 10 of its 3000 concepts are among"):
+        rarest = load_vocabulary(top_3000, 10, data_home=splice_data_dir)
+    assert rarest == lines[-3000:][:10]
+    reversed_top = tmp_path / "laion_top_reversed.txt"
+    reversed_top.write_text("\n".join(lines[-3000:][::-1]) + "\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_vocabulary(reversed_top, 10, data_home=splice_data_dir) == top[:10]
 
 
 def test_a_copy_used_whole_whose_first_lines_are_the_rarest_is_warned_about(
@@ -957,7 +970,8 @@ def test_a_copy_used_whole_whose_first_lines_are_the_rarest_is_warned_about(
     edited.write_text("\n".join(line for line in lines if line != "the") + "\n", "utf-8")
     found = (
         r"all of its 37444 concepts are used: most of the first 1000 of its 37444 concepts "
-        r"are among the less frequent half of the published 'laion' vocabulary, so its "
+        r"are among its less frequent half, as the published 'laion' vocabulary ranks them, so "
+        r"its "
         r"columns run rarest first, where the 'laion' vocabulary keeps its 10000 most frequent"
     )
     with pytest.warns(UserWarning, match=found + r".*order='authors'") as seen:
