@@ -1739,3 +1739,18 @@ def test_a_text_query_longer_than_the_context_is_said_before_the_images_once(
     short = ["search", *inputs, "--text", "a red dog", "-f", "json", *_args(tmp_path)]
     code, out, err = _main(short, capsys)
     assert code == 0 and "text tower" not in err, err
+
+
+def test_naming_a_published_mean_does_not_make_the_data_folder(tmp_path, monkeypatch):
+    # The error of a run without weights named the published mean's file in a
+    # --data-home that did not exist, and made that folder (empty) on the way.
+    from sksplice.cli import _logging
+
+    missing = tmp_path / "no_data_home"
+    monkeypatch.setattr(_logging, "_DATA_HOME", str(missing))
+    found = _logging.published_mean_file("ViT-B-32", "laion2b_s34b_b79k")
+    assert found is not None
+    where, fetch = found
+    assert where == str(missing / "means" / "open_clip_ViT-B-32_image.pt")
+    assert fetch is not None and fetch.startswith("download https://")
+    assert not missing.exists()

@@ -190,7 +190,9 @@ def published_mean_file(model: str, tag: str) -> tuple[str, str | None] | None:
     if remote is None:
         return None
     try:
-        path = resolve_in_data_home(remote.path, get_data_home(_DATA_HOME, create=False))
+        path = resolve_in_data_home(
+            remote.path, get_data_home(_DATA_HOME, create=False), create=False
+        )
     except (OSError, ValueError):
         path = None
     if path is not None and path.is_file():
