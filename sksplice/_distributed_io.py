@@ -90,13 +90,14 @@ def _checked_weights(W: Any, names: list[str]) -> Any:
             "were renamed, or assigned in another order, is refused), or the weights with "
             "the transformer that made them"
         )
+        values = frame_values(W, "W")
         # (columns reordered by name, frame[other_order], stay labelled: read back in the
         # order of a transformer of these concepts, the values are its own)
         for order in recorded_orders(len(names)):
             order = [str(c) for c in order]
             if order != names and sorted(order) == sorted(names):
                 at = {name: j for j, name in enumerate(names)}
-                reordered = frame_values(W.iloc[:, [at[name] for name in order]], "W")
+                reordered = values[:, [at[name] for name in order]]
                 found = recorded(reordered)
                 # (recognised as weights of that order, and of no other: values of unknown
                 # origin are no evidence that the labels are right)
@@ -106,8 +107,7 @@ def _checked_weights(W: Any, names: list[str]) -> Any:
                     check_source(reordered, order, "the columns of W", found)
                 except ValueError:
                     continue
-                return frame_values(W, "W")
-        values = frame_values(W, "W")
+                return values
         check_source(values, names, "the columns of W", advice=advice)
         return values
     if is_dask_collection(W):  # (a lazy array: known by itself only)

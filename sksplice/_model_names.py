@@ -553,6 +553,14 @@ def own_centre(own: bool = True, *, unless_said: bool = False) -> Iterator[None]
         _OWN_CENTRE.reset(token)
 
 
+def own_centre_of(image_mean: object) -> contextlib.AbstractContextManager[None]:
+    """:func:`own_centre` for a transformer of ``image_mean`` (its parameter): its own
+    centre unless it is ``"pretrained"``, the published mean; the word of an enclosing
+    block (the command line's) stands."""
+    published = isinstance(image_mean, str) and image_mean == "pretrained"
+    return own_centre(not published, unless_said=True)
+
+
 def published_mean_used() -> bool:
     """Whether the caller may centre by the published image mean (see :func:`own_centre`)."""
     return not _OWN_CENTRE.get()

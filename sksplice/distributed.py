@@ -287,10 +287,12 @@ def transform_dask(
 
     output = _check_output(output)
     chunk_size = check_int(chunk_size, "chunk_size", allow_none=True)
-    steps = getattr(splice, "steps", None)
-    if isinstance(steps, list):
+    from .editing import pipeline_in
+
+    inner = pipeline_in(splice)
+    if inner is not None:
         # (a Pipeline met "no attribute 'dictionary_'" in the first block)
-        names = [name for name, step in steps if hasattr(step, "dictionary_")]
+        names = [name for name, step in inner.steps if hasattr(step, "dictionary_")]
         where = f"pipeline.named_steps[{names[0]!r}]" if names else "its fitted SpliceTransformer"
         raise TypeError(
             f"splice must be a fitted SpliceTransformer, got a {type(splice).__name__}: give "
@@ -421,13 +423,11 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     )
     if not params.get("concepts_centered"):
         check_two_concepts(concepts, None)
-    from ._model_names import own_centre
+    from ._model_names import own_centre_of
 
     # (weights that cannot be fetched are told as fit tells them: the published mean
     # among what a checkpoint file needs only where the transformer is centred by it)
-    image_mean = params.get("image_mean")
-    published = isinstance(image_mean, str) and image_mean == "pretrained"
-    with own_centre(not published, unless_said=True):
+    with own_centre_of(params.get("image_mean")):
         raw = embed_vocabulary(embedder, concepts, cache_dir=params.get("cache_dir"))
     return clone(splice).set_params(vocabulary=concepts, concept_embeddings=np.asarray(raw))
 

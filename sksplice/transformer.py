@@ -36,7 +36,7 @@ from ._means import (
     warn_zero_rows,
     zero_rows,
 )
-from ._model_names import own_centre
+from ._model_names import own_centre_of
 from ._names import listed
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._persistence import VersionStampMixin
@@ -1161,8 +1161,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # target_l0 calibrated, leaves the transformer as it was)
         # (the embedder's weights, if they cannot be fetched, are said with what a file in
         # their stead would need: the published mean only where this centre is that mean)
-        published = isinstance(self.image_mean, str) and self.image_mean == "pretrained"
-        centre = own_centre(not published, unless_said=True)
+        centre = own_centre_of(self.image_mean)
         with restored_on_failure(self), verbose_logging(self.verbose), centre:
             return self._fit(X)
 
