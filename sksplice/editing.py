@@ -713,6 +713,23 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         tags.requires_fit = True
         return tags
 
+    def _refuse_embeddings(self, X: Any, *, reset: bool) -> None:
+        """Refuse, once fitted, an ``X`` as wide as the embeddings of the transformer
+        (``splice_``) and not as its concepts: embeddings given for their weights."""
+        shape = getattr(X, "shape", None)
+        expected = getattr(self, "n_features_in_", None)
+        splice = getattr(self, "splice_", None)
+        if reset or shape is None or len(shape) != 2 or expected is None or splice is None:
+            return
+        if shape[1] != expected and shape[1] == getattr(splice, "n_features_in_", None):
+            raise ValueError(
+                f"X has {shape[1]} features, the width of the embeddings of the transformer "
+                f"(splice), but ConceptEditor edits concept weights, one column per concept "
+                f"({expected}): embeddings perhaps; decompose them first, "
+                "W = splice.transform(X), or put the editor after the transformer in a "
+                "pipeline"
+            )
+
     def _validate(self, X: Any, *, reset: bool) -> Any:
         from .transformer import refuse_non_embeddings
 
@@ -739,6 +756,7 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
                     else "np.reshape(X, (1, -1)) for the weights of one sample"
                 )
             )
+        self._refuse_embeddings(X, reset=reset)
         labels = row_labels(X)
         options: dict[str, Any] = {
             "accept_sparse": "csr",

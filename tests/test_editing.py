@@ -777,6 +777,17 @@ def test_texts_paths_and_images_given_for_weights_or_embeddings_are_named(small_
         match=r"^X has shape \(2, 4, 4, 3\): a batch of images perhaps, not concept weights",
     ):
         editor.transform(np.zeros((2, 4, 4, 3)))
+    # embeddings of the transformer given for their weights (scikit-learn said only
+    # "X has 12 features, but ConceptEditor is expecting 16 features as input")
+    with pytest.raises(
+        ValueError,
+        match=r"^X has 12 features, the width of the embeddings of the transformer "
+        r"\(splice\), but ConceptEditor edits concept weights, one column per concept "
+        r"\(16\): embeddings perhaps; decompose them first, W = splice.transform\(X\)",
+    ):
+        editor.transform(X)
+    with pytest.raises(ValueError, match=r"^X has 3 features, but ConceptEditor is expecting 16"):
+        editor.transform(X[:, :3])
     projector = ConceptProjector(concepts=["dog"], directions=np.ones((1, 12)))
     with pytest.raises(
         TypeError,
