@@ -970,21 +970,20 @@ def _two_levels_phrase(n_classes: int, n_differing: int) -> str:
     """How the texts that say what a correction covered describe the two levels of
     :func:`_two_level_adjustment`, for ``n_differing`` of ``n_classes`` classes found to
     differ from the rest: ``"in two levels: each class against the rest as a whole (all
-    3 classes: 2 differ), then the concepts of each class that differs, at alpha x 2/3"``.
+    3 classes: 2 found to differ), then the concepts of each class found to differ, at
+    alpha x 2/3"``. A class not found to differ may well differ: its test may have had
+    too few samples to show it.
     """
     if n_differing == n_classes:
-        differ = "all differ" if n_classes > 2 else "both differ"
+        differ = "all found to differ" if n_classes > 2 else "both found to differ"
     else:
-        differ = (
-            "none differs"
-            if n_differing == 0
-            else f"{n_differing} " + ("differs" if n_differing == 1 else "differ")
-        )
+        differ = "none" if n_differing == 0 else f"{n_differing}"
+        differ += " found to differ"
     level = f", at alpha x {n_differing}/{n_classes}" if 0 < n_differing < n_classes else ""
     return (
         f"in two levels: each class against the rest as a whole "
         f"({_all_classes_phrase(n_classes)}: {differ}), then the concepts of each class "
-        f"that differs{level}"
+        f"found to differ{level}"
     )
 
 
@@ -1248,10 +1247,13 @@ def rank_each_class(
     default, or ``"fdr_by"``), in two levels (Benjamini and Bogomolov, 2014): each
     class is first tested as a whole against the rest (the smallest of its own
     adjusted p-values, those :func:`rank_concepts` gives, adjusted over the ``C``
-    classes), then the concepts of the ``R`` classes that differ are tested at
+    classes), then the concepts of the ``R`` classes found to differ are tested at
     ``alpha R / C``; a row's ``p_adjusted`` is its own times ``C / R`` (equal to
-    :func:`rank_concepts`' where every class differs), and at least its class's
-    adjusted p-value where the class does not differ. ``R`` is counted at ``alpha``, so
+    :func:`rank_concepts`' where every class is found to differ), and at least its
+    class's adjusted p-value where the class is not. A class not found to differ may
+    still differ (a class of 3 samples shows only large differences, after the
+    correction over every concept tested): its test found nothing, which is no
+    evidence that there is nothing to find. ``R`` is counted at ``alpha``, so
     ``p_adjusted`` is for that level only: for another, call again with its
     ``alpha``. Each class's concepts adjusted on their own let a chance concept
     through in some class of many far more often than ``alpha``; all ``C x m`` tests

@@ -661,11 +661,16 @@ def plot_class_profile(
         their exact 95% interval (Clopper-Pearson, from the concept's count and
         the class's size, as in :func:`plot_concept_prevalence`): every concept
         of a class of one sample is at 1.0, with an interval from 0.025 to 1.
-        Each interval is the bar's own, not a test: of the many concepts of a
-        class, some intervals miss the dataset-wide value by chance alone (in
-        data where no class differs, one of the ten bars of a class of 30 did
-        in 40% of such plots); :func:`~sksplice.analysis.rank_each_class` tests
-        the differences, adjusted for every concept and class. The
+        An interval covers the prevalence of a concept chosen beforehand at
+        least 95% of the time; the ``k`` bars are the largest prevalences,
+        chosen after looking, which chance has raised more often than lowered,
+        so their intervals may cover less than 95% of the time (most where many
+        concepts have nearly the same prevalence). Each interval is the bar's own, not a
+        test: of the many concepts of a class, some intervals miss the
+        dataset-wide value by chance alone (in data where no class differs, one
+        of the ten bars of a class of 30 did in 40% of such plots);
+        :func:`~sksplice.analysis.rank_each_class` tests the differences,
+        adjusted for every concept and class. The
         legend is in one row (one entry a row when that is too wide, and
         beside other axes, so the panels of a row are alike) between
         the title and the axes, where it covers no bar; title and legend keep

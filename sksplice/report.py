@@ -618,6 +618,12 @@ def _pair(ranking: pd.DataFrame) -> tuple[str, str] | None:
 #: What the page says of p-values not adjusted for multiple testing.
 _NOT_ADJUSTED = "p not adjusted for multiple testing"
 
+#: What the page says after naming the classes not found to differ from the rest.
+_NOT_FOUND = (
+    "a test that finds no difference does not show that there is none, and a small class "
+    "shows only large ones."
+)
+
 
 def _found_adjustment(ranking: pd.DataFrame) -> tuple[str | None, str | None]:
     """How the ``p_adjusted`` of rankings of several classes put together were adjusted,
@@ -780,7 +786,7 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
     significant: those whose smallest possible p-value (``attrs["smallest_p_value"]``,
     see :class:`~sksplice.analysis.TooFewSamplesWarning`) is ``alpha`` or more. A table
     without highlighted rows for them is no finding about them. Then, of a ranking
-    adjusted in two levels, the classes that do not differ from the rest as a whole
+    adjusted in two levels, the classes not found to differ from the rest as a whole
     (``attrs["class_p_adjusted"]``), whose concepts none is significant."""
     from .analysis import _below_alpha
 
@@ -816,7 +822,7 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
             f"{'it' if one else 'them'} can be significant; that none is highlighted says "
             "nothing."
         )
-    # (the first of two levels: a class that does not differ from the rest as a whole has
+    # (the first of two levels: a class not found to differ from the rest as a whole has
     # no significant concept; those too small to test are named above)
     class_p = attrs.get("class_p_adjusted") if ranking is not None and len(ranking) else None
     undiffering = (
@@ -844,15 +850,16 @@ def _untestable_text(ranking: pd.DataFrame | None, unit: str = "image") -> str:
         low, high = min(values), max(values)
         span = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g} to {high:.2g}"
         texts.append(
-            f"None of the {len(tested)} classes{' tested' if named else ''} differs from the "
-            f"rest as a whole (adjusted p {span}), so no concept is significant."
+            f"None of the {len(tested)} classes{' tested' if named else ''} is found to differ "
+            f"from the rest as a whole (adjusted p {span}), so no concept is significant: "
+            f"{_NOT_FOUND}"
         )
     elif undiffering:
         one = len(undiffering) == 1
         texts.append(
             f"{'Class' if one else 'Classes'} {_listed(undiffering)} "
-            f"{'does' if one else 'do'} not differ from the rest as a whole, so no concept "
-            f"of {'it' if one else 'them'} is significant."
+            f"{'is' if one else 'are'} not found to differ from the rest as a whole, so no "
+            f"concept of {'it' if one else 'them'} is significant: {_NOT_FOUND}"
         )
     return " ".join(texts)
 
@@ -1405,7 +1412,7 @@ def render_report(
         is one-sided (``attrs["alternative"]``) and what the p-values are
         adjusted over: in two levels where ``attrs["adjusted_over"]`` is
         ``"classes, then each class's concepts"`` (the rankings of ``sksplice
-        profile`` and ``sksplice report``, with the classes that do not differ
+        profile`` and ``sksplice report``, with the classes not found to differ
         from the rest as a whole named), all classes together where it is
         ``"all classes"`` (``attrs["n_tests"]`` gives the number of tests);
         for rankings of several classes put together without it, what their

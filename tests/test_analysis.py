@@ -785,7 +785,7 @@ def test_profile_output_shows_significance(tmp_path, fmt):
         # (its class as a whole: 3 x 1/41 over its 3 concepts, 0.073; over the 3 classes,
         # second of them, 3/2 x 0.073)
         assert (
-            "  none (the class as a whole does not differ from the rest, adjusted p=0.11; "
+            "  none (the class as a whole is not found to differ from the rest, adjusted p=0.11; "
             "3 concepts tested; -f csv lists the top 3 by difference)"
         ) in block
         coast = text.split("class coast:")[1].split("class forest:")[0]
@@ -794,8 +794,8 @@ def test_profile_output_shows_significance(tmp_path, fmt):
         # one that differs
         assert text.startswith(
             "p-values of Fisher's exact test (one-sided), Benjamini-Hochberg-adjusted in two "
-            "levels: each class against the rest as a whole (all 3 classes: 1 differs), then "
-            "the concepts of each class that differs, at alpha x 1/3\n"
+            "levels: each class against the rest as a whole (all 3 classes: 1 found to differ), "
+            "then the concepts of each class found to differ, at alpha x 1/3\n"
         )
         # (every significant row listed: no line under them)
         assert "grass" not in coast and coast.rstrip("\n").endswith("sea")
@@ -840,8 +840,8 @@ def test_the_profile_table_names_the_classes_its_tests_cover(tmp_path, sizes, sa
     assert profile_command._write_profile_run(args, dec, ranking, None) == 0
     assert out.read_text().startswith(
         "p-values of Fisher's exact test (one-sided), Benjamini-Hochberg-adjusted in two "
-        f"levels: each class against the rest as a whole ({said}: 1 differs), then the "
-        "concepts of each class that differs, at alpha x 1/2\n"
+        f"levels: each class against the rest as a whole ({said}: 1 found to differ), then "
+        "the concepts of each class found to differ, at alpha x 1/2\n"
     )
     # a class that none of the table's rows is of is counted all the same (what the
     # correction covered: the classes of the ranking); over all tests together (Holm)

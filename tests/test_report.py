@@ -974,15 +974,16 @@ def test_the_ranking_text_says_what_the_adjustment_covers():
     text = _ranking_text(two_levels)
     assert text["adjusted"] == (
         "p adjusted (Benjamini-Hochberg) in two levels: each class against the rest as a "
-        "whole (all 3 classes: 1 differs), then the concepts of each class that differs, at "
-        "alpha x 1/3"
+        "whole (all 3 classes: 1 found to differ), then the concepts of each class found to "
+        "differ, at alpha x 1/3"
     )
     class_p = two_levels.attrs["class_p_adjusted"]
     page = render_report([], ranking=two_levels)
     assert (
         f"Classes desert (20 images, adjusted p {class_p['desert']:.2g}) and forest (20 "
-        f"images, adjusted p {class_p['forest']:.2g}) do not differ from the rest as a whole, "
-        "so no concept of them is significant."
+        f"images, adjusted p {class_p['forest']:.2g}) are not found to differ from the rest as "
+        "a whole, so no concept of them is significant: a test that finds no difference does "
+        "not show that there is none, and a small class shows only large ones."
     ) in page
     # none of them differing: one line, not a paragraph naming each class
     W_none = (rng.random((60, 4)) < 0.3).astype(float)
@@ -994,8 +995,8 @@ def test_the_ranking_text_says_what_the_adjustment_covers():
     )
     span = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g} to {high:.2g}"
     assert (
-        f"None of the 3 classes differs from the rest as a whole (adjusted p {span}), so no "
-        "concept is significant."
+        f"None of the 3 classes is found to differ from the rest as a whole (adjusted p "
+        f"{span}), so no concept is significant: a test that finds no difference"
     ) in render_report([], ranking=none)
     assert text["test"] == (
         "Fisher's exact test, one-sided (for concepts more frequent in its class than outside it)"
@@ -1077,7 +1078,8 @@ def test_the_ranking_text_of_two_classes_says_both():
     text = _ranking_text(rank_each_class(W, y, ["sea", "sky", "tree"]))
     assert text["adjusted"] == (
         "p adjusted (Benjamini-Hochberg) in two levels: each class against the rest as a "
-        "whole (both classes: both differ), then the concepts of each class that differs"
+        "whole (both classes: both found to differ), then the concepts of each class found to "
+        "differ"
     )
     text = _ranking_text(rank_each_class(W, y, ["sea", "sky", "tree"], correction="bonferroni"))
     assert text["adjusted"] == (

@@ -805,7 +805,7 @@ def _write_significant_tail(
     them all; nothing when every significant row is shown. ``listed``: the rows
     ``-f csv`` gives, the top ones by ``order``. ``untestable``: why no concept of the
     group can be significant (see :func:`untestable`), said in place of "none".
-    ``undiffering``: the adjusted p-value of a class that does not differ from the rest
+    ``undiffering``: the adjusted p-value of a class not found to differ from the rest
     as a whole (the first level of a ranking adjusted in two), said beside "none"."""
     if untestable is not None:
         fh.write(f"  none can be: {untestable}\n")
@@ -814,7 +814,7 @@ def _write_significant_tail(
         whole = (
             ""
             if undiffering is None
-            else "the class as a whole does not differ from the rest, adjusted p="
+            else "the class as a whole is not found to differ from the rest, adjusted p="
             f"{format_p_value(undiffering)}; "
         )
         fh.write(
