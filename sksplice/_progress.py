@@ -1,6 +1,7 @@
 """Progress bars that stay readable wherever standard error goes.
 
-On a terminal (or in a Jupyter notebook) a tqdm bar redraws one line in place.
+On a terminal (or in a Jupyter notebook: a widget where ipywidgets is installed, else
+text whose carriage returns the notebook honours) a tqdm bar redraws one line in place.
 Written to a file or a pipe (``sksplice ... 2> run.log``, a batch job's log), the
 same bar would leave a carriage-return update every tenth of a second on one
 endless line; there :func:`progress` writes plain lines instead, one every
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import importlib.util
 import logging
 import os
 import re
@@ -123,8 +126,32 @@ def _zero_size(stream: Any) -> dict[str, int]:
     return {key: value for key, value in _FALLBACK_SIZE.items() if zero[key]}
 
 
+def in_jupyter_kernel() -> bool:
+    """Whether this is the kernel of a Jupyter notebook (or another Jupyter front end)."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _kernel_stream(stream: Any) -> bool:
+    """Whether ``stream`` is a Jupyter kernel's own (``sys.stderr`` in a notebook), whose
+    front end shows a bar's carriage-return redraws in place, as a terminal does."""
+    return type(stream).__module__.startswith("ipykernel.") and in_jupyter_kernel()
+
+
+@functools.cache
+def _has_ipywidgets() -> bool:
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
 def _notebook_tqdm() -> Any:
-    """tqdm's notebook bar when running in a Jupyter kernel, else None."""
+    """tqdm's notebook bar (a widget) when running in a Jupyter kernel that has
+    ipywidgets, else None."""
+    if "tqdm.autonotebook" not in sys.modules and not _has_ipywidgets():
+        # (tqdm.auto would warn that ipywidgets is missing and give the plain bar, which a
+        # kernel's stream shows redrawn in place: see _kernel_stream)
+        return None
     from tqdm.auto import tqdm as auto_tqdm
 
     if any(cls.__module__ == "tqdm.notebook" for cls in auto_tqdm.__mro__):
@@ -220,7 +247,7 @@ def progress(
         notebook = _notebook_tqdm()
         if notebook is not None:
             return notebook(total=total, desc=desc, unit=unit, **kwargs)
-    if _is_terminal(stream):
+    if _is_terminal(stream) or _kernel_stream(stream):
         kwargs = {**_zero_size(stream), **kwargs}
         return tqdm(total=total, desc=desc, unit=unit, file=stream, **kwargs)
     lines = _Lines(stream)
@@ -271,7 +298,7 @@ class StderrHandler(logging.StreamHandler):
         except Exception:
             self.handleError(record)
             return
-        if not _is_terminal(self.stream):
+        if not (_is_terminal(self.stream) or _kernel_stream(self.stream)):
             _write_diagnostics(self.stream, text + self.terminator, flush=True)
             return
         try:

@@ -27,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._names import a_type, carried_names, label_hint, listed, plural, reconcile_names
+from ._progress import in_jupyter_kernel
 from ._proportions import INTERVAL_LEVEL as _INTERVAL_LEVEL
 from ._validation import check_flag, check_int, check_labels, check_option, find_label
 from .analysis import ALL_GROUP, _correction_name, _group_sizes, _top_of_group
@@ -92,21 +93,13 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
             '`plot` extra (`pip install -c constraints.txt ".[plot]"` in a checkout of sksplice)'
         ) from exc
     pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is None and _in_jupyter_kernel():
+    if pyplot is None and in_jupyter_kernel():
         # (a notebook whose code has not imported pyplot: it shows only pyplot's figures,
         # and its kernel's backend is the inline one, no GUI)
         import matplotlib.pyplot as pyplot
     if pyplot is not None:
         return pyplot.figure(figsize=figsize, layout="constrained").add_subplot()
     return Figure(figsize=figsize, layout="constrained").add_subplot()
-
-
-def _in_jupyter_kernel() -> bool:
-    """Whether this is the kernel of a Jupyter notebook (or another Jupyter front end)."""
-    ipython = sys.modules.get("IPython")
-    get_ipython = getattr(ipython, "get_ipython", None)
-    shell = get_ipython() if callable(get_ipython) else None
-    return getattr(shell, "kernel", None) is not None
 
 
 def _check_profiles(profiles: Any, statistic: str) -> pd.DataFrame:

@@ -88,6 +88,80 @@ def test_a_terminal_gets_the_bar_redrawn_in_place():
     assert "|" in term.getvalue()  # the bar itself
 
 
+class _KernelStream(io.StringIO):
+    """A Jupyter kernel's standard error (ipykernel's OutStream): no terminal, but its
+    front end honours carriage returns."""
+
+
+_KernelStream.__module__ = "ipykernel.iostream"
+
+
+@pytest.fixture
+def kernel_without_widgets(monkeypatch):
+    """A Jupyter kernel (its shell stood in for) whose environment lacks ipywidgets, as a
+    bare JupyterLab install does; its stream, for the test to make standard error (in
+    the test itself: pytest's capture sets sys.stderr again after the fixtures)."""
+    import types
+    import warnings
+
+    shell = types.SimpleNamespace(kernel=object())
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setattr(_progress, "_has_ipywidgets", lambda: False)
+    monkeypatch.delitem(sys.modules, "tqdm.autonotebook", raising=False)
+    monkeypatch.delitem(sys.modules, "tqdm.auto", raising=False)
+    stream = _KernelStream()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (tqdm's "IProgress not found" among them)
+        yield stream
+
+
+def test_a_notebook_without_ipywidgets_gets_the_bar_redrawn_in_place(
+    kernel_without_widgets, monkeypatch
+):
+    # Without ipywidgets, a notebook got a line every 30 s, as a log file does (nothing
+    # for the first 30 s of a decomposition), and tqdm's warning to install ipywidgets.
+    monkeypatch.setattr(sys, "stderr", kernel_without_widgets)
+    with _progress.progress(10, desc="decomposing", unit="img") as bar:
+        bar.update(3)
+        bar.update(7)
+    text = kernel_without_widgets.getvalue()
+    assert "\r" in text and "|" in text  # redrawn, with the bar itself
+    assert "decomposing:   0%" in text and "decomposing: 100%" in text
+    assert "tqdm.autonotebook" not in sys.modules
+
+
+def test_a_message_in_a_notebook_is_not_glued_onto_a_live_bar(kernel_without_widgets, monkeypatch):
+    import logging
+
+    from sksplice.cli._logging import _stderr_logging
+
+    monkeypatch.setattr(sys, "stderr", kernel_without_widgets)
+
+    with (
+        _stderr_logging(quiet=False, debug=False),
+        _progress.progress(10, desc="decomposing", unit="img") as bar,
+    ):
+        bar.update(3)
+        logging.getLogger("sksplice.cli.test").warning("a message")
+        bar.update(7)
+    before, found, after = kernel_without_widgets.getvalue().partition(
+        "sksplice: warning: a message\n"
+    )
+    assert found and before.rstrip(" ").endswith("\r"), repr(before)
+    assert "decomposing: 100%" in after
+
+
+def test_a_kernel_stream_outside_a_kernel_is_a_log(monkeypatch):
+    # (the stream's type alone does not say that a front end shows it)
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    log = _KernelStream()
+    with _progress.progress(10, desc="decomposing", unit="img", file=log) as bar:
+        bar.update(10)
+    assert "\r" not in log.getvalue()
+
+
 def test_disabled_writes_nothing(capsys):
     with _progress.progress(10, desc="decomposing", unit="img", disable=True) as bar:
         bar.update(10)
