@@ -1442,9 +1442,16 @@ class _Blocks:
                 self.folder.rmdir()
             if self.final.exists():  # (another process finished the dictionary meanwhile)
                 return
+            kept = (
+                f"the {plural(len(self.kept), 'block')} kept before "
+                f"{'is' if len(self.kept) == 1 else 'are'} left there for a run that resumes "
+                "it, and the others are embedded again if it is stopped"
+                if self.kept
+                else "if it is stopped, the next run starts it again from the beginning"
+            )
             warn_user(
                 f"cannot keep the finished blocks of this embedding in {self.folder} "
-                f"({exc}); if it is stopped, the next run starts it again from the beginning",
+                f"({exc}); {kept}",
                 DictionaryCacheWarning,
             )
             return
@@ -1795,11 +1802,12 @@ def _from_cached_prefix(
     cache_dir: Any,
     disk_cache: bool,
     n_features: int | None,
-    embed_args: tuple[int | None, Path | None],
+    embed: Callable[[list[str]], np.ndarray],
 ) -> tuple[np.ndarray | None, bool]:
     """The embeddings of ``concepts``, the first ones of ``full``, from a cached beginning
     of ``full``: cut from a longer one (then True), or a shorter one with the rest
-    embedded now (False); (None, False) when no beginning of ``full`` is cached."""
+    embedded now by ``embed`` (False); (None, False) when no beginning of ``full`` is
+    cached."""
     k = len(concepts)
     if len(full) < k or full[:k] != concepts:
         return None, False
@@ -1830,8 +1838,7 @@ def _from_cached_prefix(
                 k,
                 k - j,
             )
-            batch_size, path = embed_args
-            rest = _embed(embedder, concepts[j:], batch_size, path, cache_key)
+            rest = embed(concepts[j:])
             if rest.shape[1] != found.shape[1]:
                 raise ValueError(
                     f"{type(embedder).__name__}.embed_text returned embeddings of width "
@@ -1840,6 +1847,24 @@ def _from_cached_prefix(
                 )
             return np.concatenate([found, rest]), False
     return None, False
+
+
+def _unsearchable(path: Path, n_concepts: int) -> bool:
+    """Whether the folder of the cache file ``path`` cannot be searched (another user's,
+    of mode 700: ``Path.exists`` raises ``PermissionError``), warned about: nothing can
+    be read from it or written to it, and the ``n_concepts`` are embedded in memory."""
+    try:
+        path.exists()
+    except OSError as exc:
+        warn_user(
+            f"the concept dictionary cache {path} cannot be read "
+            f"({str(exc.strerror or exc).rstrip('.')}): the {n_concepts} concepts are "
+            "embedded now and kept in memory for this process only (pass a cache_dir you "
+            "can read and write to keep them for later runs)",
+            DictionaryCacheWarning,
+        )
+        return True
+    return False
 
 
 def embed_vocabulary(
@@ -1970,6 +1995,8 @@ def embed_vocabulary(
                 DictionaryCacheWarning,
             )
         disk_key = _disk_key(cache_key, concepts)
+        if path is not None and _unsearchable(path, len(concepts)):
+            path = None
         if path is not None and path.exists() and not path.is_file():
             # (a folder of the cache file's name: the result could not be written there,
             # and the blocks of the embedding were left in a .partial folder beside it)
@@ -1992,17 +2019,26 @@ def embed_vocabulary(
                 )
                 raw = None
 
+    unwritable, cache_file = None, path
     if raw is None and path is not None:
-        # Said before the embedding (minutes for a large vocabulary), not after it.
         unwritable = unwritable_reason(path.parent)
         if unwritable is not None:
+            path = None  # (nothing is written there: neither blocks nor the dictionary)
+
+    def embed(subset: list[str]) -> np.ndarray:
+        if unwritable is not None:
+            # Said before the embedding (minutes for a large vocabulary), not after it,
+            # and only where concepts are embedded (not where a cached dictionary of more
+            # concepts is cut)
+            not_cached = "" if len(subset) == len(concepts) else " not cached"
             warn_user(
-                f"cannot write the concept dictionary cache {path} ({unwritable}): the "
-                f"{len(concepts)} concepts are embedded now and kept in memory for this "
-                "process only (pass a writable cache_dir to keep them for later runs)",
+                f"cannot write the concept dictionary cache {cache_file} ({unwritable}): "
+                f"the {len(subset)} concepts{not_cached} are embedded now and kept in memory "
+                "for this process only (pass a writable cache_dir to keep them for later "
+                "runs)",
                 DictionaryCacheWarning,
             )
-            path = None
+        return _embed(embedder, subset, batch_size, path, cache_key)
 
     from_file, sliced = raw is not None, False
     if raw is None and prefix_of is not None:
@@ -2014,7 +2050,7 @@ def embed_vocabulary(
             cache_dir if disk_cache else None,
             disk_cache,
             n_features,
-            (batch_size, path),
+            embed,
         )
     if from_file:
         logger.info("concept dictionary: %d concepts read from the cache %s", len(concepts), path)
@@ -2022,7 +2058,7 @@ def embed_vocabulary(
             shutil.rmtree(partial_folder(path), ignore_errors=True)
     elif not sliced or unusable:  # (a file that cannot be used is replaced, as warned)
         if raw is None:
-            raw = _embed(embedder, concepts, batch_size, path, cache_key)
+            raw = embed(concepts)
         if path is not None:
             remove_stale_temporaries(path, started)
             try:

@@ -1311,3 +1311,81 @@ def test_a_folder_at_the_cache_file_path_is_said_before_embedding_and_leaves_not
     assert len(seen) == 1 and "remove it to keep them" in str(seen[0].message)
     assert raw.shape == (3000, 8)
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+def test_a_read_only_cache_warns_only_where_concepts_are_embedded(tmp_path, monkeypatch):
+    # A size cut from a cached longer dictionary embeds nothing: a read-only cache folder
+    # (a shared one) warned all the same that "the 1900 concepts are embedded now".
+    full = [f"concept {i}" for i in range(3000)]
+    embedder = CountingEmbedder(dim=8, key="read-only")
+    direct = embedder.embed_text(full)
+    embed_vocabulary(embedder, full[:2048], cache_dir=tmp_path, prefix_of=full)
+    clear_memory_cache()
+    dictionary_module._prefix_sizes_seen.clear()
+    monkeypatch.setattr(dictionary_module, "unwritable_reason", lambda folder: "Permission denied")
+    CountingEmbedder.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DictionaryCacheWarning)
+        cut = embed_vocabulary(embedder, full[:1900], cache_dir=tmp_path, prefix_of=full)
+    np.testing.assert_array_equal(cut, direct[:1900])
+    assert CountingEmbedder.n_texts == 0
+    # more concepts than cached: those after the cached ones are embedded, and said to be
+    with pytest.warns(
+        DictionaryCacheWarning,
+        match=r"\(Permission denied\): the 452 concepts not cached are embedded now and kept "
+        r"in memory for this process only",
+    ):
+        longer = embed_vocabulary(embedder, full[:2500], cache_dir=tmp_path, prefix_of=full)
+    np.testing.assert_array_equal(longer, direct[:2500])
+    assert CountingEmbedder.n_texts == 452
+    # (nothing written: the cut and the longer list were kept in memory)
+    assert [p.name.split("-")[-2] for p in (tmp_path / "dictionaries").iterdir()] == ["2048"]
+
+
+def test_a_cache_folder_that_cannot_be_searched_is_warned_about_not_raised(tmp_path, monkeypatch):
+    # Another user's cache folder of mode 700: Path.exists raised PermissionError from
+    # the fit (the command line, after embedding every image).
+    import pathlib
+
+    embedder = CountingEmbedder(dim=4, key="private")
+    locked = str(tmp_path / "dictionaries")
+    exists = pathlib.Path.exists
+
+    def refused(self, *args, **kwargs):
+        if str(self).startswith(locked + os.sep):
+            raise PermissionError(13, "Permission denied", str(self))
+        return exists(self, *args, **kwargs)
+
+    (tmp_path / "dictionaries").mkdir()
+    monkeypatch.setattr(pathlib.Path, "exists", refused)
+    with pytest.warns(
+        DictionaryCacheWarning,
+        match=r"dictionaries/.*\.npz cannot be read \(Permission denied\): the 2 concepts are "
+        r"embedded now and kept in memory for this process only \(pass a cache_dir you can "
+        r"read and write",
+    ):
+        out = embed_vocabulary(embedder, ["a", "b"], cache_dir=tmp_path)
+    np.testing.assert_array_equal(out, embedder.embed_text(["a", "b"]))
+    assert list((tmp_path / "dictionaries").iterdir()) == []
+
+
+def test_the_command_line_says_at_once_that_a_cache_folder_cannot_be_searched(
+    tmp_path, monkeypatch
+):
+    import pathlib
+
+    from sksplice.cli._checks import _check_cache_dir
+
+    exists = pathlib.Path.exists
+
+    def refused(self, *args, **kwargs):
+        if str(self).startswith(str(tmp_path) + os.sep):
+            raise PermissionError(13, "Permission denied", str(self))
+        return exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "exists", refused)
+    assert _check_cache_dir(str(tmp_path)) == (
+        f"cannot read the concept dictionary cache in --cache-dir {tmp_path} (Permission "
+        "denied): the vocabulary is embedded for this run and not saved (give --cache-dir a "
+        "folder you can read and write to keep it for later runs)"
+    )

@@ -591,6 +591,33 @@ def test_blocks_that_cannot_be_written_leave_no_folder(tmp_path, monkeypatch):
     assert len(embedder.calls) == 5
 
 
+def test_blocks_kept_before_the_disk_filled_are_said_to_be_left(tmp_path, monkeypatch):
+    # The warning said "the next run starts it again from the beginning", where the next
+    # run resumed from the block written before the disk filled.
+    concepts = [f"concept {i}" for i in range(3000)]
+    real = dictionary_module._write_npz
+    written = []
+
+    def fills_up(path, fields, embeddings):
+        if written:  # (the first block took the last free space)
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        return real(path, fields, embeddings)
+
+    monkeypatch.setattr(dictionary_module, "_write_npz", fills_up)
+    embedder = _StoppedEmbedder()
+    clear_memory_cache()
+    with pytest.warns(
+        DictionaryCacheWarning,
+        match=r"No space left on device\); the 1 block kept before is left there for a run "
+        r"that resumes it, and the others are embedded again if it is stopped",
+    ):
+        raw = embed_vocabulary(embedder, concepts, cache_dir=tmp_path, batch_size=256)
+    np.testing.assert_array_equal(raw, CountingEmbedder(dim=8, key="stopped").embed_text(concepts))
+    (partial,) = (tmp_path / "dictionaries").iterdir()
+    assert [p.name for p in partial.iterdir()] == [written[0].name]
+
+
 def test_two_embeddings_of_one_vocabulary_at_once(tmp_path):
     import threading
 
@@ -677,7 +704,10 @@ def test_the_command_stopped_while_embedding_resumes(run_env, tmp_path, monkeypa
     code, err = run(str(tmp_path / "cache"))
     assert code == 0 and "resuming: 2 of 3 blocks already embedded" in err
     # (the line said before the images are embedded names them, not "not cached" alone)
-    assert "are embedded once the images are (a stopped run kept 2 blocks of them" in err, err
+    assert (
+        "are embedded once the images are (an earlier run kept 2 blocks of them, stopped, or "
+        "unable to write the whole dictionary" in err
+    ), err
     assert not folder.exists()
     clear_memory_cache()  # (the dictionary of this process is in memory)
     code, err = run(str(tmp_path / "uninterrupted"))

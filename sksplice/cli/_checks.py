@@ -513,10 +513,19 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
         # vocabulary is embedded.
         return None
     folder = chosen_cache_dir(cache_dir)
+    named = f"--cache-dir {folder}" if cache_dir is not None else f"the cache folder {folder}"
+    try:
+        (folder / "dictionaries").exists()
+    except OSError as exc:  # (a folder that cannot be searched: another user's, mode 700)
+        return (
+            f"cannot read the concept dictionary cache in {named} "
+            f"({str(exc.strerror or exc).rstrip('.')}): the vocabulary is embedded for this "
+            "run and not saved (give --cache-dir a folder you can read and write to keep "
+            "it for later runs)"
+        )
     reason = unwritable_reason(folder / "dictionaries")
     if reason is None:
         return None
-    named = f"--cache-dir {folder}" if cache_dir is not None else f"the cache folder {folder}"
     keep = (
         "free space on that disk, or give --cache-dir a folder on another one"
         if "No space left" in reason

@@ -633,7 +633,7 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
     if not embed:
         k = len(plan.concepts)
         held = cached_beginning(embedder, plan.concepts, args.cache_dir, prefix_of=full)
-        # (blocks a stopped run kept: said here, not as if none were, before "resuming")
+        # (blocks an earlier run kept: said here, not as if none were, before "resuming")
         blocks = 0 if held else kept_blocks(embedder, plan.concepts, args.cache_dir)
         logger.info(
             "the %s of the vocabulary are not cached for this model yet: they are embedded "
@@ -641,7 +641,8 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
             # (a shorter beginning cached: only the rest is embedded)
             plural(k, "concept") if not held else f"last {k - held} of the {k} concepts",
             (
-                f" (a stopped run kept {plural(blocks, 'block')} of them, reused where made with "
+                f" (an earlier run kept {plural(blocks, 'block')} of them, stopped, or unable to "
+                "write the whole dictionary, reused where made with "
                 "these settings: the same --batch-size and --device)"
                 if blocks
                 else ""
@@ -657,13 +658,18 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
 
 
 def _quiet_cache_note(plan: _Plan) -> None:
-    """A cache folder that takes no file was said before the run: not warned again
-    (inside ``warnings.catch_warnings``)."""
+    """A cache folder that takes no file, or that cannot be searched, was said before
+    the run: not warned again (inside ``warnings.catch_warnings``)."""
     if plan.cache_note is not None:
         from ..exceptions import DictionaryCacheWarning
 
         warnings.filterwarnings(
             "ignore", "cannot write the concept dictionary cache", DictionaryCacheWarning
+        )
+        warnings.filterwarnings(
+            "ignore",
+            r"the concept dictionary cache .* cannot be read \(",
+            DictionaryCacheWarning,
         )
 
 
