@@ -441,15 +441,12 @@ def remove_stale_temporaries(path: str | os.PathLike[str], started: float) -> No
         When the write about to replace ``path`` began (:func:`time.time`); a
         temporary file modified since is kept.
     """
-    now = time.time()
     for tmp, pid in temporary_files_of(path):
         try:
             mtime = tmp.stat().st_mtime
         except OSError:
             continue
-        if mtime >= started:
-            continue
-        if now - mtime < _STALE_TEMPORARY_SECONDS and (pid is None or _process_alive(pid)):
+        if mtime >= started or not _writer_gone(mtime, pid):
             continue
         try:
             tmp.unlink()
@@ -457,6 +454,40 @@ def remove_stale_temporaries(path: str | os.PathLike[str], started: float) -> No
             logger.debug("could not remove the stale temporary file %s: %s", tmp, exc)
         else:
             logger.info("removed %s, a temporary file left by an interrupted write", tmp)
+
+
+def _writer_gone(mtime: float, pid: int | None) -> bool:
+    """Whether the writer of a temporary file last modified at ``mtime`` is gone: its
+    process (``pid``, on this machine) is no longer running, or the file is older than
+    ``_STALE_TEMPORARY_SECONDS``."""
+    if time.time() - mtime >= _STALE_TEMPORARY_SECONDS:
+        return True
+    return pid is not None and not _process_alive(pid)
+
+
+def abandoned_temporary(tmp: str | os.PathLike[str]) -> str | None:
+    """Why the temporary file ``tmp`` (named by :func:`temporary_name`) is left by a
+    writer that is gone (``"its writer, process 123, is no longer running"``), or None
+    when its writer may still be at work (or the name is no such file's)."""
+    tmp = Path(tmp)
+    match = re.fullmatch(
+        r"\.(?P<name>.+?)\.(?:[0-9]+\.(?:[A-Za-z0-9-]{1,32}\.)?)?[0-9a-f]{12}\.tmp", tmp.name
+    )
+    if match is None:
+        return None
+    for found, pid in temporary_files_of(tmp.with_name(match.group("name"))):
+        if found.name != tmp.name:
+            continue
+        try:
+            mtime = found.stat().st_mtime
+        except OSError:
+            return None
+        if not _writer_gone(mtime, pid):
+            return None
+        if pid is not None and not _process_alive(pid):
+            return f"its writer, process {pid}, is no longer running"
+        return "written to last more than an hour ago"
+    return None
 
 
 def _process_alive(pid: int) -> bool:

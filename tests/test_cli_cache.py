@@ -85,6 +85,42 @@ def test_clear_stale_removes_only_folders_no_run_reads(run_env, tmp_path, capsys
     assert code == 0 and out == "" and f"nothing to remove (--clear stale) in {cache}" in err
 
 
+def test_temporary_files_of_stopped_writers_are_listed_and_cleared(run_env, tmp_path, capsys):
+    # A dictionary's temporary file left by a run killed while writing it (as large as
+    # the dictionary) was neither listed nor removed, by --clear all either: only a later
+    # build of that same dictionary removed it.
+    import os
+
+    from sksplice._atomic import temporary_name
+
+    cache = _filled(run_env, tmp_path, capsys)
+    (dictionary,) = (cache / "dictionaries").glob("*.npz")
+    live = dictionary.with_name(temporary_name(dictionary.name))  # (this process's)
+    live.write_bytes(b"being written")
+    dead = dictionary.with_name(
+        temporary_name(dictionary.name).replace(f".{os.getpid()}.", ".999999999.", 1)
+    )
+    dead.write_bytes(b"\0" * 5000)
+    old = dictionary.with_name(f".{dictionary.name}.0123456789ab.tmp")  # (no process named)
+    old.write_bytes(b"\0" * 10)
+    os.utime(old, (1e9, 1e9))  # (2001: written to last long ago)
+    code, out, err = _main(["cache", "-f", "json"], capsys)
+    assert code == 0, err
+    listing = json.loads(out)
+    entries = {Path(e["path"]).name: e for e in listing["entries"]}
+    assert entries[live.name]["kind"] == "temporary file" and entries[live.name]["stale"] is None
+    assert entries[dead.name]["stale"] == "its writer, process 999999999, is no longer running"
+    assert entries[old.name]["stale"] == "written to last more than an hour ago"
+    assert entries[dead.name]["bytes"] >= 5000
+    assert listing["bytes"] == sum(e["bytes"] for e in listing["entries"])
+    assert "sksplice: 2 temporary files (" in err and "--clear stale removes them" in err, err
+    code, out, err = _main(["cache", "--clear", "all", "-f", "json"], capsys)
+    assert code == 0, err
+    cleared = {Path(e["path"]).name for e in json.loads(out)["cleared"]}
+    assert dead.name in cleared and old.name in cleared and live.name not in cleared
+    assert [p.name for p in (cache / "dictionaries").iterdir()] == [live.name]
+
+
 @pytest.mark.parametrize(
     ("what", "left"),
     [("images", {"dictionaries"}), ("dictionaries", {"images"}), ("all", set())],

@@ -9,7 +9,9 @@ folder) holds what sksplice computed and keeps for later runs:
   installed ones is read by no run any more (*stale*), and nothing else limits
   the size of this part;
 * ``dictionaries/<name>.npz``: embedded vocabularies, and ``<name>.partial/``,
-  the blocks of an embedding that was stopped (the next run resumes from them);
+  the blocks of an embedding that was stopped (the next run resumes from them),
+  and hidden temporary files (``.<name>.npz.<pid>.<host>.<random>.tmp``): being
+  written, or left by a run stopped while writing (stale once that run is gone);
 * ``checkpoints/``: the digests of ``--pretrained`` checkpoint files.
 
 ``sksplice cache`` lists them on standard output, one row per entry;
@@ -50,7 +52,7 @@ _REMOVING = ".removing"
 class Entry:
     """One entry of the cache folder, as the listing shows it."""
 
-    kind: str  # images, dictionary, partial dictionary, checkpoints
+    kind: str  # images, dictionary, partial dictionary, temporary file, checkpoints
     path: str
     files: int
     bytes: int  # on disk
@@ -232,6 +234,22 @@ def _dictionary(path: Path, named: _NamedVocabularies) -> Entry:
     return Entry("dictionary", str(path), files, size, _when(newest), what, "", vocabulary)
 
 
+def _temporary(path: Path) -> Entry:
+    """The entry of a dictionary's temporary file: one being written, or one that a
+    writer stopped before it was renamed into place left (*stale*: as large as the
+    dictionary, and removed by a later build of that dictionary only)."""
+    from .._atomic import abandoned_temporary
+
+    files, size, newest = _walk_size(path)
+    gone = abandoned_temporary(path)
+    what = (
+        "a dictionary file that a stopped run left unfinished, read by no run"
+        if gone
+        else "a dictionary file being written (renamed into place when it is whole)"
+    )
+    return Entry("temporary file", str(path), files, size, _when(newest), what, gone or "")
+
+
 def cache_entries(folder: Path, data_home: str | os.PathLike[str] | None = None) -> list[Entry]:
     """Every entry of the cache folder ``folder``, image folders first (``data_home``:
     where the named vocabularies that name the dictionaries are looked for)."""
@@ -251,6 +269,7 @@ def cache_entries(folder: Path, data_home: str | os.PathLike[str] | None = None)
         if found:  # (the data folder's vocabularies read once, where there is any to name)
             named = _NamedVocabularies(data_home)
             entries += [_dictionary(path, named) for path in found]
+        entries += [_temporary(path) for path in sorted(dictionaries.glob(".*.tmp"))]
     for part in (images, dictionaries):
         for path in sorted(part.glob(f".*{_REMOVING}")) if part.is_dir() else []:
             files, size, newest = _walk_size(path)
@@ -269,6 +288,8 @@ def cache_entries(folder: Path, data_home: str | os.PathLike[str] | None = None)
 
 def _chosen(entry: Entry, what: str) -> bool:
     """Whether ``--clear what`` removes ``entry``."""
+    if entry.kind == "temporary file":  # (not while a run may still write it)
+        return bool(entry.stale) and what in ("stale", "dictionaries", "all")
     if what == "all" or entry.kind == "partly removed":
         return True
     if what == "stale":
@@ -381,7 +402,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     entries = cache_entries(folder, args.data_home)
     if args.clear is None:
         _write(entries, args.format, folder, None)
-        stale = [e for e in entries if e.stale]
+        stale = [e for e in entries if e.stale and e.kind == "images"]
         if stale:
             logger.info(
                 "%d image folder%s of other releases (%s), read by no run of this "
@@ -389,6 +410,16 @@ def _cmd_cache(args: argparse.Namespace) -> int:
                 len(stale),
                 "" if len(stale) == 1 else "s",
                 _size(sum(e.bytes for e in stale)),
+            )
+        abandoned = [e for e in entries if e.stale and e.kind == "temporary file"]
+        if abandoned:
+            logger.info(
+                "%d temporary file%s (%s) left by runs stopped while writing a dictionary, "
+                "read by no run: sksplice cache --clear stale removes %s",
+                len(abandoned),
+                "" if len(abandoned) == 1 else "s",
+                _size(sum(e.bytes for e in abandoned)),
+                "it" if len(abandoned) == 1 else "them",
             )
         logger.info(
             "%s, %s in %s", _entries(len(entries)), _size(sum(e.bytes for e in entries)), folder

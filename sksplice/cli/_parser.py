@@ -797,9 +797,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--clear",
         choices=CLEARABLE,
         default=None,
-        help="remove the stale image folders, the image embeddings, the dictionaries (and "
-        "stopped vocabulary embeddings), the checkpoint digests, or all; the entries removed "
-        "are listed",
+        help="remove the stale image folders (and the temporary files of stopped writers), "
+        "the image embeddings, the dictionaries (and stopped vocabulary embeddings), the "
+        "checkpoint digests, or all; the entries removed are listed",
     )
     p.add_argument(
         "-f",
