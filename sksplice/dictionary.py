@@ -1532,6 +1532,7 @@ def _embed_calls(
     # (a resumed run reports its progress, but has no timing sample to estimate from)
     report, timed = timed, timed and not reused
     loop_started = first_started = time.perf_counter()
+    embedded_first = 0  # (concepts of the warm-up call, where the estimate leaves it out)
     last_line = sample_done = first_started
     done = sum(len(block) for block in reused.values())
     done_before = done
@@ -1543,7 +1544,7 @@ def _embed_calls(
 
     def embed_group(block: int, numbers: list[int]) -> None:
         """Embed the calls ``numbers`` of ``plan`` (block ``block``), and keep the block."""
-        nonlocal raw, done, first_started, last_line, sample_done, embedded_here
+        nonlocal raw, done, first_started, last_line, sample_done, embedded_here, embedded_first
         for number in numbers:
             rows = plan[number]
             batch = [concepts[i] for i in rows]
@@ -1576,6 +1577,7 @@ def _embed_calls(
             now = time.perf_counter()
             if timed and number == 0:
                 first_started = now  # (the warm-up call is not timed)
+                embedded_first = len(batch)
                 continue
             elapsed = max(now - first_started, 1e-9)
             remaining = len(concepts) - done
@@ -1724,14 +1726,30 @@ def _embed_calls(
             shared,
         )
     elif report:
-        logger.info(
-            "embedded all %d concepts in %.1f s (%.0f concepts/s)"
+        total, first = now - loop_started, first_started - loop_started
+        said = (
+            "embedded all %d concepts in %.1f s"
             if not reused
-            else "embedded the other %d concepts in %.1f s (%.0f concepts/s)",
-            done - done_before,
-            now - loop_started,
-            (done - done_before) / max(now - loop_started, 1e-9),
+            else "embedded the other %d concepts in %.1f s"
         )
+        if first > total / 2 and done - done_before > embedded_first:
+            # (a first call that loaded the model: the rate of the calls after it, as the
+            # estimate gave it, not a tenth of it)
+            logger.info(
+                said + " (%.0f concepts/s after the first call, which took %.1f s setting up "
+                "the model)",
+                done - done_before,
+                total,
+                (done - done_before - embedded_first) / max(now - first_started, 1e-9),
+                first,
+            )
+        else:
+            logger.info(
+                said + " (%.0f concepts/s)",
+                done - done_before,
+                total,
+                (done - done_before) / max(total, 1e-9),
+            )
     if cut:
         from .embedders import _cut_texts_warning
 

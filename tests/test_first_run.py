@@ -174,9 +174,21 @@ def test_loading_the_model_is_not_counted_in_the_estimate(monkeypatch, caplog):
     sample = embedder.calls[0] + embedder.calls[1]
     actual = sum(len(c) for c in concepts) - sum(len(c) for c in sample)
     assert estimate == pytest.approx(actual, rel=0.05)
-    # the closing line counts the whole time, loading included
+    # the closing line counts the whole time, loading included, and gives the rate of
+    # the calls after the first (the whole time's rate was a tenth of it, or less)
     total = float(re.search(r"embedded all 6000 concepts in (\d+)", messages[-1]).group(1))
     assert total == pytest.approx(embedder.clock, rel=1e-3)
+    after_first = 5999 / (sum(len(c) for c in concepts) - len(embedder.calls[0][0]))
+    rate, first = re.search(
+        r" \((\d+) concepts/s after the first call, which took ([\d.]+) s setting up the "
+        r"model\)$",
+        messages[-1],
+    ).groups()
+    assert int(rate) == round(after_first)
+    assert float(first) == 10**6 + len(embedder.calls[0][0])
+    # a first call as fast as the others: the whole time's rate
+    _, messages = _embed_on_fake_clock(monkeypatch, caplog, _LengthCostEmbedder(), concepts)
+    assert re.search(r"embedded all 6000 concepts in [\d.]+ s \(\d+ concepts/s\)$", messages[-1])
 
 
 def test_tiny_clip_dictionary_is_the_direct_embedding_in_vocabulary_order(
