@@ -766,21 +766,77 @@ def collate_decoded(
 _Decoded = tuple[Any, Exception | None, list[ImageFileWarning]]
 
 
+def start_method() -> str:
+    """How worker processes start (``"fork"``, ``"spawn"``, ``"forkserver"``), without
+    fixing it as :func:`multiprocessing.get_start_method` does when none is set yet."""
+    import multiprocessing
+
+    return (
+        multiprocessing.get_start_method(allow_none=True)
+        or (
+            multiprocessing.get_all_start_methods()[0]  # (the platform's default)
+        )
+    )
+
+
+def _added_formats() -> list[tuple[str, Any, Any, list[str]]]:
+    """The image formats other packages registered with PIL in this process
+    (``pillow_heif.register_heif_opener()``): ``(format, factory, accept, extensions)``,
+    those whose opener pickles (by reference), for workers that start afresh."""
+    import pickle
+
+    def pickles(obj: Any) -> bool:
+        try:
+            pickle.dumps(obj)
+        except Exception:  # (made in a function, a lambda: the worker cannot have it)
+            return False
+        return True
+
+    added = []
+    for fmt, (factory, accept) in list(Image.OPEN.items()):
+        if str(getattr(factory, "__module__", "")).startswith("PIL."):
+            continue  # (PIL's own: every process has them)
+        if not pickles(factory):
+            continue
+        if not pickles(accept):  # (PIL then tries the factory on every file, as it may)
+            accept = None
+        extensions = [ext for ext, named in Image.EXTENSION.items() if named == fmt]
+        added.append((fmt, factory, accept, extensions))
+    return added
+
+
 class _DecodeDataset:
     """Map-style dataset for :class:`torch.utils.data.DataLoader` worker processes."""
 
     def __init__(self, items: Sequence[Any], preprocess: Callable[[Any], Any]) -> None:
+        from PIL import ImageFile
+
         self.items = items
         self.preprocess = preprocess
-        # The caller's decompression-bomb limit, for workers that start afresh (spawn).
+        # What the caller set up in PIL, for workers that start afresh (spawn, forkserver),
+        # which would not have it: the decompression-bomb limit, whether files cut short
+        # are read, and the formats other packages registered.
         self.max_image_pixels = Image.MAX_IMAGE_PIXELS
+        self.load_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+        self.formats = _added_formats()
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[Any, Exception | None, list[ImageFileWarning]]:
+    def _as_in_caller(self) -> None:
+        from PIL import ImageFile
+
         if self.max_image_pixels != Image.MAX_IMAGE_PIXELS:
             Image.MAX_IMAGE_PIXELS = self.max_image_pixels
+        if self.load_truncated != ImageFile.LOAD_TRUNCATED_IMAGES:
+            ImageFile.LOAD_TRUNCATED_IMAGES = self.load_truncated
+        for fmt, factory, accept, extensions in self.formats:
+            if fmt not in Image.OPEN:
+                Image.register_open(fmt, factory, accept)
+                Image.register_extensions(fmt, extensions)
+
+    def __getitem__(self, index: int) -> tuple[Any, Exception | None, list[ImageFileWarning]]:
+        self._as_in_caller()
         # (a worker decodes one item at a time: its warnings go back with the item)
         with pil_warnings_caught():
             return load_and_preprocess(self.items[index], self.preprocess)
@@ -812,6 +868,18 @@ def process_decoded_batches(
         collate_fn=collate_decoded,
     )
     start = 0
-    for batch in loader:
-        yield batch._replace(start=start)
-        start += batch.size
+    try:
+        for batch in loader:
+            yield batch._replace(start=start)
+            start += batch.size
+    except RuntimeError as exc:
+        if "exited unexpectedly" not in str(exc) or start_method() == "fork":
+            raise
+        # (a worker started afresh imports the caller's script: one that embeds at its
+        # top level, unguarded, fails in every worker, the reason deep in their output)
+        raise RuntimeError(
+            f"{exc}. Worker processes start afresh here ({start_method()!r} start method, "
+            "as on macOS and Windows) by importing the main script: a script that embeds "
+            "images with num_workers > 0 must do so under if __name__ == '__main__': (or "
+            "pass num_workers=0, threads of this process)"
+        ) from exc

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import warnings
 from types import SimpleNamespace
 
@@ -10,7 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from sksplice import _images
 from sksplice.embedders import CLIPEmbedder, InvalidImageError, SkippedInputWarning
+
+from .conftest import TESTS_DATA
 
 
 def write_images(folder, n):
@@ -83,6 +88,98 @@ def test_num_workers_none_decodes_in_processes_for_a_gpu(num_workers, device, n_
     embedder = CLIPEmbedder(batch_size=64, num_workers=num_workers)
     config = SimpleNamespace(device=device)
     assert embedder._decode_processes(n_items, config) == expected
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_num_workers_none_decodes_in_threads_where_processes_start_afresh(method, monkeypatch):
+    # (macOS and Windows: each worker imports torch and open_clip, seconds at every call)
+    monkeypatch.setattr(_images, "start_method", lambda: method)
+    embedder = CLIPEmbedder(batch_size=64)
+    assert embedder._decode_processes(10_000, SimpleNamespace(device="cuda")) == 0
+    assert CLIPEmbedder(batch_size=64, num_workers=2)._decode_processes(10_000, None) == 2
+
+
+#: A script that registers an image format of its own with PIL (as
+#: ``pillow_heif.register_heif_opener()`` does) and reads files cut short
+#: (``LOAD_TRUNCATED_IMAGES``), then embeds such files in threads and in a worker
+#: process started afresh; ``GUARDED`` False: its work at the top level, unguarded.
+_SPAWNED = """
+import multiprocessing, sys
+from pathlib import Path
+import numpy as np
+from PIL import Image, ImageFile
+
+class RawImageFile(ImageFile.ImageFile):
+    format, format_description = "SKRAW", "raw RGB behind a magic number"
+
+    def _open(self):
+        if self.fp.read(5) != b"SKRAW":
+            raise SyntaxError("not SKRAW")
+        self._mode, self._size = "RGB", (16, 12)
+        self.tile = [ImageFile._Tile("raw", (0, 0, 16, 12), 5, ("RGB", 0, 1))]
+
+def main():
+    multiprocessing.set_start_method("spawn", force=True)
+    Image.register_open("SKRAW", RawImageFile, lambda head: head[:5] == b"SKRAW")
+    Image.register_extension("SKRAW", ".skraw")
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    folder, rng = Path(sys.argv[1]), np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        paths.append(folder / f"{i}.skraw")
+        paths[-1].write_bytes(b"SKRAW" + rng.integers(0, 256, 16 * 12 * 3, np.uint8).tobytes())
+    pixels = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(folder / "whole.jpg")
+    data = (folder / "whole.jpg").read_bytes()
+    paths.append(folder / "cut.jpg")
+    paths[-1].write_bytes(data[: len(data) * 2 // 3])
+    from sksplice import CLIPEmbedder
+
+    common = dict(model="sksplice-test-tiny", pretrained=None, device="cpu", batch_size=2)
+    threads = CLIPEmbedder(**common).transform([str(p) for p in paths])
+    spawned = CLIPEmbedder(**common, num_workers=1).transform([str(p) for p in paths])
+    print("equal", np.array_equal(threads, spawned), np.isfinite(spawned).all())
+
+if GUARDED:
+    if __name__ == "__main__":
+        main()
+else:
+    main()
+"""
+
+
+def _run_spawned(tmp_path, guarded: bool) -> subprocess.CompletedProcess:
+    script = tmp_path / "embed.py"
+    script.write_text(f"GUARDED = {guarded}\n" + _SPAWNED, encoding="utf-8")
+    env = {**os.environ, "SKSPLICE_MODEL_CONFIGS": str(TESTS_DATA / "sksplice-test-tiny.json")}
+    return subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_workers_started_afresh_decode_as_the_caller_set_up_pil(tmp_path):
+    # A worker started by spawn (macOS, Windows) lacked the formats the caller registered
+    # and LOAD_TRUNCATED_IMAGES: "is not an image file PIL can read", "truncated".
+    proc = _run_spawned(tmp_path, guarded=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["equal", "True", "True"], proc.stdout
+
+
+@pytest.mark.slow
+def test_an_unguarded_script_is_told_to_guard_its_work(tmp_path):
+    # Each worker imports the script and embeds again at its top level: the error said
+    # only "DataLoader worker (pid(s) N) exited unexpectedly".
+    proc = _run_spawned(tmp_path, guarded=False)
+    assert proc.returncode != 0
+    assert (
+        "Worker processes start afresh here ('spawn' start method, as on macOS and Windows) "
+        "by importing the main script: a script that embeds images with num_workers > 0 must "
+        "do so under if __name__ == '__main__':"
+    ) in proc.stderr, proc.stderr[-3000:]
 
 
 def test_collate_decoded_stacks_the_loaded_items_and_keeps_offsets():
