@@ -39,6 +39,10 @@ logger = logging.getLogger("sksplice")
 #: The longest header of a ``.npy`` file of one vector read back (numpy writes 128 bytes).
 _MAX_HEADER = 4096
 
+#: How far from 1 the length of a cached embedding may be (float32 rounding of a unit
+#: vector, of a half-precision model's too); farther, the file is not read.
+_NORM_SLACK = 1e-3
+
 #: Files hashed at once (hashlib releases the GIL: a photo of 5 MB takes about 14 ms).
 _HASH_THREADS = 8
 
@@ -180,8 +184,9 @@ class ImageEmbeddingCache:
 
     def _read(self, path: Path) -> np.ndarray | None:
         """The vector ``path`` holds, where it is a whole ``.npy`` file of one finite
-        float32 vector of the model's width; None otherwise (its header is read first,
-        so that a file that claims a huge shape allocates nothing)."""
+        float32 vector of the model's width and of unit length; None otherwise (its
+        header is read first, so that a file that claims a huge shape allocates
+        nothing)."""
         try:
             with open(path, "rb") as fh:
                 data = fh.read(_MAX_HEADER + 4 * self.width + 1)
@@ -200,7 +205,11 @@ class ImageEmbeddingCache:
         if len(data) != start + 4 * self.width:  # (cut short, or more after it)
             return None
         vector = np.frombuffer(data, dtype="<f4", offset=start).copy()
-        return vector if np.isfinite(vector).all() else None
+        if not np.isfinite(vector).all():
+            return None
+        # (the model's embeddings are of unit length: a file of other values is damaged,
+        # or not of this cache, and its image is embedded again)
+        return vector if abs(float(np.linalg.norm(vector)) - 1.0) <= _NORM_SLACK else None
 
     def put(self, digests: list[str | None], X: np.ndarray) -> None:
         """Keep the rows of ``X`` (embeddings of the images of ``digests``) that are

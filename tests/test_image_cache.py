@@ -220,13 +220,21 @@ def test_the_cache_reads_only_whole_vectors_of_its_width_and_stops_writing_where
 
     cache = ImageEmbeddingCache(tmp_path / "c", 4, {"embedder": "e"})
     X = np.array([[1, 2, 3, 4], [np.nan] * 4, [5, 6, 7, 8]], dtype=np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)  # (embeddings of unit length)
     cache.put(["aa11", "bb22", None], X)  # (a skipped image, an image without a digest)
     assert cache.n_written == 1
     found = cache.get(["aa11", "bb22", None, "cc33"])
     assert list(found) == [0] and np.array_equal(found[0], X[0]) and cache.n_read == 1
     assert json.loads((tmp_path / "c" / "key.json").read_text()) == {"embedder": "e"}
     assert not [p for p in (tmp_path / "c").rglob("*.tmp")]
-    for bad in (np.ones(4), np.ones(5, dtype=np.float32), np.array([1, np.inf, 0, 0], "f4")):
+    # (float64, another width, not finite, not of unit length: a file of other values,
+    # which changed the concepts of its image)
+    for bad in (
+        X[0].astype(np.float64),
+        np.full(5, 0.2**0.5, dtype=np.float32),
+        np.array([1, np.inf, 0, 0], "f4"),
+        np.ones(4, dtype=np.float32),
+    ):
         np.save(tmp_path / "c" / "aa" / "11.npy", bad)
         assert cache.get(["aa11"]) == {}
     # a file that claims a huge shape allocates nothing; one cut short is not read
