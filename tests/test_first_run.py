@@ -718,7 +718,8 @@ def test_the_command_stopped_while_embedding_resumes(run_env, tmp_path, monkeypa
     # (the line said before the images are embedded names them, not "not cached" alone)
     assert (
         "are embedded once the images are (an earlier run kept 2 blocks of them, stopped, or "
-        "unable to write the whole dictionary" in err
+        "unable to write the whole dictionary, reused where made with these settings: the "
+        "same --batch-size and --device; once: later runs read them from the cache)\n" in err
     ), err
     assert not folder.exists()
     clear_memory_cache()  # (the dictionary of this process is in memory)

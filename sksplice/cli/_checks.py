@@ -602,8 +602,8 @@ def _check_data_home(args: argparse.Namespace) -> None:
         raise _folder_error(exc, "--data-home", DATA_HOME_ENV, given, chosen) from exc
     if not folder.is_dir():
         logger.warning(
-            "%s does not exist: it is created to hold the published files this run "
-            "downloads (the vocabulary, the image mean); check the path if it should "
+            "%s does not exist: it is created if this run downloads a published file "
+            "(the vocabulary, the image mean) to keep there; check the path if it should "
             "already hold them",
             f"--data-home {given}" if args.data_home is not None else f"${DATA_HOME_ENV} ({env})",
         )

@@ -635,20 +635,23 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
         held = cached_beginning(embedder, plan.concepts, args.cache_dir, prefix_of=full)
         # (blocks an earlier run kept: said here, not as if none were, before "resuming")
         blocks = 0 if held else kept_blocks(embedder, plan.concepts, args.cache_dir)
+        notes = (
+            [
+                f"an earlier run kept {plural(blocks, 'block')} of them, stopped, or unable to "
+                "write the whole dictionary, reused where made with these settings: the same "
+                "--batch-size and --device"
+            ]
+            if blocks
+            else []
+        )
+        if plan.cache_note is None:  # (a cache folder that takes no file: nothing is kept)
+            notes.append("once: later runs read them from the cache")
         logger.info(
             "the %s of the vocabulary are not cached for this model yet: they are embedded "
-            "once the images are%s%s",
+            "once the images are%s",
             # (a shorter beginning cached: only the rest is embedded)
             plural(k, "concept") if not held else f"last {k - held} of the {k} concepts",
-            (
-                f" (an earlier run kept {plural(blocks, 'block')} of them, stopped, or unable to "
-                "write the whole dictionary, reused where made with "
-                "these settings: the same --batch-size and --device)"
-                if blocks
-                else ""
-            ),
-            # (a cache folder that takes no file, said just before: nothing is kept)
-            " (once: later runs read them from the cache)" if plan.cache_note is None else "",
+            f" ({'; '.join(notes)})" if notes else "",
         )
         return embedder
     with warnings.catch_warnings():
