@@ -329,3 +329,26 @@ def test_clearing_a_chosen_folder_that_does_not_exist_is_warned_about(
         "check the folder's name if a cache was meant to be there\n"
     )
     assert not missing.exists()
+
+
+def test_a_cache_folder_that_cannot_be_read_is_said_with_what_to_do(
+    run_env, tmp_path, capsys, monkeypatch
+):
+    # (another user's folder of mode 700: the error named the file, not what to do)
+    import pathlib
+
+    cache = _filled(run_env, tmp_path, capsys)
+    is_dir = pathlib.Path.is_dir
+
+    def refused(self, *args, **kwargs):
+        if self == cache / "images":
+            raise PermissionError(13, "Permission denied", str(self))
+        return is_dir(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "is_dir", refused)
+    code, out, err = _main(["cache"], capsys)
+    assert code == 1 and out == ""
+    assert err.strip().endswith(
+        f"sksplice: error: cannot read the cache folder {cache}: {cache / 'images'} (Permission "
+        "denied); give --cache-dir a folder you can read, or run as the user whose cache it is"
+    ), err

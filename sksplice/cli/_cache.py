@@ -399,7 +399,14 @@ def _cmd_cache(args: argparse.Namespace) -> int:
             logger.info("the cache folder %s does not exist: nothing is cached yet", folder)
         _write([], args.format, folder, args.clear)
         return 0
-    entries = cache_entries(folder, args.data_home)
+    try:
+        entries = cache_entries(folder, args.data_home)
+    except PermissionError as exc:  # (another user's folder, of mode 700)
+        raise CLIError(
+            f"cannot read the cache folder {folder}: {exc.filename or folder} "
+            f"({exc.strerror or exc}); give --cache-dir a folder you can read, or run as "
+            "the user whose cache it is"
+        ) from exc
     if args.clear is None:
         _write(entries, args.format, folder, None)
         stale = [e for e in entries if e.stale and e.kind == "images"]
