@@ -406,21 +406,32 @@ def temporary_files_of(
         the folder, or the name has no process id (an older version wrote it).
     """
     path = Path(path)
-    pattern = re.compile(
-        re.escape(f".{path.name[:96]}.")
-        + r"(?:(?P<pid>[0-9]+)\.(?:(?P<host>[A-Za-z0-9-]{1,32})\.)?)?[0-9a-f]{12}"
-        + re.escape(suffix)
-    )
-    here = _host()
+    pattern = _temporary_pattern(re.escape(f".{path.name[:96]}."), suffix)
     found = []
     with contextlib.suppress(OSError):
         for entry in path.parent.iterdir():
             match = pattern.fullmatch(entry.name)
             if match:
-                pid, host = match.group("pid"), match.group("host")
-                local = pid and (host is None or host == here)
-                found.append((entry, int(pid) if local else None))
+                found.append((entry, _local_writer(match)))
     return sorted(found)
+
+
+def _temporary_pattern(start: str, suffix: str) -> re.Pattern[str]:
+    """The names :func:`temporary_name` gives, after ``start`` (a regular expression of
+    the final name's part): the writer's process id and machine, if any, a random part
+    and ``suffix``."""
+    return re.compile(
+        start
+        + r"(?:(?P<pid>[0-9]+)\.(?:(?P<host>[A-Za-z0-9-]{1,32})\.)?)?[0-9a-f]{12}"
+        + re.escape(suffix)
+    )
+
+
+def _local_writer(match: re.Match[str]) -> int | None:
+    """The process id of the writer a temporary name (``match``) names, where it ran on
+    this machine; None where it cannot be asked."""
+    pid, host = match.group("pid"), match.group("host")
+    return int(pid) if pid and (host is None or host == _host()) else None
 
 
 def remove_stale_temporaries(path: str | os.PathLike[str], started: float) -> None:
@@ -446,7 +457,7 @@ def remove_stale_temporaries(path: str | os.PathLike[str], started: float) -> No
             mtime = tmp.stat().st_mtime
         except OSError:
             continue
-        if mtime >= started or not _writer_gone(mtime, pid):
+        if mtime >= started or _writer_gone(mtime, pid) is None:
             continue
         try:
             tmp.unlink()
@@ -456,13 +467,19 @@ def remove_stale_temporaries(path: str | os.PathLike[str], started: float) -> No
             logger.info("removed %s, a temporary file left by an interrupted write", tmp)
 
 
-def _writer_gone(mtime: float, pid: int | None) -> bool:
-    """Whether the writer of a temporary file last modified at ``mtime`` is gone: its
-    process (``pid``, on this machine) is no longer running, or the file is older than
-    ``_STALE_TEMPORARY_SECONDS``."""
+def _writer_gone(mtime: float, pid: int | None) -> str | None:
+    """Why the writer of a temporary file last modified at ``mtime`` is gone: its process
+    (``pid``, on this machine) is no longer running, or the file is older than
+    ``_STALE_TEMPORARY_SECONDS``; None where it may still be at work."""
     if time.time() - mtime >= _STALE_TEMPORARY_SECONDS:
-        return True
-    return pid is not None and not _process_alive(pid)
+        return "written to last more than an hour ago"
+    if pid is not None and not _process_alive(pid):
+        return f"its writer, process {pid}, is no longer running"
+    return None
+
+
+#: A temporary file's name (:func:`temporary_name`) of any final name.
+_ANY_TEMPORARY = _temporary_pattern(r"\.(?P<name>.+?)\.", ".tmp")
 
 
 def abandoned_temporary(tmp: str | os.PathLike[str]) -> str | None:
@@ -470,24 +487,14 @@ def abandoned_temporary(tmp: str | os.PathLike[str]) -> str | None:
     writer that is gone (``"its writer, process 123, is no longer running"``), or None
     when its writer may still be at work (or the name is no such file's)."""
     tmp = Path(tmp)
-    match = re.fullmatch(
-        r"\.(?P<name>.+?)\.(?:[0-9]+\.(?:[A-Za-z0-9-]{1,32}\.)?)?[0-9a-f]{12}\.tmp", tmp.name
-    )
+    match = _ANY_TEMPORARY.fullmatch(tmp.name)
     if match is None:
         return None
-    for found, pid in temporary_files_of(tmp.with_name(match.group("name"))):
-        if found.name != tmp.name:
-            continue
-        try:
-            mtime = found.stat().st_mtime
-        except OSError:
-            return None
-        if not _writer_gone(mtime, pid):
-            return None
-        if pid is not None and not _process_alive(pid):
-            return f"its writer, process {pid}, is no longer running"
-        return "written to last more than an hour ago"
-    return None
+    try:
+        mtime = tmp.stat().st_mtime
+    except OSError:
+        return None
+    return _writer_gone(mtime, _local_writer(match))
 
 
 def _process_alive(pid: int) -> bool:

@@ -184,6 +184,19 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
+def unsearchable_reason(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` cannot even be looked up (a folder on its way that cannot be
+    searched: another user's, of mode 700), or None (it exists, or does not).
+    ``os.stat`` says it; ``Path.exists`` says False on Python 3.14."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return str(exc.strerror or exc).rstrip(".")
+    return None
+
+
 def unwritable_reason(folder: str | os.PathLike[str]) -> str | None:
     """Why no file can be written in ``folder``, or None if one can.
 

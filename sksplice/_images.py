@@ -16,6 +16,7 @@ import errno
 import os
 import re
 import stat
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -779,30 +780,32 @@ def start_method() -> str:
     )
 
 
-def _added_formats() -> list[tuple[str, Any, Any, list[str]]]:
+def _added_formats() -> list[tuple[str, bytes, list[str]]]:
     """The image formats other packages registered with PIL in this process
-    (``pillow_heif.register_heif_opener()``): ``(format, factory, accept, extensions)``,
-    those whose opener pickles (by reference), for workers that start afresh."""
+    (``pillow_heif.register_heif_opener()``), in PIL's order, for workers that start
+    afresh: ``(format, pickled (factory, accept), extensions)``, those whose factory
+    pickles (by reference; an ``accept`` that does not, a lambda, is left out: PIL then
+    tries the factory on files that no other format takes)."""
     import pickle
 
-    def pickles(obj: Any) -> bool:
-        try:
-            pickle.dumps(obj)
-        except Exception:  # (made in a function, a lambda: the worker cannot have it)
-            return False
-        return True
-
     added = []
-    for fmt, (factory, accept) in list(Image.OPEN.items()):
-        if str(getattr(factory, "__module__", "")).startswith("PIL."):
+    for fmt in list(Image.ID):
+        factory, accept = Image.OPEN.get(fmt, (None, None))
+        if factory is None or str(getattr(factory, "__module__", "")).startswith("PIL."):
             continue  # (PIL's own: every process has them)
-        if not pickles(factory):
-            continue
-        if not pickles(accept):  # (PIL then tries the factory on every file, as it may)
-            accept = None
-        extensions = [ext for ext, named in Image.EXTENSION.items() if named == fmt]
-        added.append((fmt, factory, accept, extensions))
+        for opener in ((factory, accept), (factory, None)):
+            try:
+                pickled = pickle.dumps(opener)
+            except Exception:  # (made in a function, a lambda)
+                continue
+            extensions = [ext for ext, named in Image.EXTENSION.items() if named == fmt]
+            added.append((fmt, pickled, extensions))
+            break
     return added
+
+
+#: Whether this worker process registered the caller's formats (once per process).
+_FORMATS_ADDED: list[bool] = []
 
 
 class _DecodeDataset:
@@ -830,10 +833,20 @@ class _DecodeDataset:
             Image.MAX_IMAGE_PIXELS = self.max_image_pixels
         if self.load_truncated != ImageFile.LOAD_TRUNCATED_IMAGES:
             ImageFile.LOAD_TRUNCATED_IMAGES = self.load_truncated
-        for fmt, factory, accept, extensions in self.formats:
-            if fmt not in Image.OPEN:
+        if self.formats and not _FORMATS_ADDED:
+            import pickle
+
+            Image.init()  # (PIL's own formats first, as in the caller)
+            for fmt, pickled, extensions in self.formats:
+                if fmt in Image.OPEN:
+                    continue
+                try:
+                    factory, accept = pickle.loads(pickled)
+                except Exception:  # (a class of a notebook's __main__: not importable here)
+                    continue  # (that format's files fail as unreadable; the others decode)
                 Image.register_open(fmt, factory, accept)
                 Image.register_extensions(fmt, extensions)
+            _FORMATS_ADDED.append(True)
 
     def __getitem__(self, index: int) -> tuple[Any, Exception | None, list[ImageFileWarning]]:
         self._as_in_caller()
@@ -873,13 +886,14 @@ def process_decoded_batches(
             yield batch._replace(start=start)
             start += batch.size
     except RuntimeError as exc:
-        if "exited unexpectedly" not in str(exc) or start_method() == "fork":
+        script = getattr(sys.modules.get("__main__"), "__file__", None)
+        if "exited unexpectedly" not in str(exc) or start_method() == "fork" or not script:
             raise
         # (a worker started afresh imports the caller's script: one that embeds at its
         # top level, unguarded, fails in every worker, the reason deep in their output)
         raise RuntimeError(
             f"{exc}. Worker processes start afresh here ({start_method()!r} start method, "
-            "as on macOS and Windows) by importing the main script: a script that embeds "
-            "images with num_workers > 0 must do so under if __name__ == '__main__': (or "
-            "pass num_workers=0, threads of this process)"
+            f"as on macOS and Windows) by importing the main script, {script}: if it embeds "
+            "images at its top level, each worker does so again and fails; embed under "
+            "if __name__ == '__main__': (or pass num_workers=0, threads of this process)"
         ) from exc

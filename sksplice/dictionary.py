@@ -51,7 +51,13 @@ from cachetools import LRUCache
 
 from ._array import ZERO_NORM, l2_normalize
 from ._atomic import atomic_write, remove_stale_temporaries
-from ._data import cache_dir_chosen, get_cache_dir, readable_name, unwritable_reason
+from ._data import (
+    cache_dir_chosen,
+    get_cache_dir,
+    readable_name,
+    unsearchable_reason,
+    unwritable_reason,
+)
 from ._names import plural
 from ._progress import counted_by, progress
 from ._protocols import check_text_embedder
@@ -1732,15 +1738,17 @@ def _embed_calls(
             if not reused
             else "embedded the other %d concepts in %.1f s"
         )
-        if first > total / 2 and done - done_before > embedded_first:
-            # (a first call that loaded the model: the rate of the calls after it, as the
-            # estimate gave it, not a tenth of it)
+        rest = done - done_before - embedded_first
+        rate = rest / max(now - first_started, 1e-9)
+        if embedded_first and rest and embedded_first / max(first, 1e-9) < rate / 2:
+            # (a first call that loaded the model, at less than half the rate of the calls
+            # after it: their rate, as the estimate gave it, not a tenth of it)
             logger.info(
-                said + " (%.0f concepts/s after the first call, which took %.1f s setting up "
-                "the model)",
+                said + " (%.0f concepts/s after the first call, which set up the model and "
+                "took %.1f s)",
                 done - done_before,
                 total,
-                (done - done_before - embedded_first) / max(now - first_started, 1e-9),
+                rate,
                 first,
             )
         else:
@@ -1869,20 +1877,18 @@ def _from_cached_prefix(
 
 def _unsearchable(path: Path, n_concepts: int) -> bool:
     """Whether the folder of the cache file ``path`` cannot be searched (another user's,
-    of mode 700: ``Path.exists`` raises ``PermissionError``), warned about: nothing can
+    of mode 700), warned about: nothing can
     be read from it or written to it, and the ``n_concepts`` are embedded in memory."""
-    try:
-        path.exists()
-    except OSError as exc:
-        warn_user(
-            f"the concept dictionary cache {path} cannot be read "
-            f"({str(exc.strerror or exc).rstrip('.')}): the {n_concepts} concepts are "
-            "embedded now and kept in memory for this process only (pass a cache_dir you "
-            "can read and write to keep them for later runs)",
-            DictionaryCacheWarning,
-        )
-        return True
-    return False
+    reason = unsearchable_reason(path)
+    if reason is None:
+        return False
+    warn_user(
+        f"the concept dictionary cache {path} cannot be read ({reason}): the "
+        f"{n_concepts} concepts are embedded now and kept in memory for this process only "
+        "(pass a cache_dir you can read and write to keep them for later runs)",
+        DictionaryCacheWarning,
+    )
+    return True
 
 
 def embed_vocabulary(

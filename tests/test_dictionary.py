@@ -1345,19 +1345,17 @@ def test_a_read_only_cache_warns_only_where_concepts_are_embedded(tmp_path, monk
 def test_a_cache_folder_that_cannot_be_searched_is_warned_about_not_raised(tmp_path, monkeypatch):
     # Another user's cache folder of mode 700: Path.exists raised PermissionError from
     # the fit (the command line, after embedding every image).
-    import pathlib
-
     embedder = CountingEmbedder(dim=4, key="private")
     locked = str(tmp_path / "dictionaries")
-    exists = pathlib.Path.exists
+    stat = os.stat
 
-    def refused(self, *args, **kwargs):
-        if str(self).startswith(locked + os.sep):
-            raise PermissionError(13, "Permission denied", str(self))
-        return exists(self, *args, **kwargs)
+    def refused(path, *args, **kwargs):
+        if str(path).startswith(locked + os.sep):
+            raise PermissionError(13, "Permission denied", str(path))
+        return stat(path, *args, **kwargs)
 
     (tmp_path / "dictionaries").mkdir()
-    monkeypatch.setattr(pathlib.Path, "exists", refused)
+    monkeypatch.setattr(os, "stat", refused)
     with pytest.warns(
         DictionaryCacheWarning,
         match=r"dictionaries/.*\.npz cannot be read \(Permission denied\): the 2 concepts are "
@@ -1372,18 +1370,16 @@ def test_a_cache_folder_that_cannot_be_searched_is_warned_about_not_raised(tmp_p
 def test_the_command_line_says_at_once_that_a_cache_folder_cannot_be_searched(
     tmp_path, monkeypatch
 ):
-    import pathlib
-
     from sksplice.cli._checks import _check_cache_dir
 
-    exists = pathlib.Path.exists
+    stat = os.stat
 
-    def refused(self, *args, **kwargs):
-        if str(self).startswith(str(tmp_path) + os.sep):
-            raise PermissionError(13, "Permission denied", str(self))
-        return exists(self, *args, **kwargs)
+    def refused(path, *args, **kwargs):
+        if str(path).startswith(str(tmp_path) + os.sep):
+            raise PermissionError(13, "Permission denied", str(path))
+        return stat(path, *args, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, "exists", refused)
+    monkeypatch.setattr(os, "stat", refused)
     assert _check_cache_dir(str(tmp_path)) == (
         f"cannot read the concept dictionary cache in --cache-dir {tmp_path} (Permission "
         "denied): the vocabulary is embedded for this run and not saved (give --cache-dir a "

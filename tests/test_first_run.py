@@ -180,8 +180,8 @@ def test_loading_the_model_is_not_counted_in_the_estimate(monkeypatch, caplog):
     assert total == pytest.approx(embedder.clock, rel=1e-3)
     after_first = 5999 / (sum(len(c) for c in concepts) - len(embedder.calls[0][0]))
     rate, first = re.search(
-        r" \((\d+) concepts/s after the first call, which took ([\d.]+) s setting up the "
-        r"model\)$",
+        r" \((\d+) concepts/s after the first call, which set up the model and took ([\d.]+) "
+        r"s\)$",
         messages[-1],
     ).groups()
     assert int(rate) == round(after_first)

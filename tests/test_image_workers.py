@@ -113,8 +113,8 @@ class RawImageFile(ImageFile.ImageFile):
     format, format_description = "SKRAW", "raw RGB behind a magic number"
 
     def _open(self):
-        if self.fp.read(5) != b"SKRAW":
-            raise SyntaxError("not SKRAW")
+        if self.fp.read(5) != b"SKRAW":  # (not PIL's SyntaxError: it tries no other format)
+            raise ValueError("not SKRAW")
         self._mode, self._size = "RGB", (16, 12)
         self.tile = [ImageFile._Tile("raw", (0, 0, 16, 12), 5, ("RGB", 0, 1))]
 
@@ -133,6 +133,7 @@ def main():
     data = (folder / "whole.jpg").read_bytes()
     paths.append(folder / "cut.jpg")
     paths[-1].write_bytes(data[: len(data) * 2 // 3])
+    paths.append(folder / "whole.jpg")
     from sksplice import CLIPEmbedder
 
     common = dict(model="sksplice-test-tiny", pretrained=None, device="cpu", batch_size=2)
@@ -151,7 +152,14 @@ else:
 def _run_spawned(tmp_path, guarded: bool) -> subprocess.CompletedProcess:
     script = tmp_path / "embed.py"
     script.write_text(f"GUARDED = {guarded}\n" + _SPAWNED, encoding="utf-8")
-    env = {**os.environ, "SKSPLICE_MODEL_CONFIGS": str(TESTS_DATA / "sksplice-test-tiny.json")}
+    env = {
+        **os.environ,
+        "SKSPLICE_MODEL_CONFIGS": str(TESTS_DATA / "sksplice-test-tiny.json"),
+        # (this checkout's sksplice, whatever else is installed)
+        "PYTHONPATH": os.pathsep.join(
+            [str(TESTS_DATA.parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     return subprocess.run(
         [sys.executable, str(script), str(tmp_path)],
         capture_output=True,
@@ -177,8 +185,9 @@ def test_an_unguarded_script_is_told_to_guard_its_work(tmp_path):
     assert proc.returncode != 0
     assert (
         "Worker processes start afresh here ('spawn' start method, as on macOS and Windows) "
-        "by importing the main script: a script that embeds images with num_workers > 0 must "
-        "do so under if __name__ == '__main__':"
+        f"by importing the main script, {tmp_path / 'embed.py'}: if it embeds images at its "
+        "top level, each worker does so again and fails; embed under if __name__ == "
+        "'__main__': (or pass num_workers=0, threads of this process)"
     ) in proc.stderr, proc.stderr[-3000:]
 
 

@@ -37,7 +37,8 @@ from ._output import _size, plural
 
 logger = logging.getLogger(__name__)
 
-#: What ``--clear`` takes: a kind of entry, the stale image folders, or everything.
+#: What ``--clear`` takes: a kind of entry, the stale entries (image folders of other
+#: releases, temporary files of stopped writers), or everything.
 CLEARABLE = ("stale", "images", "dictionaries", "checkpoints", "all")
 
 #: The libraries of an image folder's key as the documentation names them.

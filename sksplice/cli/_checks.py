@@ -505,7 +505,7 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
     str or None
         That note, or None when the dictionary cache can be written.
     """
-    from .._data import cache_dir_chosen, unwritable_reason
+    from .._data import cache_dir_chosen, unsearchable_reason, unwritable_reason
 
     if not cache_dir_chosen(cache_dir):
         # A default that cannot be made (a read-only home, a file in its place), or that
@@ -514,14 +514,12 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
         return None
     folder = chosen_cache_dir(cache_dir)
     named = f"--cache-dir {folder}" if cache_dir is not None else f"the cache folder {folder}"
-    try:
-        (folder / "dictionaries").exists()
-    except OSError as exc:  # (a folder that cannot be searched: another user's, mode 700)
+    unsearchable = unsearchable_reason(folder / "dictionaries")
+    if unsearchable is not None:  # (a folder that cannot be searched: another user's)
         return (
-            f"cannot read the concept dictionary cache in {named} "
-            f"({str(exc.strerror or exc).rstrip('.')}): the vocabulary is embedded for this "
-            "run and not saved (give --cache-dir a folder you can read and write to keep "
-            "it for later runs)"
+            f"cannot read the concept dictionary cache in {named} ({unsearchable}): the "
+            "vocabulary is embedded for this run and not saved (give --cache-dir a folder "
+            "you can read and write to keep it for later runs)"
         )
     reason = unwritable_reason(folder / "dictionaries")
     if reason is None:
