@@ -133,22 +133,7 @@ def test_a_notebook_without_ipywidgets_gets_the_bar_redrawn_in_place(
 
 
 def test_a_message_in_a_notebook_is_not_glued_onto_a_live_bar(kernel_without_widgets, monkeypatch):
-    import logging
-
-    from sksplice.cli._logging import _stderr_logging
-
-    monkeypatch.setattr(sys, "stderr", kernel_without_widgets)
-
-    with (
-        _stderr_logging(quiet=False, debug=False),
-        _progress.progress(10, desc="decomposing", unit="img") as bar,
-    ):
-        bar.update(3)
-        logging.getLogger("sksplice.cli.test").warning("a message")
-        bar.update(7)
-    before, found, after = kernel_without_widgets.getvalue().partition(
-        "sksplice: warning: a message\n"
-    )
+    before, found, after = _message_during_a_bar(kernel_without_widgets, monkeypatch)
     assert found and before.rstrip(" ").endswith("\r"), repr(before)
     assert "decomposing: 100%" in after
 
@@ -226,15 +211,13 @@ def test_command_line_progress_in_a_log(tmp_path, tiny_clip_model, quiet):
     assert "%" not in proc.stdout and len(proc.stdout.splitlines()) >= 3
 
 
-@pytest.mark.parametrize("terminal", [True, False])
-def test_a_command_line_message_is_not_glued_onto_a_live_bar(monkeypatch, terminal):
-    """On a terminal a message written while a bar is drawn clears the bar, goes on its own
-    line, and the bar is drawn again below it; a log gets the message as it is."""
+def _message_during_a_bar(stream, monkeypatch) -> tuple[str, str, str]:
+    """What standard error (``stream``) holds before, at and after a command line's
+    message written while a bar is drawn."""
     import logging
 
     from sksplice.cli._logging import _stderr_logging
 
-    stream = _Terminal() if terminal else io.StringIO()
     monkeypatch.setattr(sys, "stderr", stream)
     with (
         _stderr_logging(quiet=False, debug=False),
@@ -243,8 +226,16 @@ def test_a_command_line_message_is_not_glued_onto_a_live_bar(monkeypatch, termin
         bar.update(3)
         logging.getLogger("sksplice.cli.test").warning("a message")
         bar.update(7)
+    return stream.getvalue().partition("sksplice: warning: a message\n")
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_a_command_line_message_is_not_glued_onto_a_live_bar(monkeypatch, terminal):
+    """On a terminal a message written while a bar is drawn clears the bar, goes on its own
+    line, and the bar is drawn again below it; a log gets the message as it is."""
+    stream = _Terminal() if terminal else io.StringIO()
+    before, found, after = _message_during_a_bar(stream, monkeypatch)
     text = stream.getvalue()
-    before, found, after = text.partition("sksplice: warning: a message\n")
     assert found, text
     if terminal:
         # the bar's line was cleared (a carriage return after it) before the message ...

@@ -410,25 +410,23 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         ) from exc
     if args.clear is None:
         _write(entries, args.format, folder, None)
-        stale = [e for e in entries if e.stale and e.kind == "images"]
-        if stale:
-            logger.info(
-                "%d image folder%s of other releases (%s), read by no run of this "
-                "installation: sksplice cache --clear stale removes them",
-                len(stale),
-                "" if len(stale) == 1 else "s",
-                _size(sum(e.bytes for e in stale)),
-            )
-        abandoned = [e for e in entries if e.stale and e.kind == "temporary file"]
-        if abandoned:
-            logger.info(
-                "%d temporary file%s (%s) left by runs stopped while writing a dictionary, "
-                "read by no run: sksplice cache --clear stale removes %s",
-                len(abandoned),
-                "" if len(abandoned) == 1 else "s",
-                _size(sum(e.bytes for e in abandoned)),
-                "it" if len(abandoned) == 1 else "them",
-            )
+        for kind, unit, what in (
+            ("images", "image folder", "of other releases, read by no run of this installation"),
+            (
+                "temporary file",
+                "temporary file",
+                "left by runs stopped while writing a dictionary, read by no run",
+            ),
+        ):
+            stale = [e for e in entries if e.stale and e.kind == kind]
+            if stale:
+                logger.info(
+                    "%s (%s) %s: sksplice cache --clear stale removes %s",
+                    plural(len(stale), unit),
+                    _size(sum(e.bytes for e in stale)),
+                    what,
+                    "it" if len(stale) == 1 else "them",
+                )
         logger.info(
             "%s, %s in %s", _entries(len(entries)), _size(sum(e.bytes for e in entries)), folder
         )
