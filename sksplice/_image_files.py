@@ -53,6 +53,18 @@ def undecodable(text: str) -> bool:
     return False
 
 
+def not_utf8(text: str) -> bool:
+    """Whether the file name ``text`` is of bytes that are not valid UTF-8 (not only held
+    as surrogates, as every non-ASCII byte is where Python reads names as ASCII)."""
+    if not undecodable(text):
+        return False
+    try:
+        text.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:  # (bytes not of UTF-8, or a surrogate that stands for no byte)
+        return True
+    return False
+
+
 def shown_name(text: str) -> str:
     """``text`` as the outputs write a file name: valid UTF-8, undecodable bytes escaped.
 
@@ -75,6 +87,12 @@ def shown_name(text: str) -> str:
     """
     if text.isascii() or not undecodable(text):
         return text
+    try:
+        # (by the bytes: a name of valid UTF-8 read in another file system encoding, ASCII
+        # with PYTHONUTF8=0 and a C locale, holds each byte as a surrogate)
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # (a surrogate that stands for no byte)
+        pass
     out = []
     for ch in text:
         code = ord(ch)

@@ -3573,7 +3573,7 @@ def undecodable_tree(image_tree, tmp_path) -> Path:
 
 
 def test_a_name_that_is_not_utf8_is_shown_with_backslash_escapes():
-    from sksplice._image_files import shown_message, shown_name
+    from sksplice._image_files import not_utf8, shown_message, shown_name
 
     name = os.fsdecode(b"photos/" + _UNDECODABLE)
     assert shown_name(name) == "photos/" + _SHOWN
@@ -3582,6 +3582,12 @@ def test_a_name_that_is_not_utf8_is_shown_with_backslash_escapes():
     )
     assert shown_name("caf\u00e9 \U0001f431.png") == "caf\u00e9 \U0001f431.png"  # valid: kept
     assert shown_message(f"{name!r} is not an image") == f"'photos/{_SHOWN}' is not an image"
+    assert not_utf8(name) and not not_utf8("caf\u00e9.png")
+    # valid UTF-8 read as ASCII (PYTHONUTF8=0 with a C locale: each byte a surrogate) is
+    # shown as it is, not escaped byte by byte, and is no name that is not valid UTF-8
+    as_ascii = b"caf\xc3\xa9.png".decode("ascii", "surrogateescape")
+    assert shown_name(as_ascii) == "caf\u00e9.png" and not not_utf8(as_ascii)
+    assert shown_name("x\ud800y") == "x\\ud800y" and not_utf8("x\ud800y")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "table"])

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .._image_files import IMAGE_EXTENSIONS, broken_link, shown_name, undecodable
+from .._image_files import IMAGE_EXTENSIONS, broken_link, not_utf8, shown_name
 from .._images import _array_file_hint as _library_array_hint
 from .._names import natural_key
 from .._validation import alike_labels, alike_labels_message
@@ -524,7 +524,7 @@ def _note_undecodable(paths: Sequence[Path]) -> None:
     escape ``\\xNN`` (:func:`sksplice._image_files.shown_name`), which the
     warning shows on the first of them.
     """
-    odd = [p for p in paths if undecodable(str(p))]
+    odd = [p for p in paths if not_utf8(str(p))]
     if not odd:
         return
     first = shown_name(str(odd[0]))
