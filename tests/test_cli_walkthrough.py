@@ -169,9 +169,9 @@ def test_a_chosen_data_home_that_does_not_exist_is_said_before_a_download(
     assert code == 1 and out == ""
     warning, error = err.splitlines()[:2]
     assert warning == (
-        f"sksplice: warning: --data-home {home} does not exist: it is created to hold the "
-        "published files this run downloads (the vocabulary, the image mean); check the path "
-        "if it should already hold them"
+        f"sksplice: warning: --data-home {home} does not exist: it is created if this run "
+        "downloads a published file (the vocabulary, the image mean) to keep there; check the "
+        "path if it should already hold them"
     )
     assert "could not download 'vocab/laion.txt'" in error
     # no file of it needed (a vocabulary file, a centre learned from the images): no word

@@ -276,8 +276,8 @@ MUTANTS: list[Mutant] = [
     Mutant(
         "stale-temporaries-of-live-writers-removed",
         "sksplice/_atomic.py",
-        "(pid is None or _process_alive(pid))",
-        "pid is None",
+        "if pid is not None and not _process_alive(pid):",
+        "if pid is not None:",
         DICTIONARY_TESTS,
         "temporary files of writers still running are deleted",
     ),
