@@ -772,12 +772,8 @@ def start_method() -> str:
     fixing it as :func:`multiprocessing.get_start_method` does when none is set yet."""
     import multiprocessing
 
-    return (
-        multiprocessing.get_start_method(allow_none=True)
-        or (
-            multiprocessing.get_all_start_methods()[0]  # (the platform's default)
-        )
-    )
+    chosen = multiprocessing.get_start_method(allow_none=True)
+    return chosen or multiprocessing.get_all_start_methods()[0]  # (else the platform's default)
 
 
 def _added_formats() -> list[tuple[str, bytes, list[str]]]:

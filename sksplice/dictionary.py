@@ -1538,7 +1538,6 @@ def _embed_calls(
     # (a resumed run reports its progress, but has no timing sample to estimate from)
     report, timed = timed, timed and not reused
     loop_started = first_started = time.perf_counter()
-    embedded_first = 0  # (concepts of the warm-up call, where the estimate leaves it out)
     last_line = sample_done = first_started
     done = sum(len(block) for block in reused.values())
     done_before = done
@@ -1550,7 +1549,7 @@ def _embed_calls(
 
     def embed_group(block: int, numbers: list[int]) -> None:
         """Embed the calls ``numbers`` of ``plan`` (block ``block``), and keep the block."""
-        nonlocal raw, done, first_started, last_line, sample_done, embedded_here, embedded_first
+        nonlocal raw, done, first_started, last_line, sample_done, embedded_here
         for number in numbers:
             rows = plan[number]
             batch = [concepts[i] for i in rows]
@@ -1583,7 +1582,6 @@ def _embed_calls(
             now = time.perf_counter()
             if timed and number == 0:
                 first_started = now  # (the warm-up call is not timed)
-                embedded_first = len(batch)
                 continue
             elapsed = max(now - first_started, 1e-9)
             remaining = len(concepts) - done
@@ -1733,6 +1731,8 @@ def _embed_calls(
         )
     elif report:
         total, first = now - loop_started, first_started - loop_started
+        # (the concepts of the warm-up call, plan[0], where it was made and timed)
+        embedded_first = len(plan[0]) if first > 0 else 0
         said = (
             "embedded all %d concepts in %.1f s"
             if not reused
@@ -1877,8 +1877,8 @@ def _from_cached_prefix(
 
 def _unsearchable(path: Path, n_concepts: int) -> bool:
     """Whether the folder of the cache file ``path`` cannot be searched (another user's,
-    of mode 700), warned about: nothing can
-    be read from it or written to it, and the ``n_concepts`` are embedded in memory."""
+    of mode 700), warned about: nothing can be read from it or written to it, and the
+    ``n_concepts`` are embedded in memory."""
     reason = unsearchable_reason(path)
     if reason is None:
         return False

@@ -658,10 +658,10 @@ def plot_class_profile(
         least 95% of the time; the ``k`` bars are the largest prevalences,
         chosen after looking, which chance has raised more often than lowered,
         so their intervals may cover less than 95% of the time (most where many
-        concepts have nearly the same prevalence). Each interval is the bar's own, not a
-        test: of the many concepts of a class, some intervals miss the
-        dataset-wide value by chance alone (in data where no class differs, one
-        of the ten bars of a class of 30 did in 40% of such plots);
+        concepts have nearly the same prevalence). Each interval is the bar's
+        own, not a test: of the many concepts of a class, some intervals miss
+        the dataset-wide value by chance alone (in data where no class differs,
+        one of the ten bars of a class of 30 did in 40% of such plots);
         :func:`~sksplice.analysis.rank_each_class` tests the differences,
         adjusted for every concept and class. The
         legend is in one row (one entry a row when that is too wide, and

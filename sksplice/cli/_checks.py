@@ -187,12 +187,12 @@ def _no_published_mean(
     checkpoint file of a model that has one: how to give it); ``args``: the command
     line, whose inputs are images or rows of ``.npy`` files (what a centre is learned
     from)."""
+    from ..vocabulary import IMAGE_MEANS, _checkpoint_mean_hint
     from ._embeddings import are_embeddings
+    from ._logging import shell_word
 
     inputs = [str(i) for i in getattr(args, "inputs", None) or []]
     learned_from = "rows" if are_embeddings(inputs) else "images"
-    from ..vocabulary import IMAGE_MEANS, _checkpoint_mean_hint
-    from ._logging import shell_word
 
     hint = _checkpoint_mean_hint(model, pretrained)
     known = ", ".join(f"--model {m} --pretrained {p}" for m, p in IMAGE_MEANS)
