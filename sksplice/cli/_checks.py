@@ -496,9 +496,10 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
 
     A chosen folder (``--cache-dir``, or ``$SKSPLICE_CACHE``) that exists but takes
     no file (a read-only folder, shared) is used to read the dictionaries it holds:
-    the returned note, said once the command line is accepted, is that a dictionary
-    not in it is embedded for the run but not saved. (An unwritable default is
-    warned about before the vocabulary is embedded, when it is not cached there.)
+    the returned note, said before the images are embedded where the run's vocabulary
+    is not cached there (not on every run of a shared cache), is that it is embedded
+    for the run but not saved. (An unwritable default is warned about before the
+    vocabulary is embedded, when it is not cached there.)
 
     Returns
     -------
@@ -530,9 +531,9 @@ def _check_cache_dir(cache_dir: str | None) -> str | None:
         else "give --cache-dir a writable folder"
     )
     return (
-        f"cannot write the concept dictionary cache in {named} ({reason}): a dictionary "
-        "it holds is read from it, one it does not hold is embedded for this run and not "
-        f"saved ({keep} to keep it for later runs)"
+        f"cannot write the concept dictionary cache in {named} ({reason}): the concepts "
+        "of the vocabulary not cached there for this model are embedded for this run and not "
+        f"saved ({keep} to keep them for later runs)"
     )
 
 

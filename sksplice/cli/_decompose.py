@@ -254,8 +254,6 @@ def _decompose(
     """
     if plan.image_mean is None and len(paths) < 2:
         _refuse_one_input(paths, getattr(args, "inputs", ()), args)
-    if plan.cache_note is not None:
-        logger.warning("%s", plan.cache_note)
     # (the images are checked first: a run whose images cannot be read fails before
     # the vocabulary is embedded; said now, not after the images)
     texts = _vocabulary_first(args, plan, embed=False)
@@ -625,6 +623,10 @@ def _vocabulary_first(args: argparse.Namespace, plan: _Plan, *, embed: bool) -> 
     full = plan.all_concepts or plan.concepts
     if is_cached(embedder, plan.concepts, args.cache_dir, prefix_of=full):
         return embedder
+    if plan.cache_note is not None:
+        # (only where the vocabulary is to be embedded: a shared read-only cache holding
+        # it was warned about on every run)
+        logger.warning("%s", plan.cache_note)
     load = getattr(embedder, "_load", None)
     if load is not None:
         # (a checkpoint that does not fit is refused before the vocabulary's lines; the
@@ -921,8 +923,6 @@ def _stream(
     :func:`_iter_rows` (the same rows together: the same bytes), while the next
     images are embedded. ``dec.paths`` and ``dec.skipped`` grow as they are.
     """
-    if plan.cache_note is not None:
-        logger.warning("%s", plan.cache_note)
     # (the centre does not depend on the images: the dictionary first, its bar and
     # its time estimate before the images' bar, not under it at 0%)
     texts = _vocabulary_first(args, plan, embed=True)
@@ -1410,8 +1410,6 @@ def decompose_embeddings(args: argparse.Namespace, run: EmbeddingsRun) -> _Decom
 
     ROWS_CALLED.set("row")  # (the library's messages about samples: rows, not images)
     emb, plan = run.embeddings, run.plan
-    if plan.cache_note is not None:
-        logger.warning("%s", plan.cache_note)
     X, names, skipped = emb.decomposable()  # (some row is left: refused above if not)
     if plan.image_mean is not None:  # (a centre given, published, or the model's own)
         n_zero = run.n_zero if run.n_zero is not None else _say_zero_rows(X, names)
