@@ -86,6 +86,12 @@ def test_the_bar_of_a_run_partly_cached_counts_the_embedded_images_in_its_rate(
         last = [part for part in re.split(r"[\r\n]", err) if "CLIP images: 100%" in part][-1]
         found = re.fullmatch(rate, last.strip())
         assert found and float(found.group(1)) <= 10.5, last  # (it said 15: 6 in 0.4 s)
+        if not terminal:  # (and the line after the bar: both counts)
+            (folder,) = (tmp_path / "cache" / "images").iterdir()
+            assert (
+                f"sksplice: 2 embeddings read from the cache of image embeddings ({folder}; "
+                "4 new embeddings kept in it for later runs; --no-image-cache embeds them all)"
+            ) in err.splitlines(), err
 
 
 def test_images_read_from_the_cache_between_embedded_ones_stay_out_of_the_smoothed_rate(
@@ -133,6 +139,13 @@ def test_a_second_run_of_any_command_reads_the_embeddings_of_the_first(
     assert sum(map(len, embedded)) == 6 and len(_cached_files(tmp_path)) == 6
     assert "CLIP images: 100% 6/6" in err, err
     (folder,) = (tmp_path / "cache" / "images").iterdir()
+    # (the first run says where it kept them: a user learned of the cache only when a
+    # second run read it)
+    assert (
+        f"sksplice: 6 embeddings kept in the cache of image embeddings ({folder}): later runs "
+        "of any command on these files with this model read them instead of embedding them "
+        "again (--no-image-cache neither reads nor keeps them)"
+    ) in err.splitlines(), err
     key = json.loads((folder / "key.json").read_text(encoding="utf-8"))
     assert key["embedder"].startswith("open_clip/sksplice-test-tiny/") and key["sksplice"]
     embedded.clear()
@@ -146,12 +159,12 @@ def test_a_second_run_of_any_command_reads_the_embeddings_of_the_first(
     ) in err.splitlines(), err
     code, _, err = _main(["profile", str(run_env), "-q", *_args(tmp_path)], capsys)
     assert code == 0 and embedded == [], err
-    assert "read from the cache" not in err  # (-q)
+    assert "read from the cache" not in err and "kept in the cache" not in err  # (-q)
     # --no-image-cache: every image embedded though the cache holds it, nothing written
     kept = {path: path.stat().st_mtime_ns for path in _cached_files(tmp_path)}
     code, plain, err = _main([*argv, "--no-image-cache"], capsys)
     assert code == 0 and plain == first and sum(map(len, embedded)) == 6, err
-    assert "read from the cache" not in err
+    assert "read from the cache" not in err and "kept in the cache" not in err
     assert {path: path.stat().st_mtime_ns for path in _cached_files(tmp_path)} == kept
     for path in _cached_files(tmp_path):
         path.unlink()

@@ -407,11 +407,31 @@ def _embedded(
             ]
             keep = ~np.isnan(X).any(axis=1)
             yield X[keep], [p for p, k in zip(chunk, keep, strict=True) if k], skipped
-    if cache is not None and cache.n_read and not args.quiet:
+    if cache is not None and not args.quiet:
+        _say_image_cache(cache.n_read, cache.n_written, cache.folder)
+
+
+def _say_image_cache(n_read: int, n_written: int, folder: Path) -> None:
+    """Say what the run read from the cache of image embeddings in ``folder`` and what
+    it kept there (a first run kept every embedding without a word: the user learned of
+    the cache only when a second run read it)."""
+    if n_read:
+        kept = (
+            f"; {plural(n_written, 'new embedding')} kept in it for later runs" if n_written else ""
+        )
         logger.info(
-            "%s read from the cache of image embeddings (%s; --no-image-cache embeds them all)",
-            plural(cache.n_read, "embedding"),
-            cache.folder,
+            "%s read from the cache of image embeddings (%s%s; --no-image-cache embeds them all)",
+            plural(n_read, "embedding"),
+            folder,
+            kept,
+        )
+    elif n_written:
+        logger.info(
+            "%s kept in the cache of image embeddings (%s): later runs of any command "
+            "on these files with this model read them instead of embedding them again "
+            "(--no-image-cache neither reads nor keeps them)",
+            plural(n_written, "embedding"),
+            folder,
         )
 
 
