@@ -284,13 +284,28 @@ def test_worked_example_names_the_shortcut_and_docs_numbers(
     page = (REPO_ROOT / "docs" / "probes.md").read_text(encoding="utf-8")
     documented = {}
     for line in page.splitlines():
-        match = re.fullmatch(r"\| (.+?) \| (0\.\d{3}|1\.000) \|", line.strip())
+        match = re.fullmatch(r"\| ([^|]+?) \| (0\.\d{3}|1\.000) \|", line.strip())
         if match:
             documented[match.group(1)] = float(match.group(2))
     assert list(documented) == list(result["accuracy"])
     for name, value in result["accuracy"].items():
         # one of the 40 test captions is 0.025
         assert abs(documented[name] - value) <= 0.026, name
+    # the paper's probe (L1, no intercept, saga) on the same weights: its own table
+    authors = {}
+    for line in page.splitlines():
+        match = re.fullmatch(
+            r"\| `C=(\d+)` \| (\d+) \| (\d\.\d{3}) \| (\d\.\d{3}) \|", line.strip()
+        )
+        if match:
+            authors[float(match.group(1))] = tuple(float(v) for v in match.groups()[1:])
+    assert sorted(authors) == sorted(result["authors_probe"]) == [1.0, 4.0], authors
+    for c, (used, before, after) in result["authors_probe"].items():
+        assert authors[c][0] == used, (c, used)
+        assert abs(authors[c][1] - before) <= 0.026 and abs(authors[c][2] - after) <= 0.026, c
+    # measured: C=1 3 concepts 0.100 -> 0.425; C=4 19 concepts 1.000 -> 1.000
+    used_1, before_1, after_1 = result["authors_probe"][1.0]
+    assert used_1 < 10 and after_1 >= before_1 + 0.2
 
 
 def test_names_flow_through_a_concept_editor(rng):
