@@ -1083,6 +1083,30 @@ def kept_blocks(
         return 0
 
 
+def partial_dictionary_key(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], int, int]:
+    """What the ``.partial`` folder of a stopped embedding holds: the key of the
+    dictionary it embeds (``embedder``, ``size``, ``vocabulary`` digest, as
+    :func:`cached_dictionary_key`), read from the header of its first readable block,
+    the number of its finished blocks and the number of blocks of the whole embedding.
+
+    Raises
+    ------
+    ValueError
+        If no block of the folder can be read.
+    """
+    blocks = sorted(Path(folder).glob("block-*.npz"))
+    for path in blocks:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                header = _npz_header(archive)
+            key, n_blocks = json.loads(header["dictionary"]), int(header["n_blocks"])
+        except Exception:  # (a damaged block, or one of another layout: the next one)
+            continue
+        if isinstance(key, dict):
+            return key, len(blocks), n_blocks
+    raise ValueError(f"none of the {len(blocks)} blocks of {folder} can be read")
+
+
 def _resume_groups(plan: list[np.ndarray]) -> list[list[int]]:
     """The calls of ``plan`` (their numbers) grouped into blocks kept one file each.
 

@@ -354,3 +354,47 @@ def test_a_cache_folder_that_cannot_be_read_is_said_with_what_to_do(
         f"sksplice: error: cannot read the cache folder {cache}: {cache / 'images'} (Permission "
         "denied); give --cache-dir a folder you can read, or run as the user whose cache it is"
     ), err
+
+
+def test_a_stopped_vocabulary_embedding_is_listed_with_its_model_size_and_progress(
+    tiny_clip_model, tmp_path, capsys, monkeypatch, splice_data_dir
+):
+    # Its row read "open_clip_sksplice-test-tiny_random-init-seed0-c-2000-d7fe...: the
+    # blocks of a vocabulary embedding ...": the file name, where a dictionary's row says
+    # its model, size and vocabulary.
+    from sksplice import CLIPEmbedder, dictionary
+    from sksplice.vocabulary import load_vocabulary
+
+    monkeypatch.setenv("SKSPLICE_CACHE", str(tmp_path / "cache"))
+    concepts = load_vocabulary("laion", 2000, splice_data_dir)
+    calls = []
+    embed_text = CLIPEmbedder.embed_text
+
+    def stopped(self, texts, **kwargs):  # (Ctrl-C in the fifth call of 256: 2 blocks kept)
+        calls.append(len(texts))
+        if len(calls) >= 5:
+            raise KeyboardInterrupt
+        return embed_text(self, texts, **kwargs)
+
+    monkeypatch.setattr(CLIPEmbedder, "embed_text", stopped)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, modality="text")
+    dictionary.clear_memory_cache()
+    with pytest.raises(KeyboardInterrupt, match=r"\(2 of 3 blocks\)"):
+        dictionary.embed_vocabulary(embedder, list(concepts), batch_size=256)
+    (folder,) = (tmp_path / "cache" / "dictionaries").glob("*.partial")
+    code, out, err = _main(["cache", "-f", "json", "--data-home", str(splice_data_dir)], capsys)
+    assert code == 0, err
+    (entry,) = json.loads(out)["entries"]
+    assert entry["kind"] == "partial dictionary" and entry["path"] == str(folder)
+    assert entry["vocabulary"] == "the 2000 most frequent of laion", entry
+    assert entry["what"] == (
+        f"{embedder.cache_key()}, 2000 concepts (2 of 3 blocks of a vocabulary embedding that "
+        "was stopped, or is running; the next run resumes from them)"
+    ), entry
+    # blocks that cannot be read: named by the folder, as before
+    for block in folder.iterdir():
+        block.write_bytes(b"not a block")
+    code, out, err = _main(["cache", "-f", "json"], capsys)
+    (entry,) = json.loads(out)["entries"]
+    assert entry["what"].startswith(f"{folder.stem} (the blocks of a vocabulary embedding"), entry
+    assert entry["vocabulary"] is None

@@ -215,11 +215,7 @@ def _dictionary(path: Path, named: _NamedVocabularies) -> Entry:
     else the start of :func:`~sksplice.dictionary.vocabulary_hash` of its concepts)."""
     files, size, newest = _walk_size(path)
     if path.suffix == ".partial":
-        what = (
-            f"{path.stem}: the blocks of a vocabulary embedding that was stopped, or is "
-            "running (the next run resumes from them)"
-        )
-        return Entry("partial dictionary", str(path), files, size, _when(newest), what, "")
+        return _partial_dictionary(path, named, files, size, newest)
     from ..dictionary import cached_dictionary_key
 
     what, vocabulary = path.stem, None
@@ -233,6 +229,30 @@ def _dictionary(path: Path, named: _NamedVocabularies) -> Entry:
     except Exception:  # (a file of another layout, or damaged: named by its file)
         pass
     return Entry("dictionary", str(path), files, size, _when(newest), what, "", vocabulary)
+
+
+def _partial_dictionary(
+    path: Path, named: _NamedVocabularies, files: int, size: int, newest: float
+) -> Entry:
+    """The entry of the blocks of a stopped (or running) vocabulary embedding: its
+    model, size and progress, and which vocabulary it is, read from a block's header
+    (named by its folder where no block can be read)."""
+    from ..dictionary import partial_dictionary_key
+
+    stopped = "a vocabulary embedding that was stopped, or is running; the next run resumes"
+    try:
+        key, done, n_blocks = partial_dictionary_key(path)
+        n_concepts, digest = int(key["size"]), str(key["vocabulary"])
+        what = (
+            f"{key['embedder']}, {n_concepts} concepts ({done} of {n_blocks} blocks of "
+            f"{stopped} from them)"
+        )
+        vocabulary = named.which(digest, n_concepts) or (
+            f"a vocabulary file or list (its concepts' digest {digest[:12]})"
+        )
+    except Exception:  # (no block that can be read: named by its folder)
+        what, vocabulary = f"{path.stem} (the blocks of {stopped} from them)", None
+    return Entry("partial dictionary", str(path), files, size, _when(newest), what, "", vocabulary)
 
 
 def _temporary(path: Path) -> Entry:
