@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import logging
@@ -2934,10 +2935,11 @@ class _ClosingPipe(io.StringIO):
     head``); with ``close_reader=False`` the broken pipe comes from elsewhere (the pipe's
     reader is still there)."""
 
-    def __init__(self, n: int, close_reader: bool = True) -> None:
+    def __init__(self, n: int, close_reader: bool = True, windows: bool = False) -> None:
         super().__init__()
         self._r, self._w = os.pipe()
         self.flushes, self.n, self.close_reader = 0, n, close_reader
+        self.windows = windows  # (Windows says a closed pipe as EINVAL: CPython issue 79935)
 
     def fileno(self) -> int:
         return self._w
@@ -2948,6 +2950,8 @@ class _ClosingPipe(io.StringIO):
             if self.close_reader and self._r is not None:
                 os.close(self._r)
                 self._r = None
+            if self.windows:
+                raise OSError(errno.EINVAL, "Invalid argument")
             raise BrokenPipeError(32, "Broken pipe")
 
     def close_fds(self) -> None:
@@ -2956,19 +2960,24 @@ class _ClosingPipe(io.StringIO):
                 os.close(fd)
 
 
-@pytest.mark.parametrize("reader_gone", [True, False])
+@pytest.mark.parametrize(("reader_gone", "windows"), [(True, False), (False, False), (True, True)])
 def test_a_closed_standard_output_is_noted_on_standard_error(
-    image_tree, vocab_file, inproc, tmp_path, capsys, monkeypatch, reader_gone
+    image_tree, vocab_file, inproc, tmp_path, capsys, monkeypatch, reader_gone, windows
 ):
     """``sksplice decompose ... | head``: exit 0 (the reader has what it asked for), the
     skipped images are listed, and a line says where the output stopped. A broken pipe
-    while standard output's reader is still there came from elsewhere: an error."""
+    while standard output's reader is still there came from elsewhere: an error. On
+    Windows the closed pipe is an EINVAL error, said as "cannot write standard output:
+    Invalid argument" (exit 1) before it was taken for what it is."""
+    from sksplice.cli import _logging
+
+    monkeypatch.setattr(_logging, "_WINDOWS", windows)
     folder = tmp_path / "mixed"
     for p in sorted(image_tree.rglob("*.png")):
         (folder / p.parent.name).mkdir(parents=True, exist_ok=True)
         (folder / p.parent.name / p.name).write_bytes(p.read_bytes())
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    pipe = _ClosingPipe(n=3, close_reader=reader_gone)
+    pipe = _ClosingPipe(n=3, close_reader=reader_gone, windows=windows)
     monkeypatch.setattr(sys, "stdout", pipe)
     try:
         code = cli.main(["decompose", str(folder), "-f", "jsonl", *_model_args(vocab_file)])

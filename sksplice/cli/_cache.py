@@ -32,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ._logging import CLIError, UsageError
+from ._logging import CLIError, UsageError, as_closed_pipe
 from ._output import _size, plural
 
 logger = logging.getLogger(__name__)
@@ -351,6 +351,9 @@ def _write(entries: list[Entry], fmt: str, folder: Path, cleared: str | None) ->
     except BrokenPipeError:  # (its reader went away: ``sksplice cache | head``)
         raise
     except OSError as exc:
+        closed = as_closed_pipe(exc)
+        if closed is not exc:  # (Windows: the reader went away)
+            raise closed from exc
         raise CLIError(f"cannot write standard output: {exc.strerror or exc}") from exc
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import logging
 import os
 import re
@@ -489,6 +490,21 @@ def _stderr_logging(quiet: bool, debug: bool, data_home: str | None = None) -> I
         root.setLevel(saved[0])
         package.setLevel(saved[1])
         package.propagate = saved[2]
+
+
+#: Whether this is Windows, whose writes to a pipe that its reader closed fail with
+#: EINVAL (see :func:`as_closed_pipe`).
+_WINDOWS = sys.platform == "win32"
+
+
+def as_closed_pipe(exc: OSError) -> OSError:
+    """``exc``, or the :class:`BrokenPipeError` it stands for: on Windows, a write to a
+    pipe whose reader has gone (``sksplice ... | more`` stopped early) fails with
+    ``OSError: [Errno 22] Invalid argument`` instead (CPython issue 79935), which was
+    said as "cannot write standard output: Invalid argument" and exit status 1."""
+    if _WINDOWS and not isinstance(exc, BrokenPipeError) and exc.errno == errno.EINVAL:
+        return BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+    return exc
 
 
 def _reader_gone(path: str | None = None) -> bool:

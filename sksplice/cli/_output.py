@@ -19,7 +19,7 @@ from typing import IO, Any, Protocol, cast
 from .._atomic import atomic_write, remove_stale_temporaries
 from .._image_files import shown_name, undecodable
 from .._names import plural
-from ._logging import CLIError, committing, raise_if_signalled
+from ._logging import CLIError, as_closed_pipe, committing, raise_if_signalled
 
 logger = logging.getLogger(__name__)
 
@@ -407,6 +407,9 @@ def naming_write_errors(where: str) -> Iterator[None]:
     except BrokenPipeError:
         raise
     except OSError as exc:
+        closed = as_closed_pipe(exc)
+        if closed is not exc:  # (Windows: the reader went away)
+            raise closed from exc
         raise CLIError(f"cannot write {where}: {exc.strerror or exc}") from exc
     except UnicodeEncodeError as exc:
         # (standard output in an encoding other than UTF-8: PYTHONIOENCODING, the locale;
