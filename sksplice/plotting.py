@@ -494,6 +494,21 @@ def _set_title(ax: Axes, title: str) -> None:
     text.set_text(_wrapped(text, title, _room_above(ax)))
 
 
+def _check_color(color: Any) -> None:
+    """``color`` is one colour matplotlib knows (its own error, "'facecolor' or 'color'
+    argument must be a valid color or sequence of colors", named no parameter)."""
+    from matplotlib.colors import is_color_like
+
+    if color is None or (isinstance(color, str) and is_color_like(color)):
+        return  # (None: matplotlib's next colour)
+    if not isinstance(color, str) and np.ndim(color) == 1 and is_color_like(color):
+        return
+    raise ValueError(
+        f"color={color!r} is not a matplotlib colour: give one colour, such as 'C0', "
+        "'tab:blue', '#1f77b4' or an RGB(A) tuple of floats in [0, 1]"
+    )
+
+
 def plot_decomposition(
     weights_row: Any,
     concepts: Any = None,
@@ -523,8 +538,8 @@ def plot_decomposition(
     title : str, default=None
         Axes title; one too wide for the figure is wrapped (see
         :func:`plot_class_profile`).
-    color : str, default="C0"
-        Bar colour.
+    color : str or tuple of float, default="C0"
+        Bar colour: one matplotlib colour, for every bar.
 
     Returns
     -------
@@ -535,11 +550,13 @@ def plot_decomposition(
     ------
     ValueError
         If the row is not one sample, names are missing or their number does
-        not match, or a weight is NaN, infinite or negative (naming the first).
+        not match, a weight is NaN, infinite or negative (naming the first), or
+        ``color`` is not one colour.
     TypeError
         If ``concepts`` is a single string, or ``ax`` is not one Axes.
     """
     k = check_int(k, "k")
+    _check_color(color)
     if isinstance(weights_row, pd.DataFrame):
         if weights_row.shape[0] != 1:
             raise ValueError(f"expected a single row of weights, got shape {weights_row.shape}")

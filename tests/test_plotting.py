@@ -141,6 +141,18 @@ def test_plot_decomposition_errors():
         plot_decomposition(rng.normal(size=8), splice)
     with pytest.raises(ValueError, match="k"):
         plot_decomposition(np.ones(6), NAMES, k=0)
+    # a colour matplotlib does not know: named as the parameter, before anything is drawn
+    # (matplotlib said "'facecolor' or 'color' argument must be a valid color ...")
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    for bad in ("notacolor", ["C0", "C1"], 0.5):
+        with pytest.raises(ValueError, match=rf"color={re.escape(repr(bad))} is not a matplotlib"):
+            plot_decomposition(np.ones(6), NAMES, color=bad)
+    assert plt.get_fignums() == before
+    for good in ("C1", "tab:green", "#1f77b4", "0.4", (0.2, 0.4, 0.6), (0.2, 0.4, 0.6, 0.5), None):
+        ax = plot_decomposition(np.ones(6), NAMES, color=good)
+        plt.close(ax.figure)
 
 
 def test_plot_decomposition_refuses_what_labels_or_draws_wrong():
