@@ -344,6 +344,8 @@ def raw_concept_embeddings(
             raise TypeError(f"concept_embeddings must be real numbers; got dtype {raw.dtype}")
         _refuse_rows_of_repeated_lines(raw, vocabulary, repeats, concepts)
         raw = raw[:k]
+        # (before the spot check of the order below, which loads the embedder's model)
+        check_finite_rows(raw, "concept_embeddings")
         # With a named vocabulary or a file, sksplice decides which concept each
         # row stands for: check a few. A list names its rows itself (as
         # precompute_concept_embeddings does): checked only where that loads no model

@@ -353,7 +353,7 @@ def describe_item(item: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def check_image_items(items: Sequence[Any], *, text_hint: str) -> None:
+def check_image_items(items: Sequence[Any], *, text_hint: str, share: bool = False) -> None:
     """Check the types of a sequence of image inputs before any decoding.
 
     Parameters
@@ -363,6 +363,10 @@ def check_image_items(items: Sequence[Any], *, text_hint: str) -> None:
     text_hint : str
         Advice added to the error raised when the items look like texts
         (strings none of which is an existing file).
+    share : bool, default=False
+        The items are a share of a larger collection (a task's): strings none of
+        which exists are not taken for texts (the others may exist); the missing
+        files are told one by one, by their rows of the collection.
 
     Raises
     ------
@@ -392,7 +396,11 @@ def check_image_items(items: Sequence[Any], *, text_hint: str) -> None:
             )
         if kind == "array":
             _check_array(item, index)
-    if first_kind == "path" and not any(os.path.exists(os.fspath(item)) for item in items):
+    if (
+        first_kind == "path"
+        and not share
+        and not any(os.path.exists(os.fspath(item)) for item in items)
+    ):
         sample = describe_item(items[0])
         raise ValueError(
             f"none of the {len(items)} string or path inputs is an existing file or folder "

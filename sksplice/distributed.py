@@ -413,7 +413,8 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     # Every option the fits of the clone would refuse (a misspelt solver or device, an
     # l1_penalty of 2 or more ...), refused now: not after the vocabulary is embedded,
     # then again in the first fit of every worker.
-    clone(splice)._check_params()
+    checked = clone(splice)
+    checked._check_params()
     # The transformer's own rules (and errors) for vocabulary and vocabulary_size.
     concepts, _ = resolve_concepts(
         params.get("vocabulary"),
@@ -423,6 +424,9 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     )
     if not params.get("concepts_centered"):
         check_two_concepts(concepts, None)
+    # (and what no sample decides: a centre given or published of another width, a mean
+    # file missing, a target_l0 out of reach)
+    checked._checked_without_samples(concepts)
     from ._model_names import own_centre_of
 
     # (weights that cannot be fetched are told as fit tells them: the published mean
@@ -462,7 +466,9 @@ def _embed_chunk(
         return (emb, skipped) if return_skipped else emb
     # (a subclass with its own embed_images is called through it)
     if _is_plain_clip(embedder):
-        emb, skipped = embedder._embed_images(paths, return_skipped=True, first_index=first_index)
+        emb, skipped = embedder._embed_images(
+            paths, return_skipped=True, first_index=first_index, share=True
+        )
         if skipped and not return_skipped:
             _report_skipped(skipped, len(paths), first_index)
     elif return_skipped:  # (embed_images_dask checked that it takes return_skipped)
@@ -570,6 +576,26 @@ def _infer_n_features(embedder: Any) -> int | None:
     return None
 
 
+def _check_n_features(embedder: Any, n_features: int) -> None:
+    """``n_features`` given is the embedder's width where that is known without its
+    model (its ``embedding_dim_``, or a :class:`~sksplice.CLIPEmbedder`'s config): it
+    was found only once a task had loaded the model and embedded its images, in an
+    error that did not name ``n_features``."""
+    from .embedders import CLIPEmbedder
+
+    known = getattr(embedder, "embedding_dim_", None)
+    if known is None and isinstance(embedder, CLIPEmbedder):
+        try:
+            known = embedder._config("known").embed_dim
+        except Exception:  # (a Hub model's config offline: checked by the tasks)
+            return
+    if isinstance(known, int | np.integer) and known > 0 and int(known) != n_features:
+        raise ValueError(
+            f"n_features={n_features} but the embedder's embeddings have {int(known)} "
+            "dimensions: leave n_features out to use the embedder's"
+        )
+
+
 def _partition_len(part: Any) -> int:
     return len(list(part)) if not hasattr(part, "__len__") else len(part)
 
@@ -674,6 +700,8 @@ def embed_images_dask(
             raise ValueError(
                 "could not infer the embedding dimension of the embedder; pass n_features="
             )
+    else:
+        _check_n_features(embedder, n_features)
 
     import dask.bag as db
 

@@ -857,10 +857,11 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
         _load_model(self._config())
 
     def _embed_images(
-        self, images: Any, *, return_skipped: bool, first_index: int = 0
+        self, images: Any, *, return_skipped: bool, first_index: int = 0, share: bool = False
     ) -> np.ndarray | tuple[np.ndarray, list[SkippedInput]]:
         """:meth:`embed_images`; ``first_index``: the index of ``images[0]`` in a larger
-        collection (a task's share of one), which errors and skipped items name."""
+        collection, which errors and skipped items name; ``share``: ``images`` are a
+        task's share of one (see :func:`sksplice._images.check_image_items`)."""
         config = self._config()
         items = _images.to_item_list(images, what="images")
         hint = (
@@ -868,7 +869,7 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             if self.modality == "image"
             else "use embed_text() to embed texts"
         )
-        _images.check_image_items(items, text_hint=hint)
+        _images.check_image_items(items, text_hint=hint, share=share)
         if self.on_error == "raise":
             # (a missing file is seen without decoding anything: not after every image
             # before it has been embedded)

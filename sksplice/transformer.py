@@ -1294,6 +1294,27 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
             )
         return X, concepts, n_full, width, columns
 
+    def _checked_without_samples(self, concepts: list[str]) -> None:
+        """What :meth:`fit` checks before the concepts are embedded that depends on no
+        sample, for :func:`~sksplice.distributed.precompute_concept_embeddings`: where
+        the concepts' width is known without embedding them, ``target_l0`` against it,
+        and a centre given or published (read, downloaded if it must be) against it. A
+        clone fitted on a worker refused these only after the vocabulary was embedded."""
+        width = self._concept_width(concepts, None)
+        if width is None:
+            return
+        if self.target_l0 is not None:
+            check_target_l0(
+                float(self.target_l0), len(concepts), width, centred=not self.concepts_centered
+            )
+        learned = (
+            self.image_mean is None
+            if self.modality == "image"
+            else self.text_mean is None or isinstance(self.text_mean, str)
+        )
+        if not learned:
+            resolve_mean(self, np.empty((0, width)), width)
+
     def _cached_as(self, concepts: list[str], n_full: int | None) -> tuple[str, int] | None:
         """The cache key and width of the cached dictionary the concepts are read from, for
         an embedder named by its user (not a :class:`~sksplice.CLIPEmbedder`, whose key

@@ -845,7 +845,7 @@ CASES: list[Case] = [
             vocabulary=VOCAB, concept_embeddings=_nan_at(env.D.T, 1).T, device="cpu"
         ).fit(env.X),
         error=ValueError,
-        names=lambda env: ["concept embeddings hold NaN or infinite values in 1 row(s): 1"],
+        names=lambda env: ["concept_embeddings hold NaN or infinite values in 1 row(s): 1"],
     ),
     Case(
         id="splice-fit-dictionary-rows",

@@ -657,6 +657,29 @@ def test_a_missing_path_is_named_by_its_row(tiny_clip_model, tmp_path):
             X.compute(scheduler="sync")
 
 
+def test_a_missing_file_alone_in_its_task_is_named_by_its_row(tiny_clip_model, tmp_path):
+    # It was "none of the 1 string or path inputs is an existing file or folder (input 0
+    # ...). If they are texts, use ...": the row within the task, and a hint for texts.
+    paths = _write_images(tmp_path, 4)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu")
+    X = embed_images_dask(embedder, [*paths, str(tmp_path / "nope.png")], paths_per_task=2)
+    with pytest.raises(FileNotFoundError, match=r"^input 4: image file not found: .*nope\.png"):
+        X.compute(scheduler="sync")
+
+
+def test_n_features_is_checked_against_the_embedder_before_any_task(tiny_clip_model, tmp_path):
+    # It was found by the first task, once it had loaded the model and embedded its
+    # images, in an error that did not name n_features.
+    paths = _write_images(tmp_path, 2)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu")
+    width = embedder._config("known").embed_dim
+    with pytest.raises(
+        ValueError, match=rf"^n_features={width - 1} but the embedder's .* {width} "
+    ):
+        embed_images_dask(embedder, paths, n_features=width - 1)
+    assert embed_images_dask(embedder, paths, n_features=width).shape == (2, width)
+
+
 # ------------------------------------------------------------------------ grid search
 
 
@@ -889,6 +912,28 @@ def test_precompute_rejects_the_options_fit_rejects_before_embedding(
     given = splice.set_params(concept_embeddings=np.eye(3, 8))
     with pytest.raises(error, match=words):
         precompute_concept_embeddings(given)
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "words"),
+    [
+        ({"image_mean": np.full(7, 0.1)}, ValueError, r"image_mean has shape \(7,\) but the"),
+        ({"image_mean": "missing.npy"}, FileNotFoundError, "does not exist or is not a file"),
+        ({"image_mean": "pretrained"}, ValueError, "needs an embedder with .model"),
+        ({"target_l0": 100.0}, ValueError, "target_l0=100 cannot be reached"),
+        ({"modality": "text", "text_mean": np.full(9, 0.1)}, ValueError, r"shape \(9,\)"),
+    ],
+)
+def test_precompute_rejects_what_no_sample_decides_as_fit_does(tmp_path, params, error, words):
+    # A centre of another width, a mean file that does not exist, a target_l0 out of
+    # reach: accepted here, the whole vocabulary embedded, then refused by the fit of
+    # every worker.
+    embedder = LoggingHashEmbedder(tmp_path / "calls.log", dim=8)
+    embedder.embedding_dim_ = 8  # (the width, known without embedding anything)
+    if isinstance(params.get("image_mean"), str) and params["image_mean"] == "missing.npy":
+        params = {"image_mean": tmp_path / "missing.npy"}
+    splice = SpliceTransformer(embedder=embedder, vocabulary=["red", "green", "blue"], **params)
+    _assert_refused_as_fit_refuses(splice, embedder, error, words)
 
 
 def test_precompute_loads_a_vocabulary_file_as_fit_does(tmp_path):

@@ -213,6 +213,29 @@ def test_aligned_rows_of_a_vocabulary_file_pass_the_spot_check(tmp_path):
     assert CountingEmbedder.n_texts == 8
 
 
+def test_rows_that_are_not_finite_are_refused_before_the_spot_check(tmp_path):
+    # The spot check of the order loaded the model and embedded 8 concepts (numpy warning
+    # of invalid values in divide and matmul) before the rows were found not finite.
+    concepts = random_vocabulary(20)
+    embedder = CountingEmbedder(dim=DIM)
+    raw = embedder.embed_text(concepts)
+    raw[7, 1] = np.inf
+    CountingEmbedder.reset()
+    splice = SpliceTransformer(
+        embedder=embedder,
+        vocabulary=_vocab_file(tmp_path, concepts),
+        concept_embeddings=raw,
+        device="cpu",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # (numpy's invalid values)
+        with pytest.raises(
+            ValueError, match=r"^concept_embeddings hold NaN or infinite values in 1 row\(s\): 7$"
+        ):
+            splice.fit(np.ones((3, DIM)) + np.eye(3, DIM))
+    assert CountingEmbedder.n_calls == 0
+
+
 def test_reversed_rows_are_reported_as_the_authors_order(tmp_path):
     concepts = random_vocabulary(20)
     embedder = CountingEmbedder(dim=DIM)
