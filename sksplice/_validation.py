@@ -551,23 +551,29 @@ def _n_items(obj: Any) -> int | None:
         return None
 
 
-def check_y_length(X: Any, y: Any, rows: str = "rows") -> None:
+def check_y_length(
+    X: Any, y: Any, rows: str = "rows", *, name: str = "y", step: bool = True
+) -> None:
     """Refuse, in ``fit``, a ``y`` of another length than ``X`` (``rows``: what X's items
-    are, ``"inputs"`` or ``"rows"``).
+    are, ``"inputs"`` or ``"rows"``; ``name``: the argument's, ``"y"`` or ``"groups"``;
+    ``step``: the caller is a step of a Pipeline, said in the message).
 
     A Pipeline gives the ``y`` of its final estimator to every step: the step that
     reads it would find the mismatch only once this one had done its work (embedded
     every image, or the vocabulary). Nothing is checked where either has no length
-    to count (a generator, a single path).
+    to count (a generator, a single path). (scikit-learn's own check says "Found input
+    variables with inconsistent numbers of samples: [120, 10]", naming neither.)
     """
     if y is None or X is None:
         return
     n_x, n_y = _n_items(X), _n_items(y)
     if n_x is None or n_y is None or n_x == n_y:
         return
+    what = "label" if name == "y" else "group"
     raise ValueError(
-        f"y has {n_y} labels for the {n_x} {rows} of X: give one label per {rows[:-1]}, in "
-        "their order (a Pipeline gives y to every step, which checks it before its work)"
+        f"{name} has {n_y} {what}s for the {n_x} {rows} of X: give one {what} per "
+        f"{rows[:-1]}, in their order"
+        + (" (a Pipeline gives y to every step, which checks it before its work)" if step else "")
     )
 
 

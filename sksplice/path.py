@@ -41,7 +41,7 @@ from ._pandas import transform_output
 from ._penalty import ZERO_CODE_PENALTY, no_concept_reason
 from ._progress import verbose_logging
 from ._stack import warn_user
-from ._validation import check_flag, check_labels
+from ._validation import check_flag, check_labels, check_y_length
 from ._weights import in_container, recomposition_key
 
 __all__ = ["SplicePath", "splice_path", "splice_validation_curve"]
@@ -525,6 +525,7 @@ def splice_validation_curve(
             f"scoring must be one metric (a string, a callable or None), got a "
             f"{type(scoring).__name__} of {len(scoring)}{_ONE_METRIC}"
         )
+    check_sample_args(X, y, groups, cv)
     X, y, groups = indexable(X, y, groups)
     _check_embeddings(transformer, X, penalties[0])
     _check_targets(estimator, y)
@@ -865,7 +866,25 @@ def _check_probe_params(estimator: Any, what: str = "the probe") -> None:
 def checked_scoring(estimator: Any, scoring: Any, who: str) -> Any:
     """``check_scoring(estimator, scoring=scoring)``, its refusal of a ``scoring`` it
     does not know naming ``who`` (the caller's function or class, as ``GridSearchCV``
-    names itself), not scikit-learn's ``check_scoring``, which the user did not call."""
+    names itself), not scikit-learn's ``check_scoring``, which the user did not call.
+    A name that is not a scorer's is said with its close matches (scikit-learn listed
+    its 50 scorers, in no order, without them)."""
+    from sklearn.metrics import get_scorer_names
+
+    from ._names import close_matches
+    from .exceptions import InvalidParameterError
+
+    listed = scoring if isinstance(scoring, (list, tuple, set, frozenset)) else [scoring]
+    known = get_scorer_names()
+    for name in listed:
+        if isinstance(name, str) and name not in known:
+            close = close_matches(name, known, n=2)
+            hint = " or ".join(map(repr, close))
+            raise InvalidParameterError(
+                f"{who}: scoring {name!r} is not the name of a scikit-learn scorer"
+                + (f"; did you mean {hint}?" if close else "")
+                + " (sklearn.metrics.get_scorer_names() lists them all)"
+            )
     try:
         return check_scoring(estimator, scoring=scoring)
     except (TypeError, ValueError) as exc:
@@ -874,6 +893,20 @@ def checked_scoring(estimator: Any, scoring: Any, who: str) -> Any:
         if named == said:
             raise
         raise type(exc)(named) from None
+
+
+def check_sample_args(X: Any, y: Any, groups: Any, cv: Any) -> None:
+    """Refuse ``y`` or ``groups`` of another length than ``X``, each named (scikit-learn
+    said "Found input variables with inconsistent numbers of samples: [120, 10]"), and
+    a ``cv`` given as a string (its "Got 5." hid the quotes)."""
+    check_y_length(X, y, step=False)
+    check_y_length(X, groups, name="groups", step=False)
+    if isinstance(cv, str):
+        raise TypeError(
+            f"cv={cv!r} is a string: give the number of folds as an int"
+            + (f" (cv={int(cv)})" if cv.strip().isdigit() else "")
+            + ", a cross-validation splitter, or an iterable of (train, test) index arrays"
+        )
 
 
 def _check_editor_names(transformer: Any, estimator: Any, step: str = "estimator") -> None:

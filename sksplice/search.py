@@ -49,6 +49,7 @@ from .path import (
     _route,
     _routing_enabled,
     _scored_folds,
+    check_sample_args,
     checked_scoring,
 )
 
@@ -610,6 +611,7 @@ class SplicePathSearchCV(MetaEstimatorMixin, VersionStampMixin, BaseEstimator):
                 key: check_scoring(self.estimator, scoring=key if spec is None else spec)
                 for key, spec in specs.items()
             }
+        check_sample_args(X, y, split_params.get("groups"), self.cv)
         X, y = indexable(X, y)
         _check_embeddings(transformer, X, penalties[0])
         validate_data(self, X, reset=True, skip_check_array=True)

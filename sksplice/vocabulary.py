@@ -1029,7 +1029,9 @@ def load_image_mean(
         known = ", ".join(f"({m!r}, {p!r})" for m, p in IMAGE_MEANS)
         hint = _checkpoint_mean_hint(model, pretrained)
         raise ValueError(
-            f"No published image mean for model={model!r}, pretrained={pretrained!r}. "
+            f"No published image mean for model={model!r}, pretrained={pretrained!r}"
+            + ("" if hint else _close_published(model, pretrained))
+            + ". "
             + (
                 f"{hint[0].upper()}{hint[1:]}. Else learn"
                 if hint
@@ -1040,6 +1042,24 @@ def load_image_mean(
         )
     path = fetch_remote_file(remote, data_home=data_home)
     return _read_mean(path)
+
+
+def _close_published(model: str, pretrained: str | None) -> str:
+    """`` (did you mean model='ViT-B-32'?)`` for a misspelt model or tag of a published
+    mean (the close matches CLIPEmbedder gives for the same typo), else ``""``."""
+    from ._model_names import config_widths
+    from ._names import close_matches
+
+    models = list(dict.fromkeys(m for m, _ in IMAGE_MEANS))
+    if model not in models:
+        # (a model of open_clip's own, as ViT-L-14, is no typo: it has no published mean)
+        if model in (config_widths() or {}):
+            return ""
+        close = close_matches(model, models, n=1)
+        return f" (did you mean model={close[0]!r}?)" if close else ""
+    tags = [p for m, p in IMAGE_MEANS if m == model]
+    close = close_matches(str(pretrained), tags, n=1)
+    return f" (did you mean pretrained={close[0]!r}?)" if close else ""
 
 
 def _quick_gelu_name(model: str, tag: str) -> str | None:

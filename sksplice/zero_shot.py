@@ -24,6 +24,7 @@ from ._validation import (
     check_finite_rows,
     check_labels,
     check_number,
+    check_y_length,
     checks_parameters,
     float_dtypes,
     refuse_zero_rows,
@@ -323,6 +324,7 @@ class ZeroShotClassifier(ClassifierMixin, VersionStampMixin, BaseEstimator):
         if y is None:
             X = validated(self, X, dtype=float_dtypes(X), ensure_all_finite=False)
         else:
+            check_y_length(X, y, step=False)
             y = check_labels(y)  # (a missing label is no class "nan")
             X, y = validated(self, X, y, dtype=float_dtypes(X), ensure_all_finite=False)
             check_classification_targets(y)

@@ -12,7 +12,7 @@ import sklearn
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -434,18 +434,51 @@ def test_the_penalty_column_keeps_the_type_of_the_grid_as_in_grid_search(problem
 
 def test_a_misspelt_scoring_is_refused_in_the_name_of_the_caller(problem):
     # It named scikit-learn's check_scoring ("The 'scoring' parameter of check_scoring
-    # must be ..."), a function the user did not call; GridSearchCV names itself.
+    # must be ..."), a function the user did not call; GridSearchCV names itself. Then
+    # it listed scikit-learn's 50 scorers in no order (1,387 characters), without the
+    # close match.
     from sksplice import splice_validation_curve
+    from sksplice.exceptions import InvalidParameterError
 
     splicer, X, y = problem
     pipe = make_pipeline(clone(splicer), probe())
     with pytest.raises(ValueError, match=r"The 'scoring' parameter of GridSearchCV must"):
         GridSearchCV(pipe, {KEY: PENALTIES}, scoring="acuracy").fit(X, y)
-    with pytest.raises(ValueError, match=r"The 'scoring' parameter of SplicePathSearchCV must"):
+    said = (
+        "{}: scoring 'acuracy' is not the name of a scikit-learn scorer; did you mean "
+        "'accuracy' or 'top_k_accuracy'? (sklearn.metrics.get_scorer_names() lists them all)"
+    )
+    with pytest.raises(InvalidParameterError) as info:
         SplicePathSearchCV(pipe, PENALTIES, scoring="acuracy").fit(X, y)
-    said = r"The 'scoring' parameter of splice_validation_curve must"
-    with pytest.raises(ValueError, match=said):
+    assert str(info.value) == said.format("SplicePathSearchCV")
+    with pytest.raises(InvalidParameterError) as info:
         splice_validation_curve(clone(splicer), probe(), X, y, PENALTIES, scoring="acuracy")
+    assert str(info.value) == said.format("splice_validation_curve")
+    # (one of several metrics)
+    with pytest.raises(InvalidParameterError, match=r"'f1_macroo' .*did you mean 'f1_macro'"):
+        SplicePathSearchCV(pipe, PENALTIES, scoring=["accuracy", "f1_macroo"]).fit(X, y)
+
+
+def test_arguments_of_another_length_and_a_cv_string_are_named(problem):
+    # "Found input variables with inconsistent numbers of samples: [120, 10]" named
+    # neither y nor groups; cv="5" was said as "Got 5.", its quotes lost.
+    from sksplice import splice_validation_curve
+
+    splicer, X, y = problem
+    pipe = make_pipeline(clone(splicer), probe())
+    n = len(y)
+    with pytest.raises(ValueError, match=rf"^y has 10 labels for the {n} rows of X: give one"):
+        SplicePathSearchCV(pipe, PENALTIES).fit(X, y[:10])
+    with pytest.raises(ValueError, match=rf"^groups has 5 groups for the {n} rows of X"):
+        SplicePathSearchCV(pipe, PENALTIES, cv=GroupKFold(2)).fit(X, y, groups=np.arange(5))
+    with pytest.raises(
+        TypeError, match=r"^cv='5' is a string: give the number of folds as an int \(cv=5\)"
+    ):
+        SplicePathSearchCV(pipe, PENALTIES, cv="5").fit(X, y)
+    with pytest.raises(ValueError, match=rf"^y has 10 labels for the {n} rows of X"):
+        splice_validation_curve(clone(splicer), probe(), X, y[:10], PENALTIES)
+    with pytest.raises(TypeError, match=r"^cv='3' is a string"):
+        splice_validation_curve(clone(splicer), probe(), X, y, PENALTIES, cv="3")
 
 
 def test_search_without_targets_equals_grid_search(problem):

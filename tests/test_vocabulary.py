@@ -156,8 +156,25 @@ def test_model_without_published_mean(tmp_path, no_network, model, pretrained):
     with pytest.raises(ValueError, match=r"No published image mean.*image_mean=None") as info:
         load_image_mean(model, pretrained, data_home=tmp_path)
     assert "('ViT-B-32', 'laion2b_s34b_b79k')" in str(info.value)
+    assert "did you mean" not in str(info.value)  # (no typo: a model with no mean)
     with pytest.raises(TypeError, match="model"):
         load_image_mean(None, "openai")
+
+
+@pytest.mark.parametrize(
+    ("model", "pretrained", "close"),
+    [("ViT-B-32x", "openai", "model='ViT-B-32'"), ("ViT-B-32", "openia", "pretrained='openai'")],
+)
+def test_a_misspelt_model_or_tag_of_a_published_mean_gets_its_close_match(
+    tmp_path, no_network, model, pretrained, close
+):
+    # as CLIPEmbedder says the same typo (the mean's error listed the published pairs only)
+    with pytest.raises(
+        ValueError,
+        match=rf"^No published image mean for model={model!r}, pretrained={pretrained!r} "
+        rf"\(did you mean {close}\?\)\. Published means exist for",
+    ):
+        load_image_mean(model, pretrained, data_home=tmp_path)
 
 
 # ------------------------------------------------------------------ network path
