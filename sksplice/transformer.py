@@ -671,7 +671,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
     device : str or torch.device, default="auto"
         Torch device of the solver (``"auto"``: CUDA when available).
     tol : float, default=1e-6
-        Relative duality gap at which a row's solution is accepted.
+        Relative duality gap at which a row's solution is accepted, in (0, 1).
     transform_max_iter : int, default=None
         Iteration limit of the solver run by ``transform`` (named as in
         :class:`sklearn.decomposition.SparseCoder`); ``None`` uses the
@@ -874,7 +874,8 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         # (and below ZERO_CODE_PENALTY without target_l0: see _check_params)
         "l1_penalty": Number(low=0.0, closed="neither"),
         "target_l0": Number(low=0.0, closed="neither", allow_none=True),
-        "tol": Number(low=0.0, closed="neither"),
+        # (a relative duality gap: 1 or more accepts any answer, an uncertified one too)
+        "tol": Number(low=0.0, high=1.0, closed="neither"),
         "transform_max_iter": Integer(allow_none=True),
         "vocabulary_size": VOCABULARY_SIZE,
         "calibration_samples": Integer(),

@@ -61,6 +61,9 @@ def test_a_report_whose_weights_are_all_zero_says_why(run_env, tmp_path, capsys,
         (["profile"], "profile", "required: FOLDER"),
         (["search", "a.png", "--concepts", "a", "--text", "b"], "search", "not allowed with"),
         (["compare", "a/", "b/", "--alternative", "up"], "compare", "invalid choice: 'up'"),
+        # (a word given to cache: it said only that it was not recognised)
+        (["cache", "stale"], "cache", "unrecognized arguments: stale (did you mean --clear stale?"),
+        (["cache", "clera"], "cache", "unrecognized arguments: clera (did you mean --clear? "),
     ],
 )
 def test_an_error_of_a_command_line_is_one_line(argv, command, message, capsys):

@@ -896,7 +896,7 @@ def test_precompute_rejects_a_bad_vocabulary_as_fit_does(tmp_path, vocabulary, e
         ({"l1_penalty": 5.0}, ValueError, "l1_penalty must be below 2, got 5.0"),
         ({"image_mean": "pretraind"}, ValueError, "did you mean 'pretrained'"),
         ({"output": "dens"}, ValueError, "output must be 'sparse' or 'dense', got 'dens'"),
-        ({"tol": "1e-6"}, TypeError, "tol must be a positive finite number"),
+        ({"tol": "1e-6"}, TypeError, r"tol must be a number in \(0, 1\)"),
     ],
 )
 def test_precompute_rejects_the_options_fit_rejects_before_embedding(

@@ -1022,7 +1022,8 @@ def test_a_fitted_clip_embedder_changed_after_fit_is_named(tiny_clip_model):
 @pytest.mark.parametrize(
     ("param", "value", "message"),
     [
-        ("tol", 0, "tol must be a positive finite number, got 0"),
+        ("tol", 0, "tol must be a number in (0, 1), got 0"),
+        ("tol", 5, "tol must be a number in (0, 1), got 5"),
         ("transform_max_iter", 0, "transform_max_iter must be a positive integer or None"),
         ("verbose", -1, "verbose must be 0 (quiet) or more, got -1"),
         ("memory_budget", 0, "memory_budget must be a positive integer or None, got 0"),

@@ -484,8 +484,33 @@ def parse_command_line(argv: Sequence[str] | None = None) -> argparse.Namespace:
                 " (compare takes two collections, A and B; to compare more, use sksplice "
                 "profile: a folder of one sub-folder per class, or .npy files with --labels)"
             )
+        elif not unknown and args.command == "cache":
+            close = _cache_words(command_parser, extras[0])
         command_parser.error(f"unrecognized arguments: {' '.join(extras)}{close}")
     return args
+
+
+def _cache_words(command_parser: argparse.ArgumentParser, word: str) -> str:
+    """`` (sksplice cache takes no word: --clear stale ...)`` for a word given to
+    ``sksplice cache`` (``sksplice cache clera``: argparse said only that it was not
+    recognised), with the ``--clear`` it is close to."""
+    from .._names import close_matches
+
+    (clear,) = (a for a in command_parser._actions if "--clear" in a.option_strings)
+    kinds = list(clear.choices or ())
+    close = close_matches(word, [*kinds, "clear"], n=1)
+    if close and close[0] in kinds:
+        meant = f"did you mean --clear {close[0]}? "
+    elif close:
+        meant = "did you mean --clear? "
+    elif os.path.isdir(word):
+        meant = f"did you mean --cache-dir {word}? "
+    else:
+        meant = ""
+    return (
+        f" ({meant}sksplice cache takes no word: it lists the cache folder, --clear "
+        f"{{{','.join(kinds)}}} removes entries, and --cache-dir names another folder)"
+    )
 
 
 def _help(parser: argparse.ArgumentParser, words: Sequence[str], commands: list[str]) -> NoReturn:
