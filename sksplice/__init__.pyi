@@ -15,6 +15,8 @@ from .embedders import CLIPEmbedder as CLIPEmbedder
 from .path import SplicePath as SplicePath
 from .path import splice_path as splice_path
 from .path import splice_validation_curve as splice_validation_curve
+from .pipeline import SplicePipeline as SplicePipeline
+from .pipeline import make_pipeline as make_pipeline
 from .probes import probe_concepts as probe_concepts
 from .probes import zero_concept_coefficients as zero_concept_coefficients
 from .retrieval import ConceptRetriever as ConceptRetriever

@@ -823,14 +823,19 @@ class ConceptEditor(TransformerMixin, VersionStampMixin, BaseEstimator):
         with restored_on_failure(self):
             return self._fit(X)
 
-    def _fit(self, X: Any) -> ConceptEditor:
-        """:meth:`fit` (the editor's attributes are put back when it raises)."""
+    def _check_params(self) -> tuple[list[str], list[str] | None]:
+        """Validate the parameters (nothing is fitted); the names to remove and to keep."""
         with parameters_of(self):
             check_option(self.output, "output", _OUTPUTS)
             _check_neighbor_params(self.n_neighbors, self.similarity_threshold)
             check_flag(self.ignore_unknown, "ignore_unknown")
             remove = _name_list(self.remove, "remove")
             keep = None if self.keep is None else _name_list(self.keep, "keep")
+        return remove, keep
+
+    def _fit(self, X: Any) -> ConceptEditor:
+        """:meth:`fit` (the editor's attributes are put back when it raises)."""
+        remove, keep = self._check_params()
         expand = self.n_neighbors > 0 or self.similarity_threshold is not None
         # (the concepts of a fitted `splice` in another order: read by name; a FrozenEstimator
         # gives its transformer's attributes)
