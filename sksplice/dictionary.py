@@ -1086,8 +1086,9 @@ def kept_blocks(
 def partial_dictionary_key(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], int, int]:
     """What the ``.partial`` folder of a stopped embedding holds: the key of the
     dictionary it embeds (``embedder``, ``size``, ``vocabulary`` digest, as
-    :func:`cached_dictionary_key`), read from the header of its first readable block,
-    the number of its finished blocks and the number of blocks of the whole embedding.
+    :func:`cached_dictionary_key`), read from the headers of its blocks, the number of
+    its finished blocks (those whose header can be read, of that dictionary) and the
+    number of blocks of the whole embedding.
 
     Raises
     ------
@@ -1095,15 +1096,22 @@ def partial_dictionary_key(folder: str | os.PathLike[str]) -> tuple[dict[str, An
         If no block of the folder can be read.
     """
     blocks = sorted(Path(folder).glob("block-*.npz"))
+    found: list[tuple[str, int]] = []
     for path in blocks:
         try:
             with zipfile.ZipFile(path) as archive:
                 header = _npz_header(archive)
-            key, n_blocks = json.loads(header["dictionary"]), int(header["n_blocks"])
-        except Exception:  # (a damaged block, or one of another layout: the next one)
+            found.append((str(header["dictionary"]), int(header["n_blocks"])))
+        except Exception:  # (a damaged block, or one of another layout: not counted)
+            continue
+    for text, n_blocks in found:
+        try:
+            key = json.loads(text)
+        except ValueError:
             continue
         if isinstance(key, dict):
-            return key, len(blocks), n_blocks
+            done = sum(1 for other in found if other == (text, n_blocks))
+            return key, done, n_blocks
     raise ValueError(f"none of the {len(blocks)} blocks of {folder} can be read")
 
 

@@ -466,8 +466,10 @@ def _embed_chunk(
         return (emb, skipped) if return_skipped else emb
     # (a subclass with its own embed_images is called through it)
     if _is_plain_clip(embedder):
+        # (a share after the first: its paths, none of which exists, are no texts given
+        # by mistake, which the first share says as such)
         emb, skipped = embedder._embed_images(
-            paths, return_skipped=True, first_index=first_index, share=True
+            paths, return_skipped=True, first_index=first_index, share=first_index > 0
         )
         if skipped and not return_skipped:
             _report_skipped(skipped, len(paths), first_index)

@@ -816,7 +816,9 @@ def _check_transformer(transformer: Any) -> None:
         )
 
 
-def _check_probe_params(estimator: Any, what: str = "the probe") -> None:
+def _check_probe_params(
+    estimator: Any, what: str = "the probe", when: str = "before the vocabulary is embedded"
+) -> None:
     """Refuse an invalid parameter of the probe (``LogisticRegression(C=-1)``,
     ``solver="lbgfs"``) and of its steps and inner estimators, before any fit.
 
@@ -845,9 +847,7 @@ def _check_probe_params(estimator: Any, what: str = "the probe") -> None:
             try:
                 validate()
             except InvalidParameterError as exc:
-                raise InvalidParameterError(
-                    f"{what}{where}: {exc} (checked before the vocabulary is embedded)"
-                ) from exc
+                raise InvalidParameterError(f"{what}{where}: {exc} (checked {when})") from exc
             except Exception:  # (the check failing its own way: the fit will tell)
                 pass
         try:
@@ -874,7 +874,13 @@ def checked_scoring(estimator: Any, scoring: Any, who: str) -> Any:
     from ._names import close_matches
     from .exceptions import InvalidParameterError
 
-    listed = scoring if isinstance(scoring, (list, tuple, set, frozenset)) else [scoring]
+    listed = (
+        list(scoring.values())
+        if isinstance(scoring, Mapping)
+        else scoring
+        if isinstance(scoring, (list, tuple, set, frozenset))
+        else [scoring]
+    )
     known = get_scorer_names()
     for name in listed:
         if isinstance(name, str) and name not in known:
@@ -901,8 +907,8 @@ def check_sample_args(X: Any, y: Any, groups: Any, cv: Any) -> None:
     a ``cv`` given as a string (its "Got 5." hid the quotes)."""
     check_y_length(X, y, step=False)
     check_y_length(X, groups, name="groups", step=False)
-    if isinstance(cv, str):
-        raise TypeError(
+    if isinstance(cv, str):  # (a ValueError, as scikit-learn's check_cv raises)
+        raise ValueError(
             f"cv={cv!r} is a string: give the number of folds as an int"
             + (f" (cv={int(cv)})" if cv.strip().isdigit() else "")
             + ", a cross-validation splitter, or an iterable of (train, test) index arrays"

@@ -14,9 +14,9 @@ Pipeline does.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.pipeline import make_pipeline as _make_pipeline
 from sklearn.utils.metaestimators import available_if
@@ -26,7 +26,9 @@ __all__ = ["SplicePipeline", "check_steps", "make_pipeline"]
 
 def check_steps(pipeline: Pipeline) -> None:
     """Check the options of every step of ``pipeline`` that its ``fit`` checks without
-    the data, in the order of the steps; nothing is fitted, loaded or embedded.
+    the data, in the order of the steps; nothing is fitted or embedded, and the steps
+    are not changed (a sentence-transformers model may be loaded to learn its width,
+    and a published mean read or downloaded, as the step's ``fit`` would first).
 
     - :class:`~sksplice.CLIPEmbedder`: its model, weights, device and other options
       (as its ``fit`` does, reading open_clip's configurations, loading no weights);
@@ -38,7 +40,13 @@ def check_steps(pipeline: Pipeline) -> None:
     - :class:`~sksplice.ZeroShotClassifier` and
       :class:`~sksplice.sentence.SentenceTransformerEmbedder`: their parameters;
     - any other estimator with scikit-learn's declared parameter constraints
-      (``LogisticRegression(C=-1)``, a misspelt ``solver``), and those it holds.
+      (``LogisticRegression(C=-1)``, a misspelt ``solver``), and those it holds (a
+      ``SpliceTransformer`` held by a ``ColumnTransformer``, a ``FeatureUnion`` or a
+      ``FrozenEstimator`` is left to its own ``fit``).
+
+    Steps that are not ``(name, estimator)`` pairs are left to the Pipeline's own
+    checks. Warnings of the checks (a vocabulary file's repeated lines) are given by
+    the fits, not here too.
 
     Parameters
     ----------
@@ -57,36 +65,55 @@ def check_steps(pipeline: Pipeline) -> None:
     from .transformer import SpliceTransformer
     from .zero_shot import ZeroShotClassifier
 
+    steps = getattr(pipeline, "steps", None)
+    if not isinstance(steps, list) or not all(
+        isinstance(item, tuple) and len(item) == 2 for item in steps
+    ):
+        return  # (the Pipeline's fit says what is wrong with them)
     previous: Any = None
-    for name, step in pipeline.steps:
-        if step is None or (isinstance(step, str) and step == "passthrough"):
-            continue
-        if isinstance(step, Pipeline):
-            check_steps(step)
-        elif isinstance(step, CLIPEmbedder):
-            step._config("known")
-        elif isinstance(step, SpliceTransformer):
-            checked = clone(step)
-            checked._check_params()
-            concepts, _ = checked._resolve_concepts()
-            checked._checked_without_samples(concepts)
-        elif isinstance(step, ConceptEditor):
-            step._check_params()
-            if isinstance(previous, SpliceTransformer):
-                _check_editor_names(previous, step, name)
-        elif isinstance(step, ZeroShotClassifier | SentenceTransformerEmbedder):
-            clone(step)._check_params()
-        else:
-            _check_probe_params(step, f"step {name!r}")
-        previous = step
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, step in steps:
+            if step is None or (isinstance(step, str) and step == "passthrough"):
+                continue
+            # (the steps themselves, not clones: an embedder that is no estimator may
+            # hold what cannot be copied, a loaded model; nothing here changes them)
+            if isinstance(step, Pipeline):
+                check_steps(step)
+            elif isinstance(step, CLIPEmbedder):
+                step._config("known")
+            elif isinstance(step, SpliceTransformer):
+                step._check_params()
+                concepts, _ = step._resolve_concepts()
+                step._checked_without_samples(concepts)
+            elif isinstance(step, ConceptEditor):
+                step._check_params()
+                if isinstance(previous, SpliceTransformer):
+                    _check_editor_names(previous, step, name)
+            elif isinstance(step, ZeroShotClassifier | SentenceTransformerEmbedder):
+                step._check_params()
+            else:
+                _check_probe_params(step, f"step {name!r}", when=_BEFORE_ANY_STEP)
+            previous = step
 
 
-def _final_has(method: str) -> Any:
-    def check(self: Pipeline) -> bool:
-        final = self._final_estimator
-        return final == "passthrough" or hasattr(final, method)
+#: When :func:`check_steps` checks, as its errors say it.
+_BEFORE_ANY_STEP = "before any step of the pipeline is fitted"
 
-    return check
+
+def _can_fit_transform(self: Pipeline) -> bool:
+    """As :class:`~sklearn.pipeline.Pipeline` offers ``fit_transform``."""
+    final = self._final_estimator
+    return (
+        (isinstance(final, str) and final == "passthrough")
+        or hasattr(final, "transform")
+        or hasattr(final, "fit_transform")
+    )
+
+
+def _can_fit_predict(self: Pipeline) -> bool:
+    """As :class:`~sklearn.pipeline.Pipeline` offers ``fit_predict``."""
+    return hasattr(self._final_estimator, "fit_predict")
 
 
 class SplicePipeline(Pipeline):
@@ -118,13 +145,13 @@ class SplicePipeline(Pipeline):
     >>> words = [f"concept {i}" for i in range(20)]
     >>> emb = np.random.default_rng(0).normal(size=(20, 8))
     >>> pipe = make_pipeline(
-    ...     SpliceTransformer(vocabulary=words, concept_embeddings=emb, l1_penalty=5),
-    ...     LogisticRegression(),
+    ...     SpliceTransformer(vocabulary=words, concept_embeddings=emb),
+    ...     LogisticRegression(C=-1),
     ... )
-    >>> pipe.fit(np.ones((4, 8)), [0, 1, 0, 1])
+    >>> pipe.fit(np.ones((4, 8)), [0, 1, 0, 1])  # (refused before any row is decomposed)
     Traceback (most recent call last):
     ...
-    sksplice.exceptions.InvalidParameterError: SpliceTransformer: l1_penalty must be below 2...
+    sklearn.utils._param_validation.InvalidParameterError: step 'logisticregression': The 'C'...
     """
 
     def fit(self, X: Any, y: Any = None, **params: Any) -> SplicePipeline:
@@ -134,14 +161,14 @@ class SplicePipeline(Pipeline):
         super().fit(X, y, **params)
         return self
 
-    @available_if(_final_has("fit_transform"))
+    @available_if(_can_fit_transform)
     def fit_transform(self, X: Any, y: Any = None, **params: Any) -> Any:
         """Check every step (:func:`~sksplice.pipeline.check_steps`), then as
         :meth:`sklearn.pipeline.Pipeline.fit_transform`."""
         check_steps(self)
         return super().fit_transform(X, y, **params)
 
-    @available_if(_final_has("fit_predict"))
+    @available_if(_can_fit_predict)
     def fit_predict(self, X: Any, y: Any = None, **params: Any) -> Any:
         """Check every step (:func:`~sksplice.pipeline.check_steps`), then as
         :meth:`sklearn.pipeline.Pipeline.fit_predict`."""

@@ -495,17 +495,27 @@ def _set_title(ax: Axes, title: str) -> None:
 
 
 def _check_color(color: Any) -> None:
-    """``color`` is one colour matplotlib knows (its own error, "'facecolor' or 'color'
-    argument must be a valid color or sequence of colors", named no parameter)."""
+    """``color`` is a colour matplotlib knows, or a list of them (its own error,
+    "'facecolor' or 'color' argument must be a valid color or sequence of colors",
+    named no parameter)."""
     from matplotlib.colors import is_color_like
 
-    if color is None or (isinstance(color, str) and is_color_like(color)):
-        return  # (None: matplotlib's next colour)
-    if not isinstance(color, str) and np.ndim(color) == 1 and is_color_like(color):
-        return
+    if color is None:
+        return  # (matplotlib's next colour)
+    if isinstance(color, str):
+        if is_color_like(color):
+            return
+    elif isinstance(color, list | tuple | np.ndarray):
+        if is_color_like(color):  # (an RGB(A) tuple)
+            return
+        # (a colour per bar, as matplotlib's barh takes them; a bare number is none)
+        if len(color) and all(
+            is_color_like(c) and not isinstance(c, numbers.Number) for c in color
+        ):
+            return
     raise ValueError(
         f"color={color!r} is not a matplotlib colour: give one colour, such as 'C0', "
-        "'tab:blue', '#1f77b4' or an RGB(A) tuple of floats in [0, 1]"
+        "'tab:blue', '#1f77b4' or an RGB(A) tuple of floats in [0, 1], or a list of them"
     )
 
 
@@ -538,8 +548,9 @@ def plot_decomposition(
     title : str, default=None
         Axes title; one too wide for the figure is wrapped (see
         :func:`plot_class_profile`).
-    color : str or tuple of float, default="C0"
-        Bar colour: one matplotlib colour, for every bar.
+    color : str, tuple of float or list of them, default="C0"
+        Bar colour: one matplotlib colour for every bar, or a list of colours as
+        matplotlib's ``barh`` takes them (bottom bar first, repeated if shorter).
 
     Returns
     -------

@@ -2999,6 +2999,32 @@ def test_a_closed_standard_output_is_noted_on_standard_error(
     ), last
 
 
+def test_only_a_piped_standard_output_takes_windows_einval_for_a_closed_pipe(tmp_path, monkeypatch):
+    # A file that refuses a write with EINVAL is an error of the run (exit 1), not a
+    # reader that went away (exit 0, no file): only standard output, and only a pipe.
+    from sksplice.cli import _logging
+    from sksplice.cli._output import naming_write_errors
+
+    monkeypatch.setattr(_logging, "_WINDOWS", True)
+    einval = OSError(errno.EINVAL, "Invalid argument")
+    with open(tmp_path / "out.txt", "w") as regular:
+        monkeypatch.setattr(sys, "stdout", regular)
+        assert _logging.as_closed_pipe(einval) is einval
+    pipe = _ClosingPipe(n=0)
+    try:
+        monkeypatch.setattr(sys, "stdout", pipe)
+        assert isinstance(_logging.as_closed_pipe(einval), BrokenPipeError)
+        refused = r"^cannot write out\.jsonl: Invalid argument$"
+        with pytest.raises(cli.CLIError, match=refused), naming_write_errors("out.jsonl"):
+            raise einval
+        with pytest.raises(BrokenPipeError), naming_write_errors("standard output"):
+            raise einval
+    finally:
+        pipe.close_fds()
+    monkeypatch.setattr(_logging, "_WINDOWS", False)
+    assert _logging.as_closed_pipe(einval) is einval
+
+
 @pytest.mark.parametrize("command", ["profile", "compare"])
 def test_a_table_s_reader_that_closes_early_is_noted_as_such(
     command, image_tree, vocab_file, inproc, capsys, monkeypatch

@@ -391,8 +391,13 @@ def test_a_stopped_vocabulary_embedding_is_listed_with_its_model_size_and_progre
         f"{embedder.cache_key()}, 2000 concepts (2 of 3 blocks of a vocabulary embedding that "
         "was stopped, or is running; the next run resumes from them)"
     ), entry
-    # blocks that cannot be read: named by the folder, as before
-    for block in folder.iterdir():
+    # a block that cannot be read is not counted as done; none: named by the folder
+    blocks = sorted(folder.iterdir())
+    blocks[0].write_bytes(b"not a block")
+    code, out, err = _main(["cache", "-f", "json"], capsys)
+    (entry,) = json.loads(out)["entries"]
+    assert "concepts (1 of 3 blocks of a vocabulary embedding" in entry["what"], entry
+    for block in blocks:
         block.write_bytes(b"not a block")
     code, out, err = _main(["cache", "-f", "json"], capsys)
     (entry,) = json.loads(out)["entries"]

@@ -667,6 +667,16 @@ def test_a_missing_file_alone_in_its_task_is_named_by_its_row(tiny_clip_model, t
         X.compute(scheduler="sync")
 
 
+def test_captions_given_for_image_paths_are_said_to_be_texts(tiny_clip_model):
+    # (by the first share: its paths, none of which exists, are texts given by mistake)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, device="cpu", on_error="skip")
+    X = embed_images_dask(embedder, ["a dog on a beach", "a cat", "a bird"], paths_per_task=2)
+    with pytest.raises(
+        ValueError, match=r"^none of the 2 string or path inputs .*If they are texts"
+    ):
+        X.compute(scheduler="sync")
+
+
 def test_n_features_is_checked_against_the_embedder_before_any_task(tiny_clip_model, tmp_path):
     # It was found by the first task, once it had loaded the model and embedded its
     # images, in an error that did not name n_features.

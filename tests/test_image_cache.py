@@ -143,8 +143,9 @@ def test_a_second_run_of_any_command_reads_the_embeddings_of_the_first(
     # second run read it)
     assert (
         f"sksplice: 6 embeddings kept in the cache of image embeddings ({folder}): later runs "
-        "of any command on these files with this model read them instead of embedding them "
-        "again (--no-image-cache neither reads nor keeps them)"
+        "of any command on these files with this model, and these releases of sksplice and "
+        "the libraries it embeds with, read them instead of embedding them again "
+        "(--no-image-cache neither reads nor keeps them)"
     ) in err.splitlines(), err
     key = json.loads((folder / "key.json").read_text(encoding="utf-8"))
     assert key["embedder"].startswith("open_clip/sksplice-test-tiny/") and key["sksplice"]

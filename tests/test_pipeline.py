@@ -6,13 +6,13 @@ import pickle
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.pipeline import make_pipeline as sklearn_make_pipeline
-from sklearn.preprocessing import MaxAbsScaler
+from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler
 
 from sksplice import (
     CLIPEmbedder,
@@ -105,12 +105,86 @@ def test_every_step_is_checked_before_the_first_step_works(
         X, y = [str(tmp_path / f"{i}.png") for i in range(4)], [0, 1, 0, 1]
     else:
         X, y = _data()
-    pipe = make_pipeline(*chosen)
+    # (a first step that does work: it is never fitted)
+    first = _Recorder()
+    pipe = make_pipeline(first, *chosen)
     with pytest.raises(error, match=words):
         pipe.fit(X, y)
     if hasattr(pipe, "fit_transform"):
         with pytest.raises(error, match=words):
             pipe.fit_transform(X, y)
+    assert first.fitted == 0
+    # (scikit-learn's Pipeline fits the steps before the one at fault, and perhaps more)
+    with pytest.raises(BaseException):  # noqa: B017 (its own error, or a guard's)
+        sklearn_make_pipeline(first, *chosen).fit(X, y)
+    assert first.fitted == 1
+
+
+class _Recorder(FunctionTransformer):
+    """A step that passes its input on and counts its fits (the work of a first step)."""
+
+    fitted = 0
+
+    def fit(self, X, y=None):
+        type(self).fitted += 1
+        return super().fit(X, y)
+
+
+@pytest.fixture(autouse=True)
+def _no_fits_recorded():
+    _Recorder.fitted = 0
+
+
+def test_an_embedder_that_cannot_be_copied_is_checked_as_it_is(isolated_folders):
+    # The steps were cloned to be checked: an embedder that is no estimator was
+    # deep-copied, and one holding a lock (a loaded model) failed with "cannot pickle
+    # '_thread.lock'" where scikit-learn's Pipeline fits it.
+    import threading
+
+    rng = np.random.default_rng(0)
+    table = {w: rng.normal(size=8) for w in WORDS}
+
+    class Held:
+        lock = None
+
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def embed_text(self, texts):
+            return np.stack([table[t] for t in texts])
+
+    X, y = _data()
+    splice = SpliceTransformer(embedder=Held(), vocabulary=WORDS, device="cpu", l1_penalty=0.1)
+    pipe = make_pipeline(splice, LogisticRegression()).fit(X, y)
+    assert pipe.score(X, y) > 0.5
+
+
+def test_fit_transform_and_fit_predict_are_offered_as_a_pipeline_offers_them():
+    class TransformOnly(BaseEstimator):  # (fit and transform, no fit_transform)
+        def fit(self, X, y=None):
+            return self
+
+        def transform(self, X):
+            return X
+
+    for final in (TransformOnly(), "passthrough", LogisticRegression(), KMeans(2)):
+        ours = make_pipeline(_splice(), final)
+        theirs = sklearn_make_pipeline(_splice(), final)
+        for method in ("fit_transform", "fit_predict"):
+            assert hasattr(ours, method) == hasattr(theirs, method), (final, method)
+    X, _ = _data()
+    W = make_pipeline(_splice(l1_penalty=0.1), TransformOnly()).fit_transform(X)
+    assert W.shape == (len(X), len(WORDS))
+
+
+def test_steps_that_are_not_pairs_are_refused_by_the_pipeline_s_own_check():
+    X, y = _data()
+    for steps in ([_splice(), LogisticRegression()], [("a", _splice(), 3)]):
+        with pytest.raises((TypeError, ValueError)) as ours:
+            SplicePipeline(steps).fit(X, y)
+        with pytest.raises((TypeError, ValueError)) as theirs:
+            Pipeline(steps).fit(X, y)
+        assert str(ours.value) == str(theirs.value)
 
 
 def test_a_checked_pipeline_fits_as_scikit_learn_s_does():

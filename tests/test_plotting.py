@@ -146,13 +146,18 @@ def test_plot_decomposition_errors():
     import matplotlib.pyplot as plt
 
     before = plt.get_fignums()
-    for bad in ("notacolor", ["C0", "C1"], 0.5):
+    for bad in ("notacolor", ["C0", "nope"], 0.5, [0.5, 0.2]):
         with pytest.raises(ValueError, match=rf"color={re.escape(repr(bad))} is not a matplotlib"):
             plot_decomposition(np.ones(6), NAMES, color=bad)
     assert plt.get_fignums() == before
     for good in ("C1", "tab:green", "#1f77b4", "0.4", (0.2, 0.4, 0.6), (0.2, 0.4, 0.6, 0.5), None):
         ax = plot_decomposition(np.ones(6), NAMES, color=good)
         plt.close(ax.figure)
+    # (a colour per bar, as matplotlib's barh takes them: bottom bar first, repeated)
+    ax = plot_decomposition(np.arange(1.0, 4.0), NAMES[:3], color=["red", (0.0, 0.0, 1.0)])
+    faces = [tuple(bar.get_facecolor()) for bar in ax.patches]
+    assert faces == [(1.0, 0.0, 0.0, 1.0), (0.0, 0.0, 1.0, 1.0), (1.0, 0.0, 0.0, 1.0)], faces
+    plt.close(ax.figure)
 
 
 def test_plot_decomposition_refuses_what_labels_or_draws_wrong():

@@ -300,12 +300,15 @@ def test_worked_example_names_the_shortcut_and_docs_numbers(
         if match:
             authors[float(match.group(1))] = tuple(float(v) for v in match.groups()[1:])
     assert sorted(authors) == sorted(result["authors_probe"]) == [1.0, 4.0], authors
-    for c, (used, before, after) in result["authors_probe"].items():
+    for c, (used, before, after, _) in result["authors_probe"].items():
         assert authors[c][0] == used, (c, used)
         assert abs(authors[c][1] - before) <= 0.026 and abs(authors[c][2] - after) <= 0.026, c
-    # measured: C=1 3 concepts 0.100 -> 0.425; C=4 19 concepts 1.000 -> 1.000
-    used_1, before_1, after_1 = result["authors_probe"][1.0]
+    # measured: C=1 3 concepts 0.100 -> 0.425; C=4 19 concepts 1.000 -> 1.000; the page
+    # names the three of C=1, and says that it dropped "snow"
+    used_1, before_1, after_1, names_1 = result["authors_probe"][1.0]
     assert used_1 < 10 and after_1 >= before_1 + 0.2
+    assert set(names_1) == {"seagull", "snowfall", "grasses"}, names_1
+    assert '"seagull" and "snowfall" for waterbird and "grasses"' in " ".join(page.split())
 
 
 def test_names_flow_through_a_concept_editor(rng):

@@ -472,12 +472,12 @@ def test_arguments_of_another_length_and_a_cv_string_are_named(problem):
     with pytest.raises(ValueError, match=rf"^groups has 5 groups for the {n} rows of X"):
         SplicePathSearchCV(pipe, PENALTIES, cv=GroupKFold(2)).fit(X, y, groups=np.arange(5))
     with pytest.raises(
-        TypeError, match=r"^cv='5' is a string: give the number of folds as an int \(cv=5\)"
+        ValueError, match=r"^cv='5' is a string: give the number of folds as an int \(cv=5\)"
     ):
         SplicePathSearchCV(pipe, PENALTIES, cv="5").fit(X, y)
     with pytest.raises(ValueError, match=rf"^y has 10 labels for the {n} rows of X"):
         splice_validation_curve(clone(splicer), probe(), X, y[:10], PENALTIES)
-    with pytest.raises(TypeError, match=r"^cv='3' is a string"):
+    with pytest.raises(ValueError, match=r"^cv='3' is a string"):
         splice_validation_curve(clone(splicer), probe(), X, y, PENALTIES, cv="3")
 
 

@@ -205,7 +205,7 @@ def main(
         print(f"  {name:62s} {value:.3f}")
     authors = _authors_probes(probe[0].transform(X_train), y_train, W_test, y_test, probe[0])
     print("the paper's probe (L1, no intercept), the same weights, before and after zeroing:")
-    for c, (used, before, after) in authors.items():
+    for c, (used, before, after, _) in authors.items():
         print(f"  C={c:g}: {used} concepts used, accuracy {before:.3f} -> {after:.3f}")
 
     fig = Figure(figsize=(11, 4.0), layout="constrained")
@@ -258,11 +258,12 @@ def main(
 
 def _authors_probes(
     W_train: Any, y_train: np.ndarray, W_test: Any, y_test: np.ndarray, splice: Any
-) -> dict[float, tuple[int, float, float]]:
+) -> dict[float, tuple[int, float, float, list[str]]]:
     """The probe of the SpLiCE paper's ``experiments/intervention.py`` (an L1-penalised
     logistic regression without intercept, by saga) for each of :data:`AUTHORS_C`,
-    trained on the same concept weights: the number of concepts it uses, and its test
-    accuracy before and after the coefficients of :data:`SPURIOUS` are zeroed."""
+    trained on the same concept weights: the number of concepts it uses, its test
+    accuracy before and after the coefficients of :data:`SPURIOUS` are zeroed, and the
+    concepts it uses."""
     import sklearn
     from sklearn.linear_model import LogisticRegression
     from sklearn.utils.fixes import parse_version
@@ -281,10 +282,12 @@ def _authors_probes(
             C=c, solver="saga", fit_intercept=False, max_iter=5000, random_state=0, **l1
         ).fit(W_train, y_train)
         zeroed = zero_concept_coefficients(clf, SPURIOUS, feature_names=splice)
+        used = np.flatnonzero(np.any(clf.coef_ != 0, axis=0))
         found[c] = (
             int(np.count_nonzero(clf.coef_)),
             float(clf.score(W_test, y_test)),
             float(zeroed.score(W_test, y_test)),
+            [str(name) for name in splice.get_feature_names_out()[used]],
         )
     return found
 

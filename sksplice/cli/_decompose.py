@@ -428,7 +428,8 @@ def _say_image_cache(n_read: int, n_written: int, folder: Path) -> None:
     elif n_written:
         logger.info(
             "%s kept in the cache of image embeddings (%s): later runs of any command "
-            "on these files with this model read them instead of embedding them again "
+            "on these files with this model, and these releases of sksplice and the "
+            "libraries it embeds with, read them instead of embedding them again "
             "(--no-image-cache neither reads nor keeps them)",
             plural(n_written, "embedding"),
             folder,

@@ -498,12 +498,21 @@ _WINDOWS = sys.platform == "win32"
 
 
 def as_closed_pipe(exc: OSError) -> OSError:
-    """``exc``, or the :class:`BrokenPipeError` it stands for: on Windows, a write to a
-    pipe whose reader has gone (``sksplice ... | more`` stopped early) fails with
-    ``OSError: [Errno 22] Invalid argument`` instead (CPython issue 79935), which was
-    said as "cannot write standard output: Invalid argument" and exit status 1."""
+    """``exc``, a failed write to standard output, or the :class:`BrokenPipeError` it
+    stands for: on Windows, a write to a pipe whose reader has gone (``sksplice ... |
+    more`` stopped early) fails with ``OSError: [Errno 22] Invalid argument`` instead
+    (CPython issue 79935), which was said as "cannot write standard output: Invalid
+    argument" and exit status 1. Only where standard output is a pipe: a file that
+    refuses a write stays an error of the run."""
     if _WINDOWS and not isinstance(exc, BrokenPipeError) and exc.errno == errno.EINVAL:
-        return BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+        import stat
+
+        try:
+            piped = stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+        except (AttributeError, OSError, ValueError):
+            piped = False
+        if piped:
+            return BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
     return exc
 
 

@@ -407,7 +407,7 @@ def naming_write_errors(where: str) -> Iterator[None]:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        closed = as_closed_pipe(exc)
+        closed = as_closed_pipe(exc) if where == "standard output" else exc
         if closed is not exc:  # (Windows: the reader went away)
             raise closed from exc
         raise CLIError(f"cannot write {where}: {exc.strerror or exc}") from exc
