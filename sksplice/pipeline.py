@@ -21,6 +21,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.pipeline import make_pipeline as _make_pipeline
 from sklearn.utils.metaestimators import available_if
 
+from ._persistence import VersionStampMixin
+
 __all__ = ["SplicePipeline", "check_steps", "make_pipeline"]
 
 
@@ -116,7 +118,7 @@ def _can_fit_predict(self: Pipeline) -> bool:
     return hasattr(self._final_estimator, "fit_predict")
 
 
-class SplicePipeline(Pipeline):
+class SplicePipeline(VersionStampMixin, Pipeline):
     """A :class:`sklearn.pipeline.Pipeline` that checks every step before fitting one.
 
     Its ``fit``, ``fit_transform`` and ``fit_predict`` first run
@@ -126,7 +128,8 @@ class SplicePipeline(Pipeline):
     :class:`~sklearn.pipeline.Pipeline` does; everything else is scikit-learn's
     Pipeline (parameters, ``clone``, grid search, metadata routing,
     ``set_output``). Build one with :func:`make_pipeline`, or as a Pipeline, from a
-    list of ``(name, estimator)`` steps.
+    list of ``(name, estimator)`` steps. Pickled, it records the sksplice version
+    that made it, as the other estimators of sksplice do.
 
     Parameters
     ----------

@@ -22,6 +22,7 @@ from sksplice import (
     ConceptRetriever,
     SentenceTransformerEmbedder,
     SplicePathSearchCV,
+    SplicePipeline,
     SpliceTransformer,
     ZeroShotClassifier,
 )
@@ -65,6 +66,9 @@ ESTIMATORS = {
     "ZeroShotClassifier": lambda: ZeroShotClassifier(CountingEmbedder(dim=8), classes=["a", "b"]),
     "SplicePathSearchCV": lambda: SplicePathSearchCV(
         make_pipeline(SpliceTransformer(embedder=CountingEmbedder(dim=8))), [0.1, 0.2]
+    ),
+    "SplicePipeline": lambda: SplicePipeline(
+        [("splice", SpliceTransformer(embedder=CountingEmbedder(dim=8), vocabulary=["a", "b"]))]
     ),
 }
 
