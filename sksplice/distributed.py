@@ -394,7 +394,6 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     """
     from sklearn.base import clone
 
-    from ._concepts import check_two_concepts, resolve_concepts
     from .dictionary import embed_vocabulary
 
     params = splice.get_params(deep=False)
@@ -415,18 +414,10 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     # then again in the first fit of every worker.
     checked = clone(splice)
     checked._check_params()
-    # The transformer's own rules (and errors) for vocabulary and vocabulary_size.
-    concepts, _ = resolve_concepts(
-        params.get("vocabulary"),
-        params.get("vocabulary_size"),
-        params.get("data_home"),
-        count_full=False,
-    )
-    if not params.get("concepts_centered"):
-        check_two_concepts(concepts, None)
-    # (and what no sample decides: a centre given or published of another width, a mean
-    # file missing, a target_l0 out of reach)
-    checked._checked_without_samples(concepts)
+    # The transformer's own rules (and errors) for vocabulary and vocabulary_size, and
+    # what no sample decides: a centre given or published of another width, a mean file
+    # missing, a target_l0 out of reach.
+    concepts = checked._checked_without_samples()
     from ._model_names import own_centre_of
 
     # (weights that cannot be fetched are told as fit tells them: the published mean

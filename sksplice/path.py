@@ -926,14 +926,15 @@ def _check_editor_names(transformer: Any, estimator: Any, step: str = "estimator
         step, estimator = estimator.steps[0]
     if not isinstance(estimator, ConceptEditor):
         return
-    # (a vocabulary file or list, or a named vocabulary from the data home: no embedding)
-    unfitted = clone(transformer)
-    concepts, n_full = unfitted._resolve_concepts()
+    # (a vocabulary file or list, or a named vocabulary from the data home: no embedding;
+    # read from the transformer as it is, not a deep copy of its embedder, which may hold
+    # what cannot be copied)
+    concepts, n_full = transformer._resolve_concepts()
 
     def beyond(unknown: list[str]) -> tuple[dict[str, int], int | None]:
         from ._concepts import positions_in_vocabulary
 
-        vocabulary, data_home = unfitted.vocabulary, unfitted.data_home
+        vocabulary, data_home = transformer.vocabulary, transformer.data_home
         return positions_in_vocabulary(vocabulary, concepts, n_full, data_home, unknown)
 
     # (a DataFrame names the columns; an array does not, and the editor needs `splice`)

@@ -35,8 +35,9 @@ def check_steps(pipeline: Pipeline) -> None:
     - :class:`~sksplice.CLIPEmbedder`: its model, weights, device and other options
       (as its ``fit`` does, reading open_clip's configurations, loading no weights);
     - :class:`~sksplice.SpliceTransformer`: its parameters, its vocabulary (a name, a
-      file read, or a list) and, where the width of the concepts is known without
-      embedding them, a centre given or published and ``target_l0`` against it;
+      file read, or a list, of at least two concepts) and, where the width of the
+      concepts is known without embedding them, a centre given or published and
+      ``target_l0`` against it;
     - :class:`~sksplice.ConceptEditor`: its parameters and, right after a
       ``SpliceTransformer``, the names it removes or keeps against its vocabulary;
     - :class:`~sksplice.ZeroShotClassifier` and
@@ -86,8 +87,7 @@ def check_steps(pipeline: Pipeline) -> None:
                 step._config("known")
             elif isinstance(step, SpliceTransformer):
                 step._check_params()
-                concepts, _ = step._resolve_concepts()
-                step._checked_without_samples(concepts)
+                step._checked_without_samples()
             elif isinstance(step, ConceptEditor):
                 step._check_params()
                 if isinstance(previous, SpliceTransformer):

@@ -1286,28 +1286,35 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         width = self._concept_width(concepts, n_full)
         if width is not None and X.shape[1] != width:
             raise self._width_error(X.shape[1], width, columns, self._cached_as(concepts, n_full))
+        self._check_target_l0(len(concepts), X.shape[1])
+        return X, concepts, n_full, width, columns
+
+    def _check_target_l0(self, n_concepts: int, d: int) -> None:
+        """Refuse a ``target_l0`` that ``n_concepts`` concepts of width ``d`` cannot reach."""
         if self.target_l0 is not None:
             check_target_l0(
                 float(self.target_l0),
-                len(concepts),
-                X.shape[1],
+                n_concepts,
+                d,
                 centred=not self.concepts_centered,  # (fit centres raw embeddings)
             )
-        return X, concepts, n_full, width, columns
 
-    def _checked_without_samples(self, concepts: list[str]) -> None:
+    def _checked_without_samples(self) -> list[str]:
         """What :meth:`fit` checks before the concepts are embedded that depends on no
-        sample, for :func:`~sksplice.distributed.precompute_concept_embeddings`: where
-        the concepts' width is known without embedding them, ``target_l0`` against it,
-        and a centre given or published (read, downloaded if it must be) against it. A
-        clone fitted on a worker refused these only after the vocabulary was embedded."""
-        width = self._concept_width(concepts, None)
+        sample (the parameters aside), for
+        :func:`~sksplice.distributed.precompute_concept_embeddings` and
+        :func:`~sksplice.pipeline.check_steps`: the vocabulary resolved (its file read),
+        at least two concepts and, where the concepts' width is known without embedding
+        them, ``target_l0`` and a centre given or published (read, downloaded if it must
+        be) against it. A clone fitted on a worker refused these only after the
+        vocabulary was embedded. Returns the concepts."""
+        concepts, n_full = self._resolve_concepts()
+        if not self.concepts_centered:
+            check_two_concepts(concepts, n_full)
+        width = self._concept_width(concepts, n_full)
         if width is None:
-            return
-        if self.target_l0 is not None:
-            check_target_l0(
-                float(self.target_l0), len(concepts), width, centred=not self.concepts_centered
-            )
+            return concepts
+        self._check_target_l0(len(concepts), width)
         learned = (
             self.image_mean is None
             if self.modality == "image"
@@ -1315,6 +1322,7 @@ class SpliceTransformer(ConceptSpaceMixin, TransformerMixin, VersionStampMixin, 
         )
         if not learned:
             resolve_mean(self, np.empty((0, width)), width)
+        return concepts
 
     def _cached_as(self, concepts: list[str], n_full: int | None) -> tuple[str, int] | None:
         """The cache key and width of the cached dictionary the concepts are read from, for

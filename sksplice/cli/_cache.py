@@ -32,8 +32,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ._logging import CLIError, UsageError, as_closed_pipe
-from ._output import _size, plural
+from ._logging import CLIError, UsageError
+from ._output import _size, naming_write_errors, plural
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +189,14 @@ class _NamedVocabularies:
                 )
         return self._authors[name, size]
 
+    def said(self, key: dict) -> str:
+        """Which vocabulary the dictionary of ``key`` (a cached dictionary's, or a stopped
+        embedding's) holds: a named one (:meth:`which`), else the start of its digest."""
+        digest = str(key["vocabulary"])
+        return self.which(digest, int(key["size"])) or (
+            f"a vocabulary file or list (its concepts' digest {digest[:12]})"
+        )
+
     def which(self, digest: str, size: int) -> str | None:
         """The named vocabulary whose ``size`` most frequent concepts, in one of its
         orders, have the :func:`~sksplice.dictionary.vocabulary_hash` ``digest``
@@ -221,11 +229,8 @@ def _dictionary(path: Path, named: _NamedVocabularies) -> Entry:
     what, vocabulary = path.stem, None
     try:
         key = cached_dictionary_key(path)
-        n_concepts, digest = int(key["size"]), str(key["vocabulary"])
-        what = f"{key['embedder']}, {n_concepts} concepts"
-        vocabulary = named.which(digest, n_concepts) or (
-            f"a vocabulary file or list (its concepts' digest {digest[:12]})"
-        )
+        what = f"{key['embedder']}, {int(key['size'])} concepts"
+        vocabulary = named.said(key)
     except Exception:  # (a file of another layout, or damaged: named by its file)
         pass
     return Entry("dictionary", str(path), files, size, _when(newest), what, "", vocabulary)
@@ -242,14 +247,11 @@ def _partial_dictionary(
     stopped = "a vocabulary embedding that was stopped, or is running; the next run resumes"
     try:
         key, done, n_blocks = partial_dictionary_key(path)
-        n_concepts, digest = int(key["size"]), str(key["vocabulary"])
         what = (
-            f"{key['embedder']}, {n_concepts} concepts ({done} of {n_blocks} blocks of "
+            f"{key['embedder']}, {int(key['size'])} concepts ({done} of {n_blocks} blocks of "
             f"{stopped} from them)"
         )
-        vocabulary = named.which(digest, n_concepts) or (
-            f"a vocabulary file or list (its concepts' digest {digest[:12]})"
-        )
+        vocabulary = named.said(key)
     except Exception:  # (no block that can be read: named by its folder)
         what, vocabulary = f"{path.stem} (the blocks of {stopped} from them)", None
     return Entry("partial dictionary", str(path), files, size, _when(newest), what, "", vocabulary)
@@ -345,16 +347,10 @@ def _entries(n: int) -> str:
 
 
 def _write(entries: list[Entry], fmt: str, folder: Path, cleared: str | None) -> None:
-    """The listing on standard output, which a full disk fails as a run's error."""
-    try:
+    """The listing on standard output, which a full disk fails as a run's error (a
+    closed pipe is raised as it is: ``sksplice cache | head``)."""
+    with naming_write_errors("standard output"):
         _write_listing(entries, fmt, folder, cleared)
-    except BrokenPipeError:  # (its reader went away: ``sksplice cache | head``)
-        raise
-    except OSError as exc:
-        closed = as_closed_pipe(exc)
-        if closed is not exc:  # (Windows: the reader went away)
-            raise closed from exc
-        raise CLIError(f"cannot write standard output: {exc.strerror or exc}") from exc
 
 
 def _write_listing(entries: list[Entry], fmt: str, folder: Path, cleared: str | None) -> None:
