@@ -400,9 +400,8 @@ def precompute_concept_embeddings(splice: Any) -> Any:
     if params.get("concept_embeddings") is not None:
         # (embedded already, given or by an earlier call: the options are checked all
         # the same, as the docs promise, not in the first fit of every worker)
-        checked = clone(splice)
-        checked._check_params()
-        return checked
+        splice._check_params()
+        return clone(splice)
     embedder = params.get("embedder")
     if embedder is None:
         raise ValueError(
@@ -411,13 +410,13 @@ def precompute_concept_embeddings(splice: Any) -> Any:
         )
     # Every option the fits of the clone would refuse (a misspelt solver or device, an
     # l1_penalty of 2 or more ...), refused now: not after the vocabulary is embedded,
-    # then again in the first fit of every worker.
-    checked = clone(splice)
-    checked._check_params()
+    # then again in the first fit of every worker. (Checked on splice itself, which
+    # the checks leave as it is: a clone deep-copies an embedder that is no estimator.)
+    splice._check_params()
     # The transformer's own rules (and errors) for vocabulary and vocabulary_size, and
     # what no sample decides: a centre given or published of another width, a mean file
     # missing, a target_l0 out of reach.
-    concepts = checked._checked_without_samples()
+    concepts = splice._checked_without_samples()
     from ._model_names import own_centre_of
 
     # (weights that cannot be fetched are told as fit tells them: the published mean

@@ -817,7 +817,11 @@ def _check_transformer(transformer: Any) -> None:
 
 
 def _check_probe_params(
-    estimator: Any, what: str = "the probe", when: str = "before the vocabulary is embedded"
+    estimator: Any,
+    what: str = "the probe",
+    when: str = "before the vocabulary is embedded",
+    *,
+    deep: bool = True,
 ) -> None:
     """Refuse an invalid parameter of the probe (``LogisticRegression(C=-1)``,
     ``solver="lbgfs"``) and of its steps and inner estimators, before any fit.
@@ -828,6 +832,8 @@ def _check_probe_params(
     (``_validate_params``), so it is called behind a guard: an estimator without
     declared constraints, or a scikit-learn without the check, is left to its fit, as
     is every parameter where ``sklearn.set_config(skip_parameter_validation=True)``.
+    With ``deep=False`` only the estimator's own parameters are checked, not those of
+    the estimators it holds.
     """
     try:
         from sklearn.utils._param_validation import InvalidParameterError
@@ -839,8 +845,8 @@ def _check_probe_params(
     seen: set[int] = set()
     while pending:
         where, est = pending.pop(0)
-        if id(est) in seen or not hasattr(est, "get_params"):
-            continue
+        if id(est) in seen or not hasattr(est, "get_params") or _is_frozen(est):
+            continue  # (a frozen estimator's fit fits nothing: it is used as it is)
         seen.add(id(est))
         validate = getattr(est, "_validate_params", None)
         if callable(validate) and isinstance(getattr(est, "_parameter_constraints", None), dict):
@@ -850,6 +856,8 @@ def _check_probe_params(
                 raise InvalidParameterError(f"{what}{where}: {exc} (checked {when})") from exc
             except Exception:  # (the check failing its own way: the fit will tell)
                 pass
+        if not deep:
+            break
         try:
             params = est.get_params(deep=False)
         except Exception:
@@ -861,6 +869,15 @@ def _check_probe_params(
                 for item in value:
                     if isinstance(item, tuple) and len(item) > 1 and hasattr(item[1], "get_params"):
                         pending.append((f"{where}, step {item[0]!r}", item[1]))
+
+
+def _is_frozen(estimator: Any) -> bool:
+    """Whether ``estimator`` is scikit-learn's ``FrozenEstimator`` (scikit-learn 1.6 on)."""
+    try:
+        from sklearn.frozen import FrozenEstimator
+    except ImportError:  # pragma: no cover - scikit-learn before 1.6
+        return False
+    return isinstance(estimator, FrozenEstimator)
 
 
 def checked_scoring(estimator: Any, scoring: Any, who: str) -> Any:

@@ -15,7 +15,7 @@ Pipeline does.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, TypeGuard
 
 from sklearn.pipeline import Pipeline
 from sklearn.pipeline import make_pipeline as _make_pipeline
@@ -42,10 +42,15 @@ def check_steps(pipeline: Pipeline) -> None:
       ``SpliceTransformer``, the names it removes or keeps against its vocabulary;
     - :class:`~sksplice.ZeroShotClassifier` and
       :class:`~sksplice.sentence.SentenceTransformerEmbedder`: their parameters;
+    - a :class:`~sklearn.compose.ColumnTransformer` or a
+      :class:`~sklearn.pipeline.FeatureUnion`: its own parameters, then each
+      transformer it fits, as a step is checked (a ``SpliceTransformer`` on some
+      columns included);
     - any other estimator with scikit-learn's declared parameter constraints
-      (``LogisticRegression(C=-1)``, a misspelt ``solver``), and those it holds (a
-      ``SpliceTransformer`` held by a ``ColumnTransformer``, a ``FeatureUnion`` or a
-      ``FrozenEstimator`` is left to its own ``fit``).
+      (``LogisticRegression(C=-1)``, a misspelt ``solver``), and those it holds.
+
+    A :class:`~sklearn.frozen.FrozenEstimator` is not checked: its ``fit`` fits
+    nothing.
 
     Steps that are not ``(name, estimator)`` pairs are left to the Pipeline's own
     checks. Warnings of the checks (a vocabulary file's repeated lines) are given by
@@ -61,42 +66,75 @@ def check_steps(pipeline: Pipeline) -> None:
     TypeError, ValueError
         The error the step's ``fit`` would raise, before any step's work.
     """
+    steps = getattr(pipeline, "steps", None)
+    if not _pairs(steps):
+        return  # (the Pipeline's fit says what is wrong with them)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _check_sequence(steps, "step")
+
+
+def _pairs(steps: Any) -> TypeGuard[list[tuple[str, Any]]]:
+    """Whether ``steps`` is a list of ``(name, estimator)`` pairs."""
+    return isinstance(steps, list) and all(
+        isinstance(item, tuple) and len(item) == 2 for item in steps
+    )
+
+
+def _check_sequence(steps: list[tuple[str, Any]], kind: str) -> None:
+    """Check each of a pipeline's ``(name, step)`` pairs, and a
+    :class:`~sksplice.ConceptEditor`'s names against the
+    :class:`~sksplice.SpliceTransformer` right before it."""
+    from .editing import ConceptEditor
+    from .path import _check_editor_names
+    from .transformer import SpliceTransformer
+
+    previous: Any = None
+    for name, step in steps:
+        _check_step(step, f"{kind} {name!r}")
+        if isinstance(step, ConceptEditor) and isinstance(previous, SpliceTransformer):
+            _check_editor_names(previous, step, name)
+        previous = step
+
+
+def _check_step(step: Any, what: str) -> None:
+    """Check one step (``what`` names it in the errors of scikit-learn estimators)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion
+
     from .editing import ConceptEditor
     from .embedders import CLIPEmbedder
-    from .path import _check_editor_names, _check_probe_params
+    from .path import _check_probe_params
     from .sentence import SentenceTransformerEmbedder
     from .transformer import SpliceTransformer
     from .zero_shot import ZeroShotClassifier
 
-    steps = getattr(pipeline, "steps", None)
-    if not isinstance(steps, list) or not all(
-        isinstance(item, tuple) and len(item) == 2 for item in steps
-    ):
-        return  # (the Pipeline's fit says what is wrong with them)
-    previous: Any = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name, step in steps:
-            if step is None or (isinstance(step, str) and step == "passthrough"):
-                continue
-            # (the steps themselves, not clones: an embedder that is no estimator may
-            # hold what cannot be copied, a loaded model; nothing here changes them)
-            if isinstance(step, Pipeline):
-                check_steps(step)
-            elif isinstance(step, CLIPEmbedder):
-                step._config("known")
-            elif isinstance(step, SpliceTransformer):
-                step._check_params()
-                step._checked_without_samples()
-            elif isinstance(step, ConceptEditor):
-                step._check_params()
-                if isinstance(previous, SpliceTransformer):
-                    _check_editor_names(previous, step, name)
-            elif isinstance(step, ZeroShotClassifier | SentenceTransformerEmbedder):
-                step._check_params()
-            else:
-                _check_probe_params(step, f"step {name!r}", when=_BEFORE_ANY_STEP)
-            previous = step
+    if step is None or (isinstance(step, str) and step in ("passthrough", "drop")):
+        return
+    # (the steps themselves, not clones: an embedder that is no estimator may hold what
+    # cannot be copied, a loaded model; nothing here changes them)
+    if isinstance(step, Pipeline):
+        if _pairs(step.steps):
+            _check_sequence(step.steps, "step")
+    elif isinstance(step, CLIPEmbedder):
+        step._config("known")
+    elif isinstance(step, SpliceTransformer):
+        step._check_params()
+        step._checked_without_samples()
+    elif isinstance(step, ConceptEditor | ZeroShotClassifier | SentenceTransformerEmbedder):
+        step._check_params()
+    elif isinstance(step, ColumnTransformer | FeatureUnion):
+        # (the union's own options, then what it fits on the columns, each as a step:
+        # a SpliceTransformer among them checked as one in the pipeline is)
+        _check_probe_params(step, what, when=_BEFORE_ANY_STEP, deep=False)
+        inner = step.transformers if isinstance(step, ColumnTransformer) else step.transformer_list
+        for item in inner if isinstance(inner, list) else []:
+            if isinstance(item, tuple) and len(item) >= 2:
+                _check_step(item[1], f"{what}, transformer {item[0]!r}")
+        if isinstance(step, ColumnTransformer) and hasattr(step.remainder, "fit"):
+            _check_step(step.remainder, f"{what}, remainder")
+    else:
+        _check_probe_params(step, what, when=_BEFORE_ANY_STEP)
 
 
 #: When :func:`check_steps` checks, as its errors say it.

@@ -212,3 +212,58 @@ def test_a_checked_pipeline_fits_as_scikit_learn_s_does():
     assert W.shape == (len(X), len(WORDS))
     # the keyword arguments of scikit-learn's make_pipeline
     assert make_pipeline(_splice(), LogisticRegression(), verbose=True).verbose is True
+
+
+@pytest.mark.parametrize("holder", ["columns", "union", "remainder"])
+def test_a_transformer_held_by_a_column_transformer_or_union_is_checked(holder):
+    # A SpliceTransformer on some columns, or beside another transformer, was left to
+    # its own fit: the steps before it were fitted first.
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion
+
+    X, y = _data()
+    wrong = _splice(l1_penalty=5)
+    held = {
+        "columns": ColumnTransformer([("concepts", wrong, slice(0, 8))]),
+        "union": FeatureUnion([("scaled", MaxAbsScaler()), ("concepts", wrong)]),
+        "remainder": ColumnTransformer([("scaled", MaxAbsScaler(), [0])], remainder=wrong),
+    }[holder]
+    first = _Recorder()
+    with pytest.raises(InvalidParameterError, match="l1_penalty must be below 2"):
+        make_pipeline(first, held, LogisticRegression()).fit(X, y)
+    assert first.fitted == 0
+    # (an estimator of scikit-learn inside one is named by where it is)
+    held = FeatureUnion([("concepts", _splice()), ("scores", LogisticRegression(C=-1))])
+    with pytest.raises(ValueError, match=r"^step 'featureunion', transformer 'scores': The 'C'"):
+        make_pipeline(first, held).fit(X, y)
+    assert first.fitted == 0
+    # and a valid one fits as scikit-learn's pipeline does
+    held = FeatureUnion([("scaled", MaxAbsScaler()), ("concepts", _splice(l1_penalty=0.1))])
+    ours = make_pipeline(held, LogisticRegression()).fit(X, y)
+    theirs = sklearn_make_pipeline(clone(held), LogisticRegression()).fit(X, y)
+    np.testing.assert_allclose(ours[-1].coef_, theirs[-1].coef_)
+
+
+def test_a_frozen_step_is_used_as_it_is(tmp_path):
+    # A frozen, fitted transformer whose vocabulary file has gone since its fit: its
+    # fit fits nothing, so nothing of it is checked again.
+    from sklearn.frozen import FrozenEstimator
+
+    X, y = _data()
+    words = tmp_path / "words.txt"
+    words.write_text("\n".join(WORDS) + "\n", encoding="utf-8")
+    emb = np.random.default_rng(0).normal(size=(len(WORDS), 8))
+    splice = SpliceTransformer(
+        vocabulary=str(words), concept_embeddings=emb, device="cpu", l1_penalty=0.1
+    ).fit(X)
+    words.unlink()
+    with pytest.raises(FileNotFoundError):
+        make_pipeline(clone(splice), LogisticRegression()).fit(X, y)
+    pipe = make_pipeline(FrozenEstimator(splice), LogisticRegression()).fit(X, y)
+    assert pipe.score(X, y) > 0.5
+    # (nor the estimator it holds, whatever its parameters now say)
+    probe = LogisticRegression().fit(splice.transform(X), y)
+    probe.C = -1
+    ours = make_pipeline(FrozenEstimator(splice), FrozenEstimator(probe)).fit(X, y)
+    theirs = sklearn_make_pipeline(FrozenEstimator(splice), FrozenEstimator(probe)).fit(X, y)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))

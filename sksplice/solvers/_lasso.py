@@ -299,6 +299,14 @@ class NonNegLasso:
         item = self.dictionary.element_size()
         per_row = c * (3 * item + 2) + 96 * d * 8 * 3 + 64 * 64 * 8 * 4
         per_row += c * item * METHODS[method].row_items
+        if memory_budget < per_row and n > 1:
+            warn_user(
+                f"memory_budget={memory_budget} bytes is less than one row of this problem "
+                f"needs ({per_row} bytes for {c} concepts x {d} features): the {n} rows are "
+                "solved one at a time, far slower than in batches. memory_budget counts "
+                f"bytes (512 MiB is {512 * _MiB}); None chooses one",
+                UserWarning,
+            )
         most = int(max(1, min(n, memory_budget // per_row)))
         # Chunks of equal size: a small last chunk would run its rounds on few rows
         # (one thread, the same per-round costs for less work).
