@@ -2265,6 +2265,7 @@ def test_a_labels_file_of_more_columns_needs_a_header_naming_them(
     bare.write_text("\n".join(rows) + "\n")
     code, _, err = _main(["profile", str(image_tree), "--labels", str(bare)], capsys)
     assert code == 2 and f"{bare} has 3 columns; give two (path,label), or a header" in err
+    assert "pick the label column with --labels-column COLUMN" in err, err
     # the header says which column is the label, whatever the order
     named = tmp_path / "named.csv"
     named.write_text("image,split,class\n" + "\n".join(rows) + "\n")
@@ -2299,6 +2300,92 @@ def test_a_labels_file_of_more_columns_needs_a_header_naming_them(
         code, _, err = _main([*args, "-q", *_model_args(vocab_file)], capsys)
         assert code == 0, err
         assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
+
+
+def test_a_column_of_a_metadata_table_classes_the_images(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    # A table of attributes per image (Waterbirds' img_filename,y,split,place) was
+    # refused for images: --labels-column was for .npy inputs only.
+    images = sorted(image_tree.rglob("*.png"))
+    table = tmp_path / "metadata.csv"
+    table.write_text(
+        "img_filename,y,split,place\n"
+        + "".join(
+            f"{p.relative_to(image_tree)},{p.parent.name},{i % 3},{'water' if i % 2 else 'land'}\n"
+            for i, p in enumerate(images)
+        )
+    )
+    out = tmp_path / "profile.json"
+    base = ["profile", str(image_tree), "--labels", str(table), "-f", "json", "-o", str(out)]
+    for column, classes in (("place", {"land", "water"}), ("y", {"cats", "dogs"})):
+        code, _, err = _main([*base, "--labels-column", column, "-q", *_model_args(vocab_file)],
+                             capsys)  # fmt: skip
+        assert code == 0, err
+        assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == classes
+    # a misspelt column is refused before any image is embedded, with its close match
+    code, _, err = _main([*base, "--labels-column", "plcae", *_model_args(vocab_file)], capsys)
+    assert code == 2, err
+    assert (
+        f"--labels-column plcae: {table} has no column 'plcae' (did you mean 'place'?); its "
+        "first line, read as its header: img_filename, y, split, place"
+    ) in err, err
+
+
+def test_a_labels_table_needs_one_column_of_paths_for_its_labels_column(
+    image_tree, inproc, tmp_path, capsys
+):
+    table = tmp_path / "metadata.csv"
+    table.write_text("a,b,place\ncats/0.png,x,land\n")
+    argv = ["profile", str(image_tree), "--labels", str(table), "--labels-column", "place"]
+    code, _, err = _main(argv, capsys)
+    assert code == 2
+    assert "one column of its header must name the image paths, and none does" in err, err
+    table.write_text("path,image,place\ncats/0.png,cats/0.png,land\n")
+    code, _, err = _main(argv, capsys)
+    assert code == 2 and "and 2 do (path, image)" in err, err
+    code, _, err = _main(["profile", str(image_tree), "--labels-column", "place"], capsys)
+    assert code == 2 and "--labels-column picks the column of classes of the --labels" in err
+
+
+def test_labels_that_differ_by_the_spaces_around_them_are_one_class_said(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    images = sorted(image_tree.rglob("*.png"))
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "".join(
+            f"{p.relative_to(image_tree)}, {p.parent.name}{' ' if i % 2 else ''}\n"
+            for i, p in enumerate(images)
+        )
+    )
+    out = tmp_path / "profile.json"
+    argv = ["profile", str(image_tree), "--labels", str(labels), "-f", "json", "-o", str(out)]
+    code, _, err = _main([*argv, *_model_args(vocab_file)], capsys)
+    assert code == 0, err
+    assert {r["class"] for r in json.loads(out.read_text())["ranking"]} == {"cats", "dogs"}
+    assert (
+        f"{labels}: the labels ' cats' and ' cats ' differ only by the spaces around them, and "
+        "are read as one class, 'cats' (and 1 other label)"
+    ) in err, err
+
+
+def test_a_class_name_holding_a_line_break_keeps_the_table_a_line_per_row(
+    image_tree, vocab_file, inproc, tmp_path, capsys
+):
+    images = sorted(image_tree.rglob("*.png"))
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "path,label\n"
+        + "".join(f'{p.relative_to(image_tree)},"{p.parent.name}\nx"\n' for p in images)
+    )
+    code, out, err = _main(
+        ["profile", str(image_tree), "--labels", str(labels), "-q", *_model_args(vocab_file)],
+        capsys,
+    )
+    assert code == 0, err
+    headers = [line for line in out.splitlines() if line.startswith("class ")]
+    assert [h.split(" (")[0] for h in headers] == ["class cats\\nx", "class dogs\\nx"], out
 
 
 def _main_to_full_stdout(args, capsys):

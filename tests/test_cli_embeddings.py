@@ -1159,12 +1159,12 @@ def test_profile_of_npy_rows_refuses_missing_or_miscounted_classes_before_torch(
     err = refused_before_torch(["profile", str(X), "--labels", str(table), *_args(tmp_path)])
     assert err.strip() == (
         f"sksplice: error: --labels {table} has 3 columns (file, kind, split), none of them "
-        "named as a column of labels is (label, labels, class, category, target, y): pick one "
-        "with --labels-column"
+        "named as a column of labels is (label, labels, class, class_name, category, target, "
+        "y): pick one with --labels-column"
     )
     err = refused_before_torch(["profile", str(run_env), "--labels-column", "kind",
                                 *_args(tmp_path)])  # fmt: skip
-    assert "--labels-column picks the column of classes for .npy inputs" in err, err
+    assert "--labels-column picks the column of classes of the --labels table: give" in err, err
     err = refused_before_torch(["profile", str(run_env), str(X), *_args(tmp_path)])
     assert "profile takes one folder of images, its classes in its sub-folders" in err, err
     assert f"got {X} after {run_env}: give the .npy files without the images" in err, err
@@ -1257,7 +1257,7 @@ def test_report_shows_npy_rows_by_their_names_with_their_classes(
     assert "labels column" in pages["labelled"] and "labels column" not in pages["unlabelled"]
     code, out, err = _main(["report", str(run_env), "--labels-column", "label", "-o",
                             str(tmp_path / "x.html"), *_args(tmp_path)], capsys)  # fmt: skip
-    assert code == 2 and "--labels-column picks the column of classes for .npy inputs" in err
+    assert code == 2 and "--labels-column picks the column of classes of the --labels" in err
 
 
 def test_labels_of_npy_rows_in_a_table_of_paths_are_matched_by_name(run_env, tmp_path, capsys):

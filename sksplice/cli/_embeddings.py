@@ -47,10 +47,6 @@ _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 #: embedded files, url and caption where it embedded a web dataset).
 _NAME_HEADERS = ("url", "key", "id", "name", "caption", "text")
 
-#: Headers of the column of classes of a ``--labels`` table of rows (``profile`` given
-#: ``.npy`` files), in the order they are preferred.
-_LABEL_HEADERS = ("label", "labels", "class", "category", "target", "y")
-
 #: Rows read at a time while every value is checked to be finite.
 _SCAN_ROWS = 65_536
 
@@ -244,8 +240,8 @@ class EmbeddingInputs:
 
 
 def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
-    """``--names``, ``--names-column`` and ``--labels-column`` only where they name (or
-    class) the rows of embeddings; a
+    """``--names`` and ``--names-column`` only where they name the rows of embeddings, and
+    ``--labels-column`` where it picks a column of a ``--labels`` table or of theirs; a
     file of names given as an input beside ``.npy`` files is told to go after
     ``--names``; ``.npy`` files after ``--names`` (which takes every file that follows
     it) are told to come first."""
@@ -282,10 +278,14 @@ def check_names_options(args: argparse.Namespace, embeddings: bool) -> None:
         )
     if column is not None and not names:
         raise UsageError("--names-column picks the column of a --names table: give --names too")
-    if getattr(args, "labels_column", None) is not None and not embeddings:
+    if (
+        getattr(args, "labels_column", None) is not None
+        and not embeddings
+        and not getattr(args, "labels", None)
+    ):
         raise UsageError(
-            "--labels-column picks the column of classes for .npy inputs; the --labels CSV of "
-            "images is read as path,label"
+            "--labels-column picks the column of classes of the --labels table: give --labels "
+            "FILE too (images in class sub-folders need neither)"
         )
     if embeddings:
         # (options of images, given to a run of embeddings computed already: said, not
@@ -726,8 +726,8 @@ def _names_column(
 ) -> str:
     """The column of ``columns`` that holds the names: ``column`` where given, else the
     first path column, else the first of :data:`_NAME_HEADERS`, else the only one (of
-    ``--labels``: the first of :data:`_LABEL_HEADERS`, else the only one)."""
-    from ._inputs import _PATH_HEADERS
+    ``--labels``: the first of ``_inputs._LABEL_HEADERS``, else the only one)."""
+    from ._inputs import _LABEL_HEADERS, _PATH_HEADERS
 
     if column is not None:
         if column not in columns:
@@ -798,7 +798,7 @@ def _check_names_count(
 def _why(names: list[str], column: str | None, n_rows: int) -> str:
     """Why a names file gives a name fewer or more than ``n_rows``, where it can be
     told: a table's header, blank lines at the end of a file of lines."""
-    from ._inputs import _PATH_HEADERS
+    from ._inputs import _LABEL_HEADERS, _PATH_HEADERS
 
     known = {*_PATH_HEADERS, *_NAME_HEADERS, *_LABEL_HEADERS}
     if column is not None and len(names) == n_rows - 1 and column.lower() not in known:

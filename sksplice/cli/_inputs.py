@@ -538,7 +538,7 @@ def _note_undecodable(paths: Sequence[Path]) -> None:
 
 #: Names of the path and label columns in a labels file's header (exported metadata,
 #: clip-retrieval's among them, names its path column image_path).
-_PATH_HEADERS = {
+_PATH_HEADERS = (
     "path",
     "file",
     "filename",
@@ -548,13 +548,16 @@ _PATH_HEADERS = {
     "image",
     "image_path",
     "image_file",
+    "image_filename",
     "image_name",
     "img",
     "img_path",
-}
+    "img_filename",
+)
 #: Separators of the lists that spreadsheets write where a CSV has commas.
 _OTHER_SEPARATORS = (("\t", "tabs"), (";", "semicolons"), ("|", "vertical bars"))
-_LABEL_HEADERS = {"label", "labels", "class", "class_name", "category"}
+#: Names of the label column in a labels file's header, in the order they are preferred.
+_LABEL_HEADERS = ("label", "labels", "class", "class_name", "category", "target", "y")
 
 
 def _other_separator(lines: list[str]) -> str | None:
@@ -651,13 +654,18 @@ def _holds_tabs(path: Path, n_lines: int = 20) -> bool:
         return True  # (read as a .tsv file: the read says what is wrong)
 
 
-def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
-    """Labels for ``paths`` from a CSV of path,label.
+def _read_labels(
+    labels_csv: Path, root: Path, paths: list[Path], column: str | None = None
+) -> list[str]:
+    """Labels for ``paths`` from a CSV of path,label, or from the column ``column`` of a
+    table with a header and a column of paths (``--labels-column``).
 
     A path is matched by its location relative to ``root`` (absolute paths
     too); a bare file name matches an image of that name in a sub-folder only
     when exactly one image has that name. Names match whatever their Unicode
     normal form (NFC or NFD, as macOS writes file names), an exact match first.
+    Spaces around a path or label are not part of it; labels that differ only by
+    them are said to be read as one.
     """
     import pandas as pd
 
@@ -706,29 +714,36 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
         )
     # A header naming the path and label columns says which they are, in any order.
     header = [str(v).strip().lower() for v in table.iloc[0]]
-    paths_named = [i for i, h in enumerate(header) if h in _PATH_HEADERS]
-    labels_named = [i for i, h in enumerate(header) if h in _LABEL_HEADERS]
-    if len(paths_named) == 1 and len(labels_named) == 1:
-        path_col, label_col = paths_named[0], labels_named[0]
-    elif table.shape[1] == 2:
-        path_col, label_col = 0, 1
+    if column is not None:
+        path_col, label_col = _columns_named(labels_csv, [str(v) for v in table.iloc[0]], column)
     else:
-        raise CLIError(
-            f"{labels_csv} has {table.shape[1]} columns; give two (path,label), or a "
-            f"header naming one path column ({', '.join(sorted(_PATH_HEADERS))}) and one "
-            f"label column ({', '.join(sorted(_LABEL_HEADERS))})"
-        )
-    rows = [(str(k).strip(), str(v).strip()) for k, v in zip(table[path_col], table[label_col])]
+        paths_named = [i for i, h in enumerate(header) if h in _PATH_HEADERS]
+        labels_named = [i for i, h in enumerate(header) if h in _LABEL_HEADERS]
+        if len(paths_named) == 1 and len(labels_named) == 1:
+            path_col, label_col = paths_named[0], labels_named[0]
+        elif table.shape[1] == 2:
+            path_col, label_col = 0, 1
+        else:
+            raise CLIError(
+                f"{labels_csv} has {table.shape[1]} columns; give two (path,label), or a "
+                f"header naming the path column ({', '.join(_PATH_HEADERS)}) and pick the "
+                "label column with --labels-column COLUMN (one named "
+                f"{', '.join(_LABEL_HEADERS)} is found without it)"
+            )
+    raw = [(str(k), str(v)) for k, v in zip(table[path_col], table[label_col])]
+    rows = [(k.strip(), v.strip()) for k, v in raw]
     first_line = 1
     if rows and (
-        rows[0][0].lower() in _PATH_HEADERS
+        column is not None  # (the column is named by the header)
+        or rows[0][0].lower() in _PATH_HEADERS
         # (a header whose path column has a name of its own: no image is named so)
         or (
             rows[0][1].lower() in _LABEL_HEADERS
             and os.path.splitext(rows[0][0])[1].lower() not in IMAGE_EXTENSIONS
         )
     ):
-        rows, first_line = rows[1:], 2
+        raw, rows, first_line = raw[1:], rows[1:], 2
+    _say_spaced_labels(labels_csv, [label for _, label in raw])
 
     # Paths relative to the folder, compared as absolute paths (a row may give an
     # absolute path whether or not the folder was named by one).
@@ -828,6 +843,59 @@ def _read_labels(labels_csv: Path, root: Path, paths: list[Path]) -> list[str]:
             )
         raise CLIError(message)
     return [str(label) for label in labels]
+
+
+def _columns_named(labels_csv: Path, header: list[str], column: str) -> tuple[int, int]:
+    """The path and label columns of a labels table whose first line is ``header``, its
+    label column picked by ``--labels-column``: the path column is the one whose header
+    names paths (or the other of two)."""
+    from .._names import close_matches
+
+    named = [h.strip() for h in header]
+    if column not in named:
+        close = close_matches(column, named, n=2)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        raise CLIError(
+            f"--labels-column {column}: {labels_csv} has no column {column!r}{hint}; its "
+            f"first line, read as its header: {', '.join(named)}"
+        )
+    label_col = named.index(column)
+    paths_named = [i for i, h in enumerate(named) if h.lower() in _PATH_HEADERS and i != label_col]
+    if len(paths_named) == 1:
+        return paths_named[0], label_col
+    if not paths_named and len(named) == 2:
+        return 1 - label_col, label_col
+    found = (
+        f"{len(paths_named)} do ({', '.join(named[i] for i in paths_named)})"
+        if paths_named
+        else "none does"
+    )
+    raise CLIError(
+        f"--labels {labels_csv}: one column of its header must name the image paths, "
+        f"and {found}: name it one of {', '.join(_PATH_HEADERS)}"
+    )
+
+
+def _say_spaced_labels(labels_csv: Path, labels: list[str]) -> None:
+    """Say where labels that differ only by the spaces around them (``"dog"``,
+    ``"dog "``) are read as one class: a CSV written with spaces after its commas reads
+    so, and a trailing space typed in some rows would otherwise make a class of its
+    own."""
+    forms: dict[str, set[str]] = {}
+    for label in labels:
+        forms.setdefault(label.strip(), set()).add(label)
+    spaced = [(name, sorted(seen)) for name, seen in forms.items() if name and len(seen) > 1]
+    if spaced:
+        name, seen = spaced[0]
+        more = f" (and {plural(len(spaced) - 1, 'other label')})" if len(spaced) > 1 else ""
+        logger.warning(
+            "%s: the labels %s differ only by the spaces around them, and are read as one "
+            "class, %r%s",
+            labels_csv,
+            " and ".join(map(repr, seen[:2])),
+            name,
+            more,
+        )
 
 
 def _no_label(
@@ -961,7 +1029,7 @@ def _labelled(args: argparse.Namespace, command: str = "profile") -> tuple[list[
     paths = _collect_images([root], expected=labels_file + _outputs_of(args), walks=walks)
     left_out: dict[str, str] = {}
     if args.labels:
-        labels = _read_labels(Path(args.labels), root, paths)
+        labels = _read_labels(Path(args.labels), root, paths, getattr(args, "labels_column", None))
         where = f"labels file {args.labels}"
     else:
         labels = _labels_from_folders(root, paths)

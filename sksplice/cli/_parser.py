@@ -569,9 +569,8 @@ def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPar
     raise LookupError("the parser has no commands")  # pragma: no cover
 
 
-def _add_names_options(p: argparse.ArgumentParser, *, classes: bool = False) -> None:
-    """``--names`` and ``--names-column``: the names of the rows of ``.npy`` inputs; with
-    ``classes``, ``--labels-column``: where their classes are read."""
+def _add_names_options(p: argparse.ArgumentParser) -> None:
+    """``--names`` and ``--names-column``: the names of the rows of ``.npy`` inputs."""
     names = p.add_argument_group("embeddings computed already (.npy inputs)")
     names.add_argument(
         "--names",
@@ -593,14 +592,19 @@ def _add_names_options(p: argparse.ArgumentParser, *, classes: bool = False) -> 
         metavar="COLUMN",
         help="the column of the --names table that holds the names",
     )
-    if classes:
-        names.add_argument(
-            "--labels-column",
-            default=None,
-            metavar="COLUMN",
-            help="the column of the --labels table, or else of the --names tables, that "
-            "holds the classes",
-        )
+
+
+def _add_labels_column(p: argparse.ArgumentParser) -> None:
+    """``--labels-column``: the column of classes of a ``--labels`` table (of images or
+    ``.npy`` inputs), or else of the ``--names`` tables."""
+    p.add_argument(
+        "--labels-column",
+        default=None,
+        metavar="COLUMN",
+        help="the column of the --labels table that holds the classes (a metadata table "
+        "with a header: image_path,species,place --labels-column place), or else, of .npy "
+        "inputs, of the --names tables",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -680,8 +684,9 @@ def build_parser() -> argparse.ArgumentParser:
         "table with a header (its column label, class, ... is read; a table with a column "
         "of paths is matched to the rows by their --names)",
     )
+    _add_labels_column(p)
     _add_output_options(p, 10, "concepts per class")
-    _add_names_options(p, classes=True)
+    _add_names_options(p)
     _add_model_options(p)
     p.set_defaults(func=_cmd_profile)
 
@@ -791,6 +796,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="CSV of path,label; of .npy inputs, the class of each row, as for profile",
     )
+    _add_labels_column(p)
     p.add_argument(
         "-k",
         "--top-k",
@@ -805,7 +811,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="sksplice concept report",
         help="page title (default: %(default)s)",
     )
-    _add_names_options(p, classes=True)
+    _add_names_options(p)
     _add_model_options(p)
     p.set_defaults(func=_cmd_report)
 

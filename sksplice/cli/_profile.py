@@ -23,6 +23,7 @@ from ._inputs import _labelled, labels_sha256
 from ._logging import CLIError, RunError, _usage
 from ._output import (
     _Output,
+    _printable,
     _TextSink,
     _write_significant_rows,
     _write_significant_tail,
@@ -405,7 +406,8 @@ def _write_profile(
             n = sizes.get(cls)
             counted = "" if n is None else f" ({plural(n, unit[:-1])}; {total - n} in the others)"
             fh.write(
-                f"class {cls}{counted}: concepts significantly more frequent than in the "
+                f"class {_printable(str(cls))}{counted}: concepts significantly more frequent "
+                "than in the "
                 f"other classes (adjusted p < {alpha:g})\n"
             )
             shown = sig if top_k is None else sig.head(top_k)
