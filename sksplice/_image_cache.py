@@ -139,6 +139,8 @@ class ImageEmbeddingCache:
         self.n_read = 0
         self.n_written = 0
         self._writable = True
+        #: What a user does where the folder takes no file (the command line's options).
+        self.fix = "give --cache-dir a writable folder, or --no-image-cache"
 
     @classmethod
     def for_embedder(
@@ -227,23 +229,34 @@ class ImageEmbeddingCache:
                 self._writable = False
                 logger.warning(
                     "the embeddings of the images are not kept for later runs: %s cannot be "
-                    "written (%s); give --cache-dir a writable folder, or --no-image-cache",
+                    "written (%s); %s",
                     self.folder,
                     exc.strerror or exc,
+                    self.fix,
                 )
                 return
             self.n_written += 1
 
     def _write(self, path: Path, vector: np.ndarray) -> None:
         if self.n_written == 0:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            key = self.folder / "key.json"
-            if not key.exists():
-                _renamed_into_place(key, json.dumps(self.key, indent=1).encode("utf-8"))
-        path.parent.mkdir(exist_ok=True)
+            self._make_folder()
+        try:
+            path.parent.mkdir(exist_ok=True)
+        except FileNotFoundError:
+            # (the folder removed during the run, by `sksplice cache --clear images`: made
+            # again, not taken for one that cannot be written)
+            self._make_folder()
+            path.parent.mkdir(exist_ok=True)
         with io.BytesIO() as buffer:
             np.save(buffer, vector, allow_pickle=False)
             _renamed_into_place(path, buffer.getvalue())
+
+    def _make_folder(self) -> None:
+        """Make the folder, with its ``key.json``, where they are missing."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        key = self.folder / "key.json"
+        if not key.exists():
+            _renamed_into_place(key, json.dumps(self.key, indent=1).encode("utf-8"))
 
 
 def _renamed_into_place(path: Path, data: bytes) -> None:

@@ -11,6 +11,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -47,6 +48,24 @@ def _assert_close(a: str, b: str) -> None:
 
 def _cached_files(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "cache" / "images").rglob("*.npy"))
+
+
+def _interrupted_at(monkeypatch, call: int) -> Any:
+    """Make the embedder's ``call``-th forward pass raise KeyboardInterrupt (a Ctrl-C);
+    returns the forward pass it replaced, to put back."""
+    from sksplice.embedders import CLIPEmbedder
+
+    encoded: list[int] = []
+    original = CLIPEmbedder._encode
+
+    def interrupted(encode, batch, config):
+        encoded.append(len(batch))
+        if len(encoded) == call:
+            raise KeyboardInterrupt
+        return original(encode, batch, config)
+
+    monkeypatch.setattr(CLIPEmbedder, "_encode", staticmethod(interrupted))
+    return original
 
 
 class _Terminal(io.StringIO):
@@ -447,16 +466,7 @@ def test_an_interrupted_run_keeps_the_batches_it_embedded(run_env, tmp_path, cap
     # large model on a CPU); now those of its finished batches are kept.
     from sksplice.embedders import CLIPEmbedder
 
-    encoded: list[int] = []
-    original = CLIPEmbedder._encode
-
-    def interrupted_third(encode, batch, config):
-        encoded.append(len(batch))
-        if len(encoded) == 3:
-            raise KeyboardInterrupt
-        return original(encode, batch, config)
-
-    monkeypatch.setattr(CLIPEmbedder, "_encode", staticmethod(interrupted_third))
+    original = _interrupted_at(monkeypatch, 3)
     argv = ["decompose", str(run_env), "-f", "csv", "--batch-size", "2", *_args(tmp_path)]
     code, out, err = _main(argv, capsys)
     assert code == 130 and out == "", err
@@ -577,3 +587,134 @@ def test_an_image_given_as_a_named_pipe_is_read_once_by_the_embedder(run_env, tm
         ], out
     # (nothing is hashed that is no regular file: a device may never end)
     assert seen_files(["/dev/null", str(image)])[0] is None
+
+
+# ---------------------------------------------------------------- CLIPEmbedder(image_cache=)
+
+
+def _image_files(folder: Path, n: int) -> list[str]:
+    from PIL import Image
+
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return [str(folder / f"{i}.png") for i in range(n)]
+
+
+def test_the_estimator_keeps_image_embeddings_and_a_call_interrupted_resumes(
+    tiny_clip_model, tmp_path, monkeypatch
+):
+    # Ctrl-C in CLIPEmbedder.transform lost every image embedded (9,216 of 12,000 in a
+    # trial), silently; with image_cache each batch is kept as it is made.
+    from sksplice.embedders import CLIPEmbedder
+
+    paths = _image_files(tmp_path / "images", 7)
+    made = dict(model=tiny_clip_model, pretrained=None, batch_size=2, num_workers=0)
+    plain = CLIPEmbedder(**made).transform(paths)
+    cached = CLIPEmbedder(**made, image_cache=tmp_path / "cache")
+    original = _interrupted_at(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        cached.transform(paths)
+    assert len(_cached_files(tmp_path)) == 4  # (two batches of two)
+    counted: list[int] = []
+    monkeypatch.setattr(
+        CLIPEmbedder,
+        "_encode",
+        staticmethod(lambda e, b, c: counted.append(len(b)) or original(e, b, c)),
+    )
+    resumed = cached.transform(paths)
+    assert sum(counted) == 3  # (only the images not kept)
+    np.testing.assert_allclose(resumed, plain, atol=1e-6)  # (other batches: rounding)
+    counted.clear()
+    again = cached.transform(paths[::-1])  # (any order: keyed by content)
+    assert counted == [] and len(_cached_files(tmp_path)) == 7
+    np.testing.assert_array_equal(again, resumed[::-1])
+
+
+def test_an_interruption_without_the_cache_says_what_was_lost(
+    tiny_clip_model, tmp_path, monkeypatch
+):
+    from sksplice.embedders import CLIPEmbedder
+
+    paths = _image_files(tmp_path / "images", 5)
+    _interrupted_at(monkeypatch, 2)
+    embedder = CLIPEmbedder(tiny_clip_model, pretrained=None, batch_size=2, num_workers=0)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        embedder.transform(paths)
+    if sys.version_info >= (3, 11):
+        assert caught.value.__notes__ == [
+            "CLIPEmbedder: 2 of 5 images were embedded when interrupted, and are not kept; "
+            "with image_cache=True the embeddings of image files are kept on disk as they "
+            "are made, and a call started again resumes from them"
+        ]
+
+
+def test_the_estimator_and_the_command_line_share_the_cache(run_env, tmp_path, capsys, caplog):
+    from sksplice.embedders import CLIPEmbedder
+
+    code, _, err = _main(["decompose", str(run_env), "-f", "csv", *_args(tmp_path)], capsys)
+    assert code == 0, err
+    paths = sorted(str(p) for p in run_env.rglob("*.png"))
+    embedder = CLIPEmbedder("sksplice-test-tiny", pretrained=None, image_cache=True)
+    with caplog.at_level(logging.INFO, logger="sksplice"):
+        X = embedder.transform(paths)
+    assert f"{len(paths)} of {len(paths)} images read from the cache of image embeddings" in (
+        caplog.text
+    )
+    np.testing.assert_allclose(
+        X, CLIPEmbedder("sksplice-test-tiny", pretrained=None).transform(paths), atol=1e-6
+    )
+
+
+def test_skipped_images_are_named_by_their_place_in_the_input_whatever_the_cache_holds(
+    tiny_clip_model, tmp_path
+):
+    from sksplice.embedders import CLIPEmbedder, SkippedInputWarning
+
+    paths = _image_files(tmp_path / "images", 4)
+    bad = tmp_path / "images" / "bad.png"
+    bad.write_text("no image")
+    made = dict(model=tiny_clip_model, pretrained=None, image_cache=tmp_path / "cache")
+    CLIPEmbedder(**made).transform(paths[:2])  # (the first two kept)
+    items = [*paths[:2], str(bad), *paths[2:]]
+    X, skipped = CLIPEmbedder(**made, on_error="skip").embed_images(items, return_skipped=True)
+    assert [(s.index, s.item) for s in skipped] == [(2, str(bad))]
+    assert np.isnan(X[2]).all() and np.isfinite(np.delete(X, 2, axis=0)).all()
+    with pytest.raises(ValueError, match=r"^input 2: .*bad\.png"):
+        CLIPEmbedder(**made).transform(items)
+    with pytest.warns(SkippedInputWarning, match="skipped 1 of 5 images"):
+        CLIPEmbedder(**made, on_error="skip").transform(items)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "words"),
+    [
+        (
+            1.5,
+            TypeError,
+            "image_cache must be True, False or the path of a cache folder, got float",
+        ),
+        ("", ValueError, "image_cache is an empty path"),
+    ],
+)
+def test_an_image_cache_that_is_no_flag_or_folder_is_refused(tiny_clip_model, value, error, words):
+    from sksplice.embedders import CLIPEmbedder
+
+    with pytest.raises(error, match=words):
+        CLIPEmbedder(tiny_clip_model, pretrained=None, image_cache=value).fit()
+
+
+def test_a_cache_folder_removed_during_a_run_is_made_again(tmp_path):
+    # sksplice cache --clear images during a run: every later write failed ("cannot be
+    # written (No such file or directory); give --cache-dir a writable folder").
+    from sksplice._image_cache import ImageEmbeddingCache
+
+    cache = ImageEmbeddingCache(tmp_path / "images" / "k", 3, {"embedder": "x"})
+    vector = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    cache.put(["ab" * 32], vector[None])
+    shutil.rmtree(tmp_path / "images")
+    cache.put(["cd" * 32], vector[None])
+    assert cache.n_written == 2 and cache._writable
+    assert (tmp_path / "images" / "k" / "key.json").is_file()
+    assert cache.get(["cd" * 32]) and not cache.get(["ab" * 32])
