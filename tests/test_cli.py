@@ -2412,10 +2412,12 @@ def test_a_write_error_names_the_output(image_tree, vocab_file, inproc, tmp_path
             code, err = _main_to_full_stdout(args, capsys)
         where = "/dev/full" if out else "standard output"
         assert code == 1 and f"cannot write {where}: No space left on device" in err, err
+        assert ("give -o FILE" if where == "standard output" else "give -o a file on") in err
     code, _, err = _main(
         ["report", str(image_tree), "-o", "/dev/full", *_model_args(vocab_file)], capsys
     )
     assert code == 1 and "cannot write /dev/full: No space left on device" in err, err
+    assert "(free space on that disk, or give -o a file on another)" in err, err
     # an OSError of the work that makes the results is not one of the output
     from sksplice.transformer import SpliceTransformer
 

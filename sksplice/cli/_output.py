@@ -410,11 +410,24 @@ def naming_write_errors(where: str) -> Iterator[None]:
         closed = as_closed_pipe(exc) if where == "standard output" else exc
         if closed is not exc:  # (Windows: the reader went away)
             raise closed from exc
-        raise CLIError(f"cannot write {where}: {exc.strerror or exc}") from exc
+        raise CLIError(
+            f"cannot write {where}: {exc.strerror or exc}{_write_fix(exc, where)}"
+        ) from exc
     except UnicodeEncodeError as exc:
         # (standard output in an encoding other than UTF-8: PYTHONIOENCODING, the locale;
         # a file is written in UTF-8, which encodes every name)
         raise CLIError(_encoding_error(where, exc)) from exc
+
+
+def _write_fix(exc: OSError, where: str) -> str:
+    """What to do about a write that failed for want of room (said after its reason)."""
+    import errno
+
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return ""
+    if where == "standard output":
+        return " (the disk standard output is sent to is full: free space there, or give -o FILE)"
+    return " (free space on that disk, or give -o a file on another)"
 
 
 #: What to do when standard output's encoding has no character for a name.
