@@ -1765,3 +1765,15 @@ def test_naming_a_published_mean_does_not_make_the_data_folder(tmp_path, monkeyp
     assert where == str(missing / "means" / "open_clip_ViT-B-32_image.pt")
     assert fetch is not None and fetch.startswith("download https://")
     assert not missing.exists()
+
+
+def test_suggested_commands_quote_a_word_as_the_platform_s_shell_reads_it():
+    # A POSIX shell's single quotes are part of the word in Windows' command lines: a
+    # suggested "> 'my out.csv'" wrote a file named with its quotes there.
+    from sksplice.cli._logging import shell_word
+
+    assert shell_word("my out.csv", posix=True) == "'my out.csv'"
+    assert shell_word("my out.csv", posix=False) == '"my out.csv"'
+    assert shell_word("out.csv", posix=False) == "out.csv"
+    assert shell_word("~/models/x.pt", posix=True) == "~/models/x.pt"
+    assert shell_word("it's here.png", posix=True) == "'it'\"'\"'s here.png'"

@@ -303,8 +303,7 @@ def _check_output(path: str | None, option: str = "-o", command: str | None = No
             "that fails leaves it as it was: give a file in a writable folder"
         )
         if option == "-o" and command != "report":
-            import shlex
-
+            from ._logging import shell_word
             from ._parser import output_format
 
             # (the format -o would have chosen by the extension: standard output's is
@@ -312,7 +311,7 @@ def _check_output(path: str | None, option: str = "-o", command: str | None = No
             fmt = output_format(None, str(target))
             chosen = "" if fmt == "table" else f"-f {fmt} "
             why += (
-                f", or write standard output into it ({chosen}> {shlex.quote(str(target))}; a "
+                f", or write standard output into it ({chosen}> {shell_word(str(target))}; a "
                 "run that fails then leaves it cut short)"
             )
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -456,10 +455,10 @@ def _warn_unknown_extension(args: argparse.Namespace) -> None:
         if suffix in PAGE_EXTENSIONS and command == "compare":
             page = f"; for the HTML page, give --report {output}"
         elif suffix in PAGE_EXTENSIONS and command in ("decompose", "profile"):
-            import shlex
+            from ._logging import shell_word
 
             given = [str(i) for i in getattr(args, "inputs", None) or []]
-            shown = " ".join(shlex.quote(i) for i in given[:3]) + (" ..." if given[3:] else "")
+            shown = " ".join(shell_word(i) for i in given[:3]) + (" ..." if given[3:] else "")
             page = f"; for the HTML page, run sksplice report {shown} -o {output}"
         logger.warning(
             "-o %s: %s is not an output format, so the file gets the table format; "

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import re
-import shlex
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,15 @@ from ._checks import (
     has_published_mean,
 )
 from ._inputs import _collect_images, _outputs_of
-from ._logging import CLIError, RunError, UsageError, _interruption, _reader_gone, _usage
+from ._logging import (
+    CLIError,
+    RunError,
+    UsageError,
+    _interruption,
+    _reader_gone,
+    _usage,
+    shell_word,
+)
 from ._output import (
     _json_record,
     _Output,
@@ -76,7 +83,7 @@ def _one_image_advice(args: argparse.Namespace | None = None) -> str:
         assert args is not None
         # (auto was asked for, not a centre learned: why it is learned comes first)
         why = (
-            f"--pretrained {shlex.quote(args.pretrained)} is a checkpoint file, and a file is "
+            f"--pretrained {shell_word(args.pretrained)} is a checkpoint file, and a file is "
             "no tag: no published mean is looked up for it, so --image-mean auto (the default) "
             "learns the image mean (the modality centre) from the images, which it cannot "
             "from a single image"

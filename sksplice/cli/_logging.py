@@ -158,11 +158,19 @@ _PIXEL_LIMIT = re.compile(
 _DATA_HOME: str | None = None
 
 
-def shell_word(value: str) -> str:
+def shell_word(value: str, *, posix: bool | None = None) -> str:
     """``value`` as one word of a shell command: quoted where the shell would split or
-    expand it (spaces, quotes, ``$``), as it is otherwise (``~/`` left to expand)."""
+    expand it (spaces, quotes, ``$``), as it is otherwise (``~/`` left to expand). On
+    Windows (``posix=False``), in double quotes as its command lines take them (a
+    POSIX shell's single quotes are part of the word there)."""
     import shlex
 
+    if posix is None:
+        posix = os.name != "nt"
+    if not posix:
+        import subprocess
+
+        return subprocess.list2cmdline([value])
     if value.startswith("~/") and shlex.quote(value[2:]) == value[2:]:
         return value
     return shlex.quote(value)
