@@ -14,6 +14,7 @@ implementation of that protocol.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import logging
@@ -73,6 +74,26 @@ from .exceptions import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: Given each batch's rows of an image call once they are final, where a caller keeps
+#: them as they are made (:func:`kept_as_made`); None: no one does.
+_BATCH_KEPT: contextvars.ContextVar[Callable[[np.ndarray, int, int], None] | None] = (
+    contextvars.ContextVar("sksplice_batch_kept", default=None)
+)
+
+
+@contextlib.contextmanager
+def kept_as_made(keep: Callable[[np.ndarray, int, int], None]) -> Iterator[None]:
+    """Within the block, the image calls of this thread (and task) give each batch's
+    rows to ``keep(out, start, stop)`` once they are final: the command line keeps the
+    embeddings in its cache as they are made, so that a process killed (SIGKILL, the
+    kernel's out-of-memory killer) loses one batch, not a whole call's."""
+    token = _BATCH_KEPT.set(keep)
+    try:
+        yield
+    finally:
+        _BATCH_KEPT.reset(token)
+
 
 __all__ = [
     "DECODE_THREADS",
@@ -920,7 +941,9 @@ class CLIPEmbedder(TransformerMixin, VersionStampMixin, BaseEstimator):
             out, skipped = self._embedded_through(cache, items, config, first_index)
         else:
             try:
-                out, skipped = self._embedded(items, config, lambda i: first_index + i)
+                out, skipped = self._embedded(
+                    items, config, lambda i: first_index + i, _BATCH_KEPT.get()
+                )
             except KeyboardInterrupt as exc:
                 _, n_done = getattr(exc, "rows_done", (None, 0))
                 if n_done and _images.item_kind(items[0]) == "path" and hasattr(exc, "add_note"):

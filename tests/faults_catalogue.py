@@ -163,6 +163,13 @@ FAULTS: list[Fault] = [
         "SIGKILL: the temporary file names the killed process and the next write removes it",
     ),
     Fault(
+        "killed-while-embedding-images",
+        "test_image_cache.py::test_a_run_killed_keeps_the_batches_it_embedded",
+        "SIGKILL while sksplice decompose embeds a folder's images",
+        "the embeddings of every batch made before it are in the cache of image embeddings "
+        "(kept as each batch is made), and the next run embeds only the rest",
+    ),
+    Fault(
         "offline-no-cached-weights",
         "test_cli.py::test_offline_without_weights_fails_fast_with_advice",
         "no cached CLIP weights and a Hub host that does not resolve (or HF_HUB_OFFLINE=1)",

@@ -718,3 +718,32 @@ def test_a_cache_folder_removed_during_a_run_is_made_again(tmp_path):
     assert cache.n_written == 2 and cache._writable
     assert (tmp_path / "images" / "k" / "key.json").is_file()
     assert cache.get(["cd" * 32]) and not cache.get(["ab" * 32])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_a_run_killed_keeps_the_batches_it_embedded(run_env, tmp_path):
+    # The embeddings of a call (about 512 images) were kept when it returned: a process
+    # killed (SIGKILL, the out-of-memory killer) lost all of the call's; now each batch is
+    # kept as it is made.
+    import os
+    import subprocess
+
+    script = (
+        "import os, signal, sys\n"
+        "from sksplice import cli\n"
+        "from sksplice.embedders import CLIPEmbedder\n"
+        "original, calls = CLIPEmbedder._encode, []\n"
+        "def killed_at_third(encode, batch, config):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 3:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return original(encode, batch, config)\n"
+        "CLIPEmbedder._encode = staticmethod(killed_at_third)\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    argv = ["decompose", str(run_env), "-f", "csv", "--batch-size", "2", "-q", *_args(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv], capture_output=True, text=True, env=os.environ
+    )
+    assert done.returncode == -9, done.stderr
+    assert len(_cached_files(tmp_path)) == 4  # (the two batches of two made before it)

@@ -531,8 +531,22 @@ def _embedded_chunk(
     if unread is not None:  # (found so now, or before the run: not decoded again)
         _counted_not_embedded(bar, len(missing))
         return X, [s._replace(index=missing[s.index]) for s in unread]
+    from ..embedders import kept_as_made
+
+    batches_kept = 0
+
+    def keep(rows: np.ndarray, start: int, stop: int) -> None:
+        # (each batch kept as it is made: a process killed loses one batch, not the
+        # call's ~_CHUNK images)
+        nonlocal batches_kept
+        batches_kept += 1
+        digests = [
+            digest_if_unchanged(chunk[missing[j]], seen[missing[j]]) for j in range(start, stop)
+        ]
+        cache.put(digests, rows[start:stop])
+
     try:
-        with counted_by(bar):
+        with counted_by(bar), kept_as_made(keep):
             embedded, skipped = images.embed_images(
                 [str(chunk[i]) for i in missing], return_skipped=True
             )
@@ -541,9 +555,10 @@ def _embedded_chunk(
         raise
     except KeyboardInterrupt as exc:
         # (the images of the batches embedded before it are kept: a run started again
-        # resumes from them, not from the start of this call's ~_CHUNK images)
+        # resumes from them, not from the start of this call's ~_CHUNK images; kept as
+        # they were made, or here by an embedder that does not give its batches)
         rows, n_done = getattr(exc, "rows_done", (X, 0))
-        if n_done:
+        if n_done and not batches_kept:
             from ._logging import signals_recorded
 
             with signals_recorded():  # (a second Ctrl-C waits for these few files)
@@ -553,9 +568,10 @@ def _embedded_chunk(
                 )
         raise
     X[missing] = embedded
-    # (kept only where the file is still the one whose digest was taken: one rewritten
-    # meanwhile would leave the embedding of its new content under the old one's digest)
-    cache.put([digest_if_unchanged(chunk[i], seen[i]) for i in missing], embedded)
+    if not batches_kept:  # (an embedder that does not give its batches as they are made)
+        # (kept only where the file is still the one whose digest was taken: one rewritten
+        # meanwhile would leave the embedding of its new content under the old one's digest)
+        cache.put([digest_if_unchanged(chunk[i], seen[i]) for i in missing], embedded)
     return X, [s._replace(index=missing[s.index]) for s in skipped]
 
 
